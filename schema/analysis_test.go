@@ -1,0 +1,222 @@
+package schema_test
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/taskmodel/taskmodel/gen/analysis"
+	"github.com/taskmodel/taskmodel/tasktype"
+)
+
+// seed004Matrix is seed 004's "Transition Matrix" table, row by row: the
+// statuses each status may move to. Rows the table leaves out (the terminal
+// statuses) allow nothing.
+var seed004Matrix = map[string][]string{
+	"CREATED":       {"UPLOADING", "EXPIRED"},
+	"UPLOADING":     {"UPLOAD_FAILED", "QUEUED", "EXPIRED"},
+	"UPLOAD_FAILED": {"UPLOADING"},
+	"QUEUED":        {"PROCESSING"},
+	"PROCESSING":    {"COMPLETED", "FAILED", "CANCELLED"},
+}
+
+var seed004Statuses = []string{"CREATED", "UPLOADING", "UPLOAD_FAILED", "QUEUED", "PROCESSING", "COMPLETED", "FAILED", "CANCELLED", "EXPIRED"}
+
+func TestAnalysisStatusesInSeedOrder(t *testing.T) {
+	got := analysis.Statuses()
+	if len(got) != len(seed004Statuses) {
+		t.Fatalf("got %d statuses, want %d", len(got), len(seed004Statuses))
+	}
+	for i, s := range got {
+		if string(s) != seed004Statuses[i] {
+			t.Errorf("status %d = %s, want %s", i, s, seed004Statuses[i])
+		}
+	}
+}
+
+// TestAnalysisTransitionMatrix checks all 81 (from, to) pairs against the seed.
+func TestAnalysisTransitionMatrix(t *testing.T) {
+	pairs := 0
+	for _, from := range seed004Statuses {
+		for _, to := range seed004Statuses {
+			want := false
+			for _, allowed := range seed004Matrix[from] {
+				want = want || allowed == to
+			}
+			t.Run(from+"->"+to, func(t *testing.T) {
+				if got := analysis.CanTransition(analysis.Status(from), analysis.Status(to)); got != want {
+					t.Errorf("CanTransition(%s, %s) = %v, want %v", from, to, got, want)
+				}
+				ev, err := analysis.Transition(analysis.Status(from), analysis.Status(to))
+				if want {
+					if err != nil {
+						t.Fatalf("Transition: %v", err)
+					}
+					if got, err := analysis.Fire(analysis.Status(from), ev); err != nil || got != analysis.Status(to) {
+						t.Errorf("Fire(%s, %s) = %s, %v; want %s", from, ev, got, err, to)
+					}
+				} else if !errors.Is(err, tasktype.ErrTransitionNotAllowed) {
+					t.Errorf("Transition(%s, %s) error = %v, want ErrTransitionNotAllowed", from, to, err)
+				}
+			})
+			pairs++
+		}
+	}
+	if pairs != 81 {
+		t.Fatalf("checked %d pairs, want 81", pairs)
+	}
+}
+
+func TestAnalysisFire(t *testing.T) {
+	tests := []struct {
+		from    analysis.Status
+		event   analysis.Event
+		want    analysis.Status
+		wantErr string
+	}{
+		{analysis.StatusCreated, analysis.EventRequestUploadURLs, analysis.StatusUploading, ""},
+		{analysis.StatusUploadFailed, analysis.EventRequestUploadURLs, analysis.StatusUploading, ""},
+		{analysis.StatusUploading, analysis.EventVerifyUploads, analysis.StatusQueued, ""},
+		{analysis.StatusProcessing, analysis.EventFail, analysis.StatusFailed, ""},
+		{analysis.StatusCreated, analysis.EventExpire, analysis.StatusExpired, ""},
+		{analysis.StatusCreated, analysis.EventCancel, analysis.StatusCreated,
+			`event "cancel" is not allowed from status CREATED; allowed: request_upload_urls, expire`},
+		{analysis.StatusCompleted, analysis.EventFail, analysis.StatusCompleted,
+			`event "fail" is not allowed from status COMPLETED; it is terminal, no event is allowed`},
+		{analysis.StatusQueued, "explode", analysis.StatusQueued, `unknown event "explode"; allowed: start`},
+		{"LIMBO", analysis.EventStart, "LIMBO",
+			`unknown status "LIMBO"; statuses are CREATED, UPLOADING, UPLOAD_FAILED, QUEUED, PROCESSING, COMPLETED, FAILED, CANCELLED, EXPIRED`},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.from)+"/"+string(tt.event), func(t *testing.T) {
+			got, err := analysis.Fire(tt.from, tt.event)
+			if got != tt.want {
+				t.Errorf("status = %s, want %s", got, tt.want)
+			}
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("unexpected error %v", err)
+				}
+				return
+			}
+			var te *analysis.TransitionError
+			if !errors.As(err, &te) {
+				t.Fatalf("error %v is not a *TransitionError", err)
+			}
+			if te.From != tt.from || te.Event != tt.event {
+				t.Errorf("TransitionError carries from=%s event=%s", te.From, te.Event)
+			}
+			if err.Error() != tt.wantErr {
+				t.Errorf("error = %q\nwant    %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestAnalysisTablesMatchSeed(t *testing.T) {
+	// Progress calculation (seed: 0, 10, 15, 15 + int(done × 80), 100; others keep the stored value).
+	progress := []struct {
+		status analysis.Status
+		done   float64
+		want   int
+		ok     bool
+	}{
+		{analysis.StatusCreated, 0, 0, true},
+		{analysis.StatusUploading, 0, 10, true},
+		{analysis.StatusQueued, 0, 15, true},
+		{analysis.StatusProcessing, 0, 15, true},
+		{analysis.StatusProcessing, 3.0 / 6, 55, true}, // the seed's progress_detail example
+		{analysis.StatusProcessing, 1, 95, true},
+		{analysis.StatusProcessing, 7, 95, true}, // clamped
+		{analysis.StatusCompleted, 0, 100, true},
+		{analysis.StatusFailed, 0.5, 0, false},
+	}
+	for _, p := range progress {
+		got, ok := p.status.Progress(p.done)
+		if got != p.want || ok != p.ok {
+			t.Errorf("%s.Progress(%v) = %d, %v; want %d, %v", p.status, p.done, got, ok, p.want, p.ok)
+		}
+	}
+	// Timeouts (seed's Timeout Rules).
+	timeouts := analysis.Timeouts()
+	want := []string{"CREATED 15m0s EXPIRED created_at ", "UPLOADING 15m0s EXPIRED upload_started_at ", "PROCESSING 30m0s FAILED processing_started_at TIMEOUT_ERROR"}
+	if len(timeouts) != len(want) {
+		t.Fatalf("got %d timeouts, want %d", len(timeouts), len(want))
+	}
+	for i, to := range timeouts {
+		got := strings.Join([]string{string(to.Status), to.After.String(), string(to.To), to.EnteredAtField, string(to.ErrorCode)}, " ")
+		if got != want[i] {
+			t.Errorf("timeout %d = %q, want %q", i, got, want[i])
+		}
+	}
+	if _, ok := analysis.StatusQueued.Timeout(); ok {
+		t.Error("QUEUED has a timeout; the seed gives none")
+	}
+	// Display and poll intervals.
+	if d := analysis.StatusUploading.Display(); d.Label != "Uploading" || d.Color != "blue" || d.PollInterval.Milliseconds() != 2000 {
+		t.Errorf("UPLOADING display = %+v", d)
+	}
+	if d := analysis.StatusCompleted.Display(); d.Message != "Analysis completed successfully!" || d.PollInterval != 0 {
+		t.Errorf("COMPLETED display = %+v", d)
+	}
+	// Error codes.
+	if got := analysis.ErrorCodeBillingInsufficientCredits.Message(); got != "Insufficient credits" {
+		t.Errorf("message = %q", got)
+	}
+	if n := len(analysis.ErrorCodes()); n != 7 {
+		t.Errorf("%d error codes, want 7", n)
+	}
+	// Categories and terminal set.
+	for _, s := range analysis.Statuses() {
+		term := s == analysis.StatusCompleted || s == analysis.StatusFailed || s == analysis.StatusCancelled || s == analysis.StatusExpired
+		if s.IsTerminal() != term {
+			t.Errorf("%s.IsTerminal() = %v", s, !term)
+		}
+	}
+	if !analysis.StatusUploading.IsPending() || !analysis.StatusQueued.IsReady() || !analysis.StatusProcessing.IsActive() || analysis.StatusUploadFailed.IsPending() {
+		t.Error("categories do not match the seed")
+	}
+	if got := analysis.EventFail.RequiredFields(); strings.Join(got, ",") != "error_code,error_message" {
+		t.Errorf("fail requires %v", got)
+	}
+}
+
+func TestAnalysisJSON(t *testing.T) {
+	in := `{"user_id":"u1","tool_id":"profile-my-data","agents":["unified-profiler","score-risk"],"status":"UPLOADING"}`
+	var task analysis.Task
+	if err := json.Unmarshal([]byte(in), &task); err != nil {
+		t.Fatal(err)
+	}
+	if task.Status != analysis.StatusUploading || len(task.Agents) != 2 || task.Progress != 0 {
+		t.Fatalf("decoded %+v", task)
+	}
+	if err := task.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ name, in, want string }{
+		{"unknown status", `{"user_id":"u","tool_id":"t","agents":["a"],"status":"DONE"}`,
+			`invalid Task: status: unknown status "DONE"; allowed: CREATED, UPLOADING, UPLOAD_FAILED, QUEUED, PROCESSING, COMPLETED, FAILED, CANCELLED, EXPIRED`},
+		{"missing required", `{"user_id":"u","agents":["a"]}`, `invalid Task: tool_id: is required`},
+		{"unknown field", `{"user_id":"u","tool_id":"t","agents":["a"],"parameters":{}}`, "invalid Task: parameters: unknown field; allowed: id, status, version"},
+		{"bad error code", `{"user_id":"u","tool_id":"t","agents":["a"],"error_code":"OOPS"}`, `invalid Task: error_code: unknown error code "OOPS"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var task analysis.Task
+			err := json.Unmarshal([]byte(tt.in), &task)
+			if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+				t.Fatalf("error = %v\nwant prefix %q", err, tt.want)
+			}
+			if !errors.Is(err, tasktype.ErrValidation) {
+				t.Errorf("errors.Is(err, ErrValidation) = false for %v", err)
+			}
+		})
+	}
+	empty := analysis.NewTask()
+	err := empty.Validate()
+	want := "invalid Task: tool_id: must be at least 1 characters (got 0); agents: must have at least 1 items (got 0)"
+	if err == nil || err.Error() != want {
+		t.Fatalf("Validate() = %v\nwant %s", err, want)
+	}
+}

@@ -1,0 +1,134 @@
+package tasktype
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Code is the unified one-letter status code that lets tasks of different
+// models be listed together (seed 002): every status of a model maps to one.
+type Code string
+
+// The unified status codes.
+const (
+	CodeQueued    Code = "Q" // waiting to be processed
+	CodeRunning   Code = "R" // being executed
+	CodeDone      Code = "D" // completed successfully
+	CodeFailed    Code = "F" // failed with an error
+	CodeCancelled Code = "C" // cancelled
+)
+
+var codes = [...]Code{CodeQueued, CodeRunning, CodeDone, CodeFailed, CodeCancelled}
+
+// Codes returns every unified status code in the order Q, R, D, F, C.
+func Codes() []Code { return codes[:] }
+
+// Valid reports whether c is one of the unified status codes.
+func (c Code) Valid() bool {
+	switch c {
+	case CodeQueued, CodeRunning, CodeDone, CodeFailed, CodeCancelled:
+		return true
+	}
+	return false
+}
+
+// String returns the code's letter.
+func (c Code) String() string { return string(c) }
+
+// ParseCode parses a unified status code; the error lists the allowed codes.
+func ParseCode(s string) (Code, error) {
+	if c := Code(s); c.Valid() {
+		return c, nil
+	}
+	return "", &FieldError{Field: "status", Value: s, Message: "must be one of Q, R, D, F, C"}
+}
+
+// Display is what a user interface shows for a status (seed 004's
+// STATUS_DISPLAY and POLL_INTERVALS).
+type Display struct {
+	Label   string `json:"label,omitempty"`
+	Color   string `json:"color,omitempty"`
+	Icon    string `json:"icon,omitempty"`
+	Message string `json:"message,omitempty"`
+	// PollInterval is how often a client should poll a task in this status;
+	// zero means the spec gives none (for example a terminal status).
+	PollInterval time.Duration `json:"poll_interval,omitempty"`
+}
+
+// ErrTransitionNotAllowed is matched by every generated *TransitionError:
+// errors.Is(err, tasktype.ErrTransitionNotAllowed) holds for an event that may
+// not fire from the task's current status, whatever the model.
+var ErrTransitionNotAllowed = errors.New("transition not allowed")
+
+// ErrValidation is matched by *ValidationError and *FieldError.
+var ErrValidation = errors.New("validation failed")
+
+// FieldError says that one field holds a value the spec does not allow.
+type FieldError struct {
+	// Field is the JSON path of the field: "stage_name", "history[2].attempt".
+	Field string
+	// Rule is the spec limit that failed ("max_len", "ge", "required",
+	// "one_of", "unknown_field", …); empty when the error is not a limit.
+	Rule string
+	// Value is the offending value as text, when it is short enough to show.
+	Value string
+	// Message says what is allowed: "must be at most 150 characters".
+	Message string
+}
+
+func (e *FieldError) Error() string {
+	if e.Field == "" {
+		return e.Message
+	}
+	return e.Field + ": " + e.Message
+}
+
+// Is makes errors.Is(err, ErrValidation) true.
+func (e *FieldError) Is(target error) bool { return target == ErrValidation }
+
+// ValidationError lists every field of a value that failed validation.
+type ValidationError struct {
+	// Type is the Go type that was validated, e.g. "StageState".
+	Type   string
+	Fields []*FieldError
+}
+
+func (e *ValidationError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "invalid %s: ", e.Type)
+	for i, f := range e.Fields {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(f.Error())
+	}
+	return b.String()
+}
+
+// Is makes errors.Is(err, ErrValidation) true.
+func (e *ValidationError) Is(target error) bool { return target == ErrValidation }
+
+// Unwrap returns the field errors, so errors.As(err, &*FieldError) finds the first.
+func (e *ValidationError) Unwrap() []error {
+	errs := make([]error, len(e.Fields))
+	for i, f := range e.Fields {
+		errs[i] = f
+	}
+	return errs
+}
+
+// FillRange returns the percent a status with a progress range reports when
+// done (a fraction from 0 to 1; out-of-range and NaN values are clamped) of
+// its work is finished: from + ⌊(to − from) × done⌋, as seed 004 computes
+// 15 + int(completed/total × 80).
+func FillRange(from, to int, done float64) int {
+	switch {
+	case !(done > 0): // also NaN
+		done = 0
+	case done > 1:
+		done = 1
+	}
+	return from + int(float64(to-from)*done)
+}

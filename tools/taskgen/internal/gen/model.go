@@ -1,0 +1,296 @@
+package gen
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dave/jennifer/jen"
+
+	"github.com/taskmodel/taskmodel/tools/taskgen/internal/spec"
+)
+
+func (g *generator) modelFile(f *jen.File) {
+	m := g.m
+	if len(m.ErrorCodes) > 0 {
+		goNames := make([]string, len(m.ErrorCodes))
+		values := make([]string, len(m.ErrorCodes))
+		docs := make([]string, len(m.ErrorCodes))
+		cases := make([]jen.Code, len(m.ErrorCodes))
+		for i, c := range m.ErrorCodes {
+			goNames[i], values[i], docs[i] = c.GoName, c.Name, c.Message
+			cases[i] = jen.Case(jen.Id(c.GoName)).Block(jen.Return(jen.Lit(c.Message)))
+		}
+		stringEnum{
+			Type: "ErrorCode", Doc: "ErrorCode says why a task failed, in a form programs can test.",
+			What: "error code", Field: "error_code", ListFunc: "ErrorCodes", ListVarName: "errorCodes",
+			ListDoc:   "ErrorCodes returns every error code in spec order.",
+			ParseFunc: "ParseErrorCode", GoNames: goNames, Values: values, Docs: docs, SQL: true,
+		}.emit(f)
+		f.Comment("Message returns the human-readable message of the error code.")
+		f.Func().Params(jen.Id("v").Id("ErrorCode")).Id("Message").Params().String().Block(
+			jen.Switch(jen.Id("v")).Block(cases...), jen.Return(jen.Lit("")))
+	}
+	for _, e := range m.Enums {
+		goNames := make([]string, len(e.Values))
+		values := make([]string, len(e.Values))
+		docs := make([]string, len(e.Values))
+		for i, v := range e.Values {
+			goNames[i], values[i], docs[i] = v.GoName, v.Value, v.Doc
+		}
+		doc := e.Name + " is an enumeration of the spec."
+		if e.Doc != "" {
+			doc = e.Name + ": " + oneLine(e.Doc)
+		}
+		stringEnum{
+			Type: e.Name, Doc: doc, What: e.Name + " value", Field: "", ListFunc: e.Name + "Values",
+			ListVarName: lowerFirst(e.Name) + "Values", ListDoc: e.Name + "Values returns every value in spec order.",
+			ParseFunc: "Parse" + e.Name, GoNames: goNames, Values: values, Docs: docs, SQL: true,
+		}.emit(f)
+	}
+	for _, t := range m.Types {
+		doc := t.Name + " is a value type of the spec."
+		if t.Doc != "" {
+			doc = t.Name + ": " + oneLine(t.Doc)
+		}
+		g.structType(f, t.Name, doc, nil, t.Fields)
+	}
+	doc := fmt.Sprintf("%s is one task of model %q.", m.Struct, m.Name)
+	if m.Doc != "" {
+		doc += " " + oneLine(m.Doc)
+	}
+	g.structType(f, m.Struct, doc, g.builtinFields(), m.Fields)
+}
+
+func lowerFirst(s string) string { return strings.ToLower(s[:1]) + s[1:] }
+
+// builtinFields are the fields every model struct starts with.
+func (g *generator) builtinFields() []*spec.Field {
+	statusDefault := g.m.Initial.Name
+	return []*spec.Field{
+		{Name: "id", GoName: "ID", Doc: "ID identifies the task.", Type: &spec.TypeRef{Kind: spec.KindUUID}},
+		{Name: "status", GoName: "Status", Doc: "Status is the task's lifecycle status.", Type: &spec.TypeRef{Kind: spec.KindStatus}, HasDefault: true, Default: statusDefault},
+		{Name: "version", GoName: "Version", Doc: "Version counts the changes made to the task; storage uses it to detect lost updates.", Type: &spec.TypeRef{Kind: spec.KindInt}, Ge: ptrFloat(0)},
+		{Name: "created_at", GoName: "CreatedAt", Doc: "CreatedAt is when the task was created.", Type: &spec.TypeRef{Kind: spec.KindTime}},
+		{Name: "updated_at", GoName: "UpdatedAt", Doc: "UpdatedAt is when the task last changed.", Type: &spec.TypeRef{Kind: spec.KindTime}},
+	}
+}
+
+func ptrFloat(f float64) *float64 { return &f }
+
+// goType returns the Go type of a spec type.
+func (g *generator) goType(t *spec.TypeRef) *jen.Statement {
+	switch t.Kind {
+	case spec.KindString:
+		return jen.String()
+	case spec.KindInt:
+		return jen.Int64()
+	case spec.KindFloat:
+		return jen.Float64()
+	case spec.KindBool:
+		return jen.Bool()
+	case spec.KindTime:
+		return jen.Qual("time", "Time")
+	case spec.KindDuration:
+		return jen.Qual("time", "Duration")
+	case spec.KindUUID:
+		return jen.Qual(pkgUUID, "UUID")
+	case spec.KindJSON:
+		return jen.Qual("encoding/json", "RawMessage")
+	case spec.KindList:
+		return jen.Index().Add(g.goType(t.Elem))
+	case spec.KindStatus:
+		return jen.Id("Status")
+	case spec.KindErrorCode:
+		return jen.Id("ErrorCode")
+	case spec.KindEnum:
+		return jen.Id(t.Enum.Name)
+	case spec.KindType:
+		return jen.Id(t.Type.Name)
+	}
+	panic("unknown kind " + string(t.Kind)) // the loader resolves every type
+}
+
+func (g *generator) fieldType(f *spec.Field) *jen.Statement {
+	t := g.goType(f.Type)
+	// Lists and json are nil-able already; other optional fields are pointers.
+	if f.Optional && f.Type.Kind != spec.KindList && f.Type.Kind != spec.KindJSON {
+		return jen.Op("*").Add(t)
+	}
+	return t
+}
+
+// oneOf returns the validator oneof list of an enumerated type, or "".
+func (g *generator) oneOf(t *spec.TypeRef) string {
+	var vals []string
+	switch t.Kind {
+	case spec.KindStatus:
+		vals = g.statusNames()
+	case spec.KindErrorCode:
+		for _, c := range g.m.ErrorCodes {
+			vals = append(vals, c.Name)
+		}
+	case spec.KindEnum:
+		for _, v := range t.Enum.Values {
+			vals = append(vals, v.Value)
+		}
+	default:
+		return ""
+	}
+	return "oneof=" + strings.Join(vals, " ")
+}
+
+func num(f float64, kind spec.Kind) string {
+	if kind == spec.KindInt || kind == spec.KindDuration {
+		return strconv.FormatInt(int64(f), 10)
+	}
+	return strconv.FormatFloat(f, 'g', -1, 64)
+}
+
+// validateTag mirrors the spec's limits in validator/v10 syntax.
+func (g *generator) validateTag(f *spec.Field) string {
+	var rules []string
+	if f.Optional && f.Type.Kind != spec.KindList && f.Type.Kind != spec.KindJSON {
+		rules = append(rules, "omitnil")
+	}
+	if f.Required && (f.Type.Kind == spec.KindUUID || f.Type.Kind == spec.KindTime) {
+		rules = append(rules, "required")
+	}
+	k := f.Type.Kind
+	if f.MinLen != nil {
+		rules = append(rules, fmt.Sprintf("min=%d", *f.MinLen))
+	}
+	if f.MaxLen != nil {
+		rules = append(rules, fmt.Sprintf("max=%d", *f.MaxLen))
+	}
+	for _, b := range []struct {
+		tag string
+		v   *float64
+	}{{"gte", f.Ge}, {"gt", f.Gt}, {"lte", f.Le}, {"lt", f.Lt}} {
+		if b.v != nil {
+			rules = append(rules, b.tag+"="+num(*b.v, k))
+		}
+	}
+	if k == spec.KindList {
+		if f.MinItems != nil {
+			rules = append(rules, fmt.Sprintf("min=%d", *f.MinItems))
+		}
+		if f.MaxItems != nil {
+			rules = append(rules, fmt.Sprintf("max=%d", *f.MaxItems))
+		}
+		if one := g.oneOf(f.Type.Elem); one != "" {
+			rules = append(rules, "dive", one)
+		} else if f.Type.Elem.Kind == spec.KindType {
+			rules = append(rules, "dive")
+		}
+	} else if one := g.oneOf(f.Type); one != "" {
+		rules = append(rules, one)
+	}
+	if len(rules) == 1 && rules[0] == "omitnil" {
+		return ""
+	}
+	return strings.Join(rules, ",")
+}
+
+// defaultValue returns the Go expression of a field's default, or nil.
+func (g *generator) defaultValue(t *spec.TypeRef, v any) jen.Code {
+	switch t.Kind {
+	case spec.KindStatus:
+		return jen.Id(g.m.StatusByName(v.(string)).GoName)
+	case spec.KindErrorCode:
+		for _, c := range g.m.ErrorCodes {
+			if c.Name == v {
+				return jen.Id(c.GoName)
+			}
+		}
+	case spec.KindEnum:
+		for _, ev := range t.Enum.Values {
+			if ev.Value == v {
+				return jen.Id(ev.GoName)
+			}
+		}
+	case spec.KindDuration:
+		return durationLit(v.(time.Duration))
+	case spec.KindList:
+		items := v.([]any)
+		vals := make([]jen.Code, len(items))
+		for i, it := range items {
+			vals[i] = g.defaultValue(t.Elem, it)
+		}
+		return g.goType(t).Values(vals...)
+	case spec.KindFloat:
+		return jen.Lit(v.(float64))
+	case spec.KindInt:
+		return jen.Lit(v.(int64))
+	}
+	return jen.Lit(v)
+}
+
+func isZero(v any) bool {
+	switch x := v.(type) {
+	case string:
+		return x == ""
+	case int64:
+		return x == 0
+	case float64:
+		return x == 0
+	case bool:
+		return !x
+	case time.Duration:
+		return x == 0
+	}
+	return false
+}
+
+func (g *generator) structType(f *jen.File, name, doc string, builtin, fields []*spec.Field) {
+	all := append(append([]*spec.Field(nil), builtin...), fields...)
+	members := make([]jen.Code, 0, 2*len(all))
+	var keys, required []jen.Code
+	defaults := jen.Dict{}
+	for _, fd := range all {
+		if fd.Doc != "" {
+			members = append(members, jen.Comment(oneLine(fd.Doc)))
+		}
+		tags := map[string]string{"json": fd.Name}
+		if v := g.validateTag(fd); v != "" {
+			tags["validate"] = v
+		}
+		members = append(members, jen.Id(fd.GoName).Add(g.fieldType(fd)).Tag(tags))
+		keys = append(keys, jen.Lit(fd.Name))
+		if fd.Required {
+			required = append(required, jen.Lit(fd.Name))
+		}
+		if fd.HasDefault && (fd.Type.Kind == spec.KindList || !isZero(fd.Default)) {
+			defaults[jen.Id(fd.GoName)] = g.defaultValue(fd.Type, fd.Default)
+		}
+	}
+	f.Comment(doc)
+	f.Type().Id(name).Struct(members...)
+
+	f.Comment(fmt.Sprintf("New%s returns a %s holding the spec's defaults.", name, name))
+	f.Func().Id("New"+name).Params().Op("*").Id(name).Block(jen.Return(jen.Op("&").Id(name).Values(defaults)))
+
+	f.Comment("Validate checks every limit the spec sets. The error is a")
+	f.Comment("*tasktype.ValidationError naming each failing field by its JSON path.")
+	f.Func().Params(jen.Id("x").Op("*").Id(name)).Id("Validate").Params().Error().Block(
+		jen.Return(jen.Qual(pkgValidation, "Struct").Call(jen.Id("x"))))
+
+	keysVar := lowerFirst(name) + "Keys"
+	reqVar := lowerFirst(name) + "Required"
+	reqDef := jen.Id(reqVar).Index().String()
+	if len(required) > 0 {
+		reqDef = jen.Id(reqVar).Op("=").Index().String().Values(required...)
+	}
+	f.Var().Defs(jen.Id(keysVar).Op("=").Index().String().Values(keys...), reqDef)
+	f.Comment("UnmarshalJSON decodes strictly: unknown fields and missing required fields")
+	f.Comment("are errors, and fields the input omits keep the spec's defaults.")
+	f.Func().Params(jen.Id("x").Op("*").Id(name)).Id("UnmarshalJSON").Params(jen.Id("data").Index().Byte()).Error().Block(
+		jen.Type().Id("plain").Id(name),
+		jen.Id("v").Op(":=").Id("plain").Parens(jen.Op("*").Id("New"+name).Call()),
+		jen.If(jen.Err().Op(":=").Qual(pkgValidation, "DecodeStrict").Call(jen.Id("data"), jen.Op("&").Id("v"), jen.Lit(name), jen.Id(keysVar), jen.Id(reqVar)), jen.Err().Op("!=").Nil()).Block(
+			jen.Return(jen.Err())),
+		jen.Op("*").Id("x").Op("=").Id(name).Parens(jen.Id("v")),
+		jen.Return(jen.Nil()),
+	)
+}

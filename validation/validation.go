@@ -1,0 +1,200 @@
+// Package validation is the runtime support generated models use to check
+// themselves: one shared validator/v10 instance whose failures are turned into
+// *tasktype.ValidationError values that name the field by its JSON path and
+// say which spec limit failed, and a strict JSON decoder that rejects unknown
+// fields (pydantic's extra="forbid") and reports missing required keys.
+//
+// Generated code calls Struct and DecodeStrict; user code rarely needs this
+// package directly.
+package validation
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/go-playground/validator/v10"
+
+	"github.com/taskmodel/taskmodel/tasktype"
+)
+
+// shared is the one validator instance of the process: validator caches
+// struct metadata per instance, so sharing it keeps Validate fast.
+var shared = newValidator()
+
+func newValidator() *validator.Validate {
+	v := validator.New(validator.WithRequiredStructEnabled())
+	v.RegisterTagNameFunc(func(f reflect.StructField) string {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" {
+			return ""
+		}
+		if name == "" {
+			return f.Name
+		}
+		return name
+	})
+	return v
+}
+
+// Struct validates the struct s against its `validate` tags. It returns nil
+// or a *tasktype.ValidationError listing every failing field.
+func Struct(s any) error {
+	err := shared.Struct(s)
+	if err == nil {
+		return nil
+	}
+	var verrs validator.ValidationErrors
+	if !errors.As(err, &verrs) {
+		return err // an InvalidValidationError: a programming error, not bad input
+	}
+	out := &tasktype.ValidationError{Type: typeName(s), Fields: make([]*tasktype.FieldError, 0, len(verrs))}
+	for _, fe := range verrs {
+		out.Fields = append(out.Fields, fieldError(fe))
+	}
+	return out
+}
+
+func typeName(v any) string {
+	t := reflect.TypeOf(v)
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil {
+		return "value"
+	}
+	return t.Name()
+}
+
+// fieldPath drops the leading struct type name from a validator namespace:
+// "StageState.history[0].attempt" → "history[0].attempt".
+func fieldPath(ns string) string {
+	if _, rest, ok := strings.Cut(ns, "."); ok {
+		return rest
+	}
+	return ns
+}
+
+func fieldError(fe validator.FieldError) *tasktype.FieldError {
+	out := &tasktype.FieldError{Field: fieldPath(fe.Namespace())}
+	kind := fe.Kind()
+	param := fe.Param()
+	switch fe.Tag() {
+	case "required":
+		out.Rule, out.Message = "required", "is required"
+	case "max", "min":
+		bound := "at most"
+		if fe.Tag() == "min" {
+			bound = "at least"
+		}
+		switch kind {
+		case reflect.String:
+			out.Rule = fe.Tag() + "_len"
+			n := utf8.RuneCountInString(fmt.Sprint(fe.Value()))
+			out.Message = fmt.Sprintf("must be %s %s characters (got %d)", bound, param, n)
+		case reflect.Slice, reflect.Array, reflect.Map:
+			out.Rule = fe.Tag() + "_items"
+			n := reflect.ValueOf(fe.Value()).Len()
+			out.Message = fmt.Sprintf("must have %s %s items (got %d)", bound, param, n)
+		default:
+			out.Rule = map[string]string{"max": "le", "min": "ge"}[fe.Tag()]
+			out.Message = fmt.Sprintf("must be %s %s (got %v)", bound, param, fe.Value())
+		}
+	case "gte":
+		out.Rule, out.Message = "ge", fmt.Sprintf("must be ≥ %s (got %v)", param, fe.Value())
+	case "lte":
+		out.Rule, out.Message = "le", fmt.Sprintf("must be ≤ %s (got %v)", param, fe.Value())
+	case "gt":
+		out.Rule, out.Message = "gt", fmt.Sprintf("must be > %s (got %v)", param, fe.Value())
+	case "lt":
+		out.Rule, out.Message = "lt", fmt.Sprintf("must be < %s (got %v)", param, fe.Value())
+	case "oneof":
+		out.Rule = "one_of"
+		out.Message = fmt.Sprintf("must be one of %s (got %q)", strings.ReplaceAll(param, " ", ", "), fmt.Sprint(fe.Value()))
+	default:
+		out.Rule, out.Message = fe.Tag(), fmt.Sprintf("fails %s %s", fe.Tag(), param)
+	}
+	if kind == reflect.String {
+		if s := fmt.Sprint(fe.Value()); utf8.RuneCountInString(s) <= 64 {
+			out.Value = s
+		}
+	} else if kind != reflect.Slice && kind != reflect.Map && kind != reflect.Struct {
+		out.Value = fmt.Sprint(fe.Value())
+	}
+	return out
+}
+
+// DecodeStrict decodes one JSON value from data into v (a pointer to a
+// struct), rejecting unknown fields, trailing data and missing required keys.
+// typ names the Go type for messages, allowed lists the JSON keys the type
+// has (for the unknown-field message) and required the keys that must be
+// present. v keeps whatever defaults it held for keys the input omits.
+func DecodeStrict(data []byte, v any, typ string, allowed, required []string) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return decodeError(err, typ, allowed)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return &tasktype.ValidationError{Type: typ, Fields: []*tasktype.FieldError{{Rule: "json", Message: "unexpected data after the JSON value"}}}
+	}
+	if len(required) == 0 {
+		return nil
+	}
+	var keys map[string]json.RawMessage
+	if err := json.Unmarshal(data, &keys); err != nil {
+		return decodeError(err, typ, allowed)
+	}
+	var missing []*tasktype.FieldError
+	for _, k := range required {
+		if _, ok := keys[k]; !ok {
+			missing = append(missing, &tasktype.FieldError{Field: k, Rule: "required", Message: "is required"})
+		}
+	}
+	if missing != nil {
+		return &tasktype.ValidationError{Type: typ, Fields: missing}
+	}
+	return nil
+}
+
+func decodeError(err error, typ string, allowed []string) error {
+	var (
+		typeErr   *json.UnmarshalTypeError
+		syntaxErr *json.SyntaxError
+		valErr    *tasktype.ValidationError
+		fieldErr  *tasktype.FieldError
+	)
+	switch {
+	case errors.As(err, &valErr):
+		return err // from a nested type's own UnmarshalJSON
+	case errors.As(err, &fieldErr):
+		return &tasktype.ValidationError{Type: typ, Fields: []*tasktype.FieldError{fieldErr}}
+	case errors.As(err, &typeErr):
+		field := typeErr.Field
+		return &tasktype.ValidationError{Type: typ, Fields: []*tasktype.FieldError{{
+			Field: field, Rule: "type", Value: typeErr.Value,
+			Message: fmt.Sprintf("must be a JSON value of Go type %s (got %s)", typeErr.Type, typeErr.Value),
+		}}}
+	case errors.As(err, &syntaxErr):
+		return &tasktype.ValidationError{Type: typ, Fields: []*tasktype.FieldError{{
+			Rule: "json", Message: fmt.Sprintf("invalid JSON at byte %d: %s", syntaxErr.Offset, syntaxErr.Error()),
+		}}}
+	}
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
+		name = strings.Trim(name, `"`)
+		return &tasktype.ValidationError{Type: typ, Fields: []*tasktype.FieldError{{
+			Field: name, Rule: "unknown_field",
+			Message: "unknown field; allowed: " + strings.Join(allowed, ", "),
+		}}}
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return &tasktype.ValidationError{Type: typ, Fields: []*tasktype.FieldError{{Rule: "json", Message: "unexpected end of JSON input"}}}
+	}
+	return &tasktype.ValidationError{Type: typ, Fields: []*tasktype.FieldError{{Rule: "json", Message: msg}}}
+}
