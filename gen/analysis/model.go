@@ -261,3 +261,61 @@ func (x *Task) UnmarshalJSON(data []byte) error {
 	*x = Task(v)
 	return nil
 }
+
+// Fire moves the task with event ev at time at. It checks the move against the
+// lifecycle (a *TransitionError when it is not allowed) and that the fields ev
+// requires are set (a *tasktype.FieldError), then sets Status, the new status's
+// entry timestamp and UpdatedAt, and increments Version. On error x is unchanged.
+func (x *Task) Fire(ev Event, at time.Time) error {
+	to, err := Fire(x.Status, ev)
+	if err != nil {
+		return err
+	}
+	switch ev {
+	case EventUploadFailed:
+		if x.ErrorMessage == nil {
+			return &tasktype.FieldError{
+				Field:   "error_message",
+				Message: "is required by event \"upload_failed\"",
+				Rule:    "required",
+			}
+		}
+	case EventFail:
+		if x.ErrorCode == nil {
+			return &tasktype.FieldError{
+				Field:   "error_code",
+				Message: "is required by event \"fail\"",
+				Rule:    "required",
+			}
+		}
+		if x.ErrorMessage == nil {
+			return &tasktype.FieldError{
+				Field:   "error_message",
+				Message: "is required by event \"fail\"",
+				Rule:    "required",
+			}
+		}
+	}
+	x.Status = to
+	switch to {
+	case StatusUploading:
+		x.UploadStartedAt = &at
+	case StatusUploadFailed:
+		x.UploadFailedAt = &at
+	case StatusQueued:
+		x.QueuedAt = &at
+	case StatusProcessing:
+		x.ProcessingStartedAt = &at
+	case StatusCompleted:
+		x.CompletedAt = &at
+	case StatusFailed:
+		x.FailedAt = &at
+	case StatusCancelled:
+		x.CancelledAt = &at
+	case StatusExpired:
+		x.ExpiredAt = &at
+	}
+	x.UpdatedAt = at
+	x.Version++
+	return nil
+}

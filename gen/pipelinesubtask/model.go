@@ -4,6 +4,7 @@ package pipelinesubtask
 
 import (
 	"github.com/google/uuid"
+	"github.com/taskmodel/taskmodel/tasktype"
 	"github.com/taskmodel/taskmodel/validation"
 	"time"
 )
@@ -67,5 +68,42 @@ func (x *PipelineSubtask) UnmarshalJSON(data []byte) error {
 		return err
 	}
 	*x = PipelineSubtask(v)
+	return nil
+}
+
+// Fire moves the task with event ev at time at. It checks the move against the
+// lifecycle (a *TransitionError when it is not allowed) and that the fields ev
+// requires are set (a *tasktype.FieldError), then sets Status, the new status's
+// entry timestamp and UpdatedAt, and increments Version. On error x is unchanged.
+func (x *PipelineSubtask) Fire(ev Event, at time.Time) error {
+	to, err := Fire(x.Status, ev)
+	if err != nil {
+		return err
+	}
+	switch ev {
+	case EventFail:
+		if x.ErrorMessage == nil {
+			return &tasktype.FieldError{
+				Field:   "error_message",
+				Message: "is required by event \"fail\"",
+				Rule:    "required",
+			}
+		}
+	}
+	x.Status = to
+	switch to {
+	case StatusStarted:
+		x.StartedAt = &at
+	case StatusCompleted:
+		x.EndedAt = &at
+	case StatusFailed:
+		x.EndedAt = &at
+	case StatusSkipped:
+		x.EndedAt = &at
+	case StatusCancelled:
+		x.EndedAt = &at
+	}
+	x.UpdatedAt = at
+	x.Version++
 	return nil
 }

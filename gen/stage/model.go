@@ -341,3 +341,28 @@ func (x *StageState) UnmarshalJSON(data []byte) error {
 	*x = StageState(v)
 	return nil
 }
+
+// Fire moves the task with event ev at time at. It checks the move against the
+// lifecycle (a *TransitionError when it is not allowed) and that the fields ev
+// requires are set (a *tasktype.FieldError), then sets Status, the new status's
+// entry timestamp and UpdatedAt, and increments Version. On error x is unchanged.
+func (x *StageState) Fire(ev Event, at time.Time) error {
+	to, err := Fire(x.Status, ev)
+	if err != nil {
+		return err
+	}
+	x.Status = to
+	switch to {
+	case StatusRunning:
+		x.StartedAt = &at
+	case StatusError:
+		x.EndedAt = &at
+	case StatusComplete:
+		x.EndedAt = &at
+	case StatusCanceled:
+		x.EndedAt = &at
+	}
+	x.UpdatedAt = at
+	x.Version++
+	return nil
+}

@@ -181,7 +181,7 @@ func (e stringEnum) emit(f *jen.File) {
 		jen.Return(jen.Append(jen.Index().Id(e.Type).Parens(jen.Nil()), jen.Id(e.ListVarName).Index(jen.Empty(), jen.Empty()).Op("..."))),
 	)
 	recv := jen.Id(r).Id(e.Type)
-	f.Comment("index returns the position of "+r+" in " + e.ListFunc + "(), or -1.")
+	f.Comment("index returns the position of " + r + " in " + e.ListFunc + "(), or -1.")
 	f.Func().Params(recv).Id("index").Params().Int().Block(indexSwitch(r, e.GoNames, e.Values))
 	f.Comment("String returns the stored value.")
 	f.Func().Params(recv).Id("String").Params().String().Block(jen.Return(jen.String().Parens(jen.Id(r))))

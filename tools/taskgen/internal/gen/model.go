@@ -61,6 +61,7 @@ func (g *generator) modelFile(f *jen.File) {
 		doc += " " + oneLine(m.Doc)
 	}
 	g.structType(f, m.Struct, doc, g.builtinFields(), m.Fields)
+	g.fireMethod(f)
 }
 
 func lowerFirst(s string) string { return strings.ToLower(s[:1]) + s[1:] }
@@ -269,7 +270,7 @@ func (g *generator) structType(f *jen.File, name, doc string, builtin, fields []
 	f.Type().Id(name).Struct(members...)
 
 	f.Comment(fmt.Sprintf("New%s returns a %s holding the spec's defaults.", name, name))
-	f.Func().Id("New"+name).Params().Op("*").Id(name).Block(jen.Return(jen.Op("&").Id(name).Values(defaults)))
+	f.Func().Id("New" + name).Params().Op("*").Id(name).Block(jen.Return(jen.Op("&").Id(name).Values(defaults)))
 
 	f.Comment("Validate checks every limit the spec sets. The error is a")
 	f.Comment("*tasktype.ValidationError naming each failing field by its JSON path.")
@@ -293,4 +294,76 @@ func (g *generator) structType(f *jen.File, name, doc string, builtin, fields []
 		jen.Op("*").Id("x").Op("=").Id(name).Parens(jen.Id("v")),
 		jen.Return(jen.Nil()),
 	)
+}
+
+// fireMethod emits (x *Model) Fire(ev, at): the one way to move a task in
+// memory that keeps status, entry timestamps, UpdatedAt and Version coherent.
+func (g *generator) fireMethod(f *jen.File) {
+	m := g.m
+	recv := jen.Id("x").Op("*").Id(m.Struct)
+	var reqCases []jen.Code
+	for _, e := range m.Events {
+		var checks []jen.Code
+		for _, r := range e.Requires {
+			missing := g.missing(r)
+			if missing == nil {
+				continue
+			}
+			checks = append(checks, jen.If(missing).Block(jen.Return(jen.Op("&").Qual(pkgTasktype, "FieldError").Values(jen.Dict{
+				jen.Id("Field"): jen.Lit(r.Name), jen.Id("Rule"): jen.Lit("required"),
+				jen.Id("Message"): jen.Lit(fmt.Sprintf("is required by event %q", e.Name)),
+			}))))
+		}
+		if len(checks) > 0 {
+			reqCases = append(reqCases, jen.Case(jen.Id(e.GoName)).Block(checks...))
+		}
+	}
+	var setCases []jen.Code
+	for _, s := range m.Statuses {
+		if s.EnteredAt == "" || s.EnteredAt == "created_at" {
+			continue
+		}
+		fd := m.FieldByName(s.EnteredAt)
+		setCases = append(setCases, jen.Case(jen.Id(s.GoName)).Block(jen.Id("x").Dot(fd.GoName).Op("=").Op("&").Id("at")))
+	}
+	body := []jen.Code{
+		jen.List(jen.Id("to"), jen.Err()).Op(":=").Id("Fire").Call(jen.Id("x").Dot("Status"), jen.Id("ev")),
+		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
+	}
+	if len(reqCases) > 0 {
+		body = append(body, jen.Switch(jen.Id("ev")).Block(reqCases...))
+	}
+	body = append(body, jen.Id("x").Dot("Status").Op("=").Id("to"))
+	if len(setCases) > 0 {
+		body = append(body, jen.Switch(jen.Id("to")).Block(setCases...))
+	}
+	body = append(body,
+		jen.Id("x").Dot("UpdatedAt").Op("=").Id("at"),
+		jen.Id("x").Dot("Version").Op("++"),
+		jen.Return(jen.Nil()),
+	)
+	f.Comment("Fire moves the task with event ev at time at. It checks the move against the")
+	f.Comment("lifecycle (a *TransitionError when it is not allowed) and that the fields ev")
+	f.Comment("requires are set (a *tasktype.FieldError), then sets Status, the new status's")
+	f.Comment("entry timestamp and UpdatedAt, and increments Version. On error x is unchanged.")
+	f.Func().Params(recv).Id("Fire").Params(jen.Id("ev").Id("Event"), jen.Id("at").Qual("time", "Time")).Error().Block(body...)
+}
+
+// missing returns the condition under which a required field counts as not
+// set, or nil when the field's zero value is a legitimate value (numbers, bools).
+func (g *generator) missing(f *spec.Field) jen.Code {
+	x := jen.Id("x").Dot(f.GoName)
+	switch {
+	case f.Type.Kind == spec.KindList || f.Type.Kind == spec.KindJSON:
+		return jen.Len(x).Op("==").Lit(0)
+	case f.Optional:
+		return x.Op("==").Nil()
+	case f.Type.Kind == spec.KindString || f.Type.Kind == spec.KindStatus || f.Type.Kind == spec.KindErrorCode || f.Type.Kind == spec.KindEnum:
+		return x.Op("==").Lit("")
+	case f.Type.Kind == spec.KindUUID:
+		return x.Op("==").Qual(pkgUUID, "Nil")
+	case f.Type.Kind == spec.KindTime:
+		return x.Dot("IsZero").Call()
+	}
+	return nil
 }

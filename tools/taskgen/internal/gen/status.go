@@ -87,7 +87,7 @@ func (g *generator) statusFile(f *jen.File) {
 			jen.Return(jen.Id("i").Op(">=").Lit(0).Op("&&").Id(table).Index(jen.Id("i"))),
 		)
 		f.Comment(fmt.Sprintf("%sStatuses returns the members of the set %q in spec order.", set.GoName, set.Name))
-		f.Func().Id(set.GoName+"Statuses").Params().Index().Id("Status").Block(jen.Return(jen.Index().Id("Status").Values(ids...)))
+		f.Func().Id(set.GoName + "Statuses").Params().Index().Id("Status").Block(jen.Return(jen.Index().Id("Status").Values(ids...)))
 	}
 
 	// Unified short codes.
@@ -259,7 +259,7 @@ func durationLit(d interface{ Nanoseconds() int64 }) jen.Code {
 			if ns == u.ns {
 				return jen.Qual("time", u.name)
 			}
-			return jen.Lit(int(ns / u.ns)).Op("*").Qual("time", u.name)
+			return jen.Lit(int(ns/u.ns)).Op("*").Qual("time", u.name)
 		}
 	}
 	return jen.Qual("time", "Duration").Parens(jen.Lit(ns))

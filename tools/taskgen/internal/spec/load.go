@@ -482,7 +482,7 @@ func (l *loader) events(n *yaml.Node) {
 				}
 				e.From = append(e.From, s)
 			}
-			if len(e.From) == 0 && len(l.names(v.val, what+" from")) == 0 {
+			if d := deref(v.val); d != nil && d.Kind == yaml.SequenceNode && len(d.Content) == 0 {
 				l.errorf(v.key, "%s has an empty from; list the statuses it may fire from", what)
 			}
 		} else {
@@ -614,6 +614,9 @@ func (l *loader) enums(n *yaml.Node) {
 	}
 }
 
+// reservedStructMethods are the methods generated on model and value structs.
+var reservedStructMethods = map[string]bool{"Fire": true, "Validate": true, "UnmarshalJSON": true, "MarshalJSON": true}
+
 var fieldKeys = []string{"type", "of", "doc", "required", "optional", "default", "max_len", "min_len", "ge", "le", "gt", "lt", "min_items", "max_items", "references"}
 
 func (l *loader) fields(n *yaml.Node, owner string, builtin []string) []*Field {
@@ -632,6 +635,10 @@ func (l *loader) fields(n *yaml.Node, owner string, builtin []string) []*Field {
 			continue
 		}
 		f := &Field{Pos: l.pos(p.key), Name: name, GoName: GoName(name)}
+		if reservedStructMethods[f.GoName] {
+			l.errorf(p.key, "field %q becomes the Go name %s, which is a generated method of %s; rename the field", name, f.GoName, owner)
+			continue
+		}
 		if first, ok := goNames[f.GoName]; ok {
 			l.errorf(p.key, "field %q and field %q of %s both become the Go name %s", name, first.Name, owner, f.GoName)
 			continue

@@ -74,7 +74,7 @@ type Model struct {
 	// (id, status, version, created_at, updated_at) are not listed.
 	Fields []*Field
 
-	Initial *Status
+	Initial  *Status
 	HasCodes bool // every status has a unified short code
 }
 

@@ -1,0 +1,51 @@
+# taskmodel — make targets. A fresh machine needs only Go (and gcc for -race).
+#
+#   make run        the main job: until the server lands, the seed-004 lifecycle example
+#   make test       vet and race-test both modules (the main one and tools/)
+#   make gen        regenerate gen/ from schema/ with taskgen
+#   make check-gen  regenerate into the tree; fail on any difference, orphans included
+#   make bench      the generated contracts' benchmarks
+#   make fuzz       the loader's and the strict decoder's fuzz targets
+
+GO       ?= go
+FUZZTIME ?= 60s
+
+.PHONY: all run test test-main test-tools gen check-gen bench fuzz
+
+all: test
+
+run:
+	$(GO) run ./examples/lifecycle
+
+test: test-main test-tools
+
+test-main:
+	$(GO) vet ./...
+	$(GO) test -race ./...
+
+test-tools:
+	cd tools && $(GO) vet ./...
+	cd tools && $(GO) test -race ./...
+
+gen:
+	cd tools && $(GO) run ./taskgen -spec ../schema -out ../gen
+
+# Regenerates into the working tree, then asks git whether anything under gen/
+# changed, appeared or disappeared. On a clean clone (CI) any output means the
+# committed code is stale; locally, commit the regenerated files first.
+check-gen: gen
+	@changes="$$(git status --porcelain --untracked-files=all -- gen)"; \
+	if [ -n "$$changes" ]; then \
+		echo "check-gen: gen/ is not what taskgen generates from schema/ (run make gen and commit):"; \
+		echo "$$changes"; \
+		git --no-pager diff --stat -- gen; \
+		exit 1; \
+	fi; \
+	echo "check-gen: gen/ is up to date"
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./schema/
+
+fuzz:
+	cd tools && $(GO) test ./taskgen/internal/spec -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
+	$(GO) test ./validation -run '^$$' -fuzz FuzzDecodeStrict -fuzztime $(FUZZTIME)

@@ -1,0 +1,56 @@
+package tasktype_test
+
+import (
+	"errors"
+	"math"
+	"testing"
+
+	"github.com/taskmodel/taskmodel/tasktype"
+)
+
+func TestFillRange(t *testing.T) {
+	tests := []struct {
+		from, to int
+		done     float64
+		want     int
+	}{
+		{15, 95, 0, 15}, {15, 95, 0.5, 55}, {15, 95, 1, 95}, {15, 95, 2, 95}, {15, 95, -1, 15},
+		{15, 95, math.NaN(), 15}, {15, 95, 1.0 / 3, 41}, {0, 100, 0.999, 99}, {50, 50, 0.5, 50},
+	}
+	for _, tt := range tests {
+		if got := tasktype.FillRange(tt.from, tt.to, tt.done); got != tt.want {
+			t.Errorf("FillRange(%d, %d, %v) = %d, want %d", tt.from, tt.to, tt.done, got, tt.want)
+		}
+	}
+}
+
+func TestParseCode(t *testing.T) {
+	for _, c := range tasktype.Codes() {
+		if got, err := tasktype.ParseCode(string(c)); err != nil || got != c {
+			t.Errorf("ParseCode(%s) = %s, %v", c, got, err)
+		}
+	}
+	for _, bad := range []string{"", "q", "X", "QR"} {
+		_, err := tasktype.ParseCode(bad)
+		if err == nil || err.Error() != "status: must be one of Q, R, D, F, C" || !errors.Is(err, tasktype.ErrValidation) {
+			t.Errorf("ParseCode(%q) error = %v", bad, err)
+		}
+	}
+}
+
+func TestValidationError(t *testing.T) {
+	err := error(&tasktype.ValidationError{Type: "Job", Fields: []*tasktype.FieldError{
+		{Field: "name", Rule: "max_len", Message: "must be at most 3 characters (got 4)"},
+		{Field: "n", Rule: "ge", Message: "must be ≥ 0 (got -1)"},
+	}})
+	if got := err.Error(); got != "invalid Job: name: must be at most 3 characters (got 4); n: must be ≥ 0 (got -1)" {
+		t.Errorf("Error() = %q", got)
+	}
+	var fe *tasktype.FieldError
+	if !errors.Is(err, tasktype.ErrValidation) || !errors.As(err, &fe) || fe.Field != "name" {
+		t.Errorf("errors.Is/As failed: %v", fe)
+	}
+	if errors.Is(err, tasktype.ErrTransitionNotAllowed) {
+		t.Error("a validation error matched ErrTransitionNotAllowed")
+	}
+}

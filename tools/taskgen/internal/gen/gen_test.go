@@ -1,0 +1,125 @@
+package gen_test
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/taskmodel/taskmodel/tools/taskgen/internal/gen"
+	"github.com/taskmodel/taskmodel/tools/taskgen/internal/spec"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
+
+// TestGolden generates every case under testdata/golden/<case>/spec.yaml and
+// compares each emitted file with <case>/<file>.golden. Run with -update to
+// accept new output.
+func TestGolden(t *testing.T) {
+	cases, err := filepath.Glob("testdata/golden/*/spec.yaml")
+	if err != nil || len(cases) == 0 {
+		t.Fatalf("no golden cases: %v", err)
+	}
+	for _, specPath := range cases {
+		dir := filepath.Dir(specPath)
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			m, err := spec.LoadFile(specPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			files, err := gen.Generate(m, gen.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			names := make([]string, 0, len(files))
+			for name := range files {
+				names = append(names, name)
+			}
+			slices.Sort(names)
+			if !slices.Equal(names, gen.FileNames()) {
+				t.Errorf("files = %v, FileNames() = %v", names, gen.FileNames())
+			}
+			for _, name := range names {
+				golden := filepath.Join(dir, name+".golden")
+				if *update {
+					if err := os.WriteFile(golden, files[name], 0o644); err != nil {
+						t.Fatal(err)
+					}
+					continue
+				}
+				want, err := os.ReadFile(golden)
+				if err != nil {
+					t.Fatalf("%v (run go test -update to create it)", err)
+				}
+				if got := string(files[name]); got != string(want) {
+					t.Errorf("%s differs from %s (run go test -update to accept):\n%s", name, golden, firstDiff(got, string(want)))
+				}
+			}
+			// No stale golden files.
+			stale, _ := filepath.Glob(filepath.Join(dir, "*.golden"))
+			for _, g := range stale {
+				if _, ok := files[strings.TrimSuffix(filepath.Base(g), ".golden")]; !ok {
+					t.Errorf("stale golden file %s", g)
+				}
+			}
+		})
+	}
+}
+
+// TestDeterministic generates each case twice and expects identical bytes.
+func TestDeterministic(t *testing.T) {
+	cases, _ := filepath.Glob("testdata/golden/*/spec.yaml")
+	for _, specPath := range cases {
+		m1, err := spec.LoadFile(specPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m2, _ := spec.LoadFile(specPath)
+		a, _ := gen.Generate(m1, gen.Options{})
+		b, _ := gen.Generate(m2, gen.Options{})
+		for name := range a {
+			if string(a[name]) != string(b[name]) {
+				t.Errorf("%s: %s differs between two runs", specPath, name)
+			}
+		}
+	}
+}
+
+func TestPackageOption(t *testing.T) {
+	m, err := spec.LoadFile("testdata/golden/minimal/spec.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := gen.Generate(m, gen.Options{Package: "pong"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"doc.go", "status.go", "event.go", "model.go"} {
+		if !strings.Contains(string(files[name]), "\npackage pong\n") {
+			t.Errorf("%s does not declare package pong", name)
+		}
+		if !strings.HasPrefix(string(files[name]), "// "+gen.Header+"\n") {
+			t.Errorf("%s does not start with the generated-code header", name)
+		}
+	}
+}
+
+func firstDiff(got, want string) string {
+	g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
+	for i := 0; i < len(g) || i < len(w); i++ {
+		var gl, wl string
+		if i < len(g) {
+			gl = g[i]
+		}
+		if i < len(w) {
+			wl = w[i]
+		}
+		if gl != wl {
+			return "line " + strconv.Itoa(i+1) + ":\n  got:  " + gl + "\n  want: " + wl
+		}
+	}
+	return ""
+}
