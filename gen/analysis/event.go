@@ -3,6 +3,7 @@
 package analysis
 
 import (
+	"database/sql/driver"
 	"fmt"
 	"github.com/taskmodel/taskmodel/tasktype"
 	"strings"
@@ -111,6 +112,22 @@ func (ev *Event) UnmarshalText(b []byte) error {
 	}
 	*ev = p
 	return nil
+}
+
+// Scan implements sql.Scanner; it accepts only declared values.
+func (ev *Event) Scan(src any) error {
+	switch x := src.(type) {
+	case string:
+		return ev.UnmarshalText([]byte(x))
+	case []byte:
+		return ev.UnmarshalText(x)
+	}
+	return fmt.Errorf("cannot scan %T into Event", src)
+}
+
+// Value implements driver.Valuer.
+func (ev Event) Value() (driver.Value, error) {
+	return string(ev), nil
 }
 
 // fireTable[from][event] is the 1-based index of the status the event leads to, 0 where it may not fire.

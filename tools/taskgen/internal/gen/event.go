@@ -27,7 +27,7 @@ func (g *generator) eventFile(f *jen.File) {
 		Type: "Event", Doc: fmt.Sprintf("Event is something that happens to a %s and moves it to another status.", m.Struct),
 		What: "event", Field: "event", ListFunc: "Events", ListVarName: "events",
 		ListDoc:   "Events returns every event in spec order.",
-		ParseFunc: "ParseEvent", GoNames: goNames, Values: g.eventNames(), Docs: docs, Recv: "ev",
+		ParseFunc: "ParseEvent", GoNames: goNames, Values: g.eventNames(), Docs: docs, Recv: "ev", SQL: true,
 	}.emit(f)
 
 	// fireTable[from][event] is the 1-based index of the target status.

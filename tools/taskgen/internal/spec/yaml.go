@@ -94,7 +94,11 @@ func (l *loader) keys(n *yaml.Node, what string, allowed ...string) map[string]p
 		if !contains(allowed, p.key.Value) {
 			sorted := append([]string(nil), allowed...)
 			sort.Strings(sorted)
-			l.errorf(p.key, "unknown key %q in %s; allowed: %s", p.key.Value, what, strings.Join(sorted, ", "))
+			hint := ""
+			if (p.key.Value == "min" || p.key.Value == "max") && contains(allowed, "ge") {
+				hint = " (numbers take ge/le, inclusive, or gt/lt, exclusive; strings min_len/max_len; lists min_items/max_items)"
+			}
+			l.errorf(p.key, "unknown key %q in %s; allowed: %s%s", p.key.Value, what, strings.Join(sorted, ", "), hint)
 			continue
 		}
 		out[p.key.Value] = p
