@@ -2,7 +2,7 @@
 #
 #   make run        the main job: until the server lands, the seed-004 lifecycle example
 #   make test       vet and race-test both modules (the main one and tools/)
-#   make gen        regenerate gen/ from schema/ with taskgen
+#   make gen        regenerate gen/ and sqlc.yaml from schema/ with taskgen and sqlc
 #   make check-gen  regenerate into the tree; fail on any difference, orphans included
 #   make bench      the generated contracts' benchmarks
 #   make fuzz       the loader's and the strict decoder's fuzz targets
@@ -27,18 +27,21 @@ test-tools:
 	cd tools && $(GO) vet ./...
 	cd tools && $(GO) test -race ./...
 
+# taskgen writes the Go packages, the SQL schema and queries of every model and
+# sqlc.yaml; sqlc (pinned by tools/go.mod's tool directive) compiles the queries.
 gen:
-	cd tools && $(GO) run ./taskgen -spec ../schema -out ../gen
+	cd tools && $(GO) run ./taskgen -spec ../schema -out ../gen -sqlc ../sqlc.yaml
+	cd tools && $(GO) tool sqlc generate -f ../sqlc.yaml
 
 # Regenerates into the working tree, then asks git whether anything under gen/
 # changed, appeared or disappeared. On a clean clone (CI) any output means the
 # committed code is stale; locally, commit the regenerated files first.
 check-gen: gen
-	@changes="$$(git status --porcelain --untracked-files=all -- gen)"; \
+	@changes="$$(git status --porcelain --untracked-files=all -- gen sqlc.yaml)"; \
 	if [ -n "$$changes" ]; then \
-		echo "check-gen: gen/ is not what taskgen generates from schema/ (run make gen and commit):"; \
+		echo "check-gen: gen/ or sqlc.yaml is not what taskgen and sqlc generate from schema/ (run make gen and commit):"; \
 		echo "$$changes"; \
-		git --no-pager diff --stat -- gen; \
+		git --no-pager diff --stat -- gen sqlc.yaml; \
 		exit 1; \
 	fi; \
 	echo "check-gen: gen/ is up to date"

@@ -32,7 +32,7 @@ func TestRunUsageAndSpecErrors(t *testing.T) {
 		code int
 		want string
 	}{
-		{"no flags", nil, cli.ExitUsage, "usage: taskgen -spec FILE|DIR -out DIR [-pkg NAME]"},
+		{"no flags", nil, cli.ExitUsage, "usage: taskgen -spec FILE|DIR -out DIR [-pkg NAME] [-sqlc FILE]"},
 		{"unknown flag", []string{"-colour"}, cli.ExitUsage, "flag provided but not defined: -colour"},
 		{"bad pkg", []string{"-spec", good, "-out", dir, "-pkg", "Bad-Name"}, cli.ExitUsage, `-pkg "Bad-Name" is not a valid package name`},
 		{"pkg with dir", []string{"-spec", dir, "-out", dir, "-pkg", "x"}, cli.ExitUsage, "-pkg applies to a single spec file"},

@@ -54,12 +54,19 @@ func Generate(m *spec.Model, opts Options) (map[string][]byte, error) {
 		files[name] = buf.Bytes()
 	}
 	files["README.md"] = g.review()
+	for _, e := range Engines {
+		files["sql/"+string(e)+"/schema.sql"] = g.schemaSQL(e)
+		files["sql/"+string(e)+"/query.sql"] = g.querySQL(e)
+	}
 	return files, nil
 }
 
 // FileNames lists the names Generate returns, sorted.
 func FileNames() []string {
 	names := []string{"README.md", "doc.go", "event.go", "model.go", "status.go"}
+	for _, e := range Engines {
+		names = append(names, "sql/"+string(e)+"/schema.sql", "sql/"+string(e)+"/query.sql")
+	}
 	sort.Strings(names)
 	return names
 }

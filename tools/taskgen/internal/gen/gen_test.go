@@ -43,8 +43,11 @@ func TestGolden(t *testing.T) {
 				t.Errorf("files = %v, FileNames() = %v", names, gen.FileNames())
 			}
 			for _, name := range names {
-				golden := filepath.Join(dir, name+".golden")
+				golden := filepath.Join(dir, filepath.FromSlash(name)+".golden")
 				if *update {
+					if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+						t.Fatal(err)
+					}
 					if err := os.WriteFile(golden, files[name], 0o644); err != nil {
 						t.Fatal(err)
 					}
@@ -59,12 +62,16 @@ func TestGolden(t *testing.T) {
 				}
 			}
 			// No stale golden files.
-			stale, _ := filepath.Glob(filepath.Join(dir, "*.golden"))
-			for _, g := range stale {
-				if _, ok := files[strings.TrimSuffix(filepath.Base(g), ".golden")]; !ok {
-					t.Errorf("stale golden file %s", g)
+			filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+				if err != nil || d.IsDir() || !strings.HasSuffix(path, ".golden") {
+					return err
 				}
-			}
+				rel, _ := filepath.Rel(dir, strings.TrimSuffix(path, ".golden"))
+				if _, ok := files[filepath.ToSlash(rel)]; !ok {
+					t.Errorf("stale golden file %s", path)
+				}
+				return nil
+			})
 		})
 	}
 }

@@ -1,0 +1,127 @@
+package gen
+
+import (
+	"fmt"
+	"strings"
+)
+
+// querySQL renders the sqlc query file of the model for an engine.
+//
+// PostgreSQL writes a row and its history row in one statement (a
+// data-modifying CTE); SQLite has no DML in CTEs, so its queries are run in
+// one transaction by the store. Every write is guarded by the task's status
+// and version: zero rows affected means another writer won.
+func (g *generator) querySQL(e Engine) []byte {
+	m := g.m
+	table, history := Table(m)
+	pg := e == PostgreSQL
+	cols := g.columns(e)
+	names := make([]string, len(cols))
+	args := make([]string, len(cols))
+	sets := []string{}
+	for i, c := range cols {
+		names[i] = c.Name
+		a := g.arg(e, c.Name, c.Type)
+		if !c.NotNull {
+			a = g.narg(e, c.Name, c.Type)
+		}
+		args[i] = a
+		if !c.Primary && c.Name != "created_at" {
+			sets = append(sets, c.Name+" = "+a)
+		}
+	}
+	colList := strings.Join(names, ", ")
+	histCols := "task_id, seq, from_status, to_status, event, at, attempt, actor, message"
+	var b strings.Builder
+	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	p("%s\n-- Queries of model %q for %s, compiled by sqlc.\n\n", SQLHeader, m.Name, e)
+
+	ts := pick(pg, "timestamptz", "DATETIME")
+	txt := pick(pg, "text", "TEXT")
+	if pg {
+		p("-- name: Create :execrows\n-- Inserts a task and its first history row (seq 1).\n")
+		p("WITH t AS (\n    INSERT INTO %s (%s)\n    VALUES (%s)\n    RETURNING id, status, created_at\n)\n", table, colList, strings.Join(args, ", "))
+		p("INSERT INTO %s (%s)\nSELECT t.id, 1, NULL, t.status, NULL, t.created_at, 0, sqlc.arg(actor)::text, sqlc.arg(message)::text FROM t;\n\n", history, histCols)
+
+		p("-- name: Transition :execrows\n-- Moves a task that is still in from_status at from_version, and appends its\n-- history row; 0 rows when another writer changed it first.\n")
+		p("WITH t AS (\n    UPDATE %s SET %s\n    WHERE id = sqlc.arg(id)::uuid AND status = sqlc.arg(from_status)::text AND version = sqlc.arg(from_version)::bigint\n    RETURNING id\n)\n", table, strings.Join(sets, ",\n        "))
+		p("INSERT INTO %s (%s)\nSELECT t.id, (SELECT coalesce(max(h.seq), 0) + 1 FROM %s h WHERE h.task_id = t.id),\n", history, histCols, history)
+		p("    sqlc.arg(from_status)::text, sqlc.arg(status)::text, sqlc.arg(event)::text, sqlc.arg(updated_at)::timestamptz,\n    sqlc.arg(attempt)::integer, sqlc.arg(actor)::text, sqlc.arg(message)::text\nFROM t;\n\n")
+	} else {
+		p("-- name: Insert :exec\nINSERT INTO %s (%s)\nVALUES (%s);\n\n", table, colList, strings.Join(args, ", "))
+		p("-- name: UpdateGuarded :execrows\n-- The status-changing half of a transition (InsertHistory is the other), in one transaction.\n")
+		p("UPDATE %s SET %s\nWHERE id = sqlc.arg(id) AND status = sqlc.arg(from_status) AND version = sqlc.arg(from_version);\n\n", table, strings.Join(sets, ",\n    "))
+		p("-- name: InsertHistory :exec\nINSERT INTO %s (%s)\nVALUES (sqlc.arg(task_id), (SELECT coalesce(max(h.seq), 0) + 1 FROM %s h WHERE h.task_id = sqlc.arg(task_id)),\n", history, histCols, history)
+		p("    sqlc.arg(from_status), sqlc.arg(to_status), sqlc.arg(event), sqlc.arg(at), sqlc.arg(attempt), sqlc.arg(actor), sqlc.arg(message));\n\n")
+	}
+	p("-- name: Update :execrows\n-- Changes fields but not the status (progress, details); guarded like Transition.\n")
+	if pg {
+		p("UPDATE %s SET %s\nWHERE id = sqlc.arg(id)::uuid AND status = sqlc.arg(status)::text AND version = sqlc.arg(from_version)::bigint;\n\n", table, strings.Join(withoutStatus(sets), ",\n    "))
+	} else {
+		p("UPDATE %s SET %s\nWHERE id = sqlc.arg(id) AND status = sqlc.arg(status) AND version = sqlc.arg(from_version);\n\n", table, strings.Join(withoutStatus(sets), ",\n    "))
+	}
+
+	p("-- name: Get :one\nSELECT %s FROM %s WHERE id = %s;\n\n", colList, table, g.arg(e, "id", pick(pg, "uuid", "TEXT")))
+	p("-- name: Delete :execrows\nDELETE FROM %s WHERE id = %s;\n\n", table, g.arg(e, "id", pick(pg, "uuid", "TEXT")))
+	p("-- name: History :many\nSELECT %s FROM %s WHERE task_id = %s ORDER BY seq;\n\n", histCols, history, g.arg(e, "task_id", pick(pg, "uuid", "TEXT")))
+
+	p("-- name: ListByStatus :many\n-- Tasks in one status, oldest first: what workers and sweepers scan.\n")
+	p("SELECT %s FROM %s WHERE status = %s\nORDER BY created_at, id\nLIMIT %s;\n\n", colList, table, g.arg(e, "status", txt), g.arg(e, "max_rows", pick(pg, "integer", "INTEGER")))
+	if pg {
+		p("-- name: ClaimByStatus :many\n-- Like ListByStatus, but locks the rows it returns and skips rows other\n-- transactions hold: concurrent workers never claim the same task.\n")
+		p("SELECT %s FROM %s WHERE status = sqlc.arg(status)::text\nORDER BY created_at, id\nLIMIT sqlc.arg(max_rows)::integer\nFOR UPDATE SKIP LOCKED;\n\n", colList, table)
+	}
+
+	var conds []string
+	for _, s := range m.Statuses {
+		if s.Timeout == nil {
+			continue
+		}
+		param := strings.ToLower(GoNameToSnake(s.GoName)) + "_deadline"
+		conds = append(conds, fmt.Sprintf("(status = %s AND %s <= %s)", quoteSQL(s.Name), s.EnteredAt, g.arg(e, param, ts)))
+	}
+	if len(conds) > 0 {
+		p("-- name: Due :many\n-- Tasks whose timeout has passed: one deadline (now - after) per timed status.\n")
+		p("SELECT %s FROM %s\nWHERE %s\nORDER BY updated_at, id\nLIMIT %s;\n", colList, table, strings.Join(conds, "\n   OR "), g.arg(e, "max_rows", pick(pg, "integer", "INTEGER")))
+	}
+	return []byte(strings.TrimRight(b.String(), "\n") + "\n")
+}
+
+func withoutStatus(sets []string) []string {
+	out := make([]string, 0, len(sets))
+	for _, s := range sets {
+		if !strings.HasPrefix(s, "status = ") {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// arg writes a sqlc named parameter, cast on PostgreSQL so sqlc knows its type.
+func (g *generator) arg(e Engine, name, typ string) string {
+	if e == PostgreSQL {
+		return "sqlc.arg(" + name + ")::" + typ
+	}
+	return "sqlc.arg(" + name + ")"
+}
+
+// narg writes a nullable sqlc named parameter.
+func (g *generator) narg(e Engine, name, typ string) string {
+	if e == PostgreSQL {
+		return "sqlc.narg(" + name + ")::" + typ
+	}
+	return "sqlc.narg(" + name + ")"
+}
+
+// GoNameToSnake turns StatusUploadFailed into upload_failed.
+func GoNameToSnake(goName string) string {
+	goName = strings.TrimPrefix(goName, "Status")
+	var b strings.Builder
+	for i, r := range goName {
+		if i > 0 && r >= 'A' && r <= 'Z' {
+			b.WriteByte('_')
+		}
+		b.WriteRune(r)
+	}
+	return strings.ToLower(b.String())
+}

@@ -1,0 +1,72 @@
+package gen
+
+import (
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/taskmodel/taskmodel/tools/taskgen/internal/spec"
+)
+
+// SQLCPackages names the packages sqlc generates inside a model's package.
+var SQLCPackages = map[Engine]string{PostgreSQL: "pgdb", SQLite: "sqlitedb"}
+
+// SQLCConfig renders sqlc.yaml for the models, whose packages live in outDir
+// (a slash path relative to the sqlc.yaml file). sqlc compiles each model's
+// query file for each engine into <outDir>/<package>/<pgdb|sqlitedb>.
+//
+// The overrides make both engines speak the same Go types: uuid.UUID,
+// time.Time and pointers for NULL, so the generated store maps one shape.
+func SQLCConfig(models []*spec.Model, outDir string) []byte {
+	var b strings.Builder
+	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	p("# %s\n# Regenerate with make gen: taskgen writes this file and the queries, then sqlc\n# compiles the queries of every model for every engine.\nversion: \"2\"\nsql:\n", Header)
+	for _, m := range models {
+		dir := path.Join(outDir, m.Package)
+		table, history := Table(m)
+		for _, e := range Engines {
+			p("  - engine: %s\n", e)
+			p("    schema: %s\n", path.Join(dir, "sql", string(e), "schema.sql"))
+			p("    queries: %s\n", path.Join(dir, "sql", string(e), "query.sql"))
+			p("    gen:\n      go:\n")
+			p("        package: %s\n        out: %s\n", SQLCPackages[e], path.Join(dir, SQLCPackages[e]))
+			if e == PostgreSQL {
+				p("        sql_package: pgx/v5\n        emit_pointers_for_null_types: true\n")
+			}
+			p("        overrides:\n")
+			if e == PostgreSQL {
+				for _, o := range []struct {
+					db, imp, typ string
+				}{{"uuid", "github.com/google/uuid", "UUID"}, {"timestamptz", "time", "Time"}} {
+					p("          - {db_type: %s, go_type: {import: %s, type: %s}}\n", o.db, o.imp, o.typ)
+					p("          - {db_type: %s, nullable: true, go_type: {import: %s, type: %s, pointer: true}}\n", o.db, o.imp, o.typ)
+				}
+				continue
+			}
+			// SQLite has no uuid type: the id columns are TEXT, mapped per column.
+			uuidCols := []string{table + ".id", history + ".task_id"}
+			for _, f := range m.Fields {
+				if f.Type.Kind == spec.KindUUID {
+					uuidCols = append(uuidCols, table+"."+f.Name)
+				}
+			}
+			for _, c := range uuidCols {
+				nullable := false
+				if f := m.FieldByName(strings.TrimPrefix(c, table+".")); f != nil && f.Optional {
+					nullable = true
+				}
+				p("          - {column: %s, go_type: {import: github.com/google/uuid, type: UUID, pointer: %v}}\n", c, nullable)
+			}
+			for _, o := range []struct{ db, imp, typ string }{
+				{"TEXT", "", "string"}, {"INTEGER", "", "int64"}, {"REAL", "", "float64"}, {"BOOLEAN", "", "bool"}, {"DATETIME", "time", "Time"},
+			} {
+				imp := ""
+				if o.imp != "" {
+					imp = "import: " + o.imp + ", "
+				}
+				p("          - {db_type: %s, nullable: true, go_type: {%stype: %s, pointer: true}}\n", o.db, imp, o.typ)
+			}
+		}
+	}
+	return []byte(b.String())
+}
