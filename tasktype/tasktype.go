@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // Code is the unified one-letter status code that lets tasks of different
@@ -131,4 +133,34 @@ func FillRange(from, to int, done float64) int {
 		done = 1
 	}
 	return from + int(float64(to-from)*done)
+}
+
+// Errors a storage backend returns. Test them with errors.Is; a failed call
+// writes nothing.
+var (
+	// ErrNotFound: no task has that id.
+	ErrNotFound = errors.New("task not found")
+	// ErrConflict: the task changed since it was read (another writer won the
+	// race); read it again and decide again.
+	ErrConflict = errors.New("task changed concurrently")
+	// ErrDuplicate: a task with that id exists already.
+	ErrDuplicate = errors.New("task already exists")
+)
+
+// Key is what a guarded write compares: the task's id, and the status and
+// version it had when it was read. Every generated model has a Key method.
+type Key struct {
+	ID      uuid.UUID
+	Status  string
+	Version int64
+}
+
+// Migration is one versioned step of a model's SQL schema for one engine.
+// Backends apply each once, in order, and refuse to run when an applied
+// migration's SQL has since changed.
+type Migration struct {
+	// Name identifies the step: "<model>/0001_schema".
+	Name string
+	// SQL is the script, run in one transaction.
+	SQL string
 }

@@ -4,6 +4,7 @@ package analysis
 
 import (
 	"database/sql/driver"
+	_ "embed"
 	"fmt"
 	"github.com/google/uuid"
 	"github.com/taskmodel/taskmodel/tasktype"
@@ -317,5 +318,70 @@ func (x *Task) Fire(ev Event, at time.Time) error {
 	}
 	x.UpdatedAt = at
 	x.Version++
+	return nil
+}
+
+// Key returns the task's id, status and version: what a guarded write compares.
+func (x *Task) Key() tasktype.Key {
+	return tasktype.Key{
+		ID:      x.ID,
+		Status:  string(x.Status),
+		Version: x.Version,
+	}
+}
+
+// Init makes x a new task: id, status CREATED, version 1, created at at.
+func (x *Task) Init(id uuid.UUID, at time.Time) {
+	x.ID = id
+	x.Status = StatusCreated
+	x.Version = 1
+	x.CreatedAt, x.UpdatedAt = at, at
+}
+
+// Touch records a change that keeps the status: version + 1, updated_at = at.
+func (x *Task) Touch(at time.Time) {
+	x.Version++
+	x.UpdatedAt = at
+}
+
+// TimeoutAt returns when the task's current status times out (its entry time
+// plus the spec's after), and false when the status has no timeout.
+func (x *Task) TimeoutAt() (time.Time, bool) {
+	switch x.Status {
+	case StatusCreated:
+		return x.CreatedAt.Add(15 * time.Minute), true
+	case StatusUploading:
+		if x.UploadStartedAt != nil {
+			return x.UploadStartedAt.Add(15 * time.Minute), true
+		}
+	case StatusProcessing:
+		if x.ProcessingStartedAt != nil {
+			return x.ProcessingStartedAt.Add(30 * time.Minute), true
+		}
+	}
+	return time.Time{}, false
+}
+
+//go:embed sql/postgresql/schema.sql
+var schemaPostgreSQL string
+
+//go:embed sql/sqlite/schema.sql
+var schemaSQLite string
+
+// Migrations returns the schema migrations of the model for an engine,
+// "postgresql" or "sqlite", in order; nil for another engine.
+func Migrations(engine string) []tasktype.Migration {
+	switch engine {
+	case "postgresql":
+		return []tasktype.Migration{{
+			Name: "analysis/0001_schema",
+			SQL:  schemaPostgreSQL,
+		}}
+	case "sqlite":
+		return []tasktype.Migration{{
+			Name: "analysis/0001_schema",
+			SQL:  schemaSQLite,
+		}}
+	}
 	return nil
 }

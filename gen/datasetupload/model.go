@@ -3,6 +3,7 @@
 package datasetupload
 
 import (
+	_ "embed"
 	"github.com/google/uuid"
 	"github.com/taskmodel/taskmodel/tasktype"
 	"github.com/taskmodel/taskmodel/validation"
@@ -95,5 +96,58 @@ func (x *DatasetUpload) Fire(ev Event, at time.Time) error {
 	}
 	x.UpdatedAt = at
 	x.Version++
+	return nil
+}
+
+// Key returns the task's id, status and version: what a guarded write compares.
+func (x *DatasetUpload) Key() tasktype.Key {
+	return tasktype.Key{
+		ID:      x.ID,
+		Status:  string(x.Status),
+		Version: x.Version,
+	}
+}
+
+// Init makes x a new task: id, status QUEUED, version 1, created at at.
+func (x *DatasetUpload) Init(id uuid.UUID, at time.Time) {
+	x.ID = id
+	x.Status = StatusQueued
+	x.Version = 1
+	x.CreatedAt, x.UpdatedAt = at, at
+}
+
+// Touch records a change that keeps the status: version + 1, updated_at = at.
+func (x *DatasetUpload) Touch(at time.Time) {
+	x.Version++
+	x.UpdatedAt = at
+}
+
+// TimeoutAt returns when the task's current status times out (its entry time
+// plus the spec's after), and false when the status has no timeout.
+func (x *DatasetUpload) TimeoutAt() (time.Time, bool) {
+	return time.Time{}, false
+}
+
+//go:embed sql/postgresql/schema.sql
+var schemaPostgreSQL string
+
+//go:embed sql/sqlite/schema.sql
+var schemaSQLite string
+
+// Migrations returns the schema migrations of the model for an engine,
+// "postgresql" or "sqlite", in order; nil for another engine.
+func Migrations(engine string) []tasktype.Migration {
+	switch engine {
+	case "postgresql":
+		return []tasktype.Migration{{
+			Name: "dataset_upload/0001_schema",
+			SQL:  schemaPostgreSQL,
+		}}
+	case "sqlite":
+		return []tasktype.Migration{{
+			Name: "dataset_upload/0001_schema",
+			SQL:  schemaSQLite,
+		}}
+	}
 	return nil
 }

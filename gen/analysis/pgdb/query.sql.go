@@ -20,14 +20,14 @@ FOR UPDATE SKIP LOCKED
 `
 
 type ClaimByStatusParams struct {
-	Status  string
-	MaxRows int32
+	TmStatus  string
+	TmMaxRows int32
 }
 
 // Like ListByStatus, but locks the rows it returns and skips rows other
 // transactions hold: concurrent workers never claim the same task.
 func (q *Queries) ClaimByStatus(ctx context.Context, arg ClaimByStatusParams) ([]Analysis, error) {
-	rows, err := q.db.Query(ctx, claimByStatus, arg.Status, arg.MaxRows)
+	rows, err := q.db.Query(ctx, claimByStatus, arg.TmStatus, arg.TmMaxRows)
 	if err != nil {
 		return nil, err
 	}
@@ -80,8 +80,8 @@ SELECT t.id, 1, NULL, t.status, NULL, t.created_at, 0, $1::text, $2::text FROM t
 `
 
 type CreateParams struct {
-	Actor               string
-	Message             string
+	TmActor             string
+	TmMessage           string
 	ID                  uuid.UUID
 	Status              string
 	Version             int64
@@ -110,8 +110,8 @@ type CreateParams struct {
 // Inserts a task and its first history row (seq 1).
 func (q *Queries) Create(ctx context.Context, arg CreateParams) (int64, error) {
 	result, err := q.db.Exec(ctx, create,
-		arg.Actor,
-		arg.Message,
+		arg.TmActor,
+		arg.TmMessage,
 		arg.ID,
 		arg.Status,
 		arg.Version,
@@ -162,19 +162,19 @@ LIMIT $4::integer
 `
 
 type DueParams struct {
-	CreatedDeadline    time.Time
-	UploadingDeadline  time.Time
-	ProcessingDeadline time.Time
-	MaxRows            int32
+	TmCreatedDeadline    time.Time
+	TmUploadingDeadline  time.Time
+	TmProcessingDeadline time.Time
+	TmMaxRows            int32
 }
 
 // Tasks whose timeout has passed: one deadline (now - after) per timed status.
 func (q *Queries) Due(ctx context.Context, arg DueParams) ([]Analysis, error) {
 	rows, err := q.db.Query(ctx, due,
-		arg.CreatedDeadline,
-		arg.UploadingDeadline,
-		arg.ProcessingDeadline,
-		arg.MaxRows,
+		arg.TmCreatedDeadline,
+		arg.TmUploadingDeadline,
+		arg.TmProcessingDeadline,
+		arg.TmMaxRows,
 	)
 	if err != nil {
 		return nil, err
@@ -253,8 +253,8 @@ const history = `-- name: History :many
 SELECT task_id, seq, from_status, to_status, event, at, attempt, actor, message FROM analysis_history WHERE task_id = $1::uuid ORDER BY seq
 `
 
-func (q *Queries) History(ctx context.Context, taskID uuid.UUID) ([]AnalysisHistory, error) {
-	rows, err := q.db.Query(ctx, history, taskID)
+func (q *Queries) History(ctx context.Context, tmTaskID uuid.UUID) ([]AnalysisHistory, error) {
+	rows, err := q.db.Query(ctx, history, tmTaskID)
 	if err != nil {
 		return nil, err
 	}
@@ -290,13 +290,13 @@ LIMIT $2::integer
 `
 
 type ListByStatusParams struct {
-	Status  string
-	MaxRows int32
+	TmStatus  string
+	TmMaxRows int32
 }
 
 // Tasks in one status, oldest first: what workers and sweepers scan.
 func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]Analysis, error) {
-	rows, err := q.db.Query(ctx, listByStatus, arg.Status, arg.MaxRows)
+	rows, err := q.db.Query(ctx, listByStatus, arg.TmStatus, arg.TmMaxRows)
 	if err != nil {
 		return nil, err
 	}
@@ -369,13 +369,13 @@ FROM t
 `
 
 type TransitionParams struct {
-	FromStatus          string
+	TmFromStatus        string
 	Status              string
-	Event               string
+	TmEvent             string
 	UpdatedAt           time.Time
-	Attempt             int32
-	Actor               string
-	Message             string
+	TmAttempt           int32
+	TmActor             string
+	TmMessage           string
 	Version             int64
 	UserID              string
 	ToolID              string
@@ -394,20 +394,20 @@ type TransitionParams struct {
 	CancelledAt         *time.Time
 	ExpiredAt           *time.Time
 	ID                  uuid.UUID
-	FromVersion         int64
+	TmFromVersion       int64
 }
 
 // Moves a task that is still in from_status at from_version, and appends its
 // history row; 0 rows when another writer changed it first.
 func (q *Queries) Transition(ctx context.Context, arg TransitionParams) (int64, error) {
 	result, err := q.db.Exec(ctx, transition,
-		arg.FromStatus,
+		arg.TmFromStatus,
 		arg.Status,
-		arg.Event,
+		arg.TmEvent,
 		arg.UpdatedAt,
-		arg.Attempt,
-		arg.Actor,
-		arg.Message,
+		arg.TmAttempt,
+		arg.TmActor,
+		arg.TmMessage,
 		arg.Version,
 		arg.UserID,
 		arg.ToolID,
@@ -426,7 +426,7 @@ func (q *Queries) Transition(ctx context.Context, arg TransitionParams) (int64, 
 		arg.CancelledAt,
 		arg.ExpiredAt,
 		arg.ID,
-		arg.FromVersion,
+		arg.TmFromVersion,
 	)
 	if err != nil {
 		return 0, err
@@ -476,8 +476,8 @@ type UpdateParams struct {
 	CancelledAt         *time.Time
 	ExpiredAt           *time.Time
 	ID                  uuid.UUID
-	Status              string
-	FromVersion         int64
+	TmFromStatus        string
+	TmFromVersion       int64
 }
 
 // Changes fields but not the status (progress, details); guarded like Transition.
@@ -502,8 +502,8 @@ func (q *Queries) Update(ctx context.Context, arg UpdateParams) (int64, error) {
 		arg.CancelledAt,
 		arg.ExpiredAt,
 		arg.ID,
-		arg.Status,
-		arg.FromVersion,
+		arg.TmFromStatus,
+		arg.TmFromVersion,
 	)
 	if err != nil {
 		return 0, err

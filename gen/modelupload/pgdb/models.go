@@ -19,7 +19,7 @@ type ModelUpload struct {
 	Tag          *string
 	ErrorMessage *string
 	Source       string
-	SourceUri    *string
+	SourceURI    *string
 	StartedAt    *time.Time
 	EndDate      *time.Time
 }

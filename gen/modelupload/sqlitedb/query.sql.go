@@ -40,7 +40,7 @@ func (q *Queries) Get(ctx context.Context, id uuid.UUID) (ModelUpload, error) {
 		&i.Tag,
 		&i.ErrorMessage,
 		&i.Source,
-		&i.SourceUri,
+		&i.SourceURI,
 		&i.StartedAt,
 		&i.EndDate,
 	)
@@ -51,8 +51,8 @@ const history = `-- name: History :many
 SELECT task_id, seq, from_status, to_status, event, at, attempt, actor, message FROM model_upload_history WHERE task_id = ?1 ORDER BY seq
 `
 
-func (q *Queries) History(ctx context.Context, taskID uuid.UUID) ([]ModelUploadHistory, error) {
-	rows, err := q.db.QueryContext(ctx, history, taskID)
+func (q *Queries) History(ctx context.Context, tmTaskID uuid.UUID) ([]ModelUploadHistory, error) {
+	rows, err := q.db.QueryContext(ctx, history, tmTaskID)
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +99,7 @@ type InsertParams struct {
 	Tag          *string
 	ErrorMessage *string
 	Source       string
-	SourceUri    *string
+	SourceURI    *string
 	StartedAt    *time.Time
 	EndDate      *time.Time
 }
@@ -116,7 +116,7 @@ func (q *Queries) Insert(ctx context.Context, arg InsertParams) error {
 		arg.Tag,
 		arg.ErrorMessage,
 		arg.Source,
-		arg.SourceUri,
+		arg.SourceURI,
 		arg.StartedAt,
 		arg.EndDate,
 	)
@@ -130,26 +130,26 @@ VALUES (?1, (SELECT coalesce(max(h.seq), 0) + 1 FROM model_upload_history h WHER
 `
 
 type InsertHistoryParams struct {
-	TaskID     uuid.UUID
-	FromStatus *string
-	ToStatus   string
-	Event      *string
-	At         time.Time
-	Attempt    int64
-	Actor      string
-	Message    string
+	TmTaskID     uuid.UUID
+	TmFromStatus *string
+	TmToStatus   string
+	TmEvent      *string
+	TmAt         time.Time
+	TmAttempt    int64
+	TmActor      string
+	TmMessage    string
 }
 
 func (q *Queries) InsertHistory(ctx context.Context, arg InsertHistoryParams) error {
 	_, err := q.db.ExecContext(ctx, insertHistory,
-		arg.TaskID,
-		arg.FromStatus,
-		arg.ToStatus,
-		arg.Event,
-		arg.At,
-		arg.Attempt,
-		arg.Actor,
-		arg.Message,
+		arg.TmTaskID,
+		arg.TmFromStatus,
+		arg.TmToStatus,
+		arg.TmEvent,
+		arg.TmAt,
+		arg.TmAttempt,
+		arg.TmActor,
+		arg.TmMessage,
 	)
 	return err
 }
@@ -161,13 +161,13 @@ LIMIT ?2
 `
 
 type ListByStatusParams struct {
-	Status  string
-	MaxRows int64
+	TmStatus  string
+	TmMaxRows int64
 }
 
 // Tasks in one status, oldest first: what workers and sweepers scan.
 func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]ModelUpload, error) {
-	rows, err := q.db.QueryContext(ctx, listByStatus, arg.Status, arg.MaxRows)
+	rows, err := q.db.QueryContext(ctx, listByStatus, arg.TmStatus, arg.TmMaxRows)
 	if err != nil {
 		return nil, err
 	}
@@ -184,7 +184,7 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]M
 			&i.Tag,
 			&i.ErrorMessage,
 			&i.Source,
-			&i.SourceUri,
+			&i.SourceURI,
 			&i.StartedAt,
 			&i.EndDate,
 		); err != nil {
@@ -214,17 +214,17 @@ WHERE id = ?9 AND status = ?10 AND version = ?11
 `
 
 type UpdateParams struct {
-	Version      int64
-	UpdatedAt    time.Time
-	Tag          *string
-	ErrorMessage *string
-	Source       string
-	SourceUri    *string
-	StartedAt    *time.Time
-	EndDate      *time.Time
-	ID           uuid.UUID
-	Status       string
-	FromVersion  int64
+	Version       int64
+	UpdatedAt     time.Time
+	Tag           *string
+	ErrorMessage  *string
+	Source        string
+	SourceURI     *string
+	StartedAt     *time.Time
+	EndDate       *time.Time
+	ID            uuid.UUID
+	TmFromStatus  string
+	TmFromVersion int64
 }
 
 // Changes fields but not the status (progress, details); guarded like Transition.
@@ -235,12 +235,12 @@ func (q *Queries) Update(ctx context.Context, arg UpdateParams) (int64, error) {
 		arg.Tag,
 		arg.ErrorMessage,
 		arg.Source,
-		arg.SourceUri,
+		arg.SourceURI,
 		arg.StartedAt,
 		arg.EndDate,
 		arg.ID,
-		arg.Status,
-		arg.FromVersion,
+		arg.TmFromStatus,
+		arg.TmFromVersion,
 	)
 	if err != nil {
 		return 0, err
@@ -262,18 +262,18 @@ WHERE id = ?10 AND status = ?11 AND version = ?12
 `
 
 type UpdateGuardedParams struct {
-	Status       string
-	Version      int64
-	UpdatedAt    time.Time
-	Tag          *string
-	ErrorMessage *string
-	Source       string
-	SourceUri    *string
-	StartedAt    *time.Time
-	EndDate      *time.Time
-	ID           uuid.UUID
-	FromStatus   string
-	FromVersion  int64
+	Status        string
+	Version       int64
+	UpdatedAt     time.Time
+	Tag           *string
+	ErrorMessage  *string
+	Source        string
+	SourceURI     *string
+	StartedAt     *time.Time
+	EndDate       *time.Time
+	ID            uuid.UUID
+	TmFromStatus  string
+	TmFromVersion int64
 }
 
 // The status-changing half of a transition (InsertHistory is the other), in one transaction.
@@ -285,12 +285,12 @@ func (q *Queries) UpdateGuarded(ctx context.Context, arg UpdateGuardedParams) (i
 		arg.Tag,
 		arg.ErrorMessage,
 		arg.Source,
-		arg.SourceUri,
+		arg.SourceURI,
 		arg.StartedAt,
 		arg.EndDate,
 		arg.ID,
-		arg.FromStatus,
-		arg.FromVersion,
+		arg.TmFromStatus,
+		arg.TmFromVersion,
 	)
 	if err != nil {
 		return 0, err

@@ -19,8 +19,8 @@ type PipelineRun struct {
 	Stage          string
 	Task           string
 	Hostname       *string
-	Pid            *int64
-	Ppid           *int64
+	PID            *int64
+	PPID           *int64
 	UserName       *string
 	CodeVersion    *string
 	GitCommit      *string
@@ -35,8 +35,8 @@ type PipelineRun struct {
 	TotalSubtasks  *int64
 	ErrorMessage   *string
 	ErrorDetail    *string
-	MemoryMb       *float64
-	CpuPercent     *float64
+	MemoryMB       *float64
+	CPUPercent     *float64
 	StartedAt      *time.Time
 	EndedAt        *time.Time
 }

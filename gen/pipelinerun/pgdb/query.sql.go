@@ -20,14 +20,14 @@ FOR UPDATE SKIP LOCKED
 `
 
 type ClaimByStatusParams struct {
-	Status  string
-	MaxRows int32
+	TmStatus  string
+	TmMaxRows int32
 }
 
 // Like ListByStatus, but locks the rows it returns and skips rows other
 // transactions hold: concurrent workers never claim the same task.
 func (q *Queries) ClaimByStatus(ctx context.Context, arg ClaimByStatusParams) ([]PipelineRun, error) {
-	rows, err := q.db.Query(ctx, claimByStatus, arg.Status, arg.MaxRows)
+	rows, err := q.db.Query(ctx, claimByStatus, arg.TmStatus, arg.TmMaxRows)
 	if err != nil {
 		return nil, err
 	}
@@ -44,8 +44,8 @@ func (q *Queries) ClaimByStatus(ctx context.Context, arg ClaimByStatusParams) ([
 			&i.Stage,
 			&i.Task,
 			&i.Hostname,
-			&i.Pid,
-			&i.Ppid,
+			&i.PID,
+			&i.PPID,
 			&i.UserName,
 			&i.CodeVersion,
 			&i.GitCommit,
@@ -60,8 +60,8 @@ func (q *Queries) ClaimByStatus(ctx context.Context, arg ClaimByStatusParams) ([
 			&i.TotalSubtasks,
 			&i.ErrorMessage,
 			&i.ErrorDetail,
-			&i.MemoryMb,
-			&i.CpuPercent,
+			&i.MemoryMB,
+			&i.CPUPercent,
 			&i.StartedAt,
 			&i.EndedAt,
 		); err != nil {
@@ -79,7 +79,7 @@ const create = `-- name: Create :execrows
 
 WITH t AS (
     INSERT INTO pipeline_run (id, status, version, created_at, updated_at, stage, task, hostname, pid, ppid, user_name, code_version, git_commit, environment, script_path, script_filename, log_path, log_filename, overall_percent, message, current_subtask, total_subtasks, error_message, error_detail, memory_mb, cpu_percent, started_at, ended_at)
-    VALUES ($3::uuid, $4::text, $5::bigint, $6::timestamptz, $7::timestamptz, $8::text, $9::text, $10::text, $11::bigint, $12::bigint, $13::text, $14::text, $15::text, $16::jsonb, $17::text, $18::text, $19::text, $20::text, $21::double precision, $2::text, $22::bigint, $23::bigint, $24::text, $25::text, $26::double precision, $27::double precision, $28::timestamptz, $29::timestamptz)
+    VALUES ($3::uuid, $4::text, $5::bigint, $6::timestamptz, $7::timestamptz, $8::text, $9::text, $10::text, $11::bigint, $12::bigint, $13::text, $14::text, $15::text, $16::jsonb, $17::text, $18::text, $19::text, $20::text, $21::double precision, $22::text, $23::bigint, $24::bigint, $25::text, $26::text, $27::double precision, $28::double precision, $29::timestamptz, $30::timestamptz)
     RETURNING id, status, created_at
 )
 INSERT INTO pipeline_run_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
@@ -87,8 +87,8 @@ SELECT t.id, 1, NULL, t.status, NULL, t.created_at, 0, $1::text, $2::text FROM t
 `
 
 type CreateParams struct {
-	Actor          string
-	Message        *string
+	TmActor        string
+	TmMessage      string
 	ID             uuid.UUID
 	Status         string
 	Version        int64
@@ -97,8 +97,8 @@ type CreateParams struct {
 	Stage          string
 	Task           string
 	Hostname       *string
-	Pid            *int64
-	Ppid           *int64
+	PID            *int64
+	PPID           *int64
 	UserName       *string
 	CodeVersion    *string
 	GitCommit      *string
@@ -108,12 +108,13 @@ type CreateParams struct {
 	LogPath        *string
 	LogFilename    *string
 	OverallPercent float64
+	Message        *string
 	CurrentSubtask *int64
 	TotalSubtasks  *int64
 	ErrorMessage   *string
 	ErrorDetail    *string
-	MemoryMb       *float64
-	CpuPercent     *float64
+	MemoryMB       *float64
+	CPUPercent     *float64
 	StartedAt      *time.Time
 	EndedAt        *time.Time
 }
@@ -123,8 +124,8 @@ type CreateParams struct {
 // Inserts a task and its first history row (seq 1).
 func (q *Queries) Create(ctx context.Context, arg CreateParams) (int64, error) {
 	result, err := q.db.Exec(ctx, create,
-		arg.Actor,
-		arg.Message,
+		arg.TmActor,
+		arg.TmMessage,
 		arg.ID,
 		arg.Status,
 		arg.Version,
@@ -133,8 +134,8 @@ func (q *Queries) Create(ctx context.Context, arg CreateParams) (int64, error) {
 		arg.Stage,
 		arg.Task,
 		arg.Hostname,
-		arg.Pid,
-		arg.Ppid,
+		arg.PID,
+		arg.PPID,
 		arg.UserName,
 		arg.CodeVersion,
 		arg.GitCommit,
@@ -144,12 +145,13 @@ func (q *Queries) Create(ctx context.Context, arg CreateParams) (int64, error) {
 		arg.LogPath,
 		arg.LogFilename,
 		arg.OverallPercent,
+		arg.Message,
 		arg.CurrentSubtask,
 		arg.TotalSubtasks,
 		arg.ErrorMessage,
 		arg.ErrorDetail,
-		arg.MemoryMb,
-		arg.CpuPercent,
+		arg.MemoryMB,
+		arg.CPUPercent,
 		arg.StartedAt,
 		arg.EndedAt,
 	)
@@ -187,8 +189,8 @@ func (q *Queries) Get(ctx context.Context, id uuid.UUID) (PipelineRun, error) {
 		&i.Stage,
 		&i.Task,
 		&i.Hostname,
-		&i.Pid,
-		&i.Ppid,
+		&i.PID,
+		&i.PPID,
 		&i.UserName,
 		&i.CodeVersion,
 		&i.GitCommit,
@@ -203,8 +205,8 @@ func (q *Queries) Get(ctx context.Context, id uuid.UUID) (PipelineRun, error) {
 		&i.TotalSubtasks,
 		&i.ErrorMessage,
 		&i.ErrorDetail,
-		&i.MemoryMb,
-		&i.CpuPercent,
+		&i.MemoryMB,
+		&i.CPUPercent,
 		&i.StartedAt,
 		&i.EndedAt,
 	)
@@ -215,8 +217,8 @@ const history = `-- name: History :many
 SELECT task_id, seq, from_status, to_status, event, at, attempt, actor, message FROM pipeline_run_history WHERE task_id = $1::uuid ORDER BY seq
 `
 
-func (q *Queries) History(ctx context.Context, taskID uuid.UUID) ([]PipelineRunHistory, error) {
-	rows, err := q.db.Query(ctx, history, taskID)
+func (q *Queries) History(ctx context.Context, tmTaskID uuid.UUID) ([]PipelineRunHistory, error) {
+	rows, err := q.db.Query(ctx, history, tmTaskID)
 	if err != nil {
 		return nil, err
 	}
@@ -252,13 +254,13 @@ LIMIT $2::integer
 `
 
 type ListByStatusParams struct {
-	Status  string
-	MaxRows int32
+	TmStatus  string
+	TmMaxRows int32
 }
 
 // Tasks in one status, oldest first: what workers and sweepers scan.
 func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]PipelineRun, error) {
-	rows, err := q.db.Query(ctx, listByStatus, arg.Status, arg.MaxRows)
+	rows, err := q.db.Query(ctx, listByStatus, arg.TmStatus, arg.TmMaxRows)
 	if err != nil {
 		return nil, err
 	}
@@ -275,8 +277,8 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]P
 			&i.Stage,
 			&i.Task,
 			&i.Hostname,
-			&i.Pid,
-			&i.Ppid,
+			&i.PID,
+			&i.PPID,
 			&i.UserName,
 			&i.CodeVersion,
 			&i.GitCommit,
@@ -291,8 +293,8 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]P
 			&i.TotalSubtasks,
 			&i.ErrorMessage,
 			&i.ErrorDetail,
-			&i.MemoryMb,
-			&i.CpuPercent,
+			&i.MemoryMB,
+			&i.CPUPercent,
 			&i.StartedAt,
 			&i.EndedAt,
 		); err != nil {
@@ -325,16 +327,16 @@ WITH t AS (
         log_path = $20::text,
         log_filename = $21::text,
         overall_percent = $22::double precision,
-        message = $7::text,
-        current_subtask = $23::bigint,
-        total_subtasks = $24::bigint,
-        error_message = $25::text,
-        error_detail = $26::text,
-        memory_mb = $27::double precision,
-        cpu_percent = $28::double precision,
-        started_at = $29::timestamptz,
-        ended_at = $30::timestamptz
-    WHERE id = $31::uuid AND status = $1::text AND version = $32::bigint
+        message = $23::text,
+        current_subtask = $24::bigint,
+        total_subtasks = $25::bigint,
+        error_message = $26::text,
+        error_detail = $27::text,
+        memory_mb = $28::double precision,
+        cpu_percent = $29::double precision,
+        started_at = $30::timestamptz,
+        ended_at = $31::timestamptz
+    WHERE id = $32::uuid AND status = $1::text AND version = $33::bigint
     RETURNING id
 )
 INSERT INTO pipeline_run_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
@@ -345,19 +347,19 @@ FROM t
 `
 
 type TransitionParams struct {
-	FromStatus     string
+	TmFromStatus   string
 	Status         string
-	Event          string
+	TmEvent        string
 	UpdatedAt      time.Time
-	Attempt        int32
-	Actor          string
-	Message        *string
+	TmAttempt      int32
+	TmActor        string
+	TmMessage      string
 	Version        int64
 	Stage          string
 	Task           string
 	Hostname       *string
-	Pid            *int64
-	Ppid           *int64
+	PID            *int64
+	PPID           *int64
 	UserName       *string
 	CodeVersion    *string
 	GitCommit      *string
@@ -367,35 +369,36 @@ type TransitionParams struct {
 	LogPath        *string
 	LogFilename    *string
 	OverallPercent float64
+	Message        *string
 	CurrentSubtask *int64
 	TotalSubtasks  *int64
 	ErrorMessage   *string
 	ErrorDetail    *string
-	MemoryMb       *float64
-	CpuPercent     *float64
+	MemoryMB       *float64
+	CPUPercent     *float64
 	StartedAt      *time.Time
 	EndedAt        *time.Time
 	ID             uuid.UUID
-	FromVersion    int64
+	TmFromVersion  int64
 }
 
 // Moves a task that is still in from_status at from_version, and appends its
 // history row; 0 rows when another writer changed it first.
 func (q *Queries) Transition(ctx context.Context, arg TransitionParams) (int64, error) {
 	result, err := q.db.Exec(ctx, transition,
-		arg.FromStatus,
+		arg.TmFromStatus,
 		arg.Status,
-		arg.Event,
+		arg.TmEvent,
 		arg.UpdatedAt,
-		arg.Attempt,
-		arg.Actor,
-		arg.Message,
+		arg.TmAttempt,
+		arg.TmActor,
+		arg.TmMessage,
 		arg.Version,
 		arg.Stage,
 		arg.Task,
 		arg.Hostname,
-		arg.Pid,
-		arg.Ppid,
+		arg.PID,
+		arg.PPID,
 		arg.UserName,
 		arg.CodeVersion,
 		arg.GitCommit,
@@ -405,16 +408,17 @@ func (q *Queries) Transition(ctx context.Context, arg TransitionParams) (int64, 
 		arg.LogPath,
 		arg.LogFilename,
 		arg.OverallPercent,
+		arg.Message,
 		arg.CurrentSubtask,
 		arg.TotalSubtasks,
 		arg.ErrorMessage,
 		arg.ErrorDetail,
-		arg.MemoryMb,
-		arg.CpuPercent,
+		arg.MemoryMB,
+		arg.CPUPercent,
 		arg.StartedAt,
 		arg.EndedAt,
 		arg.ID,
-		arg.FromVersion,
+		arg.TmFromVersion,
 	)
 	if err != nil {
 		return 0, err
@@ -457,8 +461,8 @@ type UpdateParams struct {
 	Stage          string
 	Task           string
 	Hostname       *string
-	Pid            *int64
-	Ppid           *int64
+	PID            *int64
+	PPID           *int64
 	UserName       *string
 	CodeVersion    *string
 	GitCommit      *string
@@ -473,13 +477,13 @@ type UpdateParams struct {
 	TotalSubtasks  *int64
 	ErrorMessage   *string
 	ErrorDetail    *string
-	MemoryMb       *float64
-	CpuPercent     *float64
+	MemoryMB       *float64
+	CPUPercent     *float64
 	StartedAt      *time.Time
 	EndedAt        *time.Time
 	ID             uuid.UUID
-	Status         string
-	FromVersion    int64
+	TmFromStatus   string
+	TmFromVersion  int64
 }
 
 // Changes fields but not the status (progress, details); guarded like Transition.
@@ -490,8 +494,8 @@ func (q *Queries) Update(ctx context.Context, arg UpdateParams) (int64, error) {
 		arg.Stage,
 		arg.Task,
 		arg.Hostname,
-		arg.Pid,
-		arg.Ppid,
+		arg.PID,
+		arg.PPID,
 		arg.UserName,
 		arg.CodeVersion,
 		arg.GitCommit,
@@ -506,13 +510,13 @@ func (q *Queries) Update(ctx context.Context, arg UpdateParams) (int64, error) {
 		arg.TotalSubtasks,
 		arg.ErrorMessage,
 		arg.ErrorDetail,
-		arg.MemoryMb,
-		arg.CpuPercent,
+		arg.MemoryMB,
+		arg.CPUPercent,
 		arg.StartedAt,
 		arg.EndedAt,
 		arg.ID,
-		arg.Status,
-		arg.FromVersion,
+		arg.TmFromStatus,
+		arg.TmFromVersion,
 	)
 	if err != nil {
 		return 0, err

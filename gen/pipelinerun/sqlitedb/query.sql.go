@@ -40,8 +40,8 @@ func (q *Queries) Get(ctx context.Context, id uuid.UUID) (PipelineRun, error) {
 		&i.Stage,
 		&i.Task,
 		&i.Hostname,
-		&i.Pid,
-		&i.Ppid,
+		&i.PID,
+		&i.PPID,
 		&i.UserName,
 		&i.CodeVersion,
 		&i.GitCommit,
@@ -56,8 +56,8 @@ func (q *Queries) Get(ctx context.Context, id uuid.UUID) (PipelineRun, error) {
 		&i.TotalSubtasks,
 		&i.ErrorMessage,
 		&i.ErrorDetail,
-		&i.MemoryMb,
-		&i.CpuPercent,
+		&i.MemoryMB,
+		&i.CPUPercent,
 		&i.StartedAt,
 		&i.EndedAt,
 	)
@@ -68,8 +68,8 @@ const history = `-- name: History :many
 SELECT task_id, seq, from_status, to_status, event, at, attempt, actor, message FROM pipeline_run_history WHERE task_id = ?1 ORDER BY seq
 `
 
-func (q *Queries) History(ctx context.Context, taskID uuid.UUID) ([]PipelineRunHistory, error) {
-	rows, err := q.db.QueryContext(ctx, history, taskID)
+func (q *Queries) History(ctx context.Context, tmTaskID uuid.UUID) ([]PipelineRunHistory, error) {
+	rows, err := q.db.QueryContext(ctx, history, tmTaskID)
 	if err != nil {
 		return nil, err
 	}
@@ -116,8 +116,8 @@ type InsertParams struct {
 	Stage          string
 	Task           string
 	Hostname       *string
-	Pid            *int64
-	Ppid           *int64
+	PID            *int64
+	PPID           *int64
 	UserName       *string
 	CodeVersion    *string
 	GitCommit      *string
@@ -132,8 +132,8 @@ type InsertParams struct {
 	TotalSubtasks  *int64
 	ErrorMessage   *string
 	ErrorDetail    *string
-	MemoryMb       *float64
-	CpuPercent     *float64
+	MemoryMB       *float64
+	CPUPercent     *float64
 	StartedAt      *time.Time
 	EndedAt        *time.Time
 }
@@ -150,8 +150,8 @@ func (q *Queries) Insert(ctx context.Context, arg InsertParams) error {
 		arg.Stage,
 		arg.Task,
 		arg.Hostname,
-		arg.Pid,
-		arg.Ppid,
+		arg.PID,
+		arg.PPID,
 		arg.UserName,
 		arg.CodeVersion,
 		arg.GitCommit,
@@ -166,8 +166,8 @@ func (q *Queries) Insert(ctx context.Context, arg InsertParams) error {
 		arg.TotalSubtasks,
 		arg.ErrorMessage,
 		arg.ErrorDetail,
-		arg.MemoryMb,
-		arg.CpuPercent,
+		arg.MemoryMB,
+		arg.CPUPercent,
 		arg.StartedAt,
 		arg.EndedAt,
 	)
@@ -181,26 +181,26 @@ VALUES (?1, (SELECT coalesce(max(h.seq), 0) + 1 FROM pipeline_run_history h WHER
 `
 
 type InsertHistoryParams struct {
-	TaskID     uuid.UUID
-	FromStatus *string
-	ToStatus   string
-	Event      *string
-	At         time.Time
-	Attempt    int64
-	Actor      string
-	Message    string
+	TmTaskID     uuid.UUID
+	TmFromStatus *string
+	TmToStatus   string
+	TmEvent      *string
+	TmAt         time.Time
+	TmAttempt    int64
+	TmActor      string
+	TmMessage    string
 }
 
 func (q *Queries) InsertHistory(ctx context.Context, arg InsertHistoryParams) error {
 	_, err := q.db.ExecContext(ctx, insertHistory,
-		arg.TaskID,
-		arg.FromStatus,
-		arg.ToStatus,
-		arg.Event,
-		arg.At,
-		arg.Attempt,
-		arg.Actor,
-		arg.Message,
+		arg.TmTaskID,
+		arg.TmFromStatus,
+		arg.TmToStatus,
+		arg.TmEvent,
+		arg.TmAt,
+		arg.TmAttempt,
+		arg.TmActor,
+		arg.TmMessage,
 	)
 	return err
 }
@@ -212,13 +212,13 @@ LIMIT ?2
 `
 
 type ListByStatusParams struct {
-	Status  string
-	MaxRows int64
+	TmStatus  string
+	TmMaxRows int64
 }
 
 // Tasks in one status, oldest first: what workers and sweepers scan.
 func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]PipelineRun, error) {
-	rows, err := q.db.QueryContext(ctx, listByStatus, arg.Status, arg.MaxRows)
+	rows, err := q.db.QueryContext(ctx, listByStatus, arg.TmStatus, arg.TmMaxRows)
 	if err != nil {
 		return nil, err
 	}
@@ -235,8 +235,8 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]P
 			&i.Stage,
 			&i.Task,
 			&i.Hostname,
-			&i.Pid,
-			&i.Ppid,
+			&i.PID,
+			&i.PPID,
 			&i.UserName,
 			&i.CodeVersion,
 			&i.GitCommit,
@@ -251,8 +251,8 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]P
 			&i.TotalSubtasks,
 			&i.ErrorMessage,
 			&i.ErrorDetail,
-			&i.MemoryMb,
-			&i.CpuPercent,
+			&i.MemoryMB,
+			&i.CPUPercent,
 			&i.StartedAt,
 			&i.EndedAt,
 		); err != nil {
@@ -304,8 +304,8 @@ type UpdateParams struct {
 	Stage          string
 	Task           string
 	Hostname       *string
-	Pid            *int64
-	Ppid           *int64
+	PID            *int64
+	PPID           *int64
 	UserName       *string
 	CodeVersion    *string
 	GitCommit      *string
@@ -320,13 +320,13 @@ type UpdateParams struct {
 	TotalSubtasks  *int64
 	ErrorMessage   *string
 	ErrorDetail    *string
-	MemoryMb       *float64
-	CpuPercent     *float64
+	MemoryMB       *float64
+	CPUPercent     *float64
 	StartedAt      *time.Time
 	EndedAt        *time.Time
 	ID             uuid.UUID
-	Status         string
-	FromVersion    int64
+	TmFromStatus   string
+	TmFromVersion  int64
 }
 
 // Changes fields but not the status (progress, details); guarded like Transition.
@@ -337,8 +337,8 @@ func (q *Queries) Update(ctx context.Context, arg UpdateParams) (int64, error) {
 		arg.Stage,
 		arg.Task,
 		arg.Hostname,
-		arg.Pid,
-		arg.Ppid,
+		arg.PID,
+		arg.PPID,
 		arg.UserName,
 		arg.CodeVersion,
 		arg.GitCommit,
@@ -353,13 +353,13 @@ func (q *Queries) Update(ctx context.Context, arg UpdateParams) (int64, error) {
 		arg.TotalSubtasks,
 		arg.ErrorMessage,
 		arg.ErrorDetail,
-		arg.MemoryMb,
-		arg.CpuPercent,
+		arg.MemoryMB,
+		arg.CPUPercent,
 		arg.StartedAt,
 		arg.EndedAt,
 		arg.ID,
-		arg.Status,
-		arg.FromVersion,
+		arg.TmFromStatus,
+		arg.TmFromVersion,
 	)
 	if err != nil {
 		return 0, err
@@ -404,8 +404,8 @@ type UpdateGuardedParams struct {
 	Stage          string
 	Task           string
 	Hostname       *string
-	Pid            *int64
-	Ppid           *int64
+	PID            *int64
+	PPID           *int64
 	UserName       *string
 	CodeVersion    *string
 	GitCommit      *string
@@ -420,13 +420,13 @@ type UpdateGuardedParams struct {
 	TotalSubtasks  *int64
 	ErrorMessage   *string
 	ErrorDetail    *string
-	MemoryMb       *float64
-	CpuPercent     *float64
+	MemoryMB       *float64
+	CPUPercent     *float64
 	StartedAt      *time.Time
 	EndedAt        *time.Time
 	ID             uuid.UUID
-	FromStatus     string
-	FromVersion    int64
+	TmFromStatus   string
+	TmFromVersion  int64
 }
 
 // The status-changing half of a transition (InsertHistory is the other), in one transaction.
@@ -438,8 +438,8 @@ func (q *Queries) UpdateGuarded(ctx context.Context, arg UpdateGuardedParams) (i
 		arg.Stage,
 		arg.Task,
 		arg.Hostname,
-		arg.Pid,
-		arg.Ppid,
+		arg.PID,
+		arg.PPID,
 		arg.UserName,
 		arg.CodeVersion,
 		arg.GitCommit,
@@ -454,13 +454,13 @@ func (q *Queries) UpdateGuarded(ctx context.Context, arg UpdateGuardedParams) (i
 		arg.TotalSubtasks,
 		arg.ErrorMessage,
 		arg.ErrorDetail,
-		arg.MemoryMb,
-		arg.CpuPercent,
+		arg.MemoryMB,
+		arg.CPUPercent,
 		arg.StartedAt,
 		arg.EndedAt,
 		arg.ID,
-		arg.FromStatus,
-		arg.FromVersion,
+		arg.TmFromStatus,
+		arg.TmFromVersion,
 	)
 	if err != nil {
 		return 0, err

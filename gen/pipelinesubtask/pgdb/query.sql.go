@@ -20,14 +20,14 @@ FOR UPDATE SKIP LOCKED
 `
 
 type ClaimByStatusParams struct {
-	Status  string
-	MaxRows int32
+	TmStatus  string
+	TmMaxRows int32
 }
 
 // Like ListByStatus, but locks the rows it returns and skips rows other
 // transactions hold: concurrent workers never claim the same task.
 func (q *Queries) ClaimByStatus(ctx context.Context, arg ClaimByStatusParams) ([]PipelineSubtask, error) {
-	rows, err := q.db.Query(ctx, claimByStatus, arg.Status, arg.MaxRows)
+	rows, err := q.db.Query(ctx, claimByStatus, arg.TmStatus, arg.TmMaxRows)
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +66,7 @@ const create = `-- name: Create :execrows
 
 WITH t AS (
     INSERT INTO pipeline_subtask (id, status, version, created_at, updated_at, run_id, subtask_number, name, percent, items_total, items_complete, message, error_message, started_at, ended_at)
-    VALUES ($3::uuid, $4::text, $5::bigint, $6::timestamptz, $7::timestamptz, $8::uuid, $9::bigint, $10::text, $11::double precision, $12::bigint, $13::bigint, $2::text, $14::text, $15::timestamptz, $16::timestamptz)
+    VALUES ($3::uuid, $4::text, $5::bigint, $6::timestamptz, $7::timestamptz, $8::uuid, $9::bigint, $10::text, $11::double precision, $12::bigint, $13::bigint, $14::text, $15::text, $16::timestamptz, $17::timestamptz)
     RETURNING id, status, created_at
 )
 INSERT INTO pipeline_subtask_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
@@ -74,8 +74,8 @@ SELECT t.id, 1, NULL, t.status, NULL, t.created_at, 0, $1::text, $2::text FROM t
 `
 
 type CreateParams struct {
-	Actor         string
-	Message       *string
+	TmActor       string
+	TmMessage     string
 	ID            uuid.UUID
 	Status        string
 	Version       int64
@@ -87,6 +87,7 @@ type CreateParams struct {
 	Percent       float64
 	ItemsTotal    *int64
 	ItemsComplete int64
+	Message       *string
 	ErrorMessage  *string
 	StartedAt     *time.Time
 	EndedAt       *time.Time
@@ -97,8 +98,8 @@ type CreateParams struct {
 // Inserts a task and its first history row (seq 1).
 func (q *Queries) Create(ctx context.Context, arg CreateParams) (int64, error) {
 	result, err := q.db.Exec(ctx, create,
-		arg.Actor,
-		arg.Message,
+		arg.TmActor,
+		arg.TmMessage,
 		arg.ID,
 		arg.Status,
 		arg.Version,
@@ -110,6 +111,7 @@ func (q *Queries) Create(ctx context.Context, arg CreateParams) (int64, error) {
 		arg.Percent,
 		arg.ItemsTotal,
 		arg.ItemsComplete,
+		arg.Message,
 		arg.ErrorMessage,
 		arg.StartedAt,
 		arg.EndedAt,
@@ -163,8 +165,8 @@ const history = `-- name: History :many
 SELECT task_id, seq, from_status, to_status, event, at, attempt, actor, message FROM pipeline_subtask_history WHERE task_id = $1::uuid ORDER BY seq
 `
 
-func (q *Queries) History(ctx context.Context, taskID uuid.UUID) ([]PipelineSubtaskHistory, error) {
-	rows, err := q.db.Query(ctx, history, taskID)
+func (q *Queries) History(ctx context.Context, tmTaskID uuid.UUID) ([]PipelineSubtaskHistory, error) {
+	rows, err := q.db.Query(ctx, history, tmTaskID)
 	if err != nil {
 		return nil, err
 	}
@@ -200,13 +202,13 @@ LIMIT $2::integer
 `
 
 type ListByStatusParams struct {
-	Status  string
-	MaxRows int32
+	TmStatus  string
+	TmMaxRows int32
 }
 
 // Tasks in one status, oldest first: what workers and sweepers scan.
 func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]PipelineSubtask, error) {
-	rows, err := q.db.Query(ctx, listByStatus, arg.Status, arg.MaxRows)
+	rows, err := q.db.Query(ctx, listByStatus, arg.TmStatus, arg.TmMaxRows)
 	if err != nil {
 		return nil, err
 	}
@@ -252,11 +254,11 @@ WITH t AS (
         percent = $12::double precision,
         items_total = $13::bigint,
         items_complete = $14::bigint,
-        message = $7::text,
-        error_message = $15::text,
-        started_at = $16::timestamptz,
-        ended_at = $17::timestamptz
-    WHERE id = $18::uuid AND status = $1::text AND version = $19::bigint
+        message = $15::text,
+        error_message = $16::text,
+        started_at = $17::timestamptz,
+        ended_at = $18::timestamptz
+    WHERE id = $19::uuid AND status = $1::text AND version = $20::bigint
     RETURNING id
 )
 INSERT INTO pipeline_subtask_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
@@ -267,13 +269,13 @@ FROM t
 `
 
 type TransitionParams struct {
-	FromStatus    string
+	TmFromStatus  string
 	Status        string
-	Event         string
+	TmEvent       string
 	UpdatedAt     time.Time
-	Attempt       int32
-	Actor         string
-	Message       *string
+	TmAttempt     int32
+	TmActor       string
+	TmMessage     string
 	Version       int64
 	RunID         uuid.UUID
 	SubtaskNumber int64
@@ -281,24 +283,25 @@ type TransitionParams struct {
 	Percent       float64
 	ItemsTotal    *int64
 	ItemsComplete int64
+	Message       *string
 	ErrorMessage  *string
 	StartedAt     *time.Time
 	EndedAt       *time.Time
 	ID            uuid.UUID
-	FromVersion   int64
+	TmFromVersion int64
 }
 
 // Moves a task that is still in from_status at from_version, and appends its
 // history row; 0 rows when another writer changed it first.
 func (q *Queries) Transition(ctx context.Context, arg TransitionParams) (int64, error) {
 	result, err := q.db.Exec(ctx, transition,
-		arg.FromStatus,
+		arg.TmFromStatus,
 		arg.Status,
-		arg.Event,
+		arg.TmEvent,
 		arg.UpdatedAt,
-		arg.Attempt,
-		arg.Actor,
-		arg.Message,
+		arg.TmAttempt,
+		arg.TmActor,
+		arg.TmMessage,
 		arg.Version,
 		arg.RunID,
 		arg.SubtaskNumber,
@@ -306,11 +309,12 @@ func (q *Queries) Transition(ctx context.Context, arg TransitionParams) (int64, 
 		arg.Percent,
 		arg.ItemsTotal,
 		arg.ItemsComplete,
+		arg.Message,
 		arg.ErrorMessage,
 		arg.StartedAt,
 		arg.EndedAt,
 		arg.ID,
-		arg.FromVersion,
+		arg.TmFromVersion,
 	)
 	if err != nil {
 		return 0, err
@@ -348,8 +352,8 @@ type UpdateParams struct {
 	StartedAt     *time.Time
 	EndedAt       *time.Time
 	ID            uuid.UUID
-	Status        string
-	FromVersion   int64
+	TmFromStatus  string
+	TmFromVersion int64
 }
 
 // Changes fields but not the status (progress, details); guarded like Transition.
@@ -368,8 +372,8 @@ func (q *Queries) Update(ctx context.Context, arg UpdateParams) (int64, error) {
 		arg.StartedAt,
 		arg.EndedAt,
 		arg.ID,
-		arg.Status,
-		arg.FromVersion,
+		arg.TmFromStatus,
+		arg.TmFromVersion,
 	)
 	if err != nil {
 		return 0, err

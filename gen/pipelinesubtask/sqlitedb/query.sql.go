@@ -55,8 +55,8 @@ const history = `-- name: History :many
 SELECT task_id, seq, from_status, to_status, event, at, attempt, actor, message FROM pipeline_subtask_history WHERE task_id = ?1 ORDER BY seq
 `
 
-func (q *Queries) History(ctx context.Context, taskID uuid.UUID) ([]PipelineSubtaskHistory, error) {
-	rows, err := q.db.QueryContext(ctx, history, taskID)
+func (q *Queries) History(ctx context.Context, tmTaskID uuid.UUID) ([]PipelineSubtaskHistory, error) {
+	rows, err := q.db.QueryContext(ctx, history, tmTaskID)
 	if err != nil {
 		return nil, err
 	}
@@ -142,26 +142,26 @@ VALUES (?1, (SELECT coalesce(max(h.seq), 0) + 1 FROM pipeline_subtask_history h 
 `
 
 type InsertHistoryParams struct {
-	TaskID     uuid.UUID
-	FromStatus *string
-	ToStatus   string
-	Event      *string
-	At         time.Time
-	Attempt    int64
-	Actor      string
-	Message    string
+	TmTaskID     uuid.UUID
+	TmFromStatus *string
+	TmToStatus   string
+	TmEvent      *string
+	TmAt         time.Time
+	TmAttempt    int64
+	TmActor      string
+	TmMessage    string
 }
 
 func (q *Queries) InsertHistory(ctx context.Context, arg InsertHistoryParams) error {
 	_, err := q.db.ExecContext(ctx, insertHistory,
-		arg.TaskID,
-		arg.FromStatus,
-		arg.ToStatus,
-		arg.Event,
-		arg.At,
-		arg.Attempt,
-		arg.Actor,
-		arg.Message,
+		arg.TmTaskID,
+		arg.TmFromStatus,
+		arg.TmToStatus,
+		arg.TmEvent,
+		arg.TmAt,
+		arg.TmAttempt,
+		arg.TmActor,
+		arg.TmMessage,
 	)
 	return err
 }
@@ -173,13 +173,13 @@ LIMIT ?2
 `
 
 type ListByStatusParams struct {
-	Status  string
-	MaxRows int64
+	TmStatus  string
+	TmMaxRows int64
 }
 
 // Tasks in one status, oldest first: what workers and sweepers scan.
 func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]PipelineSubtask, error) {
-	rows, err := q.db.QueryContext(ctx, listByStatus, arg.Status, arg.MaxRows)
+	rows, err := q.db.QueryContext(ctx, listByStatus, arg.TmStatus, arg.TmMaxRows)
 	if err != nil {
 		return nil, err
 	}
@@ -247,8 +247,8 @@ type UpdateParams struct {
 	StartedAt     *time.Time
 	EndedAt       *time.Time
 	ID            uuid.UUID
-	Status        string
-	FromVersion   int64
+	TmFromStatus  string
+	TmFromVersion int64
 }
 
 // Changes fields but not the status (progress, details); guarded like Transition.
@@ -267,8 +267,8 @@ func (q *Queries) Update(ctx context.Context, arg UpdateParams) (int64, error) {
 		arg.StartedAt,
 		arg.EndedAt,
 		arg.ID,
-		arg.Status,
-		arg.FromVersion,
+		arg.TmFromStatus,
+		arg.TmFromVersion,
 	)
 	if err != nil {
 		return 0, err
@@ -308,8 +308,8 @@ type UpdateGuardedParams struct {
 	StartedAt     *time.Time
 	EndedAt       *time.Time
 	ID            uuid.UUID
-	FromStatus    string
-	FromVersion   int64
+	TmFromStatus  string
+	TmFromVersion int64
 }
 
 // The status-changing half of a transition (InsertHistory is the other), in one transaction.
@@ -329,8 +329,8 @@ func (q *Queries) UpdateGuarded(ctx context.Context, arg UpdateGuardedParams) (i
 		arg.StartedAt,
 		arg.EndedAt,
 		arg.ID,
-		arg.FromStatus,
-		arg.FromVersion,
+		arg.TmFromStatus,
+		arg.TmFromVersion,
 	)
 	if err != nil {
 		return 0, err

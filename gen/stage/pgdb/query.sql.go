@@ -20,14 +20,14 @@ FOR UPDATE SKIP LOCKED
 `
 
 type ClaimByStatusParams struct {
-	Status  string
-	MaxRows int32
+	TmStatus  string
+	TmMaxRows int32
 }
 
 // Like ListByStatus, but locks the rows it returns and skips rows other
 // transactions hold: concurrent workers never claim the same task.
 func (q *Queries) ClaimByStatus(ctx context.Context, arg ClaimByStatusParams) ([]Stage, error) {
-	rows, err := q.db.Query(ctx, claimByStatus, arg.Status, arg.MaxRows)
+	rows, err := q.db.Query(ctx, claimByStatus, arg.TmStatus, arg.TmMaxRows)
 	if err != nil {
 		return nil, err
 	}
@@ -71,8 +71,8 @@ SELECT t.id, 1, NULL, t.status, NULL, t.created_at, 0, $1::text, $2::text FROM t
 `
 
 type CreateParams struct {
-	Actor     string
-	Message   string
+	TmActor   string
+	TmMessage string
 	ID        uuid.UUID
 	Status    string
 	Version   int64
@@ -92,8 +92,8 @@ type CreateParams struct {
 // Inserts a task and its first history row (seq 1).
 func (q *Queries) Create(ctx context.Context, arg CreateParams) (int64, error) {
 	result, err := q.db.Exec(ctx, create,
-		arg.Actor,
-		arg.Message,
+		arg.TmActor,
+		arg.TmMessage,
 		arg.ID,
 		arg.Status,
 		arg.Version,
@@ -153,8 +153,8 @@ const history = `-- name: History :many
 SELECT task_id, seq, from_status, to_status, event, at, attempt, actor, message FROM stage_history WHERE task_id = $1::uuid ORDER BY seq
 `
 
-func (q *Queries) History(ctx context.Context, taskID uuid.UUID) ([]StageHistory, error) {
-	rows, err := q.db.Query(ctx, history, taskID)
+func (q *Queries) History(ctx context.Context, tmTaskID uuid.UUID) ([]StageHistory, error) {
+	rows, err := q.db.Query(ctx, history, tmTaskID)
 	if err != nil {
 		return nil, err
 	}
@@ -190,13 +190,13 @@ LIMIT $2::integer
 `
 
 type ListByStatusParams struct {
-	Status  string
-	MaxRows int32
+	TmStatus  string
+	TmMaxRows int32
 }
 
 // Tasks in one status, oldest first: what workers and sweepers scan.
 func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]Stage, error) {
-	rows, err := q.db.Query(ctx, listByStatus, arg.Status, arg.MaxRows)
+	rows, err := q.db.Query(ctx, listByStatus, arg.TmStatus, arg.TmMaxRows)
 	if err != nil {
 		return nil, err
 	}
@@ -251,36 +251,36 @@ FROM t
 `
 
 type TransitionParams struct {
-	FromStatus  string
-	Status      string
-	Event       string
-	UpdatedAt   time.Time
-	Attempt     int32
-	Actor       string
-	Message     string
-	Version     int64
-	StageName   string
-	Attempts    int64
-	TaskID      string
-	History     []byte
-	Result      []byte
-	StartedAt   *time.Time
-	EndedAt     *time.Time
-	ID          uuid.UUID
-	FromVersion int64
+	TmFromStatus  string
+	Status        string
+	TmEvent       string
+	UpdatedAt     time.Time
+	TmAttempt     int32
+	TmActor       string
+	TmMessage     string
+	Version       int64
+	StageName     string
+	Attempts      int64
+	TaskID        string
+	History       []byte
+	Result        []byte
+	StartedAt     *time.Time
+	EndedAt       *time.Time
+	ID            uuid.UUID
+	TmFromVersion int64
 }
 
 // Moves a task that is still in from_status at from_version, and appends its
 // history row; 0 rows when another writer changed it first.
 func (q *Queries) Transition(ctx context.Context, arg TransitionParams) (int64, error) {
 	result, err := q.db.Exec(ctx, transition,
-		arg.FromStatus,
+		arg.TmFromStatus,
 		arg.Status,
-		arg.Event,
+		arg.TmEvent,
 		arg.UpdatedAt,
-		arg.Attempt,
-		arg.Actor,
-		arg.Message,
+		arg.TmAttempt,
+		arg.TmActor,
+		arg.TmMessage,
 		arg.Version,
 		arg.StageName,
 		arg.Attempts,
@@ -290,7 +290,7 @@ func (q *Queries) Transition(ctx context.Context, arg TransitionParams) (int64, 
 		arg.StartedAt,
 		arg.EndedAt,
 		arg.ID,
-		arg.FromVersion,
+		arg.TmFromVersion,
 	)
 	if err != nil {
 		return 0, err
@@ -312,18 +312,18 @@ WHERE id = $10::uuid AND status = $11::text AND version = $12::bigint
 `
 
 type UpdateParams struct {
-	Version     int64
-	UpdatedAt   time.Time
-	StageName   string
-	Attempts    int64
-	TaskID      string
-	History     []byte
-	Result      []byte
-	StartedAt   *time.Time
-	EndedAt     *time.Time
-	ID          uuid.UUID
-	Status      string
-	FromVersion int64
+	Version       int64
+	UpdatedAt     time.Time
+	StageName     string
+	Attempts      int64
+	TaskID        string
+	History       []byte
+	Result        []byte
+	StartedAt     *time.Time
+	EndedAt       *time.Time
+	ID            uuid.UUID
+	TmFromStatus  string
+	TmFromVersion int64
 }
 
 // Changes fields but not the status (progress, details); guarded like Transition.
@@ -339,8 +339,8 @@ func (q *Queries) Update(ctx context.Context, arg UpdateParams) (int64, error) {
 		arg.StartedAt,
 		arg.EndedAt,
 		arg.ID,
-		arg.Status,
-		arg.FromVersion,
+		arg.TmFromStatus,
+		arg.TmFromVersion,
 	)
 	if err != nil {
 		return 0, err

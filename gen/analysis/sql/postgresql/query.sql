@@ -9,7 +9,7 @@ WITH t AS (
     RETURNING id, status, created_at
 )
 INSERT INTO analysis_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
-SELECT t.id, 1, NULL, t.status, NULL, t.created_at, 0, sqlc.arg(actor)::text, sqlc.arg(message)::text FROM t;
+SELECT t.id, 1, NULL, t.status, NULL, t.created_at, 0, sqlc.arg(tm_actor)::text, sqlc.arg(tm_message)::text FROM t;
 
 -- name: Transition :execrows
 -- Moves a task that is still in from_status at from_version, and appends its
@@ -34,13 +34,13 @@ WITH t AS (
         failed_at = sqlc.narg(failed_at)::timestamptz,
         cancelled_at = sqlc.narg(cancelled_at)::timestamptz,
         expired_at = sqlc.narg(expired_at)::timestamptz
-    WHERE id = sqlc.arg(id)::uuid AND status = sqlc.arg(from_status)::text AND version = sqlc.arg(from_version)::bigint
+    WHERE id = sqlc.arg(id)::uuid AND status = sqlc.arg(tm_from_status)::text AND version = sqlc.arg(tm_from_version)::bigint
     RETURNING id
 )
 INSERT INTO analysis_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
 SELECT t.id, (SELECT coalesce(max(h.seq), 0) + 1 FROM analysis_history h WHERE h.task_id = t.id),
-    sqlc.arg(from_status)::text, sqlc.arg(status)::text, sqlc.arg(event)::text, sqlc.arg(updated_at)::timestamptz,
-    sqlc.arg(attempt)::integer, sqlc.arg(actor)::text, sqlc.arg(message)::text
+    sqlc.arg(tm_from_status)::text, sqlc.arg(status)::text, sqlc.arg(tm_event)::text, sqlc.arg(updated_at)::timestamptz,
+    sqlc.arg(tm_attempt)::integer, sqlc.arg(tm_actor)::text, sqlc.arg(tm_message)::text
 FROM t;
 
 -- name: Update :execrows
@@ -63,7 +63,7 @@ UPDATE analysis SET version = sqlc.arg(version)::bigint,
     failed_at = sqlc.narg(failed_at)::timestamptz,
     cancelled_at = sqlc.narg(cancelled_at)::timestamptz,
     expired_at = sqlc.narg(expired_at)::timestamptz
-WHERE id = sqlc.arg(id)::uuid AND status = sqlc.arg(status)::text AND version = sqlc.arg(from_version)::bigint;
+WHERE id = sqlc.arg(id)::uuid AND status = sqlc.arg(tm_from_status)::text AND version = sqlc.arg(tm_from_version)::bigint;
 
 -- name: Get :one
 SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at FROM analysis WHERE id = sqlc.arg(id)::uuid;
@@ -72,27 +72,27 @@ SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, pr
 DELETE FROM analysis WHERE id = sqlc.arg(id)::uuid;
 
 -- name: History :many
-SELECT task_id, seq, from_status, to_status, event, at, attempt, actor, message FROM analysis_history WHERE task_id = sqlc.arg(task_id)::uuid ORDER BY seq;
+SELECT task_id, seq, from_status, to_status, event, at, attempt, actor, message FROM analysis_history WHERE task_id = sqlc.arg(tm_task_id)::uuid ORDER BY seq;
 
 -- name: ListByStatus :many
 -- Tasks in one status, oldest first: what workers and sweepers scan.
-SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at FROM analysis WHERE status = sqlc.arg(status)::text
+SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at FROM analysis WHERE status = sqlc.arg(tm_status)::text
 ORDER BY created_at, id
-LIMIT sqlc.arg(max_rows)::integer;
+LIMIT sqlc.arg(tm_max_rows)::integer;
 
 -- name: ClaimByStatus :many
 -- Like ListByStatus, but locks the rows it returns and skips rows other
 -- transactions hold: concurrent workers never claim the same task.
-SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at FROM analysis WHERE status = sqlc.arg(status)::text
+SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at FROM analysis WHERE status = sqlc.arg(tm_status)::text
 ORDER BY created_at, id
-LIMIT sqlc.arg(max_rows)::integer
+LIMIT sqlc.arg(tm_max_rows)::integer
 FOR UPDATE SKIP LOCKED;
 
 -- name: Due :many
 -- Tasks whose timeout has passed: one deadline (now - after) per timed status.
 SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at FROM analysis
-WHERE (status = 'CREATED' AND created_at <= sqlc.arg(created_deadline)::timestamptz)
-   OR (status = 'UPLOADING' AND upload_started_at <= sqlc.arg(uploading_deadline)::timestamptz)
-   OR (status = 'PROCESSING' AND processing_started_at <= sqlc.arg(processing_deadline)::timestamptz)
+WHERE (status = 'CREATED' AND created_at <= sqlc.arg(tm_created_deadline)::timestamptz)
+   OR (status = 'UPLOADING' AND upload_started_at <= sqlc.arg(tm_uploading_deadline)::timestamptz)
+   OR (status = 'PROCESSING' AND processing_started_at <= sqlc.arg(tm_processing_deadline)::timestamptz)
 ORDER BY updated_at, id
-LIMIT sqlc.arg(max_rows)::integer;
+LIMIT sqlc.arg(tm_max_rows)::integer;

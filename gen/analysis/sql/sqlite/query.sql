@@ -26,12 +26,12 @@ UPDATE analysis SET status = sqlc.arg(status),
     failed_at = sqlc.narg(failed_at),
     cancelled_at = sqlc.narg(cancelled_at),
     expired_at = sqlc.narg(expired_at)
-WHERE id = sqlc.arg(id) AND status = sqlc.arg(from_status) AND version = sqlc.arg(from_version);
+WHERE id = sqlc.arg(id) AND status = sqlc.arg(tm_from_status) AND version = sqlc.arg(tm_from_version);
 
 -- name: InsertHistory :exec
 INSERT INTO analysis_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
-VALUES (sqlc.arg(task_id), (SELECT coalesce(max(h.seq), 0) + 1 FROM analysis_history h WHERE h.task_id = sqlc.arg(task_id)),
-    sqlc.arg(from_status), sqlc.arg(to_status), sqlc.arg(event), sqlc.arg(at), sqlc.arg(attempt), sqlc.arg(actor), sqlc.arg(message));
+VALUES (sqlc.arg(tm_task_id), (SELECT coalesce(max(h.seq), 0) + 1 FROM analysis_history h WHERE h.task_id = sqlc.arg(tm_task_id)),
+    sqlc.arg(tm_from_status), sqlc.arg(tm_to_status), sqlc.arg(tm_event), sqlc.arg(tm_at), sqlc.arg(tm_attempt), sqlc.arg(tm_actor), sqlc.arg(tm_message));
 
 -- name: Update :execrows
 -- Changes fields but not the status (progress, details); guarded like Transition.
@@ -53,7 +53,7 @@ UPDATE analysis SET version = sqlc.arg(version),
     failed_at = sqlc.narg(failed_at),
     cancelled_at = sqlc.narg(cancelled_at),
     expired_at = sqlc.narg(expired_at)
-WHERE id = sqlc.arg(id) AND status = sqlc.arg(status) AND version = sqlc.arg(from_version);
+WHERE id = sqlc.arg(id) AND status = sqlc.arg(tm_from_status) AND version = sqlc.arg(tm_from_version);
 
 -- name: Get :one
 SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at FROM analysis WHERE id = sqlc.arg(id);
@@ -62,19 +62,19 @@ SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, pr
 DELETE FROM analysis WHERE id = sqlc.arg(id);
 
 -- name: History :many
-SELECT task_id, seq, from_status, to_status, event, at, attempt, actor, message FROM analysis_history WHERE task_id = sqlc.arg(task_id) ORDER BY seq;
+SELECT task_id, seq, from_status, to_status, event, at, attempt, actor, message FROM analysis_history WHERE task_id = sqlc.arg(tm_task_id) ORDER BY seq;
 
 -- name: ListByStatus :many
 -- Tasks in one status, oldest first: what workers and sweepers scan.
-SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at FROM analysis WHERE status = sqlc.arg(status)
+SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at FROM analysis WHERE status = sqlc.arg(tm_status)
 ORDER BY created_at, id
-LIMIT sqlc.arg(max_rows);
+LIMIT sqlc.arg(tm_max_rows);
 
 -- name: Due :many
 -- Tasks whose timeout has passed: one deadline (now - after) per timed status.
 SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at FROM analysis
-WHERE (status = 'CREATED' AND created_at <= sqlc.arg(created_deadline))
-   OR (status = 'UPLOADING' AND upload_started_at <= sqlc.arg(uploading_deadline))
-   OR (status = 'PROCESSING' AND processing_started_at <= sqlc.arg(processing_deadline))
+WHERE (status = 'CREATED' AND created_at <= sqlc.arg(tm_created_deadline))
+   OR (status = 'UPLOADING' AND upload_started_at <= sqlc.arg(tm_uploading_deadline))
+   OR (status = 'PROCESSING' AND processing_started_at <= sqlc.arg(tm_processing_deadline))
 ORDER BY updated_at, id
-LIMIT sqlc.arg(max_rows);
+LIMIT sqlc.arg(tm_max_rows);

@@ -33,12 +33,12 @@ UPDATE pipeline_run SET status = sqlc.arg(status),
     cpu_percent = sqlc.narg(cpu_percent),
     started_at = sqlc.narg(started_at),
     ended_at = sqlc.narg(ended_at)
-WHERE id = sqlc.arg(id) AND status = sqlc.arg(from_status) AND version = sqlc.arg(from_version);
+WHERE id = sqlc.arg(id) AND status = sqlc.arg(tm_from_status) AND version = sqlc.arg(tm_from_version);
 
 -- name: InsertHistory :exec
 INSERT INTO pipeline_run_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
-VALUES (sqlc.arg(task_id), (SELECT coalesce(max(h.seq), 0) + 1 FROM pipeline_run_history h WHERE h.task_id = sqlc.arg(task_id)),
-    sqlc.arg(from_status), sqlc.arg(to_status), sqlc.arg(event), sqlc.arg(at), sqlc.arg(attempt), sqlc.arg(actor), sqlc.arg(message));
+VALUES (sqlc.arg(tm_task_id), (SELECT coalesce(max(h.seq), 0) + 1 FROM pipeline_run_history h WHERE h.task_id = sqlc.arg(tm_task_id)),
+    sqlc.arg(tm_from_status), sqlc.arg(tm_to_status), sqlc.arg(tm_event), sqlc.arg(tm_at), sqlc.arg(tm_attempt), sqlc.arg(tm_actor), sqlc.arg(tm_message));
 
 -- name: Update :execrows
 -- Changes fields but not the status (progress, details); guarded like Transition.
@@ -67,7 +67,7 @@ UPDATE pipeline_run SET version = sqlc.arg(version),
     cpu_percent = sqlc.narg(cpu_percent),
     started_at = sqlc.narg(started_at),
     ended_at = sqlc.narg(ended_at)
-WHERE id = sqlc.arg(id) AND status = sqlc.arg(status) AND version = sqlc.arg(from_version);
+WHERE id = sqlc.arg(id) AND status = sqlc.arg(tm_from_status) AND version = sqlc.arg(tm_from_version);
 
 -- name: Get :one
 SELECT id, status, version, created_at, updated_at, stage, task, hostname, pid, ppid, user_name, code_version, git_commit, environment, script_path, script_filename, log_path, log_filename, overall_percent, message, current_subtask, total_subtasks, error_message, error_detail, memory_mb, cpu_percent, started_at, ended_at FROM pipeline_run WHERE id = sqlc.arg(id);
@@ -76,10 +76,10 @@ SELECT id, status, version, created_at, updated_at, stage, task, hostname, pid, 
 DELETE FROM pipeline_run WHERE id = sqlc.arg(id);
 
 -- name: History :many
-SELECT task_id, seq, from_status, to_status, event, at, attempt, actor, message FROM pipeline_run_history WHERE task_id = sqlc.arg(task_id) ORDER BY seq;
+SELECT task_id, seq, from_status, to_status, event, at, attempt, actor, message FROM pipeline_run_history WHERE task_id = sqlc.arg(tm_task_id) ORDER BY seq;
 
 -- name: ListByStatus :many
 -- Tasks in one status, oldest first: what workers and sweepers scan.
-SELECT id, status, version, created_at, updated_at, stage, task, hostname, pid, ppid, user_name, code_version, git_commit, environment, script_path, script_filename, log_path, log_filename, overall_percent, message, current_subtask, total_subtasks, error_message, error_detail, memory_mb, cpu_percent, started_at, ended_at FROM pipeline_run WHERE status = sqlc.arg(status)
+SELECT id, status, version, created_at, updated_at, stage, task, hostname, pid, ppid, user_name, code_version, git_commit, environment, script_path, script_filename, log_path, log_filename, overall_percent, message, current_subtask, total_subtasks, error_message, error_detail, memory_mb, cpu_percent, started_at, ended_at FROM pipeline_run WHERE status = sqlc.arg(tm_status)
 ORDER BY created_at, id
-LIMIT sqlc.arg(max_rows);
+LIMIT sqlc.arg(tm_max_rows);

@@ -17,12 +17,12 @@ UPDATE stage SET status = sqlc.arg(status),
     result = sqlc.narg(result),
     started_at = sqlc.narg(started_at),
     ended_at = sqlc.narg(ended_at)
-WHERE id = sqlc.arg(id) AND status = sqlc.arg(from_status) AND version = sqlc.arg(from_version);
+WHERE id = sqlc.arg(id) AND status = sqlc.arg(tm_from_status) AND version = sqlc.arg(tm_from_version);
 
 -- name: InsertHistory :exec
 INSERT INTO stage_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
-VALUES (sqlc.arg(task_id), (SELECT coalesce(max(h.seq), 0) + 1 FROM stage_history h WHERE h.task_id = sqlc.arg(task_id)),
-    sqlc.arg(from_status), sqlc.arg(to_status), sqlc.arg(event), sqlc.arg(at), sqlc.arg(attempt), sqlc.arg(actor), sqlc.arg(message));
+VALUES (sqlc.arg(tm_task_id), (SELECT coalesce(max(h.seq), 0) + 1 FROM stage_history h WHERE h.task_id = sqlc.arg(tm_task_id)),
+    sqlc.arg(tm_from_status), sqlc.arg(tm_to_status), sqlc.arg(tm_event), sqlc.arg(tm_at), sqlc.arg(tm_attempt), sqlc.arg(tm_actor), sqlc.arg(tm_message));
 
 -- name: Update :execrows
 -- Changes fields but not the status (progress, details); guarded like Transition.
@@ -35,7 +35,7 @@ UPDATE stage SET version = sqlc.arg(version),
     result = sqlc.narg(result),
     started_at = sqlc.narg(started_at),
     ended_at = sqlc.narg(ended_at)
-WHERE id = sqlc.arg(id) AND status = sqlc.arg(status) AND version = sqlc.arg(from_version);
+WHERE id = sqlc.arg(id) AND status = sqlc.arg(tm_from_status) AND version = sqlc.arg(tm_from_version);
 
 -- name: Get :one
 SELECT id, status, version, created_at, updated_at, stage_name, attempts, task_id, history, result, started_at, ended_at FROM stage WHERE id = sqlc.arg(id);
@@ -44,10 +44,10 @@ SELECT id, status, version, created_at, updated_at, stage_name, attempts, task_i
 DELETE FROM stage WHERE id = sqlc.arg(id);
 
 -- name: History :many
-SELECT task_id, seq, from_status, to_status, event, at, attempt, actor, message FROM stage_history WHERE task_id = sqlc.arg(task_id) ORDER BY seq;
+SELECT task_id, seq, from_status, to_status, event, at, attempt, actor, message FROM stage_history WHERE task_id = sqlc.arg(tm_task_id) ORDER BY seq;
 
 -- name: ListByStatus :many
 -- Tasks in one status, oldest first: what workers and sweepers scan.
-SELECT id, status, version, created_at, updated_at, stage_name, attempts, task_id, history, result, started_at, ended_at FROM stage WHERE status = sqlc.arg(status)
+SELECT id, status, version, created_at, updated_at, stage_name, attempts, task_id, history, result, started_at, ended_at FROM stage WHERE status = sqlc.arg(tm_status)
 ORDER BY created_at, id
-LIMIT sqlc.arg(max_rows);
+LIMIT sqlc.arg(tm_max_rows);

@@ -9,7 +9,7 @@ WITH t AS (
     RETURNING id, status, created_at
 )
 INSERT INTO training_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
-SELECT t.id, 1, NULL, t.status, NULL, t.created_at, 0, sqlc.arg(actor)::text, sqlc.arg(message)::text FROM t;
+SELECT t.id, 1, NULL, t.status, NULL, t.created_at, 0, sqlc.arg(tm_actor)::text, sqlc.arg(tm_message)::text FROM t;
 
 -- name: Transition :execrows
 -- Moves a task that is still in from_status at from_version, and appends its
@@ -24,13 +24,13 @@ WITH t AS (
         epochs = sqlc.narg(epochs)::bigint,
         started_at = sqlc.narg(started_at)::timestamptz,
         end_date = sqlc.narg(end_date)::timestamptz
-    WHERE id = sqlc.arg(id)::uuid AND status = sqlc.arg(from_status)::text AND version = sqlc.arg(from_version)::bigint
+    WHERE id = sqlc.arg(id)::uuid AND status = sqlc.arg(tm_from_status)::text AND version = sqlc.arg(tm_from_version)::bigint
     RETURNING id
 )
 INSERT INTO training_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
 SELECT t.id, (SELECT coalesce(max(h.seq), 0) + 1 FROM training_history h WHERE h.task_id = t.id),
-    sqlc.arg(from_status)::text, sqlc.arg(status)::text, sqlc.arg(event)::text, sqlc.arg(updated_at)::timestamptz,
-    sqlc.arg(attempt)::integer, sqlc.arg(actor)::text, sqlc.arg(message)::text
+    sqlc.arg(tm_from_status)::text, sqlc.arg(status)::text, sqlc.arg(tm_event)::text, sqlc.arg(updated_at)::timestamptz,
+    sqlc.arg(tm_attempt)::integer, sqlc.arg(tm_actor)::text, sqlc.arg(tm_message)::text
 FROM t;
 
 -- name: Update :execrows
@@ -43,7 +43,7 @@ UPDATE training SET version = sqlc.arg(version)::bigint,
     epochs = sqlc.narg(epochs)::bigint,
     started_at = sqlc.narg(started_at)::timestamptz,
     end_date = sqlc.narg(end_date)::timestamptz
-WHERE id = sqlc.arg(id)::uuid AND status = sqlc.arg(status)::text AND version = sqlc.arg(from_version)::bigint;
+WHERE id = sqlc.arg(id)::uuid AND status = sqlc.arg(tm_from_status)::text AND version = sqlc.arg(tm_from_version)::bigint;
 
 -- name: Get :one
 SELECT id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, started_at, end_date FROM training WHERE id = sqlc.arg(id)::uuid;
@@ -52,18 +52,18 @@ SELECT id, status, version, created_at, updated_at, tag, error_message, base_mod
 DELETE FROM training WHERE id = sqlc.arg(id)::uuid;
 
 -- name: History :many
-SELECT task_id, seq, from_status, to_status, event, at, attempt, actor, message FROM training_history WHERE task_id = sqlc.arg(task_id)::uuid ORDER BY seq;
+SELECT task_id, seq, from_status, to_status, event, at, attempt, actor, message FROM training_history WHERE task_id = sqlc.arg(tm_task_id)::uuid ORDER BY seq;
 
 -- name: ListByStatus :many
 -- Tasks in one status, oldest first: what workers and sweepers scan.
-SELECT id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, started_at, end_date FROM training WHERE status = sqlc.arg(status)::text
+SELECT id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, started_at, end_date FROM training WHERE status = sqlc.arg(tm_status)::text
 ORDER BY created_at, id
-LIMIT sqlc.arg(max_rows)::integer;
+LIMIT sqlc.arg(tm_max_rows)::integer;
 
 -- name: ClaimByStatus :many
 -- Like ListByStatus, but locks the rows it returns and skips rows other
 -- transactions hold: concurrent workers never claim the same task.
-SELECT id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, started_at, end_date FROM training WHERE status = sqlc.arg(status)::text
+SELECT id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, started_at, end_date FROM training WHERE status = sqlc.arg(tm_status)::text
 ORDER BY created_at, id
-LIMIT sqlc.arg(max_rows)::integer
+LIMIT sqlc.arg(tm_max_rows)::integer
 FOR UPDATE SKIP LOCKED;

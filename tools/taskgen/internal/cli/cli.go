@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -37,7 +38,7 @@ func Run(args []string, stderr io.Writer) int {
 	specPath := fs.String("spec", "", "a spec file, or a directory of spec files (required)")
 	out := fs.String("out", "", "output directory: the package directory for a file, the parent of the packages for a directory (required)")
 	pkg := fs.String("pkg", "", "Go package name (only with a spec file; default: the model's package)")
-	sqlcPath := fs.String("sqlc", "", "with a directory: also write this sqlc.yaml covering every model and engine")
+	sqlcPath := fs.String("sqlc", "", "also emit SQL schema, queries and drivers for PostgreSQL and SQLite, and write this sqlc.yaml to compile them (run sqlc generate -f FILE next)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: taskgen -spec FILE|DIR -out DIR [-pkg NAME] [-sqlc FILE]")
 		fs.PrintDefaults()
@@ -67,36 +68,49 @@ func Run(args []string, stderr io.Writer) int {
 		if code := report(stderr, err); code != ExitOK {
 			return code
 		}
-		if code := writeDir(stderr, models, *out); code != ExitOK {
+		if code := writeDir(stderr, models, *out, *sqlcPath != ""); code != ExitOK {
 			return code
 		}
-		if *sqlcPath != "" {
-			rel, err := filepath.Rel(filepath.Dir(*sqlcPath), *out)
-			if err != nil {
-				fmt.Fprintf(stderr, "taskgen: -sqlc: %v\n", err)
-				return ExitUsage
-			}
-			if err := writeFile(*sqlcPath, gen.SQLCConfig(models, filepath.ToSlash(rel))); err != nil {
-				fmt.Fprintf(stderr, "taskgen: %v\n", err)
-				return ExitIO
-			}
-		}
-		return ExitOK
-	}
-	if *sqlcPath != "" {
-		fmt.Fprintln(stderr, "taskgen: -sqlc applies to a directory of specs")
-		return ExitUsage
+		return writeSQLC(stderr, *sqlcPath, *out, models)
 	}
 	m, err := spec.LoadFile(*specPath)
 	if code := report(stderr, err); code != ExitOK {
 		return code
 	}
-	files, err := gen.Generate(m, gen.Options{Package: *pkg})
+	opts := gen.Options{Package: *pkg, Storage: *sqlcPath != ""}
+	if opts.Storage {
+		if opts.ImportPath, err = ImportPath(*out); err != nil {
+			fmt.Fprintf(stderr, "taskgen: %v\n", err)
+			return ExitIO
+		}
+	}
+	files, err := gen.Generate(m, opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "taskgen: %s: %v\n", m.Name, err)
 		return ExitIO
 	}
 	if err := WritePackage(*out, files); err != nil {
+		fmt.Fprintf(stderr, "taskgen: %v\n", err)
+		return ExitIO
+	}
+	if *pkg != "" {
+		m.Package = *pkg
+	}
+	return writeSQLC(stderr, *sqlcPath, filepath.Dir(filepath.Clean(*out)), []*spec.Model{m})
+}
+
+// writeSQLC writes the sqlc.yaml that compiles the models' queries, whose
+// packages live in out/<package>; nothing without -sqlc.
+func writeSQLC(stderr io.Writer, sqlcPath, out string, models []*spec.Model) int {
+	if sqlcPath == "" {
+		return ExitOK
+	}
+	rel, err := filepath.Rel(filepath.Dir(sqlcPath), out)
+	if err != nil {
+		fmt.Fprintf(stderr, "taskgen: -sqlc: %v\n", err)
+		return ExitUsage
+	}
+	if err := writeFile(sqlcPath, gen.SQLCConfig(models, filepath.ToSlash(rel))); err != nil {
 		fmt.Fprintf(stderr, "taskgen: %v\n", err)
 		return ExitIO
 	}
@@ -116,10 +130,18 @@ func report(stderr io.Writer, err error) int {
 	return ExitIO
 }
 
-func writeDir(stderr io.Writer, models []*spec.Model, out string) int {
+func writeDir(stderr io.Writer, models []*spec.Model, out string, storage bool) int {
 	produced := map[string]bool{}
+	base := ""
+	if storage {
+		var err error
+		if base, err = ImportPath(out); err != nil {
+			fmt.Fprintf(stderr, "taskgen: %v\n", err)
+			return ExitIO
+		}
+	}
 	for _, m := range models {
-		files, err := gen.Generate(m, gen.Options{})
+		files, err := gen.Generate(m, gen.Options{Storage: storage, ImportPath: path.Join(base, m.Package)})
 		if err != nil {
 			fmt.Fprintf(stderr, "taskgen: %s: %v\n", m.Name, err)
 			return ExitIO
@@ -145,6 +167,33 @@ func writeDir(stderr io.Writer, models []*spec.Model, out string) int {
 		}
 	}
 	return ExitOK
+}
+
+// ImportPath returns the Go import path of dir (which need not exist yet):
+// the module path of the nearest go.mod above it joined with the rest.
+func ImportPath(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	var rest []string
+	for d := abs; ; d = filepath.Dir(d) {
+		data, err := os.ReadFile(filepath.Join(d, "go.mod"))
+		if err == nil {
+			for _, line := range strings.Split(string(data), "\n") {
+				if mod, ok := strings.CutPrefix(strings.TrimSpace(line), "module "); ok {
+					mod = strings.Trim(strings.TrimSpace(strings.Split(mod, "//")[0]), `"`)
+					parts := append([]string{mod}, rest...)
+					return path.Join(parts...), nil
+				}
+			}
+			return "", fmt.Errorf("%s has no module line", filepath.Join(d, "go.mod"))
+		}
+		if filepath.Dir(d) == d {
+			return "", fmt.Errorf("-out %s is not inside a Go module (no go.mod above it); the generated drivers need its import path", dir)
+		}
+		rest = append([]string{filepath.Base(d)}, rest...)
+	}
 }
 
 // writeFile writes data to path unless the file already holds it.

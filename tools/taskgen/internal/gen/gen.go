@@ -29,6 +29,14 @@ const (
 type Options struct {
 	// Package overrides the model's Go package name.
 	Package string
+	// Storage also emits the SQL schema and queries of every engine, the
+	// embedded migrations and the drivers sqlc's code needs (run sqlc on the
+	// sqlc.yaml SQLCConfig renders afterwards).
+	Storage bool
+	// ImportPath is the Go import path of the package's directory; the
+	// drivers in its pgdb and sqlitedb subpackages import it. Required with
+	// Storage.
+	ImportPath string
 }
 
 // Generate returns the files of the model's package, by file name.
@@ -37,7 +45,10 @@ func Generate(m *spec.Model, opts Options) (map[string][]byte, error) {
 	if opts.Package != "" {
 		pkg = opts.Package
 	}
-	g := &generator{m: m, pkg: pkg}
+	if opts.Storage && opts.ImportPath == "" {
+		return nil, fmt.Errorf("model %s: the import path of the output directory is unknown", m.Name)
+	}
+	g := &generator{m: m, pkg: pkg, importPath: opts.ImportPath, storage: opts.Storage}
 	files := map[string][]byte{}
 	for name, build := range map[string]func(*jen.File){
 		"doc.go":    g.docFile,
@@ -54,30 +65,48 @@ func Generate(m *spec.Model, opts Options) (map[string][]byte, error) {
 		files[name] = buf.Bytes()
 	}
 	files["README.md"] = g.review()
+	if !opts.Storage {
+		return files, nil
+	}
 	for _, e := range Engines {
 		files["sql/"+string(e)+"/schema.sql"] = g.schemaSQL(e)
 		files["sql/"+string(e)+"/query.sql"] = g.querySQL(e)
+		f := g.newFileNamed(SQLCPackages[e])
+		g.driverFile(f, e)
+		var buf bytes.Buffer
+		if err := f.Render(&buf); err != nil {
+			return nil, fmt.Errorf("%s driver: %w", e, err)
+		}
+		files[SQLCPackages[e]+"/driver.go"] = buf.Bytes()
 	}
 	return files, nil
 }
 
 // FileNames lists the names Generate returns, sorted.
-func FileNames() []string {
+func FileNames(storage bool) []string {
 	names := []string{"README.md", "doc.go", "event.go", "model.go", "status.go"}
 	for _, e := range Engines {
-		names = append(names, "sql/"+string(e)+"/schema.sql", "sql/"+string(e)+"/query.sql")
+		if !storage {
+			break
+		}
+		names = append(names, "sql/"+string(e)+"/schema.sql", "sql/"+string(e)+"/query.sql", SQLCPackages[e]+"/driver.go")
 	}
 	sort.Strings(names)
 	return names
 }
 
 type generator struct {
-	m   *spec.Model
-	pkg string
+	m          *spec.Model
+	pkg        string
+	importPath string
+	storage    bool
+	retBool    bool // set while emitting driver methods that return (bool, error)
 }
 
-func (g *generator) newFile() *jen.File {
-	f := jen.NewFile(g.pkg)
+func (g *generator) newFile() *jen.File { return g.newFileNamed(g.pkg) }
+
+func (g *generator) newFileNamed(pkg string) *jen.File {
+	f := jen.NewFile(pkg)
 	f.HeaderComment(Header)
 	f.ImportName(pkgTasktype, "tasktype")
 	f.ImportName(pkgValidation, "validation")

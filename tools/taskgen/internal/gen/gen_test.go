@@ -30,7 +30,10 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			files, err := gen.Generate(m, gen.Options{})
+			// Cases with a file named "storage" also emit SQL and drivers.
+			_, err = os.Stat(filepath.Join(dir, "storage"))
+			storage := err == nil
+			files, err := gen.Generate(m, gen.Options{Storage: storage, ImportPath: "example.com/gen/" + m.Package})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -39,8 +42,8 @@ func TestGolden(t *testing.T) {
 				names = append(names, name)
 			}
 			slices.Sort(names)
-			if !slices.Equal(names, gen.FileNames()) {
-				t.Errorf("files = %v, FileNames() = %v", names, gen.FileNames())
+			if !slices.Equal(names, gen.FileNames(storage)) {
+				t.Errorf("files = %v, FileNames() = %v", names, gen.FileNames(storage))
 			}
 			for _, name := range names {
 				golden := filepath.Join(dir, filepath.FromSlash(name)+".golden")
@@ -85,8 +88,8 @@ func TestDeterministic(t *testing.T) {
 			t.Fatal(err)
 		}
 		m2, _ := spec.LoadFile(specPath)
-		a, _ := gen.Generate(m1, gen.Options{})
-		b, _ := gen.Generate(m2, gen.Options{})
+		a, _ := gen.Generate(m1, gen.Options{Storage: true, ImportPath: "example.com/gen/x"})
+		b, _ := gen.Generate(m2, gen.Options{Storage: true, ImportPath: "example.com/gen/x"})
 		for name := range a {
 			if string(a[name]) != string(b[name]) {
 				t.Errorf("%s: %s differs between two runs", specPath, name)
@@ -100,7 +103,7 @@ func TestPackageOption(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	files, err := gen.Generate(m, gen.Options{Package: "pong"})
+	files, err := gen.Generate(m, gen.Options{Package: "pong", ImportPath: "example.com/gen/pong"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -62,6 +62,83 @@ func (g *generator) modelFile(f *jen.File) {
 	}
 	g.structType(f, m.Struct, doc, g.builtinFields(), m.Fields)
 	g.fireMethod(f)
+	g.storeMethods(f)
+	g.timeoutMethod(f)
+	if g.storage {
+		g.migrations(f)
+	}
+}
+
+// timeoutMethod emits TimeoutAt: when the task's current status times out.
+func (g *generator) timeoutMethod(f *jen.File) {
+	m := g.m
+	var cases []jen.Code
+	for _, s := range m.Statuses {
+		t := s.Timeout
+		if t == nil {
+			continue
+		}
+		fd := m.FieldByName(s.EnteredAt)
+		if fd == nil { // created_at, a built-in
+			cases = append(cases, jen.Case(jen.Id(s.GoName)).Block(jen.Return(jen.Id("x").Dot("CreatedAt").Dot("Add").Call(durationLit(t.After)), jen.True())))
+			continue
+		}
+		cases = append(cases, jen.Case(jen.Id(s.GoName)).Block(
+			jen.If(jen.Id("x").Dot(fd.GoName).Op("!=").Nil()).Block(jen.Return(jen.Id("x").Dot(fd.GoName).Dot("Add").Call(durationLit(t.After)), jen.True()))))
+	}
+	body := []jen.Code{}
+	if len(cases) > 0 {
+		body = append(body, jen.Switch(jen.Id("x").Dot("Status")).Block(cases...))
+	}
+	body = append(body, jen.Return(jen.Qual("time", "Time").Values(), jen.False()))
+	f.Comment("TimeoutAt returns when the task's current status times out (its entry time")
+	f.Comment("plus the spec's after), and false when the status has no timeout.")
+	f.Func().Params(jen.Id("x").Op("*").Id(m.Struct)).Id("TimeoutAt").Params().Params(jen.Qual("time", "Time"), jen.Bool()).Block(body...)
+}
+
+// migrations embeds the schema of each engine and exposes it as migrations.
+func (g *generator) migrations(f *jen.File) {
+	f.Anon("embed")
+	var cases []jen.Code
+	for _, e := range Engines {
+		v := "schema" + map[Engine]string{PostgreSQL: "PostgreSQL", SQLite: "SQLite"}[e]
+		f.Comment("//go:embed sql/" + string(e) + "/schema.sql")
+		f.Var().Id(v).String()
+		cases = append(cases, jen.Case(jen.Lit(string(e))).Block(jen.Return(jen.Index().Qual(pkgTasktype, "Migration").Values(
+			jen.Values(jen.Dict{jen.Id("Name"): jen.Lit(g.m.Name + "/0001_schema"), jen.Id("SQL"): jen.Id(v)})))))
+	}
+	f.Comment("Migrations returns the schema migrations of the model for an engine,")
+	f.Comment("\"postgresql\" or \"sqlite\", in order; nil for another engine.")
+	f.Func().Id("Migrations").Params(jen.Id("engine").String()).Index().Qual(pkgTasktype, "Migration").Block(
+		jen.Switch(jen.Id("engine")).Block(cases...), jen.Return(jen.Nil()))
+}
+
+// storeMethods emits Key, Init and Touch: what the generic store needs of a
+// model besides Fire and Validate.
+func (g *generator) storeMethods(f *jen.File) {
+	m := g.m
+	recv := jen.Id("x").Op("*").Id(m.Struct)
+	f.Comment("Key returns the task's id, status and version: what a guarded write compares.")
+	f.Func().Params(recv).Id("Key").Params().Qual(pkgTasktype, "Key").Block(
+		jen.Return(jen.Qual(pkgTasktype, "Key").Values(jen.Dict{
+			jen.Id("ID"): jen.Id("x").Dot("ID"), jen.Id("Status"): jen.String().Parens(jen.Id("x").Dot("Status")), jen.Id("Version"): jen.Id("x").Dot("Version"),
+		})))
+	body := []jen.Code{
+		jen.Id("x").Dot("ID").Op("=").Id("id"),
+		jen.Id("x").Dot("Status").Op("=").Id(m.Initial.GoName),
+		jen.Id("x").Dot("Version").Op("=").Lit(1),
+		jen.List(jen.Id("x").Dot("CreatedAt"), jen.Id("x").Dot("UpdatedAt")).Op("=").List(jen.Id("at"), jen.Id("at")),
+	}
+	if e := m.Initial.EnteredAt; e != "" && e != "created_at" {
+		body = append(body, jen.Id("x").Dot(m.FieldByName(e).GoName).Op("=").Op("&").Id("at"))
+	}
+	f.Comment(fmt.Sprintf("Init makes x a new task: id, status %s, version 1, created at at.", m.Initial.Name))
+	f.Func().Params(recv).Id("Init").Params(jen.Id("id").Qual(pkgUUID, "UUID"), jen.Id("at").Qual("time", "Time")).Block(body...)
+	f.Comment("Touch records a change that keeps the status: version + 1, updated_at = at.")
+	f.Func().Params(recv).Id("Touch").Params(jen.Id("at").Qual("time", "Time")).Block(
+		jen.Id("x").Dot("Version").Op("++"),
+		jen.Id("x").Dot("UpdatedAt").Op("=").Id("at"),
+	)
 }
 
 func lowerFirst(s string) string { return strings.ToLower(s[:1]) + s[1:] }

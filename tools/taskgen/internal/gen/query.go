@@ -41,35 +41,35 @@ func (g *generator) querySQL(e Engine) []byte {
 	if pg {
 		p("-- name: Create :execrows\n-- Inserts a task and its first history row (seq 1).\n")
 		p("WITH t AS (\n    INSERT INTO %s (%s)\n    VALUES (%s)\n    RETURNING id, status, created_at\n)\n", table, colList, strings.Join(args, ", "))
-		p("INSERT INTO %s (%s)\nSELECT t.id, 1, NULL, t.status, NULL, t.created_at, 0, sqlc.arg(actor)::text, sqlc.arg(message)::text FROM t;\n\n", history, histCols)
+		p("INSERT INTO %s (%s)\nSELECT t.id, 1, NULL, t.status, NULL, t.created_at, 0, sqlc.arg(tm_actor)::text, sqlc.arg(tm_message)::text FROM t;\n\n", history, histCols)
 
 		p("-- name: Transition :execrows\n-- Moves a task that is still in from_status at from_version, and appends its\n-- history row; 0 rows when another writer changed it first.\n")
-		p("WITH t AS (\n    UPDATE %s SET %s\n    WHERE id = sqlc.arg(id)::uuid AND status = sqlc.arg(from_status)::text AND version = sqlc.arg(from_version)::bigint\n    RETURNING id\n)\n", table, strings.Join(sets, ",\n        "))
+		p("WITH t AS (\n    UPDATE %s SET %s\n    WHERE id = sqlc.arg(id)::uuid AND status = sqlc.arg(tm_from_status)::text AND version = sqlc.arg(tm_from_version)::bigint\n    RETURNING id\n)\n", table, strings.Join(sets, ",\n        "))
 		p("INSERT INTO %s (%s)\nSELECT t.id, (SELECT coalesce(max(h.seq), 0) + 1 FROM %s h WHERE h.task_id = t.id),\n", history, histCols, history)
-		p("    sqlc.arg(from_status)::text, sqlc.arg(status)::text, sqlc.arg(event)::text, sqlc.arg(updated_at)::timestamptz,\n    sqlc.arg(attempt)::integer, sqlc.arg(actor)::text, sqlc.arg(message)::text\nFROM t;\n\n")
+		p("    sqlc.arg(tm_from_status)::text, sqlc.arg(status)::text, sqlc.arg(tm_event)::text, sqlc.arg(updated_at)::timestamptz,\n    sqlc.arg(tm_attempt)::integer, sqlc.arg(tm_actor)::text, sqlc.arg(tm_message)::text\nFROM t;\n\n")
 	} else {
 		p("-- name: Insert :exec\nINSERT INTO %s (%s)\nVALUES (%s);\n\n", table, colList, strings.Join(args, ", "))
 		p("-- name: UpdateGuarded :execrows\n-- The status-changing half of a transition (InsertHistory is the other), in one transaction.\n")
-		p("UPDATE %s SET %s\nWHERE id = sqlc.arg(id) AND status = sqlc.arg(from_status) AND version = sqlc.arg(from_version);\n\n", table, strings.Join(sets, ",\n    "))
-		p("-- name: InsertHistory :exec\nINSERT INTO %s (%s)\nVALUES (sqlc.arg(task_id), (SELECT coalesce(max(h.seq), 0) + 1 FROM %s h WHERE h.task_id = sqlc.arg(task_id)),\n", history, histCols, history)
-		p("    sqlc.arg(from_status), sqlc.arg(to_status), sqlc.arg(event), sqlc.arg(at), sqlc.arg(attempt), sqlc.arg(actor), sqlc.arg(message));\n\n")
+		p("UPDATE %s SET %s\nWHERE id = sqlc.arg(id) AND status = sqlc.arg(tm_from_status) AND version = sqlc.arg(tm_from_version);\n\n", table, strings.Join(sets, ",\n    "))
+		p("-- name: InsertHistory :exec\nINSERT INTO %s (%s)\nVALUES (sqlc.arg(tm_task_id), (SELECT coalesce(max(h.seq), 0) + 1 FROM %s h WHERE h.task_id = sqlc.arg(tm_task_id)),\n", history, histCols, history)
+		p("    sqlc.arg(tm_from_status), sqlc.arg(tm_to_status), sqlc.arg(tm_event), sqlc.arg(tm_at), sqlc.arg(tm_attempt), sqlc.arg(tm_actor), sqlc.arg(tm_message));\n\n")
 	}
 	p("-- name: Update :execrows\n-- Changes fields but not the status (progress, details); guarded like Transition.\n")
 	if pg {
-		p("UPDATE %s SET %s\nWHERE id = sqlc.arg(id)::uuid AND status = sqlc.arg(status)::text AND version = sqlc.arg(from_version)::bigint;\n\n", table, strings.Join(withoutStatus(sets), ",\n    "))
+		p("UPDATE %s SET %s\nWHERE id = sqlc.arg(id)::uuid AND status = sqlc.arg(tm_from_status)::text AND version = sqlc.arg(tm_from_version)::bigint;\n\n", table, strings.Join(withoutStatus(sets), ",\n    "))
 	} else {
-		p("UPDATE %s SET %s\nWHERE id = sqlc.arg(id) AND status = sqlc.arg(status) AND version = sqlc.arg(from_version);\n\n", table, strings.Join(withoutStatus(sets), ",\n    "))
+		p("UPDATE %s SET %s\nWHERE id = sqlc.arg(id) AND status = sqlc.arg(tm_from_status) AND version = sqlc.arg(tm_from_version);\n\n", table, strings.Join(withoutStatus(sets), ",\n    "))
 	}
 
 	p("-- name: Get :one\nSELECT %s FROM %s WHERE id = %s;\n\n", colList, table, g.arg(e, "id", pick(pg, "uuid", "TEXT")))
 	p("-- name: Delete :execrows\nDELETE FROM %s WHERE id = %s;\n\n", table, g.arg(e, "id", pick(pg, "uuid", "TEXT")))
-	p("-- name: History :many\nSELECT %s FROM %s WHERE task_id = %s ORDER BY seq;\n\n", histCols, history, g.arg(e, "task_id", pick(pg, "uuid", "TEXT")))
+	p("-- name: History :many\nSELECT %s FROM %s WHERE task_id = %s ORDER BY seq;\n\n", histCols, history, g.arg(e, "tm_task_id", pick(pg, "uuid", "TEXT")))
 
 	p("-- name: ListByStatus :many\n-- Tasks in one status, oldest first: what workers and sweepers scan.\n")
-	p("SELECT %s FROM %s WHERE status = %s\nORDER BY created_at, id\nLIMIT %s;\n\n", colList, table, g.arg(e, "status", txt), g.arg(e, "max_rows", pick(pg, "integer", "INTEGER")))
+	p("SELECT %s FROM %s WHERE status = %s\nORDER BY created_at, id\nLIMIT %s;\n\n", colList, table, g.arg(e, "tm_status", txt), g.arg(e, "tm_max_rows", pick(pg, "integer", "INTEGER")))
 	if pg {
 		p("-- name: ClaimByStatus :many\n-- Like ListByStatus, but locks the rows it returns and skips rows other\n-- transactions hold: concurrent workers never claim the same task.\n")
-		p("SELECT %s FROM %s WHERE status = sqlc.arg(status)::text\nORDER BY created_at, id\nLIMIT sqlc.arg(max_rows)::integer\nFOR UPDATE SKIP LOCKED;\n\n", colList, table)
+		p("SELECT %s FROM %s WHERE status = sqlc.arg(tm_status)::text\nORDER BY created_at, id\nLIMIT sqlc.arg(tm_max_rows)::integer\nFOR UPDATE SKIP LOCKED;\n\n", colList, table)
 	}
 
 	var conds []string
@@ -77,12 +77,12 @@ func (g *generator) querySQL(e Engine) []byte {
 		if s.Timeout == nil {
 			continue
 		}
-		param := strings.ToLower(GoNameToSnake(s.GoName)) + "_deadline"
+		param := "tm_" + GoNameToSnake(s.GoName) + "_deadline"
 		conds = append(conds, fmt.Sprintf("(status = %s AND %s <= %s)", quoteSQL(s.Name), s.EnteredAt, g.arg(e, param, ts)))
 	}
 	if len(conds) > 0 {
 		p("-- name: Due :many\n-- Tasks whose timeout has passed: one deadline (now - after) per timed status.\n")
-		p("SELECT %s FROM %s\nWHERE %s\nORDER BY updated_at, id\nLIMIT %s;\n", colList, table, strings.Join(conds, "\n   OR "), g.arg(e, "max_rows", pick(pg, "integer", "INTEGER")))
+		p("SELECT %s FROM %s\nWHERE %s\nORDER BY updated_at, id\nLIMIT %s;\n", colList, table, strings.Join(conds, "\n   OR "), g.arg(e, "tm_max_rows", pick(pg, "integer", "INTEGER")))
 	}
 	return []byte(strings.TrimRight(b.String(), "\n") + "\n")
 }

@@ -30,8 +30,18 @@ func SQLCConfig(models []*spec.Model, outDir string) []byte {
 			p("    queries: %s\n", path.Join(dir, "sql", string(e), "query.sql"))
 			p("    gen:\n      go:\n")
 			p("        package: %s\n        out: %s\n", SQLCPackages[e], path.Join(dir, SQLCPackages[e]))
+			p("        emit_exact_table_names: true\n")
 			if e == PostgreSQL {
 				p("        sql_package: pgx/v5\n        emit_pointers_for_null_types: true\n")
+			}
+			var renames []string
+			for _, f := range m.Fields {
+				if f.GoName != SQLCName(f.Name) {
+					renames = append(renames, fmt.Sprintf("%s: %s", f.Name, f.GoName))
+				}
+			}
+			if len(renames) > 0 {
+				p("        rename: {%s}\n", strings.Join(renames, ", "))
 			}
 			p("        overrides:\n")
 			if e == PostgreSQL {
@@ -69,4 +79,18 @@ func SQLCConfig(models []*spec.Model, outDir string) []byte {
 		}
 	}
 	return []byte(b.String())
+}
+
+// SQLCName is the Go name sqlc gives a column, parameter or table by default
+// (with its default initialism, id): user_id → UserID, cpu_percent → CpuPercent.
+func SQLCName(name string) string {
+	var b strings.Builder
+	for _, seg := range strings.Split(name, "_") {
+		if seg == "id" {
+			b.WriteString("ID")
+		} else if seg != "" {
+			b.WriteString(strings.ToUpper(seg[:1]) + seg[1:])
+		}
+	}
+	return b.String()
 }

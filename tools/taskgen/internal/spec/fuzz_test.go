@@ -39,7 +39,7 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		if _, err := gen.Generate(m, gen.Options{}); err != nil {
+		if _, err := gen.Generate(m, gen.Options{Storage: true, ImportPath: "example.com/gen/" + m.Package}); err != nil {
 			t.Fatalf("accepted spec does not generate: %v\nspec:\n%s", err, data)
 		}
 	})

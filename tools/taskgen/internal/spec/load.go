@@ -231,7 +231,7 @@ func (l *loader) model(data []byte) *Model {
 	l.declare(m.Struct, "the model struct", k["model"].val)
 	l.declare("New"+m.Struct, "the constructor of "+m.Struct, k["model"].val)
 	for _, id := range []string{"Status", "Statuses", "ParseStatus", "Event", "Events", "ParseEvent", "Fire", "CanTransition",
-		"AllowedEvents", "TransitionError", "Timeout", "Timeouts", "StatusesWithCode", "ModelName", "Transition", "Initial"} {
+		"AllowedEvents", "TransitionError", "Timeout", "Timeouts", "StatusesWithCode", "ModelName", "Transition", "Initial", "Migrations"} {
 		l.idents[id] = "a generated name"
 	}
 
@@ -615,7 +615,7 @@ func (l *loader) enums(n *yaml.Node) {
 }
 
 // reservedStructMethods are the methods generated on model and value structs.
-var reservedStructMethods = map[string]bool{"Fire": true, "Validate": true, "UnmarshalJSON": true, "MarshalJSON": true}
+var reservedStructMethods = map[string]bool{"Fire": true, "Validate": true, "UnmarshalJSON": true, "MarshalJSON": true, "Key": true, "Init": true, "Touch": true, "TimeoutAt": true}
 
 var fieldKeys = []string{"type", "of", "doc", "required", "optional", "default", "max_len", "min_len", "ge", "le", "gt", "lt", "min_items", "max_items", "references"}
 
@@ -635,6 +635,10 @@ func (l *loader) fields(n *yaml.Node, owner string, builtin []string) []*Field {
 			continue
 		}
 		f := &Field{Pos: l.pos(p.key), Name: name, GoName: GoName(name)}
+		if strings.HasPrefix(name, "tm_") {
+			l.errorf(p.key, "field %q: the prefix tm_ is reserved for taskmodel's own SQL parameters; rename the field", name)
+			continue
+		}
 		if reservedStructMethods[f.GoName] {
 			l.errorf(p.key, "field %q becomes the Go name %s, which is a generated method of %s; rename the field", name, f.GoName, owner)
 			continue

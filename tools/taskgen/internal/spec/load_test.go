@@ -72,7 +72,7 @@ func TestValid(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := gen.Generate(m, gen.Options{}); err != nil {
+			if _, err := gen.Generate(m, gen.Options{Storage: true, ImportPath: "example.com/gen/" + m.Package}); err != nil {
 				t.Fatal(err)
 			}
 		})

@@ -1,0 +1,230 @@
+package backends
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/taskmodel/taskmodel/tasktype"
+)
+
+// Key is what a guarded write compares (an alias of tasktype.Key, which
+// generated models return from their Key method).
+type Key = tasktype.Key
+
+// History is one status change of a task, the creation included (Seq 1,
+// empty From and Event).
+type History struct {
+	Seq     int64     `json:"seq"`
+	From    string    `json:"from_status,omitempty"`
+	To      string    `json:"to_status"`
+	Event   string    `json:"event,omitempty"`
+	At      time.Time `json:"at"`
+	Attempt int       `json:"attempt"`
+	Actor   string    `json:"actor"`
+	Message string    `json:"message"`
+}
+
+// Driver stores the tasks of one model in one engine. Implementations are
+// generated (PostgreSQL, SQLite) or generic (memory); Store is their only
+// caller. Every method is safe for concurrent use.
+type Driver[T any] interface {
+	// Insert writes a new task and its first history row. ErrDuplicate if the
+	// id exists.
+	Insert(ctx context.Context, task *T, h History) error
+	// Get reads a task. ErrNotFound if there is none.
+	Get(ctx context.Context, id uuid.UUID) (*T, error)
+	// Transition writes next over the task if it still has from's status and
+	// version, and appends h (its Seq is assigned by the driver). It reports
+	// false, and writes nothing, when the guard fails or the task is gone.
+	Transition(ctx context.Context, from Key, next *T, h History) (bool, error)
+	// Update writes next over the task if it still has from's status and
+	// version, without a history row (the status does not change).
+	Update(ctx context.Context, from Key, next *T) (bool, error)
+	// Delete removes a task and its history; false if there was none.
+	Delete(ctx context.Context, id uuid.UUID) (bool, error)
+	// History returns a task's history in order.
+	History(ctx context.Context, id uuid.UUID) ([]History, error)
+	// ListByStatus returns up to limit tasks in a status, oldest first.
+	ListByStatus(ctx context.Context, status string, limit int) ([]*T, error)
+	// Due returns up to limit tasks whose status timeout has passed at now.
+	Due(ctx context.Context, now time.Time, limit int) ([]*T, error)
+}
+
+// Model is what Store needs of a generated model struct: PT is *T, with the
+// methods taskgen generates on every model.
+type Model[T any, E ~string] interface {
+	*T
+	// Fire applies an event in memory: lifecycle, required fields, entry
+	// timestamp, updated_at and version.
+	Fire(ev E, at time.Time) error
+	// Validate checks every limit of the spec.
+	Validate() error
+	// Key returns the task's id, status and version.
+	Key() Key
+	// Init makes a new task: id, initial status, version 1, created_at and
+	// updated_at.
+	Init(id uuid.UUID, at time.Time)
+	// Touch records a change that keeps the status: version + 1, updated_at.
+	Touch(at time.Time)
+}
+
+// Meta describes a change for its history row.
+type Meta struct {
+	Actor   string // who made the change: a user, a worker id, "sweeper"
+	Message string
+	Attempt int
+}
+
+// Store applies the lifecycle rules over a Driver. T is a generated model
+// struct, E its Event type.
+type Store[T any, E ~string, PT Model[T, E]] struct {
+	driver Driver[T]
+	now    func() time.Time
+	newID  func() uuid.UUID
+}
+
+// Option configures a Store.
+type Option func(*options)
+
+type options struct {
+	now   func() time.Time
+	newID func() uuid.UUID
+}
+
+// WithClock sets the clock (tests use a fake one). The default is time.Now.
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+// WithIDs sets how new task ids are made. The default is uuid.NewV7, which
+// sorts by creation time and keeps B-tree inserts local.
+func WithIDs(newID func() uuid.UUID) Option { return func(o *options) { o.newID = newID } }
+
+// NewStore returns a Store over driver.
+func NewStore[T any, E ~string, PT Model[T, E]](driver Driver[T], opts ...Option) *Store[T, E, PT] {
+	o := options{now: time.Now, newID: func() uuid.UUID { return uuid.Must(uuid.NewV7()) }}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return &Store[T, E, PT]{driver: driver, now: o.now, newID: o.newID}
+}
+
+// Driver returns the store's driver.
+func (s *Store[T, E, PT]) Driver() Driver[T] { return s.driver }
+
+func (s *Store[T, E, PT]) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+
+// Create stamps task (a new id unless it has one, the initial status,
+// version 1, created_at and updated_at), validates it and writes it. It
+// returns the stored task.
+func (s *Store[T, E, PT]) Create(ctx context.Context, task *T, meta Meta) (*T, error) {
+	next := *task
+	id := PT(&next).Key().ID
+	if id == uuid.Nil {
+		id = s.newID()
+	}
+	at := s.clock()
+	PT(&next).Init(id, at)
+	if err := PT(&next).Validate(); err != nil {
+		return nil, err
+	}
+	k := PT(&next).Key()
+	h := History{Seq: 1, To: k.Status, At: at, Attempt: meta.Attempt, Actor: meta.Actor, Message: meta.Message}
+	if err := s.driver.Insert(ctx, &next, h); err != nil {
+		return nil, err
+	}
+	return &next, nil
+}
+
+// Get reads a task; tasktype.ErrNotFound if there is none.
+func (s *Store[T, E, PT]) Get(ctx context.Context, id uuid.UUID) (*T, error) {
+	return s.driver.Get(ctx, id)
+}
+
+// Fire reads the task and fires ev on it. mutate, if not nil, sets the
+// fields the event carries (an error message, say) on a copy before the
+// event is applied. A concurrent change makes it fail with ErrConflict.
+func (s *Store[T, E, PT]) Fire(ctx context.Context, id uuid.UUID, ev E, mutate func(*T), meta Meta) (*T, error) {
+	cur, err := s.driver.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return s.FireFrom(ctx, cur, ev, mutate, meta)
+}
+
+// FireFrom fires ev on a task the caller has already read, guarded by the
+// status and version it was read with: no extra read.
+func (s *Store[T, E, PT]) FireFrom(ctx context.Context, cur *T, ev E, mutate func(*T), meta Meta) (*T, error) {
+	from := PT(cur).Key()
+	next := *cur
+	if mutate != nil {
+		mutate(&next)
+	}
+	at := s.clock()
+	if err := PT(&next).Fire(ev, at); err != nil {
+		return nil, err
+	}
+	if err := PT(&next).Validate(); err != nil {
+		return nil, err
+	}
+	h := History{From: from.Status, To: PT(&next).Key().Status, Event: string(ev), At: at, Attempt: meta.Attempt, Actor: meta.Actor, Message: meta.Message}
+	ok, err := s.driver.Transition(ctx, from, &next, h)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, s.lost(ctx, from.ID)
+	}
+	return &next, nil
+}
+
+// Update changes fields of a task the caller has read, without changing its
+// status (progress, details): mutate edits a copy, which is validated and
+// written guarded by the status and version cur was read with.
+func (s *Store[T, E, PT]) Update(ctx context.Context, cur *T, mutate func(*T)) (*T, error) {
+	from := PT(cur).Key()
+	next := *cur
+	mutate(&next)
+	if k := PT(&next).Key(); k != from {
+		return nil, &tasktype.FieldError{Field: "status", Rule: "immutable", Message: "Update cannot change the id, status or version; fire an event to change the status"}
+	}
+	PT(&next).Touch(s.clock())
+	if err := PT(&next).Validate(); err != nil {
+		return nil, err
+	}
+	ok, err := s.driver.Update(ctx, from, &next)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, s.lost(ctx, from.ID)
+	}
+	return &next, nil
+}
+
+// lost tells a failed guard apart: the task is gone, or it changed.
+func (s *Store[T, E, PT]) lost(ctx context.Context, id uuid.UUID) error {
+	if _, err := s.driver.Get(ctx, id); err != nil {
+		return err
+	}
+	return fmt.Errorf("task %s: %w", id, tasktype.ErrConflict)
+}
+
+// Delete removes a task and its history.
+func (s *Store[T, E, PT]) Delete(ctx context.Context, id uuid.UUID) error {
+	ok, err := s.driver.Delete(ctx, id)
+	if err == nil && !ok {
+		err = tasktype.ErrNotFound
+	}
+	return err
+}
+
+// History returns the status changes of a task, oldest first.
+func (s *Store[T, E, PT]) History(ctx context.Context, id uuid.UUID) ([]History, error) {
+	h, err := s.driver.History(ctx, id)
+	if err == nil && len(h) == 0 {
+		return nil, tasktype.ErrNotFound
+	}
+	return h, err
+}

@@ -1,0 +1,170 @@
+// Package memory is a backends.Driver that keeps tasks in a map: for unit
+// tests of code that uses a Store, and for programs that need no persistence.
+// It works for any generated model; tasks are deep-copied in and out through
+// their JSON form, so callers never share memory with the driver.
+package memory
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/taskmodel/taskmodel/backends"
+	"github.com/taskmodel/taskmodel/tasktype"
+)
+
+// Task is what the driver needs of a generated model struct *T.
+type Task[T any] interface {
+	*T
+	Key() tasktype.Key
+	TimeoutAt() (time.Time, bool)
+}
+
+type entry struct {
+	task    []byte // JSON
+	key     tasktype.Key
+	history []backends.History
+}
+
+// Driver stores tasks of one model in memory.
+type Driver[T any, PT Task[T]] struct {
+	mu    sync.Mutex
+	tasks map[uuid.UUID]*entry
+	order []uuid.UUID // creation order
+}
+
+// New returns an empty Driver.
+func New[T any, PT Task[T]]() *Driver[T, PT] {
+	return &Driver[T, PT]{tasks: map[uuid.UUID]*entry{}}
+}
+
+func (d *Driver[T, PT]) decode(e *entry) (*T, error) {
+	t := new(T)
+	if err := json.Unmarshal(e.task, t); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// Insert implements backends.Driver.
+func (d *Driver[T, PT]) Insert(ctx context.Context, task *T, h backends.History) error {
+	data, err := json.Marshal(task)
+	if err != nil {
+		return err
+	}
+	k := PT(task).Key()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, ok := d.tasks[k.ID]; ok {
+		return tasktype.ErrDuplicate
+	}
+	h.Seq = 1
+	d.tasks[k.ID] = &entry{task: data, key: k, history: []backends.History{h}}
+	d.order = append(d.order, k.ID)
+	return nil
+}
+
+// Get implements backends.Driver.
+func (d *Driver[T, PT]) Get(ctx context.Context, id uuid.UUID) (*T, error) {
+	d.mu.Lock()
+	e, ok := d.tasks[id]
+	d.mu.Unlock()
+	if !ok {
+		return nil, tasktype.ErrNotFound
+	}
+	return d.decode(e)
+}
+
+func (d *Driver[T, PT]) write(from tasktype.Key, next *T, h *backends.History) (bool, error) {
+	data, err := json.Marshal(next)
+	if err != nil {
+		return false, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	e, ok := d.tasks[from.ID]
+	if !ok || e.key != from {
+		return false, nil
+	}
+	e.task, e.key = data, PT(next).Key()
+	if h != nil {
+		h.Seq = int64(len(e.history) + 1)
+		e.history = append(e.history, *h)
+	}
+	return true, nil
+}
+
+// Transition implements backends.Driver.
+func (d *Driver[T, PT]) Transition(ctx context.Context, from tasktype.Key, next *T, h backends.History) (bool, error) {
+	return d.write(from, next, &h)
+}
+
+// Update implements backends.Driver.
+func (d *Driver[T, PT]) Update(ctx context.Context, from tasktype.Key, next *T) (bool, error) {
+	return d.write(from, next, nil)
+}
+
+// Delete implements backends.Driver.
+func (d *Driver[T, PT]) Delete(ctx context.Context, id uuid.UUID) (bool, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, ok := d.tasks[id]; !ok {
+		return false, nil
+	}
+	delete(d.tasks, id)
+	for i, o := range d.order {
+		if o == id {
+			d.order = append(d.order[:i:i], d.order[i+1:]...)
+			break
+		}
+	}
+	return true, nil
+}
+
+// History implements backends.Driver.
+func (d *Driver[T, PT]) History(ctx context.Context, id uuid.UUID) ([]backends.History, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	e, ok := d.tasks[id]
+	if !ok {
+		return nil, nil
+	}
+	return append([]backends.History(nil), e.history...), nil
+}
+
+// scan returns up to limit tasks, oldest first, that keep(task) accepts.
+func (d *Driver[T, PT]) scan(limit int, keep func(*entry, *T) bool) ([]*T, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []*T
+	for _, id := range d.order {
+		if len(out) >= limit {
+			break
+		}
+		e := d.tasks[id]
+		t, err := d.decode(e)
+		if err != nil {
+			return nil, err
+		}
+		if keep(e, t) {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
+// ListByStatus implements backends.Driver.
+func (d *Driver[T, PT]) ListByStatus(ctx context.Context, status string, limit int) ([]*T, error) {
+	return d.scan(limit, func(e *entry, _ *T) bool { return e.key.Status == status })
+}
+
+// Due implements backends.Driver.
+func (d *Driver[T, PT]) Due(ctx context.Context, now time.Time, limit int) ([]*T, error) {
+	return d.scan(limit, func(_ *entry, t *T) bool {
+		at, ok := PT(t).TimeoutAt()
+		return ok && !at.After(now)
+	})
+}

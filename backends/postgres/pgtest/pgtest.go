@@ -1,0 +1,70 @@
+// Package pgtest gives tests an isolated PostgreSQL schema on the real
+// server. The server comes from TASKMODEL_TEST_DATABASE_URL, by default
+// postgres://postgres@127.0.0.1:5432/test. When no server answers, tests
+// skip with a loud message — except under CI=true, where they fail: CI never
+// silently skips PostgreSQL.
+package pgtest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// DefaultURL is the server tests use when TASKMODEL_TEST_DATABASE_URL is unset.
+const DefaultURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+
+// URL returns the test server's URL.
+func URL() string {
+	if u := os.Getenv("TASKMODEL_TEST_DATABASE_URL"); u != "" {
+		return u
+	}
+	return DefaultURL
+}
+
+// Schema creates a fresh schema for the test, dropped when it ends, and
+// returns a pool configuration whose connections use it as search path.
+func Schema(t testing.TB) *pgxpool.Config {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, URL())
+	if err != nil {
+		msg := fmt.Sprintf("PostgreSQL at %s does not answer: %v", URL(), err)
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s (CI=true: PostgreSQL tests never skip)", msg)
+		}
+		t.Skipf("\n\n*** SKIPPING POSTGRESQL TEST: %s ***\n*** set TASKMODEL_TEST_DATABASE_URL to a server to run it ***\n", msg)
+	}
+	defer conn.Close(ctx)
+	schema := "t_" + strings.ReplaceAll(uuid.NewString(), "-", "")[:20]
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatalf("create schema: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c, err := pgx.Connect(ctx, URL())
+		if err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+			return
+		}
+		defer c.Close(ctx)
+		if _, err := c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	cfg, err := pgxpool.ParseConfig(URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ConnConfig.RuntimeParams["search_path"] = schema
+	return cfg
+}

@@ -1,0 +1,116 @@
+// Package postgres opens the PostgreSQL backend: a pgx/v5 pool from a DSN,
+// with the models' migrations applied under an advisory lock so that any
+// number of processes may start at once.
+//
+// Each generated model has a Driver over the pool in gen/<model>/pgdb:
+//
+//	pool, err := postgres.Open(ctx, dsn, analysis.Migrations(postgres.Engine))
+//	store := backends.NewStore[analysis.Task, analysis.Event](pgdb.NewDriver(pool))
+package postgres
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/taskmodel/taskmodel/tasktype"
+)
+
+// Engine is the engine name generated Migrations functions take.
+const Engine = "postgresql"
+
+// migrationLock is the advisory lock key migrations hold ("taskmodel" in ASCII, truncated).
+const migrationLock int64 = 0x7461736b6d6f64
+
+// Open connects a pool to dsn and applies migrations.
+func Open(ctx context.Context, dsn string, migrations ...[]tasktype.Migration) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	return OpenConfig(ctx, cfg, migrations...)
+}
+
+// OpenConfig is Open with a parsed pool configuration (tests set the search
+// path through it).
+func OpenConfig(ctx context.Context, cfg *pgxpool.Config, migrations ...[]tasktype.Migration) (*pgxpool.Pool, error) {
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	var all []tasktype.Migration
+	for _, m := range migrations {
+		all = append(all, m...)
+	}
+	if err := Migrate(ctx, pool, all); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return pool, nil
+}
+
+const migrationsTable = `CREATE TABLE IF NOT EXISTS taskmodel_migrations (
+    name text PRIMARY KEY,
+    checksum text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+)`
+
+// Migrate applies the migrations not applied yet, each in a transaction,
+// while holding a session advisory lock; it fails if an applied migration's
+// SQL has changed since.
+func Migrate(ctx context.Context, pool *pgxpool.Pool, migrations []tasktype.Migration) (err error) {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, migrationLock); err != nil {
+		return fmt.Errorf("postgres: migration lock: %w", err)
+	}
+	defer func() {
+		if _, uerr := conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, migrationLock); uerr != nil && err == nil {
+			err = uerr
+		}
+	}()
+	if _, err := conn.Exec(ctx, migrationsTable); err != nil {
+		return fmt.Errorf("postgres: migrations table: %w", err)
+	}
+	for _, m := range migrations {
+		if err := apply(ctx, conn.Conn(), m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func apply(ctx context.Context, conn *pgx.Conn, m tasktype.Migration) error {
+	sum := sha256.Sum256([]byte(m.SQL))
+	want := hex.EncodeToString(sum[:])
+	var applied string
+	err := conn.QueryRow(ctx, `SELECT checksum FROM taskmodel_migrations WHERE name = $1`, m.Name).Scan(&applied)
+	switch {
+	case err == nil:
+		if applied != want {
+			return fmt.Errorf("postgres: migration %s was applied with different SQL (checksum %.12s, now %.12s); applied migrations are never rewritten: add a new one", m.Name, applied, want)
+		}
+		return nil
+	case !errors.Is(err, pgx.ErrNoRows):
+		return err
+	}
+	return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, m.SQL); err != nil {
+			return fmt.Errorf("postgres: migration %s: %w", m.Name, err)
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO taskmodel_migrations (name, checksum) VALUES ($1, $2)`, m.Name, want)
+		return err
+	})
+}

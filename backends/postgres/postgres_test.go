@@ -1,0 +1,102 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+
+	"github.com/taskmodel/taskmodel/backends"
+	"github.com/taskmodel/taskmodel/backends/backendtest"
+	"github.com/taskmodel/taskmodel/backends/postgres"
+	"github.com/taskmodel/taskmodel/backends/postgres/pgtest"
+	"github.com/taskmodel/taskmodel/gen/analysis"
+	"github.com/taskmodel/taskmodel/gen/analysis/pgdb"
+	"github.com/taskmodel/taskmodel/tasktype"
+)
+
+func TestConformance(t *testing.T) {
+	backendtest.Run(t, func(t *testing.T) backends.Driver[analysis.Task] {
+		cfg := pgtest.Schema(t)
+		pool, err := postgres.OpenConfig(context.Background(), cfg, analysis.Migrations(postgres.Engine))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(pool.Close)
+		return pgdb.NewDriver(pool)
+	})
+}
+
+func TestMigrations(t *testing.T) {
+	ctx := context.Background()
+	cfg := pgtest.Schema(t)
+	// Several processes starting at once: the advisory lock serialises them.
+	var wg sync.WaitGroup
+	errs := make(chan error, 6)
+	for range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pool, err := postgres.OpenConfig(ctx, cfg.Copy(), analysis.Migrations(postgres.Engine))
+			if err == nil {
+				pool.Close()
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("concurrent open: %v", err)
+		}
+	}
+	pool, err := postgres.OpenConfig(ctx, cfg.Copy(), analysis.Migrations(postgres.Engine))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	var n int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM taskmodel_migrations`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("migrations recorded: %d, %v", n, err)
+	}
+	changed := []tasktype.Migration{{Name: "analysis/0001_schema", SQL: "CREATE TABLE other (x int);"}}
+	if _, err := postgres.OpenConfig(ctx, cfg.Copy(), changed); err == nil || !strings.Contains(err.Error(), "was applied with different SQL") {
+		t.Fatalf("changed migration: %v", err)
+	}
+}
+
+// TestChecksMirrorTheSpec writes rows the spec forbids straight into
+// PostgreSQL: the table's CHECK constraints refuse them.
+func TestChecksMirrorTheSpec(t *testing.T) {
+	ctx := context.Background()
+	pool, err := postgres.OpenConfig(ctx, pgtest.Schema(t), analysis.Migrations(postgres.Engine))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	tests := []struct {
+		name, status, tool, agents string
+		progress                   int
+		ok                         bool
+	}{
+		{"valid", "CREATED", "t", `["a"]`, 0, true},
+		{"unknown status", "DONE", "t", `["a"]`, 0, false},
+		{"256 characters", "CREATED", strings.Repeat("é", 256), `["a"]`, 0, false},
+		{"255 multi-byte characters", "CREATED", strings.Repeat("é", 255), `["a"]`, 0, true},
+		{"no agents", "CREATED", "t", `[]`, 0, false},
+		{"progress 101", "CREATED", "t", `["a"]`, 101, false},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := pool.Exec(ctx, `INSERT INTO analysis (id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, blobs_cleaned)
+				VALUES ($1, $2, 1, now(), now(), 'u', $3, $4, $5, false)`, fmt.Sprintf("00000000-0000-0000-0000-%012d", i), tt.status, tt.tool, tt.agents, tt.progress)
+			if (err == nil) != tt.ok {
+				t.Errorf("insert: %v, want ok=%v", err, tt.ok)
+			}
+		})
+	}
+}
+

@@ -1,0 +1,86 @@
+package backends
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Helpers the generated drivers use to move values between model structs and
+// sqlc's rows. They are exported for generated code; applications do not
+// need them.
+
+// JSONList encodes a list column: a nil slice is stored as [], as the
+// column's CHECK requires an array.
+func JSONList[E any](s []E) ([]byte, error) {
+	if s == nil {
+		return []byte("[]"), nil
+	}
+	return json.Marshal(s)
+}
+
+// JSONNullable encodes a list or json column that may be NULL: nil is NULL,
+// unless notNull, when it is JSON null.
+func JSONNullable[V any](v V, notNull bool) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	if string(b) == "null" && !notNull {
+		return nil, nil
+	}
+	return b, nil
+}
+
+// JSONPointer encodes an optional value-type column: nil is NULL.
+func JSONPointer[V any](p *V) ([]byte, error) {
+	if p == nil {
+		return nil, nil
+	}
+	return json.Marshal(p)
+}
+
+// DecodeJSON decodes a JSON column into dst; NULL (nil) leaves dst as is.
+func DecodeJSON(data []byte, dst any) error {
+	if data == nil {
+		return nil
+	}
+	return json.Unmarshal(data, dst)
+}
+
+// TextPointer turns encoded JSON into a nullable TEXT value.
+func TextPointer(b []byte) *string {
+	if b == nil {
+		return nil
+	}
+	s := string(b)
+	return &s
+}
+
+// TextBytes turns a nullable TEXT value into bytes for DecodeJSON.
+func TextBytes(s *string) []byte {
+	if s == nil {
+		return nil
+	}
+	return []byte(*s)
+}
+
+// UTC returns a copy of an optional time in UTC.
+func UTC(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// Ptr returns a pointer to v.
+func Ptr[V any](v V) *V { return &v }
+
+// Deref returns *p, or the zero value for nil.
+func Deref[V any](p *V) V {
+	var zero V
+	if p == nil {
+		return zero
+	}
+	return *p
+}

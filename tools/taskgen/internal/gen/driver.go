@@ -1,0 +1,398 @@
+package gen
+
+import (
+	"fmt"
+
+	"github.com/dave/jennifer/jen"
+
+	"github.com/taskmodel/taskmodel/tools/taskgen/internal/spec"
+)
+
+const (
+	pkgBackends = "github.com/taskmodel/taskmodel/backends"
+	pkgJSON     = "encoding/json"
+	pkgPGX      = "github.com/jackc/pgx/v5"
+	pkgPGConn   = "github.com/jackc/pgx/v5/pgconn"
+	pkgSQL      = "database/sql"
+	pkgErrors   = "errors"
+
+	pkgSQLiteBackend = "github.com/taskmodel/taskmodel/backends/sqlite"
+)
+
+// driverFile emits the Driver of the model for an engine, in the package
+// sqlc generates for that engine: it maps the model struct to sqlc's
+// parameters and rows and implements backends.Driver.
+func (g *generator) driverFile(f *jen.File, e Engine) {
+	m := g.m
+	pg := e == PostgreSQL
+	model := g.importPath
+	T := jen.Qual(model, m.Struct)
+	table, history := Table(m)
+	rowType := SQLCName(table)
+	histType := SQLCName(history)
+	f.ImportName(model, g.pkg)
+	f.ImportName(pkgBackends, "backends")
+	f.ImportName(pkgPGX, "pgx")
+	f.ImportName(pkgPGConn, "pgconn")
+	f.ImportAlias(pkgSQLiteBackend, "sqlitebackend")
+
+	engineName := map[Engine]string{PostgreSQL: "PostgreSQL", SQLite: "SQLite"}[e]
+	f.Comment(fmt.Sprintf("Driver stores %s tasks (model %q) in %s through the queries sqlc", m.Struct, m.Name, engineName))
+	f.Comment("generated in this package. It implements backends.Driver; use it through a backends.Store.")
+	if pg {
+		f.Type().Id("Driver").Struct(jen.Id("q").Op("*").Id("Queries"))
+		f.Comment("NewDriver returns a Driver over a pgx pool, connection or transaction.")
+		f.Func().Id("NewDriver").Params(jen.Id("db").Id("DBTX")).Op("*").Id("Driver").Block(
+			jen.Return(jen.Op("&").Id("Driver").Values(jen.Dict{jen.Id("q"): jen.Id("New").Call(jen.Id("db"))})))
+	} else {
+		f.Type().Id("Driver").Struct(jen.Id("db").Op("*").Qual(pkgSQL, "DB"), jen.Id("q").Op("*").Id("Queries"))
+		f.Comment("NewDriver returns a Driver over a database opened by backends/sqlite.")
+		f.Func().Id("NewDriver").Params(jen.Id("db").Op("*").Qual(pkgSQL, "DB")).Op("*").Id("Driver").Block(
+			jen.Return(jen.Op("&").Id("Driver").Values(jen.Dict{jen.Id("db"): jen.Id("db"), jen.Id("q"): jen.Id("New").Call(jen.Id("db"))})))
+	}
+	f.Var().Id("_").Qual(pkgBackends, "Driver").Types(T).Op("=").Parens(jen.Op("*").Id("Driver")).Parens(jen.Nil())
+
+	cols := g.columns(e)
+	// encode: the values of every column, JSON encoded where needed.
+	encode := func(skip func(column) bool, withBool bool) ([]jen.Code, jen.Dict) {
+		g.retBool = withBool
+		var pre []jen.Code
+		d := jen.Dict{}
+		for _, c := range cols {
+			if skip != nil && skip(c) {
+				continue
+			}
+			name := c.Field.GoName
+			d[jen.Id(name)] = g.toDB(e, c, &pre)
+		}
+		return pre, d
+	}
+
+	// Insert.
+	pre, vals := encode(nil, false)
+	var insertBody []jen.Code
+	insertBody = append(insertBody, pre...)
+	if pg {
+		vals[jen.Id("TmActor")] = jen.Id("h").Dot("Actor")
+		vals[jen.Id("TmMessage")] = jen.Id("h").Dot("Message")
+		insertBody = append(insertBody,
+			jen.List(jen.Id("_"), jen.Err()).Op(assign(pre)).Id("d").Dot("q").Dot("Create").Call(jen.Id("ctx"), jen.Id("CreateParams").Values(vals)),
+			jen.Return(jen.Id("classify").Call(jen.Err())),
+		)
+	} else {
+		insertBody = append(insertBody,
+			jen.Return(jen.Id("d").Dot("inTx").Call(jen.Id("ctx"), jen.Func().Params(jen.Id("q").Op("*").Id("Queries")).Error().Block(
+				jen.If(jen.Err().Op(":=").Id("q").Dot("Insert").Call(jen.Id("ctx"), jen.Id("InsertParams").Values(vals)), jen.Err().Op("!=").Nil()).Block(
+					jen.Return(jen.Id("classify").Call(jen.Err()))),
+				jen.Return(jen.Id("q").Dot("InsertHistory").Call(jen.Id("ctx"), g.histParams(jen.Id("x").Dot("ID"), jen.Nil(), jen.String().Parens(jen.Id("x").Dot("Status")), jen.Nil()))),
+			))),
+		)
+	}
+	f.Comment("Insert writes a new task and its first history row.")
+	f.Func().Params(jen.Id("d").Op("*").Id("Driver")).Id("Insert").Params(
+		jen.Id("ctx").Qual("context", "Context"), jen.Id("x").Op("*").Add(T), jen.Id("h").Qual(pkgBackends, "History")).Error().Block(insertBody...)
+
+	// Get.
+	f.Comment("Get reads a task.")
+	f.Func().Params(jen.Id("d").Op("*").Id("Driver")).Id("Get").Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("id").Qual(pkgUUID, "UUID")).Params(jen.Op("*").Add(T), jen.Error()).Block(
+		jen.List(jen.Id("r"), jen.Err()).Op(":=").Id("d").Dot("q").Dot("Get").Call(jen.Id("ctx"), jen.Id("id")),
+		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Id("classify").Call(jen.Err()))),
+		jen.Return(jen.Id("fromRow").Call(jen.Id("r"))),
+	)
+
+	// Transition and Update share the column encoding minus id and created_at.
+	notKey := func(c column) bool { return c.Primary || c.Name == "created_at" }
+	pre, vals = encode(notKey, true)
+	vals[jen.Id("ID")] = jen.Id("from").Dot("ID")
+	vals[jen.Id("TmFromStatus")] = jen.Id("from").Dot("Status")
+	vals[jen.Id("TmFromVersion")] = jen.Id("from").Dot("Version")
+	var trBody []jen.Code
+	trBody = append(trBody, pre...)
+	if pg {
+		vals[jen.Id("TmEvent")] = jen.Id("h").Dot("Event")
+		vals[jen.Id("TmAttempt")] = jen.Int32().Parens(jen.Id("h").Dot("Attempt"))
+		vals[jen.Id("TmActor")] = jen.Id("h").Dot("Actor")
+		vals[jen.Id("TmMessage")] = jen.Id("h").Dot("Message")
+		trBody = append(trBody,
+			jen.List(jen.Id("n"), jen.Err()).Op(":=").Id("d").Dot("q").Dot("Transition").Call(jen.Id("ctx"), jen.Id("TransitionParams").Values(vals)),
+			jen.Return(jen.Id("n").Op("==").Lit(1), jen.Id("classify").Call(jen.Err())),
+		)
+	} else {
+		trBody = append(trBody,
+			jen.Id("ok").Op(":=").False(),
+			jen.Err().Op(assign(pre)).Id("d").Dot("inTx").Call(jen.Id("ctx"), jen.Func().Params(jen.Id("q").Op("*").Id("Queries")).Error().Block(
+				jen.List(jen.Id("n"), jen.Err()).Op(":=").Id("q").Dot("UpdateGuarded").Call(jen.Id("ctx"), jen.Id("UpdateGuardedParams").Values(vals)),
+				jen.If(jen.Err().Op("!=").Nil().Op("||").Id("n").Op("!=").Lit(1)).Block(jen.Return(jen.Id("classify").Call(jen.Err()))),
+				jen.Id("ok").Op("=").True(),
+				jen.Return(jen.Id("q").Dot("InsertHistory").Call(jen.Id("ctx"), g.histParams(jen.Id("from").Dot("ID"), jen.Op("&").Id("from").Dot("Status"), jen.String().Parens(jen.Id("x").Dot("Status")), jen.Op("&").Id("h").Dot("Event")))),
+			)),
+			jen.Return(jen.Id("ok").Op("&&").Err().Op("==").Nil(), jen.Err()),
+		)
+	}
+	f.Comment("Transition writes x over the task if it still has from's status and version,")
+	f.Comment("and appends its history row, atomically; false when the guard fails.")
+	f.Func().Params(jen.Id("d").Op("*").Id("Driver")).Id("Transition").Params(
+		jen.Id("ctx").Qual("context", "Context"), jen.Id("from").Qual(pkgBackends, "Key"), jen.Id("x").Op("*").Add(T), jen.Id("h").Qual(pkgBackends, "History")).Params(jen.Bool(), jen.Error()).Block(trBody...)
+
+	notKeyOrStatus := func(c column) bool { return notKey(c) || c.Name == "status" }
+	pre, vals = encode(notKeyOrStatus, true)
+	vals[jen.Id("ID")] = jen.Id("from").Dot("ID")
+	vals[jen.Id("TmFromStatus")] = jen.Id("from").Dot("Status")
+	vals[jen.Id("TmFromVersion")] = jen.Id("from").Dot("Version")
+	upBody := append(pre,
+		jen.List(jen.Id("n"), jen.Err()).Op(":=").Id("d").Dot("q").Dot("Update").Call(jen.Id("ctx"), jen.Id("UpdateParams").Values(vals)),
+		jen.Return(jen.Id("n").Op("==").Lit(1), jen.Id("classify").Call(jen.Err())),
+	)
+	f.Comment("Update writes x over the task if it still has from's status and version.")
+	f.Func().Params(jen.Id("d").Op("*").Id("Driver")).Id("Update").Params(
+		jen.Id("ctx").Qual("context", "Context"), jen.Id("from").Qual(pkgBackends, "Key"), jen.Id("x").Op("*").Add(T)).Params(jen.Bool(), jen.Error()).Block(upBody...)
+
+	f.Comment("Delete removes a task and its history.")
+	f.Func().Params(jen.Id("d").Op("*").Id("Driver")).Id("Delete").Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("id").Qual(pkgUUID, "UUID")).Params(jen.Bool(), jen.Error()).Block(
+		jen.List(jen.Id("n"), jen.Err()).Op(":=").Id("d").Dot("q").Dot("Delete").Call(jen.Id("ctx"), jen.Id("id")),
+		jen.Return(jen.Id("n").Op("==").Lit(1), jen.Id("classify").Call(jen.Err())),
+	)
+
+	f.Comment("History returns a task's history in order.")
+	f.Func().Params(jen.Id("d").Op("*").Id("Driver")).Id("History").Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("id").Qual(pkgUUID, "UUID")).Params(jen.Index().Qual(pkgBackends, "History"), jen.Error()).Block(
+		jen.List(jen.Id("rows"), jen.Err()).Op(":=").Id("d").Dot("q").Dot("History").Call(jen.Id("ctx"), jen.Id("id")),
+		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Id("classify").Call(jen.Err()))),
+		jen.Id("out").Op(":=").Make(jen.Index().Qual(pkgBackends, "History"), jen.Len(jen.Id("rows"))),
+		jen.For(jen.List(jen.Id("i"), jen.Id("r")).Op(":=").Range().Id("rows")).Block(
+			jen.Id("out").Index(jen.Id("i")).Op("=").Qual(pkgBackends, "History").Values(jen.Dict{
+				jen.Id("Seq"): jen.Id("r").Dot("Seq"), jen.Id("From"): jen.Qual(pkgBackends, "Deref").Call(jen.Id("r").Dot("FromStatus")),
+				jen.Id("To"): jen.Id("r").Dot("ToStatus"), jen.Id("Event"): jen.Qual(pkgBackends, "Deref").Call(jen.Id("r").Dot("Event")),
+				jen.Id("At"): jen.Id("r").Dot("At").Dot("UTC").Call(), jen.Id("Attempt"): jen.Int().Parens(jen.Id("r").Dot("Attempt")),
+				jen.Id("Actor"): jen.Id("r").Dot("Actor"), jen.Id("Message"): jen.Id("r").Dot("Message"),
+			}),
+		),
+		jen.Return(jen.Id("out"), jen.Nil()),
+	)
+	_ = histType
+
+	limitType := jen.Int64()
+	if pg {
+		limitType = jen.Int32()
+	}
+	f.Comment("ListByStatus returns up to limit tasks in a status, oldest first.")
+	f.Func().Params(jen.Id("d").Op("*").Id("Driver")).Id("ListByStatus").Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("status").String(), jen.Id("limit").Int()).Params(jen.Index().Op("*").Add(T), jen.Error()).Block(
+		jen.List(jen.Id("rows"), jen.Err()).Op(":=").Id("d").Dot("q").Dot("ListByStatus").Call(jen.Id("ctx"), jen.Id("ListByStatusParams").Values(jen.Dict{
+			jen.Id("TmStatus"): jen.Id("status"), jen.Id("TmMaxRows"): limitType.Clone().Parens(jen.Id("limit")),
+		})),
+		jen.Return(jen.Id("fromRows").Call(jen.Id("rows"), jen.Err())),
+	)
+
+	// Due.
+	dueParams := jen.Dict{jen.Id("TmMaxRows"): limitType.Clone().Parens(jen.Id("limit"))}
+	hasDue := false
+	for _, s := range m.Statuses {
+		t := s.Timeout
+		if t == nil {
+			continue
+		}
+		hasDue = true
+		deadline := jen.Id("now").Dot("Add").Call(jen.Op("-").Add(durationLit(t.After))).Dot("UTC").Call()
+		field := m.FieldByName(s.EnteredAt)
+		if field != nil && field.Optional && !pg {
+			deadline = jen.Qual(pkgBackends, "Ptr").Call(deadline)
+		}
+		dueParams[jen.Id(SQLCName("tm_"+GoNameToSnake(s.GoName)+"_deadline"))] = deadline
+	}
+	f.Comment("Due returns up to limit tasks whose status timeout has passed at now.")
+	dueBody := []jen.Code{jen.Return(jen.Nil(), jen.Nil())}
+	if hasDue {
+		dueBody = []jen.Code{
+			jen.List(jen.Id("rows"), jen.Err()).Op(":=").Id("d").Dot("q").Dot("Due").Call(jen.Id("ctx"), jen.Id("DueParams").Values(dueParams)),
+			jen.Return(jen.Id("fromRows").Call(jen.Id("rows"), jen.Err())),
+		}
+	}
+	f.Func().Params(jen.Id("d").Op("*").Id("Driver")).Id("Due").Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("now").Qual("time", "Time"), jen.Id("limit").Int()).Params(jen.Index().Op("*").Add(T), jen.Error()).Block(dueBody...)
+
+	// Row decoding.
+	var fields []jen.Code
+	var post []jen.Code
+	d := jen.Dict{}
+	for _, c := range cols {
+		g.fromDB(e, c, d, &post)
+	}
+	fields = append(fields, jen.Id("x").Op(":=").Op("&").Add(T).Values(d))
+	fields = append(fields, post...)
+	fields = append(fields, jen.Return(jen.Id("x"), jen.Nil()))
+	f.Func().Id("fromRow").Params(jen.Id("r").Id(rowType)).Params(jen.Op("*").Add(T), jen.Error()).Block(fields...)
+	f.Func().Id("fromRows").Params(jen.Id("rows").Index().Id(rowType), jen.Err().Error()).Params(jen.Index().Op("*").Add(T), jen.Error()).Block(
+		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Id("classify").Call(jen.Err()))),
+		jen.Id("out").Op(":=").Make(jen.Index().Op("*").Add(T), jen.Lit(0), jen.Len(jen.Id("rows"))),
+		jen.For(jen.List(jen.Id("_"), jen.Id("r")).Op(":=").Range().Id("rows")).Block(
+			jen.List(jen.Id("x"), jen.Err()).Op(":=").Id("fromRow").Call(jen.Id("r")),
+			jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Err())),
+			jen.Id("out").Op("=").Append(jen.Id("out"), jen.Id("x")),
+		),
+		jen.Return(jen.Id("out"), jen.Nil()),
+	)
+
+	// Error classification and transactions.
+	if pg {
+		f.Comment("classify maps driver errors to the tasktype error values.")
+		f.Func().Id("classify").Params(jen.Err().Error()).Error().Block(
+			jen.Var().Id("pgErr").Op("*").Qual(pkgPGConn, "PgError"),
+			jen.Switch().Block(
+				jen.Case(jen.Err().Op("==").Nil()).Block(jen.Return(jen.Nil())),
+				jen.Case(jen.Qual(pkgErrors, "Is").Call(jen.Err(), jen.Qual(pkgPGX, "ErrNoRows"))).Block(jen.Return(jen.Qual(pkgTasktype, "ErrNotFound"))),
+				jen.Case(jen.Qual(pkgErrors, "As").Call(jen.Err(), jen.Op("&").Id("pgErr")).Op("&&").Id("pgErr").Dot("Code").Op("==").Lit("23505")).Block(
+					jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit("%w: %s"), jen.Qual(pkgTasktype, "ErrDuplicate"), jen.Id("pgErr").Dot("Detail")))),
+			),
+			jen.Return(jen.Err()),
+		)
+	} else {
+		f.Comment("classify maps driver errors to the tasktype error values.")
+		f.Func().Id("classify").Params(jen.Err().Error()).Error().Block(
+			jen.Switch().Block(
+				jen.Case(jen.Err().Op("==").Nil()).Block(jen.Return(jen.Nil())),
+				jen.Case(jen.Qual(pkgErrors, "Is").Call(jen.Err(), jen.Qual(pkgSQL, "ErrNoRows"))).Block(jen.Return(jen.Qual(pkgTasktype, "ErrNotFound"))),
+				jen.Case(jen.Qual(pkgSQLiteBackend, "IsUniqueViolation").Call(jen.Err())).Block(
+					jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit("%w: %v"), jen.Qual(pkgTasktype, "ErrDuplicate"), jen.Err()))),
+			),
+			jen.Return(jen.Err()),
+		)
+		f.Comment("inTx runs fn in one transaction, rolled back on error.")
+		f.Func().Params(jen.Id("d").Op("*").Id("Driver")).Id("inTx").Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("fn").Func().Params(jen.Op("*").Id("Queries")).Error()).Error().Block(
+			jen.List(jen.Id("tx"), jen.Err()).Op(":=").Id("d").Dot("db").Dot("BeginTx").Call(jen.Id("ctx"), jen.Nil()),
+			jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
+			jen.If(jen.Err().Op(":=").Id("fn").Call(jen.Id("d").Dot("q").Dot("WithTx").Call(jen.Id("tx"))), jen.Err().Op("!=").Nil()).Block(
+				jen.Id("_").Op("=").Id("tx").Dot("Rollback").Call(),
+				jen.Return(jen.Err()),
+			),
+			jen.Return(jen.Id("tx").Dot("Commit").Call()),
+		)
+	}
+}
+
+// assign is := unless the JSON encoding before a call has declared err.
+func assign(pre []jen.Code) string {
+	if len(pre) > 0 {
+		return "="
+	}
+	return ":="
+}
+
+// histParams builds the SQLite InsertHistoryParams literal.
+func (g *generator) histParams(id, from, to, event jen.Code) jen.Code {
+	return jen.Id("InsertHistoryParams").Values(jen.Dict{
+		jen.Id("TmTaskID"): id, jen.Id("TmFromStatus"): from, jen.Id("TmToStatus"): to, jen.Id("TmEvent"): event,
+		jen.Id("TmAt"): jen.Id("h").Dot("At").Dot("UTC").Call(), jen.Id("TmAttempt"): jen.Int64().Parens(jen.Id("h").Dot("Attempt")),
+		jen.Id("TmActor"): jen.Id("h").Dot("Actor"), jen.Id("TmMessage"): jen.Id("h").Dot("Message"),
+	})
+}
+
+// toDB returns the expression of a column's value for sqlc; JSON encoding
+// is appended to pre as statements that set a local variable.
+func (g *generator) toDB(e Engine, c column, pre *[]jen.Code) jen.Code {
+	f := c.Field
+	x := jen.Id("x").Dot(f.GoName)
+	switch k := f.Type.Kind; {
+	case c.JSON:
+		v := "j" + f.GoName
+		var enc jen.Code
+		switch {
+		case k == spec.KindList && !f.Optional:
+			enc = jen.Qual(pkgBackends, "JSONList").Call(x)
+		case k == spec.KindList || k == spec.KindJSON:
+			enc = jen.Qual(pkgBackends, "JSONNullable").Call(x, jen.Lit(!f.Optional))
+		case f.Optional:
+			enc = jen.Qual(pkgBackends, "JSONPointer").Call(x)
+		default:
+			enc = jen.Qual(pkgJSON, "Marshal").Call(x)
+		}
+		*pre = append(*pre,
+			jen.List(jen.Id(v), jen.Err()).Op(":=").Add(enc),
+			jen.If(jen.Err().Op("!=").Nil()).Block(g.encodeFailed(f.Name)),
+		)
+		if e == PostgreSQL {
+			return jen.Id(v)
+		}
+		if f.Optional {
+			return jen.Qual(pkgBackends, "TextPointer").Call(jen.Id(v))
+		}
+		return jen.String().Parens(jen.Id(v))
+	case k == spec.KindTime:
+		if f.Optional {
+			return jen.Qual(pkgBackends, "UTC").Call(x)
+		}
+		return x.Dot("UTC").Call()
+	case k == spec.KindDuration:
+		if f.Optional {
+			return jen.Parens(jen.Op("*").Int64()).Parens(x)
+		}
+		return jen.Int64().Parens(x)
+	case k == spec.KindStatus || k == spec.KindErrorCode || k == spec.KindEnum:
+		if f.Optional {
+			return jen.Parens(jen.Op("*").String()).Parens(x)
+		}
+		return jen.String().Parens(x)
+	}
+	return x
+}
+
+// encodeFailed returns from the enclosing driver method when a JSON column
+// cannot be encoded: Insert returns an error, Transition and Update a bool
+// too. The encoding happens before any query in all three.
+func (g *generator) encodeFailed(field string) jen.Code {
+	err := jen.Qual("fmt", "Errorf").Call(jen.Lit(field+": %w"), jen.Err())
+	if g.retBool {
+		return jen.Return(jen.False(), err)
+	}
+	return jen.Return(err)
+}
+
+// fromDB sets the model field of a column from sqlc's row r.
+func (g *generator) fromDB(e Engine, c column, d jen.Dict, post *[]jen.Code) {
+	f := c.Field
+	r := jen.Id("r").Dot(f.GoName)
+	model := g.importPath
+	typeOf := func(t *spec.TypeRef) jen.Code {
+		switch t.Kind {
+		case spec.KindStatus:
+			return jen.Qual(model, "Status")
+		case spec.KindErrorCode:
+			return jen.Qual(model, "ErrorCode")
+		case spec.KindEnum:
+			return jen.Qual(model, t.Enum.Name)
+		}
+		return nil
+	}
+	switch k := f.Type.Kind; {
+	case c.JSON:
+		src := r
+		if e == SQLite {
+			if f.Optional {
+				src = jen.Qual(pkgBackends, "TextBytes").Call(r)
+			} else {
+				src = jen.Index().Byte().Parens(r)
+			}
+		}
+		*post = append(*post,
+			jen.If(jen.Err().Op(":=").Qual(pkgBackends, "DecodeJSON").Call(src, jen.Op("&").Id("x").Dot(f.GoName)), jen.Err().Op("!=").Nil()).Block(
+				jen.Return(jen.Nil(), jen.Qual("fmt", "Errorf").Call(jen.Lit(f.Name+": %w"), jen.Err()))))
+	case k == spec.KindTime:
+		if f.Optional {
+			d[jen.Id(f.GoName)] = jen.Qual(pkgBackends, "UTC").Call(r)
+		} else {
+			d[jen.Id(f.GoName)] = r.Dot("UTC").Call()
+		}
+	case k == spec.KindDuration:
+		if f.Optional {
+			d[jen.Id(f.GoName)] = jen.Parens(jen.Op("*").Qual("time", "Duration")).Parens(r)
+		} else {
+			d[jen.Id(f.GoName)] = jen.Qual("time", "Duration").Parens(r)
+		}
+	case k == spec.KindStatus || k == spec.KindErrorCode || k == spec.KindEnum:
+		if f.Optional {
+			d[jen.Id(f.GoName)] = jen.Parens(jen.Op("*").Add(typeOf(f.Type))).Parens(r)
+		} else {
+			d[jen.Id(f.GoName)] = jen.Add(typeOf(f.Type)).Parens(r)
+		}
+	default:
+		d[jen.Id(f.GoName)] = r
+	}
+}
+
