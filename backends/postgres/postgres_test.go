@@ -7,7 +7,6 @@ import (
 	"sync"
 	"testing"
 
-
 	"github.com/taskmodel/taskmodel/backends"
 	"github.com/taskmodel/taskmodel/backends/backendtest"
 	"github.com/taskmodel/taskmodel/backends/postgres"
@@ -99,4 +98,3 @@ func TestChecksMirrorTheSpec(t *testing.T) {
 		})
 	}
 }
-

@@ -395,4 +395,3 @@ func (g *generator) fromDB(e Engine, c column, d jen.Dict, post *[]jen.Code) {
 		d[jen.Id(f.GoName)] = r
 	}
 }
-

@@ -25,15 +25,15 @@ const SQLHeader = "-- " + Header
 
 // column is one SQL column of a model table.
 type column struct {
-	Name     string
-	Field    *spec.Field // nil for built-ins handled specially
-	Type     string
-	NotNull  bool
-	Checks   []string
-	JSON     bool // stored as JSON text / jsonb
-	Builtin  bool
-	Primary  bool
-	Default  string
+	Name    string
+	Field   *spec.Field // nil for built-ins handled specially
+	Type    string
+	NotNull bool
+	Checks  []string
+	JSON    bool // stored as JSON text / jsonb
+	Builtin bool
+	Primary bool
+	Default string
 }
 
 // Table returns the model's table name and its history table's name.
