@@ -1,6 +1,8 @@
 package tasktype
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -163,4 +165,11 @@ type Migration struct {
 	Name string
 	// SQL is the script, run in one transaction.
 	SQL string
+}
+
+// Checksum identifies the migration's SQL: backends record it when they
+// apply a migration and compare it afterwards.
+func (m Migration) Checksum() string {
+	sum := sha256.Sum256([]byte(m.SQL))
+	return hex.EncodeToString(sum[:])
 }

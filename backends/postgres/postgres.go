@@ -10,8 +10,6 @@ package postgres
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 
@@ -93,8 +91,7 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, migrations []tasktype.Migr
 }
 
 func apply(ctx context.Context, conn *pgx.Conn, m tasktype.Migration) error {
-	sum := sha256.Sum256([]byte(m.SQL))
-	want := hex.EncodeToString(sum[:])
+	want := m.Checksum()
 	var applied string
 	err := conn.QueryRow(ctx, `SELECT checksum FROM taskmodel_migrations WHERE name = $1`, m.Name).Scan(&applied)
 	switch {

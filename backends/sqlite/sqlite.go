@@ -11,9 +11,7 @@ package sqlite
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"fmt"
 	"net/url"
 	"sync/atomic"
@@ -90,19 +88,13 @@ func Migrate(ctx context.Context, db *sql.DB, migrations []tasktype.Migration) e
 	return nil
 }
 
-// Checksum identifies a migration's SQL.
-func Checksum(sql string) string {
-	sum := sha256.Sum256([]byte(sql))
-	return hex.EncodeToString(sum[:])
-}
-
 func apply(ctx context.Context, db *sql.DB, m tasktype.Migration) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	sum := Checksum(m.SQL)
+	sum := m.Checksum()
 	var applied string
 	switch err := tx.QueryRowContext(ctx, `SELECT checksum FROM taskmodel_migrations WHERE name = ?`, m.Name).Scan(&applied); {
 	case err == nil:
