@@ -24,9 +24,9 @@ import (
 	"github.com/taskmodel/taskmodel/tasktype"
 )
 
-// Factory makes a fresh, empty driver for one test; cleanup is the
-// factory's business (t.Cleanup).
-type Factory func(t *testing.T) backends.Driver[analysis.Task]
+// Factory makes a fresh, empty driver for one test or benchmark; cleanup is
+// the factory's business (t.Cleanup).
+type Factory func(t testing.TB) backends.Driver[analysis.Task]
 
 // Store is the store type the suite drives.
 type Store = backends.Store[analysis.Task, analysis.Event, *analysis.Task]
@@ -53,7 +53,7 @@ type env struct {
 	store *Store
 }
 
-func setup(t *testing.T, newDriver Factory) env {
+func setup(t testing.TB, newDriver Factory) env {
 	t.Helper()
 	clock := NewClock()
 	return env{ctx: context.Background(), clock: clock, store: backends.NewStore[analysis.Task, analysis.Event](newDriver(t), backends.WithClock(clock.Now))}
@@ -593,4 +593,59 @@ func jsonOf(x *analysis.Task) string {
 		return err.Error()
 	}
 	return string(b)
+}
+
+// BenchmarkTransitions measures guarded transitions per second, each with
+// its history row, at concurrency 1 and 32. Every goroutine owns a task and
+// bounces it between UPLOADING and UPLOAD_FAILED, the one loop in seed 004's
+// lifecycle, keeping the task it got back, so each op is one guarded write.
+func BenchmarkTransitions(b *testing.B, newDriver Factory) {
+	for _, workers := range []int{1, 32} {
+		b.Run(fmt.Sprintf("concurrency=%d", workers), func(b *testing.B) {
+			e := setup(b, newDriver)
+			tasks := make([]*analysis.Task, workers)
+			for i := range tasks {
+				x, err := e.store.Create(e.ctx, newTask(), backends.Meta{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if tasks[i], err = e.store.FireFrom(e.ctx, x, analysis.EventRequestUploadURLs, nil, backends.Meta{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			msg := "Required files not found in storage"
+			setMsg := func(y *analysis.Task) { y.ErrorMessage = &msg }
+			var next atomic.Int64
+			work := make(chan struct{}, b.N)
+			for range b.N {
+				work <- struct{}{}
+			}
+			close(work)
+			b.ResetTimer()
+			start := time.Now()
+			var wg sync.WaitGroup
+			for w := range workers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					x := tasks[w]
+					for range work {
+						ev, mutate := analysis.EventUploadFailed, setMsg
+						if x.Status == analysis.StatusUploadFailed {
+							ev, mutate = analysis.EventRequestUploadURLs, nil
+						}
+						y, err := e.store.FireFrom(e.ctx, x, ev, mutate, backends.Meta{Actor: "bench"})
+						if err != nil {
+							b.Error(err)
+							return
+						}
+						x = y
+						next.Add(1)
+					}
+				}()
+			}
+			wg.Wait()
+			b.ReportMetric(float64(next.Load())/time.Since(start).Seconds(), "transitions/s")
+		})
+	}
 }

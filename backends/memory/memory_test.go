@@ -10,7 +10,12 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	backendtest.Run(t, func(t *testing.T) backends.Driver[analysis.Task] {
+	backendtest.Run(t, func(t testing.TB) backends.Driver[analysis.Task] {
 		return memory.New[analysis.Task]()
 	})
+}
+
+// go test ./backends/memory -run '^$' -bench Transitions
+func BenchmarkTransitions(b *testing.B) {
+	backendtest.BenchmarkTransitions(b, func(testing.TB) backends.Driver[analysis.Task] { return memory.New[analysis.Task]() })
 }

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -17,7 +18,7 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	backendtest.Run(t, func(t *testing.T) backends.Driver[analysis.Task] {
+	backendtest.Run(t, func(t testing.TB) backends.Driver[analysis.Task] {
 		cfg := pgtest.Schema(t)
 		pool, err := postgres.OpenConfig(context.Background(), cfg, analysis.Migrations(postgres.Engine))
 		if err != nil {
@@ -97,4 +98,21 @@ func TestChecksMirrorTheSpec(t *testing.T) {
 			}
 		})
 	}
+}
+
+// go test ./backends/postgres -run '^$' -bench Transitions
+func BenchmarkTransitions(b *testing.B) {
+	backendtest.BenchmarkTransitions(b, func(t testing.TB) backends.Driver[analysis.Task] {
+		cfg := pgtest.Schema(t)
+		cfg.MaxConns = 32
+		if v := os.Getenv("BENCH_SYNC_COMMIT"); v != "" {
+			cfg.ConnConfig.RuntimeParams["synchronous_commit"] = v // diagnostic only: splits fsync cost from CPU cost
+		}
+		pool, err := postgres.OpenConfig(context.Background(), cfg, analysis.Migrations(postgres.Engine))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(pool.Close)
+		return pgdb.NewDriver(pool)
+	})
 }

@@ -16,7 +16,7 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	backendtest.Run(t, func(t *testing.T) backends.Driver[analysis.Task] {
+	backendtest.Run(t, func(t testing.TB) backends.Driver[analysis.Task] {
 		db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "tasks.db"), analysis.Migrations(sqlite.Engine))
 		if err != nil {
 			t.Fatal(err)
@@ -27,7 +27,7 @@ func TestConformance(t *testing.T) {
 }
 
 func TestConformanceInMemory(t *testing.T) {
-	backendtest.Run(t, func(t *testing.T) backends.Driver[analysis.Task] {
+	backendtest.Run(t, func(t testing.TB) backends.Driver[analysis.Task] {
 		db, err := sqlite.Open(context.Background(), ":memory:", analysis.Migrations(sqlite.Engine))
 		if err != nil {
 			t.Fatal(err)
@@ -115,4 +115,16 @@ func TestChecksMirrorTheSpec(t *testing.T) {
 			}
 		})
 	}
+}
+
+// go test ./backends/sqlite -run '^$' -bench Transitions
+func BenchmarkTransitions(b *testing.B) {
+	backendtest.BenchmarkTransitions(b, func(t testing.TB) backends.Driver[analysis.Task] {
+		db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "tasks.db"), analysis.Migrations(sqlite.Engine))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return sqlitedb.NewDriver(db)
+	})
 }
