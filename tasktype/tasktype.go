@@ -173,3 +173,14 @@ func (m Migration) Checksum() string {
 	sum := sha256.Sum256([]byte(m.SQL))
 	return hex.EncodeToString(sum[:])
 }
+
+// Row is one task in the unified listing (seed 002): the same shape for
+// every model.
+type Row struct {
+	ID         uuid.UUID  `json:"id"`
+	TaskType   string     `json:"task_type"`
+	TaskStatus Code       `json:"task_status"`
+	Tag        *string    `json:"tag"`
+	CreatedAt  time.Time  `json:"created_at"`
+	EndDate    *time.Time `json:"end_date"`
+}

@@ -7,6 +7,7 @@ package memory
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"sync"
 	"time"
 
@@ -167,4 +168,84 @@ func (d *Driver[T, PT]) Due(ctx context.Context, now time.Time, limit int) ([]*T
 		at, ok := PT(t).TimeoutAt()
 		return ok && !at.After(now)
 	})
+}
+
+// listed is a task as the memory Lister sees it.
+type listed struct {
+	row      tasktype.Row
+	status   string
+	finished bool
+}
+
+// ListSource is a driver whose tasks the memory Lister can list: a
+// memory.Driver of a model in the unified listing.
+type ListSource interface {
+	listed() ([]listed, error)
+}
+
+type listable interface {
+	ListRow() tasktype.Row
+	Finished() bool
+}
+
+func (d *Driver[T, PT]) listed() ([]listed, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]listed, 0, len(d.order))
+	for _, id := range d.order {
+		e := d.tasks[id]
+		t, err := d.decode(e)
+		if err != nil {
+			return nil, err
+		}
+		l, ok := any(PT(t)).(listable)
+		if !ok {
+			return nil, nil // the model is not in the unified listing
+		}
+		out = append(out, listed{row: l.ListRow(), status: e.key.Status, finished: l.Finished()})
+	}
+	return out, nil
+}
+
+// Lister is the unified listing over memory drivers.
+type Lister struct{ sources []ListSource }
+
+// NewLister returns a Lister over the given drivers.
+func NewLister(sources ...ListSource) *Lister { return &Lister{sources: sources} }
+
+var _ backends.Lister = (*Lister)(nil)
+
+// List implements backends.Lister with the same rules as the SQL listers.
+func (l *Lister) List(ctx context.Context, q backends.ListQuery) ([]tasktype.Row, error) {
+	var rows []tasktype.Row
+	for _, src := range l.sources {
+		all, err := src.listed()
+		if err != nil {
+			return nil, err
+		}
+		for _, x := range all {
+			statuses, ok := q.Statuses[x.row.TaskType]
+			switch {
+			case !ok || !slices.Contains(statuses, x.status):
+			case q.Tag != nil && (x.row.Tag == nil || *x.row.Tag != *q.Tag):
+			case x.row.CreatedAt.Before(q.Since) && x.finished:
+			default:
+				rows = append(rows, x.row)
+			}
+		}
+	}
+	slices.SortFunc(rows, func(a, b tasktype.Row) int {
+		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+			return c
+		}
+		return slices.Compare(b.ID[:], a.ID[:])
+	})
+	if q.Offset >= len(rows) {
+		return []tasktype.Row{}, nil
+	}
+	rows = rows[q.Offset:]
+	if len(rows) > q.Limit {
+		rows = rows[:q.Limit]
+	}
+	return rows, nil
 }

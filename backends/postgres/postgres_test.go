@@ -14,6 +14,10 @@ import (
 	"github.com/taskmodel/taskmodel/backends/postgres/pgtest"
 	"github.com/taskmodel/taskmodel/gen/analysis"
 	"github.com/taskmodel/taskmodel/gen/analysis/pgdb"
+	"github.com/taskmodel/taskmodel/gen/catalog"
+	catalogdb "github.com/taskmodel/taskmodel/gen/catalog/pgdb"
+	evaluationdb "github.com/taskmodel/taskmodel/gen/evaluation/pgdb"
+	trainingdb "github.com/taskmodel/taskmodel/gen/training/pgdb"
 	"github.com/taskmodel/taskmodel/tasktype"
 )
 
@@ -114,5 +118,16 @@ func BenchmarkTransitions(b *testing.B) {
 		}
 		t.Cleanup(pool.Close)
 		return pgdb.NewDriver(pool)
+	})
+}
+
+func TestListing(t *testing.T) {
+	backendtest.RunListing(t, func(t testing.TB) backendtest.ListingDrivers {
+		pool, err := postgres.OpenConfig(context.Background(), pgtest.Schema(t), catalog.Migrations(postgres.Engine))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(pool.Close)
+		return backendtest.ListingDrivers{Training: trainingdb.NewDriver(pool), Evaluation: evaluationdb.NewDriver(pool), Analysis: pgdb.NewDriver(pool), Lister: catalogdb.NewLister(pool)}
 	})
 }

@@ -12,6 +12,10 @@ import (
 	"github.com/taskmodel/taskmodel/backends/sqlite"
 	"github.com/taskmodel/taskmodel/gen/analysis"
 	"github.com/taskmodel/taskmodel/gen/analysis/sqlitedb"
+	"github.com/taskmodel/taskmodel/gen/catalog"
+	catalogdb "github.com/taskmodel/taskmodel/gen/catalog/sqlitedb"
+	evaluationdb "github.com/taskmodel/taskmodel/gen/evaluation/sqlitedb"
+	trainingdb "github.com/taskmodel/taskmodel/gen/training/sqlitedb"
 	"github.com/taskmodel/taskmodel/tasktype"
 )
 
@@ -126,5 +130,16 @@ func BenchmarkTransitions(b *testing.B) {
 		}
 		t.Cleanup(func() { db.Close() })
 		return sqlitedb.NewDriver(db)
+	})
+}
+
+func TestListing(t *testing.T) {
+	backendtest.RunListing(t, func(t testing.TB) backendtest.ListingDrivers {
+		db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "tasks.db"), catalog.Migrations(sqlite.Engine))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return backendtest.ListingDrivers{Training: trainingdb.NewDriver(db), Evaluation: evaluationdb.NewDriver(db), Analysis: sqlitedb.NewDriver(db), Lister: catalogdb.NewLister(db)}
 	})
 }

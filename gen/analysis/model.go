@@ -362,6 +362,35 @@ func (x *Task) TimeoutAt() (time.Time, bool) {
 	return time.Time{}, false
 }
 
+// ListRow returns the task as a row of the unified listing across models.
+func (x *Task) ListRow() tasktype.Row {
+	r := tasktype.Row{
+		CreatedAt:  x.CreatedAt,
+		ID:         x.ID,
+		TaskStatus: x.Status.Code(),
+		TaskType:   ModelName,
+	}
+	if r.EndDate == nil {
+		r.EndDate = x.CompletedAt
+	}
+	if r.EndDate == nil {
+		r.EndDate = x.FailedAt
+	}
+	if r.EndDate == nil {
+		r.EndDate = x.CancelledAt
+	}
+	if r.EndDate == nil {
+		r.EndDate = x.ExpiredAt
+	}
+	return r
+}
+
+// Finished reports whether the task is in a terminal status: the listing's
+// time window keeps unfinished tasks whenever they were created.
+func (x *Task) Finished() bool {
+	return x.Status.IsTerminal()
+}
+
 //go:embed sql/postgresql/schema.sql
 var schemaPostgreSQL string
 

@@ -138,6 +138,26 @@ func (x *PipelineSubtask) TimeoutAt() (time.Time, bool) {
 	return time.Time{}, false
 }
 
+// ListRow returns the task as a row of the unified listing across models.
+func (x *PipelineSubtask) ListRow() tasktype.Row {
+	r := tasktype.Row{
+		CreatedAt:  x.CreatedAt,
+		ID:         x.ID,
+		TaskStatus: x.Status.Code(),
+		TaskType:   ModelName,
+	}
+	if r.EndDate == nil {
+		r.EndDate = x.EndedAt
+	}
+	return r
+}
+
+// Finished reports whether the task is in a terminal status: the listing's
+// time window keeps unfinished tasks whenever they were created.
+func (x *PipelineSubtask) Finished() bool {
+	return x.Status.IsTerminal()
+}
+
 //go:embed sql/postgresql/schema.sql
 var schemaPostgreSQL string
 

@@ -71,7 +71,23 @@ func Run(args []string, stderr io.Writer) int {
 		if code := writeDir(stderr, models, *out, *sqlcPath != ""); code != ExitOK {
 			return code
 		}
-		return writeSQLC(stderr, *sqlcPath, *out, models)
+		if *sqlcPath != "" {
+			base, err := ImportPath(*out)
+			if err != nil {
+				fmt.Fprintf(stderr, "taskgen: %v\n", err)
+				return ExitIO
+			}
+			files, err := gen.CatalogFiles(models, base)
+			if err != nil {
+				fmt.Fprintf(stderr, "taskgen: catalog: %v\n", err)
+				return ExitIO
+			}
+			if err := WritePackage(filepath.Join(*out, gen.CatalogPackage), files); err != nil {
+				fmt.Fprintf(stderr, "taskgen: %v\n", err)
+				return ExitIO
+			}
+		}
+		return writeSQLC(stderr, *sqlcPath, *out, models, true)
 	}
 	m, err := spec.LoadFile(*specPath)
 	if code := report(stderr, err); code != ExitOK {
@@ -96,12 +112,12 @@ func Run(args []string, stderr io.Writer) int {
 	if *pkg != "" {
 		m.Package = *pkg
 	}
-	return writeSQLC(stderr, *sqlcPath, filepath.Dir(filepath.Clean(*out)), []*spec.Model{m})
+	return writeSQLC(stderr, *sqlcPath, filepath.Dir(filepath.Clean(*out)), []*spec.Model{m}, false)
 }
 
 // writeSQLC writes the sqlc.yaml that compiles the models' queries, whose
 // packages live in out/<package>; nothing without -sqlc.
-func writeSQLC(stderr io.Writer, sqlcPath, out string, models []*spec.Model) int {
+func writeSQLC(stderr io.Writer, sqlcPath, out string, models []*spec.Model, catalog bool) int {
 	if sqlcPath == "" {
 		return ExitOK
 	}
@@ -110,7 +126,7 @@ func writeSQLC(stderr io.Writer, sqlcPath, out string, models []*spec.Model) int
 		fmt.Fprintf(stderr, "taskgen: -sqlc: %v\n", err)
 		return ExitUsage
 	}
-	if err := writeFile(sqlcPath, gen.SQLCConfig(models, filepath.ToSlash(rel))); err != nil {
+	if err := writeFile(sqlcPath, gen.SQLCConfig(models, filepath.ToSlash(rel), catalog)); err != nil {
 		fmt.Fprintf(stderr, "taskgen: %v\n", err)
 		return ExitIO
 	}
@@ -159,7 +175,7 @@ func writeDir(stderr io.Writer, models []*spec.Model, out string, storage bool) 
 		return ExitIO
 	}
 	for _, e := range entries {
-		if e.IsDir() && !produced[e.Name()] {
+		if e.IsDir() && !produced[e.Name()] && !(storage && e.Name() == gen.CatalogPackage) {
 			if err := removePackage(filepath.Join(out, e.Name())); err != nil {
 				fmt.Fprintf(stderr, "taskgen: %v\n", err)
 				return ExitIO

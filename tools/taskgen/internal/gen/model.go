@@ -64,6 +64,7 @@ func (g *generator) modelFile(f *jen.File) {
 	g.fireMethod(f)
 	g.storeMethods(f)
 	g.timeoutMethod(f)
+	g.listRowMethod(f)
 	if g.storage {
 		g.migrations(f)
 	}

@@ -17,7 +17,7 @@ var SQLCPackages = map[Engine]string{PostgreSQL: "pgdb", SQLite: "sqlitedb"}
 //
 // The overrides make both engines speak the same Go types: uuid.UUID,
 // time.Time and pointers for NULL, so the generated store maps one shape.
-func SQLCConfig(models []*spec.Model, outDir string) []byte {
+func SQLCConfig(models []*spec.Model, outDir string, catalog bool) []byte {
 	var b strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	p("# %s\n# Regenerate with make gen: taskgen writes this file and the queries, then sqlc\n# compiles the queries of every model for every engine.\nversion: \"2\"\nsql:\n", Header)
@@ -75,6 +75,38 @@ func SQLCConfig(models []*spec.Model, outDir string) []byte {
 					imp = "import: " + o.imp + ", "
 				}
 				p("          - {db_type: %s, nullable: true, go_type: {%stype: %s, pointer: true}}\n", o.db, imp, o.typ)
+			}
+		}
+	}
+	var listed []*spec.Model
+	for _, m := range models {
+		if Listed(m) {
+			listed = append(listed, m)
+		}
+	}
+	if catalog && len(listed) > 0 {
+		dir := path.Join(outDir, CatalogPackage)
+		for _, e := range Engines {
+			p("  - engine: %s\n    schema:\n", e)
+			for _, m := range listed {
+				p("      - %s\n", path.Join(outDir, m.Package, "sql", string(e), "schema.sql"))
+			}
+			p("    queries: %s\n    gen:\n      go:\n", path.Join(dir, "sql", string(e), "query.sql"))
+			p("        package: %s\n        out: %s\n        emit_exact_table_names: true\n", SQLCPackages[e], path.Join(dir, SQLCPackages[e]))
+			if e == PostgreSQL {
+				p("        sql_package: pgx/v5\n        emit_pointers_for_null_types: true\n        overrides:\n")
+				p("          - {db_type: uuid, go_type: {import: github.com/google/uuid, type: UUID}}\n")
+				p("          - {db_type: timestamptz, go_type: {import: time, type: Time}}\n")
+				p("          - {db_type: timestamptz, nullable: true, go_type: {import: time, type: Time, pointer: true}}\n")
+			} else {
+				p("        overrides:\n")
+				for _, m := range listed {
+					p("          - {column: %s.id, go_type: {import: github.com/google/uuid, type: UUID}}\n", m.Name)
+				}
+				for _, db := range []string{"TEXT", "text"} {
+					p("          - {db_type: %s, nullable: true, go_type: {type: string, pointer: true}}\n", db)
+				}
+				p("          - {db_type: DATETIME, nullable: true, go_type: {import: time, type: Time, pointer: true}}\n")
 			}
 		}
 	}

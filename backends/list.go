@@ -1,0 +1,148 @@
+package backends
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/taskmodel/taskmodel/tasktype"
+)
+
+// Row is one task in the unified listing (an alias of tasktype.Row, which
+// generated models return from their ListRow method).
+type Row = tasktype.Row
+
+// ListFilter selects tasks of the unified listing. The zero value is not
+// valid: Limit and WithinHours must be set (the HTTP layer applies the
+// seed's defaults); values out of range are errors, never clamped.
+type ListFilter struct {
+	// TaskTypes keeps tasks of these models; empty keeps every model.
+	TaskTypes []string
+	// Statuses keeps tasks whose status has one of these unified codes;
+	// empty keeps every status.
+	Statuses []tasktype.Code
+	// Tag keeps tasks with exactly this tag; nil keeps every task.
+	Tag *string
+	// WithinHours keeps tasks created in the last WithinHours hours, and
+	// unfinished tasks whenever they were created (as seed 002's upstream
+	// does). At least 1.
+	WithinHours int
+	// Limit is the page size, 1 to 100.
+	Limit int
+	// Offset skips that many tasks, at least 0.
+	Offset int
+}
+
+// MaxWithinHours bounds ListFilter.WithinHours (ten years), so that the
+// window's start stays a valid time.
+const MaxWithinHours = 24 * 366 * 10
+
+// ListQuery is a validated ListFilter resolved for the SQL: which models to
+// read, which statuses of each (from the codes), and since when.
+type ListQuery struct {
+	// Statuses maps each model to read to the statuses to keep; a model that
+	// is absent is not read.
+	Statuses map[string][]string
+	Tag      *string
+	Since    time.Time
+	Limit    int
+	Offset   int
+}
+
+// Lister reads the unified listing. taskgen generates one per engine in
+// gen/catalog; package memory has one over memory drivers.
+type Lister interface {
+	List(ctx context.Context, q ListQuery) ([]Row, error)
+}
+
+// CatalogModel describes one model of the unified listing.
+type CatalogModel struct {
+	Name string
+	// Statuses lists the model's statuses; StatusesWithCode those with a
+	// unified code (both generated in the model's package).
+	Statuses         func() []string
+	StatusesWithCode func(tasktype.Code) []string
+}
+
+// Catalog lists tasks across models: it validates a ListFilter and hands
+// the resolved query to a Lister.
+type Catalog struct {
+	lister Lister
+	models []CatalogModel
+	now    func() time.Time
+}
+
+// NewCatalog returns a Catalog over the given models.
+func NewCatalog(lister Lister, models []CatalogModel, opts ...Option) *Catalog {
+	o := options{now: time.Now}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return &Catalog{lister: lister, models: models, now: o.now}
+}
+
+// ModelNames returns the names of the listed models, the task types.
+func (c *Catalog) ModelNames() []string {
+	names := make([]string, len(c.models))
+	for i, m := range c.models {
+		names[i] = m.Name
+	}
+	return names
+}
+
+// Resolve validates f and resolves it into a ListQuery. Every error is a
+// *tasktype.FieldError naming the filter and what it allows.
+func (c *Catalog) Resolve(f ListFilter) (ListQuery, error) {
+	names := c.ModelNames()
+	switch {
+	case f.Limit < 1 || f.Limit > 100:
+		return ListQuery{}, &tasktype.FieldError{Field: "limit", Rule: "range", Value: fmt.Sprint(f.Limit), Message: fmt.Sprintf("must be between 1 and 100 (got %d)", f.Limit)}
+	case f.Offset < 0:
+		return ListQuery{}, &tasktype.FieldError{Field: "offset", Rule: "ge", Value: fmt.Sprint(f.Offset), Message: fmt.Sprintf("must be ≥ 0 (got %d)", f.Offset)}
+	case f.WithinHours < 1 || f.WithinHours > MaxWithinHours:
+		return ListQuery{}, &tasktype.FieldError{Field: "within_hours", Rule: "range", Value: fmt.Sprint(f.WithinHours), Message: fmt.Sprintf("must be between 1 and %d (got %d)", MaxWithinHours, f.WithinHours)}
+	}
+	for _, tt := range f.TaskTypes {
+		if !slices.Contains(names, tt) {
+			return ListQuery{}, &tasktype.FieldError{Field: "task_type", Rule: "one_of", Value: tt, Message: fmt.Sprintf("unknown task type %q; allowed: %s", tt, strings.Join(names, ", "))}
+		}
+	}
+	for _, code := range f.Statuses {
+		if !code.Valid() {
+			return ListQuery{}, &tasktype.FieldError{Field: "status", Rule: "one_of", Value: string(code), Message: fmt.Sprintf("unknown status code %q; allowed: Q, R, D, F, C", code)}
+		}
+	}
+	q := ListQuery{Statuses: map[string][]string{}, Tag: f.Tag, Limit: f.Limit, Offset: f.Offset,
+		Since: c.now().UTC().Add(-time.Duration(f.WithinHours) * time.Hour)}
+	for _, m := range c.models {
+		if len(f.TaskTypes) > 0 && !slices.Contains(f.TaskTypes, m.Name) {
+			continue
+		}
+		if len(f.Statuses) == 0 {
+			q.Statuses[m.Name] = m.Statuses()
+			continue
+		}
+		var keep []string
+		for _, code := range f.Statuses {
+			keep = append(keep, m.StatusesWithCode(code)...)
+		}
+		if len(keep) > 0 {
+			q.Statuses[m.Name] = keep
+		}
+	}
+	return q, nil
+}
+
+// List returns a page of the unified listing, newest first.
+func (c *Catalog) List(ctx context.Context, f ListFilter) ([]Row, error) {
+	q, err := c.Resolve(f)
+	if err != nil {
+		return nil, err
+	}
+	if len(q.Statuses) == 0 {
+		return []Row{}, nil
+	}
+	return c.lister.List(ctx, q)
+}

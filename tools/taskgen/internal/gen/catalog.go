@@ -1,0 +1,324 @@
+package gen
+
+import (
+	"fmt"
+	"path"
+	"strconv"
+	"strings"
+
+	"github.com/dave/jennifer/jen"
+
+	"github.com/taskmodel/taskmodel/tools/taskgen/internal/spec"
+)
+
+// CatalogPackage is the directory and package, next to the model packages,
+// of the unified listing across models.
+const CatalogPackage = "catalog"
+
+// Listed reports whether a model is part of the unified listing: every
+// status has a unified code.
+func Listed(m *spec.Model) bool { return m.HasCodes }
+
+// tagField returns the model's tag field (a string named tag), or nil.
+func tagField(m *spec.Model) *spec.Field {
+	if f := m.FieldByName("tag"); f != nil && f.Type.Kind == spec.KindString {
+		return f
+	}
+	return nil
+}
+
+// endDateFields returns the fields whose first non-null value is the time a
+// task finished: end_date if the model has it, else the entry timestamps of
+// its terminal statuses.
+func endDateFields(m *spec.Model) []*spec.Field {
+	if f := m.FieldByName("end_date"); f != nil && f.Type.Kind == spec.KindTime {
+		return []*spec.Field{f}
+	}
+	var out []*spec.Field
+	seen := map[string]bool{}
+	for _, s := range m.Statuses {
+		if s.Terminal && s.EnteredAt != "" && !seen[s.EnteredAt] {
+			if f := m.FieldByName(s.EnteredAt); f != nil {
+				seen[s.EnteredAt] = true
+				out = append(out, f)
+			}
+		}
+	}
+	return out
+}
+
+// listRowMethod emits ListRow: the task as a row of the unified listing.
+func (g *generator) listRowMethod(f *jen.File) {
+	m := g.m
+	if !Listed(m) {
+		return
+	}
+	d := jen.Dict{
+		jen.Id("ID"): jen.Id("x").Dot("ID"), jen.Id("TaskType"): jen.Id("ModelName"),
+		jen.Id("TaskStatus"): jen.Id("x").Dot("Status").Dot("Code").Call(), jen.Id("CreatedAt"): jen.Id("x").Dot("CreatedAt"),
+	}
+	body := []jen.Code{}
+	if t := tagField(m); t != nil {
+		if t.Optional {
+			d[jen.Id("Tag")] = jen.Id("x").Dot(t.GoName)
+		} else {
+			d[jen.Id("Tag")] = jen.Op("&").Id("x").Dot(t.GoName)
+		}
+	}
+	body = append(body, jen.Id("r").Op(":=").Qual(pkgTasktype, "Row").Values(d))
+	for _, e := range endDateFields(m) {
+		body = append(body, jen.If(jen.Id("r").Dot("EndDate").Op("==").Nil()).Block(jen.Id("r").Dot("EndDate").Op("=").Id("x").Dot(e.GoName)))
+	}
+	body = append(body, jen.Return(jen.Id("r")))
+	f.Comment("ListRow returns the task as a row of the unified listing across models.")
+	f.Func().Params(jen.Id("x").Op("*").Id(m.Struct)).Id("ListRow").Params().Qual(pkgTasktype, "Row").Block(body...)
+	f.Comment("Finished reports whether the task is in a terminal status: the listing's")
+	f.Comment("time window keeps unfinished tasks whenever they were created.")
+	f.Func().Params(jen.Id("x").Op("*").Id(m.Struct)).Id("Finished").Params().Bool().Block(jen.Return(jen.Id("x").Dot("Status").Dot("IsTerminal").Call()))
+}
+
+// CatalogFiles renders the catalog package for the listed models, whose
+// packages live in importBase/<package>: the listing query of each engine,
+// its listers, and Models and Migrations across the models.
+func CatalogFiles(models []*spec.Model, importBase string) (map[string][]byte, error) {
+	var listed []*spec.Model
+	for _, m := range models {
+		if Listed(m) {
+			listed = append(listed, m)
+		}
+	}
+	if len(listed) == 0 {
+		return nil, nil
+	}
+	files := map[string][]byte{}
+	for _, e := range Engines {
+		files["sql/"+string(e)+"/query.sql"] = catalogSQL(listed, e)
+		f := jen.NewFile(SQLCPackages[e])
+		f.HeaderComment(Header)
+		f.ImportName(pkgBackends, "backends")
+		f.ImportName(pkgTasktype, "tasktype")
+		catalogLister(f, listed, e)
+		var buf strings.Builder
+		if err := f.Render(&buf); err != nil {
+			return nil, err
+		}
+		files[SQLCPackages[e]+"/lister.go"] = []byte(buf.String())
+	}
+	f := jen.NewFile(CatalogPackage)
+	f.HeaderComment(Header)
+	f.ImportName(pkgBackends, "backends")
+	f.ImportName(pkgTasktype, "tasktype")
+	names := make([]string, len(listed))
+	for i, m := range listed {
+		names[i] = m.Name
+	}
+	f.PackageComment(fmt.Sprintf("Package %s lists tasks across the models %s: the unified\nlisting of seed 002, newest first, with every filter pushed into each\nmodel's branch of one UNION ALL query (see sql/).", CatalogPackage, strings.Join(names, ", ")))
+	var entries, migs []jen.Code
+	for _, m := range listed {
+		ip := path.Join(importBase, m.Package)
+		f.ImportName(ip, m.Package)
+		entries = append(entries, jen.Values(jen.Dict{
+			jen.Id("Name"): jen.Qual(ip, "ModelName"),
+			jen.Id("Statuses"): jen.Func().Params().Index().String().Block(
+				jen.Return(jen.Id("names").Call(jen.Qual(ip, "Statuses").Call()))),
+			jen.Id("StatusesWithCode"): jen.Func().Params(jen.Id("c").Qual(pkgTasktype, "Code")).Index().String().Block(
+				jen.Return(jen.Id("names").Call(jen.Qual(ip, "StatusesWithCode").Call(jen.Id("c"))))),
+		}))
+		migs = append(migs, jen.Id("out").Op("=").Append(jen.Id("out"), jen.Qual(ip, "Migrations").Call(jen.Id("engine")).Op("...")))
+	}
+	f.Comment("Models returns the models of the unified listing, for backends.NewCatalog.")
+	f.Func().Id("Models").Params().Index().Qual(pkgBackends, "CatalogModel").Block(
+		jen.Return(jen.Index().Qual(pkgBackends, "CatalogModel").Values(entries...)))
+	f.Comment("Migrations returns the migrations of every listed model for an engine:")
+	f.Comment("the listing reads all their tables.")
+	f.Func().Id("Migrations").Params(jen.Id("engine").String()).Index().Qual(pkgTasktype, "Migration").Block(
+		append(append([]jen.Code{jen.Var().Id("out").Index().Qual(pkgTasktype, "Migration")}, migs...), jen.Return(jen.Id("out")))...)
+	f.Func().Id("names").Types(jen.Id("S").Op("~").String()).Params(jen.Id("s").Index().Id("S")).Index().String().Block(
+		jen.Id("out").Op(":=").Make(jen.Index().String(), jen.Len(jen.Id("s"))),
+		jen.For(jen.List(jen.Id("i"), jen.Id("v")).Op(":=").Range().Id("s")).Block(jen.Id("out").Index(jen.Id("i")).Op("=").String().Parens(jen.Id("v"))),
+		jen.Return(jen.Id("out")),
+	)
+	var buf strings.Builder
+	if err := f.Render(&buf); err != nil {
+		return nil, err
+	}
+	files["catalog.go"] = []byte(buf.String())
+	return files, nil
+}
+
+// statusesParam names the per-model parameter holding the statuses to keep.
+func statusesParam(m *spec.Model) string { return "tm_" + m.Name + "_statuses" }
+
+// catalogBranch renders one model's branch of the listing: every filter is
+// applied here, and the branch is cut to the first top rows, newest first,
+// before the union.
+func catalogBranch(m *spec.Model, e Engine, pushdown bool) string {
+	pg := e == PostgreSQL
+	t := m.Name
+	col := func(name string) string { return t + "." + name }
+	var code, open, tag []string
+	for _, s := range m.Statuses {
+		code = append(code, fmt.Sprintf("WHEN %s THEN '%s'", quoteSQL(s.Name), s.Code))
+		if !s.Terminal {
+			open = append(open, s.Name)
+		}
+	}
+	tagExpr := pick(pg, "NULL::text", "CAST(NULL AS TEXT)")
+	if f := tagField(m); f != nil {
+		tagExpr = col(f.Name)
+		tag = []string{pick(pg, "(sqlc.narg(tm_tag)::text IS NULL OR "+col("tag")+" = sqlc.narg(tm_tag)::text)", "(sqlc.narg(tm_tag) IS NULL OR "+col("tag")+" = sqlc.narg(tm_tag))")}
+	} else {
+		tag = []string{pick(pg, "sqlc.narg(tm_tag)::text IS NULL", "sqlc.narg(tm_tag) IS NULL")}
+	}
+	endExpr := pick(pg, "NULL::timestamptz", "CAST(NULL AS DATETIME)")
+	if fs := endDateFields(m); len(fs) == 1 {
+		endExpr = col(fs[0].Name)
+	} else if len(fs) > 1 {
+		var cols []string
+		for _, f := range fs {
+			cols = append(cols, col(f.Name))
+		}
+		endExpr = "coalesce(" + strings.Join(cols, ", ") + ")"
+	}
+	finished := "true"
+	if len(open) > 0 {
+		finished = "NOT (" + inList(col("status"), open) + ")"
+	}
+	extra := ""
+	if !pushdown {
+		extra = ", " + finished + " AS finished"
+	}
+	sel := fmt.Sprintf("SELECT %s, %s AS task_type, CAST(CASE %s %s END AS %s) AS task_status, %s AS tag, %s, %s AS end_date%s FROM %s",
+		col("id"), pick(pg, quoteSQL(m.Name)+"::text", "CAST("+quoteSQL(m.Name)+" AS TEXT)"), col("status"), strings.Join(code, " "),
+		pick(pg, "text", "TEXT"), tagExpr, col("created_at"), endExpr, extra, t)
+	if !pushdown {
+		return sel
+	}
+	var where []string
+	if pg {
+		where = append(where, fmt.Sprintf("%s = ANY(sqlc.arg(%s)::text[])", col("status"), statusesParam(m)))
+	} else {
+		where = append(where, fmt.Sprintf("%s IN (SELECT value FROM json_each(sqlc.arg(%s)))", col("status"), statusesParam(m)))
+	}
+	where = append(where, tag...)
+	window := col("created_at") + pick(pg, " >= sqlc.arg(tm_since)::timestamptz", " >= sqlc.arg(tm_since)")
+	if len(open) > 0 {
+		window = "(" + window + " OR " + inList(col("status"), open) + ")"
+	}
+	where = append(where, window)
+	return fmt.Sprintf("%s\n    WHERE %s\n    ORDER BY %s DESC, %s DESC\n    LIMIT %s", sel, strings.Join(where, "\n      AND "), col("created_at"), col("id"), pick(pg, "sqlc.arg(tm_top)::integer", "sqlc.arg(tm_top)"))
+}
+
+func catalogSQL(models []*spec.Model, e Engine) []byte {
+	pg := e == PostgreSQL
+	var b strings.Builder
+	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	p("%s\n-- The unified listing (seed 002) over %d models for %s, compiled by sqlc.\n\n", SQLHeader, len(models), e)
+	p("-- name: List :many\n-- Newest first. Every filter is pushed into each model's branch, which is cut\n")
+	p("-- to the first tm_top = offset + limit rows (through its created_at indexes)\n-- before the union is merged; a model not asked for gets no statuses and\n-- reads nothing.\n")
+	p("SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.created_at, listing.end_date FROM (\n")
+	for i, m := range models {
+		if i > 0 {
+			p("  UNION ALL\n")
+		}
+		if pg {
+			p("  (%s)\n", catalogBranch(m, e, true))
+		} else {
+			p("  SELECT * FROM (%s)\n", catalogBranch(m, e, true))
+		}
+	}
+	p(") AS listing\nORDER BY listing.created_at DESC, listing.id DESC\nLIMIT %s OFFSET %s;\n\n", pick(pg, "sqlc.arg(tm_limit)::integer", "sqlc.arg(tm_limit)"), pick(pg, "sqlc.arg(tm_offset)::integer", "sqlc.arg(tm_offset)"))
+
+	return []byte(b.String())
+}
+
+// naiveSQL renders the naive design of the listing, kept only to measure
+// List against: union every row of every model first (materialized), filter
+// after. Parameters: task types and codes (PostgreSQL text[], SQLite JSON
+// arrays), tag (nullable), since, limit, offset.
+func naiveSQL(models []*spec.Model, e Engine) string {
+	pg := e == PostgreSQL
+	var b strings.Builder
+	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	// PostgreSQL: a MATERIALIZED CTE; SQLite: a LIMIT in the subquery, which
+	// disables its push-down. Either way the filters run after the union.
+	p("WITH listing AS %s(\n", pick(pg, "MATERIALIZED ", ""))
+	if !pg {
+		p("  SELECT * FROM (\n")
+	}
+	for i, m := range models {
+		if i > 0 {
+			p("  UNION ALL\n")
+		}
+		p("  %s\n", catalogBranch(m, e, false))
+	}
+	if !pg {
+		p("  ) LIMIT -1\n")
+	}
+	p(")\nSELECT id, task_type, task_status, tag, created_at, end_date FROM listing\n")
+	if pg {
+		p("WHERE task_type = ANY($1::text[]) AND task_status = ANY($2::text[])\n  AND ($3::text IS NULL OR tag = $3::text)\n  AND (created_at >= $4::timestamptz OR NOT finished)\n")
+		p("ORDER BY created_at DESC, id DESC\nLIMIT $5 OFFSET $6")
+	} else {
+		p("WHERE task_type IN (SELECT value FROM json_each(?1)) AND task_status IN (SELECT value FROM json_each(?2))\n  AND (?3 IS NULL OR tag = ?3)\n  AND (created_at >= ?4 OR NOT finished)\n")
+		p("ORDER BY created_at DESC, id DESC\nLIMIT ?5 OFFSET ?6")
+	}
+	return b.String()
+}
+
+// catalogLister emits the engine's Lister over the List query.
+func catalogLister(f *jen.File, models []*spec.Model, e Engine) {
+	pg := e == PostgreSQL
+	intT := jen.Int64()
+	if pg {
+		intT = jen.Int32()
+	}
+	f.Comment("Lister reads the unified listing through the List query sqlc generated here.")
+	f.Type().Id("Lister").Struct(jen.Id("q").Op("*").Id("Queries"))
+	f.Comment("NewLister returns a Lister over the database the models' drivers use.")
+	f.Func().Id("NewLister").Params(jen.Id("db").Id("DBTX")).Op("*").Id("Lister").Block(
+		jen.Return(jen.Op("&").Id("Lister").Values(jen.Dict{jen.Id("q"): jen.Id("New").Call(jen.Id("db"))})))
+	f.Var().Id("_").Qual(pkgBackends, "Lister").Op("=").Parens(jen.Op("*").Id("Lister")).Parens(jen.Nil())
+	params := jen.Dict{
+		jen.Id("TmTag"): jen.Id("q").Dot("Tag"), jen.Id("TmSince"): jen.Id("q").Dot("Since").Dot("UTC").Call(),
+		jen.Id("TmTop"): intT.Clone().Parens(jen.Id("q").Dot("Offset").Op("+").Id("q").Dot("Limit")),
+		jen.Id("TmLimit"): intT.Clone().Parens(jen.Id("q").Dot("Limit")), jen.Id("TmOffset"): intT.Clone().Parens(jen.Id("q").Dot("Offset")),
+	}
+	var pre []jen.Code
+	for _, m := range models {
+		field := SQLCName(statusesParam(m))
+		if pg {
+			params[jen.Id(field)] = jen.Id("statuses").Call(jen.Id("q"), jen.Lit(m.Name))
+		} else {
+			v := "j" + strconv.Itoa(len(pre)/2)
+			pre = append(pre,
+				jen.List(jen.Id(v), jen.Err()).Op(":=").Qual(pkgJSON, "Marshal").Call(jen.Id("statuses").Call(jen.Id("q"), jen.Lit(m.Name))),
+				jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Err())))
+			params[jen.Id(field)] = jen.String().Parens(jen.Id(v))
+		}
+	}
+	body := append(pre,
+		jen.List(jen.Id("rows"), jen.Err()).Op(":=").Id("l").Dot("q").Dot("List").Call(jen.Id("ctx"), jen.Id("ListParams").Values(params)),
+		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Err())),
+		jen.Id("out").Op(":=").Make(jen.Index().Qual(pkgTasktype, "Row"), jen.Len(jen.Id("rows"))),
+		jen.For(jen.List(jen.Id("i"), jen.Id("r")).Op(":=").Range().Id("rows")).Block(
+			jen.Id("out").Index(jen.Id("i")).Op("=").Qual(pkgTasktype, "Row").Values(jen.Dict{
+				jen.Id("ID"): jen.Id("r").Dot("ID"), jen.Id("TaskType"): jen.Id("r").Dot("TaskType"),
+				jen.Id("TaskStatus"): jen.Qual(pkgTasktype, "Code").Parens(jen.Id("r").Dot("TaskStatus")),
+				jen.Id("Tag"): jen.Id("r").Dot("Tag"), jen.Id("CreatedAt"): jen.Id("r").Dot("CreatedAt").Dot("UTC").Call(),
+				jen.Id("EndDate"): jen.Qual(pkgBackends, "UTC").Call(jen.Id("r").Dot("EndDate")),
+			})),
+		jen.Return(jen.Id("out"), jen.Nil()),
+	)
+	f.Comment("List implements backends.Lister.")
+	f.Func().Params(jen.Id("l").Op("*").Id("Lister")).Id("List").Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("q").Qual(pkgBackends, "ListQuery")).Params(jen.Index().Qual(pkgTasktype, "Row"), jen.Error()).Block(body...)
+	f.Comment("NaiveListSQL is the naive design of the listing — union every row of every")
+	f.Comment("model first, filter after — kept only so benchmarks can measure List against")
+	f.Comment("it. Do not use it.")
+	f.Const().Id("NaiveListSQL").Op("=").Lit(naiveSQL(models, e))
+	f.Comment("statuses returns the statuses to keep of a model; an empty list reads nothing.")
+	f.Func().Id("statuses").Params(jen.Id("q").Qual(pkgBackends, "ListQuery"), jen.Id("model").String()).Index().String().Block(
+		jen.If(jen.List(jen.Id("s"), jen.Id("ok")).Op(":=").Id("q").Dot("Statuses").Index(jen.Id("model")), jen.Id("ok")).Block(jen.Return(jen.Id("s"))),
+		jen.Return(jen.Index().String().Values()),
+	)
+}
