@@ -281,7 +281,7 @@ func catalogLister(f *jen.File, models []*spec.Model, e Engine) {
 	f.Var().Id("_").Qual(pkgBackends, "Lister").Op("=").Parens(jen.Op("*").Id("Lister")).Parens(jen.Nil())
 	params := jen.Dict{
 		jen.Id("TmTag"): jen.Id("q").Dot("Tag"), jen.Id("TmSince"): jen.Id("q").Dot("Since").Dot("UTC").Call(),
-		jen.Id("TmTop"): intT.Clone().Parens(jen.Id("q").Dot("Offset").Op("+").Id("q").Dot("Limit")),
+		jen.Id("TmTop"):   intT.Clone().Parens(jen.Id("q").Dot("Offset").Op("+").Id("q").Dot("Limit")),
 		jen.Id("TmLimit"): intT.Clone().Parens(jen.Id("q").Dot("Limit")), jen.Id("TmOffset"): intT.Clone().Parens(jen.Id("q").Dot("Offset")),
 	}
 	var pre []jen.Code
@@ -305,7 +305,7 @@ func catalogLister(f *jen.File, models []*spec.Model, e Engine) {
 			jen.Id("out").Index(jen.Id("i")).Op("=").Qual(pkgTasktype, "Row").Values(jen.Dict{
 				jen.Id("ID"): jen.Id("r").Dot("ID"), jen.Id("TaskType"): jen.Id("r").Dot("TaskType"),
 				jen.Id("TaskStatus"): jen.Qual(pkgTasktype, "Code").Parens(jen.Id("r").Dot("TaskStatus")),
-				jen.Id("Tag"): jen.Id("r").Dot("Tag"), jen.Id("CreatedAt"): jen.Id("r").Dot("CreatedAt").Dot("UTC").Call(),
+				jen.Id("Tag"):        jen.Id("r").Dot("Tag"), jen.Id("CreatedAt"): jen.Id("r").Dot("CreatedAt").Dot("UTC").Call(),
 				jen.Id("EndDate"): jen.Qual(pkgBackends, "UTC").Call(jen.Id("r").Dot("EndDate")),
 			})),
 		jen.Return(jen.Id("out"), jen.Nil()),
