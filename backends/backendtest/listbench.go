@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"testing"
 	"time"
@@ -115,7 +116,8 @@ type NaiveFunc func(ctx context.Context, q backends.ListQuery, taskTypes, codes 
 
 // BenchmarkListing measures every seed-002 example query against a data set
 // already loaded behind lister, reporting p50 and p99 latency; with naive
-// set, it measures the naive design too and reports the p50 ratio.
+// set, it measures the naive design too and reports the p50 ratio
+// (TASKMODEL_BENCH_NAIVE=0 skips it: each naive run reads every row).
 func BenchmarkListing(b *testing.B, lister backends.Lister, naive NaiveFunc) {
 	ctx := context.Background()
 	cat := backends.NewCatalog(lister, catalog.Models(), backends.WithClock(func() time.Time { return ListingAnchor }))
@@ -136,7 +138,7 @@ func BenchmarkListing(b *testing.B, lister backends.Lister, naive NaiveFunc) {
 			}
 			pushP50 = report(b, lat)
 		})
-		if naive == nil {
+		if naive == nil || os.Getenv("TASKMODEL_BENCH_NAIVE") == "0" {
 			continue
 		}
 		b.Run(lq.Name+"/naive", func(b *testing.B) {

@@ -45,6 +45,9 @@ func BenchmarkListing(b *testing.B) {
 		b.Fatal(err)
 	}
 	cfg.ConnConfig.RuntimeParams["search_path"] = schema
+	if v := os.Getenv("BENCH_PLAN_CACHE_MODE"); v != "" {
+		cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = v // diagnostic
+	}
 	pool, err := postgres.OpenConfig(ctx, cfg, catalog.Migrations(postgres.Engine))
 	if err != nil {
 		b.Fatal(err)

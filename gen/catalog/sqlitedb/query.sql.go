@@ -15,68 +15,420 @@ import (
 const list = `-- name: List :many
 
 SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.created_at, listing.end_date FROM (
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT analysis.id, CAST('analysis' AS TEXT) AS task_type, CAST(CASE analysis.status WHEN 'CREATED' THEN 'Q' WHEN 'UPLOADING' THEN 'Q' WHEN 'UPLOAD_FAILED' THEN 'Q' WHEN 'QUEUED' THEN 'Q' WHEN 'PROCESSING' THEN 'R' WHEN 'COMPLETED' THEN 'D' WHEN 'FAILED' THEN 'F' WHEN 'CANCELLED' THEN 'C' WHEN 'EXPIRED' THEN 'F' END AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
-    WHERE analysis.status IN (SELECT value FROM json_each(?1))
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT analysis.id, CAST('analysis' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
+    WHERE EXISTS (SELECT 1 FROM json_each(?1) WHERE value = 'CREATED')
+      AND analysis.status = 'CREATED'
       AND ?2 IS NULL
-      AND (analysis.created_at >= ?3 OR analysis.status IN ('CREATED', 'UPLOADING', 'UPLOAD_FAILED', 'QUEUED', 'PROCESSING'))
     ORDER BY analysis.created_at DESC, analysis.id DESC
-    LIMIT ?4)
+    LIMIT ?3)
   UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT dataset_upload.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST(CASE dataset_upload.status WHEN 'QUEUED' THEN 'Q' WHEN 'RUNNING' THEN 'R' WHEN 'DONE' THEN 'D' WHEN 'FAILED' THEN 'F' WHEN 'CANCELLED' THEN 'C' END AS TEXT) AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
-    WHERE dataset_upload.status IN (SELECT value FROM json_each(?5))
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT analysis.id, CAST('analysis' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
+    WHERE EXISTS (SELECT 1 FROM json_each(?1) WHERE value = 'UPLOADING')
+      AND analysis.status = 'UPLOADING'
+      AND ?2 IS NULL
+    ORDER BY analysis.created_at DESC, analysis.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT analysis.id, CAST('analysis' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
+    WHERE EXISTS (SELECT 1 FROM json_each(?1) WHERE value = 'UPLOAD_FAILED')
+      AND analysis.status = 'UPLOAD_FAILED'
+      AND ?2 IS NULL
+    ORDER BY analysis.created_at DESC, analysis.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT analysis.id, CAST('analysis' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
+    WHERE EXISTS (SELECT 1 FROM json_each(?1) WHERE value = 'QUEUED')
+      AND analysis.status = 'QUEUED'
+      AND ?2 IS NULL
+    ORDER BY analysis.created_at DESC, analysis.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT analysis.id, CAST('analysis' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
+    WHERE EXISTS (SELECT 1 FROM json_each(?1) WHERE value = 'PROCESSING')
+      AND analysis.status = 'PROCESSING'
+      AND ?2 IS NULL
+    ORDER BY analysis.created_at DESC, analysis.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT analysis.id, CAST('analysis' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
+    WHERE EXISTS (SELECT 1 FROM json_each(?1) WHERE value = 'COMPLETED')
+      AND analysis.status = 'COMPLETED'
+      AND ?2 IS NULL
+      AND analysis.created_at >= ?4
+    ORDER BY analysis.created_at DESC, analysis.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT analysis.id, CAST('analysis' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
+    WHERE EXISTS (SELECT 1 FROM json_each(?1) WHERE value = 'FAILED')
+      AND analysis.status = 'FAILED'
+      AND ?2 IS NULL
+      AND analysis.created_at >= ?4
+    ORDER BY analysis.created_at DESC, analysis.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT analysis.id, CAST('analysis' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
+    WHERE EXISTS (SELECT 1 FROM json_each(?1) WHERE value = 'CANCELLED')
+      AND analysis.status = 'CANCELLED'
+      AND ?2 IS NULL
+      AND analysis.created_at >= ?4
+    ORDER BY analysis.created_at DESC, analysis.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT analysis.id, CAST('analysis' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
+    WHERE EXISTS (SELECT 1 FROM json_each(?1) WHERE value = 'EXPIRED')
+      AND analysis.status = 'EXPIRED'
+      AND ?2 IS NULL
+      AND analysis.created_at >= ?4
+    ORDER BY analysis.created_at DESC, analysis.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT dataset_upload.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
+    WHERE EXISTS (SELECT 1 FROM json_each(?5) WHERE value = 'QUEUED')
+      AND dataset_upload.status = 'QUEUED'
       AND (?2 IS NULL OR dataset_upload.tag = ?2)
-      AND (dataset_upload.created_at >= ?3 OR dataset_upload.status IN ('QUEUED', 'RUNNING'))
     ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
-    LIMIT ?4)
+    LIMIT ?3)
   UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT evaluation.id, CAST('evaluation' AS TEXT) AS task_type, CAST(CASE evaluation.status WHEN 'QUEUED' THEN 'Q' WHEN 'RUNNING' THEN 'R' WHEN 'DONE' THEN 'D' WHEN 'FAILED' THEN 'F' WHEN 'CANCELLED' THEN 'C' END AS TEXT) AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
-    WHERE evaluation.status IN (SELECT value FROM json_each(?6))
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT dataset_upload.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
+    WHERE EXISTS (SELECT 1 FROM json_each(?5) WHERE value = 'RUNNING')
+      AND dataset_upload.status = 'RUNNING'
+      AND (?2 IS NULL OR dataset_upload.tag = ?2)
+    ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT dataset_upload.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
+    WHERE EXISTS (SELECT 1 FROM json_each(?5) WHERE value = 'DONE')
+      AND dataset_upload.status = 'DONE'
+      AND (?2 IS NULL OR dataset_upload.tag = ?2)
+      AND dataset_upload.created_at >= ?4
+    ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT dataset_upload.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
+    WHERE EXISTS (SELECT 1 FROM json_each(?5) WHERE value = 'FAILED')
+      AND dataset_upload.status = 'FAILED'
+      AND (?2 IS NULL OR dataset_upload.tag = ?2)
+      AND dataset_upload.created_at >= ?4
+    ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT dataset_upload.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
+    WHERE EXISTS (SELECT 1 FROM json_each(?5) WHERE value = 'CANCELLED')
+      AND dataset_upload.status = 'CANCELLED'
+      AND (?2 IS NULL OR dataset_upload.tag = ?2)
+      AND dataset_upload.created_at >= ?4
+    ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT evaluation.id, CAST('evaluation' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
+    WHERE EXISTS (SELECT 1 FROM json_each(?6) WHERE value = 'QUEUED')
+      AND evaluation.status = 'QUEUED'
       AND (?2 IS NULL OR evaluation.tag = ?2)
-      AND (evaluation.created_at >= ?3 OR evaluation.status IN ('QUEUED', 'RUNNING'))
     ORDER BY evaluation.created_at DESC, evaluation.id DESC
-    LIMIT ?4)
+    LIMIT ?3)
   UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT model_upload.id, CAST('model_upload' AS TEXT) AS task_type, CAST(CASE model_upload.status WHEN 'QUEUED' THEN 'Q' WHEN 'RUNNING' THEN 'R' WHEN 'DONE' THEN 'D' WHEN 'FAILED' THEN 'F' WHEN 'CANCELLED' THEN 'C' END AS TEXT) AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
-    WHERE model_upload.status IN (SELECT value FROM json_each(?7))
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT evaluation.id, CAST('evaluation' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
+    WHERE EXISTS (SELECT 1 FROM json_each(?6) WHERE value = 'RUNNING')
+      AND evaluation.status = 'RUNNING'
+      AND (?2 IS NULL OR evaluation.tag = ?2)
+    ORDER BY evaluation.created_at DESC, evaluation.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT evaluation.id, CAST('evaluation' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
+    WHERE EXISTS (SELECT 1 FROM json_each(?6) WHERE value = 'DONE')
+      AND evaluation.status = 'DONE'
+      AND (?2 IS NULL OR evaluation.tag = ?2)
+      AND evaluation.created_at >= ?4
+    ORDER BY evaluation.created_at DESC, evaluation.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT evaluation.id, CAST('evaluation' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
+    WHERE EXISTS (SELECT 1 FROM json_each(?6) WHERE value = 'FAILED')
+      AND evaluation.status = 'FAILED'
+      AND (?2 IS NULL OR evaluation.tag = ?2)
+      AND evaluation.created_at >= ?4
+    ORDER BY evaluation.created_at DESC, evaluation.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT evaluation.id, CAST('evaluation' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
+    WHERE EXISTS (SELECT 1 FROM json_each(?6) WHERE value = 'CANCELLED')
+      AND evaluation.status = 'CANCELLED'
+      AND (?2 IS NULL OR evaluation.tag = ?2)
+      AND evaluation.created_at >= ?4
+    ORDER BY evaluation.created_at DESC, evaluation.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT model_upload.id, CAST('model_upload' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
+    WHERE EXISTS (SELECT 1 FROM json_each(?7) WHERE value = 'QUEUED')
+      AND model_upload.status = 'QUEUED'
       AND (?2 IS NULL OR model_upload.tag = ?2)
-      AND (model_upload.created_at >= ?3 OR model_upload.status IN ('QUEUED', 'RUNNING'))
     ORDER BY model_upload.created_at DESC, model_upload.id DESC
-    LIMIT ?4)
+    LIMIT ?3)
   UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT pipeline_run.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST(CASE pipeline_run.status WHEN 'NOT_STARTED' THEN 'Q' WHEN 'STARTED' THEN 'R' WHEN 'RUNNING' THEN 'R' WHEN 'COMPLETED' THEN 'D' WHEN 'FAILED' THEN 'F' WHEN 'SKIPPED' THEN 'D' WHEN 'CANCELLED' THEN 'C' END AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_run.created_at, pipeline_run.ended_at AS end_date FROM pipeline_run
-    WHERE pipeline_run.status IN (SELECT value FROM json_each(?8))
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT model_upload.id, CAST('model_upload' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
+    WHERE EXISTS (SELECT 1 FROM json_each(?7) WHERE value = 'RUNNING')
+      AND model_upload.status = 'RUNNING'
+      AND (?2 IS NULL OR model_upload.tag = ?2)
+    ORDER BY model_upload.created_at DESC, model_upload.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT model_upload.id, CAST('model_upload' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
+    WHERE EXISTS (SELECT 1 FROM json_each(?7) WHERE value = 'DONE')
+      AND model_upload.status = 'DONE'
+      AND (?2 IS NULL OR model_upload.tag = ?2)
+      AND model_upload.created_at >= ?4
+    ORDER BY model_upload.created_at DESC, model_upload.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT model_upload.id, CAST('model_upload' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
+    WHERE EXISTS (SELECT 1 FROM json_each(?7) WHERE value = 'FAILED')
+      AND model_upload.status = 'FAILED'
+      AND (?2 IS NULL OR model_upload.tag = ?2)
+      AND model_upload.created_at >= ?4
+    ORDER BY model_upload.created_at DESC, model_upload.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT model_upload.id, CAST('model_upload' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
+    WHERE EXISTS (SELECT 1 FROM json_each(?7) WHERE value = 'CANCELLED')
+      AND model_upload.status = 'CANCELLED'
+      AND (?2 IS NULL OR model_upload.tag = ?2)
+      AND model_upload.created_at >= ?4
+    ORDER BY model_upload.created_at DESC, model_upload.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT pipeline_run.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_run.created_at, pipeline_run.ended_at AS end_date FROM pipeline_run
+    WHERE EXISTS (SELECT 1 FROM json_each(?8) WHERE value = 'NOT_STARTED')
+      AND pipeline_run.status = 'NOT_STARTED'
       AND ?2 IS NULL
-      AND (pipeline_run.created_at >= ?3 OR pipeline_run.status IN ('NOT_STARTED', 'STARTED', 'RUNNING'))
     ORDER BY pipeline_run.created_at DESC, pipeline_run.id DESC
-    LIMIT ?4)
+    LIMIT ?3)
   UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT pipeline_subtask.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST(CASE pipeline_subtask.status WHEN 'NOT_STARTED' THEN 'Q' WHEN 'STARTED' THEN 'R' WHEN 'RUNNING' THEN 'R' WHEN 'COMPLETED' THEN 'D' WHEN 'FAILED' THEN 'F' WHEN 'SKIPPED' THEN 'D' WHEN 'CANCELLED' THEN 'C' END AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_subtask.created_at, pipeline_subtask.ended_at AS end_date FROM pipeline_subtask
-    WHERE pipeline_subtask.status IN (SELECT value FROM json_each(?9))
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT pipeline_run.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_run.created_at, pipeline_run.ended_at AS end_date FROM pipeline_run
+    WHERE EXISTS (SELECT 1 FROM json_each(?8) WHERE value = 'STARTED')
+      AND pipeline_run.status = 'STARTED'
       AND ?2 IS NULL
-      AND (pipeline_subtask.created_at >= ?3 OR pipeline_subtask.status IN ('NOT_STARTED', 'STARTED', 'RUNNING'))
+    ORDER BY pipeline_run.created_at DESC, pipeline_run.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT pipeline_run.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_run.created_at, pipeline_run.ended_at AS end_date FROM pipeline_run
+    WHERE EXISTS (SELECT 1 FROM json_each(?8) WHERE value = 'RUNNING')
+      AND pipeline_run.status = 'RUNNING'
+      AND ?2 IS NULL
+    ORDER BY pipeline_run.created_at DESC, pipeline_run.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT pipeline_run.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_run.created_at, pipeline_run.ended_at AS end_date FROM pipeline_run
+    WHERE EXISTS (SELECT 1 FROM json_each(?8) WHERE value = 'COMPLETED')
+      AND pipeline_run.status = 'COMPLETED'
+      AND ?2 IS NULL
+      AND pipeline_run.created_at >= ?4
+    ORDER BY pipeline_run.created_at DESC, pipeline_run.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT pipeline_run.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_run.created_at, pipeline_run.ended_at AS end_date FROM pipeline_run
+    WHERE EXISTS (SELECT 1 FROM json_each(?8) WHERE value = 'FAILED')
+      AND pipeline_run.status = 'FAILED'
+      AND ?2 IS NULL
+      AND pipeline_run.created_at >= ?4
+    ORDER BY pipeline_run.created_at DESC, pipeline_run.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT pipeline_run.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_run.created_at, pipeline_run.ended_at AS end_date FROM pipeline_run
+    WHERE EXISTS (SELECT 1 FROM json_each(?8) WHERE value = 'SKIPPED')
+      AND pipeline_run.status = 'SKIPPED'
+      AND ?2 IS NULL
+      AND pipeline_run.created_at >= ?4
+    ORDER BY pipeline_run.created_at DESC, pipeline_run.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT pipeline_run.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_run.created_at, pipeline_run.ended_at AS end_date FROM pipeline_run
+    WHERE EXISTS (SELECT 1 FROM json_each(?8) WHERE value = 'CANCELLED')
+      AND pipeline_run.status = 'CANCELLED'
+      AND ?2 IS NULL
+      AND pipeline_run.created_at >= ?4
+    ORDER BY pipeline_run.created_at DESC, pipeline_run.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT pipeline_subtask.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_subtask.created_at, pipeline_subtask.ended_at AS end_date FROM pipeline_subtask
+    WHERE EXISTS (SELECT 1 FROM json_each(?9) WHERE value = 'NOT_STARTED')
+      AND pipeline_subtask.status = 'NOT_STARTED'
+      AND ?2 IS NULL
     ORDER BY pipeline_subtask.created_at DESC, pipeline_subtask.id DESC
-    LIMIT ?4)
+    LIMIT ?3)
   UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT stage.id, CAST('stage' AS TEXT) AS task_type, CAST(CASE stage.status WHEN 'UNBOUND' THEN 'Q' WHEN 'CREATED' THEN 'Q' WHEN 'RUNNING' THEN 'R' WHEN 'RETRY' THEN 'R' WHEN 'ERROR' THEN 'F' WHEN 'COMPLETE' THEN 'D' WHEN 'CANCELED' THEN 'C' END AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, stage.created_at, stage.ended_at AS end_date FROM stage
-    WHERE stage.status IN (SELECT value FROM json_each(?10))
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT pipeline_subtask.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_subtask.created_at, pipeline_subtask.ended_at AS end_date FROM pipeline_subtask
+    WHERE EXISTS (SELECT 1 FROM json_each(?9) WHERE value = 'STARTED')
+      AND pipeline_subtask.status = 'STARTED'
       AND ?2 IS NULL
-      AND (stage.created_at >= ?3 OR stage.status IN ('UNBOUND', 'CREATED', 'RUNNING', 'RETRY'))
+    ORDER BY pipeline_subtask.created_at DESC, pipeline_subtask.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT pipeline_subtask.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_subtask.created_at, pipeline_subtask.ended_at AS end_date FROM pipeline_subtask
+    WHERE EXISTS (SELECT 1 FROM json_each(?9) WHERE value = 'RUNNING')
+      AND pipeline_subtask.status = 'RUNNING'
+      AND ?2 IS NULL
+    ORDER BY pipeline_subtask.created_at DESC, pipeline_subtask.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT pipeline_subtask.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_subtask.created_at, pipeline_subtask.ended_at AS end_date FROM pipeline_subtask
+    WHERE EXISTS (SELECT 1 FROM json_each(?9) WHERE value = 'COMPLETED')
+      AND pipeline_subtask.status = 'COMPLETED'
+      AND ?2 IS NULL
+      AND pipeline_subtask.created_at >= ?4
+    ORDER BY pipeline_subtask.created_at DESC, pipeline_subtask.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT pipeline_subtask.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_subtask.created_at, pipeline_subtask.ended_at AS end_date FROM pipeline_subtask
+    WHERE EXISTS (SELECT 1 FROM json_each(?9) WHERE value = 'FAILED')
+      AND pipeline_subtask.status = 'FAILED'
+      AND ?2 IS NULL
+      AND pipeline_subtask.created_at >= ?4
+    ORDER BY pipeline_subtask.created_at DESC, pipeline_subtask.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT pipeline_subtask.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_subtask.created_at, pipeline_subtask.ended_at AS end_date FROM pipeline_subtask
+    WHERE EXISTS (SELECT 1 FROM json_each(?9) WHERE value = 'SKIPPED')
+      AND pipeline_subtask.status = 'SKIPPED'
+      AND ?2 IS NULL
+      AND pipeline_subtask.created_at >= ?4
+    ORDER BY pipeline_subtask.created_at DESC, pipeline_subtask.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT pipeline_subtask.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_subtask.created_at, pipeline_subtask.ended_at AS end_date FROM pipeline_subtask
+    WHERE EXISTS (SELECT 1 FROM json_each(?9) WHERE value = 'CANCELLED')
+      AND pipeline_subtask.status = 'CANCELLED'
+      AND ?2 IS NULL
+      AND pipeline_subtask.created_at >= ?4
+    ORDER BY pipeline_subtask.created_at DESC, pipeline_subtask.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT stage.id, CAST('stage' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, stage.created_at, stage.ended_at AS end_date FROM stage
+    WHERE EXISTS (SELECT 1 FROM json_each(?10) WHERE value = 'UNBOUND')
+      AND stage.status = 'UNBOUND'
+      AND ?2 IS NULL
     ORDER BY stage.created_at DESC, stage.id DESC
-    LIMIT ?4)
+    LIMIT ?3)
   UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT synthesis.id, CAST('synthesis' AS TEXT) AS task_type, CAST(CASE synthesis.status WHEN 'QUEUED' THEN 'Q' WHEN 'RUNNING' THEN 'R' WHEN 'DONE' THEN 'D' WHEN 'FAILED' THEN 'F' WHEN 'CANCELLED' THEN 'C' END AS TEXT) AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
-    WHERE synthesis.status IN (SELECT value FROM json_each(?11))
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT stage.id, CAST('stage' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, stage.created_at, stage.ended_at AS end_date FROM stage
+    WHERE EXISTS (SELECT 1 FROM json_each(?10) WHERE value = 'CREATED')
+      AND stage.status = 'CREATED'
+      AND ?2 IS NULL
+    ORDER BY stage.created_at DESC, stage.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT stage.id, CAST('stage' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, stage.created_at, stage.ended_at AS end_date FROM stage
+    WHERE EXISTS (SELECT 1 FROM json_each(?10) WHERE value = 'RUNNING')
+      AND stage.status = 'RUNNING'
+      AND ?2 IS NULL
+    ORDER BY stage.created_at DESC, stage.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT stage.id, CAST('stage' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, stage.created_at, stage.ended_at AS end_date FROM stage
+    WHERE EXISTS (SELECT 1 FROM json_each(?10) WHERE value = 'RETRY')
+      AND stage.status = 'RETRY'
+      AND ?2 IS NULL
+    ORDER BY stage.created_at DESC, stage.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT stage.id, CAST('stage' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, stage.created_at, stage.ended_at AS end_date FROM stage
+    WHERE EXISTS (SELECT 1 FROM json_each(?10) WHERE value = 'ERROR')
+      AND stage.status = 'ERROR'
+      AND ?2 IS NULL
+      AND stage.created_at >= ?4
+    ORDER BY stage.created_at DESC, stage.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT stage.id, CAST('stage' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, stage.created_at, stage.ended_at AS end_date FROM stage
+    WHERE EXISTS (SELECT 1 FROM json_each(?10) WHERE value = 'COMPLETE')
+      AND stage.status = 'COMPLETE'
+      AND ?2 IS NULL
+      AND stage.created_at >= ?4
+    ORDER BY stage.created_at DESC, stage.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT stage.id, CAST('stage' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, stage.created_at, stage.ended_at AS end_date FROM stage
+    WHERE EXISTS (SELECT 1 FROM json_each(?10) WHERE value = 'CANCELED')
+      AND stage.status = 'CANCELED'
+      AND ?2 IS NULL
+      AND stage.created_at >= ?4
+    ORDER BY stage.created_at DESC, stage.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT synthesis.id, CAST('synthesis' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
+    WHERE EXISTS (SELECT 1 FROM json_each(?11) WHERE value = 'QUEUED')
+      AND synthesis.status = 'QUEUED'
       AND (?2 IS NULL OR synthesis.tag = ?2)
-      AND (synthesis.created_at >= ?3 OR synthesis.status IN ('QUEUED', 'RUNNING'))
     ORDER BY synthesis.created_at DESC, synthesis.id DESC
-    LIMIT ?4)
+    LIMIT ?3)
   UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT training.id, CAST('training' AS TEXT) AS task_type, CAST(CASE training.status WHEN 'QUEUED' THEN 'Q' WHEN 'RUNNING' THEN 'R' WHEN 'DONE' THEN 'D' WHEN 'FAILED' THEN 'F' WHEN 'CANCELLED' THEN 'C' END AS TEXT) AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
-    WHERE training.status IN (SELECT value FROM json_each(?12))
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT synthesis.id, CAST('synthesis' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
+    WHERE EXISTS (SELECT 1 FROM json_each(?11) WHERE value = 'RUNNING')
+      AND synthesis.status = 'RUNNING'
+      AND (?2 IS NULL OR synthesis.tag = ?2)
+    ORDER BY synthesis.created_at DESC, synthesis.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT synthesis.id, CAST('synthesis' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
+    WHERE EXISTS (SELECT 1 FROM json_each(?11) WHERE value = 'DONE')
+      AND synthesis.status = 'DONE'
+      AND (?2 IS NULL OR synthesis.tag = ?2)
+      AND synthesis.created_at >= ?4
+    ORDER BY synthesis.created_at DESC, synthesis.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT synthesis.id, CAST('synthesis' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
+    WHERE EXISTS (SELECT 1 FROM json_each(?11) WHERE value = 'FAILED')
+      AND synthesis.status = 'FAILED'
+      AND (?2 IS NULL OR synthesis.tag = ?2)
+      AND synthesis.created_at >= ?4
+    ORDER BY synthesis.created_at DESC, synthesis.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT synthesis.id, CAST('synthesis' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
+    WHERE EXISTS (SELECT 1 FROM json_each(?11) WHERE value = 'CANCELLED')
+      AND synthesis.status = 'CANCELLED'
+      AND (?2 IS NULL OR synthesis.tag = ?2)
+      AND synthesis.created_at >= ?4
+    ORDER BY synthesis.created_at DESC, synthesis.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT training.id, CAST('training' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
+    WHERE EXISTS (SELECT 1 FROM json_each(?12) WHERE value = 'QUEUED')
+      AND training.status = 'QUEUED'
       AND (?2 IS NULL OR training.tag = ?2)
-      AND (training.created_at >= ?3 OR training.status IN ('QUEUED', 'RUNNING'))
     ORDER BY training.created_at DESC, training.id DESC
-    LIMIT ?4)
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT training.id, CAST('training' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
+    WHERE EXISTS (SELECT 1 FROM json_each(?12) WHERE value = 'RUNNING')
+      AND training.status = 'RUNNING'
+      AND (?2 IS NULL OR training.tag = ?2)
+    ORDER BY training.created_at DESC, training.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT training.id, CAST('training' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
+    WHERE EXISTS (SELECT 1 FROM json_each(?12) WHERE value = 'DONE')
+      AND training.status = 'DONE'
+      AND (?2 IS NULL OR training.tag = ?2)
+      AND training.created_at >= ?4
+    ORDER BY training.created_at DESC, training.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT training.id, CAST('training' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
+    WHERE EXISTS (SELECT 1 FROM json_each(?12) WHERE value = 'FAILED')
+      AND training.status = 'FAILED'
+      AND (?2 IS NULL OR training.tag = ?2)
+      AND training.created_at >= ?4
+    ORDER BY training.created_at DESC, training.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT training.id, CAST('training' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
+    WHERE EXISTS (SELECT 1 FROM json_each(?12) WHERE value = 'CANCELLED')
+      AND training.status = 'CANCELLED'
+      AND (?2 IS NULL OR training.tag = ?2)
+      AND training.created_at >= ?4
+    ORDER BY training.created_at DESC, training.id DESC
+    LIMIT ?3)
 ) AS listing
 ORDER BY listing.created_at DESC, listing.id DESC
 LIMIT ?14 OFFSET ?13
@@ -85,8 +437,8 @@ LIMIT ?14 OFFSET ?13
 type ListParams struct {
 	TmAnalysisStatuses        interface{}
 	TmTag                     interface{}
-	TmSince                   time.Time
 	TmTop                     int64
+	TmSince                   time.Time
 	TmDatasetUploadStatuses   interface{}
 	TmEvaluationStatuses      interface{}
 	TmModelUploadStatuses     interface{}
@@ -118,8 +470,8 @@ func (q *Queries) List(ctx context.Context, arg ListParams) ([]ListRow, error) {
 	rows, err := q.db.QueryContext(ctx, list,
 		arg.TmAnalysisStatuses,
 		arg.TmTag,
-		arg.TmSince,
 		arg.TmTop,
+		arg.TmSince,
 		arg.TmDatasetUploadStatuses,
 		arg.TmEvaluationStatuses,
 		arg.TmModelUploadStatuses,

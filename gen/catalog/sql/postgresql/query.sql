@@ -7,66 +7,418 @@
 -- before the union is merged; a model not asked for gets no statuses and
 -- reads nothing.
 SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.created_at, listing.end_date FROM (
-  (SELECT analysis.id, 'analysis'::text AS task_type, CAST(CASE analysis.status WHEN 'CREATED' THEN 'Q' WHEN 'UPLOADING' THEN 'Q' WHEN 'UPLOAD_FAILED' THEN 'Q' WHEN 'QUEUED' THEN 'Q' WHEN 'PROCESSING' THEN 'R' WHEN 'COMPLETED' THEN 'D' WHEN 'FAILED' THEN 'F' WHEN 'CANCELLED' THEN 'C' WHEN 'EXPIRED' THEN 'F' END AS text) AS task_status, NULL::text AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
-    WHERE analysis.status = ANY(sqlc.arg(tm_analysis_statuses)::text[])
+  (SELECT analysis.id, 'analysis'::text AS task_type, 'Q'::text AS task_status, NULL::text AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
+    WHERE 'CREATED' = ANY(sqlc.arg(tm_analysis_statuses)::text[])
+      AND analysis.status = 'CREATED'
       AND sqlc.narg(tm_tag)::text IS NULL
-      AND (analysis.created_at >= sqlc.arg(tm_since)::timestamptz OR analysis.status IN ('CREATED', 'UPLOADING', 'UPLOAD_FAILED', 'QUEUED', 'PROCESSING'))
     ORDER BY analysis.created_at DESC, analysis.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
   UNION ALL
-  (SELECT dataset_upload.id, 'dataset_upload'::text AS task_type, CAST(CASE dataset_upload.status WHEN 'QUEUED' THEN 'Q' WHEN 'RUNNING' THEN 'R' WHEN 'DONE' THEN 'D' WHEN 'FAILED' THEN 'F' WHEN 'CANCELLED' THEN 'C' END AS text) AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
-    WHERE dataset_upload.status = ANY(sqlc.arg(tm_dataset_upload_statuses)::text[])
+  (SELECT analysis.id, 'analysis'::text AS task_type, 'Q'::text AS task_status, NULL::text AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
+    WHERE 'UPLOADING' = ANY(sqlc.arg(tm_analysis_statuses)::text[])
+      AND analysis.status = 'UPLOADING'
+      AND sqlc.narg(tm_tag)::text IS NULL
+    ORDER BY analysis.created_at DESC, analysis.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT analysis.id, 'analysis'::text AS task_type, 'Q'::text AS task_status, NULL::text AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
+    WHERE 'UPLOAD_FAILED' = ANY(sqlc.arg(tm_analysis_statuses)::text[])
+      AND analysis.status = 'UPLOAD_FAILED'
+      AND sqlc.narg(tm_tag)::text IS NULL
+    ORDER BY analysis.created_at DESC, analysis.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT analysis.id, 'analysis'::text AS task_type, 'Q'::text AS task_status, NULL::text AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
+    WHERE 'QUEUED' = ANY(sqlc.arg(tm_analysis_statuses)::text[])
+      AND analysis.status = 'QUEUED'
+      AND sqlc.narg(tm_tag)::text IS NULL
+    ORDER BY analysis.created_at DESC, analysis.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT analysis.id, 'analysis'::text AS task_type, 'R'::text AS task_status, NULL::text AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
+    WHERE 'PROCESSING' = ANY(sqlc.arg(tm_analysis_statuses)::text[])
+      AND analysis.status = 'PROCESSING'
+      AND sqlc.narg(tm_tag)::text IS NULL
+    ORDER BY analysis.created_at DESC, analysis.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT analysis.id, 'analysis'::text AS task_type, 'D'::text AS task_status, NULL::text AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
+    WHERE 'COMPLETED' = ANY(sqlc.arg(tm_analysis_statuses)::text[])
+      AND analysis.status = 'COMPLETED'
+      AND sqlc.narg(tm_tag)::text IS NULL
+      AND analysis.created_at >= sqlc.arg(tm_since)::timestamptz
+    ORDER BY analysis.created_at DESC, analysis.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT analysis.id, 'analysis'::text AS task_type, 'F'::text AS task_status, NULL::text AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
+    WHERE 'FAILED' = ANY(sqlc.arg(tm_analysis_statuses)::text[])
+      AND analysis.status = 'FAILED'
+      AND sqlc.narg(tm_tag)::text IS NULL
+      AND analysis.created_at >= sqlc.arg(tm_since)::timestamptz
+    ORDER BY analysis.created_at DESC, analysis.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT analysis.id, 'analysis'::text AS task_type, 'C'::text AS task_status, NULL::text AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
+    WHERE 'CANCELLED' = ANY(sqlc.arg(tm_analysis_statuses)::text[])
+      AND analysis.status = 'CANCELLED'
+      AND sqlc.narg(tm_tag)::text IS NULL
+      AND analysis.created_at >= sqlc.arg(tm_since)::timestamptz
+    ORDER BY analysis.created_at DESC, analysis.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT analysis.id, 'analysis'::text AS task_type, 'F'::text AS task_status, NULL::text AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
+    WHERE 'EXPIRED' = ANY(sqlc.arg(tm_analysis_statuses)::text[])
+      AND analysis.status = 'EXPIRED'
+      AND sqlc.narg(tm_tag)::text IS NULL
+      AND analysis.created_at >= sqlc.arg(tm_since)::timestamptz
+    ORDER BY analysis.created_at DESC, analysis.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT dataset_upload.id, 'dataset_upload'::text AS task_type, 'Q'::text AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
+    WHERE 'QUEUED' = ANY(sqlc.arg(tm_dataset_upload_statuses)::text[])
+      AND dataset_upload.status = 'QUEUED'
       AND (sqlc.narg(tm_tag)::text IS NULL OR dataset_upload.tag = sqlc.narg(tm_tag)::text)
-      AND (dataset_upload.created_at >= sqlc.arg(tm_since)::timestamptz OR dataset_upload.status IN ('QUEUED', 'RUNNING'))
     ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
   UNION ALL
-  (SELECT evaluation.id, 'evaluation'::text AS task_type, CAST(CASE evaluation.status WHEN 'QUEUED' THEN 'Q' WHEN 'RUNNING' THEN 'R' WHEN 'DONE' THEN 'D' WHEN 'FAILED' THEN 'F' WHEN 'CANCELLED' THEN 'C' END AS text) AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
-    WHERE evaluation.status = ANY(sqlc.arg(tm_evaluation_statuses)::text[])
+  (SELECT dataset_upload.id, 'dataset_upload'::text AS task_type, 'R'::text AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
+    WHERE 'RUNNING' = ANY(sqlc.arg(tm_dataset_upload_statuses)::text[])
+      AND dataset_upload.status = 'RUNNING'
+      AND (sqlc.narg(tm_tag)::text IS NULL OR dataset_upload.tag = sqlc.narg(tm_tag)::text)
+    ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT dataset_upload.id, 'dataset_upload'::text AS task_type, 'D'::text AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
+    WHERE 'DONE' = ANY(sqlc.arg(tm_dataset_upload_statuses)::text[])
+      AND dataset_upload.status = 'DONE'
+      AND (sqlc.narg(tm_tag)::text IS NULL OR dataset_upload.tag = sqlc.narg(tm_tag)::text)
+      AND dataset_upload.created_at >= sqlc.arg(tm_since)::timestamptz
+    ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT dataset_upload.id, 'dataset_upload'::text AS task_type, 'F'::text AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
+    WHERE 'FAILED' = ANY(sqlc.arg(tm_dataset_upload_statuses)::text[])
+      AND dataset_upload.status = 'FAILED'
+      AND (sqlc.narg(tm_tag)::text IS NULL OR dataset_upload.tag = sqlc.narg(tm_tag)::text)
+      AND dataset_upload.created_at >= sqlc.arg(tm_since)::timestamptz
+    ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT dataset_upload.id, 'dataset_upload'::text AS task_type, 'C'::text AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
+    WHERE 'CANCELLED' = ANY(sqlc.arg(tm_dataset_upload_statuses)::text[])
+      AND dataset_upload.status = 'CANCELLED'
+      AND (sqlc.narg(tm_tag)::text IS NULL OR dataset_upload.tag = sqlc.narg(tm_tag)::text)
+      AND dataset_upload.created_at >= sqlc.arg(tm_since)::timestamptz
+    ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT evaluation.id, 'evaluation'::text AS task_type, 'Q'::text AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
+    WHERE 'QUEUED' = ANY(sqlc.arg(tm_evaluation_statuses)::text[])
+      AND evaluation.status = 'QUEUED'
       AND (sqlc.narg(tm_tag)::text IS NULL OR evaluation.tag = sqlc.narg(tm_tag)::text)
-      AND (evaluation.created_at >= sqlc.arg(tm_since)::timestamptz OR evaluation.status IN ('QUEUED', 'RUNNING'))
     ORDER BY evaluation.created_at DESC, evaluation.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
   UNION ALL
-  (SELECT model_upload.id, 'model_upload'::text AS task_type, CAST(CASE model_upload.status WHEN 'QUEUED' THEN 'Q' WHEN 'RUNNING' THEN 'R' WHEN 'DONE' THEN 'D' WHEN 'FAILED' THEN 'F' WHEN 'CANCELLED' THEN 'C' END AS text) AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
-    WHERE model_upload.status = ANY(sqlc.arg(tm_model_upload_statuses)::text[])
+  (SELECT evaluation.id, 'evaluation'::text AS task_type, 'R'::text AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
+    WHERE 'RUNNING' = ANY(sqlc.arg(tm_evaluation_statuses)::text[])
+      AND evaluation.status = 'RUNNING'
+      AND (sqlc.narg(tm_tag)::text IS NULL OR evaluation.tag = sqlc.narg(tm_tag)::text)
+    ORDER BY evaluation.created_at DESC, evaluation.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT evaluation.id, 'evaluation'::text AS task_type, 'D'::text AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
+    WHERE 'DONE' = ANY(sqlc.arg(tm_evaluation_statuses)::text[])
+      AND evaluation.status = 'DONE'
+      AND (sqlc.narg(tm_tag)::text IS NULL OR evaluation.tag = sqlc.narg(tm_tag)::text)
+      AND evaluation.created_at >= sqlc.arg(tm_since)::timestamptz
+    ORDER BY evaluation.created_at DESC, evaluation.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT evaluation.id, 'evaluation'::text AS task_type, 'F'::text AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
+    WHERE 'FAILED' = ANY(sqlc.arg(tm_evaluation_statuses)::text[])
+      AND evaluation.status = 'FAILED'
+      AND (sqlc.narg(tm_tag)::text IS NULL OR evaluation.tag = sqlc.narg(tm_tag)::text)
+      AND evaluation.created_at >= sqlc.arg(tm_since)::timestamptz
+    ORDER BY evaluation.created_at DESC, evaluation.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT evaluation.id, 'evaluation'::text AS task_type, 'C'::text AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
+    WHERE 'CANCELLED' = ANY(sqlc.arg(tm_evaluation_statuses)::text[])
+      AND evaluation.status = 'CANCELLED'
+      AND (sqlc.narg(tm_tag)::text IS NULL OR evaluation.tag = sqlc.narg(tm_tag)::text)
+      AND evaluation.created_at >= sqlc.arg(tm_since)::timestamptz
+    ORDER BY evaluation.created_at DESC, evaluation.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT model_upload.id, 'model_upload'::text AS task_type, 'Q'::text AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
+    WHERE 'QUEUED' = ANY(sqlc.arg(tm_model_upload_statuses)::text[])
+      AND model_upload.status = 'QUEUED'
       AND (sqlc.narg(tm_tag)::text IS NULL OR model_upload.tag = sqlc.narg(tm_tag)::text)
-      AND (model_upload.created_at >= sqlc.arg(tm_since)::timestamptz OR model_upload.status IN ('QUEUED', 'RUNNING'))
     ORDER BY model_upload.created_at DESC, model_upload.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
   UNION ALL
-  (SELECT pipeline_run.id, 'pipeline_run'::text AS task_type, CAST(CASE pipeline_run.status WHEN 'NOT_STARTED' THEN 'Q' WHEN 'STARTED' THEN 'R' WHEN 'RUNNING' THEN 'R' WHEN 'COMPLETED' THEN 'D' WHEN 'FAILED' THEN 'F' WHEN 'SKIPPED' THEN 'D' WHEN 'CANCELLED' THEN 'C' END AS text) AS task_status, NULL::text AS tag, pipeline_run.created_at, pipeline_run.ended_at AS end_date FROM pipeline_run
-    WHERE pipeline_run.status = ANY(sqlc.arg(tm_pipeline_run_statuses)::text[])
+  (SELECT model_upload.id, 'model_upload'::text AS task_type, 'R'::text AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
+    WHERE 'RUNNING' = ANY(sqlc.arg(tm_model_upload_statuses)::text[])
+      AND model_upload.status = 'RUNNING'
+      AND (sqlc.narg(tm_tag)::text IS NULL OR model_upload.tag = sqlc.narg(tm_tag)::text)
+    ORDER BY model_upload.created_at DESC, model_upload.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT model_upload.id, 'model_upload'::text AS task_type, 'D'::text AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
+    WHERE 'DONE' = ANY(sqlc.arg(tm_model_upload_statuses)::text[])
+      AND model_upload.status = 'DONE'
+      AND (sqlc.narg(tm_tag)::text IS NULL OR model_upload.tag = sqlc.narg(tm_tag)::text)
+      AND model_upload.created_at >= sqlc.arg(tm_since)::timestamptz
+    ORDER BY model_upload.created_at DESC, model_upload.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT model_upload.id, 'model_upload'::text AS task_type, 'F'::text AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
+    WHERE 'FAILED' = ANY(sqlc.arg(tm_model_upload_statuses)::text[])
+      AND model_upload.status = 'FAILED'
+      AND (sqlc.narg(tm_tag)::text IS NULL OR model_upload.tag = sqlc.narg(tm_tag)::text)
+      AND model_upload.created_at >= sqlc.arg(tm_since)::timestamptz
+    ORDER BY model_upload.created_at DESC, model_upload.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT model_upload.id, 'model_upload'::text AS task_type, 'C'::text AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
+    WHERE 'CANCELLED' = ANY(sqlc.arg(tm_model_upload_statuses)::text[])
+      AND model_upload.status = 'CANCELLED'
+      AND (sqlc.narg(tm_tag)::text IS NULL OR model_upload.tag = sqlc.narg(tm_tag)::text)
+      AND model_upload.created_at >= sqlc.arg(tm_since)::timestamptz
+    ORDER BY model_upload.created_at DESC, model_upload.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT pipeline_run.id, 'pipeline_run'::text AS task_type, 'Q'::text AS task_status, NULL::text AS tag, pipeline_run.created_at, pipeline_run.ended_at AS end_date FROM pipeline_run
+    WHERE 'NOT_STARTED' = ANY(sqlc.arg(tm_pipeline_run_statuses)::text[])
+      AND pipeline_run.status = 'NOT_STARTED'
       AND sqlc.narg(tm_tag)::text IS NULL
-      AND (pipeline_run.created_at >= sqlc.arg(tm_since)::timestamptz OR pipeline_run.status IN ('NOT_STARTED', 'STARTED', 'RUNNING'))
     ORDER BY pipeline_run.created_at DESC, pipeline_run.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
   UNION ALL
-  (SELECT pipeline_subtask.id, 'pipeline_subtask'::text AS task_type, CAST(CASE pipeline_subtask.status WHEN 'NOT_STARTED' THEN 'Q' WHEN 'STARTED' THEN 'R' WHEN 'RUNNING' THEN 'R' WHEN 'COMPLETED' THEN 'D' WHEN 'FAILED' THEN 'F' WHEN 'SKIPPED' THEN 'D' WHEN 'CANCELLED' THEN 'C' END AS text) AS task_status, NULL::text AS tag, pipeline_subtask.created_at, pipeline_subtask.ended_at AS end_date FROM pipeline_subtask
-    WHERE pipeline_subtask.status = ANY(sqlc.arg(tm_pipeline_subtask_statuses)::text[])
+  (SELECT pipeline_run.id, 'pipeline_run'::text AS task_type, 'R'::text AS task_status, NULL::text AS tag, pipeline_run.created_at, pipeline_run.ended_at AS end_date FROM pipeline_run
+    WHERE 'STARTED' = ANY(sqlc.arg(tm_pipeline_run_statuses)::text[])
+      AND pipeline_run.status = 'STARTED'
       AND sqlc.narg(tm_tag)::text IS NULL
-      AND (pipeline_subtask.created_at >= sqlc.arg(tm_since)::timestamptz OR pipeline_subtask.status IN ('NOT_STARTED', 'STARTED', 'RUNNING'))
+    ORDER BY pipeline_run.created_at DESC, pipeline_run.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT pipeline_run.id, 'pipeline_run'::text AS task_type, 'R'::text AS task_status, NULL::text AS tag, pipeline_run.created_at, pipeline_run.ended_at AS end_date FROM pipeline_run
+    WHERE 'RUNNING' = ANY(sqlc.arg(tm_pipeline_run_statuses)::text[])
+      AND pipeline_run.status = 'RUNNING'
+      AND sqlc.narg(tm_tag)::text IS NULL
+    ORDER BY pipeline_run.created_at DESC, pipeline_run.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT pipeline_run.id, 'pipeline_run'::text AS task_type, 'D'::text AS task_status, NULL::text AS tag, pipeline_run.created_at, pipeline_run.ended_at AS end_date FROM pipeline_run
+    WHERE 'COMPLETED' = ANY(sqlc.arg(tm_pipeline_run_statuses)::text[])
+      AND pipeline_run.status = 'COMPLETED'
+      AND sqlc.narg(tm_tag)::text IS NULL
+      AND pipeline_run.created_at >= sqlc.arg(tm_since)::timestamptz
+    ORDER BY pipeline_run.created_at DESC, pipeline_run.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT pipeline_run.id, 'pipeline_run'::text AS task_type, 'F'::text AS task_status, NULL::text AS tag, pipeline_run.created_at, pipeline_run.ended_at AS end_date FROM pipeline_run
+    WHERE 'FAILED' = ANY(sqlc.arg(tm_pipeline_run_statuses)::text[])
+      AND pipeline_run.status = 'FAILED'
+      AND sqlc.narg(tm_tag)::text IS NULL
+      AND pipeline_run.created_at >= sqlc.arg(tm_since)::timestamptz
+    ORDER BY pipeline_run.created_at DESC, pipeline_run.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT pipeline_run.id, 'pipeline_run'::text AS task_type, 'D'::text AS task_status, NULL::text AS tag, pipeline_run.created_at, pipeline_run.ended_at AS end_date FROM pipeline_run
+    WHERE 'SKIPPED' = ANY(sqlc.arg(tm_pipeline_run_statuses)::text[])
+      AND pipeline_run.status = 'SKIPPED'
+      AND sqlc.narg(tm_tag)::text IS NULL
+      AND pipeline_run.created_at >= sqlc.arg(tm_since)::timestamptz
+    ORDER BY pipeline_run.created_at DESC, pipeline_run.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT pipeline_run.id, 'pipeline_run'::text AS task_type, 'C'::text AS task_status, NULL::text AS tag, pipeline_run.created_at, pipeline_run.ended_at AS end_date FROM pipeline_run
+    WHERE 'CANCELLED' = ANY(sqlc.arg(tm_pipeline_run_statuses)::text[])
+      AND pipeline_run.status = 'CANCELLED'
+      AND sqlc.narg(tm_tag)::text IS NULL
+      AND pipeline_run.created_at >= sqlc.arg(tm_since)::timestamptz
+    ORDER BY pipeline_run.created_at DESC, pipeline_run.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT pipeline_subtask.id, 'pipeline_subtask'::text AS task_type, 'Q'::text AS task_status, NULL::text AS tag, pipeline_subtask.created_at, pipeline_subtask.ended_at AS end_date FROM pipeline_subtask
+    WHERE 'NOT_STARTED' = ANY(sqlc.arg(tm_pipeline_subtask_statuses)::text[])
+      AND pipeline_subtask.status = 'NOT_STARTED'
+      AND sqlc.narg(tm_tag)::text IS NULL
     ORDER BY pipeline_subtask.created_at DESC, pipeline_subtask.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
   UNION ALL
-  (SELECT stage.id, 'stage'::text AS task_type, CAST(CASE stage.status WHEN 'UNBOUND' THEN 'Q' WHEN 'CREATED' THEN 'Q' WHEN 'RUNNING' THEN 'R' WHEN 'RETRY' THEN 'R' WHEN 'ERROR' THEN 'F' WHEN 'COMPLETE' THEN 'D' WHEN 'CANCELED' THEN 'C' END AS text) AS task_status, NULL::text AS tag, stage.created_at, stage.ended_at AS end_date FROM stage
-    WHERE stage.status = ANY(sqlc.arg(tm_stage_statuses)::text[])
+  (SELECT pipeline_subtask.id, 'pipeline_subtask'::text AS task_type, 'R'::text AS task_status, NULL::text AS tag, pipeline_subtask.created_at, pipeline_subtask.ended_at AS end_date FROM pipeline_subtask
+    WHERE 'STARTED' = ANY(sqlc.arg(tm_pipeline_subtask_statuses)::text[])
+      AND pipeline_subtask.status = 'STARTED'
       AND sqlc.narg(tm_tag)::text IS NULL
-      AND (stage.created_at >= sqlc.arg(tm_since)::timestamptz OR stage.status IN ('UNBOUND', 'CREATED', 'RUNNING', 'RETRY'))
+    ORDER BY pipeline_subtask.created_at DESC, pipeline_subtask.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT pipeline_subtask.id, 'pipeline_subtask'::text AS task_type, 'R'::text AS task_status, NULL::text AS tag, pipeline_subtask.created_at, pipeline_subtask.ended_at AS end_date FROM pipeline_subtask
+    WHERE 'RUNNING' = ANY(sqlc.arg(tm_pipeline_subtask_statuses)::text[])
+      AND pipeline_subtask.status = 'RUNNING'
+      AND sqlc.narg(tm_tag)::text IS NULL
+    ORDER BY pipeline_subtask.created_at DESC, pipeline_subtask.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT pipeline_subtask.id, 'pipeline_subtask'::text AS task_type, 'D'::text AS task_status, NULL::text AS tag, pipeline_subtask.created_at, pipeline_subtask.ended_at AS end_date FROM pipeline_subtask
+    WHERE 'COMPLETED' = ANY(sqlc.arg(tm_pipeline_subtask_statuses)::text[])
+      AND pipeline_subtask.status = 'COMPLETED'
+      AND sqlc.narg(tm_tag)::text IS NULL
+      AND pipeline_subtask.created_at >= sqlc.arg(tm_since)::timestamptz
+    ORDER BY pipeline_subtask.created_at DESC, pipeline_subtask.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT pipeline_subtask.id, 'pipeline_subtask'::text AS task_type, 'F'::text AS task_status, NULL::text AS tag, pipeline_subtask.created_at, pipeline_subtask.ended_at AS end_date FROM pipeline_subtask
+    WHERE 'FAILED' = ANY(sqlc.arg(tm_pipeline_subtask_statuses)::text[])
+      AND pipeline_subtask.status = 'FAILED'
+      AND sqlc.narg(tm_tag)::text IS NULL
+      AND pipeline_subtask.created_at >= sqlc.arg(tm_since)::timestamptz
+    ORDER BY pipeline_subtask.created_at DESC, pipeline_subtask.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT pipeline_subtask.id, 'pipeline_subtask'::text AS task_type, 'D'::text AS task_status, NULL::text AS tag, pipeline_subtask.created_at, pipeline_subtask.ended_at AS end_date FROM pipeline_subtask
+    WHERE 'SKIPPED' = ANY(sqlc.arg(tm_pipeline_subtask_statuses)::text[])
+      AND pipeline_subtask.status = 'SKIPPED'
+      AND sqlc.narg(tm_tag)::text IS NULL
+      AND pipeline_subtask.created_at >= sqlc.arg(tm_since)::timestamptz
+    ORDER BY pipeline_subtask.created_at DESC, pipeline_subtask.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT pipeline_subtask.id, 'pipeline_subtask'::text AS task_type, 'C'::text AS task_status, NULL::text AS tag, pipeline_subtask.created_at, pipeline_subtask.ended_at AS end_date FROM pipeline_subtask
+    WHERE 'CANCELLED' = ANY(sqlc.arg(tm_pipeline_subtask_statuses)::text[])
+      AND pipeline_subtask.status = 'CANCELLED'
+      AND sqlc.narg(tm_tag)::text IS NULL
+      AND pipeline_subtask.created_at >= sqlc.arg(tm_since)::timestamptz
+    ORDER BY pipeline_subtask.created_at DESC, pipeline_subtask.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT stage.id, 'stage'::text AS task_type, 'Q'::text AS task_status, NULL::text AS tag, stage.created_at, stage.ended_at AS end_date FROM stage
+    WHERE 'UNBOUND' = ANY(sqlc.arg(tm_stage_statuses)::text[])
+      AND stage.status = 'UNBOUND'
+      AND sqlc.narg(tm_tag)::text IS NULL
     ORDER BY stage.created_at DESC, stage.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
   UNION ALL
-  (SELECT synthesis.id, 'synthesis'::text AS task_type, CAST(CASE synthesis.status WHEN 'QUEUED' THEN 'Q' WHEN 'RUNNING' THEN 'R' WHEN 'DONE' THEN 'D' WHEN 'FAILED' THEN 'F' WHEN 'CANCELLED' THEN 'C' END AS text) AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
-    WHERE synthesis.status = ANY(sqlc.arg(tm_synthesis_statuses)::text[])
+  (SELECT stage.id, 'stage'::text AS task_type, 'Q'::text AS task_status, NULL::text AS tag, stage.created_at, stage.ended_at AS end_date FROM stage
+    WHERE 'CREATED' = ANY(sqlc.arg(tm_stage_statuses)::text[])
+      AND stage.status = 'CREATED'
+      AND sqlc.narg(tm_tag)::text IS NULL
+    ORDER BY stage.created_at DESC, stage.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT stage.id, 'stage'::text AS task_type, 'R'::text AS task_status, NULL::text AS tag, stage.created_at, stage.ended_at AS end_date FROM stage
+    WHERE 'RUNNING' = ANY(sqlc.arg(tm_stage_statuses)::text[])
+      AND stage.status = 'RUNNING'
+      AND sqlc.narg(tm_tag)::text IS NULL
+    ORDER BY stage.created_at DESC, stage.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT stage.id, 'stage'::text AS task_type, 'R'::text AS task_status, NULL::text AS tag, stage.created_at, stage.ended_at AS end_date FROM stage
+    WHERE 'RETRY' = ANY(sqlc.arg(tm_stage_statuses)::text[])
+      AND stage.status = 'RETRY'
+      AND sqlc.narg(tm_tag)::text IS NULL
+    ORDER BY stage.created_at DESC, stage.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT stage.id, 'stage'::text AS task_type, 'F'::text AS task_status, NULL::text AS tag, stage.created_at, stage.ended_at AS end_date FROM stage
+    WHERE 'ERROR' = ANY(sqlc.arg(tm_stage_statuses)::text[])
+      AND stage.status = 'ERROR'
+      AND sqlc.narg(tm_tag)::text IS NULL
+      AND stage.created_at >= sqlc.arg(tm_since)::timestamptz
+    ORDER BY stage.created_at DESC, stage.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT stage.id, 'stage'::text AS task_type, 'D'::text AS task_status, NULL::text AS tag, stage.created_at, stage.ended_at AS end_date FROM stage
+    WHERE 'COMPLETE' = ANY(sqlc.arg(tm_stage_statuses)::text[])
+      AND stage.status = 'COMPLETE'
+      AND sqlc.narg(tm_tag)::text IS NULL
+      AND stage.created_at >= sqlc.arg(tm_since)::timestamptz
+    ORDER BY stage.created_at DESC, stage.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT stage.id, 'stage'::text AS task_type, 'C'::text AS task_status, NULL::text AS tag, stage.created_at, stage.ended_at AS end_date FROM stage
+    WHERE 'CANCELED' = ANY(sqlc.arg(tm_stage_statuses)::text[])
+      AND stage.status = 'CANCELED'
+      AND sqlc.narg(tm_tag)::text IS NULL
+      AND stage.created_at >= sqlc.arg(tm_since)::timestamptz
+    ORDER BY stage.created_at DESC, stage.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT synthesis.id, 'synthesis'::text AS task_type, 'Q'::text AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
+    WHERE 'QUEUED' = ANY(sqlc.arg(tm_synthesis_statuses)::text[])
+      AND synthesis.status = 'QUEUED'
       AND (sqlc.narg(tm_tag)::text IS NULL OR synthesis.tag = sqlc.narg(tm_tag)::text)
-      AND (synthesis.created_at >= sqlc.arg(tm_since)::timestamptz OR synthesis.status IN ('QUEUED', 'RUNNING'))
     ORDER BY synthesis.created_at DESC, synthesis.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
   UNION ALL
-  (SELECT training.id, 'training'::text AS task_type, CAST(CASE training.status WHEN 'QUEUED' THEN 'Q' WHEN 'RUNNING' THEN 'R' WHEN 'DONE' THEN 'D' WHEN 'FAILED' THEN 'F' WHEN 'CANCELLED' THEN 'C' END AS text) AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
-    WHERE training.status = ANY(sqlc.arg(tm_training_statuses)::text[])
+  (SELECT synthesis.id, 'synthesis'::text AS task_type, 'R'::text AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
+    WHERE 'RUNNING' = ANY(sqlc.arg(tm_synthesis_statuses)::text[])
+      AND synthesis.status = 'RUNNING'
+      AND (sqlc.narg(tm_tag)::text IS NULL OR synthesis.tag = sqlc.narg(tm_tag)::text)
+    ORDER BY synthesis.created_at DESC, synthesis.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT synthesis.id, 'synthesis'::text AS task_type, 'D'::text AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
+    WHERE 'DONE' = ANY(sqlc.arg(tm_synthesis_statuses)::text[])
+      AND synthesis.status = 'DONE'
+      AND (sqlc.narg(tm_tag)::text IS NULL OR synthesis.tag = sqlc.narg(tm_tag)::text)
+      AND synthesis.created_at >= sqlc.arg(tm_since)::timestamptz
+    ORDER BY synthesis.created_at DESC, synthesis.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT synthesis.id, 'synthesis'::text AS task_type, 'F'::text AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
+    WHERE 'FAILED' = ANY(sqlc.arg(tm_synthesis_statuses)::text[])
+      AND synthesis.status = 'FAILED'
+      AND (sqlc.narg(tm_tag)::text IS NULL OR synthesis.tag = sqlc.narg(tm_tag)::text)
+      AND synthesis.created_at >= sqlc.arg(tm_since)::timestamptz
+    ORDER BY synthesis.created_at DESC, synthesis.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT synthesis.id, 'synthesis'::text AS task_type, 'C'::text AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
+    WHERE 'CANCELLED' = ANY(sqlc.arg(tm_synthesis_statuses)::text[])
+      AND synthesis.status = 'CANCELLED'
+      AND (sqlc.narg(tm_tag)::text IS NULL OR synthesis.tag = sqlc.narg(tm_tag)::text)
+      AND synthesis.created_at >= sqlc.arg(tm_since)::timestamptz
+    ORDER BY synthesis.created_at DESC, synthesis.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT training.id, 'training'::text AS task_type, 'Q'::text AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
+    WHERE 'QUEUED' = ANY(sqlc.arg(tm_training_statuses)::text[])
+      AND training.status = 'QUEUED'
       AND (sqlc.narg(tm_tag)::text IS NULL OR training.tag = sqlc.narg(tm_tag)::text)
-      AND (training.created_at >= sqlc.arg(tm_since)::timestamptz OR training.status IN ('QUEUED', 'RUNNING'))
+    ORDER BY training.created_at DESC, training.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT training.id, 'training'::text AS task_type, 'R'::text AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
+    WHERE 'RUNNING' = ANY(sqlc.arg(tm_training_statuses)::text[])
+      AND training.status = 'RUNNING'
+      AND (sqlc.narg(tm_tag)::text IS NULL OR training.tag = sqlc.narg(tm_tag)::text)
+    ORDER BY training.created_at DESC, training.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT training.id, 'training'::text AS task_type, 'D'::text AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
+    WHERE 'DONE' = ANY(sqlc.arg(tm_training_statuses)::text[])
+      AND training.status = 'DONE'
+      AND (sqlc.narg(tm_tag)::text IS NULL OR training.tag = sqlc.narg(tm_tag)::text)
+      AND training.created_at >= sqlc.arg(tm_since)::timestamptz
+    ORDER BY training.created_at DESC, training.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT training.id, 'training'::text AS task_type, 'F'::text AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
+    WHERE 'FAILED' = ANY(sqlc.arg(tm_training_statuses)::text[])
+      AND training.status = 'FAILED'
+      AND (sqlc.narg(tm_tag)::text IS NULL OR training.tag = sqlc.narg(tm_tag)::text)
+      AND training.created_at >= sqlc.arg(tm_since)::timestamptz
+    ORDER BY training.created_at DESC, training.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT training.id, 'training'::text AS task_type, 'C'::text AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
+    WHERE 'CANCELLED' = ANY(sqlc.arg(tm_training_statuses)::text[])
+      AND training.status = 'CANCELLED'
+      AND (sqlc.narg(tm_tag)::text IS NULL OR training.tag = sqlc.narg(tm_tag)::text)
+      AND training.created_at >= sqlc.arg(tm_since)::timestamptz
     ORDER BY training.created_at DESC, training.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
 ) AS listing

@@ -7,66 +7,418 @@
 -- before the union is merged; a model not asked for gets no statuses and
 -- reads nothing.
 SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.created_at, listing.end_date FROM (
-  SELECT * FROM (SELECT analysis.id, CAST('analysis' AS TEXT) AS task_type, CAST(CASE analysis.status WHEN 'CREATED' THEN 'Q' WHEN 'UPLOADING' THEN 'Q' WHEN 'UPLOAD_FAILED' THEN 'Q' WHEN 'QUEUED' THEN 'Q' WHEN 'PROCESSING' THEN 'R' WHEN 'COMPLETED' THEN 'D' WHEN 'FAILED' THEN 'F' WHEN 'CANCELLED' THEN 'C' WHEN 'EXPIRED' THEN 'F' END AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
-    WHERE analysis.status IN (SELECT value FROM json_each(sqlc.arg(tm_analysis_statuses)))
+  SELECT * FROM (SELECT analysis.id, CAST('analysis' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
+    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_analysis_statuses)) WHERE value = 'CREATED')
+      AND analysis.status = 'CREATED'
       AND sqlc.narg(tm_tag) IS NULL
-      AND (analysis.created_at >= sqlc.arg(tm_since) OR analysis.status IN ('CREATED', 'UPLOADING', 'UPLOAD_FAILED', 'QUEUED', 'PROCESSING'))
     ORDER BY analysis.created_at DESC, analysis.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT dataset_upload.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST(CASE dataset_upload.status WHEN 'QUEUED' THEN 'Q' WHEN 'RUNNING' THEN 'R' WHEN 'DONE' THEN 'D' WHEN 'FAILED' THEN 'F' WHEN 'CANCELLED' THEN 'C' END AS TEXT) AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
-    WHERE dataset_upload.status IN (SELECT value FROM json_each(sqlc.arg(tm_dataset_upload_statuses)))
+  SELECT * FROM (SELECT analysis.id, CAST('analysis' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
+    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_analysis_statuses)) WHERE value = 'UPLOADING')
+      AND analysis.status = 'UPLOADING'
+      AND sqlc.narg(tm_tag) IS NULL
+    ORDER BY analysis.created_at DESC, analysis.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT analysis.id, CAST('analysis' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
+    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_analysis_statuses)) WHERE value = 'UPLOAD_FAILED')
+      AND analysis.status = 'UPLOAD_FAILED'
+      AND sqlc.narg(tm_tag) IS NULL
+    ORDER BY analysis.created_at DESC, analysis.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT analysis.id, CAST('analysis' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
+    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_analysis_statuses)) WHERE value = 'QUEUED')
+      AND analysis.status = 'QUEUED'
+      AND sqlc.narg(tm_tag) IS NULL
+    ORDER BY analysis.created_at DESC, analysis.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT analysis.id, CAST('analysis' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
+    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_analysis_statuses)) WHERE value = 'PROCESSING')
+      AND analysis.status = 'PROCESSING'
+      AND sqlc.narg(tm_tag) IS NULL
+    ORDER BY analysis.created_at DESC, analysis.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT analysis.id, CAST('analysis' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
+    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_analysis_statuses)) WHERE value = 'COMPLETED')
+      AND analysis.status = 'COMPLETED'
+      AND sqlc.narg(tm_tag) IS NULL
+      AND analysis.created_at >= sqlc.arg(tm_since)
+    ORDER BY analysis.created_at DESC, analysis.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT analysis.id, CAST('analysis' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
+    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_analysis_statuses)) WHERE value = 'FAILED')
+      AND analysis.status = 'FAILED'
+      AND sqlc.narg(tm_tag) IS NULL
+      AND analysis.created_at >= sqlc.arg(tm_since)
+    ORDER BY analysis.created_at DESC, analysis.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT analysis.id, CAST('analysis' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
+    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_analysis_statuses)) WHERE value = 'CANCELLED')
+      AND analysis.status = 'CANCELLED'
+      AND sqlc.narg(tm_tag) IS NULL
+      AND analysis.created_at >= sqlc.arg(tm_since)
+    ORDER BY analysis.created_at DESC, analysis.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT analysis.id, CAST('analysis' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
+    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_analysis_statuses)) WHERE value = 'EXPIRED')
+      AND analysis.status = 'EXPIRED'
+      AND sqlc.narg(tm_tag) IS NULL
+      AND analysis.created_at >= sqlc.arg(tm_since)
+    ORDER BY analysis.created_at DESC, analysis.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT dataset_upload.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
+    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_dataset_upload_statuses)) WHERE value = 'QUEUED')
+      AND dataset_upload.status = 'QUEUED'
       AND (sqlc.narg(tm_tag) IS NULL OR dataset_upload.tag = sqlc.narg(tm_tag))
-      AND (dataset_upload.created_at >= sqlc.arg(tm_since) OR dataset_upload.status IN ('QUEUED', 'RUNNING'))
     ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT evaluation.id, CAST('evaluation' AS TEXT) AS task_type, CAST(CASE evaluation.status WHEN 'QUEUED' THEN 'Q' WHEN 'RUNNING' THEN 'R' WHEN 'DONE' THEN 'D' WHEN 'FAILED' THEN 'F' WHEN 'CANCELLED' THEN 'C' END AS TEXT) AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
-    WHERE evaluation.status IN (SELECT value FROM json_each(sqlc.arg(tm_evaluation_statuses)))
+  SELECT * FROM (SELECT dataset_upload.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
+    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_dataset_upload_statuses)) WHERE value = 'RUNNING')
+      AND dataset_upload.status = 'RUNNING'
+      AND (sqlc.narg(tm_tag) IS NULL OR dataset_upload.tag = sqlc.narg(tm_tag))
+    ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT dataset_upload.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
+    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_dataset_upload_statuses)) WHERE value = 'DONE')
+      AND dataset_upload.status = 'DONE'
+      AND (sqlc.narg(tm_tag) IS NULL OR dataset_upload.tag = sqlc.narg(tm_tag))
+      AND dataset_upload.created_at >= sqlc.arg(tm_since)
+    ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT dataset_upload.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
+    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_dataset_upload_statuses)) WHERE value = 'FAILED')
+      AND dataset_upload.status = 'FAILED'
+      AND (sqlc.narg(tm_tag) IS NULL OR dataset_upload.tag = sqlc.narg(tm_tag))
+      AND dataset_upload.created_at >= sqlc.arg(tm_since)
+    ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT dataset_upload.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
+    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_dataset_upload_statuses)) WHERE value = 'CANCELLED')
+      AND dataset_upload.status = 'CANCELLED'
+      AND (sqlc.narg(tm_tag) IS NULL OR dataset_upload.tag = sqlc.narg(tm_tag))
+      AND dataset_upload.created_at >= sqlc.arg(tm_since)
+    ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT evaluation.id, CAST('evaluation' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
+    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_evaluation_statuses)) WHERE value = 'QUEUED')
+      AND evaluation.status = 'QUEUED'
       AND (sqlc.narg(tm_tag) IS NULL OR evaluation.tag = sqlc.narg(tm_tag))
-      AND (evaluation.created_at >= sqlc.arg(tm_since) OR evaluation.status IN ('QUEUED', 'RUNNING'))
     ORDER BY evaluation.created_at DESC, evaluation.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT model_upload.id, CAST('model_upload' AS TEXT) AS task_type, CAST(CASE model_upload.status WHEN 'QUEUED' THEN 'Q' WHEN 'RUNNING' THEN 'R' WHEN 'DONE' THEN 'D' WHEN 'FAILED' THEN 'F' WHEN 'CANCELLED' THEN 'C' END AS TEXT) AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
-    WHERE model_upload.status IN (SELECT value FROM json_each(sqlc.arg(tm_model_upload_statuses)))
+  SELECT * FROM (SELECT evaluation.id, CAST('evaluation' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
+    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_evaluation_statuses)) WHERE value = 'RUNNING')
+      AND evaluation.status = 'RUNNING'
+      AND (sqlc.narg(tm_tag) IS NULL OR evaluation.tag = sqlc.narg(tm_tag))
+    ORDER BY evaluation.created_at DESC, evaluation.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT evaluation.id, CAST('evaluation' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
+    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_evaluation_statuses)) WHERE value = 'DONE')
+      AND evaluation.status = 'DONE'
+      AND (sqlc.narg(tm_tag) IS NULL OR evaluation.tag = sqlc.narg(tm_tag))
+      AND evaluation.created_at >= sqlc.arg(tm_since)
+    ORDER BY evaluation.created_at DESC, evaluation.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT evaluation.id, CAST('evaluation' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
+    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_evaluation_statuses)) WHERE value = 'FAILED')
+      AND evaluation.status = 'FAILED'
+      AND (sqlc.narg(tm_tag) IS NULL OR evaluation.tag = sqlc.narg(tm_tag))
+      AND evaluation.created_at >= sqlc.arg(tm_since)
+    ORDER BY evaluation.created_at DESC, evaluation.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT evaluation.id, CAST('evaluation' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
+    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_evaluation_statuses)) WHERE value = 'CANCELLED')
+      AND evaluation.status = 'CANCELLED'
+      AND (sqlc.narg(tm_tag) IS NULL OR evaluation.tag = sqlc.narg(tm_tag))
+      AND evaluation.created_at >= sqlc.arg(tm_since)
+    ORDER BY evaluation.created_at DESC, evaluation.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT model_upload.id, CAST('model_upload' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
+    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_model_upload_statuses)) WHERE value = 'QUEUED')
+      AND model_upload.status = 'QUEUED'
       AND (sqlc.narg(tm_tag) IS NULL OR model_upload.tag = sqlc.narg(tm_tag))
-      AND (model_upload.created_at >= sqlc.arg(tm_since) OR model_upload.status IN ('QUEUED', 'RUNNING'))
     ORDER BY model_upload.created_at DESC, model_upload.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT pipeline_run.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST(CASE pipeline_run.status WHEN 'NOT_STARTED' THEN 'Q' WHEN 'STARTED' THEN 'R' WHEN 'RUNNING' THEN 'R' WHEN 'COMPLETED' THEN 'D' WHEN 'FAILED' THEN 'F' WHEN 'SKIPPED' THEN 'D' WHEN 'CANCELLED' THEN 'C' END AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_run.created_at, pipeline_run.ended_at AS end_date FROM pipeline_run
-    WHERE pipeline_run.status IN (SELECT value FROM json_each(sqlc.arg(tm_pipeline_run_statuses)))
+  SELECT * FROM (SELECT model_upload.id, CAST('model_upload' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
+    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_model_upload_statuses)) WHERE value = 'RUNNING')
+      AND model_upload.status = 'RUNNING'
+      AND (sqlc.narg(tm_tag) IS NULL OR model_upload.tag = sqlc.narg(tm_tag))
+    ORDER BY model_upload.created_at DESC, model_upload.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT model_upload.id, CAST('model_upload' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
+    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_model_upload_statuses)) WHERE value = 'DONE')
+      AND model_upload.status = 'DONE'
+      AND (sqlc.narg(tm_tag) IS NULL OR model_upload.tag = sqlc.narg(tm_tag))
+      AND model_upload.created_at >= sqlc.arg(tm_since)
+    ORDER BY model_upload.created_at DESC, model_upload.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT model_upload.id, CAST('model_upload' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
+    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_model_upload_statuses)) WHERE value = 'FAILED')
+      AND model_upload.status = 'FAILED'
+      AND (sqlc.narg(tm_tag) IS NULL OR model_upload.tag = sqlc.narg(tm_tag))
+      AND model_upload.created_at >= sqlc.arg(tm_since)
+    ORDER BY model_upload.created_at DESC, model_upload.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT model_upload.id, CAST('model_upload' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
+    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_model_upload_statuses)) WHERE value = 'CANCELLED')
+      AND model_upload.status = 'CANCELLED'
+      AND (sqlc.narg(tm_tag) IS NULL OR model_upload.tag = sqlc.narg(tm_tag))
+      AND model_upload.created_at >= sqlc.arg(tm_since)
+    ORDER BY model_upload.created_at DESC, model_upload.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT pipeline_run.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_run.created_at, pipeline_run.ended_at AS end_date FROM pipeline_run
+    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_pipeline_run_statuses)) WHERE value = 'NOT_STARTED')
+      AND pipeline_run.status = 'NOT_STARTED'
       AND sqlc.narg(tm_tag) IS NULL
-      AND (pipeline_run.created_at >= sqlc.arg(tm_since) OR pipeline_run.status IN ('NOT_STARTED', 'STARTED', 'RUNNING'))
     ORDER BY pipeline_run.created_at DESC, pipeline_run.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT pipeline_subtask.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST(CASE pipeline_subtask.status WHEN 'NOT_STARTED' THEN 'Q' WHEN 'STARTED' THEN 'R' WHEN 'RUNNING' THEN 'R' WHEN 'COMPLETED' THEN 'D' WHEN 'FAILED' THEN 'F' WHEN 'SKIPPED' THEN 'D' WHEN 'CANCELLED' THEN 'C' END AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_subtask.created_at, pipeline_subtask.ended_at AS end_date FROM pipeline_subtask
-    WHERE pipeline_subtask.status IN (SELECT value FROM json_each(sqlc.arg(tm_pipeline_subtask_statuses)))
+  SELECT * FROM (SELECT pipeline_run.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_run.created_at, pipeline_run.ended_at AS end_date FROM pipeline_run
+    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_pipeline_run_statuses)) WHERE value = 'STARTED')
+      AND pipeline_run.status = 'STARTED'
       AND sqlc.narg(tm_tag) IS NULL
-      AND (pipeline_subtask.created_at >= sqlc.arg(tm_since) OR pipeline_subtask.status IN ('NOT_STARTED', 'STARTED', 'RUNNING'))
+    ORDER BY pipeline_run.created_at DESC, pipeline_run.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT pipeline_run.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_run.created_at, pipeline_run.ended_at AS end_date FROM pipeline_run
+    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_pipeline_run_statuses)) WHERE value = 'RUNNING')
+      AND pipeline_run.status = 'RUNNING'
+      AND sqlc.narg(tm_tag) IS NULL
+    ORDER BY pipeline_run.created_at DESC, pipeline_run.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT pipeline_run.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_run.created_at, pipeline_run.ended_at AS end_date FROM pipeline_run
+    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_pipeline_run_statuses)) WHERE value = 'COMPLETED')
+      AND pipeline_run.status = 'COMPLETED'
+      AND sqlc.narg(tm_tag) IS NULL
+      AND pipeline_run.created_at >= sqlc.arg(tm_since)
+    ORDER BY pipeline_run.created_at DESC, pipeline_run.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT pipeline_run.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_run.created_at, pipeline_run.ended_at AS end_date FROM pipeline_run
+    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_pipeline_run_statuses)) WHERE value = 'FAILED')
+      AND pipeline_run.status = 'FAILED'
+      AND sqlc.narg(tm_tag) IS NULL
+      AND pipeline_run.created_at >= sqlc.arg(tm_since)
+    ORDER BY pipeline_run.created_at DESC, pipeline_run.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT pipeline_run.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_run.created_at, pipeline_run.ended_at AS end_date FROM pipeline_run
+    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_pipeline_run_statuses)) WHERE value = 'SKIPPED')
+      AND pipeline_run.status = 'SKIPPED'
+      AND sqlc.narg(tm_tag) IS NULL
+      AND pipeline_run.created_at >= sqlc.arg(tm_since)
+    ORDER BY pipeline_run.created_at DESC, pipeline_run.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT pipeline_run.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_run.created_at, pipeline_run.ended_at AS end_date FROM pipeline_run
+    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_pipeline_run_statuses)) WHERE value = 'CANCELLED')
+      AND pipeline_run.status = 'CANCELLED'
+      AND sqlc.narg(tm_tag) IS NULL
+      AND pipeline_run.created_at >= sqlc.arg(tm_since)
+    ORDER BY pipeline_run.created_at DESC, pipeline_run.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT pipeline_subtask.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_subtask.created_at, pipeline_subtask.ended_at AS end_date FROM pipeline_subtask
+    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_pipeline_subtask_statuses)) WHERE value = 'NOT_STARTED')
+      AND pipeline_subtask.status = 'NOT_STARTED'
+      AND sqlc.narg(tm_tag) IS NULL
     ORDER BY pipeline_subtask.created_at DESC, pipeline_subtask.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT stage.id, CAST('stage' AS TEXT) AS task_type, CAST(CASE stage.status WHEN 'UNBOUND' THEN 'Q' WHEN 'CREATED' THEN 'Q' WHEN 'RUNNING' THEN 'R' WHEN 'RETRY' THEN 'R' WHEN 'ERROR' THEN 'F' WHEN 'COMPLETE' THEN 'D' WHEN 'CANCELED' THEN 'C' END AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, stage.created_at, stage.ended_at AS end_date FROM stage
-    WHERE stage.status IN (SELECT value FROM json_each(sqlc.arg(tm_stage_statuses)))
+  SELECT * FROM (SELECT pipeline_subtask.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_subtask.created_at, pipeline_subtask.ended_at AS end_date FROM pipeline_subtask
+    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_pipeline_subtask_statuses)) WHERE value = 'STARTED')
+      AND pipeline_subtask.status = 'STARTED'
       AND sqlc.narg(tm_tag) IS NULL
-      AND (stage.created_at >= sqlc.arg(tm_since) OR stage.status IN ('UNBOUND', 'CREATED', 'RUNNING', 'RETRY'))
+    ORDER BY pipeline_subtask.created_at DESC, pipeline_subtask.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT pipeline_subtask.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_subtask.created_at, pipeline_subtask.ended_at AS end_date FROM pipeline_subtask
+    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_pipeline_subtask_statuses)) WHERE value = 'RUNNING')
+      AND pipeline_subtask.status = 'RUNNING'
+      AND sqlc.narg(tm_tag) IS NULL
+    ORDER BY pipeline_subtask.created_at DESC, pipeline_subtask.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT pipeline_subtask.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_subtask.created_at, pipeline_subtask.ended_at AS end_date FROM pipeline_subtask
+    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_pipeline_subtask_statuses)) WHERE value = 'COMPLETED')
+      AND pipeline_subtask.status = 'COMPLETED'
+      AND sqlc.narg(tm_tag) IS NULL
+      AND pipeline_subtask.created_at >= sqlc.arg(tm_since)
+    ORDER BY pipeline_subtask.created_at DESC, pipeline_subtask.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT pipeline_subtask.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_subtask.created_at, pipeline_subtask.ended_at AS end_date FROM pipeline_subtask
+    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_pipeline_subtask_statuses)) WHERE value = 'FAILED')
+      AND pipeline_subtask.status = 'FAILED'
+      AND sqlc.narg(tm_tag) IS NULL
+      AND pipeline_subtask.created_at >= sqlc.arg(tm_since)
+    ORDER BY pipeline_subtask.created_at DESC, pipeline_subtask.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT pipeline_subtask.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_subtask.created_at, pipeline_subtask.ended_at AS end_date FROM pipeline_subtask
+    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_pipeline_subtask_statuses)) WHERE value = 'SKIPPED')
+      AND pipeline_subtask.status = 'SKIPPED'
+      AND sqlc.narg(tm_tag) IS NULL
+      AND pipeline_subtask.created_at >= sqlc.arg(tm_since)
+    ORDER BY pipeline_subtask.created_at DESC, pipeline_subtask.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT pipeline_subtask.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_subtask.created_at, pipeline_subtask.ended_at AS end_date FROM pipeline_subtask
+    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_pipeline_subtask_statuses)) WHERE value = 'CANCELLED')
+      AND pipeline_subtask.status = 'CANCELLED'
+      AND sqlc.narg(tm_tag) IS NULL
+      AND pipeline_subtask.created_at >= sqlc.arg(tm_since)
+    ORDER BY pipeline_subtask.created_at DESC, pipeline_subtask.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT stage.id, CAST('stage' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, stage.created_at, stage.ended_at AS end_date FROM stage
+    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_stage_statuses)) WHERE value = 'UNBOUND')
+      AND stage.status = 'UNBOUND'
+      AND sqlc.narg(tm_tag) IS NULL
     ORDER BY stage.created_at DESC, stage.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT synthesis.id, CAST('synthesis' AS TEXT) AS task_type, CAST(CASE synthesis.status WHEN 'QUEUED' THEN 'Q' WHEN 'RUNNING' THEN 'R' WHEN 'DONE' THEN 'D' WHEN 'FAILED' THEN 'F' WHEN 'CANCELLED' THEN 'C' END AS TEXT) AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
-    WHERE synthesis.status IN (SELECT value FROM json_each(sqlc.arg(tm_synthesis_statuses)))
+  SELECT * FROM (SELECT stage.id, CAST('stage' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, stage.created_at, stage.ended_at AS end_date FROM stage
+    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_stage_statuses)) WHERE value = 'CREATED')
+      AND stage.status = 'CREATED'
+      AND sqlc.narg(tm_tag) IS NULL
+    ORDER BY stage.created_at DESC, stage.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT stage.id, CAST('stage' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, stage.created_at, stage.ended_at AS end_date FROM stage
+    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_stage_statuses)) WHERE value = 'RUNNING')
+      AND stage.status = 'RUNNING'
+      AND sqlc.narg(tm_tag) IS NULL
+    ORDER BY stage.created_at DESC, stage.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT stage.id, CAST('stage' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, stage.created_at, stage.ended_at AS end_date FROM stage
+    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_stage_statuses)) WHERE value = 'RETRY')
+      AND stage.status = 'RETRY'
+      AND sqlc.narg(tm_tag) IS NULL
+    ORDER BY stage.created_at DESC, stage.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT stage.id, CAST('stage' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, stage.created_at, stage.ended_at AS end_date FROM stage
+    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_stage_statuses)) WHERE value = 'ERROR')
+      AND stage.status = 'ERROR'
+      AND sqlc.narg(tm_tag) IS NULL
+      AND stage.created_at >= sqlc.arg(tm_since)
+    ORDER BY stage.created_at DESC, stage.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT stage.id, CAST('stage' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, stage.created_at, stage.ended_at AS end_date FROM stage
+    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_stage_statuses)) WHERE value = 'COMPLETE')
+      AND stage.status = 'COMPLETE'
+      AND sqlc.narg(tm_tag) IS NULL
+      AND stage.created_at >= sqlc.arg(tm_since)
+    ORDER BY stage.created_at DESC, stage.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT stage.id, CAST('stage' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, stage.created_at, stage.ended_at AS end_date FROM stage
+    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_stage_statuses)) WHERE value = 'CANCELED')
+      AND stage.status = 'CANCELED'
+      AND sqlc.narg(tm_tag) IS NULL
+      AND stage.created_at >= sqlc.arg(tm_since)
+    ORDER BY stage.created_at DESC, stage.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT synthesis.id, CAST('synthesis' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
+    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_synthesis_statuses)) WHERE value = 'QUEUED')
+      AND synthesis.status = 'QUEUED'
       AND (sqlc.narg(tm_tag) IS NULL OR synthesis.tag = sqlc.narg(tm_tag))
-      AND (synthesis.created_at >= sqlc.arg(tm_since) OR synthesis.status IN ('QUEUED', 'RUNNING'))
     ORDER BY synthesis.created_at DESC, synthesis.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT training.id, CAST('training' AS TEXT) AS task_type, CAST(CASE training.status WHEN 'QUEUED' THEN 'Q' WHEN 'RUNNING' THEN 'R' WHEN 'DONE' THEN 'D' WHEN 'FAILED' THEN 'F' WHEN 'CANCELLED' THEN 'C' END AS TEXT) AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
-    WHERE training.status IN (SELECT value FROM json_each(sqlc.arg(tm_training_statuses)))
+  SELECT * FROM (SELECT synthesis.id, CAST('synthesis' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
+    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_synthesis_statuses)) WHERE value = 'RUNNING')
+      AND synthesis.status = 'RUNNING'
+      AND (sqlc.narg(tm_tag) IS NULL OR synthesis.tag = sqlc.narg(tm_tag))
+    ORDER BY synthesis.created_at DESC, synthesis.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT synthesis.id, CAST('synthesis' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
+    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_synthesis_statuses)) WHERE value = 'DONE')
+      AND synthesis.status = 'DONE'
+      AND (sqlc.narg(tm_tag) IS NULL OR synthesis.tag = sqlc.narg(tm_tag))
+      AND synthesis.created_at >= sqlc.arg(tm_since)
+    ORDER BY synthesis.created_at DESC, synthesis.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT synthesis.id, CAST('synthesis' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
+    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_synthesis_statuses)) WHERE value = 'FAILED')
+      AND synthesis.status = 'FAILED'
+      AND (sqlc.narg(tm_tag) IS NULL OR synthesis.tag = sqlc.narg(tm_tag))
+      AND synthesis.created_at >= sqlc.arg(tm_since)
+    ORDER BY synthesis.created_at DESC, synthesis.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT synthesis.id, CAST('synthesis' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
+    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_synthesis_statuses)) WHERE value = 'CANCELLED')
+      AND synthesis.status = 'CANCELLED'
+      AND (sqlc.narg(tm_tag) IS NULL OR synthesis.tag = sqlc.narg(tm_tag))
+      AND synthesis.created_at >= sqlc.arg(tm_since)
+    ORDER BY synthesis.created_at DESC, synthesis.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT training.id, CAST('training' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
+    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_training_statuses)) WHERE value = 'QUEUED')
+      AND training.status = 'QUEUED'
       AND (sqlc.narg(tm_tag) IS NULL OR training.tag = sqlc.narg(tm_tag))
-      AND (training.created_at >= sqlc.arg(tm_since) OR training.status IN ('QUEUED', 'RUNNING'))
+    ORDER BY training.created_at DESC, training.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT training.id, CAST('training' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
+    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_training_statuses)) WHERE value = 'RUNNING')
+      AND training.status = 'RUNNING'
+      AND (sqlc.narg(tm_tag) IS NULL OR training.tag = sqlc.narg(tm_tag))
+    ORDER BY training.created_at DESC, training.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT training.id, CAST('training' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
+    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_training_statuses)) WHERE value = 'DONE')
+      AND training.status = 'DONE'
+      AND (sqlc.narg(tm_tag) IS NULL OR training.tag = sqlc.narg(tm_tag))
+      AND training.created_at >= sqlc.arg(tm_since)
+    ORDER BY training.created_at DESC, training.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT training.id, CAST('training' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
+    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_training_statuses)) WHERE value = 'FAILED')
+      AND training.status = 'FAILED'
+      AND (sqlc.narg(tm_tag) IS NULL OR training.tag = sqlc.narg(tm_tag))
+      AND training.created_at >= sqlc.arg(tm_since)
+    ORDER BY training.created_at DESC, training.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT training.id, CAST('training' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
+    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_training_statuses)) WHERE value = 'CANCELLED')
+      AND training.status = 'CANCELLED'
+      AND (sqlc.narg(tm_tag) IS NULL OR training.tag = sqlc.narg(tm_tag))
+      AND training.created_at >= sqlc.arg(tm_since)
     ORDER BY training.created_at DESC, training.id DESC
     LIMIT sqlc.arg(tm_top))
 ) AS listing

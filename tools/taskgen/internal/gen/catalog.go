@@ -194,19 +194,32 @@ func catalogBranch(m *spec.Model, e Engine, pushdown bool) string {
 	if !pushdown {
 		return sel
 	}
-	var where []string
-	if pg {
-		where = append(where, fmt.Sprintf("%s = ANY(sqlc.arg(%s)::text[])", col("status"), statusesParam(m)))
-	} else {
-		where = append(where, fmt.Sprintf("%s IN (SELECT value FROM json_each(sqlc.arg(%s)))", col("status"), statusesParam(m)))
+	// One branch per status, so that each reads the (status, created_at DESC,
+	// id DESC) index in order and stops after tm_top rows: an = ANY(array) on
+	// the index's leading column would make PostgreSQL fetch and sort every
+	// matching row. The guard involves only a parameter: PostgreSQL makes it
+	// a one-time filter and SQLite evaluates it once, so a status (or model)
+	// the filter leaves out is not read at all. The window keeps unfinished
+	// statuses whatever their age, so only terminal ones get a time bound.
+	var branches []string
+	for _, s := range m.Statuses {
+		var where []string
+		if pg {
+			where = append(where, fmt.Sprintf("%s = ANY(sqlc.arg(%s)::text[])", quoteSQL(s.Name), statusesParam(m)))
+		} else {
+			where = append(where, fmt.Sprintf("EXISTS (SELECT 1 FROM json_each(sqlc.arg(%s)) WHERE value = %s)", statusesParam(m), quoteSQL(s.Name)))
+		}
+		where = append(where, col("status")+" = "+quoteSQL(s.Name))
+		where = append(where, tag...)
+		if s.Terminal {
+			where = append(where, col("created_at")+pick(pg, " >= sqlc.arg(tm_since)::timestamptz", " >= sqlc.arg(tm_since)"))
+		}
+		one := strings.Replace(sel, "CAST(CASE "+col("status")+" "+strings.Join(code, " ")+" END AS "+pick(pg, "text", "TEXT")+")",
+			pick(pg, "'"+s.Code+"'::text", "CAST('"+s.Code+"' AS TEXT)"), 1)
+		branches = append(branches, fmt.Sprintf("%s\n    WHERE %s\n    ORDER BY %s DESC, %s DESC\n    LIMIT %s", one, strings.Join(where, "\n      AND "),
+			col("created_at"), col("id"), pick(pg, "sqlc.arg(tm_top)::integer", "sqlc.arg(tm_top)")))
 	}
-	where = append(where, tag...)
-	window := col("created_at") + pick(pg, " >= sqlc.arg(tm_since)::timestamptz", " >= sqlc.arg(tm_since)")
-	if len(open) > 0 {
-		window = "(" + window + " OR " + inList(col("status"), open) + ")"
-	}
-	where = append(where, window)
-	return fmt.Sprintf("%s\n    WHERE %s\n    ORDER BY %s DESC, %s DESC\n    LIMIT %s", sel, strings.Join(where, "\n      AND "), col("created_at"), col("id"), pick(pg, "sqlc.arg(tm_top)::integer", "sqlc.arg(tm_top)"))
+	return strings.Join(branches, "\x00")
 }
 
 func catalogSQL(models []*spec.Model, e Engine) []byte {
@@ -217,14 +230,18 @@ func catalogSQL(models []*spec.Model, e Engine) []byte {
 	p("-- name: List :many\n-- Newest first. Every filter is pushed into each model's branch, which is cut\n")
 	p("-- to the first tm_top = offset + limit rows (through its created_at indexes)\n-- before the union is merged; a model not asked for gets no statuses and\n-- reads nothing.\n")
 	p("SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.created_at, listing.end_date FROM (\n")
-	for i, m := range models {
-		if i > 0 {
-			p("  UNION ALL\n")
-		}
-		if pg {
-			p("  (%s)\n", catalogBranch(m, e, true))
-		} else {
-			p("  SELECT * FROM (%s)\n", catalogBranch(m, e, true))
+	first := true
+	for _, m := range models {
+		for _, br := range strings.Split(catalogBranch(m, e, true), "\x00") {
+			if !first {
+				p("  UNION ALL\n")
+			}
+			first = false
+			if pg {
+				p("  (%s)\n", br)
+			} else {
+				p("  SELECT * FROM (%s)\n", br)
+			}
 		}
 	}
 	p(") AS listing\nORDER BY listing.created_at DESC, listing.id DESC\nLIMIT %s OFFSET %s;\n\n", pick(pg, "sqlc.arg(tm_limit)::integer", "sqlc.arg(tm_limit)"), pick(pg, "sqlc.arg(tm_offset)::integer", "sqlc.arg(tm_offset)"))
