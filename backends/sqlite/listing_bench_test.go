@@ -39,6 +39,9 @@ func BenchmarkListing(b *testing.B) {
 	if err := loadListing(ctx, b, db, n); err != nil {
 		b.Fatal(err)
 	}
+	if _, err := db.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+		b.Fatal(err)
+	}
 	backendtest.BenchmarkListing(b, catalogdb.NewLister(db), func(ctx context.Context, q backends.ListQuery, types, codes []string) (int, error) {
 		jt, _ := json.Marshal(types)
 		jc, _ := json.Marshal(codes)

@@ -17,415 +17,630 @@ const list = `-- name: List :many
 SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.created_at, listing.end_date FROM (
   (SELECT analysis.id, 'analysis'::text AS task_type, 'Q'::text AS task_status, NULL::text AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
     WHERE 'CREATED' = ANY($1::text[])
-      AND analysis.status = 'CREATED'
       AND $2::text IS NULL
+      AND analysis.status = 'CREATED'
     ORDER BY analysis.created_at DESC, analysis.id DESC
     LIMIT $3::integer)
   UNION ALL
   (SELECT analysis.id, 'analysis'::text AS task_type, 'Q'::text AS task_status, NULL::text AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
     WHERE 'UPLOADING' = ANY($1::text[])
-      AND analysis.status = 'UPLOADING'
       AND $2::text IS NULL
+      AND analysis.status = 'UPLOADING'
     ORDER BY analysis.created_at DESC, analysis.id DESC
     LIMIT $3::integer)
   UNION ALL
   (SELECT analysis.id, 'analysis'::text AS task_type, 'Q'::text AS task_status, NULL::text AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
     WHERE 'UPLOAD_FAILED' = ANY($1::text[])
-      AND analysis.status = 'UPLOAD_FAILED'
       AND $2::text IS NULL
+      AND analysis.status = 'UPLOAD_FAILED'
     ORDER BY analysis.created_at DESC, analysis.id DESC
     LIMIT $3::integer)
   UNION ALL
   (SELECT analysis.id, 'analysis'::text AS task_type, 'Q'::text AS task_status, NULL::text AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
     WHERE 'QUEUED' = ANY($1::text[])
-      AND analysis.status = 'QUEUED'
       AND $2::text IS NULL
+      AND analysis.status = 'QUEUED'
     ORDER BY analysis.created_at DESC, analysis.id DESC
     LIMIT $3::integer)
   UNION ALL
   (SELECT analysis.id, 'analysis'::text AS task_type, 'R'::text AS task_status, NULL::text AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
     WHERE 'PROCESSING' = ANY($1::text[])
-      AND analysis.status = 'PROCESSING'
       AND $2::text IS NULL
+      AND analysis.status = 'PROCESSING'
     ORDER BY analysis.created_at DESC, analysis.id DESC
     LIMIT $3::integer)
   UNION ALL
   (SELECT analysis.id, 'analysis'::text AS task_type, 'D'::text AS task_status, NULL::text AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
     WHERE 'COMPLETED' = ANY($1::text[])
-      AND analysis.status = 'COMPLETED'
       AND $2::text IS NULL
+      AND analysis.status = 'COMPLETED'
       AND analysis.created_at >= $4::timestamptz
     ORDER BY analysis.created_at DESC, analysis.id DESC
     LIMIT $3::integer)
   UNION ALL
   (SELECT analysis.id, 'analysis'::text AS task_type, 'F'::text AS task_status, NULL::text AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
     WHERE 'FAILED' = ANY($1::text[])
-      AND analysis.status = 'FAILED'
       AND $2::text IS NULL
+      AND analysis.status = 'FAILED'
       AND analysis.created_at >= $4::timestamptz
     ORDER BY analysis.created_at DESC, analysis.id DESC
     LIMIT $3::integer)
   UNION ALL
   (SELECT analysis.id, 'analysis'::text AS task_type, 'C'::text AS task_status, NULL::text AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
     WHERE 'CANCELLED' = ANY($1::text[])
-      AND analysis.status = 'CANCELLED'
       AND $2::text IS NULL
+      AND analysis.status = 'CANCELLED'
       AND analysis.created_at >= $4::timestamptz
     ORDER BY analysis.created_at DESC, analysis.id DESC
     LIMIT $3::integer)
   UNION ALL
   (SELECT analysis.id, 'analysis'::text AS task_type, 'F'::text AS task_status, NULL::text AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
     WHERE 'EXPIRED' = ANY($1::text[])
-      AND analysis.status = 'EXPIRED'
       AND $2::text IS NULL
+      AND analysis.status = 'EXPIRED'
       AND analysis.created_at >= $4::timestamptz
     ORDER BY analysis.created_at DESC, analysis.id DESC
     LIMIT $3::integer)
   UNION ALL
   (SELECT dataset_upload.id, 'dataset_upload'::text AS task_type, 'Q'::text AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
     WHERE 'QUEUED' = ANY($5::text[])
+      AND $2::text IS NULL
       AND dataset_upload.status = 'QUEUED'
-      AND ($2::text IS NULL OR dataset_upload.tag = $2::text)
+    ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
+    LIMIT $3::integer)
+  UNION ALL
+  (SELECT dataset_upload.id, 'dataset_upload'::text AS task_type, 'Q'::text AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
+    WHERE 'QUEUED' = ANY($5::text[])
+      AND $2::text IS NOT NULL
+      AND dataset_upload.status = 'QUEUED'
+      AND dataset_upload.tag = $2::text
     ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
     LIMIT $3::integer)
   UNION ALL
   (SELECT dataset_upload.id, 'dataset_upload'::text AS task_type, 'R'::text AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
     WHERE 'RUNNING' = ANY($5::text[])
+      AND $2::text IS NULL
       AND dataset_upload.status = 'RUNNING'
-      AND ($2::text IS NULL OR dataset_upload.tag = $2::text)
+    ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
+    LIMIT $3::integer)
+  UNION ALL
+  (SELECT dataset_upload.id, 'dataset_upload'::text AS task_type, 'R'::text AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
+    WHERE 'RUNNING' = ANY($5::text[])
+      AND $2::text IS NOT NULL
+      AND dataset_upload.status = 'RUNNING'
+      AND dataset_upload.tag = $2::text
     ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
     LIMIT $3::integer)
   UNION ALL
   (SELECT dataset_upload.id, 'dataset_upload'::text AS task_type, 'D'::text AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
     WHERE 'DONE' = ANY($5::text[])
+      AND $2::text IS NULL
       AND dataset_upload.status = 'DONE'
-      AND ($2::text IS NULL OR dataset_upload.tag = $2::text)
+      AND dataset_upload.created_at >= $4::timestamptz
+    ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
+    LIMIT $3::integer)
+  UNION ALL
+  (SELECT dataset_upload.id, 'dataset_upload'::text AS task_type, 'D'::text AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
+    WHERE 'DONE' = ANY($5::text[])
+      AND $2::text IS NOT NULL
+      AND dataset_upload.status = 'DONE'
+      AND dataset_upload.tag = $2::text
       AND dataset_upload.created_at >= $4::timestamptz
     ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
     LIMIT $3::integer)
   UNION ALL
   (SELECT dataset_upload.id, 'dataset_upload'::text AS task_type, 'F'::text AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
     WHERE 'FAILED' = ANY($5::text[])
+      AND $2::text IS NULL
       AND dataset_upload.status = 'FAILED'
-      AND ($2::text IS NULL OR dataset_upload.tag = $2::text)
+      AND dataset_upload.created_at >= $4::timestamptz
+    ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
+    LIMIT $3::integer)
+  UNION ALL
+  (SELECT dataset_upload.id, 'dataset_upload'::text AS task_type, 'F'::text AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
+    WHERE 'FAILED' = ANY($5::text[])
+      AND $2::text IS NOT NULL
+      AND dataset_upload.status = 'FAILED'
+      AND dataset_upload.tag = $2::text
       AND dataset_upload.created_at >= $4::timestamptz
     ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
     LIMIT $3::integer)
   UNION ALL
   (SELECT dataset_upload.id, 'dataset_upload'::text AS task_type, 'C'::text AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
     WHERE 'CANCELLED' = ANY($5::text[])
+      AND $2::text IS NULL
       AND dataset_upload.status = 'CANCELLED'
-      AND ($2::text IS NULL OR dataset_upload.tag = $2::text)
+      AND dataset_upload.created_at >= $4::timestamptz
+    ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
+    LIMIT $3::integer)
+  UNION ALL
+  (SELECT dataset_upload.id, 'dataset_upload'::text AS task_type, 'C'::text AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
+    WHERE 'CANCELLED' = ANY($5::text[])
+      AND $2::text IS NOT NULL
+      AND dataset_upload.status = 'CANCELLED'
+      AND dataset_upload.tag = $2::text
       AND dataset_upload.created_at >= $4::timestamptz
     ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
     LIMIT $3::integer)
   UNION ALL
   (SELECT evaluation.id, 'evaluation'::text AS task_type, 'Q'::text AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
     WHERE 'QUEUED' = ANY($6::text[])
+      AND $2::text IS NULL
       AND evaluation.status = 'QUEUED'
-      AND ($2::text IS NULL OR evaluation.tag = $2::text)
+    ORDER BY evaluation.created_at DESC, evaluation.id DESC
+    LIMIT $3::integer)
+  UNION ALL
+  (SELECT evaluation.id, 'evaluation'::text AS task_type, 'Q'::text AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
+    WHERE 'QUEUED' = ANY($6::text[])
+      AND $2::text IS NOT NULL
+      AND evaluation.status = 'QUEUED'
+      AND evaluation.tag = $2::text
     ORDER BY evaluation.created_at DESC, evaluation.id DESC
     LIMIT $3::integer)
   UNION ALL
   (SELECT evaluation.id, 'evaluation'::text AS task_type, 'R'::text AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
     WHERE 'RUNNING' = ANY($6::text[])
+      AND $2::text IS NULL
       AND evaluation.status = 'RUNNING'
-      AND ($2::text IS NULL OR evaluation.tag = $2::text)
+    ORDER BY evaluation.created_at DESC, evaluation.id DESC
+    LIMIT $3::integer)
+  UNION ALL
+  (SELECT evaluation.id, 'evaluation'::text AS task_type, 'R'::text AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
+    WHERE 'RUNNING' = ANY($6::text[])
+      AND $2::text IS NOT NULL
+      AND evaluation.status = 'RUNNING'
+      AND evaluation.tag = $2::text
     ORDER BY evaluation.created_at DESC, evaluation.id DESC
     LIMIT $3::integer)
   UNION ALL
   (SELECT evaluation.id, 'evaluation'::text AS task_type, 'D'::text AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
     WHERE 'DONE' = ANY($6::text[])
+      AND $2::text IS NULL
       AND evaluation.status = 'DONE'
-      AND ($2::text IS NULL OR evaluation.tag = $2::text)
+      AND evaluation.created_at >= $4::timestamptz
+    ORDER BY evaluation.created_at DESC, evaluation.id DESC
+    LIMIT $3::integer)
+  UNION ALL
+  (SELECT evaluation.id, 'evaluation'::text AS task_type, 'D'::text AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
+    WHERE 'DONE' = ANY($6::text[])
+      AND $2::text IS NOT NULL
+      AND evaluation.status = 'DONE'
+      AND evaluation.tag = $2::text
       AND evaluation.created_at >= $4::timestamptz
     ORDER BY evaluation.created_at DESC, evaluation.id DESC
     LIMIT $3::integer)
   UNION ALL
   (SELECT evaluation.id, 'evaluation'::text AS task_type, 'F'::text AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
     WHERE 'FAILED' = ANY($6::text[])
+      AND $2::text IS NULL
       AND evaluation.status = 'FAILED'
-      AND ($2::text IS NULL OR evaluation.tag = $2::text)
+      AND evaluation.created_at >= $4::timestamptz
+    ORDER BY evaluation.created_at DESC, evaluation.id DESC
+    LIMIT $3::integer)
+  UNION ALL
+  (SELECT evaluation.id, 'evaluation'::text AS task_type, 'F'::text AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
+    WHERE 'FAILED' = ANY($6::text[])
+      AND $2::text IS NOT NULL
+      AND evaluation.status = 'FAILED'
+      AND evaluation.tag = $2::text
       AND evaluation.created_at >= $4::timestamptz
     ORDER BY evaluation.created_at DESC, evaluation.id DESC
     LIMIT $3::integer)
   UNION ALL
   (SELECT evaluation.id, 'evaluation'::text AS task_type, 'C'::text AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
     WHERE 'CANCELLED' = ANY($6::text[])
+      AND $2::text IS NULL
       AND evaluation.status = 'CANCELLED'
-      AND ($2::text IS NULL OR evaluation.tag = $2::text)
+      AND evaluation.created_at >= $4::timestamptz
+    ORDER BY evaluation.created_at DESC, evaluation.id DESC
+    LIMIT $3::integer)
+  UNION ALL
+  (SELECT evaluation.id, 'evaluation'::text AS task_type, 'C'::text AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
+    WHERE 'CANCELLED' = ANY($6::text[])
+      AND $2::text IS NOT NULL
+      AND evaluation.status = 'CANCELLED'
+      AND evaluation.tag = $2::text
       AND evaluation.created_at >= $4::timestamptz
     ORDER BY evaluation.created_at DESC, evaluation.id DESC
     LIMIT $3::integer)
   UNION ALL
   (SELECT model_upload.id, 'model_upload'::text AS task_type, 'Q'::text AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
     WHERE 'QUEUED' = ANY($7::text[])
+      AND $2::text IS NULL
       AND model_upload.status = 'QUEUED'
-      AND ($2::text IS NULL OR model_upload.tag = $2::text)
+    ORDER BY model_upload.created_at DESC, model_upload.id DESC
+    LIMIT $3::integer)
+  UNION ALL
+  (SELECT model_upload.id, 'model_upload'::text AS task_type, 'Q'::text AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
+    WHERE 'QUEUED' = ANY($7::text[])
+      AND $2::text IS NOT NULL
+      AND model_upload.status = 'QUEUED'
+      AND model_upload.tag = $2::text
     ORDER BY model_upload.created_at DESC, model_upload.id DESC
     LIMIT $3::integer)
   UNION ALL
   (SELECT model_upload.id, 'model_upload'::text AS task_type, 'R'::text AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
     WHERE 'RUNNING' = ANY($7::text[])
+      AND $2::text IS NULL
       AND model_upload.status = 'RUNNING'
-      AND ($2::text IS NULL OR model_upload.tag = $2::text)
+    ORDER BY model_upload.created_at DESC, model_upload.id DESC
+    LIMIT $3::integer)
+  UNION ALL
+  (SELECT model_upload.id, 'model_upload'::text AS task_type, 'R'::text AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
+    WHERE 'RUNNING' = ANY($7::text[])
+      AND $2::text IS NOT NULL
+      AND model_upload.status = 'RUNNING'
+      AND model_upload.tag = $2::text
     ORDER BY model_upload.created_at DESC, model_upload.id DESC
     LIMIT $3::integer)
   UNION ALL
   (SELECT model_upload.id, 'model_upload'::text AS task_type, 'D'::text AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
     WHERE 'DONE' = ANY($7::text[])
+      AND $2::text IS NULL
       AND model_upload.status = 'DONE'
-      AND ($2::text IS NULL OR model_upload.tag = $2::text)
+      AND model_upload.created_at >= $4::timestamptz
+    ORDER BY model_upload.created_at DESC, model_upload.id DESC
+    LIMIT $3::integer)
+  UNION ALL
+  (SELECT model_upload.id, 'model_upload'::text AS task_type, 'D'::text AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
+    WHERE 'DONE' = ANY($7::text[])
+      AND $2::text IS NOT NULL
+      AND model_upload.status = 'DONE'
+      AND model_upload.tag = $2::text
       AND model_upload.created_at >= $4::timestamptz
     ORDER BY model_upload.created_at DESC, model_upload.id DESC
     LIMIT $3::integer)
   UNION ALL
   (SELECT model_upload.id, 'model_upload'::text AS task_type, 'F'::text AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
     WHERE 'FAILED' = ANY($7::text[])
+      AND $2::text IS NULL
       AND model_upload.status = 'FAILED'
-      AND ($2::text IS NULL OR model_upload.tag = $2::text)
+      AND model_upload.created_at >= $4::timestamptz
+    ORDER BY model_upload.created_at DESC, model_upload.id DESC
+    LIMIT $3::integer)
+  UNION ALL
+  (SELECT model_upload.id, 'model_upload'::text AS task_type, 'F'::text AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
+    WHERE 'FAILED' = ANY($7::text[])
+      AND $2::text IS NOT NULL
+      AND model_upload.status = 'FAILED'
+      AND model_upload.tag = $2::text
       AND model_upload.created_at >= $4::timestamptz
     ORDER BY model_upload.created_at DESC, model_upload.id DESC
     LIMIT $3::integer)
   UNION ALL
   (SELECT model_upload.id, 'model_upload'::text AS task_type, 'C'::text AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
     WHERE 'CANCELLED' = ANY($7::text[])
+      AND $2::text IS NULL
       AND model_upload.status = 'CANCELLED'
-      AND ($2::text IS NULL OR model_upload.tag = $2::text)
+      AND model_upload.created_at >= $4::timestamptz
+    ORDER BY model_upload.created_at DESC, model_upload.id DESC
+    LIMIT $3::integer)
+  UNION ALL
+  (SELECT model_upload.id, 'model_upload'::text AS task_type, 'C'::text AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
+    WHERE 'CANCELLED' = ANY($7::text[])
+      AND $2::text IS NOT NULL
+      AND model_upload.status = 'CANCELLED'
+      AND model_upload.tag = $2::text
       AND model_upload.created_at >= $4::timestamptz
     ORDER BY model_upload.created_at DESC, model_upload.id DESC
     LIMIT $3::integer)
   UNION ALL
   (SELECT pipeline_run.id, 'pipeline_run'::text AS task_type, 'Q'::text AS task_status, NULL::text AS tag, pipeline_run.created_at, pipeline_run.ended_at AS end_date FROM pipeline_run
     WHERE 'NOT_STARTED' = ANY($8::text[])
-      AND pipeline_run.status = 'NOT_STARTED'
       AND $2::text IS NULL
+      AND pipeline_run.status = 'NOT_STARTED'
     ORDER BY pipeline_run.created_at DESC, pipeline_run.id DESC
     LIMIT $3::integer)
   UNION ALL
   (SELECT pipeline_run.id, 'pipeline_run'::text AS task_type, 'R'::text AS task_status, NULL::text AS tag, pipeline_run.created_at, pipeline_run.ended_at AS end_date FROM pipeline_run
     WHERE 'STARTED' = ANY($8::text[])
-      AND pipeline_run.status = 'STARTED'
       AND $2::text IS NULL
+      AND pipeline_run.status = 'STARTED'
     ORDER BY pipeline_run.created_at DESC, pipeline_run.id DESC
     LIMIT $3::integer)
   UNION ALL
   (SELECT pipeline_run.id, 'pipeline_run'::text AS task_type, 'R'::text AS task_status, NULL::text AS tag, pipeline_run.created_at, pipeline_run.ended_at AS end_date FROM pipeline_run
     WHERE 'RUNNING' = ANY($8::text[])
-      AND pipeline_run.status = 'RUNNING'
       AND $2::text IS NULL
+      AND pipeline_run.status = 'RUNNING'
     ORDER BY pipeline_run.created_at DESC, pipeline_run.id DESC
     LIMIT $3::integer)
   UNION ALL
   (SELECT pipeline_run.id, 'pipeline_run'::text AS task_type, 'D'::text AS task_status, NULL::text AS tag, pipeline_run.created_at, pipeline_run.ended_at AS end_date FROM pipeline_run
     WHERE 'COMPLETED' = ANY($8::text[])
-      AND pipeline_run.status = 'COMPLETED'
       AND $2::text IS NULL
+      AND pipeline_run.status = 'COMPLETED'
       AND pipeline_run.created_at >= $4::timestamptz
     ORDER BY pipeline_run.created_at DESC, pipeline_run.id DESC
     LIMIT $3::integer)
   UNION ALL
   (SELECT pipeline_run.id, 'pipeline_run'::text AS task_type, 'F'::text AS task_status, NULL::text AS tag, pipeline_run.created_at, pipeline_run.ended_at AS end_date FROM pipeline_run
     WHERE 'FAILED' = ANY($8::text[])
-      AND pipeline_run.status = 'FAILED'
       AND $2::text IS NULL
+      AND pipeline_run.status = 'FAILED'
       AND pipeline_run.created_at >= $4::timestamptz
     ORDER BY pipeline_run.created_at DESC, pipeline_run.id DESC
     LIMIT $3::integer)
   UNION ALL
   (SELECT pipeline_run.id, 'pipeline_run'::text AS task_type, 'D'::text AS task_status, NULL::text AS tag, pipeline_run.created_at, pipeline_run.ended_at AS end_date FROM pipeline_run
     WHERE 'SKIPPED' = ANY($8::text[])
-      AND pipeline_run.status = 'SKIPPED'
       AND $2::text IS NULL
+      AND pipeline_run.status = 'SKIPPED'
       AND pipeline_run.created_at >= $4::timestamptz
     ORDER BY pipeline_run.created_at DESC, pipeline_run.id DESC
     LIMIT $3::integer)
   UNION ALL
   (SELECT pipeline_run.id, 'pipeline_run'::text AS task_type, 'C'::text AS task_status, NULL::text AS tag, pipeline_run.created_at, pipeline_run.ended_at AS end_date FROM pipeline_run
     WHERE 'CANCELLED' = ANY($8::text[])
-      AND pipeline_run.status = 'CANCELLED'
       AND $2::text IS NULL
+      AND pipeline_run.status = 'CANCELLED'
       AND pipeline_run.created_at >= $4::timestamptz
     ORDER BY pipeline_run.created_at DESC, pipeline_run.id DESC
     LIMIT $3::integer)
   UNION ALL
   (SELECT pipeline_subtask.id, 'pipeline_subtask'::text AS task_type, 'Q'::text AS task_status, NULL::text AS tag, pipeline_subtask.created_at, pipeline_subtask.ended_at AS end_date FROM pipeline_subtask
     WHERE 'NOT_STARTED' = ANY($9::text[])
-      AND pipeline_subtask.status = 'NOT_STARTED'
       AND $2::text IS NULL
+      AND pipeline_subtask.status = 'NOT_STARTED'
     ORDER BY pipeline_subtask.created_at DESC, pipeline_subtask.id DESC
     LIMIT $3::integer)
   UNION ALL
   (SELECT pipeline_subtask.id, 'pipeline_subtask'::text AS task_type, 'R'::text AS task_status, NULL::text AS tag, pipeline_subtask.created_at, pipeline_subtask.ended_at AS end_date FROM pipeline_subtask
     WHERE 'STARTED' = ANY($9::text[])
-      AND pipeline_subtask.status = 'STARTED'
       AND $2::text IS NULL
+      AND pipeline_subtask.status = 'STARTED'
     ORDER BY pipeline_subtask.created_at DESC, pipeline_subtask.id DESC
     LIMIT $3::integer)
   UNION ALL
   (SELECT pipeline_subtask.id, 'pipeline_subtask'::text AS task_type, 'R'::text AS task_status, NULL::text AS tag, pipeline_subtask.created_at, pipeline_subtask.ended_at AS end_date FROM pipeline_subtask
     WHERE 'RUNNING' = ANY($9::text[])
-      AND pipeline_subtask.status = 'RUNNING'
       AND $2::text IS NULL
+      AND pipeline_subtask.status = 'RUNNING'
     ORDER BY pipeline_subtask.created_at DESC, pipeline_subtask.id DESC
     LIMIT $3::integer)
   UNION ALL
   (SELECT pipeline_subtask.id, 'pipeline_subtask'::text AS task_type, 'D'::text AS task_status, NULL::text AS tag, pipeline_subtask.created_at, pipeline_subtask.ended_at AS end_date FROM pipeline_subtask
     WHERE 'COMPLETED' = ANY($9::text[])
-      AND pipeline_subtask.status = 'COMPLETED'
       AND $2::text IS NULL
+      AND pipeline_subtask.status = 'COMPLETED'
       AND pipeline_subtask.created_at >= $4::timestamptz
     ORDER BY pipeline_subtask.created_at DESC, pipeline_subtask.id DESC
     LIMIT $3::integer)
   UNION ALL
   (SELECT pipeline_subtask.id, 'pipeline_subtask'::text AS task_type, 'F'::text AS task_status, NULL::text AS tag, pipeline_subtask.created_at, pipeline_subtask.ended_at AS end_date FROM pipeline_subtask
     WHERE 'FAILED' = ANY($9::text[])
-      AND pipeline_subtask.status = 'FAILED'
       AND $2::text IS NULL
+      AND pipeline_subtask.status = 'FAILED'
       AND pipeline_subtask.created_at >= $4::timestamptz
     ORDER BY pipeline_subtask.created_at DESC, pipeline_subtask.id DESC
     LIMIT $3::integer)
   UNION ALL
   (SELECT pipeline_subtask.id, 'pipeline_subtask'::text AS task_type, 'D'::text AS task_status, NULL::text AS tag, pipeline_subtask.created_at, pipeline_subtask.ended_at AS end_date FROM pipeline_subtask
     WHERE 'SKIPPED' = ANY($9::text[])
-      AND pipeline_subtask.status = 'SKIPPED'
       AND $2::text IS NULL
+      AND pipeline_subtask.status = 'SKIPPED'
       AND pipeline_subtask.created_at >= $4::timestamptz
     ORDER BY pipeline_subtask.created_at DESC, pipeline_subtask.id DESC
     LIMIT $3::integer)
   UNION ALL
   (SELECT pipeline_subtask.id, 'pipeline_subtask'::text AS task_type, 'C'::text AS task_status, NULL::text AS tag, pipeline_subtask.created_at, pipeline_subtask.ended_at AS end_date FROM pipeline_subtask
     WHERE 'CANCELLED' = ANY($9::text[])
-      AND pipeline_subtask.status = 'CANCELLED'
       AND $2::text IS NULL
+      AND pipeline_subtask.status = 'CANCELLED'
       AND pipeline_subtask.created_at >= $4::timestamptz
     ORDER BY pipeline_subtask.created_at DESC, pipeline_subtask.id DESC
     LIMIT $3::integer)
   UNION ALL
   (SELECT stage.id, 'stage'::text AS task_type, 'Q'::text AS task_status, NULL::text AS tag, stage.created_at, stage.ended_at AS end_date FROM stage
     WHERE 'UNBOUND' = ANY($10::text[])
-      AND stage.status = 'UNBOUND'
       AND $2::text IS NULL
+      AND stage.status = 'UNBOUND'
     ORDER BY stage.created_at DESC, stage.id DESC
     LIMIT $3::integer)
   UNION ALL
   (SELECT stage.id, 'stage'::text AS task_type, 'Q'::text AS task_status, NULL::text AS tag, stage.created_at, stage.ended_at AS end_date FROM stage
     WHERE 'CREATED' = ANY($10::text[])
-      AND stage.status = 'CREATED'
       AND $2::text IS NULL
+      AND stage.status = 'CREATED'
     ORDER BY stage.created_at DESC, stage.id DESC
     LIMIT $3::integer)
   UNION ALL
   (SELECT stage.id, 'stage'::text AS task_type, 'R'::text AS task_status, NULL::text AS tag, stage.created_at, stage.ended_at AS end_date FROM stage
     WHERE 'RUNNING' = ANY($10::text[])
-      AND stage.status = 'RUNNING'
       AND $2::text IS NULL
+      AND stage.status = 'RUNNING'
     ORDER BY stage.created_at DESC, stage.id DESC
     LIMIT $3::integer)
   UNION ALL
   (SELECT stage.id, 'stage'::text AS task_type, 'R'::text AS task_status, NULL::text AS tag, stage.created_at, stage.ended_at AS end_date FROM stage
     WHERE 'RETRY' = ANY($10::text[])
-      AND stage.status = 'RETRY'
       AND $2::text IS NULL
+      AND stage.status = 'RETRY'
     ORDER BY stage.created_at DESC, stage.id DESC
     LIMIT $3::integer)
   UNION ALL
   (SELECT stage.id, 'stage'::text AS task_type, 'F'::text AS task_status, NULL::text AS tag, stage.created_at, stage.ended_at AS end_date FROM stage
     WHERE 'ERROR' = ANY($10::text[])
-      AND stage.status = 'ERROR'
       AND $2::text IS NULL
+      AND stage.status = 'ERROR'
       AND stage.created_at >= $4::timestamptz
     ORDER BY stage.created_at DESC, stage.id DESC
     LIMIT $3::integer)
   UNION ALL
   (SELECT stage.id, 'stage'::text AS task_type, 'D'::text AS task_status, NULL::text AS tag, stage.created_at, stage.ended_at AS end_date FROM stage
     WHERE 'COMPLETE' = ANY($10::text[])
-      AND stage.status = 'COMPLETE'
       AND $2::text IS NULL
+      AND stage.status = 'COMPLETE'
       AND stage.created_at >= $4::timestamptz
     ORDER BY stage.created_at DESC, stage.id DESC
     LIMIT $3::integer)
   UNION ALL
   (SELECT stage.id, 'stage'::text AS task_type, 'C'::text AS task_status, NULL::text AS tag, stage.created_at, stage.ended_at AS end_date FROM stage
     WHERE 'CANCELED' = ANY($10::text[])
-      AND stage.status = 'CANCELED'
       AND $2::text IS NULL
+      AND stage.status = 'CANCELED'
       AND stage.created_at >= $4::timestamptz
     ORDER BY stage.created_at DESC, stage.id DESC
     LIMIT $3::integer)
   UNION ALL
   (SELECT synthesis.id, 'synthesis'::text AS task_type, 'Q'::text AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
     WHERE 'QUEUED' = ANY($11::text[])
+      AND $2::text IS NULL
       AND synthesis.status = 'QUEUED'
-      AND ($2::text IS NULL OR synthesis.tag = $2::text)
+    ORDER BY synthesis.created_at DESC, synthesis.id DESC
+    LIMIT $3::integer)
+  UNION ALL
+  (SELECT synthesis.id, 'synthesis'::text AS task_type, 'Q'::text AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
+    WHERE 'QUEUED' = ANY($11::text[])
+      AND $2::text IS NOT NULL
+      AND synthesis.status = 'QUEUED'
+      AND synthesis.tag = $2::text
     ORDER BY synthesis.created_at DESC, synthesis.id DESC
     LIMIT $3::integer)
   UNION ALL
   (SELECT synthesis.id, 'synthesis'::text AS task_type, 'R'::text AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
     WHERE 'RUNNING' = ANY($11::text[])
+      AND $2::text IS NULL
       AND synthesis.status = 'RUNNING'
-      AND ($2::text IS NULL OR synthesis.tag = $2::text)
+    ORDER BY synthesis.created_at DESC, synthesis.id DESC
+    LIMIT $3::integer)
+  UNION ALL
+  (SELECT synthesis.id, 'synthesis'::text AS task_type, 'R'::text AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
+    WHERE 'RUNNING' = ANY($11::text[])
+      AND $2::text IS NOT NULL
+      AND synthesis.status = 'RUNNING'
+      AND synthesis.tag = $2::text
     ORDER BY synthesis.created_at DESC, synthesis.id DESC
     LIMIT $3::integer)
   UNION ALL
   (SELECT synthesis.id, 'synthesis'::text AS task_type, 'D'::text AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
     WHERE 'DONE' = ANY($11::text[])
+      AND $2::text IS NULL
       AND synthesis.status = 'DONE'
-      AND ($2::text IS NULL OR synthesis.tag = $2::text)
+      AND synthesis.created_at >= $4::timestamptz
+    ORDER BY synthesis.created_at DESC, synthesis.id DESC
+    LIMIT $3::integer)
+  UNION ALL
+  (SELECT synthesis.id, 'synthesis'::text AS task_type, 'D'::text AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
+    WHERE 'DONE' = ANY($11::text[])
+      AND $2::text IS NOT NULL
+      AND synthesis.status = 'DONE'
+      AND synthesis.tag = $2::text
       AND synthesis.created_at >= $4::timestamptz
     ORDER BY synthesis.created_at DESC, synthesis.id DESC
     LIMIT $3::integer)
   UNION ALL
   (SELECT synthesis.id, 'synthesis'::text AS task_type, 'F'::text AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
     WHERE 'FAILED' = ANY($11::text[])
+      AND $2::text IS NULL
       AND synthesis.status = 'FAILED'
-      AND ($2::text IS NULL OR synthesis.tag = $2::text)
+      AND synthesis.created_at >= $4::timestamptz
+    ORDER BY synthesis.created_at DESC, synthesis.id DESC
+    LIMIT $3::integer)
+  UNION ALL
+  (SELECT synthesis.id, 'synthesis'::text AS task_type, 'F'::text AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
+    WHERE 'FAILED' = ANY($11::text[])
+      AND $2::text IS NOT NULL
+      AND synthesis.status = 'FAILED'
+      AND synthesis.tag = $2::text
       AND synthesis.created_at >= $4::timestamptz
     ORDER BY synthesis.created_at DESC, synthesis.id DESC
     LIMIT $3::integer)
   UNION ALL
   (SELECT synthesis.id, 'synthesis'::text AS task_type, 'C'::text AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
     WHERE 'CANCELLED' = ANY($11::text[])
+      AND $2::text IS NULL
       AND synthesis.status = 'CANCELLED'
-      AND ($2::text IS NULL OR synthesis.tag = $2::text)
+      AND synthesis.created_at >= $4::timestamptz
+    ORDER BY synthesis.created_at DESC, synthesis.id DESC
+    LIMIT $3::integer)
+  UNION ALL
+  (SELECT synthesis.id, 'synthesis'::text AS task_type, 'C'::text AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
+    WHERE 'CANCELLED' = ANY($11::text[])
+      AND $2::text IS NOT NULL
+      AND synthesis.status = 'CANCELLED'
+      AND synthesis.tag = $2::text
       AND synthesis.created_at >= $4::timestamptz
     ORDER BY synthesis.created_at DESC, synthesis.id DESC
     LIMIT $3::integer)
   UNION ALL
   (SELECT training.id, 'training'::text AS task_type, 'Q'::text AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
     WHERE 'QUEUED' = ANY($12::text[])
+      AND $2::text IS NULL
       AND training.status = 'QUEUED'
-      AND ($2::text IS NULL OR training.tag = $2::text)
+    ORDER BY training.created_at DESC, training.id DESC
+    LIMIT $3::integer)
+  UNION ALL
+  (SELECT training.id, 'training'::text AS task_type, 'Q'::text AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
+    WHERE 'QUEUED' = ANY($12::text[])
+      AND $2::text IS NOT NULL
+      AND training.status = 'QUEUED'
+      AND training.tag = $2::text
     ORDER BY training.created_at DESC, training.id DESC
     LIMIT $3::integer)
   UNION ALL
   (SELECT training.id, 'training'::text AS task_type, 'R'::text AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
     WHERE 'RUNNING' = ANY($12::text[])
+      AND $2::text IS NULL
       AND training.status = 'RUNNING'
-      AND ($2::text IS NULL OR training.tag = $2::text)
+    ORDER BY training.created_at DESC, training.id DESC
+    LIMIT $3::integer)
+  UNION ALL
+  (SELECT training.id, 'training'::text AS task_type, 'R'::text AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
+    WHERE 'RUNNING' = ANY($12::text[])
+      AND $2::text IS NOT NULL
+      AND training.status = 'RUNNING'
+      AND training.tag = $2::text
     ORDER BY training.created_at DESC, training.id DESC
     LIMIT $3::integer)
   UNION ALL
   (SELECT training.id, 'training'::text AS task_type, 'D'::text AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
     WHERE 'DONE' = ANY($12::text[])
+      AND $2::text IS NULL
       AND training.status = 'DONE'
-      AND ($2::text IS NULL OR training.tag = $2::text)
+      AND training.created_at >= $4::timestamptz
+    ORDER BY training.created_at DESC, training.id DESC
+    LIMIT $3::integer)
+  UNION ALL
+  (SELECT training.id, 'training'::text AS task_type, 'D'::text AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
+    WHERE 'DONE' = ANY($12::text[])
+      AND $2::text IS NOT NULL
+      AND training.status = 'DONE'
+      AND training.tag = $2::text
       AND training.created_at >= $4::timestamptz
     ORDER BY training.created_at DESC, training.id DESC
     LIMIT $3::integer)
   UNION ALL
   (SELECT training.id, 'training'::text AS task_type, 'F'::text AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
     WHERE 'FAILED' = ANY($12::text[])
+      AND $2::text IS NULL
       AND training.status = 'FAILED'
-      AND ($2::text IS NULL OR training.tag = $2::text)
+      AND training.created_at >= $4::timestamptz
+    ORDER BY training.created_at DESC, training.id DESC
+    LIMIT $3::integer)
+  UNION ALL
+  (SELECT training.id, 'training'::text AS task_type, 'F'::text AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
+    WHERE 'FAILED' = ANY($12::text[])
+      AND $2::text IS NOT NULL
+      AND training.status = 'FAILED'
+      AND training.tag = $2::text
       AND training.created_at >= $4::timestamptz
     ORDER BY training.created_at DESC, training.id DESC
     LIMIT $3::integer)
   UNION ALL
   (SELECT training.id, 'training'::text AS task_type, 'C'::text AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
     WHERE 'CANCELLED' = ANY($12::text[])
+      AND $2::text IS NULL
       AND training.status = 'CANCELLED'
-      AND ($2::text IS NULL OR training.tag = $2::text)
+      AND training.created_at >= $4::timestamptz
+    ORDER BY training.created_at DESC, training.id DESC
+    LIMIT $3::integer)
+  UNION ALL
+  (SELECT training.id, 'training'::text AS task_type, 'C'::text AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
+    WHERE 'CANCELLED' = ANY($12::text[])
+      AND $2::text IS NOT NULL
+      AND training.status = 'CANCELLED'
+      AND training.tag = $2::text
       AND training.created_at >= $4::timestamptz
     ORDER BY training.created_at DESC, training.id DESC
     LIMIT $3::integer)

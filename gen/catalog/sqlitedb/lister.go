@@ -7,22 +7,34 @@ import (
 	"encoding/json"
 	"github.com/taskmodel/taskmodel/backends"
 	"github.com/taskmodel/taskmodel/tasktype"
+	"sync"
 )
 
 // Lister reads the unified listing through the List query sqlc generated here.
 type Lister struct {
-	q *Queries
+	db   DBTX
+	once sync.Once
+	q    *Queries
+	err  error
 }
 
-// NewLister returns a Lister over the database the models' drivers use.
+// NewLister returns a Lister over the database the models' drivers use. Its
+// statement is prepared on first use: SQLite spends more time parsing and
+// planning the listing's many branches than running them.
 func NewLister(db DBTX) *Lister {
-	return &Lister{q: New(db)}
+	return &Lister{db: db}
 }
 
 var _ backends.Lister = (*Lister)(nil)
 
 // List implements backends.Lister.
 func (l *Lister) List(ctx context.Context, q backends.ListQuery) ([]tasktype.Row, error) {
+	l.once.Do(func() {
+		l.q, l.err = Prepare(ctx, l.db)
+	})
+	if l.err != nil {
+		return nil, l.err
+	}
 	j0, err := json.Marshal(statuses(q, "analysis"))
 	if err != nil {
 		return nil, err

@@ -16,416 +16,631 @@ const list = `-- name: List :many
 
 SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.created_at, listing.end_date FROM (
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT analysis.id, CAST('analysis' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
-    WHERE EXISTS (SELECT 1 FROM json_each(?1) WHERE value = 'CREATED')
+    WHERE instr(?1, '"CREATED"') > 0
+      AND ?2 IS NULL
       AND analysis.status = 'CREATED'
-      AND ?2 IS NULL
     ORDER BY analysis.created_at DESC, analysis.id DESC
     LIMIT ?3)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT analysis.id, CAST('analysis' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
-    WHERE EXISTS (SELECT 1 FROM json_each(?1) WHERE value = 'UPLOADING')
+    WHERE instr(?1, '"UPLOADING"') > 0
+      AND ?2 IS NULL
       AND analysis.status = 'UPLOADING'
-      AND ?2 IS NULL
     ORDER BY analysis.created_at DESC, analysis.id DESC
     LIMIT ?3)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT analysis.id, CAST('analysis' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
-    WHERE EXISTS (SELECT 1 FROM json_each(?1) WHERE value = 'UPLOAD_FAILED')
+    WHERE instr(?1, '"UPLOAD_FAILED"') > 0
+      AND ?2 IS NULL
       AND analysis.status = 'UPLOAD_FAILED'
-      AND ?2 IS NULL
     ORDER BY analysis.created_at DESC, analysis.id DESC
     LIMIT ?3)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT analysis.id, CAST('analysis' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
-    WHERE EXISTS (SELECT 1 FROM json_each(?1) WHERE value = 'QUEUED')
-      AND analysis.status = 'QUEUED'
+    WHERE instr(?1, '"QUEUED"') > 0
       AND ?2 IS NULL
+      AND analysis.status = 'QUEUED'
     ORDER BY analysis.created_at DESC, analysis.id DESC
     LIMIT ?3)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT analysis.id, CAST('analysis' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
-    WHERE EXISTS (SELECT 1 FROM json_each(?1) WHERE value = 'PROCESSING')
-      AND analysis.status = 'PROCESSING'
+    WHERE instr(?1, '"PROCESSING"') > 0
       AND ?2 IS NULL
+      AND analysis.status = 'PROCESSING'
     ORDER BY analysis.created_at DESC, analysis.id DESC
     LIMIT ?3)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT analysis.id, CAST('analysis' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
-    WHERE EXISTS (SELECT 1 FROM json_each(?1) WHERE value = 'COMPLETED')
-      AND analysis.status = 'COMPLETED'
+    WHERE instr(?1, '"COMPLETED"') > 0
       AND ?2 IS NULL
+      AND analysis.status = 'COMPLETED'
       AND analysis.created_at >= ?4
     ORDER BY analysis.created_at DESC, analysis.id DESC
     LIMIT ?3)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT analysis.id, CAST('analysis' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
-    WHERE EXISTS (SELECT 1 FROM json_each(?1) WHERE value = 'FAILED')
-      AND analysis.status = 'FAILED'
+    WHERE instr(?1, '"FAILED"') > 0
       AND ?2 IS NULL
+      AND analysis.status = 'FAILED'
       AND analysis.created_at >= ?4
     ORDER BY analysis.created_at DESC, analysis.id DESC
     LIMIT ?3)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT analysis.id, CAST('analysis' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
-    WHERE EXISTS (SELECT 1 FROM json_each(?1) WHERE value = 'CANCELLED')
-      AND analysis.status = 'CANCELLED'
+    WHERE instr(?1, '"CANCELLED"') > 0
       AND ?2 IS NULL
+      AND analysis.status = 'CANCELLED'
       AND analysis.created_at >= ?4
     ORDER BY analysis.created_at DESC, analysis.id DESC
     LIMIT ?3)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT analysis.id, CAST('analysis' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
-    WHERE EXISTS (SELECT 1 FROM json_each(?1) WHERE value = 'EXPIRED')
-      AND analysis.status = 'EXPIRED'
+    WHERE instr(?1, '"EXPIRED"') > 0
       AND ?2 IS NULL
+      AND analysis.status = 'EXPIRED'
       AND analysis.created_at >= ?4
     ORDER BY analysis.created_at DESC, analysis.id DESC
     LIMIT ?3)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT dataset_upload.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
-    WHERE EXISTS (SELECT 1 FROM json_each(?5) WHERE value = 'QUEUED')
+    WHERE instr(?5, '"QUEUED"') > 0
+      AND ?2 IS NULL
       AND dataset_upload.status = 'QUEUED'
-      AND (?2 IS NULL OR dataset_upload.tag = ?2)
+    ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT dataset_upload.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
+    WHERE instr(?5, '"QUEUED"') > 0
+      AND ?2 IS NOT NULL
+      AND dataset_upload.status = 'QUEUED'
+      AND dataset_upload.tag = ?2
     ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
     LIMIT ?3)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT dataset_upload.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
-    WHERE EXISTS (SELECT 1 FROM json_each(?5) WHERE value = 'RUNNING')
+    WHERE instr(?5, '"RUNNING"') > 0
+      AND ?2 IS NULL
       AND dataset_upload.status = 'RUNNING'
-      AND (?2 IS NULL OR dataset_upload.tag = ?2)
+    ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT dataset_upload.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
+    WHERE instr(?5, '"RUNNING"') > 0
+      AND ?2 IS NOT NULL
+      AND dataset_upload.status = 'RUNNING'
+      AND dataset_upload.tag = ?2
     ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
     LIMIT ?3)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT dataset_upload.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
-    WHERE EXISTS (SELECT 1 FROM json_each(?5) WHERE value = 'DONE')
+    WHERE instr(?5, '"DONE"') > 0
+      AND ?2 IS NULL
       AND dataset_upload.status = 'DONE'
-      AND (?2 IS NULL OR dataset_upload.tag = ?2)
+      AND dataset_upload.created_at >= ?4
+    ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT dataset_upload.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
+    WHERE instr(?5, '"DONE"') > 0
+      AND ?2 IS NOT NULL
+      AND dataset_upload.status = 'DONE'
+      AND dataset_upload.tag = ?2
       AND dataset_upload.created_at >= ?4
     ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
     LIMIT ?3)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT dataset_upload.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
-    WHERE EXISTS (SELECT 1 FROM json_each(?5) WHERE value = 'FAILED')
+    WHERE instr(?5, '"FAILED"') > 0
+      AND ?2 IS NULL
       AND dataset_upload.status = 'FAILED'
-      AND (?2 IS NULL OR dataset_upload.tag = ?2)
+      AND dataset_upload.created_at >= ?4
+    ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT dataset_upload.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
+    WHERE instr(?5, '"FAILED"') > 0
+      AND ?2 IS NOT NULL
+      AND dataset_upload.status = 'FAILED'
+      AND dataset_upload.tag = ?2
       AND dataset_upload.created_at >= ?4
     ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
     LIMIT ?3)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT dataset_upload.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
-    WHERE EXISTS (SELECT 1 FROM json_each(?5) WHERE value = 'CANCELLED')
+    WHERE instr(?5, '"CANCELLED"') > 0
+      AND ?2 IS NULL
       AND dataset_upload.status = 'CANCELLED'
-      AND (?2 IS NULL OR dataset_upload.tag = ?2)
+      AND dataset_upload.created_at >= ?4
+    ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT dataset_upload.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
+    WHERE instr(?5, '"CANCELLED"') > 0
+      AND ?2 IS NOT NULL
+      AND dataset_upload.status = 'CANCELLED'
+      AND dataset_upload.tag = ?2
       AND dataset_upload.created_at >= ?4
     ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
     LIMIT ?3)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT evaluation.id, CAST('evaluation' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
-    WHERE EXISTS (SELECT 1 FROM json_each(?6) WHERE value = 'QUEUED')
+    WHERE instr(?6, '"QUEUED"') > 0
+      AND ?2 IS NULL
       AND evaluation.status = 'QUEUED'
-      AND (?2 IS NULL OR evaluation.tag = ?2)
+    ORDER BY evaluation.created_at DESC, evaluation.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT evaluation.id, CAST('evaluation' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
+    WHERE instr(?6, '"QUEUED"') > 0
+      AND ?2 IS NOT NULL
+      AND evaluation.status = 'QUEUED'
+      AND evaluation.tag = ?2
     ORDER BY evaluation.created_at DESC, evaluation.id DESC
     LIMIT ?3)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT evaluation.id, CAST('evaluation' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
-    WHERE EXISTS (SELECT 1 FROM json_each(?6) WHERE value = 'RUNNING')
+    WHERE instr(?6, '"RUNNING"') > 0
+      AND ?2 IS NULL
       AND evaluation.status = 'RUNNING'
-      AND (?2 IS NULL OR evaluation.tag = ?2)
+    ORDER BY evaluation.created_at DESC, evaluation.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT evaluation.id, CAST('evaluation' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
+    WHERE instr(?6, '"RUNNING"') > 0
+      AND ?2 IS NOT NULL
+      AND evaluation.status = 'RUNNING'
+      AND evaluation.tag = ?2
     ORDER BY evaluation.created_at DESC, evaluation.id DESC
     LIMIT ?3)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT evaluation.id, CAST('evaluation' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
-    WHERE EXISTS (SELECT 1 FROM json_each(?6) WHERE value = 'DONE')
+    WHERE instr(?6, '"DONE"') > 0
+      AND ?2 IS NULL
       AND evaluation.status = 'DONE'
-      AND (?2 IS NULL OR evaluation.tag = ?2)
+      AND evaluation.created_at >= ?4
+    ORDER BY evaluation.created_at DESC, evaluation.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT evaluation.id, CAST('evaluation' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
+    WHERE instr(?6, '"DONE"') > 0
+      AND ?2 IS NOT NULL
+      AND evaluation.status = 'DONE'
+      AND evaluation.tag = ?2
       AND evaluation.created_at >= ?4
     ORDER BY evaluation.created_at DESC, evaluation.id DESC
     LIMIT ?3)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT evaluation.id, CAST('evaluation' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
-    WHERE EXISTS (SELECT 1 FROM json_each(?6) WHERE value = 'FAILED')
+    WHERE instr(?6, '"FAILED"') > 0
+      AND ?2 IS NULL
       AND evaluation.status = 'FAILED'
-      AND (?2 IS NULL OR evaluation.tag = ?2)
+      AND evaluation.created_at >= ?4
+    ORDER BY evaluation.created_at DESC, evaluation.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT evaluation.id, CAST('evaluation' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
+    WHERE instr(?6, '"FAILED"') > 0
+      AND ?2 IS NOT NULL
+      AND evaluation.status = 'FAILED'
+      AND evaluation.tag = ?2
       AND evaluation.created_at >= ?4
     ORDER BY evaluation.created_at DESC, evaluation.id DESC
     LIMIT ?3)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT evaluation.id, CAST('evaluation' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
-    WHERE EXISTS (SELECT 1 FROM json_each(?6) WHERE value = 'CANCELLED')
+    WHERE instr(?6, '"CANCELLED"') > 0
+      AND ?2 IS NULL
       AND evaluation.status = 'CANCELLED'
-      AND (?2 IS NULL OR evaluation.tag = ?2)
+      AND evaluation.created_at >= ?4
+    ORDER BY evaluation.created_at DESC, evaluation.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT evaluation.id, CAST('evaluation' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
+    WHERE instr(?6, '"CANCELLED"') > 0
+      AND ?2 IS NOT NULL
+      AND evaluation.status = 'CANCELLED'
+      AND evaluation.tag = ?2
       AND evaluation.created_at >= ?4
     ORDER BY evaluation.created_at DESC, evaluation.id DESC
     LIMIT ?3)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT model_upload.id, CAST('model_upload' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
-    WHERE EXISTS (SELECT 1 FROM json_each(?7) WHERE value = 'QUEUED')
+    WHERE instr(?7, '"QUEUED"') > 0
+      AND ?2 IS NULL
       AND model_upload.status = 'QUEUED'
-      AND (?2 IS NULL OR model_upload.tag = ?2)
+    ORDER BY model_upload.created_at DESC, model_upload.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT model_upload.id, CAST('model_upload' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
+    WHERE instr(?7, '"QUEUED"') > 0
+      AND ?2 IS NOT NULL
+      AND model_upload.status = 'QUEUED'
+      AND model_upload.tag = ?2
     ORDER BY model_upload.created_at DESC, model_upload.id DESC
     LIMIT ?3)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT model_upload.id, CAST('model_upload' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
-    WHERE EXISTS (SELECT 1 FROM json_each(?7) WHERE value = 'RUNNING')
+    WHERE instr(?7, '"RUNNING"') > 0
+      AND ?2 IS NULL
       AND model_upload.status = 'RUNNING'
-      AND (?2 IS NULL OR model_upload.tag = ?2)
+    ORDER BY model_upload.created_at DESC, model_upload.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT model_upload.id, CAST('model_upload' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
+    WHERE instr(?7, '"RUNNING"') > 0
+      AND ?2 IS NOT NULL
+      AND model_upload.status = 'RUNNING'
+      AND model_upload.tag = ?2
     ORDER BY model_upload.created_at DESC, model_upload.id DESC
     LIMIT ?3)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT model_upload.id, CAST('model_upload' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
-    WHERE EXISTS (SELECT 1 FROM json_each(?7) WHERE value = 'DONE')
+    WHERE instr(?7, '"DONE"') > 0
+      AND ?2 IS NULL
       AND model_upload.status = 'DONE'
-      AND (?2 IS NULL OR model_upload.tag = ?2)
+      AND model_upload.created_at >= ?4
+    ORDER BY model_upload.created_at DESC, model_upload.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT model_upload.id, CAST('model_upload' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
+    WHERE instr(?7, '"DONE"') > 0
+      AND ?2 IS NOT NULL
+      AND model_upload.status = 'DONE'
+      AND model_upload.tag = ?2
       AND model_upload.created_at >= ?4
     ORDER BY model_upload.created_at DESC, model_upload.id DESC
     LIMIT ?3)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT model_upload.id, CAST('model_upload' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
-    WHERE EXISTS (SELECT 1 FROM json_each(?7) WHERE value = 'FAILED')
+    WHERE instr(?7, '"FAILED"') > 0
+      AND ?2 IS NULL
       AND model_upload.status = 'FAILED'
-      AND (?2 IS NULL OR model_upload.tag = ?2)
+      AND model_upload.created_at >= ?4
+    ORDER BY model_upload.created_at DESC, model_upload.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT model_upload.id, CAST('model_upload' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
+    WHERE instr(?7, '"FAILED"') > 0
+      AND ?2 IS NOT NULL
+      AND model_upload.status = 'FAILED'
+      AND model_upload.tag = ?2
       AND model_upload.created_at >= ?4
     ORDER BY model_upload.created_at DESC, model_upload.id DESC
     LIMIT ?3)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT model_upload.id, CAST('model_upload' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
-    WHERE EXISTS (SELECT 1 FROM json_each(?7) WHERE value = 'CANCELLED')
+    WHERE instr(?7, '"CANCELLED"') > 0
+      AND ?2 IS NULL
       AND model_upload.status = 'CANCELLED'
-      AND (?2 IS NULL OR model_upload.tag = ?2)
+      AND model_upload.created_at >= ?4
+    ORDER BY model_upload.created_at DESC, model_upload.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT model_upload.id, CAST('model_upload' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
+    WHERE instr(?7, '"CANCELLED"') > 0
+      AND ?2 IS NOT NULL
+      AND model_upload.status = 'CANCELLED'
+      AND model_upload.tag = ?2
       AND model_upload.created_at >= ?4
     ORDER BY model_upload.created_at DESC, model_upload.id DESC
     LIMIT ?3)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT pipeline_run.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_run.created_at, pipeline_run.ended_at AS end_date FROM pipeline_run
-    WHERE EXISTS (SELECT 1 FROM json_each(?8) WHERE value = 'NOT_STARTED')
+    WHERE instr(?8, '"NOT_STARTED"') > 0
+      AND ?2 IS NULL
       AND pipeline_run.status = 'NOT_STARTED'
-      AND ?2 IS NULL
     ORDER BY pipeline_run.created_at DESC, pipeline_run.id DESC
     LIMIT ?3)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT pipeline_run.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_run.created_at, pipeline_run.ended_at AS end_date FROM pipeline_run
-    WHERE EXISTS (SELECT 1 FROM json_each(?8) WHERE value = 'STARTED')
+    WHERE instr(?8, '"STARTED"') > 0
+      AND ?2 IS NULL
       AND pipeline_run.status = 'STARTED'
-      AND ?2 IS NULL
     ORDER BY pipeline_run.created_at DESC, pipeline_run.id DESC
     LIMIT ?3)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT pipeline_run.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_run.created_at, pipeline_run.ended_at AS end_date FROM pipeline_run
-    WHERE EXISTS (SELECT 1 FROM json_each(?8) WHERE value = 'RUNNING')
-      AND pipeline_run.status = 'RUNNING'
+    WHERE instr(?8, '"RUNNING"') > 0
       AND ?2 IS NULL
+      AND pipeline_run.status = 'RUNNING'
     ORDER BY pipeline_run.created_at DESC, pipeline_run.id DESC
     LIMIT ?3)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT pipeline_run.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_run.created_at, pipeline_run.ended_at AS end_date FROM pipeline_run
-    WHERE EXISTS (SELECT 1 FROM json_each(?8) WHERE value = 'COMPLETED')
-      AND pipeline_run.status = 'COMPLETED'
+    WHERE instr(?8, '"COMPLETED"') > 0
       AND ?2 IS NULL
+      AND pipeline_run.status = 'COMPLETED'
       AND pipeline_run.created_at >= ?4
     ORDER BY pipeline_run.created_at DESC, pipeline_run.id DESC
     LIMIT ?3)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT pipeline_run.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_run.created_at, pipeline_run.ended_at AS end_date FROM pipeline_run
-    WHERE EXISTS (SELECT 1 FROM json_each(?8) WHERE value = 'FAILED')
-      AND pipeline_run.status = 'FAILED'
+    WHERE instr(?8, '"FAILED"') > 0
       AND ?2 IS NULL
+      AND pipeline_run.status = 'FAILED'
       AND pipeline_run.created_at >= ?4
     ORDER BY pipeline_run.created_at DESC, pipeline_run.id DESC
     LIMIT ?3)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT pipeline_run.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_run.created_at, pipeline_run.ended_at AS end_date FROM pipeline_run
-    WHERE EXISTS (SELECT 1 FROM json_each(?8) WHERE value = 'SKIPPED')
-      AND pipeline_run.status = 'SKIPPED'
+    WHERE instr(?8, '"SKIPPED"') > 0
       AND ?2 IS NULL
+      AND pipeline_run.status = 'SKIPPED'
       AND pipeline_run.created_at >= ?4
     ORDER BY pipeline_run.created_at DESC, pipeline_run.id DESC
     LIMIT ?3)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT pipeline_run.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_run.created_at, pipeline_run.ended_at AS end_date FROM pipeline_run
-    WHERE EXISTS (SELECT 1 FROM json_each(?8) WHERE value = 'CANCELLED')
-      AND pipeline_run.status = 'CANCELLED'
+    WHERE instr(?8, '"CANCELLED"') > 0
       AND ?2 IS NULL
+      AND pipeline_run.status = 'CANCELLED'
       AND pipeline_run.created_at >= ?4
     ORDER BY pipeline_run.created_at DESC, pipeline_run.id DESC
     LIMIT ?3)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT pipeline_subtask.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_subtask.created_at, pipeline_subtask.ended_at AS end_date FROM pipeline_subtask
-    WHERE EXISTS (SELECT 1 FROM json_each(?9) WHERE value = 'NOT_STARTED')
+    WHERE instr(?9, '"NOT_STARTED"') > 0
+      AND ?2 IS NULL
       AND pipeline_subtask.status = 'NOT_STARTED'
-      AND ?2 IS NULL
     ORDER BY pipeline_subtask.created_at DESC, pipeline_subtask.id DESC
     LIMIT ?3)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT pipeline_subtask.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_subtask.created_at, pipeline_subtask.ended_at AS end_date FROM pipeline_subtask
-    WHERE EXISTS (SELECT 1 FROM json_each(?9) WHERE value = 'STARTED')
+    WHERE instr(?9, '"STARTED"') > 0
+      AND ?2 IS NULL
       AND pipeline_subtask.status = 'STARTED'
-      AND ?2 IS NULL
     ORDER BY pipeline_subtask.created_at DESC, pipeline_subtask.id DESC
     LIMIT ?3)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT pipeline_subtask.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_subtask.created_at, pipeline_subtask.ended_at AS end_date FROM pipeline_subtask
-    WHERE EXISTS (SELECT 1 FROM json_each(?9) WHERE value = 'RUNNING')
-      AND pipeline_subtask.status = 'RUNNING'
+    WHERE instr(?9, '"RUNNING"') > 0
       AND ?2 IS NULL
+      AND pipeline_subtask.status = 'RUNNING'
     ORDER BY pipeline_subtask.created_at DESC, pipeline_subtask.id DESC
     LIMIT ?3)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT pipeline_subtask.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_subtask.created_at, pipeline_subtask.ended_at AS end_date FROM pipeline_subtask
-    WHERE EXISTS (SELECT 1 FROM json_each(?9) WHERE value = 'COMPLETED')
-      AND pipeline_subtask.status = 'COMPLETED'
+    WHERE instr(?9, '"COMPLETED"') > 0
       AND ?2 IS NULL
+      AND pipeline_subtask.status = 'COMPLETED'
       AND pipeline_subtask.created_at >= ?4
     ORDER BY pipeline_subtask.created_at DESC, pipeline_subtask.id DESC
     LIMIT ?3)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT pipeline_subtask.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_subtask.created_at, pipeline_subtask.ended_at AS end_date FROM pipeline_subtask
-    WHERE EXISTS (SELECT 1 FROM json_each(?9) WHERE value = 'FAILED')
-      AND pipeline_subtask.status = 'FAILED'
+    WHERE instr(?9, '"FAILED"') > 0
       AND ?2 IS NULL
+      AND pipeline_subtask.status = 'FAILED'
       AND pipeline_subtask.created_at >= ?4
     ORDER BY pipeline_subtask.created_at DESC, pipeline_subtask.id DESC
     LIMIT ?3)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT pipeline_subtask.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_subtask.created_at, pipeline_subtask.ended_at AS end_date FROM pipeline_subtask
-    WHERE EXISTS (SELECT 1 FROM json_each(?9) WHERE value = 'SKIPPED')
-      AND pipeline_subtask.status = 'SKIPPED'
+    WHERE instr(?9, '"SKIPPED"') > 0
       AND ?2 IS NULL
+      AND pipeline_subtask.status = 'SKIPPED'
       AND pipeline_subtask.created_at >= ?4
     ORDER BY pipeline_subtask.created_at DESC, pipeline_subtask.id DESC
     LIMIT ?3)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT pipeline_subtask.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_subtask.created_at, pipeline_subtask.ended_at AS end_date FROM pipeline_subtask
-    WHERE EXISTS (SELECT 1 FROM json_each(?9) WHERE value = 'CANCELLED')
-      AND pipeline_subtask.status = 'CANCELLED'
+    WHERE instr(?9, '"CANCELLED"') > 0
       AND ?2 IS NULL
+      AND pipeline_subtask.status = 'CANCELLED'
       AND pipeline_subtask.created_at >= ?4
     ORDER BY pipeline_subtask.created_at DESC, pipeline_subtask.id DESC
     LIMIT ?3)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT stage.id, CAST('stage' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, stage.created_at, stage.ended_at AS end_date FROM stage
-    WHERE EXISTS (SELECT 1 FROM json_each(?10) WHERE value = 'UNBOUND')
-      AND stage.status = 'UNBOUND'
+    WHERE instr(?10, '"UNBOUND"') > 0
       AND ?2 IS NULL
+      AND stage.status = 'UNBOUND'
     ORDER BY stage.created_at DESC, stage.id DESC
     LIMIT ?3)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT stage.id, CAST('stage' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, stage.created_at, stage.ended_at AS end_date FROM stage
-    WHERE EXISTS (SELECT 1 FROM json_each(?10) WHERE value = 'CREATED')
+    WHERE instr(?10, '"CREATED"') > 0
+      AND ?2 IS NULL
       AND stage.status = 'CREATED'
-      AND ?2 IS NULL
     ORDER BY stage.created_at DESC, stage.id DESC
     LIMIT ?3)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT stage.id, CAST('stage' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, stage.created_at, stage.ended_at AS end_date FROM stage
-    WHERE EXISTS (SELECT 1 FROM json_each(?10) WHERE value = 'RUNNING')
+    WHERE instr(?10, '"RUNNING"') > 0
+      AND ?2 IS NULL
       AND stage.status = 'RUNNING'
-      AND ?2 IS NULL
     ORDER BY stage.created_at DESC, stage.id DESC
     LIMIT ?3)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT stage.id, CAST('stage' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, stage.created_at, stage.ended_at AS end_date FROM stage
-    WHERE EXISTS (SELECT 1 FROM json_each(?10) WHERE value = 'RETRY')
-      AND stage.status = 'RETRY'
+    WHERE instr(?10, '"RETRY"') > 0
       AND ?2 IS NULL
+      AND stage.status = 'RETRY'
     ORDER BY stage.created_at DESC, stage.id DESC
     LIMIT ?3)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT stage.id, CAST('stage' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, stage.created_at, stage.ended_at AS end_date FROM stage
-    WHERE EXISTS (SELECT 1 FROM json_each(?10) WHERE value = 'ERROR')
-      AND stage.status = 'ERROR'
+    WHERE instr(?10, '"ERROR"') > 0
       AND ?2 IS NULL
+      AND stage.status = 'ERROR'
       AND stage.created_at >= ?4
     ORDER BY stage.created_at DESC, stage.id DESC
     LIMIT ?3)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT stage.id, CAST('stage' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, stage.created_at, stage.ended_at AS end_date FROM stage
-    WHERE EXISTS (SELECT 1 FROM json_each(?10) WHERE value = 'COMPLETE')
-      AND stage.status = 'COMPLETE'
+    WHERE instr(?10, '"COMPLETE"') > 0
       AND ?2 IS NULL
+      AND stage.status = 'COMPLETE'
       AND stage.created_at >= ?4
     ORDER BY stage.created_at DESC, stage.id DESC
     LIMIT ?3)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT stage.id, CAST('stage' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, stage.created_at, stage.ended_at AS end_date FROM stage
-    WHERE EXISTS (SELECT 1 FROM json_each(?10) WHERE value = 'CANCELED')
-      AND stage.status = 'CANCELED'
+    WHERE instr(?10, '"CANCELED"') > 0
       AND ?2 IS NULL
+      AND stage.status = 'CANCELED'
       AND stage.created_at >= ?4
     ORDER BY stage.created_at DESC, stage.id DESC
     LIMIT ?3)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT synthesis.id, CAST('synthesis' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
-    WHERE EXISTS (SELECT 1 FROM json_each(?11) WHERE value = 'QUEUED')
+    WHERE instr(?11, '"QUEUED"') > 0
+      AND ?2 IS NULL
       AND synthesis.status = 'QUEUED'
-      AND (?2 IS NULL OR synthesis.tag = ?2)
+    ORDER BY synthesis.created_at DESC, synthesis.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT synthesis.id, CAST('synthesis' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
+    WHERE instr(?11, '"QUEUED"') > 0
+      AND ?2 IS NOT NULL
+      AND synthesis.status = 'QUEUED'
+      AND synthesis.tag = ?2
     ORDER BY synthesis.created_at DESC, synthesis.id DESC
     LIMIT ?3)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT synthesis.id, CAST('synthesis' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
-    WHERE EXISTS (SELECT 1 FROM json_each(?11) WHERE value = 'RUNNING')
+    WHERE instr(?11, '"RUNNING"') > 0
+      AND ?2 IS NULL
       AND synthesis.status = 'RUNNING'
-      AND (?2 IS NULL OR synthesis.tag = ?2)
+    ORDER BY synthesis.created_at DESC, synthesis.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT synthesis.id, CAST('synthesis' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
+    WHERE instr(?11, '"RUNNING"') > 0
+      AND ?2 IS NOT NULL
+      AND synthesis.status = 'RUNNING'
+      AND synthesis.tag = ?2
     ORDER BY synthesis.created_at DESC, synthesis.id DESC
     LIMIT ?3)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT synthesis.id, CAST('synthesis' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
-    WHERE EXISTS (SELECT 1 FROM json_each(?11) WHERE value = 'DONE')
+    WHERE instr(?11, '"DONE"') > 0
+      AND ?2 IS NULL
       AND synthesis.status = 'DONE'
-      AND (?2 IS NULL OR synthesis.tag = ?2)
+      AND synthesis.created_at >= ?4
+    ORDER BY synthesis.created_at DESC, synthesis.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT synthesis.id, CAST('synthesis' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
+    WHERE instr(?11, '"DONE"') > 0
+      AND ?2 IS NOT NULL
+      AND synthesis.status = 'DONE'
+      AND synthesis.tag = ?2
       AND synthesis.created_at >= ?4
     ORDER BY synthesis.created_at DESC, synthesis.id DESC
     LIMIT ?3)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT synthesis.id, CAST('synthesis' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
-    WHERE EXISTS (SELECT 1 FROM json_each(?11) WHERE value = 'FAILED')
+    WHERE instr(?11, '"FAILED"') > 0
+      AND ?2 IS NULL
       AND synthesis.status = 'FAILED'
-      AND (?2 IS NULL OR synthesis.tag = ?2)
+      AND synthesis.created_at >= ?4
+    ORDER BY synthesis.created_at DESC, synthesis.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT synthesis.id, CAST('synthesis' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
+    WHERE instr(?11, '"FAILED"') > 0
+      AND ?2 IS NOT NULL
+      AND synthesis.status = 'FAILED'
+      AND synthesis.tag = ?2
       AND synthesis.created_at >= ?4
     ORDER BY synthesis.created_at DESC, synthesis.id DESC
     LIMIT ?3)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT synthesis.id, CAST('synthesis' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
-    WHERE EXISTS (SELECT 1 FROM json_each(?11) WHERE value = 'CANCELLED')
+    WHERE instr(?11, '"CANCELLED"') > 0
+      AND ?2 IS NULL
       AND synthesis.status = 'CANCELLED'
-      AND (?2 IS NULL OR synthesis.tag = ?2)
+      AND synthesis.created_at >= ?4
+    ORDER BY synthesis.created_at DESC, synthesis.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT synthesis.id, CAST('synthesis' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
+    WHERE instr(?11, '"CANCELLED"') > 0
+      AND ?2 IS NOT NULL
+      AND synthesis.status = 'CANCELLED'
+      AND synthesis.tag = ?2
       AND synthesis.created_at >= ?4
     ORDER BY synthesis.created_at DESC, synthesis.id DESC
     LIMIT ?3)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT training.id, CAST('training' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
-    WHERE EXISTS (SELECT 1 FROM json_each(?12) WHERE value = 'QUEUED')
+    WHERE instr(?12, '"QUEUED"') > 0
+      AND ?2 IS NULL
       AND training.status = 'QUEUED'
-      AND (?2 IS NULL OR training.tag = ?2)
+    ORDER BY training.created_at DESC, training.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT training.id, CAST('training' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
+    WHERE instr(?12, '"QUEUED"') > 0
+      AND ?2 IS NOT NULL
+      AND training.status = 'QUEUED'
+      AND training.tag = ?2
     ORDER BY training.created_at DESC, training.id DESC
     LIMIT ?3)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT training.id, CAST('training' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
-    WHERE EXISTS (SELECT 1 FROM json_each(?12) WHERE value = 'RUNNING')
+    WHERE instr(?12, '"RUNNING"') > 0
+      AND ?2 IS NULL
       AND training.status = 'RUNNING'
-      AND (?2 IS NULL OR training.tag = ?2)
+    ORDER BY training.created_at DESC, training.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT training.id, CAST('training' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
+    WHERE instr(?12, '"RUNNING"') > 0
+      AND ?2 IS NOT NULL
+      AND training.status = 'RUNNING'
+      AND training.tag = ?2
     ORDER BY training.created_at DESC, training.id DESC
     LIMIT ?3)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT training.id, CAST('training' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
-    WHERE EXISTS (SELECT 1 FROM json_each(?12) WHERE value = 'DONE')
+    WHERE instr(?12, '"DONE"') > 0
+      AND ?2 IS NULL
       AND training.status = 'DONE'
-      AND (?2 IS NULL OR training.tag = ?2)
+      AND training.created_at >= ?4
+    ORDER BY training.created_at DESC, training.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT training.id, CAST('training' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
+    WHERE instr(?12, '"DONE"') > 0
+      AND ?2 IS NOT NULL
+      AND training.status = 'DONE'
+      AND training.tag = ?2
       AND training.created_at >= ?4
     ORDER BY training.created_at DESC, training.id DESC
     LIMIT ?3)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT training.id, CAST('training' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
-    WHERE EXISTS (SELECT 1 FROM json_each(?12) WHERE value = 'FAILED')
+    WHERE instr(?12, '"FAILED"') > 0
+      AND ?2 IS NULL
       AND training.status = 'FAILED'
-      AND (?2 IS NULL OR training.tag = ?2)
+      AND training.created_at >= ?4
+    ORDER BY training.created_at DESC, training.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT training.id, CAST('training' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
+    WHERE instr(?12, '"FAILED"') > 0
+      AND ?2 IS NOT NULL
+      AND training.status = 'FAILED'
+      AND training.tag = ?2
       AND training.created_at >= ?4
     ORDER BY training.created_at DESC, training.id DESC
     LIMIT ?3)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT training.id, CAST('training' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
-    WHERE EXISTS (SELECT 1 FROM json_each(?12) WHERE value = 'CANCELLED')
+    WHERE instr(?12, '"CANCELLED"') > 0
+      AND ?2 IS NULL
       AND training.status = 'CANCELLED'
-      AND (?2 IS NULL OR training.tag = ?2)
+      AND training.created_at >= ?4
+    ORDER BY training.created_at DESC, training.id DESC
+    LIMIT ?3)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT training.id, CAST('training' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
+    WHERE instr(?12, '"CANCELLED"') > 0
+      AND ?2 IS NOT NULL
+      AND training.status = 'CANCELLED'
+      AND training.tag = ?2
       AND training.created_at >= ?4
     ORDER BY training.created_at DESC, training.id DESC
     LIMIT ?3)
@@ -435,18 +650,18 @@ LIMIT ?14 OFFSET ?13
 `
 
 type ListParams struct {
-	TmAnalysisStatuses        interface{}
+	TmAnalysisStatuses        string
 	TmTag                     interface{}
 	TmTop                     int64
 	TmSince                   time.Time
-	TmDatasetUploadStatuses   interface{}
-	TmEvaluationStatuses      interface{}
-	TmModelUploadStatuses     interface{}
-	TmPipelineRunStatuses     interface{}
-	TmPipelineSubtaskStatuses interface{}
-	TmStageStatuses           interface{}
-	TmSynthesisStatuses       interface{}
-	TmTrainingStatuses        interface{}
+	TmDatasetUploadStatuses   string
+	TmEvaluationStatuses      string
+	TmModelUploadStatuses     string
+	TmPipelineRunStatuses     string
+	TmPipelineSubtaskStatuses string
+	TmStageStatuses           string
+	TmSynthesisStatuses       string
+	TmTrainingStatuses        string
 	TmOffset                  int64
 	TmLimit                   int64
 }
@@ -467,7 +682,7 @@ type ListRow struct {
 // before the union is merged; a model not asked for gets no statuses and
 // reads nothing.
 func (q *Queries) List(ctx context.Context, arg ListParams) ([]ListRow, error) {
-	rows, err := q.db.QueryContext(ctx, list,
+	rows, err := q.query(ctx, q.listStmt, list,
 		arg.TmAnalysisStatuses,
 		arg.TmTag,
 		arg.TmTop,

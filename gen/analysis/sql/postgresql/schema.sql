@@ -40,8 +40,8 @@ CREATE TABLE analysis_history (
     PRIMARY KEY (task_id, seq)
 );
 
--- Listing, newest first, alone and by status.
-CREATE INDEX analysis_created_at_idx ON analysis (created_at DESC, id DESC);
+-- Listing, newest first: the unified listing reads one status at a time
+-- (and one tag, when it filters by tag); workers read the oldest first.
 CREATE INDEX analysis_status_created_at_idx ON analysis (status, created_at DESC, id DESC);
 -- Timeout of CREATED: tasks that entered it before a deadline.
 CREATE INDEX analysis_created_timeout_idx ON analysis (created_at) WHERE status = 'CREATED';

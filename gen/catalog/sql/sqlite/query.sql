@@ -8,416 +8,631 @@
 -- reads nothing.
 SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.created_at, listing.end_date FROM (
   SELECT * FROM (SELECT analysis.id, CAST('analysis' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
-    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_analysis_statuses)) WHERE value = 'CREATED')
+    WHERE instr(sqlc.arg(tm_analysis_statuses), '"CREATED"') > 0
+      AND sqlc.narg(tm_tag) IS NULL
       AND analysis.status = 'CREATED'
-      AND sqlc.narg(tm_tag) IS NULL
     ORDER BY analysis.created_at DESC, analysis.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT analysis.id, CAST('analysis' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
-    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_analysis_statuses)) WHERE value = 'UPLOADING')
+    WHERE instr(sqlc.arg(tm_analysis_statuses), '"UPLOADING"') > 0
+      AND sqlc.narg(tm_tag) IS NULL
       AND analysis.status = 'UPLOADING'
-      AND sqlc.narg(tm_tag) IS NULL
     ORDER BY analysis.created_at DESC, analysis.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT analysis.id, CAST('analysis' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
-    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_analysis_statuses)) WHERE value = 'UPLOAD_FAILED')
+    WHERE instr(sqlc.arg(tm_analysis_statuses), '"UPLOAD_FAILED"') > 0
+      AND sqlc.narg(tm_tag) IS NULL
       AND analysis.status = 'UPLOAD_FAILED'
-      AND sqlc.narg(tm_tag) IS NULL
     ORDER BY analysis.created_at DESC, analysis.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT analysis.id, CAST('analysis' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
-    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_analysis_statuses)) WHERE value = 'QUEUED')
-      AND analysis.status = 'QUEUED'
+    WHERE instr(sqlc.arg(tm_analysis_statuses), '"QUEUED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND analysis.status = 'QUEUED'
     ORDER BY analysis.created_at DESC, analysis.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT analysis.id, CAST('analysis' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
-    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_analysis_statuses)) WHERE value = 'PROCESSING')
-      AND analysis.status = 'PROCESSING'
+    WHERE instr(sqlc.arg(tm_analysis_statuses), '"PROCESSING"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND analysis.status = 'PROCESSING'
     ORDER BY analysis.created_at DESC, analysis.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT analysis.id, CAST('analysis' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
-    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_analysis_statuses)) WHERE value = 'COMPLETED')
-      AND analysis.status = 'COMPLETED'
+    WHERE instr(sqlc.arg(tm_analysis_statuses), '"COMPLETED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND analysis.status = 'COMPLETED'
       AND analysis.created_at >= sqlc.arg(tm_since)
     ORDER BY analysis.created_at DESC, analysis.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT analysis.id, CAST('analysis' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
-    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_analysis_statuses)) WHERE value = 'FAILED')
-      AND analysis.status = 'FAILED'
+    WHERE instr(sqlc.arg(tm_analysis_statuses), '"FAILED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND analysis.status = 'FAILED'
       AND analysis.created_at >= sqlc.arg(tm_since)
     ORDER BY analysis.created_at DESC, analysis.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT analysis.id, CAST('analysis' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
-    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_analysis_statuses)) WHERE value = 'CANCELLED')
-      AND analysis.status = 'CANCELLED'
+    WHERE instr(sqlc.arg(tm_analysis_statuses), '"CANCELLED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND analysis.status = 'CANCELLED'
       AND analysis.created_at >= sqlc.arg(tm_since)
     ORDER BY analysis.created_at DESC, analysis.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT analysis.id, CAST('analysis' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
-    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_analysis_statuses)) WHERE value = 'EXPIRED')
-      AND analysis.status = 'EXPIRED'
+    WHERE instr(sqlc.arg(tm_analysis_statuses), '"EXPIRED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND analysis.status = 'EXPIRED'
       AND analysis.created_at >= sqlc.arg(tm_since)
     ORDER BY analysis.created_at DESC, analysis.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT dataset_upload.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
-    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_dataset_upload_statuses)) WHERE value = 'QUEUED')
+    WHERE instr(sqlc.arg(tm_dataset_upload_statuses), '"QUEUED"') > 0
+      AND sqlc.narg(tm_tag) IS NULL
       AND dataset_upload.status = 'QUEUED'
-      AND (sqlc.narg(tm_tag) IS NULL OR dataset_upload.tag = sqlc.narg(tm_tag))
+    ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT dataset_upload.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
+    WHERE instr(sqlc.arg(tm_dataset_upload_statuses), '"QUEUED"') > 0
+      AND sqlc.narg(tm_tag) IS NOT NULL
+      AND dataset_upload.status = 'QUEUED'
+      AND dataset_upload.tag = sqlc.narg(tm_tag)
     ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT dataset_upload.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
-    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_dataset_upload_statuses)) WHERE value = 'RUNNING')
+    WHERE instr(sqlc.arg(tm_dataset_upload_statuses), '"RUNNING"') > 0
+      AND sqlc.narg(tm_tag) IS NULL
       AND dataset_upload.status = 'RUNNING'
-      AND (sqlc.narg(tm_tag) IS NULL OR dataset_upload.tag = sqlc.narg(tm_tag))
+    ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT dataset_upload.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
+    WHERE instr(sqlc.arg(tm_dataset_upload_statuses), '"RUNNING"') > 0
+      AND sqlc.narg(tm_tag) IS NOT NULL
+      AND dataset_upload.status = 'RUNNING'
+      AND dataset_upload.tag = sqlc.narg(tm_tag)
     ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT dataset_upload.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
-    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_dataset_upload_statuses)) WHERE value = 'DONE')
+    WHERE instr(sqlc.arg(tm_dataset_upload_statuses), '"DONE"') > 0
+      AND sqlc.narg(tm_tag) IS NULL
       AND dataset_upload.status = 'DONE'
-      AND (sqlc.narg(tm_tag) IS NULL OR dataset_upload.tag = sqlc.narg(tm_tag))
+      AND dataset_upload.created_at >= sqlc.arg(tm_since)
+    ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT dataset_upload.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
+    WHERE instr(sqlc.arg(tm_dataset_upload_statuses), '"DONE"') > 0
+      AND sqlc.narg(tm_tag) IS NOT NULL
+      AND dataset_upload.status = 'DONE'
+      AND dataset_upload.tag = sqlc.narg(tm_tag)
       AND dataset_upload.created_at >= sqlc.arg(tm_since)
     ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT dataset_upload.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
-    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_dataset_upload_statuses)) WHERE value = 'FAILED')
+    WHERE instr(sqlc.arg(tm_dataset_upload_statuses), '"FAILED"') > 0
+      AND sqlc.narg(tm_tag) IS NULL
       AND dataset_upload.status = 'FAILED'
-      AND (sqlc.narg(tm_tag) IS NULL OR dataset_upload.tag = sqlc.narg(tm_tag))
+      AND dataset_upload.created_at >= sqlc.arg(tm_since)
+    ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT dataset_upload.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
+    WHERE instr(sqlc.arg(tm_dataset_upload_statuses), '"FAILED"') > 0
+      AND sqlc.narg(tm_tag) IS NOT NULL
+      AND dataset_upload.status = 'FAILED'
+      AND dataset_upload.tag = sqlc.narg(tm_tag)
       AND dataset_upload.created_at >= sqlc.arg(tm_since)
     ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT dataset_upload.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
-    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_dataset_upload_statuses)) WHERE value = 'CANCELLED')
+    WHERE instr(sqlc.arg(tm_dataset_upload_statuses), '"CANCELLED"') > 0
+      AND sqlc.narg(tm_tag) IS NULL
       AND dataset_upload.status = 'CANCELLED'
-      AND (sqlc.narg(tm_tag) IS NULL OR dataset_upload.tag = sqlc.narg(tm_tag))
+      AND dataset_upload.created_at >= sqlc.arg(tm_since)
+    ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT dataset_upload.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
+    WHERE instr(sqlc.arg(tm_dataset_upload_statuses), '"CANCELLED"') > 0
+      AND sqlc.narg(tm_tag) IS NOT NULL
+      AND dataset_upload.status = 'CANCELLED'
+      AND dataset_upload.tag = sqlc.narg(tm_tag)
       AND dataset_upload.created_at >= sqlc.arg(tm_since)
     ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT evaluation.id, CAST('evaluation' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
-    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_evaluation_statuses)) WHERE value = 'QUEUED')
+    WHERE instr(sqlc.arg(tm_evaluation_statuses), '"QUEUED"') > 0
+      AND sqlc.narg(tm_tag) IS NULL
       AND evaluation.status = 'QUEUED'
-      AND (sqlc.narg(tm_tag) IS NULL OR evaluation.tag = sqlc.narg(tm_tag))
+    ORDER BY evaluation.created_at DESC, evaluation.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT evaluation.id, CAST('evaluation' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
+    WHERE instr(sqlc.arg(tm_evaluation_statuses), '"QUEUED"') > 0
+      AND sqlc.narg(tm_tag) IS NOT NULL
+      AND evaluation.status = 'QUEUED'
+      AND evaluation.tag = sqlc.narg(tm_tag)
     ORDER BY evaluation.created_at DESC, evaluation.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT evaluation.id, CAST('evaluation' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
-    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_evaluation_statuses)) WHERE value = 'RUNNING')
+    WHERE instr(sqlc.arg(tm_evaluation_statuses), '"RUNNING"') > 0
+      AND sqlc.narg(tm_tag) IS NULL
       AND evaluation.status = 'RUNNING'
-      AND (sqlc.narg(tm_tag) IS NULL OR evaluation.tag = sqlc.narg(tm_tag))
+    ORDER BY evaluation.created_at DESC, evaluation.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT evaluation.id, CAST('evaluation' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
+    WHERE instr(sqlc.arg(tm_evaluation_statuses), '"RUNNING"') > 0
+      AND sqlc.narg(tm_tag) IS NOT NULL
+      AND evaluation.status = 'RUNNING'
+      AND evaluation.tag = sqlc.narg(tm_tag)
     ORDER BY evaluation.created_at DESC, evaluation.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT evaluation.id, CAST('evaluation' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
-    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_evaluation_statuses)) WHERE value = 'DONE')
+    WHERE instr(sqlc.arg(tm_evaluation_statuses), '"DONE"') > 0
+      AND sqlc.narg(tm_tag) IS NULL
       AND evaluation.status = 'DONE'
-      AND (sqlc.narg(tm_tag) IS NULL OR evaluation.tag = sqlc.narg(tm_tag))
+      AND evaluation.created_at >= sqlc.arg(tm_since)
+    ORDER BY evaluation.created_at DESC, evaluation.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT evaluation.id, CAST('evaluation' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
+    WHERE instr(sqlc.arg(tm_evaluation_statuses), '"DONE"') > 0
+      AND sqlc.narg(tm_tag) IS NOT NULL
+      AND evaluation.status = 'DONE'
+      AND evaluation.tag = sqlc.narg(tm_tag)
       AND evaluation.created_at >= sqlc.arg(tm_since)
     ORDER BY evaluation.created_at DESC, evaluation.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT evaluation.id, CAST('evaluation' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
-    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_evaluation_statuses)) WHERE value = 'FAILED')
+    WHERE instr(sqlc.arg(tm_evaluation_statuses), '"FAILED"') > 0
+      AND sqlc.narg(tm_tag) IS NULL
       AND evaluation.status = 'FAILED'
-      AND (sqlc.narg(tm_tag) IS NULL OR evaluation.tag = sqlc.narg(tm_tag))
+      AND evaluation.created_at >= sqlc.arg(tm_since)
+    ORDER BY evaluation.created_at DESC, evaluation.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT evaluation.id, CAST('evaluation' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
+    WHERE instr(sqlc.arg(tm_evaluation_statuses), '"FAILED"') > 0
+      AND sqlc.narg(tm_tag) IS NOT NULL
+      AND evaluation.status = 'FAILED'
+      AND evaluation.tag = sqlc.narg(tm_tag)
       AND evaluation.created_at >= sqlc.arg(tm_since)
     ORDER BY evaluation.created_at DESC, evaluation.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT evaluation.id, CAST('evaluation' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
-    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_evaluation_statuses)) WHERE value = 'CANCELLED')
+    WHERE instr(sqlc.arg(tm_evaluation_statuses), '"CANCELLED"') > 0
+      AND sqlc.narg(tm_tag) IS NULL
       AND evaluation.status = 'CANCELLED'
-      AND (sqlc.narg(tm_tag) IS NULL OR evaluation.tag = sqlc.narg(tm_tag))
+      AND evaluation.created_at >= sqlc.arg(tm_since)
+    ORDER BY evaluation.created_at DESC, evaluation.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT evaluation.id, CAST('evaluation' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
+    WHERE instr(sqlc.arg(tm_evaluation_statuses), '"CANCELLED"') > 0
+      AND sqlc.narg(tm_tag) IS NOT NULL
+      AND evaluation.status = 'CANCELLED'
+      AND evaluation.tag = sqlc.narg(tm_tag)
       AND evaluation.created_at >= sqlc.arg(tm_since)
     ORDER BY evaluation.created_at DESC, evaluation.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT model_upload.id, CAST('model_upload' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
-    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_model_upload_statuses)) WHERE value = 'QUEUED')
+    WHERE instr(sqlc.arg(tm_model_upload_statuses), '"QUEUED"') > 0
+      AND sqlc.narg(tm_tag) IS NULL
       AND model_upload.status = 'QUEUED'
-      AND (sqlc.narg(tm_tag) IS NULL OR model_upload.tag = sqlc.narg(tm_tag))
+    ORDER BY model_upload.created_at DESC, model_upload.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT model_upload.id, CAST('model_upload' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
+    WHERE instr(sqlc.arg(tm_model_upload_statuses), '"QUEUED"') > 0
+      AND sqlc.narg(tm_tag) IS NOT NULL
+      AND model_upload.status = 'QUEUED'
+      AND model_upload.tag = sqlc.narg(tm_tag)
     ORDER BY model_upload.created_at DESC, model_upload.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT model_upload.id, CAST('model_upload' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
-    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_model_upload_statuses)) WHERE value = 'RUNNING')
+    WHERE instr(sqlc.arg(tm_model_upload_statuses), '"RUNNING"') > 0
+      AND sqlc.narg(tm_tag) IS NULL
       AND model_upload.status = 'RUNNING'
-      AND (sqlc.narg(tm_tag) IS NULL OR model_upload.tag = sqlc.narg(tm_tag))
+    ORDER BY model_upload.created_at DESC, model_upload.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT model_upload.id, CAST('model_upload' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
+    WHERE instr(sqlc.arg(tm_model_upload_statuses), '"RUNNING"') > 0
+      AND sqlc.narg(tm_tag) IS NOT NULL
+      AND model_upload.status = 'RUNNING'
+      AND model_upload.tag = sqlc.narg(tm_tag)
     ORDER BY model_upload.created_at DESC, model_upload.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT model_upload.id, CAST('model_upload' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
-    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_model_upload_statuses)) WHERE value = 'DONE')
+    WHERE instr(sqlc.arg(tm_model_upload_statuses), '"DONE"') > 0
+      AND sqlc.narg(tm_tag) IS NULL
       AND model_upload.status = 'DONE'
-      AND (sqlc.narg(tm_tag) IS NULL OR model_upload.tag = sqlc.narg(tm_tag))
+      AND model_upload.created_at >= sqlc.arg(tm_since)
+    ORDER BY model_upload.created_at DESC, model_upload.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT model_upload.id, CAST('model_upload' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
+    WHERE instr(sqlc.arg(tm_model_upload_statuses), '"DONE"') > 0
+      AND sqlc.narg(tm_tag) IS NOT NULL
+      AND model_upload.status = 'DONE'
+      AND model_upload.tag = sqlc.narg(tm_tag)
       AND model_upload.created_at >= sqlc.arg(tm_since)
     ORDER BY model_upload.created_at DESC, model_upload.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT model_upload.id, CAST('model_upload' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
-    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_model_upload_statuses)) WHERE value = 'FAILED')
+    WHERE instr(sqlc.arg(tm_model_upload_statuses), '"FAILED"') > 0
+      AND sqlc.narg(tm_tag) IS NULL
       AND model_upload.status = 'FAILED'
-      AND (sqlc.narg(tm_tag) IS NULL OR model_upload.tag = sqlc.narg(tm_tag))
+      AND model_upload.created_at >= sqlc.arg(tm_since)
+    ORDER BY model_upload.created_at DESC, model_upload.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT model_upload.id, CAST('model_upload' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
+    WHERE instr(sqlc.arg(tm_model_upload_statuses), '"FAILED"') > 0
+      AND sqlc.narg(tm_tag) IS NOT NULL
+      AND model_upload.status = 'FAILED'
+      AND model_upload.tag = sqlc.narg(tm_tag)
       AND model_upload.created_at >= sqlc.arg(tm_since)
     ORDER BY model_upload.created_at DESC, model_upload.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT model_upload.id, CAST('model_upload' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
-    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_model_upload_statuses)) WHERE value = 'CANCELLED')
+    WHERE instr(sqlc.arg(tm_model_upload_statuses), '"CANCELLED"') > 0
+      AND sqlc.narg(tm_tag) IS NULL
       AND model_upload.status = 'CANCELLED'
-      AND (sqlc.narg(tm_tag) IS NULL OR model_upload.tag = sqlc.narg(tm_tag))
+      AND model_upload.created_at >= sqlc.arg(tm_since)
+    ORDER BY model_upload.created_at DESC, model_upload.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT model_upload.id, CAST('model_upload' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
+    WHERE instr(sqlc.arg(tm_model_upload_statuses), '"CANCELLED"') > 0
+      AND sqlc.narg(tm_tag) IS NOT NULL
+      AND model_upload.status = 'CANCELLED'
+      AND model_upload.tag = sqlc.narg(tm_tag)
       AND model_upload.created_at >= sqlc.arg(tm_since)
     ORDER BY model_upload.created_at DESC, model_upload.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT pipeline_run.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_run.created_at, pipeline_run.ended_at AS end_date FROM pipeline_run
-    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_pipeline_run_statuses)) WHERE value = 'NOT_STARTED')
+    WHERE instr(sqlc.arg(tm_pipeline_run_statuses), '"NOT_STARTED"') > 0
+      AND sqlc.narg(tm_tag) IS NULL
       AND pipeline_run.status = 'NOT_STARTED'
-      AND sqlc.narg(tm_tag) IS NULL
     ORDER BY pipeline_run.created_at DESC, pipeline_run.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT pipeline_run.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_run.created_at, pipeline_run.ended_at AS end_date FROM pipeline_run
-    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_pipeline_run_statuses)) WHERE value = 'STARTED')
+    WHERE instr(sqlc.arg(tm_pipeline_run_statuses), '"STARTED"') > 0
+      AND sqlc.narg(tm_tag) IS NULL
       AND pipeline_run.status = 'STARTED'
-      AND sqlc.narg(tm_tag) IS NULL
     ORDER BY pipeline_run.created_at DESC, pipeline_run.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT pipeline_run.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_run.created_at, pipeline_run.ended_at AS end_date FROM pipeline_run
-    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_pipeline_run_statuses)) WHERE value = 'RUNNING')
-      AND pipeline_run.status = 'RUNNING'
+    WHERE instr(sqlc.arg(tm_pipeline_run_statuses), '"RUNNING"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND pipeline_run.status = 'RUNNING'
     ORDER BY pipeline_run.created_at DESC, pipeline_run.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT pipeline_run.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_run.created_at, pipeline_run.ended_at AS end_date FROM pipeline_run
-    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_pipeline_run_statuses)) WHERE value = 'COMPLETED')
-      AND pipeline_run.status = 'COMPLETED'
+    WHERE instr(sqlc.arg(tm_pipeline_run_statuses), '"COMPLETED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND pipeline_run.status = 'COMPLETED'
       AND pipeline_run.created_at >= sqlc.arg(tm_since)
     ORDER BY pipeline_run.created_at DESC, pipeline_run.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT pipeline_run.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_run.created_at, pipeline_run.ended_at AS end_date FROM pipeline_run
-    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_pipeline_run_statuses)) WHERE value = 'FAILED')
-      AND pipeline_run.status = 'FAILED'
+    WHERE instr(sqlc.arg(tm_pipeline_run_statuses), '"FAILED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND pipeline_run.status = 'FAILED'
       AND pipeline_run.created_at >= sqlc.arg(tm_since)
     ORDER BY pipeline_run.created_at DESC, pipeline_run.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT pipeline_run.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_run.created_at, pipeline_run.ended_at AS end_date FROM pipeline_run
-    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_pipeline_run_statuses)) WHERE value = 'SKIPPED')
-      AND pipeline_run.status = 'SKIPPED'
+    WHERE instr(sqlc.arg(tm_pipeline_run_statuses), '"SKIPPED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND pipeline_run.status = 'SKIPPED'
       AND pipeline_run.created_at >= sqlc.arg(tm_since)
     ORDER BY pipeline_run.created_at DESC, pipeline_run.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT pipeline_run.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_run.created_at, pipeline_run.ended_at AS end_date FROM pipeline_run
-    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_pipeline_run_statuses)) WHERE value = 'CANCELLED')
-      AND pipeline_run.status = 'CANCELLED'
+    WHERE instr(sqlc.arg(tm_pipeline_run_statuses), '"CANCELLED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND pipeline_run.status = 'CANCELLED'
       AND pipeline_run.created_at >= sqlc.arg(tm_since)
     ORDER BY pipeline_run.created_at DESC, pipeline_run.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT pipeline_subtask.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_subtask.created_at, pipeline_subtask.ended_at AS end_date FROM pipeline_subtask
-    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_pipeline_subtask_statuses)) WHERE value = 'NOT_STARTED')
+    WHERE instr(sqlc.arg(tm_pipeline_subtask_statuses), '"NOT_STARTED"') > 0
+      AND sqlc.narg(tm_tag) IS NULL
       AND pipeline_subtask.status = 'NOT_STARTED'
-      AND sqlc.narg(tm_tag) IS NULL
     ORDER BY pipeline_subtask.created_at DESC, pipeline_subtask.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT pipeline_subtask.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_subtask.created_at, pipeline_subtask.ended_at AS end_date FROM pipeline_subtask
-    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_pipeline_subtask_statuses)) WHERE value = 'STARTED')
+    WHERE instr(sqlc.arg(tm_pipeline_subtask_statuses), '"STARTED"') > 0
+      AND sqlc.narg(tm_tag) IS NULL
       AND pipeline_subtask.status = 'STARTED'
-      AND sqlc.narg(tm_tag) IS NULL
     ORDER BY pipeline_subtask.created_at DESC, pipeline_subtask.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT pipeline_subtask.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_subtask.created_at, pipeline_subtask.ended_at AS end_date FROM pipeline_subtask
-    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_pipeline_subtask_statuses)) WHERE value = 'RUNNING')
-      AND pipeline_subtask.status = 'RUNNING'
+    WHERE instr(sqlc.arg(tm_pipeline_subtask_statuses), '"RUNNING"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND pipeline_subtask.status = 'RUNNING'
     ORDER BY pipeline_subtask.created_at DESC, pipeline_subtask.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT pipeline_subtask.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_subtask.created_at, pipeline_subtask.ended_at AS end_date FROM pipeline_subtask
-    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_pipeline_subtask_statuses)) WHERE value = 'COMPLETED')
-      AND pipeline_subtask.status = 'COMPLETED'
+    WHERE instr(sqlc.arg(tm_pipeline_subtask_statuses), '"COMPLETED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND pipeline_subtask.status = 'COMPLETED'
       AND pipeline_subtask.created_at >= sqlc.arg(tm_since)
     ORDER BY pipeline_subtask.created_at DESC, pipeline_subtask.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT pipeline_subtask.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_subtask.created_at, pipeline_subtask.ended_at AS end_date FROM pipeline_subtask
-    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_pipeline_subtask_statuses)) WHERE value = 'FAILED')
-      AND pipeline_subtask.status = 'FAILED'
+    WHERE instr(sqlc.arg(tm_pipeline_subtask_statuses), '"FAILED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND pipeline_subtask.status = 'FAILED'
       AND pipeline_subtask.created_at >= sqlc.arg(tm_since)
     ORDER BY pipeline_subtask.created_at DESC, pipeline_subtask.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT pipeline_subtask.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_subtask.created_at, pipeline_subtask.ended_at AS end_date FROM pipeline_subtask
-    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_pipeline_subtask_statuses)) WHERE value = 'SKIPPED')
-      AND pipeline_subtask.status = 'SKIPPED'
+    WHERE instr(sqlc.arg(tm_pipeline_subtask_statuses), '"SKIPPED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND pipeline_subtask.status = 'SKIPPED'
       AND pipeline_subtask.created_at >= sqlc.arg(tm_since)
     ORDER BY pipeline_subtask.created_at DESC, pipeline_subtask.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT pipeline_subtask.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_subtask.created_at, pipeline_subtask.ended_at AS end_date FROM pipeline_subtask
-    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_pipeline_subtask_statuses)) WHERE value = 'CANCELLED')
-      AND pipeline_subtask.status = 'CANCELLED'
+    WHERE instr(sqlc.arg(tm_pipeline_subtask_statuses), '"CANCELLED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND pipeline_subtask.status = 'CANCELLED'
       AND pipeline_subtask.created_at >= sqlc.arg(tm_since)
     ORDER BY pipeline_subtask.created_at DESC, pipeline_subtask.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT stage.id, CAST('stage' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, stage.created_at, stage.ended_at AS end_date FROM stage
-    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_stage_statuses)) WHERE value = 'UNBOUND')
-      AND stage.status = 'UNBOUND'
+    WHERE instr(sqlc.arg(tm_stage_statuses), '"UNBOUND"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND stage.status = 'UNBOUND'
     ORDER BY stage.created_at DESC, stage.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT stage.id, CAST('stage' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, stage.created_at, stage.ended_at AS end_date FROM stage
-    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_stage_statuses)) WHERE value = 'CREATED')
+    WHERE instr(sqlc.arg(tm_stage_statuses), '"CREATED"') > 0
+      AND sqlc.narg(tm_tag) IS NULL
       AND stage.status = 'CREATED'
-      AND sqlc.narg(tm_tag) IS NULL
     ORDER BY stage.created_at DESC, stage.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT stage.id, CAST('stage' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, stage.created_at, stage.ended_at AS end_date FROM stage
-    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_stage_statuses)) WHERE value = 'RUNNING')
+    WHERE instr(sqlc.arg(tm_stage_statuses), '"RUNNING"') > 0
+      AND sqlc.narg(tm_tag) IS NULL
       AND stage.status = 'RUNNING'
-      AND sqlc.narg(tm_tag) IS NULL
     ORDER BY stage.created_at DESC, stage.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT stage.id, CAST('stage' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, stage.created_at, stage.ended_at AS end_date FROM stage
-    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_stage_statuses)) WHERE value = 'RETRY')
-      AND stage.status = 'RETRY'
+    WHERE instr(sqlc.arg(tm_stage_statuses), '"RETRY"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND stage.status = 'RETRY'
     ORDER BY stage.created_at DESC, stage.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT stage.id, CAST('stage' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, stage.created_at, stage.ended_at AS end_date FROM stage
-    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_stage_statuses)) WHERE value = 'ERROR')
-      AND stage.status = 'ERROR'
+    WHERE instr(sqlc.arg(tm_stage_statuses), '"ERROR"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND stage.status = 'ERROR'
       AND stage.created_at >= sqlc.arg(tm_since)
     ORDER BY stage.created_at DESC, stage.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT stage.id, CAST('stage' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, stage.created_at, stage.ended_at AS end_date FROM stage
-    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_stage_statuses)) WHERE value = 'COMPLETE')
-      AND stage.status = 'COMPLETE'
+    WHERE instr(sqlc.arg(tm_stage_statuses), '"COMPLETE"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND stage.status = 'COMPLETE'
       AND stage.created_at >= sqlc.arg(tm_since)
     ORDER BY stage.created_at DESC, stage.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT stage.id, CAST('stage' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, stage.created_at, stage.ended_at AS end_date FROM stage
-    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_stage_statuses)) WHERE value = 'CANCELED')
-      AND stage.status = 'CANCELED'
+    WHERE instr(sqlc.arg(tm_stage_statuses), '"CANCELED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND stage.status = 'CANCELED'
       AND stage.created_at >= sqlc.arg(tm_since)
     ORDER BY stage.created_at DESC, stage.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT synthesis.id, CAST('synthesis' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
-    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_synthesis_statuses)) WHERE value = 'QUEUED')
+    WHERE instr(sqlc.arg(tm_synthesis_statuses), '"QUEUED"') > 0
+      AND sqlc.narg(tm_tag) IS NULL
       AND synthesis.status = 'QUEUED'
-      AND (sqlc.narg(tm_tag) IS NULL OR synthesis.tag = sqlc.narg(tm_tag))
+    ORDER BY synthesis.created_at DESC, synthesis.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT synthesis.id, CAST('synthesis' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
+    WHERE instr(sqlc.arg(tm_synthesis_statuses), '"QUEUED"') > 0
+      AND sqlc.narg(tm_tag) IS NOT NULL
+      AND synthesis.status = 'QUEUED'
+      AND synthesis.tag = sqlc.narg(tm_tag)
     ORDER BY synthesis.created_at DESC, synthesis.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT synthesis.id, CAST('synthesis' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
-    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_synthesis_statuses)) WHERE value = 'RUNNING')
+    WHERE instr(sqlc.arg(tm_synthesis_statuses), '"RUNNING"') > 0
+      AND sqlc.narg(tm_tag) IS NULL
       AND synthesis.status = 'RUNNING'
-      AND (sqlc.narg(tm_tag) IS NULL OR synthesis.tag = sqlc.narg(tm_tag))
+    ORDER BY synthesis.created_at DESC, synthesis.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT synthesis.id, CAST('synthesis' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
+    WHERE instr(sqlc.arg(tm_synthesis_statuses), '"RUNNING"') > 0
+      AND sqlc.narg(tm_tag) IS NOT NULL
+      AND synthesis.status = 'RUNNING'
+      AND synthesis.tag = sqlc.narg(tm_tag)
     ORDER BY synthesis.created_at DESC, synthesis.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT synthesis.id, CAST('synthesis' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
-    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_synthesis_statuses)) WHERE value = 'DONE')
+    WHERE instr(sqlc.arg(tm_synthesis_statuses), '"DONE"') > 0
+      AND sqlc.narg(tm_tag) IS NULL
       AND synthesis.status = 'DONE'
-      AND (sqlc.narg(tm_tag) IS NULL OR synthesis.tag = sqlc.narg(tm_tag))
+      AND synthesis.created_at >= sqlc.arg(tm_since)
+    ORDER BY synthesis.created_at DESC, synthesis.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT synthesis.id, CAST('synthesis' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
+    WHERE instr(sqlc.arg(tm_synthesis_statuses), '"DONE"') > 0
+      AND sqlc.narg(tm_tag) IS NOT NULL
+      AND synthesis.status = 'DONE'
+      AND synthesis.tag = sqlc.narg(tm_tag)
       AND synthesis.created_at >= sqlc.arg(tm_since)
     ORDER BY synthesis.created_at DESC, synthesis.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT synthesis.id, CAST('synthesis' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
-    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_synthesis_statuses)) WHERE value = 'FAILED')
+    WHERE instr(sqlc.arg(tm_synthesis_statuses), '"FAILED"') > 0
+      AND sqlc.narg(tm_tag) IS NULL
       AND synthesis.status = 'FAILED'
-      AND (sqlc.narg(tm_tag) IS NULL OR synthesis.tag = sqlc.narg(tm_tag))
+      AND synthesis.created_at >= sqlc.arg(tm_since)
+    ORDER BY synthesis.created_at DESC, synthesis.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT synthesis.id, CAST('synthesis' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
+    WHERE instr(sqlc.arg(tm_synthesis_statuses), '"FAILED"') > 0
+      AND sqlc.narg(tm_tag) IS NOT NULL
+      AND synthesis.status = 'FAILED'
+      AND synthesis.tag = sqlc.narg(tm_tag)
       AND synthesis.created_at >= sqlc.arg(tm_since)
     ORDER BY synthesis.created_at DESC, synthesis.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT synthesis.id, CAST('synthesis' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
-    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_synthesis_statuses)) WHERE value = 'CANCELLED')
+    WHERE instr(sqlc.arg(tm_synthesis_statuses), '"CANCELLED"') > 0
+      AND sqlc.narg(tm_tag) IS NULL
       AND synthesis.status = 'CANCELLED'
-      AND (sqlc.narg(tm_tag) IS NULL OR synthesis.tag = sqlc.narg(tm_tag))
+      AND synthesis.created_at >= sqlc.arg(tm_since)
+    ORDER BY synthesis.created_at DESC, synthesis.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT synthesis.id, CAST('synthesis' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
+    WHERE instr(sqlc.arg(tm_synthesis_statuses), '"CANCELLED"') > 0
+      AND sqlc.narg(tm_tag) IS NOT NULL
+      AND synthesis.status = 'CANCELLED'
+      AND synthesis.tag = sqlc.narg(tm_tag)
       AND synthesis.created_at >= sqlc.arg(tm_since)
     ORDER BY synthesis.created_at DESC, synthesis.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT training.id, CAST('training' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
-    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_training_statuses)) WHERE value = 'QUEUED')
+    WHERE instr(sqlc.arg(tm_training_statuses), '"QUEUED"') > 0
+      AND sqlc.narg(tm_tag) IS NULL
       AND training.status = 'QUEUED'
-      AND (sqlc.narg(tm_tag) IS NULL OR training.tag = sqlc.narg(tm_tag))
+    ORDER BY training.created_at DESC, training.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT training.id, CAST('training' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
+    WHERE instr(sqlc.arg(tm_training_statuses), '"QUEUED"') > 0
+      AND sqlc.narg(tm_tag) IS NOT NULL
+      AND training.status = 'QUEUED'
+      AND training.tag = sqlc.narg(tm_tag)
     ORDER BY training.created_at DESC, training.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT training.id, CAST('training' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
-    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_training_statuses)) WHERE value = 'RUNNING')
+    WHERE instr(sqlc.arg(tm_training_statuses), '"RUNNING"') > 0
+      AND sqlc.narg(tm_tag) IS NULL
       AND training.status = 'RUNNING'
-      AND (sqlc.narg(tm_tag) IS NULL OR training.tag = sqlc.narg(tm_tag))
+    ORDER BY training.created_at DESC, training.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT training.id, CAST('training' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
+    WHERE instr(sqlc.arg(tm_training_statuses), '"RUNNING"') > 0
+      AND sqlc.narg(tm_tag) IS NOT NULL
+      AND training.status = 'RUNNING'
+      AND training.tag = sqlc.narg(tm_tag)
     ORDER BY training.created_at DESC, training.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT training.id, CAST('training' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
-    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_training_statuses)) WHERE value = 'DONE')
+    WHERE instr(sqlc.arg(tm_training_statuses), '"DONE"') > 0
+      AND sqlc.narg(tm_tag) IS NULL
       AND training.status = 'DONE'
-      AND (sqlc.narg(tm_tag) IS NULL OR training.tag = sqlc.narg(tm_tag))
+      AND training.created_at >= sqlc.arg(tm_since)
+    ORDER BY training.created_at DESC, training.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT training.id, CAST('training' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
+    WHERE instr(sqlc.arg(tm_training_statuses), '"DONE"') > 0
+      AND sqlc.narg(tm_tag) IS NOT NULL
+      AND training.status = 'DONE'
+      AND training.tag = sqlc.narg(tm_tag)
       AND training.created_at >= sqlc.arg(tm_since)
     ORDER BY training.created_at DESC, training.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT training.id, CAST('training' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
-    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_training_statuses)) WHERE value = 'FAILED')
+    WHERE instr(sqlc.arg(tm_training_statuses), '"FAILED"') > 0
+      AND sqlc.narg(tm_tag) IS NULL
       AND training.status = 'FAILED'
-      AND (sqlc.narg(tm_tag) IS NULL OR training.tag = sqlc.narg(tm_tag))
+      AND training.created_at >= sqlc.arg(tm_since)
+    ORDER BY training.created_at DESC, training.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT training.id, CAST('training' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
+    WHERE instr(sqlc.arg(tm_training_statuses), '"FAILED"') > 0
+      AND sqlc.narg(tm_tag) IS NOT NULL
+      AND training.status = 'FAILED'
+      AND training.tag = sqlc.narg(tm_tag)
       AND training.created_at >= sqlc.arg(tm_since)
     ORDER BY training.created_at DESC, training.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT training.id, CAST('training' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
-    WHERE EXISTS (SELECT 1 FROM json_each(sqlc.arg(tm_training_statuses)) WHERE value = 'CANCELLED')
+    WHERE instr(sqlc.arg(tm_training_statuses), '"CANCELLED"') > 0
+      AND sqlc.narg(tm_tag) IS NULL
       AND training.status = 'CANCELLED'
-      AND (sqlc.narg(tm_tag) IS NULL OR training.tag = sqlc.narg(tm_tag))
+      AND training.created_at >= sqlc.arg(tm_since)
+    ORDER BY training.created_at DESC, training.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT training.id, CAST('training' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
+    WHERE instr(sqlc.arg(tm_training_statuses), '"CANCELLED"') > 0
+      AND sqlc.narg(tm_tag) IS NOT NULL
+      AND training.status = 'CANCELLED'
+      AND training.tag = sqlc.narg(tm_tag)
       AND training.created_at >= sqlc.arg(tm_since)
     ORDER BY training.created_at DESC, training.id DESC
     LIMIT sqlc.arg(tm_top))

@@ -30,7 +30,7 @@ CREATE TABLE evaluation_history (
     PRIMARY KEY (task_id, seq)
 );
 
--- Listing, newest first, alone and by status.
-CREATE INDEX evaluation_created_at_idx ON evaluation (created_at DESC, id DESC);
+-- Listing, newest first: the unified listing reads one status at a time
+-- (and one tag, when it filters by tag); workers read the oldest first.
 CREATE INDEX evaluation_status_created_at_idx ON evaluation (status, created_at DESC, id DESC);
-CREATE INDEX evaluation_tag_created_at_idx ON evaluation (tag, created_at DESC, id DESC);
+CREATE INDEX evaluation_tag_status_created_at_idx ON evaluation (tag, status, created_at DESC, id DESC);

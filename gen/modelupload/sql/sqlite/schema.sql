@@ -30,7 +30,7 @@ CREATE TABLE model_upload_history (
     PRIMARY KEY (task_id, seq)
 );
 
--- Listing, newest first, alone and by status.
-CREATE INDEX model_upload_created_at_idx ON model_upload (created_at DESC, id DESC);
+-- Listing, newest first: the unified listing reads one status at a time
+-- (and one tag, when it filters by tag); workers read the oldest first.
 CREATE INDEX model_upload_status_created_at_idx ON model_upload (status, created_at DESC, id DESC);
-CREATE INDEX model_upload_tag_created_at_idx ON model_upload (tag, created_at DESC, id DESC);
+CREATE INDEX model_upload_tag_status_created_at_idx ON model_upload (tag, status, created_at DESC, id DESC);

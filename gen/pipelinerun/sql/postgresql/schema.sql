@@ -47,6 +47,6 @@ CREATE TABLE pipeline_run_history (
     PRIMARY KEY (task_id, seq)
 );
 
--- Listing, newest first, alone and by status.
-CREATE INDEX pipeline_run_created_at_idx ON pipeline_run (created_at DESC, id DESC);
+-- Listing, newest first: the unified listing reads one status at a time
+-- (and one tag, when it filters by tag); workers read the oldest first.
 CREATE INDEX pipeline_run_status_created_at_idx ON pipeline_run (status, created_at DESC, id DESC);

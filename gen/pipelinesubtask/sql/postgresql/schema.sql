@@ -34,6 +34,6 @@ CREATE TABLE pipeline_subtask_history (
     PRIMARY KEY (task_id, seq)
 );
 
--- Listing, newest first, alone and by status.
-CREATE INDEX pipeline_subtask_created_at_idx ON pipeline_subtask (created_at DESC, id DESC);
+-- Listing, newest first: the unified listing reads one status at a time
+-- (and one tag, when it filters by tag); workers read the oldest first.
 CREATE INDEX pipeline_subtask_status_created_at_idx ON pipeline_subtask (status, created_at DESC, id DESC);

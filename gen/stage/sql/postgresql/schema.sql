@@ -31,6 +31,6 @@ CREATE TABLE stage_history (
     PRIMARY KEY (task_id, seq)
 );
 
--- Listing, newest first, alone and by status.
-CREATE INDEX stage_created_at_idx ON stage (created_at DESC, id DESC);
+-- Listing, newest first: the unified listing reads one status at a time
+-- (and one tag, when it filters by tag); workers read the oldest first.
 CREATE INDEX stage_status_created_at_idx ON stage (status, created_at DESC, id DESC);

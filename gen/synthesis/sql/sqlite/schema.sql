@@ -29,7 +29,7 @@ CREATE TABLE synthesis_history (
     PRIMARY KEY (task_id, seq)
 );
 
--- Listing, newest first, alone and by status.
-CREATE INDEX synthesis_created_at_idx ON synthesis (created_at DESC, id DESC);
+-- Listing, newest first: the unified listing reads one status at a time
+-- (and one tag, when it filters by tag); workers read the oldest first.
 CREATE INDEX synthesis_status_created_at_idx ON synthesis (status, created_at DESC, id DESC);
-CREATE INDEX synthesis_tag_created_at_idx ON synthesis (tag, created_at DESC, id DESC);
+CREATE INDEX synthesis_tag_status_created_at_idx ON synthesis (tag, status, created_at DESC, id DESC);

@@ -30,7 +30,7 @@ CREATE TABLE training_history (
     PRIMARY KEY (task_id, seq)
 );
 
--- Listing, newest first, alone and by status.
-CREATE INDEX training_created_at_idx ON training (created_at DESC, id DESC);
+-- Listing, newest first: the unified listing reads one status at a time
+-- (and one tag, when it filters by tag); workers read the oldest first.
 CREATE INDEX training_status_created_at_idx ON training (status, created_at DESC, id DESC);
-CREATE INDEX training_tag_created_at_idx ON training (tag, created_at DESC, id DESC);
+CREATE INDEX training_tag_status_created_at_idx ON training (tag, status, created_at DESC, id DESC);

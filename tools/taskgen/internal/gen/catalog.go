@@ -156,7 +156,7 @@ func catalogBranch(m *spec.Model, e Engine, pushdown bool) string {
 	pg := e == PostgreSQL
 	t := m.Name
 	col := func(name string) string { return t + "." + name }
-	var code, open, tag []string
+	var code, open []string
 	for _, s := range m.Statuses {
 		code = append(code, fmt.Sprintf("WHEN %s THEN '%s'", quoteSQL(s.Name), s.Code))
 		if !s.Terminal {
@@ -166,9 +166,6 @@ func catalogBranch(m *spec.Model, e Engine, pushdown bool) string {
 	tagExpr := pick(pg, "NULL::text", "CAST(NULL AS TEXT)")
 	if f := tagField(m); f != nil {
 		tagExpr = col(f.Name)
-		tag = []string{pick(pg, "(sqlc.narg(tm_tag)::text IS NULL OR "+col("tag")+" = sqlc.narg(tm_tag)::text)", "(sqlc.narg(tm_tag) IS NULL OR "+col("tag")+" = sqlc.narg(tm_tag))")}
-	} else {
-		tag = []string{pick(pg, "sqlc.narg(tm_tag)::text IS NULL", "sqlc.narg(tm_tag) IS NULL")}
 	}
 	endExpr := pick(pg, "NULL::timestamptz", "CAST(NULL AS DATETIME)")
 	if fs := endDateFields(m); len(fs) == 1 {
@@ -203,21 +200,32 @@ func catalogBranch(m *spec.Model, e Engine, pushdown bool) string {
 	// statuses whatever their age, so only terminal ones get a time bound.
 	var branches []string
 	for _, s := range m.Statuses {
-		var where []string
+		var guard string
 		if pg {
-			where = append(where, fmt.Sprintf("%s = ANY(sqlc.arg(%s)::text[])", quoteSQL(s.Name), statusesParam(m)))
+			guard = fmt.Sprintf("%s = ANY(sqlc.arg(%s)::text[])", quoteSQL(s.Name), statusesParam(m))
 		} else {
-			where = append(where, fmt.Sprintf("EXISTS (SELECT 1 FROM json_each(sqlc.arg(%s)) WHERE value = %s)", statusesParam(m), quoteSQL(s.Name)))
-		}
-		where = append(where, col("status")+" = "+quoteSQL(s.Name))
-		where = append(where, tag...)
-		if s.Terminal {
-			where = append(where, col("created_at")+pick(pg, " >= sqlc.arg(tm_since)::timestamptz", " >= sqlc.arg(tm_since)"))
+			// A function of the parameter alone, which SQLite evaluates once
+			// before the loop (an EXISTS over json_each ran once per row).
+			guard = fmt.Sprintf("instr(sqlc.arg(%s), '%s') > 0", statusesParam(m), strconv.Quote(s.Name))
 		}
 		one := strings.Replace(sel, "CAST(CASE "+col("status")+" "+strings.Join(code, " ")+" END AS "+pick(pg, "text", "TEXT")+")",
 			pick(pg, "'"+s.Code+"'::text", "CAST('"+s.Code+"' AS TEXT)"), 1)
-		branches = append(branches, fmt.Sprintf("%s\n    WHERE %s\n    ORDER BY %s DESC, %s DESC\n    LIMIT %s", one, strings.Join(where, "\n      AND "),
-			col("created_at"), col("id"), pick(pg, "sqlc.arg(tm_top)::integer", "sqlc.arg(tm_top)")))
+		// Without a tag column, the branch reads nothing when a tag is asked
+		// for; with one, a tag filter reads (tag, status, created_at) and no
+		// tag filter reads (status, created_at), each behind its own guard.
+		variants := [][]string{{pick(pg, "sqlc.narg(tm_tag)::text IS NULL", "sqlc.narg(tm_tag) IS NULL")}}
+		if tagField(m) != nil {
+			variants = append(variants, []string{pick(pg, "sqlc.narg(tm_tag)::text IS NOT NULL", "sqlc.narg(tm_tag) IS NOT NULL"),
+				col("tag") + pick(pg, " = sqlc.narg(tm_tag)::text", " = sqlc.narg(tm_tag)")})
+		}
+		for _, v := range variants {
+			where := append([]string{guard, v[0], col("status") + " = " + quoteSQL(s.Name)}, v[1:]...)
+			if s.Terminal {
+				where = append(where, col("created_at")+pick(pg, " >= sqlc.arg(tm_since)::timestamptz", " >= sqlc.arg(tm_since)"))
+			}
+			branches = append(branches, fmt.Sprintf("%s\n    WHERE %s\n    ORDER BY %s DESC, %s DESC\n    LIMIT %s", one, strings.Join(where, "\n      AND "),
+				col("created_at"), col("id"), pick(pg, "sqlc.arg(tm_top)::integer", "sqlc.arg(tm_top)")))
+		}
 	}
 	return strings.Join(branches, "\x00")
 }
@@ -291,10 +299,24 @@ func catalogLister(f *jen.File, models []*spec.Model, e Engine) {
 		intT = jen.Int32()
 	}
 	f.Comment("Lister reads the unified listing through the List query sqlc generated here.")
-	f.Type().Id("Lister").Struct(jen.Id("q").Op("*").Id("Queries"))
-	f.Comment("NewLister returns a Lister over the database the models' drivers use.")
-	f.Func().Id("NewLister").Params(jen.Id("db").Id("DBTX")).Op("*").Id("Lister").Block(
-		jen.Return(jen.Op("&").Id("Lister").Values(jen.Dict{jen.Id("q"): jen.Id("New").Call(jen.Id("db"))})))
+	if pg {
+		f.Type().Id("Lister").Struct(jen.Id("q").Op("*").Id("Queries"))
+		f.Comment("NewLister returns a Lister over the database the models' drivers use.")
+		f.Func().Id("NewLister").Params(jen.Id("db").Id("DBTX")).Op("*").Id("Lister").Block(
+			jen.Return(jen.Op("&").Id("Lister").Values(jen.Dict{jen.Id("q"): jen.Id("New").Call(jen.Id("db"))})))
+	} else {
+		f.Type().Id("Lister").Struct(
+			jen.Id("db").Id("DBTX"),
+			jen.Id("once").Qual("sync", "Once"),
+			jen.Id("q").Op("*").Id("Queries"),
+			jen.Id("err").Error(),
+		)
+		f.Comment("NewLister returns a Lister over the database the models' drivers use. Its")
+		f.Comment("statement is prepared on first use: SQLite spends more time parsing and")
+		f.Comment("planning the listing's many branches than running them.")
+		f.Func().Id("NewLister").Params(jen.Id("db").Id("DBTX")).Op("*").Id("Lister").Block(
+			jen.Return(jen.Op("&").Id("Lister").Values(jen.Dict{jen.Id("db"): jen.Id("db")})))
+	}
 	f.Var().Id("_").Qual(pkgBackends, "Lister").Op("=").Parens(jen.Op("*").Id("Lister")).Parens(jen.Nil())
 	params := jen.Dict{
 		jen.Id("TmTag"): jen.Id("q").Dot("Tag"), jen.Id("TmSince"): jen.Id("q").Dot("Since").Dot("UTC").Call(),
@@ -313,6 +335,13 @@ func catalogLister(f *jen.File, models []*spec.Model, e Engine) {
 				jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Err())))
 			params[jen.Id(field)] = jen.String().Parens(jen.Id(v))
 		}
+	}
+	if !pg {
+		pre = append([]jen.Code{
+			jen.Id("l").Dot("once").Dot("Do").Call(jen.Func().Params().Block(
+				jen.List(jen.Id("l").Dot("q"), jen.Id("l").Dot("err")).Op("=").Id("Prepare").Call(jen.Id("ctx"), jen.Id("l").Dot("db")))),
+			jen.If(jen.Id("l").Dot("err").Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Id("l").Dot("err"))),
+		}, pre...)
 	}
 	body := append(pre,
 		jen.List(jen.Id("rows"), jen.Err()).Op(":=").Id("l").Dot("q").Dot("List").Call(jen.Id("ctx"), jen.Id("ListParams").Values(params)),

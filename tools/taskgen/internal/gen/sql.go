@@ -217,11 +217,11 @@ func (g *generator) schemaSQL(e Engine) []byte {
 	p("    message %s NOT NULL DEFAULT '',\n", pick(pg, "text", "TEXT"))
 	p("    PRIMARY KEY (task_id, seq)\n);\n\n")
 
-	p("-- Listing, newest first, alone and by status.\n")
-	p("CREATE INDEX %s_created_at_idx ON %s (created_at DESC, id DESC);\n", table, table)
+	p("-- Listing, newest first: the unified listing reads one status at a time\n")
+	p("-- (and one tag, when it filters by tag); workers read the oldest first.\n")
 	p("CREATE INDEX %s_status_created_at_idx ON %s (status, created_at DESC, id DESC);\n", table, table)
-	if f := m.FieldByName("tag"); f != nil && f.Type.Kind == spec.KindString {
-		p("CREATE INDEX %s_tag_created_at_idx ON %s (tag, created_at DESC, id DESC);\n", table, table)
+	if tagField(m) != nil {
+		p("CREATE INDEX %s_tag_status_created_at_idx ON %s (tag, status, created_at DESC, id DESC);\n", table, table)
 	}
 	for _, s := range m.Statuses {
 		if t := s.Timeout; t != nil {

@@ -93,6 +93,11 @@ func SQLCConfig(models []*spec.Model, outDir string, catalog bool) []byte {
 			}
 			p("    queries: %s\n    gen:\n      go:\n", path.Join(dir, "sql", string(e), "query.sql"))
 			p("        package: %s\n        out: %s\n        emit_exact_table_names: true\n", SQLCPackages[e], path.Join(dir, SQLCPackages[e]))
+			if e == SQLite {
+				// Parsing and planning the listing's many branches costs more
+				// than running them: keep the statement prepared.
+				p("        emit_prepared_queries: true\n")
+			}
 			if e == PostgreSQL {
 				p("        sql_package: pgx/v5\n        emit_pointers_for_null_types: true\n        overrides:\n")
 				p("          - {db_type: uuid, go_type: {import: github.com/google/uuid, type: UUID}}\n")
