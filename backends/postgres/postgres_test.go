@@ -106,6 +106,7 @@ func TestChecksMirrorTheSpec(t *testing.T) {
 
 // go test ./backends/postgres -run '^$' -bench Transitions
 func BenchmarkTransitions(b *testing.B) {
+
 	backendtest.BenchmarkTransitions(b, func(t testing.TB) backends.Driver[analysis.Task] {
 		cfg := pgtest.Schema(t)
 		cfg.MaxConns = 32

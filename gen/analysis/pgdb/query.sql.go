@@ -434,6 +434,88 @@ func (q *Queries) Transition(ctx context.Context, arg TransitionParams) (int64, 
 	return result.RowsAffected(), nil
 }
 
+const transitionMany = `-- name: TransitionMany :many
+WITH u AS (
+    SELECT (r.value->>'id')::uuid AS id,
+        (r.value->>'status')::text AS status,
+        (r.value->>'version')::bigint AS version,
+        (r.value->>'created_at')::timestamptz AS created_at,
+        (r.value->>'updated_at')::timestamptz AS updated_at,
+        (r.value->>'user_id')::text AS user_id,
+        (r.value->>'tool_id')::text AS tool_id,
+        (r.value->'agents') AS agents,
+        (r.value->>'progress')::bigint AS progress,
+        nullif(r.value->'progress_detail', 'null'::jsonb) AS progress_detail,
+        (r.value->>'error_code')::text AS error_code,
+        (r.value->>'error_message')::text AS error_message,
+        (r.value->>'blobs_cleaned')::boolean AS blobs_cleaned,
+        (r.value->>'upload_started_at')::timestamptz AS upload_started_at,
+        (r.value->>'upload_failed_at')::timestamptz AS upload_failed_at,
+        (r.value->>'queued_at')::timestamptz AS queued_at,
+        (r.value->>'processing_started_at')::timestamptz AS processing_started_at,
+        (r.value->>'completed_at')::timestamptz AS completed_at,
+        (r.value->>'failed_at')::timestamptz AS failed_at,
+        (r.value->>'cancelled_at')::timestamptz AS cancelled_at,
+        (r.value->>'expired_at')::timestamptz AS expired_at,
+        (r.value->>'tm_from_status')::text AS tm_from_status,
+        (r.value->>'tm_from_version')::bigint AS tm_from_version,
+        (r.value->>'tm_event')::text AS tm_event,
+        (r.value->>'tm_attempt')::integer AS tm_attempt,
+        (r.value->>'tm_actor')::text AS tm_actor,
+        (r.value->>'tm_message')::text AS tm_message
+    FROM jsonb_array_elements($1::jsonb) AS r
+), t AS (
+    UPDATE analysis SET status = u.status,
+        version = u.version,
+        updated_at = u.updated_at,
+        user_id = u.user_id,
+        tool_id = u.tool_id,
+        agents = u.agents,
+        progress = u.progress,
+        progress_detail = u.progress_detail,
+        error_code = u.error_code,
+        error_message = u.error_message,
+        blobs_cleaned = u.blobs_cleaned,
+        upload_started_at = u.upload_started_at,
+        upload_failed_at = u.upload_failed_at,
+        queued_at = u.queued_at,
+        processing_started_at = u.processing_started_at,
+        completed_at = u.completed_at,
+        failed_at = u.failed_at,
+        cancelled_at = u.cancelled_at,
+        expired_at = u.expired_at
+    FROM u
+    WHERE analysis.id = u.id AND analysis.status = u.tm_from_status AND analysis.version = u.tm_from_version
+    RETURNING analysis.id
+)
+INSERT INTO analysis_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
+SELECT t.id, (SELECT coalesce(max(h.seq), 0) + 1 FROM analysis_history h WHERE h.task_id = t.id),
+    u.tm_from_status, u.status, u.tm_event, u.updated_at, u.tm_attempt, u.tm_actor, u.tm_message
+FROM t JOIN u ON u.id = t.id
+RETURNING task_id
+`
+
+// Transition for group commit: many rows, one statement, one commit.
+func (q *Queries) TransitionMany(ctx context.Context, tmRows []byte) ([]uuid.UUID, error) {
+	rows, err := q.db.Query(ctx, transitionMany, tmRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []uuid.UUID
+	for rows.Next() {
+		var task_id uuid.UUID
+		if err := rows.Scan(&task_id); err != nil {
+			return nil, err
+		}
+		items = append(items, task_id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const update = `-- name: Update :execrows
 UPDATE analysis SET version = $1::bigint,
     updated_at = $2::timestamptz,

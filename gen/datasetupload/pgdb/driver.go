@@ -4,12 +4,14 @@ package pgdb
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/taskmodel/taskmodel/backends"
+	pgbackend "github.com/taskmodel/taskmodel/backends/postgres"
 	"github.com/taskmodel/taskmodel/gen/datasetupload"
 	"github.com/taskmodel/taskmodel/tasktype"
 	"time"
@@ -18,12 +20,57 @@ import (
 // Driver stores DatasetUpload tasks (model "dataset_upload") in PostgreSQL through the queries sqlc
 // generated in this package. It implements backends.Driver; use it through a backends.Store.
 type Driver struct {
-	q *Queries
+	q     *Queries
+	group *pgbackend.Group[transitionRow]
 }
 
-// NewDriver returns a Driver over a pgx pool, connection or transaction.
+// transitionRow is one transition of a group-committed batch: the task's
+// columns (its JSON) with the guard and the history row.
+type transitionRow struct {
+	*datasetupload.DatasetUpload
+	FromStatus  string `json:"tm_from_status"`
+	FromVersion int64  `json:"tm_from_version"`
+	Event       string `json:"tm_event"`
+	Attempt     int    `json:"tm_attempt"`
+	Actor       string `json:"tm_actor"`
+	Message     string `json:"tm_message"`
+}
+
+// NewDriver returns a Driver over a pgx pool. Concurrent transitions are
+// group-committed: written together in one round trip and one transaction.
 func NewDriver(db DBTX) *Driver {
-	return &Driver{q: New(db)}
+	d := &Driver{q: New(db)}
+	d.group = pgbackend.NewGroup(d.flush, d.transitionOne, func(r transitionRow) uuid.UUID {
+		return r.ID
+	})
+	return d
+}
+
+// flush writes a batch of transitions in one statement; a row whose guard
+// failed gets pgx.ErrNoRows.
+func (d *Driver) flush(ctx context.Context, items []transitionRow) []error {
+	errs := make([]error, len(items))
+	rows, err := json.Marshal(items)
+	if err == nil {
+		var ids []uuid.UUID
+		ids, err = d.q.TransitionMany(ctx, rows)
+		if err == nil {
+			applied := make(map[uuid.UUID]bool, len(ids))
+			for _, id := range ids {
+				applied[id] = true
+			}
+			for i, it := range items {
+				if !applied[it.ID] {
+					errs[i] = pgx.ErrNoRows
+				}
+			}
+			return errs
+		}
+	}
+	for i := range errs {
+		errs[i] = err
+	}
+	return errs
 }
 
 var _ backends.Driver[datasetupload.DatasetUpload] = (*Driver)(nil)
@@ -60,25 +107,47 @@ func (d *Driver) Get(ctx context.Context, id uuid.UUID) (*datasetupload.DatasetU
 // Transition writes x over the task if it still has from's status and version,
 // and appends its history row, atomically; false when the guard fails.
 func (d *Driver) Transition(ctx context.Context, from backends.Key, x *datasetupload.DatasetUpload, h backends.History) (bool, error) {
+	err := d.group.Do(ctx, transitionRow{
+		Actor:         h.Actor,
+		Attempt:       h.Attempt,
+		DatasetUpload: x,
+		Event:         h.Event,
+		FromStatus:    from.Status,
+		FromVersion:   from.Version,
+		Message:       h.Message,
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, classify(err)
+}
+
+// transitionOne writes one transition with the single-row statement; a
+// failed guard is pgx.ErrNoRows, as in a batch.
+func (d *Driver) transitionOne(ctx context.Context, r transitionRow) error {
+	x := r.DatasetUpload
 	n, err := d.q.Transition(ctx, TransitionParams{
 		DatasetName:      x.DatasetName,
 		EndDate:          backends.UTC(x.EndDate),
 		ErrorMessage:     x.ErrorMessage,
-		ID:               from.ID,
+		ID:               r.ID,
 		RecordsProcessed: x.RecordsProcessed,
 		StartedAt:        backends.UTC(x.StartedAt),
 		Status:           string(x.Status),
 		Tag:              x.Tag,
-		TmActor:          h.Actor,
-		TmAttempt:        int32(h.Attempt),
-		TmEvent:          h.Event,
-		TmFromStatus:     from.Status,
-		TmFromVersion:    from.Version,
-		TmMessage:        h.Message,
+		TmActor:          r.Actor,
+		TmAttempt:        int32(r.Attempt),
+		TmEvent:          r.Event,
+		TmFromStatus:     r.FromStatus,
+		TmFromVersion:    r.FromVersion,
+		TmMessage:        r.Message,
 		UpdatedAt:        x.UpdatedAt.UTC(),
 		Version:          x.Version,
 	})
-	return n == 1, classify(err)
+	if err == nil && n != 1 {
+		return pgx.ErrNoRows
+	}
+	return err
 }
 
 // Update writes x over the task if it still has from's status and version.

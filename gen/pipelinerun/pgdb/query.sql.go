@@ -426,6 +426,102 @@ func (q *Queries) Transition(ctx context.Context, arg TransitionParams) (int64, 
 	return result.RowsAffected(), nil
 }
 
+const transitionMany = `-- name: TransitionMany :many
+WITH u AS (
+    SELECT (r.value->>'id')::uuid AS id,
+        (r.value->>'status')::text AS status,
+        (r.value->>'version')::bigint AS version,
+        (r.value->>'created_at')::timestamptz AS created_at,
+        (r.value->>'updated_at')::timestamptz AS updated_at,
+        (r.value->>'stage')::text AS stage,
+        (r.value->>'task')::text AS task,
+        (r.value->>'hostname')::text AS hostname,
+        (r.value->>'pid')::bigint AS pid,
+        (r.value->>'ppid')::bigint AS ppid,
+        (r.value->>'user_name')::text AS user_name,
+        (r.value->>'code_version')::text AS code_version,
+        (r.value->>'git_commit')::text AS git_commit,
+        nullif(r.value->'environment', 'null'::jsonb) AS environment,
+        (r.value->>'script_path')::text AS script_path,
+        (r.value->>'script_filename')::text AS script_filename,
+        (r.value->>'log_path')::text AS log_path,
+        (r.value->>'log_filename')::text AS log_filename,
+        (r.value->>'overall_percent')::double precision AS overall_percent,
+        (r.value->>'message')::text AS message,
+        (r.value->>'current_subtask')::bigint AS current_subtask,
+        (r.value->>'total_subtasks')::bigint AS total_subtasks,
+        (r.value->>'error_message')::text AS error_message,
+        (r.value->>'error_detail')::text AS error_detail,
+        (r.value->>'memory_mb')::double precision AS memory_mb,
+        (r.value->>'cpu_percent')::double precision AS cpu_percent,
+        (r.value->>'started_at')::timestamptz AS started_at,
+        (r.value->>'ended_at')::timestamptz AS ended_at,
+        (r.value->>'tm_from_status')::text AS tm_from_status,
+        (r.value->>'tm_from_version')::bigint AS tm_from_version,
+        (r.value->>'tm_event')::text AS tm_event,
+        (r.value->>'tm_attempt')::integer AS tm_attempt,
+        (r.value->>'tm_actor')::text AS tm_actor,
+        (r.value->>'tm_message')::text AS tm_message
+    FROM jsonb_array_elements($1::jsonb) AS r
+), t AS (
+    UPDATE pipeline_run SET status = u.status,
+        version = u.version,
+        updated_at = u.updated_at,
+        stage = u.stage,
+        task = u.task,
+        hostname = u.hostname,
+        pid = u.pid,
+        ppid = u.ppid,
+        user_name = u.user_name,
+        code_version = u.code_version,
+        git_commit = u.git_commit,
+        environment = u.environment,
+        script_path = u.script_path,
+        script_filename = u.script_filename,
+        log_path = u.log_path,
+        log_filename = u.log_filename,
+        overall_percent = u.overall_percent,
+        message = u.message,
+        current_subtask = u.current_subtask,
+        total_subtasks = u.total_subtasks,
+        error_message = u.error_message,
+        error_detail = u.error_detail,
+        memory_mb = u.memory_mb,
+        cpu_percent = u.cpu_percent,
+        started_at = u.started_at,
+        ended_at = u.ended_at
+    FROM u
+    WHERE pipeline_run.id = u.id AND pipeline_run.status = u.tm_from_status AND pipeline_run.version = u.tm_from_version
+    RETURNING pipeline_run.id
+)
+INSERT INTO pipeline_run_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
+SELECT t.id, (SELECT coalesce(max(h.seq), 0) + 1 FROM pipeline_run_history h WHERE h.task_id = t.id),
+    u.tm_from_status, u.status, u.tm_event, u.updated_at, u.tm_attempt, u.tm_actor, u.tm_message
+FROM t JOIN u ON u.id = t.id
+RETURNING task_id
+`
+
+// Transition for group commit: many rows, one statement, one commit.
+func (q *Queries) TransitionMany(ctx context.Context, tmRows []byte) ([]uuid.UUID, error) {
+	rows, err := q.db.Query(ctx, transitionMany, tmRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []uuid.UUID
+	for rows.Next() {
+		var task_id uuid.UUID
+		if err := rows.Scan(&task_id); err != nil {
+			return nil, err
+		}
+		items = append(items, task_id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const update = `-- name: Update :execrows
 UPDATE pipeline_run SET version = $1::bigint,
     updated_at = $2::timestamptz,

@@ -290,6 +290,68 @@ func (q *Queries) Transition(ctx context.Context, arg TransitionParams) (int64, 
 	return result.RowsAffected(), nil
 }
 
+const transitionMany = `-- name: TransitionMany :many
+WITH u AS (
+    SELECT (r.value->>'id')::uuid AS id,
+        (r.value->>'status')::text AS status,
+        (r.value->>'version')::bigint AS version,
+        (r.value->>'created_at')::timestamptz AS created_at,
+        (r.value->>'updated_at')::timestamptz AS updated_at,
+        (r.value->>'tag')::text AS tag,
+        (r.value->>'error_message')::text AS error_message,
+        (r.value->>'base_model')::text AS base_model,
+        (r.value->>'epochs')::bigint AS epochs,
+        (r.value->>'started_at')::timestamptz AS started_at,
+        (r.value->>'end_date')::timestamptz AS end_date,
+        (r.value->>'tm_from_status')::text AS tm_from_status,
+        (r.value->>'tm_from_version')::bigint AS tm_from_version,
+        (r.value->>'tm_event')::text AS tm_event,
+        (r.value->>'tm_attempt')::integer AS tm_attempt,
+        (r.value->>'tm_actor')::text AS tm_actor,
+        (r.value->>'tm_message')::text AS tm_message
+    FROM jsonb_array_elements($1::jsonb) AS r
+), t AS (
+    UPDATE training SET status = u.status,
+        version = u.version,
+        updated_at = u.updated_at,
+        tag = u.tag,
+        error_message = u.error_message,
+        base_model = u.base_model,
+        epochs = u.epochs,
+        started_at = u.started_at,
+        end_date = u.end_date
+    FROM u
+    WHERE training.id = u.id AND training.status = u.tm_from_status AND training.version = u.tm_from_version
+    RETURNING training.id
+)
+INSERT INTO training_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
+SELECT t.id, (SELECT coalesce(max(h.seq), 0) + 1 FROM training_history h WHERE h.task_id = t.id),
+    u.tm_from_status, u.status, u.tm_event, u.updated_at, u.tm_attempt, u.tm_actor, u.tm_message
+FROM t JOIN u ON u.id = t.id
+RETURNING task_id
+`
+
+// Transition for group commit: many rows, one statement, one commit.
+func (q *Queries) TransitionMany(ctx context.Context, tmRows []byte) ([]uuid.UUID, error) {
+	rows, err := q.db.Query(ctx, transitionMany, tmRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []uuid.UUID
+	for rows.Next() {
+		var task_id uuid.UUID
+		if err := rows.Scan(&task_id); err != nil {
+			return nil, err
+		}
+		items = append(items, task_id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const update = `-- name: Update :execrows
 UPDATE training SET version = $1::bigint,
     updated_at = $2::timestamptz,

@@ -37,6 +37,55 @@ SELECT t.id, (SELECT coalesce(max(h.seq), 0) + 1 FROM pipeline_subtask_history h
     sqlc.arg(tm_attempt)::integer, sqlc.arg(tm_actor)::text, sqlc.arg(tm_message)::text
 FROM t;
 
+-- name: TransitionMany :many
+-- Transition for group commit: many rows, one statement, one commit.
+WITH u AS (
+    SELECT (r.value->>'id')::uuid AS id,
+        (r.value->>'status')::text AS status,
+        (r.value->>'version')::bigint AS version,
+        (r.value->>'created_at')::timestamptz AS created_at,
+        (r.value->>'updated_at')::timestamptz AS updated_at,
+        (r.value->>'run_id')::uuid AS run_id,
+        (r.value->>'subtask_number')::bigint AS subtask_number,
+        (r.value->>'name')::text AS name,
+        (r.value->>'percent')::double precision AS percent,
+        (r.value->>'items_total')::bigint AS items_total,
+        (r.value->>'items_complete')::bigint AS items_complete,
+        (r.value->>'message')::text AS message,
+        (r.value->>'error_message')::text AS error_message,
+        (r.value->>'started_at')::timestamptz AS started_at,
+        (r.value->>'ended_at')::timestamptz AS ended_at,
+        (r.value->>'tm_from_status')::text AS tm_from_status,
+        (r.value->>'tm_from_version')::bigint AS tm_from_version,
+        (r.value->>'tm_event')::text AS tm_event,
+        (r.value->>'tm_attempt')::integer AS tm_attempt,
+        (r.value->>'tm_actor')::text AS tm_actor,
+        (r.value->>'tm_message')::text AS tm_message
+    FROM jsonb_array_elements(sqlc.arg(tm_rows)::jsonb) AS r
+), t AS (
+    UPDATE pipeline_subtask SET status = u.status,
+        version = u.version,
+        updated_at = u.updated_at,
+        run_id = u.run_id,
+        subtask_number = u.subtask_number,
+        name = u.name,
+        percent = u.percent,
+        items_total = u.items_total,
+        items_complete = u.items_complete,
+        message = u.message,
+        error_message = u.error_message,
+        started_at = u.started_at,
+        ended_at = u.ended_at
+    FROM u
+    WHERE pipeline_subtask.id = u.id AND pipeline_subtask.status = u.tm_from_status AND pipeline_subtask.version = u.tm_from_version
+    RETURNING pipeline_subtask.id
+)
+INSERT INTO pipeline_subtask_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
+SELECT t.id, (SELECT coalesce(max(h.seq), 0) + 1 FROM pipeline_subtask_history h WHERE h.task_id = t.id),
+    u.tm_from_status, u.status, u.tm_event, u.updated_at, u.tm_attempt, u.tm_actor, u.tm_message
+FROM t JOIN u ON u.id = t.id
+RETURNING task_id;
+
 -- name: Update :execrows
 -- Changes fields but not the status (progress, details); guarded like Transition.
 UPDATE pipeline_subtask SET version = sqlc.arg(version)::bigint,

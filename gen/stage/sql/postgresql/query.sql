@@ -34,6 +34,49 @@ SELECT t.id, (SELECT coalesce(max(h.seq), 0) + 1 FROM stage_history h WHERE h.ta
     sqlc.arg(tm_attempt)::integer, sqlc.arg(tm_actor)::text, sqlc.arg(tm_message)::text
 FROM t;
 
+-- name: TransitionMany :many
+-- Transition for group commit: many rows, one statement, one commit.
+WITH u AS (
+    SELECT (r.value->>'id')::uuid AS id,
+        (r.value->>'status')::text AS status,
+        (r.value->>'version')::bigint AS version,
+        (r.value->>'created_at')::timestamptz AS created_at,
+        (r.value->>'updated_at')::timestamptz AS updated_at,
+        (r.value->>'stage_name')::text AS stage_name,
+        (r.value->>'attempts')::bigint AS attempts,
+        (r.value->>'task_id')::text AS task_id,
+        (r.value->'history') AS history,
+        nullif(r.value->'result', 'null'::jsonb) AS result,
+        (r.value->>'started_at')::timestamptz AS started_at,
+        (r.value->>'ended_at')::timestamptz AS ended_at,
+        (r.value->>'tm_from_status')::text AS tm_from_status,
+        (r.value->>'tm_from_version')::bigint AS tm_from_version,
+        (r.value->>'tm_event')::text AS tm_event,
+        (r.value->>'tm_attempt')::integer AS tm_attempt,
+        (r.value->>'tm_actor')::text AS tm_actor,
+        (r.value->>'tm_message')::text AS tm_message
+    FROM jsonb_array_elements(sqlc.arg(tm_rows)::jsonb) AS r
+), t AS (
+    UPDATE stage SET status = u.status,
+        version = u.version,
+        updated_at = u.updated_at,
+        stage_name = u.stage_name,
+        attempts = u.attempts,
+        task_id = u.task_id,
+        history = u.history,
+        result = u.result,
+        started_at = u.started_at,
+        ended_at = u.ended_at
+    FROM u
+    WHERE stage.id = u.id AND stage.status = u.tm_from_status AND stage.version = u.tm_from_version
+    RETURNING stage.id
+)
+INSERT INTO stage_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
+SELECT t.id, (SELECT coalesce(max(h.seq), 0) + 1 FROM stage_history h WHERE h.task_id = t.id),
+    u.tm_from_status, u.status, u.tm_event, u.updated_at, u.tm_attempt, u.tm_actor, u.tm_message
+FROM t JOIN u ON u.id = t.id
+RETURNING task_id;
+
 -- name: Update :execrows
 -- Changes fields but not the status (progress, details); guarded like Transition.
 UPDATE stage SET version = sqlc.arg(version)::bigint,

@@ -33,6 +33,47 @@ SELECT t.id, (SELECT coalesce(max(h.seq), 0) + 1 FROM training_history h WHERE h
     sqlc.arg(tm_attempt)::integer, sqlc.arg(tm_actor)::text, sqlc.arg(tm_message)::text
 FROM t;
 
+-- name: TransitionMany :many
+-- Transition for group commit: many rows, one statement, one commit.
+WITH u AS (
+    SELECT (r.value->>'id')::uuid AS id,
+        (r.value->>'status')::text AS status,
+        (r.value->>'version')::bigint AS version,
+        (r.value->>'created_at')::timestamptz AS created_at,
+        (r.value->>'updated_at')::timestamptz AS updated_at,
+        (r.value->>'tag')::text AS tag,
+        (r.value->>'error_message')::text AS error_message,
+        (r.value->>'base_model')::text AS base_model,
+        (r.value->>'epochs')::bigint AS epochs,
+        (r.value->>'started_at')::timestamptz AS started_at,
+        (r.value->>'end_date')::timestamptz AS end_date,
+        (r.value->>'tm_from_status')::text AS tm_from_status,
+        (r.value->>'tm_from_version')::bigint AS tm_from_version,
+        (r.value->>'tm_event')::text AS tm_event,
+        (r.value->>'tm_attempt')::integer AS tm_attempt,
+        (r.value->>'tm_actor')::text AS tm_actor,
+        (r.value->>'tm_message')::text AS tm_message
+    FROM jsonb_array_elements(sqlc.arg(tm_rows)::jsonb) AS r
+), t AS (
+    UPDATE training SET status = u.status,
+        version = u.version,
+        updated_at = u.updated_at,
+        tag = u.tag,
+        error_message = u.error_message,
+        base_model = u.base_model,
+        epochs = u.epochs,
+        started_at = u.started_at,
+        end_date = u.end_date
+    FROM u
+    WHERE training.id = u.id AND training.status = u.tm_from_status AND training.version = u.tm_from_version
+    RETURNING training.id
+)
+INSERT INTO training_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
+SELECT t.id, (SELECT coalesce(max(h.seq), 0) + 1 FROM training_history h WHERE h.task_id = t.id),
+    u.tm_from_status, u.status, u.tm_event, u.updated_at, u.tm_attempt, u.tm_actor, u.tm_message
+FROM t JOIN u ON u.id = t.id
+RETURNING task_id;
+
 -- name: Update :execrows
 -- Changes fields but not the status (progress, details); guarded like Transition.
 UPDATE training SET version = sqlc.arg(version)::bigint,

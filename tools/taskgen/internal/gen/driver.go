@@ -17,6 +17,7 @@ const (
 	pkgErrors   = "errors"
 
 	pkgSQLiteBackend = "github.com/taskmodel/taskmodel/backends/sqlite"
+	pkgPGBackend     = "github.com/taskmodel/taskmodel/backends/postgres"
 )
 
 // driverFile emits the Driver of the model for an engine, in the package
@@ -35,15 +36,51 @@ func (g *generator) driverFile(f *jen.File, e Engine) {
 	f.ImportName(pkgPGX, "pgx")
 	f.ImportName(pkgPGConn, "pgconn")
 	f.ImportAlias(pkgSQLiteBackend, "sqlitebackend")
+	f.ImportAlias(pkgPGBackend, "pgbackend")
 
 	engineName := map[Engine]string{PostgreSQL: "PostgreSQL", SQLite: "SQLite"}[e]
 	f.Comment(fmt.Sprintf("Driver stores %s tasks (model %q) in %s through the queries sqlc", m.Struct, m.Name, engineName))
 	f.Comment("generated in this package. It implements backends.Driver; use it through a backends.Store.")
 	if pg {
-		f.Type().Id("Driver").Struct(jen.Id("q").Op("*").Id("Queries"))
-		f.Comment("NewDriver returns a Driver over a pgx pool, connection or transaction.")
+		f.Type().Id("Driver").Struct(jen.Id("q").Op("*").Id("Queries"), jen.Id("group").Op("*").Qual(pkgPGBackend, "Group").Types(jen.Id("transitionRow")))
+		f.Comment("transitionRow is one transition of a group-committed batch: the task's")
+		f.Comment("columns (its JSON) with the guard and the history row.")
+		f.Type().Id("transitionRow").Struct(
+			jen.Op("*").Add(T),
+			jen.Id("FromStatus").String().Tag(map[string]string{"json": "tm_from_status"}),
+			jen.Id("FromVersion").Int64().Tag(map[string]string{"json": "tm_from_version"}),
+			jen.Id("Event").String().Tag(map[string]string{"json": "tm_event"}),
+			jen.Id("Attempt").Int().Tag(map[string]string{"json": "tm_attempt"}),
+			jen.Id("Actor").String().Tag(map[string]string{"json": "tm_actor"}),
+			jen.Id("Message").String().Tag(map[string]string{"json": "tm_message"}),
+		)
+		f.Comment("NewDriver returns a Driver over a pgx pool. Concurrent transitions are")
+		f.Comment("group-committed: written together in one round trip and one transaction.")
 		f.Func().Id("NewDriver").Params(jen.Id("db").Id("DBTX")).Op("*").Id("Driver").Block(
-			jen.Return(jen.Op("&").Id("Driver").Values(jen.Dict{jen.Id("q"): jen.Id("New").Call(jen.Id("db"))})))
+			jen.Id("d").Op(":=").Op("&").Id("Driver").Values(jen.Dict{jen.Id("q"): jen.Id("New").Call(jen.Id("db"))}),
+			jen.Id("d").Dot("group").Op("=").Qual(pkgPGBackend, "NewGroup").Call(jen.Id("d").Dot("flush"), jen.Id("d").Dot("transitionOne"),
+				jen.Func().Params(jen.Id("r").Id("transitionRow")).Qual(pkgUUID, "UUID").Block(jen.Return(jen.Id("r").Dot("ID")))),
+			jen.Return(jen.Id("d")),
+		)
+		f.Comment("flush writes a batch of transitions in one statement; a row whose guard")
+		f.Comment("failed gets pgx.ErrNoRows.")
+		f.Func().Params(jen.Id("d").Op("*").Id("Driver")).Id("flush").Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("items").Index().Id("transitionRow")).Index().Error().Block(
+			jen.Id("errs").Op(":=").Make(jen.Index().Error(), jen.Len(jen.Id("items"))),
+			jen.List(jen.Id("rows"), jen.Err()).Op(":=").Qual(pkgJSON, "Marshal").Call(jen.Id("items")),
+			jen.If(jen.Err().Op("==").Nil()).Block(
+				jen.Var().Id("ids").Index().Qual(pkgUUID, "UUID"),
+				jen.List(jen.Id("ids"), jen.Err()).Op("=").Id("d").Dot("q").Dot("TransitionMany").Call(jen.Id("ctx"), jen.Id("rows")),
+				jen.If(jen.Err().Op("==").Nil()).Block(
+					jen.Id("applied").Op(":=").Make(jen.Map(jen.Qual(pkgUUID, "UUID")).Bool(), jen.Len(jen.Id("ids"))),
+					jen.For(jen.List(jen.Id("_"), jen.Id("id")).Op(":=").Range().Id("ids")).Block(jen.Id("applied").Index(jen.Id("id")).Op("=").True()),
+					jen.For(jen.List(jen.Id("i"), jen.Id("it")).Op(":=").Range().Id("items")).Block(
+						jen.If(jen.Op("!").Id("applied").Index(jen.Id("it").Dot("ID"))).Block(jen.Id("errs").Index(jen.Id("i")).Op("=").Qual(pkgPGX, "ErrNoRows"))),
+					jen.Return(jen.Id("errs")),
+				),
+			),
+			jen.For(jen.Id("i").Op(":=").Range().Id("errs")).Block(jen.Id("errs").Index(jen.Id("i")).Op("=").Err()),
+			jen.Return(jen.Id("errs")),
+		)
 	} else {
 		f.Type().Id("Driver").Struct(jen.Id("db").Op("*").Qual(pkgSQL, "DB"), jen.Id("q").Op("*").Id("Queries"))
 		f.Comment("NewDriver returns a Driver over a database opened by backends/sqlite.")
@@ -107,15 +144,21 @@ func (g *generator) driverFile(f *jen.File, e Engine) {
 	vals[jen.Id("TmFromStatus")] = jen.Id("from").Dot("Status")
 	vals[jen.Id("TmFromVersion")] = jen.Id("from").Dot("Version")
 	var trBody []jen.Code
-	trBody = append(trBody, pre...)
+	if !pg {
+		trBody = append(trBody, pre...)
+	}
 	if pg {
 		vals[jen.Id("TmEvent")] = jen.Id("h").Dot("Event")
 		vals[jen.Id("TmAttempt")] = jen.Int32().Parens(jen.Id("h").Dot("Attempt"))
 		vals[jen.Id("TmActor")] = jen.Id("h").Dot("Actor")
 		vals[jen.Id("TmMessage")] = jen.Id("h").Dot("Message")
 		trBody = append(trBody,
-			jen.List(jen.Id("n"), jen.Err()).Op(":=").Id("d").Dot("q").Dot("Transition").Call(jen.Id("ctx"), jen.Id("TransitionParams").Values(vals)),
-			jen.Return(jen.Id("n").Op("==").Lit(1), jen.Id("classify").Call(jen.Err())),
+			jen.Err().Op(":=").Id("d").Dot("group").Dot("Do").Call(jen.Id("ctx"), jen.Id("transitionRow").Values(jen.Dict{
+				jen.Id(m.Struct): jen.Id("x"), jen.Id("FromStatus"): jen.Id("from").Dot("Status"), jen.Id("FromVersion"): jen.Id("from").Dot("Version"),
+				jen.Id("Event"): jen.Id("h").Dot("Event"), jen.Id("Attempt"): jen.Id("h").Dot("Attempt"), jen.Id("Actor"): jen.Id("h").Dot("Actor"), jen.Id("Message"): jen.Id("h").Dot("Message"),
+			})),
+			jen.If(jen.Qual(pkgErrors, "Is").Call(jen.Err(), jen.Qual(pkgPGX, "ErrNoRows"))).Block(jen.Return(jen.False(), jen.Nil())),
+			jen.Return(jen.Err().Op("==").Nil(), jen.Id("classify").Call(jen.Err())),
 		)
 	} else {
 		trBody = append(trBody,
@@ -133,6 +176,26 @@ func (g *generator) driverFile(f *jen.File, e Engine) {
 	f.Comment("and appends its history row, atomically; false when the guard fails.")
 	f.Func().Params(jen.Id("d").Op("*").Id("Driver")).Id("Transition").Params(
 		jen.Id("ctx").Qual("context", "Context"), jen.Id("from").Qual(pkgBackends, "Key"), jen.Id("x").Op("*").Add(T), jen.Id("h").Qual(pkgBackends, "History")).Params(jen.Bool(), jen.Error()).Block(trBody...)
+
+	if pg {
+		pre1, vals1 := encode(notKey, false)
+		vals1[jen.Id("ID")] = jen.Id("r").Dot("ID")
+		vals1[jen.Id("TmFromStatus")] = jen.Id("r").Dot("FromStatus")
+		vals1[jen.Id("TmFromVersion")] = jen.Id("r").Dot("FromVersion")
+		vals1[jen.Id("TmEvent")] = jen.Id("r").Dot("Event")
+		vals1[jen.Id("TmAttempt")] = jen.Int32().Parens(jen.Id("r").Dot("Attempt"))
+		vals1[jen.Id("TmActor")] = jen.Id("r").Dot("Actor")
+		vals1[jen.Id("TmMessage")] = jen.Id("r").Dot("Message")
+		body := append([]jen.Code{jen.Id("x").Op(":=").Id("r").Dot(m.Struct)}, pre1...)
+		body = append(body,
+			jen.List(jen.Id("n"), jen.Err()).Op(":=").Id("d").Dot("q").Dot("Transition").Call(jen.Id("ctx"), jen.Id("TransitionParams").Values(vals1)),
+			jen.If(jen.Err().Op("==").Nil().Op("&&").Id("n").Op("!=").Lit(1)).Block(jen.Return(jen.Qual(pkgPGX, "ErrNoRows"))),
+			jen.Return(jen.Err()),
+		)
+		f.Comment("transitionOne writes one transition with the single-row statement; a")
+		f.Comment("failed guard is pgx.ErrNoRows, as in a batch.")
+		f.Func().Params(jen.Id("d").Op("*").Id("Driver")).Id("transitionOne").Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("r").Id("transitionRow")).Error().Block(body...)
+	}
 
 	notKeyOrStatus := func(c column) bool { return notKey(c) || c.Name == "status" }
 	pre, vals = encode(notKeyOrStatus, true)

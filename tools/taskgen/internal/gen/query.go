@@ -46,7 +46,38 @@ func (g *generator) querySQL(e Engine) []byte {
 		p("-- name: Transition :execrows\n-- Moves a task that is still in from_status at from_version, and appends its\n-- history row; 0 rows when another writer changed it first.\n")
 		p("WITH t AS (\n    UPDATE %s SET %s\n    WHERE id = sqlc.arg(id)::uuid AND status = sqlc.arg(tm_from_status)::text AND version = sqlc.arg(tm_from_version)::bigint\n    RETURNING id\n)\n", table, strings.Join(sets, ",\n        "))
 		p("INSERT INTO %s (%s)\nSELECT t.id, (SELECT coalesce(max(h.seq), 0) + 1 FROM %s h WHERE h.task_id = t.id),\n", history, histCols, history)
-		p("    sqlc.arg(tm_from_status)::text, sqlc.arg(status)::text, sqlc.arg(tm_event)::text, sqlc.arg(updated_at)::timestamptz,\n    sqlc.arg(tm_attempt)::integer, sqlc.arg(tm_actor)::text, sqlc.arg(tm_message)::text\nFROM t;\n\n")
+		tail := "    sqlc.arg(tm_from_status)::text, sqlc.arg(status)::text, sqlc.arg(tm_event)::text, sqlc.arg(updated_at)::timestamptz,\n    sqlc.arg(tm_attempt)::integer, sqlc.arg(tm_actor)::text, sqlc.arg(tm_message)::text\nFROM t"
+		p("%s;\n\n", tail)
+		// Many transitions in one statement, for group commit: the rows arrive
+		// as one jsonb array of objects whose keys are the column names (the
+		// model's JSON) plus the guard and history fields; it returns the ids
+		// whose guard held. A batch never holds the same task twice. Fields
+		// are read with ->> and a cast (sqlc's analyzer does not follow a
+		// column definition list on jsonb_to_recordset).
+		var recExprs, setsFrom []string
+		field := func(name, typ string, nullableJSON bool) string {
+			if typ == "jsonb" {
+				if nullableJSON {
+					return fmt.Sprintf("nullif(r.value->'%s', 'null'::jsonb) AS %s", name, name)
+				}
+				return fmt.Sprintf("(r.value->'%s') AS %s", name, name)
+			}
+			return fmt.Sprintf("(r.value->>'%s')::%s AS %s", name, typ, name)
+		}
+		for _, c := range cols {
+			recExprs = append(recExprs, field(c.Name, c.Type, !c.NotNull))
+			if !c.Primary && c.Name != "created_at" {
+				setsFrom = append(setsFrom, c.Name+" = u."+c.Name)
+			}
+		}
+		for _, x := range [][2]string{{"tm_from_status", "text"}, {"tm_from_version", "bigint"}, {"tm_event", "text"}, {"tm_attempt", "integer"}, {"tm_actor", "text"}, {"tm_message", "text"}} {
+			recExprs = append(recExprs, field(x[0], x[1], false))
+		}
+		p("-- name: TransitionMany :many\n-- Transition for group commit: many rows, one statement, one commit.\n")
+		p("WITH u AS (\n    SELECT %s\n    FROM jsonb_array_elements(sqlc.arg(tm_rows)::jsonb) AS r\n), t AS (\n", strings.Join(recExprs, ",\n        "))
+		p("    UPDATE %s SET %s\n    FROM u\n    WHERE %s.id = u.id AND %s.status = u.tm_from_status AND %s.version = u.tm_from_version\n    RETURNING %s.id\n)\n", table, strings.Join(setsFrom, ",\n        "), table, table, table, table)
+		p("INSERT INTO %s (%s)\nSELECT t.id, (SELECT coalesce(max(h.seq), 0) + 1 FROM %s h WHERE h.task_id = t.id),\n", history, histCols, history)
+		p("    u.tm_from_status, u.status, u.tm_event, u.updated_at, u.tm_attempt, u.tm_actor, u.tm_message\nFROM t JOIN u ON u.id = t.id\nRETURNING task_id;\n\n")
 	} else {
 		p("-- name: Insert :exec\nINSERT INTO %s (%s)\nVALUES (%s);\n\n", table, colList, strings.Join(args, ", "))
 		p("-- name: UpdateGuarded :execrows\n-- The status-changing half of a transition (InsertHistory is the other), in one transaction.\n")

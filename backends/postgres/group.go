@@ -1,0 +1,143 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Group commits concurrent writes together: calls to Do that arrive while a
+// batch is being written wait and go out as the next batch, one round trip
+// and one commit for all of them (the pattern of River's batch completer).
+// No call waits for a timer: a lone call is written at once, and batches grow
+// only as fast as calls arrive. Generated drivers use it for guarded
+// transitions; P is the query's parameter struct.
+type Group[P any] struct {
+	// flush writes a batch in one transaction and reports each item's error:
+	// nil when it was applied, pgx.ErrNoRows when its guard failed.
+	flush func(ctx context.Context, items []P) []error
+	// single writes one item on its own, with the caller's context: used
+	// when nothing else is pending, so a lone write pays no batching cost.
+	single func(ctx context.Context, item P) error
+	// key identifies the row an item writes: a batch never holds two items
+	// with one key (one statement cannot update a row twice).
+	key func(P) any
+
+	mu       sync.Mutex
+	queue    []*groupCall[P]
+	inFlight int
+}
+
+type groupCall[P any] struct {
+	p    P
+	done chan error
+}
+
+// groupMaxBatch bounds the items of one batch.
+const groupMaxBatch = 128
+
+// groupMaxInFlight bounds the batches written at once: on 2 cores, 2 beat
+// 1, 3 and 4 (10.0k, 10.6k and 9.8k transitions/s against 12.3k).
+const groupMaxInFlight = 2
+
+// NewGroup returns a Group writing batches with flush and lone items with
+// single; key identifies the row each item writes.
+func NewGroup[P any, K comparable](flush func(ctx context.Context, items []P) []error, single func(ctx context.Context, item P) error, key func(P) K) *Group[P] {
+	return &Group[P]{flush: flush, single: single, key: func(p P) any { return key(p) }}
+}
+
+// Do writes p with the next batch and returns its own result. If ctx ends
+// while p waits its turn, Do returns ctx.Err(), and p may or may not have
+// been written (as with any write whose reply is lost).
+func (g *Group[P]) Do(ctx context.Context, p P) error {
+	g.mu.Lock()
+	if g.inFlight == 0 && len(g.queue) == 0 {
+		// Nothing else is being written: write this one now, in the caller's
+		// goroutine. Calls arriving meanwhile queue and go as a batch.
+		g.inFlight++
+		g.mu.Unlock()
+		err := g.single(ctx, p)
+		g.mu.Lock()
+		if len(g.queue) > 0 {
+			g.mu.Unlock()
+			go g.run() // keeps this in-flight slot for the queued calls
+		} else {
+			g.inFlight--
+			g.mu.Unlock()
+		}
+		return err
+	}
+	c := &groupCall[P]{p: p, done: make(chan error, 1)}
+	g.queue = append(g.queue, c)
+	lead := g.inFlight < groupMaxInFlight
+	if lead {
+		g.inFlight++
+	}
+	g.mu.Unlock()
+	if lead {
+		go g.run()
+	}
+	select {
+	case err := <-c.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// run writes batches until the queue is empty.
+func (g *Group[P]) run() {
+	for {
+		g.mu.Lock()
+		if len(g.queue) == 0 {
+			g.inFlight--
+			g.mu.Unlock()
+			return
+		}
+		// Take up to groupMaxBatch items with distinct keys, in order; the
+		// others wait for the next batch.
+		var batch, rest []*groupCall[P]
+		seen := map[any]bool{}
+		for _, c := range g.queue {
+			k := g.key(c.p)
+			if len(batch) < groupMaxBatch && !seen[k] {
+				seen[k] = true
+				batch = append(batch, c)
+			} else {
+				rest = append(rest, c)
+			}
+		}
+		g.queue = rest
+		g.mu.Unlock()
+		g.write(batch)
+	}
+}
+
+func (g *Group[P]) write(batch []*groupCall[P]) {
+	items := make([]P, len(batch))
+	for i, c := range batch {
+		items[i] = c.p
+	}
+	// The batch is written on its own: a caller that gives up must not
+	// abort the others' transaction.
+	errs := g.flush(context.Background(), items)
+	failed := false
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			failed = true
+		}
+	}
+	if failed && len(batch) > 1 {
+		// One item's error aborted the shared transaction: nothing of it was
+		// committed. Write each item alone, so only the culprit fails.
+		for _, c := range batch {
+			c.done <- g.flush(context.Background(), []P{c.p})[0]
+		}
+		return
+	}
+	for i, c := range batch {
+		c.done <- errs[i]
+	}
+}
