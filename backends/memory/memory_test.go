@@ -1,7 +1,11 @@
 package memory_test
 
 import (
+	"context"
+	"errors"
 	"testing"
+
+	"github.com/google/uuid"
 
 	"github.com/taskmodel/taskmodel/backends"
 	"github.com/taskmodel/taskmodel/backends/backendtest"
@@ -9,6 +13,7 @@ import (
 	"github.com/taskmodel/taskmodel/gen/analysis"
 	"github.com/taskmodel/taskmodel/gen/evaluation"
 	"github.com/taskmodel/taskmodel/gen/training"
+	"github.com/taskmodel/taskmodel/tasktype"
 )
 
 func TestConformance(t *testing.T) {
@@ -27,4 +32,18 @@ func TestListing(t *testing.T) {
 		tr, ev, an := memory.New[training.Training](), memory.New[evaluation.Evaluation](), memory.New[analysis.Task]()
 		return backendtest.ListingDrivers{Training: tr, Evaluation: ev, Analysis: an, Lister: memory.NewLister(tr, ev, an)}
 	})
+}
+
+func TestStoreIDs(t *testing.T) {
+	id := uuid.MustParse("00000000-0000-7000-8000-000000000001")
+	store := backends.NewStore[analysis.Task, analysis.Event](memory.New[analysis.Task](), backends.WithIDs(func() uuid.UUID { return id }))
+	x := analysis.NewTask()
+	x.UserID, x.ToolID, x.Agents = "u", "t", []string{"a"}
+	got, err := store.Create(context.Background(), x, backends.Meta{})
+	if err != nil || got.ID != id {
+		t.Fatalf("Create = %v, %v; want id %s", got, err, id)
+	}
+	if _, err := store.Create(context.Background(), x, backends.Meta{}); !errors.Is(err, tasktype.ErrDuplicate) {
+		t.Errorf("second Create with the same id: %v", err)
+	}
 }

@@ -132,3 +132,24 @@ func TestListing(t *testing.T) {
 		return backendtest.ListingDrivers{Training: trainingdb.NewDriver(pool), Evaluation: evaluationdb.NewDriver(pool), Analysis: pgdb.NewDriver(pool), Lister: catalogdb.NewLister(pool)}
 	})
 }
+
+// TestOpenFromDSN opens by DSN, as programs do, with the schema in the DSN.
+func TestOpenFromDSN(t *testing.T) {
+	cfg := pgtest.Schema(t)
+	dsn := pgtest.URL() + "&search_path=" + cfg.ConnConfig.RuntimeParams["search_path"]
+	pool, err := postgres.Open(context.Background(), dsn, analysis.Migrations(postgres.Engine))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	var mode string
+	if err := pool.QueryRow(context.Background(), "SHOW plan_cache_mode").Scan(&mode); err != nil || mode != "force_generic_plan" {
+		t.Errorf("plan_cache_mode = %q, %v", mode, err)
+	}
+	if _, err := postgres.Open(context.Background(), "postgres://nobody@127.0.0.1:1/x?connect_timeout=1"); err == nil {
+		t.Error("Open of a closed port succeeded")
+	}
+	if _, err := postgres.Open(context.Background(), "::not a dsn::"); err == nil || !strings.Contains(err.Error(), "postgres:") {
+		t.Errorf("Open of a bad DSN: %v", err)
+	}
+}

@@ -128,14 +128,6 @@ func comment(ident, doc string) jen.Code {
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
-func quoteList(items []string) string {
-	q := make([]string, len(items))
-	for i, s := range items {
-		q[i] = s
-	}
-	return strings.Join(q, ", ")
-}
-
 func (g *generator) statusNames() []string {
 	out := make([]string, len(g.m.Statuses))
 	for i, s := range g.m.Statuses {
