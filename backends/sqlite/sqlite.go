@@ -43,6 +43,11 @@ func Open(ctx context.Context, path string, migrations ...[]tasktype.Migration) 
 		dsn = fmt.Sprintf("file:taskmodel-mem-%d?mode=memory&cache=shared&%s", memoryDBs.Add(1), q.Encode())
 	} else {
 		q.Add("_pragma", "journal_mode(WAL)")
+		// Reads through a memory map and a 32 MiB page cache: without them each
+		// page outside SQLite's 2 MiB default cache is a pread syscall (a
+		// quarter of the listing's time over 1,000,000 tasks).
+		q.Add("_pragma", "mmap_size(268435456)")
+		q.Add("_pragma", "cache_size(-32768)")
 		dsn = "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
 	}
 	db, err := sql.Open("sqlite", dsn)

@@ -15,634 +15,634 @@ import (
 const list = `-- name: List :many
 
 SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.created_at, listing.end_date FROM (
-  (SELECT analysis.id, 'analysis'::text AS task_type, 'Q'::text AS task_status, NULL::text AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
+  (SELECT t.id, 'analysis'::text AS task_type, 'Q'::text AS task_status, NULL::text AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
     WHERE 'CREATED' = ANY($1::text[])
       AND $2::text IS NULL
-      AND analysis.status = 'CREATED'
-    ORDER BY analysis.created_at DESC, analysis.id DESC
+      AND t.status = 'CREATED'
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT analysis.id, 'analysis'::text AS task_type, 'Q'::text AS task_status, NULL::text AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
+  (SELECT t.id, 'analysis'::text AS task_type, 'Q'::text AS task_status, NULL::text AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
     WHERE 'UPLOADING' = ANY($1::text[])
       AND $2::text IS NULL
-      AND analysis.status = 'UPLOADING'
-    ORDER BY analysis.created_at DESC, analysis.id DESC
+      AND t.status = 'UPLOADING'
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT analysis.id, 'analysis'::text AS task_type, 'Q'::text AS task_status, NULL::text AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
+  (SELECT t.id, 'analysis'::text AS task_type, 'Q'::text AS task_status, NULL::text AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
     WHERE 'UPLOAD_FAILED' = ANY($1::text[])
       AND $2::text IS NULL
-      AND analysis.status = 'UPLOAD_FAILED'
-    ORDER BY analysis.created_at DESC, analysis.id DESC
+      AND t.status = 'UPLOAD_FAILED'
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT analysis.id, 'analysis'::text AS task_type, 'Q'::text AS task_status, NULL::text AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
+  (SELECT t.id, 'analysis'::text AS task_type, 'Q'::text AS task_status, NULL::text AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
     WHERE 'QUEUED' = ANY($1::text[])
       AND $2::text IS NULL
-      AND analysis.status = 'QUEUED'
-    ORDER BY analysis.created_at DESC, analysis.id DESC
+      AND t.status = 'QUEUED'
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT analysis.id, 'analysis'::text AS task_type, 'R'::text AS task_status, NULL::text AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
+  (SELECT t.id, 'analysis'::text AS task_type, 'R'::text AS task_status, NULL::text AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
     WHERE 'PROCESSING' = ANY($1::text[])
       AND $2::text IS NULL
-      AND analysis.status = 'PROCESSING'
-    ORDER BY analysis.created_at DESC, analysis.id DESC
+      AND t.status = 'PROCESSING'
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT analysis.id, 'analysis'::text AS task_type, 'D'::text AS task_status, NULL::text AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
+  (SELECT t.id, 'analysis'::text AS task_type, 'D'::text AS task_status, NULL::text AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
     WHERE 'COMPLETED' = ANY($1::text[])
       AND $2::text IS NULL
-      AND analysis.status = 'COMPLETED'
-      AND analysis.created_at >= $4::timestamptz
-    ORDER BY analysis.created_at DESC, analysis.id DESC
+      AND t.status = 'COMPLETED'
+      AND t.created_at >= $4::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT analysis.id, 'analysis'::text AS task_type, 'F'::text AS task_status, NULL::text AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
+  (SELECT t.id, 'analysis'::text AS task_type, 'F'::text AS task_status, NULL::text AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
     WHERE 'FAILED' = ANY($1::text[])
       AND $2::text IS NULL
-      AND analysis.status = 'FAILED'
-      AND analysis.created_at >= $4::timestamptz
-    ORDER BY analysis.created_at DESC, analysis.id DESC
+      AND t.status = 'FAILED'
+      AND t.created_at >= $4::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT analysis.id, 'analysis'::text AS task_type, 'C'::text AS task_status, NULL::text AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
+  (SELECT t.id, 'analysis'::text AS task_type, 'C'::text AS task_status, NULL::text AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
     WHERE 'CANCELLED' = ANY($1::text[])
       AND $2::text IS NULL
-      AND analysis.status = 'CANCELLED'
-      AND analysis.created_at >= $4::timestamptz
-    ORDER BY analysis.created_at DESC, analysis.id DESC
+      AND t.status = 'CANCELLED'
+      AND t.created_at >= $4::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT analysis.id, 'analysis'::text AS task_type, 'F'::text AS task_status, NULL::text AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
+  (SELECT t.id, 'analysis'::text AS task_type, 'F'::text AS task_status, NULL::text AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
     WHERE 'EXPIRED' = ANY($1::text[])
       AND $2::text IS NULL
-      AND analysis.status = 'EXPIRED'
-      AND analysis.created_at >= $4::timestamptz
-    ORDER BY analysis.created_at DESC, analysis.id DESC
+      AND t.status = 'EXPIRED'
+      AND t.created_at >= $4::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT dataset_upload.id, 'dataset_upload'::text AS task_type, 'Q'::text AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
+  (SELECT t.id, 'dataset_upload'::text AS task_type, 'Q'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
     WHERE 'QUEUED' = ANY($5::text[])
       AND $2::text IS NULL
-      AND dataset_upload.status = 'QUEUED'
-    ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
+      AND t.status = 'QUEUED'
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT dataset_upload.id, 'dataset_upload'::text AS task_type, 'Q'::text AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
+  (SELECT t.id, 'dataset_upload'::text AS task_type, 'Q'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
     WHERE 'QUEUED' = ANY($5::text[])
       AND $2::text IS NOT NULL
-      AND dataset_upload.status = 'QUEUED'
-      AND dataset_upload.tag = $2::text
-    ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
+      AND t.status = 'QUEUED'
+      AND t.tag = $2::text
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT dataset_upload.id, 'dataset_upload'::text AS task_type, 'R'::text AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
+  (SELECT t.id, 'dataset_upload'::text AS task_type, 'R'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
     WHERE 'RUNNING' = ANY($5::text[])
       AND $2::text IS NULL
-      AND dataset_upload.status = 'RUNNING'
-    ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
+      AND t.status = 'RUNNING'
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT dataset_upload.id, 'dataset_upload'::text AS task_type, 'R'::text AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
+  (SELECT t.id, 'dataset_upload'::text AS task_type, 'R'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
     WHERE 'RUNNING' = ANY($5::text[])
       AND $2::text IS NOT NULL
-      AND dataset_upload.status = 'RUNNING'
-      AND dataset_upload.tag = $2::text
-    ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
+      AND t.status = 'RUNNING'
+      AND t.tag = $2::text
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT dataset_upload.id, 'dataset_upload'::text AS task_type, 'D'::text AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
+  (SELECT t.id, 'dataset_upload'::text AS task_type, 'D'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
     WHERE 'DONE' = ANY($5::text[])
       AND $2::text IS NULL
-      AND dataset_upload.status = 'DONE'
-      AND dataset_upload.created_at >= $4::timestamptz
-    ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
+      AND t.status = 'DONE'
+      AND t.created_at >= $4::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT dataset_upload.id, 'dataset_upload'::text AS task_type, 'D'::text AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
+  (SELECT t.id, 'dataset_upload'::text AS task_type, 'D'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
     WHERE 'DONE' = ANY($5::text[])
       AND $2::text IS NOT NULL
-      AND dataset_upload.status = 'DONE'
-      AND dataset_upload.tag = $2::text
-      AND dataset_upload.created_at >= $4::timestamptz
-    ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
+      AND t.status = 'DONE'
+      AND t.tag = $2::text
+      AND t.created_at >= $4::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT dataset_upload.id, 'dataset_upload'::text AS task_type, 'F'::text AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
+  (SELECT t.id, 'dataset_upload'::text AS task_type, 'F'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
     WHERE 'FAILED' = ANY($5::text[])
       AND $2::text IS NULL
-      AND dataset_upload.status = 'FAILED'
-      AND dataset_upload.created_at >= $4::timestamptz
-    ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
+      AND t.status = 'FAILED'
+      AND t.created_at >= $4::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT dataset_upload.id, 'dataset_upload'::text AS task_type, 'F'::text AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
+  (SELECT t.id, 'dataset_upload'::text AS task_type, 'F'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
     WHERE 'FAILED' = ANY($5::text[])
       AND $2::text IS NOT NULL
-      AND dataset_upload.status = 'FAILED'
-      AND dataset_upload.tag = $2::text
-      AND dataset_upload.created_at >= $4::timestamptz
-    ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
+      AND t.status = 'FAILED'
+      AND t.tag = $2::text
+      AND t.created_at >= $4::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT dataset_upload.id, 'dataset_upload'::text AS task_type, 'C'::text AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
+  (SELECT t.id, 'dataset_upload'::text AS task_type, 'C'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
     WHERE 'CANCELLED' = ANY($5::text[])
       AND $2::text IS NULL
-      AND dataset_upload.status = 'CANCELLED'
-      AND dataset_upload.created_at >= $4::timestamptz
-    ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
+      AND t.status = 'CANCELLED'
+      AND t.created_at >= $4::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT dataset_upload.id, 'dataset_upload'::text AS task_type, 'C'::text AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
+  (SELECT t.id, 'dataset_upload'::text AS task_type, 'C'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
     WHERE 'CANCELLED' = ANY($5::text[])
       AND $2::text IS NOT NULL
-      AND dataset_upload.status = 'CANCELLED'
-      AND dataset_upload.tag = $2::text
-      AND dataset_upload.created_at >= $4::timestamptz
-    ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
+      AND t.status = 'CANCELLED'
+      AND t.tag = $2::text
+      AND t.created_at >= $4::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT evaluation.id, 'evaluation'::text AS task_type, 'Q'::text AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
+  (SELECT t.id, 'evaluation'::text AS task_type, 'Q'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE 'QUEUED' = ANY($6::text[])
       AND $2::text IS NULL
-      AND evaluation.status = 'QUEUED'
-    ORDER BY evaluation.created_at DESC, evaluation.id DESC
+      AND t.status = 'QUEUED'
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT evaluation.id, 'evaluation'::text AS task_type, 'Q'::text AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
+  (SELECT t.id, 'evaluation'::text AS task_type, 'Q'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE 'QUEUED' = ANY($6::text[])
       AND $2::text IS NOT NULL
-      AND evaluation.status = 'QUEUED'
-      AND evaluation.tag = $2::text
-    ORDER BY evaluation.created_at DESC, evaluation.id DESC
+      AND t.status = 'QUEUED'
+      AND t.tag = $2::text
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT evaluation.id, 'evaluation'::text AS task_type, 'R'::text AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
+  (SELECT t.id, 'evaluation'::text AS task_type, 'R'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE 'RUNNING' = ANY($6::text[])
       AND $2::text IS NULL
-      AND evaluation.status = 'RUNNING'
-    ORDER BY evaluation.created_at DESC, evaluation.id DESC
+      AND t.status = 'RUNNING'
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT evaluation.id, 'evaluation'::text AS task_type, 'R'::text AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
+  (SELECT t.id, 'evaluation'::text AS task_type, 'R'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE 'RUNNING' = ANY($6::text[])
       AND $2::text IS NOT NULL
-      AND evaluation.status = 'RUNNING'
-      AND evaluation.tag = $2::text
-    ORDER BY evaluation.created_at DESC, evaluation.id DESC
+      AND t.status = 'RUNNING'
+      AND t.tag = $2::text
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT evaluation.id, 'evaluation'::text AS task_type, 'D'::text AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
+  (SELECT t.id, 'evaluation'::text AS task_type, 'D'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE 'DONE' = ANY($6::text[])
       AND $2::text IS NULL
-      AND evaluation.status = 'DONE'
-      AND evaluation.created_at >= $4::timestamptz
-    ORDER BY evaluation.created_at DESC, evaluation.id DESC
+      AND t.status = 'DONE'
+      AND t.created_at >= $4::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT evaluation.id, 'evaluation'::text AS task_type, 'D'::text AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
+  (SELECT t.id, 'evaluation'::text AS task_type, 'D'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE 'DONE' = ANY($6::text[])
       AND $2::text IS NOT NULL
-      AND evaluation.status = 'DONE'
-      AND evaluation.tag = $2::text
-      AND evaluation.created_at >= $4::timestamptz
-    ORDER BY evaluation.created_at DESC, evaluation.id DESC
+      AND t.status = 'DONE'
+      AND t.tag = $2::text
+      AND t.created_at >= $4::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT evaluation.id, 'evaluation'::text AS task_type, 'F'::text AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
+  (SELECT t.id, 'evaluation'::text AS task_type, 'F'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE 'FAILED' = ANY($6::text[])
       AND $2::text IS NULL
-      AND evaluation.status = 'FAILED'
-      AND evaluation.created_at >= $4::timestamptz
-    ORDER BY evaluation.created_at DESC, evaluation.id DESC
+      AND t.status = 'FAILED'
+      AND t.created_at >= $4::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT evaluation.id, 'evaluation'::text AS task_type, 'F'::text AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
+  (SELECT t.id, 'evaluation'::text AS task_type, 'F'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE 'FAILED' = ANY($6::text[])
       AND $2::text IS NOT NULL
-      AND evaluation.status = 'FAILED'
-      AND evaluation.tag = $2::text
-      AND evaluation.created_at >= $4::timestamptz
-    ORDER BY evaluation.created_at DESC, evaluation.id DESC
+      AND t.status = 'FAILED'
+      AND t.tag = $2::text
+      AND t.created_at >= $4::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT evaluation.id, 'evaluation'::text AS task_type, 'C'::text AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
+  (SELECT t.id, 'evaluation'::text AS task_type, 'C'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE 'CANCELLED' = ANY($6::text[])
       AND $2::text IS NULL
-      AND evaluation.status = 'CANCELLED'
-      AND evaluation.created_at >= $4::timestamptz
-    ORDER BY evaluation.created_at DESC, evaluation.id DESC
+      AND t.status = 'CANCELLED'
+      AND t.created_at >= $4::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT evaluation.id, 'evaluation'::text AS task_type, 'C'::text AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
+  (SELECT t.id, 'evaluation'::text AS task_type, 'C'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE 'CANCELLED' = ANY($6::text[])
       AND $2::text IS NOT NULL
-      AND evaluation.status = 'CANCELLED'
-      AND evaluation.tag = $2::text
-      AND evaluation.created_at >= $4::timestamptz
-    ORDER BY evaluation.created_at DESC, evaluation.id DESC
+      AND t.status = 'CANCELLED'
+      AND t.tag = $2::text
+      AND t.created_at >= $4::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT model_upload.id, 'model_upload'::text AS task_type, 'Q'::text AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
+  (SELECT t.id, 'model_upload'::text AS task_type, 'Q'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
     WHERE 'QUEUED' = ANY($7::text[])
       AND $2::text IS NULL
-      AND model_upload.status = 'QUEUED'
-    ORDER BY model_upload.created_at DESC, model_upload.id DESC
+      AND t.status = 'QUEUED'
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT model_upload.id, 'model_upload'::text AS task_type, 'Q'::text AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
+  (SELECT t.id, 'model_upload'::text AS task_type, 'Q'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
     WHERE 'QUEUED' = ANY($7::text[])
       AND $2::text IS NOT NULL
-      AND model_upload.status = 'QUEUED'
-      AND model_upload.tag = $2::text
-    ORDER BY model_upload.created_at DESC, model_upload.id DESC
+      AND t.status = 'QUEUED'
+      AND t.tag = $2::text
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT model_upload.id, 'model_upload'::text AS task_type, 'R'::text AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
+  (SELECT t.id, 'model_upload'::text AS task_type, 'R'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
     WHERE 'RUNNING' = ANY($7::text[])
       AND $2::text IS NULL
-      AND model_upload.status = 'RUNNING'
-    ORDER BY model_upload.created_at DESC, model_upload.id DESC
+      AND t.status = 'RUNNING'
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT model_upload.id, 'model_upload'::text AS task_type, 'R'::text AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
+  (SELECT t.id, 'model_upload'::text AS task_type, 'R'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
     WHERE 'RUNNING' = ANY($7::text[])
       AND $2::text IS NOT NULL
-      AND model_upload.status = 'RUNNING'
-      AND model_upload.tag = $2::text
-    ORDER BY model_upload.created_at DESC, model_upload.id DESC
+      AND t.status = 'RUNNING'
+      AND t.tag = $2::text
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT model_upload.id, 'model_upload'::text AS task_type, 'D'::text AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
+  (SELECT t.id, 'model_upload'::text AS task_type, 'D'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
     WHERE 'DONE' = ANY($7::text[])
       AND $2::text IS NULL
-      AND model_upload.status = 'DONE'
-      AND model_upload.created_at >= $4::timestamptz
-    ORDER BY model_upload.created_at DESC, model_upload.id DESC
+      AND t.status = 'DONE'
+      AND t.created_at >= $4::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT model_upload.id, 'model_upload'::text AS task_type, 'D'::text AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
+  (SELECT t.id, 'model_upload'::text AS task_type, 'D'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
     WHERE 'DONE' = ANY($7::text[])
       AND $2::text IS NOT NULL
-      AND model_upload.status = 'DONE'
-      AND model_upload.tag = $2::text
-      AND model_upload.created_at >= $4::timestamptz
-    ORDER BY model_upload.created_at DESC, model_upload.id DESC
+      AND t.status = 'DONE'
+      AND t.tag = $2::text
+      AND t.created_at >= $4::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT model_upload.id, 'model_upload'::text AS task_type, 'F'::text AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
+  (SELECT t.id, 'model_upload'::text AS task_type, 'F'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
     WHERE 'FAILED' = ANY($7::text[])
       AND $2::text IS NULL
-      AND model_upload.status = 'FAILED'
-      AND model_upload.created_at >= $4::timestamptz
-    ORDER BY model_upload.created_at DESC, model_upload.id DESC
+      AND t.status = 'FAILED'
+      AND t.created_at >= $4::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT model_upload.id, 'model_upload'::text AS task_type, 'F'::text AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
+  (SELECT t.id, 'model_upload'::text AS task_type, 'F'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
     WHERE 'FAILED' = ANY($7::text[])
       AND $2::text IS NOT NULL
-      AND model_upload.status = 'FAILED'
-      AND model_upload.tag = $2::text
-      AND model_upload.created_at >= $4::timestamptz
-    ORDER BY model_upload.created_at DESC, model_upload.id DESC
+      AND t.status = 'FAILED'
+      AND t.tag = $2::text
+      AND t.created_at >= $4::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT model_upload.id, 'model_upload'::text AS task_type, 'C'::text AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
+  (SELECT t.id, 'model_upload'::text AS task_type, 'C'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
     WHERE 'CANCELLED' = ANY($7::text[])
       AND $2::text IS NULL
-      AND model_upload.status = 'CANCELLED'
-      AND model_upload.created_at >= $4::timestamptz
-    ORDER BY model_upload.created_at DESC, model_upload.id DESC
+      AND t.status = 'CANCELLED'
+      AND t.created_at >= $4::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT model_upload.id, 'model_upload'::text AS task_type, 'C'::text AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
+  (SELECT t.id, 'model_upload'::text AS task_type, 'C'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
     WHERE 'CANCELLED' = ANY($7::text[])
       AND $2::text IS NOT NULL
-      AND model_upload.status = 'CANCELLED'
-      AND model_upload.tag = $2::text
-      AND model_upload.created_at >= $4::timestamptz
-    ORDER BY model_upload.created_at DESC, model_upload.id DESC
+      AND t.status = 'CANCELLED'
+      AND t.tag = $2::text
+      AND t.created_at >= $4::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT pipeline_run.id, 'pipeline_run'::text AS task_type, 'Q'::text AS task_status, NULL::text AS tag, pipeline_run.created_at, pipeline_run.ended_at AS end_date FROM pipeline_run
+  (SELECT t.id, 'pipeline_run'::text AS task_type, 'Q'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_run AS t
     WHERE 'NOT_STARTED' = ANY($8::text[])
       AND $2::text IS NULL
-      AND pipeline_run.status = 'NOT_STARTED'
-    ORDER BY pipeline_run.created_at DESC, pipeline_run.id DESC
+      AND t.status = 'NOT_STARTED'
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT pipeline_run.id, 'pipeline_run'::text AS task_type, 'R'::text AS task_status, NULL::text AS tag, pipeline_run.created_at, pipeline_run.ended_at AS end_date FROM pipeline_run
+  (SELECT t.id, 'pipeline_run'::text AS task_type, 'R'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_run AS t
     WHERE 'STARTED' = ANY($8::text[])
       AND $2::text IS NULL
-      AND pipeline_run.status = 'STARTED'
-    ORDER BY pipeline_run.created_at DESC, pipeline_run.id DESC
+      AND t.status = 'STARTED'
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT pipeline_run.id, 'pipeline_run'::text AS task_type, 'R'::text AS task_status, NULL::text AS tag, pipeline_run.created_at, pipeline_run.ended_at AS end_date FROM pipeline_run
+  (SELECT t.id, 'pipeline_run'::text AS task_type, 'R'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_run AS t
     WHERE 'RUNNING' = ANY($8::text[])
       AND $2::text IS NULL
-      AND pipeline_run.status = 'RUNNING'
-    ORDER BY pipeline_run.created_at DESC, pipeline_run.id DESC
+      AND t.status = 'RUNNING'
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT pipeline_run.id, 'pipeline_run'::text AS task_type, 'D'::text AS task_status, NULL::text AS tag, pipeline_run.created_at, pipeline_run.ended_at AS end_date FROM pipeline_run
+  (SELECT t.id, 'pipeline_run'::text AS task_type, 'D'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_run AS t
     WHERE 'COMPLETED' = ANY($8::text[])
       AND $2::text IS NULL
-      AND pipeline_run.status = 'COMPLETED'
-      AND pipeline_run.created_at >= $4::timestamptz
-    ORDER BY pipeline_run.created_at DESC, pipeline_run.id DESC
+      AND t.status = 'COMPLETED'
+      AND t.created_at >= $4::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT pipeline_run.id, 'pipeline_run'::text AS task_type, 'F'::text AS task_status, NULL::text AS tag, pipeline_run.created_at, pipeline_run.ended_at AS end_date FROM pipeline_run
+  (SELECT t.id, 'pipeline_run'::text AS task_type, 'F'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_run AS t
     WHERE 'FAILED' = ANY($8::text[])
       AND $2::text IS NULL
-      AND pipeline_run.status = 'FAILED'
-      AND pipeline_run.created_at >= $4::timestamptz
-    ORDER BY pipeline_run.created_at DESC, pipeline_run.id DESC
+      AND t.status = 'FAILED'
+      AND t.created_at >= $4::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT pipeline_run.id, 'pipeline_run'::text AS task_type, 'D'::text AS task_status, NULL::text AS tag, pipeline_run.created_at, pipeline_run.ended_at AS end_date FROM pipeline_run
+  (SELECT t.id, 'pipeline_run'::text AS task_type, 'D'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_run AS t
     WHERE 'SKIPPED' = ANY($8::text[])
       AND $2::text IS NULL
-      AND pipeline_run.status = 'SKIPPED'
-      AND pipeline_run.created_at >= $4::timestamptz
-    ORDER BY pipeline_run.created_at DESC, pipeline_run.id DESC
+      AND t.status = 'SKIPPED'
+      AND t.created_at >= $4::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT pipeline_run.id, 'pipeline_run'::text AS task_type, 'C'::text AS task_status, NULL::text AS tag, pipeline_run.created_at, pipeline_run.ended_at AS end_date FROM pipeline_run
+  (SELECT t.id, 'pipeline_run'::text AS task_type, 'C'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_run AS t
     WHERE 'CANCELLED' = ANY($8::text[])
       AND $2::text IS NULL
-      AND pipeline_run.status = 'CANCELLED'
-      AND pipeline_run.created_at >= $4::timestamptz
-    ORDER BY pipeline_run.created_at DESC, pipeline_run.id DESC
+      AND t.status = 'CANCELLED'
+      AND t.created_at >= $4::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT pipeline_subtask.id, 'pipeline_subtask'::text AS task_type, 'Q'::text AS task_status, NULL::text AS tag, pipeline_subtask.created_at, pipeline_subtask.ended_at AS end_date FROM pipeline_subtask
+  (SELECT t.id, 'pipeline_subtask'::text AS task_type, 'Q'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_subtask AS t
     WHERE 'NOT_STARTED' = ANY($9::text[])
       AND $2::text IS NULL
-      AND pipeline_subtask.status = 'NOT_STARTED'
-    ORDER BY pipeline_subtask.created_at DESC, pipeline_subtask.id DESC
+      AND t.status = 'NOT_STARTED'
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT pipeline_subtask.id, 'pipeline_subtask'::text AS task_type, 'R'::text AS task_status, NULL::text AS tag, pipeline_subtask.created_at, pipeline_subtask.ended_at AS end_date FROM pipeline_subtask
+  (SELECT t.id, 'pipeline_subtask'::text AS task_type, 'R'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_subtask AS t
     WHERE 'STARTED' = ANY($9::text[])
       AND $2::text IS NULL
-      AND pipeline_subtask.status = 'STARTED'
-    ORDER BY pipeline_subtask.created_at DESC, pipeline_subtask.id DESC
+      AND t.status = 'STARTED'
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT pipeline_subtask.id, 'pipeline_subtask'::text AS task_type, 'R'::text AS task_status, NULL::text AS tag, pipeline_subtask.created_at, pipeline_subtask.ended_at AS end_date FROM pipeline_subtask
+  (SELECT t.id, 'pipeline_subtask'::text AS task_type, 'R'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_subtask AS t
     WHERE 'RUNNING' = ANY($9::text[])
       AND $2::text IS NULL
-      AND pipeline_subtask.status = 'RUNNING'
-    ORDER BY pipeline_subtask.created_at DESC, pipeline_subtask.id DESC
+      AND t.status = 'RUNNING'
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT pipeline_subtask.id, 'pipeline_subtask'::text AS task_type, 'D'::text AS task_status, NULL::text AS tag, pipeline_subtask.created_at, pipeline_subtask.ended_at AS end_date FROM pipeline_subtask
+  (SELECT t.id, 'pipeline_subtask'::text AS task_type, 'D'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_subtask AS t
     WHERE 'COMPLETED' = ANY($9::text[])
       AND $2::text IS NULL
-      AND pipeline_subtask.status = 'COMPLETED'
-      AND pipeline_subtask.created_at >= $4::timestamptz
-    ORDER BY pipeline_subtask.created_at DESC, pipeline_subtask.id DESC
+      AND t.status = 'COMPLETED'
+      AND t.created_at >= $4::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT pipeline_subtask.id, 'pipeline_subtask'::text AS task_type, 'F'::text AS task_status, NULL::text AS tag, pipeline_subtask.created_at, pipeline_subtask.ended_at AS end_date FROM pipeline_subtask
+  (SELECT t.id, 'pipeline_subtask'::text AS task_type, 'F'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_subtask AS t
     WHERE 'FAILED' = ANY($9::text[])
       AND $2::text IS NULL
-      AND pipeline_subtask.status = 'FAILED'
-      AND pipeline_subtask.created_at >= $4::timestamptz
-    ORDER BY pipeline_subtask.created_at DESC, pipeline_subtask.id DESC
+      AND t.status = 'FAILED'
+      AND t.created_at >= $4::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT pipeline_subtask.id, 'pipeline_subtask'::text AS task_type, 'D'::text AS task_status, NULL::text AS tag, pipeline_subtask.created_at, pipeline_subtask.ended_at AS end_date FROM pipeline_subtask
+  (SELECT t.id, 'pipeline_subtask'::text AS task_type, 'D'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_subtask AS t
     WHERE 'SKIPPED' = ANY($9::text[])
       AND $2::text IS NULL
-      AND pipeline_subtask.status = 'SKIPPED'
-      AND pipeline_subtask.created_at >= $4::timestamptz
-    ORDER BY pipeline_subtask.created_at DESC, pipeline_subtask.id DESC
+      AND t.status = 'SKIPPED'
+      AND t.created_at >= $4::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT pipeline_subtask.id, 'pipeline_subtask'::text AS task_type, 'C'::text AS task_status, NULL::text AS tag, pipeline_subtask.created_at, pipeline_subtask.ended_at AS end_date FROM pipeline_subtask
+  (SELECT t.id, 'pipeline_subtask'::text AS task_type, 'C'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_subtask AS t
     WHERE 'CANCELLED' = ANY($9::text[])
       AND $2::text IS NULL
-      AND pipeline_subtask.status = 'CANCELLED'
-      AND pipeline_subtask.created_at >= $4::timestamptz
-    ORDER BY pipeline_subtask.created_at DESC, pipeline_subtask.id DESC
+      AND t.status = 'CANCELLED'
+      AND t.created_at >= $4::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT stage.id, 'stage'::text AS task_type, 'Q'::text AS task_status, NULL::text AS tag, stage.created_at, stage.ended_at AS end_date FROM stage
+  (SELECT t.id, 'stage'::text AS task_type, 'Q'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM stage AS t
     WHERE 'UNBOUND' = ANY($10::text[])
       AND $2::text IS NULL
-      AND stage.status = 'UNBOUND'
-    ORDER BY stage.created_at DESC, stage.id DESC
+      AND t.status = 'UNBOUND'
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT stage.id, 'stage'::text AS task_type, 'Q'::text AS task_status, NULL::text AS tag, stage.created_at, stage.ended_at AS end_date FROM stage
+  (SELECT t.id, 'stage'::text AS task_type, 'Q'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM stage AS t
     WHERE 'CREATED' = ANY($10::text[])
       AND $2::text IS NULL
-      AND stage.status = 'CREATED'
-    ORDER BY stage.created_at DESC, stage.id DESC
+      AND t.status = 'CREATED'
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT stage.id, 'stage'::text AS task_type, 'R'::text AS task_status, NULL::text AS tag, stage.created_at, stage.ended_at AS end_date FROM stage
+  (SELECT t.id, 'stage'::text AS task_type, 'R'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM stage AS t
     WHERE 'RUNNING' = ANY($10::text[])
       AND $2::text IS NULL
-      AND stage.status = 'RUNNING'
-    ORDER BY stage.created_at DESC, stage.id DESC
+      AND t.status = 'RUNNING'
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT stage.id, 'stage'::text AS task_type, 'R'::text AS task_status, NULL::text AS tag, stage.created_at, stage.ended_at AS end_date FROM stage
+  (SELECT t.id, 'stage'::text AS task_type, 'R'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM stage AS t
     WHERE 'RETRY' = ANY($10::text[])
       AND $2::text IS NULL
-      AND stage.status = 'RETRY'
-    ORDER BY stage.created_at DESC, stage.id DESC
+      AND t.status = 'RETRY'
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT stage.id, 'stage'::text AS task_type, 'F'::text AS task_status, NULL::text AS tag, stage.created_at, stage.ended_at AS end_date FROM stage
+  (SELECT t.id, 'stage'::text AS task_type, 'F'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM stage AS t
     WHERE 'ERROR' = ANY($10::text[])
       AND $2::text IS NULL
-      AND stage.status = 'ERROR'
-      AND stage.created_at >= $4::timestamptz
-    ORDER BY stage.created_at DESC, stage.id DESC
+      AND t.status = 'ERROR'
+      AND t.created_at >= $4::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT stage.id, 'stage'::text AS task_type, 'D'::text AS task_status, NULL::text AS tag, stage.created_at, stage.ended_at AS end_date FROM stage
+  (SELECT t.id, 'stage'::text AS task_type, 'D'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM stage AS t
     WHERE 'COMPLETE' = ANY($10::text[])
       AND $2::text IS NULL
-      AND stage.status = 'COMPLETE'
-      AND stage.created_at >= $4::timestamptz
-    ORDER BY stage.created_at DESC, stage.id DESC
+      AND t.status = 'COMPLETE'
+      AND t.created_at >= $4::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT stage.id, 'stage'::text AS task_type, 'C'::text AS task_status, NULL::text AS tag, stage.created_at, stage.ended_at AS end_date FROM stage
+  (SELECT t.id, 'stage'::text AS task_type, 'C'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM stage AS t
     WHERE 'CANCELED' = ANY($10::text[])
       AND $2::text IS NULL
-      AND stage.status = 'CANCELED'
-      AND stage.created_at >= $4::timestamptz
-    ORDER BY stage.created_at DESC, stage.id DESC
+      AND t.status = 'CANCELED'
+      AND t.created_at >= $4::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT synthesis.id, 'synthesis'::text AS task_type, 'Q'::text AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
+  (SELECT t.id, 'synthesis'::text AS task_type, 'Q'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
     WHERE 'QUEUED' = ANY($11::text[])
       AND $2::text IS NULL
-      AND synthesis.status = 'QUEUED'
-    ORDER BY synthesis.created_at DESC, synthesis.id DESC
+      AND t.status = 'QUEUED'
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT synthesis.id, 'synthesis'::text AS task_type, 'Q'::text AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
+  (SELECT t.id, 'synthesis'::text AS task_type, 'Q'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
     WHERE 'QUEUED' = ANY($11::text[])
       AND $2::text IS NOT NULL
-      AND synthesis.status = 'QUEUED'
-      AND synthesis.tag = $2::text
-    ORDER BY synthesis.created_at DESC, synthesis.id DESC
+      AND t.status = 'QUEUED'
+      AND t.tag = $2::text
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT synthesis.id, 'synthesis'::text AS task_type, 'R'::text AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
+  (SELECT t.id, 'synthesis'::text AS task_type, 'R'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
     WHERE 'RUNNING' = ANY($11::text[])
       AND $2::text IS NULL
-      AND synthesis.status = 'RUNNING'
-    ORDER BY synthesis.created_at DESC, synthesis.id DESC
+      AND t.status = 'RUNNING'
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT synthesis.id, 'synthesis'::text AS task_type, 'R'::text AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
+  (SELECT t.id, 'synthesis'::text AS task_type, 'R'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
     WHERE 'RUNNING' = ANY($11::text[])
       AND $2::text IS NOT NULL
-      AND synthesis.status = 'RUNNING'
-      AND synthesis.tag = $2::text
-    ORDER BY synthesis.created_at DESC, synthesis.id DESC
+      AND t.status = 'RUNNING'
+      AND t.tag = $2::text
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT synthesis.id, 'synthesis'::text AS task_type, 'D'::text AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
+  (SELECT t.id, 'synthesis'::text AS task_type, 'D'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
     WHERE 'DONE' = ANY($11::text[])
       AND $2::text IS NULL
-      AND synthesis.status = 'DONE'
-      AND synthesis.created_at >= $4::timestamptz
-    ORDER BY synthesis.created_at DESC, synthesis.id DESC
+      AND t.status = 'DONE'
+      AND t.created_at >= $4::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT synthesis.id, 'synthesis'::text AS task_type, 'D'::text AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
+  (SELECT t.id, 'synthesis'::text AS task_type, 'D'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
     WHERE 'DONE' = ANY($11::text[])
       AND $2::text IS NOT NULL
-      AND synthesis.status = 'DONE'
-      AND synthesis.tag = $2::text
-      AND synthesis.created_at >= $4::timestamptz
-    ORDER BY synthesis.created_at DESC, synthesis.id DESC
+      AND t.status = 'DONE'
+      AND t.tag = $2::text
+      AND t.created_at >= $4::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT synthesis.id, 'synthesis'::text AS task_type, 'F'::text AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
+  (SELECT t.id, 'synthesis'::text AS task_type, 'F'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
     WHERE 'FAILED' = ANY($11::text[])
       AND $2::text IS NULL
-      AND synthesis.status = 'FAILED'
-      AND synthesis.created_at >= $4::timestamptz
-    ORDER BY synthesis.created_at DESC, synthesis.id DESC
+      AND t.status = 'FAILED'
+      AND t.created_at >= $4::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT synthesis.id, 'synthesis'::text AS task_type, 'F'::text AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
+  (SELECT t.id, 'synthesis'::text AS task_type, 'F'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
     WHERE 'FAILED' = ANY($11::text[])
       AND $2::text IS NOT NULL
-      AND synthesis.status = 'FAILED'
-      AND synthesis.tag = $2::text
-      AND synthesis.created_at >= $4::timestamptz
-    ORDER BY synthesis.created_at DESC, synthesis.id DESC
+      AND t.status = 'FAILED'
+      AND t.tag = $2::text
+      AND t.created_at >= $4::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT synthesis.id, 'synthesis'::text AS task_type, 'C'::text AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
+  (SELECT t.id, 'synthesis'::text AS task_type, 'C'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
     WHERE 'CANCELLED' = ANY($11::text[])
       AND $2::text IS NULL
-      AND synthesis.status = 'CANCELLED'
-      AND synthesis.created_at >= $4::timestamptz
-    ORDER BY synthesis.created_at DESC, synthesis.id DESC
+      AND t.status = 'CANCELLED'
+      AND t.created_at >= $4::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT synthesis.id, 'synthesis'::text AS task_type, 'C'::text AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
+  (SELECT t.id, 'synthesis'::text AS task_type, 'C'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
     WHERE 'CANCELLED' = ANY($11::text[])
       AND $2::text IS NOT NULL
-      AND synthesis.status = 'CANCELLED'
-      AND synthesis.tag = $2::text
-      AND synthesis.created_at >= $4::timestamptz
-    ORDER BY synthesis.created_at DESC, synthesis.id DESC
+      AND t.status = 'CANCELLED'
+      AND t.tag = $2::text
+      AND t.created_at >= $4::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT training.id, 'training'::text AS task_type, 'Q'::text AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
+  (SELECT t.id, 'training'::text AS task_type, 'Q'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
     WHERE 'QUEUED' = ANY($12::text[])
       AND $2::text IS NULL
-      AND training.status = 'QUEUED'
-    ORDER BY training.created_at DESC, training.id DESC
+      AND t.status = 'QUEUED'
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT training.id, 'training'::text AS task_type, 'Q'::text AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
+  (SELECT t.id, 'training'::text AS task_type, 'Q'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
     WHERE 'QUEUED' = ANY($12::text[])
       AND $2::text IS NOT NULL
-      AND training.status = 'QUEUED'
-      AND training.tag = $2::text
-    ORDER BY training.created_at DESC, training.id DESC
+      AND t.status = 'QUEUED'
+      AND t.tag = $2::text
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT training.id, 'training'::text AS task_type, 'R'::text AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
+  (SELECT t.id, 'training'::text AS task_type, 'R'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
     WHERE 'RUNNING' = ANY($12::text[])
       AND $2::text IS NULL
-      AND training.status = 'RUNNING'
-    ORDER BY training.created_at DESC, training.id DESC
+      AND t.status = 'RUNNING'
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT training.id, 'training'::text AS task_type, 'R'::text AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
+  (SELECT t.id, 'training'::text AS task_type, 'R'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
     WHERE 'RUNNING' = ANY($12::text[])
       AND $2::text IS NOT NULL
-      AND training.status = 'RUNNING'
-      AND training.tag = $2::text
-    ORDER BY training.created_at DESC, training.id DESC
+      AND t.status = 'RUNNING'
+      AND t.tag = $2::text
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT training.id, 'training'::text AS task_type, 'D'::text AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
+  (SELECT t.id, 'training'::text AS task_type, 'D'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
     WHERE 'DONE' = ANY($12::text[])
       AND $2::text IS NULL
-      AND training.status = 'DONE'
-      AND training.created_at >= $4::timestamptz
-    ORDER BY training.created_at DESC, training.id DESC
+      AND t.status = 'DONE'
+      AND t.created_at >= $4::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT training.id, 'training'::text AS task_type, 'D'::text AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
+  (SELECT t.id, 'training'::text AS task_type, 'D'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
     WHERE 'DONE' = ANY($12::text[])
       AND $2::text IS NOT NULL
-      AND training.status = 'DONE'
-      AND training.tag = $2::text
-      AND training.created_at >= $4::timestamptz
-    ORDER BY training.created_at DESC, training.id DESC
+      AND t.status = 'DONE'
+      AND t.tag = $2::text
+      AND t.created_at >= $4::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT training.id, 'training'::text AS task_type, 'F'::text AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
+  (SELECT t.id, 'training'::text AS task_type, 'F'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
     WHERE 'FAILED' = ANY($12::text[])
       AND $2::text IS NULL
-      AND training.status = 'FAILED'
-      AND training.created_at >= $4::timestamptz
-    ORDER BY training.created_at DESC, training.id DESC
+      AND t.status = 'FAILED'
+      AND t.created_at >= $4::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT training.id, 'training'::text AS task_type, 'F'::text AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
+  (SELECT t.id, 'training'::text AS task_type, 'F'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
     WHERE 'FAILED' = ANY($12::text[])
       AND $2::text IS NOT NULL
-      AND training.status = 'FAILED'
-      AND training.tag = $2::text
-      AND training.created_at >= $4::timestamptz
-    ORDER BY training.created_at DESC, training.id DESC
+      AND t.status = 'FAILED'
+      AND t.tag = $2::text
+      AND t.created_at >= $4::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT training.id, 'training'::text AS task_type, 'C'::text AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
+  (SELECT t.id, 'training'::text AS task_type, 'C'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
     WHERE 'CANCELLED' = ANY($12::text[])
       AND $2::text IS NULL
-      AND training.status = 'CANCELLED'
-      AND training.created_at >= $4::timestamptz
-    ORDER BY training.created_at DESC, training.id DESC
+      AND t.status = 'CANCELLED'
+      AND t.created_at >= $4::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
   UNION ALL
-  (SELECT training.id, 'training'::text AS task_type, 'C'::text AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
+  (SELECT t.id, 'training'::text AS task_type, 'C'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
     WHERE 'CANCELLED' = ANY($12::text[])
       AND $2::text IS NOT NULL
-      AND training.status = 'CANCELLED'
-      AND training.tag = $2::text
-      AND training.created_at >= $4::timestamptz
-    ORDER BY training.created_at DESC, training.id DESC
+      AND t.status = 'CANCELLED'
+      AND t.tag = $2::text
+      AND t.created_at >= $4::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT $3::integer)
 ) AS listing
 ORDER BY listing.created_at DESC, listing.id DESC

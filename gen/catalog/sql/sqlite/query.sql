@@ -7,634 +7,634 @@
 -- before the union is merged; a model not asked for gets no statuses and
 -- reads nothing.
 SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.created_at, listing.end_date FROM (
-  SELECT * FROM (SELECT analysis.id, CAST('analysis' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
+  SELECT * FROM (SELECT t.id, CAST('analysis' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
     WHERE instr(sqlc.arg(tm_analysis_statuses), '"CREATED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
-      AND analysis.status = 'CREATED'
-    ORDER BY analysis.created_at DESC, analysis.id DESC
+      AND t.status = 'CREATED'
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT analysis.id, CAST('analysis' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
+  SELECT * FROM (SELECT t.id, CAST('analysis' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
     WHERE instr(sqlc.arg(tm_analysis_statuses), '"UPLOADING"') > 0
       AND sqlc.narg(tm_tag) IS NULL
-      AND analysis.status = 'UPLOADING'
-    ORDER BY analysis.created_at DESC, analysis.id DESC
+      AND t.status = 'UPLOADING'
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT analysis.id, CAST('analysis' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
+  SELECT * FROM (SELECT t.id, CAST('analysis' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
     WHERE instr(sqlc.arg(tm_analysis_statuses), '"UPLOAD_FAILED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
-      AND analysis.status = 'UPLOAD_FAILED'
-    ORDER BY analysis.created_at DESC, analysis.id DESC
+      AND t.status = 'UPLOAD_FAILED'
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT analysis.id, CAST('analysis' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
+  SELECT * FROM (SELECT t.id, CAST('analysis' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
     WHERE instr(sqlc.arg(tm_analysis_statuses), '"QUEUED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
-      AND analysis.status = 'QUEUED'
-    ORDER BY analysis.created_at DESC, analysis.id DESC
+      AND t.status = 'QUEUED'
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT analysis.id, CAST('analysis' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
+  SELECT * FROM (SELECT t.id, CAST('analysis' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
     WHERE instr(sqlc.arg(tm_analysis_statuses), '"PROCESSING"') > 0
       AND sqlc.narg(tm_tag) IS NULL
-      AND analysis.status = 'PROCESSING'
-    ORDER BY analysis.created_at DESC, analysis.id DESC
+      AND t.status = 'PROCESSING'
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT analysis.id, CAST('analysis' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
+  SELECT * FROM (SELECT t.id, CAST('analysis' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
     WHERE instr(sqlc.arg(tm_analysis_statuses), '"COMPLETED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
-      AND analysis.status = 'COMPLETED'
-      AND analysis.created_at >= sqlc.arg(tm_since)
-    ORDER BY analysis.created_at DESC, analysis.id DESC
+      AND t.status = 'COMPLETED'
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT analysis.id, CAST('analysis' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
+  SELECT * FROM (SELECT t.id, CAST('analysis' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
     WHERE instr(sqlc.arg(tm_analysis_statuses), '"FAILED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
-      AND analysis.status = 'FAILED'
-      AND analysis.created_at >= sqlc.arg(tm_since)
-    ORDER BY analysis.created_at DESC, analysis.id DESC
+      AND t.status = 'FAILED'
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT analysis.id, CAST('analysis' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
+  SELECT * FROM (SELECT t.id, CAST('analysis' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
     WHERE instr(sqlc.arg(tm_analysis_statuses), '"CANCELLED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
-      AND analysis.status = 'CANCELLED'
-      AND analysis.created_at >= sqlc.arg(tm_since)
-    ORDER BY analysis.created_at DESC, analysis.id DESC
+      AND t.status = 'CANCELLED'
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT analysis.id, CAST('analysis' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, analysis.created_at, coalesce(analysis.completed_at, analysis.failed_at, analysis.cancelled_at, analysis.expired_at) AS end_date FROM analysis
+  SELECT * FROM (SELECT t.id, CAST('analysis' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
     WHERE instr(sqlc.arg(tm_analysis_statuses), '"EXPIRED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
-      AND analysis.status = 'EXPIRED'
-      AND analysis.created_at >= sqlc.arg(tm_since)
-    ORDER BY analysis.created_at DESC, analysis.id DESC
+      AND t.status = 'EXPIRED'
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT dataset_upload.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
+  SELECT * FROM (SELECT t.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
     WHERE instr(sqlc.arg(tm_dataset_upload_statuses), '"QUEUED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
-      AND dataset_upload.status = 'QUEUED'
-    ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
+      AND t.status = 'QUEUED'
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT dataset_upload.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
+  SELECT * FROM (SELECT t.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
     WHERE instr(sqlc.arg(tm_dataset_upload_statuses), '"QUEUED"') > 0
       AND sqlc.narg(tm_tag) IS NOT NULL
-      AND dataset_upload.status = 'QUEUED'
-      AND dataset_upload.tag = sqlc.narg(tm_tag)
-    ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
+      AND t.status = 'QUEUED'
+      AND t.tag = sqlc.narg(tm_tag)
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT dataset_upload.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
+  SELECT * FROM (SELECT t.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
     WHERE instr(sqlc.arg(tm_dataset_upload_statuses), '"RUNNING"') > 0
       AND sqlc.narg(tm_tag) IS NULL
-      AND dataset_upload.status = 'RUNNING'
-    ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
+      AND t.status = 'RUNNING'
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT dataset_upload.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
+  SELECT * FROM (SELECT t.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
     WHERE instr(sqlc.arg(tm_dataset_upload_statuses), '"RUNNING"') > 0
       AND sqlc.narg(tm_tag) IS NOT NULL
-      AND dataset_upload.status = 'RUNNING'
-      AND dataset_upload.tag = sqlc.narg(tm_tag)
-    ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
+      AND t.status = 'RUNNING'
+      AND t.tag = sqlc.narg(tm_tag)
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT dataset_upload.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
+  SELECT * FROM (SELECT t.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
     WHERE instr(sqlc.arg(tm_dataset_upload_statuses), '"DONE"') > 0
       AND sqlc.narg(tm_tag) IS NULL
-      AND dataset_upload.status = 'DONE'
-      AND dataset_upload.created_at >= sqlc.arg(tm_since)
-    ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
+      AND t.status = 'DONE'
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT dataset_upload.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
+  SELECT * FROM (SELECT t.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
     WHERE instr(sqlc.arg(tm_dataset_upload_statuses), '"DONE"') > 0
       AND sqlc.narg(tm_tag) IS NOT NULL
-      AND dataset_upload.status = 'DONE'
-      AND dataset_upload.tag = sqlc.narg(tm_tag)
-      AND dataset_upload.created_at >= sqlc.arg(tm_since)
-    ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
+      AND t.status = 'DONE'
+      AND t.tag = sqlc.narg(tm_tag)
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT dataset_upload.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
+  SELECT * FROM (SELECT t.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
     WHERE instr(sqlc.arg(tm_dataset_upload_statuses), '"FAILED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
-      AND dataset_upload.status = 'FAILED'
-      AND dataset_upload.created_at >= sqlc.arg(tm_since)
-    ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
+      AND t.status = 'FAILED'
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT dataset_upload.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
+  SELECT * FROM (SELECT t.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
     WHERE instr(sqlc.arg(tm_dataset_upload_statuses), '"FAILED"') > 0
       AND sqlc.narg(tm_tag) IS NOT NULL
-      AND dataset_upload.status = 'FAILED'
-      AND dataset_upload.tag = sqlc.narg(tm_tag)
-      AND dataset_upload.created_at >= sqlc.arg(tm_since)
-    ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
+      AND t.status = 'FAILED'
+      AND t.tag = sqlc.narg(tm_tag)
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT dataset_upload.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
+  SELECT * FROM (SELECT t.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
     WHERE instr(sqlc.arg(tm_dataset_upload_statuses), '"CANCELLED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
-      AND dataset_upload.status = 'CANCELLED'
-      AND dataset_upload.created_at >= sqlc.arg(tm_since)
-    ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
+      AND t.status = 'CANCELLED'
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT dataset_upload.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, dataset_upload.tag AS tag, dataset_upload.created_at, dataset_upload.end_date AS end_date FROM dataset_upload
+  SELECT * FROM (SELECT t.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
     WHERE instr(sqlc.arg(tm_dataset_upload_statuses), '"CANCELLED"') > 0
       AND sqlc.narg(tm_tag) IS NOT NULL
-      AND dataset_upload.status = 'CANCELLED'
-      AND dataset_upload.tag = sqlc.narg(tm_tag)
-      AND dataset_upload.created_at >= sqlc.arg(tm_since)
-    ORDER BY dataset_upload.created_at DESC, dataset_upload.id DESC
+      AND t.status = 'CANCELLED'
+      AND t.tag = sqlc.narg(tm_tag)
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT evaluation.id, CAST('evaluation' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
+  SELECT * FROM (SELECT t.id, CAST('evaluation' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE instr(sqlc.arg(tm_evaluation_statuses), '"QUEUED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
-      AND evaluation.status = 'QUEUED'
-    ORDER BY evaluation.created_at DESC, evaluation.id DESC
+      AND t.status = 'QUEUED'
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT evaluation.id, CAST('evaluation' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
+  SELECT * FROM (SELECT t.id, CAST('evaluation' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE instr(sqlc.arg(tm_evaluation_statuses), '"QUEUED"') > 0
       AND sqlc.narg(tm_tag) IS NOT NULL
-      AND evaluation.status = 'QUEUED'
-      AND evaluation.tag = sqlc.narg(tm_tag)
-    ORDER BY evaluation.created_at DESC, evaluation.id DESC
+      AND t.status = 'QUEUED'
+      AND t.tag = sqlc.narg(tm_tag)
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT evaluation.id, CAST('evaluation' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
+  SELECT * FROM (SELECT t.id, CAST('evaluation' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE instr(sqlc.arg(tm_evaluation_statuses), '"RUNNING"') > 0
       AND sqlc.narg(tm_tag) IS NULL
-      AND evaluation.status = 'RUNNING'
-    ORDER BY evaluation.created_at DESC, evaluation.id DESC
+      AND t.status = 'RUNNING'
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT evaluation.id, CAST('evaluation' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
+  SELECT * FROM (SELECT t.id, CAST('evaluation' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE instr(sqlc.arg(tm_evaluation_statuses), '"RUNNING"') > 0
       AND sqlc.narg(tm_tag) IS NOT NULL
-      AND evaluation.status = 'RUNNING'
-      AND evaluation.tag = sqlc.narg(tm_tag)
-    ORDER BY evaluation.created_at DESC, evaluation.id DESC
+      AND t.status = 'RUNNING'
+      AND t.tag = sqlc.narg(tm_tag)
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT evaluation.id, CAST('evaluation' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
+  SELECT * FROM (SELECT t.id, CAST('evaluation' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE instr(sqlc.arg(tm_evaluation_statuses), '"DONE"') > 0
       AND sqlc.narg(tm_tag) IS NULL
-      AND evaluation.status = 'DONE'
-      AND evaluation.created_at >= sqlc.arg(tm_since)
-    ORDER BY evaluation.created_at DESC, evaluation.id DESC
+      AND t.status = 'DONE'
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT evaluation.id, CAST('evaluation' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
+  SELECT * FROM (SELECT t.id, CAST('evaluation' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE instr(sqlc.arg(tm_evaluation_statuses), '"DONE"') > 0
       AND sqlc.narg(tm_tag) IS NOT NULL
-      AND evaluation.status = 'DONE'
-      AND evaluation.tag = sqlc.narg(tm_tag)
-      AND evaluation.created_at >= sqlc.arg(tm_since)
-    ORDER BY evaluation.created_at DESC, evaluation.id DESC
+      AND t.status = 'DONE'
+      AND t.tag = sqlc.narg(tm_tag)
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT evaluation.id, CAST('evaluation' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
+  SELECT * FROM (SELECT t.id, CAST('evaluation' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE instr(sqlc.arg(tm_evaluation_statuses), '"FAILED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
-      AND evaluation.status = 'FAILED'
-      AND evaluation.created_at >= sqlc.arg(tm_since)
-    ORDER BY evaluation.created_at DESC, evaluation.id DESC
+      AND t.status = 'FAILED'
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT evaluation.id, CAST('evaluation' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
+  SELECT * FROM (SELECT t.id, CAST('evaluation' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE instr(sqlc.arg(tm_evaluation_statuses), '"FAILED"') > 0
       AND sqlc.narg(tm_tag) IS NOT NULL
-      AND evaluation.status = 'FAILED'
-      AND evaluation.tag = sqlc.narg(tm_tag)
-      AND evaluation.created_at >= sqlc.arg(tm_since)
-    ORDER BY evaluation.created_at DESC, evaluation.id DESC
+      AND t.status = 'FAILED'
+      AND t.tag = sqlc.narg(tm_tag)
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT evaluation.id, CAST('evaluation' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
+  SELECT * FROM (SELECT t.id, CAST('evaluation' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE instr(sqlc.arg(tm_evaluation_statuses), '"CANCELLED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
-      AND evaluation.status = 'CANCELLED'
-      AND evaluation.created_at >= sqlc.arg(tm_since)
-    ORDER BY evaluation.created_at DESC, evaluation.id DESC
+      AND t.status = 'CANCELLED'
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT evaluation.id, CAST('evaluation' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, evaluation.tag AS tag, evaluation.created_at, evaluation.end_date AS end_date FROM evaluation
+  SELECT * FROM (SELECT t.id, CAST('evaluation' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE instr(sqlc.arg(tm_evaluation_statuses), '"CANCELLED"') > 0
       AND sqlc.narg(tm_tag) IS NOT NULL
-      AND evaluation.status = 'CANCELLED'
-      AND evaluation.tag = sqlc.narg(tm_tag)
-      AND evaluation.created_at >= sqlc.arg(tm_since)
-    ORDER BY evaluation.created_at DESC, evaluation.id DESC
+      AND t.status = 'CANCELLED'
+      AND t.tag = sqlc.narg(tm_tag)
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT model_upload.id, CAST('model_upload' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
+  SELECT * FROM (SELECT t.id, CAST('model_upload' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
     WHERE instr(sqlc.arg(tm_model_upload_statuses), '"QUEUED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
-      AND model_upload.status = 'QUEUED'
-    ORDER BY model_upload.created_at DESC, model_upload.id DESC
+      AND t.status = 'QUEUED'
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT model_upload.id, CAST('model_upload' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
+  SELECT * FROM (SELECT t.id, CAST('model_upload' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
     WHERE instr(sqlc.arg(tm_model_upload_statuses), '"QUEUED"') > 0
       AND sqlc.narg(tm_tag) IS NOT NULL
-      AND model_upload.status = 'QUEUED'
-      AND model_upload.tag = sqlc.narg(tm_tag)
-    ORDER BY model_upload.created_at DESC, model_upload.id DESC
+      AND t.status = 'QUEUED'
+      AND t.tag = sqlc.narg(tm_tag)
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT model_upload.id, CAST('model_upload' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
+  SELECT * FROM (SELECT t.id, CAST('model_upload' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
     WHERE instr(sqlc.arg(tm_model_upload_statuses), '"RUNNING"') > 0
       AND sqlc.narg(tm_tag) IS NULL
-      AND model_upload.status = 'RUNNING'
-    ORDER BY model_upload.created_at DESC, model_upload.id DESC
+      AND t.status = 'RUNNING'
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT model_upload.id, CAST('model_upload' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
+  SELECT * FROM (SELECT t.id, CAST('model_upload' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
     WHERE instr(sqlc.arg(tm_model_upload_statuses), '"RUNNING"') > 0
       AND sqlc.narg(tm_tag) IS NOT NULL
-      AND model_upload.status = 'RUNNING'
-      AND model_upload.tag = sqlc.narg(tm_tag)
-    ORDER BY model_upload.created_at DESC, model_upload.id DESC
+      AND t.status = 'RUNNING'
+      AND t.tag = sqlc.narg(tm_tag)
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT model_upload.id, CAST('model_upload' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
+  SELECT * FROM (SELECT t.id, CAST('model_upload' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
     WHERE instr(sqlc.arg(tm_model_upload_statuses), '"DONE"') > 0
       AND sqlc.narg(tm_tag) IS NULL
-      AND model_upload.status = 'DONE'
-      AND model_upload.created_at >= sqlc.arg(tm_since)
-    ORDER BY model_upload.created_at DESC, model_upload.id DESC
+      AND t.status = 'DONE'
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT model_upload.id, CAST('model_upload' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
+  SELECT * FROM (SELECT t.id, CAST('model_upload' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
     WHERE instr(sqlc.arg(tm_model_upload_statuses), '"DONE"') > 0
       AND sqlc.narg(tm_tag) IS NOT NULL
-      AND model_upload.status = 'DONE'
-      AND model_upload.tag = sqlc.narg(tm_tag)
-      AND model_upload.created_at >= sqlc.arg(tm_since)
-    ORDER BY model_upload.created_at DESC, model_upload.id DESC
+      AND t.status = 'DONE'
+      AND t.tag = sqlc.narg(tm_tag)
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT model_upload.id, CAST('model_upload' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
+  SELECT * FROM (SELECT t.id, CAST('model_upload' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
     WHERE instr(sqlc.arg(tm_model_upload_statuses), '"FAILED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
-      AND model_upload.status = 'FAILED'
-      AND model_upload.created_at >= sqlc.arg(tm_since)
-    ORDER BY model_upload.created_at DESC, model_upload.id DESC
+      AND t.status = 'FAILED'
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT model_upload.id, CAST('model_upload' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
+  SELECT * FROM (SELECT t.id, CAST('model_upload' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
     WHERE instr(sqlc.arg(tm_model_upload_statuses), '"FAILED"') > 0
       AND sqlc.narg(tm_tag) IS NOT NULL
-      AND model_upload.status = 'FAILED'
-      AND model_upload.tag = sqlc.narg(tm_tag)
-      AND model_upload.created_at >= sqlc.arg(tm_since)
-    ORDER BY model_upload.created_at DESC, model_upload.id DESC
+      AND t.status = 'FAILED'
+      AND t.tag = sqlc.narg(tm_tag)
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT model_upload.id, CAST('model_upload' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
+  SELECT * FROM (SELECT t.id, CAST('model_upload' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
     WHERE instr(sqlc.arg(tm_model_upload_statuses), '"CANCELLED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
-      AND model_upload.status = 'CANCELLED'
-      AND model_upload.created_at >= sqlc.arg(tm_since)
-    ORDER BY model_upload.created_at DESC, model_upload.id DESC
+      AND t.status = 'CANCELLED'
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT model_upload.id, CAST('model_upload' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, model_upload.tag AS tag, model_upload.created_at, model_upload.end_date AS end_date FROM model_upload
+  SELECT * FROM (SELECT t.id, CAST('model_upload' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
     WHERE instr(sqlc.arg(tm_model_upload_statuses), '"CANCELLED"') > 0
       AND sqlc.narg(tm_tag) IS NOT NULL
-      AND model_upload.status = 'CANCELLED'
-      AND model_upload.tag = sqlc.narg(tm_tag)
-      AND model_upload.created_at >= sqlc.arg(tm_since)
-    ORDER BY model_upload.created_at DESC, model_upload.id DESC
+      AND t.status = 'CANCELLED'
+      AND t.tag = sqlc.narg(tm_tag)
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT pipeline_run.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_run.created_at, pipeline_run.ended_at AS end_date FROM pipeline_run
+  SELECT * FROM (SELECT t.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_run AS t
     WHERE instr(sqlc.arg(tm_pipeline_run_statuses), '"NOT_STARTED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
-      AND pipeline_run.status = 'NOT_STARTED'
-    ORDER BY pipeline_run.created_at DESC, pipeline_run.id DESC
+      AND t.status = 'NOT_STARTED'
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT pipeline_run.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_run.created_at, pipeline_run.ended_at AS end_date FROM pipeline_run
+  SELECT * FROM (SELECT t.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_run AS t
     WHERE instr(sqlc.arg(tm_pipeline_run_statuses), '"STARTED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
-      AND pipeline_run.status = 'STARTED'
-    ORDER BY pipeline_run.created_at DESC, pipeline_run.id DESC
+      AND t.status = 'STARTED'
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT pipeline_run.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_run.created_at, pipeline_run.ended_at AS end_date FROM pipeline_run
+  SELECT * FROM (SELECT t.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_run AS t
     WHERE instr(sqlc.arg(tm_pipeline_run_statuses), '"RUNNING"') > 0
       AND sqlc.narg(tm_tag) IS NULL
-      AND pipeline_run.status = 'RUNNING'
-    ORDER BY pipeline_run.created_at DESC, pipeline_run.id DESC
+      AND t.status = 'RUNNING'
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT pipeline_run.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_run.created_at, pipeline_run.ended_at AS end_date FROM pipeline_run
+  SELECT * FROM (SELECT t.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_run AS t
     WHERE instr(sqlc.arg(tm_pipeline_run_statuses), '"COMPLETED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
-      AND pipeline_run.status = 'COMPLETED'
-      AND pipeline_run.created_at >= sqlc.arg(tm_since)
-    ORDER BY pipeline_run.created_at DESC, pipeline_run.id DESC
+      AND t.status = 'COMPLETED'
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT pipeline_run.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_run.created_at, pipeline_run.ended_at AS end_date FROM pipeline_run
+  SELECT * FROM (SELECT t.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_run AS t
     WHERE instr(sqlc.arg(tm_pipeline_run_statuses), '"FAILED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
-      AND pipeline_run.status = 'FAILED'
-      AND pipeline_run.created_at >= sqlc.arg(tm_since)
-    ORDER BY pipeline_run.created_at DESC, pipeline_run.id DESC
+      AND t.status = 'FAILED'
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT pipeline_run.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_run.created_at, pipeline_run.ended_at AS end_date FROM pipeline_run
+  SELECT * FROM (SELECT t.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_run AS t
     WHERE instr(sqlc.arg(tm_pipeline_run_statuses), '"SKIPPED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
-      AND pipeline_run.status = 'SKIPPED'
-      AND pipeline_run.created_at >= sqlc.arg(tm_since)
-    ORDER BY pipeline_run.created_at DESC, pipeline_run.id DESC
+      AND t.status = 'SKIPPED'
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT pipeline_run.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_run.created_at, pipeline_run.ended_at AS end_date FROM pipeline_run
+  SELECT * FROM (SELECT t.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_run AS t
     WHERE instr(sqlc.arg(tm_pipeline_run_statuses), '"CANCELLED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
-      AND pipeline_run.status = 'CANCELLED'
-      AND pipeline_run.created_at >= sqlc.arg(tm_since)
-    ORDER BY pipeline_run.created_at DESC, pipeline_run.id DESC
+      AND t.status = 'CANCELLED'
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT pipeline_subtask.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_subtask.created_at, pipeline_subtask.ended_at AS end_date FROM pipeline_subtask
+  SELECT * FROM (SELECT t.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_subtask AS t
     WHERE instr(sqlc.arg(tm_pipeline_subtask_statuses), '"NOT_STARTED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
-      AND pipeline_subtask.status = 'NOT_STARTED'
-    ORDER BY pipeline_subtask.created_at DESC, pipeline_subtask.id DESC
+      AND t.status = 'NOT_STARTED'
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT pipeline_subtask.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_subtask.created_at, pipeline_subtask.ended_at AS end_date FROM pipeline_subtask
+  SELECT * FROM (SELECT t.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_subtask AS t
     WHERE instr(sqlc.arg(tm_pipeline_subtask_statuses), '"STARTED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
-      AND pipeline_subtask.status = 'STARTED'
-    ORDER BY pipeline_subtask.created_at DESC, pipeline_subtask.id DESC
+      AND t.status = 'STARTED'
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT pipeline_subtask.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_subtask.created_at, pipeline_subtask.ended_at AS end_date FROM pipeline_subtask
+  SELECT * FROM (SELECT t.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_subtask AS t
     WHERE instr(sqlc.arg(tm_pipeline_subtask_statuses), '"RUNNING"') > 0
       AND sqlc.narg(tm_tag) IS NULL
-      AND pipeline_subtask.status = 'RUNNING'
-    ORDER BY pipeline_subtask.created_at DESC, pipeline_subtask.id DESC
+      AND t.status = 'RUNNING'
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT pipeline_subtask.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_subtask.created_at, pipeline_subtask.ended_at AS end_date FROM pipeline_subtask
+  SELECT * FROM (SELECT t.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_subtask AS t
     WHERE instr(sqlc.arg(tm_pipeline_subtask_statuses), '"COMPLETED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
-      AND pipeline_subtask.status = 'COMPLETED'
-      AND pipeline_subtask.created_at >= sqlc.arg(tm_since)
-    ORDER BY pipeline_subtask.created_at DESC, pipeline_subtask.id DESC
+      AND t.status = 'COMPLETED'
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT pipeline_subtask.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_subtask.created_at, pipeline_subtask.ended_at AS end_date FROM pipeline_subtask
+  SELECT * FROM (SELECT t.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_subtask AS t
     WHERE instr(sqlc.arg(tm_pipeline_subtask_statuses), '"FAILED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
-      AND pipeline_subtask.status = 'FAILED'
-      AND pipeline_subtask.created_at >= sqlc.arg(tm_since)
-    ORDER BY pipeline_subtask.created_at DESC, pipeline_subtask.id DESC
+      AND t.status = 'FAILED'
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT pipeline_subtask.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_subtask.created_at, pipeline_subtask.ended_at AS end_date FROM pipeline_subtask
+  SELECT * FROM (SELECT t.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_subtask AS t
     WHERE instr(sqlc.arg(tm_pipeline_subtask_statuses), '"SKIPPED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
-      AND pipeline_subtask.status = 'SKIPPED'
-      AND pipeline_subtask.created_at >= sqlc.arg(tm_since)
-    ORDER BY pipeline_subtask.created_at DESC, pipeline_subtask.id DESC
+      AND t.status = 'SKIPPED'
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT pipeline_subtask.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, pipeline_subtask.created_at, pipeline_subtask.ended_at AS end_date FROM pipeline_subtask
+  SELECT * FROM (SELECT t.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_subtask AS t
     WHERE instr(sqlc.arg(tm_pipeline_subtask_statuses), '"CANCELLED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
-      AND pipeline_subtask.status = 'CANCELLED'
-      AND pipeline_subtask.created_at >= sqlc.arg(tm_since)
-    ORDER BY pipeline_subtask.created_at DESC, pipeline_subtask.id DESC
+      AND t.status = 'CANCELLED'
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT stage.id, CAST('stage' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, stage.created_at, stage.ended_at AS end_date FROM stage
+  SELECT * FROM (SELECT t.id, CAST('stage' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM stage AS t
     WHERE instr(sqlc.arg(tm_stage_statuses), '"UNBOUND"') > 0
       AND sqlc.narg(tm_tag) IS NULL
-      AND stage.status = 'UNBOUND'
-    ORDER BY stage.created_at DESC, stage.id DESC
+      AND t.status = 'UNBOUND'
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT stage.id, CAST('stage' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, stage.created_at, stage.ended_at AS end_date FROM stage
+  SELECT * FROM (SELECT t.id, CAST('stage' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM stage AS t
     WHERE instr(sqlc.arg(tm_stage_statuses), '"CREATED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
-      AND stage.status = 'CREATED'
-    ORDER BY stage.created_at DESC, stage.id DESC
+      AND t.status = 'CREATED'
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT stage.id, CAST('stage' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, stage.created_at, stage.ended_at AS end_date FROM stage
+  SELECT * FROM (SELECT t.id, CAST('stage' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM stage AS t
     WHERE instr(sqlc.arg(tm_stage_statuses), '"RUNNING"') > 0
       AND sqlc.narg(tm_tag) IS NULL
-      AND stage.status = 'RUNNING'
-    ORDER BY stage.created_at DESC, stage.id DESC
+      AND t.status = 'RUNNING'
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT stage.id, CAST('stage' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, stage.created_at, stage.ended_at AS end_date FROM stage
+  SELECT * FROM (SELECT t.id, CAST('stage' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM stage AS t
     WHERE instr(sqlc.arg(tm_stage_statuses), '"RETRY"') > 0
       AND sqlc.narg(tm_tag) IS NULL
-      AND stage.status = 'RETRY'
-    ORDER BY stage.created_at DESC, stage.id DESC
+      AND t.status = 'RETRY'
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT stage.id, CAST('stage' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, stage.created_at, stage.ended_at AS end_date FROM stage
+  SELECT * FROM (SELECT t.id, CAST('stage' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM stage AS t
     WHERE instr(sqlc.arg(tm_stage_statuses), '"ERROR"') > 0
       AND sqlc.narg(tm_tag) IS NULL
-      AND stage.status = 'ERROR'
-      AND stage.created_at >= sqlc.arg(tm_since)
-    ORDER BY stage.created_at DESC, stage.id DESC
+      AND t.status = 'ERROR'
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT stage.id, CAST('stage' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, stage.created_at, stage.ended_at AS end_date FROM stage
+  SELECT * FROM (SELECT t.id, CAST('stage' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM stage AS t
     WHERE instr(sqlc.arg(tm_stage_statuses), '"COMPLETE"') > 0
       AND sqlc.narg(tm_tag) IS NULL
-      AND stage.status = 'COMPLETE'
-      AND stage.created_at >= sqlc.arg(tm_since)
-    ORDER BY stage.created_at DESC, stage.id DESC
+      AND t.status = 'COMPLETE'
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT stage.id, CAST('stage' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, stage.created_at, stage.ended_at AS end_date FROM stage
+  SELECT * FROM (SELECT t.id, CAST('stage' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM stage AS t
     WHERE instr(sqlc.arg(tm_stage_statuses), '"CANCELED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
-      AND stage.status = 'CANCELED'
-      AND stage.created_at >= sqlc.arg(tm_since)
-    ORDER BY stage.created_at DESC, stage.id DESC
+      AND t.status = 'CANCELED'
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT synthesis.id, CAST('synthesis' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
+  SELECT * FROM (SELECT t.id, CAST('synthesis' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
     WHERE instr(sqlc.arg(tm_synthesis_statuses), '"QUEUED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
-      AND synthesis.status = 'QUEUED'
-    ORDER BY synthesis.created_at DESC, synthesis.id DESC
+      AND t.status = 'QUEUED'
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT synthesis.id, CAST('synthesis' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
+  SELECT * FROM (SELECT t.id, CAST('synthesis' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
     WHERE instr(sqlc.arg(tm_synthesis_statuses), '"QUEUED"') > 0
       AND sqlc.narg(tm_tag) IS NOT NULL
-      AND synthesis.status = 'QUEUED'
-      AND synthesis.tag = sqlc.narg(tm_tag)
-    ORDER BY synthesis.created_at DESC, synthesis.id DESC
+      AND t.status = 'QUEUED'
+      AND t.tag = sqlc.narg(tm_tag)
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT synthesis.id, CAST('synthesis' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
+  SELECT * FROM (SELECT t.id, CAST('synthesis' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
     WHERE instr(sqlc.arg(tm_synthesis_statuses), '"RUNNING"') > 0
       AND sqlc.narg(tm_tag) IS NULL
-      AND synthesis.status = 'RUNNING'
-    ORDER BY synthesis.created_at DESC, synthesis.id DESC
+      AND t.status = 'RUNNING'
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT synthesis.id, CAST('synthesis' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
+  SELECT * FROM (SELECT t.id, CAST('synthesis' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
     WHERE instr(sqlc.arg(tm_synthesis_statuses), '"RUNNING"') > 0
       AND sqlc.narg(tm_tag) IS NOT NULL
-      AND synthesis.status = 'RUNNING'
-      AND synthesis.tag = sqlc.narg(tm_tag)
-    ORDER BY synthesis.created_at DESC, synthesis.id DESC
+      AND t.status = 'RUNNING'
+      AND t.tag = sqlc.narg(tm_tag)
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT synthesis.id, CAST('synthesis' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
+  SELECT * FROM (SELECT t.id, CAST('synthesis' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
     WHERE instr(sqlc.arg(tm_synthesis_statuses), '"DONE"') > 0
       AND sqlc.narg(tm_tag) IS NULL
-      AND synthesis.status = 'DONE'
-      AND synthesis.created_at >= sqlc.arg(tm_since)
-    ORDER BY synthesis.created_at DESC, synthesis.id DESC
+      AND t.status = 'DONE'
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT synthesis.id, CAST('synthesis' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
+  SELECT * FROM (SELECT t.id, CAST('synthesis' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
     WHERE instr(sqlc.arg(tm_synthesis_statuses), '"DONE"') > 0
       AND sqlc.narg(tm_tag) IS NOT NULL
-      AND synthesis.status = 'DONE'
-      AND synthesis.tag = sqlc.narg(tm_tag)
-      AND synthesis.created_at >= sqlc.arg(tm_since)
-    ORDER BY synthesis.created_at DESC, synthesis.id DESC
+      AND t.status = 'DONE'
+      AND t.tag = sqlc.narg(tm_tag)
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT synthesis.id, CAST('synthesis' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
+  SELECT * FROM (SELECT t.id, CAST('synthesis' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
     WHERE instr(sqlc.arg(tm_synthesis_statuses), '"FAILED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
-      AND synthesis.status = 'FAILED'
-      AND synthesis.created_at >= sqlc.arg(tm_since)
-    ORDER BY synthesis.created_at DESC, synthesis.id DESC
+      AND t.status = 'FAILED'
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT synthesis.id, CAST('synthesis' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
+  SELECT * FROM (SELECT t.id, CAST('synthesis' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
     WHERE instr(sqlc.arg(tm_synthesis_statuses), '"FAILED"') > 0
       AND sqlc.narg(tm_tag) IS NOT NULL
-      AND synthesis.status = 'FAILED'
-      AND synthesis.tag = sqlc.narg(tm_tag)
-      AND synthesis.created_at >= sqlc.arg(tm_since)
-    ORDER BY synthesis.created_at DESC, synthesis.id DESC
+      AND t.status = 'FAILED'
+      AND t.tag = sqlc.narg(tm_tag)
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT synthesis.id, CAST('synthesis' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
+  SELECT * FROM (SELECT t.id, CAST('synthesis' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
     WHERE instr(sqlc.arg(tm_synthesis_statuses), '"CANCELLED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
-      AND synthesis.status = 'CANCELLED'
-      AND synthesis.created_at >= sqlc.arg(tm_since)
-    ORDER BY synthesis.created_at DESC, synthesis.id DESC
+      AND t.status = 'CANCELLED'
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT synthesis.id, CAST('synthesis' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, synthesis.tag AS tag, synthesis.created_at, synthesis.end_date AS end_date FROM synthesis
+  SELECT * FROM (SELECT t.id, CAST('synthesis' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
     WHERE instr(sqlc.arg(tm_synthesis_statuses), '"CANCELLED"') > 0
       AND sqlc.narg(tm_tag) IS NOT NULL
-      AND synthesis.status = 'CANCELLED'
-      AND synthesis.tag = sqlc.narg(tm_tag)
-      AND synthesis.created_at >= sqlc.arg(tm_since)
-    ORDER BY synthesis.created_at DESC, synthesis.id DESC
+      AND t.status = 'CANCELLED'
+      AND t.tag = sqlc.narg(tm_tag)
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT training.id, CAST('training' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
+  SELECT * FROM (SELECT t.id, CAST('training' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
     WHERE instr(sqlc.arg(tm_training_statuses), '"QUEUED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
-      AND training.status = 'QUEUED'
-    ORDER BY training.created_at DESC, training.id DESC
+      AND t.status = 'QUEUED'
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT training.id, CAST('training' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
+  SELECT * FROM (SELECT t.id, CAST('training' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
     WHERE instr(sqlc.arg(tm_training_statuses), '"QUEUED"') > 0
       AND sqlc.narg(tm_tag) IS NOT NULL
-      AND training.status = 'QUEUED'
-      AND training.tag = sqlc.narg(tm_tag)
-    ORDER BY training.created_at DESC, training.id DESC
+      AND t.status = 'QUEUED'
+      AND t.tag = sqlc.narg(tm_tag)
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT training.id, CAST('training' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
+  SELECT * FROM (SELECT t.id, CAST('training' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
     WHERE instr(sqlc.arg(tm_training_statuses), '"RUNNING"') > 0
       AND sqlc.narg(tm_tag) IS NULL
-      AND training.status = 'RUNNING'
-    ORDER BY training.created_at DESC, training.id DESC
+      AND t.status = 'RUNNING'
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT training.id, CAST('training' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
+  SELECT * FROM (SELECT t.id, CAST('training' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
     WHERE instr(sqlc.arg(tm_training_statuses), '"RUNNING"') > 0
       AND sqlc.narg(tm_tag) IS NOT NULL
-      AND training.status = 'RUNNING'
-      AND training.tag = sqlc.narg(tm_tag)
-    ORDER BY training.created_at DESC, training.id DESC
+      AND t.status = 'RUNNING'
+      AND t.tag = sqlc.narg(tm_tag)
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT training.id, CAST('training' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
+  SELECT * FROM (SELECT t.id, CAST('training' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
     WHERE instr(sqlc.arg(tm_training_statuses), '"DONE"') > 0
       AND sqlc.narg(tm_tag) IS NULL
-      AND training.status = 'DONE'
-      AND training.created_at >= sqlc.arg(tm_since)
-    ORDER BY training.created_at DESC, training.id DESC
+      AND t.status = 'DONE'
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT training.id, CAST('training' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
+  SELECT * FROM (SELECT t.id, CAST('training' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
     WHERE instr(sqlc.arg(tm_training_statuses), '"DONE"') > 0
       AND sqlc.narg(tm_tag) IS NOT NULL
-      AND training.status = 'DONE'
-      AND training.tag = sqlc.narg(tm_tag)
-      AND training.created_at >= sqlc.arg(tm_since)
-    ORDER BY training.created_at DESC, training.id DESC
+      AND t.status = 'DONE'
+      AND t.tag = sqlc.narg(tm_tag)
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT training.id, CAST('training' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
+  SELECT * FROM (SELECT t.id, CAST('training' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
     WHERE instr(sqlc.arg(tm_training_statuses), '"FAILED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
-      AND training.status = 'FAILED'
-      AND training.created_at >= sqlc.arg(tm_since)
-    ORDER BY training.created_at DESC, training.id DESC
+      AND t.status = 'FAILED'
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT training.id, CAST('training' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
+  SELECT * FROM (SELECT t.id, CAST('training' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
     WHERE instr(sqlc.arg(tm_training_statuses), '"FAILED"') > 0
       AND sqlc.narg(tm_tag) IS NOT NULL
-      AND training.status = 'FAILED'
-      AND training.tag = sqlc.narg(tm_tag)
-      AND training.created_at >= sqlc.arg(tm_since)
-    ORDER BY training.created_at DESC, training.id DESC
+      AND t.status = 'FAILED'
+      AND t.tag = sqlc.narg(tm_tag)
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT training.id, CAST('training' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
+  SELECT * FROM (SELECT t.id, CAST('training' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
     WHERE instr(sqlc.arg(tm_training_statuses), '"CANCELLED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
-      AND training.status = 'CANCELLED'
-      AND training.created_at >= sqlc.arg(tm_since)
-    ORDER BY training.created_at DESC, training.id DESC
+      AND t.status = 'CANCELLED'
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
-  SELECT * FROM (SELECT training.id, CAST('training' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, training.tag AS tag, training.created_at, training.end_date AS end_date FROM training
+  SELECT * FROM (SELECT t.id, CAST('training' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
     WHERE instr(sqlc.arg(tm_training_statuses), '"CANCELLED"') > 0
       AND sqlc.narg(tm_tag) IS NOT NULL
-      AND training.status = 'CANCELLED'
-      AND training.tag = sqlc.narg(tm_tag)
-      AND training.created_at >= sqlc.arg(tm_since)
-    ORDER BY training.created_at DESC, training.id DESC
+      AND t.status = 'CANCELLED'
+      AND t.tag = sqlc.narg(tm_tag)
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
 ) AS listing
 ORDER BY listing.created_at DESC, listing.id DESC

@@ -154,8 +154,9 @@ func statusesParam(m *spec.Model) string { return "tm_" + m.Name + "_statuses" }
 // before the union.
 func catalogBranch(m *spec.Model, e Engine, pushdown bool) string {
 	pg := e == PostgreSQL
-	t := m.Name
-	col := func(name string) string { return t + "." + name }
+	// Each branch is a scope of its own, so every table is t: shorter text
+	// matters to SQLite, which parses the statement on every execution.
+	col := func(name string) string { return "t." + name }
 	var code, open []string
 	for _, s := range m.Statuses {
 		code = append(code, fmt.Sprintf("WHEN %s THEN '%s'", quoteSQL(s.Name), s.Code))
@@ -187,7 +188,7 @@ func catalogBranch(m *spec.Model, e Engine, pushdown bool) string {
 	}
 	sel := fmt.Sprintf("SELECT %s, %s AS task_type, CAST(CASE %s %s END AS %s) AS task_status, %s AS tag, %s, %s AS end_date%s FROM %s",
 		col("id"), pick(pg, quoteSQL(m.Name)+"::text", "CAST("+quoteSQL(m.Name)+" AS TEXT)"), col("status"), strings.Join(code, " "),
-		pick(pg, "text", "TEXT"), tagExpr, col("created_at"), endExpr, extra, t)
+		pick(pg, "text", "TEXT"), tagExpr, col("created_at"), endExpr, extra, m.Name+" AS t")
 	if !pushdown {
 		return sel
 	}
