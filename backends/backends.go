@@ -51,6 +51,10 @@ type Driver[T any] interface {
 	ListByStatus(ctx context.Context, status string, limit int) ([]*T, error)
 	// Due returns up to limit tasks whose status timeout has passed at now.
 	Due(ctx context.Context, now time.Time, limit int) ([]*T, error)
+	// DeleteFinished removes up to limit finished tasks, with their history,
+	// whose last change is older than before, oldest first, and returns how
+	// many it removed.
+	DeleteFinished(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
 // Model is what Store needs of a generated model struct: PT is *T, with the

@@ -103,6 +103,7 @@ func Run(t *testing.T, newDriver Factory) {
 		{"Due", testDue},
 		{"ListByStatus", testListByStatus},
 		{"Delete", testDelete},
+		{"DeleteFinished", testDeleteFinished},
 		{"RaceOneWinnerPerStep", testRace},
 		{"ThousandTasksInParallel", testThousand},
 	}
@@ -422,6 +423,49 @@ func testDelete(t *testing.T, e env) {
 	}
 	if _, err := e.store.History(e.ctx, x.ID); !errors.Is(err, tasktype.ErrNotFound) {
 		t.Errorf("History after Delete: %v", err)
+	}
+}
+
+// testDeleteFinished: retention removes finished tasks whose last change is
+// older than the cutoff, oldest first, up to the limit, with their history;
+// unfinished tasks stay whatever their age.
+func testDeleteFinished(t *testing.T, e env) {
+	finish := func(x *analysis.Task) *analysis.Task {
+		for _, ev := range []analysis.Event{analysis.EventRequestUploadURLs, analysis.EventVerifyUploads, analysis.EventStart, analysis.EventComplete} {
+			x = e.fire(t, x, ev, nil)
+		}
+		return x
+	}
+	old1 := finish(e.create(t))
+	e.clock.Advance(time.Minute)
+	old2 := e.fire(t, e.create(t), analysis.EventExpire, nil)
+	e.clock.Advance(time.Minute)
+	unfinished := e.create(t)
+	e.clock.Advance(time.Hour)
+	recent := finish(e.create(t))
+	cutoff := e.clock.Now().Add(-30 * time.Minute)
+
+	d := e.store.Driver()
+	n, err := d.DeleteFinished(e.ctx, cutoff, 1)
+	if err != nil || n != 1 {
+		t.Fatalf("DeleteFinished(limit 1) = %d, %v", n, err)
+	}
+	if _, err := e.store.Get(e.ctx, old1.ID); !errors.Is(err, tasktype.ErrNotFound) {
+		t.Errorf("the oldest finished task was not the one removed: %v", err)
+	}
+	if _, err := e.store.History(e.ctx, old1.ID); !errors.Is(err, tasktype.ErrNotFound) {
+		t.Errorf("its history stayed: %v", err)
+	}
+	if n, err = d.DeleteFinished(e.ctx, cutoff, 100); err != nil || n != 1 {
+		t.Fatalf("DeleteFinished = %d, %v; want 1 (old2)", n, err)
+	}
+	for _, x := range []*analysis.Task{unfinished, recent} {
+		if _, err := e.store.Get(e.ctx, x.ID); err != nil {
+			t.Errorf("task %s (%s) was removed: %v", x.ID, x.Status, err)
+		}
+	}
+	if _, err := e.store.Get(e.ctx, old2.ID); !errors.Is(err, tasktype.ErrNotFound) {
+		t.Errorf("old expired task stayed: %v", err)
 	}
 }
 

@@ -170,6 +170,39 @@ func (d *Driver[T, PT]) Due(ctx context.Context, now time.Time, limit int) ([]*T
 	})
 }
 
+// DeleteFinished implements backends.Driver.
+func (d *Driver[T, PT]) DeleteFinished(ctx context.Context, before time.Time, limit int) (int, error) {
+	type old struct {
+		id uuid.UUID
+		at time.Time
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var olds []old
+	for _, id := range d.order {
+		t, err := d.decode(d.tasks[id])
+		if err != nil {
+			return 0, err
+		}
+		f, ok := any(PT(t)).(interface{ FinishedAt() (time.Time, bool) })
+		if !ok {
+			return 0, nil
+		}
+		if at, done := f.FinishedAt(); done && at.Before(before) {
+			olds = append(olds, old{id, at})
+		}
+	}
+	slices.SortFunc(olds, func(a, b old) int { return a.at.Compare(b.at) })
+	if len(olds) > limit {
+		olds = olds[:limit]
+	}
+	for _, o := range olds {
+		delete(d.tasks, o.id)
+		d.order = slices.DeleteFunc(d.order, func(id uuid.UUID) bool { return id == o.id })
+	}
+	return len(olds), nil
+}
+
 // listed is a task as the memory Lister sees it.
 type listed struct {
 	row      tasktype.Row

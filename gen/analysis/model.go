@@ -362,6 +362,26 @@ func (x *Task) TimeoutAt() (time.Time, bool) {
 	return time.Time{}, false
 }
 
+// PrepareTimeout returns the event a task fires when its status times out and
+// fills the fields that event requires: an ErrorCode field with the timeout's
+// error code, a string field with its message. ok is false when the status
+// has no timeout.
+func (x *Task) PrepareTimeout() (Event, bool) {
+	switch x.Status {
+	case StatusCreated:
+		return EventExpire, true
+	case StatusUploading:
+		return EventExpire, true
+	case StatusProcessing:
+		code := ErrorCodeTimeoutError
+		x.ErrorCode = &code
+		msg := "Processing timeout exceeded"
+		x.ErrorMessage = &msg
+		return EventFail, true
+	}
+	return "", false
+}
+
 // ListRow returns the task as a row of the unified listing across models.
 func (x *Task) ListRow() tasktype.Row {
 	r := tasktype.Row{
@@ -389,6 +409,15 @@ func (x *Task) ListRow() tasktype.Row {
 // time window keeps unfinished tasks whenever they were created.
 func (x *Task) Finished() bool {
 	return x.Status.IsTerminal()
+}
+
+// FinishedAt returns when the task reached its terminal status (its last
+// change), and false while it is unfinished.
+func (x *Task) FinishedAt() (time.Time, bool) {
+	if x.Status.IsTerminal() {
+		return x.UpdatedAt, true
+	}
+	return time.Time{}, false
 }
 
 //go:embed sql/postgresql/schema.sql

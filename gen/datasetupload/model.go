@@ -128,6 +128,14 @@ func (x *DatasetUpload) TimeoutAt() (time.Time, bool) {
 	return time.Time{}, false
 }
 
+// PrepareTimeout returns the event a task fires when its status times out and
+// fills the fields that event requires: an ErrorCode field with the timeout's
+// error code, a string field with its message. ok is false when the status
+// has no timeout.
+func (x *DatasetUpload) PrepareTimeout() (Event, bool) {
+	return "", false
+}
+
 // ListRow returns the task as a row of the unified listing across models.
 func (x *DatasetUpload) ListRow() tasktype.Row {
 	r := tasktype.Row{
@@ -147,6 +155,15 @@ func (x *DatasetUpload) ListRow() tasktype.Row {
 // time window keeps unfinished tasks whenever they were created.
 func (x *DatasetUpload) Finished() bool {
 	return x.Status.IsTerminal()
+}
+
+// FinishedAt returns when the task reached its terminal status (its last
+// change), and false while it is unfinished.
+func (x *DatasetUpload) FinishedAt() (time.Time, bool) {
+	if x.Status.IsTerminal() {
+		return x.UpdatedAt, true
+	}
+	return time.Time{}, false
 }
 
 //go:embed sql/postgresql/schema.sql

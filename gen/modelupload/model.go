@@ -222,6 +222,14 @@ func (x *ModelUpload) TimeoutAt() (time.Time, bool) {
 	return time.Time{}, false
 }
 
+// PrepareTimeout returns the event a task fires when its status times out and
+// fills the fields that event requires: an ErrorCode field with the timeout's
+// error code, a string field with its message. ok is false when the status
+// has no timeout.
+func (x *ModelUpload) PrepareTimeout() (Event, bool) {
+	return "", false
+}
+
 // ListRow returns the task as a row of the unified listing across models.
 func (x *ModelUpload) ListRow() tasktype.Row {
 	r := tasktype.Row{
@@ -241,6 +249,15 @@ func (x *ModelUpload) ListRow() tasktype.Row {
 // time window keeps unfinished tasks whenever they were created.
 func (x *ModelUpload) Finished() bool {
 	return x.Status.IsTerminal()
+}
+
+// FinishedAt returns when the task reached its terminal status (its last
+// change), and false while it is unfinished.
+func (x *ModelUpload) FinishedAt() (time.Time, bool) {
+	if x.Status.IsTerminal() {
+		return x.UpdatedAt, true
+	}
+	return time.Time{}, false
 }
 
 //go:embed sql/postgresql/schema.sql

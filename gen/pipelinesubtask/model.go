@@ -138,6 +138,14 @@ func (x *PipelineSubtask) TimeoutAt() (time.Time, bool) {
 	return time.Time{}, false
 }
 
+// PrepareTimeout returns the event a task fires when its status times out and
+// fills the fields that event requires: an ErrorCode field with the timeout's
+// error code, a string field with its message. ok is false when the status
+// has no timeout.
+func (x *PipelineSubtask) PrepareTimeout() (Event, bool) {
+	return "", false
+}
+
 // ListRow returns the task as a row of the unified listing across models.
 func (x *PipelineSubtask) ListRow() tasktype.Row {
 	r := tasktype.Row{
@@ -156,6 +164,15 @@ func (x *PipelineSubtask) ListRow() tasktype.Row {
 // time window keeps unfinished tasks whenever they were created.
 func (x *PipelineSubtask) Finished() bool {
 	return x.Status.IsTerminal()
+}
+
+// FinishedAt returns when the task reached its terminal status (its last
+// change), and false while it is unfinished.
+func (x *PipelineSubtask) FinishedAt() (time.Time, bool) {
+	if x.Status.IsTerminal() {
+		return x.UpdatedAt, true
+	}
+	return time.Time{}, false
 }
 
 //go:embed sql/postgresql/schema.sql

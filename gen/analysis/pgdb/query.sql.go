@@ -152,6 +152,28 @@ func (q *Queries) Delete(ctx context.Context, id uuid.UUID) (int64, error) {
 	return result.RowsAffected(), nil
 }
 
+const deleteFinished = `-- name: DeleteFinished :execrows
+DELETE FROM analysis WHERE id IN (
+    SELECT f.id FROM analysis AS f WHERE f.status IN ('COMPLETED', 'FAILED', 'CANCELLED', 'EXPIRED') AND f.updated_at < $1::timestamptz
+    ORDER BY f.updated_at LIMIT $2::integer
+)
+`
+
+type DeleteFinishedParams struct {
+	TmBefore  time.Time
+	TmMaxRows int32
+}
+
+// Retention: removes up to tm_max_rows finished tasks (and their history)
+// whose last change is older than tm_before, oldest first.
+func (q *Queries) DeleteFinished(ctx context.Context, arg DeleteFinishedParams) (int64, error) {
+	result, err := q.db.Exec(ctx, deleteFinished, arg.TmBefore, arg.TmMaxRows)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const due = `-- name: Due :many
 SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at FROM analysis
 WHERE (status = 'CREATED' AND created_at <= $1::timestamptz)

@@ -133,6 +133,16 @@ func (d *Driver) Delete(ctx context.Context, id uuid.UUID) (bool, error) {
 	return n == 1, classify(err)
 }
 
+// DeleteFinished removes up to limit finished tasks, and their history, whose
+// last change is older than before; it returns how many it removed.
+func (d *Driver) DeleteFinished(ctx context.Context, before time.Time, limit int) (int, error) {
+	n, err := d.q.DeleteFinished(ctx, DeleteFinishedParams{
+		TmBefore:  before.UTC(),
+		TmMaxRows: int64(limit),
+	})
+	return int(n), classify(err)
+}
+
 // History returns a task's history in order.
 func (d *Driver) History(ctx context.Context, id uuid.UUID) ([]backends.History, error) {
 	rows, err := d.q.History(ctx, id)

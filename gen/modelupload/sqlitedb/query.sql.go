@@ -24,6 +24,28 @@ func (q *Queries) Delete(ctx context.Context, id uuid.UUID) (int64, error) {
 	return result.RowsAffected()
 }
 
+const deleteFinished = `-- name: DeleteFinished :execrows
+DELETE FROM model_upload WHERE id IN (
+    SELECT f.id FROM model_upload AS f WHERE f.status IN ('DONE', 'FAILED', 'CANCELLED') AND f.updated_at < ?1
+    ORDER BY f.updated_at LIMIT ?2
+)
+`
+
+type DeleteFinishedParams struct {
+	TmBefore  time.Time
+	TmMaxRows int64
+}
+
+// Retention: removes up to tm_max_rows finished tasks (and their history)
+// whose last change is older than tm_before, oldest first.
+func (q *Queries) DeleteFinished(ctx context.Context, arg DeleteFinishedParams) (int64, error) {
+	result, err := q.db.ExecContext(ctx, deleteFinished, arg.TmBefore, arg.TmMaxRows)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
 const get = `-- name: Get :one
 SELECT id, status, version, created_at, updated_at, tag, error_message, source, source_uri, started_at, end_date FROM model_upload WHERE id = ?1
 `

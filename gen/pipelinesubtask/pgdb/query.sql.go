@@ -134,6 +134,28 @@ func (q *Queries) Delete(ctx context.Context, id uuid.UUID) (int64, error) {
 	return result.RowsAffected(), nil
 }
 
+const deleteFinished = `-- name: DeleteFinished :execrows
+DELETE FROM pipeline_subtask WHERE id IN (
+    SELECT f.id FROM pipeline_subtask AS f WHERE f.status IN ('COMPLETED', 'FAILED', 'SKIPPED', 'CANCELLED') AND f.updated_at < $1::timestamptz
+    ORDER BY f.updated_at LIMIT $2::integer
+)
+`
+
+type DeleteFinishedParams struct {
+	TmBefore  time.Time
+	TmMaxRows int32
+}
+
+// Retention: removes up to tm_max_rows finished tasks (and their history)
+// whose last change is older than tm_before, oldest first.
+func (q *Queries) DeleteFinished(ctx context.Context, arg DeleteFinishedParams) (int64, error) {
+	result, err := q.db.Exec(ctx, deleteFinished, arg.TmBefore, arg.TmMaxRows)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const get = `-- name: Get :one
 SELECT id, status, version, created_at, updated_at, run_id, subtask_number, name, percent, items_total, items_complete, message, error_message, started_at, ended_at FROM pipeline_subtask WHERE id = $1::uuid
 `

@@ -70,6 +70,14 @@ SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, pr
 ORDER BY created_at, id
 LIMIT sqlc.arg(tm_max_rows);
 
+-- name: DeleteFinished :execrows
+-- Retention: removes up to tm_max_rows finished tasks (and their history)
+-- whose last change is older than tm_before, oldest first.
+DELETE FROM analysis WHERE id IN (
+    SELECT f.id FROM analysis AS f WHERE f.status IN ('COMPLETED', 'FAILED', 'CANCELLED', 'EXPIRED') AND f.updated_at < sqlc.arg(tm_before)
+    ORDER BY f.updated_at LIMIT sqlc.arg(tm_max_rows)
+);
+
 -- name: Due :many
 -- Tasks whose timeout has passed: one deadline (now - after) per timed status.
 SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at FROM analysis

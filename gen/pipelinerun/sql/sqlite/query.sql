@@ -83,3 +83,11 @@ SELECT task_id, seq, from_status, to_status, event, at, attempt, actor, message 
 SELECT id, status, version, created_at, updated_at, stage, task, hostname, pid, ppid, user_name, code_version, git_commit, environment, script_path, script_filename, log_path, log_filename, overall_percent, message, current_subtask, total_subtasks, error_message, error_detail, memory_mb, cpu_percent, started_at, ended_at FROM pipeline_run WHERE status = sqlc.arg(tm_status)
 ORDER BY created_at, id
 LIMIT sqlc.arg(tm_max_rows);
+
+-- name: DeleteFinished :execrows
+-- Retention: removes up to tm_max_rows finished tasks (and their history)
+-- whose last change is older than tm_before, oldest first.
+DELETE FROM pipeline_run WHERE id IN (
+    SELECT f.id FROM pipeline_run AS f WHERE f.status IN ('COMPLETED', 'FAILED', 'SKIPPED', 'CANCELLED') AND f.updated_at < sqlc.arg(tm_before)
+    ORDER BY f.updated_at LIMIT sqlc.arg(tm_max_rows)
+);

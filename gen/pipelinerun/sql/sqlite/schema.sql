@@ -50,3 +50,5 @@ CREATE TABLE pipeline_run_history (
 -- Listing, newest first: the unified listing reads one status at a time
 -- (and one tag, when it filters by tag); workers read the oldest first.
 CREATE INDEX pipeline_run_status_created_at_idx ON pipeline_run (status, created_at DESC, id DESC);
+-- Retention: finished tasks by the time they last changed.
+CREATE INDEX pipeline_run_finished_idx ON pipeline_run (updated_at) WHERE status IN ('COMPLETED', 'FAILED', 'SKIPPED', 'CANCELLED');

@@ -57,3 +57,11 @@ SELECT task_id, seq, from_status, to_status, event, at, attempt, actor, message 
 SELECT id, status, version, created_at, updated_at, run_id, subtask_number, name, percent, items_total, items_complete, message, error_message, started_at, ended_at FROM pipeline_subtask WHERE status = sqlc.arg(tm_status)
 ORDER BY created_at, id
 LIMIT sqlc.arg(tm_max_rows);
+
+-- name: DeleteFinished :execrows
+-- Retention: removes up to tm_max_rows finished tasks (and their history)
+-- whose last change is older than tm_before, oldest first.
+DELETE FROM pipeline_subtask WHERE id IN (
+    SELECT f.id FROM pipeline_subtask AS f WHERE f.status IN ('COMPLETED', 'FAILED', 'SKIPPED', 'CANCELLED') AND f.updated_at < sqlc.arg(tm_before)
+    ORDER BY f.updated_at LIMIT sqlc.arg(tm_max_rows)
+);

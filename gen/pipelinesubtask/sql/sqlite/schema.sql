@@ -37,3 +37,5 @@ CREATE TABLE pipeline_subtask_history (
 -- Listing, newest first: the unified listing reads one status at a time
 -- (and one tag, when it filters by tag); workers read the oldest first.
 CREATE INDEX pipeline_subtask_status_created_at_idx ON pipeline_subtask (status, created_at DESC, id DESC);
+-- Retention: finished tasks by the time they last changed.
+CREATE INDEX pipeline_subtask_finished_idx ON pipeline_subtask (updated_at) WHERE status IN ('COMPLETED', 'FAILED', 'SKIPPED', 'CANCELLED');

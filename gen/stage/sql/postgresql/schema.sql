@@ -34,3 +34,5 @@ CREATE TABLE stage_history (
 -- Listing, newest first: the unified listing reads one status at a time
 -- (and one tag, when it filters by tag); workers read the oldest first.
 CREATE INDEX stage_status_created_at_idx ON stage (status, created_at DESC, id DESC);
+-- Retention: finished tasks by the time they last changed.
+CREATE INDEX stage_finished_idx ON stage (updated_at) WHERE status IN ('ERROR', 'COMPLETE', 'CANCELED');

@@ -51,3 +51,11 @@ SELECT task_id, seq, from_status, to_status, event, at, attempt, actor, message 
 SELECT id, status, version, created_at, updated_at, stage_name, attempts, task_id, history, result, started_at, ended_at FROM stage WHERE status = sqlc.arg(tm_status)
 ORDER BY created_at, id
 LIMIT sqlc.arg(tm_max_rows);
+
+-- name: DeleteFinished :execrows
+-- Retention: removes up to tm_max_rows finished tasks (and their history)
+-- whose last change is older than tm_before, oldest first.
+DELETE FROM stage WHERE id IN (
+    SELECT f.id FROM stage AS f WHERE f.status IN ('ERROR', 'COMPLETE', 'CANCELED') AND f.updated_at < sqlc.arg(tm_before)
+    ORDER BY f.updated_at LIMIT sqlc.arg(tm_max_rows)
+);

@@ -104,3 +104,11 @@ SELECT id, status, version, created_at, updated_at, tag, error_message, num_samp
 ORDER BY created_at, id
 LIMIT sqlc.arg(tm_max_rows)::integer
 FOR UPDATE SKIP LOCKED;
+
+-- name: DeleteFinished :execrows
+-- Retention: removes up to tm_max_rows finished tasks (and their history)
+-- whose last change is older than tm_before, oldest first.
+DELETE FROM synthesis WHERE id IN (
+    SELECT f.id FROM synthesis AS f WHERE f.status IN ('DONE', 'FAILED', 'CANCELLED') AND f.updated_at < sqlc.arg(tm_before)::timestamptz
+    ORDER BY f.updated_at LIMIT sqlc.arg(tm_max_rows)::integer
+);

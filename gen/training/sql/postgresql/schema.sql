@@ -34,3 +34,5 @@ CREATE TABLE training_history (
 -- (and one tag, when it filters by tag); workers read the oldest first.
 CREATE INDEX training_status_created_at_idx ON training (status, created_at DESC, id DESC);
 CREATE INDEX training_tag_status_created_at_idx ON training (tag, status, created_at DESC, id DESC);
+-- Retention: finished tasks by the time they last changed.
+CREATE INDEX training_finished_idx ON training (updated_at) WHERE status IN ('DONE', 'FAILED', 'CANCELLED');

@@ -49,3 +49,11 @@ SELECT task_id, seq, from_status, to_status, event, at, attempt, actor, message 
 SELECT id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, started_at, end_date FROM training WHERE status = sqlc.arg(tm_status)
 ORDER BY created_at, id
 LIMIT sqlc.arg(tm_max_rows);
+
+-- name: DeleteFinished :execrows
+-- Retention: removes up to tm_max_rows finished tasks (and their history)
+-- whose last change is older than tm_before, oldest first.
+DELETE FROM training WHERE id IN (
+    SELECT f.id FROM training AS f WHERE f.status IN ('DONE', 'FAILED', 'CANCELLED') AND f.updated_at < sqlc.arg(tm_before)
+    ORDER BY f.updated_at LIMIT sqlc.arg(tm_max_rows)
+);

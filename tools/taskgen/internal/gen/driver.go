@@ -216,6 +216,23 @@ func (g *generator) driverFile(f *jen.File, e Engine) {
 		jen.Return(jen.Id("n").Op("==").Lit(1), jen.Id("classify").Call(jen.Err())),
 	)
 
+	var terminal bool
+	for _, st := range m.Statuses {
+		terminal = terminal || st.Terminal
+	}
+	delBody := []jen.Code{jen.Return(jen.Lit(0), jen.Nil())}
+	if terminal {
+		delBody = []jen.Code{
+			jen.List(jen.Id("n"), jen.Err()).Op(":=").Id("d").Dot("q").Dot("DeleteFinished").Call(jen.Id("ctx"), jen.Id("DeleteFinishedParams").Values(jen.Dict{
+				jen.Id("TmBefore"): jen.Id("before").Dot("UTC").Call(), jen.Id("TmMaxRows"): limitTypeFor(pg).Parens(jen.Id("limit")),
+			})),
+			jen.Return(jen.Int().Parens(jen.Id("n")), jen.Id("classify").Call(jen.Err())),
+		}
+	}
+	f.Comment("DeleteFinished removes up to limit finished tasks, and their history, whose")
+	f.Comment("last change is older than before; it returns how many it removed.")
+	f.Func().Params(jen.Id("d").Op("*").Id("Driver")).Id("DeleteFinished").Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("before").Qual("time", "Time"), jen.Id("limit").Int()).Params(jen.Int(), jen.Error()).Block(delBody...)
+
 	f.Comment("History returns a task's history in order.")
 	f.Func().Params(jen.Id("d").Op("*").Id("Driver")).Id("History").Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("id").Qual(pkgUUID, "UUID")).Params(jen.Index().Qual(pkgBackends, "History"), jen.Error()).Block(
 		jen.List(jen.Id("rows"), jen.Err()).Op(":=").Id("d").Dot("q").Dot("History").Call(jen.Id("ctx"), jen.Id("id")),
@@ -328,6 +345,13 @@ func (g *generator) driverFile(f *jen.File, e Engine) {
 			jen.Return(jen.Id("tx").Dot("Commit").Call()),
 		)
 	}
+}
+
+func limitTypeFor(pg bool) *jen.Statement {
+	if pg {
+		return jen.Int32()
+	}
+	return jen.Int64()
 }
 
 // assign is := unless the JSON encoding before a call has declared err.

@@ -64,7 +64,14 @@ func (g *generator) modelFile(f *jen.File) {
 	g.fireMethod(f)
 	g.storeMethods(f)
 	g.timeoutMethod(f)
+	g.prepareTimeoutMethod(f)
 	g.listRowMethod(f)
+	f.Comment("FinishedAt returns when the task reached its terminal status (its last")
+	f.Comment("change), and false while it is unfinished.")
+	f.Func().Params(jen.Id("x").Op("*").Id(m.Struct)).Id("FinishedAt").Params().Params(jen.Qual("time", "Time"), jen.Bool()).Block(
+		jen.If(jen.Id("x").Dot("Status").Dot("IsTerminal").Call()).Block(jen.Return(jen.Id("x").Dot("UpdatedAt"), jen.True())),
+		jen.Return(jen.Qual("time", "Time").Values(), jen.False()),
+	)
 	if g.storage {
 		g.migrations(f)
 	}
@@ -444,4 +451,52 @@ func (g *generator) missing(f *spec.Field) jen.Code {
 		return x.Dot("IsZero").Call()
 	}
 	return nil
+}
+
+// prepareTimeoutMethod emits PrepareTimeout: the event a timed-out task
+// fires, with the fields that event requires filled in (an ErrorCode field
+// from the timeout's error code, a string field with the timeout message).
+func (g *generator) prepareTimeoutMethod(f *jen.File) {
+	m := g.m
+	var cases []jen.Code
+	for _, s := range m.Statuses {
+		t := s.Timeout
+		if t == nil || t.Event == nil {
+			continue
+		}
+		msg := fmt.Sprintf("timed out after %s in %s", t.After, s.Name)
+		if t.ErrorCode != nil {
+			msg = t.ErrorCode.Message
+		}
+		body := []jen.Code{}
+		for _, r := range t.Event.Requires {
+			switch {
+			case r.Type.Kind == spec.KindErrorCode && t.ErrorCode != nil:
+				v := jen.Id(t.ErrorCode.GoName)
+				if r.Optional {
+					body = append(body, jen.Id("code").Op(":=").Add(v), jen.Id("x").Dot(r.GoName).Op("=").Op("&").Id("code"))
+				} else {
+					body = append(body, jen.Id("x").Dot(r.GoName).Op("=").Add(v))
+				}
+			case r.Type.Kind == spec.KindString:
+				if r.Optional {
+					body = append(body, jen.Id("msg").Op(":=").Lit(msg), jen.Id("x").Dot(r.GoName).Op("=").Op("&").Id("msg"))
+				} else {
+					body = append(body, jen.Id("x").Dot(r.GoName).Op("=").Lit(msg))
+				}
+			}
+		}
+		body = append(body, jen.Return(jen.Id(t.Event.GoName), jen.True()))
+		cases = append(cases, jen.Case(jen.Id(s.GoName)).Block(body...))
+	}
+	fb := []jen.Code{}
+	if len(cases) > 0 {
+		fb = append(fb, jen.Switch(jen.Id("x").Dot("Status")).Block(cases...))
+	}
+	fb = append(fb, jen.Return(jen.Lit(""), jen.False()))
+	f.Comment("PrepareTimeout returns the event a task fires when its status times out and")
+	f.Comment("fills the fields that event requires: an ErrorCode field with the timeout's")
+	f.Comment("error code, a string field with its message. ok is false when the status")
+	f.Comment("has no timeout.")
+	f.Func().Params(jen.Id("x").Op("*").Id(m.Struct)).Id("PrepareTimeout").Params().Params(jen.Id("Event"), jen.Bool()).Block(fb...)
 }

@@ -615,7 +615,7 @@ func (l *loader) enums(n *yaml.Node) {
 }
 
 // reservedStructMethods are the methods generated on model and value structs.
-var reservedStructMethods = map[string]bool{"Fire": true, "Validate": true, "UnmarshalJSON": true, "MarshalJSON": true, "Key": true, "Init": true, "Touch": true, "TimeoutAt": true, "ListRow": true, "Finished": true}
+var reservedStructMethods = map[string]bool{"Fire": true, "Validate": true, "UnmarshalJSON": true, "MarshalJSON": true, "Key": true, "Init": true, "Touch": true, "TimeoutAt": true, "ListRow": true, "Finished": true, "PrepareTimeout": true, "FinishedAt": true}
 
 var fieldKeys = []string{"type", "of", "doc", "required", "optional", "default", "max_len", "min_len", "ge", "le", "gt", "lt", "min_items", "max_items", "references"}
 
@@ -984,6 +984,30 @@ func (l *loader) statusDetails(nodes map[*Status]*yaml.Node) {
 				continue
 			}
 			e.Requires[i] = f
+		}
+	}
+	// A timeout fires its event with no caller: it can fill an ErrorCode
+	// field (with its error_code) and string fields (with a message), and
+	// nothing else.
+	for _, s := range m.Statuses {
+		t := s.Timeout
+		if t == nil || t.Event == nil {
+			continue
+		}
+		for _, r := range t.Event.Requires {
+			if r.Type == nil {
+				continue // an unknown field, reported above
+			}
+			switch {
+			case r.Type.Kind == KindString:
+			case r.Type.Kind == KindErrorCode && t.ErrorCode != nil:
+			case r.Type.Kind == KindErrorCode:
+				l.file = t.Pos.File
+				l.errs = append(l.errs, &Error{Pos: t.Pos, Msg: fmt.Sprintf("status %q timeout fires %q, which requires %q: give the timeout an error_code", s.Name, t.Event.Name, r.Name)})
+			default:
+				l.file = t.Pos.File
+				l.errs = append(l.errs, &Error{Pos: t.Pos, Msg: fmt.Sprintf("status %q timeout fires %q, which requires field %q of type %s; a timeout can fill only ErrorCode and string fields", s.Name, t.Event.Name, r.Name, r.Type.Name())})
+			}
 		}
 	}
 }
