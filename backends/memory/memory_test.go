@@ -47,3 +47,7 @@ func TestStoreIDs(t *testing.T) {
 		t.Errorf("second Create with the same id: %v", err)
 	}
 }
+
+func TestLeases(t *testing.T) {
+	backendtest.RunLeases(t, func(testing.TB) backends.Leases { return memory.NewLeases() })
+}

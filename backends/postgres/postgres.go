@@ -88,8 +88,10 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, migrations []tasktype.Migr
 			err = uerr
 		}
 	}()
-	if _, err := conn.Exec(ctx, migrationsTable); err != nil {
-		return fmt.Errorf("postgres: migrations table: %w", err)
+	for _, table := range []string{migrationsTable, leasesTable} {
+		if _, err := conn.Exec(ctx, table); err != nil {
+			return fmt.Errorf("postgres: %w", err)
+		}
 	}
 	for _, m := range migrations {
 		if err := apply(ctx, conn.Conn(), m); err != nil {

@@ -153,3 +153,14 @@ func TestOpenFromDSN(t *testing.T) {
 		t.Errorf("Open of a bad DSN: %v", err)
 	}
 }
+
+func TestLeases(t *testing.T) {
+	backendtest.RunLeases(t, func(t testing.TB) backends.Leases {
+		pool, err := postgres.OpenConfig(context.Background(), pgtest.Schema(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(pool.Close)
+		return postgres.NewLeases(pool)
+	})
+}

@@ -82,8 +82,10 @@ const migrationsTable = `CREATE TABLE IF NOT EXISTS taskmodel_migrations (
 // immediate transaction (so two processes starting at once take turns), and
 // fails if an applied migration's SQL has changed since.
 func Migrate(ctx context.Context, db *sql.DB, migrations []tasktype.Migration) error {
-	if _, err := db.ExecContext(ctx, migrationsTable); err != nil {
-		return fmt.Errorf("sqlite: migrations table: %w", err)
+	for _, table := range []string{migrationsTable, leasesTable} {
+		if _, err := db.ExecContext(ctx, table); err != nil {
+			return fmt.Errorf("sqlite: %w", err)
+		}
 	}
 	for _, m := range migrations {
 		if err := apply(ctx, db, m); err != nil {

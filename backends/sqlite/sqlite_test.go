@@ -143,3 +143,14 @@ func TestListing(t *testing.T) {
 		return backendtest.ListingDrivers{Training: trainingdb.NewDriver(db), Evaluation: evaluationdb.NewDriver(db), Analysis: sqlitedb.NewDriver(db), Lister: catalogdb.NewLister(db)}
 	})
 }
+
+func TestLeases(t *testing.T) {
+	backendtest.RunLeases(t, func(t testing.TB) backends.Leases {
+		db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "tasks.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return sqlite.NewLeases(db)
+	})
+}
