@@ -1,0 +1,210 @@
+package sweep_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/taskmodel/taskmodel/backends"
+	"github.com/taskmodel/taskmodel/backends/backendtest"
+	"github.com/taskmodel/taskmodel/backends/memory"
+	"github.com/taskmodel/taskmodel/backends/postgres"
+	"github.com/taskmodel/taskmodel/backends/postgres/pgtest"
+	"github.com/taskmodel/taskmodel/backends/sqlite"
+	"github.com/taskmodel/taskmodel/gen/analysis"
+	"github.com/taskmodel/taskmodel/gen/analysis/pgdb"
+	"github.com/taskmodel/taskmodel/gen/analysis/sqlitedb"
+	"github.com/taskmodel/taskmodel/sdk/sweep"
+)
+
+type backend struct {
+	name string
+	open func(t *testing.T) (backends.Driver[analysis.Task], backends.Leases)
+}
+
+var all = []backend{
+	{"memory", func(t *testing.T) (backends.Driver[analysis.Task], backends.Leases) {
+		return memory.New[analysis.Task](), memory.NewLeases()
+	}},
+	{"sqlite", func(t *testing.T) (backends.Driver[analysis.Task], backends.Leases) {
+		db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "tasks.db"), analysis.Migrations(sqlite.Engine))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return sqlitedb.NewDriver(db), sqlite.NewLeases(db)
+	}},
+	{"postgres", func(t *testing.T) (backends.Driver[analysis.Task], backends.Leases) {
+		pool, err := postgres.OpenConfig(context.Background(), pgtest.Schema(t), analysis.Migrations(postgres.Engine))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(pool.Close)
+		return pgdb.NewDriver(pool), postgres.NewLeases(pool)
+	}},
+}
+
+type Store = backends.Store[analysis.Task, analysis.Event, *analysis.Task]
+
+func setup(t *testing.T, b backend) (*Store, backends.Leases, *backendtest.Clock) {
+	driver, leases := b.open(t)
+	clock := backendtest.NewClock()
+	return backends.NewStore[analysis.Task, analysis.Event](driver, backends.WithClock(clock.Now)), leases, clock
+}
+
+func create(t *testing.T, s *Store, events ...analysis.Event) *analysis.Task {
+	t.Helper()
+	x := analysis.NewTask()
+	x.UserID, x.ToolID, x.Agents = "u", "profile-my-data", []string{"a"}
+	x, err := s.Create(context.Background(), x, backends.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range events {
+		if x, err = s.FireFrom(context.Background(), x, ev, nil, backends.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return x
+}
+
+func status(t *testing.T, s *Store, x *analysis.Task) *analysis.Task {
+	t.Helper()
+	got, err := s.Get(context.Background(), x.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+func TestTimeoutsOfSeed004(t *testing.T) {
+	for _, b := range all {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			store, _, clock := setup(t, b)
+			created := create(t, store)
+			uploading := create(t, store, analysis.EventRequestUploadURLs)
+			queued := create(t, store, analysis.EventRequestUploadURLs, analysis.EventVerifyUploads)
+			processing := create(t, store, analysis.EventRequestUploadURLs, analysis.EventVerifyUploads, analysis.EventStart)
+			var moves []string
+			sw := sweep.New(store, sweep.Config[analysis.Task]{Clock: clock.Now, Owner: "sweeper-1",
+				OnTransition: func(_ context.Context, before, after *analysis.Task) error {
+					moves = append(moves, string(before.Status)+"->"+string(after.Status))
+					return nil
+				}})
+
+			clock.Advance(15*time.Minute - time.Microsecond)
+			if res, err := sw.Sweep(ctx); err != nil || res.TimedOut != 0 {
+				t.Fatalf("just before 15 minutes: %+v, %v", res, err)
+			}
+			clock.Advance(time.Microsecond)
+			if res, err := sw.Sweep(ctx); err != nil || res.TimedOut != 2 {
+				t.Fatalf("at 15 minutes: %+v, %v", res, err)
+			}
+			if got := status(t, store, created); got.Status != analysis.StatusExpired || got.ExpiredAt == nil {
+				t.Errorf("CREATED after 15 minutes: %s", got.Status)
+			}
+			if got := status(t, store, uploading); got.Status != analysis.StatusExpired {
+				t.Errorf("UPLOADING after 15 minutes: %s", got.Status)
+			}
+			clock.Advance(15 * time.Minute)
+			if res, err := sw.Sweep(ctx); err != nil || res.TimedOut != 1 {
+				t.Fatalf("at 30 minutes: %+v, %v", res, err)
+			}
+			got := status(t, store, processing)
+			if got.Status != analysis.StatusFailed || got.ErrorCode == nil || *got.ErrorCode != analysis.ErrorCodeTimeoutError ||
+				got.ErrorMessage == nil || *got.ErrorMessage != "Processing timeout exceeded" {
+				t.Errorf("PROCESSING after 30 minutes: %s %v %v", got.Status, got.ErrorCode, got.ErrorMessage)
+			}
+			h, _ := store.History(ctx, processing.ID)
+			if last := h[len(h)-1]; last.Event != "fail" || last.Actor != "sweeper-1" || last.Message != "timeout" {
+				t.Errorf("history row of the timeout: %+v", last)
+			}
+			if got := status(t, store, queued); got.Status != analysis.StatusQueued {
+				t.Errorf("QUEUED has no timeout but became %s", got.Status)
+			}
+			want := []string{"CREATED->EXPIRED", "UPLOADING->EXPIRED", "PROCESSING->FAILED"}
+			if len(moves) != 3 || moves[0] != want[0] && moves[0] != want[1] || moves[2] != want[2] {
+				t.Errorf("hook saw %v, want %v (the first two in any order)", moves, want)
+			}
+		})
+	}
+}
+
+func TestBatchesAndRetention(t *testing.T) {
+	for _, b := range all {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			store, _, clock := setup(t, b)
+			for range 250 {
+				create(t, store)
+			}
+			keep := create(t, store, analysis.EventRequestUploadURLs, analysis.EventVerifyUploads)
+			sw := sweep.New(store, sweep.Config[analysis.Task]{Clock: clock.Now, BatchSize: 100, Retention: time.Hour})
+			clock.Advance(15 * time.Minute)
+			res, err := sw.Sweep(ctx)
+			if err != nil || res.TimedOut != 250 || res.Deleted != 0 {
+				t.Fatalf("first sweep: %+v, %v", res, err)
+			}
+			clock.Advance(time.Hour) // finished exactly an hour ago: not older than the retention
+			if res, err = sw.Sweep(ctx); err != nil || res.Deleted != 0 {
+				t.Fatalf("at the retention: %+v, %v", res, err)
+			}
+			clock.Advance(time.Second)
+			res, err = sw.Sweep(ctx)
+			if err != nil || res.TimedOut != 0 || res.Deleted != 250 {
+				t.Fatalf("after the retention: %+v, %v", res, err)
+			}
+			if got := status(t, store, keep); got.Status != analysis.StatusQueued {
+				t.Errorf("an unfinished task was touched: %s", got.Status)
+			}
+		})
+	}
+}
+
+func TestOneSweeperAtATime(t *testing.T) {
+	for _, b := range all {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			store, leases, clock := setup(t, b)
+			create(t, store)
+			cfg := sweep.Config[analysis.Task]{Clock: clock.Now, Leases: leases, LeaseTTL: time.Minute}
+			cfg.Owner = "a"
+			a := sweep.New(store, cfg)
+			cfg.Owner = "b"
+			bb := sweep.New(store, cfg)
+			if res, err := a.Sweep(ctx); err != nil || res.Skipped {
+				t.Fatalf("a: %+v, %v", res, err)
+			}
+			if res, err := bb.Sweep(ctx); err != nil || !res.Skipped {
+				t.Fatalf("b swept while a holds the lease: %+v, %v", res, err)
+			}
+			clock.Advance(15 * time.Minute) // a's lease expired: b takes over
+			if res, err := bb.Sweep(ctx); err != nil || res.Skipped || res.TimedOut != 1 {
+				t.Fatalf("b after a's lease expired: %+v, %v", res, err)
+			}
+			if res, _ := a.Sweep(ctx); !res.Skipped {
+				t.Fatal("a swept while b holds the lease")
+			}
+		})
+	}
+}
+
+func TestHookErrorsAreReported(t *testing.T) {
+	ctx := context.Background()
+	store, _, clock := setup(t, all[0])
+	x := create(t, store)
+	boom := errors.New("blob store down")
+	sw := sweep.New(store, sweep.Config[analysis.Task]{Clock: clock.Now,
+		OnTransition: func(context.Context, *analysis.Task, *analysis.Task) error { return boom }})
+	clock.Advance(time.Hour)
+	res, err := sw.Sweep(ctx)
+	if !errors.Is(err, boom) || res.TimedOut != 1 {
+		t.Fatalf("Sweep = %+v, %v", res, err)
+	}
+	if got := status(t, store, x); got.Status != analysis.StatusExpired {
+		t.Errorf("the move did not stand: %s", got.Status)
+	}
+}
