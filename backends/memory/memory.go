@@ -184,11 +184,11 @@ func (d *Driver[T, PT]) DeleteFinished(ctx context.Context, before time.Time, li
 		if err != nil {
 			return 0, err
 		}
-		f, ok := any(PT(t)).(interface{ FinishedAt() (time.Time, bool) })
+		f, ok := any(PT(t)).(interface{ RetentionTime() (time.Time, bool) })
 		if !ok {
 			return 0, nil
 		}
-		if at, done := f.FinishedAt(); done && at.Before(before) {
+		if at, done := f.RetentionTime(); done && at.Before(before) {
 			olds = append(olds, old{id, at})
 		}
 	}
@@ -218,7 +218,7 @@ type ListSource interface {
 
 type listable interface {
 	ListRow() tasktype.Row
-	Finished() bool
+	IsFinished() bool
 }
 
 func (d *Driver[T, PT]) listed() ([]listed, error) {
@@ -235,7 +235,7 @@ func (d *Driver[T, PT]) listed() ([]listed, error) {
 		if !ok {
 			return nil, nil // the model is not in the unified listing
 		}
-		out = append(out, listed{row: l.ListRow(), status: e.key.Status, finished: l.Finished()})
+		out = append(out, listed{row: l.ListRow(), status: e.key.Status, finished: l.IsFinished()})
 	}
 	return out, nil
 }

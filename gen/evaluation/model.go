@@ -151,15 +151,15 @@ func (x *Evaluation) ListRow() tasktype.Row {
 	return r
 }
 
-// Finished reports whether the task is in a terminal status: the listing's
+// IsFinished reports whether the task is in a terminal status: the listing's
 // time window keeps unfinished tasks whenever they were created.
-func (x *Evaluation) Finished() bool {
+func (x *Evaluation) IsFinished() bool {
 	return x.Status.IsTerminal()
 }
 
-// FinishedAt returns when the task reached its terminal status (its last
+// RetentionTime returns when the task reached its terminal status (its last
 // change), and false while it is unfinished.
-func (x *Evaluation) FinishedAt() (time.Time, bool) {
+func (x *Evaluation) RetentionTime() (time.Time, bool) {
 	if x.Status.IsTerminal() {
 		return x.UpdatedAt, true
 	}

@@ -245,15 +245,15 @@ func (x *ModelUpload) ListRow() tasktype.Row {
 	return r
 }
 
-// Finished reports whether the task is in a terminal status: the listing's
+// IsFinished reports whether the task is in a terminal status: the listing's
 // time window keeps unfinished tasks whenever they were created.
-func (x *ModelUpload) Finished() bool {
+func (x *ModelUpload) IsFinished() bool {
 	return x.Status.IsTerminal()
 }
 
-// FinishedAt returns when the task reached its terminal status (its last
+// RetentionTime returns when the task reached its terminal status (its last
 // change), and false while it is unfinished.
-func (x *ModelUpload) FinishedAt() (time.Time, bool) {
+func (x *ModelUpload) RetentionTime() (time.Time, bool) {
 	if x.Status.IsTerminal() {
 		return x.UpdatedAt, true
 	}

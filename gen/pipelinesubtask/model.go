@@ -160,15 +160,15 @@ func (x *PipelineSubtask) ListRow() tasktype.Row {
 	return r
 }
 
-// Finished reports whether the task is in a terminal status: the listing's
+// IsFinished reports whether the task is in a terminal status: the listing's
 // time window keeps unfinished tasks whenever they were created.
-func (x *PipelineSubtask) Finished() bool {
+func (x *PipelineSubtask) IsFinished() bool {
 	return x.Status.IsTerminal()
 }
 
-// FinishedAt returns when the task reached its terminal status (its last
+// RetentionTime returns when the task reached its terminal status (its last
 // change), and false while it is unfinished.
-func (x *PipelineSubtask) FinishedAt() (time.Time, bool) {
+func (x *PipelineSubtask) RetentionTime() (time.Time, bool) {
 	if x.Status.IsTerminal() {
 		return x.UpdatedAt, true
 	}

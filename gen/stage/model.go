@@ -419,15 +419,15 @@ func (x *StageState) ListRow() tasktype.Row {
 	return r
 }
 
-// Finished reports whether the task is in a terminal status: the listing's
+// IsFinished reports whether the task is in a terminal status: the listing's
 // time window keeps unfinished tasks whenever they were created.
-func (x *StageState) Finished() bool {
+func (x *StageState) IsFinished() bool {
 	return x.Status.IsTerminal()
 }
 
-// FinishedAt returns when the task reached its terminal status (its last
+// RetentionTime returns when the task reached its terminal status (its last
 // change), and false while it is unfinished.
-func (x *StageState) FinishedAt() (time.Time, bool) {
+func (x *StageState) RetentionTime() (time.Time, bool) {
 	if x.Status.IsTerminal() {
 		return x.UpdatedAt, true
 	}

@@ -149,15 +149,15 @@ func (x *Synthesis) ListRow() tasktype.Row {
 	return r
 }
 
-// Finished reports whether the task is in a terminal status: the listing's
+// IsFinished reports whether the task is in a terminal status: the listing's
 // time window keeps unfinished tasks whenever they were created.
-func (x *Synthesis) Finished() bool {
+func (x *Synthesis) IsFinished() bool {
 	return x.Status.IsTerminal()
 }
 
-// FinishedAt returns when the task reached its terminal status (its last
+// RetentionTime returns when the task reached its terminal status (its last
 // change), and false while it is unfinished.
-func (x *Synthesis) FinishedAt() (time.Time, bool) {
+func (x *Synthesis) RetentionTime() (time.Time, bool) {
 	if x.Status.IsTerminal() {
 		return x.UpdatedAt, true
 	}

@@ -72,9 +72,9 @@ func (g *generator) listRowMethod(f *jen.File) {
 	body = append(body, jen.Return(jen.Id("r")))
 	f.Comment("ListRow returns the task as a row of the unified listing across models.")
 	f.Func().Params(jen.Id("x").Op("*").Id(m.Struct)).Id("ListRow").Params().Qual(pkgTasktype, "Row").Block(body...)
-	f.Comment("Finished reports whether the task is in a terminal status: the listing's")
+	f.Comment("IsFinished reports whether the task is in a terminal status: the listing's")
 	f.Comment("time window keeps unfinished tasks whenever they were created.")
-	f.Func().Params(jen.Id("x").Op("*").Id(m.Struct)).Id("Finished").Params().Bool().Block(jen.Return(jen.Id("x").Dot("Status").Dot("IsTerminal").Call()))
+	f.Func().Params(jen.Id("x").Op("*").Id(m.Struct)).Id("IsFinished").Params().Bool().Block(jen.Return(jen.Id("x").Dot("Status").Dot("IsTerminal").Call()))
 }
 
 // CatalogFiles renders the catalog package for the listed models, whose

@@ -66,9 +66,9 @@ func (g *generator) modelFile(f *jen.File) {
 	g.timeoutMethod(f)
 	g.prepareTimeoutMethod(f)
 	g.listRowMethod(f)
-	f.Comment("FinishedAt returns when the task reached its terminal status (its last")
+	f.Comment("RetentionTime returns when the task reached its terminal status (its last")
 	f.Comment("change), and false while it is unfinished.")
-	f.Func().Params(jen.Id("x").Op("*").Id(m.Struct)).Id("FinishedAt").Params().Params(jen.Qual("time", "Time"), jen.Bool()).Block(
+	f.Func().Params(jen.Id("x").Op("*").Id(m.Struct)).Id("RetentionTime").Params().Params(jen.Qual("time", "Time"), jen.Bool()).Block(
 		jen.If(jen.Id("x").Dot("Status").Dot("IsTerminal").Call()).Block(jen.Return(jen.Id("x").Dot("UpdatedAt"), jen.True())),
 		jen.Return(jen.Qual("time", "Time").Values(), jen.False()),
 	)

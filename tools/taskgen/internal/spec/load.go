@@ -615,7 +615,7 @@ func (l *loader) enums(n *yaml.Node) {
 }
 
 // reservedStructMethods are the methods generated on model and value structs.
-var reservedStructMethods = map[string]bool{"Fire": true, "Validate": true, "UnmarshalJSON": true, "MarshalJSON": true, "Key": true, "Init": true, "Touch": true, "TimeoutAt": true, "ListRow": true, "Finished": true, "PrepareTimeout": true, "FinishedAt": true}
+var reservedStructMethods = map[string]bool{"Fire": true, "Validate": true, "UnmarshalJSON": true, "MarshalJSON": true, "Key": true, "Init": true, "Touch": true, "TimeoutAt": true, "ListRow": true, "IsFinished": true, "PrepareTimeout": true, "RetentionTime": true}
 
 var fieldKeys = []string{"type", "of", "doc", "required", "optional", "default", "max_len", "min_len", "ge", "le", "gt", "lt", "min_items", "max_items", "references"}
 
@@ -1086,6 +1086,10 @@ func (l *loader) enteredAt(n *yaml.Node, s *Status) string {
 		return name
 	}
 	f := &Field{Pos: l.pos(n), Name: name, GoName: GoName(name), Type: &TypeRef{Kind: KindTime}, Optional: true, EnteredAt: true}
+	if reservedStructMethods[f.GoName] {
+		l.errorf(n, "%s: %q becomes the Go name %s, which is a generated method of the model; choose another name", what, name, f.GoName)
+		return ""
+	}
 	for _, other := range l.m.Fields {
 		if other.GoName == f.GoName {
 			l.errorf(n, "%s: %q and field %q both become the Go name %s", what, name, other.Name, f.GoName)
