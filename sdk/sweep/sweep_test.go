@@ -208,3 +208,29 @@ func TestHookErrorsAreReported(t *testing.T) {
 		t.Errorf("the move did not stand: %s", got.Status)
 	}
 }
+
+// TestRunSweepsAndReleasesItsLease: Run sweeps at once, and when its context
+// ends it stops and gives its lease up for another process.
+func TestRunSweepsAndReleasesItsLease(t *testing.T) {
+	store, leases, clock := setup(t, all[0])
+	x := create(t, store)
+	clock.Advance(time.Hour)
+	swept := make(chan struct{}, 1)
+	sw := sweep.New(store, sweep.Config[analysis.Task]{Clock: clock.Now, Leases: leases, Owner: "runner",
+		OnTransition: func(context.Context, *analysis.Task, *analysis.Task) error { swept <- struct{}{}; return nil }})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { sw.Run(ctx, time.Hour, func(err error) { t.Error(err) }); close(done) }()
+	<-swept
+	if held, _ := leases.Acquire(context.Background(), "taskmodel-sweep", "other", clock.Now(), time.Minute); held {
+		t.Fatal("another owner took the lease while Run holds it")
+	}
+	cancel()
+	<-done
+	if got := status(t, store, x); got.Status != analysis.StatusExpired {
+		t.Errorf("Run did not sweep: %s", got.Status)
+	}
+	if held, _ := leases.Acquire(context.Background(), "taskmodel-sweep", "other", clock.Now(), time.Minute); !held {
+		t.Error("Run kept its lease after stopping")
+	}
+}

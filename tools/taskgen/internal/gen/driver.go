@@ -28,9 +28,8 @@ func (g *generator) driverFile(f *jen.File, e Engine) {
 	pg := e == PostgreSQL
 	model := g.importPath
 	T := jen.Qual(model, m.Struct)
-	table, history := Table(m)
+	table, _ := Table(m)
 	rowType := SQLCName(table)
-	histType := SQLCName(history)
 	f.ImportName(model, g.pkg)
 	f.ImportName(pkgBackends, "backends")
 	f.ImportName(pkgPGX, "pgx")
@@ -248,7 +247,6 @@ func (g *generator) driverFile(f *jen.File, e Engine) {
 		),
 		jen.Return(jen.Id("out"), jen.Nil()),
 	)
-	_ = histType
 
 	limitType := jen.Int64()
 	if pg {

@@ -31,9 +31,7 @@ type column struct {
 	NotNull bool
 	Checks  []string
 	JSON    bool // stored as JSON text / jsonb
-	Builtin bool
 	Primary bool
-	Default string
 }
 
 // Table returns the model's table name and its history table's name.
@@ -82,12 +80,7 @@ func (g *generator) columns(e Engine) []column {
 	var cols []column
 	for _, f := range append(g.builtinFields(), g.m.Fields...) {
 		c := g.column(e, f)
-		switch f.Name {
-		case "id":
-			c.Primary, c.Builtin = true, true
-		case "status", "version", "created_at", "updated_at":
-			c.Builtin = true
-		}
+		c.Primary = f.Name == "id"
 		if f.Name == "version" {
 			c.Checks = []string{"version >= 1"}
 		}

@@ -403,8 +403,8 @@ func (l *loader) statusNames() string {
 
 // statuses declares the statuses; their details are read by statusDetails
 // once events, sets and fields are known.
-func (l *loader) statuses(p pair) map[*Status]*yaml.Node {
-	nodes := map[*Status]*yaml.Node{}
+func (l *loader) statuses(p pair) map[*Status]map[string]pair {
+	nodes := map[*Status]map[string]pair{}
 	for _, q := range l.mapping(p.val, "statuses") {
 		name, ok := l.name(q.key, "status", reStatus, "[A-Za-z][A-Za-z0-9_-]*")
 		if !ok {
@@ -415,9 +415,10 @@ func (l *loader) statuses(p pair) map[*Status]*yaml.Node {
 			continue
 		}
 		l.m.Statuses = append(l.m.Statuses, s)
-		nodes[s] = q.val
-		// initial and terminal are read now: the graph checks need them.
+		// The keys are read once; initial and terminal are used now (the
+		// graph checks need them), the rest by statusDetails.
 		sk := l.keys(q.val, fmt.Sprintf("status %q", name), "doc", "initial", "terminal", "code", "progress", "entered_at", "display", "timeout")
+		nodes[s] = sk
 		if v, ok := sk["initial"]; ok {
 			s.Initial, _ = l.boolean(v.val, fmt.Sprintf("initial of status %q", name))
 		}
@@ -907,14 +908,13 @@ func (l *loader) defaultValue(n *yaml.Node, t *TypeRef, what string) (any, bool)
 
 // statusDetails reads the keys of each status that refer to events, fields
 // and error codes, and resolves the fields events require.
-func (l *loader) statusDetails(nodes map[*Status]*yaml.Node) {
+func (l *loader) statusDetails(nodes map[*Status]map[string]pair) {
 	m := l.m
 	codeSeen := false
 	var noCode []*Status
 	for _, s := range m.Statuses {
 		what := fmt.Sprintf("status %q", s.Name)
-		k := l.keys(nodes[s], what, "doc", "initial", "terminal", "code", "progress", "entered_at", "display", "timeout")
-		l.errs = dropUnknownKeyDuplicates(l.errs)
+		k := nodes[s]
 		if v, ok := k["doc"]; ok {
 			s.Doc, _ = l.str(v.val, "doc")
 		}
@@ -960,7 +960,7 @@ func (l *loader) statusDetails(nodes map[*Status]*yaml.Node) {
 	}
 	if codeSeen && len(noCode) > 0 {
 		for _, s := range noCode {
-			l.errorf(nodes[s], "status %q has no code; when one status has a short code every status needs one (Q, R, D, F, C)", s.Name)
+			l.errs = append(l.errs, &Error{Pos: s.Pos, Msg: fmt.Sprintf("status %q has no code; when one status has a short code every status needs one (Q, R, D, F, C)", s.Name)})
 		}
 	}
 	m.HasCodes = codeSeen && len(noCode) == 0
@@ -1010,22 +1010,6 @@ func (l *loader) statusDetails(nodes map[*Status]*yaml.Node) {
 			}
 		}
 	}
-}
-
-// dropUnknownKeyDuplicates removes the second report of an unknown status key:
-// statuses() and statusDetails() both read the status mapping.
-func dropUnknownKeyDuplicates(errs ErrorList) ErrorList {
-	seen := map[string]bool{}
-	out := errs[:0]
-	for _, e := range errs {
-		key := e.Error()
-		if seen[key] {
-			continue
-		}
-		seen[key] = true
-		out = append(out, e)
-	}
-	return out
 }
 
 func (l *loader) progress(n *yaml.Node, what string) *Progress {
