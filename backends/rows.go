@@ -84,3 +84,17 @@ func Deref[V any](p *V) V {
 	}
 	return *p
 }
+
+// Claims converts the rows of a worker query into claims, stopping at the
+// first row that does not convert.
+func Claims[R, T any](rows []R, conv func(R) (*T, Lease, error)) ([]Claim[T], error) {
+	out := make([]Claim[T], 0, len(rows))
+	for _, r := range rows {
+		x, l, err := conv(r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Claim[T]{Task: x, Lease: l})
+	}
+	return out, nil
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 )
@@ -183,4 +184,37 @@ type Row struct {
 	Tag        *string    `json:"tag"`
 	CreatedAt  time.Time  `json:"created_at"`
 	EndDate    *time.Time `json:"end_date"`
+}
+
+// Worker is a model's worker section, as generated code exposes it: the
+// events a worker pool fires (Cancel and Requeue may be empty), the statuses
+// it claims from and runs in, and how a task whose worker vanished is
+// rescued.
+type Worker struct {
+	Claim, Complete, Fail, Cancel, Requeue string // event names
+	Queue, Running                         string // status names
+	// MaxAttempts is how many times a task may be reserved; a task whose
+	// lease expired is requeued while attempts remain, else it fails.
+	MaxAttempts int
+	// Lease is how long a worker holds a task between heartbeats.
+	Lease time.Duration
+	// ErrorCode is the code of a failure that carries none of its own (a
+	// plain error, a panic, a lost lease); empty when failures need no code.
+	ErrorCode string
+}
+
+// Truncate shortens s to at most n characters (runes), for messages stored
+// in fields with a max_len.
+func Truncate(s string, n int) string {
+	if n < 0 || utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	i := 0
+	for j := range s {
+		if i == n {
+			return s[:j]
+		}
+		i++
+	}
+	return s
 }

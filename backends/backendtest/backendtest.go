@@ -106,6 +106,10 @@ func Run(t *testing.T, newDriver Factory) {
 		{"DeleteFinished", testDeleteFinished},
 		{"RaceOneWinnerPerStep", testRace},
 		{"ThousandTasksInParallel", testThousand},
+		{"WorkReserve", testReserve},
+		{"WorkReserveRace", testReserveRace},
+		{"WorkHeartbeat", testHeartbeat},
+		{"WorkLostOrderAndLimit", testLostOrderAndLimit},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, setup(t, newDriver)) })

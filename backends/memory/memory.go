@@ -28,6 +28,7 @@ type entry struct {
 	task    []byte // JSON
 	key     tasktype.Key
 	history []backends.History
+	lease   *taskLease // a worker's lease, for models with a worker section
 }
 
 // Driver stores tasks of one model in memory.

@@ -21,9 +21,11 @@ const (
 	EventFail Event = "fail"
 	// EventCancel: QUEUED, RUNNING → CANCELLED. The task was manually cancelled.
 	EventCancel Event = "cancel"
+	// EventRequeue: RUNNING → QUEUED. The task's worker vanished; the task waits for another attempt.
+	EventRequeue Event = "requeue"
 )
 
-var events = [...]Event{EventStart, EventComplete, EventFail, EventCancel}
+var events = [...]Event{EventStart, EventComplete, EventFail, EventCancel, EventRequeue}
 
 // Events returns every event in spec order.
 func Events() []Event {
@@ -44,6 +46,10 @@ func (ev Event) index() int {
 	case 6:
 		if ev == EventCancel {
 			return 3
+		}
+	case 7:
+		if ev == EventRequeue {
+			return 4
 		}
 	case 8:
 		if ev == EventComplete {
@@ -70,7 +76,7 @@ func ParseEvent(text string) (Event, error) {
 	}
 	return "", &tasktype.FieldError{
 		Field:   "event",
-		Message: fmt.Sprintf("unknown event %q; allowed: start, complete, fail, cancel", text),
+		Message: fmt.Sprintf("unknown event %q; allowed: start, complete, fail, cancel, requeue", text),
 		Rule:    "one_of",
 		Value:   text,
 	}
@@ -108,12 +114,12 @@ func (ev Event) Value() (driver.Value, error) {
 }
 
 // fireTable[from][event] is the 1-based index of the status the event leads to, 0 where it may not fire.
-var fireTable = [5][4]uint8{
-	0: {2, 0, 4, 5},
-	1: {0, 3, 4, 5},
-	2: {0, 0, 0, 0},
-	3: {0, 0, 0, 0},
-	4: {0, 0, 0, 0},
+var fireTable = [5][5]uint8{
+	0: {2, 0, 4, 5, 0},
+	1: {0, 3, 4, 5, 1},
+	2: {0, 0, 0, 0, 0},
+	3: {0, 0, 0, 0, 0},
+	4: {0, 0, 0, 0, 0},
 }
 
 // moveTable[from][to] is the transition matrix the events derive.
@@ -124,6 +130,7 @@ var moveTable = [5][5]bool{
 		4: true,
 	},
 	1: {
+		0: true,
 		2: true,
 		3: true,
 		4: true,
@@ -200,6 +207,8 @@ func (ev Event) Target() Status {
 		return StatusFailed
 	case EventCancel:
 		return StatusCancelled
+	case EventRequeue:
+		return StatusQueued
 	}
 	return ""
 }
@@ -215,6 +224,8 @@ func (ev Event) Sources() []Status {
 		return []Status{StatusQueued, StatusRunning}
 	case EventCancel:
 		return []Status{StatusQueued, StatusRunning}
+	case EventRequeue:
+		return []Status{StatusRunning}
 	}
 	return nil
 }

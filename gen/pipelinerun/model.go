@@ -282,7 +282,8 @@ func (x *PipelineRun) UnmarshalJSON(data []byte) error {
 // Fire moves the task with event ev at time at. It checks the move against the
 // lifecycle (a *TransitionError when it is not allowed) and that the fields ev
 // requires are set (a *tasktype.FieldError), then sets Status, the new status's
-// entry timestamp and UpdatedAt, and increments Version. On error x is unchanged.
+// entry timestamp, its progress (where the spec maps one) and UpdatedAt, and
+// increments Version. On error x is unchanged.
 func (x *PipelineRun) Fire(ev Event, at time.Time) error {
 	to, err := Fire(x.Status, ev)
 	if err != nil {
@@ -351,6 +352,13 @@ func (x *PipelineRun) TimeoutAt() (time.Time, bool) {
 // has no timeout.
 func (x *PipelineRun) PrepareTimeout() (Event, bool) {
 	return "", false
+}
+
+// ReportProgress sets the task's progress from its status's progress mapping,
+// given the fraction of the work done (0 to 1); false, and nothing set, when
+// the status maps no progress or the model has no progress field.
+func (x *PipelineRun) ReportProgress(done float64) bool {
+	return false
 }
 
 // ListRow returns the task as a row of the unified listing across models.

@@ -65,7 +65,8 @@ func (x *Synthesis) UnmarshalJSON(data []byte) error {
 // Fire moves the task with event ev at time at. It checks the move against the
 // lifecycle (a *TransitionError when it is not allowed) and that the fields ev
 // requires are set (a *tasktype.FieldError), then sets Status, the new status's
-// entry timestamp and UpdatedAt, and increments Version. On error x is unchanged.
+// entry timestamp, its progress (where the spec maps one) and UpdatedAt, and
+// increments Version. On error x is unchanged.
 func (x *Synthesis) Fire(ev Event, at time.Time) error {
 	to, err := Fire(x.Status, ev)
 	if err != nil {
@@ -134,6 +135,38 @@ func (x *Synthesis) PrepareTimeout() (Event, bool) {
 	return "", false
 }
 
+// ReportProgress sets the task's progress from its status's progress mapping,
+// given the fraction of the work done (0 to 1); false, and nothing set, when
+// the status maps no progress or the model has no progress field.
+func (x *Synthesis) ReportProgress(done float64) bool {
+	return false
+}
+
+// Worker is the spec's worker section: workers claim tasks in QUEUED with
+// event "start", run them in RUNNING under a lease of 30s, and end them with
+// "complete" or "fail".
+var Worker = tasktype.Worker{
+	Cancel:      string(EventCancel),
+	Claim:       string(EventStart),
+	Complete:    string(EventComplete),
+	Fail:        string(EventFail),
+	Lease:       30 * time.Second,
+	MaxAttempts: 3,
+	Queue:       string(StatusQueued),
+	Requeue:     string(EventRequeue),
+	Running:     string(StatusRunning),
+}
+
+// PrepareFailure fills the fields event "fail" requires from a failure's code
+// and message and returns the event. A code the spec does not declare becomes
+// the worker's error code; a message longer than its field allows is cut.
+func (x *Synthesis) PrepareFailure(code, message string) Event {
+	msg := message
+	msg = tasktype.Truncate(msg, 4000)
+	x.ErrorMessage = &msg
+	return EventFail
+}
+
 // ListRow returns the task as a row of the unified listing across models.
 func (x *Synthesis) ListRow() tasktype.Row {
 	r := tasktype.Row{
@@ -167,8 +200,14 @@ func (x *Synthesis) RetentionTime() (time.Time, bool) {
 //go:embed sql/postgresql/schema.sql
 var schemaPostgreSQL string
 
+//go:embed sql/postgresql/worker.sql
+var workerPostgreSQL string
+
 //go:embed sql/sqlite/schema.sql
 var schemaSQLite string
+
+//go:embed sql/sqlite/worker.sql
+var workerSQLite string
 
 // Migrations returns the schema migrations of the model for an engine,
 // "postgresql" or "sqlite", in order; nil for another engine.
@@ -178,11 +217,17 @@ func Migrations(engine string) []tasktype.Migration {
 		return []tasktype.Migration{{
 			Name: "synthesis/0001_schema",
 			SQL:  schemaPostgreSQL,
+		}, {
+			Name: "synthesis/0002_worker",
+			SQL:  workerPostgreSQL,
 		}}
 	case "sqlite":
 		return []tasktype.Migration{{
 			Name: "synthesis/0001_schema",
 			SQL:  schemaSQLite,
+		}, {
+			Name: "synthesis/0002_worker",
+			SQL:  workerSQLite,
 		}}
 	}
 	return nil

@@ -45,3 +45,10 @@ type AnalysisHistory struct {
 	Actor      string
 	Message    string
 }
+
+type AnalysisLease struct {
+	TaskID    uuid.UUID
+	Owner     string
+	ExpiresAt time.Time
+	Attempt   int32
+}

@@ -146,6 +146,36 @@ func (q *Queries) Get(ctx context.Context, id uuid.UUID) (Analysis, error) {
 	return i, err
 }
 
+const heartbeat = `-- name: Heartbeat :execrows
+UPDATE analysis_lease SET expires_at = ?1
+WHERE task_id = ?2 AND owner = ?3 AND attempt = ?4
+  AND EXISTS (SELECT 1 FROM analysis AS r WHERE r.id = analysis_lease.task_id AND r.status = ?5)
+`
+
+type HeartbeatParams struct {
+	TmExpiresAt time.Time
+	TmTaskID    uuid.UUID
+	TmOwner     string
+	TmAttempt   int64
+	TmStatus    string
+}
+
+// Extends a lease while its holder (owner and attempt) still has it and the
+// task is still in tm_status; 0 rows tell the worker to stop.
+func (q *Queries) Heartbeat(ctx context.Context, arg HeartbeatParams) (int64, error) {
+	result, err := q.db.ExecContext(ctx, heartbeat,
+		arg.TmExpiresAt,
+		arg.TmTaskID,
+		arg.TmOwner,
+		arg.TmAttempt,
+		arg.TmStatus,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
 const history = `-- name: History :many
 SELECT task_id, seq, from_status, to_status, event, at, attempt, actor, message FROM analysis_history WHERE task_id = ?1 ORDER BY seq
 `
@@ -317,6 +347,130 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]A
 			&i.CancelledAt,
 			&i.ExpiredAt,
 		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const lost = `-- name: Lost :many
+SELECT t.id, t.status, t.version, t.created_at, t.updated_at, t.user_id, t.tool_id, t.agents, t.progress, t.progress_detail, t.error_code, t.error_message, t.blobs_cleaned, t.upload_started_at, t.upload_failed_at, t.queued_at, t.processing_started_at, t.completed_at, t.failed_at, t.cancelled_at, t.expired_at, l.owner, l.attempt FROM analysis AS t JOIN analysis_lease AS l ON l.task_id = t.id
+WHERE t.status = ?1 AND l.expires_at <= ?2
+ORDER BY l.expires_at, t.id
+LIMIT ?3
+`
+
+type LostParams struct {
+	TmStatus  string
+	TmNow     time.Time
+	TmMaxRows int64
+}
+
+type LostRow struct {
+	Analysis Analysis
+	Owner    string
+	Attempt  int64
+}
+
+// Tasks in tm_status whose lease expired: their worker is gone.
+func (q *Queries) Lost(ctx context.Context, arg LostParams) ([]LostRow, error) {
+	rows, err := q.db.QueryContext(ctx, lost, arg.TmStatus, arg.TmNow, arg.TmMaxRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []LostRow
+	for rows.Next() {
+		var i LostRow
+		if err := rows.Scan(
+			&i.Analysis.ID,
+			&i.Analysis.Status,
+			&i.Analysis.Version,
+			&i.Analysis.CreatedAt,
+			&i.Analysis.UpdatedAt,
+			&i.Analysis.UserID,
+			&i.Analysis.ToolID,
+			&i.Analysis.Agents,
+			&i.Analysis.Progress,
+			&i.Analysis.ProgressDetail,
+			&i.Analysis.ErrorCode,
+			&i.Analysis.ErrorMessage,
+			&i.Analysis.BlobsCleaned,
+			&i.Analysis.UploadStartedAt,
+			&i.Analysis.UploadFailedAt,
+			&i.Analysis.QueuedAt,
+			&i.Analysis.ProcessingStartedAt,
+			&i.Analysis.CompletedAt,
+			&i.Analysis.FailedAt,
+			&i.Analysis.CancelledAt,
+			&i.Analysis.ExpiredAt,
+			&i.Owner,
+			&i.Attempt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const reserve = `-- name: Reserve :many
+INSERT INTO analysis_lease (task_id, owner, expires_at, attempt)
+SELECT r.id, ?1, ?2, 1 FROM analysis AS r
+WHERE r.status = ?3
+  AND NOT EXISTS (SELECT 1 FROM analysis_lease AS h WHERE h.task_id = r.id AND h.expires_at > ?4)
+ORDER BY r.created_at, r.id
+LIMIT ?5
+ON CONFLICT (task_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at, attempt = analysis_lease.attempt + 1
+RETURNING task_id, attempt
+`
+
+type ReserveParams struct {
+	TmOwner     string
+	TmExpiresAt time.Time
+	TmStatus    string
+	TmNow       time.Time
+	TmMaxRows   int64
+}
+
+type ReserveRow struct {
+	TaskID  uuid.UUID
+	Attempt int64
+}
+
+// Leases up to tm_max_rows tasks in tm_status that no live lease holds, oldest
+// first. SQLite runs one writer at a time, so the rows NOT EXISTS lets through
+// hold no live lease when the upsert takes them: a task goes to one worker.
+// The task row is unchanged: the worker then fires the claim event.
+func (q *Queries) Reserve(ctx context.Context, arg ReserveParams) ([]ReserveRow, error) {
+	rows, err := q.db.QueryContext(ctx, reserve,
+		arg.TmOwner,
+		arg.TmExpiresAt,
+		arg.TmStatus,
+		arg.TmNow,
+		arg.TmMaxRows,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ReserveRow
+	for rows.Next() {
+		var i ReserveRow
+		if err := rows.Scan(&i.TaskID, &i.Attempt); err != nil {
 			return nil, err
 		}
 		items = append(items, i)

@@ -35,3 +35,10 @@ type DatasetUploadHistory struct {
 	Actor      string
 	Message    string
 }
+
+type DatasetUploadLease struct {
+	TaskID    uuid.UUID
+	Owner     string
+	ExpiresAt time.Time
+	Attempt   int64
+}

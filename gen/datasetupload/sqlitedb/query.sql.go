@@ -69,6 +69,36 @@ func (q *Queries) Get(ctx context.Context, id uuid.UUID) (DatasetUpload, error) 
 	return i, err
 }
 
+const heartbeat = `-- name: Heartbeat :execrows
+UPDATE dataset_upload_lease SET expires_at = ?1
+WHERE task_id = ?2 AND owner = ?3 AND attempt = ?4
+  AND EXISTS (SELECT 1 FROM dataset_upload AS r WHERE r.id = dataset_upload_lease.task_id AND r.status = ?5)
+`
+
+type HeartbeatParams struct {
+	TmExpiresAt time.Time
+	TmTaskID    uuid.UUID
+	TmOwner     string
+	TmAttempt   int64
+	TmStatus    string
+}
+
+// Extends a lease while its holder (owner and attempt) still has it and the
+// task is still in tm_status; 0 rows tell the worker to stop.
+func (q *Queries) Heartbeat(ctx context.Context, arg HeartbeatParams) (int64, error) {
+	result, err := q.db.ExecContext(ctx, heartbeat,
+		arg.TmExpiresAt,
+		arg.TmTaskID,
+		arg.TmOwner,
+		arg.TmAttempt,
+		arg.TmStatus,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
 const history = `-- name: History :many
 SELECT task_id, seq, from_status, to_status, event, at, attempt, actor, message FROM dataset_upload_history WHERE task_id = ?1 ORDER BY seq
 `
@@ -210,6 +240,120 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]D
 			&i.StartedAt,
 			&i.EndDate,
 		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const lost = `-- name: Lost :many
+SELECT t.id, t.status, t.version, t.created_at, t.updated_at, t.tag, t.error_message, t.dataset_name, t.records_processed, t.started_at, t.end_date, l.owner, l.attempt FROM dataset_upload AS t JOIN dataset_upload_lease AS l ON l.task_id = t.id
+WHERE t.status = ?1 AND l.expires_at <= ?2
+ORDER BY l.expires_at, t.id
+LIMIT ?3
+`
+
+type LostParams struct {
+	TmStatus  string
+	TmNow     time.Time
+	TmMaxRows int64
+}
+
+type LostRow struct {
+	DatasetUpload DatasetUpload
+	Owner         string
+	Attempt       int64
+}
+
+// Tasks in tm_status whose lease expired: their worker is gone.
+func (q *Queries) Lost(ctx context.Context, arg LostParams) ([]LostRow, error) {
+	rows, err := q.db.QueryContext(ctx, lost, arg.TmStatus, arg.TmNow, arg.TmMaxRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []LostRow
+	for rows.Next() {
+		var i LostRow
+		if err := rows.Scan(
+			&i.DatasetUpload.ID,
+			&i.DatasetUpload.Status,
+			&i.DatasetUpload.Version,
+			&i.DatasetUpload.CreatedAt,
+			&i.DatasetUpload.UpdatedAt,
+			&i.DatasetUpload.Tag,
+			&i.DatasetUpload.ErrorMessage,
+			&i.DatasetUpload.DatasetName,
+			&i.DatasetUpload.RecordsProcessed,
+			&i.DatasetUpload.StartedAt,
+			&i.DatasetUpload.EndDate,
+			&i.Owner,
+			&i.Attempt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const reserve = `-- name: Reserve :many
+INSERT INTO dataset_upload_lease (task_id, owner, expires_at, attempt)
+SELECT r.id, ?1, ?2, 1 FROM dataset_upload AS r
+WHERE r.status = ?3
+  AND NOT EXISTS (SELECT 1 FROM dataset_upload_lease AS h WHERE h.task_id = r.id AND h.expires_at > ?4)
+ORDER BY r.created_at, r.id
+LIMIT ?5
+ON CONFLICT (task_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at, attempt = dataset_upload_lease.attempt + 1
+RETURNING task_id, attempt
+`
+
+type ReserveParams struct {
+	TmOwner     string
+	TmExpiresAt time.Time
+	TmStatus    string
+	TmNow       time.Time
+	TmMaxRows   int64
+}
+
+type ReserveRow struct {
+	TaskID  uuid.UUID
+	Attempt int64
+}
+
+// Leases up to tm_max_rows tasks in tm_status that no live lease holds, oldest
+// first. SQLite runs one writer at a time, so the rows NOT EXISTS lets through
+// hold no live lease when the upsert takes them: a task goes to one worker.
+// The task row is unchanged: the worker then fires the claim event.
+func (q *Queries) Reserve(ctx context.Context, arg ReserveParams) ([]ReserveRow, error) {
+	rows, err := q.db.QueryContext(ctx, reserve,
+		arg.TmOwner,
+		arg.TmExpiresAt,
+		arg.TmStatus,
+		arg.TmNow,
+		arg.TmMaxRows,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ReserveRow
+	for rows.Next() {
+		var i ReserveRow
+		if err := rows.Scan(&i.TaskID, &i.Attempt); err != nil {
 			return nil, err
 		}
 		items = append(items, i)

@@ -219,6 +219,64 @@ func (d *Driver) ListByStatus(ctx context.Context, status string, limit int) ([]
 func (d *Driver) Due(ctx context.Context, now time.Time, limit int) ([]*evaluation.Evaluation, error) {
 	return nil, nil
 }
+
+// Reserve leases up to limit tasks in status queue that no live lease holds
+// to owner until expires; it implements backends.WorkDriver.
+func (d *Driver) Reserve(ctx context.Context, queue, owner string, now, expires time.Time, limit int) ([]backends.Claim[evaluation.Evaluation], error) {
+	rows, err := d.q.Reserve(ctx, ReserveParams{
+		TmExpiresAt: expires.UTC(),
+		TmMaxRows:   int32(limit),
+		TmNow:       now.UTC(),
+		TmOwner:     owner,
+		TmStatus:    queue,
+	})
+	if err != nil {
+		return nil, classify(err)
+	}
+	return backends.Claims(rows, func(r ReserveRow) (*evaluation.Evaluation, backends.Lease, error) {
+		x, err := fromRow(r.Evaluation)
+		return x, backends.Lease{
+			Attempt: int(r.Attempt),
+			Owner:   owner,
+		}, err
+	})
+}
+
+// Heartbeat extends a lease its holder still has on a task still in status
+// running; it implements backends.WorkDriver.
+func (d *Driver) Heartbeat(ctx context.Context, id uuid.UUID, lease backends.Lease, running string, expires time.Time) (bool, error) {
+	n, err := d.q.Heartbeat(ctx, HeartbeatParams{
+		TmAttempt:   int32(lease.Attempt),
+		TmExpiresAt: expires.UTC(),
+		TmOwner:     lease.Owner,
+		TmStatus:    running,
+		TmTaskID:    id,
+	})
+	return n == 1, classify(err)
+}
+
+// Lost returns up to limit tasks in status running whose lease expired by
+// now; it implements backends.WorkDriver.
+func (d *Driver) Lost(ctx context.Context, running string, now time.Time, limit int) ([]backends.Claim[evaluation.Evaluation], error) {
+	rows, err := d.q.Lost(ctx, LostParams{
+		TmMaxRows: int32(limit),
+		TmNow:     now.UTC(),
+		TmStatus:  running,
+	})
+	if err != nil {
+		return nil, classify(err)
+	}
+	return backends.Claims(rows, func(r LostRow) (*evaluation.Evaluation, backends.Lease, error) {
+		x, err := fromRow(r.Evaluation)
+		return x, backends.Lease{
+			Attempt: int(r.Attempt),
+			Owner:   r.Owner,
+		}, err
+	})
+}
+
+var _ backends.WorkDriver[evaluation.Evaluation] = (*Driver)(nil)
+
 func fromRow(r Evaluation) (*evaluation.Evaluation, error) {
 	x := &evaluation.Evaluation{
 		Benchmark:    r.Benchmark,

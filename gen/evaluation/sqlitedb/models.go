@@ -35,3 +35,10 @@ type EvaluationHistory struct {
 	Actor      string
 	Message    string
 }
+
+type EvaluationLease struct {
+	TaskID    uuid.UUID
+	Owner     string
+	ExpiresAt time.Time
+	Attempt   int64
+}

@@ -219,6 +219,64 @@ func (d *Driver) ListByStatus(ctx context.Context, status string, limit int) ([]
 func (d *Driver) Due(ctx context.Context, now time.Time, limit int) ([]*modelupload.ModelUpload, error) {
 	return nil, nil
 }
+
+// Reserve leases up to limit tasks in status queue that no live lease holds
+// to owner until expires; it implements backends.WorkDriver.
+func (d *Driver) Reserve(ctx context.Context, queue, owner string, now, expires time.Time, limit int) ([]backends.Claim[modelupload.ModelUpload], error) {
+	rows, err := d.q.Reserve(ctx, ReserveParams{
+		TmExpiresAt: expires.UTC(),
+		TmMaxRows:   int32(limit),
+		TmNow:       now.UTC(),
+		TmOwner:     owner,
+		TmStatus:    queue,
+	})
+	if err != nil {
+		return nil, classify(err)
+	}
+	return backends.Claims(rows, func(r ReserveRow) (*modelupload.ModelUpload, backends.Lease, error) {
+		x, err := fromRow(r.ModelUpload)
+		return x, backends.Lease{
+			Attempt: int(r.Attempt),
+			Owner:   owner,
+		}, err
+	})
+}
+
+// Heartbeat extends a lease its holder still has on a task still in status
+// running; it implements backends.WorkDriver.
+func (d *Driver) Heartbeat(ctx context.Context, id uuid.UUID, lease backends.Lease, running string, expires time.Time) (bool, error) {
+	n, err := d.q.Heartbeat(ctx, HeartbeatParams{
+		TmAttempt:   int32(lease.Attempt),
+		TmExpiresAt: expires.UTC(),
+		TmOwner:     lease.Owner,
+		TmStatus:    running,
+		TmTaskID:    id,
+	})
+	return n == 1, classify(err)
+}
+
+// Lost returns up to limit tasks in status running whose lease expired by
+// now; it implements backends.WorkDriver.
+func (d *Driver) Lost(ctx context.Context, running string, now time.Time, limit int) ([]backends.Claim[modelupload.ModelUpload], error) {
+	rows, err := d.q.Lost(ctx, LostParams{
+		TmMaxRows: int32(limit),
+		TmNow:     now.UTC(),
+		TmStatus:  running,
+	})
+	if err != nil {
+		return nil, classify(err)
+	}
+	return backends.Claims(rows, func(r LostRow) (*modelupload.ModelUpload, backends.Lease, error) {
+		x, err := fromRow(r.ModelUpload)
+		return x, backends.Lease{
+			Attempt: int(r.Attempt),
+			Owner:   r.Owner,
+		}, err
+	})
+}
+
+var _ backends.WorkDriver[modelupload.ModelUpload] = (*Driver)(nil)
+
 func fromRow(r ModelUpload) (*modelupload.ModelUpload, error) {
 	x := &modelupload.ModelUpload{
 		CreatedAt:    r.CreatedAt.UTC(),

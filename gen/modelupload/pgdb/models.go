@@ -35,3 +35,10 @@ type ModelUploadHistory struct {
 	Actor      string
 	Message    string
 }
+
+type ModelUploadLease struct {
+	TaskID    uuid.UUID
+	Owner     string
+	ExpiresAt time.Time
+	Attempt   int32
+}

@@ -175,6 +175,76 @@ func (d *Driver) ListByStatus(ctx context.Context, status string, limit int) ([]
 func (d *Driver) Due(ctx context.Context, now time.Time, limit int) ([]*synthesis.Synthesis, error) {
 	return nil, nil
 }
+
+// Reserve leases up to limit tasks in status queue that no live lease holds
+// to owner until expires; it implements backends.WorkDriver.
+func (d *Driver) Reserve(ctx context.Context, queue, owner string, now, expires time.Time, limit int) ([]backends.Claim[synthesis.Synthesis], error) {
+	var out []backends.Claim[synthesis.Synthesis]
+	err := d.inTx(ctx, func(q *Queries) error {
+		rows, err := q.Reserve(ctx, ReserveParams{
+			TmExpiresAt: expires.UTC(),
+			TmMaxRows:   int64(limit),
+			TmNow:       now.UTC(),
+			TmOwner:     owner,
+			TmStatus:    queue,
+		})
+		if err != nil {
+			return err
+		}
+		out, err = backends.Claims(rows, func(r ReserveRow) (*synthesis.Synthesis, backends.Lease, error) {
+			row, err := q.Get(ctx, r.TaskID)
+			if err != nil {
+				return nil, backends.Lease{}, err
+			}
+			x, err := fromRow(row)
+			return x, backends.Lease{
+				Attempt: int(r.Attempt),
+				Owner:   owner,
+			}, err
+		})
+		return err
+	})
+	if err != nil {
+		return nil, classify(err)
+	}
+	return out, nil
+}
+
+// Heartbeat extends a lease its holder still has on a task still in status
+// running; it implements backends.WorkDriver.
+func (d *Driver) Heartbeat(ctx context.Context, id uuid.UUID, lease backends.Lease, running string, expires time.Time) (bool, error) {
+	n, err := d.q.Heartbeat(ctx, HeartbeatParams{
+		TmAttempt:   int64(lease.Attempt),
+		TmExpiresAt: expires.UTC(),
+		TmOwner:     lease.Owner,
+		TmStatus:    running,
+		TmTaskID:    id,
+	})
+	return n == 1, classify(err)
+}
+
+// Lost returns up to limit tasks in status running whose lease expired by
+// now; it implements backends.WorkDriver.
+func (d *Driver) Lost(ctx context.Context, running string, now time.Time, limit int) ([]backends.Claim[synthesis.Synthesis], error) {
+	rows, err := d.q.Lost(ctx, LostParams{
+		TmMaxRows: int64(limit),
+		TmNow:     now.UTC(),
+		TmStatus:  running,
+	})
+	if err != nil {
+		return nil, classify(err)
+	}
+	return backends.Claims(rows, func(r LostRow) (*synthesis.Synthesis, backends.Lease, error) {
+		x, err := fromRow(r.Synthesis)
+		return x, backends.Lease{
+			Attempt: int(r.Attempt),
+			Owner:   r.Owner,
+		}, err
+	})
+}
+
+var _ backends.WorkDriver[synthesis.Synthesis] = (*Driver)(nil)
+
 func fromRow(r Synthesis) (*synthesis.Synthesis, error) {
 	x := &synthesis.Synthesis{
 		CreatedAt:    r.CreatedAt.UTC(),

@@ -34,3 +34,10 @@ type SynthesisHistory struct {
 	Actor      string
 	Message    string
 }
+
+type SynthesisLease struct {
+	TaskID    uuid.UUID
+	Owner     string
+	ExpiresAt time.Time
+	Attempt   int64
+}

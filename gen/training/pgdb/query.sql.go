@@ -167,6 +167,36 @@ func (q *Queries) Get(ctx context.Context, id uuid.UUID) (Training, error) {
 	return i, err
 }
 
+const heartbeat = `-- name: Heartbeat :execrows
+UPDATE training_lease SET expires_at = $1::timestamptz
+WHERE task_id = $2::uuid AND owner = $3::text AND attempt = $4::integer
+  AND EXISTS (SELECT 1 FROM training AS r WHERE r.id = training_lease.task_id AND r.status = $5::text)
+`
+
+type HeartbeatParams struct {
+	TmExpiresAt time.Time
+	TmTaskID    uuid.UUID
+	TmOwner     string
+	TmAttempt   int32
+	TmStatus    string
+}
+
+// Extends a lease while its holder (owner and attempt) still has it and the
+// task is still in tm_status; 0 rows tell the worker to stop.
+func (q *Queries) Heartbeat(ctx context.Context, arg HeartbeatParams) (int64, error) {
+	result, err := q.db.Exec(ctx, heartbeat,
+		arg.TmExpiresAt,
+		arg.TmTaskID,
+		arg.TmOwner,
+		arg.TmAttempt,
+		arg.TmStatus,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const history = `-- name: History :many
 SELECT task_id, seq, from_status, to_status, event, at, attempt, actor, message FROM training_history WHERE task_id = $1::uuid ORDER BY seq
 `
@@ -234,6 +264,135 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]T
 			&i.Epochs,
 			&i.StartedAt,
 			&i.EndDate,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const lost = `-- name: Lost :many
+SELECT t.id, t.status, t.version, t.created_at, t.updated_at, t.tag, t.error_message, t.base_model, t.epochs, t.started_at, t.end_date, l.owner, l.attempt FROM training AS t JOIN training_lease AS l ON l.task_id = t.id
+WHERE t.status = $1::text AND l.expires_at <= $2::timestamptz
+ORDER BY l.expires_at, t.id
+LIMIT $3::integer
+`
+
+type LostParams struct {
+	TmStatus  string
+	TmNow     time.Time
+	TmMaxRows int32
+}
+
+type LostRow struct {
+	Training Training
+	Owner    string
+	Attempt  int32
+}
+
+// Tasks in tm_status whose lease expired: their worker is gone.
+func (q *Queries) Lost(ctx context.Context, arg LostParams) ([]LostRow, error) {
+	rows, err := q.db.Query(ctx, lost, arg.TmStatus, arg.TmNow, arg.TmMaxRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []LostRow
+	for rows.Next() {
+		var i LostRow
+		if err := rows.Scan(
+			&i.Training.ID,
+			&i.Training.Status,
+			&i.Training.Version,
+			&i.Training.CreatedAt,
+			&i.Training.UpdatedAt,
+			&i.Training.Tag,
+			&i.Training.ErrorMessage,
+			&i.Training.BaseModel,
+			&i.Training.Epochs,
+			&i.Training.StartedAt,
+			&i.Training.EndDate,
+			&i.Owner,
+			&i.Attempt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const reserve = `-- name: Reserve :many
+WITH c AS (
+    SELECT r.id FROM training AS r
+    WHERE r.status = $1::text
+      AND NOT EXISTS (SELECT 1 FROM training_lease AS h WHERE h.task_id = r.id AND h.expires_at > $2::timestamptz)
+    ORDER BY r.created_at, r.id
+    LIMIT $3::integer
+    FOR UPDATE OF r SKIP LOCKED
+), l AS (
+    INSERT INTO training_lease (task_id, owner, expires_at, attempt)
+    SELECT c.id, $4::text, $5::timestamptz, 1 FROM c
+    ON CONFLICT (task_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at, attempt = training_lease.attempt + 1
+    WHERE training_lease.expires_at <= $2::timestamptz
+    RETURNING task_id, attempt
+)
+SELECT t.id, t.status, t.version, t.created_at, t.updated_at, t.tag, t.error_message, t.base_model, t.epochs, t.started_at, t.end_date, l.attempt FROM training AS t JOIN l ON l.task_id = t.id
+ORDER BY t.created_at, t.id
+`
+
+type ReserveParams struct {
+	TmStatus    string
+	TmNow       time.Time
+	TmMaxRows   int32
+	TmOwner     string
+	TmExpiresAt time.Time
+}
+
+type ReserveRow struct {
+	Training Training
+	Attempt  int32
+}
+
+// Leases up to tm_max_rows tasks in tm_status that no live lease holds, oldest
+// first, skipping rows other workers are reserving (SKIP LOCKED); the upsert
+// takes a lease row over only once it has expired, so a task goes to one
+// worker. The task row is unchanged: the worker then fires the claim event.
+func (q *Queries) Reserve(ctx context.Context, arg ReserveParams) ([]ReserveRow, error) {
+	rows, err := q.db.Query(ctx, reserve,
+		arg.TmStatus,
+		arg.TmNow,
+		arg.TmMaxRows,
+		arg.TmOwner,
+		arg.TmExpiresAt,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ReserveRow
+	for rows.Next() {
+		var i ReserveRow
+		if err := rows.Scan(
+			&i.Training.ID,
+			&i.Training.Status,
+			&i.Training.Version,
+			&i.Training.CreatedAt,
+			&i.Training.UpdatedAt,
+			&i.Training.Tag,
+			&i.Training.ErrorMessage,
+			&i.Training.BaseModel,
+			&i.Training.Epochs,
+			&i.Training.StartedAt,
+			&i.Training.EndDate,
+			&i.Attempt,
 		); err != nil {
 			return nil, err
 		}

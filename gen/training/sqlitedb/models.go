@@ -35,3 +35,10 @@ type TrainingHistory struct {
 	Actor      string
 	Message    string
 }
+
+type TrainingLease struct {
+	TaskID    uuid.UUID
+	Owner     string
+	ExpiresAt time.Time
+	Attempt   int64
+}

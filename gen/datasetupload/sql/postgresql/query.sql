@@ -116,3 +116,41 @@ DELETE FROM dataset_upload WHERE id IN (
     SELECT f.id FROM dataset_upload AS f WHERE f.status IN ('DONE', 'FAILED', 'CANCELLED') AND f.updated_at < sqlc.arg(tm_before)::timestamptz
     ORDER BY f.updated_at LIMIT sqlc.arg(tm_max_rows)::integer
 );
+
+
+
+-- name: Reserve :many
+-- Leases up to tm_max_rows tasks in tm_status that no live lease holds, oldest
+-- first, skipping rows other workers are reserving (SKIP LOCKED); the upsert
+-- takes a lease row over only once it has expired, so a task goes to one
+-- worker. The task row is unchanged: the worker then fires the claim event.
+WITH c AS (
+    SELECT r.id FROM dataset_upload AS r
+    WHERE r.status = sqlc.arg(tm_status)::text
+      AND NOT EXISTS (SELECT 1 FROM dataset_upload_lease AS h WHERE h.task_id = r.id AND h.expires_at > sqlc.arg(tm_now)::timestamptz)
+    ORDER BY r.created_at, r.id
+    LIMIT sqlc.arg(tm_max_rows)::integer
+    FOR UPDATE OF r SKIP LOCKED
+), l AS (
+    INSERT INTO dataset_upload_lease (task_id, owner, expires_at, attempt)
+    SELECT c.id, sqlc.arg(tm_owner)::text, sqlc.arg(tm_expires_at)::timestamptz, 1 FROM c
+    ON CONFLICT (task_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at, attempt = dataset_upload_lease.attempt + 1
+    WHERE dataset_upload_lease.expires_at <= sqlc.arg(tm_now)::timestamptz
+    RETURNING task_id, attempt
+)
+SELECT sqlc.embed(t), l.attempt FROM dataset_upload AS t JOIN l ON l.task_id = t.id
+ORDER BY t.created_at, t.id;
+
+-- name: Heartbeat :execrows
+-- Extends a lease while its holder (owner and attempt) still has it and the
+-- task is still in tm_status; 0 rows tell the worker to stop.
+UPDATE dataset_upload_lease SET expires_at = sqlc.arg(tm_expires_at)::timestamptz
+WHERE task_id = sqlc.arg(tm_task_id)::uuid AND owner = sqlc.arg(tm_owner)::text AND attempt = sqlc.arg(tm_attempt)::integer
+  AND EXISTS (SELECT 1 FROM dataset_upload AS r WHERE r.id = dataset_upload_lease.task_id AND r.status = sqlc.arg(tm_status)::text);
+
+-- name: Lost :many
+-- Tasks in tm_status whose lease expired: their worker is gone.
+SELECT sqlc.embed(t), l.owner, l.attempt FROM dataset_upload AS t JOIN dataset_upload_lease AS l ON l.task_id = t.id
+WHERE t.status = sqlc.arg(tm_status)::text AND l.expires_at <= sqlc.arg(tm_now)::timestamptz
+ORDER BY l.expires_at, t.id
+LIMIT sqlc.arg(tm_max_rows)::integer;

@@ -22,7 +22,7 @@ CREATE TABLE evaluation_history (
     seq INTEGER NOT NULL CHECK (seq >= 1),
     from_status TEXT CHECK (from_status IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')),
     to_status TEXT NOT NULL CHECK (to_status IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')),
-    event TEXT CHECK (event IN ('start', 'complete', 'fail', 'cancel')),
+    event TEXT CHECK (event IN ('start', 'complete', 'fail', 'cancel', 'requeue')),
     at DATETIME NOT NULL,
     attempt INTEGER NOT NULL DEFAULT 0 CHECK (attempt >= 0),
     actor TEXT NOT NULL DEFAULT '',

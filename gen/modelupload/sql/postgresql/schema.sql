@@ -22,7 +22,7 @@ CREATE TABLE model_upload_history (
     seq bigint NOT NULL CHECK (seq >= 1),
     from_status text CHECK (from_status IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')),
     to_status text NOT NULL CHECK (to_status IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')),
-    event text CHECK (event IN ('start', 'complete', 'fail', 'cancel')),
+    event text CHECK (event IN ('start', 'complete', 'fail', 'cancel', 'requeue')),
     at timestamptz NOT NULL,
     attempt integer NOT NULL DEFAULT 0 CHECK (attempt >= 0),
     actor text NOT NULL DEFAULT '',

@@ -57,3 +57,33 @@ DELETE FROM model_upload WHERE id IN (
     SELECT f.id FROM model_upload AS f WHERE f.status IN ('DONE', 'FAILED', 'CANCELLED') AND f.updated_at < sqlc.arg(tm_before)
     ORDER BY f.updated_at LIMIT sqlc.arg(tm_max_rows)
 );
+
+
+
+-- name: Reserve :many
+-- Leases up to tm_max_rows tasks in tm_status that no live lease holds, oldest
+-- first. SQLite runs one writer at a time, so the rows NOT EXISTS lets through
+-- hold no live lease when the upsert takes them: a task goes to one worker.
+-- The task row is unchanged: the worker then fires the claim event.
+INSERT INTO model_upload_lease (task_id, owner, expires_at, attempt)
+SELECT r.id, sqlc.arg(tm_owner), sqlc.arg(tm_expires_at), 1 FROM model_upload AS r
+WHERE r.status = sqlc.arg(tm_status)
+  AND NOT EXISTS (SELECT 1 FROM model_upload_lease AS h WHERE h.task_id = r.id AND h.expires_at > sqlc.arg(tm_now))
+ORDER BY r.created_at, r.id
+LIMIT sqlc.arg(tm_max_rows)
+ON CONFLICT (task_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at, attempt = model_upload_lease.attempt + 1
+RETURNING task_id, attempt;
+
+-- name: Heartbeat :execrows
+-- Extends a lease while its holder (owner and attempt) still has it and the
+-- task is still in tm_status; 0 rows tell the worker to stop.
+UPDATE model_upload_lease SET expires_at = sqlc.arg(tm_expires_at)
+WHERE task_id = sqlc.arg(tm_task_id) AND owner = sqlc.arg(tm_owner) AND attempt = sqlc.arg(tm_attempt)
+  AND EXISTS (SELECT 1 FROM model_upload AS r WHERE r.id = model_upload_lease.task_id AND r.status = sqlc.arg(tm_status));
+
+-- name: Lost :many
+-- Tasks in tm_status whose lease expired: their worker is gone.
+SELECT sqlc.embed(t), l.owner, l.attempt FROM model_upload AS t JOIN model_upload_lease AS l ON l.task_id = t.id
+WHERE t.status = sqlc.arg(tm_status) AND l.expires_at <= sqlc.arg(tm_now)
+ORDER BY l.expires_at, t.id
+LIMIT sqlc.arg(tm_max_rows);

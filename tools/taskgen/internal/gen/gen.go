@@ -71,6 +71,9 @@ func Generate(m *spec.Model, opts Options) (map[string][]byte, error) {
 	for _, e := range Engines {
 		files["sql/"+string(e)+"/schema.sql"] = g.schemaSQL(e)
 		files["sql/"+string(e)+"/query.sql"] = g.querySQL(e)
+		if m.Worker != nil {
+			files["sql/"+string(e)+"/worker.sql"] = g.workerSchemaSQL(e)
+		}
 		f := g.newFileNamed(SQLCPackages[e])
 		g.driverFile(f, e)
 		var buf bytes.Buffer
@@ -82,14 +85,18 @@ func Generate(m *spec.Model, opts Options) (map[string][]byte, error) {
 	return files, nil
 }
 
-// FileNames lists the names Generate returns, sorted.
-func FileNames(storage bool) []string {
+// FileNames lists the names Generate returns, sorted; worker tells whether
+// the model has a worker section.
+func FileNames(storage, worker bool) []string {
 	names := []string{"README.md", "doc.go", "event.go", "model.go", "status.go"}
 	for _, e := range Engines {
 		if !storage {
 			break
 		}
 		names = append(names, "sql/"+string(e)+"/schema.sql", "sql/"+string(e)+"/query.sql", SQLCPackages[e]+"/driver.go")
+		if worker {
+			names = append(names, "sql/"+string(e)+"/worker.sql")
+		}
 	}
 	sort.Strings(names)
 	return names

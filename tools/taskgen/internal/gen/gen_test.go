@@ -42,8 +42,8 @@ func TestGolden(t *testing.T) {
 				names = append(names, name)
 			}
 			slices.Sort(names)
-			if !slices.Equal(names, gen.FileNames(storage)) {
-				t.Errorf("files = %v, FileNames() = %v", names, gen.FileNames(storage))
+			if !slices.Equal(names, gen.FileNames(storage, m.Worker != nil)) {
+				t.Errorf("files = %v, FileNames() = %v", names, gen.FileNames(storage, m.Worker != nil))
 			}
 			for _, name := range names {
 				golden := filepath.Join(dir, filepath.FromSlash(name)+".golden")

@@ -65,6 +65,8 @@ func (g *generator) modelFile(f *jen.File) {
 	g.storeMethods(f)
 	g.timeoutMethod(f)
 	g.prepareTimeoutMethod(f)
+	g.progressMethod(f)
+	g.workerDecl(f)
 	g.listRowMethod(f)
 	f.Comment("RetentionTime returns when the task reached its terminal status (its last")
 	f.Comment("change), and false while it is unfinished.")
@@ -109,11 +111,16 @@ func (g *generator) migrations(f *jen.File) {
 	f.Anon("embed")
 	var cases []jen.Code
 	for _, e := range Engines {
-		v := "schema" + map[Engine]string{PostgreSQL: "PostgreSQL", SQLite: "SQLite"}[e]
+		suffix := map[Engine]string{PostgreSQL: "PostgreSQL", SQLite: "SQLite"}[e]
 		f.Comment("//go:embed sql/" + string(e) + "/schema.sql")
-		f.Var().Id(v).String()
-		cases = append(cases, jen.Case(jen.Lit(string(e))).Block(jen.Return(jen.Index().Qual(pkgTasktype, "Migration").Values(
-			jen.Values(jen.Dict{jen.Id("Name"): jen.Lit(g.m.Name + "/0001_schema"), jen.Id("SQL"): jen.Id(v)})))))
+		f.Var().Id("schema" + suffix).String()
+		list := []jen.Code{jen.Values(jen.Dict{jen.Id("Name"): jen.Lit(g.m.Name + "/0001_schema"), jen.Id("SQL"): jen.Id("schema" + suffix)})}
+		if g.m.Worker != nil {
+			f.Comment("//go:embed sql/" + string(e) + "/worker.sql")
+			f.Var().Id("worker" + suffix).String()
+			list = append(list, jen.Values(jen.Dict{jen.Id("Name"): jen.Lit(g.m.Name + "/0002_worker"), jen.Id("SQL"): jen.Id("worker" + suffix)}))
+		}
+		cases = append(cases, jen.Case(jen.Lit(string(e))).Block(jen.Return(jen.Index().Qual(pkgTasktype, "Migration").Values(list...))))
 	}
 	f.Comment("Migrations returns the schema migrations of the model for an engine,")
 	f.Comment("\"postgresql\" or \"sqlite\", in order; nil for another engine.")
@@ -422,6 +429,10 @@ func (g *generator) fireMethod(f *jen.File) {
 	if len(setCases) > 0 {
 		body = append(body, jen.Switch(jen.Id("to")).Block(setCases...))
 	}
+	if pf := m.ProgressField; pf != nil {
+		body = append(body, jen.If(jen.List(jen.Id("p"), jen.Id("ok")).Op(":=").Id("to").Dot("Progress").Call(jen.Lit(0)), jen.Id("ok")).Block(
+			jen.Id("x").Dot(pf.GoName).Op("=").Int64().Call(jen.Id("p"))))
+	}
 	body = append(body,
 		jen.Id("x").Dot("UpdatedAt").Op("=").Id("at"),
 		jen.Id("x").Dot("Version").Op("++"),
@@ -430,7 +441,8 @@ func (g *generator) fireMethod(f *jen.File) {
 	f.Comment("Fire moves the task with event ev at time at. It checks the move against the")
 	f.Comment("lifecycle (a *TransitionError when it is not allowed) and that the fields ev")
 	f.Comment("requires are set (a *tasktype.FieldError), then sets Status, the new status's")
-	f.Comment("entry timestamp and UpdatedAt, and increments Version. On error x is unchanged.")
+	f.Comment("entry timestamp, its progress (where the spec maps one) and UpdatedAt, and")
+	f.Comment("increments Version. On error x is unchanged.")
 	f.Func().Params(recv).Id("Fire").Params(jen.Id("ev").Id("Event"), jen.Id("at").Qual("time", "Time")).Error().Block(body...)
 }
 

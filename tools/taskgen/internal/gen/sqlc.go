@@ -26,7 +26,11 @@ func SQLCConfig(models []*spec.Model, outDir string, catalog bool) []byte {
 		table, history := Table(m)
 		for _, e := range Engines {
 			p("  - engine: %s\n", e)
-			p("    schema: %s\n", path.Join(dir, "sql", string(e), "schema.sql"))
+			if m.Worker != nil {
+				p("    schema:\n      - %s\n      - %s\n", path.Join(dir, "sql", string(e), "schema.sql"), path.Join(dir, "sql", string(e), "worker.sql"))
+			} else {
+				p("    schema: %s\n", path.Join(dir, "sql", string(e), "schema.sql"))
+			}
 			p("    queries: %s\n", path.Join(dir, "sql", string(e), "query.sql"))
 			p("    gen:\n      go:\n")
 			p("        package: %s\n        out: %s\n", SQLCPackages[e], path.Join(dir, SQLCPackages[e]))
@@ -55,6 +59,9 @@ func SQLCConfig(models []*spec.Model, outDir string, catalog bool) []byte {
 			}
 			// SQLite has no uuid type: the id columns are TEXT, mapped per column.
 			uuidCols := []string{table + ".id", history + ".task_id"}
+			if m.Worker != nil {
+				uuidCols = append(uuidCols, LeaseTable(table)+".task_id")
+			}
 			for _, f := range m.Fields {
 				if f.Type.Kind == spec.KindUUID {
 					uuidCols = append(uuidCols, table+"."+f.Name)

@@ -23,8 +23,8 @@ type ReadFunc func(path string) ([]byte, error)
 // BuiltinFields are the fields every model struct has.
 var BuiltinFields = []string{"id", "status", "version", "created_at", "updated_at"}
 
-var modelKeys = []string{"model", "package", "struct", "doc", "lifecycle", "statuses", "sets", "events", "error_codes", "enums", "types", "fields"}
-var lifecycleKeys = []string{"doc", "statuses", "sets", "events", "error_codes"}
+var modelKeys = []string{"model", "package", "struct", "doc", "lifecycle", "statuses", "sets", "events", "error_codes", "worker", "enums", "types", "fields"}
+var lifecycleKeys = []string{"doc", "statuses", "sets", "events", "error_codes", "worker"}
 
 // LoadFile loads one spec file. A model that another references through a
 // uuid field's `references` is looked up as <name>.yaml beside it.
@@ -231,7 +231,7 @@ func (l *loader) model(data []byte) *Model {
 	l.declare(m.Struct, "the model struct", k["model"].val)
 	l.declare("New"+m.Struct, "the constructor of "+m.Struct, k["model"].val)
 	for _, id := range []string{"Status", "Statuses", "ParseStatus", "Event", "Events", "ParseEvent", "Fire", "CanTransition",
-		"AllowedEvents", "TransitionError", "Timeout", "Timeouts", "StatusesWithCode", "ModelName", "Transition", "Initial", "Migrations"} {
+		"AllowedEvents", "TransitionError", "Timeout", "Timeouts", "StatusesWithCode", "ModelName", "Transition", "Initial", "Migrations", "Worker"} {
 		l.idents[id] = "a generated name"
 	}
 
@@ -287,6 +287,11 @@ func (l *loader) model(data []byte) *Model {
 	l.file = l.fileOf(statusesNode)
 	l.statusDetails(statusNodes)
 	l.checkGraph(statusesNode.key)
+	l.progressField()
+	if p, ok := lc["worker"]; ok {
+		l.file = l.fileOf(p)
+		l.worker(p.val)
+	}
 	l.file = l.fileOf(k["model"])
 	l.checkTypeCycles()
 	return m
@@ -616,7 +621,7 @@ func (l *loader) enums(n *yaml.Node) {
 }
 
 // reservedStructMethods are the methods generated on model and value structs.
-var reservedStructMethods = map[string]bool{"Fire": true, "Validate": true, "UnmarshalJSON": true, "MarshalJSON": true, "Key": true, "Init": true, "Touch": true, "TimeoutAt": true, "ListRow": true, "IsFinished": true, "PrepareTimeout": true, "RetentionTime": true}
+var reservedStructMethods = map[string]bool{"Fire": true, "Validate": true, "UnmarshalJSON": true, "MarshalJSON": true, "Key": true, "Init": true, "Touch": true, "TimeoutAt": true, "ListRow": true, "IsFinished": true, "PrepareTimeout": true, "RetentionTime": true, "PrepareFailure": true, "ReportProgress": true}
 
 var fieldKeys = []string{"type", "of", "doc", "required", "optional", "default", "max_len", "min_len", "ge", "le", "gt", "lt", "min_items", "max_items", "references"}
 

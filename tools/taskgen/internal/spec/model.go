@@ -76,6 +76,33 @@ type Model struct {
 
 	Initial  *Status
 	HasCodes bool // every status has a unified short code
+
+	// Worker says how workers run the model's tasks; nil when the spec
+	// declares no worker section.
+	Worker *Worker
+	// ProgressField is the model's `progress` field when it is an int
+	// bounded 0–100 and some status maps a progress: Fire sets it.
+	ProgressField *Field
+}
+
+// Worker is the worker section: the events a worker pool fires, the lease
+// it holds while a task runs and how a task whose worker vanished is rescued.
+type Worker struct {
+	Pos      Pos
+	Claim    *Event // Queue → Running: a worker takes the task
+	Complete *Event // Running → another status (terminal, or a review): the handler succeeded
+	Fail     *Event // Running → a terminal status: the handler failed
+	Cancel   *Event // Running → a terminal status, or nil: a user stops the task
+	Requeue  *Event // Running → Queue, or nil: a lost task is tried again
+	Queue    *Status
+	Running  *Status
+	// MaxAttempts is how many claims a task may have; a task whose lease
+	// expired is requeued while it has attempts left, else it fails.
+	MaxAttempts int
+	Lease       time.Duration
+	// ErrorCode is the code a failure carries when the handler gave none
+	// (a plain error, a panic, a lost lease); nil when Fail needs no code.
+	ErrorCode *ErrorCode
 }
 
 // Status is one status of the lifecycle.

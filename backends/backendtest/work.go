@@ -1,0 +1,207 @@
+package backendtest
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/taskmodel/taskmodel/backends"
+	"github.com/taskmodel/taskmodel/gen/analysis"
+)
+
+// The worker half of the suite: the lease table a model with a worker
+// section keeps (backends.WorkDriver).
+
+func (e env) work(t *testing.T) backends.WorkDriver[analysis.Task] {
+	t.Helper()
+	w, ok := e.store.Driver().(backends.WorkDriver[analysis.Task])
+	if !ok {
+		t.Fatalf("%T does not implement backends.WorkDriver; the analysis model has a worker section", e.store.Driver())
+	}
+	return w
+}
+
+// queued creates n tasks and moves them to QUEUED, a clock tick apart.
+func (e env) queued(t *testing.T, n int) []*analysis.Task {
+	t.Helper()
+	out := make([]*analysis.Task, n)
+	for i := range out {
+		x := e.create(t)
+		x = e.fire(t, x, analysis.EventRequestUploadURLs, nil)
+		out[i] = e.fire(t, x, analysis.EventVerifyUploads, nil)
+		e.clock.Advance(time.Millisecond)
+	}
+	return out
+}
+
+func ids(claims []backends.Claim[analysis.Task]) []uuid.UUID {
+	out := make([]uuid.UUID, len(claims))
+	for i, c := range claims {
+		out[i] = c.Task.ID
+	}
+	return out
+}
+
+func testReserve(t *testing.T, e env) {
+	w := e.work(t)
+	tasks := e.queued(t, 3)
+	e.create(t) // CREATED: never reserved
+	now := e.clock.Now()
+	got, err := w.Reserve(e.ctx, "QUEUED", "w1", now, now.Add(time.Minute), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Task.ID != tasks[0].ID || got[1].Task.ID != tasks[1].ID {
+		t.Fatalf("reserved %v, want the two oldest %v %v", ids(got), tasks[0].ID, tasks[1].ID)
+	}
+	for _, c := range got {
+		if c.Lease != (backends.Lease{Owner: "w1", Attempt: 1}) {
+			t.Errorf("lease %+v, want w1 attempt 1", c.Lease)
+		}
+		assertSame(t, c.Task, tasks[slicesIndex(tasks, c.Task.ID)])
+	}
+	// Held tasks are skipped: only the third is left.
+	more, err := w.Reserve(e.ctx, "QUEUED", "w2", now, now.Add(time.Minute), 10)
+	if err != nil || len(more) != 1 || more[0].Task.ID != tasks[2].ID {
+		t.Fatalf("second reserve = %v, %v; want only %s", ids(more), err, tasks[2].ID)
+	}
+	// Once expired, a lease is taken over with the next attempt.
+	later := now.Add(time.Minute)
+	again, err := w.Reserve(e.ctx, "QUEUED", "w3", later, later.Add(time.Minute), 10)
+	if err != nil || len(again) != 3 {
+		t.Fatalf("reserve after expiry = %v, %v; want all three", ids(again), err)
+	}
+	for _, c := range again {
+		if c.Lease != (backends.Lease{Owner: "w3", Attempt: 2}) {
+			t.Errorf("taken-over lease %+v, want w3 attempt 2", c.Lease)
+		}
+	}
+	// A reservation leaves the task as it was.
+	x, err := e.store.Get(e.ctx, tasks[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertSame(t, x, tasks[0])
+}
+
+func slicesIndex(tasks []*analysis.Task, id uuid.UUID) int {
+	for i, x := range tasks {
+		if x.ID == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// testReserveRace: 16 workers reserve concurrently; every task goes to
+// exactly one of them.
+func testReserveRace(t *testing.T, e env) {
+	w := e.work(t)
+	tasks := e.queued(t, 40)
+	now := e.clock.Now()
+	var mu sync.Mutex
+	seen := map[uuid.UUID]string{}
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			owner := "w" + string(rune('a'+i))
+			for {
+				got, err := w.Reserve(e.ctx, "QUEUED", owner, now, now.Add(time.Minute), 3)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if len(got) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, c := range got {
+					if prev, dup := seen[c.Task.ID]; dup {
+						t.Errorf("task %s reserved by %s and %s", c.Task.ID, prev, owner)
+					}
+					seen[c.Task.ID] = owner
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(seen) != len(tasks) {
+		t.Errorf("%d of %d tasks reserved", len(seen), len(tasks))
+	}
+}
+
+func testHeartbeat(t *testing.T, e env) {
+	w := e.work(t)
+	x := e.queued(t, 1)[0]
+	now := e.clock.Now()
+	got, err := w.Reserve(e.ctx, "QUEUED", "w1", now, now.Add(time.Minute), 1)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("reserve: %v, %v", ids(got), err)
+	}
+	l := got[0].Lease
+	// Still QUEUED: a heartbeat for the running status fails.
+	if ok, err := w.Heartbeat(e.ctx, x.ID, l, "PROCESSING", now.Add(2*time.Minute)); ok || err != nil {
+		t.Fatalf("heartbeat before start = %v, %v; want false", ok, err)
+	}
+	x = e.fire(t, got[0].Task, analysis.EventStart, nil)
+	for _, tc := range []struct {
+		name  string
+		id    uuid.UUID
+		lease backends.Lease
+		want  bool
+	}{
+		{"holder", x.ID, l, true},
+		{"other owner", x.ID, backends.Lease{Owner: "w2", Attempt: 1}, false},
+		{"stale attempt", x.ID, backends.Lease{Owner: "w1", Attempt: 2}, false},
+		{"unknown task", uuid.New(), l, false},
+	} {
+		ok, err := w.Heartbeat(e.ctx, tc.id, tc.lease, "PROCESSING", now.Add(2*time.Minute))
+		if ok != tc.want || err != nil {
+			t.Errorf("%s: heartbeat = %v, %v; want %v", tc.name, ok, err, tc.want)
+		}
+	}
+	// Extended to now+2m: not lost at now+1m, lost at now+2m.
+	if lost, err := w.Lost(e.ctx, "PROCESSING", now.Add(time.Minute+time.Second), 10); err != nil || len(lost) != 0 {
+		t.Fatalf("lost before the extended expiry: %v, %v", ids(lost), err)
+	}
+	lost, err := w.Lost(e.ctx, "PROCESSING", now.Add(2*time.Minute), 10)
+	if err != nil || len(lost) != 1 || lost[0].Task.ID != x.ID || lost[0].Lease != l {
+		t.Fatalf("lost = %+v, %v; want %s with %+v", lost, err, x.ID, l)
+	}
+	assertSame(t, lost[0].Task, x)
+	// Cancelled: a heartbeat fails, and the task is no longer lost.
+	x = e.fire(t, x, analysis.EventCancel, nil)
+	if ok, err := w.Heartbeat(e.ctx, x.ID, l, "PROCESSING", now.Add(3*time.Minute)); ok || err != nil {
+		t.Errorf("heartbeat after cancel = %v, %v; want false", ok, err)
+	}
+	if lost, err := w.Lost(e.ctx, "PROCESSING", now.Add(time.Hour), 10); err != nil || len(lost) != 0 {
+		t.Errorf("lost after cancel: %v, %v", ids(lost), err)
+	}
+	// Deleting the task deletes its lease.
+	if err := e.store.Delete(e.ctx, x.ID); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func testLostOrderAndLimit(t *testing.T, e env) {
+	w := e.work(t)
+	tasks := e.queued(t, 3)
+	now := e.clock.Now()
+	// Reserved with decreasing expiry: lost comes back by expiry, oldest first.
+	for i, x := range tasks {
+		got, err := w.Reserve(e.ctx, "QUEUED", "w", now, now.Add(time.Duration(10-i)*time.Second), 1)
+		if err != nil || len(got) != 1 || got[0].Task.ID != x.ID {
+			t.Fatalf("reserve %d: %v, %v", i, ids(got), err)
+		}
+		e.fire(t, got[0].Task, analysis.EventStart, nil)
+	}
+	lost, err := w.Lost(e.ctx, "PROCESSING", now.Add(time.Minute), 2)
+	if err != nil || len(lost) != 2 || lost[0].Task.ID != tasks[2].ID || lost[1].Task.ID != tasks[1].ID {
+		t.Fatalf("lost = %v, %v; want %s then %s", ids(lost), err, tasks[2].ID, tasks[1].ID)
+	}
+}

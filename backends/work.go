@@ -1,0 +1,42 @@
+package backends
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Lease identifies one hold of a task by a worker. A task's lease row is
+// taken over when it expires, and every take-over increments Attempt: a
+// worker that lost its lease can no longer heartbeat it, because the
+// (Owner, Attempt) pair it holds is stale.
+type Lease struct {
+	Owner   string
+	Attempt int
+}
+
+// Claim is a task with the lease a worker holds, or held, on it.
+type Claim[T any] struct {
+	Task  *T
+	Lease Lease
+}
+
+// WorkDriver is the Driver of a model whose spec has a worker section: it
+// also keeps the model's lease table. Generated drivers of such models and
+// the memory driver implement it; sdk/worker is its caller.
+type WorkDriver[T any] interface {
+	Driver[T]
+	// Reserve leases up to limit tasks in status queue that no live lease
+	// holds (none, or one that expired by now) to owner until expires,
+	// oldest first, and returns them with their lease. The tasks themselves
+	// are unchanged: the worker then fires the claim event, guarded by the
+	// version it read. Concurrent callers never reserve the same task.
+	Reserve(ctx context.Context, queue, owner string, now, expires time.Time, limit int) ([]Claim[T], error)
+	// Heartbeat extends a lease to expires while its holder still has it and
+	// the task is still in status running; false tells the worker to stop.
+	Heartbeat(ctx context.Context, id uuid.UUID, lease Lease, running string, expires time.Time) (bool, error)
+	// Lost returns up to limit tasks in status running whose lease expired by
+	// now, with the lease that expired: their worker is gone.
+	Lost(ctx context.Context, running string, now time.Time, limit int) ([]Claim[T], error)
+}
