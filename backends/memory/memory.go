@@ -73,11 +73,15 @@ func (d *Driver[T, PT]) Insert(ctx context.Context, task *T, h backends.History)
 func (d *Driver[T, PT]) Get(ctx context.Context, id uuid.UUID) (*T, error) {
 	d.mu.Lock()
 	e, ok := d.tasks[id]
+	var data []byte
+	if ok {
+		data = e.task // replaced, never modified, by writers: safe to decode unlocked
+	}
 	d.mu.Unlock()
 	if !ok {
 		return nil, tasktype.ErrNotFound
 	}
-	return d.decode(e)
+	return d.decode(&entry{task: data})
 }
 
 func (d *Driver[T, PT]) write(from tasktype.Key, next *T, h *backends.History) (bool, error) {

@@ -1,0 +1,177 @@
+package engine
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/taskmodel/taskmodel/tasktype"
+)
+
+// Change is one change of a task: its creation (From and Event empty), an
+// event, or a progress update (Event empty, From equal to the status).
+type Change[T any] struct {
+	Task  *T
+	Key   tasktype.Key
+	From  string
+	Event string
+}
+
+// Subscription is a stream of changes. Its channel is closed by Close, or
+// when the context given to Subscribe or Watch ends.
+type Subscription[T any] struct {
+	C <-chan Change[T]
+	c chan Change[T]
+
+	mu      sync.Mutex
+	dropped int
+	stop    func()
+	once    sync.Once
+}
+
+// Dropped returns how many changes were dropped because the subscriber did
+// not keep up (its buffer was full). A subscriber that sees it grow should
+// re-read the tasks it shows.
+func (s *Subscription[T]) Dropped() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dropped
+}
+
+// Close ends the subscription and closes its channel.
+func (s *Subscription[T]) Close() { s.once.Do(s.stop) }
+
+func (s *Subscription[T]) send(ch Change[T]) {
+	select {
+	case s.c <- ch:
+	default:
+		s.mu.Lock()
+		s.dropped++
+		s.mu.Unlock()
+	}
+}
+
+// bus fans the changes an engine makes out to in-process subscribers.
+type bus[T any] struct {
+	mu   sync.Mutex
+	subs map[*Subscription[T]]uuid.UUID // uuid.Nil: every task
+}
+
+func newBus[T any]() *bus[T] { return &bus[T]{subs: map[*Subscription[T]]uuid.UUID{}} }
+
+func (b *bus[T]) publish(ch Change[T]) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for s, id := range b.subs {
+		if id == uuid.Nil || id == ch.Key.ID {
+			s.send(ch)
+		}
+	}
+}
+
+// SubscriptionBuffer is how many changes a subscription holds before it
+// drops.
+const SubscriptionBuffer = 256
+
+func (e *Engine[T, E, PT]) publish(x *T, from, event string) {
+	e.bus.publish(Change[T]{Task: x, Key: PT(x).Key(), From: from, Event: event})
+}
+
+// Subscribe streams the changes this engine makes, to the task id or, with
+// uuid.Nil, to every task, until ctx ends or Close. It sees changes made in
+// this process through this engine; Watch also sees other processes'.
+func (e *Engine[T, E, PT]) Subscribe(ctx context.Context, id uuid.UUID) *Subscription[T] {
+	c := make(chan Change[T], SubscriptionBuffer)
+	s := &Subscription[T]{C: c, c: c}
+	ctx, cancel := context.WithCancel(ctx)
+	e.bus.mu.Lock()
+	e.bus.subs[s] = id
+	e.bus.mu.Unlock()
+	done := make(chan struct{})
+	s.stop = func() { cancel(); <-done }
+	go func() {
+		defer close(done)
+		<-ctx.Done()
+		e.bus.mu.Lock()
+		delete(e.bus.subs, s)
+		close(c)
+		e.bus.mu.Unlock()
+	}()
+	return s
+}
+
+// Watch streams every change to one task, made by any process: it sends
+// the task as it is now, then each new version, from this engine's changes
+// at once and from other processes' at the poll interval (WithPollInterval).
+// Versions coalesce: a watcher sees the latest state, not every step (the
+// history has every step). The stream ends after a terminal status, when
+// the task is deleted, or when ctx ends.
+func (e *Engine[T, E, PT]) Watch(ctx context.Context, id uuid.UUID) (*Subscription[T], error) {
+	cur, err := e.store.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	local := e.Subscribe(ctx, id)
+	c := make(chan Change[T], SubscriptionBuffer)
+	s := &Subscription[T]{C: c, c: c}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	s.stop = func() { cancel(); <-done }
+	go func() {
+		defer close(done)
+		defer close(c)
+		defer local.Close()
+		last := PT(cur).Key()
+		emit := func(x *T, from, event string) bool {
+			k := PT(x).Key()
+			if k.Version <= last.Version && last.Version != 0 {
+				return true
+			}
+			if from == "" && event == "" && k.Version > 1 {
+				from = last.Status
+			}
+			last = k
+			select {
+			case c <- Change[T]{Task: x, Key: k, From: from, Event: event}:
+			case <-ctx.Done():
+				return false
+			}
+			return !finished(x)
+		}
+		last.Version = 0
+		if !emit(cur, "", "") {
+			return
+		}
+		tick := time.NewTicker(e.poll)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case ch, ok := <-local.C:
+				if !ok {
+					return
+				}
+				if !emit(ch.Task, ch.From, ch.Event) {
+					return
+				}
+			case <-tick.C:
+				x, err := e.store.Get(ctx, id)
+				if err != nil {
+					return // deleted, or the context ended
+				}
+				if !emit(x, "", "") {
+					return
+				}
+			}
+		}
+	}()
+	return s, nil
+}
+
+func finished(x any) bool {
+	f, ok := x.(interface{ IsFinished() bool })
+	return ok && f.IsFinished()
+}

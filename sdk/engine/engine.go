@@ -1,0 +1,204 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/taskmodel/taskmodel/backends"
+	"github.com/taskmodel/taskmodel/tasktype"
+)
+
+// Model is what the engine needs of a generated model struct: PT is *T.
+type Model[T any, E ~string] interface {
+	backends.Model[T, E]
+	// ReportProgress sets the progress field from the status's mapping.
+	ReportProgress(done float64) bool
+}
+
+// Meta describes a change for its history row: who made it and why.
+type Meta = backends.Meta
+
+// Engine runs the lifecycle of one model over one backend. It is a thin
+// layer over backends.Store that adds progress, cancellation and a stream of
+// changes; every method is safe for concurrent use.
+type Engine[T any, E ~string, PT Model[T, E]] struct {
+	store  *backends.Store[T, E, PT]
+	worker tasktype.Worker
+	bus    *bus[T]
+	now    func() time.Time
+	poll   time.Duration
+}
+
+// Option configures an Engine.
+type Option func(*options)
+
+type options struct {
+	store  []backends.Option
+	worker tasktype.Worker
+	now    func() time.Time
+	poll   time.Duration
+}
+
+// WithClock sets the clock (tests use a fake one).
+func WithClock(now func() time.Time) Option {
+	return func(o *options) { o.now = now; o.store = append(o.store, backends.WithClock(now)) }
+}
+
+// WithIDs sets how new task ids are made (default: UUIDv7).
+func WithIDs(newID func() uuid.UUID) Option {
+	return func(o *options) { o.store = append(o.store, backends.WithIDs(newID)) }
+}
+
+// WithWorker gives the engine the model's worker section (the generated
+// Worker variable): Cancel fires its cancel event.
+func WithWorker(w tasktype.Worker) Option { return func(o *options) { o.worker = w } }
+
+// WithPollInterval sets how often Watch reads a task to see changes made by
+// other processes (default 500 ms).
+func WithPollInterval(d time.Duration) Option { return func(o *options) { o.poll = d } }
+
+// New returns an Engine over driver.
+func New[T any, E ~string, PT Model[T, E]](driver backends.Driver[T], opts ...Option) *Engine[T, E, PT] {
+	o := options{now: time.Now, poll: 500 * time.Millisecond}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return &Engine[T, E, PT]{
+		store:  backends.NewStore[T, E, PT](driver, o.store...),
+		worker: o.worker,
+		bus:    newBus[T](),
+		now:    o.now,
+		poll:   o.poll,
+	}
+}
+
+// Store returns the engine's store.
+func (e *Engine[T, E, PT]) Store() *backends.Store[T, E, PT] { return e.store }
+
+// Worker returns the worker section the engine was given (zero if none).
+func (e *Engine[T, E, PT]) Worker() tasktype.Worker { return e.worker }
+
+// Now returns the engine's clock reading.
+func (e *Engine[T, E, PT]) Now() time.Time { return e.now() }
+
+// Create validates task and stores it in the initial status, with its first
+// history row; it returns the stored task.
+func (e *Engine[T, E, PT]) Create(ctx context.Context, task *T, meta Meta) (*T, error) {
+	x, err := e.store.Create(ctx, task, meta)
+	if err != nil {
+		return nil, err
+	}
+	e.publish(x, "", "")
+	return x, nil
+}
+
+// Get reads a task; tasktype.ErrNotFound if there is none.
+func (e *Engine[T, E, PT]) Get(ctx context.Context, id uuid.UUID) (*T, error) {
+	return e.store.Get(ctx, id)
+}
+
+// History returns a task's status changes, oldest first.
+func (e *Engine[T, E, PT]) History(ctx context.Context, id uuid.UUID) ([]backends.History, error) {
+	return e.store.History(ctx, id)
+}
+
+// Fire fires ev on the task: mutate, if not nil, sets the fields the event
+// carries (FAILED's error code and message) before the lifecycle, the
+// required fields and every limit of the spec are checked. A move the
+// lifecycle forbids is the model's *TransitionError; a missing required field
+// a *tasktype.FieldError; a concurrent change tasktype.ErrConflict.
+func (e *Engine[T, E, PT]) Fire(ctx context.Context, id uuid.UUID, ev E, mutate func(*T), meta Meta) (*T, error) {
+	cur, err := e.store.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return e.FireFrom(ctx, cur, ev, mutate, meta)
+}
+
+// FireFrom is Fire on a task the caller has read: guarded by the status and
+// version it was read with, without another read.
+func (e *Engine[T, E, PT]) FireFrom(ctx context.Context, cur *T, ev E, mutate func(*T), meta Meta) (*T, error) {
+	from := PT(cur).Key().Status
+	x, err := e.store.FireFrom(ctx, cur, ev, mutate, meta)
+	if err != nil {
+		return nil, err
+	}
+	e.publish(x, from, string(ev))
+	return x, nil
+}
+
+// Cancel fires the worker section's cancel event (seed 004: PROCESSING →
+// CANCELLED). A worker running the task sees its handler's context cancelled
+// within its cancel check interval, in this process or another. Cancelling
+// a task the lifecycle does not let go (a terminal one) is the model's
+// *TransitionError, which names the status.
+func (e *Engine[T, E, PT]) Cancel(ctx context.Context, id uuid.UUID, meta Meta) (*T, error) {
+	if e.worker.Cancel == "" {
+		return nil, errors.New("engine: the model's worker section names no cancel event (engine.WithWorker)")
+	}
+	x, err := e.Fire(ctx, id, E(e.worker.Cancel), nil, meta)
+	if err != nil {
+		return nil, fmt.Errorf("cancel task %s: %w", id, err)
+	}
+	return x, nil
+}
+
+// maxProgressTries bounds the re-reads of a progress update that lost a race
+// with another change of the same task.
+const maxProgressTries = 8
+
+// Progress records how far the task's work is: done is the fraction done,
+// 0 to 1, which the status's progress mapping turns into the task's percent
+// (seed 004's PROCESSING: 15 + 80 × done); detail, if not nil, sets further
+// fields (a typed progress detail). The status does not change. A status
+// that maps no progress, with no detail, is a *tasktype.FieldError.
+// Concurrent changes are retried on a fresh read; a status change in between
+// is a conflict.
+func (e *Engine[T, E, PT]) Progress(ctx context.Context, id uuid.UUID, done float64, detail func(*T)) (*T, error) {
+	if math.IsNaN(done) || done < 0 || done > 1 {
+		return nil, &tasktype.FieldError{Field: "done", Rule: "range", Value: fmt.Sprint(done), Message: fmt.Sprintf("must be a fraction from 0 to 1, not %v", done)}
+	}
+	for try := 0; ; try++ {
+		cur, err := e.store.Get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		x, err := e.ProgressFrom(ctx, cur, done, detail)
+		if errors.Is(err, tasktype.ErrConflict) && try < maxProgressTries {
+			if now, _ := e.store.Get(ctx, id); now != nil && PT(now).Key().Status == PT(cur).Key().Status {
+				continue
+			}
+		}
+		return x, err
+	}
+}
+
+// ProgressFrom is Progress on a task the caller has read, guarded by the
+// version it was read with (a worker holds the latest copy of its task).
+func (e *Engine[T, E, PT]) ProgressFrom(ctx context.Context, cur *T, done float64, detail func(*T)) (*T, error) {
+	if math.IsNaN(done) || done < 0 || done > 1 {
+		return nil, &tasktype.FieldError{Field: "done", Rule: "range", Value: fmt.Sprint(done), Message: fmt.Sprintf("must be a fraction from 0 to 1, not %v", done)}
+	}
+	if detail == nil {
+		probe := *cur
+		if !PT(&probe).ReportProgress(done) {
+			return nil, &tasktype.FieldError{Field: "progress", Rule: "mapping", Message: fmt.Sprintf("status %s maps no progress in the spec, and no detail was given", PT(cur).Key().Status)}
+		}
+	}
+	x, err := e.store.Update(ctx, cur, func(x *T) {
+		PT(x).ReportProgress(done)
+		if detail != nil {
+			detail(x)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	e.publish(x, PT(cur).Key().Status, "")
+	return x, nil
+}

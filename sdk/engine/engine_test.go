@@ -1,0 +1,249 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/taskmodel/taskmodel/backends"
+	"github.com/taskmodel/taskmodel/backends/backendtest"
+	"github.com/taskmodel/taskmodel/gen/analysis"
+	"github.com/taskmodel/taskmodel/sdk/engine"
+	"github.com/taskmodel/taskmodel/sdk/internal/sdktest"
+	"github.com/taskmodel/taskmodel/tasktype"
+)
+
+type Engine = engine.Engine[analysis.Task, analysis.Event, *analysis.Task]
+
+func newEngine(driver backends.Driver[analysis.Task], clock *backendtest.Clock) *Engine {
+	return engine.New[analysis.Task, analysis.Event](driver, engine.WithClock(clock.Now), engine.WithWorker(analysis.Worker), engine.WithPollInterval(10*time.Millisecond))
+}
+
+// forEach runs fn on every backend with a fresh engine.
+func forEach(t *testing.T, fn func(t *testing.T, e *Engine, driver backends.Driver[analysis.Task], clock *backendtest.Clock)) {
+	for _, b := range sdktest.All {
+		t.Run(b.Name, func(t *testing.T) {
+			d := b.Open(t)
+			clock := backendtest.NewClock()
+			fn(t, newEngine(d, clock), d, clock)
+		})
+	}
+}
+
+var ctx = context.Background()
+
+func mustFire(t *testing.T, e *Engine, x *analysis.Task, evs ...analysis.Event) *analysis.Task {
+	t.Helper()
+	for _, ev := range evs {
+		var err error
+		if x, err = e.FireFrom(ctx, x, ev, nil, engine.Meta{Actor: "tester"}); err != nil {
+			t.Fatalf("fire %s: %v", ev, err)
+		}
+	}
+	return x
+}
+
+func TestLifecycle(t *testing.T) {
+	forEach(t, func(t *testing.T, e *Engine, _ backends.Driver[analysis.Task], clock *backendtest.Clock) {
+		x, err := e.Create(ctx, sdktest.NewTask(), engine.Meta{Actor: "alice", Message: "created from the web"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		x = mustFire(t, e, x, analysis.EventRequestUploadURLs, analysis.EventVerifyUploads, analysis.EventStart)
+		// fail requires error_code and error_message: the FieldError names the field.
+		_, err = e.Fire(ctx, x.ID, analysis.EventFail, func(t *analysis.Task) {
+			m := "agent crashed"
+			t.ErrorMessage = &m
+		}, engine.Meta{Actor: "worker-1"})
+		var fe *tasktype.FieldError
+		if !errors.As(err, &fe) || fe.Field != "error_code" || !errors.Is(err, tasktype.ErrValidation) {
+			t.Fatalf("fail without error_code: %v", err)
+		}
+		clock.Advance(time.Second)
+		x, err = e.Fire(ctx, x.ID, analysis.EventFail, func(t *analysis.Task) {
+			c, m := analysis.ErrorCodeAgentError, "agent crashed"
+			t.ErrorCode, t.ErrorMessage = &c, &m
+		}, engine.Meta{Actor: "worker-1", Message: "score-risk exited 2", Attempt: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if x.Status != analysis.StatusFailed || x.FailedAt == nil || !x.FailedAt.Equal(clock.Now().Truncate(time.Microsecond)) {
+			t.Errorf("after fail: %s failed_at %v", x.Status, x.FailedAt)
+		}
+		h, err := e.History(ctx, x.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, last := h[0], h[len(h)-1]
+		if len(h) != 5 || first.Actor != "alice" || first.Message != "created from the web" ||
+			last.Actor != "worker-1" || last.Message != "score-risk exited 2" || last.Attempt != 1 || last.Event != "fail" || last.From != "PROCESSING" {
+			t.Errorf("history = %+v", h)
+		}
+	})
+}
+
+func TestProgressMapping(t *testing.T) {
+	forEach(t, func(t *testing.T, e *Engine, _ backends.Driver[analysis.Task], _ *backendtest.Clock) {
+		x, err := e.Create(ctx, sdktest.NewTask(), engine.Meta{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		steps := []struct {
+			ev   analysis.Event
+			want int64
+		}{{analysis.EventRequestUploadURLs, 10}, {analysis.EventVerifyUploads, 15}, {analysis.EventStart, 15}}
+		if x.Progress != 0 {
+			t.Errorf("CREATED progress %d", x.Progress)
+		}
+		for _, s := range steps {
+			x = mustFire(t, e, x, s.ev)
+			if x.Progress != s.want {
+				t.Errorf("after %s progress = %d, want %d", s.ev, x.Progress, s.want)
+			}
+		}
+		// PROCESSING: 15 + 80 × done / total, with the typed detail.
+		for _, tc := range []struct {
+			done, total int64
+			want        int64
+		}{{0, 4, 15}, {1, 4, 35}, {2, 4, 55}, {4, 4, 95}} {
+			x, err = e.Progress(ctx, x.ID, float64(tc.done)/float64(tc.total), func(t *analysis.Task) {
+				agent := "score-risk"
+				t.ProgressDetail = &analysis.ProgressDetail{CurrentStage: "agent_execution", CurrentAgent: &agent, AgentsTotal: tc.total, AgentsCompleted: tc.done}
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := e.Get(ctx, x.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Progress != tc.want || got.ProgressDetail == nil || got.ProgressDetail.AgentsCompleted != tc.done || got.Status != analysis.StatusProcessing {
+				t.Errorf("%d/%d: progress %d detail %+v, want %d", tc.done, tc.total, got.Progress, got.ProgressDetail, tc.want)
+			}
+		}
+		for _, done := range []float64{-0.1, 1.5} {
+			_, err := e.Progress(ctx, x.ID, done, nil)
+			var fe *tasktype.FieldError
+			if !errors.As(err, &fe) || fe.Field != "done" {
+				t.Errorf("Progress(%v) error = %v, want a FieldError on done", done, err)
+			}
+		}
+		// A detail that breaks a limit is a validation error and writes nothing.
+		before, _ := e.Get(ctx, x.ID)
+		_, err = e.Progress(ctx, x.ID, 0.5, func(t *analysis.Task) { t.ProgressDetail.AgentsTotal = -1 })
+		if !errors.Is(err, tasktype.ErrValidation) || !strings.Contains(err.Error(), "agents_total") {
+			t.Errorf("negative agents_total: %v", err)
+		}
+		if after, _ := e.Get(ctx, x.ID); after.Version != before.Version {
+			t.Errorf("a rejected progress wrote version %d over %d", after.Version, before.Version)
+		}
+		x = mustFire(t, e, x, analysis.EventComplete)
+		if x.Progress != 100 {
+			t.Errorf("COMPLETED progress = %d", x.Progress)
+		}
+		// UPLOAD_FAILED maps no progress: without a detail it is an error.
+		y, _ := e.Create(ctx, sdktest.NewTask(), engine.Meta{})
+		y = mustFire(t, e, y, analysis.EventRequestUploadURLs)
+		m := "Required files not found in storage"
+		y, err = e.FireFrom(ctx, y, analysis.EventUploadFailed, func(t *analysis.Task) { t.ErrorMessage = &m }, engine.Meta{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var fe *tasktype.FieldError
+		if _, err := e.Progress(ctx, y.ID, 0.5, nil); !errors.As(err, &fe) || fe.Field != "progress" || !strings.Contains(err.Error(), "UPLOAD_FAILED") {
+			t.Errorf("progress in UPLOAD_FAILED: %v", err)
+		}
+	})
+}
+
+func TestCancel(t *testing.T) {
+	forEach(t, func(t *testing.T, e *Engine, _ backends.Driver[analysis.Task], _ *backendtest.Clock) {
+		x, _ := e.Create(ctx, sdktest.NewTask(), engine.Meta{})
+		// Seed 004: cancel only while PROCESSING.
+		_, err := e.Cancel(ctx, x.ID, engine.Meta{Actor: "alice"})
+		var te *analysis.TransitionError
+		if !errors.As(err, &te) || te.From != analysis.StatusCreated || !strings.Contains(err.Error(), "allowed: request_upload_urls, expire") {
+			t.Errorf("cancel in CREATED: %v", err)
+		}
+		x = mustFire(t, e, x, analysis.EventRequestUploadURLs, analysis.EventVerifyUploads, analysis.EventStart)
+		x, err = e.Cancel(ctx, x.ID, engine.Meta{Actor: "alice", Message: "no longer needed"})
+		if err != nil || x.Status != analysis.StatusCancelled || x.CancelledAt == nil {
+			t.Fatalf("cancel in PROCESSING: %v, %v", x, err)
+		}
+		_, err = e.Cancel(ctx, x.ID, engine.Meta{})
+		if !errors.Is(err, tasktype.ErrTransitionNotAllowed) || !strings.Contains(err.Error(), "status CANCELLED; it is terminal") {
+			t.Errorf("cancel of a terminal task: %v", err)
+		}
+		if _, err := e.Cancel(ctx, uuid.New(), engine.Meta{}); !errors.Is(err, tasktype.ErrNotFound) {
+			t.Errorf("cancel of an unknown task: %v", err)
+		}
+	})
+}
+
+func TestSubscribeAndWatch(t *testing.T) {
+	forEach(t, func(t *testing.T, e *Engine, driver backends.Driver[analysis.Task], clock *backendtest.Clock) {
+		all := e.Subscribe(ctx, uuid.Nil)
+		defer all.Close()
+		x, _ := e.Create(ctx, sdktest.NewTask(), engine.Meta{})
+		one := e.Subscribe(ctx, x.ID)
+		other, _ := e.Create(ctx, sdktest.NewTask(), engine.Meta{})
+		x = mustFire(t, e, x, analysis.EventRequestUploadURLs)
+		next := func(s *engine.Subscription[analysis.Task]) engine.Change[analysis.Task] {
+			t.Helper()
+			select {
+			case ch := <-s.C:
+				return ch
+			case <-time.After(5 * time.Second):
+				t.Fatal("no change arrived")
+			}
+			return engine.Change[analysis.Task]{}
+		}
+		for _, want := range []struct {
+			id        uuid.UUID
+			from, evt string
+		}{{x.ID, "", ""}, {other.ID, "", ""}, {x.ID, "CREATED", "request_upload_urls"}} {
+			ch := next(all)
+			if ch.Key.ID != want.id || ch.From != want.from || ch.Event != want.evt {
+				t.Errorf("all: change %+v, want %+v", ch, want)
+			}
+		}
+		if ch := next(one); ch.Key.ID != x.ID || ch.Key.Status != "UPLOADING" {
+			t.Errorf("one: change %+v", ch)
+		}
+		one.Close()
+		if _, ok := <-one.C; ok {
+			t.Error("a closed subscription's channel is open")
+		}
+
+		// Watch sees another engine's changes (another process, as far as
+		// this engine knows) by polling, and ends after a terminal status.
+		otherProcess := newEngine(driver, clock)
+		w, err := e.Watch(ctx, x.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Close()
+		if ch := next(w); ch.Key.Status != "UPLOADING" {
+			t.Fatalf("watch starts with %+v", ch)
+		}
+		y := mustFire(t, otherProcess, x, analysis.EventVerifyUploads)
+		if ch := next(w); ch.Key.Status != "QUEUED" || ch.Key.Version != y.Version || ch.From != "UPLOADING" {
+			t.Errorf("watch saw %+v", ch.Key)
+		}
+		y = mustFire(t, e, y, analysis.EventStart, analysis.EventComplete)
+		var last engine.Change[analysis.Task]
+		for ch := range w.C {
+			last = ch
+		}
+		if last.Key.Status != "COMPLETED" {
+			t.Errorf("watch ended at %+v", last.Key)
+		}
+		if _, err := e.Watch(ctx, uuid.New()); !errors.Is(err, tasktype.ErrNotFound) {
+			t.Errorf("watch of an unknown task: %v", err)
+		}
+	})
+}

@@ -1,0 +1,82 @@
+// Package sdktest opens the seed-004 analysis model on every backend for the
+// sdk packages' tests: one table of backends, so every rule is tested on
+// memory, SQLite and PostgreSQL alike.
+package sdktest
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/taskmodel/taskmodel/backends"
+	"github.com/taskmodel/taskmodel/backends/memory"
+	"github.com/taskmodel/taskmodel/backends/postgres"
+	"github.com/taskmodel/taskmodel/backends/postgres/pgtest"
+	"github.com/taskmodel/taskmodel/backends/sqlite"
+	"github.com/taskmodel/taskmodel/gen/analysis"
+	"github.com/taskmodel/taskmodel/gen/analysis/pgdb"
+	"github.com/taskmodel/taskmodel/gen/analysis/sqlitedb"
+	"github.com/taskmodel/taskmodel/gen/training"
+	trainingpg "github.com/taskmodel/taskmodel/gen/training/pgdb"
+	trainingsqlite "github.com/taskmodel/taskmodel/gen/training/sqlitedb"
+)
+
+// Backend opens a fresh, isolated driver of the analysis model.
+type Backend struct {
+	Name string
+	Open func(t testing.TB) backends.WorkDriver[analysis.Task]
+}
+
+// All is every backend.
+var All = []Backend{
+	{"memory", func(t testing.TB) backends.WorkDriver[analysis.Task] { return memory.New[analysis.Task]() }},
+	{"sqlite", func(t testing.TB) backends.WorkDriver[analysis.Task] {
+		db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "tasks.db"), analysis.Migrations(sqlite.Engine))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return sqlitedb.NewDriver(db)
+	}},
+	{"postgres", func(t testing.TB) backends.WorkDriver[analysis.Task] {
+		pool, err := postgres.OpenConfig(context.Background(), pgtest.Schema(t), analysis.Migrations(postgres.Engine))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(pool.Close)
+		return pgdb.NewDriver(pool)
+	}},
+}
+
+// NewTask returns a valid analysis task, not yet created.
+func NewTask() *analysis.Task {
+	x := analysis.NewTask()
+	x.UserID, x.ToolID = "user-1", "profile-my-data"
+	x.Agents = []string{"unified-profiler", "score-risk"}
+	return x
+}
+
+// TrainingBackends opens the seed-002 training model, whose worker section
+// requeues a lost task (max_attempts 3), on every backend.
+var TrainingBackends = []struct {
+	Name string
+	Open func(t testing.TB) backends.WorkDriver[training.Training]
+}{
+	{"memory", func(t testing.TB) backends.WorkDriver[training.Training] { return memory.New[training.Training]() }},
+	{"sqlite", func(t testing.TB) backends.WorkDriver[training.Training] {
+		db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "tasks.db"), training.Migrations(sqlite.Engine))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return trainingsqlite.NewDriver(db)
+	}},
+	{"postgres", func(t testing.TB) backends.WorkDriver[training.Training] {
+		pool, err := postgres.OpenConfig(context.Background(), pgtest.Schema(t), training.Migrations(postgres.Engine))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(pool.Close)
+		return trainingpg.NewDriver(pool)
+	}},
+}

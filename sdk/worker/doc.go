@@ -1,0 +1,38 @@
+// Package worker runs handlers on the queued tasks of a model whose spec has
+// a worker section, in as many pools and processes as you like over one
+// database.
+//
+// # The life of a claimed task
+//
+// A Pool reserves queued tasks in the model's lease table — on PostgreSQL
+// with FOR UPDATE SKIP LOCKED, so concurrent pools never wait on each other
+// and never reserve the same task — and fires the spec's claim event on each,
+// guarded by the version it read (seed 004: QUEUED → PROCESSING). The
+// handler then runs with a context and a Progress; the pool renews the
+// lease by heartbeats and reads the task at CancelCheck intervals:
+//
+//   - the handler returns nil: the complete event (→ COMPLETED);
+//   - it returns an error: the fail event, with the code of an *Error (see
+//     Fail) or the worker section's error_code, and the message; a panic fails
+//     the task with that code and the stack in the history message;
+//   - the task left the running status (a Cancel, from any process) or the
+//     lease was lost: the handler's context is cancelled with that cause and
+//     the pool writes nothing.
+//
+// # Crash safety
+//
+// A worker that dies (SIGKILL, a lost machine) stops renewing its leases.
+// Rescue, which every pool runs at RescueInterval, finds running tasks whose
+// lease expired and, per the spec, requeues them while attempts remain or
+// fails them (seed 004 has no way back to QUEUED: such a task fails with
+// INTERNAL_ERROR). Every move is guarded by the task's version, so a
+// rescuer and a worker that was merely slow never both win, and a reserved
+// task is never run by two workers at once: a worker that cannot renew its
+// lease for a whole lease period cancels its handler itself.
+//
+// # Shutdown
+//
+// When Run's context ends the pool stops claiming and lets running handlers
+// finish for ShutdownGrace, then cancels them; their tasks are rescued when
+// their leases expire.
+package worker

@@ -1,0 +1,463 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/taskmodel/taskmodel/backends"
+	"github.com/taskmodel/taskmodel/sdk/engine"
+	"github.com/taskmodel/taskmodel/tasktype"
+)
+
+// Model is what a pool needs of a generated model struct with a worker
+// section: PT is *T.
+type Model[T any, E ~string] interface {
+	engine.Model[T, E]
+	// PrepareFailure fills the fields the fail event requires.
+	PrepareFailure(code, message string) E
+}
+
+// Handler runs one task. It returns nil when the work succeeded, and an
+// error otherwise: an *Error carries a code of the spec's error codes, any
+// other error fails the task with the worker section's error_code. ctx is
+// cancelled when the task is cancelled, when the pool loses the task's lease,
+// and when a shutdown's grace period ends: a handler must return soon after.
+type Handler[T any] func(ctx context.Context, task *T, p *Progress[T]) error
+
+// Error is a handler failure with an error code of the spec.
+type Error struct {
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// Fail returns an *Error with a code and a message.
+func Fail(code, format string, args ...any) error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Config tunes a pool. Zero values take the defaults.
+type Config struct {
+	// Owner names the pool in leases and history (default host/pid/random).
+	Owner string
+	// Concurrency is how many handlers run at once (default 10).
+	Concurrency int
+	// PollInterval is how long an idle pool waits before it looks for queued
+	// tasks again (default 1s); in-process creations wake it at once.
+	PollInterval time.Duration
+	// CancelCheck is how often the pool reads a running task to see a
+	// cancellation made by another process (default 250ms): a handler sees
+	// its context cancelled within about this long.
+	CancelCheck time.Duration
+	// Heartbeat is how often the pool renews a running task's lease
+	// (default a third of the lease).
+	Heartbeat time.Duration
+	// RescueInterval is how often the pool looks for tasks whose lease
+	// expired (default the lease); 0 with NoRescue set disables it.
+	RescueInterval time.Duration
+	NoRescue       bool
+	// ShutdownGrace is how long Run lets running handlers finish after its
+	// context ends before it cancels theirs (default 10s).
+	ShutdownGrace time.Duration
+	// Logger receives the pool's log lines (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// Pool claims queued tasks of one model and runs a handler on each, under a
+// lease it renews by heartbeats. Many pools, in many processes, may work on
+// one database: a task is reserved by one worker at a time (SKIP LOCKED on
+// PostgreSQL), and a worker that loses its lease stops.
+type Pool[T any, E ~string, PT Model[T, E]] struct {
+	eng     *engine.Engine[T, E, PT]
+	driver  backends.WorkDriver[T]
+	spec    tasktype.Worker
+	handler Handler[T]
+	cfg     Config
+	log     *slog.Logger
+
+	slots   chan struct{}
+	wake    chan struct{}
+	running sync.WaitGroup
+}
+
+// New returns a pool that runs handler on the tasks of eng's model. The
+// engine must have been given the model's worker section (engine.WithWorker)
+// and a driver that keeps leases (a backends.WorkDriver).
+func New[T any, E ~string, PT Model[T, E]](eng *engine.Engine[T, E, PT], handler Handler[T], cfg Config) (*Pool[T, E, PT], error) {
+	spec := eng.Worker()
+	if spec.Claim == "" {
+		return nil, errors.New("worker: the engine has no worker section; create it with engine.WithWorker(<model>.Worker)")
+	}
+	driver, ok := eng.Store().Driver().(backends.WorkDriver[T])
+	if !ok {
+		return nil, fmt.Errorf("worker: driver %T keeps no leases (it is not a backends.WorkDriver)", eng.Store().Driver())
+	}
+	if handler == nil {
+		return nil, errors.New("worker: handler is nil")
+	}
+	if cfg.Concurrency < 0 || cfg.PollInterval < 0 || cfg.CancelCheck < 0 || cfg.Heartbeat < 0 || cfg.RescueInterval < 0 || cfg.ShutdownGrace < 0 {
+		return nil, errors.New("worker: Config durations and Concurrency must not be negative")
+	}
+	if cfg.Owner == "" {
+		host, _ := os.Hostname()
+		cfg.Owner = fmt.Sprintf("%s/%d/%s", host, os.Getpid(), uuid.NewString()[:8])
+	}
+	if len(cfg.Owner) > 200 {
+		return nil, &tasktype.FieldError{Field: "owner", Rule: "max", Message: "must be at most 200 characters"}
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	if cfg.Concurrency == 0 {
+		cfg.Concurrency = 10
+	}
+	def(&cfg.PollInterval, time.Second)
+	def(&cfg.CancelCheck, 250*time.Millisecond)
+	def(&cfg.Heartbeat, spec.Lease/3)
+	def(&cfg.RescueInterval, spec.Lease)
+	def(&cfg.ShutdownGrace, 10*time.Second)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Pool[T, E, PT]{
+		eng: eng, driver: driver, spec: spec, handler: handler, cfg: cfg,
+		log:   cfg.Logger.With("worker", cfg.Owner),
+		slots: make(chan struct{}, cfg.Concurrency),
+		wake:  make(chan struct{}, 1),
+	}, nil
+}
+
+// Owner returns the name the pool holds leases under.
+func (p *Pool[T, E, PT]) Owner() string { return p.cfg.Owner }
+
+// Run claims and runs tasks until ctx ends, then stops claiming and waits
+// for the running handlers: ShutdownGrace later it cancels their contexts
+// and waits for them to return. A task whose handler was cut short stays in
+// the running status until its lease expires and a pool rescues it.
+func (p *Pool[T, E, PT]) Run(ctx context.Context) error {
+	work, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
+	sub := p.eng.Subscribe(ctx, uuid.Nil)
+	defer sub.Close()
+	go func() {
+		for ch := range sub.C {
+			if ch.Key.Status == p.spec.Queue {
+				p.Wake()
+			}
+		}
+	}()
+	if !p.cfg.NoRescue {
+		go p.rescueLoop(ctx)
+	}
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for ctx.Err() == nil {
+		if len(p.slots) == cap(p.slots) {
+			// Every slot is busy: wait for one to free, then claim at once.
+			select {
+			case p.slots <- struct{}{}:
+				<-p.slots
+			case <-ctx.Done():
+				continue
+			}
+		}
+		free := cap(p.slots) - len(p.slots)
+		n, err := p.claim(ctx, work, free)
+		if err != nil && ctx.Err() == nil {
+			p.log.Error("claim failed", "err", err)
+		}
+		if err == nil && n == free {
+			continue // a full batch: more may be waiting
+		}
+		timer.Reset(p.cfg.PollInterval)
+		select {
+		case <-ctx.Done():
+		case <-p.wake:
+		case <-timer.C:
+		}
+	}
+	done := make(chan struct{})
+	go func() { p.running.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(p.cfg.ShutdownGrace):
+		stopWork()
+		<-done
+	}
+	return nil
+}
+
+// Wake makes an idle pool look for queued tasks now.
+func (p *Pool[T, E, PT]) Wake() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// claim reserves up to free tasks, fires the claim event on each and starts
+// its handler; it returns how many it reserved.
+func (p *Pool[T, E, PT]) claim(ctx, work context.Context, free int) (int, error) {
+	now := p.eng.Now()
+	claims, err := p.driver.Reserve(ctx, p.spec.Queue, p.cfg.Owner, now, now.Add(p.spec.Lease), free)
+	if err != nil {
+		return 0, err
+	}
+	for _, c := range claims {
+		meta := engine.Meta{Actor: p.cfg.Owner, Attempt: c.Lease.Attempt, Message: fmt.Sprintf("claimed by %s (attempt %d)", p.cfg.Owner, c.Lease.Attempt)}
+		x, err := p.eng.FireFrom(ctx, c.Task, E(p.spec.Claim), nil, meta)
+		if err != nil {
+			// Changed since it was reserved (cancelled, say): not ours to run.
+			p.log.Info("reserved task not claimed", "task", PT(c.Task).Key().ID, "err", err)
+			continue
+		}
+		p.slots <- struct{}{}
+		p.running.Add(1)
+		go p.run(work, x, c.Lease)
+	}
+	return len(claims), nil
+}
+
+// stopCause tells why a handler's context was cancelled.
+var (
+	errCancelled = errors.New("the task left the running status (cancelled)")
+	errLostLease = errors.New("the worker lost the task's lease")
+	errShutdown  = errors.New("the worker pool is shutting down")
+)
+
+// run runs the handler on one claimed task and ends the task.
+func (p *Pool[T, E, PT]) run(work context.Context, x *T, lease backends.Lease) {
+	defer func() { <-p.slots; p.running.Done() }()
+	id := PT(x).Key().ID
+	ctx, cancel := context.WithCancelCause(work)
+	defer cancel(nil)
+	prog := &Progress[T]{eng: p, cur: x}
+	watchDone := make(chan struct{})
+	go func() { defer close(watchDone); p.watch(ctx, cancel, id, lease, prog) }()
+
+	err := p.call(ctx, x, prog)
+	cancel(nil)
+	<-watchDone
+	if cause := context.Cause(ctx); cause == errCancelled || cause == errLostLease {
+		p.log.Info("handler stopped", "task", id, "why", cause)
+		return
+	}
+	if work.Err() != nil {
+		p.log.Info("handler cut short by shutdown; the task will be rescued when its lease expires", "task", id)
+		return
+	}
+	cur := prog.current()
+	meta := engine.Meta{Actor: p.cfg.Owner, Attempt: lease.Attempt}
+	var ev E
+	var mutate func(*T)
+	if err == nil {
+		ev, meta.Message = E(p.spec.Complete), "completed"
+	} else {
+		code, msg, detail := p.failure(err)
+		ev = E(p.spec.Fail)
+		mutate = func(t *T) { PT(t).PrepareFailure(code, msg) }
+		meta.Message = detail
+	}
+	if _, ferr := p.eng.FireFrom(context.WithoutCancel(work), cur, ev, mutate, meta); ferr != nil {
+		p.log.Error("ending the task failed", "task", id, "event", ev, "err", ferr)
+	}
+}
+
+// panicError is a handler panic, with its stack.
+type panicError struct {
+	value any
+	stack []byte
+}
+
+func (e *panicError) Error() string { return fmt.Sprintf("panic: %v", e.value) }
+
+func (p *Pool[T, E, PT]) call(ctx context.Context, x *T, prog *Progress[T]) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &panicError{value: v, stack: debug.Stack()}
+		}
+	}()
+	return p.handler(ctx, x, prog)
+}
+
+// failure turns a handler error into a code, a message for the task's field
+// and a message for the history row (a panic's stack goes there).
+func (p *Pool[T, E, PT]) failure(err error) (code, msg, detail string) {
+	var pe *panicError
+	var we *Error
+	switch {
+	case errors.As(err, &pe):
+		return p.spec.ErrorCode, pe.Error(), pe.Error() + "\n\n" + string(pe.stack)
+	case errors.As(err, &we):
+		return we.Code, we.Message, err.Error()
+	}
+	return p.spec.ErrorCode, err.Error(), err.Error()
+}
+
+// watch renews the lease and looks for a cancellation until ctx ends; it
+// cancels the handler when the task left the running status or the lease
+// was lost (or not renewed in time: the worker then assumes another may have
+// it).
+func (p *Pool[T, E, PT]) watch(ctx context.Context, cancel context.CancelCauseFunc, id uuid.UUID, lease backends.Lease, prog *Progress[T]) {
+	check := time.NewTicker(p.cfg.CancelCheck)
+	defer check.Stop()
+	beat := time.NewTicker(p.cfg.Heartbeat)
+	defer beat.Stop()
+	held := time.Now() // the lease runs at least until held + Lease
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-check.C:
+			x, err := p.eng.Get(ctx, id)
+			switch {
+			case errors.Is(err, tasktype.ErrNotFound):
+				cancel(errCancelled)
+				return
+			case err == nil && PT(x).Key().Status != p.spec.Running:
+				cancel(errCancelled)
+				return
+			}
+			if time.Since(held) > p.spec.Lease {
+				cancel(errLostLease)
+				return
+			}
+		case <-beat.C:
+			start := time.Now()
+			ok, err := p.driver.Heartbeat(ctx, id, lease, p.spec.Running, p.eng.Now().Add(p.spec.Lease))
+			switch {
+			case err != nil:
+				if ctx.Err() == nil {
+					p.log.Warn("heartbeat failed", "task", id, "err", err)
+				}
+			case !ok:
+				cancel(errLostLease)
+				return
+			default:
+				held = start
+			}
+		}
+	}
+}
+
+func (p *Pool[T, E, PT]) rescueLoop(ctx context.Context) {
+	t := time.NewTicker(p.cfg.RescueInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := p.Rescue(ctx); err != nil && ctx.Err() == nil {
+				p.log.Error("rescue failed", "err", err)
+			}
+		}
+	}
+}
+
+// RescueResult counts what Rescue did.
+type RescueResult struct {
+	Requeued, Failed int
+	// Raced counts lost tasks another process moved first.
+	Raced int
+}
+
+// rescueBatch bounds one Lost query.
+const rescueBatch = 100
+
+// Rescue moves the tasks whose worker vanished (their lease expired while
+// they were running): back to the queue with the requeue event while
+// attempts remain, else to the fail event with the worker section's error
+// code. Every move is guarded by the task's version, so concurrent rescuers
+// and a late worker never both win. Run calls it every RescueInterval.
+func (p *Pool[T, E, PT]) Rescue(ctx context.Context) (RescueResult, error) {
+	var r RescueResult
+	for {
+		lost, err := p.driver.Lost(ctx, p.spec.Running, p.eng.Now(), rescueBatch)
+		if err != nil {
+			return r, err
+		}
+		moved := 0
+		for _, c := range lost {
+			meta := engine.Meta{Actor: p.cfg.Owner, Attempt: c.Lease.Attempt}
+			var ev E
+			var mutate func(*T)
+			if p.spec.Requeue != "" && c.Lease.Attempt < p.spec.MaxAttempts {
+				ev = E(p.spec.Requeue)
+				meta.Message = fmt.Sprintf("worker %s lost the task (lease expired, attempt %d of %d); requeued", c.Lease.Owner, c.Lease.Attempt, p.spec.MaxAttempts)
+			} else {
+				ev = E(p.spec.Fail)
+				msg := fmt.Sprintf("worker %s lost the task (lease expired, attempt %d of %d)", c.Lease.Owner, c.Lease.Attempt, p.spec.MaxAttempts)
+				meta.Message = msg
+				mutate = func(t *T) { PT(t).PrepareFailure(p.spec.ErrorCode, msg) }
+			}
+			_, err := p.eng.FireFrom(ctx, c.Task, ev, mutate, meta)
+			switch {
+			case err == nil && ev == E(p.spec.Requeue):
+				r.Requeued++
+				moved++
+			case err == nil:
+				r.Failed++
+				moved++
+			case errors.Is(err, tasktype.ErrConflict) || errors.Is(err, tasktype.ErrNotFound):
+				r.Raced++
+			default:
+				return r, err
+			}
+		}
+		if len(lost) < rescueBatch || moved == 0 {
+			if r.Requeued > 0 {
+				p.Wake()
+			}
+			return r, nil
+		}
+	}
+}
+
+// Progress is how a handler reports its progress; it holds the latest copy
+// of the task, so reports are guarded writes without a read.
+type Progress[T any] struct {
+	eng interface {
+		progressFrom(ctx context.Context, cur *T, done float64, detail func(*T)) (*T, error)
+	}
+	mu  sync.Mutex
+	cur *T
+}
+
+// Task returns the latest copy of the task the pool knows.
+func (p *Progress[T]) Task() *T { return p.current() }
+
+func (p *Progress[T]) current() *T {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cur
+}
+
+// Report records that done (0 to 1) of the work is done, and, if detail is
+// not nil, sets further fields (a typed progress detail) on the task. The
+// status's progress mapping gives the percent.
+func (p *Progress[T]) Report(ctx context.Context, done float64, detail func(*T)) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	x, err := p.eng.progressFrom(ctx, p.cur, done, detail)
+	if err != nil {
+		return err
+	}
+	p.cur = x
+	return nil
+}
+
+func (p *Pool[T, E, PT]) progressFrom(ctx context.Context, cur *T, done float64, detail func(*T)) (*T, error) {
+	return p.eng.ProgressFrom(ctx, cur, done, detail)
+}

@@ -1,0 +1,418 @@
+package worker_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/taskmodel/taskmodel/backends"
+	"github.com/taskmodel/taskmodel/backends/backendtest"
+	"github.com/taskmodel/taskmodel/gen/analysis"
+	"github.com/taskmodel/taskmodel/gen/training"
+	"github.com/taskmodel/taskmodel/sdk/engine"
+	"github.com/taskmodel/taskmodel/sdk/internal/sdktest"
+	"github.com/taskmodel/taskmodel/sdk/worker"
+)
+
+type (
+	Engine = engine.Engine[analysis.Task, analysis.Event, *analysis.Task]
+	Pool   = worker.Pool[analysis.Task, analysis.Event, *analysis.Task]
+)
+
+var ctx = context.Background()
+
+func newEngine(d backends.Driver[analysis.Task], clock *backendtest.Clock) *Engine {
+	return engine.New[analysis.Task, analysis.Event](d, engine.WithClock(clock.Now), engine.WithWorker(analysis.Worker))
+}
+
+func newPool(t *testing.T, e *Engine, h worker.Handler[analysis.Task], cfg worker.Config) *Pool {
+	t.Helper()
+	if cfg.PollInterval == 0 {
+		cfg.PollInterval = 20 * time.Millisecond
+	}
+	if cfg.CancelCheck == 0 {
+		cfg.CancelCheck = 20 * time.Millisecond
+	}
+	cfg.NoRescue = true // tests call Rescue with the fake clock
+	p, err := worker.New(e, h, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// start runs p until the test ends (or stop is called) and returns stop.
+func start(t *testing.T, p *Pool) (stop func()) {
+	c, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = p.Run(c) }()
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(stop)
+	return stop
+}
+
+// queued creates n tasks in QUEUED.
+func queued(t *testing.T, e *Engine, n int) []*analysis.Task {
+	t.Helper()
+	out := make([]*analysis.Task, n)
+	for i := range out {
+		x, err := e.Create(ctx, sdktest.NewTask(), engine.Meta{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range []analysis.Event{analysis.EventRequestUploadURLs, analysis.EventVerifyUploads} {
+			if x, err = e.FireFrom(ctx, x, ev, nil, engine.Meta{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		out[i] = x
+	}
+	return out
+}
+
+// waitFor polls until every task is in a terminal status (or 20s pass,
+// which fails the test: a hang, not a speed goal).
+func waitFor(t *testing.T, e *Engine, tasks []*analysis.Task) []*analysis.Task {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	out := make([]*analysis.Task, len(tasks))
+	for i, x := range tasks {
+		for {
+			got, err := e.Get(ctx, x.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Status.IsTerminal() {
+				out[i] = got
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("task %s still %s", x.ID, got.Status)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	return out
+}
+
+func forEach(t *testing.T, fn func(t *testing.T, e *Engine, d backends.WorkDriver[analysis.Task], clock *backendtest.Clock)) {
+	for _, b := range sdktest.All {
+		t.Run(b.Name, func(t *testing.T) {
+			d := b.Open(t)
+			clock := backendtest.NewClock()
+			fn(t, newEngine(d, clock), d, clock)
+		})
+	}
+}
+
+func TestRunsToCompletionWithProgress(t *testing.T) {
+	forEach(t, func(t *testing.T, e *Engine, _ backends.WorkDriver[analysis.Task], _ *backendtest.Clock) {
+		var seen sync.Map
+		var dup atomic.Int32
+		p := newPool(t, e, func(ctx context.Context, x *analysis.Task, prog *worker.Progress[analysis.Task]) error {
+			if _, loaded := seen.LoadOrStore(x.ID, true); loaded {
+				dup.Add(1)
+			}
+			if x.Status != analysis.StatusProcessing {
+				t.Errorf("handler got a task in %s", x.Status)
+			}
+			for i := range x.Agents {
+				done := int64(i + 1)
+				if err := prog.Report(ctx, float64(done)/float64(len(x.Agents)), func(t *analysis.Task) {
+					t.ProgressDetail = &analysis.ProgressDetail{CurrentStage: "agent_execution", AgentsTotal: int64(len(x.Agents)), AgentsCompleted: done}
+				}); err != nil {
+					return err
+				}
+			}
+			return nil
+		}, worker.Config{Owner: "pool-a", Concurrency: 4})
+		tasks := queued(t, e, 12)
+		start(t, p)
+		for _, x := range waitFor(t, e, tasks) {
+			if x.Status != analysis.StatusCompleted || x.Progress != 100 || x.ProgressDetail == nil || x.ProgressDetail.AgentsCompleted != 2 {
+				t.Errorf("task %s: %s progress %d detail %+v", x.ID, x.Status, x.Progress, x.ProgressDetail)
+			}
+			h, err := e.History(ctx, x.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			claim, done := h[len(h)-2], h[len(h)-1]
+			if claim.Event != "start" || claim.Actor != "pool-a" || claim.Attempt != 1 || done.Event != "complete" || done.Actor != "pool-a" {
+				t.Errorf("history tail %+v %+v", claim, done)
+			}
+		}
+		if dup.Load() != 0 {
+			t.Errorf("%d tasks ran twice", dup.Load())
+		}
+	})
+}
+
+func TestFailures(t *testing.T) {
+	cases := []struct {
+		name     string
+		err      func() error
+		code     analysis.ErrorCode
+		message  string
+		inDetail string
+	}{
+		{"coded error", func() error { return worker.Fail("AGENT_ERROR", "agent %s exited %d", "score-risk", 2) }, analysis.ErrorCodeAgentError, "agent score-risk exited 2", "AGENT_ERROR: agent score-risk exited 2"},
+		{"unknown code", func() error { return worker.Fail("NOPE", "odd") }, analysis.ErrorCodeInternalError, "odd", "NOPE: odd"},
+		{"plain error", func() error { return errors.New("disk full") }, analysis.ErrorCodeInternalError, "disk full", "disk full"},
+		{"panic", func() error { panic("nil map") }, analysis.ErrorCodeInternalError, "panic: nil map", "goroutine"},
+		{"long message", func() error { return errors.New(strings.Repeat("x", 3000)) }, analysis.ErrorCodeInternalError, strings.Repeat("x", 2000), "xxx"},
+	}
+	forEach(t, func(t *testing.T, e *Engine, _ backends.WorkDriver[analysis.Task], _ *backendtest.Clock) {
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				p := newPool(t, e, func(context.Context, *analysis.Task, *worker.Progress[analysis.Task]) error { return tc.err() }, worker.Config{})
+				tasks := queued(t, e, 1)
+				stop := start(t, p)
+				x := waitFor(t, e, tasks)[0]
+				stop()
+				if x.Status != analysis.StatusFailed || x.ErrorCode == nil || *x.ErrorCode != tc.code || x.ErrorMessage == nil || *x.ErrorMessage != tc.message {
+					t.Fatalf("task %s code %v message %v", x.Status, x.ErrorCode, x.ErrorMessage)
+				}
+				h, _ := e.History(ctx, x.ID)
+				if last := h[len(h)-1]; last.Event != "fail" || !strings.Contains(last.Message, tc.inDetail) {
+					t.Errorf("history message %q lacks %q", last.Message, tc.inDetail)
+				}
+			})
+		}
+	})
+}
+
+// TestCancelReachesHandler: a cancel made through another engine (as another
+// process would) cancels the handler's context; the task stays CANCELLED.
+func TestCancelReachesHandler(t *testing.T) {
+	forEach(t, func(t *testing.T, e *Engine, d backends.WorkDriver[analysis.Task], clock *backendtest.Clock) {
+		running := make(chan uuid.UUID, 1)
+		stopped := make(chan error, 1)
+		p := newPool(t, e, func(ctx context.Context, x *analysis.Task, _ *worker.Progress[analysis.Task]) error {
+			running <- x.ID
+			<-ctx.Done()
+			stopped <- context.Cause(ctx)
+			return ctx.Err()
+		}, worker.Config{CancelCheck: 100 * time.Millisecond})
+		queued(t, e, 1)
+		start(t, p)
+		id := <-running
+		other := newEngine(d, clock)
+		at := time.Now()
+		if _, err := other.Cancel(ctx, id, engine.Meta{Actor: "alice"}); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case cause := <-stopped:
+			t.Logf("handler saw the cancel after %v (cause: %v)", time.Since(at), cause)
+		case <-time.After(10 * time.Second):
+			t.Fatal("the handler never saw the cancel")
+		}
+		x := waitFor(t, e, []*analysis.Task{{ID: id}})[0]
+		time.Sleep(50 * time.Millisecond) // let the worker finish its bookkeeping
+		if x, _ = e.Get(ctx, id); x.Status != analysis.StatusCancelled {
+			t.Errorf("after cancel the task is %s", x.Status)
+		}
+	})
+}
+
+func TestConcurrencyLimitAndManyPools(t *testing.T) {
+	forEach(t, func(t *testing.T, e *Engine, d backends.WorkDriver[analysis.Task], clock *backendtest.Clock) {
+		var now, peak atomic.Int32
+		runs := map[uuid.UUID]int{}
+		var mu sync.Mutex
+		h := func(ctx context.Context, x *analysis.Task, _ *worker.Progress[analysis.Task]) error {
+			n := now.Add(1)
+			defer now.Add(-1)
+			for {
+				p := peak.Load()
+				if n <= p || peak.CompareAndSwap(p, n) {
+					break
+				}
+			}
+			mu.Lock()
+			runs[x.ID]++
+			mu.Unlock()
+			time.Sleep(2 * time.Millisecond)
+			return nil
+		}
+		// Three pools, each with its own engine (as in three processes).
+		for i := range 3 {
+			pe := newEngine(d, clock)
+			start(t, newPool(t, pe, h, worker.Config{Owner: "pool-" + string(rune('a'+i)), Concurrency: 2}))
+		}
+		tasks := queued(t, e, 60)
+		for _, x := range waitFor(t, e, tasks) {
+			if x.Status != analysis.StatusCompleted {
+				t.Errorf("task %s is %s", x.ID, x.Status)
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for id, n := range runs {
+			if n != 1 {
+				t.Errorf("task %s ran %d times", id, n)
+			}
+		}
+		if len(runs) != 60 || peak.Load() > 6 {
+			t.Errorf("%d tasks ran; peak concurrency %d > 3 pools × 2", len(runs), peak.Load())
+		}
+	})
+}
+
+func TestGracefulShutdown(t *testing.T) {
+	forEach(t, func(t *testing.T, e *Engine, _ backends.WorkDriver[analysis.Task], _ *backendtest.Clock) {
+		running := make(chan struct{})
+		release := make(chan struct{})
+		p := newPool(t, e, func(ctx context.Context, _ *analysis.Task, _ *worker.Progress[analysis.Task]) error {
+			close(running)
+			select {
+			case <-release:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}, worker.Config{ShutdownGrace: time.Minute})
+		tasks := queued(t, e, 1)
+		stop := start(t, p)
+		<-running
+		stopped := make(chan struct{})
+		go func() { stop(); close(stopped) }()
+		select {
+		case <-stopped:
+			t.Fatal("Run returned while a handler was running")
+		case <-time.After(50 * time.Millisecond):
+		}
+		close(release)
+		<-stopped
+		if x := waitFor(t, e, tasks)[0]; x.Status != analysis.StatusCompleted {
+			t.Errorf("task finished during shutdown is %s", x.Status)
+		}
+	})
+}
+
+// TestRescueFailsLostTask: seed 004 has no way back to QUEUED, so a task
+// whose worker vanished fails with INTERNAL_ERROR; a worker that is merely
+// slow sees its context cancelled and writes nothing.
+func TestRescueFailsLostTask(t *testing.T) {
+	forEach(t, func(t *testing.T, e *Engine, d backends.WorkDriver[analysis.Task], clock *backendtest.Clock) {
+		running := make(chan struct{})
+		cause := make(chan error, 1)
+		slow := newPool(t, e, func(ctx context.Context, _ *analysis.Task, _ *worker.Progress[analysis.Task]) error {
+			close(running)
+			<-ctx.Done()
+			cause <- context.Cause(ctx)
+			return nil // would complete the task if the pool let it
+		}, worker.Config{Owner: "slow"})
+		tasks := queued(t, e, 1)
+		start(t, slow)
+		<-running
+		rescuer := newPool(t, newEngine(d, clock), func(context.Context, *analysis.Task, *worker.Progress[analysis.Task]) error { return nil }, worker.Config{Owner: "rescuer"})
+		if r, err := rescuer.Rescue(ctx); err != nil || r != (worker.RescueResult{}) {
+			t.Fatalf("rescue with a live lease: %+v, %v", r, err)
+		}
+		clock.Advance(analysis.Worker.Lease + time.Second)
+		if r, err := rescuer.Rescue(ctx); err != nil || r.Failed != 1 {
+			t.Fatalf("rescue after expiry: %+v, %v", r, err)
+		}
+		select {
+		case c := <-cause:
+			if c == nil {
+				t.Error("handler context ended without a cause")
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the slow worker's handler was never stopped")
+		}
+		x := waitFor(t, e, tasks)[0]
+		if x.Status != analysis.StatusFailed || *x.ErrorCode != analysis.ErrorCodeInternalError || !strings.Contains(*x.ErrorMessage, "worker slow lost the task") {
+			t.Fatalf("rescued task: %s %v %v", x.Status, x.ErrorCode, x.ErrorMessage)
+		}
+		time.Sleep(50 * time.Millisecond)
+		h, _ := e.History(ctx, x.ID)
+		if last := h[len(h)-1]; last.Event != "fail" || last.Actor != "rescuer" {
+			t.Errorf("history ends with %+v; the slow worker must not write", last)
+		}
+	})
+}
+
+// TestRescueRequeues: the training model (seed 002) requeues a lost task
+// while attempts remain (max_attempts 3), then fails it.
+func TestRescueRequeues(t *testing.T) {
+	type TEngine = engine.Engine[training.Training, training.Event, *training.Training]
+	for _, b := range sdktest.TrainingBackends {
+		t.Run(b.Name, func(t *testing.T) {
+			d := b.Open(t)
+			clock := backendtest.NewClock()
+			e := engine.New[training.Training, training.Event](d, engine.WithClock(clock.Now), engine.WithWorker(training.Worker))
+			x := training.NewTraining()
+			x, err := e.Create(ctx, x, engine.Meta{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := worker.New(e, func(context.Context, *training.Training, *worker.Progress[training.Training]) error { return nil }, worker.Config{NoRescue: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Three workers reserve and start it, then vanish.
+			for attempt := 1; attempt <= 3; attempt++ {
+				now := clock.Now()
+				got, err := d.Reserve(ctx, "QUEUED", "ghost", now, now.Add(training.Worker.Lease), 1)
+				if err != nil || len(got) != 1 || got[0].Lease.Attempt != attempt {
+					t.Fatalf("attempt %d: reserved %+v, %v", attempt, got, err)
+				}
+				if _, err := e.FireFrom(ctx, got[0].Task, training.EventStart, nil, engine.Meta{Actor: "ghost"}); err != nil {
+					t.Fatal(err)
+				}
+				clock.Advance(training.Worker.Lease)
+				r, err := p.Rescue(ctx)
+				want := worker.RescueResult{Requeued: 1}
+				if attempt == 3 {
+					want = worker.RescueResult{Failed: 1}
+				}
+				if err != nil || r != want {
+					t.Fatalf("attempt %d: rescue %+v, %v; want %+v", attempt, r, err, want)
+				}
+			}
+			x, _ = e.Get(ctx, x.ID)
+			if x.Status != training.StatusFailed || x.ErrorMessage == nil || !strings.Contains(*x.ErrorMessage, "attempt 3 of 3") {
+				t.Errorf("after three lost attempts: %s %v", x.Status, x.ErrorMessage)
+			}
+			h, _ := e.History(ctx, x.ID)
+			var evs []string
+			for _, r := range h[1:] {
+				evs = append(evs, r.Event)
+			}
+			if got := strings.Join(evs, ","); got != "start,requeue,start,requeue,start,fail" {
+				t.Errorf("history events %s", got)
+			}
+		})
+	}
+}
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	d := sdktest.All[0].Open(t)
+	h := func(context.Context, *analysis.Task, *worker.Progress[analysis.Task]) error { return nil }
+	noWorker := engine.New[analysis.Task, analysis.Event](d)
+	for _, tc := range []struct {
+		name string
+		e    *Engine
+		h    worker.Handler[analysis.Task]
+		cfg  worker.Config
+		want string
+	}{
+		{"no worker section", noWorker, h, worker.Config{}, "engine.WithWorker"},
+		{"nil handler", newEngine(d, backendtest.NewClock()), nil, worker.Config{}, "handler is nil"},
+		{"negative", newEngine(d, backendtest.NewClock()), h, worker.Config{Concurrency: -1}, "must not be negative"},
+		{"long owner", newEngine(d, backendtest.NewClock()), h, worker.Config{Owner: strings.Repeat("o", 201)}, "owner"},
+	} {
+		if _, err := worker.New(tc.e, tc.h, tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error containing %q", tc.name, err, tc.want)
+		}
+	}
+}
