@@ -15,7 +15,6 @@ type taskLease struct {
 	expires time.Time
 }
 
-
 // Reserve implements backends.WorkDriver.
 func (d *Driver[T, PT]) Reserve(ctx context.Context, queue, owner string, now, expires time.Time, limit int) ([]backends.Claim[T], error) {
 	d.mu.Lock()
