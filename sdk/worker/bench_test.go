@@ -1,0 +1,87 @@
+package worker_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/taskmodel/taskmodel/backends"
+	"github.com/taskmodel/taskmodel/gen/training"
+	"github.com/taskmodel/taskmodel/sdk/engine"
+	"github.com/taskmodel/taskmodel/sdk/internal/sdktest"
+	"github.com/taskmodel/taskmodel/sdk/worker"
+)
+
+// BenchmarkEndToEnd measures whole task lives per second: create (QUEUED,
+// the seed-002 training model's initial status) → reserve and claim → a
+// no-op handler → DONE, every step with its history row. b.N tasks are
+// created by 8 producers while one pool runs them.
+//
+//	go test ./sdk/worker -run '^$' -bench EndToEnd/postgres -benchtime 20000x
+func BenchmarkEndToEnd(b *testing.B) {
+	for _, bk := range sdktest.TrainingBackends {
+		for _, conc := range []int{32, 128} {
+			b.Run(fmt.Sprintf("%s/concurrency=%d", bk.Name, conc), func(b *testing.B) {
+				n := int64(b.N)
+				all := make(chan struct{})
+				d := &countDone{WorkDriver: bk.Open(b), n: n, all: all}
+				e := engine.New[training.Training, training.Event](d, engine.WithWorker(training.Worker))
+				p, err := worker.New(e, func(context.Context, *training.Training, *worker.Progress[training.Training]) error {
+					return nil
+				}, worker.Config{Concurrency: conc, PollInterval: 5 * time.Millisecond, NoRescue: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+				if err != nil {
+					b.Fatal(err)
+				}
+				ctx, cancel := context.WithCancel(context.Background())
+				stopped := make(chan struct{})
+				b.ResetTimer()
+				go func() { defer close(stopped); _ = p.Run(ctx) }()
+				var wg sync.WaitGroup
+				var next atomic.Int64
+				for range 8 {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						for next.Add(1) <= n {
+							if _, err := e.Create(context.Background(), training.NewTraining(), engine.Meta{Actor: "bench"}); err != nil {
+								b.Error(err)
+								return
+							}
+						}
+					}()
+				}
+				wg.Wait()
+				<-all
+				b.StopTimer()
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tasks/s")
+				cancel()
+				<-stopped
+			})
+		}
+	}
+}
+
+// countDone is a driver that closes all when the n-th task reaches DONE.
+type countDone struct {
+	backends.WorkDriver[training.Training]
+	n, done int64
+	mu      sync.Mutex
+	all     chan struct{}
+}
+
+func (d *countDone) Transition(ctx context.Context, from backends.Key, next *training.Training, h backends.History) (bool, error) {
+	ok, err := d.WorkDriver.Transition(ctx, from, next, h)
+	if ok && next.Status == training.StatusDone {
+		d.mu.Lock()
+		if d.done++; d.done == d.n {
+			close(d.all)
+		}
+		d.mu.Unlock()
+	}
+	return ok, err
+}
