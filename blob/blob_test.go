@@ -172,4 +172,3 @@ func TestVerify(t *testing.T) {
 		t.Errorf("Exists with a failing store = %v, %v", ok, err)
 	}
 }
-

@@ -3,10 +3,10 @@ package local
 import (
 	"bytes"
 	"io/fs"
-	"os"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
