@@ -53,12 +53,18 @@ type Harness struct {
 	RefusesOversize bool
 	// ListsContentType says List fills Info.ContentType.
 	ListsContentType bool
+	// MaxKeyLen is the longest key the store takes (default
+	// blob.MaxKeyLen); a store that puts a prefix before keys takes less.
+	MaxKeyLen int
 }
 
 // Run runs the suite. Subtests run in parallel, each on its own store.
 func Run(t *testing.T, h Harness) {
 	if h.Client == nil {
 		h.Client = http.DefaultClient
+	}
+	if h.MaxKeyLen == 0 {
+		h.MaxKeyLen = blob.MaxKeyLen
 	}
 	tests := []struct {
 		name string
@@ -317,9 +323,17 @@ func testOverwrite(t *testing.T, e *env) {
 }
 
 func testValidKeys(t *testing.T, e *env) {
-	long := strings.Repeat(strings.Repeat("k", blob.MaxSegmentLen)+"/", 3) + strings.Repeat("v", 254) + "/w"
-	if len(long) != blob.MaxKeyLen {
-		t.Fatalf("the longest key is %d bytes, want %d", len(long), blob.MaxKeyLen)
+	// The longest key, in segments of at most 255 bytes.
+	long := strings.Repeat("k", min(e.h.MaxKeyLen, 254))
+	for len(long) < e.h.MaxKeyLen {
+		if e.h.MaxKeyLen-len(long) == 1 {
+			long = "k" + long
+			break
+		}
+		long += "/" + strings.Repeat("v", min(254, e.h.MaxKeyLen-len(long)-1))
+	}
+	if len(long) != e.h.MaxKeyLen {
+		t.Fatalf("the longest key is %d bytes, want %d", len(long), e.h.MaxKeyLen)
 	}
 	for _, key := range []string{
 		"a",
@@ -327,11 +341,16 @@ func testValidKeys(t *testing.T, e *env) {
 		"b/c/d.csv",
 		"users/u-1/tasks/7d4f2c1e/outputs/report.v2.final.json",
 		"x..y/z.", // dots inside a segment are fine
+		strings.Repeat("s", blob.MaxSegmentLen),
 		long,
 	} {
 		e.put(t, key, []byte(key[:1]))
 		e.wantStored(t, key, []byte(key[:1]), csv)
 	}
+	_, err := e.store.PresignUpload(e.ctx, upload(long+"x", 10))
+	wantField(t, "PresignUpload of a key one byte too long", err, "key")
+	_, err = e.store.Put(e.ctx, long+"x", strings.NewReader("x"), blob.PutOptions{ContentType: csv, MaxSize: 1})
+	wantField(t, "Put of a key one byte too long", err, "key")
 }
 
 // BadKeys are keys every store must refuse, each with what it tries.

@@ -22,6 +22,10 @@ import (
 	"github.com/taskmodel/taskmodel/tasktype"
 )
 
+// MaxPrefixLen is the longest Config.Prefix: keys may then still be 768
+// bytes long.
+const MaxPrefixLen = 256
+
 // Config configures a Store.
 type Config struct {
 	// Bucket holds the blobs; it must exist.
@@ -123,7 +127,10 @@ func (cfg *Config) validate() error {
 	if cfg.Bucket == "" {
 		fields = append(fields, &tasktype.FieldError{Field: "Bucket", Rule: "required", Message: "must name the bucket"})
 	}
-	if cfg.Prefix != "" {
+	if len(cfg.Prefix) > MaxPrefixLen {
+		fields = append(fields, &tasktype.FieldError{Field: "Prefix", Rule: "max_len", Value: cfg.Prefix[:32] + "…",
+			Message: fmt.Sprintf("must be at most %d bytes, to leave room for keys", MaxPrefixLen)})
+	} else if cfg.Prefix != "" {
 		if err := blob.ValidatePrefix(cfg.Prefix); err != nil {
 			fe := *err.(*tasktype.FieldError)
 			fe.Field = "Prefix"
@@ -165,12 +172,31 @@ func (p clockPresigner) PresignHTTP(ctx context.Context, creds aws.Credentials, 
 
 func (s *Store) objectKey(key string) *string { return aws.String(s.prefix + key) }
 
+// MaxKeyLen is the longest key the store takes: blob.MaxKeyLen less the
+// length of its Prefix, since S3 limits the whole object key.
+func (s *Store) MaxKeyLen() int { return blob.MaxKeyLen - len(s.prefix) }
+
+// validateKey checks key with blob.ValidateKey and against MaxKeyLen.
+func (s *Store) validateKey(key string) error {
+	if err := blob.ValidateKey(key); err != nil {
+		return err
+	}
+	if len(key) > s.MaxKeyLen() {
+		return &tasktype.FieldError{Field: "key", Rule: "max_len", Value: key[:min(len(key), 32)] + "…",
+			Message: fmt.Sprintf("is %d bytes; with the store's prefix %q a key may have at most %d", len(key), s.prefix, s.MaxKeyLen())}
+	}
+	return nil
+}
+
 // PresignUpload returns a presigned PUT URL. Its Content-Type is signed, so
 // S3 refuses an upload with another one (403), and so is the exact length
 // when r.Size is set. S3 cannot sign a range of lengths: without r.Size, an
 // upload above r.MaxSize is stored, and blob.Verify deletes it.
 func (s *Store) PresignUpload(ctx context.Context, r blob.UploadRequest) (*blob.Presigned, error) {
 	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	if err := s.validateKey(r.Key); err != nil {
 		return nil, err
 	}
 	in := &s3.PutObjectInput{Bucket: &s.bucket, Key: s.objectKey(r.Key), ContentType: aws.String(r.ContentType)}
@@ -185,6 +211,9 @@ func (s *Store) PresignUpload(ctx context.Context, r blob.UploadRequest) (*blob.
 // attachment Content-Disposition of r.
 func (s *Store) PresignDownload(ctx context.Context, r blob.DownloadRequest) (*blob.Presigned, error) {
 	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	if err := s.validateKey(r.Key); err != nil {
 		return nil, err
 	}
 	in := &s3.GetObjectInput{Bucket: &s.bucket, Key: s.objectKey(r.Key), ResponseContentDisposition: aws.String(r.ContentDisposition())}
@@ -211,7 +240,7 @@ func (s *Store) presigned(req *v4.PresignedHTTPRequest, d time.Duration, err err
 
 // Stat describes the blob at key with a HEAD request.
 func (s *Store) Stat(ctx context.Context, key string) (blob.Info, error) {
-	if err := blob.ValidateKey(key); err != nil {
+	if err := s.validateKey(key); err != nil {
 		return blob.Info{}, err
 	}
 	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: s.objectKey(key)})
@@ -223,7 +252,7 @@ func (s *Store) Stat(ctx context.Context, key string) (blob.Info, error) {
 
 // Open reads the blob at key with a GET request.
 func (s *Store) Open(ctx context.Context, key string) (io.ReadCloser, blob.Info, error) {
-	if err := blob.ValidateKey(key); err != nil {
+	if err := s.validateKey(key); err != nil {
 		return nil, blob.Info{}, err
 	}
 	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: s.objectKey(key)})
@@ -253,7 +282,7 @@ func (s *Store) fail(key string, err error) error {
 // blob.ErrTooLarge and nothing is sent), then uploads it with one PUT, which
 // S3 applies whole or not at all.
 func (s *Store) Put(ctx context.Context, key string, r io.Reader, o blob.PutOptions) (blob.Info, error) {
-	if err := blob.ValidateKey(key); err != nil {
+	if err := s.validateKey(key); err != nil {
 		return blob.Info{}, err
 	}
 	if err := o.Validate(); err != nil {
@@ -285,7 +314,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, o blob.PutOpti
 
 // Delete removes the blob at key.
 func (s *Store) Delete(ctx context.Context, key string) error {
-	if err := blob.ValidateKey(key); err != nil {
+	if err := s.validateKey(key); err != nil {
 		return err
 	}
 	if _, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.bucket, Key: s.objectKey(key)}); err != nil {
@@ -340,41 +369,40 @@ func (s *Store) objects(ctx context.Context, prefix string) iter.Seq2[types.Obje
 	}
 }
 
-// DeletePrefix removes every object under prefix, whatever its name, up to
-// 1000 per request, and counts those S3 reports deleted.
+// DeletePrefix removes every object under prefix, whatever its name, and
+// counts those S3 reports deleted. It lists the first 1000 objects left,
+// deletes them with one request and starts again until none is left, so
+// it relies on no continuation token staying valid across deletions.
 func (s *Store) DeletePrefix(ctx context.Context, prefix string) (int, error) {
 	if err := blob.ValidatePrefix(prefix); err != nil {
 		return 0, err
 	}
 	n := 0
-	var errs []error
-	var batch []types.ObjectIdentifier
-	flush := func() {
-		if len(batch) == 0 {
-			return
+	for {
+		page, err := s.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: &s.bucket, Prefix: aws.String(s.prefix + prefix),
+			MaxKeys: aws.Int32(1000)})
+		if err != nil {
+			return n, fmt.Errorf("deleting %s: listing: %w", prefix, err)
 		}
-		sent := batch
-		batch = nil
+		if len(page.Contents) == 0 {
+			return n, nil
+		}
+		batch := make([]types.ObjectIdentifier, len(page.Contents))
+		for i, o := range page.Contents {
+			batch[i] = types.ObjectIdentifier{Key: o.Key}
+		}
 		out, err := s.client.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: &s.bucket,
-			Delete: &types.Delete{Objects: sent, Quiet: aws.Bool(true)}})
+			Delete: &types.Delete{Objects: batch, Quiet: aws.Bool(true)}})
 		if err != nil {
-			errs = append(errs, fmt.Errorf("deleting %s: %w", prefix, err))
-			return
+			return n, fmt.Errorf("deleting %s: %w", prefix, err)
 		}
-		n += len(sent) - len(out.Errors)
-		for _, e := range out.Errors {
-			errs = append(errs, fmt.Errorf("deleting %s: %s: %s", aws.ToString(e.Key), aws.ToString(e.Code), aws.ToString(e.Message)))
+		n += len(batch) - len(out.Errors)
+		if len(out.Errors) > 0 { // listing again would find them again
+			errs := make([]error, len(out.Errors))
+			for i, e := range out.Errors {
+				errs[i] = fmt.Errorf("deleting %s: %s: %s", aws.ToString(e.Key), aws.ToString(e.Code), aws.ToString(e.Message))
+			}
+			return n, errors.Join(errs...)
 		}
 	}
-	for o, err := range s.objects(ctx, prefix) {
-		if err != nil {
-			return n, errors.Join(append(errs, err)...)
-		}
-		batch = append(batch, types.ObjectIdentifier{Key: o.Key})
-		if len(batch) == 1000 {
-			flush()
-		}
-	}
-	flush()
-	return n, errors.Join(errs...)
 }
