@@ -776,6 +776,16 @@ func testDeletePrefix(t *testing.T, e *env) {
 	if n, err := e.store.DeletePrefix(e.ctx, taskPrefix); n != 0 || err != nil {
 		t.Errorf("DeletePrefix again = %d, %v; want 0, nil", n, err)
 	}
+	// A prefix is a folder: "x/" does not select the blob "x".
+	solo := "users/u-1/tasks/solo"
+	e.put(t, solo, []byte("solo"))
+	if n, err := e.store.DeletePrefix(e.ctx, solo+"/"); n != 0 || err != nil {
+		t.Errorf("DeletePrefix(%q) = %d, %v; want 0, nil", solo+"/", n, err)
+	}
+	for info, err := range e.store.List(e.ctx, solo+"/") {
+		t.Errorf("List(%q) yielded %+v, %v", solo+"/", info, err)
+	}
+	e.wantStored(t, solo, []byte("solo"), csv)
 	// The folder can be used again after cleanup.
 	e.put(t, inside[0], []byte("again"))
 	e.wantStored(t, inside[0], []byte("again"), csv)

@@ -285,10 +285,10 @@ func (s *Store) keys(prefix string) ([]string, error) {
 			}
 			return err
 		}
-		if d.Type().IsRegular() {
-			if key := strings.TrimPrefix(p, objectsDir+"/"); blob.ValidateKey(key) == nil {
-				keys = append(keys, key)
-			}
+		// The walk's root itself is a file when a blob's key is the prefix
+		// without its slash: it is not under the prefix.
+		if key := strings.TrimPrefix(p, objectsDir+"/"); d.Type().IsRegular() && strings.HasPrefix(key, prefix) && blob.ValidateKey(key) == nil {
+			keys = append(keys, key)
 		}
 		return nil
 	})
