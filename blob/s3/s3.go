@@ -17,6 +17,7 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/taskmodel/taskmodel/blob"
 	"github.com/taskmodel/taskmodel/tasktype"
@@ -266,9 +267,13 @@ func info(key string, size *int64, ct *string, mod *time.Time) blob.Info {
 	return blob.Info{Key: key, Size: aws.ToInt64(size), ContentType: aws.ToString(ct), ModTime: aws.ToTime(mod).UTC()}
 }
 
-// fail turns an SDK error into blob.ErrNotFound for a 404, and names the
-// key otherwise.
+// fail turns an SDK error into blob.ErrNotFound for a missing object, and
+// names the key otherwise. A missing bucket is not a missing blob where
+// the answer says so (a HEAD's 404 has no body to tell them apart).
 func (s *Store) fail(key string, err error) error {
+	if api, ok := errors.AsType[smithy.APIError](err); ok && api.ErrorCode() == "NoSuchBucket" {
+		return fmt.Errorf("blob %s: bucket %s: %w", key, s.bucket, err)
+	}
 	var re *awshttp.ResponseError
 	var nsk *types.NoSuchKey
 	var nf *types.NotFound

@@ -176,8 +176,12 @@ func TestErrors(t *testing.T) {
 		}
 	}
 	s, _ = newStore(t, func(c *blobs3.Config) { c.Bucket = "no-such-bucket" })
-	if _, err := s.Put(ctx, "a/b", strings.NewReader("x"), blob.PutOptions{ContentType: "text/csv", MaxSize: 1}); err == nil {
-		t.Error("Put into a missing bucket succeeded")
+	if _, err := s.Put(ctx, "a/b", strings.NewReader("x"), blob.PutOptions{ContentType: "text/csv", MaxSize: 1}); err == nil ||
+		errors.Is(err, blob.ErrNotFound) || !strings.Contains(err.Error(), "no-such-bucket") {
+		t.Errorf("Put into a missing bucket = %v, want an error naming the bucket, not ErrNotFound", err)
+	}
+	if _, _, err := s.Open(ctx, "a/b"); err == nil || errors.Is(err, blob.ErrNotFound) {
+		t.Errorf("Open in a missing bucket = %v, want an error, not ErrNotFound", err)
 	}
 }
 
