@@ -1,0 +1,134 @@
+package local
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/taskmodel/taskmodel/blob"
+)
+
+// Handler serves the store's presigned URLs: PUT stores an upload, GET and
+// HEAD read a download. Mount it at the path of Config.BaseURL, e.g.
+// mux.Handle("/blobs/", store.Handler()); it reads the key from the request
+// path below that prefix itself, so no http.StripPrefix is needed.
+//
+// A request whose URL was not signed by this store, was altered or has
+// expired is refused with 403; an upload with another Content-Type than
+// the signed one with 415, larger than its limit with 413 (nothing is
+// written), with another length than a signed exact length with 400.
+// Refusals are RFC 9457 problem documents (application/problem+json) with
+// a "code" member: bad_signature, expired, malformed_url, wrong_method,
+// content_type, too_large, length_mismatch, key_conflict, not_found.
+//
+// Browsers that upload from another origin need CORS: wrap Handler in the
+// server's CORS middleware, which answers the OPTIONS preflight.
+func (s *Store) Handler() http.Handler { return http.HandlerFunc(s.serve) }
+
+func (s *Store) serve(w http.ResponseWriter, r *http.Request) {
+	key, ok := strings.CutPrefix(r.URL.Path, s.base.Path)
+	if !ok {
+		writeProblem(w, refuse(http.StatusNotFound, "not_found", "no blob here: the path is outside %s", s.base.Path))
+		return
+	}
+	g, sig, uerr := parseGrant(r.Method, key, r.URL.RawQuery)
+	if uerr == nil {
+		uerr = g.verify(sig, s.secrets, s.clock())
+	}
+	if uerr != nil {
+		if uerr.status == http.StatusMethodNotAllowed {
+			w.Header().Set("Allow", "GET, HEAD, PUT")
+		}
+		writeProblem(w, uerr)
+		return
+	}
+	if g.method == http.MethodPut {
+		s.upload(w, r, g)
+		return
+	}
+	s.download(w, r, g)
+}
+
+func (s *Store) upload(w http.ResponseWriter, r *http.Request, g *grant) {
+	if ct := r.Header.Get("Content-Type"); ct != g.contentType {
+		writeProblem(w, refuse(http.StatusUnsupportedMediaType, "content_type",
+			"this URL accepts Content-Type %q only, not %q", g.contentType, ct))
+		return
+	}
+	switch n := r.ContentLength; {
+	case n > g.maxSize:
+		writeProblem(w, refuse(http.StatusRequestEntityTooLarge, "too_large",
+			"the upload is %d bytes; this URL accepts at most %d", n, g.maxSize))
+		return
+	case g.size > 0 && n >= 0 && n != g.size:
+		writeProblem(w, refuse(http.StatusBadRequest, "length_mismatch",
+			"the upload is %d bytes; this URL was signed for exactly %d", n, g.size))
+		return
+	}
+	info, err := s.write(g.key, g.contentType, r.Body, g.maxSize, g.size)
+	switch {
+	case err == nil:
+	case errors.Is(err, blob.ErrTooLarge):
+		writeProblem(w, refuse(http.StatusRequestEntityTooLarge, "too_large", "the upload is more than %d bytes, the most this URL accepts", g.maxSize))
+		return
+	case errors.Is(err, errLength):
+		writeProblem(w, refuse(http.StatusBadRequest, "length_mismatch", "the upload's length differs from the %d bytes this URL was signed for", g.size))
+		return
+	case errors.Is(err, blob.ErrKeyConflict):
+		writeProblem(w, refuse(http.StatusConflict, "key_conflict", "%v", err))
+		return
+	case errors.Is(err, errBody):
+		writeProblem(w, refuse(http.StatusBadRequest, "incomplete_body", "the upload's body could not be read whole: %v", err))
+		return
+	default:
+		s.internal(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	json.NewEncoder(w).Encode(info)
+}
+
+func (s *Store) download(w http.ResponseWriter, r *http.Request, g *grant) {
+	f, info, err := s.open(g.key)
+	if errors.Is(err, blob.ErrNotFound) {
+		writeProblem(w, refuse(http.StatusNotFound, "not_found", "no blob is stored under this key"))
+		return
+	}
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	defer f.Close()
+	h := w.Header()
+	h.Set("Content-Type", info.ContentType)
+	h.Set("Content-Disposition", blob.DownloadRequest{Key: g.key, Filename: g.filename}.ContentDisposition())
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
+	h.Set("Cache-Control", "private, no-cache")
+	http.ServeContent(w, r, "", info.ModTime, f)
+}
+
+func (s *Store) internal(w http.ResponseWriter, r *http.Request, err error) {
+	s.log.ErrorContext(r.Context(), "local blob store", "method", r.Method, "path", r.URL.Path, "err", err)
+	writeProblem(w, refuse(http.StatusInternalServerError, "internal", "the blob store failed; try again later"))
+}
+
+// problem is an RFC 9457 problem document with the refusal's code.
+type problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
+	Code   string `json:"code"`
+}
+
+func writeProblem(w http.ResponseWriter, e *urlError) {
+	h := w.Header()
+	h.Set("Content-Type", "application/problem+json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(e.status)
+	json.NewEncoder(w).Encode(problem{Type: "about:blank", Title: http.StatusText(e.status), Status: e.status, Detail: e.detail, Code: e.code})
+}
