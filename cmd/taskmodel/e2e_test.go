@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/taskmodel/taskmodel/backends/postgres/pgtest"
 )
@@ -412,5 +413,47 @@ func TestParallelIncrements(t *testing.T) {
 				t.Fatalf("after 80 increments from 8 processes: %+v", subs[0])
 			}
 		})
+	}
+}
+
+// TestSample: run sample records the memory of a process in the run and
+// stops by itself when the run finishes.
+func TestSample(t *testing.T) {
+	s := newSandbox(t)
+	s.write("pipeline.yml", pipelineYAML)
+	s.ok("pipeline", "register", "pipeline.yml")
+	run := strings.TrimSpace(s.ok("run", "start", "STATIC", "Build Database"))
+	sampler := exec.Command(binary, "run", "sample", run, "--pid", fmt.Sprint(os.Getpid()), "--interval", "100ms")
+	sampler.Dir, sampler.Env = s.dir, s.env
+	var errb bytes.Buffer
+	sampler.Stderr = &errb
+	if err := sampler.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var detail struct{ Run runJSON }
+	for range 100 { // the first sample lands within an interval
+		s.json(&detail, "run", "show", run)
+		if detail.Run.MemoryMB != nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if detail.Run.MemoryMB == nil || *detail.Run.MemoryMB <= 0 {
+		t.Fatalf("no memory sample: %+v", detail.Run)
+	}
+	s.ok("run", "complete", run)
+	done := make(chan error, 1)
+	go func() { done <- sampler.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("sampler: %v\n%s", err, errb.String())
+		}
+	case <-time.After(30 * time.Second):
+		sampler.Process.Kill()
+		t.Fatal("run sample did not stop after the run completed")
+	}
+	if r := s.run("run", "sample", "00000000-0000-7000-8000-000000000000"); r.code != 3 {
+		t.Fatalf("sample of an unknown run: exit %d %s", r.code, r.stderr)
 	}
 }

@@ -15,7 +15,7 @@ import (
 
 func newRunCmd(app *App) *cobra.Command {
 	cmd := &cobra.Command{Use: "run", Short: "Start, update and finish runs of registered tasks"}
-	cmd.AddCommand(newRunStartCmd(app), newRunUpdateCmd(app), newRunShowCmd(app),
+	cmd.AddCommand(newRunStartCmd(app), newRunUpdateCmd(app), newRunShowCmd(app), newSampleCmd(app),
 		runFinishCmd(app, "complete RUN_ID [MESSAGE]", "Finish a run successfully", cobra.RangeArgs(1, 2),
 			func(c *cobra.Command, tr *pipeline.Tracker, id uuid.UUID, args []string) (*pipeline.Run, error) {
 				return tr.Complete(c.Context(), id, optionalArg(args, 1))
