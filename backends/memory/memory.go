@@ -73,15 +73,16 @@ func (d *Driver[T, PT]) Insert(ctx context.Context, task *T, h backends.History)
 func (d *Driver[T, PT]) Get(ctx context.Context, id uuid.UUID) (*T, error) {
 	d.mu.Lock()
 	e, ok := d.tasks[id]
-	var data []byte
+	var snapshot entry
 	if ok {
-		data = e.task // replaced, never modified, by writers: safe to decode unlocked
+		// write replaces e.task under the lock: read it under the lock too.
+		snapshot.task = e.task
 	}
 	d.mu.Unlock()
 	if !ok {
 		return nil, tasktype.ErrNotFound
 	}
-	return d.decode(&entry{task: data})
+	return d.decode(&snapshot)
 }
 
 func (d *Driver[T, PT]) write(from tasktype.Key, next *T, h *backends.History) (bool, error) {

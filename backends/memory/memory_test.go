@@ -51,3 +51,35 @@ func TestStoreIDs(t *testing.T) {
 func TestLeases(t *testing.T) {
 	backendtest.RunLeases(t, func(testing.TB) backends.Leases { return memory.NewLeases() })
 }
+
+// TestGetWhileUpdating: Get reads a task's stored form while Update
+// replaces it; under -race this failed before Get copied it under the lock.
+func TestGetWhileUpdating(t *testing.T) {
+	ctx := context.Background()
+	store := backends.NewStore[analysis.Task, analysis.Event](memory.New[analysis.Task]())
+	x := analysis.NewTask()
+	x.UserID, x.ToolID, x.Agents = "u", "profile-my-data", []string{"a"}
+	x, err := store.Create(ctx, x, backends.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		cur := x
+		for range 200 {
+			next, err := store.Update(ctx, cur, func(a *analysis.Task) { a.UserID += "x" })
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			cur = next
+		}
+	}()
+	for range 200 {
+		if _, err := store.Get(ctx, x.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-done
+}

@@ -1,0 +1,168 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/taskmodel/taskmodel/config"
+	"github.com/taskmodel/taskmodel/sdk/pipeline"
+)
+
+// IO is where a command reads and writes.
+type IO struct {
+	In  io.Reader
+	Out io.Writer
+	Err io.Writer
+}
+
+// App is the state the commands share: streams, global flags, and the
+// tracker, opened on first use.
+type App struct {
+	IO
+	// JSON is --json: results and errors as JSON.
+	JSON bool
+	// Quiet is -q: no tracking lines on standard error.
+	Quiet bool
+
+	configFile string
+	db         config.Database
+	flagNames  map[string]string
+	now        func() time.Time
+	tracker    *pipeline.Tracker
+}
+
+// commands lists the command groups; add a group here.
+var commands = []func(*App) *cobra.Command{
+	newPipelineCmd,
+	newRunCmd,
+	newSubtaskCmd,
+	newStatusCmd,
+	newActiveCmd,
+	newHistoryCmd,
+	newWatchCmd,
+	newConfigCmd,
+}
+
+// NewRoot returns the root command over app.
+func NewRoot(app *App) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "taskmodel",
+		Short:         "Task lifecycles and pipeline tracking",
+		Long:          "taskmodel tracks pipeline runs for scripts in any language: register stages and tasks, record runs and subtasks with progress, and query or watch them.",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetIn(app.In)
+	root.SetOut(app.Out)
+	root.SetErr(app.Err)
+	pf := root.PersistentFlags()
+	pf.BoolVar(&app.JSON, "json", false, "print results (and errors) as JSON")
+	pf.BoolVarP(&app.Quiet, "quiet", "q", false, "do not print tracking lines on standard error")
+	pf.StringVar(&app.configFile, "config", "", "configuration file (default: the nearest "+config.FileName+" up from the working directory)")
+	pf.StringVar(&app.db.URL, "db-url", "", "database URL: postgres://… or sqlite:PATH (overrides "+config.EnvURL+")")
+	pf.StringVar(&app.db.Driver, "db-driver", "", "database driver: postgresql or sqlite")
+	pf.StringVar(&app.db.Host, "db-host", "", "PostgreSQL host")
+	pf.IntVar(&app.db.Port, "db-port", 0, "PostgreSQL port")
+	pf.StringVar(&app.db.Name, "db-name", "", "database name, or the SQLite file")
+	pf.StringVar(&app.db.User, "db-user", "", "PostgreSQL user")
+	pf.StringVar(&app.db.Password, "db-password", "", "PostgreSQL password (prefer "+config.EnvPassword+")")
+	pf.StringVar(&app.db.Schema, "db-schema", "", "PostgreSQL schema")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
+	for _, c := range commands {
+		root.AddCommand(c(app))
+	}
+	return root
+}
+
+// Config resolves the configuration from the global flags, the environment
+// and the configuration file (see package config).
+func (a *App) Config() (*config.Config, error) {
+	return config.Load(config.Options{Flags: a.db, FlagNames: a.flagNames, File: a.configFile})
+}
+
+// Tracker opens the configured database on first use.
+func (a *App) Tracker(ctx context.Context) (*pipeline.Tracker, error) {
+	if a.tracker != nil {
+		return a.tracker, nil
+	}
+	cfg, err := a.Config()
+	if err != nil {
+		return nil, err
+	}
+	logger := slog.New(lineHandler{w: a.Err, quiet: a.Quiet})
+	opts := []pipeline.Option{pipeline.WithLogger(logger), pipeline.WithActor("cli")}
+	if a.now != nil {
+		opts = append(opts, pipeline.WithClock(a.now))
+	}
+	tr, err := pipeline.Open(ctx, cfg.Database, opts...)
+	if err != nil {
+		return nil, err
+	}
+	a.tracker = tr
+	return tr, nil
+}
+
+// Close closes the tracker if one was opened.
+func (a *App) Close() {
+	if a.tracker != nil {
+		a.tracker.Close()
+	}
+}
+
+// Print writes a result: JSON with --json, else text from human.
+func (a *App) Print(v any, human func(w io.Writer) error) error {
+	if a.JSON {
+		enc := json.NewEncoder(a.Out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	if human == nil {
+		return nil
+	}
+	return human(a.Out)
+}
+
+// Main runs the command line args and returns the exit code.
+func Main(ctx context.Context, args []string, streams IO) int {
+	app := &App{IO: streams}
+	defer app.Close()
+	root := NewRoot(app)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	code, kind := classify(err)
+	if app.JSON || wantsJSON(args) { // cobra may fail before it parses --json
+
+		b, _ := json.Marshal(map[string]any{"error": err.Error(), "code": kind, "exit": code})
+		fmt.Fprintln(app.Err, string(b))
+	} else {
+		fmt.Fprintln(app.Err, "taskmodel: "+err.Error())
+		var u usageError
+		if errors.As(err, &u) {
+			fmt.Fprintln(app.Err, "Run 'taskmodel --help' for usage.")
+		}
+	}
+	return code
+}
+
+// wantsJSON reports whether --json is among the flags of args.
+func wantsJSON(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "--json", "--json=true":
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,395 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// FileName is the configuration file Load looks for.
+const FileName = ".taskmodel.yml"
+
+// Drivers.
+const (
+	PostgreSQL = "postgresql"
+	SQLite     = "sqlite"
+)
+
+// Database says which database to use. Zero fields are unset.
+type Database struct {
+	// URL is a postgres:// (or postgresql://) URL, or sqlite:PATH.
+	URL string `json:"url,omitempty"`
+	// Driver is "postgresql" (or "postgres") or "sqlite". Without it, a URL's
+	// scheme or a host means PostgreSQL, anything else SQLite.
+	Driver string `json:"driver,omitempty"`
+	Host   string `json:"host,omitempty"`
+	Port   int    `json:"port,omitempty"`
+	// Name is the database name, or for SQLite the database file.
+	Name     string `json:"name,omitempty"`
+	User     string `json:"user,omitempty"`
+	Password string `json:"-"`
+	// Schema is the PostgreSQL schema (search_path) the tables live in;
+	// created if missing. SQLite ignores it.
+	Schema string `json:"schema,omitempty"`
+}
+
+// Config is the resolved configuration.
+type Config struct {
+	Database Database
+	// File is the configuration file that was read, "" when none.
+	File string
+	// Sources says where each set database key came from: "flag --db-host",
+	// "environment TASKMODEL_DB_HOST", "/srv/p/.taskmodel.yml:3", "default".
+	Sources map[string]string
+}
+
+// Options are Load's inputs. The zero value reads the real environment and
+// walks up from the working directory.
+type Options struct {
+	// Flags are the values given on the command line; FlagNames maps their
+	// keys ("host", "url", …) to the flag names errors should show.
+	Flags     Database
+	FlagNames map[string]string
+	// File is a configuration file to read instead of walking up.
+	File string
+	// Dir is where the walk up starts and relative paths from flags and the
+	// environment are resolved; "" means the working directory.
+	Dir string
+	// LookupEnv reads the environment; nil means os.LookupEnv.
+	LookupEnv func(string) (string, bool)
+}
+
+// Error is a configuration error: where the value came from, the key, and
+// what is wrong.
+type Error struct {
+	// Source is "FILE:LINE", "environment" or "flag".
+	Source string
+	// Key is the key as the source names it: "database.port",
+	// "TASKMODEL_DB_PORT", "--db-port".
+	Key     string
+	Message string
+}
+
+func (e *Error) Error() string {
+	if e.Key == "" {
+		return e.Source + ": " + e.Message
+	}
+	return e.Source + ": " + e.Key + ": " + e.Message
+}
+
+// The environment variables Load reads.
+const (
+	EnvURL      = "TASKMODEL_DATABASE_URL"
+	EnvHost     = "TASKMODEL_DB_HOST"
+	EnvPort     = "TASKMODEL_DB_PORT"
+	EnvName     = "TASKMODEL_DB_NAME"
+	EnvUser     = "TASKMODEL_DB_USER"
+	EnvPassword = "TASKMODEL_DB_PASSWORD"
+	EnvSchema   = "TASKMODEL_DB_SCHEMA"
+	EnvDriver   = "TASKMODEL_DB_DRIVER"
+)
+
+// keys lists the database keys in a fixed order, with their environment
+// variables.
+var keys = []struct{ key, env string }{
+	{"url", EnvURL}, {"driver", EnvDriver}, {"host", EnvHost}, {"port", EnvPort},
+	{"name", EnvName}, {"user", EnvUser}, {"password", EnvPassword}, {"schema", EnvSchema},
+}
+
+// level is one source's settings: key → value and where it came from.
+type level map[string]setting
+
+type setting struct {
+	value  string
+	source string // for Sources
+	err    func(msg string) *Error
+}
+
+// Load resolves the configuration.
+func Load(o Options) (*Config, error) {
+	if o.LookupEnv == nil {
+		o.LookupEnv = os.LookupEnv
+	}
+	dir := o.Dir
+	if dir == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return nil, err
+		}
+		dir = wd
+	}
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	cfg := &Config{Sources: map[string]string{}}
+	path := o.File
+	if path == "" {
+		path, err = Find(dir)
+		if err != nil {
+			return nil, err
+		}
+	}
+	var file level
+	if path != "" {
+		if file, err = readFile(path, o.LookupEnv); err != nil {
+			return nil, err
+		}
+		cfg.File = path
+	}
+	levels := []level{file, envLevel(o.LookupEnv), flagLevel(o.Flags, o.FlagNames)}
+	merged := level{}
+	for _, l := range levels {
+		if u, ok := l["url"]; ok {
+			merged = level{"url": u} // a URL replaces everything below it
+		}
+		for k, s := range l {
+			merged[k] = s
+		}
+	}
+	if err := cfg.apply(merged, dir, path, o.LookupEnv); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+func envLevel(lookup func(string) (string, bool)) level {
+	l := level{}
+	for _, k := range keys {
+		if v, ok := lookup(k.env); ok && v != "" {
+			l[k.key] = setting{value: v, source: "environment " + k.env, err: func(msg string) *Error {
+				return &Error{Source: "environment", Key: k.env, Message: msg}
+			}}
+		}
+	}
+	return l
+}
+
+func flagLevel(f Database, names map[string]string) level {
+	l := level{}
+	values := map[string]string{"url": f.URL, "driver": f.Driver, "host": f.Host, "name": f.Name,
+		"user": f.User, "password": f.Password, "schema": f.Schema}
+	if f.Port != 0 {
+		values["port"] = strconv.Itoa(f.Port)
+	}
+	for k, v := range values {
+		if v == "" {
+			continue
+		}
+		name := names[k]
+		if name == "" {
+			name = "--db-" + k
+		}
+		l[k] = setting{value: v, source: "flag " + name, err: func(msg string) *Error {
+			return &Error{Source: "flag", Key: name, Message: msg}
+		}}
+	}
+	return l
+}
+
+// apply checks the merged settings and fills cfg.Database. Relative SQLite
+// paths resolve against the file's directory when they come from the file,
+// else against dir.
+func (cfg *Config) apply(m level, dir, file string, lookup func(string) (string, bool)) error {
+	d := &cfg.Database
+	for _, k := range keys {
+		s, ok := m[k.key]
+		if !ok {
+			continue
+		}
+		cfg.Sources[k.key] = s.source
+		switch k.key {
+		case "url":
+			d.URL = s.value
+		case "driver":
+			switch strings.ToLower(s.value) {
+			case "postgresql", "postgres":
+				d.Driver = PostgreSQL
+			case "sqlite", "sqlite3":
+				d.Driver = SQLite
+			default:
+				return s.err(fmt.Sprintf("unknown driver %q; allowed: postgresql, sqlite", s.value))
+			}
+		case "host":
+			d.Host = s.value
+		case "port":
+			p, err := strconv.Atoi(s.value)
+			if err != nil || p < 1 || p > 65535 {
+				return s.err(fmt.Sprintf("%q is not a port number (1-65535)", s.value))
+			}
+			d.Port = p
+		case "name":
+			d.Name = s.value
+		case "user":
+			d.User = s.value
+		case "password":
+			d.Password = s.value
+		case "schema":
+			d.Schema = s.value
+		}
+	}
+	if d.URL != "" {
+		driver, path, err := parseURL(d.URL)
+		if err != nil {
+			return m["url"].err(err.Error())
+		}
+		if d.Driver != "" && d.Driver != driver {
+			return m["driver"].err(fmt.Sprintf("%s contradicts the %s URL from %s", d.Driver, driver, m["url"].source))
+		}
+		d.Driver = driver
+		if driver == SQLite && d.Name == "" {
+			d.Name = path
+			m["name"] = m["url"]
+		}
+	}
+	if d.Driver == "" {
+		d.Driver = SQLite
+		if d.Host != "" {
+			d.Driver = PostgreSQL
+		}
+	}
+	if d.Driver == SQLite {
+		if d.Name == "" {
+			p, err := DefaultSQLitePath(lookup)
+			if err != nil {
+				return err
+			}
+			d.Name = p
+			cfg.Sources["name"] = "default"
+		} else if !filepath.IsAbs(d.Name) && d.Name != ":memory:" {
+			base := dir
+			if strings.HasPrefix(m["name"].source, file+":") && file != "" {
+				base = filepath.Dir(file)
+			}
+			d.Name = filepath.Join(base, d.Name)
+		}
+		for _, k := range []string{"host", "port", "user", "password"} {
+			if s, ok := m[k]; ok {
+				return s.err("applies to PostgreSQL only, and the driver is sqlite (set driver: postgresql)")
+			}
+		}
+	}
+	return nil
+}
+
+// DefaultSQLitePath returns where the embedded SQLite database lives when
+// nothing is configured: $XDG_DATA_HOME/taskmodel/taskmodel.db, by default
+// ~/.local/share/taskmodel/taskmodel.db.
+func DefaultSQLitePath(lookup func(string) (string, bool)) (string, error) {
+	if d, ok := lookup("XDG_DATA_HOME"); ok && filepath.IsAbs(d) {
+		return filepath.Join(d, "taskmodel", "taskmodel.db"), nil
+	}
+	home, ok := lookup("HOME")
+	if !ok || home == "" {
+		h, err := os.UserHomeDir()
+		if err != nil {
+			return "", errors.New("no database configured and no home directory for the default SQLite file; set TASKMODEL_DATABASE_URL or XDG_DATA_HOME")
+		}
+		home = h
+	}
+	return filepath.Join(home, ".local", "share", "taskmodel", "taskmodel.db"), nil
+}
+
+func parseURL(raw string) (driver, path string, err error) {
+	if p, ok := strings.CutPrefix(raw, "sqlite:"); ok {
+		p = strings.TrimPrefix(p, "//")
+		if p == "" {
+			return "", "", errors.New("sqlite URL without a path; write sqlite:PATH or sqlite:///ABSOLUTE/PATH")
+		}
+		return SQLite, p, nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", "", fmt.Errorf("not a URL: %v", redactErr(err))
+	}
+	switch u.Scheme {
+	case "postgres", "postgresql":
+		return PostgreSQL, "", nil
+	}
+	return "", "", fmt.Errorf("unsupported URL scheme %q; use postgres://… or sqlite:PATH", u.Scheme)
+}
+
+// redactErr drops the URL (which may hold a password) from a url.Parse error.
+func redactErr(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// PostgresURL returns the connection URL of a PostgreSQL database: URL
+// refined by the keys that are set, or one built from them. Schema is not
+// part of it (see Database.Schema).
+func (d Database) PostgresURL() (string, error) {
+	u := &url.URL{Scheme: "postgres"}
+	if d.URL != "" {
+		p, err := url.Parse(d.URL)
+		if err != nil {
+			return "", fmt.Errorf("database URL: %v", redactErr(err))
+		}
+		u = p
+	}
+	if d.Host != "" || d.Port != 0 {
+		host, port := u.Hostname(), u.Port()
+		if d.Host != "" {
+			host = d.Host
+		}
+		if d.Port != 0 {
+			port = strconv.Itoa(d.Port)
+		}
+		u.Host = host
+		if port != "" {
+			u.Host = net.JoinHostPort(host, port)
+		} else if strings.Contains(host, ":") {
+			u.Host = "[" + host + "]"
+		}
+	}
+	if d.Name != "" {
+		u.Path = "/" + d.Name
+	}
+	if d.User != "" || d.Password != "" {
+		user := d.User
+		if user == "" && u.User != nil {
+			user = u.User.Username()
+		}
+		pw, set := d.Password, d.Password != ""
+		if !set && u.User != nil {
+			pw, set = u.User.Password()
+		}
+		if set {
+			u.User = url.UserPassword(user, pw)
+		} else {
+			u.User = url.User(user)
+		}
+	}
+	return u.String(), nil
+}
+
+// String describes the database without its password.
+func (d Database) String() string {
+	if d.Driver == SQLite {
+		return "sqlite " + d.Name
+	}
+	s, err := d.PostgresURL()
+	if err != nil {
+		return "postgresql (bad URL)"
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return "postgresql (bad URL)"
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	out := "postgresql " + u.Redacted()
+	if d.Schema != "" {
+		out += " schema " + d.Schema
+	}
+	return out
+}

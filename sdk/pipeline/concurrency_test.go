@@ -1,0 +1,167 @@
+package pipeline_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/taskmodel/taskmodel/backends/postgres/pgtest"
+	"github.com/taskmodel/taskmodel/gen/pipelinesubtask"
+	"github.com/taskmodel/taskmodel/sdk/pipeline"
+	"github.com/taskmodel/taskmodel/sdk/pipeline/storage"
+	"github.com/taskmodel/taskmodel/sdk/pipeline/storage/pgstore"
+	"github.com/taskmodel/taskmodel/sdk/pipeline/storage/sqlitestore"
+)
+
+const (
+	workers    = 8
+	perWorker  = 40
+	itemsTotal = workers * perWorker
+)
+
+// TestConcurrentIncrementsGoroutines: 8 goroutines increment one subtask
+// while another updates its message; every increment counts.
+func TestConcurrentIncrementsGoroutines(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		e.register(t)
+		r := e.start(t, "STATIC", "Build Database", 1)
+		if err := startSub(1, ptr(int64(itemsTotal)))(e, r.ID); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, workers*perWorker+perWorker)
+		for range workers {
+			wg.Go(func() {
+				for range perWorker {
+					if _, err := e.tr.IncrementSubtask(e.ctx, r.ID, 1, 1); err != nil {
+						errs <- err
+					}
+				}
+			})
+		}
+		wg.Go(func() {
+			for i := range perWorker {
+				if _, err := e.tr.UpdateSubtask(e.ctx, r.ID, 1, pipeline.SubtaskUpdate{Message: ptr(fmt.Sprint("tick ", i))}); err != nil {
+					errs <- err
+				}
+			}
+		})
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+		s := e.subtask(t, r.ID, 1)
+		if s.ItemsComplete != itemsTotal || s.Percent != 100 || s.Status != pipelinesubtask.StatusRunning {
+			t.Fatalf("after %d increments: %d items, %v%%, %s", itemsTotal, s.ItemsComplete, s.Percent, s.Status)
+		}
+		if _, err := e.tr.IncrementSubtask(e.ctx, r.ID, 1, 1); err == nil {
+			t.Fatal("an increment past items_total was accepted")
+		}
+	})
+}
+
+// TestConcurrentIncrementsProcesses: 8 processes (this test binary, run
+// again as a helper) increment one subtask in a shared SQLite file or
+// PostgreSQL schema; the counts add up exactly.
+func TestConcurrentIncrementsProcesses(t *testing.T) {
+	engines := []struct {
+		name string
+		dsn  func(t *testing.T) string
+	}{
+		{"sqlite", func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "shared.db") }},
+		{"postgres", func(t *testing.T) string {
+			cfg := pgtest.Schema(t)
+			sep := "?"
+			if strings.Contains(pgtest.URL(), "?") {
+				sep = "&"
+			}
+			return pgtest.URL() + sep + "search_path=" + cfg.ConnConfig.RuntimeParams["search_path"]
+		}},
+	}
+	for _, eng := range engines {
+		t.Run(eng.name, func(t *testing.T) {
+			dsn := eng.dsn(t)
+			st := openHelperStorage(t, dsn)
+			tr := pipeline.New(st, pipeline.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+			ctx := context.Background()
+			if err := tr.RegisterTask(ctx, pipeline.Task{Stage: "S", Name: "T"}); err != nil {
+				t.Fatal(err)
+			}
+			r, err := tr.Start(ctx, "S", "T", pipeline.StartOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tr.StartSubtask(ctx, r.ID, 1, pipeline.SubtaskStart{Name: "parallel", ItemsTotal: ptr(int64(itemsTotal))}); err != nil {
+				t.Fatal(err)
+			}
+			var cmds []*exec.Cmd
+			var outs []*strings.Builder
+			for range workers {
+				cmd := exec.Command(os.Args[0], "-test.run=^TestIncrementHelper$")
+				cmd.Env = append(os.Environ(), "PIPELINE_HELPER_DSN="+dsn, "PIPELINE_HELPER_RUN="+r.ID.String(), "PIPELINE_HELPER_N="+strconv.Itoa(perWorker))
+				out := &strings.Builder{}
+				cmd.Stdout, cmd.Stderr = out, out
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				cmds, outs = append(cmds, cmd), append(outs, out)
+			}
+			for i, cmd := range cmds {
+				if err := cmd.Wait(); err != nil {
+					t.Errorf("worker %d: %v\n%s", i, err, outs[i])
+				}
+			}
+			s, err := st.Subtask(ctx, r.ID, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.ItemsComplete != itemsTotal || s.Percent != 100 {
+				t.Fatalf("%d processes × %d increments: items_complete %d, percent %v", workers, perWorker, s.ItemsComplete, s.Percent)
+			}
+		})
+	}
+}
+
+func openHelperStorage(t testing.TB, dsn string) storage.Storage {
+	ctx := context.Background()
+	var st storage.Storage
+	var err error
+	if path, ok := strings.CutPrefix(dsn, "sqlite:"); ok {
+		st, err = sqlitestore.Open(ctx, path)
+	} else {
+		st, err = pgstore.OpenURL(ctx, dsn)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// TestIncrementHelper is one worker process of
+// TestConcurrentIncrementsProcesses; it does nothing when run directly.
+func TestIncrementHelper(t *testing.T) {
+	dsn := os.Getenv("PIPELINE_HELPER_DSN")
+	if dsn == "" {
+		t.Skip("helper process of TestConcurrentIncrementsProcesses")
+	}
+	run := uuid.MustParse(os.Getenv("PIPELINE_HELPER_RUN"))
+	n, _ := strconv.Atoi(os.Getenv("PIPELINE_HELPER_N"))
+	tr := pipeline.New(openHelperStorage(t, dsn), pipeline.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	for range n {
+		if _, err := tr.IncrementSubtask(context.Background(), run, 1, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,68 @@
+package pipeline
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/taskmodel/taskmodel/tasktype"
+)
+
+// NotFoundError says that a run, subtask or registered task does not exist.
+// It matches tasktype.ErrNotFound.
+type NotFoundError struct {
+	// What names the missing thing: `run 0190…`, `task "Build" in stage "STATIC"`.
+	What string
+	// Hint says what exists or what to do, when known.
+	Hint string
+}
+
+func (e *NotFoundError) Error() string {
+	if e.Hint == "" {
+		return e.What + ": not found"
+	}
+	return e.What + ": not found; " + e.Hint
+}
+
+// Is makes errors.Is(err, tasktype.ErrNotFound) true.
+func (e *NotFoundError) Is(target error) bool { return target == tasktype.ErrNotFound }
+
+// StateError says that an operation needs a run or subtask in other
+// statuses than the one it is in (incrementing a completed subtask, starting
+// a subtask of a finished run, completing a run whose subtasks are still
+// running). It matches tasktype.ErrTransitionNotAllowed. Status changes
+// themselves are checked by the generated lifecycle, whose
+// *pipelinerun.TransitionError and *pipelinesubtask.TransitionError say which
+// events are allowed.
+type StateError struct {
+	// What names the run or subtask.
+	What string
+	// Status is its status.
+	Status string
+	// Op is the refused operation.
+	Op string
+	// Need says what the operation needs.
+	Need string
+}
+
+func (e *StateError) Error() string {
+	return fmt.Sprintf("%s is %s: cannot %s; %s", e.What, e.Status, e.Op, e.Need)
+}
+
+// Is makes errors.Is(err, tasktype.ErrTransitionNotAllowed) true.
+func (e *StateError) Is(target error) bool { return target == tasktype.ErrTransitionNotAllowed }
+
+func fieldError(field, rule, value, msg string) *tasktype.FieldError {
+	return &tasktype.FieldError{Field: field, Rule: rule, Value: value, Message: msg}
+}
+
+func required(field string) *tasktype.FieldError {
+	return fieldError(field, "required", "", "is required")
+}
+
+func quoteList(xs []string) string {
+	q := make([]string, len(xs))
+	for i, x := range xs {
+		q[i] = fmt.Sprintf("%q", x)
+	}
+	return strings.Join(q, ", ")
+}

@@ -1,0 +1,118 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/taskmodel/taskmodel/tasktype"
+)
+
+// RegisterStage registers one stage (see Register).
+func (t *Tracker) RegisterStage(ctx context.Context, s Stage) error {
+	return t.Register(ctx, []Stage{s}, nil)
+}
+
+// RegisterTask registers one task, and its stage if that is new (see
+// Register).
+func (t *Tracker) RegisterTask(ctx context.Context, task Task) error {
+	return t.Register(ctx, nil, []Task{task})
+}
+
+// Register registers stages and tasks in bulk, in one transaction: all of
+// them or, on any error, none. It is idempotent, and keeps order: a stage or
+// task registered for the first time goes after the last one (of its stage,
+// for a task) unless its Order is positive, which sets its position; one
+// registered again keeps its position (unless Order is positive) and the
+// optional fields the new registration leaves nil. A task's stage is
+// registered with it when it is new.
+//
+// Every stage and task is validated first; the error names the entry
+// (stages[i], tasks[i]) and the field.
+func (t *Tracker) Register(ctx context.Context, stages []Stage, tasks []Task) error {
+	var errs []error
+	for i, s := range stages {
+		if err := validateStage(s); err != nil {
+			errs = append(errs, fmt.Errorf("stages[%d]: %w", i, err))
+		}
+	}
+	for i, task := range tasks {
+		if err := validateTask(task); err != nil {
+			errs = append(errs, fmt.Errorf("tasks[%d] (%s / %s): %w", i, task.Stage, task.Name, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if err := t.st.Register(ctx, stages, tasks); err != nil {
+		return fmt.Errorf("register: %w", err)
+	}
+	for _, s := range stages {
+		t.log.InfoContext(ctx, fmt.Sprintf("[REGISTER] stage %s", s.Name), "stage", s.Name)
+	}
+	for _, task := range tasks {
+		t.log.InfoContext(ctx, fmt.Sprintf("[REGISTER] %s / %s", task.Stage, task.Name), "stage", task.Stage, "task", task.Name)
+	}
+	return nil
+}
+
+func validateName(field, v string) error {
+	if strings.TrimSpace(v) == "" {
+		return required(field)
+	}
+	return nil
+}
+
+func validateStage(s Stage) error {
+	if err := validateName("name", s.Name); err != nil {
+		return err
+	}
+	return s.Validate()
+}
+
+func validateTask(task Task) error {
+	if err := errors.Join(validateName("stage", task.Stage), validateName("name", task.Name)); err != nil {
+		return err
+	}
+	if len(task.Stage) > 100 {
+		// The stage a task names is registered with it: its limit applies.
+		return fieldError("stage", "max_len", "", "must be at most 100 characters")
+	}
+	return task.Validate()
+}
+
+// Stages returns the registered stages in order.
+func (t *Tracker) Stages(ctx context.Context) ([]Stage, error) {
+	return t.st.Stages(ctx)
+}
+
+// Tasks returns the registered tasks of a stage in order, or of every stage
+// when stage is "" (in stage order, then task order).
+func (t *Tracker) Tasks(ctx context.Context, stage string) ([]Task, error) {
+	return t.st.Tasks(ctx, stage)
+}
+
+// task returns a registered task, or a *NotFoundError listing the stage's
+// registered tasks.
+func (t *Tracker) task(ctx context.Context, stage, name string) (*Task, error) {
+	def, err := t.st.Task(ctx, stage, name)
+	if !errors.Is(err, tasktype.ErrNotFound) {
+		return def, err
+	}
+	e := &NotFoundError{What: fmt.Sprintf("task %q in stage %q", name, stage)}
+	tasks, lerr := t.st.Tasks(ctx, stage)
+	switch {
+	case lerr != nil:
+		return nil, lerr
+	case len(tasks) == 0:
+		e.Hint = fmt.Sprintf("stage %q has no registered task; register tasks first (taskmodel pipeline register FILE)", stage)
+	default:
+		names := make([]string, len(tasks))
+		for i, x := range tasks {
+			names[i] = x.Name
+		}
+		e.Hint = "registered in that stage: " + quoteList(names)
+	}
+	return nil, e
+}

@@ -1,0 +1,321 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/google/uuid"
+
+	"github.com/taskmodel/taskmodel/gen/pipelinerun"
+	"github.com/taskmodel/taskmodel/gen/pipelinesubtask"
+)
+
+// StartOptions describes a run being started. Zero fields are filled in:
+// the process from CurrentProcess, the git commit from the work tree of Dir,
+// script and log paths from the task's registration.
+type StartOptions struct {
+	// Process executes the run; nil means the calling process.
+	Process *Process
+	// Subtasks is the number of subtasks the run will have (total_subtasks);
+	// 0 means not known. Subtask numbers may not pass it.
+	Subtasks int64
+	// CodeVersion is the version of the code being run (seed column version).
+	CodeVersion string
+	// GitCommit is the commit of the code; "" means the one checked out in
+	// the git work tree holding Dir, if any.
+	GitCommit string
+	// Dir is where the git commit is looked up; "" means the working
+	// directory.
+	Dir string
+	// Environment is recorded as a JSON object (say {"env": "production"});
+	// nothing from the process environment is recorded unless put here.
+	Environment map[string]string
+	// ScriptPath, ScriptFilename, LogPath and LogFilename override the
+	// task's registration.
+	ScriptPath, ScriptFilename, LogPath, LogFilename string
+	// Message is the run's first status message.
+	Message string
+}
+
+// Start starts a run of a registered task: it records the run (status
+// STARTED, started_at) with its process, user, version, git commit,
+// environment and paths, and returns it; the run's ID is the run_id every
+// other call takes. An unregistered task is a *NotFoundError listing the
+// stage's tasks.
+func (t *Tracker) Start(ctx context.Context, stage, task string, o StartOptions) (*Run, error) {
+	r, err := t.begin(ctx, stage, task, o, pipelinerun.EventStart)
+	if err != nil {
+		return nil, fmt.Errorf("start %s / %s: %w", stage, task, err)
+	}
+	t.log.InfoContext(ctx, fmt.Sprintf("[TASK START] %s / %s (run_id: %s)", stage, task, r.ID), runAttrs(r)...)
+	return r, nil
+}
+
+// SkipTask records that a registered task was skipped without being
+// started (a run going from NOT_STARTED to SKIPPED), with the same details
+// as Start.
+func (t *Tracker) SkipTask(ctx context.Context, stage, task string, o StartOptions) (*Run, error) {
+	r, err := t.begin(ctx, stage, task, o, pipelinerun.EventSkip)
+	if err != nil {
+		return nil, fmt.Errorf("skip %s / %s: %w", stage, task, err)
+	}
+	t.log.InfoContext(ctx, fmt.Sprintf("[TASK SKIP] %s / %s (run_id: %s)%s", stage, task, r.ID, suffix(o.Message)), runAttrs(r)...)
+	return r, nil
+}
+
+func (t *Tracker) begin(ctx context.Context, stage, task string, o StartOptions, ev pipelinerun.Event) (*Run, error) {
+	if err := errors.Join(validateName("stage", stage), validateName("task", task)); err != nil {
+		return nil, err
+	}
+	def, err := t.task(ctx, stage, task)
+	if err != nil {
+		return nil, err
+	}
+	r := pipelinerun.NewPipelineRun()
+	r.Stage, r.Task = stage, task
+	p := o.Process
+	if p == nil {
+		cp := CurrentProcess()
+		p = &cp
+	}
+	r.Hostname = optional(p.Hostname)
+	r.UserName = optional(p.User)
+	if p.PID != 0 {
+		r.PID = ptr(int64(p.PID))
+	}
+	if p.PPID != 0 {
+		r.PPID = ptr(int64(p.PPID))
+	}
+	r.CodeVersion = optional(o.CodeVersion)
+	commit := o.GitCommit
+	if commit == "" {
+		commit = GitCommit(ctx, orDot(o.Dir))
+	}
+	r.GitCommit = optional(commit)
+	if o.Environment != nil {
+		if r.Environment, err = json.Marshal(o.Environment); err != nil {
+			return nil, err
+		}
+	}
+	r.ScriptPath = firstOf(o.ScriptPath, def.ScriptPath)
+	r.ScriptFilename = firstOf(o.ScriptFilename, def.ScriptFilename)
+	r.LogPath = firstOf(o.LogPath, def.LogPath)
+	r.LogFilename = firstOf(o.LogFilename, def.LogFilename)
+	if o.Subtasks != 0 {
+		r.TotalSubtasks = ptr(o.Subtasks)
+	}
+	r.Message = optional(o.Message)
+	created, err := t.runs.Create(ctx, r, t.meta(o.Message))
+	if err != nil {
+		return nil, err
+	}
+	moved, err := t.runs.FireFrom(ctx, created, ev, nil, t.meta(o.Message))
+	if err != nil {
+		// Nothing half-written: the run was only just created.
+		_ = t.runs.Delete(context.WithoutCancel(ctx), created.ID)
+		return nil, err
+	}
+	return moved, nil
+}
+
+// RunUpdate is the progress Update reports; nil fields are left as they are.
+type RunUpdate struct {
+	// Percent is the overall percent complete, 0 to 100.
+	Percent *float64
+	// Message is the latest status message.
+	Message *string
+}
+
+// Update reports progress on a run (seed: task_update(run_id, "RUNNING",
+// …)). The first update moves a STARTED run to RUNNING; a finished run
+// refuses with the lifecycle's *pipelinerun.TransitionError.
+func (t *Tracker) Update(ctx context.Context, id uuid.UUID, u RunUpdate) (*Run, error) {
+	r, err := t.progressRun(ctx, id, func(r *Run) {
+		if u.Percent != nil {
+			r.OverallPercent = *u.Percent
+		}
+		if u.Message != nil {
+			r.Message = u.Message
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("run %s: update: %w", id, err)
+	}
+	t.log.InfoContext(ctx, fmt.Sprintf("[TASK UPDATE] %s - %s:%s (%.1f%%)", id, r.Status, suffix(deref(r.Message)), r.OverallPercent), runAttrs(r)...)
+	return r, nil
+}
+
+// progressRun applies mutate to a run, firing "run" when it is STARTED.
+func (t *Tracker) progressRun(ctx context.Context, id uuid.UUID, mutate func(*Run)) (*Run, error) {
+	return retry(ctx, func() (*Run, error) {
+		cur, err := t.getRun(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if cur.Status == pipelinerun.StatusRunning {
+			return t.runs.Update(ctx, cur, mutate)
+		}
+		return t.runs.FireFrom(ctx, cur, pipelinerun.EventRun, mutate, t.meta(""))
+	})
+}
+
+// Complete finishes a run successfully (overall percent 100). It refuses,
+// with a *StateError, while a subtask is still started or running.
+func (t *Tracker) Complete(ctx context.Context, id uuid.UUID, message string) (*Run, error) {
+	return t.finish(ctx, id, finishing{ev: pipelinerun.EventComplete, message: message,
+		mutate: func(r *Run) { r.OverallPercent = 100 }})
+}
+
+// Fail finishes a run with an error: message (required) and detail (a
+// traceback, say). Its unfinished subtasks fail with it, first.
+func (t *Tracker) Fail(ctx context.Context, id uuid.UUID, message, detail string) (*Run, error) {
+	if message == "" {
+		return nil, fmt.Errorf("run %s: fail: %w", id, required("error_message"))
+	}
+	return t.finish(ctx, id, finishing{ev: pipelinerun.EventFail, subEv: pipelinesubtask.EventFail, message: message,
+		mutate: func(r *Run) {
+			r.ErrorMessage = &message
+			r.ErrorDetail = optional(detail)
+		},
+		subMutate: func(s *Subtask) { s.ErrorMessage = ptr("run failed: " + message) }})
+}
+
+// Skip marks a started run as skipped (the script found nothing to do);
+// a run that is RUNNING cannot be skipped. Unfinished subtasks are skipped
+// with it.
+func (t *Tracker) Skip(ctx context.Context, id uuid.UUID, message string) (*Run, error) {
+	return t.finish(ctx, id, finishing{ev: pipelinerun.EventSkip, subEv: pipelinesubtask.EventSkip, message: message})
+}
+
+// Cancel cancels a run that has not finished. Its unfinished subtasks are
+// cancelled with it, first.
+func (t *Tracker) Cancel(ctx context.Context, id uuid.UUID, message string) (*Run, error) {
+	return t.finish(ctx, id, finishing{ev: pipelinerun.EventCancel, subEv: pipelinesubtask.EventCancel, message: message})
+}
+
+type finishing struct {
+	ev        pipelinerun.Event
+	subEv     pipelinesubtask.Event // "" for complete: unfinished subtasks refuse it
+	message   string
+	mutate    func(*Run)
+	subMutate func(*Subtask)
+}
+
+// finish checks every move first (the run's event, and the cascade to its
+// unfinished subtasks), then writes the subtasks' moves, then the run's, so
+// that bad input writes nothing.
+func (t *Tracker) finish(ctx context.Context, id uuid.UUID, f finishing) (*Run, error) {
+	r, err := t.finishRun(ctx, id, f)
+	if err != nil {
+		return nil, fmt.Errorf("run %s: %s: %w", id, f.ev, err)
+	}
+	level := slog.LevelInfo
+	if r.Status == pipelinerun.StatusFailed {
+		level = slog.LevelError
+	}
+	t.log.Log(ctx, level, fmt.Sprintf("[TASK UPDATE] %s - %s:%s", id, r.Status, suffix(f.message)), runAttrs(r)...)
+	return r, nil
+}
+
+func (t *Tracker) finishRun(ctx context.Context, id uuid.UUID, f finishing) (*Run, error) {
+	cur, err := t.getRun(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := pipelinerun.Fire(cur.Status, f.ev); err != nil {
+		return nil, err
+	}
+	subs, err := t.st.SubtasksOf(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	var open []*Subtask
+	for _, s := range subs {
+		if s.Status.IsTerminal() {
+			continue
+		}
+		if f.subEv == "" {
+			return nil, &StateError{What: fmt.Sprintf("subtask %d (%s)", s.SubtaskNumber, s.Name), Status: string(s.Status),
+				Op: "complete the run", Need: "complete or fail its subtasks first"}
+		}
+		if _, err := pipelinesubtask.Fire(s.Status, f.subEv); err != nil {
+			return nil, fmt.Errorf("subtask %d: %w", s.SubtaskNumber, err)
+		}
+		open = append(open, s)
+	}
+	for _, s := range open {
+		if _, err := t.cascade(ctx, s, f); err != nil {
+			return nil, fmt.Errorf("subtask %d: %w", s.SubtaskNumber, err)
+		}
+	}
+	return retry(ctx, func() (*Run, error) {
+		cur, err := t.getRun(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		return t.runs.FireFrom(ctx, cur, f.ev, func(r *Run) {
+			if f.message != "" {
+				r.Message = &f.message
+			}
+			if f.mutate != nil {
+				f.mutate(r)
+			}
+		}, t.meta(f.message))
+	})
+}
+
+// cascade moves one unfinished subtask with the run, unless another writer
+// finished it in the meantime.
+func (t *Tracker) cascade(ctx context.Context, s *Subtask, f finishing) (*Subtask, error) {
+	return retry(ctx, func() (*Subtask, error) {
+		cur, err := t.getSubtask(ctx, s.RunID, s.SubtaskNumber)
+		if err != nil || cur.Status.IsTerminal() {
+			return cur, err
+		}
+		return t.subs.FireFrom(ctx, cur, f.subEv, f.subMutate, t.meta("with its run: "+f.message))
+	})
+}
+
+func runAttrs(r *Run) []any {
+	return []any{"run_id", r.ID, "stage", r.Stage, "task", r.Task, "status", r.Status}
+}
+
+func suffix(msg string) string {
+	if msg == "" {
+		return ""
+	}
+	return " " + msg
+}
+
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func firstOf(s string, fallback *string) *string {
+	if s != "" {
+		return &s
+	}
+	return fallback
+}
+
+func ptr[V any](v V) *V { return &v }
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func orDot(dir string) string {
+	if dir == "" {
+		return "."
+	}
+	return dir
+}

@@ -1,0 +1,31 @@
+// Package storage is the contract between the pipeline tracker (package
+// pipeline) and the engines that keep its data, and the helpers the SQL
+// engines share.
+//
+// # What is stored
+//
+// Runs (seed 003's task_runs) and subtasks (subtask_progress) are the
+// generated models pipelinerun.PipelineRun and pipelinesubtask.PipelineSubtask.
+// Their status changes go through the generated drivers and a backends.Store,
+// so every move is checked against the generated lifecycle and recorded in
+// the model's history table. Everything the generator does not emit lives
+// here, in each engine's own SQL and own versioned migrations:
+//
+//   - registrations: stages and tasks (seed tables stages and tasks), with
+//     their order, upserted in one transaction;
+//   - the queries of seed 003: the latest run of every registered task,
+//     active runs, run history by stage and task, the subtasks of a run;
+//   - the atomic increment of a subtask's items_complete, one statement in the
+//     database, so parallel workers never lose a count;
+//   - a unique index on (run_id, subtask_number), which the spec language
+//     cannot express.
+//
+// # Engines
+//
+// memstore keeps everything in memory (tests, programs without
+// persistence); sqlitestore and pgstore keep it in SQLite and PostgreSQL.
+// Each SQL engine's statements are embedded .sql files, one per statement;
+// its migrations (named "pipeline/NNNN_…") are applied after the generated
+// models' own by backends/sqlite.Open or backends/postgres.Open. The tests in
+// package pipeline run one suite over all three.
+package storage

@@ -1,0 +1,4 @@
+SELECT r.* FROM pipeline_run r
+WHERE ($1::text = '' OR r.stage = $1) AND ($2::text = '' OR r.task = $2)
+ORDER BY r.created_at DESC, r.id DESC
+LIMIT $3

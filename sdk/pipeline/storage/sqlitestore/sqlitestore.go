@@ -1,0 +1,157 @@
+// Package sqlitestore keeps the pipeline tracker's data in SQLite: the
+// generated run and subtask drivers for status changes, and this package's
+// own statements (embedded sql/*.sql) and migrations (sql/migrations) for
+// registrations, queries and the atomic increment.
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"encoding/json"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/taskmodel/taskmodel/backends"
+	"github.com/taskmodel/taskmodel/backends/sqlite"
+	"github.com/taskmodel/taskmodel/gen/pipelinerun"
+	runsqlite "github.com/taskmodel/taskmodel/gen/pipelinerun/sqlitedb"
+	subsqlite "github.com/taskmodel/taskmodel/gen/pipelinesubtask/sqlitedb"
+	"github.com/taskmodel/taskmodel/sdk/pipeline/storage"
+	"github.com/taskmodel/taskmodel/tasktype"
+)
+
+//go:embed sql
+var files embed.FS
+
+var stmts = storage.MustLoadSQL(files, "sql")
+
+// Migrations returns every migration the store needs, in order: the
+// generated run and subtask models', then this package's.
+func Migrations() []tasktype.Migration {
+	return stmts.Migrations(sqlite.Engine)
+}
+
+// Store implements storage.Storage over a SQLite database.
+type Store struct {
+	db   *sql.DB
+	runs *runsqlite.Driver
+	subs *subsqlite.Driver
+	own  bool
+}
+
+var _ storage.Storage = (*Store)(nil)
+
+// Open opens (creating if needed) the database file at path, or a private
+// in-memory one for ":memory:", and applies Migrations.
+func Open(ctx context.Context, path string) (*Store, error) {
+	db, err := sqlite.Open(ctx, path, Migrations())
+	if err != nil {
+		return nil, err
+	}
+	s := New(db)
+	s.own = true
+	return s, nil
+}
+
+// New returns a Store over a database already opened by backends/sqlite with
+// Migrations applied. Close does not close db.
+func New(db *sql.DB) *Store {
+	return &Store{db: db, runs: runsqlite.NewDriver(db), subs: subsqlite.NewDriver(db)}
+}
+
+// Close closes the database if Open opened it.
+func (s *Store) Close() error {
+	if s.own {
+		return s.db.Close()
+	}
+	return nil
+}
+
+// Runs implements storage.Storage.
+func (s *Store) Runs() backends.Driver[storage.Run] { return s.runs }
+
+// Subtasks implements storage.Storage.
+func (s *Store) Subtasks() backends.Driver[storage.Subtask] { return s.subs }
+
+// Register implements storage.Storage.
+func (s *Store) Register(ctx context.Context, stages []storage.Stage, tasks []storage.Task) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, st := range stages {
+		if _, err := tx.ExecContext(ctx, stmts.Statement("register_stage"), st.Name, st.Order, st.Description); err != nil {
+			return err
+		}
+	}
+	for _, t := range tasks {
+		if _, err := tx.ExecContext(ctx, stmts.Statement("ensure_stage"), t.Stage); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, stmts.Statement("register_task"), t.Stage, t.Name, t.Order, t.Type,
+			t.ScriptPath, t.ScriptFilename, t.LogPath, t.LogFilename); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// Stages implements storage.Storage.
+func (s *Store) Stages(ctx context.Context) ([]storage.Stage, error) {
+	return storage.Values(storage.ScanAll[storage.Stage](s.db.QueryContext(ctx, stmts.Statement("stages"))))
+}
+
+// Tasks implements storage.Storage.
+func (s *Store) Tasks(ctx context.Context, stage string) ([]storage.Task, error) {
+	return storage.Values(storage.ScanAll[storage.Task](s.db.QueryContext(ctx, stmts.Statement("tasks"), stage)))
+}
+
+// Task implements storage.Storage.
+func (s *Store) Task(ctx context.Context, stage, name string) (*storage.Task, error) {
+	return storage.One(storage.ScanAll[storage.Task](s.db.QueryContext(ctx, stmts.Statement("task"), stage, name)))
+}
+
+// LatestRuns implements storage.Storage.
+func (s *Store) LatestRuns(ctx context.Context) ([]*storage.Run, error) {
+	return storage.ScanAll[storage.Run](s.db.QueryContext(ctx, stmts.Statement("latest_runs")))
+}
+
+// ActiveRuns implements storage.Storage.
+func (s *Store) ActiveRuns(ctx context.Context) ([]*storage.Run, error) {
+	active, err := json.Marshal(storage.Statuses(pipelinerun.ActiveStatuses()))
+	if err != nil {
+		return nil, err
+	}
+	return storage.ScanAll[storage.Run](s.db.QueryContext(ctx, stmts.Statement("active_runs"), string(active)))
+}
+
+// History implements storage.Storage.
+func (s *Store) History(ctx context.Context, f storage.HistoryFilter) ([]*storage.Run, error) {
+	return storage.ScanAll[storage.Run](s.db.QueryContext(ctx, stmts.Statement("history"), f.Stage, f.Task, f.Limit))
+}
+
+// SubtasksOf implements storage.Storage.
+func (s *Store) SubtasksOf(ctx context.Context, run uuid.UUID) ([]*storage.Subtask, error) {
+	return storage.ScanAll[storage.Subtask](s.db.QueryContext(ctx, stmts.Statement("subtasks"), run))
+}
+
+// Subtask implements storage.Storage.
+func (s *Store) Subtask(ctx context.Context, run uuid.UUID, n int64) (*storage.Subtask, error) {
+	return storage.One(storage.ScanAll[storage.Subtask](s.db.QueryContext(ctx, stmts.Statement("subtask"), run, n)))
+}
+
+// Increment implements storage.Storage.
+func (s *Store) Increment(ctx context.Context, run uuid.UUID, n, by int64, statuses []string, at time.Time) (*storage.Subtask, bool, error) {
+	st, err := json.Marshal(statuses)
+	if err != nil {
+		return nil, false, err
+	}
+	got, err := storage.ScanAll[storage.Subtask](s.db.QueryContext(ctx, stmts.Statement("increment"), run, n, by, at.UTC(), string(st)))
+	if err != nil || len(got) == 0 {
+		return nil, false, err
+	}
+	return got[0], true, nil
+}

@@ -1,0 +1,122 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/taskmodel/taskmodel/backends"
+	"github.com/taskmodel/taskmodel/gen/pipelinerun"
+	"github.com/taskmodel/taskmodel/gen/pipelinesubtask"
+	"github.com/taskmodel/taskmodel/sdk/pipeline/storage"
+	"github.com/taskmodel/taskmodel/tasktype"
+)
+
+// Run is one execution of a registered task: the generated
+// pipelinerun.PipelineRun.
+type Run = storage.Run
+
+// Subtask is one step within a run: the generated
+// pipelinesubtask.PipelineSubtask.
+type Subtask = storage.Subtask
+
+// Stage is a registered pipeline stage.
+type Stage = storage.Stage
+
+// Task is a registered task within a stage.
+type Task = storage.Task
+
+// Tracker records pipeline runs in a storage.Storage. It is safe for
+// concurrent use by any number of goroutines; several processes may share
+// one database.
+type Tracker struct {
+	st    storage.Storage
+	runs  *backends.Store[Run, pipelinerun.Event, *Run]
+	subs  *backends.Store[Subtask, pipelinesubtask.Event, *Subtask]
+	now   func() time.Time
+	log   *slog.Logger
+	actor string
+}
+
+// Option configures a Tracker.
+type Option func(*Tracker)
+
+// WithClock sets the clock (tests use a fake one). The default is time.Now.
+func WithClock(now func() time.Time) Option { return func(t *Tracker) { t.now = now } }
+
+// WithLogger sets where the tracking lines go. The default is slog.Default();
+// a logger with a discarding handler silences them.
+func WithLogger(l *slog.Logger) Option { return func(t *Tracker) { t.log = l } }
+
+// WithActor sets the actor recorded in the history rows of the changes this
+// tracker makes (a user or host name). The default is empty.
+func WithActor(actor string) Option { return func(t *Tracker) { t.actor = actor } }
+
+// New returns a Tracker over st. Close closes st.
+func New(st storage.Storage, opts ...Option) *Tracker {
+	t := &Tracker{st: st, now: time.Now, log: slog.Default()}
+	for _, o := range opts {
+		o(t)
+	}
+	t.runs = backends.NewStore[Run, pipelinerun.Event](st.Runs(), backends.WithClock(t.now))
+	t.subs = backends.NewStore[Subtask, pipelinesubtask.Event](st.Subtasks(), backends.WithClock(t.now))
+	return t
+}
+
+// Close releases the storage.
+func (t *Tracker) Close() error { return t.st.Close() }
+
+// Storage returns the tracker's storage.
+func (t *Tracker) Storage() storage.Storage { return t.st }
+
+func (t *Tracker) clock() time.Time { return t.now().UTC().Truncate(time.Microsecond) }
+
+func (t *Tracker) meta(msg string) backends.Meta { return backends.Meta{Actor: t.actor, Message: msg} }
+
+// maxAttempts bounds the read-decide-write loops that retry when another
+// writer changed the same run or subtask in between.
+const maxAttempts = 50
+
+// retry runs f until it does not fail with tasktype.ErrConflict, waiting a
+// short random while between attempts so that racing writers spread out.
+func retry[T any](ctx context.Context, f func() (*T, error)) (*T, error) {
+	for attempt := 1; ; attempt++ {
+		x, err := f()
+		if !errors.Is(err, tasktype.ErrConflict) || attempt == maxAttempts {
+			return x, err
+		}
+		wait := time.Duration(rand.Int64N(int64(min(attempt, 20)) * int64(time.Millisecond)))
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
+
+// getRun reads a run; an unknown id is a *NotFoundError.
+func (t *Tracker) getRun(ctx context.Context, id uuid.UUID) (*Run, error) {
+	r, err := t.runs.Get(ctx, id)
+	if errors.Is(err, tasktype.ErrNotFound) {
+		return nil, &NotFoundError{What: fmt.Sprintf("run %s", id)}
+	}
+	return r, err
+}
+
+// getSubtask reads subtask n of a run; unknown ones are a *NotFoundError
+// that says whether the run exists.
+func (t *Tracker) getSubtask(ctx context.Context, run uuid.UUID, n int64) (*Subtask, error) {
+	s, err := t.st.Subtask(ctx, run, n)
+	if errors.Is(err, tasktype.ErrNotFound) {
+		if _, rerr := t.getRun(ctx, run); rerr != nil {
+			return nil, rerr
+		}
+		return nil, &NotFoundError{What: fmt.Sprintf("subtask %d of run %s", n, run), Hint: "start it first (subtask start)"}
+	}
+	return s, err
+}
