@@ -5,7 +5,7 @@
 #   make gen        regenerate gen/ and sqlc.yaml from schema/ with taskgen and sqlc
 #   make check-gen  regenerate into the tree; fail on any difference, orphans included
 #   make bench      the generated contracts' benchmarks
-#   make fuzz       the loader's and the strict decoder's fuzz targets
+#   make fuzz       every parser's fuzz target (FUZZTIME each)
 
 GO       ?= go
 FUZZTIME ?= 60s
@@ -52,3 +52,9 @@ bench:
 fuzz:
 	cd tools && $(GO) test ./taskgen/internal/spec -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
 	$(GO) test ./validation -run '^$$' -fuzz FuzzDecodeStrict -fuzztime $(FUZZTIME)
+	$(GO) test ./config -run '^$$' -fuzz FuzzExpand -fuzztime $(FUZZTIME)
+	$(GO) test ./config -run '^$$' -fuzz FuzzParseFile -fuzztime $(FUZZTIME)
+	$(GO) test ./sdk/pipeline/regfile -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
+	$(GO) test ./blob -run '^$$' -fuzz FuzzValidateKey -fuzztime $(FUZZTIME)
+	$(GO) test ./blob/local -run '^$$' -fuzz FuzzParseGrant -fuzztime $(FUZZTIME)
+	$(GO) test ./blob/local -run '^$$' -fuzz FuzzHandler -fuzztime $(FUZZTIME)
