@@ -269,9 +269,40 @@ func (p *Pool[T, E, PT]) run(work context.Context, x *T, lease backends.Lease) {
 		mutate = func(t *T) { PT(t).PrepareFailure(code, msg) }
 		meta.Message = detail
 	}
-	if _, ferr := p.eng.FireFrom(context.WithoutCancel(work), cur, ev, mutate, meta); ferr != nil {
-		p.log.Error("ending the task failed", "task", id, "event", ev, "err", ferr)
+	if ferr := p.end(context.WithoutCancel(work), cur, ev, mutate, meta); ferr != nil {
+		p.log.Error("ending the task failed; it will be rescued when its lease expires", "task", id, "event", ev, "err", ferr)
 	}
+}
+
+// endTries bounds the retries of a task's final write after errors that may
+// pass (a dropped connection, a restarting server).
+const endTries = 6
+
+// end writes the task's final event, retrying transient errors with backoff
+// for as long as the lease would last. An error that retrying cannot cure (a
+// conflict: the task moved, perhaps by an earlier try whose reply was lost)
+// ends the attempts.
+func (p *Pool[T, E, PT]) end(ctx context.Context, cur *T, ev E, mutate func(*T), meta engine.Meta) error {
+	wait := 50 * time.Millisecond
+	for try := 1; ; try++ {
+		_, err := p.eng.FireFrom(ctx, cur, ev, mutate, meta)
+		if err == nil || try == endTries || !transient(err) {
+			return err
+		}
+		p.log.Warn("ending the task failed; retrying", "task", PT(cur).Key().ID, "err", err, "try", try)
+		time.Sleep(wait)
+		wait = min(2*wait, p.spec.Lease/4)
+	}
+}
+
+// transient tells errors worth retrying: not the rules' own answers.
+func transient(err error) bool {
+	for _, rule := range []error{tasktype.ErrConflict, tasktype.ErrNotFound, tasktype.ErrTransitionNotAllowed, tasktype.ErrValidation, tasktype.ErrDuplicate} {
+		if errors.Is(err, rule) {
+			return false
+		}
+	}
+	return true
 }
 
 // panicError is a handler panic, with its stack.
