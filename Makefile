@@ -1,6 +1,6 @@
 # taskmodel — make targets. A fresh machine needs only Go (and gcc for -race).
 #
-#   make run        the main job: until the server lands, the seed-004 lifecycle example
+#   make run        the main job: until the server lands, a seed-004 task run end to end on SQLite
 #   make test       vet and race-test both modules (the main one and tools/)
 #   make gen        regenerate gen/ and sqlc.yaml from schema/ with taskgen and sqlc
 #   make check-gen  regenerate into the tree; fail on any difference, orphans included

@@ -1,110 +1,146 @@
-// Command lifecycle drives a seed-004 analysis task through its generated
-// lifecycle in memory — create, upload, a failed verification and a retry,
-// processing with agent progress, completion — printing every transition and
-// the reported progress. It also shows what an illegal event and invalid
-// input look like. `make run` runs it until the server exists.
+// Command lifecycle runs a seed-004 analysis task end to end on the embedded
+// SQLite backend: it creates the task, goes through upload (a failed
+// verification and a retry), queues it, and lets a worker pool run its agents
+// with progress until it completes, printing every change as a watcher sees
+// it, then the task's history. It also shows what an illegal event and
+// invalid input look like. `make run` runs it until the server exists.
 package main
 
 import (
-	"errors"
+	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
+	"path/filepath"
 	"time"
 
-	"github.com/google/uuid"
-
+	"github.com/taskmodel/taskmodel/backends/sqlite"
 	"github.com/taskmodel/taskmodel/gen/analysis"
-	"github.com/taskmodel/taskmodel/tasktype"
+	"github.com/taskmodel/taskmodel/gen/analysis/sqlitedb"
+	"github.com/taskmodel/taskmodel/sdk/engine"
+	"github.com/taskmodel/taskmodel/sdk/worker"
 )
 
+type Task = analysis.Task
+
 func main() {
-	if err := run(); err != nil {
+	if err := run(context.Background()); err != nil {
 		fmt.Fprintln(os.Stderr, "lifecycle:", err)
 		os.Exit(1)
 	}
 }
 
-func run() error {
-	clock := time.Date(2026, 1, 15, 10, 30, 0, 0, time.UTC)
-	tick := func(d time.Duration) time.Time { clock = clock.Add(d); return clock }
-
-	task := analysis.NewTask()
-	task.ID = uuid.New()
-	task.UserID = "user-42"
-	task.ToolID = "profile-my-data"
-	task.Agents = []string{"unified-profiler", "schema-check", "score-risk"}
-	task.CreatedAt, task.UpdatedAt = clock, clock
-	if err := task.Validate(); err != nil {
+func run(ctx context.Context) error {
+	dir, err := os.MkdirTemp("", "taskmodel-example-")
+	if err != nil {
 		return err
 	}
-	fmt.Printf("created task %s (%s) for %s with %d agents\n", task.ID, task.Status, task.ToolID, len(task.Agents))
-	report(task, 0)
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "tasks.db")
+	db, err := sqlite.Open(ctx, path, analysis.Migrations(sqlite.Engine))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	fmt.Printf("SQLite database %s\n\n", path)
+	eng := engine.New[Task, analysis.Event](sqlitedb.NewDriver(db), engine.WithWorker(analysis.Worker))
 
-	fire := func(ev analysis.Event, after time.Duration) error {
-		from := task.Status
-		if err := task.Fire(ev, tick(after)); err != nil {
-			return err
+	// Invalid input: the error names the field and the limit.
+	bad := analysis.NewTask()
+	bad.UserID, bad.ToolID = "user-42", "profile-my-data"
+	if _, err := eng.Create(ctx, bad, engine.Meta{Actor: "api"}); err != nil {
+		fmt.Printf("invalid input:  %v\n", err)
+	}
+
+	x := analysis.NewTask()
+	x.UserID, x.ToolID = "user-42", "profile-my-data"
+	x.Agents = []string{"unified-profiler", "schema-check", "score-risk"}
+	x, err = eng.Create(ctx, x, engine.Meta{Actor: "api", Message: "POST /tasks"})
+	if err != nil {
+		return err
+	}
+	watch, err := eng.Watch(ctx, x.ID)
+	if err != nil {
+		return err
+	}
+	printed := make(chan struct{})
+	go func() {
+		defer close(printed)
+		for ch := range watch.C {
+			t := ch.Task
+			line := fmt.Sprintf("%-13s v%-2d progress %3d%%", t.Status, t.Version, t.Progress)
+			if d := t.ProgressDetail; d != nil && t.Status == analysis.StatusProcessing {
+				line += fmt.Sprintf("  agents %d/%d", d.AgentsCompleted, d.AgentsTotal)
+			}
+			fmt.Println("watch:", line)
 		}
-		fmt.Printf("%-8s %-13s --%s--> %s\n", clock.Format("15:04:05"), from, ev, task.Status)
-		return nil
-	}
+	}()
 
-	if err := fire(analysis.EventRequestUploadURLs, 2*time.Second); err != nil {
+	step := func(ev analysis.Event, mutate func(*Task), msg string) error {
+		var err error
+		x, err = eng.FireFrom(ctx, x, ev, mutate, engine.Meta{Actor: "api", Message: msg})
 		return err
 	}
-	report(task, 0)
+	if err := step(analysis.EventRequestUploadURLs, nil, "POST /tasks/{id}/upload-urls"); err != nil {
+		return err
+	}
 	// The frontend called /process before its upload finished.
-	msg := "Required files not found in storage"
-	task.ErrorMessage = &msg
-	if err := fire(analysis.EventUploadFailed, 40*time.Second); err != nil {
+	missing := func(t *Task) { m := "Required files not found in storage"; t.ErrorMessage = &m }
+	if err := step(analysis.EventUploadFailed, missing, "POST /tasks/{id}/process"); err != nil {
 		return err
 	}
-	fmt.Printf("         error: %s — retrying with new upload URLs\n", *task.ErrorMessage)
-	task.ErrorMessage = nil
-	for _, ev := range []analysis.Event{analysis.EventRequestUploadURLs, analysis.EventVerifyUploads, analysis.EventStart} {
-		if err := fire(ev, 5*time.Second); err != nil {
-			return err
+	if err := step(analysis.EventRequestUploadURLs, func(t *Task) { t.ErrorMessage = nil }, "retry"); err != nil {
+		return err
+	}
+	if err := step(analysis.EventVerifyUploads, nil, "POST /tasks/{id}/process"); err != nil {
+		return err
+	}
+
+	// A worker pool takes the QUEUED task and runs its agents.
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	pool, err := worker.New(eng, func(ctx context.Context, t *Task, p *worker.Progress[Task]) error {
+		for i, agent := range t.Agents {
+			time.Sleep(150 * time.Millisecond) // the agent's work
+			done := int64(i + 1)
+			if err := p.Report(ctx, float64(done)/float64(len(t.Agents)), func(t *Task) {
+				t.ProgressDetail = &analysis.ProgressDetail{CurrentStage: "agent_execution", CurrentAgent: &agent, AgentsTotal: int64(len(t.Agents)), AgentsCompleted: done}
+			}); err != nil {
+				return err
+			}
 		}
-	}
-	detail := &analysis.ProgressDetail{CurrentStage: "agent_execution", AgentsTotal: int64(len(task.Agents))}
-	task.ProgressDetail = detail
-	for i, agent := range task.Agents {
-		detail.CurrentAgent = &task.Agents[i]
-		report(task, float64(i)/float64(len(task.Agents)))
-		fmt.Printf("         running agent %s\n", agent)
-		tick(90 * time.Second)
-		detail.AgentsCompleted++
-	}
-	report(task, 1)
-
-	// An illegal event: the lifecycle says what is allowed instead.
-	err := task.Fire(analysis.EventExpire, clock)
-	var te *analysis.TransitionError
-	if errors.As(err, &te) && errors.Is(err, tasktype.ErrTransitionNotAllowed) {
-		fmt.Printf("         refused: %v\n", err)
-	}
-
-	if err := fire(analysis.EventComplete, 3*time.Second); err != nil {
+		return nil
+	}, worker.Config{Owner: "worker-1", PollInterval: 50 * time.Millisecond, Logger: quiet})
+	if err != nil {
 		return err
 	}
-	report(task, 1)
-	fmt.Printf("done in %s; completed_at %s; version %d\n", task.CompletedAt.Sub(task.CreatedAt), task.CompletedAt.Format(time.RFC3339), task.Version)
+	runCtx, stop := context.WithCancel(ctx)
+	stopped := make(chan struct{})
+	go func() { defer close(stopped); _ = pool.Run(runCtx) }()
+	<-printed // the watch ends at a terminal status
+	stop()
+	<-stopped
 
-	// Invalid input gets an error that names the field and the limit.
-	task.Progress = 120
-	fmt.Printf("validation: %v\n", task.Validate())
+	x, err = eng.Get(ctx, x.ID)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("\ntask %s is %s (%s), progress %d%%\n", x.ID, x.Status, x.Status.Display().Label, x.Progress)
+	h, err := eng.History(ctx, x.ID)
+	if err != nil {
+		return err
+	}
+	fmt.Println("\nhistory:")
+	for _, r := range h {
+		from := r.From
+		if from == "" {
+			from = "·"
+		}
+		fmt.Printf("  %d  %-13s → %-13s %-20s by %-9s %s\n", r.Seq, from, r.To, r.Event, r.Actor, r.Message)
+	}
+	// An illegal event: the error lists what the status allows.
+	if _, err := eng.Cancel(ctx, x.ID, engine.Meta{Actor: "api"}); err != nil {
+		fmt.Printf("\nillegal event:  %v\n", err)
+	}
 	return nil
-}
-
-// report prints the progress the spec maps the task's status to.
-func report(task *analysis.Task, done float64) {
-	if p, ok := task.Status.Progress(done); ok {
-		task.Progress = int64(p)
-	}
-	d := task.Status.Display()
-	poll := "no polling: terminal"
-	if d.PollInterval > 0 {
-		poll = "poll every " + d.PollInterval.String()
-	}
-	fmt.Printf("         progress %3d%%  [%s] %s (%s)\n", task.Progress, d.Label, d.Message, poll)
 }
