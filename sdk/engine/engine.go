@@ -160,8 +160,8 @@ const maxProgressTries = 8
 // Concurrent changes are retried on a fresh read; a status change in between
 // is a conflict.
 func (e *Engine[T, E, PT]) Progress(ctx context.Context, id uuid.UUID, done float64, detail func(*T)) (*T, error) {
-	if math.IsNaN(done) || done < 0 || done > 1 {
-		return nil, &tasktype.FieldError{Field: "done", Rule: "range", Value: fmt.Sprint(done), Message: fmt.Sprintf("must be a fraction from 0 to 1, not %v", done)}
+	if err := checkDone(done); err != nil {
+		return nil, err
 	}
 	for try := 0; ; try++ {
 		cur, err := e.store.Get(ctx, id)
@@ -181,8 +181,8 @@ func (e *Engine[T, E, PT]) Progress(ctx context.Context, id uuid.UUID, done floa
 // ProgressFrom is Progress on a task the caller has read, guarded by the
 // version it was read with (a worker holds the latest copy of its task).
 func (e *Engine[T, E, PT]) ProgressFrom(ctx context.Context, cur *T, done float64, detail func(*T)) (*T, error) {
-	if math.IsNaN(done) || done < 0 || done > 1 {
-		return nil, &tasktype.FieldError{Field: "done", Rule: "range", Value: fmt.Sprint(done), Message: fmt.Sprintf("must be a fraction from 0 to 1, not %v", done)}
+	if err := checkDone(done); err != nil {
+		return nil, err
 	}
 	if detail == nil {
 		probe := *cur
@@ -201,4 +201,12 @@ func (e *Engine[T, E, PT]) ProgressFrom(ctx context.Context, cur *T, done float6
 	}
 	e.publish(x, PT(cur).Key().Status, "")
 	return x, nil
+}
+
+// checkDone checks a fraction of work done.
+func checkDone(done float64) error {
+	if math.IsNaN(done) || done < 0 || done > 1 {
+		return &tasktype.FieldError{Field: "done", Rule: "range", Value: fmt.Sprint(done), Message: fmt.Sprintf("must be a fraction from 0 to 1, not %v", done)}
+	}
+	return nil
 }
