@@ -74,6 +74,9 @@ func TestCancelRunningStage(t *testing.T) {
 		b := startBlocked(t, e, rec, e.config(stage.RetryPolicyStage, 3))
 		r := b.runner
 		e.clock.Advance(2 * time.Second)
+		if st, err := r.Status(e.ctx, "t"); err != nil || st.Status != stagemodel.StatusRunning || st.Stage != "b" {
+			t.Errorf("Status while b runs = %+v, %v", st, err)
+		}
 
 		// A second Run of the running task in the same Runner is refused.
 		if _, err := r.Run(e.ctx, "t", state{}); !errors.Is(err, tasktype.ErrConflict) {
@@ -134,6 +137,9 @@ func TestCancelDuringBackoff(t *testing.T) {
 		case sleepCtx = <-waiting:
 		case err := <-done:
 			t.Fatalf("Run returned %v without a backoff", err)
+		}
+		if st, err := r.Status(e.ctx, "t"); err != nil || st.Status != retry || st.Stage != "b" || st.Attempts != 2 {
+			t.Errorf("Status during b's backoff = %+v, %v", st, err)
 		}
 		if err := r.Cancel(e.ctx, "t"); err != nil {
 			t.Fatal(err)
@@ -268,3 +274,29 @@ func TestCancelUnknownTask(t *testing.T) {
 // isNull reports an absent JSON value: SQL drivers read NULL as nil, the
 // memory driver (a JSON round trip) as the JSON literal null.
 func isNull(b []byte) bool { return len(b) == 0 || string(b) == "null" }
+
+// TestTwoRunnersOneTask: a second Runner that runs a task the first is still
+// running takes the RUNNING stage for an interrupted one and finishes the
+// task; the first then loses its guarded write and stops with ErrConflict,
+// writing nothing.
+func TestTwoRunnersOneTask(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		rec := newRecorder()
+		b := startBlocked(t, e, rec, e.config(stage.RetryPolicyStage, 3))
+		res, err := e.runner(t, e.driver, rec.stages(abc), e.config(stage.RetryPolicyStage, 3)).Run(e.ctx, "t", state{})
+		if err != nil || res.SuccessCount != 3 {
+			t.Fatalf("second runner: %+v, %v", res, err)
+		}
+		before := e.rows(t, "t", abc...)
+		close(b.release)
+		err = <-b.done
+		if !errors.Is(err, tasktype.ErrConflict) || !strings.Contains(err.Error(), "is another runner running the task?") {
+			t.Fatalf("first runner = %v, want ErrConflict", err)
+		}
+		for i, row := range e.rows(t, "t", abc...) {
+			if row.Version != before[i].Version || row.Status != complete {
+				t.Errorf("stage %s: %s, version %d → %d", abc[i], row.Status, before[i].Version, row.Version)
+			}
+		}
+	})
+}

@@ -33,6 +33,11 @@ func TestResumeAfterCrash(t *testing.T) {
 				if _, err := first.Run(e.ctx, "t", state{Log: []string{"init1"}}); !errors.Is(err, errCrash) {
 					t.Fatalf("first Run = %v, want the crash", err)
 				}
+				wantStatus := map[string]stagemodel.Status{"create b": stagemodel.StatusUnbound, "start a": created,
+					"complete a": stagemodel.StatusRunning, "start b": created}[at]
+				if st, err := first.Status(e.ctx, "t"); wantStatus != "" && (err != nil || st.Status != wantStatus) {
+					t.Errorf("Status after the crash = %+v, %v; want %s", st, err, wantStatus)
+				}
 				before := map[string]int{}
 				for _, name := range abc {
 					before[name] = rec.count(name)
