@@ -129,7 +129,7 @@ func TestStageStateJSON(t *testing.T) {
 	}
 	tests := []struct{ name, in, want string }{
 		{"unknown top-level field", `{"stage_name":"x","colour":"red"}`,
-			"invalid StageState: colour: unknown field; allowed: id, status, version, created_at, updated_at, stage_name, attempts, task_id, history, result, started_at, ended_at"},
+			"invalid StageState: colour: unknown field; allowed: id, status, version, created_at, updated_at, stage_name, attempts, task_id, history, result, checkpoint, started_at, ended_at"},
 		{"unknown nested field", `{"result":{"success_count":1,"extra":true}}`,
 			"invalid SimpleRecordsResult: extra: unknown field; allowed: success_count, fail_count, unprocessed_count, total_count, message"},
 		{"missing required history key", `{"history":[{"attempt":0,"begin_status":"CREATED","end_status":"RUNNING","begin_ts":"","end_ts":"","message":""}]}`,

@@ -5,6 +5,7 @@ package stage
 import (
 	"database/sql/driver"
 	_ "embed"
+	"encoding/json"
 	"fmt"
 	"github.com/google/uuid"
 	"github.com/taskmodel/taskmodel/tasktype"
@@ -306,6 +307,8 @@ type StageState struct {
 	History []StageStateHistoryEntry `json:"history" validate:"dive"`
 	// Contains the stage execution result. The intended use case is to store the output of the final stage such that external systems can inspect the final stage to determine the overall result of the task. A value of null indicates that the stage has not been completed successfully.
 	Result *SimpleRecordsResult `json:"result"`
+	// The task's shared state, as JSON, checkpointed when this stage completed (the first stage's row holds the task's initial state until then); a restarted task resumes from the checkpoint of its last completed stage.
+	Checkpoint json.RawMessage `json:"checkpoint"`
 	// Set when the task enters RUNNING.
 	StartedAt *time.Time `json:"started_at"`
 	// Set when the task enters ERROR, COMPLETE, CANCELED.
@@ -327,7 +330,7 @@ func (x *StageState) Validate() error {
 }
 
 var (
-	stageStateKeys     = []string{"id", "status", "version", "created_at", "updated_at", "stage_name", "attempts", "task_id", "history", "result", "started_at", "ended_at"}
+	stageStateKeys     = []string{"id", "status", "version", "created_at", "updated_at", "stage_name", "attempts", "task_id", "history", "result", "checkpoint", "started_at", "ended_at"}
 	stageStateRequired []string
 )
 

@@ -198,18 +198,19 @@ type PipelineSubtaskHistory struct {
 }
 
 type Stage struct {
-	ID        uuid.UUID
-	Status    string
-	Version   int64
-	CreatedAt time.Time
-	UpdatedAt time.Time
-	StageName string
-	Attempts  int64
-	TaskID    string
-	History   []byte
-	Result    []byte
-	StartedAt *time.Time
-	EndedAt   *time.Time
+	ID         uuid.UUID
+	Status     string
+	Version    int64
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	StageName  string
+	Attempts   int64
+	TaskID     string
+	History    []byte
+	Result     []byte
+	Checkpoint []byte
+	StartedAt  *time.Time
+	EndedAt    *time.Time
 }
 
 type StageHistory struct {

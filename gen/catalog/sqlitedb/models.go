@@ -199,18 +199,19 @@ type PipelineSubtaskHistory struct {
 }
 
 type Stage struct {
-	ID        uuid.UUID
-	Status    string
-	Version   int64
-	CreatedAt time.Time
-	UpdatedAt time.Time
-	StageName string
-	Attempts  int64
-	TaskID    string
-	History   string
-	Result    *string
-	StartedAt *time.Time
-	EndedAt   *time.Time
+	ID         uuid.UUID
+	Status     string
+	Version    int64
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	StageName  string
+	Attempts   int64
+	TaskID     string
+	History    string
+	Result     *string
+	Checkpoint *string
+	StartedAt  *time.Time
+	EndedAt    *time.Time
 }
 
 type StageHistory struct {

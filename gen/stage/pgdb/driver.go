@@ -85,21 +85,26 @@ func (d *Driver) Insert(ctx context.Context, x *stage.StageState, h backends.His
 	if err != nil {
 		return fmt.Errorf("result: %w", err)
 	}
+	jCheckpoint, err := backends.JSONNullable(x.Checkpoint, false)
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
 	_, err = d.q.Create(ctx, CreateParams{
-		Attempts:  x.Attempts,
-		CreatedAt: x.CreatedAt.UTC(),
-		EndedAt:   backends.UTC(x.EndedAt),
-		History:   jHistory,
-		ID:        x.ID,
-		Result:    jResult,
-		StageName: x.StageName,
-		StartedAt: backends.UTC(x.StartedAt),
-		Status:    string(x.Status),
-		TaskID:    x.TaskID,
-		TmActor:   h.Actor,
-		TmMessage: h.Message,
-		UpdatedAt: x.UpdatedAt.UTC(),
-		Version:   x.Version,
+		Attempts:   x.Attempts,
+		Checkpoint: jCheckpoint,
+		CreatedAt:  x.CreatedAt.UTC(),
+		EndedAt:    backends.UTC(x.EndedAt),
+		History:    jHistory,
+		ID:         x.ID,
+		Result:     jResult,
+		StageName:  x.StageName,
+		StartedAt:  backends.UTC(x.StartedAt),
+		Status:     string(x.Status),
+		TaskID:     x.TaskID,
+		TmActor:    h.Actor,
+		TmMessage:  h.Message,
+		UpdatedAt:  x.UpdatedAt.UTC(),
+		Version:    x.Version,
 	})
 	return classify(err)
 }
@@ -143,8 +148,13 @@ func (d *Driver) transitionOne(ctx context.Context, r transitionRow) error {
 	if err != nil {
 		return fmt.Errorf("result: %w", err)
 	}
+	jCheckpoint, err := backends.JSONNullable(x.Checkpoint, false)
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
 	n, err := d.q.Transition(ctx, TransitionParams{
 		Attempts:      x.Attempts,
+		Checkpoint:    jCheckpoint,
 		EndedAt:       backends.UTC(x.EndedAt),
 		History:       jHistory,
 		ID:            r.ID,
@@ -178,8 +188,13 @@ func (d *Driver) Update(ctx context.Context, from backends.Key, x *stage.StageSt
 	if err != nil {
 		return false, fmt.Errorf("result: %w", err)
 	}
+	jCheckpoint, err := backends.JSONNullable(x.Checkpoint, false)
+	if err != nil {
+		return false, fmt.Errorf("checkpoint: %w", err)
+	}
 	n, err := d.q.Update(ctx, UpdateParams{
 		Attempts:      x.Attempts,
+		Checkpoint:    jCheckpoint,
 		EndedAt:       backends.UTC(x.EndedAt),
 		History:       jHistory,
 		ID:            from.ID,
@@ -264,6 +279,9 @@ func fromRow(r Stage) (*stage.StageState, error) {
 	}
 	if err := backends.DecodeJSON(r.Result, &x.Result); err != nil {
 		return nil, fmt.Errorf("result: %w", err)
+	}
+	if err := backends.DecodeJSON(r.Checkpoint, &x.Checkpoint); err != nil {
+		return nil, fmt.Errorf("checkpoint: %w", err)
 	}
 	return x, nil
 }

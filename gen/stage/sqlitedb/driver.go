@@ -42,20 +42,25 @@ func (d *Driver) Insert(ctx context.Context, x *stage.StageState, h backends.His
 	if err != nil {
 		return fmt.Errorf("result: %w", err)
 	}
+	jCheckpoint, err := backends.JSONNullable(x.Checkpoint, false)
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
 	return d.inTx(ctx, func(q *Queries) error {
 		if err := q.Insert(ctx, InsertParams{
-			Attempts:  x.Attempts,
-			CreatedAt: x.CreatedAt.UTC(),
-			EndedAt:   backends.UTC(x.EndedAt),
-			History:   string(jHistory),
-			ID:        x.ID,
-			Result:    backends.TextPointer(jResult),
-			StageName: x.StageName,
-			StartedAt: backends.UTC(x.StartedAt),
-			Status:    string(x.Status),
-			TaskID:    x.TaskID,
-			UpdatedAt: x.UpdatedAt.UTC(),
-			Version:   x.Version,
+			Attempts:   x.Attempts,
+			Checkpoint: backends.TextPointer(jCheckpoint),
+			CreatedAt:  x.CreatedAt.UTC(),
+			EndedAt:    backends.UTC(x.EndedAt),
+			History:    string(jHistory),
+			ID:         x.ID,
+			Result:     backends.TextPointer(jResult),
+			StageName:  x.StageName,
+			StartedAt:  backends.UTC(x.StartedAt),
+			Status:     string(x.Status),
+			TaskID:     x.TaskID,
+			UpdatedAt:  x.UpdatedAt.UTC(),
+			Version:    x.Version,
 		}); err != nil {
 			return classify(err)
 		}
@@ -92,10 +97,15 @@ func (d *Driver) Transition(ctx context.Context, from backends.Key, x *stage.Sta
 	if err != nil {
 		return false, fmt.Errorf("result: %w", err)
 	}
+	jCheckpoint, err := backends.JSONNullable(x.Checkpoint, false)
+	if err != nil {
+		return false, fmt.Errorf("checkpoint: %w", err)
+	}
 	ok := false
 	err = d.inTx(ctx, func(q *Queries) error {
 		n, err := q.UpdateGuarded(ctx, UpdateGuardedParams{
 			Attempts:      x.Attempts,
+			Checkpoint:    backends.TextPointer(jCheckpoint),
 			EndedAt:       backends.UTC(x.EndedAt),
 			History:       string(jHistory),
 			ID:            from.ID,
@@ -137,8 +147,13 @@ func (d *Driver) Update(ctx context.Context, from backends.Key, x *stage.StageSt
 	if err != nil {
 		return false, fmt.Errorf("result: %w", err)
 	}
+	jCheckpoint, err := backends.JSONNullable(x.Checkpoint, false)
+	if err != nil {
+		return false, fmt.Errorf("checkpoint: %w", err)
+	}
 	n, err := d.q.Update(ctx, UpdateParams{
 		Attempts:      x.Attempts,
+		Checkpoint:    backends.TextPointer(jCheckpoint),
 		EndedAt:       backends.UTC(x.EndedAt),
 		History:       string(jHistory),
 		ID:            from.ID,
@@ -223,6 +238,9 @@ func fromRow(r Stage) (*stage.StageState, error) {
 	}
 	if err := backends.DecodeJSON(backends.TextBytes(r.Result), &x.Result); err != nil {
 		return nil, fmt.Errorf("result: %w", err)
+	}
+	if err := backends.DecodeJSON(backends.TextBytes(r.Checkpoint), &x.Checkpoint); err != nil {
+		return nil, fmt.Errorf("checkpoint: %w", err)
 	}
 	return x, nil
 }

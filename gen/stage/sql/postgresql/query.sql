@@ -4,8 +4,8 @@
 -- name: Create :execrows
 -- Inserts a task and its first history row (seq 1).
 WITH t AS (
-    INSERT INTO stage (id, status, version, created_at, updated_at, stage_name, attempts, task_id, history, result, started_at, ended_at)
-    VALUES (sqlc.arg(id)::uuid, sqlc.arg(status)::text, sqlc.arg(version)::bigint, sqlc.arg(created_at)::timestamptz, sqlc.arg(updated_at)::timestamptz, sqlc.arg(stage_name)::text, sqlc.arg(attempts)::bigint, sqlc.arg(task_id)::text, sqlc.arg(history)::jsonb, sqlc.narg(result)::jsonb, sqlc.narg(started_at)::timestamptz, sqlc.narg(ended_at)::timestamptz)
+    INSERT INTO stage (id, status, version, created_at, updated_at, stage_name, attempts, task_id, history, result, checkpoint, started_at, ended_at)
+    VALUES (sqlc.arg(id)::uuid, sqlc.arg(status)::text, sqlc.arg(version)::bigint, sqlc.arg(created_at)::timestamptz, sqlc.arg(updated_at)::timestamptz, sqlc.arg(stage_name)::text, sqlc.arg(attempts)::bigint, sqlc.arg(task_id)::text, sqlc.arg(history)::jsonb, sqlc.narg(result)::jsonb, sqlc.narg(checkpoint)::jsonb, sqlc.narg(started_at)::timestamptz, sqlc.narg(ended_at)::timestamptz)
     RETURNING id, status, created_at
 )
 INSERT INTO stage_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
@@ -23,6 +23,7 @@ WITH t AS (
         task_id = sqlc.arg(task_id)::text,
         history = sqlc.arg(history)::jsonb,
         result = sqlc.narg(result)::jsonb,
+        checkpoint = sqlc.narg(checkpoint)::jsonb,
         started_at = sqlc.narg(started_at)::timestamptz,
         ended_at = sqlc.narg(ended_at)::timestamptz
     WHERE id = sqlc.arg(id)::uuid AND status = sqlc.arg(tm_from_status)::text AND version = sqlc.arg(tm_from_version)::bigint
@@ -47,6 +48,7 @@ WITH u AS (
         (r.value->>'task_id')::text AS task_id,
         (r.value->'history') AS history,
         nullif(r.value->'result', 'null'::jsonb) AS result,
+        nullif(r.value->'checkpoint', 'null'::jsonb) AS checkpoint,
         (r.value->>'started_at')::timestamptz AS started_at,
         (r.value->>'ended_at')::timestamptz AS ended_at,
         (r.value->>'tm_from_status')::text AS tm_from_status,
@@ -65,6 +67,7 @@ WITH u AS (
         task_id = u.task_id,
         history = u.history,
         result = u.result,
+        checkpoint = u.checkpoint,
         started_at = u.started_at,
         ended_at = u.ended_at
     FROM u
@@ -86,12 +89,13 @@ UPDATE stage SET version = sqlc.arg(version)::bigint,
     task_id = sqlc.arg(task_id)::text,
     history = sqlc.arg(history)::jsonb,
     result = sqlc.narg(result)::jsonb,
+    checkpoint = sqlc.narg(checkpoint)::jsonb,
     started_at = sqlc.narg(started_at)::timestamptz,
     ended_at = sqlc.narg(ended_at)::timestamptz
 WHERE id = sqlc.arg(id)::uuid AND status = sqlc.arg(tm_from_status)::text AND version = sqlc.arg(tm_from_version)::bigint;
 
 -- name: Get :one
-SELECT id, status, version, created_at, updated_at, stage_name, attempts, task_id, history, result, started_at, ended_at FROM stage WHERE id = sqlc.arg(id)::uuid;
+SELECT id, status, version, created_at, updated_at, stage_name, attempts, task_id, history, result, checkpoint, started_at, ended_at FROM stage WHERE id = sqlc.arg(id)::uuid;
 
 -- name: Delete :execrows
 DELETE FROM stage WHERE id = sqlc.arg(id)::uuid;
@@ -101,14 +105,14 @@ SELECT task_id, seq, from_status, to_status, event, at, attempt, actor, message 
 
 -- name: ListByStatus :many
 -- Tasks in one status, oldest first: what workers and sweepers scan.
-SELECT id, status, version, created_at, updated_at, stage_name, attempts, task_id, history, result, started_at, ended_at FROM stage WHERE status = sqlc.arg(tm_status)::text
+SELECT id, status, version, created_at, updated_at, stage_name, attempts, task_id, history, result, checkpoint, started_at, ended_at FROM stage WHERE status = sqlc.arg(tm_status)::text
 ORDER BY created_at, id
 LIMIT sqlc.arg(tm_max_rows)::integer;
 
 -- name: ClaimByStatus :many
 -- Like ListByStatus, but locks the rows it returns and skips rows other
 -- transactions hold: concurrent workers never claim the same task.
-SELECT id, status, version, created_at, updated_at, stage_name, attempts, task_id, history, result, started_at, ended_at FROM stage WHERE status = sqlc.arg(tm_status)::text
+SELECT id, status, version, created_at, updated_at, stage_name, attempts, task_id, history, result, checkpoint, started_at, ended_at FROM stage WHERE status = sqlc.arg(tm_status)::text
 ORDER BY created_at, id
 LIMIT sqlc.arg(tm_max_rows)::integer
 FOR UPDATE SKIP LOCKED;

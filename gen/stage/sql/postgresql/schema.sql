@@ -13,6 +13,7 @@ CREATE TABLE stage (
     task_id text NOT NULL,
     history jsonb NOT NULL CHECK (jsonb_typeof(history) = 'array'),
     result jsonb,
+    checkpoint jsonb,
     started_at timestamptz,
     ended_at timestamptz
 );

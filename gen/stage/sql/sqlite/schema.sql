@@ -13,6 +13,7 @@ CREATE TABLE stage (
     task_id TEXT NOT NULL,
     history TEXT NOT NULL CHECK (json_valid(history) AND json_type(history) = 'array'),
     result TEXT CHECK (json_valid(result)),
+    checkpoint TEXT CHECK (json_valid(checkpoint)),
     started_at DATETIME,
     ended_at DATETIME
 );
