@@ -19,3 +19,10 @@ func IsUniqueViolation(err error) bool {
 	}
 	return false
 }
+
+// isBusy reports whether err is SQLite's "database is locked": a lock its
+// busy handler did not wait for (switching a new file to WAL, for one).
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
+}

@@ -32,6 +32,7 @@ var memoryDBs atomic.Int64
 // BEGIN IMMEDIATE, so concurrent writers queue on the busy timeout instead of
 // failing on a lock upgrade.
 func Open(ctx context.Context, path string, migrations ...[]tasktype.Migration) (*sql.DB, error) {
+	start := time.Now()
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "foreign_keys(1)")
@@ -57,9 +58,19 @@ func Open(ctx context.Context, path string, migrations ...[]tasktype.Migration) 
 	if path == ":memory:" {
 		db.SetMaxOpenConns(1) // shared-cache memory databases lock per table; one connection avoids SQLITE_LOCKED
 	}
-	if err := db.PingContext(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	// A connection's setup switches a new file to WAL, which takes an
+	// exclusive lock SQLite's busy handler does not wait for: processes that
+	// open one new file at once retry.
+	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
+		err = db.PingContext(ctx)
+		if err == nil {
+			break
+		}
+		if !isBusy(err) || ctx.Err() != nil || wait >= 200*time.Millisecond && time.Since(start) > 10*time.Second {
+			db.Close()
+			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		}
+		time.Sleep(wait)
 	}
 	var all []tasktype.Migration
 	for _, m := range migrations {
