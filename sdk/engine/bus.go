@@ -123,14 +123,14 @@ func (e *Engine[T, E, PT]) Watch(ctx context.Context, id uuid.UUID) (*Subscripti
 		defer close(done)
 		defer close(c)
 		defer local.Close()
-		last := PT(cur).Key()
+		var last tasktype.Key // versions start at 1: the first emit always sends
 		emit := func(x *T, from, event string) bool {
 			k := PT(x).Key()
-			if k.Version <= last.Version && last.Version != 0 {
-				return true
+			if k.Version <= last.Version {
+				return true // not newer than what the watcher has
 			}
-			if from == "" && event == "" && k.Version > 1 {
-				from = last.Status
+			if from == "" && event == "" && last.Version > 0 {
+				from = last.Status // a polled change: the event is unknown
 			}
 			last = k
 			select {
@@ -140,7 +140,6 @@ func (e *Engine[T, E, PT]) Watch(ctx context.Context, id uuid.UUID) (*Subscripti
 			}
 			return !finished(x)
 		}
-		last.Version = 0
 		if !emit(cur, "", "") {
 			return
 		}

@@ -163,16 +163,20 @@ func (e *Engine[T, E, PT]) Progress(ctx context.Context, id uuid.UUID, done floa
 	if err := checkDone(done); err != nil {
 		return nil, err
 	}
+	var status string // the status of the first read: progress never crosses a status change
 	for try := 0; ; try++ {
 		cur, err := e.store.Get(ctx, id)
 		if err != nil {
 			return nil, err
 		}
+		if k := PT(cur).Key(); status == "" {
+			status = k.Status
+		} else if k.Status != status {
+			return nil, fmt.Errorf("task %s moved from %s to %s: %w", id, status, k.Status, tasktype.ErrConflict)
+		}
 		x, err := e.ProgressFrom(ctx, cur, done, detail)
 		if errors.Is(err, tasktype.ErrConflict) && try < maxProgressTries {
-			if now, _ := e.store.Get(ctx, id); now != nil && PT(now).Key().Status == PT(cur).Key().Status {
-				continue
-			}
+			continue
 		}
 		return x, err
 	}

@@ -3,53 +3,22 @@ package sweep_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/taskmodel/taskmodel/backends"
 	"github.com/taskmodel/taskmodel/backends/backendtest"
-	"github.com/taskmodel/taskmodel/backends/memory"
-	"github.com/taskmodel/taskmodel/backends/postgres"
-	"github.com/taskmodel/taskmodel/backends/postgres/pgtest"
-	"github.com/taskmodel/taskmodel/backends/sqlite"
 	"github.com/taskmodel/taskmodel/gen/analysis"
-	"github.com/taskmodel/taskmodel/gen/analysis/pgdb"
-	"github.com/taskmodel/taskmodel/gen/analysis/sqlitedb"
+	"github.com/taskmodel/taskmodel/sdk/internal/sdktest"
 	"github.com/taskmodel/taskmodel/sdk/sweep"
 )
 
-type backend struct {
-	name string
-	open func(t *testing.T) (backends.Driver[analysis.Task], backends.Leases)
-}
-
-var all = []backend{
-	{"memory", func(t *testing.T) (backends.Driver[analysis.Task], backends.Leases) {
-		return memory.New[analysis.Task](), memory.NewLeases()
-	}},
-	{"sqlite", func(t *testing.T) (backends.Driver[analysis.Task], backends.Leases) {
-		db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "tasks.db"), analysis.Migrations(sqlite.Engine))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		return sqlitedb.NewDriver(db), sqlite.NewLeases(db)
-	}},
-	{"postgres", func(t *testing.T) (backends.Driver[analysis.Task], backends.Leases) {
-		pool, err := postgres.OpenConfig(context.Background(), pgtest.Schema(t), analysis.Migrations(postgres.Engine))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(pool.Close)
-		return pgdb.NewDriver(pool), postgres.NewLeases(pool)
-	}},
-}
+var all = sdktest.All
 
 type Store = backends.Store[analysis.Task, analysis.Event, *analysis.Task]
 
-func setup(t *testing.T, b backend) (*Store, backends.Leases, *backendtest.Clock) {
-	driver, leases := b.open(t)
+func setup(t *testing.T, b sdktest.Backend) (*Store, backends.Leases, *backendtest.Clock) {
+	driver, leases := b.OpenWithLeases(t)
 	clock := backendtest.NewClock()
 	return backends.NewStore[analysis.Task, analysis.Event](driver, backends.WithClock(clock.Now)), leases, clock
 }
@@ -81,7 +50,7 @@ func status(t *testing.T, s *Store, x *analysis.Task) *analysis.Task {
 
 func TestTimeoutsOfSeed004(t *testing.T) {
 	for _, b := range all {
-		t.Run(b.name, func(t *testing.T) {
+		t.Run(b.Name, func(t *testing.T) {
 			ctx := context.Background()
 			store, _, clock := setup(t, b)
 			created := create(t, store)
@@ -135,7 +104,7 @@ func TestTimeoutsOfSeed004(t *testing.T) {
 
 func TestBatchesAndRetention(t *testing.T) {
 	for _, b := range all {
-		t.Run(b.name, func(t *testing.T) {
+		t.Run(b.Name, func(t *testing.T) {
 			ctx := context.Background()
 			store, _, clock := setup(t, b)
 			for range 250 {
@@ -166,7 +135,7 @@ func TestBatchesAndRetention(t *testing.T) {
 
 func TestOneSweeperAtATime(t *testing.T) {
 	for _, b := range all {
-		t.Run(b.name, func(t *testing.T) {
+		t.Run(b.Name, func(t *testing.T) {
 			ctx := context.Background()
 			store, leases, clock := setup(t, b)
 			create(t, store)

@@ -62,9 +62,10 @@ type Config struct {
 	// (default a third of the lease).
 	Heartbeat time.Duration
 	// RescueInterval is how often the pool looks for tasks whose lease
-	// expired (default the lease); 0 with NoRescue set disables it.
+	// expired (default the lease).
 	RescueInterval time.Duration
-	NoRescue       bool
+	// NoRescue turns the pool's rescue loop off (Rescue can still be called).
+	NoRescue bool
 	// ShutdownGrace is how long Run lets running handlers finish after its
 	// context ends before it cancels theirs (default 10s).
 	ShutdownGrace time.Duration
@@ -242,7 +243,7 @@ func (p *Pool[T, E, PT]) run(work context.Context, x *T, lease backends.Lease) {
 	id := PT(x).Key().ID
 	ctx, cancel := context.WithCancelCause(work)
 	defer cancel(nil)
-	prog := &Progress[T]{eng: p, cur: x}
+	prog := &Progress[T]{report: p.eng.ProgressFrom, cur: x}
 	watchDone := make(chan struct{})
 	go func() { defer close(watchDone); p.watch(ctx, cancel, id, lease, prog) }()
 
@@ -459,11 +460,9 @@ func (p *Pool[T, E, PT]) Rescue(ctx context.Context) (RescueResult, error) {
 // Progress is how a handler reports its progress; it holds the latest copy
 // of the task, so reports are guarded writes without a read.
 type Progress[T any] struct {
-	eng interface {
-		progressFrom(ctx context.Context, cur *T, done float64, detail func(*T)) (*T, error)
-	}
-	mu  sync.Mutex
-	cur *T
+	report func(ctx context.Context, cur *T, done float64, detail func(*T)) (*T, error)
+	mu     sync.Mutex
+	cur    *T
 }
 
 // Task returns the latest copy of the task the pool knows.
@@ -481,14 +480,10 @@ func (p *Progress[T]) current() *T {
 func (p *Progress[T]) Report(ctx context.Context, done float64, detail func(*T)) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	x, err := p.eng.progressFrom(ctx, p.cur, done, detail)
+	x, err := p.report(ctx, p.cur, done, detail)
 	if err != nil {
 		return err
 	}
 	p.cur = x
 	return nil
-}
-
-func (p *Pool[T, E, PT]) progressFrom(ctx context.Context, cur *T, done float64, detail func(*T)) (*T, error) {
-	return p.eng.ProgressFrom(ctx, cur, done, detail)
 }

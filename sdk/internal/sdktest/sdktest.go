@@ -21,30 +21,40 @@ import (
 	trainingsqlite "github.com/taskmodel/taskmodel/gen/training/sqlitedb"
 )
 
-// Backend opens a fresh, isolated driver of the analysis model.
+// Backend opens a fresh, isolated driver of the analysis model, with the
+// named leases of the same database.
 type Backend struct {
 	Name string
-	Open func(t testing.TB) backends.WorkDriver[analysis.Task]
+	// OpenWithLeases opens the driver and the leases.
+	OpenWithLeases func(t testing.TB) (backends.WorkDriver[analysis.Task], backends.Leases)
+}
+
+// Open opens the driver alone.
+func (b Backend) Open(t testing.TB) backends.WorkDriver[analysis.Task] {
+	d, _ := b.OpenWithLeases(t)
+	return d
 }
 
 // All is every backend.
 var All = []Backend{
-	{"memory", func(t testing.TB) backends.WorkDriver[analysis.Task] { return memory.New[analysis.Task]() }},
-	{"sqlite", func(t testing.TB) backends.WorkDriver[analysis.Task] {
+	{"memory", func(t testing.TB) (backends.WorkDriver[analysis.Task], backends.Leases) {
+		return memory.New[analysis.Task](), memory.NewLeases()
+	}},
+	{"sqlite", func(t testing.TB) (backends.WorkDriver[analysis.Task], backends.Leases) {
 		db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "tasks.db"), analysis.Migrations(sqlite.Engine))
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { db.Close() })
-		return sqlitedb.NewDriver(db)
+		return sqlitedb.NewDriver(db), sqlite.NewLeases(db)
 	}},
-	{"postgres", func(t testing.TB) backends.WorkDriver[analysis.Task] {
+	{"postgres", func(t testing.TB) (backends.WorkDriver[analysis.Task], backends.Leases) {
 		pool, err := postgres.OpenConfig(context.Background(), pgtest.Schema(t), analysis.Migrations(postgres.Engine))
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(pool.Close)
-		return pgdb.NewDriver(pool)
+		return pgdb.NewDriver(pool), postgres.NewLeases(pool)
 	}},
 }
 

@@ -1,11 +1,14 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
+
+	"github.com/taskmodel/taskmodel/sdk/pipeline"
 )
 
 func runID(s string) (uuid.UUID, error) {
@@ -14,6 +17,16 @@ func runID(s string) (uuid.UUID, error) {
 		return uuid.Nil, usagef(fmt.Errorf("run id %q is not a UUID (use the id run start printed)", s))
 	}
 	return id, nil
+}
+
+// runTracker parses a run id argument and opens the tracker.
+func (a *App) runTracker(ctx context.Context, arg string) (*pipeline.Tracker, uuid.UUID, error) {
+	id, err := runID(arg)
+	if err != nil {
+		return nil, uuid.Nil, err
+	}
+	tr, err := a.Tracker(ctx)
+	return tr, id, err
 }
 
 func subtaskNumber(s string) (int64, error) {

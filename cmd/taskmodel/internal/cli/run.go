@@ -133,11 +133,7 @@ func runFinishCmd(app *App, use, short string, args cobra.PositionalArgs,
 		Short: short,
 		Args:  args,
 		RunE: func(c *cobra.Command, args []string) error {
-			id, err := runID(args[0])
-			if err != nil {
-				return err
-			}
-			tr, err := app.Tracker(c.Context())
+			tr, id, err := app.runTracker(c.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -163,11 +159,7 @@ func newRunShowCmd(app *App) *cobra.Command {
 		Short: "Show a run, its subtasks' progress and its completion estimate",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			id, err := runID(args[0])
-			if err != nil {
-				return err
-			}
-			tr, err := app.Tracker(c.Context())
+			tr, id, err := app.runTracker(c.Context(), args[0])
 			if err != nil {
 				return err
 			}

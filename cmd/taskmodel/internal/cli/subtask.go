@@ -66,11 +66,7 @@ func newSubtaskCmd(app *App) *cobra.Command {
 		Short: "Show the progress of a run's subtasks",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			id, err := runID(args[0])
-			if err != nil {
-				return err
-			}
-			tr, err := app.Tracker(c.Context())
+			tr, id, err := app.runTracker(c.Context(), args[0])
 			if err != nil {
 				return err
 			}

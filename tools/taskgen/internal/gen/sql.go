@@ -216,12 +216,7 @@ func (g *generator) schemaSQL(e Engine) []byte {
 	if tagField(m) != nil {
 		p("CREATE INDEX %s_tag_status_created_at_idx ON %s (tag, status, created_at DESC, id DESC);\n", table, table)
 	}
-	var terminal []string
-	for _, s := range m.Statuses {
-		if s.Terminal {
-			terminal = append(terminal, s.Name)
-		}
-	}
+	terminal := m.TerminalStatuses()
 	if len(terminal) > 0 {
 		p("-- Retention: finished tasks by the time they last changed.\n")
 		p("CREATE INDEX %s_finished_idx ON %s (updated_at) WHERE %s;\n", table, table, inList("status", terminal))

@@ -56,12 +56,7 @@ func (g *generator) statusFile(f *jen.File) {
 		}
 		f.Var().Id(name).Op("=").Index(jen.Lit(n)).Bool().Values(vals)
 	}
-	var terminal []string
-	for _, s := range m.Statuses {
-		if s.Terminal {
-			terminal = append(terminal, s.Name)
-		}
-	}
+	terminal := m.TerminalStatuses()
 	boolTable("terminalTable", func(s *spec.Status) bool { return s.Terminal })
 	f.Comment(fmt.Sprintf("IsTerminal reports whether s is terminal (%s): no event leaves it.", orNone(terminal)))
 	f.Func().Params(jen.Id("s").Id("Status")).Id("IsTerminal").Params().Bool().Block(

@@ -335,6 +335,17 @@ func (m *Model) CanTransition(s, t *Status) bool {
 	return false
 }
 
+// TerminalStatuses lists the names of the terminal statuses in status order.
+func (m *Model) TerminalStatuses() []string {
+	var out []string
+	for _, s := range m.Statuses {
+		if s.Terminal {
+			out = append(out, s.Name)
+		}
+	}
+	return out
+}
+
 // EnteredAtFields lists the distinct entry-timestamp field names in status order.
 func (m *Model) EnteredAtFields() []string {
 	var out []string
