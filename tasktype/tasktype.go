@@ -218,3 +218,66 @@ func Truncate(s string, n int) string {
 	}
 	return s
 }
+
+// API is what a model's spec says about its HTTP API (the spec's api
+// section; taskgen generates a model's API variable from it). A model with
+// no api section has the zero API: its tasks have no owner (only admins see
+// them) and clients cannot create them over HTTP.
+type API struct {
+	// Owner is the JSON name of the string field that holds the user who
+	// owns a task; the server sets it from the authenticated user, and
+	// other users neither see nor touch the task. Empty: no owner field.
+	Owner string
+	// Create lists the JSON names of the fields a client may set when it
+	// creates a task; any other field in the request is an error.
+	Create []string
+	// Uploads, when not nil, lets clients upload a task's input files
+	// through signed URLs before it is processed (seed 004).
+	Uploads *Uploads
+}
+
+// Uploads is an api section's uploads: the events that request upload URLs
+// and verify the uploads, and the files a task takes.
+type Uploads struct {
+	// Request is fired when a client asks for upload URLs (seed 004:
+	// request_upload_urls, CREATED or UPLOAD_FAILED → UPLOADING).
+	Request string
+	// Verify is fired when a client asks to process the task and every
+	// required file is in storage (seed 004: verify_uploads → QUEUED).
+	Verify string
+	// Missing is fired, with MissingMessage as the error message, when a
+	// required file is not in storage (seed 004: upload_failed).
+	Missing        string
+	MissingMessage string
+	// Files are the files a task takes, in the spec's order.
+	Files []UploadFile
+	// Expiry is how long an upload or download URL stays valid.
+	Expiry time.Duration
+}
+
+// UploadFile is one file of Uploads.
+type UploadFile struct {
+	// Name keys the file in requests and responses ("primary").
+	Name string
+	// Required files must be uploaded before the task may be processed.
+	Required bool
+	// Filename, when set, is the file's fixed name (parameters.json); the
+	// client then asks for it with the boolean request field Flag
+	// (has_parameters) instead of describing it.
+	Filename string
+	Flag     string
+	// ContentTypes lists the media types allowed; empty allows any.
+	ContentTypes []string
+	// MaxBytes bounds the file's size.
+	MaxBytes int64
+}
+
+// File returns the upload file named name.
+func (u *Uploads) File(name string) (UploadFile, bool) {
+	for _, f := range u.Files {
+		if f.Name == name {
+			return f, true
+		}
+	}
+	return UploadFile{}, false
+}

@@ -429,6 +429,43 @@ func (x *Task) PrepareFailure(code, message string) Event {
 	return EventFail
 }
 
+// API is the spec's api section: tasks belong to the user in "user_id"; clients set tool_id, agents when they create one; files are uploaded before event "verify_uploads".
+var API = tasktype.API{
+	Create: []string{"tool_id", "agents"},
+	Owner:  "user_id",
+	Uploads: &tasktype.Uploads{
+		Expiry: 15 * time.Minute,
+		Files: []tasktype.UploadFile{{
+			MaxBytes: int64(104857600),
+			Name:     "primary",
+			Required: true,
+		}, {
+			MaxBytes: int64(104857600),
+			Name:     "baseline",
+		}, {
+			ContentTypes: []string{"application/json"},
+			Filename:     "parameters.json",
+			Flag:         "has_parameters",
+			MaxBytes:     int64(1048576),
+			Name:         "parameters",
+		}},
+		Missing:        string(EventUploadFailed),
+		MissingMessage: "Required files not found in storage",
+		Request:        string(EventRequestUploadURLs),
+		Verify:         string(EventVerifyUploads),
+	},
+}
+
+// Owner returns the user who owns the task (field "user_id"), or "".
+func (x *Task) Owner() string {
+	return x.UserID
+}
+
+// SetOwner sets the user who owns the task (field "user_id").
+func (x *Task) SetOwner(user string) {
+	x.UserID = user
+}
+
 // ListRow returns the task as a row of the unified listing across models.
 func (x *Task) ListRow() tasktype.Row {
 	r := tasktype.Row{

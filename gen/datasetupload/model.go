@@ -30,6 +30,8 @@ type DatasetUpload struct {
 	DatasetName *string `json:"dataset_name" validate:"omitnil,max=255"`
 	// Number of dataset records processed so far.
 	RecordsProcessed int64 `json:"records_processed" validate:"gte=0"`
+	// The user who created the task.
+	UserID *string `json:"user_id" validate:"omitnil,max=255"`
 	// Set when the task enters RUNNING.
 	StartedAt *time.Time `json:"started_at"`
 	// Set when the task enters DONE, FAILED, CANCELLED.
@@ -48,7 +50,7 @@ func (x *DatasetUpload) Validate() error {
 }
 
 var (
-	datasetUploadKeys     = []string{"id", "status", "version", "created_at", "updated_at", "tag", "error_message", "dataset_name", "records_processed", "started_at", "end_date"}
+	datasetUploadKeys     = []string{"id", "status", "version", "created_at", "updated_at", "tag", "error_message", "dataset_name", "records_processed", "user_id", "started_at", "end_date"}
 	datasetUploadRequired []string
 )
 
@@ -167,6 +169,25 @@ func (x *DatasetUpload) PrepareFailure(code, message string) Event {
 	msg = tasktype.Truncate(msg, 4000)
 	x.ErrorMessage = &msg
 	return EventFail
+}
+
+// API is the spec's api section: tasks belong to the user in "user_id"; clients set tag, dataset_name when they create one.
+var API = tasktype.API{
+	Create: []string{"tag", "dataset_name"},
+	Owner:  "user_id",
+}
+
+// Owner returns the user who owns the task (field "user_id"), or "".
+func (x *DatasetUpload) Owner() string {
+	if x.UserID == nil {
+		return ""
+	}
+	return *x.UserID
+}
+
+// SetOwner sets the user who owns the task (field "user_id").
+func (x *DatasetUpload) SetOwner(user string) {
+	x.UserID = &user
 }
 
 // ListRow returns the task as a row of the unified listing across models.

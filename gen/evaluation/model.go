@@ -30,6 +30,8 @@ type Evaluation struct {
 	ModelName *string `json:"model_name" validate:"omitnil,max=255"`
 	// Benchmark or evaluation suite run against the model.
 	Benchmark *string `json:"benchmark" validate:"omitnil,max=255"`
+	// The user who created the task.
+	UserID *string `json:"user_id" validate:"omitnil,max=255"`
 	// Set when the task enters RUNNING.
 	StartedAt *time.Time `json:"started_at"`
 	// Set when the task enters DONE, FAILED, CANCELLED.
@@ -48,7 +50,7 @@ func (x *Evaluation) Validate() error {
 }
 
 var (
-	evaluationKeys     = []string{"id", "status", "version", "created_at", "updated_at", "tag", "error_message", "model_name", "benchmark", "started_at", "end_date"}
+	evaluationKeys     = []string{"id", "status", "version", "created_at", "updated_at", "tag", "error_message", "model_name", "benchmark", "user_id", "started_at", "end_date"}
 	evaluationRequired []string
 )
 
@@ -167,6 +169,25 @@ func (x *Evaluation) PrepareFailure(code, message string) Event {
 	msg = tasktype.Truncate(msg, 4000)
 	x.ErrorMessage = &msg
 	return EventFail
+}
+
+// API is the spec's api section: tasks belong to the user in "user_id"; clients set tag, model_name, benchmark when they create one.
+var API = tasktype.API{
+	Create: []string{"tag", "model_name", "benchmark"},
+	Owner:  "user_id",
+}
+
+// Owner returns the user who owns the task (field "user_id"), or "".
+func (x *Evaluation) Owner() string {
+	if x.UserID == nil {
+		return ""
+	}
+	return *x.UserID
+}
+
+// SetOwner sets the user who owns the task (field "user_id").
+func (x *Evaluation) SetOwner(user string) {
+	x.UserID = &user
 }
 
 // ListRow returns the task as a row of the unified listing across models.

@@ -124,6 +124,8 @@ type ModelUpload struct {
 	Source ModelSource `json:"source" validate:"oneof=HUGGINGFACE GITHUB LOCAL"`
 	// Repository id, URL or local path of the model.
 	SourceURI *string `json:"source_uri" validate:"omitnil,max=2048"`
+	// The user who created the task.
+	UserID *string `json:"user_id" validate:"omitnil,max=255"`
 	// Set when the task enters RUNNING.
 	StartedAt *time.Time `json:"started_at"`
 	// Set when the task enters DONE, FAILED, CANCELLED.
@@ -142,7 +144,7 @@ func (x *ModelUpload) Validate() error {
 }
 
 var (
-	modelUploadKeys     = []string{"id", "status", "version", "created_at", "updated_at", "tag", "error_message", "source", "source_uri", "started_at", "end_date"}
+	modelUploadKeys     = []string{"id", "status", "version", "created_at", "updated_at", "tag", "error_message", "source", "source_uri", "user_id", "started_at", "end_date"}
 	modelUploadRequired = []string{"source"}
 )
 
@@ -261,6 +263,25 @@ func (x *ModelUpload) PrepareFailure(code, message string) Event {
 	msg = tasktype.Truncate(msg, 4000)
 	x.ErrorMessage = &msg
 	return EventFail
+}
+
+// API is the spec's api section: tasks belong to the user in "user_id"; clients set tag, source, source_uri when they create one.
+var API = tasktype.API{
+	Create: []string{"tag", "source", "source_uri"},
+	Owner:  "user_id",
+}
+
+// Owner returns the user who owns the task (field "user_id"), or "".
+func (x *ModelUpload) Owner() string {
+	if x.UserID == nil {
+		return ""
+	}
+	return *x.UserID
+}
+
+// SetOwner sets the user who owns the task (field "user_id").
+func (x *ModelUpload) SetOwner(user string) {
+	x.UserID = &user
 }
 
 // ListRow returns the task as a row of the unified listing across models.

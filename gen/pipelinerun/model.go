@@ -361,6 +361,18 @@ func (x *PipelineRun) ReportProgress(done float64) bool {
 	return false
 }
 
+// API is the spec's api section; the spec declares none, so clients cannot
+// create tasks over HTTP and only admins see them.
+var API = tasktype.API{}
+
+// Owner returns "": the model has no owner field (no api owner in the spec).
+func (x *PipelineRun) Owner() string {
+	return ""
+}
+
+// SetOwner does nothing: the model has no owner field.
+func (x *PipelineRun) SetOwner(_ string) {}
+
 // ListRow returns the task as a row of the unified listing across models.
 func (x *PipelineRun) ListRow() tasktype.Row {
 	r := tasktype.Row{

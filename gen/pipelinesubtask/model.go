@@ -154,6 +154,18 @@ func (x *PipelineSubtask) ReportProgress(done float64) bool {
 	return false
 }
 
+// API is the spec's api section; the spec declares none, so clients cannot
+// create tasks over HTTP and only admins see them.
+var API = tasktype.API{}
+
+// Owner returns "": the model has no owner field (no api owner in the spec).
+func (x *PipelineSubtask) Owner() string {
+	return ""
+}
+
+// SetOwner does nothing: the model has no owner field.
+func (x *PipelineSubtask) SetOwner(_ string) {}
+
 // ListRow returns the task as a row of the unified listing across models.
 func (x *PipelineSubtask) ListRow() tasktype.Row {
 	r := tasktype.Row{

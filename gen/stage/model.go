@@ -416,6 +416,18 @@ func (x *StageState) ReportProgress(done float64) bool {
 	return false
 }
 
+// API is the spec's api section; the spec declares none, so clients cannot
+// create tasks over HTTP and only admins see them.
+var API = tasktype.API{}
+
+// Owner returns "": the model has no owner field (no api owner in the spec).
+func (x *StageState) Owner() string {
+	return ""
+}
+
+// SetOwner does nothing: the model has no owner field.
+func (x *StageState) SetOwner(_ string) {}
+
 // ListRow returns the task as a row of the unified listing across models.
 func (x *StageState) ListRow() tasktype.Row {
 	r := tasktype.Row{

@@ -28,6 +28,8 @@ type Synthesis struct {
 	ErrorMessage *string `json:"error_message" validate:"omitnil,max=4000"`
 	// Number of synthetic samples to generate.
 	NumSamples *int64 `json:"num_samples" validate:"omitnil,gte=1"`
+	// The user who created the task.
+	UserID *string `json:"user_id" validate:"omitnil,max=255"`
 	// Set when the task enters RUNNING.
 	StartedAt *time.Time `json:"started_at"`
 	// Set when the task enters DONE, FAILED, CANCELLED.
@@ -46,7 +48,7 @@ func (x *Synthesis) Validate() error {
 }
 
 var (
-	synthesisKeys     = []string{"id", "status", "version", "created_at", "updated_at", "tag", "error_message", "num_samples", "started_at", "end_date"}
+	synthesisKeys     = []string{"id", "status", "version", "created_at", "updated_at", "tag", "error_message", "num_samples", "user_id", "started_at", "end_date"}
 	synthesisRequired []string
 )
 
@@ -165,6 +167,25 @@ func (x *Synthesis) PrepareFailure(code, message string) Event {
 	msg = tasktype.Truncate(msg, 4000)
 	x.ErrorMessage = &msg
 	return EventFail
+}
+
+// API is the spec's api section: tasks belong to the user in "user_id"; clients set tag, num_samples when they create one.
+var API = tasktype.API{
+	Create: []string{"tag", "num_samples"},
+	Owner:  "user_id",
+}
+
+// Owner returns the user who owns the task (field "user_id"), or "".
+func (x *Synthesis) Owner() string {
+	if x.UserID == nil {
+		return ""
+	}
+	return *x.UserID
+}
+
+// SetOwner sets the user who owns the task (field "user_id").
+func (x *Synthesis) SetOwner(user string) {
+	x.UserID = &user
 }
 
 // ListRow returns the task as a row of the unified listing across models.

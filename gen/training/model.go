@@ -30,6 +30,8 @@ type Training struct {
 	BaseModel *string `json:"base_model" validate:"omitnil,max=255"`
 	// Number of training epochs.
 	Epochs *int64 `json:"epochs" validate:"omitnil,gte=1"`
+	// The user who created the task.
+	UserID *string `json:"user_id" validate:"omitnil,max=255"`
 	// Set when the task enters RUNNING.
 	StartedAt *time.Time `json:"started_at"`
 	// Set when the task enters DONE, FAILED, CANCELLED.
@@ -48,7 +50,7 @@ func (x *Training) Validate() error {
 }
 
 var (
-	trainingKeys     = []string{"id", "status", "version", "created_at", "updated_at", "tag", "error_message", "base_model", "epochs", "started_at", "end_date"}
+	trainingKeys     = []string{"id", "status", "version", "created_at", "updated_at", "tag", "error_message", "base_model", "epochs", "user_id", "started_at", "end_date"}
 	trainingRequired []string
 )
 
@@ -167,6 +169,25 @@ func (x *Training) PrepareFailure(code, message string) Event {
 	msg = tasktype.Truncate(msg, 4000)
 	x.ErrorMessage = &msg
 	return EventFail
+}
+
+// API is the spec's api section: tasks belong to the user in "user_id"; clients set tag, base_model, epochs when they create one.
+var API = tasktype.API{
+	Create: []string{"tag", "base_model", "epochs"},
+	Owner:  "user_id",
+}
+
+// Owner returns the user who owns the task (field "user_id"), or "".
+func (x *Training) Owner() string {
+	if x.UserID == nil {
+		return ""
+	}
+	return *x.UserID
+}
+
+// SetOwner sets the user who owns the task (field "user_id").
+func (x *Training) SetOwner(user string) {
+	x.UserID = &user
 }
 
 // ListRow returns the task as a row of the unified listing across models.

@@ -56,6 +56,7 @@ type DatasetUpload struct {
 	ErrorMessage     *string
 	DatasetName      *string
 	RecordsProcessed int64
+	UserID           *string
 	StartedAt        *time.Time
 	EndDate          *time.Time
 }
@@ -82,6 +83,7 @@ type Evaluation struct {
 	ErrorMessage *string
 	ModelName    *string
 	Benchmark    *string
+	UserID       *string
 	StartedAt    *time.Time
 	EndDate      *time.Time
 }
@@ -108,6 +110,7 @@ type ModelUpload struct {
 	ErrorMessage *string
 	Source       string
 	SourceUri    *string
+	UserID       *string
 	StartedAt    *time.Time
 	EndDate      *time.Time
 }
@@ -234,6 +237,7 @@ type Synthesis struct {
 	Tag          *string
 	ErrorMessage *string
 	NumSamples   *int64
+	UserID       *string
 	StartedAt    *time.Time
 	EndDate      *time.Time
 }
@@ -260,6 +264,7 @@ type Training struct {
 	ErrorMessage *string
 	BaseModel    *string
 	Epochs       *int64
+	UserID       *string
 	StartedAt    *time.Time
 	EndDate      *time.Time
 }

@@ -57,6 +57,7 @@ type DatasetUpload struct {
 	ErrorMessage     *string
 	DatasetName      *string
 	RecordsProcessed int64
+	UserID           *string
 	StartedAt        *time.Time
 	EndDate          *time.Time
 }
@@ -83,6 +84,7 @@ type Evaluation struct {
 	ErrorMessage *string
 	ModelName    *string
 	Benchmark    *string
+	UserID       *string
 	StartedAt    *time.Time
 	EndDate      *time.Time
 }
@@ -109,6 +111,7 @@ type ModelUpload struct {
 	ErrorMessage *string
 	Source       string
 	SourceUri    *string
+	UserID       *string
 	StartedAt    *time.Time
 	EndDate      *time.Time
 }
@@ -235,6 +238,7 @@ type Synthesis struct {
 	Tag          *string
 	ErrorMessage *string
 	NumSamples   sql.NullInt64
+	UserID       *string
 	StartedAt    *time.Time
 	EndDate      *time.Time
 }
@@ -261,6 +265,7 @@ type Training struct {
 	ErrorMessage *string
 	BaseModel    *string
 	Epochs       sql.NullInt64
+	UserID       *string
 	StartedAt    *time.Time
 	EndDate      *time.Time
 }

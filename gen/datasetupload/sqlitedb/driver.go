@@ -46,6 +46,7 @@ func (d *Driver) Insert(ctx context.Context, x *datasetupload.DatasetUpload, h b
 			Status:           string(x.Status),
 			Tag:              x.Tag,
 			UpdatedAt:        x.UpdatedAt.UTC(),
+			UserID:           x.UserID,
 			Version:          x.Version,
 		}); err != nil {
 			return classify(err)
@@ -89,6 +90,7 @@ func (d *Driver) Transition(ctx context.Context, from backends.Key, x *datasetup
 			TmFromStatus:     from.Status,
 			TmFromVersion:    from.Version,
 			UpdatedAt:        x.UpdatedAt.UTC(),
+			UserID:           x.UserID,
 			Version:          x.Version,
 		})
 		if err != nil || n != 1 {
@@ -122,6 +124,7 @@ func (d *Driver) Update(ctx context.Context, from backends.Key, x *datasetupload
 		TmFromStatus:     from.Status,
 		TmFromVersion:    from.Version,
 		UpdatedAt:        x.UpdatedAt.UTC(),
+		UserID:           x.UserID,
 		Version:          x.Version,
 	})
 	return n == 1, classify(err)
@@ -260,6 +263,7 @@ func fromRow(r DatasetUpload) (*datasetupload.DatasetUpload, error) {
 		Status:           datasetupload.Status(r.Status),
 		Tag:              r.Tag,
 		UpdatedAt:        r.UpdatedAt.UTC(),
+		UserID:           r.UserID,
 		Version:          r.Version,
 	}
 	return x, nil

@@ -20,6 +20,7 @@ type DatasetUpload struct {
 	ErrorMessage     *string
 	DatasetName      *string
 	RecordsProcessed int64
+	UserID           *string
 	StartedAt        *time.Time
 	EndDate          *time.Time
 }

@@ -20,6 +20,7 @@ type Evaluation struct {
 	ErrorMessage *string
 	ModelName    *string
 	Benchmark    *string
+	UserID       *string
 	StartedAt    *time.Time
 	EndDate      *time.Time
 }

@@ -13,7 +13,7 @@ import (
 )
 
 const claimByStatus = `-- name: ClaimByStatus :many
-SELECT id, status, version, created_at, updated_at, tag, error_message, model_name, benchmark, started_at, end_date FROM evaluation WHERE status = $1::text
+SELECT id, status, version, created_at, updated_at, tag, error_message, model_name, benchmark, user_id, started_at, end_date FROM evaluation WHERE status = $1::text
 ORDER BY created_at, id
 LIMIT $2::integer
 FOR UPDATE SKIP LOCKED
@@ -45,6 +45,7 @@ func (q *Queries) ClaimByStatus(ctx context.Context, arg ClaimByStatusParams) ([
 			&i.ErrorMessage,
 			&i.ModelName,
 			&i.Benchmark,
+			&i.UserID,
 			&i.StartedAt,
 			&i.EndDate,
 		); err != nil {
@@ -61,8 +62,8 @@ func (q *Queries) ClaimByStatus(ctx context.Context, arg ClaimByStatusParams) ([
 const create = `-- name: Create :execrows
 
 WITH t AS (
-    INSERT INTO evaluation (id, status, version, created_at, updated_at, tag, error_message, model_name, benchmark, started_at, end_date)
-    VALUES ($3::uuid, $4::text, $5::bigint, $6::timestamptz, $7::timestamptz, $8::text, $9::text, $10::text, $11::text, $12::timestamptz, $13::timestamptz)
+    INSERT INTO evaluation (id, status, version, created_at, updated_at, tag, error_message, model_name, benchmark, user_id, started_at, end_date)
+    VALUES ($3::uuid, $4::text, $5::bigint, $6::timestamptz, $7::timestamptz, $8::text, $9::text, $10::text, $11::text, $12::text, $13::timestamptz, $14::timestamptz)
     RETURNING id, status, created_at
 )
 INSERT INTO evaluation_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
@@ -81,6 +82,7 @@ type CreateParams struct {
 	ErrorMessage *string
 	ModelName    *string
 	Benchmark    *string
+	UserID       *string
 	StartedAt    *time.Time
 	EndDate      *time.Time
 }
@@ -101,6 +103,7 @@ func (q *Queries) Create(ctx context.Context, arg CreateParams) (int64, error) {
 		arg.ErrorMessage,
 		arg.ModelName,
 		arg.Benchmark,
+		arg.UserID,
 		arg.StartedAt,
 		arg.EndDate,
 	)
@@ -145,7 +148,7 @@ func (q *Queries) DeleteFinished(ctx context.Context, arg DeleteFinishedParams) 
 }
 
 const get = `-- name: Get :one
-SELECT id, status, version, created_at, updated_at, tag, error_message, model_name, benchmark, started_at, end_date FROM evaluation WHERE id = $1::uuid
+SELECT id, status, version, created_at, updated_at, tag, error_message, model_name, benchmark, user_id, started_at, end_date FROM evaluation WHERE id = $1::uuid
 `
 
 func (q *Queries) Get(ctx context.Context, id uuid.UUID) (Evaluation, error) {
@@ -161,6 +164,7 @@ func (q *Queries) Get(ctx context.Context, id uuid.UUID) (Evaluation, error) {
 		&i.ErrorMessage,
 		&i.ModelName,
 		&i.Benchmark,
+		&i.UserID,
 		&i.StartedAt,
 		&i.EndDate,
 	)
@@ -232,7 +236,7 @@ func (q *Queries) History(ctx context.Context, tmTaskID uuid.UUID) ([]Evaluation
 }
 
 const listByStatus = `-- name: ListByStatus :many
-SELECT id, status, version, created_at, updated_at, tag, error_message, model_name, benchmark, started_at, end_date FROM evaluation WHERE status = $1::text
+SELECT id, status, version, created_at, updated_at, tag, error_message, model_name, benchmark, user_id, started_at, end_date FROM evaluation WHERE status = $1::text
 ORDER BY created_at, id
 LIMIT $2::integer
 `
@@ -262,6 +266,7 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]E
 			&i.ErrorMessage,
 			&i.ModelName,
 			&i.Benchmark,
+			&i.UserID,
 			&i.StartedAt,
 			&i.EndDate,
 		); err != nil {
@@ -276,7 +281,7 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]E
 }
 
 const lost = `-- name: Lost :many
-SELECT t.id, t.status, t.version, t.created_at, t.updated_at, t.tag, t.error_message, t.model_name, t.benchmark, t.started_at, t.end_date, l.owner, l.attempt FROM evaluation AS t JOIN evaluation_lease AS l ON l.task_id = t.id
+SELECT t.id, t.status, t.version, t.created_at, t.updated_at, t.tag, t.error_message, t.model_name, t.benchmark, t.user_id, t.started_at, t.end_date, l.owner, l.attempt FROM evaluation AS t JOIN evaluation_lease AS l ON l.task_id = t.id
 WHERE t.status = $1::text AND l.expires_at <= $2::timestamptz
 ORDER BY l.expires_at, t.id
 LIMIT $3::integer
@@ -314,6 +319,7 @@ func (q *Queries) Lost(ctx context.Context, arg LostParams) ([]LostRow, error) {
 			&i.Evaluation.ErrorMessage,
 			&i.Evaluation.ModelName,
 			&i.Evaluation.Benchmark,
+			&i.Evaluation.UserID,
 			&i.Evaluation.StartedAt,
 			&i.Evaluation.EndDate,
 			&i.Owner,
@@ -344,7 +350,7 @@ WITH c AS (
     WHERE evaluation_lease.expires_at <= $2::timestamptz
     RETURNING task_id, attempt
 )
-SELECT t.id, t.status, t.version, t.created_at, t.updated_at, t.tag, t.error_message, t.model_name, t.benchmark, t.started_at, t.end_date, l.attempt FROM evaluation AS t JOIN l ON l.task_id = t.id
+SELECT t.id, t.status, t.version, t.created_at, t.updated_at, t.tag, t.error_message, t.model_name, t.benchmark, t.user_id, t.started_at, t.end_date, l.attempt FROM evaluation AS t JOIN l ON l.task_id = t.id
 ORDER BY t.created_at, t.id
 `
 
@@ -390,6 +396,7 @@ func (q *Queries) Reserve(ctx context.Context, arg ReserveParams) ([]ReserveRow,
 			&i.Evaluation.ErrorMessage,
 			&i.Evaluation.ModelName,
 			&i.Evaluation.Benchmark,
+			&i.Evaluation.UserID,
 			&i.Evaluation.StartedAt,
 			&i.Evaluation.EndDate,
 			&i.Attempt,
@@ -413,9 +420,10 @@ WITH t AS (
         error_message = $10::text,
         model_name = $11::text,
         benchmark = $12::text,
-        started_at = $13::timestamptz,
-        end_date = $14::timestamptz
-    WHERE id = $15::uuid AND status = $1::text AND version = $16::bigint
+        user_id = $13::text,
+        started_at = $14::timestamptz,
+        end_date = $15::timestamptz
+    WHERE id = $16::uuid AND status = $1::text AND version = $17::bigint
     RETURNING id
 )
 INSERT INTO evaluation_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
@@ -438,6 +446,7 @@ type TransitionParams struct {
 	ErrorMessage  *string
 	ModelName     *string
 	Benchmark     *string
+	UserID        *string
 	StartedAt     *time.Time
 	EndDate       *time.Time
 	ID            uuid.UUID
@@ -460,6 +469,7 @@ func (q *Queries) Transition(ctx context.Context, arg TransitionParams) (int64, 
 		arg.ErrorMessage,
 		arg.ModelName,
 		arg.Benchmark,
+		arg.UserID,
 		arg.StartedAt,
 		arg.EndDate,
 		arg.ID,
@@ -482,6 +492,7 @@ WITH u AS (
         (r.value->>'error_message')::text AS error_message,
         (r.value->>'model_name')::text AS model_name,
         (r.value->>'benchmark')::text AS benchmark,
+        (r.value->>'user_id')::text AS user_id,
         (r.value->>'started_at')::timestamptz AS started_at,
         (r.value->>'end_date')::timestamptz AS end_date,
         (r.value->>'tm_from_status')::text AS tm_from_status,
@@ -499,6 +510,7 @@ WITH u AS (
         error_message = u.error_message,
         model_name = u.model_name,
         benchmark = u.benchmark,
+        user_id = u.user_id,
         started_at = u.started_at,
         end_date = u.end_date
     FROM u
@@ -540,9 +552,10 @@ UPDATE evaluation SET version = $1::bigint,
     error_message = $4::text,
     model_name = $5::text,
     benchmark = $6::text,
-    started_at = $7::timestamptz,
-    end_date = $8::timestamptz
-WHERE id = $9::uuid AND status = $10::text AND version = $11::bigint
+    user_id = $7::text,
+    started_at = $8::timestamptz,
+    end_date = $9::timestamptz
+WHERE id = $10::uuid AND status = $11::text AND version = $12::bigint
 `
 
 type UpdateParams struct {
@@ -552,6 +565,7 @@ type UpdateParams struct {
 	ErrorMessage  *string
 	ModelName     *string
 	Benchmark     *string
+	UserID        *string
 	StartedAt     *time.Time
 	EndDate       *time.Time
 	ID            uuid.UUID
@@ -568,6 +582,7 @@ func (q *Queries) Update(ctx context.Context, arg UpdateParams) (int64, error) {
 		arg.ErrorMessage,
 		arg.ModelName,
 		arg.Benchmark,
+		arg.UserID,
 		arg.StartedAt,
 		arg.EndDate,
 		arg.ID,

@@ -20,6 +20,7 @@ type ModelUpload struct {
 	ErrorMessage *string
 	Source       string
 	SourceURI    *string
+	UserID       *string
 	StartedAt    *time.Time
 	EndDate      *time.Time
 }

@@ -47,7 +47,7 @@ func (q *Queries) DeleteFinished(ctx context.Context, arg DeleteFinishedParams) 
 }
 
 const get = `-- name: Get :one
-SELECT id, status, version, created_at, updated_at, tag, error_message, source, source_uri, started_at, end_date FROM model_upload WHERE id = ?1
+SELECT id, status, version, created_at, updated_at, tag, error_message, source, source_uri, user_id, started_at, end_date FROM model_upload WHERE id = ?1
 `
 
 func (q *Queries) Get(ctx context.Context, id uuid.UUID) (ModelUpload, error) {
@@ -63,6 +63,7 @@ func (q *Queries) Get(ctx context.Context, id uuid.UUID) (ModelUpload, error) {
 		&i.ErrorMessage,
 		&i.Source,
 		&i.SourceURI,
+		&i.UserID,
 		&i.StartedAt,
 		&i.EndDate,
 	)
@@ -138,8 +139,8 @@ func (q *Queries) History(ctx context.Context, tmTaskID uuid.UUID) ([]ModelUploa
 
 const insert = `-- name: Insert :exec
 
-INSERT INTO model_upload (id, status, version, created_at, updated_at, tag, error_message, source, source_uri, started_at, end_date)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+INSERT INTO model_upload (id, status, version, created_at, updated_at, tag, error_message, source, source_uri, user_id, started_at, end_date)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
 `
 
 type InsertParams struct {
@@ -152,6 +153,7 @@ type InsertParams struct {
 	ErrorMessage *string
 	Source       string
 	SourceURI    *string
+	UserID       *string
 	StartedAt    *time.Time
 	EndDate      *time.Time
 }
@@ -169,6 +171,7 @@ func (q *Queries) Insert(ctx context.Context, arg InsertParams) error {
 		arg.ErrorMessage,
 		arg.Source,
 		arg.SourceURI,
+		arg.UserID,
 		arg.StartedAt,
 		arg.EndDate,
 	)
@@ -207,7 +210,7 @@ func (q *Queries) InsertHistory(ctx context.Context, arg InsertHistoryParams) er
 }
 
 const listByStatus = `-- name: ListByStatus :many
-SELECT id, status, version, created_at, updated_at, tag, error_message, source, source_uri, started_at, end_date FROM model_upload WHERE status = ?1
+SELECT id, status, version, created_at, updated_at, tag, error_message, source, source_uri, user_id, started_at, end_date FROM model_upload WHERE status = ?1
 ORDER BY created_at, id
 LIMIT ?2
 `
@@ -237,6 +240,7 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]M
 			&i.ErrorMessage,
 			&i.Source,
 			&i.SourceURI,
+			&i.UserID,
 			&i.StartedAt,
 			&i.EndDate,
 		); err != nil {
@@ -254,7 +258,7 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]M
 }
 
 const lost = `-- name: Lost :many
-SELECT t.id, t.status, t.version, t.created_at, t.updated_at, t.tag, t.error_message, t.source, t.source_uri, t.started_at, t.end_date, l.owner, l.attempt FROM model_upload AS t JOIN model_upload_lease AS l ON l.task_id = t.id
+SELECT t.id, t.status, t.version, t.created_at, t.updated_at, t.tag, t.error_message, t.source, t.source_uri, t.user_id, t.started_at, t.end_date, l.owner, l.attempt FROM model_upload AS t JOIN model_upload_lease AS l ON l.task_id = t.id
 WHERE t.status = ?1 AND l.expires_at <= ?2
 ORDER BY l.expires_at, t.id
 LIMIT ?3
@@ -292,6 +296,7 @@ func (q *Queries) Lost(ctx context.Context, arg LostParams) ([]LostRow, error) {
 			&i.ModelUpload.ErrorMessage,
 			&i.ModelUpload.Source,
 			&i.ModelUpload.SourceURI,
+			&i.ModelUpload.UserID,
 			&i.ModelUpload.StartedAt,
 			&i.ModelUpload.EndDate,
 			&i.Owner,
@@ -374,9 +379,10 @@ UPDATE model_upload SET version = ?1,
     error_message = ?4,
     source = ?5,
     source_uri = ?6,
-    started_at = ?7,
-    end_date = ?8
-WHERE id = ?9 AND status = ?10 AND version = ?11
+    user_id = ?7,
+    started_at = ?8,
+    end_date = ?9
+WHERE id = ?10 AND status = ?11 AND version = ?12
 `
 
 type UpdateParams struct {
@@ -386,6 +392,7 @@ type UpdateParams struct {
 	ErrorMessage  *string
 	Source        string
 	SourceURI     *string
+	UserID        *string
 	StartedAt     *time.Time
 	EndDate       *time.Time
 	ID            uuid.UUID
@@ -402,6 +409,7 @@ func (q *Queries) Update(ctx context.Context, arg UpdateParams) (int64, error) {
 		arg.ErrorMessage,
 		arg.Source,
 		arg.SourceURI,
+		arg.UserID,
 		arg.StartedAt,
 		arg.EndDate,
 		arg.ID,
@@ -422,9 +430,10 @@ UPDATE model_upload SET status = ?1,
     error_message = ?5,
     source = ?6,
     source_uri = ?7,
-    started_at = ?8,
-    end_date = ?9
-WHERE id = ?10 AND status = ?11 AND version = ?12
+    user_id = ?8,
+    started_at = ?9,
+    end_date = ?10
+WHERE id = ?11 AND status = ?12 AND version = ?13
 `
 
 type UpdateGuardedParams struct {
@@ -435,6 +444,7 @@ type UpdateGuardedParams struct {
 	ErrorMessage  *string
 	Source        string
 	SourceURI     *string
+	UserID        *string
 	StartedAt     *time.Time
 	EndDate       *time.Time
 	ID            uuid.UUID
@@ -452,6 +462,7 @@ func (q *Queries) UpdateGuarded(ctx context.Context, arg UpdateGuardedParams) (i
 		arg.ErrorMessage,
 		arg.Source,
 		arg.SourceURI,
+		arg.UserID,
 		arg.StartedAt,
 		arg.EndDate,
 		arg.ID,

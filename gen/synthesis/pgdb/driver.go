@@ -89,6 +89,7 @@ func (d *Driver) Insert(ctx context.Context, x *synthesis.Synthesis, h backends.
 		TmActor:      h.Actor,
 		TmMessage:    h.Message,
 		UpdatedAt:    x.UpdatedAt.UTC(),
+		UserID:       x.UserID,
 		Version:      x.Version,
 	})
 	return classify(err)
@@ -140,6 +141,7 @@ func (d *Driver) transitionOne(ctx context.Context, r transitionRow) error {
 		TmFromVersion: r.FromVersion,
 		TmMessage:     r.Message,
 		UpdatedAt:     x.UpdatedAt.UTC(),
+		UserID:        x.UserID,
 		Version:       x.Version,
 	})
 	if err == nil && n != 1 {
@@ -160,6 +162,7 @@ func (d *Driver) Update(ctx context.Context, from backends.Key, x *synthesis.Syn
 		TmFromStatus:  from.Status,
 		TmFromVersion: from.Version,
 		UpdatedAt:     x.UpdatedAt.UTC(),
+		UserID:        x.UserID,
 		Version:       x.Version,
 	})
 	return n == 1, classify(err)
@@ -285,6 +288,7 @@ func fromRow(r Synthesis) (*synthesis.Synthesis, error) {
 		Status:       synthesis.Status(r.Status),
 		Tag:          r.Tag,
 		UpdatedAt:    r.UpdatedAt.UTC(),
+		UserID:       r.UserID,
 		Version:      r.Version,
 	}
 	return x, nil

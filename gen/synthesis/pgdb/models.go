@@ -19,6 +19,7 @@ type Synthesis struct {
 	Tag          *string
 	ErrorMessage *string
 	NumSamples   *int64
+	UserID       *string
 	StartedAt    *time.Time
 	EndDate      *time.Time
 }

@@ -13,7 +13,7 @@ import (
 )
 
 const claimByStatus = `-- name: ClaimByStatus :many
-SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, started_at, end_date FROM synthesis WHERE status = $1::text
+SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, started_at, end_date FROM synthesis WHERE status = $1::text
 ORDER BY created_at, id
 LIMIT $2::integer
 FOR UPDATE SKIP LOCKED
@@ -44,6 +44,7 @@ func (q *Queries) ClaimByStatus(ctx context.Context, arg ClaimByStatusParams) ([
 			&i.Tag,
 			&i.ErrorMessage,
 			&i.NumSamples,
+			&i.UserID,
 			&i.StartedAt,
 			&i.EndDate,
 		); err != nil {
@@ -60,8 +61,8 @@ func (q *Queries) ClaimByStatus(ctx context.Context, arg ClaimByStatusParams) ([
 const create = `-- name: Create :execrows
 
 WITH t AS (
-    INSERT INTO synthesis (id, status, version, created_at, updated_at, tag, error_message, num_samples, started_at, end_date)
-    VALUES ($3::uuid, $4::text, $5::bigint, $6::timestamptz, $7::timestamptz, $8::text, $9::text, $10::bigint, $11::timestamptz, $12::timestamptz)
+    INSERT INTO synthesis (id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, started_at, end_date)
+    VALUES ($3::uuid, $4::text, $5::bigint, $6::timestamptz, $7::timestamptz, $8::text, $9::text, $10::bigint, $11::text, $12::timestamptz, $13::timestamptz)
     RETURNING id, status, created_at
 )
 INSERT INTO synthesis_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
@@ -79,6 +80,7 @@ type CreateParams struct {
 	Tag          *string
 	ErrorMessage *string
 	NumSamples   *int64
+	UserID       *string
 	StartedAt    *time.Time
 	EndDate      *time.Time
 }
@@ -98,6 +100,7 @@ func (q *Queries) Create(ctx context.Context, arg CreateParams) (int64, error) {
 		arg.Tag,
 		arg.ErrorMessage,
 		arg.NumSamples,
+		arg.UserID,
 		arg.StartedAt,
 		arg.EndDate,
 	)
@@ -142,7 +145,7 @@ func (q *Queries) DeleteFinished(ctx context.Context, arg DeleteFinishedParams) 
 }
 
 const get = `-- name: Get :one
-SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, started_at, end_date FROM synthesis WHERE id = $1::uuid
+SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, started_at, end_date FROM synthesis WHERE id = $1::uuid
 `
 
 func (q *Queries) Get(ctx context.Context, id uuid.UUID) (Synthesis, error) {
@@ -157,6 +160,7 @@ func (q *Queries) Get(ctx context.Context, id uuid.UUID) (Synthesis, error) {
 		&i.Tag,
 		&i.ErrorMessage,
 		&i.NumSamples,
+		&i.UserID,
 		&i.StartedAt,
 		&i.EndDate,
 	)
@@ -228,7 +232,7 @@ func (q *Queries) History(ctx context.Context, tmTaskID uuid.UUID) ([]SynthesisH
 }
 
 const listByStatus = `-- name: ListByStatus :many
-SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, started_at, end_date FROM synthesis WHERE status = $1::text
+SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, started_at, end_date FROM synthesis WHERE status = $1::text
 ORDER BY created_at, id
 LIMIT $2::integer
 `
@@ -257,6 +261,7 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]S
 			&i.Tag,
 			&i.ErrorMessage,
 			&i.NumSamples,
+			&i.UserID,
 			&i.StartedAt,
 			&i.EndDate,
 		); err != nil {
@@ -271,7 +276,7 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]S
 }
 
 const lost = `-- name: Lost :many
-SELECT t.id, t.status, t.version, t.created_at, t.updated_at, t.tag, t.error_message, t.num_samples, t.started_at, t.end_date, l.owner, l.attempt FROM synthesis AS t JOIN synthesis_lease AS l ON l.task_id = t.id
+SELECT t.id, t.status, t.version, t.created_at, t.updated_at, t.tag, t.error_message, t.num_samples, t.user_id, t.started_at, t.end_date, l.owner, l.attempt FROM synthesis AS t JOIN synthesis_lease AS l ON l.task_id = t.id
 WHERE t.status = $1::text AND l.expires_at <= $2::timestamptz
 ORDER BY l.expires_at, t.id
 LIMIT $3::integer
@@ -308,6 +313,7 @@ func (q *Queries) Lost(ctx context.Context, arg LostParams) ([]LostRow, error) {
 			&i.Synthesis.Tag,
 			&i.Synthesis.ErrorMessage,
 			&i.Synthesis.NumSamples,
+			&i.Synthesis.UserID,
 			&i.Synthesis.StartedAt,
 			&i.Synthesis.EndDate,
 			&i.Owner,
@@ -338,7 +344,7 @@ WITH c AS (
     WHERE synthesis_lease.expires_at <= $2::timestamptz
     RETURNING task_id, attempt
 )
-SELECT t.id, t.status, t.version, t.created_at, t.updated_at, t.tag, t.error_message, t.num_samples, t.started_at, t.end_date, l.attempt FROM synthesis AS t JOIN l ON l.task_id = t.id
+SELECT t.id, t.status, t.version, t.created_at, t.updated_at, t.tag, t.error_message, t.num_samples, t.user_id, t.started_at, t.end_date, l.attempt FROM synthesis AS t JOIN l ON l.task_id = t.id
 ORDER BY t.created_at, t.id
 `
 
@@ -383,6 +389,7 @@ func (q *Queries) Reserve(ctx context.Context, arg ReserveParams) ([]ReserveRow,
 			&i.Synthesis.Tag,
 			&i.Synthesis.ErrorMessage,
 			&i.Synthesis.NumSamples,
+			&i.Synthesis.UserID,
 			&i.Synthesis.StartedAt,
 			&i.Synthesis.EndDate,
 			&i.Attempt,
@@ -405,9 +412,10 @@ WITH t AS (
         tag = $9::text,
         error_message = $10::text,
         num_samples = $11::bigint,
-        started_at = $12::timestamptz,
-        end_date = $13::timestamptz
-    WHERE id = $14::uuid AND status = $1::text AND version = $15::bigint
+        user_id = $12::text,
+        started_at = $13::timestamptz,
+        end_date = $14::timestamptz
+    WHERE id = $15::uuid AND status = $1::text AND version = $16::bigint
     RETURNING id
 )
 INSERT INTO synthesis_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
@@ -429,6 +437,7 @@ type TransitionParams struct {
 	Tag           *string
 	ErrorMessage  *string
 	NumSamples    *int64
+	UserID        *string
 	StartedAt     *time.Time
 	EndDate       *time.Time
 	ID            uuid.UUID
@@ -450,6 +459,7 @@ func (q *Queries) Transition(ctx context.Context, arg TransitionParams) (int64, 
 		arg.Tag,
 		arg.ErrorMessage,
 		arg.NumSamples,
+		arg.UserID,
 		arg.StartedAt,
 		arg.EndDate,
 		arg.ID,
@@ -471,6 +481,7 @@ WITH u AS (
         (r.value->>'tag')::text AS tag,
         (r.value->>'error_message')::text AS error_message,
         (r.value->>'num_samples')::bigint AS num_samples,
+        (r.value->>'user_id')::text AS user_id,
         (r.value->>'started_at')::timestamptz AS started_at,
         (r.value->>'end_date')::timestamptz AS end_date,
         (r.value->>'tm_from_status')::text AS tm_from_status,
@@ -487,6 +498,7 @@ WITH u AS (
         tag = u.tag,
         error_message = u.error_message,
         num_samples = u.num_samples,
+        user_id = u.user_id,
         started_at = u.started_at,
         end_date = u.end_date
     FROM u
@@ -527,9 +539,10 @@ UPDATE synthesis SET version = $1::bigint,
     tag = $3::text,
     error_message = $4::text,
     num_samples = $5::bigint,
-    started_at = $6::timestamptz,
-    end_date = $7::timestamptz
-WHERE id = $8::uuid AND status = $9::text AND version = $10::bigint
+    user_id = $6::text,
+    started_at = $7::timestamptz,
+    end_date = $8::timestamptz
+WHERE id = $9::uuid AND status = $10::text AND version = $11::bigint
 `
 
 type UpdateParams struct {
@@ -538,6 +551,7 @@ type UpdateParams struct {
 	Tag           *string
 	ErrorMessage  *string
 	NumSamples    *int64
+	UserID        *string
 	StartedAt     *time.Time
 	EndDate       *time.Time
 	ID            uuid.UUID
@@ -553,6 +567,7 @@ func (q *Queries) Update(ctx context.Context, arg UpdateParams) (int64, error) {
 		arg.Tag,
 		arg.ErrorMessage,
 		arg.NumSamples,
+		arg.UserID,
 		arg.StartedAt,
 		arg.EndDate,
 		arg.ID,

@@ -45,6 +45,7 @@ func (d *Driver) Insert(ctx context.Context, x *synthesis.Synthesis, h backends.
 			Status:       string(x.Status),
 			Tag:          x.Tag,
 			UpdatedAt:    x.UpdatedAt.UTC(),
+			UserID:       x.UserID,
 			Version:      x.Version,
 		}); err != nil {
 			return classify(err)
@@ -87,6 +88,7 @@ func (d *Driver) Transition(ctx context.Context, from backends.Key, x *synthesis
 			TmFromStatus:  from.Status,
 			TmFromVersion: from.Version,
 			UpdatedAt:     x.UpdatedAt.UTC(),
+			UserID:        x.UserID,
 			Version:       x.Version,
 		})
 		if err != nil || n != 1 {
@@ -119,6 +121,7 @@ func (d *Driver) Update(ctx context.Context, from backends.Key, x *synthesis.Syn
 		TmFromStatus:  from.Status,
 		TmFromVersion: from.Version,
 		UpdatedAt:     x.UpdatedAt.UTC(),
+		UserID:        x.UserID,
 		Version:       x.Version,
 	})
 	return n == 1, classify(err)
@@ -256,6 +259,7 @@ func fromRow(r Synthesis) (*synthesis.Synthesis, error) {
 		Status:       synthesis.Status(r.Status),
 		Tag:          r.Tag,
 		UpdatedAt:    r.UpdatedAt.UTC(),
+		UserID:       r.UserID,
 		Version:      r.Version,
 	}
 	return x, nil

@@ -47,7 +47,7 @@ func (q *Queries) DeleteFinished(ctx context.Context, arg DeleteFinishedParams) 
 }
 
 const get = `-- name: Get :one
-SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, started_at, end_date FROM synthesis WHERE id = ?1
+SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, started_at, end_date FROM synthesis WHERE id = ?1
 `
 
 func (q *Queries) Get(ctx context.Context, id uuid.UUID) (Synthesis, error) {
@@ -62,6 +62,7 @@ func (q *Queries) Get(ctx context.Context, id uuid.UUID) (Synthesis, error) {
 		&i.Tag,
 		&i.ErrorMessage,
 		&i.NumSamples,
+		&i.UserID,
 		&i.StartedAt,
 		&i.EndDate,
 	)
@@ -137,8 +138,8 @@ func (q *Queries) History(ctx context.Context, tmTaskID uuid.UUID) ([]SynthesisH
 
 const insert = `-- name: Insert :exec
 
-INSERT INTO synthesis (id, status, version, created_at, updated_at, tag, error_message, num_samples, started_at, end_date)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+INSERT INTO synthesis (id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, started_at, end_date)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
 `
 
 type InsertParams struct {
@@ -150,6 +151,7 @@ type InsertParams struct {
 	Tag          *string
 	ErrorMessage *string
 	NumSamples   *int64
+	UserID       *string
 	StartedAt    *time.Time
 	EndDate      *time.Time
 }
@@ -166,6 +168,7 @@ func (q *Queries) Insert(ctx context.Context, arg InsertParams) error {
 		arg.Tag,
 		arg.ErrorMessage,
 		arg.NumSamples,
+		arg.UserID,
 		arg.StartedAt,
 		arg.EndDate,
 	)
@@ -204,7 +207,7 @@ func (q *Queries) InsertHistory(ctx context.Context, arg InsertHistoryParams) er
 }
 
 const listByStatus = `-- name: ListByStatus :many
-SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, started_at, end_date FROM synthesis WHERE status = ?1
+SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, started_at, end_date FROM synthesis WHERE status = ?1
 ORDER BY created_at, id
 LIMIT ?2
 `
@@ -233,6 +236,7 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]S
 			&i.Tag,
 			&i.ErrorMessage,
 			&i.NumSamples,
+			&i.UserID,
 			&i.StartedAt,
 			&i.EndDate,
 		); err != nil {
@@ -250,7 +254,7 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]S
 }
 
 const lost = `-- name: Lost :many
-SELECT t.id, t.status, t.version, t.created_at, t.updated_at, t.tag, t.error_message, t.num_samples, t.started_at, t.end_date, l.owner, l.attempt FROM synthesis AS t JOIN synthesis_lease AS l ON l.task_id = t.id
+SELECT t.id, t.status, t.version, t.created_at, t.updated_at, t.tag, t.error_message, t.num_samples, t.user_id, t.started_at, t.end_date, l.owner, l.attempt FROM synthesis AS t JOIN synthesis_lease AS l ON l.task_id = t.id
 WHERE t.status = ?1 AND l.expires_at <= ?2
 ORDER BY l.expires_at, t.id
 LIMIT ?3
@@ -287,6 +291,7 @@ func (q *Queries) Lost(ctx context.Context, arg LostParams) ([]LostRow, error) {
 			&i.Synthesis.Tag,
 			&i.Synthesis.ErrorMessage,
 			&i.Synthesis.NumSamples,
+			&i.Synthesis.UserID,
 			&i.Synthesis.StartedAt,
 			&i.Synthesis.EndDate,
 			&i.Owner,
@@ -368,9 +373,10 @@ UPDATE synthesis SET version = ?1,
     tag = ?3,
     error_message = ?4,
     num_samples = ?5,
-    started_at = ?6,
-    end_date = ?7
-WHERE id = ?8 AND status = ?9 AND version = ?10
+    user_id = ?6,
+    started_at = ?7,
+    end_date = ?8
+WHERE id = ?9 AND status = ?10 AND version = ?11
 `
 
 type UpdateParams struct {
@@ -379,6 +385,7 @@ type UpdateParams struct {
 	Tag           *string
 	ErrorMessage  *string
 	NumSamples    *int64
+	UserID        *string
 	StartedAt     *time.Time
 	EndDate       *time.Time
 	ID            uuid.UUID
@@ -394,6 +401,7 @@ func (q *Queries) Update(ctx context.Context, arg UpdateParams) (int64, error) {
 		arg.Tag,
 		arg.ErrorMessage,
 		arg.NumSamples,
+		arg.UserID,
 		arg.StartedAt,
 		arg.EndDate,
 		arg.ID,
@@ -413,9 +421,10 @@ UPDATE synthesis SET status = ?1,
     tag = ?4,
     error_message = ?5,
     num_samples = ?6,
-    started_at = ?7,
-    end_date = ?8
-WHERE id = ?9 AND status = ?10 AND version = ?11
+    user_id = ?7,
+    started_at = ?8,
+    end_date = ?9
+WHERE id = ?10 AND status = ?11 AND version = ?12
 `
 
 type UpdateGuardedParams struct {
@@ -425,6 +434,7 @@ type UpdateGuardedParams struct {
 	Tag           *string
 	ErrorMessage  *string
 	NumSamples    *int64
+	UserID        *string
 	StartedAt     *time.Time
 	EndDate       *time.Time
 	ID            uuid.UUID
@@ -441,6 +451,7 @@ func (q *Queries) UpdateGuarded(ctx context.Context, arg UpdateGuardedParams) (i
 		arg.Tag,
 		arg.ErrorMessage,
 		arg.NumSamples,
+		arg.UserID,
 		arg.StartedAt,
 		arg.EndDate,
 		arg.ID,

@@ -90,6 +90,7 @@ func (d *Driver) Insert(ctx context.Context, x *training.Training, h backends.Hi
 		TmActor:      h.Actor,
 		TmMessage:    h.Message,
 		UpdatedAt:    x.UpdatedAt.UTC(),
+		UserID:       x.UserID,
 		Version:      x.Version,
 	})
 	return classify(err)
@@ -142,6 +143,7 @@ func (d *Driver) transitionOne(ctx context.Context, r transitionRow) error {
 		TmFromVersion: r.FromVersion,
 		TmMessage:     r.Message,
 		UpdatedAt:     x.UpdatedAt.UTC(),
+		UserID:        x.UserID,
 		Version:       x.Version,
 	})
 	if err == nil && n != 1 {
@@ -163,6 +165,7 @@ func (d *Driver) Update(ctx context.Context, from backends.Key, x *training.Trai
 		TmFromStatus:  from.Status,
 		TmFromVersion: from.Version,
 		UpdatedAt:     x.UpdatedAt.UTC(),
+		UserID:        x.UserID,
 		Version:       x.Version,
 	})
 	return n == 1, classify(err)
@@ -289,6 +292,7 @@ func fromRow(r Training) (*training.Training, error) {
 		Status:       training.Status(r.Status),
 		Tag:          r.Tag,
 		UpdatedAt:    r.UpdatedAt.UTC(),
+		UserID:       r.UserID,
 		Version:      r.Version,
 	}
 	return x, nil

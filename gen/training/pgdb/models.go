@@ -20,6 +20,7 @@ type Training struct {
 	ErrorMessage *string
 	BaseModel    *string
 	Epochs       *int64
+	UserID       *string
 	StartedAt    *time.Time
 	EndDate      *time.Time
 }

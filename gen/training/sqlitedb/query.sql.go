@@ -47,7 +47,7 @@ func (q *Queries) DeleteFinished(ctx context.Context, arg DeleteFinishedParams) 
 }
 
 const get = `-- name: Get :one
-SELECT id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, started_at, end_date FROM training WHERE id = ?1
+SELECT id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, user_id, started_at, end_date FROM training WHERE id = ?1
 `
 
 func (q *Queries) Get(ctx context.Context, id uuid.UUID) (Training, error) {
@@ -63,6 +63,7 @@ func (q *Queries) Get(ctx context.Context, id uuid.UUID) (Training, error) {
 		&i.ErrorMessage,
 		&i.BaseModel,
 		&i.Epochs,
+		&i.UserID,
 		&i.StartedAt,
 		&i.EndDate,
 	)
@@ -138,8 +139,8 @@ func (q *Queries) History(ctx context.Context, tmTaskID uuid.UUID) ([]TrainingHi
 
 const insert = `-- name: Insert :exec
 
-INSERT INTO training (id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, started_at, end_date)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+INSERT INTO training (id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, user_id, started_at, end_date)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
 `
 
 type InsertParams struct {
@@ -152,6 +153,7 @@ type InsertParams struct {
 	ErrorMessage *string
 	BaseModel    *string
 	Epochs       *int64
+	UserID       *string
 	StartedAt    *time.Time
 	EndDate      *time.Time
 }
@@ -169,6 +171,7 @@ func (q *Queries) Insert(ctx context.Context, arg InsertParams) error {
 		arg.ErrorMessage,
 		arg.BaseModel,
 		arg.Epochs,
+		arg.UserID,
 		arg.StartedAt,
 		arg.EndDate,
 	)
@@ -207,7 +210,7 @@ func (q *Queries) InsertHistory(ctx context.Context, arg InsertHistoryParams) er
 }
 
 const listByStatus = `-- name: ListByStatus :many
-SELECT id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, started_at, end_date FROM training WHERE status = ?1
+SELECT id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, user_id, started_at, end_date FROM training WHERE status = ?1
 ORDER BY created_at, id
 LIMIT ?2
 `
@@ -237,6 +240,7 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]T
 			&i.ErrorMessage,
 			&i.BaseModel,
 			&i.Epochs,
+			&i.UserID,
 			&i.StartedAt,
 			&i.EndDate,
 		); err != nil {
@@ -254,7 +258,7 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]T
 }
 
 const lost = `-- name: Lost :many
-SELECT t.id, t.status, t.version, t.created_at, t.updated_at, t.tag, t.error_message, t.base_model, t.epochs, t.started_at, t.end_date, l.owner, l.attempt FROM training AS t JOIN training_lease AS l ON l.task_id = t.id
+SELECT t.id, t.status, t.version, t.created_at, t.updated_at, t.tag, t.error_message, t.base_model, t.epochs, t.user_id, t.started_at, t.end_date, l.owner, l.attempt FROM training AS t JOIN training_lease AS l ON l.task_id = t.id
 WHERE t.status = ?1 AND l.expires_at <= ?2
 ORDER BY l.expires_at, t.id
 LIMIT ?3
@@ -292,6 +296,7 @@ func (q *Queries) Lost(ctx context.Context, arg LostParams) ([]LostRow, error) {
 			&i.Training.ErrorMessage,
 			&i.Training.BaseModel,
 			&i.Training.Epochs,
+			&i.Training.UserID,
 			&i.Training.StartedAt,
 			&i.Training.EndDate,
 			&i.Owner,
@@ -374,9 +379,10 @@ UPDATE training SET version = ?1,
     error_message = ?4,
     base_model = ?5,
     epochs = ?6,
-    started_at = ?7,
-    end_date = ?8
-WHERE id = ?9 AND status = ?10 AND version = ?11
+    user_id = ?7,
+    started_at = ?8,
+    end_date = ?9
+WHERE id = ?10 AND status = ?11 AND version = ?12
 `
 
 type UpdateParams struct {
@@ -386,6 +392,7 @@ type UpdateParams struct {
 	ErrorMessage  *string
 	BaseModel     *string
 	Epochs        *int64
+	UserID        *string
 	StartedAt     *time.Time
 	EndDate       *time.Time
 	ID            uuid.UUID
@@ -402,6 +409,7 @@ func (q *Queries) Update(ctx context.Context, arg UpdateParams) (int64, error) {
 		arg.ErrorMessage,
 		arg.BaseModel,
 		arg.Epochs,
+		arg.UserID,
 		arg.StartedAt,
 		arg.EndDate,
 		arg.ID,
@@ -422,9 +430,10 @@ UPDATE training SET status = ?1,
     error_message = ?5,
     base_model = ?6,
     epochs = ?7,
-    started_at = ?8,
-    end_date = ?9
-WHERE id = ?10 AND status = ?11 AND version = ?12
+    user_id = ?8,
+    started_at = ?9,
+    end_date = ?10
+WHERE id = ?11 AND status = ?12 AND version = ?13
 `
 
 type UpdateGuardedParams struct {
@@ -435,6 +444,7 @@ type UpdateGuardedParams struct {
 	ErrorMessage  *string
 	BaseModel     *string
 	Epochs        *int64
+	UserID        *string
 	StartedAt     *time.Time
 	EndDate       *time.Time
 	ID            uuid.UUID
@@ -452,6 +462,7 @@ func (q *Queries) UpdateGuarded(ctx context.Context, arg UpdateGuardedParams) (i
 		arg.ErrorMessage,
 		arg.BaseModel,
 		arg.Epochs,
+		arg.UserID,
 		arg.StartedAt,
 		arg.EndDate,
 		arg.ID,

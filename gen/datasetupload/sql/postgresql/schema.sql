@@ -12,6 +12,7 @@ CREATE TABLE dataset_upload (
     error_message text CHECK (char_length(error_message) <= 4000),
     dataset_name text CHECK (char_length(dataset_name) <= 255),
     records_processed bigint NOT NULL CHECK (records_processed >= 0),
+    user_id text CHECK (char_length(user_id) <= 255),
     started_at timestamptz,
     end_date timestamptz
 );

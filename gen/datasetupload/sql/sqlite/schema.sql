@@ -12,6 +12,7 @@ CREATE TABLE dataset_upload (
     error_message TEXT CHECK (length(error_message) <= 4000),
     dataset_name TEXT CHECK (length(dataset_name) <= 255),
     records_processed INTEGER NOT NULL CHECK (records_processed >= 0),
+    user_id TEXT CHECK (length(user_id) <= 255),
     started_at DATETIME,
     end_date DATETIME
 );

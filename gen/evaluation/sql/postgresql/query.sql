@@ -4,8 +4,8 @@
 -- name: Create :execrows
 -- Inserts a task and its first history row (seq 1).
 WITH t AS (
-    INSERT INTO evaluation (id, status, version, created_at, updated_at, tag, error_message, model_name, benchmark, started_at, end_date)
-    VALUES (sqlc.arg(id)::uuid, sqlc.arg(status)::text, sqlc.arg(version)::bigint, sqlc.arg(created_at)::timestamptz, sqlc.arg(updated_at)::timestamptz, sqlc.narg(tag)::text, sqlc.narg(error_message)::text, sqlc.narg(model_name)::text, sqlc.narg(benchmark)::text, sqlc.narg(started_at)::timestamptz, sqlc.narg(end_date)::timestamptz)
+    INSERT INTO evaluation (id, status, version, created_at, updated_at, tag, error_message, model_name, benchmark, user_id, started_at, end_date)
+    VALUES (sqlc.arg(id)::uuid, sqlc.arg(status)::text, sqlc.arg(version)::bigint, sqlc.arg(created_at)::timestamptz, sqlc.arg(updated_at)::timestamptz, sqlc.narg(tag)::text, sqlc.narg(error_message)::text, sqlc.narg(model_name)::text, sqlc.narg(benchmark)::text, sqlc.narg(user_id)::text, sqlc.narg(started_at)::timestamptz, sqlc.narg(end_date)::timestamptz)
     RETURNING id, status, created_at
 )
 INSERT INTO evaluation_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
@@ -22,6 +22,7 @@ WITH t AS (
         error_message = sqlc.narg(error_message)::text,
         model_name = sqlc.narg(model_name)::text,
         benchmark = sqlc.narg(benchmark)::text,
+        user_id = sqlc.narg(user_id)::text,
         started_at = sqlc.narg(started_at)::timestamptz,
         end_date = sqlc.narg(end_date)::timestamptz
     WHERE id = sqlc.arg(id)::uuid AND status = sqlc.arg(tm_from_status)::text AND version = sqlc.arg(tm_from_version)::bigint
@@ -45,6 +46,7 @@ WITH u AS (
         (r.value->>'error_message')::text AS error_message,
         (r.value->>'model_name')::text AS model_name,
         (r.value->>'benchmark')::text AS benchmark,
+        (r.value->>'user_id')::text AS user_id,
         (r.value->>'started_at')::timestamptz AS started_at,
         (r.value->>'end_date')::timestamptz AS end_date,
         (r.value->>'tm_from_status')::text AS tm_from_status,
@@ -62,6 +64,7 @@ WITH u AS (
         error_message = u.error_message,
         model_name = u.model_name,
         benchmark = u.benchmark,
+        user_id = u.user_id,
         started_at = u.started_at,
         end_date = u.end_date
     FROM u
@@ -82,12 +85,13 @@ UPDATE evaluation SET version = sqlc.arg(version)::bigint,
     error_message = sqlc.narg(error_message)::text,
     model_name = sqlc.narg(model_name)::text,
     benchmark = sqlc.narg(benchmark)::text,
+    user_id = sqlc.narg(user_id)::text,
     started_at = sqlc.narg(started_at)::timestamptz,
     end_date = sqlc.narg(end_date)::timestamptz
 WHERE id = sqlc.arg(id)::uuid AND status = sqlc.arg(tm_from_status)::text AND version = sqlc.arg(tm_from_version)::bigint;
 
 -- name: Get :one
-SELECT id, status, version, created_at, updated_at, tag, error_message, model_name, benchmark, started_at, end_date FROM evaluation WHERE id = sqlc.arg(id)::uuid;
+SELECT id, status, version, created_at, updated_at, tag, error_message, model_name, benchmark, user_id, started_at, end_date FROM evaluation WHERE id = sqlc.arg(id)::uuid;
 
 -- name: Delete :execrows
 DELETE FROM evaluation WHERE id = sqlc.arg(id)::uuid;
@@ -97,14 +101,14 @@ SELECT task_id, seq, from_status, to_status, event, at, attempt, actor, message 
 
 -- name: ListByStatus :many
 -- Tasks in one status, oldest first: what workers and sweepers scan.
-SELECT id, status, version, created_at, updated_at, tag, error_message, model_name, benchmark, started_at, end_date FROM evaluation WHERE status = sqlc.arg(tm_status)::text
+SELECT id, status, version, created_at, updated_at, tag, error_message, model_name, benchmark, user_id, started_at, end_date FROM evaluation WHERE status = sqlc.arg(tm_status)::text
 ORDER BY created_at, id
 LIMIT sqlc.arg(tm_max_rows)::integer;
 
 -- name: ClaimByStatus :many
 -- Like ListByStatus, but locks the rows it returns and skips rows other
 -- transactions hold: concurrent workers never claim the same task.
-SELECT id, status, version, created_at, updated_at, tag, error_message, model_name, benchmark, started_at, end_date FROM evaluation WHERE status = sqlc.arg(tm_status)::text
+SELECT id, status, version, created_at, updated_at, tag, error_message, model_name, benchmark, user_id, started_at, end_date FROM evaluation WHERE status = sqlc.arg(tm_status)::text
 ORDER BY created_at, id
 LIMIT sqlc.arg(tm_max_rows)::integer
 FOR UPDATE SKIP LOCKED;

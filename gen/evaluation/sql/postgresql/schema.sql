@@ -12,6 +12,7 @@ CREATE TABLE evaluation (
     error_message text CHECK (char_length(error_message) <= 4000),
     model_name text CHECK (char_length(model_name) <= 255),
     benchmark text CHECK (char_length(benchmark) <= 255),
+    user_id text CHECK (char_length(user_id) <= 255),
     started_at timestamptz,
     end_date timestamptz
 );

@@ -12,6 +12,7 @@ CREATE TABLE evaluation (
     error_message TEXT CHECK (length(error_message) <= 4000),
     model_name TEXT CHECK (length(model_name) <= 255),
     benchmark TEXT CHECK (length(benchmark) <= 255),
+    user_id TEXT CHECK (length(user_id) <= 255),
     started_at DATETIME,
     end_date DATETIME
 );

@@ -12,6 +12,7 @@ CREATE TABLE model_upload (
     error_message text CHECK (char_length(error_message) <= 4000),
     source text NOT NULL CHECK (source IN ('HUGGINGFACE', 'GITHUB', 'LOCAL')),
     source_uri text CHECK (char_length(source_uri) <= 2048),
+    user_id text CHECK (char_length(user_id) <= 255),
     started_at timestamptz,
     end_date timestamptz
 );

@@ -2,8 +2,8 @@
 -- Queries of model "model_upload" for sqlite, compiled by sqlc.
 
 -- name: Insert :exec
-INSERT INTO model_upload (id, status, version, created_at, updated_at, tag, error_message, source, source_uri, started_at, end_date)
-VALUES (sqlc.arg(id), sqlc.arg(status), sqlc.arg(version), sqlc.arg(created_at), sqlc.arg(updated_at), sqlc.narg(tag), sqlc.narg(error_message), sqlc.arg(source), sqlc.narg(source_uri), sqlc.narg(started_at), sqlc.narg(end_date));
+INSERT INTO model_upload (id, status, version, created_at, updated_at, tag, error_message, source, source_uri, user_id, started_at, end_date)
+VALUES (sqlc.arg(id), sqlc.arg(status), sqlc.arg(version), sqlc.arg(created_at), sqlc.arg(updated_at), sqlc.narg(tag), sqlc.narg(error_message), sqlc.arg(source), sqlc.narg(source_uri), sqlc.narg(user_id), sqlc.narg(started_at), sqlc.narg(end_date));
 
 -- name: UpdateGuarded :execrows
 -- The status-changing half of a transition (InsertHistory is the other), in one transaction.
@@ -14,6 +14,7 @@ UPDATE model_upload SET status = sqlc.arg(status),
     error_message = sqlc.narg(error_message),
     source = sqlc.arg(source),
     source_uri = sqlc.narg(source_uri),
+    user_id = sqlc.narg(user_id),
     started_at = sqlc.narg(started_at),
     end_date = sqlc.narg(end_date)
 WHERE id = sqlc.arg(id) AND status = sqlc.arg(tm_from_status) AND version = sqlc.arg(tm_from_version);
@@ -31,12 +32,13 @@ UPDATE model_upload SET version = sqlc.arg(version),
     error_message = sqlc.narg(error_message),
     source = sqlc.arg(source),
     source_uri = sqlc.narg(source_uri),
+    user_id = sqlc.narg(user_id),
     started_at = sqlc.narg(started_at),
     end_date = sqlc.narg(end_date)
 WHERE id = sqlc.arg(id) AND status = sqlc.arg(tm_from_status) AND version = sqlc.arg(tm_from_version);
 
 -- name: Get :one
-SELECT id, status, version, created_at, updated_at, tag, error_message, source, source_uri, started_at, end_date FROM model_upload WHERE id = sqlc.arg(id);
+SELECT id, status, version, created_at, updated_at, tag, error_message, source, source_uri, user_id, started_at, end_date FROM model_upload WHERE id = sqlc.arg(id);
 
 -- name: Delete :execrows
 DELETE FROM model_upload WHERE id = sqlc.arg(id);
@@ -46,7 +48,7 @@ SELECT task_id, seq, from_status, to_status, event, at, attempt, actor, message 
 
 -- name: ListByStatus :many
 -- Tasks in one status, oldest first: what workers and sweepers scan.
-SELECT id, status, version, created_at, updated_at, tag, error_message, source, source_uri, started_at, end_date FROM model_upload WHERE status = sqlc.arg(tm_status)
+SELECT id, status, version, created_at, updated_at, tag, error_message, source, source_uri, user_id, started_at, end_date FROM model_upload WHERE status = sqlc.arg(tm_status)
 ORDER BY created_at, id
 LIMIT sqlc.arg(tm_max_rows);
 

@@ -12,6 +12,7 @@ CREATE TABLE model_upload (
     error_message TEXT CHECK (length(error_message) <= 4000),
     source TEXT NOT NULL CHECK (source IN ('HUGGINGFACE', 'GITHUB', 'LOCAL')),
     source_uri TEXT CHECK (length(source_uri) <= 2048),
+    user_id TEXT CHECK (length(user_id) <= 255),
     started_at DATETIME,
     end_date DATETIME
 );

@@ -4,8 +4,8 @@
 -- name: Create :execrows
 -- Inserts a task and its first history row (seq 1).
 WITH t AS (
-    INSERT INTO synthesis (id, status, version, created_at, updated_at, tag, error_message, num_samples, started_at, end_date)
-    VALUES (sqlc.arg(id)::uuid, sqlc.arg(status)::text, sqlc.arg(version)::bigint, sqlc.arg(created_at)::timestamptz, sqlc.arg(updated_at)::timestamptz, sqlc.narg(tag)::text, sqlc.narg(error_message)::text, sqlc.narg(num_samples)::bigint, sqlc.narg(started_at)::timestamptz, sqlc.narg(end_date)::timestamptz)
+    INSERT INTO synthesis (id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, started_at, end_date)
+    VALUES (sqlc.arg(id)::uuid, sqlc.arg(status)::text, sqlc.arg(version)::bigint, sqlc.arg(created_at)::timestamptz, sqlc.arg(updated_at)::timestamptz, sqlc.narg(tag)::text, sqlc.narg(error_message)::text, sqlc.narg(num_samples)::bigint, sqlc.narg(user_id)::text, sqlc.narg(started_at)::timestamptz, sqlc.narg(end_date)::timestamptz)
     RETURNING id, status, created_at
 )
 INSERT INTO synthesis_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
@@ -21,6 +21,7 @@ WITH t AS (
         tag = sqlc.narg(tag)::text,
         error_message = sqlc.narg(error_message)::text,
         num_samples = sqlc.narg(num_samples)::bigint,
+        user_id = sqlc.narg(user_id)::text,
         started_at = sqlc.narg(started_at)::timestamptz,
         end_date = sqlc.narg(end_date)::timestamptz
     WHERE id = sqlc.arg(id)::uuid AND status = sqlc.arg(tm_from_status)::text AND version = sqlc.arg(tm_from_version)::bigint
@@ -43,6 +44,7 @@ WITH u AS (
         (r.value->>'tag')::text AS tag,
         (r.value->>'error_message')::text AS error_message,
         (r.value->>'num_samples')::bigint AS num_samples,
+        (r.value->>'user_id')::text AS user_id,
         (r.value->>'started_at')::timestamptz AS started_at,
         (r.value->>'end_date')::timestamptz AS end_date,
         (r.value->>'tm_from_status')::text AS tm_from_status,
@@ -59,6 +61,7 @@ WITH u AS (
         tag = u.tag,
         error_message = u.error_message,
         num_samples = u.num_samples,
+        user_id = u.user_id,
         started_at = u.started_at,
         end_date = u.end_date
     FROM u
@@ -78,12 +81,13 @@ UPDATE synthesis SET version = sqlc.arg(version)::bigint,
     tag = sqlc.narg(tag)::text,
     error_message = sqlc.narg(error_message)::text,
     num_samples = sqlc.narg(num_samples)::bigint,
+    user_id = sqlc.narg(user_id)::text,
     started_at = sqlc.narg(started_at)::timestamptz,
     end_date = sqlc.narg(end_date)::timestamptz
 WHERE id = sqlc.arg(id)::uuid AND status = sqlc.arg(tm_from_status)::text AND version = sqlc.arg(tm_from_version)::bigint;
 
 -- name: Get :one
-SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, started_at, end_date FROM synthesis WHERE id = sqlc.arg(id)::uuid;
+SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, started_at, end_date FROM synthesis WHERE id = sqlc.arg(id)::uuid;
 
 -- name: Delete :execrows
 DELETE FROM synthesis WHERE id = sqlc.arg(id)::uuid;
@@ -93,14 +97,14 @@ SELECT task_id, seq, from_status, to_status, event, at, attempt, actor, message 
 
 -- name: ListByStatus :many
 -- Tasks in one status, oldest first: what workers and sweepers scan.
-SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, started_at, end_date FROM synthesis WHERE status = sqlc.arg(tm_status)::text
+SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, started_at, end_date FROM synthesis WHERE status = sqlc.arg(tm_status)::text
 ORDER BY created_at, id
 LIMIT sqlc.arg(tm_max_rows)::integer;
 
 -- name: ClaimByStatus :many
 -- Like ListByStatus, but locks the rows it returns and skips rows other
 -- transactions hold: concurrent workers never claim the same task.
-SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, started_at, end_date FROM synthesis WHERE status = sqlc.arg(tm_status)::text
+SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, started_at, end_date FROM synthesis WHERE status = sqlc.arg(tm_status)::text
 ORDER BY created_at, id
 LIMIT sqlc.arg(tm_max_rows)::integer
 FOR UPDATE SKIP LOCKED;

@@ -11,6 +11,7 @@ CREATE TABLE synthesis (
     tag text CHECK (char_length(tag) <= 255),
     error_message text CHECK (char_length(error_message) <= 4000),
     num_samples bigint CHECK (num_samples >= 1),
+    user_id text CHECK (char_length(user_id) <= 255),
     started_at timestamptz,
     end_date timestamptz
 );

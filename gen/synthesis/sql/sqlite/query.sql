@@ -2,8 +2,8 @@
 -- Queries of model "synthesis" for sqlite, compiled by sqlc.
 
 -- name: Insert :exec
-INSERT INTO synthesis (id, status, version, created_at, updated_at, tag, error_message, num_samples, started_at, end_date)
-VALUES (sqlc.arg(id), sqlc.arg(status), sqlc.arg(version), sqlc.arg(created_at), sqlc.arg(updated_at), sqlc.narg(tag), sqlc.narg(error_message), sqlc.narg(num_samples), sqlc.narg(started_at), sqlc.narg(end_date));
+INSERT INTO synthesis (id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, started_at, end_date)
+VALUES (sqlc.arg(id), sqlc.arg(status), sqlc.arg(version), sqlc.arg(created_at), sqlc.arg(updated_at), sqlc.narg(tag), sqlc.narg(error_message), sqlc.narg(num_samples), sqlc.narg(user_id), sqlc.narg(started_at), sqlc.narg(end_date));
 
 -- name: UpdateGuarded :execrows
 -- The status-changing half of a transition (InsertHistory is the other), in one transaction.
@@ -13,6 +13,7 @@ UPDATE synthesis SET status = sqlc.arg(status),
     tag = sqlc.narg(tag),
     error_message = sqlc.narg(error_message),
     num_samples = sqlc.narg(num_samples),
+    user_id = sqlc.narg(user_id),
     started_at = sqlc.narg(started_at),
     end_date = sqlc.narg(end_date)
 WHERE id = sqlc.arg(id) AND status = sqlc.arg(tm_from_status) AND version = sqlc.arg(tm_from_version);
@@ -29,12 +30,13 @@ UPDATE synthesis SET version = sqlc.arg(version),
     tag = sqlc.narg(tag),
     error_message = sqlc.narg(error_message),
     num_samples = sqlc.narg(num_samples),
+    user_id = sqlc.narg(user_id),
     started_at = sqlc.narg(started_at),
     end_date = sqlc.narg(end_date)
 WHERE id = sqlc.arg(id) AND status = sqlc.arg(tm_from_status) AND version = sqlc.arg(tm_from_version);
 
 -- name: Get :one
-SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, started_at, end_date FROM synthesis WHERE id = sqlc.arg(id);
+SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, started_at, end_date FROM synthesis WHERE id = sqlc.arg(id);
 
 -- name: Delete :execrows
 DELETE FROM synthesis WHERE id = sqlc.arg(id);
@@ -44,7 +46,7 @@ SELECT task_id, seq, from_status, to_status, event, at, attempt, actor, message 
 
 -- name: ListByStatus :many
 -- Tasks in one status, oldest first: what workers and sweepers scan.
-SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, started_at, end_date FROM synthesis WHERE status = sqlc.arg(tm_status)
+SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, started_at, end_date FROM synthesis WHERE status = sqlc.arg(tm_status)
 ORDER BY created_at, id
 LIMIT sqlc.arg(tm_max_rows);
 

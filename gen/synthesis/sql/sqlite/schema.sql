@@ -11,6 +11,7 @@ CREATE TABLE synthesis (
     tag TEXT CHECK (length(tag) <= 255),
     error_message TEXT CHECK (length(error_message) <= 4000),
     num_samples INTEGER CHECK (num_samples >= 1),
+    user_id TEXT CHECK (length(user_id) <= 255),
     started_at DATETIME,
     end_date DATETIME
 );

@@ -12,6 +12,7 @@ CREATE TABLE training (
     error_message text CHECK (char_length(error_message) <= 4000),
     base_model text CHECK (char_length(base_model) <= 255),
     epochs bigint CHECK (epochs >= 1),
+    user_id text CHECK (char_length(user_id) <= 255),
     started_at timestamptz,
     end_date timestamptz
 );

@@ -12,6 +12,7 @@ CREATE TABLE training (
     error_message TEXT CHECK (length(error_message) <= 4000),
     base_model TEXT CHECK (length(base_model) <= 255),
     epochs INTEGER CHECK (epochs >= 1),
+    user_id TEXT CHECK (length(user_id) <= 255),
     started_at DATETIME,
     end_date DATETIME
 );

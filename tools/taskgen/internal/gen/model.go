@@ -67,6 +67,7 @@ func (g *generator) modelFile(f *jen.File) {
 	g.prepareTimeoutMethod(f)
 	g.progressMethod(f)
 	g.workerDecl(f)
+	g.apiDecl(f)
 	g.listRowMethod(f)
 	f.Comment("RetentionTime returns when the task reached its terminal status (its last")
 	f.Comment("change), and false while it is unfinished.")

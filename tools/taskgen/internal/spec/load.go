@@ -23,7 +23,7 @@ type ReadFunc func(path string) ([]byte, error)
 // BuiltinFields are the fields every model struct has.
 var BuiltinFields = []string{"id", "status", "version", "created_at", "updated_at"}
 
-var modelKeys = []string{"model", "package", "struct", "doc", "lifecycle", "statuses", "sets", "events", "error_codes", "worker", "enums", "types", "fields"}
+var modelKeys = []string{"model", "package", "struct", "doc", "lifecycle", "statuses", "sets", "events", "error_codes", "worker", "api", "enums", "types", "fields"}
 var lifecycleKeys = []string{"doc", "statuses", "sets", "events", "error_codes", "worker"}
 
 // LoadFile loads one spec file. A model that another references through a
@@ -231,7 +231,7 @@ func (l *loader) model(data []byte) *Model {
 	l.declare(m.Struct, "the model struct", k["model"].val)
 	l.declare("New"+m.Struct, "the constructor of "+m.Struct, k["model"].val)
 	for _, id := range []string{"Status", "Statuses", "ParseStatus", "Event", "Events", "ParseEvent", "Fire", "CanTransition",
-		"AllowedEvents", "TransitionError", "Timeout", "Timeouts", "StatusesWithCode", "ModelName", "Transition", "Initial", "Migrations", "Worker"} {
+		"AllowedEvents", "TransitionError", "Timeout", "Timeouts", "StatusesWithCode", "ModelName", "Transition", "Initial", "Migrations", "Worker", "API"} {
 		l.idents[id] = "a generated name"
 	}
 
@@ -293,6 +293,9 @@ func (l *loader) model(data []byte) *Model {
 		l.worker(p.val)
 	}
 	l.file = l.fileOf(k["model"])
+	if p, ok := k["api"]; ok {
+		l.api(p.val)
+	}
 	l.checkTypeCycles()
 	return m
 }
@@ -621,7 +624,7 @@ func (l *loader) enums(n *yaml.Node) {
 }
 
 // reservedStructMethods are the methods generated on model and value structs.
-var reservedStructMethods = map[string]bool{"Fire": true, "Validate": true, "UnmarshalJSON": true, "MarshalJSON": true, "Key": true, "Init": true, "Touch": true, "TimeoutAt": true, "ListRow": true, "IsFinished": true, "PrepareTimeout": true, "RetentionTime": true, "PrepareFailure": true, "ReportProgress": true}
+var reservedStructMethods = map[string]bool{"Fire": true, "Validate": true, "UnmarshalJSON": true, "MarshalJSON": true, "Key": true, "Init": true, "Touch": true, "TimeoutAt": true, "ListRow": true, "IsFinished": true, "PrepareTimeout": true, "RetentionTime": true, "PrepareFailure": true, "ReportProgress": true, "Owner": true, "SetOwner": true}
 
 var fieldKeys = []string{"type", "of", "doc", "required", "optional", "default", "max_len", "min_len", "ge", "le", "gt", "lt", "min_items", "max_items", "references"}
 

@@ -80,6 +80,9 @@ type Model struct {
 	// Worker says how workers run the model's tasks; nil when the spec
 	// declares no worker section.
 	Worker *Worker
+	// API says what the HTTP server lets clients do; nil when the spec
+	// declares no api section.
+	API *API
 	// ProgressField is the model's `progress` field when it is an int
 	// bounded 0–100 and some status maps a progress: Fire sets it.
 	ProgressField *Field
