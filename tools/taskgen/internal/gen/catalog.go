@@ -143,6 +143,11 @@ func CatalogFiles(models []*spec.Model, importBase string) (map[string][]byte, e
 		return nil, err
 	}
 	files["catalog.go"] = []byte(buf.String())
+	serve, err := catalogServe(listed, importBase)
+	if err != nil {
+		return nil, err
+	}
+	files["serve.go"] = serve
 	return files, nil
 }
 

@@ -1,0 +1,371 @@
+package server
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/taskmodel/taskmodel/backends"
+	"github.com/taskmodel/taskmodel/backends/memory"
+	"github.com/taskmodel/taskmodel/backends/postgres"
+	"github.com/taskmodel/taskmodel/backends/sqlite"
+	"github.com/taskmodel/taskmodel/sdk/engine"
+	"github.com/taskmodel/taskmodel/sdk/sweep"
+	"github.com/taskmodel/taskmodel/tasktype"
+)
+
+// ModelType is what the server needs of a generated model struct: PT is
+// *T, with the methods taskgen generates on every model.
+type ModelType[T any, E ~string] interface {
+	engine.Model[T, E]
+	// PrepareTimeout fills the fields a timed-out status's event requires.
+	PrepareTimeout() (E, bool)
+	// TimeoutAt tells when the current status times out (memory driver).
+	TimeoutAt() (time.Time, bool)
+	// Owner and SetOwner read and write the spec's api owner field.
+	Owner() string
+	SetOwner(user string)
+	// IsFinished reports a terminal status.
+	IsFinished() bool
+}
+
+// Model describes one generated model to the server; taskgen's catalog
+// package emits one per model (catalog.Serve), so a new spec gets its
+// routes by regeneration.
+type Model[T any] struct {
+	// Name is the model name, the task_type of requests and listings.
+	Name string
+	// New returns a task holding the spec's defaults.
+	New func() *T
+	// API is the spec's api section; Worker its worker section (zero if none).
+	API    tasktype.API
+	Worker tasktype.Worker
+	// SQLite and Postgres build the model's driver over a database.
+	SQLite   func(*sql.DB) backends.Driver[T]
+	Postgres func(*pgxpool.Pool) backends.Driver[T]
+}
+
+// Listers build the unified listing over a database (the catalog's
+// generated listers).
+type Listers struct {
+	SQLite   func(*sql.DB) backends.Lister
+	Postgres func(*pgxpool.Pool) backends.Lister
+}
+
+// Backend is the database the server's models live in: one of SQLite,
+// PostgreSQL or memory (for tests of code that embeds the server).
+type Backend struct {
+	sqlite *sql.DB
+	pg     *pgxpool.Pool
+	mem    []memory.ListSource
+	memory bool
+}
+
+// SQLite returns a Backend over an open SQLite database whose migrations
+// have been applied (catalog.Migrations).
+func SQLite(db *sql.DB) *Backend { return &Backend{sqlite: db} }
+
+// Postgres returns a Backend over a PostgreSQL pool whose migrations have
+// been applied.
+func Postgres(pool *pgxpool.Pool) *Backend { return &Backend{pg: pool} }
+
+// Memory returns a Backend that keeps tasks in memory.
+func Memory() *Backend { return &Backend{memory: true} }
+
+// Leases returns the backend's leases (one sweeper at a time).
+func (b *Backend) Leases() backends.Leases {
+	switch {
+	case b.sqlite != nil:
+		return sqlite.NewLeases(b.sqlite)
+	case b.pg != nil:
+		return postgres.NewLeases(b.pg)
+	}
+	return memory.NewLeases()
+}
+
+// Models is the set of models a server serves over one backend, with the
+// unified listing across them. Build it with NewModels and Add (or the
+// generated catalog.Serve).
+type Models struct {
+	backend *Backend
+	listers Listers
+	catalog []backends.CatalogModel
+	byName  map[string]binding
+	order   []binding
+	err     error
+}
+
+// NewModels starts a set of models over b; catalog lists the models of the
+// unified listing (catalog.Models()).
+func NewModels(b *Backend, catalog []backends.CatalogModel, listers Listers) *Models {
+	return &Models{backend: b, listers: listers, catalog: catalog, byName: map[string]binding{}}
+}
+
+// Err reports the first error of an Add.
+func (ms *Models) Err() error { return ms.err }
+
+// Names returns the model names in the order they were added.
+func (ms *Models) Names() []string {
+	out := make([]string, len(ms.order))
+	for i, b := range ms.order {
+		out[i] = b.name()
+	}
+	return out
+}
+
+// Add binds model m: it builds the model's engine over the set's backend.
+func Add[T any, E ~string, PT ModelType[T, E]](ms *Models, m Model[T], opts ...engine.Option) {
+	if ms.err != nil {
+		return
+	}
+	if _, dup := ms.byName[m.Name]; dup || m.Name == "" {
+		ms.err = fmt.Errorf("server: model %q added twice or unnamed", m.Name)
+		return
+	}
+	var drv backends.Driver[T]
+	switch b := ms.backend; {
+	case b.sqlite != nil:
+		drv = m.SQLite(b.sqlite)
+	case b.pg != nil:
+		drv = m.Postgres(b.pg)
+	default:
+		d := memory.New[T, PT]()
+		b.mem = append(b.mem, d)
+		drv = d
+	}
+	opts = append([]engine.Option{engine.WithWorker(m.Worker)}, opts...)
+	bd := &typed[T, E, PT]{m: m, eng: engine.New[T, E, PT](drv, opts...)}
+	ms.byName[m.Name] = bd
+	ms.order = append(ms.order, bd)
+}
+
+// Engine returns the engine of a model, typed: the place to start worker
+// pools on (sdk/worker) or to use the SDK next to the server.
+func Engine[T any, E ~string, PT ModelType[T, E]](ms *Models, name string) (*engine.Engine[T, E, PT], error) {
+	b, ok := ms.byName[name]
+	if !ok {
+		return nil, fmt.Errorf("server: no model %q; models are %s", name, strings.Join(ms.Names(), ", "))
+	}
+	t, ok := b.(*typed[T, E, PT])
+	if !ok {
+		return nil, fmt.Errorf("server: model %q is not of the type asked for", name)
+	}
+	return t.eng, nil
+}
+
+// Catalog returns the unified listing across the models.
+func (ms *Models) Catalog() *backends.Catalog {
+	var l backends.Lister
+	switch b := ms.backend; {
+	case b.sqlite != nil:
+		l = ms.listers.SQLite(b.sqlite)
+	case b.pg != nil:
+		l = ms.listers.Postgres(b.pg)
+	default:
+		l = memory.NewLister(b.mem...)
+	}
+	return backends.NewCatalog(l, ms.catalog)
+}
+
+// view is a task as the HTTP layer sees it, whatever its model.
+type view struct {
+	model    string
+	task     any // *T: marshals to the model's JSON
+	key      tasktype.Key
+	owner    string
+	finished bool
+}
+
+// binding is a model's engine with its types erased, so that one set of
+// handlers serves every model.
+type binding interface {
+	name() string
+	api() tasktype.API
+	worker() tasktype.Worker
+	// create makes a task from a client's fields (JSON values by name).
+	create(ctx context.Context, owner string, fields map[string]json.RawMessage, meta engine.Meta) (*view, error)
+	get(ctx context.Context, id uuid.UUID) (*view, error)
+	// fire fires ev on the task as read in v; with setMessage it also sets
+	// error_message to message (nil clears it).
+	fire(ctx context.Context, v *view, ev string, setMessage bool, message *string, meta engine.Meta) (*view, error)
+	cancel(ctx context.Context, id uuid.UUID, meta engine.Meta) (*view, error)
+	history(ctx context.Context, id uuid.UUID) ([]backends.History, error)
+	// watch streams the task's changes until it finishes or ctx ends.
+	watch(ctx context.Context, id uuid.UUID) (<-chan *view, func(), error)
+	// sweeper applies the model's timeouts; onMove is called per move.
+	sweeper(cfg sweepConfig) func(ctx context.Context) (sweep.Result, error)
+}
+
+type sweepConfig struct {
+	leases backends.Leases
+	owner  string
+	onMove func(ctx context.Context, before, after *view) error
+}
+
+type typed[T any, E ~string, PT ModelType[T, E]] struct {
+	m   Model[T]
+	eng *engine.Engine[T, E, PT]
+}
+
+func (b *typed[T, E, PT]) name() string            { return b.m.Name }
+func (b *typed[T, E, PT]) api() tasktype.API       { return b.m.API }
+func (b *typed[T, E, PT]) worker() tasktype.Worker { return b.m.Worker }
+
+func (b *typed[T, E, PT]) view(x *T) *view {
+	return &view{model: b.m.Name, task: x, key: PT(x).Key(), owner: PT(x).Owner(), finished: PT(x).IsFinished()}
+}
+
+func (b *typed[T, E, PT]) create(ctx context.Context, owner string, fields map[string]json.RawMessage, meta engine.Meta) (*view, error) {
+	allowed := b.m.API.Create
+	for name := range fields {
+		if !slices.Contains(allowed, name) {
+			return nil, unknownField(b.m.Name, name, allowed)
+		}
+	}
+	// Start from the spec's defaults, overlay the client's fields, and let
+	// the model's strict decoder check types and required fields.
+	base, err := json.Marshal(b.m.New())
+	if err != nil {
+		return nil, err
+	}
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(base, &doc); err != nil {
+		return nil, err
+	}
+	for _, k := range []string{"id", "status", "version", "created_at", "updated_at"} {
+		delete(doc, k)
+	}
+	for k, v := range fields {
+		doc[k] = v
+	}
+	if o := b.m.API.Owner; o != "" {
+		raw, _ := json.Marshal(owner)
+		doc[o] = raw
+	}
+	data, err := json.Marshal(doc)
+	if err != nil {
+		return nil, err
+	}
+	x := b.m.New()
+	if err := json.Unmarshal(data, x); err != nil {
+		return nil, err
+	}
+	x, err = b.eng.Create(ctx, x, meta)
+	if err != nil {
+		return nil, err
+	}
+	return b.view(x), nil
+}
+
+func (b *typed[T, E, PT]) get(ctx context.Context, id uuid.UUID) (*view, error) {
+	x, err := b.eng.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return b.view(x), nil
+}
+
+func (b *typed[T, E, PT]) fire(ctx context.Context, v *view, ev string, setMessage bool, message *string, meta engine.Meta) (*view, error) {
+	cur, ok := v.task.(*T)
+	if !ok {
+		return nil, errors.New("server: task of another model")
+	}
+	if setMessage {
+		// error_message is a field of the spec, not of every Go struct:
+		// set it through the model's JSON form, which its decoder checks.
+		next, err := withField(cur, "error_message", message)
+		if err != nil {
+			return nil, err
+		}
+		cur = next
+	}
+	x, err := b.eng.FireFrom(ctx, cur, E(ev), nil, meta)
+	if err != nil {
+		return nil, err
+	}
+	return b.view(x), nil
+}
+
+func (b *typed[T, E, PT]) cancel(ctx context.Context, id uuid.UUID, meta engine.Meta) (*view, error) {
+	x, err := b.eng.Cancel(ctx, id, meta)
+	if err != nil {
+		return nil, err
+	}
+	return b.view(x), nil
+}
+
+func (b *typed[T, E, PT]) history(ctx context.Context, id uuid.UUID) ([]backends.History, error) {
+	return b.eng.History(ctx, id)
+}
+
+func (b *typed[T, E, PT]) watch(ctx context.Context, id uuid.UUID) (<-chan *view, func(), error) {
+	sub, err := b.eng.Watch(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make(chan *view)
+	go func() {
+		defer close(out)
+		for ch := range sub.C {
+			select {
+			case out <- b.view(ch.Task):
+			case <-ctx.Done():
+				sub.Close()
+				for range sub.C {
+				}
+				return
+			}
+		}
+	}()
+	return out, sub.Close, nil
+}
+
+func (b *typed[T, E, PT]) sweeper(cfg sweepConfig) func(ctx context.Context) (sweep.Result, error) {
+	sw := sweep.New[T, E, PT](b.eng.Store(), sweep.Config[T]{
+		Leases:    cfg.leases,
+		LeaseName: "taskmodel-sweep-" + b.m.Name,
+		Owner:     cfg.owner,
+		Clock:     b.eng.Now,
+		OnTransition: func(ctx context.Context, before, after *T) error {
+			if cfg.onMove == nil {
+				return nil
+			}
+			return cfg.onMove(ctx, b.view(before), b.view(after))
+		},
+	})
+	return sw.Sweep
+}
+
+// withField returns a copy of x with one field, by JSON name, set to value.
+func withField[T any](x *T, name string, value any) (*T, error) {
+	data, err := json.Marshal(x)
+	if err != nil {
+		return nil, err
+	}
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return nil, err
+	}
+	if _, ok := doc[name]; !ok {
+		return nil, fmt.Errorf("server: the model has no field %q", name)
+	}
+	if doc[name], err = json.Marshal(value); err != nil {
+		return nil, err
+	}
+	if data, err = json.Marshal(doc); err != nil {
+		return nil, err
+	}
+	var next T
+	if err := json.Unmarshal(data, &next); err != nil {
+		return nil, err
+	}
+	return &next, nil
+}
