@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -35,6 +36,8 @@ type ModelType[T any, E ~string] interface {
 	SetOwner(user string)
 	// IsFinished reports a terminal status.
 	IsFinished() bool
+	// ListRow returns the task as a row of the unified listing.
+	ListRow() tasktype.Row
 }
 
 // Model describes one generated model to the server; taskgen's catalog
@@ -200,12 +203,25 @@ type binding interface {
 	history(ctx context.Context, id uuid.UUID) ([]backends.History, error)
 	// watch streams the task's changes until it finishes or ctx ends.
 	watch(ctx context.Context, id uuid.UUID) (<-chan *view, func(), error)
+	// canFire reports whether ev may fire on the task as read in v (the
+	// lifecycle and the fields it requires).
+	canFire(v *view, ev string) bool
+	// changes streams every change this process makes to the model's tasks.
+	changes(ctx context.Context) <-chan change
 	// sweeper applies the model's timeouts; onMove is called per move.
 	sweeper(cfg sweepConfig) func(ctx context.Context) (sweep.Result, error)
 }
 
+// change is one change of a task, for metrics.
+type change struct {
+	event, to string
+	finished  bool
+	row       tasktype.Row
+}
+
 type sweepConfig struct {
-	leases backends.Leases
+	leases    backends.Leases
+	retention time.Duration
 	owner  string
 	onMove func(ctx context.Context, before, after *view) error
 }
@@ -331,6 +347,7 @@ func (b *typed[T, E, PT]) watch(ctx context.Context, id uuid.UUID) (<-chan *view
 func (b *typed[T, E, PT]) sweeper(cfg sweepConfig) func(ctx context.Context) (sweep.Result, error) {
 	sw := sweep.New[T, E, PT](b.eng.Store(), sweep.Config[T]{
 		Leases:    cfg.leases,
+		Retention: cfg.retention,
 		LeaseName: "taskmodel-sweep-" + b.m.Name,
 		Owner:     cfg.owner,
 		Clock:     b.eng.Now,
@@ -369,3 +386,85 @@ func withField[T any](x *T, name string, value any) (*T, error) {
 	}
 	return &next, nil
 }
+
+func (b *typed[T, E, PT]) canFire(v *view, ev string) bool {
+	cur, ok := v.task.(*T)
+	if !ok {
+		return false
+	}
+	probe := *cur
+	return PT(&probe).Fire(E(ev), b.eng.Now()) == nil
+}
+
+func (b *typed[T, E, PT]) changes(ctx context.Context) <-chan change {
+	sub := b.eng.Subscribe(ctx, uuid.Nil)
+	out := make(chan change, 64)
+	go func() {
+		defer close(out)
+		for ch := range sub.C {
+			c := change{event: ch.Event, to: ch.Key.Status, finished: PT(ch.Task).IsFinished(), row: PT(ch.Task).ListRow()}
+			select {
+			case out <- c:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out
+}
+
+// ping checks that the backend's database answers.
+func (b *Backend) ping(ctx context.Context) error {
+	switch {
+	case b.sqlite != nil:
+		return b.sqlite.PingContext(ctx)
+	case b.pg != nil:
+		return b.pg.Ping(ctx)
+	}
+	return nil
+}
+
+// countByStatus counts a model's tasks per status (the model's table is
+// named after it); nil for the memory backend.
+func (b *Backend) countByStatus(ctx context.Context, model string) (map[string]int64, error) {
+	if !reTable.MatchString(model) {
+		return nil, fmt.Errorf("server: model name %q is not a table name", model)
+	}
+	q := `SELECT status, count(*) FROM "` + model + `" GROUP BY status`
+	out := map[string]int64{}
+	switch {
+	case b.sqlite != nil:
+		rows, err := b.sqlite.QueryContext(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var s string
+			var n int64
+			if err := rows.Scan(&s, &n); err != nil {
+				return nil, err
+			}
+			out[s] = n
+		}
+		return out, rows.Err()
+	case b.pg != nil:
+		rows, err := b.pg.Query(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var s string
+			var n int64
+			if err := rows.Scan(&s, &n); err != nil {
+				return nil, err
+			}
+			out[s] = n
+		}
+		return out, rows.Err()
+	}
+	return nil, nil
+}
+
+var reTable = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)

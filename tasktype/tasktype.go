@@ -281,3 +281,17 @@ func (u *Uploads) File(name string) (UploadFile, bool) {
 	}
 	return UploadFile{}, false
 }
+
+// TransitionInfo is a refused move in model-independent terms: every
+// generated *TransitionError returns one from its Transition method.
+type TransitionInfo struct {
+	From, Event, To string
+	// Allowed lists the events that may fire from From.
+	Allowed []string
+}
+
+// TransitionInfoer is implemented by every generated *TransitionError.
+type TransitionInfoer interface {
+	error
+	Transition() TransitionInfo
+}

@@ -48,6 +48,7 @@ var commands = []func(*App) *cobra.Command{
 	newHistoryCmd,
 	newWatchCmd,
 	newConfigCmd,
+	newServeCmd,
 }
 
 // NewRoot returns the root command over app.

@@ -184,4 +184,16 @@ func (g *generator) eventFile(f *jen.File) {
 	f.Comment("Is makes errors.Is(err, tasktype.ErrTransitionNotAllowed) true.")
 	f.Func().Params(jen.Id("e").Op("*").Id("TransitionError")).Id("Is").Params(jen.Id("target").Error()).Bool().Block(
 		jen.Return(jen.Id("target").Op("==").Qual(pkgTasktype, "ErrTransitionNotAllowed")))
+	f.Comment("Transition returns the move as model-independent names, for callers that")
+	f.Comment("handle every model alike (an HTTP 409 lists the allowed events).")
+	f.Func().Params(jen.Id("e").Op("*").Id("TransitionError")).Id("Transition").Params().Qual(pkgTasktype, "TransitionInfo").Block(
+		jen.Id("t").Op(":=").Qual(pkgTasktype, "TransitionInfo").Values(jen.Dict{
+			jen.Id("From"):  jen.String().Call(jen.Id("e").Dot("From")),
+			jen.Id("Event"): jen.String().Call(jen.Id("e").Dot("Event")),
+			jen.Id("To"):    jen.String().Call(jen.Id("e").Dot("To")),
+		}),
+		jen.For(jen.List(jen.Id("_"), jen.Id("ev")).Op(":=").Range().Id("e").Dot("Allowed")).Block(
+			jen.Id("t").Dot("Allowed").Op("=").Append(jen.Id("t").Dot("Allowed"), jen.String().Call(jen.Id("ev")))),
+		jen.Return(jen.Id("t")),
+	)
 }

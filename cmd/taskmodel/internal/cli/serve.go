@@ -1,0 +1,265 @@
+package cli
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/spf13/cobra"
+
+	"github.com/taskmodel/taskmodel/backends/postgres"
+	"github.com/taskmodel/taskmodel/backends/sqlite"
+	"github.com/taskmodel/taskmodel/blob"
+	"github.com/taskmodel/taskmodel/blob/local"
+	"github.com/taskmodel/taskmodel/config"
+	"github.com/taskmodel/taskmodel/gen/analysis"
+	"github.com/taskmodel/taskmodel/gen/catalog"
+	"github.com/taskmodel/taskmodel/sdk/worker"
+	"github.com/taskmodel/taskmodel/server"
+	"github.com/taskmodel/taskmodel/server/demo"
+)
+
+// serveFlags are taskmodel serve's options.
+type serveFlags struct {
+	addr        string
+	databaseURL string
+	publicURL   string
+	blobDir     string
+	anonymous   bool
+	cors        []string
+	workers     int
+	agentTime   time.Duration
+	sweepEvery  time.Duration
+	retention   time.Duration
+	grace       time.Duration
+	logLevel    string
+}
+
+func newServeCmd(app *App) *cobra.Command {
+	var f serveFlags
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the HTTP API: seed 004's task lifecycle, seed 002's listing, uploads, live updates",
+		Long: `serve runs the HTTP API over every built-in model, on the configured
+database (by default the embedded SQLite file; PostgreSQL with --database-url
+or the configuration), with a worker pool running the demo analysis handler
+and the sweeper applying timeouts. Requests need a bearer token
+(taskmodel token create); --allow-anonymous lets requests from this machine
+act as the user "anonymous" instead, and is refused unless --addr is a
+loopback address.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if f.databaseURL != "" {
+				app.db.URL = f.databaseURL
+			}
+			return app.serve(cmd.Context(), f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.addr, "addr", "127.0.0.1:8080", "address to listen on")
+	fl.StringVar(&f.databaseURL, "database-url", "", "database URL: postgres://… or sqlite:PATH (the same as --db-url)")
+	fl.StringVar(&f.publicURL, "public-url", "", "the server's URL as clients reach it, for signed upload and download URLs (default http://ADDR)")
+	fl.StringVar(&f.blobDir, "blob-dir", "", "directory of uploaded and output files (default: blobs/ beside the SQLite file, or the data directory)")
+	fl.BoolVar(&f.anonymous, "allow-anonymous", false, "let requests without a token from this machine act as the user \"anonymous\" (loopback --addr only)")
+	fl.StringSliceVar(&f.cors, "cors-origin", nil, "browser origin allowed to call the API and upload (repeatable; * for any)")
+	fl.IntVar(&f.workers, "workers", 4, "analysis tasks run at once by the demo handler (0: no worker pool)")
+	fl.DurationVar(&f.agentTime, "agent-time", 800*time.Millisecond, "how long each demo agent works")
+	fl.DurationVar(&f.sweepEvery, "sweep-every", 15*time.Second, "how often timeouts are applied")
+	fl.DurationVar(&f.retention, "retention", 0, "delete finished tasks older than this (0: keep)")
+	fl.DurationVar(&f.grace, "shutdown-grace", 10*time.Second, "how long a shutdown waits for requests and running tasks")
+	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	return cmd
+}
+
+func (a *App) serve(ctx context.Context, f serveFlags) error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return usagef(fmt.Errorf("--log-level %q: allowed: debug, info, warn, error", f.logLevel))
+	}
+	if f.anonymous && !server.IsLoopbackAddr(f.addr) {
+		return usagef(fmt.Errorf("--allow-anonymous needs a loopback --addr (127.0.0.1:PORT, [::1]:PORT or localhost:PORT), not %q", f.addr))
+	}
+	if f.workers < 0 {
+		return usagef(fmt.Errorf("--workers must be 0 or more, not %d", f.workers))
+	}
+	log := slog.New(slog.NewJSONHandler(a.Err, &slog.HandlerOptions{Level: level}))
+	cfg, err := a.Config()
+	if err != nil {
+		return err
+	}
+	db, err := openServeDB(ctx, cfg.Database)
+	if err != nil {
+		return err
+	}
+	defer db.close()
+	models, err := catalog.Serve(db.backend)
+	if err != nil {
+		return err
+	}
+	authn, err := db.authenticator(ctx)
+	if err != nil {
+		return err
+	}
+
+	// Blob store: a local directory whose signed URLs this server serves.
+	ln, err := net.Listen("tcp", f.addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	public := f.publicURL
+	if public == "" {
+		public = "http://" + ln.Addr().String()
+	}
+	dir := f.blobDir
+	if dir == "" {
+		dir = db.dataDir
+	}
+	blobs, err := openLocalBlobs(dir, strings.TrimSuffix(public, "/")+"/blobs/", log)
+	if err != nil {
+		return err
+	}
+	defer blobs.Close()
+
+	// The demo handler runs analysis tasks.
+	eng, err := server.Engine[analysis.Task, analysis.Event](models, analysis.ModelName)
+	if err != nil {
+		return err
+	}
+	var pool *worker.Pool[analysis.Task, analysis.Event, *analysis.Task]
+	if f.workers > 0 {
+		pool, err = worker.New(eng, demo.Handler(blobs, f.agentTime), worker.Config{Concurrency: f.workers, Logger: log, ShutdownGrace: f.grace})
+		if err != nil {
+			return err
+		}
+	}
+	anon := ""
+	if f.anonymous {
+		anon = "anonymous"
+	}
+	srv, err := server.New(server.Config{
+		Models:          models,
+		DefaultTaskType: analysis.ModelName,
+		Authenticate:    authn,
+		Anonymous:       anon,
+		Blobs:           blobs,
+		BlobHandler:     blobs.Handler(),
+		CORSOrigins:     f.cors,
+		OpenAPI:         openAPIDoc,
+		Logger:          log,
+		SweepEvery:      f.sweepEvery,
+		Retention:       f.retention,
+		Wake: func(model string) {
+			if pool != nil && model == analysis.ModelName {
+				pool.Wake()
+			}
+		},
+	})
+	if err != nil {
+		return err
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = srv.Run(runCtx) })
+	if pool != nil {
+		wg.Go(func() {
+			if err := pool.Run(runCtx); err != nil && runCtx.Err() == nil {
+				log.Error("worker pool stopped", slog.Any("error", err))
+			}
+		})
+	}
+	log.Info("serving", slog.String("addr", ln.Addr().String()), slog.String("database", cfg.Database.String()),
+		slog.String("blobs", dir), slog.Bool("anonymous", f.anonymous), slog.Int("workers", f.workers))
+	fmt.Fprintf(a.Out, "taskmodel serve: listening on http://%s (database %s)\n", ln.Addr(), cfg.Database)
+	err = srv.Serve(ctx, ln, f.grace)
+	stop()
+	wg.Wait()
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// serveDB is the open database of taskmodel serve.
+type serveDB struct {
+	backend *server.Backend
+	sqlite  *sql.DB
+	pg      *pgxpool.Pool
+	dataDir string // where the default blob directory goes
+	close   func()
+}
+
+func openServeDB(ctx context.Context, d config.Database) (*serveDB, error) {
+	switch d.Driver {
+	case config.SQLite:
+		if d.Name == ":memory:" {
+			return nil, usagef(errors.New("taskmodel serve needs a database file, not :memory: (the worker pool and the server share it)"))
+		}
+		if err := os.MkdirAll(filepath.Dir(d.Name), 0o755); err != nil {
+			return nil, fmt.Errorf("database %s: %w", d, err)
+		}
+		db, err := sqlite.Open(ctx, d.Name, catalog.Migrations(sqlite.Engine))
+		if err != nil {
+			return nil, fmt.Errorf("database %s: %w", d, err)
+		}
+		return &serveDB{backend: server.SQLite(db), sqlite: db, dataDir: filepath.Join(filepath.Dir(d.Name), "blobs"), close: func() { db.Close() }}, nil
+	case config.PostgreSQL:
+		dsn, err := d.PostgresURL()
+		if err != nil {
+			return nil, err
+		}
+		pcfg, err := pgxpool.ParseConfig(dsn)
+		if err != nil {
+			return nil, fmt.Errorf("database %s: %w", d, err)
+		}
+		if d.Schema != "" {
+			conn, err := pgx.ConnectConfig(ctx, pcfg.ConnConfig.Copy())
+			if err != nil {
+				return nil, fmt.Errorf("database %s: %w", d, err)
+			}
+			_, err = conn.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{d.Schema}.Sanitize())
+			conn.Close(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("create schema %s: %w", d.Schema, err)
+			}
+			pcfg.ConnConfig.RuntimeParams["search_path"] = d.Schema
+		}
+		pool, err := postgres.OpenConfig(ctx, pcfg, catalog.Migrations(postgres.Engine))
+		if err != nil {
+			return nil, fmt.Errorf("database %s: %w", d, err)
+		}
+		dir, err := config.DefaultSQLitePath(os.LookupEnv)
+		if err != nil {
+			return nil, err
+		}
+		return &serveDB{backend: server.Postgres(pool), pg: pool, dataDir: filepath.Join(filepath.Dir(dir), "blobs"), close: pool.Close}, nil
+	}
+	return nil, fmt.Errorf("database driver %q: allowed: %s, %s", d.Driver, config.PostgreSQL, config.SQLite)
+}
+
+// openLocalBlobs opens the blob directory with its signing key (created on
+// first use, beside the blobs).
+func openLocalBlobs(dir, baseURL string, log *slog.Logger) (*local.Store, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("blob directory %s: %w", dir, err)
+	}
+	key, err := local.LoadOrCreateKeyFile(filepath.Join(dir, "signing.key"))
+	if err != nil {
+		return nil, err
+	}
+	return local.New(local.Config{Dir: dir, BaseURL: baseURL, SigningKey: key, Logger: log})
+}
+
+var _ blob.Store = (*local.Store)(nil)

@@ -1,0 +1,62 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// taskEvents streams a task's changes as Server-Sent Events: one "task"
+// event per change, its data the task as GET /tasks/{id} returns it and its
+// id the task's version. The stream starts with the current state and ends
+// after a terminal status; comments keep idle connections open.
+func (s *Server) taskEvents(w http.ResponseWriter, r *http.Request) {
+	v, b, err := s.lookup(r)
+	if err != nil {
+		s.writeProblem(w, r, err)
+		return
+	}
+	ctx := r.Context()
+	changes, stop, err := b.watch(ctx, v.key.ID)
+	if err != nil {
+		s.writeProblem(w, r, err)
+		return
+	}
+	defer stop()
+	rc := http.NewResponseController(w)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	_, _ = fmt.Fprintf(w, "retry: 2000\n\n")
+	if err := rc.Flush(); err != nil {
+		return
+	}
+	beat := time.NewTicker(s.cfg.Heartbeat)
+	defer beat.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-beat.C:
+			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil || rc.Flush() != nil {
+				return
+			}
+		case c, ok := <-changes:
+			if !ok {
+				return
+			}
+			body, err := taskJSON(c)
+			if err != nil {
+				return
+			}
+			if _, err := fmt.Fprintf(w, "event: task\nid: %d\ndata: %s\n\n", c.key.Version, body); err != nil || rc.Flush() != nil {
+				return
+			}
+			if c.finished {
+				return
+			}
+		}
+	}
+}

@@ -1,0 +1,288 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/taskmodel/taskmodel/sdk/engine"
+	"github.com/taskmodel/taskmodel/tasktype"
+)
+
+var reUser = regexp.MustCompile(`^[A-Za-z0-9._@-]{1,255}$`)
+
+// ValidateUserName checks a user name: 1–255 letters, digits, '.', '_',
+// '@' or '-'.
+func ValidateUserName(name string) error {
+	if !reUser.MatchString(name) {
+		return &tasktype.FieldError{Field: "user", Rule: "pattern", Value: name, Message: "must be 1 to 255 letters, digits, '.', '_', '@' or '-'"}
+	}
+	return nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, `{"title":"Internal server error","status":500}`, http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(body, '\n'))
+}
+
+// taskJSON is a task as the API returns it: the model's JSON with the seed's
+// task_id and the task_type in front.
+func taskJSON(v *view) ([]byte, error) {
+	body, err := json.Marshal(v.task)
+	if err != nil {
+		return nil, err
+	}
+	if len(body) < 2 || body[0] != '{' {
+		return nil, errors.New("server: a task does not marshal to a JSON object")
+	}
+	var b bytes.Buffer
+	b.Grow(len(body) + 80)
+	fmt.Fprintf(&b, `{"task_id":%q,"task_type":%q`, v.key.ID.String(), v.model)
+	if len(body) > 2 {
+		b.WriteByte(',')
+	}
+	b.Write(body[1:])
+	return b.Bytes(), nil
+}
+
+func (s *Server) writeTask(w http.ResponseWriter, r *http.Request, status int, v *view) {
+	body, err := taskJSON(v)
+	if err != nil {
+		s.writeProblem(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(body, '\n'))
+}
+
+// decodeObject reads a JSON object body (at most MaxBodyBytes). An empty
+// body is an empty object: seed 004's frontend POSTs /process without one.
+func (s *Server) decodeObject(w http.ResponseWriter, r *http.Request) (map[string]json.RawMessage, error) {
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, problem(http.StatusRequestEntityTooLarge, "too-large", "Request body too large", fmt.Sprintf("the body must be at most %d bytes", s.cfg.MaxBodyBytes))
+		}
+		return nil, badRequest("body", "read", "could not be read: "+err.Error())
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return map[string]json.RawMessage{}, nil
+	}
+	return parseObject(data)
+}
+
+// parseObject parses one JSON object; duplicate keys, trailing data and any
+// other JSON value are errors.
+func parseObject(data []byte) (map[string]json.RawMessage, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	tok, err := dec.Token()
+	if d, ok := tok.(json.Delim); err != nil || !ok || d != '{' {
+		return nil, badRequest("body", "json", "must be a JSON object")
+	}
+	out := map[string]json.RawMessage{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, badRequest("body", "json", "is not valid JSON: "+err.Error())
+		}
+		key, _ := tok.(string)
+		if _, dup := out[key]; dup {
+			return nil, badRequest(key, "duplicate", "appears twice in the object")
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, badRequest("body", "json", "is not valid JSON: "+err.Error())
+		}
+		out[key] = v
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, badRequest("body", "json", "is not valid JSON: "+err.Error())
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, badRequest("body", "json", "must hold one JSON object and nothing after it")
+	}
+	return out, nil
+}
+
+func meta(r *http.Request, message string) engine.Meta {
+	return engine.Meta{Actor: "user:" + userOf(r).Name, Message: message}
+}
+
+// creatable lists the models clients may create.
+func (s *Server) creatable() []string {
+	var out []string
+	for _, b := range s.models.order {
+		if len(b.api().Create) > 0 {
+			out = append(out, b.name())
+		}
+	}
+	return out
+}
+
+func (s *Server) createTask(w http.ResponseWriter, r *http.Request) {
+	fields, err := s.decodeObject(w, r)
+	if err != nil {
+		s.writeProblem(w, r, err)
+		return
+	}
+	tt := s.cfg.DefaultTaskType
+	if raw, ok := fields["task_type"]; ok {
+		if err := json.Unmarshal(raw, &tt); err != nil {
+			s.writeProblem(w, r, badRequest("task_type", "type", "must be a string naming a task type; allowed: "+strings.Join(s.creatable(), ", ")))
+			return
+		}
+		delete(fields, "task_type")
+	}
+	b, ok := s.models.byName[tt]
+	if !ok || len(b.api().Create) == 0 {
+		msg := fmt.Sprintf("unknown task type %q", tt)
+		if ok {
+			msg = fmt.Sprintf("task type %q cannot be created over HTTP", tt)
+		}
+		s.writeProblem(w, r, badRequest("task_type", "one_of", msg+"; allowed: "+strings.Join(s.creatable(), ", ")))
+		return
+	}
+	u := userOf(r)
+	v, err := b.create(r.Context(), u.Name, fields, meta(r, "POST /tasks"))
+	if err != nil {
+		s.writeProblem(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/tasks/"+v.key.ID.String())
+	s.writeTask(w, r, http.StatusCreated, v)
+}
+
+// visible reports whether u may see a task: its owner, or an admin.
+func visible(u User, v *view) bool { return u.Admin || (v.owner != "" && v.owner == u.Name) }
+
+// lookup finds the task named by the path's id in any model, as the
+// request's user may see it; a task of another user is not found.
+func (s *Server) lookup(r *http.Request) (*view, binding, error) {
+	raw := r.PathValue("id")
+	id, err := uuid.Parse(raw)
+	if err != nil || id == uuid.Nil {
+		return nil, nil, badRequest("id", "uuid", fmt.Sprintf("must be a task id (a UUID such as 123e4567-e89b-12d3-a456-426614174000), not %q", truncate(raw, 80)))
+	}
+	v, b, err := s.find(r.Context(), id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !visible(userOf(r), v) {
+		return nil, nil, notFound("no such task")
+	}
+	return v, b, nil
+}
+
+// find reads a task by id from whichever model holds it, the default
+// model first.
+func (s *Server) find(ctx context.Context, id uuid.UUID) (*view, binding, error) {
+	if d, ok := s.models.byName[s.cfg.DefaultTaskType]; ok {
+		v, err := d.get(ctx, id)
+		if err == nil || !errors.Is(err, tasktype.ErrNotFound) {
+			return v, d, err
+		}
+	}
+	for _, b := range s.models.order {
+		if b.name() == s.cfg.DefaultTaskType {
+			continue
+		}
+		v, err := b.get(ctx, id)
+		if err == nil || !errors.Is(err, tasktype.ErrNotFound) {
+			return v, b, err
+		}
+	}
+	return nil, nil, notFound("no such task")
+}
+
+func (s *Server) getTask(w http.ResponseWriter, r *http.Request) {
+	v, _, err := s.lookup(r)
+	if err != nil {
+		s.writeProblem(w, r, err)
+		return
+	}
+	s.writeTask(w, r, http.StatusOK, v)
+}
+
+func (s *Server) taskHistory(w http.ResponseWriter, r *http.Request) {
+	v, b, err := s.lookup(r)
+	if err != nil {
+		s.writeProblem(w, r, err)
+		return
+	}
+	h, err := b.history(r.Context(), v.key.ID)
+	if err != nil {
+		s.writeProblem(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, h)
+}
+
+func (s *Server) cancelTask(w http.ResponseWriter, r *http.Request) {
+	if err := s.emptyBody(w, r); err != nil {
+		s.writeProblem(w, r, err)
+		return
+	}
+	v, b, err := s.lookup(r)
+	if err != nil {
+		s.writeProblem(w, r, err)
+		return
+	}
+	if b.worker().Cancel == "" {
+		s.writeProblem(w, r, problem(http.StatusConflict, "transition", "Transition not allowed", fmt.Sprintf("task type %s has no cancel event", b.name())))
+		return
+	}
+	// A worker's progress updates bump the version: retry a lost race.
+	for try := 0; ; try++ {
+		v, err = b.cancel(r.Context(), v.key.ID, meta(r, "POST /tasks/{id}/cancel"))
+		if !errors.Is(err, tasktype.ErrConflict) || try == 4 {
+			break
+		}
+	}
+	if err != nil {
+		s.writeProblem(w, r, err)
+		return
+	}
+	s.writeTask(w, r, http.StatusOK, v)
+}
+
+// emptyBody accepts no body, an empty one or {}.
+func (s *Server) emptyBody(w http.ResponseWriter, r *http.Request) error {
+	fields, err := s.decodeObject(w, r)
+	if err != nil {
+		return err
+	}
+	for k := range fields {
+		return badRequest(k, "unknown_field", "unknown field; this request takes no body")
+	}
+	return nil
+}
+
+func truncate(s string, n int) string { return tasktype.Truncate(s, n) }
+
+// sortedKeys returns a map's keys in order.
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}

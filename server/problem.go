@@ -1,0 +1,120 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/taskmodel/taskmodel/tasktype"
+)
+
+// ProblemTypeBase prefixes the type URI of every problem the server returns;
+// the fragment names the kind: validation, not-found, transition, conflict,
+// unauthorized, too-large, method, internal.
+const ProblemTypeBase = "urn:taskmodel:problem:"
+
+// Problem is an RFC 9457 problem detail, the body of every error response
+// (Content-Type application/problem+json).
+type Problem struct {
+	Type     string `json:"type"`
+	Title    string `json:"title"`
+	Status   int    `json:"status"`
+	Detail   string `json:"detail,omitempty"`
+	Instance string `json:"instance,omitempty"`
+	// Errors names each field that was refused and what it allows.
+	Errors []FieldProblem `json:"errors,omitempty"`
+	// CurrentStatus and AllowedEvents explain a refused transition (409).
+	CurrentStatus string   `json:"current_status,omitempty"`
+	AllowedEvents []string `json:"allowed_events,omitempty"`
+}
+
+// FieldProblem is one refused field of a request.
+type FieldProblem struct {
+	Field   string `json:"field"`
+	Rule    string `json:"rule,omitempty"`
+	Message string `json:"message"`
+}
+
+func (p *Problem) Error() string { return p.Title + ": " + p.Detail }
+
+func problem(status int, kind, title, detail string) *Problem {
+	return &Problem{Type: ProblemTypeBase + kind, Title: title, Status: status, Detail: detail}
+}
+
+// badRequest is a 400 naming one field.
+func badRequest(field, rule, message string) *Problem {
+	p := problem(http.StatusBadRequest, "validation", "Invalid request", field+": "+message)
+	p.Errors = []FieldProblem{{Field: field, Rule: rule, Message: message}}
+	return p
+}
+
+func notFound(what string) *Problem {
+	return problem(http.StatusNotFound, "not-found", "Not found", what)
+}
+
+// toProblem maps an error of the engine, the store or a decoder onto a
+// problem; anything it does not know is a 500 whose detail hides the cause.
+func toProblem(err error) *Problem {
+	var p *Problem
+	if errors.As(err, &p) {
+		return p
+	}
+	var ve *tasktype.ValidationError
+	if errors.As(err, &ve) {
+		out := problem(http.StatusBadRequest, "validation", "Invalid request", ve.Error())
+		for _, f := range ve.Fields {
+			out.Errors = append(out.Errors, FieldProblem{Field: f.Field, Rule: f.Rule, Message: f.Message})
+		}
+		return out
+	}
+	var fe *tasktype.FieldError
+	if errors.As(err, &fe) {
+		return badRequest(fe.Field, fe.Rule, fe.Message)
+	}
+	var te tasktype.TransitionInfoer
+	if errors.As(err, &te) {
+		t := te.Transition()
+		out := problem(http.StatusConflict, "transition", "Transition not allowed", te.Error())
+		out.CurrentStatus, out.AllowedEvents = t.From, t.Allowed
+		if out.AllowedEvents == nil {
+			out.AllowedEvents = []string{}
+		}
+		return out
+	}
+	switch {
+	case errors.Is(err, tasktype.ErrNotFound):
+		return notFound("no such task")
+	case errors.Is(err, tasktype.ErrConflict):
+		return problem(http.StatusConflict, "conflict", "Conflict", "the task changed while the request ran; read it again and retry")
+	case errors.Is(err, tasktype.ErrDuplicate):
+		return problem(http.StatusConflict, "conflict", "Conflict", "the task exists already")
+	case errors.Is(err, tasktype.ErrValidation):
+		return problem(http.StatusBadRequest, "validation", "Invalid request", err.Error())
+	}
+	return problem(http.StatusInternalServerError, "internal", "Internal server error", "the server failed; the error is in its log")
+}
+
+// writeProblem writes err as problem+json; 500s are logged with the cause.
+func (s *Server) writeProblem(w http.ResponseWriter, r *http.Request, err error) {
+	p := toProblem(err)
+	if p.Status >= 500 {
+		s.log.ErrorContext(r.Context(), "request failed", slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("error", err))
+	}
+	out := *p
+	out.Instance = r.URL.Path
+	body, merr := json.Marshal(&out)
+	if merr != nil {
+		body = []byte(fmt.Sprintf(`{"type":"%sinternal","title":"Internal server error","status":500}`, ProblemTypeBase))
+		out.Status = http.StatusInternalServerError
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/problem+json")
+	h.Set("Cache-Control", "no-store")
+	if out.Status == http.StatusUnauthorized {
+		h.Set("WWW-Authenticate", `Bearer realm="taskmodel"`)
+	}
+	w.WriteHeader(out.Status)
+	_, _ = w.Write(append(body, '\n'))
+}

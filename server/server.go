@@ -1,0 +1,393 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/taskmodel/taskmodel/backends"
+	"github.com/taskmodel/taskmodel/blob"
+)
+
+// User is who a request acts for.
+type User struct {
+	Name  string
+	Admin bool
+}
+
+// ErrUnauthorized is what an Authenticate function returns, wrapped or not,
+// for a token it does not accept; the server answers 401. Any other error
+// is a 500 (the token store failed).
+var ErrUnauthorized = errors.New("unauthorized")
+
+// Config configures a Server. Models is required; everything else has a
+// default or is optional.
+type Config struct {
+	// Models are the models served, over one backend (catalog.Serve).
+	Models *Models
+	// DefaultTaskType is the model POST /tasks creates when the body names
+	// no task_type (seed 004: "analysis"). Default: the first model that
+	// clients may create.
+	DefaultTaskType string
+	// Authenticate resolves a bearer token to a user (auth.Store). Nil
+	// refuses every token: only anonymous access, if enabled, works.
+	Authenticate func(ctx context.Context, token string) (User, error)
+	// Anonymous, when set, lets requests without a token act as this
+	// (non-admin) user, but only requests from a loopback address: the
+	// operator's explicit opt-in for local use (make run, the seeds' curl
+	// examples). Requests from elsewhere still need a token.
+	Anonymous string
+	// Blobs stores uploaded and output files; required when a model has
+	// uploads. BlobHandler, when set, serves the store's signed URLs under
+	// BlobPath, which it receives whole (blob/local's Handler; S3 serves its
+	// own).
+	Blobs       blob.Store
+	BlobHandler http.Handler
+	BlobPath    string // default "/blobs/"
+	// CORSOrigins lists the browser origins allowed to call the API and
+	// to upload to signed URLs ("*" allows any); empty disables CORS.
+	CORSOrigins []string
+	// OpenAPI is the document served at /openapi.json (catalog.OpenAPI).
+	OpenAPI []byte
+	// Logger receives structured logs (default: JSON on stderr).
+	Logger *slog.Logger
+	// Registry receives the server's metrics (default: a new registry with
+	// the Go and process collectors); /metrics serves it.
+	Registry *prometheus.Registry
+	// MaxBodyBytes bounds a JSON request body (default 1 MiB).
+	MaxBodyBytes int64
+	// SweepEvery is how often the sweeper applies timeouts (default 15 s;
+	// seed 004's cleanup job runs every 15 minutes, which lets tasks
+	// outlive their timeout by that much).
+	SweepEvery time.Duration
+	// Retention deletes finished tasks whose last change is older; zero
+	// keeps them.
+	Retention time.Duration
+	// Wake, when set, is called with a model's name after a task of it was
+	// queued, so that a worker pool in this process claims it at once.
+	Wake func(model string)
+	// Heartbeat is how often an event stream sends a comment to keep
+	// proxies from closing it (default 15 s).
+	Heartbeat time.Duration
+}
+
+// Server is the HTTP API over a set of models. Its Handler serves the
+// routes; Run runs the sweeper and the metrics feed until its context ends.
+type Server struct {
+	cfg     Config
+	models  *Models
+	log     *slog.Logger
+	handler http.Handler
+	metrics *metrics
+	catalog *backends.Catalog
+	owner   string // this process in sweeper leases
+}
+
+// New checks cfg and returns a Server.
+func New(cfg Config) (*Server, error) {
+	if cfg.Models == nil || len(cfg.Models.order) == 0 {
+		return nil, errors.New("server: Config.Models is required and must hold at least one model")
+	}
+	if err := cfg.Models.Err(); err != nil {
+		return nil, err
+	}
+	if cfg.DefaultTaskType == "" {
+		for _, b := range cfg.Models.order {
+			if len(b.api().Create) > 0 {
+				cfg.DefaultTaskType = b.name()
+				break
+			}
+		}
+	}
+	if cfg.DefaultTaskType != "" {
+		if _, ok := cfg.Models.byName[cfg.DefaultTaskType]; !ok {
+			return nil, fmt.Errorf("server: DefaultTaskType %q is not a model; models are %s", cfg.DefaultTaskType, strings.Join(cfg.Models.Names(), ", "))
+		}
+	}
+	for _, b := range cfg.Models.order {
+		if b.api().Uploads != nil && cfg.Blobs == nil {
+			return nil, fmt.Errorf("server: model %s takes uploads: Config.Blobs is required", b.name())
+		}
+	}
+	if cfg.Anonymous != "" {
+		if err := ValidateUserName(cfg.Anonymous); err != nil {
+			return nil, fmt.Errorf("server: Config.Anonymous: %w", err)
+		}
+	}
+	if cfg.BlobPath == "" {
+		cfg.BlobPath = "/blobs/"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+		cfg.Registry.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 1 << 20
+	}
+	if cfg.SweepEvery <= 0 {
+		cfg.SweepEvery = 15 * time.Second
+	}
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = 15 * time.Second
+	}
+	host, _ := os.Hostname()
+	s := &Server{cfg: cfg, models: cfg.Models, log: cfg.Logger, owner: fmt.Sprintf("serve:%s:%d:%s", host, os.Getpid(), randomHex(4))}
+	m, err := newMetrics(cfg.Registry, cfg.Models)
+	if err != nil {
+		return nil, err
+	}
+	s.metrics = m
+	s.catalog = cfg.Models.Catalog()
+	s.handler = s.routes()
+	return s, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Handler returns the server's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// routes builds the mux. Every API route goes through auth; health, the
+// OpenAPI document, metrics and signed blob URLs do not.
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	api := func(pattern string, methods map[string]http.HandlerFunc) {
+		mux.Handle(pattern, s.observe(pattern, s.cors(s.allow(methods, true))))
+	}
+	open := func(pattern string, methods map[string]http.HandlerFunc) {
+		mux.Handle(pattern, s.observe(pattern, s.cors(s.allow(methods, false))))
+	}
+	open("/healthz", map[string]http.HandlerFunc{"GET": s.healthz})
+	open("/readyz", map[string]http.HandlerFunc{"GET": s.readyz})
+	open("/openapi.json", map[string]http.HandlerFunc{"GET": s.openapi})
+	mux.Handle("/metrics", s.observe("/metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{})))
+	api("/tasks", map[string]http.HandlerFunc{"GET": s.listTasks, "POST": s.createTask})
+	api("/tasks/{id}", map[string]http.HandlerFunc{"GET": s.getTask})
+	api("/tasks/{id}/history", map[string]http.HandlerFunc{"GET": s.taskHistory})
+	api("/tasks/{id}/cancel", map[string]http.HandlerFunc{"POST": s.cancelTask})
+	api("/tasks/{id}/events", map[string]http.HandlerFunc{"GET": s.taskEvents})
+	api("/tasks/{id}/upload-urls", map[string]http.HandlerFunc{"POST": s.uploadURLs})
+	api("/tasks/{id}/process", map[string]http.HandlerFunc{"POST": s.process})
+	api("/tasks/{id}/downloads", map[string]http.HandlerFunc{"GET": s.downloads})
+	if s.cfg.BlobHandler != nil {
+		mux.Handle(s.cfg.BlobPath, s.observe(s.cfg.BlobPath, s.cors(s.cfg.BlobHandler)))
+	}
+	mux.Handle("/", s.observe("other", s.cors(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.writeProblem(w, r, notFound(fmt.Sprintf("no route %s %s; see /openapi.json", r.Method, r.URL.Path)))
+	}))))
+	return mux
+}
+
+// allow dispatches on the method, answers 405 as problem+json with Allow,
+// and authenticates first when auth is set.
+func (s *Server) allow(methods map[string]http.HandlerFunc, auth bool) http.Handler {
+	names := make([]string, 0, len(methods))
+	for m := range methods {
+		names = append(names, m)
+	}
+	slices.Sort(names)
+	allowed := strings.Join(names, ", ")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, ok := methods[r.Method]
+		if !ok && r.Method == http.MethodHead {
+			h, ok = methods[http.MethodGet]
+		}
+		if !ok {
+			w.Header().Set("Allow", allowed)
+			s.writeProblem(w, r, problem(http.StatusMethodNotAllowed, "method", "Method not allowed", fmt.Sprintf("%s is not allowed here; allowed: %s", r.Method, allowed)))
+			return
+		}
+		if auth {
+			u, err := s.authenticate(r)
+			if err != nil {
+				s.writeProblem(w, r, err)
+				return
+			}
+			r = r.WithContext(context.WithValue(r.Context(), userKey{}, u))
+		}
+		h(w, r)
+	})
+}
+
+type userKey struct{}
+
+func userOf(r *http.Request) User { u, _ := r.Context().Value(userKey{}).(User); return u }
+
+// authenticate reads the bearer token (or, for event streams, which
+// browsers open without headers, the access_token query parameter).
+func (s *Server) authenticate(r *http.Request) (User, error) {
+	token := ""
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, rest, ok := strings.Cut(h, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(rest) == "" {
+			return User{}, problem(http.StatusUnauthorized, "unauthorized", "Unauthorized", "the Authorization header must be \"Bearer <token>\"")
+		}
+		token = strings.TrimSpace(rest)
+	} else if strings.HasSuffix(r.URL.Path, "/events") {
+		token = r.URL.Query().Get("access_token")
+	}
+	if token == "" {
+		if s.cfg.Anonymous != "" && loopback(r.RemoteAddr) {
+			return User{Name: s.cfg.Anonymous}, nil
+		}
+		return User{}, problem(http.StatusUnauthorized, "unauthorized", "Unauthorized", "a bearer token is required (taskmodel token create --user NAME)")
+	}
+	if s.cfg.Authenticate == nil {
+		return User{}, problem(http.StatusUnauthorized, "unauthorized", "Unauthorized", "this server accepts no tokens")
+	}
+	u, err := s.cfg.Authenticate(r.Context(), token)
+	switch {
+	case errors.Is(err, ErrUnauthorized):
+		return User{}, problem(http.StatusUnauthorized, "unauthorized", "Unauthorized", "the token is unknown, malformed or revoked")
+	case err != nil:
+		return User{}, fmt.Errorf("authenticate: %w", err)
+	}
+	return u, nil
+}
+
+// loopback reports whether a request's remote address is on this machine.
+func loopback(remote string) bool {
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		host = remote
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// IsLoopbackAddr reports whether a listen address (host:port) binds only
+// loopback interfaces; anonymous access is refused on any other.
+func IsLoopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// cors adds the CORS headers for allowed origins and answers preflights.
+func (s *Server) cors(next http.Handler) http.Handler {
+	if len(s.cfg.CORSOrigins) == 0 {
+		return next
+	}
+	any := slices.Contains(s.cfg.CORSOrigins, "*")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		origin := r.Header.Get("Origin")
+		if origin != "" && (any || slices.Contains(s.cfg.CORSOrigins, origin)) {
+			h := w.Header()
+			h.Add("Vary", "Origin")
+			h.Set("Access-Control-Allow-Origin", origin)
+			h.Set("Access-Control-Expose-Headers", "Location, Allow")
+			if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+				h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, OPTIONS")
+				h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Content-Length")
+				h.Set("Access-Control-Max-Age", "600")
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.models.backend.ping(ctx); err != nil {
+		s.log.WarnContext(r.Context(), "not ready", slog.Any("error", err))
+		s.writeProblem(w, r, problem(http.StatusServiceUnavailable, "unavailable", "Not ready", "the database does not answer"))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (s *Server) openapi(w http.ResponseWriter, r *http.Request) {
+	if len(s.cfg.OpenAPI) == 0 {
+		s.writeProblem(w, r, notFound("this server was built without an OpenAPI document"))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(s.cfg.OpenAPI)
+}
+
+// Run runs the background work of the server until ctx ends: the sweeper
+// (timeouts, uploads cleanup, retention) and the metrics feed.
+func (s *Server) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for _, b := range s.models.order {
+		wg.Go(func() { s.metrics.follow(ctx, b) })
+	}
+	wg.Go(func() { s.sweepLoop(ctx) })
+	wg.Wait()
+	return nil
+}
+
+// ListenAndServe serves on addr until ctx ends, then shuts down gracefully:
+// it stops accepting, ends event streams, and waits up to grace for the
+// requests in flight.
+func (s *Server) ListenAndServe(ctx context.Context, addr string, grace time.Duration) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return s.Serve(ctx, ln, grace)
+}
+
+// Serve is ListenAndServe on a listener.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration) error {
+	base, cancelBase := context.WithCancel(context.Background())
+	defer cancelBase()
+	hs := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return base },
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	hs.RegisterOnShutdown(cancelBase) // event streams end with the server
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	err := hs.Shutdown(sctx)
+	if e := <-errc; !errors.Is(e, http.ErrServerClosed) && err == nil {
+		err = e
+	}
+	return err
+}
+
+func drain(r io.Reader) { _, _ = io.Copy(io.Discard, io.LimitReader(r, 1<<16)) }

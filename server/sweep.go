@@ -1,0 +1,55 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"time"
+)
+
+// sweepLoop applies every model's timeouts and retention every SweepEvery,
+// one process at a time (a lease per model). A task that times out while
+// its uploads were still pending (seed 004: CREATED or UPLOADING →
+// EXPIRED) loses its files at once: "Expired task files: Delete
+// immediately".
+func (s *Server) sweepLoop(ctx context.Context) {
+	leases := s.models.backend.Leases()
+	sweeps := make([]func(context.Context) error, 0, len(s.models.order))
+	for _, b := range s.models.order {
+		run := b.sweeper(sweepConfig{leases: leases, retention: s.cfg.Retention, owner: s.owner, onMove: func(ctx context.Context, before, after *view) error {
+			return s.afterTimeout(ctx, b, before, after)
+		}})
+		sweeps = append(sweeps, func(ctx context.Context) error {
+			res, err := run(ctx)
+			if res.TimedOut > 0 || res.Deleted > 0 {
+				s.log.InfoContext(ctx, "swept", slog.String("task_type", b.name()), slog.Int("timed_out", res.TimedOut), slog.Int("deleted", res.Deleted))
+			}
+			return err
+		})
+	}
+	tick := time.NewTicker(s.cfg.SweepEvery)
+	defer tick.Stop()
+	for {
+		for _, sw := range sweeps {
+			if err := sw(ctx); err != nil && ctx.Err() == nil {
+				s.log.WarnContext(ctx, "sweep failed", slog.Any("error", err))
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func (s *Server) afterTimeout(ctx context.Context, b binding, before, after *view) error {
+	up := b.api().Uploads
+	if up == nil || s.cfg.Blobs == nil || !after.finished {
+		return nil
+	}
+	if !b.canFire(before, up.Request) && !b.canFire(before, up.Verify) {
+		return nil // the uploads were done: files follow the retention
+	}
+	_, err := s.cfg.Blobs.DeletePrefix(ctx, TaskPrefix(before.owner, before.key.ID))
+	return err
+}

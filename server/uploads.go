@@ -1,0 +1,350 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/taskmodel/taskmodel/blob"
+	"github.com/taskmodel/taskmodel/tasktype"
+)
+
+// Blob keys: seed 004 keeps a task's files under
+// users/{user_id}/tasks/{task_id}/ (its cleanup job deletes that folder),
+// inputs and outputs apart.
+
+// TaskPrefix is the folder of a task's files in the blob store.
+func TaskPrefix(owner string, id uuid.UUID) string {
+	return "users/" + keySegment(owner) + "/tasks/" + id.String() + "/"
+}
+
+// InputKey is where the upload file name of a task is stored.
+func InputKey(owner string, id uuid.UUID, name string) string {
+	return TaskPrefix(owner, id) + "inputs/" + name
+}
+
+// OutputPrefix is the folder a task's handler writes its outputs to; GET
+// /tasks/{id}/downloads signs a URL for each blob in it.
+func OutputPrefix(owner string, id uuid.UUID) string { return TaskPrefix(owner, id) + "outputs/" }
+
+// keySegment makes a user name a blob key segment: characters keys do not
+// allow become '-' (task ids keep keys apart; the owner part is for people).
+func keySegment(owner string) string {
+	if owner == "" {
+		return "_"
+	}
+	b := []byte(owner)
+	for i, c := range b {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || (c == '.' && i > 0)
+		if !ok {
+			b[i] = '-'
+		}
+	}
+	return string(b)
+}
+
+// fileRequest is one entry of the upload-urls request's files object.
+type fileRequest struct {
+	Filename    string `json:"filename"`
+	ContentType string `json:"content_type"`
+	Size        int64  `json:"size"`
+}
+
+// uploadURLs answers POST /tasks/{id}/upload-urls (seed 004): it signs an
+// upload URL per file asked for, then fires the uploads' request event
+// (CREATED or UPLOAD_FAILED → UPLOADING).
+func (s *Server) uploadURLs(w http.ResponseWriter, r *http.Request) {
+	fields, err := s.decodeObject(w, r)
+	if err != nil {
+		s.writeProblem(w, r, err)
+		return
+	}
+	v, b, err := s.lookup(r)
+	if err != nil {
+		s.writeProblem(w, r, err)
+		return
+	}
+	up := b.api().Uploads
+	if up == nil {
+		s.writeProblem(w, r, notFound(fmt.Sprintf("task type %s takes no uploads", b.name())))
+		return
+	}
+	wanted, err := parseUploadRequest(up, fields)
+	if err != nil {
+		s.writeProblem(w, r, err)
+		return
+	}
+	if !b.canFire(v, up.Request) {
+		_, err := b.fire(r.Context(), v, up.Request, false, nil, meta(r, ""))
+		s.writeProblem(w, r, err)
+		return
+	}
+	urls := map[string]*blob.Presigned{}
+	for _, name := range sortedKeys(wanted) {
+		f, _ := up.File(name)
+		fr := wanted[name]
+		p, err := s.cfg.Blobs.PresignUpload(r.Context(), blob.UploadRequest{
+			Key: InputKey(v.owner, v.key.ID, name), ContentType: fr.ContentType,
+			MaxSize: f.MaxBytes, Size: fr.Size, Expires: up.Expiry,
+		})
+		if err != nil {
+			s.writeProblem(w, r, err)
+			return
+		}
+		urls[name] = p
+	}
+	// A retry after a failed upload clears the failure's message.
+	v, err = b.fire(r.Context(), v, up.Request, true, nil, meta(r, "POST /tasks/{id}/upload-urls"))
+	if err != nil {
+		s.writeProblem(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"task_id": v.key.ID, "status": v.key.Status, "uploads": urls})
+}
+
+// parseUploadRequest checks {files: {name: {filename, content_type,
+// size?}}, <flag>: bool} against the spec's files and returns what to sign.
+func parseUploadRequest(up *tasktype.Uploads, fields map[string]json.RawMessage) (map[string]fileRequest, error) {
+	var described, flags []string
+	for _, f := range up.Files {
+		if f.Flag != "" {
+			flags = append(flags, f.Flag)
+		} else {
+			described = append(described, f.Name)
+		}
+	}
+	allowed := append([]string{"files"}, flags...)
+	for _, k := range sortedKeys(fields) {
+		if !slices.Contains(allowed, k) {
+			return nil, badRequest(k, "unknown_field", "unknown field; allowed: "+strings.Join(allowed, ", "))
+		}
+	}
+	files := map[string]json.RawMessage{}
+	if raw, ok := fields["files"]; ok {
+		obj, err := parseObject(raw)
+		if err != nil {
+			return nil, badRequest("files", "type", "must be an object of files by name: "+strings.Join(described, ", "))
+		}
+		files = obj
+	}
+	out := map[string]fileRequest{}
+	for _, name := range sortedKeys(files) {
+		f, ok := up.File(name)
+		if !ok || f.Flag != "" {
+			return nil, badRequest("files."+name, "unknown_file", "unknown file; allowed: "+strings.Join(described, ", "))
+		}
+		obj, err := parseObject(files[name])
+		if err != nil {
+			return nil, badRequest("files."+name, "type", "must be an object {filename, content_type, size?}")
+		}
+		var fr fileRequest
+		for _, k := range sortedKeys(obj) {
+			var err error
+			switch k {
+			case "filename":
+				err = json.Unmarshal(obj[k], &fr.Filename)
+			case "content_type":
+				err = json.Unmarshal(obj[k], &fr.ContentType)
+			case "size":
+				err = json.Unmarshal(obj[k], &fr.Size)
+			default:
+				return nil, badRequest("files."+name+"."+k, "unknown_field", "unknown field; allowed: filename, content_type, size")
+			}
+			if err != nil {
+				return nil, badRequest("files."+name+"."+k, "type", "has the wrong type: filename and content_type are strings, size an integer")
+			}
+		}
+		if err := blob.ValidateFilename(fr.Filename); err != nil {
+			return nil, fieldAt("files."+name+".filename", err)
+		}
+		if err := blob.ValidateContentType(fr.ContentType); err != nil {
+			return nil, fieldAt("files."+name+".content_type", err)
+		}
+		if len(f.ContentTypes) > 0 && !slices.Contains(f.ContentTypes, mediaType(fr.ContentType)) {
+			return nil, badRequest("files."+name+".content_type", "one_of", fmt.Sprintf("%q is not allowed; allowed: %s", fr.ContentType, strings.Join(f.ContentTypes, ", ")))
+		}
+		if fr.Size < 0 || fr.Size > f.MaxBytes {
+			return nil, badRequest("files."+name+".size", "range", fmt.Sprintf("must be from 1 to %d bytes (0 or absent: not declared)", f.MaxBytes))
+		}
+		out[name] = fr
+	}
+	for _, f := range up.Files {
+		if f.Required {
+			if _, ok := out[f.Name]; !ok {
+				return nil, badRequest("files."+f.Name, "required", "is required: {filename, content_type}")
+			}
+		}
+		if f.Flag == "" {
+			continue
+		}
+		raw, ok := fields[f.Flag]
+		if !ok {
+			continue
+		}
+		var on bool
+		if err := json.Unmarshal(raw, &on); err != nil {
+			return nil, badRequest(f.Flag, "type", "must be true or false")
+		}
+		if on {
+			ct := "application/octet-stream"
+			if len(f.ContentTypes) > 0 {
+				ct = f.ContentTypes[0]
+			}
+			out[f.Name] = fileRequest{Filename: f.Filename, ContentType: ct}
+		}
+	}
+	return out, nil
+}
+
+func mediaType(ct string) string {
+	mt, _, _ := strings.Cut(ct, ";")
+	return strings.ToLower(strings.TrimSpace(mt))
+}
+
+// fieldAt renames the field of a blob validation error.
+func fieldAt(field string, err error) error {
+	var fe *tasktype.FieldError
+	if errors.As(err, &fe) {
+		return badRequest(field, fe.Rule, fe.Message)
+	}
+	return badRequest(field, "invalid", err.Error())
+}
+
+// process answers POST /tasks/{id}/process (seed 004): when every required
+// file is in storage (and every file keeps its limits) it fires the
+// uploads' verify event (→ QUEUED) and wakes the workers; otherwise the
+// missing event (→ UPLOAD_FAILED) with the spec's message. Both answer 200
+// with the task: the request was carried out.
+func (s *Server) process(w http.ResponseWriter, r *http.Request) {
+	if err := s.emptyBody(w, r); err != nil {
+		s.writeProblem(w, r, err)
+		return
+	}
+	v, b, err := s.lookup(r)
+	if err != nil {
+		s.writeProblem(w, r, err)
+		return
+	}
+	up := b.api().Uploads
+	if up == nil {
+		s.writeProblem(w, r, notFound(fmt.Sprintf("task type %s takes no uploads", b.name())))
+		return
+	}
+	if !b.canFire(v, up.Verify) {
+		_, err := b.fire(r.Context(), v, up.Verify, false, nil, meta(r, ""))
+		s.writeProblem(w, r, err)
+		return
+	}
+	missing, bad, err := s.checkUploads(r.Context(), up, v)
+	if err != nil {
+		s.writeProblem(w, r, err)
+		return
+	}
+	if len(missing) > 0 || len(bad) > 0 {
+		var parts []string
+		if len(missing) > 0 {
+			parts = append(parts, up.MissingMessage+" ("+strings.Join(missing, ", ")+")")
+		}
+		parts = append(parts, bad...)
+		msg := truncate(strings.Join(parts, "; "), 500)
+		v, err = b.fire(r.Context(), v, up.Missing, true, &msg, meta(r, "POST /tasks/{id}/process: "+msg))
+		if err != nil {
+			s.writeProblem(w, r, err)
+			return
+		}
+		s.writeTask(w, r, http.StatusOK, v)
+		return
+	}
+	v, err = b.fire(r.Context(), v, up.Verify, false, nil, meta(r, "POST /tasks/{id}/process"))
+	if err != nil {
+		s.writeProblem(w, r, err)
+		return
+	}
+	if s.cfg.Wake != nil {
+		s.cfg.Wake(b.name())
+	}
+	s.writeTask(w, r, http.StatusOK, v)
+}
+
+// checkUploads verifies a task's files: required ones must exist; every
+// present one must keep its size and content type (a file that does not is
+// deleted, so the client uploads it again).
+func (s *Server) checkUploads(ctx context.Context, up *tasktype.Uploads, v *view) (missing, bad []string, err error) {
+	for _, f := range up.Files {
+		key := InputKey(v.owner, v.key.ID, f.Name)
+		want := blob.Expect{MaxSize: f.MaxBytes}
+		if len(f.ContentTypes) == 1 {
+			want.ContentType = f.ContentTypes[0]
+		}
+		info, err := blob.Verify(ctx, s.cfg.Blobs, key, want)
+		switch {
+		case errors.Is(err, blob.ErrNotFound):
+			if f.Required {
+				missing = append(missing, f.Name)
+			}
+		case errors.Is(err, blob.ErrTooLarge):
+			bad = append(bad, fmt.Sprintf("%s is larger than %d bytes", f.Name, f.MaxBytes))
+		case errors.Is(err, blob.ErrContentType):
+			bad = append(bad, fmt.Sprintf("%s must be %s", f.Name, want.ContentType))
+		case err != nil:
+			return nil, nil, err
+		case len(f.ContentTypes) > 1 && !slices.Contains(f.ContentTypes, mediaType(info.ContentType)):
+			if err := s.cfg.Blobs.Delete(ctx, key); err != nil && !errors.Is(err, blob.ErrNotFound) {
+				return nil, nil, err
+			}
+			bad = append(bad, fmt.Sprintf("%s must be one of %s", f.Name, strings.Join(f.ContentTypes, ", ")))
+		}
+	}
+	return missing, bad, nil
+}
+
+// downloads answers GET /tasks/{id}/downloads: a signed download URL for
+// each output of a finished task.
+func (s *Server) downloads(w http.ResponseWriter, r *http.Request) {
+	v, b, err := s.lookup(r)
+	if err != nil {
+		s.writeProblem(w, r, err)
+		return
+	}
+	if s.cfg.Blobs == nil {
+		s.writeProblem(w, r, notFound("this server stores no files"))
+		return
+	}
+	if !v.finished {
+		s.writeProblem(w, r, problem(http.StatusConflict, "not-finished", "Task not finished", fmt.Sprintf("downloads are available once the task has finished; it is %s", v.key.Status)))
+		return
+	}
+	expiry := 15 * time.Minute
+	if up := b.api().Uploads; up != nil {
+		expiry = up.Expiry
+	}
+	type download struct {
+		Name        string `json:"name"`
+		Size        int64  `json:"size"`
+		ContentType string `json:"content_type"`
+		*blob.Presigned
+	}
+	out := []download{}
+	for info, err := range s.cfg.Blobs.List(r.Context(), OutputPrefix(v.owner, v.key.ID)) {
+		if err != nil {
+			s.writeProblem(w, r, err)
+			return
+		}
+		name := path.Base(info.Key)
+		p, err := s.cfg.Blobs.PresignDownload(r.Context(), blob.DownloadRequest{Key: info.Key, Filename: name, Expires: expiry})
+		if err != nil {
+			s.writeProblem(w, r, err)
+			return
+		}
+		out = append(out, download{Name: strings.TrimPrefix(info.Key, OutputPrefix(v.owner, v.key.ID)), Size: info.Size, ContentType: info.ContentType, Presigned: p})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"task_id": v.key.ID, "downloads": out})
+}
