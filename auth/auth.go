@@ -76,7 +76,7 @@ type backend interface {
 	insert(ctx context.Context, r record) error
 	// lookup returns the token with id; found false when there is none.
 	lookup(ctx context.Context, id string) (r record, found bool, err error)
-	// touch sets last_used_at to at if it is unset or before stale.
+	// touch sets last_used_at to at if it is unset or not after stale.
 	touch(ctx context.Context, id string, at, stale time.Time) error
 	list(ctx context.Context) ([]Token, error)
 	// revoke sets revoked_at to at unless it is set; found false when no

@@ -40,7 +40,7 @@ func (m *memory) lookup(_ context.Context, id string) (record, bool, error) {
 func (m *memory) touch(_ context.Context, id string, at, stale time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if r, ok := m.tokens[id]; ok && (r.LastUsedAt == nil || r.LastUsedAt.Before(stale)) {
+	if r, ok := m.tokens[id]; ok && (r.LastUsedAt == nil || !r.LastUsedAt.After(stale)) {
 		r.LastUsedAt = &at
 	}
 	return nil

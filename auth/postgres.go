@@ -27,7 +27,7 @@ type pgTokens struct{ pool *pgxpool.Pool }
 const (
 	pgInsert = `INSERT INTO taskmodel_token (id, user_name, admin, secret_hash, created_at) VALUES ($1, $2, $3, $4, $5)`
 	pgLookup = `SELECT id, user_name, admin, created_at, last_used_at, revoked_at, secret_hash FROM taskmodel_token WHERE id = $1`
-	pgTouch  = `UPDATE taskmodel_token SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $3)`
+	pgTouch  = `UPDATE taskmodel_token SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at <= $3)`
 	pgList   = `SELECT id, user_name, admin, created_at, last_used_at, revoked_at FROM taskmodel_token ORDER BY created_at, id`
 	pgRevoke = `UPDATE taskmodel_token SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1`
 )

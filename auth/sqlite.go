@@ -25,7 +25,7 @@ type sqliteTokens struct{ db *sql.DB }
 const (
 	sqliteInsert = `INSERT INTO taskmodel_token (id, user_name, admin, secret_hash, created_at) VALUES (?, ?, ?, ?, ?)`
 	sqliteLookup = `SELECT id, user_name, admin, created_at, last_used_at, revoked_at, secret_hash FROM taskmodel_token WHERE id = ?`
-	sqliteTouch  = `UPDATE taskmodel_token SET last_used_at = ?2 WHERE id = ?1 AND (last_used_at IS NULL OR last_used_at < ?3)`
+	sqliteTouch  = `UPDATE taskmodel_token SET last_used_at = ?2 WHERE id = ?1 AND (last_used_at IS NULL OR last_used_at <= ?3)`
 	sqliteList   = `SELECT id, user_name, admin, created_at, last_used_at, revoked_at FROM taskmodel_token ORDER BY created_at, id`
 	sqliteRevoke = `UPDATE taskmodel_token SET revoked_at = coalesce(revoked_at, ?2) WHERE id = ?1`
 )
