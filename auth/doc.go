@@ -32,7 +32,9 @@
 // the input: a malformed or oversized secret is replaced by a dummy of the
 // right length, an unknown id is compared against a dummy hash, and each
 // case returns the same ErrUnauthorized as a revoked token. It never logs
-// the secret. It records when a token was last used, but writes that at
+// the secret, and no error carries it. A database failure is returned as
+// itself, not as ErrUnauthorized, so a server can answer 503 rather than
+// 401. It records when a token was last used, but writes that at
 // most once per TouchInterval (a minute) per token, so a token on a hot
 // path costs one read per request.
 //

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"time"
@@ -10,6 +11,8 @@ import (
 // NewMemory returns a Store that keeps tokens in memory (tests, programs
 // without persistence). It keeps hashes too, never secrets.
 func NewMemory() Store { return newStore(&memory{tokens: map[string]*record{}}) }
+
+var errDuplicateID = errors.New("token id already taken")
 
 type memory struct {
 	mu     sync.RWMutex

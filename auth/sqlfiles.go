@@ -2,7 +2,6 @@ package auth
 
 import (
 	"embed"
-	"errors"
 	"io/fs"
 	"path"
 	"strings"
@@ -15,8 +14,6 @@ import (
 //
 //go:embed sql
 var sqlFiles embed.FS
-
-var errDuplicateID = errors.New("token id already taken")
 
 // migrations returns the engine's migrations, in order.
 func migrations(engine string) []tasktype.Migration {
