@@ -58,3 +58,4 @@ fuzz:
 	$(GO) test ./blob -run '^$$' -fuzz FuzzValidateKey -fuzztime $(FUZZTIME)
 	$(GO) test ./blob/local -run '^$$' -fuzz FuzzParseGrant -fuzztime $(FUZZTIME)
 	$(GO) test ./blob/local -run '^$$' -fuzz FuzzHandler -fuzztime $(FUZZTIME)
+	$(GO) test ./auth -run '^$$' -fuzz FuzzParseSecret -fuzztime $(FUZZTIME)

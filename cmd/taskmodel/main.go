@@ -1,6 +1,7 @@
 // Command taskmodel is taskmodel's command-line tool: pipeline tracking for
 // scripts in any language (pipeline, run, subtask, status, history, active,
-// watch). See docs/pipeline.md.
+// watch; see docs/pipeline.md), and the bearer tokens of taskmodel serve
+// (token create, list, revoke).
 package main
 
 import (

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/taskmodel/taskmodel/auth"
 	"github.com/taskmodel/taskmodel/config"
 	"github.com/taskmodel/taskmodel/sdk/pipeline"
 )
@@ -36,6 +37,9 @@ type App struct {
 	flagNames  map[string]string
 	now        func() time.Time
 	tracker    *pipeline.Tracker
+
+	tokens      auth.Store
+	closeTokens func() error
 }
 
 // commands lists the command groups; add a group here.
@@ -49,6 +53,7 @@ var commands = []func(*App) *cobra.Command{
 	newWatchCmd,
 	newConfigCmd,
 	newServeCmd,
+	newTokenCmd,
 }
 
 // NewRoot returns the root command over app.
@@ -110,10 +115,13 @@ func (a *App) Tracker(ctx context.Context) (*pipeline.Tracker, error) {
 	return tr, nil
 }
 
-// Close closes the tracker if one was opened.
+// Close closes the tracker and the token store if they were opened.
 func (a *App) Close() {
 	if a.tracker != nil {
 		a.tracker.Close()
+	}
+	if a.closeTokens != nil {
+		a.closeTokens()
 	}
 }
 
