@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -17,17 +16,6 @@ import (
 	"github.com/taskmodel/taskmodel/sdk/engine"
 	"github.com/taskmodel/taskmodel/tasktype"
 )
-
-var reUser = regexp.MustCompile(`^[A-Za-z0-9._@-]{1,255}$`)
-
-// ValidateUserName checks a user name: 1–255 letters, digits, '.', '_',
-// '@' or '-'.
-func ValidateUserName(name string) error {
-	if !reUser.MatchString(name) {
-		return &tasktype.FieldError{Field: "user", Rule: "pattern", Value: name, Message: "must be 1 to 255 letters, digits, '.', '_', '@' or '-'"}
-	}
-	return nil
-}
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	body, err := json.Marshal(v)

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/taskmodel/taskmodel/auth"
 	"github.com/taskmodel/taskmodel/backends"
 	"github.com/taskmodel/taskmodel/blob"
 )
@@ -124,7 +125,7 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	if cfg.Anonymous != "" {
-		if err := ValidateUserName(cfg.Anonymous); err != nil {
+		if err := auth.ValidateUser(cfg.Anonymous); err != nil {
 			return nil, fmt.Errorf("server: Config.Anonymous: %w", err)
 		}
 	}

@@ -283,3 +283,17 @@ func (e *TransitionError) Error() string {
 func (e *TransitionError) Is(target error) bool {
 	return target == tasktype.ErrTransitionNotAllowed
 }
+
+// Transition returns the move as model-independent names, for callers that
+// handle every model alike (an HTTP 409 lists the allowed events).
+func (e *TransitionError) Transition() tasktype.TransitionInfo {
+	t := tasktype.TransitionInfo{
+		Event: string(e.Event),
+		From:  string(e.From),
+		To:    string(e.To),
+	}
+	for _, ev := range e.Allowed {
+		t.Allowed = append(t.Allowed, string(ev))
+	}
+	return t
+}
