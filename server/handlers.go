@@ -238,8 +238,9 @@ func (s *Server) cancelTask(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// A worker's progress updates bump the version: retry a lost race.
+	id := v.key.ID
 	for try := 0; ; try++ {
-		v, err = b.cancel(r.Context(), v.key.ID, meta(r, "POST /tasks/{id}/cancel"))
+		v, err = b.cancel(r.Context(), id, meta(r, "POST /tasks/{id}/cancel"))
 		if !errors.Is(err, tasktype.ErrConflict) || try == 4 {
 			break
 		}

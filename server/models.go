@@ -222,8 +222,8 @@ type change struct {
 type sweepConfig struct {
 	leases    backends.Leases
 	retention time.Duration
-	owner  string
-	onMove func(ctx context.Context, before, after *view) error
+	owner     string
+	onMove    func(ctx context.Context, before, after *view) error
 }
 
 type typed[T any, E ~string, PT ModelType[T, E]] struct {

@@ -96,6 +96,9 @@ type Server struct {
 	metrics *metrics
 	catalog *backends.Catalog
 	owner   string // this process in sweeper leases
+
+	sweepOnce sync.Once
+	sweeps    []func(context.Context) error
 }
 
 // New checks cfg and returns a Server.

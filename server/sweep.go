@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 )
@@ -12,27 +14,11 @@ import (
 // EXPIRED) loses its files at once: "Expired task files: Delete
 // immediately".
 func (s *Server) sweepLoop(ctx context.Context) {
-	leases := s.models.backend.Leases()
-	sweeps := make([]func(context.Context) error, 0, len(s.models.order))
-	for _, b := range s.models.order {
-		run := b.sweeper(sweepConfig{leases: leases, retention: s.cfg.Retention, owner: s.owner, onMove: func(ctx context.Context, before, after *view) error {
-			return s.afterTimeout(ctx, b, before, after)
-		}})
-		sweeps = append(sweeps, func(ctx context.Context) error {
-			res, err := run(ctx)
-			if res.TimedOut > 0 || res.Deleted > 0 {
-				s.log.InfoContext(ctx, "swept", slog.String("task_type", b.name()), slog.Int("timed_out", res.TimedOut), slog.Int("deleted", res.Deleted))
-			}
-			return err
-		})
-	}
 	tick := time.NewTicker(s.cfg.SweepEvery)
 	defer tick.Stop()
 	for {
-		for _, sw := range sweeps {
-			if err := sw(ctx); err != nil && ctx.Err() == nil {
-				s.log.WarnContext(ctx, "sweep failed", slog.Any("error", err))
-			}
+		if err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
+			s.log.WarnContext(ctx, "sweep failed", slog.Any("error", err))
 		}
 		select {
 		case <-ctx.Done():
@@ -40,6 +26,34 @@ func (s *Server) sweepLoop(ctx context.Context) {
 		case <-tick.C:
 		}
 	}
+}
+
+// Sweep runs one pass of the sweeper over every model: Run calls it every
+// SweepEvery; tests call it after moving their clock.
+func (s *Server) Sweep(ctx context.Context) error {
+	s.sweepOnce.Do(func() {
+		leases := s.models.backend.Leases()
+		for _, b := range s.models.order {
+			run := b.sweeper(sweepConfig{leases: leases, retention: s.cfg.Retention, owner: s.owner, onMove: func(ctx context.Context, before, after *view) error {
+				return s.afterTimeout(ctx, b, before, after)
+			}})
+			s.sweeps = append(s.sweeps, func(ctx context.Context) error {
+				res, err := run(ctx)
+				if res.TimedOut > 0 || res.Deleted > 0 {
+					s.log.InfoContext(ctx, "swept", slog.String("task_type", b.name()), slog.Int("timed_out", res.TimedOut), slog.Int("deleted", res.Deleted))
+				}
+				if err != nil {
+					return fmt.Errorf("sweep %s: %w", b.name(), err)
+				}
+				return nil
+			})
+		}
+	})
+	var errs []error
+	for _, sw := range s.sweeps {
+		errs = append(errs, sw(ctx))
+	}
+	return errors.Join(errs...)
 }
 
 func (s *Server) afterTimeout(ctx context.Context, b binding, before, after *view) error {

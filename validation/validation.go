@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"sort"
 	"strings"
 	"unicode/utf8"
 
@@ -138,7 +139,7 @@ func DecodeStrict(data []byte, v any, typ string, allowed, required []string) er
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return decodeError(err, typ, allowed)
+		return locateField(data, v, decodeError(err, typ, allowed))
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return &tasktype.ValidationError{Type: typ, Fields: []*tasktype.FieldError{{Rule: "json", Message: "unexpected data after the JSON value"}}}
@@ -197,4 +198,37 @@ func decodeError(err error, typ string, allowed []string) error {
 		return &tasktype.ValidationError{Type: typ, Fields: []*tasktype.FieldError{{Rule: "json", Message: "unexpected end of JSON input"}}}
 	}
 	return &tasktype.ValidationError{Type: typ, Fields: []*tasktype.FieldError{{Rule: "json", Message: msg}}}
+}
+
+// locateField names the field of an error that encoding/json reports
+// without one (a value's own UnmarshalText refused it: an unknown enum
+// value): it decodes the object's members one at a time into a fresh value
+// of v's type, in key order, and names the first that fails.
+func locateField(data []byte, v any, err error) error {
+	var ve *tasktype.ValidationError
+	if !errors.As(err, &ve) || len(ve.Fields) != 1 || ve.Fields[0].Field != "" || ve.Fields[0].Rule == "json" {
+		return err
+	}
+	var members map[string]json.RawMessage
+	if json.Unmarshal(data, &members) != nil {
+		return err
+	}
+	t := reflect.TypeOf(v)
+	if t.Kind() != reflect.Pointer {
+		return err
+	}
+	keys := make([]string, 0, len(members))
+	for k := range members {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		one, _ := json.Marshal(map[string]json.RawMessage{k: members[k]})
+		probe := reflect.New(t.Elem()).Interface()
+		if json.Unmarshal(one, probe) != nil {
+			ve.Fields[0].Field = k
+			break
+		}
+	}
+	return err
 }

@@ -2,6 +2,7 @@ package validation_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -15,7 +16,20 @@ type item struct {
 	Ratio float64  `json:"ratio" validate:"gt=0,lt=1"`
 	Tags  []string `json:"tags" validate:"max=2,dive,oneof=a b"`
 	Note  *string  `json:"note" validate:"omitnil,max=3"`
+	Color color    `json:"color"`
 	Skip  string   `json:"-"`
+}
+
+// color refuses unknown values as generated enums do: a FieldError that
+// names no field (encoding/json does not say which field it decodes).
+type color string
+
+func (c *color) UnmarshalText(b []byte) error {
+	if string(b) != "RED" {
+		return &tasktype.FieldError{Rule: "one_of", Message: fmt.Sprintf("unknown color %q; allowed: RED", b)}
+	}
+	*c = color(b)
+	return nil
 }
 
 func TestStruct(t *testing.T) {
@@ -55,13 +69,14 @@ func TestStruct(t *testing.T) {
 }
 
 func TestDecodeStrict(t *testing.T) {
-	allowed := []string{"name", "count", "ratio", "tags", "note"}
+	allowed := []string{"name", "count", "ratio", "tags", "note", "color"}
 	tests := []struct {
 		name, in, want string
 		required       []string
 	}{
 		{"ok", `{"name":"a","count":2}`, "", []string{"name"}},
-		{"unknown field", `{"name":"a","size":2}`, "invalid item: size: unknown field; allowed: name, count, ratio, tags, note", nil},
+		{"unknown field", `{"name":"a","size":2}`, "invalid item: size: unknown field; allowed: name, count, ratio, tags, note, color", nil},
+		{"enum names its field", `{"name":"a","color":"BLUE","count":1}`, `invalid item: color: unknown color "BLUE"; allowed: RED`, nil},
 		{"missing", `{"count":2}`, "invalid item: name: is required", []string{"name"}},
 		{"type", `{"count":"two"}`, "invalid item: count: must be a JSON value of Go type int64 (got string)", nil},
 		{"syntax", `{"count":`, "invalid item: unexpected end of JSON input", nil},

@@ -1,0 +1,254 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/taskmodel/taskmodel/auth"
+	"github.com/taskmodel/taskmodel/backends/postgres"
+	"github.com/taskmodel/taskmodel/backends/postgres/pgtest"
+	"github.com/taskmodel/taskmodel/backends/sqlite"
+	"github.com/taskmodel/taskmodel/blob/local"
+	"github.com/taskmodel/taskmodel/gen/analysis"
+	"github.com/taskmodel/taskmodel/gen/catalog"
+	"github.com/taskmodel/taskmodel/sdk/engine"
+	"github.com/taskmodel/taskmodel/sdk/worker"
+	"github.com/taskmodel/taskmodel/server"
+	"github.com/taskmodel/taskmodel/server/demo"
+)
+
+// backendNames are the backends every end-to-end test runs on.
+var backendNames = []string{"memory", "sqlite", "postgres"}
+
+func openBackend(t *testing.T, name string) (*server.Backend, func(context.Context) (auth.Store, error)) {
+	t.Helper()
+	ctx := context.Background()
+	switch name {
+	case "sqlite":
+		db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "tasks.db"), catalog.Migrations(sqlite.Engine))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return server.SQLite(db), func(ctx context.Context) (auth.Store, error) { return auth.NewSQLite(ctx, db) }
+	case "postgres":
+		pool, err := postgres.OpenConfig(ctx, pgtest.Schema(t), catalog.Migrations(postgres.Engine))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(pool.Close)
+		return server.Postgres(pool), func(ctx context.Context) (auth.Store, error) { return auth.NewPostgres(ctx, pool) }
+	}
+	return server.Memory(), func(context.Context) (auth.Store, error) { return auth.NewMemory(), nil }
+}
+
+// clock is a settable clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t = c.t.Add(d) }
+
+type envOptions struct {
+	clock     *clock // nil: real time
+	workers   bool   // run a demo worker pool
+	agentTime time.Duration
+	anonymous string
+	cors      []string
+}
+
+// env is a taskmodel server on a real loopback HTTP listener, with tokens
+// for alice, bob and admin (an admin).
+type env struct {
+	t      *testing.T
+	url    string
+	srv    *server.Server
+	models *server.Models
+	blobs  *local.Store
+	tokens map[string]string
+	pool   *worker.Pool[analysis.Task, analysis.Event, *analysis.Task]
+}
+
+func newEnv(t *testing.T, backend string, o envOptions) *env {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	b, openAuth := openBackend(t, backend)
+	var engOpts []engine.Option
+	if o.clock != nil {
+		engOpts = append(engOpts, engine.WithClock(o.clock.Now))
+	}
+	engOpts = append(engOpts, engine.WithPollInterval(20*time.Millisecond))
+	models, err := catalog.Serve(b, engOpts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens, err := openAuth(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, models: models, tokens: map[string]string{}}
+	for _, u := range []struct {
+		name  string
+		admin bool
+	}{{"alice", false}, {"bob", false}, {"admin", true}} {
+		secret, _, err := tokens.Create(ctx, u.name, u.admin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.tokens[u.name] = secret
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.url = "http://" + ln.Addr().String()
+	blobCfg := local.Config{Dir: t.TempDir(), BaseURL: e.url + "/blobs/", SigningKey: bytes.Repeat([]byte("k"), 32)}
+	if o.clock != nil {
+		blobCfg.Clock = o.clock.Now
+	}
+	e.blobs, err = local.New(blobCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.blobs.Close() })
+	quiet := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if o.workers {
+		eng, err := server.Engine[analysis.Task, analysis.Event](models, analysis.ModelName)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.pool, err = worker.New(eng, demo.Handler(e.blobs, o.agentTime), worker.Config{Concurrency: 4, PollInterval: 20 * time.Millisecond, CancelCheck: 20 * time.Millisecond, Logger: quiet})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.srv, err = server.New(server.Config{
+		Models: models, DefaultTaskType: analysis.ModelName,
+		Authenticate: func(ctx context.Context, token string) (server.User, error) {
+			u, err := tokens.Authenticate(ctx, token)
+			if err != nil {
+				if err == auth.ErrUnauthorized {
+					return server.User{}, server.ErrUnauthorized
+				}
+				return server.User{}, err
+			}
+			return server.User{Name: u.Name, Admin: u.Admin}, nil
+		},
+		Anonymous: o.anonymous, Blobs: e.blobs, BlobHandler: e.blobs.Handler(), CORSOrigins: o.cors,
+		Logger: quiet, SweepEvery: time.Hour, Heartbeat: 50 * time.Millisecond,
+		Wake: func(string) {
+			if e.pool != nil {
+				e.pool.Wake()
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	if e.pool != nil {
+		wg.Go(func() { _ = e.pool.Run(ctx) })
+	}
+	wg.Go(func() { _ = e.srv.Serve(ctx, ln, 5*time.Second) })
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	return e
+}
+
+// response is one HTTP answer.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("body is not a JSON object: %v\n%s", err, r.body)
+	}
+	return m
+}
+
+// do sends a request as user ("" for none) and reads the whole answer.
+func (e *env) do(method, path, user, body string, header ...string) response {
+	e.t.Helper()
+	url := path
+	if strings.HasPrefix(path, "/") {
+		url = e.url + path
+	}
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if user != "" {
+		req.Header.Set("Authorization", "Bearer "+e.tokens[user])
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(res.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return response{status: res.StatusCode, header: res.Header, body: data}
+}
+
+// must is do that expects a status.
+func (e *env) must(status int, method, path, user, body string, header ...string) response {
+	e.t.Helper()
+	r := e.do(method, path, user, body, header...)
+	if r.status != status {
+		e.t.Fatalf("%s %s: status %d, want %d\n%s", method, path, r.status, status, r.body)
+	}
+	return r
+}
+
+// create makes an analysis task as user and returns its id.
+func (e *env) create(user string) string {
+	e.t.Helper()
+	r := e.must(201, "POST", "/tasks", user, `{"tool_id":"profile-my-data","agents":["unified-profiler","score-risk"]}`)
+	return r.json(e.t)["task_id"].(string)
+}
+
+// uploadURLs asks for the seed's upload URLs (primary and parameters).
+func (e *env) uploadURLs(user, id string) map[string]any {
+	e.t.Helper()
+	r := e.must(200, "POST", "/tasks/"+id+"/upload-urls", user, `{"files":{"primary":{"filename":"data.csv","content_type":"text/csv"}},"has_parameters":true}`)
+	return r.json(e.t)["uploads"].(map[string]any)
+}
+
+// put uploads body to a presigned URL.
+func (e *env) put(u map[string]any, contentType, body string) {
+	e.t.Helper()
+	e.must(200, "PUT", u["url"].(string), "", body, "Content-Type", contentType)
+}
+
+var _ = httptest.NewRecorder
+
+// testWriter sends log lines to the test's log.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) { w.t.Log(strings.TrimSpace(string(p))); return len(p), nil }
