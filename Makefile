@@ -1,6 +1,7 @@
 # taskmodel — make targets. A fresh machine needs only Go (and gcc for -race).
 #
-#   make run        the main job: until the server lands, a seed-004 task run end to end on SQLite
+#   make run        the main job: taskmodel serve on 127.0.0.1:8080 over the embedded SQLite
+#                   file, anonymous access from this machine (ARGS=... adds serve flags)
 #   make test       vet and race-test both modules (the main one and tools/)
 #   make gen        regenerate gen/ and sqlc.yaml from schema/ with taskgen and sqlc
 #   make check-gen  regenerate into the tree; fail on any difference, orphans included
@@ -15,7 +16,7 @@ FUZZTIME ?= 60s
 all: test
 
 run:
-	$(GO) run ./examples/lifecycle
+	$(GO) run ./cmd/taskmodel serve --allow-anonymous $(ARGS)
 
 test: test-main test-tools
 

@@ -1,0 +1,70 @@
+/*
+Package server is taskmodel's HTTP API: the routes a frontend or another
+service uses to create tasks, upload their files, follow them and list
+them, for every model generated from the specs. `taskmodel serve` runs it;
+a service can also mount Server.Handler itself.
+
+# Models
+
+The handlers are written once, over a type-erased binding of each model's
+engine (sdk/engine). taskgen's catalog package emits catalog.Serve, which
+binds every model of the specs to a Backend (SQLite, PostgreSQL or memory):
+
+	db, _ := sqlite.Open(ctx, "tasks.db", catalog.Migrations(sqlite.Engine))
+	models, _ := catalog.Serve(server.SQLite(db))
+	srv, _ := server.New(server.Config{Models: models, Blobs: blobs, ...})
+
+A new spec in schema/ gets its routes by regeneration. What clients may do
+with a model comes from its spec's api section (tasktype.API): the owner
+field, the fields a client sets on creation, and the files it uploads.
+Engine returns a model's typed engine, to run worker pools next to the
+server.
+
+# Routes
+
+	POST /tasks                        create (seed 004); task_type selects the model
+	GET  /tasks                        the unified listing (seed 002)
+	GET  /tasks/{id}                   a task: its fields, status, progress, progress_detail, errors, timestamps
+	GET  /tasks/{id}/history           its status changes
+	GET  /tasks/{id}/events            Server-Sent Events: every change, until a terminal status
+	POST /tasks/{id}/cancel            the worker section's cancel event
+	POST /tasks/{id}/upload-urls       signed upload URLs, then the uploads' request event
+	POST /tasks/{id}/process           verify the uploads, then queue the task (or UPLOAD_FAILED)
+	GET  /tasks/{id}/downloads         signed download URLs of a finished task's outputs
+	GET  /healthz, /readyz, /metrics, /openapi.json
+
+A task is returned as its model's JSON with the seed's task_id and the
+task_type in front. Listing rows are seed 002's {id, task_type,
+task_status, tag, created_at, end_date}; the defaults are limit 20 and
+within_hours 1 ("default: last hour"), and values out of range are errors,
+never clamped.
+
+# Users
+
+Every request but health, metrics, the OpenAPI document and signed blob
+URLs carries a bearer token (package auth; `taskmodel token create`).
+A task belongs to the user who created it (the spec's api owner field):
+other users get 404 for it and never see it listed; admins see every task.
+Models without an owner field are visible to admins only. Anonymous access
+is an explicit opt-in (Config.Anonymous) and only ever applies to requests
+from a loopback address. Browsers cannot set headers on an EventSource, so
+the events route also takes the token as ?access_token=; request logs never
+include query strings.
+
+# Errors
+
+Every error is an RFC 9457 problem (application/problem+json) whose type is
+ProblemTypeBase plus its kind; a refused field is named in errors[] with
+the rule it broke and what is allowed, and a refused transition (409)
+carries the current status and the events it allows. Bad input is never a
+500 and never changes anything.
+
+# Background work
+
+Run applies the spec's timeouts and retention (one process at a time, with
+a lease per model), deletes the files of tasks that expired before their
+uploads were processed (seed 004: "Expired task files: Delete
+immediately"), and counts the transitions this process makes for
+/metrics.
+*/
+package server

@@ -1,0 +1,183 @@
+package server_test
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/taskmodel/taskmodel/server"
+)
+
+// TestBadInput: every refused request is RFC 9457 problem+json with the
+// right status, kind and field, never a 500, and writes nothing.
+func TestBadInput(t *testing.T) {
+	for _, b := range backendNames {
+		t.Run(b, func(t *testing.T) {
+			e := newEnv(t, b, envOptions{})
+			id := e.create("alice")
+			big := `{"tool_id":"` + strings.Repeat("x", 2<<20) + `"}`
+			cases := []struct {
+				name, method, path, body string
+				status                   int
+				kind, field              string
+				header                   []string
+			}{
+				{"bad uuid", "GET", "/tasks/not-a-uuid", "", 400, "validation", "id", nil},
+				{"nil uuid", "GET", "/tasks/00000000-0000-0000-0000-000000000000", "", 400, "validation", "id", nil},
+				{"unknown task", "GET", "/tasks/123e4567-e89b-12d3-a456-426614174000", "", 404, "not-found", "", nil},
+				{"limit 0", "GET", "/tasks?limit=0", "", 400, "validation", "limit", nil},
+				{"limit 101", "GET", "/tasks?limit=101", "", 400, "validation", "limit", nil},
+				{"limit text", "GET", "/tasks?limit=ten", "", 400, "validation", "limit", nil},
+				{"offset -1", "GET", "/tasks?offset=-1", "", 400, "validation", "offset", nil},
+				{"within_hours 0", "GET", "/tasks?within_hours=0", "", 400, "validation", "within_hours", nil},
+				{"unknown status code", "GET", "/tasks?status=X", "", 400, "validation", "status", nil},
+				{"status name instead of code", "GET", "/tasks?status=RUNNING", "", 400, "validation", "status", nil},
+				{"unknown task type", "GET", "/tasks?task_type=render", "", 400, "validation", "task_type", nil},
+				{"unknown query parameter", "GET", "/tasks?page=2", "", 400, "validation", "page", nil},
+				{"tag twice", "GET", "/tasks?tag=a&tag=b", "", 400, "validation", "tag", nil},
+				{"unknown JSON field", "POST", "/tasks", `{"tool_id":"t","agents":["a"],"priority":1}`, 400, "validation", "priority", nil},
+				{"owner is not a client field", "POST", "/tasks", `{"tool_id":"t","agents":["a"],"user_id":"bob"}`, 400, "validation", "user_id", nil},
+				{"missing required field", "POST", "/tasks", `{"tool_id":"t"}`, 400, "validation", "agents", nil},
+				{"empty agents", "POST", "/tasks", `{"tool_id":"t","agents":[]}`, 400, "validation", "agents", nil},
+				{"wrong type", "POST", "/tasks", `{"tool_id":7,"agents":["a"]}`, 400, "validation", "tool_id", nil},
+				{"not an object", "POST", "/tasks", `["a"]`, 400, "validation", "body", nil},
+				{"trailing data", "POST", "/tasks", `{"tool_id":"t","agents":["a"]} {}`, 400, "validation", "body", nil},
+				{"duplicate key", "POST", "/tasks", `{"tool_id":"t","tool_id":"u","agents":["a"]}`, 400, "validation", "tool_id", nil},
+				{"unknown task_type", "POST", "/tasks", `{"task_type":"render"}`, 400, "validation", "task_type", nil},
+				{"task_type not creatable", "POST", "/tasks", `{"task_type":"pipeline_run"}`, 400, "validation", "task_type", nil},
+				{"oversized body", "POST", "/tasks", big, 413, "too-large", "", nil},
+				{"illegal transition", "POST", "/tasks/" + id + "/cancel", "", 409, "transition", "", nil},
+				{"process before upload-urls", "POST", "/tasks/" + id + "/process", "", 409, "transition", "", nil},
+				{"downloads before the end", "GET", "/tasks/" + id + "/downloads", "", 409, "not-finished", "", nil},
+				{"cancel takes no body", "POST", "/tasks/" + id + "/cancel", `{"reason":"x"}`, 400, "validation", "reason", nil},
+				{"upload-urls without primary", "POST", "/tasks/" + id + "/upload-urls", `{"files":{}}`, 400, "validation", "files.primary", nil},
+				{"upload-urls unknown file", "POST", "/tasks/" + id + "/upload-urls", `{"files":{"primary":{"filename":"a.csv","content_type":"text/csv"},"extra":{}}}`, 400, "validation", "files.extra", nil},
+				{"upload-urls bad filename", "POST", "/tasks/" + id + "/upload-urls", `{"files":{"primary":{"filename":"../a.csv","content_type":"text/csv"}}}`, 400, "validation", "files.primary.filename", nil},
+				{"upload-urls bad content type", "POST", "/tasks/" + id + "/upload-urls", `{"files":{"primary":{"filename":"a.csv","content_type":"csv"}}}`, 400, "validation", "files.primary.content_type", nil},
+				{"upload-urls too large", "POST", "/tasks/" + id + "/upload-urls", `{"files":{"primary":{"filename":"a.csv","content_type":"text/csv","size":999999999999}}}`, 400, "validation", "files.primary.size", nil},
+				{"upload-urls flag not a bool", "POST", "/tasks/" + id + "/upload-urls", `{"files":{"primary":{"filename":"a.csv","content_type":"text/csv"}},"has_parameters":"yes"}`, 400, "validation", "has_parameters", nil},
+				{"upload-urls unknown field", "POST", "/tasks/" + id + "/upload-urls", `{"files":{"primary":{"filename":"a.csv","content_type":"text/csv"}},"has_baseline":true}`, 400, "validation", "has_baseline", nil},
+				{"method not allowed", "DELETE", "/tasks/" + id, "", 405, "method", "", nil},
+				{"unknown route", "GET", "/nope", "", 404, "not-found", "", nil},
+			}
+			for _, c := range cases {
+				t.Run(c.name, func(t *testing.T) {
+					r := e.do(c.method, c.path, "alice", c.body, c.header...)
+					if r.status != c.status {
+						t.Fatalf("status %d, want %d: %s", r.status, c.status, truncate(r.body))
+					}
+					if ct := r.header.Get("Content-Type"); ct != "application/problem+json" {
+						t.Fatalf("Content-Type %q", ct)
+					}
+					p := r.json(t)
+					if p["type"] != server.ProblemTypeBase+c.kind || p["status"] != float64(c.status) || p["title"] == "" || p["detail"] == "" {
+						t.Errorf("problem %v", p)
+					}
+					if c.field != "" {
+						errs, _ := p["errors"].([]any)
+						var fields []string
+						for _, fe := range errs {
+							fields = append(fields, fe.(map[string]any)["field"].(string))
+						}
+						if !slices.Contains(fields, c.field) {
+							t.Errorf("errors name %v, want %q: %v", fields, c.field, p)
+						}
+					}
+					if c.status == 405 && r.header.Get("Allow") == "" {
+						t.Error("405 without Allow")
+					}
+				})
+			}
+			// The illegal transition lists what CREATED allows.
+			p := e.do("POST", "/tasks/"+id+"/cancel", "alice", "").json(t)
+			if p["current_status"] != "CREATED" || !slices.Equal(toStrings(p["allowed_events"]), []string{"request_upload_urls", "expire"}) {
+				t.Errorf("409: %v", p)
+			}
+			// Nothing was written: the task is still version 1.
+			if v := e.must(200, "GET", "/tasks/"+id, "alice", "").json(t); v["version"] != 1.0 || v["status"] != "CREATED" {
+				t.Errorf("after the refusals: %v", v)
+			}
+		})
+	}
+}
+
+func toStrings(v any) []string {
+	var out []string
+	for _, x := range v.([]any) {
+		out = append(out, x.(string))
+	}
+	return out
+}
+
+func truncate(b []byte) string {
+	if len(b) > 300 {
+		return string(b[:300]) + "…"
+	}
+	return string(b)
+}
+
+// TestCORS: an allowed origin gets its preflight answered and the headers
+// on the real request; another origin gets none.
+func TestCORS(t *testing.T) {
+	e := newEnv(t, "memory", envOptions{cors: []string{"https://app.example"}})
+	pre := e.must(http.StatusNoContent, "OPTIONS", "/tasks", "", "", "Origin", "https://app.example", "Access-Control-Request-Method", "POST")
+	if pre.header.Get("Access-Control-Allow-Origin") != "https://app.example" || !strings.Contains(pre.header.Get("Access-Control-Allow-Headers"), "Authorization") {
+		t.Errorf("preflight headers %v", pre.header)
+	}
+	// The browser uploads straight to the signed URL: the blob route too.
+	pre = e.must(http.StatusNoContent, "OPTIONS", "/blobs/x", "", "", "Origin", "https://app.example", "Access-Control-Request-Method", "PUT")
+	if pre.header.Get("Access-Control-Allow-Origin") != "https://app.example" {
+		t.Errorf("blob preflight headers %v", pre.header)
+	}
+	got := e.must(200, "GET", "/tasks", "alice", "", "Origin", "https://app.example")
+	if got.header.Get("Access-Control-Allow-Origin") != "https://app.example" {
+		t.Errorf("GET headers %v", got.header)
+	}
+	other := e.must(200, "GET", "/tasks", "alice", "", "Origin", "https://evil.example")
+	if other.header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("other origin got CORS headers")
+	}
+}
+
+// TestHealthAndMetrics: health, readiness and the Prometheus metrics.
+func TestHealthAndMetrics(t *testing.T) {
+	for _, b := range []string{"sqlite", "postgres"} {
+		t.Run(b, func(t *testing.T) {
+			e := newEnv(t, b, envOptions{})
+			e.must(200, "GET", "/healthz", "", "")
+			e.must(200, "GET", "/readyz", "", "")
+			e.create("alice")
+			e.do("GET", "/tasks/not-a-uuid", "alice", "")
+			m := string(e.must(200, "GET", "/metrics", "", "").body)
+			for _, want := range []string{
+				`taskmodel_tasks{status="CREATED",task_type="analysis"} 1`,
+				`taskmodel_http_requests_total{code="201",method="POST",route="/tasks"} 1`,
+				`taskmodel_http_requests_total{code="400",method="GET",route="/tasks/{id}"} 1`,
+				`taskmodel_http_request_duration_seconds_bucket`,
+			} {
+				if !strings.Contains(m, want) {
+					t.Errorf("/metrics lacks %s", want)
+				}
+			}
+			// With Run, the transitions this process makes are counted.
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			go func() { _ = e.srv.Run(ctx) }()
+			want := `taskmodel_transitions_total{event="request_upload_urls",task_type="analysis",to="UPLOADING"} 1`
+			for deadline := time.Now().Add(10 * time.Second); ; {
+				id := e.create("alice")
+				e.uploadURLs("alice", id)
+				if strings.Contains(string(e.must(200, "GET", "/metrics", "", "").body), `taskmodel_transitions_total{event="request_upload_urls"`) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("/metrics never showed %s", want)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		})
+	}
+}
