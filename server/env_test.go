@@ -31,7 +31,7 @@ import (
 // backendNames are the backends every end-to-end test runs on.
 var backendNames = []string{"memory", "sqlite", "postgres"}
 
-func openBackend(t *testing.T, name string) (*server.Backend, func(context.Context) (auth.Store, error)) {
+func openBackend(t testing.TB, name string) (*server.Backend, func(context.Context) (auth.Store, error)) {
 	t.Helper()
 	ctx := context.Background()
 	switch name {
@@ -73,7 +73,7 @@ type envOptions struct {
 // env is a taskmodel server on a real loopback HTTP listener, with tokens
 // for alice, bob and admin (an admin).
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	url    string
 	srv    *server.Server
 	models *server.Models
@@ -82,7 +82,7 @@ type env struct {
 	pool   *worker.Pool[analysis.Task, analysis.Event, *analysis.Task]
 }
 
-func newEnv(t *testing.T, backend string, o envOptions) *env {
+func newEnv(t testing.TB, backend string, o envOptions) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	b, openAuth := openBackend(t, backend)
@@ -174,7 +174,7 @@ type response struct {
 	body   []byte
 }
 
-func (r response) json(t *testing.T) map[string]any {
+func (r response) json(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(r.body, &m); err != nil {
@@ -249,7 +249,7 @@ func (e *env) put(u map[string]any, contentType, body string) {
 var _ = httptest.NewRecorder
 
 // testWriter sends log lines to the test's log.
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))

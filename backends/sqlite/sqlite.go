@@ -27,6 +27,9 @@ const Engine = "sqlite"
 
 var memoryDBs atomic.Int64
 
+// MaxConns is how many connections Open keeps to a database file.
+const MaxConns = 16
+
 // Open opens (creating if needed) the SQLite database at path — ":memory:"
 // for a private in-memory one — and applies migrations. Writes use
 // BEGIN IMMEDIATE, so concurrent writers queue on the busy timeout instead of
@@ -57,6 +60,13 @@ func Open(ctx context.Context, path string, migrations ...[]tasktype.Migration) 
 	}
 	if path == ":memory:" {
 		db.SetMaxOpenConns(1) // shared-cache memory databases lock per table; one connection avoids SQLITE_LOCKED
+	} else {
+		// Keep the connections open: a new one parses the whole schema (every
+		// model's tables and indexes), which under load cost more than the
+		// queries (database/sql keeps only 2 idle by default). Readers run in
+		// parallel under WAL; writers queue on the busy timeout either way.
+		db.SetMaxOpenConns(MaxConns)
+		db.SetMaxIdleConns(MaxConns)
 	}
 	// A connection's setup switches a new file to WAL, which takes an
 	// exclusive lock SQLite's busy handler does not wait for: processes that
