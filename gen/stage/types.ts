@@ -200,6 +200,5 @@ export interface StageState {
 
 /** A task as the HTTP API returns it (GET /tasks/{id}, POST /tasks …): the model's JSON with its id again as task_id, and its task_type. */
 export interface StageStateResponse extends StageState {
-  task_id: string;
   task_type: typeof TASK_TYPE;
 }

@@ -331,8 +331,11 @@ func (o *openapi) model(m *spec.Model) {
 	}
 	req := []string{"task_id", "task_type"}
 	for _, f := range append(g.builtinFields(), m.Fields...) {
+		// A model's own task_id or task_type field keeps its schema.
+		if _, added := props[f.Name]; !added {
+			req = append(req, f.Name)
+		}
 		props[f.Name] = o.field(m, f)
-		req = append(req, f.Name)
 	}
 	o.schemas[sname(m, m.Struct)] = object(firstNonEmpty(m.Doc, "A task of the "+m.Name+" model."), props, req, false)
 

@@ -152,7 +152,15 @@ func (g *generator) typescript() []byte {
 		g.tsField(&b, f, false)
 	}
 	p("}\n")
-	p("\n/** A task as the HTTP API returns it (GET /tasks/{id}, POST /tasks …): the model's JSON with its id again as task_id, and its task_type. */\nexport interface %sResponse extends %s {\n  task_id: string;\n  task_type: typeof TASK_TYPE;\n}\n", m.Struct, m.Struct)
+	p("\n/** A task as the HTTP API returns it (GET /tasks/{id}, POST /tasks …): the model's JSON with its id again as task_id, and its task_type. */\nexport interface %sResponse extends %s {\n", m.Struct, m.Struct)
+	// A model's own task_id or task_type field keeps its type.
+	if m.FieldByName("task_id") == nil {
+		p("  task_id: string;\n")
+	}
+	if m.FieldByName("task_type") == nil {
+		p("  task_type: typeof TASK_TYPE;\n")
+	}
+	p("}\n")
 
 	if a := m.API; a != nil {
 		opt := "?"
