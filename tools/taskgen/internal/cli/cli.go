@@ -6,6 +6,7 @@ package cli
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -310,14 +311,32 @@ func writeTree(dir string, files map[string][]byte, removable func(string) (bool
 }
 
 // isTaskgenFile reports whether a file starts with taskgen's header, as a Go
-// comment, a SQL comment or the HTML comment of the review document.
+// comment, a SQL comment or the HTML comment of the review document, or is a
+// JSON document carrying the header as gen.OpenAPIMarker.
 func isTaskgenFile(path string) (bool, error) {
+	if strings.HasSuffix(path, ".json") {
+		return isTaskgenJSON(path)
+	}
 	for _, h := range []string{"// " + gen.Header, gen.SQLHeader, "<!-- " + gen.Header + " -->"} {
 		if ok, err := hasFirstLine(path, h); ok || err != nil {
 			return ok, err
 		}
 	}
 	return false, nil
+}
+
+func isTaskgenJSON(path string) (bool, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return false, err
+	}
+	var top map[string]json.RawMessage
+	if json.Unmarshal(data, &top) != nil {
+		return false, nil
+	}
+	var marker string
+	_ = json.Unmarshal(top[gen.OpenAPIMarker], &marker)
+	return marker == gen.Header, nil
 }
 
 func hasFirstLine(path, want string) (bool, error) {

@@ -148,6 +148,12 @@ func CatalogFiles(models []*spec.Model, importBase string) (map[string][]byte, e
 		return nil, err
 	}
 	files["serve.go"] = serve
+	if files["openapi.json"], err = OpenAPI(listed); err != nil {
+		return nil, err
+	}
+	if files["openapi.go"], err = openAPIFile(); err != nil {
+		return nil, err
+	}
 	return files, nil
 }
 

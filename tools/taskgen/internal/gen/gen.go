@@ -65,6 +65,7 @@ func Generate(m *spec.Model, opts Options) (map[string][]byte, error) {
 		files[name] = buf.Bytes()
 	}
 	files["README.md"] = g.review()
+	files["types.ts"] = g.typescript()
 	if !opts.Storage {
 		return files, nil
 	}
@@ -88,7 +89,7 @@ func Generate(m *spec.Model, opts Options) (map[string][]byte, error) {
 // FileNames lists the names Generate returns, sorted; worker tells whether
 // the model has a worker section.
 func FileNames(storage, worker bool) []string {
-	names := []string{"README.md", "doc.go", "event.go", "model.go", "status.go"}
+	names := []string{"README.md", "doc.go", "event.go", "model.go", "status.go", "types.ts"}
 	for _, e := range Engines {
 		if !storage {
 			break
