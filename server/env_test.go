@@ -147,6 +147,7 @@ func newEnv(t testing.TB, backend string, o envOptions) *env {
 			}
 			return server.User{Name: u.Name, Admin: u.Admin}, nil
 		},
+		OpenAPI:   catalog.OpenAPI(),
 		Anonymous: o.anonymous, Blobs: e.blobs, BlobHandler: e.blobs.Handler(), CORSOrigins: o.cors,
 		Logger: quiet, SweepEvery: time.Hour, Heartbeat: 50 * time.Millisecond,
 		Wake: func(string) {

@@ -149,6 +149,10 @@ func TestHealthAndMetrics(t *testing.T) {
 			e := newEnv(t, b, envOptions{})
 			e.must(200, "GET", "/healthz", "", "")
 			e.must(200, "GET", "/readyz", "", "")
+			doc := e.must(200, "GET", "/openapi.json", "", "").json(t)
+			if v, _ := doc["openapi"].(string); !strings.HasPrefix(v, "3.1") || doc["paths"].(map[string]any)["/tasks/{id}/upload-urls"] == nil {
+				t.Errorf("/openapi.json: openapi %v, paths %v", doc["openapi"], len(doc["paths"].(map[string]any)))
+			}
 			e.create("alice")
 			e.do("GET", "/tasks/not-a-uuid", "alice", "")
 			m := string(e.must(200, "GET", "/metrics", "", "").body)

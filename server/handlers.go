@@ -29,7 +29,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // taskJSON is a task as the API returns it: the model's JSON with the seed's
-// task_id and the task_type in front.
+// task_id (unless the model has a task_id field of its own, as seed 001's
+// stage does; its id is then only "id") and the task_type in front.
 func taskJSON(v *view) ([]byte, error) {
 	body, err := json.Marshal(v.task)
 	if err != nil {
@@ -40,7 +41,11 @@ func taskJSON(v *view) ([]byte, error) {
 	}
 	var b bytes.Buffer
 	b.Grow(len(body) + 80)
-	fmt.Fprintf(&b, `{"task_id":%q,"task_type":%q`, v.key.ID.String(), v.model)
+	if v.ownTaskID {
+		fmt.Fprintf(&b, `{"task_type":%q`, v.model)
+	} else {
+		fmt.Fprintf(&b, `{"task_id":%q,"task_type":%q`, v.key.ID.String(), v.model)
+	}
 	if len(body) > 2 {
 		b.WriteByte(',')
 	}

@@ -146,6 +146,12 @@ func Add[T any, E ~string, PT ModelType[T, E]](ms *Models, m Model[T], opts ...e
 	}
 	opts = append([]engine.Option{engine.WithWorker(m.Worker)}, opts...)
 	bd := &typed[T, E, PT]{m: m, eng: engine.New[T, E, PT](drv, opts...)}
+	if probe, err := json.Marshal(m.New()); err == nil {
+		var keys map[string]json.RawMessage
+		if json.Unmarshal(probe, &keys) == nil {
+			_, bd.ownTaskID = keys["task_id"]
+		}
+	}
 	ms.byName[m.Name] = bd
 	ms.order = append(ms.order, bd)
 }
@@ -185,6 +191,8 @@ type view struct {
 	key      tasktype.Key
 	owner    string
 	finished bool
+	// ownTaskID: the model's JSON has a task_id of its own.
+	ownTaskID bool
 }
 
 // binding is a model's engine with its types erased, so that one set of
@@ -229,6 +237,9 @@ type sweepConfig struct {
 type typed[T any, E ~string, PT ModelType[T, E]] struct {
 	m   Model[T]
 	eng *engine.Engine[T, E, PT]
+	// ownTaskID: the model has a task_id field of its own (seed 001's
+	// stage), which the API's task_id must not shadow.
+	ownTaskID bool
 }
 
 func (b *typed[T, E, PT]) name() string            { return b.m.Name }
@@ -236,7 +247,7 @@ func (b *typed[T, E, PT]) api() tasktype.API       { return b.m.API }
 func (b *typed[T, E, PT]) worker() tasktype.Worker { return b.m.Worker }
 
 func (b *typed[T, E, PT]) view(x *T) *view {
-	return &view{model: b.m.Name, task: x, key: PT(x).Key(), owner: PT(x).Owner(), finished: PT(x).IsFinished()}
+	return &view{model: b.m.Name, task: x, key: PT(x).Key(), owner: PT(x).Owner(), finished: PT(x).IsFinished(), ownTaskID: b.ownTaskID}
 }
 
 func (b *typed[T, E, PT]) create(ctx context.Context, owner string, fields map[string]json.RawMessage, meta engine.Meta) (*view, error) {

@@ -155,7 +155,7 @@ func (a *App) serve(ctx context.Context, f serveFlags) error {
 		Blobs:           blobs,
 		BlobHandler:     blobs.Handler(),
 		CORSOrigins:     f.cors,
-		OpenAPI:         openAPIDoc,
+		OpenAPI:         catalog.OpenAPI(),
 		Logger:          log,
 		SweepEvery:      f.sweepEvery,
 		Retention:       f.retention,

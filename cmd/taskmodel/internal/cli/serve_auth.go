@@ -33,6 +33,3 @@ func (d *serveDB) authenticator(ctx context.Context) (func(context.Context, stri
 		return server.User{Name: u.Name, Admin: u.Admin}, nil
 	}, nil
 }
-
-// openAPIDoc is served at /openapi.json.
-var openAPIDoc []byte
