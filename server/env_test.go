@@ -19,7 +19,10 @@ import (
 	"github.com/taskmodel/taskmodel/backends/postgres"
 	"github.com/taskmodel/taskmodel/backends/postgres/pgtest"
 	"github.com/taskmodel/taskmodel/backends/sqlite"
+	"github.com/taskmodel/taskmodel/blob"
 	"github.com/taskmodel/taskmodel/blob/local"
+	blobs3 "github.com/taskmodel/taskmodel/blob/s3"
+	"github.com/taskmodel/taskmodel/blob/s3/s3test"
 	"github.com/taskmodel/taskmodel/gen/analysis"
 	"github.com/taskmodel/taskmodel/gen/catalog"
 	"github.com/taskmodel/taskmodel/sdk/engine"
@@ -68,6 +71,7 @@ type envOptions struct {
 	agentTime time.Duration
 	anonymous string
 	cors      []string
+	s3        bool // files in an S3-compatible server (started in the test) instead of a local directory
 }
 
 // env is a taskmodel server on a real loopback HTTP listener, with tokens
@@ -77,7 +81,7 @@ type env struct {
 	url    string
 	srv    *server.Server
 	models *server.Models
-	blobs  *local.Store
+	blobs  blob.Store
 	tokens map[string]string
 	pool   *worker.Pool[analysis.Task, analysis.Event, *analysis.Task]
 }
@@ -119,11 +123,23 @@ func newEnv(t testing.TB, backend string, o envOptions) *env {
 	if o.clock != nil {
 		blobCfg.Clock = o.clock.Now
 	}
-	e.blobs, err = local.New(blobCfg)
-	if err != nil {
-		t.Fatal(err)
+	var blobHandler http.Handler
+	if o.s3 {
+		cfg := s3test.Start(t).Config()
+		if o.clock != nil {
+			cfg.Clock = o.clock.Now
+		}
+		if e.blobs, err = blobs3.New(cfg); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		st, err := local.New(blobCfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		e.blobs, blobHandler = st, st.Handler()
 	}
-	t.Cleanup(func() { e.blobs.Close() })
 	quiet := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	if o.workers {
 		eng, err := server.Engine[analysis.Task, analysis.Event](models, analysis.ModelName)
@@ -148,7 +164,7 @@ func newEnv(t testing.TB, backend string, o envOptions) *env {
 			return server.User{Name: u.Name, Admin: u.Admin}, nil
 		},
 		OpenAPI:   catalog.OpenAPI(),
-		Anonymous: o.anonymous, Blobs: e.blobs, BlobHandler: e.blobs.Handler(), CORSOrigins: o.cors,
+		Anonymous: o.anonymous, Blobs: e.blobs, BlobHandler: blobHandler, CORSOrigins: o.cors,
 		Logger: quiet, SweepEvery: time.Hour, Heartbeat: 50 * time.Millisecond,
 		Wake: func(string) {
 			if e.pool != nil {

@@ -58,9 +58,10 @@ func (e *env) readEvents(user, id string) []map[string]any {
 // over HTTP: create, upload URLs, PUT the files, process, follow the task
 // by SSE and by polling to COMPLETED, and download the output.
 func TestSeed004FrontendFlow(t *testing.T) {
-	for _, b := range backendNames {
+	for _, b := range append(backendNames, "sqlite+s3") {
 		t.Run(b, func(t *testing.T) {
-			e := newEnv(t, b, envOptions{workers: true, agentTime: 30 * time.Millisecond})
+			name, s3 := strings.CutSuffix(b, "+s3")
+			e := newEnv(t, name, envOptions{workers: true, agentTime: 30 * time.Millisecond, s3: s3})
 			// 1. Create task: 201, task_id, CREATED.
 			r := e.must(201, "POST", "/tasks", "alice", `{"tool_id":"profile-my-data","agents":["unified-profiler","score-risk"]}`)
 			task := r.json(t)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,6 +22,7 @@ import (
 	"github.com/taskmodel/taskmodel/backends/sqlite"
 	"github.com/taskmodel/taskmodel/blob"
 	"github.com/taskmodel/taskmodel/blob/local"
+	blobs3 "github.com/taskmodel/taskmodel/blob/s3"
 	"github.com/taskmodel/taskmodel/config"
 	"github.com/taskmodel/taskmodel/gen/analysis"
 	"github.com/taskmodel/taskmodel/gen/catalog"
@@ -35,6 +37,7 @@ type serveFlags struct {
 	databaseURL string
 	publicURL   string
 	blobDir     string
+	s3          blobs3.Config
 	anonymous   bool
 	cors        []string
 	workers     int
@@ -70,6 +73,11 @@ loopback address.`,
 	fl.StringVar(&f.databaseURL, "database-url", "", "database URL: postgres://… or sqlite:PATH (the same as --db-url)")
 	fl.StringVar(&f.publicURL, "public-url", "", "the server's URL as clients reach it, for signed upload and download URLs (default http://ADDR)")
 	fl.StringVar(&f.blobDir, "blob-dir", "", "directory of uploaded and output files (default: blobs/ beside the SQLite file, or the data directory)")
+	fl.StringVar(&f.s3.Bucket, "s3-bucket", "", "keep files in this S3 bucket instead of --blob-dir (credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN)")
+	fl.StringVar(&f.s3.Endpoint, "s3-endpoint", "", "URL of an S3-compatible service (Backblaze B2, MinIO, …); empty for AWS")
+	fl.StringVar(&f.s3.Region, "s3-region", "", "S3 region (default us-east-1)")
+	fl.StringVar(&f.s3.Prefix, "s3-prefix", "", "put every key under this prefix in the bucket")
+	fl.BoolVar(&f.s3.UsePathStyle, "s3-path-style", false, "bucket in the URL path (most S3-compatible services)")
 	fl.BoolVar(&f.anonymous, "allow-anonymous", false, "let requests without a token from this machine act as the user \"anonymous\" (loopback --addr only)")
 	fl.StringSliceVar(&f.cors, "cors-origin", nil, "browser origin allowed to call the API and upload (repeatable; * for any)")
 	fl.IntVar(&f.workers, "workers", 4, "analysis tasks run at once by the demo handler (0: no worker pool)")
@@ -111,7 +119,6 @@ func (a *App) serve(ctx context.Context, f serveFlags) error {
 		return err
 	}
 
-	// Blob store: a local directory whose signed URLs this server serves.
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
 		return err
@@ -121,15 +128,29 @@ func (a *App) serve(ctx context.Context, f serveFlags) error {
 	if public == "" {
 		public = "http://" + ln.Addr().String()
 	}
-	dir := f.blobDir
-	if dir == "" {
-		dir = db.dataDir
+	// Files: an S3 bucket, or a local directory whose signed URLs this
+	// server serves under /blobs/.
+	var blobs blob.Store
+	var blobHandler http.Handler
+	where := f.blobDir
+	if f.s3.Bucket != "" {
+		f.s3.AccessKeyID, f.s3.SecretAccessKey, f.s3.SessionToken = os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY"), os.Getenv("AWS_SESSION_TOKEN")
+		st, err := blobs3.New(f.s3)
+		if err != nil {
+			return usagef(fmt.Errorf("--s3-*: %w", err))
+		}
+		blobs, where = st, "s3://"+f.s3.Bucket+"/"+f.s3.Prefix
+	} else {
+		if where == "" {
+			where = db.dataDir
+		}
+		st, err := openLocalBlobs(where, strings.TrimSuffix(public, "/")+"/blobs/", log)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		blobs, blobHandler = st, st.Handler()
 	}
-	blobs, err := openLocalBlobs(dir, strings.TrimSuffix(public, "/")+"/blobs/", log)
-	if err != nil {
-		return err
-	}
-	defer blobs.Close()
 
 	// The demo handler runs analysis tasks.
 	eng, err := server.Engine[analysis.Task, analysis.Event](models, analysis.ModelName)
@@ -153,7 +174,7 @@ func (a *App) serve(ctx context.Context, f serveFlags) error {
 		Authenticate:    authn,
 		Anonymous:       anon,
 		Blobs:           blobs,
-		BlobHandler:     blobs.Handler(),
+		BlobHandler:     blobHandler,
 		CORSOrigins:     f.cors,
 		OpenAPI:         catalog.OpenAPI(),
 		Logger:          log,
@@ -180,7 +201,7 @@ func (a *App) serve(ctx context.Context, f serveFlags) error {
 		})
 	}
 	log.Info("serving", slog.String("addr", ln.Addr().String()), slog.String("database", cfg.Database.String()),
-		slog.String("blobs", dir), slog.Bool("anonymous", f.anonymous), slog.Int("workers", f.workers))
+		slog.String("blobs", where), slog.Bool("anonymous", f.anonymous), slog.Int("workers", f.workers))
 	fmt.Fprintf(a.Out, "taskmodel serve: listening on http://%s (database %s)\n", ln.Addr(), cfg.Database)
 	err = srv.Serve(ctx, ln, f.grace)
 	stop()
@@ -261,5 +282,3 @@ func openLocalBlobs(dir, baseURL string, log *slog.Logger) (*local.Store, error)
 	}
 	return local.New(local.Config{Dir: dir, BaseURL: baseURL, SigningKey: key, Logger: log})
 }
-
-var _ blob.Store = (*local.Store)(nil)

@@ -1,0 +1,151 @@
+package main_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// serving is a `taskmodel serve` process of the sandbox.
+type serving struct {
+	url    string
+	cmd    *exec.Cmd
+	stderr *bytes.Buffer
+	done   chan error
+}
+
+func (s *sandbox) serve(args ...string) *serving {
+	s.t.Helper()
+	cmd := exec.Command(binary, append([]string{"serve", "--addr", "127.0.0.1:0", "--agent-time", "20ms"}, args...)...)
+	cmd.Dir, cmd.Env = s.dir, s.env
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	sv := &serving{cmd: cmd, stderr: &bytes.Buffer{}, done: make(chan error, 1)}
+	cmd.Stderr = sv.stderr
+	if err := cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	go func() { sv.done <- cmd.Wait() }()
+	s.t.Cleanup(func() { _ = cmd.Process.Kill() })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		s.t.Fatalf("serve printed no address: %v\n%s", err, sv.stderr)
+	}
+	// "taskmodel serve: listening on http://127.0.0.1:PORT (database …)"
+	_, rest, _ := strings.Cut(line, "listening on ")
+	sv.url, _, _ = strings.Cut(rest, " ")
+	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+	return sv
+}
+
+func (sv *serving) call(t *testing.T, method, path, token, body string, header ...string) (int, map[string]any) {
+	t.Helper()
+	url := path
+	if strings.HasPrefix(path, "/") {
+		url = sv.url + path
+	}
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var m map[string]any
+	data, _ := io.ReadAll(res.Body)
+	_ = json.Unmarshal(data, &m)
+	return res.StatusCode, m
+}
+
+// TestServe runs the built binary's serve command on each database: the
+// seed-004 flow with a token from `taskmodel token create`, a worker pool
+// and the demo handler, then a graceful stop on SIGTERM.
+func TestServe(t *testing.T) {
+	for _, eng := range engines {
+		t.Run(eng.name, func(t *testing.T) {
+			s := newSandbox(t, eng.env(t)...)
+			token := strings.TrimSpace(s.ok("token", "create", "--user", "ana", "-q"))
+			sv := s.serve()
+			if code, _ := sv.call(t, "GET", "/tasks", "", ""); code != 401 {
+				t.Fatalf("no token: %d, want 401", code)
+			}
+			code, task := sv.call(t, "POST", "/tasks", token, `{"tool_id":"profile-my-data","agents":["unified-profiler","score-risk"]}`)
+			if code != 201 || task["user_id"] != "ana" {
+				t.Fatalf("create: %d %v", code, task)
+			}
+			id := task["task_id"].(string)
+			code, urls := sv.call(t, "POST", "/tasks/"+id+"/upload-urls", token, `{"files":{"primary":{"filename":"data.csv","content_type":"text/csv"}}}`)
+			if code != 200 {
+				t.Fatalf("upload-urls: %d %v", code, urls)
+			}
+			put := urls["uploads"].(map[string]any)["primary"].(map[string]any)["url"].(string)
+			if code, _ := sv.call(t, "PUT", put, "", "a\nb\n", "Content-Type", "text/csv"); code != 200 {
+				t.Fatalf("PUT: %d", code)
+			}
+			if code, p := sv.call(t, "POST", "/tasks/"+id+"/process", token, ""); code != 200 || p["status"] != "QUEUED" && p["status"] != "PROCESSING" {
+				t.Fatalf("process: %d %v", code, p)
+			}
+			deadline := time.Now().Add(20 * time.Second)
+			for {
+				_, got := sv.call(t, "GET", "/tasks/"+id, token, "")
+				if got["status"] == "COMPLETED" {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("task never completed: %v\n%s", got, sv.stderr)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			if code, dl := sv.call(t, "GET", "/tasks/"+id+"/downloads", token, ""); code != 200 || len(dl["downloads"].([]any)) != 1 {
+				t.Fatalf("downloads: %d %v", code, dl)
+			}
+			if err := sv.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case err := <-sv.done:
+				if err != nil {
+					t.Fatalf("serve exited with %v\n%s", err, sv.stderr)
+				}
+			case <-time.After(15 * time.Second):
+				t.Fatalf("serve did not stop on SIGTERM\n%s", sv.stderr)
+			}
+			if !strings.Contains(sv.stderr.String(), `"msg":"stopped"`) {
+				t.Errorf("no stop line in the log:\n%s", sv.stderr)
+			}
+		})
+	}
+}
+
+// TestServeRefusals: anonymous access needs a loopback address; bad flags
+// are usage errors.
+func TestServeRefusals(t *testing.T) {
+	s := newSandbox(t)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"serve", "--allow-anonymous", "--addr", "0.0.0.0:0"}, "--allow-anonymous needs a loopback --addr"},
+		{[]string{"serve", "--log-level", "loud"}, `--log-level "loud"`},
+		{[]string{"serve", "--workers", "-1"}, "--workers must be 0 or more"},
+	} {
+		r := s.run(c.args...)
+		if r.code != 2 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("taskmodel %s: exit %d, stderr %q; want exit 2 and %q", strings.Join(c.args, " "), r.code, r.stderr, c.want)
+		}
+	}
+}
