@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/taskmodel/taskmodel/gen/analysis"
+	"github.com/taskmodel/taskmodel/gen/stage"
 	"github.com/taskmodel/taskmodel/gen/training"
 	"github.com/taskmodel/taskmodel/sdk/engine"
 	"github.com/taskmodel/taskmodel/server"
@@ -394,3 +395,33 @@ func TestSeed002Examples(t *testing.T) {
 }
 
 var _ = analysis.ModelName
+
+// TestModelsWithoutOwner: a stage task (seed 001: no api section, a
+// task_id field of its own) is visible to admins only, and its JSON keeps
+// its own task_id, once.
+func TestModelsWithoutOwner(t *testing.T) {
+	e := newEnv(t, "sqlite", envOptions{})
+	eng, err := server.Engine[stage.StageState, stage.Event](e.models, stage.ModelName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := stage.NewStageState()
+	x.StageName = "load"
+	x.TaskID = "parent-7"
+	x, err = eng.Create(context.Background(), x, engine.Meta{Actor: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := x.ID.String()
+	e.must(404, "GET", "/tasks/"+id, "alice", "")
+	r := e.must(200, "GET", "/tasks/"+id, "admin", "")
+	if n := strings.Count(string(r.body), `"task_id"`); n != 1 {
+		t.Fatalf("task_id appears %d times: %s", n, r.body)
+	}
+	if v := r.json(t); v["task_id"] != "parent-7" || v["id"] != id || v["task_type"] != "stage" {
+		t.Errorf("stage task: %v", v)
+	}
+	if _, err := server.Engine[analysis.Task, analysis.Event](e.models, stage.ModelName); err == nil {
+		t.Error("Engine with the wrong types: no error")
+	}
+}

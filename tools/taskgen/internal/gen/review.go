@@ -173,6 +173,37 @@ func (g *generator) review() []byte {
 		}
 		p("\n")
 	}
+	if a := m.API; a != nil {
+		p("## HTTP API\n\n")
+		if a.Owner != nil {
+			p("- Owner: `%s` — set by the server to the authenticated user; other users get 404 for the task.\n", a.Owner.Name)
+		} else {
+			p("- No owner: only admins see these tasks.\n")
+		}
+		if len(a.Create) > 0 {
+			p("- Clients set on `POST /tasks`: %s; any other field is refused.\n", codeList(a.Create))
+		} else {
+			p("- Clients cannot create these tasks over HTTP.\n")
+		}
+		if u := a.Uploads; u != nil {
+			p("- Uploads (URLs valid %s): `POST /tasks/{id}/upload-urls` fires `%s`; `POST /tasks/{id}/process` fires `%s` when the required files are stored, else `%s` with %q.\n\n", u.Expiry, u.Request.Name, u.Verify.Name, u.Missing.Name, u.MissingMessage)
+			p("| File | Required | Asked for by | Content types | Max size |\n| --- | --- | --- | --- | --- |\n")
+			for _, f := range u.Files {
+				req, by, types := "no", "`files."+f.Name+"`", "any"
+				if f.Required {
+					req = "yes"
+				}
+				if f.Flag != "" {
+					by = fmt.Sprintf("`%s` (`%s`)", f.Flag, f.Filename)
+				}
+				if len(f.ContentTypes) > 0 {
+					types = "`" + strings.Join(f.ContentTypes, "`, `") + "`"
+				}
+				p("| `%s` | %s | %s | %s | %d bytes |\n", f.Name, req, by, types, f.MaxBytes)
+			}
+		}
+		p("\n")
+	}
 	return []byte(strings.TrimRight(b.String(), "\n") + "\n")
 }
 
@@ -259,4 +290,12 @@ func code(s string) string {
 // cell makes text safe inside a Markdown table cell.
 func cell(s string) string {
 	return strings.ReplaceAll(oneLine(s), "|", "\\|")
+}
+
+func codeList(fs []*spec.Field) string {
+	out := make([]string, len(fs))
+	for i, f := range fs {
+		out[i] = "`" + f.Name + "`"
+	}
+	return strings.Join(out, ", ")
 }
