@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/taskmodel/taskmodel/tasktype"
 )
@@ -25,6 +26,12 @@ type ListFilter struct {
 	Statuses []tasktype.Code
 	// Tag keeps tasks with exactly this tag; nil keeps every task.
 	Tag *string
+	// Owner keeps the tasks of this user: those whose owner field (the
+	// spec's api owner) equals it. Models without an owner field contribute
+	// no rows, and neither do tasks whose optional owner is unset: such
+	// tasks are visible to admins only. Nil keeps every task (an admin's
+	// listing). A non-nil owner must be 1 to MaxOwnerLen characters.
+	Owner *string
 	// WithinHours keeps tasks created in the last WithinHours hours, and
 	// unfinished tasks whenever they were created (as seed 002's upstream
 	// does). At least 1.
@@ -42,6 +49,10 @@ type ListFilter struct {
 // window's start stays a valid time.
 const MaxWithinHours = 24 * 366 * 10
 
+// MaxOwnerLen bounds ListFilter.Owner, in characters (the owner columns'
+// bound).
+const MaxOwnerLen = 255
+
 // ListQuery is a validated ListFilter resolved for the SQL: which models to
 // read, which statuses of each (from the codes), and since when.
 type ListQuery struct {
@@ -49,9 +60,13 @@ type ListQuery struct {
 	// is absent is not read.
 	Statuses map[string][]string
 	Tag      *string
-	Since    time.Time
-	Limit    int
-	Offset   int
+	// Owner keeps only tasks whose owner field equals it; nil keeps every
+	// task. Resolve leaves models without an owner field out of Statuses
+	// when it is set, and Listers also return no rows of such models.
+	Owner  *string
+	Since  time.Time
+	Limit  int
+	Offset int
 }
 
 // Lister reads the unified listing. taskgen generates one per engine in
@@ -67,6 +82,9 @@ type CatalogModel struct {
 	// unified code (both generated in the model's package).
 	Statuses         func() []string
 	StatusesWithCode func(tasktype.Code) []string
+	// Owner reports whether the model has an owner field (the spec's api
+	// owner); without one, its tasks are left out of a listing by owner.
+	Owner bool
 }
 
 // Catalog lists tasks across models: it validates a ListFilter and hands
@@ -117,11 +135,26 @@ func (c *Catalog) Resolve(f ListFilter) (ListQuery, error) {
 			return ListQuery{}, &tasktype.FieldError{Field: "status", Rule: "one_of", Value: string(code), Message: fmt.Sprintf("unknown status code %q; allowed: Q, R, D, F, C", code)}
 		}
 	}
-	q := ListQuery{Statuses: map[string][]string{}, Tag: f.Tag, Limit: f.Limit, Offset: f.Offset,
+	if f.Owner != nil {
+		if n := utf8.RuneCountInString(*f.Owner); n < 1 || n > MaxOwnerLen {
+			rule, v := "min_len", *f.Owner
+			if n > 0 {
+				rule, v = "max_len", string([]rune(v)[:40])+"…"
+			}
+			return ListQuery{}, &tasktype.FieldError{Field: "owner", Rule: rule, Value: v, Message: fmt.Sprintf("must be 1 to %d characters (got %d)", MaxOwnerLen, n)}
+		}
+		if !utf8.ValidString(*f.Owner) {
+			return ListQuery{}, &tasktype.FieldError{Field: "owner", Rule: "utf8", Message: "must be valid UTF-8"}
+		}
+	}
+	q := ListQuery{Statuses: map[string][]string{}, Tag: f.Tag, Owner: f.Owner, Limit: f.Limit, Offset: f.Offset,
 		Since: c.now().UTC().Add(-time.Duration(f.WithinHours) * time.Hour)}
 	for _, m := range c.models {
 		if len(f.TaskTypes) > 0 && !slices.Contains(f.TaskTypes, m.Name) {
 			continue
+		}
+		if f.Owner != nil && !m.Owner {
+			continue // no owner field: visible to admins only
 		}
 		if len(f.Statuses) == 0 {
 			q.Statuses[m.Name] = m.Statuses()

@@ -214,6 +214,7 @@ type listed struct {
 	row      tasktype.Row
 	status   string
 	finished bool
+	owner    string // "" when the model has no owner field or it is unset
 }
 
 // ListSource is a driver whose tasks the memory Lister can list: a
@@ -225,6 +226,7 @@ type ListSource interface {
 type listable interface {
 	ListRow() tasktype.Row
 	IsFinished() bool
+	Owner() string
 }
 
 func (d *Driver[T, PT]) listed() ([]listed, error) {
@@ -241,7 +243,7 @@ func (d *Driver[T, PT]) listed() ([]listed, error) {
 		if !ok {
 			return nil, nil // the model is not in the unified listing
 		}
-		out = append(out, listed{row: l.ListRow(), status: e.key.Status, finished: l.IsFinished()})
+		out = append(out, listed{row: l.ListRow(), status: e.key.Status, finished: l.IsFinished(), owner: l.Owner()})
 	}
 	return out, nil
 }
@@ -267,6 +269,7 @@ func (l *Lister) List(ctx context.Context, q backends.ListQuery) ([]tasktype.Row
 			switch {
 			case !ok || !slices.Contains(statuses, x.status):
 			case q.Tag != nil && (x.row.Tag == nil || *x.row.Tag != *q.Tag):
+			case q.Owner != nil && (x.owner == "" || x.owner != *q.Owner):
 			case x.row.CreatedAt.Before(q.Since) && x.finished:
 			default:
 				rows = append(rows, x.row)

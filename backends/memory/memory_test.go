@@ -12,6 +12,7 @@ import (
 	"github.com/taskmodel/taskmodel/backends/memory"
 	"github.com/taskmodel/taskmodel/gen/analysis"
 	"github.com/taskmodel/taskmodel/gen/evaluation"
+	"github.com/taskmodel/taskmodel/gen/pipelinerun"
 	"github.com/taskmodel/taskmodel/gen/training"
 	"github.com/taskmodel/taskmodel/tasktype"
 )
@@ -29,8 +30,8 @@ func BenchmarkTransitions(b *testing.B) {
 
 func TestListing(t *testing.T) {
 	backendtest.RunListing(t, func(testing.TB) backendtest.ListingDrivers {
-		tr, ev, an := memory.New[training.Training](), memory.New[evaluation.Evaluation](), memory.New[analysis.Task]()
-		return backendtest.ListingDrivers{Training: tr, Evaluation: ev, Analysis: an, Lister: memory.NewLister(tr, ev, an)}
+		tr, ev, an, pr := memory.New[training.Training](), memory.New[evaluation.Evaluation](), memory.New[analysis.Task](), memory.New[pipelinerun.PipelineRun]()
+		return backendtest.ListingDrivers{Training: tr, Evaluation: ev, Analysis: an, PipelineRun: pr, Lister: memory.NewLister(tr, ev, an, pr)}
 	})
 }
 

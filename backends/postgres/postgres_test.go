@@ -17,6 +17,7 @@ import (
 	"github.com/taskmodel/taskmodel/gen/catalog"
 	catalogdb "github.com/taskmodel/taskmodel/gen/catalog/pgdb"
 	evaluationdb "github.com/taskmodel/taskmodel/gen/evaluation/pgdb"
+	pipelinerundb "github.com/taskmodel/taskmodel/gen/pipelinerun/pgdb"
 	trainingdb "github.com/taskmodel/taskmodel/gen/training/pgdb"
 	"github.com/taskmodel/taskmodel/tasktype"
 )
@@ -129,7 +130,7 @@ func TestListing(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(pool.Close)
-		return backendtest.ListingDrivers{Training: trainingdb.NewDriver(pool), Evaluation: evaluationdb.NewDriver(pool), Analysis: pgdb.NewDriver(pool), Lister: catalogdb.NewLister(pool)}
+		return backendtest.ListingDrivers{Training: trainingdb.NewDriver(pool), Evaluation: evaluationdb.NewDriver(pool), Analysis: pgdb.NewDriver(pool), PipelineRun: pipelinerundb.NewDriver(pool), Lister: catalogdb.NewLister(pool)}
 	})
 }
 

@@ -20,7 +20,7 @@ import (
 // BenchmarkListing measures the unified listing over 1,000,000 tasks
 // (TASKMODEL_BENCH_LISTING_ROWS to change it), pushdown and naive:
 //
-//	go test ./backends/sqlite -run '^$' -bench Listing -benchtime 200x
+//	go test ./backends/sqlite -run '^$' -bench Listing -benchtime 1000x
 //
 // The data set is loaded once into a file in the temporary directory and
 // kept for later runs.
@@ -30,7 +30,7 @@ func BenchmarkListing(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("TASKMODEL_BENCH_LISTING_ROWS")); err == nil {
 		n = v
 	}
-	path := filepath.Join(os.TempDir(), fmt.Sprintf("taskmodel-bench-listing-%d.db", n))
+	path := filepath.Join(os.TempDir(), fmt.Sprintf("taskmodel-bench-listing-owners-%d.db", n))
 	db, err := sqlite.Open(ctx, path, catalog.Migrations(sqlite.Engine))
 	if err != nil {
 		b.Fatal(err)
@@ -81,7 +81,7 @@ func loadListing(ctx context.Context, b *testing.B, db *sql.DB, n int) error {
 		if _, err := tx.ExecContext(ctx, "DELETE FROM "+t); err != nil {
 			return err
 		}
-		cols, vals := "id, status, version, created_at, updated_at, tag, end_date", "?, ?, 1, ?, ?, ?, ?"
+		cols, vals := "id, status, version, created_at, updated_at, tag, end_date, user_id", "?, ?, 1, ?, ?, ?, ?, ?"
 		switch t {
 		case "model_upload":
 			cols, vals = cols+", source", vals+", 'HUGGINGFACE'"
@@ -93,7 +93,7 @@ func loadListing(ctx context.Context, b *testing.B, db *sql.DB, n int) error {
 		}
 	}
 	err = backendtest.ListingDataset(n, func(r backendtest.DatasetRow) error {
-		_, err := stmts[r.Table].ExecContext(ctx, r.ID, r.Status, r.CreatedAt, r.CreatedAt, r.Tag, backends.UTC(r.EndDate))
+		_, err := stmts[r.Table].ExecContext(ctx, r.ID, r.Status, r.CreatedAt, r.CreatedAt, r.Tag, backends.UTC(r.EndDate), r.Owner)
 		return err
 	})
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/taskmodel/taskmodel/gen/catalog"
 	catalogdb "github.com/taskmodel/taskmodel/gen/catalog/sqlitedb"
 	evaluationdb "github.com/taskmodel/taskmodel/gen/evaluation/sqlitedb"
+	pipelinerundb "github.com/taskmodel/taskmodel/gen/pipelinerun/sqlitedb"
 	trainingdb "github.com/taskmodel/taskmodel/gen/training/sqlitedb"
 	"github.com/taskmodel/taskmodel/tasktype"
 )
@@ -140,7 +141,7 @@ func TestListing(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { db.Close() })
-		return backendtest.ListingDrivers{Training: trainingdb.NewDriver(db), Evaluation: evaluationdb.NewDriver(db), Analysis: sqlitedb.NewDriver(db), Lister: catalogdb.NewLister(db)}
+		return backendtest.ListingDrivers{Training: trainingdb.NewDriver(db), Evaluation: evaluationdb.NewDriver(db), Analysis: sqlitedb.NewDriver(db), PipelineRun: pipelinerundb.NewDriver(db), Lister: catalogdb.NewLister(db)}
 	})
 }
 

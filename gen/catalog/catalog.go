@@ -24,7 +24,8 @@ import (
 // Models returns the models of the unified listing, for backends.NewCatalog.
 func Models() []backends.CatalogModel {
 	return []backends.CatalogModel{{
-		Name: analysis.ModelName,
+		Name:  analysis.ModelName,
+		Owner: true,
 		Statuses: func() []string {
 			return names(analysis.Statuses())
 		},
@@ -32,7 +33,8 @@ func Models() []backends.CatalogModel {
 			return names(analysis.StatusesWithCode(c))
 		},
 	}, {
-		Name: datasetupload.ModelName,
+		Name:  datasetupload.ModelName,
+		Owner: true,
 		Statuses: func() []string {
 			return names(datasetupload.Statuses())
 		},
@@ -40,7 +42,8 @@ func Models() []backends.CatalogModel {
 			return names(datasetupload.StatusesWithCode(c))
 		},
 	}, {
-		Name: evaluation.ModelName,
+		Name:  evaluation.ModelName,
+		Owner: true,
 		Statuses: func() []string {
 			return names(evaluation.Statuses())
 		},
@@ -48,7 +51,8 @@ func Models() []backends.CatalogModel {
 			return names(evaluation.StatusesWithCode(c))
 		},
 	}, {
-		Name: modelupload.ModelName,
+		Name:  modelupload.ModelName,
+		Owner: true,
 		Statuses: func() []string {
 			return names(modelupload.Statuses())
 		},
@@ -56,7 +60,8 @@ func Models() []backends.CatalogModel {
 			return names(modelupload.StatusesWithCode(c))
 		},
 	}, {
-		Name: pipelinerun.ModelName,
+		Name:  pipelinerun.ModelName,
+		Owner: false,
 		Statuses: func() []string {
 			return names(pipelinerun.Statuses())
 		},
@@ -64,7 +69,8 @@ func Models() []backends.CatalogModel {
 			return names(pipelinerun.StatusesWithCode(c))
 		},
 	}, {
-		Name: pipelinesubtask.ModelName,
+		Name:  pipelinesubtask.ModelName,
+		Owner: false,
 		Statuses: func() []string {
 			return names(pipelinesubtask.Statuses())
 		},
@@ -72,7 +78,8 @@ func Models() []backends.CatalogModel {
 			return names(pipelinesubtask.StatusesWithCode(c))
 		},
 	}, {
-		Name: stage.ModelName,
+		Name:  stage.ModelName,
+		Owner: false,
 		Statuses: func() []string {
 			return names(stage.Statuses())
 		},
@@ -80,7 +87,8 @@ func Models() []backends.CatalogModel {
 			return names(stage.StatusesWithCode(c))
 		},
 	}, {
-		Name: synthesis.ModelName,
+		Name:  synthesis.ModelName,
+		Owner: true,
 		Statuses: func() []string {
 			return names(synthesis.Statuses())
 		},
@@ -88,7 +96,8 @@ func Models() []backends.CatalogModel {
 			return names(synthesis.StatusesWithCode(c))
 		},
 	}, {
-		Name: training.ModelName,
+		Name:  training.ModelName,
+		Owner: true,
 		Statuses: func() []string {
 			return names(training.Statuses())
 		},

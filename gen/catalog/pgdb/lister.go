@@ -29,6 +29,7 @@ func (l *Lister) List(ctx context.Context, q backends.ListQuery) ([]tasktype.Row
 		TmLimit:                   int32(q.Limit),
 		TmModelUploadStatuses:     statuses(q, "model_upload"),
 		TmOffset:                  int32(q.Offset),
+		TmOwner:                   q.Owner,
 		TmPipelineRunStatuses:     statuses(q, "pipeline_run"),
 		TmPipelineSubtaskStatuses: statuses(q, "pipeline_subtask"),
 		TmSince:                   q.Since.UTC(),

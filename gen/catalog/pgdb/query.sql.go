@@ -18,640 +18,1046 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   (SELECT t.id, 'analysis'::text AS task_type, 'Q'::text AS task_status, NULL::text AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
     WHERE 'CREATED' = ANY($1::text[])
       AND $2::text IS NULL
+      AND $3::text IS NULL
       AND t.status = 'CREATED'
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
+    LIMIT $4::integer)
+  UNION ALL
+  (SELECT t.id, 'analysis'::text AS task_type, 'Q'::text AS task_status, NULL::text AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
+    WHERE 'CREATED' = ANY($1::text[])
+      AND $2::text IS NULL
+      AND $3::text IS NOT NULL
+      AND t.status = 'CREATED'
+      AND t.user_id = $3::text
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT $4::integer)
   UNION ALL
   (SELECT t.id, 'analysis'::text AS task_type, 'Q'::text AS task_status, NULL::text AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
     WHERE 'UPLOADING' = ANY($1::text[])
       AND $2::text IS NULL
+      AND $3::text IS NULL
       AND t.status = 'UPLOADING'
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
+    LIMIT $4::integer)
+  UNION ALL
+  (SELECT t.id, 'analysis'::text AS task_type, 'Q'::text AS task_status, NULL::text AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
+    WHERE 'UPLOADING' = ANY($1::text[])
+      AND $2::text IS NULL
+      AND $3::text IS NOT NULL
+      AND t.status = 'UPLOADING'
+      AND t.user_id = $3::text
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT $4::integer)
   UNION ALL
   (SELECT t.id, 'analysis'::text AS task_type, 'Q'::text AS task_status, NULL::text AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
     WHERE 'UPLOAD_FAILED' = ANY($1::text[])
       AND $2::text IS NULL
+      AND $3::text IS NULL
       AND t.status = 'UPLOAD_FAILED'
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
+    LIMIT $4::integer)
+  UNION ALL
+  (SELECT t.id, 'analysis'::text AS task_type, 'Q'::text AS task_status, NULL::text AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
+    WHERE 'UPLOAD_FAILED' = ANY($1::text[])
+      AND $2::text IS NULL
+      AND $3::text IS NOT NULL
+      AND t.status = 'UPLOAD_FAILED'
+      AND t.user_id = $3::text
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT $4::integer)
   UNION ALL
   (SELECT t.id, 'analysis'::text AS task_type, 'Q'::text AS task_status, NULL::text AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
     WHERE 'QUEUED' = ANY($1::text[])
       AND $2::text IS NULL
+      AND $3::text IS NULL
       AND t.status = 'QUEUED'
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
+    LIMIT $4::integer)
+  UNION ALL
+  (SELECT t.id, 'analysis'::text AS task_type, 'Q'::text AS task_status, NULL::text AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
+    WHERE 'QUEUED' = ANY($1::text[])
+      AND $2::text IS NULL
+      AND $3::text IS NOT NULL
+      AND t.status = 'QUEUED'
+      AND t.user_id = $3::text
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT $4::integer)
   UNION ALL
   (SELECT t.id, 'analysis'::text AS task_type, 'R'::text AS task_status, NULL::text AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
     WHERE 'PROCESSING' = ANY($1::text[])
       AND $2::text IS NULL
+      AND $3::text IS NULL
       AND t.status = 'PROCESSING'
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
+    LIMIT $4::integer)
+  UNION ALL
+  (SELECT t.id, 'analysis'::text AS task_type, 'R'::text AS task_status, NULL::text AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
+    WHERE 'PROCESSING' = ANY($1::text[])
+      AND $2::text IS NULL
+      AND $3::text IS NOT NULL
+      AND t.status = 'PROCESSING'
+      AND t.user_id = $3::text
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT $4::integer)
   UNION ALL
   (SELECT t.id, 'analysis'::text AS task_type, 'D'::text AS task_status, NULL::text AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
     WHERE 'COMPLETED' = ANY($1::text[])
       AND $2::text IS NULL
+      AND $3::text IS NULL
       AND t.status = 'COMPLETED'
-      AND t.created_at >= $4::timestamptz
+      AND t.created_at >= $5::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
+    LIMIT $4::integer)
+  UNION ALL
+  (SELECT t.id, 'analysis'::text AS task_type, 'D'::text AS task_status, NULL::text AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
+    WHERE 'COMPLETED' = ANY($1::text[])
+      AND $2::text IS NULL
+      AND $3::text IS NOT NULL
+      AND t.status = 'COMPLETED'
+      AND t.user_id = $3::text
+      AND t.created_at >= $5::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT $4::integer)
   UNION ALL
   (SELECT t.id, 'analysis'::text AS task_type, 'F'::text AS task_status, NULL::text AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
     WHERE 'FAILED' = ANY($1::text[])
       AND $2::text IS NULL
+      AND $3::text IS NULL
       AND t.status = 'FAILED'
-      AND t.created_at >= $4::timestamptz
+      AND t.created_at >= $5::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
+    LIMIT $4::integer)
+  UNION ALL
+  (SELECT t.id, 'analysis'::text AS task_type, 'F'::text AS task_status, NULL::text AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
+    WHERE 'FAILED' = ANY($1::text[])
+      AND $2::text IS NULL
+      AND $3::text IS NOT NULL
+      AND t.status = 'FAILED'
+      AND t.user_id = $3::text
+      AND t.created_at >= $5::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT $4::integer)
   UNION ALL
   (SELECT t.id, 'analysis'::text AS task_type, 'C'::text AS task_status, NULL::text AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
     WHERE 'CANCELLED' = ANY($1::text[])
       AND $2::text IS NULL
+      AND $3::text IS NULL
       AND t.status = 'CANCELLED'
-      AND t.created_at >= $4::timestamptz
+      AND t.created_at >= $5::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
+    LIMIT $4::integer)
+  UNION ALL
+  (SELECT t.id, 'analysis'::text AS task_type, 'C'::text AS task_status, NULL::text AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
+    WHERE 'CANCELLED' = ANY($1::text[])
+      AND $2::text IS NULL
+      AND $3::text IS NOT NULL
+      AND t.status = 'CANCELLED'
+      AND t.user_id = $3::text
+      AND t.created_at >= $5::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT $4::integer)
   UNION ALL
   (SELECT t.id, 'analysis'::text AS task_type, 'F'::text AS task_status, NULL::text AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
     WHERE 'EXPIRED' = ANY($1::text[])
       AND $2::text IS NULL
+      AND $3::text IS NULL
       AND t.status = 'EXPIRED'
-      AND t.created_at >= $4::timestamptz
+      AND t.created_at >= $5::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
+    LIMIT $4::integer)
+  UNION ALL
+  (SELECT t.id, 'analysis'::text AS task_type, 'F'::text AS task_status, NULL::text AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
+    WHERE 'EXPIRED' = ANY($1::text[])
+      AND $2::text IS NULL
+      AND $3::text IS NOT NULL
+      AND t.status = 'EXPIRED'
+      AND t.user_id = $3::text
+      AND t.created_at >= $5::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT $4::integer)
   UNION ALL
   (SELECT t.id, 'dataset_upload'::text AS task_type, 'Q'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
-    WHERE 'QUEUED' = ANY($5::text[])
+    WHERE 'QUEUED' = ANY($6::text[])
       AND $2::text IS NULL
+      AND $3::text IS NULL
       AND t.status = 'QUEUED'
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
+    LIMIT $4::integer)
   UNION ALL
   (SELECT t.id, 'dataset_upload'::text AS task_type, 'Q'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
-    WHERE 'QUEUED' = ANY($5::text[])
-      AND $2::text IS NOT NULL
-      AND t.status = 'QUEUED'
-      AND t.tag = $2::text
-    ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
-  UNION ALL
-  (SELECT t.id, 'dataset_upload'::text AS task_type, 'R'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
-    WHERE 'RUNNING' = ANY($5::text[])
-      AND $2::text IS NULL
-      AND t.status = 'RUNNING'
-    ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
-  UNION ALL
-  (SELECT t.id, 'dataset_upload'::text AS task_type, 'R'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
-    WHERE 'RUNNING' = ANY($5::text[])
-      AND $2::text IS NOT NULL
-      AND t.status = 'RUNNING'
-      AND t.tag = $2::text
-    ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
-  UNION ALL
-  (SELECT t.id, 'dataset_upload'::text AS task_type, 'D'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
-    WHERE 'DONE' = ANY($5::text[])
-      AND $2::text IS NULL
-      AND t.status = 'DONE'
-      AND t.created_at >= $4::timestamptz
-    ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
-  UNION ALL
-  (SELECT t.id, 'dataset_upload'::text AS task_type, 'D'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
-    WHERE 'DONE' = ANY($5::text[])
-      AND $2::text IS NOT NULL
-      AND t.status = 'DONE'
-      AND t.tag = $2::text
-      AND t.created_at >= $4::timestamptz
-    ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
-  UNION ALL
-  (SELECT t.id, 'dataset_upload'::text AS task_type, 'F'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
-    WHERE 'FAILED' = ANY($5::text[])
-      AND $2::text IS NULL
-      AND t.status = 'FAILED'
-      AND t.created_at >= $4::timestamptz
-    ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
-  UNION ALL
-  (SELECT t.id, 'dataset_upload'::text AS task_type, 'F'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
-    WHERE 'FAILED' = ANY($5::text[])
-      AND $2::text IS NOT NULL
-      AND t.status = 'FAILED'
-      AND t.tag = $2::text
-      AND t.created_at >= $4::timestamptz
-    ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
-  UNION ALL
-  (SELECT t.id, 'dataset_upload'::text AS task_type, 'C'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
-    WHERE 'CANCELLED' = ANY($5::text[])
-      AND $2::text IS NULL
-      AND t.status = 'CANCELLED'
-      AND t.created_at >= $4::timestamptz
-    ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
-  UNION ALL
-  (SELECT t.id, 'dataset_upload'::text AS task_type, 'C'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
-    WHERE 'CANCELLED' = ANY($5::text[])
-      AND $2::text IS NOT NULL
-      AND t.status = 'CANCELLED'
-      AND t.tag = $2::text
-      AND t.created_at >= $4::timestamptz
-    ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
-  UNION ALL
-  (SELECT t.id, 'evaluation'::text AS task_type, 'Q'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
-    WHERE 'QUEUED' = ANY($6::text[])
-      AND $2::text IS NULL
-      AND t.status = 'QUEUED'
-    ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
-  UNION ALL
-  (SELECT t.id, 'evaluation'::text AS task_type, 'Q'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE 'QUEUED' = ANY($6::text[])
       AND $2::text IS NOT NULL
+      AND $3::text IS NULL
       AND t.status = 'QUEUED'
       AND t.tag = $2::text
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
+    LIMIT $4::integer)
   UNION ALL
-  (SELECT t.id, 'evaluation'::text AS task_type, 'R'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
+  (SELECT t.id, 'dataset_upload'::text AS task_type, 'Q'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
+    WHERE 'QUEUED' = ANY($6::text[])
+      AND $3::text IS NOT NULL
+      AND t.status = 'QUEUED'
+      AND t.user_id = $3::text
+      AND ($2::text IS NULL OR t.tag = $2::text)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT $4::integer)
+  UNION ALL
+  (SELECT t.id, 'dataset_upload'::text AS task_type, 'R'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
     WHERE 'RUNNING' = ANY($6::text[])
       AND $2::text IS NULL
+      AND $3::text IS NULL
       AND t.status = 'RUNNING'
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
+    LIMIT $4::integer)
   UNION ALL
-  (SELECT t.id, 'evaluation'::text AS task_type, 'R'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
+  (SELECT t.id, 'dataset_upload'::text AS task_type, 'R'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
     WHERE 'RUNNING' = ANY($6::text[])
       AND $2::text IS NOT NULL
+      AND $3::text IS NULL
       AND t.status = 'RUNNING'
       AND t.tag = $2::text
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
+    LIMIT $4::integer)
   UNION ALL
-  (SELECT t.id, 'evaluation'::text AS task_type, 'D'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
+  (SELECT t.id, 'dataset_upload'::text AS task_type, 'R'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
+    WHERE 'RUNNING' = ANY($6::text[])
+      AND $3::text IS NOT NULL
+      AND t.status = 'RUNNING'
+      AND t.user_id = $3::text
+      AND ($2::text IS NULL OR t.tag = $2::text)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT $4::integer)
+  UNION ALL
+  (SELECT t.id, 'dataset_upload'::text AS task_type, 'D'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
     WHERE 'DONE' = ANY($6::text[])
       AND $2::text IS NULL
+      AND $3::text IS NULL
       AND t.status = 'DONE'
-      AND t.created_at >= $4::timestamptz
+      AND t.created_at >= $5::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
+    LIMIT $4::integer)
   UNION ALL
-  (SELECT t.id, 'evaluation'::text AS task_type, 'D'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
+  (SELECT t.id, 'dataset_upload'::text AS task_type, 'D'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
     WHERE 'DONE' = ANY($6::text[])
       AND $2::text IS NOT NULL
+      AND $3::text IS NULL
       AND t.status = 'DONE'
       AND t.tag = $2::text
-      AND t.created_at >= $4::timestamptz
+      AND t.created_at >= $5::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
+    LIMIT $4::integer)
   UNION ALL
-  (SELECT t.id, 'evaluation'::text AS task_type, 'F'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
+  (SELECT t.id, 'dataset_upload'::text AS task_type, 'D'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
+    WHERE 'DONE' = ANY($6::text[])
+      AND $3::text IS NOT NULL
+      AND t.status = 'DONE'
+      AND t.user_id = $3::text
+      AND ($2::text IS NULL OR t.tag = $2::text)
+      AND t.created_at >= $5::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT $4::integer)
+  UNION ALL
+  (SELECT t.id, 'dataset_upload'::text AS task_type, 'F'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
     WHERE 'FAILED' = ANY($6::text[])
       AND $2::text IS NULL
+      AND $3::text IS NULL
       AND t.status = 'FAILED'
-      AND t.created_at >= $4::timestamptz
+      AND t.created_at >= $5::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
+    LIMIT $4::integer)
   UNION ALL
-  (SELECT t.id, 'evaluation'::text AS task_type, 'F'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
+  (SELECT t.id, 'dataset_upload'::text AS task_type, 'F'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
     WHERE 'FAILED' = ANY($6::text[])
       AND $2::text IS NOT NULL
+      AND $3::text IS NULL
       AND t.status = 'FAILED'
       AND t.tag = $2::text
-      AND t.created_at >= $4::timestamptz
+      AND t.created_at >= $5::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
+    LIMIT $4::integer)
   UNION ALL
-  (SELECT t.id, 'evaluation'::text AS task_type, 'C'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
+  (SELECT t.id, 'dataset_upload'::text AS task_type, 'F'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
+    WHERE 'FAILED' = ANY($6::text[])
+      AND $3::text IS NOT NULL
+      AND t.status = 'FAILED'
+      AND t.user_id = $3::text
+      AND ($2::text IS NULL OR t.tag = $2::text)
+      AND t.created_at >= $5::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT $4::integer)
+  UNION ALL
+  (SELECT t.id, 'dataset_upload'::text AS task_type, 'C'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
     WHERE 'CANCELLED' = ANY($6::text[])
       AND $2::text IS NULL
+      AND $3::text IS NULL
       AND t.status = 'CANCELLED'
-      AND t.created_at >= $4::timestamptz
+      AND t.created_at >= $5::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
+    LIMIT $4::integer)
   UNION ALL
-  (SELECT t.id, 'evaluation'::text AS task_type, 'C'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
+  (SELECT t.id, 'dataset_upload'::text AS task_type, 'C'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
     WHERE 'CANCELLED' = ANY($6::text[])
       AND $2::text IS NOT NULL
+      AND $3::text IS NULL
       AND t.status = 'CANCELLED'
       AND t.tag = $2::text
-      AND t.created_at >= $4::timestamptz
+      AND t.created_at >= $5::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
+    LIMIT $4::integer)
   UNION ALL
-  (SELECT t.id, 'model_upload'::text AS task_type, 'Q'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
+  (SELECT t.id, 'dataset_upload'::text AS task_type, 'C'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
+    WHERE 'CANCELLED' = ANY($6::text[])
+      AND $3::text IS NOT NULL
+      AND t.status = 'CANCELLED'
+      AND t.user_id = $3::text
+      AND ($2::text IS NULL OR t.tag = $2::text)
+      AND t.created_at >= $5::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT $4::integer)
+  UNION ALL
+  (SELECT t.id, 'evaluation'::text AS task_type, 'Q'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE 'QUEUED' = ANY($7::text[])
       AND $2::text IS NULL
+      AND $3::text IS NULL
       AND t.status = 'QUEUED'
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
+    LIMIT $4::integer)
   UNION ALL
-  (SELECT t.id, 'model_upload'::text AS task_type, 'Q'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
+  (SELECT t.id, 'evaluation'::text AS task_type, 'Q'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE 'QUEUED' = ANY($7::text[])
       AND $2::text IS NOT NULL
+      AND $3::text IS NULL
       AND t.status = 'QUEUED'
       AND t.tag = $2::text
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
+    LIMIT $4::integer)
   UNION ALL
-  (SELECT t.id, 'model_upload'::text AS task_type, 'R'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
+  (SELECT t.id, 'evaluation'::text AS task_type, 'Q'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
+    WHERE 'QUEUED' = ANY($7::text[])
+      AND $3::text IS NOT NULL
+      AND t.status = 'QUEUED'
+      AND t.user_id = $3::text
+      AND ($2::text IS NULL OR t.tag = $2::text)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT $4::integer)
+  UNION ALL
+  (SELECT t.id, 'evaluation'::text AS task_type, 'R'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE 'RUNNING' = ANY($7::text[])
       AND $2::text IS NULL
+      AND $3::text IS NULL
       AND t.status = 'RUNNING'
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
+    LIMIT $4::integer)
   UNION ALL
-  (SELECT t.id, 'model_upload'::text AS task_type, 'R'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
+  (SELECT t.id, 'evaluation'::text AS task_type, 'R'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE 'RUNNING' = ANY($7::text[])
       AND $2::text IS NOT NULL
+      AND $3::text IS NULL
       AND t.status = 'RUNNING'
       AND t.tag = $2::text
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
+    LIMIT $4::integer)
   UNION ALL
-  (SELECT t.id, 'model_upload'::text AS task_type, 'D'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
+  (SELECT t.id, 'evaluation'::text AS task_type, 'R'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
+    WHERE 'RUNNING' = ANY($7::text[])
+      AND $3::text IS NOT NULL
+      AND t.status = 'RUNNING'
+      AND t.user_id = $3::text
+      AND ($2::text IS NULL OR t.tag = $2::text)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT $4::integer)
+  UNION ALL
+  (SELECT t.id, 'evaluation'::text AS task_type, 'D'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE 'DONE' = ANY($7::text[])
       AND $2::text IS NULL
+      AND $3::text IS NULL
       AND t.status = 'DONE'
-      AND t.created_at >= $4::timestamptz
+      AND t.created_at >= $5::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
+    LIMIT $4::integer)
   UNION ALL
-  (SELECT t.id, 'model_upload'::text AS task_type, 'D'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
+  (SELECT t.id, 'evaluation'::text AS task_type, 'D'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE 'DONE' = ANY($7::text[])
       AND $2::text IS NOT NULL
+      AND $3::text IS NULL
       AND t.status = 'DONE'
       AND t.tag = $2::text
-      AND t.created_at >= $4::timestamptz
+      AND t.created_at >= $5::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
+    LIMIT $4::integer)
   UNION ALL
-  (SELECT t.id, 'model_upload'::text AS task_type, 'F'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
+  (SELECT t.id, 'evaluation'::text AS task_type, 'D'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
+    WHERE 'DONE' = ANY($7::text[])
+      AND $3::text IS NOT NULL
+      AND t.status = 'DONE'
+      AND t.user_id = $3::text
+      AND ($2::text IS NULL OR t.tag = $2::text)
+      AND t.created_at >= $5::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT $4::integer)
+  UNION ALL
+  (SELECT t.id, 'evaluation'::text AS task_type, 'F'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE 'FAILED' = ANY($7::text[])
       AND $2::text IS NULL
+      AND $3::text IS NULL
       AND t.status = 'FAILED'
-      AND t.created_at >= $4::timestamptz
+      AND t.created_at >= $5::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
+    LIMIT $4::integer)
   UNION ALL
-  (SELECT t.id, 'model_upload'::text AS task_type, 'F'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
+  (SELECT t.id, 'evaluation'::text AS task_type, 'F'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE 'FAILED' = ANY($7::text[])
       AND $2::text IS NOT NULL
+      AND $3::text IS NULL
       AND t.status = 'FAILED'
       AND t.tag = $2::text
-      AND t.created_at >= $4::timestamptz
+      AND t.created_at >= $5::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
+    LIMIT $4::integer)
   UNION ALL
-  (SELECT t.id, 'model_upload'::text AS task_type, 'C'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
+  (SELECT t.id, 'evaluation'::text AS task_type, 'F'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
+    WHERE 'FAILED' = ANY($7::text[])
+      AND $3::text IS NOT NULL
+      AND t.status = 'FAILED'
+      AND t.user_id = $3::text
+      AND ($2::text IS NULL OR t.tag = $2::text)
+      AND t.created_at >= $5::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT $4::integer)
+  UNION ALL
+  (SELECT t.id, 'evaluation'::text AS task_type, 'C'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE 'CANCELLED' = ANY($7::text[])
       AND $2::text IS NULL
+      AND $3::text IS NULL
       AND t.status = 'CANCELLED'
-      AND t.created_at >= $4::timestamptz
+      AND t.created_at >= $5::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
+    LIMIT $4::integer)
   UNION ALL
-  (SELECT t.id, 'model_upload'::text AS task_type, 'C'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
+  (SELECT t.id, 'evaluation'::text AS task_type, 'C'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE 'CANCELLED' = ANY($7::text[])
       AND $2::text IS NOT NULL
+      AND $3::text IS NULL
       AND t.status = 'CANCELLED'
       AND t.tag = $2::text
-      AND t.created_at >= $4::timestamptz
+      AND t.created_at >= $5::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
+    LIMIT $4::integer)
   UNION ALL
-  (SELECT t.id, 'pipeline_run'::text AS task_type, 'Q'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_run AS t
-    WHERE 'NOT_STARTED' = ANY($8::text[])
+  (SELECT t.id, 'evaluation'::text AS task_type, 'C'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
+    WHERE 'CANCELLED' = ANY($7::text[])
+      AND $3::text IS NOT NULL
+      AND t.status = 'CANCELLED'
+      AND t.user_id = $3::text
+      AND ($2::text IS NULL OR t.tag = $2::text)
+      AND t.created_at >= $5::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT $4::integer)
+  UNION ALL
+  (SELECT t.id, 'model_upload'::text AS task_type, 'Q'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
+    WHERE 'QUEUED' = ANY($8::text[])
       AND $2::text IS NULL
-      AND t.status = 'NOT_STARTED'
+      AND $3::text IS NULL
+      AND t.status = 'QUEUED'
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
+    LIMIT $4::integer)
   UNION ALL
-  (SELECT t.id, 'pipeline_run'::text AS task_type, 'R'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_run AS t
-    WHERE 'STARTED' = ANY($8::text[])
-      AND $2::text IS NULL
-      AND t.status = 'STARTED'
+  (SELECT t.id, 'model_upload'::text AS task_type, 'Q'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
+    WHERE 'QUEUED' = ANY($8::text[])
+      AND $2::text IS NOT NULL
+      AND $3::text IS NULL
+      AND t.status = 'QUEUED'
+      AND t.tag = $2::text
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
+    LIMIT $4::integer)
   UNION ALL
-  (SELECT t.id, 'pipeline_run'::text AS task_type, 'R'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_run AS t
+  (SELECT t.id, 'model_upload'::text AS task_type, 'Q'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
+    WHERE 'QUEUED' = ANY($8::text[])
+      AND $3::text IS NOT NULL
+      AND t.status = 'QUEUED'
+      AND t.user_id = $3::text
+      AND ($2::text IS NULL OR t.tag = $2::text)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT $4::integer)
+  UNION ALL
+  (SELECT t.id, 'model_upload'::text AS task_type, 'R'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
     WHERE 'RUNNING' = ANY($8::text[])
       AND $2::text IS NULL
+      AND $3::text IS NULL
       AND t.status = 'RUNNING'
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
+    LIMIT $4::integer)
   UNION ALL
-  (SELECT t.id, 'pipeline_run'::text AS task_type, 'D'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_run AS t
-    WHERE 'COMPLETED' = ANY($8::text[])
-      AND $2::text IS NULL
-      AND t.status = 'COMPLETED'
-      AND t.created_at >= $4::timestamptz
+  (SELECT t.id, 'model_upload'::text AS task_type, 'R'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
+    WHERE 'RUNNING' = ANY($8::text[])
+      AND $2::text IS NOT NULL
+      AND $3::text IS NULL
+      AND t.status = 'RUNNING'
+      AND t.tag = $2::text
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
+    LIMIT $4::integer)
   UNION ALL
-  (SELECT t.id, 'pipeline_run'::text AS task_type, 'F'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_run AS t
+  (SELECT t.id, 'model_upload'::text AS task_type, 'R'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
+    WHERE 'RUNNING' = ANY($8::text[])
+      AND $3::text IS NOT NULL
+      AND t.status = 'RUNNING'
+      AND t.user_id = $3::text
+      AND ($2::text IS NULL OR t.tag = $2::text)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT $4::integer)
+  UNION ALL
+  (SELECT t.id, 'model_upload'::text AS task_type, 'D'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
+    WHERE 'DONE' = ANY($8::text[])
+      AND $2::text IS NULL
+      AND $3::text IS NULL
+      AND t.status = 'DONE'
+      AND t.created_at >= $5::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT $4::integer)
+  UNION ALL
+  (SELECT t.id, 'model_upload'::text AS task_type, 'D'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
+    WHERE 'DONE' = ANY($8::text[])
+      AND $2::text IS NOT NULL
+      AND $3::text IS NULL
+      AND t.status = 'DONE'
+      AND t.tag = $2::text
+      AND t.created_at >= $5::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT $4::integer)
+  UNION ALL
+  (SELECT t.id, 'model_upload'::text AS task_type, 'D'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
+    WHERE 'DONE' = ANY($8::text[])
+      AND $3::text IS NOT NULL
+      AND t.status = 'DONE'
+      AND t.user_id = $3::text
+      AND ($2::text IS NULL OR t.tag = $2::text)
+      AND t.created_at >= $5::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT $4::integer)
+  UNION ALL
+  (SELECT t.id, 'model_upload'::text AS task_type, 'F'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
     WHERE 'FAILED' = ANY($8::text[])
       AND $2::text IS NULL
+      AND $3::text IS NULL
       AND t.status = 'FAILED'
-      AND t.created_at >= $4::timestamptz
+      AND t.created_at >= $5::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
+    LIMIT $4::integer)
   UNION ALL
-  (SELECT t.id, 'pipeline_run'::text AS task_type, 'D'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_run AS t
-    WHERE 'SKIPPED' = ANY($8::text[])
-      AND $2::text IS NULL
-      AND t.status = 'SKIPPED'
-      AND t.created_at >= $4::timestamptz
+  (SELECT t.id, 'model_upload'::text AS task_type, 'F'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
+    WHERE 'FAILED' = ANY($8::text[])
+      AND $2::text IS NOT NULL
+      AND $3::text IS NULL
+      AND t.status = 'FAILED'
+      AND t.tag = $2::text
+      AND t.created_at >= $5::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
+    LIMIT $4::integer)
   UNION ALL
-  (SELECT t.id, 'pipeline_run'::text AS task_type, 'C'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_run AS t
+  (SELECT t.id, 'model_upload'::text AS task_type, 'F'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
+    WHERE 'FAILED' = ANY($8::text[])
+      AND $3::text IS NOT NULL
+      AND t.status = 'FAILED'
+      AND t.user_id = $3::text
+      AND ($2::text IS NULL OR t.tag = $2::text)
+      AND t.created_at >= $5::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT $4::integer)
+  UNION ALL
+  (SELECT t.id, 'model_upload'::text AS task_type, 'C'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
     WHERE 'CANCELLED' = ANY($8::text[])
       AND $2::text IS NULL
+      AND $3::text IS NULL
       AND t.status = 'CANCELLED'
-      AND t.created_at >= $4::timestamptz
+      AND t.created_at >= $5::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
+    LIMIT $4::integer)
   UNION ALL
-  (SELECT t.id, 'pipeline_subtask'::text AS task_type, 'Q'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_subtask AS t
+  (SELECT t.id, 'model_upload'::text AS task_type, 'C'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
+    WHERE 'CANCELLED' = ANY($8::text[])
+      AND $2::text IS NOT NULL
+      AND $3::text IS NULL
+      AND t.status = 'CANCELLED'
+      AND t.tag = $2::text
+      AND t.created_at >= $5::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT $4::integer)
+  UNION ALL
+  (SELECT t.id, 'model_upload'::text AS task_type, 'C'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
+    WHERE 'CANCELLED' = ANY($8::text[])
+      AND $3::text IS NOT NULL
+      AND t.status = 'CANCELLED'
+      AND t.user_id = $3::text
+      AND ($2::text IS NULL OR t.tag = $2::text)
+      AND t.created_at >= $5::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT $4::integer)
+  UNION ALL
+  (SELECT t.id, 'pipeline_run'::text AS task_type, 'Q'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_run AS t
     WHERE 'NOT_STARTED' = ANY($9::text[])
       AND $2::text IS NULL
+      AND $3::text IS NULL
       AND t.status = 'NOT_STARTED'
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
+    LIMIT $4::integer)
   UNION ALL
-  (SELECT t.id, 'pipeline_subtask'::text AS task_type, 'R'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_subtask AS t
+  (SELECT t.id, 'pipeline_run'::text AS task_type, 'R'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_run AS t
     WHERE 'STARTED' = ANY($9::text[])
       AND $2::text IS NULL
+      AND $3::text IS NULL
       AND t.status = 'STARTED'
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
+    LIMIT $4::integer)
   UNION ALL
-  (SELECT t.id, 'pipeline_subtask'::text AS task_type, 'R'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_subtask AS t
+  (SELECT t.id, 'pipeline_run'::text AS task_type, 'R'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_run AS t
     WHERE 'RUNNING' = ANY($9::text[])
       AND $2::text IS NULL
+      AND $3::text IS NULL
       AND t.status = 'RUNNING'
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
+    LIMIT $4::integer)
   UNION ALL
-  (SELECT t.id, 'pipeline_subtask'::text AS task_type, 'D'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_subtask AS t
+  (SELECT t.id, 'pipeline_run'::text AS task_type, 'D'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_run AS t
     WHERE 'COMPLETED' = ANY($9::text[])
       AND $2::text IS NULL
+      AND $3::text IS NULL
       AND t.status = 'COMPLETED'
-      AND t.created_at >= $4::timestamptz
+      AND t.created_at >= $5::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
+    LIMIT $4::integer)
   UNION ALL
-  (SELECT t.id, 'pipeline_subtask'::text AS task_type, 'F'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_subtask AS t
+  (SELECT t.id, 'pipeline_run'::text AS task_type, 'F'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_run AS t
     WHERE 'FAILED' = ANY($9::text[])
       AND $2::text IS NULL
+      AND $3::text IS NULL
       AND t.status = 'FAILED'
-      AND t.created_at >= $4::timestamptz
+      AND t.created_at >= $5::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
+    LIMIT $4::integer)
   UNION ALL
-  (SELECT t.id, 'pipeline_subtask'::text AS task_type, 'D'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_subtask AS t
+  (SELECT t.id, 'pipeline_run'::text AS task_type, 'D'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_run AS t
     WHERE 'SKIPPED' = ANY($9::text[])
       AND $2::text IS NULL
+      AND $3::text IS NULL
       AND t.status = 'SKIPPED'
-      AND t.created_at >= $4::timestamptz
+      AND t.created_at >= $5::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
+    LIMIT $4::integer)
   UNION ALL
-  (SELECT t.id, 'pipeline_subtask'::text AS task_type, 'C'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_subtask AS t
+  (SELECT t.id, 'pipeline_run'::text AS task_type, 'C'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_run AS t
     WHERE 'CANCELLED' = ANY($9::text[])
       AND $2::text IS NULL
+      AND $3::text IS NULL
       AND t.status = 'CANCELLED'
-      AND t.created_at >= $4::timestamptz
+      AND t.created_at >= $5::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
+    LIMIT $4::integer)
   UNION ALL
-  (SELECT t.id, 'stage'::text AS task_type, 'Q'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM stage AS t
-    WHERE 'UNBOUND' = ANY($10::text[])
+  (SELECT t.id, 'pipeline_subtask'::text AS task_type, 'Q'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_subtask AS t
+    WHERE 'NOT_STARTED' = ANY($10::text[])
       AND $2::text IS NULL
-      AND t.status = 'UNBOUND'
+      AND $3::text IS NULL
+      AND t.status = 'NOT_STARTED'
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
+    LIMIT $4::integer)
   UNION ALL
-  (SELECT t.id, 'stage'::text AS task_type, 'Q'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM stage AS t
-    WHERE 'CREATED' = ANY($10::text[])
+  (SELECT t.id, 'pipeline_subtask'::text AS task_type, 'R'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_subtask AS t
+    WHERE 'STARTED' = ANY($10::text[])
       AND $2::text IS NULL
-      AND t.status = 'CREATED'
+      AND $3::text IS NULL
+      AND t.status = 'STARTED'
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
+    LIMIT $4::integer)
   UNION ALL
-  (SELECT t.id, 'stage'::text AS task_type, 'R'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM stage AS t
+  (SELECT t.id, 'pipeline_subtask'::text AS task_type, 'R'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_subtask AS t
     WHERE 'RUNNING' = ANY($10::text[])
       AND $2::text IS NULL
+      AND $3::text IS NULL
       AND t.status = 'RUNNING'
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
+    LIMIT $4::integer)
+  UNION ALL
+  (SELECT t.id, 'pipeline_subtask'::text AS task_type, 'D'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_subtask AS t
+    WHERE 'COMPLETED' = ANY($10::text[])
+      AND $2::text IS NULL
+      AND $3::text IS NULL
+      AND t.status = 'COMPLETED'
+      AND t.created_at >= $5::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT $4::integer)
+  UNION ALL
+  (SELECT t.id, 'pipeline_subtask'::text AS task_type, 'F'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_subtask AS t
+    WHERE 'FAILED' = ANY($10::text[])
+      AND $2::text IS NULL
+      AND $3::text IS NULL
+      AND t.status = 'FAILED'
+      AND t.created_at >= $5::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT $4::integer)
+  UNION ALL
+  (SELECT t.id, 'pipeline_subtask'::text AS task_type, 'D'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_subtask AS t
+    WHERE 'SKIPPED' = ANY($10::text[])
+      AND $2::text IS NULL
+      AND $3::text IS NULL
+      AND t.status = 'SKIPPED'
+      AND t.created_at >= $5::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT $4::integer)
+  UNION ALL
+  (SELECT t.id, 'pipeline_subtask'::text AS task_type, 'C'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_subtask AS t
+    WHERE 'CANCELLED' = ANY($10::text[])
+      AND $2::text IS NULL
+      AND $3::text IS NULL
+      AND t.status = 'CANCELLED'
+      AND t.created_at >= $5::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT $4::integer)
+  UNION ALL
+  (SELECT t.id, 'stage'::text AS task_type, 'Q'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM stage AS t
+    WHERE 'UNBOUND' = ANY($11::text[])
+      AND $2::text IS NULL
+      AND $3::text IS NULL
+      AND t.status = 'UNBOUND'
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT $4::integer)
+  UNION ALL
+  (SELECT t.id, 'stage'::text AS task_type, 'Q'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM stage AS t
+    WHERE 'CREATED' = ANY($11::text[])
+      AND $2::text IS NULL
+      AND $3::text IS NULL
+      AND t.status = 'CREATED'
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT $4::integer)
   UNION ALL
   (SELECT t.id, 'stage'::text AS task_type, 'R'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM stage AS t
-    WHERE 'RETRY' = ANY($10::text[])
+    WHERE 'RUNNING' = ANY($11::text[])
       AND $2::text IS NULL
+      AND $3::text IS NULL
+      AND t.status = 'RUNNING'
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT $4::integer)
+  UNION ALL
+  (SELECT t.id, 'stage'::text AS task_type, 'R'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM stage AS t
+    WHERE 'RETRY' = ANY($11::text[])
+      AND $2::text IS NULL
+      AND $3::text IS NULL
       AND t.status = 'RETRY'
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
+    LIMIT $4::integer)
   UNION ALL
   (SELECT t.id, 'stage'::text AS task_type, 'F'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM stage AS t
-    WHERE 'ERROR' = ANY($10::text[])
+    WHERE 'ERROR' = ANY($11::text[])
       AND $2::text IS NULL
+      AND $3::text IS NULL
       AND t.status = 'ERROR'
-      AND t.created_at >= $4::timestamptz
+      AND t.created_at >= $5::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
+    LIMIT $4::integer)
   UNION ALL
   (SELECT t.id, 'stage'::text AS task_type, 'D'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM stage AS t
-    WHERE 'COMPLETE' = ANY($10::text[])
+    WHERE 'COMPLETE' = ANY($11::text[])
       AND $2::text IS NULL
+      AND $3::text IS NULL
       AND t.status = 'COMPLETE'
-      AND t.created_at >= $4::timestamptz
+      AND t.created_at >= $5::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
+    LIMIT $4::integer)
   UNION ALL
   (SELECT t.id, 'stage'::text AS task_type, 'C'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM stage AS t
-    WHERE 'CANCELED' = ANY($10::text[])
+    WHERE 'CANCELED' = ANY($11::text[])
       AND $2::text IS NULL
+      AND $3::text IS NULL
       AND t.status = 'CANCELED'
-      AND t.created_at >= $4::timestamptz
+      AND t.created_at >= $5::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
+    LIMIT $4::integer)
   UNION ALL
   (SELECT t.id, 'synthesis'::text AS task_type, 'Q'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
-    WHERE 'QUEUED' = ANY($11::text[])
+    WHERE 'QUEUED' = ANY($12::text[])
       AND $2::text IS NULL
+      AND $3::text IS NULL
       AND t.status = 'QUEUED'
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
+    LIMIT $4::integer)
   UNION ALL
   (SELECT t.id, 'synthesis'::text AS task_type, 'Q'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
-    WHERE 'QUEUED' = ANY($11::text[])
-      AND $2::text IS NOT NULL
-      AND t.status = 'QUEUED'
-      AND t.tag = $2::text
-    ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
-  UNION ALL
-  (SELECT t.id, 'synthesis'::text AS task_type, 'R'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
-    WHERE 'RUNNING' = ANY($11::text[])
-      AND $2::text IS NULL
-      AND t.status = 'RUNNING'
-    ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
-  UNION ALL
-  (SELECT t.id, 'synthesis'::text AS task_type, 'R'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
-    WHERE 'RUNNING' = ANY($11::text[])
-      AND $2::text IS NOT NULL
-      AND t.status = 'RUNNING'
-      AND t.tag = $2::text
-    ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
-  UNION ALL
-  (SELECT t.id, 'synthesis'::text AS task_type, 'D'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
-    WHERE 'DONE' = ANY($11::text[])
-      AND $2::text IS NULL
-      AND t.status = 'DONE'
-      AND t.created_at >= $4::timestamptz
-    ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
-  UNION ALL
-  (SELECT t.id, 'synthesis'::text AS task_type, 'D'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
-    WHERE 'DONE' = ANY($11::text[])
-      AND $2::text IS NOT NULL
-      AND t.status = 'DONE'
-      AND t.tag = $2::text
-      AND t.created_at >= $4::timestamptz
-    ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
-  UNION ALL
-  (SELECT t.id, 'synthesis'::text AS task_type, 'F'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
-    WHERE 'FAILED' = ANY($11::text[])
-      AND $2::text IS NULL
-      AND t.status = 'FAILED'
-      AND t.created_at >= $4::timestamptz
-    ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
-  UNION ALL
-  (SELECT t.id, 'synthesis'::text AS task_type, 'F'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
-    WHERE 'FAILED' = ANY($11::text[])
-      AND $2::text IS NOT NULL
-      AND t.status = 'FAILED'
-      AND t.tag = $2::text
-      AND t.created_at >= $4::timestamptz
-    ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
-  UNION ALL
-  (SELECT t.id, 'synthesis'::text AS task_type, 'C'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
-    WHERE 'CANCELLED' = ANY($11::text[])
-      AND $2::text IS NULL
-      AND t.status = 'CANCELLED'
-      AND t.created_at >= $4::timestamptz
-    ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
-  UNION ALL
-  (SELECT t.id, 'synthesis'::text AS task_type, 'C'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
-    WHERE 'CANCELLED' = ANY($11::text[])
-      AND $2::text IS NOT NULL
-      AND t.status = 'CANCELLED'
-      AND t.tag = $2::text
-      AND t.created_at >= $4::timestamptz
-    ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
-  UNION ALL
-  (SELECT t.id, 'training'::text AS task_type, 'Q'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
-    WHERE 'QUEUED' = ANY($12::text[])
-      AND $2::text IS NULL
-      AND t.status = 'QUEUED'
-    ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
-  UNION ALL
-  (SELECT t.id, 'training'::text AS task_type, 'Q'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
     WHERE 'QUEUED' = ANY($12::text[])
       AND $2::text IS NOT NULL
+      AND $3::text IS NULL
       AND t.status = 'QUEUED'
       AND t.tag = $2::text
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
+    LIMIT $4::integer)
   UNION ALL
-  (SELECT t.id, 'training'::text AS task_type, 'R'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
+  (SELECT t.id, 'synthesis'::text AS task_type, 'Q'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
+    WHERE 'QUEUED' = ANY($12::text[])
+      AND $3::text IS NOT NULL
+      AND t.status = 'QUEUED'
+      AND t.user_id = $3::text
+      AND ($2::text IS NULL OR t.tag = $2::text)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT $4::integer)
+  UNION ALL
+  (SELECT t.id, 'synthesis'::text AS task_type, 'R'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
     WHERE 'RUNNING' = ANY($12::text[])
       AND $2::text IS NULL
+      AND $3::text IS NULL
       AND t.status = 'RUNNING'
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
+    LIMIT $4::integer)
   UNION ALL
-  (SELECT t.id, 'training'::text AS task_type, 'R'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
+  (SELECT t.id, 'synthesis'::text AS task_type, 'R'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
     WHERE 'RUNNING' = ANY($12::text[])
       AND $2::text IS NOT NULL
+      AND $3::text IS NULL
       AND t.status = 'RUNNING'
       AND t.tag = $2::text
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
+    LIMIT $4::integer)
   UNION ALL
-  (SELECT t.id, 'training'::text AS task_type, 'D'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
+  (SELECT t.id, 'synthesis'::text AS task_type, 'R'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
+    WHERE 'RUNNING' = ANY($12::text[])
+      AND $3::text IS NOT NULL
+      AND t.status = 'RUNNING'
+      AND t.user_id = $3::text
+      AND ($2::text IS NULL OR t.tag = $2::text)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT $4::integer)
+  UNION ALL
+  (SELECT t.id, 'synthesis'::text AS task_type, 'D'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
     WHERE 'DONE' = ANY($12::text[])
       AND $2::text IS NULL
+      AND $3::text IS NULL
       AND t.status = 'DONE'
-      AND t.created_at >= $4::timestamptz
+      AND t.created_at >= $5::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
+    LIMIT $4::integer)
   UNION ALL
-  (SELECT t.id, 'training'::text AS task_type, 'D'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
+  (SELECT t.id, 'synthesis'::text AS task_type, 'D'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
     WHERE 'DONE' = ANY($12::text[])
       AND $2::text IS NOT NULL
+      AND $3::text IS NULL
       AND t.status = 'DONE'
       AND t.tag = $2::text
-      AND t.created_at >= $4::timestamptz
+      AND t.created_at >= $5::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
+    LIMIT $4::integer)
   UNION ALL
-  (SELECT t.id, 'training'::text AS task_type, 'F'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
+  (SELECT t.id, 'synthesis'::text AS task_type, 'D'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
+    WHERE 'DONE' = ANY($12::text[])
+      AND $3::text IS NOT NULL
+      AND t.status = 'DONE'
+      AND t.user_id = $3::text
+      AND ($2::text IS NULL OR t.tag = $2::text)
+      AND t.created_at >= $5::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT $4::integer)
+  UNION ALL
+  (SELECT t.id, 'synthesis'::text AS task_type, 'F'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
     WHERE 'FAILED' = ANY($12::text[])
       AND $2::text IS NULL
+      AND $3::text IS NULL
       AND t.status = 'FAILED'
-      AND t.created_at >= $4::timestamptz
+      AND t.created_at >= $5::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
+    LIMIT $4::integer)
   UNION ALL
-  (SELECT t.id, 'training'::text AS task_type, 'F'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
+  (SELECT t.id, 'synthesis'::text AS task_type, 'F'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
     WHERE 'FAILED' = ANY($12::text[])
       AND $2::text IS NOT NULL
+      AND $3::text IS NULL
       AND t.status = 'FAILED'
       AND t.tag = $2::text
-      AND t.created_at >= $4::timestamptz
+      AND t.created_at >= $5::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
+    LIMIT $4::integer)
   UNION ALL
-  (SELECT t.id, 'training'::text AS task_type, 'C'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
+  (SELECT t.id, 'synthesis'::text AS task_type, 'F'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
+    WHERE 'FAILED' = ANY($12::text[])
+      AND $3::text IS NOT NULL
+      AND t.status = 'FAILED'
+      AND t.user_id = $3::text
+      AND ($2::text IS NULL OR t.tag = $2::text)
+      AND t.created_at >= $5::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT $4::integer)
+  UNION ALL
+  (SELECT t.id, 'synthesis'::text AS task_type, 'C'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
     WHERE 'CANCELLED' = ANY($12::text[])
       AND $2::text IS NULL
+      AND $3::text IS NULL
       AND t.status = 'CANCELLED'
-      AND t.created_at >= $4::timestamptz
+      AND t.created_at >= $5::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
+    LIMIT $4::integer)
   UNION ALL
-  (SELECT t.id, 'training'::text AS task_type, 'C'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
+  (SELECT t.id, 'synthesis'::text AS task_type, 'C'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
     WHERE 'CANCELLED' = ANY($12::text[])
       AND $2::text IS NOT NULL
+      AND $3::text IS NULL
       AND t.status = 'CANCELLED'
       AND t.tag = $2::text
-      AND t.created_at >= $4::timestamptz
+      AND t.created_at >= $5::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT $3::integer)
+    LIMIT $4::integer)
+  UNION ALL
+  (SELECT t.id, 'synthesis'::text AS task_type, 'C'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
+    WHERE 'CANCELLED' = ANY($12::text[])
+      AND $3::text IS NOT NULL
+      AND t.status = 'CANCELLED'
+      AND t.user_id = $3::text
+      AND ($2::text IS NULL OR t.tag = $2::text)
+      AND t.created_at >= $5::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT $4::integer)
+  UNION ALL
+  (SELECT t.id, 'training'::text AS task_type, 'Q'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
+    WHERE 'QUEUED' = ANY($13::text[])
+      AND $2::text IS NULL
+      AND $3::text IS NULL
+      AND t.status = 'QUEUED'
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT $4::integer)
+  UNION ALL
+  (SELECT t.id, 'training'::text AS task_type, 'Q'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
+    WHERE 'QUEUED' = ANY($13::text[])
+      AND $2::text IS NOT NULL
+      AND $3::text IS NULL
+      AND t.status = 'QUEUED'
+      AND t.tag = $2::text
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT $4::integer)
+  UNION ALL
+  (SELECT t.id, 'training'::text AS task_type, 'Q'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
+    WHERE 'QUEUED' = ANY($13::text[])
+      AND $3::text IS NOT NULL
+      AND t.status = 'QUEUED'
+      AND t.user_id = $3::text
+      AND ($2::text IS NULL OR t.tag = $2::text)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT $4::integer)
+  UNION ALL
+  (SELECT t.id, 'training'::text AS task_type, 'R'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
+    WHERE 'RUNNING' = ANY($13::text[])
+      AND $2::text IS NULL
+      AND $3::text IS NULL
+      AND t.status = 'RUNNING'
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT $4::integer)
+  UNION ALL
+  (SELECT t.id, 'training'::text AS task_type, 'R'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
+    WHERE 'RUNNING' = ANY($13::text[])
+      AND $2::text IS NOT NULL
+      AND $3::text IS NULL
+      AND t.status = 'RUNNING'
+      AND t.tag = $2::text
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT $4::integer)
+  UNION ALL
+  (SELECT t.id, 'training'::text AS task_type, 'R'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
+    WHERE 'RUNNING' = ANY($13::text[])
+      AND $3::text IS NOT NULL
+      AND t.status = 'RUNNING'
+      AND t.user_id = $3::text
+      AND ($2::text IS NULL OR t.tag = $2::text)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT $4::integer)
+  UNION ALL
+  (SELECT t.id, 'training'::text AS task_type, 'D'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
+    WHERE 'DONE' = ANY($13::text[])
+      AND $2::text IS NULL
+      AND $3::text IS NULL
+      AND t.status = 'DONE'
+      AND t.created_at >= $5::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT $4::integer)
+  UNION ALL
+  (SELECT t.id, 'training'::text AS task_type, 'D'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
+    WHERE 'DONE' = ANY($13::text[])
+      AND $2::text IS NOT NULL
+      AND $3::text IS NULL
+      AND t.status = 'DONE'
+      AND t.tag = $2::text
+      AND t.created_at >= $5::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT $4::integer)
+  UNION ALL
+  (SELECT t.id, 'training'::text AS task_type, 'D'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
+    WHERE 'DONE' = ANY($13::text[])
+      AND $3::text IS NOT NULL
+      AND t.status = 'DONE'
+      AND t.user_id = $3::text
+      AND ($2::text IS NULL OR t.tag = $2::text)
+      AND t.created_at >= $5::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT $4::integer)
+  UNION ALL
+  (SELECT t.id, 'training'::text AS task_type, 'F'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
+    WHERE 'FAILED' = ANY($13::text[])
+      AND $2::text IS NULL
+      AND $3::text IS NULL
+      AND t.status = 'FAILED'
+      AND t.created_at >= $5::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT $4::integer)
+  UNION ALL
+  (SELECT t.id, 'training'::text AS task_type, 'F'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
+    WHERE 'FAILED' = ANY($13::text[])
+      AND $2::text IS NOT NULL
+      AND $3::text IS NULL
+      AND t.status = 'FAILED'
+      AND t.tag = $2::text
+      AND t.created_at >= $5::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT $4::integer)
+  UNION ALL
+  (SELECT t.id, 'training'::text AS task_type, 'F'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
+    WHERE 'FAILED' = ANY($13::text[])
+      AND $3::text IS NOT NULL
+      AND t.status = 'FAILED'
+      AND t.user_id = $3::text
+      AND ($2::text IS NULL OR t.tag = $2::text)
+      AND t.created_at >= $5::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT $4::integer)
+  UNION ALL
+  (SELECT t.id, 'training'::text AS task_type, 'C'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
+    WHERE 'CANCELLED' = ANY($13::text[])
+      AND $2::text IS NULL
+      AND $3::text IS NULL
+      AND t.status = 'CANCELLED'
+      AND t.created_at >= $5::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT $4::integer)
+  UNION ALL
+  (SELECT t.id, 'training'::text AS task_type, 'C'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
+    WHERE 'CANCELLED' = ANY($13::text[])
+      AND $2::text IS NOT NULL
+      AND $3::text IS NULL
+      AND t.status = 'CANCELLED'
+      AND t.tag = $2::text
+      AND t.created_at >= $5::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT $4::integer)
+  UNION ALL
+  (SELECT t.id, 'training'::text AS task_type, 'C'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
+    WHERE 'CANCELLED' = ANY($13::text[])
+      AND $3::text IS NOT NULL
+      AND t.status = 'CANCELLED'
+      AND t.user_id = $3::text
+      AND ($2::text IS NULL OR t.tag = $2::text)
+      AND t.created_at >= $5::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT $4::integer)
 ) AS listing
 ORDER BY listing.created_at DESC, listing.id DESC
-LIMIT $14::integer OFFSET $13::integer
+LIMIT $15::integer OFFSET $14::integer
 `
 
 type ListParams struct {
 	TmAnalysisStatuses        []string
 	TmTag                     *string
+	TmOwner                   *string
 	TmTop                     int32
 	TmSince                   time.Time
 	TmDatasetUploadStatuses   []string
@@ -685,6 +1091,7 @@ func (q *Queries) List(ctx context.Context, arg ListParams) ([]ListRow, error) {
 	rows, err := q.db.Query(ctx, list,
 		arg.TmAnalysisStatuses,
 		arg.TmTag,
+		arg.TmOwner,
 		arg.TmTop,
 		arg.TmSince,
 		arg.TmDatasetUploadStatuses,

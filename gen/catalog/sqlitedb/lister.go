@@ -78,6 +78,7 @@ func (l *Lister) List(ctx context.Context, q backends.ListQuery) ([]tasktype.Row
 		TmLimit:                   int64(q.Limit),
 		TmModelUploadStatuses:     string(j3),
 		TmOffset:                  int64(q.Offset),
+		TmOwner:                   q.Owner,
 		TmPipelineRunStatuses:     string(j4),
 		TmPipelineSubtaskStatuses: string(j5),
 		TmSince:                   q.Since.UTC(),

@@ -18,640 +18,1046 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('analysis' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
     WHERE instr(?1, '"CREATED"') > 0
       AND ?2 IS NULL
+      AND ?3 IS NULL
       AND t.status = 'CREATED'
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
+    LIMIT ?4)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('analysis' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
+    WHERE instr(?1, '"CREATED"') > 0
+      AND ?2 IS NULL
+      AND ?3 IS NOT NULL
+      AND t.status = 'CREATED'
+      AND t.user_id = ?3
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT ?4)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('analysis' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
     WHERE instr(?1, '"UPLOADING"') > 0
       AND ?2 IS NULL
+      AND ?3 IS NULL
       AND t.status = 'UPLOADING'
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
+    LIMIT ?4)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('analysis' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
+    WHERE instr(?1, '"UPLOADING"') > 0
+      AND ?2 IS NULL
+      AND ?3 IS NOT NULL
+      AND t.status = 'UPLOADING'
+      AND t.user_id = ?3
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT ?4)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('analysis' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
     WHERE instr(?1, '"UPLOAD_FAILED"') > 0
       AND ?2 IS NULL
+      AND ?3 IS NULL
       AND t.status = 'UPLOAD_FAILED'
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
+    LIMIT ?4)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('analysis' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
+    WHERE instr(?1, '"UPLOAD_FAILED"') > 0
+      AND ?2 IS NULL
+      AND ?3 IS NOT NULL
+      AND t.status = 'UPLOAD_FAILED'
+      AND t.user_id = ?3
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT ?4)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('analysis' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
     WHERE instr(?1, '"QUEUED"') > 0
       AND ?2 IS NULL
+      AND ?3 IS NULL
       AND t.status = 'QUEUED'
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
+    LIMIT ?4)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('analysis' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
+    WHERE instr(?1, '"QUEUED"') > 0
+      AND ?2 IS NULL
+      AND ?3 IS NOT NULL
+      AND t.status = 'QUEUED'
+      AND t.user_id = ?3
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT ?4)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('analysis' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
     WHERE instr(?1, '"PROCESSING"') > 0
       AND ?2 IS NULL
+      AND ?3 IS NULL
       AND t.status = 'PROCESSING'
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
+    LIMIT ?4)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('analysis' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
+    WHERE instr(?1, '"PROCESSING"') > 0
+      AND ?2 IS NULL
+      AND ?3 IS NOT NULL
+      AND t.status = 'PROCESSING'
+      AND t.user_id = ?3
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT ?4)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('analysis' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
     WHERE instr(?1, '"COMPLETED"') > 0
       AND ?2 IS NULL
+      AND ?3 IS NULL
       AND t.status = 'COMPLETED'
-      AND t.created_at >= ?4
+      AND t.created_at >= ?5
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
+    LIMIT ?4)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('analysis' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
+    WHERE instr(?1, '"COMPLETED"') > 0
+      AND ?2 IS NULL
+      AND ?3 IS NOT NULL
+      AND t.status = 'COMPLETED'
+      AND t.user_id = ?3
+      AND t.created_at >= ?5
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT ?4)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('analysis' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
     WHERE instr(?1, '"FAILED"') > 0
       AND ?2 IS NULL
+      AND ?3 IS NULL
       AND t.status = 'FAILED'
-      AND t.created_at >= ?4
+      AND t.created_at >= ?5
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
+    LIMIT ?4)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('analysis' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
+    WHERE instr(?1, '"FAILED"') > 0
+      AND ?2 IS NULL
+      AND ?3 IS NOT NULL
+      AND t.status = 'FAILED'
+      AND t.user_id = ?3
+      AND t.created_at >= ?5
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT ?4)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('analysis' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
     WHERE instr(?1, '"CANCELLED"') > 0
       AND ?2 IS NULL
+      AND ?3 IS NULL
       AND t.status = 'CANCELLED'
-      AND t.created_at >= ?4
+      AND t.created_at >= ?5
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
+    LIMIT ?4)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('analysis' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
+    WHERE instr(?1, '"CANCELLED"') > 0
+      AND ?2 IS NULL
+      AND ?3 IS NOT NULL
+      AND t.status = 'CANCELLED'
+      AND t.user_id = ?3
+      AND t.created_at >= ?5
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT ?4)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('analysis' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
     WHERE instr(?1, '"EXPIRED"') > 0
       AND ?2 IS NULL
+      AND ?3 IS NULL
       AND t.status = 'EXPIRED'
-      AND t.created_at >= ?4
+      AND t.created_at >= ?5
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
+    LIMIT ?4)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('analysis' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
+    WHERE instr(?1, '"EXPIRED"') > 0
+      AND ?2 IS NULL
+      AND ?3 IS NOT NULL
+      AND t.status = 'EXPIRED'
+      AND t.user_id = ?3
+      AND t.created_at >= ?5
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT ?4)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
-    WHERE instr(?5, '"QUEUED"') > 0
+    WHERE instr(?6, '"QUEUED"') > 0
       AND ?2 IS NULL
+      AND ?3 IS NULL
       AND t.status = 'QUEUED'
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
+    LIMIT ?4)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
-    WHERE instr(?5, '"QUEUED"') > 0
-      AND ?2 IS NOT NULL
-      AND t.status = 'QUEUED'
-      AND t.tag = ?2
-    ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
-  UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
-    WHERE instr(?5, '"RUNNING"') > 0
-      AND ?2 IS NULL
-      AND t.status = 'RUNNING'
-    ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
-  UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
-    WHERE instr(?5, '"RUNNING"') > 0
-      AND ?2 IS NOT NULL
-      AND t.status = 'RUNNING'
-      AND t.tag = ?2
-    ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
-  UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
-    WHERE instr(?5, '"DONE"') > 0
-      AND ?2 IS NULL
-      AND t.status = 'DONE'
-      AND t.created_at >= ?4
-    ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
-  UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
-    WHERE instr(?5, '"DONE"') > 0
-      AND ?2 IS NOT NULL
-      AND t.status = 'DONE'
-      AND t.tag = ?2
-      AND t.created_at >= ?4
-    ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
-  UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
-    WHERE instr(?5, '"FAILED"') > 0
-      AND ?2 IS NULL
-      AND t.status = 'FAILED'
-      AND t.created_at >= ?4
-    ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
-  UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
-    WHERE instr(?5, '"FAILED"') > 0
-      AND ?2 IS NOT NULL
-      AND t.status = 'FAILED'
-      AND t.tag = ?2
-      AND t.created_at >= ?4
-    ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
-  UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
-    WHERE instr(?5, '"CANCELLED"') > 0
-      AND ?2 IS NULL
-      AND t.status = 'CANCELLED'
-      AND t.created_at >= ?4
-    ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
-  UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
-    WHERE instr(?5, '"CANCELLED"') > 0
-      AND ?2 IS NOT NULL
-      AND t.status = 'CANCELLED'
-      AND t.tag = ?2
-      AND t.created_at >= ?4
-    ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
-  UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('evaluation' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
-    WHERE instr(?6, '"QUEUED"') > 0
-      AND ?2 IS NULL
-      AND t.status = 'QUEUED'
-    ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
-  UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('evaluation' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE instr(?6, '"QUEUED"') > 0
       AND ?2 IS NOT NULL
+      AND ?3 IS NULL
       AND t.status = 'QUEUED'
       AND t.tag = ?2
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
+    LIMIT ?4)
   UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('evaluation' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
+    WHERE instr(?6, '"QUEUED"') > 0
+      AND ?3 IS NOT NULL
+      AND t.status = 'QUEUED'
+      AND t.user_id = ?3
+      AND (?2 IS NULL OR t.tag = ?2)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT ?4)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
     WHERE instr(?6, '"RUNNING"') > 0
       AND ?2 IS NULL
+      AND ?3 IS NULL
       AND t.status = 'RUNNING'
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
+    LIMIT ?4)
   UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('evaluation' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
     WHERE instr(?6, '"RUNNING"') > 0
       AND ?2 IS NOT NULL
+      AND ?3 IS NULL
       AND t.status = 'RUNNING'
       AND t.tag = ?2
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
+    LIMIT ?4)
   UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('evaluation' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
+    WHERE instr(?6, '"RUNNING"') > 0
+      AND ?3 IS NOT NULL
+      AND t.status = 'RUNNING'
+      AND t.user_id = ?3
+      AND (?2 IS NULL OR t.tag = ?2)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT ?4)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
     WHERE instr(?6, '"DONE"') > 0
       AND ?2 IS NULL
+      AND ?3 IS NULL
       AND t.status = 'DONE'
-      AND t.created_at >= ?4
+      AND t.created_at >= ?5
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
+    LIMIT ?4)
   UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('evaluation' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
     WHERE instr(?6, '"DONE"') > 0
       AND ?2 IS NOT NULL
+      AND ?3 IS NULL
       AND t.status = 'DONE'
       AND t.tag = ?2
-      AND t.created_at >= ?4
+      AND t.created_at >= ?5
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
+    LIMIT ?4)
   UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('evaluation' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
+    WHERE instr(?6, '"DONE"') > 0
+      AND ?3 IS NOT NULL
+      AND t.status = 'DONE'
+      AND t.user_id = ?3
+      AND (?2 IS NULL OR t.tag = ?2)
+      AND t.created_at >= ?5
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT ?4)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
     WHERE instr(?6, '"FAILED"') > 0
       AND ?2 IS NULL
+      AND ?3 IS NULL
       AND t.status = 'FAILED'
-      AND t.created_at >= ?4
+      AND t.created_at >= ?5
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
+    LIMIT ?4)
   UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('evaluation' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
     WHERE instr(?6, '"FAILED"') > 0
       AND ?2 IS NOT NULL
+      AND ?3 IS NULL
       AND t.status = 'FAILED'
       AND t.tag = ?2
-      AND t.created_at >= ?4
+      AND t.created_at >= ?5
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
+    LIMIT ?4)
   UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('evaluation' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
+    WHERE instr(?6, '"FAILED"') > 0
+      AND ?3 IS NOT NULL
+      AND t.status = 'FAILED'
+      AND t.user_id = ?3
+      AND (?2 IS NULL OR t.tag = ?2)
+      AND t.created_at >= ?5
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT ?4)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
     WHERE instr(?6, '"CANCELLED"') > 0
       AND ?2 IS NULL
+      AND ?3 IS NULL
       AND t.status = 'CANCELLED'
-      AND t.created_at >= ?4
+      AND t.created_at >= ?5
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
+    LIMIT ?4)
   UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('evaluation' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
     WHERE instr(?6, '"CANCELLED"') > 0
       AND ?2 IS NOT NULL
+      AND ?3 IS NULL
       AND t.status = 'CANCELLED'
       AND t.tag = ?2
-      AND t.created_at >= ?4
+      AND t.created_at >= ?5
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
+    LIMIT ?4)
   UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('model_upload' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
+    WHERE instr(?6, '"CANCELLED"') > 0
+      AND ?3 IS NOT NULL
+      AND t.status = 'CANCELLED'
+      AND t.user_id = ?3
+      AND (?2 IS NULL OR t.tag = ?2)
+      AND t.created_at >= ?5
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT ?4)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('evaluation' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE instr(?7, '"QUEUED"') > 0
       AND ?2 IS NULL
+      AND ?3 IS NULL
       AND t.status = 'QUEUED'
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
+    LIMIT ?4)
   UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('model_upload' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('evaluation' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE instr(?7, '"QUEUED"') > 0
       AND ?2 IS NOT NULL
+      AND ?3 IS NULL
       AND t.status = 'QUEUED'
       AND t.tag = ?2
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
+    LIMIT ?4)
   UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('model_upload' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('evaluation' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
+    WHERE instr(?7, '"QUEUED"') > 0
+      AND ?3 IS NOT NULL
+      AND t.status = 'QUEUED'
+      AND t.user_id = ?3
+      AND (?2 IS NULL OR t.tag = ?2)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT ?4)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('evaluation' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE instr(?7, '"RUNNING"') > 0
       AND ?2 IS NULL
+      AND ?3 IS NULL
       AND t.status = 'RUNNING'
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
+    LIMIT ?4)
   UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('model_upload' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('evaluation' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE instr(?7, '"RUNNING"') > 0
       AND ?2 IS NOT NULL
+      AND ?3 IS NULL
       AND t.status = 'RUNNING'
       AND t.tag = ?2
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
+    LIMIT ?4)
   UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('model_upload' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('evaluation' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
+    WHERE instr(?7, '"RUNNING"') > 0
+      AND ?3 IS NOT NULL
+      AND t.status = 'RUNNING'
+      AND t.user_id = ?3
+      AND (?2 IS NULL OR t.tag = ?2)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT ?4)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('evaluation' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE instr(?7, '"DONE"') > 0
       AND ?2 IS NULL
+      AND ?3 IS NULL
       AND t.status = 'DONE'
-      AND t.created_at >= ?4
+      AND t.created_at >= ?5
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
+    LIMIT ?4)
   UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('model_upload' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('evaluation' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE instr(?7, '"DONE"') > 0
       AND ?2 IS NOT NULL
+      AND ?3 IS NULL
       AND t.status = 'DONE'
       AND t.tag = ?2
-      AND t.created_at >= ?4
+      AND t.created_at >= ?5
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
+    LIMIT ?4)
   UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('model_upload' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('evaluation' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
+    WHERE instr(?7, '"DONE"') > 0
+      AND ?3 IS NOT NULL
+      AND t.status = 'DONE'
+      AND t.user_id = ?3
+      AND (?2 IS NULL OR t.tag = ?2)
+      AND t.created_at >= ?5
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT ?4)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('evaluation' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE instr(?7, '"FAILED"') > 0
       AND ?2 IS NULL
+      AND ?3 IS NULL
       AND t.status = 'FAILED'
-      AND t.created_at >= ?4
+      AND t.created_at >= ?5
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
+    LIMIT ?4)
   UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('model_upload' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('evaluation' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE instr(?7, '"FAILED"') > 0
       AND ?2 IS NOT NULL
+      AND ?3 IS NULL
       AND t.status = 'FAILED'
       AND t.tag = ?2
-      AND t.created_at >= ?4
+      AND t.created_at >= ?5
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
+    LIMIT ?4)
   UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('model_upload' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('evaluation' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
+    WHERE instr(?7, '"FAILED"') > 0
+      AND ?3 IS NOT NULL
+      AND t.status = 'FAILED'
+      AND t.user_id = ?3
+      AND (?2 IS NULL OR t.tag = ?2)
+      AND t.created_at >= ?5
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT ?4)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('evaluation' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE instr(?7, '"CANCELLED"') > 0
       AND ?2 IS NULL
+      AND ?3 IS NULL
       AND t.status = 'CANCELLED'
-      AND t.created_at >= ?4
+      AND t.created_at >= ?5
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
+    LIMIT ?4)
   UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('model_upload' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('evaluation' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE instr(?7, '"CANCELLED"') > 0
       AND ?2 IS NOT NULL
+      AND ?3 IS NULL
       AND t.status = 'CANCELLED'
       AND t.tag = ?2
-      AND t.created_at >= ?4
+      AND t.created_at >= ?5
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
+    LIMIT ?4)
   UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_run AS t
-    WHERE instr(?8, '"NOT_STARTED"') > 0
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('evaluation' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
+    WHERE instr(?7, '"CANCELLED"') > 0
+      AND ?3 IS NOT NULL
+      AND t.status = 'CANCELLED'
+      AND t.user_id = ?3
+      AND (?2 IS NULL OR t.tag = ?2)
+      AND t.created_at >= ?5
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT ?4)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('model_upload' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
+    WHERE instr(?8, '"QUEUED"') > 0
       AND ?2 IS NULL
-      AND t.status = 'NOT_STARTED'
+      AND ?3 IS NULL
+      AND t.status = 'QUEUED'
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
+    LIMIT ?4)
   UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_run AS t
-    WHERE instr(?8, '"STARTED"') > 0
-      AND ?2 IS NULL
-      AND t.status = 'STARTED'
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('model_upload' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
+    WHERE instr(?8, '"QUEUED"') > 0
+      AND ?2 IS NOT NULL
+      AND ?3 IS NULL
+      AND t.status = 'QUEUED'
+      AND t.tag = ?2
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
+    LIMIT ?4)
   UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_run AS t
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('model_upload' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
+    WHERE instr(?8, '"QUEUED"') > 0
+      AND ?3 IS NOT NULL
+      AND t.status = 'QUEUED'
+      AND t.user_id = ?3
+      AND (?2 IS NULL OR t.tag = ?2)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT ?4)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('model_upload' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
     WHERE instr(?8, '"RUNNING"') > 0
       AND ?2 IS NULL
+      AND ?3 IS NULL
       AND t.status = 'RUNNING'
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
+    LIMIT ?4)
   UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_run AS t
-    WHERE instr(?8, '"COMPLETED"') > 0
-      AND ?2 IS NULL
-      AND t.status = 'COMPLETED'
-      AND t.created_at >= ?4
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('model_upload' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
+    WHERE instr(?8, '"RUNNING"') > 0
+      AND ?2 IS NOT NULL
+      AND ?3 IS NULL
+      AND t.status = 'RUNNING'
+      AND t.tag = ?2
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
+    LIMIT ?4)
   UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_run AS t
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('model_upload' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
+    WHERE instr(?8, '"RUNNING"') > 0
+      AND ?3 IS NOT NULL
+      AND t.status = 'RUNNING'
+      AND t.user_id = ?3
+      AND (?2 IS NULL OR t.tag = ?2)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT ?4)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('model_upload' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
+    WHERE instr(?8, '"DONE"') > 0
+      AND ?2 IS NULL
+      AND ?3 IS NULL
+      AND t.status = 'DONE'
+      AND t.created_at >= ?5
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT ?4)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('model_upload' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
+    WHERE instr(?8, '"DONE"') > 0
+      AND ?2 IS NOT NULL
+      AND ?3 IS NULL
+      AND t.status = 'DONE'
+      AND t.tag = ?2
+      AND t.created_at >= ?5
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT ?4)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('model_upload' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
+    WHERE instr(?8, '"DONE"') > 0
+      AND ?3 IS NOT NULL
+      AND t.status = 'DONE'
+      AND t.user_id = ?3
+      AND (?2 IS NULL OR t.tag = ?2)
+      AND t.created_at >= ?5
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT ?4)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('model_upload' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
     WHERE instr(?8, '"FAILED"') > 0
       AND ?2 IS NULL
+      AND ?3 IS NULL
       AND t.status = 'FAILED'
-      AND t.created_at >= ?4
+      AND t.created_at >= ?5
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
+    LIMIT ?4)
   UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_run AS t
-    WHERE instr(?8, '"SKIPPED"') > 0
-      AND ?2 IS NULL
-      AND t.status = 'SKIPPED'
-      AND t.created_at >= ?4
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('model_upload' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
+    WHERE instr(?8, '"FAILED"') > 0
+      AND ?2 IS NOT NULL
+      AND ?3 IS NULL
+      AND t.status = 'FAILED'
+      AND t.tag = ?2
+      AND t.created_at >= ?5
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
+    LIMIT ?4)
   UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_run AS t
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('model_upload' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
+    WHERE instr(?8, '"FAILED"') > 0
+      AND ?3 IS NOT NULL
+      AND t.status = 'FAILED'
+      AND t.user_id = ?3
+      AND (?2 IS NULL OR t.tag = ?2)
+      AND t.created_at >= ?5
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT ?4)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('model_upload' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
     WHERE instr(?8, '"CANCELLED"') > 0
       AND ?2 IS NULL
+      AND ?3 IS NULL
       AND t.status = 'CANCELLED'
-      AND t.created_at >= ?4
+      AND t.created_at >= ?5
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
+    LIMIT ?4)
   UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_subtask AS t
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('model_upload' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
+    WHERE instr(?8, '"CANCELLED"') > 0
+      AND ?2 IS NOT NULL
+      AND ?3 IS NULL
+      AND t.status = 'CANCELLED'
+      AND t.tag = ?2
+      AND t.created_at >= ?5
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT ?4)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('model_upload' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
+    WHERE instr(?8, '"CANCELLED"') > 0
+      AND ?3 IS NOT NULL
+      AND t.status = 'CANCELLED'
+      AND t.user_id = ?3
+      AND (?2 IS NULL OR t.tag = ?2)
+      AND t.created_at >= ?5
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT ?4)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_run AS t
     WHERE instr(?9, '"NOT_STARTED"') > 0
       AND ?2 IS NULL
+      AND ?3 IS NULL
       AND t.status = 'NOT_STARTED'
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
+    LIMIT ?4)
   UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_subtask AS t
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_run AS t
     WHERE instr(?9, '"STARTED"') > 0
       AND ?2 IS NULL
+      AND ?3 IS NULL
       AND t.status = 'STARTED'
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
+    LIMIT ?4)
   UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_subtask AS t
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_run AS t
     WHERE instr(?9, '"RUNNING"') > 0
       AND ?2 IS NULL
+      AND ?3 IS NULL
       AND t.status = 'RUNNING'
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
+    LIMIT ?4)
   UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_subtask AS t
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_run AS t
     WHERE instr(?9, '"COMPLETED"') > 0
       AND ?2 IS NULL
+      AND ?3 IS NULL
       AND t.status = 'COMPLETED'
-      AND t.created_at >= ?4
+      AND t.created_at >= ?5
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
+    LIMIT ?4)
   UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_subtask AS t
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_run AS t
     WHERE instr(?9, '"FAILED"') > 0
       AND ?2 IS NULL
+      AND ?3 IS NULL
       AND t.status = 'FAILED'
-      AND t.created_at >= ?4
+      AND t.created_at >= ?5
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
+    LIMIT ?4)
   UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_subtask AS t
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_run AS t
     WHERE instr(?9, '"SKIPPED"') > 0
       AND ?2 IS NULL
+      AND ?3 IS NULL
       AND t.status = 'SKIPPED'
-      AND t.created_at >= ?4
+      AND t.created_at >= ?5
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
+    LIMIT ?4)
   UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_subtask AS t
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_run AS t
     WHERE instr(?9, '"CANCELLED"') > 0
       AND ?2 IS NULL
+      AND ?3 IS NULL
       AND t.status = 'CANCELLED'
-      AND t.created_at >= ?4
+      AND t.created_at >= ?5
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
+    LIMIT ?4)
   UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('stage' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM stage AS t
-    WHERE instr(?10, '"UNBOUND"') > 0
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_subtask AS t
+    WHERE instr(?10, '"NOT_STARTED"') > 0
       AND ?2 IS NULL
-      AND t.status = 'UNBOUND'
+      AND ?3 IS NULL
+      AND t.status = 'NOT_STARTED'
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
+    LIMIT ?4)
   UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('stage' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM stage AS t
-    WHERE instr(?10, '"CREATED"') > 0
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_subtask AS t
+    WHERE instr(?10, '"STARTED"') > 0
       AND ?2 IS NULL
-      AND t.status = 'CREATED'
+      AND ?3 IS NULL
+      AND t.status = 'STARTED'
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
+    LIMIT ?4)
   UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('stage' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM stage AS t
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_subtask AS t
     WHERE instr(?10, '"RUNNING"') > 0
       AND ?2 IS NULL
+      AND ?3 IS NULL
       AND t.status = 'RUNNING'
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
+    LIMIT ?4)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_subtask AS t
+    WHERE instr(?10, '"COMPLETED"') > 0
+      AND ?2 IS NULL
+      AND ?3 IS NULL
+      AND t.status = 'COMPLETED'
+      AND t.created_at >= ?5
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT ?4)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_subtask AS t
+    WHERE instr(?10, '"FAILED"') > 0
+      AND ?2 IS NULL
+      AND ?3 IS NULL
+      AND t.status = 'FAILED'
+      AND t.created_at >= ?5
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT ?4)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_subtask AS t
+    WHERE instr(?10, '"SKIPPED"') > 0
+      AND ?2 IS NULL
+      AND ?3 IS NULL
+      AND t.status = 'SKIPPED'
+      AND t.created_at >= ?5
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT ?4)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_subtask AS t
+    WHERE instr(?10, '"CANCELLED"') > 0
+      AND ?2 IS NULL
+      AND ?3 IS NULL
+      AND t.status = 'CANCELLED'
+      AND t.created_at >= ?5
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT ?4)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('stage' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM stage AS t
+    WHERE instr(?11, '"UNBOUND"') > 0
+      AND ?2 IS NULL
+      AND ?3 IS NULL
+      AND t.status = 'UNBOUND'
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT ?4)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('stage' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM stage AS t
+    WHERE instr(?11, '"CREATED"') > 0
+      AND ?2 IS NULL
+      AND ?3 IS NULL
+      AND t.status = 'CREATED'
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT ?4)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('stage' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM stage AS t
-    WHERE instr(?10, '"RETRY"') > 0
+    WHERE instr(?11, '"RUNNING"') > 0
       AND ?2 IS NULL
+      AND ?3 IS NULL
+      AND t.status = 'RUNNING'
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT ?4)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('stage' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM stage AS t
+    WHERE instr(?11, '"RETRY"') > 0
+      AND ?2 IS NULL
+      AND ?3 IS NULL
       AND t.status = 'RETRY'
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
+    LIMIT ?4)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('stage' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM stage AS t
-    WHERE instr(?10, '"ERROR"') > 0
+    WHERE instr(?11, '"ERROR"') > 0
       AND ?2 IS NULL
+      AND ?3 IS NULL
       AND t.status = 'ERROR'
-      AND t.created_at >= ?4
+      AND t.created_at >= ?5
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
+    LIMIT ?4)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('stage' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM stage AS t
-    WHERE instr(?10, '"COMPLETE"') > 0
+    WHERE instr(?11, '"COMPLETE"') > 0
       AND ?2 IS NULL
+      AND ?3 IS NULL
       AND t.status = 'COMPLETE'
-      AND t.created_at >= ?4
+      AND t.created_at >= ?5
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
+    LIMIT ?4)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('stage' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM stage AS t
-    WHERE instr(?10, '"CANCELED"') > 0
+    WHERE instr(?11, '"CANCELED"') > 0
       AND ?2 IS NULL
+      AND ?3 IS NULL
       AND t.status = 'CANCELED'
-      AND t.created_at >= ?4
+      AND t.created_at >= ?5
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
+    LIMIT ?4)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('synthesis' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
-    WHERE instr(?11, '"QUEUED"') > 0
+    WHERE instr(?12, '"QUEUED"') > 0
       AND ?2 IS NULL
+      AND ?3 IS NULL
       AND t.status = 'QUEUED'
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
+    LIMIT ?4)
   UNION ALL
   SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('synthesis' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
-    WHERE instr(?11, '"QUEUED"') > 0
-      AND ?2 IS NOT NULL
-      AND t.status = 'QUEUED'
-      AND t.tag = ?2
-    ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
-  UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('synthesis' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
-    WHERE instr(?11, '"RUNNING"') > 0
-      AND ?2 IS NULL
-      AND t.status = 'RUNNING'
-    ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
-  UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('synthesis' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
-    WHERE instr(?11, '"RUNNING"') > 0
-      AND ?2 IS NOT NULL
-      AND t.status = 'RUNNING'
-      AND t.tag = ?2
-    ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
-  UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('synthesis' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
-    WHERE instr(?11, '"DONE"') > 0
-      AND ?2 IS NULL
-      AND t.status = 'DONE'
-      AND t.created_at >= ?4
-    ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
-  UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('synthesis' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
-    WHERE instr(?11, '"DONE"') > 0
-      AND ?2 IS NOT NULL
-      AND t.status = 'DONE'
-      AND t.tag = ?2
-      AND t.created_at >= ?4
-    ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
-  UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('synthesis' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
-    WHERE instr(?11, '"FAILED"') > 0
-      AND ?2 IS NULL
-      AND t.status = 'FAILED'
-      AND t.created_at >= ?4
-    ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
-  UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('synthesis' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
-    WHERE instr(?11, '"FAILED"') > 0
-      AND ?2 IS NOT NULL
-      AND t.status = 'FAILED'
-      AND t.tag = ?2
-      AND t.created_at >= ?4
-    ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
-  UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('synthesis' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
-    WHERE instr(?11, '"CANCELLED"') > 0
-      AND ?2 IS NULL
-      AND t.status = 'CANCELLED'
-      AND t.created_at >= ?4
-    ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
-  UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('synthesis' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
-    WHERE instr(?11, '"CANCELLED"') > 0
-      AND ?2 IS NOT NULL
-      AND t.status = 'CANCELLED'
-      AND t.tag = ?2
-      AND t.created_at >= ?4
-    ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
-  UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('training' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
-    WHERE instr(?12, '"QUEUED"') > 0
-      AND ?2 IS NULL
-      AND t.status = 'QUEUED'
-    ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
-  UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('training' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
     WHERE instr(?12, '"QUEUED"') > 0
       AND ?2 IS NOT NULL
+      AND ?3 IS NULL
       AND t.status = 'QUEUED'
       AND t.tag = ?2
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
+    LIMIT ?4)
   UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('training' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('synthesis' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
+    WHERE instr(?12, '"QUEUED"') > 0
+      AND ?3 IS NOT NULL
+      AND t.status = 'QUEUED'
+      AND t.user_id = ?3
+      AND (?2 IS NULL OR t.tag = ?2)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT ?4)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('synthesis' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
     WHERE instr(?12, '"RUNNING"') > 0
       AND ?2 IS NULL
+      AND ?3 IS NULL
       AND t.status = 'RUNNING'
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
+    LIMIT ?4)
   UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('training' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('synthesis' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
     WHERE instr(?12, '"RUNNING"') > 0
       AND ?2 IS NOT NULL
+      AND ?3 IS NULL
       AND t.status = 'RUNNING'
       AND t.tag = ?2
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
+    LIMIT ?4)
   UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('training' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('synthesis' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
+    WHERE instr(?12, '"RUNNING"') > 0
+      AND ?3 IS NOT NULL
+      AND t.status = 'RUNNING'
+      AND t.user_id = ?3
+      AND (?2 IS NULL OR t.tag = ?2)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT ?4)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('synthesis' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
     WHERE instr(?12, '"DONE"') > 0
       AND ?2 IS NULL
+      AND ?3 IS NULL
       AND t.status = 'DONE'
-      AND t.created_at >= ?4
+      AND t.created_at >= ?5
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
+    LIMIT ?4)
   UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('training' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('synthesis' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
     WHERE instr(?12, '"DONE"') > 0
       AND ?2 IS NOT NULL
+      AND ?3 IS NULL
       AND t.status = 'DONE'
       AND t.tag = ?2
-      AND t.created_at >= ?4
+      AND t.created_at >= ?5
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
+    LIMIT ?4)
   UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('training' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('synthesis' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
+    WHERE instr(?12, '"DONE"') > 0
+      AND ?3 IS NOT NULL
+      AND t.status = 'DONE'
+      AND t.user_id = ?3
+      AND (?2 IS NULL OR t.tag = ?2)
+      AND t.created_at >= ?5
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT ?4)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('synthesis' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
     WHERE instr(?12, '"FAILED"') > 0
       AND ?2 IS NULL
+      AND ?3 IS NULL
       AND t.status = 'FAILED'
-      AND t.created_at >= ?4
+      AND t.created_at >= ?5
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
+    LIMIT ?4)
   UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('training' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('synthesis' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
     WHERE instr(?12, '"FAILED"') > 0
       AND ?2 IS NOT NULL
+      AND ?3 IS NULL
       AND t.status = 'FAILED'
       AND t.tag = ?2
-      AND t.created_at >= ?4
+      AND t.created_at >= ?5
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
+    LIMIT ?4)
   UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('training' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('synthesis' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
+    WHERE instr(?12, '"FAILED"') > 0
+      AND ?3 IS NOT NULL
+      AND t.status = 'FAILED'
+      AND t.user_id = ?3
+      AND (?2 IS NULL OR t.tag = ?2)
+      AND t.created_at >= ?5
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT ?4)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('synthesis' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
     WHERE instr(?12, '"CANCELLED"') > 0
       AND ?2 IS NULL
+      AND ?3 IS NULL
       AND t.status = 'CANCELLED'
-      AND t.created_at >= ?4
+      AND t.created_at >= ?5
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
+    LIMIT ?4)
   UNION ALL
-  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('training' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('synthesis' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
     WHERE instr(?12, '"CANCELLED"') > 0
       AND ?2 IS NOT NULL
+      AND ?3 IS NULL
       AND t.status = 'CANCELLED'
       AND t.tag = ?2
-      AND t.created_at >= ?4
+      AND t.created_at >= ?5
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT ?3)
+    LIMIT ?4)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('synthesis' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
+    WHERE instr(?12, '"CANCELLED"') > 0
+      AND ?3 IS NOT NULL
+      AND t.status = 'CANCELLED'
+      AND t.user_id = ?3
+      AND (?2 IS NULL OR t.tag = ?2)
+      AND t.created_at >= ?5
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT ?4)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('training' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
+    WHERE instr(?13, '"QUEUED"') > 0
+      AND ?2 IS NULL
+      AND ?3 IS NULL
+      AND t.status = 'QUEUED'
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT ?4)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('training' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
+    WHERE instr(?13, '"QUEUED"') > 0
+      AND ?2 IS NOT NULL
+      AND ?3 IS NULL
+      AND t.status = 'QUEUED'
+      AND t.tag = ?2
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT ?4)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('training' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
+    WHERE instr(?13, '"QUEUED"') > 0
+      AND ?3 IS NOT NULL
+      AND t.status = 'QUEUED'
+      AND t.user_id = ?3
+      AND (?2 IS NULL OR t.tag = ?2)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT ?4)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('training' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
+    WHERE instr(?13, '"RUNNING"') > 0
+      AND ?2 IS NULL
+      AND ?3 IS NULL
+      AND t.status = 'RUNNING'
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT ?4)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('training' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
+    WHERE instr(?13, '"RUNNING"') > 0
+      AND ?2 IS NOT NULL
+      AND ?3 IS NULL
+      AND t.status = 'RUNNING'
+      AND t.tag = ?2
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT ?4)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('training' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
+    WHERE instr(?13, '"RUNNING"') > 0
+      AND ?3 IS NOT NULL
+      AND t.status = 'RUNNING'
+      AND t.user_id = ?3
+      AND (?2 IS NULL OR t.tag = ?2)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT ?4)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('training' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
+    WHERE instr(?13, '"DONE"') > 0
+      AND ?2 IS NULL
+      AND ?3 IS NULL
+      AND t.status = 'DONE'
+      AND t.created_at >= ?5
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT ?4)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('training' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
+    WHERE instr(?13, '"DONE"') > 0
+      AND ?2 IS NOT NULL
+      AND ?3 IS NULL
+      AND t.status = 'DONE'
+      AND t.tag = ?2
+      AND t.created_at >= ?5
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT ?4)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('training' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
+    WHERE instr(?13, '"DONE"') > 0
+      AND ?3 IS NOT NULL
+      AND t.status = 'DONE'
+      AND t.user_id = ?3
+      AND (?2 IS NULL OR t.tag = ?2)
+      AND t.created_at >= ?5
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT ?4)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('training' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
+    WHERE instr(?13, '"FAILED"') > 0
+      AND ?2 IS NULL
+      AND ?3 IS NULL
+      AND t.status = 'FAILED'
+      AND t.created_at >= ?5
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT ?4)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('training' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
+    WHERE instr(?13, '"FAILED"') > 0
+      AND ?2 IS NOT NULL
+      AND ?3 IS NULL
+      AND t.status = 'FAILED'
+      AND t.tag = ?2
+      AND t.created_at >= ?5
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT ?4)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('training' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
+    WHERE instr(?13, '"FAILED"') > 0
+      AND ?3 IS NOT NULL
+      AND t.status = 'FAILED'
+      AND t.user_id = ?3
+      AND (?2 IS NULL OR t.tag = ?2)
+      AND t.created_at >= ?5
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT ?4)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('training' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
+    WHERE instr(?13, '"CANCELLED"') > 0
+      AND ?2 IS NULL
+      AND ?3 IS NULL
+      AND t.status = 'CANCELLED'
+      AND t.created_at >= ?5
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT ?4)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('training' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
+    WHERE instr(?13, '"CANCELLED"') > 0
+      AND ?2 IS NOT NULL
+      AND ?3 IS NULL
+      AND t.status = 'CANCELLED'
+      AND t.tag = ?2
+      AND t.created_at >= ?5
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT ?4)
+  UNION ALL
+  SELECT id, task_type, task_status, tag, created_at, end_date FROM (SELECT t.id, CAST('training' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
+    WHERE instr(?13, '"CANCELLED"') > 0
+      AND ?3 IS NOT NULL
+      AND t.status = 'CANCELLED'
+      AND t.user_id = ?3
+      AND (?2 IS NULL OR t.tag = ?2)
+      AND t.created_at >= ?5
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT ?4)
 ) AS listing
 ORDER BY listing.created_at DESC, listing.id DESC
-LIMIT ?14 OFFSET ?13
+LIMIT ?15 OFFSET ?14
 `
 
 type ListParams struct {
 	TmAnalysisStatuses        string
 	TmTag                     interface{}
+	TmOwner                   interface{}
 	TmTop                     int64
 	TmSince                   time.Time
 	TmDatasetUploadStatuses   string
@@ -685,6 +1091,7 @@ func (q *Queries) List(ctx context.Context, arg ListParams) ([]ListRow, error) {
 	rows, err := q.query(ctx, q.listStmt, list,
 		arg.TmAnalysisStatuses,
 		arg.TmTag,
+		arg.TmOwner,
 		arg.TmTop,
 		arg.TmSince,
 		arg.TmDatasetUploadStatuses,

@@ -43,6 +43,8 @@ CREATE TABLE analysis_history (
 -- Listing, newest first: the unified listing reads one status at a time
 -- (and one tag, when it filters by tag); workers read the oldest first.
 CREATE INDEX analysis_status_created_at_idx ON analysis (status, created_at DESC, id DESC);
+-- A user's listing (the api owner), with or without a tag.
+CREATE INDEX analysis_user_id_status_created_at_idx ON analysis (user_id, status, created_at DESC, id DESC);
 -- Retention: finished tasks by the time they last changed.
 CREATE INDEX analysis_finished_idx ON analysis (updated_at) WHERE status IN ('COMPLETED', 'FAILED', 'CANCELLED', 'EXPIRED');
 -- Timeout of CREATED: tasks that entered it before a deadline.

@@ -10,42 +10,103 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   (SELECT t.id, 'analysis'::text AS task_type, 'Q'::text AS task_status, NULL::text AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
     WHERE 'CREATED' = ANY(sqlc.arg(tm_analysis_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'CREATED'
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT t.id, 'analysis'::text AS task_type, 'Q'::text AS task_status, NULL::text AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
+    WHERE 'CREATED' = ANY(sqlc.arg(tm_analysis_statuses)::text[])
+      AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NOT NULL
+      AND t.status = 'CREATED'
+      AND t.user_id = sqlc.narg(tm_owner)::text
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
   UNION ALL
   (SELECT t.id, 'analysis'::text AS task_type, 'Q'::text AS task_status, NULL::text AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
     WHERE 'UPLOADING' = ANY(sqlc.arg(tm_analysis_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'UPLOADING'
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT t.id, 'analysis'::text AS task_type, 'Q'::text AS task_status, NULL::text AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
+    WHERE 'UPLOADING' = ANY(sqlc.arg(tm_analysis_statuses)::text[])
+      AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NOT NULL
+      AND t.status = 'UPLOADING'
+      AND t.user_id = sqlc.narg(tm_owner)::text
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
   UNION ALL
   (SELECT t.id, 'analysis'::text AS task_type, 'Q'::text AS task_status, NULL::text AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
     WHERE 'UPLOAD_FAILED' = ANY(sqlc.arg(tm_analysis_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'UPLOAD_FAILED'
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT t.id, 'analysis'::text AS task_type, 'Q'::text AS task_status, NULL::text AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
+    WHERE 'UPLOAD_FAILED' = ANY(sqlc.arg(tm_analysis_statuses)::text[])
+      AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NOT NULL
+      AND t.status = 'UPLOAD_FAILED'
+      AND t.user_id = sqlc.narg(tm_owner)::text
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
   UNION ALL
   (SELECT t.id, 'analysis'::text AS task_type, 'Q'::text AS task_status, NULL::text AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
     WHERE 'QUEUED' = ANY(sqlc.arg(tm_analysis_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'QUEUED'
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT t.id, 'analysis'::text AS task_type, 'Q'::text AS task_status, NULL::text AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
+    WHERE 'QUEUED' = ANY(sqlc.arg(tm_analysis_statuses)::text[])
+      AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NOT NULL
+      AND t.status = 'QUEUED'
+      AND t.user_id = sqlc.narg(tm_owner)::text
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
   UNION ALL
   (SELECT t.id, 'analysis'::text AS task_type, 'R'::text AS task_status, NULL::text AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
     WHERE 'PROCESSING' = ANY(sqlc.arg(tm_analysis_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'PROCESSING'
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT t.id, 'analysis'::text AS task_type, 'R'::text AS task_status, NULL::text AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
+    WHERE 'PROCESSING' = ANY(sqlc.arg(tm_analysis_statuses)::text[])
+      AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NOT NULL
+      AND t.status = 'PROCESSING'
+      AND t.user_id = sqlc.narg(tm_owner)::text
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
   UNION ALL
   (SELECT t.id, 'analysis'::text AS task_type, 'D'::text AS task_status, NULL::text AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
     WHERE 'COMPLETED' = ANY(sqlc.arg(tm_analysis_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'COMPLETED'
+      AND t.created_at >= sqlc.arg(tm_since)::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT t.id, 'analysis'::text AS task_type, 'D'::text AS task_status, NULL::text AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
+    WHERE 'COMPLETED' = ANY(sqlc.arg(tm_analysis_statuses)::text[])
+      AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NOT NULL
+      AND t.status = 'COMPLETED'
+      AND t.user_id = sqlc.narg(tm_owner)::text
       AND t.created_at >= sqlc.arg(tm_since)::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
@@ -53,7 +114,18 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   (SELECT t.id, 'analysis'::text AS task_type, 'F'::text AS task_status, NULL::text AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
     WHERE 'FAILED' = ANY(sqlc.arg(tm_analysis_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'FAILED'
+      AND t.created_at >= sqlc.arg(tm_since)::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT t.id, 'analysis'::text AS task_type, 'F'::text AS task_status, NULL::text AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
+    WHERE 'FAILED' = ANY(sqlc.arg(tm_analysis_statuses)::text[])
+      AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NOT NULL
+      AND t.status = 'FAILED'
+      AND t.user_id = sqlc.narg(tm_owner)::text
       AND t.created_at >= sqlc.arg(tm_since)::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
@@ -61,7 +133,18 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   (SELECT t.id, 'analysis'::text AS task_type, 'C'::text AS task_status, NULL::text AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
     WHERE 'CANCELLED' = ANY(sqlc.arg(tm_analysis_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'CANCELLED'
+      AND t.created_at >= sqlc.arg(tm_since)::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT t.id, 'analysis'::text AS task_type, 'C'::text AS task_status, NULL::text AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
+    WHERE 'CANCELLED' = ANY(sqlc.arg(tm_analysis_statuses)::text[])
+      AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NOT NULL
+      AND t.status = 'CANCELLED'
+      AND t.user_id = sqlc.narg(tm_owner)::text
       AND t.created_at >= sqlc.arg(tm_since)::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
@@ -69,14 +152,26 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   (SELECT t.id, 'analysis'::text AS task_type, 'F'::text AS task_status, NULL::text AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
     WHERE 'EXPIRED' = ANY(sqlc.arg(tm_analysis_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'EXPIRED'
       AND t.created_at >= sqlc.arg(tm_since)::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
   UNION ALL
+  (SELECT t.id, 'analysis'::text AS task_type, 'F'::text AS task_status, NULL::text AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
+    WHERE 'EXPIRED' = ANY(sqlc.arg(tm_analysis_statuses)::text[])
+      AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NOT NULL
+      AND t.status = 'EXPIRED'
+      AND t.user_id = sqlc.narg(tm_owner)::text
+      AND t.created_at >= sqlc.arg(tm_since)::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
   (SELECT t.id, 'dataset_upload'::text AS task_type, 'Q'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
     WHERE 'QUEUED' = ANY(sqlc.arg(tm_dataset_upload_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'QUEUED'
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
@@ -84,14 +179,25 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   (SELECT t.id, 'dataset_upload'::text AS task_type, 'Q'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
     WHERE 'QUEUED' = ANY(sqlc.arg(tm_dataset_upload_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NOT NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'QUEUED'
       AND t.tag = sqlc.narg(tm_tag)::text
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT t.id, 'dataset_upload'::text AS task_type, 'Q'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
+    WHERE 'QUEUED' = ANY(sqlc.arg(tm_dataset_upload_statuses)::text[])
+      AND sqlc.narg(tm_owner)::text IS NOT NULL
+      AND t.status = 'QUEUED'
+      AND t.user_id = sqlc.narg(tm_owner)::text
+      AND (sqlc.narg(tm_tag)::text IS NULL OR t.tag = sqlc.narg(tm_tag)::text)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
   UNION ALL
   (SELECT t.id, 'dataset_upload'::text AS task_type, 'R'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
     WHERE 'RUNNING' = ANY(sqlc.arg(tm_dataset_upload_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'RUNNING'
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
@@ -99,14 +205,25 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   (SELECT t.id, 'dataset_upload'::text AS task_type, 'R'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
     WHERE 'RUNNING' = ANY(sqlc.arg(tm_dataset_upload_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NOT NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'RUNNING'
       AND t.tag = sqlc.narg(tm_tag)::text
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT t.id, 'dataset_upload'::text AS task_type, 'R'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
+    WHERE 'RUNNING' = ANY(sqlc.arg(tm_dataset_upload_statuses)::text[])
+      AND sqlc.narg(tm_owner)::text IS NOT NULL
+      AND t.status = 'RUNNING'
+      AND t.user_id = sqlc.narg(tm_owner)::text
+      AND (sqlc.narg(tm_tag)::text IS NULL OR t.tag = sqlc.narg(tm_tag)::text)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
   UNION ALL
   (SELECT t.id, 'dataset_upload'::text AS task_type, 'D'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
     WHERE 'DONE' = ANY(sqlc.arg(tm_dataset_upload_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'DONE'
       AND t.created_at >= sqlc.arg(tm_since)::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
@@ -115,8 +232,19 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   (SELECT t.id, 'dataset_upload'::text AS task_type, 'D'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
     WHERE 'DONE' = ANY(sqlc.arg(tm_dataset_upload_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NOT NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'DONE'
       AND t.tag = sqlc.narg(tm_tag)::text
+      AND t.created_at >= sqlc.arg(tm_since)::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT t.id, 'dataset_upload'::text AS task_type, 'D'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
+    WHERE 'DONE' = ANY(sqlc.arg(tm_dataset_upload_statuses)::text[])
+      AND sqlc.narg(tm_owner)::text IS NOT NULL
+      AND t.status = 'DONE'
+      AND t.user_id = sqlc.narg(tm_owner)::text
+      AND (sqlc.narg(tm_tag)::text IS NULL OR t.tag = sqlc.narg(tm_tag)::text)
       AND t.created_at >= sqlc.arg(tm_since)::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
@@ -124,6 +252,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   (SELECT t.id, 'dataset_upload'::text AS task_type, 'F'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
     WHERE 'FAILED' = ANY(sqlc.arg(tm_dataset_upload_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'FAILED'
       AND t.created_at >= sqlc.arg(tm_since)::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
@@ -132,8 +261,19 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   (SELECT t.id, 'dataset_upload'::text AS task_type, 'F'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
     WHERE 'FAILED' = ANY(sqlc.arg(tm_dataset_upload_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NOT NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'FAILED'
       AND t.tag = sqlc.narg(tm_tag)::text
+      AND t.created_at >= sqlc.arg(tm_since)::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT t.id, 'dataset_upload'::text AS task_type, 'F'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
+    WHERE 'FAILED' = ANY(sqlc.arg(tm_dataset_upload_statuses)::text[])
+      AND sqlc.narg(tm_owner)::text IS NOT NULL
+      AND t.status = 'FAILED'
+      AND t.user_id = sqlc.narg(tm_owner)::text
+      AND (sqlc.narg(tm_tag)::text IS NULL OR t.tag = sqlc.narg(tm_tag)::text)
       AND t.created_at >= sqlc.arg(tm_since)::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
@@ -141,6 +281,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   (SELECT t.id, 'dataset_upload'::text AS task_type, 'C'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
     WHERE 'CANCELLED' = ANY(sqlc.arg(tm_dataset_upload_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'CANCELLED'
       AND t.created_at >= sqlc.arg(tm_since)::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
@@ -149,8 +290,19 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   (SELECT t.id, 'dataset_upload'::text AS task_type, 'C'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
     WHERE 'CANCELLED' = ANY(sqlc.arg(tm_dataset_upload_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NOT NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'CANCELLED'
       AND t.tag = sqlc.narg(tm_tag)::text
+      AND t.created_at >= sqlc.arg(tm_since)::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT t.id, 'dataset_upload'::text AS task_type, 'C'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
+    WHERE 'CANCELLED' = ANY(sqlc.arg(tm_dataset_upload_statuses)::text[])
+      AND sqlc.narg(tm_owner)::text IS NOT NULL
+      AND t.status = 'CANCELLED'
+      AND t.user_id = sqlc.narg(tm_owner)::text
+      AND (sqlc.narg(tm_tag)::text IS NULL OR t.tag = sqlc.narg(tm_tag)::text)
       AND t.created_at >= sqlc.arg(tm_since)::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
@@ -158,6 +310,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   (SELECT t.id, 'evaluation'::text AS task_type, 'Q'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE 'QUEUED' = ANY(sqlc.arg(tm_evaluation_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'QUEUED'
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
@@ -165,14 +318,25 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   (SELECT t.id, 'evaluation'::text AS task_type, 'Q'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE 'QUEUED' = ANY(sqlc.arg(tm_evaluation_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NOT NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'QUEUED'
       AND t.tag = sqlc.narg(tm_tag)::text
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT t.id, 'evaluation'::text AS task_type, 'Q'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
+    WHERE 'QUEUED' = ANY(sqlc.arg(tm_evaluation_statuses)::text[])
+      AND sqlc.narg(tm_owner)::text IS NOT NULL
+      AND t.status = 'QUEUED'
+      AND t.user_id = sqlc.narg(tm_owner)::text
+      AND (sqlc.narg(tm_tag)::text IS NULL OR t.tag = sqlc.narg(tm_tag)::text)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
   UNION ALL
   (SELECT t.id, 'evaluation'::text AS task_type, 'R'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE 'RUNNING' = ANY(sqlc.arg(tm_evaluation_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'RUNNING'
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
@@ -180,14 +344,25 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   (SELECT t.id, 'evaluation'::text AS task_type, 'R'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE 'RUNNING' = ANY(sqlc.arg(tm_evaluation_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NOT NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'RUNNING'
       AND t.tag = sqlc.narg(tm_tag)::text
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT t.id, 'evaluation'::text AS task_type, 'R'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
+    WHERE 'RUNNING' = ANY(sqlc.arg(tm_evaluation_statuses)::text[])
+      AND sqlc.narg(tm_owner)::text IS NOT NULL
+      AND t.status = 'RUNNING'
+      AND t.user_id = sqlc.narg(tm_owner)::text
+      AND (sqlc.narg(tm_tag)::text IS NULL OR t.tag = sqlc.narg(tm_tag)::text)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
   UNION ALL
   (SELECT t.id, 'evaluation'::text AS task_type, 'D'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE 'DONE' = ANY(sqlc.arg(tm_evaluation_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'DONE'
       AND t.created_at >= sqlc.arg(tm_since)::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
@@ -196,8 +371,19 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   (SELECT t.id, 'evaluation'::text AS task_type, 'D'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE 'DONE' = ANY(sqlc.arg(tm_evaluation_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NOT NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'DONE'
       AND t.tag = sqlc.narg(tm_tag)::text
+      AND t.created_at >= sqlc.arg(tm_since)::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT t.id, 'evaluation'::text AS task_type, 'D'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
+    WHERE 'DONE' = ANY(sqlc.arg(tm_evaluation_statuses)::text[])
+      AND sqlc.narg(tm_owner)::text IS NOT NULL
+      AND t.status = 'DONE'
+      AND t.user_id = sqlc.narg(tm_owner)::text
+      AND (sqlc.narg(tm_tag)::text IS NULL OR t.tag = sqlc.narg(tm_tag)::text)
       AND t.created_at >= sqlc.arg(tm_since)::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
@@ -205,6 +391,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   (SELECT t.id, 'evaluation'::text AS task_type, 'F'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE 'FAILED' = ANY(sqlc.arg(tm_evaluation_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'FAILED'
       AND t.created_at >= sqlc.arg(tm_since)::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
@@ -213,15 +400,27 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   (SELECT t.id, 'evaluation'::text AS task_type, 'F'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE 'FAILED' = ANY(sqlc.arg(tm_evaluation_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NOT NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'FAILED'
       AND t.tag = sqlc.narg(tm_tag)::text
       AND t.created_at >= sqlc.arg(tm_since)::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
   UNION ALL
+  (SELECT t.id, 'evaluation'::text AS task_type, 'F'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
+    WHERE 'FAILED' = ANY(sqlc.arg(tm_evaluation_statuses)::text[])
+      AND sqlc.narg(tm_owner)::text IS NOT NULL
+      AND t.status = 'FAILED'
+      AND t.user_id = sqlc.narg(tm_owner)::text
+      AND (sqlc.narg(tm_tag)::text IS NULL OR t.tag = sqlc.narg(tm_tag)::text)
+      AND t.created_at >= sqlc.arg(tm_since)::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
   (SELECT t.id, 'evaluation'::text AS task_type, 'C'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE 'CANCELLED' = ANY(sqlc.arg(tm_evaluation_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'CANCELLED'
       AND t.created_at >= sqlc.arg(tm_since)::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
@@ -230,8 +429,19 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   (SELECT t.id, 'evaluation'::text AS task_type, 'C'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE 'CANCELLED' = ANY(sqlc.arg(tm_evaluation_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NOT NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'CANCELLED'
       AND t.tag = sqlc.narg(tm_tag)::text
+      AND t.created_at >= sqlc.arg(tm_since)::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT t.id, 'evaluation'::text AS task_type, 'C'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
+    WHERE 'CANCELLED' = ANY(sqlc.arg(tm_evaluation_statuses)::text[])
+      AND sqlc.narg(tm_owner)::text IS NOT NULL
+      AND t.status = 'CANCELLED'
+      AND t.user_id = sqlc.narg(tm_owner)::text
+      AND (sqlc.narg(tm_tag)::text IS NULL OR t.tag = sqlc.narg(tm_tag)::text)
       AND t.created_at >= sqlc.arg(tm_since)::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
@@ -239,6 +449,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   (SELECT t.id, 'model_upload'::text AS task_type, 'Q'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
     WHERE 'QUEUED' = ANY(sqlc.arg(tm_model_upload_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'QUEUED'
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
@@ -246,14 +457,25 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   (SELECT t.id, 'model_upload'::text AS task_type, 'Q'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
     WHERE 'QUEUED' = ANY(sqlc.arg(tm_model_upload_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NOT NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'QUEUED'
       AND t.tag = sqlc.narg(tm_tag)::text
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT t.id, 'model_upload'::text AS task_type, 'Q'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
+    WHERE 'QUEUED' = ANY(sqlc.arg(tm_model_upload_statuses)::text[])
+      AND sqlc.narg(tm_owner)::text IS NOT NULL
+      AND t.status = 'QUEUED'
+      AND t.user_id = sqlc.narg(tm_owner)::text
+      AND (sqlc.narg(tm_tag)::text IS NULL OR t.tag = sqlc.narg(tm_tag)::text)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
   UNION ALL
   (SELECT t.id, 'model_upload'::text AS task_type, 'R'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
     WHERE 'RUNNING' = ANY(sqlc.arg(tm_model_upload_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'RUNNING'
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
@@ -261,14 +483,25 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   (SELECT t.id, 'model_upload'::text AS task_type, 'R'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
     WHERE 'RUNNING' = ANY(sqlc.arg(tm_model_upload_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NOT NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'RUNNING'
       AND t.tag = sqlc.narg(tm_tag)::text
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT t.id, 'model_upload'::text AS task_type, 'R'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
+    WHERE 'RUNNING' = ANY(sqlc.arg(tm_model_upload_statuses)::text[])
+      AND sqlc.narg(tm_owner)::text IS NOT NULL
+      AND t.status = 'RUNNING'
+      AND t.user_id = sqlc.narg(tm_owner)::text
+      AND (sqlc.narg(tm_tag)::text IS NULL OR t.tag = sqlc.narg(tm_tag)::text)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
   UNION ALL
   (SELECT t.id, 'model_upload'::text AS task_type, 'D'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
     WHERE 'DONE' = ANY(sqlc.arg(tm_model_upload_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'DONE'
       AND t.created_at >= sqlc.arg(tm_since)::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
@@ -277,15 +510,27 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   (SELECT t.id, 'model_upload'::text AS task_type, 'D'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
     WHERE 'DONE' = ANY(sqlc.arg(tm_model_upload_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NOT NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'DONE'
       AND t.tag = sqlc.narg(tm_tag)::text
       AND t.created_at >= sqlc.arg(tm_since)::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
   UNION ALL
+  (SELECT t.id, 'model_upload'::text AS task_type, 'D'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
+    WHERE 'DONE' = ANY(sqlc.arg(tm_model_upload_statuses)::text[])
+      AND sqlc.narg(tm_owner)::text IS NOT NULL
+      AND t.status = 'DONE'
+      AND t.user_id = sqlc.narg(tm_owner)::text
+      AND (sqlc.narg(tm_tag)::text IS NULL OR t.tag = sqlc.narg(tm_tag)::text)
+      AND t.created_at >= sqlc.arg(tm_since)::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
   (SELECT t.id, 'model_upload'::text AS task_type, 'F'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
     WHERE 'FAILED' = ANY(sqlc.arg(tm_model_upload_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'FAILED'
       AND t.created_at >= sqlc.arg(tm_since)::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
@@ -294,8 +539,19 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   (SELECT t.id, 'model_upload'::text AS task_type, 'F'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
     WHERE 'FAILED' = ANY(sqlc.arg(tm_model_upload_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NOT NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'FAILED'
       AND t.tag = sqlc.narg(tm_tag)::text
+      AND t.created_at >= sqlc.arg(tm_since)::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT t.id, 'model_upload'::text AS task_type, 'F'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
+    WHERE 'FAILED' = ANY(sqlc.arg(tm_model_upload_statuses)::text[])
+      AND sqlc.narg(tm_owner)::text IS NOT NULL
+      AND t.status = 'FAILED'
+      AND t.user_id = sqlc.narg(tm_owner)::text
+      AND (sqlc.narg(tm_tag)::text IS NULL OR t.tag = sqlc.narg(tm_tag)::text)
       AND t.created_at >= sqlc.arg(tm_since)::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
@@ -303,6 +559,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   (SELECT t.id, 'model_upload'::text AS task_type, 'C'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
     WHERE 'CANCELLED' = ANY(sqlc.arg(tm_model_upload_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'CANCELLED'
       AND t.created_at >= sqlc.arg(tm_since)::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
@@ -311,8 +568,19 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   (SELECT t.id, 'model_upload'::text AS task_type, 'C'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
     WHERE 'CANCELLED' = ANY(sqlc.arg(tm_model_upload_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NOT NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'CANCELLED'
       AND t.tag = sqlc.narg(tm_tag)::text
+      AND t.created_at >= sqlc.arg(tm_since)::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT t.id, 'model_upload'::text AS task_type, 'C'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
+    WHERE 'CANCELLED' = ANY(sqlc.arg(tm_model_upload_statuses)::text[])
+      AND sqlc.narg(tm_owner)::text IS NOT NULL
+      AND t.status = 'CANCELLED'
+      AND t.user_id = sqlc.narg(tm_owner)::text
+      AND (sqlc.narg(tm_tag)::text IS NULL OR t.tag = sqlc.narg(tm_tag)::text)
       AND t.created_at >= sqlc.arg(tm_since)::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
@@ -320,6 +588,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   (SELECT t.id, 'pipeline_run'::text AS task_type, 'Q'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_run AS t
     WHERE 'NOT_STARTED' = ANY(sqlc.arg(tm_pipeline_run_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'NOT_STARTED'
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
@@ -327,6 +596,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   (SELECT t.id, 'pipeline_run'::text AS task_type, 'R'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_run AS t
     WHERE 'STARTED' = ANY(sqlc.arg(tm_pipeline_run_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'STARTED'
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
@@ -334,6 +604,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   (SELECT t.id, 'pipeline_run'::text AS task_type, 'R'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_run AS t
     WHERE 'RUNNING' = ANY(sqlc.arg(tm_pipeline_run_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'RUNNING'
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
@@ -341,6 +612,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   (SELECT t.id, 'pipeline_run'::text AS task_type, 'D'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_run AS t
     WHERE 'COMPLETED' = ANY(sqlc.arg(tm_pipeline_run_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'COMPLETED'
       AND t.created_at >= sqlc.arg(tm_since)::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
@@ -349,6 +621,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   (SELECT t.id, 'pipeline_run'::text AS task_type, 'F'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_run AS t
     WHERE 'FAILED' = ANY(sqlc.arg(tm_pipeline_run_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'FAILED'
       AND t.created_at >= sqlc.arg(tm_since)::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
@@ -357,6 +630,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   (SELECT t.id, 'pipeline_run'::text AS task_type, 'D'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_run AS t
     WHERE 'SKIPPED' = ANY(sqlc.arg(tm_pipeline_run_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'SKIPPED'
       AND t.created_at >= sqlc.arg(tm_since)::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
@@ -365,6 +639,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   (SELECT t.id, 'pipeline_run'::text AS task_type, 'C'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_run AS t
     WHERE 'CANCELLED' = ANY(sqlc.arg(tm_pipeline_run_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'CANCELLED'
       AND t.created_at >= sqlc.arg(tm_since)::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
@@ -373,6 +648,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   (SELECT t.id, 'pipeline_subtask'::text AS task_type, 'Q'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_subtask AS t
     WHERE 'NOT_STARTED' = ANY(sqlc.arg(tm_pipeline_subtask_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'NOT_STARTED'
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
@@ -380,6 +656,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   (SELECT t.id, 'pipeline_subtask'::text AS task_type, 'R'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_subtask AS t
     WHERE 'STARTED' = ANY(sqlc.arg(tm_pipeline_subtask_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'STARTED'
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
@@ -387,6 +664,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   (SELECT t.id, 'pipeline_subtask'::text AS task_type, 'R'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_subtask AS t
     WHERE 'RUNNING' = ANY(sqlc.arg(tm_pipeline_subtask_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'RUNNING'
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
@@ -394,6 +672,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   (SELECT t.id, 'pipeline_subtask'::text AS task_type, 'D'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_subtask AS t
     WHERE 'COMPLETED' = ANY(sqlc.arg(tm_pipeline_subtask_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'COMPLETED'
       AND t.created_at >= sqlc.arg(tm_since)::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
@@ -402,6 +681,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   (SELECT t.id, 'pipeline_subtask'::text AS task_type, 'F'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_subtask AS t
     WHERE 'FAILED' = ANY(sqlc.arg(tm_pipeline_subtask_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'FAILED'
       AND t.created_at >= sqlc.arg(tm_since)::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
@@ -410,6 +690,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   (SELECT t.id, 'pipeline_subtask'::text AS task_type, 'D'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_subtask AS t
     WHERE 'SKIPPED' = ANY(sqlc.arg(tm_pipeline_subtask_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'SKIPPED'
       AND t.created_at >= sqlc.arg(tm_since)::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
@@ -418,6 +699,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   (SELECT t.id, 'pipeline_subtask'::text AS task_type, 'C'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_subtask AS t
     WHERE 'CANCELLED' = ANY(sqlc.arg(tm_pipeline_subtask_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'CANCELLED'
       AND t.created_at >= sqlc.arg(tm_since)::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
@@ -426,6 +708,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   (SELECT t.id, 'stage'::text AS task_type, 'Q'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM stage AS t
     WHERE 'UNBOUND' = ANY(sqlc.arg(tm_stage_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'UNBOUND'
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
@@ -433,6 +716,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   (SELECT t.id, 'stage'::text AS task_type, 'Q'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM stage AS t
     WHERE 'CREATED' = ANY(sqlc.arg(tm_stage_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'CREATED'
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
@@ -440,6 +724,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   (SELECT t.id, 'stage'::text AS task_type, 'R'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM stage AS t
     WHERE 'RUNNING' = ANY(sqlc.arg(tm_stage_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'RUNNING'
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
@@ -447,6 +732,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   (SELECT t.id, 'stage'::text AS task_type, 'R'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM stage AS t
     WHERE 'RETRY' = ANY(sqlc.arg(tm_stage_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'RETRY'
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
@@ -454,6 +740,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   (SELECT t.id, 'stage'::text AS task_type, 'F'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM stage AS t
     WHERE 'ERROR' = ANY(sqlc.arg(tm_stage_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'ERROR'
       AND t.created_at >= sqlc.arg(tm_since)::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
@@ -462,6 +749,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   (SELECT t.id, 'stage'::text AS task_type, 'D'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM stage AS t
     WHERE 'COMPLETE' = ANY(sqlc.arg(tm_stage_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'COMPLETE'
       AND t.created_at >= sqlc.arg(tm_since)::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
@@ -470,6 +758,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   (SELECT t.id, 'stage'::text AS task_type, 'C'::text AS task_status, NULL::text AS tag, t.created_at, t.ended_at AS end_date FROM stage AS t
     WHERE 'CANCELED' = ANY(sqlc.arg(tm_stage_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'CANCELED'
       AND t.created_at >= sqlc.arg(tm_since)::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
@@ -478,6 +767,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   (SELECT t.id, 'synthesis'::text AS task_type, 'Q'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
     WHERE 'QUEUED' = ANY(sqlc.arg(tm_synthesis_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'QUEUED'
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
@@ -485,14 +775,25 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   (SELECT t.id, 'synthesis'::text AS task_type, 'Q'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
     WHERE 'QUEUED' = ANY(sqlc.arg(tm_synthesis_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NOT NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'QUEUED'
       AND t.tag = sqlc.narg(tm_tag)::text
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT t.id, 'synthesis'::text AS task_type, 'Q'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
+    WHERE 'QUEUED' = ANY(sqlc.arg(tm_synthesis_statuses)::text[])
+      AND sqlc.narg(tm_owner)::text IS NOT NULL
+      AND t.status = 'QUEUED'
+      AND t.user_id = sqlc.narg(tm_owner)::text
+      AND (sqlc.narg(tm_tag)::text IS NULL OR t.tag = sqlc.narg(tm_tag)::text)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
   UNION ALL
   (SELECT t.id, 'synthesis'::text AS task_type, 'R'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
     WHERE 'RUNNING' = ANY(sqlc.arg(tm_synthesis_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'RUNNING'
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
@@ -500,14 +801,25 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   (SELECT t.id, 'synthesis'::text AS task_type, 'R'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
     WHERE 'RUNNING' = ANY(sqlc.arg(tm_synthesis_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NOT NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'RUNNING'
       AND t.tag = sqlc.narg(tm_tag)::text
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT t.id, 'synthesis'::text AS task_type, 'R'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
+    WHERE 'RUNNING' = ANY(sqlc.arg(tm_synthesis_statuses)::text[])
+      AND sqlc.narg(tm_owner)::text IS NOT NULL
+      AND t.status = 'RUNNING'
+      AND t.user_id = sqlc.narg(tm_owner)::text
+      AND (sqlc.narg(tm_tag)::text IS NULL OR t.tag = sqlc.narg(tm_tag)::text)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
   UNION ALL
   (SELECT t.id, 'synthesis'::text AS task_type, 'D'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
     WHERE 'DONE' = ANY(sqlc.arg(tm_synthesis_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'DONE'
       AND t.created_at >= sqlc.arg(tm_since)::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
@@ -516,8 +828,19 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   (SELECT t.id, 'synthesis'::text AS task_type, 'D'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
     WHERE 'DONE' = ANY(sqlc.arg(tm_synthesis_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NOT NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'DONE'
       AND t.tag = sqlc.narg(tm_tag)::text
+      AND t.created_at >= sqlc.arg(tm_since)::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT t.id, 'synthesis'::text AS task_type, 'D'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
+    WHERE 'DONE' = ANY(sqlc.arg(tm_synthesis_statuses)::text[])
+      AND sqlc.narg(tm_owner)::text IS NOT NULL
+      AND t.status = 'DONE'
+      AND t.user_id = sqlc.narg(tm_owner)::text
+      AND (sqlc.narg(tm_tag)::text IS NULL OR t.tag = sqlc.narg(tm_tag)::text)
       AND t.created_at >= sqlc.arg(tm_since)::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
@@ -525,6 +848,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   (SELECT t.id, 'synthesis'::text AS task_type, 'F'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
     WHERE 'FAILED' = ANY(sqlc.arg(tm_synthesis_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'FAILED'
       AND t.created_at >= sqlc.arg(tm_since)::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
@@ -533,15 +857,27 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   (SELECT t.id, 'synthesis'::text AS task_type, 'F'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
     WHERE 'FAILED' = ANY(sqlc.arg(tm_synthesis_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NOT NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'FAILED'
       AND t.tag = sqlc.narg(tm_tag)::text
       AND t.created_at >= sqlc.arg(tm_since)::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
   UNION ALL
+  (SELECT t.id, 'synthesis'::text AS task_type, 'F'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
+    WHERE 'FAILED' = ANY(sqlc.arg(tm_synthesis_statuses)::text[])
+      AND sqlc.narg(tm_owner)::text IS NOT NULL
+      AND t.status = 'FAILED'
+      AND t.user_id = sqlc.narg(tm_owner)::text
+      AND (sqlc.narg(tm_tag)::text IS NULL OR t.tag = sqlc.narg(tm_tag)::text)
+      AND t.created_at >= sqlc.arg(tm_since)::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
   (SELECT t.id, 'synthesis'::text AS task_type, 'C'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
     WHERE 'CANCELLED' = ANY(sqlc.arg(tm_synthesis_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'CANCELLED'
       AND t.created_at >= sqlc.arg(tm_since)::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
@@ -550,8 +886,19 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   (SELECT t.id, 'synthesis'::text AS task_type, 'C'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
     WHERE 'CANCELLED' = ANY(sqlc.arg(tm_synthesis_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NOT NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'CANCELLED'
       AND t.tag = sqlc.narg(tm_tag)::text
+      AND t.created_at >= sqlc.arg(tm_since)::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT t.id, 'synthesis'::text AS task_type, 'C'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
+    WHERE 'CANCELLED' = ANY(sqlc.arg(tm_synthesis_statuses)::text[])
+      AND sqlc.narg(tm_owner)::text IS NOT NULL
+      AND t.status = 'CANCELLED'
+      AND t.user_id = sqlc.narg(tm_owner)::text
+      AND (sqlc.narg(tm_tag)::text IS NULL OR t.tag = sqlc.narg(tm_tag)::text)
       AND t.created_at >= sqlc.arg(tm_since)::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
@@ -559,6 +906,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   (SELECT t.id, 'training'::text AS task_type, 'Q'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
     WHERE 'QUEUED' = ANY(sqlc.arg(tm_training_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'QUEUED'
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
@@ -566,14 +914,25 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   (SELECT t.id, 'training'::text AS task_type, 'Q'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
     WHERE 'QUEUED' = ANY(sqlc.arg(tm_training_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NOT NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'QUEUED'
       AND t.tag = sqlc.narg(tm_tag)::text
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT t.id, 'training'::text AS task_type, 'Q'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
+    WHERE 'QUEUED' = ANY(sqlc.arg(tm_training_statuses)::text[])
+      AND sqlc.narg(tm_owner)::text IS NOT NULL
+      AND t.status = 'QUEUED'
+      AND t.user_id = sqlc.narg(tm_owner)::text
+      AND (sqlc.narg(tm_tag)::text IS NULL OR t.tag = sqlc.narg(tm_tag)::text)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
   UNION ALL
   (SELECT t.id, 'training'::text AS task_type, 'R'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
     WHERE 'RUNNING' = ANY(sqlc.arg(tm_training_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'RUNNING'
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
@@ -581,14 +940,25 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   (SELECT t.id, 'training'::text AS task_type, 'R'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
     WHERE 'RUNNING' = ANY(sqlc.arg(tm_training_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NOT NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'RUNNING'
       AND t.tag = sqlc.narg(tm_tag)::text
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT t.id, 'training'::text AS task_type, 'R'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
+    WHERE 'RUNNING' = ANY(sqlc.arg(tm_training_statuses)::text[])
+      AND sqlc.narg(tm_owner)::text IS NOT NULL
+      AND t.status = 'RUNNING'
+      AND t.user_id = sqlc.narg(tm_owner)::text
+      AND (sqlc.narg(tm_tag)::text IS NULL OR t.tag = sqlc.narg(tm_tag)::text)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
   UNION ALL
   (SELECT t.id, 'training'::text AS task_type, 'D'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
     WHERE 'DONE' = ANY(sqlc.arg(tm_training_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'DONE'
       AND t.created_at >= sqlc.arg(tm_since)::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
@@ -597,15 +967,27 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   (SELECT t.id, 'training'::text AS task_type, 'D'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
     WHERE 'DONE' = ANY(sqlc.arg(tm_training_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NOT NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'DONE'
       AND t.tag = sqlc.narg(tm_tag)::text
       AND t.created_at >= sqlc.arg(tm_since)::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
   UNION ALL
+  (SELECT t.id, 'training'::text AS task_type, 'D'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
+    WHERE 'DONE' = ANY(sqlc.arg(tm_training_statuses)::text[])
+      AND sqlc.narg(tm_owner)::text IS NOT NULL
+      AND t.status = 'DONE'
+      AND t.user_id = sqlc.narg(tm_owner)::text
+      AND (sqlc.narg(tm_tag)::text IS NULL OR t.tag = sqlc.narg(tm_tag)::text)
+      AND t.created_at >= sqlc.arg(tm_since)::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
   (SELECT t.id, 'training'::text AS task_type, 'F'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
     WHERE 'FAILED' = ANY(sqlc.arg(tm_training_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'FAILED'
       AND t.created_at >= sqlc.arg(tm_since)::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
@@ -614,8 +996,19 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   (SELECT t.id, 'training'::text AS task_type, 'F'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
     WHERE 'FAILED' = ANY(sqlc.arg(tm_training_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NOT NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'FAILED'
       AND t.tag = sqlc.narg(tm_tag)::text
+      AND t.created_at >= sqlc.arg(tm_since)::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT t.id, 'training'::text AS task_type, 'F'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
+    WHERE 'FAILED' = ANY(sqlc.arg(tm_training_statuses)::text[])
+      AND sqlc.narg(tm_owner)::text IS NOT NULL
+      AND t.status = 'FAILED'
+      AND t.user_id = sqlc.narg(tm_owner)::text
+      AND (sqlc.narg(tm_tag)::text IS NULL OR t.tag = sqlc.narg(tm_tag)::text)
       AND t.created_at >= sqlc.arg(tm_since)::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)::integer)
@@ -623,6 +1016,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   (SELECT t.id, 'training'::text AS task_type, 'C'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
     WHERE 'CANCELLED' = ANY(sqlc.arg(tm_training_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'CANCELLED'
       AND t.created_at >= sqlc.arg(tm_since)::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
@@ -631,8 +1025,19 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   (SELECT t.id, 'training'::text AS task_type, 'C'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
     WHERE 'CANCELLED' = ANY(sqlc.arg(tm_training_statuses)::text[])
       AND sqlc.narg(tm_tag)::text IS NOT NULL
+      AND sqlc.narg(tm_owner)::text IS NULL
       AND t.status = 'CANCELLED'
       AND t.tag = sqlc.narg(tm_tag)::text
+      AND t.created_at >= sqlc.arg(tm_since)::timestamptz
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)::integer)
+  UNION ALL
+  (SELECT t.id, 'training'::text AS task_type, 'C'::text AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
+    WHERE 'CANCELLED' = ANY(sqlc.arg(tm_training_statuses)::text[])
+      AND sqlc.narg(tm_owner)::text IS NOT NULL
+      AND t.status = 'CANCELLED'
+      AND t.user_id = sqlc.narg(tm_owner)::text
+      AND (sqlc.narg(tm_tag)::text IS NULL OR t.tag = sqlc.narg(tm_tag)::text)
       AND t.created_at >= sqlc.arg(tm_since)::timestamptz
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)::integer)

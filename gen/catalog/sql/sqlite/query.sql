@@ -10,42 +10,103 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   SELECT * FROM (SELECT t.id, CAST('analysis' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
     WHERE instr(sqlc.arg(tm_analysis_statuses), '"CREATED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'CREATED'
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT t.id, CAST('analysis' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
+    WHERE instr(sqlc.arg(tm_analysis_statuses), '"CREATED"') > 0
+      AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NOT NULL
+      AND t.status = 'CREATED'
+      AND t.user_id = sqlc.narg(tm_owner)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT t.id, CAST('analysis' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
     WHERE instr(sqlc.arg(tm_analysis_statuses), '"UPLOADING"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'UPLOADING'
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT t.id, CAST('analysis' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
+    WHERE instr(sqlc.arg(tm_analysis_statuses), '"UPLOADING"') > 0
+      AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NOT NULL
+      AND t.status = 'UPLOADING'
+      AND t.user_id = sqlc.narg(tm_owner)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT t.id, CAST('analysis' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
     WHERE instr(sqlc.arg(tm_analysis_statuses), '"UPLOAD_FAILED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'UPLOAD_FAILED'
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT t.id, CAST('analysis' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
+    WHERE instr(sqlc.arg(tm_analysis_statuses), '"UPLOAD_FAILED"') > 0
+      AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NOT NULL
+      AND t.status = 'UPLOAD_FAILED'
+      AND t.user_id = sqlc.narg(tm_owner)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT t.id, CAST('analysis' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
     WHERE instr(sqlc.arg(tm_analysis_statuses), '"QUEUED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'QUEUED'
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT t.id, CAST('analysis' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
+    WHERE instr(sqlc.arg(tm_analysis_statuses), '"QUEUED"') > 0
+      AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NOT NULL
+      AND t.status = 'QUEUED'
+      AND t.user_id = sqlc.narg(tm_owner)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT t.id, CAST('analysis' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
     WHERE instr(sqlc.arg(tm_analysis_statuses), '"PROCESSING"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'PROCESSING'
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT t.id, CAST('analysis' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
+    WHERE instr(sqlc.arg(tm_analysis_statuses), '"PROCESSING"') > 0
+      AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NOT NULL
+      AND t.status = 'PROCESSING'
+      AND t.user_id = sqlc.narg(tm_owner)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT t.id, CAST('analysis' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
     WHERE instr(sqlc.arg(tm_analysis_statuses), '"COMPLETED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'COMPLETED'
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT t.id, CAST('analysis' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
+    WHERE instr(sqlc.arg(tm_analysis_statuses), '"COMPLETED"') > 0
+      AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NOT NULL
+      AND t.status = 'COMPLETED'
+      AND t.user_id = sqlc.narg(tm_owner)
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
@@ -53,7 +114,18 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   SELECT * FROM (SELECT t.id, CAST('analysis' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
     WHERE instr(sqlc.arg(tm_analysis_statuses), '"FAILED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'FAILED'
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT t.id, CAST('analysis' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
+    WHERE instr(sqlc.arg(tm_analysis_statuses), '"FAILED"') > 0
+      AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NOT NULL
+      AND t.status = 'FAILED'
+      AND t.user_id = sqlc.narg(tm_owner)
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
@@ -61,7 +133,18 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   SELECT * FROM (SELECT t.id, CAST('analysis' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
     WHERE instr(sqlc.arg(tm_analysis_statuses), '"CANCELLED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'CANCELLED'
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT t.id, CAST('analysis' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
+    WHERE instr(sqlc.arg(tm_analysis_statuses), '"CANCELLED"') > 0
+      AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NOT NULL
+      AND t.status = 'CANCELLED'
+      AND t.user_id = sqlc.narg(tm_owner)
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
@@ -69,14 +152,26 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   SELECT * FROM (SELECT t.id, CAST('analysis' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
     WHERE instr(sqlc.arg(tm_analysis_statuses), '"EXPIRED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'EXPIRED'
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
+  SELECT * FROM (SELECT t.id, CAST('analysis' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, coalesce(t.completed_at, t.failed_at, t.cancelled_at, t.expired_at) AS end_date FROM analysis AS t
+    WHERE instr(sqlc.arg(tm_analysis_statuses), '"EXPIRED"') > 0
+      AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NOT NULL
+      AND t.status = 'EXPIRED'
+      AND t.user_id = sqlc.narg(tm_owner)
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
   SELECT * FROM (SELECT t.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
     WHERE instr(sqlc.arg(tm_dataset_upload_statuses), '"QUEUED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'QUEUED'
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
@@ -84,14 +179,25 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   SELECT * FROM (SELECT t.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
     WHERE instr(sqlc.arg(tm_dataset_upload_statuses), '"QUEUED"') > 0
       AND sqlc.narg(tm_tag) IS NOT NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'QUEUED'
       AND t.tag = sqlc.narg(tm_tag)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT t.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
+    WHERE instr(sqlc.arg(tm_dataset_upload_statuses), '"QUEUED"') > 0
+      AND sqlc.narg(tm_owner) IS NOT NULL
+      AND t.status = 'QUEUED'
+      AND t.user_id = sqlc.narg(tm_owner)
+      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = sqlc.narg(tm_tag))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT t.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
     WHERE instr(sqlc.arg(tm_dataset_upload_statuses), '"RUNNING"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'RUNNING'
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
@@ -99,14 +205,25 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   SELECT * FROM (SELECT t.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
     WHERE instr(sqlc.arg(tm_dataset_upload_statuses), '"RUNNING"') > 0
       AND sqlc.narg(tm_tag) IS NOT NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'RUNNING'
       AND t.tag = sqlc.narg(tm_tag)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT t.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
+    WHERE instr(sqlc.arg(tm_dataset_upload_statuses), '"RUNNING"') > 0
+      AND sqlc.narg(tm_owner) IS NOT NULL
+      AND t.status = 'RUNNING'
+      AND t.user_id = sqlc.narg(tm_owner)
+      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = sqlc.narg(tm_tag))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT t.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
     WHERE instr(sqlc.arg(tm_dataset_upload_statuses), '"DONE"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'DONE'
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
@@ -115,8 +232,19 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   SELECT * FROM (SELECT t.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
     WHERE instr(sqlc.arg(tm_dataset_upload_statuses), '"DONE"') > 0
       AND sqlc.narg(tm_tag) IS NOT NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'DONE'
       AND t.tag = sqlc.narg(tm_tag)
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT t.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
+    WHERE instr(sqlc.arg(tm_dataset_upload_statuses), '"DONE"') > 0
+      AND sqlc.narg(tm_owner) IS NOT NULL
+      AND t.status = 'DONE'
+      AND t.user_id = sqlc.narg(tm_owner)
+      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = sqlc.narg(tm_tag))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
@@ -124,6 +252,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   SELECT * FROM (SELECT t.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
     WHERE instr(sqlc.arg(tm_dataset_upload_statuses), '"FAILED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'FAILED'
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
@@ -132,8 +261,19 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   SELECT * FROM (SELECT t.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
     WHERE instr(sqlc.arg(tm_dataset_upload_statuses), '"FAILED"') > 0
       AND sqlc.narg(tm_tag) IS NOT NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'FAILED'
       AND t.tag = sqlc.narg(tm_tag)
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT t.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
+    WHERE instr(sqlc.arg(tm_dataset_upload_statuses), '"FAILED"') > 0
+      AND sqlc.narg(tm_owner) IS NOT NULL
+      AND t.status = 'FAILED'
+      AND t.user_id = sqlc.narg(tm_owner)
+      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = sqlc.narg(tm_tag))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
@@ -141,6 +281,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   SELECT * FROM (SELECT t.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
     WHERE instr(sqlc.arg(tm_dataset_upload_statuses), '"CANCELLED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'CANCELLED'
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
@@ -149,8 +290,19 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   SELECT * FROM (SELECT t.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
     WHERE instr(sqlc.arg(tm_dataset_upload_statuses), '"CANCELLED"') > 0
       AND sqlc.narg(tm_tag) IS NOT NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'CANCELLED'
       AND t.tag = sqlc.narg(tm_tag)
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT t.id, CAST('dataset_upload' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM dataset_upload AS t
+    WHERE instr(sqlc.arg(tm_dataset_upload_statuses), '"CANCELLED"') > 0
+      AND sqlc.narg(tm_owner) IS NOT NULL
+      AND t.status = 'CANCELLED'
+      AND t.user_id = sqlc.narg(tm_owner)
+      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = sqlc.narg(tm_tag))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
@@ -158,6 +310,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   SELECT * FROM (SELECT t.id, CAST('evaluation' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE instr(sqlc.arg(tm_evaluation_statuses), '"QUEUED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'QUEUED'
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
@@ -165,14 +318,25 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   SELECT * FROM (SELECT t.id, CAST('evaluation' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE instr(sqlc.arg(tm_evaluation_statuses), '"QUEUED"') > 0
       AND sqlc.narg(tm_tag) IS NOT NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'QUEUED'
       AND t.tag = sqlc.narg(tm_tag)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT t.id, CAST('evaluation' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
+    WHERE instr(sqlc.arg(tm_evaluation_statuses), '"QUEUED"') > 0
+      AND sqlc.narg(tm_owner) IS NOT NULL
+      AND t.status = 'QUEUED'
+      AND t.user_id = sqlc.narg(tm_owner)
+      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = sqlc.narg(tm_tag))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT t.id, CAST('evaluation' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE instr(sqlc.arg(tm_evaluation_statuses), '"RUNNING"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'RUNNING'
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
@@ -180,14 +344,25 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   SELECT * FROM (SELECT t.id, CAST('evaluation' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE instr(sqlc.arg(tm_evaluation_statuses), '"RUNNING"') > 0
       AND sqlc.narg(tm_tag) IS NOT NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'RUNNING'
       AND t.tag = sqlc.narg(tm_tag)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT t.id, CAST('evaluation' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
+    WHERE instr(sqlc.arg(tm_evaluation_statuses), '"RUNNING"') > 0
+      AND sqlc.narg(tm_owner) IS NOT NULL
+      AND t.status = 'RUNNING'
+      AND t.user_id = sqlc.narg(tm_owner)
+      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = sqlc.narg(tm_tag))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT t.id, CAST('evaluation' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE instr(sqlc.arg(tm_evaluation_statuses), '"DONE"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'DONE'
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
@@ -196,8 +371,19 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   SELECT * FROM (SELECT t.id, CAST('evaluation' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE instr(sqlc.arg(tm_evaluation_statuses), '"DONE"') > 0
       AND sqlc.narg(tm_tag) IS NOT NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'DONE'
       AND t.tag = sqlc.narg(tm_tag)
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT t.id, CAST('evaluation' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
+    WHERE instr(sqlc.arg(tm_evaluation_statuses), '"DONE"') > 0
+      AND sqlc.narg(tm_owner) IS NOT NULL
+      AND t.status = 'DONE'
+      AND t.user_id = sqlc.narg(tm_owner)
+      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = sqlc.narg(tm_tag))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
@@ -205,6 +391,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   SELECT * FROM (SELECT t.id, CAST('evaluation' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE instr(sqlc.arg(tm_evaluation_statuses), '"FAILED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'FAILED'
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
@@ -213,15 +400,27 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   SELECT * FROM (SELECT t.id, CAST('evaluation' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE instr(sqlc.arg(tm_evaluation_statuses), '"FAILED"') > 0
       AND sqlc.narg(tm_tag) IS NOT NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'FAILED'
       AND t.tag = sqlc.narg(tm_tag)
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
+  SELECT * FROM (SELECT t.id, CAST('evaluation' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
+    WHERE instr(sqlc.arg(tm_evaluation_statuses), '"FAILED"') > 0
+      AND sqlc.narg(tm_owner) IS NOT NULL
+      AND t.status = 'FAILED'
+      AND t.user_id = sqlc.narg(tm_owner)
+      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = sqlc.narg(tm_tag))
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
   SELECT * FROM (SELECT t.id, CAST('evaluation' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE instr(sqlc.arg(tm_evaluation_statuses), '"CANCELLED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'CANCELLED'
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
@@ -230,8 +429,19 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   SELECT * FROM (SELECT t.id, CAST('evaluation' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
     WHERE instr(sqlc.arg(tm_evaluation_statuses), '"CANCELLED"') > 0
       AND sqlc.narg(tm_tag) IS NOT NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'CANCELLED'
       AND t.tag = sqlc.narg(tm_tag)
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT t.id, CAST('evaluation' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM evaluation AS t
+    WHERE instr(sqlc.arg(tm_evaluation_statuses), '"CANCELLED"') > 0
+      AND sqlc.narg(tm_owner) IS NOT NULL
+      AND t.status = 'CANCELLED'
+      AND t.user_id = sqlc.narg(tm_owner)
+      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = sqlc.narg(tm_tag))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
@@ -239,6 +449,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   SELECT * FROM (SELECT t.id, CAST('model_upload' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
     WHERE instr(sqlc.arg(tm_model_upload_statuses), '"QUEUED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'QUEUED'
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
@@ -246,14 +457,25 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   SELECT * FROM (SELECT t.id, CAST('model_upload' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
     WHERE instr(sqlc.arg(tm_model_upload_statuses), '"QUEUED"') > 0
       AND sqlc.narg(tm_tag) IS NOT NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'QUEUED'
       AND t.tag = sqlc.narg(tm_tag)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT t.id, CAST('model_upload' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
+    WHERE instr(sqlc.arg(tm_model_upload_statuses), '"QUEUED"') > 0
+      AND sqlc.narg(tm_owner) IS NOT NULL
+      AND t.status = 'QUEUED'
+      AND t.user_id = sqlc.narg(tm_owner)
+      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = sqlc.narg(tm_tag))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT t.id, CAST('model_upload' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
     WHERE instr(sqlc.arg(tm_model_upload_statuses), '"RUNNING"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'RUNNING'
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
@@ -261,14 +483,25 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   SELECT * FROM (SELECT t.id, CAST('model_upload' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
     WHERE instr(sqlc.arg(tm_model_upload_statuses), '"RUNNING"') > 0
       AND sqlc.narg(tm_tag) IS NOT NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'RUNNING'
       AND t.tag = sqlc.narg(tm_tag)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT t.id, CAST('model_upload' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
+    WHERE instr(sqlc.arg(tm_model_upload_statuses), '"RUNNING"') > 0
+      AND sqlc.narg(tm_owner) IS NOT NULL
+      AND t.status = 'RUNNING'
+      AND t.user_id = sqlc.narg(tm_owner)
+      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = sqlc.narg(tm_tag))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT t.id, CAST('model_upload' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
     WHERE instr(sqlc.arg(tm_model_upload_statuses), '"DONE"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'DONE'
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
@@ -277,15 +510,27 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   SELECT * FROM (SELECT t.id, CAST('model_upload' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
     WHERE instr(sqlc.arg(tm_model_upload_statuses), '"DONE"') > 0
       AND sqlc.narg(tm_tag) IS NOT NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'DONE'
       AND t.tag = sqlc.narg(tm_tag)
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
+  SELECT * FROM (SELECT t.id, CAST('model_upload' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
+    WHERE instr(sqlc.arg(tm_model_upload_statuses), '"DONE"') > 0
+      AND sqlc.narg(tm_owner) IS NOT NULL
+      AND t.status = 'DONE'
+      AND t.user_id = sqlc.narg(tm_owner)
+      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = sqlc.narg(tm_tag))
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
   SELECT * FROM (SELECT t.id, CAST('model_upload' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
     WHERE instr(sqlc.arg(tm_model_upload_statuses), '"FAILED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'FAILED'
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
@@ -294,8 +539,19 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   SELECT * FROM (SELECT t.id, CAST('model_upload' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
     WHERE instr(sqlc.arg(tm_model_upload_statuses), '"FAILED"') > 0
       AND sqlc.narg(tm_tag) IS NOT NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'FAILED'
       AND t.tag = sqlc.narg(tm_tag)
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT t.id, CAST('model_upload' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
+    WHERE instr(sqlc.arg(tm_model_upload_statuses), '"FAILED"') > 0
+      AND sqlc.narg(tm_owner) IS NOT NULL
+      AND t.status = 'FAILED'
+      AND t.user_id = sqlc.narg(tm_owner)
+      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = sqlc.narg(tm_tag))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
@@ -303,6 +559,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   SELECT * FROM (SELECT t.id, CAST('model_upload' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
     WHERE instr(sqlc.arg(tm_model_upload_statuses), '"CANCELLED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'CANCELLED'
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
@@ -311,8 +568,19 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   SELECT * FROM (SELECT t.id, CAST('model_upload' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
     WHERE instr(sqlc.arg(tm_model_upload_statuses), '"CANCELLED"') > 0
       AND sqlc.narg(tm_tag) IS NOT NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'CANCELLED'
       AND t.tag = sqlc.narg(tm_tag)
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT t.id, CAST('model_upload' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM model_upload AS t
+    WHERE instr(sqlc.arg(tm_model_upload_statuses), '"CANCELLED"') > 0
+      AND sqlc.narg(tm_owner) IS NOT NULL
+      AND t.status = 'CANCELLED'
+      AND t.user_id = sqlc.narg(tm_owner)
+      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = sqlc.narg(tm_tag))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
@@ -320,6 +588,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   SELECT * FROM (SELECT t.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_run AS t
     WHERE instr(sqlc.arg(tm_pipeline_run_statuses), '"NOT_STARTED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'NOT_STARTED'
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
@@ -327,6 +596,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   SELECT * FROM (SELECT t.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_run AS t
     WHERE instr(sqlc.arg(tm_pipeline_run_statuses), '"STARTED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'STARTED'
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
@@ -334,6 +604,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   SELECT * FROM (SELECT t.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_run AS t
     WHERE instr(sqlc.arg(tm_pipeline_run_statuses), '"RUNNING"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'RUNNING'
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
@@ -341,6 +612,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   SELECT * FROM (SELECT t.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_run AS t
     WHERE instr(sqlc.arg(tm_pipeline_run_statuses), '"COMPLETED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'COMPLETED'
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
@@ -349,6 +621,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   SELECT * FROM (SELECT t.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_run AS t
     WHERE instr(sqlc.arg(tm_pipeline_run_statuses), '"FAILED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'FAILED'
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
@@ -357,6 +630,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   SELECT * FROM (SELECT t.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_run AS t
     WHERE instr(sqlc.arg(tm_pipeline_run_statuses), '"SKIPPED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'SKIPPED'
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
@@ -365,6 +639,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   SELECT * FROM (SELECT t.id, CAST('pipeline_run' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_run AS t
     WHERE instr(sqlc.arg(tm_pipeline_run_statuses), '"CANCELLED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'CANCELLED'
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
@@ -373,6 +648,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   SELECT * FROM (SELECT t.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_subtask AS t
     WHERE instr(sqlc.arg(tm_pipeline_subtask_statuses), '"NOT_STARTED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'NOT_STARTED'
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
@@ -380,6 +656,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   SELECT * FROM (SELECT t.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_subtask AS t
     WHERE instr(sqlc.arg(tm_pipeline_subtask_statuses), '"STARTED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'STARTED'
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
@@ -387,6 +664,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   SELECT * FROM (SELECT t.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_subtask AS t
     WHERE instr(sqlc.arg(tm_pipeline_subtask_statuses), '"RUNNING"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'RUNNING'
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
@@ -394,6 +672,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   SELECT * FROM (SELECT t.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_subtask AS t
     WHERE instr(sqlc.arg(tm_pipeline_subtask_statuses), '"COMPLETED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'COMPLETED'
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
@@ -402,6 +681,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   SELECT * FROM (SELECT t.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_subtask AS t
     WHERE instr(sqlc.arg(tm_pipeline_subtask_statuses), '"FAILED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'FAILED'
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
@@ -410,6 +690,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   SELECT * FROM (SELECT t.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_subtask AS t
     WHERE instr(sqlc.arg(tm_pipeline_subtask_statuses), '"SKIPPED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'SKIPPED'
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
@@ -418,6 +699,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   SELECT * FROM (SELECT t.id, CAST('pipeline_subtask' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM pipeline_subtask AS t
     WHERE instr(sqlc.arg(tm_pipeline_subtask_statuses), '"CANCELLED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'CANCELLED'
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
@@ -426,6 +708,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   SELECT * FROM (SELECT t.id, CAST('stage' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM stage AS t
     WHERE instr(sqlc.arg(tm_stage_statuses), '"UNBOUND"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'UNBOUND'
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
@@ -433,6 +716,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   SELECT * FROM (SELECT t.id, CAST('stage' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM stage AS t
     WHERE instr(sqlc.arg(tm_stage_statuses), '"CREATED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'CREATED'
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
@@ -440,6 +724,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   SELECT * FROM (SELECT t.id, CAST('stage' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM stage AS t
     WHERE instr(sqlc.arg(tm_stage_statuses), '"RUNNING"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'RUNNING'
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
@@ -447,6 +732,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   SELECT * FROM (SELECT t.id, CAST('stage' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM stage AS t
     WHERE instr(sqlc.arg(tm_stage_statuses), '"RETRY"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'RETRY'
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
@@ -454,6 +740,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   SELECT * FROM (SELECT t.id, CAST('stage' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM stage AS t
     WHERE instr(sqlc.arg(tm_stage_statuses), '"ERROR"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'ERROR'
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
@@ -462,6 +749,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   SELECT * FROM (SELECT t.id, CAST('stage' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM stage AS t
     WHERE instr(sqlc.arg(tm_stage_statuses), '"COMPLETE"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'COMPLETE'
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
@@ -470,6 +758,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   SELECT * FROM (SELECT t.id, CAST('stage' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, CAST(NULL AS TEXT) AS tag, t.created_at, t.ended_at AS end_date FROM stage AS t
     WHERE instr(sqlc.arg(tm_stage_statuses), '"CANCELED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'CANCELED'
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
@@ -478,6 +767,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   SELECT * FROM (SELECT t.id, CAST('synthesis' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
     WHERE instr(sqlc.arg(tm_synthesis_statuses), '"QUEUED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'QUEUED'
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
@@ -485,14 +775,25 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   SELECT * FROM (SELECT t.id, CAST('synthesis' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
     WHERE instr(sqlc.arg(tm_synthesis_statuses), '"QUEUED"') > 0
       AND sqlc.narg(tm_tag) IS NOT NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'QUEUED'
       AND t.tag = sqlc.narg(tm_tag)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT t.id, CAST('synthesis' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
+    WHERE instr(sqlc.arg(tm_synthesis_statuses), '"QUEUED"') > 0
+      AND sqlc.narg(tm_owner) IS NOT NULL
+      AND t.status = 'QUEUED'
+      AND t.user_id = sqlc.narg(tm_owner)
+      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = sqlc.narg(tm_tag))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT t.id, CAST('synthesis' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
     WHERE instr(sqlc.arg(tm_synthesis_statuses), '"RUNNING"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'RUNNING'
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
@@ -500,14 +801,25 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   SELECT * FROM (SELECT t.id, CAST('synthesis' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
     WHERE instr(sqlc.arg(tm_synthesis_statuses), '"RUNNING"') > 0
       AND sqlc.narg(tm_tag) IS NOT NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'RUNNING'
       AND t.tag = sqlc.narg(tm_tag)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT t.id, CAST('synthesis' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
+    WHERE instr(sqlc.arg(tm_synthesis_statuses), '"RUNNING"') > 0
+      AND sqlc.narg(tm_owner) IS NOT NULL
+      AND t.status = 'RUNNING'
+      AND t.user_id = sqlc.narg(tm_owner)
+      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = sqlc.narg(tm_tag))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT t.id, CAST('synthesis' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
     WHERE instr(sqlc.arg(tm_synthesis_statuses), '"DONE"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'DONE'
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
@@ -516,8 +828,19 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   SELECT * FROM (SELECT t.id, CAST('synthesis' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
     WHERE instr(sqlc.arg(tm_synthesis_statuses), '"DONE"') > 0
       AND sqlc.narg(tm_tag) IS NOT NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'DONE'
       AND t.tag = sqlc.narg(tm_tag)
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT t.id, CAST('synthesis' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
+    WHERE instr(sqlc.arg(tm_synthesis_statuses), '"DONE"') > 0
+      AND sqlc.narg(tm_owner) IS NOT NULL
+      AND t.status = 'DONE'
+      AND t.user_id = sqlc.narg(tm_owner)
+      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = sqlc.narg(tm_tag))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
@@ -525,6 +848,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   SELECT * FROM (SELECT t.id, CAST('synthesis' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
     WHERE instr(sqlc.arg(tm_synthesis_statuses), '"FAILED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'FAILED'
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
@@ -533,15 +857,27 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   SELECT * FROM (SELECT t.id, CAST('synthesis' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
     WHERE instr(sqlc.arg(tm_synthesis_statuses), '"FAILED"') > 0
       AND sqlc.narg(tm_tag) IS NOT NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'FAILED'
       AND t.tag = sqlc.narg(tm_tag)
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
+  SELECT * FROM (SELECT t.id, CAST('synthesis' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
+    WHERE instr(sqlc.arg(tm_synthesis_statuses), '"FAILED"') > 0
+      AND sqlc.narg(tm_owner) IS NOT NULL
+      AND t.status = 'FAILED'
+      AND t.user_id = sqlc.narg(tm_owner)
+      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = sqlc.narg(tm_tag))
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
   SELECT * FROM (SELECT t.id, CAST('synthesis' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
     WHERE instr(sqlc.arg(tm_synthesis_statuses), '"CANCELLED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'CANCELLED'
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
@@ -550,8 +886,19 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   SELECT * FROM (SELECT t.id, CAST('synthesis' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
     WHERE instr(sqlc.arg(tm_synthesis_statuses), '"CANCELLED"') > 0
       AND sqlc.narg(tm_tag) IS NOT NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'CANCELLED'
       AND t.tag = sqlc.narg(tm_tag)
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT t.id, CAST('synthesis' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM synthesis AS t
+    WHERE instr(sqlc.arg(tm_synthesis_statuses), '"CANCELLED"') > 0
+      AND sqlc.narg(tm_owner) IS NOT NULL
+      AND t.status = 'CANCELLED'
+      AND t.user_id = sqlc.narg(tm_owner)
+      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = sqlc.narg(tm_tag))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
@@ -559,6 +906,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   SELECT * FROM (SELECT t.id, CAST('training' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
     WHERE instr(sqlc.arg(tm_training_statuses), '"QUEUED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'QUEUED'
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
@@ -566,14 +914,25 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   SELECT * FROM (SELECT t.id, CAST('training' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
     WHERE instr(sqlc.arg(tm_training_statuses), '"QUEUED"') > 0
       AND sqlc.narg(tm_tag) IS NOT NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'QUEUED'
       AND t.tag = sqlc.narg(tm_tag)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT t.id, CAST('training' AS TEXT) AS task_type, CAST('Q' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
+    WHERE instr(sqlc.arg(tm_training_statuses), '"QUEUED"') > 0
+      AND sqlc.narg(tm_owner) IS NOT NULL
+      AND t.status = 'QUEUED'
+      AND t.user_id = sqlc.narg(tm_owner)
+      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = sqlc.narg(tm_tag))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT t.id, CAST('training' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
     WHERE instr(sqlc.arg(tm_training_statuses), '"RUNNING"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'RUNNING'
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
@@ -581,14 +940,25 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   SELECT * FROM (SELECT t.id, CAST('training' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
     WHERE instr(sqlc.arg(tm_training_statuses), '"RUNNING"') > 0
       AND sqlc.narg(tm_tag) IS NOT NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'RUNNING'
       AND t.tag = sqlc.narg(tm_tag)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT t.id, CAST('training' AS TEXT) AS task_type, CAST('R' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
+    WHERE instr(sqlc.arg(tm_training_statuses), '"RUNNING"') > 0
+      AND sqlc.narg(tm_owner) IS NOT NULL
+      AND t.status = 'RUNNING'
+      AND t.user_id = sqlc.narg(tm_owner)
+      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = sqlc.narg(tm_tag))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
   SELECT * FROM (SELECT t.id, CAST('training' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
     WHERE instr(sqlc.arg(tm_training_statuses), '"DONE"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'DONE'
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
@@ -597,15 +967,27 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   SELECT * FROM (SELECT t.id, CAST('training' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
     WHERE instr(sqlc.arg(tm_training_statuses), '"DONE"') > 0
       AND sqlc.narg(tm_tag) IS NOT NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'DONE'
       AND t.tag = sqlc.narg(tm_tag)
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
+  SELECT * FROM (SELECT t.id, CAST('training' AS TEXT) AS task_type, CAST('D' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
+    WHERE instr(sqlc.arg(tm_training_statuses), '"DONE"') > 0
+      AND sqlc.narg(tm_owner) IS NOT NULL
+      AND t.status = 'DONE'
+      AND t.user_id = sqlc.narg(tm_owner)
+      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = sqlc.narg(tm_tag))
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
   SELECT * FROM (SELECT t.id, CAST('training' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
     WHERE instr(sqlc.arg(tm_training_statuses), '"FAILED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'FAILED'
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
@@ -614,8 +996,19 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   SELECT * FROM (SELECT t.id, CAST('training' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
     WHERE instr(sqlc.arg(tm_training_statuses), '"FAILED"') > 0
       AND sqlc.narg(tm_tag) IS NOT NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'FAILED'
       AND t.tag = sqlc.narg(tm_tag)
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT t.id, CAST('training' AS TEXT) AS task_type, CAST('F' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
+    WHERE instr(sqlc.arg(tm_training_statuses), '"FAILED"') > 0
+      AND sqlc.narg(tm_owner) IS NOT NULL
+      AND t.status = 'FAILED'
+      AND t.user_id = sqlc.narg(tm_owner)
+      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = sqlc.narg(tm_tag))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
@@ -623,6 +1016,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   SELECT * FROM (SELECT t.id, CAST('training' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
     WHERE instr(sqlc.arg(tm_training_statuses), '"CANCELLED"') > 0
       AND sqlc.narg(tm_tag) IS NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'CANCELLED'
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
@@ -631,8 +1025,19 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
   SELECT * FROM (SELECT t.id, CAST('training' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
     WHERE instr(sqlc.arg(tm_training_statuses), '"CANCELLED"') > 0
       AND sqlc.narg(tm_tag) IS NOT NULL
+      AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'CANCELLED'
       AND t.tag = sqlc.narg(tm_tag)
+      AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top))
+  UNION ALL
+  SELECT * FROM (SELECT t.id, CAST('training' AS TEXT) AS task_type, CAST('C' AS TEXT) AS task_status, t.tag AS tag, t.created_at, t.end_date AS end_date FROM training AS t
+    WHERE instr(sqlc.arg(tm_training_statuses), '"CANCELLED"') > 0
+      AND sqlc.narg(tm_owner) IS NOT NULL
+      AND t.status = 'CANCELLED'
+      AND t.user_id = sqlc.narg(tm_owner)
+      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = sqlc.narg(tm_tag))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))

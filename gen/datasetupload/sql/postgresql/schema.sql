@@ -35,5 +35,7 @@ CREATE TABLE dataset_upload_history (
 -- (and one tag, when it filters by tag); workers read the oldest first.
 CREATE INDEX dataset_upload_status_created_at_idx ON dataset_upload (status, created_at DESC, id DESC);
 CREATE INDEX dataset_upload_tag_status_created_at_idx ON dataset_upload (tag, status, created_at DESC, id DESC);
+-- A user's listing (the api owner), with or without a tag.
+CREATE INDEX dataset_upload_user_id_status_created_at_idx ON dataset_upload (user_id, status, created_at DESC, id DESC);
 -- Retention: finished tasks by the time they last changed.
 CREATE INDEX dataset_upload_finished_idx ON dataset_upload (updated_at) WHERE status IN ('DONE', 'FAILED', 'CANCELLED');

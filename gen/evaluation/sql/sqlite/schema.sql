@@ -35,5 +35,7 @@ CREATE TABLE evaluation_history (
 -- (and one tag, when it filters by tag); workers read the oldest first.
 CREATE INDEX evaluation_status_created_at_idx ON evaluation (status, created_at DESC, id DESC);
 CREATE INDEX evaluation_tag_status_created_at_idx ON evaluation (tag, status, created_at DESC, id DESC);
+-- A user's listing (the api owner), with or without a tag.
+CREATE INDEX evaluation_user_id_status_created_at_idx ON evaluation (user_id, status, created_at DESC, id DESC);
 -- Retention: finished tasks by the time they last changed.
 CREATE INDEX evaluation_finished_idx ON evaluation (updated_at) WHERE status IN ('DONE', 'FAILED', 'CANCELLED');

@@ -35,5 +35,7 @@ CREATE TABLE model_upload_history (
 -- (and one tag, when it filters by tag); workers read the oldest first.
 CREATE INDEX model_upload_status_created_at_idx ON model_upload (status, created_at DESC, id DESC);
 CREATE INDEX model_upload_tag_status_created_at_idx ON model_upload (tag, status, created_at DESC, id DESC);
+-- A user's listing (the api owner), with or without a tag.
+CREATE INDEX model_upload_user_id_status_created_at_idx ON model_upload (user_id, status, created_at DESC, id DESC);
 -- Retention: finished tasks by the time they last changed.
 CREATE INDEX model_upload_finished_idx ON model_upload (updated_at) WHERE status IN ('DONE', 'FAILED', 'CANCELLED');

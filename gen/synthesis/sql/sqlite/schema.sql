@@ -34,5 +34,7 @@ CREATE TABLE synthesis_history (
 -- (and one tag, when it filters by tag); workers read the oldest first.
 CREATE INDEX synthesis_status_created_at_idx ON synthesis (status, created_at DESC, id DESC);
 CREATE INDEX synthesis_tag_status_created_at_idx ON synthesis (tag, status, created_at DESC, id DESC);
+-- A user's listing (the api owner), with or without a tag.
+CREATE INDEX synthesis_user_id_status_created_at_idx ON synthesis (user_id, status, created_at DESC, id DESC);
 -- Retention: finished tasks by the time they last changed.
 CREATE INDEX synthesis_finished_idx ON synthesis (updated_at) WHERE status IN ('DONE', 'FAILED', 'CANCELLED');

@@ -35,5 +35,7 @@ CREATE TABLE training_history (
 -- (and one tag, when it filters by tag); workers read the oldest first.
 CREATE INDEX training_status_created_at_idx ON training (status, created_at DESC, id DESC);
 CREATE INDEX training_tag_status_created_at_idx ON training (tag, status, created_at DESC, id DESC);
+-- A user's listing (the api owner), with or without a tag.
+CREATE INDEX training_user_id_status_created_at_idx ON training (user_id, status, created_at DESC, id DESC);
 -- Retention: finished tasks by the time they last changed.
 CREATE INDEX training_finished_idx ON training (updated_at) WHERE status IN ('DONE', 'FAILED', 'CANCELLED');

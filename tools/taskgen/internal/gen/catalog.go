@@ -27,6 +27,15 @@ func tagField(m *spec.Model) *spec.Field {
 	return nil
 }
 
+// ownerField returns the model's owner field (the api section's owner, a
+// string), or nil.
+func ownerField(m *spec.Model) *spec.Field {
+	if m.API != nil && m.API.Owner != nil && m.API.Owner.Type.Kind == spec.KindString {
+		return m.API.Owner
+	}
+	return nil
+}
+
 // endDateFields returns the fields whose first non-null value is the time a
 // task finished: end_date if the model has it, else the entry timestamps of
 // its terminal statuses.
@@ -118,7 +127,7 @@ func CatalogFiles(models []*spec.Model, importBase string) (map[string][]byte, e
 		ip := path.Join(importBase, m.Package)
 		f.ImportName(ip, m.Package)
 		entries = append(entries, jen.Values(jen.Dict{
-			jen.Id("Name"): jen.Qual(ip, "ModelName"),
+			jen.Id("Name"): jen.Qual(ip, "ModelName"), jen.Id("Owner"): jen.Lit(ownerField(m) != nil),
 			jen.Id("Statuses"): jen.Func().Params().Index().String().Block(
 				jen.Return(jen.Id("names").Call(jen.Qual(ip, "Statuses").Call()))),
 			jen.Id("StatusesWithCode"): jen.Func().Params(jen.Id("c").Qual(pkgTasktype, "Code")).Index().String().Block(
@@ -225,13 +234,31 @@ func catalogBranch(m *spec.Model, e Engine, pushdown bool) string {
 		// Without a tag column, the branch reads nothing when a tag is asked
 		// for; with one, a tag filter reads (tag, status, created_at) and no
 		// tag filter reads (status, created_at), each behind its own guard.
-		variants := [][]string{{pick(pg, "sqlc.narg(tm_tag)::text IS NULL", "sqlc.narg(tm_tag) IS NULL")}}
+		// Those read every owner's tasks (an admin's listing); with an owner
+		// column, a listing by owner reads (owner, status, created_at) in a
+		// branch of its own, the tag (if asked for) a filter on the owner's
+		// rows. Without an owner column, a listing by owner reads nothing.
+		// A variant is its parameter-only guards and its column conditions.
+		type variant struct{ guards, conds []string }
+		tagNull := pick(pg, "sqlc.narg(tm_tag)::text IS NULL", "sqlc.narg(tm_tag) IS NULL")
+		tagSet := pick(pg, "sqlc.narg(tm_tag)::text IS NOT NULL", "sqlc.narg(tm_tag) IS NOT NULL")
+		tagEq := col("tag") + pick(pg, " = sqlc.narg(tm_tag)::text", " = sqlc.narg(tm_tag)")
+		ownerNull := pick(pg, "sqlc.narg(tm_owner)::text IS NULL", "sqlc.narg(tm_owner) IS NULL")
+		ownerSet := pick(pg, "sqlc.narg(tm_owner)::text IS NOT NULL", "sqlc.narg(tm_owner) IS NOT NULL")
+		variants := []variant{{guards: []string{tagNull, ownerNull}}}
 		if tagField(m) != nil {
-			variants = append(variants, []string{pick(pg, "sqlc.narg(tm_tag)::text IS NOT NULL", "sqlc.narg(tm_tag) IS NOT NULL"),
-				col("tag") + pick(pg, " = sqlc.narg(tm_tag)::text", " = sqlc.narg(tm_tag)")})
+			variants = append(variants, variant{guards: []string{tagSet, ownerNull}, conds: []string{tagEq}})
+		}
+		if o := ownerField(m); o != nil {
+			ownerEq := col(o.Name) + pick(pg, " = sqlc.narg(tm_owner)::text", " = sqlc.narg(tm_owner)")
+			if tagField(m) != nil {
+				variants = append(variants, variant{guards: []string{ownerSet}, conds: []string{ownerEq, "(" + tagNull + " OR " + tagEq + ")"}})
+			} else {
+				variants = append(variants, variant{guards: []string{tagNull, ownerSet}, conds: []string{ownerEq}})
+			}
 		}
 		for _, v := range variants {
-			where := append([]string{guard, v[0], col("status") + " = " + quoteSQL(s.Name)}, v[1:]...)
+			where := append(append(append([]string{guard}, v.guards...), col("status")+" = "+quoteSQL(s.Name)), v.conds...)
 			if s.Terminal {
 				where = append(where, col("created_at")+pick(pg, " >= sqlc.arg(tm_since)::timestamptz", " >= sqlc.arg(tm_since)"))
 			}
@@ -331,7 +358,7 @@ func catalogLister(f *jen.File, models []*spec.Model, e Engine) {
 	}
 	f.Var().Id("_").Qual(pkgBackends, "Lister").Op("=").Parens(jen.Op("*").Id("Lister")).Parens(jen.Nil())
 	params := jen.Dict{
-		jen.Id("TmTag"): jen.Id("q").Dot("Tag"), jen.Id("TmSince"): jen.Id("q").Dot("Since").Dot("UTC").Call(),
+		jen.Id("TmTag"): jen.Id("q").Dot("Tag"), jen.Id("TmOwner"): jen.Id("q").Dot("Owner"), jen.Id("TmSince"): jen.Id("q").Dot("Since").Dot("UTC").Call(),
 		jen.Id("TmTop"):   intT.Clone().Parens(jen.Id("q").Dot("Offset").Op("+").Id("q").Dot("Limit")),
 		jen.Id("TmLimit"): intT.Clone().Parens(jen.Id("q").Dot("Limit")), jen.Id("TmOffset"): intT.Clone().Parens(jen.Id("q").Dot("Offset")),
 	}

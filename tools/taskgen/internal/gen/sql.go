@@ -216,6 +216,10 @@ func (g *generator) schemaSQL(e Engine) []byte {
 	if tagField(m) != nil {
 		p("CREATE INDEX %s_tag_status_created_at_idx ON %s (tag, status, created_at DESC, id DESC);\n", table, table)
 	}
+	if o := ownerField(m); o != nil {
+		p("-- A user's listing (the api owner), with or without a tag.\n")
+		p("CREATE INDEX %s_%s_status_created_at_idx ON %s (%s, status, created_at DESC, id DESC);\n", table, o.Name, table, o.Name)
+	}
 	terminal := m.TerminalStatuses()
 	if len(terminal) > 0 {
 		p("-- Retention: finished tasks by the time they last changed.\n")

@@ -1,0 +1,71 @@
+package gen_test
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/taskmodel/taskmodel/tools/taskgen/internal/gen"
+	"github.com/taskmodel/taskmodel/tools/taskgen/internal/spec"
+)
+
+// TestCatalogGolden generates the catalog package (the unified listing) over
+// golden specs that declare api owners — renderjob (an optional owner, no
+// tag) and shared — with minimal, which is not listed, and compares each
+// file with testdata/catalog/<file>.golden. Run with -update to accept new
+// output.
+func TestCatalogGolden(t *testing.T) {
+	var models []*spec.Model
+	for _, name := range []string{"minimal", "renderjob", "shared"} {
+		m, err := spec.LoadFile(filepath.Join("testdata", "golden", name, "spec.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		models = append(models, m)
+	}
+	files, err := gen.CatalogFiles(models, "example.com/gen")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := make([]string, 0, len(files))
+	for name := range files {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	want := []string{"catalog.go", "pgdb/lister.go", "serve.go", "sql/postgresql/query.sql", "sql/sqlite/query.sql", "sqlitedb/lister.go"}
+	if !slices.Equal(names, want) {
+		t.Fatalf("files = %v, want %v", names, want)
+	}
+	dir := filepath.Join("testdata", "catalog")
+	for _, name := range names {
+		golden := filepath.Join(dir, filepath.FromSlash(name)+".golden")
+		if *update {
+			if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(golden, files[name], 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		want, err := os.ReadFile(golden)
+		if err != nil {
+			t.Fatalf("%v (run go test -update to create it)", err)
+		}
+		if got := string(files[name]); got != string(want) {
+			t.Errorf("%s differs from %s (run go test -update to accept):\n%s", name, golden, firstDiff(got, string(want)))
+		}
+	}
+	// Every listed model with an owner has a branch by owner; a model
+	// without one reads nothing for an owner.
+	for _, e := range []string{"postgresql", "sqlite"} {
+		q := string(files["sql/"+e+"/query.sql"])
+		for _, cond := range []string{"t.submitted_by = sqlc.narg(tm_owner)", "t.user = sqlc.narg(tm_owner)"} {
+			if !strings.Contains(q, cond) {
+				t.Errorf("%s query: no branch with %q", e, cond)
+			}
+		}
+	}
+}
