@@ -40,9 +40,6 @@ type ListFilter struct {
 	Limit int
 	// Offset skips that many tasks, at least 0.
 	Offset int
-	// Owner keeps the tasks of this user (placeholder until the owner
-	// filter lands; see wip-owner).
-	Owner *string
 }
 
 // MaxWithinHours bounds ListFilter.WithinHours (ten years), so that the

@@ -31,7 +31,9 @@ func TestCatalogGolden(t *testing.T) {
 	}
 	names := make([]string, 0, len(files))
 	for name := range files {
-		names = append(names, name)
+		if !strings.HasPrefix(name, "openapi.") { // the OpenAPI document has its own golden test
+			names = append(names, name)
+		}
 	}
 	slices.Sort(names)
 	want := []string{"catalog.go", "pgdb/lister.go", "serve.go", "sql/postgresql/query.sql", "sql/sqlite/query.sql", "sqlitedb/lister.go"}
