@@ -110,6 +110,8 @@ func Run(t *testing.T, newDriver Factory) {
 		{"WorkReserveRace", testReserveRace},
 		{"WorkHeartbeat", testHeartbeat},
 		{"WorkLostOrderAndLimit", testLostOrderAndLimit},
+		{"WorkClaimInSQL", testClaim},
+		{"WorkClaimRace", testClaimRace},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, setup(t, newDriver)) })

@@ -30,7 +30,11 @@ func BenchmarkEndToEnd(b *testing.B) {
 				n := int64(b.N)
 				all := make(chan struct{})
 				d := &countDone{WorkDriver: bk.Open(b), n: n, all: all}
-				e := engine.New[training.Training, training.Event](d, engine.WithWorker(training.Worker))
+				var driver backends.Driver[training.Training] = d
+				if c, ok := d.WorkDriver.(backends.Claimer[training.Training]); ok {
+					driver = countDoneClaimer{d, c} // keeps the driver's claim in SQL
+				}
+				e := engine.New[training.Training, training.Event](driver, engine.WithWorker(training.Worker))
 				p, err := worker.New(e, func(context.Context, *training.Training, *worker.Progress[training.Training]) error {
 					return nil
 				}, worker.Config{Concurrency: conc, PollInterval: 5 * time.Millisecond, NoRescue: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
@@ -84,4 +88,14 @@ func (d *countDone) Transition(ctx context.Context, from backends.Key, next *tra
 		d.mu.Unlock()
 	}
 	return ok, err
+}
+
+// countDoneClaimer is countDone over a driver that claims in SQL.
+type countDoneClaimer struct {
+	*countDone
+	c backends.Claimer[training.Training]
+}
+
+func (d countDoneClaimer) Claim(ctx context.Context, owner string, now, expires time.Time, limit int) ([]backends.Claim[training.Training], error) {
+	return d.c.Claim(ctx, owner, now, expires, limit)
 }

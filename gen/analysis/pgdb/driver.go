@@ -337,6 +337,52 @@ func (d *Driver) Lost(ctx context.Context, running string, now time.Time, limit 
 
 var _ backends.WorkDriver[analysis.Task] = (*Driver)(nil)
 
+// Claim reserves like Reserve and fires the claim event "start" on every reserved
+// task in the same statement, with its history row; it implements
+// backends.Claimer.
+func (d *Driver) Claim(ctx context.Context, owner string, now, expires time.Time, limit int) ([]backends.Claim[analysis.Task], error) {
+	rows, err := d.q.Claim(ctx, ClaimParams{
+		TmExpiresAt: expires.UTC(),
+		TmMaxRows:   int32(limit),
+		TmNow:       now.UTC(),
+		TmOwner:     owner,
+	})
+	if err != nil {
+		return nil, classify(err)
+	}
+	return backends.Claims(rows, func(r ClaimRow) (*analysis.Task, backends.Lease, error) {
+		x, err := fromRow(Analysis{
+			Agents:              r.Agents,
+			BlobsCleaned:        r.BlobsCleaned,
+			CancelledAt:         r.CancelledAt,
+			CompletedAt:         r.CompletedAt,
+			CreatedAt:           r.CreatedAt,
+			ErrorCode:           r.ErrorCode,
+			ErrorMessage:        r.ErrorMessage,
+			ExpiredAt:           r.ExpiredAt,
+			FailedAt:            r.FailedAt,
+			ID:                  r.ID,
+			ProcessingStartedAt: r.ProcessingStartedAt,
+			Progress:            r.Progress,
+			ProgressDetail:      r.ProgressDetail,
+			QueuedAt:            r.QueuedAt,
+			Status:              r.Status,
+			ToolID:              r.ToolID,
+			UpdatedAt:           r.UpdatedAt,
+			UploadFailedAt:      r.UploadFailedAt,
+			UploadStartedAt:     r.UploadStartedAt,
+			UserID:              r.UserID,
+			Version:             r.Version,
+		})
+		return x, backends.Lease{
+			Attempt: int(r.Attempt),
+			Owner:   owner,
+		}, err
+	})
+}
+
+var _ backends.Claimer[analysis.Task] = (*Driver)(nil)
+
 func fromRow(r Analysis) (*analysis.Task, error) {
 	x := &analysis.Task{
 		BlobsCleaned:        r.BlobsCleaned,

@@ -277,6 +277,42 @@ func (d *Driver) Lost(ctx context.Context, running string, now time.Time, limit 
 
 var _ backends.WorkDriver[datasetupload.DatasetUpload] = (*Driver)(nil)
 
+// Claim reserves like Reserve and fires the claim event "start" on every reserved
+// task in the same statement, with its history row; it implements
+// backends.Claimer.
+func (d *Driver) Claim(ctx context.Context, owner string, now, expires time.Time, limit int) ([]backends.Claim[datasetupload.DatasetUpload], error) {
+	rows, err := d.q.Claim(ctx, ClaimParams{
+		TmExpiresAt: expires.UTC(),
+		TmMaxRows:   int32(limit),
+		TmNow:       now.UTC(),
+		TmOwner:     owner,
+	})
+	if err != nil {
+		return nil, classify(err)
+	}
+	return backends.Claims(rows, func(r ClaimRow) (*datasetupload.DatasetUpload, backends.Lease, error) {
+		x, err := fromRow(DatasetUpload{
+			CreatedAt:        r.CreatedAt,
+			DatasetName:      r.DatasetName,
+			EndDate:          r.EndDate,
+			ErrorMessage:     r.ErrorMessage,
+			ID:               r.ID,
+			RecordsProcessed: r.RecordsProcessed,
+			StartedAt:        r.StartedAt,
+			Status:           r.Status,
+			Tag:              r.Tag,
+			UpdatedAt:        r.UpdatedAt,
+			Version:          r.Version,
+		})
+		return x, backends.Lease{
+			Attempt: int(r.Attempt),
+			Owner:   owner,
+		}, err
+	})
+}
+
+var _ backends.Claimer[datasetupload.DatasetUpload] = (*Driver)(nil)
+
 func fromRow(r DatasetUpload) (*datasetupload.DatasetUpload, error) {
 	x := &datasetupload.DatasetUpload{
 		CreatedAt:        r.CreatedAt.UTC(),

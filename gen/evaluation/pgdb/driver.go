@@ -277,6 +277,42 @@ func (d *Driver) Lost(ctx context.Context, running string, now time.Time, limit 
 
 var _ backends.WorkDriver[evaluation.Evaluation] = (*Driver)(nil)
 
+// Claim reserves like Reserve and fires the claim event "start" on every reserved
+// task in the same statement, with its history row; it implements
+// backends.Claimer.
+func (d *Driver) Claim(ctx context.Context, owner string, now, expires time.Time, limit int) ([]backends.Claim[evaluation.Evaluation], error) {
+	rows, err := d.q.Claim(ctx, ClaimParams{
+		TmExpiresAt: expires.UTC(),
+		TmMaxRows:   int32(limit),
+		TmNow:       now.UTC(),
+		TmOwner:     owner,
+	})
+	if err != nil {
+		return nil, classify(err)
+	}
+	return backends.Claims(rows, func(r ClaimRow) (*evaluation.Evaluation, backends.Lease, error) {
+		x, err := fromRow(Evaluation{
+			Benchmark:    r.Benchmark,
+			CreatedAt:    r.CreatedAt,
+			EndDate:      r.EndDate,
+			ErrorMessage: r.ErrorMessage,
+			ID:           r.ID,
+			ModelName:    r.ModelName,
+			StartedAt:    r.StartedAt,
+			Status:       r.Status,
+			Tag:          r.Tag,
+			UpdatedAt:    r.UpdatedAt,
+			Version:      r.Version,
+		})
+		return x, backends.Lease{
+			Attempt: int(r.Attempt),
+			Owner:   owner,
+		}, err
+	})
+}
+
+var _ backends.Claimer[evaluation.Evaluation] = (*Driver)(nil)
+
 func fromRow(r Evaluation) (*evaluation.Evaluation, error) {
 	x := &evaluation.Evaluation{
 		Benchmark:    r.Benchmark,

@@ -274,6 +274,41 @@ func (d *Driver) Lost(ctx context.Context, running string, now time.Time, limit 
 
 var _ backends.WorkDriver[synthesis.Synthesis] = (*Driver)(nil)
 
+// Claim reserves like Reserve and fires the claim event "start" on every reserved
+// task in the same statement, with its history row; it implements
+// backends.Claimer.
+func (d *Driver) Claim(ctx context.Context, owner string, now, expires time.Time, limit int) ([]backends.Claim[synthesis.Synthesis], error) {
+	rows, err := d.q.Claim(ctx, ClaimParams{
+		TmExpiresAt: expires.UTC(),
+		TmMaxRows:   int32(limit),
+		TmNow:       now.UTC(),
+		TmOwner:     owner,
+	})
+	if err != nil {
+		return nil, classify(err)
+	}
+	return backends.Claims(rows, func(r ClaimRow) (*synthesis.Synthesis, backends.Lease, error) {
+		x, err := fromRow(Synthesis{
+			CreatedAt:    r.CreatedAt,
+			EndDate:      r.EndDate,
+			ErrorMessage: r.ErrorMessage,
+			ID:           r.ID,
+			NumSamples:   r.NumSamples,
+			StartedAt:    r.StartedAt,
+			Status:       r.Status,
+			Tag:          r.Tag,
+			UpdatedAt:    r.UpdatedAt,
+			Version:      r.Version,
+		})
+		return x, backends.Lease{
+			Attempt: int(r.Attempt),
+			Owner:   owner,
+		}, err
+	})
+}
+
+var _ backends.Claimer[synthesis.Synthesis] = (*Driver)(nil)
+
 func fromRow(r Synthesis) (*synthesis.Synthesis, error) {
 	x := &synthesis.Synthesis{
 		CreatedAt:    r.CreatedAt.UTC(),
