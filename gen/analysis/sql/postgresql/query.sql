@@ -11,6 +11,17 @@ WITH t AS (
 INSERT INTO analysis_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
 SELECT t.id, 1, NULL, t.status, NULL, t.created_at, 0, sqlc.arg(tm_actor)::text, sqlc.arg(tm_message)::text FROM t;
 
+-- name: CreateBatch :batchexec
+-- Create for group commit: pgx sends a batch in one round trip and one
+-- implicit transaction.
+WITH t AS (
+    INSERT INTO analysis (id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at)
+    VALUES (sqlc.arg(id)::uuid, sqlc.arg(status)::text, sqlc.arg(version)::bigint, sqlc.arg(created_at)::timestamptz, sqlc.arg(updated_at)::timestamptz, sqlc.arg(user_id)::text, sqlc.arg(tool_id)::text, sqlc.arg(agents)::jsonb, sqlc.arg(progress)::bigint, sqlc.narg(progress_detail)::jsonb, sqlc.narg(error_code)::text, sqlc.narg(error_message)::text, sqlc.arg(blobs_cleaned)::boolean, sqlc.narg(upload_started_at)::timestamptz, sqlc.narg(upload_failed_at)::timestamptz, sqlc.narg(queued_at)::timestamptz, sqlc.narg(processing_started_at)::timestamptz, sqlc.narg(completed_at)::timestamptz, sqlc.narg(failed_at)::timestamptz, sqlc.narg(cancelled_at)::timestamptz, sqlc.narg(expired_at)::timestamptz)
+    RETURNING id, status, created_at
+)
+INSERT INTO analysis_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
+SELECT t.id, 1, NULL, t.status, NULL, t.created_at, 0, sqlc.arg(tm_actor)::text, sqlc.arg(tm_message)::text FROM t;
+
 -- name: Transition :execrows
 -- Moves a task that is still in from_status at from_version, and appends its
 -- history row; 0 rows when another writer changed it first.
