@@ -40,3 +40,20 @@ type WorkDriver[T any] interface {
 	// now, with the lease that expired: their worker is gone.
 	Lost(ctx context.Context, running string, now time.Time, limit int) ([]Claim[T], error)
 }
+
+// Claimer is a WorkDriver that fires the worker section's claim event in the
+// statement that reserves: one round trip and one commit for a whole batch
+// of claims, instead of a reservation and then a guarded Fire per task.
+// Generated PostgreSQL drivers implement it when the claim event requires no
+// fields; sdk/worker uses it when the driver has it, and Reserve with Fire
+// otherwise.
+type Claimer[T any] interface {
+	WorkDriver[T]
+	// Claim leases tasks as Reserve does (in the worker section's queue) and
+	// moves each one with the claim event exactly as the model's Fire would at
+	// now — status, version + 1, updated_at, the entry timestamp and the
+	// progress the status maps — appending its history row (actor owner,
+	// attempt the lease's, message "claimed by <owner> (attempt <n>)"). It
+	// returns the claimed tasks with their leases.
+	Claim(ctx context.Context, owner string, now, expires time.Time, limit int) ([]Claim[T], error)
+}

@@ -93,6 +93,7 @@ func Run(t *testing.T, newDriver Factory) {
 		{"CreateAndGet", testCreateAndGet},
 		{"CreateInvalidWritesNothing", testCreateInvalid},
 		{"CreateDuplicate", testCreateDuplicate},
+		{"CreateConcurrentWithDuplicates", testCreateConcurrent},
 		{"GetNotFound", testGetNotFound},
 		{"FireSetsTimestampsAndHistory", testFire},
 		{"FireIllegalWritesNothing", testFireIllegal},
@@ -110,6 +111,8 @@ func Run(t *testing.T, newDriver Factory) {
 		{"WorkReserveRace", testReserveRace},
 		{"WorkHeartbeat", testHeartbeat},
 		{"WorkLostOrderAndLimit", testLostOrderAndLimit},
+		{"WorkClaimInSQL", testClaim},
+		{"WorkClaimRace", testClaimRace},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, setup(t, newDriver)) })
@@ -175,6 +178,72 @@ func testCreateDuplicate(t *testing.T, e env) {
 	}
 	if h, _ := e.store.History(e.ctx, x.ID); len(h) != 1 {
 		t.Errorf("the duplicate wrote history: %d rows", len(h))
+	}
+}
+
+// testCreateConcurrent: creates arriving together (which a backend may
+// write as one batch) each succeed or fail alone; a duplicate among them
+// fails with ErrDuplicate and writes nothing, and the others are stored.
+func testCreateConcurrent(t *testing.T, e env) {
+	const fresh, dups = 24, 8
+	var existing []*analysis.Task
+	for range dups {
+		existing = append(existing, e.create(t))
+	}
+	type result struct {
+		x   *analysis.Task
+		dup int // index in existing, or -1
+		err error
+	}
+	results := make(chan result, fresh+dups)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range fresh + dups {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			y, dup := newTask(), -1
+			if i%4 == 3 {
+				dup = i / 4
+				y.ID, y.ToolID = existing[dup].ID, "other"
+			}
+			<-start
+			x, err := e.store.Create(e.ctx, y, backends.Meta{Actor: "c"})
+			results <- result{x, dup, err}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	close(results)
+	for r := range results {
+		if r.dup >= 0 {
+			if !errors.Is(r.err, tasktype.ErrDuplicate) {
+				t.Errorf("duplicate create: %v, want ErrDuplicate", r.err)
+			}
+			continue
+		}
+		if r.err != nil {
+			t.Errorf("create: %v", r.err)
+			continue
+		}
+		got, err := e.store.Get(e.ctx, r.x.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		assertSame(t, got, r.x)
+		if h, err := e.store.History(e.ctx, r.x.ID); err != nil || len(h) != 1 || h[0].Actor != "c" {
+			t.Errorf("history of a created task: %+v, %v", h, err)
+		}
+	}
+	for _, x := range existing {
+		got, err := e.store.Get(e.ctx, x.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		assertSame(t, got, x)
+		if h, _ := e.store.History(e.ctx, x.ID); len(h) != 1 {
+			t.Errorf("a duplicate wrote history: %d rows", len(h))
+		}
 	}
 }
 

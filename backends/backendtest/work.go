@@ -205,3 +205,136 @@ func testLostOrderAndLimit(t *testing.T, e env) {
 		t.Fatalf("lost = %v, %v; want %s then %s", ids(lost), err, tasks[2].ID, tasks[1].ID)
 	}
 }
+
+// claimer returns the driver as a backends.Claimer, or nil when it fires the
+// claim event through Fire instead (the worker then uses Reserve).
+func (e env) claimer(t *testing.T) backends.Claimer[analysis.Task] {
+	t.Helper()
+	c, _ := e.store.Driver().(backends.Claimer[analysis.Task])
+	if c == nil {
+		t.Logf("%T claims through Reserve and Fire: nothing to test here", e.store.Driver())
+	}
+	return c
+}
+
+// testClaim: a Claimer's claim, done in SQL, leaves every task and history
+// row exactly as Reserve followed by the model's Fire would.
+func testClaim(t *testing.T, e env) {
+	w := e.claimer(t)
+	if w == nil {
+		return
+	}
+	tasks := e.queued(t, 3)
+	e.create(t) // CREATED: never claimed
+	now := e.clock.Now()
+	got, err := w.Claim(e.ctx, "w1", now, now.Add(time.Minute), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Task.ID != tasks[0].ID || got[1].Task.ID != tasks[1].ID {
+		t.Fatalf("claimed %v, want the two oldest %v %v", ids(got), tasks[0].ID, tasks[1].ID)
+	}
+	for i, c := range got {
+		if c.Lease != (backends.Lease{Owner: "w1", Attempt: 1}) {
+			t.Errorf("lease %+v, want w1 attempt 1", c.Lease)
+		}
+		want := *tasks[i]
+		if err := want.Fire(analysis.EventStart, now); err != nil {
+			t.Fatal(err)
+		}
+		if err := want.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		assertSame(t, c.Task, &want)
+		stored, err := e.store.Get(e.ctx, c.Task.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		assertSame(t, stored, &want)
+		h, err := e.store.History(e.ctx, c.Task.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last := h[len(h)-1]
+		wantH := backends.History{Seq: int64(len(h)), From: "QUEUED", To: "PROCESSING", Event: "start", At: now, Attempt: 1, Actor: "w1", Message: "claimed by w1 (attempt 1)"}
+		if len(h) != 4 || last != wantH {
+			t.Errorf("history has %d rows, last %+v; want 4, last %+v", len(h), last, wantH)
+		}
+	}
+	// A task another worker holds a live lease on is skipped; the rest of
+	// the queue is claimed.
+	held, err := w.Reserve(e.ctx, "QUEUED", "w2", now, now.Add(time.Minute), 1)
+	if err != nil || len(held) != 1 || held[0].Task.ID != tasks[2].ID {
+		t.Fatalf("reserve = %v, %v; want %s", ids(held), err, tasks[2].ID)
+	}
+	more := e.queued(t, 1)[0]
+	got, err = w.Claim(e.ctx, "w3", now, now.Add(time.Minute), 10)
+	if err != nil || len(got) != 1 || got[0].Task.ID != more.ID {
+		t.Fatalf("claim = %v, %v; want only %s", ids(got), err, more.ID)
+	}
+	// Once that lease expired, the task is claimed with the next attempt;
+	// claimed tasks (no longer queued) are not claimed again.
+	later := now.Add(time.Hour)
+	got, err = w.Claim(e.ctx, "w4", later, later.Add(time.Minute), 10)
+	if err != nil || len(got) != 1 || got[0].Task.ID != tasks[2].ID || got[0].Lease != (backends.Lease{Owner: "w4", Attempt: 2}) {
+		t.Fatalf("claim after expiry = %+v, %v; want %s with w4 attempt 2", got, err, tasks[2].ID)
+	}
+	h, err := e.store.History(e.ctx, tasks[2].ID)
+	if err != nil || h[len(h)-1].Message != "claimed by w4 (attempt 2)" || h[len(h)-1].Attempt != 2 {
+		t.Errorf("history %+v, %v", h, err)
+	}
+	// The claimed task goes on through Fire, guarded by the version Claim
+	// returned.
+	if _, err := e.store.FireFrom(e.ctx, got[0].Task, analysis.EventComplete, nil, backends.Meta{Actor: "w4"}); err != nil {
+		t.Errorf("complete after claim: %v", err)
+	}
+}
+
+// testClaimRace: 16 workers claim concurrently; every task is claimed by
+// exactly one of them, once, with one history row.
+func testClaimRace(t *testing.T, e env) {
+	w := e.claimer(t)
+	if w == nil {
+		return
+	}
+	tasks := e.queued(t, 40)
+	now := e.clock.Now()
+	var mu sync.Mutex
+	seen := map[uuid.UUID]string{}
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			owner := "w" + string(rune('a'+i))
+			for {
+				got, err := w.Claim(e.ctx, owner, now, now.Add(time.Minute), 3)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if len(got) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, c := range got {
+					if prev, dup := seen[c.Task.ID]; dup {
+						t.Errorf("task %s claimed by %s and %s", c.Task.ID, prev, owner)
+					}
+					seen[c.Task.ID] = owner
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(seen) != len(tasks) {
+		t.Errorf("%d of %d tasks claimed", len(seen), len(tasks))
+	}
+	for _, x := range tasks {
+		h, err := e.store.History(e.ctx, x.ID)
+		if err != nil || len(h) != 4 || h[3].To != "PROCESSING" || h[3].Actor != seen[x.ID] {
+			t.Errorf("task %s: history %+v, %v", x.ID, h, err)
+		}
+	}
+}

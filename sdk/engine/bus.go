@@ -79,6 +79,11 @@ func (e *Engine[T, E, PT]) publish(x *T, from, event string) {
 	e.bus.publish(Change[T]{Task: x, Key: PT(x).Key(), From: from, Event: event})
 }
 
+// Announce publishes to this engine's subscribers a change its store did not
+// make through Create or Fire: sdk/worker calls it for tasks a
+// backends.Claimer moved with event ev in SQL.
+func (e *Engine[T, E, PT]) Announce(x *T, from string, ev E) { e.publish(x, from, string(ev)) }
+
 // Subscribe streams the changes this engine makes, to the task id or, with
 // uuid.Nil, to every task, until ctx ends or Close. It sees changes made in
 // this process through this engine; Watch also sees other processes'.

@@ -27,43 +27,79 @@ func BenchmarkEndToEnd(b *testing.B) {
 	for _, bk := range sdktest.TrainingBackends {
 		for _, conc := range []int{32, 128} {
 			b.Run(fmt.Sprintf("%s/concurrency=%d", bk.Name, conc), func(b *testing.B) {
-				n := int64(b.N)
-				all := make(chan struct{})
-				d := &countDone{WorkDriver: bk.Open(b), n: n, all: all}
-				e := engine.New[training.Training, training.Event](d, engine.WithWorker(training.Worker))
-				p, err := worker.New(e, func(context.Context, *training.Training, *worker.Progress[training.Training]) error {
-					return nil
-				}, worker.Config{Concurrency: conc, PollInterval: 5 * time.Millisecond, NoRescue: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-				if err != nil {
-					b.Fatal(err)
-				}
-				ctx, cancel := context.WithCancel(context.Background())
-				stopped := make(chan struct{})
-				b.ResetTimer()
-				go func() { defer close(stopped); _ = p.Run(ctx) }()
-				var wg sync.WaitGroup
-				var next atomic.Int64
-				for range 8 {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						for next.Add(1) <= n {
-							if _, err := e.Create(context.Background(), training.NewTraining(), engine.Meta{Actor: "bench"}); err != nil {
-								b.Error(err)
-								return
-							}
-						}
-					}()
-				}
-				wg.Wait()
-				<-all
-				b.StopTimer()
-				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tasks/s")
-				cancel()
-				<-stopped
+				endToEnd(b, bk.Open(b), conc, false)
 			})
 		}
 	}
+}
+
+// BenchmarkWorkQueued measures the pool alone: b.N tasks are created (QUEUED,
+// with their history rows) before the clock starts, then one pool reserves
+// and claims them, runs a no-op handler and completes each (DONE, history
+// rows included). Queues are usually measured this way: work through a
+// backlog inserted beforehand.
+//
+//	go test ./sdk/worker -run '^$' -bench WorkQueued/postgres -benchtime 20000x
+func BenchmarkWorkQueued(b *testing.B) {
+	for _, bk := range sdktest.TrainingBackends {
+		for _, conc := range []int{32, 128} {
+			b.Run(fmt.Sprintf("%s/concurrency=%d", bk.Name, conc), func(b *testing.B) {
+				endToEnd(b, bk.Open(b), conc, true)
+			})
+		}
+	}
+}
+
+// endToEnd creates b.N tasks with 8 producers, while one pool of conc
+// handlers runs them, or before the pool starts when queued is set, and
+// waits for the last one to be DONE.
+func endToEnd(b *testing.B, wd backends.WorkDriver[training.Training], conc int, queued bool) {
+	n := int64(b.N)
+	all := make(chan struct{})
+	d := &countDone{WorkDriver: wd, n: n, all: all}
+	var driver backends.Driver[training.Training] = d
+	if c, ok := d.WorkDriver.(backends.Claimer[training.Training]); ok {
+		driver = countDoneClaimer{d, c} // keeps the driver's claim in SQL
+	}
+	e := engine.New[training.Training, training.Event](driver, engine.WithWorker(training.Worker))
+	p, err := worker.New(e, func(context.Context, *training.Training, *worker.Progress[training.Training]) error {
+		return nil
+	}, worker.Config{Concurrency: conc, PollInterval: 5 * time.Millisecond, NoRescue: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	produce := func() {
+		var wg sync.WaitGroup
+		var next atomic.Int64
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for next.Add(1) <= n {
+					if _, err := e.Create(context.Background(), training.NewTraining(), engine.Meta{Actor: "bench"}); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	if queued {
+		produce()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	b.ResetTimer()
+	go func() { defer close(stopped); _ = p.Run(ctx) }()
+	if !queued {
+		produce()
+	}
+	<-all
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tasks/s")
+	cancel()
+	<-stopped
 }
 
 // countDone is a driver that closes all when the n-th task reaches DONE.
@@ -84,4 +120,14 @@ func (d *countDone) Transition(ctx context.Context, from backends.Key, next *tra
 		d.mu.Unlock()
 	}
 	return ok, err
+}
+
+// countDoneClaimer is countDone over a driver that claims in SQL.
+type countDoneClaimer struct {
+	*countDone
+	c backends.Claimer[training.Training]
+}
+
+func (d countDoneClaimer) Claim(ctx context.Context, owner string, now, expires time.Time, limit int) ([]backends.Claim[training.Training], error) {
+	return d.c.Claim(ctx, owner, now, expires, limit)
 }

@@ -7,7 +7,9 @@
 // A Pool reserves queued tasks in the model's lease table — on PostgreSQL
 // with FOR UPDATE SKIP LOCKED, so concurrent pools never wait on each other
 // and never reserve the same task — and fires the spec's claim event on each,
-// guarded by the version it read (seed 004: QUEUED → PROCESSING). The
+// guarded by the version it read (seed 004: QUEUED → PROCESSING). A driver
+// that is a backends.Claimer (the generated PostgreSQL drivers) does both in
+// one statement for the whole batch, as Fire would, with the history rows. The
 // handler then runs with a context and a Progress; the pool renews the
 // lease by heartbeats and reads the task at CancelCheck intervals:
 //

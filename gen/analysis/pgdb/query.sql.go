@@ -12,6 +12,118 @@ import (
 	"github.com/google/uuid"
 )
 
+const claim = `-- name: Claim :many
+WITH c AS (
+    SELECT r.id FROM analysis AS r
+    WHERE r.status = 'QUEUED'
+      AND NOT EXISTS (SELECT 1 FROM analysis_lease AS h WHERE h.task_id = r.id AND h.expires_at > $1::timestamptz)
+    ORDER BY r.created_at, r.id
+    LIMIT $2::integer
+    FOR UPDATE OF r SKIP LOCKED
+), l AS (
+    INSERT INTO analysis_lease (task_id, owner, expires_at, attempt)
+    SELECT c.id, $3::text, $4::timestamptz, 1 FROM c
+    ON CONFLICT (task_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at, attempt = analysis_lease.attempt + 1
+    WHERE analysis_lease.expires_at <= $1::timestamptz
+    RETURNING task_id, attempt
+), t AS (
+    UPDATE analysis AS w SET status = 'PROCESSING', version = w.version + 1, updated_at = $1::timestamptz, processing_started_at = $1::timestamptz, progress = 15
+    FROM l WHERE w.id = l.task_id
+    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.user_id, w.tool_id, w.agents, w.progress, w.progress_detail, w.error_code, w.error_message, w.blobs_cleaned, w.upload_started_at, w.upload_failed_at, w.queued_at, w.processing_started_at, w.completed_at, w.failed_at, w.cancelled_at, w.expired_at, l.attempt
+), h AS (
+    INSERT INTO analysis_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
+    SELECT t.id, (SELECT coalesce(max(x.seq), 0) + 1 FROM analysis_history AS x WHERE x.task_id = t.id), 'QUEUED', 'PROCESSING', 'start', $1::timestamptz,
+        t.attempt, $3::text, 'claimed by ' || $3::text || ' (attempt ' || t.attempt || ')' FROM t
+)
+SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, attempt FROM t
+ORDER BY created_at, id
+`
+
+type ClaimParams struct {
+	TmNow       time.Time
+	TmMaxRows   int32
+	TmOwner     string
+	TmExpiresAt time.Time
+}
+
+type ClaimRow struct {
+	ID                  uuid.UUID
+	Status              string
+	Version             int64
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
+	UserID              string
+	ToolID              string
+	Agents              []byte
+	Progress            int64
+	ProgressDetail      []byte
+	ErrorCode           *string
+	ErrorMessage        *string
+	BlobsCleaned        bool
+	UploadStartedAt     *time.Time
+	UploadFailedAt      *time.Time
+	QueuedAt            *time.Time
+	ProcessingStartedAt *time.Time
+	CompletedAt         *time.Time
+	FailedAt            *time.Time
+	CancelledAt         *time.Time
+	ExpiredAt           *time.Time
+	Attempt             int32
+}
+
+// Reserve and the claim event "start" in one statement and one commit: every
+// reserved task moves from QUEUED to PROCESSING
+// as Fire moves it (version + 1, updated_at and the entry timestamp at tm_now,
+// the progress the status maps), with its history row (actor tm_owner, the
+// lease's attempt). Returns the claimed tasks.
+func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]ClaimRow, error) {
+	rows, err := q.db.Query(ctx, claim,
+		arg.TmNow,
+		arg.TmMaxRows,
+		arg.TmOwner,
+		arg.TmExpiresAt,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ClaimRow
+	for rows.Next() {
+		var i ClaimRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Status,
+			&i.Version,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.UserID,
+			&i.ToolID,
+			&i.Agents,
+			&i.Progress,
+			&i.ProgressDetail,
+			&i.ErrorCode,
+			&i.ErrorMessage,
+			&i.BlobsCleaned,
+			&i.UploadStartedAt,
+			&i.UploadFailedAt,
+			&i.QueuedAt,
+			&i.ProcessingStartedAt,
+			&i.CompletedAt,
+			&i.FailedAt,
+			&i.CancelledAt,
+			&i.ExpiredAt,
+			&i.Attempt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const claimByStatus = `-- name: ClaimByStatus :many
 SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at FROM analysis WHERE status = $1::text
 ORDER BY created_at, id

@@ -20,8 +20,9 @@ import (
 // Driver stores ModelUpload tasks (model "model_upload") in PostgreSQL through the queries sqlc
 // generated in this package. It implements backends.Driver; use it through a backends.Store.
 type Driver struct {
-	q     *Queries
-	group *pgbackend.Group[transitionRow]
+	q       *Queries
+	group   *pgbackend.Group[transitionRow]
+	inserts *pgbackend.Group[CreateParams]
 }
 
 // transitionRow is one transition of a group-committed batch: the task's
@@ -36,14 +37,47 @@ type transitionRow struct {
 	Message     string `json:"tm_message"`
 }
 
-// NewDriver returns a Driver over a pgx pool. Concurrent transitions are
-// group-committed: written together in one round trip and one transaction.
+// NewDriver returns a Driver over a pgx pool. Concurrent creates and
+// transitions are group-committed: written together in one round trip and
+// one transaction.
 func NewDriver(db DBTX) *Driver {
 	d := &Driver{q: New(db)}
 	d.group = pgbackend.NewGroup(d.flush, d.transitionOne, func(r transitionRow) uuid.UUID {
 		return r.ID
 	})
+	d.inserts = pgbackend.NewGroup(d.flushInserts, d.insertOne, func(p CreateParams) uuid.UUID {
+		return p.ID
+	})
 	return d
+}
+
+// flushInserts writes a batch of creates in one pipeline: one round trip,
+// one implicit transaction. An error aborts the whole batch, which the
+// group then writes item by item.
+func (d *Driver) flushInserts(ctx context.Context, items []CreateParams) []error {
+	errs := make([]error, len(items))
+	params := make([]CreateBatchParams, len(items))
+	for i, it := range items {
+		params[i] = CreateBatchParams(it)
+	}
+	br := d.q.CreateBatch(ctx, params)
+	br.Exec(func(i int, err error) {
+		errs[i] = err
+	})
+	if err := br.Close(); err != nil {
+		for i := range errs {
+			if errs[i] == nil {
+				errs[i] = err
+			}
+		}
+	}
+	return errs
+}
+
+// insertOne writes one create with the single statement.
+func (d *Driver) insertOne(ctx context.Context, p CreateParams) error {
+	_, err := d.q.Create(ctx, p)
+	return err
 }
 
 // flush writes a batch of transitions in one statement; a row whose guard
@@ -77,7 +111,7 @@ var _ backends.Driver[modelupload.ModelUpload] = (*Driver)(nil)
 
 // Insert writes a new task and its first history row.
 func (d *Driver) Insert(ctx context.Context, x *modelupload.ModelUpload, h backends.History) error {
-	_, err := d.q.Create(ctx, CreateParams{
+	err := d.inserts.Do(ctx, CreateParams{
 		CreatedAt:    x.CreatedAt.UTC(),
 		EndDate:      backends.UTC(x.EndDate),
 		ErrorMessage: x.ErrorMessage,
@@ -279,6 +313,42 @@ func (d *Driver) Lost(ctx context.Context, running string, now time.Time, limit 
 }
 
 var _ backends.WorkDriver[modelupload.ModelUpload] = (*Driver)(nil)
+
+// Claim reserves like Reserve and fires the claim event "start" on every reserved
+// task in the same statement, with its history row; it implements
+// backends.Claimer.
+func (d *Driver) Claim(ctx context.Context, owner string, now, expires time.Time, limit int) ([]backends.Claim[modelupload.ModelUpload], error) {
+	rows, err := d.q.Claim(ctx, ClaimParams{
+		TmExpiresAt: expires.UTC(),
+		TmMaxRows:   int32(limit),
+		TmNow:       now.UTC(),
+		TmOwner:     owner,
+	})
+	if err != nil {
+		return nil, classify(err)
+	}
+	return backends.Claims(rows, func(r ClaimRow) (*modelupload.ModelUpload, backends.Lease, error) {
+		x, err := fromRow(ModelUpload{
+			CreatedAt:    r.CreatedAt,
+			EndDate:      r.EndDate,
+			ErrorMessage: r.ErrorMessage,
+			ID:           r.ID,
+			Source:       r.Source,
+			SourceURI:    r.SourceURI,
+			StartedAt:    r.StartedAt,
+			Status:       r.Status,
+			Tag:          r.Tag,
+			UpdatedAt:    r.UpdatedAt,
+			Version:      r.Version,
+		})
+		return x, backends.Lease{
+			Attempt: int(r.Attempt),
+			Owner:   owner,
+		}, err
+	})
+}
+
+var _ backends.Claimer[modelupload.ModelUpload] = (*Driver)(nil)
 
 func fromRow(r ModelUpload) (*modelupload.ModelUpload, error) {
 	x := &modelupload.ModelUpload{

@@ -20,8 +20,9 @@ import (
 // Driver stores PipelineSubtask tasks (model "pipeline_subtask") in PostgreSQL through the queries sqlc
 // generated in this package. It implements backends.Driver; use it through a backends.Store.
 type Driver struct {
-	q     *Queries
-	group *pgbackend.Group[transitionRow]
+	q       *Queries
+	group   *pgbackend.Group[transitionRow]
+	inserts *pgbackend.Group[CreateParams]
 }
 
 // transitionRow is one transition of a group-committed batch: the task's
@@ -36,14 +37,47 @@ type transitionRow struct {
 	Message     string `json:"tm_message"`
 }
 
-// NewDriver returns a Driver over a pgx pool. Concurrent transitions are
-// group-committed: written together in one round trip and one transaction.
+// NewDriver returns a Driver over a pgx pool. Concurrent creates and
+// transitions are group-committed: written together in one round trip and
+// one transaction.
 func NewDriver(db DBTX) *Driver {
 	d := &Driver{q: New(db)}
 	d.group = pgbackend.NewGroup(d.flush, d.transitionOne, func(r transitionRow) uuid.UUID {
 		return r.ID
 	})
+	d.inserts = pgbackend.NewGroup(d.flushInserts, d.insertOne, func(p CreateParams) uuid.UUID {
+		return p.ID
+	})
 	return d
+}
+
+// flushInserts writes a batch of creates in one pipeline: one round trip,
+// one implicit transaction. An error aborts the whole batch, which the
+// group then writes item by item.
+func (d *Driver) flushInserts(ctx context.Context, items []CreateParams) []error {
+	errs := make([]error, len(items))
+	params := make([]CreateBatchParams, len(items))
+	for i, it := range items {
+		params[i] = CreateBatchParams(it)
+	}
+	br := d.q.CreateBatch(ctx, params)
+	br.Exec(func(i int, err error) {
+		errs[i] = err
+	})
+	if err := br.Close(); err != nil {
+		for i := range errs {
+			if errs[i] == nil {
+				errs[i] = err
+			}
+		}
+	}
+	return errs
+}
+
+// insertOne writes one create with the single statement.
+func (d *Driver) insertOne(ctx context.Context, p CreateParams) error {
+	_, err := d.q.Create(ctx, p)
+	return err
 }
 
 // flush writes a batch of transitions in one statement; a row whose guard
@@ -77,7 +111,7 @@ var _ backends.Driver[pipelinesubtask.PipelineSubtask] = (*Driver)(nil)
 
 // Insert writes a new task and its first history row.
 func (d *Driver) Insert(ctx context.Context, x *pipelinesubtask.PipelineSubtask, h backends.History) error {
-	_, err := d.q.Create(ctx, CreateParams{
+	err := d.inserts.Do(ctx, CreateParams{
 		CreatedAt:     x.CreatedAt.UTC(),
 		EndedAt:       backends.UTC(x.EndedAt),
 		ErrorMessage:  x.ErrorMessage,

@@ -12,6 +12,98 @@ import (
 	"github.com/google/uuid"
 )
 
+const claim = `-- name: Claim :many
+WITH c AS (
+    SELECT r.id FROM training AS r
+    WHERE r.status = 'QUEUED'
+      AND NOT EXISTS (SELECT 1 FROM training_lease AS h WHERE h.task_id = r.id AND h.expires_at > $1::timestamptz)
+    ORDER BY r.created_at, r.id
+    LIMIT $2::integer
+    FOR UPDATE OF r SKIP LOCKED
+), l AS (
+    INSERT INTO training_lease (task_id, owner, expires_at, attempt)
+    SELECT c.id, $3::text, $4::timestamptz, 1 FROM c
+    ON CONFLICT (task_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at, attempt = training_lease.attempt + 1
+    WHERE training_lease.expires_at <= $1::timestamptz
+    RETURNING task_id, attempt
+), t AS (
+    UPDATE training AS w SET status = 'RUNNING', version = w.version + 1, updated_at = $1::timestamptz, started_at = $1::timestamptz
+    FROM l WHERE w.id = l.task_id
+    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.tag, w.error_message, w.base_model, w.epochs, w.started_at, w.end_date, l.attempt
+), h AS (
+    INSERT INTO training_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
+    SELECT t.id, (SELECT coalesce(max(x.seq), 0) + 1 FROM training_history AS x WHERE x.task_id = t.id), 'QUEUED', 'RUNNING', 'start', $1::timestamptz,
+        t.attempt, $3::text, 'claimed by ' || $3::text || ' (attempt ' || t.attempt || ')' FROM t
+)
+SELECT id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, started_at, end_date, attempt FROM t
+ORDER BY created_at, id
+`
+
+type ClaimParams struct {
+	TmNow       time.Time
+	TmMaxRows   int32
+	TmOwner     string
+	TmExpiresAt time.Time
+}
+
+type ClaimRow struct {
+	ID           uuid.UUID
+	Status       string
+	Version      int64
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	Tag          *string
+	ErrorMessage *string
+	BaseModel    *string
+	Epochs       *int64
+	StartedAt    *time.Time
+	EndDate      *time.Time
+	Attempt      int32
+}
+
+// Reserve and the claim event "start" in one statement and one commit: every
+// reserved task moves from QUEUED to RUNNING
+// as Fire moves it (version + 1, updated_at and the entry timestamp at tm_now,
+// the progress the status maps), with its history row (actor tm_owner, the
+// lease's attempt). Returns the claimed tasks.
+func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]ClaimRow, error) {
+	rows, err := q.db.Query(ctx, claim,
+		arg.TmNow,
+		arg.TmMaxRows,
+		arg.TmOwner,
+		arg.TmExpiresAt,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ClaimRow
+	for rows.Next() {
+		var i ClaimRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Status,
+			&i.Version,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.Tag,
+			&i.ErrorMessage,
+			&i.BaseModel,
+			&i.Epochs,
+			&i.StartedAt,
+			&i.EndDate,
+			&i.Attempt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const claimByStatus = `-- name: ClaimByStatus :many
 SELECT id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, user_id, started_at, end_date FROM training WHERE status = $1::text
 ORDER BY created_at, id

@@ -11,6 +11,17 @@ WITH t AS (
 INSERT INTO analysis_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
 SELECT t.id, 1, NULL, t.status, NULL, t.created_at, 0, sqlc.arg(tm_actor)::text, sqlc.arg(tm_message)::text FROM t;
 
+-- name: CreateBatch :batchexec
+-- Create for group commit: pgx sends a batch in one round trip and one
+-- implicit transaction.
+WITH t AS (
+    INSERT INTO analysis (id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at)
+    VALUES (sqlc.arg(id)::uuid, sqlc.arg(status)::text, sqlc.arg(version)::bigint, sqlc.arg(created_at)::timestamptz, sqlc.arg(updated_at)::timestamptz, sqlc.arg(user_id)::text, sqlc.arg(tool_id)::text, sqlc.arg(agents)::jsonb, sqlc.arg(progress)::bigint, sqlc.narg(progress_detail)::jsonb, sqlc.narg(error_code)::text, sqlc.narg(error_message)::text, sqlc.arg(blobs_cleaned)::boolean, sqlc.narg(upload_started_at)::timestamptz, sqlc.narg(upload_failed_at)::timestamptz, sqlc.narg(queued_at)::timestamptz, sqlc.narg(processing_started_at)::timestamptz, sqlc.narg(completed_at)::timestamptz, sqlc.narg(failed_at)::timestamptz, sqlc.narg(cancelled_at)::timestamptz, sqlc.narg(expired_at)::timestamptz)
+    RETURNING id, status, created_at
+)
+INSERT INTO analysis_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
+SELECT t.id, 1, NULL, t.status, NULL, t.created_at, 0, sqlc.arg(tm_actor)::text, sqlc.arg(tm_message)::text FROM t;
+
 -- name: Transition :execrows
 -- Moves a task that is still in from_status at from_version, and appends its
 -- history row; 0 rows when another writer changed it first.
@@ -188,6 +199,37 @@ WITH c AS (
 )
 SELECT sqlc.embed(t), l.attempt FROM analysis AS t JOIN l ON l.task_id = t.id
 ORDER BY t.created_at, t.id;
+
+-- name: Claim :many
+-- Reserve and the claim event "start" in one statement and one commit: every
+-- reserved task moves from QUEUED to PROCESSING
+-- as Fire moves it (version + 1, updated_at and the entry timestamp at tm_now,
+-- the progress the status maps), with its history row (actor tm_owner, the
+-- lease's attempt). Returns the claimed tasks.
+WITH c AS (
+    SELECT r.id FROM analysis AS r
+    WHERE r.status = 'QUEUED'
+      AND NOT EXISTS (SELECT 1 FROM analysis_lease AS h WHERE h.task_id = r.id AND h.expires_at > sqlc.arg(tm_now)::timestamptz)
+    ORDER BY r.created_at, r.id
+    LIMIT sqlc.arg(tm_max_rows)::integer
+    FOR UPDATE OF r SKIP LOCKED
+), l AS (
+    INSERT INTO analysis_lease (task_id, owner, expires_at, attempt)
+    SELECT c.id, sqlc.arg(tm_owner)::text, sqlc.arg(tm_expires_at)::timestamptz, 1 FROM c
+    ON CONFLICT (task_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at, attempt = analysis_lease.attempt + 1
+    WHERE analysis_lease.expires_at <= sqlc.arg(tm_now)::timestamptz
+    RETURNING task_id, attempt
+), t AS (
+    UPDATE analysis AS w SET status = 'PROCESSING', version = w.version + 1, updated_at = sqlc.arg(tm_now)::timestamptz, processing_started_at = sqlc.arg(tm_now)::timestamptz, progress = 15
+    FROM l WHERE w.id = l.task_id
+    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.user_id, w.tool_id, w.agents, w.progress, w.progress_detail, w.error_code, w.error_message, w.blobs_cleaned, w.upload_started_at, w.upload_failed_at, w.queued_at, w.processing_started_at, w.completed_at, w.failed_at, w.cancelled_at, w.expired_at, l.attempt
+), h AS (
+    INSERT INTO analysis_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
+    SELECT t.id, (SELECT coalesce(max(x.seq), 0) + 1 FROM analysis_history AS x WHERE x.task_id = t.id), 'QUEUED', 'PROCESSING', 'start', sqlc.arg(tm_now)::timestamptz,
+        t.attempt, sqlc.arg(tm_owner)::text, 'claimed by ' || sqlc.arg(tm_owner)::text || ' (attempt ' || t.attempt || ')' FROM t
+)
+SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, attempt FROM t
+ORDER BY created_at, id;
 
 -- name: Heartbeat :execrows
 -- Extends a lease while its holder (owner and attempt) still has it and the

@@ -11,6 +11,17 @@ WITH t AS (
 INSERT INTO model_upload_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
 SELECT t.id, 1, NULL, t.status, NULL, t.created_at, 0, sqlc.arg(tm_actor)::text, sqlc.arg(tm_message)::text FROM t;
 
+-- name: CreateBatch :batchexec
+-- Create for group commit: pgx sends a batch in one round trip and one
+-- implicit transaction.
+WITH t AS (
+    INSERT INTO model_upload (id, status, version, created_at, updated_at, tag, error_message, source, source_uri, started_at, end_date)
+    VALUES (sqlc.arg(id)::uuid, sqlc.arg(status)::text, sqlc.arg(version)::bigint, sqlc.arg(created_at)::timestamptz, sqlc.arg(updated_at)::timestamptz, sqlc.narg(tag)::text, sqlc.narg(error_message)::text, sqlc.arg(source)::text, sqlc.narg(source_uri)::text, sqlc.narg(started_at)::timestamptz, sqlc.narg(end_date)::timestamptz)
+    RETURNING id, status, created_at
+)
+INSERT INTO model_upload_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
+SELECT t.id, 1, NULL, t.status, NULL, t.created_at, 0, sqlc.arg(tm_actor)::text, sqlc.arg(tm_message)::text FROM t;
+
 -- name: Transition :execrows
 -- Moves a task that is still in from_status at from_version, and appends its
 -- history row; 0 rows when another writer changed it first.
@@ -144,6 +155,37 @@ WITH c AS (
 )
 SELECT sqlc.embed(t), l.attempt FROM model_upload AS t JOIN l ON l.task_id = t.id
 ORDER BY t.created_at, t.id;
+
+-- name: Claim :many
+-- Reserve and the claim event "start" in one statement and one commit: every
+-- reserved task moves from QUEUED to RUNNING
+-- as Fire moves it (version + 1, updated_at and the entry timestamp at tm_now,
+-- the progress the status maps), with its history row (actor tm_owner, the
+-- lease's attempt). Returns the claimed tasks.
+WITH c AS (
+    SELECT r.id FROM model_upload AS r
+    WHERE r.status = 'QUEUED'
+      AND NOT EXISTS (SELECT 1 FROM model_upload_lease AS h WHERE h.task_id = r.id AND h.expires_at > sqlc.arg(tm_now)::timestamptz)
+    ORDER BY r.created_at, r.id
+    LIMIT sqlc.arg(tm_max_rows)::integer
+    FOR UPDATE OF r SKIP LOCKED
+), l AS (
+    INSERT INTO model_upload_lease (task_id, owner, expires_at, attempt)
+    SELECT c.id, sqlc.arg(tm_owner)::text, sqlc.arg(tm_expires_at)::timestamptz, 1 FROM c
+    ON CONFLICT (task_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at, attempt = model_upload_lease.attempt + 1
+    WHERE model_upload_lease.expires_at <= sqlc.arg(tm_now)::timestamptz
+    RETURNING task_id, attempt
+), t AS (
+    UPDATE model_upload AS w SET status = 'RUNNING', version = w.version + 1, updated_at = sqlc.arg(tm_now)::timestamptz, started_at = sqlc.arg(tm_now)::timestamptz
+    FROM l WHERE w.id = l.task_id
+    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.tag, w.error_message, w.source, w.source_uri, w.started_at, w.end_date, l.attempt
+), h AS (
+    INSERT INTO model_upload_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
+    SELECT t.id, (SELECT coalesce(max(x.seq), 0) + 1 FROM model_upload_history AS x WHERE x.task_id = t.id), 'QUEUED', 'RUNNING', 'start', sqlc.arg(tm_now)::timestamptz,
+        t.attempt, sqlc.arg(tm_owner)::text, 'claimed by ' || sqlc.arg(tm_owner)::text || ' (attempt ' || t.attempt || ')' FROM t
+)
+SELECT id, status, version, created_at, updated_at, tag, error_message, source, source_uri, started_at, end_date, attempt FROM t
+ORDER BY created_at, id;
 
 -- name: Heartbeat :execrows
 -- Extends a lease while its holder (owner and attempt) still has it and the

@@ -11,6 +11,17 @@ WITH t AS (
 INSERT INTO pipeline_run_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
 SELECT t.id, 1, NULL, t.status, NULL, t.created_at, 0, sqlc.arg(tm_actor)::text, sqlc.arg(tm_message)::text FROM t;
 
+-- name: CreateBatch :batchexec
+-- Create for group commit: pgx sends a batch in one round trip and one
+-- implicit transaction.
+WITH t AS (
+    INSERT INTO pipeline_run (id, status, version, created_at, updated_at, stage, task, hostname, pid, ppid, user_name, code_version, git_commit, environment, script_path, script_filename, log_path, log_filename, overall_percent, message, current_subtask, total_subtasks, error_message, error_detail, memory_mb, cpu_percent, started_at, ended_at)
+    VALUES (sqlc.arg(id)::uuid, sqlc.arg(status)::text, sqlc.arg(version)::bigint, sqlc.arg(created_at)::timestamptz, sqlc.arg(updated_at)::timestamptz, sqlc.arg(stage)::text, sqlc.arg(task)::text, sqlc.narg(hostname)::text, sqlc.narg(pid)::bigint, sqlc.narg(ppid)::bigint, sqlc.narg(user_name)::text, sqlc.narg(code_version)::text, sqlc.narg(git_commit)::text, sqlc.narg(environment)::jsonb, sqlc.narg(script_path)::text, sqlc.narg(script_filename)::text, sqlc.narg(log_path)::text, sqlc.narg(log_filename)::text, sqlc.arg(overall_percent)::double precision, sqlc.narg(message)::text, sqlc.narg(current_subtask)::bigint, sqlc.narg(total_subtasks)::bigint, sqlc.narg(error_message)::text, sqlc.narg(error_detail)::text, sqlc.narg(memory_mb)::double precision, sqlc.narg(cpu_percent)::double precision, sqlc.narg(started_at)::timestamptz, sqlc.narg(ended_at)::timestamptz)
+    RETURNING id, status, created_at
+)
+INSERT INTO pipeline_run_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
+SELECT t.id, 1, NULL, t.status, NULL, t.created_at, 0, sqlc.arg(tm_actor)::text, sqlc.arg(tm_message)::text FROM t;
+
 -- name: Transition :execrows
 -- Moves a task that is still in from_status at from_version, and appends its
 -- history row; 0 rows when another writer changed it first.

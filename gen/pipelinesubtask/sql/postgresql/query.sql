@@ -11,6 +11,17 @@ WITH t AS (
 INSERT INTO pipeline_subtask_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
 SELECT t.id, 1, NULL, t.status, NULL, t.created_at, 0, sqlc.arg(tm_actor)::text, sqlc.arg(tm_message)::text FROM t;
 
+-- name: CreateBatch :batchexec
+-- Create for group commit: pgx sends a batch in one round trip and one
+-- implicit transaction.
+WITH t AS (
+    INSERT INTO pipeline_subtask (id, status, version, created_at, updated_at, run_id, subtask_number, name, percent, items_total, items_complete, message, error_message, started_at, ended_at)
+    VALUES (sqlc.arg(id)::uuid, sqlc.arg(status)::text, sqlc.arg(version)::bigint, sqlc.arg(created_at)::timestamptz, sqlc.arg(updated_at)::timestamptz, sqlc.arg(run_id)::uuid, sqlc.arg(subtask_number)::bigint, sqlc.arg(name)::text, sqlc.arg(percent)::double precision, sqlc.narg(items_total)::bigint, sqlc.arg(items_complete)::bigint, sqlc.narg(message)::text, sqlc.narg(error_message)::text, sqlc.narg(started_at)::timestamptz, sqlc.narg(ended_at)::timestamptz)
+    RETURNING id, status, created_at
+)
+INSERT INTO pipeline_subtask_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
+SELECT t.id, 1, NULL, t.status, NULL, t.created_at, 0, sqlc.arg(tm_actor)::text, sqlc.arg(tm_message)::text FROM t;
+
 -- name: Transition :execrows
 -- Moves a task that is still in from_status at from_version, and appends its
 -- history row; 0 rows when another writer changed it first.

@@ -40,8 +40,12 @@ func (g *generator) querySQL(e Engine) []byte {
 	txt := pick(pg, "text", "TEXT")
 	if pg {
 		p("-- name: Create :execrows\n-- Inserts a task and its first history row (seq 1).\n")
-		p("WITH t AS (\n    INSERT INTO %s (%s)\n    VALUES (%s)\n    RETURNING id, status, created_at\n)\n", table, colList, strings.Join(args, ", "))
-		p("INSERT INTO %s (%s)\nSELECT t.id, 1, NULL, t.status, NULL, t.created_at, 0, sqlc.arg(tm_actor)::text, sqlc.arg(tm_message)::text FROM t;\n\n", history, histCols)
+		create := fmt.Sprintf("WITH t AS (\n    INSERT INTO %s (%s)\n    VALUES (%s)\n    RETURNING id, status, created_at\n)\n", table, colList, strings.Join(args, ", ")) +
+			fmt.Sprintf("INSERT INTO %s (%s)\nSELECT t.id, 1, NULL, t.status, NULL, t.created_at, 0, sqlc.arg(tm_actor)::text, sqlc.arg(tm_message)::text FROM t;\n\n", history, histCols)
+		b.WriteString(create)
+		// Group commit of creates: the same statement, sent many at a time in
+		// one pipeline (an implicit transaction: one round trip, one commit).
+		p("-- name: CreateBatch :batchexec\n-- Create for group commit: pgx sends a batch in one round trip and one\n-- implicit transaction.\n%s", create)
 
 		p("-- name: Transition :execrows\n-- Moves a task that is still in from_status at from_version, and appends its\n-- history row; 0 rows when another writer changed it first.\n")
 		p("WITH t AS (\n    UPDATE %s SET %s\n    WHERE id = sqlc.arg(id)::uuid AND status = sqlc.arg(tm_from_status)::text AND version = sqlc.arg(tm_from_version)::bigint\n    RETURNING id\n)\n", table, strings.Join(sets, ",\n        "))

@@ -58,6 +58,9 @@ func (g *generator) workerQuerySQL(e Engine) string {
 		p("    SELECT c.id, sqlc.arg(tm_owner)::text, sqlc.arg(tm_expires_at)::timestamptz, 1 FROM c\n")
 		p("    %s    WHERE %s.expires_at <= sqlc.arg(tm_now)::timestamptz\n    RETURNING task_id, attempt\n)\n", upsert, lease)
 		p("SELECT sqlc.embed(t), l.attempt FROM %s AS t JOIN l ON l.task_id = t.id\nORDER BY t.created_at, t.id;\n\n", table)
+		if g.sqlClaim() {
+			b.WriteString(g.claimQuerySQL(upsert))
+		}
 	} else {
 		p("-- name: Reserve :many\n")
 		p("-- Leases up to tm_max_rows tasks in tm_status that no live lease holds, oldest\n")
@@ -81,6 +84,62 @@ func (g *generator) workerQuerySQL(e Engine) string {
 	p("SELECT sqlc.embed(t), l.owner, l.attempt FROM %s AS t JOIN %s AS l ON l.task_id = t.id\n", table, lease)
 	p("WHERE t.status = %s AND l.expires_at <= %s\n", g.arg(e, "tm_status", pick(e == PostgreSQL, "text", "TEXT")), g.arg(e, "tm_now", pick(e == PostgreSQL, "timestamptz", "DATETIME")))
 	p("ORDER BY l.expires_at, t.id\nLIMIT %s;\n\n", g.arg(e, "tm_max_rows", pick(e == PostgreSQL, "integer", "INTEGER")))
+	return b.String()
+}
+
+// sqlClaim reports whether the PostgreSQL driver fires the claim event in
+// SQL, in the statement that reserves (backends.Claimer): the event must need
+// no fields, so that what Fire does to the row is fixed by the spec.
+func (g *generator) sqlClaim() bool {
+	w := g.m.Worker
+	return w != nil && w.Claim != nil && len(w.Claim.Requires) == 0
+}
+
+// claimQuerySQL renders Claim: Reserve with the claim event fired on every
+// reserved task in the same statement, exactly as the model's Fire does it
+// (status, version + 1, updated_at, the entry timestamp, the progress the
+// status maps at 0 done), with its history row.
+func (g *generator) claimQuerySQL(upsert string) string {
+	m := g.m
+	w := m.Worker
+	table, history := Table(m)
+	lease := LeaseTable(table)
+	now := "sqlc.arg(tm_now)::timestamptz"
+	sets := []string{"status = " + quoteSQL(w.Running.Name), "version = w.version + 1", "updated_at = " + now}
+	if ea := w.Running.EnteredAt; ea != "" && ea != "updated_at" {
+		sets = append(sets, ea+" = "+now)
+	}
+	if p, pf := w.Running.Progress, m.ProgressField; p != nil && pf != nil {
+		pct := p.From
+		if p.Fixed {
+			pct = p.Percent
+		}
+		sets = append(sets, fmt.Sprintf("%s = %d", pf.Name, pct))
+	}
+	var names []string
+	for _, c := range g.columns(PostgreSQL) {
+		names = append(names, c.Name)
+	}
+	var b strings.Builder
+	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	p("-- name: Claim :many\n")
+	p("-- Reserve and the claim event %q in one statement and one commit: every\n", w.Claim.Name)
+	p("-- reserved task moves from %s to %s\n", w.Queue.Name, w.Running.Name)
+	p("-- as Fire moves it (version + 1, updated_at and the entry timestamp at tm_now,\n")
+	p("-- the progress the status maps), with its history row (actor tm_owner, the\n")
+	p("-- lease's attempt). Returns the claimed tasks.\n")
+	p("WITH c AS (\n    SELECT r.id FROM %s AS r\n    WHERE r.status = %s\n", table, quoteSQL(w.Queue.Name))
+	p("      AND NOT EXISTS (SELECT 1 FROM %s AS h WHERE h.task_id = r.id AND h.expires_at > %s)\n", lease, now)
+	p("    ORDER BY r.created_at, r.id\n    LIMIT sqlc.arg(tm_max_rows)::integer\n    FOR UPDATE OF r SKIP LOCKED\n), l AS (\n")
+	p("    INSERT INTO %s (task_id, owner, expires_at, attempt)\n", lease)
+	p("    SELECT c.id, sqlc.arg(tm_owner)::text, sqlc.arg(tm_expires_at)::timestamptz, 1 FROM c\n")
+	p("    %s    WHERE %s.expires_at <= %s\n    RETURNING task_id, attempt\n), t AS (\n", upsert, lease, now)
+	p("    UPDATE %s AS w SET %s\n    FROM l WHERE w.id = l.task_id\n", table, strings.Join(sets, ", "))
+	p("    RETURNING w.%s, l.attempt\n), h AS (\n", strings.Join(names, ", w."))
+	p("    INSERT INTO %s (task_id, seq, from_status, to_status, event, at, attempt, actor, message)\n", history)
+	p("    SELECT t.id, (SELECT coalesce(max(x.seq), 0) + 1 FROM %s AS x WHERE x.task_id = t.id), %s, %s, %s, %s,\n", history, quoteSQL(w.Queue.Name), quoteSQL(w.Running.Name), quoteSQL(w.Claim.Name), now)
+	p("        t.attempt, sqlc.arg(tm_owner)::text, 'claimed by ' || sqlc.arg(tm_owner)::text || ' (attempt ' || t.attempt || ')' FROM t\n)\n")
+	p("SELECT %s, attempt FROM t\nORDER BY created_at, id;\n\n", strings.Join(names, ", "))
 	return b.String()
 }
 
@@ -256,4 +315,25 @@ func (g *generator) workerDriver(f *jen.File, e Engine) {
 		jen.Return(jen.Qual(pkgBackends, "Claims").Call(jen.Id("rows"), convert("LostRow", jen.Id("r").Dot(rowType), jen.Id("r").Dot("Owner")))),
 	)
 	f.Var().Id("_").Qual(pkgBackends, "WorkDriver").Types(T).Op("=").Parens(jen.Op("*").Id("Driver")).Parens(jen.Nil())
+
+	if !pg || !g.sqlClaim() {
+		return
+	}
+	row := jen.Dict{}
+	for _, c := range g.columns(e) {
+		n := c.Field.GoName
+		row[jen.Id(n)] = jen.Id("r").Dot(n)
+	}
+	f.Comment(fmt.Sprintf("Claim reserves like Reserve and fires the claim event %q on every reserved", m.Worker.Claim.Name))
+	f.Comment("task in the same statement, with its history row; it implements")
+	f.Comment("backends.Claimer.")
+	f.Func().Params(recv).Id("Claim").Params(ctx, jen.Id("owner").String(), jen.List(jen.Id("now"), jen.Id("expires")).Qual("time", "Time"), jen.Id("limit").Int()).Params(claims, jen.Error()).Block(
+		jen.List(jen.Id("rows"), jen.Err()).Op(":=").Id("d").Dot("q").Dot("Claim").Call(jen.Id("ctx"), jen.Id("ClaimParams").Values(jen.Dict{
+			jen.Id("TmNow"): jen.Id("now").Dot("UTC").Call(), jen.Id("TmMaxRows"): limit(),
+			jen.Id("TmOwner"): jen.Id("owner"), jen.Id("TmExpiresAt"): jen.Id("expires").Dot("UTC").Call(),
+		})),
+		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Id("classify").Call(jen.Err()))),
+		jen.Return(jen.Qual(pkgBackends, "Claims").Call(jen.Id("rows"), convert("ClaimRow", jen.Id(rowType).Values(row), jen.Id("owner")))),
+	)
+	f.Var().Id("_").Qual(pkgBackends, "Claimer").Types(T).Op("=").Parens(jen.Op("*").Id("Driver")).Parens(jen.Nil())
 }
