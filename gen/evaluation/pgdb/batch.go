@@ -20,8 +20,8 @@ var (
 
 const createBatch = `-- name: CreateBatch :batchexec
 WITH t AS (
-    INSERT INTO evaluation (id, status, version, created_at, updated_at, tag, error_message, model_name, benchmark, started_at, end_date)
-    VALUES ($3::uuid, $4::text, $5::bigint, $6::timestamptz, $7::timestamptz, $8::text, $9::text, $10::text, $11::text, $12::timestamptz, $13::timestamptz)
+    INSERT INTO evaluation (id, status, version, created_at, updated_at, tag, error_message, model_name, benchmark, user_id, started_at, end_date)
+    VALUES ($3::uuid, $4::text, $5::bigint, $6::timestamptz, $7::timestamptz, $8::text, $9::text, $10::text, $11::text, $12::text, $13::timestamptz, $14::timestamptz)
     RETURNING id, status, created_at
 )
 INSERT INTO evaluation_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
@@ -46,6 +46,7 @@ type CreateBatchParams struct {
 	ErrorMessage *string
 	ModelName    *string
 	Benchmark    *string
+	UserID       *string
 	StartedAt    *time.Time
 	EndDate      *time.Time
 }
@@ -67,6 +68,7 @@ func (q *Queries) CreateBatch(ctx context.Context, arg []CreateBatchParams) *Cre
 			a.ErrorMessage,
 			a.ModelName,
 			a.Benchmark,
+			a.UserID,
 			a.StartedAt,
 			a.EndDate,
 		}

@@ -20,8 +20,8 @@ var (
 
 const createBatch = `-- name: CreateBatch :batchexec
 WITH t AS (
-    INSERT INTO model_upload (id, status, version, created_at, updated_at, tag, error_message, source, source_uri, started_at, end_date)
-    VALUES ($3::uuid, $4::text, $5::bigint, $6::timestamptz, $7::timestamptz, $8::text, $9::text, $10::text, $11::text, $12::timestamptz, $13::timestamptz)
+    INSERT INTO model_upload (id, status, version, created_at, updated_at, tag, error_message, source, source_uri, user_id, started_at, end_date)
+    VALUES ($3::uuid, $4::text, $5::bigint, $6::timestamptz, $7::timestamptz, $8::text, $9::text, $10::text, $11::text, $12::text, $13::timestamptz, $14::timestamptz)
     RETURNING id, status, created_at
 )
 INSERT INTO model_upload_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
@@ -46,6 +46,7 @@ type CreateBatchParams struct {
 	ErrorMessage *string
 	Source       string
 	SourceURI    *string
+	UserID       *string
 	StartedAt    *time.Time
 	EndDate      *time.Time
 }
@@ -67,6 +68,7 @@ func (q *Queries) CreateBatch(ctx context.Context, arg []CreateBatchParams) *Cre
 			a.ErrorMessage,
 			a.Source,
 			a.SourceURI,
+			a.UserID,
 			a.StartedAt,
 			a.EndDate,
 		}

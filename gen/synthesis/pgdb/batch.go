@@ -20,8 +20,8 @@ var (
 
 const createBatch = `-- name: CreateBatch :batchexec
 WITH t AS (
-    INSERT INTO synthesis (id, status, version, created_at, updated_at, tag, error_message, num_samples, started_at, end_date)
-    VALUES ($3::uuid, $4::text, $5::bigint, $6::timestamptz, $7::timestamptz, $8::text, $9::text, $10::bigint, $11::timestamptz, $12::timestamptz)
+    INSERT INTO synthesis (id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, started_at, end_date)
+    VALUES ($3::uuid, $4::text, $5::bigint, $6::timestamptz, $7::timestamptz, $8::text, $9::text, $10::bigint, $11::text, $12::timestamptz, $13::timestamptz)
     RETURNING id, status, created_at
 )
 INSERT INTO synthesis_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
@@ -45,6 +45,7 @@ type CreateBatchParams struct {
 	Tag          *string
 	ErrorMessage *string
 	NumSamples   *int64
+	UserID       *string
 	StartedAt    *time.Time
 	EndDate      *time.Time
 }
@@ -65,6 +66,7 @@ func (q *Queries) CreateBatch(ctx context.Context, arg []CreateBatchParams) *Cre
 			a.Tag,
 			a.ErrorMessage,
 			a.NumSamples,
+			a.UserID,
 			a.StartedAt,
 			a.EndDate,
 		}

@@ -335,6 +335,7 @@ func (d *Driver) Claim(ctx context.Context, owner string, now, expires time.Time
 			Status:       r.Status,
 			Tag:          r.Tag,
 			UpdatedAt:    r.UpdatedAt,
+			UserID:       r.UserID,
 			Version:      r.Version,
 		})
 		return x, backends.Lease{

@@ -29,13 +29,13 @@ WITH c AS (
 ), t AS (
     UPDATE synthesis AS w SET status = 'RUNNING', version = w.version + 1, updated_at = $1::timestamptz, started_at = $1::timestamptz
     FROM l WHERE w.id = l.task_id
-    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.tag, w.error_message, w.num_samples, w.started_at, w.end_date, l.attempt
+    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.tag, w.error_message, w.num_samples, w.user_id, w.started_at, w.end_date, l.attempt
 ), h AS (
     INSERT INTO synthesis_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
     SELECT t.id, (SELECT coalesce(max(x.seq), 0) + 1 FROM synthesis_history AS x WHERE x.task_id = t.id), 'QUEUED', 'RUNNING', 'start', $1::timestamptz,
         t.attempt, $3::text, 'claimed by ' || $3::text || ' (attempt ' || t.attempt || ')' FROM t
 )
-SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, started_at, end_date, attempt FROM t
+SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, started_at, end_date, attempt FROM t
 ORDER BY created_at, id
 `
 
@@ -55,6 +55,7 @@ type ClaimRow struct {
 	Tag          *string
 	ErrorMessage *string
 	NumSamples   *int64
+	UserID       *string
 	StartedAt    *time.Time
 	EndDate      *time.Time
 	Attempt      int32
@@ -88,6 +89,7 @@ func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]ClaimRow, error
 			&i.Tag,
 			&i.ErrorMessage,
 			&i.NumSamples,
+			&i.UserID,
 			&i.StartedAt,
 			&i.EndDate,
 			&i.Attempt,

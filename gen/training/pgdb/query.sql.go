@@ -29,13 +29,13 @@ WITH c AS (
 ), t AS (
     UPDATE training AS w SET status = 'RUNNING', version = w.version + 1, updated_at = $1::timestamptz, started_at = $1::timestamptz
     FROM l WHERE w.id = l.task_id
-    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.tag, w.error_message, w.base_model, w.epochs, w.started_at, w.end_date, l.attempt
+    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.tag, w.error_message, w.base_model, w.epochs, w.user_id, w.started_at, w.end_date, l.attempt
 ), h AS (
     INSERT INTO training_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
     SELECT t.id, (SELECT coalesce(max(x.seq), 0) + 1 FROM training_history AS x WHERE x.task_id = t.id), 'QUEUED', 'RUNNING', 'start', $1::timestamptz,
         t.attempt, $3::text, 'claimed by ' || $3::text || ' (attempt ' || t.attempt || ')' FROM t
 )
-SELECT id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, started_at, end_date, attempt FROM t
+SELECT id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, user_id, started_at, end_date, attempt FROM t
 ORDER BY created_at, id
 `
 
@@ -56,6 +56,7 @@ type ClaimRow struct {
 	ErrorMessage *string
 	BaseModel    *string
 	Epochs       *int64
+	UserID       *string
 	StartedAt    *time.Time
 	EndDate      *time.Time
 	Attempt      int32
@@ -90,6 +91,7 @@ func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]ClaimRow, error
 			&i.ErrorMessage,
 			&i.BaseModel,
 			&i.Epochs,
+			&i.UserID,
 			&i.StartedAt,
 			&i.EndDate,
 			&i.Attempt,

@@ -15,8 +15,8 @@ SELECT t.id, 1, NULL, t.status, NULL, t.created_at, 0, sqlc.arg(tm_actor)::text,
 -- Create for group commit: pgx sends a batch in one round trip and one
 -- implicit transaction.
 WITH t AS (
-    INSERT INTO evaluation (id, status, version, created_at, updated_at, tag, error_message, model_name, benchmark, started_at, end_date)
-    VALUES (sqlc.arg(id)::uuid, sqlc.arg(status)::text, sqlc.arg(version)::bigint, sqlc.arg(created_at)::timestamptz, sqlc.arg(updated_at)::timestamptz, sqlc.narg(tag)::text, sqlc.narg(error_message)::text, sqlc.narg(model_name)::text, sqlc.narg(benchmark)::text, sqlc.narg(started_at)::timestamptz, sqlc.narg(end_date)::timestamptz)
+    INSERT INTO evaluation (id, status, version, created_at, updated_at, tag, error_message, model_name, benchmark, user_id, started_at, end_date)
+    VALUES (sqlc.arg(id)::uuid, sqlc.arg(status)::text, sqlc.arg(version)::bigint, sqlc.arg(created_at)::timestamptz, sqlc.arg(updated_at)::timestamptz, sqlc.narg(tag)::text, sqlc.narg(error_message)::text, sqlc.narg(model_name)::text, sqlc.narg(benchmark)::text, sqlc.narg(user_id)::text, sqlc.narg(started_at)::timestamptz, sqlc.narg(end_date)::timestamptz)
     RETURNING id, status, created_at
 )
 INSERT INTO evaluation_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
@@ -178,13 +178,13 @@ WITH c AS (
 ), t AS (
     UPDATE evaluation AS w SET status = 'RUNNING', version = w.version + 1, updated_at = sqlc.arg(tm_now)::timestamptz, started_at = sqlc.arg(tm_now)::timestamptz
     FROM l WHERE w.id = l.task_id
-    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.tag, w.error_message, w.model_name, w.benchmark, w.started_at, w.end_date, l.attempt
+    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.tag, w.error_message, w.model_name, w.benchmark, w.user_id, w.started_at, w.end_date, l.attempt
 ), h AS (
     INSERT INTO evaluation_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
     SELECT t.id, (SELECT coalesce(max(x.seq), 0) + 1 FROM evaluation_history AS x WHERE x.task_id = t.id), 'QUEUED', 'RUNNING', 'start', sqlc.arg(tm_now)::timestamptz,
         t.attempt, sqlc.arg(tm_owner)::text, 'claimed by ' || sqlc.arg(tm_owner)::text || ' (attempt ' || t.attempt || ')' FROM t
 )
-SELECT id, status, version, created_at, updated_at, tag, error_message, model_name, benchmark, started_at, end_date, attempt FROM t
+SELECT id, status, version, created_at, updated_at, tag, error_message, model_name, benchmark, user_id, started_at, end_date, attempt FROM t
 ORDER BY created_at, id;
 
 -- name: Heartbeat :execrows

@@ -64,7 +64,7 @@ func TestCatalogGolden(t *testing.T) {
 	// without one reads nothing for an owner.
 	for _, e := range []string{"postgresql", "sqlite"} {
 		q := string(files["sql/"+e+"/query.sql"])
-		for _, cond := range []string{"t.submitted_by = sqlc.narg(tm_owner)", "t.user = sqlc.narg(tm_owner)"} {
+		for _, cond := range []string{"t.submitted_by = sqlc.narg(tm_owner)", "t.owner_name = sqlc.narg(tm_owner)"} {
 			if !strings.Contains(q, cond) {
 				t.Errorf("%s query: no branch with %q", e, cond)
 			}
