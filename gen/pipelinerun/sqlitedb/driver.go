@@ -12,6 +12,7 @@ import (
 	sqlitebackend "github.com/taskmodel/taskmodel/backends/sqlite"
 	"github.com/taskmodel/taskmodel/gen/pipelinerun"
 	"github.com/taskmodel/taskmodel/tasktype"
+	"sync"
 	"time"
 )
 
@@ -20,6 +21,7 @@ import (
 type Driver struct {
 	db *sql.DB
 	q  *Queries
+	w  *sync.Mutex // queues this process's writes (sqlite.WriteLock)
 }
 
 // NewDriver returns a Driver over a database opened by backends/sqlite.
@@ -27,6 +29,7 @@ func NewDriver(db *sql.DB) *Driver {
 	return &Driver{
 		db: db,
 		q:  New(db),
+		w:  sqlitebackend.WriteLock(db),
 	}
 }
 
@@ -157,6 +160,8 @@ func (d *Driver) Update(ctx context.Context, from backends.Key, x *pipelinerun.P
 	if err != nil {
 		return false, fmt.Errorf("environment: %w", err)
 	}
+	d.w.Lock()
+	defer d.w.Unlock()
 	n, err := d.q.Update(ctx, UpdateParams{
 		CPUPercent:     x.CPUPercent,
 		CodeVersion:    x.CodeVersion,
@@ -192,6 +197,8 @@ func (d *Driver) Update(ctx context.Context, from backends.Key, x *pipelinerun.P
 
 // Delete removes a task and its history.
 func (d *Driver) Delete(ctx context.Context, id uuid.UUID) (bool, error) {
+	d.w.Lock()
+	defer d.w.Unlock()
 	n, err := d.q.Delete(ctx, id)
 	return n == 1, classify(err)
 }
@@ -199,6 +206,8 @@ func (d *Driver) Delete(ctx context.Context, id uuid.UUID) (bool, error) {
 // DeleteFinished removes up to limit finished tasks, and their history, whose
 // last change is older than before; it returns how many it removed.
 func (d *Driver) DeleteFinished(ctx context.Context, before time.Time, limit int) (int, error) {
+	d.w.Lock()
+	defer d.w.Unlock()
 	n, err := d.q.DeleteFinished(ctx, DeleteFinishedParams{
 		TmBefore:  before.UTC(),
 		TmMaxRows: int64(limit),
@@ -304,8 +313,11 @@ func classify(err error) error {
 	return err
 }
 
-// inTx runs fn in one transaction, rolled back on error.
+// inTx runs fn in one transaction, rolled back on error, as this process's
+// only writer (see sqlite.WriteLock).
 func (d *Driver) inTx(ctx context.Context, fn func(*Queries) error) error {
+	d.w.Lock()
+	defer d.w.Unlock()
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	sqlitebackend "github.com/taskmodel/taskmodel/backends/sqlite"
 	"github.com/taskmodel/taskmodel/gen/synthesis"
 	"github.com/taskmodel/taskmodel/tasktype"
+	"sync"
 	"time"
 )
 
@@ -20,6 +21,7 @@ import (
 type Driver struct {
 	db *sql.DB
 	q  *Queries
+	w  *sync.Mutex // queues this process's writes (sqlite.WriteLock)
 }
 
 // NewDriver returns a Driver over a database opened by backends/sqlite.
@@ -27,6 +29,7 @@ func NewDriver(db *sql.DB) *Driver {
 	return &Driver{
 		db: db,
 		q:  New(db),
+		w:  sqlitebackend.WriteLock(db),
 	}
 }
 
@@ -111,6 +114,8 @@ func (d *Driver) Transition(ctx context.Context, from backends.Key, x *synthesis
 
 // Update writes x over the task if it still has from's status and version.
 func (d *Driver) Update(ctx context.Context, from backends.Key, x *synthesis.Synthesis) (bool, error) {
+	d.w.Lock()
+	defer d.w.Unlock()
 	n, err := d.q.Update(ctx, UpdateParams{
 		EndDate:       backends.UTC(x.EndDate),
 		ErrorMessage:  x.ErrorMessage,
@@ -129,6 +134,8 @@ func (d *Driver) Update(ctx context.Context, from backends.Key, x *synthesis.Syn
 
 // Delete removes a task and its history.
 func (d *Driver) Delete(ctx context.Context, id uuid.UUID) (bool, error) {
+	d.w.Lock()
+	defer d.w.Unlock()
 	n, err := d.q.Delete(ctx, id)
 	return n == 1, classify(err)
 }
@@ -136,6 +143,8 @@ func (d *Driver) Delete(ctx context.Context, id uuid.UUID) (bool, error) {
 // DeleteFinished removes up to limit finished tasks, and their history, whose
 // last change is older than before; it returns how many it removed.
 func (d *Driver) DeleteFinished(ctx context.Context, before time.Time, limit int) (int, error) {
+	d.w.Lock()
+	defer d.w.Unlock()
 	n, err := d.q.DeleteFinished(ctx, DeleteFinishedParams{
 		TmBefore:  before.UTC(),
 		TmMaxRows: int64(limit),
@@ -216,6 +225,8 @@ func (d *Driver) Reserve(ctx context.Context, queue, owner string, now, expires 
 // Heartbeat extends a lease its holder still has on a task still in status
 // running; it implements backends.WorkDriver.
 func (d *Driver) Heartbeat(ctx context.Context, id uuid.UUID, lease backends.Lease, running string, expires time.Time) (bool, error) {
+	d.w.Lock()
+	defer d.w.Unlock()
 	n, err := d.q.Heartbeat(ctx, HeartbeatParams{
 		TmAttempt:   int64(lease.Attempt),
 		TmExpiresAt: expires.UTC(),
@@ -292,8 +303,11 @@ func classify(err error) error {
 	return err
 }
 
-// inTx runs fn in one transaction, rolled back on error.
+// inTx runs fn in one transaction, rolled back on error, as this process's
+// only writer (see sqlite.WriteLock).
 func (d *Driver) inTx(ctx context.Context, fn func(*Queries) error) error {
+	d.w.Lock()
+	defer d.w.Unlock()
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err

@@ -104,10 +104,12 @@ func (g *generator) driverFile(f *jen.File, e Engine) {
 			jen.Return(jen.Id("errs")),
 		)
 	} else {
-		f.Type().Id("Driver").Struct(jen.Id("db").Op("*").Qual(pkgSQL, "DB"), jen.Id("q").Op("*").Id("Queries"))
+		f.Type().Id("Driver").Struct(jen.Id("db").Op("*").Qual(pkgSQL, "DB"), jen.Id("q").Op("*").Id("Queries"),
+			jen.Id("w").Op("*").Qual("sync", "Mutex").Comment("queues this process's writes (sqlite.WriteLock)"))
 		f.Comment("NewDriver returns a Driver over a database opened by backends/sqlite.")
 		f.Func().Id("NewDriver").Params(jen.Id("db").Op("*").Qual(pkgSQL, "DB")).Op("*").Id("Driver").Block(
-			jen.Return(jen.Op("&").Id("Driver").Values(jen.Dict{jen.Id("db"): jen.Id("db"), jen.Id("q"): jen.Id("New").Call(jen.Id("db"))})))
+			jen.Return(jen.Op("&").Id("Driver").Values(jen.Dict{jen.Id("db"): jen.Id("db"), jen.Id("q"): jen.Id("New").Call(jen.Id("db")),
+				jen.Id("w"): jen.Qual(pkgSQLiteBackend, "WriteLock").Call(jen.Id("db"))})))
 	}
 	f.Var().Id("_").Qual(pkgBackends, "Driver").Types(T).Op("=").Parens(jen.Op("*").Id("Driver")).Parens(jen.Nil())
 
@@ -224,7 +226,7 @@ func (g *generator) driverFile(f *jen.File, e Engine) {
 	vals[jen.Id("ID")] = jen.Id("from").Dot("ID")
 	vals[jen.Id("TmFromStatus")] = jen.Id("from").Dot("Status")
 	vals[jen.Id("TmFromVersion")] = jen.Id("from").Dot("Version")
-	upBody := append(pre,
+	upBody := append(append(pre, writeLock(pg)...),
 		jen.List(jen.Id("n"), jen.Err()).Op(":=").Id("d").Dot("q").Dot("Update").Call(jen.Id("ctx"), jen.Id("UpdateParams").Values(vals)),
 		jen.Return(jen.Id("n").Op("==").Lit(1), jen.Id("classify").Call(jen.Err())),
 	)
@@ -234,8 +236,10 @@ func (g *generator) driverFile(f *jen.File, e Engine) {
 
 	f.Comment("Delete removes a task and its history.")
 	f.Func().Params(jen.Id("d").Op("*").Id("Driver")).Id("Delete").Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("id").Qual(pkgUUID, "UUID")).Params(jen.Bool(), jen.Error()).Block(
-		jen.List(jen.Id("n"), jen.Err()).Op(":=").Id("d").Dot("q").Dot("Delete").Call(jen.Id("ctx"), jen.Id("id")),
-		jen.Return(jen.Id("n").Op("==").Lit(1), jen.Id("classify").Call(jen.Err())),
+		append(writeLock(pg),
+			jen.List(jen.Id("n"), jen.Err()).Op(":=").Id("d").Dot("q").Dot("Delete").Call(jen.Id("ctx"), jen.Id("id")),
+			jen.Return(jen.Id("n").Op("==").Lit(1), jen.Id("classify").Call(jen.Err())),
+		)...,
 	)
 
 	var terminal bool
@@ -244,12 +248,12 @@ func (g *generator) driverFile(f *jen.File, e Engine) {
 	}
 	delBody := []jen.Code{jen.Return(jen.Lit(0), jen.Nil())}
 	if terminal {
-		delBody = []jen.Code{
+		delBody = append(writeLock(pg),
 			jen.List(jen.Id("n"), jen.Err()).Op(":=").Id("d").Dot("q").Dot("DeleteFinished").Call(jen.Id("ctx"), jen.Id("DeleteFinishedParams").Values(jen.Dict{
 				jen.Id("TmBefore"): jen.Id("before").Dot("UTC").Call(), jen.Id("TmMaxRows"): limitTypeFor(pg).Parens(jen.Id("limit")),
 			})),
 			jen.Return(jen.Int().Parens(jen.Id("n")), jen.Id("classify").Call(jen.Err())),
-		}
+		)
 	}
 	f.Comment("DeleteFinished removes up to limit finished tasks, and their history, whose")
 	f.Comment("last change is older than before; it returns how many it removed.")
@@ -356,8 +360,11 @@ func (g *generator) driverFile(f *jen.File, e Engine) {
 			),
 			jen.Return(jen.Err()),
 		)
-		f.Comment("inTx runs fn in one transaction, rolled back on error.")
+		f.Comment("inTx runs fn in one transaction, rolled back on error, as this process's")
+		f.Comment("only writer (see sqlite.WriteLock).")
 		f.Func().Params(jen.Id("d").Op("*").Id("Driver")).Id("inTx").Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("fn").Func().Params(jen.Op("*").Id("Queries")).Error()).Error().Block(
+			jen.Id("d").Dot("w").Dot("Lock").Call(),
+			jen.Defer().Id("d").Dot("w").Dot("Unlock").Call(),
 			jen.List(jen.Id("tx"), jen.Err()).Op(":=").Id("d").Dot("db").Dot("BeginTx").Call(jen.Id("ctx"), jen.Nil()),
 			jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
 			jen.If(jen.Err().Op(":=").Id("fn").Call(jen.Id("d").Dot("q").Dot("WithTx").Call(jen.Id("tx"))), jen.Err().Op("!=").Nil()).Block(
@@ -503,4 +510,14 @@ func (g *generator) fromDB(e Engine, c column, d jen.Dict, post *[]jen.Code) {
 	default:
 		d[jen.Id(f.GoName)] = r
 	}
+}
+
+// writeLock returns the statements that make a SQLite driver method this
+// process's only writer for its duration (sqlite.WriteLock); none on
+// PostgreSQL, whose row locks queue writers fairly.
+func writeLock(pg bool) []jen.Code {
+	if pg {
+		return nil
+	}
+	return []jen.Code{jen.Id("d").Dot("w").Dot("Lock").Call(), jen.Defer().Id("d").Dot("w").Dot("Unlock").Call()}
 }

@@ -297,12 +297,13 @@ func (g *generator) workerDriver(f *jen.File, e Engine) {
 
 	f.Comment("Heartbeat extends a lease its holder still has on a task still in status")
 	f.Comment("running; it implements backends.WorkDriver.")
-	f.Func().Params(recv).Id("Heartbeat").Params(ctx, jen.Id("id").Qual(pkgUUID, "UUID"), jen.Id("lease").Qual(pkgBackends, "Lease"), jen.Id("running").String(), jen.Id("expires").Qual("time", "Time")).Params(jen.Bool(), jen.Error()).Block(
+	f.Func().Params(recv).Id("Heartbeat").Params(ctx, jen.Id("id").Qual(pkgUUID, "UUID"), jen.Id("lease").Qual(pkgBackends, "Lease"), jen.Id("running").String(), jen.Id("expires").Qual("time", "Time")).Params(jen.Bool(), jen.Error()).Block(append(writeLock(e == PostgreSQL),
 		jen.List(jen.Id("n"), jen.Err()).Op(":=").Id("d").Dot("q").Dot("Heartbeat").Call(jen.Id("ctx"), jen.Id("HeartbeatParams").Values(jen.Dict{
 			jen.Id("TmExpiresAt"): jen.Id("expires").Dot("UTC").Call(), jen.Id("TmTaskID"): jen.Id("id"), jen.Id("TmOwner"): jen.Id("lease").Dot("Owner"),
 			jen.Id("TmAttempt"): attempt(jen.Id("lease").Dot("Attempt")), jen.Id("TmStatus"): jen.Id("running"),
 		})),
 		jen.Return(jen.Id("n").Op("==").Lit(1), jen.Id("classify").Call(jen.Err())),
+	)...,
 	)
 
 	f.Comment("Lost returns up to limit tasks in status running whose lease expired by")
