@@ -14,8 +14,10 @@ import (
 // history entry ending its attempt; COMPLETE stages stay COMPLETE and are not
 // rolled back. If the task is running in this Runner, its stage's context is
 // then cancelled with cause ErrCanceled and Run returns an error wrapping
-// ErrCanceled. A Runner elsewhere notices at its next write: its attempt's
-// outcome is discarded and no further stage runs.
+// ErrCanceled. A Runner elsewhere (another process) sees the cancel within
+// its Config.CancelCheck and cancels its stage's context the same way (or at
+// its next write, if sooner): its attempt's outcome is discarded and no
+// further stage runs.
 //
 // Canceling a finished task (COMPLETE, ERROR or CANCELED) is an error
 // wrapping the model's *TransitionError (errors.Is

@@ -164,17 +164,20 @@ func TestCancelDuringBackoff(t *testing.T) {
 }
 
 // TestCancelFromAnotherRunner: a Runner that is not running the task (another
-// process) cancels it; the running one finds out at its next write, discards
-// the stage's outcome and runs nothing more.
+// process) cancels it; the running one, whose poll has not seen it yet
+// (CancelCheck an hour), finds out at its next write, discards the stage's
+// outcome and runs nothing more.
 func TestCancelFromAnotherRunner(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		rec := newRecorder()
-		b := startBlocked(t, e, rec, e.config(stage.RetryPolicyNone, 0))
-		if err := e.runner(t, e.driver, b.stages, e.config(stage.RetryPolicyNone, 0)).Cancel(e.ctx, "t"); err != nil {
+		cfg := e.config(stage.RetryPolicyNone, 0)
+		cfg.CancelCheck = time.Hour
+		b := startBlocked(t, e, rec, cfg)
+		if err := e.runner(t, e.other(t), b.stages, e.config(stage.RetryPolicyNone, 0)).Cancel(e.ctx, "t"); err != nil {
 			t.Fatal(err)
 		}
 		if b.ctx.Err() != nil {
-			t.Error("another Runner's Cancel cancelled this Runner's context")
+			t.Error("another Runner's Cancel cancelled this Runner's context before its poll")
 		}
 		close(b.release) // b succeeds, too late
 		if err := <-b.done; !errors.Is(err, stage.ErrCanceled) {

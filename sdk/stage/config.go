@@ -32,7 +32,15 @@ type Config struct {
 	Clock func() time.Time
 	// Actor names the runner in the store's history rows; "" is "stage-runner".
 	Actor string
+	// CancelCheck is how often the runner reads the row of the stage it is
+	// running (or waiting to retry) to see a cancel made by another process;
+	// 0 is DefaultCancelCheck. The stage's context is cancelled (cause
+	// ErrCanceled) within about this long of the cancel.
+	CancelCheck time.Duration
 }
+
+// DefaultCancelCheck is the CancelCheck of a Config that sets none.
+const DefaultCancelCheck = 250 * time.Millisecond
 
 // Backoff gives the wait before a retry of a stage.
 type Backoff interface {
@@ -134,6 +142,10 @@ func (c Config) validate(n int) []*tasktype.FieldError {
 	if b, ok := c.Backoff.(checker); ok {
 		errs = append(errs, b.check()...)
 	}
+	if c.CancelCheck < 0 {
+		errs = append(errs, &tasktype.FieldError{Field: "cancel_check", Rule: "ge", Value: c.CancelCheck.String(),
+			Message: fmt.Sprintf("must be ≥ 0, or 0 for %s (got %s)", DefaultCancelCheck, c.CancelCheck)})
+	}
 	return errs
 }
 
@@ -153,6 +165,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Actor == "" {
 		c.Actor = "stage-runner"
+	}
+	if c.CancelCheck == 0 {
+		c.CancelCheck = DefaultCancelCheck
 	}
 	return c
 }

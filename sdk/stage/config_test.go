@@ -61,6 +61,8 @@ func TestNewRunnerRejects(t *testing.T) {
 			want: "invalid stage runner: backoff.multiplier: must be a finite number ≥ 1, or 0 for 2 (got +Inf)"},
 		{name: "negative constant backoff", stages: named("a"), cfg: stage.Config{Backoff: stage.Constant(-time.Second)},
 			want: "invalid stage runner: backoff: must be ≥ 0 (got -1s)"},
+		{name: "negative cancel check", stages: named("a"), cfg: stage.Config{CancelCheck: -time.Millisecond},
+			want: "invalid stage runner: cancel_check: must be ≥ 0, or 0 for 250ms (got -1ms)"},
 		{name: "everything at once", store: nil, stages: named("", "a", "a"), cfg: stage.Config{Policy: stage.RetryPolicyStage},
 			want: `invalid stage runner: store: is required; stages[0].name: must not be empty; stages[2].name: duplicates stages[1].name "a"; stage names must be unique; ` +
 				"max_attempts: must be ≥ 1 with policy STAGE, the attempts of each stage (got 0)"},

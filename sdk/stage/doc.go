@@ -111,10 +111,17 @@
 // ending its attempt. If the task is running in the same Runner, the running
 // stage's context (and a backoff wait) is then cancelled with cause
 // ErrCanceled and Run returns an error wrapping ErrCanceled. A Runner in
-// another process finds out at its next guarded write, which fails because
-// the row is CANCELED: the attempt's outcome is discarded and no later stage
-// runs, but that stage's context is not cancelled early (the runner does not
-// poll the store). Canceling a finished task (COMPLETE, ERROR or CANCELED)
+// another process sees the cancel within Config.CancelCheck (default 250ms):
+// while a stage runs, and while it waits to retry, the runner reads the
+// stage's row every CancelCheck and, when it finds it CANCELED, cancels the
+// stage's context (or the backoff wait) with cause ErrCanceled too. Either
+// way the attempt's outcome is discarded (its guarded write fails since the
+// row is CANCELED; the history entry is the one Cancel wrote), no later
+// stage runs, nothing is rolled back, and Run returns an error wrapping
+// ErrCanceled. A poll that finds the row moved otherwise (another runner took
+// the task over) cancels the context with a cause wrapping
+// tasktype.ErrConflict; a poll that fails (a storage or context error)
+// cancels nothing. Canceling a finished task (COMPLETE, ERROR or CANCELED)
 // is an error wrapping the model's *TransitionError
 // (tasktype.ErrTransitionNotAllowed) that names the status.
 //

@@ -27,27 +27,41 @@ type Driver = backends.Driver[stagemodel.StageState]
 
 type backend struct {
 	name string
-	open func(t *testing.T) Driver
+	// open opens a fresh database; other opens another driver over the same
+	// database, as another process would (memory, which lives in one
+	// process, returns the same driver).
+	open func(t *testing.T) (d Driver, other func(t *testing.T) Driver)
 }
 
 // all are the backends every rule is tested on.
 var all = []backend{
-	{"memory", func(t *testing.T) Driver { return memory.New[stagemodel.StageState]() }},
-	{"sqlite", func(t *testing.T) Driver {
-		db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "stages.db"), stagemodel.Migrations(sqlite.Engine))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		return sqlitedb.NewDriver(db)
+	{"memory", func(t *testing.T) (Driver, func(*testing.T) Driver) {
+		d := memory.New[stagemodel.StageState]()
+		return d, func(*testing.T) Driver { return d }
 	}},
-	{"postgres", func(t *testing.T) Driver {
-		pool, err := postgres.OpenConfig(context.Background(), pgtest.Schema(t), stagemodel.Migrations(postgres.Engine))
-		if err != nil {
-			t.Fatal(err)
+	{"sqlite", func(t *testing.T) (Driver, func(*testing.T) Driver) {
+		path := filepath.Join(t.TempDir(), "stages.db")
+		open := func(t *testing.T) Driver {
+			db, err := sqlite.Open(context.Background(), path, stagemodel.Migrations(sqlite.Engine))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			return sqlitedb.NewDriver(db)
 		}
-		t.Cleanup(pool.Close)
-		return pgdb.NewDriver(pool)
+		return open(t), open
+	}},
+	{"postgres", func(t *testing.T) (Driver, func(*testing.T) Driver) {
+		cfg := pgtest.Schema(t)
+		open := func(t *testing.T) Driver {
+			pool, err := postgres.OpenConfig(context.Background(), cfg.Copy(), stagemodel.Migrations(postgres.Engine))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(pool.Close)
+			return pgdb.NewDriver(pool)
+		}
+		return open(t), open
 	}},
 }
 
@@ -55,7 +69,10 @@ var all = []backend{
 func forEachBackend(t *testing.T, test func(t *testing.T, e *env)) {
 	for _, b := range all {
 		t.Run(b.name, func(t *testing.T) {
-			test(t, newEnv(t, b.open(t)))
+			d, other := b.open(t)
+			e := newEnv(t, d)
+			e.other = other
+			test(t, e)
 		})
 	}
 }
@@ -71,6 +88,8 @@ type env struct {
 	ctx    context.Context
 	driver Driver
 	clock  *backendtest.Clock
+	// other opens another driver over the same database: another process.
+	other func(t *testing.T) Driver
 
 	mu     sync.Mutex
 	sleeps []time.Duration

@@ -56,7 +56,10 @@ type Stage[S any] struct {
 	// gets a fresh copy of the state as checkpointed before the stage, so a
 	// failed attempt's changes are discarded. The result may be nil (stored
 	// as an all-zero SimpleRecordsResult). ctx ends when the task is canceled
-	// (context.Cause is ErrCanceled) or the caller's context ends.
+	// (context.Cause is ErrCanceled), by this Runner at once or by another
+	// process within Config.CancelCheck; when another runner takes the
+	// stage over (a cause wrapping tasktype.ErrConflict); or when the
+	// caller's context ends.
 	Run func(ctx context.Context, state *S) (*SimpleRecordsResult, error)
 	// Rollback, optional, undoes a completed stage when a later one fails the
 	// task. It gets the state as checkpointed after the last completed stage,
@@ -310,7 +313,10 @@ func (x *execution[S]) attempt(i int) error {
 		return x.failed(i, errors.New(msg))
 	}
 	if row.Status == stagemodel.StatusRetry {
-		if err := x.r.cfg.Sleep(x.taskCtx, x.r.cfg.Backoff.Delay(int(row.Attempts))); err != nil {
+		ctx, stop := x.watch(i)
+		err := x.r.cfg.Sleep(ctx, x.r.cfg.Backoff.Delay(int(row.Attempts)))
+		stop()
+		if err != nil {
 			return x.stopped(i, fmt.Errorf("backoff before attempt %d: %w", row.Attempts+1, err))
 		}
 	}
@@ -322,7 +328,9 @@ func (x *execution[S]) attempt(i int) error {
 	if err := x.fire(i, stagemodel.EventStart, attempt, fmt.Sprintf("attempt %d", row.Attempts+1)); err != nil {
 		return err
 	}
-	res, runErr := protect(func() (*SimpleRecordsResult, error) { return st.Run(x.taskCtx, state) })
+	ctx, stop := x.watch(i)
+	res, runErr := protect(func() (*SimpleRecordsResult, error) { return st.Run(ctx, state) })
+	stop()
 	if x.ctx.Err() != nil {
 		return x.interrupted(i)
 	}
@@ -330,6 +338,66 @@ func (x *execution[S]) attempt(i int) error {
 		return x.endAttempt(i, runErr)
 	}
 	return x.complete(i, state, res)
+}
+
+// watch returns the context of work on stage i as x.rows[i] stands (its
+// attempt, RUNNING, or its backoff, RETRY): taskCtx, also cancelled when a
+// poll of the stored row, every Config.CancelCheck, finds that another
+// process moved it. A CANCELED row is a cancel (cause ErrCanceled, as Cancel
+// in this Runner gives); any other change (another status or version, or the
+// row gone) means another runner has the task (cause wrapping
+// tasktype.ErrConflict). A failed poll (a storage or context error) cancels
+// nothing. The write that ends the attempt then fails its guard and
+// records the outcome as for a cancel in this Runner. stop ends the poller
+// and waits for it; call it when the work returns.
+func (x *execution[S]) watch(i int) (_ context.Context, stop func()) {
+	ctx, cancel := context.WithCancelCause(x.taskCtx)
+	pollCtx, endPoll := context.WithCancel(x.ctx)
+	row := x.rows[i]
+	id, status, version := row.ID, row.Status, row.Version
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(x.r.cfg.CancelCheck)
+		defer tick.Stop()
+		for {
+			select {
+			case <-pollCtx.Done():
+				return
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			cur, err := x.r.store.Get(pollCtx, id)
+			if cause := x.moved(i, status, version, cur, err); cause != nil {
+				cancel(cause)
+				return
+			}
+		}
+	}()
+	return ctx, func() {
+		endPoll()
+		<-done
+		cancel(nil)
+	}
+}
+
+// moved returns why a poll of stage i's row (cur, err) ends the work the
+// runner is doing on it from status at version, or nil to carry on.
+func (x *execution[S]) moved(i int, status stagemodel.Status, version int64, cur *StageState, err error) error {
+	switch {
+	case errors.Is(err, tasktype.ErrNotFound):
+		return fmt.Errorf("stage: task %q, stage %q: the row was deleted while this runner held it at %s: %w",
+			x.taskID, x.r.stages[i].Name, status, tasktype.ErrConflict)
+	case err != nil: // a transient failure: the next poll tells
+		return nil
+	case cur.Status == stagemodel.StatusCanceled:
+		return ErrCanceled
+	case cur.Status != status || cur.Version != version:
+		return fmt.Errorf("stage: task %q, stage %q changed to %s while this runner held it at %s (is another runner running the task?): %w",
+			x.taskID, x.r.stages[i].Name, cur.Status, status, tasktype.ErrConflict)
+	}
+	return nil
 }
 
 // complete records a successful attempt: result, checkpoint, history entry.
