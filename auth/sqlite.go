@@ -17,10 +17,13 @@ func NewSQLite(ctx context.Context, db *sql.DB) (Store, error) {
 	if err := sqlite.Migrate(ctx, db, migrations(sqlite.Engine)); err != nil {
 		return nil, err
 	}
-	return newStore(&sqliteTokens{db: db}), nil
+	return newStore(&sqliteTokens{db: db, stmts: sqlite.NewStmts(db)}), nil
 }
 
-type sqliteTokens struct{ db *sql.DB }
+type sqliteTokens struct {
+	db    *sql.DB
+	stmts *sqlite.Stmts // the lookup runs on every request: prepared once
+}
 
 const (
 	sqliteInsert = `INSERT INTO taskmodel_token (id, user_name, admin, secret_hash, created_at) VALUES (?, ?, ?, ?, ?)`
@@ -38,7 +41,7 @@ func (s *sqliteTokens) insert(ctx context.Context, r record) error {
 func (s *sqliteTokens) lookup(ctx context.Context, id string) (record, bool, error) {
 	var r record
 	var used, revoked sql.NullTime
-	err := s.db.QueryRowContext(ctx, sqliteLookup, id).Scan(&r.ID, &r.User, &r.Admin, &r.CreatedAt, &used, &revoked, &r.hash)
+	err := s.stmts.QueryRowContext(ctx, sqliteLookup, id).Scan(&r.ID, &r.User, &r.Admin, &r.CreatedAt, &used, &revoked, &r.hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		return record{}, false, nil
 	}

@@ -24,11 +24,12 @@ type Driver struct {
 	w  *sync.Mutex // queues this process's writes (sqlite.WriteLock)
 }
 
-// NewDriver returns a Driver over a database opened by backends/sqlite.
+// NewDriver returns a Driver over a database opened by backends/sqlite; its
+// queries run as prepared statements (sqlite.Stmts).
 func NewDriver(db *sql.DB) *Driver {
 	return &Driver{
 		db: db,
-		q:  New(db),
+		q:  New(sqlitebackend.NewStmts(db)),
 		w:  sqlitebackend.WriteLock(db),
 	}
 }

@@ -106,9 +106,10 @@ func (g *generator) driverFile(f *jen.File, e Engine) {
 	} else {
 		f.Type().Id("Driver").Struct(jen.Id("db").Op("*").Qual(pkgSQL, "DB"), jen.Id("q").Op("*").Id("Queries"),
 			jen.Id("w").Op("*").Qual("sync", "Mutex").Comment("queues this process's writes (sqlite.WriteLock)"))
-		f.Comment("NewDriver returns a Driver over a database opened by backends/sqlite.")
+		f.Comment("NewDriver returns a Driver over a database opened by backends/sqlite; its")
+		f.Comment("queries run as prepared statements (sqlite.Stmts).")
 		f.Func().Id("NewDriver").Params(jen.Id("db").Op("*").Qual(pkgSQL, "DB")).Op("*").Id("Driver").Block(
-			jen.Return(jen.Op("&").Id("Driver").Values(jen.Dict{jen.Id("db"): jen.Id("db"), jen.Id("q"): jen.Id("New").Call(jen.Id("db")),
+			jen.Return(jen.Op("&").Id("Driver").Values(jen.Dict{jen.Id("db"): jen.Id("db"), jen.Id("q"): jen.Id("New").Call(jen.Qual(pkgSQLiteBackend, "NewStmts").Call(jen.Id("db"))),
 				jen.Id("w"): jen.Qual(pkgSQLiteBackend, "WriteLock").Call(jen.Id("db"))})))
 	}
 	f.Var().Id("_").Qual(pkgBackends, "Driver").Types(T).Op("=").Parens(jen.Op("*").Id("Driver")).Parens(jen.Nil())
