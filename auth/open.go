@@ -3,10 +3,7 @@ package auth
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/taskmodel/taskmodel/backends/postgres"
@@ -21,11 +18,6 @@ import (
 func Open(ctx context.Context, db config.Database) (Store, func() error, error) {
 	switch db.Driver {
 	case config.SQLite:
-		if db.Name != ":memory:" {
-			if err := os.MkdirAll(filepath.Dir(db.Name), 0o755); err != nil {
-				return nil, nil, fmt.Errorf("database %s: %w", db, err)
-			}
-		}
 		sdb, err := sqlite.Open(ctx, db.Name)
 		if err != nil {
 			return nil, nil, fmt.Errorf("database %s: %w", db, err)
@@ -56,21 +48,9 @@ func openPostgres(ctx context.Context, db config.Database) (*pgxpool.Pool, error
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := pgxpool.ParseConfig(dsn)
+	cfg, err := postgres.SchemaConfig(ctx, dsn, db.Schema)
 	if err != nil {
 		return nil, err
-	}
-	if db.Schema != "" {
-		conn, err := pgx.ConnectConfig(ctx, cfg.ConnConfig.Copy())
-		if err != nil {
-			return nil, err
-		}
-		_, err = conn.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{db.Schema}.Sanitize())
-		conn.Close(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("create schema %s: %w", db.Schema, err)
-		}
-		cfg.ConnConfig.RuntimeParams["search_path"] = db.Schema
 	}
 	return postgres.OpenConfig(ctx, cfg)
 }

@@ -442,7 +442,6 @@ func (b *Backend) countByStatus(ctx context.Context, model string) (map[string]i
 		return nil, fmt.Errorf("server: model name %q is not a table name", model)
 	}
 	q := `SELECT status, count(*) FROM "` + model + `" GROUP BY status`
-	out := map[string]int64{}
 	switch {
 	case b.sqlite != nil:
 		rows, err := b.sqlite.QueryContext(ctx, q)
@@ -450,32 +449,34 @@ func (b *Backend) countByStatus(ctx context.Context, model string) (map[string]i
 			return nil, err
 		}
 		defer rows.Close()
-		for rows.Next() {
-			var s string
-			var n int64
-			if err := rows.Scan(&s, &n); err != nil {
-				return nil, err
-			}
-			out[s] = n
-		}
-		return out, rows.Err()
+		return scanCounts(rows)
 	case b.pg != nil:
 		rows, err := b.pg.Query(ctx, q)
 		if err != nil {
 			return nil, err
 		}
 		defer rows.Close()
-		for rows.Next() {
-			var s string
-			var n int64
-			if err := rows.Scan(&s, &n); err != nil {
-				return nil, err
-			}
-			out[s] = n
-		}
-		return out, rows.Err()
+		return scanCounts(rows)
 	}
 	return nil, nil
+}
+
+// scanCounts reads (status, count) rows of database/sql or pgx.
+func scanCounts(rows interface {
+	Next() bool
+	Scan(...any) error
+	Err() error
+}) (map[string]int64, error) {
+	out := map[string]int64{}
+	for rows.Next() {
+		var s string
+		var n int64
+		if err := rows.Scan(&s, &n); err != nil {
+			return nil, err
+		}
+		out[s] = n
+	}
+	return out, rows.Err()
 }
 
 var reTable = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)

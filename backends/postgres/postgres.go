@@ -122,3 +122,28 @@ func apply(ctx context.Context, conn *pgx.Conn, m tasktype.Migration) error {
 		return err
 	})
 }
+
+// SchemaConfig parses dsn into a pool configuration whose connections use
+// schema as their search path, creating the schema if it is missing; an
+// empty schema leaves the DSN's own search path. Open the pool with
+// OpenConfig.
+func SchemaConfig(ctx context.Context, dsn, schema string) (*pgxpool.Config, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, err
+	}
+	if schema == "" {
+		return cfg, nil
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg.ConnConfig.Copy())
+	if err != nil {
+		return nil, err
+	}
+	_, err = conn.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{schema}.Sanitize())
+	conn.Close(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("create schema %s: %w", schema, err)
+	}
+	cfg.ConnConfig.RuntimeParams["search_path"] = schema
+	return cfg, nil
+}

@@ -14,6 +14,8 @@ import (
 	"database/sql"
 	"fmt"
 	"net/url"
+	"os"
+	"path/filepath"
 	"sync/atomic"
 	"time"
 
@@ -30,8 +32,8 @@ var memoryDBs atomic.Int64
 // MaxConns is how many connections Open keeps to a database file.
 const MaxConns = 16
 
-// Open opens (creating if needed) the SQLite database at path — ":memory:"
-// for a private in-memory one — and applies migrations. Writes use
+// Open opens (creating if needed, with its directory) the SQLite database at
+// path — ":memory:" for a private in-memory one — and applies migrations. Writes use
 // BEGIN IMMEDIATE, so concurrent writers queue on the busy timeout instead of
 // failing on a lock upgrade.
 func Open(ctx context.Context, path string, migrations ...[]tasktype.Migration) (*sql.DB, error) {
@@ -46,6 +48,9 @@ func Open(ctx context.Context, path string, migrations ...[]tasktype.Migration) 
 		// One shared-cache database per Open, so every pooled connection sees it.
 		dsn = fmt.Sprintf("file:taskmodel-mem-%d?mode=memory&cache=shared&%s", memoryDBs.Add(1), q.Encode())
 	} else {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		}
 		q.Add("_pragma", "journal_mode(WAL)")
 		// Reads through a memory map and a 32 MiB page cache: without them each
 		// page outside SQLite's 2 MiB default cache is a pread syscall (a

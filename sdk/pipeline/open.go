@@ -3,12 +3,8 @@ package pipeline
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
-
+	"github.com/taskmodel/taskmodel/backends/postgres"
 	"github.com/taskmodel/taskmodel/config"
 	"github.com/taskmodel/taskmodel/sdk/pipeline/storage"
 	"github.com/taskmodel/taskmodel/sdk/pipeline/storage/pgstore"
@@ -31,11 +27,6 @@ func Open(ctx context.Context, db config.Database, opts ...Option) (*Tracker, er
 func OpenStorage(ctx context.Context, db config.Database) (storage.Storage, error) {
 	switch db.Driver {
 	case config.SQLite:
-		if db.Name != ":memory:" {
-			if err := os.MkdirAll(filepath.Dir(db.Name), 0o755); err != nil {
-				return nil, fmt.Errorf("database %s: %w", db, err)
-			}
-		}
 		st, err := sqlitestore.Open(ctx, db.Name)
 		if err != nil {
 			return nil, fmt.Errorf("database %s: %w", db, err)
@@ -56,21 +47,9 @@ func openPostgres(ctx context.Context, db config.Database) (storage.Storage, err
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := pgxpool.ParseConfig(dsn)
+	cfg, err := postgres.SchemaConfig(ctx, dsn, db.Schema)
 	if err != nil {
 		return nil, err
-	}
-	if db.Schema != "" {
-		conn, err := pgx.ConnectConfig(ctx, cfg.ConnConfig.Copy())
-		if err != nil {
-			return nil, err
-		}
-		_, err = conn.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{db.Schema}.Sanitize())
-		conn.Close(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("create schema %s: %w", db.Schema, err)
-		}
-		cfg.ConnConfig.RuntimeParams["search_path"] = db.Schema
 	}
 	return pgstore.Open(ctx, cfg)
 }

@@ -14,7 +14,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
@@ -228,9 +227,6 @@ func openServeDB(ctx context.Context, d config.Database) (*serveDB, error) {
 		if d.Name == ":memory:" {
 			return nil, usagef(errors.New("taskmodel serve needs a database file, not :memory: (the worker pool and the server share it)"))
 		}
-		if err := os.MkdirAll(filepath.Dir(d.Name), 0o755); err != nil {
-			return nil, fmt.Errorf("database %s: %w", d, err)
-		}
 		db, err := sqlite.Open(ctx, d.Name, catalog.Migrations(sqlite.Engine))
 		if err != nil {
 			return nil, fmt.Errorf("database %s: %w", d, err)
@@ -241,21 +237,9 @@ func openServeDB(ctx context.Context, d config.Database) (*serveDB, error) {
 		if err != nil {
 			return nil, err
 		}
-		pcfg, err := pgxpool.ParseConfig(dsn)
+		pcfg, err := postgres.SchemaConfig(ctx, dsn, d.Schema)
 		if err != nil {
 			return nil, fmt.Errorf("database %s: %w", d, err)
-		}
-		if d.Schema != "" {
-			conn, err := pgx.ConnectConfig(ctx, pcfg.ConnConfig.Copy())
-			if err != nil {
-				return nil, fmt.Errorf("database %s: %w", d, err)
-			}
-			_, err = conn.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{d.Schema}.Sanitize())
-			conn.Close(ctx)
-			if err != nil {
-				return nil, fmt.Errorf("create schema %s: %w", d.Schema, err)
-			}
-			pcfg.ConnConfig.RuntimeParams["search_path"] = d.Schema
 		}
 		pool, err := postgres.OpenConfig(ctx, pcfg, catalog.Migrations(postgres.Engine))
 		if err != nil {
