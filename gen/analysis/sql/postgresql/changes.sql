@@ -2,12 +2,16 @@
 -- Change stream of model "analysis" for postgresql: how other processes see its tasks change.
 
 -- Every committed insert or update of a task notifies the channel
--- "<schema>.taskmodel_analysis" with "id version status from" (from empty on insert).
+-- "<schema>.taskmodel_analysis" with "id version status from" (from empty on insert),
+-- while a listener is registered (taskmodel_listeners, backends/postgres):
+-- NOTIFY serializes commits, which costs writers when nobody listens.
 CREATE FUNCTION analysis_notify() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM pg_notify(TG_TABLE_SCHEMA || '.taskmodel_' || TG_TABLE_NAME,
-        NEW.id::text || ' ' || NEW.version::text || ' ' || NEW.status || ' ' ||
-        CASE WHEN TG_OP = 'UPDATE' THEN OLD.status ELSE '' END);
+    IF EXISTS (SELECT 1 FROM taskmodel_listeners WHERE channel = 'analysis') THEN
+        PERFORM pg_notify(TG_TABLE_SCHEMA || '.taskmodel_' || TG_TABLE_NAME,
+            NEW.id::text || ' ' || NEW.version::text || ' ' || NEW.status || ' ' ||
+            CASE WHEN TG_OP = 'UPDATE' THEN OLD.status ELSE '' END);
+    END IF;
     RETURN NULL;
 END
 $$;

@@ -12,7 +12,8 @@ import (
 // PostgreSQL: a row trigger on the model's table sends pg_notify on the
 // channel "<schema>.taskmodel_<model>" with "id version status from" (from
 // empty on insert) for every insert and update, whichever statement made it
-// (the group-committed batches and the worker's claim included). NOTIFY is
+// (the group-committed batches and the worker's claim included), while a
+// listener of the model is registered in taskmodel_listeners. NOTIFY is
 // transactional: only committed changes are sent, in commit order.
 // backends/postgres.Notifier listens.
 //
@@ -28,12 +29,15 @@ func (g *generator) changesSQL(e Engine) []byte {
 	p("%s\n-- Change stream of model %q for %s: how other processes see its tasks change.\n\n", SQLHeader, g.m.Name, e)
 	if e == PostgreSQL {
 		p("-- Every committed insert or update of a task notifies the channel\n")
-		p("-- \"<schema>.taskmodel_%s\" with \"id version status from\" (from empty on insert).\n", g.m.Name)
+		p("-- \"<schema>.taskmodel_%s\" with \"id version status from\" (from empty on insert),\n", g.m.Name)
+		p("-- while a listener is registered (taskmodel_listeners, backends/postgres):\n")
+		p("-- NOTIFY serializes commits, which costs writers when nobody listens.\n")
 		p("CREATE FUNCTION %s_notify() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n", table)
-		p("    PERFORM pg_notify(TG_TABLE_SCHEMA || '.taskmodel_' || TG_TABLE_NAME,\n")
-		p("        NEW.id::text || ' ' || NEW.version::text || ' ' || NEW.status || ' ' ||\n")
-		p("        CASE WHEN TG_OP = 'UPDATE' THEN OLD.status ELSE '' END);\n")
-		p("    RETURN NULL;\nEND\n$$;\n\n")
+		p("    IF EXISTS (SELECT 1 FROM taskmodel_listeners WHERE channel = %s) THEN\n", quoteSQL(table))
+		p("        PERFORM pg_notify(TG_TABLE_SCHEMA || '.taskmodel_' || TG_TABLE_NAME,\n")
+		p("            NEW.id::text || ' ' || NEW.version::text || ' ' || NEW.status || ' ' ||\n")
+		p("            CASE WHEN TG_OP = 'UPDATE' THEN OLD.status ELSE '' END);\n")
+		p("    END IF;\n    RETURN NULL;\nEND\n$$;\n\n")
 		p("CREATE TRIGGER %s_notify AFTER INSERT OR UPDATE ON %s\n    FOR EACH ROW EXECUTE FUNCTION %s_notify();\n", table, table, table)
 	} else {
 		p("-- Tasks by their last change: what a polling change stream reads.\n")
