@@ -88,7 +88,7 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, migrations []tasktype.Migr
 			err = uerr
 		}
 	}()
-	for _, table := range []string{migrationsTable, leasesTable} {
+	for _, table := range []string{migrationsTable, leasesTable, listenersTable} {
 		if _, err := conn.Exec(ctx, table); err != nil {
 			return fmt.Errorf("postgres: %w", err)
 		}

@@ -320,11 +320,17 @@ var schemaPostgreSQL string
 //go:embed sql/postgresql/worker.sql
 var workerPostgreSQL string
 
+//go:embed sql/postgresql/changes.sql
+var changesPostgreSQL string
+
 //go:embed sql/sqlite/schema.sql
 var schemaSQLite string
 
 //go:embed sql/sqlite/worker.sql
 var workerSQLite string
+
+//go:embed sql/sqlite/changes.sql
+var changesSQLite string
 
 // Migrations returns the schema migrations of the model for an engine,
 // "postgresql" or "sqlite", in order; nil for another engine.
@@ -337,6 +343,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "model_upload/0002_worker",
 			SQL:  workerPostgreSQL,
+		}, {
+			Name: "model_upload/0003_changes",
+			SQL:  changesPostgreSQL,
 		}}
 	case "sqlite":
 		return []tasktype.Migration{{
@@ -345,6 +354,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "model_upload/0002_worker",
 			SQL:  workerSQLite,
+		}, {
+			Name: "model_upload/0003_changes",
+			SQL:  changesSQLite,
 		}}
 	}
 	return nil

@@ -405,8 +405,14 @@ func (x *PipelineRun) RetentionTime() (time.Time, bool) {
 //go:embed sql/postgresql/schema.sql
 var schemaPostgreSQL string
 
+//go:embed sql/postgresql/changes.sql
+var changesPostgreSQL string
+
 //go:embed sql/sqlite/schema.sql
 var schemaSQLite string
+
+//go:embed sql/sqlite/changes.sql
+var changesSQLite string
 
 // Migrations returns the schema migrations of the model for an engine,
 // "postgresql" or "sqlite", in order; nil for another engine.
@@ -416,11 +422,17 @@ func Migrations(engine string) []tasktype.Migration {
 		return []tasktype.Migration{{
 			Name: "pipeline_run/0001_schema",
 			SQL:  schemaPostgreSQL,
+		}, {
+			Name: "pipeline_run/0003_changes",
+			SQL:  changesPostgreSQL,
 		}}
 	case "sqlite":
 		return []tasktype.Migration{{
 			Name: "pipeline_run/0001_schema",
 			SQL:  schemaSQLite,
+		}, {
+			Name: "pipeline_run/0003_changes",
+			SQL:  changesSQLite,
 		}}
 	}
 	return nil

@@ -460,8 +460,14 @@ func (x *StageState) RetentionTime() (time.Time, bool) {
 //go:embed sql/postgresql/schema.sql
 var schemaPostgreSQL string
 
+//go:embed sql/postgresql/changes.sql
+var changesPostgreSQL string
+
 //go:embed sql/sqlite/schema.sql
 var schemaSQLite string
+
+//go:embed sql/sqlite/changes.sql
+var changesSQLite string
 
 // Migrations returns the schema migrations of the model for an engine,
 // "postgresql" or "sqlite", in order; nil for another engine.
@@ -471,11 +477,17 @@ func Migrations(engine string) []tasktype.Migration {
 		return []tasktype.Migration{{
 			Name: "stage/0001_schema",
 			SQL:  schemaPostgreSQL,
+		}, {
+			Name: "stage/0003_changes",
+			SQL:  changesPostgreSQL,
 		}}
 	case "sqlite":
 		return []tasktype.Migration{{
 			Name: "stage/0001_schema",
 			SQL:  schemaSQLite,
+		}, {
+			Name: "stage/0003_changes",
+			SQL:  changesSQLite,
 		}}
 	}
 	return nil

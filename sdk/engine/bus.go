@@ -57,6 +57,11 @@ func (s *Subscription[T]) send(ch Change[T]) {
 type bus[T any] struct {
 	mu   sync.Mutex
 	subs map[*Subscription[T]]uuid.UUID // uuid.Nil: every task
+	// last is what was delivered, when other processes' changes are
+	// delivered too (WithChanges); nil otherwise.
+	last *delivered
+	// pending holds the versions this engine is writing (WithChanges only).
+	pending map[pendingKey]chan struct{}
 }
 
 func newBus[T any]() *bus[T] { return &bus[T]{subs: map[*Subscription[T]]uuid.UUID{}} }
@@ -64,6 +69,30 @@ func newBus[T any]() *bus[T] { return &bus[T]{subs: map[*Subscription[T]]uuid.UU
 func (b *bus[T]) publish(ch Change[T]) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.last != nil {
+		if _, ok := b.last.admit(ch.Key.ID, ch.Key.Version, ch.Key.Status); !ok {
+			return
+		}
+	}
+	b.fanOut(ch)
+}
+
+// publishRemote delivers a change another process made, if it is newer than
+// what was delivered; guessFrom sets From to the status last delivered.
+func (b *bus[T]) publishRemote(ch Change[T], guessFrom bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	prev, ok := b.last.admit(ch.Key.ID, ch.Key.Version, ch.Key.Status)
+	if !ok {
+		return
+	}
+	if guessFrom {
+		ch.From = prev
+	}
+	b.fanOut(ch)
+}
+
+func (b *bus[T]) fanOut(ch Change[T]) {
 	for s, id := range b.subs {
 		if id == uuid.Nil || id == ch.Key.ID {
 			s.send(ch)
@@ -86,7 +115,12 @@ func (e *Engine[T, E, PT]) Announce(x *T, from string, ev E) { e.publish(x, from
 
 // Subscribe streams the changes this engine makes, to the task id or, with
 // uuid.Nil, to every task, until ctx ends or Close. It sees changes made in
-// this process through this engine; Watch also sees other processes'.
+// this process through this engine at once and, when the engine has a
+// change source (WithChanges), other processes' changes too: each task's
+// changes then arrive once each, in version order, but versions written in
+// quick succession by another process may coalesce into the latest (its
+// Change has no Event, and From is the status last delivered). Watch polls
+// one task when there is no change source.
 func (e *Engine[T, E, PT]) Subscribe(ctx context.Context, id uuid.UUID) *Subscription[T] {
 	c := make(chan Change[T], SubscriptionBuffer)
 	s := &Subscription[T]{C: c, c: c}
@@ -94,11 +128,13 @@ func (e *Engine[T, E, PT]) Subscribe(ctx context.Context, id uuid.UUID) *Subscri
 	e.bus.mu.Lock()
 	e.bus.subs[s] = id
 	e.bus.mu.Unlock()
+	e.follow()
 	done := make(chan struct{})
 	s.stop = func() { cancel(); <-done }
 	go func() {
 		defer close(done)
 		<-ctx.Done()
+		e.unfollow()
 		e.bus.mu.Lock()
 		delete(e.bus.subs, s)
 		close(c)

@@ -24,6 +24,16 @@
 // subscribers lose changes rather than slow writers down; Dropped says how
 // many.
 //
+// With a change source (WithChanges: backends/postgres.Notifier, which
+// LISTENs to notifications a trigger sends on commit, or
+// backends/sqlite.Poller, which polls the tasks changed since its last read),
+// Subscribe also streams the changes other processes make: for each notice
+// the engine reads the task and delivers it, unless a version at least as
+// new was delivered already. Each task's changes then arrive once, in
+// version order; another process's changes in quick succession may coalesce
+// into the latest, which carries no Event. The engine listens only while it
+// has subscribers.
+//
 // # Cancellation
 //
 // Cancel fires the worker section's cancel event. Workers (package

@@ -32,16 +32,18 @@ type Engine[T any, E ~string, PT Model[T, E]] struct {
 	bus    *bus[T]
 	now    func() time.Time
 	poll   time.Duration
+	remote *remote // nil without WithChanges
 }
 
 // Option configures an Engine.
 type Option func(*options)
 
 type options struct {
-	store  []backends.Option
-	worker tasktype.Worker
-	now    func() time.Time
-	poll   time.Duration
+	store   []backends.Option
+	worker  tasktype.Worker
+	now     func() time.Time
+	poll    time.Duration
+	changes backends.ChangeSource
 }
 
 // WithClock sets the clock (tests use a fake one).
@@ -68,13 +70,18 @@ func New[T any, E ~string, PT Model[T, E]](driver backends.Driver[T], opts ...Op
 	for _, opt := range opts {
 		opt(&o)
 	}
-	return &Engine[T, E, PT]{
+	e := &Engine[T, E, PT]{
 		store:  backends.NewStore[T, E, PT](driver, o.store...),
 		worker: o.worker,
 		bus:    newBus[T](),
 		now:    o.now,
 		poll:   o.poll,
 	}
+	if o.changes != nil {
+		e.remote = &remote{src: o.changes}
+		e.bus.last = &delivered{}
+	}
+	return e
 }
 
 // Store returns the engine's store.
@@ -123,7 +130,9 @@ func (e *Engine[T, E, PT]) Fire(ctx context.Context, id uuid.UUID, ev E, mutate 
 // FireFrom is Fire on a task the caller has read: guarded by the status and
 // version it was read with, without another read.
 func (e *Engine[T, E, PT]) FireFrom(ctx context.Context, cur *T, ev E, mutate func(*T), meta Meta) (*T, error) {
-	from := PT(cur).Key().Status
+	k := PT(cur).Key()
+	from := k.Status
+	defer e.writing(k.ID, k.Version+1)()
 	x, err := e.store.FireFrom(ctx, cur, ev, mutate, meta)
 	if err != nil {
 		return nil, err
@@ -194,6 +203,8 @@ func (e *Engine[T, E, PT]) ProgressFrom(ctx context.Context, cur *T, done float6
 			return nil, &tasktype.FieldError{Field: "progress", Rule: "mapping", Message: fmt.Sprintf("status %s maps no progress in the spec, and no detail was given", PT(cur).Key().Status)}
 		}
 	}
+	k := PT(cur).Key()
+	defer e.writing(k.ID, k.Version+1)()
 	x, err := e.store.Update(ctx, cur, func(x *T) {
 		PT(x).ReportProgress(done)
 		if detail != nil {

@@ -262,7 +262,32 @@ func (d *Driver) Lost(ctx context.Context, running string, now time.Time, limit 
 }
 
 var _ backends.WorkDriver[datasetupload.DatasetUpload] = (*Driver)(nil)
+var _ backends.ChangeLister = (*Driver)(nil)
 
+// ChangedSince returns up to limit tasks changed since (since, afterID), in
+// (updated_at, id) order, as notices.
+func (d *Driver) ChangedSince(ctx context.Context, since time.Time, afterID uuid.UUID, limit int) ([]backends.Notice, error) {
+	since = since.UTC()
+	rows, err := d.q.ChangedSince(ctx, ChangedSinceParams{
+		TmAfterID:     afterID,
+		TmMaxRows:     int64(limit),
+		TmSince:       since,
+		TmSinceStrict: since,
+	})
+	if err != nil {
+		return nil, classify(err)
+	}
+	out := make([]backends.Notice, len(rows))
+	for i, r := range rows {
+		out[i] = backends.Notice{
+			At:      r.UpdatedAt.UTC(),
+			ID:      r.ID,
+			Status:  r.Status,
+			Version: r.Version,
+		}
+	}
+	return out, nil
+}
 func fromRow(r DatasetUpload) (*datasetupload.DatasetUpload, error) {
 	x := &datasetupload.DatasetUpload{
 		CreatedAt:        r.CreatedAt.UTC(),

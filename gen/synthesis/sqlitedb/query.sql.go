@@ -12,6 +12,62 @@ import (
 	"github.com/google/uuid"
 )
 
+const changedSince = `-- name: ChangedSince :many
+SELECT id, version, status, updated_at FROM synthesis
+WHERE updated_at >= ?1 AND (updated_at > ?2 OR id > ?3)
+ORDER BY updated_at, id
+LIMIT ?4
+`
+
+type ChangedSinceParams struct {
+	TmSince       time.Time
+	TmSinceStrict time.Time
+	TmAfterID     uuid.UUID
+	TmMaxRows     int64
+}
+
+type ChangedSinceRow struct {
+	ID        uuid.UUID
+	Version   int64
+	Status    string
+	UpdatedAt time.Time
+}
+
+// Tasks changed since (tm_since, tm_after_id), in (updated_at, id) order: what
+// backends/sqlite.Poller reads.
+func (q *Queries) ChangedSince(ctx context.Context, arg ChangedSinceParams) ([]ChangedSinceRow, error) {
+	rows, err := q.db.QueryContext(ctx, changedSince,
+		arg.TmSince,
+		arg.TmSinceStrict,
+		arg.TmAfterID,
+		arg.TmMaxRows,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ChangedSinceRow
+	for rows.Next() {
+		var i ChangedSinceRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Version,
+			&i.Status,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const delete = `-- name: Delete :execrows
 DELETE FROM synthesis WHERE id = ?1
 `

@@ -62,6 +62,15 @@ DELETE FROM evaluation WHERE id IN (
 
 
 
+-- name: ChangedSince :many
+-- Tasks changed since (tm_since, tm_after_id), in (updated_at, id) order: what
+-- backends/sqlite.Poller reads.
+SELECT id, version, status, updated_at FROM evaluation
+WHERE updated_at >= sqlc.arg(tm_since) AND (updated_at > sqlc.arg(tm_since_strict) OR id > sqlc.arg(tm_after_id))
+ORDER BY updated_at, id
+LIMIT sqlc.arg(tm_max_rows);
+
+
 -- name: Reserve :many
 -- Leases up to tm_max_rows tasks in tm_status that no live lease holds, oldest
 -- first. SQLite runs one writer at a time, so the rows NOT EXISTS lets through

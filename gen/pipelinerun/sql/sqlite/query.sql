@@ -91,3 +91,13 @@ DELETE FROM pipeline_run WHERE id IN (
     SELECT f.id FROM pipeline_run AS f WHERE f.status IN ('COMPLETED', 'FAILED', 'SKIPPED', 'CANCELLED') AND f.updated_at < sqlc.arg(tm_before)
     ORDER BY f.updated_at LIMIT sqlc.arg(tm_max_rows)
 );
+
+
+
+-- name: ChangedSince :many
+-- Tasks changed since (tm_since, tm_after_id), in (updated_at, id) order: what
+-- backends/sqlite.Poller reads.
+SELECT id, version, status, updated_at FROM pipeline_run
+WHERE updated_at >= sqlc.arg(tm_since) AND (updated_at > sqlc.arg(tm_since_strict) OR id > sqlc.arg(tm_after_id))
+ORDER BY updated_at, id
+LIMIT sqlc.arg(tm_max_rows);

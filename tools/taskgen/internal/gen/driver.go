@@ -314,6 +314,9 @@ func (g *generator) driverFile(f *jen.File, e Engine) {
 	}
 	f.Func().Params(jen.Id("d").Op("*").Id("Driver")).Id("Due").Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("now").Qual("time", "Time"), jen.Id("limit").Int()).Params(jen.Index().Op("*").Add(T), jen.Error()).Block(dueBody...)
 	g.workerDriver(f, e)
+	if !pg {
+		g.changesDriver(f)
+	}
 
 	// Row decoding.
 	var fields []jen.Code

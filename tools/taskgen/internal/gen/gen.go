@@ -72,6 +72,7 @@ func Generate(m *spec.Model, opts Options) (map[string][]byte, error) {
 	for _, e := range Engines {
 		files["sql/"+string(e)+"/schema.sql"] = g.schemaSQL(e)
 		files["sql/"+string(e)+"/query.sql"] = g.querySQL(e)
+		files["sql/"+string(e)+"/changes.sql"] = g.changesSQL(e)
 		if m.Worker != nil {
 			files["sql/"+string(e)+"/worker.sql"] = g.workerSchemaSQL(e)
 		}
@@ -94,7 +95,7 @@ func FileNames(storage, worker bool) []string {
 		if !storage {
 			break
 		}
-		names = append(names, "sql/"+string(e)+"/schema.sql", "sql/"+string(e)+"/query.sql", SQLCPackages[e]+"/driver.go")
+		names = append(names, "sql/"+string(e)+"/schema.sql", "sql/"+string(e)+"/query.sql", "sql/"+string(e)+"/changes.sql", SQLCPackages[e]+"/driver.go")
 		if worker {
 			names = append(names, "sql/"+string(e)+"/worker.sql")
 		}

@@ -121,6 +121,9 @@ func (g *generator) migrations(f *jen.File) {
 			f.Var().Id("worker" + suffix).String()
 			list = append(list, jen.Values(jen.Dict{jen.Id("Name"): jen.Lit(g.m.Name + "/0002_worker"), jen.Id("SQL"): jen.Id("worker" + suffix)}))
 		}
+		f.Comment("//go:embed sql/" + string(e) + "/changes.sql")
+		f.Var().Id("changes" + suffix).String()
+		list = append(list, jen.Values(jen.Dict{jen.Id("Name"): jen.Lit(g.m.Name + "/0003_changes"), jen.Id("SQL"): jen.Id("changes" + suffix)}))
 		cases = append(cases, jen.Case(jen.Lit(string(e))).Block(jen.Return(jen.Index().Qual(pkgTasktype, "Migration").Values(list...))))
 	}
 	f.Comment("Migrations returns the schema migrations of the model for an engine,")

@@ -125,6 +125,9 @@ func (g *generator) querySQL(e Engine) []byte {
 		p("-- name: Due :many\n-- Tasks whose timeout has passed: one deadline (now - after) per timed status.\n")
 		p("SELECT %s FROM %s\nWHERE %s\nORDER BY updated_at, id\nLIMIT %s;\n", colList, table, strings.Join(conds, "\n   OR "), g.arg(e, "tm_max_rows", pick(pg, "integer", "INTEGER")))
 	}
+	if !pg {
+		p("\n\n%s", g.changesQuerySQL())
+	}
 	if m.Worker != nil {
 		p("\n\n%s", g.workerQuerySQL(e))
 	}
