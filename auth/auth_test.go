@@ -557,3 +557,50 @@ func TestOpen(t *testing.T) {
 		}
 	})
 }
+
+// TestCacheTTL: a token revoked by another process (another Store over the
+// same data) is refused once CacheTTL has passed; one revoked through this
+// Store at once.
+func TestCacheTTL(t *testing.T) {
+	each(t, func(t *testing.T, s *store, _ func(*testing.T) []map[string]any) {
+		ctx := context.Background()
+		t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+		now := t0
+		s.now = func() time.Time { return now }
+		secret, tok := mustCreate(t, s, "ana", false)
+		if _, err := s.Authenticate(ctx, secret); err != nil {
+			t.Fatal(err)
+		}
+		other := newStore(s.b) // another process over the same database
+		other.now = s.now
+		if err := other.Revoke(ctx, tok.ID); err != nil {
+			t.Fatal(err)
+		}
+		now = t0.Add(CacheTTL / 2)
+		if _, err := s.Authenticate(ctx, secret); err != nil {
+			t.Errorf("within CacheTTL of a revocation elsewhere: %v; want the cached user", err)
+		}
+		now = t0.Add(CacheTTL)
+		if _, err := s.Authenticate(ctx, secret); err != ErrUnauthorized {
+			t.Errorf("CacheTTL after a revocation elsewhere: %v; want ErrUnauthorized", err)
+		}
+		// The cache never accepts a wrong secret for a cached id.
+		good, _ := mustCreate(t, s, "bob", false)
+		if _, err := s.Authenticate(ctx, good); err != nil {
+			t.Fatal(err)
+		}
+		bad := good[:len(good)-1] + map[bool]string{true: "A", false: "B"}[good[len(good)-1] != 'A']
+		if _, err := s.Authenticate(ctx, bad); err != ErrUnauthorized {
+			t.Errorf("a wrong key for a cached id: %v; want ErrUnauthorized", err)
+		}
+		// Revoked through this store: refused at once.
+		if err := s.Revoke(ctx, tokenID(good)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Authenticate(ctx, good); err != ErrUnauthorized {
+			t.Errorf("revoked through this store: %v; want ErrUnauthorized", err)
+		}
+	})
+}
+
+func tokenID(secret string) string { return secret[len(secretPrefix) : len(secretPrefix)+idLen] }

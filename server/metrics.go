@@ -150,7 +150,9 @@ func (s *Server) observe(route string, next http.Handler) http.Handler {
 		if sw.code >= 500 {
 			level = slog.LevelWarn
 		}
-		s.log.Log(r.Context(), level, "request", slog.String("method", r.Method), slog.String("route", route), slog.String("path", r.URL.Path),
-			slog.Int("status", sw.code), slog.Duration("duration", d), slog.String("user", userOf(r).Name))
+		if s.log.Enabled(r.Context(), level) {
+			s.log.LogAttrs(r.Context(), level, "request", slog.String("method", r.Method), slog.String("route", route), slog.String("path", r.URL.Path),
+				slog.Int("status", sw.code), slog.Duration("duration", d))
+		}
 	})
 }
