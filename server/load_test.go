@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -24,13 +23,15 @@ import (
 func BenchmarkLoad(b *testing.B) {
 	const clients = 32
 	bare := func(b *testing.B) string {
-		body := []byte(`{"task_id":"01a2293f-43a7-7c0c-b2e1-88d61dee81c4","task_type":"analysis","status":"PROCESSING","progress":55}` + "\n")
+		// A task as GET /tasks/{id} returns it (the size of a seed-004 task).
+		body := []byte(`{"task_id":"01a2293e-55bd-7a81-96a6-cc775c50e831","task_type":"analysis","id":"01a2293e-55bd-7a81-96a6-cc775c50e831","status":"CREATED","version":1,"created_at":"2026-11-29T21:38:00.765688Z","updated_at":"2026-11-29T21:38:00.765688Z","user_id":"alice","tool_id":"profile-my-data","agents":["unified-profiler","score-risk"],"progress":0,"progress_detail":null,"error_code":null,"error_message":null,"blobs_cleaned":false,"upload_started_at":null,"upload_failed_at":null,"queued_at":null,"processing_started_at":null,"completed_at":null,"failed_at":null,"cancelled_at":null,"expired_at":null}` + "\n")
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			b.Fatal(err)
 		}
 		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Cache-Control", "no-store")
 			_, _ = w.Write(body)
 		})}
 		go func() { _ = srv.Serve(ln) }()
@@ -112,5 +113,4 @@ func load(b *testing.B, clients int, target func(i int) (url, token string)) {
 	b.ReportMetric(pct(0.50), "p50-ms")
 	b.ReportMetric(pct(0.99), "p99-ms")
 	b.ReportMetric(0, "ns/op")
-	_ = fmt.Sprint
 }
