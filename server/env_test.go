@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -262,8 +261,6 @@ func (e *env) put(u map[string]any, contentType, body string) {
 	e.t.Helper()
 	e.must(200, "PUT", u["url"].(string), "", body, "Content-Type", contentType)
 }
-
-var _ = httptest.NewRecorder
 
 // testWriter sends log lines to the test's log.
 type testWriter struct{ t testing.TB }

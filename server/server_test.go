@@ -394,8 +394,6 @@ func TestSeed002Examples(t *testing.T) {
 	}
 }
 
-var _ = analysis.ModelName
-
 // TestModelsWithoutOwner: a stage task (seed 001: no api section, a
 // task_id field of its own) is visible to admins only, and its JSON keeps
 // its own task_id, once.
