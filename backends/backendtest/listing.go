@@ -101,21 +101,7 @@ func RunListing(t *testing.T, newDrivers ListingFactory) {
 	G := mkEval(5*time.Minute, tag("exp-1"), evaluation.EventCancel) // evaluation, CANCELLED
 	clock.ns.Store(now.UnixNano())
 
-	ids := func(rows []backends.Row) []uuid.UUID {
-		out := make([]uuid.UUID, len(rows))
-		for i, r := range rows {
-			out[i] = r.ID
-		}
-		return out
-	}
-	list := func(t *testing.T, f backends.ListFilter) []backends.Row {
-		t.Helper()
-		rows, err := cat.List(ctx, f)
-		if err != nil {
-			t.Fatalf("List(%+v): %v", f, err)
-		}
-		return rows
-	}
+	list := func(t *testing.T, f backends.ListFilter) []backends.Row { return listRows(t, ctx, cat, f) }
 	codes := func(cs ...tasktype.Code) []tasktype.Code { return cs }
 	tests := []struct {
 		name string
@@ -140,18 +126,18 @@ func RunListing(t *testing.T, newDrivers ListingFactory) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := ids(list(t, tt.f)); !slices.Equal(got, tt.want) {
+			if got := rowIDs(list(t, tt.f)); !slices.Equal(got, tt.want) {
 				t.Errorf("got  %v\nwant %v", got, tt.want)
 			}
 		})
 	}
 
 	t.Run("pagination has no gaps or duplicates", func(t *testing.T) {
-		all := ids(list(t, backends.ListFilter{WithinHours: 72, Limit: 100}))
+		all := rowIDs(list(t, backends.ListFilter{WithinHours: 72, Limit: 100}))
 		for _, size := range []int{1, 2, 3, 5} {
 			var paged []uuid.UUID
 			for off := 0; off < len(all)+size; off += size {
-				paged = append(paged, ids(list(t, backends.ListFilter{WithinHours: 72, Limit: size, Offset: off}))...)
+				paged = append(paged, rowIDs(list(t, backends.ListFilter{WithinHours: 72, Limit: size, Offset: off}))...)
 			}
 			if !slices.Equal(paged, all) {
 				t.Errorf("pages of %d: %v\nwant %v", size, paged, all)
@@ -299,21 +285,7 @@ func runOwnerListing(t *testing.T, newDrivers ListingFactory) {
 	P1 := mkRun(time.Minute)                                                                         // Q, no owner field
 	clock.ns.Store(now.UnixNano())
 
-	ids := func(rows []backends.Row) []uuid.UUID {
-		out := make([]uuid.UUID, len(rows))
-		for i, r := range rows {
-			out[i] = r.ID
-		}
-		return out
-	}
-	list := func(t *testing.T, f backends.ListFilter) []backends.Row {
-		t.Helper()
-		rows, err := cat.List(ctx, f)
-		if err != nil {
-			t.Fatalf("List(%+v): %v", f, err)
-		}
-		return rows
-	}
+	list := func(t *testing.T, f backends.ListFilter) []backends.Row { return listRows(t, ctx, cat, f) }
 	codes := func(cs ...tasktype.Code) []tasktype.Code { return cs }
 	both := []string{"training", "evaluation"}
 	tests := []struct {
@@ -356,7 +328,7 @@ func runOwnerListing(t *testing.T, newDrivers ListingFactory) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := ids(list(t, tt.f)); !slices.Equal(got, tt.want) {
+			if got := rowIDs(list(t, tt.f)); !slices.Equal(got, tt.want) {
 				t.Errorf("got  %v\nwant %v", got, tt.want)
 			}
 		})
@@ -364,11 +336,11 @@ func runOwnerListing(t *testing.T, newDrivers ListingFactory) {
 
 	t.Run("pagination by owner has no gaps or duplicates", func(t *testing.T) {
 		for _, owner := range []string{alice, bob} {
-			all := ids(list(t, backends.ListFilter{Owner: &owner, WithinHours: 72, Limit: 100}))
+			all := rowIDs(list(t, backends.ListFilter{Owner: &owner, WithinHours: 72, Limit: 100}))
 			for _, size := range []int{1, 2, 4} {
 				var paged []uuid.UUID
 				for off := 0; off < len(all)+size; off += size {
-					paged = append(paged, ids(list(t, backends.ListFilter{Owner: &owner, WithinHours: 72, Limit: size, Offset: off}))...)
+					paged = append(paged, rowIDs(list(t, backends.ListFilter{Owner: &owner, WithinHours: 72, Limit: size, Offset: off}))...)
 				}
 				if !slices.Equal(paged, all) {
 					t.Errorf("%s, pages of %d: %v\nwant %v", owner, size, paged, all)
@@ -396,7 +368,7 @@ func runOwnerListing(t *testing.T, newDrivers ListingFactory) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, want := ids(rows), []uuid.UUID{E2, A1, T2, E1, T3, T1}; !slices.Equal(got, want) {
+		if got, want := rowIDs(rows), []uuid.UUID{E2, A1, T2, E1, T3, T1}; !slices.Equal(got, want) {
 			t.Errorf("Lister.List(every model, alice) = %v\nwant %v", got, want)
 		}
 	})
@@ -417,4 +389,23 @@ func runOwnerListing(t *testing.T, newDrivers ListingFactory) {
 			}
 		}
 	})
+}
+
+// rowIDs returns the ids of listing rows, in order.
+func rowIDs(rows []backends.Row) []uuid.UUID {
+	out := make([]uuid.UUID, len(rows))
+	for i, r := range rows {
+		out[i] = r.ID
+	}
+	return out
+}
+
+// listRows lists through cat and fails the test on an error.
+func listRows(t *testing.T, ctx context.Context, cat *backends.Catalog, f backends.ListFilter) []backends.Row {
+	t.Helper()
+	rows, err := cat.List(ctx, f)
+	if err != nil {
+		t.Fatalf("List(%+v): %v", f, err)
+	}
+	return rows
 }

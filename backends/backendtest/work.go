@@ -101,38 +101,9 @@ func testReserveRace(t *testing.T, e env) {
 	w := e.work(t)
 	tasks := e.queued(t, 40)
 	now := e.clock.Now()
-	var mu sync.Mutex
-	seen := map[uuid.UUID]string{}
-	var wg sync.WaitGroup
-	for i := range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			owner := "w" + string(rune('a'+i))
-			for {
-				got, err := w.Reserve(e.ctx, "QUEUED", owner, now, now.Add(time.Minute), 3)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				if len(got) == 0 {
-					return
-				}
-				mu.Lock()
-				for _, c := range got {
-					if prev, dup := seen[c.Task.ID]; dup {
-						t.Errorf("task %s reserved by %s and %s", c.Task.ID, prev, owner)
-					}
-					seen[c.Task.ID] = owner
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	if len(seen) != len(tasks) {
-		t.Errorf("%d of %d tasks reserved", len(seen), len(tasks))
-	}
+	race(t, len(tasks), "reserved", func(owner string) ([]backends.Claim[analysis.Task], error) {
+		return w.Reserve(e.ctx, "QUEUED", owner, now, now.Add(time.Minute), 3)
+	})
 }
 
 func testHeartbeat(t *testing.T, e env) {
@@ -299,16 +270,29 @@ func testClaimRace(t *testing.T, e env) {
 	}
 	tasks := e.queued(t, 40)
 	now := e.clock.Now()
+	seen := race(t, len(tasks), "claimed", func(owner string) ([]backends.Claim[analysis.Task], error) {
+		return w.Claim(e.ctx, owner, now, now.Add(time.Minute), 3)
+	})
+	for _, x := range tasks {
+		h, err := e.store.History(e.ctx, x.ID)
+		if err != nil || len(h) != 4 || h[3].To != "PROCESSING" || h[3].Actor != seen[x.ID] {
+			t.Errorf("task %s: history %+v, %v", x.ID, h, err)
+		}
+	}
+}
+
+// race runs 16 workers that take batches with take until none is left,
+// checks that each of the n tasks went to exactly one of them, and returns
+// which worker took each.
+func race(t *testing.T, n int, verb string, take func(owner string) ([]backends.Claim[analysis.Task], error)) map[uuid.UUID]string {
 	var mu sync.Mutex
 	seen := map[uuid.UUID]string{}
 	var wg sync.WaitGroup
 	for i := range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			owner := "w" + string(rune('a'+i))
 			for {
-				got, err := w.Claim(e.ctx, owner, now, now.Add(time.Minute), 3)
+				got, err := take(owner)
 				if err != nil {
 					t.Error(err)
 					return
@@ -319,22 +303,17 @@ func testClaimRace(t *testing.T, e env) {
 				mu.Lock()
 				for _, c := range got {
 					if prev, dup := seen[c.Task.ID]; dup {
-						t.Errorf("task %s claimed by %s and %s", c.Task.ID, prev, owner)
+						t.Errorf("task %s %s by %s and %s", c.Task.ID, verb, prev, owner)
 					}
 					seen[c.Task.ID] = owner
 				}
 				mu.Unlock()
 			}
-		}()
+		})
 	}
 	wg.Wait()
-	if len(seen) != len(tasks) {
-		t.Errorf("%d of %d tasks claimed", len(seen), len(tasks))
+	if len(seen) != n {
+		t.Errorf("%d of %d tasks %s", len(seen), n, verb)
 	}
-	for _, x := range tasks {
-		h, err := e.store.History(e.ctx, x.ID)
-		if err != nil || len(h) != 4 || h[3].To != "PROCESSING" || h[3].Actor != seen[x.ID] {
-			t.Errorf("task %s: history %+v, %v", x.ID, h, err)
-		}
-	}
+	return seen
 }
