@@ -513,7 +513,7 @@ WITH u AS (
         started_at = u.started_at,
         ended_at = u.ended_at
     FROM u
-    WHERE pipeline_run.id = u.id AND pipeline_run.status = u.tm_from_status AND pipeline_run.version = u.tm_from_version
+    WHERE pipeline_run.id = ANY (ARRAY(SELECT u.id FROM u)) AND pipeline_run.id = u.id AND pipeline_run.status = u.tm_from_status AND pipeline_run.version = u.tm_from_version
     RETURNING pipeline_run.id
 )
 INSERT INTO pipeline_run_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)

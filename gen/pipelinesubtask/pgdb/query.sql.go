@@ -383,7 +383,7 @@ WITH u AS (
         started_at = u.started_at,
         ended_at = u.ended_at
     FROM u
-    WHERE pipeline_subtask.id = u.id AND pipeline_subtask.status = u.tm_from_status AND pipeline_subtask.version = u.tm_from_version
+    WHERE pipeline_subtask.id = ANY (ARRAY(SELECT u.id FROM u)) AND pipeline_subtask.id = u.id AND pipeline_subtask.status = u.tm_from_status AND pipeline_subtask.version = u.tm_from_version
     RETURNING pipeline_subtask.id
 )
 INSERT INTO pipeline_subtask_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)

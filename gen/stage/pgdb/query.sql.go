@@ -363,7 +363,7 @@ WITH u AS (
         started_at = u.started_at,
         ended_at = u.ended_at
     FROM u
-    WHERE stage.id = u.id AND stage.status = u.tm_from_status AND stage.version = u.tm_from_version
+    WHERE stage.id = ANY (ARRAY(SELECT u.id FROM u)) AND stage.id = u.id AND stage.status = u.tm_from_status AND stage.version = u.tm_from_version
     RETURNING stage.id
 )
 INSERT INTO stage_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)

@@ -28,7 +28,7 @@ WITH c AS (
     RETURNING task_id, attempt
 ), t AS (
     UPDATE synthesis AS w SET status = 'RUNNING', version = w.version + 1, updated_at = $1::timestamptz, started_at = $1::timestamptz
-    FROM l WHERE w.id = l.task_id
+    FROM l WHERE w.id = ANY (ARRAY(SELECT l.task_id FROM l)) AND w.id = l.task_id
     RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.tag, w.error_message, w.num_samples, w.user_id, w.started_at, w.end_date, l.attempt
 ), h AS (
     INSERT INTO synthesis_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
@@ -437,6 +437,7 @@ WITH c AS (
     RETURNING task_id, attempt
 )
 SELECT t.id, t.status, t.version, t.created_at, t.updated_at, t.tag, t.error_message, t.num_samples, t.user_id, t.started_at, t.end_date, l.attempt FROM synthesis AS t JOIN l ON l.task_id = t.id
+WHERE t.id = ANY (ARRAY(SELECT l.task_id FROM l))
 ORDER BY t.created_at, t.id
 `
 
@@ -594,7 +595,7 @@ WITH u AS (
         started_at = u.started_at,
         end_date = u.end_date
     FROM u
-    WHERE synthesis.id = u.id AND synthesis.status = u.tm_from_status AND synthesis.version = u.tm_from_version
+    WHERE synthesis.id = ANY (ARRAY(SELECT u.id FROM u)) AND synthesis.id = u.id AND synthesis.status = u.tm_from_status AND synthesis.version = u.tm_from_version
     RETURNING synthesis.id
 )
 INSERT INTO synthesis_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)

@@ -106,7 +106,7 @@ WITH u AS (
         cancelled_at = u.cancelled_at,
         expired_at = u.expired_at
     FROM u
-    WHERE analysis.id = u.id AND analysis.status = u.tm_from_status AND analysis.version = u.tm_from_version
+    WHERE analysis.id = ANY (ARRAY(SELECT u.id FROM u)) AND analysis.id = u.id AND analysis.status = u.tm_from_status AND analysis.version = u.tm_from_version
     RETURNING analysis.id
 )
 INSERT INTO analysis_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
@@ -198,6 +198,7 @@ WITH c AS (
     RETURNING task_id, attempt
 )
 SELECT sqlc.embed(t), l.attempt FROM analysis AS t JOIN l ON l.task_id = t.id
+WHERE t.id = ANY (ARRAY(SELECT l.task_id FROM l))
 ORDER BY t.created_at, t.id;
 
 -- name: Claim :many
@@ -221,7 +222,7 @@ WITH c AS (
     RETURNING task_id, attempt
 ), t AS (
     UPDATE analysis AS w SET status = 'PROCESSING', version = w.version + 1, updated_at = sqlc.arg(tm_now)::timestamptz, processing_started_at = sqlc.arg(tm_now)::timestamptz, progress = 15
-    FROM l WHERE w.id = l.task_id
+    FROM l WHERE w.id = ANY (ARRAY(SELECT l.task_id FROM l)) AND w.id = l.task_id
     RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.user_id, w.tool_id, w.agents, w.progress, w.progress_detail, w.error_code, w.error_message, w.blobs_cleaned, w.upload_started_at, w.upload_failed_at, w.queued_at, w.processing_started_at, w.completed_at, w.failed_at, w.cancelled_at, w.expired_at, l.attempt
 ), h AS (
     INSERT INTO analysis_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)

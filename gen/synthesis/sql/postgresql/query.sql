@@ -76,7 +76,7 @@ WITH u AS (
         started_at = u.started_at,
         end_date = u.end_date
     FROM u
-    WHERE synthesis.id = u.id AND synthesis.status = u.tm_from_status AND synthesis.version = u.tm_from_version
+    WHERE synthesis.id = ANY (ARRAY(SELECT u.id FROM u)) AND synthesis.id = u.id AND synthesis.status = u.tm_from_status AND synthesis.version = u.tm_from_version
     RETURNING synthesis.id
 )
 INSERT INTO synthesis_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
@@ -150,6 +150,7 @@ WITH c AS (
     RETURNING task_id, attempt
 )
 SELECT sqlc.embed(t), l.attempt FROM synthesis AS t JOIN l ON l.task_id = t.id
+WHERE t.id = ANY (ARRAY(SELECT l.task_id FROM l))
 ORDER BY t.created_at, t.id;
 
 -- name: Claim :many
@@ -173,7 +174,7 @@ WITH c AS (
     RETURNING task_id, attempt
 ), t AS (
     UPDATE synthesis AS w SET status = 'RUNNING', version = w.version + 1, updated_at = sqlc.arg(tm_now)::timestamptz, started_at = sqlc.arg(tm_now)::timestamptz
-    FROM l WHERE w.id = l.task_id
+    FROM l WHERE w.id = ANY (ARRAY(SELECT l.task_id FROM l)) AND w.id = l.task_id
     RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.tag, w.error_message, w.num_samples, w.user_id, w.started_at, w.end_date, l.attempt
 ), h AS (
     INSERT INTO synthesis_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)

@@ -79,7 +79,7 @@ WITH u AS (
         started_at = u.started_at,
         end_date = u.end_date
     FROM u
-    WHERE training.id = u.id AND training.status = u.tm_from_status AND training.version = u.tm_from_version
+    WHERE training.id = ANY (ARRAY(SELECT u.id FROM u)) AND training.id = u.id AND training.status = u.tm_from_status AND training.version = u.tm_from_version
     RETURNING training.id
 )
 INSERT INTO training_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
@@ -154,6 +154,7 @@ WITH c AS (
     RETURNING task_id, attempt
 )
 SELECT sqlc.embed(t), l.attempt FROM training AS t JOIN l ON l.task_id = t.id
+WHERE t.id = ANY (ARRAY(SELECT l.task_id FROM l))
 ORDER BY t.created_at, t.id;
 
 -- name: Claim :many
@@ -177,7 +178,7 @@ WITH c AS (
     RETURNING task_id, attempt
 ), t AS (
     UPDATE training AS w SET status = 'RUNNING', version = w.version + 1, updated_at = sqlc.arg(tm_now)::timestamptz, started_at = sqlc.arg(tm_now)::timestamptz
-    FROM l WHERE w.id = l.task_id
+    FROM l WHERE w.id = ANY (ARRAY(SELECT l.task_id FROM l)) AND w.id = l.task_id
     RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.tag, w.error_message, w.base_model, w.epochs, w.user_id, w.started_at, w.end_date, l.attempt
 ), h AS (
     INSERT INTO training_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)

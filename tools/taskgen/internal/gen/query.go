@@ -79,7 +79,12 @@ func (g *generator) querySQL(e Engine) []byte {
 		}
 		p("-- name: TransitionMany :many\n-- Transition for group commit: many rows, one statement, one commit.\n")
 		p("WITH u AS (\n    SELECT %s\n    FROM jsonb_array_elements(sqlc.arg(tm_rows)::jsonb) AS r\n), t AS (\n", strings.Join(recExprs, ",\n        "))
-		p("    UPDATE %s SET %s\n    FROM u\n    WHERE %s.id = u.id AND %s.status = u.tm_from_status AND %s.version = u.tm_from_version\n    RETURNING %s.id\n)\n", table, strings.Join(setsFrom, ",\n        "), table, table, table, table)
+		// "id = ANY (ARRAY(SELECT u.id FROM u))" makes the plan find the
+		// rows through the primary key: joined on u alone, the planner
+		// (which guesses 100 array elements) hashes a sequential scan of the
+		// whole table once it is small enough, which cost 0.5 ms a batch at
+		// 5,000 tasks and grows with the table.
+		p("    UPDATE %s SET %s\n    FROM u\n    WHERE %s.id = ANY (ARRAY(SELECT u.id FROM u)) AND %s.id = u.id AND %s.status = u.tm_from_status AND %s.version = u.tm_from_version\n    RETURNING %s.id\n)\n", table, strings.Join(setsFrom, ",\n        "), table, table, table, table, table)
 		p("INSERT INTO %s (%s)\nSELECT t.id, (SELECT coalesce(max(h.seq), 0) + 1 FROM %s h WHERE h.task_id = t.id),\n", history, histCols, history)
 		p("    u.tm_from_status, u.status, u.tm_event, u.updated_at, u.tm_attempt, u.tm_actor, u.tm_message\nFROM t JOIN u ON u.id = t.id\nRETURNING task_id;\n\n")
 	} else {

@@ -57,7 +57,7 @@ func (g *generator) workerQuerySQL(e Engine) string {
 		p("    INSERT INTO %s (task_id, owner, expires_at, attempt)\n", lease)
 		p("    SELECT c.id, sqlc.arg(tm_owner)::text, sqlc.arg(tm_expires_at)::timestamptz, 1 FROM c\n")
 		p("    %s    WHERE %s.expires_at <= sqlc.arg(tm_now)::timestamptz\n    RETURNING task_id, attempt\n)\n", upsert, lease)
-		p("SELECT sqlc.embed(t), l.attempt FROM %s AS t JOIN l ON l.task_id = t.id\nORDER BY t.created_at, t.id;\n\n", table)
+		p("SELECT sqlc.embed(t), l.attempt FROM %s AS t JOIN l ON l.task_id = t.id\nWHERE t.id = ANY (ARRAY(SELECT l.task_id FROM l))\nORDER BY t.created_at, t.id;\n\n", table)
 		if g.sqlClaim() {
 			b.WriteString(g.claimQuerySQL(upsert))
 		}
@@ -134,7 +134,10 @@ func (g *generator) claimQuerySQL(upsert string) string {
 	p("    INSERT INTO %s (task_id, owner, expires_at, attempt)\n", lease)
 	p("    SELECT c.id, sqlc.arg(tm_owner)::text, sqlc.arg(tm_expires_at)::timestamptz, 1 FROM c\n")
 	p("    %s    WHERE %s.expires_at <= %s\n    RETURNING task_id, attempt\n), t AS (\n", upsert, lease, now)
-	p("    UPDATE %s AS w SET %s\n    FROM l WHERE w.id = l.task_id\n", table, strings.Join(sets, ", "))
+	// The ANY makes the update find its rows by primary key, as in
+	// TransitionMany: joined on l alone, the plan hashed a sequential scan
+	// of the whole table.
+	p("    UPDATE %s AS w SET %s\n    FROM l WHERE w.id = ANY (ARRAY(SELECT l.task_id FROM l)) AND w.id = l.task_id\n", table, strings.Join(sets, ", "))
 	p("    RETURNING w.%s, l.attempt\n), h AS (\n", strings.Join(names, ", w."))
 	p("    INSERT INTO %s (task_id, seq, from_status, to_status, event, at, attempt, actor, message)\n", history)
 	p("    SELECT t.id, (SELECT coalesce(max(x.seq), 0) + 1 FROM %s AS x WHERE x.task_id = t.id), %s, %s, %s, %s,\n", history, quoteSQL(w.Queue.Name), quoteSQL(w.Running.Name), quoteSQL(w.Claim.Name), now)
