@@ -252,6 +252,52 @@ func (q *Queries) Create(ctx context.Context, arg CreateParams) (int64, error) {
 	return result.RowsAffected(), nil
 }
 
+const createMany = `-- name: CreateMany :execrows
+WITH u AS (
+    SELECT (r.value->>'id')::uuid AS id,
+        (r.value->>'status')::text AS status,
+        (r.value->>'version')::bigint AS version,
+        (r.value->>'created_at')::timestamptz AS created_at,
+        (r.value->>'updated_at')::timestamptz AS updated_at,
+        (r.value->>'user_id')::text AS user_id,
+        (r.value->>'tool_id')::text AS tool_id,
+        (r.value->'agents') AS agents,
+        (r.value->>'progress')::bigint AS progress,
+        nullif(r.value->'progress_detail', 'null'::jsonb) AS progress_detail,
+        (r.value->>'error_code')::text AS error_code,
+        (r.value->>'error_message')::text AS error_message,
+        (r.value->>'blobs_cleaned')::boolean AS blobs_cleaned,
+        (r.value->>'upload_started_at')::timestamptz AS upload_started_at,
+        (r.value->>'upload_failed_at')::timestamptz AS upload_failed_at,
+        (r.value->>'queued_at')::timestamptz AS queued_at,
+        (r.value->>'processing_started_at')::timestamptz AS processing_started_at,
+        (r.value->>'completed_at')::timestamptz AS completed_at,
+        (r.value->>'failed_at')::timestamptz AS failed_at,
+        (r.value->>'cancelled_at')::timestamptz AS cancelled_at,
+        (r.value->>'expired_at')::timestamptz AS expired_at,
+        (r.value->>'tm_actor')::text AS tm_actor,
+        (r.value->>'tm_message')::text AS tm_message
+    FROM jsonb_array_elements($1::jsonb) AS r
+), t AS (
+    INSERT INTO analysis (id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at)
+    SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at FROM u
+    RETURNING id, status, created_at
+)
+INSERT INTO analysis_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
+SELECT t.id, 1, NULL, t.status, NULL, t.created_at, 0, u.tm_actor, u.tm_message
+FROM t JOIN u ON u.id = t.id
+`
+
+// Create for group commit: many rows, one statement, one commit. All or none
+// are inserted.
+func (q *Queries) CreateMany(ctx context.Context, tmRows []byte) (int64, error) {
+	result, err := q.db.Exec(ctx, createMany, tmRows)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const delete = `-- name: Delete :execrows
 DELETE FROM analysis WHERE id = $1::uuid
 `

@@ -22,7 +22,7 @@ import (
 type Driver struct {
 	q       *Queries
 	group   *pgbackend.Group[transitionRow]
-	inserts *pgbackend.Group[CreateParams]
+	inserts *pgbackend.Group[insertRow]
 }
 
 // transitionRow is one transition of a group-committed batch: the task's
@@ -37,6 +37,14 @@ type transitionRow struct {
 	Message     string `json:"tm_message"`
 }
 
+// insertRow is one create of a group-committed batch: the task's columns
+// (its JSON) with its first history row's actor and message.
+type insertRow struct {
+	*datasetupload.DatasetUpload
+	Actor   string `json:"tm_actor"`
+	Message string `json:"tm_message"`
+}
+
 // NewDriver returns a Driver over a pgx pool. Concurrent creates and
 // transitions are group-committed: written together in one round trip and
 // one transaction.
@@ -45,39 +53,29 @@ func NewDriver(db DBTX) *Driver {
 	d.group = pgbackend.NewGroup(d.flush, d.transitionOne, func(r transitionRow) uuid.UUID {
 		return r.ID
 	})
-	d.inserts = pgbackend.NewGroup(d.flushInserts, d.insertOne, func(p CreateParams) uuid.UUID {
-		return p.ID
+	d.inserts = pgbackend.NewGroup(d.flushInserts, d.insertOne, func(r insertRow) uuid.UUID {
+		return r.ID
 	})
 	return d
 }
 
-// flushInserts writes a batch of creates in one pipeline: one round trip,
-// one implicit transaction. An error aborts the whole batch, which the
-// group then writes item by item.
-func (d *Driver) flushInserts(ctx context.Context, items []CreateParams) []error {
+// flushInserts writes a batch of creates in one statement: one round trip,
+// one commit. An error aborts the whole batch, which the group then writes
+// item by item.
+func (d *Driver) flushInserts(ctx context.Context, items []insertRow) []error {
 	errs := make([]error, len(items))
-	params := make([]CreateBatchParams, len(items))
-	for i, it := range items {
-		params[i] = CreateBatchParams(it)
-	}
-	br := d.q.CreateBatch(ctx, params)
-	br.Exec(func(i int, err error) {
-		errs[i] = err
-	})
-	if err := br.Close(); err != nil {
-		for i := range errs {
-			if errs[i] == nil {
-				errs[i] = err
-			}
+	rows, err := json.Marshal(items)
+	if err == nil {
+		var n int64
+		n, err = d.q.CreateMany(ctx, rows)
+		if err == nil && n != int64(len(items)) {
+			err = fmt.Errorf("create: %d of %d tasks written", n, len(items))
 		}
 	}
+	for i := range errs {
+		errs[i] = err
+	}
 	return errs
-}
-
-// insertOne writes one create with the single statement.
-func (d *Driver) insertOne(ctx context.Context, p CreateParams) error {
-	_, err := d.q.Create(ctx, p)
-	return err
 }
 
 // flush writes a batch of transitions in one statement; a row whose guard
@@ -109,9 +107,10 @@ func (d *Driver) flush(ctx context.Context, items []transitionRow) []error {
 
 var _ backends.Driver[datasetupload.DatasetUpload] = (*Driver)(nil)
 
-// Insert writes a new task and its first history row.
-func (d *Driver) Insert(ctx context.Context, x *datasetupload.DatasetUpload, h backends.History) error {
-	err := d.inserts.Do(ctx, CreateParams{
+// insertOne writes one create with the single-row statement.
+func (d *Driver) insertOne(ctx context.Context, r insertRow) error {
+	x := r.DatasetUpload
+	_, err := d.q.Create(ctx, CreateParams{
 		CreatedAt:        x.CreatedAt.UTC(),
 		DatasetName:      x.DatasetName,
 		EndDate:          backends.UTC(x.EndDate),
@@ -121,13 +120,22 @@ func (d *Driver) Insert(ctx context.Context, x *datasetupload.DatasetUpload, h b
 		StartedAt:        backends.UTC(x.StartedAt),
 		Status:           string(x.Status),
 		Tag:              x.Tag,
-		TmActor:          h.Actor,
-		TmMessage:        h.Message,
+		TmActor:          r.Actor,
+		TmMessage:        r.Message,
 		UpdatedAt:        x.UpdatedAt.UTC(),
 		UserID:           x.UserID,
 		Version:          x.Version,
 	})
-	return classify(err)
+	return err
+}
+
+// Insert writes a new task and its first history row.
+func (d *Driver) Insert(ctx context.Context, x *datasetupload.DatasetUpload, h backends.History) error {
+	return classify(d.inserts.Do(ctx, insertRow{
+		Actor:         h.Actor,
+		DatasetUpload: x,
+		Message:       h.Message,
+	}))
 }
 
 // Get reads a task.

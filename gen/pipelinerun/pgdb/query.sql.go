@@ -161,6 +161,59 @@ func (q *Queries) Create(ctx context.Context, arg CreateParams) (int64, error) {
 	return result.RowsAffected(), nil
 }
 
+const createMany = `-- name: CreateMany :execrows
+WITH u AS (
+    SELECT (r.value->>'id')::uuid AS id,
+        (r.value->>'status')::text AS status,
+        (r.value->>'version')::bigint AS version,
+        (r.value->>'created_at')::timestamptz AS created_at,
+        (r.value->>'updated_at')::timestamptz AS updated_at,
+        (r.value->>'stage')::text AS stage,
+        (r.value->>'task')::text AS task,
+        (r.value->>'hostname')::text AS hostname,
+        (r.value->>'pid')::bigint AS pid,
+        (r.value->>'ppid')::bigint AS ppid,
+        (r.value->>'user_name')::text AS user_name,
+        (r.value->>'code_version')::text AS code_version,
+        (r.value->>'git_commit')::text AS git_commit,
+        nullif(r.value->'environment', 'null'::jsonb) AS environment,
+        (r.value->>'script_path')::text AS script_path,
+        (r.value->>'script_filename')::text AS script_filename,
+        (r.value->>'log_path')::text AS log_path,
+        (r.value->>'log_filename')::text AS log_filename,
+        (r.value->>'overall_percent')::double precision AS overall_percent,
+        (r.value->>'message')::text AS message,
+        (r.value->>'current_subtask')::bigint AS current_subtask,
+        (r.value->>'total_subtasks')::bigint AS total_subtasks,
+        (r.value->>'error_message')::text AS error_message,
+        (r.value->>'error_detail')::text AS error_detail,
+        (r.value->>'memory_mb')::double precision AS memory_mb,
+        (r.value->>'cpu_percent')::double precision AS cpu_percent,
+        (r.value->>'started_at')::timestamptz AS started_at,
+        (r.value->>'ended_at')::timestamptz AS ended_at,
+        (r.value->>'tm_actor')::text AS tm_actor,
+        (r.value->>'tm_message')::text AS tm_message
+    FROM jsonb_array_elements($1::jsonb) AS r
+), t AS (
+    INSERT INTO pipeline_run (id, status, version, created_at, updated_at, stage, task, hostname, pid, ppid, user_name, code_version, git_commit, environment, script_path, script_filename, log_path, log_filename, overall_percent, message, current_subtask, total_subtasks, error_message, error_detail, memory_mb, cpu_percent, started_at, ended_at)
+    SELECT id, status, version, created_at, updated_at, stage, task, hostname, pid, ppid, user_name, code_version, git_commit, environment, script_path, script_filename, log_path, log_filename, overall_percent, message, current_subtask, total_subtasks, error_message, error_detail, memory_mb, cpu_percent, started_at, ended_at FROM u
+    RETURNING id, status, created_at
+)
+INSERT INTO pipeline_run_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
+SELECT t.id, 1, NULL, t.status, NULL, t.created_at, 0, u.tm_actor, u.tm_message
+FROM t JOIN u ON u.id = t.id
+`
+
+// Create for group commit: many rows, one statement, one commit. All or none
+// are inserted.
+func (q *Queries) CreateMany(ctx context.Context, tmRows []byte) (int64, error) {
+	result, err := q.db.Exec(ctx, createMany, tmRows)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const delete = `-- name: Delete :execrows
 DELETE FROM pipeline_run WHERE id = $1::uuid
 `

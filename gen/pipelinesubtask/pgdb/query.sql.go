@@ -122,6 +122,46 @@ func (q *Queries) Create(ctx context.Context, arg CreateParams) (int64, error) {
 	return result.RowsAffected(), nil
 }
 
+const createMany = `-- name: CreateMany :execrows
+WITH u AS (
+    SELECT (r.value->>'id')::uuid AS id,
+        (r.value->>'status')::text AS status,
+        (r.value->>'version')::bigint AS version,
+        (r.value->>'created_at')::timestamptz AS created_at,
+        (r.value->>'updated_at')::timestamptz AS updated_at,
+        (r.value->>'run_id')::uuid AS run_id,
+        (r.value->>'subtask_number')::bigint AS subtask_number,
+        (r.value->>'name')::text AS name,
+        (r.value->>'percent')::double precision AS percent,
+        (r.value->>'items_total')::bigint AS items_total,
+        (r.value->>'items_complete')::bigint AS items_complete,
+        (r.value->>'message')::text AS message,
+        (r.value->>'error_message')::text AS error_message,
+        (r.value->>'started_at')::timestamptz AS started_at,
+        (r.value->>'ended_at')::timestamptz AS ended_at,
+        (r.value->>'tm_actor')::text AS tm_actor,
+        (r.value->>'tm_message')::text AS tm_message
+    FROM jsonb_array_elements($1::jsonb) AS r
+), t AS (
+    INSERT INTO pipeline_subtask (id, status, version, created_at, updated_at, run_id, subtask_number, name, percent, items_total, items_complete, message, error_message, started_at, ended_at)
+    SELECT id, status, version, created_at, updated_at, run_id, subtask_number, name, percent, items_total, items_complete, message, error_message, started_at, ended_at FROM u
+    RETURNING id, status, created_at
+)
+INSERT INTO pipeline_subtask_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
+SELECT t.id, 1, NULL, t.status, NULL, t.created_at, 0, u.tm_actor, u.tm_message
+FROM t JOIN u ON u.id = t.id
+`
+
+// Create for group commit: many rows, one statement, one commit. All or none
+// are inserted.
+func (q *Queries) CreateMany(ctx context.Context, tmRows []byte) (int64, error) {
+	result, err := q.db.Exec(ctx, createMany, tmRows)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const delete = `-- name: Delete :execrows
 DELETE FROM pipeline_subtask WHERE id = $1::uuid
 `

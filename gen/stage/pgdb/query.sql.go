@@ -116,6 +116,44 @@ func (q *Queries) Create(ctx context.Context, arg CreateParams) (int64, error) {
 	return result.RowsAffected(), nil
 }
 
+const createMany = `-- name: CreateMany :execrows
+WITH u AS (
+    SELECT (r.value->>'id')::uuid AS id,
+        (r.value->>'status')::text AS status,
+        (r.value->>'version')::bigint AS version,
+        (r.value->>'created_at')::timestamptz AS created_at,
+        (r.value->>'updated_at')::timestamptz AS updated_at,
+        (r.value->>'stage_name')::text AS stage_name,
+        (r.value->>'attempts')::bigint AS attempts,
+        (r.value->>'task_id')::text AS task_id,
+        (r.value->'history') AS history,
+        nullif(r.value->'result', 'null'::jsonb) AS result,
+        nullif(r.value->'checkpoint', 'null'::jsonb) AS checkpoint,
+        (r.value->>'started_at')::timestamptz AS started_at,
+        (r.value->>'ended_at')::timestamptz AS ended_at,
+        (r.value->>'tm_actor')::text AS tm_actor,
+        (r.value->>'tm_message')::text AS tm_message
+    FROM jsonb_array_elements($1::jsonb) AS r
+), t AS (
+    INSERT INTO stage (id, status, version, created_at, updated_at, stage_name, attempts, task_id, history, result, checkpoint, started_at, ended_at)
+    SELECT id, status, version, created_at, updated_at, stage_name, attempts, task_id, history, result, checkpoint, started_at, ended_at FROM u
+    RETURNING id, status, created_at
+)
+INSERT INTO stage_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
+SELECT t.id, 1, NULL, t.status, NULL, t.created_at, 0, u.tm_actor, u.tm_message
+FROM t JOIN u ON u.id = t.id
+`
+
+// Create for group commit: many rows, one statement, one commit. All or none
+// are inserted.
+func (q *Queries) CreateMany(ctx context.Context, tmRows []byte) (int64, error) {
+	result, err := q.db.Exec(ctx, createMany, tmRows)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const delete = `-- name: Delete :execrows
 DELETE FROM stage WHERE id = $1::uuid
 `

@@ -202,6 +202,42 @@ func (q *Queries) Create(ctx context.Context, arg CreateParams) (int64, error) {
 	return result.RowsAffected(), nil
 }
 
+const createMany = `-- name: CreateMany :execrows
+WITH u AS (
+    SELECT (r.value->>'id')::uuid AS id,
+        (r.value->>'status')::text AS status,
+        (r.value->>'version')::bigint AS version,
+        (r.value->>'created_at')::timestamptz AS created_at,
+        (r.value->>'updated_at')::timestamptz AS updated_at,
+        (r.value->>'tag')::text AS tag,
+        (r.value->>'error_message')::text AS error_message,
+        (r.value->>'num_samples')::bigint AS num_samples,
+        (r.value->>'user_id')::text AS user_id,
+        (r.value->>'started_at')::timestamptz AS started_at,
+        (r.value->>'end_date')::timestamptz AS end_date,
+        (r.value->>'tm_actor')::text AS tm_actor,
+        (r.value->>'tm_message')::text AS tm_message
+    FROM jsonb_array_elements($1::jsonb) AS r
+), t AS (
+    INSERT INTO synthesis (id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, started_at, end_date)
+    SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, started_at, end_date FROM u
+    RETURNING id, status, created_at
+)
+INSERT INTO synthesis_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
+SELECT t.id, 1, NULL, t.status, NULL, t.created_at, 0, u.tm_actor, u.tm_message
+FROM t JOIN u ON u.id = t.id
+`
+
+// Create for group commit: many rows, one statement, one commit. All or none
+// are inserted.
+func (q *Queries) CreateMany(ctx context.Context, tmRows []byte) (int64, error) {
+	result, err := q.db.Exec(ctx, createMany, tmRows)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const delete = `-- name: Delete :execrows
 DELETE FROM synthesis WHERE id = $1::uuid
 `

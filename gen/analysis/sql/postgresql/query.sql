@@ -11,17 +11,6 @@ WITH t AS (
 INSERT INTO analysis_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
 SELECT t.id, 1, NULL, t.status, NULL, t.created_at, 0, sqlc.arg(tm_actor)::text, sqlc.arg(tm_message)::text FROM t;
 
--- name: CreateBatch :batchexec
--- Create for group commit: pgx sends a batch in one round trip and one
--- implicit transaction.
-WITH t AS (
-    INSERT INTO analysis (id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at)
-    VALUES (sqlc.arg(id)::uuid, sqlc.arg(status)::text, sqlc.arg(version)::bigint, sqlc.arg(created_at)::timestamptz, sqlc.arg(updated_at)::timestamptz, sqlc.arg(user_id)::text, sqlc.arg(tool_id)::text, sqlc.arg(agents)::jsonb, sqlc.arg(progress)::bigint, sqlc.narg(progress_detail)::jsonb, sqlc.narg(error_code)::text, sqlc.narg(error_message)::text, sqlc.arg(blobs_cleaned)::boolean, sqlc.narg(upload_started_at)::timestamptz, sqlc.narg(upload_failed_at)::timestamptz, sqlc.narg(queued_at)::timestamptz, sqlc.narg(processing_started_at)::timestamptz, sqlc.narg(completed_at)::timestamptz, sqlc.narg(failed_at)::timestamptz, sqlc.narg(cancelled_at)::timestamptz, sqlc.narg(expired_at)::timestamptz)
-    RETURNING id, status, created_at
-)
-INSERT INTO analysis_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
-SELECT t.id, 1, NULL, t.status, NULL, t.created_at, 0, sqlc.arg(tm_actor)::text, sqlc.arg(tm_message)::text FROM t;
-
 -- name: Transition :execrows
 -- Moves a task that is still in from_status at from_version, and appends its
 -- history row; 0 rows when another writer changed it first.
@@ -53,6 +42,43 @@ SELECT t.id, (SELECT coalesce(max(h.seq), 0) + 1 FROM analysis_history h WHERE h
     sqlc.arg(tm_from_status)::text, sqlc.arg(status)::text, sqlc.arg(tm_event)::text, sqlc.arg(updated_at)::timestamptz,
     sqlc.arg(tm_attempt)::integer, sqlc.arg(tm_actor)::text, sqlc.arg(tm_message)::text
 FROM t;
+
+-- name: CreateMany :execrows
+-- Create for group commit: many rows, one statement, one commit. All or none
+-- are inserted.
+WITH u AS (
+    SELECT (r.value->>'id')::uuid AS id,
+        (r.value->>'status')::text AS status,
+        (r.value->>'version')::bigint AS version,
+        (r.value->>'created_at')::timestamptz AS created_at,
+        (r.value->>'updated_at')::timestamptz AS updated_at,
+        (r.value->>'user_id')::text AS user_id,
+        (r.value->>'tool_id')::text AS tool_id,
+        (r.value->'agents') AS agents,
+        (r.value->>'progress')::bigint AS progress,
+        nullif(r.value->'progress_detail', 'null'::jsonb) AS progress_detail,
+        (r.value->>'error_code')::text AS error_code,
+        (r.value->>'error_message')::text AS error_message,
+        (r.value->>'blobs_cleaned')::boolean AS blobs_cleaned,
+        (r.value->>'upload_started_at')::timestamptz AS upload_started_at,
+        (r.value->>'upload_failed_at')::timestamptz AS upload_failed_at,
+        (r.value->>'queued_at')::timestamptz AS queued_at,
+        (r.value->>'processing_started_at')::timestamptz AS processing_started_at,
+        (r.value->>'completed_at')::timestamptz AS completed_at,
+        (r.value->>'failed_at')::timestamptz AS failed_at,
+        (r.value->>'cancelled_at')::timestamptz AS cancelled_at,
+        (r.value->>'expired_at')::timestamptz AS expired_at,
+        (r.value->>'tm_actor')::text AS tm_actor,
+        (r.value->>'tm_message')::text AS tm_message
+    FROM jsonb_array_elements(sqlc.arg(tm_rows)::jsonb) AS r
+), t AS (
+    INSERT INTO analysis (id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at)
+    SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at FROM u
+    RETURNING id, status, created_at
+)
+INSERT INTO analysis_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
+SELECT t.id, 1, NULL, t.status, NULL, t.created_at, 0, u.tm_actor, u.tm_message
+FROM t JOIN u ON u.id = t.id;
 
 -- name: TransitionMany :many
 -- Transition for group commit: many rows, one statement, one commit.

@@ -11,17 +11,6 @@ WITH t AS (
 INSERT INTO pipeline_run_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
 SELECT t.id, 1, NULL, t.status, NULL, t.created_at, 0, sqlc.arg(tm_actor)::text, sqlc.arg(tm_message)::text FROM t;
 
--- name: CreateBatch :batchexec
--- Create for group commit: pgx sends a batch in one round trip and one
--- implicit transaction.
-WITH t AS (
-    INSERT INTO pipeline_run (id, status, version, created_at, updated_at, stage, task, hostname, pid, ppid, user_name, code_version, git_commit, environment, script_path, script_filename, log_path, log_filename, overall_percent, message, current_subtask, total_subtasks, error_message, error_detail, memory_mb, cpu_percent, started_at, ended_at)
-    VALUES (sqlc.arg(id)::uuid, sqlc.arg(status)::text, sqlc.arg(version)::bigint, sqlc.arg(created_at)::timestamptz, sqlc.arg(updated_at)::timestamptz, sqlc.arg(stage)::text, sqlc.arg(task)::text, sqlc.narg(hostname)::text, sqlc.narg(pid)::bigint, sqlc.narg(ppid)::bigint, sqlc.narg(user_name)::text, sqlc.narg(code_version)::text, sqlc.narg(git_commit)::text, sqlc.narg(environment)::jsonb, sqlc.narg(script_path)::text, sqlc.narg(script_filename)::text, sqlc.narg(log_path)::text, sqlc.narg(log_filename)::text, sqlc.arg(overall_percent)::double precision, sqlc.narg(message)::text, sqlc.narg(current_subtask)::bigint, sqlc.narg(total_subtasks)::bigint, sqlc.narg(error_message)::text, sqlc.narg(error_detail)::text, sqlc.narg(memory_mb)::double precision, sqlc.narg(cpu_percent)::double precision, sqlc.narg(started_at)::timestamptz, sqlc.narg(ended_at)::timestamptz)
-    RETURNING id, status, created_at
-)
-INSERT INTO pipeline_run_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
-SELECT t.id, 1, NULL, t.status, NULL, t.created_at, 0, sqlc.arg(tm_actor)::text, sqlc.arg(tm_message)::text FROM t;
-
 -- name: Transition :execrows
 -- Moves a task that is still in from_status at from_version, and appends its
 -- history row; 0 rows when another writer changed it first.
@@ -60,6 +49,50 @@ SELECT t.id, (SELECT coalesce(max(h.seq), 0) + 1 FROM pipeline_run_history h WHE
     sqlc.arg(tm_from_status)::text, sqlc.arg(status)::text, sqlc.arg(tm_event)::text, sqlc.arg(updated_at)::timestamptz,
     sqlc.arg(tm_attempt)::integer, sqlc.arg(tm_actor)::text, sqlc.arg(tm_message)::text
 FROM t;
+
+-- name: CreateMany :execrows
+-- Create for group commit: many rows, one statement, one commit. All or none
+-- are inserted.
+WITH u AS (
+    SELECT (r.value->>'id')::uuid AS id,
+        (r.value->>'status')::text AS status,
+        (r.value->>'version')::bigint AS version,
+        (r.value->>'created_at')::timestamptz AS created_at,
+        (r.value->>'updated_at')::timestamptz AS updated_at,
+        (r.value->>'stage')::text AS stage,
+        (r.value->>'task')::text AS task,
+        (r.value->>'hostname')::text AS hostname,
+        (r.value->>'pid')::bigint AS pid,
+        (r.value->>'ppid')::bigint AS ppid,
+        (r.value->>'user_name')::text AS user_name,
+        (r.value->>'code_version')::text AS code_version,
+        (r.value->>'git_commit')::text AS git_commit,
+        nullif(r.value->'environment', 'null'::jsonb) AS environment,
+        (r.value->>'script_path')::text AS script_path,
+        (r.value->>'script_filename')::text AS script_filename,
+        (r.value->>'log_path')::text AS log_path,
+        (r.value->>'log_filename')::text AS log_filename,
+        (r.value->>'overall_percent')::double precision AS overall_percent,
+        (r.value->>'message')::text AS message,
+        (r.value->>'current_subtask')::bigint AS current_subtask,
+        (r.value->>'total_subtasks')::bigint AS total_subtasks,
+        (r.value->>'error_message')::text AS error_message,
+        (r.value->>'error_detail')::text AS error_detail,
+        (r.value->>'memory_mb')::double precision AS memory_mb,
+        (r.value->>'cpu_percent')::double precision AS cpu_percent,
+        (r.value->>'started_at')::timestamptz AS started_at,
+        (r.value->>'ended_at')::timestamptz AS ended_at,
+        (r.value->>'tm_actor')::text AS tm_actor,
+        (r.value->>'tm_message')::text AS tm_message
+    FROM jsonb_array_elements(sqlc.arg(tm_rows)::jsonb) AS r
+), t AS (
+    INSERT INTO pipeline_run (id, status, version, created_at, updated_at, stage, task, hostname, pid, ppid, user_name, code_version, git_commit, environment, script_path, script_filename, log_path, log_filename, overall_percent, message, current_subtask, total_subtasks, error_message, error_detail, memory_mb, cpu_percent, started_at, ended_at)
+    SELECT id, status, version, created_at, updated_at, stage, task, hostname, pid, ppid, user_name, code_version, git_commit, environment, script_path, script_filename, log_path, log_filename, overall_percent, message, current_subtask, total_subtasks, error_message, error_detail, memory_mb, cpu_percent, started_at, ended_at FROM u
+    RETURNING id, status, created_at
+)
+INSERT INTO pipeline_run_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
+SELECT t.id, 1, NULL, t.status, NULL, t.created_at, 0, u.tm_actor, u.tm_message
+FROM t JOIN u ON u.id = t.id;
 
 -- name: TransitionMany :many
 -- Transition for group commit: many rows, one statement, one commit.

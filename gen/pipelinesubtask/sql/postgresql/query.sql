@@ -11,17 +11,6 @@ WITH t AS (
 INSERT INTO pipeline_subtask_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
 SELECT t.id, 1, NULL, t.status, NULL, t.created_at, 0, sqlc.arg(tm_actor)::text, sqlc.arg(tm_message)::text FROM t;
 
--- name: CreateBatch :batchexec
--- Create for group commit: pgx sends a batch in one round trip and one
--- implicit transaction.
-WITH t AS (
-    INSERT INTO pipeline_subtask (id, status, version, created_at, updated_at, run_id, subtask_number, name, percent, items_total, items_complete, message, error_message, started_at, ended_at)
-    VALUES (sqlc.arg(id)::uuid, sqlc.arg(status)::text, sqlc.arg(version)::bigint, sqlc.arg(created_at)::timestamptz, sqlc.arg(updated_at)::timestamptz, sqlc.arg(run_id)::uuid, sqlc.arg(subtask_number)::bigint, sqlc.arg(name)::text, sqlc.arg(percent)::double precision, sqlc.narg(items_total)::bigint, sqlc.arg(items_complete)::bigint, sqlc.narg(message)::text, sqlc.narg(error_message)::text, sqlc.narg(started_at)::timestamptz, sqlc.narg(ended_at)::timestamptz)
-    RETURNING id, status, created_at
-)
-INSERT INTO pipeline_subtask_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
-SELECT t.id, 1, NULL, t.status, NULL, t.created_at, 0, sqlc.arg(tm_actor)::text, sqlc.arg(tm_message)::text FROM t;
-
 -- name: Transition :execrows
 -- Moves a task that is still in from_status at from_version, and appends its
 -- history row; 0 rows when another writer changed it first.
@@ -47,6 +36,37 @@ SELECT t.id, (SELECT coalesce(max(h.seq), 0) + 1 FROM pipeline_subtask_history h
     sqlc.arg(tm_from_status)::text, sqlc.arg(status)::text, sqlc.arg(tm_event)::text, sqlc.arg(updated_at)::timestamptz,
     sqlc.arg(tm_attempt)::integer, sqlc.arg(tm_actor)::text, sqlc.arg(tm_message)::text
 FROM t;
+
+-- name: CreateMany :execrows
+-- Create for group commit: many rows, one statement, one commit. All or none
+-- are inserted.
+WITH u AS (
+    SELECT (r.value->>'id')::uuid AS id,
+        (r.value->>'status')::text AS status,
+        (r.value->>'version')::bigint AS version,
+        (r.value->>'created_at')::timestamptz AS created_at,
+        (r.value->>'updated_at')::timestamptz AS updated_at,
+        (r.value->>'run_id')::uuid AS run_id,
+        (r.value->>'subtask_number')::bigint AS subtask_number,
+        (r.value->>'name')::text AS name,
+        (r.value->>'percent')::double precision AS percent,
+        (r.value->>'items_total')::bigint AS items_total,
+        (r.value->>'items_complete')::bigint AS items_complete,
+        (r.value->>'message')::text AS message,
+        (r.value->>'error_message')::text AS error_message,
+        (r.value->>'started_at')::timestamptz AS started_at,
+        (r.value->>'ended_at')::timestamptz AS ended_at,
+        (r.value->>'tm_actor')::text AS tm_actor,
+        (r.value->>'tm_message')::text AS tm_message
+    FROM jsonb_array_elements(sqlc.arg(tm_rows)::jsonb) AS r
+), t AS (
+    INSERT INTO pipeline_subtask (id, status, version, created_at, updated_at, run_id, subtask_number, name, percent, items_total, items_complete, message, error_message, started_at, ended_at)
+    SELECT id, status, version, created_at, updated_at, run_id, subtask_number, name, percent, items_total, items_complete, message, error_message, started_at, ended_at FROM u
+    RETURNING id, status, created_at
+)
+INSERT INTO pipeline_subtask_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
+SELECT t.id, 1, NULL, t.status, NULL, t.created_at, 0, u.tm_actor, u.tm_message
+FROM t JOIN u ON u.id = t.id;
 
 -- name: TransitionMany :many
 -- Transition for group commit: many rows, one statement, one commit.

@@ -11,17 +11,6 @@ WITH t AS (
 INSERT INTO stage_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
 SELECT t.id, 1, NULL, t.status, NULL, t.created_at, 0, sqlc.arg(tm_actor)::text, sqlc.arg(tm_message)::text FROM t;
 
--- name: CreateBatch :batchexec
--- Create for group commit: pgx sends a batch in one round trip and one
--- implicit transaction.
-WITH t AS (
-    INSERT INTO stage (id, status, version, created_at, updated_at, stage_name, attempts, task_id, history, result, checkpoint, started_at, ended_at)
-    VALUES (sqlc.arg(id)::uuid, sqlc.arg(status)::text, sqlc.arg(version)::bigint, sqlc.arg(created_at)::timestamptz, sqlc.arg(updated_at)::timestamptz, sqlc.arg(stage_name)::text, sqlc.arg(attempts)::bigint, sqlc.arg(task_id)::text, sqlc.arg(history)::jsonb, sqlc.narg(result)::jsonb, sqlc.narg(checkpoint)::jsonb, sqlc.narg(started_at)::timestamptz, sqlc.narg(ended_at)::timestamptz)
-    RETURNING id, status, created_at
-)
-INSERT INTO stage_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
-SELECT t.id, 1, NULL, t.status, NULL, t.created_at, 0, sqlc.arg(tm_actor)::text, sqlc.arg(tm_message)::text FROM t;
-
 -- name: Transition :execrows
 -- Moves a task that is still in from_status at from_version, and appends its
 -- history row; 0 rows when another writer changed it first.
@@ -45,6 +34,35 @@ SELECT t.id, (SELECT coalesce(max(h.seq), 0) + 1 FROM stage_history h WHERE h.ta
     sqlc.arg(tm_from_status)::text, sqlc.arg(status)::text, sqlc.arg(tm_event)::text, sqlc.arg(updated_at)::timestamptz,
     sqlc.arg(tm_attempt)::integer, sqlc.arg(tm_actor)::text, sqlc.arg(tm_message)::text
 FROM t;
+
+-- name: CreateMany :execrows
+-- Create for group commit: many rows, one statement, one commit. All or none
+-- are inserted.
+WITH u AS (
+    SELECT (r.value->>'id')::uuid AS id,
+        (r.value->>'status')::text AS status,
+        (r.value->>'version')::bigint AS version,
+        (r.value->>'created_at')::timestamptz AS created_at,
+        (r.value->>'updated_at')::timestamptz AS updated_at,
+        (r.value->>'stage_name')::text AS stage_name,
+        (r.value->>'attempts')::bigint AS attempts,
+        (r.value->>'task_id')::text AS task_id,
+        (r.value->'history') AS history,
+        nullif(r.value->'result', 'null'::jsonb) AS result,
+        nullif(r.value->'checkpoint', 'null'::jsonb) AS checkpoint,
+        (r.value->>'started_at')::timestamptz AS started_at,
+        (r.value->>'ended_at')::timestamptz AS ended_at,
+        (r.value->>'tm_actor')::text AS tm_actor,
+        (r.value->>'tm_message')::text AS tm_message
+    FROM jsonb_array_elements(sqlc.arg(tm_rows)::jsonb) AS r
+), t AS (
+    INSERT INTO stage (id, status, version, created_at, updated_at, stage_name, attempts, task_id, history, result, checkpoint, started_at, ended_at)
+    SELECT id, status, version, created_at, updated_at, stage_name, attempts, task_id, history, result, checkpoint, started_at, ended_at FROM u
+    RETURNING id, status, created_at
+)
+INSERT INTO stage_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
+SELECT t.id, 1, NULL, t.status, NULL, t.created_at, 0, u.tm_actor, u.tm_message
+FROM t JOIN u ON u.id = t.id;
 
 -- name: TransitionMany :many
 -- Transition for group commit: many rows, one statement, one commit.

@@ -11,17 +11,6 @@ WITH t AS (
 INSERT INTO training_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
 SELECT t.id, 1, NULL, t.status, NULL, t.created_at, 0, sqlc.arg(tm_actor)::text, sqlc.arg(tm_message)::text FROM t;
 
--- name: CreateBatch :batchexec
--- Create for group commit: pgx sends a batch in one round trip and one
--- implicit transaction.
-WITH t AS (
-    INSERT INTO training (id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, user_id, started_at, end_date)
-    VALUES (sqlc.arg(id)::uuid, sqlc.arg(status)::text, sqlc.arg(version)::bigint, sqlc.arg(created_at)::timestamptz, sqlc.arg(updated_at)::timestamptz, sqlc.narg(tag)::text, sqlc.narg(error_message)::text, sqlc.narg(base_model)::text, sqlc.narg(epochs)::bigint, sqlc.narg(user_id)::text, sqlc.narg(started_at)::timestamptz, sqlc.narg(end_date)::timestamptz)
-    RETURNING id, status, created_at
-)
-INSERT INTO training_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
-SELECT t.id, 1, NULL, t.status, NULL, t.created_at, 0, sqlc.arg(tm_actor)::text, sqlc.arg(tm_message)::text FROM t;
-
 -- name: Transition :execrows
 -- Moves a task that is still in from_status at from_version, and appends its
 -- history row; 0 rows when another writer changed it first.
@@ -44,6 +33,34 @@ SELECT t.id, (SELECT coalesce(max(h.seq), 0) + 1 FROM training_history h WHERE h
     sqlc.arg(tm_from_status)::text, sqlc.arg(status)::text, sqlc.arg(tm_event)::text, sqlc.arg(updated_at)::timestamptz,
     sqlc.arg(tm_attempt)::integer, sqlc.arg(tm_actor)::text, sqlc.arg(tm_message)::text
 FROM t;
+
+-- name: CreateMany :execrows
+-- Create for group commit: many rows, one statement, one commit. All or none
+-- are inserted.
+WITH u AS (
+    SELECT (r.value->>'id')::uuid AS id,
+        (r.value->>'status')::text AS status,
+        (r.value->>'version')::bigint AS version,
+        (r.value->>'created_at')::timestamptz AS created_at,
+        (r.value->>'updated_at')::timestamptz AS updated_at,
+        (r.value->>'tag')::text AS tag,
+        (r.value->>'error_message')::text AS error_message,
+        (r.value->>'base_model')::text AS base_model,
+        (r.value->>'epochs')::bigint AS epochs,
+        (r.value->>'user_id')::text AS user_id,
+        (r.value->>'started_at')::timestamptz AS started_at,
+        (r.value->>'end_date')::timestamptz AS end_date,
+        (r.value->>'tm_actor')::text AS tm_actor,
+        (r.value->>'tm_message')::text AS tm_message
+    FROM jsonb_array_elements(sqlc.arg(tm_rows)::jsonb) AS r
+), t AS (
+    INSERT INTO training (id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, user_id, started_at, end_date)
+    SELECT id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, user_id, started_at, end_date FROM u
+    RETURNING id, status, created_at
+)
+INSERT INTO training_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
+SELECT t.id, 1, NULL, t.status, NULL, t.created_at, 0, u.tm_actor, u.tm_message
+FROM t JOIN u ON u.id = t.id;
 
 -- name: TransitionMany :many
 -- Transition for group commit: many rows, one statement, one commit.

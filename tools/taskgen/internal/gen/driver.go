@@ -42,7 +42,7 @@ func (g *generator) driverFile(f *jen.File, e Engine) {
 	f.Comment("generated in this package. It implements backends.Driver; use it through a backends.Store.")
 	if pg {
 		f.Type().Id("Driver").Struct(jen.Id("q").Op("*").Id("Queries"), jen.Id("group").Op("*").Qual(pkgPGBackend, "Group").Types(jen.Id("transitionRow")),
-			jen.Id("inserts").Op("*").Qual(pkgPGBackend, "Group").Types(jen.Id("CreateParams")))
+			jen.Id("inserts").Op("*").Qual(pkgPGBackend, "Group").Types(jen.Id("insertRow")))
 		f.Comment("transitionRow is one transition of a group-committed batch: the task's")
 		f.Comment("columns (its JSON) with the guard and the history row.")
 		f.Type().Id("transitionRow").Struct(
@@ -54,6 +54,13 @@ func (g *generator) driverFile(f *jen.File, e Engine) {
 			jen.Id("Actor").String().Tag(map[string]string{"json": "tm_actor"}),
 			jen.Id("Message").String().Tag(map[string]string{"json": "tm_message"}),
 		)
+		f.Comment("insertRow is one create of a group-committed batch: the task's columns")
+		f.Comment("(its JSON) with its first history row's actor and message.")
+		f.Type().Id("insertRow").Struct(
+			jen.Op("*").Add(T),
+			jen.Id("Actor").String().Tag(map[string]string{"json": "tm_actor"}),
+			jen.Id("Message").String().Tag(map[string]string{"json": "tm_message"}),
+		)
 		f.Comment("NewDriver returns a Driver over a pgx pool. Concurrent creates and")
 		f.Comment("transitions are group-committed: written together in one round trip and")
 		f.Comment("one transaction.")
@@ -62,27 +69,23 @@ func (g *generator) driverFile(f *jen.File, e Engine) {
 			jen.Id("d").Dot("group").Op("=").Qual(pkgPGBackend, "NewGroup").Call(jen.Id("d").Dot("flush"), jen.Id("d").Dot("transitionOne"),
 				jen.Func().Params(jen.Id("r").Id("transitionRow")).Qual(pkgUUID, "UUID").Block(jen.Return(jen.Id("r").Dot("ID")))),
 			jen.Id("d").Dot("inserts").Op("=").Qual(pkgPGBackend, "NewGroup").Call(jen.Id("d").Dot("flushInserts"), jen.Id("d").Dot("insertOne"),
-				jen.Func().Params(jen.Id("p").Id("CreateParams")).Qual(pkgUUID, "UUID").Block(jen.Return(jen.Id("p").Dot("ID")))),
+				jen.Func().Params(jen.Id("r").Id("insertRow")).Qual(pkgUUID, "UUID").Block(jen.Return(jen.Id("r").Dot("ID")))),
 			jen.Return(jen.Id("d")),
 		)
-		f.Comment("flushInserts writes a batch of creates in one pipeline: one round trip,")
-		f.Comment("one implicit transaction. An error aborts the whole batch, which the")
-		f.Comment("group then writes item by item.")
-		f.Func().Params(jen.Id("d").Op("*").Id("Driver")).Id("flushInserts").Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("items").Index().Id("CreateParams")).Index().Error().Block(
+		f.Comment("flushInserts writes a batch of creates in one statement: one round trip,")
+		f.Comment("one commit. An error aborts the whole batch, which the group then writes")
+		f.Comment("item by item.")
+		f.Func().Params(jen.Id("d").Op("*").Id("Driver")).Id("flushInserts").Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("items").Index().Id("insertRow")).Index().Error().Block(
 			jen.Id("errs").Op(":=").Make(jen.Index().Error(), jen.Len(jen.Id("items"))),
-			jen.Id("params").Op(":=").Make(jen.Index().Id("CreateBatchParams"), jen.Len(jen.Id("items"))),
-			jen.For(jen.List(jen.Id("i"), jen.Id("it")).Op(":=").Range().Id("items")).Block(jen.Id("params").Index(jen.Id("i")).Op("=").Id("CreateBatchParams").Call(jen.Id("it"))),
-			jen.Id("br").Op(":=").Id("d").Dot("q").Dot("CreateBatch").Call(jen.Id("ctx"), jen.Id("params")),
-			jen.Id("br").Dot("Exec").Call(jen.Func().Params(jen.Id("i").Int(), jen.Err().Error()).Block(jen.Id("errs").Index(jen.Id("i")).Op("=").Err())),
-			jen.If(jen.Err().Op(":=").Id("br").Dot("Close").Call(), jen.Err().Op("!=").Nil()).Block(
-				jen.For(jen.Id("i").Op(":=").Range().Id("errs")).Block(
-					jen.If(jen.Id("errs").Index(jen.Id("i")).Op("==").Nil()).Block(jen.Id("errs").Index(jen.Id("i")).Op("=").Err()))),
+			jen.List(jen.Id("rows"), jen.Err()).Op(":=").Qual("encoding/json", "Marshal").Call(jen.Id("items")),
+			jen.If(jen.Err().Op("==").Nil()).Block(
+				jen.Var().Id("n").Int64(),
+				jen.List(jen.Id("n"), jen.Err()).Op("=").Id("d").Dot("q").Dot("CreateMany").Call(jen.Id("ctx"), jen.Id("rows")),
+				jen.If(jen.Err().Op("==").Nil().Op("&&").Id("n").Op("!=").Int64().Parens(jen.Len(jen.Id("items")))).Block(
+					jen.Err().Op("=").Qual("fmt", "Errorf").Call(jen.Lit("create: %d of %d tasks written"), jen.Id("n"), jen.Len(jen.Id("items")))),
+			),
+			jen.For(jen.Id("i").Op(":=").Range().Id("errs")).Block(jen.Id("errs").Index(jen.Id("i")).Op("=").Err()),
 			jen.Return(jen.Id("errs")),
-		)
-		f.Comment("insertOne writes one create with the single statement.")
-		f.Func().Params(jen.Id("d").Op("*").Id("Driver")).Id("insertOne").Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("p").Id("CreateParams")).Error().Block(
-			jen.List(jen.Id("_"), jen.Err()).Op(":=").Id("d").Dot("q").Dot("Create").Call(jen.Id("ctx"), jen.Id("p")),
-			jen.Return(jen.Err()),
 		)
 		f.Comment("flush writes a batch of transitions in one statement; a row whose guard")
 		f.Comment("failed gets pgx.ErrNoRows.")
@@ -135,12 +138,23 @@ func (g *generator) driverFile(f *jen.File, e Engine) {
 	var insertBody []jen.Code
 	insertBody = append(insertBody, pre...)
 	if pg {
-		vals[jen.Id("TmActor")] = jen.Id("h").Dot("Actor")
-		vals[jen.Id("TmMessage")] = jen.Id("h").Dot("Message")
-		insertBody = append(insertBody,
-			jen.Err().Op(assign(pre)).Id("d").Dot("inserts").Dot("Do").Call(jen.Id("ctx"), jen.Id("CreateParams").Values(vals)),
-			jen.Return(jen.Id("classify").Call(jen.Err())),
+		vals[jen.Id("TmActor")] = jen.Id("r").Dot("Actor")
+		vals[jen.Id("TmMessage")] = jen.Id("r").Dot("Message")
+		// Insert hands the task to the group; a lone create (insertOne)
+		// encodes it for the single-row statement.
+		one := []jen.Code{jen.Id("x").Op(":=").Id("r").Dot(m.Struct)}
+		one = append(one, pre...)
+		one = append(one,
+			jen.List(jen.Id("_"), jen.Err()).Op(assign(pre)).Id("d").Dot("q").Dot("Create").Call(jen.Id("ctx"), jen.Id("CreateParams").Values(vals)),
+			jen.Return(jen.Err()),
 		)
+		f.Comment("insertOne writes one create with the single-row statement.")
+		f.Func().Params(jen.Id("d").Op("*").Id("Driver")).Id("insertOne").Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("r").Id("insertRow")).Error().Block(one...)
+		insertBody = []jen.Code{
+			jen.Return(jen.Id("classify").Call(jen.Id("d").Dot("inserts").Dot("Do").Call(jen.Id("ctx"), jen.Id("insertRow").Values(jen.Dict{
+				jen.Id(m.Struct): jen.Id("x"), jen.Id("Actor"): jen.Id("h").Dot("Actor"), jen.Id("Message"): jen.Id("h").Dot("Message"),
+			})))),
+		}
 	} else {
 		insertBody = append(insertBody,
 			jen.Return(jen.Id("d").Dot("inTx").Call(jen.Id("ctx"), jen.Func().Params(jen.Id("q").Op("*").Id("Queries")).Error().Block(
