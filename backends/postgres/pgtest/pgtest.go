@@ -3,6 +3,9 @@
 // postgres://postgres@127.0.0.1:5432/test. When no server answers, tests
 // skip with a loud message — except under CI=true, where they fail: CI never
 // silently skips PostgreSQL.
+//
+// A test that stops or restarts the server starts a private one instead:
+// StartCluster runs initdb and pg_ctl into a temporary directory.
 package pgtest
 
 import (
@@ -37,11 +40,7 @@ func Schema(t testing.TB) *pgxpool.Config {
 	defer cancel()
 	conn, err := pgx.Connect(ctx, URL())
 	if err != nil {
-		msg := fmt.Sprintf("PostgreSQL at %s does not answer: %v", URL(), err)
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s (CI=true: PostgreSQL tests never skip)", msg)
-		}
-		t.Skipf("\n\n*** SKIPPING POSTGRESQL TEST: %s ***\n*** set TASKMODEL_TEST_DATABASE_URL to a server to run it ***\n", msg)
+		unavailable(t, fmt.Sprintf("PostgreSQL at %s does not answer: %v", URL(), err), "set TASKMODEL_TEST_DATABASE_URL to a server to run it")
 	}
 	defer conn.Close(ctx)
 	schema := "t_" + strings.ReplaceAll(uuid.NewString(), "-", "")[:20]
@@ -67,4 +66,17 @@ func Schema(t testing.TB) *pgxpool.Config {
 	}
 	cfg.ConnConfig.RuntimeParams["search_path"] = schema
 	return cfg
+}
+
+// unavailable skips the test, loudly, because PostgreSQL cannot be had here
+// (hint, when not empty, says how to get it) — or fails it under CI=true.
+func unavailable(t testing.TB, msg, hint string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s (CI=true: PostgreSQL tests never skip)", msg)
+	}
+	if hint != "" {
+		hint = "*** " + hint + " ***\n"
+	}
+	t.Skipf("\n\n*** SKIPPING POSTGRESQL TEST: %s ***\n%s", msg, hint)
 }
