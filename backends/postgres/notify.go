@@ -27,11 +27,16 @@ import (
 // statement and processes that do not use sdk/engine alike — without
 // touching the generated queries. The trigger notifies only while a
 // Notifier of the model is registered in the table taskmodel_listeners (its
-// backend pid; rows of dead sessions are removed when a Notifier connects):
-// NOTIFY serializes committing transactions on a cluster-wide lock, which
-// cost the end-to-end worker benchmark about a quarter of its throughput
-// (1.8k → 1.4k tasks/s) when every write notified; a row trigger and a
-// statement trigger over transition tables cost the same. The channel is "<schema>.taskmodel_<model>"
+// backend pid; rows of dead sessions are removed when a Notifier registers
+// or unregisters): NOTIFY serializes committing transactions on a
+// cluster-wide lock, which cost the end-to-end worker benchmark about a
+// quarter of its throughput (1.8k → 1.4k tasks/s) when every write
+// notified. The gate is the sequence <model>_listening (migration
+// 0004_listen_gate), which holds the number of registered listeners: the
+// trigger's WHEN clause reads it, so a write while nobody listens costs no
+// query and no trigger call. A listener whose process died keeps the gate
+// open (writers keep notifying) until the next Notifier of any model in the
+// schema registers or unregisters. The channel is "<schema>.taskmodel_<model>"
 // (schemas, tests' included, do not hear each other) and the payload
 // "<id> <version> <status> <from status>", far below NOTIFY's 8000 bytes.
 //
@@ -115,18 +120,13 @@ func (n *Notifier) listen(ctx context.Context, fn func(backends.Notice)) (listen
 	if _, err := conn.Exec(ctx, "LISTEN "+channel); err != nil {
 		return false, err
 	}
-	// Register, and forget the listeners whose session is gone (terminated,
-	// or their process killed).
-	if _, err := conn.Exec(ctx, `DELETE FROM taskmodel_listeners WHERE pid NOT IN (SELECT pid FROM pg_stat_activity)`); err != nil {
-		return false, err
-	}
-	if _, err := conn.Exec(ctx, `INSERT INTO taskmodel_listeners (channel, pid) VALUES ($1, pg_backend_pid()) ON CONFLICT DO NOTHING`, n.model); err != nil {
+	if err := n.register(ctx, conn, true); err != nil {
 		return false, err
 	}
 	defer func() { // a clean stop unregisters; a lost session is cleaned later
 		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		_, _ = conn.Exec(c, `DELETE FROM taskmodel_listeners WHERE pid = pg_backend_pid()`)
+		_ = n.register(c, conn, false)
 	}()
 	n.pid.Store(conn.PgConn().PID())
 	for {
@@ -138,6 +138,48 @@ func (n *Notifier) listen(ctx context.Context, fn func(backends.Notice)) (listen
 			fn(nt)
 		}
 	}
+}
+
+// listenersLock is the advisory lock key under which listeners register and
+// unregister, so that the gates they set agree with the table.
+const listenersLock = 0x746d6c6973 // "tmlis"
+
+// register adds (on) or removes this session's row in taskmodel_listeners,
+// removes the rows of sessions that are gone (terminated, or their process
+// killed), and sets the gate of every model whose listeners changed: the
+// sequence <model>_listening (migration 0004_listen_gate) holds the number of
+// its registered listeners, and the model's change trigger fires only while
+// it is above zero. All in one transaction, under an advisory lock: two
+// sessions registering and unregistering at once never leave a gate at zero
+// while a listener is registered.
+func (n *Notifier) register(ctx context.Context, conn *pgx.Conn, on bool) error {
+	return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(listenersLock)); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `DELETE FROM taskmodel_listeners WHERE pid NOT IN (SELECT pid FROM pg_stat_activity) RETURNING channel`)
+		if err != nil {
+			return err
+		}
+		channels, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		if on {
+			_, err = tx.Exec(ctx, `INSERT INTO taskmodel_listeners (channel, pid) VALUES ($1, pg_backend_pid()) ON CONFLICT DO NOTHING`, n.model)
+		} else {
+			_, err = tx.Exec(ctx, `DELETE FROM taskmodel_listeners WHERE pid = pg_backend_pid()`)
+		}
+		if err != nil {
+			return err
+		}
+		// A model migrated before 0004 has no sequence: its trigger reads the
+		// table itself.
+		_, err = tx.Exec(ctx, `SELECT setval(seq, (SELECT count(*) FROM taskmodel_listeners WHERE channel = c), true)
+			FROM (SELECT DISTINCT c, to_regclass(quote_ident(c || '_listening')) AS seq FROM unnest($1::text[]) AS c) AS s
+			WHERE seq IS NOT NULL`, append(channels, n.model))
+		return err
+	})
 }
 
 // parseNotice reads "<id> <version> <status> <from>" (from may be empty).

@@ -513,6 +513,9 @@ var workerPostgreSQL string
 //go:embed sql/postgresql/changes.sql
 var changesPostgreSQL string
 
+//go:embed sql/postgresql/listen.sql
+var listenPostgreSQL string
+
 //go:embed sql/sqlite/schema.sql
 var schemaSQLite string
 
@@ -536,6 +539,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "analysis/0003_changes",
 			SQL:  changesPostgreSQL,
+		}, {
+			Name: "analysis/0004_listen_gate",
+			SQL:  listenPostgreSQL,
 		}}
 	case "sqlite":
 		return []tasktype.Migration{{

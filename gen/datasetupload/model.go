@@ -229,6 +229,9 @@ var workerPostgreSQL string
 //go:embed sql/postgresql/changes.sql
 var changesPostgreSQL string
 
+//go:embed sql/postgresql/listen.sql
+var listenPostgreSQL string
+
 //go:embed sql/sqlite/schema.sql
 var schemaSQLite string
 
@@ -252,6 +255,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "dataset_upload/0003_changes",
 			SQL:  changesPostgreSQL,
+		}, {
+			Name: "dataset_upload/0004_listen_gate",
+			SQL:  listenPostgreSQL,
 		}}
 	case "sqlite":
 		return []tasktype.Migration{{

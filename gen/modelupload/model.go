@@ -323,6 +323,9 @@ var workerPostgreSQL string
 //go:embed sql/postgresql/changes.sql
 var changesPostgreSQL string
 
+//go:embed sql/postgresql/listen.sql
+var listenPostgreSQL string
+
 //go:embed sql/sqlite/schema.sql
 var schemaSQLite string
 
@@ -346,6 +349,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "model_upload/0003_changes",
 			SQL:  changesPostgreSQL,
+		}, {
+			Name: "model_upload/0004_listen_gate",
+			SQL:  listenPostgreSQL,
 		}}
 	case "sqlite":
 		return []tasktype.Migration{{

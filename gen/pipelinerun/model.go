@@ -408,6 +408,9 @@ var schemaPostgreSQL string
 //go:embed sql/postgresql/changes.sql
 var changesPostgreSQL string
 
+//go:embed sql/postgresql/listen.sql
+var listenPostgreSQL string
+
 //go:embed sql/sqlite/schema.sql
 var schemaSQLite string
 
@@ -425,6 +428,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "pipeline_run/0003_changes",
 			SQL:  changesPostgreSQL,
+		}, {
+			Name: "pipeline_run/0004_listen_gate",
+			SQL:  listenPostgreSQL,
 		}}
 	case "sqlite":
 		return []tasktype.Migration{{

@@ -201,6 +201,9 @@ var schemaPostgreSQL string
 //go:embed sql/postgresql/changes.sql
 var changesPostgreSQL string
 
+//go:embed sql/postgresql/listen.sql
+var listenPostgreSQL string
+
 //go:embed sql/sqlite/schema.sql
 var schemaSQLite string
 
@@ -218,6 +221,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "pipeline_subtask/0003_changes",
 			SQL:  changesPostgreSQL,
+		}, {
+			Name: "pipeline_subtask/0004_listen_gate",
+			SQL:  listenPostgreSQL,
 		}}
 	case "sqlite":
 		return []tasktype.Migration{{

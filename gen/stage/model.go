@@ -463,6 +463,9 @@ var schemaPostgreSQL string
 //go:embed sql/postgresql/changes.sql
 var changesPostgreSQL string
 
+//go:embed sql/postgresql/listen.sql
+var listenPostgreSQL string
+
 //go:embed sql/sqlite/schema.sql
 var schemaSQLite string
 
@@ -480,6 +483,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "stage/0003_changes",
 			SQL:  changesPostgreSQL,
+		}, {
+			Name: "stage/0004_listen_gate",
+			SQL:  listenPostgreSQL,
 		}}
 	case "sqlite":
 		return []tasktype.Migration{{

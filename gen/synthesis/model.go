@@ -227,6 +227,9 @@ var workerPostgreSQL string
 //go:embed sql/postgresql/changes.sql
 var changesPostgreSQL string
 
+//go:embed sql/postgresql/listen.sql
+var listenPostgreSQL string
+
 //go:embed sql/sqlite/schema.sql
 var schemaSQLite string
 
@@ -250,6 +253,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "synthesis/0003_changes",
 			SQL:  changesPostgreSQL,
+		}, {
+			Name: "synthesis/0004_listen_gate",
+			SQL:  listenPostgreSQL,
 		}}
 	case "sqlite":
 		return []tasktype.Migration{{

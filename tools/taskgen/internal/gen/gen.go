@@ -73,6 +73,9 @@ func Generate(m *spec.Model, opts Options) (map[string][]byte, error) {
 		files["sql/"+string(e)+"/schema.sql"] = g.schemaSQL(e)
 		files["sql/"+string(e)+"/query.sql"] = g.querySQL(e)
 		files["sql/"+string(e)+"/changes.sql"] = g.changesSQL(e)
+		if e == PostgreSQL {
+			files["sql/"+string(e)+"/listen.sql"] = g.listenGateSQL()
+		}
 		if m.Worker != nil {
 			files["sql/"+string(e)+"/worker.sql"] = g.workerSchemaSQL(e)
 		}
@@ -96,6 +99,9 @@ func FileNames(storage, worker bool) []string {
 			break
 		}
 		names = append(names, "sql/"+string(e)+"/schema.sql", "sql/"+string(e)+"/query.sql", "sql/"+string(e)+"/changes.sql", SQLCPackages[e]+"/driver.go")
+		if e == PostgreSQL {
+			names = append(names, "sql/"+string(e)+"/listen.sql")
+		}
 		if worker {
 			names = append(names, "sql/"+string(e)+"/worker.sql")
 		}

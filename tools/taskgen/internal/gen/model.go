@@ -124,6 +124,11 @@ func (g *generator) migrations(f *jen.File) {
 		f.Comment("//go:embed sql/" + string(e) + "/changes.sql")
 		f.Var().Id("changes" + suffix).String()
 		list = append(list, jen.Values(jen.Dict{jen.Id("Name"): jen.Lit(g.m.Name + "/0003_changes"), jen.Id("SQL"): jen.Id("changes" + suffix)}))
+		if e == PostgreSQL {
+			f.Comment("//go:embed sql/" + string(e) + "/listen.sql")
+			f.Var().Id("listen" + suffix).String()
+			list = append(list, jen.Values(jen.Dict{jen.Id("Name"): jen.Lit(g.m.Name + "/0004_listen_gate"), jen.Id("SQL"): jen.Id("listen" + suffix)}))
+		}
 		cases = append(cases, jen.Case(jen.Lit(string(e))).Block(jen.Return(jen.Index().Qual(pkgTasktype, "Migration").Values(list...))))
 	}
 	f.Comment("Migrations returns the schema migrations of the model for an engine,")

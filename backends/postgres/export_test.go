@@ -1,0 +1,7 @@
+package postgres
+
+import "time"
+
+// SetBackoff sets the delay before a Notifier's first reconnection attempt
+// (tests: a long one keeps a terminated Notifier from reconnecting).
+func SetBackoff(n *Notifier, d time.Duration) { n.backoff = d }

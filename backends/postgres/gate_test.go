@@ -1,0 +1,154 @@
+package postgres_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/taskmodel/taskmodel/backends"
+	"github.com/taskmodel/taskmodel/backends/postgres"
+	"github.com/taskmodel/taskmodel/backends/postgres/pgtest"
+	"github.com/taskmodel/taskmodel/gen/training"
+	trainingdb "github.com/taskmodel/taskmodel/gen/training/pgdb"
+)
+
+// TestListenGate: the change trigger fires only while a Notifier of the
+// model is registered. The gate (the sequence training_listening) follows
+// the Notifiers that start and stop, forgets one whose session died when
+// the next one registers, and a write while it is closed sends nothing.
+func TestListenGate(t *testing.T) {
+	ctx := context.Background()
+	cfg := pgtest.Schema(t)
+	pool, err := postgres.OpenConfig(ctx, cfg, training.Migrations(postgres.Engine))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	store := backends.NewStore[training.Training, training.Event](trainingdb.NewDriver(pool))
+	gate := func() int64 {
+		t.Helper()
+		var v int64
+		if err := pool.QueryRow(ctx, `SELECT pg_sequence_last_value('training_listening')`).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	type running struct {
+		n    *postgres.Notifier
+		stop func()
+	}
+	start := func() running {
+		t.Helper()
+		n := postgres.NewNotifier(pool, "training")
+		postgres.SetBackoff(n, time.Hour) // a terminated session stays gone
+		c, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); _ = n.Listen(c, func(backends.Notice) {}) }()
+		deadline := time.Now().Add(10 * time.Second)
+		for n.PID() == 0 {
+			if time.Now().After(deadline) {
+				t.Fatal("the Notifier did not register")
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		return running{n, func() { cancel(); <-done }}
+	}
+
+	// A raw session hears the channel without registering: what it hears
+	// before a marker sent after a write tells whether the write notified.
+	probe, err := pgx.ConnectConfig(ctx, cfg.ConnConfig.Copy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer probe.Close(ctx)
+	var channel string
+	if err := probe.QueryRow(ctx, `SELECT current_schema() || '.taskmodel_training'`).Scan(&channel); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := probe.Exec(ctx, "LISTEN "+pgx.Identifier{channel}.Sanitize()); err != nil {
+		t.Fatal(err)
+	}
+	notified := func() bool {
+		t.Helper()
+		if _, err := store.Create(ctx, training.NewTraining(), backends.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := pool.Exec(ctx, `SELECT pg_notify($1, 'marker')`, channel); err != nil {
+			t.Fatal(err)
+		}
+		c, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		first, err := probe.WaitForNotification(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first.Payload == "marker" {
+			return false
+		}
+		if second, err := probe.WaitForNotification(c); err != nil || second.Payload != "marker" {
+			t.Fatalf("after the write's notice: %v, %v; want the marker", second, err)
+		}
+		return true
+	}
+
+	steps := []struct {
+		name   string
+		do     func(*[]running)
+		gate   int64
+		notify bool
+	}{
+		{"nobody listens", func(*[]running) {}, 0, false},
+		{"one Notifier", func(r *[]running) { *r = append(*r, start()) }, 1, true},
+		{"two Notifiers", func(r *[]running) { *r = append(*r, start()) }, 2, true},
+		{"the first stops", func(r *[]running) { (*r)[0].stop(); *r = (*r)[1:] }, 1, true},
+		{"the second's session dies: its row stays", func(r *[]running) {
+			terminate(t, pool, (*r)[0].n)
+			(*r)[0].stop()
+			*r = nil
+		}, 1, true},
+		{"a third registers and forgets the dead one", func(r *[]running) { *r = append(*r, start()) }, 1, true},
+		{"the third stops", func(r *[]running) { (*r)[0].stop(); *r = nil }, 0, false},
+	}
+	var live []running
+	defer func() {
+		for _, r := range live {
+			r.stop()
+		}
+	}()
+	for _, s := range steps {
+		s.do(&live)
+		if got := gate(); got != s.gate {
+			t.Fatalf("%s: gate %d, want %d", s.name, got, s.gate)
+		}
+		if got := notified(); got != s.notify {
+			t.Fatalf("%s: a write notified: %v, want %v", s.name, got, s.notify)
+		}
+	}
+}
+
+// terminate ends the session of n's listening connection, as a crash of
+// its process would (the test's Notifiers do not reconnect).
+func terminate(t *testing.T, pool *pgxpool.Pool, n *postgres.Notifier) {
+	t.Helper()
+	pid := n.PID()
+	if _, err := pool.Exec(context.Background(), `SELECT pg_terminate_backend($1)`, int32(pid)); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var alive bool
+		if err := pool.QueryRow(context.Background(), `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)`, int32(pid)).Scan(&alive); err != nil {
+			t.Fatal(err)
+		}
+		if !alive {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("session %d did not end", pid)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
