@@ -237,7 +237,8 @@ func (n *Notifier) catchUp(ctx context.Context, conn *pgx.Conn, schema string, s
 // listener registered has ended: one whose trigger ran before the
 // registration committed did not notify, and may commit after a catch-up
 // that does not wait. It gives up after Lookback (a long transaction
-// elsewhere in the cluster holds the horizon back).
+// elsewhere in the cluster holds the horizon back). pg_current_snapshot
+// needs PostgreSQL 13 or later.
 func (n *Notifier) awaitRunning(ctx context.Context, conn *pgx.Conn) error {
 	var horizon string
 	if err := conn.QueryRow(ctx, `SELECT pg_snapshot_xmax(pg_current_snapshot())::text`).Scan(&horizon); err != nil {
