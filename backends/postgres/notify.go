@@ -49,8 +49,9 @@ import (
 // commit after a later-stamped one, and writers' clocks may be behind this
 // process's. A change committed more than Lookback after its stamp, or
 // stamped by a clock that far behind, is missed by the catch-up (its task's
-// next change brings it). Notices repeat what was already delivered, which
-// receivers skip (backends.ChangeSource). The table has no index on
+// next change brings it). The catch-up skips the versions this Notifier
+// sent since that point; what it sends may still repeat a version sent
+// before (receivers skip it, backends.ChangeSource). The table has no index on
 // updated_at for this (SQLite's has, for polling): each catch-up is a
 // sequential scan of the model's table, acceptable because reconnects are
 // rare; the first connection does not catch up, as it has nothing to catch
@@ -109,12 +110,9 @@ func (n *Notifier) PID() uint32 { return n.pid.Load() }
 // Notifier).
 func (n *Notifier) Listen(ctx context.Context, fn func(backends.Notice)) error {
 	wait := n.backoff
-	// heard is when the listener last knew it heard every change: zero
-	// until a connection is listening, then the catch-up's starting point
-	// (before Lookback) should that connection drop.
-	var heard time.Time
+	var st listenState
 	for {
-		listened, err := n.listen(ctx, fn, &heard)
+		listened, err := n.listen(ctx, fn, &st)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -134,11 +132,49 @@ func (n *Notifier) Listen(ctx context.Context, fn func(backends.Notice)) error {
 	}
 }
 
+// listenState is what a Notifier's Listen carries from one connection to
+// the next.
+type listenState struct {
+	// heard is when the listener last knew it heard every change: zero
+	// until a connection is listening, then the catch-up's starting point
+	// (before Lookback) should that connection drop.
+	heard time.Time
+	// seen holds the versions sent, by when: a catch-up skips them. It
+	// keeps those sent from Lookback before heard on, which is as far
+	// back as a catch-up reads (a change is stamped before it is sent).
+	seen    map[seenKey]time.Time
+	pruneAt int
+}
+
+type seenKey struct {
+	id      uuid.UUID
+	version int64
+}
+
+// sent records that nt was sent at, and forgets, once the map has grown,
+// what no catch-up can read again.
+func (st *listenState) sent(nt backends.Notice, at time.Time, lookback time.Duration) {
+	if st.seen == nil {
+		st.seen = map[seenKey]time.Time{}
+		st.pruneAt = 1024
+	}
+	st.seen[seenKey{nt.ID, nt.Version}] = at
+	if len(st.seen) <= st.pruneAt {
+		return
+	}
+	horizon := st.heard.Add(-lookback)
+	for k, t := range st.seen {
+		if t.Before(horizon) {
+			delete(st.seen, k)
+		}
+	}
+	st.pruneAt = max(1024, 2*len(st.seen))
+}
+
 // listen runs one connection until it fails; listened tells whether LISTEN
-// succeeded on it (the backoff then starts over). heard is the catch-up
-// point (zero: none, the first connection); listen moves it forward once
-// the catch-up is done and with each notification.
-func (n *Notifier) listen(ctx context.Context, fn func(backends.Notice), heard *time.Time) (listened bool, err error) {
+// succeeded on it (the backoff then starts over). st carries the catch-up
+// point and what was sent from one connection to the next.
+func (n *Notifier) listen(ctx context.Context, fn func(backends.Notice), st *listenState) (listened bool, err error) {
 	c, err := n.pool.Acquire(ctx)
 	if err != nil {
 		return false, err
@@ -174,14 +210,14 @@ func (n *Notifier) listen(ctx context.Context, fn func(backends.Notice), heard *
 		defer cancel()
 		_, _ = conn.Exec(c, `DELETE FROM taskmodel_listeners WHERE pid = pg_backend_pid()`)
 	}()
-	if !heard.IsZero() {
+	if !st.heard.IsZero() {
 		// Notifications that arrive meanwhile wait in conn for
 		// WaitForNotification.
-		if err := n.catchUp(ctx, conn, schema, heard.Add(-n.Lookback), fn); err != nil {
+		if err := n.catchUp(ctx, conn, schema, st, fn); err != nil {
 			return true, err
 		}
 	}
-	*heard = registered
+	st.heard = registered
 	n.pid.Store(conn.PgConn().PID())
 	for {
 		note, err := conn.WaitForNotification(ctx)
@@ -190,17 +226,20 @@ func (n *Notifier) listen(ctx context.Context, fn func(backends.Notice), heard *
 		}
 		// Notifications arrive in commit order: every change committed
 		// before this one was heard.
-		*heard = time.Now()
+		st.heard = time.Now()
 		if nt, ok := parseNotice(note.Payload); ok {
+			st.sent(nt, st.heard, n.Lookback)
 			fn(nt)
 		}
 	}
 }
 
 // catchUp sends a Notice for every row of the model's table updated at or
-// after since, once the transactions running at the registration have
-// ended (or Lookback has passed).
-func (n *Notifier) catchUp(ctx context.Context, conn *pgx.Conn, schema string, since time.Time, fn func(backends.Notice)) error {
+// after Lookback before st.heard, but for the versions already sent, once
+// the transactions running at the registration have ended (or Lookback has
+// passed).
+func (n *Notifier) catchUp(ctx context.Context, conn *pgx.Conn, schema string, st *listenState, fn func(backends.Notice)) error {
+	since := st.heard.Add(-n.Lookback)
 	if err := n.awaitRunning(ctx, conn); err != nil {
 		return err
 	}
@@ -223,6 +262,10 @@ func (n *Notifier) catchUp(ctx context.Context, conn *pgx.Conn, schema string, s
 			return err
 		}
 		for _, nt := range page {
+			if _, dup := st.seen[seenKey{nt.ID, nt.Version}]; dup {
+				continue
+			}
+			st.sent(nt, time.Now(), n.Lookback)
 			fn(nt)
 		}
 		if len(page) < batch {

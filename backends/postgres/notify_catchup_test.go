@@ -38,17 +38,26 @@ func bumpTask(ctx context.Context, db execer, id uuid.UUID, at time.Time) error 
 
 // notices collects what a Notifier sends.
 type notices struct {
-	mu  sync.Mutex
-	got map[string]backends.Notice // by "id vversion"
+	mu    sync.Mutex
+	got   map[string]backends.Notice // by "id vversion"
+	times map[string]int             // how many times each was sent
 }
 
 func (n *notices) add(nt backends.Notice) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.got == nil {
-		n.got = map[string]backends.Notice{}
+		n.got, n.times = map[string]backends.Notice{}, map[string]int{}
 	}
-	n.got[fmt.Sprintf("%s v%d", nt.ID, nt.Version)] = nt
+	k := fmt.Sprintf("%s v%d", nt.ID, nt.Version)
+	n.got[k] = nt
+	n.times[k]++
+}
+
+func (n *notices) count(id uuid.UUID, version int64) int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.times[fmt.Sprintf("%s v%d", id, version)]
 }
 
 func (n *notices) get(id uuid.UUID, version int64) (backends.Notice, bool) {
@@ -73,7 +82,7 @@ func waitUntil(ctx context.Context, t *testing.T, what string, cond func() bool)
 // TestNotifierCatchesUp: the listener's session is terminated and tasks
 // change before it is back (before it even reconnects, or while it
 // registers); after the reconnect it sends a notice for each change it did
-// not hear.
+// not hear, and not again the one it heard.
 func TestNotifierCatchesUp(t *testing.T) {
 	// A down func runs in the listener's goroutine before its reconnection:
 	// it changes tasks, and returns the (id, version) it expects notices of
@@ -203,6 +212,12 @@ func TestNotifierCatchesUp(t *testing.T) {
 				if nt.From != "" || nt.Status != "CREATED" || nt.At.IsZero() {
 					t.Errorf("caught-up notice %+v: want status CREATED, no From, and its updated_at", nt)
 				}
+			}
+			// The version heard live is stamped before the ones caught up
+			// (sent in updated_at order): had the catch-up sent it again, it
+			// would have been by now.
+			if k := got.count(old, 1); k != 1 {
+				t.Errorf("the version heard before the drop was sent %d times, want once", k)
 			}
 		})
 	}
