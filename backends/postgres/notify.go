@@ -132,6 +132,90 @@ func (n *Notifier) Listen(ctx context.Context, fn func(backends.Notice)) error {
 	}
 }
 
+// listen runs one connection until it fails; listened tells whether LISTEN
+// succeeded on it (the backoff then starts over). st carries the catch-up
+// point and what was sent from one connection to the next.
+func (n *Notifier) listen(ctx context.Context, fn func(backends.Notice), st *listenState) (listened bool, err error) {
+	c, err := n.pool.Acquire(ctx)
+	if err != nil {
+		return false, err
+	}
+	conn := c.Hijack() // ours alone, closed here: the pool opens another
+	defer conn.Close(context.WithoutCancel(ctx))
+	defer n.pid.Store(0)
+	var schema string
+	if err := conn.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		return false, err
+	}
+	channel := pgx.Identifier{schema + ".taskmodel_" + n.model}.Sanitize()
+	if _, err := conn.Exec(ctx, `SET application_name = '`+ApplicationName+`'`); err != nil {
+		return false, err
+	}
+	// Every change committed after the registration below is notified, but
+	// for the writers whose trigger ran before it: the catch-up covers them.
+	// Its time is read early, which only makes the next catch-up read more.
+	registered := time.Now()
+	if _, err := conn.Exec(ctx, "LISTEN "+channel); err != nil {
+		return false, err
+	}
+	// Register, and forget the listeners whose session is gone (terminated,
+	// or their process killed).
+	if _, err := conn.Exec(ctx, `DELETE FROM taskmodel_listeners WHERE pid NOT IN (SELECT pid FROM pg_stat_activity)`); err != nil {
+		return false, err
+	}
+	if _, err := conn.Exec(ctx, `INSERT INTO taskmodel_listeners (channel, pid) VALUES ($1, pg_backend_pid()) ON CONFLICT DO NOTHING`, n.model); err != nil {
+		return false, err
+	}
+	defer func() { // a clean stop unregisters; a lost session is cleaned later
+		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_, _ = conn.Exec(c, `DELETE FROM taskmodel_listeners WHERE pid = pg_backend_pid()`)
+	}()
+	if !st.heard.IsZero() {
+		// Notifications that arrive meanwhile wait in conn for
+		// WaitForNotification.
+		if err := n.catchUp(ctx, conn, schema, st, fn); err != nil {
+			return true, err
+		}
+	}
+	st.heard = registered
+	n.pid.Store(conn.PgConn().PID())
+	for {
+		note, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			return true, err
+		}
+		// Notifications arrive in commit order: every change committed
+		// before this one was heard.
+		st.heard = time.Now()
+		if nt, ok := parseNotice(note.Payload); ok {
+			st.sent(nt, st.heard, n.Lookback)
+			fn(nt)
+		}
+	}
+}
+
+// parseNotice reads "<id> <version> <status> <from>" (from may be empty).
+func parseNotice(s string) (backends.Notice, bool) {
+	f := strings.SplitN(s, " ", 4)
+	if len(f) < 3 {
+		return backends.Notice{}, false
+	}
+	id, err := uuid.Parse(f[0])
+	if err != nil {
+		return backends.Notice{}, false
+	}
+	v, err := strconv.ParseInt(f[1], 10, 64)
+	if err != nil {
+		return backends.Notice{}, false
+	}
+	nt := backends.Notice{ID: id, Version: v, Status: f[2]}
+	if len(f) == 4 {
+		nt.From = f[3]
+	}
+	return nt, true
+}
+
 // listenState is what a Notifier's Listen carries from one connection to
 // the next.
 type listenState struct {
@@ -169,69 +253,6 @@ func (st *listenState) sent(nt backends.Notice, at time.Time, lookback time.Dura
 		}
 	}
 	st.pruneAt = max(1024, 2*len(st.seen))
-}
-
-// listen runs one connection until it fails; listened tells whether LISTEN
-// succeeded on it (the backoff then starts over). st carries the catch-up
-// point and what was sent from one connection to the next.
-func (n *Notifier) listen(ctx context.Context, fn func(backends.Notice), st *listenState) (listened bool, err error) {
-	c, err := n.pool.Acquire(ctx)
-	if err != nil {
-		return false, err
-	}
-	conn := c.Hijack() // ours alone, closed here: the pool opens another
-	defer conn.Close(context.WithoutCancel(ctx))
-	defer n.pid.Store(0)
-	var schema string
-	if err := conn.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
-		return false, err
-	}
-	channel := pgx.Identifier{schema + ".taskmodel_" + n.model}.Sanitize()
-	if _, err := conn.Exec(ctx, `SET application_name = '`+ApplicationName+`'`); err != nil {
-		return false, err
-	}
-	if _, err := conn.Exec(ctx, "LISTEN "+channel); err != nil {
-		return false, err
-	}
-	// Register, and forget the listeners whose session is gone (terminated,
-	// or their process killed).
-	if _, err := conn.Exec(ctx, `DELETE FROM taskmodel_listeners WHERE pid NOT IN (SELECT pid FROM pg_stat_activity)`); err != nil {
-		return false, err
-	}
-	// Every change committed from here on is notified, but for the writers
-	// whose trigger ran before the registration committed: the catch-up
-	// covers them.
-	registered := time.Now()
-	if _, err := conn.Exec(ctx, `INSERT INTO taskmodel_listeners (channel, pid) VALUES ($1, pg_backend_pid()) ON CONFLICT DO NOTHING`, n.model); err != nil {
-		return false, err
-	}
-	defer func() { // a clean stop unregisters; a lost session is cleaned later
-		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		_, _ = conn.Exec(c, `DELETE FROM taskmodel_listeners WHERE pid = pg_backend_pid()`)
-	}()
-	if !st.heard.IsZero() {
-		// Notifications that arrive meanwhile wait in conn for
-		// WaitForNotification.
-		if err := n.catchUp(ctx, conn, schema, st, fn); err != nil {
-			return true, err
-		}
-	}
-	st.heard = registered
-	n.pid.Store(conn.PgConn().PID())
-	for {
-		note, err := conn.WaitForNotification(ctx)
-		if err != nil {
-			return true, err
-		}
-		// Notifications arrive in commit order: every change committed
-		// before this one was heard.
-		st.heard = time.Now()
-		if nt, ok := parseNotice(note.Payload); ok {
-			st.sent(nt, st.heard, n.Lookback)
-			fn(nt)
-		}
-	}
 }
 
 // catchUp sends a Notice for every row of the model's table updated at or
@@ -304,25 +325,4 @@ func (n *Notifier) awaitRunning(ctx context.Context, conn *pgx.Conn) error {
 		}
 		pause = min(2*pause, 50*time.Millisecond)
 	}
-}
-
-// parseNotice reads "<id> <version> <status> <from>" (from may be empty).
-func parseNotice(s string) (backends.Notice, bool) {
-	f := strings.SplitN(s, " ", 4)
-	if len(f) < 3 {
-		return backends.Notice{}, false
-	}
-	id, err := uuid.Parse(f[0])
-	if err != nil {
-		return backends.Notice{}, false
-	}
-	v, err := strconv.ParseInt(f[1], 10, 64)
-	if err != nil {
-		return backends.Notice{}, false
-	}
-	nt := backends.Notice{ID: id, Version: v, Status: f[2]}
-	if len(f) == 4 {
-		nt.From = f[3]
-	}
-	return nt, true
 }
