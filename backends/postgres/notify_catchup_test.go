@@ -122,10 +122,15 @@ func TestNotifierCatchesUp(t *testing.T) {
 			return ws, nil, nil
 		}},
 		{"written before the registration, committed after it", 500, func(ctx context.Context, pool *pgxpool.Pool, old uuid.UUID) ([]want, pgx.Tx, error) {
-			// As a clean stop would, drop the old registration: the trigger
-			// does not notify this write, whose transaction commits only
-			// once the listener has registered again.
+			// As a clean stop would, drop the old registration (and close
+			// the model's gate where a sequence keeps it, as later
+			// migrations do): the trigger does not notify this write, whose
+			// transaction commits only once the listener has registered
+			// again.
 			if _, err := pool.Exec(ctx, `DELETE FROM taskmodel_listeners`); err != nil {
+				return nil, nil, err
+			}
+			if _, err := pool.Exec(ctx, `SELECT setval(seq, 0, true) FROM (SELECT to_regclass('analysis_listening') AS seq) AS s WHERE seq IS NOT NULL`); err != nil {
 				return nil, nil, err
 			}
 			tx, err := pool.Begin(ctx)
