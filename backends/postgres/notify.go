@@ -51,8 +51,8 @@ import (
 // stamped by a clock that far behind, is missed by the catch-up (its task's
 // next change brings it). The catch-up skips the versions this Notifier
 // sent since that point; what it sends may still repeat a version sent
-// before (receivers skip it, backends.ChangeSource). The table has no index on
-// updated_at for this (SQLite's has, for polling): each catch-up is a
+// before (receivers skip it, backends.ChangeSource). The table has no index
+// on updated_at for this (SQLite's has, for polling): each catch-up is a
 // sequential scan of the model's table, acceptable because reconnects are
 // rare; the first connection does not catch up, as it has nothing to catch
 // up on, so a listener that starts — every time an engine gets its first
