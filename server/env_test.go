@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/taskmodel/taskmodel/auth"
 	"github.com/taskmodel/taskmodel/backends/postgres"
 	"github.com/taskmodel/taskmodel/backends/postgres/pgtest"
@@ -23,6 +25,8 @@ import (
 	blobs3 "github.com/taskmodel/taskmodel/blob/s3"
 	"github.com/taskmodel/taskmodel/blob/s3/s3test"
 	"github.com/taskmodel/taskmodel/gen/analysis"
+	analysispg "github.com/taskmodel/taskmodel/gen/analysis/pgdb"
+	analysissqlite "github.com/taskmodel/taskmodel/gen/analysis/sqlitedb"
 	"github.com/taskmodel/taskmodel/gen/catalog"
 	"github.com/taskmodel/taskmodel/sdk/engine"
 	"github.com/taskmodel/taskmodel/sdk/worker"
@@ -33,26 +37,51 @@ import (
 // backendNames are the backends every end-to-end test runs on.
 var backendNames = []string{"memory", "sqlite", "postgres"}
 
-func openBackend(t testing.TB, name string) (*server.Backend, func(context.Context) (auth.Store, error)) {
+func openBackend(t testing.TB, name string) (*server.Backend, func(context.Context) (auth.Store, error), func(testing.TB) otherProcess) {
 	t.Helper()
 	ctx := context.Background()
 	switch name {
 	case "sqlite":
-		db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "tasks.db"), catalog.Migrations(sqlite.Engine))
+		path := filepath.Join(t.TempDir(), "tasks.db")
+		db, err := sqlite.Open(ctx, path, catalog.Migrations(sqlite.Engine))
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { db.Close() })
-		return server.SQLite(db), func(ctx context.Context) (auth.Store, error) { return auth.NewSQLite(ctx, db) }
+		other := func(t testing.TB) otherProcess {
+			db, err := sqlite.Open(ctx, path, catalog.Migrations(sqlite.Engine))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			return otherProcess{eng: engine.New[analysis.Task, analysis.Event](analysissqlite.NewDriver(db))}
+		}
+		return server.SQLite(db), func(ctx context.Context) (auth.Store, error) { return auth.NewSQLite(ctx, db) }, other
 	case "postgres":
-		pool, err := postgres.OpenConfig(ctx, pgtest.Schema(t), catalog.Migrations(postgres.Engine))
+		cfg := pgtest.Schema(t)
+		pool, err := postgres.OpenConfig(ctx, cfg.Copy(), catalog.Migrations(postgres.Engine))
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(pool.Close)
-		return server.Postgres(pool), func(ctx context.Context) (auth.Store, error) { return auth.NewPostgres(ctx, pool) }
+		other := func(t testing.TB) otherProcess {
+			pool, err := postgres.OpenConfig(ctx, cfg.Copy(), catalog.Migrations(postgres.Engine))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(pool.Close)
+			return otherProcess{eng: engine.New[analysis.Task, analysis.Event](analysispg.NewDriver(pool)), pg: pool}
+		}
+		return server.Postgres(pool), func(ctx context.Context) (auth.Store, error) { return auth.NewPostgres(ctx, pool) }, other
 	}
-	return server.Memory(), func(context.Context) (auth.Store, error) { return auth.NewMemory(), nil }
+	return server.Memory(), func(context.Context) (auth.Store, error) { return auth.NewMemory(), nil }, nil
+}
+
+// otherProcess is the env's database opened again, as another process
+// would: an analysis engine of its own and, on PostgreSQL, its pool.
+type otherProcess struct {
+	eng *engine.Engine[analysis.Task, analysis.Event, *analysis.Task]
+	pg  *pgxpool.Pool // nil on SQLite
 }
 
 // clock is a settable clock.
@@ -70,7 +99,8 @@ type envOptions struct {
 	agentTime time.Duration
 	anonymous string
 	cors      []string
-	s3        bool // files in an S3-compatible server (started in the test) instead of a local directory
+	s3        bool          // files in an S3-compatible server (started in the test) instead of a local directory
+	poll      time.Duration // how often Watch (event streams) polls; 0: 20 ms
 }
 
 // env is a taskmodel server on a real loopback HTTP listener, with tokens
@@ -83,17 +113,23 @@ type env struct {
 	blobs  blob.Store
 	tokens map[string]string
 	pool   *worker.Pool[analysis.Task, analysis.Event, *analysis.Task]
+	// other opens the database again, as another process (nil for memory).
+	other func(testing.TB) otherProcess
 }
 
 func newEnv(t testing.TB, backend string, o envOptions) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	b, openAuth := openBackend(t, backend)
+	b, openAuth, other := openBackend(t, backend)
 	var engOpts []engine.Option
 	if o.clock != nil {
 		engOpts = append(engOpts, engine.WithClock(o.clock.Now))
 	}
-	engOpts = append(engOpts, engine.WithPollInterval(20*time.Millisecond))
+	poll := 20 * time.Millisecond
+	if o.poll != 0 {
+		poll = o.poll
+	}
+	engOpts = append(engOpts, engine.WithPollInterval(poll))
 	models, err := catalog.Serve(b, engOpts...)
 	if err != nil {
 		t.Fatal(err)
@@ -102,7 +138,7 @@ func newEnv(t testing.TB, backend string, o envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, models: models, tokens: map[string]string{}}
+	e := &env{t: t, models: models, tokens: map[string]string{}, other: other}
 	for _, u := range []struct {
 		name  string
 		admin bool

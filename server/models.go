@@ -124,7 +124,26 @@ func (ms *Models) Names() []string {
 	return out
 }
 
+// WatchPoll is how often an event stream (GET /tasks/{id}/events, through
+// engine.Watch) reads its task on a database backend. The engines get a
+// change source there — PostgreSQL LISTEN/NOTIFY (postgres.Notifier), or
+// SQLite polling (sqlite.Poller, every 500 ms) — which pushes other
+// processes' changes to the streams, so this read is only a safety net for
+// the changes a source does not deliver (made while its listener starts, or
+// stamped or committed more than its lookback late): ten times rarer than
+// the engine's default of 500 ms, it costs an open stream one read every 5
+// s, and bounds how late such a change is shown.
+const WatchPoll = 5 * time.Second
+
 // Add binds model m: it builds the model's engine over the set's backend.
+// On SQLite and PostgreSQL the engine has a change source
+// (engine.WithChanges: sqlite.NewPoller over the model's driver,
+// postgres.NewNotifier of the model's table) and Watch polls every
+// WatchPoll; opts come after these, so engine.WithChanges(nil) or
+// engine.WithPollInterval override them. The source runs only while an
+// event stream (or another engine.Subscribe or Watch subscriber) is open:
+// the server's metrics follow their own process's changes only
+// (engine.SubscribeLocal).
 func Add[T any, E ~string, PT ModelType[T, E]](ms *Models, m Model[T], opts ...engine.Option) {
 	if ms.err != nil {
 		return
@@ -134,17 +153,22 @@ func Add[T any, E ~string, PT ModelType[T, E]](ms *Models, m Model[T], opts ...e
 		return
 	}
 	var drv backends.Driver[T]
+	base := []engine.Option{engine.WithWorker(m.Worker)}
 	switch b := ms.backend; {
 	case b.sqlite != nil:
 		drv = m.SQLite(b.sqlite)
+		if l, ok := drv.(backends.ChangeLister); ok {
+			base = append(base, engine.WithChanges(sqlite.NewPoller(l)), engine.WithPollInterval(WatchPoll))
+		}
 	case b.pg != nil:
 		drv = m.Postgres(b.pg)
+		base = append(base, engine.WithChanges(postgres.NewNotifier(b.pg, m.Name)), engine.WithPollInterval(WatchPoll))
 	default:
 		d := memory.New[T, PT]()
 		b.mem = append(b.mem, d)
 		drv = d
 	}
-	opts = append([]engine.Option{engine.WithWorker(m.Worker)}, opts...)
+	opts = append(base, opts...)
 	bd := &typed[T, E, PT]{m: m, eng: engine.New[T, E, PT](drv, opts...)}
 	if probe, err := json.Marshal(m.New()); err == nil {
 		var keys map[string]json.RawMessage
@@ -214,7 +238,8 @@ type binding interface {
 	// canFire reports whether ev may fire on the task as read in v (the
 	// lifecycle and the fields it requires).
 	canFire(v *view, ev string) bool
-	// changes streams every change this process makes to the model's tasks.
+	// changes streams every change this process makes to the model's tasks
+	// (not other processes': the engine's change source is not started).
 	changes(ctx context.Context) <-chan change
 	// sweeper applies the model's timeouts; onMove is called per move.
 	sweeper(cfg sweepConfig) func(ctx context.Context) (sweep.Result, error)
@@ -408,7 +433,11 @@ func (b *typed[T, E, PT]) canFire(v *view, ev string) bool {
 }
 
 func (b *typed[T, E, PT]) changes(ctx context.Context) <-chan change {
-	sub := b.eng.Subscribe(ctx, uuid.Nil)
+	// Local only: Prometheus counters are per process (other processes'
+	// changes would be counted twice when summed), and a subscription
+	// for the server's life would keep the change source listening — on
+	// PostgreSQL, a NOTIFY in every write.
+	sub := b.eng.SubscribeLocal(ctx, uuid.Nil)
 	out := make(chan change, 64)
 	go func() {
 		defer close(out)

@@ -40,15 +40,47 @@ import (
 // (schemas, tests' included, do not hear each other) and the payload
 // "<id> <version> <status> <from status>", far below NOTIFY's 8000 bytes.
 //
-// Notifications sent while the listener is reconnecting are lost: the
-// listener sees the tasks' later changes only. A write whose trigger ran
-// just before the first registration committed is not notified either:
-// PID turns non-zero once the listener is registered and listening.
+// Notifications sent while the listener is reconnecting are lost, so after
+// a reconnect the Notifier catches up: once LISTEN and its registration
+// have succeeded, it waits (at most Lookback) for the transactions that
+// were already running to end — a writer whose trigger ran before the
+// registration committed did not notify — and then reads the model's table
+// for the rows with updated_at at or after Lookback before the last moment
+// the previous connection was known to hear everything (when it last
+// received a notification, or finished connecting), in (updated_at, id)
+// pages of Batch rows, and sends a Notice for each (From empty). Lookback
+// covers what updated_at cannot tell: it is the writer's clock reading,
+// taken before the write waits for locks and commits, so a change can
+// commit after a later-stamped one, and writers' clocks may be behind this
+// process's. A change committed more than Lookback after its stamp, or
+// stamped by a clock that far behind, is missed by the catch-up (its task's
+// next change brings it). The catch-up skips the versions this Notifier
+// sent since that point; what it sends may still repeat a version sent
+// before (receivers skip it, backends.ChangeSource). The table has no index
+// on updated_at for this (SQLite's has, for polling): each catch-up is a
+// sequential scan of the model's table, acceptable because reconnects are
+// rare; the first connection does not catch up, as it has nothing to catch
+// up on, so a listener that starts — every time an engine gets its first
+// subscriber — costs no scan. In the same way a write whose trigger ran
+// just before the first registration committed is not notified: PID turns
+// non-zero once the listener is registered and listening.
 type Notifier struct {
-	pool    *pgxpool.Pool
-	model   string
-	pid     atomic.Uint32
-	backoff time.Duration // first retry delay; doubles up to maxBackoff
+	pool  *pgxpool.Pool
+	model string
+	pid   atomic.Uint32
+	// backoff is the first retry delay; it doubles up to maxBackoff.
+	backoff time.Duration
+	// beforeReconnect, if set, is called before each reconnection attempt
+	// (tests change tasks while the listener is down).
+	beforeReconnect func()
+
+	// Lookback is how far before the previous connection was last known to
+	// hear every notification the catch-up after a reconnect reads, and how
+	// long it waits for the transactions running at its registration
+	// (default 5 s). Set it before Listen.
+	Lookback time.Duration
+	// Batch is how many rows each catch-up read returns (default 500).
+	Batch int
 }
 
 const maxBackoff = 5 * time.Second
@@ -68,7 +100,7 @@ const ApplicationName = "taskmodel-listen"
 // NewNotifier returns a Notifier of model (its table name, e.g. "analysis")
 // over pool. Listen starts it.
 func NewNotifier(pool *pgxpool.Pool, model string) *Notifier {
-	return &Notifier{pool: pool, model: model, backoff: 50 * time.Millisecond}
+	return &Notifier{pool: pool, model: model, backoff: 50 * time.Millisecond, Lookback: 5 * time.Second, Batch: 500}
 }
 
 var _ backends.ChangeSource = (*Notifier)(nil)
@@ -78,11 +110,14 @@ var _ backends.ChangeSource = (*Notifier)(nil)
 func (n *Notifier) PID() uint32 { return n.pid.Load() }
 
 // Listen calls fn with each change of the model's tasks committed by any
-// process, until ctx ends; it returns ctx's error.
+// process, until ctx ends; it returns ctx's error. After a reconnect it
+// first sends the changes the previous connection may have missed (see
+// Notifier).
 func (n *Notifier) Listen(ctx context.Context, fn func(backends.Notice)) error {
 	wait := n.backoff
+	var st listenState
 	for {
-		listened, err := n.listen(ctx, fn)
+		listened, err := n.listen(ctx, fn, &st)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -96,12 +131,16 @@ func (n *Notifier) Listen(ctx context.Context, fn func(backends.Notice)) error {
 		case <-time.After(wait):
 		}
 		wait = min(2*wait, maxBackoff)
+		if n.beforeReconnect != nil {
+			n.beforeReconnect()
+		}
 	}
 }
 
 // listen runs one connection until it fails; listened tells whether LISTEN
-// succeeded on it (the backoff then starts over).
-func (n *Notifier) listen(ctx context.Context, fn func(backends.Notice)) (listened bool, err error) {
+// succeeded on it (the backoff then starts over). st carries the catch-up
+// point and what was sent from one connection to the next.
+func (n *Notifier) listen(ctx context.Context, fn func(backends.Notice), st *listenState) (listened bool, err error) {
 	c, err := n.pool.Acquire(ctx)
 	if err != nil {
 		return false, err
@@ -117,6 +156,10 @@ func (n *Notifier) listen(ctx context.Context, fn func(backends.Notice)) (listen
 	if _, err := conn.Exec(ctx, `SET application_name = '`+ApplicationName+`'`); err != nil {
 		return false, err
 	}
+	// Every change committed after the registration below is notified, but
+	// for the writers whose trigger ran before it: the catch-up covers them.
+	// Its time is read early, which only makes the next catch-up read more.
+	registered := time.Now()
 	if _, err := conn.Exec(ctx, "LISTEN "+channel); err != nil {
 		return false, err
 	}
@@ -128,13 +171,25 @@ func (n *Notifier) listen(ctx context.Context, fn func(backends.Notice)) (listen
 		defer cancel()
 		_ = n.register(c, conn, false)
 	}()
+	if !st.heard.IsZero() {
+		// Notifications that arrive meanwhile wait in conn for
+		// WaitForNotification.
+		if err := n.catchUp(ctx, conn, schema, st, fn); err != nil {
+			return true, err
+		}
+	}
+	st.heard = registered
 	n.pid.Store(conn.PgConn().PID())
 	for {
 		note, err := conn.WaitForNotification(ctx)
 		if err != nil {
 			return true, err
 		}
+		// Notifications arrive in commit order: every change committed
+		// before this one was heard.
+		st.heard = time.Now()
 		if nt, ok := parseNotice(note.Payload); ok {
+			st.sent(nt, st.heard, n.Lookback)
 			fn(nt)
 		}
 	}
@@ -201,4 +256,115 @@ func parseNotice(s string) (backends.Notice, bool) {
 		nt.From = f[3]
 	}
 	return nt, true
+}
+
+// listenState is what a Notifier's Listen carries from one connection to
+// the next.
+type listenState struct {
+	// heard is when the listener last knew it heard every change: zero
+	// until a connection is listening, then the catch-up's starting point
+	// (before Lookback) should that connection drop.
+	heard time.Time
+	// seen holds the versions sent, by when: a catch-up skips them. It
+	// keeps those sent from Lookback before heard on, which is as far
+	// back as a catch-up reads (a change is stamped before it is sent).
+	seen    map[seenKey]time.Time
+	pruneAt int
+}
+
+type seenKey struct {
+	id      uuid.UUID
+	version int64
+}
+
+// sent records that nt was sent at, and forgets, once the map has grown,
+// what no catch-up can read again.
+func (st *listenState) sent(nt backends.Notice, at time.Time, lookback time.Duration) {
+	if st.seen == nil {
+		st.seen = map[seenKey]time.Time{}
+		st.pruneAt = 1024
+	}
+	st.seen[seenKey{nt.ID, nt.Version}] = at
+	if len(st.seen) <= st.pruneAt {
+		return
+	}
+	horizon := st.heard.Add(-lookback)
+	for k, t := range st.seen {
+		if t.Before(horizon) {
+			delete(st.seen, k)
+		}
+	}
+	st.pruneAt = max(1024, 2*len(st.seen))
+}
+
+// catchUp sends a Notice for every row of the model's table updated at or
+// after Lookback before st.heard, but for the versions already sent, once
+// the transactions running at the registration have ended (or Lookback has
+// passed).
+func (n *Notifier) catchUp(ctx context.Context, conn *pgx.Conn, schema string, st *listenState, fn func(backends.Notice)) error {
+	since := st.heard.Add(-n.Lookback)
+	if err := n.awaitRunning(ctx, conn); err != nil {
+		return err
+	}
+	table := pgx.Identifier{schema, n.model}.Sanitize()
+	first := `SELECT id, version, status, updated_at FROM ` + table + ` WHERE updated_at >= $1 ORDER BY updated_at, id LIMIT $2`
+	next := `SELECT id, version, status, updated_at FROM ` + table + ` WHERE (updated_at, id) > ($1, $3) ORDER BY updated_at, id LIMIT $2`
+	batch := max(n.Batch, 1)
+	q, args := first, []any{since, batch}
+	for {
+		rows, err := conn.Query(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		page, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (backends.Notice, error) {
+			var nt backends.Notice
+			err := r.Scan(&nt.ID, &nt.Version, &nt.Status, &nt.At)
+			return nt, err
+		})
+		if err != nil {
+			return err
+		}
+		for _, nt := range page {
+			if _, dup := st.seen[seenKey{nt.ID, nt.Version}]; dup {
+				continue
+			}
+			st.sent(nt, time.Now(), n.Lookback)
+			fn(nt)
+		}
+		if len(page) < batch {
+			return nil
+		}
+		last := page[len(page)-1]
+		q, args = next, []any{last.At, batch, last.ID}
+	}
+}
+
+// awaitRunning waits until every transaction that had written when the
+// listener registered has ended: one whose trigger ran before the
+// registration committed did not notify, and may commit after a catch-up
+// that does not wait. It gives up after Lookback (a long transaction
+// elsewhere in the cluster holds the horizon back). pg_current_snapshot
+// needs PostgreSQL 13 or later.
+func (n *Notifier) awaitRunning(ctx context.Context, conn *pgx.Conn) error {
+	var horizon string
+	if err := conn.QueryRow(ctx, `SELECT pg_snapshot_xmax(pg_current_snapshot())::text`).Scan(&horizon); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(n.Lookback)
+	pause := time.Millisecond
+	for {
+		var done bool
+		if err := conn.QueryRow(ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot()) >= $1::xid8`, horizon).Scan(&done); err != nil {
+			return err
+		}
+		if done || !time.Now().Before(deadline) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 50*time.Millisecond)
+	}
 }

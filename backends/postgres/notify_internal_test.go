@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -27,5 +28,37 @@ func TestParseNotice(t *testing.T) {
 		if ok != tc.ok || got != tc.want {
 			t.Errorf("parseNotice(%q) = %+v, %v; want %+v, %v", tc.payload, got, ok, tc.want, tc.ok)
 		}
+	}
+}
+
+// TestListenStatePrunes: once the map of sent versions outgrows its bound,
+// it forgets those sent before Lookback ahead of heard (no catch-up reads
+// them again) and keeps the others.
+func TestListenStatePrunes(t *testing.T) {
+	const lookback = 5 * time.Second
+	heard := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name     string
+		age      time.Duration // how long before heard the old versions were sent
+		wantKept bool
+	}{
+		{"sent within the lookback", lookback - time.Second, true},
+		{"sent at its edge", lookback, true},
+		{"sent before it", lookback + time.Second, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := listenState{heard: heard}
+			old := backends.Notice{ID: uuid.New(), Version: 3}
+			st.sent(old, heard.Add(-tc.age), lookback)
+			for i := range 1024 { // grows the map past its first bound
+				st.sent(backends.Notice{ID: uuid.New(), Version: int64(i + 1)}, heard, lookback)
+			}
+			if _, kept := st.seen[seenKey{old.ID, old.Version}]; kept != tc.wantKept {
+				t.Errorf("kept %v, want %v", kept, tc.wantKept)
+			}
+			if len(st.seen) < 1024 {
+				t.Errorf("%d versions kept, want the 1024 recent ones", len(st.seen))
+			}
+		})
 	}
 }

@@ -56,7 +56,7 @@ func (s *Subscription[T]) send(ch Change[T]) {
 // bus fans the changes an engine makes out to in-process subscribers.
 type bus[T any] struct {
 	mu   sync.Mutex
-	subs map[*Subscription[T]]uuid.UUID // uuid.Nil: every task
+	subs map[*Subscription[T]]interest
 	// last is what was delivered, when other processes' changes are
 	// delivered too (WithChanges); nil otherwise.
 	last *delivered
@@ -64,17 +64,33 @@ type bus[T any] struct {
 	pending map[pendingKey]chan struct{}
 }
 
-func newBus[T any]() *bus[T] { return &bus[T]{subs: map[*Subscription[T]]uuid.UUID{}} }
+// interest is what a subscription asks for: one task's changes or, with
+// uuid.Nil, every task's; local: this engine's changes only.
+type interest struct {
+	id    uuid.UUID
+	local bool
+}
 
+func (i interest) wants(id uuid.UUID) bool { return i.id == uuid.Nil || i.id == id }
+
+func newBus[T any]() *bus[T] { return &bus[T]{subs: map[*Subscription[T]]interest{}} }
+
+// publish delivers a change this engine made. With a change source, a
+// version already delivered (or older than one delivered, from another
+// process) reaches local subscriptions only: they see each change this
+// engine makes, once.
 func (b *bus[T]) publish(ch Change[T]) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	fresh := true
 	if b.last != nil {
-		if _, ok := b.last.admit(ch.Key.ID, ch.Key.Version, ch.Key.Status); !ok {
-			return
+		_, fresh = b.last.admit(ch.Key.ID, ch.Key.Version, ch.Key.Status)
+	}
+	for s, in := range b.subs {
+		if in.wants(ch.Key.ID) && (fresh || in.local) {
+			s.send(ch)
 		}
 	}
-	b.fanOut(ch)
 }
 
 // publishRemote delivers a change another process made, if it is newer than
@@ -89,12 +105,8 @@ func (b *bus[T]) publishRemote(ch Change[T], guessFrom bool) {
 	if guessFrom {
 		ch.From = prev
 	}
-	b.fanOut(ch)
-}
-
-func (b *bus[T]) fanOut(ch Change[T]) {
-	for s, id := range b.subs {
-		if id == uuid.Nil || id == ch.Key.ID {
+	for s, in := range b.subs {
+		if in.wants(ch.Key.ID) && !in.local {
 			s.send(ch)
 		}
 	}
@@ -119,22 +131,45 @@ func (e *Engine[T, E, PT]) Announce(x *T, from string, ev E) { e.publish(x, from
 // change source (WithChanges), other processes' changes too: each task's
 // changes then arrive once each, in version order, but versions written in
 // quick succession by another process may coalesce into the latest (its
-// Change has no Event, and From is the status last delivered). Watch polls
-// one task when there is no change source.
+// Change has no Event, and From is the status last delivered). While it
+// lasts the engine listens to its change source (for PostgreSQL, a
+// connection of its own, and a trigger that notifies on every write): a
+// subscriber that wants this process's changes only, such as per-process
+// metrics, uses SubscribeLocal. Watch polls one task when there is no
+// change source.
 func (e *Engine[T, E, PT]) Subscribe(ctx context.Context, id uuid.UUID) *Subscription[T] {
+	return e.subscribe(ctx, interest{id: id})
+}
+
+// SubscribeLocal streams the changes this engine makes — through Create,
+// Fire and the other writes, and Announce — to the task id or, with
+// uuid.Nil, to every task, until ctx ends or Close: every one of them, at
+// once, with its event, and none made by other processes, even when the
+// engine has a change source. It does not start the change source, nor keep
+// it running (WithChanges listens while there are Subscribe or Watch
+// subscribers only); without a change source it is Subscribe.
+func (e *Engine[T, E, PT]) SubscribeLocal(ctx context.Context, id uuid.UUID) *Subscription[T] {
+	return e.subscribe(ctx, interest{id: id, local: true})
+}
+
+func (e *Engine[T, E, PT]) subscribe(ctx context.Context, in interest) *Subscription[T] {
 	c := make(chan Change[T], SubscriptionBuffer)
 	s := &Subscription[T]{C: c, c: c}
 	ctx, cancel := context.WithCancel(ctx)
 	e.bus.mu.Lock()
-	e.bus.subs[s] = id
+	e.bus.subs[s] = in
 	e.bus.mu.Unlock()
-	e.follow()
+	if !in.local {
+		e.follow()
+	}
 	done := make(chan struct{})
 	s.stop = func() { cancel(); <-done }
 	go func() {
 		defer close(done)
 		<-ctx.Done()
-		e.unfollow()
+		if !in.local {
+			e.unfollow()
+		}
 		e.bus.mu.Lock()
 		delete(e.bus.subs, s)
 		close(c)
@@ -145,7 +180,9 @@ func (e *Engine[T, E, PT]) Subscribe(ctx context.Context, id uuid.UUID) *Subscri
 
 // Watch streams every change to one task, made by any process: it sends
 // the task as it is now, then each new version, from this engine's changes
-// at once and from other processes' at the poll interval (WithPollInterval).
+// at once and from other processes' at the poll interval (WithPollInterval)
+// or, with a change source (WithChanges), as soon as the source delivers
+// them; the poll then remains a safety net for what the source misses.
 // Versions coalesce: a watcher sees the latest state, not every step (the
 // history has every step). The stream ends after a terminal status, when
 // the task is deleted, or when ctx ends.

@@ -12,8 +12,10 @@ import (
 
 // WithChanges gives the engine a stream of the changes other processes make
 // to the model's tasks (backends/postgres.Notifier, backends/sqlite.Poller):
-// Subscribe then delivers them too. The engine listens while it has
-// subscribers.
+// Subscribe and Watch then deliver them too. The engine listens while it
+// has Subscribe or Watch subscribers; SubscribeLocal subscriptions neither
+// start nor keep the listener. WithChanges(nil) removes a change source
+// given by an earlier option.
 func WithChanges(src backends.ChangeSource) Option { return func(o *options) { o.changes = src } }
 
 // remote follows a ChangeSource for the engine's subscribers: it runs while

@@ -20,7 +20,8 @@
 //
 // Subscribe streams the changes this engine makes, to one task or to all, as
 // they happen; Watch follows one task across processes, polling the store
-// for changes made elsewhere, and ends after a terminal status. Slow
+// for changes made elsewhere (and, with a change source, hearing them at
+// once), and ends after a terminal status. Slow
 // subscribers lose changes rather than slow writers down; Dropped says how
 // many.
 //
@@ -32,7 +33,17 @@
 // new was delivered already. Each task's changes then arrive once, in
 // version order; another process's changes in quick succession may coalesce
 // into the latest, which carries no Event. The engine listens only while it
-// has subscribers.
+// has Subscribe or Watch subscribers. SubscribeLocal streams this engine's
+// own changes only, and does not make it listen: long-lived subscribers
+// that count or react to this process's work (metrics, sdk/worker's wake-ups)
+// use it, so that the source — for PostgreSQL, a trigger that notifies on
+// every write while someone listens — runs only while someone follows
+// other processes' changes.
+//
+// Watch also polls its task every WithPollInterval, as a safety net for the
+// changes the source does not deliver: those made while a listener starts
+// (the PostgreSQL listener catches up after a reconnect, not on its first
+// connection), or stamped or committed later than the source's lookback.
 //
 // # Cancellation
 //

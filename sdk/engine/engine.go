@@ -61,7 +61,9 @@ func WithIDs(newID func() uuid.UUID) Option {
 func WithWorker(w tasktype.Worker) Option { return func(o *options) { o.worker = w } }
 
 // WithPollInterval sets how often Watch reads a task to see changes made by
-// other processes (default 500 ms).
+// other processes (default 500 ms). With a change source (WithChanges) the
+// read is a safety net for the changes the source misses, and can be rarer
+// (the HTTP server uses 5 s).
 func WithPollInterval(d time.Duration) Option { return func(o *options) { o.poll = d } }
 
 // New returns an Engine over driver.

@@ -52,7 +52,11 @@ type Config struct {
 	// Concurrency is how many handlers run at once (default 10).
 	Concurrency int
 	// PollInterval is how long an idle pool waits before it looks for queued
-	// tasks again (default 1s); in-process creations wake it at once.
+	// tasks again (default 1s); in-process creations wake it at once. Tasks
+	// queued by other processes are found by this poll even when the engine
+	// has a change source: the pool follows its engine's own changes only
+	// (engine.SubscribeLocal), so that it does not keep the source listening
+	// — for PostgreSQL, a NOTIFY on every write — for its whole life.
 	PollInterval time.Duration
 	// CancelCheck is how often the pool reads a running task to see a
 	// cancellation made by another process (default 250ms): a handler sees
@@ -149,7 +153,7 @@ func (p *Pool[T, E, PT]) Owner() string { return p.cfg.Owner }
 func (p *Pool[T, E, PT]) Run(ctx context.Context) error {
 	work, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
-	sub := p.eng.Subscribe(ctx, uuid.Nil)
+	sub := p.eng.SubscribeLocal(ctx, uuid.Nil)
 	defer sub.Close()
 	go func() {
 		for ch := range sub.C {

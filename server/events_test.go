@@ -1,0 +1,139 @@
+package server_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/taskmodel/taskmodel/gen/analysis"
+	"github.com/taskmodel/taskmodel/sdk/engine"
+)
+
+// streamEvents opens a task's event stream and sends the task of each
+// event on the returned channel, closed when the stream ends; stop closes
+// the stream.
+func (e *env) streamEvents(ctx context.Context, user, id string) (events <-chan map[string]any, stop func()) {
+	e.t.Helper()
+	ctx, cancel := context.WithCancel(ctx)
+	req, _ := http.NewRequestWithContext(ctx, "GET", e.url+"/tasks/"+id+"/events", nil)
+	req.Header.Set("Authorization", "Bearer "+e.tokens[user])
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		cancel()
+		e.t.Fatal(err)
+	}
+	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "text/event-stream" {
+		res.Body.Close()
+		cancel()
+		e.t.Fatalf("events: %d %s", res.StatusCode, res.Header.Get("Content-Type"))
+	}
+	out := make(chan map[string]any)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer close(out)
+		defer res.Body.Close()
+		sc := bufio.NewScanner(res.Body)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			data, ok := strings.CutPrefix(sc.Text(), "data: ")
+			if !ok {
+				continue
+			}
+			var m map[string]any
+			if err := json.Unmarshal([]byte(data), &m); err != nil {
+				e.t.Errorf("event data: %v: %s", err, data)
+				return
+			}
+			select {
+			case out <- m:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out, func() { cancel(); <-done }
+}
+
+// TestEventsPushOtherProcesses: another process (a second engine over its
+// own connections to the same database, not the server) changes a task
+// while a client follows its event stream; the change is pushed to the
+// client by the server's change source — Watch's own poll is an hour, so
+// only the push can bring it. The PostgreSQL listener is registered while
+// the stream is open only: neither the metrics' nor the worker pool's
+// all-task subscription keeps it.
+func TestEventsPushOtherProcesses(t *testing.T) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			e := newEnv(t, backend, envOptions{poll: time.Hour, workers: true})
+			other := e.other(t)
+			// The background work, with the metrics' subscriptions.
+			running := make(chan struct{})
+			go func() { defer close(running); _ = e.srv.Run(ctx) }()
+			defer func() { cancel(); <-running }()
+			listeners := func() int {
+				var n int
+				if err := other.pg.QueryRow(ctx, `SELECT count(*) FROM taskmodel_listeners WHERE channel = $1`, analysis.ModelName).Scan(&n); err != nil {
+					t.Errorf("listeners: %v", err)
+				}
+				return n
+			}
+			id := e.create("alice")
+			events, stop := e.streamEvents(ctx, "alice", id)
+			defer stop()
+			next := func(what string) map[string]any {
+				t.Helper()
+				select {
+				case m, ok := <-events:
+					if !ok {
+						t.Fatalf("the stream ended before %s", what)
+					}
+					return m
+				case <-ctx.Done():
+					t.Fatalf("no event: %s", what)
+				}
+				return nil
+			}
+			if m := next("the current state"); m["version"] != 1.0 || m["status"] != "CREATED" {
+				t.Fatalf("first event: version %v, status %v", m["version"], m["status"])
+			}
+			if other.pg != nil {
+				// The stream's listener is registered: from here on every
+				// commit notifies it (before, a write could go unheard until
+				// the poll).
+				waitUntil(ctx, t, "the stream's listener", func() bool { return listeners() > 0 })
+			}
+			x, err := other.eng.Fire(ctx, uuid.MustParse(id), analysis.EventRequestUploadURLs, nil, engine.Meta{Actor: "other"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m := next("the other process's change"); m["version"] != float64(x.Version) || m["status"] != string(x.Status) {
+				t.Fatalf("pushed event: version %v, status %v; want %d %s", m["version"], m["status"], x.Version, x.Status)
+			}
+			stop()
+			if other.pg != nil {
+				waitUntil(ctx, t, "the listener to stop with the stream", func() bool { return listeners() == 0 })
+			}
+		})
+	}
+}
+
+// waitUntil polls cond until it holds or ctx ends.
+func waitUntil(ctx context.Context, t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("gave up waiting for %s", what)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
