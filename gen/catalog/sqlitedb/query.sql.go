@@ -28,7 +28,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NULL
       AND ?3 IS NOT NULL
       AND t.status = 'CREATED'
-      AND t.user_id = ?3
+      AND t.user_id = +?3
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -45,7 +45,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NULL
       AND ?3 IS NOT NULL
       AND t.status = 'UPLOADING'
-      AND t.user_id = ?3
+      AND t.user_id = +?3
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -62,7 +62,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NULL
       AND ?3 IS NOT NULL
       AND t.status = 'UPLOAD_FAILED'
-      AND t.user_id = ?3
+      AND t.user_id = +?3
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -79,7 +79,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NULL
       AND ?3 IS NOT NULL
       AND t.status = 'QUEUED'
-      AND t.user_id = ?3
+      AND t.user_id = +?3
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -96,7 +96,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NULL
       AND ?3 IS NOT NULL
       AND t.status = 'PROCESSING'
-      AND t.user_id = ?3
+      AND t.user_id = +?3
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -105,7 +105,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NULL
       AND ?3 IS NULL
       AND t.status = 'COMPLETED'
-      AND t.created_at >= ?5
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -114,8 +114,8 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NULL
       AND ?3 IS NOT NULL
       AND t.status = 'COMPLETED'
-      AND t.user_id = ?3
-      AND t.created_at >= ?5
+      AND t.user_id = +?3
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -124,7 +124,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NULL
       AND ?3 IS NULL
       AND t.status = 'FAILED'
-      AND t.created_at >= ?5
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -133,8 +133,8 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NULL
       AND ?3 IS NOT NULL
       AND t.status = 'FAILED'
-      AND t.user_id = ?3
-      AND t.created_at >= ?5
+      AND t.user_id = +?3
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -143,7 +143,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NULL
       AND ?3 IS NULL
       AND t.status = 'CANCELLED'
-      AND t.created_at >= ?5
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -152,8 +152,8 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NULL
       AND ?3 IS NOT NULL
       AND t.status = 'CANCELLED'
-      AND t.user_id = ?3
-      AND t.created_at >= ?5
+      AND t.user_id = +?3
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -162,7 +162,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NULL
       AND ?3 IS NULL
       AND t.status = 'EXPIRED'
-      AND t.created_at >= ?5
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -171,8 +171,8 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NULL
       AND ?3 IS NOT NULL
       AND t.status = 'EXPIRED'
-      AND t.user_id = ?3
-      AND t.created_at >= ?5
+      AND t.user_id = +?3
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -189,7 +189,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NOT NULL
       AND ?3 IS NULL
       AND t.status = 'QUEUED'
-      AND t.tag = ?2
+      AND t.tag = +?2
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -197,8 +197,8 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
     WHERE instr(?6, '"QUEUED"') > 0
       AND ?3 IS NOT NULL
       AND t.status = 'QUEUED'
-      AND t.user_id = ?3
-      AND (?2 IS NULL OR t.tag = ?2)
+      AND t.user_id = +?3
+      AND (?2 IS NULL OR t.tag = +?2)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -215,7 +215,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NOT NULL
       AND ?3 IS NULL
       AND t.status = 'RUNNING'
-      AND t.tag = ?2
+      AND t.tag = +?2
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -223,8 +223,8 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
     WHERE instr(?6, '"RUNNING"') > 0
       AND ?3 IS NOT NULL
       AND t.status = 'RUNNING'
-      AND t.user_id = ?3
-      AND (?2 IS NULL OR t.tag = ?2)
+      AND t.user_id = +?3
+      AND (?2 IS NULL OR t.tag = +?2)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -233,7 +233,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NULL
       AND ?3 IS NULL
       AND t.status = 'DONE'
-      AND t.created_at >= ?5
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -242,8 +242,8 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NOT NULL
       AND ?3 IS NULL
       AND t.status = 'DONE'
-      AND t.tag = ?2
-      AND t.created_at >= ?5
+      AND t.tag = +?2
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -251,9 +251,9 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
     WHERE instr(?6, '"DONE"') > 0
       AND ?3 IS NOT NULL
       AND t.status = 'DONE'
-      AND t.user_id = ?3
-      AND (?2 IS NULL OR t.tag = ?2)
-      AND t.created_at >= ?5
+      AND t.user_id = +?3
+      AND (?2 IS NULL OR t.tag = +?2)
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -262,7 +262,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NULL
       AND ?3 IS NULL
       AND t.status = 'FAILED'
-      AND t.created_at >= ?5
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -271,8 +271,8 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NOT NULL
       AND ?3 IS NULL
       AND t.status = 'FAILED'
-      AND t.tag = ?2
-      AND t.created_at >= ?5
+      AND t.tag = +?2
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -280,9 +280,9 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
     WHERE instr(?6, '"FAILED"') > 0
       AND ?3 IS NOT NULL
       AND t.status = 'FAILED'
-      AND t.user_id = ?3
-      AND (?2 IS NULL OR t.tag = ?2)
-      AND t.created_at >= ?5
+      AND t.user_id = +?3
+      AND (?2 IS NULL OR t.tag = +?2)
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -291,7 +291,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NULL
       AND ?3 IS NULL
       AND t.status = 'CANCELLED'
-      AND t.created_at >= ?5
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -300,8 +300,8 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NOT NULL
       AND ?3 IS NULL
       AND t.status = 'CANCELLED'
-      AND t.tag = ?2
-      AND t.created_at >= ?5
+      AND t.tag = +?2
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -309,9 +309,9 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
     WHERE instr(?6, '"CANCELLED"') > 0
       AND ?3 IS NOT NULL
       AND t.status = 'CANCELLED'
-      AND t.user_id = ?3
-      AND (?2 IS NULL OR t.tag = ?2)
-      AND t.created_at >= ?5
+      AND t.user_id = +?3
+      AND (?2 IS NULL OR t.tag = +?2)
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -328,7 +328,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NOT NULL
       AND ?3 IS NULL
       AND t.status = 'QUEUED'
-      AND t.tag = ?2
+      AND t.tag = +?2
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -336,8 +336,8 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
     WHERE instr(?7, '"QUEUED"') > 0
       AND ?3 IS NOT NULL
       AND t.status = 'QUEUED'
-      AND t.user_id = ?3
-      AND (?2 IS NULL OR t.tag = ?2)
+      AND t.user_id = +?3
+      AND (?2 IS NULL OR t.tag = +?2)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -354,7 +354,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NOT NULL
       AND ?3 IS NULL
       AND t.status = 'RUNNING'
-      AND t.tag = ?2
+      AND t.tag = +?2
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -362,8 +362,8 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
     WHERE instr(?7, '"RUNNING"') > 0
       AND ?3 IS NOT NULL
       AND t.status = 'RUNNING'
-      AND t.user_id = ?3
-      AND (?2 IS NULL OR t.tag = ?2)
+      AND t.user_id = +?3
+      AND (?2 IS NULL OR t.tag = +?2)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -372,7 +372,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NULL
       AND ?3 IS NULL
       AND t.status = 'DONE'
-      AND t.created_at >= ?5
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -381,8 +381,8 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NOT NULL
       AND ?3 IS NULL
       AND t.status = 'DONE'
-      AND t.tag = ?2
-      AND t.created_at >= ?5
+      AND t.tag = +?2
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -390,9 +390,9 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
     WHERE instr(?7, '"DONE"') > 0
       AND ?3 IS NOT NULL
       AND t.status = 'DONE'
-      AND t.user_id = ?3
-      AND (?2 IS NULL OR t.tag = ?2)
-      AND t.created_at >= ?5
+      AND t.user_id = +?3
+      AND (?2 IS NULL OR t.tag = +?2)
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -401,7 +401,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NULL
       AND ?3 IS NULL
       AND t.status = 'FAILED'
-      AND t.created_at >= ?5
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -410,8 +410,8 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NOT NULL
       AND ?3 IS NULL
       AND t.status = 'FAILED'
-      AND t.tag = ?2
-      AND t.created_at >= ?5
+      AND t.tag = +?2
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -419,9 +419,9 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
     WHERE instr(?7, '"FAILED"') > 0
       AND ?3 IS NOT NULL
       AND t.status = 'FAILED'
-      AND t.user_id = ?3
-      AND (?2 IS NULL OR t.tag = ?2)
-      AND t.created_at >= ?5
+      AND t.user_id = +?3
+      AND (?2 IS NULL OR t.tag = +?2)
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -430,7 +430,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NULL
       AND ?3 IS NULL
       AND t.status = 'CANCELLED'
-      AND t.created_at >= ?5
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -439,8 +439,8 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NOT NULL
       AND ?3 IS NULL
       AND t.status = 'CANCELLED'
-      AND t.tag = ?2
-      AND t.created_at >= ?5
+      AND t.tag = +?2
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -448,9 +448,9 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
     WHERE instr(?7, '"CANCELLED"') > 0
       AND ?3 IS NOT NULL
       AND t.status = 'CANCELLED'
-      AND t.user_id = ?3
-      AND (?2 IS NULL OR t.tag = ?2)
-      AND t.created_at >= ?5
+      AND t.user_id = +?3
+      AND (?2 IS NULL OR t.tag = +?2)
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -467,7 +467,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NOT NULL
       AND ?3 IS NULL
       AND t.status = 'QUEUED'
-      AND t.tag = ?2
+      AND t.tag = +?2
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -475,8 +475,8 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
     WHERE instr(?8, '"QUEUED"') > 0
       AND ?3 IS NOT NULL
       AND t.status = 'QUEUED'
-      AND t.user_id = ?3
-      AND (?2 IS NULL OR t.tag = ?2)
+      AND t.user_id = +?3
+      AND (?2 IS NULL OR t.tag = +?2)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -493,7 +493,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NOT NULL
       AND ?3 IS NULL
       AND t.status = 'RUNNING'
-      AND t.tag = ?2
+      AND t.tag = +?2
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -501,8 +501,8 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
     WHERE instr(?8, '"RUNNING"') > 0
       AND ?3 IS NOT NULL
       AND t.status = 'RUNNING'
-      AND t.user_id = ?3
-      AND (?2 IS NULL OR t.tag = ?2)
+      AND t.user_id = +?3
+      AND (?2 IS NULL OR t.tag = +?2)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -511,7 +511,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NULL
       AND ?3 IS NULL
       AND t.status = 'DONE'
-      AND t.created_at >= ?5
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -520,8 +520,8 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NOT NULL
       AND ?3 IS NULL
       AND t.status = 'DONE'
-      AND t.tag = ?2
-      AND t.created_at >= ?5
+      AND t.tag = +?2
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -529,9 +529,9 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
     WHERE instr(?8, '"DONE"') > 0
       AND ?3 IS NOT NULL
       AND t.status = 'DONE'
-      AND t.user_id = ?3
-      AND (?2 IS NULL OR t.tag = ?2)
-      AND t.created_at >= ?5
+      AND t.user_id = +?3
+      AND (?2 IS NULL OR t.tag = +?2)
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -540,7 +540,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NULL
       AND ?3 IS NULL
       AND t.status = 'FAILED'
-      AND t.created_at >= ?5
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -549,8 +549,8 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NOT NULL
       AND ?3 IS NULL
       AND t.status = 'FAILED'
-      AND t.tag = ?2
-      AND t.created_at >= ?5
+      AND t.tag = +?2
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -558,9 +558,9 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
     WHERE instr(?8, '"FAILED"') > 0
       AND ?3 IS NOT NULL
       AND t.status = 'FAILED'
-      AND t.user_id = ?3
-      AND (?2 IS NULL OR t.tag = ?2)
-      AND t.created_at >= ?5
+      AND t.user_id = +?3
+      AND (?2 IS NULL OR t.tag = +?2)
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -569,7 +569,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NULL
       AND ?3 IS NULL
       AND t.status = 'CANCELLED'
-      AND t.created_at >= ?5
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -578,8 +578,8 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NOT NULL
       AND ?3 IS NULL
       AND t.status = 'CANCELLED'
-      AND t.tag = ?2
-      AND t.created_at >= ?5
+      AND t.tag = +?2
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -587,9 +587,9 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
     WHERE instr(?8, '"CANCELLED"') > 0
       AND ?3 IS NOT NULL
       AND t.status = 'CANCELLED'
-      AND t.user_id = ?3
-      AND (?2 IS NULL OR t.tag = ?2)
-      AND t.created_at >= ?5
+      AND t.user_id = +?3
+      AND (?2 IS NULL OR t.tag = +?2)
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -622,7 +622,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NULL
       AND ?3 IS NULL
       AND t.status = 'COMPLETED'
-      AND t.created_at >= ?5
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -631,7 +631,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NULL
       AND ?3 IS NULL
       AND t.status = 'FAILED'
-      AND t.created_at >= ?5
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -640,7 +640,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NULL
       AND ?3 IS NULL
       AND t.status = 'SKIPPED'
-      AND t.created_at >= ?5
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -649,7 +649,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NULL
       AND ?3 IS NULL
       AND t.status = 'CANCELLED'
-      AND t.created_at >= ?5
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -682,7 +682,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NULL
       AND ?3 IS NULL
       AND t.status = 'COMPLETED'
-      AND t.created_at >= ?5
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -691,7 +691,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NULL
       AND ?3 IS NULL
       AND t.status = 'FAILED'
-      AND t.created_at >= ?5
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -700,7 +700,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NULL
       AND ?3 IS NULL
       AND t.status = 'SKIPPED'
-      AND t.created_at >= ?5
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -709,7 +709,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NULL
       AND ?3 IS NULL
       AND t.status = 'CANCELLED'
-      AND t.created_at >= ?5
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -750,7 +750,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NULL
       AND ?3 IS NULL
       AND t.status = 'ERROR'
-      AND t.created_at >= ?5
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -759,7 +759,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NULL
       AND ?3 IS NULL
       AND t.status = 'COMPLETE'
-      AND t.created_at >= ?5
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -768,7 +768,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NULL
       AND ?3 IS NULL
       AND t.status = 'CANCELED'
-      AND t.created_at >= ?5
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -785,7 +785,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NOT NULL
       AND ?3 IS NULL
       AND t.status = 'QUEUED'
-      AND t.tag = ?2
+      AND t.tag = +?2
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -793,8 +793,8 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
     WHERE instr(?12, '"QUEUED"') > 0
       AND ?3 IS NOT NULL
       AND t.status = 'QUEUED'
-      AND t.user_id = ?3
-      AND (?2 IS NULL OR t.tag = ?2)
+      AND t.user_id = +?3
+      AND (?2 IS NULL OR t.tag = +?2)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -811,7 +811,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NOT NULL
       AND ?3 IS NULL
       AND t.status = 'RUNNING'
-      AND t.tag = ?2
+      AND t.tag = +?2
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -819,8 +819,8 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
     WHERE instr(?12, '"RUNNING"') > 0
       AND ?3 IS NOT NULL
       AND t.status = 'RUNNING'
-      AND t.user_id = ?3
-      AND (?2 IS NULL OR t.tag = ?2)
+      AND t.user_id = +?3
+      AND (?2 IS NULL OR t.tag = +?2)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -829,7 +829,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NULL
       AND ?3 IS NULL
       AND t.status = 'DONE'
-      AND t.created_at >= ?5
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -838,8 +838,8 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NOT NULL
       AND ?3 IS NULL
       AND t.status = 'DONE'
-      AND t.tag = ?2
-      AND t.created_at >= ?5
+      AND t.tag = +?2
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -847,9 +847,9 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
     WHERE instr(?12, '"DONE"') > 0
       AND ?3 IS NOT NULL
       AND t.status = 'DONE'
-      AND t.user_id = ?3
-      AND (?2 IS NULL OR t.tag = ?2)
-      AND t.created_at >= ?5
+      AND t.user_id = +?3
+      AND (?2 IS NULL OR t.tag = +?2)
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -858,7 +858,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NULL
       AND ?3 IS NULL
       AND t.status = 'FAILED'
-      AND t.created_at >= ?5
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -867,8 +867,8 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NOT NULL
       AND ?3 IS NULL
       AND t.status = 'FAILED'
-      AND t.tag = ?2
-      AND t.created_at >= ?5
+      AND t.tag = +?2
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -876,9 +876,9 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
     WHERE instr(?12, '"FAILED"') > 0
       AND ?3 IS NOT NULL
       AND t.status = 'FAILED'
-      AND t.user_id = ?3
-      AND (?2 IS NULL OR t.tag = ?2)
-      AND t.created_at >= ?5
+      AND t.user_id = +?3
+      AND (?2 IS NULL OR t.tag = +?2)
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -887,7 +887,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NULL
       AND ?3 IS NULL
       AND t.status = 'CANCELLED'
-      AND t.created_at >= ?5
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -896,8 +896,8 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NOT NULL
       AND ?3 IS NULL
       AND t.status = 'CANCELLED'
-      AND t.tag = ?2
-      AND t.created_at >= ?5
+      AND t.tag = +?2
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -905,9 +905,9 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
     WHERE instr(?12, '"CANCELLED"') > 0
       AND ?3 IS NOT NULL
       AND t.status = 'CANCELLED'
-      AND t.user_id = ?3
-      AND (?2 IS NULL OR t.tag = ?2)
-      AND t.created_at >= ?5
+      AND t.user_id = +?3
+      AND (?2 IS NULL OR t.tag = +?2)
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -924,7 +924,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NOT NULL
       AND ?3 IS NULL
       AND t.status = 'QUEUED'
-      AND t.tag = ?2
+      AND t.tag = +?2
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -932,8 +932,8 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
     WHERE instr(?13, '"QUEUED"') > 0
       AND ?3 IS NOT NULL
       AND t.status = 'QUEUED'
-      AND t.user_id = ?3
-      AND (?2 IS NULL OR t.tag = ?2)
+      AND t.user_id = +?3
+      AND (?2 IS NULL OR t.tag = +?2)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -950,7 +950,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NOT NULL
       AND ?3 IS NULL
       AND t.status = 'RUNNING'
-      AND t.tag = ?2
+      AND t.tag = +?2
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -958,8 +958,8 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
     WHERE instr(?13, '"RUNNING"') > 0
       AND ?3 IS NOT NULL
       AND t.status = 'RUNNING'
-      AND t.user_id = ?3
-      AND (?2 IS NULL OR t.tag = ?2)
+      AND t.user_id = +?3
+      AND (?2 IS NULL OR t.tag = +?2)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -968,7 +968,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NULL
       AND ?3 IS NULL
       AND t.status = 'DONE'
-      AND t.created_at >= ?5
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -977,8 +977,8 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NOT NULL
       AND ?3 IS NULL
       AND t.status = 'DONE'
-      AND t.tag = ?2
-      AND t.created_at >= ?5
+      AND t.tag = +?2
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -986,9 +986,9 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
     WHERE instr(?13, '"DONE"') > 0
       AND ?3 IS NOT NULL
       AND t.status = 'DONE'
-      AND t.user_id = ?3
-      AND (?2 IS NULL OR t.tag = ?2)
-      AND t.created_at >= ?5
+      AND t.user_id = +?3
+      AND (?2 IS NULL OR t.tag = +?2)
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -997,7 +997,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NULL
       AND ?3 IS NULL
       AND t.status = 'FAILED'
-      AND t.created_at >= ?5
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -1006,8 +1006,8 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NOT NULL
       AND ?3 IS NULL
       AND t.status = 'FAILED'
-      AND t.tag = ?2
-      AND t.created_at >= ?5
+      AND t.tag = +?2
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -1015,9 +1015,9 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
     WHERE instr(?13, '"FAILED"') > 0
       AND ?3 IS NOT NULL
       AND t.status = 'FAILED'
-      AND t.user_id = ?3
-      AND (?2 IS NULL OR t.tag = ?2)
-      AND t.created_at >= ?5
+      AND t.user_id = +?3
+      AND (?2 IS NULL OR t.tag = +?2)
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -1026,7 +1026,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NULL
       AND ?3 IS NULL
       AND t.status = 'CANCELLED'
-      AND t.created_at >= ?5
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -1035,8 +1035,8 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND ?2 IS NOT NULL
       AND ?3 IS NULL
       AND t.status = 'CANCELLED'
-      AND t.tag = ?2
-      AND t.created_at >= ?5
+      AND t.tag = +?2
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
   UNION ALL
@@ -1044,9 +1044,9 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
     WHERE instr(?13, '"CANCELLED"') > 0
       AND ?3 IS NOT NULL
       AND t.status = 'CANCELLED'
-      AND t.user_id = ?3
-      AND (?2 IS NULL OR t.tag = ?2)
-      AND t.created_at >= ?5
+      AND t.user_id = +?3
+      AND (?2 IS NULL OR t.tag = +?2)
+      AND t.created_at >= +?5
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT ?4)
 ) AS listing

@@ -20,7 +20,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NULL
       AND sqlc.narg(tm_owner) IS NOT NULL
       AND t.status = 'CREATED'
-      AND t.user_id = sqlc.narg(tm_owner)
+      AND t.user_id = +sqlc.narg(tm_owner)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -37,7 +37,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NULL
       AND sqlc.narg(tm_owner) IS NOT NULL
       AND t.status = 'UPLOADING'
-      AND t.user_id = sqlc.narg(tm_owner)
+      AND t.user_id = +sqlc.narg(tm_owner)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -54,7 +54,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NULL
       AND sqlc.narg(tm_owner) IS NOT NULL
       AND t.status = 'UPLOAD_FAILED'
-      AND t.user_id = sqlc.narg(tm_owner)
+      AND t.user_id = +sqlc.narg(tm_owner)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -71,7 +71,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NULL
       AND sqlc.narg(tm_owner) IS NOT NULL
       AND t.status = 'QUEUED'
-      AND t.user_id = sqlc.narg(tm_owner)
+      AND t.user_id = +sqlc.narg(tm_owner)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -88,7 +88,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NULL
       AND sqlc.narg(tm_owner) IS NOT NULL
       AND t.status = 'PROCESSING'
-      AND t.user_id = sqlc.narg(tm_owner)
+      AND t.user_id = +sqlc.narg(tm_owner)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -97,7 +97,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NULL
       AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'COMPLETED'
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -106,8 +106,8 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NULL
       AND sqlc.narg(tm_owner) IS NOT NULL
       AND t.status = 'COMPLETED'
-      AND t.user_id = sqlc.narg(tm_owner)
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.user_id = +sqlc.narg(tm_owner)
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -116,7 +116,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NULL
       AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'FAILED'
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -125,8 +125,8 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NULL
       AND sqlc.narg(tm_owner) IS NOT NULL
       AND t.status = 'FAILED'
-      AND t.user_id = sqlc.narg(tm_owner)
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.user_id = +sqlc.narg(tm_owner)
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -135,7 +135,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NULL
       AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'CANCELLED'
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -144,8 +144,8 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NULL
       AND sqlc.narg(tm_owner) IS NOT NULL
       AND t.status = 'CANCELLED'
-      AND t.user_id = sqlc.narg(tm_owner)
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.user_id = +sqlc.narg(tm_owner)
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -154,7 +154,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NULL
       AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'EXPIRED'
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -163,8 +163,8 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NULL
       AND sqlc.narg(tm_owner) IS NOT NULL
       AND t.status = 'EXPIRED'
-      AND t.user_id = sqlc.narg(tm_owner)
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.user_id = +sqlc.narg(tm_owner)
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -181,7 +181,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NOT NULL
       AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'QUEUED'
-      AND t.tag = sqlc.narg(tm_tag)
+      AND t.tag = +sqlc.narg(tm_tag)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -189,8 +189,8 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
     WHERE instr(sqlc.arg(tm_dataset_upload_statuses), '"QUEUED"') > 0
       AND sqlc.narg(tm_owner) IS NOT NULL
       AND t.status = 'QUEUED'
-      AND t.user_id = sqlc.narg(tm_owner)
-      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = sqlc.narg(tm_tag))
+      AND t.user_id = +sqlc.narg(tm_owner)
+      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = +sqlc.narg(tm_tag))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -207,7 +207,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NOT NULL
       AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'RUNNING'
-      AND t.tag = sqlc.narg(tm_tag)
+      AND t.tag = +sqlc.narg(tm_tag)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -215,8 +215,8 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
     WHERE instr(sqlc.arg(tm_dataset_upload_statuses), '"RUNNING"') > 0
       AND sqlc.narg(tm_owner) IS NOT NULL
       AND t.status = 'RUNNING'
-      AND t.user_id = sqlc.narg(tm_owner)
-      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = sqlc.narg(tm_tag))
+      AND t.user_id = +sqlc.narg(tm_owner)
+      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = +sqlc.narg(tm_tag))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -225,7 +225,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NULL
       AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'DONE'
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -234,8 +234,8 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NOT NULL
       AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'DONE'
-      AND t.tag = sqlc.narg(tm_tag)
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.tag = +sqlc.narg(tm_tag)
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -243,9 +243,9 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
     WHERE instr(sqlc.arg(tm_dataset_upload_statuses), '"DONE"') > 0
       AND sqlc.narg(tm_owner) IS NOT NULL
       AND t.status = 'DONE'
-      AND t.user_id = sqlc.narg(tm_owner)
-      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = sqlc.narg(tm_tag))
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.user_id = +sqlc.narg(tm_owner)
+      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = +sqlc.narg(tm_tag))
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -254,7 +254,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NULL
       AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'FAILED'
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -263,8 +263,8 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NOT NULL
       AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'FAILED'
-      AND t.tag = sqlc.narg(tm_tag)
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.tag = +sqlc.narg(tm_tag)
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -272,9 +272,9 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
     WHERE instr(sqlc.arg(tm_dataset_upload_statuses), '"FAILED"') > 0
       AND sqlc.narg(tm_owner) IS NOT NULL
       AND t.status = 'FAILED'
-      AND t.user_id = sqlc.narg(tm_owner)
-      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = sqlc.narg(tm_tag))
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.user_id = +sqlc.narg(tm_owner)
+      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = +sqlc.narg(tm_tag))
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -283,7 +283,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NULL
       AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'CANCELLED'
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -292,8 +292,8 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NOT NULL
       AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'CANCELLED'
-      AND t.tag = sqlc.narg(tm_tag)
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.tag = +sqlc.narg(tm_tag)
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -301,9 +301,9 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
     WHERE instr(sqlc.arg(tm_dataset_upload_statuses), '"CANCELLED"') > 0
       AND sqlc.narg(tm_owner) IS NOT NULL
       AND t.status = 'CANCELLED'
-      AND t.user_id = sqlc.narg(tm_owner)
-      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = sqlc.narg(tm_tag))
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.user_id = +sqlc.narg(tm_owner)
+      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = +sqlc.narg(tm_tag))
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -320,7 +320,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NOT NULL
       AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'QUEUED'
-      AND t.tag = sqlc.narg(tm_tag)
+      AND t.tag = +sqlc.narg(tm_tag)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -328,8 +328,8 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
     WHERE instr(sqlc.arg(tm_evaluation_statuses), '"QUEUED"') > 0
       AND sqlc.narg(tm_owner) IS NOT NULL
       AND t.status = 'QUEUED'
-      AND t.user_id = sqlc.narg(tm_owner)
-      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = sqlc.narg(tm_tag))
+      AND t.user_id = +sqlc.narg(tm_owner)
+      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = +sqlc.narg(tm_tag))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -346,7 +346,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NOT NULL
       AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'RUNNING'
-      AND t.tag = sqlc.narg(tm_tag)
+      AND t.tag = +sqlc.narg(tm_tag)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -354,8 +354,8 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
     WHERE instr(sqlc.arg(tm_evaluation_statuses), '"RUNNING"') > 0
       AND sqlc.narg(tm_owner) IS NOT NULL
       AND t.status = 'RUNNING'
-      AND t.user_id = sqlc.narg(tm_owner)
-      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = sqlc.narg(tm_tag))
+      AND t.user_id = +sqlc.narg(tm_owner)
+      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = +sqlc.narg(tm_tag))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -364,7 +364,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NULL
       AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'DONE'
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -373,8 +373,8 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NOT NULL
       AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'DONE'
-      AND t.tag = sqlc.narg(tm_tag)
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.tag = +sqlc.narg(tm_tag)
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -382,9 +382,9 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
     WHERE instr(sqlc.arg(tm_evaluation_statuses), '"DONE"') > 0
       AND sqlc.narg(tm_owner) IS NOT NULL
       AND t.status = 'DONE'
-      AND t.user_id = sqlc.narg(tm_owner)
-      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = sqlc.narg(tm_tag))
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.user_id = +sqlc.narg(tm_owner)
+      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = +sqlc.narg(tm_tag))
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -393,7 +393,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NULL
       AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'FAILED'
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -402,8 +402,8 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NOT NULL
       AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'FAILED'
-      AND t.tag = sqlc.narg(tm_tag)
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.tag = +sqlc.narg(tm_tag)
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -411,9 +411,9 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
     WHERE instr(sqlc.arg(tm_evaluation_statuses), '"FAILED"') > 0
       AND sqlc.narg(tm_owner) IS NOT NULL
       AND t.status = 'FAILED'
-      AND t.user_id = sqlc.narg(tm_owner)
-      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = sqlc.narg(tm_tag))
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.user_id = +sqlc.narg(tm_owner)
+      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = +sqlc.narg(tm_tag))
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -422,7 +422,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NULL
       AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'CANCELLED'
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -431,8 +431,8 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NOT NULL
       AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'CANCELLED'
-      AND t.tag = sqlc.narg(tm_tag)
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.tag = +sqlc.narg(tm_tag)
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -440,9 +440,9 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
     WHERE instr(sqlc.arg(tm_evaluation_statuses), '"CANCELLED"') > 0
       AND sqlc.narg(tm_owner) IS NOT NULL
       AND t.status = 'CANCELLED'
-      AND t.user_id = sqlc.narg(tm_owner)
-      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = sqlc.narg(tm_tag))
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.user_id = +sqlc.narg(tm_owner)
+      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = +sqlc.narg(tm_tag))
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -459,7 +459,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NOT NULL
       AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'QUEUED'
-      AND t.tag = sqlc.narg(tm_tag)
+      AND t.tag = +sqlc.narg(tm_tag)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -467,8 +467,8 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
     WHERE instr(sqlc.arg(tm_model_upload_statuses), '"QUEUED"') > 0
       AND sqlc.narg(tm_owner) IS NOT NULL
       AND t.status = 'QUEUED'
-      AND t.user_id = sqlc.narg(tm_owner)
-      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = sqlc.narg(tm_tag))
+      AND t.user_id = +sqlc.narg(tm_owner)
+      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = +sqlc.narg(tm_tag))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -485,7 +485,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NOT NULL
       AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'RUNNING'
-      AND t.tag = sqlc.narg(tm_tag)
+      AND t.tag = +sqlc.narg(tm_tag)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -493,8 +493,8 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
     WHERE instr(sqlc.arg(tm_model_upload_statuses), '"RUNNING"') > 0
       AND sqlc.narg(tm_owner) IS NOT NULL
       AND t.status = 'RUNNING'
-      AND t.user_id = sqlc.narg(tm_owner)
-      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = sqlc.narg(tm_tag))
+      AND t.user_id = +sqlc.narg(tm_owner)
+      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = +sqlc.narg(tm_tag))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -503,7 +503,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NULL
       AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'DONE'
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -512,8 +512,8 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NOT NULL
       AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'DONE'
-      AND t.tag = sqlc.narg(tm_tag)
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.tag = +sqlc.narg(tm_tag)
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -521,9 +521,9 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
     WHERE instr(sqlc.arg(tm_model_upload_statuses), '"DONE"') > 0
       AND sqlc.narg(tm_owner) IS NOT NULL
       AND t.status = 'DONE'
-      AND t.user_id = sqlc.narg(tm_owner)
-      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = sqlc.narg(tm_tag))
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.user_id = +sqlc.narg(tm_owner)
+      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = +sqlc.narg(tm_tag))
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -532,7 +532,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NULL
       AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'FAILED'
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -541,8 +541,8 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NOT NULL
       AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'FAILED'
-      AND t.tag = sqlc.narg(tm_tag)
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.tag = +sqlc.narg(tm_tag)
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -550,9 +550,9 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
     WHERE instr(sqlc.arg(tm_model_upload_statuses), '"FAILED"') > 0
       AND sqlc.narg(tm_owner) IS NOT NULL
       AND t.status = 'FAILED'
-      AND t.user_id = sqlc.narg(tm_owner)
-      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = sqlc.narg(tm_tag))
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.user_id = +sqlc.narg(tm_owner)
+      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = +sqlc.narg(tm_tag))
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -561,7 +561,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NULL
       AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'CANCELLED'
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -570,8 +570,8 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NOT NULL
       AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'CANCELLED'
-      AND t.tag = sqlc.narg(tm_tag)
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.tag = +sqlc.narg(tm_tag)
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -579,9 +579,9 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
     WHERE instr(sqlc.arg(tm_model_upload_statuses), '"CANCELLED"') > 0
       AND sqlc.narg(tm_owner) IS NOT NULL
       AND t.status = 'CANCELLED'
-      AND t.user_id = sqlc.narg(tm_owner)
-      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = sqlc.narg(tm_tag))
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.user_id = +sqlc.narg(tm_owner)
+      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = +sqlc.narg(tm_tag))
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -614,7 +614,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NULL
       AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'COMPLETED'
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -623,7 +623,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NULL
       AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'FAILED'
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -632,7 +632,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NULL
       AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'SKIPPED'
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -641,7 +641,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NULL
       AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'CANCELLED'
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -674,7 +674,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NULL
       AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'COMPLETED'
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -683,7 +683,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NULL
       AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'FAILED'
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -692,7 +692,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NULL
       AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'SKIPPED'
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -701,7 +701,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NULL
       AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'CANCELLED'
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -742,7 +742,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NULL
       AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'ERROR'
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -751,7 +751,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NULL
       AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'COMPLETE'
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -760,7 +760,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NULL
       AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'CANCELED'
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -777,7 +777,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NOT NULL
       AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'QUEUED'
-      AND t.tag = sqlc.narg(tm_tag)
+      AND t.tag = +sqlc.narg(tm_tag)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -785,8 +785,8 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
     WHERE instr(sqlc.arg(tm_synthesis_statuses), '"QUEUED"') > 0
       AND sqlc.narg(tm_owner) IS NOT NULL
       AND t.status = 'QUEUED'
-      AND t.user_id = sqlc.narg(tm_owner)
-      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = sqlc.narg(tm_tag))
+      AND t.user_id = +sqlc.narg(tm_owner)
+      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = +sqlc.narg(tm_tag))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -803,7 +803,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NOT NULL
       AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'RUNNING'
-      AND t.tag = sqlc.narg(tm_tag)
+      AND t.tag = +sqlc.narg(tm_tag)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -811,8 +811,8 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
     WHERE instr(sqlc.arg(tm_synthesis_statuses), '"RUNNING"') > 0
       AND sqlc.narg(tm_owner) IS NOT NULL
       AND t.status = 'RUNNING'
-      AND t.user_id = sqlc.narg(tm_owner)
-      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = sqlc.narg(tm_tag))
+      AND t.user_id = +sqlc.narg(tm_owner)
+      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = +sqlc.narg(tm_tag))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -821,7 +821,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NULL
       AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'DONE'
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -830,8 +830,8 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NOT NULL
       AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'DONE'
-      AND t.tag = sqlc.narg(tm_tag)
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.tag = +sqlc.narg(tm_tag)
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -839,9 +839,9 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
     WHERE instr(sqlc.arg(tm_synthesis_statuses), '"DONE"') > 0
       AND sqlc.narg(tm_owner) IS NOT NULL
       AND t.status = 'DONE'
-      AND t.user_id = sqlc.narg(tm_owner)
-      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = sqlc.narg(tm_tag))
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.user_id = +sqlc.narg(tm_owner)
+      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = +sqlc.narg(tm_tag))
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -850,7 +850,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NULL
       AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'FAILED'
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -859,8 +859,8 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NOT NULL
       AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'FAILED'
-      AND t.tag = sqlc.narg(tm_tag)
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.tag = +sqlc.narg(tm_tag)
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -868,9 +868,9 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
     WHERE instr(sqlc.arg(tm_synthesis_statuses), '"FAILED"') > 0
       AND sqlc.narg(tm_owner) IS NOT NULL
       AND t.status = 'FAILED'
-      AND t.user_id = sqlc.narg(tm_owner)
-      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = sqlc.narg(tm_tag))
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.user_id = +sqlc.narg(tm_owner)
+      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = +sqlc.narg(tm_tag))
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -879,7 +879,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NULL
       AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'CANCELLED'
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -888,8 +888,8 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NOT NULL
       AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'CANCELLED'
-      AND t.tag = sqlc.narg(tm_tag)
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.tag = +sqlc.narg(tm_tag)
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -897,9 +897,9 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
     WHERE instr(sqlc.arg(tm_synthesis_statuses), '"CANCELLED"') > 0
       AND sqlc.narg(tm_owner) IS NOT NULL
       AND t.status = 'CANCELLED'
-      AND t.user_id = sqlc.narg(tm_owner)
-      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = sqlc.narg(tm_tag))
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.user_id = +sqlc.narg(tm_owner)
+      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = +sqlc.narg(tm_tag))
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -916,7 +916,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NOT NULL
       AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'QUEUED'
-      AND t.tag = sqlc.narg(tm_tag)
+      AND t.tag = +sqlc.narg(tm_tag)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -924,8 +924,8 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
     WHERE instr(sqlc.arg(tm_training_statuses), '"QUEUED"') > 0
       AND sqlc.narg(tm_owner) IS NOT NULL
       AND t.status = 'QUEUED'
-      AND t.user_id = sqlc.narg(tm_owner)
-      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = sqlc.narg(tm_tag))
+      AND t.user_id = +sqlc.narg(tm_owner)
+      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = +sqlc.narg(tm_tag))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -942,7 +942,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NOT NULL
       AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'RUNNING'
-      AND t.tag = sqlc.narg(tm_tag)
+      AND t.tag = +sqlc.narg(tm_tag)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -950,8 +950,8 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
     WHERE instr(sqlc.arg(tm_training_statuses), '"RUNNING"') > 0
       AND sqlc.narg(tm_owner) IS NOT NULL
       AND t.status = 'RUNNING'
-      AND t.user_id = sqlc.narg(tm_owner)
-      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = sqlc.narg(tm_tag))
+      AND t.user_id = +sqlc.narg(tm_owner)
+      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = +sqlc.narg(tm_tag))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -960,7 +960,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NULL
       AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'DONE'
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -969,8 +969,8 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NOT NULL
       AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'DONE'
-      AND t.tag = sqlc.narg(tm_tag)
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.tag = +sqlc.narg(tm_tag)
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -978,9 +978,9 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
     WHERE instr(sqlc.arg(tm_training_statuses), '"DONE"') > 0
       AND sqlc.narg(tm_owner) IS NOT NULL
       AND t.status = 'DONE'
-      AND t.user_id = sqlc.narg(tm_owner)
-      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = sqlc.narg(tm_tag))
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.user_id = +sqlc.narg(tm_owner)
+      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = +sqlc.narg(tm_tag))
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -989,7 +989,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NULL
       AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'FAILED'
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -998,8 +998,8 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NOT NULL
       AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'FAILED'
-      AND t.tag = sqlc.narg(tm_tag)
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.tag = +sqlc.narg(tm_tag)
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -1007,9 +1007,9 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
     WHERE instr(sqlc.arg(tm_training_statuses), '"FAILED"') > 0
       AND sqlc.narg(tm_owner) IS NOT NULL
       AND t.status = 'FAILED'
-      AND t.user_id = sqlc.narg(tm_owner)
-      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = sqlc.narg(tm_tag))
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.user_id = +sqlc.narg(tm_owner)
+      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = +sqlc.narg(tm_tag))
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -1018,7 +1018,7 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NULL
       AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'CANCELLED'
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -1027,8 +1027,8 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
       AND sqlc.narg(tm_tag) IS NOT NULL
       AND sqlc.narg(tm_owner) IS NULL
       AND t.status = 'CANCELLED'
-      AND t.tag = sqlc.narg(tm_tag)
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.tag = +sqlc.narg(tm_tag)
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
   UNION ALL
@@ -1036,9 +1036,9 @@ SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.
     WHERE instr(sqlc.arg(tm_training_statuses), '"CANCELLED"') > 0
       AND sqlc.narg(tm_owner) IS NOT NULL
       AND t.status = 'CANCELLED'
-      AND t.user_id = sqlc.narg(tm_owner)
-      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = sqlc.narg(tm_tag))
-      AND t.created_at >= sqlc.arg(tm_since)
+      AND t.user_id = +sqlc.narg(tm_owner)
+      AND (sqlc.narg(tm_tag) IS NULL OR t.tag = +sqlc.narg(tm_tag))
+      AND t.created_at >= +sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top))
 ) AS listing

@@ -62,9 +62,10 @@ func TestCatalogGolden(t *testing.T) {
 	}
 	// Every listed model with an owner has a branch by owner; a model
 	// without one reads nothing for an owner.
-	for _, e := range []string{"postgresql", "sqlite"} {
+	// SQLite writes the parameter +? (no plan that depends on its value).
+	for e, arg := range map[string]string{"postgresql": "sqlc.narg(tm_owner)", "sqlite": "+sqlc.narg(tm_owner)"} {
 		q := string(files["sql/"+e+"/query.sql"])
-		for _, cond := range []string{"t.submitted_by = sqlc.narg(tm_owner)", "t.owner_name = sqlc.narg(tm_owner)"} {
+		for _, cond := range []string{"t.submitted_by = " + arg, "t.owner_name = " + arg} {
 			if !strings.Contains(q, cond) {
 				t.Errorf("%s query: no branch with %q", e, cond)
 			}
