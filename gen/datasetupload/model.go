@@ -232,6 +232,9 @@ var changesPostgreSQL string
 //go:embed sql/postgresql/listen.sql
 var listenPostgreSQL string
 
+//go:embed sql/postgresql/history.sql
+var historyPostgreSQL string
+
 //go:embed sql/sqlite/schema.sql
 var schemaSQLite string
 
@@ -258,6 +261,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "dataset_upload/0004_listen_gate",
 			SQL:  listenPostgreSQL,
+		}, {
+			Name: "dataset_upload/0005_history_seq",
+			SQL:  historyPostgreSQL,
 		}}
 	case "sqlite":
 		return []tasktype.Migration{{

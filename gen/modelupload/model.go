@@ -326,6 +326,9 @@ var changesPostgreSQL string
 //go:embed sql/postgresql/listen.sql
 var listenPostgreSQL string
 
+//go:embed sql/postgresql/history.sql
+var historyPostgreSQL string
+
 //go:embed sql/sqlite/schema.sql
 var schemaSQLite string
 
@@ -352,6 +355,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "model_upload/0004_listen_gate",
 			SQL:  listenPostgreSQL,
+		}, {
+			Name: "model_upload/0005_history_seq",
+			SQL:  historyPostgreSQL,
 		}}
 	case "sqlite":
 		return []tasktype.Migration{{

@@ -411,6 +411,9 @@ var changesPostgreSQL string
 //go:embed sql/postgresql/listen.sql
 var listenPostgreSQL string
 
+//go:embed sql/postgresql/history.sql
+var historyPostgreSQL string
+
 //go:embed sql/sqlite/schema.sql
 var schemaSQLite string
 
@@ -431,6 +434,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "pipeline_run/0004_listen_gate",
 			SQL:  listenPostgreSQL,
+		}, {
+			Name: "pipeline_run/0005_history_seq",
+			SQL:  historyPostgreSQL,
 		}}
 	case "sqlite":
 		return []tasktype.Migration{{

@@ -466,6 +466,9 @@ var changesPostgreSQL string
 //go:embed sql/postgresql/listen.sql
 var listenPostgreSQL string
 
+//go:embed sql/postgresql/history.sql
+var historyPostgreSQL string
+
 //go:embed sql/sqlite/schema.sql
 var schemaSQLite string
 
@@ -486,6 +489,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "stage/0004_listen_gate",
 			SQL:  listenPostgreSQL,
+		}, {
+			Name: "stage/0005_history_seq",
+			SQL:  historyPostgreSQL,
 		}}
 	case "sqlite":
 		return []tasktype.Migration{{

@@ -230,6 +230,9 @@ var changesPostgreSQL string
 //go:embed sql/postgresql/listen.sql
 var listenPostgreSQL string
 
+//go:embed sql/postgresql/history.sql
+var historyPostgreSQL string
+
 //go:embed sql/sqlite/schema.sql
 var schemaSQLite string
 
@@ -256,6 +259,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "synthesis/0004_listen_gate",
 			SQL:  listenPostgreSQL,
+		}, {
+			Name: "synthesis/0005_history_seq",
+			SQL:  historyPostgreSQL,
 		}}
 	case "sqlite":
 		return []tasktype.Migration{{

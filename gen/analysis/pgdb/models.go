@@ -32,6 +32,7 @@ type Analysis struct {
 	FailedAt            *time.Time
 	CancelledAt         *time.Time
 	ExpiredAt           *time.Time
+	TmHistorySeq        int64
 }
 
 type AnalysisHistory struct {

@@ -27,12 +27,12 @@ WITH c AS (
     WHERE analysis_lease.expires_at <= $1::timestamptz
     RETURNING task_id, attempt
 ), t AS (
-    UPDATE analysis AS w SET status = 'PROCESSING', version = w.version + 1, updated_at = $1::timestamptz, processing_started_at = $1::timestamptz, progress = 15
+    UPDATE analysis AS w SET status = 'PROCESSING', version = w.version + 1, updated_at = $1::timestamptz, processing_started_at = $1::timestamptz, progress = 15, tm_history_seq = w.tm_history_seq + 1
     FROM l WHERE w.id = ANY (ARRAY(SELECT l.task_id FROM l)) AND w.id = l.task_id
-    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.user_id, w.tool_id, w.agents, w.progress, w.progress_detail, w.error_code, w.error_message, w.blobs_cleaned, w.upload_started_at, w.upload_failed_at, w.queued_at, w.processing_started_at, w.completed_at, w.failed_at, w.cancelled_at, w.expired_at, l.attempt
+    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.user_id, w.tool_id, w.agents, w.progress, w.progress_detail, w.error_code, w.error_message, w.blobs_cleaned, w.upload_started_at, w.upload_failed_at, w.queued_at, w.processing_started_at, w.completed_at, w.failed_at, w.cancelled_at, w.expired_at, w.tm_history_seq, l.attempt
 ), h AS (
     INSERT INTO analysis_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
-    SELECT t.id, (SELECT coalesce(max(x.seq), 0) + 1 FROM analysis_history AS x WHERE x.task_id = t.id), 'QUEUED', 'PROCESSING', 'start', $1::timestamptz,
+    SELECT t.id, t.tm_history_seq, 'QUEUED', 'PROCESSING', 'start', $1::timestamptz,
         t.attempt, $3::text, 'claimed by ' || $3::text || ' (attempt ' || t.attempt || ')' FROM t
 )
 SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, attempt FROM t
@@ -125,7 +125,7 @@ func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]ClaimRow, error
 }
 
 const claimByStatus = `-- name: ClaimByStatus :many
-SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at FROM analysis WHERE status = $1::text
+SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_history_seq FROM analysis WHERE status = $1::text
 ORDER BY created_at, id
 LIMIT $2::integer
 FOR UPDATE SKIP LOCKED
@@ -169,6 +169,7 @@ func (q *Queries) ClaimByStatus(ctx context.Context, arg ClaimByStatusParams) ([
 			&i.FailedAt,
 			&i.CancelledAt,
 			&i.ExpiredAt,
+			&i.TmHistorySeq,
 		); err != nil {
 			return nil, err
 		}
@@ -333,7 +334,7 @@ func (q *Queries) DeleteFinished(ctx context.Context, arg DeleteFinishedParams) 
 }
 
 const due = `-- name: Due :many
-SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at FROM analysis
+SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_history_seq FROM analysis
 WHERE (status = 'CREATED' AND created_at <= $1::timestamptz)
    OR (status = 'UPLOADING' AND upload_started_at <= $2::timestamptz)
    OR (status = 'PROCESSING' AND processing_started_at <= $3::timestamptz)
@@ -385,6 +386,7 @@ func (q *Queries) Due(ctx context.Context, arg DueParams) ([]Analysis, error) {
 			&i.FailedAt,
 			&i.CancelledAt,
 			&i.ExpiredAt,
+			&i.TmHistorySeq,
 		); err != nil {
 			return nil, err
 		}
@@ -397,7 +399,7 @@ func (q *Queries) Due(ctx context.Context, arg DueParams) ([]Analysis, error) {
 }
 
 const get = `-- name: Get :one
-SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at FROM analysis WHERE id = $1::uuid
+SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_history_seq FROM analysis WHERE id = $1::uuid
 `
 
 func (q *Queries) Get(ctx context.Context, id uuid.UUID) (Analysis, error) {
@@ -425,6 +427,7 @@ func (q *Queries) Get(ctx context.Context, id uuid.UUID) (Analysis, error) {
 		&i.FailedAt,
 		&i.CancelledAt,
 		&i.ExpiredAt,
+		&i.TmHistorySeq,
 	)
 	return i, err
 }
@@ -494,7 +497,7 @@ func (q *Queries) History(ctx context.Context, tmTaskID uuid.UUID) ([]AnalysisHi
 }
 
 const listByStatus = `-- name: ListByStatus :many
-SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at FROM analysis WHERE status = $1::text
+SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_history_seq FROM analysis WHERE status = $1::text
 ORDER BY created_at, id
 LIMIT $2::integer
 `
@@ -536,6 +539,7 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]A
 			&i.FailedAt,
 			&i.CancelledAt,
 			&i.ExpiredAt,
+			&i.TmHistorySeq,
 		); err != nil {
 			return nil, err
 		}
@@ -548,7 +552,7 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]A
 }
 
 const lost = `-- name: Lost :many
-SELECT t.id, t.status, t.version, t.created_at, t.updated_at, t.user_id, t.tool_id, t.agents, t.progress, t.progress_detail, t.error_code, t.error_message, t.blobs_cleaned, t.upload_started_at, t.upload_failed_at, t.queued_at, t.processing_started_at, t.completed_at, t.failed_at, t.cancelled_at, t.expired_at, l.owner, l.attempt FROM analysis AS t JOIN analysis_lease AS l ON l.task_id = t.id
+SELECT t.id, t.status, t.version, t.created_at, t.updated_at, t.user_id, t.tool_id, t.agents, t.progress, t.progress_detail, t.error_code, t.error_message, t.blobs_cleaned, t.upload_started_at, t.upload_failed_at, t.queued_at, t.processing_started_at, t.completed_at, t.failed_at, t.cancelled_at, t.expired_at, t.tm_history_seq, l.owner, l.attempt FROM analysis AS t JOIN analysis_lease AS l ON l.task_id = t.id
 WHERE t.status = $1::text AND l.expires_at <= $2::timestamptz
 ORDER BY l.expires_at, t.id
 LIMIT $3::integer
@@ -598,6 +602,7 @@ func (q *Queries) Lost(ctx context.Context, arg LostParams) ([]LostRow, error) {
 			&i.Analysis.FailedAt,
 			&i.Analysis.CancelledAt,
 			&i.Analysis.ExpiredAt,
+			&i.Analysis.TmHistorySeq,
 			&i.Owner,
 			&i.Attempt,
 		); err != nil {
@@ -626,7 +631,7 @@ WITH c AS (
     WHERE analysis_lease.expires_at <= $2::timestamptz
     RETURNING task_id, attempt
 )
-SELECT t.id, t.status, t.version, t.created_at, t.updated_at, t.user_id, t.tool_id, t.agents, t.progress, t.progress_detail, t.error_code, t.error_message, t.blobs_cleaned, t.upload_started_at, t.upload_failed_at, t.queued_at, t.processing_started_at, t.completed_at, t.failed_at, t.cancelled_at, t.expired_at, l.attempt FROM analysis AS t JOIN l ON l.task_id = t.id
+SELECT t.id, t.status, t.version, t.created_at, t.updated_at, t.user_id, t.tool_id, t.agents, t.progress, t.progress_detail, t.error_code, t.error_message, t.blobs_cleaned, t.upload_started_at, t.upload_failed_at, t.queued_at, t.processing_started_at, t.completed_at, t.failed_at, t.cancelled_at, t.expired_at, t.tm_history_seq, l.attempt FROM analysis AS t JOIN l ON l.task_id = t.id
 WHERE t.id = ANY (ARRAY(SELECT l.task_id FROM l))
 ORDER BY t.created_at, t.id
 `
@@ -685,6 +690,7 @@ func (q *Queries) Reserve(ctx context.Context, arg ReserveParams) ([]ReserveRow,
 			&i.Analysis.FailedAt,
 			&i.Analysis.CancelledAt,
 			&i.Analysis.ExpiredAt,
+			&i.Analysis.TmHistorySeq,
 			&i.Attempt,
 		); err != nil {
 			return nil, err
@@ -717,12 +723,13 @@ WITH t AS (
         completed_at = $21::timestamptz,
         failed_at = $22::timestamptz,
         cancelled_at = $23::timestamptz,
-        expired_at = $24::timestamptz
+        expired_at = $24::timestamptz,
+        tm_history_seq = tm_history_seq + 1
     WHERE id = $25::uuid AND status = $1::text AND version = $26::bigint
-    RETURNING id
+    RETURNING id, tm_history_seq
 )
 INSERT INTO analysis_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
-SELECT t.id, (SELECT coalesce(max(h.seq), 0) + 1 FROM analysis_history h WHERE h.task_id = t.id),
+SELECT t.id, t.tm_history_seq,
     $1::text, $2::text, $3::text, $4::timestamptz,
     $5::integer, $6::text, $7::text
 FROM t
@@ -843,13 +850,14 @@ WITH u AS (
         completed_at = u.completed_at,
         failed_at = u.failed_at,
         cancelled_at = u.cancelled_at,
-        expired_at = u.expired_at
+        expired_at = u.expired_at,
+        tm_history_seq = analysis.tm_history_seq + 1
     FROM u
     WHERE analysis.id = ANY (ARRAY(SELECT u.id FROM u)) AND analysis.id = u.id AND analysis.status = u.tm_from_status AND analysis.version = u.tm_from_version
-    RETURNING analysis.id
+    RETURNING analysis.id, analysis.tm_history_seq
 )
 INSERT INTO analysis_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
-SELECT t.id, (SELECT coalesce(max(h.seq), 0) + 1 FROM analysis_history h WHERE h.task_id = t.id),
+SELECT t.id, t.tm_history_seq,
     u.tm_from_status, u.status, u.tm_event, u.updated_at, u.tm_attempt, u.tm_actor, u.tm_message
 FROM t JOIN u ON u.id = t.id
 RETURNING task_id

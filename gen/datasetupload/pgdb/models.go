@@ -23,6 +23,7 @@ type DatasetUpload struct {
 	UserID           *string
 	StartedAt        *time.Time
 	EndDate          *time.Time
+	TmHistorySeq     int64
 }
 
 type DatasetUploadHistory struct {

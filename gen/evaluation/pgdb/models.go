@@ -23,6 +23,7 @@ type Evaluation struct {
 	UserID       *string
 	StartedAt    *time.Time
 	EndDate      *time.Time
+	TmHistorySeq int64
 }
 
 type EvaluationHistory struct {

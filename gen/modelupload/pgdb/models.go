@@ -23,6 +23,7 @@ type ModelUpload struct {
 	UserID       *string
 	StartedAt    *time.Time
 	EndDate      *time.Time
+	TmHistorySeq int64
 }
 
 type ModelUploadHistory struct {

@@ -27,12 +27,12 @@ WITH c AS (
     WHERE model_upload_lease.expires_at <= $1::timestamptz
     RETURNING task_id, attempt
 ), t AS (
-    UPDATE model_upload AS w SET status = 'RUNNING', version = w.version + 1, updated_at = $1::timestamptz, started_at = $1::timestamptz
+    UPDATE model_upload AS w SET status = 'RUNNING', version = w.version + 1, updated_at = $1::timestamptz, started_at = $1::timestamptz, tm_history_seq = w.tm_history_seq + 1
     FROM l WHERE w.id = ANY (ARRAY(SELECT l.task_id FROM l)) AND w.id = l.task_id
-    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.tag, w.error_message, w.source, w.source_uri, w.user_id, w.started_at, w.end_date, l.attempt
+    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.tag, w.error_message, w.source, w.source_uri, w.user_id, w.started_at, w.end_date, w.tm_history_seq, l.attempt
 ), h AS (
     INSERT INTO model_upload_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
-    SELECT t.id, (SELECT coalesce(max(x.seq), 0) + 1 FROM model_upload_history AS x WHERE x.task_id = t.id), 'QUEUED', 'RUNNING', 'start', $1::timestamptz,
+    SELECT t.id, t.tm_history_seq, 'QUEUED', 'RUNNING', 'start', $1::timestamptz,
         t.attempt, $3::text, 'claimed by ' || $3::text || ' (attempt ' || t.attempt || ')' FROM t
 )
 SELECT id, status, version, created_at, updated_at, tag, error_message, source, source_uri, user_id, started_at, end_date, attempt FROM t
@@ -107,7 +107,7 @@ func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]ClaimRow, error
 }
 
 const claimByStatus = `-- name: ClaimByStatus :many
-SELECT id, status, version, created_at, updated_at, tag, error_message, source, source_uri, user_id, started_at, end_date FROM model_upload WHERE status = $1::text
+SELECT id, status, version, created_at, updated_at, tag, error_message, source, source_uri, user_id, started_at, end_date, tm_history_seq FROM model_upload WHERE status = $1::text
 ORDER BY created_at, id
 LIMIT $2::integer
 FOR UPDATE SKIP LOCKED
@@ -142,6 +142,7 @@ func (q *Queries) ClaimByStatus(ctx context.Context, arg ClaimByStatusParams) ([
 			&i.UserID,
 			&i.StartedAt,
 			&i.EndDate,
+			&i.TmHistorySeq,
 		); err != nil {
 			return nil, err
 		}
@@ -279,7 +280,7 @@ func (q *Queries) DeleteFinished(ctx context.Context, arg DeleteFinishedParams) 
 }
 
 const get = `-- name: Get :one
-SELECT id, status, version, created_at, updated_at, tag, error_message, source, source_uri, user_id, started_at, end_date FROM model_upload WHERE id = $1::uuid
+SELECT id, status, version, created_at, updated_at, tag, error_message, source, source_uri, user_id, started_at, end_date, tm_history_seq FROM model_upload WHERE id = $1::uuid
 `
 
 func (q *Queries) Get(ctx context.Context, id uuid.UUID) (ModelUpload, error) {
@@ -298,6 +299,7 @@ func (q *Queries) Get(ctx context.Context, id uuid.UUID) (ModelUpload, error) {
 		&i.UserID,
 		&i.StartedAt,
 		&i.EndDate,
+		&i.TmHistorySeq,
 	)
 	return i, err
 }
@@ -367,7 +369,7 @@ func (q *Queries) History(ctx context.Context, tmTaskID uuid.UUID) ([]ModelUploa
 }
 
 const listByStatus = `-- name: ListByStatus :many
-SELECT id, status, version, created_at, updated_at, tag, error_message, source, source_uri, user_id, started_at, end_date FROM model_upload WHERE status = $1::text
+SELECT id, status, version, created_at, updated_at, tag, error_message, source, source_uri, user_id, started_at, end_date, tm_history_seq FROM model_upload WHERE status = $1::text
 ORDER BY created_at, id
 LIMIT $2::integer
 `
@@ -400,6 +402,7 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]M
 			&i.UserID,
 			&i.StartedAt,
 			&i.EndDate,
+			&i.TmHistorySeq,
 		); err != nil {
 			return nil, err
 		}
@@ -412,7 +415,7 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]M
 }
 
 const lost = `-- name: Lost :many
-SELECT t.id, t.status, t.version, t.created_at, t.updated_at, t.tag, t.error_message, t.source, t.source_uri, t.user_id, t.started_at, t.end_date, l.owner, l.attempt FROM model_upload AS t JOIN model_upload_lease AS l ON l.task_id = t.id
+SELECT t.id, t.status, t.version, t.created_at, t.updated_at, t.tag, t.error_message, t.source, t.source_uri, t.user_id, t.started_at, t.end_date, t.tm_history_seq, l.owner, l.attempt FROM model_upload AS t JOIN model_upload_lease AS l ON l.task_id = t.id
 WHERE t.status = $1::text AND l.expires_at <= $2::timestamptz
 ORDER BY l.expires_at, t.id
 LIMIT $3::integer
@@ -453,6 +456,7 @@ func (q *Queries) Lost(ctx context.Context, arg LostParams) ([]LostRow, error) {
 			&i.ModelUpload.UserID,
 			&i.ModelUpload.StartedAt,
 			&i.ModelUpload.EndDate,
+			&i.ModelUpload.TmHistorySeq,
 			&i.Owner,
 			&i.Attempt,
 		); err != nil {
@@ -481,7 +485,7 @@ WITH c AS (
     WHERE model_upload_lease.expires_at <= $2::timestamptz
     RETURNING task_id, attempt
 )
-SELECT t.id, t.status, t.version, t.created_at, t.updated_at, t.tag, t.error_message, t.source, t.source_uri, t.user_id, t.started_at, t.end_date, l.attempt FROM model_upload AS t JOIN l ON l.task_id = t.id
+SELECT t.id, t.status, t.version, t.created_at, t.updated_at, t.tag, t.error_message, t.source, t.source_uri, t.user_id, t.started_at, t.end_date, t.tm_history_seq, l.attempt FROM model_upload AS t JOIN l ON l.task_id = t.id
 WHERE t.id = ANY (ARRAY(SELECT l.task_id FROM l))
 ORDER BY t.created_at, t.id
 `
@@ -531,6 +535,7 @@ func (q *Queries) Reserve(ctx context.Context, arg ReserveParams) ([]ReserveRow,
 			&i.ModelUpload.UserID,
 			&i.ModelUpload.StartedAt,
 			&i.ModelUpload.EndDate,
+			&i.ModelUpload.TmHistorySeq,
 			&i.Attempt,
 		); err != nil {
 			return nil, err
@@ -554,12 +559,13 @@ WITH t AS (
         source_uri = $12::text,
         user_id = $13::text,
         started_at = $14::timestamptz,
-        end_date = $15::timestamptz
+        end_date = $15::timestamptz,
+        tm_history_seq = tm_history_seq + 1
     WHERE id = $16::uuid AND status = $1::text AND version = $17::bigint
-    RETURNING id
+    RETURNING id, tm_history_seq
 )
 INSERT INTO model_upload_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
-SELECT t.id, (SELECT coalesce(max(h.seq), 0) + 1 FROM model_upload_history h WHERE h.task_id = t.id),
+SELECT t.id, t.tm_history_seq,
     $1::text, $2::text, $3::text, $4::timestamptz,
     $5::integer, $6::text, $7::text
 FROM t
@@ -644,13 +650,14 @@ WITH u AS (
         source_uri = u.source_uri,
         user_id = u.user_id,
         started_at = u.started_at,
-        end_date = u.end_date
+        end_date = u.end_date,
+        tm_history_seq = model_upload.tm_history_seq + 1
     FROM u
     WHERE model_upload.id = ANY (ARRAY(SELECT u.id FROM u)) AND model_upload.id = u.id AND model_upload.status = u.tm_from_status AND model_upload.version = u.tm_from_version
-    RETURNING model_upload.id
+    RETURNING model_upload.id, model_upload.tm_history_seq
 )
 INSERT INTO model_upload_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
-SELECT t.id, (SELECT coalesce(max(h.seq), 0) + 1 FROM model_upload_history h WHERE h.task_id = t.id),
+SELECT t.id, t.tm_history_seq,
     u.tm_from_status, u.status, u.tm_event, u.updated_at, u.tm_attempt, u.tm_actor, u.tm_message
 FROM t JOIN u ON u.id = t.id
 RETURNING task_id

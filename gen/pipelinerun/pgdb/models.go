@@ -39,6 +39,7 @@ type PipelineRun struct {
 	CPUPercent     *float64
 	StartedAt      *time.Time
 	EndedAt        *time.Time
+	TmHistorySeq   int64
 }
 
 type PipelineRunHistory struct {

@@ -13,7 +13,7 @@ import (
 )
 
 const claimByStatus = `-- name: ClaimByStatus :many
-SELECT id, status, version, created_at, updated_at, stage, task, hostname, pid, ppid, user_name, code_version, git_commit, environment, script_path, script_filename, log_path, log_filename, overall_percent, message, current_subtask, total_subtasks, error_message, error_detail, memory_mb, cpu_percent, started_at, ended_at FROM pipeline_run WHERE status = $1::text
+SELECT id, status, version, created_at, updated_at, stage, task, hostname, pid, ppid, user_name, code_version, git_commit, environment, script_path, script_filename, log_path, log_filename, overall_percent, message, current_subtask, total_subtasks, error_message, error_detail, memory_mb, cpu_percent, started_at, ended_at, tm_history_seq FROM pipeline_run WHERE status = $1::text
 ORDER BY created_at, id
 LIMIT $2::integer
 FOR UPDATE SKIP LOCKED
@@ -64,6 +64,7 @@ func (q *Queries) ClaimByStatus(ctx context.Context, arg ClaimByStatusParams) ([
 			&i.CPUPercent,
 			&i.StartedAt,
 			&i.EndedAt,
+			&i.TmHistorySeq,
 		); err != nil {
 			return nil, err
 		}
@@ -249,7 +250,7 @@ func (q *Queries) DeleteFinished(ctx context.Context, arg DeleteFinishedParams) 
 }
 
 const get = `-- name: Get :one
-SELECT id, status, version, created_at, updated_at, stage, task, hostname, pid, ppid, user_name, code_version, git_commit, environment, script_path, script_filename, log_path, log_filename, overall_percent, message, current_subtask, total_subtasks, error_message, error_detail, memory_mb, cpu_percent, started_at, ended_at FROM pipeline_run WHERE id = $1::uuid
+SELECT id, status, version, created_at, updated_at, stage, task, hostname, pid, ppid, user_name, code_version, git_commit, environment, script_path, script_filename, log_path, log_filename, overall_percent, message, current_subtask, total_subtasks, error_message, error_detail, memory_mb, cpu_percent, started_at, ended_at, tm_history_seq FROM pipeline_run WHERE id = $1::uuid
 `
 
 func (q *Queries) Get(ctx context.Context, id uuid.UUID) (PipelineRun, error) {
@@ -284,6 +285,7 @@ func (q *Queries) Get(ctx context.Context, id uuid.UUID) (PipelineRun, error) {
 		&i.CPUPercent,
 		&i.StartedAt,
 		&i.EndedAt,
+		&i.TmHistorySeq,
 	)
 	return i, err
 }
@@ -323,7 +325,7 @@ func (q *Queries) History(ctx context.Context, tmTaskID uuid.UUID) ([]PipelineRu
 }
 
 const listByStatus = `-- name: ListByStatus :many
-SELECT id, status, version, created_at, updated_at, stage, task, hostname, pid, ppid, user_name, code_version, git_commit, environment, script_path, script_filename, log_path, log_filename, overall_percent, message, current_subtask, total_subtasks, error_message, error_detail, memory_mb, cpu_percent, started_at, ended_at FROM pipeline_run WHERE status = $1::text
+SELECT id, status, version, created_at, updated_at, stage, task, hostname, pid, ppid, user_name, code_version, git_commit, environment, script_path, script_filename, log_path, log_filename, overall_percent, message, current_subtask, total_subtasks, error_message, error_detail, memory_mb, cpu_percent, started_at, ended_at, tm_history_seq FROM pipeline_run WHERE status = $1::text
 ORDER BY created_at, id
 LIMIT $2::integer
 `
@@ -372,6 +374,7 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]P
 			&i.CPUPercent,
 			&i.StartedAt,
 			&i.EndedAt,
+			&i.TmHistorySeq,
 		); err != nil {
 			return nil, err
 		}
@@ -410,12 +413,13 @@ WITH t AS (
         memory_mb = $28::double precision,
         cpu_percent = $29::double precision,
         started_at = $30::timestamptz,
-        ended_at = $31::timestamptz
+        ended_at = $31::timestamptz,
+        tm_history_seq = tm_history_seq + 1
     WHERE id = $32::uuid AND status = $1::text AND version = $33::bigint
-    RETURNING id
+    RETURNING id, tm_history_seq
 )
 INSERT INTO pipeline_run_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
-SELECT t.id, (SELECT coalesce(max(h.seq), 0) + 1 FROM pipeline_run_history h WHERE h.task_id = t.id),
+SELECT t.id, t.tm_history_seq,
     $1::text, $2::text, $3::text, $4::timestamptz,
     $5::integer, $6::text, $7::text
 FROM t
@@ -564,13 +568,14 @@ WITH u AS (
         memory_mb = u.memory_mb,
         cpu_percent = u.cpu_percent,
         started_at = u.started_at,
-        ended_at = u.ended_at
+        ended_at = u.ended_at,
+        tm_history_seq = pipeline_run.tm_history_seq + 1
     FROM u
     WHERE pipeline_run.id = ANY (ARRAY(SELECT u.id FROM u)) AND pipeline_run.id = u.id AND pipeline_run.status = u.tm_from_status AND pipeline_run.version = u.tm_from_version
-    RETURNING pipeline_run.id
+    RETURNING pipeline_run.id, pipeline_run.tm_history_seq
 )
 INSERT INTO pipeline_run_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
-SELECT t.id, (SELECT coalesce(max(h.seq), 0) + 1 FROM pipeline_run_history h WHERE h.task_id = t.id),
+SELECT t.id, t.tm_history_seq,
     u.tm_from_status, u.status, u.tm_event, u.updated_at, u.tm_attempt, u.tm_actor, u.tm_message
 FROM t JOIN u ON u.id = t.id
 RETURNING task_id

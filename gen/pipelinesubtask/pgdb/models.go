@@ -26,6 +26,7 @@ type PipelineSubtask struct {
 	ErrorMessage  *string
 	StartedAt     *time.Time
 	EndedAt       *time.Time
+	TmHistorySeq  int64
 }
 
 type PipelineSubtaskHistory struct {

@@ -13,7 +13,7 @@ import (
 )
 
 const claimByStatus = `-- name: ClaimByStatus :many
-SELECT id, status, version, created_at, updated_at, run_id, subtask_number, name, percent, items_total, items_complete, message, error_message, started_at, ended_at FROM pipeline_subtask WHERE status = $1::text
+SELECT id, status, version, created_at, updated_at, run_id, subtask_number, name, percent, items_total, items_complete, message, error_message, started_at, ended_at, tm_history_seq FROM pipeline_subtask WHERE status = $1::text
 ORDER BY created_at, id
 LIMIT $2::integer
 FOR UPDATE SKIP LOCKED
@@ -51,6 +51,7 @@ func (q *Queries) ClaimByStatus(ctx context.Context, arg ClaimByStatusParams) ([
 			&i.ErrorMessage,
 			&i.StartedAt,
 			&i.EndedAt,
+			&i.TmHistorySeq,
 		); err != nil {
 			return nil, err
 		}
@@ -197,7 +198,7 @@ func (q *Queries) DeleteFinished(ctx context.Context, arg DeleteFinishedParams) 
 }
 
 const get = `-- name: Get :one
-SELECT id, status, version, created_at, updated_at, run_id, subtask_number, name, percent, items_total, items_complete, message, error_message, started_at, ended_at FROM pipeline_subtask WHERE id = $1::uuid
+SELECT id, status, version, created_at, updated_at, run_id, subtask_number, name, percent, items_total, items_complete, message, error_message, started_at, ended_at, tm_history_seq FROM pipeline_subtask WHERE id = $1::uuid
 `
 
 func (q *Queries) Get(ctx context.Context, id uuid.UUID) (PipelineSubtask, error) {
@@ -219,6 +220,7 @@ func (q *Queries) Get(ctx context.Context, id uuid.UUID) (PipelineSubtask, error
 		&i.ErrorMessage,
 		&i.StartedAt,
 		&i.EndedAt,
+		&i.TmHistorySeq,
 	)
 	return i, err
 }
@@ -258,7 +260,7 @@ func (q *Queries) History(ctx context.Context, tmTaskID uuid.UUID) ([]PipelineSu
 }
 
 const listByStatus = `-- name: ListByStatus :many
-SELECT id, status, version, created_at, updated_at, run_id, subtask_number, name, percent, items_total, items_complete, message, error_message, started_at, ended_at FROM pipeline_subtask WHERE status = $1::text
+SELECT id, status, version, created_at, updated_at, run_id, subtask_number, name, percent, items_total, items_complete, message, error_message, started_at, ended_at, tm_history_seq FROM pipeline_subtask WHERE status = $1::text
 ORDER BY created_at, id
 LIMIT $2::integer
 `
@@ -294,6 +296,7 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]P
 			&i.ErrorMessage,
 			&i.StartedAt,
 			&i.EndedAt,
+			&i.TmHistorySeq,
 		); err != nil {
 			return nil, err
 		}
@@ -319,12 +322,13 @@ WITH t AS (
         message = $15::text,
         error_message = $16::text,
         started_at = $17::timestamptz,
-        ended_at = $18::timestamptz
+        ended_at = $18::timestamptz,
+        tm_history_seq = tm_history_seq + 1
     WHERE id = $19::uuid AND status = $1::text AND version = $20::bigint
-    RETURNING id
+    RETURNING id, tm_history_seq
 )
 INSERT INTO pipeline_subtask_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
-SELECT t.id, (SELECT coalesce(max(h.seq), 0) + 1 FROM pipeline_subtask_history h WHERE h.task_id = t.id),
+SELECT t.id, t.tm_history_seq,
     $1::text, $2::text, $3::text, $4::timestamptz,
     $5::integer, $6::text, $7::text
 FROM t
@@ -421,13 +425,14 @@ WITH u AS (
         message = u.message,
         error_message = u.error_message,
         started_at = u.started_at,
-        ended_at = u.ended_at
+        ended_at = u.ended_at,
+        tm_history_seq = pipeline_subtask.tm_history_seq + 1
     FROM u
     WHERE pipeline_subtask.id = ANY (ARRAY(SELECT u.id FROM u)) AND pipeline_subtask.id = u.id AND pipeline_subtask.status = u.tm_from_status AND pipeline_subtask.version = u.tm_from_version
-    RETURNING pipeline_subtask.id
+    RETURNING pipeline_subtask.id, pipeline_subtask.tm_history_seq
 )
 INSERT INTO pipeline_subtask_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
-SELECT t.id, (SELECT coalesce(max(h.seq), 0) + 1 FROM pipeline_subtask_history h WHERE h.task_id = t.id),
+SELECT t.id, t.tm_history_seq,
     u.tm_from_status, u.status, u.tm_event, u.updated_at, u.tm_attempt, u.tm_actor, u.tm_message
 FROM t JOIN u ON u.id = t.id
 RETURNING task_id

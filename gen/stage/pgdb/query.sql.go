@@ -13,7 +13,7 @@ import (
 )
 
 const claimByStatus = `-- name: ClaimByStatus :many
-SELECT id, status, version, created_at, updated_at, stage_name, attempts, task_id, history, result, checkpoint, started_at, ended_at FROM stage WHERE status = $1::text
+SELECT id, status, version, created_at, updated_at, stage_name, attempts, task_id, history, result, checkpoint, started_at, ended_at, tm_history_seq FROM stage WHERE status = $1::text
 ORDER BY created_at, id
 LIMIT $2::integer
 FOR UPDATE SKIP LOCKED
@@ -49,6 +49,7 @@ func (q *Queries) ClaimByStatus(ctx context.Context, arg ClaimByStatusParams) ([
 			&i.Checkpoint,
 			&i.StartedAt,
 			&i.EndedAt,
+			&i.TmHistorySeq,
 		); err != nil {
 			return nil, err
 		}
@@ -189,7 +190,7 @@ func (q *Queries) DeleteFinished(ctx context.Context, arg DeleteFinishedParams) 
 }
 
 const get = `-- name: Get :one
-SELECT id, status, version, created_at, updated_at, stage_name, attempts, task_id, history, result, checkpoint, started_at, ended_at FROM stage WHERE id = $1::uuid
+SELECT id, status, version, created_at, updated_at, stage_name, attempts, task_id, history, result, checkpoint, started_at, ended_at, tm_history_seq FROM stage WHERE id = $1::uuid
 `
 
 func (q *Queries) Get(ctx context.Context, id uuid.UUID) (Stage, error) {
@@ -209,6 +210,7 @@ func (q *Queries) Get(ctx context.Context, id uuid.UUID) (Stage, error) {
 		&i.Checkpoint,
 		&i.StartedAt,
 		&i.EndedAt,
+		&i.TmHistorySeq,
 	)
 	return i, err
 }
@@ -248,7 +250,7 @@ func (q *Queries) History(ctx context.Context, tmTaskID uuid.UUID) ([]StageHisto
 }
 
 const listByStatus = `-- name: ListByStatus :many
-SELECT id, status, version, created_at, updated_at, stage_name, attempts, task_id, history, result, checkpoint, started_at, ended_at FROM stage WHERE status = $1::text
+SELECT id, status, version, created_at, updated_at, stage_name, attempts, task_id, history, result, checkpoint, started_at, ended_at, tm_history_seq FROM stage WHERE status = $1::text
 ORDER BY created_at, id
 LIMIT $2::integer
 `
@@ -282,6 +284,7 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]S
 			&i.Checkpoint,
 			&i.StartedAt,
 			&i.EndedAt,
+			&i.TmHistorySeq,
 		); err != nil {
 			return nil, err
 		}
@@ -305,12 +308,13 @@ WITH t AS (
         result = $13::jsonb,
         checkpoint = $14::jsonb,
         started_at = $15::timestamptz,
-        ended_at = $16::timestamptz
+        ended_at = $16::timestamptz,
+        tm_history_seq = tm_history_seq + 1
     WHERE id = $17::uuid AND status = $1::text AND version = $18::bigint
-    RETURNING id
+    RETURNING id, tm_history_seq
 )
 INSERT INTO stage_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
-SELECT t.id, (SELECT coalesce(max(h.seq), 0) + 1 FROM stage_history h WHERE h.task_id = t.id),
+SELECT t.id, t.tm_history_seq,
     $1::text, $2::text, $3::text, $4::timestamptz,
     $5::integer, $6::text, $7::text
 FROM t
@@ -399,13 +403,14 @@ WITH u AS (
         result = u.result,
         checkpoint = u.checkpoint,
         started_at = u.started_at,
-        ended_at = u.ended_at
+        ended_at = u.ended_at,
+        tm_history_seq = stage.tm_history_seq + 1
     FROM u
     WHERE stage.id = ANY (ARRAY(SELECT u.id FROM u)) AND stage.id = u.id AND stage.status = u.tm_from_status AND stage.version = u.tm_from_version
-    RETURNING stage.id
+    RETURNING stage.id, stage.tm_history_seq
 )
 INSERT INTO stage_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
-SELECT t.id, (SELECT coalesce(max(h.seq), 0) + 1 FROM stage_history h WHERE h.task_id = t.id),
+SELECT t.id, t.tm_history_seq,
     u.tm_from_status, u.status, u.tm_event, u.updated_at, u.tm_attempt, u.tm_actor, u.tm_message
 FROM t JOIN u ON u.id = t.id
 RETURNING task_id

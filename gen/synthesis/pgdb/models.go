@@ -22,6 +22,7 @@ type Synthesis struct {
 	UserID       *string
 	StartedAt    *time.Time
 	EndDate      *time.Time
+	TmHistorySeq int64
 }
 
 type SynthesisHistory struct {

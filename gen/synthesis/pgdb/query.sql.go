@@ -27,12 +27,12 @@ WITH c AS (
     WHERE synthesis_lease.expires_at <= $1::timestamptz
     RETURNING task_id, attempt
 ), t AS (
-    UPDATE synthesis AS w SET status = 'RUNNING', version = w.version + 1, updated_at = $1::timestamptz, started_at = $1::timestamptz
+    UPDATE synthesis AS w SET status = 'RUNNING', version = w.version + 1, updated_at = $1::timestamptz, started_at = $1::timestamptz, tm_history_seq = w.tm_history_seq + 1
     FROM l WHERE w.id = ANY (ARRAY(SELECT l.task_id FROM l)) AND w.id = l.task_id
-    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.tag, w.error_message, w.num_samples, w.user_id, w.started_at, w.end_date, l.attempt
+    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.tag, w.error_message, w.num_samples, w.user_id, w.started_at, w.end_date, w.tm_history_seq, l.attempt
 ), h AS (
     INSERT INTO synthesis_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
-    SELECT t.id, (SELECT coalesce(max(x.seq), 0) + 1 FROM synthesis_history AS x WHERE x.task_id = t.id), 'QUEUED', 'RUNNING', 'start', $1::timestamptz,
+    SELECT t.id, t.tm_history_seq, 'QUEUED', 'RUNNING', 'start', $1::timestamptz,
         t.attempt, $3::text, 'claimed by ' || $3::text || ' (attempt ' || t.attempt || ')' FROM t
 )
 SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, started_at, end_date, attempt FROM t
@@ -105,7 +105,7 @@ func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]ClaimRow, error
 }
 
 const claimByStatus = `-- name: ClaimByStatus :many
-SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, started_at, end_date FROM synthesis WHERE status = $1::text
+SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, started_at, end_date, tm_history_seq FROM synthesis WHERE status = $1::text
 ORDER BY created_at, id
 LIMIT $2::integer
 FOR UPDATE SKIP LOCKED
@@ -139,6 +139,7 @@ func (q *Queries) ClaimByStatus(ctx context.Context, arg ClaimByStatusParams) ([
 			&i.UserID,
 			&i.StartedAt,
 			&i.EndDate,
+			&i.TmHistorySeq,
 		); err != nil {
 			return nil, err
 		}
@@ -273,7 +274,7 @@ func (q *Queries) DeleteFinished(ctx context.Context, arg DeleteFinishedParams) 
 }
 
 const get = `-- name: Get :one
-SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, started_at, end_date FROM synthesis WHERE id = $1::uuid
+SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, started_at, end_date, tm_history_seq FROM synthesis WHERE id = $1::uuid
 `
 
 func (q *Queries) Get(ctx context.Context, id uuid.UUID) (Synthesis, error) {
@@ -291,6 +292,7 @@ func (q *Queries) Get(ctx context.Context, id uuid.UUID) (Synthesis, error) {
 		&i.UserID,
 		&i.StartedAt,
 		&i.EndDate,
+		&i.TmHistorySeq,
 	)
 	return i, err
 }
@@ -360,7 +362,7 @@ func (q *Queries) History(ctx context.Context, tmTaskID uuid.UUID) ([]SynthesisH
 }
 
 const listByStatus = `-- name: ListByStatus :many
-SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, started_at, end_date FROM synthesis WHERE status = $1::text
+SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, started_at, end_date, tm_history_seq FROM synthesis WHERE status = $1::text
 ORDER BY created_at, id
 LIMIT $2::integer
 `
@@ -392,6 +394,7 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]S
 			&i.UserID,
 			&i.StartedAt,
 			&i.EndDate,
+			&i.TmHistorySeq,
 		); err != nil {
 			return nil, err
 		}
@@ -404,7 +407,7 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]S
 }
 
 const lost = `-- name: Lost :many
-SELECT t.id, t.status, t.version, t.created_at, t.updated_at, t.tag, t.error_message, t.num_samples, t.user_id, t.started_at, t.end_date, l.owner, l.attempt FROM synthesis AS t JOIN synthesis_lease AS l ON l.task_id = t.id
+SELECT t.id, t.status, t.version, t.created_at, t.updated_at, t.tag, t.error_message, t.num_samples, t.user_id, t.started_at, t.end_date, t.tm_history_seq, l.owner, l.attempt FROM synthesis AS t JOIN synthesis_lease AS l ON l.task_id = t.id
 WHERE t.status = $1::text AND l.expires_at <= $2::timestamptz
 ORDER BY l.expires_at, t.id
 LIMIT $3::integer
@@ -444,6 +447,7 @@ func (q *Queries) Lost(ctx context.Context, arg LostParams) ([]LostRow, error) {
 			&i.Synthesis.UserID,
 			&i.Synthesis.StartedAt,
 			&i.Synthesis.EndDate,
+			&i.Synthesis.TmHistorySeq,
 			&i.Owner,
 			&i.Attempt,
 		); err != nil {
@@ -472,7 +476,7 @@ WITH c AS (
     WHERE synthesis_lease.expires_at <= $2::timestamptz
     RETURNING task_id, attempt
 )
-SELECT t.id, t.status, t.version, t.created_at, t.updated_at, t.tag, t.error_message, t.num_samples, t.user_id, t.started_at, t.end_date, l.attempt FROM synthesis AS t JOIN l ON l.task_id = t.id
+SELECT t.id, t.status, t.version, t.created_at, t.updated_at, t.tag, t.error_message, t.num_samples, t.user_id, t.started_at, t.end_date, t.tm_history_seq, l.attempt FROM synthesis AS t JOIN l ON l.task_id = t.id
 WHERE t.id = ANY (ARRAY(SELECT l.task_id FROM l))
 ORDER BY t.created_at, t.id
 `
@@ -521,6 +525,7 @@ func (q *Queries) Reserve(ctx context.Context, arg ReserveParams) ([]ReserveRow,
 			&i.Synthesis.UserID,
 			&i.Synthesis.StartedAt,
 			&i.Synthesis.EndDate,
+			&i.Synthesis.TmHistorySeq,
 			&i.Attempt,
 		); err != nil {
 			return nil, err
@@ -543,12 +548,13 @@ WITH t AS (
         num_samples = $11::bigint,
         user_id = $12::text,
         started_at = $13::timestamptz,
-        end_date = $14::timestamptz
+        end_date = $14::timestamptz,
+        tm_history_seq = tm_history_seq + 1
     WHERE id = $15::uuid AND status = $1::text AND version = $16::bigint
-    RETURNING id
+    RETURNING id, tm_history_seq
 )
 INSERT INTO synthesis_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
-SELECT t.id, (SELECT coalesce(max(h.seq), 0) + 1 FROM synthesis_history h WHERE h.task_id = t.id),
+SELECT t.id, t.tm_history_seq,
     $1::text, $2::text, $3::text, $4::timestamptz,
     $5::integer, $6::text, $7::text
 FROM t
@@ -629,13 +635,14 @@ WITH u AS (
         num_samples = u.num_samples,
         user_id = u.user_id,
         started_at = u.started_at,
-        end_date = u.end_date
+        end_date = u.end_date,
+        tm_history_seq = synthesis.tm_history_seq + 1
     FROM u
     WHERE synthesis.id = ANY (ARRAY(SELECT u.id FROM u)) AND synthesis.id = u.id AND synthesis.status = u.tm_from_status AND synthesis.version = u.tm_from_version
-    RETURNING synthesis.id
+    RETURNING synthesis.id, synthesis.tm_history_seq
 )
 INSERT INTO synthesis_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
-SELECT t.id, (SELECT coalesce(max(h.seq), 0) + 1 FROM synthesis_history h WHERE h.task_id = t.id),
+SELECT t.id, t.tm_history_seq,
     u.tm_from_status, u.status, u.tm_event, u.updated_at, u.tm_attempt, u.tm_actor, u.tm_message
 FROM t JOIN u ON u.id = t.id
 RETURNING task_id

@@ -15,7 +15,8 @@ import (
 // Helpers the SQL engines share: rows of a model's table are scanned into the
 // generated struct by column name (the generated JSON tags are the column
 // names), so `SELECT r.*` reads every column whatever their order, and a
-// column the struct does not know is an error rather than silently dropped.
+// column the struct does not know is an error rather than silently dropped
+// (but for taskmodel's own columns, whose names start with tm_).
 
 var fieldIndexes sync.Map // reflect.Type → map[string]int
 
@@ -45,6 +46,12 @@ func Targets(x any, columns []string) ([]any, error) {
 	out := make([]any, len(columns))
 	for i, c := range columns {
 		f, ok := idx[c]
+		if !ok && strings.HasPrefix(c, "tm_") {
+			// A column taskmodel keeps for itself (tm_history_seq on
+			// PostgreSQL), not a field: spec fields never start with tm_.
+			out[i] = new(any)
+			continue
+		}
 		if !ok {
 			return nil, fmt.Errorf("storage: column %q has no field in %s", c, v.Type())
 		}

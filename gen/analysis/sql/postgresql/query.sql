@@ -33,12 +33,13 @@ WITH t AS (
         completed_at = sqlc.narg(completed_at)::timestamptz,
         failed_at = sqlc.narg(failed_at)::timestamptz,
         cancelled_at = sqlc.narg(cancelled_at)::timestamptz,
-        expired_at = sqlc.narg(expired_at)::timestamptz
+        expired_at = sqlc.narg(expired_at)::timestamptz,
+        tm_history_seq = tm_history_seq + 1
     WHERE id = sqlc.arg(id)::uuid AND status = sqlc.arg(tm_from_status)::text AND version = sqlc.arg(tm_from_version)::bigint
-    RETURNING id
+    RETURNING id, tm_history_seq
 )
 INSERT INTO analysis_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
-SELECT t.id, (SELECT coalesce(max(h.seq), 0) + 1 FROM analysis_history h WHERE h.task_id = t.id),
+SELECT t.id, t.tm_history_seq,
     sqlc.arg(tm_from_status)::text, sqlc.arg(status)::text, sqlc.arg(tm_event)::text, sqlc.arg(updated_at)::timestamptz,
     sqlc.arg(tm_attempt)::integer, sqlc.arg(tm_actor)::text, sqlc.arg(tm_message)::text
 FROM t;
@@ -130,13 +131,14 @@ WITH u AS (
         completed_at = u.completed_at,
         failed_at = u.failed_at,
         cancelled_at = u.cancelled_at,
-        expired_at = u.expired_at
+        expired_at = u.expired_at,
+        tm_history_seq = analysis.tm_history_seq + 1
     FROM u
     WHERE analysis.id = ANY (ARRAY(SELECT u.id FROM u)) AND analysis.id = u.id AND analysis.status = u.tm_from_status AND analysis.version = u.tm_from_version
-    RETURNING analysis.id
+    RETURNING analysis.id, analysis.tm_history_seq
 )
 INSERT INTO analysis_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
-SELECT t.id, (SELECT coalesce(max(h.seq), 0) + 1 FROM analysis_history h WHERE h.task_id = t.id),
+SELECT t.id, t.tm_history_seq,
     u.tm_from_status, u.status, u.tm_event, u.updated_at, u.tm_attempt, u.tm_actor, u.tm_message
 FROM t JOIN u ON u.id = t.id
 RETURNING task_id;
@@ -164,7 +166,7 @@ UPDATE analysis SET version = sqlc.arg(version)::bigint,
 WHERE id = sqlc.arg(id)::uuid AND status = sqlc.arg(tm_from_status)::text AND version = sqlc.arg(tm_from_version)::bigint;
 
 -- name: Get :one
-SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at FROM analysis WHERE id = sqlc.arg(id)::uuid;
+SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_history_seq FROM analysis WHERE id = sqlc.arg(id)::uuid;
 
 -- name: Delete :execrows
 DELETE FROM analysis WHERE id = sqlc.arg(id)::uuid;
@@ -174,14 +176,14 @@ SELECT task_id, seq, from_status, to_status, event, at, attempt, actor, message 
 
 -- name: ListByStatus :many
 -- Tasks in one status, oldest first: what workers and sweepers scan.
-SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at FROM analysis WHERE status = sqlc.arg(tm_status)::text
+SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_history_seq FROM analysis WHERE status = sqlc.arg(tm_status)::text
 ORDER BY created_at, id
 LIMIT sqlc.arg(tm_max_rows)::integer;
 
 -- name: ClaimByStatus :many
 -- Like ListByStatus, but locks the rows it returns and skips rows other
 -- transactions hold: concurrent workers never claim the same task.
-SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at FROM analysis WHERE status = sqlc.arg(tm_status)::text
+SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_history_seq FROM analysis WHERE status = sqlc.arg(tm_status)::text
 ORDER BY created_at, id
 LIMIT sqlc.arg(tm_max_rows)::integer
 FOR UPDATE SKIP LOCKED;
@@ -196,7 +198,7 @@ DELETE FROM analysis WHERE id IN (
 
 -- name: Due :many
 -- Tasks whose timeout has passed: one deadline (now - after) per timed status.
-SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at FROM analysis
+SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_history_seq FROM analysis
 WHERE (status = 'CREATED' AND created_at <= sqlc.arg(tm_created_deadline)::timestamptz)
    OR (status = 'UPLOADING' AND upload_started_at <= sqlc.arg(tm_uploading_deadline)::timestamptz)
    OR (status = 'PROCESSING' AND processing_started_at <= sqlc.arg(tm_processing_deadline)::timestamptz)
@@ -247,12 +249,12 @@ WITH c AS (
     WHERE analysis_lease.expires_at <= sqlc.arg(tm_now)::timestamptz
     RETURNING task_id, attempt
 ), t AS (
-    UPDATE analysis AS w SET status = 'PROCESSING', version = w.version + 1, updated_at = sqlc.arg(tm_now)::timestamptz, processing_started_at = sqlc.arg(tm_now)::timestamptz, progress = 15
+    UPDATE analysis AS w SET status = 'PROCESSING', version = w.version + 1, updated_at = sqlc.arg(tm_now)::timestamptz, processing_started_at = sqlc.arg(tm_now)::timestamptz, progress = 15, tm_history_seq = w.tm_history_seq + 1
     FROM l WHERE w.id = ANY (ARRAY(SELECT l.task_id FROM l)) AND w.id = l.task_id
-    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.user_id, w.tool_id, w.agents, w.progress, w.progress_detail, w.error_code, w.error_message, w.blobs_cleaned, w.upload_started_at, w.upload_failed_at, w.queued_at, w.processing_started_at, w.completed_at, w.failed_at, w.cancelled_at, w.expired_at, l.attempt
+    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.user_id, w.tool_id, w.agents, w.progress, w.progress_detail, w.error_code, w.error_message, w.blobs_cleaned, w.upload_started_at, w.upload_failed_at, w.queued_at, w.processing_started_at, w.completed_at, w.failed_at, w.cancelled_at, w.expired_at, w.tm_history_seq, l.attempt
 ), h AS (
     INSERT INTO analysis_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
-    SELECT t.id, (SELECT coalesce(max(x.seq), 0) + 1 FROM analysis_history AS x WHERE x.task_id = t.id), 'QUEUED', 'PROCESSING', 'start', sqlc.arg(tm_now)::timestamptz,
+    SELECT t.id, t.tm_history_seq, 'QUEUED', 'PROCESSING', 'start', sqlc.arg(tm_now)::timestamptz,
         t.attempt, sqlc.arg(tm_owner)::text, 'claimed by ' || sqlc.arg(tm_owner)::text || ' (attempt ' || t.attempt || ')' FROM t
 )
 SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, attempt FROM t

@@ -24,12 +24,13 @@ WITH t AS (
         source_uri = sqlc.narg(source_uri)::text,
         user_id = sqlc.narg(user_id)::text,
         started_at = sqlc.narg(started_at)::timestamptz,
-        end_date = sqlc.narg(end_date)::timestamptz
+        end_date = sqlc.narg(end_date)::timestamptz,
+        tm_history_seq = tm_history_seq + 1
     WHERE id = sqlc.arg(id)::uuid AND status = sqlc.arg(tm_from_status)::text AND version = sqlc.arg(tm_from_version)::bigint
-    RETURNING id
+    RETURNING id, tm_history_seq
 )
 INSERT INTO model_upload_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
-SELECT t.id, (SELECT coalesce(max(h.seq), 0) + 1 FROM model_upload_history h WHERE h.task_id = t.id),
+SELECT t.id, t.tm_history_seq,
     sqlc.arg(tm_from_status)::text, sqlc.arg(status)::text, sqlc.arg(tm_event)::text, sqlc.arg(updated_at)::timestamptz,
     sqlc.arg(tm_attempt)::integer, sqlc.arg(tm_actor)::text, sqlc.arg(tm_message)::text
 FROM t;
@@ -94,13 +95,14 @@ WITH u AS (
         source_uri = u.source_uri,
         user_id = u.user_id,
         started_at = u.started_at,
-        end_date = u.end_date
+        end_date = u.end_date,
+        tm_history_seq = model_upload.tm_history_seq + 1
     FROM u
     WHERE model_upload.id = ANY (ARRAY(SELECT u.id FROM u)) AND model_upload.id = u.id AND model_upload.status = u.tm_from_status AND model_upload.version = u.tm_from_version
-    RETURNING model_upload.id
+    RETURNING model_upload.id, model_upload.tm_history_seq
 )
 INSERT INTO model_upload_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
-SELECT t.id, (SELECT coalesce(max(h.seq), 0) + 1 FROM model_upload_history h WHERE h.task_id = t.id),
+SELECT t.id, t.tm_history_seq,
     u.tm_from_status, u.status, u.tm_event, u.updated_at, u.tm_attempt, u.tm_actor, u.tm_message
 FROM t JOIN u ON u.id = t.id
 RETURNING task_id;
@@ -119,7 +121,7 @@ UPDATE model_upload SET version = sqlc.arg(version)::bigint,
 WHERE id = sqlc.arg(id)::uuid AND status = sqlc.arg(tm_from_status)::text AND version = sqlc.arg(tm_from_version)::bigint;
 
 -- name: Get :one
-SELECT id, status, version, created_at, updated_at, tag, error_message, source, source_uri, user_id, started_at, end_date FROM model_upload WHERE id = sqlc.arg(id)::uuid;
+SELECT id, status, version, created_at, updated_at, tag, error_message, source, source_uri, user_id, started_at, end_date, tm_history_seq FROM model_upload WHERE id = sqlc.arg(id)::uuid;
 
 -- name: Delete :execrows
 DELETE FROM model_upload WHERE id = sqlc.arg(id)::uuid;
@@ -129,14 +131,14 @@ SELECT task_id, seq, from_status, to_status, event, at, attempt, actor, message 
 
 -- name: ListByStatus :many
 -- Tasks in one status, oldest first: what workers and sweepers scan.
-SELECT id, status, version, created_at, updated_at, tag, error_message, source, source_uri, user_id, started_at, end_date FROM model_upload WHERE status = sqlc.arg(tm_status)::text
+SELECT id, status, version, created_at, updated_at, tag, error_message, source, source_uri, user_id, started_at, end_date, tm_history_seq FROM model_upload WHERE status = sqlc.arg(tm_status)::text
 ORDER BY created_at, id
 LIMIT sqlc.arg(tm_max_rows)::integer;
 
 -- name: ClaimByStatus :many
 -- Like ListByStatus, but locks the rows it returns and skips rows other
 -- transactions hold: concurrent workers never claim the same task.
-SELECT id, status, version, created_at, updated_at, tag, error_message, source, source_uri, user_id, started_at, end_date FROM model_upload WHERE status = sqlc.arg(tm_status)::text
+SELECT id, status, version, created_at, updated_at, tag, error_message, source, source_uri, user_id, started_at, end_date, tm_history_seq FROM model_upload WHERE status = sqlc.arg(tm_status)::text
 ORDER BY created_at, id
 LIMIT sqlc.arg(tm_max_rows)::integer
 FOR UPDATE SKIP LOCKED;
@@ -194,12 +196,12 @@ WITH c AS (
     WHERE model_upload_lease.expires_at <= sqlc.arg(tm_now)::timestamptz
     RETURNING task_id, attempt
 ), t AS (
-    UPDATE model_upload AS w SET status = 'RUNNING', version = w.version + 1, updated_at = sqlc.arg(tm_now)::timestamptz, started_at = sqlc.arg(tm_now)::timestamptz
+    UPDATE model_upload AS w SET status = 'RUNNING', version = w.version + 1, updated_at = sqlc.arg(tm_now)::timestamptz, started_at = sqlc.arg(tm_now)::timestamptz, tm_history_seq = w.tm_history_seq + 1
     FROM l WHERE w.id = ANY (ARRAY(SELECT l.task_id FROM l)) AND w.id = l.task_id
-    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.tag, w.error_message, w.source, w.source_uri, w.user_id, w.started_at, w.end_date, l.attempt
+    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.tag, w.error_message, w.source, w.source_uri, w.user_id, w.started_at, w.end_date, w.tm_history_seq, l.attempt
 ), h AS (
     INSERT INTO model_upload_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
-    SELECT t.id, (SELECT coalesce(max(x.seq), 0) + 1 FROM model_upload_history AS x WHERE x.task_id = t.id), 'QUEUED', 'RUNNING', 'start', sqlc.arg(tm_now)::timestamptz,
+    SELECT t.id, t.tm_history_seq, 'QUEUED', 'RUNNING', 'start', sqlc.arg(tm_now)::timestamptz,
         t.attempt, sqlc.arg(tm_owner)::text, 'claimed by ' || sqlc.arg(tm_owner)::text || ' (attempt ' || t.attempt || ')' FROM t
 )
 SELECT id, status, version, created_at, updated_at, tag, error_message, source, source_uri, user_id, started_at, end_date, attempt FROM t

@@ -40,12 +40,13 @@ WITH t AS (
         memory_mb = sqlc.narg(memory_mb)::double precision,
         cpu_percent = sqlc.narg(cpu_percent)::double precision,
         started_at = sqlc.narg(started_at)::timestamptz,
-        ended_at = sqlc.narg(ended_at)::timestamptz
+        ended_at = sqlc.narg(ended_at)::timestamptz,
+        tm_history_seq = tm_history_seq + 1
     WHERE id = sqlc.arg(id)::uuid AND status = sqlc.arg(tm_from_status)::text AND version = sqlc.arg(tm_from_version)::bigint
-    RETURNING id
+    RETURNING id, tm_history_seq
 )
 INSERT INTO pipeline_run_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
-SELECT t.id, (SELECT coalesce(max(h.seq), 0) + 1 FROM pipeline_run_history h WHERE h.task_id = t.id),
+SELECT t.id, t.tm_history_seq,
     sqlc.arg(tm_from_status)::text, sqlc.arg(status)::text, sqlc.arg(tm_event)::text, sqlc.arg(updated_at)::timestamptz,
     sqlc.arg(tm_attempt)::integer, sqlc.arg(tm_actor)::text, sqlc.arg(tm_message)::text
 FROM t;
@@ -158,13 +159,14 @@ WITH u AS (
         memory_mb = u.memory_mb,
         cpu_percent = u.cpu_percent,
         started_at = u.started_at,
-        ended_at = u.ended_at
+        ended_at = u.ended_at,
+        tm_history_seq = pipeline_run.tm_history_seq + 1
     FROM u
     WHERE pipeline_run.id = ANY (ARRAY(SELECT u.id FROM u)) AND pipeline_run.id = u.id AND pipeline_run.status = u.tm_from_status AND pipeline_run.version = u.tm_from_version
-    RETURNING pipeline_run.id
+    RETURNING pipeline_run.id, pipeline_run.tm_history_seq
 )
 INSERT INTO pipeline_run_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
-SELECT t.id, (SELECT coalesce(max(h.seq), 0) + 1 FROM pipeline_run_history h WHERE h.task_id = t.id),
+SELECT t.id, t.tm_history_seq,
     u.tm_from_status, u.status, u.tm_event, u.updated_at, u.tm_attempt, u.tm_actor, u.tm_message
 FROM t JOIN u ON u.id = t.id
 RETURNING task_id;
@@ -199,7 +201,7 @@ UPDATE pipeline_run SET version = sqlc.arg(version)::bigint,
 WHERE id = sqlc.arg(id)::uuid AND status = sqlc.arg(tm_from_status)::text AND version = sqlc.arg(tm_from_version)::bigint;
 
 -- name: Get :one
-SELECT id, status, version, created_at, updated_at, stage, task, hostname, pid, ppid, user_name, code_version, git_commit, environment, script_path, script_filename, log_path, log_filename, overall_percent, message, current_subtask, total_subtasks, error_message, error_detail, memory_mb, cpu_percent, started_at, ended_at FROM pipeline_run WHERE id = sqlc.arg(id)::uuid;
+SELECT id, status, version, created_at, updated_at, stage, task, hostname, pid, ppid, user_name, code_version, git_commit, environment, script_path, script_filename, log_path, log_filename, overall_percent, message, current_subtask, total_subtasks, error_message, error_detail, memory_mb, cpu_percent, started_at, ended_at, tm_history_seq FROM pipeline_run WHERE id = sqlc.arg(id)::uuid;
 
 -- name: Delete :execrows
 DELETE FROM pipeline_run WHERE id = sqlc.arg(id)::uuid;
@@ -209,14 +211,14 @@ SELECT task_id, seq, from_status, to_status, event, at, attempt, actor, message 
 
 -- name: ListByStatus :many
 -- Tasks in one status, oldest first: what workers and sweepers scan.
-SELECT id, status, version, created_at, updated_at, stage, task, hostname, pid, ppid, user_name, code_version, git_commit, environment, script_path, script_filename, log_path, log_filename, overall_percent, message, current_subtask, total_subtasks, error_message, error_detail, memory_mb, cpu_percent, started_at, ended_at FROM pipeline_run WHERE status = sqlc.arg(tm_status)::text
+SELECT id, status, version, created_at, updated_at, stage, task, hostname, pid, ppid, user_name, code_version, git_commit, environment, script_path, script_filename, log_path, log_filename, overall_percent, message, current_subtask, total_subtasks, error_message, error_detail, memory_mb, cpu_percent, started_at, ended_at, tm_history_seq FROM pipeline_run WHERE status = sqlc.arg(tm_status)::text
 ORDER BY created_at, id
 LIMIT sqlc.arg(tm_max_rows)::integer;
 
 -- name: ClaimByStatus :many
 -- Like ListByStatus, but locks the rows it returns and skips rows other
 -- transactions hold: concurrent workers never claim the same task.
-SELECT id, status, version, created_at, updated_at, stage, task, hostname, pid, ppid, user_name, code_version, git_commit, environment, script_path, script_filename, log_path, log_filename, overall_percent, message, current_subtask, total_subtasks, error_message, error_detail, memory_mb, cpu_percent, started_at, ended_at FROM pipeline_run WHERE status = sqlc.arg(tm_status)::text
+SELECT id, status, version, created_at, updated_at, stage, task, hostname, pid, ppid, user_name, code_version, git_commit, environment, script_path, script_filename, log_path, log_filename, overall_percent, message, current_subtask, total_subtasks, error_message, error_detail, memory_mb, cpu_percent, started_at, ended_at, tm_history_seq FROM pipeline_run WHERE status = sqlc.arg(tm_status)::text
 ORDER BY created_at, id
 LIMIT sqlc.arg(tm_max_rows)::integer
 FOR UPDATE SKIP LOCKED;

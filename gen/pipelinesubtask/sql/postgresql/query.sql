@@ -27,12 +27,13 @@ WITH t AS (
         message = sqlc.narg(message)::text,
         error_message = sqlc.narg(error_message)::text,
         started_at = sqlc.narg(started_at)::timestamptz,
-        ended_at = sqlc.narg(ended_at)::timestamptz
+        ended_at = sqlc.narg(ended_at)::timestamptz,
+        tm_history_seq = tm_history_seq + 1
     WHERE id = sqlc.arg(id)::uuid AND status = sqlc.arg(tm_from_status)::text AND version = sqlc.arg(tm_from_version)::bigint
-    RETURNING id
+    RETURNING id, tm_history_seq
 )
 INSERT INTO pipeline_subtask_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
-SELECT t.id, (SELECT coalesce(max(h.seq), 0) + 1 FROM pipeline_subtask_history h WHERE h.task_id = t.id),
+SELECT t.id, t.tm_history_seq,
     sqlc.arg(tm_from_status)::text, sqlc.arg(status)::text, sqlc.arg(tm_event)::text, sqlc.arg(updated_at)::timestamptz,
     sqlc.arg(tm_attempt)::integer, sqlc.arg(tm_actor)::text, sqlc.arg(tm_message)::text
 FROM t;
@@ -106,13 +107,14 @@ WITH u AS (
         message = u.message,
         error_message = u.error_message,
         started_at = u.started_at,
-        ended_at = u.ended_at
+        ended_at = u.ended_at,
+        tm_history_seq = pipeline_subtask.tm_history_seq + 1
     FROM u
     WHERE pipeline_subtask.id = ANY (ARRAY(SELECT u.id FROM u)) AND pipeline_subtask.id = u.id AND pipeline_subtask.status = u.tm_from_status AND pipeline_subtask.version = u.tm_from_version
-    RETURNING pipeline_subtask.id
+    RETURNING pipeline_subtask.id, pipeline_subtask.tm_history_seq
 )
 INSERT INTO pipeline_subtask_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
-SELECT t.id, (SELECT coalesce(max(h.seq), 0) + 1 FROM pipeline_subtask_history h WHERE h.task_id = t.id),
+SELECT t.id, t.tm_history_seq,
     u.tm_from_status, u.status, u.tm_event, u.updated_at, u.tm_attempt, u.tm_actor, u.tm_message
 FROM t JOIN u ON u.id = t.id
 RETURNING task_id;
@@ -134,7 +136,7 @@ UPDATE pipeline_subtask SET version = sqlc.arg(version)::bigint,
 WHERE id = sqlc.arg(id)::uuid AND status = sqlc.arg(tm_from_status)::text AND version = sqlc.arg(tm_from_version)::bigint;
 
 -- name: Get :one
-SELECT id, status, version, created_at, updated_at, run_id, subtask_number, name, percent, items_total, items_complete, message, error_message, started_at, ended_at FROM pipeline_subtask WHERE id = sqlc.arg(id)::uuid;
+SELECT id, status, version, created_at, updated_at, run_id, subtask_number, name, percent, items_total, items_complete, message, error_message, started_at, ended_at, tm_history_seq FROM pipeline_subtask WHERE id = sqlc.arg(id)::uuid;
 
 -- name: Delete :execrows
 DELETE FROM pipeline_subtask WHERE id = sqlc.arg(id)::uuid;
@@ -144,14 +146,14 @@ SELECT task_id, seq, from_status, to_status, event, at, attempt, actor, message 
 
 -- name: ListByStatus :many
 -- Tasks in one status, oldest first: what workers and sweepers scan.
-SELECT id, status, version, created_at, updated_at, run_id, subtask_number, name, percent, items_total, items_complete, message, error_message, started_at, ended_at FROM pipeline_subtask WHERE status = sqlc.arg(tm_status)::text
+SELECT id, status, version, created_at, updated_at, run_id, subtask_number, name, percent, items_total, items_complete, message, error_message, started_at, ended_at, tm_history_seq FROM pipeline_subtask WHERE status = sqlc.arg(tm_status)::text
 ORDER BY created_at, id
 LIMIT sqlc.arg(tm_max_rows)::integer;
 
 -- name: ClaimByStatus :many
 -- Like ListByStatus, but locks the rows it returns and skips rows other
 -- transactions hold: concurrent workers never claim the same task.
-SELECT id, status, version, created_at, updated_at, run_id, subtask_number, name, percent, items_total, items_complete, message, error_message, started_at, ended_at FROM pipeline_subtask WHERE status = sqlc.arg(tm_status)::text
+SELECT id, status, version, created_at, updated_at, run_id, subtask_number, name, percent, items_total, items_complete, message, error_message, started_at, ended_at, tm_history_seq FROM pipeline_subtask WHERE status = sqlc.arg(tm_status)::text
 ORDER BY created_at, id
 LIMIT sqlc.arg(tm_max_rows)::integer
 FOR UPDATE SKIP LOCKED;

@@ -25,12 +25,13 @@ WITH t AS (
         result = sqlc.narg(result)::jsonb,
         checkpoint = sqlc.narg(checkpoint)::jsonb,
         started_at = sqlc.narg(started_at)::timestamptz,
-        ended_at = sqlc.narg(ended_at)::timestamptz
+        ended_at = sqlc.narg(ended_at)::timestamptz,
+        tm_history_seq = tm_history_seq + 1
     WHERE id = sqlc.arg(id)::uuid AND status = sqlc.arg(tm_from_status)::text AND version = sqlc.arg(tm_from_version)::bigint
-    RETURNING id
+    RETURNING id, tm_history_seq
 )
 INSERT INTO stage_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
-SELECT t.id, (SELECT coalesce(max(h.seq), 0) + 1 FROM stage_history h WHERE h.task_id = t.id),
+SELECT t.id, t.tm_history_seq,
     sqlc.arg(tm_from_status)::text, sqlc.arg(status)::text, sqlc.arg(tm_event)::text, sqlc.arg(updated_at)::timestamptz,
     sqlc.arg(tm_attempt)::integer, sqlc.arg(tm_actor)::text, sqlc.arg(tm_message)::text
 FROM t;
@@ -98,13 +99,14 @@ WITH u AS (
         result = u.result,
         checkpoint = u.checkpoint,
         started_at = u.started_at,
-        ended_at = u.ended_at
+        ended_at = u.ended_at,
+        tm_history_seq = stage.tm_history_seq + 1
     FROM u
     WHERE stage.id = ANY (ARRAY(SELECT u.id FROM u)) AND stage.id = u.id AND stage.status = u.tm_from_status AND stage.version = u.tm_from_version
-    RETURNING stage.id
+    RETURNING stage.id, stage.tm_history_seq
 )
 INSERT INTO stage_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
-SELECT t.id, (SELECT coalesce(max(h.seq), 0) + 1 FROM stage_history h WHERE h.task_id = t.id),
+SELECT t.id, t.tm_history_seq,
     u.tm_from_status, u.status, u.tm_event, u.updated_at, u.tm_attempt, u.tm_actor, u.tm_message
 FROM t JOIN u ON u.id = t.id
 RETURNING task_id;
@@ -124,7 +126,7 @@ UPDATE stage SET version = sqlc.arg(version)::bigint,
 WHERE id = sqlc.arg(id)::uuid AND status = sqlc.arg(tm_from_status)::text AND version = sqlc.arg(tm_from_version)::bigint;
 
 -- name: Get :one
-SELECT id, status, version, created_at, updated_at, stage_name, attempts, task_id, history, result, checkpoint, started_at, ended_at FROM stage WHERE id = sqlc.arg(id)::uuid;
+SELECT id, status, version, created_at, updated_at, stage_name, attempts, task_id, history, result, checkpoint, started_at, ended_at, tm_history_seq FROM stage WHERE id = sqlc.arg(id)::uuid;
 
 -- name: Delete :execrows
 DELETE FROM stage WHERE id = sqlc.arg(id)::uuid;
@@ -134,14 +136,14 @@ SELECT task_id, seq, from_status, to_status, event, at, attempt, actor, message 
 
 -- name: ListByStatus :many
 -- Tasks in one status, oldest first: what workers and sweepers scan.
-SELECT id, status, version, created_at, updated_at, stage_name, attempts, task_id, history, result, checkpoint, started_at, ended_at FROM stage WHERE status = sqlc.arg(tm_status)::text
+SELECT id, status, version, created_at, updated_at, stage_name, attempts, task_id, history, result, checkpoint, started_at, ended_at, tm_history_seq FROM stage WHERE status = sqlc.arg(tm_status)::text
 ORDER BY created_at, id
 LIMIT sqlc.arg(tm_max_rows)::integer;
 
 -- name: ClaimByStatus :many
 -- Like ListByStatus, but locks the rows it returns and skips rows other
 -- transactions hold: concurrent workers never claim the same task.
-SELECT id, status, version, created_at, updated_at, stage_name, attempts, task_id, history, result, checkpoint, started_at, ended_at FROM stage WHERE status = sqlc.arg(tm_status)::text
+SELECT id, status, version, created_at, updated_at, stage_name, attempts, task_id, history, result, checkpoint, started_at, ended_at, tm_history_seq FROM stage WHERE status = sqlc.arg(tm_status)::text
 ORDER BY created_at, id
 LIMIT sqlc.arg(tm_max_rows)::integer
 FOR UPDATE SKIP LOCKED;

@@ -75,6 +75,7 @@ func Generate(m *spec.Model, opts Options) (map[string][]byte, error) {
 		files["sql/"+string(e)+"/changes.sql"] = g.changesSQL(e)
 		if e == PostgreSQL {
 			files["sql/"+string(e)+"/listen.sql"] = g.listenGateSQL()
+			files["sql/"+string(e)+"/history.sql"] = g.historySeqSQL()
 		}
 		if m.Worker != nil {
 			files["sql/"+string(e)+"/worker.sql"] = g.workerSchemaSQL(e)
@@ -100,7 +101,7 @@ func FileNames(storage, worker bool) []string {
 		}
 		names = append(names, "sql/"+string(e)+"/schema.sql", "sql/"+string(e)+"/query.sql", "sql/"+string(e)+"/changes.sql", SQLCPackages[e]+"/driver.go")
 		if e == PostgreSQL {
-			names = append(names, "sql/"+string(e)+"/listen.sql")
+			names = append(names, "sql/"+string(e)+"/listen.sql", "sql/"+string(e)+"/history.sql")
 		}
 		if worker {
 			names = append(names, "sql/"+string(e)+"/worker.sql")

@@ -128,6 +128,9 @@ func (g *generator) migrations(f *jen.File) {
 			f.Comment("//go:embed sql/" + string(e) + "/listen.sql")
 			f.Var().Id("listen" + suffix).String()
 			list = append(list, jen.Values(jen.Dict{jen.Id("Name"): jen.Lit(g.m.Name + "/0004_listen_gate"), jen.Id("SQL"): jen.Id("listen" + suffix)}))
+			f.Comment("//go:embed sql/" + string(e) + "/history.sql")
+			f.Var().Id("history" + suffix).String()
+			list = append(list, jen.Values(jen.Dict{jen.Id("Name"): jen.Lit(g.m.Name + "/0005_history_seq"), jen.Id("SQL"): jen.Id("history" + suffix)}))
 		}
 		cases = append(cases, jen.Case(jen.Lit(string(e))).Block(jen.Return(jen.Index().Qual(pkgTasktype, "Migration").Values(list...))))
 	}

@@ -31,6 +31,13 @@ func (g *generator) querySQL(e Engine) []byte {
 		}
 	}
 	colList := strings.Join(names, ", ")
+	// What reads a whole task selects every column of the table, the
+	// history counter included on PostgreSQL, so that sqlc returns the
+	// table's row struct.
+	selList := colList
+	if pg {
+		selList += ", " + HistorySeqColumn
+	}
 	histCols := "task_id, seq, from_status, to_status, event, at, attempt, actor, message"
 	var b strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
@@ -45,8 +52,10 @@ func (g *generator) querySQL(e Engine) []byte {
 		b.WriteString(create)
 
 		p("-- name: Transition :execrows\n-- Moves a task that is still in from_status at from_version, and appends its\n-- history row; 0 rows when another writer changed it first.\n")
-		p("WITH t AS (\n    UPDATE %s SET %s\n    WHERE id = sqlc.arg(id)::uuid AND status = sqlc.arg(tm_from_status)::text AND version = sqlc.arg(tm_from_version)::bigint\n    RETURNING id\n)\n", table, strings.Join(sets, ",\n        "))
-		p("INSERT INTO %s (%s)\nSELECT t.id, (SELECT coalesce(max(h.seq), 0) + 1 FROM %s h WHERE h.task_id = t.id),\n", history, histCols, history)
+		// The history row's seq is the task's counter (HistorySeqColumn,
+		// migration 0005_history_seq), incremented in the same update.
+		p("WITH t AS (\n    UPDATE %s SET %s,\n        %s = %s + 1\n    WHERE id = sqlc.arg(id)::uuid AND status = sqlc.arg(tm_from_status)::text AND version = sqlc.arg(tm_from_version)::bigint\n    RETURNING id, %s\n)\n", table, strings.Join(sets, ",\n        "), HistorySeqColumn, HistorySeqColumn, HistorySeqColumn)
+		p("INSERT INTO %s (%s)\nSELECT t.id, t.%s,\n", history, histCols, HistorySeqColumn)
 		tail := "    sqlc.arg(tm_from_status)::text, sqlc.arg(status)::text, sqlc.arg(tm_event)::text, sqlc.arg(updated_at)::timestamptz,\n    sqlc.arg(tm_attempt)::integer, sqlc.arg(tm_actor)::text, sqlc.arg(tm_message)::text\nFROM t"
 		p("%s;\n\n", tail)
 		// Many transitions in one statement, for group commit: the rows arrive
@@ -89,8 +98,9 @@ func (g *generator) querySQL(e Engine) []byte {
 		// (which guesses 100 array elements) hashes a sequential scan of the
 		// whole table once it is small enough, which cost 0.5 ms a batch at
 		// 5,000 tasks and grows with the table.
-		p("    UPDATE %s SET %s\n    FROM u\n    WHERE %s.id = ANY (ARRAY(SELECT u.id FROM u)) AND %s.id = u.id AND %s.status = u.tm_from_status AND %s.version = u.tm_from_version\n    RETURNING %s.id\n)\n", table, strings.Join(setsFrom, ",\n        "), table, table, table, table, table)
-		p("INSERT INTO %s (%s)\nSELECT t.id, (SELECT coalesce(max(h.seq), 0) + 1 FROM %s h WHERE h.task_id = t.id),\n", history, histCols, history)
+		p("    UPDATE %s SET %s,\n        %s = %s.%s + 1\n    FROM u\n    WHERE %s.id = ANY (ARRAY(SELECT u.id FROM u)) AND %s.id = u.id AND %s.status = u.tm_from_status AND %s.version = u.tm_from_version\n    RETURNING %s.id, %s.%s\n)\n",
+			table, strings.Join(setsFrom, ",\n        "), HistorySeqColumn, table, HistorySeqColumn, table, table, table, table, table, table, HistorySeqColumn)
+		p("INSERT INTO %s (%s)\nSELECT t.id, t.%s,\n", history, histCols, HistorySeqColumn)
 		p("    u.tm_from_status, u.status, u.tm_event, u.updated_at, u.tm_attempt, u.tm_actor, u.tm_message\nFROM t JOIN u ON u.id = t.id\nRETURNING task_id;\n\n")
 	} else {
 		p("-- name: Insert :exec\nINSERT INTO %s (%s)\nVALUES (%s);\n\n", table, colList, strings.Join(args, ", "))
@@ -106,15 +116,15 @@ func (g *generator) querySQL(e Engine) []byte {
 		p("UPDATE %s SET %s\nWHERE id = sqlc.arg(id) AND status = sqlc.arg(tm_from_status) AND version = sqlc.arg(tm_from_version);\n\n", table, strings.Join(withoutStatus(sets), ",\n    "))
 	}
 
-	p("-- name: Get :one\nSELECT %s FROM %s WHERE id = %s;\n\n", colList, table, g.arg(e, "id", pick(pg, "uuid", "TEXT")))
+	p("-- name: Get :one\nSELECT %s FROM %s WHERE id = %s;\n\n", selList, table, g.arg(e, "id", pick(pg, "uuid", "TEXT")))
 	p("-- name: Delete :execrows\nDELETE FROM %s WHERE id = %s;\n\n", table, g.arg(e, "id", pick(pg, "uuid", "TEXT")))
 	p("-- name: History :many\nSELECT %s FROM %s WHERE task_id = %s ORDER BY seq;\n\n", histCols, history, g.arg(e, "tm_task_id", pick(pg, "uuid", "TEXT")))
 
 	p("-- name: ListByStatus :many\n-- Tasks in one status, oldest first: what workers and sweepers scan.\n")
-	p("SELECT %s FROM %s WHERE status = %s\nORDER BY created_at, id\nLIMIT %s;\n\n", colList, table, g.arg(e, "tm_status", txt), g.arg(e, "tm_max_rows", pick(pg, "integer", "INTEGER")))
+	p("SELECT %s FROM %s WHERE status = %s\nORDER BY created_at, id\nLIMIT %s;\n\n", selList, table, g.arg(e, "tm_status", txt), g.arg(e, "tm_max_rows", pick(pg, "integer", "INTEGER")))
 	if pg {
 		p("-- name: ClaimByStatus :many\n-- Like ListByStatus, but locks the rows it returns and skips rows other\n-- transactions hold: concurrent workers never claim the same task.\n")
-		p("SELECT %s FROM %s WHERE status = sqlc.arg(tm_status)::text\nORDER BY created_at, id\nLIMIT sqlc.arg(tm_max_rows)::integer\nFOR UPDATE SKIP LOCKED;\n\n", colList, table)
+		p("SELECT %s FROM %s WHERE status = sqlc.arg(tm_status)::text\nORDER BY created_at, id\nLIMIT sqlc.arg(tm_max_rows)::integer\nFOR UPDATE SKIP LOCKED;\n\n", selList, table)
 	}
 
 	terminal := m.TerminalStatuses()
@@ -133,7 +143,7 @@ func (g *generator) querySQL(e Engine) []byte {
 	}
 	if len(conds) > 0 {
 		p("-- name: Due :many\n-- Tasks whose timeout has passed: one deadline (now - after) per timed status.\n")
-		p("SELECT %s FROM %s\nWHERE %s\nORDER BY updated_at, id\nLIMIT %s;\n", colList, table, strings.Join(conds, "\n   OR "), g.arg(e, "tm_max_rows", pick(pg, "integer", "INTEGER")))
+		p("SELECT %s FROM %s\nWHERE %s\nORDER BY updated_at, id\nLIMIT %s;\n", selList, table, strings.Join(conds, "\n   OR "), g.arg(e, "tm_max_rows", pick(pg, "integer", "INTEGER")))
 	}
 	if !pg {
 		p("\n\n%s", g.changesQuerySQL())

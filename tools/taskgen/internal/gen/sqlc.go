@@ -26,10 +26,20 @@ func SQLCConfig(models []*spec.Model, outDir string, catalog bool) []byte {
 		table, history := Table(m)
 		for _, e := range Engines {
 			p("  - engine: %s\n", e)
+			schema := []string{path.Join(dir, "sql", string(e), "schema.sql")}
 			if m.Worker != nil {
-				p("    schema:\n      - %s\n      - %s\n", path.Join(dir, "sql", string(e), "schema.sql"), path.Join(dir, "sql", string(e), "worker.sql"))
+				schema = append(schema, path.Join(dir, "sql", string(e), "worker.sql"))
+			}
+			if e == PostgreSQL {
+				schema = append(schema, path.Join(dir, "sql", string(e), "history.sql"))
+			}
+			if len(schema) == 1 {
+				p("    schema: %s\n", schema[0])
 			} else {
-				p("    schema: %s\n", path.Join(dir, "sql", string(e), "schema.sql"))
+				p("    schema:\n")
+				for _, f := range schema {
+					p("      - %s\n", f)
+				}
 			}
 			p("    queries: %s\n", path.Join(dir, "sql", string(e), "query.sql"))
 			p("    gen:\n      go:\n")

@@ -137,10 +137,11 @@ func (g *generator) claimQuerySQL(upsert string) string {
 	// The ANY makes the update find its rows by primary key, as in
 	// TransitionMany: joined on l alone, the plan hashed a sequential scan
 	// of the whole table.
+	sets = append(sets, fmt.Sprintf("%s = w.%s + 1", HistorySeqColumn, HistorySeqColumn))
 	p("    UPDATE %s AS w SET %s\n    FROM l WHERE w.id = ANY (ARRAY(SELECT l.task_id FROM l)) AND w.id = l.task_id\n", table, strings.Join(sets, ", "))
-	p("    RETURNING w.%s, l.attempt\n), h AS (\n", strings.Join(names, ", w."))
+	p("    RETURNING w.%s, w.%s, l.attempt\n), h AS (\n", strings.Join(names, ", w."), HistorySeqColumn)
 	p("    INSERT INTO %s (task_id, seq, from_status, to_status, event, at, attempt, actor, message)\n", history)
-	p("    SELECT t.id, (SELECT coalesce(max(x.seq), 0) + 1 FROM %s AS x WHERE x.task_id = t.id), %s, %s, %s, %s,\n", history, quoteSQL(w.Queue.Name), quoteSQL(w.Running.Name), quoteSQL(w.Claim.Name), now)
+	p("    SELECT t.id, t.%s, %s, %s, %s, %s,\n", HistorySeqColumn, quoteSQL(w.Queue.Name), quoteSQL(w.Running.Name), quoteSQL(w.Claim.Name), now)
 	p("        t.attempt, sqlc.arg(tm_owner)::text, 'claimed by ' || sqlc.arg(tm_owner)::text || ' (attempt ' || t.attempt || ')' FROM t\n)\n")
 	p("SELECT %s, attempt FROM t\nORDER BY created_at, id;\n\n", strings.Join(names, ", "))
 	return b.String()

@@ -645,7 +645,7 @@ func (l *loader) fields(n *yaml.Node, owner string, builtin []string) []*Field {
 		}
 		f := &Field{Pos: l.pos(p.key), Name: name, GoName: GoName(name)}
 		if strings.HasPrefix(name, "tm_") {
-			l.errorf(p.key, "field %q: the prefix tm_ is reserved for taskmodel's own SQL parameters; rename the field", name)
+			l.errorf(p.key, "field %q: the prefix tm_ is reserved for taskmodel's own SQL parameters and columns; rename the field", name)
 			continue
 		}
 		if reservedStructMethods[f.GoName] {
