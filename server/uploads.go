@@ -58,6 +58,20 @@ type fileRequest struct {
 	Size        int64  `json:"size"`
 }
 
+// lookupUploads finds the task the path names, as lookup does, and its
+// model's uploads; a model without uploads is not found.
+func (s *Server) lookupUploads(r *http.Request) (*view, binding, *tasktype.Uploads, error) {
+	v, b, err := s.lookup(r)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	up := b.api().Uploads
+	if up == nil {
+		return nil, nil, nil, notFound(fmt.Sprintf("task type %s takes no uploads", b.name()))
+	}
+	return v, b, up, nil
+}
+
 // uploadURLs answers POST /tasks/{id}/upload-urls (seed 004): it signs an
 // upload URL per file asked for, then fires the uploads' request event
 // (CREATED or UPLOAD_FAILED → UPLOADING).
@@ -67,14 +81,9 @@ func (s *Server) uploadURLs(w http.ResponseWriter, r *http.Request) {
 		s.writeProblem(w, r, err)
 		return
 	}
-	v, b, err := s.lookup(r)
+	v, b, up, err := s.lookupUploads(r)
 	if err != nil {
 		s.writeProblem(w, r, err)
-		return
-	}
-	up := b.api().Uploads
-	if up == nil {
-		s.writeProblem(w, r, notFound(fmt.Sprintf("task type %s takes no uploads", b.name())))
 		return
 	}
 	wanted, err := parseUploadRequest(up, fields)
@@ -228,14 +237,9 @@ func (s *Server) process(w http.ResponseWriter, r *http.Request) {
 		s.writeProblem(w, r, err)
 		return
 	}
-	v, b, err := s.lookup(r)
+	v, b, up, err := s.lookupUploads(r)
 	if err != nil {
 		s.writeProblem(w, r, err)
-		return
-	}
-	up := b.api().Uploads
-	if up == nil {
-		s.writeProblem(w, r, notFound(fmt.Sprintf("task type %s takes no uploads", b.name())))
 		return
 	}
 	if !b.canFire(v, up.Verify) {

@@ -5,3 +5,7 @@ import "time"
 // SetBackoff sets the delay before a Notifier's first reconnection attempt
 // (tests: a long one keeps a terminated Notifier from reconnecting).
 func SetBackoff(n *Notifier, d time.Duration) { n.backoff = d }
+
+// SetBeforeReconnect makes n call f before each reconnection attempt. Call
+// it before Listen.
+func SetBeforeReconnect(n *Notifier, f func()) { n.beforeReconnect = f }

@@ -3,14 +3,9 @@
 -- 0003_changes fires only while a listener is registered, read from a sequence
 -- instead of a lookup of taskmodel_listeners in every written row.
 
-CREATE TABLE IF NOT EXISTS taskmodel_listeners (
-    channel text NOT NULL,
-    pid integer NOT NULL,
-    PRIMARY KEY (channel, pid)
-);
-
 -- The number of registered listeners of the model, kept by
--- backends/postgres.Notifier (setval, under an advisory lock).
+-- backends/postgres.Notifier (setval, under an advisory lock); postgres.Migrate
+-- creates taskmodel_listeners before any model's migrations.
 CREATE SEQUENCE stage_listening MINVALUE 0 START 0;
 SELECT setval('stage_listening', (SELECT count(*) FROM taskmodel_listeners WHERE channel = 'stage'), true);
 

@@ -1,7 +1,6 @@
 package gen_test
 
 import (
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -40,26 +39,7 @@ func TestCatalogGolden(t *testing.T) {
 	if !slices.Equal(names, want) {
 		t.Fatalf("files = %v, want %v", names, want)
 	}
-	dir := filepath.Join("testdata", "catalog")
-	for _, name := range names {
-		golden := filepath.Join(dir, filepath.FromSlash(name)+".golden")
-		if *update {
-			if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(golden, files[name], 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		want, err := os.ReadFile(golden)
-		if err != nil {
-			t.Fatalf("%v (run go test -update to create it)", err)
-		}
-		if got := string(files[name]); got != string(want) {
-			t.Errorf("%s differs from %s (run go test -update to accept):\n%s", name, golden, firstDiff(got, string(want)))
-		}
-	}
+	checkGolden(t, filepath.Join("testdata", "catalog"), files, names)
 	// Every listed model with an owner has a branch by owner; a model
 	// without one reads nothing for an owner.
 	// SQLite writes the parameter +? (no plan that depends on its value).

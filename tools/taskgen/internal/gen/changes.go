@@ -46,15 +46,6 @@ func (g *generator) changesSQL(e Engine) []byte {
 	return []byte(b.String())
 }
 
-// ListenersTable is the DDL of the table in which backends/postgres.Notifier
-// registers the sessions that listen to a model's changes; the Notifier runs
-// the same statement.
-const ListenersTable = `CREATE TABLE IF NOT EXISTS taskmodel_listeners (
-    channel text NOT NULL,
-    pid integer NOT NULL,
-    PRIMARY KEY (channel, pid)
-)`
-
 // ListeningSequence names the sequence whose value counts a model's
 // registered listeners (0: nobody listens): the gate of its change trigger.
 func ListeningSequence(table string) string { return table + "_listening" }
@@ -67,7 +58,7 @@ func ListeningSequence(table string) string { return table + "_listening" }
 // sequence (pg_sequence_last_value, no query, no queued trigger event) that
 // the Notifier sets to the number of registered listeners; the function runs
 // only when it is above zero.
-func (g *generator) listenGateSQL() []byte {
+func (g *generator) listenGateSQL(Engine) []byte {
 	table, _ := Table(g.m)
 	seq := ListeningSequence(table)
 	var b strings.Builder
@@ -75,8 +66,7 @@ func (g *generator) listenGateSQL() []byte {
 	p("%s\n-- Change stream of model %q for postgresql, second step: the trigger of\n", SQLHeader, g.m.Name)
 	p("-- 0003_changes fires only while a listener is registered, read from a sequence\n")
 	p("-- instead of a lookup of taskmodel_listeners in every written row.\n\n")
-	p("%s;\n\n", ListenersTable)
-	p("-- The number of registered listeners of the model, kept by\n-- backends/postgres.Notifier (setval, under an advisory lock).\n")
+	p("-- The number of registered listeners of the model, kept by\n-- backends/postgres.Notifier (setval, under an advisory lock); postgres.Migrate\n-- creates taskmodel_listeners before any model's migrations.\n")
 	p("CREATE SEQUENCE %s MINVALUE 0 START 0;\n", seq)
 	p("SELECT setval(%s, (SELECT count(*) FROM taskmodel_listeners WHERE channel = %s), true);\n\n", quoteSQL(seq), quoteSQL(table))
 	p("CREATE OR REPLACE FUNCTION %s_notify() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n", table)
@@ -98,7 +88,7 @@ func (g *generator) listenGateSQL() []byte {
 const HistorySeqColumn = "tm_history_seq"
 
 // historySeqSQL renders the PostgreSQL migration 0005_history_seq.
-func (g *generator) historySeqSQL() []byte {
+func (g *generator) historySeqSQL(Engine) []byte {
 	table, history := Table(g.m)
 	var b strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }

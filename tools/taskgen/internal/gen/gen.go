@@ -70,15 +70,9 @@ func Generate(m *spec.Model, opts Options) (map[string][]byte, error) {
 		return files, nil
 	}
 	for _, e := range Engines {
-		files["sql/"+string(e)+"/schema.sql"] = g.schemaSQL(e)
 		files["sql/"+string(e)+"/query.sql"] = g.querySQL(e)
-		files["sql/"+string(e)+"/changes.sql"] = g.changesSQL(e)
-		if e == PostgreSQL {
-			files["sql/"+string(e)+"/listen.sql"] = g.listenGateSQL()
-			files["sql/"+string(e)+"/history.sql"] = g.historySeqSQL()
-		}
-		if m.Worker != nil {
-			files["sql/"+string(e)+"/worker.sql"] = g.workerSchemaSQL(e)
+		for _, mg := range migrationsFor(e, m.Worker != nil) {
+			files[mg.path(e)] = mg.render(g, e)
 		}
 		f := g.newFileNamed(SQLCPackages[e])
 		g.driverFile(f, e)
@@ -91,6 +85,42 @@ func Generate(m *spec.Model, opts Options) (map[string][]byte, error) {
 	return files, nil
 }
 
+// migration is one generated schema file of a model, applied in order
+// under the name <model>/<name> and recorded with its checksum.
+type migration struct {
+	file   string // sql/<engine>/<file>.sql
+	name   string
+	render func(*generator, Engine) []byte
+	worker bool // only for a model with a worker section
+	pgOnly bool // only for PostgreSQL
+	sqlc   bool // part of the schema sqlc compiles the queries against
+}
+
+// migrationList is every model's migrations in order. An applied migration
+// is never rewritten: a schema change is a new entry.
+var migrationList = []migration{
+	{file: "schema", name: "0001_schema", render: (*generator).schemaSQL, sqlc: true},
+	{file: "worker", name: "0002_worker", render: (*generator).workerSchemaSQL, worker: true, sqlc: true},
+	{file: "changes", name: "0003_changes", render: (*generator).changesSQL},
+	{file: "listen", name: "0004_listen_gate", render: (*generator).listenGateSQL, pgOnly: true},
+	{file: "history", name: "0005_history_seq", render: (*generator).historySeqSQL, pgOnly: true, sqlc: true},
+}
+
+// migrationsFor returns the migrations of a model for an engine, in order.
+func migrationsFor(e Engine, worker bool) []migration {
+	var out []migration
+	for _, mg := range migrationList {
+		if (mg.worker && !worker) || (mg.pgOnly && e != PostgreSQL) {
+			continue
+		}
+		out = append(out, mg)
+	}
+	return out
+}
+
+// path is the migration's file in a model's package.
+func (mg migration) path(e Engine) string { return "sql/" + string(e) + "/" + mg.file + ".sql" }
+
 // FileNames lists the names Generate returns, sorted; worker tells whether
 // the model has a worker section.
 func FileNames(storage, worker bool) []string {
@@ -99,12 +129,9 @@ func FileNames(storage, worker bool) []string {
 		if !storage {
 			break
 		}
-		names = append(names, "sql/"+string(e)+"/schema.sql", "sql/"+string(e)+"/query.sql", "sql/"+string(e)+"/changes.sql", SQLCPackages[e]+"/driver.go")
-		if e == PostgreSQL {
-			names = append(names, "sql/"+string(e)+"/listen.sql", "sql/"+string(e)+"/history.sql")
-		}
-		if worker {
-			names = append(names, "sql/"+string(e)+"/worker.sql")
+		names = append(names, "sql/"+string(e)+"/query.sql", SQLCPackages[e]+"/driver.go")
+		for _, mg := range migrationsFor(e, worker) {
+			names = append(names, mg.path(e))
 		}
 	}
 	sort.Strings(names)

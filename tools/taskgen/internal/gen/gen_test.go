@@ -45,25 +45,7 @@ func TestGolden(t *testing.T) {
 			if !slices.Equal(names, gen.FileNames(storage, m.Worker != nil)) {
 				t.Errorf("files = %v, FileNames() = %v", names, gen.FileNames(storage, m.Worker != nil))
 			}
-			for _, name := range names {
-				golden := filepath.Join(dir, filepath.FromSlash(name)+".golden")
-				if *update {
-					if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
-						t.Fatal(err)
-					}
-					if err := os.WriteFile(golden, files[name], 0o644); err != nil {
-						t.Fatal(err)
-					}
-					continue
-				}
-				want, err := os.ReadFile(golden)
-				if err != nil {
-					t.Fatalf("%v (run go test -update to create it)", err)
-				}
-				if got := string(files[name]); got != string(want) {
-					t.Errorf("%s differs from %s (run go test -update to accept):\n%s", name, golden, firstDiff(got, string(want)))
-				}
-			}
+			checkGolden(t, dir, files, names)
 			// No stale golden files.
 			filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
 				if err != nil || d.IsDir() || !strings.HasSuffix(path, ".golden") {
@@ -132,4 +114,29 @@ func firstDiff(got, want string) string {
 		}
 	}
 	return ""
+}
+
+// checkGolden compares each named file with dir/<name>.golden, or rewrites
+// the golden files under -update.
+func checkGolden(t *testing.T, dir string, files map[string][]byte, names []string) {
+	t.Helper()
+	for _, name := range names {
+		golden := filepath.Join(dir, filepath.FromSlash(name)+".golden")
+		if *update {
+			if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(golden, files[name], 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		want, err := os.ReadFile(golden)
+		if err != nil {
+			t.Fatalf("%v (run go test -update to create it)", err)
+		}
+		if got := string(files[name]); got != string(want) {
+			t.Errorf("%s differs from %s (run go test -update to accept):\n%s", name, golden, firstDiff(got, string(want)))
+		}
+	}
 }

@@ -113,24 +113,11 @@ func (g *generator) migrations(f *jen.File) {
 	var cases []jen.Code
 	for _, e := range Engines {
 		suffix := map[Engine]string{PostgreSQL: "PostgreSQL", SQLite: "SQLite"}[e]
-		f.Comment("//go:embed sql/" + string(e) + "/schema.sql")
-		f.Var().Id("schema" + suffix).String()
-		list := []jen.Code{jen.Values(jen.Dict{jen.Id("Name"): jen.Lit(g.m.Name + "/0001_schema"), jen.Id("SQL"): jen.Id("schema" + suffix)})}
-		if g.m.Worker != nil {
-			f.Comment("//go:embed sql/" + string(e) + "/worker.sql")
-			f.Var().Id("worker" + suffix).String()
-			list = append(list, jen.Values(jen.Dict{jen.Id("Name"): jen.Lit(g.m.Name + "/0002_worker"), jen.Id("SQL"): jen.Id("worker" + suffix)}))
-		}
-		f.Comment("//go:embed sql/" + string(e) + "/changes.sql")
-		f.Var().Id("changes" + suffix).String()
-		list = append(list, jen.Values(jen.Dict{jen.Id("Name"): jen.Lit(g.m.Name + "/0003_changes"), jen.Id("SQL"): jen.Id("changes" + suffix)}))
-		if e == PostgreSQL {
-			f.Comment("//go:embed sql/" + string(e) + "/listen.sql")
-			f.Var().Id("listen" + suffix).String()
-			list = append(list, jen.Values(jen.Dict{jen.Id("Name"): jen.Lit(g.m.Name + "/0004_listen_gate"), jen.Id("SQL"): jen.Id("listen" + suffix)}))
-			f.Comment("//go:embed sql/" + string(e) + "/history.sql")
-			f.Var().Id("history" + suffix).String()
-			list = append(list, jen.Values(jen.Dict{jen.Id("Name"): jen.Lit(g.m.Name + "/0005_history_seq"), jen.Id("SQL"): jen.Id("history" + suffix)}))
+		var list []jen.Code
+		for _, mg := range migrationsFor(e, g.m.Worker != nil) {
+			f.Comment("//go:embed " + mg.path(e))
+			f.Var().Id(mg.file + suffix).String()
+			list = append(list, jen.Values(jen.Dict{jen.Id("Name"): jen.Lit(g.m.Name + "/" + mg.name), jen.Id("SQL"): jen.Id(mg.file + suffix)}))
 		}
 		cases = append(cases, jen.Case(jen.Lit(string(e))).Block(jen.Return(jen.Index().Qual(pkgTasktype, "Migration").Values(list...))))
 	}

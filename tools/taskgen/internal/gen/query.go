@@ -2,6 +2,7 @@ package gen
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -64,7 +65,7 @@ func (g *generator) querySQL(e Engine) []byte {
 		// whose guard held. A batch never holds the same task twice. Fields
 		// are read with ->> and a cast (sqlc's analyzer does not follow a
 		// column definition list on jsonb_to_recordset).
-		var recExprs, setsFrom []string
+		var colExprs, setsFrom []string
 		field := func(name, typ string, nullableJSON bool) string {
 			if typ == "jsonb" {
 				if nullableJSON {
@@ -75,24 +76,27 @@ func (g *generator) querySQL(e Engine) []byte {
 			return fmt.Sprintf("(r.value->>'%s')::%s AS %s", name, typ, name)
 		}
 		for _, c := range cols {
-			recExprs = append(recExprs, field(c.Name, c.Type, !c.NotNull))
+			colExprs = append(colExprs, field(c.Name, c.Type, !c.NotNull))
 			if !c.Primary && c.Name != "created_at" {
 				setsFrom = append(setsFrom, c.Name+" = u."+c.Name)
 			}
 		}
-		for _, x := range [][2]string{{"tm_from_status", "text"}, {"tm_from_version", "bigint"}, {"tm_event", "text"}, {"tm_attempt", "integer"}, {"tm_actor", "text"}, {"tm_message", "text"}} {
-			recExprs = append(recExprs, field(x[0], x[1], false))
+		// The guard (transitions only) and the history row's actor and message.
+		guardExprs := []string{field("tm_from_status", "text", false), field("tm_from_version", "bigint", false), field("tm_event", "text", false), field("tm_attempt", "integer", false)}
+		histExprs := []string{field("tm_actor", "text", false), field("tm_message", "text", false)}
+		rows := func(exprs ...[]string) string {
+			return "WITH u AS (\n    SELECT " + strings.Join(slices.Concat(exprs...), ",\n        ") + "\n    FROM jsonb_array_elements(sqlc.arg(tm_rows)::jsonb) AS r\n), t AS (\n"
 		}
 		// Group commit of creates: many rows in one statement, read from a
 		// jsonb array as TransitionMany reads them. (A pipeline of Create
 		// statements cost one executor start and one parse of every CHECK
 		// constraint per row.)
 		p("-- name: CreateMany :execrows\n-- Create for group commit: many rows, one statement, one commit. All or none\n-- are inserted.\n")
-		p("WITH u AS (\n    SELECT %s\n    FROM jsonb_array_elements(sqlc.arg(tm_rows)::jsonb) AS r\n), t AS (\n", strings.Join(recExprs[:len(cols)], ",\n        ")+",\n        "+strings.Join(recExprs[len(cols)+4:], ",\n        "))
+		b.WriteString(rows(colExprs, histExprs))
 		p("    INSERT INTO %s (%s)\n    SELECT %s FROM u\n    RETURNING id, status, created_at\n)\n", table, colList, colList)
 		p("INSERT INTO %s (%s)\nSELECT t.id, 1, NULL, t.status, NULL, t.created_at, 0, u.tm_actor, u.tm_message\nFROM t JOIN u ON u.id = t.id;\n\n", history, histCols)
 		p("-- name: TransitionMany :many\n-- Transition for group commit: many rows, one statement, one commit.\n")
-		p("WITH u AS (\n    SELECT %s\n    FROM jsonb_array_elements(sqlc.arg(tm_rows)::jsonb) AS r\n), t AS (\n", strings.Join(recExprs, ",\n        "))
+		b.WriteString(rows(colExprs, guardExprs, histExprs))
 		// "id = ANY (ARRAY(SELECT u.id FROM u))" makes the plan find the
 		// rows through the primary key: joined on u alone, the planner
 		// (which guesses 100 array elements) hashes a sequential scan of the

@@ -26,12 +26,11 @@ func SQLCConfig(models []*spec.Model, outDir string, catalog bool) []byte {
 		table, history := Table(m)
 		for _, e := range Engines {
 			p("  - engine: %s\n", e)
-			schema := []string{path.Join(dir, "sql", string(e), "schema.sql")}
-			if m.Worker != nil {
-				schema = append(schema, path.Join(dir, "sql", string(e), "worker.sql"))
-			}
-			if e == PostgreSQL {
-				schema = append(schema, path.Join(dir, "sql", string(e), "history.sql"))
+			var schema []string
+			for _, mg := range migrationsFor(e, m.Worker != nil) {
+				if mg.sqlc {
+					schema = append(schema, path.Join(dir, mg.path(e)))
+				}
 			}
 			if len(schema) == 1 {
 				p("    schema: %s\n", schema[0])
