@@ -18,7 +18,7 @@
 // Keep autovacuum on, PostgreSQL's default: with it off and no ANALYZE, the
 // plans made while a table was empty (sequential scans) stay for as long as
 // the sessions live, and a worker that measured 2,845 tasks/s over 100,000
-// tasks did 379 (pgtest.Autoanalyze stands in for autovacuum in this
+// tasks did 379 (pgtest.Autovacuum stands in for autovacuum in this
 // project's tests, whose server runs without it).
 //
 // Change streams (Notifier) need the migrations 0003_changes and

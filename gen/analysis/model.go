@@ -519,6 +519,12 @@ var listenPostgreSQL string
 //go:embed sql/postgresql/history.sql
 var historyPostgreSQL string
 
+//go:embed sql/postgresql/lean.sql
+var leanPostgreSQL string
+
+//go:embed sql/postgresql/lean_worker.sql
+var leanWorkerPostgreSQL string
+
 //go:embed sql/sqlite/schema.sql
 var schemaSQLite string
 
@@ -548,6 +554,12 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "analysis/0005_history_seq",
 			SQL:  historyPostgreSQL,
+		}, {
+			Name: "analysis/0006_lean_writes",
+			SQL:  leanPostgreSQL,
+		}, {
+			Name: "analysis/0007_worker_lean_writes",
+			SQL:  leanWorkerPostgreSQL,
 		}}
 	case "sqlite":
 		return []tasktype.Migration{{

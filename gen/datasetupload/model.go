@@ -235,6 +235,12 @@ var listenPostgreSQL string
 //go:embed sql/postgresql/history.sql
 var historyPostgreSQL string
 
+//go:embed sql/postgresql/lean.sql
+var leanPostgreSQL string
+
+//go:embed sql/postgresql/lean_worker.sql
+var leanWorkerPostgreSQL string
+
 //go:embed sql/sqlite/schema.sql
 var schemaSQLite string
 
@@ -264,6 +270,12 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "dataset_upload/0005_history_seq",
 			SQL:  historyPostgreSQL,
+		}, {
+			Name: "dataset_upload/0006_lean_writes",
+			SQL:  leanPostgreSQL,
+		}, {
+			Name: "dataset_upload/0007_worker_lean_writes",
+			SQL:  leanWorkerPostgreSQL,
 		}}
 	case "sqlite":
 		return []tasktype.Migration{{

@@ -414,6 +414,9 @@ var listenPostgreSQL string
 //go:embed sql/postgresql/history.sql
 var historyPostgreSQL string
 
+//go:embed sql/postgresql/lean.sql
+var leanPostgreSQL string
+
 //go:embed sql/sqlite/schema.sql
 var schemaSQLite string
 
@@ -437,6 +440,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "pipeline_run/0005_history_seq",
 			SQL:  historyPostgreSQL,
+		}, {
+			Name: "pipeline_run/0006_lean_writes",
+			SQL:  leanPostgreSQL,
 		}}
 	case "sqlite":
 		return []tasktype.Migration{{

@@ -207,6 +207,9 @@ var listenPostgreSQL string
 //go:embed sql/postgresql/history.sql
 var historyPostgreSQL string
 
+//go:embed sql/postgresql/lean.sql
+var leanPostgreSQL string
+
 //go:embed sql/sqlite/schema.sql
 var schemaSQLite string
 
@@ -230,6 +233,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "pipeline_subtask/0005_history_seq",
 			SQL:  historyPostgreSQL,
+		}, {
+			Name: "pipeline_subtask/0006_lean_writes",
+			SQL:  leanPostgreSQL,
 		}}
 	case "sqlite":
 		return []tasktype.Migration{{

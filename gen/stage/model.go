@@ -469,6 +469,9 @@ var listenPostgreSQL string
 //go:embed sql/postgresql/history.sql
 var historyPostgreSQL string
 
+//go:embed sql/postgresql/lean.sql
+var leanPostgreSQL string
+
 //go:embed sql/sqlite/schema.sql
 var schemaSQLite string
 
@@ -492,6 +495,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "stage/0005_history_seq",
 			SQL:  historyPostgreSQL,
+		}, {
+			Name: "stage/0006_lean_writes",
+			SQL:  leanPostgreSQL,
 		}}
 	case "sqlite":
 		return []tasktype.Migration{{

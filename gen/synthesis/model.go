@@ -233,6 +233,12 @@ var listenPostgreSQL string
 //go:embed sql/postgresql/history.sql
 var historyPostgreSQL string
 
+//go:embed sql/postgresql/lean.sql
+var leanPostgreSQL string
+
+//go:embed sql/postgresql/lean_worker.sql
+var leanWorkerPostgreSQL string
+
 //go:embed sql/sqlite/schema.sql
 var schemaSQLite string
 
@@ -262,6 +268,12 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "synthesis/0005_history_seq",
 			SQL:  historyPostgreSQL,
+		}, {
+			Name: "synthesis/0006_lean_writes",
+			SQL:  leanPostgreSQL,
+		}, {
+			Name: "synthesis/0007_worker_lean_writes",
+			SQL:  leanWorkerPostgreSQL,
 		}}
 	case "sqlite":
 		return []tasktype.Migration{{

@@ -25,7 +25,7 @@ import (
 //	go test ./sdk/worker -run '^$' -bench EndToEnd/postgres -benchtime 20000x
 func BenchmarkEndToEnd(b *testing.B) {
 	for _, bk := range sdktest.TrainingBackends {
-		for _, conc := range []int{32, 128} {
+		for _, conc := range []int{32, 128, 1000} {
 			b.Run(fmt.Sprintf("%s/concurrency=%d", bk.Name, conc), func(b *testing.B) {
 				endToEnd(b, bk.Open(b), conc, false)
 			})
@@ -42,7 +42,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 //	go test ./sdk/worker -run '^$' -bench WorkQueued/postgres -benchtime 20000x
 func BenchmarkWorkQueued(b *testing.B) {
 	for _, bk := range sdktest.TrainingBackends {
-		for _, conc := range []int{32, 128} {
+		for _, conc := range []int{32, 128, 1000} {
 			b.Run(fmt.Sprintf("%s/concurrency=%d", bk.Name, conc), func(b *testing.B) {
 				endToEnd(b, bk.Open(b), conc, true)
 			})
@@ -91,12 +91,14 @@ func endToEnd(b *testing.B, wd backends.WorkDriver[training.Training], conc int,
 	ctx, cancel := context.WithCancel(context.Background())
 	stopped := make(chan struct{})
 	b.ResetTimer()
+	cpu := sdktest.StartCPUMeter()
 	go func() { defer close(stopped); _ = p.Run(ctx) }()
 	if !queued {
 		produce()
 	}
 	<-all
 	b.StopTimer()
+	cpu.Report(b, b.N, "task")
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tasks/s")
 	cancel()
 	<-stopped

@@ -303,10 +303,12 @@ func (d *Driver) Heartbeat(ctx context.Context, id uuid.UUID, lease backends.Lea
 // Lost returns up to limit tasks in status running whose lease expired by
 // now; it implements backends.WorkDriver.
 func (d *Driver) Lost(ctx context.Context, running string, now time.Time, limit int) ([]backends.Claim[datasetupload.DatasetUpload], error) {
+	if running != "RUNNING" {
+		return nil, fmt.Errorf("lost tasks: status %q is not the worker section's running status \"RUNNING\": %w", running, tasktype.ErrValidation)
+	}
 	rows, err := d.q.Lost(ctx, LostParams{
 		TmMaxRows: int32(limit),
 		TmNow:     now.UTC(),
-		TmStatus:  running,
 	})
 	if err != nil {
 		return nil, classify(err)

@@ -416,13 +416,13 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]T
 
 const lost = `-- name: Lost :many
 SELECT t.id, t.status, t.version, t.created_at, t.updated_at, t.tag, t.error_message, t.base_model, t.epochs, t.user_id, t.started_at, t.end_date, t.tm_history_seq, l.owner, l.attempt FROM training AS t JOIN training_lease AS l ON l.task_id = t.id
-WHERE t.status = $1::text AND l.expires_at <= $2::timestamptz
+WHERE l.task_id = ANY (ARRAY(SELECT r.id FROM training AS r WHERE r.status = 'RUNNING'))
+  AND t.status = 'RUNNING' AND l.expires_at <= $1::timestamptz
 ORDER BY l.expires_at, t.id
-LIMIT $3::integer
+LIMIT $2::integer
 `
 
 type LostParams struct {
-	TmStatus  string
 	TmNow     time.Time
 	TmMaxRows int32
 }
@@ -433,9 +433,12 @@ type LostRow struct {
 	Attempt  int32
 }
 
-// Tasks in tm_status whose lease expired: their worker is gone.
+// Tasks in the running status RUNNING whose lease expired: their worker is
+// gone. The plan starts from the running tasks (the status is written out,
+// not a parameter, and the status index finds them) and reads their leases
+// by key: finished tasks keep their leases, which a scan would read too.
 func (q *Queries) Lost(ctx context.Context, arg LostParams) ([]LostRow, error) {
-	rows, err := q.db.Query(ctx, lost, arg.TmStatus, arg.TmNow, arg.TmMaxRows)
+	rows, err := q.db.Query(ctx, lost, arg.TmNow, arg.TmMaxRows)
 	if err != nil {
 		return nil, err
 	}

@@ -215,8 +215,12 @@ WHERE task_id = sqlc.arg(tm_task_id)::uuid AND owner = sqlc.arg(tm_owner)::text 
   AND EXISTS (SELECT 1 FROM evaluation AS r WHERE r.id = evaluation_lease.task_id AND r.status = sqlc.arg(tm_status)::text);
 
 -- name: Lost :many
--- Tasks in tm_status whose lease expired: their worker is gone.
+-- Tasks in the running status RUNNING whose lease expired: their worker is
+-- gone. The plan starts from the running tasks (the status is written out,
+-- not a parameter, and the status index finds them) and reads their leases
+-- by key: finished tasks keep their leases, which a scan would read too.
 SELECT sqlc.embed(t), l.owner, l.attempt FROM evaluation AS t JOIN evaluation_lease AS l ON l.task_id = t.id
-WHERE t.status = sqlc.arg(tm_status)::text AND l.expires_at <= sqlc.arg(tm_now)::timestamptz
+WHERE l.task_id = ANY (ARRAY(SELECT r.id FROM evaluation AS r WHERE r.status = 'RUNNING'))
+  AND t.status = 'RUNNING' AND l.expires_at <= sqlc.arg(tm_now)::timestamptz
 ORDER BY l.expires_at, t.id
 LIMIT sqlc.arg(tm_max_rows)::integer;

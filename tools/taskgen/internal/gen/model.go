@@ -116,8 +116,9 @@ func (g *generator) migrations(f *jen.File) {
 		var list []jen.Code
 		for _, mg := range migrationsFor(e, g.m.Worker != nil) {
 			f.Comment("//go:embed " + mg.path(e))
-			f.Var().Id(mg.file + suffix).String()
-			list = append(list, jen.Values(jen.Dict{jen.Id("Name"): jen.Lit(g.m.Name + "/" + mg.name), jen.Id("SQL"): jen.Id(mg.file + suffix)}))
+			v := lowerFirst(spec.GoName(mg.file)) + suffix
+			f.Var().Id(v).String()
+			list = append(list, jen.Values(jen.Dict{jen.Id("Name"): jen.Lit(g.m.Name + "/" + mg.name), jen.Id("SQL"): jen.Id(v)}))
 		}
 		cases = append(cases, jen.Case(jen.Lit(string(e))).Block(jen.Return(jen.Index().Qual(pkgTasktype, "Migration").Values(list...))))
 	}
