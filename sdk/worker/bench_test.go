@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -20,7 +22,10 @@ import (
 // BenchmarkEndToEnd measures whole task lives per second: create (QUEUED,
 // the seed-002 training model's initial status) → reserve and claim → a
 // no-op handler → DONE, every step with its history row. b.N tasks are
-// created by 8 producers while one pool runs them.
+// created by 8 producers (TASKMODEL_BENCH_PRODUCERS), each waiting for its
+// create, while one pool runs them. Besides tasks/s, each result reports
+// the CPU time per task of this process (client) and of the rest of the
+// machine (server), and the machine's idle share.
 //
 //	go test ./sdk/worker -run '^$' -bench EndToEnd/postgres -benchtime 20000x
 func BenchmarkEndToEnd(b *testing.B) {
@@ -50,7 +55,7 @@ func BenchmarkWorkQueued(b *testing.B) {
 	}
 }
 
-// endToEnd creates b.N tasks with 8 producers, while one pool of conc
+// endToEnd creates b.N tasks with producers() producers, while one pool of conc
 // handlers runs them, or before the pool starts when queued is set, and
 // waits for the last one to be DONE.
 func endToEnd(b *testing.B, wd backends.WorkDriver[training.Training], conc int, queued bool) {
@@ -71,7 +76,7 @@ func endToEnd(b *testing.B, wd backends.WorkDriver[training.Training], conc int,
 	produce := func() {
 		var wg sync.WaitGroup
 		var next atomic.Int64
-		for range 8 {
+		for range producers() {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -102,6 +107,16 @@ func endToEnd(b *testing.B, wd backends.WorkDriver[training.Training], conc int,
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tasks/s")
 	cancel()
 	<-stopped
+}
+
+// producers is how many goroutines create tasks: 8, or
+// TASKMODEL_BENCH_PRODUCERS. Each creates one task at a time and waits for
+// it, so creation runs at most producers / (a create's latency) per second.
+func producers() int {
+	if n, err := strconv.Atoi(os.Getenv("TASKMODEL_BENCH_PRODUCERS")); err == nil && n > 0 {
+		return n
+	}
+	return 8
 }
 
 // countDone is a driver that closes all when the n-th task reaches DONE.
