@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -94,6 +95,7 @@ func Run(t *testing.T, newDriver Factory) {
 		{"CreateInvalidWritesNothing", testCreateInvalid},
 		{"CreateDuplicate", testCreateDuplicate},
 		{"CreateConcurrentWithDuplicates", testCreateConcurrent},
+		{"CreateManyAllOrNone", testCreateMany},
 		{"GetNotFound", testGetNotFound},
 		{"FireSetsTimestampsAndHistory", testFire},
 		{"FireIllegalWritesNothing", testFireIllegal},
@@ -178,6 +180,68 @@ func testCreateDuplicate(t *testing.T, e env) {
 	}
 	if h, _ := e.store.History(e.ctx, x.ID); len(h) != 1 {
 		t.Errorf("the duplicate wrote history: %d rows", len(h))
+	}
+}
+
+// testCreateMany: a bulk create stores every task with its first history
+// row, in order, at one time; a batch with an invalid task, a nil one, an id
+// that exists or an id twice writes nothing, and says which.
+func testCreateMany(t *testing.T, e env) {
+	meta := backends.Meta{Actor: "bulk", Message: "imported"}
+	if xs, err := e.store.CreateMany(e.ctx, nil, meta); err != nil || len(xs) != 0 {
+		t.Fatalf("CreateMany(none) = %d tasks, %v", len(xs), err)
+	}
+	in := []*analysis.Task{newTask(), newTask(), newTask()}
+	in[1].ToolID = "second"
+	xs, err := e.store.CreateMany(e.ctx, in, meta)
+	if err != nil || len(xs) != len(in) {
+		t.Fatalf("CreateMany = %d tasks, %v", len(xs), err)
+	}
+	for i, x := range xs {
+		got, err := e.store.Get(e.ctx, x.ID)
+		if err != nil {
+			t.Fatalf("task %d: %v", i, err)
+		}
+		if got.Status != analysis.StatusCreated || got.Version != 1 || !got.CreatedAt.Equal(xs[0].CreatedAt) || got.ToolID != in[i].ToolID {
+			t.Errorf("task %d stored as %s v%d at %v, tool %q", i, got.Status, got.Version, got.CreatedAt, got.ToolID)
+		}
+		h, err := e.store.History(e.ctx, x.ID)
+		if err != nil || len(h) != 1 || h[0].Seq != 1 || h[0].To != string(analysis.StatusCreated) || h[0].Actor != "bulk" || h[0].Message != "imported" {
+			t.Errorf("task %d history %+v, %v", i, h, err)
+		}
+	}
+
+	before := func() int {
+		t.Helper()
+		n, err := e.store.Driver().ListByStatus(e.ctx, string(analysis.StatusCreated), 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(n)
+	}
+	count := before()
+	invalid := newTask()
+	invalid.ToolID = ""
+	twice := newTask()
+	twice.ID = uuid.Must(uuid.NewV7())
+	for _, c := range []struct {
+		name  string
+		tasks []*analysis.Task
+		is    error
+		says  string
+	}{
+		{"invalid task", []*analysis.Task{newTask(), invalid}, tasktype.ErrValidation, "tasks[1]: "},
+		{"nil task", []*analysis.Task{newTask(), nil}, tasktype.ErrValidation, "tasks[1]"},
+		{"id that exists", []*analysis.Task{newTask(), {ID: xs[2].ID, UserID: "user-1", ToolID: "t", Agents: []string{"a"}}}, tasktype.ErrDuplicate, ""},
+		{"id twice", []*analysis.Task{twice, newTask(), twice}, tasktype.ErrDuplicate, ""},
+	} {
+		_, err := e.store.CreateMany(e.ctx, c.tasks, meta)
+		if !errors.Is(err, c.is) || !strings.Contains(fmt.Sprint(err), c.says) {
+			t.Errorf("%s: CreateMany error %v, want %v saying %q", c.name, err, c.is, c.says)
+		}
+		if n := before(); n != count {
+			t.Errorf("%s: %d tasks written, want none", c.name, n-count)
+		}
 	}
 }
 

@@ -7,6 +7,7 @@ package memory
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -66,6 +67,39 @@ func (d *Driver[T, PT]) Insert(ctx context.Context, task *T, h backends.History)
 	h.Seq = 1
 	d.tasks[k.ID] = &entry{task: data, key: k, history: []backends.History{h}}
 	d.order = append(d.order, k.ID)
+	return nil
+}
+
+// InsertMany implements backends.BatchInserter: all the tasks under one
+// lock, or none.
+func (d *Driver[T, PT]) InsertMany(ctx context.Context, tasks []*T, hs []backends.History) error {
+	if len(tasks) != len(hs) {
+		return fmt.Errorf("memory: InsertMany: %d tasks and %d history rows", len(tasks), len(hs))
+	}
+	data := make([][]byte, len(tasks))
+	for i, task := range tasks {
+		var err error
+		if data[i], err = json.Marshal(task); err != nil {
+			return err
+		}
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	seen := make(map[uuid.UUID]bool, len(tasks))
+	for _, task := range tasks {
+		id := PT(task).Key().ID
+		if _, ok := d.tasks[id]; ok || seen[id] {
+			return tasktype.ErrDuplicate
+		}
+		seen[id] = true
+	}
+	for i, task := range tasks {
+		k := PT(task).Key()
+		h := hs[i]
+		h.Seq = 1
+		d.tasks[k.ID] = &entry{task: data[i], key: k, history: []backends.History{h}}
+		d.order = append(d.order, k.ID)
+	}
 	return nil
 }
 

@@ -8,6 +8,16 @@
 // the store writes the change guarded by the task's status and version, with
 // a history row naming the actor and a message. A failed call writes nothing.
 //
+// # Bulk creates
+//
+// CreateMany creates many tasks at once, all or none: every task is
+// validated before any is written (an error names the task's index), and
+// the drivers write them in one statement (PostgreSQL), one transaction
+// (SQLite) or under one lock (memory), each with its first history row. On
+// PostgreSQL a batch costs one round trip and one commit, where Create's
+// cost is a commit shared only with the creates that happen to arrive
+// together; a producer with many tasks at hand should use it.
+//
 // # Progress
 //
 // Progress takes the fraction of the work done and lets the status's

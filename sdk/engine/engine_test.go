@@ -247,3 +247,31 @@ func TestSubscribeAndWatch(t *testing.T) {
 		}
 	})
 }
+
+// TestCreateManyAnnouncesEach: a bulk create's tasks each reach
+// subscribers as a creation, in order, and a failed batch announces none.
+func TestCreateManyAnnouncesEach(t *testing.T) {
+	forEach(t, func(t *testing.T, e *Engine, driver backends.Driver[analysis.Task], clock *backendtest.Clock) {
+		all := e.SubscribeLocal(ctx, uuid.Nil)
+		defer all.Close()
+		bad := sdktest.NewTask()
+		bad.ToolID = ""
+		if _, err := e.CreateMany(ctx, []*analysis.Task{sdktest.NewTask(), bad}, engine.Meta{}); !errors.Is(err, tasktype.ErrValidation) {
+			t.Fatalf("CreateMany with an invalid task: %v", err)
+		}
+		xs, err := e.CreateMany(ctx, []*analysis.Task{sdktest.NewTask(), sdktest.NewTask(), sdktest.NewTask()}, engine.Meta{Actor: "bulk"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, x := range xs {
+			select {
+			case ch := <-all.C:
+				if ch.Key.ID != x.ID || ch.From != "" || ch.Key.Status != string(analysis.StatusCreated) {
+					t.Errorf("change %d: %+v, want the creation of %s", i, ch, x.ID)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("change %d did not arrive", i)
+			}
+		}
+	})
+}

@@ -32,7 +32,23 @@ func BenchmarkEndToEnd(b *testing.B) {
 	for _, bk := range sdktest.TrainingBackends {
 		for _, conc := range []int{32, 128, 1000} {
 			b.Run(fmt.Sprintf("%s/concurrency=%d", bk.Name, conc), func(b *testing.B) {
-				endToEnd(b, bk.Open(b), conc, false)
+				endToEnd(b, bk.Open(b), conc, false, 1)
+			})
+		}
+	}
+}
+
+// BenchmarkEndToEndBulk is BenchmarkEndToEnd with producers that create
+// 100 tasks at a time (Engine.CreateMany: one statement and one commit on
+// PostgreSQL), as a service that receives work in batches would, and as
+// queues' insert-many benchmarks do.
+//
+//	go test ./sdk/worker -run '^$' -bench EndToEndBulk/postgres -benchtime 50000x
+func BenchmarkEndToEndBulk(b *testing.B) {
+	for _, bk := range sdktest.TrainingBackends {
+		for _, conc := range []int{128, 1000} {
+			b.Run(fmt.Sprintf("%s/concurrency=%d", bk.Name, conc), func(b *testing.B) {
+				endToEnd(b, bk.Open(b), conc, false, 100)
 			})
 		}
 	}
@@ -49,16 +65,16 @@ func BenchmarkWorkQueued(b *testing.B) {
 	for _, bk := range sdktest.TrainingBackends {
 		for _, conc := range []int{32, 128, 1000} {
 			b.Run(fmt.Sprintf("%s/concurrency=%d", bk.Name, conc), func(b *testing.B) {
-				endToEnd(b, bk.Open(b), conc, true)
+				endToEnd(b, bk.Open(b), conc, true, 1)
 			})
 		}
 	}
 }
 
-// endToEnd creates b.N tasks with producers() producers, while one pool of conc
+// endToEnd creates b.N tasks with producers() producers, batch at a time, while one pool of conc
 // handlers runs them, or before the pool starts when queued is set, and
 // waits for the last one to be DONE.
-func endToEnd(b *testing.B, wd backends.WorkDriver[training.Training], conc int, queued bool) {
+func endToEnd(b *testing.B, wd backends.WorkDriver[training.Training], conc int, queued bool, batch int) {
 	n := int64(b.N)
 	all := make(chan struct{})
 	d := &countDone{WorkDriver: wd, n: n, all: all}
@@ -80,8 +96,24 @@ func endToEnd(b *testing.B, wd backends.WorkDriver[training.Training], conc int,
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				for next.Add(1) <= n {
-					if _, err := e.Create(context.Background(), training.NewTraining(), engine.Meta{Actor: "bench"}); err != nil {
+				for {
+					// Take the next batch of up to batch tasks.
+					end := next.Add(int64(batch))
+					k := min(int64(batch), n-(end-int64(batch)))
+					if k <= 0 {
+						return
+					}
+					var err error
+					if batch == 1 {
+						_, err = e.Create(context.Background(), training.NewTraining(), engine.Meta{Actor: "bench"})
+					} else {
+						xs := make([]*training.Training, k)
+						for i := range xs {
+							xs[i] = training.NewTraining()
+						}
+						_, err = e.CreateMany(context.Background(), xs, engine.Meta{Actor: "bench"})
+					}
+					if err != nil {
 						b.Error(err)
 						return
 					}
@@ -137,6 +169,11 @@ func (d *countDone) Transition(ctx context.Context, from backends.Key, next *tra
 		d.mu.Unlock()
 	}
 	return ok, err
+}
+
+// InsertMany keeps the driver's bulk create (all drivers here have one).
+func (d *countDone) InsertMany(ctx context.Context, tasks []*training.Training, hs []backends.History) error {
+	return d.WorkDriver.(backends.BatchInserter[training.Training]).InsertMany(ctx, tasks, hs)
 }
 
 // countDoneClaimer is countDone over a driver that claims in SQL.

@@ -85,6 +85,70 @@ func (d *Driver) Insert(ctx context.Context, x *analysis.Task, h backends.Histor
 	})
 }
 
+// InsertMany writes new tasks and their first history rows in one
+// transaction, all or none; it implements backends.BatchInserter.
+func (d *Driver) InsertMany(ctx context.Context, xs []*analysis.Task, hs []backends.History) error {
+	if len(xs) != len(hs) {
+		return fmt.Errorf("InsertMany: %d tasks and %d history rows", len(xs), len(hs))
+	}
+	if len(xs) == 0 {
+		return nil
+	}
+	return d.inTx(ctx, func(q *Queries) error {
+		for i, x := range xs {
+			h := hs[i]
+			jAgents, err := backends.JSONList(x.Agents)
+			if err != nil {
+				return fmt.Errorf("agents: %w", err)
+			}
+			jProgressDetail, err := backends.JSONPointer(x.ProgressDetail)
+			if err != nil {
+				return fmt.Errorf("progress_detail: %w", err)
+			}
+			if err := q.Insert(ctx, InsertParams{
+				Agents:              string(jAgents),
+				BlobsCleaned:        x.BlobsCleaned,
+				CancelledAt:         backends.UTC(x.CancelledAt),
+				CompletedAt:         backends.UTC(x.CompletedAt),
+				CreatedAt:           x.CreatedAt.UTC(),
+				ErrorCode:           (*string)(x.ErrorCode),
+				ErrorMessage:        x.ErrorMessage,
+				ExpiredAt:           backends.UTC(x.ExpiredAt),
+				FailedAt:            backends.UTC(x.FailedAt),
+				ID:                  x.ID,
+				ProcessingStartedAt: backends.UTC(x.ProcessingStartedAt),
+				Progress:            x.Progress,
+				ProgressDetail:      backends.TextPointer(jProgressDetail),
+				QueuedAt:            backends.UTC(x.QueuedAt),
+				Status:              string(x.Status),
+				ToolID:              x.ToolID,
+				UpdatedAt:           x.UpdatedAt.UTC(),
+				UploadFailedAt:      backends.UTC(x.UploadFailedAt),
+				UploadStartedAt:     backends.UTC(x.UploadStartedAt),
+				UserID:              x.UserID,
+				Version:             x.Version,
+			}); err != nil {
+				return classify(err)
+			}
+			if err := q.InsertHistory(ctx, InsertHistoryParams{
+				TmActor:      h.Actor,
+				TmAt:         h.At.UTC(),
+				TmAttempt:    int64(h.Attempt),
+				TmEvent:      nil,
+				TmFromStatus: nil,
+				TmMessage:    h.Message,
+				TmTaskID:     x.ID,
+				TmToStatus:   string(x.Status),
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+var _ backends.BatchInserter[analysis.Task] = (*Driver)(nil)
+
 // Get reads a task.
 func (d *Driver) Get(ctx context.Context, id uuid.UUID) (*analysis.Task, error) {
 	r, err := d.q.Get(ctx, id)

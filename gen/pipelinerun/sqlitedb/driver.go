@@ -88,6 +88,73 @@ func (d *Driver) Insert(ctx context.Context, x *pipelinerun.PipelineRun, h backe
 	})
 }
 
+// InsertMany writes new tasks and their first history rows in one
+// transaction, all or none; it implements backends.BatchInserter.
+func (d *Driver) InsertMany(ctx context.Context, xs []*pipelinerun.PipelineRun, hs []backends.History) error {
+	if len(xs) != len(hs) {
+		return fmt.Errorf("InsertMany: %d tasks and %d history rows", len(xs), len(hs))
+	}
+	if len(xs) == 0 {
+		return nil
+	}
+	return d.inTx(ctx, func(q *Queries) error {
+		for i, x := range xs {
+			h := hs[i]
+			jEnvironment, err := backends.JSONNullable(x.Environment, false)
+			if err != nil {
+				return fmt.Errorf("environment: %w", err)
+			}
+			if err := q.Insert(ctx, InsertParams{
+				CPUPercent:     x.CPUPercent,
+				CodeVersion:    x.CodeVersion,
+				CreatedAt:      x.CreatedAt.UTC(),
+				CurrentSubtask: x.CurrentSubtask,
+				EndedAt:        backends.UTC(x.EndedAt),
+				Environment:    backends.TextPointer(jEnvironment),
+				ErrorDetail:    x.ErrorDetail,
+				ErrorMessage:   x.ErrorMessage,
+				GitCommit:      x.GitCommit,
+				Hostname:       x.Hostname,
+				ID:             x.ID,
+				LogFilename:    x.LogFilename,
+				LogPath:        x.LogPath,
+				MemoryMB:       x.MemoryMB,
+				Message:        x.Message,
+				OverallPercent: x.OverallPercent,
+				PID:            x.PID,
+				PPID:           x.PPID,
+				ScriptFilename: x.ScriptFilename,
+				ScriptPath:     x.ScriptPath,
+				Stage:          x.Stage,
+				StartedAt:      backends.UTC(x.StartedAt),
+				Status:         string(x.Status),
+				Task:           x.Task,
+				TotalSubtasks:  x.TotalSubtasks,
+				UpdatedAt:      x.UpdatedAt.UTC(),
+				UserName:       x.UserName,
+				Version:        x.Version,
+			}); err != nil {
+				return classify(err)
+			}
+			if err := q.InsertHistory(ctx, InsertHistoryParams{
+				TmActor:      h.Actor,
+				TmAt:         h.At.UTC(),
+				TmAttempt:    int64(h.Attempt),
+				TmEvent:      nil,
+				TmFromStatus: nil,
+				TmMessage:    h.Message,
+				TmTaskID:     x.ID,
+				TmToStatus:   string(x.Status),
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+var _ backends.BatchInserter[pipelinerun.PipelineRun] = (*Driver)(nil)
+
 // Get reads a task.
 func (d *Driver) Get(ctx context.Context, id uuid.UUID) (*pipelinerun.PipelineRun, error) {
 	r, err := d.q.Get(ctx, id)

@@ -71,6 +71,56 @@ func (d *Driver) Insert(ctx context.Context, x *pipelinesubtask.PipelineSubtask,
 	})
 }
 
+// InsertMany writes new tasks and their first history rows in one
+// transaction, all or none; it implements backends.BatchInserter.
+func (d *Driver) InsertMany(ctx context.Context, xs []*pipelinesubtask.PipelineSubtask, hs []backends.History) error {
+	if len(xs) != len(hs) {
+		return fmt.Errorf("InsertMany: %d tasks and %d history rows", len(xs), len(hs))
+	}
+	if len(xs) == 0 {
+		return nil
+	}
+	return d.inTx(ctx, func(q *Queries) error {
+		for i, x := range xs {
+			h := hs[i]
+			if err := q.Insert(ctx, InsertParams{
+				CreatedAt:     x.CreatedAt.UTC(),
+				EndedAt:       backends.UTC(x.EndedAt),
+				ErrorMessage:  x.ErrorMessage,
+				ID:            x.ID,
+				ItemsComplete: x.ItemsComplete,
+				ItemsTotal:    x.ItemsTotal,
+				Message:       x.Message,
+				Name:          x.Name,
+				Percent:       x.Percent,
+				RunID:         x.RunID,
+				StartedAt:     backends.UTC(x.StartedAt),
+				Status:        string(x.Status),
+				SubtaskNumber: x.SubtaskNumber,
+				UpdatedAt:     x.UpdatedAt.UTC(),
+				Version:       x.Version,
+			}); err != nil {
+				return classify(err)
+			}
+			if err := q.InsertHistory(ctx, InsertHistoryParams{
+				TmActor:      h.Actor,
+				TmAt:         h.At.UTC(),
+				TmAttempt:    int64(h.Attempt),
+				TmEvent:      nil,
+				TmFromStatus: nil,
+				TmMessage:    h.Message,
+				TmTaskID:     x.ID,
+				TmToStatus:   string(x.Status),
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+var _ backends.BatchInserter[pipelinesubtask.PipelineSubtask] = (*Driver)(nil)
+
 // Get reads a task.
 func (d *Driver) Get(ctx context.Context, id uuid.UUID) (*pipelinesubtask.PipelineSubtask, error) {
 	r, err := d.q.Get(ctx, id)

@@ -151,6 +151,29 @@ func (d *Driver) Insert(ctx context.Context, x *stage.StageState, h backends.His
 	}))
 }
 
+// InsertMany writes new tasks and their first history rows in one statement,
+// all or none (the statement group-committed creates use); it implements
+// backends.BatchInserter.
+func (d *Driver) InsertMany(ctx context.Context, xs []*stage.StageState, hs []backends.History) error {
+	if len(xs) != len(hs) {
+		return fmt.Errorf("InsertMany: %d tasks and %d history rows", len(xs), len(hs))
+	}
+	if len(xs) == 0 {
+		return nil
+	}
+	items := make([]insertRow, len(xs))
+	for i, x := range xs {
+		items[i] = insertRow{
+			Actor:      hs[i].Actor,
+			Message:    hs[i].Message,
+			StageState: x,
+		}
+	}
+	return classify(d.flushInserts(ctx, items)[0])
+}
+
+var _ backends.BatchInserter[stage.StageState] = (*Driver)(nil)
+
 // Get reads a task.
 func (d *Driver) Get(ctx context.Context, id uuid.UUID) (*stage.StageState, error) {
 	r, err := d.q.Get(ctx, id)

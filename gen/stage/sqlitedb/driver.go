@@ -81,6 +81,66 @@ func (d *Driver) Insert(ctx context.Context, x *stage.StageState, h backends.His
 	})
 }
 
+// InsertMany writes new tasks and their first history rows in one
+// transaction, all or none; it implements backends.BatchInserter.
+func (d *Driver) InsertMany(ctx context.Context, xs []*stage.StageState, hs []backends.History) error {
+	if len(xs) != len(hs) {
+		return fmt.Errorf("InsertMany: %d tasks and %d history rows", len(xs), len(hs))
+	}
+	if len(xs) == 0 {
+		return nil
+	}
+	return d.inTx(ctx, func(q *Queries) error {
+		for i, x := range xs {
+			h := hs[i]
+			jHistory, err := backends.JSONList(x.History)
+			if err != nil {
+				return fmt.Errorf("history: %w", err)
+			}
+			jResult, err := backends.JSONPointer(x.Result)
+			if err != nil {
+				return fmt.Errorf("result: %w", err)
+			}
+			jCheckpoint, err := backends.JSONNullable(x.Checkpoint, false)
+			if err != nil {
+				return fmt.Errorf("checkpoint: %w", err)
+			}
+			if err := q.Insert(ctx, InsertParams{
+				Attempts:   x.Attempts,
+				Checkpoint: backends.TextPointer(jCheckpoint),
+				CreatedAt:  x.CreatedAt.UTC(),
+				EndedAt:    backends.UTC(x.EndedAt),
+				History:    string(jHistory),
+				ID:         x.ID,
+				Result:     backends.TextPointer(jResult),
+				StageName:  x.StageName,
+				StartedAt:  backends.UTC(x.StartedAt),
+				Status:     string(x.Status),
+				TaskID:     x.TaskID,
+				UpdatedAt:  x.UpdatedAt.UTC(),
+				Version:    x.Version,
+			}); err != nil {
+				return classify(err)
+			}
+			if err := q.InsertHistory(ctx, InsertHistoryParams{
+				TmActor:      h.Actor,
+				TmAt:         h.At.UTC(),
+				TmAttempt:    int64(h.Attempt),
+				TmEvent:      nil,
+				TmFromStatus: nil,
+				TmMessage:    h.Message,
+				TmTaskID:     x.ID,
+				TmToStatus:   string(x.Status),
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+var _ backends.BatchInserter[stage.StageState] = (*Driver)(nil)
+
 // Get reads a task.
 func (d *Driver) Get(ctx context.Context, id uuid.UUID) (*stage.StageState, error) {
 	r, err := d.q.Get(ctx, id)

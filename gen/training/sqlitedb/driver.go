@@ -68,6 +68,53 @@ func (d *Driver) Insert(ctx context.Context, x *training.Training, h backends.Hi
 	})
 }
 
+// InsertMany writes new tasks and their first history rows in one
+// transaction, all or none; it implements backends.BatchInserter.
+func (d *Driver) InsertMany(ctx context.Context, xs []*training.Training, hs []backends.History) error {
+	if len(xs) != len(hs) {
+		return fmt.Errorf("InsertMany: %d tasks and %d history rows", len(xs), len(hs))
+	}
+	if len(xs) == 0 {
+		return nil
+	}
+	return d.inTx(ctx, func(q *Queries) error {
+		for i, x := range xs {
+			h := hs[i]
+			if err := q.Insert(ctx, InsertParams{
+				BaseModel:    x.BaseModel,
+				CreatedAt:    x.CreatedAt.UTC(),
+				EndDate:      backends.UTC(x.EndDate),
+				Epochs:       x.Epochs,
+				ErrorMessage: x.ErrorMessage,
+				ID:           x.ID,
+				StartedAt:    backends.UTC(x.StartedAt),
+				Status:       string(x.Status),
+				Tag:          x.Tag,
+				UpdatedAt:    x.UpdatedAt.UTC(),
+				UserID:       x.UserID,
+				Version:      x.Version,
+			}); err != nil {
+				return classify(err)
+			}
+			if err := q.InsertHistory(ctx, InsertHistoryParams{
+				TmActor:      h.Actor,
+				TmAt:         h.At.UTC(),
+				TmAttempt:    int64(h.Attempt),
+				TmEvent:      nil,
+				TmFromStatus: nil,
+				TmMessage:    h.Message,
+				TmTaskID:     x.ID,
+				TmToStatus:   string(x.Status),
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+var _ backends.BatchInserter[training.Training] = (*Driver)(nil)
+
 // Get reads a task.
 func (d *Driver) Get(ctx context.Context, id uuid.UUID) (*training.Training, error) {
 	r, err := d.q.Get(ctx, id)

@@ -168,6 +168,48 @@ func (g *generator) driverFile(f *jen.File, e Engine) {
 	f.Func().Params(jen.Id("d").Op("*").Id("Driver")).Id("Insert").Params(
 		jen.Id("ctx").Qual("context", "Context"), jen.Id("x").Op("*").Add(T), jen.Id("h").Qual(pkgBackends, "History")).Error().Block(insertBody...)
 
+	// InsertMany: a bulk create, all or none.
+	manyCheck := []jen.Code{
+		jen.If(jen.Len(jen.Id("xs")).Op("!=").Len(jen.Id("hs"))).Block(
+			jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit("InsertMany: %d tasks and %d history rows"), jen.Len(jen.Id("xs")), jen.Len(jen.Id("hs"))))),
+		jen.If(jen.Len(jen.Id("xs")).Op("==").Lit(0)).Block(jen.Return(jen.Nil())),
+	}
+	var manyBody []jen.Code
+	if pg {
+		f.Comment("InsertMany writes new tasks and their first history rows in one statement,")
+		f.Comment("all or none (the statement group-committed creates use); it implements")
+		f.Comment("backends.BatchInserter.")
+		manyBody = append(manyCheck,
+			jen.Id("items").Op(":=").Make(jen.Index().Id("insertRow"), jen.Len(jen.Id("xs"))),
+			jen.For(jen.List(jen.Id("i"), jen.Id("x")).Op(":=").Range().Id("xs")).Block(
+				jen.Id("items").Index(jen.Id("i")).Op("=").Id("insertRow").Values(jen.Dict{
+					jen.Id(m.Struct): jen.Id("x"), jen.Id("Actor"): jen.Id("hs").Index(jen.Id("i")).Dot("Actor"), jen.Id("Message"): jen.Id("hs").Index(jen.Id("i")).Dot("Message"),
+				})),
+			jen.Return(jen.Id("classify").Call(jen.Id("d").Dot("flushInserts").Call(jen.Id("ctx"), jen.Id("items")).Index(jen.Lit(0)))),
+		)
+	} else {
+		f.Comment("InsertMany writes new tasks and their first history rows in one")
+		f.Comment("transaction, all or none; it implements backends.BatchInserter.")
+		pre, vals := encode(nil, false)
+		loop := []jen.Code{jen.Id("h").Op(":=").Id("hs").Index(jen.Id("i"))}
+		loop = append(loop, pre...)
+		loop = append(loop,
+			jen.If(jen.Err().Op(":=").Id("q").Dot("Insert").Call(jen.Id("ctx"), jen.Id("InsertParams").Values(vals)), jen.Err().Op("!=").Nil()).Block(
+				jen.Return(jen.Id("classify").Call(jen.Err()))),
+			jen.If(jen.Err().Op(":=").Id("q").Dot("InsertHistory").Call(jen.Id("ctx"), g.histParams(jen.Id("x").Dot("ID"), jen.Nil(), jen.String().Parens(jen.Id("x").Dot("Status")), jen.Nil())), jen.Err().Op("!=").Nil()).Block(
+				jen.Return(jen.Err())),
+		)
+		manyBody = append(manyCheck,
+			jen.Return(jen.Id("d").Dot("inTx").Call(jen.Id("ctx"), jen.Func().Params(jen.Id("q").Op("*").Id("Queries")).Error().Block(
+				jen.For(jen.List(jen.Id("i"), jen.Id("x")).Op(":=").Range().Id("xs")).Block(loop...),
+				jen.Return(jen.Nil()),
+			))),
+		)
+	}
+	f.Func().Params(jen.Id("d").Op("*").Id("Driver")).Id("InsertMany").Params(
+		jen.Id("ctx").Qual("context", "Context"), jen.Id("xs").Index().Op("*").Add(T), jen.Id("hs").Index().Qual(pkgBackends, "History")).Error().Block(manyBody...)
+	f.Var().Id("_").Qual(pkgBackends, "BatchInserter").Types(T).Op("=").Parens(jen.Op("*").Id("Driver")).Parens(jen.Nil())
+
 	// Get.
 	f.Comment("Get reads a task.")
 	f.Func().Params(jen.Id("d").Op("*").Id("Driver")).Id("Get").Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("id").Qual(pkgUUID, "UUID")).Params(jen.Op("*").Add(T), jen.Error()).Block(
