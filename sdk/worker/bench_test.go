@@ -55,7 +55,7 @@ func BenchmarkEndToEndBulk(b *testing.B) {
 }
 
 // BenchmarkWorkQueued measures the pool alone: b.N tasks are created (QUEUED,
-// with their history rows) before the clock starts, then one pool reserves
+// with their history rows, 1000 at a time) before the clock starts, then one pool reserves
 // and claims them, runs a no-op handler and completes each (DONE, history
 // rows included). Queues are usually measured this way: work through a
 // backlog inserted beforehand.
@@ -65,7 +65,7 @@ func BenchmarkWorkQueued(b *testing.B) {
 	for _, bk := range sdktest.TrainingBackends {
 		for _, conc := range []int{32, 128, 1000} {
 			b.Run(fmt.Sprintf("%s/concurrency=%d", bk.Name, conc), func(b *testing.B) {
-				endToEnd(b, bk.Open(b), conc, true, 1)
+				endToEnd(b, bk.Open(b), conc, true, 1000)
 			})
 		}
 	}
