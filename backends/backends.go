@@ -27,6 +27,15 @@ type History struct {
 	Message string    `json:"message"`
 }
 
+// KeyReader is a Driver that reads the keys of many tasks in one query:
+// sdk/worker polls it for the tasks a pool runs, to see cancellations made
+// by other processes. Every driver of this module implements it.
+type KeyReader interface {
+	// Keys returns the keys of those of the ids whose task exists, in no
+	// particular order.
+	Keys(ctx context.Context, ids []uuid.UUID) ([]Key, error)
+}
+
 // BatchInserter is a Driver that writes many new tasks at once, all or
 // none: one statement on PostgreSQL, one transaction on SQLite, one lock in
 // memory. Every driver of this module implements it; Store.CreateMany uses

@@ -96,6 +96,7 @@ func Run(t *testing.T, newDriver Factory) {
 		{"CreateDuplicate", testCreateDuplicate},
 		{"CreateConcurrentWithDuplicates", testCreateConcurrent},
 		{"CreateManyAllOrNone", testCreateMany},
+		{"KeysOfMany", testKeys},
 		{"GetNotFound", testGetNotFound},
 		{"FireSetsTimestampsAndHistory", testFire},
 		{"FireIllegalWritesNothing", testFireIllegal},
@@ -242,6 +243,34 @@ func testCreateMany(t *testing.T, e env) {
 		if n := before(); n != count {
 			t.Errorf("%s: %d tasks written, want none", c.name, n-count)
 		}
+	}
+}
+
+// testKeys: Keys returns the current key of each existing task asked for,
+// and nothing for ids without a task.
+func testKeys(t *testing.T, e env) {
+	kr, ok := e.store.Driver().(backends.KeyReader)
+	if !ok {
+		t.Skip("the driver is not a backends.KeyReader")
+	}
+	a, b := e.create(t), e.create(t)
+	b = e.fire(t, b, analysis.EventRequestUploadURLs, nil)
+	gone := e.create(t)
+	if err := e.store.Delete(e.ctx, gone.ID); err != nil {
+		t.Fatal(err)
+	}
+	if keys, err := kr.Keys(e.ctx, nil); err != nil || len(keys) != 0 {
+		t.Fatalf("Keys(none) = %v, %v", keys, err)
+	}
+	keys, err := kr.Keys(e.ctx, []uuid.UUID{a.ID, gone.ID, b.ID, uuid.New()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.SortFunc(keys, func(x, y backends.Key) int { return strings.Compare(x.ID.String(), y.ID.String()) })
+	want := []backends.Key{a.Key(), b.Key()}
+	slices.SortFunc(want, func(x, y backends.Key) int { return strings.Compare(x.ID.String(), y.ID.String()) })
+	if !slices.Equal(keys, want) {
+		t.Errorf("Keys = %+v, want %+v", keys, want)
 	}
 }
 

@@ -70,6 +70,19 @@ func (d *Driver[T, PT]) Insert(ctx context.Context, task *T, h backends.History)
 	return nil
 }
 
+// Keys implements backends.KeyReader.
+func (d *Driver[T, PT]) Keys(ctx context.Context, ids []uuid.UUID) ([]backends.Key, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]backends.Key, 0, len(ids))
+	for _, id := range ids {
+		if e, ok := d.tasks[id]; ok {
+			out = append(out, e.key)
+		}
+	}
+	return out, nil
+}
+
 // InsertMany implements backends.BatchInserter: all the tasks under one
 // lock, or none.
 func (d *Driver[T, PT]) InsertMany(ctx context.Context, tasks []*T, hs []backends.History) error {

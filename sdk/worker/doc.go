@@ -11,7 +11,8 @@
 // that is a backends.Claimer (the generated PostgreSQL drivers) does both in
 // one statement for the whole batch, as Fire would, with the history rows. The
 // handler then runs with a context and a Progress; the pool renews the
-// lease by heartbeats and reads the task at CancelCheck intervals:
+// lease by heartbeats, and every CancelCheck it reads the statuses of all its
+// running tasks in one query (backends.KeyReader):
 //
 //   - the handler returns nil: the complete event (→ COMPLETED);
 //   - it returns an error: the fail event, with the code of an *Error (see

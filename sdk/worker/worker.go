@@ -58,9 +58,10 @@ type Config struct {
 	// (engine.SubscribeLocal), so that it does not keep the source listening
 	// — for PostgreSQL, a NOTIFY on every write — for its whole life.
 	PollInterval time.Duration
-	// CancelCheck is how often the pool reads a running task to see a
-	// cancellation made by another process (default 250ms): a handler sees
-	// its context cancelled within about this long.
+	// CancelCheck is how often the pool reads its running tasks' statuses
+	// (one query for up to 1000 tasks) to see a cancellation made by another
+	// process (default 250ms): a handler sees its context cancelled within
+	// about this long.
 	CancelCheck time.Duration
 	// Heartbeat is how often the pool renews a running task's lease
 	// (default a third of the lease).
@@ -96,6 +97,9 @@ type Pool[T any, E ~string, PT Model[T, E]] struct {
 	// succeeds only when one waits); runners lives until Run returns.
 	jobs    chan job[T]
 	runners chan struct{} // closed when Run returns: idle runners exit
+
+	mu     sync.Mutex
+	active map[uuid.UUID]context.CancelCauseFunc // the running tasks, for checkCancels
 }
 
 // job is a claimed task for a runner.
@@ -147,10 +151,11 @@ func New[T any, E ~string, PT Model[T, E]](eng *engine.Engine[T, E, PT], handler
 	}
 	return &Pool[T, E, PT]{
 		eng: eng, driver: driver, spec: spec, handler: handler, cfg: cfg,
-		log:   cfg.Logger.With("worker", cfg.Owner),
-		slots: make(chan struct{}, cfg.Concurrency),
-		wake:  make(chan struct{}, 1),
-		jobs:  make(chan job[T]),
+		log:    cfg.Logger.With("worker", cfg.Owner),
+		slots:  make(chan struct{}, cfg.Concurrency),
+		wake:   make(chan struct{}, 1),
+		jobs:   make(chan job[T]),
+		active: map[uuid.UUID]context.CancelCauseFunc{},
 	}, nil
 }
 
@@ -178,6 +183,7 @@ func (p *Pool[T, E, PT]) Run(ctx context.Context) error {
 	if !p.cfg.NoRescue {
 		go p.rescueLoop(ctx)
 	}
+	go p.cancelLoop(p.runners)
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for ctx.Err() == nil {
@@ -302,9 +308,17 @@ func (p *Pool[T, E, PT]) run(work context.Context, x *T, lease backends.Lease) {
 	id := PT(x).Key().ID
 	ctx, cancel := context.WithCancelCause(work)
 	defer cancel(nil)
+	p.mu.Lock()
+	p.active[id] = cancel
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		delete(p.active, id)
+		p.mu.Unlock()
+	}()
 	prog := &Progress[T]{report: p.eng.ProgressFrom, cur: x}
 	watchDone := make(chan struct{})
-	go func() { defer close(watchDone); p.watch(ctx, cancel, id, lease, prog) }()
+	go func() { defer close(watchDone); p.watch(ctx, cancel, id, lease) }()
 
 	err := p.call(ctx, x, prog)
 	cancel(nil)
@@ -396,16 +410,15 @@ func (p *Pool[T, E, PT]) failure(err error) (code, msg, detail string) {
 	return p.spec.ErrorCode, err.Error(), err.Error()
 }
 
-// watch renews the lease and looks for a cancellation until ctx ends; it
-// cancels the handler when the task left the running status or the lease
-// was lost (or not renewed in time: the worker then assumes another may have
-// it).
-func (p *Pool[T, E, PT]) watch(ctx context.Context, cancel context.CancelCauseFunc, id uuid.UUID, lease backends.Lease, prog *Progress[T]) {
-	// One timer for both duties: most tasks end before either is due, and a
-	// timer is cheaper to make than two tickers.
+// watch renews the lease until ctx ends, and cancels the handler when the
+// lease was lost, or not renewed for a whole lease (the worker then assumes
+// another may have it). Cancellations by other processes are checkCancels'
+// job, for all running tasks at once.
+func (p *Pool[T, E, PT]) watch(ctx context.Context, cancel context.CancelCauseFunc, id uuid.UUID, lease backends.Lease) {
+	// One timer: most tasks end before it fires.
 	held := time.Now() // the lease runs at least until held + Lease
-	nextCheck, nextBeat := held.Add(p.cfg.CancelCheck), held.Add(p.cfg.Heartbeat)
-	timer := time.NewTimer(min(p.cfg.CancelCheck, p.cfg.Heartbeat))
+	nextBeat := held.Add(p.cfg.Heartbeat)
+	timer := time.NewTimer(p.cfg.Heartbeat)
 	defer timer.Stop()
 	for {
 		select {
@@ -413,26 +426,12 @@ func (p *Pool[T, E, PT]) watch(ctx context.Context, cancel context.CancelCauseFu
 			return
 		case <-timer.C:
 		}
-		now := time.Now()
-		if !now.Before(nextCheck) {
-			nextCheck = now.Add(p.cfg.CancelCheck)
-			x, err := p.eng.Get(ctx, id)
-			switch {
-			case errors.Is(err, tasktype.ErrNotFound):
-				cancel(errCancelled)
-				return
-			case err == nil && PT(x).Key().Status != p.spec.Running:
-				cancel(errCancelled)
-				return
-			}
-			if time.Since(held) > p.spec.Lease {
-				cancel(errLostLease)
-				return
-			}
+		if time.Since(held) > p.spec.Lease {
+			cancel(errLostLease)
+			return
 		}
-		if !now.Before(nextBeat) {
+		if now := time.Now(); !now.Before(nextBeat) {
 			nextBeat = now.Add(p.cfg.Heartbeat)
-			start := time.Now()
 			ok, err := p.driver.Heartbeat(ctx, id, lease, p.spec.Running, p.eng.Now().Add(p.spec.Lease))
 			switch {
 			case err != nil:
@@ -443,14 +442,86 @@ func (p *Pool[T, E, PT]) watch(ctx context.Context, cancel context.CancelCauseFu
 				cancel(errLostLease)
 				return
 			default:
-				held = start
+				held = now
 			}
 		}
-		next := nextCheck
-		if nextBeat.Before(next) {
-			next = nextBeat
+		next := nextBeat
+		if deadline := held.Add(p.spec.Lease); deadline.Before(next) {
+			next = deadline
 		}
-		timer.Reset(time.Until(next))
+		timer.Reset(max(time.Until(next), time.Millisecond))
+	}
+}
+
+// cancelLoop runs checkCancels every CancelCheck until stop is closed.
+func (p *Pool[T, E, PT]) cancelLoop(stop <-chan struct{}) {
+	t := time.NewTicker(p.cfg.CancelCheck)
+	defer t.Stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { <-stop; cancel() }()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			p.checkCancels(ctx)
+		}
+	}
+}
+
+// keysBatch bounds the ids of one Keys query.
+const keysBatch = 1000
+
+// checkCancels reads the running tasks' statuses and cancels the handler of
+// each task that left the running status or is gone: one query per 1000
+// running tasks with a backends.KeyReader driver (every driver here), one
+// read per task otherwise. A task running for a minute used to cost 240
+// reads of its own.
+func (p *Pool[T, E, PT]) checkCancels(ctx context.Context) {
+	p.mu.Lock()
+	ids := make([]uuid.UUID, 0, len(p.active))
+	for id := range p.active {
+		ids = append(ids, id)
+	}
+	p.mu.Unlock()
+	stop := func(id uuid.UUID) {
+		p.mu.Lock()
+		cancel := p.active[id]
+		p.mu.Unlock()
+		if cancel != nil {
+			cancel(errCancelled)
+		}
+	}
+	kr, ok := p.driver.(backends.KeyReader)
+	if !ok {
+		for _, id := range ids {
+			x, err := p.eng.Get(ctx, id)
+			if errors.Is(err, tasktype.ErrNotFound) || (err == nil && PT(x).Key().Status != p.spec.Running) {
+				stop(id)
+			}
+		}
+		return
+	}
+	for len(ids) > 0 {
+		batch := ids[:min(len(ids), keysBatch)]
+		ids = ids[len(batch):]
+		keys, err := kr.Keys(ctx, batch)
+		if err != nil {
+			if ctx.Err() == nil {
+				p.log.Warn("reading the running tasks' statuses failed", "err", err)
+			}
+			return
+		}
+		running := make(map[uuid.UUID]bool, len(keys))
+		for _, k := range keys {
+			running[k.ID] = k.Status == p.spec.Running
+		}
+		for _, id := range batch {
+			if !running[id] {
+				stop(id)
+			}
+		}
 	}
 }
 

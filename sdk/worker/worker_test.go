@@ -416,3 +416,76 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		}
 	}
 }
+
+// countingDriver counts the reads a pool makes to see cancellations.
+type countingDriver struct {
+	backends.WorkDriver[analysis.Task]
+	gets, keys, widest atomic.Int64
+}
+
+func (d *countingDriver) Get(ctx context.Context, id uuid.UUID) (*analysis.Task, error) {
+	d.gets.Add(1)
+	return d.WorkDriver.Get(ctx, id)
+}
+
+func (d *countingDriver) Keys(ctx context.Context, ids []uuid.UUID) ([]backends.Key, error) {
+	d.keys.Add(1)
+	for {
+		w := d.widest.Load()
+		if int64(len(ids)) <= w || d.widest.CompareAndSwap(w, int64(len(ids))) {
+			break
+		}
+	}
+	return d.WorkDriver.(backends.KeyReader).Keys(ctx, ids)
+}
+
+// TestCancelChecksAreBatched: a pool reads the statuses of all its running
+// tasks in one query per CancelCheck (backends.KeyReader), not one read per
+// task, and still stops exactly the handler whose task another process
+// cancelled.
+func TestCancelChecksAreBatched(t *testing.T) {
+	forEach(t, func(t *testing.T, _ *Engine, d backends.WorkDriver[analysis.Task], clock *backendtest.Clock) {
+		const n = 20
+		cd := &countingDriver{WorkDriver: d}
+		e := newEngine(cd, clock)
+		var started sync.WaitGroup
+		started.Add(n)
+		stopped := make(chan uuid.UUID, n)
+		p := newPool(t, e, func(ctx context.Context, x *analysis.Task, _ *worker.Progress[analysis.Task]) error {
+			started.Done()
+			<-ctx.Done()
+			stopped <- x.ID
+			return ctx.Err()
+		}, worker.Config{Concurrency: n, CancelCheck: 50 * time.Millisecond, ShutdownGrace: 10 * time.Millisecond})
+		tasks := queued(t, e, n)
+		stop := start(t, p)
+		started.Wait()
+		cd.gets.Store(0) // the claims' reads, if any, are not the checks'
+		time.Sleep(300 * time.Millisecond)
+		victim := tasks[3].ID
+		if _, err := newEngine(d, clock).Cancel(ctx, victim, engine.Meta{Actor: "alice"}); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case id := <-stopped:
+			if id != victim {
+				t.Fatalf("handler of %s stopped, want only %s", id, victim)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("the cancelled task's handler never stopped")
+		}
+		time.Sleep(150 * time.Millisecond)
+		select {
+		case id := <-stopped:
+			t.Fatalf("handler of %s stopped too", id)
+		default:
+		}
+		if g := cd.gets.Load(); g != 0 {
+			t.Errorf("%d single-task reads while %d tasks ran; want 0 (one Keys query per check)", g, n)
+		}
+		if k, w := cd.keys.Load(), cd.widest.Load(); k < 3 || w != n {
+			t.Errorf("%d Keys queries, the widest for %d tasks; want at least 3, for all %d", k, w, n)
+		}
+		stop()
+	})
+}

@@ -5,6 +5,7 @@ package sqlitedb
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"github.com/google/uuid"
@@ -123,6 +124,30 @@ func (d *Driver) Get(ctx context.Context, id uuid.UUID) (*evaluation.Evaluation,
 	}
 	return fromRow(r)
 }
+
+// Keys reads the keys (status and version) of those of the tasks that
+// exist, in one query; it implements backends.KeyReader.
+func (d *Driver) Keys(ctx context.Context, ids []uuid.UUID) ([]backends.Key, error) {
+	js, err := json.Marshal(ids)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := d.q.Keys(ctx, string(js))
+	if err != nil {
+		return nil, classify(err)
+	}
+	out := make([]backends.Key, len(rows))
+	for i, r := range rows {
+		out[i] = backends.Key{
+			ID:      r.ID,
+			Status:  r.Status,
+			Version: r.Version,
+		}
+	}
+	return out, nil
+}
+
+var _ backends.KeyReader = (*Driver)(nil)
 
 // Transition writes x over the task if it still has from's status and version,
 // and appends its history row, atomically; false when the guard fails.

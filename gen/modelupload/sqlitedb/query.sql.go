@@ -265,6 +265,41 @@ func (q *Queries) InsertHistory(ctx context.Context, arg InsertHistoryParams) er
 	return err
 }
 
+const keys = `-- name: Keys :many
+SELECT id, status, version FROM model_upload WHERE id IN (SELECT value FROM json_each(?1))
+`
+
+type KeysRow struct {
+	ID      uuid.UUID
+	Status  string
+	Version int64
+}
+
+// The keys (status and version) of many tasks in one read: what a worker pool
+// polls to see its running tasks cancelled by another process.
+func (q *Queries) Keys(ctx context.Context, tmIds interface{}) ([]KeysRow, error) {
+	rows, err := q.db.QueryContext(ctx, keys, tmIds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []KeysRow
+	for rows.Next() {
+		var i KeysRow
+		if err := rows.Scan(&i.ID, &i.Status, &i.Version); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const listByStatus = `-- name: ListByStatus :many
 SELECT id, status, version, created_at, updated_at, tag, error_message, source, source_uri, user_id, started_at, end_date FROM model_upload WHERE status = ?1
 ORDER BY created_at, id

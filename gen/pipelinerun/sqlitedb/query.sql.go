@@ -283,6 +283,41 @@ func (q *Queries) InsertHistory(ctx context.Context, arg InsertHistoryParams) er
 	return err
 }
 
+const keys = `-- name: Keys :many
+SELECT id, status, version FROM pipeline_run WHERE id IN (SELECT value FROM json_each(?1))
+`
+
+type KeysRow struct {
+	ID      uuid.UUID
+	Status  string
+	Version int64
+}
+
+// The keys (status and version) of many tasks in one read: what a worker pool
+// polls to see its running tasks cancelled by another process.
+func (q *Queries) Keys(ctx context.Context, tmIds interface{}) ([]KeysRow, error) {
+	rows, err := q.db.QueryContext(ctx, keys, tmIds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []KeysRow
+	for rows.Next() {
+		var i KeysRow
+		if err := rows.Scan(&i.ID, &i.Status, &i.Version); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const listByStatus = `-- name: ListByStatus :many
 SELECT id, status, version, created_at, updated_at, stage, task, hostname, pid, ppid, user_name, code_version, git_commit, environment, script_path, script_filename, log_path, log_filename, overall_percent, message, current_subtask, total_subtasks, error_message, error_detail, memory_mb, cpu_percent, started_at, ended_at FROM pipeline_run WHERE status = ?1
 ORDER BY created_at, id

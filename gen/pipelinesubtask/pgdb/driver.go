@@ -173,6 +173,26 @@ func (d *Driver) Get(ctx context.Context, id uuid.UUID) (*pipelinesubtask.Pipeli
 	return fromRow(r)
 }
 
+// Keys reads the keys (status and version) of those of the tasks that
+// exist, in one query; it implements backends.KeyReader.
+func (d *Driver) Keys(ctx context.Context, ids []uuid.UUID) ([]backends.Key, error) {
+	rows, err := d.q.Keys(ctx, ids)
+	if err != nil {
+		return nil, classify(err)
+	}
+	out := make([]backends.Key, len(rows))
+	for i, r := range rows {
+		out[i] = backends.Key{
+			ID:      r.ID,
+			Status:  r.Status,
+			Version: r.Version,
+		}
+	}
+	return out, nil
+}
+
+var _ backends.KeyReader = (*Driver)(nil)
+
 // Transition writes x over the task if it still has from's status and version,
 // and appends its history row, atomically; false when the guard fails.
 func (d *Driver) Transition(ctx context.Context, from backends.Key, x *pipelinesubtask.PipelineSubtask, h backends.History) (bool, error) {

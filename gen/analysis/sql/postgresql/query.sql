@@ -168,6 +168,11 @@ WHERE id = sqlc.arg(id)::uuid AND status = sqlc.arg(tm_from_status)::text AND ve
 -- name: Get :one
 SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_history_seq FROM analysis WHERE id = sqlc.arg(id)::uuid;
 
+-- name: Keys :many
+-- The keys (status and version) of many tasks in one read: what a worker pool
+-- polls to see its running tasks cancelled by another process.
+SELECT id, status, version FROM analysis WHERE id = ANY (sqlc.arg(tm_ids)::uuid[]);
+
 -- name: Delete :execrows
 DELETE FROM analysis WHERE id = sqlc.arg(id)::uuid;
 

@@ -58,6 +58,11 @@ WHERE id = sqlc.arg(id) AND status = sqlc.arg(tm_from_status) AND version = sqlc
 -- name: Get :one
 SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at FROM analysis WHERE id = sqlc.arg(id);
 
+-- name: Keys :many
+-- The keys (status and version) of many tasks in one read: what a worker pool
+-- polls to see its running tasks cancelled by another process.
+SELECT id, status, version FROM analysis WHERE id IN (SELECT value FROM json_each(sqlc.arg(tm_ids)));
+
 -- name: Delete :execrows
 DELETE FROM analysis WHERE id = sqlc.arg(id);
 

@@ -40,6 +40,11 @@ WHERE id = sqlc.arg(id) AND status = sqlc.arg(tm_from_status) AND version = sqlc
 -- name: Get :one
 SELECT id, status, version, created_at, updated_at, tag, error_message, model_name, benchmark, user_id, started_at, end_date FROM evaluation WHERE id = sqlc.arg(id);
 
+-- name: Keys :many
+-- The keys (status and version) of many tasks in one read: what a worker pool
+-- polls to see its running tasks cancelled by another process.
+SELECT id, status, version FROM evaluation WHERE id IN (SELECT value FROM json_each(sqlc.arg(tm_ids)));
+
 -- name: Delete :execrows
 DELETE FROM evaluation WHERE id = sqlc.arg(id);
 

@@ -203,6 +203,11 @@ WHERE id = sqlc.arg(id)::uuid AND status = sqlc.arg(tm_from_status)::text AND ve
 -- name: Get :one
 SELECT id, status, version, created_at, updated_at, stage, task, hostname, pid, ppid, user_name, code_version, git_commit, environment, script_path, script_filename, log_path, log_filename, overall_percent, message, current_subtask, total_subtasks, error_message, error_detail, memory_mb, cpu_percent, started_at, ended_at, tm_history_seq FROM pipeline_run WHERE id = sqlc.arg(id)::uuid;
 
+-- name: Keys :many
+-- The keys (status and version) of many tasks in one read: what a worker pool
+-- polls to see its running tasks cancelled by another process.
+SELECT id, status, version FROM pipeline_run WHERE id = ANY (sqlc.arg(tm_ids)::uuid[]);
+
 -- name: Delete :execrows
 DELETE FROM pipeline_run WHERE id = sqlc.arg(id)::uuid;
 

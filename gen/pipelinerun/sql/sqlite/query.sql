@@ -72,6 +72,11 @@ WHERE id = sqlc.arg(id) AND status = sqlc.arg(tm_from_status) AND version = sqlc
 -- name: Get :one
 SELECT id, status, version, created_at, updated_at, stage, task, hostname, pid, ppid, user_name, code_version, git_commit, environment, script_path, script_filename, log_path, log_filename, overall_percent, message, current_subtask, total_subtasks, error_message, error_detail, memory_mb, cpu_percent, started_at, ended_at FROM pipeline_run WHERE id = sqlc.arg(id);
 
+-- name: Keys :many
+-- The keys (status and version) of many tasks in one read: what a worker pool
+-- polls to see its running tasks cancelled by another process.
+SELECT id, status, version FROM pipeline_run WHERE id IN (SELECT value FROM json_each(sqlc.arg(tm_ids)));
+
 -- name: Delete :execrows
 DELETE FROM pipeline_run WHERE id = sqlc.arg(id);
 

@@ -138,6 +138,11 @@ WHERE id = sqlc.arg(id)::uuid AND status = sqlc.arg(tm_from_status)::text AND ve
 -- name: Get :one
 SELECT id, status, version, created_at, updated_at, run_id, subtask_number, name, percent, items_total, items_complete, message, error_message, started_at, ended_at, tm_history_seq FROM pipeline_subtask WHERE id = sqlc.arg(id)::uuid;
 
+-- name: Keys :many
+-- The keys (status and version) of many tasks in one read: what a worker pool
+-- polls to see its running tasks cancelled by another process.
+SELECT id, status, version FROM pipeline_subtask WHERE id = ANY (sqlc.arg(tm_ids)::uuid[]);
+
 -- name: Delete :execrows
 DELETE FROM pipeline_subtask WHERE id = sqlc.arg(id)::uuid;
 

@@ -42,6 +42,11 @@ WHERE id = sqlc.arg(id) AND status = sqlc.arg(tm_from_status) AND version = sqlc
 -- name: Get :one
 SELECT id, status, version, created_at, updated_at, stage_name, attempts, task_id, history, result, checkpoint, started_at, ended_at FROM stage WHERE id = sqlc.arg(id);
 
+-- name: Keys :many
+-- The keys (status and version) of many tasks in one read: what a worker pool
+-- polls to see its running tasks cancelled by another process.
+SELECT id, status, version FROM stage WHERE id IN (SELECT value FROM json_each(sqlc.arg(tm_ids)));
+
 -- name: Delete :execrows
 DELETE FROM stage WHERE id = sqlc.arg(id);
 

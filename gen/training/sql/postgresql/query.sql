@@ -123,6 +123,11 @@ WHERE id = sqlc.arg(id)::uuid AND status = sqlc.arg(tm_from_status)::text AND ve
 -- name: Get :one
 SELECT id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, user_id, started_at, end_date, tm_history_seq FROM training WHERE id = sqlc.arg(id)::uuid;
 
+-- name: Keys :many
+-- The keys (status and version) of many tasks in one read: what a worker pool
+-- polls to see its running tasks cancelled by another process.
+SELECT id, status, version FROM training WHERE id = ANY (sqlc.arg(tm_ids)::uuid[]);
+
 -- name: Delete :execrows
 DELETE FROM training WHERE id = sqlc.arg(id)::uuid;
 

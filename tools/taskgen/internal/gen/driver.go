@@ -218,6 +218,31 @@ func (g *generator) driverFile(f *jen.File, e Engine) {
 		jen.Return(jen.Id("fromRow").Call(jen.Id("r"))),
 	)
 
+	// Keys.
+	var keysArg jen.Code = jen.Id("ids")
+	var keysPre []jen.Code
+	if !pg {
+		// SQLite reads the ids from a JSON array (json_each): one statement
+		// whatever their number.
+		keysPre = append(keysPre,
+			jen.List(jen.Id("js"), jen.Err()).Op(":=").Qual(pkgJSON, "Marshal").Call(jen.Id("ids")),
+			jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Err())))
+		keysArg = jen.String().Parens(jen.Id("js"))
+	}
+	f.Comment("Keys reads the keys (status and version) of those of the tasks that")
+	f.Comment("exist, in one query; it implements backends.KeyReader.")
+	f.Func().Params(jen.Id("d").Op("*").Id("Driver")).Id("Keys").Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("ids").Index().Qual(pkgUUID, "UUID")).Params(jen.Index().Qual(pkgBackends, "Key"), jen.Error()).Block(append(keysPre,
+		jen.List(jen.Id("rows"), jen.Err()).Op(":=").Id("d").Dot("q").Dot("Keys").Call(jen.Id("ctx"), keysArg),
+		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Id("classify").Call(jen.Err()))),
+		jen.Id("out").Op(":=").Make(jen.Index().Qual(pkgBackends, "Key"), jen.Len(jen.Id("rows"))),
+		jen.For(jen.List(jen.Id("i"), jen.Id("r")).Op(":=").Range().Id("rows")).Block(
+			jen.Id("out").Index(jen.Id("i")).Op("=").Qual(pkgBackends, "Key").Values(jen.Dict{
+				jen.Id("ID"): jen.Id("r").Dot("ID"), jen.Id("Status"): jen.Id("r").Dot("Status"), jen.Id("Version"): jen.Id("r").Dot("Version"),
+			})),
+		jen.Return(jen.Id("out"), jen.Nil()),
+	)...)
+	f.Var().Id("_").Qual(pkgBackends, "KeyReader").Op("=").Parens(jen.Op("*").Id("Driver")).Parens(jen.Nil())
+
 	// Transition and Update share the column encoding minus id and created_at.
 	notKey := func(c column) bool { return c.Primary || c.Name == "created_at" }
 	pre, vals = encode(notKey, true)

@@ -121,6 +121,12 @@ func (g *generator) querySQL(e Engine) []byte {
 	}
 
 	p("-- name: Get :one\nSELECT %s FROM %s WHERE id = %s;\n\n", selList, table, g.arg(e, "id", pick(pg, "uuid", "TEXT")))
+	p("-- name: Keys :many\n-- The keys (status and version) of many tasks in one read: what a worker pool\n-- polls to see its running tasks cancelled by another process.\n")
+	if pg {
+		p("SELECT id, status, version FROM %s WHERE id = ANY (sqlc.arg(tm_ids)::uuid[]);\n\n", table)
+	} else {
+		p("SELECT id, status, version FROM %s WHERE id IN (SELECT value FROM json_each(sqlc.arg(tm_ids)));\n\n", table)
+	}
 	p("-- name: Delete :execrows\nDELETE FROM %s WHERE id = %s;\n\n", table, g.arg(e, "id", pick(pg, "uuid", "TEXT")))
 	p("-- name: History :many\nSELECT %s FROM %s WHERE task_id = %s ORDER BY seq;\n\n", histCols, history, g.arg(e, "tm_task_id", pick(pg, "uuid", "TEXT")))
 
