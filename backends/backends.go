@@ -38,7 +38,7 @@ type KeyReader interface {
 
 // BatchInserter is a Driver that writes many new tasks at once, all or
 // none: one statement on PostgreSQL, one transaction on SQLite, one lock in
-// memory. Every driver of this module implements it; Store.CreateMany uses
+// memory. Every driver of this module implements it; Store.CreateMany needs
 // it.
 type BatchInserter[T any] interface {
 	// InsertMany writes the tasks and their first history rows (hs[i] is
@@ -165,10 +165,15 @@ func (s *Store[T, E, PT]) Create(ctx context.Context, task *T, meta Meta) (*T, e
 // (their created_at): a bulk create costs one round trip and one commit on
 // PostgreSQL. It validates every task before it writes any: a validation
 // error names the task's index ("tasks[3]: ...") and wraps the task's own
-// error. With a driver that is not a BatchInserter (none in this module) it
-// writes the tasks one by one, and a failure leaves the earlier ones
+// error. The driver must be a BatchInserter (every driver of this module
+// is; a wrapper must forward InsertMany): with another, CreateMany writes
+// nothing and says so, rather than write one by one and leave a part
 // written.
 func (s *Store[T, E, PT]) CreateMany(ctx context.Context, tasks []*T, meta Meta) ([]*T, error) {
+	b, ok := s.driver.(BatchInserter[T])
+	if !ok {
+		return nil, fmt.Errorf("create many: driver %T writes one task at a time (it is not a backends.BatchInserter); create the tasks one by one", s.driver)
+	}
 	out := make([]*T, len(tasks))
 	hs := make([]History, len(tasks))
 	at := s.clock()
@@ -191,16 +196,8 @@ func (s *Store[T, E, PT]) CreateMany(ctx context.Context, tasks []*T, meta Meta)
 	if len(out) == 0 {
 		return out, nil
 	}
-	if b, ok := s.driver.(BatchInserter[T]); ok {
-		if err := b.InsertMany(ctx, out, hs); err != nil {
-			return nil, err
-		}
-		return out, nil
-	}
-	for i := range out {
-		if err := s.driver.Insert(ctx, out[i], hs[i]); err != nil {
-			return nil, fmt.Errorf("tasks[%d] (tasks[:%d] were written): %w", i, i, err)
-		}
+	if err := b.InsertMany(ctx, out, hs); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -37,7 +37,10 @@ type WorkDriver[T any] interface {
 	// the task is still in status running; false tells the worker to stop.
 	Heartbeat(ctx context.Context, id uuid.UUID, lease Lease, running string, expires time.Time) (bool, error)
 	// Lost returns up to limit tasks in status running whose lease expired by
-	// now, with the lease that expired: their worker is gone.
+	// now, with the lease that expired: their worker is gone. running must be
+	// the worker section's running status: the generated PostgreSQL drivers
+	// have it written in their query (for its plan) and refuse another with
+	// ErrValidation.
 	Lost(ctx context.Context, running string, now time.Time, limit int) ([]Claim[T], error)
 }
 

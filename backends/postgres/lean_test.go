@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/taskmodel/taskmodel/backends/postgres"
@@ -84,8 +85,29 @@ func TestDeleteCascades(t *testing.T) {
 	if err := e.Store().Delete(ctx, ids[1]); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := pool.Exec(ctx, `DELETE FROM training WHERE id = ANY ($1)`, ids[2:4]); err != nil {
+	if _, err := pool.Exec(ctx, `DELETE FROM training WHERE id = ANY ($1)`, ids[2:3]); err != nil {
 		t.Fatal(err)
+	}
+	// A session whose search_path does not hold the schema deletes a task by
+	// its qualified name: the trigger deletes from the task's own schema.
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var schema string
+	if err := conn.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `SET search_path = pg_catalog`); err != nil {
+		t.Fatal(err)
+	}
+	_, err = conn.Exec(ctx, `DELETE FROM `+pgx.Identifier{schema, "training"}.Sanitize()+` WHERE id = $1`, ids[3])
+	if _, rerr := conn.Exec(ctx, `RESET search_path`); rerr != nil {
+		t.Fatal(rerr)
+	}
+	conn.Release()
+	if err != nil {
+		t.Fatalf("delete with another search_path: %v", err)
 	}
 	for i, id := range ids {
 		want := 0

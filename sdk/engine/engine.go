@@ -110,7 +110,9 @@ func (e *Engine[T, E, PT]) Create(ctx context.Context, task *T, meta Meta) (*T, 
 // status with their first history rows, or none (backends.Store.CreateMany):
 // a bulk create costs one statement and one commit on PostgreSQL. A
 // validation error names the task's index. It returns the stored tasks in
-// order.
+// order. The engine's driver must be a backends.BatchInserter, as every
+// driver of this module is (a wrapping driver must forward InsertMany);
+// with another, it writes nothing and says so.
 func (e *Engine[T, E, PT]) CreateMany(ctx context.Context, tasks []*T, meta Meta) ([]*T, error) {
 	xs, err := e.store.CreateMany(ctx, tasks, meta)
 	if err != nil {

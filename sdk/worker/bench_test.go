@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/taskmodel/taskmodel/backends"
 	"github.com/taskmodel/taskmodel/gen/training"
 	"github.com/taskmodel/taskmodel/sdk/engine"
@@ -174,6 +176,11 @@ func (d *countDone) Transition(ctx context.Context, from backends.Key, next *tra
 // InsertMany keeps the driver's bulk create (all drivers here have one).
 func (d *countDone) InsertMany(ctx context.Context, tasks []*training.Training, hs []backends.History) error {
 	return d.WorkDriver.(backends.BatchInserter[training.Training]).InsertMany(ctx, tasks, hs)
+}
+
+// Keys keeps the driver's batched status reads (all drivers here have them).
+func (d *countDone) Keys(ctx context.Context, ids []uuid.UUID) ([]backends.Key, error) {
+	return d.WorkDriver.(backends.KeyReader).Keys(ctx, ids)
 }
 
 // countDoneClaimer is countDone over a driver that claims in SQL.

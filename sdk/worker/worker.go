@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -93,10 +94,7 @@ type Pool[T any, E ~string, PT Model[T, E]] struct {
 	slots   chan struct{}
 	wake    chan struct{}
 	running sync.WaitGroup
-	// jobs hands a claimed task to an idle runner (unbuffered: a send
-	// succeeds only when one waits); runners lives until Run returns.
-	jobs    chan job[T]
-	runners chan struct{} // closed when Run returns: idle runners exit
+	inRun   atomic.Bool // Run is running: a second concurrent Run is refused
 
 	mu     sync.Mutex
 	active map[uuid.UUID]context.CancelCauseFunc // the running tasks, for checkCancels
@@ -106,6 +104,15 @@ type Pool[T any, E ~string, PT Model[T, E]] struct {
 type job[T any] struct {
 	x     *T
 	lease backends.Lease
+}
+
+// session is what one Run shares with the runners it starts.
+type session[T any] struct {
+	work context.Context // the handlers' parent: cancelled when ShutdownGrace ends
+	// jobs hands a claimed task to an idle runner (unbuffered: a send
+	// succeeds only when one waits).
+	jobs chan job[T]
+	done chan struct{} // closed when Run returns: idle runners exit
 }
 
 // New returns a pool that runs handler on the tasks of eng's model. The
@@ -154,7 +161,6 @@ func New[T any, E ~string, PT Model[T, E]](eng *engine.Engine[T, E, PT], handler
 		log:    cfg.Logger.With("worker", cfg.Owner),
 		slots:  make(chan struct{}, cfg.Concurrency),
 		wake:   make(chan struct{}, 1),
-		jobs:   make(chan job[T]),
 		active: map[uuid.UUID]context.CancelCauseFunc{},
 	}, nil
 }
@@ -167,10 +173,14 @@ func (p *Pool[T, E, PT]) Owner() string { return p.cfg.Owner }
 // and waits for them to return. A task whose handler was cut short stays in
 // the running status until its lease expires and a pool rescues it.
 func (p *Pool[T, E, PT]) Run(ctx context.Context) error {
+	if !p.inRun.CompareAndSwap(false, true) {
+		return errors.New("worker: Run is already running on this pool")
+	}
+	defer p.inRun.Store(false)
 	work, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
-	p.runners = make(chan struct{})
-	defer close(p.runners)
+	ses := &session[T]{work: work, jobs: make(chan job[T]), done: make(chan struct{})}
+	defer close(ses.done)
 	sub := p.eng.SubscribeLocal(ctx, uuid.Nil)
 	defer sub.Close()
 	go func() {
@@ -183,7 +193,7 @@ func (p *Pool[T, E, PT]) Run(ctx context.Context) error {
 	if !p.cfg.NoRescue {
 		go p.rescueLoop(ctx)
 	}
-	go p.cancelLoop(p.runners)
+	go p.cancelLoop(ses.done)
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for ctx.Err() == nil {
@@ -197,7 +207,7 @@ func (p *Pool[T, E, PT]) Run(ctx context.Context) error {
 			}
 		}
 		free := cap(p.slots) - len(p.slots)
-		n, err := p.claim(ctx, work, free)
+		n, err := p.claim(ctx, ses, free)
 		if err != nil && ctx.Err() == nil {
 			p.log.Error("claim failed", "err", err)
 		}
@@ -232,7 +242,7 @@ func (p *Pool[T, E, PT]) Wake() {
 
 // claim reserves up to free tasks, fires the claim event on each and starts
 // its handler; it returns how many it reserved.
-func (p *Pool[T, E, PT]) claim(ctx, work context.Context, free int) (int, error) {
+func (p *Pool[T, E, PT]) claim(ctx context.Context, ses *session[T], free int) (int, error) {
 	now := p.eng.Now()
 	if c, ok := p.driver.(backends.Claimer[T]); ok {
 		// The driver fires the claim event in the reserving statement: one
@@ -244,7 +254,7 @@ func (p *Pool[T, E, PT]) claim(ctx, work context.Context, free int) (int, error)
 		}
 		for _, c := range claims {
 			p.eng.Announce(c.Task, p.spec.Queue, E(p.spec.Claim))
-			p.start(work, c.Task, c.Lease)
+			p.start(ses, c.Task, c.Lease)
 		}
 		return len(claims), nil
 	}
@@ -260,21 +270,21 @@ func (p *Pool[T, E, PT]) claim(ctx, work context.Context, free int) (int, error)
 			p.log.Info("reserved task not claimed", "task", PT(c.Task).Key().ID, "err", err)
 			continue
 		}
-		p.start(work, x, c.Lease)
+		p.start(ses, x, c.Lease)
 	}
 	return len(claims), nil
 }
 
 // start runs the handler on a claimed task in a slot of its own, on an
 // idle runner, or on a new one when none is idle.
-func (p *Pool[T, E, PT]) start(work context.Context, x *T, lease backends.Lease) {
+func (p *Pool[T, E, PT]) start(ses *session[T], x *T, lease backends.Lease) {
 	p.slots <- struct{}{}
 	p.running.Add(1)
 	j := job[T]{x: x, lease: lease}
 	select {
-	case p.jobs <- j:
+	case ses.jobs <- j:
 	default:
-		go p.runner(work, j)
+		go p.runner(ses, j)
 	}
 }
 
@@ -284,12 +294,12 @@ func (p *Pool[T, E, PT]) start(work context.Context, x *T, lease backends.Lease)
 // for every task (runtime.newstack was 12 % of the pool's CPU with a no-op
 // handler). There are at most about Concurrency of them, the most that were
 // busy at once.
-func (p *Pool[T, E, PT]) runner(work context.Context, j job[T]) {
+func (p *Pool[T, E, PT]) runner(ses *session[T], j job[T]) {
 	for {
-		p.run(work, j.x, j.lease)
+		p.run(ses.work, j.x, j.lease)
 		select {
-		case j = <-p.jobs:
-		case <-p.runners:
+		case j = <-ses.jobs:
+		case <-ses.done:
 			return
 		}
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/taskmodel/taskmodel/backends"
 	"github.com/taskmodel/taskmodel/backends/backendtest"
+	"github.com/taskmodel/taskmodel/backends/memory"
 	"github.com/taskmodel/taskmodel/gen/analysis"
 	"github.com/taskmodel/taskmodel/gen/training"
 	"github.com/taskmodel/taskmodel/sdk/engine"
@@ -488,4 +489,52 @@ func TestCancelChecksAreBatched(t *testing.T) {
 		}
 		stop()
 	})
+}
+
+// TestRunAgain: a pool stopped and started again, many times while its
+// handlers run, never hands a task to a runner of an earlier Run (whose
+// context is cancelled: its handler would start cancelled), and refuses a
+// second Run while one runs.
+func TestRunAgain(t *testing.T) {
+	e := newEngine(memory.New[analysis.Task](), backendtest.NewClock())
+	var cancelled, ran atomic.Int32
+	p := newPool(t, e, func(ctx context.Context, x *analysis.Task, _ *worker.Progress[analysis.Task]) error {
+		if ctx.Err() != nil {
+			cancelled.Add(1)
+		}
+		ran.Add(1)
+		time.Sleep(200 * time.Microsecond)
+		return nil
+	}, worker.Config{Concurrency: 8, ShutdownGrace: time.Minute})
+	queued(t, e, 2000)
+	first := true
+	for range 200 {
+		c, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- p.Run(c) }()
+		time.Sleep(2 * time.Millisecond)
+		if first {
+			// Once a handler ran, Run is running: a second one is refused
+			// (with a done context, so that it returns either way).
+			for ran.Load() == 0 {
+				time.Sleep(time.Millisecond)
+			}
+			gone, stop := context.WithCancel(ctx)
+			stop()
+			if err := p.Run(gone); err == nil || !strings.Contains(err.Error(), "already running") {
+				t.Fatalf("a second Run while one runs: %v", err)
+			}
+			first = false
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := cancelled.Load(); n != 0 {
+		t.Errorf("%d of %d handlers started with a cancelled context", n, ran.Load())
+	}
+	if ran.Load() == 0 {
+		t.Fatal("no handler ran")
+	}
 }

@@ -27,9 +27,11 @@ BEGIN
 END
 $$;
 
+-- The function names the table in the deleted tasks' schema (as the key did,
+-- not the deleting session's search_path).
 CREATE FUNCTION dataset_upload_history_cascade() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    DELETE FROM dataset_upload_history WHERE task_id IN (SELECT id FROM tm_deleted);
+    EXECUTE format('DELETE FROM %I.%I WHERE task_id IN (SELECT id FROM tm_deleted)', TG_TABLE_SCHEMA, 'dataset_upload_history');
     RETURN NULL;
 END
 $$;

@@ -18,9 +18,11 @@ BEGIN
 END
 $$;
 
+-- The function names the table in the deleted tasks' schema (as the key did,
+-- not the deleting session's search_path).
 CREATE FUNCTION synthesis_lease_cascade() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    DELETE FROM synthesis_lease WHERE task_id IN (SELECT id FROM tm_deleted);
+    EXECUTE format('DELETE FROM %I.%I WHERE task_id IN (SELECT id FROM tm_deleted)', TG_TABLE_SCHEMA, 'synthesis_lease');
     RETURN NULL;
 END
 $$;
@@ -32,5 +34,5 @@ CREATE TRIGGER synthesis_lease_cascade AFTER DELETE ON synthesis
 -- Lost reads the running tasks through the status index and their leases by
 -- key, so the index on expires_at serves no query. Without it a claim
 -- writes one index entry fewer, and a heartbeat, which changes only
--- expires_at, is a HOT update that writes none.
+-- expires_at, can be a HOT update that writes none.
 DROP INDEX synthesis_lease_expires_at_idx;

@@ -69,6 +69,20 @@ func (r runs) Insert(ctx context.Context, x *storage.Run, h backends.History) er
 	return nil
 }
 
+// InsertMany implements backends.BatchInserter: all the runs or none, each
+// recorded as Insert records it.
+func (r runs) InsertMany(ctx context.Context, xs []*storage.Run, hs []backends.History) error {
+	r.s.mu.Lock()
+	defer r.s.mu.Unlock()
+	if err := r.Driver.InsertMany(ctx, xs, hs); err != nil {
+		return err
+	}
+	for _, x := range xs {
+		r.s.runIDs = append(r.s.runIDs, x.ID)
+	}
+	return nil
+}
+
 // subtasks keeps one subtask per run and number, as the SQL engines' unique
 // index does.
 type subtasks struct {
@@ -88,6 +102,28 @@ func (d subtasks) Insert(ctx context.Context, x *storage.Subtask, h backends.His
 		return err
 	}
 	d.s.subIDs[k] = x.ID
+	return nil
+}
+
+// InsertMany implements backends.BatchInserter: all the subtasks or none,
+// with Insert's one subtask per run and number, within the batch too.
+func (d subtasks) InsertMany(ctx context.Context, xs []*storage.Subtask, hs []backends.History) error {
+	d.s.mu.Lock()
+	defer d.s.mu.Unlock()
+	seen := make(map[subKey]bool, len(xs))
+	for _, x := range xs {
+		k := subKey{x.RunID, x.SubtaskNumber}
+		if _, ok := d.s.subIDs[k]; ok || seen[k] {
+			return tasktype.ErrDuplicate
+		}
+		seen[k] = true
+	}
+	if err := d.Driver.InsertMany(ctx, xs, hs); err != nil {
+		return err
+	}
+	for _, x := range xs {
+		d.s.subIDs[subKey{x.RunID, x.SubtaskNumber}] = x.ID
+	}
 	return nil
 }
 

@@ -60,7 +60,7 @@ func (g *generator) leanWorkerWritesSQL(Engine) []byte {
 	p("\n-- Lost reads the running tasks through the status index and their leases by\n")
 	p("-- key, so the index on expires_at serves no query. Without it a claim\n")
 	p("-- writes one index entry fewer, and a heartbeat, which changes only\n")
-	p("-- expires_at, is a HOT update that writes none.\n")
+	p("-- expires_at, can be a HOT update that writes none.\n")
 	p("DROP INDEX %s_expires_at_idx;\n", lease)
 	return []byte(b.String())
 }
@@ -84,8 +84,11 @@ func (g *generator) leanChildSQL(p func(string, ...any), table, child string) {
 	p("    FOR fk IN SELECT conname FROM pg_constraint\n")
 	p("        WHERE conrelid = %s::regclass AND confrelid = %s::regclass AND contype = 'f'\n", quoteSQL(child), quoteSQL(table))
 	p("    LOOP\n        EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %%I', fk);\n    END LOOP;\nEND\n$$;\n\n", child)
+	p("-- The function names the table in the deleted tasks' schema (as the key did,\n")
+	p("-- not the deleting session's search_path).\n")
 	p("CREATE FUNCTION %s_cascade() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n", child)
-	p("    DELETE FROM %s WHERE task_id IN (SELECT id FROM tm_deleted);\n    RETURN NULL;\nEND\n$$;\n\n", child)
+	p("    EXECUTE format('DELETE FROM %%I.%%I WHERE task_id IN (SELECT id FROM tm_deleted)', TG_TABLE_SCHEMA, %s);\n", quoteSQL(child))
+	p("    RETURN NULL;\nEND\n$$;\n\n")
 	p("CREATE TRIGGER %s_cascade AFTER DELETE ON %s\n", child, table)
 	p("    REFERENCING OLD TABLE AS tm_deleted\n    FOR EACH STATEMENT EXECUTE FUNCTION %s_cascade();\n", child)
 }
