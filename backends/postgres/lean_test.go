@@ -154,14 +154,8 @@ func TestListingPlansUsePartialIndexes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, err := pool.Acquire(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := genericPlans(t, pool)
 	defer conn.Release()
-	if _, err := conn.Exec(ctx, "SET plan_cache_mode = force_generic_plan"); err != nil {
-		t.Fatal(err)
-	}
 	var plan string
 	for _, q := range namedQueries(string(src)) {
 		p, err := explain(ctx, conn.Conn(), q)

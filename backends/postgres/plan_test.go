@@ -68,14 +68,8 @@ func TestQueryPlans(t *testing.T) {
 			if len(queries) < 10 {
 				t.Fatalf("found %d queries in %s's query.sql: the parser is broken", len(queries), m.name)
 			}
-			conn, err := pool.Acquire(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
+			conn := genericPlans(t, pool)
 			defer conn.Release()
-			if _, err := conn.Exec(ctx, "SET plan_cache_mode = force_generic_plan"); err != nil {
-				t.Fatal(err)
-			}
 			scan := regexp.MustCompile(`Seq Scan on ` + m.name + `(_lease)?\b`)
 			for _, q := range queries {
 				plan, err := explain(ctx, conn.Conn(), q)
@@ -89,6 +83,23 @@ func TestQueryPlans(t *testing.T) {
 			}
 		})
 	}
+}
+
+// genericPlans returns a connection of pool on which prepared statements
+// use their generic plan from the start; the caller releases it (before it
+// closes the pool).
+func genericPlans(t *testing.T, pool *pgxpool.Pool) *pgxpool.Conn {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, "SET plan_cache_mode = force_generic_plan"); err != nil {
+		conn.Release()
+		t.Fatal(err)
+	}
+	return conn
 }
 
 // leases puts 200 of the table's tasks in the running status with a live
