@@ -452,8 +452,8 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]A
 }
 
 const lost = `-- name: Lost :many
-SELECT t.id, t.status, t.version, t.created_at, t.updated_at, t.user_id, t.tool_id, t.agents, t.progress, t.progress_detail, t.error_code, t.error_message, t.blobs_cleaned, t.upload_started_at, t.upload_failed_at, t.queued_at, t.processing_started_at, t.completed_at, t.failed_at, t.cancelled_at, t.expired_at, l.owner, l.attempt FROM analysis AS t JOIN analysis_lease AS l ON l.task_id = t.id
-WHERE t.status = ?1 AND l.expires_at <= ?2
+SELECT t.id, t.status, t.version, t.created_at, t.updated_at, t.user_id, t.tool_id, t.agents, t.progress, t.progress_detail, t.error_code, t.error_message, t.blobs_cleaned, t.upload_started_at, t.upload_failed_at, t.queued_at, t.processing_started_at, t.completed_at, t.failed_at, t.cancelled_at, t.expired_at, l.owner, l.attempt FROM analysis AS t CROSS JOIN analysis_lease AS l ON l.task_id = t.id
+WHERE t.status = ?1 AND +l.expires_at <= ?2
 ORDER BY l.expires_at, t.id
 LIMIT ?3
 `
@@ -470,7 +470,10 @@ type LostRow struct {
 	Attempt  int64
 }
 
-// Tasks in tm_status whose lease expired: their worker is gone.
+// Tasks in tm_status whose lease expired: their worker is gone. CROSS JOIN
+// keeps SQLite's join order: the tasks in tm_status first (the status index),
+// then their leases by key (+ keeps the expires_at index out), not every
+// expired lease (finished tasks keep theirs).
 func (q *Queries) Lost(ctx context.Context, arg LostParams) ([]LostRow, error) {
 	rows, err := q.db.QueryContext(ctx, lost, arg.TmStatus, arg.TmNow, arg.TmMaxRows)
 	if err != nil {

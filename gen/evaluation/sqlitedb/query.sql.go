@@ -349,8 +349,8 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]E
 }
 
 const lost = `-- name: Lost :many
-SELECT t.id, t.status, t.version, t.created_at, t.updated_at, t.tag, t.error_message, t.model_name, t.benchmark, t.user_id, t.started_at, t.end_date, l.owner, l.attempt FROM evaluation AS t JOIN evaluation_lease AS l ON l.task_id = t.id
-WHERE t.status = ?1 AND l.expires_at <= ?2
+SELECT t.id, t.status, t.version, t.created_at, t.updated_at, t.tag, t.error_message, t.model_name, t.benchmark, t.user_id, t.started_at, t.end_date, l.owner, l.attempt FROM evaluation AS t CROSS JOIN evaluation_lease AS l ON l.task_id = t.id
+WHERE t.status = ?1 AND +l.expires_at <= ?2
 ORDER BY l.expires_at, t.id
 LIMIT ?3
 `
@@ -367,7 +367,10 @@ type LostRow struct {
 	Attempt    int64
 }
 
-// Tasks in tm_status whose lease expired: their worker is gone.
+// Tasks in tm_status whose lease expired: their worker is gone. CROSS JOIN
+// keeps SQLite's join order: the tasks in tm_status first (the status index),
+// then their leases by key (+ keeps the expires_at index out), not every
+// expired lease (finished tasks keep theirs).
 func (q *Queries) Lost(ctx context.Context, arg LostParams) ([]LostRow, error) {
 	rows, err := q.db.QueryContext(ctx, lost, arg.TmStatus, arg.TmNow, arg.TmMaxRows)
 	if err != nil {

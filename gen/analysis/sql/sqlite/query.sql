@@ -124,8 +124,11 @@ WHERE task_id = sqlc.arg(tm_task_id) AND owner = sqlc.arg(tm_owner) AND attempt 
   AND EXISTS (SELECT 1 FROM analysis AS r WHERE r.id = analysis_lease.task_id AND r.status = sqlc.arg(tm_status));
 
 -- name: Lost :many
--- Tasks in tm_status whose lease expired: their worker is gone.
-SELECT sqlc.embed(t), l.owner, l.attempt FROM analysis AS t JOIN analysis_lease AS l ON l.task_id = t.id
-WHERE t.status = sqlc.arg(tm_status) AND l.expires_at <= sqlc.arg(tm_now)
+-- Tasks in tm_status whose lease expired: their worker is gone. CROSS JOIN
+-- keeps SQLite's join order: the tasks in tm_status first (the status index),
+-- then their leases by key (+ keeps the expires_at index out), not every
+-- expired lease (finished tasks keep theirs).
+SELECT sqlc.embed(t), l.owner, l.attempt FROM analysis AS t CROSS JOIN analysis_lease AS l ON l.task_id = t.id
+WHERE t.status = sqlc.arg(tm_status) AND +l.expires_at <= sqlc.arg(tm_now)
 ORDER BY l.expires_at, t.id
 LIMIT sqlc.arg(tm_max_rows);

@@ -95,9 +95,17 @@ func (g *generator) workerQuerySQL(e Engine) string {
 		p("WHERE l.task_id = ANY (ARRAY(SELECT r.id FROM %s AS r WHERE r.status = %s))\n", table, running)
 		p("  AND t.status = %s AND l.expires_at <= %s\n", running, g.arg(e, "tm_now", "timestamptz"))
 	} else {
-		p("-- Tasks in tm_status whose lease expired: their worker is gone.\n")
-		p("SELECT sqlc.embed(t), l.owner, l.attempt FROM %s AS t JOIN %s AS l ON l.task_id = t.id\n", table, lease)
-		p("WHERE t.status = %s AND l.expires_at <= %s\n", g.arg(e, "tm_status", "TEXT"), g.arg(e, "tm_now", "DATETIME"))
+		// CROSS JOIN makes SQLite loop over the tasks first; with a JOIN it
+		// walked the expires_at index over every expired lease (finished
+		// tasks keep theirs) and looked each task up.
+		p("-- Tasks in tm_status whose lease expired: their worker is gone. CROSS JOIN\n")
+		p("-- keeps SQLite's join order: the tasks in tm_status first (the status index),\n")
+		p("-- then their leases by key (+ keeps the expires_at index out), not every\n")
+		p("-- expired lease (finished tasks keep theirs).\n")
+		p("SELECT sqlc.embed(t), l.owner, l.attempt FROM %s AS t CROSS JOIN %s AS l ON l.task_id = t.id\n", table, lease)
+		// +l.expires_at: no index on expires_at for this term, so the lease
+		// is found by its key.
+		p("WHERE t.status = %s AND +l.expires_at <= %s\n", g.arg(e, "tm_status", "TEXT"), g.arg(e, "tm_now", "DATETIME"))
 	}
 	p("ORDER BY l.expires_at, t.id\nLIMIT %s;\n\n", g.arg(e, "tm_max_rows", pick(e == PostgreSQL, "integer", "INTEGER")))
 	return b.String()
