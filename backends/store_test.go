@@ -12,7 +12,9 @@ import (
 
 // plainDriver hides its driver's InsertMany, as a wrapper that embeds the
 // Driver interface does.
-type plainDriver struct{ backends.Driver[training.Training] }
+type plainDriver struct {
+	backends.Driver[training.Training]
+}
 
 // TestCreateManyNeedsBatchInserter: over a driver that writes one task at a
 // time, CreateMany writes nothing and says why, rather than leave a part of

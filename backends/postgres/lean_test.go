@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/taskmodel/taskmodel/backends/backendtest"
 	"github.com/taskmodel/taskmodel/backends/postgres"
 	"github.com/taskmodel/taskmodel/backends/postgres/pgtest"
 	"github.com/taskmodel/taskmodel/gen/catalog"
@@ -157,10 +158,10 @@ func TestListingPlansUsePartialIndexes(t *testing.T) {
 	conn := genericPlans(t, pool)
 	defer conn.Release()
 	var plan string
-	for _, q := range namedQueries(string(src)) {
+	for _, q := range backendtest.Queries(string(src), true) {
 		p, err := explain(ctx, conn.Conn(), q)
 		if err != nil {
-			t.Fatalf("%s: %v", q.name, err)
+			t.Fatalf("%s: %v", q.Name, err)
 		}
 		plan += p
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/taskmodel/taskmodel/backends/backendtest"
 	"github.com/taskmodel/taskmodel/backends/postgres"
 	"github.com/taskmodel/taskmodel/backends/postgres/pgtest"
 	"github.com/taskmodel/taskmodel/gen/analysis"
@@ -64,7 +65,7 @@ func TestQueryPlans(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			queries := namedQueries(string(src))
+			queries := backendtest.Queries(string(src), true)
 			if len(queries) < 10 {
 				t.Fatalf("found %d queries in %s's query.sql: the parser is broken", len(queries), m.name)
 			}
@@ -74,11 +75,11 @@ func TestQueryPlans(t *testing.T) {
 			for _, q := range queries {
 				plan, err := explain(ctx, conn.Conn(), q)
 				if err != nil {
-					t.Errorf("%s: %v", q.name, err)
+					t.Errorf("%s: %v", q.Name, err)
 					continue
 				}
 				if scan.MatchString(plan) {
-					t.Errorf("%s reads the whole %s table at %d tasks:\n%s", q.name, m.name, tasks, plan)
+					t.Errorf("%s reads the whole %s table at %d tasks:\n%s", q.Name, m.name, tasks, plan)
 				}
 			}
 		})
@@ -154,49 +155,17 @@ func fill(t *testing.T, pool *pgxpool.Pool, table string, n int) {
 	}
 }
 
-type namedQuery struct {
-	name, sql string
-	params    int
-}
-
-var (
-	sqlcArg   = regexp.MustCompile(`sqlc\.n?arg\((\w+)\)`)
-	sqlcEmbed = regexp.MustCompile(`sqlc\.embed\((\w+)\)`)
-)
-
-// namedQueries splits a sqlc query file into its queries and numbers their
-// sqlc.arg and sqlc.narg parameters as sqlc does, in order of first use;
-// sqlc.embed(t) becomes t.*.
-func namedQueries(src string) []namedQuery {
-	var out []namedQuery
-	for _, part := range strings.Split(src, "-- name: ")[1:] {
-		name, body, _ := strings.Cut(part, "\n")
-		name, _, _ = strings.Cut(name, " ")
-		num := map[string]int{}
-		body = sqlcEmbed.ReplaceAllString(body, "$1.*")
-		body = sqlcArg.ReplaceAllStringFunc(body, func(s string) string {
-			arg := sqlcArg.FindStringSubmatch(s)[1]
-			if _, ok := num[arg]; !ok {
-				num[arg] = len(num) + 1
-			}
-			return fmt.Sprintf("$%d", num[arg])
-		})
-		out = append(out, namedQuery{name: name, sql: strings.TrimSpace(body), params: len(num)})
-	}
-	return out
-}
-
 // explain returns the generic plan of q: prepared, and explained with every
 // parameter NULL (the plan does not depend on the values).
-func explain(ctx context.Context, conn *pgx.Conn, q namedQuery) (string, error) {
-	stmt := "plan_" + strings.ToLower(q.name)
-	if _, err := conn.Exec(ctx, "PREPARE "+stmt+" AS "+strings.TrimSuffix(q.sql, ";")); err != nil {
+func explain(ctx context.Context, conn *pgx.Conn, q backendtest.Query) (string, error) {
+	stmt := "plan_" + strings.ToLower(q.Name)
+	if _, err := conn.Exec(ctx, "PREPARE "+stmt+" AS "+strings.TrimSuffix(q.SQL, ";")); err != nil {
 		return "", err
 	}
 	defer conn.Exec(ctx, "DEALLOCATE "+stmt) //nolint:errcheck
 	args := ""
-	if q.params > 0 {
-		args = "(" + strings.TrimSuffix(strings.Repeat("NULL, ", q.params), ", ") + ")"
+	if q.Params > 0 {
+		args = "(" + strings.TrimSuffix(strings.Repeat("NULL, ", q.Params), ", ") + ")"
 	}
 	rows, err := conn.Query(ctx, "EXPLAIN (COSTS OFF) EXECUTE "+stmt+args)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/taskmodel/taskmodel/backends/backendtest"
 	"github.com/taskmodel/taskmodel/backends/sqlite"
 	"github.com/taskmodel/taskmodel/gen/training"
 )
@@ -47,7 +48,7 @@ func TestQueryPlans(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	queries := namedQueries(string(src))
+	queries := backendtest.Queries(string(src), false)
 	if len(queries) < 10 {
 		t.Fatalf("found %d queries: the parser is broken", len(queries))
 	}
@@ -58,44 +59,19 @@ func TestQueryPlans(t *testing.T) {
 	for _, q := range queries {
 		plan, err := explainSQLite(ctx, db, q)
 		if err != nil {
-			t.Errorf("%s: %v", q.name, err)
+			t.Errorf("%s: %v", q.Name, err)
 			continue
 		}
 		if fullScan.MatchString(plan) || expired.MatchString(plan) {
-			t.Errorf("%s reads a whole table, or every expired lease, at 20,000 tasks:\n%s", q.name, plan)
+			t.Errorf("%s reads a whole table, or every expired lease, at 20,000 tasks:\n%s", q.Name, plan)
 		}
 	}
 }
 
-type namedQuery struct {
-	name, sql string
-	params    int
-}
-
-var (
-	sqlcArg   = regexp.MustCompile(`sqlc\.n?arg\((\w+)\)`)
-	sqlcEmbed = regexp.MustCompile(`sqlc\.embed\((\w+)\)`)
-)
-
-// namedQueries splits a sqlc query file into its queries, with each
-// sqlc.arg and sqlc.narg a positional parameter and sqlc.embed(t) t.*.
-func namedQueries(src string) []namedQuery {
-	var out []namedQuery
-	for _, part := range strings.Split(src, "-- name: ")[1:] {
-		name, body, _ := strings.Cut(part, "\n")
-		name, _, _ = strings.Cut(name, " ")
-		n := len(sqlcArg.FindAllString(body, -1))
-		body = sqlcEmbed.ReplaceAllString(body, "$1.*")
-		body = sqlcArg.ReplaceAllString(body, "?")
-		out = append(out, namedQuery{name: name, sql: strings.TrimSpace(body), params: n})
-	}
-	return out
-}
-
 // explainSQLite returns the plan of q with every parameter NULL.
-func explainSQLite(ctx context.Context, db *sql.DB, q namedQuery) (string, error) {
-	args := make([]any, q.params)
-	rows, err := db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+strings.TrimSuffix(q.sql, ";"), args...)
+func explainSQLite(ctx context.Context, db *sql.DB, q backendtest.Query) (string, error) {
+	args := make([]any, q.Params)
+	rows, err := db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+strings.TrimSuffix(q.SQL, ";"), args...)
 	if err != nil {
 		return "", err
 	}
