@@ -42,3 +42,30 @@ func Example() {
 	// 1  -> CREATED ( by api)
 	// 2 CREATED -> UPLOADING (request_upload_urls by api)
 }
+
+// A bulk create: every task is validated before any is written, and the
+// batch is written all or none (one statement on PostgreSQL).
+func ExampleStore_CreateMany() {
+	ctx := context.Background()
+	store := backends.NewStore[analysis.Task, analysis.Event](memory.New[analysis.Task]())
+	batch := func(tools ...string) []*analysis.Task {
+		var out []*analysis.Task
+		for _, tool := range tools {
+			x := analysis.NewTask()
+			x.UserID, x.ToolID, x.Agents = "u1", tool, []string{"unified-profiler"}
+			out = append(out, x)
+		}
+		return out
+	}
+	tasks, err := store.CreateMany(ctx, batch("profile-my-data", "score-risk"), backends.Meta{Actor: "import"})
+	fmt.Println(len(tasks), tasks[0].Status, tasks[1].ToolID, err)
+
+	// One invalid task (no tool_id) and nothing is written.
+	_, err = store.CreateMany(ctx, batch("profile-my-data", ""), backends.Meta{Actor: "import"})
+	fmt.Println(errors.Is(err, tasktype.ErrValidation))
+	fmt.Println(err)
+	// Output:
+	// 2 CREATED score-risk <nil>
+	// true
+	// tasks[1]: invalid Task: tool_id: must be at least 1 characters (got 0)
+}
