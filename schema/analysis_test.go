@@ -215,7 +215,7 @@ func TestAnalysisJSON(t *testing.T) {
 	}
 	empty := analysis.NewTask()
 	err := empty.Validate()
-	want := "invalid Task: tool_id: must be at least 1 characters (got 0); agents: must have at least 1 items (got 0)"
+	want := "invalid Task: tool_id: must be at least 1 character (got 0); agents: must have at least 1 item (got 0)"
 	if err == nil || err.Error() != want {
 		t.Fatalf("Validate() = %v\nwant %s", err, want)
 	}

@@ -97,11 +97,11 @@ func fieldError(fe validator.FieldError) *tasktype.FieldError {
 		case reflect.String:
 			out.Rule = fe.Tag() + "_len"
 			n := utf8.RuneCountInString(fmt.Sprint(fe.Value()))
-			out.Message = fmt.Sprintf("must be %s %s characters (got %d)", bound, param, n)
+			out.Message = fmt.Sprintf("must be %s %s %s (got %d)", bound, param, plural(param, "character"), n)
 		case reflect.Slice, reflect.Array, reflect.Map:
 			out.Rule = fe.Tag() + "_items"
 			n := reflect.ValueOf(fe.Value()).Len()
-			out.Message = fmt.Sprintf("must have %s %s items (got %d)", bound, param, n)
+			out.Message = fmt.Sprintf("must have %s %s %s (got %d)", bound, param, plural(param, "item"), n)
 		default:
 			out.Rule = map[string]string{"max": "le", "min": "ge"}[fe.Tag()]
 			out.Message = fmt.Sprintf("must be %s %s (got %v)", bound, param, fe.Value())
@@ -231,4 +231,12 @@ func locateField(data []byte, v any, err error) error {
 		}
 	}
 	return err
+}
+
+// plural returns noun for a count of "1", else noun + "s".
+func plural(count, noun string) string {
+	if count == "1" {
+		return noun
+	}
+	return noun + "s"
 }

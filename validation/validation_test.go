@@ -42,7 +42,7 @@ func TestStruct(t *testing.T) {
 		{"valid", item{Name: "ok", Ratio: 0.5}, ""},
 		{"multi-byte within limit", item{Name: "ééééé", Ratio: 0.5}, ""},
 		{"too long", item{Name: "éééééé", Ratio: 0.5}, "invalid item: name: must be at most 5 characters (got 6)"},
-		{"too short", item{Ratio: 0.5}, "invalid item: name: must be at least 1 characters (got 0)"},
+		{"too short", item{Ratio: 0.5}, "invalid item: name: must be at least 1 character (got 0)"},
 		{"bounds", item{Name: "x", Count: 11, Ratio: 1}, "invalid item: count: must be ≤ 10 (got 11); ratio: must be < 1 (got 1)"},
 		{"lower bounds", item{Name: "x", Count: -1, Ratio: 0}, "invalid item: count: must be ≥ 0 (got -1); ratio: must be > 0 (got 0)"},
 		{"items", item{Name: "x", Ratio: 0.5, Tags: []string{"a", "b", "c"}}, "invalid item: tags: must have at most 2 items (got 3)"},

@@ -234,9 +234,9 @@ export interface Task {
   updated_at: string;
   /** Owner of the task. (at most 255 characters) */
   user_id: string;
-  /** Tool the analysis runs, e.g. profile-my-data. (at least 1 characters, at most 255 characters) */
+  /** Tool the analysis runs, e.g. profile-my-data. (at least 1 character, at most 255 characters) */
   tool_id: string;
-  /** Agents to run, in order, e.g. unified-profiler, score-risk. (at least 1 items) */
+  /** Agents to run, in order, e.g. unified-profiler, score-risk. (at least 1 item) */
   agents: string[];
   /** Progress percent (0-100); set from the status's progress. (≥ 0, ≤ 100) */
   progress: number;
@@ -276,9 +276,9 @@ export interface TaskResponse extends Task {
 export interface CreateTaskRequest {
   /** The model (optional: the default model). */
   task_type?: typeof TASK_TYPE;
-  /** Tool the analysis runs, e.g. profile-my-data. (at least 1 characters, at most 255 characters) */
+  /** Tool the analysis runs, e.g. profile-my-data. (at least 1 character, at most 255 characters) */
   tool_id: string;
-  /** Agents to run, in order, e.g. unified-profiler, score-risk. (at least 1 items) */
+  /** Agents to run, in order, e.g. unified-profiler, score-risk. (at least 1 item) */
   agents: string[];
 }
 

@@ -246,10 +246,10 @@ func limitsText(f *spec.Field) string {
 	var parts []string
 	k := f.Type.Kind
 	if f.MinLen != nil {
-		parts = append(parts, fmt.Sprintf("at least %d characters", *f.MinLen))
+		parts = append(parts, fmt.Sprintf("at least %d %s", *f.MinLen, plural(*f.MinLen, "character")))
 	}
 	if f.MaxLen != nil {
-		parts = append(parts, fmt.Sprintf("at most %d characters", *f.MaxLen))
+		parts = append(parts, fmt.Sprintf("at most %d %s", *f.MaxLen, plural(*f.MaxLen, "character")))
 	}
 	for _, x := range []struct {
 		op string
@@ -260,10 +260,10 @@ func limitsText(f *spec.Field) string {
 		}
 	}
 	if f.MinItems != nil {
-		parts = append(parts, fmt.Sprintf("at least %d items", *f.MinItems))
+		parts = append(parts, fmt.Sprintf("at least %d %s", *f.MinItems, plural(*f.MinItems, "item")))
 	}
 	if f.MaxItems != nil {
-		parts = append(parts, fmt.Sprintf("at most %d items", *f.MaxItems))
+		parts = append(parts, fmt.Sprintf("at most %d %s", *f.MaxItems, plural(*f.MaxItems, "item")))
 	}
 	switch k {
 	case spec.KindTime:
@@ -400,4 +400,12 @@ func wrap(text string, width int) []string {
 		lines = append(lines, line)
 	}
 	return lines
+}
+
+// plural returns noun for a count of 1, else noun + "s".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return noun
+	}
+	return noun + "s"
 }
