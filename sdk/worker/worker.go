@@ -96,8 +96,12 @@ type Pool[T any, E ~string, PT Model[T, E]] struct {
 	running sync.WaitGroup
 	inRun   atomic.Bool // Run is running: a second concurrent Run is refused
 
-	mu     sync.Mutex
-	active map[uuid.UUID]context.CancelCauseFunc // the running tasks, for checkCancels
+	mu sync.Mutex
+	// active is the running tasks, for checkCancels. An entry is one run of
+	// a task: a task lost and requeued may run again in this pool while
+	// its earlier run is still returning, and each run removes and cancels
+	// only its own entry.
+	active map[uuid.UUID]*activeRun
 }
 
 // job is a claimed task for a runner.
@@ -153,6 +157,10 @@ func New[T any, E ~string, PT Model[T, E]](eng *engine.Engine[T, E, PT], handler
 	def(&cfg.Heartbeat, spec.Lease/3)
 	def(&cfg.RescueInterval, spec.Lease)
 	def(&cfg.ShutdownGrace, 10*time.Second)
+	if cfg.Heartbeat >= spec.Lease {
+		return nil, &tasktype.FieldError{Field: "heartbeat", Rule: "lt", Value: cfg.Heartbeat.String(),
+			Message: fmt.Sprintf("must be shorter than the worker section's lease (%s)", spec.Lease)}
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -161,7 +169,7 @@ func New[T any, E ~string, PT Model[T, E]](eng *engine.Engine[T, E, PT], handler
 		log:    cfg.Logger.With("worker", cfg.Owner),
 		slots:  make(chan struct{}, cfg.Concurrency),
 		wake:   make(chan struct{}, 1),
-		active: map[uuid.UUID]context.CancelCauseFunc{},
+		active: map[uuid.UUID]*activeRun{},
 	}, nil
 }
 
@@ -319,11 +327,14 @@ func (p *Pool[T, E, PT]) run(work context.Context, x *T, lease backends.Lease) {
 	ctx, cancel := context.WithCancelCause(work)
 	defer cancel(nil)
 	p.mu.Lock()
-	p.active[id] = cancel
+	me := &activeRun{cancel: cancel}
+	p.active[id] = me
 	p.mu.Unlock()
 	defer func() {
 		p.mu.Lock()
-		delete(p.active, id)
+		if p.active[id] == me {
+			delete(p.active, id)
+		}
 		p.mu.Unlock()
 	}()
 	prog := &Progress[T]{report: p.eng.ProgressFrom, cur: x}
@@ -428,7 +439,7 @@ func (p *Pool[T, E, PT]) watch(ctx context.Context, cancel context.CancelCauseFu
 	// One timer: most tasks end before it fires.
 	held := time.Now() // the lease runs at least until held + Lease
 	nextBeat := held.Add(p.cfg.Heartbeat)
-	timer := time.NewTimer(p.cfg.Heartbeat)
+	timer := time.NewTimer(min(p.cfg.Heartbeat, p.spec.Lease))
 	defer timer.Stop()
 	for {
 		select {
@@ -483,6 +494,9 @@ func (p *Pool[T, E, PT]) cancelLoop(stop <-chan struct{}) {
 // keysBatch bounds the ids of one Keys query.
 const keysBatch = 1000
 
+// activeRun is one run of a task, in Pool.active.
+type activeRun struct{ cancel context.CancelCauseFunc }
+
 // checkCancels reads the running tasks' statuses and cancels the handler of
 // each task that left the running status or is gone: one query per 1000
 // running tasks with a backends.KeyReader driver (every driver here), one
@@ -490,19 +504,15 @@ const keysBatch = 1000
 // reads of its own.
 func (p *Pool[T, E, PT]) checkCancels(ctx context.Context) {
 	p.mu.Lock()
+	runs := make(map[uuid.UUID]*activeRun, len(p.active))
 	ids := make([]uuid.UUID, 0, len(p.active))
-	for id := range p.active {
+	for id, r := range p.active {
+		runs[id] = r
 		ids = append(ids, id)
 	}
 	p.mu.Unlock()
-	stop := func(id uuid.UUID) {
-		p.mu.Lock()
-		cancel := p.active[id]
-		p.mu.Unlock()
-		if cancel != nil {
-			cancel(errCancelled)
-		}
-	}
+	// Cancel the run read here, never one that started since.
+	stop := func(id uuid.UUID) { runs[id].cancel(errCancelled) }
 	kr, ok := p.driver.(backends.KeyReader)
 	if !ok {
 		for _, id := range ids {

@@ -2,6 +2,7 @@ package worker_test
 
 import (
 	"context"
+	"fmt"
 	"errors"
 	"strings"
 	"sync"
@@ -411,6 +412,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{"nil handler", newEngine(d, backendtest.NewClock()), nil, worker.Config{}, "handler is nil"},
 		{"negative", newEngine(d, backendtest.NewClock()), h, worker.Config{Concurrency: -1}, "must not be negative"},
 		{"long owner", newEngine(d, backendtest.NewClock()), h, worker.Config{Owner: strings.Repeat("o", 201)}, "owner"},
+		{"heartbeat as long as the lease", newEngine(d, backendtest.NewClock()), h, worker.Config{Heartbeat: analysis.Worker.Lease}, "heartbeat: must be shorter than the worker section's lease"},
 	} {
 		if _, err := worker.New(tc.e, tc.h, tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want an error containing %q", tc.name, err, tc.want)
@@ -536,5 +538,73 @@ func TestRunAgain(t *testing.T) {
 	}
 	if ran.Load() == 0 {
 		t.Fatal("no handler ran")
+	}
+}
+
+// TestRequeuedTaskRunsAgainInOnePool: a task whose lease was lost is
+// requeued and claimed again by the same pool while its first run is still
+// returning. The first run's end must not take the second run out of the
+// cancellation checks: a cancel by another process still reaches the second
+// handler at the next check.
+func TestRequeuedTaskRunsAgainInOnePool(t *testing.T) {
+	for _, b := range sdktest.TrainingBackends {
+		t.Run(b.Name, func(t *testing.T) {
+			d := b.Open(t)
+			clock := backendtest.NewClock()
+			e := engine.New[training.Training, training.Event](d, engine.WithClock(clock.Now), engine.WithWorker(training.Worker))
+			started := make(chan int, 2)
+			release := make(chan struct{})
+			second := make(chan error, 1)
+			var runs atomic.Int32
+			p, err := worker.New(e, func(ctx context.Context, x *training.Training, _ *worker.Progress[training.Training]) error {
+				switch runs.Add(1) {
+				case 1:
+					started <- 1
+					<-release // ignores its context, as a slow handler may
+					return nil
+				default:
+					started <- 2
+					<-ctx.Done()
+					second <- context.Cause(ctx)
+					return ctx.Err()
+				}
+			}, worker.Config{Concurrency: 2, PollInterval: 10 * time.Millisecond, CancelCheck: 20 * time.Millisecond, NoRescue: true, ShutdownGrace: time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			x, err := e.Create(ctx, training.NewTraining(), engine.Meta{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, stop := context.WithCancel(ctx)
+			done := make(chan struct{})
+			go func() { defer close(done); _ = p.Run(c) }()
+			defer func() { stop(); <-done }()
+			if n := <-started; n != 1 {
+				t.Fatalf("run %d started first", n)
+			}
+			clock.Advance(training.Worker.Lease + time.Second)
+			if r, err := p.Rescue(ctx); err != nil || r.Requeued != 1 {
+				t.Fatalf("rescue %+v, %v; want 1 requeued", r, err)
+			}
+			select {
+			case <-started:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the requeued task was not claimed again")
+			}
+			close(release) // the first run ends while the second runs
+			time.Sleep(100 * time.Millisecond)
+			if _, err := engine.New[training.Training, training.Event](d, engine.WithClock(clock.Now), engine.WithWorker(training.Worker)).Cancel(ctx, x.ID, engine.Meta{Actor: "alice"}); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case cause := <-second:
+				if !strings.Contains(fmt.Sprint(cause), "cancelled") {
+					t.Errorf("the second run stopped for %v, want the cancellation", cause)
+				}
+			case <-time.After(3 * time.Second):
+				t.Fatal("the second run did not see the cancel within 3 s")
+			}
+		})
 	}
 }
