@@ -250,6 +250,9 @@ var workerSQLite string
 //go:embed sql/sqlite/changes.sql
 var changesSQLite string
 
+//go:embed sql/sqlite/lean_worker.sql
+var leanWorkerSQLite string
+
 // Migrations returns the schema migrations of the model for an engine,
 // "postgresql" or "sqlite", in order; nil for another engine.
 func Migrations(engine string) []tasktype.Migration {
@@ -287,6 +290,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "dataset_upload/0003_changes",
 			SQL:  changesSQLite,
+		}, {
+			Name: "dataset_upload/0007_worker_lean_writes",
+			SQL:  leanWorkerSQLite,
 		}}
 	}
 	return nil

@@ -105,7 +105,7 @@ var migrationList = []migration{
 	{file: "listen", name: "0004_listen_gate", render: (*generator).listenGateSQL, pgOnly: true},
 	{file: "history", name: "0005_history_seq", render: (*generator).historySeqSQL, pgOnly: true, sqlc: true},
 	{file: "lean", name: "0006_lean_writes", render: (*generator).leanWritesSQL, pgOnly: true},
-	{file: "lean_worker", name: "0007_worker_lean_writes", render: (*generator).leanWorkerWritesSQL, worker: true, pgOnly: true},
+	{file: "lean_worker", name: "0007_worker_lean_writes", render: (*generator).leanWorkerWritesSQL, worker: true},
 }
 
 // migrationsFor returns the migrations of a model for an engine, in order.

@@ -49,13 +49,23 @@ func (g *generator) leanWritesSQL(Engine) []byte {
 	return []byte(b.String())
 }
 
-// leanWorkerWritesSQL renders 0007_worker_lean_writes.
-func (g *generator) leanWorkerWritesSQL(Engine) []byte {
+// leanWorkerWritesSQL renders 0007_worker_lean_writes. On SQLite it only
+// drops the lease index on expires_at, which Lost no longer reads there
+// either; SQLite keeps its foreign keys.
+func (g *generator) leanWorkerWritesSQL(e Engine) []byte {
 	table, _ := Table(g.m)
+	lease := LeaseTable(table)
 	var b strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	if e != PostgreSQL {
+		p("%s\n-- Leaner writes of model %q for %s, worker leases.\n\n", SQLHeader, g.m.Name, e)
+		p("-- Lost reads the tasks in the running status first and their leases by key,\n")
+		p("-- so the index on expires_at serves no query: without it a claim and a\n")
+		p("-- heartbeat write one index entry fewer.\n")
+		p("DROP INDEX %s_expires_at_idx;\n", lease)
+		return []byte(b.String())
+	}
 	p("%s\n-- Leaner writes of model %q for postgresql, worker leases: as 0006_lean_writes\n-- does for the history table.\n\n", SQLHeader, g.m.Name)
-	lease := LeaseTable(table)
 	g.leanChildSQL(p, table, lease)
 	p("\n-- Lost reads the running tasks through the status index and their leases by\n")
 	p("-- key, so the index on expires_at serves no query. Without it a claim\n")
