@@ -143,22 +143,30 @@ func (s *Store[T, E, PT]) clock() time.Time { return s.now().UTC().Truncate(time
 // version 1, created_at and updated_at), validates it and writes it. It
 // returns the stored task.
 func (s *Store[T, E, PT]) Create(ctx context.Context, task *T, meta Meta) (*T, error) {
+	next, h, err := s.stamp(task, s.clock(), meta)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.driver.Insert(ctx, next, h); err != nil {
+		return nil, err
+	}
+	return next, nil
+}
+
+// stamp returns a copy of task as Create stores it (its id, or a new one,
+// the initial status, version 1, created at at), validated, with its first
+// history row.
+func (s *Store[T, E, PT]) stamp(task *T, at time.Time, meta Meta) (*T, History, error) {
 	next := *task
 	id := PT(&next).Key().ID
 	if id == uuid.Nil {
 		id = s.newID()
 	}
-	at := s.clock()
 	PT(&next).Init(id, at)
 	if err := PT(&next).Validate(); err != nil {
-		return nil, err
+		return nil, History{}, err
 	}
-	k := PT(&next).Key()
-	h := History{Seq: 1, To: k.Status, At: at, Attempt: meta.Attempt, Actor: meta.Actor, Message: meta.Message}
-	if err := s.driver.Insert(ctx, &next, h); err != nil {
-		return nil, err
-	}
-	return &next, nil
+	return &next, History{Seq: 1, To: PT(&next).Key().Status, At: at, Attempt: meta.Attempt, Actor: meta.Actor, Message: meta.Message}, nil
 }
 
 // CreateMany creates many tasks as Create does, all or none, at one time
@@ -181,17 +189,10 @@ func (s *Store[T, E, PT]) CreateMany(ctx context.Context, tasks []*T, meta Meta)
 		if task == nil {
 			return nil, &tasktype.FieldError{Field: fmt.Sprintf("tasks[%d]", i), Rule: "required", Message: "must not be nil"}
 		}
-		next := *task
-		id := PT(&next).Key().ID
-		if id == uuid.Nil {
-			id = s.newID()
-		}
-		PT(&next).Init(id, at)
-		if err := PT(&next).Validate(); err != nil {
+		var err error
+		if out[i], hs[i], err = s.stamp(task, at, meta); err != nil {
 			return nil, fmt.Errorf("tasks[%d]: %w", i, err)
 		}
-		out[i] = &next
-		hs[i] = History{Seq: 1, To: PT(&next).Key().Status, At: at, Attempt: meta.Attempt, Actor: meta.Actor, Message: meta.Message}
 	}
 	if len(out) == 0 {
 		return out, nil

@@ -54,20 +54,7 @@ func (d *Driver[T, PT]) decode(e *entry) (*T, error) {
 
 // Insert implements backends.Driver.
 func (d *Driver[T, PT]) Insert(ctx context.Context, task *T, h backends.History) error {
-	data, err := json.Marshal(task)
-	if err != nil {
-		return err
-	}
-	k := PT(task).Key()
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if _, ok := d.tasks[k.ID]; ok {
-		return tasktype.ErrDuplicate
-	}
-	h.Seq = 1
-	d.tasks[k.ID] = &entry{task: data, key: k, history: []backends.History{h}}
-	d.order = append(d.order, k.ID)
-	return nil
+	return d.InsertMany(ctx, []*T{task}, []backends.History{h})
 }
 
 // Keys implements backends.KeyReader.

@@ -99,12 +99,12 @@ func endToEnd(b *testing.B, wd backends.WorkDriver[training.Training], conc int,
 			go func() {
 				defer wg.Done()
 				for {
-					// Take the next batch of up to batch tasks.
-					end := next.Add(int64(batch))
-					k := min(int64(batch), n-(end-int64(batch)))
-					if k <= 0 {
+					// Take the next batch: tasks [first, first+k) of n.
+					first := next.Add(int64(batch)) - int64(batch)
+					if first >= n {
 						return
 					}
+					k := min(int64(batch), n-first)
 					var err error
 					if batch == 1 {
 						_, err = e.Create(context.Background(), training.NewTraining(), engine.Meta{Actor: "bench"})

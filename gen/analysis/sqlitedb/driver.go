@@ -39,51 +39,7 @@ var _ backends.Driver[analysis.Task] = (*Driver)(nil)
 
 // Insert writes a new task and its first history row.
 func (d *Driver) Insert(ctx context.Context, x *analysis.Task, h backends.History) error {
-	jAgents, err := backends.JSONList(x.Agents)
-	if err != nil {
-		return fmt.Errorf("agents: %w", err)
-	}
-	jProgressDetail, err := backends.JSONPointer(x.ProgressDetail)
-	if err != nil {
-		return fmt.Errorf("progress_detail: %w", err)
-	}
-	return d.inTx(ctx, func(q *Queries) error {
-		if err := q.Insert(ctx, InsertParams{
-			Agents:              string(jAgents),
-			BlobsCleaned:        x.BlobsCleaned,
-			CancelledAt:         backends.UTC(x.CancelledAt),
-			CompletedAt:         backends.UTC(x.CompletedAt),
-			CreatedAt:           x.CreatedAt.UTC(),
-			ErrorCode:           (*string)(x.ErrorCode),
-			ErrorMessage:        x.ErrorMessage,
-			ExpiredAt:           backends.UTC(x.ExpiredAt),
-			FailedAt:            backends.UTC(x.FailedAt),
-			ID:                  x.ID,
-			ProcessingStartedAt: backends.UTC(x.ProcessingStartedAt),
-			Progress:            x.Progress,
-			ProgressDetail:      backends.TextPointer(jProgressDetail),
-			QueuedAt:            backends.UTC(x.QueuedAt),
-			Status:              string(x.Status),
-			ToolID:              x.ToolID,
-			UpdatedAt:           x.UpdatedAt.UTC(),
-			UploadFailedAt:      backends.UTC(x.UploadFailedAt),
-			UploadStartedAt:     backends.UTC(x.UploadStartedAt),
-			UserID:              x.UserID,
-			Version:             x.Version,
-		}); err != nil {
-			return classify(err)
-		}
-		return q.InsertHistory(ctx, InsertHistoryParams{
-			TmActor:      h.Actor,
-			TmAt:         h.At.UTC(),
-			TmAttempt:    int64(h.Attempt),
-			TmEvent:      nil,
-			TmFromStatus: nil,
-			TmMessage:    h.Message,
-			TmTaskID:     x.ID,
-			TmToStatus:   string(x.Status),
-		})
-	})
+	return d.InsertMany(ctx, []*analysis.Task{x}, []backends.History{h})
 }
 
 // InsertMany writes new tasks and their first history rows in one

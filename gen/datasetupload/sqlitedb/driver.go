@@ -39,34 +39,7 @@ var _ backends.Driver[datasetupload.DatasetUpload] = (*Driver)(nil)
 
 // Insert writes a new task and its first history row.
 func (d *Driver) Insert(ctx context.Context, x *datasetupload.DatasetUpload, h backends.History) error {
-	return d.inTx(ctx, func(q *Queries) error {
-		if err := q.Insert(ctx, InsertParams{
-			CreatedAt:        x.CreatedAt.UTC(),
-			DatasetName:      x.DatasetName,
-			EndDate:          backends.UTC(x.EndDate),
-			ErrorMessage:     x.ErrorMessage,
-			ID:               x.ID,
-			RecordsProcessed: x.RecordsProcessed,
-			StartedAt:        backends.UTC(x.StartedAt),
-			Status:           string(x.Status),
-			Tag:              x.Tag,
-			UpdatedAt:        x.UpdatedAt.UTC(),
-			UserID:           x.UserID,
-			Version:          x.Version,
-		}); err != nil {
-			return classify(err)
-		}
-		return q.InsertHistory(ctx, InsertHistoryParams{
-			TmActor:      h.Actor,
-			TmAt:         h.At.UTC(),
-			TmAttempt:    int64(h.Attempt),
-			TmEvent:      nil,
-			TmFromStatus: nil,
-			TmMessage:    h.Message,
-			TmTaskID:     x.ID,
-			TmToStatus:   string(x.Status),
-		})
-	})
+	return d.InsertMany(ctx, []*datasetupload.DatasetUpload{x}, []backends.History{h})
 }
 
 // InsertMany writes new tasks and their first history rows in one

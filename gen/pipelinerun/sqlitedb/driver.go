@@ -39,54 +39,7 @@ var _ backends.Driver[pipelinerun.PipelineRun] = (*Driver)(nil)
 
 // Insert writes a new task and its first history row.
 func (d *Driver) Insert(ctx context.Context, x *pipelinerun.PipelineRun, h backends.History) error {
-	jEnvironment, err := backends.JSONNullable(x.Environment, false)
-	if err != nil {
-		return fmt.Errorf("environment: %w", err)
-	}
-	return d.inTx(ctx, func(q *Queries) error {
-		if err := q.Insert(ctx, InsertParams{
-			CPUPercent:     x.CPUPercent,
-			CodeVersion:    x.CodeVersion,
-			CreatedAt:      x.CreatedAt.UTC(),
-			CurrentSubtask: x.CurrentSubtask,
-			EndedAt:        backends.UTC(x.EndedAt),
-			Environment:    backends.TextPointer(jEnvironment),
-			ErrorDetail:    x.ErrorDetail,
-			ErrorMessage:   x.ErrorMessage,
-			GitCommit:      x.GitCommit,
-			Hostname:       x.Hostname,
-			ID:             x.ID,
-			LogFilename:    x.LogFilename,
-			LogPath:        x.LogPath,
-			MemoryMB:       x.MemoryMB,
-			Message:        x.Message,
-			OverallPercent: x.OverallPercent,
-			PID:            x.PID,
-			PPID:           x.PPID,
-			ScriptFilename: x.ScriptFilename,
-			ScriptPath:     x.ScriptPath,
-			Stage:          x.Stage,
-			StartedAt:      backends.UTC(x.StartedAt),
-			Status:         string(x.Status),
-			Task:           x.Task,
-			TotalSubtasks:  x.TotalSubtasks,
-			UpdatedAt:      x.UpdatedAt.UTC(),
-			UserName:       x.UserName,
-			Version:        x.Version,
-		}); err != nil {
-			return classify(err)
-		}
-		return q.InsertHistory(ctx, InsertHistoryParams{
-			TmActor:      h.Actor,
-			TmAt:         h.At.UTC(),
-			TmAttempt:    int64(h.Attempt),
-			TmEvent:      nil,
-			TmFromStatus: nil,
-			TmMessage:    h.Message,
-			TmTaskID:     x.ID,
-			TmToStatus:   string(x.Status),
-		})
-	})
+	return d.InsertMany(ctx, []*pipelinerun.PipelineRun{x}, []backends.History{h})
 }
 
 // InsertMany writes new tasks and their first history rows in one

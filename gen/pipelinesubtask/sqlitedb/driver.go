@@ -39,37 +39,7 @@ var _ backends.Driver[pipelinesubtask.PipelineSubtask] = (*Driver)(nil)
 
 // Insert writes a new task and its first history row.
 func (d *Driver) Insert(ctx context.Context, x *pipelinesubtask.PipelineSubtask, h backends.History) error {
-	return d.inTx(ctx, func(q *Queries) error {
-		if err := q.Insert(ctx, InsertParams{
-			CreatedAt:     x.CreatedAt.UTC(),
-			EndedAt:       backends.UTC(x.EndedAt),
-			ErrorMessage:  x.ErrorMessage,
-			ID:            x.ID,
-			ItemsComplete: x.ItemsComplete,
-			ItemsTotal:    x.ItemsTotal,
-			Message:       x.Message,
-			Name:          x.Name,
-			Percent:       x.Percent,
-			RunID:         x.RunID,
-			StartedAt:     backends.UTC(x.StartedAt),
-			Status:        string(x.Status),
-			SubtaskNumber: x.SubtaskNumber,
-			UpdatedAt:     x.UpdatedAt.UTC(),
-			Version:       x.Version,
-		}); err != nil {
-			return classify(err)
-		}
-		return q.InsertHistory(ctx, InsertHistoryParams{
-			TmActor:      h.Actor,
-			TmAt:         h.At.UTC(),
-			TmAttempt:    int64(h.Attempt),
-			TmEvent:      nil,
-			TmFromStatus: nil,
-			TmMessage:    h.Message,
-			TmTaskID:     x.ID,
-			TmToStatus:   string(x.Status),
-		})
-	})
+	return d.InsertMany(ctx, []*pipelinesubtask.PipelineSubtask{x}, []backends.History{h})
 }
 
 // InsertMany writes new tasks and their first history rows in one

@@ -39,47 +39,7 @@ var _ backends.Driver[stage.StageState] = (*Driver)(nil)
 
 // Insert writes a new task and its first history row.
 func (d *Driver) Insert(ctx context.Context, x *stage.StageState, h backends.History) error {
-	jHistory, err := backends.JSONList(x.History)
-	if err != nil {
-		return fmt.Errorf("history: %w", err)
-	}
-	jResult, err := backends.JSONPointer(x.Result)
-	if err != nil {
-		return fmt.Errorf("result: %w", err)
-	}
-	jCheckpoint, err := backends.JSONNullable(x.Checkpoint, false)
-	if err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	return d.inTx(ctx, func(q *Queries) error {
-		if err := q.Insert(ctx, InsertParams{
-			Attempts:   x.Attempts,
-			Checkpoint: backends.TextPointer(jCheckpoint),
-			CreatedAt:  x.CreatedAt.UTC(),
-			EndedAt:    backends.UTC(x.EndedAt),
-			History:    string(jHistory),
-			ID:         x.ID,
-			Result:     backends.TextPointer(jResult),
-			StageName:  x.StageName,
-			StartedAt:  backends.UTC(x.StartedAt),
-			Status:     string(x.Status),
-			TaskID:     x.TaskID,
-			UpdatedAt:  x.UpdatedAt.UTC(),
-			Version:    x.Version,
-		}); err != nil {
-			return classify(err)
-		}
-		return q.InsertHistory(ctx, InsertHistoryParams{
-			TmActor:      h.Actor,
-			TmAt:         h.At.UTC(),
-			TmAttempt:    int64(h.Attempt),
-			TmEvent:      nil,
-			TmFromStatus: nil,
-			TmMessage:    h.Message,
-			TmTaskID:     x.ID,
-			TmToStatus:   string(x.Status),
-		})
-	})
+	return d.InsertMany(ctx, []*stage.StageState{x}, []backends.History{h})
 }
 
 // InsertMany writes new tasks and their first history rows in one

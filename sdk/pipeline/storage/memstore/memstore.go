@@ -60,13 +60,7 @@ type runs struct {
 
 // Insert implements backends.Driver.
 func (r runs) Insert(ctx context.Context, x *storage.Run, h backends.History) error {
-	r.s.mu.Lock()
-	defer r.s.mu.Unlock()
-	if err := r.Driver.Insert(ctx, x, h); err != nil {
-		return err
-	}
-	r.s.runIDs = append(r.s.runIDs, x.ID)
-	return nil
+	return r.InsertMany(ctx, []*storage.Run{x}, []backends.History{h})
 }
 
 // InsertMany implements backends.BatchInserter: all the runs or none, each
@@ -92,17 +86,7 @@ type subtasks struct {
 
 // Insert implements backends.Driver.
 func (d subtasks) Insert(ctx context.Context, x *storage.Subtask, h backends.History) error {
-	d.s.mu.Lock()
-	defer d.s.mu.Unlock()
-	k := subKey{x.RunID, x.SubtaskNumber}
-	if _, ok := d.s.subIDs[k]; ok {
-		return tasktype.ErrDuplicate
-	}
-	if err := d.Driver.Insert(ctx, x, h); err != nil {
-		return err
-	}
-	d.s.subIDs[k] = x.ID
-	return nil
+	return d.InsertMany(ctx, []*storage.Subtask{x}, []backends.History{h})
 }
 
 // InsertMany implements backends.BatchInserter: all the subtasks or none,

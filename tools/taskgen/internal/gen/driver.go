@@ -134,10 +134,9 @@ func (g *generator) driverFile(f *jen.File, e Engine) {
 	}
 
 	// Insert.
-	pre, vals := encode(nil, false)
 	var insertBody []jen.Code
-	insertBody = append(insertBody, pre...)
 	if pg {
+		pre, vals := encode(nil, false)
 		vals[jen.Id("TmActor")] = jen.Id("r").Dot("Actor")
 		vals[jen.Id("TmMessage")] = jen.Id("r").Dot("Message")
 		// Insert hands the task to the group; a lone create (insertOne)
@@ -156,13 +155,9 @@ func (g *generator) driverFile(f *jen.File, e Engine) {
 			})))),
 		}
 	} else {
-		insertBody = append(insertBody,
-			jen.Return(jen.Id("d").Dot("inTx").Call(jen.Id("ctx"), jen.Func().Params(jen.Id("q").Op("*").Id("Queries")).Error().Block(
-				jen.If(jen.Err().Op(":=").Id("q").Dot("Insert").Call(jen.Id("ctx"), jen.Id("InsertParams").Values(vals)), jen.Err().Op("!=").Nil()).Block(
-					jen.Return(jen.Id("classify").Call(jen.Err()))),
-				jen.Return(jen.Id("q").Dot("InsertHistory").Call(jen.Id("ctx"), g.histParams(jen.Id("x").Dot("ID"), jen.Nil(), jen.String().Parens(jen.Id("x").Dot("Status")), jen.Nil()))),
-			))),
-		)
+		// A lone create is a batch of one (InsertMany, below).
+		insertBody = []jen.Code{jen.Return(jen.Id("d").Dot("InsertMany").Call(jen.Id("ctx"),
+			jen.Index().Op("*").Add(T).Values(jen.Id("x")), jen.Index().Qual(pkgBackends, "History").Values(jen.Id("h"))))}
 	}
 	f.Comment("Insert writes a new task and its first history row.")
 	f.Func().Params(jen.Id("d").Op("*").Id("Driver")).Id("Insert").Params(
@@ -245,7 +240,7 @@ func (g *generator) driverFile(f *jen.File, e Engine) {
 
 	// Transition and Update share the column encoding minus id and created_at.
 	notKey := func(c column) bool { return c.Primary || c.Name == "created_at" }
-	pre, vals = encode(notKey, true)
+	pre, vals := encode(notKey, true)
 	vals[jen.Id("ID")] = jen.Id("from").Dot("ID")
 	vals[jen.Id("TmFromStatus")] = jen.Id("from").Dot("Status")
 	vals[jen.Id("TmFromVersion")] = jen.Id("from").Dot("Version")
