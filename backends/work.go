@@ -7,8 +7,8 @@ import (
 	"github.com/google/uuid"
 )
 
-// Lease identifies one hold of a task by a worker. A task's lease row is
-// taken over when it expires, and every take-over increments Attempt: a
+// Lease identifies one hold of a task by a worker. A task's lease is taken
+// over when it expires, and every take-over increments Attempt: a
 // worker that lost its lease can no longer heartbeat it, because the
 // (Owner, Attempt) pair it holds is stale.
 type Lease struct {
@@ -23,7 +23,8 @@ type Claim[T any] struct {
 }
 
 // WorkDriver is the Driver of a model whose spec has a worker section: it
-// also keeps the model's lease table. Generated drivers of such models and
+// also keeps each task's lease (in the task row, for the generated drivers:
+// migration <model>/0008_lease_in_row). Generated drivers of such models and
 // the memory driver implement it; sdk/worker is its caller.
 type WorkDriver[T any] interface {
 	Driver[T]

@@ -11,7 +11,7 @@ import (
 	"github.com/taskmodel/taskmodel/gen/analysis"
 )
 
-// The worker half of the suite: the lease table a model with a worker
+// The worker half of the suite: the leases a model with a worker
 // section keeps (backends.WorkDriver).
 
 func (e env) work(t *testing.T) backends.WorkDriver[analysis.Task] {

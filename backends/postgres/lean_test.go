@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,13 +20,13 @@ import (
 	"github.com/taskmodel/taskmodel/gen/training"
 	trainingdb "github.com/taskmodel/taskmodel/gen/training/pgdb"
 	"github.com/taskmodel/taskmodel/sdk/engine"
+	"github.com/taskmodel/taskmodel/tasktype"
 )
 
-// TestDeleteCascades: the history and lease tables have no foreign key
-// (migrations 0006_lean_writes and 0007_worker_lean_writes), and deleting
-// tasks still deletes their rows there, whichever statement deletes them:
-// the driver's Delete, retention's DeleteFinished, or SQL written by hand.
-// The other tasks' rows stay.
+// TestDeleteCascades: the history table has no foreign key (migration
+// 0006_lean_writes), and deleting tasks still deletes their history,
+// whichever statement deletes them: the driver's Delete, retention's
+// DeleteFinished, or SQL written by hand. The other tasks' rows stay.
 func TestDeleteCascades(t *testing.T) {
 	ctx := context.Background()
 	pool, err := postgres.OpenConfig(ctx, pgtest.Schema(t), training.Migrations(postgres.Engine))
@@ -35,11 +36,11 @@ func TestDeleteCascades(t *testing.T) {
 	defer pool.Close()
 	var fks int
 	if err := pool.QueryRow(ctx, `SELECT count(*) FROM pg_constraint
-		WHERE conrelid IN ('training_history'::regclass, 'training_lease'::regclass) AND contype = 'f'`).Scan(&fks); err != nil {
+		WHERE conrelid = 'training_history'::regclass AND contype = 'f'`).Scan(&fks); err != nil {
 		t.Fatal(err)
 	}
 	if fks != 0 {
-		t.Errorf("%d foreign keys left on training_history and training_lease, want 0", fks)
+		t.Errorf("%d foreign keys left on training_history, want 0", fks)
 	}
 
 	d := trainingdb.NewDriver(pool)
@@ -75,8 +76,8 @@ func TestDeleteCascades(t *testing.T) {
 		return n
 	}
 	for _, id := range ids {
-		if count("training_history", id) == 0 || count("training_lease", id) == 0 {
-			t.Fatalf("task %s has no history or no lease before the deletes", id)
+		if count("training_history", id) == 0 {
+			t.Fatalf("task %s has no history before the deletes", id)
 		}
 	}
 
@@ -115,13 +116,11 @@ func TestDeleteCascades(t *testing.T) {
 		if i == 4 {
 			want = -1 // kept: any count above 0
 		}
-		for _, table := range []string{"training_history", "training_lease"} {
-			switch n := count(table, id); {
-			case want == 0 && n != 0:
-				t.Errorf("task %d was deleted but %d of its rows stayed in %s", i, n, table)
-			case want < 0 && n == 0:
-				t.Errorf("task %d was kept but its rows in %s were deleted", i, table)
-			}
+		switch n := count("training_history", id); {
+		case want == 0 && n != 0:
+			t.Errorf("task %d was deleted but %d of its history rows stayed", i, n)
+		case want < 0 && n == 0:
+			t.Errorf("task %d was kept but its history was deleted", i)
 		}
 	}
 }
@@ -195,4 +194,66 @@ func partialIndexes(ctx context.Context, t *testing.T, pool *pgxpool.Pool) []str
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TestLeasesMoveIntoTheTaskRow: migration 0008_lease_in_row moves the
+// leases of a database that has worked under the lease table into the task
+// rows, drops the table and the trigger that deleted from it, and the
+// driver carries on: a holder keeps its lease, an expired one is lost.
+func TestLeasesMoveIntoTheTaskRow(t *testing.T) {
+	ctx := context.Background()
+	cfg := pgtest.Schema(t)
+	all := training.Migrations(postgres.Engine)
+	before := all[:slices.IndexFunc(all, func(m tasktype.Migration) bool { return m.Name == "training/0008_lease_in_row" })]
+	if len(before) != 7 {
+		t.Fatalf("%d migrations before 0008_lease_in_row, want 7", len(before))
+	}
+	pool, err := postgres.OpenConfig(ctx, cfg.Copy(), before)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := engine.New[training.Training, training.Event](trainingdb.NewDriver(pool))
+	ids := make([]uuid.UUID, 4) // held, lost, queued, done
+	for i := range ids {
+		x, err := e.Create(ctx, training.NewTraining(), engine.Meta{Actor: "test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = x.ID
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	for _, s := range []struct {
+		sql  string
+		args []any
+	}{
+		{`UPDATE training SET status = 'RUNNING' WHERE id = ANY ($1)`, []any{ids[:2]}},
+		{`UPDATE training SET status = 'DONE' WHERE id = $1`, []any{ids[3]}},
+		{`INSERT INTO training_lease (task_id, owner, expires_at, attempt) VALUES
+			($1, 'w1', $4, 2), ($2, 'w2', $5, 1), ($3, 'w1', $6, 1)`, []any{ids[0], ids[1], ids[3], now.Add(time.Minute), now.Add(-time.Minute), now.Add(-time.Hour)}},
+	} {
+		if _, err := pool.Exec(ctx, s.sql, s.args...); err != nil {
+			t.Fatalf("%s: %v", s.sql, err)
+		}
+	}
+	pool.Close()
+
+	pool, err = postgres.OpenConfig(ctx, cfg, all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	var left int
+	if err := pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM pg_class WHERE relname = 'training_lease' AND relnamespace = current_schema()::regnamespace)
+		+ (SELECT count(*) FROM pg_trigger WHERE tgname = 'training_lease_cascade')`).Scan(&left); err != nil {
+		t.Fatal(err)
+	}
+	if left != 0 {
+		t.Errorf("the lease table or its trigger is still there (%d)", left)
+	}
+	d := trainingdb.NewDriver(pool)
+	backendtest.MigratedLeases(t, d, func(x *training.Training) uuid.UUID { return x.ID }, training.Worker.Queue, training.Worker.Running, now, ids[0], ids[1], ids[2])
+	// Deleting a task no longer runs the dropped trigger.
+	if ok, err := d.Delete(ctx, ids[3]); err != nil || !ok {
+		t.Errorf("Delete after the migration = %v, %v; want true", ok, err)
+	}
 }

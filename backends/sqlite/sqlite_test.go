@@ -3,9 +3,13 @@ package sqlite_test
 import (
 	"context"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/taskmodel/taskmodel/backends"
 	"github.com/taskmodel/taskmodel/backends/backendtest"
@@ -16,7 +20,9 @@ import (
 	catalogdb "github.com/taskmodel/taskmodel/gen/catalog/sqlitedb"
 	evaluationdb "github.com/taskmodel/taskmodel/gen/evaluation/sqlitedb"
 	pipelinerundb "github.com/taskmodel/taskmodel/gen/pipelinerun/sqlitedb"
+	"github.com/taskmodel/taskmodel/gen/training"
 	trainingdb "github.com/taskmodel/taskmodel/gen/training/sqlitedb"
+	"github.com/taskmodel/taskmodel/sdk/engine"
 	"github.com/taskmodel/taskmodel/tasktype"
 )
 
@@ -154,4 +160,61 @@ func TestLeases(t *testing.T) {
 		t.Cleanup(func() { db.Close() })
 		return sqlite.NewLeases(db)
 	})
+}
+
+// TestLeasesMoveIntoTheTaskRow: migration 0008_lease_in_row moves the
+// leases of a database that has worked under the lease table into the task
+// rows and drops the table; the driver carries on: a holder keeps its lease,
+// an expired one is lost.
+func TestLeasesMoveIntoTheTaskRow(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "tasks.db")
+	all := training.Migrations(sqlite.Engine)
+	before := all[:slices.IndexFunc(all, func(m tasktype.Migration) bool { return m.Name == "training/0008_lease_in_row" })]
+	if len(before) != 4 {
+		t.Fatalf("%d migrations before 0008_lease_in_row, want 4", len(before))
+	}
+	db, err := sqlite.Open(ctx, path, before)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := engine.New[training.Training, training.Event](trainingdb.NewDriver(db))
+	ids := make([]uuid.UUID, 4) // held, lost, queued, done
+	for i := range ids {
+		x, err := e.Create(ctx, training.NewTraining(), engine.Meta{Actor: "test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = x.ID
+	}
+	now := time.Now().UTC()
+	for _, s := range []struct {
+		sql  string
+		args []any
+	}{
+		{`UPDATE training SET status = 'RUNNING' WHERE id IN (?, ?)`, []any{ids[0], ids[1]}},
+		{`UPDATE training SET status = 'DONE' WHERE id = ?`, []any{ids[3]}},
+		{`INSERT INTO training_lease (task_id, owner, expires_at, attempt) VALUES (?, 'w1', ?, 2), (?, 'w2', ?, 1), (?, 'w1', ?, 1)`,
+			[]any{ids[0], now.Add(time.Minute), ids[1], now.Add(-time.Minute), ids[3], now.Add(-time.Hour)}},
+	} {
+		if _, err := db.ExecContext(ctx, s.sql, s.args...); err != nil {
+			t.Fatalf("%s: %v", s.sql, err)
+		}
+	}
+	db.Close()
+
+	db, err = sqlite.Open(ctx, path, all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var left int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE name = 'training_lease'`).Scan(&left); err != nil || left != 0 {
+		t.Errorf("the lease table is still there (%d, %v)", left, err)
+	}
+	d := trainingdb.NewDriver(db)
+	backendtest.MigratedLeases(t, d, func(x *training.Training) uuid.UUID { return x.ID }, training.Worker.Queue, training.Worker.Running, now, ids[0], ids[1], ids[2])
+	if ok, err := d.Delete(ctx, ids[3]); err != nil || !ok {
+		t.Errorf("Delete after the migration = %v, %v; want true", ok, err)
+	}
 }

@@ -241,6 +241,9 @@ var leanPostgreSQL string
 //go:embed sql/postgresql/lean_worker.sql
 var leanWorkerPostgreSQL string
 
+//go:embed sql/postgresql/lease.sql
+var leasePostgreSQL string
+
 //go:embed sql/sqlite/schema.sql
 var schemaSQLite string
 
@@ -252,6 +255,9 @@ var changesSQLite string
 
 //go:embed sql/sqlite/lean_worker.sql
 var leanWorkerSQLite string
+
+//go:embed sql/sqlite/lease.sql
+var leaseSQLite string
 
 // Migrations returns the schema migrations of the model for an engine,
 // "postgresql" or "sqlite", in order; nil for another engine.
@@ -279,6 +285,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "evaluation/0007_worker_lean_writes",
 			SQL:  leanWorkerPostgreSQL,
+		}, {
+			Name: "evaluation/0008_lease_in_row",
+			SQL:  leasePostgreSQL,
 		}}
 	case "sqlite":
 		return []tasktype.Migration{{
@@ -293,6 +302,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "evaluation/0007_worker_lean_writes",
 			SQL:  leanWorkerSQLite,
+		}, {
+			Name: "evaluation/0008_lease_in_row",
+			SQL:  leaseSQLite,
 		}}
 	}
 	return nil

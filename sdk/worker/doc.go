@@ -4,7 +4,7 @@
 //
 // # The life of a claimed task
 //
-// A Pool reserves queued tasks in the model's lease table — on PostgreSQL
+// A Pool reserves queued tasks by writing its lease into them — on PostgreSQL
 // with FOR UPDATE SKIP LOCKED, so concurrent pools never wait on each other
 // and never reserve the same task — and fires the spec's claim event on each,
 // guarded by the version it read (seed 004: QUEUED → PROCESSING). A driver

@@ -379,10 +379,36 @@ func (d *Driver) Reserve(ctx context.Context, queue, owner string, now, expires 
 		return nil, classify(err)
 	}
 	return backends.Claims(rows, func(r ReserveRow) (*analysis.Task, backends.Lease, error) {
-		x, err := fromRow(r.Analysis)
+		x, err := fromRow(Analysis{
+			Agents:              r.Agents,
+			BlobsCleaned:        r.BlobsCleaned,
+			CancelledAt:         r.CancelledAt,
+			CompletedAt:         r.CompletedAt,
+			CreatedAt:           r.CreatedAt,
+			ErrorCode:           r.ErrorCode,
+			ErrorMessage:        r.ErrorMessage,
+			ExpiredAt:           r.ExpiredAt,
+			FailedAt:            r.FailedAt,
+			ID:                  r.ID,
+			ProcessingStartedAt: r.ProcessingStartedAt,
+			Progress:            r.Progress,
+			ProgressDetail:      r.ProgressDetail,
+			QueuedAt:            r.QueuedAt,
+			Status:              r.Status,
+			TmHistorySeq:        r.TmHistorySeq,
+			TmLeaseAttempt:      r.TmLeaseAttempt,
+			TmLeaseExpiresAt:    r.TmLeaseExpiresAt,
+			TmLeaseOwner:        r.TmLeaseOwner,
+			ToolID:              r.ToolID,
+			UpdatedAt:           r.UpdatedAt,
+			UploadFailedAt:      r.UploadFailedAt,
+			UploadStartedAt:     r.UploadStartedAt,
+			UserID:              r.UserID,
+			Version:             r.Version,
+		})
 		return x, backends.Lease{
-			Attempt: int(r.Attempt),
-			Owner:   owner,
+			Attempt: int(r.TmLeaseAttempt),
+			Owner:   r.TmLeaseOwner,
 		}, err
 	})
 }
@@ -413,11 +439,11 @@ func (d *Driver) Lost(ctx context.Context, running string, now time.Time, limit 
 	if err != nil {
 		return nil, classify(err)
 	}
-	return backends.Claims(rows, func(r LostRow) (*analysis.Task, backends.Lease, error) {
-		x, err := fromRow(r.Analysis)
+	return backends.Claims(rows, func(r Analysis) (*analysis.Task, backends.Lease, error) {
+		x, err := fromRow(r)
 		return x, backends.Lease{
-			Attempt: int(r.Attempt),
-			Owner:   r.Owner,
+			Attempt: int(r.TmLeaseAttempt),
+			Owner:   r.TmLeaseOwner,
 		}, err
 	})
 }
@@ -454,6 +480,10 @@ func (d *Driver) Claim(ctx context.Context, owner string, now, expires time.Time
 			ProgressDetail:      r.ProgressDetail,
 			QueuedAt:            r.QueuedAt,
 			Status:              r.Status,
+			TmHistorySeq:        r.TmHistorySeq,
+			TmLeaseAttempt:      r.TmLeaseAttempt,
+			TmLeaseExpiresAt:    r.TmLeaseExpiresAt,
+			TmLeaseOwner:        r.TmLeaseOwner,
 			ToolID:              r.ToolID,
 			UpdatedAt:           r.UpdatedAt,
 			UploadFailedAt:      r.UploadFailedAt,
@@ -462,8 +492,8 @@ func (d *Driver) Claim(ctx context.Context, owner string, now, expires time.Time
 			Version:             r.Version,
 		})
 		return x, backends.Lease{
-			Attempt: int(r.Attempt),
-			Owner:   owner,
+			Attempt: int(r.TmLeaseAttempt),
+			Owner:   r.TmLeaseOwner,
 		}, err
 	})
 }

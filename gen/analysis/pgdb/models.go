@@ -33,6 +33,9 @@ type Analysis struct {
 	CancelledAt         *time.Time
 	ExpiredAt           *time.Time
 	TmHistorySeq        int64
+	TmLeaseOwner        string
+	TmLeaseExpiresAt    *time.Time
+	TmLeaseAttempt      int32
 }
 
 type AnalysisHistory struct {
@@ -45,11 +48,4 @@ type AnalysisHistory struct {
 	Attempt    int32
 	Actor      string
 	Message    string
-}
-
-type AnalysisLease struct {
-	TaskID    uuid.UUID
-	Owner     string
-	ExpiresAt time.Time
-	Attempt   int32
 }

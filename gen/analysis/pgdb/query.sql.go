@@ -15,27 +15,26 @@ import (
 const claim = `-- name: Claim :many
 WITH c AS (
     SELECT r.id FROM analysis AS r
-    WHERE r.status = 'QUEUED'
-      AND NOT EXISTS (SELECT 1 FROM analysis_lease AS h WHERE h.task_id = r.id AND h.expires_at > $1::timestamptz)
+    WHERE r.status = 'QUEUED' AND (r.tm_lease_expires_at IS NULL OR r.tm_lease_expires_at <= $1::timestamptz)
     ORDER BY r.created_at, r.id
     LIMIT $2::integer
     FOR UPDATE OF r SKIP LOCKED
-), l AS (
-    INSERT INTO analysis_lease (task_id, owner, expires_at, attempt)
-    SELECT c.id, $3::text, $4::timestamptz, 1 FROM c
-    ON CONFLICT (task_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at, attempt = analysis_lease.attempt + 1
-    WHERE analysis_lease.expires_at <= $1::timestamptz
-    RETURNING task_id, attempt
 ), t AS (
-    UPDATE analysis AS w SET status = 'PROCESSING', version = w.version + 1, updated_at = $1::timestamptz, processing_started_at = $1::timestamptz, progress = 15, tm_history_seq = w.tm_history_seq + 1
-    FROM l WHERE w.id = ANY (ARRAY(SELECT l.task_id FROM l)) AND w.id = l.task_id
-    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.user_id, w.tool_id, w.agents, w.progress, w.progress_detail, w.error_code, w.error_message, w.blobs_cleaned, w.upload_started_at, w.upload_failed_at, w.queued_at, w.processing_started_at, w.completed_at, w.failed_at, w.cancelled_at, w.expired_at, w.tm_history_seq, l.attempt
+    UPDATE analysis AS w SET status = 'PROCESSING',
+        version = w.version + 1,
+        updated_at = $1::timestamptz,
+        processing_started_at = $1::timestamptz,
+        progress = 15,
+        tm_history_seq = w.tm_history_seq + 1,
+        tm_lease_owner = $3::text, tm_lease_expires_at = $4::timestamptz, tm_lease_attempt = w.tm_lease_attempt + 1
+    WHERE w.id = ANY (ARRAY(SELECT c.id FROM c))
+    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.user_id, w.tool_id, w.agents, w.progress, w.progress_detail, w.error_code, w.error_message, w.blobs_cleaned, w.upload_started_at, w.upload_failed_at, w.queued_at, w.processing_started_at, w.completed_at, w.failed_at, w.cancelled_at, w.expired_at, w.tm_history_seq, w.tm_lease_owner, w.tm_lease_expires_at, w.tm_lease_attempt
 ), h AS (
     INSERT INTO analysis_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
     SELECT t.id, t.tm_history_seq, 'QUEUED', 'PROCESSING', 'start', $1::timestamptz,
-        t.attempt, $3::text, 'claimed by ' || $3::text || ' (attempt ' || t.attempt || ')' FROM t
+        t.tm_lease_attempt, $3::text, 'claimed by ' || $3::text || ' (attempt ' || t.tm_lease_attempt || ')' FROM t
 )
-SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, attempt FROM t
+SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM t
 ORDER BY created_at, id
 `
 
@@ -68,14 +67,17 @@ type ClaimRow struct {
 	FailedAt            *time.Time
 	CancelledAt         *time.Time
 	ExpiredAt           *time.Time
-	Attempt             int32
+	TmHistorySeq        int64
+	TmLeaseOwner        string
+	TmLeaseExpiresAt    *time.Time
+	TmLeaseAttempt      int32
 }
 
-// Reserve and the claim event "start" in one statement and one commit: every
+// Reserve and the claim event "start" in one update and one commit: every
 // reserved task moves from QUEUED to PROCESSING
 // as Fire moves it (version + 1, updated_at and the entry timestamp at tm_now,
-// the progress the status maps), with its history row (actor tm_owner, the
-// lease's attempt). Returns the claimed tasks.
+// the progress the status maps), takes its lease, and gets its history row
+// (actor tm_owner, the lease's attempt). Returns the claimed tasks.
 func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]ClaimRow, error) {
 	rows, err := q.db.Query(ctx, claim,
 		arg.TmNow,
@@ -112,7 +114,10 @@ func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]ClaimRow, error
 			&i.FailedAt,
 			&i.CancelledAt,
 			&i.ExpiredAt,
-			&i.Attempt,
+			&i.TmHistorySeq,
+			&i.TmLeaseOwner,
+			&i.TmLeaseExpiresAt,
+			&i.TmLeaseAttempt,
 		); err != nil {
 			return nil, err
 		}
@@ -125,7 +130,7 @@ func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]ClaimRow, error
 }
 
 const claimByStatus = `-- name: ClaimByStatus :many
-SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_history_seq FROM analysis WHERE status = $1::text
+SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM analysis WHERE status = $1::text
 ORDER BY created_at, id
 LIMIT $2::integer
 FOR UPDATE SKIP LOCKED
@@ -170,6 +175,9 @@ func (q *Queries) ClaimByStatus(ctx context.Context, arg ClaimByStatusParams) ([
 			&i.CancelledAt,
 			&i.ExpiredAt,
 			&i.TmHistorySeq,
+			&i.TmLeaseOwner,
+			&i.TmLeaseExpiresAt,
+			&i.TmLeaseAttempt,
 		); err != nil {
 			return nil, err
 		}
@@ -334,7 +342,7 @@ func (q *Queries) DeleteFinished(ctx context.Context, arg DeleteFinishedParams) 
 }
 
 const due = `-- name: Due :many
-SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_history_seq FROM analysis
+SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM analysis
 WHERE (status = 'CREATED' AND created_at <= $1::timestamptz)
    OR (status = 'UPLOADING' AND upload_started_at <= $2::timestamptz)
    OR (status = 'PROCESSING' AND processing_started_at <= $3::timestamptz)
@@ -387,6 +395,9 @@ func (q *Queries) Due(ctx context.Context, arg DueParams) ([]Analysis, error) {
 			&i.CancelledAt,
 			&i.ExpiredAt,
 			&i.TmHistorySeq,
+			&i.TmLeaseOwner,
+			&i.TmLeaseExpiresAt,
+			&i.TmLeaseAttempt,
 		); err != nil {
 			return nil, err
 		}
@@ -399,7 +410,7 @@ func (q *Queries) Due(ctx context.Context, arg DueParams) ([]Analysis, error) {
 }
 
 const get = `-- name: Get :one
-SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_history_seq FROM analysis WHERE id = $1::uuid
+SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM analysis WHERE id = $1::uuid
 `
 
 func (q *Queries) Get(ctx context.Context, id uuid.UUID) (Analysis, error) {
@@ -428,14 +439,17 @@ func (q *Queries) Get(ctx context.Context, id uuid.UUID) (Analysis, error) {
 		&i.CancelledAt,
 		&i.ExpiredAt,
 		&i.TmHistorySeq,
+		&i.TmLeaseOwner,
+		&i.TmLeaseExpiresAt,
+		&i.TmLeaseAttempt,
 	)
 	return i, err
 }
 
 const heartbeat = `-- name: Heartbeat :execrows
-UPDATE analysis_lease SET expires_at = $1::timestamptz
-WHERE task_id = $2::uuid AND owner = $3::text AND attempt = $4::integer
-  AND EXISTS (SELECT 1 FROM analysis AS r WHERE r.id = analysis_lease.task_id AND r.status = $5::text)
+UPDATE analysis SET tm_lease_expires_at = $1::timestamptz
+WHERE id = $2::uuid AND tm_lease_owner = $3::text AND tm_lease_attempt = $4::integer
+  AND status = $5::text
 `
 
 type HeartbeatParams struct {
@@ -529,7 +543,7 @@ func (q *Queries) Keys(ctx context.Context, tmIds []uuid.UUID) ([]KeysRow, error
 }
 
 const listByStatus = `-- name: ListByStatus :many
-SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_history_seq FROM analysis WHERE status = $1::text
+SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM analysis WHERE status = $1::text
 ORDER BY created_at, id
 LIMIT $2::integer
 `
@@ -572,6 +586,9 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]A
 			&i.CancelledAt,
 			&i.ExpiredAt,
 			&i.TmHistorySeq,
+			&i.TmLeaseOwner,
+			&i.TmLeaseExpiresAt,
+			&i.TmLeaseAttempt,
 		); err != nil {
 			return nil, err
 		}
@@ -584,10 +601,9 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]A
 }
 
 const lost = `-- name: Lost :many
-SELECT t.id, t.status, t.version, t.created_at, t.updated_at, t.user_id, t.tool_id, t.agents, t.progress, t.progress_detail, t.error_code, t.error_message, t.blobs_cleaned, t.upload_started_at, t.upload_failed_at, t.queued_at, t.processing_started_at, t.completed_at, t.failed_at, t.cancelled_at, t.expired_at, t.tm_history_seq, l.owner, l.attempt FROM analysis AS t JOIN analysis_lease AS l ON l.task_id = t.id
-WHERE l.task_id = ANY (ARRAY(SELECT r.id FROM analysis AS r WHERE r.status = 'PROCESSING'))
-  AND t.status = 'PROCESSING' AND l.expires_at <= $1::timestamptz
-ORDER BY l.expires_at, t.id
+SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM analysis
+WHERE status = 'PROCESSING' AND tm_lease_expires_at <= $1::timestamptz
+ORDER BY tm_lease_expires_at, id
 LIMIT $2::integer
 `
 
@@ -596,50 +612,44 @@ type LostParams struct {
 	TmMaxRows int32
 }
 
-type LostRow struct {
-	Analysis Analysis
-	Owner    string
-	Attempt  int32
-}
-
 // Tasks in the running status PROCESSING whose lease expired: their worker is
-// gone. The plan starts from the running tasks (the status is written out,
-// not a parameter, and the status index finds them) and reads their leases
-// by key: finished tasks keep their leases, which a scan would read too.
-func (q *Queries) Lost(ctx context.Context, arg LostParams) ([]LostRow, error) {
+// gone. The status is written out, not a parameter, so that the plan reads
+// the running tasks through the status index.
+func (q *Queries) Lost(ctx context.Context, arg LostParams) ([]Analysis, error) {
 	rows, err := q.db.Query(ctx, lost, arg.TmNow, arg.TmMaxRows)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []LostRow
+	var items []Analysis
 	for rows.Next() {
-		var i LostRow
+		var i Analysis
 		if err := rows.Scan(
-			&i.Analysis.ID,
-			&i.Analysis.Status,
-			&i.Analysis.Version,
-			&i.Analysis.CreatedAt,
-			&i.Analysis.UpdatedAt,
-			&i.Analysis.UserID,
-			&i.Analysis.ToolID,
-			&i.Analysis.Agents,
-			&i.Analysis.Progress,
-			&i.Analysis.ProgressDetail,
-			&i.Analysis.ErrorCode,
-			&i.Analysis.ErrorMessage,
-			&i.Analysis.BlobsCleaned,
-			&i.Analysis.UploadStartedAt,
-			&i.Analysis.UploadFailedAt,
-			&i.Analysis.QueuedAt,
-			&i.Analysis.ProcessingStartedAt,
-			&i.Analysis.CompletedAt,
-			&i.Analysis.FailedAt,
-			&i.Analysis.CancelledAt,
-			&i.Analysis.ExpiredAt,
-			&i.Analysis.TmHistorySeq,
-			&i.Owner,
-			&i.Attempt,
+			&i.ID,
+			&i.Status,
+			&i.Version,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.UserID,
+			&i.ToolID,
+			&i.Agents,
+			&i.Progress,
+			&i.ProgressDetail,
+			&i.ErrorCode,
+			&i.ErrorMessage,
+			&i.BlobsCleaned,
+			&i.UploadStartedAt,
+			&i.UploadFailedAt,
+			&i.QueuedAt,
+			&i.ProcessingStartedAt,
+			&i.CompletedAt,
+			&i.FailedAt,
+			&i.CancelledAt,
+			&i.ExpiredAt,
+			&i.TmHistorySeq,
+			&i.TmLeaseOwner,
+			&i.TmLeaseExpiresAt,
+			&i.TmLeaseAttempt,
 		); err != nil {
 			return nil, err
 		}
@@ -654,21 +664,17 @@ func (q *Queries) Lost(ctx context.Context, arg LostParams) ([]LostRow, error) {
 const reserve = `-- name: Reserve :many
 WITH c AS (
     SELECT r.id FROM analysis AS r
-    WHERE r.status = $1::text
-      AND NOT EXISTS (SELECT 1 FROM analysis_lease AS h WHERE h.task_id = r.id AND h.expires_at > $2::timestamptz)
+    WHERE r.status = $1::text AND (r.tm_lease_expires_at IS NULL OR r.tm_lease_expires_at <= $2::timestamptz)
     ORDER BY r.created_at, r.id
     LIMIT $3::integer
     FOR UPDATE OF r SKIP LOCKED
-), l AS (
-    INSERT INTO analysis_lease (task_id, owner, expires_at, attempt)
-    SELECT c.id, $4::text, $5::timestamptz, 1 FROM c
-    ON CONFLICT (task_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at, attempt = analysis_lease.attempt + 1
-    WHERE analysis_lease.expires_at <= $2::timestamptz
-    RETURNING task_id, attempt
+), t AS (
+    UPDATE analysis AS w SET tm_lease_owner = $4::text, tm_lease_expires_at = $5::timestamptz, tm_lease_attempt = w.tm_lease_attempt + 1
+    WHERE w.id = ANY (ARRAY(SELECT c.id FROM c))
+    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.user_id, w.tool_id, w.agents, w.progress, w.progress_detail, w.error_code, w.error_message, w.blobs_cleaned, w.upload_started_at, w.upload_failed_at, w.queued_at, w.processing_started_at, w.completed_at, w.failed_at, w.cancelled_at, w.expired_at, w.tm_history_seq, w.tm_lease_owner, w.tm_lease_expires_at, w.tm_lease_attempt
 )
-SELECT t.id, t.status, t.version, t.created_at, t.updated_at, t.user_id, t.tool_id, t.agents, t.progress, t.progress_detail, t.error_code, t.error_message, t.blobs_cleaned, t.upload_started_at, t.upload_failed_at, t.queued_at, t.processing_started_at, t.completed_at, t.failed_at, t.cancelled_at, t.expired_at, t.tm_history_seq, l.attempt FROM analysis AS t JOIN l ON l.task_id = t.id
-WHERE t.id = ANY (ARRAY(SELECT l.task_id FROM l))
-ORDER BY t.created_at, t.id
+SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM t
+ORDER BY created_at, id
 `
 
 type ReserveParams struct {
@@ -680,14 +686,38 @@ type ReserveParams struct {
 }
 
 type ReserveRow struct {
-	Analysis Analysis
-	Attempt  int32
+	ID                  uuid.UUID
+	Status              string
+	Version             int64
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
+	UserID              string
+	ToolID              string
+	Agents              []byte
+	Progress            int64
+	ProgressDetail      []byte
+	ErrorCode           *string
+	ErrorMessage        *string
+	BlobsCleaned        bool
+	UploadStartedAt     *time.Time
+	UploadFailedAt      *time.Time
+	QueuedAt            *time.Time
+	ProcessingStartedAt *time.Time
+	CompletedAt         *time.Time
+	FailedAt            *time.Time
+	CancelledAt         *time.Time
+	ExpiredAt           *time.Time
+	TmHistorySeq        int64
+	TmLeaseOwner        string
+	TmLeaseExpiresAt    *time.Time
+	TmLeaseAttempt      int32
 }
 
-// Leases up to tm_max_rows tasks in tm_status that no live lease holds, oldest
-// first, skipping rows other workers are reserving (SKIP LOCKED); the upsert
-// takes a lease row over only once it has expired, so a task goes to one
-// worker. The task row is unchanged: the worker then fires the claim event.
+// Leases up to tm_max_rows tasks in tm_status that no live lease holds (none,
+// or one expired by tm_now), oldest first, and counts an attempt on each. The
+// lease is written into the task row under its row lock, so a task goes to
+// one worker. Status and version are unchanged: the worker then fires the
+// claim event.
 func (q *Queries) Reserve(ctx context.Context, arg ReserveParams) ([]ReserveRow, error) {
 	rows, err := q.db.Query(ctx, reserve,
 		arg.TmStatus,
@@ -704,29 +734,31 @@ func (q *Queries) Reserve(ctx context.Context, arg ReserveParams) ([]ReserveRow,
 	for rows.Next() {
 		var i ReserveRow
 		if err := rows.Scan(
-			&i.Analysis.ID,
-			&i.Analysis.Status,
-			&i.Analysis.Version,
-			&i.Analysis.CreatedAt,
-			&i.Analysis.UpdatedAt,
-			&i.Analysis.UserID,
-			&i.Analysis.ToolID,
-			&i.Analysis.Agents,
-			&i.Analysis.Progress,
-			&i.Analysis.ProgressDetail,
-			&i.Analysis.ErrorCode,
-			&i.Analysis.ErrorMessage,
-			&i.Analysis.BlobsCleaned,
-			&i.Analysis.UploadStartedAt,
-			&i.Analysis.UploadFailedAt,
-			&i.Analysis.QueuedAt,
-			&i.Analysis.ProcessingStartedAt,
-			&i.Analysis.CompletedAt,
-			&i.Analysis.FailedAt,
-			&i.Analysis.CancelledAt,
-			&i.Analysis.ExpiredAt,
-			&i.Analysis.TmHistorySeq,
-			&i.Attempt,
+			&i.ID,
+			&i.Status,
+			&i.Version,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.UserID,
+			&i.ToolID,
+			&i.Agents,
+			&i.Progress,
+			&i.ProgressDetail,
+			&i.ErrorCode,
+			&i.ErrorMessage,
+			&i.BlobsCleaned,
+			&i.UploadStartedAt,
+			&i.UploadFailedAt,
+			&i.QueuedAt,
+			&i.ProcessingStartedAt,
+			&i.CompletedAt,
+			&i.FailedAt,
+			&i.CancelledAt,
+			&i.ExpiredAt,
+			&i.TmHistorySeq,
+			&i.TmLeaseOwner,
+			&i.TmLeaseExpiresAt,
+			&i.TmLeaseAttempt,
 		); err != nil {
 			return nil, err
 		}

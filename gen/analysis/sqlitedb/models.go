@@ -32,6 +32,9 @@ type Analysis struct {
 	FailedAt            *time.Time
 	CancelledAt         *time.Time
 	ExpiredAt           *time.Time
+	TmLeaseOwner        string
+	TmLeaseExpiresAt    *time.Time
+	TmLeaseAttempt      int64
 }
 
 type AnalysisHistory struct {
@@ -44,11 +47,4 @@ type AnalysisHistory struct {
 	Attempt    int64
 	Actor      string
 	Message    string
-}
-
-type AnalysisLease struct {
-	TaskID    uuid.UUID
-	Owner     string
-	ExpiresAt time.Time
-	Attempt   int64
 }

@@ -103,7 +103,7 @@ func (q *Queries) DeleteFinished(ctx context.Context, arg DeleteFinishedParams) 
 }
 
 const due = `-- name: Due :many
-SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at FROM analysis
+SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM analysis
 WHERE (status = 'CREATED' AND created_at <= ?1)
    OR (status = 'UPLOADING' AND upload_started_at <= ?2)
    OR (status = 'PROCESSING' AND processing_started_at <= ?3)
@@ -155,6 +155,9 @@ func (q *Queries) Due(ctx context.Context, arg DueParams) ([]Analysis, error) {
 			&i.FailedAt,
 			&i.CancelledAt,
 			&i.ExpiredAt,
+			&i.TmLeaseOwner,
+			&i.TmLeaseExpiresAt,
+			&i.TmLeaseAttempt,
 		); err != nil {
 			return nil, err
 		}
@@ -170,7 +173,7 @@ func (q *Queries) Due(ctx context.Context, arg DueParams) ([]Analysis, error) {
 }
 
 const get = `-- name: Get :one
-SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at FROM analysis WHERE id = ?1
+SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM analysis WHERE id = ?1
 `
 
 func (q *Queries) Get(ctx context.Context, id uuid.UUID) (Analysis, error) {
@@ -198,18 +201,21 @@ func (q *Queries) Get(ctx context.Context, id uuid.UUID) (Analysis, error) {
 		&i.FailedAt,
 		&i.CancelledAt,
 		&i.ExpiredAt,
+		&i.TmLeaseOwner,
+		&i.TmLeaseExpiresAt,
+		&i.TmLeaseAttempt,
 	)
 	return i, err
 }
 
 const heartbeat = `-- name: Heartbeat :execrows
-UPDATE analysis_lease SET expires_at = ?1
-WHERE task_id = ?2 AND owner = ?3 AND attempt = ?4
-  AND EXISTS (SELECT 1 FROM analysis AS r WHERE r.id = analysis_lease.task_id AND r.status = ?5)
+UPDATE analysis SET tm_lease_expires_at = ?1
+WHERE id = ?2 AND tm_lease_owner = ?3 AND tm_lease_attempt = ?4
+  AND status = ?5
 `
 
 type HeartbeatParams struct {
-	TmExpiresAt time.Time
+	TmExpiresAt *time.Time
 	TmTaskID    uuid.UUID
 	TmOwner     string
 	TmAttempt   int64
@@ -395,7 +401,7 @@ func (q *Queries) Keys(ctx context.Context, tmIds interface{}) ([]KeysRow, error
 }
 
 const listByStatus = `-- name: ListByStatus :many
-SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at FROM analysis WHERE status = ?1
+SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM analysis WHERE status = ?1
 ORDER BY created_at, id
 LIMIT ?2
 `
@@ -437,6 +443,9 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]A
 			&i.FailedAt,
 			&i.CancelledAt,
 			&i.ExpiredAt,
+			&i.TmLeaseOwner,
+			&i.TmLeaseExpiresAt,
+			&i.TmLeaseAttempt,
 		); err != nil {
 			return nil, err
 		}
@@ -452,61 +461,53 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]A
 }
 
 const lost = `-- name: Lost :many
-SELECT t.id, t.status, t.version, t.created_at, t.updated_at, t.user_id, t.tool_id, t.agents, t.progress, t.progress_detail, t.error_code, t.error_message, t.blobs_cleaned, t.upload_started_at, t.upload_failed_at, t.queued_at, t.processing_started_at, t.completed_at, t.failed_at, t.cancelled_at, t.expired_at, l.owner, l.attempt FROM analysis AS t CROSS JOIN analysis_lease AS l ON l.task_id = t.id
-WHERE t.status = ?1 AND +l.expires_at <= ?2
-ORDER BY l.expires_at, t.id
+SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM analysis
+WHERE status = ?1 AND tm_lease_expires_at <= ?2
+ORDER BY tm_lease_expires_at, id
 LIMIT ?3
 `
 
 type LostParams struct {
 	TmStatus  string
-	TmNow     time.Time
+	TmNow     *time.Time
 	TmMaxRows int64
 }
 
-type LostRow struct {
-	Analysis Analysis
-	Owner    string
-	Attempt  int64
-}
-
-// Tasks in tm_status whose lease expired: their worker is gone. CROSS JOIN
-// keeps SQLite's join order: the tasks in tm_status first (the status index),
-// then their leases by key (+ keeps the expires_at index out), not every
-// expired lease (finished tasks keep theirs).
-func (q *Queries) Lost(ctx context.Context, arg LostParams) ([]LostRow, error) {
+// Tasks in tm_status whose lease expired: their worker is gone.
+func (q *Queries) Lost(ctx context.Context, arg LostParams) ([]Analysis, error) {
 	rows, err := q.db.QueryContext(ctx, lost, arg.TmStatus, arg.TmNow, arg.TmMaxRows)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []LostRow
+	var items []Analysis
 	for rows.Next() {
-		var i LostRow
+		var i Analysis
 		if err := rows.Scan(
-			&i.Analysis.ID,
-			&i.Analysis.Status,
-			&i.Analysis.Version,
-			&i.Analysis.CreatedAt,
-			&i.Analysis.UpdatedAt,
-			&i.Analysis.UserID,
-			&i.Analysis.ToolID,
-			&i.Analysis.Agents,
-			&i.Analysis.Progress,
-			&i.Analysis.ProgressDetail,
-			&i.Analysis.ErrorCode,
-			&i.Analysis.ErrorMessage,
-			&i.Analysis.BlobsCleaned,
-			&i.Analysis.UploadStartedAt,
-			&i.Analysis.UploadFailedAt,
-			&i.Analysis.QueuedAt,
-			&i.Analysis.ProcessingStartedAt,
-			&i.Analysis.CompletedAt,
-			&i.Analysis.FailedAt,
-			&i.Analysis.CancelledAt,
-			&i.Analysis.ExpiredAt,
-			&i.Owner,
-			&i.Attempt,
+			&i.ID,
+			&i.Status,
+			&i.Version,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.UserID,
+			&i.ToolID,
+			&i.Agents,
+			&i.Progress,
+			&i.ProgressDetail,
+			&i.ErrorCode,
+			&i.ErrorMessage,
+			&i.BlobsCleaned,
+			&i.UploadStartedAt,
+			&i.UploadFailedAt,
+			&i.QueuedAt,
+			&i.ProcessingStartedAt,
+			&i.CompletedAt,
+			&i.FailedAt,
+			&i.CancelledAt,
+			&i.ExpiredAt,
+			&i.TmLeaseOwner,
+			&i.TmLeaseExpiresAt,
+			&i.TmLeaseAttempt,
 		); err != nil {
 			return nil, err
 		}
@@ -522,34 +523,26 @@ func (q *Queries) Lost(ctx context.Context, arg LostParams) ([]LostRow, error) {
 }
 
 const reserve = `-- name: Reserve :many
-INSERT INTO analysis_lease (task_id, owner, expires_at, attempt)
-SELECT r.id, ?1, ?2, 1 FROM analysis AS r
-WHERE r.status = ?3
-  AND NOT EXISTS (SELECT 1 FROM analysis_lease AS h WHERE h.task_id = r.id AND h.expires_at > ?4)
-ORDER BY r.created_at, r.id
-LIMIT ?5
-ON CONFLICT (task_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at, attempt = analysis_lease.attempt + 1
-RETURNING task_id, attempt
+UPDATE analysis SET tm_lease_owner = ?1, tm_lease_expires_at = ?2, tm_lease_attempt = tm_lease_attempt + 1
+WHERE id IN (SELECT r.id FROM analysis AS r WHERE r.status = ?3 AND (r.tm_lease_expires_at IS NULL OR r.tm_lease_expires_at <= ?4)
+    ORDER BY r.created_at, r.id LIMIT ?5)
+RETURNING id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt
 `
 
 type ReserveParams struct {
 	TmOwner     string
-	TmExpiresAt time.Time
+	TmExpiresAt *time.Time
 	TmStatus    string
-	TmNow       time.Time
+	TmNow       *time.Time
 	TmMaxRows   int64
 }
 
-type ReserveRow struct {
-	TaskID  uuid.UUID
-	Attempt int64
-}
-
-// Leases up to tm_max_rows tasks in tm_status that no live lease holds, oldest
-// first. SQLite runs one writer at a time, so the rows NOT EXISTS lets through
-// hold no live lease when the upsert takes them: a task goes to one worker.
-// The task row is unchanged: the worker then fires the claim event.
-func (q *Queries) Reserve(ctx context.Context, arg ReserveParams) ([]ReserveRow, error) {
+// Leases up to tm_max_rows tasks in tm_status that no live lease holds (none,
+// or one expired by tm_now), oldest first, and counts an attempt on each. The
+// lease is written into the task row under its row lock, so a task goes to
+// one worker. Status and version are unchanged: the worker then fires the
+// claim event.
+func (q *Queries) Reserve(ctx context.Context, arg ReserveParams) ([]Analysis, error) {
 	rows, err := q.db.QueryContext(ctx, reserve,
 		arg.TmOwner,
 		arg.TmExpiresAt,
@@ -561,10 +554,35 @@ func (q *Queries) Reserve(ctx context.Context, arg ReserveParams) ([]ReserveRow,
 		return nil, err
 	}
 	defer rows.Close()
-	var items []ReserveRow
+	var items []Analysis
 	for rows.Next() {
-		var i ReserveRow
-		if err := rows.Scan(&i.TaskID, &i.Attempt); err != nil {
+		var i Analysis
+		if err := rows.Scan(
+			&i.ID,
+			&i.Status,
+			&i.Version,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.UserID,
+			&i.ToolID,
+			&i.Agents,
+			&i.Progress,
+			&i.ProgressDetail,
+			&i.ErrorCode,
+			&i.ErrorMessage,
+			&i.BlobsCleaned,
+			&i.UploadStartedAt,
+			&i.UploadFailedAt,
+			&i.QueuedAt,
+			&i.ProcessingStartedAt,
+			&i.CompletedAt,
+			&i.FailedAt,
+			&i.CancelledAt,
+			&i.ExpiredAt,
+			&i.TmLeaseOwner,
+			&i.TmLeaseExpiresAt,
+			&i.TmLeaseAttempt,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, i)

@@ -322,10 +322,27 @@ func (d *Driver) Reserve(ctx context.Context, queue, owner string, now, expires 
 		return nil, classify(err)
 	}
 	return backends.Claims(rows, func(r ReserveRow) (*datasetupload.DatasetUpload, backends.Lease, error) {
-		x, err := fromRow(r.DatasetUpload)
+		x, err := fromRow(DatasetUpload{
+			CreatedAt:        r.CreatedAt,
+			DatasetName:      r.DatasetName,
+			EndDate:          r.EndDate,
+			ErrorMessage:     r.ErrorMessage,
+			ID:               r.ID,
+			RecordsProcessed: r.RecordsProcessed,
+			StartedAt:        r.StartedAt,
+			Status:           r.Status,
+			Tag:              r.Tag,
+			TmHistorySeq:     r.TmHistorySeq,
+			TmLeaseAttempt:   r.TmLeaseAttempt,
+			TmLeaseExpiresAt: r.TmLeaseExpiresAt,
+			TmLeaseOwner:     r.TmLeaseOwner,
+			UpdatedAt:        r.UpdatedAt,
+			UserID:           r.UserID,
+			Version:          r.Version,
+		})
 		return x, backends.Lease{
-			Attempt: int(r.Attempt),
-			Owner:   owner,
+			Attempt: int(r.TmLeaseAttempt),
+			Owner:   r.TmLeaseOwner,
 		}, err
 	})
 }
@@ -356,11 +373,11 @@ func (d *Driver) Lost(ctx context.Context, running string, now time.Time, limit 
 	if err != nil {
 		return nil, classify(err)
 	}
-	return backends.Claims(rows, func(r LostRow) (*datasetupload.DatasetUpload, backends.Lease, error) {
-		x, err := fromRow(r.DatasetUpload)
+	return backends.Claims(rows, func(r DatasetUpload) (*datasetupload.DatasetUpload, backends.Lease, error) {
+		x, err := fromRow(r)
 		return x, backends.Lease{
-			Attempt: int(r.Attempt),
-			Owner:   r.Owner,
+			Attempt: int(r.TmLeaseAttempt),
+			Owner:   r.TmLeaseOwner,
 		}, err
 	})
 }
@@ -391,13 +408,17 @@ func (d *Driver) Claim(ctx context.Context, owner string, now, expires time.Time
 			StartedAt:        r.StartedAt,
 			Status:           r.Status,
 			Tag:              r.Tag,
+			TmHistorySeq:     r.TmHistorySeq,
+			TmLeaseAttempt:   r.TmLeaseAttempt,
+			TmLeaseExpiresAt: r.TmLeaseExpiresAt,
+			TmLeaseOwner:     r.TmLeaseOwner,
 			UpdatedAt:        r.UpdatedAt,
 			UserID:           r.UserID,
 			Version:          r.Version,
 		})
 		return x, backends.Lease{
-			Attempt: int(r.Attempt),
-			Owner:   owner,
+			Attempt: int(r.TmLeaseAttempt),
+			Owner:   r.TmLeaseOwner,
 		}, err
 	})
 }

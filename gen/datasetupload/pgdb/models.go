@@ -24,6 +24,9 @@ type DatasetUpload struct {
 	StartedAt        *time.Time
 	EndDate          *time.Time
 	TmHistorySeq     int64
+	TmLeaseOwner     string
+	TmLeaseExpiresAt *time.Time
+	TmLeaseAttempt   int32
 }
 
 type DatasetUploadHistory struct {
@@ -36,11 +39,4 @@ type DatasetUploadHistory struct {
 	Attempt    int32
 	Actor      string
 	Message    string
-}
-
-type DatasetUploadLease struct {
-	TaskID    uuid.UUID
-	Owner     string
-	ExpiresAt time.Time
-	Attempt   int32
 }

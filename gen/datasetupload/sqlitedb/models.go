@@ -23,6 +23,9 @@ type DatasetUpload struct {
 	UserID           *string
 	StartedAt        *time.Time
 	EndDate          *time.Time
+	TmLeaseOwner     string
+	TmLeaseExpiresAt *time.Time
+	TmLeaseAttempt   int64
 }
 
 type DatasetUploadHistory struct {
@@ -35,11 +38,4 @@ type DatasetUploadHistory struct {
 	Attempt    int64
 	Actor      string
 	Message    string
-}
-
-type DatasetUploadLease struct {
-	TaskID    uuid.UUID
-	Owner     string
-	ExpiresAt time.Time
-	Attempt   int64
 }

@@ -103,7 +103,7 @@ func (q *Queries) DeleteFinished(ctx context.Context, arg DeleteFinishedParams) 
 }
 
 const get = `-- name: Get :one
-SELECT id, status, version, created_at, updated_at, tag, error_message, dataset_name, records_processed, user_id, started_at, end_date FROM dataset_upload WHERE id = ?1
+SELECT id, status, version, created_at, updated_at, tag, error_message, dataset_name, records_processed, user_id, started_at, end_date, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM dataset_upload WHERE id = ?1
 `
 
 func (q *Queries) Get(ctx context.Context, id uuid.UUID) (DatasetUpload, error) {
@@ -122,18 +122,21 @@ func (q *Queries) Get(ctx context.Context, id uuid.UUID) (DatasetUpload, error) 
 		&i.UserID,
 		&i.StartedAt,
 		&i.EndDate,
+		&i.TmLeaseOwner,
+		&i.TmLeaseExpiresAt,
+		&i.TmLeaseAttempt,
 	)
 	return i, err
 }
 
 const heartbeat = `-- name: Heartbeat :execrows
-UPDATE dataset_upload_lease SET expires_at = ?1
-WHERE task_id = ?2 AND owner = ?3 AND attempt = ?4
-  AND EXISTS (SELECT 1 FROM dataset_upload AS r WHERE r.id = dataset_upload_lease.task_id AND r.status = ?5)
+UPDATE dataset_upload SET tm_lease_expires_at = ?1
+WHERE id = ?2 AND tm_lease_owner = ?3 AND tm_lease_attempt = ?4
+  AND status = ?5
 `
 
 type HeartbeatParams struct {
-	TmExpiresAt time.Time
+	TmExpiresAt *time.Time
 	TmTaskID    uuid.UUID
 	TmOwner     string
 	TmAttempt   int64
@@ -301,7 +304,7 @@ func (q *Queries) Keys(ctx context.Context, tmIds interface{}) ([]KeysRow, error
 }
 
 const listByStatus = `-- name: ListByStatus :many
-SELECT id, status, version, created_at, updated_at, tag, error_message, dataset_name, records_processed, user_id, started_at, end_date FROM dataset_upload WHERE status = ?1
+SELECT id, status, version, created_at, updated_at, tag, error_message, dataset_name, records_processed, user_id, started_at, end_date, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM dataset_upload WHERE status = ?1
 ORDER BY created_at, id
 LIMIT ?2
 `
@@ -334,6 +337,9 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]D
 			&i.UserID,
 			&i.StartedAt,
 			&i.EndDate,
+			&i.TmLeaseOwner,
+			&i.TmLeaseExpiresAt,
+			&i.TmLeaseAttempt,
 		); err != nil {
 			return nil, err
 		}
@@ -349,52 +355,44 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]D
 }
 
 const lost = `-- name: Lost :many
-SELECT t.id, t.status, t.version, t.created_at, t.updated_at, t.tag, t.error_message, t.dataset_name, t.records_processed, t.user_id, t.started_at, t.end_date, l.owner, l.attempt FROM dataset_upload AS t CROSS JOIN dataset_upload_lease AS l ON l.task_id = t.id
-WHERE t.status = ?1 AND +l.expires_at <= ?2
-ORDER BY l.expires_at, t.id
+SELECT id, status, version, created_at, updated_at, tag, error_message, dataset_name, records_processed, user_id, started_at, end_date, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM dataset_upload
+WHERE status = ?1 AND tm_lease_expires_at <= ?2
+ORDER BY tm_lease_expires_at, id
 LIMIT ?3
 `
 
 type LostParams struct {
 	TmStatus  string
-	TmNow     time.Time
+	TmNow     *time.Time
 	TmMaxRows int64
 }
 
-type LostRow struct {
-	DatasetUpload DatasetUpload
-	Owner         string
-	Attempt       int64
-}
-
-// Tasks in tm_status whose lease expired: their worker is gone. CROSS JOIN
-// keeps SQLite's join order: the tasks in tm_status first (the status index),
-// then their leases by key (+ keeps the expires_at index out), not every
-// expired lease (finished tasks keep theirs).
-func (q *Queries) Lost(ctx context.Context, arg LostParams) ([]LostRow, error) {
+// Tasks in tm_status whose lease expired: their worker is gone.
+func (q *Queries) Lost(ctx context.Context, arg LostParams) ([]DatasetUpload, error) {
 	rows, err := q.db.QueryContext(ctx, lost, arg.TmStatus, arg.TmNow, arg.TmMaxRows)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []LostRow
+	var items []DatasetUpload
 	for rows.Next() {
-		var i LostRow
+		var i DatasetUpload
 		if err := rows.Scan(
-			&i.DatasetUpload.ID,
-			&i.DatasetUpload.Status,
-			&i.DatasetUpload.Version,
-			&i.DatasetUpload.CreatedAt,
-			&i.DatasetUpload.UpdatedAt,
-			&i.DatasetUpload.Tag,
-			&i.DatasetUpload.ErrorMessage,
-			&i.DatasetUpload.DatasetName,
-			&i.DatasetUpload.RecordsProcessed,
-			&i.DatasetUpload.UserID,
-			&i.DatasetUpload.StartedAt,
-			&i.DatasetUpload.EndDate,
-			&i.Owner,
-			&i.Attempt,
+			&i.ID,
+			&i.Status,
+			&i.Version,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.Tag,
+			&i.ErrorMessage,
+			&i.DatasetName,
+			&i.RecordsProcessed,
+			&i.UserID,
+			&i.StartedAt,
+			&i.EndDate,
+			&i.TmLeaseOwner,
+			&i.TmLeaseExpiresAt,
+			&i.TmLeaseAttempt,
 		); err != nil {
 			return nil, err
 		}
@@ -410,34 +408,26 @@ func (q *Queries) Lost(ctx context.Context, arg LostParams) ([]LostRow, error) {
 }
 
 const reserve = `-- name: Reserve :many
-INSERT INTO dataset_upload_lease (task_id, owner, expires_at, attempt)
-SELECT r.id, ?1, ?2, 1 FROM dataset_upload AS r
-WHERE r.status = ?3
-  AND NOT EXISTS (SELECT 1 FROM dataset_upload_lease AS h WHERE h.task_id = r.id AND h.expires_at > ?4)
-ORDER BY r.created_at, r.id
-LIMIT ?5
-ON CONFLICT (task_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at, attempt = dataset_upload_lease.attempt + 1
-RETURNING task_id, attempt
+UPDATE dataset_upload SET tm_lease_owner = ?1, tm_lease_expires_at = ?2, tm_lease_attempt = tm_lease_attempt + 1
+WHERE id IN (SELECT r.id FROM dataset_upload AS r WHERE r.status = ?3 AND (r.tm_lease_expires_at IS NULL OR r.tm_lease_expires_at <= ?4)
+    ORDER BY r.created_at, r.id LIMIT ?5)
+RETURNING id, status, version, created_at, updated_at, tag, error_message, dataset_name, records_processed, user_id, started_at, end_date, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt
 `
 
 type ReserveParams struct {
 	TmOwner     string
-	TmExpiresAt time.Time
+	TmExpiresAt *time.Time
 	TmStatus    string
-	TmNow       time.Time
+	TmNow       *time.Time
 	TmMaxRows   int64
 }
 
-type ReserveRow struct {
-	TaskID  uuid.UUID
-	Attempt int64
-}
-
-// Leases up to tm_max_rows tasks in tm_status that no live lease holds, oldest
-// first. SQLite runs one writer at a time, so the rows NOT EXISTS lets through
-// hold no live lease when the upsert takes them: a task goes to one worker.
-// The task row is unchanged: the worker then fires the claim event.
-func (q *Queries) Reserve(ctx context.Context, arg ReserveParams) ([]ReserveRow, error) {
+// Leases up to tm_max_rows tasks in tm_status that no live lease holds (none,
+// or one expired by tm_now), oldest first, and counts an attempt on each. The
+// lease is written into the task row under its row lock, so a task goes to
+// one worker. Status and version are unchanged: the worker then fires the
+// claim event.
+func (q *Queries) Reserve(ctx context.Context, arg ReserveParams) ([]DatasetUpload, error) {
 	rows, err := q.db.QueryContext(ctx, reserve,
 		arg.TmOwner,
 		arg.TmExpiresAt,
@@ -449,10 +439,26 @@ func (q *Queries) Reserve(ctx context.Context, arg ReserveParams) ([]ReserveRow,
 		return nil, err
 	}
 	defer rows.Close()
-	var items []ReserveRow
+	var items []DatasetUpload
 	for rows.Next() {
-		var i ReserveRow
-		if err := rows.Scan(&i.TaskID, &i.Attempt); err != nil {
+		var i DatasetUpload
+		if err := rows.Scan(
+			&i.ID,
+			&i.Status,
+			&i.Version,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.Tag,
+			&i.ErrorMessage,
+			&i.DatasetName,
+			&i.RecordsProcessed,
+			&i.UserID,
+			&i.StartedAt,
+			&i.EndDate,
+			&i.TmLeaseOwner,
+			&i.TmLeaseExpiresAt,
+			&i.TmLeaseAttempt,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, i)

@@ -322,10 +322,27 @@ func (d *Driver) Reserve(ctx context.Context, queue, owner string, now, expires 
 		return nil, classify(err)
 	}
 	return backends.Claims(rows, func(r ReserveRow) (*evaluation.Evaluation, backends.Lease, error) {
-		x, err := fromRow(r.Evaluation)
+		x, err := fromRow(Evaluation{
+			Benchmark:        r.Benchmark,
+			CreatedAt:        r.CreatedAt,
+			EndDate:          r.EndDate,
+			ErrorMessage:     r.ErrorMessage,
+			ID:               r.ID,
+			ModelName:        r.ModelName,
+			StartedAt:        r.StartedAt,
+			Status:           r.Status,
+			Tag:              r.Tag,
+			TmHistorySeq:     r.TmHistorySeq,
+			TmLeaseAttempt:   r.TmLeaseAttempt,
+			TmLeaseExpiresAt: r.TmLeaseExpiresAt,
+			TmLeaseOwner:     r.TmLeaseOwner,
+			UpdatedAt:        r.UpdatedAt,
+			UserID:           r.UserID,
+			Version:          r.Version,
+		})
 		return x, backends.Lease{
-			Attempt: int(r.Attempt),
-			Owner:   owner,
+			Attempt: int(r.TmLeaseAttempt),
+			Owner:   r.TmLeaseOwner,
 		}, err
 	})
 }
@@ -356,11 +373,11 @@ func (d *Driver) Lost(ctx context.Context, running string, now time.Time, limit 
 	if err != nil {
 		return nil, classify(err)
 	}
-	return backends.Claims(rows, func(r LostRow) (*evaluation.Evaluation, backends.Lease, error) {
-		x, err := fromRow(r.Evaluation)
+	return backends.Claims(rows, func(r Evaluation) (*evaluation.Evaluation, backends.Lease, error) {
+		x, err := fromRow(r)
 		return x, backends.Lease{
-			Attempt: int(r.Attempt),
-			Owner:   r.Owner,
+			Attempt: int(r.TmLeaseAttempt),
+			Owner:   r.TmLeaseOwner,
 		}, err
 	})
 }
@@ -382,22 +399,26 @@ func (d *Driver) Claim(ctx context.Context, owner string, now, expires time.Time
 	}
 	return backends.Claims(rows, func(r ClaimRow) (*evaluation.Evaluation, backends.Lease, error) {
 		x, err := fromRow(Evaluation{
-			Benchmark:    r.Benchmark,
-			CreatedAt:    r.CreatedAt,
-			EndDate:      r.EndDate,
-			ErrorMessage: r.ErrorMessage,
-			ID:           r.ID,
-			ModelName:    r.ModelName,
-			StartedAt:    r.StartedAt,
-			Status:       r.Status,
-			Tag:          r.Tag,
-			UpdatedAt:    r.UpdatedAt,
-			UserID:       r.UserID,
-			Version:      r.Version,
+			Benchmark:        r.Benchmark,
+			CreatedAt:        r.CreatedAt,
+			EndDate:          r.EndDate,
+			ErrorMessage:     r.ErrorMessage,
+			ID:               r.ID,
+			ModelName:        r.ModelName,
+			StartedAt:        r.StartedAt,
+			Status:           r.Status,
+			Tag:              r.Tag,
+			TmHistorySeq:     r.TmHistorySeq,
+			TmLeaseAttempt:   r.TmLeaseAttempt,
+			TmLeaseExpiresAt: r.TmLeaseExpiresAt,
+			TmLeaseOwner:     r.TmLeaseOwner,
+			UpdatedAt:        r.UpdatedAt,
+			UserID:           r.UserID,
+			Version:          r.Version,
 		})
 		return x, backends.Lease{
-			Attempt: int(r.Attempt),
-			Owner:   owner,
+			Attempt: int(r.TmLeaseAttempt),
+			Owner:   r.TmLeaseOwner,
 		}, err
 	})
 }

@@ -15,27 +15,25 @@ import (
 const claim = `-- name: Claim :many
 WITH c AS (
     SELECT r.id FROM evaluation AS r
-    WHERE r.status = 'QUEUED'
-      AND NOT EXISTS (SELECT 1 FROM evaluation_lease AS h WHERE h.task_id = r.id AND h.expires_at > $1::timestamptz)
+    WHERE r.status = 'QUEUED' AND (r.tm_lease_expires_at IS NULL OR r.tm_lease_expires_at <= $1::timestamptz)
     ORDER BY r.created_at, r.id
     LIMIT $2::integer
     FOR UPDATE OF r SKIP LOCKED
-), l AS (
-    INSERT INTO evaluation_lease (task_id, owner, expires_at, attempt)
-    SELECT c.id, $3::text, $4::timestamptz, 1 FROM c
-    ON CONFLICT (task_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at, attempt = evaluation_lease.attempt + 1
-    WHERE evaluation_lease.expires_at <= $1::timestamptz
-    RETURNING task_id, attempt
 ), t AS (
-    UPDATE evaluation AS w SET status = 'RUNNING', version = w.version + 1, updated_at = $1::timestamptz, started_at = $1::timestamptz, tm_history_seq = w.tm_history_seq + 1
-    FROM l WHERE w.id = ANY (ARRAY(SELECT l.task_id FROM l)) AND w.id = l.task_id
-    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.tag, w.error_message, w.model_name, w.benchmark, w.user_id, w.started_at, w.end_date, w.tm_history_seq, l.attempt
+    UPDATE evaluation AS w SET status = 'RUNNING',
+        version = w.version + 1,
+        updated_at = $1::timestamptz,
+        started_at = $1::timestamptz,
+        tm_history_seq = w.tm_history_seq + 1,
+        tm_lease_owner = $3::text, tm_lease_expires_at = $4::timestamptz, tm_lease_attempt = w.tm_lease_attempt + 1
+    WHERE w.id = ANY (ARRAY(SELECT c.id FROM c))
+    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.tag, w.error_message, w.model_name, w.benchmark, w.user_id, w.started_at, w.end_date, w.tm_history_seq, w.tm_lease_owner, w.tm_lease_expires_at, w.tm_lease_attempt
 ), h AS (
     INSERT INTO evaluation_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
     SELECT t.id, t.tm_history_seq, 'QUEUED', 'RUNNING', 'start', $1::timestamptz,
-        t.attempt, $3::text, 'claimed by ' || $3::text || ' (attempt ' || t.attempt || ')' FROM t
+        t.tm_lease_attempt, $3::text, 'claimed by ' || $3::text || ' (attempt ' || t.tm_lease_attempt || ')' FROM t
 )
-SELECT id, status, version, created_at, updated_at, tag, error_message, model_name, benchmark, user_id, started_at, end_date, attempt FROM t
+SELECT id, status, version, created_at, updated_at, tag, error_message, model_name, benchmark, user_id, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM t
 ORDER BY created_at, id
 `
 
@@ -47,26 +45,29 @@ type ClaimParams struct {
 }
 
 type ClaimRow struct {
-	ID           uuid.UUID
-	Status       string
-	Version      int64
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
-	Tag          *string
-	ErrorMessage *string
-	ModelName    *string
-	Benchmark    *string
-	UserID       *string
-	StartedAt    *time.Time
-	EndDate      *time.Time
-	Attempt      int32
+	ID               uuid.UUID
+	Status           string
+	Version          int64
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+	Tag              *string
+	ErrorMessage     *string
+	ModelName        *string
+	Benchmark        *string
+	UserID           *string
+	StartedAt        *time.Time
+	EndDate          *time.Time
+	TmHistorySeq     int64
+	TmLeaseOwner     string
+	TmLeaseExpiresAt *time.Time
+	TmLeaseAttempt   int32
 }
 
-// Reserve and the claim event "start" in one statement and one commit: every
+// Reserve and the claim event "start" in one update and one commit: every
 // reserved task moves from QUEUED to RUNNING
 // as Fire moves it (version + 1, updated_at and the entry timestamp at tm_now,
-// the progress the status maps), with its history row (actor tm_owner, the
-// lease's attempt). Returns the claimed tasks.
+// the progress the status maps), takes its lease, and gets its history row
+// (actor tm_owner, the lease's attempt). Returns the claimed tasks.
 func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]ClaimRow, error) {
 	rows, err := q.db.Query(ctx, claim,
 		arg.TmNow,
@@ -94,7 +95,10 @@ func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]ClaimRow, error
 			&i.UserID,
 			&i.StartedAt,
 			&i.EndDate,
-			&i.Attempt,
+			&i.TmHistorySeq,
+			&i.TmLeaseOwner,
+			&i.TmLeaseExpiresAt,
+			&i.TmLeaseAttempt,
 		); err != nil {
 			return nil, err
 		}
@@ -107,7 +111,7 @@ func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]ClaimRow, error
 }
 
 const claimByStatus = `-- name: ClaimByStatus :many
-SELECT id, status, version, created_at, updated_at, tag, error_message, model_name, benchmark, user_id, started_at, end_date, tm_history_seq FROM evaluation WHERE status = $1::text
+SELECT id, status, version, created_at, updated_at, tag, error_message, model_name, benchmark, user_id, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM evaluation WHERE status = $1::text
 ORDER BY created_at, id
 LIMIT $2::integer
 FOR UPDATE SKIP LOCKED
@@ -143,6 +147,9 @@ func (q *Queries) ClaimByStatus(ctx context.Context, arg ClaimByStatusParams) ([
 			&i.StartedAt,
 			&i.EndDate,
 			&i.TmHistorySeq,
+			&i.TmLeaseOwner,
+			&i.TmLeaseExpiresAt,
+			&i.TmLeaseAttempt,
 		); err != nil {
 			return nil, err
 		}
@@ -280,7 +287,7 @@ func (q *Queries) DeleteFinished(ctx context.Context, arg DeleteFinishedParams) 
 }
 
 const get = `-- name: Get :one
-SELECT id, status, version, created_at, updated_at, tag, error_message, model_name, benchmark, user_id, started_at, end_date, tm_history_seq FROM evaluation WHERE id = $1::uuid
+SELECT id, status, version, created_at, updated_at, tag, error_message, model_name, benchmark, user_id, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM evaluation WHERE id = $1::uuid
 `
 
 func (q *Queries) Get(ctx context.Context, id uuid.UUID) (Evaluation, error) {
@@ -300,14 +307,17 @@ func (q *Queries) Get(ctx context.Context, id uuid.UUID) (Evaluation, error) {
 		&i.StartedAt,
 		&i.EndDate,
 		&i.TmHistorySeq,
+		&i.TmLeaseOwner,
+		&i.TmLeaseExpiresAt,
+		&i.TmLeaseAttempt,
 	)
 	return i, err
 }
 
 const heartbeat = `-- name: Heartbeat :execrows
-UPDATE evaluation_lease SET expires_at = $1::timestamptz
-WHERE task_id = $2::uuid AND owner = $3::text AND attempt = $4::integer
-  AND EXISTS (SELECT 1 FROM evaluation AS r WHERE r.id = evaluation_lease.task_id AND r.status = $5::text)
+UPDATE evaluation SET tm_lease_expires_at = $1::timestamptz
+WHERE id = $2::uuid AND tm_lease_owner = $3::text AND tm_lease_attempt = $4::integer
+  AND status = $5::text
 `
 
 type HeartbeatParams struct {
@@ -401,7 +411,7 @@ func (q *Queries) Keys(ctx context.Context, tmIds []uuid.UUID) ([]KeysRow, error
 }
 
 const listByStatus = `-- name: ListByStatus :many
-SELECT id, status, version, created_at, updated_at, tag, error_message, model_name, benchmark, user_id, started_at, end_date, tm_history_seq FROM evaluation WHERE status = $1::text
+SELECT id, status, version, created_at, updated_at, tag, error_message, model_name, benchmark, user_id, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM evaluation WHERE status = $1::text
 ORDER BY created_at, id
 LIMIT $2::integer
 `
@@ -435,6 +445,9 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]E
 			&i.StartedAt,
 			&i.EndDate,
 			&i.TmHistorySeq,
+			&i.TmLeaseOwner,
+			&i.TmLeaseExpiresAt,
+			&i.TmLeaseAttempt,
 		); err != nil {
 			return nil, err
 		}
@@ -447,10 +460,9 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]E
 }
 
 const lost = `-- name: Lost :many
-SELECT t.id, t.status, t.version, t.created_at, t.updated_at, t.tag, t.error_message, t.model_name, t.benchmark, t.user_id, t.started_at, t.end_date, t.tm_history_seq, l.owner, l.attempt FROM evaluation AS t JOIN evaluation_lease AS l ON l.task_id = t.id
-WHERE l.task_id = ANY (ARRAY(SELECT r.id FROM evaluation AS r WHERE r.status = 'RUNNING'))
-  AND t.status = 'RUNNING' AND l.expires_at <= $1::timestamptz
-ORDER BY l.expires_at, t.id
+SELECT id, status, version, created_at, updated_at, tag, error_message, model_name, benchmark, user_id, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM evaluation
+WHERE status = 'RUNNING' AND tm_lease_expires_at <= $1::timestamptz
+ORDER BY tm_lease_expires_at, id
 LIMIT $2::integer
 `
 
@@ -459,41 +471,35 @@ type LostParams struct {
 	TmMaxRows int32
 }
 
-type LostRow struct {
-	Evaluation Evaluation
-	Owner      string
-	Attempt    int32
-}
-
 // Tasks in the running status RUNNING whose lease expired: their worker is
-// gone. The plan starts from the running tasks (the status is written out,
-// not a parameter, and the status index finds them) and reads their leases
-// by key: finished tasks keep their leases, which a scan would read too.
-func (q *Queries) Lost(ctx context.Context, arg LostParams) ([]LostRow, error) {
+// gone. The status is written out, not a parameter, so that the plan reads
+// the running tasks through the status index.
+func (q *Queries) Lost(ctx context.Context, arg LostParams) ([]Evaluation, error) {
 	rows, err := q.db.Query(ctx, lost, arg.TmNow, arg.TmMaxRows)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []LostRow
+	var items []Evaluation
 	for rows.Next() {
-		var i LostRow
+		var i Evaluation
 		if err := rows.Scan(
-			&i.Evaluation.ID,
-			&i.Evaluation.Status,
-			&i.Evaluation.Version,
-			&i.Evaluation.CreatedAt,
-			&i.Evaluation.UpdatedAt,
-			&i.Evaluation.Tag,
-			&i.Evaluation.ErrorMessage,
-			&i.Evaluation.ModelName,
-			&i.Evaluation.Benchmark,
-			&i.Evaluation.UserID,
-			&i.Evaluation.StartedAt,
-			&i.Evaluation.EndDate,
-			&i.Evaluation.TmHistorySeq,
-			&i.Owner,
-			&i.Attempt,
+			&i.ID,
+			&i.Status,
+			&i.Version,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.Tag,
+			&i.ErrorMessage,
+			&i.ModelName,
+			&i.Benchmark,
+			&i.UserID,
+			&i.StartedAt,
+			&i.EndDate,
+			&i.TmHistorySeq,
+			&i.TmLeaseOwner,
+			&i.TmLeaseExpiresAt,
+			&i.TmLeaseAttempt,
 		); err != nil {
 			return nil, err
 		}
@@ -508,21 +514,17 @@ func (q *Queries) Lost(ctx context.Context, arg LostParams) ([]LostRow, error) {
 const reserve = `-- name: Reserve :many
 WITH c AS (
     SELECT r.id FROM evaluation AS r
-    WHERE r.status = $1::text
-      AND NOT EXISTS (SELECT 1 FROM evaluation_lease AS h WHERE h.task_id = r.id AND h.expires_at > $2::timestamptz)
+    WHERE r.status = $1::text AND (r.tm_lease_expires_at IS NULL OR r.tm_lease_expires_at <= $2::timestamptz)
     ORDER BY r.created_at, r.id
     LIMIT $3::integer
     FOR UPDATE OF r SKIP LOCKED
-), l AS (
-    INSERT INTO evaluation_lease (task_id, owner, expires_at, attempt)
-    SELECT c.id, $4::text, $5::timestamptz, 1 FROM c
-    ON CONFLICT (task_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at, attempt = evaluation_lease.attempt + 1
-    WHERE evaluation_lease.expires_at <= $2::timestamptz
-    RETURNING task_id, attempt
+), t AS (
+    UPDATE evaluation AS w SET tm_lease_owner = $4::text, tm_lease_expires_at = $5::timestamptz, tm_lease_attempt = w.tm_lease_attempt + 1
+    WHERE w.id = ANY (ARRAY(SELECT c.id FROM c))
+    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.tag, w.error_message, w.model_name, w.benchmark, w.user_id, w.started_at, w.end_date, w.tm_history_seq, w.tm_lease_owner, w.tm_lease_expires_at, w.tm_lease_attempt
 )
-SELECT t.id, t.status, t.version, t.created_at, t.updated_at, t.tag, t.error_message, t.model_name, t.benchmark, t.user_id, t.started_at, t.end_date, t.tm_history_seq, l.attempt FROM evaluation AS t JOIN l ON l.task_id = t.id
-WHERE t.id = ANY (ARRAY(SELECT l.task_id FROM l))
-ORDER BY t.created_at, t.id
+SELECT id, status, version, created_at, updated_at, tag, error_message, model_name, benchmark, user_id, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM t
+ORDER BY created_at, id
 `
 
 type ReserveParams struct {
@@ -534,14 +536,29 @@ type ReserveParams struct {
 }
 
 type ReserveRow struct {
-	Evaluation Evaluation
-	Attempt    int32
+	ID               uuid.UUID
+	Status           string
+	Version          int64
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+	Tag              *string
+	ErrorMessage     *string
+	ModelName        *string
+	Benchmark        *string
+	UserID           *string
+	StartedAt        *time.Time
+	EndDate          *time.Time
+	TmHistorySeq     int64
+	TmLeaseOwner     string
+	TmLeaseExpiresAt *time.Time
+	TmLeaseAttempt   int32
 }
 
-// Leases up to tm_max_rows tasks in tm_status that no live lease holds, oldest
-// first, skipping rows other workers are reserving (SKIP LOCKED); the upsert
-// takes a lease row over only once it has expired, so a task goes to one
-// worker. The task row is unchanged: the worker then fires the claim event.
+// Leases up to tm_max_rows tasks in tm_status that no live lease holds (none,
+// or one expired by tm_now), oldest first, and counts an attempt on each. The
+// lease is written into the task row under its row lock, so a task goes to
+// one worker. Status and version are unchanged: the worker then fires the
+// claim event.
 func (q *Queries) Reserve(ctx context.Context, arg ReserveParams) ([]ReserveRow, error) {
 	rows, err := q.db.Query(ctx, reserve,
 		arg.TmStatus,
@@ -558,20 +575,22 @@ func (q *Queries) Reserve(ctx context.Context, arg ReserveParams) ([]ReserveRow,
 	for rows.Next() {
 		var i ReserveRow
 		if err := rows.Scan(
-			&i.Evaluation.ID,
-			&i.Evaluation.Status,
-			&i.Evaluation.Version,
-			&i.Evaluation.CreatedAt,
-			&i.Evaluation.UpdatedAt,
-			&i.Evaluation.Tag,
-			&i.Evaluation.ErrorMessage,
-			&i.Evaluation.ModelName,
-			&i.Evaluation.Benchmark,
-			&i.Evaluation.UserID,
-			&i.Evaluation.StartedAt,
-			&i.Evaluation.EndDate,
-			&i.Evaluation.TmHistorySeq,
-			&i.Attempt,
+			&i.ID,
+			&i.Status,
+			&i.Version,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.Tag,
+			&i.ErrorMessage,
+			&i.ModelName,
+			&i.Benchmark,
+			&i.UserID,
+			&i.StartedAt,
+			&i.EndDate,
+			&i.TmHistorySeq,
+			&i.TmLeaseOwner,
+			&i.TmLeaseExpiresAt,
+			&i.TmLeaseAttempt,
 		); err != nil {
 			return nil, err
 		}

@@ -11,19 +11,22 @@ import (
 )
 
 type ModelUpload struct {
-	ID           uuid.UUID
-	Status       string
-	Version      int64
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
-	Tag          *string
-	ErrorMessage *string
-	Source       string
-	SourceURI    *string
-	UserID       *string
-	StartedAt    *time.Time
-	EndDate      *time.Time
-	TmHistorySeq int64
+	ID               uuid.UUID
+	Status           string
+	Version          int64
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+	Tag              *string
+	ErrorMessage     *string
+	Source           string
+	SourceURI        *string
+	UserID           *string
+	StartedAt        *time.Time
+	EndDate          *time.Time
+	TmHistorySeq     int64
+	TmLeaseOwner     string
+	TmLeaseExpiresAt *time.Time
+	TmLeaseAttempt   int32
 }
 
 type ModelUploadHistory struct {
@@ -36,11 +39,4 @@ type ModelUploadHistory struct {
 	Attempt    int32
 	Actor      string
 	Message    string
-}
-
-type ModelUploadLease struct {
-	TaskID    uuid.UUID
-	Owner     string
-	ExpiresAt time.Time
-	Attempt   int32
 }

@@ -11,18 +11,21 @@ import (
 )
 
 type ModelUpload struct {
-	ID           uuid.UUID
-	Status       string
-	Version      int64
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
-	Tag          *string
-	ErrorMessage *string
-	Source       string
-	SourceURI    *string
-	UserID       *string
-	StartedAt    *time.Time
-	EndDate      *time.Time
+	ID               uuid.UUID
+	Status           string
+	Version          int64
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+	Tag              *string
+	ErrorMessage     *string
+	Source           string
+	SourceURI        *string
+	UserID           *string
+	StartedAt        *time.Time
+	EndDate          *time.Time
+	TmLeaseOwner     string
+	TmLeaseExpiresAt *time.Time
+	TmLeaseAttempt   int64
 }
 
 type ModelUploadHistory struct {
@@ -35,11 +38,4 @@ type ModelUploadHistory struct {
 	Attempt    int64
 	Actor      string
 	Message    string
-}
-
-type ModelUploadLease struct {
-	TaskID    uuid.UUID
-	Owner     string
-	ExpiresAt time.Time
-	Attempt   int64
 }

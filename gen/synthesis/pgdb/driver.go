@@ -319,10 +319,26 @@ func (d *Driver) Reserve(ctx context.Context, queue, owner string, now, expires 
 		return nil, classify(err)
 	}
 	return backends.Claims(rows, func(r ReserveRow) (*synthesis.Synthesis, backends.Lease, error) {
-		x, err := fromRow(r.Synthesis)
+		x, err := fromRow(Synthesis{
+			CreatedAt:        r.CreatedAt,
+			EndDate:          r.EndDate,
+			ErrorMessage:     r.ErrorMessage,
+			ID:               r.ID,
+			NumSamples:       r.NumSamples,
+			StartedAt:        r.StartedAt,
+			Status:           r.Status,
+			Tag:              r.Tag,
+			TmHistorySeq:     r.TmHistorySeq,
+			TmLeaseAttempt:   r.TmLeaseAttempt,
+			TmLeaseExpiresAt: r.TmLeaseExpiresAt,
+			TmLeaseOwner:     r.TmLeaseOwner,
+			UpdatedAt:        r.UpdatedAt,
+			UserID:           r.UserID,
+			Version:          r.Version,
+		})
 		return x, backends.Lease{
-			Attempt: int(r.Attempt),
-			Owner:   owner,
+			Attempt: int(r.TmLeaseAttempt),
+			Owner:   r.TmLeaseOwner,
 		}, err
 	})
 }
@@ -353,11 +369,11 @@ func (d *Driver) Lost(ctx context.Context, running string, now time.Time, limit 
 	if err != nil {
 		return nil, classify(err)
 	}
-	return backends.Claims(rows, func(r LostRow) (*synthesis.Synthesis, backends.Lease, error) {
-		x, err := fromRow(r.Synthesis)
+	return backends.Claims(rows, func(r Synthesis) (*synthesis.Synthesis, backends.Lease, error) {
+		x, err := fromRow(r)
 		return x, backends.Lease{
-			Attempt: int(r.Attempt),
-			Owner:   r.Owner,
+			Attempt: int(r.TmLeaseAttempt),
+			Owner:   r.TmLeaseOwner,
 		}, err
 	})
 }
@@ -379,21 +395,25 @@ func (d *Driver) Claim(ctx context.Context, owner string, now, expires time.Time
 	}
 	return backends.Claims(rows, func(r ClaimRow) (*synthesis.Synthesis, backends.Lease, error) {
 		x, err := fromRow(Synthesis{
-			CreatedAt:    r.CreatedAt,
-			EndDate:      r.EndDate,
-			ErrorMessage: r.ErrorMessage,
-			ID:           r.ID,
-			NumSamples:   r.NumSamples,
-			StartedAt:    r.StartedAt,
-			Status:       r.Status,
-			Tag:          r.Tag,
-			UpdatedAt:    r.UpdatedAt,
-			UserID:       r.UserID,
-			Version:      r.Version,
+			CreatedAt:        r.CreatedAt,
+			EndDate:          r.EndDate,
+			ErrorMessage:     r.ErrorMessage,
+			ID:               r.ID,
+			NumSamples:       r.NumSamples,
+			StartedAt:        r.StartedAt,
+			Status:           r.Status,
+			Tag:              r.Tag,
+			TmHistorySeq:     r.TmHistorySeq,
+			TmLeaseAttempt:   r.TmLeaseAttempt,
+			TmLeaseExpiresAt: r.TmLeaseExpiresAt,
+			TmLeaseOwner:     r.TmLeaseOwner,
+			UpdatedAt:        r.UpdatedAt,
+			UserID:           r.UserID,
+			Version:          r.Version,
 		})
 		return x, backends.Lease{
-			Attempt: int(r.Attempt),
-			Owner:   owner,
+			Attempt: int(r.TmLeaseAttempt),
+			Owner:   r.TmLeaseOwner,
 		}, err
 	})
 }

@@ -11,18 +11,21 @@ import (
 )
 
 type Synthesis struct {
-	ID           uuid.UUID
-	Status       string
-	Version      int64
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
-	Tag          *string
-	ErrorMessage *string
-	NumSamples   *int64
-	UserID       *string
-	StartedAt    *time.Time
-	EndDate      *time.Time
-	TmHistorySeq int64
+	ID               uuid.UUID
+	Status           string
+	Version          int64
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+	Tag              *string
+	ErrorMessage     *string
+	NumSamples       *int64
+	UserID           *string
+	StartedAt        *time.Time
+	EndDate          *time.Time
+	TmHistorySeq     int64
+	TmLeaseOwner     string
+	TmLeaseExpiresAt *time.Time
+	TmLeaseAttempt   int32
 }
 
 type SynthesisHistory struct {
@@ -35,11 +38,4 @@ type SynthesisHistory struct {
 	Attempt    int32
 	Actor      string
 	Message    string
-}
-
-type SynthesisLease struct {
-	TaskID    uuid.UUID
-	Owner     string
-	ExpiresAt time.Time
-	Attempt   int32
 }

@@ -11,17 +11,20 @@ import (
 )
 
 type Synthesis struct {
-	ID           uuid.UUID
-	Status       string
-	Version      int64
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
-	Tag          *string
-	ErrorMessage *string
-	NumSamples   *int64
-	UserID       *string
-	StartedAt    *time.Time
-	EndDate      *time.Time
+	ID               uuid.UUID
+	Status           string
+	Version          int64
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+	Tag              *string
+	ErrorMessage     *string
+	NumSamples       *int64
+	UserID           *string
+	StartedAt        *time.Time
+	EndDate          *time.Time
+	TmLeaseOwner     string
+	TmLeaseExpiresAt *time.Time
+	TmLeaseAttempt   int64
 }
 
 type SynthesisHistory struct {
@@ -34,11 +37,4 @@ type SynthesisHistory struct {
 	Attempt    int64
 	Actor      string
 	Message    string
-}
-
-type SynthesisLease struct {
-	TaskID    uuid.UUID
-	Owner     string
-	ExpiresAt time.Time
-	Attempt   int64
 }

@@ -322,10 +322,27 @@ func (d *Driver) Reserve(ctx context.Context, queue, owner string, now, expires 
 		return nil, classify(err)
 	}
 	return backends.Claims(rows, func(r ReserveRow) (*training.Training, backends.Lease, error) {
-		x, err := fromRow(r.Training)
+		x, err := fromRow(Training{
+			BaseModel:        r.BaseModel,
+			CreatedAt:        r.CreatedAt,
+			EndDate:          r.EndDate,
+			Epochs:           r.Epochs,
+			ErrorMessage:     r.ErrorMessage,
+			ID:               r.ID,
+			StartedAt:        r.StartedAt,
+			Status:           r.Status,
+			Tag:              r.Tag,
+			TmHistorySeq:     r.TmHistorySeq,
+			TmLeaseAttempt:   r.TmLeaseAttempt,
+			TmLeaseExpiresAt: r.TmLeaseExpiresAt,
+			TmLeaseOwner:     r.TmLeaseOwner,
+			UpdatedAt:        r.UpdatedAt,
+			UserID:           r.UserID,
+			Version:          r.Version,
+		})
 		return x, backends.Lease{
-			Attempt: int(r.Attempt),
-			Owner:   owner,
+			Attempt: int(r.TmLeaseAttempt),
+			Owner:   r.TmLeaseOwner,
 		}, err
 	})
 }
@@ -356,11 +373,11 @@ func (d *Driver) Lost(ctx context.Context, running string, now time.Time, limit 
 	if err != nil {
 		return nil, classify(err)
 	}
-	return backends.Claims(rows, func(r LostRow) (*training.Training, backends.Lease, error) {
-		x, err := fromRow(r.Training)
+	return backends.Claims(rows, func(r Training) (*training.Training, backends.Lease, error) {
+		x, err := fromRow(r)
 		return x, backends.Lease{
-			Attempt: int(r.Attempt),
-			Owner:   r.Owner,
+			Attempt: int(r.TmLeaseAttempt),
+			Owner:   r.TmLeaseOwner,
 		}, err
 	})
 }
@@ -382,22 +399,26 @@ func (d *Driver) Claim(ctx context.Context, owner string, now, expires time.Time
 	}
 	return backends.Claims(rows, func(r ClaimRow) (*training.Training, backends.Lease, error) {
 		x, err := fromRow(Training{
-			BaseModel:    r.BaseModel,
-			CreatedAt:    r.CreatedAt,
-			EndDate:      r.EndDate,
-			Epochs:       r.Epochs,
-			ErrorMessage: r.ErrorMessage,
-			ID:           r.ID,
-			StartedAt:    r.StartedAt,
-			Status:       r.Status,
-			Tag:          r.Tag,
-			UpdatedAt:    r.UpdatedAt,
-			UserID:       r.UserID,
-			Version:      r.Version,
+			BaseModel:        r.BaseModel,
+			CreatedAt:        r.CreatedAt,
+			EndDate:          r.EndDate,
+			Epochs:           r.Epochs,
+			ErrorMessage:     r.ErrorMessage,
+			ID:               r.ID,
+			StartedAt:        r.StartedAt,
+			Status:           r.Status,
+			Tag:              r.Tag,
+			TmHistorySeq:     r.TmHistorySeq,
+			TmLeaseAttempt:   r.TmLeaseAttempt,
+			TmLeaseExpiresAt: r.TmLeaseExpiresAt,
+			TmLeaseOwner:     r.TmLeaseOwner,
+			UpdatedAt:        r.UpdatedAt,
+			UserID:           r.UserID,
+			Version:          r.Version,
 		})
 		return x, backends.Lease{
-			Attempt: int(r.Attempt),
-			Owner:   owner,
+			Attempt: int(r.TmLeaseAttempt),
+			Owner:   r.TmLeaseOwner,
 		}, err
 	})
 }

@@ -11,19 +11,22 @@ import (
 )
 
 type Training struct {
-	ID           uuid.UUID
-	Status       string
-	Version      int64
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
-	Tag          *string
-	ErrorMessage *string
-	BaseModel    *string
-	Epochs       *int64
-	UserID       *string
-	StartedAt    *time.Time
-	EndDate      *time.Time
-	TmHistorySeq int64
+	ID               uuid.UUID
+	Status           string
+	Version          int64
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+	Tag              *string
+	ErrorMessage     *string
+	BaseModel        *string
+	Epochs           *int64
+	UserID           *string
+	StartedAt        *time.Time
+	EndDate          *time.Time
+	TmHistorySeq     int64
+	TmLeaseOwner     string
+	TmLeaseExpiresAt *time.Time
+	TmLeaseAttempt   int32
 }
 
 type TrainingHistory struct {
@@ -36,11 +39,4 @@ type TrainingHistory struct {
 	Attempt    int32
 	Actor      string
 	Message    string
-}
-
-type TrainingLease struct {
-	TaskID    uuid.UUID
-	Owner     string
-	ExpiresAt time.Time
-	Attempt   int32
 }

@@ -3,6 +3,7 @@
 package sqlitedb
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -13,6 +14,7 @@ import (
 	sqlitebackend "github.com/taskmodel/taskmodel/backends/sqlite"
 	"github.com/taskmodel/taskmodel/gen/training"
 	"github.com/taskmodel/taskmodel/tasktype"
+	"slices"
 	"sync"
 	"time"
 )
@@ -240,35 +242,31 @@ func (d *Driver) Due(ctx context.Context, now time.Time, limit int) ([]*training
 // Reserve leases up to limit tasks in status queue that no live lease holds
 // to owner until expires; it implements backends.WorkDriver.
 func (d *Driver) Reserve(ctx context.Context, queue, owner string, now, expires time.Time, limit int) ([]backends.Claim[training.Training], error) {
-	var out []backends.Claim[training.Training]
-	err := d.inTx(ctx, func(q *Queries) error {
-		rows, err := q.Reserve(ctx, ReserveParams{
-			TmExpiresAt: expires.UTC(),
-			TmMaxRows:   int64(limit),
-			TmNow:       now.UTC(),
-			TmOwner:     owner,
-			TmStatus:    queue,
-		})
-		if err != nil {
-			return err
-		}
-		out, err = backends.Claims(rows, func(r ReserveRow) (*training.Training, backends.Lease, error) {
-			row, err := q.Get(ctx, r.TaskID)
-			if err != nil {
-				return nil, backends.Lease{}, err
-			}
-			x, err := fromRow(row)
-			return x, backends.Lease{
-				Attempt: int(r.Attempt),
-				Owner:   owner,
-			}, err
-		})
-		return err
+	d.w.Lock()
+	defer d.w.Unlock()
+	rows, err := d.q.Reserve(ctx, ReserveParams{
+		TmExpiresAt: new(expires.UTC()),
+		TmMaxRows:   int64(limit),
+		TmNow:       new(now.UTC()),
+		TmOwner:     owner,
+		TmStatus:    queue,
 	})
 	if err != nil {
 		return nil, classify(err)
 	}
-	return out, nil
+	slices.SortFunc(rows, func(a, b Training) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return bytes.Compare(a.ID[:], b.ID[:])
+	})
+	return backends.Claims(rows, func(r Training) (*training.Training, backends.Lease, error) {
+		x, err := fromRow(r)
+		return x, backends.Lease{
+			Attempt: int(r.TmLeaseAttempt),
+			Owner:   r.TmLeaseOwner,
+		}, err
+	})
 }
 
 // Heartbeat extends a lease its holder still has on a task still in status
@@ -278,7 +276,7 @@ func (d *Driver) Heartbeat(ctx context.Context, id uuid.UUID, lease backends.Lea
 	defer d.w.Unlock()
 	n, err := d.q.Heartbeat(ctx, HeartbeatParams{
 		TmAttempt:   int64(lease.Attempt),
-		TmExpiresAt: expires.UTC(),
+		TmExpiresAt: new(expires.UTC()),
 		TmOwner:     lease.Owner,
 		TmStatus:    running,
 		TmTaskID:    id,
@@ -291,17 +289,17 @@ func (d *Driver) Heartbeat(ctx context.Context, id uuid.UUID, lease backends.Lea
 func (d *Driver) Lost(ctx context.Context, running string, now time.Time, limit int) ([]backends.Claim[training.Training], error) {
 	rows, err := d.q.Lost(ctx, LostParams{
 		TmMaxRows: int64(limit),
-		TmNow:     now.UTC(),
+		TmNow:     new(now.UTC()),
 		TmStatus:  running,
 	})
 	if err != nil {
 		return nil, classify(err)
 	}
-	return backends.Claims(rows, func(r LostRow) (*training.Training, backends.Lease, error) {
-		x, err := fromRow(r.Training)
+	return backends.Claims(rows, func(r Training) (*training.Training, backends.Lease, error) {
+		x, err := fromRow(r)
 		return x, backends.Lease{
-			Attempt: int(r.Attempt),
-			Owner:   r.Owner,
+			Attempt: int(r.TmLeaseAttempt),
+			Owner:   r.TmLeaseOwner,
 		}, err
 	})
 }

@@ -87,7 +87,7 @@ var TrainingBackends = []struct {
 			t.Fatal(err)
 		}
 		t.Cleanup(pool.Close)
-		pgtest.Autovacuum(t, pool, "training", "training_history", "training_lease")
+		pgtest.Autovacuum(t, pool, "training", "training_history")
 		return trainingpg.NewDriver(pool)
 	}},
 }

@@ -166,7 +166,7 @@ UPDATE analysis SET version = sqlc.arg(version)::bigint,
 WHERE id = sqlc.arg(id)::uuid AND status = sqlc.arg(tm_from_status)::text AND version = sqlc.arg(tm_from_version)::bigint;
 
 -- name: Get :one
-SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_history_seq FROM analysis WHERE id = sqlc.arg(id)::uuid;
+SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM analysis WHERE id = sqlc.arg(id)::uuid;
 
 -- name: Keys :many
 -- The keys (status and version) of many tasks in one read: what a worker pool
@@ -181,14 +181,14 @@ SELECT task_id, seq, from_status, to_status, event, at, attempt, actor, message 
 
 -- name: ListByStatus :many
 -- Tasks in one status, oldest first: what workers and sweepers scan.
-SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_history_seq FROM analysis WHERE status = sqlc.arg(tm_status)::text
+SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM analysis WHERE status = sqlc.arg(tm_status)::text
 ORDER BY created_at, id
 LIMIT sqlc.arg(tm_max_rows)::integer;
 
 -- name: ClaimByStatus :many
 -- Like ListByStatus, but locks the rows it returns and skips rows other
 -- transactions hold: concurrent workers never claim the same task.
-SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_history_seq FROM analysis WHERE status = sqlc.arg(tm_status)::text
+SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM analysis WHERE status = sqlc.arg(tm_status)::text
 ORDER BY created_at, id
 LIMIT sqlc.arg(tm_max_rows)::integer
 FOR UPDATE SKIP LOCKED;
@@ -203,7 +203,7 @@ DELETE FROM analysis WHERE id IN (
 
 -- name: Due :many
 -- Tasks whose timeout has passed: one deadline (now - after) per timed status.
-SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_history_seq FROM analysis
+SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM analysis
 WHERE (status = 'CREATED' AND created_at <= sqlc.arg(tm_created_deadline)::timestamptz)
    OR (status = 'UPLOADING' AND upload_started_at <= sqlc.arg(tm_uploading_deadline)::timestamptz)
    OR (status = 'PROCESSING' AND processing_started_at <= sqlc.arg(tm_processing_deadline)::timestamptz)
@@ -212,73 +212,67 @@ LIMIT sqlc.arg(tm_max_rows)::integer;
 
 
 -- name: Reserve :many
--- Leases up to tm_max_rows tasks in tm_status that no live lease holds, oldest
--- first, skipping rows other workers are reserving (SKIP LOCKED); the upsert
--- takes a lease row over only once it has expired, so a task goes to one
--- worker. The task row is unchanged: the worker then fires the claim event.
+-- Leases up to tm_max_rows tasks in tm_status that no live lease holds (none,
+-- or one expired by tm_now), oldest first, and counts an attempt on each. The
+-- lease is written into the task row under its row lock, so a task goes to
+-- one worker. Status and version are unchanged: the worker then fires the
+-- claim event.
 WITH c AS (
     SELECT r.id FROM analysis AS r
-    WHERE r.status = sqlc.arg(tm_status)::text
-      AND NOT EXISTS (SELECT 1 FROM analysis_lease AS h WHERE h.task_id = r.id AND h.expires_at > sqlc.arg(tm_now)::timestamptz)
+    WHERE r.status = sqlc.arg(tm_status)::text AND (r.tm_lease_expires_at IS NULL OR r.tm_lease_expires_at <= sqlc.arg(tm_now)::timestamptz)
     ORDER BY r.created_at, r.id
     LIMIT sqlc.arg(tm_max_rows)::integer
     FOR UPDATE OF r SKIP LOCKED
-), l AS (
-    INSERT INTO analysis_lease (task_id, owner, expires_at, attempt)
-    SELECT c.id, sqlc.arg(tm_owner)::text, sqlc.arg(tm_expires_at)::timestamptz, 1 FROM c
-    ON CONFLICT (task_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at, attempt = analysis_lease.attempt + 1
-    WHERE analysis_lease.expires_at <= sqlc.arg(tm_now)::timestamptz
-    RETURNING task_id, attempt
+), t AS (
+    UPDATE analysis AS w SET tm_lease_owner = sqlc.arg(tm_owner)::text, tm_lease_expires_at = sqlc.arg(tm_expires_at)::timestamptz, tm_lease_attempt = w.tm_lease_attempt + 1
+    WHERE w.id = ANY (ARRAY(SELECT c.id FROM c))
+    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.user_id, w.tool_id, w.agents, w.progress, w.progress_detail, w.error_code, w.error_message, w.blobs_cleaned, w.upload_started_at, w.upload_failed_at, w.queued_at, w.processing_started_at, w.completed_at, w.failed_at, w.cancelled_at, w.expired_at, w.tm_history_seq, w.tm_lease_owner, w.tm_lease_expires_at, w.tm_lease_attempt
 )
-SELECT sqlc.embed(t), l.attempt FROM analysis AS t JOIN l ON l.task_id = t.id
-WHERE t.id = ANY (ARRAY(SELECT l.task_id FROM l))
-ORDER BY t.created_at, t.id;
+SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM t
+ORDER BY created_at, id;
 
 -- name: Claim :many
--- Reserve and the claim event "start" in one statement and one commit: every
+-- Reserve and the claim event "start" in one update and one commit: every
 -- reserved task moves from QUEUED to PROCESSING
 -- as Fire moves it (version + 1, updated_at and the entry timestamp at tm_now,
--- the progress the status maps), with its history row (actor tm_owner, the
--- lease's attempt). Returns the claimed tasks.
+-- the progress the status maps), takes its lease, and gets its history row
+-- (actor tm_owner, the lease's attempt). Returns the claimed tasks.
 WITH c AS (
     SELECT r.id FROM analysis AS r
-    WHERE r.status = 'QUEUED'
-      AND NOT EXISTS (SELECT 1 FROM analysis_lease AS h WHERE h.task_id = r.id AND h.expires_at > sqlc.arg(tm_now)::timestamptz)
+    WHERE r.status = 'QUEUED' AND (r.tm_lease_expires_at IS NULL OR r.tm_lease_expires_at <= sqlc.arg(tm_now)::timestamptz)
     ORDER BY r.created_at, r.id
     LIMIT sqlc.arg(tm_max_rows)::integer
     FOR UPDATE OF r SKIP LOCKED
-), l AS (
-    INSERT INTO analysis_lease (task_id, owner, expires_at, attempt)
-    SELECT c.id, sqlc.arg(tm_owner)::text, sqlc.arg(tm_expires_at)::timestamptz, 1 FROM c
-    ON CONFLICT (task_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at, attempt = analysis_lease.attempt + 1
-    WHERE analysis_lease.expires_at <= sqlc.arg(tm_now)::timestamptz
-    RETURNING task_id, attempt
 ), t AS (
-    UPDATE analysis AS w SET status = 'PROCESSING', version = w.version + 1, updated_at = sqlc.arg(tm_now)::timestamptz, processing_started_at = sqlc.arg(tm_now)::timestamptz, progress = 15, tm_history_seq = w.tm_history_seq + 1
-    FROM l WHERE w.id = ANY (ARRAY(SELECT l.task_id FROM l)) AND w.id = l.task_id
-    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.user_id, w.tool_id, w.agents, w.progress, w.progress_detail, w.error_code, w.error_message, w.blobs_cleaned, w.upload_started_at, w.upload_failed_at, w.queued_at, w.processing_started_at, w.completed_at, w.failed_at, w.cancelled_at, w.expired_at, w.tm_history_seq, l.attempt
+    UPDATE analysis AS w SET status = 'PROCESSING',
+        version = w.version + 1,
+        updated_at = sqlc.arg(tm_now)::timestamptz,
+        processing_started_at = sqlc.arg(tm_now)::timestamptz,
+        progress = 15,
+        tm_history_seq = w.tm_history_seq + 1,
+        tm_lease_owner = sqlc.arg(tm_owner)::text, tm_lease_expires_at = sqlc.arg(tm_expires_at)::timestamptz, tm_lease_attempt = w.tm_lease_attempt + 1
+    WHERE w.id = ANY (ARRAY(SELECT c.id FROM c))
+    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.user_id, w.tool_id, w.agents, w.progress, w.progress_detail, w.error_code, w.error_message, w.blobs_cleaned, w.upload_started_at, w.upload_failed_at, w.queued_at, w.processing_started_at, w.completed_at, w.failed_at, w.cancelled_at, w.expired_at, w.tm_history_seq, w.tm_lease_owner, w.tm_lease_expires_at, w.tm_lease_attempt
 ), h AS (
     INSERT INTO analysis_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
     SELECT t.id, t.tm_history_seq, 'QUEUED', 'PROCESSING', 'start', sqlc.arg(tm_now)::timestamptz,
-        t.attempt, sqlc.arg(tm_owner)::text, 'claimed by ' || sqlc.arg(tm_owner)::text || ' (attempt ' || t.attempt || ')' FROM t
+        t.tm_lease_attempt, sqlc.arg(tm_owner)::text, 'claimed by ' || sqlc.arg(tm_owner)::text || ' (attempt ' || t.tm_lease_attempt || ')' FROM t
 )
-SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, attempt FROM t
+SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM t
 ORDER BY created_at, id;
 
 -- name: Heartbeat :execrows
 -- Extends a lease while its holder (owner and attempt) still has it and the
 -- task is still in tm_status; 0 rows tell the worker to stop.
-UPDATE analysis_lease SET expires_at = sqlc.arg(tm_expires_at)::timestamptz
-WHERE task_id = sqlc.arg(tm_task_id)::uuid AND owner = sqlc.arg(tm_owner)::text AND attempt = sqlc.arg(tm_attempt)::integer
-  AND EXISTS (SELECT 1 FROM analysis AS r WHERE r.id = analysis_lease.task_id AND r.status = sqlc.arg(tm_status)::text);
+UPDATE analysis SET tm_lease_expires_at = sqlc.arg(tm_expires_at)::timestamptz
+WHERE id = sqlc.arg(tm_task_id)::uuid AND tm_lease_owner = sqlc.arg(tm_owner)::text AND tm_lease_attempt = sqlc.arg(tm_attempt)::integer
+  AND status = sqlc.arg(tm_status)::text;
 
 -- name: Lost :many
 -- Tasks in the running status PROCESSING whose lease expired: their worker is
--- gone. The plan starts from the running tasks (the status is written out,
--- not a parameter, and the status index finds them) and reads their leases
--- by key: finished tasks keep their leases, which a scan would read too.
-SELECT sqlc.embed(t), l.owner, l.attempt FROM analysis AS t JOIN analysis_lease AS l ON l.task_id = t.id
-WHERE l.task_id = ANY (ARRAY(SELECT r.id FROM analysis AS r WHERE r.status = 'PROCESSING'))
-  AND t.status = 'PROCESSING' AND l.expires_at <= sqlc.arg(tm_now)::timestamptz
-ORDER BY l.expires_at, t.id
+-- gone. The status is written out, not a parameter, so that the plan reads
+-- the running tasks through the status index.
+SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM analysis
+WHERE status = 'PROCESSING' AND tm_lease_expires_at <= sqlc.arg(tm_now)::timestamptz
+ORDER BY tm_lease_expires_at, id
 LIMIT sqlc.arg(tm_max_rows)::integer;

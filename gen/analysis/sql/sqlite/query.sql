@@ -56,7 +56,7 @@ UPDATE analysis SET version = sqlc.arg(version),
 WHERE id = sqlc.arg(id) AND status = sqlc.arg(tm_from_status) AND version = sqlc.arg(tm_from_version);
 
 -- name: Get :one
-SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at FROM analysis WHERE id = sqlc.arg(id);
+SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM analysis WHERE id = sqlc.arg(id);
 
 -- name: Keys :many
 -- The keys (status and version) of many tasks in one read: what a worker pool
@@ -71,7 +71,7 @@ SELECT task_id, seq, from_status, to_status, event, at, attempt, actor, message 
 
 -- name: ListByStatus :many
 -- Tasks in one status, oldest first: what workers and sweepers scan.
-SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at FROM analysis WHERE status = sqlc.arg(tm_status)
+SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM analysis WHERE status = sqlc.arg(tm_status)
 ORDER BY created_at, id
 LIMIT sqlc.arg(tm_max_rows);
 
@@ -85,7 +85,7 @@ DELETE FROM analysis WHERE id IN (
 
 -- name: Due :many
 -- Tasks whose timeout has passed: one deadline (now - after) per timed status.
-SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at FROM analysis
+SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM analysis
 WHERE (status = 'CREATED' AND created_at <= sqlc.arg(tm_created_deadline))
    OR (status = 'UPLOADING' AND upload_started_at <= sqlc.arg(tm_uploading_deadline))
    OR (status = 'PROCESSING' AND processing_started_at <= sqlc.arg(tm_processing_deadline))
@@ -103,32 +103,26 @@ LIMIT sqlc.arg(tm_max_rows);
 
 
 -- name: Reserve :many
--- Leases up to tm_max_rows tasks in tm_status that no live lease holds, oldest
--- first. SQLite runs one writer at a time, so the rows NOT EXISTS lets through
--- hold no live lease when the upsert takes them: a task goes to one worker.
--- The task row is unchanged: the worker then fires the claim event.
-INSERT INTO analysis_lease (task_id, owner, expires_at, attempt)
-SELECT r.id, sqlc.arg(tm_owner), sqlc.arg(tm_expires_at), 1 FROM analysis AS r
-WHERE r.status = sqlc.arg(tm_status)
-  AND NOT EXISTS (SELECT 1 FROM analysis_lease AS h WHERE h.task_id = r.id AND h.expires_at > sqlc.arg(tm_now))
-ORDER BY r.created_at, r.id
-LIMIT sqlc.arg(tm_max_rows)
-ON CONFLICT (task_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at, attempt = analysis_lease.attempt + 1
-RETURNING task_id, attempt;
+-- Leases up to tm_max_rows tasks in tm_status that no live lease holds (none,
+-- or one expired by tm_now), oldest first, and counts an attempt on each. The
+-- lease is written into the task row under its row lock, so a task goes to
+-- one worker. Status and version are unchanged: the worker then fires the
+-- claim event.
+UPDATE analysis SET tm_lease_owner = sqlc.arg(tm_owner), tm_lease_expires_at = sqlc.arg(tm_expires_at), tm_lease_attempt = tm_lease_attempt + 1
+WHERE id IN (SELECT r.id FROM analysis AS r WHERE r.status = sqlc.arg(tm_status) AND (r.tm_lease_expires_at IS NULL OR r.tm_lease_expires_at <= sqlc.arg(tm_now))
+    ORDER BY r.created_at, r.id LIMIT sqlc.arg(tm_max_rows))
+RETURNING id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt;
 
 -- name: Heartbeat :execrows
 -- Extends a lease while its holder (owner and attempt) still has it and the
 -- task is still in tm_status; 0 rows tell the worker to stop.
-UPDATE analysis_lease SET expires_at = sqlc.arg(tm_expires_at)
-WHERE task_id = sqlc.arg(tm_task_id) AND owner = sqlc.arg(tm_owner) AND attempt = sqlc.arg(tm_attempt)
-  AND EXISTS (SELECT 1 FROM analysis AS r WHERE r.id = analysis_lease.task_id AND r.status = sqlc.arg(tm_status));
+UPDATE analysis SET tm_lease_expires_at = sqlc.arg(tm_expires_at)
+WHERE id = sqlc.arg(tm_task_id) AND tm_lease_owner = sqlc.arg(tm_owner) AND tm_lease_attempt = sqlc.arg(tm_attempt)
+  AND status = sqlc.arg(tm_status);
 
 -- name: Lost :many
--- Tasks in tm_status whose lease expired: their worker is gone. CROSS JOIN
--- keeps SQLite's join order: the tasks in tm_status first (the status index),
--- then their leases by key (+ keeps the expires_at index out), not every
--- expired lease (finished tasks keep theirs).
-SELECT sqlc.embed(t), l.owner, l.attempt FROM analysis AS t CROSS JOIN analysis_lease AS l ON l.task_id = t.id
-WHERE t.status = sqlc.arg(tm_status) AND +l.expires_at <= sqlc.arg(tm_now)
-ORDER BY l.expires_at, t.id
+-- Tasks in tm_status whose lease expired: their worker is gone.
+SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM analysis
+WHERE status = sqlc.arg(tm_status) AND tm_lease_expires_at <= sqlc.arg(tm_now)
+ORDER BY tm_lease_expires_at, id
 LIMIT sqlc.arg(tm_max_rows);

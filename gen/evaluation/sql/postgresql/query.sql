@@ -121,7 +121,7 @@ UPDATE evaluation SET version = sqlc.arg(version)::bigint,
 WHERE id = sqlc.arg(id)::uuid AND status = sqlc.arg(tm_from_status)::text AND version = sqlc.arg(tm_from_version)::bigint;
 
 -- name: Get :one
-SELECT id, status, version, created_at, updated_at, tag, error_message, model_name, benchmark, user_id, started_at, end_date, tm_history_seq FROM evaluation WHERE id = sqlc.arg(id)::uuid;
+SELECT id, status, version, created_at, updated_at, tag, error_message, model_name, benchmark, user_id, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM evaluation WHERE id = sqlc.arg(id)::uuid;
 
 -- name: Keys :many
 -- The keys (status and version) of many tasks in one read: what a worker pool
@@ -136,14 +136,14 @@ SELECT task_id, seq, from_status, to_status, event, at, attempt, actor, message 
 
 -- name: ListByStatus :many
 -- Tasks in one status, oldest first: what workers and sweepers scan.
-SELECT id, status, version, created_at, updated_at, tag, error_message, model_name, benchmark, user_id, started_at, end_date, tm_history_seq FROM evaluation WHERE status = sqlc.arg(tm_status)::text
+SELECT id, status, version, created_at, updated_at, tag, error_message, model_name, benchmark, user_id, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM evaluation WHERE status = sqlc.arg(tm_status)::text
 ORDER BY created_at, id
 LIMIT sqlc.arg(tm_max_rows)::integer;
 
 -- name: ClaimByStatus :many
 -- Like ListByStatus, but locks the rows it returns and skips rows other
 -- transactions hold: concurrent workers never claim the same task.
-SELECT id, status, version, created_at, updated_at, tag, error_message, model_name, benchmark, user_id, started_at, end_date, tm_history_seq FROM evaluation WHERE status = sqlc.arg(tm_status)::text
+SELECT id, status, version, created_at, updated_at, tag, error_message, model_name, benchmark, user_id, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM evaluation WHERE status = sqlc.arg(tm_status)::text
 ORDER BY created_at, id
 LIMIT sqlc.arg(tm_max_rows)::integer
 FOR UPDATE SKIP LOCKED;
@@ -159,73 +159,66 @@ DELETE FROM evaluation WHERE id IN (
 
 
 -- name: Reserve :many
--- Leases up to tm_max_rows tasks in tm_status that no live lease holds, oldest
--- first, skipping rows other workers are reserving (SKIP LOCKED); the upsert
--- takes a lease row over only once it has expired, so a task goes to one
--- worker. The task row is unchanged: the worker then fires the claim event.
+-- Leases up to tm_max_rows tasks in tm_status that no live lease holds (none,
+-- or one expired by tm_now), oldest first, and counts an attempt on each. The
+-- lease is written into the task row under its row lock, so a task goes to
+-- one worker. Status and version are unchanged: the worker then fires the
+-- claim event.
 WITH c AS (
     SELECT r.id FROM evaluation AS r
-    WHERE r.status = sqlc.arg(tm_status)::text
-      AND NOT EXISTS (SELECT 1 FROM evaluation_lease AS h WHERE h.task_id = r.id AND h.expires_at > sqlc.arg(tm_now)::timestamptz)
+    WHERE r.status = sqlc.arg(tm_status)::text AND (r.tm_lease_expires_at IS NULL OR r.tm_lease_expires_at <= sqlc.arg(tm_now)::timestamptz)
     ORDER BY r.created_at, r.id
     LIMIT sqlc.arg(tm_max_rows)::integer
     FOR UPDATE OF r SKIP LOCKED
-), l AS (
-    INSERT INTO evaluation_lease (task_id, owner, expires_at, attempt)
-    SELECT c.id, sqlc.arg(tm_owner)::text, sqlc.arg(tm_expires_at)::timestamptz, 1 FROM c
-    ON CONFLICT (task_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at, attempt = evaluation_lease.attempt + 1
-    WHERE evaluation_lease.expires_at <= sqlc.arg(tm_now)::timestamptz
-    RETURNING task_id, attempt
+), t AS (
+    UPDATE evaluation AS w SET tm_lease_owner = sqlc.arg(tm_owner)::text, tm_lease_expires_at = sqlc.arg(tm_expires_at)::timestamptz, tm_lease_attempt = w.tm_lease_attempt + 1
+    WHERE w.id = ANY (ARRAY(SELECT c.id FROM c))
+    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.tag, w.error_message, w.model_name, w.benchmark, w.user_id, w.started_at, w.end_date, w.tm_history_seq, w.tm_lease_owner, w.tm_lease_expires_at, w.tm_lease_attempt
 )
-SELECT sqlc.embed(t), l.attempt FROM evaluation AS t JOIN l ON l.task_id = t.id
-WHERE t.id = ANY (ARRAY(SELECT l.task_id FROM l))
-ORDER BY t.created_at, t.id;
+SELECT id, status, version, created_at, updated_at, tag, error_message, model_name, benchmark, user_id, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM t
+ORDER BY created_at, id;
 
 -- name: Claim :many
--- Reserve and the claim event "start" in one statement and one commit: every
+-- Reserve and the claim event "start" in one update and one commit: every
 -- reserved task moves from QUEUED to RUNNING
 -- as Fire moves it (version + 1, updated_at and the entry timestamp at tm_now,
--- the progress the status maps), with its history row (actor tm_owner, the
--- lease's attempt). Returns the claimed tasks.
+-- the progress the status maps), takes its lease, and gets its history row
+-- (actor tm_owner, the lease's attempt). Returns the claimed tasks.
 WITH c AS (
     SELECT r.id FROM evaluation AS r
-    WHERE r.status = 'QUEUED'
-      AND NOT EXISTS (SELECT 1 FROM evaluation_lease AS h WHERE h.task_id = r.id AND h.expires_at > sqlc.arg(tm_now)::timestamptz)
+    WHERE r.status = 'QUEUED' AND (r.tm_lease_expires_at IS NULL OR r.tm_lease_expires_at <= sqlc.arg(tm_now)::timestamptz)
     ORDER BY r.created_at, r.id
     LIMIT sqlc.arg(tm_max_rows)::integer
     FOR UPDATE OF r SKIP LOCKED
-), l AS (
-    INSERT INTO evaluation_lease (task_id, owner, expires_at, attempt)
-    SELECT c.id, sqlc.arg(tm_owner)::text, sqlc.arg(tm_expires_at)::timestamptz, 1 FROM c
-    ON CONFLICT (task_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at, attempt = evaluation_lease.attempt + 1
-    WHERE evaluation_lease.expires_at <= sqlc.arg(tm_now)::timestamptz
-    RETURNING task_id, attempt
 ), t AS (
-    UPDATE evaluation AS w SET status = 'RUNNING', version = w.version + 1, updated_at = sqlc.arg(tm_now)::timestamptz, started_at = sqlc.arg(tm_now)::timestamptz, tm_history_seq = w.tm_history_seq + 1
-    FROM l WHERE w.id = ANY (ARRAY(SELECT l.task_id FROM l)) AND w.id = l.task_id
-    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.tag, w.error_message, w.model_name, w.benchmark, w.user_id, w.started_at, w.end_date, w.tm_history_seq, l.attempt
+    UPDATE evaluation AS w SET status = 'RUNNING',
+        version = w.version + 1,
+        updated_at = sqlc.arg(tm_now)::timestamptz,
+        started_at = sqlc.arg(tm_now)::timestamptz,
+        tm_history_seq = w.tm_history_seq + 1,
+        tm_lease_owner = sqlc.arg(tm_owner)::text, tm_lease_expires_at = sqlc.arg(tm_expires_at)::timestamptz, tm_lease_attempt = w.tm_lease_attempt + 1
+    WHERE w.id = ANY (ARRAY(SELECT c.id FROM c))
+    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.tag, w.error_message, w.model_name, w.benchmark, w.user_id, w.started_at, w.end_date, w.tm_history_seq, w.tm_lease_owner, w.tm_lease_expires_at, w.tm_lease_attempt
 ), h AS (
     INSERT INTO evaluation_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
     SELECT t.id, t.tm_history_seq, 'QUEUED', 'RUNNING', 'start', sqlc.arg(tm_now)::timestamptz,
-        t.attempt, sqlc.arg(tm_owner)::text, 'claimed by ' || sqlc.arg(tm_owner)::text || ' (attempt ' || t.attempt || ')' FROM t
+        t.tm_lease_attempt, sqlc.arg(tm_owner)::text, 'claimed by ' || sqlc.arg(tm_owner)::text || ' (attempt ' || t.tm_lease_attempt || ')' FROM t
 )
-SELECT id, status, version, created_at, updated_at, tag, error_message, model_name, benchmark, user_id, started_at, end_date, attempt FROM t
+SELECT id, status, version, created_at, updated_at, tag, error_message, model_name, benchmark, user_id, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM t
 ORDER BY created_at, id;
 
 -- name: Heartbeat :execrows
 -- Extends a lease while its holder (owner and attempt) still has it and the
 -- task is still in tm_status; 0 rows tell the worker to stop.
-UPDATE evaluation_lease SET expires_at = sqlc.arg(tm_expires_at)::timestamptz
-WHERE task_id = sqlc.arg(tm_task_id)::uuid AND owner = sqlc.arg(tm_owner)::text AND attempt = sqlc.arg(tm_attempt)::integer
-  AND EXISTS (SELECT 1 FROM evaluation AS r WHERE r.id = evaluation_lease.task_id AND r.status = sqlc.arg(tm_status)::text);
+UPDATE evaluation SET tm_lease_expires_at = sqlc.arg(tm_expires_at)::timestamptz
+WHERE id = sqlc.arg(tm_task_id)::uuid AND tm_lease_owner = sqlc.arg(tm_owner)::text AND tm_lease_attempt = sqlc.arg(tm_attempt)::integer
+  AND status = sqlc.arg(tm_status)::text;
 
 -- name: Lost :many
 -- Tasks in the running status RUNNING whose lease expired: their worker is
--- gone. The plan starts from the running tasks (the status is written out,
--- not a parameter, and the status index finds them) and reads their leases
--- by key: finished tasks keep their leases, which a scan would read too.
-SELECT sqlc.embed(t), l.owner, l.attempt FROM evaluation AS t JOIN evaluation_lease AS l ON l.task_id = t.id
-WHERE l.task_id = ANY (ARRAY(SELECT r.id FROM evaluation AS r WHERE r.status = 'RUNNING'))
-  AND t.status = 'RUNNING' AND l.expires_at <= sqlc.arg(tm_now)::timestamptz
-ORDER BY l.expires_at, t.id
+-- gone. The status is written out, not a parameter, so that the plan reads
+-- the running tasks through the status index.
+SELECT id, status, version, created_at, updated_at, tag, error_message, model_name, benchmark, user_id, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM evaluation
+WHERE status = 'RUNNING' AND tm_lease_expires_at <= sqlc.arg(tm_now)::timestamptz
+ORDER BY tm_lease_expires_at, id
 LIMIT sqlc.arg(tm_max_rows)::integer;

@@ -106,6 +106,7 @@ var migrationList = []migration{
 	{file: "history", name: "0005_history_seq", render: (*generator).historySeqSQL, pgOnly: true, sqlc: true},
 	{file: "lean", name: "0006_lean_writes", render: (*generator).leanWritesSQL, pgOnly: true},
 	{file: "lean_worker", name: "0007_worker_lean_writes", render: (*generator).leanWorkerWritesSQL, worker: true},
+	{file: "lease", name: "0008_lease_in_row", render: (*generator).leaseInRowSQL, worker: true, sqlc: true},
 }
 
 // migrationsFor returns the migrations of a model for an engine, in order.

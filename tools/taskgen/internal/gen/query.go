@@ -32,13 +32,9 @@ func (g *generator) querySQL(e Engine) []byte {
 		}
 	}
 	colList := strings.Join(names, ", ")
-	// What reads a whole task selects every column of the table, the
-	// history counter included on PostgreSQL, so that sqlc returns the
-	// table's row struct.
-	selList := colList
-	if pg {
-		selList += ", " + HistorySeqColumn
-	}
+	// What reads a whole task selects every column of the table, so that
+	// sqlc returns the table's row struct.
+	selList := strings.Join(g.tableColumns(e), ", ")
 	histCols := "task_id, seq, from_status, to_status, event, at, attempt, actor, message"
 	var b strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }

@@ -68,9 +68,6 @@ func SQLCConfig(models []*spec.Model, outDir string, catalog bool) []byte {
 			}
 			// SQLite has no uuid type: the id columns are TEXT, mapped per column.
 			uuidCols := []string{table + ".id", history + ".task_id"}
-			if m.Worker != nil {
-				uuidCols = append(uuidCols, LeaseTable(table)+".task_id")
-			}
 			for _, f := range m.Fields {
 				if f.Type.Kind == spec.KindUUID {
 					uuidCols = append(uuidCols, table+"."+f.Name)

@@ -37,78 +37,154 @@ func (g *generator) workerSchemaSQL(e Engine) []byte {
 	return []byte(b.String())
 }
 
+// The lease columns of the task table (migration 0008_lease_in_row): which
+// worker holds a task, until when, and how many times a worker has reserved
+// it. They are not fields of the model.
+const (
+	LeaseOwnerColumn   = "tm_lease_owner"
+	LeaseExpiresColumn = "tm_lease_expires_at"
+	LeaseAttemptColumn = "tm_lease_attempt"
+)
+
+// leaseInRowSQL renders 0008_lease_in_row: the lease moves from a row of the
+// lease table into three columns of its task. A claim then writes the lease
+// in the update that moves the task, under the row lock that update takes
+// anyway, instead of inserting or taking over a lease row (a heap tuple and
+// a primary-key entry) after looking one up: about a fifth of PostgreSQL's
+// CPU per worked task (sdk/worker BenchmarkWorkQueued). A heartbeat changes
+// only the unindexed expiry, a HOT update on PostgreSQL.
+func (g *generator) leaseInRowSQL(e Engine) []byte {
+	table, _ := Table(g.m)
+	lease := LeaseTable(table)
+	pg := e == PostgreSQL
+	var b strings.Builder
+	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	p("%s\n-- Leases in the task row of model %q for %s: which worker holds a task\n", SQLHeader, g.m.Name, e)
+	p("-- (%s), until when (%s; held while it is in the future)\n", LeaseOwnerColumn, LeaseExpiresColumn)
+	p("-- and how many times a worker has reserved it (%s). A claim writes\n", LeaseAttemptColumn)
+	p("-- them in the update that moves the task, with no lease row to look up,\n")
+	p("-- insert and index; %s goes.\n\n", lease)
+	owner := fmt.Sprintf("%s %s NOT NULL DEFAULT '' CHECK (%s(%s) <= 200)", LeaseOwnerColumn, pick(pg, "text", "TEXT"), pick(pg, "char_length", "length"), LeaseOwnerColumn)
+	expires := fmt.Sprintf("%s %s", LeaseExpiresColumn, pick(pg, "timestamptz", "DATETIME"))
+	attempt := fmt.Sprintf("%s %s NOT NULL DEFAULT 0 CHECK (%s >= 0)", LeaseAttemptColumn, pick(pg, "integer", "INTEGER"), LeaseAttemptColumn)
+	if pg {
+		p("ALTER TABLE %s\n    ADD COLUMN %s,\n    ADD COLUMN %s,\n    ADD COLUMN %s;\n\n", table, owner, expires, attempt)
+		p("-- The leases taken before this migration move into their tasks.\n")
+		p("UPDATE %s SET %s = l.owner, %s = l.expires_at, %s = l.attempt\n", table, LeaseOwnerColumn, LeaseExpiresColumn, LeaseAttemptColumn)
+		p("FROM %s AS l WHERE l.task_id = %s.id;\n\n", lease, table)
+		p("-- The trigger that deleted a deleted task's lease goes with its function\n")
+		p("-- (in a DO block because 0007_worker_lean_writes, which made them, is not in\n")
+		p("-- the schema sqlc compiles the queries against).\n")
+		p("DO $$ BEGIN DROP FUNCTION %s_cascade() CASCADE; END $$;\n\n", lease)
+	} else {
+		// One column per ALTER TABLE in SQLite.
+		for _, c := range []string{owner, expires, attempt} {
+			p("ALTER TABLE %s ADD COLUMN %s;\n", table, c)
+		}
+		p("\n-- The leases taken before this migration move into their tasks.\n")
+		p("UPDATE %s SET\n", table)
+		for i, c := range [][2]string{{LeaseOwnerColumn, "owner"}, {LeaseExpiresColumn, "expires_at"}, {LeaseAttemptColumn, "attempt"}} {
+			p("    %s = (SELECT l.%s FROM %s AS l WHERE l.task_id = %s.id)%s\n", c[0], c[1], lease, table, pick(i < 2, ",", ""))
+		}
+		p("WHERE id IN (SELECT task_id FROM %s);\n", lease)
+	}
+	p("DROP TABLE %s;\n", lease)
+	return []byte(b.String())
+}
+
 // workerQuerySQL renders the worker queries, appended to the model's query
-// file: Reserve, Heartbeat and Lost.
+// file: Reserve, Heartbeat, Lost and, on PostgreSQL, Claim. Each returns the
+// model's columns and the lease's attempt (Lost its owner too), which the
+// driver turns into the task row.
 func (g *generator) workerQuerySQL(e Engine) string {
 	m := g.m
 	table, _ := Table(m)
-	lease := LeaseTable(table)
+	pg := e == PostgreSQL
+	typ := func(pgType, sqliteType string) string { return pick(pg, pgType, sqliteType) }
+	now := g.arg(e, "tm_now", typ("timestamptz", "DATETIME"))
+	maxRows := g.arg(e, "tm_max_rows", typ("integer", "INTEGER"))
+	cols := g.tableColumns(e)
+	// take writes the lease of a reserving worker into the task row (aliased
+	// w on PostgreSQL).
+	take := fmt.Sprintf("%s = %s, %s = %s, %s = %s%s + 1", LeaseOwnerColumn, g.arg(e, "tm_owner", typ("text", "TEXT")),
+		LeaseExpiresColumn, g.arg(e, "tm_expires_at", typ("timestamptz", "DATETIME")), LeaseAttemptColumn, typ("w.", ""), LeaseAttemptColumn)
+	free := fmt.Sprintf("(r.%s IS NULL OR r.%s <= %s)", LeaseExpiresColumn, LeaseExpiresColumn, now)
 	var b strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
-	upsert := fmt.Sprintf("ON CONFLICT (task_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at, attempt = %s.attempt + 1\n", lease)
-	if e == PostgreSQL {
-		p("-- name: Reserve :many\n")
-		p("-- Leases up to tm_max_rows tasks in tm_status that no live lease holds, oldest\n")
-		p("-- first, skipping rows other workers are reserving (SKIP LOCKED); the upsert\n")
-		p("-- takes a lease row over only once it has expired, so a task goes to one\n")
-		p("-- worker. The task row is unchanged: the worker then fires the claim event.\n")
-		p("WITH c AS (\n    SELECT r.id FROM %s AS r\n    WHERE r.status = sqlc.arg(tm_status)::text\n", table)
-		p("      AND NOT EXISTS (SELECT 1 FROM %s AS h WHERE h.task_id = r.id AND h.expires_at > sqlc.arg(tm_now)::timestamptz)\n", lease)
-		p("    ORDER BY r.created_at, r.id\n    LIMIT sqlc.arg(tm_max_rows)::integer\n    FOR UPDATE OF r SKIP LOCKED\n), l AS (\n")
-		p("    INSERT INTO %s (task_id, owner, expires_at, attempt)\n", lease)
-		p("    SELECT c.id, sqlc.arg(tm_owner)::text, sqlc.arg(tm_expires_at)::timestamptz, 1 FROM c\n")
-		p("    %s    WHERE %s.expires_at <= sqlc.arg(tm_now)::timestamptz\n    RETURNING task_id, attempt\n)\n", upsert, lease)
-		p("SELECT sqlc.embed(t), l.attempt FROM %s AS t JOIN l ON l.task_id = t.id\nWHERE t.id = ANY (ARRAY(SELECT l.task_id FROM l))\nORDER BY t.created_at, t.id;\n\n", table)
+	p("-- name: Reserve :many\n")
+	p("-- Leases up to tm_max_rows tasks in tm_status that no live lease holds (none,\n")
+	p("-- or one expired by tm_now), oldest first, and counts an attempt on each. The\n")
+	p("-- lease is written into the task row under its row lock, so a task goes to\n")
+	p("-- one worker. Status and version are unchanged: the worker then fires the\n")
+	p("-- claim event.\n")
+	if pg {
+		p("WITH c AS (\n    SELECT r.id FROM %s AS r\n    WHERE r.status = %s AND %s\n", table, g.arg(e, "tm_status", "text"), free)
+		p("    ORDER BY r.created_at, r.id\n    LIMIT %s\n    FOR UPDATE OF r SKIP LOCKED\n), t AS (\n", maxRows)
+		// The ANY makes the update find its rows by primary key: joined on
+		// c, the plan hashed a sequential scan of the whole table.
+		p("    UPDATE %s AS w SET %s\n    WHERE w.id = ANY (ARRAY(SELECT c.id FROM c))\n", table, take)
+		p("    RETURNING w.%s\n)\n", strings.Join(cols, ", w."))
+		p("SELECT %s FROM t\nORDER BY created_at, id;\n\n", strings.Join(cols, ", "))
 		if g.sqlClaim() {
-			b.WriteString(g.claimQuerySQL(upsert))
+			b.WriteString(g.claimQuerySQL(take, free))
 		}
 	} else {
-		p("-- name: Reserve :many\n")
-		p("-- Leases up to tm_max_rows tasks in tm_status that no live lease holds, oldest\n")
-		p("-- first. SQLite runs one writer at a time, so the rows NOT EXISTS lets through\n")
-		p("-- hold no live lease when the upsert takes them: a task goes to one worker.\n")
-		p("-- The task row is unchanged: the worker then fires the claim event.\n")
-		p("INSERT INTO %s (task_id, owner, expires_at, attempt)\n", lease)
-		p("SELECT r.id, sqlc.arg(tm_owner), sqlc.arg(tm_expires_at), 1 FROM %s AS r\nWHERE r.status = sqlc.arg(tm_status)\n", table)
-		p("  AND NOT EXISTS (SELECT 1 FROM %s AS h WHERE h.task_id = r.id AND h.expires_at > sqlc.arg(tm_now))\n", lease)
-		p("ORDER BY r.created_at, r.id\nLIMIT sqlc.arg(tm_max_rows)\n")
-		p("%sRETURNING task_id, attempt;\n\n", upsert)
+		// SQLite runs one writer at a time: the rows the subquery finds hold
+		// no live lease when the update takes them. RETURNING has no order;
+		// the driver sorts the rows.
+		p("UPDATE %s SET %s\n", table, take)
+		p("WHERE id IN (SELECT r.id FROM %s AS r WHERE r.status = %s AND %s\n", table, g.arg(e, "tm_status", "TEXT"), free)
+		p("    ORDER BY r.created_at, r.id LIMIT %s)\n", maxRows)
+		p("RETURNING %s;\n\n", strings.Join(cols, ", "))
 	}
 	p("-- name: Heartbeat :execrows\n")
 	p("-- Extends a lease while its holder (owner and attempt) still has it and the\n")
 	p("-- task is still in tm_status; 0 rows tell the worker to stop.\n")
-	p("UPDATE %s SET expires_at = %s\n", lease, g.arg(e, "tm_expires_at", pick(e == PostgreSQL, "timestamptz", "DATETIME")))
-	p("WHERE task_id = %s AND owner = %s AND attempt = %s\n", g.arg(e, "tm_task_id", pick(e == PostgreSQL, "uuid", "TEXT")), g.arg(e, "tm_owner", pick(e == PostgreSQL, "text", "TEXT")), g.arg(e, "tm_attempt", pick(e == PostgreSQL, "integer", "INTEGER")))
-	p("  AND EXISTS (SELECT 1 FROM %s AS r WHERE r.id = %s.task_id AND r.status = %s);\n\n", table, lease, g.arg(e, "tm_status", pick(e == PostgreSQL, "text", "TEXT")))
+	p("UPDATE %s SET %s = %s\n", table, LeaseExpiresColumn, g.arg(e, "tm_expires_at", typ("timestamptz", "DATETIME")))
+	p("WHERE id = %s AND %s = %s AND %s = %s\n", g.arg(e, "tm_task_id", typ("uuid", "TEXT")), LeaseOwnerColumn, g.arg(e, "tm_owner", typ("text", "TEXT")),
+		LeaseAttemptColumn, g.arg(e, "tm_attempt", typ("integer", "INTEGER")))
+	p("  AND status = %s;\n\n", g.arg(e, "tm_status", typ("text", "TEXT")))
 	p("-- name: Lost :many\n")
-	if e == PostgreSQL {
+	status := g.arg(e, "tm_status", "TEXT")
+	if pg {
 		// A parameter for the status would leave PostgreSQL's generic plan
-		// guessing a fifth of the table per status: it read every lease
-		// (finished tasks keep theirs) and every task. With the running
-		// status written out, the plan starts from the few running tasks.
-		running := quoteSQL(m.Worker.Running.Name)
+		// guessing a fifth of the table per status, and scanning it; with the
+		// running status written out, the status index finds the few running
+		// tasks.
+		status = quoteSQL(m.Worker.Running.Name)
 		p("-- Tasks in the running status %s whose lease expired: their worker is\n", m.Worker.Running.Name)
-		p("-- gone. The plan starts from the running tasks (the status is written out,\n")
-		p("-- not a parameter, and the status index finds them) and reads their leases\n")
-		p("-- by key: finished tasks keep their leases, which a scan would read too.\n")
-		p("SELECT sqlc.embed(t), l.owner, l.attempt FROM %s AS t JOIN %s AS l ON l.task_id = t.id\n", table, lease)
-		p("WHERE l.task_id = ANY (ARRAY(SELECT r.id FROM %s AS r WHERE r.status = %s))\n", table, running)
-		p("  AND t.status = %s AND l.expires_at <= %s\n", running, g.arg(e, "tm_now", "timestamptz"))
+		p("-- gone. The status is written out, not a parameter, so that the plan reads\n")
+		p("-- the running tasks through the status index.\n")
 	} else {
-		// CROSS JOIN makes SQLite loop over the tasks first; with a JOIN it
-		// walked the expires_at index over every expired lease (finished
-		// tasks keep theirs) and looked each task up.
-		p("-- Tasks in tm_status whose lease expired: their worker is gone. CROSS JOIN\n")
-		p("-- keeps SQLite's join order: the tasks in tm_status first (the status index),\n")
-		p("-- then their leases by key (+ keeps the expires_at index out), not every\n")
-		p("-- expired lease (finished tasks keep theirs).\n")
-		p("SELECT sqlc.embed(t), l.owner, l.attempt FROM %s AS t CROSS JOIN %s AS l ON l.task_id = t.id\n", table, lease)
-		// +l.expires_at: no index on expires_at for this term, so the lease
-		// is found by its key.
-		p("WHERE t.status = %s AND +l.expires_at <= %s\n", g.arg(e, "tm_status", "TEXT"), g.arg(e, "tm_now", "DATETIME"))
+		p("-- Tasks in tm_status whose lease expired: their worker is gone.\n")
 	}
-	p("ORDER BY l.expires_at, t.id\nLIMIT %s;\n\n", g.arg(e, "tm_max_rows", pick(e == PostgreSQL, "integer", "INTEGER")))
+	p("SELECT %s FROM %s\n", strings.Join(cols, ", "), table)
+	p("WHERE status = %s AND %s <= %s\n", status, LeaseExpiresColumn, now)
+	p("ORDER BY %s, id\nLIMIT %s;\n\n", LeaseExpiresColumn, maxRows)
 	return b.String()
+}
+
+// tableColumns are the names of every column of the task table: the
+// model's, then the history counter on PostgreSQL and the lease columns of
+// a model with a worker section.
+func (g *generator) tableColumns(e Engine) []string {
+	names := g.columnNames(e)
+	if e == PostgreSQL {
+		names = append(names, HistorySeqColumn)
+	}
+	if g.m.Worker != nil {
+		names = append(names, LeaseOwnerColumn, LeaseExpiresColumn, LeaseAttemptColumn)
+	}
+	return names
+}
+
+// columnNames are the model's column names for an engine.
+func (g *generator) columnNames(e Engine) []string {
+	var names []string
+	for _, c := range g.columns(e) {
+		names = append(names, c.Name)
+	}
+	return names
 }
 
 // sqlClaim reports whether the PostgreSQL driver fires the claim event in
@@ -120,14 +196,14 @@ func (g *generator) sqlClaim() bool {
 }
 
 // claimQuerySQL renders Claim: Reserve with the claim event fired on every
-// reserved task in the same statement, exactly as the model's Fire does it
+// reserved task in the same update, exactly as the model's Fire does it
 // (status, version + 1, updated_at, the entry timestamp, the progress the
-// status maps at 0 done), with its history row.
-func (g *generator) claimQuerySQL(upsert string) string {
+// status maps at 0 done), with its history row. take sets the lease columns
+// and free is the condition of a task no live lease holds.
+func (g *generator) claimQuerySQL(take, free string) string {
 	m := g.m
 	w := m.Worker
 	table, history := Table(m)
-	lease := LeaseTable(table)
 	now := "sqlc.arg(tm_now)::timestamptz"
 	sets := []string{"status = " + quoteSQL(w.Running.Name), "version = w.version + 1", "updated_at = " + now}
 	if ea := w.Running.EnteredAt; ea != "" && ea != "updated_at" {
@@ -140,34 +216,24 @@ func (g *generator) claimQuerySQL(upsert string) string {
 		}
 		sets = append(sets, fmt.Sprintf("%s = %d", pf.Name, pct))
 	}
-	var names []string
-	for _, c := range g.columns(PostgreSQL) {
-		names = append(names, c.Name)
-	}
+	sets = append(sets, fmt.Sprintf("%s = w.%s + 1", HistorySeqColumn, HistorySeqColumn), take)
+	names := g.tableColumns(PostgreSQL)
 	var b strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	p("-- name: Claim :many\n")
-	p("-- Reserve and the claim event %q in one statement and one commit: every\n", w.Claim.Name)
+	p("-- Reserve and the claim event %q in one update and one commit: every\n", w.Claim.Name)
 	p("-- reserved task moves from %s to %s\n", w.Queue.Name, w.Running.Name)
 	p("-- as Fire moves it (version + 1, updated_at and the entry timestamp at tm_now,\n")
-	p("-- the progress the status maps), with its history row (actor tm_owner, the\n")
-	p("-- lease's attempt). Returns the claimed tasks.\n")
-	p("WITH c AS (\n    SELECT r.id FROM %s AS r\n    WHERE r.status = %s\n", table, quoteSQL(w.Queue.Name))
-	p("      AND NOT EXISTS (SELECT 1 FROM %s AS h WHERE h.task_id = r.id AND h.expires_at > %s)\n", lease, now)
-	p("    ORDER BY r.created_at, r.id\n    LIMIT sqlc.arg(tm_max_rows)::integer\n    FOR UPDATE OF r SKIP LOCKED\n), l AS (\n")
-	p("    INSERT INTO %s (task_id, owner, expires_at, attempt)\n", lease)
-	p("    SELECT c.id, sqlc.arg(tm_owner)::text, sqlc.arg(tm_expires_at)::timestamptz, 1 FROM c\n")
-	p("    %s    WHERE %s.expires_at <= %s\n    RETURNING task_id, attempt\n), t AS (\n", upsert, lease, now)
-	// The ANY makes the update find its rows by primary key, as in
-	// TransitionMany: joined on l alone, the plan hashed a sequential scan
-	// of the whole table.
-	sets = append(sets, fmt.Sprintf("%s = w.%s + 1", HistorySeqColumn, HistorySeqColumn))
-	p("    UPDATE %s AS w SET %s\n    FROM l WHERE w.id = ANY (ARRAY(SELECT l.task_id FROM l)) AND w.id = l.task_id\n", table, strings.Join(sets, ", "))
-	p("    RETURNING w.%s, w.%s, l.attempt\n), h AS (\n", strings.Join(names, ", w."), HistorySeqColumn)
+	p("-- the progress the status maps), takes its lease, and gets its history row\n")
+	p("-- (actor tm_owner, the lease's attempt). Returns the claimed tasks.\n")
+	p("WITH c AS (\n    SELECT r.id FROM %s AS r\n    WHERE r.status = %s AND %s\n", table, quoteSQL(w.Queue.Name), free)
+	p("    ORDER BY r.created_at, r.id\n    LIMIT sqlc.arg(tm_max_rows)::integer\n    FOR UPDATE OF r SKIP LOCKED\n), t AS (\n")
+	p("    UPDATE %s AS w SET %s\n    WHERE w.id = ANY (ARRAY(SELECT c.id FROM c))\n", table, strings.Join(sets, ",\n        "))
+	p("    RETURNING w.%s\n), h AS (\n", strings.Join(names, ", w."))
 	p("    INSERT INTO %s (task_id, seq, from_status, to_status, event, at, attempt, actor, message)\n", history)
 	p("    SELECT t.id, t.%s, %s, %s, %s, %s,\n", HistorySeqColumn, quoteSQL(w.Queue.Name), quoteSQL(w.Running.Name), quoteSQL(w.Claim.Name), now)
-	p("        t.attempt, sqlc.arg(tm_owner)::text, 'claimed by ' || sqlc.arg(tm_owner)::text || ' (attempt ' || t.attempt || ')' FROM t\n)\n")
-	p("SELECT %s, attempt FROM t\nORDER BY created_at, id;\n\n", strings.Join(names, ", "))
+	p("        t.%s, sqlc.arg(tm_owner)::text, 'claimed by ' || sqlc.arg(tm_owner)::text || ' (attempt ' || t.%s || ')' FROM t\n)\n", LeaseAttemptColumn, LeaseAttemptColumn)
+	p("SELECT %s FROM t\nORDER BY created_at, id;\n\n", strings.Join(names, ", "))
 	return b.String()
 }
 
@@ -254,7 +320,8 @@ func (g *generator) progressMethod(f *jen.File) {
 }
 
 // workerDriver emits the backends.WorkDriver methods of a driver: Reserve,
-// Heartbeat and Lost over the worker queries.
+// Heartbeat and Lost over the worker queries, and on PostgreSQL Claim
+// (backends.Claimer) when the claim event needs no fields.
 func (g *generator) workerDriver(f *jen.File, e Engine) {
 	m := g.m
 	if m.Worker == nil {
@@ -279,55 +346,64 @@ func (g *generator) workerDriver(f *jen.File, e Engine) {
 	}
 	ctx := jen.Id("ctx").Qual("context", "Context")
 	recv := jen.Id("d").Op("*").Id("Driver")
-	lease := func(owner jen.Code) jen.Code {
-		return jen.Qual(pkgBackends, "Lease").Values(jen.Dict{jen.Id("Owner"): owner, jen.Id("Attempt"): jen.Int().Call(jen.Id("r").Dot("Attempt"))})
+	// convert turns a row of a worker query into the task and its lease. The
+	// queries return every column of the table: sqlc gives a query that
+	// reads or updates the table directly the table's row struct, and one
+	// that selects from a CTE (PostgreSQL's Reserve and Claim) a row struct
+	// of its own, with the same fields.
+	row := jen.Dict{}
+	for i, c := range g.tableColumns(e) {
+		n := SQLCName(c)
+		if cols := g.columns(e); i < len(cols) {
+			n = cols[i].Field.GoName
+		}
+		row[jen.Id(n)] = jen.Id("r").Dot(n)
 	}
-	convert := func(rowName string, row, owner jen.Code) jen.Code {
+	convert := func(rowName string) jen.Code {
+		task := jen.Id("r")
+		if rowName != rowType {
+			task = jen.Id(rowType).Values(row)
+		}
 		return jen.Func().Params(jen.Id("r").Id(rowName)).Params(jen.Op("*").Add(T), jen.Qual(pkgBackends, "Lease"), jen.Error()).Block(
-			jen.List(jen.Id("x"), jen.Err()).Op(":=").Id("fromRow").Call(row),
-			jen.Return(jen.Id("x"), lease(owner), jen.Err()),
+			jen.List(jen.Id("x"), jen.Err()).Op(":=").Id("fromRow").Call(task),
+			jen.Return(jen.Id("x"), jen.Qual(pkgBackends, "Lease").Values(jen.Dict{
+				jen.Id("Owner"): jen.Id("r").Dot(SQLCName(LeaseOwnerColumn)), jen.Id("Attempt"): jen.Int().Call(jen.Id("r").Dot(SQLCName(LeaseAttemptColumn))),
+			}), jen.Err()),
 		)
 	}
-	params := jen.Id("ReserveParams").Values(jen.Dict{
-		jen.Id("TmStatus"): jen.Id("queue"), jen.Id("TmNow"): jen.Id("now").Dot("UTC").Call(), jen.Id("TmMaxRows"): limit(),
-		jen.Id("TmOwner"): jen.Id("owner"), jen.Id("TmExpiresAt"): jen.Id("expires").Dot("UTC").Call(),
-	})
-	var reserve []jen.Code
-	if pg {
-		reserve = []jen.Code{
-			jen.List(jen.Id("rows"), jen.Err()).Op(":=").Id("d").Dot("q").Dot("Reserve").Call(jen.Id("ctx"), params),
-			jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Id("classify").Call(jen.Err()))),
-			jen.Return(jen.Qual(pkgBackends, "Claims").Call(jen.Id("rows"), convert("ReserveRow", jen.Id("r").Dot(rowType), jen.Id("owner")))),
+	// SQLite's parameters compared to or written into the nullable expiry
+	// are pointers.
+	timeArg := func(name string) jen.Code {
+		if pg {
+			return jen.Id(name).Dot("UTC").Call()
 		}
-	} else {
-		// SQLite: reserve, then read the reserved tasks, in one transaction.
-		reserve = []jen.Code{
-			jen.Var().Id("out").Add(claims),
-			jen.Err().Op(":=").Id("d").Dot("inTx").Call(jen.Id("ctx"), jen.Func().Params(jen.Id("q").Op("*").Id("Queries")).Error().Block(
-				jen.List(jen.Id("rows"), jen.Err()).Op(":=").Id("q").Dot("Reserve").Call(jen.Id("ctx"), params),
-				jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
-				jen.List(jen.Id("out"), jen.Err()).Op("=").Qual(pkgBackends, "Claims").Call(jen.Id("rows"),
-					jen.Func().Params(jen.Id("r").Id("ReserveRow")).Params(jen.Op("*").Add(T), jen.Qual(pkgBackends, "Lease"), jen.Error()).Block(
-						jen.List(jen.Id("row"), jen.Err()).Op(":=").Id("q").Dot("Get").Call(jen.Id("ctx"), jen.Id("r").Dot("TaskID")),
-						jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Qual(pkgBackends, "Lease").Values(), jen.Err())),
-						jen.List(jen.Id("x"), jen.Err()).Op(":=").Id("fromRow").Call(jen.Id("row")),
-						jen.Return(jen.Id("x"), lease(jen.Id("owner")), jen.Err()),
-					)),
-				jen.Return(jen.Err()),
-			)),
-			jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Id("classify").Call(jen.Err()))),
-			jen.Return(jen.Id("out"), jen.Nil()),
-		}
+		return jen.New(jen.Id(name).Dot("UTC").Call())
 	}
+	params := jen.Id("ReserveParams").Values(jen.Dict{
+		jen.Id("TmStatus"): jen.Id("queue"), jen.Id("TmNow"): timeArg("now"), jen.Id("TmMaxRows"): limit(),
+		jen.Id("TmOwner"): jen.Id("owner"), jen.Id("TmExpiresAt"): timeArg("expires"),
+	})
+	reserve := append(writeLock(pg),
+		jen.List(jen.Id("rows"), jen.Err()).Op(":=").Id("d").Dot("q").Dot("Reserve").Call(jen.Id("ctx"), params),
+		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Id("classify").Call(jen.Err()))),
+	)
+	if !pg {
+		// SQLite's RETURNING has no order: oldest first, as the query chose.
+		reserve = append(reserve, jen.Qual("slices", "SortFunc").Call(jen.Id("rows"), jen.Func().Params(jen.List(jen.Id("a"), jen.Id("b")).Id(rowType)).Int().Block(
+			jen.If(jen.Id("c").Op(":=").Id("a").Dot("CreatedAt").Dot("Compare").Call(jen.Id("b").Dot("CreatedAt")), jen.Id("c").Op("!=").Lit(0)).Block(jen.Return(jen.Id("c"))),
+			jen.Return(jen.Qual("bytes", "Compare").Call(jen.Id("a").Dot("ID").Index(jen.Op(":")), jen.Id("b").Dot("ID").Index(jen.Op(":")))),
+		)))
+	}
+	reserve = append(reserve, jen.Return(jen.Qual(pkgBackends, "Claims").Call(jen.Id("rows"), convert(pick(pg, "ReserveRow", rowType)))))
 	f.Comment("Reserve leases up to limit tasks in status queue that no live lease holds")
 	f.Comment("to owner until expires; it implements backends.WorkDriver.")
 	f.Func().Params(recv).Id("Reserve").Params(ctx, jen.List(jen.Id("queue"), jen.Id("owner")).String(), jen.List(jen.Id("now"), jen.Id("expires")).Qual("time", "Time"), jen.Id("limit").Int()).Params(claims, jen.Error()).Block(reserve...)
 
 	f.Comment("Heartbeat extends a lease its holder still has on a task still in status")
 	f.Comment("running; it implements backends.WorkDriver.")
-	f.Func().Params(recv).Id("Heartbeat").Params(ctx, jen.Id("id").Qual(pkgUUID, "UUID"), jen.Id("lease").Qual(pkgBackends, "Lease"), jen.Id("running").String(), jen.Id("expires").Qual("time", "Time")).Params(jen.Bool(), jen.Error()).Block(append(writeLock(e == PostgreSQL),
+	f.Func().Params(recv).Id("Heartbeat").Params(ctx, jen.Id("id").Qual(pkgUUID, "UUID"), jen.Id("lease").Qual(pkgBackends, "Lease"), jen.Id("running").String(), jen.Id("expires").Qual("time", "Time")).Params(jen.Bool(), jen.Error()).Block(append(writeLock(pg),
 		jen.List(jen.Id("n"), jen.Err()).Op(":=").Id("d").Dot("q").Dot("Heartbeat").Call(jen.Id("ctx"), jen.Id("HeartbeatParams").Values(jen.Dict{
-			jen.Id("TmExpiresAt"): jen.Id("expires").Dot("UTC").Call(), jen.Id("TmTaskID"): jen.Id("id"), jen.Id("TmOwner"): jen.Id("lease").Dot("Owner"),
+			jen.Id("TmExpiresAt"): timeArg("expires"), jen.Id("TmTaskID"): jen.Id("id"), jen.Id("TmOwner"): jen.Id("lease").Dot("Owner"),
 			jen.Id("TmAttempt"): attempt(jen.Id("lease").Dot("Attempt")), jen.Id("TmStatus"): jen.Id("running"),
 		})),
 		jen.Return(jen.Id("n").Op("==").Lit(1), jen.Id("classify").Call(jen.Err())),
@@ -336,7 +412,7 @@ func (g *generator) workerDriver(f *jen.File, e Engine) {
 
 	f.Comment("Lost returns up to limit tasks in status running whose lease expired by")
 	f.Comment("now; it implements backends.WorkDriver.")
-	lostParams := jen.Dict{jen.Id("TmNow"): jen.Id("now").Dot("UTC").Call(), jen.Id("TmMaxRows"): limit()}
+	lostParams := jen.Dict{jen.Id("TmNow"): timeArg("now"), jen.Id("TmMaxRows"): limit()}
 	var lostCheck []jen.Code
 	if pg {
 		// The query has the running status written out.
@@ -350,17 +426,12 @@ func (g *generator) workerDriver(f *jen.File, e Engine) {
 	f.Func().Params(recv).Id("Lost").Params(ctx, jen.Id("running").String(), jen.Id("now").Qual("time", "Time"), jen.Id("limit").Int()).Params(claims, jen.Error()).Block(append(lostCheck,
 		jen.List(jen.Id("rows"), jen.Err()).Op(":=").Id("d").Dot("q").Dot("Lost").Call(jen.Id("ctx"), jen.Id("LostParams").Values(lostParams)),
 		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Id("classify").Call(jen.Err()))),
-		jen.Return(jen.Qual(pkgBackends, "Claims").Call(jen.Id("rows"), convert("LostRow", jen.Id("r").Dot(rowType), jen.Id("r").Dot("Owner")))))...,
+		jen.Return(jen.Qual(pkgBackends, "Claims").Call(jen.Id("rows"), convert(rowType))))...,
 	)
 	f.Var().Id("_").Qual(pkgBackends, "WorkDriver").Types(T).Op("=").Parens(jen.Op("*").Id("Driver")).Parens(jen.Nil())
 
 	if !pg || !g.sqlClaim() {
 		return
-	}
-	row := jen.Dict{}
-	for _, c := range g.columns(e) {
-		n := c.Field.GoName
-		row[jen.Id(n)] = jen.Id("r").Dot(n)
 	}
 	f.Comment(fmt.Sprintf("Claim reserves like Reserve and fires the claim event %q on every reserved", m.Worker.Claim.Name))
 	f.Comment("task in the same statement, with its history row; it implements")
@@ -371,7 +442,7 @@ func (g *generator) workerDriver(f *jen.File, e Engine) {
 			jen.Id("TmOwner"): jen.Id("owner"), jen.Id("TmExpiresAt"): jen.Id("expires").Dot("UTC").Call(),
 		})),
 		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Id("classify").Call(jen.Err()))),
-		jen.Return(jen.Qual(pkgBackends, "Claims").Call(jen.Id("rows"), convert("ClaimRow", jen.Id(rowType).Values(row), jen.Id("owner")))),
+		jen.Return(jen.Qual(pkgBackends, "Claims").Call(jen.Id("rows"), convert("ClaimRow"))),
 	)
 	f.Var().Id("_").Qual(pkgBackends, "Claimer").Types(T).Op("=").Parens(jen.Op("*").Id("Driver")).Parens(jen.Nil())
 }
