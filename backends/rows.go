@@ -98,3 +98,15 @@ func Claims[R, T any](rows []R, conv func(R) (*T, Lease, error)) ([]Claim[T], er
 	}
 	return out, nil
 }
+
+// AppendNullable appends v to vals and whether it is nil to nulls, the zero
+// value standing in vals for a nil v: how the generated PostgreSQL drivers
+// pass a nullable column of a batch as two arrays, since sqlc cannot type an
+// array's NULL elements (sqlc-dev/sqlc#1851).
+func AppendNullable[V any](vals []V, nulls []bool, v *V) ([]V, []bool) {
+	if v == nil {
+		var zero V
+		return append(vals, zero), append(nulls, true)
+	}
+	return append(vals, *v), append(nulls, false)
+}

@@ -194,6 +194,11 @@ func testCreateMany(t *testing.T, e env) {
 	}
 	in := []*analysis.Task{newTask(), newTask(), newTask()}
 	in[1].ToolID = "second"
+	// Optional fields set on one task and not on its neighbours: a batch
+	// statement keeps each row's NULLs and values apart.
+	msg, code := "imported with a note", analysis.ErrorCodeBillingInsufficientCredits
+	in[1].ErrorMessage, in[1].ErrorCode = &msg, &code
+	in[1].ProgressDetail = &analysis.ProgressDetail{CurrentStage: "import", AgentsTotal: 3}
 	xs, err := e.store.CreateMany(e.ctx, in, meta)
 	if err != nil || len(xs) != len(in) {
 		t.Fatalf("CreateMany = %d tasks, %v", len(xs), err)
@@ -206,6 +211,7 @@ func testCreateMany(t *testing.T, e env) {
 		if got.Status != analysis.StatusCreated || got.Version != 1 || !got.CreatedAt.Equal(xs[0].CreatedAt) || got.ToolID != in[i].ToolID {
 			t.Errorf("task %d stored as %s v%d at %v, tool %q", i, got.Status, got.Version, got.CreatedAt, got.ToolID)
 		}
+		assertSame(t, got, x)
 		h, err := e.store.History(e.ctx, x.ID)
 		if err != nil || len(h) != 1 || h[0].Seq != 1 || h[0].To != string(analysis.StatusCreated) || h[0].Actor != "bulk" || h[0].Message != "imported" {
 			t.Errorf("task %d history %+v, %v", i, h, err)

@@ -4,7 +4,6 @@ package pgdb
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"github.com/google/uuid"
@@ -14,6 +13,7 @@ import (
 	pgbackend "github.com/taskmodel/taskmodel/backends/postgres"
 	"github.com/taskmodel/taskmodel/gen/analysis"
 	"github.com/taskmodel/taskmodel/tasktype"
+	"slices"
 	"time"
 )
 
@@ -25,24 +25,176 @@ type Driver struct {
 	inserts *pgbackend.Group[insertRow]
 }
 
-// transitionRow is one transition of a group-committed batch: the task's
-// columns (its JSON) with the guard and the history row.
+// transitionRow is one transition of a group-committed batch: the task
+// with the guard and the history row.
 type transitionRow struct {
 	*analysis.Task
-	FromStatus  string `json:"tm_from_status"`
-	FromVersion int64  `json:"tm_from_version"`
-	Event       string `json:"tm_event"`
-	Attempt     int    `json:"tm_attempt"`
-	Actor       string `json:"tm_actor"`
-	Message     string `json:"tm_message"`
+	FromStatus  string
+	FromVersion int64
+	Event       string
+	Attempt     int
+	Actor       string
+	Message     string
 }
 
-// insertRow is one create of a group-committed batch: the task's columns
-// (its JSON) with its first history row's actor and message.
+// insertRow is one create of a group-committed batch: the task with its
+// first history row's actor and message.
 type insertRow struct {
 	*analysis.Task
-	Actor   string `json:"tm_actor"`
-	Message string `json:"tm_message"`
+	Actor   string
+	Message string
+}
+
+// createManyParams turns a batch into CreateManyParams: an array per column.
+func createManyParams(items []insertRow) (p CreateManyParams, err error) {
+	p.ID = slices.Grow(p.ID, len(items))
+	p.Status = slices.Grow(p.Status, len(items))
+	p.Version = slices.Grow(p.Version, len(items))
+	p.CreatedAt = slices.Grow(p.CreatedAt, len(items))
+	p.UpdatedAt = slices.Grow(p.UpdatedAt, len(items))
+	p.UserID = slices.Grow(p.UserID, len(items))
+	p.ToolID = slices.Grow(p.ToolID, len(items))
+	p.Agents = slices.Grow(p.Agents, len(items))
+	p.Progress = slices.Grow(p.Progress, len(items))
+	p.ProgressDetail = slices.Grow(p.ProgressDetail, len(items))
+	p.ErrorCode = slices.Grow(p.ErrorCode, len(items))
+	p.TmNullErrorCode = slices.Grow(p.TmNullErrorCode, len(items))
+	p.ErrorMessage = slices.Grow(p.ErrorMessage, len(items))
+	p.TmNullErrorMessage = slices.Grow(p.TmNullErrorMessage, len(items))
+	p.BlobsCleaned = slices.Grow(p.BlobsCleaned, len(items))
+	p.UploadStartedAt = slices.Grow(p.UploadStartedAt, len(items))
+	p.TmNullUploadStartedAt = slices.Grow(p.TmNullUploadStartedAt, len(items))
+	p.UploadFailedAt = slices.Grow(p.UploadFailedAt, len(items))
+	p.TmNullUploadFailedAt = slices.Grow(p.TmNullUploadFailedAt, len(items))
+	p.QueuedAt = slices.Grow(p.QueuedAt, len(items))
+	p.TmNullQueuedAt = slices.Grow(p.TmNullQueuedAt, len(items))
+	p.ProcessingStartedAt = slices.Grow(p.ProcessingStartedAt, len(items))
+	p.TmNullProcessingStartedAt = slices.Grow(p.TmNullProcessingStartedAt, len(items))
+	p.CompletedAt = slices.Grow(p.CompletedAt, len(items))
+	p.TmNullCompletedAt = slices.Grow(p.TmNullCompletedAt, len(items))
+	p.FailedAt = slices.Grow(p.FailedAt, len(items))
+	p.TmNullFailedAt = slices.Grow(p.TmNullFailedAt, len(items))
+	p.CancelledAt = slices.Grow(p.CancelledAt, len(items))
+	p.TmNullCancelledAt = slices.Grow(p.TmNullCancelledAt, len(items))
+	p.ExpiredAt = slices.Grow(p.ExpiredAt, len(items))
+	p.TmNullExpiredAt = slices.Grow(p.TmNullExpiredAt, len(items))
+	p.TmActor = slices.Grow(p.TmActor, len(items))
+	p.TmMessage = slices.Grow(p.TmMessage, len(items))
+	for _, it := range items {
+		x := it.Task
+		p.ID = append(p.ID, x.ID)
+		p.Status = append(p.Status, string(x.Status))
+		p.Version = append(p.Version, x.Version)
+		p.CreatedAt = append(p.CreatedAt, x.CreatedAt.UTC())
+		p.UpdatedAt = append(p.UpdatedAt, x.UpdatedAt.UTC())
+		p.UserID = append(p.UserID, x.UserID)
+		p.ToolID = append(p.ToolID, x.ToolID)
+		jAgents, err := backends.JSONList(x.Agents)
+		if err != nil {
+			return p, fmt.Errorf("agents: %w", err)
+		}
+		p.Agents = append(p.Agents, jAgents)
+		p.Progress = append(p.Progress, x.Progress)
+		jProgressDetail, err := backends.JSONPointer(x.ProgressDetail)
+		if err != nil {
+			return p, fmt.Errorf("progress_detail: %w", err)
+		}
+		p.ProgressDetail = append(p.ProgressDetail, jProgressDetail)
+		p.ErrorCode, p.TmNullErrorCode = backends.AppendNullable(p.ErrorCode, p.TmNullErrorCode, (*string)(x.ErrorCode))
+		p.ErrorMessage, p.TmNullErrorMessage = backends.AppendNullable(p.ErrorMessage, p.TmNullErrorMessage, x.ErrorMessage)
+		p.BlobsCleaned = append(p.BlobsCleaned, x.BlobsCleaned)
+		p.UploadStartedAt, p.TmNullUploadStartedAt = backends.AppendNullable(p.UploadStartedAt, p.TmNullUploadStartedAt, backends.UTC(x.UploadStartedAt))
+		p.UploadFailedAt, p.TmNullUploadFailedAt = backends.AppendNullable(p.UploadFailedAt, p.TmNullUploadFailedAt, backends.UTC(x.UploadFailedAt))
+		p.QueuedAt, p.TmNullQueuedAt = backends.AppendNullable(p.QueuedAt, p.TmNullQueuedAt, backends.UTC(x.QueuedAt))
+		p.ProcessingStartedAt, p.TmNullProcessingStartedAt = backends.AppendNullable(p.ProcessingStartedAt, p.TmNullProcessingStartedAt, backends.UTC(x.ProcessingStartedAt))
+		p.CompletedAt, p.TmNullCompletedAt = backends.AppendNullable(p.CompletedAt, p.TmNullCompletedAt, backends.UTC(x.CompletedAt))
+		p.FailedAt, p.TmNullFailedAt = backends.AppendNullable(p.FailedAt, p.TmNullFailedAt, backends.UTC(x.FailedAt))
+		p.CancelledAt, p.TmNullCancelledAt = backends.AppendNullable(p.CancelledAt, p.TmNullCancelledAt, backends.UTC(x.CancelledAt))
+		p.ExpiredAt, p.TmNullExpiredAt = backends.AppendNullable(p.ExpiredAt, p.TmNullExpiredAt, backends.UTC(x.ExpiredAt))
+		p.TmActor = append(p.TmActor, it.Actor)
+		p.TmMessage = append(p.TmMessage, it.Message)
+	}
+	return p, nil
+}
+
+// transitionManyParams turns a batch into TransitionManyParams: an array per column.
+func transitionManyParams(items []transitionRow) (p TransitionManyParams, err error) {
+	p.ID = slices.Grow(p.ID, len(items))
+	p.Status = slices.Grow(p.Status, len(items))
+	p.Version = slices.Grow(p.Version, len(items))
+	p.CreatedAt = slices.Grow(p.CreatedAt, len(items))
+	p.UpdatedAt = slices.Grow(p.UpdatedAt, len(items))
+	p.UserID = slices.Grow(p.UserID, len(items))
+	p.ToolID = slices.Grow(p.ToolID, len(items))
+	p.Agents = slices.Grow(p.Agents, len(items))
+	p.Progress = slices.Grow(p.Progress, len(items))
+	p.ProgressDetail = slices.Grow(p.ProgressDetail, len(items))
+	p.ErrorCode = slices.Grow(p.ErrorCode, len(items))
+	p.TmNullErrorCode = slices.Grow(p.TmNullErrorCode, len(items))
+	p.ErrorMessage = slices.Grow(p.ErrorMessage, len(items))
+	p.TmNullErrorMessage = slices.Grow(p.TmNullErrorMessage, len(items))
+	p.BlobsCleaned = slices.Grow(p.BlobsCleaned, len(items))
+	p.UploadStartedAt = slices.Grow(p.UploadStartedAt, len(items))
+	p.TmNullUploadStartedAt = slices.Grow(p.TmNullUploadStartedAt, len(items))
+	p.UploadFailedAt = slices.Grow(p.UploadFailedAt, len(items))
+	p.TmNullUploadFailedAt = slices.Grow(p.TmNullUploadFailedAt, len(items))
+	p.QueuedAt = slices.Grow(p.QueuedAt, len(items))
+	p.TmNullQueuedAt = slices.Grow(p.TmNullQueuedAt, len(items))
+	p.ProcessingStartedAt = slices.Grow(p.ProcessingStartedAt, len(items))
+	p.TmNullProcessingStartedAt = slices.Grow(p.TmNullProcessingStartedAt, len(items))
+	p.CompletedAt = slices.Grow(p.CompletedAt, len(items))
+	p.TmNullCompletedAt = slices.Grow(p.TmNullCompletedAt, len(items))
+	p.FailedAt = slices.Grow(p.FailedAt, len(items))
+	p.TmNullFailedAt = slices.Grow(p.TmNullFailedAt, len(items))
+	p.CancelledAt = slices.Grow(p.CancelledAt, len(items))
+	p.TmNullCancelledAt = slices.Grow(p.TmNullCancelledAt, len(items))
+	p.ExpiredAt = slices.Grow(p.ExpiredAt, len(items))
+	p.TmNullExpiredAt = slices.Grow(p.TmNullExpiredAt, len(items))
+	p.TmFromStatus = slices.Grow(p.TmFromStatus, len(items))
+	p.TmFromVersion = slices.Grow(p.TmFromVersion, len(items))
+	p.TmEvent = slices.Grow(p.TmEvent, len(items))
+	p.TmAttempt = slices.Grow(p.TmAttempt, len(items))
+	p.TmActor = slices.Grow(p.TmActor, len(items))
+	p.TmMessage = slices.Grow(p.TmMessage, len(items))
+	for _, it := range items {
+		x := it.Task
+		p.ID = append(p.ID, x.ID)
+		p.Status = append(p.Status, string(x.Status))
+		p.Version = append(p.Version, x.Version)
+		p.CreatedAt = append(p.CreatedAt, x.CreatedAt.UTC())
+		p.UpdatedAt = append(p.UpdatedAt, x.UpdatedAt.UTC())
+		p.UserID = append(p.UserID, x.UserID)
+		p.ToolID = append(p.ToolID, x.ToolID)
+		jAgents, err := backends.JSONList(x.Agents)
+		if err != nil {
+			return p, fmt.Errorf("agents: %w", err)
+		}
+		p.Agents = append(p.Agents, jAgents)
+		p.Progress = append(p.Progress, x.Progress)
+		jProgressDetail, err := backends.JSONPointer(x.ProgressDetail)
+		if err != nil {
+			return p, fmt.Errorf("progress_detail: %w", err)
+		}
+		p.ProgressDetail = append(p.ProgressDetail, jProgressDetail)
+		p.ErrorCode, p.TmNullErrorCode = backends.AppendNullable(p.ErrorCode, p.TmNullErrorCode, (*string)(x.ErrorCode))
+		p.ErrorMessage, p.TmNullErrorMessage = backends.AppendNullable(p.ErrorMessage, p.TmNullErrorMessage, x.ErrorMessage)
+		p.BlobsCleaned = append(p.BlobsCleaned, x.BlobsCleaned)
+		p.UploadStartedAt, p.TmNullUploadStartedAt = backends.AppendNullable(p.UploadStartedAt, p.TmNullUploadStartedAt, backends.UTC(x.UploadStartedAt))
+		p.UploadFailedAt, p.TmNullUploadFailedAt = backends.AppendNullable(p.UploadFailedAt, p.TmNullUploadFailedAt, backends.UTC(x.UploadFailedAt))
+		p.QueuedAt, p.TmNullQueuedAt = backends.AppendNullable(p.QueuedAt, p.TmNullQueuedAt, backends.UTC(x.QueuedAt))
+		p.ProcessingStartedAt, p.TmNullProcessingStartedAt = backends.AppendNullable(p.ProcessingStartedAt, p.TmNullProcessingStartedAt, backends.UTC(x.ProcessingStartedAt))
+		p.CompletedAt, p.TmNullCompletedAt = backends.AppendNullable(p.CompletedAt, p.TmNullCompletedAt, backends.UTC(x.CompletedAt))
+		p.FailedAt, p.TmNullFailedAt = backends.AppendNullable(p.FailedAt, p.TmNullFailedAt, backends.UTC(x.FailedAt))
+		p.CancelledAt, p.TmNullCancelledAt = backends.AppendNullable(p.CancelledAt, p.TmNullCancelledAt, backends.UTC(x.CancelledAt))
+		p.ExpiredAt, p.TmNullExpiredAt = backends.AppendNullable(p.ExpiredAt, p.TmNullExpiredAt, backends.UTC(x.ExpiredAt))
+		p.TmFromStatus = append(p.TmFromStatus, it.FromStatus)
+		p.TmFromVersion = append(p.TmFromVersion, it.FromVersion)
+		p.TmEvent = append(p.TmEvent, it.Event)
+		p.TmAttempt = append(p.TmAttempt, int32(it.Attempt))
+		p.TmActor = append(p.TmActor, it.Actor)
+		p.TmMessage = append(p.TmMessage, it.Message)
+	}
+	return p, nil
 }
 
 // NewDriver returns a Driver over a pgx pool. Concurrent creates and
@@ -64,10 +216,10 @@ func NewDriver(db DBTX) *Driver {
 // item by item.
 func (d *Driver) flushInserts(ctx context.Context, items []insertRow) []error {
 	errs := make([]error, len(items))
-	rows, err := json.Marshal(items)
+	p, err := createManyParams(items)
 	if err == nil {
 		var n int64
-		n, err = d.q.CreateMany(ctx, rows)
+		n, err = d.q.CreateMany(ctx, p)
 		if err == nil && n != int64(len(items)) {
 			err = fmt.Errorf("create: %d of %d tasks written", n, len(items))
 		}
@@ -82,10 +234,10 @@ func (d *Driver) flushInserts(ctx context.Context, items []insertRow) []error {
 // failed gets pgx.ErrNoRows.
 func (d *Driver) flush(ctx context.Context, items []transitionRow) []error {
 	errs := make([]error, len(items))
-	rows, err := json.Marshal(items)
+	p, err := transitionManyParams(items)
 	if err == nil {
 		var ids []uuid.UUID
-		ids, err = d.q.TransitionMany(ctx, rows)
+		ids, err = d.q.TransitionMany(ctx, p)
 		if err == nil {
 			applied := make(map[uuid.UUID]bool, len(ids))
 			for _, id := range ids {

@@ -262,31 +262,65 @@ func (q *Queries) Create(ctx context.Context, arg CreateParams) (int64, error) {
 }
 
 const createMany = `-- name: CreateMany :execrows
-WITH u AS (
-    SELECT (r.value->>'id')::uuid AS id,
-        (r.value->>'status')::text AS status,
-        (r.value->>'version')::bigint AS version,
-        (r.value->>'created_at')::timestamptz AS created_at,
-        (r.value->>'updated_at')::timestamptz AS updated_at,
-        (r.value->>'user_id')::text AS user_id,
-        (r.value->>'tool_id')::text AS tool_id,
-        (r.value->'agents') AS agents,
-        (r.value->>'progress')::bigint AS progress,
-        nullif(r.value->'progress_detail', 'null'::jsonb) AS progress_detail,
-        (r.value->>'error_code')::text AS error_code,
-        (r.value->>'error_message')::text AS error_message,
-        (r.value->>'blobs_cleaned')::boolean AS blobs_cleaned,
-        (r.value->>'upload_started_at')::timestamptz AS upload_started_at,
-        (r.value->>'upload_failed_at')::timestamptz AS upload_failed_at,
-        (r.value->>'queued_at')::timestamptz AS queued_at,
-        (r.value->>'processing_started_at')::timestamptz AS processing_started_at,
-        (r.value->>'completed_at')::timestamptz AS completed_at,
-        (r.value->>'failed_at')::timestamptz AS failed_at,
-        (r.value->>'cancelled_at')::timestamptz AS cancelled_at,
-        (r.value->>'expired_at')::timestamptz AS expired_at,
-        (r.value->>'tm_actor')::text AS tm_actor,
-        (r.value->>'tm_message')::text AS tm_message
-    FROM jsonb_array_elements($1::jsonb) AS r
+WITH a AS (
+    SELECT unnest($1::uuid[]) AS id,
+        unnest($2::text[]) AS status,
+        unnest($3::bigint[]) AS version,
+        unnest($4::timestamptz[]) AS created_at,
+        unnest($5::timestamptz[]) AS updated_at,
+        unnest($6::text[]) AS user_id,
+        unnest($7::text[]) AS tool_id,
+        unnest($8::jsonb[]) AS agents,
+        unnest($9::bigint[]) AS progress,
+        unnest($10::jsonb[]) AS progress_detail,
+        unnest($11::text[]) AS error_code,
+        unnest($12::boolean[]) AS tm_null_error_code,
+        unnest($13::text[]) AS error_message,
+        unnest($14::boolean[]) AS tm_null_error_message,
+        unnest($15::boolean[]) AS blobs_cleaned,
+        unnest($16::timestamptz[]) AS upload_started_at,
+        unnest($17::boolean[]) AS tm_null_upload_started_at,
+        unnest($18::timestamptz[]) AS upload_failed_at,
+        unnest($19::boolean[]) AS tm_null_upload_failed_at,
+        unnest($20::timestamptz[]) AS queued_at,
+        unnest($21::boolean[]) AS tm_null_queued_at,
+        unnest($22::timestamptz[]) AS processing_started_at,
+        unnest($23::boolean[]) AS tm_null_processing_started_at,
+        unnest($24::timestamptz[]) AS completed_at,
+        unnest($25::boolean[]) AS tm_null_completed_at,
+        unnest($26::timestamptz[]) AS failed_at,
+        unnest($27::boolean[]) AS tm_null_failed_at,
+        unnest($28::timestamptz[]) AS cancelled_at,
+        unnest($29::boolean[]) AS tm_null_cancelled_at,
+        unnest($30::timestamptz[]) AS expired_at,
+        unnest($31::boolean[]) AS tm_null_expired_at,
+        unnest($32::text[]) AS tm_actor,
+        unnest($33::text[]) AS tm_message
+), u AS (
+    SELECT id,
+        status,
+        version,
+        created_at,
+        updated_at,
+        user_id,
+        tool_id,
+        agents,
+        progress,
+        progress_detail,
+        CASE WHEN tm_null_error_code THEN NULL ELSE error_code END AS error_code,
+        CASE WHEN tm_null_error_message THEN NULL ELSE error_message END AS error_message,
+        blobs_cleaned,
+        CASE WHEN tm_null_upload_started_at THEN NULL ELSE upload_started_at END AS upload_started_at,
+        CASE WHEN tm_null_upload_failed_at THEN NULL ELSE upload_failed_at END AS upload_failed_at,
+        CASE WHEN tm_null_queued_at THEN NULL ELSE queued_at END AS queued_at,
+        CASE WHEN tm_null_processing_started_at THEN NULL ELSE processing_started_at END AS processing_started_at,
+        CASE WHEN tm_null_completed_at THEN NULL ELSE completed_at END AS completed_at,
+        CASE WHEN tm_null_failed_at THEN NULL ELSE failed_at END AS failed_at,
+        CASE WHEN tm_null_cancelled_at THEN NULL ELSE cancelled_at END AS cancelled_at,
+        CASE WHEN tm_null_expired_at THEN NULL ELSE expired_at END AS expired_at,
+        tm_actor,
+        tm_message
+    FROM a
 ), t AS (
     INSERT INTO analysis (id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at)
     SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at FROM u
@@ -297,10 +331,80 @@ SELECT t.id, 1, NULL, t.status, NULL, t.created_at, 0, u.tm_actor, u.tm_message
 FROM t JOIN u ON u.id = t.id
 `
 
+type CreateManyParams struct {
+	ID                        []uuid.UUID
+	Status                    []string
+	Version                   []int64
+	CreatedAt                 []time.Time
+	UpdatedAt                 []time.Time
+	UserID                    []string
+	ToolID                    []string
+	Agents                    [][]byte
+	Progress                  []int64
+	ProgressDetail            [][]byte
+	ErrorCode                 []string
+	TmNullErrorCode           []bool
+	ErrorMessage              []string
+	TmNullErrorMessage        []bool
+	BlobsCleaned              []bool
+	UploadStartedAt           []time.Time
+	TmNullUploadStartedAt     []bool
+	UploadFailedAt            []time.Time
+	TmNullUploadFailedAt      []bool
+	QueuedAt                  []time.Time
+	TmNullQueuedAt            []bool
+	ProcessingStartedAt       []time.Time
+	TmNullProcessingStartedAt []bool
+	CompletedAt               []time.Time
+	TmNullCompletedAt         []bool
+	FailedAt                  []time.Time
+	TmNullFailedAt            []bool
+	CancelledAt               []time.Time
+	TmNullCancelledAt         []bool
+	ExpiredAt                 []time.Time
+	TmNullExpiredAt           []bool
+	TmActor                   []string
+	TmMessage                 []string
+}
+
 // Create for group commit: many rows, one statement, one commit. All or none
 // are inserted.
-func (q *Queries) CreateMany(ctx context.Context, tmRows []byte) (int64, error) {
-	result, err := q.db.Exec(ctx, createMany, tmRows)
+func (q *Queries) CreateMany(ctx context.Context, arg CreateManyParams) (int64, error) {
+	result, err := q.db.Exec(ctx, createMany,
+		arg.ID,
+		arg.Status,
+		arg.Version,
+		arg.CreatedAt,
+		arg.UpdatedAt,
+		arg.UserID,
+		arg.ToolID,
+		arg.Agents,
+		arg.Progress,
+		arg.ProgressDetail,
+		arg.ErrorCode,
+		arg.TmNullErrorCode,
+		arg.ErrorMessage,
+		arg.TmNullErrorMessage,
+		arg.BlobsCleaned,
+		arg.UploadStartedAt,
+		arg.TmNullUploadStartedAt,
+		arg.UploadFailedAt,
+		arg.TmNullUploadFailedAt,
+		arg.QueuedAt,
+		arg.TmNullQueuedAt,
+		arg.ProcessingStartedAt,
+		arg.TmNullProcessingStartedAt,
+		arg.CompletedAt,
+		arg.TmNullCompletedAt,
+		arg.FailedAt,
+		arg.TmNullFailedAt,
+		arg.CancelledAt,
+		arg.TmNullCancelledAt,
+		arg.ExpiredAt,
+		arg.TmNullExpiredAt,
+		arg.TmActor,
+		arg.TmMessage,
+	)
 	if err != nil {
 		return 0, err
 	}
@@ -869,35 +973,73 @@ func (q *Queries) Transition(ctx context.Context, arg TransitionParams) (int64, 
 }
 
 const transitionMany = `-- name: TransitionMany :many
-WITH u AS (
-    SELECT (r.value->>'id')::uuid AS id,
-        (r.value->>'status')::text AS status,
-        (r.value->>'version')::bigint AS version,
-        (r.value->>'created_at')::timestamptz AS created_at,
-        (r.value->>'updated_at')::timestamptz AS updated_at,
-        (r.value->>'user_id')::text AS user_id,
-        (r.value->>'tool_id')::text AS tool_id,
-        (r.value->'agents') AS agents,
-        (r.value->>'progress')::bigint AS progress,
-        nullif(r.value->'progress_detail', 'null'::jsonb) AS progress_detail,
-        (r.value->>'error_code')::text AS error_code,
-        (r.value->>'error_message')::text AS error_message,
-        (r.value->>'blobs_cleaned')::boolean AS blobs_cleaned,
-        (r.value->>'upload_started_at')::timestamptz AS upload_started_at,
-        (r.value->>'upload_failed_at')::timestamptz AS upload_failed_at,
-        (r.value->>'queued_at')::timestamptz AS queued_at,
-        (r.value->>'processing_started_at')::timestamptz AS processing_started_at,
-        (r.value->>'completed_at')::timestamptz AS completed_at,
-        (r.value->>'failed_at')::timestamptz AS failed_at,
-        (r.value->>'cancelled_at')::timestamptz AS cancelled_at,
-        (r.value->>'expired_at')::timestamptz AS expired_at,
-        (r.value->>'tm_from_status')::text AS tm_from_status,
-        (r.value->>'tm_from_version')::bigint AS tm_from_version,
-        (r.value->>'tm_event')::text AS tm_event,
-        (r.value->>'tm_attempt')::integer AS tm_attempt,
-        (r.value->>'tm_actor')::text AS tm_actor,
-        (r.value->>'tm_message')::text AS tm_message
-    FROM jsonb_array_elements($1::jsonb) AS r
+WITH a AS (
+    SELECT unnest($1::uuid[]) AS id,
+        unnest($2::text[]) AS status,
+        unnest($3::bigint[]) AS version,
+        unnest($4::timestamptz[]) AS created_at,
+        unnest($5::timestamptz[]) AS updated_at,
+        unnest($6::text[]) AS user_id,
+        unnest($7::text[]) AS tool_id,
+        unnest($8::jsonb[]) AS agents,
+        unnest($9::bigint[]) AS progress,
+        unnest($10::jsonb[]) AS progress_detail,
+        unnest($11::text[]) AS error_code,
+        unnest($12::boolean[]) AS tm_null_error_code,
+        unnest($13::text[]) AS error_message,
+        unnest($14::boolean[]) AS tm_null_error_message,
+        unnest($15::boolean[]) AS blobs_cleaned,
+        unnest($16::timestamptz[]) AS upload_started_at,
+        unnest($17::boolean[]) AS tm_null_upload_started_at,
+        unnest($18::timestamptz[]) AS upload_failed_at,
+        unnest($19::boolean[]) AS tm_null_upload_failed_at,
+        unnest($20::timestamptz[]) AS queued_at,
+        unnest($21::boolean[]) AS tm_null_queued_at,
+        unnest($22::timestamptz[]) AS processing_started_at,
+        unnest($23::boolean[]) AS tm_null_processing_started_at,
+        unnest($24::timestamptz[]) AS completed_at,
+        unnest($25::boolean[]) AS tm_null_completed_at,
+        unnest($26::timestamptz[]) AS failed_at,
+        unnest($27::boolean[]) AS tm_null_failed_at,
+        unnest($28::timestamptz[]) AS cancelled_at,
+        unnest($29::boolean[]) AS tm_null_cancelled_at,
+        unnest($30::timestamptz[]) AS expired_at,
+        unnest($31::boolean[]) AS tm_null_expired_at,
+        unnest($32::text[]) AS tm_from_status,
+        unnest($33::bigint[]) AS tm_from_version,
+        unnest($34::text[]) AS tm_event,
+        unnest($35::integer[]) AS tm_attempt,
+        unnest($36::text[]) AS tm_actor,
+        unnest($37::text[]) AS tm_message
+), u AS (
+    SELECT id,
+        status,
+        version,
+        created_at,
+        updated_at,
+        user_id,
+        tool_id,
+        agents,
+        progress,
+        progress_detail,
+        CASE WHEN tm_null_error_code THEN NULL ELSE error_code END AS error_code,
+        CASE WHEN tm_null_error_message THEN NULL ELSE error_message END AS error_message,
+        blobs_cleaned,
+        CASE WHEN tm_null_upload_started_at THEN NULL ELSE upload_started_at END AS upload_started_at,
+        CASE WHEN tm_null_upload_failed_at THEN NULL ELSE upload_failed_at END AS upload_failed_at,
+        CASE WHEN tm_null_queued_at THEN NULL ELSE queued_at END AS queued_at,
+        CASE WHEN tm_null_processing_started_at THEN NULL ELSE processing_started_at END AS processing_started_at,
+        CASE WHEN tm_null_completed_at THEN NULL ELSE completed_at END AS completed_at,
+        CASE WHEN tm_null_failed_at THEN NULL ELSE failed_at END AS failed_at,
+        CASE WHEN tm_null_cancelled_at THEN NULL ELSE cancelled_at END AS cancelled_at,
+        CASE WHEN tm_null_expired_at THEN NULL ELSE expired_at END AS expired_at,
+        tm_from_status,
+        tm_from_version,
+        tm_event,
+        tm_attempt,
+        tm_actor,
+        tm_message
+    FROM a
 ), t AS (
     UPDATE analysis SET status = u.status,
         version = u.version,
@@ -930,9 +1072,87 @@ FROM t JOIN u ON u.id = t.id
 RETURNING task_id
 `
 
+type TransitionManyParams struct {
+	ID                        []uuid.UUID
+	Status                    []string
+	Version                   []int64
+	CreatedAt                 []time.Time
+	UpdatedAt                 []time.Time
+	UserID                    []string
+	ToolID                    []string
+	Agents                    [][]byte
+	Progress                  []int64
+	ProgressDetail            [][]byte
+	ErrorCode                 []string
+	TmNullErrorCode           []bool
+	ErrorMessage              []string
+	TmNullErrorMessage        []bool
+	BlobsCleaned              []bool
+	UploadStartedAt           []time.Time
+	TmNullUploadStartedAt     []bool
+	UploadFailedAt            []time.Time
+	TmNullUploadFailedAt      []bool
+	QueuedAt                  []time.Time
+	TmNullQueuedAt            []bool
+	ProcessingStartedAt       []time.Time
+	TmNullProcessingStartedAt []bool
+	CompletedAt               []time.Time
+	TmNullCompletedAt         []bool
+	FailedAt                  []time.Time
+	TmNullFailedAt            []bool
+	CancelledAt               []time.Time
+	TmNullCancelledAt         []bool
+	ExpiredAt                 []time.Time
+	TmNullExpiredAt           []bool
+	TmFromStatus              []string
+	TmFromVersion             []int64
+	TmEvent                   []string
+	TmAttempt                 []int32
+	TmActor                   []string
+	TmMessage                 []string
+}
+
 // Transition for group commit: many rows, one statement, one commit.
-func (q *Queries) TransitionMany(ctx context.Context, tmRows []byte) ([]uuid.UUID, error) {
-	rows, err := q.db.Query(ctx, transitionMany, tmRows)
+func (q *Queries) TransitionMany(ctx context.Context, arg TransitionManyParams) ([]uuid.UUID, error) {
+	rows, err := q.db.Query(ctx, transitionMany,
+		arg.ID,
+		arg.Status,
+		arg.Version,
+		arg.CreatedAt,
+		arg.UpdatedAt,
+		arg.UserID,
+		arg.ToolID,
+		arg.Agents,
+		arg.Progress,
+		arg.ProgressDetail,
+		arg.ErrorCode,
+		arg.TmNullErrorCode,
+		arg.ErrorMessage,
+		arg.TmNullErrorMessage,
+		arg.BlobsCleaned,
+		arg.UploadStartedAt,
+		arg.TmNullUploadStartedAt,
+		arg.UploadFailedAt,
+		arg.TmNullUploadFailedAt,
+		arg.QueuedAt,
+		arg.TmNullQueuedAt,
+		arg.ProcessingStartedAt,
+		arg.TmNullProcessingStartedAt,
+		arg.CompletedAt,
+		arg.TmNullCompletedAt,
+		arg.FailedAt,
+		arg.TmNullFailedAt,
+		arg.CancelledAt,
+		arg.TmNullCancelledAt,
+		arg.ExpiredAt,
+		arg.TmNullExpiredAt,
+		arg.TmFromStatus,
+		arg.TmFromVersion,
+		arg.TmEvent,
+		arg.TmAttempt,
+		arg.TmActor,
+		arg.TmMessage,
+	)
 	if err != nil {
 		return nil, err
 	}

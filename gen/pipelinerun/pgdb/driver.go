@@ -4,7 +4,6 @@ package pgdb
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"github.com/google/uuid"
@@ -14,6 +13,7 @@ import (
 	pgbackend "github.com/taskmodel/taskmodel/backends/postgres"
 	"github.com/taskmodel/taskmodel/gen/pipelinerun"
 	"github.com/taskmodel/taskmodel/tasktype"
+	"slices"
 	"time"
 )
 
@@ -25,24 +25,214 @@ type Driver struct {
 	inserts *pgbackend.Group[insertRow]
 }
 
-// transitionRow is one transition of a group-committed batch: the task's
-// columns (its JSON) with the guard and the history row.
+// transitionRow is one transition of a group-committed batch: the task
+// with the guard and the history row.
 type transitionRow struct {
 	*pipelinerun.PipelineRun
-	FromStatus  string `json:"tm_from_status"`
-	FromVersion int64  `json:"tm_from_version"`
-	Event       string `json:"tm_event"`
-	Attempt     int    `json:"tm_attempt"`
-	Actor       string `json:"tm_actor"`
-	Message     string `json:"tm_message"`
+	FromStatus  string
+	FromVersion int64
+	Event       string
+	Attempt     int
+	Actor       string
+	Message     string
 }
 
-// insertRow is one create of a group-committed batch: the task's columns
-// (its JSON) with its first history row's actor and message.
+// insertRow is one create of a group-committed batch: the task with its
+// first history row's actor and message.
 type insertRow struct {
 	*pipelinerun.PipelineRun
-	Actor   string `json:"tm_actor"`
-	Message string `json:"tm_message"`
+	Actor   string
+	Message string
+}
+
+// createManyParams turns a batch into CreateManyParams: an array per column.
+func createManyParams(items []insertRow) (p CreateManyParams, err error) {
+	p.ID = slices.Grow(p.ID, len(items))
+	p.Status = slices.Grow(p.Status, len(items))
+	p.Version = slices.Grow(p.Version, len(items))
+	p.CreatedAt = slices.Grow(p.CreatedAt, len(items))
+	p.UpdatedAt = slices.Grow(p.UpdatedAt, len(items))
+	p.Stage = slices.Grow(p.Stage, len(items))
+	p.Task = slices.Grow(p.Task, len(items))
+	p.Hostname = slices.Grow(p.Hostname, len(items))
+	p.TmNullHostname = slices.Grow(p.TmNullHostname, len(items))
+	p.PID = slices.Grow(p.PID, len(items))
+	p.TmNullPid = slices.Grow(p.TmNullPid, len(items))
+	p.PPID = slices.Grow(p.PPID, len(items))
+	p.TmNullPpid = slices.Grow(p.TmNullPpid, len(items))
+	p.UserName = slices.Grow(p.UserName, len(items))
+	p.TmNullUserName = slices.Grow(p.TmNullUserName, len(items))
+	p.CodeVersion = slices.Grow(p.CodeVersion, len(items))
+	p.TmNullCodeVersion = slices.Grow(p.TmNullCodeVersion, len(items))
+	p.GitCommit = slices.Grow(p.GitCommit, len(items))
+	p.TmNullGitCommit = slices.Grow(p.TmNullGitCommit, len(items))
+	p.Environment = slices.Grow(p.Environment, len(items))
+	p.ScriptPath = slices.Grow(p.ScriptPath, len(items))
+	p.TmNullScriptPath = slices.Grow(p.TmNullScriptPath, len(items))
+	p.ScriptFilename = slices.Grow(p.ScriptFilename, len(items))
+	p.TmNullScriptFilename = slices.Grow(p.TmNullScriptFilename, len(items))
+	p.LogPath = slices.Grow(p.LogPath, len(items))
+	p.TmNullLogPath = slices.Grow(p.TmNullLogPath, len(items))
+	p.LogFilename = slices.Grow(p.LogFilename, len(items))
+	p.TmNullLogFilename = slices.Grow(p.TmNullLogFilename, len(items))
+	p.OverallPercent = slices.Grow(p.OverallPercent, len(items))
+	p.Message = slices.Grow(p.Message, len(items))
+	p.TmNullMessage = slices.Grow(p.TmNullMessage, len(items))
+	p.CurrentSubtask = slices.Grow(p.CurrentSubtask, len(items))
+	p.TmNullCurrentSubtask = slices.Grow(p.TmNullCurrentSubtask, len(items))
+	p.TotalSubtasks = slices.Grow(p.TotalSubtasks, len(items))
+	p.TmNullTotalSubtasks = slices.Grow(p.TmNullTotalSubtasks, len(items))
+	p.ErrorMessage = slices.Grow(p.ErrorMessage, len(items))
+	p.TmNullErrorMessage = slices.Grow(p.TmNullErrorMessage, len(items))
+	p.ErrorDetail = slices.Grow(p.ErrorDetail, len(items))
+	p.TmNullErrorDetail = slices.Grow(p.TmNullErrorDetail, len(items))
+	p.MemoryMB = slices.Grow(p.MemoryMB, len(items))
+	p.TmNullMemoryMb = slices.Grow(p.TmNullMemoryMb, len(items))
+	p.CPUPercent = slices.Grow(p.CPUPercent, len(items))
+	p.TmNullCpuPercent = slices.Grow(p.TmNullCpuPercent, len(items))
+	p.StartedAt = slices.Grow(p.StartedAt, len(items))
+	p.TmNullStartedAt = slices.Grow(p.TmNullStartedAt, len(items))
+	p.EndedAt = slices.Grow(p.EndedAt, len(items))
+	p.TmNullEndedAt = slices.Grow(p.TmNullEndedAt, len(items))
+	p.TmActor = slices.Grow(p.TmActor, len(items))
+	p.TmMessage = slices.Grow(p.TmMessage, len(items))
+	for _, it := range items {
+		x := it.PipelineRun
+		p.ID = append(p.ID, x.ID)
+		p.Status = append(p.Status, string(x.Status))
+		p.Version = append(p.Version, x.Version)
+		p.CreatedAt = append(p.CreatedAt, x.CreatedAt.UTC())
+		p.UpdatedAt = append(p.UpdatedAt, x.UpdatedAt.UTC())
+		p.Stage = append(p.Stage, x.Stage)
+		p.Task = append(p.Task, x.Task)
+		p.Hostname, p.TmNullHostname = backends.AppendNullable(p.Hostname, p.TmNullHostname, x.Hostname)
+		p.PID, p.TmNullPid = backends.AppendNullable(p.PID, p.TmNullPid, x.PID)
+		p.PPID, p.TmNullPpid = backends.AppendNullable(p.PPID, p.TmNullPpid, x.PPID)
+		p.UserName, p.TmNullUserName = backends.AppendNullable(p.UserName, p.TmNullUserName, x.UserName)
+		p.CodeVersion, p.TmNullCodeVersion = backends.AppendNullable(p.CodeVersion, p.TmNullCodeVersion, x.CodeVersion)
+		p.GitCommit, p.TmNullGitCommit = backends.AppendNullable(p.GitCommit, p.TmNullGitCommit, x.GitCommit)
+		jEnvironment, err := backends.JSONNullable(x.Environment, false)
+		if err != nil {
+			return p, fmt.Errorf("environment: %w", err)
+		}
+		p.Environment = append(p.Environment, jEnvironment)
+		p.ScriptPath, p.TmNullScriptPath = backends.AppendNullable(p.ScriptPath, p.TmNullScriptPath, x.ScriptPath)
+		p.ScriptFilename, p.TmNullScriptFilename = backends.AppendNullable(p.ScriptFilename, p.TmNullScriptFilename, x.ScriptFilename)
+		p.LogPath, p.TmNullLogPath = backends.AppendNullable(p.LogPath, p.TmNullLogPath, x.LogPath)
+		p.LogFilename, p.TmNullLogFilename = backends.AppendNullable(p.LogFilename, p.TmNullLogFilename, x.LogFilename)
+		p.OverallPercent = append(p.OverallPercent, x.OverallPercent)
+		p.Message, p.TmNullMessage = backends.AppendNullable(p.Message, p.TmNullMessage, x.Message)
+		p.CurrentSubtask, p.TmNullCurrentSubtask = backends.AppendNullable(p.CurrentSubtask, p.TmNullCurrentSubtask, x.CurrentSubtask)
+		p.TotalSubtasks, p.TmNullTotalSubtasks = backends.AppendNullable(p.TotalSubtasks, p.TmNullTotalSubtasks, x.TotalSubtasks)
+		p.ErrorMessage, p.TmNullErrorMessage = backends.AppendNullable(p.ErrorMessage, p.TmNullErrorMessage, x.ErrorMessage)
+		p.ErrorDetail, p.TmNullErrorDetail = backends.AppendNullable(p.ErrorDetail, p.TmNullErrorDetail, x.ErrorDetail)
+		p.MemoryMB, p.TmNullMemoryMb = backends.AppendNullable(p.MemoryMB, p.TmNullMemoryMb, x.MemoryMB)
+		p.CPUPercent, p.TmNullCpuPercent = backends.AppendNullable(p.CPUPercent, p.TmNullCpuPercent, x.CPUPercent)
+		p.StartedAt, p.TmNullStartedAt = backends.AppendNullable(p.StartedAt, p.TmNullStartedAt, backends.UTC(x.StartedAt))
+		p.EndedAt, p.TmNullEndedAt = backends.AppendNullable(p.EndedAt, p.TmNullEndedAt, backends.UTC(x.EndedAt))
+		p.TmActor = append(p.TmActor, it.Actor)
+		p.TmMessage = append(p.TmMessage, it.Message)
+	}
+	return p, nil
+}
+
+// transitionManyParams turns a batch into TransitionManyParams: an array per column.
+func transitionManyParams(items []transitionRow) (p TransitionManyParams, err error) {
+	p.ID = slices.Grow(p.ID, len(items))
+	p.Status = slices.Grow(p.Status, len(items))
+	p.Version = slices.Grow(p.Version, len(items))
+	p.CreatedAt = slices.Grow(p.CreatedAt, len(items))
+	p.UpdatedAt = slices.Grow(p.UpdatedAt, len(items))
+	p.Stage = slices.Grow(p.Stage, len(items))
+	p.Task = slices.Grow(p.Task, len(items))
+	p.Hostname = slices.Grow(p.Hostname, len(items))
+	p.TmNullHostname = slices.Grow(p.TmNullHostname, len(items))
+	p.PID = slices.Grow(p.PID, len(items))
+	p.TmNullPid = slices.Grow(p.TmNullPid, len(items))
+	p.PPID = slices.Grow(p.PPID, len(items))
+	p.TmNullPpid = slices.Grow(p.TmNullPpid, len(items))
+	p.UserName = slices.Grow(p.UserName, len(items))
+	p.TmNullUserName = slices.Grow(p.TmNullUserName, len(items))
+	p.CodeVersion = slices.Grow(p.CodeVersion, len(items))
+	p.TmNullCodeVersion = slices.Grow(p.TmNullCodeVersion, len(items))
+	p.GitCommit = slices.Grow(p.GitCommit, len(items))
+	p.TmNullGitCommit = slices.Grow(p.TmNullGitCommit, len(items))
+	p.Environment = slices.Grow(p.Environment, len(items))
+	p.ScriptPath = slices.Grow(p.ScriptPath, len(items))
+	p.TmNullScriptPath = slices.Grow(p.TmNullScriptPath, len(items))
+	p.ScriptFilename = slices.Grow(p.ScriptFilename, len(items))
+	p.TmNullScriptFilename = slices.Grow(p.TmNullScriptFilename, len(items))
+	p.LogPath = slices.Grow(p.LogPath, len(items))
+	p.TmNullLogPath = slices.Grow(p.TmNullLogPath, len(items))
+	p.LogFilename = slices.Grow(p.LogFilename, len(items))
+	p.TmNullLogFilename = slices.Grow(p.TmNullLogFilename, len(items))
+	p.OverallPercent = slices.Grow(p.OverallPercent, len(items))
+	p.Message = slices.Grow(p.Message, len(items))
+	p.TmNullMessage = slices.Grow(p.TmNullMessage, len(items))
+	p.CurrentSubtask = slices.Grow(p.CurrentSubtask, len(items))
+	p.TmNullCurrentSubtask = slices.Grow(p.TmNullCurrentSubtask, len(items))
+	p.TotalSubtasks = slices.Grow(p.TotalSubtasks, len(items))
+	p.TmNullTotalSubtasks = slices.Grow(p.TmNullTotalSubtasks, len(items))
+	p.ErrorMessage = slices.Grow(p.ErrorMessage, len(items))
+	p.TmNullErrorMessage = slices.Grow(p.TmNullErrorMessage, len(items))
+	p.ErrorDetail = slices.Grow(p.ErrorDetail, len(items))
+	p.TmNullErrorDetail = slices.Grow(p.TmNullErrorDetail, len(items))
+	p.MemoryMB = slices.Grow(p.MemoryMB, len(items))
+	p.TmNullMemoryMb = slices.Grow(p.TmNullMemoryMb, len(items))
+	p.CPUPercent = slices.Grow(p.CPUPercent, len(items))
+	p.TmNullCpuPercent = slices.Grow(p.TmNullCpuPercent, len(items))
+	p.StartedAt = slices.Grow(p.StartedAt, len(items))
+	p.TmNullStartedAt = slices.Grow(p.TmNullStartedAt, len(items))
+	p.EndedAt = slices.Grow(p.EndedAt, len(items))
+	p.TmNullEndedAt = slices.Grow(p.TmNullEndedAt, len(items))
+	p.TmFromStatus = slices.Grow(p.TmFromStatus, len(items))
+	p.TmFromVersion = slices.Grow(p.TmFromVersion, len(items))
+	p.TmEvent = slices.Grow(p.TmEvent, len(items))
+	p.TmAttempt = slices.Grow(p.TmAttempt, len(items))
+	p.TmActor = slices.Grow(p.TmActor, len(items))
+	p.TmMessage = slices.Grow(p.TmMessage, len(items))
+	for _, it := range items {
+		x := it.PipelineRun
+		p.ID = append(p.ID, x.ID)
+		p.Status = append(p.Status, string(x.Status))
+		p.Version = append(p.Version, x.Version)
+		p.CreatedAt = append(p.CreatedAt, x.CreatedAt.UTC())
+		p.UpdatedAt = append(p.UpdatedAt, x.UpdatedAt.UTC())
+		p.Stage = append(p.Stage, x.Stage)
+		p.Task = append(p.Task, x.Task)
+		p.Hostname, p.TmNullHostname = backends.AppendNullable(p.Hostname, p.TmNullHostname, x.Hostname)
+		p.PID, p.TmNullPid = backends.AppendNullable(p.PID, p.TmNullPid, x.PID)
+		p.PPID, p.TmNullPpid = backends.AppendNullable(p.PPID, p.TmNullPpid, x.PPID)
+		p.UserName, p.TmNullUserName = backends.AppendNullable(p.UserName, p.TmNullUserName, x.UserName)
+		p.CodeVersion, p.TmNullCodeVersion = backends.AppendNullable(p.CodeVersion, p.TmNullCodeVersion, x.CodeVersion)
+		p.GitCommit, p.TmNullGitCommit = backends.AppendNullable(p.GitCommit, p.TmNullGitCommit, x.GitCommit)
+		jEnvironment, err := backends.JSONNullable(x.Environment, false)
+		if err != nil {
+			return p, fmt.Errorf("environment: %w", err)
+		}
+		p.Environment = append(p.Environment, jEnvironment)
+		p.ScriptPath, p.TmNullScriptPath = backends.AppendNullable(p.ScriptPath, p.TmNullScriptPath, x.ScriptPath)
+		p.ScriptFilename, p.TmNullScriptFilename = backends.AppendNullable(p.ScriptFilename, p.TmNullScriptFilename, x.ScriptFilename)
+		p.LogPath, p.TmNullLogPath = backends.AppendNullable(p.LogPath, p.TmNullLogPath, x.LogPath)
+		p.LogFilename, p.TmNullLogFilename = backends.AppendNullable(p.LogFilename, p.TmNullLogFilename, x.LogFilename)
+		p.OverallPercent = append(p.OverallPercent, x.OverallPercent)
+		p.Message, p.TmNullMessage = backends.AppendNullable(p.Message, p.TmNullMessage, x.Message)
+		p.CurrentSubtask, p.TmNullCurrentSubtask = backends.AppendNullable(p.CurrentSubtask, p.TmNullCurrentSubtask, x.CurrentSubtask)
+		p.TotalSubtasks, p.TmNullTotalSubtasks = backends.AppendNullable(p.TotalSubtasks, p.TmNullTotalSubtasks, x.TotalSubtasks)
+		p.ErrorMessage, p.TmNullErrorMessage = backends.AppendNullable(p.ErrorMessage, p.TmNullErrorMessage, x.ErrorMessage)
+		p.ErrorDetail, p.TmNullErrorDetail = backends.AppendNullable(p.ErrorDetail, p.TmNullErrorDetail, x.ErrorDetail)
+		p.MemoryMB, p.TmNullMemoryMb = backends.AppendNullable(p.MemoryMB, p.TmNullMemoryMb, x.MemoryMB)
+		p.CPUPercent, p.TmNullCpuPercent = backends.AppendNullable(p.CPUPercent, p.TmNullCpuPercent, x.CPUPercent)
+		p.StartedAt, p.TmNullStartedAt = backends.AppendNullable(p.StartedAt, p.TmNullStartedAt, backends.UTC(x.StartedAt))
+		p.EndedAt, p.TmNullEndedAt = backends.AppendNullable(p.EndedAt, p.TmNullEndedAt, backends.UTC(x.EndedAt))
+		p.TmFromStatus = append(p.TmFromStatus, it.FromStatus)
+		p.TmFromVersion = append(p.TmFromVersion, it.FromVersion)
+		p.TmEvent = append(p.TmEvent, it.Event)
+		p.TmAttempt = append(p.TmAttempt, int32(it.Attempt))
+		p.TmActor = append(p.TmActor, it.Actor)
+		p.TmMessage = append(p.TmMessage, it.Message)
+	}
+	return p, nil
 }
 
 // NewDriver returns a Driver over a pgx pool. Concurrent creates and
@@ -64,10 +254,10 @@ func NewDriver(db DBTX) *Driver {
 // item by item.
 func (d *Driver) flushInserts(ctx context.Context, items []insertRow) []error {
 	errs := make([]error, len(items))
-	rows, err := json.Marshal(items)
+	p, err := createManyParams(items)
 	if err == nil {
 		var n int64
-		n, err = d.q.CreateMany(ctx, rows)
+		n, err = d.q.CreateMany(ctx, p)
 		if err == nil && n != int64(len(items)) {
 			err = fmt.Errorf("create: %d of %d tasks written", n, len(items))
 		}
@@ -82,10 +272,10 @@ func (d *Driver) flushInserts(ctx context.Context, items []insertRow) []error {
 // failed gets pgx.ErrNoRows.
 func (d *Driver) flush(ctx context.Context, items []transitionRow) []error {
 	errs := make([]error, len(items))
-	rows, err := json.Marshal(items)
+	p, err := transitionManyParams(items)
 	if err == nil {
 		var ids []uuid.UUID
-		ids, err = d.q.TransitionMany(ctx, rows)
+		ids, err = d.q.TransitionMany(ctx, p)
 		if err == nil {
 			applied := make(map[uuid.UUID]bool, len(ids))
 			for _, id := range ids {

@@ -163,38 +163,88 @@ func (q *Queries) Create(ctx context.Context, arg CreateParams) (int64, error) {
 }
 
 const createMany = `-- name: CreateMany :execrows
-WITH u AS (
-    SELECT (r.value->>'id')::uuid AS id,
-        (r.value->>'status')::text AS status,
-        (r.value->>'version')::bigint AS version,
-        (r.value->>'created_at')::timestamptz AS created_at,
-        (r.value->>'updated_at')::timestamptz AS updated_at,
-        (r.value->>'stage')::text AS stage,
-        (r.value->>'task')::text AS task,
-        (r.value->>'hostname')::text AS hostname,
-        (r.value->>'pid')::bigint AS pid,
-        (r.value->>'ppid')::bigint AS ppid,
-        (r.value->>'user_name')::text AS user_name,
-        (r.value->>'code_version')::text AS code_version,
-        (r.value->>'git_commit')::text AS git_commit,
-        nullif(r.value->'environment', 'null'::jsonb) AS environment,
-        (r.value->>'script_path')::text AS script_path,
-        (r.value->>'script_filename')::text AS script_filename,
-        (r.value->>'log_path')::text AS log_path,
-        (r.value->>'log_filename')::text AS log_filename,
-        (r.value->>'overall_percent')::double precision AS overall_percent,
-        (r.value->>'message')::text AS message,
-        (r.value->>'current_subtask')::bigint AS current_subtask,
-        (r.value->>'total_subtasks')::bigint AS total_subtasks,
-        (r.value->>'error_message')::text AS error_message,
-        (r.value->>'error_detail')::text AS error_detail,
-        (r.value->>'memory_mb')::double precision AS memory_mb,
-        (r.value->>'cpu_percent')::double precision AS cpu_percent,
-        (r.value->>'started_at')::timestamptz AS started_at,
-        (r.value->>'ended_at')::timestamptz AS ended_at,
-        (r.value->>'tm_actor')::text AS tm_actor,
-        (r.value->>'tm_message')::text AS tm_message
-    FROM jsonb_array_elements($1::jsonb) AS r
+WITH a AS (
+    SELECT unnest($1::uuid[]) AS id,
+        unnest($2::text[]) AS status,
+        unnest($3::bigint[]) AS version,
+        unnest($4::timestamptz[]) AS created_at,
+        unnest($5::timestamptz[]) AS updated_at,
+        unnest($6::text[]) AS stage,
+        unnest($7::text[]) AS task,
+        unnest($8::text[]) AS hostname,
+        unnest($9::boolean[]) AS tm_null_hostname,
+        unnest($10::bigint[]) AS pid,
+        unnest($11::boolean[]) AS tm_null_pid,
+        unnest($12::bigint[]) AS ppid,
+        unnest($13::boolean[]) AS tm_null_ppid,
+        unnest($14::text[]) AS user_name,
+        unnest($15::boolean[]) AS tm_null_user_name,
+        unnest($16::text[]) AS code_version,
+        unnest($17::boolean[]) AS tm_null_code_version,
+        unnest($18::text[]) AS git_commit,
+        unnest($19::boolean[]) AS tm_null_git_commit,
+        unnest($20::jsonb[]) AS environment,
+        unnest($21::text[]) AS script_path,
+        unnest($22::boolean[]) AS tm_null_script_path,
+        unnest($23::text[]) AS script_filename,
+        unnest($24::boolean[]) AS tm_null_script_filename,
+        unnest($25::text[]) AS log_path,
+        unnest($26::boolean[]) AS tm_null_log_path,
+        unnest($27::text[]) AS log_filename,
+        unnest($28::boolean[]) AS tm_null_log_filename,
+        unnest($29::double precision[]) AS overall_percent,
+        unnest($30::text[]) AS message,
+        unnest($31::boolean[]) AS tm_null_message,
+        unnest($32::bigint[]) AS current_subtask,
+        unnest($33::boolean[]) AS tm_null_current_subtask,
+        unnest($34::bigint[]) AS total_subtasks,
+        unnest($35::boolean[]) AS tm_null_total_subtasks,
+        unnest($36::text[]) AS error_message,
+        unnest($37::boolean[]) AS tm_null_error_message,
+        unnest($38::text[]) AS error_detail,
+        unnest($39::boolean[]) AS tm_null_error_detail,
+        unnest($40::double precision[]) AS memory_mb,
+        unnest($41::boolean[]) AS tm_null_memory_mb,
+        unnest($42::double precision[]) AS cpu_percent,
+        unnest($43::boolean[]) AS tm_null_cpu_percent,
+        unnest($44::timestamptz[]) AS started_at,
+        unnest($45::boolean[]) AS tm_null_started_at,
+        unnest($46::timestamptz[]) AS ended_at,
+        unnest($47::boolean[]) AS tm_null_ended_at,
+        unnest($48::text[]) AS tm_actor,
+        unnest($49::text[]) AS tm_message
+), u AS (
+    SELECT id,
+        status,
+        version,
+        created_at,
+        updated_at,
+        stage,
+        task,
+        CASE WHEN tm_null_hostname THEN NULL ELSE hostname END AS hostname,
+        CASE WHEN tm_null_pid THEN NULL ELSE pid END AS pid,
+        CASE WHEN tm_null_ppid THEN NULL ELSE ppid END AS ppid,
+        CASE WHEN tm_null_user_name THEN NULL ELSE user_name END AS user_name,
+        CASE WHEN tm_null_code_version THEN NULL ELSE code_version END AS code_version,
+        CASE WHEN tm_null_git_commit THEN NULL ELSE git_commit END AS git_commit,
+        environment,
+        CASE WHEN tm_null_script_path THEN NULL ELSE script_path END AS script_path,
+        CASE WHEN tm_null_script_filename THEN NULL ELSE script_filename END AS script_filename,
+        CASE WHEN tm_null_log_path THEN NULL ELSE log_path END AS log_path,
+        CASE WHEN tm_null_log_filename THEN NULL ELSE log_filename END AS log_filename,
+        overall_percent,
+        CASE WHEN tm_null_message THEN NULL ELSE message END AS message,
+        CASE WHEN tm_null_current_subtask THEN NULL ELSE current_subtask END AS current_subtask,
+        CASE WHEN tm_null_total_subtasks THEN NULL ELSE total_subtasks END AS total_subtasks,
+        CASE WHEN tm_null_error_message THEN NULL ELSE error_message END AS error_message,
+        CASE WHEN tm_null_error_detail THEN NULL ELSE error_detail END AS error_detail,
+        CASE WHEN tm_null_memory_mb THEN NULL ELSE memory_mb END AS memory_mb,
+        CASE WHEN tm_null_cpu_percent THEN NULL ELSE cpu_percent END AS cpu_percent,
+        CASE WHEN tm_null_started_at THEN NULL ELSE started_at END AS started_at,
+        CASE WHEN tm_null_ended_at THEN NULL ELSE ended_at END AS ended_at,
+        tm_actor,
+        tm_message
+    FROM a
 ), t AS (
     INSERT INTO pipeline_run (id, status, version, created_at, updated_at, stage, task, hostname, pid, ppid, user_name, code_version, git_commit, environment, script_path, script_filename, log_path, log_filename, overall_percent, message, current_subtask, total_subtasks, error_message, error_detail, memory_mb, cpu_percent, started_at, ended_at)
     SELECT id, status, version, created_at, updated_at, stage, task, hostname, pid, ppid, user_name, code_version, git_commit, environment, script_path, script_filename, log_path, log_filename, overall_percent, message, current_subtask, total_subtasks, error_message, error_detail, memory_mb, cpu_percent, started_at, ended_at FROM u
@@ -205,10 +255,112 @@ SELECT t.id, 1, NULL, t.status, NULL, t.created_at, 0, u.tm_actor, u.tm_message
 FROM t JOIN u ON u.id = t.id
 `
 
+type CreateManyParams struct {
+	ID                   []uuid.UUID
+	Status               []string
+	Version              []int64
+	CreatedAt            []time.Time
+	UpdatedAt            []time.Time
+	Stage                []string
+	Task                 []string
+	Hostname             []string
+	TmNullHostname       []bool
+	PID                  []int64
+	TmNullPid            []bool
+	PPID                 []int64
+	TmNullPpid           []bool
+	UserName             []string
+	TmNullUserName       []bool
+	CodeVersion          []string
+	TmNullCodeVersion    []bool
+	GitCommit            []string
+	TmNullGitCommit      []bool
+	Environment          [][]byte
+	ScriptPath           []string
+	TmNullScriptPath     []bool
+	ScriptFilename       []string
+	TmNullScriptFilename []bool
+	LogPath              []string
+	TmNullLogPath        []bool
+	LogFilename          []string
+	TmNullLogFilename    []bool
+	OverallPercent       []float64
+	Message              []string
+	TmNullMessage        []bool
+	CurrentSubtask       []int64
+	TmNullCurrentSubtask []bool
+	TotalSubtasks        []int64
+	TmNullTotalSubtasks  []bool
+	ErrorMessage         []string
+	TmNullErrorMessage   []bool
+	ErrorDetail          []string
+	TmNullErrorDetail    []bool
+	MemoryMB             []float64
+	TmNullMemoryMb       []bool
+	CPUPercent           []float64
+	TmNullCpuPercent     []bool
+	StartedAt            []time.Time
+	TmNullStartedAt      []bool
+	EndedAt              []time.Time
+	TmNullEndedAt        []bool
+	TmActor              []string
+	TmMessage            []string
+}
+
 // Create for group commit: many rows, one statement, one commit. All or none
 // are inserted.
-func (q *Queries) CreateMany(ctx context.Context, tmRows []byte) (int64, error) {
-	result, err := q.db.Exec(ctx, createMany, tmRows)
+func (q *Queries) CreateMany(ctx context.Context, arg CreateManyParams) (int64, error) {
+	result, err := q.db.Exec(ctx, createMany,
+		arg.ID,
+		arg.Status,
+		arg.Version,
+		arg.CreatedAt,
+		arg.UpdatedAt,
+		arg.Stage,
+		arg.Task,
+		arg.Hostname,
+		arg.TmNullHostname,
+		arg.PID,
+		arg.TmNullPid,
+		arg.PPID,
+		arg.TmNullPpid,
+		arg.UserName,
+		arg.TmNullUserName,
+		arg.CodeVersion,
+		arg.TmNullCodeVersion,
+		arg.GitCommit,
+		arg.TmNullGitCommit,
+		arg.Environment,
+		arg.ScriptPath,
+		arg.TmNullScriptPath,
+		arg.ScriptFilename,
+		arg.TmNullScriptFilename,
+		arg.LogPath,
+		arg.TmNullLogPath,
+		arg.LogFilename,
+		arg.TmNullLogFilename,
+		arg.OverallPercent,
+		arg.Message,
+		arg.TmNullMessage,
+		arg.CurrentSubtask,
+		arg.TmNullCurrentSubtask,
+		arg.TotalSubtasks,
+		arg.TmNullTotalSubtasks,
+		arg.ErrorMessage,
+		arg.TmNullErrorMessage,
+		arg.ErrorDetail,
+		arg.TmNullErrorDetail,
+		arg.MemoryMB,
+		arg.TmNullMemoryMb,
+		arg.CPUPercent,
+		arg.TmNullCpuPercent,
+		arg.StartedAt,
+		arg.TmNullStartedAt,
+		arg.EndedAt,
+		arg.TmNullEndedAt,
+		arg.TmActor,
+		arg.TmMessage,
+	)
 	if err != nil {
 		return 0, err
 	}
@@ -538,42 +690,96 @@ func (q *Queries) Transition(ctx context.Context, arg TransitionParams) (int64, 
 }
 
 const transitionMany = `-- name: TransitionMany :many
-WITH u AS (
-    SELECT (r.value->>'id')::uuid AS id,
-        (r.value->>'status')::text AS status,
-        (r.value->>'version')::bigint AS version,
-        (r.value->>'created_at')::timestamptz AS created_at,
-        (r.value->>'updated_at')::timestamptz AS updated_at,
-        (r.value->>'stage')::text AS stage,
-        (r.value->>'task')::text AS task,
-        (r.value->>'hostname')::text AS hostname,
-        (r.value->>'pid')::bigint AS pid,
-        (r.value->>'ppid')::bigint AS ppid,
-        (r.value->>'user_name')::text AS user_name,
-        (r.value->>'code_version')::text AS code_version,
-        (r.value->>'git_commit')::text AS git_commit,
-        nullif(r.value->'environment', 'null'::jsonb) AS environment,
-        (r.value->>'script_path')::text AS script_path,
-        (r.value->>'script_filename')::text AS script_filename,
-        (r.value->>'log_path')::text AS log_path,
-        (r.value->>'log_filename')::text AS log_filename,
-        (r.value->>'overall_percent')::double precision AS overall_percent,
-        (r.value->>'message')::text AS message,
-        (r.value->>'current_subtask')::bigint AS current_subtask,
-        (r.value->>'total_subtasks')::bigint AS total_subtasks,
-        (r.value->>'error_message')::text AS error_message,
-        (r.value->>'error_detail')::text AS error_detail,
-        (r.value->>'memory_mb')::double precision AS memory_mb,
-        (r.value->>'cpu_percent')::double precision AS cpu_percent,
-        (r.value->>'started_at')::timestamptz AS started_at,
-        (r.value->>'ended_at')::timestamptz AS ended_at,
-        (r.value->>'tm_from_status')::text AS tm_from_status,
-        (r.value->>'tm_from_version')::bigint AS tm_from_version,
-        (r.value->>'tm_event')::text AS tm_event,
-        (r.value->>'tm_attempt')::integer AS tm_attempt,
-        (r.value->>'tm_actor')::text AS tm_actor,
-        (r.value->>'tm_message')::text AS tm_message
-    FROM jsonb_array_elements($1::jsonb) AS r
+WITH a AS (
+    SELECT unnest($1::uuid[]) AS id,
+        unnest($2::text[]) AS status,
+        unnest($3::bigint[]) AS version,
+        unnest($4::timestamptz[]) AS created_at,
+        unnest($5::timestamptz[]) AS updated_at,
+        unnest($6::text[]) AS stage,
+        unnest($7::text[]) AS task,
+        unnest($8::text[]) AS hostname,
+        unnest($9::boolean[]) AS tm_null_hostname,
+        unnest($10::bigint[]) AS pid,
+        unnest($11::boolean[]) AS tm_null_pid,
+        unnest($12::bigint[]) AS ppid,
+        unnest($13::boolean[]) AS tm_null_ppid,
+        unnest($14::text[]) AS user_name,
+        unnest($15::boolean[]) AS tm_null_user_name,
+        unnest($16::text[]) AS code_version,
+        unnest($17::boolean[]) AS tm_null_code_version,
+        unnest($18::text[]) AS git_commit,
+        unnest($19::boolean[]) AS tm_null_git_commit,
+        unnest($20::jsonb[]) AS environment,
+        unnest($21::text[]) AS script_path,
+        unnest($22::boolean[]) AS tm_null_script_path,
+        unnest($23::text[]) AS script_filename,
+        unnest($24::boolean[]) AS tm_null_script_filename,
+        unnest($25::text[]) AS log_path,
+        unnest($26::boolean[]) AS tm_null_log_path,
+        unnest($27::text[]) AS log_filename,
+        unnest($28::boolean[]) AS tm_null_log_filename,
+        unnest($29::double precision[]) AS overall_percent,
+        unnest($30::text[]) AS message,
+        unnest($31::boolean[]) AS tm_null_message,
+        unnest($32::bigint[]) AS current_subtask,
+        unnest($33::boolean[]) AS tm_null_current_subtask,
+        unnest($34::bigint[]) AS total_subtasks,
+        unnest($35::boolean[]) AS tm_null_total_subtasks,
+        unnest($36::text[]) AS error_message,
+        unnest($37::boolean[]) AS tm_null_error_message,
+        unnest($38::text[]) AS error_detail,
+        unnest($39::boolean[]) AS tm_null_error_detail,
+        unnest($40::double precision[]) AS memory_mb,
+        unnest($41::boolean[]) AS tm_null_memory_mb,
+        unnest($42::double precision[]) AS cpu_percent,
+        unnest($43::boolean[]) AS tm_null_cpu_percent,
+        unnest($44::timestamptz[]) AS started_at,
+        unnest($45::boolean[]) AS tm_null_started_at,
+        unnest($46::timestamptz[]) AS ended_at,
+        unnest($47::boolean[]) AS tm_null_ended_at,
+        unnest($48::text[]) AS tm_from_status,
+        unnest($49::bigint[]) AS tm_from_version,
+        unnest($50::text[]) AS tm_event,
+        unnest($51::integer[]) AS tm_attempt,
+        unnest($52::text[]) AS tm_actor,
+        unnest($53::text[]) AS tm_message
+), u AS (
+    SELECT id,
+        status,
+        version,
+        created_at,
+        updated_at,
+        stage,
+        task,
+        CASE WHEN tm_null_hostname THEN NULL ELSE hostname END AS hostname,
+        CASE WHEN tm_null_pid THEN NULL ELSE pid END AS pid,
+        CASE WHEN tm_null_ppid THEN NULL ELSE ppid END AS ppid,
+        CASE WHEN tm_null_user_name THEN NULL ELSE user_name END AS user_name,
+        CASE WHEN tm_null_code_version THEN NULL ELSE code_version END AS code_version,
+        CASE WHEN tm_null_git_commit THEN NULL ELSE git_commit END AS git_commit,
+        environment,
+        CASE WHEN tm_null_script_path THEN NULL ELSE script_path END AS script_path,
+        CASE WHEN tm_null_script_filename THEN NULL ELSE script_filename END AS script_filename,
+        CASE WHEN tm_null_log_path THEN NULL ELSE log_path END AS log_path,
+        CASE WHEN tm_null_log_filename THEN NULL ELSE log_filename END AS log_filename,
+        overall_percent,
+        CASE WHEN tm_null_message THEN NULL ELSE message END AS message,
+        CASE WHEN tm_null_current_subtask THEN NULL ELSE current_subtask END AS current_subtask,
+        CASE WHEN tm_null_total_subtasks THEN NULL ELSE total_subtasks END AS total_subtasks,
+        CASE WHEN tm_null_error_message THEN NULL ELSE error_message END AS error_message,
+        CASE WHEN tm_null_error_detail THEN NULL ELSE error_detail END AS error_detail,
+        CASE WHEN tm_null_memory_mb THEN NULL ELSE memory_mb END AS memory_mb,
+        CASE WHEN tm_null_cpu_percent THEN NULL ELSE cpu_percent END AS cpu_percent,
+        CASE WHEN tm_null_started_at THEN NULL ELSE started_at END AS started_at,
+        CASE WHEN tm_null_ended_at THEN NULL ELSE ended_at END AS ended_at,
+        tm_from_status,
+        tm_from_version,
+        tm_event,
+        tm_attempt,
+        tm_actor,
+        tm_message
+    FROM a
 ), t AS (
     UPDATE pipeline_run SET status = u.status,
         version = u.version,
@@ -613,9 +819,119 @@ FROM t JOIN u ON u.id = t.id
 RETURNING task_id
 `
 
+type TransitionManyParams struct {
+	ID                   []uuid.UUID
+	Status               []string
+	Version              []int64
+	CreatedAt            []time.Time
+	UpdatedAt            []time.Time
+	Stage                []string
+	Task                 []string
+	Hostname             []string
+	TmNullHostname       []bool
+	PID                  []int64
+	TmNullPid            []bool
+	PPID                 []int64
+	TmNullPpid           []bool
+	UserName             []string
+	TmNullUserName       []bool
+	CodeVersion          []string
+	TmNullCodeVersion    []bool
+	GitCommit            []string
+	TmNullGitCommit      []bool
+	Environment          [][]byte
+	ScriptPath           []string
+	TmNullScriptPath     []bool
+	ScriptFilename       []string
+	TmNullScriptFilename []bool
+	LogPath              []string
+	TmNullLogPath        []bool
+	LogFilename          []string
+	TmNullLogFilename    []bool
+	OverallPercent       []float64
+	Message              []string
+	TmNullMessage        []bool
+	CurrentSubtask       []int64
+	TmNullCurrentSubtask []bool
+	TotalSubtasks        []int64
+	TmNullTotalSubtasks  []bool
+	ErrorMessage         []string
+	TmNullErrorMessage   []bool
+	ErrorDetail          []string
+	TmNullErrorDetail    []bool
+	MemoryMB             []float64
+	TmNullMemoryMb       []bool
+	CPUPercent           []float64
+	TmNullCpuPercent     []bool
+	StartedAt            []time.Time
+	TmNullStartedAt      []bool
+	EndedAt              []time.Time
+	TmNullEndedAt        []bool
+	TmFromStatus         []string
+	TmFromVersion        []int64
+	TmEvent              []string
+	TmAttempt            []int32
+	TmActor              []string
+	TmMessage            []string
+}
+
 // Transition for group commit: many rows, one statement, one commit.
-func (q *Queries) TransitionMany(ctx context.Context, tmRows []byte) ([]uuid.UUID, error) {
-	rows, err := q.db.Query(ctx, transitionMany, tmRows)
+func (q *Queries) TransitionMany(ctx context.Context, arg TransitionManyParams) ([]uuid.UUID, error) {
+	rows, err := q.db.Query(ctx, transitionMany,
+		arg.ID,
+		arg.Status,
+		arg.Version,
+		arg.CreatedAt,
+		arg.UpdatedAt,
+		arg.Stage,
+		arg.Task,
+		arg.Hostname,
+		arg.TmNullHostname,
+		arg.PID,
+		arg.TmNullPid,
+		arg.PPID,
+		arg.TmNullPpid,
+		arg.UserName,
+		arg.TmNullUserName,
+		arg.CodeVersion,
+		arg.TmNullCodeVersion,
+		arg.GitCommit,
+		arg.TmNullGitCommit,
+		arg.Environment,
+		arg.ScriptPath,
+		arg.TmNullScriptPath,
+		arg.ScriptFilename,
+		arg.TmNullScriptFilename,
+		arg.LogPath,
+		arg.TmNullLogPath,
+		arg.LogFilename,
+		arg.TmNullLogFilename,
+		arg.OverallPercent,
+		arg.Message,
+		arg.TmNullMessage,
+		arg.CurrentSubtask,
+		arg.TmNullCurrentSubtask,
+		arg.TotalSubtasks,
+		arg.TmNullTotalSubtasks,
+		arg.ErrorMessage,
+		arg.TmNullErrorMessage,
+		arg.ErrorDetail,
+		arg.TmNullErrorDetail,
+		arg.MemoryMB,
+		arg.TmNullMemoryMb,
+		arg.CPUPercent,
+		arg.TmNullCpuPercent,
+		arg.StartedAt,
+		arg.TmNullStartedAt,
+		arg.EndedAt,
+		arg.TmNullEndedAt,
+		arg.TmFromStatus,
+		arg.TmFromVersion,
+		arg.TmEvent,
+		arg.TmAttempt,
+		arg.TmActor,
+		arg.TmMessage,
+	)
 	if err != nil {
 		return nil, err
 	}

@@ -124,25 +124,48 @@ func (q *Queries) Create(ctx context.Context, arg CreateParams) (int64, error) {
 }
 
 const createMany = `-- name: CreateMany :execrows
-WITH u AS (
-    SELECT (r.value->>'id')::uuid AS id,
-        (r.value->>'status')::text AS status,
-        (r.value->>'version')::bigint AS version,
-        (r.value->>'created_at')::timestamptz AS created_at,
-        (r.value->>'updated_at')::timestamptz AS updated_at,
-        (r.value->>'run_id')::uuid AS run_id,
-        (r.value->>'subtask_number')::bigint AS subtask_number,
-        (r.value->>'name')::text AS name,
-        (r.value->>'percent')::double precision AS percent,
-        (r.value->>'items_total')::bigint AS items_total,
-        (r.value->>'items_complete')::bigint AS items_complete,
-        (r.value->>'message')::text AS message,
-        (r.value->>'error_message')::text AS error_message,
-        (r.value->>'started_at')::timestamptz AS started_at,
-        (r.value->>'ended_at')::timestamptz AS ended_at,
-        (r.value->>'tm_actor')::text AS tm_actor,
-        (r.value->>'tm_message')::text AS tm_message
-    FROM jsonb_array_elements($1::jsonb) AS r
+WITH a AS (
+    SELECT unnest($1::uuid[]) AS id,
+        unnest($2::text[]) AS status,
+        unnest($3::bigint[]) AS version,
+        unnest($4::timestamptz[]) AS created_at,
+        unnest($5::timestamptz[]) AS updated_at,
+        unnest($6::uuid[]) AS run_id,
+        unnest($7::bigint[]) AS subtask_number,
+        unnest($8::text[]) AS name,
+        unnest($9::double precision[]) AS percent,
+        unnest($10::bigint[]) AS items_total,
+        unnest($11::boolean[]) AS tm_null_items_total,
+        unnest($12::bigint[]) AS items_complete,
+        unnest($13::text[]) AS message,
+        unnest($14::boolean[]) AS tm_null_message,
+        unnest($15::text[]) AS error_message,
+        unnest($16::boolean[]) AS tm_null_error_message,
+        unnest($17::timestamptz[]) AS started_at,
+        unnest($18::boolean[]) AS tm_null_started_at,
+        unnest($19::timestamptz[]) AS ended_at,
+        unnest($20::boolean[]) AS tm_null_ended_at,
+        unnest($21::text[]) AS tm_actor,
+        unnest($22::text[]) AS tm_message
+), u AS (
+    SELECT id,
+        status,
+        version,
+        created_at,
+        updated_at,
+        run_id,
+        subtask_number,
+        name,
+        percent,
+        CASE WHEN tm_null_items_total THEN NULL ELSE items_total END AS items_total,
+        items_complete,
+        CASE WHEN tm_null_message THEN NULL ELSE message END AS message,
+        CASE WHEN tm_null_error_message THEN NULL ELSE error_message END AS error_message,
+        CASE WHEN tm_null_started_at THEN NULL ELSE started_at END AS started_at,
+        CASE WHEN tm_null_ended_at THEN NULL ELSE ended_at END AS ended_at,
+        tm_actor,
+        tm_message
+    FROM a
 ), t AS (
     INSERT INTO pipeline_subtask (id, status, version, created_at, updated_at, run_id, subtask_number, name, percent, items_total, items_complete, message, error_message, started_at, ended_at)
     SELECT id, status, version, created_at, updated_at, run_id, subtask_number, name, percent, items_total, items_complete, message, error_message, started_at, ended_at FROM u
@@ -153,10 +176,58 @@ SELECT t.id, 1, NULL, t.status, NULL, t.created_at, 0, u.tm_actor, u.tm_message
 FROM t JOIN u ON u.id = t.id
 `
 
+type CreateManyParams struct {
+	ID                 []uuid.UUID
+	Status             []string
+	Version            []int64
+	CreatedAt          []time.Time
+	UpdatedAt          []time.Time
+	RunID              []uuid.UUID
+	SubtaskNumber      []int64
+	Name               []string
+	Percent            []float64
+	ItemsTotal         []int64
+	TmNullItemsTotal   []bool
+	ItemsComplete      []int64
+	Message            []string
+	TmNullMessage      []bool
+	ErrorMessage       []string
+	TmNullErrorMessage []bool
+	StartedAt          []time.Time
+	TmNullStartedAt    []bool
+	EndedAt            []time.Time
+	TmNullEndedAt      []bool
+	TmActor            []string
+	TmMessage          []string
+}
+
 // Create for group commit: many rows, one statement, one commit. All or none
 // are inserted.
-func (q *Queries) CreateMany(ctx context.Context, tmRows []byte) (int64, error) {
-	result, err := q.db.Exec(ctx, createMany, tmRows)
+func (q *Queries) CreateMany(ctx context.Context, arg CreateManyParams) (int64, error) {
+	result, err := q.db.Exec(ctx, createMany,
+		arg.ID,
+		arg.Status,
+		arg.Version,
+		arg.CreatedAt,
+		arg.UpdatedAt,
+		arg.RunID,
+		arg.SubtaskNumber,
+		arg.Name,
+		arg.Percent,
+		arg.ItemsTotal,
+		arg.TmNullItemsTotal,
+		arg.ItemsComplete,
+		arg.Message,
+		arg.TmNullMessage,
+		arg.ErrorMessage,
+		arg.TmNullErrorMessage,
+		arg.StartedAt,
+		arg.TmNullStartedAt,
+		arg.EndedAt,
+		arg.TmNullEndedAt,
+		arg.TmActor,
+		arg.TmMessage,
+	)
 	if err != nil {
 		return 0, err
 	}
@@ -421,29 +492,56 @@ func (q *Queries) Transition(ctx context.Context, arg TransitionParams) (int64, 
 }
 
 const transitionMany = `-- name: TransitionMany :many
-WITH u AS (
-    SELECT (r.value->>'id')::uuid AS id,
-        (r.value->>'status')::text AS status,
-        (r.value->>'version')::bigint AS version,
-        (r.value->>'created_at')::timestamptz AS created_at,
-        (r.value->>'updated_at')::timestamptz AS updated_at,
-        (r.value->>'run_id')::uuid AS run_id,
-        (r.value->>'subtask_number')::bigint AS subtask_number,
-        (r.value->>'name')::text AS name,
-        (r.value->>'percent')::double precision AS percent,
-        (r.value->>'items_total')::bigint AS items_total,
-        (r.value->>'items_complete')::bigint AS items_complete,
-        (r.value->>'message')::text AS message,
-        (r.value->>'error_message')::text AS error_message,
-        (r.value->>'started_at')::timestamptz AS started_at,
-        (r.value->>'ended_at')::timestamptz AS ended_at,
-        (r.value->>'tm_from_status')::text AS tm_from_status,
-        (r.value->>'tm_from_version')::bigint AS tm_from_version,
-        (r.value->>'tm_event')::text AS tm_event,
-        (r.value->>'tm_attempt')::integer AS tm_attempt,
-        (r.value->>'tm_actor')::text AS tm_actor,
-        (r.value->>'tm_message')::text AS tm_message
-    FROM jsonb_array_elements($1::jsonb) AS r
+WITH a AS (
+    SELECT unnest($1::uuid[]) AS id,
+        unnest($2::text[]) AS status,
+        unnest($3::bigint[]) AS version,
+        unnest($4::timestamptz[]) AS created_at,
+        unnest($5::timestamptz[]) AS updated_at,
+        unnest($6::uuid[]) AS run_id,
+        unnest($7::bigint[]) AS subtask_number,
+        unnest($8::text[]) AS name,
+        unnest($9::double precision[]) AS percent,
+        unnest($10::bigint[]) AS items_total,
+        unnest($11::boolean[]) AS tm_null_items_total,
+        unnest($12::bigint[]) AS items_complete,
+        unnest($13::text[]) AS message,
+        unnest($14::boolean[]) AS tm_null_message,
+        unnest($15::text[]) AS error_message,
+        unnest($16::boolean[]) AS tm_null_error_message,
+        unnest($17::timestamptz[]) AS started_at,
+        unnest($18::boolean[]) AS tm_null_started_at,
+        unnest($19::timestamptz[]) AS ended_at,
+        unnest($20::boolean[]) AS tm_null_ended_at,
+        unnest($21::text[]) AS tm_from_status,
+        unnest($22::bigint[]) AS tm_from_version,
+        unnest($23::text[]) AS tm_event,
+        unnest($24::integer[]) AS tm_attempt,
+        unnest($25::text[]) AS tm_actor,
+        unnest($26::text[]) AS tm_message
+), u AS (
+    SELECT id,
+        status,
+        version,
+        created_at,
+        updated_at,
+        run_id,
+        subtask_number,
+        name,
+        percent,
+        CASE WHEN tm_null_items_total THEN NULL ELSE items_total END AS items_total,
+        items_complete,
+        CASE WHEN tm_null_message THEN NULL ELSE message END AS message,
+        CASE WHEN tm_null_error_message THEN NULL ELSE error_message END AS error_message,
+        CASE WHEN tm_null_started_at THEN NULL ELSE started_at END AS started_at,
+        CASE WHEN tm_null_ended_at THEN NULL ELSE ended_at END AS ended_at,
+        tm_from_status,
+        tm_from_version,
+        tm_event,
+        tm_attempt,
+        tm_actor,
+        tm_message
+    FROM a
 ), t AS (
     UPDATE pipeline_subtask SET status = u.status,
         version = u.version,
@@ -470,9 +568,65 @@ FROM t JOIN u ON u.id = t.id
 RETURNING task_id
 `
 
+type TransitionManyParams struct {
+	ID                 []uuid.UUID
+	Status             []string
+	Version            []int64
+	CreatedAt          []time.Time
+	UpdatedAt          []time.Time
+	RunID              []uuid.UUID
+	SubtaskNumber      []int64
+	Name               []string
+	Percent            []float64
+	ItemsTotal         []int64
+	TmNullItemsTotal   []bool
+	ItemsComplete      []int64
+	Message            []string
+	TmNullMessage      []bool
+	ErrorMessage       []string
+	TmNullErrorMessage []bool
+	StartedAt          []time.Time
+	TmNullStartedAt    []bool
+	EndedAt            []time.Time
+	TmNullEndedAt      []bool
+	TmFromStatus       []string
+	TmFromVersion      []int64
+	TmEvent            []string
+	TmAttempt          []int32
+	TmActor            []string
+	TmMessage          []string
+}
+
 // Transition for group commit: many rows, one statement, one commit.
-func (q *Queries) TransitionMany(ctx context.Context, tmRows []byte) ([]uuid.UUID, error) {
-	rows, err := q.db.Query(ctx, transitionMany, tmRows)
+func (q *Queries) TransitionMany(ctx context.Context, arg TransitionManyParams) ([]uuid.UUID, error) {
+	rows, err := q.db.Query(ctx, transitionMany,
+		arg.ID,
+		arg.Status,
+		arg.Version,
+		arg.CreatedAt,
+		arg.UpdatedAt,
+		arg.RunID,
+		arg.SubtaskNumber,
+		arg.Name,
+		arg.Percent,
+		arg.ItemsTotal,
+		arg.TmNullItemsTotal,
+		arg.ItemsComplete,
+		arg.Message,
+		arg.TmNullMessage,
+		arg.ErrorMessage,
+		arg.TmNullErrorMessage,
+		arg.StartedAt,
+		arg.TmNullStartedAt,
+		arg.EndedAt,
+		arg.TmNullEndedAt,
+		arg.TmFromStatus,
+		arg.TmFromVersion,
+		arg.TmEvent,
+		arg.TmAttempt,
+		arg.TmActor,
+		arg.TmMessage,
+	)
 	if err != nil {
 		return nil, err
 	}

@@ -4,7 +4,6 @@ package pgdb
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"github.com/google/uuid"
@@ -14,6 +13,7 @@ import (
 	pgbackend "github.com/taskmodel/taskmodel/backends/postgres"
 	"github.com/taskmodel/taskmodel/gen/stage"
 	"github.com/taskmodel/taskmodel/tasktype"
+	"slices"
 	"time"
 )
 
@@ -25,24 +25,136 @@ type Driver struct {
 	inserts *pgbackend.Group[insertRow]
 }
 
-// transitionRow is one transition of a group-committed batch: the task's
-// columns (its JSON) with the guard and the history row.
+// transitionRow is one transition of a group-committed batch: the task
+// with the guard and the history row.
 type transitionRow struct {
 	*stage.StageState
-	FromStatus  string `json:"tm_from_status"`
-	FromVersion int64  `json:"tm_from_version"`
-	Event       string `json:"tm_event"`
-	Attempt     int    `json:"tm_attempt"`
-	Actor       string `json:"tm_actor"`
-	Message     string `json:"tm_message"`
+	FromStatus  string
+	FromVersion int64
+	Event       string
+	Attempt     int
+	Actor       string
+	Message     string
 }
 
-// insertRow is one create of a group-committed batch: the task's columns
-// (its JSON) with its first history row's actor and message.
+// insertRow is one create of a group-committed batch: the task with its
+// first history row's actor and message.
 type insertRow struct {
 	*stage.StageState
-	Actor   string `json:"tm_actor"`
-	Message string `json:"tm_message"`
+	Actor   string
+	Message string
+}
+
+// createManyParams turns a batch into CreateManyParams: an array per column.
+func createManyParams(items []insertRow) (p CreateManyParams, err error) {
+	p.ID = slices.Grow(p.ID, len(items))
+	p.Status = slices.Grow(p.Status, len(items))
+	p.Version = slices.Grow(p.Version, len(items))
+	p.CreatedAt = slices.Grow(p.CreatedAt, len(items))
+	p.UpdatedAt = slices.Grow(p.UpdatedAt, len(items))
+	p.StageName = slices.Grow(p.StageName, len(items))
+	p.Attempts = slices.Grow(p.Attempts, len(items))
+	p.TaskID = slices.Grow(p.TaskID, len(items))
+	p.History = slices.Grow(p.History, len(items))
+	p.Result = slices.Grow(p.Result, len(items))
+	p.Checkpoint = slices.Grow(p.Checkpoint, len(items))
+	p.StartedAt = slices.Grow(p.StartedAt, len(items))
+	p.TmNullStartedAt = slices.Grow(p.TmNullStartedAt, len(items))
+	p.EndedAt = slices.Grow(p.EndedAt, len(items))
+	p.TmNullEndedAt = slices.Grow(p.TmNullEndedAt, len(items))
+	p.TmActor = slices.Grow(p.TmActor, len(items))
+	p.TmMessage = slices.Grow(p.TmMessage, len(items))
+	for _, it := range items {
+		x := it.StageState
+		p.ID = append(p.ID, x.ID)
+		p.Status = append(p.Status, string(x.Status))
+		p.Version = append(p.Version, x.Version)
+		p.CreatedAt = append(p.CreatedAt, x.CreatedAt.UTC())
+		p.UpdatedAt = append(p.UpdatedAt, x.UpdatedAt.UTC())
+		p.StageName = append(p.StageName, x.StageName)
+		p.Attempts = append(p.Attempts, x.Attempts)
+		p.TaskID = append(p.TaskID, x.TaskID)
+		jHistory, err := backends.JSONList(x.History)
+		if err != nil {
+			return p, fmt.Errorf("history: %w", err)
+		}
+		p.History = append(p.History, jHistory)
+		jResult, err := backends.JSONPointer(x.Result)
+		if err != nil {
+			return p, fmt.Errorf("result: %w", err)
+		}
+		p.Result = append(p.Result, jResult)
+		jCheckpoint, err := backends.JSONNullable(x.Checkpoint, false)
+		if err != nil {
+			return p, fmt.Errorf("checkpoint: %w", err)
+		}
+		p.Checkpoint = append(p.Checkpoint, jCheckpoint)
+		p.StartedAt, p.TmNullStartedAt = backends.AppendNullable(p.StartedAt, p.TmNullStartedAt, backends.UTC(x.StartedAt))
+		p.EndedAt, p.TmNullEndedAt = backends.AppendNullable(p.EndedAt, p.TmNullEndedAt, backends.UTC(x.EndedAt))
+		p.TmActor = append(p.TmActor, it.Actor)
+		p.TmMessage = append(p.TmMessage, it.Message)
+	}
+	return p, nil
+}
+
+// transitionManyParams turns a batch into TransitionManyParams: an array per column.
+func transitionManyParams(items []transitionRow) (p TransitionManyParams, err error) {
+	p.ID = slices.Grow(p.ID, len(items))
+	p.Status = slices.Grow(p.Status, len(items))
+	p.Version = slices.Grow(p.Version, len(items))
+	p.CreatedAt = slices.Grow(p.CreatedAt, len(items))
+	p.UpdatedAt = slices.Grow(p.UpdatedAt, len(items))
+	p.StageName = slices.Grow(p.StageName, len(items))
+	p.Attempts = slices.Grow(p.Attempts, len(items))
+	p.TaskID = slices.Grow(p.TaskID, len(items))
+	p.History = slices.Grow(p.History, len(items))
+	p.Result = slices.Grow(p.Result, len(items))
+	p.Checkpoint = slices.Grow(p.Checkpoint, len(items))
+	p.StartedAt = slices.Grow(p.StartedAt, len(items))
+	p.TmNullStartedAt = slices.Grow(p.TmNullStartedAt, len(items))
+	p.EndedAt = slices.Grow(p.EndedAt, len(items))
+	p.TmNullEndedAt = slices.Grow(p.TmNullEndedAt, len(items))
+	p.TmFromStatus = slices.Grow(p.TmFromStatus, len(items))
+	p.TmFromVersion = slices.Grow(p.TmFromVersion, len(items))
+	p.TmEvent = slices.Grow(p.TmEvent, len(items))
+	p.TmAttempt = slices.Grow(p.TmAttempt, len(items))
+	p.TmActor = slices.Grow(p.TmActor, len(items))
+	p.TmMessage = slices.Grow(p.TmMessage, len(items))
+	for _, it := range items {
+		x := it.StageState
+		p.ID = append(p.ID, x.ID)
+		p.Status = append(p.Status, string(x.Status))
+		p.Version = append(p.Version, x.Version)
+		p.CreatedAt = append(p.CreatedAt, x.CreatedAt.UTC())
+		p.UpdatedAt = append(p.UpdatedAt, x.UpdatedAt.UTC())
+		p.StageName = append(p.StageName, x.StageName)
+		p.Attempts = append(p.Attempts, x.Attempts)
+		p.TaskID = append(p.TaskID, x.TaskID)
+		jHistory, err := backends.JSONList(x.History)
+		if err != nil {
+			return p, fmt.Errorf("history: %w", err)
+		}
+		p.History = append(p.History, jHistory)
+		jResult, err := backends.JSONPointer(x.Result)
+		if err != nil {
+			return p, fmt.Errorf("result: %w", err)
+		}
+		p.Result = append(p.Result, jResult)
+		jCheckpoint, err := backends.JSONNullable(x.Checkpoint, false)
+		if err != nil {
+			return p, fmt.Errorf("checkpoint: %w", err)
+		}
+		p.Checkpoint = append(p.Checkpoint, jCheckpoint)
+		p.StartedAt, p.TmNullStartedAt = backends.AppendNullable(p.StartedAt, p.TmNullStartedAt, backends.UTC(x.StartedAt))
+		p.EndedAt, p.TmNullEndedAt = backends.AppendNullable(p.EndedAt, p.TmNullEndedAt, backends.UTC(x.EndedAt))
+		p.TmFromStatus = append(p.TmFromStatus, it.FromStatus)
+		p.TmFromVersion = append(p.TmFromVersion, it.FromVersion)
+		p.TmEvent = append(p.TmEvent, it.Event)
+		p.TmAttempt = append(p.TmAttempt, int32(it.Attempt))
+		p.TmActor = append(p.TmActor, it.Actor)
+		p.TmMessage = append(p.TmMessage, it.Message)
+	}
+	return p, nil
 }
 
 // NewDriver returns a Driver over a pgx pool. Concurrent creates and
@@ -64,10 +176,10 @@ func NewDriver(db DBTX) *Driver {
 // item by item.
 func (d *Driver) flushInserts(ctx context.Context, items []insertRow) []error {
 	errs := make([]error, len(items))
-	rows, err := json.Marshal(items)
+	p, err := createManyParams(items)
 	if err == nil {
 		var n int64
-		n, err = d.q.CreateMany(ctx, rows)
+		n, err = d.q.CreateMany(ctx, p)
 		if err == nil && n != int64(len(items)) {
 			err = fmt.Errorf("create: %d of %d tasks written", n, len(items))
 		}
@@ -82,10 +194,10 @@ func (d *Driver) flushInserts(ctx context.Context, items []insertRow) []error {
 // failed gets pgx.ErrNoRows.
 func (d *Driver) flush(ctx context.Context, items []transitionRow) []error {
 	errs := make([]error, len(items))
-	rows, err := json.Marshal(items)
+	p, err := transitionManyParams(items)
 	if err == nil {
 		var ids []uuid.UUID
-		ids, err = d.q.TransitionMany(ctx, rows)
+		ids, err = d.q.TransitionMany(ctx, p)
 		if err == nil {
 			applied := make(map[uuid.UUID]bool, len(ids))
 			for _, id := range ids {

@@ -118,23 +118,41 @@ func (q *Queries) Create(ctx context.Context, arg CreateParams) (int64, error) {
 }
 
 const createMany = `-- name: CreateMany :execrows
-WITH u AS (
-    SELECT (r.value->>'id')::uuid AS id,
-        (r.value->>'status')::text AS status,
-        (r.value->>'version')::bigint AS version,
-        (r.value->>'created_at')::timestamptz AS created_at,
-        (r.value->>'updated_at')::timestamptz AS updated_at,
-        (r.value->>'stage_name')::text AS stage_name,
-        (r.value->>'attempts')::bigint AS attempts,
-        (r.value->>'task_id')::text AS task_id,
-        (r.value->'history') AS history,
-        nullif(r.value->'result', 'null'::jsonb) AS result,
-        nullif(r.value->'checkpoint', 'null'::jsonb) AS checkpoint,
-        (r.value->>'started_at')::timestamptz AS started_at,
-        (r.value->>'ended_at')::timestamptz AS ended_at,
-        (r.value->>'tm_actor')::text AS tm_actor,
-        (r.value->>'tm_message')::text AS tm_message
-    FROM jsonb_array_elements($1::jsonb) AS r
+WITH a AS (
+    SELECT unnest($1::uuid[]) AS id,
+        unnest($2::text[]) AS status,
+        unnest($3::bigint[]) AS version,
+        unnest($4::timestamptz[]) AS created_at,
+        unnest($5::timestamptz[]) AS updated_at,
+        unnest($6::text[]) AS stage_name,
+        unnest($7::bigint[]) AS attempts,
+        unnest($8::text[]) AS task_id,
+        unnest($9::jsonb[]) AS history,
+        unnest($10::jsonb[]) AS result,
+        unnest($11::jsonb[]) AS checkpoint,
+        unnest($12::timestamptz[]) AS started_at,
+        unnest($13::boolean[]) AS tm_null_started_at,
+        unnest($14::timestamptz[]) AS ended_at,
+        unnest($15::boolean[]) AS tm_null_ended_at,
+        unnest($16::text[]) AS tm_actor,
+        unnest($17::text[]) AS tm_message
+), u AS (
+    SELECT id,
+        status,
+        version,
+        created_at,
+        updated_at,
+        stage_name,
+        attempts,
+        task_id,
+        history,
+        result,
+        checkpoint,
+        CASE WHEN tm_null_started_at THEN NULL ELSE started_at END AS started_at,
+        CASE WHEN tm_null_ended_at THEN NULL ELSE ended_at END AS ended_at,
+        tm_actor,
+        tm_message
+    FROM a
 ), t AS (
     INSERT INTO stage (id, status, version, created_at, updated_at, stage_name, attempts, task_id, history, result, checkpoint, started_at, ended_at)
     SELECT id, status, version, created_at, updated_at, stage_name, attempts, task_id, history, result, checkpoint, started_at, ended_at FROM u
@@ -145,10 +163,48 @@ SELECT t.id, 1, NULL, t.status, NULL, t.created_at, 0, u.tm_actor, u.tm_message
 FROM t JOIN u ON u.id = t.id
 `
 
+type CreateManyParams struct {
+	ID              []uuid.UUID
+	Status          []string
+	Version         []int64
+	CreatedAt       []time.Time
+	UpdatedAt       []time.Time
+	StageName       []string
+	Attempts        []int64
+	TaskID          []string
+	History         [][]byte
+	Result          [][]byte
+	Checkpoint      [][]byte
+	StartedAt       []time.Time
+	TmNullStartedAt []bool
+	EndedAt         []time.Time
+	TmNullEndedAt   []bool
+	TmActor         []string
+	TmMessage       []string
+}
+
 // Create for group commit: many rows, one statement, one commit. All or none
 // are inserted.
-func (q *Queries) CreateMany(ctx context.Context, tmRows []byte) (int64, error) {
-	result, err := q.db.Exec(ctx, createMany, tmRows)
+func (q *Queries) CreateMany(ctx context.Context, arg CreateManyParams) (int64, error) {
+	result, err := q.db.Exec(ctx, createMany,
+		arg.ID,
+		arg.Status,
+		arg.Version,
+		arg.CreatedAt,
+		arg.UpdatedAt,
+		arg.StageName,
+		arg.Attempts,
+		arg.TaskID,
+		arg.History,
+		arg.Result,
+		arg.Checkpoint,
+		arg.StartedAt,
+		arg.TmNullStartedAt,
+		arg.EndedAt,
+		arg.TmNullEndedAt,
+		arg.TmActor,
+		arg.TmMessage,
+	)
 	if err != nil {
 		return 0, err
 	}
@@ -403,27 +459,49 @@ func (q *Queries) Transition(ctx context.Context, arg TransitionParams) (int64, 
 }
 
 const transitionMany = `-- name: TransitionMany :many
-WITH u AS (
-    SELECT (r.value->>'id')::uuid AS id,
-        (r.value->>'status')::text AS status,
-        (r.value->>'version')::bigint AS version,
-        (r.value->>'created_at')::timestamptz AS created_at,
-        (r.value->>'updated_at')::timestamptz AS updated_at,
-        (r.value->>'stage_name')::text AS stage_name,
-        (r.value->>'attempts')::bigint AS attempts,
-        (r.value->>'task_id')::text AS task_id,
-        (r.value->'history') AS history,
-        nullif(r.value->'result', 'null'::jsonb) AS result,
-        nullif(r.value->'checkpoint', 'null'::jsonb) AS checkpoint,
-        (r.value->>'started_at')::timestamptz AS started_at,
-        (r.value->>'ended_at')::timestamptz AS ended_at,
-        (r.value->>'tm_from_status')::text AS tm_from_status,
-        (r.value->>'tm_from_version')::bigint AS tm_from_version,
-        (r.value->>'tm_event')::text AS tm_event,
-        (r.value->>'tm_attempt')::integer AS tm_attempt,
-        (r.value->>'tm_actor')::text AS tm_actor,
-        (r.value->>'tm_message')::text AS tm_message
-    FROM jsonb_array_elements($1::jsonb) AS r
+WITH a AS (
+    SELECT unnest($1::uuid[]) AS id,
+        unnest($2::text[]) AS status,
+        unnest($3::bigint[]) AS version,
+        unnest($4::timestamptz[]) AS created_at,
+        unnest($5::timestamptz[]) AS updated_at,
+        unnest($6::text[]) AS stage_name,
+        unnest($7::bigint[]) AS attempts,
+        unnest($8::text[]) AS task_id,
+        unnest($9::jsonb[]) AS history,
+        unnest($10::jsonb[]) AS result,
+        unnest($11::jsonb[]) AS checkpoint,
+        unnest($12::timestamptz[]) AS started_at,
+        unnest($13::boolean[]) AS tm_null_started_at,
+        unnest($14::timestamptz[]) AS ended_at,
+        unnest($15::boolean[]) AS tm_null_ended_at,
+        unnest($16::text[]) AS tm_from_status,
+        unnest($17::bigint[]) AS tm_from_version,
+        unnest($18::text[]) AS tm_event,
+        unnest($19::integer[]) AS tm_attempt,
+        unnest($20::text[]) AS tm_actor,
+        unnest($21::text[]) AS tm_message
+), u AS (
+    SELECT id,
+        status,
+        version,
+        created_at,
+        updated_at,
+        stage_name,
+        attempts,
+        task_id,
+        history,
+        result,
+        checkpoint,
+        CASE WHEN tm_null_started_at THEN NULL ELSE started_at END AS started_at,
+        CASE WHEN tm_null_ended_at THEN NULL ELSE ended_at END AS ended_at,
+        tm_from_status,
+        tm_from_version,
+        tm_event,
+        tm_attempt,
+        tm_actor,
+        tm_message
+    FROM a
 ), t AS (
     UPDATE stage SET status = u.status,
         version = u.version,
@@ -448,9 +526,55 @@ FROM t JOIN u ON u.id = t.id
 RETURNING task_id
 `
 
+type TransitionManyParams struct {
+	ID              []uuid.UUID
+	Status          []string
+	Version         []int64
+	CreatedAt       []time.Time
+	UpdatedAt       []time.Time
+	StageName       []string
+	Attempts        []int64
+	TaskID          []string
+	History         [][]byte
+	Result          [][]byte
+	Checkpoint      [][]byte
+	StartedAt       []time.Time
+	TmNullStartedAt []bool
+	EndedAt         []time.Time
+	TmNullEndedAt   []bool
+	TmFromStatus    []string
+	TmFromVersion   []int64
+	TmEvent         []string
+	TmAttempt       []int32
+	TmActor         []string
+	TmMessage       []string
+}
+
 // Transition for group commit: many rows, one statement, one commit.
-func (q *Queries) TransitionMany(ctx context.Context, tmRows []byte) ([]uuid.UUID, error) {
-	rows, err := q.db.Query(ctx, transitionMany, tmRows)
+func (q *Queries) TransitionMany(ctx context.Context, arg TransitionManyParams) ([]uuid.UUID, error) {
+	rows, err := q.db.Query(ctx, transitionMany,
+		arg.ID,
+		arg.Status,
+		arg.Version,
+		arg.CreatedAt,
+		arg.UpdatedAt,
+		arg.StageName,
+		arg.Attempts,
+		arg.TaskID,
+		arg.History,
+		arg.Result,
+		arg.Checkpoint,
+		arg.StartedAt,
+		arg.TmNullStartedAt,
+		arg.EndedAt,
+		arg.TmNullEndedAt,
+		arg.TmFromStatus,
+		arg.TmFromVersion,
+		arg.TmEvent,
+		arg.TmAttempt,
+		arg.TmActor,
+		arg.TmMessage,
+	)
 	if err != nil {
 		return nil, err
 	}

@@ -4,7 +4,6 @@ package pgdb
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"github.com/google/uuid"
@@ -14,6 +13,7 @@ import (
 	pgbackend "github.com/taskmodel/taskmodel/backends/postgres"
 	"github.com/taskmodel/taskmodel/gen/synthesis"
 	"github.com/taskmodel/taskmodel/tasktype"
+	"slices"
 	"time"
 )
 
@@ -25,24 +25,112 @@ type Driver struct {
 	inserts *pgbackend.Group[insertRow]
 }
 
-// transitionRow is one transition of a group-committed batch: the task's
-// columns (its JSON) with the guard and the history row.
+// transitionRow is one transition of a group-committed batch: the task
+// with the guard and the history row.
 type transitionRow struct {
 	*synthesis.Synthesis
-	FromStatus  string `json:"tm_from_status"`
-	FromVersion int64  `json:"tm_from_version"`
-	Event       string `json:"tm_event"`
-	Attempt     int    `json:"tm_attempt"`
-	Actor       string `json:"tm_actor"`
-	Message     string `json:"tm_message"`
+	FromStatus  string
+	FromVersion int64
+	Event       string
+	Attempt     int
+	Actor       string
+	Message     string
 }
 
-// insertRow is one create of a group-committed batch: the task's columns
-// (its JSON) with its first history row's actor and message.
+// insertRow is one create of a group-committed batch: the task with its
+// first history row's actor and message.
 type insertRow struct {
 	*synthesis.Synthesis
-	Actor   string `json:"tm_actor"`
-	Message string `json:"tm_message"`
+	Actor   string
+	Message string
+}
+
+// createManyParams turns a batch into CreateManyParams: an array per column.
+func createManyParams(items []insertRow) (p CreateManyParams, err error) {
+	p.ID = slices.Grow(p.ID, len(items))
+	p.Status = slices.Grow(p.Status, len(items))
+	p.Version = slices.Grow(p.Version, len(items))
+	p.CreatedAt = slices.Grow(p.CreatedAt, len(items))
+	p.UpdatedAt = slices.Grow(p.UpdatedAt, len(items))
+	p.Tag = slices.Grow(p.Tag, len(items))
+	p.TmNullTag = slices.Grow(p.TmNullTag, len(items))
+	p.ErrorMessage = slices.Grow(p.ErrorMessage, len(items))
+	p.TmNullErrorMessage = slices.Grow(p.TmNullErrorMessage, len(items))
+	p.NumSamples = slices.Grow(p.NumSamples, len(items))
+	p.TmNullNumSamples = slices.Grow(p.TmNullNumSamples, len(items))
+	p.UserID = slices.Grow(p.UserID, len(items))
+	p.TmNullUserID = slices.Grow(p.TmNullUserID, len(items))
+	p.StartedAt = slices.Grow(p.StartedAt, len(items))
+	p.TmNullStartedAt = slices.Grow(p.TmNullStartedAt, len(items))
+	p.EndDate = slices.Grow(p.EndDate, len(items))
+	p.TmNullEndDate = slices.Grow(p.TmNullEndDate, len(items))
+	p.TmActor = slices.Grow(p.TmActor, len(items))
+	p.TmMessage = slices.Grow(p.TmMessage, len(items))
+	for _, it := range items {
+		x := it.Synthesis
+		p.ID = append(p.ID, x.ID)
+		p.Status = append(p.Status, string(x.Status))
+		p.Version = append(p.Version, x.Version)
+		p.CreatedAt = append(p.CreatedAt, x.CreatedAt.UTC())
+		p.UpdatedAt = append(p.UpdatedAt, x.UpdatedAt.UTC())
+		p.Tag, p.TmNullTag = backends.AppendNullable(p.Tag, p.TmNullTag, x.Tag)
+		p.ErrorMessage, p.TmNullErrorMessage = backends.AppendNullable(p.ErrorMessage, p.TmNullErrorMessage, x.ErrorMessage)
+		p.NumSamples, p.TmNullNumSamples = backends.AppendNullable(p.NumSamples, p.TmNullNumSamples, x.NumSamples)
+		p.UserID, p.TmNullUserID = backends.AppendNullable(p.UserID, p.TmNullUserID, x.UserID)
+		p.StartedAt, p.TmNullStartedAt = backends.AppendNullable(p.StartedAt, p.TmNullStartedAt, backends.UTC(x.StartedAt))
+		p.EndDate, p.TmNullEndDate = backends.AppendNullable(p.EndDate, p.TmNullEndDate, backends.UTC(x.EndDate))
+		p.TmActor = append(p.TmActor, it.Actor)
+		p.TmMessage = append(p.TmMessage, it.Message)
+	}
+	return p, nil
+}
+
+// transitionManyParams turns a batch into TransitionManyParams: an array per column.
+func transitionManyParams(items []transitionRow) (p TransitionManyParams, err error) {
+	p.ID = slices.Grow(p.ID, len(items))
+	p.Status = slices.Grow(p.Status, len(items))
+	p.Version = slices.Grow(p.Version, len(items))
+	p.CreatedAt = slices.Grow(p.CreatedAt, len(items))
+	p.UpdatedAt = slices.Grow(p.UpdatedAt, len(items))
+	p.Tag = slices.Grow(p.Tag, len(items))
+	p.TmNullTag = slices.Grow(p.TmNullTag, len(items))
+	p.ErrorMessage = slices.Grow(p.ErrorMessage, len(items))
+	p.TmNullErrorMessage = slices.Grow(p.TmNullErrorMessage, len(items))
+	p.NumSamples = slices.Grow(p.NumSamples, len(items))
+	p.TmNullNumSamples = slices.Grow(p.TmNullNumSamples, len(items))
+	p.UserID = slices.Grow(p.UserID, len(items))
+	p.TmNullUserID = slices.Grow(p.TmNullUserID, len(items))
+	p.StartedAt = slices.Grow(p.StartedAt, len(items))
+	p.TmNullStartedAt = slices.Grow(p.TmNullStartedAt, len(items))
+	p.EndDate = slices.Grow(p.EndDate, len(items))
+	p.TmNullEndDate = slices.Grow(p.TmNullEndDate, len(items))
+	p.TmFromStatus = slices.Grow(p.TmFromStatus, len(items))
+	p.TmFromVersion = slices.Grow(p.TmFromVersion, len(items))
+	p.TmEvent = slices.Grow(p.TmEvent, len(items))
+	p.TmAttempt = slices.Grow(p.TmAttempt, len(items))
+	p.TmActor = slices.Grow(p.TmActor, len(items))
+	p.TmMessage = slices.Grow(p.TmMessage, len(items))
+	for _, it := range items {
+		x := it.Synthesis
+		p.ID = append(p.ID, x.ID)
+		p.Status = append(p.Status, string(x.Status))
+		p.Version = append(p.Version, x.Version)
+		p.CreatedAt = append(p.CreatedAt, x.CreatedAt.UTC())
+		p.UpdatedAt = append(p.UpdatedAt, x.UpdatedAt.UTC())
+		p.Tag, p.TmNullTag = backends.AppendNullable(p.Tag, p.TmNullTag, x.Tag)
+		p.ErrorMessage, p.TmNullErrorMessage = backends.AppendNullable(p.ErrorMessage, p.TmNullErrorMessage, x.ErrorMessage)
+		p.NumSamples, p.TmNullNumSamples = backends.AppendNullable(p.NumSamples, p.TmNullNumSamples, x.NumSamples)
+		p.UserID, p.TmNullUserID = backends.AppendNullable(p.UserID, p.TmNullUserID, x.UserID)
+		p.StartedAt, p.TmNullStartedAt = backends.AppendNullable(p.StartedAt, p.TmNullStartedAt, backends.UTC(x.StartedAt))
+		p.EndDate, p.TmNullEndDate = backends.AppendNullable(p.EndDate, p.TmNullEndDate, backends.UTC(x.EndDate))
+		p.TmFromStatus = append(p.TmFromStatus, it.FromStatus)
+		p.TmFromVersion = append(p.TmFromVersion, it.FromVersion)
+		p.TmEvent = append(p.TmEvent, it.Event)
+		p.TmAttempt = append(p.TmAttempt, int32(it.Attempt))
+		p.TmActor = append(p.TmActor, it.Actor)
+		p.TmMessage = append(p.TmMessage, it.Message)
+	}
+	return p, nil
 }
 
 // NewDriver returns a Driver over a pgx pool. Concurrent creates and
@@ -64,10 +152,10 @@ func NewDriver(db DBTX) *Driver {
 // item by item.
 func (d *Driver) flushInserts(ctx context.Context, items []insertRow) []error {
 	errs := make([]error, len(items))
-	rows, err := json.Marshal(items)
+	p, err := createManyParams(items)
 	if err == nil {
 		var n int64
-		n, err = d.q.CreateMany(ctx, rows)
+		n, err = d.q.CreateMany(ctx, p)
 		if err == nil && n != int64(len(items)) {
 			err = fmt.Errorf("create: %d of %d tasks written", n, len(items))
 		}
@@ -82,10 +170,10 @@ func (d *Driver) flushInserts(ctx context.Context, items []insertRow) []error {
 // failed gets pgx.ErrNoRows.
 func (d *Driver) flush(ctx context.Context, items []transitionRow) []error {
 	errs := make([]error, len(items))
-	rows, err := json.Marshal(items)
+	p, err := transitionManyParams(items)
 	if err == nil {
 		var ids []uuid.UUID
-		ids, err = d.q.TransitionMany(ctx, rows)
+		ids, err = d.q.TransitionMany(ctx, p)
 		if err == nil {
 			applied := make(map[uuid.UUID]bool, len(ids))
 			for _, id := range ids {

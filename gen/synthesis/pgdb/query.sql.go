@@ -211,21 +211,41 @@ func (q *Queries) Create(ctx context.Context, arg CreateParams) (int64, error) {
 }
 
 const createMany = `-- name: CreateMany :execrows
-WITH u AS (
-    SELECT (r.value->>'id')::uuid AS id,
-        (r.value->>'status')::text AS status,
-        (r.value->>'version')::bigint AS version,
-        (r.value->>'created_at')::timestamptz AS created_at,
-        (r.value->>'updated_at')::timestamptz AS updated_at,
-        (r.value->>'tag')::text AS tag,
-        (r.value->>'error_message')::text AS error_message,
-        (r.value->>'num_samples')::bigint AS num_samples,
-        (r.value->>'user_id')::text AS user_id,
-        (r.value->>'started_at')::timestamptz AS started_at,
-        (r.value->>'end_date')::timestamptz AS end_date,
-        (r.value->>'tm_actor')::text AS tm_actor,
-        (r.value->>'tm_message')::text AS tm_message
-    FROM jsonb_array_elements($1::jsonb) AS r
+WITH a AS (
+    SELECT unnest($1::uuid[]) AS id,
+        unnest($2::text[]) AS status,
+        unnest($3::bigint[]) AS version,
+        unnest($4::timestamptz[]) AS created_at,
+        unnest($5::timestamptz[]) AS updated_at,
+        unnest($6::text[]) AS tag,
+        unnest($7::boolean[]) AS tm_null_tag,
+        unnest($8::text[]) AS error_message,
+        unnest($9::boolean[]) AS tm_null_error_message,
+        unnest($10::bigint[]) AS num_samples,
+        unnest($11::boolean[]) AS tm_null_num_samples,
+        unnest($12::text[]) AS user_id,
+        unnest($13::boolean[]) AS tm_null_user_id,
+        unnest($14::timestamptz[]) AS started_at,
+        unnest($15::boolean[]) AS tm_null_started_at,
+        unnest($16::timestamptz[]) AS end_date,
+        unnest($17::boolean[]) AS tm_null_end_date,
+        unnest($18::text[]) AS tm_actor,
+        unnest($19::text[]) AS tm_message
+), u AS (
+    SELECT id,
+        status,
+        version,
+        created_at,
+        updated_at,
+        CASE WHEN tm_null_tag THEN NULL ELSE tag END AS tag,
+        CASE WHEN tm_null_error_message THEN NULL ELSE error_message END AS error_message,
+        CASE WHEN tm_null_num_samples THEN NULL ELSE num_samples END AS num_samples,
+        CASE WHEN tm_null_user_id THEN NULL ELSE user_id END AS user_id,
+        CASE WHEN tm_null_started_at THEN NULL ELSE started_at END AS started_at,
+        CASE WHEN tm_null_end_date THEN NULL ELSE end_date END AS end_date,
+        tm_actor,
+        tm_message
+    FROM a
 ), t AS (
     INSERT INTO synthesis (id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, started_at, end_date)
     SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, started_at, end_date FROM u
@@ -236,10 +256,52 @@ SELECT t.id, 1, NULL, t.status, NULL, t.created_at, 0, u.tm_actor, u.tm_message
 FROM t JOIN u ON u.id = t.id
 `
 
+type CreateManyParams struct {
+	ID                 []uuid.UUID
+	Status             []string
+	Version            []int64
+	CreatedAt          []time.Time
+	UpdatedAt          []time.Time
+	Tag                []string
+	TmNullTag          []bool
+	ErrorMessage       []string
+	TmNullErrorMessage []bool
+	NumSamples         []int64
+	TmNullNumSamples   []bool
+	UserID             []string
+	TmNullUserID       []bool
+	StartedAt          []time.Time
+	TmNullStartedAt    []bool
+	EndDate            []time.Time
+	TmNullEndDate      []bool
+	TmActor            []string
+	TmMessage          []string
+}
+
 // Create for group commit: many rows, one statement, one commit. All or none
 // are inserted.
-func (q *Queries) CreateMany(ctx context.Context, tmRows []byte) (int64, error) {
-	result, err := q.db.Exec(ctx, createMany, tmRows)
+func (q *Queries) CreateMany(ctx context.Context, arg CreateManyParams) (int64, error) {
+	result, err := q.db.Exec(ctx, createMany,
+		arg.ID,
+		arg.Status,
+		arg.Version,
+		arg.CreatedAt,
+		arg.UpdatedAt,
+		arg.Tag,
+		arg.TmNullTag,
+		arg.ErrorMessage,
+		arg.TmNullErrorMessage,
+		arg.NumSamples,
+		arg.TmNullNumSamples,
+		arg.UserID,
+		arg.TmNullUserID,
+		arg.StartedAt,
+		arg.TmNullStartedAt,
+		arg.EndDate,
+		arg.TmNullEndDate,
+		arg.TmActor,
+		arg.TmMessage,
+	)
 	if err != nil {
 		return 0, err
 	}
@@ -660,25 +722,49 @@ func (q *Queries) Transition(ctx context.Context, arg TransitionParams) (int64, 
 }
 
 const transitionMany = `-- name: TransitionMany :many
-WITH u AS (
-    SELECT (r.value->>'id')::uuid AS id,
-        (r.value->>'status')::text AS status,
-        (r.value->>'version')::bigint AS version,
-        (r.value->>'created_at')::timestamptz AS created_at,
-        (r.value->>'updated_at')::timestamptz AS updated_at,
-        (r.value->>'tag')::text AS tag,
-        (r.value->>'error_message')::text AS error_message,
-        (r.value->>'num_samples')::bigint AS num_samples,
-        (r.value->>'user_id')::text AS user_id,
-        (r.value->>'started_at')::timestamptz AS started_at,
-        (r.value->>'end_date')::timestamptz AS end_date,
-        (r.value->>'tm_from_status')::text AS tm_from_status,
-        (r.value->>'tm_from_version')::bigint AS tm_from_version,
-        (r.value->>'tm_event')::text AS tm_event,
-        (r.value->>'tm_attempt')::integer AS tm_attempt,
-        (r.value->>'tm_actor')::text AS tm_actor,
-        (r.value->>'tm_message')::text AS tm_message
-    FROM jsonb_array_elements($1::jsonb) AS r
+WITH a AS (
+    SELECT unnest($1::uuid[]) AS id,
+        unnest($2::text[]) AS status,
+        unnest($3::bigint[]) AS version,
+        unnest($4::timestamptz[]) AS created_at,
+        unnest($5::timestamptz[]) AS updated_at,
+        unnest($6::text[]) AS tag,
+        unnest($7::boolean[]) AS tm_null_tag,
+        unnest($8::text[]) AS error_message,
+        unnest($9::boolean[]) AS tm_null_error_message,
+        unnest($10::bigint[]) AS num_samples,
+        unnest($11::boolean[]) AS tm_null_num_samples,
+        unnest($12::text[]) AS user_id,
+        unnest($13::boolean[]) AS tm_null_user_id,
+        unnest($14::timestamptz[]) AS started_at,
+        unnest($15::boolean[]) AS tm_null_started_at,
+        unnest($16::timestamptz[]) AS end_date,
+        unnest($17::boolean[]) AS tm_null_end_date,
+        unnest($18::text[]) AS tm_from_status,
+        unnest($19::bigint[]) AS tm_from_version,
+        unnest($20::text[]) AS tm_event,
+        unnest($21::integer[]) AS tm_attempt,
+        unnest($22::text[]) AS tm_actor,
+        unnest($23::text[]) AS tm_message
+), u AS (
+    SELECT id,
+        status,
+        version,
+        created_at,
+        updated_at,
+        CASE WHEN tm_null_tag THEN NULL ELSE tag END AS tag,
+        CASE WHEN tm_null_error_message THEN NULL ELSE error_message END AS error_message,
+        CASE WHEN tm_null_num_samples THEN NULL ELSE num_samples END AS num_samples,
+        CASE WHEN tm_null_user_id THEN NULL ELSE user_id END AS user_id,
+        CASE WHEN tm_null_started_at THEN NULL ELSE started_at END AS started_at,
+        CASE WHEN tm_null_end_date THEN NULL ELSE end_date END AS end_date,
+        tm_from_status,
+        tm_from_version,
+        tm_event,
+        tm_attempt,
+        tm_actor,
+        tm_message
+    FROM a
 ), t AS (
     UPDATE synthesis SET status = u.status,
         version = u.version,
@@ -701,9 +787,59 @@ FROM t JOIN u ON u.id = t.id
 RETURNING task_id
 `
 
+type TransitionManyParams struct {
+	ID                 []uuid.UUID
+	Status             []string
+	Version            []int64
+	CreatedAt          []time.Time
+	UpdatedAt          []time.Time
+	Tag                []string
+	TmNullTag          []bool
+	ErrorMessage       []string
+	TmNullErrorMessage []bool
+	NumSamples         []int64
+	TmNullNumSamples   []bool
+	UserID             []string
+	TmNullUserID       []bool
+	StartedAt          []time.Time
+	TmNullStartedAt    []bool
+	EndDate            []time.Time
+	TmNullEndDate      []bool
+	TmFromStatus       []string
+	TmFromVersion      []int64
+	TmEvent            []string
+	TmAttempt          []int32
+	TmActor            []string
+	TmMessage          []string
+}
+
 // Transition for group commit: many rows, one statement, one commit.
-func (q *Queries) TransitionMany(ctx context.Context, tmRows []byte) ([]uuid.UUID, error) {
-	rows, err := q.db.Query(ctx, transitionMany, tmRows)
+func (q *Queries) TransitionMany(ctx context.Context, arg TransitionManyParams) ([]uuid.UUID, error) {
+	rows, err := q.db.Query(ctx, transitionMany,
+		arg.ID,
+		arg.Status,
+		arg.Version,
+		arg.CreatedAt,
+		arg.UpdatedAt,
+		arg.Tag,
+		arg.TmNullTag,
+		arg.ErrorMessage,
+		arg.TmNullErrorMessage,
+		arg.NumSamples,
+		arg.TmNullNumSamples,
+		arg.UserID,
+		arg.TmNullUserID,
+		arg.StartedAt,
+		arg.TmNullStartedAt,
+		arg.EndDate,
+		arg.TmNullEndDate,
+		arg.TmFromStatus,
+		arg.TmFromVersion,
+		arg.TmEvent,
+		arg.TmAttempt,
+		arg.TmActor,
+		arg.TmMessage,
+	)
 	if err != nil {
 		return nil, err
 	}

@@ -39,23 +39,41 @@ FROM t;
 -- name: CreateMany :execrows
 -- Create for group commit: many rows, one statement, one commit. All or none
 -- are inserted.
-WITH u AS (
-    SELECT (r.value->>'id')::uuid AS id,
-        (r.value->>'status')::text AS status,
-        (r.value->>'version')::bigint AS version,
-        (r.value->>'created_at')::timestamptz AS created_at,
-        (r.value->>'updated_at')::timestamptz AS updated_at,
-        (r.value->>'stage_name')::text AS stage_name,
-        (r.value->>'attempts')::bigint AS attempts,
-        (r.value->>'task_id')::text AS task_id,
-        (r.value->'history') AS history,
-        nullif(r.value->'result', 'null'::jsonb) AS result,
-        nullif(r.value->'checkpoint', 'null'::jsonb) AS checkpoint,
-        (r.value->>'started_at')::timestamptz AS started_at,
-        (r.value->>'ended_at')::timestamptz AS ended_at,
-        (r.value->>'tm_actor')::text AS tm_actor,
-        (r.value->>'tm_message')::text AS tm_message
-    FROM jsonb_array_elements(sqlc.arg(tm_rows)::jsonb) AS r
+WITH a AS (
+    SELECT unnest(sqlc.arg(id)::uuid[]) AS id,
+        unnest(sqlc.arg(status)::text[]) AS status,
+        unnest(sqlc.arg(version)::bigint[]) AS version,
+        unnest(sqlc.arg(created_at)::timestamptz[]) AS created_at,
+        unnest(sqlc.arg(updated_at)::timestamptz[]) AS updated_at,
+        unnest(sqlc.arg(stage_name)::text[]) AS stage_name,
+        unnest(sqlc.arg(attempts)::bigint[]) AS attempts,
+        unnest(sqlc.arg(task_id)::text[]) AS task_id,
+        unnest(sqlc.arg(history)::jsonb[]) AS history,
+        unnest(sqlc.arg(result)::jsonb[]) AS result,
+        unnest(sqlc.arg(checkpoint)::jsonb[]) AS checkpoint,
+        unnest(sqlc.arg(started_at)::timestamptz[]) AS started_at,
+        unnest(sqlc.arg(tm_null_started_at)::boolean[]) AS tm_null_started_at,
+        unnest(sqlc.arg(ended_at)::timestamptz[]) AS ended_at,
+        unnest(sqlc.arg(tm_null_ended_at)::boolean[]) AS tm_null_ended_at,
+        unnest(sqlc.arg(tm_actor)::text[]) AS tm_actor,
+        unnest(sqlc.arg(tm_message)::text[]) AS tm_message
+), u AS (
+    SELECT id,
+        status,
+        version,
+        created_at,
+        updated_at,
+        stage_name,
+        attempts,
+        task_id,
+        history,
+        result,
+        checkpoint,
+        CASE WHEN tm_null_started_at THEN NULL ELSE started_at END AS started_at,
+        CASE WHEN tm_null_ended_at THEN NULL ELSE ended_at END AS ended_at,
+        tm_actor,
+        tm_message
+    FROM a
 ), t AS (
     INSERT INTO stage (id, status, version, created_at, updated_at, stage_name, attempts, task_id, history, result, checkpoint, started_at, ended_at)
     SELECT id, status, version, created_at, updated_at, stage_name, attempts, task_id, history, result, checkpoint, started_at, ended_at FROM u
@@ -67,27 +85,49 @@ FROM t JOIN u ON u.id = t.id;
 
 -- name: TransitionMany :many
 -- Transition for group commit: many rows, one statement, one commit.
-WITH u AS (
-    SELECT (r.value->>'id')::uuid AS id,
-        (r.value->>'status')::text AS status,
-        (r.value->>'version')::bigint AS version,
-        (r.value->>'created_at')::timestamptz AS created_at,
-        (r.value->>'updated_at')::timestamptz AS updated_at,
-        (r.value->>'stage_name')::text AS stage_name,
-        (r.value->>'attempts')::bigint AS attempts,
-        (r.value->>'task_id')::text AS task_id,
-        (r.value->'history') AS history,
-        nullif(r.value->'result', 'null'::jsonb) AS result,
-        nullif(r.value->'checkpoint', 'null'::jsonb) AS checkpoint,
-        (r.value->>'started_at')::timestamptz AS started_at,
-        (r.value->>'ended_at')::timestamptz AS ended_at,
-        (r.value->>'tm_from_status')::text AS tm_from_status,
-        (r.value->>'tm_from_version')::bigint AS tm_from_version,
-        (r.value->>'tm_event')::text AS tm_event,
-        (r.value->>'tm_attempt')::integer AS tm_attempt,
-        (r.value->>'tm_actor')::text AS tm_actor,
-        (r.value->>'tm_message')::text AS tm_message
-    FROM jsonb_array_elements(sqlc.arg(tm_rows)::jsonb) AS r
+WITH a AS (
+    SELECT unnest(sqlc.arg(id)::uuid[]) AS id,
+        unnest(sqlc.arg(status)::text[]) AS status,
+        unnest(sqlc.arg(version)::bigint[]) AS version,
+        unnest(sqlc.arg(created_at)::timestamptz[]) AS created_at,
+        unnest(sqlc.arg(updated_at)::timestamptz[]) AS updated_at,
+        unnest(sqlc.arg(stage_name)::text[]) AS stage_name,
+        unnest(sqlc.arg(attempts)::bigint[]) AS attempts,
+        unnest(sqlc.arg(task_id)::text[]) AS task_id,
+        unnest(sqlc.arg(history)::jsonb[]) AS history,
+        unnest(sqlc.arg(result)::jsonb[]) AS result,
+        unnest(sqlc.arg(checkpoint)::jsonb[]) AS checkpoint,
+        unnest(sqlc.arg(started_at)::timestamptz[]) AS started_at,
+        unnest(sqlc.arg(tm_null_started_at)::boolean[]) AS tm_null_started_at,
+        unnest(sqlc.arg(ended_at)::timestamptz[]) AS ended_at,
+        unnest(sqlc.arg(tm_null_ended_at)::boolean[]) AS tm_null_ended_at,
+        unnest(sqlc.arg(tm_from_status)::text[]) AS tm_from_status,
+        unnest(sqlc.arg(tm_from_version)::bigint[]) AS tm_from_version,
+        unnest(sqlc.arg(tm_event)::text[]) AS tm_event,
+        unnest(sqlc.arg(tm_attempt)::integer[]) AS tm_attempt,
+        unnest(sqlc.arg(tm_actor)::text[]) AS tm_actor,
+        unnest(sqlc.arg(tm_message)::text[]) AS tm_message
+), u AS (
+    SELECT id,
+        status,
+        version,
+        created_at,
+        updated_at,
+        stage_name,
+        attempts,
+        task_id,
+        history,
+        result,
+        checkpoint,
+        CASE WHEN tm_null_started_at THEN NULL ELSE started_at END AS started_at,
+        CASE WHEN tm_null_ended_at THEN NULL ELSE ended_at END AS ended_at,
+        tm_from_status,
+        tm_from_version,
+        tm_event,
+        tm_attempt,
+        tm_actor,
+        tm_message
+    FROM a
 ), t AS (
     UPDATE stage SET status = u.status,
         version = u.version,

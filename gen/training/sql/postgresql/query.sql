@@ -38,22 +38,44 @@ FROM t;
 -- name: CreateMany :execrows
 -- Create for group commit: many rows, one statement, one commit. All or none
 -- are inserted.
-WITH u AS (
-    SELECT (r.value->>'id')::uuid AS id,
-        (r.value->>'status')::text AS status,
-        (r.value->>'version')::bigint AS version,
-        (r.value->>'created_at')::timestamptz AS created_at,
-        (r.value->>'updated_at')::timestamptz AS updated_at,
-        (r.value->>'tag')::text AS tag,
-        (r.value->>'error_message')::text AS error_message,
-        (r.value->>'base_model')::text AS base_model,
-        (r.value->>'epochs')::bigint AS epochs,
-        (r.value->>'user_id')::text AS user_id,
-        (r.value->>'started_at')::timestamptz AS started_at,
-        (r.value->>'end_date')::timestamptz AS end_date,
-        (r.value->>'tm_actor')::text AS tm_actor,
-        (r.value->>'tm_message')::text AS tm_message
-    FROM jsonb_array_elements(sqlc.arg(tm_rows)::jsonb) AS r
+WITH a AS (
+    SELECT unnest(sqlc.arg(id)::uuid[]) AS id,
+        unnest(sqlc.arg(status)::text[]) AS status,
+        unnest(sqlc.arg(version)::bigint[]) AS version,
+        unnest(sqlc.arg(created_at)::timestamptz[]) AS created_at,
+        unnest(sqlc.arg(updated_at)::timestamptz[]) AS updated_at,
+        unnest(sqlc.arg(tag)::text[]) AS tag,
+        unnest(sqlc.arg(tm_null_tag)::boolean[]) AS tm_null_tag,
+        unnest(sqlc.arg(error_message)::text[]) AS error_message,
+        unnest(sqlc.arg(tm_null_error_message)::boolean[]) AS tm_null_error_message,
+        unnest(sqlc.arg(base_model)::text[]) AS base_model,
+        unnest(sqlc.arg(tm_null_base_model)::boolean[]) AS tm_null_base_model,
+        unnest(sqlc.arg(epochs)::bigint[]) AS epochs,
+        unnest(sqlc.arg(tm_null_epochs)::boolean[]) AS tm_null_epochs,
+        unnest(sqlc.arg(user_id)::text[]) AS user_id,
+        unnest(sqlc.arg(tm_null_user_id)::boolean[]) AS tm_null_user_id,
+        unnest(sqlc.arg(started_at)::timestamptz[]) AS started_at,
+        unnest(sqlc.arg(tm_null_started_at)::boolean[]) AS tm_null_started_at,
+        unnest(sqlc.arg(end_date)::timestamptz[]) AS end_date,
+        unnest(sqlc.arg(tm_null_end_date)::boolean[]) AS tm_null_end_date,
+        unnest(sqlc.arg(tm_actor)::text[]) AS tm_actor,
+        unnest(sqlc.arg(tm_message)::text[]) AS tm_message
+), u AS (
+    SELECT id,
+        status,
+        version,
+        created_at,
+        updated_at,
+        CASE WHEN tm_null_tag THEN NULL ELSE tag END AS tag,
+        CASE WHEN tm_null_error_message THEN NULL ELSE error_message END AS error_message,
+        CASE WHEN tm_null_base_model THEN NULL ELSE base_model END AS base_model,
+        CASE WHEN tm_null_epochs THEN NULL ELSE epochs END AS epochs,
+        CASE WHEN tm_null_user_id THEN NULL ELSE user_id END AS user_id,
+        CASE WHEN tm_null_started_at THEN NULL ELSE started_at END AS started_at,
+        CASE WHEN tm_null_end_date THEN NULL ELSE end_date END AS end_date,
+        tm_actor,
+        tm_message
+    FROM a
 ), t AS (
     INSERT INTO training (id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, user_id, started_at, end_date)
     SELECT id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, user_id, started_at, end_date FROM u
@@ -65,26 +87,52 @@ FROM t JOIN u ON u.id = t.id;
 
 -- name: TransitionMany :many
 -- Transition for group commit: many rows, one statement, one commit.
-WITH u AS (
-    SELECT (r.value->>'id')::uuid AS id,
-        (r.value->>'status')::text AS status,
-        (r.value->>'version')::bigint AS version,
-        (r.value->>'created_at')::timestamptz AS created_at,
-        (r.value->>'updated_at')::timestamptz AS updated_at,
-        (r.value->>'tag')::text AS tag,
-        (r.value->>'error_message')::text AS error_message,
-        (r.value->>'base_model')::text AS base_model,
-        (r.value->>'epochs')::bigint AS epochs,
-        (r.value->>'user_id')::text AS user_id,
-        (r.value->>'started_at')::timestamptz AS started_at,
-        (r.value->>'end_date')::timestamptz AS end_date,
-        (r.value->>'tm_from_status')::text AS tm_from_status,
-        (r.value->>'tm_from_version')::bigint AS tm_from_version,
-        (r.value->>'tm_event')::text AS tm_event,
-        (r.value->>'tm_attempt')::integer AS tm_attempt,
-        (r.value->>'tm_actor')::text AS tm_actor,
-        (r.value->>'tm_message')::text AS tm_message
-    FROM jsonb_array_elements(sqlc.arg(tm_rows)::jsonb) AS r
+WITH a AS (
+    SELECT unnest(sqlc.arg(id)::uuid[]) AS id,
+        unnest(sqlc.arg(status)::text[]) AS status,
+        unnest(sqlc.arg(version)::bigint[]) AS version,
+        unnest(sqlc.arg(created_at)::timestamptz[]) AS created_at,
+        unnest(sqlc.arg(updated_at)::timestamptz[]) AS updated_at,
+        unnest(sqlc.arg(tag)::text[]) AS tag,
+        unnest(sqlc.arg(tm_null_tag)::boolean[]) AS tm_null_tag,
+        unnest(sqlc.arg(error_message)::text[]) AS error_message,
+        unnest(sqlc.arg(tm_null_error_message)::boolean[]) AS tm_null_error_message,
+        unnest(sqlc.arg(base_model)::text[]) AS base_model,
+        unnest(sqlc.arg(tm_null_base_model)::boolean[]) AS tm_null_base_model,
+        unnest(sqlc.arg(epochs)::bigint[]) AS epochs,
+        unnest(sqlc.arg(tm_null_epochs)::boolean[]) AS tm_null_epochs,
+        unnest(sqlc.arg(user_id)::text[]) AS user_id,
+        unnest(sqlc.arg(tm_null_user_id)::boolean[]) AS tm_null_user_id,
+        unnest(sqlc.arg(started_at)::timestamptz[]) AS started_at,
+        unnest(sqlc.arg(tm_null_started_at)::boolean[]) AS tm_null_started_at,
+        unnest(sqlc.arg(end_date)::timestamptz[]) AS end_date,
+        unnest(sqlc.arg(tm_null_end_date)::boolean[]) AS tm_null_end_date,
+        unnest(sqlc.arg(tm_from_status)::text[]) AS tm_from_status,
+        unnest(sqlc.arg(tm_from_version)::bigint[]) AS tm_from_version,
+        unnest(sqlc.arg(tm_event)::text[]) AS tm_event,
+        unnest(sqlc.arg(tm_attempt)::integer[]) AS tm_attempt,
+        unnest(sqlc.arg(tm_actor)::text[]) AS tm_actor,
+        unnest(sqlc.arg(tm_message)::text[]) AS tm_message
+), u AS (
+    SELECT id,
+        status,
+        version,
+        created_at,
+        updated_at,
+        CASE WHEN tm_null_tag THEN NULL ELSE tag END AS tag,
+        CASE WHEN tm_null_error_message THEN NULL ELSE error_message END AS error_message,
+        CASE WHEN tm_null_base_model THEN NULL ELSE base_model END AS base_model,
+        CASE WHEN tm_null_epochs THEN NULL ELSE epochs END AS epochs,
+        CASE WHEN tm_null_user_id THEN NULL ELSE user_id END AS user_id,
+        CASE WHEN tm_null_started_at THEN NULL ELSE started_at END AS started_at,
+        CASE WHEN tm_null_end_date THEN NULL ELSE end_date END AS end_date,
+        tm_from_status,
+        tm_from_version,
+        tm_event,
+        tm_attempt,
+        tm_actor,
+        tm_message
+    FROM a
 ), t AS (
     UPDATE training SET status = u.status,
         version = u.version,

@@ -43,24 +43,28 @@ func (g *generator) driverFile(f *jen.File, e Engine) {
 	if pg {
 		f.Type().Id("Driver").Struct(jen.Id("q").Op("*").Id("Queries"), jen.Id("group").Op("*").Qual(pkgPGBackend, "Group").Types(jen.Id("transitionRow")),
 			jen.Id("inserts").Op("*").Qual(pkgPGBackend, "Group").Types(jen.Id("insertRow")))
-		f.Comment("transitionRow is one transition of a group-committed batch: the task's")
-		f.Comment("columns (its JSON) with the guard and the history row.")
+		f.Comment("transitionRow is one transition of a group-committed batch: the task")
+		f.Comment("with the guard and the history row.")
 		f.Type().Id("transitionRow").Struct(
 			jen.Op("*").Add(T),
-			jen.Id("FromStatus").String().Tag(map[string]string{"json": "tm_from_status"}),
-			jen.Id("FromVersion").Int64().Tag(map[string]string{"json": "tm_from_version"}),
-			jen.Id("Event").String().Tag(map[string]string{"json": "tm_event"}),
-			jen.Id("Attempt").Int().Tag(map[string]string{"json": "tm_attempt"}),
-			jen.Id("Actor").String().Tag(map[string]string{"json": "tm_actor"}),
-			jen.Id("Message").String().Tag(map[string]string{"json": "tm_message"}),
+			jen.Id("FromStatus").String(),
+			jen.Id("FromVersion").Int64(),
+			jen.Id("Event").String(),
+			jen.Id("Attempt").Int(),
+			jen.Id("Actor").String(),
+			jen.Id("Message").String(),
 		)
-		f.Comment("insertRow is one create of a group-committed batch: the task's columns")
-		f.Comment("(its JSON) with its first history row's actor and message.")
+		f.Comment("insertRow is one create of a group-committed batch: the task with its")
+		f.Comment("first history row's actor and message.")
 		f.Type().Id("insertRow").Struct(
 			jen.Op("*").Add(T),
-			jen.Id("Actor").String().Tag(map[string]string{"json": "tm_actor"}),
-			jen.Id("Message").String().Tag(map[string]string{"json": "tm_message"}),
+			jen.Id("Actor").String(),
+			jen.Id("Message").String(),
 		)
+		g.batchParams(f, "createManyParams", "insertRow", "CreateManyParams", [][2]string{{"tm_actor", "Actor"}, {"tm_message", "Message"}})
+		g.batchParams(f, "transitionManyParams", "transitionRow", "TransitionManyParams", [][2]string{
+			{"tm_from_status", "FromStatus"}, {"tm_from_version", "FromVersion"}, {"tm_event", "Event"}, {"tm_attempt", "Attempt"},
+			{"tm_actor", "Actor"}, {"tm_message", "Message"}})
 		f.Comment("NewDriver returns a Driver over a pgx pool. Concurrent creates and")
 		f.Comment("transitions are group-committed: written together in one round trip and")
 		f.Comment("one transaction.")
@@ -77,10 +81,10 @@ func (g *generator) driverFile(f *jen.File, e Engine) {
 		f.Comment("item by item.")
 		f.Func().Params(jen.Id("d").Op("*").Id("Driver")).Id("flushInserts").Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("items").Index().Id("insertRow")).Index().Error().Block(
 			jen.Id("errs").Op(":=").Make(jen.Index().Error(), jen.Len(jen.Id("items"))),
-			jen.List(jen.Id("rows"), jen.Err()).Op(":=").Qual("encoding/json", "Marshal").Call(jen.Id("items")),
+			jen.List(jen.Id("p"), jen.Err()).Op(":=").Id("createManyParams").Call(jen.Id("items")),
 			jen.If(jen.Err().Op("==").Nil()).Block(
 				jen.Var().Id("n").Int64(),
-				jen.List(jen.Id("n"), jen.Err()).Op("=").Id("d").Dot("q").Dot("CreateMany").Call(jen.Id("ctx"), jen.Id("rows")),
+				jen.List(jen.Id("n"), jen.Err()).Op("=").Id("d").Dot("q").Dot("CreateMany").Call(jen.Id("ctx"), jen.Id("p")),
 				jen.If(jen.Err().Op("==").Nil().Op("&&").Id("n").Op("!=").Int64().Parens(jen.Len(jen.Id("items")))).Block(
 					jen.Err().Op("=").Qual("fmt", "Errorf").Call(jen.Lit("create: %d of %d tasks written"), jen.Id("n"), jen.Len(jen.Id("items")))),
 			),
@@ -91,10 +95,10 @@ func (g *generator) driverFile(f *jen.File, e Engine) {
 		f.Comment("failed gets pgx.ErrNoRows.")
 		f.Func().Params(jen.Id("d").Op("*").Id("Driver")).Id("flush").Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("items").Index().Id("transitionRow")).Index().Error().Block(
 			jen.Id("errs").Op(":=").Make(jen.Index().Error(), jen.Len(jen.Id("items"))),
-			jen.List(jen.Id("rows"), jen.Err()).Op(":=").Qual(pkgJSON, "Marshal").Call(jen.Id("items")),
+			jen.List(jen.Id("p"), jen.Err()).Op(":=").Id("transitionManyParams").Call(jen.Id("items")),
 			jen.If(jen.Err().Op("==").Nil()).Block(
 				jen.Var().Id("ids").Index().Qual(pkgUUID, "UUID"),
-				jen.List(jen.Id("ids"), jen.Err()).Op("=").Id("d").Dot("q").Dot("TransitionMany").Call(jen.Id("ctx"), jen.Id("rows")),
+				jen.List(jen.Id("ids"), jen.Err()).Op("=").Id("d").Dot("q").Dot("TransitionMany").Call(jen.Id("ctx"), jen.Id("p")),
 				jen.If(jen.Err().Op("==").Nil()).Block(
 					jen.Id("applied").Op(":=").Make(jen.Map(jen.Qual(pkgUUID, "UUID")).Bool(), jen.Len(jen.Id("ids"))),
 					jen.For(jen.List(jen.Id("_"), jen.Id("id")).Op(":=").Range().Id("ids")).Block(jen.Id("applied").Index(jen.Id("id")).Op("=").True()),
@@ -534,6 +538,9 @@ func (g *generator) toDB(e Engine, c column, pre *[]jen.Code) jen.Code {
 // too. The encoding happens before any query in all three.
 func (g *generator) encodeFailed(field string) jen.Code {
 	err := jen.Qual("fmt", "Errorf").Call(jen.Lit(field+": %w"), jen.Err())
+	if g.retParams {
+		return jen.Return(jen.Id("p"), err)
+	}
 	if g.retBool {
 		return jen.Return(jen.False(), err)
 	}
@@ -600,4 +607,43 @@ func writeLock(pg bool) []jen.Code {
 		return nil
 	}
 	return []jen.Code{jen.Id("d").Dot("w").Dot("Lock").Call(), jen.Defer().Id("d").Dot("w").Dot("Unlock").Call()}
+}
+
+// batchParams emits fn, which turns a group-committed batch of items (of
+// type item, each embedding the task) into the parameters of a PostgreSQL
+// batch statement (sqlc's params): one array per column, a NULL-marking
+// array per nullable column that is not JSON, and the arrays of extra, each
+// a parameter and the item's field that fills it.
+func (g *generator) batchParams(f *jen.File, fn, item, params string, extra [][2]string) {
+	var grow, fill []jen.Code
+	field := func(param string) *jen.Statement { return jen.Id("p").Dot(SQLCName(param)) }
+	appendTo := func(param string, v jen.Code) jen.Code {
+		return field(param).Op("=").Append(field(param), v)
+	}
+	g.retParams = true
+	defer func() { g.retParams = false }()
+	fill = append(fill, jen.Id("x").Op(":=").Id("it").Dot(g.m.Struct))
+	for _, c := range g.columns(PostgreSQL) {
+		name := c.Field.GoName
+		v := g.toDB(PostgreSQL, c, &fill)
+		grow = append(grow, jen.Id("p").Dot(name).Op("=").Qual("slices", "Grow").Call(jen.Id("p").Dot(name), jen.Len(jen.Id("items"))))
+		if !c.NotNull && !c.JSON {
+			flag := NullFlag(c.Name)
+			grow = append(grow, field(flag).Op("=").Qual("slices", "Grow").Call(field(flag), jen.Len(jen.Id("items"))))
+			fill = append(fill, jen.List(jen.Id("p").Dot(name), field(flag)).Op("=").Qual(pkgBackends, "AppendNullable").Call(jen.Id("p").Dot(name), field(flag), v))
+			continue
+		}
+		fill = append(fill, jen.Id("p").Dot(name).Op("=").Append(jen.Id("p").Dot(name), v))
+	}
+	for _, x := range extra {
+		grow = append(grow, field(x[0]).Op("=").Qual("slices", "Grow").Call(field(x[0]), jen.Len(jen.Id("items"))))
+		v := jen.Id("it").Dot(x[1])
+		if x[0] == "tm_attempt" {
+			v = jen.Int32().Call(v)
+		}
+		fill = append(fill, appendTo(x[0], v))
+	}
+	body := append(grow, jen.For(jen.List(jen.Id("_"), jen.Id("it")).Op(":=").Range().Id("items")).Block(fill...), jen.Return(jen.Id("p"), jen.Nil()))
+	f.Comment(fmt.Sprintf("%s turns a batch into %s: an array per column.", fn, params))
+	f.Func().Id(fn).Params(jen.Id("items").Index().Id(item)).Params(jen.Id("p").Id(params), jen.Err().Error()).Block(body...)
 }
