@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -150,5 +151,100 @@ func terminate(t *testing.T, pool *pgxpool.Pool, n *postgres.Notifier) {
 			t.Fatalf("session %d did not end", pid)
 		}
 		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// TestLeaseWritesDoNotNotify: with a listener registered, a reservation and
+// a heartbeat (which write only a task's lease columns) send no change
+// notice; the claim that moves a task sends one.
+func TestLeaseWritesDoNotNotify(t *testing.T) {
+	ctx := context.Background()
+	cfg := pgtest.Schema(t)
+	pool, err := postgres.OpenConfig(ctx, cfg, training.Migrations(postgres.Engine))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	d := trainingdb.NewDriver(pool)
+	store := backends.NewStore[training.Training, training.Event](d)
+	n := postgres.NewNotifier(pool, "training")
+	c, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = n.Listen(c, func(backends.Notice) {}) }()
+	defer func() { cancel(); <-done }()
+	for deadline := time.Now().Add(10 * time.Second); n.PID() == 0; time.Sleep(2 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the Notifier did not register")
+		}
+	}
+	probe, err := pgx.ConnectConfig(ctx, cfg.ConnConfig.Copy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer probe.Close(ctx)
+	var channel string
+	if err := probe.QueryRow(ctx, `SELECT current_schema() || '.taskmodel_training'`).Scan(&channel); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := probe.Exec(ctx, "LISTEN "+pgx.Identifier{channel}.Sanitize()); err != nil {
+		t.Fatal(err)
+	}
+	// heard returns how many notices a write sent: those before a marker
+	// sent after it.
+	heard := func(write func() error) int {
+		t.Helper()
+		if err := write(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := pool.Exec(ctx, `SELECT pg_notify($1, 'marker')`, channel); err != nil {
+			t.Fatal(err)
+		}
+		c, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		for k := 0; ; k++ {
+			m, err := probe.WaitForNotification(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Payload == "marker" {
+				return k
+			}
+		}
+	}
+	now := time.Now()
+	var lease backends.Lease
+	var x *training.Training
+	steps := []struct {
+		name  string
+		write func() error
+		want  int
+	}{
+		{"create", func() (err error) { x, err = store.Create(ctx, training.NewTraining(), backends.Meta{}); return err }, 1},
+		{"reserve", func() error {
+			cs, err := d.Reserve(ctx, training.Worker.Queue, "w1", now, now.Add(time.Minute), 1)
+			if err == nil && len(cs) != 1 {
+				err = fmt.Errorf("reserved %d tasks, want 1", len(cs))
+			}
+			if err == nil {
+				lease, x = cs[0].Lease, cs[0].Task
+			}
+			return err
+		}, 0},
+		{"claim event", func() (err error) {
+			x, err = store.FireFrom(ctx, x, training.EventStart, nil, backends.Meta{Actor: "w1"})
+			return err
+		}, 1},
+		{"heartbeat", func() error {
+			ok, err := d.Heartbeat(ctx, x.ID, lease, training.Worker.Running, now.Add(2*time.Minute))
+			if err == nil && !ok {
+				err = fmt.Errorf("the heartbeat lost the lease")
+			}
+			return err
+		}, 0},
+	}
+	for _, s := range steps {
+		if got := heard(s.write); got != s.want {
+			t.Errorf("%s sent %d notices, want %d", s.name, got, s.want)
+		}
 	}
 }

@@ -213,7 +213,7 @@ func TestLeasesMoveIntoTheTaskRow(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := engine.New[training.Training, training.Event](trainingdb.NewDriver(pool))
-	ids := make([]uuid.UUID, 4) // held, lost, queued, done
+	ids := make([]uuid.UUID, 6) // held, lost, queued, reserved, requeued, done
 	for i := range ids {
 		x, err := e.Create(ctx, training.NewTraining(), engine.Meta{Actor: "test"})
 		if err != nil {
@@ -227,9 +227,10 @@ func TestLeasesMoveIntoTheTaskRow(t *testing.T) {
 		args []any
 	}{
 		{`UPDATE training SET status = 'RUNNING' WHERE id = ANY ($1)`, []any{ids[:2]}},
-		{`UPDATE training SET status = 'DONE' WHERE id = $1`, []any{ids[3]}},
+		{`UPDATE training SET status = 'DONE' WHERE id = $1`, []any{ids[5]}},
 		{`INSERT INTO training_lease (task_id, owner, expires_at, attempt) VALUES
-			($1, 'w1', $4, 2), ($2, 'w2', $5, 1), ($3, 'w1', $6, 1)`, []any{ids[0], ids[1], ids[3], now.Add(time.Minute), now.Add(-time.Minute), now.Add(-time.Hour)}},
+			($1, 'w1', $6, 2), ($2, 'w2', $7, 1), ($3, 'w1', $6, 1), ($4, 'w2', $7, 3), ($5, 'w1', $6, 1)`,
+			[]any{ids[0], ids[1], ids[3], ids[4], ids[5], now.Add(time.Minute), now.Add(-time.Minute)}},
 	} {
 		if _, err := pool.Exec(ctx, s.sql, s.args...); err != nil {
 			t.Fatalf("%s: %v", s.sql, err)
@@ -244,16 +245,23 @@ func TestLeasesMoveIntoTheTaskRow(t *testing.T) {
 	defer pool.Close()
 	var left int
 	if err := pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM pg_class WHERE relname = 'training_lease' AND relnamespace = current_schema()::regnamespace)
-		+ (SELECT count(*) FROM pg_trigger WHERE tgname = 'training_lease_cascade')`).Scan(&left); err != nil {
+		+ (SELECT count(*) FROM pg_trigger WHERE tgname = 'training_lease_cascade' AND tgrelid = 'training'::regclass)`).Scan(&left); err != nil {
 		t.Fatal(err)
 	}
 	if left != 0 {
 		t.Errorf("the lease table or its trigger is still there (%d)", left)
 	}
+	// A finished task's lease is not copied: its columns keep their defaults.
+	var owner string
+	var attempt int
+	if err := pool.QueryRow(ctx, `SELECT tm_lease_owner, tm_lease_attempt FROM training WHERE id = $1`, ids[5]).Scan(&owner, &attempt); err != nil || owner != "" || attempt != 0 {
+		t.Errorf("finished task's lease columns = %q, %d, %v; want the defaults", owner, attempt, err)
+	}
 	d := trainingdb.NewDriver(pool)
-	backendtest.MigratedLeases(t, d, func(x *training.Training) uuid.UUID { return x.ID }, training.Worker.Queue, training.Worker.Running, now, ids[0], ids[1], ids[2])
+	backendtest.MigratedLeases(t, d, func(x *training.Training) uuid.UUID { return x.ID }, training.Worker.Queue, training.Worker.Running, now,
+		backendtest.MigratedTasks{Held: ids[0], Lost: ids[1], Queued: ids[2], Reserved: ids[3], Requeued: ids[4]})
 	// Deleting a task no longer runs the dropped trigger.
-	if ok, err := d.Delete(ctx, ids[3]); err != nil || !ok {
+	if ok, err := d.Delete(ctx, ids[5]); err != nil || !ok {
 		t.Errorf("Delete after the migration = %v, %v; want true", ok, err)
 	}
 }

@@ -179,7 +179,7 @@ func TestLeasesMoveIntoTheTaskRow(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := engine.New[training.Training, training.Event](trainingdb.NewDriver(db))
-	ids := make([]uuid.UUID, 4) // held, lost, queued, done
+	ids := make([]uuid.UUID, 6) // held, lost, queued, reserved, requeued, done
 	for i := range ids {
 		x, err := e.Create(ctx, training.NewTraining(), engine.Meta{Actor: "test"})
 		if err != nil {
@@ -188,14 +188,15 @@ func TestLeasesMoveIntoTheTaskRow(t *testing.T) {
 		ids[i] = x.ID
 	}
 	now := time.Now().UTC()
+	live, expired := now.Add(time.Minute), now.Add(-time.Minute)
 	for _, s := range []struct {
 		sql  string
 		args []any
 	}{
 		{`UPDATE training SET status = 'RUNNING' WHERE id IN (?, ?)`, []any{ids[0], ids[1]}},
-		{`UPDATE training SET status = 'DONE' WHERE id = ?`, []any{ids[3]}},
-		{`INSERT INTO training_lease (task_id, owner, expires_at, attempt) VALUES (?, 'w1', ?, 2), (?, 'w2', ?, 1), (?, 'w1', ?, 1)`,
-			[]any{ids[0], now.Add(time.Minute), ids[1], now.Add(-time.Minute), ids[3], now.Add(-time.Hour)}},
+		{`UPDATE training SET status = 'DONE' WHERE id = ?`, []any{ids[5]}},
+		{`INSERT INTO training_lease (task_id, owner, expires_at, attempt) VALUES (?, 'w1', ?, 2), (?, 'w2', ?, 1), (?, 'w1', ?, 1), (?, 'w2', ?, 3), (?, 'w1', ?, 1)`,
+			[]any{ids[0], live, ids[1], expired, ids[3], live, ids[4], expired, ids[5], live}},
 	} {
 		if _, err := db.ExecContext(ctx, s.sql, s.args...); err != nil {
 			t.Fatalf("%s: %v", s.sql, err)
@@ -212,9 +213,15 @@ func TestLeasesMoveIntoTheTaskRow(t *testing.T) {
 	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE name = 'training_lease'`).Scan(&left); err != nil || left != 0 {
 		t.Errorf("the lease table is still there (%d, %v)", left, err)
 	}
+	var owner string
+	var attempt int
+	if err := db.QueryRowContext(ctx, `SELECT tm_lease_owner, tm_lease_attempt FROM training WHERE id = ?`, ids[5]).Scan(&owner, &attempt); err != nil || owner != "" || attempt != 0 {
+		t.Errorf("finished task's lease columns = %q, %d, %v; want the defaults", owner, attempt, err)
+	}
 	d := trainingdb.NewDriver(db)
-	backendtest.MigratedLeases(t, d, func(x *training.Training) uuid.UUID { return x.ID }, training.Worker.Queue, training.Worker.Running, now, ids[0], ids[1], ids[2])
-	if ok, err := d.Delete(ctx, ids[3]); err != nil || !ok {
+	backendtest.MigratedLeases(t, d, func(x *training.Training) uuid.UUID { return x.ID }, training.Worker.Queue, training.Worker.Running, now,
+		backendtest.MigratedTasks{Held: ids[0], Lost: ids[1], Queued: ids[2], Reserved: ids[3], Requeued: ids[4]})
+	if ok, err := d.Delete(ctx, ids[5]); err != nil || !ok {
 		t.Errorf("Delete after the migration = %v, %v; want true", ok, err)
 	}
 }

@@ -211,7 +211,7 @@ func (q *Queries) Get(ctx context.Context, id uuid.UUID) (Analysis, error) {
 const heartbeat = `-- name: Heartbeat :execrows
 UPDATE analysis SET tm_lease_expires_at = ?1
 WHERE id = ?2 AND tm_lease_owner = ?3 AND tm_lease_attempt = ?4
-  AND status = ?5
+  AND tm_lease_attempt > 0 AND status = ?5
 `
 
 type HeartbeatParams struct {
@@ -223,7 +223,8 @@ type HeartbeatParams struct {
 }
 
 // Extends a lease while its holder (owner and attempt) still has it and the
-// task is still in tm_status; 0 rows tell the worker to stop.
+// task is still in tm_status (a task never leased, attempt 0, has no holder);
+// 0 rows tell the worker to stop.
 func (q *Queries) Heartbeat(ctx context.Context, arg HeartbeatParams) (int64, error) {
 	result, err := q.db.ExecContext(ctx, heartbeat,
 		arg.TmExpiresAt,

@@ -382,7 +382,7 @@ func (q *Queries) Get(ctx context.Context, id uuid.UUID) (ModelUpload, error) {
 const heartbeat = `-- name: Heartbeat :execrows
 UPDATE model_upload SET tm_lease_expires_at = $1::timestamptz
 WHERE id = $2::uuid AND tm_lease_owner = $3::text AND tm_lease_attempt = $4::integer
-  AND status = $5::text
+  AND tm_lease_attempt > 0 AND status = $5::text
 `
 
 type HeartbeatParams struct {
@@ -394,7 +394,8 @@ type HeartbeatParams struct {
 }
 
 // Extends a lease while its holder (owner and attempt) still has it and the
-// task is still in tm_status; 0 rows tell the worker to stop.
+// task is still in tm_status (a task never leased, attempt 0, has no holder);
+// 0 rows tell the worker to stop.
 func (q *Queries) Heartbeat(ctx context.Context, arg HeartbeatParams) (int64, error) {
 	result, err := q.db.Exec(ctx, heartbeat,
 		arg.TmExpiresAt,

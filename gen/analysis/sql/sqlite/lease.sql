@@ -9,10 +9,11 @@ ALTER TABLE analysis ADD COLUMN tm_lease_owner TEXT NOT NULL DEFAULT '' CHECK (l
 ALTER TABLE analysis ADD COLUMN tm_lease_expires_at DATETIME;
 ALTER TABLE analysis ADD COLUMN tm_lease_attempt INTEGER NOT NULL DEFAULT 0 CHECK (tm_lease_attempt >= 0);
 
--- The leases taken before this migration move into their tasks.
+-- The leases of the tasks that are not finished move into their rows (a
+-- finished task's lease serves nothing; its columns keep their defaults).
 UPDATE analysis SET
     tm_lease_owner = (SELECT l.owner FROM analysis_lease AS l WHERE l.task_id = analysis.id),
     tm_lease_expires_at = (SELECT l.expires_at FROM analysis_lease AS l WHERE l.task_id = analysis.id),
     tm_lease_attempt = (SELECT l.attempt FROM analysis_lease AS l WHERE l.task_id = analysis.id)
-WHERE id IN (SELECT task_id FROM analysis_lease);
+WHERE id IN (SELECT task_id FROM analysis_lease) AND analysis.status NOT IN ('COMPLETED', 'FAILED', 'CANCELLED', 'EXPIRED');
 DROP TABLE analysis_lease;

@@ -9,10 +9,11 @@ ALTER TABLE dataset_upload ADD COLUMN tm_lease_owner TEXT NOT NULL DEFAULT '' CH
 ALTER TABLE dataset_upload ADD COLUMN tm_lease_expires_at DATETIME;
 ALTER TABLE dataset_upload ADD COLUMN tm_lease_attempt INTEGER NOT NULL DEFAULT 0 CHECK (tm_lease_attempt >= 0);
 
--- The leases taken before this migration move into their tasks.
+-- The leases of the tasks that are not finished move into their rows (a
+-- finished task's lease serves nothing; its columns keep their defaults).
 UPDATE dataset_upload SET
     tm_lease_owner = (SELECT l.owner FROM dataset_upload_lease AS l WHERE l.task_id = dataset_upload.id),
     tm_lease_expires_at = (SELECT l.expires_at FROM dataset_upload_lease AS l WHERE l.task_id = dataset_upload.id),
     tm_lease_attempt = (SELECT l.attempt FROM dataset_upload_lease AS l WHERE l.task_id = dataset_upload.id)
-WHERE id IN (SELECT task_id FROM dataset_upload_lease);
+WHERE id IN (SELECT task_id FROM dataset_upload_lease) AND dataset_upload.status NOT IN ('DONE', 'FAILED', 'CANCELLED');
 DROP TABLE dataset_upload_lease;

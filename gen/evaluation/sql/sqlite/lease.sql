@@ -9,10 +9,11 @@ ALTER TABLE evaluation ADD COLUMN tm_lease_owner TEXT NOT NULL DEFAULT '' CHECK 
 ALTER TABLE evaluation ADD COLUMN tm_lease_expires_at DATETIME;
 ALTER TABLE evaluation ADD COLUMN tm_lease_attempt INTEGER NOT NULL DEFAULT 0 CHECK (tm_lease_attempt >= 0);
 
--- The leases taken before this migration move into their tasks.
+-- The leases of the tasks that are not finished move into their rows (a
+-- finished task's lease serves nothing; its columns keep their defaults).
 UPDATE evaluation SET
     tm_lease_owner = (SELECT l.owner FROM evaluation_lease AS l WHERE l.task_id = evaluation.id),
     tm_lease_expires_at = (SELECT l.expires_at FROM evaluation_lease AS l WHERE l.task_id = evaluation.id),
     tm_lease_attempt = (SELECT l.attempt FROM evaluation_lease AS l WHERE l.task_id = evaluation.id)
-WHERE id IN (SELECT task_id FROM evaluation_lease);
+WHERE id IN (SELECT task_id FROM evaluation_lease) AND evaluation.status NOT IN ('DONE', 'FAILED', 'CANCELLED');
 DROP TABLE evaluation_lease;

@@ -9,10 +9,11 @@ ALTER TABLE synthesis ADD COLUMN tm_lease_owner TEXT NOT NULL DEFAULT '' CHECK (
 ALTER TABLE synthesis ADD COLUMN tm_lease_expires_at DATETIME;
 ALTER TABLE synthesis ADD COLUMN tm_lease_attempt INTEGER NOT NULL DEFAULT 0 CHECK (tm_lease_attempt >= 0);
 
--- The leases taken before this migration move into their tasks.
+-- The leases of the tasks that are not finished move into their rows (a
+-- finished task's lease serves nothing; its columns keep their defaults).
 UPDATE synthesis SET
     tm_lease_owner = (SELECT l.owner FROM synthesis_lease AS l WHERE l.task_id = synthesis.id),
     tm_lease_expires_at = (SELECT l.expires_at FROM synthesis_lease AS l WHERE l.task_id = synthesis.id),
     tm_lease_attempt = (SELECT l.attempt FROM synthesis_lease AS l WHERE l.task_id = synthesis.id)
-WHERE id IN (SELECT task_id FROM synthesis_lease);
+WHERE id IN (SELECT task_id FROM synthesis_lease) AND synthesis.status NOT IN ('DONE', 'FAILED', 'CANCELLED');
 DROP TABLE synthesis_lease;

@@ -257,10 +257,11 @@ ORDER BY created_at, id;
 
 -- name: Heartbeat :execrows
 -- Extends a lease while its holder (owner and attempt) still has it and the
--- task is still in tm_status; 0 rows tell the worker to stop.
+-- task is still in tm_status (a task never leased, attempt 0, has no holder);
+-- 0 rows tell the worker to stop.
 UPDATE training SET tm_lease_expires_at = sqlc.arg(tm_expires_at)::timestamptz
 WHERE id = sqlc.arg(tm_task_id)::uuid AND tm_lease_owner = sqlc.arg(tm_owner)::text AND tm_lease_attempt = sqlc.arg(tm_attempt)::integer
-  AND status = sqlc.arg(tm_status)::text;
+  AND tm_lease_attempt > 0 AND status = sqlc.arg(tm_status)::text;
 
 -- name: Lost :many
 -- Tasks in the running status RUNNING whose lease expired: their worker is

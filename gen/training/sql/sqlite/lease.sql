@@ -9,10 +9,11 @@ ALTER TABLE training ADD COLUMN tm_lease_owner TEXT NOT NULL DEFAULT '' CHECK (l
 ALTER TABLE training ADD COLUMN tm_lease_expires_at DATETIME;
 ALTER TABLE training ADD COLUMN tm_lease_attempt INTEGER NOT NULL DEFAULT 0 CHECK (tm_lease_attempt >= 0);
 
--- The leases taken before this migration move into their tasks.
+-- The leases of the tasks that are not finished move into their rows (a
+-- finished task's lease serves nothing; its columns keep their defaults).
 UPDATE training SET
     tm_lease_owner = (SELECT l.owner FROM training_lease AS l WHERE l.task_id = training.id),
     tm_lease_expires_at = (SELECT l.expires_at FROM training_lease AS l WHERE l.task_id = training.id),
     tm_lease_attempt = (SELECT l.attempt FROM training_lease AS l WHERE l.task_id = training.id)
-WHERE id IN (SELECT task_id FROM training_lease);
+WHERE id IN (SELECT task_id FROM training_lease) AND training.status NOT IN ('DONE', 'FAILED', 'CANCELLED');
 DROP TABLE training_lease;

@@ -89,10 +89,11 @@ RETURNING id, status, version, created_at, updated_at, tag, error_message, base_
 
 -- name: Heartbeat :execrows
 -- Extends a lease while its holder (owner and attempt) still has it and the
--- task is still in tm_status; 0 rows tell the worker to stop.
+-- task is still in tm_status (a task never leased, attempt 0, has no holder);
+-- 0 rows tell the worker to stop.
 UPDATE training SET tm_lease_expires_at = sqlc.arg(tm_expires_at)
 WHERE id = sqlc.arg(tm_task_id) AND tm_lease_owner = sqlc.arg(tm_owner) AND tm_lease_attempt = sqlc.arg(tm_attempt)
-  AND status = sqlc.arg(tm_status);
+  AND tm_lease_attempt > 0 AND status = sqlc.arg(tm_status);
 
 -- name: Lost :many
 -- Tasks in tm_status whose lease expired: their worker is gone.

@@ -67,11 +67,31 @@ func (g *generator) leaseInRowSQL(e Engine) []byte {
 	owner := fmt.Sprintf("%s %s NOT NULL DEFAULT '' CHECK (%s(%s) <= 200)", LeaseOwnerColumn, pick(pg, "text", "TEXT"), pick(pg, "char_length", "length"), LeaseOwnerColumn)
 	expires := fmt.Sprintf("%s %s", LeaseExpiresColumn, pick(pg, "timestamptz", "DATETIME"))
 	attempt := fmt.Sprintf("%s %s NOT NULL DEFAULT 0 CHECK (%s >= 0)", LeaseAttemptColumn, pick(pg, "integer", "INTEGER"), LeaseAttemptColumn)
+	// Only a task that can still be reserved or lost needs its lease: a
+	// finished task's would cost a new row version each and serve nothing.
+	var terminal []string
+	for _, st := range g.m.Statuses {
+		if st.Terminal {
+			terminal = append(terminal, st.Name)
+		}
+	}
+	live := ""
+	if len(terminal) > 0 {
+		live = " AND " + inList(table+".status", terminal)
+		live = strings.Replace(live, " IN (", " NOT IN (", 1)
+	}
 	if pg {
 		p("ALTER TABLE %s\n    ADD COLUMN %s,\n    ADD COLUMN %s,\n    ADD COLUMN %s;\n\n", table, owner, expires, attempt)
-		p("-- The leases taken before this migration move into their tasks.\n")
+		p("-- The leases of the tasks that are not finished move into their rows (a\n")
+		p("-- finished task's lease serves nothing; its columns keep their defaults).\n")
 		p("UPDATE %s SET %s = l.owner, %s = l.expires_at, %s = l.attempt\n", table, LeaseOwnerColumn, LeaseExpiresColumn, LeaseAttemptColumn)
-		p("FROM %s AS l WHERE l.task_id = %s.id;\n\n", lease, table)
+		p("FROM %s AS l WHERE l.task_id = %s.id%s;\n\n", lease, table, live)
+		p("-- Reservations and heartbeats write only the lease columns: the change\n")
+		p("-- trigger now fires on a write of the status or the version (every Fire and\n")
+		p("-- Update writes the version), not on those.\n")
+		p("DROP TRIGGER %s_notify ON %s;\n", table, table)
+		p("CREATE TRIGGER %s_notify AFTER INSERT OR UPDATE OF status, version ON %s\n    FOR EACH ROW WHEN (pg_sequence_last_value(%s::regclass) > 0)\n    EXECUTE FUNCTION %s_notify();\n\n",
+			table, table, quoteSQL(ListeningSequence(table)), table)
 		p("-- The trigger that deleted a deleted task's lease goes with its function\n")
 		p("-- (in a DO block because 0007_worker_lean_writes, which made them, is not in\n")
 		p("-- the schema sqlc compiles the queries against).\n")
@@ -81,12 +101,13 @@ func (g *generator) leaseInRowSQL(e Engine) []byte {
 		for _, c := range []string{owner, expires, attempt} {
 			p("ALTER TABLE %s ADD COLUMN %s;\n", table, c)
 		}
-		p("\n-- The leases taken before this migration move into their tasks.\n")
+		p("\n-- The leases of the tasks that are not finished move into their rows (a\n")
+		p("-- finished task's lease serves nothing; its columns keep their defaults).\n")
 		p("UPDATE %s SET\n", table)
 		for i, c := range [][2]string{{LeaseOwnerColumn, "owner"}, {LeaseExpiresColumn, "expires_at"}, {LeaseAttemptColumn, "attempt"}} {
 			p("    %s = (SELECT l.%s FROM %s AS l WHERE l.task_id = %s.id)%s\n", c[0], c[1], lease, table, pick(i < 2, ",", ""))
 		}
-		p("WHERE id IN (SELECT task_id FROM %s);\n", lease)
+		p("WHERE id IN (SELECT task_id FROM %s)%s;\n", lease, live)
 	}
 	p("DROP TABLE %s;\n", lease)
 	return []byte(b.String())
@@ -139,11 +160,12 @@ func (g *generator) workerQuerySQL(e Engine) string {
 	}
 	p("-- name: Heartbeat :execrows\n")
 	p("-- Extends a lease while its holder (owner and attempt) still has it and the\n")
-	p("-- task is still in tm_status; 0 rows tell the worker to stop.\n")
+	p("-- task is still in tm_status (a task never leased, attempt 0, has no holder);\n")
+	p("-- 0 rows tell the worker to stop.\n")
 	p("UPDATE %s SET %s = %s\n", table, LeaseExpiresColumn, g.arg(e, "tm_expires_at", typ("timestamptz", "DATETIME")))
 	p("WHERE id = %s AND %s = %s AND %s = %s\n", g.arg(e, "tm_task_id", typ("uuid", "TEXT")), LeaseOwnerColumn, g.arg(e, "tm_owner", typ("text", "TEXT")),
 		LeaseAttemptColumn, g.arg(e, "tm_attempt", typ("integer", "INTEGER")))
-	p("  AND status = %s;\n\n", g.arg(e, "tm_status", typ("text", "TEXT")))
+	p("  AND %s > 0 AND status = %s;\n\n", LeaseAttemptColumn, g.arg(e, "tm_status", typ("text", "TEXT")))
 	p("-- name: Lost :many\n")
 	status := g.arg(e, "tm_status", "TEXT")
 	if pg {

@@ -1,0 +1,75 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// RegisterUUID makes m encode and scan github.com/google/uuid's UUID, the
+// type of every generated id, in PostgreSQL's binary format: 16 bytes
+// copied. Without it pgx goes through the type's driver.Valuer and
+// sql.Scanner, formatting every id as a string and parsing it back; for the
+// id arrays of a batch statement (CreateMany, TransitionMany) that was most
+// of the client's encoding time. OpenConfig registers it on every
+// connection of its pool; a pool configured elsewhere can call it from
+// AfterConnect.
+func RegisterUUID(m *pgtype.Map) {
+	t := &pgtype.Type{Name: "uuid", OID: pgtype.UUIDOID, Codec: uuidCodec{}}
+	m.RegisterType(t)
+	m.RegisterType(&pgtype.Type{Name: "_uuid", OID: pgtype.UUIDArrayOID, Codec: &pgtype.ArrayCodec{ElementType: t}})
+}
+
+// registerUUIDOnConnect chains RegisterUUID before cfg's AfterConnect.
+func registerUUIDOnConnect(cfg *pgxpool.Config) {
+	next := cfg.AfterConnect
+	cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
+		RegisterUUID(conn.TypeMap())
+		if next != nil {
+			return next(ctx, conn)
+		}
+		return nil
+	}
+}
+
+// uuidCodec is pgx's UUIDCodec with binary plans for uuid.UUID; pointers,
+// NULLs and the text format go through the UUIDCodec and pgx's wrappers.
+type uuidCodec struct{ pgtype.UUIDCodec }
+
+func (c uuidCodec) PlanEncode(m *pgtype.Map, oid uint32, format int16, value any) pgtype.EncodePlan {
+	if _, ok := value.(uuid.UUID); ok && format == pgtype.BinaryFormatCode {
+		return encodeUUID{}
+	}
+	return c.UUIDCodec.PlanEncode(m, oid, format, value)
+}
+
+func (c uuidCodec) PlanScan(m *pgtype.Map, oid uint32, format int16, target any) pgtype.ScanPlan {
+	if _, ok := target.(*uuid.UUID); ok && format == pgtype.BinaryFormatCode {
+		return scanUUID{}
+	}
+	return c.UUIDCodec.PlanScan(m, oid, format, target)
+}
+
+type encodeUUID struct{}
+
+func (encodeUUID) Encode(value any, buf []byte) ([]byte, error) {
+	u := value.(uuid.UUID)
+	return append(buf, u[:]...), nil
+}
+
+type scanUUID struct{}
+
+func (scanUUID) Scan(src []byte, dst any) error {
+	if src == nil {
+		return fmt.Errorf("cannot scan NULL into *uuid.UUID")
+	}
+	if len(src) != 16 {
+		return fmt.Errorf("invalid length for uuid: %d bytes", len(src))
+	}
+	copy(dst.(*uuid.UUID)[:], src)
+	return nil
+}
