@@ -30,9 +30,10 @@ type WorkDriver[T any] interface {
 	Driver[T]
 	// Reserve leases up to limit tasks in status queue that no live lease
 	// holds (none, or one that expired by now) to owner until expires,
-	// oldest first, and returns them with their lease. The tasks themselves
-	// are unchanged: the worker then fires the claim event, guarded by the
-	// version it read. Concurrent callers never reserve the same task.
+	// oldest first, and returns them with their lease. Their status, version
+	// and fields are unchanged: the worker then fires the claim event,
+	// guarded by the version it read. Concurrent callers never reserve the
+	// same task.
 	Reserve(ctx context.Context, queue, owner string, now, expires time.Time, limit int) ([]Claim[T], error)
 	// Heartbeat extends a lease to expires while its holder still has it and
 	// the task is still in status running; false tells the worker to stop.
