@@ -17,7 +17,9 @@ import (
 // id arrays of a batch statement (CreateMany, TransitionMany) that was most
 // of the client's encoding time. OpenConfig registers it on every
 // connection of its pool; a pool configured elsewhere can call it from
-// AfterConnect.
+// AfterConnect. One difference from pgx's default: scanning a NULL into a
+// uuid.UUID (not a pointer) is an error, where uuid.UUID's Scan left the
+// zero UUID; nullable ids scan into *uuid.UUID, as the generated code does.
 func RegisterUUID(m *pgtype.Map) {
 	t := &pgtype.Type{Name: "uuid", OID: pgtype.UUIDOID, Codec: uuidCodec{}}
 	m.RegisterType(t)
@@ -36,13 +38,20 @@ func registerUUIDOnConnect(cfg *pgxpool.Config) {
 	}
 }
 
-// uuidCodec is pgx's UUIDCodec with binary plans for uuid.UUID; pointers,
-// NULLs and the text format go through the UUIDCodec and pgx's wrappers.
+// uuidCodec is pgx's UUIDCodec with binary plans for uuid.UUID and
+// *uuid.UUID (pgx's pointer wrapper skips a driver.Valuer, so a pointer
+// needs its own plan); the text format and other types go through the
+// UUIDCodec and pgx's wrappers.
 type uuidCodec struct{ pgtype.UUIDCodec }
 
 func (c uuidCodec) PlanEncode(m *pgtype.Map, oid uint32, format int16, value any) pgtype.EncodePlan {
-	if _, ok := value.(uuid.UUID); ok && format == pgtype.BinaryFormatCode {
-		return encodeUUID{}
+	if format == pgtype.BinaryFormatCode {
+		switch value.(type) {
+		case uuid.UUID:
+			return encodeUUID{}
+		case *uuid.UUID:
+			return encodeUUIDPointer{}
+		}
 	}
 	return c.UUIDCodec.PlanEncode(m, oid, format, value)
 }
@@ -58,6 +67,16 @@ type encodeUUID struct{}
 
 func (encodeUUID) Encode(value any, buf []byte) ([]byte, error) {
 	u := value.(uuid.UUID)
+	return append(buf, u[:]...), nil
+}
+
+type encodeUUIDPointer struct{}
+
+func (encodeUUIDPointer) Encode(value any, buf []byte) ([]byte, error) {
+	u := value.(*uuid.UUID)
+	if u == nil {
+		return nil, nil // NULL
+	}
 	return append(buf, u[:]...), nil
 }
 

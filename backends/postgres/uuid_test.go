@@ -51,6 +51,11 @@ func TestUUIDRoundTrip(t *testing.T) {
 	if err := pool.QueryRow(ctx, `SELECT $1::uuid`, id).Scan(&got); err != nil || got == nil || *got != id {
 		t.Errorf("into a pointer: %v, %v; want %v", got, err, id)
 	}
+	ptrs := []*uuid.UUID{&id, nil}
+	var backPtrs []*uuid.UUID
+	if err := pool.QueryRow(ctx, `SELECT $1::uuid[]`, ptrs).Scan(&backPtrs); err != nil || len(backPtrs) != 2 || backPtrs[0] == nil || *backPtrs[0] != id || backPtrs[1] != nil {
+		t.Errorf("array of pointers: %v, %v; want [%v NULL]", backPtrs, err, id)
+	}
 	var back []uuid.UUID
 	var texts []string
 	if err := pool.QueryRow(ctx, `SELECT $1::uuid[], $1::uuid[]::text[]`, ids).Scan(&back, &texts); err != nil || !slices.Equal(back, ids) {
@@ -79,5 +84,8 @@ func TestUUIDEncodesInBinary(t *testing.T) {
 	buf, err := plan.Encode(id, nil)
 	if err != nil || !bytes.Equal(buf, id[:]) {
 		t.Errorf("Encode = %x, %v; want %x", buf, err, id[:])
+	}
+	if name := fmt.Sprintf("%T", m.PlanEncode(pgtype.UUIDOID, pgtype.BinaryFormatCode, &id)); strings.Contains(name, "DriverValuer") {
+		t.Errorf("plan %s for a *uuid.UUID after RegisterUUID, want the binary one", name)
 	}
 }

@@ -10,18 +10,18 @@ ALTER TABLE analysis
     ADD COLUMN tm_lease_expires_at timestamptz,
     ADD COLUMN tm_lease_attempt integer NOT NULL DEFAULT 0 CHECK (tm_lease_attempt >= 0);
 
--- The leases of the tasks that are not finished move into their rows (a
--- finished task's lease serves nothing; its columns keep their defaults).
-UPDATE analysis SET tm_lease_owner = l.owner, tm_lease_expires_at = l.expires_at, tm_lease_attempt = l.attempt
-FROM analysis_lease AS l WHERE l.task_id = analysis.id AND analysis.status NOT IN ('COMPLETED', 'FAILED', 'CANCELLED', 'EXPIRED');
-
 -- Reservations and heartbeats write only the lease columns: the change
 -- trigger now fires on a write of the status or the version (every Fire and
--- Update writes the version), not on those.
+-- Update writes the version), not on those, nor on the copy below.
 DROP TRIGGER analysis_notify ON analysis;
 CREATE TRIGGER analysis_notify AFTER INSERT OR UPDATE OF status, version ON analysis
     FOR EACH ROW WHEN (pg_sequence_last_value('analysis_listening'::regclass) > 0)
     EXECUTE FUNCTION analysis_notify();
+
+-- The leases of the tasks that are not finished move into their rows (a
+-- finished task's lease serves nothing; its columns keep their defaults).
+UPDATE analysis SET tm_lease_owner = l.owner, tm_lease_expires_at = l.expires_at, tm_lease_attempt = l.attempt
+FROM analysis_lease AS l WHERE l.task_id = analysis.id AND analysis.status NOT IN ('COMPLETED', 'FAILED', 'CANCELLED', 'EXPIRED');
 
 -- The trigger that deleted a deleted task's lease goes with its function
 -- (in a DO block because 0007_worker_lean_writes, which made them, is not in

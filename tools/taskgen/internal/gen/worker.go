@@ -82,16 +82,16 @@ func (g *generator) leaseInRowSQL(e Engine) []byte {
 	}
 	if pg {
 		p("ALTER TABLE %s\n    ADD COLUMN %s,\n    ADD COLUMN %s,\n    ADD COLUMN %s;\n\n", table, owner, expires, attempt)
+		p("-- Reservations and heartbeats write only the lease columns: the change\n")
+		p("-- trigger now fires on a write of the status or the version (every Fire and\n")
+		p("-- Update writes the version), not on those, nor on the copy below.\n")
+		p("DROP TRIGGER %s_notify ON %s;\n", table, table)
+		p("CREATE TRIGGER %s_notify AFTER INSERT OR UPDATE OF status, version ON %s\n    FOR EACH ROW WHEN (pg_sequence_last_value(%s::regclass) > 0)\n    EXECUTE FUNCTION %s_notify();\n\n",
+			table, table, quoteSQL(ListeningSequence(table)), table)
 		p("-- The leases of the tasks that are not finished move into their rows (a\n")
 		p("-- finished task's lease serves nothing; its columns keep their defaults).\n")
 		p("UPDATE %s SET %s = l.owner, %s = l.expires_at, %s = l.attempt\n", table, LeaseOwnerColumn, LeaseExpiresColumn, LeaseAttemptColumn)
 		p("FROM %s AS l WHERE l.task_id = %s.id%s;\n\n", lease, table, live)
-		p("-- Reservations and heartbeats write only the lease columns: the change\n")
-		p("-- trigger now fires on a write of the status or the version (every Fire and\n")
-		p("-- Update writes the version), not on those.\n")
-		p("DROP TRIGGER %s_notify ON %s;\n", table, table)
-		p("CREATE TRIGGER %s_notify AFTER INSERT OR UPDATE OF status, version ON %s\n    FOR EACH ROW WHEN (pg_sequence_last_value(%s::regclass) > 0)\n    EXECUTE FUNCTION %s_notify();\n\n",
-			table, table, quoteSQL(ListeningSequence(table)), table)
 		p("-- The trigger that deleted a deleted task's lease goes with its function\n")
 		p("-- (in a DO block because 0007_worker_lean_writes, which made them, is not in\n")
 		p("-- the schema sqlc compiles the queries against).\n")
