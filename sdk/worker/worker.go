@@ -338,12 +338,11 @@ func (p *Pool[T, E, PT]) run(work context.Context, x *T, lease backends.Lease) {
 		p.mu.Unlock()
 	}()
 	prog := &Progress[T]{report: p.eng.ProgressFrom, cur: x}
-	watchDone := make(chan struct{})
-	go func() { defer close(watchDone); p.watch(ctx, cancel, id, lease) }()
+	w := p.watch(ctx, cancel, id, lease)
 
 	err := p.call(ctx, x, prog)
 	cancel(nil)
-	<-watchDone
+	w.stop()
 	if cause := context.Cause(ctx); cause == errCancelled || cause == errLostLease {
 		p.log.Info("handler stopped", "task", id, "why", cause)
 		return
@@ -431,28 +430,26 @@ func (p *Pool[T, E, PT]) failure(err error) (code, msg, detail string) {
 	return p.spec.ErrorCode, err.Error(), err.Error()
 }
 
-// watch renews the lease until ctx ends, and cancels the handler when the
-// lease was lost, or not renewed for a whole lease (the worker then assumes
-// another may have it). Cancellations by other processes are checkCancels'
-// job, for all running tasks at once.
-func (p *Pool[T, E, PT]) watch(ctx context.Context, cancel context.CancelCauseFunc, id uuid.UUID, lease backends.Lease) {
-	// One timer: most tasks end before it fires.
-	held := time.Now() // the lease runs at least until held + Lease
-	nextBeat := held.Add(p.cfg.Heartbeat)
-	timer := time.NewTimer(min(p.cfg.Heartbeat, p.spec.Lease))
-	defer timer.Stop()
-	for {
-		select {
-		case <-ctx.Done():
+// watch renews the lease until ctx ends or the returned watcher is stopped,
+// and cancels the handler when the lease was lost, or not renewed for a
+// whole lease (the worker then assumes another may have it), on one timer
+// that serves both. Cancellations by other processes are checkCancels' job,
+// for all running tasks at once.
+func (p *Pool[T, E, PT]) watch(ctx context.Context, cancel context.CancelCauseFunc, id uuid.UUID, lease backends.Lease) *watcher {
+	w := &watcher{held: time.Now()} // the lease runs at least until held + Lease
+	w.nextBeat = w.held.Add(p.cfg.Heartbeat)
+	w.beat = func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if w.stopped || ctx.Err() != nil {
 			return
-		case <-timer.C:
 		}
-		if time.Since(held) > p.spec.Lease {
+		if time.Since(w.held) > p.spec.Lease {
 			cancel(errLostLease)
 			return
 		}
-		if now := time.Now(); !now.Before(nextBeat) {
-			nextBeat = now.Add(p.cfg.Heartbeat)
+		if now := time.Now(); !now.Before(w.nextBeat) {
+			w.nextBeat = now.Add(p.cfg.Heartbeat)
 			ok, err := p.driver.Heartbeat(ctx, id, lease, p.spec.Running, p.eng.Now().Add(p.spec.Lease))
 			switch {
 			case err != nil:
@@ -463,15 +460,43 @@ func (p *Pool[T, E, PT]) watch(ctx context.Context, cancel context.CancelCauseFu
 				cancel(errLostLease)
 				return
 			default:
-				held = now
+				w.held = now
 			}
 		}
-		next := nextBeat
-		if deadline := held.Add(p.spec.Lease); deadline.Before(next) {
+		next := w.nextBeat
+		if deadline := w.held.Add(p.spec.Lease); deadline.Before(next) {
 			next = deadline
 		}
-		timer.Reset(max(time.Until(next), time.Millisecond))
+		w.timer.Reset(max(time.Until(next), time.Millisecond))
 	}
+	// Most tasks end before the timer fires, and then no goroutine ever runs
+	// for their watch: a goroutine of its own per task cost a stack to
+	// create and for the garbage collector to scan, per running task.
+	w.mu.Lock()
+	w.timer = time.AfterFunc(min(p.cfg.Heartbeat, p.spec.Lease), w.beat)
+	w.mu.Unlock()
+	return w
+}
+
+// watcher is the watch of one running task: beat runs on its timer's
+// goroutine, under mu.
+type watcher struct {
+	mu       sync.Mutex
+	timer    *time.Timer
+	beat     func()
+	held     time.Time // when the lease was last known held
+	nextBeat time.Time
+	stopped  bool
+}
+
+// stop ends the watch, after a beat that is running (its heartbeat ends
+// early: the caller cancels the task's context first), so that nothing of
+// the watch runs once stop returns.
+func (w *watcher) stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.stopped = true
+	w.timer.Stop()
 }
 
 // cancelLoop runs checkCancels every CancelCheck until stop is closed.
