@@ -49,13 +49,14 @@ func TestHeartbeatsKeepTheLease(t *testing.T) {
 	forEach(t, func(t *testing.T, _ *Engine, d backends.WorkDriver[analysis.Task], _ *backendtest.Clock) {
 		hb := &heartbeats{WorkDriver: d}
 		e := engine.New[analysis.Task, analysis.Event](hb, shortLease())
-		done := make(chan struct{})
+		done := make(chan error, 1)
 		p := newPool(t, e, func(ctx context.Context, _ *analysis.Task, _ *worker.Progress[analysis.Task]) error {
-			defer close(done)
 			select {
 			case <-time.After(1200 * time.Millisecond):
+				done <- nil
 				return nil
 			case <-ctx.Done():
+				done <- context.Cause(ctx)
 				return context.Cause(ctx)
 			}
 		}, worker.Config{Owner: "long"})
@@ -64,7 +65,10 @@ func TestHeartbeatsKeepTheLease(t *testing.T) {
 		start(t, p)
 		for running := true; running; {
 			select {
-			case <-done:
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("the handler was stopped: %v", err)
+				}
 				running = false
 			case <-time.After(50 * time.Millisecond):
 				if r, err := rescuer.Rescue(ctx); err != nil || r != (worker.RescueResult{}) {
@@ -85,26 +89,37 @@ func TestHeartbeatsKeepTheLease(t *testing.T) {
 // holds the lease now), or that cannot renew its lease for a whole lease
 // period, cancels its handler with that cause and writes nothing.
 func TestLeaseLossStopsHandler(t *testing.T) {
+	const lease = 400 * time.Millisecond // shortLease's
 	for _, c := range []struct {
 		name string
 		beat func() (bool, error)
+		// The handler stops at the first heartbeat (after Heartbeat, a third
+		// of the lease) when it is refused, and only once a whole lease
+		// passed without one when they fail.
+		beats    func(int64) bool
+		stopsIn  func(time.Duration) bool
+		expected string
 	}{
-		{"heartbeat refused", func() (bool, error) { return false, nil }},
-		{"heartbeats fail for a lease period", func() (bool, error) { return false, errors.New("connection refused") }},
+		{"heartbeat refused", func() (bool, error) { return false, nil },
+			func(n int64) bool { return n == 1 }, func(d time.Duration) bool { return d < lease }, "one heartbeat, within a lease"},
+		{"heartbeats fail for a lease period", func() (bool, error) { return false, errors.New("connection refused") },
+			func(n int64) bool { return n >= 2 }, func(d time.Duration) bool { return d >= lease-50*time.Millisecond }, "two heartbeats or more, after a lease"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			forEach(t, func(t *testing.T, _ *Engine, d backends.WorkDriver[analysis.Task], _ *backendtest.Clock) {
 				hb := &heartbeats{WorkDriver: d, beat: c.beat}
 				e := engine.New[analysis.Task, analysis.Event](hb, shortLease())
 				cause := make(chan error, 1)
-				began := time.Now()
+				var ran time.Duration
 				p := newPool(t, e, func(ctx context.Context, _ *analysis.Task, _ *worker.Progress[analysis.Task]) error {
+					began := time.Now()
 					<-ctx.Done()
+					ran = time.Since(began)
 					cause <- context.Cause(ctx)
 					return nil // would complete the task if the pool let it
 				}, worker.Config{Owner: "w"})
 				tasks := queued(t, e, 1)
-				start(t, p)
+				stop := start(t, p)
 				select {
 				case err := <-cause:
 					if err == nil || !strings.Contains(err.Error(), "lease") {
@@ -113,10 +128,10 @@ func TestLeaseLossStopsHandler(t *testing.T) {
 				case <-time.After(10 * time.Second):
 					t.Fatal("the handler was never stopped")
 				}
-				if took := time.Since(began); took > 5*time.Second {
-					t.Errorf("the handler stopped after %v", took)
+				if n := hb.beats.Load(); !c.beats(n) || !c.stopsIn(ran) {
+					t.Errorf("the handler stopped after %d heartbeats and %v, want %s", n, ran, c.expected)
 				}
-				time.Sleep(50 * time.Millisecond)
+				stop() // Run returns once the run has ended: what it wrote, if anything, is written
 				x, err := e.Get(ctx, tasks[0].ID)
 				if err != nil || x.Status != analysis.StatusProcessing {
 					t.Fatalf("task %s, %v; want it left PROCESSING for the rescue", x.Status, err)

@@ -470,8 +470,9 @@ func (p *Pool[T, E, PT]) watch(ctx context.Context, cancel context.CancelCauseFu
 		w.timer.Reset(max(time.Until(next), time.Millisecond))
 	}
 	// Most tasks end before the timer fires, and then no goroutine ever runs
-	// for their watch: a goroutine of its own per task cost a stack to
-	// create and for the garbage collector to scan, per running task.
+	// for their watch (a firing runs beat on a goroutine of its own, which
+	// ends with it): a goroutine per running task cost a stack to create,
+	// and for the garbage collector to scan, for every task.
 	w.mu.Lock()
 	w.timer = time.AfterFunc(min(p.cfg.Heartbeat, p.spec.Lease), w.beat)
 	w.mu.Unlock()
