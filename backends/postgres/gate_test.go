@@ -43,19 +43,8 @@ func TestListenGate(t *testing.T) {
 	}
 	start := func() running {
 		t.Helper()
-		n := postgres.NewNotifier(pool, "training")
-		postgres.SetBackoff(n, time.Hour) // a terminated session stays gone
-		c, cancel := context.WithCancel(ctx)
-		done := make(chan struct{})
-		go func() { defer close(done); _ = n.Listen(c, func(backends.Notice) {}) }()
-		deadline := time.Now().Add(10 * time.Second)
-		for n.PID() == 0 {
-			if time.Now().After(deadline) {
-				t.Fatal("the Notifier did not register")
-			}
-			time.Sleep(2 * time.Millisecond)
-		}
-		return running{n, func() { cancel(); <-done }}
+		n, stop := startNotifier(t, pool)
+		return running{n, stop}
 	}
 
 	heard := listenProbe(t, pool)
@@ -142,16 +131,8 @@ func TestLeaseWritesDoNotNotify(t *testing.T) {
 	defer pool.Close()
 	d := trainingdb.NewDriver(pool)
 	store := backends.NewStore[training.Training, training.Event](d)
-	n := postgres.NewNotifier(pool, "training")
-	c, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { defer close(done); _ = n.Listen(c, func(backends.Notice) {}) }()
-	defer func() { cancel(); <-done }()
-	for deadline := time.Now().Add(10 * time.Second); n.PID() == 0; time.Sleep(2 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the Notifier did not register")
-		}
-	}
+	_, stop := startNotifier(t, pool)
+	defer stop()
 	heard := listenProbe(t, pool)
 	now := time.Now()
 	var lease backends.Lease
@@ -230,4 +211,24 @@ func listenProbe(t *testing.T, pool *pgxpool.Pool) func(write func() error) int 
 			}
 		}
 	}
+}
+
+// startNotifier runs a Notifier of the training model on pool until stop,
+// once it has registered (and opened the gate). A terminated session of it
+// stays gone: it does not reconnect within a test.
+func startNotifier(t *testing.T, pool *pgxpool.Pool) (n *postgres.Notifier, stop func()) {
+	t.Helper()
+	n = postgres.NewNotifier(pool, "training")
+	postgres.SetBackoff(n, time.Hour)
+	c, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = n.Listen(c, func(backends.Notice) {}) }()
+	stop = func() { cancel(); <-done }
+	for deadline := time.Now().Add(10 * time.Second); n.PID() == 0; time.Sleep(2 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			stop()
+			t.Fatal("the Notifier did not register")
+		}
+	}
+	return n, stop
 }

@@ -744,32 +744,30 @@ WITH a AS (
     SELECT unnest($1::uuid[]) AS id,
         unnest($2::text[]) AS status,
         unnest($3::bigint[]) AS version,
-        unnest($4::timestamptz[]) AS created_at,
-        unnest($5::timestamptz[]) AS updated_at,
-        unnest($6::text[]) AS tag,
-        unnest($7::boolean[]) AS tm_null_tag,
-        unnest($8::text[]) AS error_message,
-        unnest($9::boolean[]) AS tm_null_error_message,
-        unnest($10::text[]) AS source,
-        unnest($11::text[]) AS source_uri,
-        unnest($12::boolean[]) AS tm_null_source_uri,
-        unnest($13::text[]) AS user_id,
-        unnest($14::boolean[]) AS tm_null_user_id,
-        unnest($15::timestamptz[]) AS started_at,
-        unnest($16::boolean[]) AS tm_null_started_at,
-        unnest($17::timestamptz[]) AS end_date,
-        unnest($18::boolean[]) AS tm_null_end_date,
-        unnest($19::text[]) AS tm_from_status,
-        unnest($20::bigint[]) AS tm_from_version,
-        unnest($21::text[]) AS tm_event,
-        unnest($22::integer[]) AS tm_attempt,
-        unnest($23::text[]) AS tm_actor,
-        unnest($24::text[]) AS tm_message
+        unnest($4::timestamptz[]) AS updated_at,
+        unnest($5::text[]) AS tag,
+        unnest($6::boolean[]) AS tm_null_tag,
+        unnest($7::text[]) AS error_message,
+        unnest($8::boolean[]) AS tm_null_error_message,
+        unnest($9::text[]) AS source,
+        unnest($10::text[]) AS source_uri,
+        unnest($11::boolean[]) AS tm_null_source_uri,
+        unnest($12::text[]) AS user_id,
+        unnest($13::boolean[]) AS tm_null_user_id,
+        unnest($14::timestamptz[]) AS started_at,
+        unnest($15::boolean[]) AS tm_null_started_at,
+        unnest($16::timestamptz[]) AS end_date,
+        unnest($17::boolean[]) AS tm_null_end_date,
+        unnest($18::text[]) AS tm_from_status,
+        unnest($19::bigint[]) AS tm_from_version,
+        unnest($20::text[]) AS tm_event,
+        unnest($21::integer[]) AS tm_attempt,
+        unnest($22::text[]) AS tm_actor,
+        unnest($23::text[]) AS tm_message
 ), u AS (
     SELECT id,
         status,
         version,
-        created_at,
         updated_at,
         CASE WHEN tm_null_tag THEN NULL ELSE tag END AS tag,
         CASE WHEN tm_null_error_message THEN NULL ELSE error_message END AS error_message,
@@ -812,7 +810,6 @@ type TransitionManyParams struct {
 	ID                 []uuid.UUID
 	Status             []string
 	Version            []int64
-	CreatedAt          []time.Time
 	UpdatedAt          []time.Time
 	Tag                []string
 	TmNullTag          []bool
@@ -841,7 +838,6 @@ func (q *Queries) TransitionMany(ctx context.Context, arg TransitionManyParams) 
 		arg.ID,
 		arg.Status,
 		arg.Version,
-		arg.CreatedAt,
 		arg.UpdatedAt,
 		arg.Tag,
 		arg.TmNullTag,

@@ -463,29 +463,27 @@ WITH a AS (
     SELECT unnest($1::uuid[]) AS id,
         unnest($2::text[]) AS status,
         unnest($3::bigint[]) AS version,
-        unnest($4::timestamptz[]) AS created_at,
-        unnest($5::timestamptz[]) AS updated_at,
-        unnest($6::text[]) AS stage_name,
-        unnest($7::bigint[]) AS attempts,
-        unnest($8::text[]) AS task_id,
-        unnest($9::jsonb[]) AS history,
-        unnest($10::jsonb[]) AS result,
-        unnest($11::jsonb[]) AS checkpoint,
-        unnest($12::timestamptz[]) AS started_at,
-        unnest($13::boolean[]) AS tm_null_started_at,
-        unnest($14::timestamptz[]) AS ended_at,
-        unnest($15::boolean[]) AS tm_null_ended_at,
-        unnest($16::text[]) AS tm_from_status,
-        unnest($17::bigint[]) AS tm_from_version,
-        unnest($18::text[]) AS tm_event,
-        unnest($19::integer[]) AS tm_attempt,
-        unnest($20::text[]) AS tm_actor,
-        unnest($21::text[]) AS tm_message
+        unnest($4::timestamptz[]) AS updated_at,
+        unnest($5::text[]) AS stage_name,
+        unnest($6::bigint[]) AS attempts,
+        unnest($7::text[]) AS task_id,
+        unnest($8::jsonb[]) AS history,
+        unnest($9::jsonb[]) AS result,
+        unnest($10::jsonb[]) AS checkpoint,
+        unnest($11::timestamptz[]) AS started_at,
+        unnest($12::boolean[]) AS tm_null_started_at,
+        unnest($13::timestamptz[]) AS ended_at,
+        unnest($14::boolean[]) AS tm_null_ended_at,
+        unnest($15::text[]) AS tm_from_status,
+        unnest($16::bigint[]) AS tm_from_version,
+        unnest($17::text[]) AS tm_event,
+        unnest($18::integer[]) AS tm_attempt,
+        unnest($19::text[]) AS tm_actor,
+        unnest($20::text[]) AS tm_message
 ), u AS (
     SELECT id,
         status,
         version,
-        created_at,
         updated_at,
         stage_name,
         attempts,
@@ -530,7 +528,6 @@ type TransitionManyParams struct {
 	ID              []uuid.UUID
 	Status          []string
 	Version         []int64
-	CreatedAt       []time.Time
 	UpdatedAt       []time.Time
 	StageName       []string
 	Attempts        []int64
@@ -556,7 +553,6 @@ func (q *Queries) TransitionMany(ctx context.Context, arg TransitionManyParams) 
 		arg.ID,
 		arg.Status,
 		arg.Version,
-		arg.CreatedAt,
 		arg.UpdatedAt,
 		arg.StageName,
 		arg.Attempts,

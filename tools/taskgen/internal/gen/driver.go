@@ -61,8 +61,8 @@ func (g *generator) driverFile(f *jen.File, e Engine) {
 			jen.Id("Actor").String(),
 			jen.Id("Message").String(),
 		)
-		g.batchParams(f, "createManyParams", "insertRow", "CreateManyParams", [][2]string{{"tm_actor", "Actor"}, {"tm_message", "Message"}})
-		g.batchParams(f, "transitionManyParams", "transitionRow", "TransitionManyParams", [][2]string{
+		g.batchParams(f, "createManyParams", "insertRow", "CreateManyParams", nil, [][2]string{{"tm_actor", "Actor"}, {"tm_message", "Message"}})
+		g.batchParams(f, "transitionManyParams", "transitionRow", "TransitionManyParams", createdOnly, [][2]string{
 			{"tm_from_status", "FromStatus"}, {"tm_from_version", "FromVersion"}, {"tm_event", "Event"}, {"tm_attempt", "Attempt"},
 			{"tm_actor", "Actor"}, {"tm_message", "Message"}})
 		f.Comment("NewDriver returns a Driver over a pgx pool. Concurrent creates and")
@@ -611,10 +611,10 @@ func writeLock(pg bool) []jen.Code {
 
 // batchParams emits fn, which turns a group-committed batch of items (of
 // type item, each embedding the task) into the parameters of a PostgreSQL
-// batch statement (sqlc's params): one array per column, a NULL-marking
-// array per nullable column that is not JSON, and the arrays of extra, each
-// a parameter and the item's field that fills it.
-func (g *generator) batchParams(f *jen.File, fn, item, params string, extra [][2]string) {
+// batch statement (sqlc's params): one array per column but those skip
+// names, a NULL-marking array per nullable column that is not JSON, and the
+// arrays of extra, each a parameter and the item's field that fills it.
+func (g *generator) batchParams(f *jen.File, fn, item, params string, skip func(column) bool, extra [][2]string) {
 	var grow, fill []jen.Code
 	field := func(param string) *jen.Statement { return jen.Id("p").Dot(SQLCName(param)) }
 	appendTo := func(param string, v jen.Code) jen.Code {
@@ -624,6 +624,9 @@ func (g *generator) batchParams(f *jen.File, fn, item, params string, extra [][2
 	defer func() { g.retParams = false }()
 	fill = append(fill, jen.Id("x").Op(":=").Id("it").Dot(g.m.Struct))
 	for _, c := range g.columns(PostgreSQL) {
+		if skip != nil && skip(c) {
+			continue
+		}
 		name := c.Field.GoName
 		v := g.toDB(PostgreSQL, c, &fill)
 		grow = append(grow, jen.Id("p").Dot(name).Op("=").Qual("slices", "Grow").Call(jen.Id("p").Dot(name), jen.Len(jen.Id("items"))))

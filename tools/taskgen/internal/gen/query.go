@@ -2,7 +2,6 @@ package gen
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 )
 
@@ -66,16 +65,9 @@ func (g *generator) querySQL(e Engine) []byte {
 		// (sqlc-dev/sqlc#1851), so a nullable column that is not JSON comes
 		// with a boolean array tm_null_<column> that marks its NULLs (a JSON
 		// column's NULL is a nil element).
-		var arrExprs, colExprs, setsFrom []string
+		var setsFrom []string
 		for _, c := range cols {
-			arrExprs = append(arrExprs, fmt.Sprintf("unnest(sqlc.arg(%s)::%s[]) AS %s", c.Name, c.Type, c.Name))
-			expr := c.Name
-			if !c.NotNull && !c.JSON {
-				arrExprs = append(arrExprs, fmt.Sprintf("unnest(sqlc.arg(%s)::boolean[]) AS %s", NullFlag(c.Name), NullFlag(c.Name)))
-				expr = fmt.Sprintf("CASE WHEN %s THEN NULL ELSE %s END AS %s", NullFlag(c.Name), c.Name, c.Name)
-			}
-			colExprs = append(colExprs, expr)
-			if !c.Primary && c.Name != "created_at" {
+			if !c.Primary && !createdOnly(c) {
 				setsFrom = append(setsFrom, c.Name+" = u."+c.Name)
 			}
 		}
@@ -85,8 +77,22 @@ func (g *generator) querySQL(e Engine) []byte {
 		// The guard (transitions only) and the history row's actor and message.
 		guard := [][2]string{{"tm_from_status", "text"}, {"tm_from_version", "bigint"}, {"tm_event", "text"}, {"tm_attempt", "integer"}}
 		hist := [][2]string{{"tm_actor", "text"}, {"tm_message", "text"}}
-		rows := func(extra ...[2]string) string {
-			arr, sel := slices.Clone(arrExprs), slices.Clone(colExprs)
+		// rows reads the batch's arrays: the columns but those skip names,
+		// then extra.
+		rows := func(skip func(column) bool, extra ...[2]string) string {
+			var arr, sel []string
+			for _, c := range cols {
+				if skip != nil && skip(c) {
+					continue
+				}
+				arr = append(arr, field(c.Name, c.Type))
+				expr := c.Name
+				if !c.NotNull && !c.JSON {
+					arr = append(arr, field(NullFlag(c.Name), "boolean"))
+					expr = fmt.Sprintf("CASE WHEN %s THEN NULL ELSE %s END AS %s", NullFlag(c.Name), c.Name, c.Name)
+				}
+				sel = append(sel, expr)
+			}
 			for _, x := range extra {
 				arr = append(arr, field(x[0], x[1]))
 				sel = append(sel, x[0])
@@ -98,11 +104,12 @@ func (g *generator) querySQL(e Engine) []byte {
 		// statements cost one executor start and one parse of every CHECK
 		// constraint per row.)
 		p("-- name: CreateMany :execrows\n-- Create for group commit: many rows, one statement, one commit. All or none\n-- are inserted.\n")
-		b.WriteString(rows(hist...))
+		b.WriteString(rows(nil, hist...))
 		p("    INSERT INTO %s (%s)\n    SELECT %s FROM u\n    RETURNING id, status, created_at\n)\n", table, colList, colList)
 		p("INSERT INTO %s (%s)\nSELECT t.id, 1, NULL, t.status, NULL, t.created_at, 0, u.tm_actor, u.tm_message\nFROM t JOIN u ON u.id = t.id;\n\n", history, histCols)
 		p("-- name: TransitionMany :many\n-- Transition for group commit: many rows, one statement, one commit.\n")
-		b.WriteString(rows(append(guard, hist...)...))
+		// A transition never changes created_at: it is not sent.
+		b.WriteString(rows(createdOnly, append(guard, hist...)...))
 		// "id = ANY (ARRAY(SELECT u.id FROM u))" makes the plan find the
 		// rows through the primary key: joined on u alone, the planner
 		// (which guesses 100 array elements) hashes a sequential scan of the
@@ -213,3 +220,7 @@ func GoNameToSnake(goName string) string {
 // nullable column in the PostgreSQL batch statements (CreateMany and
 // TransitionMany).
 func NullFlag(column string) string { return "tm_null_" + column }
+
+// createdOnly tells the column a task's creation alone writes: transitions
+// leave created_at as it is, so their batches do not carry it.
+func createdOnly(c column) bool { return c.Name == "created_at" }

@@ -374,9 +374,10 @@ func (g *generator) workerDriver(f *jen.File, e Engine) {
 	// that selects from a CTE (PostgreSQL's Reserve and Claim) a row struct
 	// of its own, with the same fields.
 	row := jen.Dict{}
+	cols := g.columns(e)
 	for i, c := range g.tableColumns(e) {
 		n := SQLCName(c)
-		if cols := g.columns(e); i < len(cols) {
+		if i < len(cols) {
 			n = cols[i].Field.GoName
 		}
 		row[jen.Id(n)] = jen.Id("r").Dot(n)
