@@ -35,8 +35,9 @@ type groupCall[P any] struct {
 	done chan error
 }
 
-// groupMaxBatch bounds the items of one batch.
-const groupMaxBatch = 128
+// groupMaxBatch bounds the items of one batch: 256 did 3 % more than 128
+// in the worker benchmark at concurrency 1000.
+const groupMaxBatch = 256
 
 // groupMaxInFlight bounds the batches written at once: on 2 cores, 2 beat
 // 1, 3 and 4 (10.0k, 10.6k and 9.8k transitions/s against 12.3k).

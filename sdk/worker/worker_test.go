@@ -493,6 +493,31 @@ func TestCancelChecksAreBatched(t *testing.T) {
 	})
 }
 
+// TestShortTasksAreNotRead: a run is first read at the second cancel check
+// after it started, so a stream of tasks each shorter than a CancelCheck
+// costs no status reads at all.
+func TestShortTasksAreNotRead(t *testing.T) {
+	forEach(t, func(t *testing.T, _ *Engine, d backends.WorkDriver[analysis.Task], clock *backendtest.Clock) {
+		const check = 200 * time.Millisecond
+		cd := &countingDriver{WorkDriver: d}
+		e := newEngine(cd, clock)
+		p := newPool(t, e, func(ctx context.Context, x *analysis.Task, _ *worker.Progress[analysis.Task]) error {
+			time.Sleep(10 * time.Millisecond)
+			return nil
+		}, worker.Config{Concurrency: 1, CancelCheck: check})
+		tasks := queued(t, e, 100)
+		began := time.Now()
+		start(t, p)
+		waitFor(t, e, tasks)
+		if took := time.Since(began); took < 3*check {
+			t.Fatalf("the tasks took %v, fewer than 3 checks: nothing tested", took)
+		}
+		if k := cd.keys.Load(); k != 0 {
+			t.Errorf("%d Keys queries for tasks of 10 ms each; want none", k)
+		}
+	})
+}
+
 // TestRunAgain: a pool stopped and started again, many times while its
 // handlers run, never hands a task to a runner of an earlier Run (whose
 // context is cancelled: its handler would start cancelled), and refuses a
