@@ -1,6 +1,7 @@
 package backends
 
 import (
+	"bytes"
 	"context"
 	"time"
 
@@ -59,6 +60,36 @@ type Claimer[T any] interface {
 	// now — status, version + 1, updated_at, the entry timestamp and the
 	// progress the status maps — appending its history row (actor owner,
 	// attempt the lease's, message "claimed by <owner> (attempt <n>)"). It
-	// returns the claimed tasks with their leases.
-	Claim(ctx context.Context, owner string, now, expires time.Time, limit int) ([]Claim[T], error)
+	// claims only tasks that come after after in the claim order (all of
+	// them when after is zero), and returns the claimed tasks, in that order,
+	// with their leases, and the position of the last one (zero when it
+	// claimed none).
+	Claim(ctx context.Context, owner string, now, expires time.Time, limit int, after QueuePosition) ([]Claim[T], QueuePosition, error)
+}
+
+// QueuePosition is a task's place in the order workers claim a queue in:
+// oldest first, by creation time, then id. The zero QueuePosition comes
+// before every task.
+//
+// A claim that starts after the last task a worker claimed does not step over
+// the index entries of the tasks claimed before: on PostgreSQL those stay,
+// dead, at the head of the queue's range of the status index until VACUUM
+// removes them, and a claim from the head read all of them. Claim from the
+// zero position now and then: a task can become claimable behind a
+// position (requeued, queued again by an event, or created by a process
+// whose clock is behind).
+type QueuePosition struct {
+	CreatedAt time.Time
+	ID        uuid.UUID
+}
+
+// IsZero reports whether p is the zero position.
+func (p QueuePosition) IsZero() bool { return p.CreatedAt.IsZero() && p.ID == uuid.Nil }
+
+// Before reports whether p comes before q in the claim order.
+func (p QueuePosition) Before(q QueuePosition) bool {
+	if c := p.CreatedAt.Compare(q.CreatedAt); c != 0 {
+		return c < 0
+	}
+	return bytes.Compare(p.ID[:], q.ID[:]) < 0
 }

@@ -115,6 +115,7 @@ func Run(t *testing.T, newDriver Factory) {
 		{"WorkHeartbeat", testHeartbeat},
 		{"WorkLostOrderAndLimit", testLostOrderAndLimit},
 		{"WorkClaimInSQL", testClaim},
+		{"WorkClaimAfter", testClaimAfter},
 		{"WorkClaimRace", testClaimRace},
 	}
 	for _, tt := range tests {

@@ -1,6 +1,7 @@
 package backendtest
 
 import (
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -198,7 +199,7 @@ func testClaim(t *testing.T, e env) {
 	tasks := e.queued(t, 3)
 	e.create(t) // CREATED: never claimed
 	now := e.clock.Now()
-	got, err := w.Claim(e.ctx, "w1", now, now.Add(time.Minute), 2)
+	got, _, err := w.Claim(e.ctx, "w1", now, now.Add(time.Minute), 2, backends.QueuePosition{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,14 +240,14 @@ func testClaim(t *testing.T, e env) {
 		t.Fatalf("reserve = %v, %v; want %s", ids(held), err, tasks[2].ID)
 	}
 	more := e.queued(t, 1)[0]
-	got, err = w.Claim(e.ctx, "w3", now, now.Add(time.Minute), 10)
+	got, _, err = w.Claim(e.ctx, "w3", now, now.Add(time.Minute), 10, backends.QueuePosition{})
 	if err != nil || len(got) != 1 || got[0].Task.ID != more.ID {
 		t.Fatalf("claim = %v, %v; want only %s", ids(got), err, more.ID)
 	}
 	// Once that lease expired, the task is claimed with the next attempt;
 	// claimed tasks (no longer queued) are not claimed again.
 	later := now.Add(time.Hour)
-	got, err = w.Claim(e.ctx, "w4", later, later.Add(time.Minute), 10)
+	got, _, err = w.Claim(e.ctx, "w4", later, later.Add(time.Minute), 10, backends.QueuePosition{})
 	if err != nil || len(got) != 1 || got[0].Task.ID != tasks[2].ID || got[0].Lease != (backends.Lease{Owner: "w4", Attempt: 2}) {
 		t.Fatalf("claim after expiry = %+v, %v; want %s with w4 attempt 2", got, err, tasks[2].ID)
 	}
@@ -261,6 +262,50 @@ func testClaim(t *testing.T, e env) {
 	}
 }
 
+// testClaimAfter: a claim after a position takes only the tasks that come
+// later in the claim order and returns the last one's position; a task
+// queued behind the position (here one created first and queued last, as
+// an upload-then-process task is) is left to a claim from the zero position.
+func testClaimAfter(t *testing.T, e env) {
+	w := e.claimer(t)
+	if w == nil {
+		return
+	}
+	early := e.create(t) // created first, queued last
+	e.clock.Advance(time.Millisecond)
+	tasks := e.queued(t, 4)
+	at := func(x *analysis.Task) backends.QueuePosition {
+		return backends.QueuePosition{CreatedAt: x.CreatedAt, ID: x.ID}
+	}
+	now := e.clock.Now()
+	claim := func(after backends.QueuePosition, limit int) ([]uuid.UUID, backends.QueuePosition) {
+		t.Helper()
+		got, last, err := w.Claim(e.ctx, "w1", now, now.Add(time.Minute), limit, after)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ids(got), last
+	}
+	same := func(a, b backends.QueuePosition) bool { return !a.Before(b) && !b.Before(a) }
+	got, last := claim(backends.QueuePosition{}, 2)
+	if !slices.Equal(got, []uuid.UUID{tasks[0].ID, tasks[1].ID}) || !same(last, at(tasks[1])) {
+		t.Fatalf("from the start: claimed %v up to %+v; want %v %v up to %+v", got, last, tasks[0].ID, tasks[1].ID, at(tasks[1]))
+	}
+	x := e.fire(t, early, analysis.EventRequestUploadURLs, nil)
+	e.fire(t, x, analysis.EventVerifyUploads, nil)
+	// Not after tasks[2]: tasks[3] only.
+	if got, last = claim(at(tasks[2]), 10); !slices.Equal(got, []uuid.UUID{tasks[3].ID}) || !same(last, at(tasks[3])) {
+		t.Fatalf("after the third: claimed %v up to %+v; want %v up to %+v", got, last, tasks[3].ID, at(tasks[3]))
+	}
+	if got, last = claim(at(tasks[3]), 10); len(got) != 0 || !last.IsZero() {
+		t.Fatalf("after the last: claimed %v up to %+v; want none, zero", got, last)
+	}
+	// From the start: the task queued behind, then the one skipped above.
+	if got, last = claim(backends.QueuePosition{}, 10); !slices.Equal(got, []uuid.UUID{early.ID, tasks[2].ID}) || !same(last, at(tasks[2])) {
+		t.Fatalf("from the start again: claimed %v up to %+v; want %v %v up to %+v", got, last, early.ID, tasks[2].ID, at(tasks[2]))
+	}
+}
+
 // testClaimRace: 16 workers claim concurrently; every task is claimed by
 // exactly one of them, once, with one history row.
 func testClaimRace(t *testing.T, e env) {
@@ -271,7 +316,8 @@ func testClaimRace(t *testing.T, e env) {
 	tasks := e.queued(t, 40)
 	now := e.clock.Now()
 	seen := race(t, len(tasks), "claimed", func(owner string) ([]backends.Claim[analysis.Task], error) {
-		return w.Claim(e.ctx, owner, now, now.Add(time.Minute), 3)
+		got, _, err := w.Claim(e.ctx, owner, now, now.Add(time.Minute), 3, backends.QueuePosition{})
+		return got, err
 	})
 	for _, x := range tasks {
 		h, err := e.store.History(e.ctx, x.ID)

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/taskmodel/taskmodel/backends"
 	"github.com/taskmodel/taskmodel/backends/backendtest"
 	"github.com/taskmodel/taskmodel/backends/postgres"
 	"github.com/taskmodel/taskmodel/backends/postgres/pgtest"
@@ -54,7 +55,7 @@ func TestDeleteCascades(t *testing.T) {
 		ids[i] = x.ID
 	}
 	now := time.Now().UTC().Truncate(time.Microsecond)
-	claims, err := d.Claim(ctx, "w1", now, now.Add(time.Minute), len(ids))
+	claims, _, err := d.Claim(ctx, "w1", now, now.Add(time.Minute), len(ids), backends.QueuePosition{})
 	if err != nil || len(claims) != len(ids) {
 		t.Fatalf("Claim = %d claims, %v; want %d", len(claims), err, len(ids))
 	}

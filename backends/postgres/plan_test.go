@@ -7,10 +7,12 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/taskmodel/taskmodel/backends"
 	"github.com/taskmodel/taskmodel/backends/backendtest"
 	"github.com/taskmodel/taskmodel/backends/postgres"
 	"github.com/taskmodel/taskmodel/backends/postgres/pgtest"
@@ -171,4 +173,81 @@ func explain(ctx context.Context, conn *pgx.Conn, q backendtest.Query) (string, 
 	}
 	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	return strings.Join(lines, "\n"), err
+}
+
+// TestClaimAfterSkipsClaimedEntries: a claimed task leaves its entry in the
+// queue's range of the status index, dead, until VACUUM removes it, and a
+// claim from the head of the queue steps over all of them. A claim after the
+// last claimed task starts past them: with 10,000 tasks claimed since the
+// last vacuum, it reads a handful of index pages where a claim from the head
+// reads every page those entries fill (over a hundred).
+func TestClaimAfterSkipsClaimedEntries(t *testing.T) {
+	ctx := context.Background()
+	cfg := pgtest.Schema(t)
+	cfg.MaxConns = 1 // the statistics read below are this connection's
+	pool, err := postgres.OpenConfig(ctx, cfg, training.Migrations(postgres.Engine))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	d := trainingdb.NewDriver(pool)
+	e := engine.New[training.Training, training.Event](d)
+	for range 20 {
+		xs := make([]*training.Training, 1000)
+		for i := range xs {
+			xs[i] = training.NewTraining()
+		}
+		if _, err := e.CreateMany(ctx, xs, engine.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := pool.Exec(ctx, "VACUUM ANALYZE training"); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	claim := func(after backends.QueuePosition, limit int) backends.QueuePosition {
+		t.Helper()
+		got, last, err := d.Claim(ctx, "w1", now, now.Add(time.Minute), limit, after)
+		if err != nil || len(got) != limit {
+			t.Fatalf("claimed %d, %v; want %d", len(got), err, limit)
+		}
+		return last
+	}
+	for range 10 {
+		claim(backends.QueuePosition{}, 1000)
+	}
+	// pages reads the status index's page reads after a claim: a session
+	// hands its counts over when it goes idle after a forced flush.
+	pages := func(do func()) int64 {
+		t.Helper()
+		read := func() int64 {
+			var n int64
+			if err := pool.QueryRow(ctx, `SELECT idx_blks_hit + idx_blks_read FROM pg_statio_user_indexes
+				WHERE schemaname = current_schema() AND indexrelname = 'training_status_created_at_idx'`).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		if _, err := pool.Exec(ctx, "SELECT pg_stat_force_next_flush()"); err != nil {
+			t.Fatal(err)
+		}
+		before := read()
+		if _, err := pool.Exec(ctx, "SELECT pg_stat_force_next_flush()"); err != nil {
+			t.Fatal(err)
+		}
+		do()
+		if _, err := pool.Exec(ctx, "SELECT pg_stat_force_next_flush()"); err != nil {
+			t.Fatal(err)
+		}
+		return read() - before
+	}
+	// A claim of one task: each claimed task's new row version is also
+	// inserted into the index, which reads a root-to-leaf path.
+	var last backends.QueuePosition
+	fromHead := pages(func() { last = claim(backends.QueuePosition{}, 1) })
+	after := pages(func() { claim(last, 1) })
+	t.Logf("status index pages read by a claim of one task: %d from the head, %d after the last claimed task", fromHead, after)
+	if after > 10 || fromHead < 5*after {
+		t.Errorf("a claim after the last claimed task read %d status index pages, one from the head %d; want at most 10, and a fifth of the other", after, fromHead)
+	}
 }

@@ -189,6 +189,6 @@ type countDoneClaimer struct {
 	c backends.Claimer[training.Training]
 }
 
-func (d countDoneClaimer) Claim(ctx context.Context, owner string, now, expires time.Time, limit int) ([]backends.Claim[training.Training], error) {
-	return d.c.Claim(ctx, owner, now, expires, limit)
+func (d countDoneClaimer) Claim(ctx context.Context, owner string, now, expires time.Time, limit int, after backends.QueuePosition) ([]backends.Claim[training.Training], backends.QueuePosition, error) {
+	return d.c.Claim(ctx, owner, now, expires, limit, after)
 }

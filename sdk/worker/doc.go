@@ -11,8 +11,9 @@
 // that is a backends.Claimer (the generated PostgreSQL drivers) does both in
 // one statement for the whole batch, as Fire would, with the history rows. The
 // handler then runs with a context and a Progress; the pool renews the
-// lease by heartbeats, and every CancelCheck it reads the statuses of all its
-// running tasks in one query (backends.KeyReader):
+// lease by heartbeats, and every CancelCheck it reads the statuses of its
+// running tasks (those started before the previous check) in one query
+// (backends.KeyReader):
 //
 //   - the handler returns nil: the complete event (→ COMPLETED);
 //   - it returns an error: the fail event, with the code of an *Error (see
@@ -21,6 +22,19 @@
 //   - the task left the running status (a Cancel, from any process) or the
 //     lease was lost: the handler's context is cancelled with that cause and
 //     the pool writes nothing.
+//
+// # Claim order
+//
+// Tasks are claimed oldest first (by creation time, then id), as far as
+// concurrent pools allow. A pool over a Claimer claims after the last task it
+// claimed (backends.QueuePosition): on PostgreSQL a claimed task's entry
+// stays, dead, at the head of the queue's range of the status index until
+// VACUUM removes it, and a claim from the head stepped over all of them, a
+// cost that grew with every task claimed since the last vacuum. Every
+// second, and when nothing is left after its position (at most once a
+// PollInterval), the pool claims from the head instead, so a task queued
+// behind the position (requeued, or created early and queued late, as an
+// upload-then-process task is) waits at most about a second longer.
 //
 // # Crash safety
 //

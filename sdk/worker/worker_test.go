@@ -518,6 +518,45 @@ func TestShortTasksAreNotRead(t *testing.T) {
 	})
 }
 
+// TestClaimsLookBehind: a pool working through a backlog claims after the
+// last task it claimed (backends.Claimer), yet a task queued behind that
+// position — created first and queued last, as an upload-then-process task
+// is — is claimed within about a second, long before the backlog ends.
+func TestClaimsLookBehind(t *testing.T) {
+	forEach(t, func(t *testing.T, e *Engine, _ backends.WorkDriver[analysis.Task], _ *backendtest.Clock) {
+		early, err := e.Create(ctx, sdktest.NewTask(), engine.Meta{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		backlog := queued(t, e, 400)
+		var done atomic.Int32
+		p := newPool(t, e, func(ctx context.Context, x *analysis.Task, _ *worker.Progress[analysis.Task]) error {
+			time.Sleep(5 * time.Millisecond)
+			if x.ID != early.ID {
+				done.Add(1)
+			}
+			return nil
+		}, worker.Config{Concurrency: 1})
+		start(t, p)
+		for done.Load() < 5 {
+			time.Sleep(time.Millisecond)
+		}
+		x := early
+		for _, ev := range []analysis.Event{analysis.EventRequestUploadURLs, analysis.EventVerifyUploads} {
+			if x, err = e.FireFrom(ctx, x, ev, nil, engine.Meta{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		queuedAt := done.Load()
+		waitFor(t, e, []*analysis.Task{early})
+		ranAt := done.Load()
+		t.Logf("queued after %d backlog tasks, ran after %d", queuedAt, ranAt)
+		if int(ranAt) >= len(backlog) {
+			t.Errorf("the task queued behind the pool's position ran after the whole backlog (%d tasks)", len(backlog))
+		}
+	})
+}
+
 // TestRunAgain: a pool stopped and started again, many times while its
 // handlers run, never hands a task to a runner of an earlier Run (whose
 // context is cancelled: its handler would start cancelled), and refuses a

@@ -466,20 +466,22 @@ func (d *Driver) Lost(ctx context.Context, running string, now time.Time, limit 
 
 var _ backends.WorkDriver[synthesis.Synthesis] = (*Driver)(nil)
 
-// Claim reserves like Reserve and fires the claim event "start" on every reserved
-// task in the same statement, with its history row; it implements
-// backends.Claimer.
-func (d *Driver) Claim(ctx context.Context, owner string, now, expires time.Time, limit int) ([]backends.Claim[synthesis.Synthesis], error) {
+// Claim reserves like Reserve, after a position in the queue, and fires the claim event "start"
+// on every reserved task in the same statement, with its history row; it
+// implements backends.Claimer.
+func (d *Driver) Claim(ctx context.Context, owner string, now, expires time.Time, limit int, after backends.QueuePosition) ([]backends.Claim[synthesis.Synthesis], backends.QueuePosition, error) {
 	rows, err := d.q.Claim(ctx, ClaimParams{
-		TmExpiresAt: expires.UTC(),
-		TmMaxRows:   int32(limit),
-		TmNow:       now.UTC(),
-		TmOwner:     owner,
+		TmAfterCreatedAt: after.CreatedAt.UTC(),
+		TmAfterID:        after.ID,
+		TmExpiresAt:      expires.UTC(),
+		TmMaxRows:        int32(limit),
+		TmNow:            now.UTC(),
+		TmOwner:          owner,
 	})
 	if err != nil {
-		return nil, classify(err)
+		return nil, backends.QueuePosition{}, classify(err)
 	}
-	return backends.Claims(rows, func(r ClaimRow) (*synthesis.Synthesis, backends.Lease, error) {
+	claims, err := backends.Claims(rows, func(r ClaimRow) (*synthesis.Synthesis, backends.Lease, error) {
 		x, err := fromRow(Synthesis{
 			CreatedAt:        r.CreatedAt,
 			EndDate:          r.EndDate,
@@ -502,6 +504,15 @@ func (d *Driver) Claim(ctx context.Context, owner string, now, expires time.Time
 			Owner:   r.TmLeaseOwner,
 		}, err
 	})
+	if err != nil || len(rows) == 0 {
+		return claims, backends.QueuePosition{}, err
+	}
+	// The rows come in claim order: the last one is the furthest.
+	last := rows[len(rows)-1]
+	return claims, backends.QueuePosition{
+		CreatedAt: last.CreatedAt,
+		ID:        last.ID,
+	}, nil
 }
 
 var _ backends.Claimer[synthesis.Synthesis] = (*Driver)(nil)

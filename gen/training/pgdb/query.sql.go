@@ -16,8 +16,9 @@ const claim = `-- name: Claim :many
 WITH c AS (
     SELECT r.id FROM training AS r
     WHERE r.status = 'QUEUED' AND (r.tm_lease_expires_at IS NULL OR r.tm_lease_expires_at <= $1::timestamptz)
+      AND (r.created_at, r.id) > ($2::timestamptz, $3::uuid)
     ORDER BY r.created_at, r.id
-    LIMIT $2::integer
+    LIMIT $4::integer
     FOR UPDATE OF r SKIP LOCKED
 ), t AS (
     UPDATE training AS w SET status = 'RUNNING',
@@ -25,23 +26,25 @@ WITH c AS (
         updated_at = $1::timestamptz,
         started_at = $1::timestamptz,
         tm_history_seq = w.tm_history_seq + 1,
-        tm_lease_owner = $3::text, tm_lease_expires_at = $4::timestamptz, tm_lease_attempt = w.tm_lease_attempt + 1
+        tm_lease_owner = $5::text, tm_lease_expires_at = $6::timestamptz, tm_lease_attempt = w.tm_lease_attempt + 1
     WHERE w.id = ANY (ARRAY(SELECT c.id FROM c))
     RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.tag, w.error_message, w.base_model, w.epochs, w.user_id, w.started_at, w.end_date, w.tm_history_seq, w.tm_lease_owner, w.tm_lease_expires_at, w.tm_lease_attempt
 ), h AS (
     INSERT INTO training_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
     SELECT t.id, t.tm_history_seq, 'QUEUED', 'RUNNING', 'start', $1::timestamptz,
-        t.tm_lease_attempt, $3::text, 'claimed by ' || $3::text || ' (attempt ' || t.tm_lease_attempt || ')' FROM t
+        t.tm_lease_attempt, $5::text, 'claimed by ' || $5::text || ' (attempt ' || t.tm_lease_attempt || ')' FROM t
 )
 SELECT id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, user_id, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM t
 ORDER BY created_at, id
 `
 
 type ClaimParams struct {
-	TmNow       time.Time
-	TmMaxRows   int32
-	TmOwner     string
-	TmExpiresAt time.Time
+	TmNow            time.Time
+	TmAfterCreatedAt time.Time
+	TmAfterID        uuid.UUID
+	TmMaxRows        int32
+	TmOwner          string
+	TmExpiresAt      time.Time
 }
 
 type ClaimRow struct {
@@ -68,9 +71,14 @@ type ClaimRow struct {
 // as Fire moves it (version + 1, updated_at and the entry timestamp at tm_now,
 // the progress the status maps), takes its lease, and gets its history row
 // (actor tm_owner, the lease's attempt). Returns the claimed tasks.
+// Only tasks after the position (tm_after_created_at, tm_after_id) are
+// claimed: the row comparison bounds the status index scan, which then
+// starts past the dead entries of the tasks claimed before it.
 func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]ClaimRow, error) {
 	rows, err := q.db.Query(ctx, claim,
 		arg.TmNow,
+		arg.TmAfterCreatedAt,
+		arg.TmAfterID,
 		arg.TmMaxRows,
 		arg.TmOwner,
 		arg.TmExpiresAt,

@@ -221,9 +221,13 @@ ORDER BY created_at, id;
 -- as Fire moves it (version + 1, updated_at and the entry timestamp at tm_now,
 -- the progress the status maps), takes its lease, and gets its history row
 -- (actor tm_owner, the lease's attempt). Returns the claimed tasks.
+-- Only tasks after the position (tm_after_created_at, tm_after_id) are
+-- claimed: the row comparison bounds the status index scan, which then
+-- starts past the dead entries of the tasks claimed before it.
 WITH c AS (
     SELECT r.id FROM synthesis AS r
     WHERE r.status = 'QUEUED' AND (r.tm_lease_expires_at IS NULL OR r.tm_lease_expires_at <= sqlc.arg(tm_now)::timestamptz)
+      AND (r.created_at, r.id) > (sqlc.arg(tm_after_created_at)::timestamptz, sqlc.arg(tm_after_id)::uuid)
     ORDER BY r.created_at, r.id
     LIMIT sqlc.arg(tm_max_rows)::integer
     FOR UPDATE OF r SKIP LOCKED

@@ -248,7 +248,11 @@ func (g *generator) claimQuerySQL(take, free string) string {
 	p("-- as Fire moves it (version + 1, updated_at and the entry timestamp at tm_now,\n")
 	p("-- the progress the status maps), takes its lease, and gets its history row\n")
 	p("-- (actor tm_owner, the lease's attempt). Returns the claimed tasks.\n")
+	p("-- Only tasks after the position (tm_after_created_at, tm_after_id) are\n")
+	p("-- claimed: the row comparison bounds the status index scan, which then\n")
+	p("-- starts past the dead entries of the tasks claimed before it.\n")
 	p("WITH c AS (\n    SELECT r.id FROM %s AS r\n    WHERE r.status = %s AND %s\n", table, quoteSQL(w.Queue.Name), free)
+	p("      AND (r.created_at, r.id) > (sqlc.arg(tm_after_created_at)::timestamptz, sqlc.arg(tm_after_id)::uuid)\n")
 	p("    ORDER BY r.created_at, r.id\n    LIMIT sqlc.arg(tm_max_rows)::integer\n    FOR UPDATE OF r SKIP LOCKED\n), t AS (\n")
 	p("    UPDATE %s AS w SET %s\n    WHERE w.id = ANY (ARRAY(SELECT c.id FROM c))\n", table, strings.Join(sets, ",\n        "))
 	p("    RETURNING w.%s\n), h AS (\n", strings.Join(names, ", w."))
@@ -456,16 +460,22 @@ func (g *generator) workerDriver(f *jen.File, e Engine) {
 	if !pg || !g.sqlClaim() {
 		return
 	}
-	f.Comment(fmt.Sprintf("Claim reserves like Reserve and fires the claim event %q on every reserved", m.Worker.Claim.Name))
-	f.Comment("task in the same statement, with its history row; it implements")
-	f.Comment("backends.Claimer.")
-	f.Func().Params(recv).Id("Claim").Params(ctx, jen.Id("owner").String(), jen.List(jen.Id("now"), jen.Id("expires")).Qual("time", "Time"), jen.Id("limit").Int()).Params(claims, jen.Error()).Block(
+	f.Comment(fmt.Sprintf("Claim reserves like Reserve, after a position in the queue, and fires the claim event %q", m.Worker.Claim.Name))
+	f.Comment("on every reserved task in the same statement, with its history row; it")
+	f.Comment("implements backends.Claimer.")
+	pos := jen.Qual(pkgBackends, "QueuePosition")
+	f.Func().Params(recv).Id("Claim").Params(ctx, jen.Id("owner").String(), jen.List(jen.Id("now"), jen.Id("expires")).Qual("time", "Time"), jen.Id("limit").Int(), jen.Id("after").Add(pos)).Params(claims, pos, jen.Error()).Block(
 		jen.List(jen.Id("rows"), jen.Err()).Op(":=").Id("d").Dot("q").Dot("Claim").Call(jen.Id("ctx"), jen.Id("ClaimParams").Values(jen.Dict{
 			jen.Id("TmNow"): jen.Id("now").Dot("UTC").Call(), jen.Id("TmMaxRows"): limit(),
 			jen.Id("TmOwner"): jen.Id("owner"), jen.Id("TmExpiresAt"): jen.Id("expires").Dot("UTC").Call(),
+			jen.Id("TmAfterCreatedAt"): jen.Id("after").Dot("CreatedAt").Dot("UTC").Call(), jen.Id("TmAfterID"): jen.Id("after").Dot("ID"),
 		})),
-		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Id("classify").Call(jen.Err()))),
-		jen.Return(jen.Qual(pkgBackends, "Claims").Call(jen.Id("rows"), convert("ClaimRow"))),
+		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), pos.Clone().Values(), jen.Id("classify").Call(jen.Err()))),
+		jen.List(jen.Id("claims"), jen.Err()).Op(":=").Qual(pkgBackends, "Claims").Call(jen.Id("rows"), convert("ClaimRow")),
+		jen.If(jen.Err().Op("!=").Nil().Op("||").Len(jen.Id("rows")).Op("==").Lit(0)).Block(jen.Return(jen.Id("claims"), pos.Clone().Values(), jen.Err())),
+		jen.Comment("The rows come in claim order: the last one is the furthest."),
+		jen.Id("last").Op(":=").Id("rows").Index(jen.Len(jen.Id("rows")).Op("-").Lit(1)),
+		jen.Return(jen.Id("claims"), pos.Clone().Values(jen.Dict{jen.Id("CreatedAt"): jen.Id("last").Dot("CreatedAt"), jen.Id("ID"): jen.Id("last").Dot("ID")}), jen.Nil()),
 	)
 	f.Var().Id("_").Qual(pkgBackends, "Claimer").Types(T).Op("=").Parens(jen.Op("*").Id("Driver")).Parens(jen.Nil())
 }
