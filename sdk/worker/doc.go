@@ -25,16 +25,18 @@
 //
 // # Claim order
 //
-// Tasks are claimed oldest first (by creation time, then id), as far as
-// concurrent pools allow. A pool over a Claimer claims after the last task it
-// claimed (backends.QueuePosition): on PostgreSQL a claimed task's entry
-// stays, dead, at the head of the queue's range of the status index until
-// VACUUM removes it, and a claim from the head stepped over all of them, a
-// cost that grew with every task claimed since the last vacuum. Every
-// second, and when nothing is left after its position (at most once a
-// PollInterval), the pool claims from the head instead, so a task queued
-// behind the position (requeued, or created early and queued late, as an
-// upload-then-process task is) waits at most about a second longer.
+// Tasks are claimed in the order of their creation time, then id. A pool
+// over a Claimer (the generated PostgreSQL drivers) claims after the last
+// task it claimed (backends.QueuePosition): a claimed task's entry stays,
+// dead, at the head of the queue's range of the status index until VACUUM
+// removes it, and a claim from the head stepped over every one of them, a
+// cost that grew with each task claimed since the last vacuum. Once a
+// second (or each PollInterval, if longer) the pool claims from the head
+// instead and takes up the position of the last task it found there, so a
+// task that became claimable behind the position (requeued, created early
+// and queued late as an upload-then-process task is, or created by a
+// process whose clock is behind) is claimed within about that long, and
+// the tasks behind the position then go before the newer ones.
 //
 // # Crash safety
 //

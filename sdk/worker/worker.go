@@ -121,18 +121,19 @@ type session[T any] struct {
 	// succeeds only when one waits).
 	jobs chan job[T]
 	done chan struct{} // closed when Run returns: idle runners exit
-	// after is where the next claim starts (a backends.Claimer's): the
-	// furthest task claimed so far. headAt is when a claim last started
-	// from the head of the queue instead.
+	// after is where the next claim starts (a backends.Claimer's): the last
+	// task claimed. headAt is when a claim last started from the head of
+	// the queue instead.
 	after  backends.QueuePosition
 	headAt time.Time
 }
 
-// headEvery is how often a pool working through a backlog claims from the
-// head of the queue rather than after the last task it claimed: a task that
-// became claimable behind that position (requeued, queued again by an
-// event, created by a process whose clock is behind) waits at most this
-// much longer than it would have.
+// headEvery is how often a pool claims from the head of the queue rather
+// than after the last task it claimed: a task that became claimable behind
+// that position (requeued, created early and queued late, created by a
+// process whose clock is behind) is found within this long, or the next
+// PollInterval if that is longer, and the tasks behind the position are
+// then claimed first.
 const headEvery = time.Second
 
 // New returns a pool that runs handler on the tasks of eng's model. The
@@ -296,40 +297,31 @@ func (p *Pool[T, E, PT]) claim(ctx context.Context, ses *session[T], free int) (
 	return len(claims), nil
 }
 
-// claimAfter claims up to limit tasks with c, after the furthest task the
-// session claimed so far: on PostgreSQL a claim from the head of the queue
+// claimAfter claims up to limit tasks with c, after the position the
+// session's claims reached: on PostgreSQL a claim from the head of the queue
 // steps over the index entries of every task claimed since the table was
-// last vacuumed, a cost that grew with each claim (up to a fifth of the
-// server's CPU in the worker benchmark). It claims from the head instead on
-// the first claim, every headEvery, and when the queue ran dry after the
-// position (at most once a PollInterval), so that a task queued behind it is
-// not left waiting. What it claimed is returned with an error that stopped
-// it early.
+// last vacuumed, a cost that grew with each claim (a fifth of the server's
+// CPU in the worker benchmark; with producers that keep the queue short,
+// where every claim came from the head, it grew until the next vacuum). It
+// claims from the head on the first claim and then once every headEvery,
+// and such a claim sets the position to its last task even when that is
+// behind the position: tasks queued behind it are then claimed in order,
+// as fast as any.
 func (p *Pool[T, E, PT]) claimAfter(ctx context.Context, ses *session[T], c backends.Claimer[T], now time.Time, limit int) ([]backends.Claim[T], error) {
-	expires := now.Add(p.spec.Lease)
 	head := ses.after.IsZero() || time.Since(ses.headAt) >= headEvery
 	after := ses.after
 	if head {
 		after = backends.QueuePosition{}
 		ses.headAt = time.Now()
 	}
-	claims, last, err := c.Claim(ctx, p.cfg.Owner, now, expires, limit, after)
+	claims, last, err := c.Claim(ctx, p.cfg.Owner, now, now.Add(p.spec.Lease), limit, after)
 	if err != nil {
 		return nil, err
 	}
-	if ses.after.Before(last) {
+	if head && !last.IsZero() || ses.after.Before(last) {
 		ses.after = last
 	}
-	if head || len(claims) == limit || time.Since(ses.headAt) < p.cfg.PollInterval {
-		return claims, nil
-	}
-	// Nothing more after the position: look behind it.
-	ses.headAt = time.Now()
-	more, last, err := c.Claim(ctx, p.cfg.Owner, now, expires, limit-len(claims), backends.QueuePosition{})
-	if ses.after.Before(last) {
-		ses.after = last
-	}
-	return append(claims, more...), err
+	return claims, nil
 }
 
 // start runs the handler on a claimed task in a slot of its own, on an

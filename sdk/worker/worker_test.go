@@ -512,8 +512,11 @@ func TestShortTasksAreNotRead(t *testing.T) {
 		if took := time.Since(began); took < 3*check {
 			t.Fatalf("the tasks took %v, fewer than 3 checks: nothing tested", took)
 		}
-		if k := cd.keys.Load(); k != 0 {
-			t.Errorf("%d Keys queries for tasks of 10 ms each; want none", k)
+		// Reading every run at every check made a query at each of them (4
+		// or 5 here); one read is allowed for a run that a stall (an fsync,
+		// a loaded machine) kept for two checks.
+		if k := cd.keys.Load(); k > 1 {
+			t.Errorf("%d Keys queries for tasks of 10 ms each; want none, or one after a stall", k)
 		}
 	})
 }
@@ -553,6 +556,47 @@ func TestClaimsLookBehind(t *testing.T) {
 		t.Logf("queued after %d backlog tasks, ran after %d", queuedAt, ranAt)
 		if int(ranAt) >= len(backlog) {
 			t.Errorf("the task queued behind the pool's position ran after the whole backlog (%d tasks)", len(backlog))
+		}
+	})
+}
+
+// TestManyTasksBehindThePosition: tasks queued behind a pool's position by
+// another process, while the pool polls at the default PollInterval, are
+// claimed as fast as any once a claim from the head finds them: the
+// position moves back to them. (A position that only moved forward left
+// them to one claim from the head a second, a slot's worth each: 100 tasks
+// took 25 s at concurrency 4.)
+func TestManyTasksBehindThePosition(t *testing.T) {
+	forEach(t, func(t *testing.T, e *Engine, d backends.WorkDriver[analysis.Task], clock *backendtest.Clock) {
+		behind := make([]*analysis.Task, 100)
+		for i := range behind {
+			x, err := e.Create(ctx, sdktest.NewTask(), engine.Meta{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			behind[i] = x
+		}
+		backlog := queued(t, e, 20)
+		p := newPool(t, e, func(context.Context, *analysis.Task, *worker.Progress[analysis.Task]) error { return nil },
+			worker.Config{Concurrency: 4, PollInterval: time.Second})
+		start(t, p)
+		waitFor(t, e, backlog)
+		other := newEngine(d, clock) // another process: no wake-up
+		began := time.Now()
+		for i, x := range behind {
+			for _, ev := range []analysis.Event{analysis.EventRequestUploadURLs, analysis.EventVerifyUploads} {
+				var err error
+				if x, err = other.FireFrom(ctx, x, ev, nil, engine.Meta{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			behind[i] = x
+		}
+		waitFor(t, e, behind)
+		took := time.Since(began)
+		t.Logf("%d tasks queued behind the position ran in %v", len(behind), took)
+		if took > 6*time.Second {
+			t.Errorf("%d tasks queued behind the position took %v; want them claimed as fast as any (a few PollIntervals)", len(behind), took)
 		}
 	})
 }

@@ -185,8 +185,12 @@ func (s *avSettings) visit(ctx context.Context, pool *pgxpool.Pool, tables []str
 	if _, err := conn.Exec(ctx, "SELECT set_config('vacuum_cost_delay', $1, false), set_config('vacuum_cost_limit', $2, false)", s.costDelay, s.costLimit); err != nil {
 		return err
 	}
-	// Leave the pooled connection as it was found.
-	defer conn.Exec(context.WithoutCancel(ctx), "RESET vacuum_cost_delay; RESET vacuum_cost_limit")
+	// Leave the pooled connection as it was found, or close it.
+	defer func() {
+		if _, err := conn.Exec(context.WithoutCancel(ctx), "RESET vacuum_cost_delay; RESET vacuum_cost_limit"); err != nil {
+			conn.Conn().Close(context.WithoutCancel(ctx)) //nolint:errcheck // the pool drops a closed connection
+		}
+	}()
 	for _, table := range tables {
 		var vacuum, analyze bool
 		err := conn.QueryRow(ctx, `SELECT
