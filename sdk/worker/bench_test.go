@@ -60,12 +60,14 @@ func BenchmarkEndToEndBulk(b *testing.B) {
 // with their history rows, 1000 at a time) before the clock starts, then one pool reserves
 // and claims them, runs a no-op handler and completes each (DONE, history
 // rows included). Queues are usually measured this way: work through a
-// backlog inserted beforehand.
+// backlog inserted beforehand. Concurrencies 2000 and 4000 are there because
+// the pool's throughput still grows past 1000 on two cores (River's best
+// here was at 10,000 workers).
 //
 //	go test ./sdk/worker -run '^$' -bench WorkQueued/postgres -benchtime 20000x
 func BenchmarkWorkQueued(b *testing.B) {
 	for _, bk := range sdktest.TrainingBackends {
-		for _, conc := range []int{32, 128, 1000} {
+		for _, conc := range []int{32, 128, 1000, 2000, 4000} {
 			b.Run(fmt.Sprintf("%s/concurrency=%d", bk.Name, conc), func(b *testing.B) {
 				endToEnd(b, bk.Open(b), conc, true, 1000)
 			})

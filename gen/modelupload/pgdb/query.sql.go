@@ -805,12 +805,13 @@ WITH a AS (
         tm_history_seq = model_upload.tm_history_seq + 1
     FROM u
     WHERE model_upload.id = ANY (ARRAY(SELECT u.id FROM u)) AND model_upload.id = u.id AND model_upload.status = u.tm_from_status AND model_upload.version = u.tm_from_version
-    RETURNING model_upload.id, model_upload.tm_history_seq
+    RETURNING model_upload.id, model_upload.tm_history_seq,
+        u.tm_from_status, u.status, u.tm_event, u.updated_at, u.tm_attempt, u.tm_actor, u.tm_message
 )
 INSERT INTO model_upload_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
 SELECT t.id, t.tm_history_seq,
-    u.tm_from_status, u.status, u.tm_event, u.updated_at, u.tm_attempt, u.tm_actor, u.tm_message
-FROM t JOIN u ON u.id = t.id
+    t.tm_from_status, t.status, t.tm_event, t.updated_at, t.tm_attempt, t.tm_actor, t.tm_message
+FROM t
 RETURNING task_id
 `
 

@@ -785,12 +785,13 @@ WITH a AS (
         tm_history_seq = synthesis.tm_history_seq + 1
     FROM u
     WHERE synthesis.id = ANY (ARRAY(SELECT u.id FROM u)) AND synthesis.id = u.id AND synthesis.status = u.tm_from_status AND synthesis.version = u.tm_from_version
-    RETURNING synthesis.id, synthesis.tm_history_seq
+    RETURNING synthesis.id, synthesis.tm_history_seq,
+        u.tm_from_status, u.status, u.tm_event, u.updated_at, u.tm_attempt, u.tm_actor, u.tm_message
 )
 INSERT INTO synthesis_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
 SELECT t.id, t.tm_history_seq,
-    u.tm_from_status, u.status, u.tm_event, u.updated_at, u.tm_attempt, u.tm_actor, u.tm_message
-FROM t JOIN u ON u.id = t.id
+    t.tm_from_status, t.status, t.tm_event, t.updated_at, t.tm_attempt, t.tm_actor, t.tm_message
+FROM t
 RETURNING task_id
 `
 

@@ -809,12 +809,13 @@ WITH a AS (
         tm_history_seq = training.tm_history_seq + 1
     FROM u
     WHERE training.id = ANY (ARRAY(SELECT u.id FROM u)) AND training.id = u.id AND training.status = u.tm_from_status AND training.version = u.tm_from_version
-    RETURNING training.id, training.tm_history_seq
+    RETURNING training.id, training.tm_history_seq,
+        u.tm_from_status, u.status, u.tm_event, u.updated_at, u.tm_attempt, u.tm_actor, u.tm_message
 )
 INSERT INTO training_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
 SELECT t.id, t.tm_history_seq,
-    u.tm_from_status, u.status, u.tm_event, u.updated_at, u.tm_attempt, u.tm_actor, u.tm_message
-FROM t JOIN u ON u.id = t.id
+    t.tm_from_status, t.status, t.tm_event, t.updated_at, t.tm_attempt, t.tm_actor, t.tm_message
+FROM t
 RETURNING task_id
 `
 

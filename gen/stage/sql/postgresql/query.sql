@@ -141,12 +141,13 @@ WITH a AS (
         tm_history_seq = stage.tm_history_seq + 1
     FROM u
     WHERE stage.id = ANY (ARRAY(SELECT u.id FROM u)) AND stage.id = u.id AND stage.status = u.tm_from_status AND stage.version = u.tm_from_version
-    RETURNING stage.id, stage.tm_history_seq
+    RETURNING stage.id, stage.tm_history_seq,
+        u.tm_from_status, u.status, u.tm_event, u.updated_at, u.tm_attempt, u.tm_actor, u.tm_message
 )
 INSERT INTO stage_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
 SELECT t.id, t.tm_history_seq,
-    u.tm_from_status, u.status, u.tm_event, u.updated_at, u.tm_attempt, u.tm_actor, u.tm_message
-FROM t JOIN u ON u.id = t.id
+    t.tm_from_status, t.status, t.tm_event, t.updated_at, t.tm_attempt, t.tm_actor, t.tm_message
+FROM t
 RETURNING task_id;
 
 -- name: Update :execrows

@@ -115,10 +115,12 @@ func (g *generator) querySQL(e Engine) []byte {
 		// (which guesses 100 array elements) hashes a sequential scan of the
 		// whole table once it is small enough, which cost 0.5 ms a batch at
 		// 5,000 tasks and grows with the table.
-		p("    UPDATE %s SET %s,\n        %s = %s.%s + 1\n    FROM u\n    WHERE %s.id = ANY (ARRAY(SELECT u.id FROM u)) AND %s.id = u.id AND %s.status = u.tm_from_status AND %s.version = u.tm_from_version\n    RETURNING %s.id, %s.%s\n)\n",
+		// The update returns the history row's values from u as well, so
+		// that the insert reads t alone rather than joining it to u again.
+		p("    UPDATE %s SET %s,\n        %s = %s.%s + 1\n    FROM u\n    WHERE %s.id = ANY (ARRAY(SELECT u.id FROM u)) AND %s.id = u.id AND %s.status = u.tm_from_status AND %s.version = u.tm_from_version\n    RETURNING %s.id, %s.%s,\n        u.tm_from_status, u.status, u.tm_event, u.updated_at, u.tm_attempt, u.tm_actor, u.tm_message\n)\n",
 			table, strings.Join(setsFrom, ",\n        "), HistorySeqColumn, table, HistorySeqColumn, table, table, table, table, table, table, HistorySeqColumn)
 		p("INSERT INTO %s (%s)\nSELECT t.id, t.%s,\n", history, histCols, HistorySeqColumn)
-		p("    u.tm_from_status, u.status, u.tm_event, u.updated_at, u.tm_attempt, u.tm_actor, u.tm_message\nFROM t JOIN u ON u.id = t.id\nRETURNING task_id;\n\n")
+		p("    t.tm_from_status, t.status, t.tm_event, t.updated_at, t.tm_attempt, t.tm_actor, t.tm_message\nFROM t\nRETURNING task_id;\n\n")
 	} else {
 		p("-- name: Insert :exec\nINSERT INTO %s (%s)\nVALUES (%s);\n\n", table, colList, strings.Join(args, ", "))
 		p("-- name: UpdateGuarded :execrows\n-- The status-changing half of a transition (InsertHistory is the other), in one transaction.\n")
