@@ -21,13 +21,18 @@ type Group[P any] struct {
 	// single writes one item on its own, with the caller's context: used
 	// when nothing else is pending, so a lone write pays no batching cost.
 	single func(ctx context.Context, item P) error
-	// key identifies the row an item writes: a batch never holds two items
-	// with one key (one statement cannot update a row twice).
-	key func(P) any
+	// split takes the next batch from the queue, under mu: up to
+	// groupMaxBatch calls, in order, with distinct keys (one statement cannot
+	// update a row twice); the others wait for the next batch.
+	split func(queue []*groupCall[P]) (batch, rest []*groupCall[P])
 
 	mu       sync.Mutex
 	queue    []*groupCall[P]
 	inFlight int
+	// calls keeps answered calls, with their channels, for reuse: a call
+	// per write was a fifth of the bytes the worker benchmark allocated
+	// outside pgx.
+	calls sync.Pool
 }
 
 type groupCall[P any] struct {
@@ -46,7 +51,23 @@ const groupMaxInFlight = 2
 // NewGroup returns a Group writing batches with flush and lone items with
 // single; key identifies the row each item writes.
 func NewGroup[P any, K comparable](flush func(ctx context.Context, items []P) []error, single func(ctx context.Context, item P) error, key func(P) K) *Group[P] {
-	return &Group[P]{flush: flush, single: single, key: func(p P) any { return key(p) }}
+	g := &Group[P]{flush: flush, single: single}
+	seen := make(map[K]struct{}, groupMaxBatch)
+	g.split = func(queue []*groupCall[P]) (batch, rest []*groupCall[P]) {
+		clear(seen)
+		batch = make([]*groupCall[P], 0, min(len(queue), groupMaxBatch))
+		for _, c := range queue {
+			k := key(c.p)
+			if _, dup := seen[k]; len(batch) < groupMaxBatch && !dup {
+				seen[k] = struct{}{}
+				batch = append(batch, c)
+			} else {
+				rest = append(rest, c)
+			}
+		}
+		return batch, rest
+	}
+	return g
 }
 
 // Do writes p with the next batch and returns its own result. If ctx ends
@@ -70,7 +91,11 @@ func (g *Group[P]) Do(ctx context.Context, p P) error {
 		}
 		return err
 	}
-	c := &groupCall[P]{p: p, done: make(chan error, 1)}
+	c, _ := g.calls.Get().(*groupCall[P])
+	if c == nil {
+		c = &groupCall[P]{done: make(chan error, 1)}
+	}
+	c.p = p
 	g.queue = append(g.queue, c)
 	lead := g.inFlight < groupMaxInFlight
 	if lead {
@@ -82,8 +107,13 @@ func (g *Group[P]) Do(ctx context.Context, p P) error {
 	}
 	select {
 	case err := <-c.done:
+		var zero P
+		c.p = zero
+		g.calls.Put(c)
 		return err
 	case <-ctx.Done():
+		// The call is answered later, into its buffered channel: it is
+		// not reused.
 		return ctx.Err()
 	}
 }
@@ -97,19 +127,7 @@ func (g *Group[P]) run() {
 			g.mu.Unlock()
 			return
 		}
-		// Take up to groupMaxBatch items with distinct keys, in order; the
-		// others wait for the next batch.
-		var batch, rest []*groupCall[P]
-		seen := map[any]bool{}
-		for _, c := range g.queue {
-			k := g.key(c.p)
-			if len(batch) < groupMaxBatch && !seen[k] {
-				seen[k] = true
-				batch = append(batch, c)
-			} else {
-				rest = append(rest, c)
-			}
-		}
+		batch, rest := g.split(g.queue)
 		g.queue = rest
 		g.mu.Unlock()
 		g.write(batch)
