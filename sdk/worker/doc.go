@@ -8,9 +8,10 @@
 // with FOR UPDATE SKIP LOCKED, so concurrent pools never wait on each other
 // and never reserve the same task — and fires the spec's claim event on each,
 // guarded by the version it read (seed 004: QUEUED → PROCESSING). A driver
-// that is a backends.Claimer (the generated PostgreSQL drivers) does both in
-// one statement for the whole batch, as Fire would, with the history rows. The
-// handler then runs with a context and a Progress; the pool renews the
+// that is a backends.Claimer (a generated PostgreSQL driver whose claim
+// event needs no fields) does both in one statement for the whole batch, as
+// Fire would, with the history rows. The handler then runs with a context
+// and a Progress; the pool renews the
 // lease by heartbeats, and every CancelCheck it reads the statuses of its
 // running tasks (those started before the previous check) in one query
 // (backends.KeyReader):
@@ -25,18 +26,22 @@
 //
 // # Claim order
 //
-// Tasks are claimed in the order of their creation time, then id. A pool
-// over a Claimer (the generated PostgreSQL drivers) claims after the last
-// task it claimed (backends.QueuePosition): a claimed task's entry stays,
-// dead, at the head of the queue's range of the status index until VACUUM
-// removes it, and a claim from the head stepped over every one of them, a
-// cost that grew with each task claimed since the last vacuum. Once a
-// second (or each PollInterval, if longer) the pool claims from the head
-// instead and takes up the position of the last task it found there, so a
-// task that became claimable behind the position (requeued, created early
-// and queued late as an upload-then-process task is, or created by a
-// process whose clock is behind) is claimed within about that long, and
-// the tasks behind the position then go before the newer ones.
+// Tasks are claimed in the order of their creation time, then id, as far as
+// concurrent pools and the look-behind below allow. A pool over a Claimer
+// (a generated PostgreSQL driver whose claim event needs no fields) claims
+// after the last task it claimed (backends.QueuePosition): a claimed task's
+// entry stays, dead, at the head of the queue's range of the status index
+// until VACUUM removes it, and a claim from the head stepped over every one
+// of them, a cost that grew with each task claimed since the last vacuum.
+// Once a second the pool claims from the head instead and takes up the
+// position of the last task it found there, so a task that became
+// claimable behind the position (requeued, created early and queued late
+// as an upload-then-process task is, or created by a process whose clock is
+// behind) is claimed within about a second (plus a PollInterval when the
+// pool is idle), and the tasks behind the position then go before the
+// newer ones. A claim that finds fewer tasks than it asked for has read
+// the queue to its end, and the next one starts after the furthest task
+// claimed.
 //
 // # Crash safety
 //

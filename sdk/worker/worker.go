@@ -122,18 +122,19 @@ type session[T any] struct {
 	jobs chan job[T]
 	done chan struct{} // closed when Run returns: idle runners exit
 	// after is where the next claim starts (a backends.Claimer's): the last
-	// task claimed. headAt is when a claim last started from the head of
-	// the queue instead.
-	after  backends.QueuePosition
-	headAt time.Time
+	// task claimed, or the furthest one (far) once a claim has come back
+	// short. headAt is when a claim last started from the head of the queue
+	// instead.
+	after, far backends.QueuePosition
+	headAt     time.Time
 }
 
 // headEvery is how often a pool claims from the head of the queue rather
 // than after the last task it claimed: a task that became claimable behind
 // that position (requeued, created early and queued late, created by a
-// process whose clock is behind) is found within this long, or the next
-// PollInterval if that is longer, and the tasks behind the position are
-// then claimed first.
+// process whose clock is behind) is found within about this long, plus a
+// PollInterval when the pool is idle, and the tasks behind the position
+// are then claimed first.
 const headEvery = time.Second
 
 // New returns a pool that runs handler on the tasks of eng's model. The
@@ -320,6 +321,18 @@ func (p *Pool[T, E, PT]) claimAfter(ctx context.Context, ses *session[T], c back
 	}
 	if head && !last.IsZero() || ses.after.Before(last) {
 		ses.after = last
+	}
+	if ses.far.Before(last) {
+		ses.far = last
+	}
+	if len(claims) < limit && ses.after.Before(ses.far) {
+		// This claim read the queue to its end: nothing claimable is left
+		// between the position and the furthest task claimed (what a lock
+		// or a live lease hid is for the next claim from the head). Without
+		// this, a claim from the head that found a straggler left the
+		// position there, and every claim after it stepped over the dead
+		// entries from the straggler on.
+		ses.after = ses.far
 	}
 	return claims, nil
 }

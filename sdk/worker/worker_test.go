@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -597,6 +598,79 @@ func TestManyTasksBehindThePosition(t *testing.T) {
 		t.Logf("%d tasks queued behind the position ran in %v", len(behind), took)
 		if took > 6*time.Second {
 			t.Errorf("%d tasks queued behind the position took %v; want them claimed as fast as any (a few PollIntervals)", len(behind), took)
+		}
+	})
+}
+
+// recordingClaimer records where each of a Claimer's claims starts.
+type recordingClaimer struct {
+	backends.WorkDriver[analysis.Task]
+	c     backends.Claimer[analysis.Task]
+	mu    sync.Mutex
+	after []backends.QueuePosition
+}
+
+func (r *recordingClaimer) Claim(ctx context.Context, owner string, now, expires time.Time, limit int, after backends.QueuePosition) ([]backends.Claim[analysis.Task], backends.QueuePosition, error) {
+	r.mu.Lock()
+	r.after = append(r.after, after)
+	r.mu.Unlock()
+	return r.c.Claim(ctx, owner, now, expires, limit, after)
+}
+
+func (r *recordingClaimer) starts() []backends.QueuePosition {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.after)
+}
+
+// TestPositionMovesOnAfterAStraggler: a claim from the head that finds a
+// task queued behind the pool's position moves the position back to it;
+// once a claim has read the queue to its end, the next ones start after the
+// furthest task claimed again, not from the straggler, where each would
+// step over the dead entries of every task claimed since.
+func TestPositionMovesOnAfterAStraggler(t *testing.T) {
+	forEach(t, func(t *testing.T, _ *Engine, d backends.WorkDriver[analysis.Task], clock *backendtest.Clock) {
+		c, ok := d.(backends.Claimer[analysis.Task])
+		if !ok {
+			t.Skipf("%T claims through Reserve, from the head", d)
+		}
+		rc := &recordingClaimer{WorkDriver: d, c: c}
+		e := newEngine(rc, clock)
+		straggler, err := e.Create(ctx, sdktest.NewTask(), engine.Meta{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		backlog := queued(t, e, 200)
+		furthest := backends.QueuePosition{}
+		for _, x := range backlog {
+			if p := (backends.QueuePosition{CreatedAt: x.CreatedAt, ID: x.ID}); furthest.Before(p) {
+				furthest = p
+			}
+		}
+		p := newPool(t, e, func(context.Context, *analysis.Task, *worker.Progress[analysis.Task]) error { return nil },
+			worker.Config{Concurrency: 50, PollInterval: 50 * time.Millisecond})
+		start(t, p)
+		waitFor(t, e, backlog)
+		x := straggler
+		other := newEngine(d, clock)
+		for _, ev := range []analysis.Event{analysis.EventRequestUploadURLs, analysis.EventVerifyUploads} {
+			if x, err = other.FireFrom(ctx, x, ev, nil, engine.Meta{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		waitFor(t, e, []*analysis.Task{x})
+		before := len(rc.starts())
+		time.Sleep(1500 * time.Millisecond) // idle: a poll every 50 ms
+		starts := rc.starts()[before:]
+		behind := 0
+		for _, a := range starts {
+			if !a.IsZero() && a.Before(furthest) {
+				behind++
+			}
+		}
+		t.Logf("%d claims while idle, %d of them from behind the furthest task claimed", len(starts), behind)
+		if len(starts) < 10 || behind > 0 {
+			t.Errorf("%d claims while idle, %d from behind the furthest task claimed; want some, none from behind", len(starts), behind)
 		}
 	})
 }
