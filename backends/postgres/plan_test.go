@@ -255,3 +255,76 @@ func TestClaimAfterSkipsClaimedEntries(t *testing.T) {
 		t.Errorf("a claim after the last claimed task read %d status index pages, one from the head %d; want at most 10, and a fifth of the other", after, fromHead)
 	}
 }
+
+// TestBatchPlansFollowTheTable: a claim planned while the task table was
+// empty still finds its rows through the indexes once the table has filled,
+// before any ANALYZE. A prepared statement keeps the generic plan it settled
+// on after five executions, with the statistics of that moment: the claim's
+// update then read the whole table at every claim (180 ms a claim at 50,000
+// tasks) until autovacuum's first ANALYZE. Generated drivers run their batch
+// statements through postgres.Replanned.
+func TestBatchPlansFollowTheTable(t *testing.T) {
+	ctx := context.Background()
+	cfg := pgtest.Schema(t)
+	cfg.MaxConns = 1 // one session: its cached plans, its statistics
+	pool, err := postgres.OpenConfig(ctx, cfg, training.Migrations(postgres.Engine))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if _, err := pool.Exec(ctx, "ALTER TABLE training SET (autovacuum_enabled = false)"); err != nil {
+		t.Fatal(err)
+	}
+	d := trainingdb.NewDriver(pool)
+	e := engine.New[training.Training, training.Event](d)
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	claim := func() {
+		t.Helper()
+		if _, _, err := d.Claim(ctx, "w1", now, now.Add(time.Minute), 1, backends.QueuePosition{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// On the empty table, more than the five executions after which a
+	// prepared statement may switch to its generic plan.
+	for range 10 {
+		claim()
+	}
+	for range 20 {
+		xs := make([]*training.Training, 1000)
+		for i := range xs {
+			xs[i] = training.NewTraining()
+		}
+		if _, err := e.CreateMany(ctx, xs, engine.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var pages int64
+	if err := pool.QueryRow(ctx, "SELECT pg_relation_size('training') / current_setting('block_size')::int").Scan(&pages); err != nil {
+		t.Fatal(err)
+	}
+	heap := func() int64 {
+		t.Helper()
+		var n int64
+		if err := pool.QueryRow(ctx, `SELECT heap_blks_hit + heap_blks_read FROM pg_statio_user_tables
+			WHERE schemaname = current_schema() AND relname = 'training'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	flush := func() {
+		t.Helper()
+		if _, err := pool.Exec(ctx, "SELECT pg_stat_force_next_flush()"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	flush()
+	before := heap()
+	flush()
+	claim()
+	flush()
+	read := heap() - before
+	t.Logf("a claim of one task read %d of the table's %d pages", read, pages)
+	if read > pages/10 {
+		t.Errorf("a claim of one task read %d of the table's %d pages: its plan is the empty table's", read, pages)
+	}
+}

@@ -21,6 +21,7 @@ import (
 // generated in this package. It implements backends.Driver; use it through a backends.Store.
 type Driver struct {
 	q       *Queries
+	b       *Queries // replanned at each execution: batch and periodic statements (postgres.Replanned)
 	group   *pgbackend.Group[transitionRow]
 	inserts *pgbackend.Group[insertRow]
 }
@@ -149,7 +150,10 @@ func transitionManyParams(items []transitionRow) (p TransitionManyParams, err er
 // transitions are group-committed: written together in one round trip and
 // one transaction.
 func NewDriver(db DBTX) *Driver {
-	d := &Driver{q: New(db)}
+	d := &Driver{
+		b: New(pgbackend.Replanned(db)),
+		q: New(db),
+	}
 	d.group = pgbackend.NewGroup(d.flush, d.transitionOne, func(r transitionRow) uuid.UUID {
 		return r.ID
 	})
@@ -185,7 +189,7 @@ func (d *Driver) flush(ctx context.Context, items []transitionRow) []error {
 	p, err := transitionManyParams(items)
 	if err == nil {
 		var ids []uuid.UUID
-		ids, err = d.q.TransitionMany(ctx, p)
+		ids, err = d.b.TransitionMany(ctx, p)
 		if err == nil {
 			applied := make(map[uuid.UUID]bool, len(ids))
 			for _, id := range ids {
@@ -276,7 +280,7 @@ func (d *Driver) Get(ctx context.Context, id uuid.UUID) (*pipelinesubtask.Pipeli
 // Keys reads the keys (status and version) of those of the tasks that
 // exist, in one query; it implements backends.KeyReader.
 func (d *Driver) Keys(ctx context.Context, ids []uuid.UUID) ([]backends.Key, error) {
-	rows, err := d.q.Keys(ctx, ids)
+	rows, err := d.b.Keys(ctx, ids)
 	if err != nil {
 		return nil, classify(err)
 	}
@@ -374,7 +378,7 @@ func (d *Driver) Delete(ctx context.Context, id uuid.UUID) (bool, error) {
 // DeleteFinished removes up to limit finished tasks, and their history, whose
 // last change is older than before; it returns how many it removed.
 func (d *Driver) DeleteFinished(ctx context.Context, before time.Time, limit int) (int, error) {
-	n, err := d.q.DeleteFinished(ctx, DeleteFinishedParams{
+	n, err := d.b.DeleteFinished(ctx, DeleteFinishedParams{
 		TmBefore:  before.UTC(),
 		TmMaxRows: int32(limit),
 	})
@@ -405,7 +409,7 @@ func (d *Driver) History(ctx context.Context, id uuid.UUID) ([]backends.History,
 
 // ListByStatus returns up to limit tasks in a status, oldest first.
 func (d *Driver) ListByStatus(ctx context.Context, status string, limit int) ([]*pipelinesubtask.PipelineSubtask, error) {
-	rows, err := d.q.ListByStatus(ctx, ListByStatusParams{
+	rows, err := d.b.ListByStatus(ctx, ListByStatusParams{
 		TmMaxRows: int32(limit),
 		TmStatus:  status,
 	})

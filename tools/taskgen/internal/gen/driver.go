@@ -41,7 +41,9 @@ func (g *generator) driverFile(f *jen.File, e Engine) {
 	f.Comment(fmt.Sprintf("Driver stores %s tasks (model %q) in %s through the queries sqlc", m.Struct, m.Name, engineName))
 	f.Comment("generated in this package. It implements backends.Driver; use it through a backends.Store.")
 	if pg {
-		f.Type().Id("Driver").Struct(jen.Id("q").Op("*").Id("Queries"), jen.Id("group").Op("*").Qual(pkgPGBackend, "Group").Types(jen.Id("transitionRow")),
+		f.Type().Id("Driver").Struct(jen.Id("q").Op("*").Id("Queries"),
+			jen.Id("b").Op("*").Id("Queries").Comment("replanned at each execution: batch and periodic statements (postgres.Replanned)"),
+			jen.Id("group").Op("*").Qual(pkgPGBackend, "Group").Types(jen.Id("transitionRow")),
 			jen.Id("inserts").Op("*").Qual(pkgPGBackend, "Group").Types(jen.Id("insertRow")))
 		f.Comment("transitionRow is one transition of a group-committed batch: the task")
 		f.Comment("with the guard and the history row.")
@@ -69,7 +71,7 @@ func (g *generator) driverFile(f *jen.File, e Engine) {
 		f.Comment("transitions are group-committed: written together in one round trip and")
 		f.Comment("one transaction.")
 		f.Func().Id("NewDriver").Params(jen.Id("db").Id("DBTX")).Op("*").Id("Driver").Block(
-			jen.Id("d").Op(":=").Op("&").Id("Driver").Values(jen.Dict{jen.Id("q"): jen.Id("New").Call(jen.Id("db"))}),
+			jen.Id("d").Op(":=").Op("&").Id("Driver").Values(jen.Dict{jen.Id("q"): jen.Id("New").Call(jen.Id("db")), jen.Id("b"): jen.Id("New").Call(jen.Qual(pkgPGBackend, "Replanned").Call(jen.Id("db")))}),
 			jen.Id("d").Dot("group").Op("=").Qual(pkgPGBackend, "NewGroup").Call(jen.Id("d").Dot("flush"), jen.Id("d").Dot("transitionOne"),
 				jen.Func().Params(jen.Id("r").Id("transitionRow")).Qual(pkgUUID, "UUID").Block(jen.Return(jen.Id("r").Dot("ID")))),
 			jen.Id("d").Dot("inserts").Op("=").Qual(pkgPGBackend, "NewGroup").Call(jen.Id("d").Dot("flushInserts"), jen.Id("d").Dot("insertOne"),
@@ -98,7 +100,7 @@ func (g *generator) driverFile(f *jen.File, e Engine) {
 			jen.List(jen.Id("p"), jen.Err()).Op(":=").Id("transitionManyParams").Call(jen.Id("items")),
 			jen.If(jen.Err().Op("==").Nil()).Block(
 				jen.Var().Id("ids").Index().Qual(pkgUUID, "UUID"),
-				jen.List(jen.Id("ids"), jen.Err()).Op("=").Id("d").Dot("q").Dot("TransitionMany").Call(jen.Id("ctx"), jen.Id("p")),
+				jen.List(jen.Id("ids"), jen.Err()).Op("=").Add(g.batchQueries(pg)).Dot("TransitionMany").Call(jen.Id("ctx"), jen.Id("p")),
 				jen.If(jen.Err().Op("==").Nil()).Block(
 					jen.Id("applied").Op(":=").Make(jen.Map(jen.Qual(pkgUUID, "UUID")).Bool(), jen.Len(jen.Id("ids"))),
 					jen.For(jen.List(jen.Id("_"), jen.Id("id")).Op(":=").Range().Id("ids")).Block(jen.Id("applied").Index(jen.Id("id")).Op("=").True()),
@@ -231,7 +233,7 @@ func (g *generator) driverFile(f *jen.File, e Engine) {
 	f.Comment("Keys reads the keys (status and version) of those of the tasks that")
 	f.Comment("exist, in one query; it implements backends.KeyReader.")
 	f.Func().Params(jen.Id("d").Op("*").Id("Driver")).Id("Keys").Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("ids").Index().Qual(pkgUUID, "UUID")).Params(jen.Index().Qual(pkgBackends, "Key"), jen.Error()).Block(append(keysPre,
-		jen.List(jen.Id("rows"), jen.Err()).Op(":=").Id("d").Dot("q").Dot("Keys").Call(jen.Id("ctx"), keysArg),
+		jen.List(jen.Id("rows"), jen.Err()).Op(":=").Add(g.batchQueries(pg)).Dot("Keys").Call(jen.Id("ctx"), keysArg),
 		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Id("classify").Call(jen.Err()))),
 		jen.Id("out").Op(":=").Make(jen.Index().Qual(pkgBackends, "Key"), jen.Len(jen.Id("rows"))),
 		jen.For(jen.List(jen.Id("i"), jen.Id("r")).Op(":=").Range().Id("rows")).Block(
@@ -330,7 +332,7 @@ func (g *generator) driverFile(f *jen.File, e Engine) {
 	delBody := []jen.Code{jen.Return(jen.Lit(0), jen.Nil())}
 	if terminal {
 		delBody = append(writeLock(pg),
-			jen.List(jen.Id("n"), jen.Err()).Op(":=").Id("d").Dot("q").Dot("DeleteFinished").Call(jen.Id("ctx"), jen.Id("DeleteFinishedParams").Values(jen.Dict{
+			jen.List(jen.Id("n"), jen.Err()).Op(":=").Add(g.batchQueries(pg)).Dot("DeleteFinished").Call(jen.Id("ctx"), jen.Id("DeleteFinishedParams").Values(jen.Dict{
 				jen.Id("TmBefore"): jen.Id("before").Dot("UTC").Call(), jen.Id("TmMaxRows"): limitTypeFor(pg).Parens(jen.Id("limit")),
 			})),
 			jen.Return(jen.Int().Parens(jen.Id("n")), jen.Id("classify").Call(jen.Err())),
@@ -362,7 +364,7 @@ func (g *generator) driverFile(f *jen.File, e Engine) {
 	}
 	f.Comment("ListByStatus returns up to limit tasks in a status, oldest first.")
 	f.Func().Params(jen.Id("d").Op("*").Id("Driver")).Id("ListByStatus").Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("status").String(), jen.Id("limit").Int()).Params(jen.Index().Op("*").Add(T), jen.Error()).Block(
-		jen.List(jen.Id("rows"), jen.Err()).Op(":=").Id("d").Dot("q").Dot("ListByStatus").Call(jen.Id("ctx"), jen.Id("ListByStatusParams").Values(jen.Dict{
+		jen.List(jen.Id("rows"), jen.Err()).Op(":=").Add(g.batchQueries(pg)).Dot("ListByStatus").Call(jen.Id("ctx"), jen.Id("ListByStatusParams").Values(jen.Dict{
 			jen.Id("TmStatus"): jen.Id("status"), jen.Id("TmMaxRows"): limitType.Clone().Parens(jen.Id("limit")),
 		})),
 		jen.Return(jen.Id("fromRows").Call(jen.Id("rows"), jen.Err())),
@@ -388,7 +390,7 @@ func (g *generator) driverFile(f *jen.File, e Engine) {
 	dueBody := []jen.Code{jen.Return(jen.Nil(), jen.Nil())}
 	if hasDue {
 		dueBody = []jen.Code{
-			jen.List(jen.Id("rows"), jen.Err()).Op(":=").Id("d").Dot("q").Dot("Due").Call(jen.Id("ctx"), jen.Id("DueParams").Values(dueParams)),
+			jen.List(jen.Id("rows"), jen.Err()).Op(":=").Add(g.batchQueries(pg)).Dot("Due").Call(jen.Id("ctx"), jen.Id("DueParams").Values(dueParams)),
 			jen.Return(jen.Id("fromRows").Call(jen.Id("rows"), jen.Err())),
 		}
 	}
@@ -649,4 +651,14 @@ func (g *generator) batchParams(f *jen.File, fn, item, params string, skip func(
 	body := append(grow, jen.For(jen.List(jen.Id("_"), jen.Id("it")).Op(":=").Range().Id("items")).Block(fill...), jen.Return(jen.Id("p"), jen.Nil()))
 	f.Comment(fmt.Sprintf("%s turns a batch into %s: an array per column.", fn, params))
 	f.Func().Id(fn).Params(jen.Id("items").Index().Id(item)).Params(jen.Id("p").Id(params), jen.Err().Error()).Block(body...)
+}
+
+// batchQueries is where a driver runs its batch and periodic statements: on
+// PostgreSQL the queries replanned at each execution (postgres.Replanned),
+// whose plans follow the table's size.
+func (g *generator) batchQueries(pg bool) *jen.Statement {
+	if pg {
+		return jen.Id("d").Dot("b")
+	}
+	return jen.Id("d").Dot("q")
 }
