@@ -20,8 +20,8 @@
 // the sessions live, and a worker that measured 2,845 tasks/s over 100,000
 // tasks did 379. Autovacuum visits a database once a minute
 // (autovacuum_naptime), so a table that fills from empty within that minute
-// runs on such plans until then; generated drivers therefore run their batch
-// and periodic statements through Replanned, which plans them at each
+// runs on such plans until then; generated drivers therefore run their
+// claims and periodic statements through Replanned, which plans them at each
 // execution. (pgtest.Autovacuum stands in for autovacuum, at its pace, in
 // this project's tests, whose server runs without it.)
 //

@@ -189,7 +189,7 @@ func (d *Driver) flush(ctx context.Context, items []transitionRow) []error {
 	p, err := transitionManyParams(items)
 	if err == nil {
 		var ids []uuid.UUID
-		ids, err = d.b.TransitionMany(ctx, p)
+		ids, err = d.q.TransitionMany(ctx, p)
 		if err == nil {
 			applied := make(map[uuid.UUID]bool, len(ids))
 			for _, id := range ids {
