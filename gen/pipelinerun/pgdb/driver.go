@@ -20,10 +20,10 @@ import (
 // Driver stores PipelineRun tasks (model "pipeline_run") in PostgreSQL through the queries sqlc
 // generated in this package. It implements backends.Driver; use it through a backends.Store.
 type Driver struct {
-	q       *Queries
-	b       *Queries // replanned at each execution: batch and periodic statements (postgres.Replanned)
-	group   *pgbackend.Group[transitionRow]
-	inserts *pgbackend.Group[insertRow]
+	q         *Queries
+	replanned *Queries // planned at each execution: claims and periodic statements (postgres.Replanned)
+	group     *pgbackend.Group[transitionRow]
+	inserts   *pgbackend.Group[insertRow]
 }
 
 // transitionRow is one transition of a group-committed batch: the task
@@ -239,8 +239,8 @@ func transitionManyParams(items []transitionRow) (p TransitionManyParams, err er
 // one transaction.
 func NewDriver(db DBTX) *Driver {
 	d := &Driver{
-		b: New(pgbackend.Replanned(db)),
-		q: New(db),
+		q:         New(db),
+		replanned: New(pgbackend.Replanned(db)),
 	}
 	d.group = pgbackend.NewGroup(d.flush, d.transitionOne, func(r transitionRow) uuid.UUID {
 		return r.ID
@@ -385,7 +385,7 @@ func (d *Driver) Get(ctx context.Context, id uuid.UUID) (*pipelinerun.PipelineRu
 // Keys reads the keys (status and version) of those of the tasks that
 // exist, in one query; it implements backends.KeyReader.
 func (d *Driver) Keys(ctx context.Context, ids []uuid.UUID) ([]backends.Key, error) {
-	rows, err := d.b.Keys(ctx, ids)
+	rows, err := d.replanned.Keys(ctx, ids)
 	if err != nil {
 		return nil, classify(err)
 	}
@@ -517,7 +517,7 @@ func (d *Driver) Delete(ctx context.Context, id uuid.UUID) (bool, error) {
 // DeleteFinished removes up to limit finished tasks, and their history, whose
 // last change is older than before; it returns how many it removed.
 func (d *Driver) DeleteFinished(ctx context.Context, before time.Time, limit int) (int, error) {
-	n, err := d.b.DeleteFinished(ctx, DeleteFinishedParams{
+	n, err := d.replanned.DeleteFinished(ctx, DeleteFinishedParams{
 		TmBefore:  before.UTC(),
 		TmMaxRows: int32(limit),
 	})
@@ -548,7 +548,7 @@ func (d *Driver) History(ctx context.Context, id uuid.UUID) ([]backends.History,
 
 // ListByStatus returns up to limit tasks in a status, oldest first.
 func (d *Driver) ListByStatus(ctx context.Context, status string, limit int) ([]*pipelinerun.PipelineRun, error) {
-	rows, err := d.b.ListByStatus(ctx, ListByStatusParams{
+	rows, err := d.replanned.ListByStatus(ctx, ListByStatusParams{
 		TmMaxRows: int32(limit),
 		TmStatus:  status,
 	})

@@ -20,10 +20,10 @@ import (
 // Driver stores Synthesis tasks (model "synthesis") in PostgreSQL through the queries sqlc
 // generated in this package. It implements backends.Driver; use it through a backends.Store.
 type Driver struct {
-	q       *Queries
-	b       *Queries // replanned at each execution: batch and periodic statements (postgres.Replanned)
-	group   *pgbackend.Group[transitionRow]
-	inserts *pgbackend.Group[insertRow]
+	q         *Queries
+	replanned *Queries // planned at each execution: claims and periodic statements (postgres.Replanned)
+	group     *pgbackend.Group[transitionRow]
+	inserts   *pgbackend.Group[insertRow]
 }
 
 // transitionRow is one transition of a group-committed batch: the task
@@ -137,8 +137,8 @@ func transitionManyParams(items []transitionRow) (p TransitionManyParams, err er
 // one transaction.
 func NewDriver(db DBTX) *Driver {
 	d := &Driver{
-		b: New(pgbackend.Replanned(db)),
-		q: New(db),
+		q:         New(db),
+		replanned: New(pgbackend.Replanned(db)),
 	}
 	d.group = pgbackend.NewGroup(d.flush, d.transitionOne, func(r transitionRow) uuid.UUID {
 		return r.ID
@@ -262,7 +262,7 @@ func (d *Driver) Get(ctx context.Context, id uuid.UUID) (*synthesis.Synthesis, e
 // Keys reads the keys (status and version) of those of the tasks that
 // exist, in one query; it implements backends.KeyReader.
 func (d *Driver) Keys(ctx context.Context, ids []uuid.UUID) ([]backends.Key, error) {
-	rows, err := d.b.Keys(ctx, ids)
+	rows, err := d.replanned.Keys(ctx, ids)
 	if err != nil {
 		return nil, classify(err)
 	}
@@ -352,7 +352,7 @@ func (d *Driver) Delete(ctx context.Context, id uuid.UUID) (bool, error) {
 // DeleteFinished removes up to limit finished tasks, and their history, whose
 // last change is older than before; it returns how many it removed.
 func (d *Driver) DeleteFinished(ctx context.Context, before time.Time, limit int) (int, error) {
-	n, err := d.b.DeleteFinished(ctx, DeleteFinishedParams{
+	n, err := d.replanned.DeleteFinished(ctx, DeleteFinishedParams{
 		TmBefore:  before.UTC(),
 		TmMaxRows: int32(limit),
 	})
@@ -383,7 +383,7 @@ func (d *Driver) History(ctx context.Context, id uuid.UUID) ([]backends.History,
 
 // ListByStatus returns up to limit tasks in a status, oldest first.
 func (d *Driver) ListByStatus(ctx context.Context, status string, limit int) ([]*synthesis.Synthesis, error) {
-	rows, err := d.b.ListByStatus(ctx, ListByStatusParams{
+	rows, err := d.replanned.ListByStatus(ctx, ListByStatusParams{
 		TmMaxRows: int32(limit),
 		TmStatus:  status,
 	})
@@ -398,7 +398,7 @@ func (d *Driver) Due(ctx context.Context, now time.Time, limit int) ([]*synthesi
 // Reserve leases up to limit tasks in status queue that no live lease holds
 // to owner until expires; it implements backends.WorkDriver.
 func (d *Driver) Reserve(ctx context.Context, queue, owner string, now, expires time.Time, limit int) ([]backends.Claim[synthesis.Synthesis], error) {
-	rows, err := d.b.Reserve(ctx, ReserveParams{
+	rows, err := d.replanned.Reserve(ctx, ReserveParams{
 		TmExpiresAt: expires.UTC(),
 		TmMaxRows:   int32(limit),
 		TmNow:       now.UTC(),
@@ -452,7 +452,7 @@ func (d *Driver) Lost(ctx context.Context, running string, now time.Time, limit 
 	if running != "RUNNING" {
 		return nil, fmt.Errorf("lost tasks: status %q is not the worker section's running status \"RUNNING\": %w", running, tasktype.ErrValidation)
 	}
-	rows, err := d.b.Lost(ctx, LostParams{
+	rows, err := d.replanned.Lost(ctx, LostParams{
 		TmMaxRows: int32(limit),
 		TmNow:     now.UTC(),
 	})
@@ -474,7 +474,7 @@ var _ backends.WorkDriver[synthesis.Synthesis] = (*Driver)(nil)
 // on every reserved task in the same statement, with its history row; it
 // implements backends.Claimer.
 func (d *Driver) Claim(ctx context.Context, owner string, now, expires time.Time, limit int, after backends.QueuePosition) ([]backends.Claim[synthesis.Synthesis], backends.QueuePosition, error) {
-	rows, err := d.b.Claim(ctx, ClaimParams{
+	rows, err := d.replanned.Claim(ctx, ClaimParams{
 		TmAfterCreatedAt: after.CreatedAt.UTC(),
 		TmAfterID:        after.ID,
 		TmExpiresAt:      expires.UTC(),

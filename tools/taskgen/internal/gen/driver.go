@@ -42,7 +42,7 @@ func (g *generator) driverFile(f *jen.File, e Engine) {
 	f.Comment("generated in this package. It implements backends.Driver; use it through a backends.Store.")
 	if pg {
 		f.Type().Id("Driver").Struct(jen.Id("q").Op("*").Id("Queries"),
-			jen.Id("b").Op("*").Id("Queries").Comment("replanned at each execution: batch and periodic statements (postgres.Replanned)"),
+			jen.Id("replanned").Op("*").Id("Queries").Comment("planned at each execution: claims and periodic statements (postgres.Replanned)"),
 			jen.Id("group").Op("*").Qual(pkgPGBackend, "Group").Types(jen.Id("transitionRow")),
 			jen.Id("inserts").Op("*").Qual(pkgPGBackend, "Group").Types(jen.Id("insertRow")))
 		f.Comment("transitionRow is one transition of a group-committed batch: the task")
@@ -71,7 +71,7 @@ func (g *generator) driverFile(f *jen.File, e Engine) {
 		f.Comment("transitions are group-committed: written together in one round trip and")
 		f.Comment("one transaction.")
 		f.Func().Id("NewDriver").Params(jen.Id("db").Id("DBTX")).Op("*").Id("Driver").Block(
-			jen.Id("d").Op(":=").Op("&").Id("Driver").Values(jen.Dict{jen.Id("q"): jen.Id("New").Call(jen.Id("db")), jen.Id("b"): jen.Id("New").Call(jen.Qual(pkgPGBackend, "Replanned").Call(jen.Id("db")))}),
+			jen.Id("d").Op(":=").Op("&").Id("Driver").Values(jen.Dict{jen.Id("q"): jen.Id("New").Call(jen.Id("db")), jen.Id("replanned"): jen.Id("New").Call(jen.Qual(pkgPGBackend, "Replanned").Call(jen.Id("db")))}),
 			jen.Id("d").Dot("group").Op("=").Qual(pkgPGBackend, "NewGroup").Call(jen.Id("d").Dot("flush"), jen.Id("d").Dot("transitionOne"),
 				jen.Func().Params(jen.Id("r").Id("transitionRow")).Qual(pkgUUID, "UUID").Block(jen.Return(jen.Id("r").Dot("ID")))),
 			jen.Id("d").Dot("inserts").Op("=").Qual(pkgPGBackend, "NewGroup").Call(jen.Id("d").Dot("flushInserts"), jen.Id("d").Dot("insertOne"),
@@ -233,7 +233,7 @@ func (g *generator) driverFile(f *jen.File, e Engine) {
 	f.Comment("Keys reads the keys (status and version) of those of the tasks that")
 	f.Comment("exist, in one query; it implements backends.KeyReader.")
 	f.Func().Params(jen.Id("d").Op("*").Id("Driver")).Id("Keys").Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("ids").Index().Qual(pkgUUID, "UUID")).Params(jen.Index().Qual(pkgBackends, "Key"), jen.Error()).Block(append(keysPre,
-		jen.List(jen.Id("rows"), jen.Err()).Op(":=").Add(g.batchQueries(pg)).Dot("Keys").Call(jen.Id("ctx"), keysArg),
+		jen.List(jen.Id("rows"), jen.Err()).Op(":=").Add(g.replannedQueries(pg)).Dot("Keys").Call(jen.Id("ctx"), keysArg),
 		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Id("classify").Call(jen.Err()))),
 		jen.Id("out").Op(":=").Make(jen.Index().Qual(pkgBackends, "Key"), jen.Len(jen.Id("rows"))),
 		jen.For(jen.List(jen.Id("i"), jen.Id("r")).Op(":=").Range().Id("rows")).Block(
@@ -332,7 +332,7 @@ func (g *generator) driverFile(f *jen.File, e Engine) {
 	delBody := []jen.Code{jen.Return(jen.Lit(0), jen.Nil())}
 	if terminal {
 		delBody = append(writeLock(pg),
-			jen.List(jen.Id("n"), jen.Err()).Op(":=").Add(g.batchQueries(pg)).Dot("DeleteFinished").Call(jen.Id("ctx"), jen.Id("DeleteFinishedParams").Values(jen.Dict{
+			jen.List(jen.Id("n"), jen.Err()).Op(":=").Add(g.replannedQueries(pg)).Dot("DeleteFinished").Call(jen.Id("ctx"), jen.Id("DeleteFinishedParams").Values(jen.Dict{
 				jen.Id("TmBefore"): jen.Id("before").Dot("UTC").Call(), jen.Id("TmMaxRows"): limitTypeFor(pg).Parens(jen.Id("limit")),
 			})),
 			jen.Return(jen.Int().Parens(jen.Id("n")), jen.Id("classify").Call(jen.Err())),
@@ -364,7 +364,7 @@ func (g *generator) driverFile(f *jen.File, e Engine) {
 	}
 	f.Comment("ListByStatus returns up to limit tasks in a status, oldest first.")
 	f.Func().Params(jen.Id("d").Op("*").Id("Driver")).Id("ListByStatus").Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("status").String(), jen.Id("limit").Int()).Params(jen.Index().Op("*").Add(T), jen.Error()).Block(
-		jen.List(jen.Id("rows"), jen.Err()).Op(":=").Add(g.batchQueries(pg)).Dot("ListByStatus").Call(jen.Id("ctx"), jen.Id("ListByStatusParams").Values(jen.Dict{
+		jen.List(jen.Id("rows"), jen.Err()).Op(":=").Add(g.replannedQueries(pg)).Dot("ListByStatus").Call(jen.Id("ctx"), jen.Id("ListByStatusParams").Values(jen.Dict{
 			jen.Id("TmStatus"): jen.Id("status"), jen.Id("TmMaxRows"): limitType.Clone().Parens(jen.Id("limit")),
 		})),
 		jen.Return(jen.Id("fromRows").Call(jen.Id("rows"), jen.Err())),
@@ -390,7 +390,7 @@ func (g *generator) driverFile(f *jen.File, e Engine) {
 	dueBody := []jen.Code{jen.Return(jen.Nil(), jen.Nil())}
 	if hasDue {
 		dueBody = []jen.Code{
-			jen.List(jen.Id("rows"), jen.Err()).Op(":=").Add(g.batchQueries(pg)).Dot("Due").Call(jen.Id("ctx"), jen.Id("DueParams").Values(dueParams)),
+			jen.List(jen.Id("rows"), jen.Err()).Op(":=").Add(g.replannedQueries(pg)).Dot("Due").Call(jen.Id("ctx"), jen.Id("DueParams").Values(dueParams)),
 			jen.Return(jen.Id("fromRows").Call(jen.Id("rows"), jen.Err())),
 		}
 	}
@@ -653,16 +653,16 @@ func (g *generator) batchParams(f *jen.File, fn, item, params string, skip func(
 	f.Func().Id(fn).Params(jen.Id("items").Index().Id(item)).Params(jen.Id("p").Id(params), jen.Err().Error()).Block(body...)
 }
 
-// batchQueries is where a driver runs its claims and periodic statements: on
+// replannedQueries is where a driver runs its claims and periodic statements: on
 // PostgreSQL the queries replanned at each execution (postgres.Replanned),
 // whose plans follow the table's size. TransitionMany, the most frequent,
 // keeps its prepared statement: parsing and planning its text at every
 // batch cost the worker benchmark about 5 %. Its generic plan, if made while
 // the table holds a few pages, hashes a sequential scan of the table, until
 // the table's first ANALYZE.
-func (g *generator) batchQueries(pg bool) *jen.Statement {
+func (g *generator) replannedQueries(pg bool) *jen.Statement {
 	if pg {
-		return jen.Id("d").Dot("b")
+		return jen.Id("d").Dot("replanned")
 	}
 	return jen.Id("d").Dot("q")
 }

@@ -411,7 +411,7 @@ func (g *generator) workerDriver(f *jen.File, e Engine) {
 		jen.Id("TmOwner"): jen.Id("owner"), jen.Id("TmExpiresAt"): timeArg("expires"),
 	})
 	reserve := append(writeLock(pg),
-		jen.List(jen.Id("rows"), jen.Err()).Op(":=").Add(g.batchQueries(pg)).Dot("Reserve").Call(jen.Id("ctx"), params),
+		jen.List(jen.Id("rows"), jen.Err()).Op(":=").Add(g.replannedQueries(pg)).Dot("Reserve").Call(jen.Id("ctx"), params),
 		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Id("classify").Call(jen.Err()))),
 	)
 	if !pg {
@@ -451,7 +451,7 @@ func (g *generator) workerDriver(f *jen.File, e Engine) {
 		lostParams[jen.Id("TmStatus")] = jen.Id("running")
 	}
 	f.Func().Params(recv).Id("Lost").Params(ctx, jen.Id("running").String(), jen.Id("now").Qual("time", "Time"), jen.Id("limit").Int()).Params(claims, jen.Error()).Block(append(lostCheck,
-		jen.List(jen.Id("rows"), jen.Err()).Op(":=").Add(g.batchQueries(pg)).Dot("Lost").Call(jen.Id("ctx"), jen.Id("LostParams").Values(lostParams)),
+		jen.List(jen.Id("rows"), jen.Err()).Op(":=").Add(g.replannedQueries(pg)).Dot("Lost").Call(jen.Id("ctx"), jen.Id("LostParams").Values(lostParams)),
 		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Id("classify").Call(jen.Err()))),
 		jen.Return(jen.Qual(pkgBackends, "Claims").Call(jen.Id("rows"), convert(rowType))))...,
 	)
@@ -465,7 +465,7 @@ func (g *generator) workerDriver(f *jen.File, e Engine) {
 	f.Comment("implements backends.Claimer.")
 	pos := jen.Qual(pkgBackends, "QueuePosition")
 	f.Func().Params(recv).Id("Claim").Params(ctx, jen.Id("owner").String(), jen.List(jen.Id("now"), jen.Id("expires")).Qual("time", "Time"), jen.Id("limit").Int(), jen.Id("after").Add(pos)).Params(claims, pos, jen.Error()).Block(
-		jen.List(jen.Id("rows"), jen.Err()).Op(":=").Add(g.batchQueries(pg)).Dot("Claim").Call(jen.Id("ctx"), jen.Id("ClaimParams").Values(jen.Dict{
+		jen.List(jen.Id("rows"), jen.Err()).Op(":=").Add(g.replannedQueries(pg)).Dot("Claim").Call(jen.Id("ctx"), jen.Id("ClaimParams").Values(jen.Dict{
 			jen.Id("TmNow"): jen.Id("now").Dot("UTC").Call(), jen.Id("TmMaxRows"): limit(),
 			jen.Id("TmOwner"): jen.Id("owner"), jen.Id("TmExpiresAt"): jen.Id("expires").Dot("UTC").Call(),
 			jen.Id("TmAfterCreatedAt"): jen.Id("after").Dot("CreatedAt").Dot("UTC").Call(), jen.Id("TmAfterID"): jen.Id("after").Dot("ID"),
