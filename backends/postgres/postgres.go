@@ -33,10 +33,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/taskmodel/taskmodel/backends"
 	"github.com/taskmodel/taskmodel/tasktype"
 )
 
@@ -110,18 +113,57 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, migrations []tasktype.Migr
 			return fmt.Errorf("postgres: %w", err)
 		}
 	}
+	applied, err := applied(ctx, conn.Conn())
+	if err != nil {
+		return err
+	}
+	if err := tasktype.CheckApplied(migrations, applied); err != nil {
+		return err
+	}
 	for _, m := range migrations {
 		if err := apply(ctx, conn.Conn(), m); err != nil {
 			return err
 		}
 	}
-	return nil
+	return validatePending(ctx, conn.Conn(), migrations)
+}
+
+// Applied returns the migrations the database has applied, by name, with
+// their checksums.
+func Applied(ctx context.Context, pool *pgxpool.Pool) (map[string]string, error) {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, migrationsTable); err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	return applied(ctx, conn.Conn())
+}
+
+func applied(ctx context.Context, conn *pgx.Conn) (map[string]string, error) {
+	rows, err := conn.Query(ctx, `SELECT name, checksum FROM taskmodel_migrations`)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	out := map[string]string{}
+	var name, sum string
+	_, err = pgx.ForEachRow(rows, []any{&name, &sum}, func() error {
+		out[name] = sum
+		return nil
+	})
+	return out, err
 }
 
 func apply(ctx context.Context, conn *pgx.Conn, m tasktype.Migration) error {
+	parts, err := m.Parts()
+	if err != nil {
+		return err
+	}
 	want := m.Checksum()
 	var applied string
-	err := conn.QueryRow(ctx, `SELECT checksum FROM taskmodel_migrations WHERE name = $1`, m.Name).Scan(&applied)
+	err = conn.QueryRow(ctx, `SELECT checksum FROM taskmodel_migrations WHERE name = $1`, m.Name).Scan(&applied)
 	switch {
 	case err == nil:
 		if applied != want {
@@ -131,13 +173,64 @@ func apply(ctx context.Context, conn *pgx.Conn, m tasktype.Migration) error {
 	case !errors.Is(err, pgx.ErrNoRows):
 		return err
 	}
-	return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, m.SQL); err != nil {
+	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		for _, c := range parts.Checks {
+			var n int64
+			var example *string
+			if err := tx.QueryRow(ctx, c.Query).Scan(&n, &example); err != nil {
+				return fmt.Errorf("postgres: migration %s: check of %s: %w", m.Name, c.Subject, err)
+			}
+			if n > 0 {
+				return &tasktype.MigrationRefusedError{Migration: m.Name, Check: c, Count: n, Example: backends.Deref(example)}
+			}
+		}
+		if _, err := tx.Exec(ctx, parts.Body); err != nil {
 			return fmt.Errorf("postgres: migration %s: %w", m.Name, err)
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO taskmodel_migrations (name, checksum) VALUES ($1, $2)`, m.Name, want)
 		return err
 	})
+	if err != nil {
+		return err
+	}
+	for _, v := range parts.Validate {
+		if _, err := conn.Exec(ctx, v); err != nil {
+			return fmt.Errorf("postgres: migration %s was applied, but a stored row breaks a constraint it added (%w); fix the row, and the next start validates the constraint", m.Name, err)
+		}
+	}
+	return nil
+}
+
+// validatePending validates the constraints a migration added NOT VALID
+// and whose validation did not run (the process stopped after the
+// migration committed).
+func validatePending(ctx context.Context, conn *pgx.Conn, migrations []tasktype.Migration) error {
+	rows, err := conn.Query(ctx, `SELECT conrelid::regclass::text || '.' || conname FROM pg_constraint
+		WHERE NOT convalidated AND connamespace = current_schema()::regnamespace`)
+	if err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	pending, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || len(pending) == 0 {
+		return err
+	}
+	for _, m := range migrations {
+		parts, err := m.Parts()
+		if err != nil {
+			return err
+		}
+		for _, v := range parts.Validate {
+			// ALTER TABLE <table> VALIDATE CONSTRAINT <name>;
+			f := strings.Fields(strings.TrimSuffix(v, ";"))
+			if len(f) != 6 || !slices.Contains(pending, f[2]+"."+f[5]) {
+				continue
+			}
+			if _, err := conn.Exec(ctx, v); err != nil {
+				return fmt.Errorf("postgres: migration %s: a stored row breaks a constraint it added (%w); fix the row and start again", m.Name, err)
+			}
+		}
+	}
+	return nil
 }
 
 // SchemaConfig parses dsn into a pool configuration whose connections use

@@ -19,7 +19,6 @@ import (
 	evaluationdb "github.com/taskmodel/taskmodel/gen/evaluation/pgdb"
 	pipelinerundb "github.com/taskmodel/taskmodel/gen/pipelinerun/pgdb"
 	trainingdb "github.com/taskmodel/taskmodel/gen/training/pgdb"
-	"github.com/taskmodel/taskmodel/tasktype"
 )
 
 func TestConformance(t *testing.T) {
@@ -67,9 +66,16 @@ func TestMigrations(t *testing.T) {
 	if err := pool.QueryRow(ctx, `SELECT count(*) FROM taskmodel_migrations`).Scan(&n); err != nil || n != len(analysis.Migrations(postgres.Engine)) {
 		t.Fatalf("migrations recorded: %d, %v", n, err)
 	}
-	changed := []tasktype.Migration{{Name: "analysis/0001_schema", SQL: "CREATE TABLE other (x int);"}}
+	changed := analysis.Migrations(postgres.Engine)
+	changed[0].SQL = "CREATE TABLE other (x int);"
 	if _, err := postgres.OpenConfig(ctx, cfg.Copy(), changed); err == nil || !strings.Contains(err.Error(), "was applied with different SQL") {
 		t.Fatalf("changed migration: %v", err)
+	}
+	// A program whose spec is older than the database's refuses it.
+	older := analysis.Migrations(postgres.Engine)[:3]
+	want := "the database is at migration 0008_lease_in_row of model analysis, newer than this program, whose spec of analysis ends at 0003_changes: run a build of the newer spec"
+	if _, err := postgres.OpenConfig(ctx, cfg.Copy(), older); err == nil || err.Error() != want {
+		t.Fatalf("older program: %v\nwant %s", err, want)
 	}
 }
 

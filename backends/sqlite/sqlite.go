@@ -12,6 +12,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"net/url"
 	"os"
@@ -106,12 +107,28 @@ const migrationsTable = `CREATE TABLE IF NOT EXISTS taskmodel_migrations (
 
 // Migrate applies the migrations not applied yet, each in its own
 // immediate transaction (so two processes starting at once take turns), and
-// fails if an applied migration's SQL has changed since.
+// fails if an applied migration's SQL has changed since, or if the database
+// has applied a migration of one of the models that migrations does not
+// know (a newer spec migrated it). A migration's data checks run first in
+// its transaction, and one that finds rows breaking its rule refuses it
+// (*tasktype.MigrationRefusedError) with nothing changed.
+//
+// A migration runs with foreign keys off, as SQLite's way to change a table
+// (create the new one, copy, drop the old, rename) needs: dropping a task
+// table must not delete its history rows. The foreign keys are checked
+// before the migration commits.
 func Migrate(ctx context.Context, db *sql.DB, migrations []tasktype.Migration) error {
 	for _, table := range []string{migrationsTable, leasesTable} {
 		if _, err := db.ExecContext(ctx, table); err != nil {
 			return fmt.Errorf("sqlite: %w", err)
 		}
+	}
+	applied, err := Applied(ctx, db)
+	if err != nil {
+		return err
+	}
+	if err := tasktype.CheckApplied(migrations, applied); err != nil {
+		return err
 	}
 	for _, m := range migrations {
 		if err := apply(ctx, db, m); err != nil {
@@ -121,8 +138,49 @@ func Migrate(ctx context.Context, db *sql.DB, migrations []tasktype.Migration) e
 	return nil
 }
 
-func apply(ctx context.Context, db *sql.DB, m tasktype.Migration) error {
-	tx, err := db.BeginTx(ctx, nil)
+// Applied returns the migrations the database has applied, by name, with
+// their checksums.
+func Applied(ctx context.Context, db *sql.DB) (map[string]string, error) {
+	rows, err := db.QueryContext(ctx, `SELECT name, checksum FROM taskmodel_migrations`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var name, sum string
+		if err := rows.Scan(&name, &sum); err != nil {
+			return nil, err
+		}
+		out[name] = sum
+	}
+	return out, rows.Err()
+}
+
+func apply(ctx context.Context, db *sql.DB, m tasktype.Migration) (err error) {
+	parts, err := m.Parts()
+	if err != nil {
+		return err
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	// SQLite ignores foreign_keys inside a transaction: it is set before.
+	if _, err := conn.ExecContext(ctx, "PRAGMA foreign_keys = OFF"); err != nil {
+		return err
+	}
+	defer func() {
+		if _, ferr := conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA foreign_keys = ON"); ferr != nil {
+			// Never hand the pool a connection without foreign keys.
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+			if err == nil {
+				err = ferr
+			}
+		}
+	}()
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -138,11 +196,49 @@ func apply(ctx context.Context, db *sql.DB, m tasktype.Migration) error {
 	case err != sql.ErrNoRows:
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+	for _, c := range parts.Checks {
+		var n int64
+		var example sql.NullString
+		if err := tx.QueryRowContext(ctx, c.Query).Scan(&n, &example); err != nil {
+			return fmt.Errorf("sqlite: migration %s: check of %s: %w", m.Name, c.Subject, err)
+		}
+		if n > 0 {
+			return &tasktype.MigrationRefusedError{Migration: m.Name, Check: c, Count: n, Example: example.String}
+		}
+	}
+	if _, err := tx.ExecContext(ctx, parts.Body); err != nil {
+		return fmt.Errorf("sqlite: migration %s: %w", m.Name, err)
+	}
+	if err := foreignKeyCheck(ctx, tx); err != nil {
 		return fmt.Errorf("sqlite: migration %s: %w", m.Name, err)
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO taskmodel_migrations (name, checksum, applied_at) VALUES (?, ?, ?)`, m.Name, sum, time.Now().UTC()); err != nil {
 		return err
 	}
 	return tx.Commit()
+}
+
+// foreignKeyCheck fails when a row refers to a row that does not exist.
+func foreignKeyCheck(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, "PRAGMA foreign_key_check")
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	n, table, parent := 0, "", ""
+	for rows.Next() {
+		var rowid sql.NullInt64
+		var fkid int64
+		if err := rows.Scan(&table, &rowid, &parent, &fkid); err != nil {
+			return err
+		}
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if n > 0 {
+		return fmt.Errorf("it would leave %d rows of %s (and maybe other tables) that refer to missing rows of %s", n, table, parent)
+	}
+	return nil
 }

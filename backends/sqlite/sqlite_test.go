@@ -81,7 +81,13 @@ func TestMigrations(t *testing.T) {
 		t.Fatalf("migrations recorded: %d, %v", n, err)
 	}
 	db.Close()
-	changed := []tasktype.Migration{{Name: "analysis/0001_schema", SQL: "CREATE TABLE other (x INTEGER);"}}
+	older := analysis.Migrations(sqlite.Engine)[:3]
+	want := "the database is at migration 0008_lease_in_row of model analysis, newer than this program, whose spec of analysis ends at 0003_changes: run a build of the newer spec"
+	if _, err := sqlite.Open(ctx, path, older); err == nil || err.Error() != want {
+		t.Fatalf("older program: %v\nwant %s", err, want)
+	}
+	changed := analysis.Migrations(sqlite.Engine)
+	changed[0].SQL = "CREATE TABLE other (x INTEGER);"
 	_, err = sqlite.Open(ctx, path, changed)
 	if err == nil || !strings.Contains(err.Error(), "migration analysis/0001_schema was applied with different SQL") {
 		t.Fatalf("changed migration: %v", err)

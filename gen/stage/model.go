@@ -457,26 +457,26 @@ func (x *StageState) RetentionTime() (time.Time, bool) {
 	return time.Time{}, false
 }
 
-//go:embed sql/postgresql/schema.sql
-var schemaPostgreSQL string
+//go:embed migrations/postgresql/0001_schema.sql
+var migration0001SchemaPostgreSQL string
 
-//go:embed sql/postgresql/changes.sql
-var changesPostgreSQL string
+//go:embed migrations/postgresql/0003_changes.sql
+var migration0003ChangesPostgreSQL string
 
-//go:embed sql/postgresql/listen.sql
-var listenPostgreSQL string
+//go:embed migrations/postgresql/0004_listen_gate.sql
+var migration0004ListenGatePostgreSQL string
 
-//go:embed sql/postgresql/history.sql
-var historyPostgreSQL string
+//go:embed migrations/postgresql/0005_history_seq.sql
+var migration0005HistorySeqPostgreSQL string
 
-//go:embed sql/postgresql/lean.sql
-var leanPostgreSQL string
+//go:embed migrations/postgresql/0006_lean_writes.sql
+var migration0006LeanWritesPostgreSQL string
 
-//go:embed sql/sqlite/schema.sql
-var schemaSQLite string
+//go:embed migrations/sqlite/0001_schema.sql
+var migration0001SchemaSQLite string
 
-//go:embed sql/sqlite/changes.sql
-var changesSQLite string
+//go:embed migrations/sqlite/0003_changes.sql
+var migration0003ChangesSQLite string
 
 // Migrations returns the schema migrations of the model for an engine,
 // "postgresql" or "sqlite", in order; nil for another engine.
@@ -485,27 +485,27 @@ func Migrations(engine string) []tasktype.Migration {
 	case "postgresql":
 		return []tasktype.Migration{{
 			Name: "stage/0001_schema",
-			SQL:  schemaPostgreSQL,
+			SQL:  migration0001SchemaPostgreSQL,
 		}, {
 			Name: "stage/0003_changes",
-			SQL:  changesPostgreSQL,
+			SQL:  migration0003ChangesPostgreSQL,
 		}, {
 			Name: "stage/0004_listen_gate",
-			SQL:  listenPostgreSQL,
+			SQL:  migration0004ListenGatePostgreSQL,
 		}, {
 			Name: "stage/0005_history_seq",
-			SQL:  historyPostgreSQL,
+			SQL:  migration0005HistorySeqPostgreSQL,
 		}, {
 			Name: "stage/0006_lean_writes",
-			SQL:  leanPostgreSQL,
+			SQL:  migration0006LeanWritesPostgreSQL,
 		}}
 	case "sqlite":
 		return []tasktype.Migration{{
 			Name: "stage/0001_schema",
-			SQL:  schemaSQLite,
+			SQL:  migration0001SchemaSQLite,
 		}, {
 			Name: "stage/0003_changes",
-			SQL:  changesSQLite,
+			SQL:  migration0003ChangesSQLite,
 		}}
 	}
 	return nil

@@ -220,44 +220,44 @@ func (x *Training) RetentionTime() (time.Time, bool) {
 	return time.Time{}, false
 }
 
-//go:embed sql/postgresql/schema.sql
-var schemaPostgreSQL string
+//go:embed migrations/postgresql/0001_schema.sql
+var migration0001SchemaPostgreSQL string
 
-//go:embed sql/postgresql/worker.sql
-var workerPostgreSQL string
+//go:embed migrations/postgresql/0002_worker.sql
+var migration0002WorkerPostgreSQL string
 
-//go:embed sql/postgresql/changes.sql
-var changesPostgreSQL string
+//go:embed migrations/postgresql/0003_changes.sql
+var migration0003ChangesPostgreSQL string
 
-//go:embed sql/postgresql/listen.sql
-var listenPostgreSQL string
+//go:embed migrations/postgresql/0004_listen_gate.sql
+var migration0004ListenGatePostgreSQL string
 
-//go:embed sql/postgresql/history.sql
-var historyPostgreSQL string
+//go:embed migrations/postgresql/0005_history_seq.sql
+var migration0005HistorySeqPostgreSQL string
 
-//go:embed sql/postgresql/lean.sql
-var leanPostgreSQL string
+//go:embed migrations/postgresql/0006_lean_writes.sql
+var migration0006LeanWritesPostgreSQL string
 
-//go:embed sql/postgresql/lean_worker.sql
-var leanWorkerPostgreSQL string
+//go:embed migrations/postgresql/0007_worker_lean_writes.sql
+var migration0007WorkerLeanWritesPostgreSQL string
 
-//go:embed sql/postgresql/lease.sql
-var leasePostgreSQL string
+//go:embed migrations/postgresql/0008_lease_in_row.sql
+var migration0008LeaseInRowPostgreSQL string
 
-//go:embed sql/sqlite/schema.sql
-var schemaSQLite string
+//go:embed migrations/sqlite/0001_schema.sql
+var migration0001SchemaSQLite string
 
-//go:embed sql/sqlite/worker.sql
-var workerSQLite string
+//go:embed migrations/sqlite/0002_worker.sql
+var migration0002WorkerSQLite string
 
-//go:embed sql/sqlite/changes.sql
-var changesSQLite string
+//go:embed migrations/sqlite/0003_changes.sql
+var migration0003ChangesSQLite string
 
-//go:embed sql/sqlite/lean_worker.sql
-var leanWorkerSQLite string
+//go:embed migrations/sqlite/0007_worker_lean_writes.sql
+var migration0007WorkerLeanWritesSQLite string
 
-//go:embed sql/sqlite/lease.sql
-var leaseSQLite string
+//go:embed migrations/sqlite/0008_lease_in_row.sql
+var migration0008LeaseInRowSQLite string
 
 // Migrations returns the schema migrations of the model for an engine,
 // "postgresql" or "sqlite", in order; nil for another engine.
@@ -266,45 +266,45 @@ func Migrations(engine string) []tasktype.Migration {
 	case "postgresql":
 		return []tasktype.Migration{{
 			Name: "training/0001_schema",
-			SQL:  schemaPostgreSQL,
+			SQL:  migration0001SchemaPostgreSQL,
 		}, {
 			Name: "training/0002_worker",
-			SQL:  workerPostgreSQL,
+			SQL:  migration0002WorkerPostgreSQL,
 		}, {
 			Name: "training/0003_changes",
-			SQL:  changesPostgreSQL,
+			SQL:  migration0003ChangesPostgreSQL,
 		}, {
 			Name: "training/0004_listen_gate",
-			SQL:  listenPostgreSQL,
+			SQL:  migration0004ListenGatePostgreSQL,
 		}, {
 			Name: "training/0005_history_seq",
-			SQL:  historyPostgreSQL,
+			SQL:  migration0005HistorySeqPostgreSQL,
 		}, {
 			Name: "training/0006_lean_writes",
-			SQL:  leanPostgreSQL,
+			SQL:  migration0006LeanWritesPostgreSQL,
 		}, {
 			Name: "training/0007_worker_lean_writes",
-			SQL:  leanWorkerPostgreSQL,
+			SQL:  migration0007WorkerLeanWritesPostgreSQL,
 		}, {
 			Name: "training/0008_lease_in_row",
-			SQL:  leasePostgreSQL,
+			SQL:  migration0008LeaseInRowPostgreSQL,
 		}}
 	case "sqlite":
 		return []tasktype.Migration{{
 			Name: "training/0001_schema",
-			SQL:  schemaSQLite,
+			SQL:  migration0001SchemaSQLite,
 		}, {
 			Name: "training/0002_worker",
-			SQL:  workerSQLite,
+			SQL:  migration0002WorkerSQLite,
 		}, {
 			Name: "training/0003_changes",
-			SQL:  changesSQLite,
+			SQL:  migration0003ChangesSQLite,
 		}, {
 			Name: "training/0007_worker_lean_writes",
-			SQL:  leanWorkerSQLite,
+			SQL:  migration0007WorkerLeanWritesSQLite,
 		}, {
 			Name: "training/0008_lease_in_row",
-			SQL:  leaseSQLite,
+			SQL:  migration0008LeaseInRowSQLite,
 		}}
 	}
 	return nil

@@ -100,11 +100,14 @@ func Run(args []string, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "taskgen: %v\n", err)
 			return ExitIO
 		}
+		if err := readHistory(m, *out, &opts); err != nil {
+			fmt.Fprintf(stderr, "taskgen: %s: %v\n", m.Name, err)
+			return ExitIO
+		}
 	}
 	files, err := gen.Generate(m, opts)
 	if err != nil {
-		fmt.Fprintf(stderr, "taskgen: %s: %v\n", m.Name, err)
-		return ExitIO
+		return generateFailed(stderr, m, err)
 	}
 	if err := writeFor(opts.Storage)(*out, files); err != nil {
 		fmt.Fprintf(stderr, "taskgen: %v\n", err)
@@ -114,6 +117,61 @@ func Run(args []string, stderr io.Writer) int {
 		m.Package = *pkg
 	}
 	return writeSQLC(stderr, *sqlcPath, filepath.Dir(filepath.Clean(*out)), []*spec.Model{m}, false)
+}
+
+// generateFailed reports an error of gen.Generate: a spec change that
+// cannot be migrated is a spec error, with its position.
+func generateFailed(stderr io.Writer, m *spec.Model, err error) int {
+	var list spec.ErrorList
+	if errors.As(err, &list) {
+		fmt.Fprintln(stderr, list.Error())
+		return ExitSpec
+	}
+	fmt.Fprintf(stderr, "taskgen: %s: %v\n", m.Name, err)
+	return ExitIO
+}
+
+// readHistory reads what the package directory holds of the model's
+// migrations into opts, and the spec's snapshot.
+func readHistory(m *spec.Model, dir string, opts *gen.Options) error {
+	snap, err := spec.Snapshot(m.Pos.File)
+	if err != nil {
+		return err
+	}
+	opts.Snapshot = snap
+	h := &gen.History{Migrations: map[gen.Engine]map[string][]byte{}, Specs: map[string][]byte{}}
+	read := func(sub, ext string, into map[string][]byte) error {
+		entries, err := os.ReadDir(filepath.Join(dir, gen.MigrationsDir, sub))
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			name, ok := strings.CutSuffix(e.Name(), ext)
+			if e.IsDir() || !ok {
+				continue
+			}
+			data, err := os.ReadFile(filepath.Join(dir, gen.MigrationsDir, sub, e.Name()))
+			if err != nil {
+				return err
+			}
+			into[name] = data
+		}
+		return nil
+	}
+	for _, e := range gen.Engines {
+		h.Migrations[e] = map[string][]byte{}
+		if err := read(string(e), ".sql", h.Migrations[e]); err != nil {
+			return err
+		}
+	}
+	if err := read("spec", ".yaml", h.Specs); err != nil {
+		return err
+	}
+	opts.History = h
+	return nil
 }
 
 // writeSQLC writes the sqlc.yaml that compiles the models' queries, whose
@@ -158,10 +216,16 @@ func writeDir(stderr io.Writer, models []*spec.Model, out string, storage bool) 
 		}
 	}
 	for _, m := range models {
-		files, err := gen.Generate(m, gen.Options{Storage: storage, ImportPath: path.Join(base, m.Package)})
+		opts := gen.Options{Storage: storage, ImportPath: path.Join(base, m.Package)}
+		if storage {
+			if err := readHistory(m, filepath.Join(out, m.Package), &opts); err != nil {
+				fmt.Fprintf(stderr, "taskgen: %s: %v\n", m.Name, err)
+				return ExitIO
+			}
+		}
+		files, err := gen.Generate(m, opts)
 		if err != nil {
-			fmt.Fprintf(stderr, "taskgen: %s: %v\n", m.Name, err)
-			return ExitIO
+			return generateFailed(stderr, m, err)
 		}
 		if err := writeFor(storage)(filepath.Join(out, m.Package), files); err != nil {
 			fmt.Fprintf(stderr, "taskgen: %v\n", err)
@@ -317,7 +381,7 @@ func isTaskgenFile(path string) (bool, error) {
 	if strings.HasSuffix(path, ".json") {
 		return isTaskgenJSON(path)
 	}
-	for _, h := range []string{"// " + gen.Header, gen.SQLHeader, "<!-- " + gen.Header + " -->"} {
+	for _, h := range []string{"// " + gen.Header, gen.SQLHeader, "<!-- " + gen.Header + " -->", gen.SnapshotHeader} {
 		if ok, err := hasFirstLine(path, h); ok || err != nil {
 			return ok, err
 		}

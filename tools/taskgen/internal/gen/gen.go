@@ -37,6 +37,13 @@ type Options struct {
 	// drivers in its pgdb and sqlitedb subpackages import it. Required with
 	// Storage.
 	ImportPath string
+	// History is what the package holds of its migrations already (nil for
+	// a new model); with Storage.
+	History *History
+	// Snapshot is the spec as spec.Snapshot returns it, kept beside the
+	// migration it leads to; required with a History (without one, and
+	// without a Snapshot, no snapshot is written).
+	Snapshot []byte
 }
 
 // Generate returns the files of the model's package, by file name.
@@ -50,6 +57,16 @@ func Generate(m *spec.Model, opts Options) (map[string][]byte, error) {
 	}
 	g := &generator{m: m, pkg: pkg, importPath: opts.ImportPath, storage: opts.Storage}
 	files := map[string][]byte{}
+	var specs map[string][]byte
+	if opts.Storage {
+		if opts.Snapshot == nil && !opts.History.empty() {
+			return nil, fmt.Errorf("model %s: no spec snapshot to compare with its migrations", m.Name)
+		}
+		var err error
+		if g.chain, specs, err = g.migrationChain(opts.History, opts.Snapshot); err != nil {
+			return nil, err
+		}
+	}
 	for name, build := range map[string]func(*jen.File){
 		"doc.go":    g.docFile,
 		"status.go": g.statusFile,
@@ -69,10 +86,18 @@ func Generate(m *spec.Model, opts Options) (map[string][]byte, error) {
 	if !opts.Storage {
 		return files, nil
 	}
+	for name, data := range specs {
+		files[specPath(name)] = data
+	}
 	for _, e := range Engines {
 		files["sql/"+string(e)+"/query.sql"] = g.querySQL(e)
 		for _, mg := range migrationsFor(e, m.Worker != nil) {
-			files[mg.path(e)] = mg.render(g, e)
+			if mg.sqlc {
+				files[mg.path(e)] = mg.render(g, e)
+			}
+		}
+		for _, f := range g.chain[e] {
+			files[f.path(e)] = f.sql
 		}
 		f := g.newFileNamed(SQLCPackages[e])
 		g.driverFile(f, e)
@@ -85,8 +110,11 @@ func Generate(m *spec.Model, opts Options) (map[string][]byte, error) {
 	return files, nil
 }
 
-// migration is one generated schema file of a model, applied in order
-// under the name <model>/<name> and recorded with its checksum.
+// migration is one of the migrations taskgen writes for every model,
+// applied in order under the name <model>/<name> and recorded with its
+// checksum. A new model's migrations/<engine>/<name>.sql are rendered from
+// its spec; those sqlc compiles the queries against are also rendered from
+// the current spec into sql/<engine>/<file>.sql.
 type migration struct {
 	file   string // sql/<engine>/<file>.sql
 	name   string
@@ -124,17 +152,23 @@ func migrationsFor(e Engine, worker bool) []migration {
 // path is the migration's file in a model's package.
 func (mg migration) path(e Engine) string { return "sql/" + string(e) + "/" + mg.file + ".sql" }
 
-// FileNames lists the names Generate returns, sorted; worker tells whether
-// the model has a worker section.
+// FileNames lists the names Generate returns for a new model, sorted;
+// worker tells whether the model has a worker section.
 func FileNames(storage, worker bool) []string {
 	names := []string{"README.md", "doc.go", "event.go", "model.go", "status.go", "types.ts"}
+	if storage {
+		names = append(names, specPath(migrationList[0].name))
+	}
 	for _, e := range Engines {
 		if !storage {
 			break
 		}
 		names = append(names, "sql/"+string(e)+"/query.sql", SQLCPackages[e]+"/driver.go")
 		for _, mg := range migrationsFor(e, worker) {
-			names = append(names, mg.path(e))
+			if mg.sqlc {
+				names = append(names, mg.path(e))
+			}
+			names = append(names, frozen{name: mg.name}.path(e))
 		}
 	}
 	sort.Strings(names)
@@ -142,6 +176,7 @@ func FileNames(storage, worker bool) []string {
 }
 
 type generator struct {
+	chain      map[Engine][]frozen // the model's migrations, with Storage
 	m          *spec.Model
 	pkg        string
 	importPath string

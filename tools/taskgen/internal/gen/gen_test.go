@@ -33,7 +33,13 @@ func TestGolden(t *testing.T) {
 			// Cases with a file named "storage" also emit SQL and drivers.
 			_, err = os.Stat(filepath.Join(dir, "storage"))
 			storage := err == nil
-			files, err := gen.Generate(m, gen.Options{Storage: storage, ImportPath: "example.com/gen/" + m.Package})
+			opts := gen.Options{Storage: storage, ImportPath: "example.com/gen/" + m.Package}
+			if storage {
+				if opts.Snapshot, err = spec.Snapshot(specPath); err != nil {
+					t.Fatal(err)
+				}
+			}
+			files, err := gen.Generate(m, opts)
 			if err != nil {
 				t.Fatal(err)
 			}

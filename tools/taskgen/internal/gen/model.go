@@ -114,9 +114,9 @@ func (g *generator) migrations(f *jen.File) {
 	for _, e := range Engines {
 		suffix := map[Engine]string{PostgreSQL: "PostgreSQL", SQLite: "SQLite"}[e]
 		var list []jen.Code
-		for _, mg := range migrationsFor(e, g.m.Worker != nil) {
+		for _, mg := range g.chain[e] {
 			f.Comment("//go:embed " + mg.path(e))
-			v := lowerFirst(spec.GoName(mg.file)) + suffix
+			v := "migration" + spec.GoName(mg.name) + suffix
 			f.Var().Id(v).String()
 			list = append(list, jen.Values(jen.Dict{jen.Id("Name"): jen.Lit(g.m.Name + "/" + mg.name), jen.Id("SQL"): jen.Id(v)}))
 		}

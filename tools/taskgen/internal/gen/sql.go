@@ -34,6 +34,23 @@ type column struct {
 	Primary bool
 }
 
+// def is the column's definition in CREATE TABLE.
+func (c column) def() string {
+	line := c.Name + " " + c.Type
+	if c.Primary {
+		line += " PRIMARY KEY"
+	} else if c.NotNull {
+		line += " NOT NULL"
+	}
+	if ck := c.check(); ck != "" {
+		line += " CHECK (" + ck + ")"
+	}
+	return line
+}
+
+// check is the column's CHECK expression, "" when it has none.
+func (c column) check() string { return strings.Join(c.Checks, " AND ") }
+
 // Table returns the model's table name and its history table's name.
 func Table(m *spec.Model) (table, history string) { return m.Name, m.Name + "_history" }
 
@@ -160,6 +177,94 @@ func (g *generator) column(e Engine, f *spec.Field) column {
 	return c
 }
 
+// historyColumns are the column definitions of the history table (its
+// primary key aside). Its status and event CHECKs allow the retired
+// statuses and events too: rows written before they were retired keep them.
+func (g *generator) historyColumns(e Engine) []string {
+	pg := e == PostgreSQL
+	table, _ := Table(g.m)
+	return []string{
+		fmt.Sprintf("task_id %s NOT NULL REFERENCES %s (id) ON DELETE CASCADE", pick(pg, "uuid", "TEXT"), table),
+		fmt.Sprintf("seq %s NOT NULL CHECK (seq >= 1)", pick(pg, "bigint", "INTEGER")),
+		fmt.Sprintf("from_status %s CHECK (%s)", pick(pg, "text", "TEXT"), g.historyCheck("from_status")),
+		fmt.Sprintf("to_status %s NOT NULL CHECK (%s)", pick(pg, "text", "TEXT"), g.historyCheck("to_status")),
+		fmt.Sprintf("event %s CHECK (%s)", pick(pg, "text", "TEXT"), g.historyCheck("event")),
+		fmt.Sprintf("at %s NOT NULL", pick(pg, "timestamptz", "DATETIME")),
+		fmt.Sprintf("attempt %s NOT NULL DEFAULT 0 CHECK (attempt >= 0)", pick(pg, "integer", "INTEGER")),
+		fmt.Sprintf("actor %s NOT NULL DEFAULT ''", pick(pg, "text", "TEXT")),
+		fmt.Sprintf("message %s NOT NULL DEFAULT ''", pick(pg, "text", "TEXT")),
+	}
+}
+
+// historyCheck is the CHECK of a history column that holds a status or an
+// event name.
+func (g *generator) historyCheck(col string) string {
+	if col == "event" {
+		return inList(col, g.m.HistoryEvents())
+	}
+	return inList(col, g.m.HistoryStatuses())
+}
+
+// index is one index of a model's table.
+type index struct {
+	name    string
+	sql     string // CREATE INDEX …, without the semicolon
+	comment string // the comment 0001_schema writes above it, if any
+}
+
+// schemaIndexes are the indexes 0001_schema creates.
+func (g *generator) schemaIndexes() []index {
+	m := g.m
+	table, _ := Table(m)
+	var out []index
+	add := func(comment, name, format string, a ...any) {
+		out = append(out, index{name: name, sql: fmt.Sprintf("CREATE INDEX %s ON %s ", name, table) + fmt.Sprintf(format, a...), comment: comment})
+	}
+	add("-- Listing, newest first: the unified listing reads one status at a time\n-- (and one tag, when it filters by tag); workers read the oldest first.",
+		table+"_status_created_at_idx", "(status, created_at DESC, id DESC)")
+	if tagField(m) != nil {
+		add("", table+"_tag_status_created_at_idx", "(tag, status, created_at DESC, id DESC)")
+	}
+	if o := ownerField(m); o != nil {
+		add("-- A user's listing (the api owner), with or without a tag.", table+"_"+o.Name+"_status_created_at_idx", "(%s, status, created_at DESC, id DESC)", o.Name)
+	}
+	if terminal := m.TerminalStatuses(); len(terminal) > 0 {
+		add("-- Retention: finished tasks by the time they last changed.", table+"_finished_idx", "(updated_at) WHERE %s", inList("status", terminal))
+	}
+	for _, s := range m.Statuses {
+		if s.Timeout != nil {
+			add(fmt.Sprintf("-- Timeout of %s: tasks that entered it before a deadline.", s.Name),
+				fmt.Sprintf("%s_%s_timeout_idx", table, strings.ToLower(strings.ReplaceAll(s.Name, "-", "_"))),
+				"(%s) WHERE status = %s", s.EnteredAt, quoteSQL(s.Name))
+		}
+	}
+	return out
+}
+
+// tableIndexes are the indexes of the model's table once every framework
+// migration has run: 0001_schema's, with the listing indexes on an optional
+// tag or owner partial on PostgreSQL (0006_lean_writes), and the change
+// poller's on SQLite (0003_changes).
+func (g *generator) tableIndexes(e Engine) []index {
+	table, _ := Table(g.m)
+	out := g.schemaIndexes()
+	for i, ix := range out {
+		out[i].comment = ""
+		if e != PostgreSQL {
+			continue
+		}
+		for _, f := range []*spec.Field{tagField(g.m), ownerField(g.m)} {
+			if f != nil && f.Optional && ix.name == table+"_"+f.Name+"_status_created_at_idx" {
+				out[i].sql += " WHERE " + f.Name + " IS NOT NULL"
+			}
+		}
+	}
+	if e == SQLite {
+		out = append(out, index{name: table + "_updated_at_idx", sql: fmt.Sprintf("CREATE INDEX %s_updated_at_idx ON %s (updated_at, id)", table, table)})
+	}
+	return out
+}
+
 func pick(pg bool, a, b string) string {
 	if pg {
 		return a
@@ -171,7 +276,6 @@ func pick(pg bool, a, b string) string {
 func (g *generator) schemaSQL(e Engine) []byte {
 	m := g.m
 	table, history := Table(m)
-	pg := e == PostgreSQL
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	p("%s\n-- Schema of model %q for %s. Every CHECK mirrors a limit of the spec;\n", SQLHeader, m.Name, e)
@@ -179,57 +283,25 @@ func (g *generator) schemaSQL(e Engine) []byte {
 	p("CREATE TABLE %s (\n", table)
 	cols := g.columns(e)
 	for i, c := range cols {
-		line := "    " + c.Name + " " + c.Type
-		if c.Primary {
-			line += " PRIMARY KEY"
-		} else if c.NotNull {
-			line += " NOT NULL"
-		}
-		if len(c.Checks) > 0 {
-			line += " CHECK (" + strings.Join(c.Checks, " AND ") + ")"
-		}
+		line := "    " + c.def()
 		if i < len(cols)-1 {
 			line += ","
 		}
 		p("%s\n", line)
 	}
 	p(");\n\n")
-	statusCheck := inList("to_status", g.statusNames())
-	fromCheck := inList("from_status", g.statusNames())
-	eventCheck := inList("event", g.eventNames())
 	p("-- One row per status change, the creation included (seq 1, no from_status).\n")
 	p("CREATE TABLE %s (\n", history)
-	p("    task_id %s NOT NULL REFERENCES %s (id) ON DELETE CASCADE,\n", pick(pg, "uuid", "TEXT"), table)
-	p("    seq %s NOT NULL CHECK (seq >= 1),\n", pick(pg, "bigint", "INTEGER"))
-	p("    from_status %s CHECK (%s),\n", pick(pg, "text", "TEXT"), fromCheck)
-	p("    to_status %s NOT NULL CHECK (%s),\n", pick(pg, "text", "TEXT"), statusCheck)
-	p("    event %s CHECK (%s),\n", pick(pg, "text", "TEXT"), eventCheck)
-	p("    at %s NOT NULL,\n", pick(pg, "timestamptz", "DATETIME"))
-	p("    attempt %s NOT NULL DEFAULT 0 CHECK (attempt >= 0),\n", pick(pg, "integer", "INTEGER"))
-	p("    actor %s NOT NULL DEFAULT '',\n", pick(pg, "text", "TEXT"))
-	p("    message %s NOT NULL DEFAULT '',\n", pick(pg, "text", "TEXT"))
+	for _, c := range g.historyColumns(e) {
+		p("    %s,\n", c)
+	}
 	p("    PRIMARY KEY (task_id, seq)\n);\n\n")
 
-	p("-- Listing, newest first: the unified listing reads one status at a time\n")
-	p("-- (and one tag, when it filters by tag); workers read the oldest first.\n")
-	p("CREATE INDEX %s_status_created_at_idx ON %s (status, created_at DESC, id DESC);\n", table, table)
-	if tagField(m) != nil {
-		p("CREATE INDEX %s_tag_status_created_at_idx ON %s (tag, status, created_at DESC, id DESC);\n", table, table)
-	}
-	if o := ownerField(m); o != nil {
-		p("-- A user's listing (the api owner), with or without a tag.\n")
-		p("CREATE INDEX %s_%s_status_created_at_idx ON %s (%s, status, created_at DESC, id DESC);\n", table, o.Name, table, o.Name)
-	}
-	terminal := m.TerminalStatuses()
-	if len(terminal) > 0 {
-		p("-- Retention: finished tasks by the time they last changed.\n")
-		p("CREATE INDEX %s_finished_idx ON %s (updated_at) WHERE %s;\n", table, table, inList("status", terminal))
-	}
-	for _, s := range m.Statuses {
-		if t := s.Timeout; t != nil {
-			p("-- Timeout of %s: tasks that entered it before a deadline.\n", s.Name)
-			p("CREATE INDEX %s_%s_timeout_idx ON %s (%s) WHERE status = %s;\n", table, strings.ToLower(strings.ReplaceAll(s.Name, "-", "_")), table, s.EnteredAt, quoteSQL(s.Name))
+	for _, ix := range g.schemaIndexes() {
+		if ix.comment != "" {
+			p("%s\n", ix.comment)
 		}
+		p("%s;\n", ix.sql)
 	}
 	return []byte(b.String())
 }

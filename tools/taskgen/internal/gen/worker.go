@@ -53,6 +53,17 @@ const (
 // a primary-key entry) after looking one up: about a fifth of PostgreSQL's
 // CPU per worked task (sdk/worker BenchmarkWorkQueued). A heartbeat changes
 // only the unindexed expiry, a HOT update on PostgreSQL.
+// leaseColumnDefs are the definitions of the lease columns 0008_lease_in_row
+// adds to a worker model's table: owner, expiry and attempt.
+func leaseColumnDefs(e Engine) []string {
+	pg := e == PostgreSQL
+	return []string{
+		fmt.Sprintf("%s %s NOT NULL DEFAULT '' CHECK (%s(%s) <= 200)", LeaseOwnerColumn, pick(pg, "text", "TEXT"), pick(pg, "char_length", "length"), LeaseOwnerColumn),
+		fmt.Sprintf("%s %s", LeaseExpiresColumn, pick(pg, "timestamptz", "DATETIME")),
+		fmt.Sprintf("%s %s NOT NULL DEFAULT 0 CHECK (%s >= 0)", LeaseAttemptColumn, pick(pg, "integer", "INTEGER"), LeaseAttemptColumn),
+	}
+}
+
 func (g *generator) leaseInRowSQL(e Engine) []byte {
 	table, _ := Table(g.m)
 	lease := LeaseTable(table)
@@ -64,9 +75,8 @@ func (g *generator) leaseInRowSQL(e Engine) []byte {
 	p("-- and how many times a worker has reserved it (%s). A claim writes\n", LeaseAttemptColumn)
 	p("-- them in the update that moves the task, with no lease row to look up,\n")
 	p("-- insert and index; %s goes.\n\n", lease)
-	owner := fmt.Sprintf("%s %s NOT NULL DEFAULT '' CHECK (%s(%s) <= 200)", LeaseOwnerColumn, pick(pg, "text", "TEXT"), pick(pg, "char_length", "length"), LeaseOwnerColumn)
-	expires := fmt.Sprintf("%s %s", LeaseExpiresColumn, pick(pg, "timestamptz", "DATETIME"))
-	attempt := fmt.Sprintf("%s %s NOT NULL DEFAULT 0 CHECK (%s >= 0)", LeaseAttemptColumn, pick(pg, "integer", "INTEGER"), LeaseAttemptColumn)
+	defs := leaseColumnDefs(e)
+	owner, expires, attempt := defs[0], defs[1], defs[2]
 	// Only a task that can still be reserved or lost needs its lease: a
 	// finished task's would cost a new row version each and serve nothing.
 	var terminal []string

@@ -39,8 +39,27 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		if _, err := gen.Generate(m, gen.Options{Storage: true, ImportPath: "example.com/gen/" + m.Package}); err != nil {
+		files, err := gen.Generate(m, gen.Options{Storage: true, ImportPath: "example.com/gen/" + m.Package})
+		if err != nil {
 			t.Fatalf("accepted spec does not generate: %v\nspec:\n%s", err, data)
+		}
+		// Its snapshot reads back into a model that generates the same files.
+		snap, err := spec.SnapshotOf("fuzz.yaml", data, nil)
+		if err != nil {
+			t.Fatalf("accepted spec has no snapshot: %v\nspec:\n%s", err, data)
+		}
+		m2, err := spec.Parse("snapshot.yaml", snap, nil)
+		if err != nil {
+			t.Fatalf("snapshot does not load: %v\nsnapshot:\n%s", err, snap)
+		}
+		files2, err := gen.Generate(m2, gen.Options{Storage: true, ImportPath: "example.com/gen/" + m.Package})
+		if err != nil {
+			t.Fatalf("snapshot does not generate: %v", err)
+		}
+		for name, want := range files {
+			if name != "README.md" && string(files2[name]) != string(want) {
+				t.Fatalf("%s differs when generated from the snapshot\nspec:\n%s\nsnapshot:\n%s", name, data, snap)
+			}
 		}
 	})
 }

@@ -23,8 +23,8 @@ type ReadFunc func(path string) ([]byte, error)
 // BuiltinFields are the fields every model struct has.
 var BuiltinFields = []string{"id", "status", "version", "created_at", "updated_at"}
 
-var modelKeys = []string{"model", "package", "struct", "doc", "lifecycle", "statuses", "sets", "events", "error_codes", "worker", "api", "enums", "types", "fields"}
-var lifecycleKeys = []string{"doc", "statuses", "sets", "events", "error_codes", "worker"}
+var modelKeys = []string{"model", "package", "struct", "doc", "lifecycle", "statuses", "sets", "events", "error_codes", "worker", "retired", "api", "enums", "types", "fields"}
+var lifecycleKeys = []string{"doc", "statuses", "sets", "events", "error_codes", "worker", "retired"}
 
 // LoadFile loads one spec file. A model that another references through a
 // uuid field's `references` is looked up as <name>.yaml beside it.
@@ -283,11 +283,16 @@ func (l *loader) model(data []byte) *Model {
 	}
 	if p, ok := k["fields"]; ok {
 		m.Fields = l.fields(p.val, "the model", BuiltinFields)
+		l.checkRenames()
 	}
 	l.file = l.fileOf(statusesNode)
 	l.statusDetails(statusNodes)
 	l.checkGraph(statusesNode.key)
 	l.progressField()
+	if p, ok := lc["retired"]; ok {
+		l.file = l.fileOf(p)
+		l.retired(p.val)
+	}
 	if p, ok := lc["worker"]; ok {
 		l.file = l.fileOf(p)
 		l.worker(p.val)
@@ -626,7 +631,7 @@ func (l *loader) enums(n *yaml.Node) {
 // reservedStructMethods are the methods generated on model and value structs.
 var reservedStructMethods = map[string]bool{"Fire": true, "Validate": true, "UnmarshalJSON": true, "MarshalJSON": true, "Key": true, "Init": true, "Touch": true, "TimeoutAt": true, "ListRow": true, "IsFinished": true, "PrepareTimeout": true, "RetentionTime": true, "PrepareFailure": true, "ReportProgress": true, "Owner": true, "SetOwner": true}
 
-var fieldKeys = []string{"type", "of", "doc", "required", "optional", "default", "max_len", "min_len", "ge", "le", "gt", "lt", "min_items", "max_items", "references"}
+var fieldKeys = []string{"type", "of", "doc", "required", "optional", "default", "backfill", "renamed_from", "max_len", "min_len", "ge", "le", "gt", "lt", "min_items", "max_items", "references"}
 
 func (l *loader) fields(n *yaml.Node, owner string, builtin []string) []*Field {
 	var out []*Field
@@ -834,14 +839,20 @@ func (l *loader) field(f *Field, n *yaml.Node, owner string) bool {
 			f.Default, f.HasDefault = l.defaultValue(v.val, f.Type, what)
 		}
 	}
+	l.evolution(f, k, what, owner)
 	return true
 }
 
 func fmtNum(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
 
 func (l *loader) defaultValue(n *yaml.Node, t *TypeRef, what string) (any, bool) {
+	return l.value(n, t, what+" default")
+}
+
+// value reads a constant of type t (a default or a backfill); what names it
+// in errors.
+func (l *loader) value(n *yaml.Node, t *TypeRef, what string) (any, bool) {
 	n = deref(n)
-	what += " default"
 	switch t.Kind {
 	case KindString:
 		if n.Kind != yaml.ScalarNode || n.Tag != "!!str" {
@@ -902,7 +913,7 @@ func (l *loader) defaultValue(n *yaml.Node, t *TypeRef, what string) (any, bool)
 		}
 		out := []any{}
 		for _, c := range n.Content {
-			v, ok := l.defaultValue(c, t.Elem, what)
+			v, ok := l.value(c, t.Elem, what)
 			if !ok {
 				return nil, false
 			}

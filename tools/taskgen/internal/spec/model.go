@@ -86,6 +86,52 @@ type Model struct {
 	// ProgressField is the model's `progress` field when it is an int
 	// bounded 0–100 and some status maps a progress: Fire sets it.
 	ProgressField *Field
+
+	// RetiredStatuses are statuses the model no longer has: a migration
+	// moves their tasks to ReplacedBy, and history rows keep their names.
+	RetiredStatuses []*RetiredStatus
+	// RetiredEvents are events the model no longer has, which history rows
+	// written before may still record.
+	RetiredEvents []*RetiredEvent
+}
+
+// RetiredStatus is a status removed from the spec and where its tasks go.
+type RetiredStatus struct {
+	Pos        Pos
+	Name       string
+	ReplacedBy *Status
+}
+
+// RetiredEvent is an event removed from the spec.
+type RetiredEvent struct {
+	Pos  Pos
+	Name string
+}
+
+// HistoryStatuses lists the status names history rows may hold: the
+// statuses, then the retired ones.
+func (m *Model) HistoryStatuses() []string {
+	var out []string
+	for _, s := range m.Statuses {
+		out = append(out, s.Name)
+	}
+	for _, r := range m.RetiredStatuses {
+		out = append(out, r.Name)
+	}
+	return out
+}
+
+// HistoryEvents lists the event names history rows may hold: the events,
+// then the retired ones.
+func (m *Model) HistoryEvents() []string {
+	var out []string
+	for _, e := range m.Events {
+		out = append(out, e.Name)
+	}
+	for _, r := range m.RetiredEvents {
+		out = append(out, r.Name)
+	}
+	return out
 }
 
 // Worker is the worker section: the events a worker pool fires, the lease
@@ -285,6 +331,14 @@ type Field struct {
 	References string // the model a uuid field points to
 	// EnteredAt is set on the implicit time fields statuses declare.
 	EnteredAt bool
+	// RenamedFrom is the field's earlier name: the migration that follows
+	// the rename renames the column and keeps its values.
+	RenamedFrom string
+	// Backfill is the value a migration writes into existing tasks when
+	// the field becomes NOT NULL in the database (added, or no longer
+	// optional); nil when there is none (then the default is used, if any).
+	Backfill    any
+	HasBackfill bool
 }
 
 // StatusByName returns the named status or nil.

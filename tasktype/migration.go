@@ -1,0 +1,153 @@
+package tasktype
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// The markers that split a generated migration into its parts. A line that
+// starts with one of them begins a part; text before any marker belongs to
+// the body.
+const (
+	// MarkerCheck begins a data check: "-- taskmodel:check SUBJECT | RULE | ROWS"
+	// followed by a query that returns how many rows break the rule and one
+	// example task id.
+	MarkerCheck = "-- taskmodel:check "
+	// MarkerMigrate begins the body: the statements that change the schema.
+	MarkerMigrate = "-- taskmodel:migrate"
+	// MarkerValidate begins the validation statements, one a line, that a
+	// backend runs after the body committed, each in its own transaction.
+	MarkerValidate = "-- taskmodel:validate"
+)
+
+// MigrationCheck is a data check a migration runs before it changes
+// anything: when a stored row breaks the rule the migration brings in, the
+// migration is refused and the database stays as it was.
+type MigrationCheck struct {
+	// Subject is what the rule applies to: "<table>.<column>".
+	Subject string
+	// Rule says what the migration will allow, in words.
+	Rule string
+	// Rows names what Query counts: "tasks" or "history rows".
+	Rows string
+	// Query returns the number of rows that break the rule and the
+	// smallest id of their tasks (NULL when none does).
+	Query string
+}
+
+// MigrationParts are the parts of a migration a backend runs apart.
+type MigrationParts struct {
+	Checks []MigrationCheck
+	// Body is run in one transaction, after the checks and in the same
+	// transaction as they are.
+	Body string
+	// Validate are statements run after Body committed, each in its own
+	// transaction (PostgreSQL's VALIDATE CONSTRAINT of a CHECK added NOT
+	// VALID, so that writers are not blocked while a table is scanned).
+	Validate []string
+}
+
+// Parts splits the migration's SQL at its markers. A migration without
+// markers is a body.
+func (m Migration) Parts() (MigrationParts, error) {
+	var (
+		p     MigrationParts
+		body  strings.Builder
+		check *MigrationCheck
+		part  = "body"
+	)
+	flush := func() {
+		if check != nil {
+			check.Query = strings.TrimSpace(check.Query)
+			p.Checks = append(p.Checks, *check)
+			check = nil
+		}
+	}
+	for _, line := range strings.SplitAfter(m.SQL, "\n") {
+		switch trimmed := strings.TrimRight(line, "\r\n"); {
+		case strings.HasPrefix(trimmed, MarkerCheck):
+			flush()
+			fields := strings.Split(strings.TrimPrefix(trimmed, MarkerCheck), " | ")
+			if len(fields) != 3 {
+				return MigrationParts{}, fmt.Errorf("migration %s: a check marker is %q followed by SUBJECT | RULE | ROWS: %q", m.Name, MarkerCheck, trimmed)
+			}
+			check, part = &MigrationCheck{Subject: fields[0], Rule: fields[1], Rows: fields[2]}, "check"
+		case trimmed == MarkerMigrate:
+			flush()
+			part = "body"
+		case trimmed == MarkerValidate:
+			flush()
+			part = "validate"
+		case part == "check":
+			check.Query += line
+		case part == "validate":
+			if s := strings.TrimSpace(trimmed); s != "" && !strings.HasPrefix(s, "--") {
+				p.Validate = append(p.Validate, s)
+			}
+		default:
+			body.WriteString(line)
+		}
+	}
+	flush()
+	p.Body = body.String()
+	return p, nil
+}
+
+// MigrationRefusedError is the error of a migration whose data check found
+// stored rows that break its new rule; the database was left unchanged.
+type MigrationRefusedError struct {
+	Migration string // <model>/<name>
+	Check     MigrationCheck
+	Count     int64
+	Example   string // the smallest id of a task that breaks the rule
+}
+
+func (e *MigrationRefusedError) Error() string {
+	return fmt.Sprintf("migration %s refused: %s: %d %s break the rule %q (for example task %s); the database is unchanged",
+		e.Migration, e.Check.Subject, e.Count, e.Check.Rows, e.Check.Rule, e.Example)
+}
+
+// UnknownMigrationError is the error of a database that has applied
+// migrations of a model this program does not know: it was migrated by a
+// newer version of the model's spec.
+type UnknownMigrationError struct {
+	Model string
+	// Database is the newest migration the database has applied, and
+	// Program the newest this program knows.
+	Database, Program string
+}
+
+func (e *UnknownMigrationError) Error() string {
+	return fmt.Sprintf("the database is at migration %s of model %s, newer than this program, whose spec of %s ends at %s: run a build of the newer spec", e.Database, e.Model, e.Model, e.Program)
+}
+
+// CheckApplied fails with an *UnknownMigrationError when a model of
+// migrations has a migration applied (by name, in applied) that migrations
+// does not list: the database was migrated by a newer spec of the model.
+func CheckApplied(migrations []Migration, applied map[string]string) error {
+	known := map[string]bool{}
+	last := map[string]string{}
+	for _, m := range migrations {
+		known[m.Name] = true
+		model, _, _ := strings.Cut(m.Name, "/")
+		last[model] = max(last[model], m.Name)
+	}
+	newest := map[string]string{}
+	for name := range applied {
+		model, _, _ := strings.Cut(name, "/")
+		if _, ok := last[model]; ok && !known[name] {
+			newest[model] = max(newest[model], name)
+		}
+	}
+	models := make([]string, 0, len(newest))
+	for model := range newest {
+		models = append(models, model)
+	}
+	if len(models) == 0 {
+		return nil
+	}
+	slices.Sort(models)
+	model := models[0]
+	return &UnknownMigrationError{Model: model, Database: strings.TrimPrefix(newest[model], model+"/"), Program: strings.TrimPrefix(last[model], model+"/")}
+}

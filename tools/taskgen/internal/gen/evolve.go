@@ -1,0 +1,829 @@
+package gen
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/taskmodel/taskmodel/tools/taskgen/internal/spec"
+)
+
+// Markers split a generated migration into the parts a backend runs apart
+// (tasktype.Migration.Parts reads them): data checks, run first in the
+// migration's transaction; the body; and, on PostgreSQL, the validation of
+// constraints added NOT VALID, each in a transaction of its own after the
+// body committed, so that no write waits for a whole table's scan.
+const (
+	markerCheck    = "-- taskmodel:check "
+	markerMigrate  = "-- taskmodel:migrate"
+	markerValidate = "-- taskmodel:validate"
+)
+
+// evolution is the migration from the spec a model's newest migration was
+// generated from (old) to the current spec (new), for every engine.
+type evolution struct {
+	old, new *generator
+	errs     spec.ErrorList
+	fields   []fieldChange
+	// changes describes each change in a line, for the migration's header.
+	changes []string
+	slugs   []string
+	// statusNarrowed: a status the old spec had is gone.
+	statusChanged, statusNarrowed bool
+	historyChanged                bool
+	moves                         []*spec.RetiredStatus
+}
+
+// fieldChange pairs a field of the old spec with the same field of the new
+// one (renamed, maybe); old or new is nil for a field added or removed.
+type fieldChange struct {
+	old, new *spec.Field
+}
+
+func (c fieldChange) name() string {
+	if c.new != nil {
+		return c.new.Name
+	}
+	return c.old.Name
+}
+
+func (c fieldChange) renamed() bool { return c.old != nil && c.new != nil && c.old.Name != c.new.Name }
+
+// evolve compares old with new. It returns nil, nil when the database needs
+// no change; an ErrorList (positions in the new spec) when a change cannot
+// be migrated.
+func evolve(old, new *spec.Model) (*evolution, error) {
+	ev := &evolution{old: &generator{m: old, storage: true}, new: &generator{m: new, storage: true}}
+	if old.Name != new.Name {
+		ev.fail(new.Pos, fmt.Sprintf("model %q was %q when its last migration was generated; a model's name is its table's name and cannot change (declare a new model instead)", new.Name, old.Name))
+		return nil, ev.errs
+	}
+	if (old.Worker == nil) != (new.Worker == nil) {
+		what, pos := "adds a worker section", new.Pos
+		if new.Worker == nil {
+			what = "removes its worker section"
+		} else {
+			pos = new.Worker.Pos
+		}
+		ev.fail(pos, fmt.Sprintf("model %q %s, which its deployed databases cannot follow yet: generate a new model for it", new.Name, what))
+		return nil, ev.errs
+	}
+	ev.pairFields()
+	ev.compareStatuses()
+	if len(ev.errs) > 0 {
+		return nil, ev.errs
+	}
+	if len(ev.changes) == 0 {
+		for _, e := range Engines {
+			if !slices.Equal(indexSQL(ev.old.tableIndexes(e)), indexSQL(ev.new.tableIndexes(e))) {
+				ev.note("indexes", "indexes follow the spec (the listing's tag or owner, terminal statuses, timeouts)")
+				break
+			}
+		}
+	}
+	if len(ev.changes) == 0 {
+		return nil, nil
+	}
+	return ev, nil
+}
+
+func (ev *evolution) fail(pos spec.Pos, msg string) {
+	ev.errs = append(ev.errs, &spec.Error{Pos: pos, Msg: msg})
+}
+
+func indexSQL(ixs []index) []string {
+	out := make([]string, len(ixs))
+	for i, ix := range ixs {
+		out[i] = ix.sql
+	}
+	return out
+}
+
+// pairFields matches the fields of both specs by name, or by renamed_from.
+func (ev *evolution) pairFields() {
+	old, new := ev.old.m, ev.new.m
+	used := map[string]bool{}
+	for _, nf := range new.Fields {
+		of := old.FieldByName(nf.Name)
+		if of == nil && nf.RenamedFrom != "" {
+			of = old.FieldByName(nf.RenamedFrom)
+		}
+		if of != nil {
+			used[of.Name] = true
+		}
+		ev.fields = append(ev.fields, fieldChange{old: of, new: nf})
+	}
+	for _, of := range old.Fields {
+		if !used[of.Name] {
+			ev.fields = append(ev.fields, fieldChange{old: of})
+		}
+	}
+	for _, c := range ev.fields {
+		switch {
+		case c.old == nil:
+			f := c.new
+			if !f.Optional && ev.fill(f) == nil {
+				ev.fail(f.Pos, fmt.Sprintf("field %q is new and not optional, so the tasks already stored need a value: give it a default, or backfill: VALUE, or make it optional", f.Name))
+				continue
+			}
+			ev.note("add_"+f.Name, fmt.Sprintf("add field %s (%s)", f.Name, fieldSummary(f)))
+		case c.new == nil:
+			ev.note("drop_"+c.old.Name, fmt.Sprintf("drop field %s: its values are lost", c.old.Name))
+		default:
+			if c.renamed() {
+				ev.note("rename_"+c.old.Name+"_to_"+c.new.Name, fmt.Sprintf("rename field %s to %s (values kept)", c.old.Name, c.new.Name))
+			}
+			ev.compareField(c)
+		}
+	}
+}
+
+// compareField checks that a field's SQL type can follow its change and
+// notes what changes.
+func (ev *evolution) compareField(c fieldChange) {
+	for _, e := range Engines {
+		oc, nc := ev.old.column(e, c.old), ev.new.column(e, c.new)
+		if oc.Type != nc.Type && !intToFloat(c.old, c.new) {
+			ev.fail(c.new.Pos, fmt.Sprintf("field %q changes type from %s to %s, which stored values cannot be converted to safely; add a field under a new name instead", c.new.Name, c.old.Type.Name(), c.new.Type.Name()))
+			return
+		}
+	}
+	var what []string
+	if c.old.Type.Name() != c.new.Type.Name() {
+		what = append(what, fmt.Sprintf("type %s (was %s)", c.new.Type.Name(), c.old.Type.Name()))
+	}
+	if c.old.Optional && !c.new.Optional {
+		w := "no longer optional"
+		if v := ev.fill(c.new); v != nil {
+			w += fmt.Sprintf(" (tasks without a value get %s)", valueText(v))
+		} else {
+			w += " (refused if a task has no value)"
+		}
+		what = append(what, w)
+	} else if !c.old.Optional && c.new.Optional {
+		what = append(what, "now optional")
+	}
+	changed := false
+	for _, e := range Engines {
+		if ev.old.renamedColumn(e, c).check() != ev.new.column(e, c.new).check() {
+			changed = true
+		}
+	}
+	if changed {
+		r := ruleText(ev.new.m, c.new)
+		if r == "" {
+			r = "no limit"
+		}
+		w := "limits: " + r + " (was " + orNoLimit(ruleText(ev.old.m, c.old)) + ")"
+		if narrows(ev.old.m, ev.new.m, c.old, c.new) {
+			w += ", checked against the stored tasks"
+		}
+		what = append(what, w)
+	}
+	if len(what) > 0 {
+		ev.note("change_"+c.new.Name, fmt.Sprintf("field %s: %s", c.new.Name, strings.Join(what, "; ")))
+	}
+}
+
+func orNoLimit(s string) string {
+	if s == "" {
+		return "no limit"
+	}
+	return s
+}
+
+// compareStatuses notes statuses and events added or removed.
+func (ev *evolution) compareStatuses() {
+	old, new := ev.old.m, ev.new.m
+	oldS, newS := names(old.Statuses), names(new.Statuses)
+	for _, s := range newS {
+		if !slices.Contains(oldS, s) {
+			ev.statusChanged = true
+			ev.note("add_"+strings.ToLower(s), "add status "+s)
+		}
+	}
+	for _, s := range oldS {
+		if slices.Contains(newS, s) {
+			continue
+		}
+		ev.statusChanged, ev.statusNarrowed = true, true
+		if r := retired(new, s); r != nil {
+			ev.moves = append(ev.moves, r)
+			ev.note("retire_"+strings.ToLower(s), fmt.Sprintf("remove status %s: its tasks move to %s, each with a history row", s, r.ReplacedBy.Name))
+		} else {
+			ev.note("remove_"+strings.ToLower(s), fmt.Sprintf("remove status %s: refused if a task is in it (retire it with replaced_by to move its tasks)", s))
+		}
+	}
+	if !slices.Equal(old.HistoryStatuses(), new.HistoryStatuses()) || !slices.Equal(old.HistoryEvents(), new.HistoryEvents()) {
+		ev.historyChanged = true
+		var added, removed []string
+		oe, ne := old.HistoryEvents(), new.HistoryEvents()
+		for _, e := range ne {
+			if !slices.Contains(oe, e) {
+				added = append(added, e)
+			}
+		}
+		for _, e := range oe {
+			if !slices.Contains(ne, e) {
+				removed = append(removed, e)
+			}
+		}
+		if len(added) > 0 {
+			ev.note("events", "add events "+strings.Join(added, ", "))
+		}
+		if len(removed) > 0 {
+			ev.note("events", "remove events "+strings.Join(removed, ", ")+": refused if a history row records one (list them under retired: events: to keep those rows)")
+		}
+	}
+}
+
+func names[T interface{ *spec.Status | *spec.Event }](xs []T) []string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		switch v := any(x).(type) {
+		case *spec.Status:
+			out[i] = v.Name
+		case *spec.Event:
+			out[i] = v.Name
+		}
+	}
+	return out
+}
+
+func retired(m *spec.Model, status string) *spec.RetiredStatus {
+	for _, r := range m.RetiredStatuses {
+		if r.Name == status {
+			return r
+		}
+	}
+	return nil
+}
+
+func (ev *evolution) note(slug, line string) {
+	if !slices.Contains(ev.slugs, slug) {
+		ev.slugs = append(ev.slugs, slug)
+	}
+	ev.changes = append(ev.changes, line)
+}
+
+// slug names the migration after its changes.
+func (ev *evolution) slug() string {
+	var s string
+	switch {
+	case len(ev.slugs) == 1:
+		s = ev.slugs[0]
+	case len(ev.slugs) == 2:
+		s = ev.slugs[0] + "_and_" + ev.slugs[1]
+	default:
+		s = ev.slugs[0] + "_and_more"
+	}
+	if len(s) > 60 {
+		s = strings.TrimRight(s[:60], "_")
+	}
+	if isFrameworkName(s) {
+		s += "_spec"
+	}
+	return s
+}
+
+// fill is the value written into stored tasks that have none when the
+// field becomes NOT NULL: its backfill, else its default; nil if neither.
+func (ev *evolution) fill(f *spec.Field) any {
+	if f.HasBackfill {
+		return f.Backfill
+	}
+	if f.HasDefault {
+		return f.Default
+	}
+	return nil
+}
+
+func intToFloat(a, b *spec.Field) bool {
+	return a.Type.Kind == spec.KindInt && b.Type.Kind == spec.KindFloat
+}
+
+// renamedColumn is the column of c's old field under its new name: what the
+// old spec's CHECK reads once the column is renamed.
+func (g *generator) renamedColumn(e Engine, c fieldChange) column {
+	f := *c.old
+	f.Name = c.new.Name
+	return g.column(e, &f)
+}
+
+// render writes the migration for an engine.
+func (ev *evolution) render(e Engine, name, from string) []byte {
+	pg := e == PostgreSQL
+	table, history := Table(ev.new.m)
+	var b strings.Builder
+	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	p("%s\n-- Migration %s of model %q for %s: from the spec of %s to the\n", SQLHeader, name, ev.new.m.Name, e, from)
+	p("-- spec of this migration (migrations/spec/%s.yaml).\n", name)
+	for _, c := range ev.changes {
+		p("--   - %s\n", c)
+	}
+	p("-- One transaction: the checks run first; when a stored task breaks one,\n")
+	p("-- the migration is refused and nothing changes.")
+	if pg {
+		p(" A changed CHECK is added\n-- NOT VALID and validated after the commit, without blocking writes.\n")
+	} else {
+		p("\n")
+	}
+
+	// Data checks, against the columns as they are before the migration.
+	idExpr := pick(pg, "min(id::text)", "min(id)")
+	for _, c := range ev.fields {
+		if c.old == nil || c.new == nil {
+			continue
+		}
+		col := c.old.Name
+		if c.old.Optional && !c.new.Optional && ev.fill(c.new) == nil {
+			p("\n%s%s.%s | has a value (the field is no longer optional; a backfill: value would fill the tasks that have none) | tasks\n", markerCheck, table, c.new.Name)
+			p("SELECT count(*), %s FROM %s WHERE %s IS NULL;\n", idExpr, table, col)
+		}
+		if !narrows(ev.old.m, ev.new.m, c.old, c.new) {
+			continue
+		}
+		f := *c.new
+		f.Name = col
+		ck := ev.new.column(e, &f).check()
+		if ck == "" || ck == ev.old.renamedColumn(e, fieldChange{old: c.old, new: &f}).check() {
+			continue
+		}
+		p("\n%s%s.%s | %s | tasks\n", markerCheck, table, c.new.Name, ruleText(ev.new.m, c.new))
+		p("SELECT count(*), %s FROM %s WHERE (%s) IS FALSE;\n", idExpr, table, ck)
+	}
+	if ev.statusNarrowed {
+		keep := ev.new.m.HistoryStatuses()
+		p("\n%s%s.status | one of %s | tasks\n", markerCheck, table, strings.Join(names(ev.new.m.Statuses), ", "))
+		p("SELECT count(*), %s FROM %s WHERE (%s) IS FALSE;\n", idExpr, table, inList("status", keep))
+	}
+	if ev.historyChanged {
+		hid := pick(pg, "min(task_id::text)", "min(task_id)")
+		for _, col := range []string{"from_status", "to_status", "event"} {
+			if !listNarrows(ev.old.historyValues(col), ev.new.historyValues(col)) {
+				continue
+			}
+			p("\n%s%s.%s | one of %s | history rows\n", markerCheck, history, col, strings.Join(ev.new.historyValues(col), ", "))
+			p("SELECT count(*), %s FROM %s WHERE (%s) IS FALSE;\n", hid, history, ev.new.historyCheck(col))
+		}
+	}
+
+	p("\n%s\n", markerMigrate)
+	var validate []string
+	for _, r := range ev.moves {
+		ev.renderMove(p, e, r)
+	}
+	oldIdx, newIdx := ev.old.tableIndexes(e), ev.new.tableIndexes(e)
+	rebuild := !pg && ev.sqliteRebuildsTable()
+	if !rebuild {
+		for _, ix := range oldIdx {
+			if !slices.Contains(newIdx, ix) {
+				p("DROP INDEX %s;\n", ix.name)
+			}
+		}
+	}
+	if rebuild {
+		ev.renderRebuild(p)
+	} else {
+		validate = ev.renderColumns(p, e)
+	}
+	if ev.historyChanged {
+		if pg {
+			for _, col := range []string{"from_status", "to_status", "event"} {
+				if slices.Equal(ev.old.historyValues(col), ev.new.historyValues(col)) {
+					continue
+				}
+				cn := pgCheckName(history, col)
+				p("ALTER TABLE %s DROP CONSTRAINT %s;\n", history, cn)
+				p("ALTER TABLE %s ADD CONSTRAINT %s CHECK (%s) NOT VALID;\n", history, cn, ev.new.historyCheck(col))
+				validate = append(validate, fmt.Sprintf("ALTER TABLE %s VALIDATE CONSTRAINT %s;", history, cn))
+			}
+		} else {
+			cols := []string{"task_id", "seq", "from_status", "to_status", "event", "at", "attempt", "actor", "message"}
+			p("-- The history table is rebuilt with its new CHECKs; its rows are copied.\n")
+			p("CREATE TABLE tm_new_%s (\n", history)
+			for _, c := range ev.new.historyColumns(e) {
+				p("    %s,\n", c)
+			}
+			p("    PRIMARY KEY (task_id, seq)\n);\n")
+			p("INSERT INTO tm_new_%s (%s) SELECT %s FROM %s;\n", history, strings.Join(cols, ", "), strings.Join(cols, ", "), history)
+			p("DROP TABLE %s;\n", history)
+			p("ALTER TABLE tm_new_%s RENAME TO %s;\n", history, history)
+		}
+	}
+	for _, ix := range newIdx {
+		if rebuild || !slices.Contains(oldIdx, ix) {
+			p("%s;\n", ix.sql)
+		}
+	}
+	if len(validate) > 0 {
+		p("\n%s\n", markerValidate)
+		for _, v := range validate {
+			p("%s\n", v)
+		}
+	}
+	return []byte(b.String())
+}
+
+func (g *generator) historyValues(col string) []string {
+	if col == "event" {
+		return g.m.HistoryEvents()
+	}
+	return g.m.HistoryStatuses()
+}
+
+func listNarrows(old, new []string) bool {
+	for _, v := range old {
+		if !slices.Contains(new, v) {
+			return true
+		}
+	}
+	return false
+}
+
+// renderMove moves the tasks of a retired status to its replacement, each
+// with a history row, as a transition would: version + 1, updated_at and the
+// replacement's entry time set.
+func (ev *evolution) renderMove(p func(string, ...any), e Engine, r *spec.RetiredStatus) {
+	table, history := Table(ev.new.m)
+	pg := e == PostgreSQL
+	now := pick(pg, "now()", "strftime('%Y-%m-%d %H:%M:%f+00:00', 'now')")
+	set := fmt.Sprintf("status = %s, version = version + 1, updated_at = %s", quoteSQL(r.ReplacedBy.Name), now)
+	if ea := r.ReplacedBy.EnteredAt; ea != "" && ea != "created_at" {
+		set += fmt.Sprintf(", %s = %s", ea, now)
+	}
+	msg := quoteSQL(fmt.Sprintf("status %s was removed from the spec; its tasks move to %s", r.Name, r.ReplacedBy.Name))
+	p("-- Status %s is retired: its tasks move to %s, each with a history row.\n", r.Name, r.ReplacedBy.Name)
+	if pg {
+		p("WITH moved AS (\n    UPDATE %s SET %s, %s = %s + 1\n    WHERE status = %s\n    RETURNING id, %s\n)\n", table, set, HistorySeqColumn, HistorySeqColumn, quoteSQL(r.Name), HistorySeqColumn)
+		p("INSERT INTO %s (task_id, seq, from_status, to_status, at, actor, message)\n", history)
+		p("SELECT id, %s, %s, %s, %s, 'taskmodel migrate', %s FROM moved;\n", HistorySeqColumn, quoteSQL(r.Name), quoteSQL(r.ReplacedBy.Name), now, msg)
+		return
+	}
+	p("INSERT INTO %s (task_id, seq, from_status, to_status, at, actor, message)\n", history)
+	p("SELECT id, (SELECT max(h.seq) FROM %s AS h WHERE h.task_id = %s.id) + 1, %s, %s, %s, 'taskmodel migrate', %s\n", history, table, quoteSQL(r.Name), quoteSQL(r.ReplacedBy.Name), now, msg)
+	p("FROM %s WHERE status = %s;\n", table, quoteSQL(r.Name))
+	p("UPDATE %s SET %s WHERE status = %s;\n", table, set, quoteSQL(r.Name))
+}
+
+// sqliteRebuildsTable tells whether SQLite must rebuild the task table:
+// it cannot change a column's type, NOT NULL or CHECK in place, nor add a
+// NOT NULL column without a default in its definition.
+func (ev *evolution) sqliteRebuildsTable() bool {
+	if ev.statusChanged {
+		return true
+	}
+	for _, c := range ev.fields {
+		switch {
+		case c.old == nil:
+			if !c.new.Optional {
+				return true
+			}
+		default:
+			oc, nc := ev.old.renamedColumn(SQLite, c), ev.new.column(SQLite, c.new)
+			if oc.Type != nc.Type || oc.NotNull != nc.NotNull || oc.check() != nc.check() {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// renderRebuild rebuilds SQLite's task table: a new table with the new
+// definition, every row copied (converted, backfilled), the old table
+// dropped and the new one renamed. Backends run migrations with foreign keys
+// off, so dropping the old table leaves the history rows that refer to the
+// task ids in place, and check the foreign keys before they commit.
+func (ev *evolution) renderRebuild(p func(string, ...any)) {
+	table, _ := Table(ev.new.m)
+	tmp := "tm_new_" + table
+	p("-- SQLite cannot change a column's type, NOT NULL or CHECK in place: the\n")
+	p("-- table is rebuilt, every row copied, and its indexes re-created.\n")
+	p("CREATE TABLE %s (\n", tmp)
+	defs := ev.new.tableColumnDefs(SQLite)
+	for i, d := range defs {
+		sep := ","
+		if i == len(defs)-1 {
+			sep = ""
+		}
+		p("    %s%s\n", d, sep)
+	}
+	p(");\n")
+	var cols, exprs []string
+	for _, f := range ev.new.builtinFields() {
+		cols, exprs = append(cols, f.Name), append(exprs, f.Name)
+	}
+	for _, nf := range ev.new.m.Fields {
+		cols = append(cols, nf.Name)
+		var c fieldChange
+		for _, x := range ev.fields {
+			if x.new == nf {
+				c = x
+			}
+		}
+		exprs = append(exprs, ev.copyExpr(SQLite, c))
+	}
+	if ev.new.m.Worker != nil {
+		for _, c := range []string{LeaseOwnerColumn, LeaseExpiresColumn, LeaseAttemptColumn} {
+			cols, exprs = append(cols, c), append(exprs, c)
+		}
+	}
+	p("INSERT INTO %s (%s)\nSELECT %s FROM %s;\n", tmp, strings.Join(cols, ", "), strings.Join(exprs, ", "), table)
+	p("DROP TABLE %s;\n", table)
+	p("ALTER TABLE %s RENAME TO %s;\n", tmp, table)
+}
+
+// copyExpr is the value a rebuilt row takes for a field: the old column's,
+// converted and backfilled as needed, or the backfill of a new field.
+func (ev *evolution) copyExpr(e Engine, c fieldChange) string {
+	if c.old == nil {
+		if v := ev.fill(c.new); v != nil {
+			return sqlLiteral(e, c.new, v)
+		}
+		return "NULL"
+	}
+	x := c.old.Name
+	if intToFloat(c.old, c.new) {
+		x = fmt.Sprintf("CAST(%s AS %s)", x, pick(e == PostgreSQL, "double precision", "REAL"))
+	}
+	if c.old.Optional && !c.new.Optional {
+		if v := ev.fill(c.new); v != nil {
+			x = fmt.Sprintf("coalesce(%s, %s)", x, sqlLiteral(e, c.new, v))
+		}
+	}
+	return x
+}
+
+// tableColumnDefs are the definitions of every column of the model's table
+// once the framework migrations have run: the spec's, then PostgreSQL's
+// history counter (0005_history_seq), then a worker model's lease
+// (0008_lease_in_row).
+func (g *generator) tableColumnDefs(e Engine) []string {
+	var out []string
+	for _, c := range g.columns(e) {
+		out = append(out, c.def())
+	}
+	if e == PostgreSQL {
+		out = append(out, HistorySeqColumn+" bigint NOT NULL DEFAULT 1 CHECK ("+HistorySeqColumn+" >= 1)")
+	}
+	if g.m.Worker != nil {
+		out = append(out, leaseColumnDefs(e)...)
+	}
+	return out
+}
+
+// renderColumns changes the columns in place: renames, drops, adds, type
+// and NOT NULL changes, CHECKs (added NOT VALID on PostgreSQL; it returns
+// their validation).
+func (ev *evolution) renderColumns(p func(string, ...any), e Engine) (validate []string) {
+	table, _ := Table(ev.new.m)
+	pg := e == PostgreSQL
+	for _, c := range ev.fields {
+		if !c.renamed() {
+			continue
+		}
+		p("ALTER TABLE %s RENAME COLUMN %s TO %s;\n", table, c.old.Name, c.new.Name)
+		if pg && ev.old.column(e, c.old).check() != "" {
+			p("ALTER TABLE %s RENAME CONSTRAINT %s TO %s;\n", table, pgCheckName(table, c.old.Name), pgCheckName(table, c.new.Name))
+		}
+	}
+	for _, c := range ev.fields {
+		if c.new == nil {
+			p("ALTER TABLE %s DROP COLUMN %s;\n", table, c.old.Name)
+		}
+	}
+	for _, c := range ev.fields {
+		if c.old != nil {
+			continue
+		}
+		col := ev.new.column(e, c.new)
+		if col.NotNull {
+			// Only PostgreSQL comes here: SQLite rebuilds the table.
+			def := col.Name + " " + col.Type + " NOT NULL DEFAULT " + sqlLiteral(e, c.new, ev.fill(c.new))
+			if ck := col.check(); ck != "" {
+				def += " CHECK (" + ck + ")"
+			}
+			p("ALTER TABLE %s ADD COLUMN %s;\n", table, def)
+			p("ALTER TABLE %s ALTER COLUMN %s DROP DEFAULT;\n", table, col.Name)
+			continue
+		}
+		p("ALTER TABLE %s ADD COLUMN %s;\n", table, col.def())
+	}
+	if !pg {
+		return nil
+	}
+	type checkChange struct{ col, old, new string }
+	var checks []checkChange
+	for _, c := range ev.fields {
+		if c.old == nil || c.new == nil {
+			continue
+		}
+		oc, nc := ev.old.renamedColumn(e, c), ev.new.column(e, c.new)
+		if oc.Type != nc.Type {
+			p("ALTER TABLE %s ALTER COLUMN %s TYPE %s USING %s::%s;\n", table, nc.Name, nc.Type, nc.Name, nc.Type)
+		}
+		if !oc.NotNull && nc.NotNull {
+			if v := ev.fill(c.new); v != nil {
+				p("UPDATE %s SET %s = %s WHERE %s IS NULL;\n", table, nc.Name, sqlLiteral(e, c.new, v), nc.Name)
+			}
+			p("ALTER TABLE %s ALTER COLUMN %s SET NOT NULL;\n", table, nc.Name)
+		} else if oc.NotNull && !nc.NotNull {
+			p("ALTER TABLE %s ALTER COLUMN %s DROP NOT NULL;\n", table, nc.Name)
+		}
+		if oc.check() != nc.check() {
+			checks = append(checks, checkChange{nc.Name, oc.check(), nc.check()})
+		}
+	}
+	if ev.statusChanged {
+		checks = append(checks, checkChange{"status", inList("status", names(ev.old.m.Statuses)), inList("status", names(ev.new.m.Statuses))})
+	}
+	for _, ck := range checks {
+		cn := pgCheckName(table, ck.col)
+		if ck.old != "" {
+			p("ALTER TABLE %s DROP CONSTRAINT %s;\n", table, cn)
+		}
+		if ck.new != "" {
+			p("ALTER TABLE %s ADD CONSTRAINT %s CHECK (%s) NOT VALID;\n", table, cn, ck.new)
+			validate = append(validate, fmt.Sprintf("ALTER TABLE %s VALIDATE CONSTRAINT %s;", table, cn))
+		}
+	}
+	return validate
+}
+
+// pgCheckName is the name PostgreSQL gives a column's CHECK constraint
+// (ChooseConstraintName: <table>_<column>_check, the longer of the two
+// names shortened until it fits in 63 bytes).
+func pgCheckName(table, col string) string {
+	const avail = 63 - len("_check") - 1
+	t, c := len(table), len(col)
+	for t+c > avail {
+		if t > c {
+			t--
+		} else {
+			c--
+		}
+	}
+	return table[:t] + "_" + col[:c] + "_check"
+}
+
+// sqlLiteral renders a constant of the field's type (a default or a
+// backfill) as SQL.
+func sqlLiteral(e Engine, f *spec.Field, v any) string {
+	pg := e == PostgreSQL
+	switch x := v.(type) {
+	case string:
+		return quoteSQL(x)
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	case bool:
+		if pg {
+			return strconv.FormatBool(x)
+		}
+		if x {
+			return "1"
+		}
+		return "0"
+	case time.Duration:
+		return strconv.FormatInt(int64(x), 10)
+	case []any:
+		data, _ := json.Marshal(x)
+		if pg {
+			return quoteSQL(string(data)) + "::jsonb"
+		}
+		return quoteSQL(string(data))
+	}
+	return "NULL"
+}
+
+func valueText(v any) string {
+	switch x := v.(type) {
+	case string:
+		return strconv.Quote(x)
+	case []any:
+		data, _ := json.Marshal(x)
+		return string(data)
+	}
+	return fmt.Sprint(v)
+}
+
+// fieldSummary describes a field in a few words: its type, optional or
+// not, and its limits.
+func fieldSummary(f *spec.Field) string {
+	s := f.Type.Name()
+	if f.Optional {
+		s += ", optional"
+	} else if f.HasBackfill {
+		s += ", stored tasks get " + valueText(f.Backfill)
+	} else if f.HasDefault {
+		s += ", stored tasks get " + valueText(f.Default)
+	}
+	return s
+}
+
+// ruleText says in words what a field's CHECK allows.
+func ruleText(m *spec.Model, f *spec.Field) string {
+	var r []string
+	plural := func(n int, unit string) string {
+		if n == 1 {
+			return fmt.Sprintf("%d %s", n, unit)
+		}
+		return fmt.Sprintf("%d %ss", n, unit)
+	}
+	if f.MinLen != nil && *f.MinLen > 0 {
+		r = append(r, "at least "+plural(*f.MinLen, "character"))
+	}
+	if f.MaxLen != nil {
+		r = append(r, "at most "+plural(*f.MaxLen, "character"))
+	}
+	num := func(v float64) string { return sqlNum(v, f.Type.Kind) }
+	for _, b := range []struct {
+		op string
+		v  *float64
+	}{{">=", f.Ge}, {">", f.Gt}, {"<=", f.Le}, {"<", f.Lt}} {
+		if b.v != nil {
+			r = append(r, b.op+" "+num(*b.v))
+		}
+	}
+	if f.MinItems != nil && *f.MinItems > 0 {
+		r = append(r, "at least "+plural(*f.MinItems, "item"))
+	}
+	if f.MaxItems != nil {
+		r = append(r, "at most "+plural(*f.MaxItems, "item"))
+	}
+	g := &generator{m: m}
+	if vals := g.enumValues(f.Type); vals != nil {
+		r = append(r, "one of "+strings.Join(vals, ", "))
+	}
+	if f.Type.Kind == spec.KindList && f.Type.Elem != nil {
+		if vals := g.enumValues(f.Type.Elem); vals != nil {
+			r = append(r, "items one of "+strings.Join(vals, ", "))
+		}
+	}
+	return strings.Join(r, ", ")
+}
+
+// narrows reports whether the new field may refuse a value the old one
+// allowed; when unsure, it says so.
+func narrows(om, nm *spec.Model, o, n *spec.Field) bool {
+	if o.Type.Name() != n.Type.Name() && !intToFloat(o, n) {
+		// A change of kind that keeps the SQL type (an enum to a string, a
+		// string to an enum, …): only a string is sure to take any value.
+		return n.Type.Kind != spec.KindString || n.MaxLen != nil || n.MinLen != nil
+	}
+	lower := func(min *int) int {
+		if min == nil {
+			return 0
+		}
+		return *min
+	}
+	upper := func(v *int) bool { return v != nil }
+	if upper(n.MaxLen) && (!upper(o.MaxLen) || *n.MaxLen < *o.MaxLen) || lower(n.MinLen) > lower(o.MinLen) {
+		return true
+	}
+	if upper(n.MaxItems) && (!upper(o.MaxItems) || *n.MaxItems < *o.MaxItems) || lower(n.MinItems) > lower(o.MinItems) {
+		return true
+	}
+	lo := func(f *spec.Field) (float64, bool, bool) { // value, strict, present
+		if f.Gt != nil {
+			return *f.Gt, true, true
+		}
+		if f.Ge != nil {
+			return *f.Ge, false, true
+		}
+		return 0, false, false
+	}
+	hi := func(f *spec.Field) (float64, bool, bool) {
+		if f.Lt != nil {
+			return *f.Lt, true, true
+		}
+		if f.Le != nil {
+			return *f.Le, false, true
+		}
+		return 0, false, false
+	}
+	if nv, ns, ok := lo(n); ok {
+		ov, os, had := lo(o)
+		if !had || nv > ov || (nv == ov && ns && !os) {
+			return true
+		}
+	}
+	if nv, ns, ok := hi(n); ok {
+		ov, os, had := hi(o)
+		if !had || nv < ov || (nv == ov && ns && !os) {
+			return true
+		}
+	}
+	og, ng := &generator{m: om}, &generator{m: nm}
+	if listNarrows(og.enumValues(o.Type), ng.enumValues(n.Type)) {
+		return true
+	}
+	if o.Type.Elem != nil && n.Type.Elem != nil && listNarrows(og.enumValues(o.Type.Elem), ng.enumValues(n.Type.Elem)) {
+		return true
+	}
+	return false
+}

@@ -1,0 +1,179 @@
+package gen
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/taskmodel/taskmodel/tools/taskgen/internal/spec"
+)
+
+// History is what a model's package already holds of its migrations: every
+// file taskgen generated under migrations/ before. An applied migration is
+// never rewritten, so these files are emitted again as they are, and a
+// change of the spec appends the next migration.
+type History struct {
+	// Migrations are each engine's migration files by name
+	// ("0009_add_priority"), with their content.
+	Migrations map[Engine]map[string][]byte
+	// Specs are the spec snapshots by the name of the migration that was
+	// generated from them (migrations/spec/<name>.yaml).
+	Specs map[string][]byte
+}
+
+// empty reports whether the model has no migrations yet: a new model.
+func (h *History) empty() bool {
+	if h == nil {
+		return true
+	}
+	for _, m := range h.Migrations {
+		if len(m) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// MigrationsDir is the directory of a model's package that holds its
+// migrations: <engine>/<name>.sql and spec/<name>.yaml.
+const MigrationsDir = "migrations"
+
+// SnapshotHeader starts every spec snapshot.
+const SnapshotHeader = "# " + Header
+
+var reMigrationName = regexp.MustCompile(`^([0-9]{4})_[a-z0-9_]+$`)
+
+// frozen is one migration of a model for one engine, as its file holds it.
+type frozen struct {
+	name string // 0001_schema
+	sql  []byte
+}
+
+func (f frozen) path(e Engine) string { return MigrationsDir + "/" + string(e) + "/" + f.name + ".sql" }
+
+func specPath(name string) string { return MigrationsDir + "/spec/" + name + ".yaml" }
+
+func migrationNumber(name string) int {
+	n, _ := strconv.Atoi(name[:4])
+	return n
+}
+
+// isFrameworkName reports whether a migration name (after its number) is
+// one of the migrations taskgen writes for every model.
+func isFrameworkName(s string) bool {
+	for _, mg := range migrationList {
+		if mg.name[5:] == s {
+			return true
+		}
+	}
+	return false
+}
+
+// chain works out the model's migrations for every engine and the spec
+// snapshots to keep: the history's as they are, then the framework
+// migrations the model lacks, then the migration from the newest snapshot's
+// spec to the current one, if the database must change. A new model gets
+// the framework migrations rendered from its spec and one snapshot.
+func (g *generator) migrationChain(h *History, snapshot []byte) (map[Engine][]frozen, map[string][]byte, error) {
+	chain := map[Engine][]frozen{}
+	specs := map[string][]byte{}
+	snap := append([]byte(SnapshotHeader+"\n# The spec of model "+strconv.Quote(g.m.Name)+" that this migration was generated from: taskgen\n# compares the spec with the newest of these to write the next migration.\n"), snapshot...)
+	worker := g.m.Worker != nil
+	if h.empty() {
+		for _, e := range Engines {
+			for _, mg := range migrationsFor(e, worker) {
+				chain[e] = append(chain[e], frozen{name: mg.name, sql: mg.render(g, e)})
+			}
+		}
+		if snapshot != nil {
+			specs[migrationList[0].name] = snap
+		}
+		return chain, specs, nil
+	}
+	last := 0
+	for _, e := range Engines {
+		var names []string
+		for name := range h.Migrations[e] {
+			if !reMigrationName.MatchString(name) {
+				return nil, nil, fmt.Errorf("%s/%s/%s.sql: a migration's name is a four-digit number, an underscore and [a-z0-9_]; taskgen writes these files, do not add or rename them", MigrationsDir, e, name)
+			}
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			chain[e] = append(chain[e], frozen{name: name, sql: h.Migrations[e][name]})
+			last = max(last, migrationNumber(name))
+		}
+	}
+	var base string
+	for name, data := range h.Specs {
+		specs[name] = data
+		if base == "" || name > base {
+			base = name
+		}
+	}
+	if base == "" {
+		return nil, nil, fmt.Errorf("%s/spec holds no spec snapshot, so the spec cannot be compared with what the migrations were generated from; restore the directory from version control", MigrationsDir)
+	}
+	// Framework migrations the model lacks, in their order, each under
+	// the next number.
+	for _, mg := range migrationList {
+		missing := false
+		for _, e := range Engines {
+			if !slicesContainsFunc(migrationsFor(e, worker), mg.name) {
+				continue
+			}
+			if !hasSuffix(chain[e], mg.name[5:]) {
+				missing = true
+			}
+		}
+		if !missing || (mg.worker && !worker) {
+			continue
+		}
+		last++
+		name := fmt.Sprintf("%04d_%s", last, mg.name[5:])
+		for _, e := range Engines {
+			if slicesContainsFunc(migrationsFor(e, worker), mg.name) && !hasSuffix(chain[e], mg.name[5:]) {
+				chain[e] = append(chain[e], frozen{name: name, sql: mg.render(g, e)})
+			}
+		}
+	}
+	old, err := spec.Parse(specPath(base), h.Specs[base], nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("the spec snapshot %s cannot be read (%v); restore it from version control", specPath(base), err)
+	}
+	ev, err := evolve(old, g.m)
+	if err != nil {
+		return nil, nil, err
+	}
+	if ev == nil {
+		return chain, specs, nil
+	}
+	last++
+	name := fmt.Sprintf("%04d_%s", last, ev.slug())
+	for _, e := range Engines {
+		chain[e] = append(chain[e], frozen{name: name, sql: ev.render(e, name, base)})
+	}
+	specs[name] = snap
+	return chain, specs, nil
+}
+
+func slicesContainsFunc(ms []migration, name string) bool {
+	for _, m := range ms {
+		if m.name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func hasSuffix(fs []frozen, suffix string) bool {
+	for _, f := range fs {
+		if strings.HasSuffix(f.name, "_"+suffix) && f.name[5:] == suffix {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,132 @@
+package spec
+
+import (
+	"fmt"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// evolution reads a field's keys that say how a deployed database follows a
+// change of the field: renamed_from and backfill. They apply to the model's
+// own fields, which are columns; a value type's fields live inside JSON.
+func (l *loader) evolution(f *Field, k map[string]pair, what, owner string) {
+	for _, key := range []string{"renamed_from", "backfill"} {
+		if v, ok := k[key]; ok && owner != "the model" {
+			l.errorf(v.key, "%s: %s applies to the model's fields, which are table columns; the fields of %s are stored inside JSON", what, key, owner)
+			return
+		}
+	}
+	if v, ok := k["renamed_from"]; ok {
+		if name, ok := l.name(v.val, what+" renamed_from", reLower, "[a-z][a-z0-9_]*"); ok {
+			if name == f.Name {
+				l.errorf(v.val, "%s: renamed_from names the field itself; give its earlier name", what)
+			} else {
+				f.RenamedFrom = name
+			}
+		}
+	}
+	if v, ok := k["backfill"]; ok {
+		if f.Optional {
+			l.errorf(v.key, "%s is optional: existing tasks get null, so it needs no backfill", what)
+			return
+		}
+		if d := deref(v.val); d != nil && d.Tag == "!!null" {
+			l.errorf(v.key, "%s: backfill must be a value of type %s, not null", what, f.Type.Name())
+			return
+		}
+		val, ok := l.value(v.val, f.Type, what+" backfill")
+		if !ok {
+			return
+		}
+		f.Backfill, f.HasBackfill = val, true
+	}
+}
+
+// checkRenames refuses a renamed_from that names another field of the model.
+func (l *loader) checkRenames() {
+	seen := map[string]*Field{}
+	for _, f := range l.m.Fields {
+		if f.RenamedFrom == "" {
+			continue
+		}
+		if other := l.m.FieldByName(f.RenamedFrom); other != nil {
+			l.errs = append(l.errs, &Error{Pos: f.Pos, Msg: fmt.Sprintf("field %q: renamed_from %q names a field the spec still declares; a field is renamed from a name it no longer has", f.Name, f.RenamedFrom)})
+		} else if first, ok := seen[f.RenamedFrom]; ok {
+			l.errs = append(l.errs, &Error{Pos: f.Pos, Msg: fmt.Sprintf("field %q: renamed_from %q, as field %q does; one field takes an earlier name", f.Name, f.RenamedFrom, first.Name)})
+		} else {
+			seen[f.RenamedFrom] = f
+		}
+	}
+}
+
+// retired reads the statuses and events the model no longer has:
+//
+//	retired:
+//	  statuses:
+//	    EXPIRED: {replaced_by: FAILED}
+//	  events: [expire]
+func (l *loader) retired(n *yaml.Node) {
+	k := l.keys(n, "retired", "statuses", "events")
+	if p, ok := k["statuses"]; ok {
+		for _, q := range l.mapping(p.val, "retired statuses") {
+			name, ok := l.name(q.key, "retired status", reStatus, "[A-Za-z][A-Za-z0-9_-]*")
+			if !ok {
+				continue
+			}
+			what := fmt.Sprintf("retired status %q", name)
+			if l.m.StatusByName(name) != nil {
+				l.errorf(q.key, "%s is still a status of the model; retire a status by removing it from statuses", what)
+				continue
+			}
+			if l.retiredStatus(name) != nil {
+				l.errorf(q.key, "%s is retired twice", what)
+				continue
+			}
+			rk := l.keys(q.val, what, "replaced_by")
+			v, ok := rk["replaced_by"]
+			if !ok {
+				l.errorf(q.key, "%s: say where its tasks go with replaced_by: STATUS; statuses are %s", what, l.statusNames())
+				continue
+			}
+			to := l.status(v.val, what+" replaced_by")
+			if to == nil {
+				continue
+			}
+			l.m.RetiredStatuses = append(l.m.RetiredStatuses, &RetiredStatus{Pos: l.pos(q.key), Name: name, ReplacedBy: to})
+		}
+	}
+	if p, ok := k["events"]; ok {
+		for _, v := range l.names(p.val, "retired events") {
+			name, ok := l.name(v, "retired event", reLower, "[a-z][a-z0-9_]*")
+			if !ok {
+				continue
+			}
+			switch {
+			case l.m.EventByName(name) != nil:
+				l.errorf(v, "retired event %q is still an event of the model; retire an event by removing it from events", name)
+			case l.retiredEvent(name):
+				l.errorf(v, "retired event %q is listed twice", name)
+			default:
+				l.m.RetiredEvents = append(l.m.RetiredEvents, &RetiredEvent{Pos: l.pos(v), Name: name})
+			}
+		}
+	}
+}
+
+func (l *loader) retiredStatus(name string) *RetiredStatus {
+	for _, r := range l.m.RetiredStatuses {
+		if r.Name == name {
+			return r
+		}
+	}
+	return nil
+}
+
+func (l *loader) retiredEvent(name string) bool {
+	for _, r := range l.m.RetiredEvents {
+		if r.Name == name {
+			return true
+		}
+	}
+	return false
+}
