@@ -104,8 +104,12 @@ type MigrationRefusedError struct {
 }
 
 func (e *MigrationRefusedError) Error() string {
-	return fmt.Sprintf("migration %s refused: %s: %d %s break the rule %q (for example task %s); the database is unchanged",
-		e.Migration, e.Check.Subject, e.Count, e.Check.Rows, e.Check.Rule, e.Example)
+	rows, verb := e.Check.Rows, "break"
+	if e.Count == 1 {
+		rows, verb = strings.TrimSuffix(rows, "s"), "breaks"
+	}
+	return fmt.Sprintf("migration %s refused: %s: %d %s %s the rule %q (for example task %s); the database is unchanged",
+		e.Migration, e.Check.Subject, e.Count, rows, verb, e.Check.Rule, e.Example)
 }
 
 // UnknownMigrationError is the error of a database that has applied

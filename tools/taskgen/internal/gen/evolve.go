@@ -71,7 +71,7 @@ func evolve(old, new *spec.Model) (*evolution, error) {
 		ev.fail(pos, fmt.Sprintf("model %q %s, which its deployed databases cannot follow yet: generate a new model for it", new.Name, what))
 		return nil, ev.errs
 	}
-	ev.pairFields()
+	ev.noteFields()
 	ev.compareStatuses()
 	if len(ev.errs) > 0 {
 		return nil, ev.errs
@@ -102,25 +102,10 @@ func indexSQL(ixs []index) []string {
 	return out
 }
 
-// pairFields matches the fields of both specs by name, or by renamed_from.
-func (ev *evolution) pairFields() {
-	old, new := ev.old.m, ev.new.m
-	used := map[string]bool{}
-	for _, nf := range new.Fields {
-		of := old.FieldByName(nf.Name)
-		if of == nil && nf.RenamedFrom != "" {
-			of = old.FieldByName(nf.RenamedFrom)
-		}
-		if of != nil {
-			used[of.Name] = true
-		}
-		ev.fields = append(ev.fields, fieldChange{old: of, new: nf})
-	}
-	for _, of := range old.Fields {
-		if !used[of.Name] {
-			ev.fields = append(ev.fields, fieldChange{old: of})
-		}
-	}
+// noteFields pairs the fields of both specs, by name or by renamed_from,
+// and notes their changes.
+func (ev *evolution) noteFields() {
+	ev.fields = pairFields(ev.old.m, ev.new.m)
 	for _, c := range ev.fields {
 		switch {
 		case c.old == nil:
@@ -319,8 +304,8 @@ func (ev *evolution) render(e Engine, name, from string) []byte {
 	table, history := Table(ev.new.m)
 	var b strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
-	p("%s\n-- Migration %s of model %q for %s: from the spec of %s to the\n", SQLHeader, name, ev.new.m.Name, e, from)
-	p("-- spec of this migration (migrations/spec/%s.yaml).\n", name)
+	p("%s\n-- Migration %s of model %q for %s,\n", SQLHeader, name, ev.new.m.Name, e)
+	p("-- from the spec of %s to migrations/spec/%s.yaml:\n", from, name)
 	for _, c := range ev.changes {
 		p("--   - %s\n", c)
 	}
@@ -482,6 +467,7 @@ func (ev *evolution) sqliteRebuildsTable() bool {
 			if !c.new.Optional {
 				return true
 			}
+		case c.new == nil:
 		default:
 			oc, nc := ev.old.renamedColumn(SQLite, c), ev.new.column(SQLite, c.new)
 			if oc.Type != nc.Type || oc.NotNull != nc.NotNull || oc.check() != nc.check() {
@@ -742,11 +728,11 @@ func ruleText(m *spec.Model, f *spec.Field) string {
 	}
 	num := func(v float64) string { return sqlNum(v, f.Type.Kind) }
 	for _, b := range []struct {
-		op string
-		v  *float64
-	}{{">=", f.Ge}, {">", f.Gt}, {"<=", f.Le}, {"<", f.Lt}} {
+		words string
+		v     *float64
+	}{{"at least", f.Ge}, {"greater than", f.Gt}, {"at most", f.Le}, {"less than", f.Lt}} {
 		if b.v != nil {
-			r = append(r, b.op+" "+num(*b.v))
+			r = append(r, b.words+" "+num(*b.v))
 		}
 	}
 	if f.MinItems != nil && *f.MinItems > 0 {

@@ -2,6 +2,7 @@ package spec
 
 import (
 	"fmt"
+	"regexp"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -129,4 +130,18 @@ func (l *loader) retiredEvent(name string) bool {
 		}
 	}
 	return false
+}
+
+var reBreakingChange = regexp.MustCompile(`^[a-z_]+(\.[A-Za-z0-9_-]+)+$`)
+
+// breakingChanges reads the IDs of the breaking changes the spec
+// acknowledges, as taskgen diff prints them (field.note.renamed).
+func (l *loader) breakingChanges(n *yaml.Node) {
+	for _, v := range l.names(n, "breaking_changes") {
+		if !reBreakingChange.MatchString(v.Value) {
+			l.errorf(v, "breaking_changes: %q is not the ID of a change; taskgen diff prints them, such as field.note.renamed or status.PAUSED.removed", v.Value)
+			continue
+		}
+		l.m.BreakingChanges = append(l.m.BreakingChanges, v.Value)
+	}
 }

@@ -23,7 +23,7 @@ type ReadFunc func(path string) ([]byte, error)
 // BuiltinFields are the fields every model struct has.
 var BuiltinFields = []string{"id", "status", "version", "created_at", "updated_at"}
 
-var modelKeys = []string{"model", "package", "struct", "doc", "lifecycle", "statuses", "sets", "events", "error_codes", "worker", "retired", "api", "enums", "types", "fields"}
+var modelKeys = []string{"model", "package", "struct", "doc", "lifecycle", "statuses", "sets", "events", "error_codes", "worker", "retired", "breaking_changes", "api", "enums", "types", "fields"}
 var lifecycleKeys = []string{"doc", "statuses", "sets", "events", "error_codes", "worker", "retired"}
 
 // LoadFile loads one spec file. A model that another references through a
@@ -292,6 +292,10 @@ func (l *loader) model(data []byte) *Model {
 	if p, ok := lc["retired"]; ok {
 		l.file = l.fileOf(p)
 		l.retired(p.val)
+	}
+	l.file = l.fileOf(k["model"])
+	if p, ok := k["breaking_changes"]; ok {
+		l.breakingChanges(p.val)
 	}
 	if p, ok := lc["worker"]; ok {
 		l.file = l.fileOf(p)

@@ -93,6 +93,9 @@ type Model struct {
 	// RetiredEvents are events the model no longer has, which history rows
 	// written before may still record.
 	RetiredEvents []*RetiredEvent
+	// BreakingChanges are the breaking changes the spec's authors
+	// acknowledge: IDs that taskgen diff reports.
+	BreakingChanges []string
 }
 
 // RetiredStatus is a status removed from the spec and where its tasks go.

@@ -1,0 +1,472 @@
+// Package evolutiontest applies the migrations taskgen writes when a spec
+// changes to real databases, SQLite and PostgreSQL, that hold a task in
+// every status with its history. The cases are taskgen's own
+// (tools/taskgen/internal/gen/testdata/evolve): a base spec, and per case a
+// changed spec. For each case and engine it checks that:
+//   - a migrated database ends with exactly the schema of a database created
+//     from the changed spec (catalog dumps compared);
+//   - no task and no history row is lost, and stored values are kept
+//     (renamed columns included); retired statuses' tasks moved with a
+//     history row each;
+//   - a data check refuses with its exact message (<case>/refused.txt) and
+//     leaves the database exactly as it was;
+//   - a migration that fails halfway leaves the old schema.
+package evolutiontest_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/taskmodel/taskmodel/backends/backendtest"
+	"github.com/taskmodel/taskmodel/backends/postgres"
+	"github.com/taskmodel/taskmodel/backends/postgres/pgtest"
+	"github.com/taskmodel/taskmodel/backends/sqlite"
+	"github.com/taskmodel/taskmodel/tasktype"
+)
+
+const casesDir = "../../tools/taskgen/internal/gen/testdata/evolve"
+
+var taskgen string // the taskgen binary, built by TestMain
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "evolutiontest")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	taskgen = filepath.Join(dir, "taskgen")
+	cmd := exec.Command("go", "build", "-o", taskgen, "./taskgen")
+	cmd.Dir = "../../tools"
+	if out, err := cmd.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build taskgen: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// module is a Go module of its own in a temporary directory, with a spec at
+// spec/job.yaml generated into gen/job.
+type module struct{ dir string }
+
+func newModule(t *testing.T) *module {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/evolution\n\ngo 1.26\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "spec"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return &module{dir: dir}
+}
+
+// generate writes the spec at path as spec/job.yaml and runs taskgen; it
+// returns taskgen's output when it fails.
+func (mod *module) generate(t *testing.T, path string) (string, error) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(mod.dir, "spec", "job.yaml"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(taskgen, "-spec", "spec/job.yaml", "-out", "gen/job", "-sqlc", "gen/sqlc.yaml")
+	cmd.Dir = mod.dir
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// migrations reads the model's migrations for an engine, in order.
+func (mod *module) migrations(t *testing.T, engine string) []tasktype.Migration {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(mod.dir, "gen", "job", "migrations", engine, "*.sql"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no migrations for %s: %v", engine, err)
+	}
+	sort.Strings(files)
+	var out []tasktype.Migration
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, tasktype.Migration{Name: "job/" + strings.TrimSuffix(filepath.Base(f), ".sql"), SQL: string(data)})
+	}
+	return out
+}
+
+// db is one engine's database under test.
+type db interface {
+	migrate(ctx context.Context, ms []tasktype.Migration) error
+	exec(ctx context.Context, query string, args ...any) error
+	rows(ctx context.Context, query string) ([]map[string]string, error)
+	catalog(ctx context.Context) (string, error)
+}
+
+type sqliteDB struct{ *sql.DB }
+
+func (d sqliteDB) migrate(ctx context.Context, ms []tasktype.Migration) error {
+	return sqlite.Migrate(ctx, d.DB, ms)
+}
+
+func (d sqliteDB) exec(ctx context.Context, query string, args ...any) error {
+	_, err := d.ExecContext(ctx, query, args...)
+	return err
+}
+
+func (d sqliteDB) rows(ctx context.Context, query string) ([]map[string]string, error) {
+	rows, err := d.QueryContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	var out []map[string]string
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		row := map[string]string{}
+		for i, c := range cols {
+			row[c] = text(vals[i])
+		}
+		out = append(out, row)
+	}
+	return out, rows.Err()
+}
+
+func (d sqliteDB) catalog(ctx context.Context) (string, error) { return backendtest.CatalogSQLite(ctx, d.DB) }
+
+type pgDB struct{ *pgxpool.Pool }
+
+func (d pgDB) migrate(ctx context.Context, ms []tasktype.Migration) error {
+	return postgres.Migrate(ctx, d.Pool, ms)
+}
+
+func (d pgDB) exec(ctx context.Context, query string, args ...any) error {
+	for i := 1; strings.Contains(query, "?"); i++ {
+		query = strings.Replace(query, "?", fmt.Sprintf("$%d", i), 1)
+	}
+	_, err := d.Exec(ctx, query, args...)
+	return err
+}
+
+func (d pgDB) rows(ctx context.Context, query string) ([]map[string]string, error) {
+	rows, err := d.Query(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []map[string]string
+	for rows.Next() {
+		vals, err := rows.Values()
+		if err != nil {
+			return nil, err
+		}
+		row := map[string]string{}
+		for i, f := range rows.FieldDescriptions() {
+			row[f.Name] = text(vals[i])
+		}
+		out = append(out, row)
+	}
+	return out, rows.Err()
+}
+
+func (d pgDB) catalog(ctx context.Context) (string, error) {
+	return backendtest.CatalogPostgres(ctx, d.Pool)
+}
+
+// text renders a scanned value the same way on both engines.
+func text(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "NULL"
+	case []byte:
+		return string(x)
+	case time.Time:
+		return x.UTC().Format(time.RFC3339Nano)
+	case [16]byte:
+		return fmt.Sprintf("%x-%x-%x-%x-%x", x[0:4], x[4:6], x[6:8], x[8:10], x[10:16])
+	case float64:
+		return fmt.Sprint(x)
+	case map[string]any, []any:
+		return fmt.Sprint(x)
+	}
+	return fmt.Sprint(v)
+}
+
+func openDB(t *testing.T, engine string) db {
+	t.Helper()
+	ctx := context.Background()
+	if engine == sqlite.Engine {
+		d, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "tasks.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { d.Close() })
+		return sqliteDB{d}
+	}
+	pool, err := postgres.OpenConfig(ctx, pgtest.Schema(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pgDB{pool}
+}
+
+func id(n int) string { return fmt.Sprintf("00000000-0000-4000-8000-%012d", n) }
+
+// seed stores a task in every status of the base spec, with the history
+// rows that brought it there and values near the base spec's limits.
+func seed(t *testing.T, engine string, d db) {
+	t.Helper()
+	ctx := context.Background()
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	type task struct {
+		status  string
+		cols    map[string]any
+		history [][2]string // from, event
+	}
+	tasks := []task{
+		{"QUEUED", map[string]any{"tag": "a"}, [][2]string{{"", ""}}},
+		{"RUNNING", map[string]any{"note": strings.Repeat("x", 40), "priority": 8, "weight": 2, "size": "large", "labels": `["a", "b"]`, "user_id": "alice", "started_at": t0,
+			"tm_lease_owner": "w1", "tm_lease_expires_at": t0.Add(time.Hour), "tm_lease_attempt": 1}, [][2]string{{"", ""}, {"QUEUED", "start"}}},
+		{"PAUSED", map[string]any{"note": "short", "priority": 3, "size": "small", "started_at": t0}, [][2]string{{"", ""}, {"QUEUED", "start"}, {"RUNNING", "pause"}}},
+		{"DONE", map[string]any{"end_date": t0, "started_at": t0}, [][2]string{{"", ""}, {"QUEUED", "start"}, {"RUNNING", "complete"}}},
+		{"FAILED", map[string]any{"error_code": "CRASH", "end_date": t0, "started_at": t0}, [][2]string{{"", ""}, {"QUEUED", "start"}, {"RUNNING", "fail"}}},
+		{"CANCELLED", map[string]any{"end_date": t0}, [][2]string{{"", ""}, {"QUEUED", "cancel"}}},
+	}
+	for i, tk := range tasks {
+		cols := []string{"id", "status", "version", "created_at", "updated_at", "weight"}
+		args := []any{id(i + 1), tk.status, len(tk.history), t0, t0, 1}
+		if engine == postgres.Engine {
+			cols, args = append(cols, "tm_history_seq"), append(args, len(tk.history))
+		}
+		keys := make([]string, 0, len(tk.cols))
+		for k := range tk.cols {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			if k == "weight" {
+				args[5] = tk.cols[k]
+				continue
+			}
+			cols, args = append(cols, k), append(args, tk.cols[k])
+		}
+		q := fmt.Sprintf("INSERT INTO job (%s) VALUES (%s)", strings.Join(cols, ", "), strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", "))
+		if err := d.exec(ctx, q, args...); err != nil {
+			t.Fatalf("seed task %d: %v", i+1, err)
+		}
+		for seq, h := range tk.history {
+			to := tk.status
+			if seq+1 < len(tk.history) {
+				to = tk.history[seq+1][0]
+			}
+			var from, event any
+			if h[0] != "" {
+				from, event = h[0], h[1]
+			}
+			if err := d.exec(ctx, "INSERT INTO job_history (task_id, seq, from_status, to_status, event, at, actor) VALUES (?, ?, ?, ?, ?, ?, ?)",
+				id(i+1), seq+1, from, to, event, t0.Add(time.Duration(seq)*time.Minute), "seed"); err != nil {
+				t.Fatalf("seed history of task %d: %v", i+1, err)
+			}
+		}
+	}
+}
+
+func TestEvolution(t *testing.T) {
+	cases, err := filepath.Glob(filepath.Join(casesDir, "*", "v2.yaml"))
+	if err != nil || len(cases) == 0 {
+		t.Fatalf("no cases in %s: %v", casesDir, err)
+	}
+	base := filepath.Join(casesDir, "base.yaml")
+	for _, v2 := range cases {
+		dir := filepath.Dir(v2)
+		name := filepath.Base(dir)
+		if _, err := os.Stat(filepath.Join(dir, "error.golden")); err == nil {
+			continue // taskgen refuses the change; TestEvolve in tools checks the message
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			mod := newModule(t)
+			if out, err := mod.generate(t, base); err != nil {
+				t.Fatalf("taskgen v1: %v\n%s", err, out)
+			}
+			v1 := map[string][]tasktype.Migration{}
+			for _, e := range []string{sqlite.Engine, postgres.Engine} {
+				v1[e] = mod.migrations(t, e)
+			}
+			if out, err := mod.generate(t, v2); err != nil {
+				t.Fatalf("taskgen v2: %v\n%s", err, out)
+			}
+			fresh := newModule(t)
+			if out, err := fresh.generate(t, v2); err != nil {
+				t.Fatalf("taskgen v2 as a new model: %v\n%s", err, out)
+			}
+			refused, _ := os.ReadFile(filepath.Join(dir, "refused.txt"))
+			for _, e := range []string{sqlite.Engine, postgres.Engine} {
+				t.Run(e, func(t *testing.T) {
+					all := mod.migrations(t, e)
+					if len(all) != len(v1[e])+1 || !slices.Equal(all[:len(v1[e])], v1[e]) {
+						t.Fatalf("v2 did not append one migration to v1's: %d then %d", len(v1[e]), len(all))
+					}
+					checkCase(t, e, v1[e], all, fresh.migrations(t, e), strings.TrimSpace(string(refused)), renames(t, v2))
+				})
+			}
+		})
+	}
+}
+
+func checkCase(t *testing.T, engine string, v1, v2, fresh []tasktype.Migration, refused string, renamed map[string]string) {
+	ctx := context.Background()
+	d := openDB(t, engine)
+	if err := d.migrate(ctx, v1); err != nil {
+		t.Fatalf("v1: %v", err)
+	}
+	seed(t, engine, d)
+	before := snapshot(t, d)
+	err := d.migrate(ctx, v2)
+	if refused != "" {
+		if err == nil || err.Error() != refused {
+			t.Fatalf("migration: %v\nwant refused: %s", err, refused)
+		}
+		if after := snapshot(t, d); after.text != before.text {
+			t.Fatalf("a refused migration changed the database:\n%s", backendtest.DiffCatalogs(before.text, after.text))
+		}
+		return
+	}
+	if err != nil {
+		t.Fatalf("migration: %v", err)
+	}
+	// The migrated schema is a fresh database's.
+	f := openDB(t, engine)
+	if err := f.migrate(ctx, fresh); err != nil {
+		t.Fatalf("fresh v2: %v", err)
+	}
+	want, err := f.catalog(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := d.catalog(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := backendtest.DiffCatalogs(want, got); diff != "" {
+		t.Errorf("migrated schema differs from a fresh one (- fresh, + migrated):\n%s", diff)
+	}
+	// Every task and history row is there.
+	tasks, err := d.rows(ctx, "SELECT * FROM job ORDER BY id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	history, err := d.rows(ctx, "SELECT task_id, seq, from_status, to_status, event FROM job_history ORDER BY task_id, seq")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tasks) != 6 {
+		t.Fatalf("%d tasks after the migration, want 6", len(tasks))
+	}
+	oldTasks, oldHistory := before.tasks, before.history
+	for i, row := range tasks {
+		for col, v := range oldTasks[i] {
+			if to, ok := renamed[col]; ok {
+				col = to
+			}
+			nv, ok := row[col]
+			if !ok || col == "status" || col == "version" || col == "updated_at" || col == "tm_history_seq" {
+				continue // dropped, or moved by a retired status (checked below)
+			}
+			if nv != v && !(strings.TrimSuffix(v, ".0") == strings.TrimSuffix(nv, ".0")) {
+				t.Errorf("task %d %s = %s, was %s", i+1, col, nv, v)
+			}
+		}
+	}
+	if len(history) < len(oldHistory) {
+		t.Fatalf("%d history rows after the migration, %d before", len(history), len(oldHistory))
+	}
+	moved := 0
+	for _, h := range history {
+		if h["from_status"] == "PAUSED" && h["to_status"] == "QUEUED" {
+			moved++
+		}
+	}
+	if moved != len(history)-len(oldHistory) {
+		t.Errorf("%d history rows added, %d of them for moved tasks", len(history)-len(oldHistory), moved)
+	}
+}
+
+// state is the catalog and every row of both tables: what a refused
+// migration must leave as it was.
+type state struct {
+	text           string
+	tasks, history []map[string]string
+}
+
+func snapshot(t *testing.T, d db) state {
+	t.Helper()
+	ctx := context.Background()
+	cat, err := d.catalog(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := state{text: cat}
+	for i, q := range []string{"SELECT * FROM job ORDER BY id", "SELECT * FROM job_history ORDER BY task_id, seq"} {
+		rows, err := d.rows(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			s.tasks = rows
+		} else {
+			s.history = rows
+		}
+		for _, r := range rows {
+			keys := make([]string, 0, len(r))
+			for k := range r {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			s.text += "\nrow"
+			for _, k := range keys {
+				s.text += fmt.Sprintf(" %s=%q", k, r[k])
+			}
+		}
+	}
+	return s
+}
+
+var reRename = regexp.MustCompile(`(?m)^  ([a-z0-9_]+): \{[^}]*renamed_from: ([a-z0-9_]+)`)
+
+// renames maps the old names of the fields a spec renames to the new ones.
+func renames(t *testing.T, specPath string) map[string]string {
+	data, err := os.ReadFile(specPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, m := range reRename.FindAllStringSubmatch(string(data), -1) {
+		out[m[2]] = m[1]
+	}
+	return out
+}

@@ -1,0 +1,365 @@
+package gen
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/taskmodel/taskmodel/tools/taskgen/internal/spec"
+)
+
+// The areas a spec change affects, in the order a report lists them.
+const (
+	AreaDatabase  = "Database"
+	AreaWire      = "Wire (JSON, OpenAPI, TypeScript)"
+	AreaGo        = "Go API"
+	AreaBehaviour = "Behaviour"
+)
+
+var areas = []string{AreaDatabase, AreaWire, AreaGo, AreaBehaviour}
+
+// Change is one effect of a spec change, for the report a pull request
+// shows.
+type Change struct {
+	Area string
+	// ID names a breaking change; the spec acknowledges it by listing the
+	// ID under breaking_changes. Empty for a change that breaks nothing.
+	ID   string
+	Text string
+}
+
+// Report is what a spec change does to a model's databases, wire format,
+// Go API and behaviour.
+type Report struct {
+	Model   string
+	Changes []Change
+	// Refused explains why the databases cannot follow the change (taskgen
+	// generates no migration for it); empty when they can.
+	Refused string
+	// Acknowledged are the IDs the new spec lists under breaking_changes.
+	Acknowledged []string
+}
+
+// Unacknowledged lists the IDs of breaking changes the spec does not list
+// under breaking_changes.
+func (r *Report) Unacknowledged() []string {
+	var out []string
+	for _, c := range r.Changes {
+		if c.ID != "" && !slices.Contains(r.Acknowledged, c.ID) && !slices.Contains(out, c.ID) {
+			out = append(out, c.ID)
+		}
+	}
+	return out
+}
+
+// Compare reports what changes from the old spec to the new one.
+func Compare(old, new *spec.Model) *Report {
+	r := &Report{Model: new.Name, Acknowledged: new.BreakingChanges}
+	add := func(area, id, format string, a ...any) {
+		r.Changes = append(r.Changes, Change{Area: area, ID: id, Text: fmt.Sprintf(format, a...)})
+	}
+	// Database: what the next migration does.
+	ev, err := evolve(old, new)
+	switch {
+	case err != nil:
+		r.Refused = err.Error()
+		add(AreaDatabase, "", "**refused**: taskgen generates no migration for this change:\n\n  ```\n  %s\n  ```", strings.ReplaceAll(err.Error(), "\n", "\n  "))
+	case ev != nil:
+		for _, c := range ev.fields {
+			if c.old != nil && c.new == nil {
+				add(AreaDatabase, "field."+c.old.Name+".dropped", "**destructive**: column `%s` is dropped with its values", c.old.Name)
+			}
+		}
+		for _, line := range ev.changes {
+			if strings.HasPrefix(line, "drop field ") {
+				continue
+			}
+			kind := ""
+			if strings.Contains(line, "checked against the stored tasks") || strings.Contains(line, "refused if") {
+				kind = "**data-dependent**: "
+			}
+			add(AreaDatabase, "", "%s%s", kind, line)
+		}
+		for _, e := range Engines {
+			var checks []string
+			for _, c := range ev.checkSubjects(e) {
+				checks = append(checks, "`"+c+"`")
+			}
+			if len(checks) > 0 {
+				add(AreaDatabase, "", "%s: checks before it changes anything: %s", e, strings.Join(checks, "; "))
+			}
+		}
+		if ev.sqliteRebuildsTable() {
+			add(AreaDatabase, "", "sqlite: **table rebuild**: `%s` is copied into a new table in one transaction (writers wait)", new.Name)
+		}
+		if ev.historyChanged {
+			add(AreaDatabase, "", "sqlite: **table rebuild**: `%s_history` is copied into a new table in one transaction", new.Name)
+		}
+	}
+
+	// Wire and Go API: fields.
+	for _, c := range pairFields(old, new) {
+		switch {
+		case c.old == nil:
+			id := ""
+			if c.new.Required {
+				id = "field." + c.new.Name + ".added_required"
+			}
+			add(AreaWire, id, "field `%s` added (%s)", c.new.Name, fieldSummary(c.new))
+			add(AreaGo, "", "field `%s` added", c.new.GoName)
+		case c.new == nil:
+			add(AreaWire, "field."+c.old.Name+".removed", "field `%s` removed", c.old.Name)
+			add(AreaGo, "field."+c.old.Name+".removed", "field `%s` removed", c.old.GoName)
+		default:
+			if c.renamed() {
+				add(AreaWire, "field."+c.old.Name+".renamed", "field `%s` renamed to `%s`", c.old.Name, c.new.Name)
+				if c.old.GoName != c.new.GoName {
+					add(AreaGo, "field."+c.old.Name+".renamed", "field `%s` renamed to `%s`", c.old.GoName, c.new.GoName)
+				}
+			}
+			if c.old.Type.Name() != c.new.Type.Name() {
+				add(AreaWire, "field."+c.new.Name+".type", "field `%s`: type %s (was %s)", c.new.Name, c.new.Type.Name(), c.old.Type.Name())
+				add(AreaGo, "field."+c.new.Name+".type", "field `%s`: its Go type follows %s (was %s)", c.new.GoName, c.new.Type.Name(), c.old.Type.Name())
+			}
+			if c.old.Optional && !c.new.Optional {
+				add(AreaWire, "field."+c.new.Name+".not_null", "field `%s` may no longer be null", c.new.Name)
+				add(AreaGo, "field."+c.new.Name+".not_null", "field `%s` is no longer a pointer", c.new.GoName)
+			} else if !c.old.Optional && c.new.Optional {
+				add(AreaWire, "", "field `%s` may be null", c.new.Name)
+				add(AreaGo, "field."+c.new.Name+".nullable", "field `%s` becomes a pointer", c.new.GoName)
+			}
+			if !c.old.Required && c.new.Required {
+				add(AreaWire, "field."+c.new.Name+".required", "field `%s` must be present in JSON", c.new.Name)
+			}
+			if o, n := ruleText(old, c.old), ruleText(new, c.new); o != n && c.old.Type.Name() == c.new.Type.Name() {
+				if narrows(old, new, c.old, c.new) {
+					add(AreaWire, "field."+c.new.Name+".narrowed", "field `%s`: %s (was %s): values allowed before are refused", c.new.Name, orNoLimit(n), orNoLimit(o))
+				} else {
+					add(AreaWire, "", "field `%s`: %s (was %s)", c.new.Name, orNoLimit(n), orNoLimit(o))
+				}
+			}
+		}
+	}
+	// Statuses, events, error codes, enums, sets.
+	named := func(kind, idKind string, olds, news []string, goName func(string) string) {
+		for _, n := range news {
+			if !slices.Contains(olds, n) {
+				add(AreaWire, "", "%s `%s` added", kind, n)
+				if goName != nil {
+					add(AreaGo, "", "constant `%s` added", goName(n))
+				}
+			}
+		}
+		for _, o := range olds {
+			if !slices.Contains(news, o) {
+				add(AreaWire, idKind+"."+o+".removed", "%s `%s` removed", kind, o)
+				if goName != nil {
+					add(AreaGo, idKind+"."+o+".removed", "constant `%s` removed", goName(o))
+				}
+			}
+		}
+	}
+	named("status", "status", names(old.Statuses), names(new.Statuses), func(s string) string { return "Status" + spec.GoName(s) })
+	named("event", "event", names(old.Events), names(new.Events), func(s string) string { return "Event" + spec.GoName(s) })
+	named("error code", "error_code", codeNames(old), codeNames(new), func(s string) string { return "ErrorCode" + spec.GoName(s) })
+	for _, oe := range old.Enums {
+		ne := enumByName(new, oe.Name)
+		if ne == nil {
+			add(AreaWire, "enum."+oe.Name+".removed", "enum `%s` removed", oe.Name)
+			add(AreaGo, "enum."+oe.Name+".removed", "type `%s` removed", oe.Name)
+			continue
+		}
+		named("enum "+oe.Name+" value", "enum."+oe.Name, enumValues(oe), enumValues(ne), nil)
+	}
+	for _, ne := range new.Enums {
+		if enumByName(old, ne.Name) == nil {
+			add(AreaWire, "", "enum `%s` added", ne.Name)
+		}
+	}
+	for _, os := range old.Sets {
+		if setByName(new, os.Name) == nil {
+			add(AreaGo, "set."+os.Name+".removed", "set `%s` removed (`Is%s`, `%sStatuses`)", os.Name, os.GoName, os.GoName)
+		}
+	}
+	// Behaviour: transitions, timeouts, progress, worker.
+	for _, oe := range old.Events {
+		ne := new.EventByName(oe.Name)
+		if ne == nil {
+			continue
+		}
+		for _, from := range oe.From {
+			if new.StatusByName(from.Name) == nil {
+				continue
+			}
+			if !slices.Contains(names(ne.From), from.Name) {
+				add(AreaBehaviour, "event."+oe.Name+".from."+from.Name+".removed", "event `%s` no longer leaves `%s`", oe.Name, from.Name)
+			}
+		}
+		if oe.To.Name != ne.To.Name {
+			add(AreaBehaviour, "event."+oe.Name+".to", "event `%s` leads to `%s` (was `%s`)", oe.Name, ne.To.Name, oe.To.Name)
+		}
+	}
+	for _, ns := range new.Statuses {
+		os := old.StatusByName(ns.Name)
+		if os == nil {
+			continue
+		}
+		if o, n := timeoutText(os.Timeout), timeoutText(ns.Timeout); o != n {
+			add(AreaBehaviour, "", "status `%s` timeout: %s (was %s)", ns.Name, n, o)
+		}
+		if o, n := progressText(os.Progress), progressText(ns.Progress); o != n {
+			add(AreaBehaviour, "", "status `%s` progress: %s (was %s)", ns.Name, n, o)
+		}
+		if os.Terminal != ns.Terminal {
+			add(AreaBehaviour, "status."+ns.Name+".terminal", "status `%s` terminal: %v (was %v)", ns.Name, ns.Terminal, os.Terminal)
+		}
+	}
+	for _, rs := range new.RetiredStatuses {
+		if old.StatusByName(rs.Name) != nil {
+			add(AreaBehaviour, "", "tasks in `%s` move to `%s` when the migration runs", rs.Name, rs.ReplacedBy.Name)
+		}
+	}
+	if old.Worker != nil && new.Worker != nil {
+		if old.Worker.Lease != new.Worker.Lease {
+			add(AreaBehaviour, "", "worker lease: %s (was %s)", new.Worker.Lease, old.Worker.Lease)
+		}
+		if old.Worker.MaxAttempts != new.Worker.MaxAttempts {
+			add(AreaBehaviour, "", "worker max_attempts: %d (was %d)", new.Worker.MaxAttempts, old.Worker.MaxAttempts)
+		}
+	}
+	return r
+}
+
+// checkSubjects lists what the migration's data checks check, for an engine.
+func (ev *evolution) checkSubjects(e Engine) []string {
+	parts := strings.Split(string(ev.render(e, "0000_report", "report")), "\n")
+	var out []string
+	for _, line := range parts {
+		if rest, ok := strings.CutPrefix(line, markerCheck); ok {
+			f := strings.Split(rest, " | ")
+			out = append(out, f[0]+": "+f[1])
+		}
+	}
+	return out
+}
+
+// pairFields matches the fields of both specs by name, or by renamed_from;
+// a field added or removed is paired with nil.
+func pairFields(old, new *spec.Model) []fieldChange {
+	var out []fieldChange
+	used := map[string]bool{}
+	for _, nf := range new.Fields {
+		of := old.FieldByName(nf.Name)
+		if of == nil && nf.RenamedFrom != "" {
+			of = old.FieldByName(nf.RenamedFrom)
+		}
+		if of != nil {
+			used[of.Name] = true
+		}
+		out = append(out, fieldChange{old: of, new: nf})
+	}
+	for _, of := range old.Fields {
+		if !used[of.Name] {
+			out = append(out, fieldChange{old: of})
+		}
+	}
+	return out
+}
+
+func codeNames(m *spec.Model) []string {
+	out := make([]string, len(m.ErrorCodes))
+	for i, c := range m.ErrorCodes {
+		out[i] = c.Name
+	}
+	return out
+}
+
+func enumByName(m *spec.Model, name string) *spec.Enum {
+	for _, e := range m.Enums {
+		if e.Name == name {
+			return e
+		}
+	}
+	return nil
+}
+
+func enumValues(e *spec.Enum) []string {
+	out := make([]string, len(e.Values))
+	for i, v := range e.Values {
+		out[i] = v.Value
+	}
+	return out
+}
+
+func setByName(m *spec.Model, name string) *spec.Set {
+	for _, s := range m.Sets {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+func timeoutText(t *spec.Timeout) string {
+	if t == nil {
+		return "none"
+	}
+	return fmt.Sprintf("after %s to %s", t.After, t.To.Name)
+}
+
+func progressText(p *spec.Progress) string {
+	switch {
+	case p == nil:
+		return "none"
+	case p.Fixed:
+		return fmt.Sprintf("%d%%", p.Percent)
+	}
+	return fmt.Sprintf("%d–%d%%", p.From, p.To)
+}
+
+// Markdown renders the report for a pull request: from names what the spec
+// is compared with.
+func (r *Report) Markdown(from string) string {
+	var b strings.Builder
+	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	p("## Model `%s`: changes since %s\n\n", r.Model, from)
+	if len(r.Changes) == 0 {
+		p("No change.\n\n")
+		return b.String()
+	}
+	for _, area := range areas {
+		var lines []string
+		for _, c := range r.Changes {
+			if c.Area != area {
+				continue
+			}
+			line := "- " + c.Text
+			if c.ID != "" {
+				mark := "**breaking**"
+				if slices.Contains(r.Acknowledged, c.ID) {
+					mark = "breaking, acknowledged"
+				}
+				line += fmt.Sprintf(" (%s: `%s`)", mark, c.ID)
+			}
+			lines = append(lines, line)
+		}
+		if len(lines) == 0 {
+			continue
+		}
+		p("### %s\n\n%s\n\n", area, strings.Join(lines, "\n"))
+	}
+	if un := r.Unacknowledged(); len(un) > 0 {
+		sort.Strings(un)
+		what := fmt.Sprintf("%d breaking changes are", len(un))
+		if len(un) == 1 {
+			what = "1 breaking change is"
+		}
+		p("**%s not acknowledged.** If they are meant, list them in the spec:\n\n```yaml\nbreaking_changes:\n", what)
+		for _, id := range un {
+			p("  - %s\n", id)
+		}
+		p("```\n\n")
+	}
+	return b.String()
+}
