@@ -27,6 +27,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/taskmodel/taskmodel/backends/backendtest"
@@ -172,7 +173,8 @@ func (d pgDB) exec(ctx context.Context, query string, args ...any) error {
 }
 
 func (d pgDB) rows(ctx context.Context, query string) ([]map[string]string, error) {
-	rows, err := d.Query(ctx, query)
+	// Not a prepared statement: the table's columns change under it.
+	rows, err := d.Query(ctx, query, pgx.QueryExecModeSimpleProtocol)
 	if err != nil {
 		return nil, err
 	}
@@ -331,14 +333,14 @@ func TestEvolution(t *testing.T) {
 					if len(all) != len(v1[e])+1 || !slices.Equal(all[:len(v1[e])], v1[e]) {
 						t.Fatalf("v2 did not append one migration to v1's: %d then %d", len(v1[e]), len(all))
 					}
-					checkCase(t, e, v1[e], all, fresh.migrations(t, e), strings.TrimSpace(string(refused)), renames(t, v2))
+					checkCase(t, e, v1[e], all, fresh.migrations(t, e), strings.TrimSpace(string(refused)), specKeys(t, v2, "renamed_from"), backfills(t, v2))
 				})
 			}
 		})
 	}
 }
 
-func checkCase(t *testing.T, engine string, v1, v2, fresh []tasktype.Migration, refused string, renamed map[string]string) {
+func checkCase(t *testing.T, engine string, v1, v2, fresh []tasktype.Migration, refused string, renamed, filled map[string]string) {
 	ctx := context.Background()
 	d := openDB(t, engine)
 	if err := d.migrate(ctx, v1); err != nil {
@@ -396,6 +398,9 @@ func checkCase(t *testing.T, engine string, v1, v2, fresh []tasktype.Migration, 
 			nv, ok := row[col]
 			if !ok || col == "status" || col == "version" || col == "updated_at" || col == "tm_history_seq" {
 				continue // dropped, or moved by a retired status (checked below)
+			}
+			if v == "NULL" && nv == filled[col] {
+				continue // backfilled
 			}
 			if nv != v && !(strings.TrimSuffix(v, ".0") == strings.TrimSuffix(nv, ".0")) {
 				t.Errorf("task %d %s = %s, was %s", i+1, col, nv, v)
@@ -456,17 +461,73 @@ func snapshot(t *testing.T, d db) state {
 	return s
 }
 
-var reRename = regexp.MustCompile(`(?m)^  ([a-z0-9_]+): \{[^}]*renamed_from: ([a-z0-9_]+)`)
-
-// renames maps the old names of the fields a spec renames to the new ones.
-func renames(t *testing.T, specPath string) map[string]string {
+// specKeys maps the value of a key of the spec's fields to the field's
+// name: renamed_from gives the new name of each old one.
+func specKeys(t *testing.T, specPath, key string) map[string]string {
 	data, err := os.ReadFile(specPath)
 	if err != nil {
 		t.Fatal(err)
 	}
+	re := regexp.MustCompile(`(?m)^  ([a-z0-9_]+): \{[^}]*` + key + `: ([a-z0-9_]+)`)
 	out := map[string]string{}
-	for _, m := range reRename.FindAllStringSubmatch(string(data), -1) {
+	for _, m := range re.FindAllStringSubmatch(string(data), -1) {
 		out[m[2]] = m[1]
 	}
 	return out
+}
+
+// backfills maps the fields with a backfill to its value.
+func backfills(t *testing.T, specPath string) map[string]string {
+	out := map[string]string{}
+	for v, f := range specKeys(t, specPath, "backfill") {
+		out[f] = v
+	}
+	return out
+}
+
+// TestFailedMigrationChangesNothing runs a migration whose body fails after
+// its first statements ran (as a migration killed halfway would stop): the
+// database keeps its old schema and rows, and nothing is recorded.
+func TestFailedMigrationChangesNothing(t *testing.T) {
+	mod := newModule(t)
+	if out, err := mod.generate(t, filepath.Join(casesDir, "base.yaml")); err != nil {
+		t.Fatalf("taskgen: %v\n%s", err, out)
+	}
+	v1 := map[string][]tasktype.Migration{}
+	for _, e := range []string{sqlite.Engine, postgres.Engine} {
+		v1[e] = mod.migrations(t, e)
+	}
+	if out, err := mod.generate(t, filepath.Join(casesDir, "retire_status", "v2.yaml")); err != nil {
+		t.Fatalf("taskgen: %v\n%s", err, out)
+	}
+	for _, e := range []string{sqlite.Engine, postgres.Engine} {
+		t.Run(e, func(t *testing.T) {
+			ctx := context.Background()
+			all := mod.migrations(t, e)
+			last := &all[len(all)-1]
+			// Fail at the end of the body, after the moves, the table
+			// rebuild (SQLite) and the constraint changes ran.
+			last.SQL = strings.Replace(last.SQL, "\n"+tasktype.MarkerValidate, "\nSELECT no_such_column FROM job;\n"+tasktype.MarkerValidate, 1)
+			if e == sqlite.Engine {
+				last.SQL += "SELECT no_such_column FROM job;\n"
+			}
+			d := openDB(t, e)
+			if err := d.migrate(ctx, v1[e]); err != nil {
+				t.Fatal(err)
+			}
+			seed(t, e, d)
+			before := snapshot(t, d)
+			err := d.migrate(ctx, all)
+			if err == nil || !strings.Contains(err.Error(), "no_such_column") {
+				t.Fatalf("migration: %v, want the failure", err)
+			}
+			if after := snapshot(t, d); after.text != before.text {
+				t.Fatalf("a failed migration changed the database:\n%s", backendtest.DiffCatalogs(before.text, after.text))
+			}
+			rows, err := d.rows(ctx, "SELECT count(*) AS n FROM taskmodel_migrations WHERE name = '"+last.Name+"'")
+			if err != nil || rows[0]["n"] != "0" {
+				t.Fatalf("the failed migration is recorded: %v %v", rows, err)
+			}
+		})
+	}
 }
