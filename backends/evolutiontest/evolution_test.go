@@ -156,7 +156,9 @@ func (d sqliteDB) rows(ctx context.Context, query string) ([]map[string]string, 
 	return out, rows.Err()
 }
 
-func (d sqliteDB) catalog(ctx context.Context) (string, error) { return backendtest.CatalogSQLite(ctx, d.DB) }
+func (d sqliteDB) catalog(ctx context.Context) (string, error) {
+	return backendtest.CatalogSQLite(ctx, d.DB)
+}
 
 type pgDB struct{ *pgxpool.Pool }
 
