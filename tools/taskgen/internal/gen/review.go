@@ -2,6 +2,7 @@ package gen
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/taskmodel/taskmodel/tools/taskgen/internal/spec"
@@ -204,7 +205,54 @@ func (g *generator) review() []byte {
 		}
 		p("\n")
 	}
+	if g.storage {
+		g.reviewChanges(p)
+	}
 	return []byte(strings.TrimRight(b.String(), "\n") + "\n")
+}
+
+// frameworkSummaries say what each migration taskgen writes for every model
+// does.
+var frameworkSummaries = map[string]string{
+	"schema":             "the table, its CHECKs and indexes, and the history table",
+	"worker":             "the lease table",
+	"changes":            "change streams: a notifying trigger (PostgreSQL), an index on the last change (SQLite)",
+	"listen_gate":        "the change trigger fires only while a listener is registered (PostgreSQL)",
+	"history_seq":        "each task counts its history rows (PostgreSQL)",
+	"lean_writes":        "partial listing indexes, history kept by a statement trigger (PostgreSQL)",
+	"worker_lean_writes": "leaner lease writes",
+	"lease_in_row":       "the lease moves into the task row",
+}
+
+// reviewChanges lists the model's migrations, a line each: the "Changes"
+// section of the review document.
+func (g *generator) reviewChanges(p func(string, ...any)) {
+	var names []string
+	byName := map[string]frozen{}
+	for _, e := range Engines {
+		for _, f := range g.chain[e] {
+			if _, ok := byName[f.name]; !ok {
+				names = append(names, f.name)
+				byName[f.name] = f
+			}
+		}
+	}
+	sort.Strings(names)
+	p("## Changes\n\nThe model's migrations, applied in order to every database (`%s/<engine>/`).\n\n| Migration | What it does |\n| --- | --- |\n", MigrationsDir)
+	for _, name := range names {
+		what := frameworkSummaries[name[5:]]
+		if !isFrameworkName(name[5:]) {
+			var lines []string
+			for _, l := range strings.Split(string(byName[name].sql), "\n") {
+				if rest, ok := strings.CutPrefix(l, "--   - "); ok {
+					lines = append(lines, rest)
+				}
+			}
+			what = strings.Join(lines, "; ")
+		}
+		p("| `%s` | %s |\n", name, cell(what))
+	}
+	p("\n")
 }
 
 func hasDisplay(m *spec.Model) bool {
