@@ -53,6 +53,7 @@ bench:
 fuzz:
 	cd tools && $(GO) test ./taskgen/internal/spec -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
 	$(GO) test ./validation -run '^$$' -fuzz FuzzDecodeStrict -fuzztime $(FUZZTIME)
+	$(GO) test ./tasktype -run '^$$' -fuzz FuzzMigrationParts -fuzztime $(FUZZTIME)
 	$(GO) test ./config -run '^$$' -fuzz FuzzExpand -fuzztime $(FUZZTIME)
 	$(GO) test ./config -run '^$$' -fuzz FuzzParseFile -fuzztime $(FUZZTIME)
 	$(GO) test ./sdk/pipeline/regfile -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)

@@ -63,7 +63,7 @@ func TestMain(m *testing.M) {
 // spec/job.yaml generated into gen/job.
 type module struct{ dir string }
 
-func newModule(t *testing.T) *module {
+func newModule(t testing.TB) *module {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/evolution\n\ngo 1.26\n"), 0o644); err != nil {
@@ -77,7 +77,7 @@ func newModule(t *testing.T) *module {
 
 // generate writes the spec at path as spec/job.yaml and runs taskgen; it
 // returns taskgen's output when it fails.
-func (mod *module) generate(t *testing.T, path string) (string, error) {
+func (mod *module) generate(t testing.TB, path string) (string, error) {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -93,7 +93,7 @@ func (mod *module) generate(t *testing.T, path string) (string, error) {
 }
 
 // migrations reads the model's migrations for an engine, in order.
-func (mod *module) migrations(t *testing.T, engine string) []tasktype.Migration {
+func (mod *module) migrations(t testing.TB, engine string) []tasktype.Migration {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join(mod.dir, "gen", "job", "migrations", engine, "*.sql"))
 	if err != nil || len(files) == 0 {
@@ -219,7 +219,7 @@ func text(v any) string {
 	return fmt.Sprint(v)
 }
 
-func openDB(t *testing.T, engine string) db {
+func openDB(t testing.TB, engine string) db {
 	t.Helper()
 	ctx := context.Background()
 	if engine == sqlite.Engine {
