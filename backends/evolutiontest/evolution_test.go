@@ -8,6 +8,8 @@
 //   - no task and no history row is lost, and stored values are kept
 //     (renamed columns included); retired statuses' tasks moved with a
 //     history row each;
+//   - the new rules are enforced by the database (<case>/probe.sql: writes
+//     that must fail);
 //   - a data check refuses with its exact message (<case>/refused.txt) and
 //     leaves the database exactly as it was;
 //   - a migration that fails halfway leaves the old schema.
@@ -335,14 +337,14 @@ func TestEvolution(t *testing.T) {
 					if len(all) != len(v1[e])+1 || !slices.Equal(all[:len(v1[e])], v1[e]) {
 						t.Fatalf("v2 did not append one migration to v1's: %d then %d", len(v1[e]), len(all))
 					}
-					checkCase(t, e, v1[e], all, fresh.migrations(t, e), strings.TrimSpace(string(refused)), specKeys(t, v2, "renamed_from"), backfills(t, v2))
+					checkCase(t, e, dir, v1[e], all, fresh.migrations(t, e), strings.TrimSpace(string(refused)), specKeys(t, v2, "renamed_from"), backfills(t, v2))
 				})
 			}
 		})
 	}
 }
 
-func checkCase(t *testing.T, engine string, v1, v2, fresh []tasktype.Migration, refused string, renamed, filled map[string]string) {
+func checkCase(t *testing.T, engine, caseDir string, v1, v2, fresh []tasktype.Migration, refused string, renamed, filled map[string]string) {
 	ctx := context.Background()
 	d := openDB(t, engine)
 	if err := d.migrate(ctx, v1); err != nil {
@@ -378,6 +380,16 @@ func checkCase(t *testing.T, engine string, v1, v2, fresh []tasktype.Migration, 
 	}
 	if diff := backendtest.DiffCatalogs(want, got); diff != "" {
 		t.Errorf("migrated schema differs from a fresh one (- fresh, + migrated):\n%s", diff)
+	}
+	// The new rules are the database's own: each probe breaks one.
+	probes, _ := os.ReadFile(filepath.Join(caseDir, "probe.sql"))
+	for _, q := range strings.Split(strings.TrimSpace(string(probes)), "\n") {
+		if q == "" {
+			continue
+		}
+		if err := d.exec(ctx, q); err == nil || !strings.Contains(err.Error(), "constraint") {
+			t.Errorf("the migrated database took %s (%v), want a constraint to refuse it", q, err)
+		}
 	}
 	// Every task and history row is there.
 	tasks, err := d.rows(ctx, "SELECT * FROM job ORDER BY id")
