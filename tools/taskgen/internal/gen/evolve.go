@@ -265,6 +265,17 @@ func (ev *evolution) slug() string {
 	default:
 		s = ev.slugs[0] + "_and_more"
 	}
+	// Status names may hold capitals and dashes; a migration's name is
+	// [a-z0-9_].
+	s = strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+			return r
+		case r >= 'A' && r <= 'Z':
+			return r + 'a' - 'A'
+		}
+		return '_'
+	}, s)
 	if len(s) > 60 {
 		s = strings.TrimRight(s[:60], "_")
 	}
