@@ -309,10 +309,61 @@ func (g *generator) renamedColumn(e Engine, c fieldChange) column {
 	return g.column(e, &f)
 }
 
+// dataCheck is a check of the stored rows a migration runs before it
+// changes anything: query counts the rows that break rule.
+type dataCheck struct{ subject, rule, rows, query string }
+
+// dataChecks are the migration's checks for an engine, against the columns
+// as they are before the migration.
+func (ev *evolution) dataChecks(e Engine) []dataCheck {
+	pg := e == PostgreSQL
+	table, history := Table(ev.new.m)
+	idExpr := pick(pg, "min(id::text)", "min(id)")
+	var out []dataCheck
+	add := func(subject, rule, rows, format string, a ...any) {
+		out = append(out, dataCheck{subject, rule, rows, fmt.Sprintf(format, a...)})
+	}
+	for _, c := range ev.fields {
+		if c.old == nil || c.new == nil {
+			continue
+		}
+		col := c.old.Name
+		if c.old.Optional && !c.new.Optional && ev.fill(c.new) == nil {
+			add(table+"."+c.new.Name, "has a value (the field is no longer optional; a backfill: value would fill the tasks that have none)", "tasks",
+				"SELECT count(*), %s FROM %s WHERE %s IS NULL;", idExpr, table, col)
+		}
+		if !narrows(ev.old.m, ev.new.m, c.old, c.new) {
+			continue
+		}
+		f := *c.new
+		f.Name = col
+		ck := ev.new.column(e, &f).check()
+		if ck == "" || ck == ev.old.renamedColumn(e, fieldChange{old: c.old, new: &f}).check() {
+			continue
+		}
+		add(table+"."+c.new.Name, ruleText(ev.new.m, c.new), "tasks", "SELECT count(*), %s FROM %s WHERE (%s) IS FALSE;", idExpr, table, ck)
+	}
+	if ev.statusNarrowed {
+		// Tasks in a retired status are allowed: the migration moves them.
+		add(table+".status", "one of "+strings.Join(names(ev.new.m.Statuses), ", "), "tasks",
+			"SELECT count(*), %s FROM %s WHERE (%s) IS FALSE;", idExpr, table, inList("status", ev.new.m.HistoryStatuses()))
+	}
+	if ev.historyChanged {
+		hid := pick(pg, "min(task_id::text)", "min(task_id)")
+		for _, col := range []string{"from_status", "to_status", "event"} {
+			if listNarrows(ev.old.historyValues(col), ev.new.historyValues(col)) {
+				add(history+"."+col, "one of "+strings.Join(ev.new.historyValues(col), ", "), "history rows",
+					"SELECT count(*), %s FROM %s WHERE (%s) IS FALSE;", hid, history, ev.new.historyCheck(col))
+			}
+		}
+	}
+	return out
+}
+
 // render writes the migration for an engine.
 func (ev *evolution) render(e Engine, name, from string) []byte {
 	pg := e == PostgreSQL
-	table, history := Table(ev.new.m)
+	_, history := Table(ev.new.m)
 	var b strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	p("%s\n-- Migration %s of model %q for %s,\n", SQLHeader, name, ev.new.m.Name, e)
@@ -328,43 +379,8 @@ func (ev *evolution) render(e Engine, name, from string) []byte {
 		p("\n")
 	}
 
-	// Data checks, against the columns as they are before the migration.
-	idExpr := pick(pg, "min(id::text)", "min(id)")
-	for _, c := range ev.fields {
-		if c.old == nil || c.new == nil {
-			continue
-		}
-		col := c.old.Name
-		if c.old.Optional && !c.new.Optional && ev.fill(c.new) == nil {
-			p("\n%s%s.%s | has a value (the field is no longer optional; a backfill: value would fill the tasks that have none) | tasks\n", markerCheck, table, c.new.Name)
-			p("SELECT count(*), %s FROM %s WHERE %s IS NULL;\n", idExpr, table, col)
-		}
-		if !narrows(ev.old.m, ev.new.m, c.old, c.new) {
-			continue
-		}
-		f := *c.new
-		f.Name = col
-		ck := ev.new.column(e, &f).check()
-		if ck == "" || ck == ev.old.renamedColumn(e, fieldChange{old: c.old, new: &f}).check() {
-			continue
-		}
-		p("\n%s%s.%s | %s | tasks\n", markerCheck, table, c.new.Name, ruleText(ev.new.m, c.new))
-		p("SELECT count(*), %s FROM %s WHERE (%s) IS FALSE;\n", idExpr, table, ck)
-	}
-	if ev.statusNarrowed {
-		keep := ev.new.m.HistoryStatuses()
-		p("\n%s%s.status | one of %s | tasks\n", markerCheck, table, strings.Join(names(ev.new.m.Statuses), ", "))
-		p("SELECT count(*), %s FROM %s WHERE (%s) IS FALSE;\n", idExpr, table, inList("status", keep))
-	}
-	if ev.historyChanged {
-		hid := pick(pg, "min(task_id::text)", "min(task_id)")
-		for _, col := range []string{"from_status", "to_status", "event"} {
-			if !listNarrows(ev.old.historyValues(col), ev.new.historyValues(col)) {
-				continue
-			}
-			p("\n%s%s.%s | one of %s | history rows\n", markerCheck, history, col, strings.Join(ev.new.historyValues(col), ", "))
-			p("SELECT count(*), %s FROM %s WHERE (%s) IS FALSE;\n", hid, history, ev.new.historyCheck(col))
-		}
+	for _, c := range ev.dataChecks(e) {
+		p("\n%s%s | %s | %s\n%s\n", markerCheck, c.subject, c.rule, c.rows, c.query)
 	}
 
 	p("\n%s\n", markerMigrate)

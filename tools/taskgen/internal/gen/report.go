@@ -83,8 +83,8 @@ func Compare(old, new *spec.Model) *Report {
 		}
 		for _, e := range Engines {
 			var checks []string
-			for _, c := range ev.checkSubjects(e) {
-				checks = append(checks, "`"+c+"`")
+			for _, c := range ev.dataChecks(e) {
+				checks = append(checks, "`"+c.subject+": "+c.rule+"`")
 			}
 			if len(checks) > 0 {
 				add(AreaDatabase, "", "%s: checks before it changes anything: %s", e, strings.Join(checks, "; "))
@@ -229,19 +229,6 @@ func Compare(old, new *spec.Model) *Report {
 		}
 	}
 	return r
-}
-
-// checkSubjects lists what the migration's data checks check, for an engine.
-func (ev *evolution) checkSubjects(e Engine) []string {
-	parts := strings.Split(string(ev.render(e, "0000_report", "report")), "\n")
-	var out []string
-	for _, line := range parts {
-		if rest, ok := strings.CutPrefix(line, markerCheck); ok {
-			f := strings.Split(rest, " | ")
-			out = append(out, f[0]+": "+f[1])
-		}
-	}
-	return out
 }
 
 // pairFields matches the fields of both specs by name, or by renamed_from;
