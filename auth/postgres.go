@@ -16,7 +16,7 @@ import (
 // lock: idempotent, so every process may call it at start. The Store does
 // not close pool.
 func NewPostgres(ctx context.Context, pool *pgxpool.Pool) (Store, error) {
-	if err := postgres.Migrate(ctx, pool, migrations(postgres.Engine)); err != nil {
+	if err := postgres.Migrate(ctx, pool, Migrations(postgres.Engine)); err != nil {
 		return nil, err
 	}
 	return newStore(&pgTokens{pool: pool}), nil

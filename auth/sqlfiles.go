@@ -15,8 +15,10 @@ import (
 //go:embed sql
 var sqlFiles embed.FS
 
-// migrations returns the engine's migrations, in order.
-func migrations(engine string) []tasktype.Migration {
+// Migrations returns the migrations of the token table for an engine
+// ("sqlite", "postgresql"), in order; NewSQLite and NewPostgres apply them.
+// It panics on another engine.
+func Migrations(engine string) []tasktype.Migration {
 	names, err := fs.Glob(sqlFiles, "sql/"+engine+"/*.sql") // sorted
 	if err != nil || len(names) == 0 {
 		panic("auth: no migrations for engine " + engine)

@@ -14,7 +14,7 @@ import (
 // with sqlite.Migrate: idempotent, so every process may call it at start.
 // The Store does not close db.
 func NewSQLite(ctx context.Context, db *sql.DB) (Store, error) {
-	if err := sqlite.Migrate(ctx, db, migrations(sqlite.Engine)); err != nil {
+	if err := sqlite.Migrate(ctx, db, Migrations(sqlite.Engine)); err != nil {
 		return nil, err
 	}
 	return newStore(&sqliteTokens{db: db, stmts: sqlite.NewStmts(db)}), nil

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 )
 
 // The markers that split a generated migration into its parts. A line that
@@ -110,6 +111,16 @@ func (e *MigrationRefusedError) Error() string {
 	}
 	return fmt.Sprintf("migration %s refused: %s: %d %s %s the rule %q (for example task %s); the database is unchanged",
 		e.Migration, e.Check.Subject, e.Count, rows, verb, e.Check.Rule, e.Example)
+}
+
+// AppliedMigration is a migration a database has applied, as its
+// bookkeeping table (taskmodel_migrations) records it.
+type AppliedMigration struct {
+	Name     string // <model>/<name>
+	Checksum string // Migration.Checksum of the SQL that was applied
+	// AppliedAt is when it was applied; zero when the database did not
+	// record it.
+	AppliedAt time.Time
 }
 
 // UnknownMigrationError is the error of a database that has applied

@@ -35,6 +35,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -94,7 +95,14 @@ const migrationsTable = `CREATE TABLE IF NOT EXISTS taskmodel_migrations (
 // Migrate applies the migrations not applied yet, each in a transaction,
 // while holding a session advisory lock; it fails if an applied migration's
 // SQL has changed since.
-func Migrate(ctx context.Context, pool *pgxpool.Pool, migrations []tasktype.Migration) (err error) {
+func Migrate(ctx context.Context, pool *pgxpool.Pool, migrations []tasktype.Migration) error {
+	return MigrateReport(ctx, pool, migrations, nil)
+}
+
+// MigrateReport is Migrate calling report, when not nil, after each
+// migration it applied itself (not those applied before, by it or another
+// process), with the time the migration took, its validation included.
+func MigrateReport(ctx context.Context, pool *pgxpool.Pool, migrations []tasktype.Migration, report func(m tasktype.Migration, took time.Duration)) (err error) {
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("postgres: %w", err)
@@ -121,7 +129,12 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, migrations []tasktype.Migr
 		return err
 	}
 	for _, m := range migrations {
-		if err := apply(ctx, conn.Conn(), m); err != nil {
+		start := time.Now()
+		done, err := apply(ctx, conn.Conn(), m)
+		if done && report != nil { // committed, even when a validation then failed
+			report(m, time.Since(start))
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -156,10 +169,44 @@ func applied(ctx context.Context, conn *pgx.Conn) (map[string]string, error) {
 	return out, err
 }
 
-func apply(ctx context.Context, conn *pgx.Conn, m tasktype.Migration) error {
+// AppliedMigrations returns the migrations the database has applied, in
+// name order, with when each was applied. Unlike Migrate and Applied it
+// writes nothing (it also works in a read-only transaction or session):
+// a schema never migrated (without the bookkeeping table, or missing) has
+// applied none.
+func AppliedMigrations(ctx context.Context, pool *pgxpool.Pool) ([]tasktype.AppliedMigration, error) {
+	var exists bool
+	if err := pool.QueryRow(ctx, `SELECT to_regclass('taskmodel_migrations') IS NOT NULL`).Scan(&exists); err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	if !exists {
+		return nil, nil
+	}
+	rows, err := pool.Query(ctx, `SELECT name, checksum, applied_at FROM taskmodel_migrations ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (tasktype.AppliedMigration, error) {
+		var a tasktype.AppliedMigration
+		var at *time.Time
+		err := row.Scan(&a.Name, &a.Checksum, &at)
+		if at != nil {
+			a.AppliedAt = *at
+		}
+		return a, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	return out, nil
+}
+
+// apply applies m unless the database has applied it already, and says
+// whether it did.
+func apply(ctx context.Context, conn *pgx.Conn, m tasktype.Migration) (bool, error) {
 	parts, err := m.Parts()
 	if err != nil {
-		return err
+		return false, err
 	}
 	want := m.Checksum()
 	var applied string
@@ -167,11 +214,11 @@ func apply(ctx context.Context, conn *pgx.Conn, m tasktype.Migration) error {
 	switch {
 	case err == nil:
 		if applied != want {
-			return fmt.Errorf("postgres: migration %s was applied with different SQL (checksum %.12s, now %.12s); applied migrations are never rewritten: add a new one", m.Name, applied, want)
+			return false, fmt.Errorf("postgres: migration %s was applied with different SQL (checksum %.12s, now %.12s); applied migrations are never rewritten: add a new one", m.Name, applied, want)
 		}
-		return nil
+		return false, nil
 	case !errors.Is(err, pgx.ErrNoRows):
-		return err
+		return false, err
 	}
 	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 		for _, c := range parts.Checks {
@@ -191,14 +238,14 @@ func apply(ctx context.Context, conn *pgx.Conn, m tasktype.Migration) error {
 		return err
 	})
 	if err != nil {
-		return err
+		return false, err
 	}
 	for _, v := range parts.Validate {
 		if _, err := conn.Exec(ctx, v); err != nil {
-			return fmt.Errorf("postgres: migration %s was applied, but a stored row breaks a constraint it added (%w); fix the row, and the next start validates the constraint", m.Name, err)
+			return true, fmt.Errorf("postgres: migration %s was applied, but a stored row breaks a constraint it added (%w); fix the row, and the next start validates the constraint", m.Name, err)
 		}
 	}
-	return nil
+	return true, nil
 }
 
 // validatePending validates the constraints a migration added NOT VALID

@@ -4,9 +4,13 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/taskmodel/taskmodel/backends"
 	"github.com/taskmodel/taskmodel/backends/backendtest"
@@ -19,6 +23,7 @@ import (
 	evaluationdb "github.com/taskmodel/taskmodel/gen/evaluation/pgdb"
 	pipelinerundb "github.com/taskmodel/taskmodel/gen/pipelinerun/pgdb"
 	trainingdb "github.com/taskmodel/taskmodel/gen/training/pgdb"
+	"github.com/taskmodel/taskmodel/tasktype"
 )
 
 func TestConformance(t *testing.T) {
@@ -170,4 +175,83 @@ func TestLeases(t *testing.T) {
 		t.Cleanup(pool.Close)
 		return postgres.NewLeases(pool)
 	})
+}
+
+// TestMigrateReport: MigrateReport reports the migrations it applied, not
+// those applied before; AppliedMigrations lists them all, in name order,
+// with when, and reads a schema never migrated (or missing) in a read-only
+// session.
+func TestMigrateReport(t *testing.T) {
+	ctx := context.Background()
+	cfg := pgtest.Schema(t)
+	all := analysis.Migrations(postgres.Engine)
+
+	readOnly := func(schema string) *pgxpool.Pool {
+		t.Helper()
+		c := cfg.Copy()
+		c.ConnConfig.RuntimeParams["search_path"] = schema
+		c.ConnConfig.RuntimeParams["default_transaction_read_only"] = "on"
+		pool, err := pgxpool.NewWithConfig(ctx, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(pool.Close)
+		return pool
+	}
+	for _, schema := range []string{cfg.ConnConfig.RuntimeParams["search_path"], "t_no_such_schema"} {
+		got, err := postgres.AppliedMigrations(ctx, readOnly(schema))
+		if err != nil || len(got) != 0 {
+			t.Fatalf("schema %s never migrated: %v, %v; want none", schema, got, err)
+		}
+	}
+
+	var start time.Time
+	if err := readOnly("public").QueryRow(ctx, `SELECT now()`).Scan(&start); err != nil {
+		t.Fatal(err)
+	}
+	pool, err := postgres.OpenConfig(ctx, cfg.Copy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	var reported []string
+	report := func(m tasktype.Migration, took time.Duration) {
+		if took <= 0 {
+			t.Errorf("%s took %s", m.Name, took)
+		}
+		reported = append(reported, m.Name)
+	}
+	for _, tt := range []struct {
+		name       string
+		migrations []tasktype.Migration
+		want       []tasktype.Migration
+	}{
+		{"first three", all[:3], all[:3]},
+		{"the rest", all, all[3:]},
+		{"again", all, nil},
+	} {
+		reported = nil
+		if err := postgres.MigrateReport(ctx, pool, tt.migrations, report); err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		var want []string
+		for _, m := range tt.want {
+			want = append(want, m.Name)
+		}
+		if !slices.Equal(reported, want) {
+			t.Errorf("%s: reported %v, want %v", tt.name, reported, want)
+		}
+	}
+	got, err := postgres.AppliedMigrations(ctx, readOnly(cfg.ConnConfig.RuntimeParams["search_path"]))
+	if err != nil || len(got) != len(all) {
+		t.Fatalf("applied: %d, %v; want %d", len(got), err, len(all))
+	}
+	for i, a := range got {
+		if a.Name != all[i].Name || a.Checksum != all[i].Checksum() {
+			t.Errorf("applied %d: %s %.12s, want %s %.12s", i, a.Name, a.Checksum, all[i].Name, all[i].Checksum())
+		}
+		if a.AppliedAt.Before(start) || a.AppliedAt.After(time.Now().Add(time.Minute)) {
+			t.Errorf("%s applied at %v (test started at %v)", a.Name, a.AppliedAt, start)
+		}
+	}
 }

@@ -118,6 +118,13 @@ const migrationsTable = `CREATE TABLE IF NOT EXISTS taskmodel_migrations (
 // table must not delete its history rows. The foreign keys are checked
 // before the migration commits.
 func Migrate(ctx context.Context, db *sql.DB, migrations []tasktype.Migration) error {
+	return MigrateReport(ctx, db, migrations, nil)
+}
+
+// MigrateReport is Migrate calling report, when not nil, after each
+// migration it applied itself (not those applied before, by it or another
+// process), with the time the migration took.
+func MigrateReport(ctx context.Context, db *sql.DB, migrations []tasktype.Migration, report func(m tasktype.Migration, took time.Duration)) error {
 	for _, table := range []string{migrationsTable, leasesTable} {
 		if _, err := db.ExecContext(ctx, table); err != nil {
 			return fmt.Errorf("sqlite: %w", err)
@@ -131,8 +138,13 @@ func Migrate(ctx context.Context, db *sql.DB, migrations []tasktype.Migration) e
 		return err
 	}
 	for _, m := range migrations {
-		if err := apply(ctx, db, m); err != nil {
+		start := time.Now()
+		done, err := apply(ctx, db, m)
+		if err != nil {
 			return err
+		}
+		if done && report != nil {
+			report(m, time.Since(start))
 		}
 	}
 	return nil
@@ -157,19 +169,68 @@ func Applied(ctx context.Context, db *sql.DB) (map[string]string, error) {
 	return out, rows.Err()
 }
 
-func apply(ctx context.Context, db *sql.DB, m tasktype.Migration) (err error) {
+// AppliedMigrations returns the migrations the database has applied, in
+// name order, with when each was applied. Unlike Migrate it writes
+// nothing, so it also reads a database opened read-only: one never
+// migrated (without the bookkeeping table) has applied none.
+func AppliedMigrations(ctx context.Context, db *sql.DB) ([]tasktype.AppliedMigration, error) {
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'taskmodel_migrations'`).Scan(&n); err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	rows, err := db.QueryContext(ctx, `SELECT name, checksum, applied_at FROM taskmodel_migrations ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	defer rows.Close()
+	var out []tasktype.AppliedMigration
+	for rows.Next() {
+		var a tasktype.AppliedMigration
+		var at any
+		if err := rows.Scan(&a.Name, &a.Checksum, &at); err != nil {
+			return nil, fmt.Errorf("sqlite: %w", err)
+		}
+		a.AppliedAt = parseTime(at)
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// parseTime reads a DATETIME column as the driver returns it: a time.Time
+// for values it wrote, else text in one of SQLite's formats; zero when
+// neither.
+func parseTime(v any) time.Time {
+	switch v := v.(type) {
+	case time.Time:
+		return v
+	case string:
+		for _, layout := range []string{"2006-01-02 15:04:05.999999999-07:00", time.RFC3339Nano, "2006-01-02 15:04:05.999999999", "2006-01-02 15:04:05", "2006-01-02"} {
+			if t, err := time.Parse(layout, v); err == nil {
+				return t
+			}
+		}
+	}
+	return time.Time{}
+}
+
+// apply applies m unless the database has applied it already, and says
+// whether it did.
+func apply(ctx context.Context, db *sql.DB, m tasktype.Migration) (done bool, err error) {
 	parts, err := m.Parts()
 	if err != nil {
-		return err
+		return false, err
 	}
 	conn, err := db.Conn(ctx)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer conn.Close()
 	// SQLite ignores foreign_keys inside a transaction: it is set before.
 	if _, err := conn.ExecContext(ctx, "PRAGMA foreign_keys = OFF"); err != nil {
-		return err
+		return false, err
 	}
 	defer func() {
 		if _, ferr := conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA foreign_keys = ON"); ferr != nil {
@@ -182,7 +243,7 @@ func apply(ctx context.Context, db *sql.DB, m tasktype.Migration) (err error) {
 	}()
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer tx.Rollback()
 	sum := m.Checksum()
@@ -190,32 +251,35 @@ func apply(ctx context.Context, db *sql.DB, m tasktype.Migration) (err error) {
 	switch err := tx.QueryRowContext(ctx, `SELECT checksum FROM taskmodel_migrations WHERE name = ?`, m.Name).Scan(&applied); {
 	case err == nil:
 		if applied != sum {
-			return fmt.Errorf("sqlite: migration %s was applied with different SQL (checksum %.12s, now %.12s); applied migrations are never rewritten: add a new one", m.Name, applied, sum)
+			return false, fmt.Errorf("sqlite: migration %s was applied with different SQL (checksum %.12s, now %.12s); applied migrations are never rewritten: add a new one", m.Name, applied, sum)
 		}
-		return nil
+		return false, nil
 	case err != sql.ErrNoRows:
-		return err
+		return false, err
 	}
 	for _, c := range parts.Checks {
 		var n int64
 		var example sql.NullString
 		if err := tx.QueryRowContext(ctx, c.Query).Scan(&n, &example); err != nil {
-			return fmt.Errorf("sqlite: migration %s: check of %s: %w", m.Name, c.Subject, err)
+			return false, fmt.Errorf("sqlite: migration %s: check of %s: %w", m.Name, c.Subject, err)
 		}
 		if n > 0 {
-			return &tasktype.MigrationRefusedError{Migration: m.Name, Check: c, Count: n, Example: example.String}
+			return false, &tasktype.MigrationRefusedError{Migration: m.Name, Check: c, Count: n, Example: example.String}
 		}
 	}
 	if _, err := tx.ExecContext(ctx, parts.Body); err != nil {
-		return fmt.Errorf("sqlite: migration %s: %w", m.Name, err)
+		return false, fmt.Errorf("sqlite: migration %s: %w", m.Name, err)
 	}
 	if err := foreignKeyCheck(ctx, tx); err != nil {
-		return fmt.Errorf("sqlite: migration %s: %w", m.Name, err)
+		return false, fmt.Errorf("sqlite: migration %s: %w", m.Name, err)
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO taskmodel_migrations (name, checksum, applied_at) VALUES (?, ?, ?)`, m.Name, sum, time.Now().UTC()); err != nil {
-		return err
+		return false, err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // foreignKeyCheck fails when a row refers to a row that does not exist.

@@ -231,3 +231,62 @@ func TestLeasesMoveIntoTheTaskRow(t *testing.T) {
 		t.Errorf("Delete after the migration = %v, %v; want true", ok, err)
 	}
 }
+
+// TestMigrateReport: MigrateReport reports the migrations it applied, not
+// those applied before; AppliedMigrations lists them all, in name order,
+// with when, and reads a database never migrated without writing to it.
+func TestMigrateReport(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "tasks.db")
+	all := analysis.Migrations(sqlite.Engine)
+	start := time.Now().Add(-time.Second)
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	got, err := sqlite.AppliedMigrations(ctx, db)
+	if err != nil || len(got) != 0 {
+		t.Fatalf("fresh database: %v, %v; want none", got, err)
+	}
+	var reported []string
+	report := func(m tasktype.Migration, took time.Duration) {
+		if took <= 0 {
+			t.Errorf("%s took %s", m.Name, took)
+		}
+		reported = append(reported, m.Name)
+	}
+	for _, tt := range []struct {
+		name       string
+		migrations []tasktype.Migration
+		want       []tasktype.Migration
+	}{
+		{"first three", all[:3], all[:3]},
+		{"the rest", all, all[3:]},
+		{"again", all, nil},
+	} {
+		reported = nil
+		if err := sqlite.MigrateReport(ctx, db, tt.migrations, report); err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		var want []string
+		for _, m := range tt.want {
+			want = append(want, m.Name)
+		}
+		if !slices.Equal(reported, want) {
+			t.Errorf("%s: reported %v, want %v", tt.name, reported, want)
+		}
+	}
+	got, err = sqlite.AppliedMigrations(ctx, db)
+	if err != nil || len(got) != len(all) {
+		t.Fatalf("applied: %d, %v; want %d", len(got), err, len(all))
+	}
+	for i, a := range got {
+		if a.Name != all[i].Name || a.Checksum != all[i].Checksum() {
+			t.Errorf("applied %d: %s %.12s, want %s %.12s", i, a.Name, a.Checksum, all[i].Name, all[i].Checksum())
+		}
+		if a.AppliedAt.Before(start) || a.AppliedAt.After(time.Now().Add(time.Second)) {
+			t.Errorf("%s applied at %v", a.Name, a.AppliedAt)
+		}
+	}
+}

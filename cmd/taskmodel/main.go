@@ -1,7 +1,8 @@
 // Command taskmodel is taskmodel's command-line tool: pipeline tracking for
 // scripts in any language (pipeline, run, subtask, status, history, active,
-// watch; see docs/pipeline.md), and the bearer tokens of taskmodel serve
-// (token create, list, revoke).
+// watch; see docs/pipeline.md), the HTTP API (serve), its bearer tokens
+// (token create, list, revoke) and its database migrations (migrate status,
+// plan, up; see docs/server.md).
 package main
 
 import (

@@ -1,6 +1,6 @@
 // Package cli is the taskmodel command: a cobra command tree with one file
 // per command group (pipeline.go, run.go, subtask.go, query.go, watch.go,
-// sample.go, token.go). A new group is a file with a constructor taking the *App,
+// sample.go, serve.go, token.go, migrate.go). A new group is a file with a constructor taking the *App,
 // listed once in commands (root.go).
 //
 // # Exit codes

@@ -14,6 +14,7 @@ import (
 	"github.com/taskmodel/taskmodel/auth"
 	"github.com/taskmodel/taskmodel/config"
 	"github.com/taskmodel/taskmodel/sdk/pipeline"
+	"github.com/taskmodel/taskmodel/tasktype"
 )
 
 // IO is where a command reads and writes.
@@ -40,6 +41,10 @@ type App struct {
 
 	tokens      auth.Store
 	closeTokens func() error
+
+	// migrations replaces, in tests, the migrations of the migrate
+	// commands (serveMigrations).
+	migrations func(engine string) []tasktype.Migration
 }
 
 // commands lists the command groups; add a group here.
@@ -54,14 +59,19 @@ var commands = []func(*App) *cobra.Command{
 	newConfigCmd,
 	newServeCmd,
 	newTokenCmd,
+	newMigrateCmd,
 }
 
 // NewRoot returns the root command over app.
 func NewRoot(app *App) *cobra.Command {
 	root := &cobra.Command{
-		Use:           "taskmodel",
-		Short:         "Task lifecycles and pipeline tracking",
-		Long:          "taskmodel tracks pipeline runs for scripts in any language: register stages and tasks, record runs and subtasks with progress, and query or watch them.",
+		Use:   "taskmodel",
+		Short: "Task lifecycles and pipeline tracking",
+		Long: `taskmodel tracks pipeline runs for scripts in any language: register stages
+and tasks, record runs and subtasks with progress, and query or watch them.
+It also runs the HTTP API over the task models (serve), manages the API's
+bearer tokens (token), and shows, previews and applies the database schema
+changes the API needs (migrate).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -140,7 +150,11 @@ func (a *App) Print(v any, human func(w io.Writer) error) error {
 
 // Main runs the command line args and returns the exit code.
 func Main(ctx context.Context, args []string, streams IO) int {
-	app := &App{IO: streams}
+	return (&App{IO: streams}).main(ctx, args)
+}
+
+// main runs the command line args on app and returns the exit code.
+func (app *App) main(ctx context.Context, args []string) int {
 	defer app.Close()
 	root := NewRoot(app)
 	root.SetArgs(args)

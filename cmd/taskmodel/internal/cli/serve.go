@@ -51,14 +51,15 @@ func newServeCmd(app *App) *cobra.Command {
 	var f serveFlags
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Run the HTTP API: seed 004's task lifecycle, seed 002's listing, uploads, live updates",
+		Short: "Run the HTTP API: create tasks, upload their files, process, list and follow them",
 		Long: `serve runs the HTTP API over every built-in model, on the configured
 database (by default the embedded SQLite file; PostgreSQL with --database-url
 or the configuration), with a worker pool running the demo analysis handler
 and the sweeper applying timeouts. Requests need a bearer token
 (taskmodel token create); --allow-anonymous lets requests from this machine
 act as the user "anonymous" instead, and is refused unless --addr is a
-loopback address.`,
+loopback address. On start it applies the database migrations not applied
+yet (taskmodel migrate shows, previews and applies them beforehand).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if f.databaseURL != "" {
@@ -227,7 +228,7 @@ func openServeDB(ctx context.Context, d config.Database) (*serveDB, error) {
 		if d.Name == ":memory:" {
 			return nil, usagef(errors.New("taskmodel serve needs a database file, not :memory: (the worker pool and the server share it)"))
 		}
-		db, err := sqlite.Open(ctx, d.Name, catalog.Migrations(sqlite.Engine))
+		db, err := sqlite.Open(ctx, d.Name, serveMigrations(sqlite.Engine))
 		if err != nil {
 			return nil, fmt.Errorf("database %s: %w", d, err)
 		}
@@ -241,7 +242,7 @@ func openServeDB(ctx context.Context, d config.Database) (*serveDB, error) {
 		if err != nil {
 			return nil, fmt.Errorf("database %s: %w", d, err)
 		}
-		pool, err := postgres.OpenConfig(ctx, pcfg, catalog.Migrations(postgres.Engine))
+		pool, err := postgres.OpenConfig(ctx, pcfg, serveMigrations(postgres.Engine))
 		if err != nil {
 			return nil, fmt.Errorf("database %s: %w", d, err)
 		}

@@ -1,0 +1,674 @@
+package cli
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/url"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/spf13/cobra"
+
+	"github.com/taskmodel/taskmodel/auth"
+	"github.com/taskmodel/taskmodel/backends/postgres"
+	"github.com/taskmodel/taskmodel/backends/sqlite"
+	"github.com/taskmodel/taskmodel/config"
+	"github.com/taskmodel/taskmodel/gen/catalog"
+	"github.com/taskmodel/taskmodel/tasktype"
+)
+
+// serveMigrations are the migrations taskmodel serve applies when it opens
+// its database, in order: every built-in model's (the catalog's, the
+// pipeline run, subtask and stage models included), then the token
+// table's.
+func serveMigrations(engine string) []tasktype.Migration {
+	return append(catalog.Migrations(engine), auth.Migrations(engine)...)
+}
+
+// migrationsOf returns the migrations the migrate commands work with:
+// serve's, or the ones a test set.
+func (a *App) migrationsOf(engine string) []tasktype.Migration {
+	if a.migrations != nil {
+		return a.migrations(engine)
+	}
+	return serveMigrations(engine)
+}
+
+func newMigrateCmd(app *App) *cobra.Command {
+	var databaseURL string
+	cmd := &cobra.Command{
+		Use:   "migrate",
+		Short: "Show, preview and apply the database schema changes (migrations) of taskmodel serve",
+		Long: `taskmodel serve keeps tasks in database tables whose layout is created and
+changed by migrations: numbered steps, one series per task model
+("training/0008_lease_in_row" is step 8 of the training model's tables),
+each applied once and recorded, with a checksum of its SQL, in the table
+taskmodel_migrations. A new version of taskmodel may bring new migrations;
+serve applies the pending ones when it starts. These commands show and
+apply them beforehand, for example as a deployment step:
+
+  taskmodel migrate status   which migrations are applied and which are pending
+  taskmodel migrate plan     print the SQL that up would run, changing nothing
+  taskmodel migrate up       apply the pending migrations
+
+They work on the database serve uses, chosen the same way: --database-url
+(or --db-url and the other --db-* flags), then TASKMODEL_DATABASE_URL and
+the other TASKMODEL_DB_* variables, then .taskmodel.yml, then the embedded
+SQLite file.
+
+Exit status: 0 on success; 1 when the database was migrated by a newer
+version of taskmodel, when an applied migration's SQL differs from this
+version's, when a migration is refused because stored rows break a rule it
+brings in, or on any other failure; 2 on a command-line mistake; 7 on a
+configuration error.`,
+	}
+	cmd.PersistentFlags().StringVar(&databaseURL, "database-url", "", "database URL: postgres://… or sqlite:PATH (the same as --db-url)")
+	useURL := func() {
+		if databaseURL != "" {
+			app.db.URL = databaseURL
+			app.flagNames = map[string]string{"url": "--database-url"}
+		}
+	}
+
+	status := &cobra.Command{
+		Use:   "status",
+		Short: "List the migrations serve uses: applied (and when) or pending",
+		Long: `status lists every migration taskmodel serve uses, in the order they are
+applied, with its state:
+
+  applied   applied to this database, at the time shown
+  pending   not applied yet: migrate up, or the next start of serve, applies it
+  changed   applied with SQL different from this version's: serve and
+            migrate up refuse to run on this database
+  unknown   applied by a newer version of taskmodel, and unknown to this
+            one: serve and migrate up refuse to run; use the newer version
+  other     applied for tables serve does not use, by another program
+            sharing the database or by taskmodel's pipeline commands:
+            listed for information only
+
+status only reads the database: a SQLite file that does not exist is not
+created, nor a PostgreSQL schema (every migration is then pending). It exits
+1 when a migration is unknown or changed, with the reason.`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			useURL()
+			return app.migrateStatus(c.Context())
+		},
+	}
+
+	var engine string
+	plan := &cobra.Command{
+		Use:   "plan [--engine postgresql|sqlite]",
+		Short: "Print the SQL of the pending migrations without running it",
+		Long: `plan prints the SQL that migrate up would run on the database, without running
+it or writing anything (a SQLite file that does not exist is not created,
+nor a PostgreSQL schema). For each pending migration, in order:
+
+  - its data checks: queries run first, in the migration's transaction, that
+    count the stored rows breaking a rule the migration brings in (a column
+    made shorter, a value no longer allowed); if any row does, the migration
+    is refused and nothing changes;
+  - its body: the statements that change the tables, run in one transaction
+    after the checks;
+  - on PostgreSQL, its validation statements: run after the body committed,
+    each in its own transaction, so that writers are not blocked while a
+    table is checked.
+
+The output is for review: apply it with migrate up, which records each
+migration; SQL run by hand is not recorded, and serve would run it again.
+
+With --engine, plan opens no database and prints every migration of that
+engine, as applied to a new, empty database.`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if c.Flags().Changed("engine") {
+				eng, err := parseEngine(engine)
+				if err != nil {
+					return err
+				}
+				return app.migratePlanEngine(eng)
+			}
+			useURL()
+			return app.migratePlan(c.Context())
+		},
+	}
+	plan.Flags().StringVar(&engine, "engine", "", "print every migration of this engine without opening a database: postgresql or sqlite")
+
+	up := &cobra.Command{
+		Use:   "up",
+		Short: "Apply the pending migrations, printing each with the time it took",
+		Long: `up applies the pending migrations in order, each in its own transaction, and
+prints each one with the time it took. It is what serve does when it starts,
+and is safe to run while other processes start or run: on PostgreSQL it
+holds the lock serve takes to migrate, and on SQLite each migration takes
+the database's write lock. A SQLite file or PostgreSQL schema that does not
+exist is created.
+
+A migration first runs its data checks (see migrate plan). If stored rows
+break a rule it brings in, it is refused: it changes nothing, the
+migrations before it stay applied, and up exits 1 naming the rule, the
+number of rows and an example task. Change or delete those rows, then run
+up again.
+
+up changes nothing and exits 1 when the database was migrated by a newer
+version of taskmodel, or when an applied migration's SQL differs from this
+version's.`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			useURL()
+			return app.migrateUp(c.Context())
+		},
+	}
+	cmd.AddCommand(status, plan, up)
+	return cmd
+}
+
+// parseEngine checks --engine.
+func parseEngine(s string) (string, error) {
+	switch strings.ToLower(s) {
+	case "postgresql", "postgres":
+		return postgres.Engine, nil
+	case "sqlite", "sqlite3":
+		return sqlite.Engine, nil
+	}
+	return "", usagef(fmt.Errorf("--engine %q: allowed: postgresql, sqlite", s))
+}
+
+// inspected is what the migrate commands read from a database without
+// changing it.
+type inspected struct {
+	database string // the database, for people: "sqlite /path/taskmodel.db"
+	engine   string
+	applied  []tasktype.AppliedMigration
+	// missing says, when not empty, that the database does not exist yet
+	// and was not created.
+	missing string
+}
+
+// inspect reads the configured database's applied migrations read-only: a
+// SQLite file opened in read-only mode (and not created when missing), a
+// PostgreSQL session whose transactions are read-only (the schema not
+// created when missing).
+func (a *App) inspect(ctx context.Context) (*inspected, error) {
+	cfg, err := a.Config()
+	if err != nil {
+		return nil, err
+	}
+	d := cfg.Database
+	in := &inspected{database: d.String()}
+	switch d.Driver {
+	case config.SQLite:
+		in.engine = sqlite.Engine
+		if d.Name == ":memory:" {
+			return nil, noMemory()
+		}
+		if _, err := os.Stat(d.Name); errors.Is(err, fs.ErrNotExist) {
+			in.missing = fmt.Sprintf("the database file %s does not exist yet, and was not created", d.Name)
+			return in, nil
+		} else if err != nil {
+			return nil, fmt.Errorf("database %s: %w", in.database, err)
+		}
+		db, err := openSQLiteReadOnly(d.Name)
+		if err != nil {
+			return nil, fmt.Errorf("database %s: %w", in.database, err)
+		}
+		defer db.Close()
+		if in.applied, err = sqlite.AppliedMigrations(ctx, db); err != nil {
+			return nil, fmt.Errorf("database %s: %w", in.database, err)
+		}
+		return in, nil
+	case config.PostgreSQL:
+		in.engine = postgres.Engine
+		dsn, err := d.PostgresURL()
+		if err != nil {
+			return nil, err
+		}
+		pcfg, err := pgxpool.ParseConfig(dsn)
+		if err != nil {
+			return nil, fmt.Errorf("database %s: %w", in.database, err)
+		}
+		if d.Schema != "" {
+			pcfg.ConnConfig.RuntimeParams["search_path"] = d.Schema
+		}
+		pcfg.ConnConfig.RuntimeParams["default_transaction_read_only"] = "on"
+		pcfg.ConnConfig.RuntimeParams["application_name"] = "taskmodel migrate"
+		pcfg.MaxConns = 1
+		pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+		if err != nil {
+			return nil, fmt.Errorf("database %s: %w", in.database, err)
+		}
+		defer pool.Close()
+		if d.Schema != "" {
+			var exists bool
+			if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = $1)`, d.Schema).Scan(&exists); err != nil {
+				return nil, fmt.Errorf("database %s: %w", in.database, err)
+			}
+			if !exists {
+				in.missing = fmt.Sprintf("the schema %s does not exist yet, and was not created", d.Schema)
+				return in, nil
+			}
+		}
+		if in.applied, err = postgres.AppliedMigrations(ctx, pool); err != nil {
+			return nil, fmt.Errorf("database %s: %w", in.database, err)
+		}
+		return in, nil
+	}
+	return nil, fmt.Errorf("database driver %q: allowed: %s, %s", d.Driver, config.PostgreSQL, config.SQLite)
+}
+
+func noMemory() error {
+	return usagef(errors.New("taskmodel migrate needs a database file, not :memory: (an in-memory database is new, and migrated, at every start)"))
+}
+
+// openSQLiteReadOnly opens an existing SQLite file that no statement can
+// write to.
+func openSQLiteReadOnly(path string) (*sql.DB, error) {
+	q := url.Values{}
+	q.Set("mode", "ro")
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "query_only(1)")
+	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?"+q.Encode())
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	return db, nil
+}
+
+// Migration states, as status prints them.
+const (
+	stateApplied = "applied"
+	statePending = "pending"
+	stateChanged = "changed"
+	stateUnknown = "unknown"
+	stateOther   = "other"
+)
+
+// migrationState is a line of migrate status.
+type migrationState struct {
+	Name      string     `json:"name"`
+	State     string     `json:"state"`
+	AppliedAt *time.Time `json:"applied_at,omitempty"`
+	// Checksum is the SHA-256 of this version's SQL, AppliedChecksum the
+	// one the database recorded (when they differ, or for a migration this
+	// version does not know).
+	Checksum        string `json:"checksum,omitempty"`
+	AppliedChecksum string `json:"applied_checksum,omitempty"`
+	Note            string `json:"note,omitempty"`
+}
+
+// migrationStates compares the migrations with the applied ones: the
+// migrations in order, each applied migration this program does not know
+// after the last one of its model, and the applied migrations of other
+// models at the end.
+func migrationStates(migrations []tasktype.Migration, applied []tasktype.AppliedMigration) []migrationState {
+	byName := map[string]tasktype.AppliedMigration{}
+	for _, a := range applied {
+		byName[a.Name] = a
+	}
+	known := map[string]bool{}
+	lastOf := map[string]int{} // model → index of its last migration
+	for i, m := range migrations {
+		known[m.Name] = true
+		lastOf[modelOf(m.Name)] = i
+	}
+	unknownAfter := map[int][]tasktype.AppliedMigration{}
+	var other []tasktype.AppliedMigration
+	for _, a := range applied { // in name order
+		if known[a.Name] {
+			continue
+		}
+		if i, ok := lastOf[modelOf(a.Name)]; ok {
+			unknownAfter[i] = append(unknownAfter[i], a)
+		} else {
+			other = append(other, a)
+		}
+	}
+	var out []migrationState
+	for i, m := range migrations {
+		st := migrationState{Name: m.Name, State: statePending, Checksum: m.Checksum()}
+		if a, ok := byName[m.Name]; ok {
+			st.State, st.AppliedAt = stateApplied, appliedAt(a)
+			if a.Checksum != st.Checksum {
+				st.State, st.AppliedChecksum = stateChanged, a.Checksum
+				st.Note = fmt.Sprintf("applied with different SQL (checksum %.12s, this version's %.12s)", a.Checksum, st.Checksum)
+			}
+		}
+		out = append(out, st)
+		for _, a := range unknownAfter[i] {
+			out = append(out, migrationState{Name: a.Name, State: stateUnknown, AppliedAt: appliedAt(a), AppliedChecksum: a.Checksum,
+				Note: "applied by a newer version of taskmodel; unknown to this one"})
+		}
+	}
+	for _, a := range other {
+		out = append(out, migrationState{Name: a.Name, State: stateOther, AppliedAt: appliedAt(a), AppliedChecksum: a.Checksum,
+			Note: "for tables serve does not use (another program or command applied it)"})
+	}
+	return out
+}
+
+func modelOf(name string) string {
+	model, _, _ := strings.Cut(name, "/")
+	return model
+}
+
+func appliedAt(a tasktype.AppliedMigration) *time.Time {
+	if a.AppliedAt.IsZero() {
+		return nil
+	}
+	t := a.AppliedAt
+	return &t
+}
+
+// refusal returns the error that makes serve and migrate up refuse the
+// database, nil when they would run: a migration of a newer version, or one
+// applied with different SQL.
+func refusal(migrations []tasktype.Migration, applied []tasktype.AppliedMigration, states []migrationState) error {
+	sums := map[string]string{}
+	for _, a := range applied {
+		sums[a.Name] = a.Checksum
+	}
+	if err := tasktype.CheckApplied(migrations, sums); err != nil {
+		return err
+	}
+	for _, st := range states {
+		if st.State == stateChanged {
+			return fmt.Errorf("migration %s was applied with different SQL than this version's (checksum %.12s, this version's %.12s); applied migrations are never rewritten, so serve and migrate up refuse this database: run the version of taskmodel that applied it",
+				st.Name, st.AppliedChecksum, st.Checksum)
+		}
+	}
+	return nil
+}
+
+func (a *App) migrateStatus(ctx context.Context) error {
+	in, err := a.inspect(ctx)
+	if err != nil {
+		return err
+	}
+	migrations := a.migrationsOf(in.engine)
+	states := migrationStates(migrations, in.applied)
+	count := map[string]int{}
+	for _, st := range states {
+		count[st.State]++
+	}
+	out := struct {
+		Database   string           `json:"database"`
+		Engine     string           `json:"engine"`
+		Missing    string           `json:"missing,omitempty"`
+		Migrations []migrationState `json:"migrations"`
+	}{in.database, in.engine, in.missing, states}
+	if err := a.Print(out, func(w io.Writer) error {
+		fmt.Fprintf(w, "Database: %s\n", in.database)
+		if in.missing != "" {
+			fmt.Fprintf(w, "Note: %s; every migration is pending.\n", in.missing)
+		}
+		fmt.Fprintln(w)
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "MIGRATION\tSTATE\tAPPLIED AT\tNOTE")
+		for _, st := range states {
+			note := st.Note
+			if note == "" {
+				note = "-"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", st.Name, st.State, appliedClock(st.AppliedAt, st.State), note)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "\n%s: %d applied, %d pending", plural(len(migrations), "migration"), count[stateApplied], count[statePending])
+		for _, s := range []string{stateChanged, stateUnknown, stateOther} {
+			if count[s] > 0 {
+				fmt.Fprintf(w, ", %d %s", count[s], s)
+			}
+		}
+		_, err := fmt.Fprintln(w)
+		return err
+	}); err != nil {
+		return err
+	}
+	return refusal(migrations, in.applied, states)
+}
+
+// appliedClock shows when a migration was applied.
+func appliedClock(t *time.Time, state string) string {
+	switch {
+	case t != nil:
+		return t.Local().Format("2006-01-02 15:04:05 MST")
+	case state == statePending:
+		return "-"
+	}
+	return "(not recorded)"
+}
+
+// pending returns the migrations not applied, in order.
+func pending(migrations []tasktype.Migration, applied []tasktype.AppliedMigration) []tasktype.Migration {
+	done := map[string]bool{}
+	for _, a := range applied {
+		done[a.Name] = true
+	}
+	var out []tasktype.Migration
+	for _, m := range migrations {
+		if !done[m.Name] {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// plannedMigration is a pending migration as plan shows it.
+type plannedMigration struct {
+	Name     string                    `json:"name"`
+	Checks   []tasktype.MigrationCheck `json:"checks"`
+	Body     string                    `json:"body"`
+	Validate []string                  `json:"validate"`
+}
+
+func (a *App) migratePlan(ctx context.Context) error {
+	in, err := a.inspect(ctx)
+	if err != nil {
+		return err
+	}
+	migrations := a.migrationsOf(in.engine)
+	if err := refusal(migrations, in.applied, migrationStates(migrations, in.applied)); err != nil {
+		return err
+	}
+	todo := pending(migrations, in.applied)
+	header := []string{"taskmodel migrate plan: " + in.database}
+	if in.missing != "" {
+		header = append(header, "Note: "+in.missing+"; every migration is pending.")
+	}
+	if len(todo) == 0 {
+		header = append(header, fmt.Sprintf("Nothing to apply: the database is up to date (%s applied).", plural(len(migrations), "migration")))
+	}
+	return a.printPlan(in.database, in.engine, header, todo)
+}
+
+func (a *App) migratePlanEngine(engine string) error {
+	all := a.migrationsOf(engine)
+	header := []string{
+		"taskmodel migrate plan --engine " + engine + ": every migration, as applied to a new, empty database.",
+		"No database was opened.",
+	}
+	return a.printPlan("", engine, header, all)
+}
+
+func (a *App) printPlan(database, engine string, header []string, todo []tasktype.Migration) error {
+	planned := make([]plannedMigration, 0, len(todo))
+	for _, m := range todo {
+		p, err := m.Parts()
+		if err != nil {
+			return err
+		}
+		planned = append(planned, plannedMigration{Name: m.Name, Checks: p.Checks, Body: strings.TrimSpace(p.Body), Validate: p.Validate})
+	}
+	out := struct {
+		Database   string             `json:"database,omitempty"`
+		Engine     string             `json:"engine"`
+		Migrations []plannedMigration `json:"migrations"`
+	}{database, engine, planned}
+	return a.Print(out, func(w io.Writer) error {
+		for _, h := range header {
+			fmt.Fprintf(w, "-- %s\n", h)
+		}
+		if len(planned) > 0 {
+			fmt.Fprintf(w, "-- %s pending, in the order taskmodel migrate up applies them.\n", plural(len(planned), "migration"))
+			fmt.Fprintln(w, "-- Nothing below has been run. Apply it with taskmodel migrate up, which records")
+			fmt.Fprintln(w, "-- each migration; SQL run by hand is not recorded.")
+		}
+		rule := "-- " + strings.Repeat("=", 74)
+		for i, p := range planned {
+			fmt.Fprintf(w, "\n%s\n-- Migration %d of %d: %s (%s)\n%s\n", rule, i+1, len(planned), p.Name, engine, rule)
+			if len(p.Checks) > 0 {
+				fmt.Fprintln(w, "\n-- Data checks, run first in the migration's transaction. Each counts the")
+				fmt.Fprintln(w, "-- stored rows breaking a rule the migration brings in; if any does, the")
+				fmt.Fprintln(w, "-- migration is refused and nothing changes.")
+				for _, c := range p.Checks {
+					fmt.Fprintf(w, "\n-- Check: %s, rule %q: counts the %s that break it\n%s\n", c.Subject, c.Rule, c.Rows, c.Query)
+				}
+			}
+			fmt.Fprintln(w, "\n-- Body, run in one transaction:")
+			fmt.Fprintln(w, p.Body)
+			if len(p.Validate) > 0 {
+				fmt.Fprintln(w, "\n-- Validation, run after the body committed, each statement in its own transaction:")
+				for _, v := range p.Validate {
+					fmt.Fprintln(w, v)
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// upLine is a migration migrate up applied.
+type upLine struct {
+	Name   string  `json:"name"`
+	TookMS float64 `json:"took_ms"`
+}
+
+func (a *App) migrateUp(ctx context.Context) error {
+	cfg, err := a.Config()
+	if err != nil {
+		return err
+	}
+	d := cfg.Database
+	var (
+		engine  string
+		applied []tasktype.AppliedMigration
+		run     func(migrations []tasktype.Migration, report func(tasktype.Migration, time.Duration)) error
+	)
+	switch d.Driver {
+	case config.SQLite:
+		if d.Name == ":memory:" {
+			return noMemory()
+		}
+		db, err := sqlite.Open(ctx, d.Name)
+		if err != nil {
+			return fmt.Errorf("database %s: %w", d, err)
+		}
+		defer db.Close()
+		if applied, err = sqlite.AppliedMigrations(ctx, db); err != nil {
+			return fmt.Errorf("database %s: %w", d, err)
+		}
+		engine = sqlite.Engine
+		run = func(ms []tasktype.Migration, report func(tasktype.Migration, time.Duration)) error {
+			return sqlite.MigrateReport(ctx, db, ms, report)
+		}
+	case config.PostgreSQL:
+		dsn, err := d.PostgresURL()
+		if err != nil {
+			return err
+		}
+		pcfg, err := postgres.SchemaConfig(ctx, dsn, d.Schema)
+		if err != nil {
+			return fmt.Errorf("database %s: %w", d, err)
+		}
+		pool, err := postgres.OpenConfig(ctx, pcfg)
+		if err != nil {
+			return fmt.Errorf("database %s: %w", d, err)
+		}
+		defer pool.Close()
+		if applied, err = postgres.AppliedMigrations(ctx, pool); err != nil {
+			return fmt.Errorf("database %s: %w", d, err)
+		}
+		engine = postgres.Engine
+		run = func(ms []tasktype.Migration, report func(tasktype.Migration, time.Duration)) error {
+			return postgres.MigrateReport(ctx, pool, ms, report)
+		}
+	default:
+		return fmt.Errorf("database driver %q: allowed: %s, %s", d.Driver, config.PostgreSQL, config.SQLite)
+	}
+	migrations := a.migrationsOf(engine)
+	if err := refusal(migrations, applied, migrationStates(migrations, applied)); err != nil {
+		return err
+	}
+	todo := len(pending(migrations, applied))
+	if !a.JSON {
+		if todo == 0 {
+			fmt.Fprintf(a.Out, "Database: %s: %s, none pending.\n", d, plural(len(migrations), "migration"))
+		} else {
+			fmt.Fprintf(a.Out, "Database: %s: %d of %s pending.\n", d, todo, plural(len(migrations), "migration"))
+		}
+	}
+	var done []upLine
+	start := time.Now()
+	err = run(migrations, func(m tasktype.Migration, took time.Duration) {
+		done = append(done, upLine{Name: m.Name, TookMS: float64(took.Microseconds()) / 1000})
+		if !a.JSON {
+			fmt.Fprintf(a.Out, "applied  %-40s %s\n", m.Name, roundTook(took))
+		}
+	})
+	total := time.Since(start)
+	if a.JSON {
+		if perr := a.Print(struct {
+			Database string   `json:"database"`
+			Applied  []upLine `json:"applied"`
+		}{d.String(), nonNil(done)}, nil); perr != nil && err == nil {
+			err = perr
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if !a.JSON {
+		switch len(done) {
+		case 0:
+			fmt.Fprintln(a.Out, "Nothing to apply: the database is up to date.")
+		default:
+			fmt.Fprintf(a.Out, "Applied %s in %s: the database is up to date.\n", plural(len(done), "migration"), roundTook(total))
+		}
+	}
+	return nil
+}
+
+// plural is "1 migration", "2 migrations".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// roundTook shows a duration to three significant digits or so: 850µs,
+// 4.21ms, 1.52s.
+func roundTook(d time.Duration) string {
+	for _, unit := range []time.Duration{time.Second, time.Millisecond, time.Microsecond} {
+		if d >= unit {
+			return d.Round(unit / 100).String()
+		}
+	}
+	return d.String()
+}
