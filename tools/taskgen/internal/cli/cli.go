@@ -88,7 +88,11 @@ func Run(args []string, stderr io.Writer) int {
 				return ExitIO
 			}
 		}
-		return writeSQLC(stderr, *sqlcPath, *out, models, true)
+		dirs := make([]string, len(models))
+		for i, m := range models {
+			dirs[i] = filepath.Join(*out, m.Package)
+		}
+		return writeSQLC(stderr, *sqlcPath, models, dirs, filepath.Join(*out, gen.CatalogPackage))
 	}
 	m, err := spec.LoadFile(*specPath)
 	if code := report(stderr, err); code != ExitOK {
@@ -113,21 +117,22 @@ func Run(args []string, stderr io.Writer) int {
 	if *pkg != "" {
 		m.Package = *pkg
 	}
-	return writeSQLC(stderr, *sqlcPath, filepath.Dir(filepath.Clean(*out)), []*spec.Model{m}, false)
+	return writeSQLC(stderr, *sqlcPath, []*spec.Model{m}, []string{*out}, "")
 }
 
-// writeSQLC writes the sqlc.yaml that compiles the models' queries, whose
-// packages live in out/<package>; nothing without -sqlc.
-func writeSQLC(stderr io.Writer, sqlcPath, out string, models []*spec.Model, catalog bool) int {
+// writeSQLC writes the sqlc.yaml that compiles the models' queries: dirs[i]
+// is the directory models[i]'s package was written into, catalog the catalog
+// package's ("" for none); nothing without -sqlc.
+func writeSQLC(stderr io.Writer, sqlcPath string, models []*spec.Model, dirs []string, catalog string) int {
 	if sqlcPath == "" {
 		return ExitOK
 	}
-	rel, err := filepath.Rel(filepath.Dir(sqlcPath), out)
+	layout, err := sqlcLayout(sqlcPath, dirs, catalog)
 	if err != nil {
 		fmt.Fprintf(stderr, "taskgen: -sqlc: %v\n", err)
 		return ExitUsage
 	}
-	if err := writeFile(sqlcPath, gen.SQLCConfig(models, filepath.ToSlash(rel), catalog)); err != nil {
+	if err := writeFile(sqlcPath, gen.SQLCConfig(models, layout)); err != nil {
 		fmt.Fprintf(stderr, "taskgen: %v\n", err)
 		return ExitIO
 	}
