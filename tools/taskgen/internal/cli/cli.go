@@ -92,7 +92,7 @@ func Run(args []string, stderr io.Writer) int {
 		for i, m := range models {
 			dirs[i] = filepath.Join(*out, m.Package)
 		}
-		return writeSQLC(stderr, *sqlcPath, models, dirs, filepath.Join(*out, gen.CatalogPackage))
+		return writeSQLC(stderr, fs, *sqlcPath, models, dirs, filepath.Join(*out, gen.CatalogPackage))
 	}
 	m, err := spec.LoadFile(*specPath)
 	if code := report(stderr, err); code != ExitOK {
@@ -117,17 +117,18 @@ func Run(args []string, stderr io.Writer) int {
 	if *pkg != "" {
 		m.Package = *pkg
 	}
-	return writeSQLC(stderr, *sqlcPath, []*spec.Model{m}, []string{*out}, "")
+	return writeSQLC(stderr, fs, *sqlcPath, []*spec.Model{m}, []string{*out}, "")
 }
 
 // writeSQLC writes the sqlc.yaml that compiles the models' queries: dirs[i]
 // is the directory models[i]'s package was written into, catalog the catalog
-// package's ("" for none); nothing without -sqlc.
-func writeSQLC(stderr io.Writer, sqlcPath string, models []*spec.Model, dirs []string, catalog string) int {
+// package's ("" for none); its header repeats fs's flags. Nothing without
+// -sqlc.
+func writeSQLC(stderr io.Writer, fs *flag.FlagSet, sqlcPath string, models []*spec.Model, dirs []string, catalog string) int {
 	if sqlcPath == "" {
 		return ExitOK
 	}
-	layout, err := sqlcLayout(sqlcPath, dirs, catalog)
+	layout, err := sqlcLayout(fs, sqlcPath, dirs, catalog)
 	if err != nil {
 		fmt.Fprintf(stderr, "taskgen: -sqlc: %v\n", err)
 		return ExitUsage

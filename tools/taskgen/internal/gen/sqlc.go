@@ -11,15 +11,20 @@ import (
 // SQLCPackages names the packages sqlc generates inside a model's package.
 var SQLCPackages = map[Engine]string{PostgreSQL: "pgdb", SQLite: "sqlitedb"}
 
-// SQLCLayout tells SQLCConfig where the files it names are. Paths are slash
-// paths relative to the directory of the sqlc.yaml file, which is where sqlc
-// resolves them.
+// SQLCLayout tells SQLCConfig where the files it names are and how the file
+// was written. Paths are slash paths relative to the directory of the
+// sqlc.yaml file, which is where sqlc resolves them.
 type SQLCLayout struct {
 	// Dirs holds the package directory of each model, in the models' order:
 	// where taskgen wrote its Go files and its sql/ directory.
 	Dirs []string
 	// Catalog is the catalog package's directory; "" when there is none.
 	Catalog string
+	// Command is the taskgen command line that wrote the file, its paths
+	// relative to the file's directory; "" when it cannot be written so.
+	Command string
+	// File is the sqlc.yaml file's name, for the sqlc command of the header.
+	File string
 }
 
 // SQLCConfig renders sqlc.yaml for the models, whose packages are in
@@ -31,7 +36,13 @@ type SQLCLayout struct {
 func SQLCConfig(models []*spec.Model, layout SQLCLayout) []byte {
 	var b strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
-	p("# %s\n# Regenerate with make gen: taskgen writes this file and the queries, then sqlc\n# compiles the queries of every model for every engine.\nversion: \"2\"\nsql:\n", Header)
+	p("# %s\n", Header)
+	if layout.Command != "" {
+		p("# To regenerate it, run in this file's directory:\n#   %s\n#   sqlc generate -f %s\n", layout.Command, layout.File)
+	} else {
+		p("# To regenerate it, run taskgen again with -sqlc, then sqlc generate -f %s\n# in this file's directory.\n", layout.File)
+	}
+	p("# taskgen writes this file and the queries of every model; sqlc compiles the\n# queries for every engine.\nversion: \"2\"\nsql:\n")
 	for i, m := range models {
 		dir := layout.Dirs[i]
 		table, history := Table(m)
