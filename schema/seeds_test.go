@@ -101,6 +101,69 @@ func TestPipelineModels(t *testing.T) {
 	}
 }
 
+// TestTaskFireRequiredFields: fail requires error_code and error_message;
+// Fire refuses it while either is missing, names every missing field, and
+// leaves the task unchanged.
+func TestTaskFireRequiredFields(t *testing.T) {
+	code, msg := analysis.ErrorCodeAgentError, "agent score-risk crashed"
+	tests := []struct {
+		name    string
+		code    *analysis.ErrorCode
+		message *string
+		want    string   // the exact message
+		fields  []string // the FieldErrors' fields, in spec order
+	}{
+		{"both missing", nil, nil,
+			`error_code: is required by event "fail"; error_message: is required by event "fail"`, []string{"error_code", "error_message"}},
+		{"error_code missing", nil, &msg, `error_code: is required by event "fail"`, []string{"error_code"}},
+		{"error_message missing", &code, nil, `error_message: is required by event "fail"`, []string{"error_message"}},
+	}
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			task := analysis.NewTask()
+			for _, ev := range []analysis.Event{analysis.EventRequestUploadURLs, analysis.EventVerifyUploads, analysis.EventStart} {
+				if err := task.Fire(ev, at); err != nil {
+					t.Fatal(err)
+				}
+			}
+			task.ErrorCode, task.ErrorMessage = tt.code, tt.message
+			before := *task
+			err := task.Fire(analysis.EventFail, at.Add(time.Hour))
+			if err == nil || err.Error() != tt.want {
+				t.Fatalf("Fire(fail) = %v\nwant %s", err, tt.want)
+			}
+			if !errors.Is(err, tasktype.ErrValidation) {
+				t.Errorf("%v does not match tasktype.ErrValidation", err)
+			}
+			// One missing field is a *tasktype.FieldError; several are the
+			// FieldErrors of a *tasktype.ValidationError.
+			var fields []*tasktype.FieldError
+			var ve *tasktype.ValidationError
+			var fe *tasktype.FieldError
+			switch {
+			case errors.As(err, &ve):
+				fields = ve.Fields
+			case errors.As(err, &fe):
+				fields = []*tasktype.FieldError{fe}
+			}
+			var got []string
+			for _, fe := range fields {
+				if fe.Rule != "required" {
+					t.Errorf("%s: rule %q, want required", fe.Field, fe.Rule)
+				}
+				got = append(got, fe.Field)
+			}
+			if strings.Join(got, " ") != strings.Join(tt.fields, " ") {
+				t.Errorf("fields %v, want %v", got, tt.fields)
+			}
+			if task.Status != before.Status || task.Version != before.Version || task.FailedAt != nil || !task.UpdatedAt.Equal(before.UpdatedAt) {
+				t.Error("a refused event changed the task")
+			}
+		})
+	}
+}
+
 func TestTaskFire(t *testing.T) {
 	task := analysis.NewTask()
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -115,15 +178,6 @@ func TestTaskFire(t *testing.T) {
 	}
 	if !task.UploadStartedAt.Equal(at) || !task.QueuedAt.Equal(at.Add(time.Minute)) || !task.ProcessingStartedAt.Equal(at.Add(2*time.Minute)) {
 		t.Error("entry timestamps not set")
-	}
-	before := *task
-	err := task.Fire(analysis.EventFail, at)
-	var fe *tasktype.FieldError
-	if !errors.As(err, &fe) || fe.Field != "error_code" || err.Error() != `error_code: is required by event "fail"` {
-		t.Fatalf("fail without error_code: %v", err)
-	}
-	if task.Status != before.Status || task.Version != before.Version || task.FailedAt != nil {
-		t.Error("a refused event changed the task")
 	}
 	code, msg := analysis.ErrorCodeAgentError, "agent score-risk crashed"
 	task.ErrorCode, task.ErrorMessage = &code, &msg

@@ -95,14 +95,17 @@ func (e *FieldError) Is(target error) bool { return target == ErrValidation }
 
 // ValidationError lists every field of a value that failed validation.
 type ValidationError struct {
-	// Type is the Go type that was validated, e.g. "StageState".
+	// Type is the Go type that was validated, e.g. "StageState"; empty when
+	// the fields say all there is to say (Error then lists only them).
 	Type   string
 	Fields []*FieldError
 }
 
 func (e *ValidationError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "invalid %s: ", e.Type)
+	if e.Type != "" {
+		fmt.Fprintf(&b, "invalid %s: ", e.Type)
+	}
 	for i, f := range e.Fields {
 		if i > 0 {
 			b.WriteString("; ")

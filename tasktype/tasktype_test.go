@@ -53,4 +53,13 @@ func TestValidationError(t *testing.T) {
 	if errors.Is(err, tasktype.ErrTransitionNotAllowed) {
 		t.Error("a validation error matched ErrTransitionNotAllowed")
 	}
+	// Without a type, the fields alone (a model's Fire with several
+	// required fields missing).
+	err = &tasktype.ValidationError{Fields: []*tasktype.FieldError{
+		{Field: "error_code", Rule: "required", Message: `is required by event "fail"`},
+		{Field: "error_message", Rule: "required", Message: `is required by event "fail"`},
+	}}
+	if got := err.Error(); got != `error_code: is required by event "fail"; error_message: is required by event "fail"` {
+		t.Errorf("Error() without a type = %q", got)
+	}
 }

@@ -265,9 +265,10 @@ func (x *Task) UnmarshalJSON(data []byte) error {
 
 // Fire moves the task with event ev at time at. It checks the move against the
 // lifecycle (a *TransitionError when it is not allowed) and that the fields ev
-// requires are set (a *tasktype.FieldError), then sets Status, the new status's
-// entry timestamp, its progress (where the spec maps one) and UpdatedAt, and
-// increments Version. On error x is unchanged.
+// requires are set (a *tasktype.FieldError naming the missing field, or a
+// *tasktype.ValidationError holding one for each when several are missing),
+// then sets Status, the new status's entry timestamp, its progress (where the
+// spec maps one) and UpdatedAt, and increments Version. On error x is unchanged.
 func (x *Task) Fire(ev Event, at time.Time) error {
 	to, err := Fire(x.Status, ev)
 	if err != nil {
@@ -283,19 +284,26 @@ func (x *Task) Fire(ev Event, at time.Time) error {
 			}
 		}
 	case EventFail:
+		var missing []*tasktype.FieldError
 		if x.ErrorCode == nil {
-			return &tasktype.FieldError{
+			missing = append(missing, &tasktype.FieldError{
 				Field:   "error_code",
 				Message: "is required by event \"fail\"",
 				Rule:    "required",
-			}
+			})
 		}
 		if x.ErrorMessage == nil {
-			return &tasktype.FieldError{
+			missing = append(missing, &tasktype.FieldError{
 				Field:   "error_message",
 				Message: "is required by event \"fail\"",
 				Rule:    "required",
-			}
+			})
+		}
+		if len(missing) == 1 {
+			return missing[0]
+		}
+		if len(missing) > 1 {
+			return &tasktype.ValidationError{Fields: missing}
 		}
 	}
 	x.Status = to

@@ -68,9 +68,10 @@ func (x *DatasetUpload) UnmarshalJSON(data []byte) error {
 
 // Fire moves the task with event ev at time at. It checks the move against the
 // lifecycle (a *TransitionError when it is not allowed) and that the fields ev
-// requires are set (a *tasktype.FieldError), then sets Status, the new status's
-// entry timestamp, its progress (where the spec maps one) and UpdatedAt, and
-// increments Version. On error x is unchanged.
+// requires are set (a *tasktype.FieldError naming the missing field, or a
+// *tasktype.ValidationError holding one for each when several are missing),
+// then sets Status, the new status's entry timestamp, its progress (where the
+// spec maps one) and UpdatedAt, and increments Version. On error x is unchanged.
 func (x *DatasetUpload) Fire(ev Event, at time.Time) error {
 	to, err := Fire(x.Status, ev)
 	if err != nil {

@@ -88,7 +88,11 @@ func Run(args []string, stderr io.Writer) int {
 				return ExitIO
 			}
 		}
-		return writeSQLC(stderr, *sqlcPath, *out, models, true)
+		dirs := make([]string, len(models))
+		for i, m := range models {
+			dirs[i] = filepath.Join(*out, m.Package)
+		}
+		return writeSQLC(stderr, fs, *sqlcPath, models, dirs, filepath.Join(*out, gen.CatalogPackage))
 	}
 	m, err := spec.LoadFile(*specPath)
 	if code := report(stderr, err); code != ExitOK {
@@ -116,7 +120,7 @@ func Run(args []string, stderr io.Writer) int {
 	if *pkg != "" {
 		m.Package = *pkg
 	}
-	return writeSQLC(stderr, *sqlcPath, filepath.Dir(filepath.Clean(*out)), []*spec.Model{m}, false)
+	return writeSQLC(stderr, fs, *sqlcPath, []*spec.Model{m}, []string{*out}, "")
 }
 
 // generateFailed reports an error of gen.Generate: a spec change that
@@ -174,18 +178,20 @@ func readHistory(m *spec.Model, dir string, opts *gen.Options) error {
 	return nil
 }
 
-// writeSQLC writes the sqlc.yaml that compiles the models' queries, whose
-// packages live in out/<package>; nothing without -sqlc.
-func writeSQLC(stderr io.Writer, sqlcPath, out string, models []*spec.Model, catalog bool) int {
+// writeSQLC writes the sqlc.yaml that compiles the models' queries: dirs[i]
+// is the directory models[i]'s package was written into, catalog the catalog
+// package's ("" for none); its header repeats fs's flags. Nothing without
+// -sqlc.
+func writeSQLC(stderr io.Writer, fs *flag.FlagSet, sqlcPath string, models []*spec.Model, dirs []string, catalog string) int {
 	if sqlcPath == "" {
 		return ExitOK
 	}
-	rel, err := filepath.Rel(filepath.Dir(sqlcPath), out)
+	layout, err := sqlcLayout(fs, sqlcPath, dirs, catalog)
 	if err != nil {
 		fmt.Fprintf(stderr, "taskgen: -sqlc: %v\n", err)
 		return ExitUsage
 	}
-	if err := writeFile(sqlcPath, gen.SQLCConfig(models, filepath.ToSlash(rel), catalog)); err != nil {
+	if err := writeFile(sqlcPath, gen.SQLCConfig(models, layout)); err != nil {
 		fmt.Fprintf(stderr, "taskgen: %v\n", err)
 		return ExitIO
 	}

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/taskmodel/taskmodel/tools/taskgen/internal/cli"
 )
@@ -117,5 +120,134 @@ func TestRunDirRemovesOrphans(t *testing.T) {
 	entries, _ := os.ReadDir(filepath.Join(out, "alpha"))
 	if len(entries) != 1 || entries[0].Name() != "helpers.go" {
 		t.Errorf("alpha should keep only its hand-written file, has %v", entries)
+	}
+}
+
+// TestRunSQLCPaths: every path the written sqlc.yaml names (schema files,
+// query files, sqlc's output directories) exists where sqlc resolves it,
+// relative to the sqlc.yaml file, also when a package is written into a
+// directory whose name is not its package name, and whatever the paths
+// given to taskgen are relative to. The file's header gives the command
+// line that wrote it, relative to its directory, and running that command
+// there writes the same file.
+func TestRunSQLCPaths(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string // -spec, -out, -pkg, -sqlc; paths relative to the module
+		// abs gives taskgen absolute paths; otherwise it runs in the module.
+		abs     bool
+		command string // the command line of the header
+	}{
+		{"file into another name", []string{"-spec", "schema/video_transcode.yaml", "-out", "gen/videotranscode_pkg", "-sqlc", "sqlc.yaml"}, false,
+			"taskgen -spec schema/video_transcode.yaml -out gen/videotranscode_pkg -sqlc sqlc.yaml"},
+		{"file into the model name", []string{"-sqlc", "sqlc.yaml", "-spec", "schema/video_transcode.yaml", "-out", "gen/video_transcode"}, true,
+			"taskgen -spec schema/video_transcode.yaml -out gen/video_transcode -sqlc sqlc.yaml"},
+		{"file with pkg", []string{"-spec", "schema/video_transcode.yaml", "-out", "gen/vt", "-pkg", "transcodes", "-sqlc", "config/sqlc.yaml"}, false,
+			"taskgen -spec ../schema/video_transcode.yaml -out ../gen/vt -pkg transcodes -sqlc sqlc.yaml"},
+		{"file in place", []string{"-spec", "schema/video_transcode.yaml", "-out", "gen", "-sqlc", "gen/sqlc.yaml"}, true,
+			"taskgen -spec ../schema/video_transcode.yaml -out . -sqlc sqlc.yaml"},
+		{"dir", []string{"-spec", "schema", "-out", "gen", "-sqlc", "sqlc.yaml"}, true,
+			"taskgen -spec schema -out gen -sqlc sqlc.yaml"},
+		{"dir with sqlc elsewhere", []string{"-spec", "schema", "-out", "internal/gen", "-sqlc", "build/sqlc/sqlc.yaml"}, false,
+			"taskgen -spec ../../schema -out ../../internal/gen -sqlc sqlc.yaml"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mod := t.TempDir()
+			for name, body := range map[string]string{
+				"go.mod":                      "module example.com/transcodes\n\ngo 1.26\n",
+				"schema/video_transcode.yaml": "model: video_transcode\n" + specBody,
+				// Listed: every status has a code, so the catalog lists it.
+				"schema/thumbnail_render.yaml": "model: thumbnail_render\nstatuses:\n  QUEUED: {initial: true, code: Q}\n  DONE: {terminal: true, code: D}\nevents:\n  finish: {from: QUEUED, to: DONE}\n",
+			} {
+				path := filepath.Join(mod, filepath.FromSlash(name))
+				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			sqlcPath := filepath.Join(mod, filepath.FromSlash(tt.args[slices.Index(tt.args, "-sqlc")+1]))
+			if err := os.MkdirAll(filepath.Dir(sqlcPath), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			args := slices.Clone(tt.args)
+			for i := 1; i < len(args); i += 2 {
+				if args[i-1] != "-pkg" {
+					args[i] = filepath.FromSlash(args[i])
+					if tt.abs {
+						args[i] = filepath.Join(mod, args[i])
+					}
+				}
+			}
+			if !tt.abs {
+				t.Chdir(mod)
+			}
+			var stderr bytes.Buffer
+			if code := cli.Run(args, &stderr); code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr.String())
+			}
+			data, err := os.ReadFile(sqlcPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var cfg struct {
+				SQL []struct {
+					Engine  string `yaml:"engine"`
+					Schema  any    `yaml:"schema"`
+					Queries string `yaml:"queries"`
+					Gen     struct {
+						Go struct {
+							Out string `yaml:"out"`
+						} `yaml:"go"`
+					} `yaml:"gen"`
+				} `yaml:"sql"`
+			}
+			if err := yaml.Unmarshal(data, &cfg); err != nil {
+				t.Fatalf("%v\n%s", err, data)
+			}
+			if len(cfg.SQL) == 0 {
+				t.Fatalf("sqlc.yaml has no sql entries:\n%s", data)
+			}
+			for _, s := range cfg.SQL {
+				paths := []string{s.Queries}
+				switch v := s.Schema.(type) {
+				case string:
+					paths = append(paths, v)
+				case []any:
+					for _, p := range v {
+						paths = append(paths, p.(string))
+					}
+				default:
+					t.Fatalf("schema is %T", v)
+				}
+				for _, p := range paths {
+					if _, err := os.Stat(filepath.Join(filepath.Dir(sqlcPath), filepath.FromSlash(p))); err != nil {
+						t.Errorf("%s names %s: %v", s.Engine, p, err)
+					}
+				}
+				// sqlc writes its code next to the driver taskgen wrote.
+				out := filepath.Join(filepath.Dir(sqlcPath), filepath.FromSlash(s.Gen.Go.Out))
+				if matches, _ := filepath.Glob(filepath.Join(out, "*.go")); len(matches) == 0 {
+					t.Errorf("%s: sqlc's output directory %s holds none of taskgen's Go files", s.Engine, s.Gen.Go.Out)
+				}
+			}
+			header := "# Code generated by taskgen. DO NOT EDIT.\n# To regenerate it, run in this file's directory:\n#   " +
+				tt.command + "\n#   sqlc generate -f sqlc.yaml\n"
+			if !strings.HasPrefix(string(data), header) {
+				t.Errorf("sqlc.yaml does not start with\n%s\nbut\n%s", header, data[:min(len(data), len(header)+200)])
+			}
+			if strings.Contains(string(data), mod) {
+				t.Error("sqlc.yaml holds an absolute path")
+			}
+			t.Chdir(filepath.Dir(sqlcPath))
+			if code := cli.Run(strings.Fields(tt.command)[1:], &stderr); code != 0 {
+				t.Fatalf("the header's command: exit %d: %s", code, stderr.String())
+			}
+			if again, err := os.ReadFile(sqlcPath); err != nil || string(again) != string(data) {
+				t.Errorf("the header's command wrote another sqlc.yaml (%v):\n%s", err, again)
+			}
+		})
 	}
 }

@@ -395,18 +395,36 @@ func (g *generator) fireMethod(f *jen.File) {
 	recv := jen.Id("x").Op("*").Id(m.Struct)
 	var reqCases []jen.Code
 	for _, e := range m.Events {
-		var checks []jen.Code
+		var missing []jen.Code // the condition under which each checked field is missing
+		var errs []jen.Code    // its error
 		for _, r := range e.Requires {
-			missing := g.missing(r)
-			if missing == nil {
+			cond := g.missing(r)
+			if cond == nil {
 				continue
 			}
-			checks = append(checks, jen.If(missing).Block(jen.Return(jen.Op("&").Qual(pkgTasktype, "FieldError").Values(jen.Dict{
+			missing = append(missing, cond)
+			errs = append(errs, jen.Op("&").Qual(pkgTasktype, "FieldError").Values(jen.Dict{
 				jen.Id("Field"): jen.Lit(r.Name), jen.Id("Rule"): jen.Lit("required"),
 				jen.Id("Message"): jen.Lit(fmt.Sprintf("is required by event %q", e.Name)),
-			}))))
+			}))
 		}
-		if len(checks) > 0 {
+		switch len(missing) {
+		case 0:
+		case 1:
+			reqCases = append(reqCases, jen.Case(jen.Id(e.GoName)).Block(jen.If(missing[0]).Block(jen.Return(errs[0]))))
+		default:
+			// Every missing field is named: one *tasktype.FieldError alone,
+			// several in a *tasktype.ValidationError.
+			checks := []jen.Code{jen.Var().Id("missing").Index().Op("*").Qual(pkgTasktype, "FieldError")}
+			for i := range missing {
+				checks = append(checks, jen.If(missing[i]).Block(jen.Id("missing").Op("=").Append(jen.Id("missing"), errs[i])))
+			}
+			checks = append(checks,
+				jen.If(jen.Len(jen.Id("missing")).Op("==").Lit(1)).Block(jen.Return(jen.Id("missing").Index(jen.Lit(0)))),
+				jen.If(jen.Len(jen.Id("missing")).Op(">").Lit(1)).Block(jen.Return(jen.Op("&").Qual(pkgTasktype, "ValidationError").Values(jen.Dict{
+					jen.Id("Fields"): jen.Id("missing"),
+				}))),
+			)
 			reqCases = append(reqCases, jen.Case(jen.Id(e.GoName)).Block(checks...))
 		}
 	}
@@ -440,9 +458,10 @@ func (g *generator) fireMethod(f *jen.File) {
 	)
 	f.Comment("Fire moves the task with event ev at time at. It checks the move against the")
 	f.Comment("lifecycle (a *TransitionError when it is not allowed) and that the fields ev")
-	f.Comment("requires are set (a *tasktype.FieldError), then sets Status, the new status's")
-	f.Comment("entry timestamp, its progress (where the spec maps one) and UpdatedAt, and")
-	f.Comment("increments Version. On error x is unchanged.")
+	f.Comment("requires are set (a *tasktype.FieldError naming the missing field, or a")
+	f.Comment("*tasktype.ValidationError holding one for each when several are missing),")
+	f.Comment("then sets Status, the new status's entry timestamp, its progress (where the")
+	f.Comment("spec maps one) and UpdatedAt, and increments Version. On error x is unchanged.")
 	f.Func().Params(recv).Id("Fire").Params(jen.Id("ev").Id("Event"), jen.Id("at").Qual("time", "Time")).Error().Block(body...)
 }
 

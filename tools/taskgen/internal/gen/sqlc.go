@@ -11,18 +11,40 @@ import (
 // SQLCPackages names the packages sqlc generates inside a model's package.
 var SQLCPackages = map[Engine]string{PostgreSQL: "pgdb", SQLite: "sqlitedb"}
 
-// SQLCConfig renders sqlc.yaml for the models, whose packages live in outDir
-// (a slash path relative to the sqlc.yaml file). sqlc compiles each model's
-// query file for each engine into <outDir>/<package>/<pgdb|sqlitedb>.
+// SQLCLayout tells SQLCConfig where the files it names are and how the file
+// was written. Paths are slash paths relative to the directory of the
+// sqlc.yaml file, which is where sqlc resolves them.
+type SQLCLayout struct {
+	// Dirs holds the package directory of each model, in the models' order:
+	// where taskgen wrote its Go files and its sql/ directory.
+	Dirs []string
+	// Catalog is the catalog package's directory; "" when there is none.
+	Catalog string
+	// Command is the taskgen command line that wrote the file, its paths
+	// relative to the file's directory; "" when it cannot be written so.
+	Command string
+	// File is the sqlc.yaml file's name, for the sqlc command of the header.
+	File string
+}
+
+// SQLCConfig renders sqlc.yaml for the models, whose packages are in
+// layout.Dirs. sqlc compiles each model's query file for each engine into
+// <dir>/<pgdb|sqlitedb>, and the catalog's into <catalog>/<pgdb|sqlitedb>.
 //
 // The overrides make both engines speak the same Go types: uuid.UUID,
 // time.Time and pointers for NULL, so the generated store maps one shape.
-func SQLCConfig(models []*spec.Model, outDir string, catalog bool) []byte {
+func SQLCConfig(models []*spec.Model, layout SQLCLayout) []byte {
 	var b strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
-	p("# %s\n# Regenerate with make gen: taskgen writes this file and the queries, then sqlc\n# compiles the queries of every model for every engine.\nversion: \"2\"\nsql:\n", Header)
-	for _, m := range models {
-		dir := path.Join(outDir, m.Package)
+	p("# %s\n", Header)
+	if layout.Command != "" {
+		p("# To regenerate it, run in this file's directory:\n#   %s\n#   sqlc generate -f %s\n", layout.Command, layout.File)
+	} else {
+		p("# To regenerate it, run taskgen again with -sqlc, then sqlc generate -f %s\n# in this file's directory.\n", layout.File)
+	}
+	p("# taskgen writes this file and the queries of every model; sqlc compiles the\n# queries for every engine.\nversion: \"2\"\nsql:\n")
+	for i, m := range models {
+		dir := layout.Dirs[i]
 		table, history := Table(m)
 		for _, e := range Engines {
 			p("  - engine: %s\n", e)
@@ -92,17 +114,19 @@ func SQLCConfig(models []*spec.Model, outDir string, catalog bool) []byte {
 		}
 	}
 	var listed []*spec.Model
-	for _, m := range models {
+	var listedDirs []string
+	for i, m := range models {
 		if Listed(m) {
 			listed = append(listed, m)
+			listedDirs = append(listedDirs, layout.Dirs[i])
 		}
 	}
-	if catalog && len(listed) > 0 {
-		dir := path.Join(outDir, CatalogPackage)
+	if layout.Catalog != "" && len(listed) > 0 {
+		dir := layout.Catalog
 		for _, e := range Engines {
 			p("  - engine: %s\n    schema:\n", e)
-			for _, m := range listed {
-				p("      - %s\n", path.Join(outDir, m.Package, "sql", string(e), "schema.sql"))
+			for _, d := range listedDirs {
+				p("      - %s\n", path.Join(d, "sql", string(e), "schema.sql"))
 			}
 			p("    queries: %s\n    gen:\n      go:\n", path.Join(dir, "sql", string(e), "query.sql"))
 			p("        package: %s\n        out: %s\n        emit_exact_table_names: true\n", SQLCPackages[e], path.Join(dir, SQLCPackages[e]))

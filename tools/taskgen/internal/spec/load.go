@@ -184,6 +184,7 @@ func (l *loader) model(data []byte) *Model {
 	if p, ok := k["model"]; ok {
 		m.Pos = l.pos(p.key)
 		m.Name, _ = l.name(p.val, "model name", reModel, "[a-z][a-z0-9_]*")
+		l.sqlName(p.val, "model name", m.Name, "table", fmt.Sprintf("rename the model, for example to %q", m.Name+"_task"))
 	} else {
 		l.errorf(root, "missing key model: every spec names its model (model: NAME)")
 	}
@@ -661,6 +662,10 @@ func (l *loader) fields(n *yaml.Node, owner string, builtin []string) []*Field {
 			l.errorf(p.key, "field %q becomes the Go name %s, which is a generated method of %s; rename the field", name, f.GoName, owner)
 			continue
 		}
+		// The model's fields are columns; a type's are inside a JSON value.
+		if builtin != nil && !l.sqlName(p.key, "field", name, "column", fmt.Sprintf("rename the field, for example to %q", "task_"+name)) {
+			continue
+		}
 		if first, ok := goNames[f.GoName]; ok {
 			l.errorf(p.key, "field %q and field %q of %s both become the Go name %s", name, first.Name, owner, f.GoName)
 			continue
@@ -1091,6 +1096,9 @@ func (l *loader) enteredAt(n *yaml.Node, s *Status) string {
 	}
 	if l.idents["entered:"+GoName(name)] != "" {
 		return name
+	}
+	if !l.sqlName(n, what+":", name, "column", fmt.Sprintf("choose another name, for example %q", name+"_at")) {
+		return ""
 	}
 	f := &Field{Pos: l.pos(n), Name: name, GoName: GoName(name), Type: &TypeRef{Kind: KindTime}, Optional: true, EnteredAt: true}
 	if reservedStructMethods[f.GoName] {
