@@ -34,6 +34,7 @@ type evolution struct {
 	// statusNarrowed: a status the old spec had is gone.
 	statusChanged, statusNarrowed bool
 	historyChanged                bool
+	workerChanged                 bool
 	moves                         []*spec.RetiredStatus
 }
 
@@ -62,14 +63,12 @@ func evolve(old, new *spec.Model) (*evolution, error) {
 		return nil, ev.errs
 	}
 	if (old.Worker == nil) != (new.Worker == nil) {
-		what, pos := "adds a worker section", new.Pos
-		if new.Worker == nil {
-			what = "removes its worker section"
+		ev.workerChanged = true
+		if new.Worker != nil {
+			ev.note("add_worker", "add the worker section: the lease columns (tm_lease_owner, tm_lease_expires_at, tm_lease_attempt)")
 		} else {
-			pos = new.Worker.Pos
+			ev.note("drop_worker", "remove the worker section: the lease columns go, with any lease a running task holds")
 		}
-		ev.fail(pos, fmt.Sprintf("model %q %s, which its deployed databases cannot follow yet: generate a new model for it", new.Name, what))
-		return nil, ev.errs
 	}
 	ev.noteFields()
 	ev.compareStatuses()
@@ -402,6 +401,9 @@ func (ev *evolution) render(e Engine, name, from string) []byte {
 	} else {
 		validate = ev.renderColumns(p, e)
 	}
+	if ev.workerChanged && !rebuild {
+		ev.renderWorker(p, e)
+	}
 	if ev.historyChanged {
 		if pg {
 			for _, col := range []string{"from_status", "to_status", "event"} {
@@ -481,6 +483,35 @@ func (ev *evolution) renderMove(p func(string, ...any), e Engine, r *spec.Retire
 	p("UPDATE %s SET %s WHERE status = %s;\n", table, set, quoteSQL(r.Name))
 }
 
+// renderWorker adds or drops the lease columns of a model that gains or
+// loses its worker section; on PostgreSQL the change trigger fires, as for a
+// new model (0003_changes, 0004_listen_gate, 0008_lease_in_row), on writes
+// of the status or version only with a worker section, on every write
+// without.
+func (ev *evolution) renderWorker(p func(string, ...any), e Engine) {
+	table, _ := Table(ev.new.m)
+	cols := []string{LeaseOwnerColumn, LeaseExpiresColumn, LeaseAttemptColumn}
+	if ev.new.m.Worker != nil {
+		for _, d := range leaseColumnDefs(e) {
+			p("ALTER TABLE %s ADD COLUMN %s;\n", table, d)
+		}
+	} else {
+		for _, c := range cols {
+			p("ALTER TABLE %s DROP COLUMN %s;\n", table, c)
+		}
+	}
+	if e != PostgreSQL {
+		return
+	}
+	of := ""
+	if ev.new.m.Worker != nil {
+		of = " OF status, version"
+	}
+	p("DROP TRIGGER %s_notify ON %s;\n", table, table)
+	p("CREATE TRIGGER %s_notify AFTER INSERT OR UPDATE%s ON %s\n    FOR EACH ROW WHEN (pg_sequence_last_value(%s::regclass) > 0)\n    EXECUTE FUNCTION %s_notify();\n",
+		table, of, table, quoteSQL(ListeningSequence(table)), table)
+}
+
 // sqliteRebuildsTable tells whether SQLite must rebuild the task table:
 // it cannot change a column's type, NOT NULL or CHECK in place, nor add a
 // NOT NULL column without a default in its definition.
@@ -540,8 +571,12 @@ func (ev *evolution) renderRebuild(p func(string, ...any)) {
 		exprs = append(exprs, ev.copyExpr(SQLite, c))
 	}
 	if ev.new.m.Worker != nil {
-		for _, c := range []string{LeaseOwnerColumn, LeaseExpiresColumn, LeaseAttemptColumn} {
-			cols, exprs = append(cols, c), append(exprs, c)
+		for i, c := range []string{LeaseOwnerColumn, LeaseExpiresColumn, LeaseAttemptColumn} {
+			x := c
+			if ev.old.m.Worker == nil {
+				x = []string{"''", "NULL", "0"}[i] // the columns' defaults
+			}
+			cols, exprs = append(cols, c), append(exprs, x)
 		}
 	}
 	p("INSERT INTO %s (%s)\nSELECT %s FROM %s;\n", tmp, strings.Join(cols, ", "), strings.Join(exprs, ", "), table)

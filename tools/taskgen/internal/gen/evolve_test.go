@@ -11,8 +11,8 @@ import (
 	"github.com/taskmodel/taskmodel/tools/taskgen/internal/spec"
 )
 
-// TestEvolve generates testdata/evolve/base.yaml as a new model, then each
-// case's v2.yaml over the migrations that left, and compares the migration
+// TestEvolve generates testdata/evolve/base.yaml (or a case's own v1.yaml)
+// as a new model, then each case's v2.yaml over the migrations that left, and compares the migration
 // it appends with <case>/<engine>.sql.golden, or the error with
 // <case>/error.golden when the change cannot be migrated. Run with -update
 // to accept new output. backends/evolutiontest in the main module applies
@@ -22,10 +22,11 @@ func TestEvolve(t *testing.T) {
 	if err != nil || len(cases) == 0 {
 		t.Fatalf("no evolution cases: %v", err)
 	}
-	base := generateNew(t, "testdata/evolve/base.yaml")
 	for _, v2 := range cases {
 		dir := filepath.Dir(v2)
 		t.Run(filepath.Base(dir), func(t *testing.T) {
+			v1 := v1Path(dir)
+			base := generateNew(t, v1)
 			files, err := generateOver(t, base, v2)
 			got := map[string][]byte{}
 			if err != nil {
@@ -57,7 +58,7 @@ func TestEvolve(t *testing.T) {
 				}
 			}
 			// The report a pull request shows.
-			oldM, err := spec.LoadFile("testdata/evolve/base.yaml")
+			oldM, err := spec.LoadFile(v1)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -84,8 +85,8 @@ func TestEvolve(t *testing.T) {
 // added the second time.
 func TestEvolveTwice(t *testing.T) {
 	cases, _ := filepath.Glob("testdata/evolve/*/v2.yaml")
-	base := generateNew(t, "testdata/evolve/base.yaml")
 	for _, v2 := range cases {
+		base := generateNew(t, v1Path(filepath.Dir(v2)))
 		files, err := generateOver(t, base, v2)
 		if err != nil {
 			continue
@@ -103,6 +104,14 @@ func TestEvolveTwice(t *testing.T) {
 			}
 		}
 	}
+}
+
+// v1Path is the spec a case starts from: its own v1.yaml, or the base.
+func v1Path(dir string) string {
+	if _, err := os.Stat(filepath.Join(dir, "v1.yaml")); err == nil {
+		return filepath.Join(dir, "v1.yaml")
+	}
+	return "testdata/evolve/base.yaml"
 }
 
 func generateNew(t *testing.T, path string) map[string][]byte {
@@ -162,5 +171,4 @@ func TestEvolveNoChange(t *testing.T) {
 			t.Errorf("the same spec added %s", name)
 		}
 	}
-	_ = os.Getenv
 }

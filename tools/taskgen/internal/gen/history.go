@@ -117,9 +117,20 @@ func (g *generator) migrationChain(h *History, snapshot []byte) (map[Engine][]fr
 	if base == "" {
 		return nil, nil, fmt.Errorf("%s/spec holds no spec snapshot, so the spec cannot be compared with what the migrations were generated from; restore the directory from version control", MigrationsDir)
 	}
+	old, err := spec.Parse(specPath(base), h.Specs[base], nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("the spec snapshot %s cannot be read (%v); restore it from version control", specPath(base), err)
+	}
 	// Framework migrations the model lacks, in their order, each under
-	// the next number.
+	// the next number. A model that gained its worker section after its
+	// first migration got the lease columns from that change instead of the
+	// worker migrations (0002_worker to 0008_lease_in_row): those are the
+	// lacking ones only for a model that had 0002_worker.
+	hadWorker := hasSuffix(chain[PostgreSQL], "worker")
 	for _, mg := range migrationList {
+		if mg.worker && (old.Worker == nil || !hadWorker) {
+			continue
+		}
 		missing := false
 		for _, e := range Engines {
 			if !slicesContainsFunc(migrationsFor(e, worker), mg.name) {
@@ -139,10 +150,6 @@ func (g *generator) migrationChain(h *History, snapshot []byte) (map[Engine][]fr
 				chain[e] = append(chain[e], frozen{name: name, sql: mg.render(g, e)})
 			}
 		}
-	}
-	old, err := spec.Parse(specPath(base), h.Specs[base], nil)
-	if err != nil {
-		return nil, nil, fmt.Errorf("the spec snapshot %s cannot be read (%v); restore it from version control", specPath(base), err)
 	}
 	ev, err := evolve(old, g.m)
 	if err != nil {

@@ -220,6 +220,14 @@ func Compare(old, new *spec.Model) *Report {
 			add(AreaBehaviour, "", "tasks in `%s` move to `%s` when the migration runs", rs.Name, rs.ReplacedBy.Name)
 		}
 	}
+	switch {
+	case old.Worker == nil && new.Worker != nil:
+		add(AreaGo, "", "worker section added: `var Worker`, `PrepareFailure`")
+		add(AreaBehaviour, "", "worker pools may run the model's tasks (claim `%s`, lease %s)", new.Worker.Claim.Name, new.Worker.Lease)
+	case old.Worker != nil && new.Worker == nil:
+		add(AreaGo, "worker.removed", "worker section removed: `var Worker`, `PrepareFailure` and the drivers' worker methods are gone")
+		add(AreaBehaviour, "worker.removed", "no worker pool runs the model's tasks any more; running tasks lose their leases")
+	}
 	if old.Worker != nil && new.Worker != nil {
 		if old.Worker.Lease != new.Worker.Lease {
 			add(AreaBehaviour, "", "worker lease: %s (was %s)", new.Worker.Lease, old.Worker.Lease)
