@@ -5,7 +5,6 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
-	"strings"
 
 	"github.com/taskmodel/taskmodel/tools/taskgen/internal/spec"
 )
@@ -133,7 +132,7 @@ func (g *generator) migrationChain(h *History, snapshot []byte) (map[Engine][]fr
 		}
 		missing := false
 		for _, e := range Engines {
-			if !slicesContainsFunc(migrationsFor(e, worker), mg.name) {
+			if !hasMigration(migrationsFor(e, worker), mg.name) {
 				continue
 			}
 			if !hasSuffix(chain[e], mg.name[5:]) {
@@ -146,7 +145,7 @@ func (g *generator) migrationChain(h *History, snapshot []byte) (map[Engine][]fr
 		last++
 		name := fmt.Sprintf("%04d_%s", last, mg.name[5:])
 		for _, e := range Engines {
-			if slicesContainsFunc(migrationsFor(e, worker), mg.name) && !hasSuffix(chain[e], mg.name[5:]) {
+			if hasMigration(migrationsFor(e, worker), mg.name) && !hasSuffix(chain[e], mg.name[5:]) {
 				chain[e] = append(chain[e], frozen{name: name, sql: mg.render(g, e)})
 			}
 		}
@@ -167,7 +166,8 @@ func (g *generator) migrationChain(h *History, snapshot []byte) (map[Engine][]fr
 	return chain, specs, nil
 }
 
-func slicesContainsFunc(ms []migration, name string) bool {
+// hasMigration reports whether ms holds the framework migration name.
+func hasMigration(ms []migration, name string) bool {
 	for _, m := range ms {
 		if m.name == name {
 			return true
@@ -176,9 +176,10 @@ func slicesContainsFunc(ms []migration, name string) bool {
 	return false
 }
 
+// hasSuffix reports whether fs holds a migration named NNNN_<suffix>.
 func hasSuffix(fs []frozen, suffix string) bool {
 	for _, f := range fs {
-		if strings.HasSuffix(f.name, "_"+suffix) && f.name[5:] == suffix {
+		if f.name[5:] == suffix {
 			return true
 		}
 	}
