@@ -3,6 +3,7 @@
 #   make run        the main job: taskmodel serve on 127.0.0.1:8080 over the embedded SQLite
 #                   file, anonymous access from this machine (ARGS=... adds serve flags)
 #   make test       vet and race-test both modules (the main one and tools/)
+#   make install    go install ./cmd/taskmodel (into GOBIN, or GOPATH/bin)
 #   make gen        regenerate gen/ and sqlc.yaml from schema/ with taskgen and sqlc
 #   make check-gen  regenerate into the tree; fail on any difference, orphans included
 #   make bench      the generated contracts' benchmarks
@@ -11,12 +12,15 @@
 GO       ?= go
 FUZZTIME ?= 60s
 
-.PHONY: all run test test-main test-tools gen check-gen bench fuzz
+.PHONY: all run install test test-main test-tools gen check-gen bench fuzz
 
 all: test
 
 run:
 	$(GO) run ./cmd/taskmodel serve --allow-anonymous $(ARGS)
+
+install:
+	$(GO) install ./cmd/taskmodel
 
 test: test-main test-tools
 
