@@ -137,10 +137,31 @@ func (e *UnknownMigrationError) Error() string {
 	return fmt.Sprintf("the database is at migration %s of model %s, newer than this program, whose spec of %s ends at %s: run a build of the newer spec", e.Database, e.Model, e.Model, e.Program)
 }
 
-// CheckApplied fails with an *UnknownMigrationError when a model of
-// migrations has a migration applied (by name, in applied) that migrations
-// does not list: the database was migrated by a newer spec of the model.
+// ChangedMigrationError is the error of a database that applied a
+// migration with SQL other than the program's.
+type ChangedMigrationError struct {
+	Migration string
+	// Applied is the checksum the database recorded, Program the checksum
+	// of the program's SQL.
+	Applied, Program string
+}
+
+func (e *ChangedMigrationError) Error() string {
+	return fmt.Sprintf("migration %s was applied with different SQL (checksum %.12s, this program's %.12s); applied migrations are never rewritten: run the program that applied it, or restore the migration's file",
+		e.Migration, e.Applied, e.Program)
+}
+
+// CheckApplied compares what a database applied (checksums by migration
+// name) with migrations: it fails with a *ChangedMigrationError when a
+// migration was applied with other SQL, and with an *UnknownMigrationError
+// when a model of migrations has a migration applied that migrations does
+// not list (a newer spec of the model migrated the database).
 func CheckApplied(migrations []Migration, applied map[string]string) error {
+	for _, m := range migrations {
+		if sum, ok := applied[m.Name]; ok && sum != m.Checksum() {
+			return &ChangedMigrationError{Migration: m.Name, Applied: sum, Program: m.Checksum()}
+		}
+	}
 	known := map[string]bool{}
 	last := map[string]string{}
 	for _, m := range migrations {

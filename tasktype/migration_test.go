@@ -64,7 +64,11 @@ func TestMigrationRefusedError(t *testing.T) {
 }
 
 func TestCheckApplied(t *testing.T) {
-	known := []tasktype.Migration{{Name: "job/0001_schema"}, {Name: "job/0002_worker"}, {Name: "other/0001_schema"}}
+	known := []tasktype.Migration{{Name: "job/0001_schema", SQL: "a"}, {Name: "job/0002_worker", SQL: "b"}, {Name: "other/0001_schema", SQL: "c"}}
+	sums := map[string]string{}
+	for _, m := range known {
+		sums[m.Name] = m.Checksum()
+	}
 	tests := []struct {
 		name    string
 		applied []string
@@ -76,12 +80,18 @@ func TestCheckApplied(t *testing.T) {
 		{"another model's", []string{"third/0009_x"}, ""},
 		{"newer", []string{"job/0001_schema", "job/0002_worker", "job/0003_add_x", "job/0004_drop_y"},
 			"the database is at migration 0004_drop_y of model job, newer than this program, whose spec of job ends at 0002_worker: run a build of the newer spec"},
+		{"changed", []string{"job/0001_schema", "job/0002_worker=other"},
+			"migration job/0002_worker was applied with different SQL (checksum other, this program's 3e23e8160039); applied migrations are never rewritten: run the program that applied it, or restore the migration's file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			applied := map[string]string{}
 			for _, a := range tt.applied {
-				applied[a] = "sum"
+				name, sum, ok := strings.Cut(a, "=")
+				if !ok {
+					sum = sums[name]
+				}
+				applied[name] = sum
 			}
 			err := tasktype.CheckApplied(known, applied)
 			if got := ""; err != nil {

@@ -129,6 +129,9 @@ func MigrateReport(ctx context.Context, pool *pgxpool.Pool, migrations []tasktyp
 		return err
 	}
 	for _, m := range migrations {
+		if _, ok := applied[m.Name]; ok {
+			continue // CheckApplied compared its checksum
+		}
 		start := time.Now()
 		done, err := apply(ctx, conn.Conn(), m)
 		if done && report != nil { // committed, even when a validation then failed
@@ -214,7 +217,7 @@ func apply(ctx context.Context, conn *pgx.Conn, m tasktype.Migration) (bool, err
 	switch {
 	case err == nil:
 		if applied != want {
-			return false, fmt.Errorf("postgres: migration %s was applied with different SQL (checksum %.12s, now %.12s); applied migrations are never rewritten: add a new one", m.Name, applied, want)
+			return false, &tasktype.ChangedMigrationError{Migration: m.Name, Applied: applied, Program: want}
 		}
 		return false, nil
 	case !errors.Is(err, pgx.ErrNoRows):

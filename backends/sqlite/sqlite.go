@@ -138,6 +138,9 @@ func MigrateReport(ctx context.Context, db *sql.DB, migrations []tasktype.Migrat
 		return err
 	}
 	for _, m := range migrations {
+		if _, ok := applied[m.Name]; ok {
+			continue // CheckApplied compared its checksum
+		}
 		start := time.Now()
 		done, err := apply(ctx, db, m)
 		if err != nil {
@@ -251,7 +254,7 @@ func apply(ctx context.Context, db *sql.DB, m tasktype.Migration) (done bool, er
 	switch err := tx.QueryRowContext(ctx, `SELECT checksum FROM taskmodel_migrations WHERE name = ?`, m.Name).Scan(&applied); {
 	case err == nil:
 		if applied != sum {
-			return false, fmt.Errorf("sqlite: migration %s was applied with different SQL (checksum %.12s, now %.12s); applied migrations are never rewritten: add a new one", m.Name, applied, sum)
+			return false, &tasktype.ChangedMigrationError{Migration: m.Name, Applied: applied, Program: sum}
 		}
 		return false, nil
 	case err != sql.ErrNoRows:

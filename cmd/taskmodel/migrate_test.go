@@ -353,11 +353,10 @@ func TestMigrate(t *testing.T) {
 					message: (&tasktype.UnknownMigrationError{Model: "training", Database: "9999_future", Program: lastTraining}).Error(),
 				},
 				{
-					name:   "changed SQL",
-					tamper: "UPDATE taskmodel_migrations SET checksum = 'abcdef0123456789' WHERE name = 'analysis/0001_schema'",
-					line:   "analysis/0001_schema changed",
-					message: fmt.Sprintf("migration analysis/0001_schema was applied with different SQL than this version's (checksum abcdef012345, this version's %.12s); applied migrations are never rewritten, so serve and migrate up refuse this database: run the version of taskmodel that applied it",
-						catalog.Migrations(db.engine)[0].Checksum()),
+					name:    "changed SQL",
+					tamper:  "UPDATE taskmodel_migrations SET checksum = 'abcdef0123456789' WHERE name = 'analysis/0001_schema'",
+					line:    "analysis/0001_schema changed",
+					message: (&tasktype.ChangedMigrationError{Migration: "analysis/0001_schema", Applied: "abcdef0123456789", Program: catalog.Migrations(db.engine)[0].Checksum()}).Error(),
 				},
 			} {
 				t.Run(tt.name, func(t *testing.T) {

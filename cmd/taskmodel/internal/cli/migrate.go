@@ -370,21 +370,12 @@ func appliedAt(a tasktype.AppliedMigration) *time.Time {
 // refusal returns the error that makes serve and migrate up refuse the
 // database, nil when they would run: a migration of a newer version, or one
 // applied with different SQL.
-func refusal(migrations []tasktype.Migration, applied []tasktype.AppliedMigration, states []migrationState) error {
+func refusal(migrations []tasktype.Migration, applied []tasktype.AppliedMigration) error {
 	sums := map[string]string{}
 	for _, a := range applied {
 		sums[a.Name] = a.Checksum
 	}
-	if err := tasktype.CheckApplied(migrations, sums); err != nil {
-		return err
-	}
-	for _, st := range states {
-		if st.State == stateChanged {
-			return fmt.Errorf("migration %s was applied with different SQL than this version's (checksum %.12s, this version's %.12s); applied migrations are never rewritten, so serve and migrate up refuse this database: run the version of taskmodel that applied it",
-				st.Name, st.AppliedChecksum, st.Checksum)
-		}
-	}
-	return nil
+	return tasktype.CheckApplied(migrations, sums)
 }
 
 func (a *App) migrateStatus(ctx context.Context) error {
@@ -433,7 +424,7 @@ func (a *App) migrateStatus(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	return refusal(migrations, in.applied, states)
+	return refusal(migrations, in.applied)
 }
 
 // appliedClock shows when a migration was applied.
@@ -476,7 +467,7 @@ func (a *App) migratePlan(ctx context.Context) error {
 		return err
 	}
 	migrations := a.migrationsOf(in.engine)
-	if err := refusal(migrations, in.applied, migrationStates(migrations, in.applied)); err != nil {
+	if err := refusal(migrations, in.applied); err != nil {
 		return err
 	}
 	todo := pending(migrations, in.applied)
@@ -605,7 +596,7 @@ func (a *App) migrateUp(ctx context.Context) error {
 		return fmt.Errorf("database driver %q: allowed: %s, %s", d.Driver, config.PostgreSQL, config.SQLite)
 	}
 	migrations := a.migrationsOf(engine)
-	if err := refusal(migrations, applied, migrationStates(migrations, applied)); err != nil {
+	if err := refusal(migrations, applied); err != nil {
 		return err
 	}
 	todo := len(pending(migrations, applied))
