@@ -182,7 +182,7 @@ func orNoLimit(s string) string {
 // compareStatuses notes statuses and events added or removed.
 func (ev *evolution) compareStatuses() {
 	old, new := ev.old.m, ev.new.m
-	oldS, newS := names(old.Statuses), names(new.Statuses)
+	oldS, newS := ev.old.statusNames(), ev.new.statusNames()
 	for _, s := range newS {
 		if !slices.Contains(oldS, s) {
 			ev.statusChanged = true
@@ -224,18 +224,6 @@ func (ev *evolution) compareStatuses() {
 	}
 }
 
-func names[T interface{ *spec.Status | *spec.Event }](xs []T) []string {
-	out := make([]string, len(xs))
-	for i, x := range xs {
-		switch v := any(x).(type) {
-		case *spec.Status:
-			out[i] = v.Name
-		case *spec.Event:
-			out[i] = v.Name
-		}
-	}
-	return out
-}
 
 func retired(m *spec.Model, status string) *spec.RetiredStatus {
 	for _, r := range m.RetiredStatuses {
@@ -344,7 +332,7 @@ func (ev *evolution) dataChecks(e Engine) []dataCheck {
 	}
 	if ev.statusNarrowed {
 		// Tasks in a retired status are allowed: the migration moves them.
-		add(table+".status", "one of "+strings.Join(names(ev.new.m.Statuses), ", "), "tasks",
+		add(table+".status", "one of "+strings.Join(ev.new.statusNames(), ", "), "tasks",
 			"SELECT count(*), %s FROM %s WHERE (%s) IS FALSE;", idExpr, table, inList("status", ev.new.m.HistoryStatuses()))
 	}
 	if ev.historyChanged {
@@ -686,7 +674,7 @@ func (ev *evolution) renderColumns(p func(string, ...any), e Engine) (validate [
 		}
 	}
 	if ev.statusChanged {
-		checks = append(checks, checkChange{"status", inList("status", names(ev.old.m.Statuses)), inList("status", names(ev.new.m.Statuses))})
+		checks = append(checks, checkChange{"status", inList("status", ev.old.statusNames()), inList("status", ev.new.statusNames())})
 	}
 	for _, ck := range checks {
 		cn := pgCheckName(table, ck.col)

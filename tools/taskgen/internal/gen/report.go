@@ -160,8 +160,9 @@ func Compare(old, new *spec.Model) *Report {
 			}
 		}
 	}
-	named("status", "status", names(old.Statuses), names(new.Statuses), func(s string) string { return "Status" + spec.GoName(s) })
-	named("event", "event", names(old.Events), names(new.Events), func(s string) string { return "Event" + spec.GoName(s) })
+	og, ng := &generator{m: old}, &generator{m: new}
+	named("status", "status", og.statusNames(), ng.statusNames(), func(s string) string { return "Status" + spec.GoName(s) })
+	named("event", "event", og.eventNames(), ng.eventNames(), func(s string) string { return "Event" + spec.GoName(s) })
 	named("error code", "error_code", codeNames(old), codeNames(new), func(s string) string { return "ErrorCode" + spec.GoName(s) })
 	for _, oe := range old.Enums {
 		ne := enumByName(new, oe.Name)
@@ -192,7 +193,7 @@ func Compare(old, new *spec.Model) *Report {
 			if new.StatusByName(from.Name) == nil {
 				continue
 			}
-			if !slices.Contains(names(ne.From), from.Name) {
+			if !ne.Leaves(new.StatusByName(from.Name)) {
 				add(AreaBehaviour, "event."+oe.Name+".from."+from.Name+".removed", "event `%s` no longer leaves `%s`", oe.Name, from.Name)
 			}
 		}
