@@ -16,8 +16,8 @@ import (
 type Row = tasktype.Row
 
 // ListFilter selects tasks of the unified listing. The zero value is not
-// valid: Limit and WithinHours must be set (the HTTP layer applies the
-// seed's defaults); values out of range are errors, never clamped.
+// valid: Limit and WithinHours must be set (the HTTP layer applies its
+// defaults); values out of range are errors, never clamped.
 type ListFilter struct {
 	// TaskTypes keeps tasks of these models; empty keeps every model.
 	TaskTypes []string
@@ -33,8 +33,8 @@ type ListFilter struct {
 	// listing). A non-nil owner must be 1 to MaxOwnerLen characters.
 	Owner *string
 	// WithinHours keeps tasks created in the last WithinHours hours, and
-	// unfinished tasks whenever they were created (as seed 002's upstream
-	// does). At least 1.
+	// unfinished tasks whenever they were created (as a dashboard of
+	// running work expects). At least 1.
 	WithinHours int
 	// Limit is the page size, 1 to 100.
 	Limit int
