@@ -27,6 +27,7 @@ import (
 	"github.com/taskmodel/taskmodel/gen/catalog"
 	"github.com/taskmodel/taskmodel/sdk/worker"
 	"github.com/taskmodel/taskmodel/server"
+	"github.com/taskmodel/taskmodel/server/dashboard"
 	"github.com/taskmodel/taskmodel/server/demo"
 )
 
@@ -189,6 +190,9 @@ func (a *App) serve(ctx context.Context, f serveFlags) error {
 	if err != nil {
 		return err
 	}
+	if _, err := dashboard.Mount(srv, dashboard.Options{Logger: log}); err != nil {
+		return err
+	}
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	var wg sync.WaitGroup
@@ -202,7 +206,7 @@ func (a *App) serve(ctx context.Context, f serveFlags) error {
 	}
 	log.Info("serving", slog.String("addr", ln.Addr().String()), slog.String("database", cfg.Database.String()),
 		slog.String("blobs", where), slog.Bool("anonymous", f.anonymous), slog.Int("workers", f.workers))
-	fmt.Fprintf(a.Out, "taskmodel serve: listening on http://%s (database %s)\n", ln.Addr(), cfg.Database)
+	fmt.Fprintf(a.Out, "taskmodel serve: listening on http://%s (database %s); dashboard at http://%s/\n", ln.Addr(), cfg.Database, ln.Addr())
 	err = srv.Serve(ctx, ln, f.grace)
 	stop()
 	wg.Wait()
