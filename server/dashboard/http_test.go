@@ -210,17 +210,17 @@ func TestBadInput(t *testing.T) {
 	c := client(t)
 	signIn(t, e, c, "alice")
 	for q, want := range map[string]string{
-		"status=X":           `unknown status code &#34;X&#34;; allowed: Q, R, D, F, C`,
-		"task_type=nope":     `unknown task type &#34;nope&#34;`,
-		"limit=0":            "limit: must be between 1 and 100 (got 0)",
-		"limit=many":         "limit: must be an integer from 1 to 100",
-		"within_hours=0":     "within_hours: must be between 1 and",
-		"offset=-3":          "offset: must be ≥ 0",
-		"colour=red":         "colour: unknown query parameter; allowed: limit, offset, within_hours, task_type, status, tag",
-		"tag=a&tag=b":        "tag: may be given once",
-		"within_hours=1e9":   "within_hours: must be an integer",
-		"limit=1&limit=2":    "limit: may be given once",
-		"task_type=%FF%FE":   "unknown task type",
+		"status=X":         `unknown status code &#34;X&#34;; allowed: Q, R, D, F, C`,
+		"task_type=nope":   `unknown task type &#34;nope&#34;`,
+		"limit=0":          "limit: must be between 1 and 100 (got 0)",
+		"limit=many":       "limit: must be an integer from 1 to 100",
+		"within_hours=0":   "within_hours: must be between 1 and",
+		"offset=-3":        "offset: must be ≥ 0",
+		"colour=red":       "colour: unknown query parameter; allowed: limit, offset, within_hours, task_type, status, tag",
+		"tag=a&tag=b":      "tag: may be given once",
+		"within_hours=1e9": "within_hours: must be an integer",
+		"limit=1&limit=2":  "limit: may be given once",
+		"task_type=%FF%FE": "unknown task type",
 	} {
 		p := get(t, c, e.url+"/?"+q)
 		if p.status != http.StatusBadRequest || !strings.Contains(p.body, want) || !strings.Contains(p.body, `id="problem"`) {
@@ -234,7 +234,7 @@ func TestBadInput(t *testing.T) {
 		"/ui/tasks/not-a-uuid":                           400,
 		"/ui/tasks/00000000-0000-0000-0000-000000000000": 400,
 		"/ui/tasks/0190d5e0-0000-7000-8000-000000000000": 404,
-		"/ui/nothing":                                    404,
+		"/ui/nothing": 404,
 	} {
 		if p := get(t, c, e.url+path); p.status != want || !strings.Contains(p.body, `id="problem"`) {
 			t.Errorf("%s: status %d, want %d with a message\n%s", path, p.status, want, excerpt(p.body))
