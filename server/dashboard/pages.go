@@ -39,12 +39,18 @@ type listView struct {
 	HasTag   bool
 }
 
-// cleanQuery drops empty parameters (an empty form field means "any"),
-// and reports whether there were any.
+// cleanQuery drops empty parameters (an empty form field means "any") and
+// those given once with their default value (the form always sends them),
+// and reports whether it dropped any: the short URL means the same.
 func cleanQuery(q url.Values) (url.Values, bool) {
+	defaults := map[string]string{"limit": strconv.Itoa(server.DefaultLimit), "within_hours": strconv.Itoa(server.DefaultWithinHours), "offset": "0"}
 	out := url.Values{}
 	changed := false
 	for k, vs := range q {
+		if len(vs) == 1 && defaults[k] != "" && vs[0] == defaults[k] {
+			changed = true
+			continue
+		}
 		for _, v := range vs {
 			if v == "" {
 				changed = true
