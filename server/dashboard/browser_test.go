@@ -141,7 +141,8 @@ func signInBrowser(t *testing.T, ctx context.Context, e *env, user string, shotN
 // TestBrowser drives the dashboard in headless Chromium over SQLite and
 // PostgreSQL: sign in, filter (the URL follows), live updates of the list
 // and of a task a worker runs, cancel from the page, another user's task
-// refused, the phone layout in dark mode.
+// refused; on SQLite also the keyboard alone and the phone layout in dark
+// mode.
 func TestBrowser(t *testing.T) {
 	bctx := browser(t)
 	for _, backend := range []string{"sqlite", "postgres"} {
@@ -160,7 +161,8 @@ func TestBrowser(t *testing.T) {
 			t.Run("live task", func(t *testing.T) { liveTask(t, e, alice, name) })
 			t.Run("cancel", func(t *testing.T) { cancelFromPage(t, e, alice) })
 			t.Run("another user's task", func(t *testing.T) { otherUser(t, e, tab(t, bctx)) })
-			if shots {
+			if backend == "sqlite" { // the layout does not depend on the database
+				t.Run("keyboard", func(t *testing.T) { keyboard(t, e, alice) })
 				t.Run("phone dark", func(t *testing.T) { phoneDark(t, e, tab(t, bctx)) })
 			}
 		})
@@ -307,6 +309,43 @@ func otherUser(t *testing.T, e *env, ctx context.Context) {
 	waitJS(t, ctx, `!!document.getElementById("problem")`)
 	if got := js[string](t, ctx, `document.querySelector("h1").textContent + ": " + document.getElementById("problem").textContent`); got != "Not found: no such task" {
 		t.Errorf("bob opening alice's task: %q", got)
+	}
+}
+
+// keyboard: the skip link comes first, and filtering works with Tab,
+// Space and Enter alone.
+func keyboard(t *testing.T, e *env, ctx context.Context) {
+	run(t, ctx, chromedp.Navigate(e.url+"/"))
+	waitJS(t, ctx, `document.readyState === "complete"`)
+	run(t, ctx, chromedp.KeyEvent("\t"))
+	if !js[bool](t, ctx, `document.activeElement.classList.contains("skip")`) {
+		t.Fatalf("the first Tab focuses %s, not the skip link", js[string](t, ctx, `document.activeElement.outerHTML`))
+	}
+	run(t, ctx, chromedp.KeyEvent("\r"))
+	waitJS(t, ctx, `location.hash === "#main"`)
+	tabTo := func(sel string) {
+		t.Helper()
+		for range 60 {
+			if js[bool](t, ctx, fmt.Sprintf(`document.activeElement.matches(%q)`, sel)) {
+				return
+			}
+			run(t, ctx, chromedp.KeyEvent("\t"))
+		}
+		t.Fatalf("Tab never reaches %s", sel)
+	}
+	tabTo(`input[name=status][value=F]`)
+	run(t, ctx, chromedp.KeyEvent(" "))
+	tabTo(`#apply`)
+	run(t, ctx, chromedp.KeyEvent("\r"))
+	waitJS(t, ctx, `location.search === "?status=F"`)
+	if bad := js[int](t, ctx, `[...document.querySelectorAll("tbody tr")].filter(r => r.dataset.code !== "F").length`); bad != 0 {
+		t.Errorf("%d rows of another status under status=F", bad)
+	}
+	tabTo(`tbody a`)
+	run(t, ctx, chromedp.KeyEvent("\r"))
+	waitJS(t, ctx, `location.pathname.startsWith("/ui/tasks/") && !!document.getElementById("timeline")`)
+	if code := js[string](t, ctx, `document.querySelector("#error code").textContent`); code != "AGENT_ERROR" {
+		t.Errorf("the failed task's error code: %q", code)
 	}
 }
 
