@@ -323,3 +323,32 @@ func TestStatic(t *testing.T) {
 	}
 	_ = dashboard.CSRFCookie
 }
+
+// TestPages: newest first, pages of the chosen size, Newer and Older links
+// that keep the filters.
+func TestPages(t *testing.T) {
+	e := newEnv(t, envOptions{backend: "memory"})
+	c := client(t)
+	signIn(t, e, c, "alice")
+	var ids []string
+	for range 25 {
+		ids = append(ids, e.analysis("alice", "a"))
+	}
+	rows := regexp.MustCompile(`<tr data-id="([0-9a-f-]{36})"`)
+	first := get(t, c, e.url+"/?status=Q")
+	got := rows.FindAllStringSubmatch(first.body, -1)
+	if len(got) != 20 || got[0][1] != ids[24] || got[19][1] != ids[5] {
+		t.Fatalf("first page: %d rows, starting %v", len(got), got[:1])
+	}
+	if !strings.Contains(first.body, `href="/?offset=20&amp;status=Q" rel="next"`) || strings.Contains(first.body, `rel="prev"`) {
+		t.Fatalf("first page's links:\n%s", excerpt(first.body[strings.Index(first.body, `class="pager"`):]))
+	}
+	second := get(t, c, e.url+"/?offset=20&status=Q")
+	got = rows.FindAllStringSubmatch(second.body, -1)
+	if len(got) != 5 || got[0][1] != ids[4] || got[4][1] != ids[0] {
+		t.Fatalf("second page: %d rows", len(got))
+	}
+	if !strings.Contains(second.body, `href="/?status=Q" rel="prev"`) || strings.Contains(second.body, `rel="next"`) {
+		t.Fatalf("second page's links:\n%s", excerpt(second.body[strings.Index(second.body, `class="pager"`):]))
+	}
+}
