@@ -169,7 +169,7 @@ func (s *Server) ListTasks(ctx context.Context, u User, f backends.ListFilter) (
 	}
 	rows, err := s.catalog.List(ctx, f)
 	if err != nil {
-		return nil, toProblem(err)
+		return nil, pageError(err)
 	}
 	out := make([]TaskState, 0, len(rows))
 	for _, row := range rows {
@@ -206,7 +206,7 @@ func (s *Server) TaskHistory(ctx context.Context, u User, id string) ([]backends
 	}
 	h, err := b.history(ctx, v.key.ID)
 	if err != nil {
-		return nil, toProblem(err)
+		return nil, pageError(err)
 	}
 	return h, nil
 }
@@ -228,7 +228,7 @@ func (s *Server) CancelTask(ctx context.Context, u User, id string) (TaskState, 
 		}
 	}
 	if err != nil {
-		return TaskState{}, toProblem(err)
+		return TaskState{}, pageError(err)
 	}
 	return s.state(b, v), nil
 }
@@ -276,12 +276,21 @@ func (s *Server) pageLookup(ctx context.Context, u User, raw string) (*view, bin
 	}
 	v, b, err := s.find(ctx, id)
 	if err != nil {
-		return nil, nil, toProblem(err)
+		return nil, nil, pageError(err)
 	}
 	if !visible(u, v) {
 		return nil, nil, notFound("no such task")
 	}
 	return v, b, nil
+}
+
+// pageError is err as the API would answer it, a *Problem, unless it is a
+// failure (a 500): that is returned as it is, for the caller to log.
+func pageError(err error) error {
+	if p := toProblem(err); p.Status < 500 {
+		return p
+	}
+	return err
 }
 
 func (s *Server) state(b binding, v *view) TaskState {

@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -150,8 +151,8 @@ func (d *Dashboard) list(r *http.Request, s session, q url.Values) (listView, in
 // problem puts a listing error on the page: a bad filter is a 400 with its
 // message, a failure a 500 whose cause goes to the log.
 func (d *Dashboard) problem(r *http.Request, v *listView, err error) int {
-	p, ok := err.(*server.Problem)
-	if !ok {
+	var p *server.Problem
+	if !errors.As(err, &p) {
 		d.log.ErrorContext(r.Context(), "dashboard: listing failed", "error", err)
 		p = &server.Problem{Status: http.StatusInternalServerError, Title: "Internal server error", Detail: "the listing failed; the error is in the server's log"}
 	}
@@ -277,8 +278,11 @@ func (d *Dashboard) taskFragment(w http.ResponseWriter, r *http.Request) {
 	v, err := d.loadTask(r, s)
 	if err != nil {
 		status := http.StatusInternalServerError
-		if p, ok := err.(*server.Problem); ok {
+		var p *server.Problem
+		if errors.As(err, &p) {
 			status = p.Status
+		} else {
+			d.log.ErrorContext(r.Context(), "dashboard: reading a task failed", "error", err)
 		}
 		http.Error(w, http.StatusText(status), status)
 		return
@@ -351,8 +355,8 @@ func (d *Dashboard) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, err := d.srv.SignIn(r.Context(), token); err != nil {
-		p, ok := err.(*server.Problem)
-		if !ok {
+		var p *server.Problem
+		if !errors.As(err, &p) {
 			d.fail(w, r, err)
 			return
 		}
