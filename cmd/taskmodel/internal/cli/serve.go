@@ -52,15 +52,16 @@ func newServeCmd(app *App) *cobra.Command {
 	var f serveFlags
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Run the HTTP API: create tasks, upload their files, process, list and follow them",
+		Short: "Run the HTTP API and the web dashboard: create tasks, upload their files, process, list and follow them",
 		Long: `serve runs the HTTP API over every built-in model, on the configured
 database (by default the embedded SQLite file; PostgreSQL with --database-url
 or the configuration), with a worker pool running the demo analysis handler
-and the sweeper applying timeouts. Requests need a bearer token
-(taskmodel token create); --allow-anonymous lets requests from this machine
-act as the user "anonymous" instead, and is refused unless --addr is a
-loopback address. On start it applies the database migrations not applied
-yet (taskmodel migrate shows, previews and applies them beforehand).`,
+and the sweeper applying timeouts, and the web dashboard at /. Requests need
+a bearer token (taskmodel token create), which the dashboard's sign-in page
+takes too; --allow-anonymous lets requests from this machine act as the user
+"anonymous" instead, and is refused unless --addr is a loopback address. On
+start it applies the database migrations not applied yet (taskmodel migrate
+shows, previews and applies them beforehand).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if f.databaseURL != "" {
