@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -98,6 +99,9 @@ type Server struct {
 
 	sweepOnce sync.Once
 	sweeps    []func(context.Context) error
+
+	mux   *http.ServeMux // Mount adds user interfaces (pages.go)
+	pages atomic.Bool    // a user interface is mounted: session cookies count
 }
 
 // New checks cfg and returns a Server.
@@ -175,6 +179,7 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // OpenAPI document, metrics and signed blob URLs do not.
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
+	s.mux = mux
 	api := func(pattern string, methods map[string]http.HandlerFunc) {
 		mux.Handle(pattern, s.observe(pattern, s.cors(s.allow(methods, true))))
 	}
@@ -249,6 +254,9 @@ func (s *Server) authenticate(r *http.Request) (User, error) {
 		token = strings.TrimSpace(rest)
 	} else if strings.HasSuffix(r.URL.Path, "/events") {
 		token = r.URL.Query().Get("access_token")
+	}
+	if token == "" {
+		token = s.sessionToken(r) // pages.go
 	}
 	if token == "" {
 		if s.cfg.Anonymous != "" && loopback(r.RemoteAddr) {

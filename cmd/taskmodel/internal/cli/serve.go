@@ -27,6 +27,7 @@ import (
 	"github.com/taskmodel/taskmodel/gen/catalog"
 	"github.com/taskmodel/taskmodel/sdk/worker"
 	"github.com/taskmodel/taskmodel/server"
+	"github.com/taskmodel/taskmodel/server/dashboard"
 	"github.com/taskmodel/taskmodel/server/demo"
 )
 
@@ -51,15 +52,16 @@ func newServeCmd(app *App) *cobra.Command {
 	var f serveFlags
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Run the HTTP API: create tasks, upload their files, process, list and follow them",
+		Short: "Run the HTTP API and the web dashboard: create tasks, upload their files, process, list and follow them",
 		Long: `serve runs the HTTP API over every built-in model, on the configured
 database (by default the embedded SQLite file; PostgreSQL with --database-url
 or the configuration), with a worker pool running the demo analysis handler
-and the sweeper applying timeouts. Requests need a bearer token
-(taskmodel token create); --allow-anonymous lets requests from this machine
-act as the user "anonymous" instead, and is refused unless --addr is a
-loopback address. On start it applies the database migrations not applied
-yet (taskmodel migrate shows, previews and applies them beforehand).`,
+and the sweeper applying timeouts, and the web dashboard at /. Requests need
+a bearer token (taskmodel token create), which the dashboard's sign-in page
+takes too; --allow-anonymous lets requests from this machine act as the user
+"anonymous" instead, and is refused unless --addr is a loopback address. On
+start it applies the database migrations not applied yet (taskmodel migrate
+shows, previews and applies them beforehand).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if f.databaseURL != "" {
@@ -189,6 +191,9 @@ func (a *App) serve(ctx context.Context, f serveFlags) error {
 	if err != nil {
 		return err
 	}
+	if _, err := dashboard.Mount(srv, dashboard.Options{Logger: log}); err != nil {
+		return err
+	}
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	var wg sync.WaitGroup
@@ -202,7 +207,7 @@ func (a *App) serve(ctx context.Context, f serveFlags) error {
 	}
 	log.Info("serving", slog.String("addr", ln.Addr().String()), slog.String("database", cfg.Database.String()),
 		slog.String("blobs", where), slog.Bool("anonymous", f.anonymous), slog.Int("workers", f.workers))
-	fmt.Fprintf(a.Out, "taskmodel serve: listening on http://%s (database %s)\n", ln.Addr(), cfg.Database)
+	fmt.Fprintf(a.Out, "taskmodel serve: listening on http://%s (database %s); dashboard at http://%s/\n", ln.Addr(), cfg.Database, ln.Addr())
 	err = srv.Serve(ctx, ln, f.grace)
 	stop()
 	wg.Wait()
