@@ -43,7 +43,7 @@ func FuzzParseFile(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		l, err := parseFile("fuzz.yml", data, fuzzEnv)
+		l, err := parseFile("fuzz.yml", data, fuzzEnv, fileMode{})
 		if err != nil {
 			var ce *Error
 			if !errors.As(err, &ce) || !strings.HasPrefix(ce.Source, "fuzz.yml") {
