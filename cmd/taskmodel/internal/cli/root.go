@@ -38,6 +38,7 @@ type App struct {
 	flagNames  map[string]string
 	now        func() time.Time
 	tracker    *pipeline.Tracker
+	noted      bool // the configuration's notes were printed
 
 	tokens      auth.Store
 	closeTokens func() error
@@ -118,8 +119,20 @@ func refuseUnknownSubcommands(c *cobra.Command) {
 
 // Config resolves the configuration from the global flags, the environment
 // and the configuration file (see package config).
+// Its notes (a configuration read from tasker's) go to standard error once,
+// unless -q.
 func (a *App) Config() (*config.Config, error) {
-	return config.Load(config.Options{Flags: a.db, FlagNames: a.flagNames, File: a.configFile})
+	cfg, err := config.Load(config.Options{Flags: a.db, FlagNames: a.flagNames, File: a.configFile})
+	if err != nil {
+		return nil, err
+	}
+	if !a.noted && !a.Quiet {
+		for _, n := range cfg.Notes {
+			fmt.Fprintln(a.Err, "taskmodel: note: "+n)
+		}
+	}
+	a.noted = true
+	return cfg, nil
 }
 
 // Tracker opens the configured database on first use.
