@@ -157,7 +157,9 @@ func TestUpdateStatusArgument(t *testing.T) {
 		{"--status in lower case", func(r string) []string { return []string{"run", "update", r, "--status", "running", "--message", "m"} }, 0, "", "RUNNING", ""},
 		{"COMPLETED finishes", func(r string) []string { return []string{"run", "update", r, "COMPLETED", "--message", "done"} }, 0,
 			"- COMPLETED: done", "COMPLETED", ""},
-		{"FAILED with a message", func(r string) []string { return []string{"run", "update", r, "--status", "FAILED", "--message", "boom"} }, 0,
+		{"FAILED with a message", func(r string) []string {
+			return []string{"run", "update", r, "--status", "FAILED", "--message", "boom"}
+		}, 0,
 			"- FAILED: boom", "FAILED", ""},
 		{"SKIPPED", func(r string) []string { return []string{"run", "update", r, "SKIPPED"} }, 0, "- SKIPPED", "SKIPPED", ""},
 		{"CANCELLED", func(r string) []string { return []string{"run", "update", r, "CANCELLED"} }, 0, "- CANCELLED", "CANCELLED", ""},
@@ -323,7 +325,9 @@ func TestMovingFromTasker(t *testing.T) {
 		driver string
 		check  func(t *testing.T, dir string, cfg configJSON)
 	}{
-		{"sqlite file", func(t *testing.T) string { return "database:\n  driver: sqlite\n  dbname: state/tasker.db\nlogging:\n  level: INFO\n" },
+		{"sqlite file", func(t *testing.T) string {
+			return "database:\n  driver: sqlite\n  dbname: state/tasker.db\nlogging:\n  level: INFO\n"
+		},
 			func(t *testing.T) []string { return nil }, "sqlite",
 			func(t *testing.T, dir string, cfg configJSON) {
 				if cfg.Database.Name != filepath.Join(dir, "project", "state", "tasker.db") {

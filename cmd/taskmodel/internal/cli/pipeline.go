@@ -17,8 +17,8 @@ import (
 // taskFlags are pipeline register's flags for one task: the fields of a
 // registration file's task entry, named as run start names them.
 type taskFlags struct {
-	stage, name, typ, description                   string
-	order                                           int64
+	stage, name, typ, description                    string
+	order                                            int64
 	scriptPath, scriptFilename, logPath, logFilename string
 }
 

@@ -221,11 +221,15 @@ func newConfigCmd(app *App) *cobra.Command {
 				Database config.Database   `json:"database"`
 				File     string            `json:"file"`
 				Sources  map[string]string `json:"sources"`
-			}{cfg.Database, cfg.File, cfg.Sources}
+				Tasker   bool              `json:"tasker"`
+			}{cfg.Database, cfg.File, cfg.Sources, cfg.Tasker}
 			return app.Print(out, func(w io.Writer) error {
 				fmt.Fprintf(w, "database: %s\n", cfg.Database)
 				if cfg.File != "" {
 					fmt.Fprintf(w, "file:     %s\n", cfg.File)
+				}
+				if cfg.Tasker {
+					fmt.Fprintln(w, "(tasker's configuration: no "+config.FileName+" and no TASKMODEL_* variables)")
 				}
 				for _, k := range []string{"url", "driver", "host", "port", "name", "user", "password", "schema"} {
 					if s, ok := cfg.Sources[k]; ok {
