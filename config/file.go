@@ -59,7 +59,7 @@ type fileMode struct {
 	skipped *[]string
 }
 
-// fileKeys are the keys of the database section, with the seed's dbname
+// fileKeys are the keys of the database section, with tasker's dbname
 // as another spelling of name.
 var fileKeys = map[string]string{
 	"url": "url", "driver": "driver", "host": "host", "port": "port",
