@@ -169,6 +169,10 @@ func TestTrackingLinesWithoutMessage(t *testing.T) {
 				_, err := e.tr.CompleteSubtask(e.ctx, id, 1, "")
 				return err
 			}, "[SUBTASK UPDATE] Subtask 1 - COMPLETED"},
+			{func(id uuid.UUID) error { // no percent of its own: its subtasks'
+				_, err := e.tr.Update(e.ctx, id, pipeline.RunUpdate{Message: ptr("indexing")})
+				return err
+			}, "[TASK UPDATE] " + r.ID.String() + " - RUNNING: indexing (100.0%)"},
 			{func(id uuid.UUID) error {
 				_, err := e.tr.Update(e.ctx, id, pipeline.RunUpdate{Percent: ptr(60.0)})
 				return err

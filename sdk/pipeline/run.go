@@ -144,7 +144,13 @@ func (t *Tracker) Update(ctx context.Context, id uuid.UUID, u RunUpdate) (*Run, 
 	if err != nil {
 		return nil, fmt.Errorf("run %s: update: %w", id, err)
 	}
-	t.log.InfoContext(ctx, fmt.Sprintf("[TASK UPDATE] %s - %s%s (%.1f%%)", id, r.Status, colon(deref(r.Message)), r.OverallPercent), runAttrs(r)...)
+	p := Progress{Percent: r.OverallPercent, Source: PercentRun}
+	if derives(r) { // the line shows the percent status shows
+		if subs, err := t.st.SubtasksOf(ctx, id); err == nil {
+			p = RunPercent(r, subs)
+		}
+	}
+	t.log.InfoContext(ctx, fmt.Sprintf("[TASK UPDATE] %s - %s%s (%.1f%%)", id, r.Status, colon(deref(r.Message)), p.Percent), runAttrs(r)...)
 	return r, nil
 }
 
