@@ -176,7 +176,7 @@ func TestTrackingLinesWithoutMessage(t *testing.T) {
 			{func(id uuid.UUID) error {
 				_, err := e.tr.Update(e.ctx, id, pipeline.RunUpdate{Percent: ptr(60.0)})
 				return err
-			}, "[TASK UPDATE] " + r.ID.String() + " - RUNNING (60.0%)"},
+			}, "[TASK UPDATE] " + r.ID.String() + " - RUNNING: indexing (60.0%)"}, // the latest message stays
 			{func(id uuid.UUID) error {
 				_, err := e.tr.Complete(e.ctx, id, "")
 				return err
