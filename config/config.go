@@ -237,11 +237,12 @@ func (cfg *Config) taskerLevels(dir string, lookup func(string) (string, bool)) 
 			from = append(from, k.env)
 		}
 	}
-	cfg.Notes = append(cfg.Notes, fmt.Sprintf("no %s and no TASKMODEL_* variables: using tasker's configuration (%s)",
-		FileName, strings.Join(from, ", ")))
+	note := fmt.Sprintf("no %s and no TASKMODEL_* variables: using tasker's configuration (%s)",
+		FileName, strings.Join(from, ", "))
 	if len(skipped) > 0 {
-		cfg.Notes = append(cfg.Notes, fmt.Sprintf("%s: not used by taskmodel: %s", path, strings.Join(skipped, ", ")))
+		note += "; not used by taskmodel: " + strings.Join(skipped, ", ")
 	}
+	cfg.Notes = append(cfg.Notes, note)
 	return []level{file, env}, nil
 }
 

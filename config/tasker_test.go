@@ -62,7 +62,7 @@ func TestTaskerConfiguration(t *testing.T) {
 			want:    config.Database{Driver: "postgresql", Host: "dbhost", Port: 5433, Name: "geodb", User: "alice", Password: "pw", Schema: "tasker"},
 			tasker2: true, file: "TFILE",
 			sources: map[string]string{"host": "TFILE:3", "name": "TFILE:5", "password": "environment TASKER_DB_PASSWORD"},
-			notes:   []string{"no .taskmodel.yml and no TASKMODEL_* variables: using tasker's configuration (TFILE, TASKER_DB_PASSWORD)", "TFILE: not used by taskmodel: logging"},
+			notes:   []string{"no .taskmodel.yml and no TASKMODEL_* variables: using tasker's configuration (TFILE, TASKER_DB_PASSWORD); not used by taskmodel: logging"},
 			url:     "postgres://alice:pw@dbhost:5433/geodb"},
 		{name: "only a database name: tasker's defaults",
 			tasker: "database:\n  dbname: geodb\n", env: map[string]string{"USER": "bob"},
