@@ -99,7 +99,7 @@ func TestTaskerConfiguration(t *testing.T) {
 			tasker: "database:\n  dbname: geodb\n  sslmode: require\n", env: map[string]string{"USER": "a"},
 			want:    config.Database{Driver: "postgresql", Host: "localhost", Port: 5432, Name: "geodb", User: "a", Schema: "tasker"},
 			tasker2: true, file: "TFILE",
-			notes: []string{"using tasker's configuration (TFILE)", "TFILE: not used by taskmodel: database.sslmode"}},
+			notes: []string{"using tasker's configuration (TFILE); not used by taskmodel: database.sslmode"}},
 		{name: "a .taskmodel.yml wins: .tasker.yml is not read",
 			tasker: taskerExample, taskmod: "database:\n  name: mine.db\n",
 			want:     config.Database{Driver: "sqlite", Name: "ROOT/mine.db"},
