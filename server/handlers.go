@@ -251,7 +251,7 @@ func (s *Server) cancelTask(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err != nil {
-		s.writeProblem(w, r, err)
+		s.writeProblem(w, r, withActions(b, err))
 		return
 	}
 	s.writeTask(w, r, http.StatusOK, v)

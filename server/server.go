@@ -221,6 +221,10 @@ func (s *Server) allow(methods map[string]http.HandlerFunc, auth bool) http.Hand
 			s.writeProblem(w, r, problem(http.StatusMethodNotAllowed, "method", "Method not allowed", fmt.Sprintf("%s is not allowed here; allowed: %s", r.Method, allowed)))
 			return
 		}
+		if err := checkQuery(r); err != nil {
+			s.writeProblem(w, r, err)
+			return
+		}
 		if auth {
 			u, err := s.authenticate(r)
 			if err != nil {

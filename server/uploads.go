@@ -67,9 +67,25 @@ func (s *Server) lookupUploads(r *http.Request) (*view, binding, *tasktype.Uploa
 	}
 	up := b.api().Uploads
 	if up == nil {
-		return nil, nil, nil, notFound(fmt.Sprintf("task type %s takes no uploads", b.name()))
+		p := problem(http.StatusConflict, "no-uploads", "Task type takes no uploads",
+			fmt.Sprintf("task %s is of type %s, which takes no uploads: upload-urls and process apply to task types with files (%s)", v.key.ID, b.name(), strings.Join(s.uploadTypes(), ", ")))
+		return nil, nil, nil, p
 	}
 	return v, b, up, nil
+}
+
+// uploadTypes lists the models that take uploads.
+func (s *Server) uploadTypes() []string {
+	var out []string
+	for _, b := range s.models.order {
+		if b.api().Uploads != nil {
+			out = append(out, b.name())
+		}
+	}
+	if len(out) == 0 {
+		return []string{"none on this server"}
+	}
+	return out
 }
 
 // uploadURLs answers POST /tasks/{id}/upload-urls (seed 004): it signs an
@@ -93,7 +109,7 @@ func (s *Server) uploadURLs(w http.ResponseWriter, r *http.Request) {
 	}
 	if !b.canFire(v, up.Request) {
 		_, err := b.fire(r.Context(), v, up.Request, false, nil, meta(r, ""))
-		s.writeProblem(w, r, err)
+		s.writeProblem(w, r, withActions(b, err))
 		return
 	}
 	urls := map[string]*blob.Presigned{}
@@ -113,7 +129,7 @@ func (s *Server) uploadURLs(w http.ResponseWriter, r *http.Request) {
 	// A retry after a failed upload clears the failure's message.
 	v, err = b.fire(r.Context(), v, up.Request, true, nil, meta(r, "POST /tasks/{id}/upload-urls"))
 	if err != nil {
-		s.writeProblem(w, r, err)
+		s.writeProblem(w, r, withActions(b, err))
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"task_id": v.key.ID, "status": v.key.Status, "uploads": urls})
@@ -244,7 +260,7 @@ func (s *Server) process(w http.ResponseWriter, r *http.Request) {
 	}
 	if !b.canFire(v, up.Verify) {
 		_, err := b.fire(r.Context(), v, up.Verify, false, nil, meta(r, ""))
-		s.writeProblem(w, r, err)
+		s.writeProblem(w, r, withActions(b, err))
 		return
 	}
 	missing, bad, err := s.checkUploads(r.Context(), up, v)
@@ -261,7 +277,7 @@ func (s *Server) process(w http.ResponseWriter, r *http.Request) {
 		msg := truncate(strings.Join(parts, "; "), 500)
 		v, err = b.fire(r.Context(), v, up.Missing, true, &msg, meta(r, "POST /tasks/{id}/process: "+msg))
 		if err != nil {
-			s.writeProblem(w, r, err)
+			s.writeProblem(w, r, withActions(b, err))
 			return
 		}
 		s.writeTask(w, r, http.StatusOK, v)
@@ -269,7 +285,7 @@ func (s *Server) process(w http.ResponseWriter, r *http.Request) {
 	}
 	v, err = b.fire(r.Context(), v, up.Verify, false, nil, meta(r, "POST /tasks/{id}/process"))
 	if err != nil {
-		s.writeProblem(w, r, err)
+		s.writeProblem(w, r, withActions(b, err))
 		return
 	}
 	if s.cfg.Wake != nil {
