@@ -51,6 +51,51 @@ func keySegment(owner string) string {
 	return string(b)
 }
 
+// gateUploads lets the signed-URL handler store an upload to a task's
+// input only while the task takes uploads: the status its uploads' verify
+// event fires from (UPLOADING). Once process has verified the files (or the
+// task expired, failed its upload or was cancelled), its upload URLs are
+// refused with 409, so a verified input cannot be replaced under a worker.
+func (s *Server) gateUploads(next http.Handler) http.Handler {
+	gate := func(ctx context.Context, key string) error {
+		id, ok := inputTask(key)
+		if !ok {
+			return nil // not a task's input: no lifecycle to follow
+		}
+		v, b, err := s.find(ctx, id)
+		if errors.Is(err, tasktype.ErrNotFound) {
+			return fmt.Errorf("%w: task %s no longer exists", blob.ErrUploadClosed, id)
+		}
+		if err != nil {
+			return err
+		}
+		up := b.api().Uploads
+		if up == nil || InputKey(v.owner, id, path.Base(key)) != key {
+			return fmt.Errorf("%w: task %s takes no such upload", blob.ErrUploadClosed, id)
+		}
+		if !b.canFire(v, up.Verify) {
+			return fmt.Errorf("%w: task %s is %s; its files can be uploaded only before POST /tasks/{id}/process, while it is uploading (ask for new upload URLs after a failed upload)", blob.ErrUploadClosed, id, v.key.Status)
+		}
+		return nil
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut {
+			r = r.WithContext(blob.WithUploadGate(r.Context(), gate))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// inputTask reads the task id of an input key (InputKey's form).
+func inputTask(key string) (uuid.UUID, bool) {
+	parts := strings.Split(key, "/")
+	if len(parts) != 6 || parts[0] != "users" || parts[2] != "tasks" || parts[4] != "inputs" {
+		return uuid.Nil, false
+	}
+	id, err := uuid.Parse(parts[3])
+	return id, err == nil
+}
+
 // fileRequest is one entry of the upload-urls request's files object.
 type fileRequest struct {
 	Filename    string `json:"filename"`
