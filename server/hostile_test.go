@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -180,6 +181,229 @@ func TestOversizedBodyIs413(t *testing.T) {
 			for range 10 {
 				r := e.do("POST", "/tasks", "alice", body)
 				checkProblem(t, r, 413, "too-large", "")
+			}
+		})
+	}
+}
+
+// TestSlowBodyCutOff: a client trickling its body is cut off (408, or the
+// connection closed) on the JSON API and on a signed upload URL; a body
+// sent at once passes. The limits are tiny so the test is quick.
+func TestSlowBodyCutOff(t *testing.T) {
+	for _, b := range []string{"sqlite", "postgres"} {
+		t.Run(b, func(t *testing.T) {
+			e := newEnv(t, b, envOptions{bodyMinRate: 1000, bodyGrace: 200 * time.Millisecond})
+			addr := strings.TrimPrefix(e.url, "http://")
+			id := e.create("alice")
+			up := e.uploadURLs("alice", id)["primary"].(map[string]any)
+			putPath := strings.TrimPrefix(up["url"].(string), e.url)
+			cases := []struct {
+				name, method, path, ctype string
+				auth                      bool
+				kind                      string
+			}{
+				{"POST /tasks", "POST", "/tasks", "application/json", true, "timeout"},
+				{"signed PUT", "PUT", putPath, "text/csv", false, "too-slow"},
+			}
+			for _, c := range cases {
+				t.Run(c.name, func(t *testing.T) {
+					conn, err := net.Dial("tcp", addr)
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer conn.Close()
+					_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
+					head := fmt.Sprintf("%s %s HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\nContent-Length: 100000\r\n", c.method, c.path, c.ctype)
+					if c.auth {
+						head += "Authorization: Bearer " + e.tokens["alice"] + "\r\n"
+					}
+					if _, err := io.WriteString(conn, head+"\r\n"); err != nil {
+						t.Fatal(err)
+					}
+					// One byte every 50 ms (20 B/s, the limit is 1000 B/s)
+					// until the server answers or closes.
+					answered := make(chan struct{})
+					go func() {
+						defer close(answered)
+						for {
+							if _, err := conn.Write([]byte("{")); err != nil {
+								return
+							}
+							select {
+							case <-time.After(50 * time.Millisecond):
+							case <-t.Context().Done():
+								return
+							}
+						}
+					}()
+					res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+					conn.Close()
+					<-answered
+					if err != nil {
+						return // cut: the connection closed without an answer
+					}
+					body, _ := io.ReadAll(res.Body)
+					r := response{status: res.StatusCode, header: res.Header, body: body}
+					if res.StatusCode != http.StatusRequestTimeout {
+						t.Fatalf("status %d, want 408: %s", res.StatusCode, truncate(body))
+					}
+					if c.auth {
+						checkProblem(t, r, 408, c.kind, "")
+					} else if p := r.json(t); p["type"] != server.ProblemTypeBase+c.kind || p["code"] != "too_slow" {
+						t.Fatalf("problem %v", p)
+					}
+				})
+			}
+			// A body sent whole is not cut, however large.
+			e.put(up, "text/csv", strings.Repeat("a,b\n", 1<<19))
+			e.must(201, "POST", "/tasks", "alice", `{"tool_id":"t","agents":["a"]}`)
+		})
+	}
+}
+
+// TestUploadsCloseAfterProcess: a task's upload URLs are refused once it
+// leaves UPLOADING (processed, running, finished or failed its upload), so a
+// verified input cannot be replaced; while it is UPLOADING they work.
+func TestUploadsCloseAfterProcess(t *testing.T) {
+	for _, b := range []string{"sqlite", "postgres"} {
+		t.Run(b, func(t *testing.T) {
+			e := newEnv(t, b, envOptions{workers: true, agentTime: 10 * time.Millisecond})
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			cases := []struct {
+				name    string
+				prepare func(id string, up map[string]any) // after upload-urls
+				status  string                             // the task's status at the PUT
+			}{
+				{"uploading", func(string, map[string]any) {}, "UPLOADING"},
+				{"completed", func(id string, up map[string]any) {
+					e.put(up["primary"].(map[string]any), "text/csv", "a\n1\n")
+					e.must(200, "POST", "/tasks/"+id+"/process", "alice", "")
+					waitUntil(ctx, t, "COMPLETED", func() bool {
+						return e.must(200, "GET", "/tasks/"+id, "alice", "").json(t)["status"] == "COMPLETED"
+					})
+				}, "COMPLETED"},
+				{"upload failed", func(id string, _ map[string]any) {
+					e.must(200, "POST", "/tasks/"+id+"/process", "alice", "")
+				}, "UPLOAD_FAILED"},
+			}
+			for _, c := range cases {
+				t.Run(c.name, func(t *testing.T) {
+					id := e.create("alice")
+					up := e.uploadURLs("alice", id)
+					c.prepare(id, up)
+					if s := e.must(200, "GET", "/tasks/"+id, "alice", "").json(t)["status"]; s != c.status {
+						t.Fatalf("status %v, want %s", s, c.status)
+					}
+					u := up["primary"].(map[string]any)
+					r := e.do("PUT", u["url"].(string), "", "x\n9\n", "Content-Type", "text/csv")
+					if c.status == "UPLOADING" {
+						if r.status != 200 {
+							t.Fatalf("PUT while uploading: %d %s", r.status, r.body)
+						}
+						return
+					}
+					p := checkProblem(t, r, 409, "upload-closed", "")
+					if p["code"] != "upload_closed" || !strings.Contains(fmt.Sprint(p["detail"]), c.status) {
+						t.Errorf("problem %v", p)
+					}
+				})
+			}
+		})
+	}
+}
+
+// TestEventStreamEndsOnRevoke: an open event stream checks its token again
+// (every 50 ms here) and ends once it is revoked; revoking another user's
+// token leaves it open.
+func TestEventStreamEndsOnRevoke(t *testing.T) {
+	for _, b := range backendNames {
+		t.Run(b, func(t *testing.T) {
+			for _, c := range []struct {
+				name, revoke string
+				ends         bool
+			}{
+				{"another user's token", "bob", false},
+				{"the stream's token", "alice", true},
+			} {
+				t.Run(c.name, func(t *testing.T) {
+					ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+					defer cancel()
+					e := newEnv(t, b, envOptions{tokenRecheck: 50 * time.Millisecond})
+					id := e.create("alice")
+					events, stop := e.streamEvents(ctx, "alice", id)
+					defer stop()
+					if m := <-events; m["status"] != "CREATED" {
+						t.Fatalf("first event %v", m)
+					}
+					if err := e.auth.Revoke(ctx, e.tokenIDs[c.revoke]); err != nil {
+						t.Fatal(err)
+					}
+					if !c.ends {
+						// A change after a few rechecks still arrives.
+						time.Sleep(200 * time.Millisecond)
+						e.uploadURLs("admin", id)
+						for m := range events {
+							if m["status"] == "UPLOADING" {
+								return
+							}
+						}
+						t.Fatal("the stream ended")
+					}
+					for {
+						select {
+						case m, ok := <-events:
+							if !ok {
+								return
+							}
+							if m["status"] != nil && m["status"] != "CREATED" {
+								t.Fatalf("event after revocation: %v", m)
+							}
+						case <-ctx.Done():
+							t.Fatal("the stream outlived its revoked token")
+						}
+					}
+				})
+			}
+		})
+	}
+}
+
+// TestConflictsNameClientActions: a 409 lists what the client may still do
+// through the API (allowed_actions), never the model's internal events; a
+// task type without uploads answers 409 to upload-urls and process.
+func TestConflictsNameClientActions(t *testing.T) {
+	for _, b := range backendNames {
+		t.Run(b, func(t *testing.T) {
+			e := newEnv(t, b, envOptions{})
+			created := e.create("alice")
+			uploading := e.create("alice")
+			e.uploadURLs("alice", uploading)
+			training := e.must(201, "POST", "/tasks", "alice", `{"task_type":"training"}`).json(t)["task_id"].(string)
+			cases := []struct {
+				name, method, path, body string
+				kind, current            string
+				actions                  []string
+			}{
+				{"cancel while CREATED", "POST", "/tasks/" + created + "/cancel", "", "transition", "CREATED", []string{"upload-urls"}},
+				{"cancel while UPLOADING", "POST", "/tasks/" + uploading + "/cancel", "", "transition", "UPLOADING", []string{"process"}},
+				{"process while CREATED", "POST", "/tasks/" + created + "/process", "", "transition", "CREATED", []string{"upload-urls"}},
+				{"process on training", "POST", "/tasks/" + training + "/process", "", "no-uploads", "", nil},
+				{"upload-urls on training", "POST", "/tasks/" + training + "/upload-urls", `{"files":{}}`, "no-uploads", "", nil},
+			}
+			for _, c := range cases {
+				t.Run(c.name, func(t *testing.T) {
+					p := checkProblem(t, e.do(c.method, c.path, "alice", c.body), 409, c.kind, "")
+					if c.kind == "no-uploads" {
+						if !strings.Contains(fmt.Sprint(p["detail"]), "training, which takes no uploads") {
+							t.Errorf("detail %v", p["detail"])
+						}
+						return
+					}
+					if p["current_status"] != c.current || !slices.Equal(toStrings(p["allowed_actions"]), c.actions) || p["allowed_events"] != nil {
+						t.Errorf("problem %v; want %s and actions %v", p, c.current, c.actions)
+					}
+				})
 			}
 		})
 	}
