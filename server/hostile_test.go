@@ -408,3 +408,48 @@ func TestConflictsNameClientActions(t *testing.T) {
 		})
 	}
 }
+
+// TestProcessChecksFiles: process refuses an empty file (min_size, 1 byte
+// by default) and a parameters file that is not one JSON value (format:
+// json): the task moves to UPLOAD_FAILED with a message naming the file and
+// the fault, the bad file is deleted, and the client may upload again.
+func TestProcessChecksFiles(t *testing.T) {
+	for _, b := range []string{"sqlite", "postgres"} {
+		t.Run(b, func(t *testing.T) {
+			e := newEnv(t, b, envOptions{})
+			cases := []struct {
+				name, primary, params string
+				status, message       string
+			}{
+				{"valid", "a\n1\n", `{"threshold":0.5}`, "QUEUED", ""},
+				{"empty primary", "", `{}`, "UPLOAD_FAILED", "primary is empty; it must hold at least 1 byte"},
+				{"parameters not JSON", "a\n", "threshold=0.5", "UPLOAD_FAILED", "parameters is not valid JSON"},
+				{"parameters cut short", "a\n", `{"threshold":`, "UPLOAD_FAILED", "parameters is not valid JSON"},
+				{"two JSON values", "a\n", `{} {}`, "UPLOAD_FAILED", "parameters is not valid JSON (it holds more than one JSON value)"},
+				{"empty parameters", "a\n", "", "UPLOAD_FAILED", "parameters is empty"},
+			}
+			for _, c := range cases {
+				t.Run(c.name, func(t *testing.T) {
+					id := e.create("alice")
+					up := e.uploadURLs("alice", id)
+					e.put(up["primary"].(map[string]any), "text/csv", c.primary)
+					e.put(up["parameters"].(map[string]any), "application/json", c.params)
+					v := e.must(200, "POST", "/tasks/"+id+"/process", "alice", "").json(t)
+					if v["status"] != c.status || !strings.Contains(fmt.Sprint(v["error_message"]), c.message) {
+						t.Fatalf("process: status %v, error_message %v; want %s with %q", v["status"], v["error_message"], c.status, c.message)
+					}
+					if c.status == "QUEUED" {
+						return
+					}
+					// New URLs, good files: the task is queued.
+					up = e.uploadURLs("alice", id)
+					e.put(up["primary"].(map[string]any), "text/csv", "a\n1\n")
+					e.put(up["parameters"].(map[string]any), "application/json", `{"threshold":0.5}`)
+					if v := e.must(200, "POST", "/tasks/"+id+"/process", "alice", "").json(t); v["status"] != "QUEUED" {
+						t.Fatalf("after uploading again: %v", v)
+					}
+				})
+			}
+		})
+	}
+}

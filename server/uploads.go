@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"path"
 	"slices"
@@ -340,7 +341,8 @@ func (s *Server) process(w http.ResponseWriter, r *http.Request) {
 }
 
 // checkUploads verifies a task's files: required ones must exist; every
-// present one must keep its size and content type (a file that does not is
+// present one must keep its size bounds and content type, and a file of
+// format json must be one well-formed JSON value (a file that does not is
 // deleted, so the client uploads it again).
 func (s *Server) checkUploads(ctx context.Context, up *tasktype.Uploads, v *view) (missing, bad []string, err error) {
 	for _, f := range up.Files {
@@ -350,25 +352,94 @@ func (s *Server) checkUploads(ctx context.Context, up *tasktype.Uploads, v *view
 			want.ContentType = f.ContentTypes[0]
 		}
 		info, err := blob.Verify(ctx, s.cfg.Blobs, key, want)
+		problem := ""
 		switch {
 		case errors.Is(err, blob.ErrNotFound):
 			if f.Required {
 				missing = append(missing, f.Name)
 			}
+			continue
 		case errors.Is(err, blob.ErrTooLarge):
 			bad = append(bad, fmt.Sprintf("%s is larger than %d bytes", f.Name, f.MaxBytes))
+			continue
 		case errors.Is(err, blob.ErrContentType):
 			bad = append(bad, fmt.Sprintf("%s must be %s", f.Name, want.ContentType))
+			continue
 		case err != nil:
 			return nil, nil, err
 		case len(f.ContentTypes) > 1 && !slices.Contains(f.ContentTypes, mediaType(info.ContentType)):
-			if err := s.cfg.Blobs.Delete(ctx, key); err != nil && !errors.Is(err, blob.ErrNotFound) {
+			problem = fmt.Sprintf("%s must be one of %s", f.Name, strings.Join(f.ContentTypes, ", "))
+		case info.Size < f.MinBytes && info.Size == 0:
+			problem = fmt.Sprintf("%s is empty; it must hold at least %s", f.Name, bytesOf(f.MinBytes))
+		case info.Size < f.MinBytes:
+			problem = fmt.Sprintf("%s is %s; it must hold at least %s", f.Name, bytesOf(info.Size), bytesOf(f.MinBytes))
+		case f.Format == "json":
+			msg, err := s.checkJSON(ctx, key)
+			if err != nil {
 				return nil, nil, err
 			}
-			bad = append(bad, fmt.Sprintf("%s must be one of %s", f.Name, strings.Join(f.ContentTypes, ", ")))
+			if msg != "" {
+				problem = fmt.Sprintf("%s is not valid JSON (%s)", f.Name, msg)
+			}
 		}
+		if problem == "" {
+			continue
+		}
+		if err := s.cfg.Blobs.Delete(ctx, key); err != nil && !errors.Is(err, blob.ErrNotFound) {
+			return nil, nil, err
+		}
+		bad = append(bad, problem)
 	}
 	return missing, bad, nil
+}
+
+func bytesOf(n int64) string {
+	if n == 1 {
+		return "1 byte"
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// checkJSON reads the blob at key as one JSON value and says what is
+// wrong with it, or "" if nothing is. It streams: the file is at most its
+// max_size, but need not be held whole.
+func (s *Server) checkJSON(ctx context.Context, key string) (string, error) {
+	rd, _, err := s.cfg.Blobs.Open(ctx, key)
+	if err != nil {
+		return "", err
+	}
+	defer rd.Close()
+	dec := json.NewDecoder(rd)
+	depth := 0
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			if depth == 0 && dec.InputOffset() > 0 {
+				return "", nil
+			}
+			return "it ends before its value does", nil
+		}
+		if err != nil {
+			var se *json.SyntaxError
+			if errors.As(err, &se) {
+				return fmt.Sprintf("at byte %d: %s", se.Offset, se.Error()), nil
+			}
+			if ctx.Err() != nil {
+				return "", ctx.Err()
+			}
+			return "it cannot be parsed: " + err.Error(), nil
+		}
+		if d, ok := tok.(json.Delim); ok {
+			if d == '{' || d == '[' {
+				depth++
+			} else {
+				depth--
+			}
+		}
+		if depth == 0 && dec.More() {
+			return "it holds more than one JSON value", nil
+		}
+	}
 }
 
 // downloads answers GET /tasks/{id}/downloads: a signed download URL for
