@@ -41,10 +41,10 @@ func (c *problemConn) Write(p []byte) (int, error) {
 	}
 	code, _ := strconv.Atoi(string(m[1]))
 	kind := "validation"
-	switch code {
-	case http.StatusRequestHeaderFieldsTooLarge:
+	switch {
+	case code == http.StatusRequestHeaderFieldsTooLarge:
 		kind = "too-large"
-	case http.StatusNotImplemented:
+	case code >= 500: // 501 unsupported transfer encoding, 505 HTTP version
 		kind = "unsupported"
 	}
 	body, _ := json.Marshal(Problem{

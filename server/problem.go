@@ -13,7 +13,8 @@ import (
 
 // ProblemTypeBase prefixes the type URI of every problem the server returns;
 // the fragment names the kind: validation, not-found, transition, conflict,
-// unauthorized, too-large, method, internal.
+// unauthorized, too-large, method, internal, timeout (a body too slow),
+// no-uploads, unsupported (a request net/http cannot serve: conn.go).
 const ProblemTypeBase = "urn:taskmodel:problem:"
 
 // Problem is an RFC 9457 problem detail, the body of every error response
