@@ -46,6 +46,11 @@ type ListFilter struct {
 // window's start stays a valid time.
 const MaxWithinHours = 24 * 366 * 10
 
+// MaxOffset bounds ListFilter.Offset: deeper pages cost the database a scan
+// of every row skipped, and no listing holds that many recent tasks to page
+// through; narrow the filter instead.
+const MaxOffset = 1_000_000
+
 // MaxOwnerLen bounds ListFilter.Owner, in characters (the owner columns'
 // bound).
 const MaxOwnerLen = 255
@@ -117,8 +122,8 @@ func (c *Catalog) Resolve(f ListFilter) (ListQuery, error) {
 	switch {
 	case f.Limit < 1 || f.Limit > 100:
 		return ListQuery{}, &tasktype.FieldError{Field: "limit", Rule: "range", Value: fmt.Sprint(f.Limit), Message: fmt.Sprintf("must be between 1 and 100 (got %d)", f.Limit)}
-	case f.Offset < 0:
-		return ListQuery{}, &tasktype.FieldError{Field: "offset", Rule: "ge", Value: fmt.Sprint(f.Offset), Message: fmt.Sprintf("must be ≥ 0 (got %d)", f.Offset)}
+	case f.Offset < 0 || f.Offset > MaxOffset:
+		return ListQuery{}, &tasktype.FieldError{Field: "offset", Rule: "range", Value: fmt.Sprint(f.Offset), Message: fmt.Sprintf("must be between 0 and %d (got %d)", MaxOffset, f.Offset)}
 	case f.WithinHours < 1 || f.WithinHours > MaxWithinHours:
 		return ListQuery{}, &tasktype.FieldError{Field: "within_hours", Rule: "range", Value: fmt.Sprint(f.WithinHours), Message: fmt.Sprintf("must be between 1 and %d (got %d)", MaxWithinHours, f.WithinHours)}
 	}
