@@ -215,7 +215,7 @@ func TestBadInput(t *testing.T) {
 		"limit=0":          "limit: must be between 1 and 100 (got 0)",
 		"limit=many":       "limit: must be an integer from 1 to 100",
 		"within_hours=0":   "within_hours: must be between 1 and",
-		"offset=-3":        "offset: must be ≥ 0",
+		"offset=-3":        "offset: must be between 0 and",
 		"colour=red":       "colour: unknown query parameter; allowed: limit, offset, within_hours, task_type, status, tag",
 		"tag=a&tag=b":      "tag: may be given once",
 		"within_hours=1e9": "within_hours: must be an integer",
