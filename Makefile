@@ -4,7 +4,8 @@
 #                   file, anonymous access from this machine (ARGS=... adds serve flags)
 #   make test       vet and race-test both modules (the main one and tools/)
 #   make install    go install ./cmd/taskmodel (into GOBIN, or GOPATH/bin)
-#   make gen        regenerate gen/ and sqlc.yaml from schema/ with taskgen and sqlc
+#   make gen        regenerate gen/ and sqlc.yaml from schema/ with taskgen and sqlc, and
+#                   the examples' generated code (go generate ./examples/...)
 #   make check-gen  regenerate into the tree; fail on any difference, orphans included
 #   make bench      the generated contracts' benchmarks
 #   make fuzz       every parser's fuzz target (FUZZTIME each)
@@ -35,22 +36,26 @@ test-tools:
 
 # taskgen writes the Go packages, the SQL schema and queries of every model and
 # sqlc.yaml; sqlc (pinned by tools/go.mod's tool directive) compiles the queries.
+# examples/service generates its own spec's code the same way, by go generate.
+GENERATED = gen sqlc.yaml examples/service/gen examples/service/sqlc.yaml
+
 gen:
 	cd tools && $(GO) run ./taskgen -spec ../schema -out ../gen -sqlc ../sqlc.yaml
 	cd tools && $(GO) tool sqlc generate -f ../sqlc.yaml
+	$(GO) generate ./examples/...
 
-# Regenerates into the working tree, then asks git whether anything under gen/
-# changed, appeared or disappeared. On a clean clone (CI) any output means the
+# Regenerates into the working tree, then asks git whether anything generated
+# (GENERATED) changed, appeared or disappeared. On a clean clone (CI) any output means the
 # committed code is stale; locally, commit the regenerated files first.
 check-gen: gen
-	@changes="$$(git status --porcelain --untracked-files=all -- gen sqlc.yaml)"; \
+	@changes="$$(git status --porcelain --untracked-files=all -- $(GENERATED))"; \
 	if [ -n "$$changes" ]; then \
-		echo "check-gen: gen/ or sqlc.yaml is not what taskgen and sqlc generate from schema/ (run make gen and commit):"; \
+		echo "check-gen: generated code is not what taskgen and sqlc generate from the specs (run make gen and commit):"; \
 		echo "$$changes"; \
-		git --no-pager diff --stat -- gen sqlc.yaml; \
+		git --no-pager diff --stat -- $(GENERATED); \
 		exit 1; \
 	fi; \
-	echo "check-gen: gen/ is up to date"
+	echo "check-gen: gen/ and examples/service/gen are up to date"
 
 # The browser test of the dashboard, on SQLite, saving its screenshots into docs/.
 screenshots:
