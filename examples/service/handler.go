@@ -82,7 +82,11 @@ func encode(f report.Format, rows []Row) ([]byte, string, error) {
 	w := csv.NewWriter(&b)
 	_ = w.Write([]string{"day", "count", "cents"})
 	for _, r := range rows {
-		_ = w.Write([]string{r.Day, strconv.Itoa(r.Count), strconv.FormatInt(r.Cents, 10)})
+		cents := ""
+		if r.Cents != 0 {
+			cents = strconv.FormatInt(r.Cents, 10)
+		}
+		_ = w.Write([]string{r.Day, strconv.Itoa(r.Count), cents})
 	}
 	w.Flush()
 	return b.Bytes(), "text/csv", w.Error()
