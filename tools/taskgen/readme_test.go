@@ -245,3 +245,49 @@ func needModules(t *testing.T, root string) {
 		t.Skipf("\n\n*** SKIPPING THE README QUICK START: %s ***\n*** set GOPROXY to a module proxy, or fill the module cache, to run it ***\n", msg)
 	}
 }
+
+// TestQuickStartSteps: what quickStart reads of a quick start section.
+func TestQuickStartSteps(t *testing.T) {
+	fence := "```"
+	for _, tc := range []struct {
+		name, readme string
+		want         []step
+		err          string
+	}{
+		{
+			name: "files, shell, prose commands and snippets in order",
+			readme: "# x\n\n" + quickStartHeading + "\n\n1. Spec:\n\n   " + fence + "yaml\n   # tasks/a.yaml\n   model: a\n   " + fence + "\n\n" +
+				"2. Then:\n\n   " + fence + "sh\n   go mod edit \\\n     -require=x@v0\n   " + fence + "\n\n" +
+				"3. `go generate ./...` and `go mod tidy`, then `go generate` alone is prose:\n\n   " + fence + "go\n   x := 1\n   " + fence + "\n\n" +
+				fence + "\nan error message\n" + fence + "\n\n## Next\n\n" + fence + "go\n// not.go\n" + fence + "\n",
+			want: []step{
+				{lang: "yaml", file: "tasks/a.yaml", text: "# tasks/a.yaml\nmodel: a\n"},
+				{lang: "sh", text: "go mod edit \\\n  -require=x@v0\n"},
+				{lang: "cmd", text: "go generate ./..."},
+				{lang: "cmd", text: "go mod tidy"},
+				{lang: "go", text: "x := 1\n"},
+			},
+		},
+		{name: "no section", readme: "# x\n\n## Install\n", err: "no section"},
+		{name: "unclosed fence", readme: quickStartHeading + "\n" + fence + "go\nx := 1\n", err: "not closed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := quickStart("\n" + tc.readme)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("error %v, want one containing %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("steps\n%q\nwant\n%q", got, tc.want)
+			}
+		})
+	}
+	if got := shellCommands("# a comment\ngo mod edit \\\n  -a \\\n  -b\n\ngo mod tidy  # and a comment\n"); fmt.Sprint(got) != fmt.Sprint([]string{"go mod edit   -a   -b", "go mod tidy  # and a comment"}) {
+		t.Errorf("shellCommands: %q", got)
+	}
+}
