@@ -21,7 +21,9 @@ const quickStartHeading = "## Quick start: your own model"
 // README.md itself so that the two cannot drift apart: in a module of its
 // own, next to a directory ../taskmodel that stands for the clone of this
 // repository, it writes each file the section shows (a fenced block whose
-// first line names its path), runs each shell block (but the clone), runs
+// first line is a comment naming its path, or whose introducing line's
+// last code span names a file of the block's language), runs each shell
+// block (but the clone), runs
 // the go commands the prose names in code spans (go generate ./...,
 // go mod tidy, go tool taskgen diff …), then compiles the section's Go
 // snippets, in order, into one program, builds it and runs it. The go
@@ -131,6 +133,8 @@ type step struct {
 var (
 	reFence   = regexp.MustCompile("^( *)```(\\w*)\\s*$")
 	rePath    = regexp.MustCompile(`^(?:#|//) ([\w./-]+\.\w+)$`)
+	reSpan    = regexp.MustCompile("`([\\w./-]+\\.(\\w+))`")
+	extension = map[string]string{"yaml": "yaml", "go": "go"}
 	reCommand = regexp.MustCompile("`(go (?:generate|mod|tool|build|run|vet) [^`]+)`")
 )
 
@@ -146,12 +150,18 @@ func quickStart(readme string) ([]step, error) {
 	var steps []step
 	var block *step
 	indent := ""
+	last := "" // the last line of prose: a code span at its end may name the next block's file
 	sc := bufio.NewScanner(strings.NewReader(section))
 	for sc.Scan() {
 		line := sc.Text()
 		if m := reFence.FindStringSubmatch(line); m != nil {
 			if block == nil {
 				block, indent = &step{lang: m[2]}, m[1]
+				if spans := reSpan.FindAllStringSubmatch(last, -1); len(spans) > 0 {
+					if s := spans[len(spans)-1]; extension[block.lang] == s[2] {
+						block.file = s[1]
+					}
+				}
 				continue
 			}
 			if block.lang == "go" || block.lang == "yaml" || block.lang == "sh" {
@@ -166,6 +176,9 @@ func quickStart(readme string) ([]step, error) {
 		if block != nil {
 			block.text += strings.TrimPrefix(line, indent) + "\n"
 			continue
+		}
+		if strings.TrimSpace(line) != "" {
+			last = line
 		}
 		for _, m := range reCommand.FindAllStringSubmatch(line, -1) {
 			steps = append(steps, step{lang: "cmd", text: m[1]})
@@ -257,11 +270,13 @@ func TestQuickStartSteps(t *testing.T) {
 		{
 			name: "files, shell, prose commands and snippets in order",
 			readme: "# x\n\n" + quickStartHeading + "\n\n1. Spec:\n\n   " + fence + "yaml\n   # tasks/a.yaml\n   model: a\n   " + fence + "\n\n" +
+				"Or named by its introduction, `tasks/b.yaml` (see `x`):\n\n" + fence + "yaml\nmodel: b\n" + fence + "\n\n" +
 				"2. Then:\n\n   " + fence + "sh\n   go mod edit \\\n     -require=x@v0\n   " + fence + "\n\n" +
 				"3. `go generate ./...` and `go mod tidy`, then `go generate` alone is prose:\n\n   " + fence + "go\n   x := 1\n   " + fence + "\n\n" +
 				fence + "\nan error message\n" + fence + "\n\n## Next\n\n" + fence + "go\n// not.go\n" + fence + "\n",
 			want: []step{
 				{lang: "yaml", file: "tasks/a.yaml", text: "# tasks/a.yaml\nmodel: a\n"},
+				{lang: "yaml", file: "tasks/b.yaml", text: "model: b\n"},
 				{lang: "sh", text: "go mod edit \\\n  -require=x@v0\n"},
 				{lang: "cmd", text: "go generate ./..."},
 				{lang: "cmd", text: "go mod tidy"},
