@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/taskmodel/taskmodel/blob"
@@ -30,7 +31,7 @@ type Row struct {
 // "fail" fails the report with NO_DATA, to show the failure path.
 func reportHandler(blobs blob.Store, stepTime time.Duration, now func() time.Time) worker.Handler[report.Report] {
 	return func(ctx context.Context, t *report.Report, p *worker.Progress[report.Report]) error {
-		if len(t.Title) >= 4 && t.Title[:4] == "fail" {
+		if strings.HasPrefix(t.Title, "fail") {
 			return worker.Fail(string(report.ErrorCodeNoData), "no %s data for %q", t.Kind, t.Title)
 		}
 		end := now().UTC().Truncate(24 * time.Hour)

@@ -50,6 +50,7 @@ type Service struct {
 	// Tokens are the bearer tokens the API accepts (also created with
 	// taskmodel token create --db-url on the same database).
 	Tokens  auth.Store
+	log     *slog.Logger
 	handler http.Handler
 	srv     *server.Server
 	pool    *worker.Pool[report.Report, report.Event, *report.Report]
@@ -62,7 +63,7 @@ func Open(ctx context.Context, cfg Config) (s *Service, err error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
-	s = &Service{}
+	s = &Service{log: cfg.Logger}
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -175,7 +176,11 @@ func (s *Service) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = s.srv.Run(ctx) })
 	if s.pool != nil {
-		wg.Go(func() { _ = s.pool.Run(ctx) })
+		wg.Go(func() {
+			if err := s.pool.Run(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("worker pool stopped", slog.Any("error", err))
+			}
+		})
 	}
 	wg.Wait()
 }
