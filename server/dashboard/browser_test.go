@@ -60,7 +60,7 @@ func browser(t *testing.T) context.Context {
 func tab(t *testing.T, bctx context.Context) context.Context {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(bctx, chromedp.WithNewBrowserContext())
-	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 4*time.Minute)
 	t.Cleanup(func() { cancelTimeout(); cancel() })
 	return ctx
 }
@@ -76,7 +76,7 @@ func run(t *testing.T, ctx context.Context, actions ...chromedp.Action[chromedp.
 // navigations it may wait for.
 func waitJS(t *testing.T, ctx context.Context, expr string) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(60 * time.Second) // generous: make test runs packages side by side under -race
 	for {
 		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool]("!!("+expr+")"))
 		if err == nil && ok {
