@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -95,17 +94,15 @@ func (e *FieldError) Is(target error) bool { return target == ErrValidation }
 
 // ValidationError lists every field of a value that failed validation.
 type ValidationError struct {
-	// Type is the Go type that was validated, e.g. "StageState"; empty when
-	// the fields say all there is to say (Error then lists only them).
+	// Type is the Go type that was validated, e.g. "StageState", for
+	// programs and logs; Error does not print it: a message names fields by
+	// their JSON path, never by a Go type.
 	Type   string
 	Fields []*FieldError
 }
 
 func (e *ValidationError) Error() string {
 	var b strings.Builder
-	if e.Type != "" {
-		fmt.Fprintf(&b, "invalid %s: ", e.Type)
-	}
 	for i, f := range e.Fields {
 		if i > 0 {
 			b.WriteString("; ")

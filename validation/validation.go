@@ -40,6 +40,27 @@ func newValidator() *validator.Validate {
 		}
 		return name
 	})
+	// The text rules (text.go): "line" for single-line strings, "text" for
+	// multi-line ones, "json_text" for the strings of a json field, and
+	// "pattern=name" for a pattern a generated package registered.
+	must := func(err error) {
+		if err != nil {
+			panic(err)
+		}
+	}
+	must(v.RegisterValidation("line", func(fl validator.FieldLevel) bool {
+		return textProblem(fl.Field().String(), false) == ""
+	}))
+	must(v.RegisterValidation("text", func(fl validator.FieldLevel) bool {
+		return textProblem(fl.Field().String(), true) == ""
+	}))
+	must(v.RegisterValidation("json_text", func(fl validator.FieldLevel) bool {
+		return CheckJSONText(fl.Field().Bytes()) == nil
+	}))
+	must(v.RegisterValidation("pattern", func(fl validator.FieldLevel) bool {
+		re := pattern(fl.Param())
+		return re != nil && re.MatchString(fl.Field().String())
+	}))
 	return v
 }
 
@@ -114,9 +135,39 @@ func fieldError(fe validator.FieldError) *tasktype.FieldError {
 		out.Rule, out.Message = "gt", fmt.Sprintf("must be > %s (got %v)", param, fe.Value())
 	case "lt":
 		out.Rule, out.Message = "lt", fmt.Sprintf("must be < %s (got %v)", param, fe.Value())
+	case "line", "text":
+		out.Rule = "text"
+		out.Message = textProblem(fmt.Sprint(fe.Value()), fe.Tag() == "text")
+		out.Value = quoteShort(fmt.Sprint(fe.Value()))
+		return out
+	case "json_text":
+		out.Rule = "text"
+		if b, ok := fe.Value().(json.RawMessage); ok {
+			if err := CheckJSONText(b); err != nil {
+				out.Message = "a string in it " + err.Error()
+			}
+		}
+		if out.Message == "" {
+			out.Message = "must hold valid text"
+		}
+		return out
+	case "pattern":
+		out.Rule = "pattern"
+		expr := "a registered pattern"
+		if re := pattern(param); re != nil {
+			expr = re.String()
+		}
+		out.Message = fmt.Sprintf("must match %s (got %s)", expr, quoteOrLen(fmt.Sprint(fe.Value())))
+		out.Value = quoteShort(fmt.Sprint(fe.Value()))
+		return out
 	case "oneof":
 		out.Rule = "one_of"
-		out.Message = fmt.Sprintf("must be one of %s (got %q)", strings.ReplaceAll(param, " ", ", "), fmt.Sprint(fe.Value()))
+		if v := fmt.Sprint(fe.Value()); v == "" {
+			out.Rule = "required"
+			out.Message = "missing; allowed: " + strings.ReplaceAll(param, " ", ", ")
+		} else {
+			out.Message = fmt.Sprintf("unknown value %s; allowed: %s", quoteOrLen(v), strings.ReplaceAll(param, " ", ", "))
+		}
 	default:
 		out.Rule, out.Message = fe.Tag(), fmt.Sprintf("fails %s %s", fe.Tag(), param)
 	}
@@ -179,7 +230,7 @@ func decodeError(err error, typ string, allowed []string) error {
 		field := typeErr.Field
 		return &tasktype.ValidationError{Type: typ, Fields: []*tasktype.FieldError{{
 			Field: field, Rule: "type", Value: typeErr.Value,
-			Message: fmt.Sprintf("must be a JSON value of Go type %s (got %s)", typeErr.Type, typeErr.Value),
+			Message: fmt.Sprintf("must be %s (got %s)", jsonKind(typeErr.Type), jsonWord(typeErr.Value)),
 		}}}
 	case errors.As(err, &syntaxErr):
 		return &tasktype.ValidationError{Type: typ, Fields: []*tasktype.FieldError{{
@@ -239,4 +290,60 @@ func plural(count, noun string) string {
 		return noun
 	}
 	return noun + "s"
+}
+
+// quoteOrLen quotes a short value (ASCII-only, control characters escaped)
+// or, for a long one, says how long it is.
+func quoteOrLen(s string) string {
+	if q := quoteShort(s); q != "" {
+		return q
+	}
+	return fmt.Sprintf("a value of %d characters", utf8.RuneCountInString(s))
+}
+
+// jsonKind names, in JSON's words, what a Go type decodes from.
+func jsonKind(t reflect.Type) string {
+	if t == nil {
+		return "another JSON value"
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		if t.Kind() == reflect.Array && t.Elem().Kind() == reflect.Uint8 {
+			return "a string" // a uuid.UUID decodes from its text
+		}
+		return "a list"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	}
+	return "another JSON value"
+}
+
+// jsonWord names a JSON value's kind as encoding/json reports it
+// ("number", "string", "array", "object", "bool", "number 1.5").
+func jsonWord(v string) string {
+	switch {
+	case v == "array":
+		return "a list"
+	case v == "object":
+		return "an object"
+	case v == "bool":
+		return "true or false"
+	case v == "string":
+		return "a string"
+	case strings.HasPrefix(v, "number"):
+		return v
+	}
+	return v
 }

@@ -156,14 +156,27 @@ func (ev *evolution) compareField(c fieldChange) {
 			changed = true
 		}
 	}
-	if changed {
-		r := ruleText(ev.new.m, c.new)
-		if r == "" {
-			r = "no limit"
-		}
-		w := "limits: " + r + " (was " + orNoLimit(ruleText(ev.old.m, c.old)) + ")"
+	or, nr := ruleText(ev.old.m, c.old), ruleText(ev.new.m, c.new)
+	switch {
+	case changed:
+		w := "limits: " + orNoLimit(nr) + " (was " + orNoLimit(or) + ")"
 		if narrows(ev.old.m, ev.new.m, c.old, c.new) {
 			w += ", checked against the stored tasks"
+		}
+		what = append(what, w)
+	case or != nr:
+		// Rules only the generated validators enforce (list items, a
+		// pattern, multi-line text): the database does not change, but the
+		// migration records the spec in its snapshot, so that the next
+		// comparison starts from what is deployed, and checks the stored
+		// tasks where SQL can (item counts and lengths).
+		w := "validation: " + orNoLimit(nr) + " (was " + orNoLimit(or) + "); the database does not change"
+		if narrows(ev.old.m, ev.new.m, c.old, c.new) {
+			if listCheck(PostgreSQL, c.new.Name, c.new) != "" {
+				w += ", checked against the stored tasks"
+			} else {
+				w += "; stored tasks are not checked (SQL cannot test this rule)"
+			}
 		}
 		what = append(what, w)
 	}
@@ -326,6 +339,11 @@ func (ev *evolution) dataChecks(e Engine) []dataCheck {
 		f.Name = col
 		ck := ev.new.column(e, &f).check()
 		if ck == "" || ck == ev.old.renamedColumn(e, fieldChange{old: c.old, new: &f}).check() {
+			// A list's item count and lengths are not CHECKs (the
+			// validators enforce them) but SQL can test the stored tasks.
+			if lc := listCheck(e, col, c.new); lc != "" {
+				add(table+"."+c.new.Name, ruleText(ev.new.m, c.new), "tasks", "SELECT count(*), %s FROM %s WHERE (%s) IS FALSE;", idExpr, table, lc)
+			}
 			continue
 		}
 		add(table+"."+c.new.Name, ruleText(ev.new.m, c.new), "tasks", "SELECT count(*), %s FROM %s WHERE (%s) IS FALSE;", idExpr, table, ck)
@@ -791,6 +809,17 @@ func ruleText(m *spec.Model, f *spec.Field) string {
 	if f.MaxItems != nil {
 		r = append(r, "at most "+plural(*f.MaxItems, "item"))
 	}
+	if f.Pattern != "" {
+		r = append(r, "matching "+spec.AnchoredPattern(f.Pattern))
+	}
+	if f.Multiline {
+		r = append(r, "multi-line text")
+	}
+	if f.Items != nil {
+		if t := ruleText(m, f.Items); t != "" {
+			r = append(r, "items "+strings.ReplaceAll(t, ", ", ", items "))
+		}
+	}
 	g := &generator{m: m}
 	if vals := g.enumValues(f.Type); vals != nil {
 		r = append(r, "one of "+strings.Join(vals, ", "))
@@ -822,6 +851,22 @@ func narrows(om, nm *spec.Model, o, n *spec.Field) bool {
 		return true
 	}
 	if upper(n.MaxItems) && (!upper(o.MaxItems) || *n.MaxItems < *o.MaxItems) || lower(n.MinItems) > lower(o.MinItems) {
+		return true
+	}
+	// A new or changed pattern may refuse anything; single-line text
+	// refuses the newlines multi-line text allowed.
+	if n.Pattern != "" && n.Pattern != o.Pattern || o.Multiline && !n.Multiline {
+		return true
+	}
+	if n.Items != nil {
+		oi := o.Items
+		if oi == nil {
+			oi = &spec.Field{Name: o.Name + "[]", Type: o.Type.Elem}
+		}
+		if o.Type.Elem != nil && narrows(om, nm, oi, n.Items) {
+			return true
+		}
+	} else if o.Items != nil && o.Items.Multiline {
 		return true
 	}
 	lo := func(f *spec.Field) (float64, bool, bool) { // value, strict, present
@@ -862,4 +907,42 @@ func narrows(om, nm *spec.Model, o, n *spec.Field) bool {
 		return true
 	}
 	return false
+}
+
+// listCheck is the SQL condition a stored list must meet for a list field's
+// item count and item lengths, which the generated validators enforce and
+// no CHECK does; "" when f sets none of them. A value that is not a JSON
+// array (an optional list's null) passes.
+func listCheck(e Engine, col string, f *spec.Field) string {
+	if f.Type.Kind != spec.KindList {
+		return ""
+	}
+	pg := e == PostgreSQL
+	var conds []string
+	count := pick(pg, "jsonb_array_length("+col+")", "json_array_length("+col+")")
+	if f.MinItems != nil && *f.MinItems > 0 {
+		conds = append(conds, fmt.Sprintf("%s >= %d", count, *f.MinItems))
+	}
+	if f.MaxItems != nil {
+		conds = append(conds, fmt.Sprintf("%s <= %d", count, *f.MaxItems))
+	}
+	if it := f.Items; it != nil && it.Type.Kind == spec.KindString {
+		length := pick(pg, "char_length(v)", "length(value)")
+		var bad []string
+		if it.MinLen != nil && *it.MinLen > 0 {
+			bad = append(bad, fmt.Sprintf("%s < %d", length, *it.MinLen))
+		}
+		if it.MaxLen != nil {
+			bad = append(bad, fmt.Sprintf("%s > %d", length, *it.MaxLen))
+		}
+		if len(bad) > 0 {
+			from := pick(pg, "jsonb_array_elements_text("+col+") AS e(v)", "json_each("+col+")")
+			conds = append(conds, fmt.Sprintf("NOT EXISTS (SELECT 1 FROM %s WHERE %s)", from, strings.Join(bad, " OR ")))
+		}
+	}
+	if len(conds) == 0 {
+		return ""
+	}
+	isArray := pick(pg, "jsonb_typeof("+col+") <> 'array'", "json_type("+col+") <> 'array'")
+	return isArray + " OR (" + strings.Join(conds, " AND ") + ")"
 }

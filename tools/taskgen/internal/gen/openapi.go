@@ -429,6 +429,34 @@ func (o *openapi) field(m *spec.Model, f *spec.Field) obj {
 	if f.MaxItems != nil {
 		s["maxItems"] = *f.MaxItems
 	}
+	if f.Pattern != "" {
+		s["pattern"] = spec.AnchoredPattern(f.Pattern)
+	}
+	if it := f.Items; it != nil {
+		if items, ok := s["items"].(obj); ok {
+			if it.MinLen != nil {
+				items["minLength"] = *it.MinLen
+			}
+			if it.MaxLen != nil {
+				items["maxLength"] = *it.MaxLen
+			}
+			if it.Pattern != "" {
+				items["pattern"] = spec.AnchoredPattern(it.Pattern)
+			}
+			for _, b := range []struct {
+				key string
+				v   *float64
+			}{{"minimum", it.Ge}, {"maximum", it.Le}, {"exclusiveMinimum", it.Gt}, {"exclusiveMaximum", it.Lt}} {
+				if b.v != nil {
+					if it.Type.Kind == spec.KindInt || it.Type.Kind == spec.KindDuration {
+						items[b.key] = int64(*b.v)
+					} else {
+						items[b.key] = *b.v
+					}
+				}
+			}
+		}
+	}
 	if nullable(f) && k != spec.KindJSON {
 		if _, isRef := s["$ref"]; isRef {
 			s = obj{"anyOf": []any{s, obj{"type": "null"}}}

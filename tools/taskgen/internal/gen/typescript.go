@@ -265,6 +265,14 @@ func limitsText(f *spec.Field) string {
 	if f.MaxItems != nil {
 		parts = append(parts, fmt.Sprintf("at most %d %s", *f.MaxItems, plural(*f.MaxItems, "item")))
 	}
+	if f.Pattern != "" {
+		parts = append(parts, "matching "+spec.AnchoredPattern(f.Pattern))
+	}
+	if f.Items != nil {
+		if t := limitsText(f.Items); t != "" {
+			parts = append(parts, "each item "+t)
+		}
+	}
 	switch k {
 	case spec.KindTime:
 		parts = append(parts, "ISO 8601 time")
