@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -94,15 +95,19 @@ func (e *FieldError) Is(target error) bool { return target == ErrValidation }
 
 // ValidationError lists every field of a value that failed validation.
 type ValidationError struct {
-	// Type is the Go type that was validated, e.g. "StageState", for
-	// programs and logs; Error does not print it: a message names fields by
-	// their JSON path, never by a Go type.
+	// Type names what was validated, e.g. "local.Config", for errors about
+	// a Go API; empty when the fields say all there is to say (Error then
+	// lists only them), as in every error of a generated model, whose
+	// messages name fields by their JSON path and never a Go type.
 	Type   string
 	Fields []*FieldError
 }
 
 func (e *ValidationError) Error() string {
 	var b strings.Builder
+	if e.Type != "" {
+		fmt.Fprintf(&b, "invalid %s: ", e.Type)
+	}
 	for i, f := range e.Fields {
 		if i > 0 {
 			b.WriteString("; ")

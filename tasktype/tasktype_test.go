@@ -43,7 +43,7 @@ func TestValidationError(t *testing.T) {
 		{Field: "name", Rule: "max_len", Message: "must be at most 3 characters (got 4)"},
 		{Field: "n", Rule: "ge", Message: "must be ≥ 0 (got -1)"},
 	}})
-	if got := err.Error(); got != "name: must be at most 3 characters (got 4); n: must be ≥ 0 (got -1)" {
+	if got := err.Error(); got != "invalid Job: name: must be at most 3 characters (got 4); n: must be ≥ 0 (got -1)" {
 		t.Errorf("Error() = %q", got)
 	}
 	var fe *tasktype.FieldError

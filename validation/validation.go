@@ -75,22 +75,11 @@ func Struct(s any) error {
 	if !errors.As(err, &verrs) {
 		return err // an InvalidValidationError: a programming error, not bad input
 	}
-	out := &tasktype.ValidationError{Type: typeName(s), Fields: make([]*tasktype.FieldError, 0, len(verrs))}
+	out := &tasktype.ValidationError{Fields: make([]*tasktype.FieldError, 0, len(verrs))}
 	for _, fe := range verrs {
 		out.Fields = append(out.Fields, fieldError(fe))
 	}
 	return out
-}
-
-func typeName(v any) string {
-	t := reflect.TypeOf(v)
-	for t != nil && t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	if t == nil {
-		return "value"
-	}
-	return t.Name()
 }
 
 // fieldPath drops the leading struct type name from a validator namespace:
@@ -183,24 +172,24 @@ func fieldError(fe validator.FieldError) *tasktype.FieldError {
 
 // DecodeStrict decodes one JSON value from data into v (a pointer to a
 // struct), rejecting unknown fields, trailing data and missing required keys.
-// typ names the Go type for messages, allowed lists the JSON keys the type
+// allowed lists the JSON keys the type
 // has (for the unknown-field message) and required the keys that must be
 // present. v keeps whatever defaults it held for keys the input omits.
-func DecodeStrict(data []byte, v any, typ string, allowed, required []string) error {
+func DecodeStrict(data []byte, v any, allowed, required []string) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return locateField(data, v, decodeError(err, typ, allowed))
+		return locateField(data, v, decodeError(err, allowed))
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return &tasktype.ValidationError{Type: typ, Fields: []*tasktype.FieldError{{Rule: "json", Message: "unexpected data after the JSON value"}}}
+		return &tasktype.ValidationError{Fields: []*tasktype.FieldError{{Rule: "json", Message: "unexpected data after the JSON value"}}}
 	}
 	if len(required) == 0 {
 		return nil
 	}
 	var keys map[string]json.RawMessage
 	if err := json.Unmarshal(data, &keys); err != nil {
-		return decodeError(err, typ, allowed)
+		return decodeError(err, allowed)
 	}
 	var missing []*tasktype.FieldError
 	for _, k := range required {
@@ -209,12 +198,12 @@ func DecodeStrict(data []byte, v any, typ string, allowed, required []string) er
 		}
 	}
 	if missing != nil {
-		return &tasktype.ValidationError{Type: typ, Fields: missing}
+		return &tasktype.ValidationError{Fields: missing}
 	}
 	return nil
 }
 
-func decodeError(err error, typ string, allowed []string) error {
+func decodeError(err error, allowed []string) error {
 	var (
 		typeErr   *json.UnmarshalTypeError
 		syntaxErr *json.SyntaxError
@@ -225,30 +214,30 @@ func decodeError(err error, typ string, allowed []string) error {
 	case errors.As(err, &valErr):
 		return err // from a nested type's own UnmarshalJSON
 	case errors.As(err, &fieldErr):
-		return &tasktype.ValidationError{Type: typ, Fields: []*tasktype.FieldError{fieldErr}}
+		return &tasktype.ValidationError{Fields: []*tasktype.FieldError{fieldErr}}
 	case errors.As(err, &typeErr):
 		field := typeErr.Field
-		return &tasktype.ValidationError{Type: typ, Fields: []*tasktype.FieldError{{
+		return &tasktype.ValidationError{Fields: []*tasktype.FieldError{{
 			Field: field, Rule: "type", Value: typeErr.Value,
 			Message: fmt.Sprintf("must be %s (got %s)", jsonKind(typeErr.Type), jsonWord(typeErr.Value)),
 		}}}
 	case errors.As(err, &syntaxErr):
-		return &tasktype.ValidationError{Type: typ, Fields: []*tasktype.FieldError{{
+		return &tasktype.ValidationError{Fields: []*tasktype.FieldError{{
 			Rule: "json", Message: fmt.Sprintf("invalid JSON at byte %d: %s", syntaxErr.Offset, syntaxErr.Error()),
 		}}}
 	}
 	msg := err.Error()
 	if name, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
 		name = strings.Trim(name, `"`)
-		return &tasktype.ValidationError{Type: typ, Fields: []*tasktype.FieldError{{
+		return &tasktype.ValidationError{Fields: []*tasktype.FieldError{{
 			Field: name, Rule: "unknown_field",
 			Message: "unknown field; allowed: " + strings.Join(allowed, ", "),
 		}}}
 	}
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return &tasktype.ValidationError{Type: typ, Fields: []*tasktype.FieldError{{Rule: "json", Message: "unexpected end of JSON input"}}}
+		return &tasktype.ValidationError{Fields: []*tasktype.FieldError{{Rule: "json", Message: "unexpected end of JSON input"}}}
 	}
-	return &tasktype.ValidationError{Type: typ, Fields: []*tasktype.FieldError{{Rule: "json", Message: msg}}}
+	return &tasktype.ValidationError{Fields: []*tasktype.FieldError{{Rule: "json", Message: msg}}}
 }
 
 // locateField names the field of an error that encoding/json reports

@@ -87,7 +87,7 @@ func TestDecodeStrict(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			v := item{Count: 7}
-			err := validation.DecodeStrict([]byte(tt.in), &v, "item", allowed, tt.required)
+			err := validation.DecodeStrict([]byte(tt.in), &v, allowed, tt.required)
 			if tt.want == "" {
 				if err != nil || v.Name != "a" || v.Count != 2 {
 					t.Fatalf("got %+v, %v", v, err)
@@ -109,7 +109,7 @@ func FuzzDecodeStrict(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var v item
-		err := validation.DecodeStrict(data, &v, "item", []string{"name"}, []string{"name"})
+		err := validation.DecodeStrict(data, &v, []string{"name"}, []string{"name"})
 		var ve *tasktype.ValidationError
 		if err != nil && !errors.As(err, &ve) {
 			t.Fatalf("error %T %v is not a ValidationError", err, err)

@@ -89,9 +89,16 @@ func ParseErrorCode(text string) (ErrorCode, error) {
 	if v := ErrorCode(text); v.Valid() {
 		return v, nil
 	}
+	if text == "" {
+		return "", &tasktype.FieldError{
+			Field:   "error_code",
+			Message: "missing; allowed: AGENT_ERROR, BILLING_INSUFFICIENT_CREDITS, BILLING_WALLET_NOT_FOUND, FILE_READ_ERROR, FILE_FORMAT_ERROR, TIMEOUT_ERROR, INTERNAL_ERROR",
+			Rule:    "required",
+		}
+	}
 	return "", &tasktype.FieldError{
 		Field:   "error_code",
-		Message: fmt.Sprintf("unknown error code %q; allowed: AGENT_ERROR, BILLING_INSUFFICIENT_CREDITS, BILLING_WALLET_NOT_FOUND, FILE_READ_ERROR, FILE_FORMAT_ERROR, TIMEOUT_ERROR, INTERNAL_ERROR", text),
+		Message: fmt.Sprintf("unknown value %q; allowed: AGENT_ERROR, BILLING_INSUFFICIENT_CREDITS, BILLING_WALLET_NOT_FOUND, FILE_READ_ERROR, FILE_FORMAT_ERROR, TIMEOUT_ERROR, INTERNAL_ERROR", text),
 		Rule:    "one_of",
 		Value:   text,
 	}
@@ -152,9 +159,9 @@ func (v ErrorCode) Message() string {
 // ProgressDetail: Detailed agent progress while processing (seed's progress_detail).
 type ProgressDetail struct {
 	// Current processing stage, e.g. agent_execution.
-	CurrentStage string `json:"current_stage"`
+	CurrentStage string `json:"current_stage" validate:"line"`
 	// Currently executing agent, e.g. score-risk.
-	CurrentAgent *string `json:"current_agent"`
+	CurrentAgent *string `json:"current_agent" validate:"omitnil,line"`
 	// Number of agents to run.
 	AgentsTotal int64 `json:"agents_total" validate:"gte=0"`
 	// Number of agents completed.
@@ -182,7 +189,7 @@ var (
 func (x *ProgressDetail) UnmarshalJSON(data []byte) error {
 	type plain ProgressDetail
 	v := plain(*NewProgressDetail())
-	if err := validation.DecodeStrict(data, &v, "ProgressDetail", progressDetailKeys, progressDetailRequired); err != nil {
+	if err := validation.DecodeStrict(data, &v, progressDetailKeys, progressDetailRequired); err != nil {
 		return err
 	}
 	*x = ProgressDetail(v)
@@ -202,11 +209,11 @@ type Task struct {
 	// UpdatedAt is when the task last changed.
 	UpdatedAt time.Time `json:"updated_at"`
 	// Owner of the task.
-	UserID string `json:"user_id" validate:"max=255"`
+	UserID string `json:"user_id" validate:"line,max=255"`
 	// Tool the analysis runs, e.g. profile-my-data.
-	ToolID string `json:"tool_id" validate:"min=1,max=255"`
+	ToolID string `json:"tool_id" validate:"line,min=1,max=255"`
 	// Agents to run, in order, e.g. unified-profiler, score-risk.
-	Agents []string `json:"agents" validate:"min=1"`
+	Agents []string `json:"agents" validate:"min=1,dive,line"`
 	// Progress percent (0-100); set from the status's progress.
 	Progress int64 `json:"progress" validate:"gte=0,lte=100"`
 	// Detailed agent progress while processing.
@@ -214,7 +221,7 @@ type Task struct {
 	// Machine-readable error code when the task failed.
 	ErrorCode *ErrorCode `json:"error_code" validate:"omitnil,oneof=AGENT_ERROR BILLING_INSUFFICIENT_CREDITS BILLING_WALLET_NOT_FOUND FILE_READ_ERROR FILE_FORMAT_ERROR TIMEOUT_ERROR INTERNAL_ERROR"`
 	// Human-readable error message.
-	ErrorMessage *string `json:"error_message" validate:"omitnil,max=2000"`
+	ErrorMessage *string `json:"error_message" validate:"omitnil,line,max=2000"`
 	// Seed's s3_cleaned: the task's files were deleted from storage by the cleanup job.
 	BlobsCleaned bool `json:"blobs_cleaned"`
 	// Set when the task enters UPLOADING.
@@ -256,7 +263,7 @@ var (
 func (x *Task) UnmarshalJSON(data []byte) error {
 	type plain Task
 	v := plain(*NewTask())
-	if err := validation.DecodeStrict(data, &v, "Task", taskKeys, taskRequired); err != nil {
+	if err := validation.DecodeStrict(data, &v, taskKeys, taskRequired); err != nil {
 		return err
 	}
 	*x = Task(v)

@@ -94,9 +94,16 @@ func ParseStatus(text string) (Status, error) {
 	if s := Status(text); s.Valid() {
 		return s, nil
 	}
+	if text == "" {
+		return "", &tasktype.FieldError{
+			Field:   "status",
+			Message: "missing; allowed: CREATED, UPLOADING, UPLOAD_FAILED, QUEUED, PROCESSING, COMPLETED, FAILED, CANCELLED, EXPIRED",
+			Rule:    "required",
+		}
+	}
 	return "", &tasktype.FieldError{
 		Field:   "status",
-		Message: fmt.Sprintf("unknown status %q; allowed: CREATED, UPLOADING, UPLOAD_FAILED, QUEUED, PROCESSING, COMPLETED, FAILED, CANCELLED, EXPIRED", text),
+		Message: fmt.Sprintf("unknown value %q; allowed: CREATED, UPLOADING, UPLOAD_FAILED, QUEUED, PROCESSING, COMPLETED, FAILED, CANCELLED, EXPIRED", text),
 		Rule:    "one_of",
 		Value:   text,
 	}

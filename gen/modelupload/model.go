@@ -65,9 +65,16 @@ func ParseModelSource(text string) (ModelSource, error) {
 	if v := ModelSource(text); v.Valid() {
 		return v, nil
 	}
+	if text == "" {
+		return "", &tasktype.FieldError{
+			Field:   "",
+			Message: "missing; allowed: HUGGINGFACE, GITHUB, LOCAL",
+			Rule:    "required",
+		}
+	}
 	return "", &tasktype.FieldError{
 		Field:   "",
-		Message: fmt.Sprintf("unknown ModelSource value %q; allowed: HUGGINGFACE, GITHUB, LOCAL", text),
+		Message: fmt.Sprintf("unknown value %q; allowed: HUGGINGFACE, GITHUB, LOCAL", text),
 		Rule:    "one_of",
 		Value:   text,
 	}
@@ -117,15 +124,15 @@ type ModelUpload struct {
 	// UpdatedAt is when the task last changed.
 	UpdatedAt time.Time `json:"updated_at"`
 	// Custom tag (may be null), e.g. my-model, experiment-1.
-	Tag *string `json:"tag" validate:"omitnil,max=255"`
+	Tag *string `json:"tag" validate:"omitnil,line,max=255"`
 	// Human-readable error; set when the task fails.
-	ErrorMessage *string `json:"error_message" validate:"omitnil,max=4000"`
+	ErrorMessage *string `json:"error_message" validate:"omitnil,line,max=4000"`
 	// Where the model is uploaded from.
 	Source ModelSource `json:"source" validate:"oneof=HUGGINGFACE GITHUB LOCAL"`
 	// Repository id, URL or local path of the model.
-	SourceURI *string `json:"source_uri" validate:"omitnil,max=2048"`
+	SourceURI *string `json:"source_uri" validate:"omitnil,line,max=2048"`
 	// The user who created the task.
-	UserID *string `json:"user_id" validate:"omitnil,max=255"`
+	UserID *string `json:"user_id" validate:"omitnil,line,max=255"`
 	// Set when the task enters RUNNING.
 	StartedAt *time.Time `json:"started_at"`
 	// Set when the task enters DONE, FAILED, CANCELLED.
@@ -153,7 +160,7 @@ var (
 func (x *ModelUpload) UnmarshalJSON(data []byte) error {
 	type plain ModelUpload
 	v := plain(*NewModelUpload())
-	if err := validation.DecodeStrict(data, &v, "ModelUpload", modelUploadKeys, modelUploadRequired); err != nil {
+	if err := validation.DecodeStrict(data, &v, modelUploadKeys, modelUploadRequired); err != nil {
 		return err
 	}
 	*x = ModelUpload(v)

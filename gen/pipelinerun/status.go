@@ -83,9 +83,16 @@ func ParseStatus(text string) (Status, error) {
 	if s := Status(text); s.Valid() {
 		return s, nil
 	}
+	if text == "" {
+		return "", &tasktype.FieldError{
+			Field:   "status",
+			Message: "missing; allowed: NOT_STARTED, STARTED, RUNNING, COMPLETED, FAILED, SKIPPED, CANCELLED",
+			Rule:    "required",
+		}
+	}
 	return "", &tasktype.FieldError{
 		Field:   "status",
-		Message: fmt.Sprintf("unknown status %q; allowed: NOT_STARTED, STARTED, RUNNING, COMPLETED, FAILED, SKIPPED, CANCELLED", text),
+		Message: fmt.Sprintf("unknown value %q; allowed: NOT_STARTED, STARTED, RUNNING, COMPLETED, FAILED, SKIPPED, CANCELLED", text),
 		Rule:    "one_of",
 		Value:   text,
 	}

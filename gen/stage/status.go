@@ -82,9 +82,16 @@ func ParseStatus(text string) (Status, error) {
 	if s := Status(text); s.Valid() {
 		return s, nil
 	}
+	if text == "" {
+		return "", &tasktype.FieldError{
+			Field:   "status",
+			Message: "missing; allowed: UNBOUND, CREATED, RUNNING, RETRY, ERROR, COMPLETE, CANCELED",
+			Rule:    "required",
+		}
+	}
 	return "", &tasktype.FieldError{
 		Field:   "status",
-		Message: fmt.Sprintf("unknown status %q; allowed: UNBOUND, CREATED, RUNNING, RETRY, ERROR, COMPLETE, CANCELED", text),
+		Message: fmt.Sprintf("unknown value %q; allowed: UNBOUND, CREATED, RUNNING, RETRY, ERROR, COMPLETE, CANCELED", text),
 		Rule:    "one_of",
 		Value:   text,
 	}

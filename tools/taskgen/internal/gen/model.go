@@ -438,7 +438,7 @@ func (g *generator) structType(f *jen.File, name, doc string, builtin, fields []
 	f.Func().Params(jen.Id("x").Op("*").Id(name)).Id("UnmarshalJSON").Params(jen.Id("data").Index().Byte()).Error().Block(
 		jen.Type().Id("plain").Id(name),
 		jen.Id("v").Op(":=").Id("plain").Parens(jen.Op("*").Id("New"+name).Call()),
-		jen.If(jen.Err().Op(":=").Qual(pkgValidation, "DecodeStrict").Call(jen.Id("data"), jen.Op("&").Id("v"), jen.Lit(name), jen.Id(keysVar), jen.Id(reqVar)), jen.Err().Op("!=").Nil()).Block(
+		jen.If(jen.Err().Op(":=").Qual(pkgValidation, "DecodeStrict").Call(jen.Id("data"), jen.Op("&").Id("v"), jen.Id(keysVar), jen.Id(reqVar)), jen.Err().Op("!=").Nil()).Block(
 			jen.Return(jen.Err())),
 		jen.Op("*").Id("x").Op("=").Id(name).Parens(jen.Id("v")),
 		jen.Return(jen.Nil()),
