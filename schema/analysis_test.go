@@ -196,10 +196,10 @@ func TestAnalysisJSON(t *testing.T) {
 	}
 	tests := []struct{ name, in, want string }{
 		{"unknown status", `{"user_id":"u","tool_id":"t","agents":["a"],"status":"DONE"}`,
-			`invalid Task: status: unknown status "DONE"; allowed: CREATED, UPLOADING, UPLOAD_FAILED, QUEUED, PROCESSING, COMPLETED, FAILED, CANCELLED, EXPIRED`},
-		{"missing required", `{"user_id":"u","agents":["a"]}`, `invalid Task: tool_id: is required`},
-		{"unknown field", `{"user_id":"u","tool_id":"t","agents":["a"],"parameters":{}}`, "invalid Task: parameters: unknown field; allowed: id, status, version"},
-		{"bad error code", `{"user_id":"u","tool_id":"t","agents":["a"],"error_code":"OOPS"}`, `invalid Task: error_code: unknown error code "OOPS"`},
+			`status: unknown value "DONE"; allowed: CREATED, UPLOADING, UPLOAD_FAILED, QUEUED, PROCESSING, COMPLETED, FAILED, CANCELLED, EXPIRED`},
+		{"missing required", `{"user_id":"u","agents":["a"]}`, `tool_id: is required`},
+		{"unknown field", `{"user_id":"u","tool_id":"t","agents":["a"],"parameters":{}}`, "parameters: unknown field; allowed: id, status, version"},
+		{"bad error code", `{"user_id":"u","tool_id":"t","agents":["a"],"error_code":"OOPS"}`, `error_code: unknown value "OOPS"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -215,7 +215,7 @@ func TestAnalysisJSON(t *testing.T) {
 	}
 	empty := analysis.NewTask()
 	err := empty.Validate()
-	want := "invalid Task: tool_id: must be at least 1 character (got 0); agents: must have at least 1 item (got 0)"
+	want := "tool_id: must be at least 1 character (got 0); agents: must have at least 1 item (got 0)"
 	if err == nil || err.Error() != want {
 		t.Fatalf("Validate() = %v\nwant %s", err, want)
 	}

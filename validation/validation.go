@@ -179,6 +179,12 @@ func DecodeStrict(data []byte, v any, allowed, required []string) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		var nested *tasktype.ValidationError
+		if errors.As(err, &nested) {
+			// A value type's own UnmarshalJSON refused its part: its paths
+			// are relative to that value.
+			return locateNested(data, v, nested)
+		}
 		return locateField(data, v, decodeError(err, allowed))
 	}
 	if _, err := dec.Token(); err != io.EOF {
@@ -242,20 +248,54 @@ func decodeError(err error, allowed []string) error {
 
 // locateField names the field of an error that encoding/json reports
 // without one (a value's own UnmarshalText refused it: an unknown enum
-// value): it decodes the object's members one at a time into a fresh value
-// of v's type, in key order, and names the first that fails.
+// value).
 func locateField(data []byte, v any, err error) error {
 	var ve *tasktype.ValidationError
 	if !errors.As(err, &ve) || len(ve.Fields) != 1 || ve.Fields[0].Field != "" || ve.Fields[0].Rule == "json" {
 		return err
 	}
+	if path := memberPath(data, v); path != "" {
+		ve.Fields[0].Field = path
+	}
+	return err
+}
+
+// locateNested prefixes the paths of a nested value's errors with where
+// the value is: "run_time_seconds" → "history[0].run_time_seconds".
+func locateNested(data []byte, v any, ve *tasktype.ValidationError) error {
+	path := memberPath(data, v)
+	if path == "" {
+		return ve
+	}
+	out := &tasktype.ValidationError{Fields: make([]*tasktype.FieldError, len(ve.Fields))}
+	for i, f := range ve.Fields {
+		c := *f
+		switch {
+		case c.Field == "":
+			c.Field = path
+		case strings.HasPrefix(c.Field, "["):
+			c.Field = path + c.Field
+		default:
+			c.Field = path + "." + c.Field
+		}
+		out.Fields[i] = &c
+	}
+	return out
+}
+
+// memberPath finds the member of the JSON object data that v's type refuses:
+// it decodes the members one at a time into a fresh value of v's type, in
+// key order, and returns the first that fails, with the index of the
+// failing element when the member is a list ("agents[2]"); "" when none
+// fails alone.
+func memberPath(data []byte, v any) string {
 	var members map[string]json.RawMessage
 	if json.Unmarshal(data, &members) != nil {
-		return err
+		return ""
 	}
 	t := reflect.TypeOf(v)
 	if t.Kind() != reflect.Pointer {
-		return err
+		return ""
 	}
 	keys := make([]string, 0, len(members))
 	for k := range members {
@@ -265,12 +305,36 @@ func locateField(data []byte, v any, err error) error {
 	for _, k := range keys {
 		one, _ := json.Marshal(map[string]json.RawMessage{k: members[k]})
 		probe := reflect.New(t.Elem()).Interface()
-		if json.Unmarshal(one, probe) != nil {
-			ve.Fields[0].Field = k
-			break
+		if json.Unmarshal(one, probe) == nil {
+			continue
+		}
+		var elems []json.RawMessage
+		ft, ok := jsonField(t.Elem(), k)
+		if ok && ft.Kind() == reflect.Slice && json.Unmarshal(members[k], &elems) == nil {
+			for i, e := range elems {
+				if json.Unmarshal(e, reflect.New(ft.Elem()).Interface()) != nil {
+					return fmt.Sprintf("%s[%d]", k, i)
+				}
+			}
+		}
+		return k
+	}
+	return ""
+}
+
+// jsonField returns the type of the field of struct type t whose JSON name
+// is name.
+func jsonField(t reflect.Type, name string) (reflect.Type, bool) {
+	if t.Kind() != reflect.Struct {
+		return nil, false
+	}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if n, _, _ := strings.Cut(f.Tag.Get("json"), ","); n == name {
+			return f.Type, true
 		}
 	}
-	return err
+	return nil, false
 }
 
 // plural returns noun for a count of "1", else noun + "s".

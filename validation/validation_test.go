@@ -19,6 +19,24 @@ type item struct {
 	Note  *string  `json:"note" validate:"omitnil,max=3"`
 	Color color    `json:"color"`
 	Skip  string   `json:"-"`
+	// Colors and Parts hold values that decode themselves, as generated
+	// enums and value types do: their errors get the element's path.
+	Colors []color `json:"colors"`
+	Parts  []part  `json:"parts"`
+}
+
+type part struct {
+	Size int64 `json:"size"`
+}
+
+func (p *part) UnmarshalJSON(data []byte) error {
+	type plain part
+	var v plain
+	if err := validation.DecodeStrict(data, &v, []string{"size"}, []string{"size"}); err != nil {
+		return err
+	}
+	*p = part(v)
+	return nil
 }
 
 // color refuses unknown values as generated enums do: a FieldError that
@@ -82,6 +100,9 @@ func TestDecodeStrict(t *testing.T) {
 		{"type", `{"count":"two"}`, "count: must be an integer (got a string)", nil},
 		{"syntax", `{"count":`, "unexpected end of JSON input", nil},
 		{"bad syntax", `{"count" 2}`, "invalid JSON at byte 10: invalid character '2' after object key", nil},
+		{"enum in a list", `{"name":"a","colors":["RED","BLUE"]}`, `colors[1]: unknown color "BLUE"; allowed: RED`, nil},
+		{"nested value", `{"name":"a","parts":[{"size":1},{}]}`, `parts[1].size: is required`, nil},
+		{"nested unknown field", `{"parts":[{"size":1,"x":2}]}`, `parts[0].x: unknown field; allowed: size`, nil},
 		{"trailing", `{} []`, "unexpected data after the JSON value", nil},
 	}
 	for _, tt := range tests {

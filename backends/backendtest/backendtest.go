@@ -427,7 +427,7 @@ func testFireRequires(t *testing.T, e env) {
 	assertUnchanged(t, e, x, 4)
 	// An invalid field value is refused too.
 	_, err = e.store.FireFrom(e.ctx, x, analysis.EventFail, func(y *analysis.Task) {
-		code, msg := analysis.ErrorCodeAgentError, string(make([]byte, 2001))
+		code, msg := analysis.ErrorCodeAgentError, strings.Repeat("x", 2001)
 		y.ErrorCode, y.ErrorMessage = &code, &msg
 	}, backends.Meta{})
 	if !errors.As(err, &fe) || fe.Field != "error_message" || fe.Rule != "max_len" {

@@ -236,7 +236,6 @@ func (ev *evolution) compareStatuses() {
 	}
 }
 
-
 func retired(m *spec.Model, status string) *spec.RetiredStatus {
 	for _, r := range m.RetiredStatuses {
 		if r.Name == status {
