@@ -168,7 +168,7 @@ var setPending = [9]bool{
 	1: true,
 }
 
-// IsPending reports whether s is in the set "pending" (CREATED, UPLOADING). Seed 004 category Pending: the user can request URLs and upload files.
+// IsPending reports whether s is in the set "pending" (CREATED, UPLOADING). Pending: the user can request upload URLs and upload files.
 func (s Status) IsPending() bool {
 	i := s.index()
 	return i >= 0 && setPending[i]
@@ -181,7 +181,7 @@ func PendingStatuses() []Status {
 
 var setReady = [9]bool{3: true}
 
-// IsReady reports whether s is in the set "ready" (QUEUED). Seed 004 category Ready: the user can trigger processing.
+// IsReady reports whether s is in the set "ready" (QUEUED). Ready: the user can trigger processing.
 func (s Status) IsReady() bool {
 	i := s.index()
 	return i >= 0 && setReady[i]
@@ -194,7 +194,7 @@ func ReadyStatuses() []Status {
 
 var setActive = [9]bool{4: true}
 
-// IsActive reports whether s is in the set "active" (PROCESSING). Seed 004 category Active: the user can poll status and cancel.
+// IsActive reports whether s is in the set "active" (PROCESSING). Active: the user can poll the status and cancel.
 func (s Status) IsActive() bool {
 	i := s.index()
 	return i >= 0 && setActive[i]

@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// DatasetUpload is one task of model "dataset_upload". Dataset upload task (seed 002): dataset uploads and processing operations.
+// DatasetUpload is one task of model "dataset_upload". Dataset upload task: dataset uploads and processing operations, listed with the other background tasks under /tasks.
 type DatasetUpload struct {
 	// ID identifies the task.
 	ID uuid.UUID `json:"id"`
@@ -25,7 +25,7 @@ type DatasetUpload struct {
 	// Custom tag (may be null), e.g. my-model, experiment-1.
 	Tag *string `json:"tag" validate:"omitnil,line,max=255"`
 	// Human-readable error; set when the task fails.
-	ErrorMessage *string `json:"error_message" validate:"omitnil,line,max=4000"`
+	ErrorMessage *string `json:"error_message" validate:"omitnil,text,max=4000"`
 	// Name of the uploaded dataset.
 	DatasetName *string `json:"dataset_name" validate:"omitnil,line,max=255"`
 	// Number of dataset records processed so far.

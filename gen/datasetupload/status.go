@@ -146,7 +146,7 @@ var setActive = [5]bool{
 	1: true,
 }
 
-// IsActive reports whether s is in the set "active" (QUEUED, RUNNING). Seed 002 best practices: Q, R for active tasks.
+// IsActive reports whether s is in the set "active" (QUEUED, RUNNING). Active tasks: queued or running (codes Q and R).
 func (s Status) IsActive() bool {
 	i := s.index()
 	return i >= 0 && setActive[i]

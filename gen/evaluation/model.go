@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// Evaluation is one task of model "evaluation". Evaluation task (seed 002): model evaluation and benchmarking tasks.
+// Evaluation is one task of model "evaluation". Evaluation task: model evaluation and benchmarking, listed with the other background tasks under /tasks.
 type Evaluation struct {
 	// ID identifies the task.
 	ID uuid.UUID `json:"id"`
@@ -25,7 +25,7 @@ type Evaluation struct {
 	// Custom tag (may be null), e.g. my-model, experiment-1.
 	Tag *string `json:"tag" validate:"omitnil,line,max=255"`
 	// Human-readable error; set when the task fails.
-	ErrorMessage *string `json:"error_message" validate:"omitnil,line,max=4000"`
+	ErrorMessage *string `json:"error_message" validate:"omitnil,text,max=4000"`
 	// Model being evaluated.
 	ModelName *string `json:"model_name" validate:"omitnil,line,max=255"`
 	// Benchmark or evaluation suite run against the model.

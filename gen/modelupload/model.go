@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// ModelSource: Where the model is uploaded from (seed 002 "from HuggingFace, GitHub, or local files").
+// ModelSource: Where the model is uploaded from.
 type ModelSource string
 
 const (
@@ -111,7 +111,7 @@ func (v ModelSource) Value() (driver.Value, error) {
 	return string(v), nil
 }
 
-// ModelUpload is one task of model "model_upload". Model upload task (seed 002): model uploads from HuggingFace, GitHub, or local files.
+// ModelUpload is one task of model "model_upload". Model upload task: a model uploaded from HuggingFace, GitHub, or local files, listed with the other background tasks under /tasks.
 type ModelUpload struct {
 	// ID identifies the task.
 	ID uuid.UUID `json:"id"`
@@ -126,7 +126,7 @@ type ModelUpload struct {
 	// Custom tag (may be null), e.g. my-model, experiment-1.
 	Tag *string `json:"tag" validate:"omitnil,line,max=255"`
 	// Human-readable error; set when the task fails.
-	ErrorMessage *string `json:"error_message" validate:"omitnil,line,max=4000"`
+	ErrorMessage *string `json:"error_message" validate:"omitnil,text,max=4000"`
 	// Where the model is uploaded from.
 	Source ModelSource `json:"source" validate:"oneof=HUGGINGFACE GITHUB LOCAL"`
 	// Repository id, URL or local path of the model.

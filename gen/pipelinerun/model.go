@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-// TaskKind: How a registered task is executed (seed: register_task type).
+// TaskKind: How a registered task is executed.
 type TaskKind string
 
 const (
@@ -21,7 +21,7 @@ const (
 	TaskKindR TaskKind = "R"
 	// TaskKindSh: Shell script.
 	TaskKindSh TaskKind = "sh"
-	// TaskKindPython: Python script (seed's planned Python module).
+	// TaskKindPython: Python script.
 	TaskKindPython TaskKind = "python"
 )
 
@@ -119,7 +119,7 @@ type Stage struct {
 	// Position of the stage in the pipeline.
 	Order int64 `json:"order" validate:"gte=0"`
 	// Stage description.
-	Description *string `json:"description" validate:"omitnil,line"`
+	Description *string `json:"description" validate:"omitnil,text"`
 }
 
 // NewStage returns a Stage holding the spec's defaults.
@@ -198,7 +198,7 @@ func (x *TaskDefinition) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// PipelineRun is one task of model "pipeline_run". Pipeline task run (seed 003, tasker): one execution of a registered task within a pipeline stage, with process identification, progress, file paths, metadata and errors.
+// PipelineRun is one task of model "pipeline_run". Pipeline task run: one execution of a registered task within a pipeline stage, with process identification, progress, file paths, metadata and errors.
 type PipelineRun struct {
 	// ID identifies the task.
 	ID uuid.UUID `json:"id"`
@@ -222,7 +222,7 @@ type PipelineRun struct {
 	PPID *int64 `json:"ppid" validate:"omitnil,gte=0"`
 	// User running the task.
 	UserName *string `json:"user_name" validate:"omitnil,line"`
-	// Version of the code being run (seed column version).
+	// Version of the code being run.
 	CodeVersion *string `json:"code_version" validate:"omitnil,line"`
 	// Git commit of the code being run.
 	GitCommit *string `json:"git_commit" validate:"omitnil,line,max=64"`
@@ -239,15 +239,15 @@ type PipelineRun struct {
 	// Overall percent complete (task_update overall_percent).
 	OverallPercent float64 `json:"overall_percent" validate:"gte=0,lte=100"`
 	// Latest status message.
-	Message *string `json:"message" validate:"omitnil,line"`
+	Message *string `json:"message" validate:"omitnil,text"`
 	// Number of the subtask currently executing.
 	CurrentSubtask *int64 `json:"current_subtask" validate:"omitnil,gte=0"`
 	// Number of subtasks (task_start total_subtasks).
 	TotalSubtasks *int64 `json:"total_subtasks" validate:"omitnil,gte=0"`
 	// Error message when the run failed.
-	ErrorMessage *string `json:"error_message" validate:"omitnil,line"`
+	ErrorMessage *string `json:"error_message" validate:"omitnil,text"`
 	// Error detail (e.g. traceback) when the run failed.
-	ErrorDetail *string `json:"error_detail" validate:"omitnil,line"`
+	ErrorDetail *string `json:"error_detail" validate:"omitnil,text"`
 	// Memory used by the run, in MB.
 	MemoryMB *float64 `json:"memory_mb" validate:"omitnil,gte=0"`
 	// CPU use of the run, in percent.

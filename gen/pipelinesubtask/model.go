@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// PipelineSubtask is one task of model "pipeline_subtask". Pipeline subtask (seed 003, tasker): one step within a task run, with its own status and item-level progress.
+// PipelineSubtask is one task of model "pipeline_subtask". Pipeline subtask: one step within a task run, with its own status and item-level progress.
 type PipelineSubtask struct {
 	// ID identifies the task.
 	ID uuid.UUID `json:"id"`
@@ -35,9 +35,9 @@ type PipelineSubtask struct {
 	// Number of items processed so far.
 	ItemsComplete int64 `json:"items_complete" validate:"gte=0"`
 	// Latest status message.
-	Message *string `json:"message" validate:"omitnil,line"`
+	Message *string `json:"message" validate:"omitnil,text"`
 	// Error message when the subtask failed.
-	ErrorMessage *string `json:"error_message" validate:"omitnil,line"`
+	ErrorMessage *string `json:"error_message" validate:"omitnil,text"`
 	// Set when the task enters STARTED.
 	StartedAt *time.Time `json:"started_at"`
 	// Set when the task enters COMPLETED, FAILED, SKIPPED, CANCELLED.

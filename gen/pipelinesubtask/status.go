@@ -157,7 +157,7 @@ var setActive = [7]bool{
 	2: true,
 }
 
-// IsActive reports whether s is in the set "active" (STARTED, RUNNING). Seed 003: get_active_tasks() — started or running.
+// IsActive reports whether s is in the set "active" (STARTED, RUNNING). Active tasks: started or running.
 func (s Status) IsActive() bool {
 	i := s.index()
 	return i >= 0 && setActive[i]

@@ -222,7 +222,7 @@ type SimpleRecordsResult struct {
 	// Total number of records
 	TotalCount int64 `json:"total_count" validate:"gte=0"`
 	// Result message
-	Message *string `json:"message" validate:"omitnil,line"`
+	Message *string `json:"message" validate:"omitnil,text"`
 }
 
 // NewSimpleRecordsResult returns a SimpleRecordsResult holding the spec's defaults.
@@ -266,7 +266,7 @@ type StageStateHistoryEntry struct {
 	// Run end timestamp
 	EndTs string `json:"end_ts" validate:"line"`
 	// Status message
-	Message string `json:"message" validate:"line"`
+	Message string `json:"message" validate:"text"`
 	// Stage run time in seconds
 	RunTimeSeconds float64 `json:"run_time_seconds" validate:"gte=0"`
 }
@@ -299,7 +299,7 @@ func (x *StageStateHistoryEntry) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// StageState is one task of model "stage". Stage execution state (seed 001). The TaskEngine and BaseStage use it to manage and persist the state of each stage in a task: progress, retries and history, so that tasks can be resumed or rolled back as needed.
+// StageState is one task of model "stage". Stage execution state. The TaskEngine and BaseStage use it to manage and persist the state of each stage in a task: progress, retries and history, so that tasks can be resumed or rolled back as needed.
 type StageState struct {
 	// ID identifies the task.
 	ID uuid.UUID `json:"id"`

@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// Synthesis is one task of model "synthesis". Synthesis task (seed 002): synthetic data generation operations.
+// Synthesis is one task of model "synthesis". Synthesis task: synthetic data generation, listed with the other background tasks under /tasks.
 type Synthesis struct {
 	// ID identifies the task.
 	ID uuid.UUID `json:"id"`
@@ -25,7 +25,7 @@ type Synthesis struct {
 	// Custom tag (may be null), e.g. my-model, experiment-1.
 	Tag *string `json:"tag" validate:"omitnil,line,max=255"`
 	// Human-readable error; set when the task fails.
-	ErrorMessage *string `json:"error_message" validate:"omitnil,line,max=4000"`
+	ErrorMessage *string `json:"error_message" validate:"omitnil,text,max=4000"`
 	// Number of synthetic samples to generate.
 	NumSamples *int64 `json:"num_samples" validate:"omitnil,gte=1"`
 	// The user who created the task.

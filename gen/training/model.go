@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// Training is one task of model "training". Training task (seed 002): model training and fine-tuning processes.
+// Training is one task of model "training". Training task: model training and fine-tuning, listed with the other background tasks under /tasks.
 type Training struct {
 	// ID identifies the task.
 	ID uuid.UUID `json:"id"`
@@ -25,7 +25,7 @@ type Training struct {
 	// Custom tag (may be null), e.g. my-model, experiment-1.
 	Tag *string `json:"tag" validate:"omitnil,line,max=255"`
 	// Human-readable error; set when the task fails.
-	ErrorMessage *string `json:"error_message" validate:"omitnil,line,max=4000"`
+	ErrorMessage *string `json:"error_message" validate:"omitnil,text,max=4000"`
 	// Model being trained or fine-tuned.
 	BaseModel *string `json:"base_model" validate:"omitnil,line,max=255"`
 	// Number of training epochs.

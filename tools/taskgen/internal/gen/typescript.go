@@ -48,7 +48,7 @@ func (g *generator) typescript() []byte {
 	}
 
 	if m.HasCodes {
-		p("\n/** Unified short status code (seed 002): Q queued, R running, D done, F failed, C cancelled. */\nexport type StatusCode = \"Q\" | \"R\" | \"D\" | \"F\" | \"C\";\n")
+		p("\n/** Unified short status code: Q queued, R running, D done, F failed, C cancelled. */\nexport type StatusCode = \"Q\" | \"R\" | \"D\" | \"F\" | \"C\";\n")
 		p("\n/** Each status's unified code, as GET /tasks reports it in task_status. */\nexport const STATUS_CODE: Readonly<Record<Status, StatusCode>> = {\n")
 		for _, s := range m.Statuses {
 			p("  %s: %s,\n", tsKey(s.Name), tsString(s.Code))
