@@ -501,7 +501,10 @@ func testUpdate(t *testing.T, e env) {
 
 func testRoundTrip(t *testing.T, e env) {
 	x := newTask()
-	x.Agents = []string{"a", "é-agent", `quote"d`}
+	// Agents are identifiers; text that needs quoting and multi-byte
+	// characters go through user_id, a free single-line string.
+	x.Agents = []string{"a", "score-risk", "v1.2_x"}
+	x.UserID = `é-user "quoted" 日本`
 	x.BlobsCleaned = true
 	x.Progress = 15
 	x = mustCreate(t, e, x)
