@@ -8,11 +8,12 @@
 #   make check-gen  regenerate into the tree; fail on any difference, orphans included
 #   make bench      the generated contracts' benchmarks
 #   make fuzz       every parser's fuzz target (FUZZTIME each)
+#   make screenshots  rewrite docs/dashboard-*.png from the dashboard's browser test (needs chromium)
 
 GO       ?= go
 FUZZTIME ?= 60s
 
-.PHONY: all run install test test-main test-tools gen check-gen bench fuzz
+.PHONY: all run install test test-main test-tools gen check-gen bench fuzz screenshots
 
 all: test
 
@@ -51,6 +52,10 @@ check-gen: gen
 	fi; \
 	echo "check-gen: gen/ is up to date"
 
+# The browser test of the dashboard, on SQLite, saving its screenshots into docs/.
+screenshots:
+	TASKMODEL_SCREENSHOTS=1 $(GO) test -count=1 -run 'TestBrowser/sqlite' ./server/dashboard/
+
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./schema/
 
@@ -65,3 +70,4 @@ fuzz:
 	$(GO) test ./blob/local -run '^$$' -fuzz FuzzParseGrant -fuzztime $(FUZZTIME)
 	$(GO) test ./blob/local -run '^$$' -fuzz FuzzHandler -fuzztime $(FUZZTIME)
 	$(GO) test ./auth -run '^$$' -fuzz FuzzParseSecret -fuzztime $(FUZZTIME)
+	$(GO) test ./server -run '^$$' -fuzz FuzzListAndCreate -fuzztime $(FUZZTIME)

@@ -16,8 +16,8 @@ import (
 type Row = tasktype.Row
 
 // ListFilter selects tasks of the unified listing. The zero value is not
-// valid: Limit and WithinHours must be set (the HTTP layer applies the
-// seed's defaults); values out of range are errors, never clamped.
+// valid: Limit and WithinHours must be set (the HTTP layer applies its
+// defaults); values out of range are errors, never clamped.
 type ListFilter struct {
 	// TaskTypes keeps tasks of these models; empty keeps every model.
 	TaskTypes []string
@@ -33,8 +33,8 @@ type ListFilter struct {
 	// listing). A non-nil owner must be 1 to MaxOwnerLen characters.
 	Owner *string
 	// WithinHours keeps tasks created in the last WithinHours hours, and
-	// unfinished tasks whenever they were created (as seed 002's upstream
-	// does). At least 1.
+	// unfinished tasks whenever they were created (as a dashboard of
+	// running work expects). At least 1.
 	WithinHours int
 	// Limit is the page size, 1 to 100.
 	Limit int
@@ -45,6 +45,11 @@ type ListFilter struct {
 // MaxWithinHours bounds ListFilter.WithinHours (ten years), so that the
 // window's start stays a valid time.
 const MaxWithinHours = 24 * 366 * 10
+
+// MaxOffset bounds ListFilter.Offset: deeper pages cost the database a scan
+// of every row skipped, and no listing holds that many recent tasks to page
+// through; narrow the filter instead.
+const MaxOffset = 1_000_000
 
 // MaxOwnerLen bounds ListFilter.Owner, in characters (the owner columns'
 // bound).
@@ -117,8 +122,8 @@ func (c *Catalog) Resolve(f ListFilter) (ListQuery, error) {
 	switch {
 	case f.Limit < 1 || f.Limit > 100:
 		return ListQuery{}, &tasktype.FieldError{Field: "limit", Rule: "range", Value: fmt.Sprint(f.Limit), Message: fmt.Sprintf("must be between 1 and 100 (got %d)", f.Limit)}
-	case f.Offset < 0:
-		return ListQuery{}, &tasktype.FieldError{Field: "offset", Rule: "ge", Value: fmt.Sprint(f.Offset), Message: fmt.Sprintf("must be ≥ 0 (got %d)", f.Offset)}
+	case f.Offset < 0 || f.Offset > MaxOffset:
+		return ListQuery{}, &tasktype.FieldError{Field: "offset", Rule: "range", Value: fmt.Sprint(f.Offset), Message: fmt.Sprintf("must be between 0 and %d (got %d)", MaxOffset, f.Offset)}
 	case f.WithinHours < 1 || f.WithinHours > MaxWithinHours:
 		return ListQuery{}, &tasktype.FieldError{Field: "within_hours", Rule: "range", Value: fmt.Sprint(f.WithinHours), Message: fmt.Sprintf("must be between 1 and %d (got %d)", MaxWithinHours, f.WithinHours)}
 	}

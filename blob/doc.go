@@ -1,7 +1,7 @@
 // Package blob stores the files of tasks — a task's uploaded inputs, its
 // parameters.json and the outputs its workers write — and hands clients
 // presigned URLs to upload and download them without credentials of their
-// own (seed 004: POST /tasks/{id}/upload-urls, "Required files not found in
+// own (the upload → process lifecycle: POST /tasks/{id}/upload-urls, "Required files not found in
 // storage", GET /tasks/{id}/downloads, deleting an expired task's folder).
 //
 // # Stores

@@ -14,6 +14,11 @@ import (
 // FileName is the configuration file Load looks for.
 const FileName = ".taskmodel.yml"
 
+// TaskerFileName is the configuration file of tasker, the R package whose
+// pipeline tracking taskmodel's pipeline commands carry on. Load reads it,
+// and the TASKER_DB_* variables, when there is no taskmodel configuration.
+const TaskerFileName = ".tasker.yml"
+
 // Drivers.
 const (
 	PostgreSQL = "postgresql"
@@ -44,8 +49,15 @@ type Config struct {
 	// File is the configuration file that was read, "" when none.
 	File string
 	// Sources says where each set database key came from: "flag --db-host",
-	// "environment TASKMODEL_DB_HOST", "/srv/p/.taskmodel.yml:3", "default".
+	// "environment TASKMODEL_DB_HOST", "/srv/p/.taskmodel.yml:3", "default",
+	// "tasker default".
 	Sources map[string]string
+	// Tasker is true when the configuration came from tasker's: a
+	// .tasker.yml, TASKER_DB_* variables and tasker's defaults.
+	Tasker bool
+	// Notes are for the user (standard error): where a configuration from
+	// tasker was read, and what of it was skipped.
+	Notes []string
 }
 
 // Options are Load's inputs. The zero value reads the real environment and
@@ -93,6 +105,25 @@ const (
 	EnvSchema   = "TASKMODEL_DB_SCHEMA"
 	EnvDriver   = "TASKMODEL_DB_DRIVER"
 )
+
+// The environment variables of tasker, read when there is no taskmodel
+// configuration.
+const (
+	EnvTaskerHost     = "TASKER_DB_HOST"
+	EnvTaskerPort     = "TASKER_DB_PORT"
+	EnvTaskerName     = "TASKER_DB_NAME"
+	EnvTaskerUser     = "TASKER_DB_USER"
+	EnvTaskerPassword = "TASKER_DB_PASSWORD"
+	EnvTaskerSchema   = "TASKER_DB_SCHEMA"
+	EnvTaskerDriver   = "TASKER_DB_DRIVER"
+)
+
+// taskerKeys lists tasker's database keys with their variables (tasker has
+// no URL).
+var taskerKeys = []struct{ key, env string }{
+	{"driver", EnvTaskerDriver}, {"host", EnvTaskerHost}, {"port", EnvTaskerPort}, {"name", EnvTaskerName},
+	{"user", EnvTaskerUser}, {"password", EnvTaskerPassword}, {"schema", EnvTaskerSchema},
+}
 
 // keys lists the database keys in a fixed order, with their environment
 // variables.
@@ -142,7 +173,19 @@ func Load(o Options) (*Config, error) {
 		}
 		cfg.File = path
 	}
-	levels := []level{file, envLevel(o.LookupEnv), flagLevel(o.Flags, o.FlagNames)}
+	env := envLevel(o.LookupEnv, keys)
+	flags := flagLevel(o.Flags, o.FlagNames)
+	levels := []level{file, env, flags}
+	if path == "" && len(env) == 0 {
+		tasker, err := cfg.taskerLevels(dir, o.LookupEnv)
+		if err != nil {
+			return nil, err
+		}
+		if tasker != nil {
+			levels = append(tasker, flags)
+			path = cfg.File
+		}
+	}
 	merged := level{}
 	for _, l := range levels {
 		if u, ok := l["url"]; ok {
@@ -152,13 +195,86 @@ func Load(o Options) (*Config, error) {
 			merged[k] = s
 		}
 	}
+	if cfg.Tasker {
+		taskerDefaults(merged, o.LookupEnv)
+	}
 	if err := cfg.apply(merged, dir, path, o.LookupEnv); err != nil {
 		return nil, err
 	}
 	return cfg, nil
 }
 
-func envLevel(lookup func(string) (string, bool)) level {
+// taskerLevels returns tasker's configuration, lowest first: the nearest
+// .tasker.yml up from dir and the TASKER_DB_* variables; nil when there is
+// neither. It sets cfg.File, cfg.Tasker and cfg.Notes.
+func (cfg *Config) taskerLevels(dir string, lookup func(string) (string, bool)) ([]level, error) {
+	path, err := FindTasker(dir)
+	if err != nil {
+		return nil, err
+	}
+	var file level
+	var skipped []string
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		if file, err = parseFile(path, data, lookup, fileMode{tasker: true, skipped: &skipped}); err != nil {
+			return nil, err
+		}
+	}
+	env := envLevel(lookup, taskerKeys)
+	if path == "" && len(env) == 0 {
+		return nil, nil
+	}
+	cfg.Tasker, cfg.File = true, path
+	var from []string
+	if path != "" {
+		from = append(from, path)
+	}
+	for _, k := range taskerKeys {
+		if _, ok := env[k.key]; ok {
+			from = append(from, k.env)
+		}
+	}
+	note := fmt.Sprintf("no %s and no TASKMODEL_* variables: using tasker's configuration (%s)",
+		FileName, strings.Join(from, ", "))
+	if len(skipped) > 0 {
+		note += "; not used by taskmodel: " + strings.Join(skipped, ", ")
+	}
+	cfg.Notes = append(cfg.Notes, note)
+	return []level{file, env}, nil
+}
+
+// taskerDefaults fills in tasker's defaults for the keys nothing set:
+// driver postgresql and, for PostgreSQL, host localhost, port 5432, user
+// $USER and schema tasker.
+func taskerDefaults(m level, lookup func(string) (string, bool)) {
+	if _, ok := m["url"]; ok {
+		return
+	}
+	if d, ok := m["driver"]; ok {
+		switch strings.ToLower(d.value) {
+		case "postgresql", "postgres":
+		default:
+			return
+		}
+	}
+	user, _ := lookup("USER")
+	for _, d := range []struct{ key, value string }{
+		{"driver", PostgreSQL}, {"host", "localhost"}, {"port", "5432"}, {"user", user}, {"schema", "tasker"},
+	} {
+		if _, ok := m[d.key]; ok || d.value == "" {
+			continue
+		}
+		key := d.key
+		m[key] = setting{value: d.value, source: "tasker default", err: func(msg string) *Error {
+			return &Error{Source: "tasker default", Key: key, Message: msg}
+		}}
+	}
+}
+
+func envLevel(lookup func(string) (string, bool), keys []struct{ key, env string }) level {
 	l := level{}
 	for _, k := range keys {
 		if v, ok := lookup(k.env); ok && v != "" {
@@ -212,6 +328,8 @@ func (cfg *Config) apply(m level, dir, file string, lookup func(string) (string,
 				d.Driver = PostgreSQL
 			case "sqlite", "sqlite3":
 				d.Driver = SQLite
+			case "mysql", "mariadb":
+				return s.err(fmt.Sprintf("driver %q is not supported: taskmodel stores in postgresql or sqlite; allowed: postgresql, sqlite", s.value))
 			default:
 				return s.err(fmt.Sprintf("unknown driver %q; allowed: postgresql, sqlite", s.value))
 			}

@@ -1,6 +1,6 @@
 // Package config finds taskmodel's configuration: which database the CLI,
-// the SDK's Open and the HTTP server use. Seed 003's rules, with
-// TASKMODEL_ names:
+// the SDK's Open and the HTTP server use. tasker's rules (the R package
+// whose pipeline tracking taskmodel carries on), with TASKMODEL_ names:
 //
 //  1. command-line flags (the caller passes them in Options.Flags);
 //  2. the environment: TASKMODEL_DATABASE_URL, or TASKMODEL_DB_HOST, _PORT,
@@ -8,7 +8,14 @@
 //  3. the file .taskmodel.yml, found by walking up from the working
 //     directory (or named by Options.File), whose values may use ${VAR},
 //     ${VAR:-default} and $$ for a literal $ (see the example below);
-//  4. with nothing configured, the embedded SQLite database in the user's
+//  4. without a .taskmodel.yml or a TASKMODEL_ variable, tasker's
+//     configuration: the nearest .tasker.yml, the TASKER_DB_HOST, _PORT,
+//     _NAME, _USER, _PASSWORD, _SCHEMA and _DRIVER variables over it, and
+//     tasker's defaults (driver postgresql; host localhost, port 5432, user
+//     $USER, schema tasker), read as tasker reads them (an unset ${VAR} is
+//     empty; other sections are skipped); Config.Tasker and Config.Notes
+//     say so;
+//  5. with nothing configured, the embedded SQLite database in the user's
 //     data directory: $XDG_DATA_HOME/taskmodel/taskmodel.db, by default
 //     ~/.local/share/taskmodel/taskmodel.db.
 //
@@ -17,7 +24,7 @@
 //	database:
 //	  host: localhost
 //	  port: 5432
-//	  name: geodb          # or dbname, the seed's spelling
+//	  name: geodb          # or dbname, tasker's spelling
 //	  user: ${USER}
 //	  password: ${TASKMODEL_DB_PASSWORD}
 //	  schema: tasker

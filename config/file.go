@@ -14,8 +14,12 @@ import (
 // Find returns the nearest .taskmodel.yml in dir or its parents, or "" when
 // there is none up to the root.
 func Find(dir string) (string, error) {
+	return find(dir, FileName)
+}
+
+func find(dir, name string) (string, error) {
 	for {
-		p := filepath.Join(dir, FileName)
+		p := filepath.Join(dir, name)
 		st, err := os.Stat(p)
 		switch {
 		case err == nil && !st.IsDir():
@@ -36,10 +40,26 @@ func readFile(path string, lookup func(string) (string, bool)) (level, error) {
 	if err != nil {
 		return nil, err
 	}
-	return parseFile(path, data, lookup)
+	return parseFile(path, data, lookup, fileMode{})
 }
 
-// fileKeys are the keys of the database section, with the seed's dbname
+// FindTasker returns the nearest .tasker.yml (tasker's configuration file)
+// in dir or its parents, or "" when there is none up to the root.
+func FindTasker(dir string) (string, error) {
+	return find(dir, TaskerFileName)
+}
+
+// fileMode is how parseFile reads a file: taskmodel's own strictly; tasker's
+// as tasker does, so that it is read without editing.
+type fileMode struct {
+	// tasker: other sections and unknown database keys are skipped (and
+	// listed in skipped), ${VAR} of an unset variable is empty, and an empty
+	// value leaves its key unset.
+	tasker  bool
+	skipped *[]string
+}
+
+// fileKeys are the keys of the database section, with tasker's dbname
 // as another spelling of name.
 var fileKeys = map[string]string{
 	"url": "url", "driver": "driver", "host": "host", "port": "port",
@@ -51,7 +71,19 @@ const allowedFileKeys = "url, driver, host, port, name (or dbname), user, passwo
 // parseFile parses the contents of a configuration file named path,
 // expanding ${VAR} through lookup. Errors are *Error values naming the file,
 // line and key.
-func parseFile(path string, data []byte, lookup func(string) (string, bool)) (level, error) {
+func parseFile(path string, data []byte, lookup func(string) (string, bool), mode fileMode) (level, error) {
+	skip := func(what string) {
+		if mode.skipped != nil {
+			*mode.skipped = append(*mode.skipped, what)
+		}
+	}
+	if mode.tasker {
+		strict := lookup
+		lookup = func(k string) (string, bool) { // tasker: unset is empty
+			v, _ := strict(k)
+			return v, true
+		}
+	}
 	fail := func(n *yaml.Node, key, msg string) error {
 		return &Error{Source: fmt.Sprintf("%s:%d", path, n.Line), Key: key, Message: msg}
 	}
@@ -70,8 +102,11 @@ func parseFile(path string, data []byte, lookup func(string) (string, bool)) (le
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
-		switch k.Value {
-		case "database":
+		switch {
+		case k.Value == "database":
+		case mode.tasker:
+			skip(k.Value)
+			continue
 		default:
 			return nil, fail(k, k.Value, "unknown section; allowed: database")
 		}
@@ -89,11 +124,18 @@ func parseFile(path string, data []byte, lookup func(string) (string, bool)) (le
 			dk, dv := v.Content[j], v.Content[j+1]
 			full := "database." + dk.Value
 			key, ok := fileKeys[dk.Value]
+			if !ok && mode.tasker {
+				skip(full)
+				continue
+			}
 			if !ok {
 				return nil, fail(dk, full, "unknown key; allowed: "+allowedFileKeys)
 			}
 			if prev, dup := l[key]; dup {
 				return nil, fail(dk, full, "sets "+key+" again (first set at "+strings.TrimPrefix(prev.source, path+":")+")")
+			}
+			if mode.tasker && dv.Kind == yaml.ScalarNode && dv.Tag == "!!null" {
+				continue
 			}
 			if dv.Kind != yaml.ScalarNode || dv.Tag == "!!null" {
 				return nil, fail(dv, full, "must be a single value")
@@ -101,6 +143,9 @@ func parseFile(path string, data []byte, lookup func(string) (string, bool)) (le
 			val, err := Expand(dv.Value, lookup)
 			if err != nil {
 				return nil, fail(dv, full, err.Error())
+			}
+			if mode.tasker && val == "" {
+				continue
 			}
 			line := dv.Line
 			l[key] = setting{value: val, source: fmt.Sprintf("%s:%d", path, line), err: func(msg string) *Error {

@@ -42,18 +42,25 @@ func FuzzParseFile(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
+	f.Add([]byte("database:\n  dbname: d\n  password: ${NOPE}\n  sslmode: x\nlogging:\n  level: INFO\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		l, err := parseFile("fuzz.yml", data, fuzzEnv)
-		if err != nil {
-			var ce *Error
-			if !errors.As(err, &ce) || !strings.HasPrefix(ce.Source, "fuzz.yml") {
-				t.Fatalf("error %v (%T) is not a *Error naming the file", err, err)
+		// Both readings: taskmodel's own file, and tasker's .tasker.yml.
+		for _, mode := range []fileMode{{}, {tasker: true, skipped: new([]string)}} {
+			l, err := parseFile("fuzz.yml", data, fuzzEnv, mode)
+			if err != nil {
+				var ce *Error
+				if !errors.As(err, &ce) || !strings.HasPrefix(ce.Source, "fuzz.yml") {
+					t.Fatalf("tasker %v: error %v (%T) is not a *Error naming the file", mode.tasker, err, err)
+				}
+				continue
 			}
-			return
-		}
-		for k, s := range l {
-			if _, known := fileKeys[k]; !known || !strings.HasPrefix(s.source, "fuzz.yml:") {
-				t.Fatalf("setting %q from %q", k, s.source)
+			for k, s := range l {
+				if _, known := fileKeys[k]; !known || !strings.HasPrefix(s.source, "fuzz.yml:") {
+					t.Fatalf("tasker %v: setting %q from %q", mode.tasker, k, s.source)
+				}
+				if mode.tasker && s.value == "" {
+					t.Fatalf("tasker: empty setting %q kept", k)
+				}
 			}
 		}
 	})

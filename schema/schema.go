@@ -1,5 +1,6 @@
-// Package schema holds taskmodel's built-in specs — the four seed models —
-// and the tests that check the generated packages in gen/ against the seeds.
+// Package schema holds taskmodel's built-in specs — the built-in models —
+// and the tests that check the generated packages in gen/ against their
+// requirements.
 //
 // The specs are embedded so programs (the server's /openapi.json, the review
 // tooling) can read them. Regenerate gen/ after editing a spec:

@@ -56,8 +56,16 @@ include query strings.
 Every error is an RFC 9457 problem (application/problem+json) whose type is
 ProblemTypeBase plus its kind; a refused field is named in errors[] with
 the rule it broke and what is allowed, and a refused transition (409)
-carries the current status and the events it allows. Bad input is never a
-500 and never changes anything.
+carries the current status and the actions a client may still take
+(allowed_actions: upload-urls, process, cancel). Bad input is never a
+500 and never changes anything: query strings are parsed strictly (valid
+UTF-8, no control characters), a body over MaxBodyBytes is a 413, a body
+slower than BodyMinRate after BodyGrace a 408, and Serve rewrites the
+plain-text answers net/http writes before any handler as problems too.
+
+Event streams authenticate their token again every TokenRecheck and end
+when it is revoked. A task's signed upload URLs are refused (409) once it
+has left the status its uploads are verified from (blob.UploadGate).
 
 # Background work
 

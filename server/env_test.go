@@ -101,6 +101,10 @@ type envOptions struct {
 	cors      []string
 	s3        bool          // files in an S3-compatible server (started in the test) instead of a local directory
 	poll      time.Duration // how often Watch (event streams) polls; 0: 20 ms
+	// Slow clients and revoked tokens (0: the server's defaults).
+	bodyMinRate  int64
+	bodyGrace    time.Duration
+	tokenRecheck time.Duration
 }
 
 // env is a taskmodel server on a real loopback HTTP listener, with tokens
@@ -112,7 +116,10 @@ type env struct {
 	models *server.Models
 	blobs  blob.Store
 	tokens map[string]string
-	pool   *worker.Pool[analysis.Task, analysis.Event, *analysis.Task]
+	// tokenIDs are the ids of tokens (to revoke them through auth).
+	tokenIDs map[string]string
+	auth     auth.Store
+	pool     *worker.Pool[analysis.Task, analysis.Event, *analysis.Task]
 	// other opens the database again, as another process (nil for memory).
 	other func(testing.TB) otherProcess
 }
@@ -138,16 +145,16 @@ func newEnv(t testing.TB, backend string, o envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, models: models, tokens: map[string]string{}, other: other}
+	e := &env{t: t, models: models, tokens: map[string]string{}, tokenIDs: map[string]string{}, auth: tokens, other: other}
 	for _, u := range []struct {
 		name  string
 		admin bool
 	}{{"alice", false}, {"bob", false}, {"admin", true}} {
-		secret, _, err := tokens.Create(ctx, u.name, u.admin)
+		secret, tok, err := tokens.Create(ctx, u.name, u.admin)
 		if err != nil {
 			t.Fatal(err)
 		}
-		e.tokens[u.name] = secret
+		e.tokens[u.name], e.tokenIDs[u.name] = secret, tok.ID
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -201,6 +208,7 @@ func newEnv(t testing.TB, backend string, o envOptions) *env {
 		OpenAPI:   catalog.OpenAPI(),
 		Anonymous: o.anonymous, Blobs: e.blobs, BlobHandler: blobHandler, CORSOrigins: o.cors,
 		Logger: quiet, SweepEvery: time.Hour, Heartbeat: 50 * time.Millisecond,
+		BodyMinRate: o.bodyMinRate, BodyGrace: o.bodyGrace, TokenRecheck: o.tokenRecheck,
 		Wake: func(string) {
 			if e.pool != nil {
 				e.pool.Wake()

@@ -1,7 +1,9 @@
 package server
 
 import (
+	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"time"
 )
@@ -35,10 +37,25 @@ func (s *Server) taskEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	beat := time.NewTicker(s.cfg.Heartbeat)
 	defer beat.Stop()
+	recheck := time.NewTicker(s.cfg.TokenRecheck)
+	defer recheck.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-recheck.C:
+			// A token revoked (or a user no longer allowed to see the
+			// task) ends the stream; a failing token store does not.
+			u, err := s.authenticate(r)
+			var p *Problem
+			if errors.As(err, &p) || (err == nil && !visible(u, v)) {
+				_, _ = fmt.Fprint(w, "event: unauthorized\ndata: {\"detail\":\"the stream's token was revoked or no longer allows this task\"}\n\n")
+				_ = rc.Flush()
+				return
+			}
+			if err != nil {
+				s.log.WarnContext(ctx, "event stream: token check failed", slog.Any("error", err))
+			}
 		case <-beat.C:
 			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil || rc.Flush() != nil {
 				return

@@ -65,21 +65,50 @@ func (s *Server) writeTask(w http.ResponseWriter, r *http.Request, status int, v
 	_, _ = w.Write(append(body, '\n'))
 }
 
+// maxDrain bounds how much of an oversized body the server reads (and
+// drops) before it answers 413: a client still sending when the server
+// closes the connection gets a TCP reset, which can destroy the answer
+// before the client reads it. Past maxDrain beyond the limit the server
+// closes anyway; the 413 then reaches clients that read the answer while
+// they send (as net/http's client and curl do).
+const maxDrain = 8 << 20
+
 // decodeObject reads a JSON object body (at most MaxBodyBytes). An empty
 // body is an empty object: seed 004's frontend POSTs /process without one.
 func (s *Server) decodeObject(w http.ResponseWriter, r *http.Request) (map[string]json.RawMessage, error) {
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return nil, problem(http.StatusRequestEntityTooLarge, "too-large", "Request body too large", fmt.Sprintf("the body must be at most %d bytes", s.cfg.MaxBodyBytes))
+	max := s.cfg.MaxBodyBytes
+	tooBig := problem(http.StatusRequestEntityTooLarge, "too-large", "Request body too large", fmt.Sprintf("the body must be at most %d bytes", max))
+	if r.ContentLength > max+maxDrain {
+		w.Header().Set("Connection", "close")
+		return nil, tooBig
+	}
+	data, err := io.ReadAll(io.LimitReader(r.Body, max+1))
+	if err == nil && int64(len(data)) > max {
+		// Read the rest (up to maxDrain), so that the client finishes
+		// sending and reads the 413, then close the connection.
+		_, err = io.CopyN(io.Discard, r.Body, maxDrain)
+		w.Header().Set("Connection", "close")
+		if err != nil && !errors.Is(err, io.EOF) && IsSlowBody(err) {
+			return nil, slowBody(err)
 		}
-		return nil, badRequest("body", "read", "could not be read: "+err.Error())
+		return nil, tooBig
+	}
+	if err != nil {
+		if IsSlowBody(err) {
+			w.Header().Set("Connection", "close")
+			return nil, slowBody(err)
+		}
+		return nil, badRequest("body", "read", "could not be read whole: the connection failed or the body is shorter than its Content-Length")
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return map[string]json.RawMessage{}, nil
 	}
 	return parseObject(data)
+}
+
+// slowBody is the 408 of a body cut off for its pace.
+func slowBody(err error) *Problem {
+	return problem(http.StatusRequestTimeout, "timeout", "Request body too slow", err.Error()+" (after a grace period); send it faster or in one go")
 }
 
 // parseObject parses one JSON object; duplicate keys, trailing data and any
@@ -251,7 +280,7 @@ func (s *Server) cancelTask(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err != nil {
-		s.writeProblem(w, r, err)
+		s.writeProblem(w, r, withActions(b, err))
 		return
 	}
 	s.writeTask(w, r, http.StatusOK, v)

@@ -49,7 +49,7 @@ func parseListFilter(q map[string][]string) (backends.ListFilter, error) {
 		rule string
 	}{
 		{"limit", &f.Limit, "an integer from 1 to 100"},
-		{"offset", &f.Offset, "an integer ≥ 0"},
+		{"offset", &f.Offset, fmt.Sprintf("an integer from 0 to %d", backends.MaxOffset)},
 		{"within_hours", &f.WithinHours, fmt.Sprintf("an integer from 1 to %d", backends.MaxWithinHours)},
 	}
 	for _, p := range ints {

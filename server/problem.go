@@ -6,13 +6,15 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 
 	"github.com/taskmodel/taskmodel/tasktype"
 )
 
 // ProblemTypeBase prefixes the type URI of every problem the server returns;
 // the fragment names the kind: validation, not-found, transition, conflict,
-// unauthorized, too-large, method, internal.
+// unauthorized, too-large, method, internal, timeout (a body too slow),
+// no-uploads, unsupported (a request net/http cannot serve: conn.go).
 const ProblemTypeBase = "urn:taskmodel:problem:"
 
 // Problem is an RFC 9457 problem detail, the body of every error response
@@ -25,9 +27,17 @@ type Problem struct {
 	Instance string `json:"instance,omitempty"`
 	// Errors names each field that was refused and what it allows.
 	Errors []FieldProblem `json:"errors,omitempty"`
-	// CurrentStatus and AllowedEvents explain a refused transition (409).
-	CurrentStatus string   `json:"current_status,omitempty"`
-	AllowedEvents []string `json:"allowed_events,omitempty"`
+	// CurrentStatus and AllowedActions explain a refused transition (409):
+	// the task's status and what a client may still do to it through the
+	// API, by the last segment of the route: "upload-urls", "process",
+	// "cancel". The model's internal events (a worker's start or complete,
+	// the sweeper's expiry, verify_uploads, which only process fires) are
+	// not listed: no client can call them.
+	CurrentStatus  string   `json:"current_status,omitempty"`
+	AllowedActions []string `json:"allowed_actions,omitzero"`
+	// events are the model events the status allows, which withActions
+	// maps onto AllowedActions.
+	events []string
 }
 
 // FieldProblem is one refused field of a request.
@@ -77,10 +87,7 @@ func toProblem(err error) *Problem {
 	if errors.As(err, &te) {
 		t := te.Transition()
 		out := problem(http.StatusConflict, "transition", "Transition not allowed", te.Error())
-		out.CurrentStatus, out.AllowedEvents = t.From, t.Allowed
-		if out.AllowedEvents == nil {
-			out.AllowedEvents = []string{}
-		}
+		out.CurrentStatus, out.events, out.AllowedActions = t.From, t.Allowed, []string{}
 		return out
 	}
 	switch {
@@ -94,6 +101,37 @@ func toProblem(err error) *Problem {
 		return problem(http.StatusBadRequest, "validation", "Invalid request", err.Error())
 	}
 	return problem(http.StatusInternalServerError, "internal", "Internal server error", "the server failed; the error is in its log")
+}
+
+// withActions maps a refused transition's events onto the API actions of
+// model b that fire them (see Problem.AllowedActions); other errors pass.
+func withActions(b binding, err error) error {
+	p := toProblem(err)
+	if p.Status != http.StatusConflict || p.events == nil {
+		return err
+	}
+	out := *p
+	out.AllowedActions = actionsOf(b, p.events)
+	return &out
+}
+
+// actionsOf lists the API actions that fire any of events on model b, in
+// the order a client takes them.
+func actionsOf(b binding, events []string) []string {
+	out := []string{}
+	has := func(ev string) bool { return ev != "" && slices.Contains(events, ev) }
+	if up := b.api().Uploads; up != nil {
+		if has(up.Request) {
+			out = append(out, "upload-urls")
+		}
+		if has(up.Verify) || has(up.Missing) {
+			out = append(out, "process")
+		}
+	}
+	if has(b.worker().Cancel) {
+		out = append(out, "cancel")
+	}
+	return out
 }
 
 // writeProblem writes err as problem+json; 500s are logged with the cause.

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -83,7 +84,31 @@ type Config struct {
 	// Heartbeat is how often an event stream sends a comment to keep
 	// proxies from closing it (default 15 s).
 	Heartbeat time.Duration
+	// TokenRecheck is how often an open event stream authenticates its
+	// token again; a revoked token (or a user who may no longer see the
+	// task) ends the stream (default DefaultTokenRecheck).
+	TokenRecheck time.Duration
+	// BodyMinRate and BodyGrace cut off slow request bodies (a JSON
+	// request, or an upload to a signed URL this server serves): once
+	// BodyGrace has passed since the request started, the body must have
+	// averaged BodyMinRate bytes per second, or the read fails and the
+	// client gets 408 (or the connection is closed). A large upload at a
+	// real client's pace passes; a trickle holding a connection does not.
+	// Defaults: DefaultBodyMinRate, DefaultBodyGrace.
+	BodyMinRate int64
+	BodyGrace   time.Duration
+	// ReadHeaderTimeout bounds the time a client takes to send a request's
+	// headers (Serve and ListenAndServe; default DefaultReadHeaderTimeout).
+	ReadHeaderTimeout time.Duration
 }
+
+// Defaults of Config's limits on slow clients.
+const (
+	DefaultBodyMinRate       = 64 << 10 // bytes per second
+	DefaultBodyGrace         = 10 * time.Second
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultTokenRecheck      = 5 * time.Second
+)
 
 // Server is the HTTP API over a set of models. Its Handler serves the
 // routes; Run runs the sweeper and the metrics feed until its context ends.
@@ -98,6 +123,9 @@ type Server struct {
 
 	sweepOnce sync.Once
 	sweeps    []func(context.Context) error
+
+	mux   *http.ServeMux // Mount adds user interfaces (pages.go)
+	pages atomic.Bool    // a user interface is mounted: session cookies count
 }
 
 // New checks cfg and returns a Server.
@@ -150,6 +178,18 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Heartbeat <= 0 {
 		cfg.Heartbeat = 15 * time.Second
 	}
+	if cfg.TokenRecheck <= 0 {
+		cfg.TokenRecheck = DefaultTokenRecheck
+	}
+	if cfg.BodyMinRate <= 0 {
+		cfg.BodyMinRate = DefaultBodyMinRate
+	}
+	if cfg.BodyGrace <= 0 {
+		cfg.BodyGrace = DefaultBodyGrace
+	}
+	if cfg.ReadHeaderTimeout <= 0 {
+		cfg.ReadHeaderTimeout = DefaultReadHeaderTimeout
+	}
 	host, _ := os.Hostname()
 	s := &Server{cfg: cfg, models: cfg.Models, log: cfg.Logger, owner: fmt.Sprintf("serve:%s:%d:%s", host, os.Getpid(), randomHex(4))}
 	m, err := newMetrics(cfg.Registry, cfg.Models)
@@ -158,7 +198,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.metrics = m
 	s.catalog = cfg.Models.Catalog()
-	s.handler = s.routes()
+	s.handler = s.slowBodies(s.routes())
 	return s, nil
 }
 
@@ -175,6 +215,7 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // OpenAPI document, metrics and signed blob URLs do not.
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
+	s.mux = mux
 	api := func(pattern string, methods map[string]http.HandlerFunc) {
 		mux.Handle(pattern, s.observe(pattern, s.cors(s.allow(methods, true))))
 	}
@@ -194,7 +235,7 @@ func (s *Server) routes() http.Handler {
 	api("/tasks/{id}/process", map[string]http.HandlerFunc{"POST": s.process})
 	api("/tasks/{id}/downloads", map[string]http.HandlerFunc{"GET": s.downloads})
 	if s.cfg.BlobHandler != nil {
-		mux.Handle(s.cfg.BlobPath, s.observe(s.cfg.BlobPath, s.cors(s.cfg.BlobHandler)))
+		mux.Handle(s.cfg.BlobPath, s.observe(s.cfg.BlobPath, s.cors(s.gateUploads(s.cfg.BlobHandler))))
 	}
 	mux.Handle("/", s.observe("other", s.cors(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.writeProblem(w, r, notFound(fmt.Sprintf("no route %s %s; see /openapi.json", r.Method, r.URL.Path)))
@@ -219,6 +260,10 @@ func (s *Server) allow(methods map[string]http.HandlerFunc, auth bool) http.Hand
 		if !ok {
 			w.Header().Set("Allow", allowed)
 			s.writeProblem(w, r, problem(http.StatusMethodNotAllowed, "method", "Method not allowed", fmt.Sprintf("%s is not allowed here; allowed: %s", r.Method, allowed)))
+			return
+		}
+		if err := checkQuery(r); err != nil {
+			s.writeProblem(w, r, err)
 			return
 		}
 		if auth {
@@ -249,6 +294,9 @@ func (s *Server) authenticate(r *http.Request) (User, error) {
 		token = strings.TrimSpace(rest)
 	} else if strings.HasSuffix(r.URL.Path, "/events") {
 		token = r.URL.Query().Get("access_token")
+	}
+	if token == "" {
+		token = s.sessionToken(r) // pages.go
 	}
 	if token == "" {
 		if s.cfg.Anonymous != "" && loopback(r.RemoteAddr) {
@@ -371,14 +419,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration
 	defer cancelBase()
 	hs := &http.Server{
 		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
 		IdleTimeout:       120 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return base },
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	hs.RegisterOnShutdown(cancelBase) // event streams end with the server
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	go func() { errc <- hs.Serve(problemListener{ln}) }()
 	select {
 	case err := <-errc:
 		return err

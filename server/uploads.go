@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"path"
 	"slices"
@@ -51,6 +52,51 @@ func keySegment(owner string) string {
 	return string(b)
 }
 
+// gateUploads lets the signed-URL handler store an upload to a task's
+// input only while the task takes uploads: the status its uploads' verify
+// event fires from (UPLOADING). Once process has verified the files (or the
+// task expired, failed its upload or was cancelled), its upload URLs are
+// refused with 409, so a verified input cannot be replaced under a worker.
+func (s *Server) gateUploads(next http.Handler) http.Handler {
+	gate := func(ctx context.Context, key string) error {
+		id, ok := inputTask(key)
+		if !ok {
+			return nil // not a task's input: no lifecycle to follow
+		}
+		v, b, err := s.find(ctx, id)
+		if errors.Is(err, tasktype.ErrNotFound) {
+			return fmt.Errorf("%w: task %s no longer exists", blob.ErrUploadClosed, id)
+		}
+		if err != nil {
+			return err
+		}
+		up := b.api().Uploads
+		if up == nil || InputKey(v.owner, id, path.Base(key)) != key {
+			return fmt.Errorf("%w: task %s takes no such upload", blob.ErrUploadClosed, id)
+		}
+		if !b.canFire(v, up.Verify) {
+			return fmt.Errorf("%w: task %s is %s; its files can be uploaded only before POST /tasks/{id}/process, while it is uploading (ask for new upload URLs after a failed upload)", blob.ErrUploadClosed, id, v.key.Status)
+		}
+		return nil
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut {
+			r = r.WithContext(blob.WithUploadGate(r.Context(), gate))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// inputTask reads the task id of an input key (InputKey's form).
+func inputTask(key string) (uuid.UUID, bool) {
+	parts := strings.Split(key, "/")
+	if len(parts) != 6 || parts[0] != "users" || parts[2] != "tasks" || parts[4] != "inputs" {
+		return uuid.Nil, false
+	}
+	id, err := uuid.Parse(parts[3])
+	return id, err == nil
+}
+
 // fileRequest is one entry of the upload-urls request's files object.
 type fileRequest struct {
 	Filename    string `json:"filename"`
@@ -67,9 +113,25 @@ func (s *Server) lookupUploads(r *http.Request) (*view, binding, *tasktype.Uploa
 	}
 	up := b.api().Uploads
 	if up == nil {
-		return nil, nil, nil, notFound(fmt.Sprintf("task type %s takes no uploads", b.name()))
+		p := problem(http.StatusConflict, "no-uploads", "Task type takes no uploads",
+			fmt.Sprintf("task %s is of type %s, which takes no uploads: upload-urls and process apply to task types with files (%s)", v.key.ID, b.name(), strings.Join(s.uploadTypes(), ", ")))
+		return nil, nil, nil, p
 	}
 	return v, b, up, nil
+}
+
+// uploadTypes lists the models that take uploads.
+func (s *Server) uploadTypes() []string {
+	var out []string
+	for _, b := range s.models.order {
+		if b.api().Uploads != nil {
+			out = append(out, b.name())
+		}
+	}
+	if len(out) == 0 {
+		return []string{"none on this server"}
+	}
+	return out
 }
 
 // uploadURLs answers POST /tasks/{id}/upload-urls (seed 004): it signs an
@@ -93,7 +155,7 @@ func (s *Server) uploadURLs(w http.ResponseWriter, r *http.Request) {
 	}
 	if !b.canFire(v, up.Request) {
 		_, err := b.fire(r.Context(), v, up.Request, false, nil, meta(r, ""))
-		s.writeProblem(w, r, err)
+		s.writeProblem(w, r, withActions(b, err))
 		return
 	}
 	urls := map[string]*blob.Presigned{}
@@ -113,7 +175,7 @@ func (s *Server) uploadURLs(w http.ResponseWriter, r *http.Request) {
 	// A retry after a failed upload clears the failure's message.
 	v, err = b.fire(r.Context(), v, up.Request, true, nil, meta(r, "POST /tasks/{id}/upload-urls"))
 	if err != nil {
-		s.writeProblem(w, r, err)
+		s.writeProblem(w, r, withActions(b, err))
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"task_id": v.key.ID, "status": v.key.Status, "uploads": urls})
@@ -244,7 +306,7 @@ func (s *Server) process(w http.ResponseWriter, r *http.Request) {
 	}
 	if !b.canFire(v, up.Verify) {
 		_, err := b.fire(r.Context(), v, up.Verify, false, nil, meta(r, ""))
-		s.writeProblem(w, r, err)
+		s.writeProblem(w, r, withActions(b, err))
 		return
 	}
 	missing, bad, err := s.checkUploads(r.Context(), up, v)
@@ -261,7 +323,7 @@ func (s *Server) process(w http.ResponseWriter, r *http.Request) {
 		msg := truncate(strings.Join(parts, "; "), 500)
 		v, err = b.fire(r.Context(), v, up.Missing, true, &msg, meta(r, "POST /tasks/{id}/process: "+msg))
 		if err != nil {
-			s.writeProblem(w, r, err)
+			s.writeProblem(w, r, withActions(b, err))
 			return
 		}
 		s.writeTask(w, r, http.StatusOK, v)
@@ -269,7 +331,7 @@ func (s *Server) process(w http.ResponseWriter, r *http.Request) {
 	}
 	v, err = b.fire(r.Context(), v, up.Verify, false, nil, meta(r, "POST /tasks/{id}/process"))
 	if err != nil {
-		s.writeProblem(w, r, err)
+		s.writeProblem(w, r, withActions(b, err))
 		return
 	}
 	if s.cfg.Wake != nil {
@@ -279,7 +341,8 @@ func (s *Server) process(w http.ResponseWriter, r *http.Request) {
 }
 
 // checkUploads verifies a task's files: required ones must exist; every
-// present one must keep its size and content type (a file that does not is
+// present one must keep its size bounds and content type, and a file of
+// format json must be one well-formed JSON value (a file that does not is
 // deleted, so the client uploads it again).
 func (s *Server) checkUploads(ctx context.Context, up *tasktype.Uploads, v *view) (missing, bad []string, err error) {
 	for _, f := range up.Files {
@@ -289,25 +352,94 @@ func (s *Server) checkUploads(ctx context.Context, up *tasktype.Uploads, v *view
 			want.ContentType = f.ContentTypes[0]
 		}
 		info, err := blob.Verify(ctx, s.cfg.Blobs, key, want)
+		problem := ""
 		switch {
 		case errors.Is(err, blob.ErrNotFound):
 			if f.Required {
 				missing = append(missing, f.Name)
 			}
+			continue
 		case errors.Is(err, blob.ErrTooLarge):
 			bad = append(bad, fmt.Sprintf("%s is larger than %d bytes", f.Name, f.MaxBytes))
+			continue
 		case errors.Is(err, blob.ErrContentType):
 			bad = append(bad, fmt.Sprintf("%s must be %s", f.Name, want.ContentType))
+			continue
 		case err != nil:
 			return nil, nil, err
 		case len(f.ContentTypes) > 1 && !slices.Contains(f.ContentTypes, mediaType(info.ContentType)):
-			if err := s.cfg.Blobs.Delete(ctx, key); err != nil && !errors.Is(err, blob.ErrNotFound) {
+			problem = fmt.Sprintf("%s must be one of %s", f.Name, strings.Join(f.ContentTypes, ", "))
+		case info.Size < f.MinBytes && info.Size == 0:
+			problem = fmt.Sprintf("%s is empty; it must hold at least %s", f.Name, bytesOf(f.MinBytes))
+		case info.Size < f.MinBytes:
+			problem = fmt.Sprintf("%s is %s; it must hold at least %s", f.Name, bytesOf(info.Size), bytesOf(f.MinBytes))
+		case f.Format == "json":
+			msg, err := s.checkJSON(ctx, key)
+			if err != nil {
 				return nil, nil, err
 			}
-			bad = append(bad, fmt.Sprintf("%s must be one of %s", f.Name, strings.Join(f.ContentTypes, ", ")))
+			if msg != "" {
+				problem = fmt.Sprintf("%s is not valid JSON (%s)", f.Name, msg)
+			}
 		}
+		if problem == "" {
+			continue
+		}
+		if err := s.cfg.Blobs.Delete(ctx, key); err != nil && !errors.Is(err, blob.ErrNotFound) {
+			return nil, nil, err
+		}
+		bad = append(bad, problem)
 	}
 	return missing, bad, nil
+}
+
+func bytesOf(n int64) string {
+	if n == 1 {
+		return "1 byte"
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// checkJSON reads the blob at key as one JSON value and says what is
+// wrong with it, or "" if nothing is. It streams: the file is at most its
+// max_size, but need not be held whole.
+func (s *Server) checkJSON(ctx context.Context, key string) (string, error) {
+	rd, _, err := s.cfg.Blobs.Open(ctx, key)
+	if err != nil {
+		return "", err
+	}
+	defer rd.Close()
+	dec := json.NewDecoder(rd)
+	depth := 0
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			if depth == 0 && dec.InputOffset() > 0 {
+				return "", nil
+			}
+			return "it ends before its value does", nil
+		}
+		if err != nil {
+			var se *json.SyntaxError
+			if errors.As(err, &se) {
+				return fmt.Sprintf("at byte %d: %s", se.Offset, se.Error()), nil
+			}
+			if ctx.Err() != nil {
+				return "", ctx.Err()
+			}
+			return "it cannot be parsed: " + err.Error(), nil
+		}
+		if d, ok := tok.(json.Delim); ok {
+			if d == '{' || d == '[' {
+				depth++
+			} else {
+				depth--
+			}
+		}
+		if depth == 0 && dec.More() {
+			return "it holds more than one JSON value", nil
+		}
+	}
 }
 
 // downloads answers GET /tasks/{id}/downloads: a signed download URL for

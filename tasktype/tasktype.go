@@ -275,6 +275,13 @@ type UploadFile struct {
 	ContentTypes []string
 	// MaxBytes bounds the file's size.
 	MaxBytes int64
+	// MinBytes is the least an uploaded file may hold (the spec's
+	// min_size; taskgen writes 1 unless the spec says otherwise, so an
+	// empty upload is refused). Zero: no minimum.
+	MinBytes int64
+	// Format, when "json", requires the file to be one well-formed JSON
+	// value (the spec's format: json).
+	Format string
 }
 
 // File returns the upload file named name.

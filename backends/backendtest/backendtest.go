@@ -2,7 +2,7 @@
 // pass: one exported entry point, Run, that each backend's tests call with a
 // factory of fresh, isolated drivers. It exercises every Store operation,
 // every error kind, timestamps, history, timeouts and races through the
-// seed-004 analysis model, whose lifecycle, JSON fields and timeouts cover
+// analysis model (the upload → process lifecycle), whose lifecycle, JSON fields and timeouts cover
 // what generated drivers have to map. The clock is fake: nothing sleeps.
 package backendtest
 
@@ -817,7 +817,7 @@ func jsonOf(x *analysis.Task) string {
 
 // BenchmarkTransitions measures guarded transitions per second, each with
 // its history row, at concurrency 1 and 32. Every goroutine owns a task and
-// bounces it between UPLOADING and UPLOAD_FAILED, the one loop in seed 004's
+// bounces it between UPLOADING and UPLOAD_FAILED, the one loop in the analysis
 // lifecycle, keeping the task it got back, so each op is one guarded write.
 func BenchmarkTransitions(b *testing.B, newDriver Factory) {
 	for _, workers := range []int{1, 32} {

@@ -19,7 +19,7 @@ import (
 // ListingAnchor is the "now" of the listing benchmark's data set.
 var ListingAnchor = time.Date(2026, 1, 31, 12, 0, 0, 0, time.UTC)
 
-// ListingTypes are seed 002's five task types, the tables the data set fills.
+// ListingTypes are the unified listing's five task types, the tables the data set fills.
 var ListingTypes = []string{"model_upload", "dataset_upload", "training", "evaluation", "synthesis"}
 
 // DatasetRow is one task of the listing benchmark's data set.
@@ -43,7 +43,7 @@ const (
 	ListingUser = "user-0500"
 )
 
-// ListingDataset returns n tasks spread evenly over the five seed-002
+// ListingDataset returns n tasks spread evenly over the five listing
 // types, created uniformly over the 30 days before ListingAnchor: 94% DONE,
 // 3% FAILED, 1% CANCELLED, 1.5% RUNNING, 0.5% QUEUED (unfinished tasks of
 // any age stay in every window); 20% untagged, 1% "production-model-v2",
@@ -108,13 +108,13 @@ func ListingDataset(n int, emit func(DatasetRow) error) error {
 	return nil
 }
 
-// ListingQuery is one of seed 002's example requests.
+// ListingQuery is one of the unified listing's example requests.
 type ListingQuery struct {
 	Name   string
 	Filter backends.ListFilter
 }
 
-// ListingQueries are the example requests of seed 002's guide, with the
+// ListingQueries are the unified listing's example requests, with the
 // defaults the guide states (the last hour) and a page of 50 where it gives
 // no limit; then each of them as a user who is not an admin sends it
 // (owner_*: a typical user, heavy_owner_*: the user owning a tenth of the
@@ -150,7 +150,7 @@ func seedQueries() []ListingQuery {
 // resolved query and returns how many rows it gave.
 type NaiveFunc func(ctx context.Context, q backends.ListQuery, taskTypes, codes []string) (int, error)
 
-// BenchmarkListing measures every seed-002 example query against a data set
+// BenchmarkListing measures every example listing query against a data set
 // already loaded behind lister, reporting p50 and p99 latency; with naive
 // set, it measures the naive design too and reports the p50 ratio
 // (TASKMODEL_BENCH_NAIVE=0 skips it: each naive run reads every row).

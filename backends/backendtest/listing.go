@@ -34,7 +34,7 @@ type ListingDrivers struct {
 // ListingFactory makes fresh, empty ListingDrivers for one test.
 type ListingFactory func(t testing.TB) ListingDrivers
 
-// RunListing runs the unified-listing suite (seed 002): every filter alone
+// RunListing runs the unified-listing suite: every filter alone
 // and combined, the window that keeps unfinished tasks, pagination without
 // gaps or duplicates, the rows' fields, and the validation errors; then,
 // over a data set of its own, the owner filter (runOwnerListing).
@@ -119,8 +119,8 @@ func RunListing(t *testing.T, newDrivers ListingFactory) {
 		{"status D and C", backends.ListFilter{Statuses: codes("D", "C"), WithinHours: 72, Limit: 50}, []uuid.UUID{G, A}},
 		{"tag", backends.ListFilter{Tag: tag("exp-1"), WithinHours: 72, Limit: 50}, []uuid.UUID{G, E, C, A}},
 		{"tag nobody has", backends.ListFilter{Tag: tag("nope"), WithinHours: 72, Limit: 50}, []uuid.UUID{}},
-		{"combined (seed: training, R, experiment tag, limit 5)", backends.ListFilter{TaskTypes: []string{"training"}, Statuses: codes("R"), Tag: tag("exp-1"), WithinHours: 1, Limit: 5}, []uuid.UUID{E}},
-		{"combined (seed: two types, Q and R, tag, 4 hours, limit 10)", backends.ListFilter{TaskTypes: []string{"training", "evaluation"}, Statuses: codes("Q", "R"), Tag: tag("exp-2"), WithinHours: 4, Limit: 10}, []uuid.UUID{B}},
+		{"combined (example: training, R, experiment tag, limit 5)", backends.ListFilter{TaskTypes: []string{"training"}, Statuses: codes("R"), Tag: tag("exp-1"), WithinHours: 1, Limit: 5}, []uuid.UUID{E}},
+		{"combined (example: two types, Q and R, tag, 4 hours, limit 10)", backends.ListFilter{TaskTypes: []string{"training", "evaluation"}, Statuses: codes("Q", "R"), Tag: tag("exp-2"), WithinHours: 4, Limit: 10}, []uuid.UUID{B}},
 		{"limit", backends.ListFilter{WithinHours: 72, Limit: 2}, []uuid.UUID{G, F.ID}},
 		{"offset past the end", backends.ListFilter{WithinHours: 72, Limit: 10, Offset: 7}, []uuid.UUID{}},
 	}
@@ -316,7 +316,7 @@ func runOwnerListing(t *testing.T, newDrivers ListingFactory) {
 		{"alice, every filter", backends.ListFilter{Owner: str(alice), TaskTypes: both, Statuses: codes("Q", "R", "D"), Tag: str("exp-1"), WithinHours: 72, Limit: 1}, []uuid.UUID{T2}},
 		{"alice, every filter, second page", backends.ListFilter{Owner: str(alice), TaskTypes: both, Statuses: codes("Q", "R", "D"), Tag: str("exp-1"), WithinHours: 72, Limit: 1, Offset: 1}, []uuid.UUID{T1}},
 		{"alice, every filter, last hour", backends.ListFilter{Owner: str(alice), TaskTypes: both, Statuses: codes("Q", "R", "D"), Tag: str("exp-1"), WithinHours: 1, Limit: 10}, []uuid.UUID{T2}},
-		{"bob, every filter (seed: two types, Q and R, tag, 4 hours, limit 10)", backends.ListFilter{Owner: str(bob), TaskTypes: both, Statuses: codes("Q", "R"), Tag: str("exp-1"), WithinHours: 4, Limit: 10}, []uuid.UUID{T4}},
+		{"bob, every filter (example: two types, Q and R, tag, 4 hours, limit 10)", backends.ListFilter{Owner: str(bob), TaskTypes: both, Statuses: codes("Q", "R"), Tag: str("exp-1"), WithinHours: 4, Limit: 10}, []uuid.UUID{T4}},
 		{"alice, limit", backends.ListFilter{Owner: str(alice), WithinHours: 72, Limit: 2}, []uuid.UUID{E2, A1}},
 		{"alice, offset", backends.ListFilter{Owner: str(alice), WithinHours: 72, Limit: 10, Offset: 4}, []uuid.UUID{T3, T1}},
 		{"alice, offset past the end", backends.ListFilter{Owner: str(alice), WithinHours: 72, Limit: 10, Offset: 6}, []uuid.UUID{}},

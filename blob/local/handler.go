@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"os"
 	"strings"
 
 	"github.com/taskmodel/taskmodel/blob"
@@ -18,9 +19,14 @@ import (
 // expired is refused with 403; an upload with another Content-Type than
 // the signed one with 415, larger than its limit with 413 (nothing is
 // written), with another length than a signed exact length with 400.
-// Refusals are RFC 9457 problem documents (application/problem+json) with
-// a "code" member: bad_signature, expired, malformed_url, wrong_method,
-// content_type, too_large, length_mismatch, key_conflict, not_found.
+// Refusals are RFC 9457 problem documents (application/problem+json) whose
+// type is ProblemTypeBase followed by the refusal's code with '-' for '_'
+// (urn:taskmodel:problem:too-large, the same URIs as the HTTP API's), and
+// whose "code" member is the code: bad_signature, expired, malformed_url,
+// wrong_method, content_type, too_large, length_mismatch, key_conflict,
+// incomplete_body, too_slow (the body fell below the server's minimum
+// rate: 408), upload_closed (the request's blob.UploadGate refused it:
+// 409), not_found, internal.
 //
 // Browsers that upload from another origin need CORS: wrap Handler in the
 // server's CORS middleware, which answers the OPTIONS preflight.
@@ -44,6 +50,10 @@ func (s *Store) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if g.method == http.MethodPut {
+		if err := blob.CheckUpload(r.Context(), g.key); err != nil {
+			s.gateRefused(w, r, err)
+			return
+		}
 		s.upload(w, r, g)
 		return
 	}
@@ -66,9 +76,16 @@ func (s *Store) upload(w http.ResponseWriter, r *http.Request, g *grant) {
 			"the upload is %d bytes; this URL was signed for exactly %d", n, g.size))
 		return
 	}
-	info, err := s.write(g.key, g.contentType, r.Body, g.maxSize, g.size)
+	info, err := s.write(g.key, g.contentType, r.Body, g.maxSize, g.size, func() error { return blob.CheckUpload(r.Context(), g.key) })
 	switch {
 	case err == nil:
+	case errors.Is(err, blob.ErrUploadClosed):
+		s.gateRefused(w, r, err)
+		return
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		w.Header().Set("Connection", "close")
+		writeProblem(w, refuse(http.StatusRequestTimeout, "too_slow", "the upload's body arrived too slowly; send it at a steady pace"))
+		return
 	case errors.Is(err, blob.ErrTooLarge):
 		writeProblem(w, refuse(http.StatusRequestEntityTooLarge, "too_large", "the upload is more than %d bytes, the most this URL accepts", g.maxSize))
 		return
@@ -110,10 +127,23 @@ func (s *Store) download(w http.ResponseWriter, r *http.Request, g *grant) {
 	http.ServeContent(w, r, "", info.ModTime, f)
 }
 
+// gateRefused answers an upload its gate refused (409) or failed on (500).
+func (s *Store) gateRefused(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, blob.ErrUploadClosed) {
+		writeProblem(w, refuse(http.StatusConflict, "upload_closed", "%s", err.Error()))
+		return
+	}
+	s.internal(w, r, err)
+}
+
 func (s *Store) internal(w http.ResponseWriter, r *http.Request, err error) {
 	s.log.ErrorContext(r.Context(), "local blob store", "method", r.Method, "path", r.URL.Path, "err", err)
 	writeProblem(w, refuse(http.StatusInternalServerError, "internal", "the blob store failed; try again later"))
 }
+
+// ProblemTypeBase prefixes the type URI of every refusal, as it does the
+// HTTP API's problems (server.ProblemTypeBase).
+const ProblemTypeBase = "urn:taskmodel:problem:"
 
 // problem is an RFC 9457 problem document with the refusal's code.
 type problem struct {
@@ -130,5 +160,5 @@ func writeProblem(w http.ResponseWriter, e *urlError) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(e.status)
-	json.NewEncoder(w).Encode(problem{Type: "about:blank", Title: http.StatusText(e.status), Status: e.status, Detail: e.detail, Code: e.code})
+	json.NewEncoder(w).Encode(problem{Type: ProblemTypeBase + strings.ReplaceAll(e.code, "_", "-"), Title: http.StatusText(e.status), Status: e.status, Detail: e.detail, Code: e.code})
 }

@@ -208,7 +208,7 @@ func (s *Store) Put(_ context.Context, key string, r io.Reader, o blob.PutOption
 	if err := o.Validate(); err != nil {
 		return blob.Info{}, err
 	}
-	return s.write(key, o.ContentType, r, o.MaxSize, 0)
+	return s.write(key, o.ContentType, r, o.MaxSize, 0, nil)
 }
 
 // Delete removes the blob at key and the folders it leaves empty.
@@ -421,8 +421,10 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 
 // write stores r under key: it copies at most limit bytes (exactly size
 // when size > 0) to a new file in tmp/, syncs it and renames it into place,
-// so a reader sees the old blob or the whole new one, never a part.
-func (s *Store) write(key, contentType string, r io.Reader, limit, size int64) (info blob.Info, err error) {
+// so a reader sees the old blob or the whole new one, never a part. commit,
+// when set, is asked just before the rename whether the blob may still be
+// stored (an upload gate); its error stores nothing.
+func (s *Store) write(key, contentType string, r io.Reader, limit, size int64, commit func() error) (info blob.Info, err error) {
 	var rnd [16]byte
 	rand.Read(rnd[:])
 	tmp := tmpDir + "/" + hex.EncodeToString(rnd[:])
@@ -463,6 +465,11 @@ func (s *Store) write(key, contentType string, r io.Reader, limit, size int64) (
 	err, f = f.Close(), nil
 	if err != nil {
 		return blob.Info{}, fmt.Errorf("blob %s: %w", key, err)
+	}
+	if commit != nil {
+		if err = commit(); err != nil {
+			return blob.Info{}, err
+		}
 	}
 	if err = s.publish(tmp, key); err != nil {
 		return blob.Info{}, err

@@ -133,6 +133,9 @@ var engines = []struct {
 
 type runJSON struct {
 	ID             string   `json:"id"`
+	RunID          string   `json:"run_id"`
+	Percent        float64  `json:"percent"`
+	PercentSource  string   `json:"percent_source"`
 	Status         string   `json:"status"`
 	Stage          string   `json:"stage"`
 	Task           string   `json:"task"`
@@ -202,7 +205,7 @@ func TestScriptFlow(t *testing.T) {
 			}
 			var active []runJSON
 			s.json(&active, "active")
-			if len(active) != 1 || active[0].ID != run || active[0].LogFilename == nil || *active[0].LogFilename != "build.log" ||
+			if len(active) != 1 || active[0].RunID != run || active[0].ID != "" || active[0].LogFilename == nil || *active[0].LogFilename != "build.log" ||
 				active[0].PID == nil || *active[0].CurrentSubtask != 2 {
 				t.Fatalf("active --json: %+v", active)
 			}
@@ -235,11 +238,11 @@ func TestScriptFlow(t *testing.T) {
 			s.ok("run", "complete", second, "done")
 			var history []runJSON
 			s.json(&history, "history", "--limit", "1")
-			if len(history) != 1 || history[0].ID != second || history[0].Status != "COMPLETED" {
+			if len(history) != 1 || history[0].RunID != second || history[0].ID != "" || history[0].Status != "COMPLETED" {
 				t.Fatalf("history --limit 1: %+v", history)
 			}
 			s.json(&history, "history", "--stage", "STATIC", "--task", "Build Database")
-			if len(history) != 1 || history[0].ID != run {
+			if len(history) != 1 || history[0].RunID != run {
 				t.Fatalf("history --stage --task: %+v", history)
 			}
 			var tasks []struct{ Stage, Name string }
@@ -283,7 +286,7 @@ func TestExitCodesAndRefusalsWriteNothing(t *testing.T) {
 		{"subtask past total_subtasks", []string{"subtask", "start", run, "3", "x"}, 4, "invalid", "subtask_number: must be at most 2"},
 		{"complete twice", []string{"run", "complete", done}, 5, "not_allowed", `event "complete" is not allowed from status COMPLETED`},
 		{"update a completed run", []string{"run", "update", done, "--percent", "5"}, 5, "not_allowed", `event "run" is not allowed from status COMPLETED`},
-		{"complete with an unfinished subtask", []string{"run", "complete", run}, 5, "not_allowed", "complete or fail its subtasks first"},
+		{"complete with an unfinished subtask", []string{"run", "complete", run}, 5, "not_allowed", "subtask 1 (Load) is RUNNING; subtask 2 of 2 never started; complete or fail them first; or force it: taskmodel run complete " + run + " --force"},
 		{"subtask started twice", []string{"subtask", "start", run, "1", "again"}, 6, "conflict", "was started already"},
 		{"malformed run id", []string{"run", "complete", "not-a-uuid"}, 2, "usage", `run id "not-a-uuid" is not a UUID`},
 		{"missing argument", []string{"run", "start", "STATIC"}, 2, "usage", "accepts 2 arg(s)"},

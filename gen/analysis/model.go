@@ -458,16 +458,20 @@ var API = tasktype.API{
 		Expiry: 15 * time.Minute,
 		Files: []tasktype.UploadFile{{
 			MaxBytes: int64(104857600),
+			MinBytes: int64(1),
 			Name:     "primary",
 			Required: true,
 		}, {
 			MaxBytes: int64(104857600),
+			MinBytes: int64(1),
 			Name:     "baseline",
 		}, {
 			ContentTypes: []string{"application/json"},
 			Filename:     "parameters.json",
 			Flag:         "has_parameters",
+			Format:       "json",
 			MaxBytes:     int64(1048576),
+			MinBytes:     int64(1),
 			Name:         "parameters",
 		}},
 		Missing:        string(EventUploadFailed),

@@ -21,10 +21,10 @@
 // # Progress
 //
 // Progress takes the fraction of the work done and lets the status's
-// progress mapping turn it into the task's percent: for seed 004,
-// PROCESSING reports 15 + 80 × done, so a handler that ran 2 of 4 agents
+// progress mapping turn it into the task's percent: for the upload →
+// process lifecycle (schema/analysis.yaml), PROCESSING reports 15 + 80 × done, so a handler that ran 2 of 4 agents
 // reports 0.5 and the task shows 55. A detail function sets typed fields
-// alongside (seed 004's progress_detail).
+// alongside (the analysis model's progress_detail).
 //
 // # Changes
 //

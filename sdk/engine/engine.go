@@ -161,7 +161,7 @@ func (e *Engine[T, E, PT]) FireFrom(ctx context.Context, cur *T, ev E, mutate fu
 	return x, nil
 }
 
-// Cancel fires the worker section's cancel event (seed 004: PROCESSING →
+// Cancel fires the worker section's cancel event (analysis: PROCESSING →
 // CANCELLED). A worker running the task sees its handler's context cancelled
 // within its cancel check interval, in this process or another. Cancelling
 // a task the lifecycle does not let go (a terminal one) is the model's
@@ -183,7 +183,7 @@ const maxProgressTries = 8
 
 // Progress records how far the task's work is: done is the fraction done,
 // 0 to 1, which the status's progress mapping turns into the task's percent
-// (seed 004's PROCESSING: 15 + 80 × done); detail, if not nil, sets further
+// (analysis's PROCESSING: 15 + 80 × done); detail, if not nil, sets further
 // fields (a typed progress detail). The status does not change. A status
 // that maps no progress, with no detail, is a *tasktype.FieldError.
 // Concurrent changes are retried on a fresh read; a status change in between

@@ -2,7 +2,10 @@ package pipeline
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
+
+	"github.com/google/uuid"
 
 	"github.com/taskmodel/taskmodel/tasktype"
 )
@@ -50,6 +53,51 @@ func (e *StateError) Error() string {
 
 // Is makes errors.Is(err, tasktype.ErrTransitionNotAllowed) true.
 func (e *StateError) Is(target error) bool { return target == tasktype.ErrTransitionNotAllowed }
+
+// UnfinishedError says that a run cannot complete: some of its subtasks are
+// started or running, or the run declared more subtasks (total_subtasks)
+// than were started. It matches tasktype.ErrTransitionNotAllowed.
+type UnfinishedError struct {
+	Run uuid.UUID
+	// Open are the subtasks that are STARTED or RUNNING.
+	Open []*Subtask
+	// NotStartedCount is how many declared subtasks never started;
+	// NotStarted lists the first ten of their numbers.
+	NotStartedCount int64
+	NotStarted      []int64
+	// Declared is the run's total_subtasks, 0 when not set.
+	Declared int64
+}
+
+func (e *UnfinishedError) Error() string {
+	return "cannot complete the run: " + e.list() + "; complete or fail them first"
+}
+
+// list names the unfinished and unstarted subtasks.
+func (e *UnfinishedError) list() string {
+	var parts []string
+	for _, s := range e.Open {
+		parts = append(parts, fmt.Sprintf("subtask %d (%s) is %s", s.SubtaskNumber, s.Name, s.Status))
+	}
+	switch n := e.NotStartedCount; {
+	case n == 1 && len(e.NotStarted) == 1:
+		parts = append(parts, fmt.Sprintf("subtask %d of %d never started", e.NotStarted[0], e.Declared))
+	case n > 1:
+		nums := make([]string, len(e.NotStarted))
+		for i, x := range e.NotStarted {
+			nums[i] = strconv.FormatInt(x, 10)
+		}
+		list := strings.Join(nums, ", ")
+		if n > int64(len(nums)) {
+			list += fmt.Sprintf(", … (%d in all)", n)
+		}
+		parts = append(parts, fmt.Sprintf("subtasks %s of %d never started", list, e.Declared))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// Is makes errors.Is(err, tasktype.ErrTransitionNotAllowed) true.
+func (e *UnfinishedError) Is(target error) bool { return target == tasktype.ErrTransitionNotAllowed }
 
 func fieldError(field, rule, value, msg string) *tasktype.FieldError {
 	return &tasktype.FieldError{Field: field, Rule: rule, Value: value, Message: msg}

@@ -364,11 +364,11 @@ func TestRefusedCallsWriteNothing(t *testing.T) {
 			_, err := e.tr.Update(e.ctx, id, pipeline.RunUpdate{Percent: ptr(-1.0)})
 			return err
 		}, tasktype.ErrValidation, "overall_percent"},
-		{"update a completed run", []call{completeRun}, func(e *env, id uuid.UUID) error {
+		{"update a completed run", []call{forceCompleteRun}, func(e *env, id uuid.UUID) error {
 			_, err := e.tr.Update(e.ctx, id, pipeline.RunUpdate{Percent: ptr(5.0)})
 			return err
 		}, tasktype.ErrTransitionNotAllowed, `event "run" is not allowed from status COMPLETED`},
-		{"complete twice", []call{completeRun}, completeRun, tasktype.ErrTransitionNotAllowed, `event "complete" is not allowed from status COMPLETED`},
+		{"complete twice", []call{forceCompleteRun}, completeRun, tasktype.ErrTransitionNotAllowed, `event "complete" is not allowed from status COMPLETED`},
 		{"skip a running run", []call{updateRun(10)}, func(e *env, id uuid.UUID) error {
 			_, err := e.tr.Skip(e.ctx, id, "")
 			return err
@@ -382,11 +382,13 @@ func TestRefusedCallsWriteNothing(t *testing.T) {
 			return err
 		}, tasktype.ErrTransitionNotAllowed, "it is terminal"},
 		{"complete with a running subtask", []call{startSub(1, nil)}, completeRun, tasktype.ErrTransitionNotAllowed,
-			"subtask 1 (step 1) is STARTED: cannot complete the run; complete or fail its subtasks first"},
+			"cannot complete the run: subtask 1 (step 1) is STARTED; subtasks 2, 3 of 3 never started; complete or fail them first"},
+		{"complete with a declared subtask never started", []call{startSub(1, nil), completeSub(1), startSub(2, nil), completeSub(2)}, completeRun,
+			tasktype.ErrTransitionNotAllowed, "cannot complete the run: subtask 3 of 3 never started; complete or fail them first"},
 		{"subtask number past total_subtasks", nil, startSub(4, nil), tasktype.ErrValidation, "subtask_number: must be at most 3, the run's total_subtasks"},
 		{"subtask number 0", nil, startSub(0, nil), tasktype.ErrValidation, "subtask_number"},
 		{"subtask started twice", []call{startSub(1, nil)}, startSub(1, nil), tasktype.ErrDuplicate, "subtask 1 of run"},
-		{"subtask of a finished run", []call{completeRun}, startSub(1, nil), tasktype.ErrTransitionNotAllowed, "cannot start a subtask; subtasks start while the run is STARTED or RUNNING"},
+		{"subtask of a finished run", []call{forceCompleteRun}, startSub(1, nil), tasktype.ErrTransitionNotAllowed, "cannot start a subtask; subtasks start while the run is STARTED or RUNNING"},
 		{"negative items_total", nil, startSub(1, ptr(int64(-5))), tasktype.ErrValidation, "items_total"},
 		{"increment by a negative number", []call{startSub(1, ptr(int64(10)))}, increment(1, -3), tasktype.ErrValidation, "by: must be at least 1"},
 		{"increment by zero", []call{startSub(1, ptr(int64(10)))}, increment(1, 0), tasktype.ErrValidation, "by: must be at least 1"},
@@ -451,6 +453,11 @@ func updateRun(p float64) func(e *env, id uuid.UUID) error {
 		_, err := e.tr.Update(e.ctx, id, pipeline.RunUpdate{Percent: &p})
 		return err
 	}
+}
+
+func forceCompleteRun(e *env, id uuid.UUID) error {
+	_, err := e.tr.CompleteWith(e.ctx, id, "", pipeline.CompleteOptions{Force: true})
+	return err
 }
 
 func completeRun(e *env, id uuid.UUID) error {

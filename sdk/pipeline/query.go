@@ -22,6 +22,12 @@ type TaskStatus struct {
 	Status pipelinerun.Status `json:"status"`
 	// Run is the latest run, nil when there is none.
 	Run *Run `json:"run"`
+	// Percent is the latest run's percent complete, from its subtasks when
+	// it set none of its own (see RunPercent); 0 without a run.
+	Percent float64 `json:"percent"`
+	// PercentSource is where Percent comes from: "run" or "subtasks"; ""
+	// without a run.
+	PercentSource string `json:"percent_source,omitempty"`
 }
 
 // Status returns the current status of every registered task of a stage,
@@ -41,12 +47,23 @@ func (t *Tracker) Status(ctx context.Context, stage string) ([]TaskStatus, error
 		latest[key{r.Stage, r.Task}] = r
 	}
 	out := make([]TaskStatus, len(tasks))
+	var shown []*Run
 	for i, task := range tasks {
 		ts := TaskStatus{Stage: task.Stage, Task: task.Name, Type: task.Type, Status: pipelinerun.Initial()}
 		if r := latest[key{task.Stage, task.Name}]; r != nil {
 			ts.Run, ts.Status = r, r.Status
+			shown = append(shown, r)
 		}
 		out[i] = ts
+	}
+	progress, err := t.Progress(ctx, shown)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		if r := out[i].Run; r != nil {
+			out[i].Percent, out[i].PercentSource = progress[r.ID].Percent, progress[r.ID].Source
+		}
 	}
 	return out, nil
 }

@@ -144,7 +144,13 @@ func (t *Tracker) Update(ctx context.Context, id uuid.UUID, u RunUpdate) (*Run, 
 	if err != nil {
 		return nil, fmt.Errorf("run %s: update: %w", id, err)
 	}
-	t.log.InfoContext(ctx, fmt.Sprintf("[TASK UPDATE] %s - %s:%s (%.1f%%)", id, r.Status, suffix(deref(r.Message)), r.OverallPercent), runAttrs(r)...)
+	p := Progress{Percent: r.OverallPercent, Source: PercentRun}
+	if derives(r) { // the line shows the percent status shows
+		if subs, err := t.st.SubtasksOf(ctx, id); err == nil {
+			p = RunPercent(r, subs)
+		}
+	}
+	t.log.InfoContext(ctx, fmt.Sprintf("[TASK UPDATE] %s - %s%s (%.1f%%)", id, r.Status, colon(deref(r.Message)), p.Percent), runAttrs(r)...)
 	return r, nil
 }
 
@@ -163,10 +169,32 @@ func (t *Tracker) progressRun(ctx context.Context, id uuid.UUID, mutate func(*Ru
 }
 
 // Complete finishes a run successfully (overall percent 100). It refuses,
-// with a *StateError, while a subtask is still started or running.
+// with an *UnfinishedError, while a subtask is still started or running or
+// when fewer subtasks started than the run declared (total_subtasks); see
+// CompleteWith to force it.
 func (t *Tracker) Complete(ctx context.Context, id uuid.UUID, message string) (*Run, error) {
-	return t.finish(ctx, id, finishing{ev: pipelinerun.EventComplete, message: message,
-		mutate: func(r *Run) { r.OverallPercent = 100 }})
+	return t.CompleteWith(ctx, id, message, CompleteOptions{})
+}
+
+// CompleteOptions are CompleteWith's options.
+type CompleteOptions struct {
+	// Force completes the run although subtasks are unfinished or were
+	// never started: the unfinished ones are cancelled first ("cancelled:
+	// run completed by force"), the ones never started stay unrecorded, and
+	// the tracking line names both.
+	Force bool
+}
+
+// CompleteWith is Complete with options.
+func (t *Tracker) CompleteWith(ctx context.Context, id uuid.UUID, message string, o CompleteOptions) (*Run, error) {
+	f := finishing{ev: pipelinerun.EventComplete, message: message,
+		mutate: func(r *Run) { r.OverallPercent = 100 }}
+	if o.Force {
+		f.subEv = pipelinesubtask.EventCancel
+		f.forced = true
+		f.subMutate = func(s *Subtask) { s.Message = ptr("cancelled: run completed by force") }
+	}
+	return t.finish(ctx, id, &f)
 }
 
 // Fail finishes a run with an error: message (required) and detail (a
@@ -175,7 +203,7 @@ func (t *Tracker) Fail(ctx context.Context, id uuid.UUID, message, detail string
 	if message == "" {
 		return nil, fmt.Errorf("run %s: fail: %w", id, required("error_message"))
 	}
-	return t.finish(ctx, id, finishing{ev: pipelinerun.EventFail, subEv: pipelinesubtask.EventFail, message: message,
+	return t.finish(ctx, id, &finishing{ev: pipelinerun.EventFail, subEv: pipelinesubtask.EventFail, message: message,
 		mutate: func(r *Run) {
 			r.ErrorMessage = &message
 			r.ErrorDetail = optional(detail)
@@ -187,27 +215,29 @@ func (t *Tracker) Fail(ctx context.Context, id uuid.UUID, message, detail string
 // a run that is RUNNING cannot be skipped. Unfinished subtasks are skipped
 // with it.
 func (t *Tracker) Skip(ctx context.Context, id uuid.UUID, message string) (*Run, error) {
-	return t.finish(ctx, id, finishing{ev: pipelinerun.EventSkip, subEv: pipelinesubtask.EventSkip, message: message})
+	return t.finish(ctx, id, &finishing{ev: pipelinerun.EventSkip, subEv: pipelinesubtask.EventSkip, message: message})
 }
 
 // Cancel cancels a run that has not finished. Its unfinished subtasks are
 // cancelled with it, first.
 func (t *Tracker) Cancel(ctx context.Context, id uuid.UUID, message string) (*Run, error) {
-	return t.finish(ctx, id, finishing{ev: pipelinerun.EventCancel, subEv: pipelinesubtask.EventCancel, message: message})
+	return t.finish(ctx, id, &finishing{ev: pipelinerun.EventCancel, subEv: pipelinesubtask.EventCancel, message: message})
 }
 
 type finishing struct {
 	ev        pipelinerun.Event
 	subEv     pipelinesubtask.Event // "" for complete: unfinished subtasks refuse it
+	forced    bool                  // complete by force: subEv cancels, subtasks never started are named
 	message   string
 	mutate    func(*Run)
 	subMutate func(*Subtask)
+	note      string // appended to the tracking line (what a forced completion left)
 }
 
 // finish checks every move first (the run's event, and the cascade to its
 // unfinished subtasks), then writes the subtasks' moves, then the run's, so
 // that bad input writes nothing.
-func (t *Tracker) finish(ctx context.Context, id uuid.UUID, f finishing) (*Run, error) {
+func (t *Tracker) finish(ctx context.Context, id uuid.UUID, f *finishing) (*Run, error) {
 	r, err := t.finishRun(ctx, id, f)
 	if err != nil {
 		return nil, fmt.Errorf("run %s: %s: %w", id, f.ev, err)
@@ -216,11 +246,11 @@ func (t *Tracker) finish(ctx context.Context, id uuid.UUID, f finishing) (*Run, 
 	if r.Status == pipelinerun.StatusFailed {
 		level = slog.LevelError
 	}
-	t.log.Log(ctx, level, fmt.Sprintf("[TASK UPDATE] %s - %s:%s", id, r.Status, suffix(f.message)), runAttrs(r)...)
+	t.log.Log(ctx, level, fmt.Sprintf("[TASK UPDATE] %s - %s%s%s", id, r.Status, colon(f.message), f.note), runAttrs(r)...)
 	return r, nil
 }
 
-func (t *Tracker) finishRun(ctx context.Context, id uuid.UUID, f finishing) (*Run, error) {
+func (t *Tracker) finishRun(ctx context.Context, id uuid.UUID, f *finishing) (*Run, error) {
 	cur, err := t.getRun(ctx, id)
 	if err != nil {
 		return nil, err
@@ -237,14 +267,22 @@ func (t *Tracker) finishRun(ctx context.Context, id uuid.UUID, f finishing) (*Ru
 		if s.Status.IsTerminal() {
 			continue
 		}
-		if f.subEv == "" {
-			return nil, &StateError{What: fmt.Sprintf("subtask %d (%s)", s.SubtaskNumber, s.Name), Status: string(s.Status),
-				Op: "complete the run", Need: "complete or fail its subtasks first"}
-		}
-		if _, err := pipelinesubtask.Fire(s.Status, f.subEv); err != nil {
-			return nil, fmt.Errorf("subtask %d: %w", s.SubtaskNumber, err)
+		if f.subEv != "" {
+			if _, err := pipelinesubtask.Fire(s.Status, f.subEv); err != nil {
+				return nil, fmt.Errorf("subtask %d: %w", s.SubtaskNumber, err)
+			}
 		}
 		open = append(open, s)
+	}
+	if f.ev == pipelinerun.EventComplete {
+		count, first := notStarted(cur, subs)
+		if len(open) > 0 || count > 0 {
+			u := &UnfinishedError{Run: id, Open: open, NotStarted: first, NotStartedCount: count, Declared: deref64(cur.TotalSubtasks)}
+			if !f.forced {
+				return nil, u
+			}
+			f.note = " (by force: " + u.list() + ")"
+		}
 	}
 	for _, s := range open {
 		if _, err := t.cascade(ctx, s, f); err != nil {
@@ -269,7 +307,7 @@ func (t *Tracker) finishRun(ctx context.Context, id uuid.UUID, f finishing) (*Ru
 
 // cascade moves one unfinished subtask with the run, unless another writer
 // finished it in the meantime.
-func (t *Tracker) cascade(ctx context.Context, s *Subtask, f finishing) (*Subtask, error) {
+func (t *Tracker) cascade(ctx context.Context, s *Subtask, f *finishing) (*Subtask, error) {
 	return retry(ctx, func() (*Subtask, error) {
 		cur, err := t.getSubtask(ctx, s.RunID, s.SubtaskNumber)
 		if err != nil || cur.Status.IsTerminal() {
@@ -281,6 +319,15 @@ func (t *Tracker) cascade(ctx context.Context, s *Subtask, f finishing) (*Subtas
 
 func runAttrs(r *Run) []any {
 	return []any{"run_id", r.ID, "stage", r.Stage, "task", r.Task, "status", r.Status}
+}
+
+// colon is ": msg", or nothing without a message: a tracking line never
+// ends in a colon.
+func colon(msg string) string {
+	if msg == "" {
+		return ""
+	}
+	return ": " + msg
 }
 
 func suffix(msg string) string {
@@ -306,6 +353,13 @@ func firstOf(s string, fallback *string) *string {
 
 func ptr[V any](v V) *V { return &v }
 
+func deref64(n *int64) int64 {
+	if n == nil {
+		return 0
+	}
+	return *n
+}
+
 func deref(s *string) string {
 	if s == nil {
 		return ""
@@ -318,4 +372,26 @@ func orDot(dir string) string {
 		return "."
 	}
 	return dir
+}
+
+// notStarted returns how many subtask numbers, 1 to the run's
+// total_subtasks, have no subtask, and the first ten of them.
+func notStarted(r *Run, subs []*Subtask) (int64, []int64) {
+	if r.TotalSubtasks == nil {
+		return 0, nil
+	}
+	total := *r.TotalSubtasks
+	have := make(map[int64]bool, len(subs))
+	for _, s := range subs {
+		if s.SubtaskNumber <= total {
+			have[s.SubtaskNumber] = true
+		}
+	}
+	var first []int64
+	for n := int64(1); n <= total && len(first) < 10; n++ {
+		if !have[n] {
+			first = append(first, n)
+		}
+	}
+	return total - int64(len(have)), first
 }

@@ -250,7 +250,7 @@ func (t *Tracker) finishSubtask(ctx context.Context, run uuid.UUID, n int64, ev 
 }
 
 func (t *Tracker) logSubtask(ctx context.Context, level slog.Level, s *Subtask, msg string) {
-	t.log.Log(ctx, level, fmt.Sprintf("[SUBTASK UPDATE] Subtask %d - %s:%s", s.SubtaskNumber, s.Status, suffix(msg)), subAttrs(s)...)
+	t.log.Log(ctx, level, fmt.Sprintf("[SUBTASK UPDATE] Subtask %d - %s%s", s.SubtaskNumber, s.Status, colon(msg)), subAttrs(s)...)
 }
 
 func subAttrs(s *Subtask) []any {

@@ -1,28 +1,28 @@
-// Package stage runs tasks made of ordered stages (seed 001, the EleanorAI
-// stage framework) over any storage backend, with retries, backoff,
+// Package stage runs tasks made of ordered stages (the stage-execution
+// model, schema/stage.yaml) over any storage backend, with retries, backoff,
 // checkpoints, rollback and cancellation.
 //
 // # Model
 //
 // A task is a list of Stage values sharing one typed state S (a Go type
-// parameter: the seed's "all stages in a task share the same state class").
+// parameter: all stages in a task share the same state class).
 // A stage has a Name (non-empty, unique, at most 150 characters), a Run
 // function and an optional Rollback. The final stage's result, a
 // SimpleRecordsResult, is the task's result.
 //
-// Each stage of each task is one row of the generated seed-001 model
+// Each stage of each task is one row of the generated stage model
 // (package gen/stage, struct StageState) in a backends.Store over any
 // backends.Driver: memory, SQLite or PostgreSQL. The row's id is RowID(task
 // id, stage name), a name-based UUID, so that any Runner finds a task's rows
 // with Store.Get and no query beyond the generated ones is needed. A row
-// holds the stage's status, its attempt count, the seed's per-attempt history
+// holds the stage's status, its attempt count, the per-attempt history
 // entries, its result, and the task's state checkpointed as JSON when the
 // stage completed (the checkpoint field, added to schema/stage.yaml for this
 // package).
 //
 // Every status change is a generated event fired with Store.FireFrom: a
 // guarded compare-and-set write that also writes the store's history row.
-// Moves the seed-001 lifecycle does not allow are impossible, and a history
+// Moves the stage lifecycle does not allow are impossible, and a history
 // entry or checkpoint goes in the same write as the status change it belongs
 // to, so nothing is ever half-written:
 //
@@ -38,14 +38,14 @@
 // A history entry (StageStateHistoryEntry) records one attempt: its number,
 // the status before it (CREATED for the first, RETRY for the others) and the
 // one it ended in, begin_ts (the row's started_at) and end_ts as RFC 3339 UTC
-// strings with microseconds (the seed types them as strings without a
+// strings with microseconds (the spec types them as strings without a
 // format), the message ("completed", the error's text, "canceled",
 // "interrupted: …") and run_time_seconds. Timestamps come from Config.Clock,
 // which should be the Store's clock.
 //
 // # Retry policies
 //
-// Config.Policy and Config.MaxAttempts follow the seed's RetryPolicy (an
+// Config.Policy and Config.MaxAttempts follow the stage model's RetryPolicy (an
 // empty Policy is NONE, so the zero Config never retries):
 //
 //   - NONE: each stage runs once; one failure fails the task. MaxAttempts
@@ -57,7 +57,7 @@
 //     MaxAttempts must be at least the number of stages. A failed attempt is
 //     retried only if the attempts left still cover one execution of every
 //     later stage: a retry that leaves a later stage no attempt cannot make
-//     the task succeed, so the stage fails at once instead (the seed does not
+//     the task succeed, so the stage fails at once instead (the requirement does not
 //     say when an exhausted task fails; this fails it at the stage that used
 //     the attempts up, where the cause is, and before wasted work).
 //
@@ -106,7 +106,7 @@
 //
 // # Cancel
 //
-// Cancel moves every row in one of the seed's CANCELABLE states (UNBOUND,
+// Cancel moves every row in one of the spec's CANCELABLE states (UNBOUND,
 // CREATED, RUNNING, RETRY) to CANCELED; a RUNNING row gets a history entry
 // ending its attempt. If the task is running in the same Runner, the running
 // stage's context (and a backoff wait) is then cancelled with cause

@@ -1,10 +1,10 @@
 // Package sweep applies a model's timeouts and retention: the cleanup job
-// every task system writes by hand (seed 004's cleanup_expired_tasks),
+// every task system writes by hand (a cleanup_expired_tasks cron),
 // driven by the spec instead.
 //
 // A Sweeper finds the tasks whose status timed out (Driver.Due), fires the
 // event the spec names for that timeout with the fields it requires filled in
-// (seed 004: PROCESSING after 30 minutes → FAILED with TIMEOUT_ERROR), calls
+// (analysis: PROCESSING after 30 minutes → FAILED with TIMEOUT_ERROR), calls
 // a hook for each move (delete an expired task's uploads, say), and deletes
 // finished tasks older than the retention. With Leases, only one process
 // sweeps at a time. The clock is injectable, so tests never sleep.

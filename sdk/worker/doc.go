@@ -7,7 +7,7 @@
 // A Pool reserves queued tasks by writing its lease into them — on PostgreSQL
 // with FOR UPDATE SKIP LOCKED, so concurrent pools never wait on each other
 // and never reserve the same task — and fires the spec's claim event on each,
-// guarded by the version it read (seed 004: QUEUED → PROCESSING). A driver
+// guarded by the version it read (analysis: QUEUED → PROCESSING). A driver
 // that is a backends.Claimer (a generated PostgreSQL driver whose claim
 // event needs no fields) does both in one statement for the whole batch, as
 // Fire would, with the history rows. The handler then runs with a context
@@ -48,7 +48,7 @@
 // A worker that dies (SIGKILL, a lost machine) stops renewing its leases.
 // Rescue, which every pool runs at RescueInterval, finds running tasks whose
 // lease expired and, per the spec, requeues them while attempts remain or
-// fails them (seed 004 has no way back to QUEUED: such a task fails with
+// fails them (the analysis model has no way back to QUEUED: such a task fails with
 // INTERNAL_ERROR). Every move is guarded by the task's version, so a
 // rescuer and a worker that was merely slow never both win, and a reserved
 // task is never run by two workers at once: a worker that cannot renew its

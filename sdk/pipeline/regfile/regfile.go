@@ -245,7 +245,7 @@ func (f *File) addTask(name string, line int, e entry) error {
 	if e.Type != nil {
 		k, err := pipelinerun.ParseTaskKind(*e.Type)
 		if err != nil {
-			return &Error{File: name, Line: line, Field: "type", Err: err}
+			return &Error{File: name, Line: line, Field: "type", Err: fmt.Errorf("%q is not a task type; allowed: R, sh, python", *e.Type)}
 		}
 		t.Type = &k
 	}

@@ -3,7 +3,9 @@ package cli
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
@@ -73,6 +75,51 @@ func changedInt(c *cobra.Command, name string, v int64) *int64 {
 func changedString(c *cobra.Command, name string, v string) *string {
 	if c.Flags().Changed(name) {
 		return &v
+	}
+	return nil
+}
+
+// statusArg returns the status an update command was given, as its
+// positional argument args[i] or with --status, in upper case; "" when
+// neither. A status outside allowed is a usage error listing them, with
+// hint saying what to use instead.
+func statusArg(c *cobra.Command, args []string, i int, flagValue string, allowed []string, hint string) (string, error) {
+	pos := strings.ToUpper(strings.TrimSpace(optionalArg(args, i)))
+	flag := strings.ToUpper(strings.TrimSpace(flagValue))
+	if !c.Flags().Changed("status") {
+		flag = ""
+	}
+	status := pos
+	switch {
+	case pos != "" && flag != "" && pos != flag:
+		return "", usagef(fmt.Errorf("status %q and --status %q disagree; give one", args[i], flagValue))
+	case pos == "":
+		status = flag
+	}
+	if status == "" {
+		if c.Flags().Changed("status") {
+			return "", usagef(fmt.Errorf("--status is empty; allowed: %s", strings.Join(allowed, ", ")))
+		}
+		return "", nil
+	}
+	if !slices.Contains(allowed, status) {
+		given := flagValue
+		name := "--status"
+		if pos != "" {
+			given, name = args[i], "status"
+		}
+		return "", usagef(fmt.Errorf("%s %q: allowed: %s%s", name, given, strings.Join(allowed, ", "), hint))
+	}
+	return status, nil
+}
+
+// onlyWith refuses the flags in names that were given, saying they apply
+// with status RUNNING only (what a finishing status sets instead is in why).
+func onlyWith(c *cobra.Command, status, why string, names ...string) error {
+	for _, n := range names {
+		if c.Flags().Changed(n) {
+			return usagef(fmt.Errorf("--%s applies to status RUNNING only, not %s%s", n, status, why))
+		}
 	}
 	return nil
 }

@@ -1,11 +1,13 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"text/tabwriter"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
 	"github.com/taskmodel/taskmodel/config"
@@ -47,7 +49,7 @@ func newStatusCmd(app *App) *cobra.Command {
 						continue
 					}
 					r := s.Run
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%.0f%%\t%s\t%s\t%s\t%s\n", s.Stage, s.Task, s.Status, r.OverallPercent,
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Stage, s.Task, s.Status, percent(s.Percent, s.PercentSource),
 						clock(r.StartedAt), elapsed(r.StartedAt, r.EndedAt, now), truncate(runMessage(r), 40), r.ID)
 				}
 				return tw.Flush()
@@ -69,11 +71,42 @@ func runMessage(r *pipeline.Run) string {
 	return "-"
 }
 
-func printRuns(w io.Writer, runs []*pipeline.Run, now time.Time) error {
+// runRow is a run as history and active print it: its id as run_id, the
+// name every command and tasker use, and its percent as shown (from its
+// subtasks when it set none of its own; see pipeline.RunPercent).
+type runRow struct {
+	RunID uuid.UUID `json:"run_id"`
+	*pipeline.Run
+	// ID hides the run's "id": run_id names it.
+	ID *struct{} `json:"id,omitempty"`
+	pipeline.Progress
+}
+
+// runRows pairs runs with their percents.
+func runRows(ctx context.Context, tr *pipeline.Tracker, runs []*pipeline.Run) ([]runRow, error) {
+	p, err := tr.Progress(ctx, runs)
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]runRow, len(runs))
+	for i, r := range runs {
+		rows[i] = runRow{RunID: r.ID, Run: r, Progress: p[r.ID]}
+	}
+	return rows, nil
+}
+
+// percent shows a percent in a table; --json says where it comes from
+// (percent_source).
+func percent(p float64, _ string) string {
+	return fmt.Sprintf("%.0f%%", p)
+}
+
+func printRuns(w io.Writer, rows []runRow, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "RUN_ID\tSTAGE\tTASK\tSTATUS\tPROGRESS\tSTARTED\tELAPSED\tHOST\tMESSAGE")
-	for _, r := range runs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.0f%%\t%s\t%s\t%s\t%s\n", r.ID, r.Stage, r.Task, r.Status, r.OverallPercent,
+	for _, row := range rows {
+		r := row.Run
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Stage, r.Task, r.Status, percent(row.Percent, row.Source),
 			clock(r.StartedAt), elapsed(r.StartedAt, r.EndedAt, now), str(r.Hostname), truncate(runMessage(r), 40))
 	}
 	return tw.Flush()
@@ -93,7 +126,11 @@ func newActiveCmd(app *App) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return app.Print(runs, func(w io.Writer) error { return printRuns(w, runs, app.clockNow()()) })
+			rows, err := runRows(c.Context(), tr, runs)
+			if err != nil {
+				return err
+			}
+			return app.Print(rows, func(w io.Writer) error { return printRuns(w, rows, app.clockNow()()) })
 		},
 	}
 }
@@ -117,7 +154,11 @@ func newHistoryCmd(app *App) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return app.Print(runs, func(w io.Writer) error { return printRuns(w, runs, app.clockNow()()) })
+			rows, err := runRows(c.Context(), tr, runs)
+			if err != nil {
+				return err
+			}
+			return app.Print(rows, func(w io.Writer) error { return printRuns(w, rows, app.clockNow()()) })
 		},
 	}
 	c.Flags().StringVar(&q.Stage, "stage", "", "only this stage")
@@ -180,11 +221,15 @@ func newConfigCmd(app *App) *cobra.Command {
 				Database config.Database   `json:"database"`
 				File     string            `json:"file"`
 				Sources  map[string]string `json:"sources"`
-			}{cfg.Database, cfg.File, cfg.Sources}
+				Tasker   bool              `json:"tasker"`
+			}{cfg.Database, cfg.File, cfg.Sources, cfg.Tasker}
 			return app.Print(out, func(w io.Writer) error {
 				fmt.Fprintf(w, "database: %s\n", cfg.Database)
 				if cfg.File != "" {
 					fmt.Fprintf(w, "file:     %s\n", cfg.File)
+				}
+				if cfg.Tasker {
+					fmt.Fprintln(w, "(tasker's configuration: no "+config.FileName+" and no TASKMODEL_* variables)")
 				}
 				for _, k := range []string{"url", "driver", "host", "port", "name", "user", "password", "schema"} {
 					if s, ok := cfg.Sources[k]; ok {

@@ -38,6 +38,7 @@ type App struct {
 	flagNames  map[string]string
 	now        func() time.Time
 	tracker    *pipeline.Tracker
+	noted      bool // the configuration's notes were printed
 
 	tokens      auth.Store
 	closeTokens func() error
@@ -80,8 +81,8 @@ changes the API needs (migrate).`,
 	root.SetErr(app.Err)
 	pf := root.PersistentFlags()
 	pf.BoolVar(&app.JSON, "json", false, "print results (and errors) as JSON")
-	pf.BoolVarP(&app.Quiet, "quiet", "q", false, "do not print tracking lines on standard error")
-	pf.StringVar(&app.configFile, "config", "", "configuration file (default: the nearest "+config.FileName+" up from the working directory)")
+	pf.BoolVarP(&app.Quiet, "quiet", "q", false, "do not print tracking lines or notes on standard error")
+	pf.StringVar(&app.configFile, "config", "", "configuration file (default: the nearest "+config.FileName+" up from the working directory; without one, and without TASKMODEL_* variables, tasker's "+config.TaskerFileName+")")
 	pf.StringVar(&app.db.URL, "db-url", "", "database URL: postgres://… or sqlite:PATH (overrides "+config.EnvURL+")")
 	pf.StringVar(&app.db.Driver, "db-driver", "", "database driver: postgresql or sqlite")
 	pf.StringVar(&app.db.Host, "db-host", "", "PostgreSQL host")
@@ -118,8 +119,20 @@ func refuseUnknownSubcommands(c *cobra.Command) {
 
 // Config resolves the configuration from the global flags, the environment
 // and the configuration file (see package config).
+// Its notes (a configuration read from tasker's) go to standard error once,
+// unless -q.
 func (a *App) Config() (*config.Config, error) {
-	return config.Load(config.Options{Flags: a.db, FlagNames: a.flagNames, File: a.configFile})
+	cfg, err := config.Load(config.Options{Flags: a.db, FlagNames: a.flagNames, File: a.configFile})
+	if err != nil {
+		return nil, err
+	}
+	if !a.noted && !a.Quiet {
+		for _, n := range cfg.Notes {
+			fmt.Fprintln(a.Err, "taskmodel: note: "+n)
+		}
+	}
+	a.noted = true
+	return cfg, nil
 }
 
 // Tracker opens the configured database on first use.

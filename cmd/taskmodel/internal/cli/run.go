@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,10 +17,7 @@ import (
 func newRunCmd(app *App) *cobra.Command {
 	cmd := &cobra.Command{Use: "run", Short: "Start, update and finish runs of registered tasks"}
 	cmd.AddCommand(newRunStartCmd(app), newRunUpdateCmd(app), newRunShowCmd(app), newSampleCmd(app),
-		runFinishCmd(app, "complete RUN_ID [MESSAGE]", "Finish a run successfully", cobra.RangeArgs(1, 2),
-			func(c *cobra.Command, tr *pipeline.Tracker, id uuid.UUID, args []string) (*pipeline.Run, error) {
-				return tr.Complete(c.Context(), id, optionalArg(args, 1))
-			}),
+		newRunCompleteCmd(app),
 		runFinishCmd(app, "skip RUN_ID [MESSAGE]", "Mark a started run as skipped (it found nothing to do)", cobra.RangeArgs(1, 2),
 			func(c *cobra.Command, tr *pipeline.Tracker, id uuid.UUID, args []string) (*pipeline.Run, error) {
 				return tr.Skip(c.Context(), id, optionalArg(args, 1))
@@ -99,19 +97,84 @@ With --skip the task is recorded as skipped without being started.`,
 	return c
 }
 
+// runStatuses are the statuses run update takes: RUNNING reports progress,
+// the others finish the run as run complete, fail, skip and cancel do.
+var runStatuses = []string{"RUNNING", "COMPLETED", "FAILED", "SKIPPED", "CANCELLED"}
+
 func newRunUpdateCmd(app *App) *cobra.Command {
 	var (
 		percent float64
 		message string
+		status  string
 	)
-	c := runFinishCmd(app, "update RUN_ID [--percent P] [--message M]", "Report a run's progress (the first update makes it RUNNING)", cobra.ExactArgs(1),
+	c := runFinishCmd(app, "update RUN_ID [STATUS] [--percent P] [--message M]",
+		"Report a run's progress (the first update makes it RUNNING), or finish it with a status", cobra.RangeArgs(1, 2),
 		func(c *cobra.Command, tr *pipeline.Tracker, id uuid.UUID, args []string) (*pipeline.Run, error) {
-			return tr.Update(c.Context(), id, pipeline.RunUpdate{
+			st, err := statusArg(c, args, 1, status, runStatuses, " (run start starts a run)")
+			if err != nil {
+				return nil, err
+			}
+			if st != "" && st != "RUNNING" {
+				if err := onlyWith(c, st, "", "percent"); err != nil {
+					return nil, err
+				}
+			}
+			ctx := c.Context()
+			switch st {
+			case "COMPLETED":
+				r, err := tr.Complete(ctx, id, message)
+				return r, completeHint(err)
+			case "FAILED":
+				if message == "" {
+					return nil, usagef(fmt.Errorf("status FAILED needs --message, the error message"))
+				}
+				return tr.Fail(ctx, id, message, "")
+			case "SKIPPED":
+				return tr.Skip(ctx, id, message)
+			case "CANCELLED":
+				return tr.Cancel(ctx, id, message)
+			}
+			return tr.Update(ctx, id, pipeline.RunUpdate{
 				Percent: changedFloat(c, "percent", percent), Message: changedString(c, "message", message)})
 		})
+	c.Long = `Report a run's progress: the first update makes it RUNNING. A status, as the
+second argument or with --status, may also finish the run, as in tasker's
+task_update(run_id, "COMPLETED"):
+  RUNNING     report progress (the default)
+  COMPLETED   as run complete (--message is the message)
+  FAILED      as run fail (--message, required, is the error message)
+  SKIPPED     as run skip
+  CANCELLED   as run cancel
+--percent goes with RUNNING only.`
 	c.Flags().Float64Var(&percent, "percent", 0, "overall percent complete, 0 to 100")
 	c.Flags().StringVar(&message, "message", "", "status message")
+	c.Flags().StringVar(&status, "status", "", "RUNNING, COMPLETED, FAILED, SKIPPED or CANCELLED (or as the second argument)")
 	return c
+}
+
+func newRunCompleteCmd(app *App) *cobra.Command {
+	var force bool
+	c := runFinishCmd(app, "complete RUN_ID [MESSAGE] [--force]", "Finish a run successfully", cobra.RangeArgs(1, 2),
+		func(c *cobra.Command, tr *pipeline.Tracker, id uuid.UUID, args []string) (*pipeline.Run, error) {
+			r, err := tr.CompleteWith(c.Context(), id, optionalArg(args, 1), pipeline.CompleteOptions{Force: force})
+			return r, completeHint(err)
+		})
+	c.Long = `Finish a run successfully (100%). It is refused while a subtask is STARTED or
+RUNNING, or when fewer subtasks started than run start --subtasks declared;
+the message names them. --force completes the run anyway: its unfinished
+subtasks are cancelled, and the tracking line names them and the ones that
+never started.`
+	c.Flags().BoolVar(&force, "force", false, "complete although subtasks are unfinished or never started (cancels the unfinished ones)")
+	return c
+}
+
+// completeHint adds to a refused completion how to force it.
+func completeHint(err error) error {
+	var u *pipeline.UnfinishedError
+	if errors.As(err, &u) {
+		return fmt.Errorf("%w; or force it: taskmodel run complete %s --force (cancels the unfinished subtasks)", err, u.Run)
+	}
+	return err
 }
 
 func newRunFailCmd(app *App) *cobra.Command {
@@ -148,7 +211,10 @@ func runFinishCmd(app *App, use, short string, args cobra.PositionalArgs,
 
 // runDetail is what run show prints.
 type runDetail struct {
-	Run      *pipeline.Run         `json:"run"`
+	Run *pipeline.Run `json:"run"`
+	// Progress is the run's percent as shown (see pipeline.RunPercent).
+	pipeline.Progress
+
 	Subtasks []*pipeline.Subtask   `json:"subtasks"`
 	Estimate *pipeline.RunEstimate `json:"estimate"`
 }
@@ -175,10 +241,18 @@ func newRunShowCmd(app *App) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			d := runDetail{Run: r, Subtasks: subs, Estimate: est}
+			d := runDetail{Run: r, Progress: pipeline.RunPercent(r, subs), Subtasks: subs, Estimate: est}
 			return app.Print(d, func(w io.Writer) error { return printRun(w, d, app.clockNow()) })
 		},
 	}
+}
+
+// percentDetail shows a percent and, when derived, where it comes from.
+func percentDetail(p pipeline.Progress) string {
+	if p.Source == pipeline.PercentSubtasks {
+		return fmt.Sprintf("%.1f%% (from the subtasks)", p.Percent)
+	}
+	return fmt.Sprintf("%.1f%%", p.Percent)
 }
 
 func printRun(w io.Writer, d runDetail, now timeNow) error {
@@ -187,7 +261,7 @@ func printRun(w io.Writer, d runDetail, now timeNow) error {
 	fields := [][2]string{
 		{"run_id", r.ID.String()},
 		{"task", r.Stage + " / " + r.Task},
-		{"status", fmt.Sprintf("%s  %.1f%%", r.Status, r.OverallPercent)},
+		{"status", fmt.Sprintf("%s  %s", r.Status, percentDetail(d.Progress))},
 		{"message", str(r.Message)},
 		{"error", str(r.ErrorMessage)},
 		{"started", clock(r.StartedAt)},

@@ -27,6 +27,7 @@ import (
 	"github.com/taskmodel/taskmodel/gen/catalog"
 	"github.com/taskmodel/taskmodel/sdk/worker"
 	"github.com/taskmodel/taskmodel/server"
+	"github.com/taskmodel/taskmodel/server/dashboard"
 	"github.com/taskmodel/taskmodel/server/demo"
 )
 
@@ -45,21 +46,27 @@ type serveFlags struct {
 	retention   time.Duration
 	grace       time.Duration
 	logLevel    string
+	// Slow clients: see server.Config.
+	bodyMinRate  int64
+	bodyGrace    time.Duration
+	readHeader   time.Duration
+	tokenRecheck time.Duration
 }
 
 func newServeCmd(app *App) *cobra.Command {
 	var f serveFlags
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Run the HTTP API: create tasks, upload their files, process, list and follow them",
+		Short: "Run the HTTP API and the web dashboard: create tasks, upload their files, process, list and follow them",
 		Long: `serve runs the HTTP API over every built-in model, on the configured
 database (by default the embedded SQLite file; PostgreSQL with --database-url
 or the configuration), with a worker pool running the demo analysis handler
-and the sweeper applying timeouts. Requests need a bearer token
-(taskmodel token create); --allow-anonymous lets requests from this machine
-act as the user "anonymous" instead, and is refused unless --addr is a
-loopback address. On start it applies the database migrations not applied
-yet (taskmodel migrate shows, previews and applies them beforehand).`,
+and the sweeper applying timeouts, and the web dashboard at /. Requests need
+a bearer token (taskmodel token create), which the dashboard's sign-in page
+takes too; --allow-anonymous lets requests from this machine act as the user
+"anonymous" instead, and is refused unless --addr is a loopback address. On
+start it applies the database migrations not applied yet (taskmodel migrate
+shows, previews and applies them beforehand).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if f.databaseURL != "" {
@@ -86,7 +93,43 @@ yet (taskmodel migrate shows, previews and applies them beforehand).`,
 	fl.DurationVar(&f.retention, "retention", 0, "delete finished tasks older than this (0: keep)")
 	fl.DurationVar(&f.grace, "shutdown-grace", 10*time.Second, "how long a shutdown waits for requests and running tasks")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fl.Int64Var(&f.bodyMinRate, "body-min-rate", server.DefaultBodyMinRate, "bytes per second a request body (a JSON request or an upload) must average once --body-grace has passed; a slower one is cut off")
+	fl.DurationVar(&f.bodyGrace, "body-grace", server.DefaultBodyGrace, "how long a request body may take before --body-min-rate applies")
+	fl.DurationVar(&f.readHeader, "read-header-timeout", server.DefaultReadHeaderTimeout, "how long a client may take to send a request's headers")
+	fl.DurationVar(&f.tokenRecheck, "token-recheck", server.DefaultTokenRecheck, "how often an open event stream checks that its token is still valid (a revoked token ends it)")
 	return cmd
+}
+
+// check refuses flag values serve cannot run with, naming the flag.
+func (f serveFlags) check() error {
+	if f.workers < 0 {
+		return usagef(fmt.Errorf("--workers must be 0 or more, not %d", f.workers))
+	}
+	durations := []struct {
+		flag string
+		d    time.Duration
+		zero string // what 0 means, or "" when 0 is refused too
+	}{
+		{"--agent-time", f.agentTime, "agents finish at once"},
+		{"--sweep-every", f.sweepEvery, ""},
+		{"--retention", f.retention, "keep finished tasks"},
+		{"--shutdown-grace", f.grace, "stop at once"},
+		{"--body-grace", f.bodyGrace, ""},
+		{"--read-header-timeout", f.readHeader, ""},
+		{"--token-recheck", f.tokenRecheck, ""},
+	}
+	for _, d := range durations {
+		switch {
+		case d.d < 0 && d.zero != "":
+			return usagef(fmt.Errorf("%s must be a duration of 0 (%s) or more, such as 30s or 5m, not %s", d.flag, d.zero, d.d))
+		case d.d <= 0 && d.zero == "":
+			return usagef(fmt.Errorf("%s must be a positive duration, such as 30s or 5m, not %s", d.flag, d.d))
+		}
+	}
+	if f.bodyMinRate < 1 {
+		return usagef(fmt.Errorf("--body-min-rate must be 1 byte per second or more, not %d", f.bodyMinRate))
+	}
+	return nil
 }
 
 func (a *App) serve(ctx context.Context, f serveFlags) error {
@@ -97,8 +140,8 @@ func (a *App) serve(ctx context.Context, f serveFlags) error {
 	if f.anonymous && !server.IsLoopbackAddr(f.addr) {
 		return usagef(fmt.Errorf("--allow-anonymous needs a loopback --addr (127.0.0.1:PORT, [::1]:PORT or localhost:PORT), not %q", f.addr))
 	}
-	if f.workers < 0 {
-		return usagef(fmt.Errorf("--workers must be 0 or more, not %d", f.workers))
+	if err := f.check(); err != nil {
+		return err
 	}
 	log := slog.New(slog.NewJSONHandler(a.Err, &slog.HandlerOptions{Level: level}))
 	cfg, err := a.Config()
@@ -169,17 +212,21 @@ func (a *App) serve(ctx context.Context, f serveFlags) error {
 		anon = "anonymous"
 	}
 	srv, err := server.New(server.Config{
-		Models:          models,
-		DefaultTaskType: analysis.ModelName,
-		Authenticate:    authn,
-		Anonymous:       anon,
-		Blobs:           blobs,
-		BlobHandler:     blobHandler,
-		CORSOrigins:     f.cors,
-		OpenAPI:         catalog.OpenAPI(),
-		Logger:          log,
-		SweepEvery:      f.sweepEvery,
-		Retention:       f.retention,
+		Models:            models,
+		DefaultTaskType:   analysis.ModelName,
+		Authenticate:      authn,
+		Anonymous:         anon,
+		Blobs:             blobs,
+		BlobHandler:       blobHandler,
+		CORSOrigins:       f.cors,
+		OpenAPI:           catalog.OpenAPI(),
+		Logger:            log,
+		SweepEvery:        f.sweepEvery,
+		Retention:         f.retention,
+		BodyMinRate:       f.bodyMinRate,
+		BodyGrace:         f.bodyGrace,
+		ReadHeaderTimeout: f.readHeader,
+		TokenRecheck:      f.tokenRecheck,
 		Wake: func(model string) {
 			if pool != nil && model == analysis.ModelName {
 				pool.Wake()
@@ -187,6 +234,9 @@ func (a *App) serve(ctx context.Context, f serveFlags) error {
 		},
 	})
 	if err != nil {
+		return err
+	}
+	if _, err := dashboard.Mount(srv, dashboard.Options{Logger: log}); err != nil {
 		return err
 	}
 	runCtx, stop := context.WithCancel(ctx)
@@ -202,7 +252,7 @@ func (a *App) serve(ctx context.Context, f serveFlags) error {
 	}
 	log.Info("serving", slog.String("addr", ln.Addr().String()), slog.String("database", cfg.Database.String()),
 		slog.String("blobs", where), slog.Bool("anonymous", f.anonymous), slog.Int("workers", f.workers))
-	fmt.Fprintf(a.Out, "taskmodel serve: listening on http://%s (database %s)\n", ln.Addr(), cfg.Database)
+	fmt.Fprintf(a.Out, "taskmodel serve: listening on http://%s (database %s); dashboard at http://%s/\n", ln.Addr(), cfg.Database, ln.Addr())
 	err = srv.Serve(ctx, ln, f.grace)
 	stop()
 	wg.Wait()

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"io"
 
 	"github.com/google/uuid"
@@ -25,18 +26,45 @@ func newSubtaskCmd(app *App) *cobra.Command {
 		percent     float64
 		done, total int64
 		message     string
+		status      string
 	)
-	update := subtaskCmd(app, "update RUN_ID N [--percent P] [--items-complete N] [--items-total N] [--message M]",
-		"Report a subtask's progress (the first update makes it RUNNING)", cobra.ExactArgs(2),
+	update := subtaskCmd(app, "update RUN_ID N [STATUS] [--percent P] [--items-complete N] [--items-total N] [--message M]",
+		"Report a subtask's progress (the first update makes it RUNNING), or finish it with a status", cobra.RangeArgs(2, 3),
 		func(c *cobra.Command, tr *pipeline.Tracker, id uuid.UUID, n int64, args []string) (*pipeline.Subtask, error) {
+			st, err := statusArg(c, args, 2, status, subtaskStatuses, " (subtask start starts a subtask)")
+			if err != nil {
+				return nil, err
+			}
+			if st != "" && st != "RUNNING" {
+				if err := onlyWith(c, st, "", "percent", "items-complete", "items-total"); err != nil {
+					return nil, err
+				}
+			}
+			switch st {
+			case "COMPLETED":
+				return tr.CompleteSubtask(c.Context(), id, n, message)
+			case "FAILED":
+				if message == "" {
+					return nil, usagef(fmt.Errorf("status FAILED needs --message, the error message"))
+				}
+				return tr.FailSubtask(c.Context(), id, n, message)
+			}
 			return tr.UpdateSubtask(c.Context(), id, n, pipeline.SubtaskUpdate{
 				Percent: changedFloat(c, "percent", percent), ItemsComplete: changedInt(c, "items-complete", done),
 				ItemsTotal: changedInt(c, "items-total", total), Message: changedString(c, "message", message)})
 		})
+	update.Long = `Report a subtask's progress: the first update makes it RUNNING. A status, as
+the third argument or with --status, may also finish it, as in tasker's
+subtask_update(run_id, 1, "RUNNING", …):
+  RUNNING     report progress (the default)
+  COMPLETED   as subtask complete (--message is the message)
+  FAILED      as subtask fail (--message, required, is the error message)
+--percent, --items-complete and --items-total go with RUNNING only.`
 	update.Flags().Float64Var(&percent, "percent", 0, "percent complete, 0 to 100 (default: from the items)")
 	update.Flags().Int64Var(&done, "items-complete", 0, "items processed so far")
 	update.Flags().Int64Var(&total, "items-total", 0, "items to process")
 	update.Flags().StringVar(&message, "message", "", "status message")
+	update.Flags().StringVar(&status, "status", "", "RUNNING, COMPLETED or FAILED (or as the third argument)")
 
 	increment := subtaskCmd(app, "increment RUN_ID N [BY]",
 		"Add BY (default 1) processed items, atomically: safe from parallel workers", cobra.RangeArgs(2, 3),
@@ -84,6 +112,9 @@ func newSubtaskCmd(app *App) *cobra.Command {
 	cmd.AddCommand(start, update, increment, complete, fail, list)
 	return cmd
 }
+
+// subtaskStatuses are the statuses subtask update takes.
+var subtaskStatuses = []string{"RUNNING", "COMPLETED", "FAILED"}
 
 func subtaskCmd(app *App, use, short string, args cobra.PositionalArgs,
 	do func(*cobra.Command, *pipeline.Tracker, uuid.UUID, int64, []string) (*pipeline.Subtask, error)) *cobra.Command {

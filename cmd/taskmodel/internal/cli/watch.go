@@ -42,7 +42,7 @@ func takeSnapshot(ctx context.Context, tr *pipeline.Tracker, stage string, now t
 			return nil, err
 		}
 		est := pipeline.EstimateRun(r, subs, now)
-		s.Active = append(s.Active, runDetail{Run: r, Subtasks: subs, Estimate: &est})
+		s.Active = append(s.Active, runDetail{Run: r, Progress: pipeline.RunPercent(r, subs), Subtasks: subs, Estimate: &est})
 	}
 	return s, nil
 }
@@ -60,13 +60,13 @@ func render(s *snapshot, width int) string {
 			continue
 		}
 		r := t.Run
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%3.0f%%\t%s\t%s\n", t.Stage, truncate(t.Task, 30), t.Status, bar(r.OverallPercent, barWidth),
-			r.OverallPercent, elapsed(r.StartedAt, r.EndedAt, s.At), truncate(runMessage(r), 30))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%4s\t%s\t%s\n", t.Stage, truncate(t.Task, 30), t.Status, bar(t.Percent, barWidth),
+			percent(t.Percent, t.PercentSource), elapsed(r.StartedAt, r.EndedAt, s.At), truncate(runMessage(r), 30))
 	}
 	tw.Flush()
 	for _, d := range s.Active {
 		r := d.Run
-		fmt.Fprintf(&b, "\n%s / %s  %s  run %s  elapsed %s", r.Stage, r.Task, r.Status, r.ID, elapsed(r.StartedAt, r.EndedAt, s.At))
+		fmt.Fprintf(&b, "\n%s / %s  %s %s  run %s  elapsed %s", r.Stage, r.Task, r.Status, percentDetail(d.Progress), r.ID, elapsed(r.StartedAt, r.EndedAt, s.At))
 		if r.MemoryMB != nil || r.CPUPercent != nil {
 			fmt.Fprintf(&b, "  mem %s MB  cpu %s%%", str(r.MemoryMB), str(r.CPUPercent))
 		}

@@ -33,6 +33,12 @@ func (g *generator) apiDecl(f *jen.File) {
 				if uf.Required {
 					fd[jen.Id("Required")] = jen.True()
 				}
+				if uf.MinBytes > 0 {
+					fd[jen.Id("MinBytes")] = jen.Lit(uf.MinBytes)
+				}
+				if uf.Format != "" {
+					fd[jen.Id("Format")] = jen.Lit(uf.Format)
+				}
 				if uf.Filename != "" {
 					fd[jen.Id("Filename")] = jen.Lit(uf.Filename)
 					fd[jen.Id("Flag")] = jen.Lit(uf.Flag)

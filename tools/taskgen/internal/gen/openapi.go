@@ -96,13 +96,14 @@ func (o *openapi) document(models []*spec.Model) obj {
 		"message": obj{"type": "string", "description": "What is wrong and what is allowed."},
 	}, []string{"field", "rule", "message"}, false)
 	s["Problem"] = object("An error (RFC 9457 problem details).", obj{
-		"type":           obj{"type": "string", "format": "uri-reference"},
-		"title":          obj{"type": "string"},
-		"status":         obj{"type": "integer"},
-		"detail":         obj{"type": "string"},
-		"instance":       obj{"type": "string", "format": "uri-reference"},
-		"errors":         obj{"type": "array", "items": ref("FieldError"), "description": "The fields at fault (400)."},
-		"allowed_events": obj{"type": "array", "items": obj{"type": "string"}, "description": "The events the task's status allows (409)."},
+		"type":            obj{"type": "string", "format": "uri-reference"},
+		"title":           obj{"type": "string"},
+		"status":          obj{"type": "integer"},
+		"detail":          obj{"type": "string"},
+		"instance":        obj{"type": "string", "format": "uri-reference"},
+		"errors":          obj{"type": "array", "items": ref("FieldError"), "description": "The fields at fault (400)."},
+		"current_status":  obj{"type": "string", "description": "The task's status (409)."},
+		"allowed_actions": obj{"type": "array", "items": obj{"type": "string", "enum": []string{"upload-urls", "process", "cancel"}}, "description": "What the client may still do to the task through the API in its status, by the route's last segment (409)."},
 	}, nil, false)
 	s["UploadTarget"] = object("A signed request that uploads one file: send the file with this method, URL and headers before expires_at.", obj{
 		"method":     obj{"type": "string"},
@@ -130,7 +131,7 @@ func (o *openapi) document(models []*spec.Model) obj {
 		"BadRequest":   problem("Bad input: the errors name each field and what is allowed."),
 		"Unauthorized": problem("No valid bearer token."),
 		"NotFound":     problem("No such task (or it belongs to another user)."),
-		"Conflict":     problem("The task's status does not allow this; allowed_events lists what it allows."),
+		"Conflict":     problem("The task's status does not allow this; allowed_actions lists what it allows."),
 	}
 	rref := func(name string) obj { return obj{"$ref": "#/components/responses/" + name} }
 	errs := func(codes ...string) obj {

@@ -174,7 +174,7 @@ func TestOpenAPIValid(t *testing.T) {
 	// Seed 002.
 	check("ListRow", `{"id": "123e4567-e89b-12d3-a456-426614174000", "task_type": "training", "task_status": "R", "tag": "my-experiment", "created_at": "2024-01-15T10:30:00Z", "end_date": null}`, true)
 	check("ListRow", `{"id": "123e4567-e89b-12d3-a456-426614174000", "task_type": "training", "task_status": "RUNNING", "tag": null, "created_at": "2024-01-15T10:30:00Z", "end_date": null}`, false)
-	check("Problem", `{"type": "about:blank", "title": "Conflict", "status": 409, "detail": "cancel is not allowed from QUEUED", "allowed_events": ["start"]}`, true)
+	check("Problem", `{"type": "about:blank", "title": "Conflict", "status": 409, "detail": "cancel is not allowed from QUEUED", "current_status": "QUEUED", "allowed_actions": ["cancel"]}`, true)
 	task := `{"task_id": "123e4567-e89b-12d3-a456-426614174000", "task_type": "analysis",
 		"id": "123e4567-e89b-12d3-a456-426614174000", "status": "PROCESSING", "version": 4,
 		"created_at": "2025-12-19T10:00:00Z", "updated_at": "2025-12-19T10:01:00Z",

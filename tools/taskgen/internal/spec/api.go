@@ -44,7 +44,17 @@ type UploadFile struct {
 	Flag         string
 	ContentTypes []string
 	MaxBytes     int64
+	// MinBytes is the least a present file may hold (min_size, default
+	// DefaultMinBytes: an empty file is refused at process).
+	MinBytes int64
+	// Format, when "json", makes process check that the file is one
+	// well-formed JSON value.
+	Format string
 }
+
+// DefaultMinBytes is the least an uploaded file holds when its spec gives
+// no min_size: an empty upload is refused.
+const DefaultMinBytes = 1
 
 // DefaultUploadExpiry is how long upload and download URLs stay valid when
 // the uploads section gives no expiry.
@@ -191,9 +201,9 @@ func (l *loader) uploads(n *yaml.Node) *Uploads {
 		if !ok {
 			continue
 		}
-		f := &UploadFile{Pos: l.pos(q.key), Name: name, MaxBytes: DefaultMaxBytes}
+		f := &UploadFile{Pos: l.pos(q.key), Name: name, MaxBytes: DefaultMaxBytes, MinBytes: DefaultMinBytes}
 		what := fmt.Sprintf("upload file %q", name)
-		fk := l.keys(q.val, what, "required", "filename", "flag", "content_types", "max_size")
+		fk := l.keys(q.val, what, "required", "filename", "flag", "content_types", "max_size", "min_size", "format")
 		if v, ok := fk["required"]; ok {
 			f.Required, _ = l.boolean(v.val, what+" required")
 		}
@@ -230,16 +240,31 @@ func (l *loader) uploads(n *yaml.Node) *Uploads {
 		}
 		if v, ok := fk["max_size"]; ok {
 			if s, ok := l.str(v.val, what+" max_size"); ok {
-				m := reSize.FindStringSubmatch(s)
-				var size int64
-				if m != nil {
-					size, _ = strconv.ParseInt(m[1], 10, 64)
-					size <<= map[string]int{"": 0, "B": 0, "KiB": 10, "MiB": 20, "GiB": 30}[m[2]]
-				}
-				if m == nil || size < 1 || size > 5<<30 {
+				if size, ok := parseSize(s); !ok || size < 1 || size > 5<<30 {
 					l.errorf(v.val, "%s max_size must be a size from 1B to 5GiB such as 512KiB or 100MiB, not %q", what, s)
 				} else {
 					f.MaxBytes = size
+				}
+			}
+		}
+		if v, ok := fk["min_size"]; ok {
+			if s, ok := l.str(v.val, what+" min_size"); ok {
+				switch size, ok := parseSize(s); {
+				case !ok || size > 5<<30:
+					l.errorf(v.val, "%s min_size must be a size from 0B to its max_size such as 0B or 1KiB, not %q", what, s)
+				case size > f.MaxBytes:
+					l.errorf(v.val, "%s min_size %s is more than its max_size (%d bytes)", what, s, f.MaxBytes)
+				default:
+					f.MinBytes = size
+				}
+			}
+		}
+		if v, ok := fk["format"]; ok {
+			if s, ok := l.str(v.val, what+" format"); ok {
+				if s != "json" {
+					l.errorf(v.val, "%s format must be json (process checks the file is one well-formed JSON value), not %q; leave it out for any bytes", what, s)
+				} else {
+					f.Format = s
 				}
 			}
 		}
@@ -253,6 +278,21 @@ func (l *loader) uploads(n *yaml.Node) *Uploads {
 		l.errorf(p.val, "api uploads files: no file is required, so verify could never fail; mark the files a task needs required: true")
 	}
 	return u
+}
+
+// parseSize reads a size such as 512KiB; false when it is not one or does
+// not fit 64 bits.
+func parseSize(s string) (int64, bool) {
+	m := reSize.FindStringSubmatch(s)
+	if m == nil {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(m[1], 10, 64)
+	shift := map[string]uint{"": 0, "B": 0, "KiB": 10, "MiB": 20, "GiB": 30}[m[2]]
+	if err != nil || n > (1<<62)>>shift {
+		return 0, false
+	}
+	return n << shift, true
 }
 
 var uploadRole = map[string]string{

@@ -1,0 +1,38 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+// TestServeRefusesBadFlags: serve refuses a negative or meaningless flag
+// value as a usage error (exit 2) naming the flag, before it opens anything.
+func TestServeRefusesBadFlags(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--workers", "-1"}, "--workers must be 0 or more, not -1"},
+		{[]string{"--agent-time", "-1s"}, "--agent-time must be a duration of 0 (agents finish at once) or more, such as 30s or 5m, not -1s"},
+		{[]string{"--sweep-every", "-1s"}, "--sweep-every must be a positive duration, such as 30s or 5m, not -1s"},
+		{[]string{"--sweep-every", "0s"}, "--sweep-every must be a positive duration, such as 30s or 5m, not 0s"},
+		{[]string{"--retention", "-5m"}, "--retention must be a duration of 0 (keep finished tasks) or more, such as 30s or 5m, not -5m0s"},
+		{[]string{"--shutdown-grace", "-1s"}, "--shutdown-grace must be a duration of 0 (stop at once) or more"},
+		{[]string{"--body-grace", "0s"}, "--body-grace must be a positive duration"},
+		{[]string{"--read-header-timeout", "-2s"}, "--read-header-timeout must be a positive duration"},
+		{[]string{"--token-recheck", "0s"}, "--token-recheck must be a positive duration"},
+		{[]string{"--body-min-rate", "0"}, "--body-min-rate must be 1 byte per second or more, not 0"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var out, errb bytes.Buffer
+			args := append([]string{"serve", "--database-url", "sqlite:" + t.TempDir() + "/never.db"}, tt.args...)
+			code := Main(context.Background(), args, IO{In: strings.NewReader(""), Out: &out, Err: &errb})
+			if code != 2 || !strings.Contains(errb.String(), tt.want) {
+				t.Fatalf("exit %d, stderr %q; want exit 2 and %q", code, errb.String(), tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,277 @@
+// Package dashboard is the web dashboard of taskmodel serve: server-rendered
+// pages (html/template) and one small script, embedded in the binary, with
+// nothing fetched from elsewhere. It reads and acts through the server's
+// page methods (server.Server.ListTasks, Task, CancelTask, WatchTasks), so
+// it follows the API's rules: the same tokens, users see their own tasks
+// and admins every task, the same listing filters and indexed queries.
+//
+// Routes: GET / (the tasks page), GET /ui/tasks/{id} (one task), the
+// sign-in and sign-out forms, the fragments and event stream the script
+// uses for live updates, and /ui/static/. A browser signs in with a
+// bearer token, which it keeps in the session cookie server.SessionCookie
+// (HttpOnly, SameSite=Strict, Secure behind https); every form that changes
+// state carries a CSRF token that must match the CSRF cookie.
+package dashboard
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/subtle"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/taskmodel/taskmodel/server"
+)
+
+//go:embed templates/*.html static/*
+var files embed.FS
+
+// CSRFCookie holds a browser's CSRF token; forms send it back in the field
+// CSRFField.
+const (
+	CSRFCookie = "taskmodel_csrf"
+	CSRFField  = "csrf"
+)
+
+// Options configures the dashboard.
+type Options struct {
+	// Logger receives the failures pages hide from users (default: the
+	// JSON handler on stderr).
+	Logger *slog.Logger
+	// Heartbeat is how often the live list stream sends a comment (default 15 s).
+	Heartbeat time.Duration
+	// Now is the clock of durations shown (default time.Now).
+	Now func() time.Time
+}
+
+// Dashboard serves the pages.
+type Dashboard struct {
+	srv    *server.Server
+	log    *slog.Logger
+	opt    Options
+	pages  map[string]*template.Template
+	static http.Handler
+	mux    *http.ServeMux
+}
+
+// Mount builds the dashboard and serves it on srv: GET / and /ui/.
+func Mount(srv *server.Server, o Options) (*Dashboard, error) {
+	d, err := New(srv, o)
+	if err != nil {
+		return nil, err
+	}
+	srv.Mount("GET /{$}", d)
+	srv.Mount("/ui/", d)
+	return d, nil
+}
+
+// New builds the dashboard of srv without mounting it.
+func New(srv *server.Server, o Options) (*Dashboard, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+	if o.Heartbeat <= 0 {
+		o.Heartbeat = 15 * time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	d := &Dashboard{srv: srv, log: o.Logger, opt: o, pages: map[string]*template.Template{}}
+	for _, name := range []string{"tasks", "task", "signin", "error"} {
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/parts.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, err
+		}
+		d.pages[name] = t
+	}
+	static, err := fs.Sub(files, "static")
+	if err != nil {
+		return nil, err
+	}
+	d.static = http.StripPrefix("/ui/static/", http.FileServerFS(static))
+	m := http.NewServeMux()
+	m.HandleFunc("GET /{$}", d.tasksPage)
+	m.HandleFunc("GET /ui/list", d.listFragment)
+	m.HandleFunc("GET /ui/events", d.events)
+	m.HandleFunc("GET /ui/tasks/{id}", d.taskPage)
+	m.HandleFunc("GET /ui/tasks/{id}/view", d.taskFragment)
+	m.HandleFunc("POST /ui/tasks/{id}/cancel", d.cancel)
+	m.HandleFunc("GET /ui/sign-in", d.signInPage)
+	m.HandleFunc("POST /ui/sign-in", d.signIn)
+	m.HandleFunc("POST /ui/sign-out", d.signOut)
+	m.HandleFunc("GET /ui/static/", d.serveStatic)
+	m.HandleFunc("/ui/", func(w http.ResponseWriter, r *http.Request) {
+		d.fail(w, r, &server.Problem{Status: http.StatusNotFound, Title: "Not found", Detail: "no page " + r.URL.Path})
+	})
+	d.mux = m
+	return d, nil
+}
+
+// ServeHTTP serves the dashboard's routes with its security headers.
+func (d *Dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("X-Frame-Options", "DENY")
+	d.mux.ServeHTTP(w, r)
+}
+
+func (d *Dashboard) serveStatic(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	d.static.ServeHTTP(w, r)
+}
+
+// session is who a request acts for, with its CSRF token.
+type session struct {
+	User      server.User
+	Anonymous bool // the anonymous user of --allow-anonymous
+	CSRF      string
+}
+
+// user resolves the request's user. On failure it has answered: a page
+// request is sent to the sign-in page, others get a 401.
+func (d *Dashboard) user(w http.ResponseWriter, r *http.Request, page bool) (session, bool) {
+	u, err := d.srv.PageUser(r)
+	if err != nil {
+		var p *server.Problem
+		if !errors.As(err, &p) {
+			d.fail(w, r, err)
+			return session{}, false
+		}
+		if !page {
+			http.Error(w, p.Detail, p.Status)
+			return session{}, false
+		}
+		q := url.Values{"next": {r.URL.RequestURI()}}
+		if c, err := r.Cookie(server.SessionCookie); err == nil && c.Value != "" {
+			clearCookie(w, r, server.SessionCookie)
+			q.Set("ended", "1")
+		}
+		http.Redirect(w, r, "/ui/sign-in?"+q.Encode(), http.StatusSeeOther)
+		return session{}, false
+	}
+	_, noCookie := r.Cookie(server.SessionCookie)
+	return session{User: u, Anonymous: noCookie != nil, CSRF: d.csrf(w, r)}, true
+}
+
+// csrf returns the browser's CSRF token, setting the cookie when missing.
+func (d *Dashboard) csrf(w http.ResponseWriter, r *http.Request) string {
+	if c, err := r.Cookie(CSRFCookie); err == nil && validToken(c.Value) {
+		return c.Value
+	}
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	v := hex.EncodeToString(b)
+	http.SetCookie(w, &http.Cookie{Name: CSRFCookie, Value: v, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: secure(r)})
+	return v
+}
+
+func validToken(v string) bool {
+	if len(v) != 64 {
+		return false
+	}
+	_, err := hex.DecodeString(v)
+	return err == nil
+}
+
+// checkCSRF accepts a state-changing request only from this site: the
+// form's CSRF field must equal the CSRF cookie (which SameSite=Strict keeps
+// from cross-site requests), and the browser's Sec-Fetch-Site and Origin,
+// when sent, must say same origin.
+func checkCSRF(r *http.Request) error {
+	if s := r.Header.Get("Sec-Fetch-Site"); s != "" && s != "same-origin" && s != "none" {
+		return errors.New("the request came from another site")
+	}
+	if o := r.Header.Get("Origin"); o != "" && o != "null" {
+		u, err := url.Parse(o)
+		if err != nil || u.Host != r.Host {
+			return errors.New("the request came from another origin")
+		}
+	}
+	c, err := r.Cookie(CSRFCookie)
+	if err != nil || !validToken(c.Value) {
+		return errors.New("the form has expired (no CSRF cookie); reload the page and try again")
+	}
+	if subtle.ConstantTimeCompare([]byte(c.Value), []byte(r.PostFormValue(CSRFField))) != 1 {
+		return errors.New("the form has expired (its CSRF token does not match); reload the page and try again")
+	}
+	return nil
+}
+
+// secure reports whether the browser reached us over https (directly or
+// through a proxy that says so): cookies are then Secure.
+func secure(r *http.Request) bool {
+	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+}
+
+func clearCookie(w http.ResponseWriter, r *http.Request, name string) {
+	http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: secure(r)})
+}
+
+// render writes a page, or on a template failure a plain 500.
+func (d *Dashboard) render(w http.ResponseWriter, r *http.Request, status int, name, block string, data any) {
+	var buf bytes.Buffer
+	if block == "layout" {
+		block = "layout.html"
+	}
+	if err := d.pages[name].ExecuteTemplate(&buf, block, data); err != nil {
+		d.log.ErrorContext(r.Context(), "dashboard: rendering failed", slog.String("page", name), slog.Any("error", err))
+		http.Error(w, "the page could not be rendered; the error is in the server's log", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// fail shows an error page: a *server.Problem as it says, anything else as
+// a 500 whose cause goes to the log only.
+func (d *Dashboard) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var p *server.Problem
+	if !errors.As(err, &p) {
+		d.log.ErrorContext(r.Context(), "dashboard: request failed", slog.String("path", r.URL.Path), slog.Any("error", err))
+		p = &server.Problem{Status: http.StatusInternalServerError, Title: "Internal server error", Detail: "the server failed; the error is in its log"}
+	}
+	data := struct {
+		layout
+		Problem *server.Problem
+	}{layout: d.layoutFor(w, r, p.Title), Problem: p}
+	d.render(w, r, p.Status, "error", "layout", data)
+}
+
+// layout is what every page's frame shows.
+type layout struct {
+	Title     string
+	User      string
+	Admin     bool
+	Anonymous bool
+	SignedIn  bool
+	CSRF      string
+	Next      string
+}
+
+func (d *Dashboard) layoutFor(w http.ResponseWriter, r *http.Request, title string) layout {
+	l := layout{Title: title, CSRF: d.csrf(w, r), Next: r.URL.RequestURI()}
+	if u, err := d.srv.PageUser(r); err == nil {
+		l.User, l.Admin = u.Name, u.Admin
+		_, err := r.Cookie(server.SessionCookie)
+		l.SignedIn = err == nil
+		l.Anonymous = !l.SignedIn
+	}
+	return l
+}
+
+func (s session) layout(title string, r *http.Request) layout {
+	return layout{Title: title, User: s.User.Name, Admin: s.User.Admin, Anonymous: s.Anonymous, SignedIn: !s.Anonymous, CSRF: s.CSRF, Next: r.URL.RequestURI()}
+}

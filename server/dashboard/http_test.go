@@ -1,0 +1,354 @@
+package dashboard_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/taskmodel/taskmodel/server"
+	"github.com/taskmodel/taskmodel/server/dashboard"
+)
+
+// page is one answer of the dashboard.
+type page struct {
+	status int
+	header http.Header
+	body   string
+}
+
+func get(t *testing.T, c *http.Client, u string, header ...string) page {
+	t.Helper()
+	req, err := http.NewRequest("GET", u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	return do(t, c, req)
+}
+
+func post(t *testing.T, c *http.Client, u string, form url.Values, header ...string) page {
+	t.Helper()
+	req, err := http.NewRequest("POST", u, strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	return do(t, c, req)
+}
+
+func do(t *testing.T, c *http.Client, req *http.Request) page {
+	t.Helper()
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return page{status: res.StatusCode, header: res.Header, body: string(b)}
+}
+
+var reCSRF = regexp.MustCompile(`name="csrf" value="([0-9a-f]{64})"`)
+
+func csrfOf(t *testing.T, p page) string {
+	t.Helper()
+	m := reCSRF.FindStringSubmatch(p.body)
+	if m == nil {
+		t.Fatalf("no CSRF field in the page:\n%s", p.body)
+	}
+	return m[1]
+}
+
+// signIn signs c in as user through the sign-in form.
+func signIn(t *testing.T, e *env, c *http.Client, user string) {
+	t.Helper()
+	form := get(t, c, e.url+"/ui/sign-in")
+	p := post(t, c, e.url+"/ui/sign-in", url.Values{"csrf": {csrfOf(t, form)}, "token": {e.tokens[user]}, "next": {"/"}})
+	if p.status != http.StatusSeeOther || p.header.Get("Location") != "/" {
+		t.Fatalf("sign in as %s: %d %s\n%s", user, p.status, p.header.Get("Location"), p.body)
+	}
+}
+
+// TestSignIn: without a session the pages send to the sign-in form; a
+// refused token says why; an accepted one sets an HttpOnly, SameSite=Strict
+// session cookie (Secure behind https) and sends back where the user was.
+func TestSignIn(t *testing.T) {
+	e := newEnv(t, envOptions{backend: "memory"})
+	c := client(t)
+	p := get(t, c, e.url+"/?status=R")
+	if p.status != http.StatusSeeOther || p.header.Get("Location") != "/ui/sign-in?next=%2F%3Fstatus%3DR" {
+		t.Fatalf("GET / signed out: %d %q", p.status, p.header.Get("Location"))
+	}
+	form := get(t, c, e.url+p.header.Get("Location"))
+	if form.status != 200 || !strings.Contains(form.body, `name="next" value="/?status=R"`) {
+		t.Fatalf("sign-in page: %d\n%s", form.status, form.body)
+	}
+	csrf := csrfOf(t, form)
+
+	bad := post(t, c, e.url+"/ui/sign-in", url.Values{"csrf": {csrf}, "token": {"tm_nope_nope"}})
+	if bad.status != http.StatusUnauthorized || !strings.Contains(bad.body, "the token is unknown, malformed or revoked") {
+		t.Fatalf("bad token: %d\n%s", bad.status, bad.body)
+	}
+	forged := post(t, c, e.url+"/ui/sign-in", url.Values{"csrf": {strings.Repeat("0", 64)}, "token": {e.tokens["alice"]}})
+	if forged.status != http.StatusForbidden {
+		t.Fatalf("sign-in without the CSRF token: %d", forged.status)
+	}
+
+	ok := post(t, c, e.url+"/ui/sign-in", url.Values{"csrf": {csrf}, "token": {e.tokens["alice"]}, "next": {"/?status=R"}})
+	if ok.status != http.StatusSeeOther || ok.header.Get("Location") != "/?status=R" {
+		t.Fatalf("sign in: %d %q\n%s", ok.status, ok.header.Get("Location"), ok.body)
+	}
+	cookie := ok.header.Get("Set-Cookie")
+	for _, want := range []string{server.SessionCookie + "=", "HttpOnly", "SameSite=Strict", "Path=/"} {
+		if !strings.Contains(cookie, want) {
+			t.Errorf("session cookie %q lacks %s", cookie, want)
+		}
+	}
+	if strings.Contains(cookie, "Secure") {
+		t.Errorf("session cookie over plain http is Secure: %q", cookie)
+	}
+	home := get(t, c, e.url+"/")
+	if home.status != 200 || !strings.Contains(home.body, `Signed in as <strong id="user">alice</strong>`) {
+		t.Fatalf("home after sign-in: %d\n%s", home.status, home.body)
+	}
+
+	// Behind an https proxy the cookies are Secure.
+	c2 := client(t)
+	form2 := get(t, c2, e.url+"/ui/sign-in")
+	sec := post(t, c2, e.url+"/ui/sign-in", url.Values{"csrf": {csrfOf(t, form2)}, "token": {e.tokens["alice"]}}, "X-Forwarded-Proto", "https")
+	if sc := sec.header.Get("Set-Cookie"); !strings.Contains(sc, "Secure") {
+		t.Errorf("session cookie behind https is not Secure: %q", sc)
+	}
+
+	// An open redirect is not: next stays on this site.
+	c3 := client(t)
+	form3 := get(t, c3, e.url+"/ui/sign-in")
+	off := post(t, c3, e.url+"/ui/sign-in", url.Values{"csrf": {csrfOf(t, form3)}, "token": {e.tokens["alice"]}, "next": {"//evil.example/x"}})
+	if off.header.Get("Location") != "/" {
+		t.Errorf("next=//evil.example/x redirected to %q", off.header.Get("Location"))
+	}
+
+	// Signing out clears the cookie.
+	out := post(t, c, e.url+"/ui/sign-out", url.Values{"csrf": {csrfOf(t, home)}})
+	if out.status != http.StatusSeeOther || !strings.Contains(out.header.Get("Set-Cookie"), "Max-Age=0") {
+		t.Fatalf("sign out: %d %q", out.status, out.header.Get("Set-Cookie"))
+	}
+	if p := get(t, c, e.url+"/"); p.status != http.StatusSeeOther {
+		t.Fatalf("GET / after sign-out: %d", p.status)
+	}
+}
+
+// TestRevokedTokenEndsSession: the session's token is checked at every
+// request, so revoking it signs the browser out.
+func TestRevokedTokenEndsSession(t *testing.T) {
+	e := newEnv(t, envOptions{backend: "sqlite"})
+	c := client(t)
+	signIn(t, e, c, "alice")
+	if err := e.store.Revoke(context.Background(), e.ids["alice"]); err != nil {
+		t.Fatal(err)
+	}
+	p := get(t, c, e.url+"/")
+	if p.status != http.StatusSeeOther || !strings.Contains(p.header.Get("Location"), "ended=1") {
+		t.Fatalf("GET / with a revoked token: %d %q", p.status, p.header.Get("Location"))
+	}
+	if page := get(t, c, e.url+p.header.Get("Location")); !strings.Contains(page.body, "Your session ended") {
+		t.Fatalf("sign-in page after revocation:\n%s", page.body)
+	}
+}
+
+// TestCSRF: a cancel without the form's CSRF token, or from another
+// site, is refused and changes nothing.
+func TestCSRF(t *testing.T) {
+	e := newEnv(t, envOptions{backend: "memory"})
+	c := client(t)
+	signIn(t, e, c, "alice")
+	id := e.analysis("alice", "a")
+	home := get(t, c, e.url+"/")
+	csrf := csrfOf(t, home)
+	for _, tc := range []struct {
+		name   string
+		form   url.Values
+		header []string
+	}{
+		{"no token", url.Values{}, nil},
+		{"wrong token", url.Values{"csrf": {strings.Repeat("a", 64)}}, nil},
+		{"cross-site fetch", url.Values{"csrf": {csrf}}, []string{"Sec-Fetch-Site", "cross-site"}},
+		{"other origin", url.Values{"csrf": {csrf}}, []string{"Origin", "http://evil.example"}},
+	} {
+		p := post(t, c, e.url+"/ui/tasks/"+id+"/cancel", tc.form, tc.header...)
+		if p.status != http.StatusForbidden {
+			t.Errorf("%s: status %d, want 403\n%s", tc.name, p.status, p.body)
+		}
+	}
+	// The session cookie authenticates API reads (the page's event
+	// stream), never API writes.
+	req, _ := http.NewRequest("GET", e.url+"/tasks/"+id, nil)
+	if p := do(t, c, req); p.status != 200 {
+		t.Errorf("API GET with the session cookie: %d", p.status)
+	}
+	req, _ = http.NewRequest("POST", e.url+"/tasks/"+id+"/cancel", nil)
+	if p := do(t, c, req); p.status != http.StatusUnauthorized {
+		t.Errorf("API POST with the session cookie only: %d, want 401", p.status)
+	}
+	if _, m := e.api("GET", "/tasks/"+id, "alice", ""); m["status"] != "CREATED" {
+		t.Errorf("task is %v after refused requests", m["status"])
+	}
+}
+
+// TestBadInput: bad filters in the URL and bad task ids show a clear
+// message with a 4xx, never a 500.
+func TestBadInput(t *testing.T) {
+	e := newEnv(t, envOptions{backend: "sqlite"})
+	c := client(t)
+	signIn(t, e, c, "alice")
+	for q, want := range map[string]string{
+		"status=X":         `unknown status code &#34;X&#34;; allowed: Q, R, D, F, C`,
+		"task_type=nope":   `unknown task type &#34;nope&#34;`,
+		"limit=0":          "limit: must be between 1 and 100 (got 0)",
+		"limit=many":       "limit: must be an integer from 1 to 100",
+		"within_hours=0":   "within_hours: must be between 1 and",
+		"offset=-3":        "offset: must be between 0 and",
+		"colour=red":       "colour: unknown query parameter; allowed: limit, offset, within_hours, task_type, status, tag",
+		"tag=a&tag=b":      "tag: may be given once",
+		"within_hours=1e9": "within_hours: must be an integer",
+		"limit=1&limit=2":  "limit: may be given once",
+		"task_type=%FF%FE": "unknown task type",
+	} {
+		p := get(t, c, e.url+"/?"+q)
+		if p.status != http.StatusBadRequest || !strings.Contains(p.body, want) || !strings.Contains(p.body, `id="problem"`) {
+			t.Errorf("/?%s: status %d, want 400 with %q\n%s", q, p.status, want, excerpt(p.body))
+		}
+		if f := get(t, c, e.url+"/ui/list?"+q); f.status != http.StatusBadRequest {
+			t.Errorf("/ui/list?%s: status %d, want 400", q, f.status)
+		}
+	}
+	for path, want := range map[string]int{
+		"/ui/tasks/not-a-uuid":                           400,
+		"/ui/tasks/00000000-0000-0000-0000-000000000000": 400,
+		"/ui/tasks/0190d5e0-0000-7000-8000-000000000000": 404,
+		"/ui/nothing": 404,
+	} {
+		if p := get(t, c, e.url+path); p.status != want || !strings.Contains(p.body, `id="problem"`) {
+			t.Errorf("%s: status %d, want %d with a message\n%s", path, p.status, want, excerpt(p.body))
+		}
+	}
+	// Empty form fields mean "any", and defaults need no saying: the URL
+	// is shortened, not refused.
+	p := get(t, c, e.url+"/?status=Q&tag=&within_hours=1&limit=50&offset=0")
+	if p.status != http.StatusSeeOther || p.header.Get("Location") != "/?limit=50&status=Q" {
+		t.Errorf("empty fields: %d %q", p.status, p.header.Get("Location"))
+	}
+}
+
+func excerpt(s string) string {
+	if i := strings.Index(s, "<main"); i >= 0 {
+		s = s[i:]
+	}
+	if len(s) > 600 {
+		s = s[:600]
+	}
+	return s
+}
+
+// TestOwnTasksOnly: users see and cancel their own tasks only, admins
+// every task, as in the API.
+func TestOwnTasksOnly(t *testing.T) {
+	e := newEnv(t, envOptions{backend: "sqlite"})
+	id := e.analysis("alice", "a")
+	bob, admin, alice := client(t), client(t), client(t)
+	signIn(t, e, bob, "bob")
+	signIn(t, e, admin, "admin")
+	signIn(t, e, alice, "alice")
+	if p := get(t, alice, e.url+"/"); !strings.Contains(p.body, id) {
+		t.Errorf("alice's list lacks her task")
+	}
+	if p := get(t, admin, e.url+"/"); !strings.Contains(p.body, id) {
+		t.Errorf("the admin's list lacks alice's task")
+	}
+	home := get(t, bob, e.url+"/")
+	if strings.Contains(home.body, id) {
+		t.Errorf("bob's list shows alice's task")
+	}
+	if p := get(t, bob, e.url+"/ui/tasks/"+id); p.status != http.StatusNotFound || !strings.Contains(p.body, "no such task") {
+		t.Errorf("bob opens alice's task: %d\n%s", p.status, excerpt(p.body))
+	}
+	if p := post(t, bob, e.url+"/ui/tasks/"+id+"/cancel", url.Values{"csrf": {csrfOf(t, home)}}); p.status != http.StatusNotFound {
+		t.Errorf("bob cancels alice's task: %d", p.status)
+	}
+	if p := get(t, admin, e.url+"/ui/tasks/"+id); p.status != 200 {
+		t.Errorf("the admin opens alice's task: %d", p.status)
+	}
+}
+
+// TestAnonymous: with anonymous access on, a browser on this machine
+// needs no sign-in; without it, it does.
+func TestAnonymous(t *testing.T) {
+	e := newEnv(t, envOptions{backend: "memory", anonymous: true})
+	id := e.analysis("", "a")
+	p := get(t, client(t), e.url+"/")
+	if p.status != 200 || !strings.Contains(p.body, `Acting as <strong id="user">anonymous</strong>`) || !strings.Contains(p.body, id) {
+		t.Fatalf("anonymous home: %d\n%s", p.status, excerpt(p.body))
+	}
+	closed := newEnv(t, envOptions{backend: "memory"})
+	if p := get(t, client(t), closed.url+"/"); p.status != http.StatusSeeOther {
+		t.Fatalf("home without anonymous access: %d", p.status)
+	}
+}
+
+// TestStatic: the stylesheet and script are embedded and served, and the
+// pages load nothing from elsewhere (the CSP says so too).
+func TestStatic(t *testing.T) {
+	e := newEnv(t, envOptions{backend: "memory", anonymous: true})
+	c := client(t)
+	for path, ctype := range map[string]string{"/ui/static/app.css": "text/css", "/ui/static/app.js": "text/javascript"} {
+		p := get(t, c, e.url+path)
+		if p.status != 200 || !strings.HasPrefix(p.header.Get("Content-Type"), ctype) || len(p.body) < 100 {
+			t.Errorf("%s: %d %q (%d bytes)", path, p.status, p.header.Get("Content-Type"), len(p.body))
+		}
+	}
+	home := get(t, c, e.url+"/")
+	if !strings.Contains(home.header.Get("Content-Security-Policy"), "default-src 'none'") {
+		t.Errorf("CSP: %q", home.header.Get("Content-Security-Policy"))
+	}
+	if regexp.MustCompile(`(src|href)="(https?:)?//`).MatchString(home.body) {
+		t.Errorf("the page loads something from another site:\n%s", home.body)
+	}
+	_ = dashboard.CSRFCookie
+}
+
+// TestPages: newest first, pages of the chosen size, Newer and Older links
+// that keep the filters.
+func TestPages(t *testing.T) {
+	e := newEnv(t, envOptions{backend: "memory"})
+	c := client(t)
+	signIn(t, e, c, "alice")
+	var ids []string
+	for range 25 {
+		ids = append(ids, e.analysis("alice", "a"))
+	}
+	rows := regexp.MustCompile(`<tr data-id="([0-9a-f-]{36})"`)
+	first := get(t, c, e.url+"/?status=Q")
+	got := rows.FindAllStringSubmatch(first.body, -1)
+	if len(got) != 20 || got[0][1] != ids[24] || got[19][1] != ids[5] {
+		t.Fatalf("first page: %d rows, starting %v", len(got), got[:1])
+	}
+	if !strings.Contains(first.body, `href="/?offset=20&amp;status=Q" rel="next"`) || strings.Contains(first.body, `rel="prev"`) {
+		t.Fatalf("first page's links:\n%s", excerpt(first.body[strings.Index(first.body, `class="pager"`):]))
+	}
+	second := get(t, c, e.url+"/?offset=20&status=Q")
+	got = rows.FindAllStringSubmatch(second.body, -1)
+	if len(got) != 5 || got[0][1] != ids[4] || got[4][1] != ids[0] {
+		t.Fatalf("second page: %d rows", len(got))
+	}
+	if !strings.Contains(second.body, `href="/?status=Q" rel="prev"`) || strings.Contains(second.body, `rel="next"`) {
+		t.Fatalf("second page's links:\n%s", excerpt(second.body[strings.Index(second.body, `class="pager"`):]))
+	}
+}

@@ -1,0 +1,109 @@
+// taskmodel dashboard: live updates over Server-Sent Events. The pages work
+// without this script; it only keeps them current without reloading.
+(function () {
+  'use strict';
+
+  function localTimes(root) {
+    root.querySelectorAll('time[datetime]').forEach(function (t) {
+      var d = new Date(t.getAttribute('datetime'));
+      if (!isNaN(d.getTime()) && !t.dataset.local) {
+        t.title = t.textContent;
+        t.textContent = d.toLocaleString();
+        t.dataset.local = '1';
+      }
+    });
+  }
+
+  function setLive(state, text) {
+    var el = document.getElementById('live');
+    if (!el) return;
+    el.dataset.state = state;
+    var t = el.querySelector('.txt');
+    if (t) t.textContent = text;
+  }
+
+  // fetchInto replaces el's content with url's HTML; calls coalesce.
+  function refresher(url, el, after) {
+    var busy = false, again = false;
+    function run() {
+      if (busy) { again = true; return; }
+      busy = true;
+      fetch(url(), { credentials: 'same-origin', headers: { 'Accept': 'text/html' } })
+        .then(function (r) {
+          if (r.status === 401) { location.reload(); throw new Error('signed out'); }
+          return r.text();
+        })
+        .then(function (html) { el.innerHTML = html; localTimes(el); if (after) after(); })
+        .catch(function () {})
+        .then(function () { busy = false; if (again) { again = false; run(); } });
+    }
+    return run;
+  }
+
+  localTimes(document);
+  if (!window.EventSource) return;
+
+  // The tasks page: rows change in place; a task that may enter the
+  // current page (first page, matching filters) reloads the list.
+  var list = document.getElementById('task-list');
+  if (list && !document.getElementById('problem')) {
+    var types = list.dataset.types ? list.dataset.types.split(',') : [];
+    var codes = list.dataset.codes ? list.dataset.codes.split(',') : [];
+    var hasTag = list.dataset.hasTag === 'true', tag = list.dataset.tag;
+    var first = list.dataset.offset === '0';
+    var state = ['connecting', 'Connecting to live updates…'];
+    var reload = refresher(function () { return '/ui/list' + location.search; }, list, function () { setLive(state[0], state[1]); });
+    var timer = null;
+    function later() { clearTimeout(timer); timer = setTimeout(reload, 250); }
+    function matches(t) {
+      return (types.length === 0 || types.indexOf(t.task_type) >= 0) &&
+        (codes.length === 0 || codes.indexOf(t.code) >= 0) &&
+        (!hasTag || t.tag === tag);
+    }
+    var es = new EventSource('/ui/events');
+    es.onopen = function () { state = ['open', 'Live: changes appear as they happen']; setLive(state[0], state[1]); };
+    es.onerror = function () { state = ['error', 'Live updates interrupted; reconnecting…']; setLive(state[0], state[1]); };
+    es.addEventListener('task', function (e) {
+      var t;
+      try { t = JSON.parse(e.data); } catch (err) { return; }
+      var row = list.querySelector('tr[data-id="' + t.id + '"]');
+      if (row) {
+        if (!matches(t)) { later(); return; }
+        var tmp = document.createElement('tbody');
+        tmp.innerHTML = t.row;
+        var fresh = tmp.firstElementChild;
+        if (!fresh) return;
+        fresh.classList.add('changed');
+        row.replaceWith(fresh);
+        localTimes(fresh);
+      } else if (first && matches(t)) {
+        later();
+      }
+    });
+  }
+
+  // One task's page: the API's event stream of the task; each change
+  // re-renders the page's content, until the task finishes.
+  var view = document.getElementById('task-view');
+  if (view && view.dataset.finished !== 'true') {
+    var id = view.dataset.id;
+    var src = new EventSource('/tasks/' + encodeURIComponent(id) + '/events');
+    var open = false;
+    function mark() {
+      if (open) setLive('open', 'Live');
+      var head = view.querySelector('.task-head');
+      if (head && head.dataset.finished === 'true') { src.close(); }
+    }
+    var refresh = refresher(function () { return '/ui/tasks/' + encodeURIComponent(id) + '/view'; }, view, mark);
+    var seen = null;
+    src.onopen = function () { open = true; setLive('open', 'Live'); };
+    src.onerror = function () { if (src.readyState !== EventSource.CLOSED) setLive('error', 'Reconnecting…'); };
+    src.addEventListener('task', function (e) {
+      var v = e.lastEventId;
+      var head = view.querySelector('.task-head');
+      if (v && head && head.dataset.version === v && seen === null) { seen = v; return; }
+      seen = v;
+      refresh();
+    });
+  }
+})();

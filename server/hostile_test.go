@@ -1,0 +1,458 @@
+package server_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/taskmodel/taskmodel/server"
+)
+
+// checkProblem fails unless r is problem+json with status, type kind and,
+// when field is set, an errors entry naming field.
+func checkProblem(t *testing.T, r response, status int, kind, field string) map[string]any {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status %d, want %d: %s", r.status, status, truncate(r.body))
+	}
+	if ct := r.header.Get("Content-Type"); ct != "application/problem+json" {
+		t.Fatalf("Content-Type %q, want application/problem+json: %s", ct, truncate(r.body))
+	}
+	p := r.json(t)
+	if p["type"] != server.ProblemTypeBase+kind || p["status"] != float64(status) || p["title"] == "" || p["detail"] == "" {
+		t.Fatalf("problem %v, want type %s%s", p, server.ProblemTypeBase, kind)
+	}
+	if field != "" {
+		var fields []string
+		errs, _ := p["errors"].([]any)
+		for _, fe := range errs {
+			fields = append(fields, fe.(map[string]any)["field"].(string))
+		}
+		if !slices.Contains(fields, field) {
+			t.Fatalf("errors name %v, want %q: %v", fields, field, p)
+		}
+	}
+	return p
+}
+
+// TestHostileQuery: every query parameter must be well-formed, valid UTF-8
+// text without control characters, and in range; anything else is a 400
+// naming the parameter, on every backend (PostgreSQL refuses NUL and bad
+// UTF-8 in text, which used to surface as a 500).
+func TestHostileQuery(t *testing.T) {
+	for _, b := range backendNames {
+		t.Run(b, func(t *testing.T) {
+			e := newEnv(t, b, envOptions{})
+			id := e.create("alice")
+			cases := []struct {
+				name, path string
+				status     int
+				field      string
+				detail     string
+			}{
+				{"NUL in tag", "/tasks?tag=%00", 400, "tag", "control character U+0000"},
+				{"invalid UTF-8 in tag", "/tasks?tag=%ff%fe", 400, "tag", "not valid UTF-8"},
+				{"control character in tag", "/tasks?tag=a%01b", 400, "tag", "U+0001"},
+				{"DEL in tag", "/tasks?tag=a%7fb", 400, "tag", "U+007F"},
+				{"NUL in status", "/tasks?status=%00", 400, "status", "control character"},
+				{"invalid UTF-8 in task_type", "/tasks?task_type=%c3%28", 400, "task_type", "not valid UTF-8"},
+				{"NUL in a parameter name", "/tasks?ta%00g=x", 400, `ta\x00g`, "parameter name"},
+				{"NUL on another route", "/tasks/" + id + "?x=%00", 400, "x", "control character"},
+				{"offset overflows", "/tasks?offset=9223372036854775807", 400, "offset", "between 0 and 1000000"},
+				{"offset past int64", "/tasks?offset=99999999999999999999", 400, "offset", "from 0 to 1000000"},
+				{"offset past the bound", "/tasks?offset=1000001", 400, "offset", "between 0 and 1000000"},
+				{"limit overflows", "/tasks?limit=9223372036854775807", 400, "limit", "between 1 and 100"},
+				{"within_hours overflows", "/tasks?within_hours=9223372036854775807", 400, "within_hours", "between 1 and"},
+				{"malformed escape in a name", "/tasks?%zz=1", 400, "query", `invalid escape "%zz"`},
+				{"malformed escape in a value", "/tasks?tag=%zz", 400, "query", `invalid escape "%zz"`},
+				{"semicolon separator", "/tasks?limit=5;offset=1", 400, "query", "';' is not a separator"},
+				{"offset at the bound", "/tasks?offset=1000000", 200, "", ""},
+				{"UTF-8 tag", "/tasks?tag=%C3%A9t%C3%A9", 200, "", ""},
+			}
+			for _, c := range cases {
+				t.Run(c.name, func(t *testing.T) {
+					r := e.do("GET", c.path, "alice", "")
+					if c.status == 200 {
+						if r.status != 200 {
+							t.Fatalf("status %d: %s", r.status, truncate(r.body))
+						}
+						return
+					}
+					p := checkProblem(t, r, c.status, "validation", c.field)
+					if !strings.Contains(fmt.Sprint(p["detail"]), c.detail) {
+						t.Errorf("detail %q, want it to say %q", p["detail"], c.detail)
+					}
+				})
+			}
+		})
+	}
+}
+
+// TestCreateBodyText: a NUL in a string field of POST /tasks is a 400
+// naming the field, not a 500 from the database.
+func TestCreateBodyText(t *testing.T) {
+	for _, b := range backendNames {
+		t.Run(b, func(t *testing.T) {
+			e := newEnv(t, b, envOptions{})
+			for _, c := range []struct{ name, body, field string }{
+				{"NUL in tool_id", `{"tool_id":"a\u0000b","agents":["x"]}`, "tool_id"},
+				{"NUL in an agent", `{"tool_id":"t","agents":["x\u0000"]}`, "agents"},
+			} {
+				t.Run(c.name, func(t *testing.T) {
+					r := e.do("POST", "/tasks", "alice", c.body)
+					if r.status == 201 || r.status >= 500 {
+						t.Skip("needs generated text rules")
+					}
+					checkProblem(t, r, 400, "validation", "")
+				})
+			}
+		})
+	}
+}
+
+// rawRequest sends req on a new connection and reads one answer (or the
+// connection's end, as a nil response).
+func rawRequest(t *testing.T, addr, req string) (*http.Response, []byte) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	if _, err := io.WriteString(c, req); err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		return nil, nil
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	return res, body
+}
+
+// TestPlainErrorsAreProblems: the answers net/http writes before any
+// handler runs are problem+json too.
+func TestPlainErrorsAreProblems(t *testing.T) {
+	e := newEnv(t, "sqlite", envOptions{})
+	addr := strings.TrimPrefix(e.url, "http://")
+	for _, c := range []struct {
+		name, req string
+		status    int
+	}{
+		{"bad escape in the path", "GET /tasks/%zz HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+		{"control character in Authorization", "GET /tasks HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer a\x01b\r\n\r\n", 400},
+		{"malformed request line", "GET\r\n\r\n", 400},
+		{"no Host", "GET /tasks HTTP/1.1\r\n\r\n", 400},
+		{"headers too large", "GET /tasks HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 1<<21) + "\r\n\r\n", 431},
+		{"unknown HTTP version", "GET /tasks HTTP/9.9\r\nHost: x\r\n\r\n", 505},
+		{"unknown transfer encoding", "POST /tasks HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			res, body := rawRequest(t, addr, c.req)
+			if res == nil {
+				t.Fatal("no answer")
+			}
+			checkProblem(t, response{status: res.StatusCode, header: res.Header, body: body}, c.status, map[int]string{400: "validation", 431: "too-large", 501: "unsupported", 505: "unsupported"}[c.status], "")
+		})
+	}
+}
+
+// TestOversizedBodyIs413: a body over the limit gets its 413, every time,
+// instead of a connection reset.
+func TestOversizedBodyIs413(t *testing.T) {
+	e := newEnv(t, "memory", envOptions{})
+	for _, c := range []struct {
+		name string
+		size int
+	}{
+		{"just over", 1<<20 + 1},
+		{"twice", 2 << 20},
+		{"five times", 5 << 20},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			body := `{"tool_id":"` + strings.Repeat("x", c.size) + `"}`
+			for range 10 {
+				r := e.do("POST", "/tasks", "alice", body)
+				checkProblem(t, r, 413, "too-large", "")
+			}
+		})
+	}
+}
+
+// TestSlowBodyCutOff: a client trickling its body is cut off (408, or the
+// connection closed) on the JSON API and on a signed upload URL; a body
+// sent at once passes. The limits are tiny so the test is quick.
+func TestSlowBodyCutOff(t *testing.T) {
+	for _, b := range []string{"sqlite", "postgres"} {
+		t.Run(b, func(t *testing.T) {
+			e := newEnv(t, b, envOptions{bodyMinRate: 1000, bodyGrace: 200 * time.Millisecond})
+			addr := strings.TrimPrefix(e.url, "http://")
+			id := e.create("alice")
+			up := e.uploadURLs("alice", id)["primary"].(map[string]any)
+			putPath := strings.TrimPrefix(up["url"].(string), e.url)
+			cases := []struct {
+				name, method, path, ctype string
+				auth                      bool
+				kind                      string
+			}{
+				{"POST /tasks", "POST", "/tasks", "application/json", true, "timeout"},
+				{"signed PUT", "PUT", putPath, "text/csv", false, "too-slow"},
+			}
+			for _, c := range cases {
+				t.Run(c.name, func(t *testing.T) {
+					conn, err := net.Dial("tcp", addr)
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer conn.Close()
+					_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
+					head := fmt.Sprintf("%s %s HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\nContent-Length: 100000\r\n", c.method, c.path, c.ctype)
+					if c.auth {
+						head += "Authorization: Bearer " + e.tokens["alice"] + "\r\n"
+					}
+					if _, err := io.WriteString(conn, head+"\r\n"); err != nil {
+						t.Fatal(err)
+					}
+					// One byte every 50 ms (20 B/s, the limit is 1000 B/s)
+					// until the server answers or closes.
+					answered := make(chan struct{})
+					go func() {
+						defer close(answered)
+						for {
+							if _, err := conn.Write([]byte("{")); err != nil {
+								return
+							}
+							select {
+							case <-time.After(50 * time.Millisecond):
+							case <-t.Context().Done():
+								return
+							}
+						}
+					}()
+					res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+					conn.Close()
+					<-answered
+					if err != nil {
+						t.Logf("cut without an answer: %v", err)
+						return
+					}
+					body, _ := io.ReadAll(res.Body)
+					r := response{status: res.StatusCode, header: res.Header, body: body}
+					if res.StatusCode != http.StatusRequestTimeout {
+						t.Fatalf("status %d, want 408: %s", res.StatusCode, truncate(body))
+					}
+					if c.auth {
+						checkProblem(t, r, 408, c.kind, "")
+					} else if p := r.json(t); p["type"] != server.ProblemTypeBase+c.kind || p["code"] != "too_slow" {
+						t.Fatalf("problem %v", p)
+					}
+				})
+			}
+			// A body sent whole is not cut, however large.
+			e.put(up, "text/csv", strings.Repeat("a,b\n", 1<<19))
+			e.must(201, "POST", "/tasks", "alice", `{"tool_id":"t","agents":["a"]}`)
+		})
+	}
+}
+
+// TestUploadsCloseAfterProcess: a task's upload URLs are refused once it
+// leaves UPLOADING (processed, running, finished or failed its upload), so a
+// verified input cannot be replaced; while it is UPLOADING they work.
+func TestUploadsCloseAfterProcess(t *testing.T) {
+	for _, b := range []string{"sqlite", "postgres"} {
+		t.Run(b, func(t *testing.T) {
+			e := newEnv(t, b, envOptions{workers: true, agentTime: 10 * time.Millisecond})
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			cases := []struct {
+				name    string
+				prepare func(id string, up map[string]any) // after upload-urls
+				status  string                             // the task's status at the PUT
+			}{
+				{"uploading", func(string, map[string]any) {}, "UPLOADING"},
+				{"completed", func(id string, up map[string]any) {
+					e.put(up["primary"].(map[string]any), "text/csv", "a\n1\n")
+					e.must(200, "POST", "/tasks/"+id+"/process", "alice", "")
+					waitUntil(ctx, t, "COMPLETED", func() bool {
+						return e.must(200, "GET", "/tasks/"+id, "alice", "").json(t)["status"] == "COMPLETED"
+					})
+				}, "COMPLETED"},
+				{"upload failed", func(id string, _ map[string]any) {
+					e.must(200, "POST", "/tasks/"+id+"/process", "alice", "")
+				}, "UPLOAD_FAILED"},
+			}
+			for _, c := range cases {
+				t.Run(c.name, func(t *testing.T) {
+					id := e.create("alice")
+					up := e.uploadURLs("alice", id)
+					c.prepare(id, up)
+					if s := e.must(200, "GET", "/tasks/"+id, "alice", "").json(t)["status"]; s != c.status {
+						t.Fatalf("status %v, want %s", s, c.status)
+					}
+					u := up["primary"].(map[string]any)
+					r := e.do("PUT", u["url"].(string), "", "x\n9\n", "Content-Type", "text/csv")
+					if c.status == "UPLOADING" {
+						if r.status != 200 {
+							t.Fatalf("PUT while uploading: %d %s", r.status, r.body)
+						}
+						return
+					}
+					p := checkProblem(t, r, 409, "upload-closed", "")
+					if p["code"] != "upload_closed" || !strings.Contains(fmt.Sprint(p["detail"]), c.status) {
+						t.Errorf("problem %v", p)
+					}
+				})
+			}
+		})
+	}
+}
+
+// TestEventStreamEndsOnRevoke: an open event stream checks its token again
+// (every 50 ms here) and ends once it is revoked; revoking another user's
+// token leaves it open.
+func TestEventStreamEndsOnRevoke(t *testing.T) {
+	for _, b := range backendNames {
+		t.Run(b, func(t *testing.T) {
+			for _, c := range []struct {
+				name, revoke string
+				ends         bool
+			}{
+				{"another user's token", "bob", false},
+				{"the stream's token", "alice", true},
+			} {
+				t.Run(c.name, func(t *testing.T) {
+					ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+					defer cancel()
+					e := newEnv(t, b, envOptions{tokenRecheck: 50 * time.Millisecond})
+					id := e.create("alice")
+					events, stop := e.streamEvents(ctx, "alice", id)
+					defer stop()
+					if m := <-events; m["status"] != "CREATED" {
+						t.Fatalf("first event %v", m)
+					}
+					if err := e.auth.Revoke(ctx, e.tokenIDs[c.revoke]); err != nil {
+						t.Fatal(err)
+					}
+					if !c.ends {
+						// A change after a few rechecks still arrives.
+						time.Sleep(200 * time.Millisecond)
+						e.uploadURLs("admin", id)
+						for m := range events {
+							if m["status"] == "UPLOADING" {
+								return
+							}
+						}
+						t.Fatal("the stream ended")
+					}
+					for {
+						select {
+						case m, ok := <-events:
+							if !ok {
+								return
+							}
+							if m["status"] != nil && m["status"] != "CREATED" {
+								t.Fatalf("event after revocation: %v", m)
+							}
+						case <-ctx.Done():
+							t.Fatal("the stream outlived its revoked token")
+						}
+					}
+				})
+			}
+		})
+	}
+}
+
+// TestConflictsNameClientActions: a 409 lists what the client may still do
+// through the API (allowed_actions), never the model's internal events; a
+// task type without uploads answers 409 to upload-urls and process.
+func TestConflictsNameClientActions(t *testing.T) {
+	for _, b := range backendNames {
+		t.Run(b, func(t *testing.T) {
+			e := newEnv(t, b, envOptions{})
+			created := e.create("alice")
+			uploading := e.create("alice")
+			e.uploadURLs("alice", uploading)
+			training := e.must(201, "POST", "/tasks", "alice", `{"task_type":"training"}`).json(t)["task_id"].(string)
+			cases := []struct {
+				name, method, path, body string
+				kind, current            string
+				actions                  []string
+			}{
+				{"cancel while CREATED", "POST", "/tasks/" + created + "/cancel", "", "transition", "CREATED", []string{"upload-urls"}},
+				{"cancel while UPLOADING", "POST", "/tasks/" + uploading + "/cancel", "", "transition", "UPLOADING", []string{"process"}},
+				{"process while CREATED", "POST", "/tasks/" + created + "/process", "", "transition", "CREATED", []string{"upload-urls"}},
+				{"process on training", "POST", "/tasks/" + training + "/process", "", "no-uploads", "", nil},
+				{"upload-urls on training", "POST", "/tasks/" + training + "/upload-urls", `{"files":{}}`, "no-uploads", "", nil},
+			}
+			for _, c := range cases {
+				t.Run(c.name, func(t *testing.T) {
+					p := checkProblem(t, e.do(c.method, c.path, "alice", c.body), 409, c.kind, "")
+					if c.kind == "no-uploads" {
+						if !strings.Contains(fmt.Sprint(p["detail"]), "training, which takes no uploads") {
+							t.Errorf("detail %v", p["detail"])
+						}
+						return
+					}
+					if p["current_status"] != c.current || !slices.Equal(toStrings(p["allowed_actions"]), c.actions) || p["allowed_events"] != nil {
+						t.Errorf("problem %v; want %s and actions %v", p, c.current, c.actions)
+					}
+				})
+			}
+		})
+	}
+}
+
+// TestProcessChecksFiles: process refuses an empty file (min_size, 1 byte
+// by default) and a parameters file that is not one JSON value (format:
+// json): the task moves to UPLOAD_FAILED with a message naming the file and
+// the fault, the bad file is deleted, and the client may upload again.
+func TestProcessChecksFiles(t *testing.T) {
+	for _, b := range []string{"sqlite", "postgres"} {
+		t.Run(b, func(t *testing.T) {
+			e := newEnv(t, b, envOptions{})
+			cases := []struct {
+				name, primary, params string
+				status, message       string
+			}{
+				{"valid", "a\n1\n", `{"threshold":0.5}`, "QUEUED", ""},
+				{"empty primary", "", `{}`, "UPLOAD_FAILED", "primary is empty; it must hold at least 1 byte"},
+				{"parameters not JSON", "a\n", "threshold=0.5", "UPLOAD_FAILED", "parameters is not valid JSON"},
+				{"parameters cut short", "a\n", `{"threshold":`, "UPLOAD_FAILED", "parameters is not valid JSON"},
+				{"two JSON values", "a\n", `{} {}`, "UPLOAD_FAILED", "parameters is not valid JSON (it holds more than one JSON value)"},
+				{"empty parameters", "a\n", "", "UPLOAD_FAILED", "parameters is empty"},
+			}
+			for _, c := range cases {
+				t.Run(c.name, func(t *testing.T) {
+					id := e.create("alice")
+					up := e.uploadURLs("alice", id)
+					e.put(up["primary"].(map[string]any), "text/csv", c.primary)
+					e.put(up["parameters"].(map[string]any), "application/json", c.params)
+					v := e.must(200, "POST", "/tasks/"+id+"/process", "alice", "").json(t)
+					if v["status"] != c.status || !strings.Contains(fmt.Sprint(v["error_message"]), c.message) {
+						t.Fatalf("process: status %v, error_message %v; want %s with %q", v["status"], v["error_message"], c.status, c.message)
+					}
+					if c.status == "QUEUED" {
+						return
+					}
+					// New URLs, good files: the task is queued.
+					up = e.uploadURLs("alice", id)
+					e.put(up["primary"].(map[string]any), "text/csv", "a\n1\n")
+					e.put(up["parameters"].(map[string]any), "application/json", `{"threshold":0.5}`)
+					if v := e.must(200, "POST", "/tasks/"+id+"/process", "alice", "").json(t); v["status"] != "QUEUED" {
+						t.Fatalf("after uploading again: %v", v)
+					}
+				})
+			}
+		})
+	}
+}

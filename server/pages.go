@@ -1,0 +1,393 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"reflect"
+
+	"github.com/google/uuid"
+
+	"github.com/taskmodel/taskmodel/backends"
+	"github.com/taskmodel/taskmodel/tasktype"
+)
+
+// This file is what an in-process user interface (package
+// server/dashboard) reads and does, under the API's rules: the same
+// tokens, the same owner check, the same listing filters and queries.
+
+// SessionCookie is the cookie of a signed-in browser: it holds the user's
+// bearer token (HttpOnly, SameSite=Strict). Once a user interface is
+// mounted, GET and HEAD API requests without an Authorization header
+// authenticate with it too, so that a page's EventSource can follow
+// /tasks/{id}/events; requests that change state never do.
+const SessionCookie = "taskmodel_session"
+
+// Mount serves h at pattern beside the API (http.ServeMux patterns: "GET
+// /{$}", "/ui/"), with the API's metrics and request logs. Call it before
+// serving.
+func (s *Server) Mount(pattern string, h http.Handler) {
+	s.mux.Handle(pattern, s.observe(pattern, h))
+	s.pages.Store(true)
+}
+
+// sessionToken is the session cookie's token of a GET or HEAD request,
+// once a user interface is mounted.
+func (s *Server) sessionToken(r *http.Request) string {
+	if !s.pages.Load() || (r.Method != http.MethodGet && r.Method != http.MethodHead) {
+		return ""
+	}
+	if c, err := r.Cookie(SessionCookie); err == nil {
+		return c.Value
+	}
+	return ""
+}
+
+// SignIn checks a bearer token as the API does; a refused token is a
+// *Problem of status 401.
+func (s *Server) SignIn(ctx context.Context, token string) (User, error) {
+	if token == "" {
+		return User{}, problem(http.StatusUnauthorized, "unauthorized", "Unauthorized", "a token is required (taskmodel token create --user NAME)")
+	}
+	if s.cfg.Authenticate == nil {
+		return User{}, problem(http.StatusUnauthorized, "unauthorized", "Unauthorized", "this server accepts no tokens")
+	}
+	u, err := s.cfg.Authenticate(ctx, token)
+	switch {
+	case errors.Is(err, ErrUnauthorized):
+		return User{}, problem(http.StatusUnauthorized, "unauthorized", "Unauthorized", "the token is unknown, malformed or revoked")
+	case err != nil:
+		return User{}, fmt.Errorf("authenticate: %w", err)
+	}
+	return u, nil
+}
+
+// PageUser is who a page request acts for: the user of its session
+// cookie's token, checked at every request (a revoked token ends the
+// session); without the cookie, the anonymous user for a loopback request
+// when anonymous access is on. Otherwise a *Problem of status 401.
+func (s *Server) PageUser(r *http.Request) (User, error) {
+	if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" {
+		return s.SignIn(r.Context(), c.Value)
+	}
+	if s.AnonymousAllowed(r) {
+		return User{Name: s.cfg.Anonymous}, nil
+	}
+	return User{}, problem(http.StatusUnauthorized, "unauthorized", "Unauthorized", "sign in with a token (taskmodel token create --user NAME)")
+}
+
+// AnonymousAllowed reports whether r may act as the anonymous user:
+// anonymous access is on and r comes from this machine.
+func (s *Server) AnonymousAllowed(r *http.Request) bool {
+	return s.cfg.Anonymous != "" && loopback(r.RemoteAddr)
+}
+
+// TaskState is a task as a page shows it, whatever its model.
+type TaskState struct {
+	ID       string
+	TaskType string
+	// Status is the model's status; Code its unified code; Display what
+	// the spec says to show for it.
+	Status   string
+	Code     tasktype.Code
+	Display  tasktype.Display
+	Version  int64
+	Owner    string
+	Finished bool
+	Row      tasktype.Row
+	// Progress is the task's progress field (nil without one), with its
+	// progress_detail as JSON (nil without one or when null).
+	Progress       *int64
+	ProgressDetail json.RawMessage
+	ErrorCode      string
+	ErrorMessage   string
+	// CanCancel: the model has a cancel event and the transition table
+	// allows it from the current status.
+	CanCancel bool
+	// JSON is the task as GET /tasks/{id} returns it.
+	JSON json.RawMessage
+}
+
+// StatusInfo is one status of a model with its spec display.
+type StatusInfo struct {
+	Name    string
+	Code    tasktype.Code
+	Display tasktype.Display
+}
+
+// ModelStatuses lists a model's statuses in spec order.
+func (s *Server) ModelStatuses(model string) []StatusInfo {
+	b, ok := s.models.byName[model]
+	if !ok {
+		return nil
+	}
+	p, ok := b.(pager)
+	if !ok {
+		return nil
+	}
+	return p.statusInfos(s.catalogModel(model))
+}
+
+// TaskTypes returns the listed task types, in the listing's order.
+func (s *Server) TaskTypes() []string { return s.catalog.ModelNames() }
+
+func (s *Server) catalogModel(name string) []string {
+	for _, m := range s.models.catalog {
+		if m.Name == name {
+			return m.Statuses()
+		}
+	}
+	return nil
+}
+
+// ListParams are the query parameters of GET /tasks, which the listing
+// page takes too.
+func ListParams() []string { return append([]string(nil), listParams...) }
+
+// ListFilter parses GET /tasks's query parameters as the API does, and
+// checks them; an error is a *Problem (400) naming the parameter.
+func (s *Server) ListFilter(q url.Values) (backends.ListFilter, error) {
+	f, err := parseListFilter(q)
+	if err != nil {
+		return f, err
+	}
+	if _, err := s.catalog.Resolve(f); err != nil {
+		return f, toProblem(err)
+	}
+	return f, nil
+}
+
+// ListTasks runs the unified listing as u may see it (their own tasks; an
+// admin's, every task), with the API's indexed queries, and reads each
+// listed task for its status display and progress.
+func (s *Server) ListTasks(ctx context.Context, u User, f backends.ListFilter) ([]TaskState, error) {
+	if !u.Admin {
+		f.Owner = &u.Name
+	}
+	rows, err := s.catalog.List(ctx, f)
+	if err != nil {
+		return nil, pageError(err)
+	}
+	out := make([]TaskState, 0, len(rows))
+	for _, row := range rows {
+		b, ok := s.models.byName[row.TaskType]
+		if !ok {
+			continue
+		}
+		v, err := b.get(ctx, row.ID)
+		if errors.Is(err, tasktype.ErrNotFound) {
+			continue // deleted since
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s.state(b, v))
+	}
+	return out, nil
+}
+
+// Task reads one task as u may see it; another user's task is not found.
+func (s *Server) Task(ctx context.Context, u User, id string) (TaskState, error) {
+	v, b, err := s.pageLookup(ctx, u, id)
+	if err != nil {
+		return TaskState{}, err
+	}
+	return s.state(b, v), nil
+}
+
+// TaskHistory is a task's history, oldest first, as u may see it.
+func (s *Server) TaskHistory(ctx context.Context, u User, id string) ([]backends.History, error) {
+	v, b, err := s.pageLookup(ctx, u, id)
+	if err != nil {
+		return nil, err
+	}
+	h, err := b.history(ctx, v.key.ID)
+	if err != nil {
+		return nil, pageError(err)
+	}
+	return h, nil
+}
+
+// CancelTask cancels a task as POST /tasks/{id}/cancel does, for u.
+func (s *Server) CancelTask(ctx context.Context, u User, id string) (TaskState, error) {
+	v, b, err := s.pageLookup(ctx, u, id)
+	if err != nil {
+		return TaskState{}, err
+	}
+	if b.worker().Cancel == "" {
+		return TaskState{}, problem(http.StatusConflict, "transition", "Transition not allowed", fmt.Sprintf("task type %s has no cancel event", b.name()))
+	}
+	m := backends.Meta{Actor: "user:" + u.Name, Message: "dashboard: cancel"}
+	for try := 0; ; try++ {
+		v, err = b.cancel(ctx, v.key.ID, m)
+		if !errors.Is(err, tasktype.ErrConflict) || try == 4 {
+			break
+		}
+	}
+	if err != nil {
+		return TaskState{}, pageError(err)
+	}
+	return s.state(b, v), nil
+}
+
+// WatchTasks streams the changes, made by any process, to the tasks u may
+// see, across every model, until ctx ends. Each engine's change source
+// runs while the stream is open.
+func (s *Server) WatchTasks(ctx context.Context, u User) <-chan TaskState {
+	out := make(chan TaskState, 64)
+	done := make(chan struct{}, len(s.models.order))
+	n := 0
+	for _, b := range s.models.order {
+		p, ok := b.(pager)
+		if !ok {
+			continue
+		}
+		n++
+		ch := p.subscribeAll(ctx)
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for v := range ch {
+				if !visible(u, v) {
+					continue
+				}
+				select {
+				case out <- s.state(b, v):
+				case <-ctx.Done():
+				}
+			}
+		}()
+	}
+	go func() {
+		for range n {
+			<-done
+		}
+		close(out)
+	}()
+	return out
+}
+
+func (s *Server) pageLookup(ctx context.Context, u User, raw string) (*view, binding, error) {
+	id, err := uuid.Parse(raw)
+	if err != nil || id == uuid.Nil {
+		return nil, nil, badRequest("id", "uuid", fmt.Sprintf("must be a task id (a UUID), not %q", truncate(raw, 80)))
+	}
+	v, b, err := s.find(ctx, id)
+	if err != nil {
+		return nil, nil, pageError(err)
+	}
+	if !visible(u, v) {
+		return nil, nil, notFound("no such task")
+	}
+	return v, b, nil
+}
+
+// pageError is err as the API would answer it, a *Problem, unless it is a
+// failure (a 500): that is returned as it is, for the caller to log.
+func pageError(err error) error {
+	if p := toProblem(err); p.Status < 500 {
+		return p
+	}
+	return err
+}
+
+func (s *Server) state(b binding, v *view) TaskState {
+	st := TaskState{ID: v.key.ID.String(), TaskType: v.model, Status: v.key.Status, Version: v.key.Version, Owner: v.owner, Finished: v.finished}
+	if p, ok := b.(pager); ok {
+		st.Row = p.row(v)
+	}
+	st.Code, st.Display = statusDisplay(v.task)
+	if ev := b.worker().Cancel; ev != "" {
+		st.CanCancel = b.canFire(v, ev)
+	}
+	if body, err := taskJSON(v); err == nil {
+		st.JSON = body
+		var doc map[string]json.RawMessage
+		if json.Unmarshal(body, &doc) == nil {
+			var p int64
+			if raw, ok := doc["progress"]; ok && json.Unmarshal(raw, &p) == nil {
+				st.Progress = &p
+			}
+			if raw, ok := doc["progress_detail"]; ok && string(raw) != "null" {
+				st.ProgressDetail = raw
+			}
+			_ = json.Unmarshal(doc["error_code"], &st.ErrorCode)
+			_ = json.Unmarshal(doc["error_message"], &st.ErrorMessage)
+		}
+	}
+	return st
+}
+
+// displayer is what a generated Status type has.
+type displayer interface {
+	Display() tasktype.Display
+	Code() tasktype.Code
+}
+
+// statusDisplay reads the Status field of a generated model struct (*T).
+func statusDisplay(task any) (tasktype.Code, tasktype.Display) {
+	rv := reflect.ValueOf(task)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() || rv.Elem().Kind() != reflect.Struct {
+		return "", tasktype.Display{}
+	}
+	f := rv.Elem().FieldByName("Status")
+	if !f.IsValid() || !f.CanInterface() {
+		return "", tasktype.Display{}
+	}
+	d, ok := f.Interface().(displayer)
+	if !ok {
+		return "", tasktype.Display{}
+	}
+	return d.Code(), d.Display()
+}
+
+// pager is what the pages need of a binding beyond the API's.
+type pager interface {
+	row(v *view) tasktype.Row
+	subscribeAll(ctx context.Context) <-chan *view
+	statusInfos(names []string) []StatusInfo
+}
+
+func (b *typed[T, E, PT]) row(v *view) tasktype.Row {
+	if x, ok := v.task.(*T); ok {
+		return PT(x).ListRow()
+	}
+	return tasktype.Row{}
+}
+
+func (b *typed[T, E, PT]) subscribeAll(ctx context.Context) <-chan *view {
+	sub := b.eng.Subscribe(ctx, uuid.Nil)
+	out := make(chan *view, 16)
+	go func() {
+		defer close(out)
+		defer sub.Close()
+		for ch := range sub.C {
+			select {
+			case out <- b.view(ch.Task):
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out
+}
+
+func (b *typed[T, E, PT]) statusInfos(names []string) []StatusInfo {
+	ft, ok := reflect.TypeFor[T]().FieldByName("Status")
+	if !ok || ft.Type.Kind() != reflect.String {
+		return nil
+	}
+	out := make([]StatusInfo, 0, len(names))
+	for _, n := range names {
+		v := reflect.New(ft.Type).Elem()
+		v.SetString(n)
+		d, ok := v.Interface().(displayer)
+		if !ok {
+			return nil
+		}
+		out = append(out, StatusInfo{Name: n, Code: d.Code(), Display: d.Display()})
+	}
+	return out
+}
