@@ -67,5 +67,5 @@ func ExampleStore_CreateMany() {
 	// Output:
 	// 2 CREATED score-risk <nil>
 	// true
-	// tasks[1]: invalid Task: tool_id: must be at least 1 character (got 0)
+	// tasks[1]: tool_id: must be at least 1 character (got 0)
 }

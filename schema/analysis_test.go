@@ -196,10 +196,10 @@ func TestAnalysisJSON(t *testing.T) {
 	}
 	tests := []struct{ name, in, want string }{
 		{"unknown status", `{"user_id":"u","tool_id":"t","agents":["a"],"status":"DONE"}`,
-			`invalid Task: status: unknown status "DONE"; allowed: CREATED, UPLOADING, UPLOAD_FAILED, QUEUED, PROCESSING, COMPLETED, FAILED, CANCELLED, EXPIRED`},
-		{"missing required", `{"user_id":"u","agents":["a"]}`, `invalid Task: tool_id: is required`},
-		{"unknown field", `{"user_id":"u","tool_id":"t","agents":["a"],"parameters":{}}`, "invalid Task: parameters: unknown field; allowed: id, status, version"},
-		{"bad error code", `{"user_id":"u","tool_id":"t","agents":["a"],"error_code":"OOPS"}`, `invalid Task: error_code: unknown error code "OOPS"`},
+			`status: unknown value "DONE"; allowed: CREATED, UPLOADING, UPLOAD_FAILED, QUEUED, PROCESSING, COMPLETED, FAILED, CANCELLED, EXPIRED`},
+		{"missing required", `{"user_id":"u","agents":["a"]}`, `tool_id: is required`},
+		{"unknown field", `{"user_id":"u","tool_id":"t","agents":["a"],"parameters":{}}`, "parameters: unknown field; allowed: id, status, version"},
+		{"bad error code", `{"user_id":"u","tool_id":"t","agents":["a"],"error_code":"OOPS"}`, `error_code: unknown value "OOPS"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -215,8 +215,71 @@ func TestAnalysisJSON(t *testing.T) {
 	}
 	empty := analysis.NewTask()
 	err := empty.Validate()
-	want := "invalid Task: tool_id: must be at least 1 character (got 0); agents: must have at least 1 item (got 0)"
+	want := "tool_id: must be at least 1 character (got 0); agents: must have at least 1 item (got 0)"
 	if err == nil || err.Error() != want {
 		t.Fatalf("Validate() = %v\nwant %s", err, want)
+	}
+}
+
+// TestAnalysisText: every string of a task is valid text — the rules every
+// engine gets from the generated validator, before any SQL runs (a NUL made
+// PostgreSQL fail with an encoding error, and SQLite stored it) — and the
+// identifiers tool_id and agents keep to their limits.
+func TestAnalysisText(t *testing.T) {
+	valid := func() *analysis.Task {
+		x := analysis.NewTask()
+		x.UserID, x.ToolID, x.Agents = "u1", "profile-my-data", []string{"unified-profiler", "score-risk"}
+		return x
+	}
+	str := func(s string) *string { return &s }
+	many := make([]string, 51)
+	for i := range many {
+		many[i] = "a"
+	}
+	tests := []struct {
+		name string
+		edit func(*analysis.Task)
+		want string
+	}{
+		{"valid", func(*analysis.Task) {}, ""},
+		{"multi-line error message", func(x *analysis.Task) { x.ErrorMessage = str("Traceback:\n\tline 1") }, ""},
+		{"unicode user", func(x *analysis.Task) { x.UserID = "José 日本" }, ""},
+		{"NUL in tool_id", func(x *analysis.Task) { x.ToolID = "a\x00" }, "tool_id: contains a NUL character (U+0000); text may not contain it"},
+		{"BEL in tool_id", func(x *analysis.Task) { x.ToolID = "a\a" }, "tool_id: contains a control character (U+0007); only printable text is allowed"},
+		{"right-to-left override in tool_id", func(x *analysis.Task) { x.ToolID = "a\u202eb" }, "tool_id: contains a bidirectional control character (U+202E); only printable text is allowed"},
+		{"upper case tool_id", func(x *analysis.Task) { x.ToolID = "Profile" }, `tool_id: must match ^(?:[a-z0-9][a-z0-9._-]*)$ (got "Profile")`},
+		{"NUL in user_id", func(x *analysis.Task) { x.UserID = "u\x00" }, "user_id: contains a NUL character (U+0000); text may not contain it"},
+		{"NUL in error message", func(x *analysis.Task) { x.ErrorMessage = str("boom\x00") }, "error_message: contains a NUL character (U+0000); text may not contain it"},
+		{"newline in a single-line field", func(x *analysis.Task) { x.UserID = "u\n1" }, "user_id: contains a control character (U+000A); only printable text is allowed"},
+		{"empty agent", func(x *analysis.Task) { x.Agents = []string{"a", ""} }, "agents[1]: must be at least 1 character (got 0)"},
+		{"long agent", func(x *analysis.Task) { x.Agents = []string{strings.Repeat("a", 101)} }, "agents[0]: must be at most 100 characters (got 101)"},
+		{"100,000-character agent", func(x *analysis.Task) { x.Agents = []string{strings.Repeat("a", 100000)} }, "agents[0]: must be at most 100 characters (got 100000)"},
+		{"BEL in an agent", func(x *analysis.Task) { x.Agents = []string{"a", "b", "c\a"} }, "agents[2]: contains a control character (U+0007); only printable text is allowed"},
+		{"51 agents", func(x *analysis.Task) { x.Agents = many }, "agents: must have at most 50 items (got 51)"},
+		{"nested", func(x *analysis.Task) {
+			x.ProgressDetail = &analysis.ProgressDetail{CurrentStage: "agent\u2066execution"}
+		}, "progress_detail.current_stage: contains a bidirectional control character (U+2066); only printable text is allowed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			x := valid()
+			tt.edit(x)
+			err := x.Validate()
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tt.want {
+				t.Fatalf("Validate() = %s\nwant %s", got, tt.want)
+			}
+		})
+	}
+	// The JSON a client sends is held to the same rules.
+	var x analysis.Task
+	if err := json.Unmarshal([]byte(`{"user_id":"u","tool_id":"a\u0000b","agents":["a"]}`), &x); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.Validate(); err == nil || err.Error() != "tool_id: contains a NUL character (U+0000); text may not contain it" {
+		t.Errorf("NUL from JSON: %v", err)
 	}
 }

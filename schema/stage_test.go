@@ -69,18 +69,18 @@ func TestStageStateLimits(t *testing.T) {
 		{"150 ASCII characters", func(s *stage.StageState) { s.StageName = strings.Repeat("a", 150) }, ""},
 		{"150 multi-byte characters", func(s *stage.StageState) { s.StageName = strings.Repeat("é", 150) }, ""},
 		{"151 characters", func(s *stage.StageState) { s.StageName = strings.Repeat("a", 151) },
-			"invalid StageState: stage_name: must be at most 150 characters (got 151)"},
+			"stage_name: must be at most 150 characters (got 151)"},
 		{"151 multi-byte characters", func(s *stage.StageState) { s.StageName = strings.Repeat("é", 151) },
-			"invalid StageState: stage_name: must be at most 150 characters (got 151)"},
+			"stage_name: must be at most 150 characters (got 151)"},
 		{"attempts 0", func(s *stage.StageState) { s.Attempts = 0 }, ""},
-		{"attempts -1", func(s *stage.StageState) { s.Attempts = -1 }, "invalid StageState: attempts: must be ≥ 0 (got -1)"},
+		{"attempts -1", func(s *stage.StageState) { s.Attempts = -1 }, "attempts: must be ≥ 0 (got -1)"},
 		{"unknown status", func(s *stage.StageState) { s.Status = "PAUSED" },
-			`invalid StageState: status: must be one of UNBOUND, CREATED, RUNNING, RETRY, ERROR, COMPLETE, CANCELED (got "PAUSED")`},
+			`status: unknown value "PAUSED"; allowed: UNBOUND, CREATED, RUNNING, RETRY, ERROR, COMPLETE, CANCELED`},
 		{"history entry attempt -1", func(s *stage.StageState) {
 			s.History = []stage.StageStateHistoryEntry{{Attempt: -1, BeginStatus: stage.StatusCreated, EndStatus: stage.StatusRunning}}
-		}, "invalid StageState: history[0].attempt: must be ≥ 0 (got -1)"},
+		}, "history[0].attempt: must be ≥ 0 (got -1)"},
 		{"result count -1", func(s *stage.StageState) { s.Result = &stage.SimpleRecordsResult{FailCount: -1} },
-			"invalid StageState: result.fail_count: must be ≥ 0 (got -1)"},
+			"result.fail_count: must be ≥ 0 (got -1)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -129,13 +129,13 @@ func TestStageStateJSON(t *testing.T) {
 	}
 	tests := []struct{ name, in, want string }{
 		{"unknown top-level field", `{"stage_name":"x","colour":"red"}`,
-			"invalid StageState: colour: unknown field; allowed: id, status, version, created_at, updated_at, stage_name, attempts, task_id, history, result, checkpoint, started_at, ended_at"},
+			"colour: unknown field; allowed: id, status, version, created_at, updated_at, stage_name, attempts, task_id, history, result, checkpoint, started_at, ended_at"},
 		{"unknown nested field", `{"result":{"success_count":1,"extra":true}}`,
-			"invalid SimpleRecordsResult: extra: unknown field; allowed: success_count, fail_count, unprocessed_count, total_count, message"},
+			"result.extra: unknown field; allowed: success_count, fail_count, unprocessed_count, total_count, message"},
 		{"missing required history key", `{"history":[{"attempt":0,"begin_status":"CREATED","end_status":"RUNNING","begin_ts":"","end_ts":"","message":""}]}`,
-			"invalid StageStateHistoryEntry: run_time_seconds: is required"},
-		{"wrong type", `{"attempts":"three"}`, "invalid StageState: attempts: must be a JSON value of Go type int64 (got string)"},
-		{"trailing data", `{} {}`, "invalid StageState: unexpected data after the JSON value"},
+			"history[0].run_time_seconds: is required"},
+		{"wrong type", `{"attempts":"three"}`, "attempts: must be an integer (got a string)"},
+		{"trailing data", `{} {}`, "unexpected data after the JSON value"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

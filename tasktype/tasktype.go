@@ -95,8 +95,10 @@ func (e *FieldError) Is(target error) bool { return target == ErrValidation }
 
 // ValidationError lists every field of a value that failed validation.
 type ValidationError struct {
-	// Type is the Go type that was validated, e.g. "StageState"; empty when
-	// the fields say all there is to say (Error then lists only them).
+	// Type names what was validated, e.g. "local.Config", for errors about
+	// a Go API; empty when the fields say all there is to say (Error then
+	// lists only them), as in every error of a generated model, whose
+	// messages name fields by their JSON path and never a Go type.
 	Type   string
 	Fields []*FieldError
 }

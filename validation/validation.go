@@ -40,6 +40,27 @@ func newValidator() *validator.Validate {
 		}
 		return name
 	})
+	// The text rules (text.go): "line" for single-line strings, "text" for
+	// multi-line ones, "json_text" for the strings of a json field, and
+	// "pattern=name" for a pattern a generated package registered.
+	must := func(err error) {
+		if err != nil {
+			panic(err)
+		}
+	}
+	must(v.RegisterValidation("line", func(fl validator.FieldLevel) bool {
+		return textProblem(fl.Field().String(), false) == ""
+	}))
+	must(v.RegisterValidation("text", func(fl validator.FieldLevel) bool {
+		return textProblem(fl.Field().String(), true) == ""
+	}))
+	must(v.RegisterValidation("json_text", func(fl validator.FieldLevel) bool {
+		return CheckJSONText(fl.Field().Bytes()) == nil
+	}))
+	must(v.RegisterValidation("pattern", func(fl validator.FieldLevel) bool {
+		re := pattern(fl.Param())
+		return re != nil && re.MatchString(fl.Field().String())
+	}))
 	return v
 }
 
@@ -54,22 +75,11 @@ func Struct(s any) error {
 	if !errors.As(err, &verrs) {
 		return err // an InvalidValidationError: a programming error, not bad input
 	}
-	out := &tasktype.ValidationError{Type: typeName(s), Fields: make([]*tasktype.FieldError, 0, len(verrs))}
+	out := &tasktype.ValidationError{Fields: make([]*tasktype.FieldError, 0, len(verrs))}
 	for _, fe := range verrs {
 		out.Fields = append(out.Fields, fieldError(fe))
 	}
 	return out
-}
-
-func typeName(v any) string {
-	t := reflect.TypeOf(v)
-	for t != nil && t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	if t == nil {
-		return "value"
-	}
-	return t.Name()
 }
 
 // fieldPath drops the leading struct type name from a validator namespace:
@@ -114,9 +124,39 @@ func fieldError(fe validator.FieldError) *tasktype.FieldError {
 		out.Rule, out.Message = "gt", fmt.Sprintf("must be > %s (got %v)", param, fe.Value())
 	case "lt":
 		out.Rule, out.Message = "lt", fmt.Sprintf("must be < %s (got %v)", param, fe.Value())
+	case "line", "text":
+		out.Rule = "text"
+		out.Message = textProblem(fmt.Sprint(fe.Value()), fe.Tag() == "text")
+		out.Value = quoteShort(fmt.Sprint(fe.Value()))
+		return out
+	case "json_text":
+		out.Rule = "text"
+		if b, ok := fe.Value().(json.RawMessage); ok {
+			if err := CheckJSONText(b); err != nil {
+				out.Message = "a string in it " + err.Error()
+			}
+		}
+		if out.Message == "" {
+			out.Message = "must hold valid text"
+		}
+		return out
+	case "pattern":
+		out.Rule = "pattern"
+		expr := "a registered pattern"
+		if re := pattern(param); re != nil {
+			expr = re.String()
+		}
+		out.Message = fmt.Sprintf("must match %s (got %s)", expr, quoteOrLen(fmt.Sprint(fe.Value())))
+		out.Value = quoteShort(fmt.Sprint(fe.Value()))
+		return out
 	case "oneof":
 		out.Rule = "one_of"
-		out.Message = fmt.Sprintf("must be one of %s (got %q)", strings.ReplaceAll(param, " ", ", "), fmt.Sprint(fe.Value()))
+		if v := fmt.Sprint(fe.Value()); v == "" {
+			out.Rule = "required"
+			out.Message = "missing; allowed: " + strings.ReplaceAll(param, " ", ", ")
+		} else {
+			out.Message = fmt.Sprintf("unknown value %s; allowed: %s", quoteOrLen(v), strings.ReplaceAll(param, " ", ", "))
+		}
 	default:
 		out.Rule, out.Message = fe.Tag(), fmt.Sprintf("fails %s %s", fe.Tag(), param)
 	}
@@ -132,24 +172,30 @@ func fieldError(fe validator.FieldError) *tasktype.FieldError {
 
 // DecodeStrict decodes one JSON value from data into v (a pointer to a
 // struct), rejecting unknown fields, trailing data and missing required keys.
-// typ names the Go type for messages, allowed lists the JSON keys the type
+// allowed lists the JSON keys the type
 // has (for the unknown-field message) and required the keys that must be
 // present. v keeps whatever defaults it held for keys the input omits.
-func DecodeStrict(data []byte, v any, typ string, allowed, required []string) error {
+func DecodeStrict(data []byte, v any, allowed, required []string) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return locateField(data, v, decodeError(err, typ, allowed))
+		var nested *tasktype.ValidationError
+		if errors.As(err, &nested) {
+			// A value type's own UnmarshalJSON refused its part: its paths
+			// are relative to that value.
+			return locateNested(data, v, nested)
+		}
+		return locateField(data, v, decodeError(err, allowed))
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return &tasktype.ValidationError{Type: typ, Fields: []*tasktype.FieldError{{Rule: "json", Message: "unexpected data after the JSON value"}}}
+		return &tasktype.ValidationError{Fields: []*tasktype.FieldError{{Rule: "json", Message: "unexpected data after the JSON value"}}}
 	}
 	if len(required) == 0 {
 		return nil
 	}
 	var keys map[string]json.RawMessage
 	if err := json.Unmarshal(data, &keys); err != nil {
-		return decodeError(err, typ, allowed)
+		return decodeError(err, allowed)
 	}
 	var missing []*tasktype.FieldError
 	for _, k := range required {
@@ -158,12 +204,12 @@ func DecodeStrict(data []byte, v any, typ string, allowed, required []string) er
 		}
 	}
 	if missing != nil {
-		return &tasktype.ValidationError{Type: typ, Fields: missing}
+		return &tasktype.ValidationError{Fields: missing}
 	}
 	return nil
 }
 
-func decodeError(err error, typ string, allowed []string) error {
+func decodeError(err error, allowed []string) error {
 	var (
 		typeErr   *json.UnmarshalTypeError
 		syntaxErr *json.SyntaxError
@@ -174,48 +220,82 @@ func decodeError(err error, typ string, allowed []string) error {
 	case errors.As(err, &valErr):
 		return err // from a nested type's own UnmarshalJSON
 	case errors.As(err, &fieldErr):
-		return &tasktype.ValidationError{Type: typ, Fields: []*tasktype.FieldError{fieldErr}}
+		return &tasktype.ValidationError{Fields: []*tasktype.FieldError{fieldErr}}
 	case errors.As(err, &typeErr):
 		field := typeErr.Field
-		return &tasktype.ValidationError{Type: typ, Fields: []*tasktype.FieldError{{
+		return &tasktype.ValidationError{Fields: []*tasktype.FieldError{{
 			Field: field, Rule: "type", Value: typeErr.Value,
-			Message: fmt.Sprintf("must be a JSON value of Go type %s (got %s)", typeErr.Type, typeErr.Value),
+			Message: fmt.Sprintf("must be %s (got %s)", jsonKind(typeErr.Type), jsonWord(typeErr.Value)),
 		}}}
 	case errors.As(err, &syntaxErr):
-		return &tasktype.ValidationError{Type: typ, Fields: []*tasktype.FieldError{{
+		return &tasktype.ValidationError{Fields: []*tasktype.FieldError{{
 			Rule: "json", Message: fmt.Sprintf("invalid JSON at byte %d: %s", syntaxErr.Offset, syntaxErr.Error()),
 		}}}
 	}
 	msg := err.Error()
 	if name, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
 		name = strings.Trim(name, `"`)
-		return &tasktype.ValidationError{Type: typ, Fields: []*tasktype.FieldError{{
+		return &tasktype.ValidationError{Fields: []*tasktype.FieldError{{
 			Field: name, Rule: "unknown_field",
 			Message: "unknown field; allowed: " + strings.Join(allowed, ", "),
 		}}}
 	}
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return &tasktype.ValidationError{Type: typ, Fields: []*tasktype.FieldError{{Rule: "json", Message: "unexpected end of JSON input"}}}
+		return &tasktype.ValidationError{Fields: []*tasktype.FieldError{{Rule: "json", Message: "unexpected end of JSON input"}}}
 	}
-	return &tasktype.ValidationError{Type: typ, Fields: []*tasktype.FieldError{{Rule: "json", Message: msg}}}
+	return &tasktype.ValidationError{Fields: []*tasktype.FieldError{{Rule: "json", Message: msg}}}
 }
 
 // locateField names the field of an error that encoding/json reports
 // without one (a value's own UnmarshalText refused it: an unknown enum
-// value): it decodes the object's members one at a time into a fresh value
-// of v's type, in key order, and names the first that fails.
+// value).
 func locateField(data []byte, v any, err error) error {
 	var ve *tasktype.ValidationError
 	if !errors.As(err, &ve) || len(ve.Fields) != 1 || ve.Fields[0].Field != "" || ve.Fields[0].Rule == "json" {
 		return err
 	}
+	if path := memberPath(data, v); path != "" {
+		ve.Fields[0].Field = path
+	}
+	return err
+}
+
+// locateNested prefixes the paths of a nested value's errors with where
+// the value is: "run_time_seconds" → "history[0].run_time_seconds".
+func locateNested(data []byte, v any, ve *tasktype.ValidationError) error {
+	path := memberPath(data, v)
+	if path == "" {
+		return ve
+	}
+	out := &tasktype.ValidationError{Fields: make([]*tasktype.FieldError, len(ve.Fields))}
+	for i, f := range ve.Fields {
+		c := *f
+		switch {
+		case c.Field == "":
+			c.Field = path
+		case strings.HasPrefix(c.Field, "["):
+			c.Field = path + c.Field
+		default:
+			c.Field = path + "." + c.Field
+		}
+		out.Fields[i] = &c
+	}
+	return out
+}
+
+// memberPath finds the member of the JSON object data that v's type refuses:
+// it decodes the members one at a time into a fresh value of v's type, in
+// key order, and returns the first that fails, with the index of the
+// failing element when the member is a list ("agents[2]"); "" when none
+// fails alone.
+func memberPath(data []byte, v any) string {
 	var members map[string]json.RawMessage
 	if json.Unmarshal(data, &members) != nil {
-		return err
+		return ""
 	}
 	t := reflect.TypeOf(v)
 	if t.Kind() != reflect.Pointer {
-		return err
+		return ""
 	}
 	keys := make([]string, 0, len(members))
 	for k := range members {
@@ -225,12 +305,36 @@ func locateField(data []byte, v any, err error) error {
 	for _, k := range keys {
 		one, _ := json.Marshal(map[string]json.RawMessage{k: members[k]})
 		probe := reflect.New(t.Elem()).Interface()
-		if json.Unmarshal(one, probe) != nil {
-			ve.Fields[0].Field = k
-			break
+		if json.Unmarshal(one, probe) == nil {
+			continue
+		}
+		var elems []json.RawMessage
+		ft, ok := jsonField(t.Elem(), k)
+		if ok && ft.Kind() == reflect.Slice && json.Unmarshal(members[k], &elems) == nil {
+			for i, e := range elems {
+				if json.Unmarshal(e, reflect.New(ft.Elem()).Interface()) != nil {
+					return fmt.Sprintf("%s[%d]", k, i)
+				}
+			}
+		}
+		return k
+	}
+	return ""
+}
+
+// jsonField returns the type of the field of struct type t whose JSON name
+// is name.
+func jsonField(t reflect.Type, name string) (reflect.Type, bool) {
+	if t.Kind() != reflect.Struct {
+		return nil, false
+	}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if n, _, _ := strings.Cut(f.Tag.Get("json"), ","); n == name {
+			return f.Type, true
 		}
 	}
-	return err
+	return nil, false
 }
 
 // plural returns noun for a count of "1", else noun + "s".
@@ -239,4 +343,60 @@ func plural(count, noun string) string {
 		return noun
 	}
 	return noun + "s"
+}
+
+// quoteOrLen quotes a short value (ASCII-only, control characters escaped)
+// or, for a long one, says how long it is.
+func quoteOrLen(s string) string {
+	if q := quoteShort(s); q != "" {
+		return q
+	}
+	return fmt.Sprintf("a value of %d characters", utf8.RuneCountInString(s))
+}
+
+// jsonKind names, in JSON's words, what a Go type decodes from.
+func jsonKind(t reflect.Type) string {
+	if t == nil {
+		return "another JSON value"
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		if t.Kind() == reflect.Array && t.Elem().Kind() == reflect.Uint8 {
+			return "a string" // a uuid.UUID decodes from its text
+		}
+		return "a list"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	}
+	return "another JSON value"
+}
+
+// jsonWord names a JSON value's kind as encoding/json reports it
+// ("number", "string", "array", "object", "bool", "number 1.5").
+func jsonWord(v string) string {
+	switch {
+	case v == "array":
+		return "a list"
+	case v == "object":
+		return "an object"
+	case v == "bool":
+		return "true or false"
+	case v == "string":
+		return "a string"
+	case strings.HasPrefix(v, "number"):
+		return v
+	}
+	return v
 }

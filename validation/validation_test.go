@@ -1,6 +1,7 @@
 package validation_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -18,6 +19,24 @@ type item struct {
 	Note  *string  `json:"note" validate:"omitnil,max=3"`
 	Color color    `json:"color"`
 	Skip  string   `json:"-"`
+	// Colors and Parts hold values that decode themselves, as generated
+	// enums and value types do: their errors get the element's path.
+	Colors []color `json:"colors"`
+	Parts  []part  `json:"parts"`
+}
+
+type part struct {
+	Size int64 `json:"size"`
+}
+
+func (p *part) UnmarshalJSON(data []byte) error {
+	type plain part
+	var v plain
+	if err := validation.DecodeStrict(data, &v, []string{"size"}, []string{"size"}); err != nil {
+		return err
+	}
+	*p = part(v)
+	return nil
 }
 
 // color refuses unknown values as generated enums do: a FieldError that
@@ -41,13 +60,13 @@ func TestStruct(t *testing.T) {
 	}{
 		{"valid", item{Name: "ok", Ratio: 0.5}, ""},
 		{"multi-byte within limit", item{Name: "ééééé", Ratio: 0.5}, ""},
-		{"too long", item{Name: "éééééé", Ratio: 0.5}, "invalid item: name: must be at most 5 characters (got 6)"},
-		{"too short", item{Ratio: 0.5}, "invalid item: name: must be at least 1 character (got 0)"},
-		{"bounds", item{Name: "x", Count: 11, Ratio: 1}, "invalid item: count: must be ≤ 10 (got 11); ratio: must be < 1 (got 1)"},
-		{"lower bounds", item{Name: "x", Count: -1, Ratio: 0}, "invalid item: count: must be ≥ 0 (got -1); ratio: must be > 0 (got 0)"},
-		{"items", item{Name: "x", Ratio: 0.5, Tags: []string{"a", "b", "c"}}, "invalid item: tags: must have at most 2 items (got 3)"},
-		{"element", item{Name: "x", Ratio: 0.5, Tags: []string{"z"}}, `invalid item: tags[0]: must be one of a, b (got "z")`},
-		{"pointer", item{Name: "x", Ratio: 0.5, Note: &long}, "invalid item: note: must be at most 3 characters (got 9)"},
+		{"too long", item{Name: "éééééé", Ratio: 0.5}, "name: must be at most 5 characters (got 6)"},
+		{"too short", item{Ratio: 0.5}, "name: must be at least 1 character (got 0)"},
+		{"bounds", item{Name: "x", Count: 11, Ratio: 1}, "count: must be ≤ 10 (got 11); ratio: must be < 1 (got 1)"},
+		{"lower bounds", item{Name: "x", Count: -1, Ratio: 0}, "count: must be ≥ 0 (got -1); ratio: must be > 0 (got 0)"},
+		{"items", item{Name: "x", Ratio: 0.5, Tags: []string{"a", "b", "c"}}, "tags: must have at most 2 items (got 3)"},
+		{"element", item{Name: "x", Ratio: 0.5, Tags: []string{"z"}}, `tags[0]: unknown value "z"; allowed: a, b`},
+		{"pointer", item{Name: "x", Ratio: 0.5, Note: &long}, "note: must be at most 3 characters (got 9)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -75,18 +94,21 @@ func TestDecodeStrict(t *testing.T) {
 		required       []string
 	}{
 		{"ok", `{"name":"a","count":2}`, "", []string{"name"}},
-		{"unknown field", `{"name":"a","size":2}`, "invalid item: size: unknown field; allowed: name, count, ratio, tags, note, color", nil},
-		{"enum names its field", `{"name":"a","color":"BLUE","count":1}`, `invalid item: color: unknown color "BLUE"; allowed: RED`, nil},
-		{"missing", `{"count":2}`, "invalid item: name: is required", []string{"name"}},
-		{"type", `{"count":"two"}`, "invalid item: count: must be a JSON value of Go type int64 (got string)", nil},
-		{"syntax", `{"count":`, "invalid item: unexpected end of JSON input", nil},
-		{"bad syntax", `{"count" 2}`, "invalid item: invalid JSON at byte 10: invalid character '2' after object key", nil},
-		{"trailing", `{} []`, "invalid item: unexpected data after the JSON value", nil},
+		{"unknown field", `{"name":"a","size":2}`, "size: unknown field; allowed: name, count, ratio, tags, note, color", nil},
+		{"enum names its field", `{"name":"a","color":"BLUE","count":1}`, `color: unknown color "BLUE"; allowed: RED`, nil},
+		{"missing", `{"count":2}`, "name: is required", []string{"name"}},
+		{"type", `{"count":"two"}`, "count: must be an integer (got a string)", nil},
+		{"syntax", `{"count":`, "unexpected end of JSON input", nil},
+		{"bad syntax", `{"count" 2}`, "invalid JSON at byte 10: invalid character '2' after object key", nil},
+		{"enum in a list", `{"name":"a","colors":["RED","BLUE"]}`, `colors[1]: unknown color "BLUE"; allowed: RED`, nil},
+		{"nested value", `{"name":"a","parts":[{"size":1},{}]}`, `parts[1].size: is required`, nil},
+		{"nested unknown field", `{"parts":[{"size":1,"x":2}]}`, `parts[0].x: unknown field; allowed: size`, nil},
+		{"trailing", `{} []`, "unexpected data after the JSON value", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			v := item{Count: 7}
-			err := validation.DecodeStrict([]byte(tt.in), &v, "item", allowed, tt.required)
+			err := validation.DecodeStrict([]byte(tt.in), &v, allowed, tt.required)
 			if tt.want == "" {
 				if err != nil || v.Name != "a" || v.Count != 2 {
 					t.Fatalf("got %+v, %v", v, err)
@@ -108,10 +130,76 @@ func FuzzDecodeStrict(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var v item
-		err := validation.DecodeStrict(data, &v, "item", []string{"name"}, []string{"name"})
+		err := validation.DecodeStrict(data, &v, []string{"name"}, []string{"name"})
 		var ve *tasktype.ValidationError
 		if err != nil && !errors.As(err, &ve) {
 			t.Fatalf("error %T %v is not a ValidationError", err, err)
 		}
 	})
+}
+
+type texts struct {
+	Name  string          `json:"name" validate:"line"`
+	Note  *string         `json:"note" validate:"omitnil,text"`
+	Tags  []string        `json:"tags" validate:"max=3,dive,line,min=1,max=5,pattern=test.texts.tags.items"`
+	Extra json.RawMessage `json:"extra" validate:"json_text"`
+}
+
+var _ = validation.RegisterPattern("test.texts.tags.items", `^(?:[a-z]+)$`)
+
+func TestText(t *testing.T) {
+	note := func(s string) *string { return &s }
+	tests := []struct {
+		name string
+		in   texts
+		want string
+	}{
+		{"valid", texts{Name: "profile-my-data é 日本", Note: note("line 1\n\tline 2"), Tags: []string{"ab"}, Extra: json.RawMessage(`{"k":"v\n"}`)}, ""},
+		{"BEL", texts{Name: "a\ab"}, "name: contains a control character (U+0007); only printable text is allowed"},
+		{"tab in a single line", texts{Name: "a\tb"}, "name: contains a control character (U+0009); only printable text is allowed"},
+		{"DEL", texts{Name: "a\x7f"}, "name: contains a control character (U+007F); only printable text is allowed"},
+		{"C1", texts{Name: "a\u0085"}, "name: contains a control character (U+0085); only printable text is allowed"},
+		{"NUL", texts{Name: "a\x00"}, "name: contains a NUL character (U+0000); text may not contain it"},
+		{"right-to-left override", texts{Name: "abc\u202Etxt.exe"}, "name: contains a bidirectional control character (U+202E); only printable text is allowed"},
+		{"isolate", texts{Name: "\u2066x"}, "name: contains a bidirectional control character (U+2066); only printable text is allowed"},
+		{"not UTF-8", texts{Name: "a\xc3"}, "name: is not valid UTF-8 (byte 0xC3 at offset 1); text must be UTF-8"},
+		{"NUL in multi-line", texts{Note: note("a\n\x00")}, "note: contains a NUL character (U+0000); text may not contain it"},
+		{"not UTF-8 in multi-line", texts{Note: note("\xff")}, "note: is not valid UTF-8 (byte 0xFF at offset 0); text must be UTF-8"},
+		{"list element", texts{Tags: []string{"a", "b", "c\a"}}, "tags[2]: contains a control character (U+0007); only printable text is allowed"},
+		{"empty element", texts{Tags: []string{""}}, "tags[0]: must be at least 1 character (got 0)"},
+		{"long element", texts{Tags: []string{"abcdef"}}, "tags[0]: must be at most 5 characters (got 6)"},
+		{"element pattern", texts{Tags: []string{"A1"}}, `tags[0]: must match ^(?:[a-z]+)$ (got "A1")`},
+		{"too many", texts{Tags: []string{"a", "b", "c", "d"}}, "tags: must have at most 3 items (got 4)"},
+		{"NUL in a JSON key", texts{Extra: json.RawMessage(`{"a\u0000":1}`)}, "extra: a string in it contains a NUL character (U+0000); text may not contain it"},
+		{"NUL in a JSON string", texts{Extra: json.RawMessage(`["\u0000"]`)}, "extra: a string in it contains a NUL character (U+0000); text may not contain it"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := validation.Struct(&tt.in)
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tt.want {
+				t.Fatalf("got  %s\nwant %s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestCheckText(t *testing.T) {
+	tests := []struct {
+		in        string
+		multiline bool
+		ok        bool
+	}{
+		{"plain", false, true}, {"", false, true}, {"a\nb", false, false}, {"a\nb", true, true},
+		{"a\x1bb", true, true}, {"a\u202eb", true, true}, {"a\x00b", true, false}, {"\xe2\x80", true, false},
+		{"zero\u200bwidth", false, true}, {"emoji 🙂", false, true},
+	}
+	for _, tt := range tests {
+		if err := validation.CheckText(tt.in, tt.multiline); (err == nil) != tt.ok {
+			t.Errorf("CheckText(%q, %v) = %v, want ok=%v", tt.in, tt.multiline, err, tt.ok)
+		}
+	}
 }

@@ -427,7 +427,7 @@ func testFireRequires(t *testing.T, e env) {
 	assertUnchanged(t, e, x, 4)
 	// An invalid field value is refused too.
 	_, err = e.store.FireFrom(e.ctx, x, analysis.EventFail, func(y *analysis.Task) {
-		code, msg := analysis.ErrorCodeAgentError, string(make([]byte, 2001))
+		code, msg := analysis.ErrorCodeAgentError, strings.Repeat("x", 2001)
 		y.ErrorCode, y.ErrorMessage = &code, &msg
 	}, backends.Meta{})
 	if !errors.As(err, &fe) || fe.Field != "error_message" || fe.Rule != "max_len" {
@@ -501,7 +501,10 @@ func testUpdate(t *testing.T, e env) {
 
 func testRoundTrip(t *testing.T, e env) {
 	x := newTask()
-	x.Agents = []string{"a", "é-agent", `quote"d`}
+	// Agents are identifiers; text that needs quoting and multi-byte
+	// characters go through user_id, a free single-line string.
+	x.Agents = []string{"a", "score-risk", "v1.2_x"}
+	x.UserID = `é-user "quoted" 日本`
 	x.BlobsCleaned = true
 	x.Progress = 15
 	x = mustCreate(t, e, x)

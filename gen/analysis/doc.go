@@ -3,7 +3,7 @@
 /*
 Package analysis is the generated task model "analysis".
 
-Upload → process task lifecycle (seed 004 v2.1): a task is created, its files and parameters are uploaded, verified and queued, then processed by its agents until it completes, fails, is cancelled or expires.
+Upload → process task lifecycle: a task is created, its files and parameters are uploaded, verified and queued, then processed by its agents until it completes, fails, is cancelled or expires.
 
 A Task moves through the statuses of Statuses(), starting at StatusCreated; events
 (Events()) move it, and Fire and CanTransition check every move against the

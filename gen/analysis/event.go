@@ -91,9 +91,16 @@ func ParseEvent(text string) (Event, error) {
 	if ev := Event(text); ev.Valid() {
 		return ev, nil
 	}
+	if text == "" {
+		return "", &tasktype.FieldError{
+			Field:   "event",
+			Message: "missing; allowed: request_upload_urls, verify_uploads, upload_failed, start, complete, fail, cancel, expire",
+			Rule:    "required",
+		}
+	}
 	return "", &tasktype.FieldError{
 		Field:   "event",
-		Message: fmt.Sprintf("unknown event %q; allowed: request_upload_urls, verify_uploads, upload_failed, start, complete, fail, cancel, expire", text),
+		Message: fmt.Sprintf("unknown value %q; allowed: request_upload_urls, verify_uploads, upload_failed, start, complete, fail, cancel, expire", text),
 		Rule:    "one_of",
 		Value:   text,
 	}

@@ -89,9 +89,16 @@ func ParseErrorCode(text string) (ErrorCode, error) {
 	if v := ErrorCode(text); v.Valid() {
 		return v, nil
 	}
+	if text == "" {
+		return "", &tasktype.FieldError{
+			Field:   "error_code",
+			Message: "missing; allowed: AGENT_ERROR, BILLING_INSUFFICIENT_CREDITS, BILLING_WALLET_NOT_FOUND, FILE_READ_ERROR, FILE_FORMAT_ERROR, TIMEOUT_ERROR, INTERNAL_ERROR",
+			Rule:    "required",
+		}
+	}
 	return "", &tasktype.FieldError{
 		Field:   "error_code",
-		Message: fmt.Sprintf("unknown error code %q; allowed: AGENT_ERROR, BILLING_INSUFFICIENT_CREDITS, BILLING_WALLET_NOT_FOUND, FILE_READ_ERROR, FILE_FORMAT_ERROR, TIMEOUT_ERROR, INTERNAL_ERROR", text),
+		Message: fmt.Sprintf("unknown value %q; allowed: AGENT_ERROR, BILLING_INSUFFICIENT_CREDITS, BILLING_WALLET_NOT_FOUND, FILE_READ_ERROR, FILE_FORMAT_ERROR, TIMEOUT_ERROR, INTERNAL_ERROR", text),
 		Rule:    "one_of",
 		Value:   text,
 	}
@@ -149,12 +156,12 @@ func (v ErrorCode) Message() string {
 	return ""
 }
 
-// ProgressDetail: Detailed agent progress while processing (seed's progress_detail).
+// ProgressDetail: Detailed agent progress while processing.
 type ProgressDetail struct {
 	// Current processing stage, e.g. agent_execution.
-	CurrentStage string `json:"current_stage"`
+	CurrentStage string `json:"current_stage" validate:"line,max=100"`
 	// Currently executing agent, e.g. score-risk.
-	CurrentAgent *string `json:"current_agent"`
+	CurrentAgent *string `json:"current_agent" validate:"omitnil,line,max=100"`
 	// Number of agents to run.
 	AgentsTotal int64 `json:"agents_total" validate:"gte=0"`
 	// Number of agents completed.
@@ -182,14 +189,14 @@ var (
 func (x *ProgressDetail) UnmarshalJSON(data []byte) error {
 	type plain ProgressDetail
 	v := plain(*NewProgressDetail())
-	if err := validation.DecodeStrict(data, &v, "ProgressDetail", progressDetailKeys, progressDetailRequired); err != nil {
+	if err := validation.DecodeStrict(data, &v, progressDetailKeys, progressDetailRequired); err != nil {
 		return err
 	}
 	*x = ProgressDetail(v)
 	return nil
 }
 
-// Task is one task of model "analysis". Upload → process task lifecycle (seed 004 v2.1): a task is created, its files and parameters are uploaded, verified and queued, then processed by its agents until it completes, fails, is cancelled or expires.
+// Task is one task of model "analysis". Upload → process task lifecycle: a task is created, its files and parameters are uploaded, verified and queued, then processed by its agents until it completes, fails, is cancelled or expires.
 type Task struct {
 	// ID identifies the task.
 	ID uuid.UUID `json:"id"`
@@ -202,11 +209,11 @@ type Task struct {
 	// UpdatedAt is when the task last changed.
 	UpdatedAt time.Time `json:"updated_at"`
 	// Owner of the task.
-	UserID string `json:"user_id" validate:"max=255"`
+	UserID string `json:"user_id" validate:"line,max=255"`
 	// Tool the analysis runs, e.g. profile-my-data.
-	ToolID string `json:"tool_id" validate:"min=1,max=255"`
+	ToolID string `json:"tool_id" validate:"line,min=1,max=255,pattern=analysis.Task.tool_id"`
 	// Agents to run, in order, e.g. unified-profiler, score-risk.
-	Agents []string `json:"agents" validate:"min=1"`
+	Agents []string `json:"agents" validate:"min=1,max=50,dive,line,min=1,max=100,pattern=analysis.Task.agents.items"`
 	// Progress percent (0-100); set from the status's progress.
 	Progress int64 `json:"progress" validate:"gte=0,lte=100"`
 	// Detailed agent progress while processing.
@@ -214,8 +221,8 @@ type Task struct {
 	// Machine-readable error code when the task failed.
 	ErrorCode *ErrorCode `json:"error_code" validate:"omitnil,oneof=AGENT_ERROR BILLING_INSUFFICIENT_CREDITS BILLING_WALLET_NOT_FOUND FILE_READ_ERROR FILE_FORMAT_ERROR TIMEOUT_ERROR INTERNAL_ERROR"`
 	// Human-readable error message.
-	ErrorMessage *string `json:"error_message" validate:"omitnil,max=2000"`
-	// Seed's s3_cleaned: the task's files were deleted from storage by the cleanup job.
+	ErrorMessage *string `json:"error_message" validate:"omitnil,text,max=2000"`
+	// The task's files were deleted from storage by the cleanup job.
 	BlobsCleaned bool `json:"blobs_cleaned"`
 	// Set when the task enters UPLOADING.
 	UploadStartedAt *time.Time `json:"upload_started_at"`
@@ -234,6 +241,12 @@ type Task struct {
 	// Set when the task enters EXPIRED.
 	ExpiredAt *time.Time `json:"expired_at"`
 }
+
+// The patterns of Task's fields, which its validate tags name.
+var (
+	_ = validation.RegisterPattern("analysis.Task.tool_id", "^(?:[a-z0-9][a-z0-9._-]*)$")
+	_ = validation.RegisterPattern("analysis.Task.agents.items", "^(?:[a-z0-9][a-z0-9._-]*)$")
+)
 
 // NewTask returns a Task holding the spec's defaults.
 func NewTask() *Task {
@@ -256,7 +269,7 @@ var (
 func (x *Task) UnmarshalJSON(data []byte) error {
 	type plain Task
 	v := plain(*NewTask())
-	if err := validation.DecodeStrict(data, &v, "Task", taskKeys, taskRequired); err != nil {
+	if err := validation.DecodeStrict(data, &v, taskKeys, taskRequired); err != nil {
 		return err
 	}
 	*x = Task(v)
@@ -540,6 +553,9 @@ var migration0007WorkerLeanWritesPostgreSQL string
 //go:embed migrations/postgresql/0008_lease_in_row.sql
 var migration0008LeaseInRowPostgreSQL string
 
+//go:embed migrations/postgresql/0009_change_tool_id_and_change_agents.sql
+var migration0009ChangeToolIDAndChangeAgentsPostgreSQL string
+
 //go:embed migrations/sqlite/0001_schema.sql
 var migration0001SchemaSQLite string
 
@@ -554,6 +570,9 @@ var migration0007WorkerLeanWritesSQLite string
 
 //go:embed migrations/sqlite/0008_lease_in_row.sql
 var migration0008LeaseInRowSQLite string
+
+//go:embed migrations/sqlite/0009_change_tool_id_and_change_agents.sql
+var migration0009ChangeToolIDAndChangeAgentsSQLite string
 
 // Migrations returns the schema migrations of the model for an engine,
 // "postgresql" or "sqlite", in order; nil for another engine.
@@ -584,6 +603,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "analysis/0008_lease_in_row",
 			SQL:  migration0008LeaseInRowPostgreSQL,
+		}, {
+			Name: "analysis/0009_change_tool_id_and_change_agents",
+			SQL:  migration0009ChangeToolIDAndChangeAgentsPostgreSQL,
 		}}
 	case "sqlite":
 		return []tasktype.Migration{{
@@ -601,6 +623,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "analysis/0008_lease_in_row",
 			SQL:  migration0008LeaseInRowSQLite,
+		}, {
+			Name: "analysis/0009_change_tool_id_and_change_agents",
+			SQL:  migration0009ChangeToolIDAndChangeAgentsSQLite,
 		}}
 	}
 	return nil

@@ -94,9 +94,16 @@ func ParseStatus(text string) (Status, error) {
 	if s := Status(text); s.Valid() {
 		return s, nil
 	}
+	if text == "" {
+		return "", &tasktype.FieldError{
+			Field:   "status",
+			Message: "missing; allowed: CREATED, UPLOADING, UPLOAD_FAILED, QUEUED, PROCESSING, COMPLETED, FAILED, CANCELLED, EXPIRED",
+			Rule:    "required",
+		}
+	}
 	return "", &tasktype.FieldError{
 		Field:   "status",
-		Message: fmt.Sprintf("unknown status %q; allowed: CREATED, UPLOADING, UPLOAD_FAILED, QUEUED, PROCESSING, COMPLETED, FAILED, CANCELLED, EXPIRED", text),
+		Message: fmt.Sprintf("unknown value %q; allowed: CREATED, UPLOADING, UPLOAD_FAILED, QUEUED, PROCESSING, COMPLETED, FAILED, CANCELLED, EXPIRED", text),
 		Rule:    "one_of",
 		Value:   text,
 	}
@@ -161,7 +168,7 @@ var setPending = [9]bool{
 	1: true,
 }
 
-// IsPending reports whether s is in the set "pending" (CREATED, UPLOADING). Seed 004 category Pending: the user can request URLs and upload files.
+// IsPending reports whether s is in the set "pending" (CREATED, UPLOADING). Pending: the user can request upload URLs and upload files.
 func (s Status) IsPending() bool {
 	i := s.index()
 	return i >= 0 && setPending[i]
@@ -174,7 +181,7 @@ func PendingStatuses() []Status {
 
 var setReady = [9]bool{3: true}
 
-// IsReady reports whether s is in the set "ready" (QUEUED). Seed 004 category Ready: the user can trigger processing.
+// IsReady reports whether s is in the set "ready" (QUEUED). Ready: the user can trigger processing.
 func (s Status) IsReady() bool {
 	i := s.index()
 	return i >= 0 && setReady[i]
@@ -187,7 +194,7 @@ func ReadyStatuses() []Status {
 
 var setActive = [9]bool{4: true}
 
-// IsActive reports whether s is in the set "active" (PROCESSING). Seed 004 category Active: the user can poll status and cancel.
+// IsActive reports whether s is in the set "active" (PROCESSING). Active: the user can poll the status and cancel.
 func (s Status) IsActive() bool {
 	i := s.index()
 	return i >= 0 && setActive[i]

@@ -3,7 +3,7 @@
 /*
 Package datasetupload is the generated task model "dataset_upload".
 
-Dataset upload task (seed 002): dataset uploads and processing operations.
+Dataset upload task: dataset uploads and processing operations, listed with the other background tasks under /tasks.
 
 A DatasetUpload moves through the statuses of Statuses(), starting at StatusQueued; events
 (Events()) move it, and Fire and CanTransition check every move against the

@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// DatasetUpload is one task of model "dataset_upload". Dataset upload task (seed 002): dataset uploads and processing operations.
+// DatasetUpload is one task of model "dataset_upload". Dataset upload task: dataset uploads and processing operations, listed with the other background tasks under /tasks.
 type DatasetUpload struct {
 	// ID identifies the task.
 	ID uuid.UUID `json:"id"`
@@ -23,15 +23,15 @@ type DatasetUpload struct {
 	// UpdatedAt is when the task last changed.
 	UpdatedAt time.Time `json:"updated_at"`
 	// Custom tag (may be null), e.g. my-model, experiment-1.
-	Tag *string `json:"tag" validate:"omitnil,max=255"`
+	Tag *string `json:"tag" validate:"omitnil,line,max=255"`
 	// Human-readable error; set when the task fails.
-	ErrorMessage *string `json:"error_message" validate:"omitnil,max=4000"`
+	ErrorMessage *string `json:"error_message" validate:"omitnil,text,max=4000"`
 	// Name of the uploaded dataset.
-	DatasetName *string `json:"dataset_name" validate:"omitnil,max=255"`
+	DatasetName *string `json:"dataset_name" validate:"omitnil,line,max=255"`
 	// Number of dataset records processed so far.
 	RecordsProcessed int64 `json:"records_processed" validate:"gte=0"`
 	// The user who created the task.
-	UserID *string `json:"user_id" validate:"omitnil,max=255"`
+	UserID *string `json:"user_id" validate:"omitnil,line,max=255"`
 	// Set when the task enters RUNNING.
 	StartedAt *time.Time `json:"started_at"`
 	// Set when the task enters DONE, FAILED, CANCELLED.
@@ -59,7 +59,7 @@ var (
 func (x *DatasetUpload) UnmarshalJSON(data []byte) error {
 	type plain DatasetUpload
 	v := plain(*NewDatasetUpload())
-	if err := validation.DecodeStrict(data, &v, "DatasetUpload", datasetUploadKeys, datasetUploadRequired); err != nil {
+	if err := validation.DecodeStrict(data, &v, datasetUploadKeys, datasetUploadRequired); err != nil {
 		return err
 	}
 	*x = DatasetUpload(v)

@@ -3,7 +3,7 @@
 /*
 Package evaluation is the generated task model "evaluation".
 
-Evaluation task (seed 002): model evaluation and benchmarking tasks.
+Evaluation task: model evaluation and benchmarking, listed with the other background tasks under /tasks.
 
 A Evaluation moves through the statuses of Statuses(), starting at StatusQueued; events
 (Events()) move it, and Fire and CanTransition check every move against the

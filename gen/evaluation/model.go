@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// Evaluation is one task of model "evaluation". Evaluation task (seed 002): model evaluation and benchmarking tasks.
+// Evaluation is one task of model "evaluation". Evaluation task: model evaluation and benchmarking, listed with the other background tasks under /tasks.
 type Evaluation struct {
 	// ID identifies the task.
 	ID uuid.UUID `json:"id"`
@@ -23,15 +23,15 @@ type Evaluation struct {
 	// UpdatedAt is when the task last changed.
 	UpdatedAt time.Time `json:"updated_at"`
 	// Custom tag (may be null), e.g. my-model, experiment-1.
-	Tag *string `json:"tag" validate:"omitnil,max=255"`
+	Tag *string `json:"tag" validate:"omitnil,line,max=255"`
 	// Human-readable error; set when the task fails.
-	ErrorMessage *string `json:"error_message" validate:"omitnil,max=4000"`
+	ErrorMessage *string `json:"error_message" validate:"omitnil,text,max=4000"`
 	// Model being evaluated.
-	ModelName *string `json:"model_name" validate:"omitnil,max=255"`
+	ModelName *string `json:"model_name" validate:"omitnil,line,max=255"`
 	// Benchmark or evaluation suite run against the model.
-	Benchmark *string `json:"benchmark" validate:"omitnil,max=255"`
+	Benchmark *string `json:"benchmark" validate:"omitnil,line,max=255"`
 	// The user who created the task.
-	UserID *string `json:"user_id" validate:"omitnil,max=255"`
+	UserID *string `json:"user_id" validate:"omitnil,line,max=255"`
 	// Set when the task enters RUNNING.
 	StartedAt *time.Time `json:"started_at"`
 	// Set when the task enters DONE, FAILED, CANCELLED.
@@ -59,7 +59,7 @@ var (
 func (x *Evaluation) UnmarshalJSON(data []byte) error {
 	type plain Evaluation
 	v := plain(*NewEvaluation())
-	if err := validation.DecodeStrict(data, &v, "Evaluation", evaluationKeys, evaluationRequired); err != nil {
+	if err := validation.DecodeStrict(data, &v, evaluationKeys, evaluationRequired); err != nil {
 		return err
 	}
 	*x = Evaluation(v)

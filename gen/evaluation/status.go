@@ -73,9 +73,16 @@ func ParseStatus(text string) (Status, error) {
 	if s := Status(text); s.Valid() {
 		return s, nil
 	}
+	if text == "" {
+		return "", &tasktype.FieldError{
+			Field:   "status",
+			Message: "missing; allowed: QUEUED, RUNNING, DONE, FAILED, CANCELLED",
+			Rule:    "required",
+		}
+	}
 	return "", &tasktype.FieldError{
 		Field:   "status",
-		Message: fmt.Sprintf("unknown status %q; allowed: QUEUED, RUNNING, DONE, FAILED, CANCELLED", text),
+		Message: fmt.Sprintf("unknown value %q; allowed: QUEUED, RUNNING, DONE, FAILED, CANCELLED", text),
 		Rule:    "one_of",
 		Value:   text,
 	}
@@ -139,7 +146,7 @@ var setActive = [5]bool{
 	1: true,
 }
 
-// IsActive reports whether s is in the set "active" (QUEUED, RUNNING). Seed 002 best practices: Q, R for active tasks.
+// IsActive reports whether s is in the set "active" (QUEUED, RUNNING). Active tasks: queued or running (codes Q and R).
 func (s Status) IsActive() bool {
 	i := s.index()
 	return i >= 0 && setActive[i]

@@ -3,7 +3,7 @@
 /*
 Package modelupload is the generated task model "model_upload".
 
-Model upload task (seed 002): model uploads from HuggingFace, GitHub, or local files.
+Model upload task: a model uploaded from HuggingFace, GitHub, or local files, listed with the other background tasks under /tasks.
 
 A ModelUpload moves through the statuses of Statuses(), starting at StatusQueued; events
 (Events()) move it, and Fire and CanTransition check every move against the

@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// ModelSource: Where the model is uploaded from (seed 002 "from HuggingFace, GitHub, or local files").
+// ModelSource: Where the model is uploaded from.
 type ModelSource string
 
 const (
@@ -65,9 +65,16 @@ func ParseModelSource(text string) (ModelSource, error) {
 	if v := ModelSource(text); v.Valid() {
 		return v, nil
 	}
+	if text == "" {
+		return "", &tasktype.FieldError{
+			Field:   "",
+			Message: "missing; allowed: HUGGINGFACE, GITHUB, LOCAL",
+			Rule:    "required",
+		}
+	}
 	return "", &tasktype.FieldError{
 		Field:   "",
-		Message: fmt.Sprintf("unknown ModelSource value %q; allowed: HUGGINGFACE, GITHUB, LOCAL", text),
+		Message: fmt.Sprintf("unknown value %q; allowed: HUGGINGFACE, GITHUB, LOCAL", text),
 		Rule:    "one_of",
 		Value:   text,
 	}
@@ -104,7 +111,7 @@ func (v ModelSource) Value() (driver.Value, error) {
 	return string(v), nil
 }
 
-// ModelUpload is one task of model "model_upload". Model upload task (seed 002): model uploads from HuggingFace, GitHub, or local files.
+// ModelUpload is one task of model "model_upload". Model upload task: a model uploaded from HuggingFace, GitHub, or local files, listed with the other background tasks under /tasks.
 type ModelUpload struct {
 	// ID identifies the task.
 	ID uuid.UUID `json:"id"`
@@ -117,15 +124,15 @@ type ModelUpload struct {
 	// UpdatedAt is when the task last changed.
 	UpdatedAt time.Time `json:"updated_at"`
 	// Custom tag (may be null), e.g. my-model, experiment-1.
-	Tag *string `json:"tag" validate:"omitnil,max=255"`
+	Tag *string `json:"tag" validate:"omitnil,line,max=255"`
 	// Human-readable error; set when the task fails.
-	ErrorMessage *string `json:"error_message" validate:"omitnil,max=4000"`
+	ErrorMessage *string `json:"error_message" validate:"omitnil,text,max=4000"`
 	// Where the model is uploaded from.
 	Source ModelSource `json:"source" validate:"oneof=HUGGINGFACE GITHUB LOCAL"`
 	// Repository id, URL or local path of the model.
-	SourceURI *string `json:"source_uri" validate:"omitnil,max=2048"`
+	SourceURI *string `json:"source_uri" validate:"omitnil,line,max=2048"`
 	// The user who created the task.
-	UserID *string `json:"user_id" validate:"omitnil,max=255"`
+	UserID *string `json:"user_id" validate:"omitnil,line,max=255"`
 	// Set when the task enters RUNNING.
 	StartedAt *time.Time `json:"started_at"`
 	// Set when the task enters DONE, FAILED, CANCELLED.
@@ -153,7 +160,7 @@ var (
 func (x *ModelUpload) UnmarshalJSON(data []byte) error {
 	type plain ModelUpload
 	v := plain(*NewModelUpload())
-	if err := validation.DecodeStrict(data, &v, "ModelUpload", modelUploadKeys, modelUploadRequired); err != nil {
+	if err := validation.DecodeStrict(data, &v, modelUploadKeys, modelUploadRequired); err != nil {
 		return err
 	}
 	*x = ModelUpload(v)

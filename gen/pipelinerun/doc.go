@@ -3,7 +3,7 @@
 /*
 Package pipelinerun is the generated task model "pipeline_run".
 
-Pipeline task run (seed 003, tasker): one execution of a registered task within a pipeline stage, with process identification, progress, file paths, metadata and errors.
+Pipeline task run: one execution of a registered task within a pipeline stage, with process identification, progress, file paths, metadata and errors.
 
 A PipelineRun moves through the statuses of Statuses(), starting at StatusNotStarted; events
 (Events()) move it, and Fire and CanTransition check every move against the

@@ -79,9 +79,16 @@ func ParseEvent(text string) (Event, error) {
 	if ev := Event(text); ev.Valid() {
 		return ev, nil
 	}
+	if text == "" {
+		return "", &tasktype.FieldError{
+			Field:   "event",
+			Message: "missing; allowed: start, run, complete, fail, skip, cancel",
+			Rule:    "required",
+		}
+	}
 	return "", &tasktype.FieldError{
 		Field:   "event",
-		Message: fmt.Sprintf("unknown event %q; allowed: start, run, complete, fail, skip, cancel", text),
+		Message: fmt.Sprintf("unknown value %q; allowed: start, run, complete, fail, skip, cancel", text),
 		Rule:    "one_of",
 		Value:   text,
 	}

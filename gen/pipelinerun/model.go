@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-// TaskKind: How a registered task is executed (seed: register_task type).
+// TaskKind: How a registered task is executed.
 type TaskKind string
 
 const (
@@ -21,7 +21,7 @@ const (
 	TaskKindR TaskKind = "R"
 	// TaskKindSh: Shell script.
 	TaskKindSh TaskKind = "sh"
-	// TaskKindPython: Python script (seed's planned Python module).
+	// TaskKindPython: Python script.
 	TaskKindPython TaskKind = "python"
 )
 
@@ -66,9 +66,16 @@ func ParseTaskKind(text string) (TaskKind, error) {
 	if v := TaskKind(text); v.Valid() {
 		return v, nil
 	}
+	if text == "" {
+		return "", &tasktype.FieldError{
+			Field:   "",
+			Message: "missing; allowed: R, sh, python",
+			Rule:    "required",
+		}
+	}
 	return "", &tasktype.FieldError{
 		Field:   "",
-		Message: fmt.Sprintf("unknown TaskKind value %q; allowed: R, sh, python", text),
+		Message: fmt.Sprintf("unknown value %q; allowed: R, sh, python", text),
 		Rule:    "one_of",
 		Value:   text,
 	}
@@ -108,11 +115,11 @@ func (v TaskKind) Value() (driver.Value, error) {
 // Stage: A pipeline stage (pipeline phase), e.g. PREREQ, STATIC, DAILY.
 type Stage struct {
 	// Stage name.
-	Name string `json:"name" validate:"max=100"`
+	Name string `json:"name" validate:"line,max=100"`
 	// Position of the stage in the pipeline.
 	Order int64 `json:"order" validate:"gte=0"`
 	// Stage description.
-	Description *string `json:"description"`
+	Description *string `json:"description" validate:"omitnil,text"`
 }
 
 // NewStage returns a Stage holding the spec's defaults.
@@ -136,7 +143,7 @@ var (
 func (x *Stage) UnmarshalJSON(data []byte) error {
 	type plain Stage
 	v := plain(*NewStage())
-	if err := validation.DecodeStrict(data, &v, "Stage", stageKeys, stageRequired); err != nil {
+	if err := validation.DecodeStrict(data, &v, stageKeys, stageRequired); err != nil {
 		return err
 	}
 	*x = Stage(v)
@@ -146,21 +153,21 @@ func (x *Stage) UnmarshalJSON(data []byte) error {
 // TaskDefinition: A registered task (work unit / script) within a stage (register_task).
 type TaskDefinition struct {
 	// Name of the stage the task belongs to.
-	Stage string `json:"stage" validate:"max=100"`
+	Stage string `json:"stage" validate:"line,max=100"`
 	// Task name, unique within its stage.
-	Name string `json:"name" validate:"max=200"`
+	Name string `json:"name" validate:"line,max=200"`
 	// How the task is executed.
 	Type *TaskKind `json:"type" validate:"omitnil,oneof=R sh python"`
 	// Position of the task within its stage.
 	Order int64 `json:"order" validate:"gte=0"`
 	// Directory of the script.
-	ScriptPath *string `json:"script_path"`
+	ScriptPath *string `json:"script_path" validate:"omitnil,line"`
 	// File name of the script.
-	ScriptFilename *string `json:"script_filename"`
+	ScriptFilename *string `json:"script_filename" validate:"omitnil,line"`
 	// Directory of the log file.
-	LogPath *string `json:"log_path"`
+	LogPath *string `json:"log_path" validate:"omitnil,line"`
 	// File name of the log file.
-	LogFilename *string `json:"log_filename"`
+	LogFilename *string `json:"log_filename" validate:"omitnil,line"`
 }
 
 // NewTaskDefinition returns a TaskDefinition holding the spec's defaults.
@@ -184,14 +191,14 @@ var (
 func (x *TaskDefinition) UnmarshalJSON(data []byte) error {
 	type plain TaskDefinition
 	v := plain(*NewTaskDefinition())
-	if err := validation.DecodeStrict(data, &v, "TaskDefinition", taskDefinitionKeys, taskDefinitionRequired); err != nil {
+	if err := validation.DecodeStrict(data, &v, taskDefinitionKeys, taskDefinitionRequired); err != nil {
 		return err
 	}
 	*x = TaskDefinition(v)
 	return nil
 }
 
-// PipelineRun is one task of model "pipeline_run". Pipeline task run (seed 003, tasker): one execution of a registered task within a pipeline stage, with process identification, progress, file paths, metadata and errors.
+// PipelineRun is one task of model "pipeline_run". Pipeline task run: one execution of a registered task within a pipeline stage, with process identification, progress, file paths, metadata and errors.
 type PipelineRun struct {
 	// ID identifies the task.
 	ID uuid.UUID `json:"id"`
@@ -204,43 +211,43 @@ type PipelineRun struct {
 	// UpdatedAt is when the task last changed.
 	UpdatedAt time.Time `json:"updated_at"`
 	// Stage name (e.g. STATIC).
-	Stage string `json:"stage" validate:"max=100"`
+	Stage string `json:"stage" validate:"line,max=100"`
 	// Task name within the stage (e.g. Build Database).
-	Task string `json:"task" validate:"max=200"`
+	Task string `json:"task" validate:"line,max=200"`
 	// Host executing the run.
-	Hostname *string `json:"hostname" validate:"omitnil,max=255"`
+	Hostname *string `json:"hostname" validate:"omitnil,line,max=255"`
 	// Process id of the run.
 	PID *int64 `json:"pid" validate:"omitnil,gte=1"`
 	// Parent process id of the run.
 	PPID *int64 `json:"ppid" validate:"omitnil,gte=0"`
 	// User running the task.
-	UserName *string `json:"user_name"`
-	// Version of the code being run (seed column version).
-	CodeVersion *string `json:"code_version"`
+	UserName *string `json:"user_name" validate:"omitnil,line"`
+	// Version of the code being run.
+	CodeVersion *string `json:"code_version" validate:"omitnil,line"`
 	// Git commit of the code being run.
-	GitCommit *string `json:"git_commit" validate:"omitnil,max=64"`
+	GitCommit *string `json:"git_commit" validate:"omitnil,line,max=64"`
 	// Execution environment metadata.
-	Environment json.RawMessage `json:"environment"`
+	Environment json.RawMessage `json:"environment" validate:"json_text"`
 	// Directory of the script.
-	ScriptPath *string `json:"script_path"`
+	ScriptPath *string `json:"script_path" validate:"omitnil,line"`
 	// File name of the script.
-	ScriptFilename *string `json:"script_filename"`
+	ScriptFilename *string `json:"script_filename" validate:"omitnil,line"`
 	// Directory of the log file.
-	LogPath *string `json:"log_path"`
+	LogPath *string `json:"log_path" validate:"omitnil,line"`
 	// File name of the log file.
-	LogFilename *string `json:"log_filename"`
+	LogFilename *string `json:"log_filename" validate:"omitnil,line"`
 	// Overall percent complete (task_update overall_percent).
 	OverallPercent float64 `json:"overall_percent" validate:"gte=0,lte=100"`
 	// Latest status message.
-	Message *string `json:"message"`
+	Message *string `json:"message" validate:"omitnil,text"`
 	// Number of the subtask currently executing.
 	CurrentSubtask *int64 `json:"current_subtask" validate:"omitnil,gte=0"`
 	// Number of subtasks (task_start total_subtasks).
 	TotalSubtasks *int64 `json:"total_subtasks" validate:"omitnil,gte=0"`
 	// Error message when the run failed.
-	ErrorMessage *string `json:"error_message"`
+	ErrorMessage *string `json:"error_message" validate:"omitnil,text"`
 	// Error detail (e.g. traceback) when the run failed.
-	ErrorDetail *string `json:"error_detail"`
+	ErrorDetail *string `json:"error_detail" validate:"omitnil,text"`
 	// Memory used by the run, in MB.
 	MemoryMB *float64 `json:"memory_mb" validate:"omitnil,gte=0"`
 	// CPU use of the run, in percent.
@@ -272,7 +279,7 @@ var (
 func (x *PipelineRun) UnmarshalJSON(data []byte) error {
 	type plain PipelineRun
 	v := plain(*NewPipelineRun())
-	if err := validation.DecodeStrict(data, &v, "PipelineRun", pipelineRunKeys, pipelineRunRequired); err != nil {
+	if err := validation.DecodeStrict(data, &v, pipelineRunKeys, pipelineRunRequired); err != nil {
 		return err
 	}
 	*x = PipelineRun(v)

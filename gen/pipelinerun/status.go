@@ -83,9 +83,16 @@ func ParseStatus(text string) (Status, error) {
 	if s := Status(text); s.Valid() {
 		return s, nil
 	}
+	if text == "" {
+		return "", &tasktype.FieldError{
+			Field:   "status",
+			Message: "missing; allowed: NOT_STARTED, STARTED, RUNNING, COMPLETED, FAILED, SKIPPED, CANCELLED",
+			Rule:    "required",
+		}
+	}
 	return "", &tasktype.FieldError{
 		Field:   "status",
-		Message: fmt.Sprintf("unknown status %q; allowed: NOT_STARTED, STARTED, RUNNING, COMPLETED, FAILED, SKIPPED, CANCELLED", text),
+		Message: fmt.Sprintf("unknown value %q; allowed: NOT_STARTED, STARTED, RUNNING, COMPLETED, FAILED, SKIPPED, CANCELLED", text),
 		Rule:    "one_of",
 		Value:   text,
 	}
@@ -150,7 +157,7 @@ var setActive = [7]bool{
 	2: true,
 }
 
-// IsActive reports whether s is in the set "active" (STARTED, RUNNING). Seed 003: get_active_tasks() — started or running.
+// IsActive reports whether s is in the set "active" (STARTED, RUNNING). Active tasks: started or running.
 func (s Status) IsActive() bool {
 	i := s.index()
 	return i >= 0 && setActive[i]

@@ -3,7 +3,7 @@
 /*
 Package pipelinesubtask is the generated task model "pipeline_subtask".
 
-Pipeline subtask (seed 003, tasker): one step within a task run, with its own status and item-level progress.
+Pipeline subtask: one step within a task run, with its own status and item-level progress.
 
 A PipelineSubtask moves through the statuses of Statuses(), starting at StatusNotStarted; events
 (Events()) move it, and Fire and CanTransition check every move against the

@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// PipelineSubtask is one task of model "pipeline_subtask". Pipeline subtask (seed 003, tasker): one step within a task run, with its own status and item-level progress.
+// PipelineSubtask is one task of model "pipeline_subtask". Pipeline subtask: one step within a task run, with its own status and item-level progress.
 type PipelineSubtask struct {
 	// ID identifies the task.
 	ID uuid.UUID `json:"id"`
@@ -27,7 +27,7 @@ type PipelineSubtask struct {
 	// Subtask number within the run (1-based, as in subtask_start).
 	SubtaskNumber int64 `json:"subtask_number" validate:"gte=1"`
 	// Subtask name (e.g. Loading data).
-	Name string `json:"name" validate:"max=200"`
+	Name string `json:"name" validate:"line,max=200"`
 	// Percent complete.
 	Percent float64 `json:"percent" validate:"gte=0,lte=100"`
 	// Number of items to process.
@@ -35,9 +35,9 @@ type PipelineSubtask struct {
 	// Number of items processed so far.
 	ItemsComplete int64 `json:"items_complete" validate:"gte=0"`
 	// Latest status message.
-	Message *string `json:"message"`
+	Message *string `json:"message" validate:"omitnil,text"`
 	// Error message when the subtask failed.
-	ErrorMessage *string `json:"error_message"`
+	ErrorMessage *string `json:"error_message" validate:"omitnil,text"`
 	// Set when the task enters STARTED.
 	StartedAt *time.Time `json:"started_at"`
 	// Set when the task enters COMPLETED, FAILED, SKIPPED, CANCELLED.
@@ -65,7 +65,7 @@ var (
 func (x *PipelineSubtask) UnmarshalJSON(data []byte) error {
 	type plain PipelineSubtask
 	v := plain(*NewPipelineSubtask())
-	if err := validation.DecodeStrict(data, &v, "PipelineSubtask", pipelineSubtaskKeys, pipelineSubtaskRequired); err != nil {
+	if err := validation.DecodeStrict(data, &v, pipelineSubtaskKeys, pipelineSubtaskRequired); err != nil {
 		return err
 	}
 	*x = PipelineSubtask(v)

@@ -3,7 +3,7 @@
 /*
 Package stage is the generated task model "stage".
 
-Stage execution state (seed 001). The TaskEngine and BaseStage use it to manage and persist the state of each stage in a task: progress, retries and history, so that tasks can be resumed or rolled back as needed.
+Stage execution state. The TaskEngine and BaseStage use it to manage and persist the state of each stage in a task: progress, retries and history, so that tasks can be resumed or rolled back as needed.
 
 A StageState moves through the statuses of Statuses(), starting at StatusUnbound; events
 (Events()) move it, and Fire and CanTransition check every move against the

@@ -78,9 +78,16 @@ func ParseEvent(text string) (Event, error) {
 	if ev := Event(text); ev.Valid() {
 		return ev, nil
 	}
+	if text == "" {
+		return "", &tasktype.FieldError{
+			Field:   "event",
+			Message: "missing; allowed: bind, start, retry, error, complete, cancel",
+			Rule:    "required",
+		}
+	}
 	return "", &tasktype.FieldError{
 		Field:   "event",
-		Message: fmt.Sprintf("unknown event %q; allowed: bind, start, retry, error, complete, cancel", text),
+		Message: fmt.Sprintf("unknown value %q; allowed: bind, start, retry, error, complete, cancel", text),
 		Rule:    "one_of",
 		Value:   text,
 	}

@@ -66,9 +66,16 @@ func ParseRetryPolicy(text string) (RetryPolicy, error) {
 	if v := RetryPolicy(text); v.Valid() {
 		return v, nil
 	}
+	if text == "" {
+		return "", &tasktype.FieldError{
+			Field:   "",
+			Message: "missing; allowed: NONE, STAGE, GLOBAL",
+			Rule:    "required",
+		}
+	}
 	return "", &tasktype.FieldError{
 		Field:   "",
-		Message: fmt.Sprintf("unknown RetryPolicy value %q; allowed: NONE, STAGE, GLOBAL", text),
+		Message: fmt.Sprintf("unknown value %q; allowed: NONE, STAGE, GLOBAL", text),
 		Rule:    "one_of",
 		Value:   text,
 	}
@@ -158,9 +165,16 @@ func ParseRecordStatus(text string) (RecordStatus, error) {
 	if v := RecordStatus(text); v.Valid() {
 		return v, nil
 	}
+	if text == "" {
+		return "", &tasktype.FieldError{
+			Field:   "",
+			Message: "missing; allowed: error, success, unprocessed",
+			Rule:    "required",
+		}
+	}
 	return "", &tasktype.FieldError{
 		Field:   "",
-		Message: fmt.Sprintf("unknown RecordStatus value %q; allowed: error, success, unprocessed", text),
+		Message: fmt.Sprintf("unknown value %q; allowed: error, success, unprocessed", text),
 		Rule:    "one_of",
 		Value:   text,
 	}
@@ -208,7 +222,7 @@ type SimpleRecordsResult struct {
 	// Total number of records
 	TotalCount int64 `json:"total_count" validate:"gte=0"`
 	// Result message
-	Message *string `json:"message"`
+	Message *string `json:"message" validate:"omitnil,text"`
 }
 
 // NewSimpleRecordsResult returns a SimpleRecordsResult holding the spec's defaults.
@@ -232,7 +246,7 @@ var (
 func (x *SimpleRecordsResult) UnmarshalJSON(data []byte) error {
 	type plain SimpleRecordsResult
 	v := plain(*NewSimpleRecordsResult())
-	if err := validation.DecodeStrict(data, &v, "SimpleRecordsResult", simpleRecordsResultKeys, simpleRecordsResultRequired); err != nil {
+	if err := validation.DecodeStrict(data, &v, simpleRecordsResultKeys, simpleRecordsResultRequired); err != nil {
 		return err
 	}
 	*x = SimpleRecordsResult(v)
@@ -246,13 +260,13 @@ type StageStateHistoryEntry struct {
 	// Status of the stage prior to the run
 	BeginStatus Status `json:"begin_status" validate:"oneof=UNBOUND CREATED RUNNING RETRY ERROR COMPLETE CANCELED"`
 	// Run start timestamp
-	BeginTs string `json:"begin_ts"`
+	BeginTs string `json:"begin_ts" validate:"line"`
 	// Status of the stage after the run
 	EndStatus Status `json:"end_status" validate:"oneof=UNBOUND CREATED RUNNING RETRY ERROR COMPLETE CANCELED"`
 	// Run end timestamp
-	EndTs string `json:"end_ts"`
+	EndTs string `json:"end_ts" validate:"line"`
 	// Status message
-	Message string `json:"message"`
+	Message string `json:"message" validate:"text"`
 	// Stage run time in seconds
 	RunTimeSeconds float64 `json:"run_time_seconds" validate:"gte=0"`
 }
@@ -278,14 +292,14 @@ var (
 func (x *StageStateHistoryEntry) UnmarshalJSON(data []byte) error {
 	type plain StageStateHistoryEntry
 	v := plain(*NewStageStateHistoryEntry())
-	if err := validation.DecodeStrict(data, &v, "StageStateHistoryEntry", stageStateHistoryEntryKeys, stageStateHistoryEntryRequired); err != nil {
+	if err := validation.DecodeStrict(data, &v, stageStateHistoryEntryKeys, stageStateHistoryEntryRequired); err != nil {
 		return err
 	}
 	*x = StageStateHistoryEntry(v)
 	return nil
 }
 
-// StageState is one task of model "stage". Stage execution state (seed 001). The TaskEngine and BaseStage use it to manage and persist the state of each stage in a task: progress, retries and history, so that tasks can be resumed or rolled back as needed.
+// StageState is one task of model "stage". Stage execution state. The TaskEngine and BaseStage use it to manage and persist the state of each stage in a task: progress, retries and history, so that tasks can be resumed or rolled back as needed.
 type StageState struct {
 	// ID identifies the task.
 	ID uuid.UUID `json:"id"`
@@ -298,17 +312,17 @@ type StageState struct {
 	// UpdatedAt is when the task last changed.
 	UpdatedAt time.Time `json:"updated_at"`
 	// Unique stage name / identifier. This field will be used to generate the state metadata file/object and persisted during execution.
-	StageName string `json:"stage_name" validate:"max=150"`
+	StageName string `json:"stage_name" validate:"line,max=150"`
 	// Number of times the stage has been run, value of 0 indicates it has not been run yet. Primarily used to track retries.
 	Attempts int64 `json:"attempts" validate:"gte=0"`
 	// Task ID
-	TaskID string `json:"task_id"`
+	TaskID string `json:"task_id" validate:"line"`
 	// Stage state history
 	History []StageStateHistoryEntry `json:"history" validate:"dive"`
 	// Contains the stage execution result. The intended use case is to store the output of the final stage such that external systems can inspect the final stage to determine the overall result of the task. A value of null indicates that the stage has not been completed successfully.
 	Result *SimpleRecordsResult `json:"result"`
 	// The task's shared state, as JSON, checkpointed when this stage completed (the first stage's row holds the task's initial state until then); a restarted task resumes from the checkpoint of its last completed stage.
-	Checkpoint json.RawMessage `json:"checkpoint"`
+	Checkpoint json.RawMessage `json:"checkpoint" validate:"json_text"`
 	// Set when the task enters RUNNING.
 	StartedAt *time.Time `json:"started_at"`
 	// Set when the task enters ERROR, COMPLETE, CANCELED.
@@ -339,7 +353,7 @@ var (
 func (x *StageState) UnmarshalJSON(data []byte) error {
 	type plain StageState
 	v := plain(*NewStageState())
-	if err := validation.DecodeStrict(data, &v, "StageState", stageStateKeys, stageStateRequired); err != nil {
+	if err := validation.DecodeStrict(data, &v, stageStateKeys, stageStateRequired); err != nil {
 		return err
 	}
 	*x = StageState(v)

@@ -82,9 +82,16 @@ func ParseStatus(text string) (Status, error) {
 	if s := Status(text); s.Valid() {
 		return s, nil
 	}
+	if text == "" {
+		return "", &tasktype.FieldError{
+			Field:   "status",
+			Message: "missing; allowed: UNBOUND, CREATED, RUNNING, RETRY, ERROR, COMPLETE, CANCELED",
+			Rule:    "required",
+		}
+	}
 	return "", &tasktype.FieldError{
 		Field:   "status",
-		Message: fmt.Sprintf("unknown status %q; allowed: UNBOUND, CREATED, RUNNING, RETRY, ERROR, COMPLETE, CANCELED", text),
+		Message: fmt.Sprintf("unknown value %q; allowed: UNBOUND, CREATED, RUNNING, RETRY, ERROR, COMPLETE, CANCELED", text),
 		Rule:    "one_of",
 		Value:   text,
 	}
@@ -149,7 +156,7 @@ var setActive = [7]bool{
 	3: true,
 }
 
-// IsActive reports whether s is in the set "active" (CREATED, RUNNING, RETRY). Seed 001: ACTIVE_STATES
+// IsActive reports whether s is in the set "active" (CREATED, RUNNING, RETRY). Statuses of a stage that is active.
 func (s Status) IsActive() bool {
 	i := s.index()
 	return i >= 0 && setActive[i]
@@ -167,7 +174,7 @@ var setCancelable = [7]bool{
 	3: true,
 }
 
-// IsCancelable reports whether s is in the set "cancelable" (UNBOUND, CREATED, RUNNING, RETRY). Seed 001: CANCELABLE_STATES
+// IsCancelable reports whether s is in the set "cancelable" (UNBOUND, CREATED, RUNNING, RETRY). Statuses from which a stage can be cancelled.
 func (s Status) IsCancelable() bool {
 	i := s.index()
 	return i >= 0 && setCancelable[i]
@@ -184,7 +191,7 @@ var setInactive = [7]bool{
 	6: true,
 }
 
-// IsInactive reports whether s is in the set "inactive" (COMPLETE, CANCELED, ERROR). Seed 001: INACTIVE_STATES
+// IsInactive reports whether s is in the set "inactive" (COMPLETE, CANCELED, ERROR). Statuses of a stage that is not active.
 func (s Status) IsInactive() bool {
 	i := s.index()
 	return i >= 0 && setInactive[i]

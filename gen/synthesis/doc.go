@@ -3,7 +3,7 @@
 /*
 Package synthesis is the generated task model "synthesis".
 
-Synthesis task (seed 002): synthetic data generation operations.
+Synthesis task: synthetic data generation, listed with the other background tasks under /tasks.
 
 A Synthesis moves through the statuses of Statuses(), starting at StatusQueued; events
 (Events()) move it, and Fire and CanTransition check every move against the

@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// Synthesis is one task of model "synthesis". Synthesis task (seed 002): synthetic data generation operations.
+// Synthesis is one task of model "synthesis". Synthesis task: synthetic data generation, listed with the other background tasks under /tasks.
 type Synthesis struct {
 	// ID identifies the task.
 	ID uuid.UUID `json:"id"`
@@ -23,13 +23,13 @@ type Synthesis struct {
 	// UpdatedAt is when the task last changed.
 	UpdatedAt time.Time `json:"updated_at"`
 	// Custom tag (may be null), e.g. my-model, experiment-1.
-	Tag *string `json:"tag" validate:"omitnil,max=255"`
+	Tag *string `json:"tag" validate:"omitnil,line,max=255"`
 	// Human-readable error; set when the task fails.
-	ErrorMessage *string `json:"error_message" validate:"omitnil,max=4000"`
+	ErrorMessage *string `json:"error_message" validate:"omitnil,text,max=4000"`
 	// Number of synthetic samples to generate.
 	NumSamples *int64 `json:"num_samples" validate:"omitnil,gte=1"`
 	// The user who created the task.
-	UserID *string `json:"user_id" validate:"omitnil,max=255"`
+	UserID *string `json:"user_id" validate:"omitnil,line,max=255"`
 	// Set when the task enters RUNNING.
 	StartedAt *time.Time `json:"started_at"`
 	// Set when the task enters DONE, FAILED, CANCELLED.
@@ -57,7 +57,7 @@ var (
 func (x *Synthesis) UnmarshalJSON(data []byte) error {
 	type plain Synthesis
 	v := plain(*NewSynthesis())
-	if err := validation.DecodeStrict(data, &v, "Synthesis", synthesisKeys, synthesisRequired); err != nil {
+	if err := validation.DecodeStrict(data, &v, synthesisKeys, synthesisRequired); err != nil {
 		return err
 	}
 	*x = Synthesis(v)

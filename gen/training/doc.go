@@ -3,7 +3,7 @@
 /*
 Package training is the generated task model "training".
 
-Training task (seed 002): model training and fine-tuning processes.
+Training task: model training and fine-tuning, listed with the other background tasks under /tasks.
 
 A Training moves through the statuses of Statuses(), starting at StatusQueued; events
 (Events()) move it, and Fire and CanTransition check every move against the

@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// Training is one task of model "training". Training task (seed 002): model training and fine-tuning processes.
+// Training is one task of model "training". Training task: model training and fine-tuning, listed with the other background tasks under /tasks.
 type Training struct {
 	// ID identifies the task.
 	ID uuid.UUID `json:"id"`
@@ -23,15 +23,15 @@ type Training struct {
 	// UpdatedAt is when the task last changed.
 	UpdatedAt time.Time `json:"updated_at"`
 	// Custom tag (may be null), e.g. my-model, experiment-1.
-	Tag *string `json:"tag" validate:"omitnil,max=255"`
+	Tag *string `json:"tag" validate:"omitnil,line,max=255"`
 	// Human-readable error; set when the task fails.
-	ErrorMessage *string `json:"error_message" validate:"omitnil,max=4000"`
+	ErrorMessage *string `json:"error_message" validate:"omitnil,text,max=4000"`
 	// Model being trained or fine-tuned.
-	BaseModel *string `json:"base_model" validate:"omitnil,max=255"`
+	BaseModel *string `json:"base_model" validate:"omitnil,line,max=255"`
 	// Number of training epochs.
 	Epochs *int64 `json:"epochs" validate:"omitnil,gte=1"`
 	// The user who created the task.
-	UserID *string `json:"user_id" validate:"omitnil,max=255"`
+	UserID *string `json:"user_id" validate:"omitnil,line,max=255"`
 	// Set when the task enters RUNNING.
 	StartedAt *time.Time `json:"started_at"`
 	// Set when the task enters DONE, FAILED, CANCELLED.
@@ -59,7 +59,7 @@ var (
 func (x *Training) UnmarshalJSON(data []byte) error {
 	type plain Training
 	v := plain(*NewTraining())
-	if err := validation.DecodeStrict(data, &v, "Training", trainingKeys, trainingRequired); err != nil {
+	if err := validation.DecodeStrict(data, &v, trainingKeys, trainingRequired); err != nil {
 		return err
 	}
 	*x = Training(v)

@@ -228,7 +228,7 @@ func TestResults(t *testing.T) {
 		}), want: &stage.SimpleRecordsResult{SuccessCount: 7, FailCount: 2, UnprocessedCount: 1, TotalCount: 10}},
 		{name: "invalid result fails the attempt", last: run(func(context.Context, *state) (*stage.SimpleRecordsResult, error) {
 			return &stage.SimpleRecordsResult{FailCount: -1}, nil
-		}), wantMsg: "invalid result: invalid SimpleRecordsResult: fail_count: must be ≥ 0 (got -1)"},
+		}), wantMsg: "invalid result: fail_count: must be ≥ 0 (got -1)"},
 		{name: "panic fails the attempt", last: run(func(context.Context, *state) (*stage.SimpleRecordsResult, error) { panic("kaboom") }),
 			wantMsg: "panic: kaboom"},
 	}

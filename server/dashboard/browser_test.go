@@ -276,7 +276,7 @@ func liveTask(t *testing.T, e *env, ctx context.Context, name func(string) strin
 }
 
 func cancelFromPage(t *testing.T, e *env, ctx context.Context) {
-	agents := make([]string, 60)
+	agents := make([]string, 50) // the most an analysis task may have
 	for i := range agents {
 		agents[i] = fmt.Sprintf("agent-%d", i)
 	}

@@ -78,7 +78,7 @@ func TestParseErrorsNameTheLineAndField(t *testing.T) {
 		{"missing name", regfile.YAML, "tasks:\n  - {stage: A}\n", "f:2: name: is required"},
 		{"missing stage name", regfile.YAML, "stages:\n  - description: x\n", "f:2: name: is required"},
 		{"order not a number", regfile.YAML, "tasks:\n  - {stage: A, name: x, order: first}\n", "f:2: "},
-		{"negative order", regfile.YAML, "stages:\n  - {name: A, order: -2}\n", "f:2: invalid Stage: order"},
+		{"negative order", regfile.YAML, "stages:\n  - {name: A, order: -2}\n", "f:2: order"},
 		{"not a list", regfile.YAML, "tasks: {a: b}\n", "f:1: tasks: must be a list"},
 		{"nested value", regfile.YAML, "tasks:\n  - {stage: A, name: [x]}\n", "f:2: name: must be a single value"},
 		{"bad YAML", regfile.YAML, "tasks: [\n", "f: not valid YAML"},
@@ -89,7 +89,7 @@ func TestParseErrorsNameTheLineAndField(t *testing.T) {
 		{"empty name", regfile.CSV, "stage,name\nA,\n", "f:2: name: is required"},
 		{"bad order", regfile.CSV, "stage,name,order\nA,x,1.5\n", `f:2: order: "1.5" is not a whole number`},
 		{"ragged row", regfile.CSV, "stage,name\nA,x,extra\n", "f:2: wrong number of fields"},
-		{"long task name", regfile.CSV, "stage,name\nA," + strings.Repeat("n", 201) + "\n", "f:2: invalid TaskDefinition: name"},
+		{"long task name", regfile.CSV, "stage,name\nA," + strings.Repeat("n", 201) + "\n", "f:2: name"},
 		{"unknown format", "toml", "", "f: format: unknown format"},
 	}
 	for _, c := range cases {

@@ -10,7 +10,7 @@ CREATE TABLE analysis (
     updated_at timestamptz NOT NULL,
     user_id text NOT NULL CHECK (char_length(user_id) <= 255),
     tool_id text NOT NULL CHECK (char_length(tool_id) >= 1 AND char_length(tool_id) <= 255),
-    agents jsonb NOT NULL CHECK (jsonb_typeof(agents) = 'array' AND jsonb_array_length(agents) >= 1),
+    agents jsonb NOT NULL CHECK (jsonb_typeof(agents) = 'array' AND jsonb_array_length(agents) >= 1 AND jsonb_array_length(agents) <= 50),
     progress bigint NOT NULL CHECK (progress >= 0 AND progress <= 100),
     progress_detail jsonb,
     error_code text CHECK (error_code IN ('AGENT_ERROR', 'BILLING_INSUFFICIENT_CREDITS', 'BILLING_WALLET_NOT_FOUND', 'FILE_READ_ERROR', 'FILE_FORMAT_ERROR', 'TIMEOUT_ERROR', 'INTERNAL_ERROR')),

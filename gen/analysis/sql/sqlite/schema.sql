@@ -10,7 +10,7 @@ CREATE TABLE analysis (
     updated_at DATETIME NOT NULL,
     user_id TEXT NOT NULL CHECK (length(user_id) <= 255),
     tool_id TEXT NOT NULL CHECK (length(tool_id) >= 1 AND length(tool_id) <= 255),
-    agents TEXT NOT NULL CHECK (json_valid(agents) AND json_type(agents) = 'array' AND json_array_length(agents) >= 1),
+    agents TEXT NOT NULL CHECK (json_valid(agents) AND json_type(agents) = 'array' AND json_array_length(agents) >= 1 AND json_array_length(agents) <= 50),
     progress INTEGER NOT NULL CHECK (progress >= 0 AND progress <= 100),
     progress_detail TEXT CHECK (json_valid(progress_detail)),
     error_code TEXT CHECK (error_code IN ('AGENT_ERROR', 'BILLING_INSUFFICIENT_CREDITS', 'BILLING_WALLET_NOT_FOUND', 'FILE_READ_ERROR', 'FILE_FORMAT_ERROR', 'TIMEOUT_ERROR', 'INTERNAL_ERROR')),

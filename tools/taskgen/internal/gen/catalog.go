@@ -121,7 +121,7 @@ func CatalogFiles(models []*spec.Model, importBase string) (map[string][]byte, e
 	for i, m := range listed {
 		names[i] = m.Name
 	}
-	f.PackageComment(fmt.Sprintf("Package %s lists tasks across the models %s: the unified\nlisting of seed 002, newest first, with every filter pushed into each\nmodel's branch of one UNION ALL query (see sql/).", CatalogPackage, strings.Join(names, ", ")))
+	f.PackageComment(fmt.Sprintf("Package %s lists tasks across the models %s: the unified\n/tasks listing, newest first, with every filter pushed into each\nmodel's branch of one UNION ALL query (see sql/).", CatalogPackage, strings.Join(names, ", ")))
 	var entries, migs []jen.Code
 	for _, m := range listed {
 		ip := path.Join(importBase, m.Package)
@@ -281,7 +281,7 @@ func catalogSQL(models []*spec.Model, e Engine) []byte {
 	pg := e == PostgreSQL
 	var b strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
-	p("%s\n-- The unified listing (seed 002) over %d models for %s, compiled by sqlc.\n\n", SQLHeader, len(models), e)
+	p("%s\n-- The unified /tasks listing over %d models for %s, compiled by sqlc.\n\n", SQLHeader, len(models), e)
 	p("-- name: List :many\n-- Newest first. Every filter is pushed into each model's branch, which is cut\n")
 	p("-- to the first tm_top = offset + limit rows (through its created_at indexes)\n-- before the union is merged; a model not asked for gets no statuses and\n-- reads nothing.\n")
 	p("SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.created_at, listing.end_date FROM (\n")

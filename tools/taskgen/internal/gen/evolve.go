@@ -156,14 +156,26 @@ func (ev *evolution) compareField(c fieldChange) {
 			changed = true
 		}
 	}
-	if changed {
-		r := ruleText(ev.new.m, c.new)
-		if r == "" {
-			r = "no limit"
-		}
-		w := "limits: " + r + " (was " + orNoLimit(ruleText(ev.old.m, c.old)) + ")"
+	or, nr := ruleText(ev.old.m, c.old), ruleText(ev.new.m, c.new)
+	switch {
+	case changed:
+		w := "limits: " + orNoLimit(nr) + " (was " + orNoLimit(or) + ")"
 		if narrows(ev.old.m, ev.new.m, c.old, c.new) {
 			w += ", checked against the stored tasks"
+		}
+		what = append(what, w)
+	case or != nr && narrows(ev.old.m, ev.new.m, c.old, c.new):
+		// Narrower rules only the generated validators enforce (item
+		// counts, item limits, a pattern, single-line text): the database
+		// does not change, but the migration checks the stored tasks where
+		// SQL can (item counts and lengths) and records the spec in its
+		// snapshot, so that the next comparison starts from the narrower
+		// rule. A widened rule, like a doc, needs no migration.
+		w := "validation: " + orNoLimit(nr) + " (was " + orNoLimit(or) + "); the database does not change"
+		if itemsCheck(PostgreSQL, c.new.Name, c.new) != "" && itemsNarrow(ev.old.m, ev.new.m, c.old, c.new) {
+			w += ", checked against the stored tasks"
+		} else {
+			w += "; stored tasks are not checked (SQL cannot test this rule)"
 		}
 		what = append(what, w)
 	}
@@ -223,7 +235,6 @@ func (ev *evolution) compareStatuses() {
 		}
 	}
 }
-
 
 func retired(m *spec.Model, status string) *spec.RetiredStatus {
 	for _, r := range m.RetiredStatuses {
@@ -325,10 +336,14 @@ func (ev *evolution) dataChecks(e Engine) []dataCheck {
 		f := *c.new
 		f.Name = col
 		ck := ev.new.column(e, &f).check()
-		if ck == "" || ck == ev.old.renamedColumn(e, fieldChange{old: c.old, new: &f}).check() {
-			continue
+		if ck != "" && ck != ev.old.renamedColumn(e, fieldChange{old: c.old, new: &f}).check() {
+			add(table+"."+c.new.Name, ruleText(ev.new.m, c.new), "tasks", "SELECT count(*), %s FROM %s WHERE (%s) IS FALSE;", idExpr, table, ck)
 		}
-		add(table+"."+c.new.Name, ruleText(ev.new.m, c.new), "tasks", "SELECT count(*), %s FROM %s WHERE (%s) IS FALSE;", idExpr, table, ck)
+		// A list's item lengths are no CHECK (the validators enforce
+		// them), but SQL can test the stored tasks.
+		if lc := itemsCheck(e, col, c.new); lc != "" && itemsNarrow(ev.old.m, ev.new.m, c.old, c.new) {
+			add(table+"."+c.new.Name, itemsRule(ev.new.m, c.new), "tasks", "SELECT count(*), %s FROM %s WHERE (%s) IS FALSE;", idExpr, table, lc)
+		}
 	}
 	if ev.statusNarrowed {
 		// Tasks in a retired status are allowed: the migration moves them.
@@ -791,6 +806,15 @@ func ruleText(m *spec.Model, f *spec.Field) string {
 	if f.MaxItems != nil {
 		r = append(r, "at most "+plural(*f.MaxItems, "item"))
 	}
+	if f.Pattern != "" {
+		r = append(r, "matching "+spec.AnchoredPattern(f.Pattern))
+	}
+	if f.Multiline {
+		r = append(r, "multi-line text")
+	}
+	if t := itemsRule(m, f); t != "" {
+		r = append(r, t)
+	}
 	g := &generator{m: m}
 	if vals := g.enumValues(f.Type); vals != nil {
 		r = append(r, "one of "+strings.Join(vals, ", "))
@@ -822,6 +846,14 @@ func narrows(om, nm *spec.Model, o, n *spec.Field) bool {
 		return true
 	}
 	if upper(n.MaxItems) && (!upper(o.MaxItems) || *n.MaxItems < *o.MaxItems) || lower(n.MinItems) > lower(o.MinItems) {
+		return true
+	}
+	// A new or changed pattern may refuse anything; single-line text
+	// refuses the newlines multi-line text allowed.
+	if n.Pattern != "" && n.Pattern != o.Pattern || o.Multiline && !n.Multiline {
+		return true
+	}
+	if itemsNarrow(om, nm, o, n) {
 		return true
 	}
 	lo := func(f *spec.Field) (float64, bool, bool) { // value, strict, present
@@ -862,4 +894,59 @@ func narrows(om, nm *spec.Model, o, n *spec.Field) bool {
 		return true
 	}
 	return false
+}
+
+// itemsRule says in words what a list field's items: allows, each limit
+// prefixed "items"; "" when it sets none.
+func itemsRule(m *spec.Model, f *spec.Field) string {
+	if f.Items == nil {
+		return ""
+	}
+	t := ruleText(m, f.Items)
+	if t == "" {
+		return ""
+	}
+	return "items " + strings.ReplaceAll(t, ", ", ", items ")
+}
+
+// itemsNarrow reports whether the new list field's items: may refuse an
+// element the old one allowed.
+func itemsNarrow(om, nm *spec.Model, o, n *spec.Field) bool {
+	if n.Items == nil {
+		return o.Items != nil && o.Items.Multiline
+	}
+	if o.Type.Elem == nil {
+		return false
+	}
+	oi := o.Items
+	if oi == nil {
+		oi = &spec.Field{Name: o.Name + "[]", Type: o.Type.Elem}
+	}
+	return narrows(om, nm, oi, n.Items)
+}
+
+// itemsCheck is the SQL condition a stored list must meet for the lengths
+// its items: set, which the generated validators enforce and no CHECK does;
+// "" when it sets none. A value that is not a JSON array (an optional
+// list's null) passes.
+func itemsCheck(e Engine, col string, f *spec.Field) string {
+	it := f.Items
+	if f.Type.Kind != spec.KindList || it == nil || it.Type.Kind != spec.KindString {
+		return ""
+	}
+	pg := e == PostgreSQL
+	length := pick(pg, "char_length(v)", "length(value)")
+	var bad []string
+	if it.MinLen != nil && *it.MinLen > 0 {
+		bad = append(bad, fmt.Sprintf("%s < %d", length, *it.MinLen))
+	}
+	if it.MaxLen != nil {
+		bad = append(bad, fmt.Sprintf("%s > %d", length, *it.MaxLen))
+	}
+	if len(bad) == 0 {
+		return ""
+	}
+	from := pick(pg, "jsonb_array_elements_text("+col+") AS e(v)", "json_each("+col+")")
+	isArray := pick(pg, "jsonb_typeof("+col+") <> 'array'", "json_type("+col+") <> 'array'")
+	return fmt.Sprintf("%s OR NOT EXISTS (SELECT 1 FROM %s WHERE %s)", isArray, from, strings.Join(bad, " OR "))
 }

@@ -301,11 +301,17 @@ func (e stringEnum) emit(f *jen.File) {
 	f.Comment(fmt.Sprintf("%s parses a %s; the error lists the allowed values.", e.ParseFunc, e.What))
 	f.Func().Id(e.ParseFunc).Params(jen.Id("text").String()).Params(jen.Id(e.Type), jen.Error()).Block(
 		jen.If(jen.Id(r).Op(":=").Id(e.Type).Parens(jen.Id("text")), jen.Id(r).Dot("Valid").Call()).Block(jen.Return(jen.Id(r), jen.Nil())),
+		// An empty value is a missing one; the message names no Go type.
+		jen.If(jen.Id("text").Op("==").Lit("")).Block(jen.Return(jen.Lit(""), jen.Op("&").Qual(pkgTasktype, "FieldError").Values(jen.Dict{
+			jen.Id("Field"):   jen.Lit(e.Field),
+			jen.Id("Rule"):    jen.Lit("required"),
+			jen.Id("Message"): jen.Lit("missing; allowed: " + allowed),
+		}))),
 		jen.Return(jen.Lit(""), jen.Op("&").Qual(pkgTasktype, "FieldError").Values(jen.Dict{
 			jen.Id("Field"):   jen.Lit(e.Field),
 			jen.Id("Rule"):    jen.Lit("one_of"),
 			jen.Id("Value"):   jen.Id("text"),
-			jen.Id("Message"): jen.Qual("fmt", "Sprintf").Call(jen.Lit("unknown "+e.What+" %q; allowed: "+allowed), jen.Id("text")),
+			jen.Id("Message"): jen.Qual("fmt", "Sprintf").Call(jen.Lit("unknown value %q; allowed: "+allowed), jen.Id("text")),
 		})),
 	)
 	f.Comment("MarshalText implements encoding.TextMarshaler.")

@@ -241,8 +241,9 @@ func num(f float64, kind spec.Kind) string {
 	return strconv.FormatFloat(f, 'g', -1, 64)
 }
 
-// validateTag mirrors the spec's limits in validator/v10 syntax.
-func (g *generator) validateTag(f *spec.Field) string {
+// validateTag mirrors the spec's limits in validator/v10 syntax. owner
+// names the struct, for the key of a registered pattern.
+func (g *generator) validateTag(owner string, f *spec.Field) string {
 	var rules []string
 	if f.Optional && f.Type.Kind != spec.KindList && f.Type.Kind != spec.KindJSON {
 		rules = append(rules, "omitnil")
@@ -251,11 +252,60 @@ func (g *generator) validateTag(f *spec.Field) string {
 		rules = append(rules, "required")
 	}
 	k := f.Type.Kind
+	rules = append(rules, g.valueRules(owner, f)...)
+	if k == spec.KindJSON {
+		rules = append(rules, "json_text")
+	}
+	if k == spec.KindList {
+		if f.MinItems != nil {
+			rules = append(rules, fmt.Sprintf("min=%d", *f.MinItems))
+		}
+		if f.MaxItems != nil {
+			rules = append(rules, fmt.Sprintf("max=%d", *f.MaxItems))
+		}
+		items := f.Items
+		if items == nil {
+			items = &spec.Field{Name: f.Name + "[]", Type: f.Type.Elem}
+		}
+		if one := g.oneOf(f.Type.Elem); one != "" {
+			rules = append(rules, "dive", one)
+		} else if f.Type.Elem.Kind == spec.KindType {
+			rules = append(rules, "dive")
+		} else if r := g.valueRules(owner, items); len(r) > 0 {
+			rules = append(rules, "dive")
+			rules = append(rules, r...)
+		}
+	} else if one := g.oneOf(f.Type); one != "" {
+		rules = append(rules, one)
+	}
+	if len(rules) == 1 && rules[0] == "omitnil" {
+		return ""
+	}
+	return strings.Join(rules, ",")
+}
+
+// valueRules are the rules of one value, a field's or a list element's:
+// the text rule and lengths and pattern of a string, a number's bounds.
+func (g *generator) valueRules(owner string, f *spec.Field) []string {
+	var rules []string
+	k := f.Type.Kind
+	if k == spec.KindString {
+		// Every string is valid text (validation.CheckText): single-line
+		// unless the spec says multiline.
+		if f.Multiline {
+			rules = append(rules, "text")
+		} else {
+			rules = append(rules, "line")
+		}
+	}
 	if f.MinLen != nil {
 		rules = append(rules, fmt.Sprintf("min=%d", *f.MinLen))
 	}
 	if f.MaxLen != nil {
 		rules = append(rules, fmt.Sprintf("max=%d", *f.MaxLen))
+	}
+	if f.Pattern != "" {
+		rules = append(rules, "pattern="+g.patternKey(owner, f))
 	}
 	for _, b := range []struct {
 		tag string
@@ -265,25 +315,31 @@ func (g *generator) validateTag(f *spec.Field) string {
 			rules = append(rules, b.tag+"="+num(*b.v, k))
 		}
 	}
-	if k == spec.KindList {
-		if f.MinItems != nil {
-			rules = append(rules, fmt.Sprintf("min=%d", *f.MinItems))
+	return rules
+}
+
+// patternKey names a field's pattern in the validation package's registry:
+// <model>.<struct>.<field>, with .items for a list's elements.
+func (g *generator) patternKey(owner string, f *spec.Field) string {
+	return g.m.Name + "." + owner + "." + strings.ReplaceAll(f.Name, "[]", ".items")
+}
+
+// registerPatterns emits the registration of the patterns of a struct's
+// fields, which the validate tag pattern=key refers to.
+func (g *generator) registerPatterns(f *jen.File, owner string, fields []*spec.Field) {
+	var defs []jen.Code
+	for _, fd := range fields {
+		for _, v := range []*spec.Field{fd, fd.Items} {
+			if v == nil || v.Pattern == "" {
+				continue
+			}
+			defs = append(defs, jen.Id("_").Op("=").Qual(pkgValidation, "RegisterPattern").Call(jen.Lit(g.patternKey(owner, v)), jen.Lit(spec.AnchoredPattern(v.Pattern))))
 		}
-		if f.MaxItems != nil {
-			rules = append(rules, fmt.Sprintf("max=%d", *f.MaxItems))
-		}
-		if one := g.oneOf(f.Type.Elem); one != "" {
-			rules = append(rules, "dive", one)
-		} else if f.Type.Elem.Kind == spec.KindType {
-			rules = append(rules, "dive")
-		}
-	} else if one := g.oneOf(f.Type); one != "" {
-		rules = append(rules, one)
 	}
-	if len(rules) == 1 && rules[0] == "omitnil" {
-		return ""
+	if len(defs) > 0 {
+		f.Comment("The patterns of " + owner + "'s fields, which its validate tags name.")
+		f.Var().Defs(defs...)
 	}
-	return strings.Join(rules, ",")
 }
 
 // defaultValue returns the Go expression of a field's default, or nil.
@@ -346,7 +402,7 @@ func (g *generator) structType(f *jen.File, name, doc string, builtin, fields []
 			members = append(members, jen.Comment(oneLine(fd.Doc)))
 		}
 		tags := map[string]string{"json": fd.Name}
-		if v := g.validateTag(fd); v != "" {
+		if v := g.validateTag(name, fd); v != "" {
 			tags["validate"] = v
 		}
 		members = append(members, jen.Id(fd.GoName).Add(g.fieldType(fd)).Tag(tags))
@@ -360,6 +416,7 @@ func (g *generator) structType(f *jen.File, name, doc string, builtin, fields []
 	}
 	f.Comment(doc)
 	f.Type().Id(name).Struct(members...)
+	g.registerPatterns(f, name, fields)
 
 	f.Comment(fmt.Sprintf("New%s returns a %s holding the spec's defaults.", name, name))
 	f.Func().Id("New" + name).Params().Op("*").Id(name).Block(jen.Return(jen.Op("&").Id(name).Values(defaults)))
@@ -381,7 +438,7 @@ func (g *generator) structType(f *jen.File, name, doc string, builtin, fields []
 	f.Func().Params(jen.Id("x").Op("*").Id(name)).Id("UnmarshalJSON").Params(jen.Id("data").Index().Byte()).Error().Block(
 		jen.Type().Id("plain").Id(name),
 		jen.Id("v").Op(":=").Id("plain").Parens(jen.Op("*").Id("New"+name).Call()),
-		jen.If(jen.Err().Op(":=").Qual(pkgValidation, "DecodeStrict").Call(jen.Id("data"), jen.Op("&").Id("v"), jen.Lit(name), jen.Id(keysVar), jen.Id(reqVar)), jen.Err().Op("!=").Nil()).Block(
+		jen.If(jen.Err().Op(":=").Qual(pkgValidation, "DecodeStrict").Call(jen.Id("data"), jen.Op("&").Id("v"), jen.Id(keysVar), jen.Id(reqVar)), jen.Err().Op("!=").Nil()).Block(
 			jen.Return(jen.Err())),
 		jen.Op("*").Id("x").Op("=").Id(name).Parens(jen.Id("v")),
 		jen.Return(jen.Nil()),

@@ -69,10 +69,10 @@ func (o *openapi) document(models []*spec.Model) obj {
 	s := o.schemas
 	s["TaskType"] = obj{"type": "string", "enum": typeNames, "description": "A model: the task_type of its tasks."}
 	s["StatusCode"] = obj{"type": "string", "enum": []string{"Q", "R", "D", "F", "C"},
-		"description": "Unified short status code (seed 002): Q queued, R running, D done, F failed, C cancelled."}
+		"description": "Unified short status code: Q queued, R running, D done, F failed, C cancelled."}
 	s["Task"] = obj{"oneOf": taskRefs, "discriminator": obj{"propertyName": "task_type", "mapping": mapping},
 		"description": "A task of any model, told apart by task_type."}
-	s["ListRow"] = object("A task in the unified listing (seed 002).", obj{
+	s["ListRow"] = object("A task in the unified /tasks listing.", obj{
 		"id":          obj{"type": "string", "format": "uuid"},
 		"task_type":   ref("TaskType"),
 		"task_status": ref("StatusCode"),
@@ -174,7 +174,7 @@ func (o *openapi) document(models []*spec.Model) obj {
 		query("tag", "Keep tasks with this tag.", obj{"type": "string"}, false),
 	}
 	tasks := obj{
-		"get": op("listTasks", "List tasks across models, newest first (seed 002).",
+		"get": op("listTasks", "List tasks across models, newest first.",
 			with(errs("400", "401"), "200", jsonBody("The page of tasks.", obj{"type": "array", "items": ref("ListRow")})),
 			obj{"parameters": listParams}),
 	}
@@ -209,7 +209,7 @@ func (o *openapi) document(models []*spec.Model) obj {
 			obj{"200": obj{"description": "The OpenAPI 3.1 document.", "content": obj{"application/json": obj{"schema": obj{"type": "object"}}}}}, public)},
 	}
 	if len(uploadReqs) > 0 {
-		paths["/tasks/{id}/upload-urls"] = obj{"post": op("requestUploadURLs", "Signed upload URLs for the task's files (seed 004).",
+		paths["/tasks/{id}/upload-urls"] = obj{"post": op("requestUploadURLs", "Signed upload URLs for the task's files.",
 			with(errs("400", "401", "404", "409"), "200", jsonBody("Where to upload each file.", oneOrAny(uploadResps))),
 			byID(), obj{"requestBody": obj{"required": true, "content": obj{"application/json": obj{"schema": oneOrAny(uploadReqs)}}}})}
 		paths["/tasks/{id}/process"] = obj{"post": op("processTask", "Verify the uploaded files and queue the task.",
@@ -429,6 +429,34 @@ func (o *openapi) field(m *spec.Model, f *spec.Field) obj {
 	}
 	if f.MaxItems != nil {
 		s["maxItems"] = *f.MaxItems
+	}
+	if f.Pattern != "" {
+		s["pattern"] = spec.AnchoredPattern(f.Pattern)
+	}
+	if it := f.Items; it != nil {
+		if items, ok := s["items"].(obj); ok {
+			if it.MinLen != nil {
+				items["minLength"] = *it.MinLen
+			}
+			if it.MaxLen != nil {
+				items["maxLength"] = *it.MaxLen
+			}
+			if it.Pattern != "" {
+				items["pattern"] = spec.AnchoredPattern(it.Pattern)
+			}
+			for _, b := range []struct {
+				key string
+				v   *float64
+			}{{"minimum", it.Ge}, {"maximum", it.Le}, {"exclusiveMinimum", it.Gt}, {"exclusiveMaximum", it.Lt}} {
+				if b.v != nil {
+					if it.Type.Kind == spec.KindInt || it.Type.Kind == spec.KindDuration {
+						items[b.key] = int64(*b.v)
+					} else {
+						items[b.key] = *b.v
+					}
+				}
+			}
+		}
 	}
 	if nullable(f) && k != spec.KindJSON {
 		if _, isRef := s["$ref"]; isRef {

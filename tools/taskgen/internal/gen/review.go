@@ -305,6 +305,17 @@ func limits(f *spec.Field) string {
 			out = append(out, b.op+" "+num(*b.v, f.Type.Kind))
 		}
 	}
+	if f.Pattern != "" {
+		out = append(out, "pattern `"+strings.ReplaceAll(f.Pattern, "|", `\|`)+"`")
+	}
+	if f.Multiline {
+		out = append(out, "multiline")
+	}
+	if f.Items != nil {
+		if t := limits(f.Items); t != "" {
+			out = append(out, "items: "+t)
+		}
+	}
 	if f.References != "" {
 		out = append(out, "→ `"+f.References+"`")
 	}

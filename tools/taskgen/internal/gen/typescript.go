@@ -48,7 +48,7 @@ func (g *generator) typescript() []byte {
 	}
 
 	if m.HasCodes {
-		p("\n/** Unified short status code (seed 002): Q queued, R running, D done, F failed, C cancelled. */\nexport type StatusCode = \"Q\" | \"R\" | \"D\" | \"F\" | \"C\";\n")
+		p("\n/** Unified short status code: Q queued, R running, D done, F failed, C cancelled. */\nexport type StatusCode = \"Q\" | \"R\" | \"D\" | \"F\" | \"C\";\n")
 		p("\n/** Each status's unified code, as GET /tasks reports it in task_status. */\nexport const STATUS_CODE: Readonly<Record<Status, StatusCode>> = {\n")
 		for _, s := range m.Statuses {
 			p("  %s: %s,\n", tsKey(s.Name), tsString(s.Code))
@@ -264,6 +264,14 @@ func limitsText(f *spec.Field) string {
 	}
 	if f.MaxItems != nil {
 		parts = append(parts, fmt.Sprintf("at most %d %s", *f.MaxItems, plural(*f.MaxItems, "item")))
+	}
+	if f.Pattern != "" {
+		parts = append(parts, "matching "+spec.AnchoredPattern(f.Pattern))
+	}
+	if f.Items != nil {
+		if t := limitsText(f.Items); t != "" {
+			parts = append(parts, "each item "+t)
+		}
 	}
 	switch k {
 	case spec.KindTime:

@@ -636,7 +636,10 @@ func (l *loader) enums(n *yaml.Node) {
 // reservedStructMethods are the methods generated on model and value structs.
 var reservedStructMethods = map[string]bool{"Fire": true, "Validate": true, "UnmarshalJSON": true, "MarshalJSON": true, "Key": true, "Init": true, "Touch": true, "TimeoutAt": true, "ListRow": true, "IsFinished": true, "PrepareTimeout": true, "RetentionTime": true, "PrepareFailure": true, "ReportProgress": true, "Owner": true, "SetOwner": true}
 
-var fieldKeys = []string{"type", "of", "doc", "required", "optional", "default", "backfill", "renamed_from", "max_len", "min_len", "ge", "le", "gt", "lt", "min_items", "max_items", "references"}
+var fieldKeys = []string{"type", "of", "doc", "required", "optional", "default", "backfill", "renamed_from", "max_len", "min_len", "pattern", "multiline", "ge", "le", "gt", "lt", "min_items", "max_items", "items", "references"}
+
+// itemKeys are the keys of a list field's items: the limits of one element.
+var itemKeys = []string{"max_len", "min_len", "pattern", "multiline", "ge", "le", "gt", "lt"}
 
 func (l *loader) fields(n *yaml.Node, owner string, builtin []string) []*Field {
 	var out []*Field
@@ -761,6 +764,44 @@ func (l *loader) field(f *Field, n *yaml.Node, owner string) bool {
 	if v, ok := k["optional"]; ok {
 		f.Optional, _ = l.boolean(v.val, what+" optional")
 	}
+	l.limits(f, n, k, what)
+	if v, ok := k["items"]; ok {
+		if f.Type.Kind != KindList {
+			l.errorf(v.key, "%s: items applies to list fields; this one is %s", what, f.Type.Name())
+		} else {
+			ik := l.keys(v.val, what+" items", itemKeys...)
+			f.Items = &Field{Pos: l.pos(v.key), Name: f.Name + "[]", GoName: f.GoName, Type: f.Type.Elem}
+			l.limits(f.Items, v.val, ik, what+" items")
+		}
+	}
+	kind := f.Type.Kind
+	if v, ok := k["references"]; ok {
+		if kind != KindUUID {
+			l.errorf(v.key, "%s: references applies to uuid fields; this one is %s", what, f.Type.Name())
+		} else {
+			f.References, _ = l.name(v.val, what+" references", reModel, "[a-z][a-z0-9_]*")
+		}
+	}
+	if v, ok := k["default"]; ok {
+		switch {
+		case f.Required:
+			l.errorf(v.key, "%s is required and has a default; a required field must be given, so drop one of the two", what)
+		case f.Optional:
+			if d := deref(v.val); d == nil || d.Tag != "!!null" {
+				l.errorf(v.key, "%s is optional, so its default is null; drop default or optional", what)
+			}
+		default:
+			f.Default, f.HasDefault = l.defaultValue(v.val, f.Type, what)
+		}
+	}
+	l.evolution(f, k, what, owner)
+	return true
+}
+
+// limits reads the limits of a field, or of a list's elements (items:):
+// lengths, pattern and multiline for strings, bounds for numbers, item
+// counts for lists.
+func (l *loader) limits(f *Field, n *yaml.Node, k map[string]pair, what string) {
 	kind := f.Type.Kind
 	isNum := kind == KindInt || kind == KindFloat || kind == KindDuration
 	limit := func(key string, applies bool, kindWord string) *yaml.Node {
@@ -779,6 +820,20 @@ func (l *loader) field(f *Field, n *yaml.Node, owner string) bool {
 	}
 	if v := limit("min_len", kind == KindString, "string"); v != nil {
 		f.MinLen, _ = l.nonNegInt(v, what+" min_len")
+	}
+	if v := limit("pattern", kind == KindString, "string"); v != nil {
+		if p, ok := l.str(v, what+" pattern"); ok {
+			if p == "" {
+				l.errorf(v, "%s pattern is empty; drop it, or give a regular expression the whole value must match", what)
+			} else if _, err := regexp.Compile(p); err != nil {
+				l.errorf(v, "%s pattern %q is not a regular expression (Go syntax): %s", what, p, strings.TrimPrefix(err.Error(), "error parsing regexp: "))
+			} else {
+				f.Pattern = p // p compiles, so ^(?:p)$ does
+			}
+		}
+	}
+	if v := limit("multiline", kind == KindString, "string"); v != nil {
+		f.Multiline, _ = l.boolean(v, what+" multiline")
 	}
 	if v := limit("min_items", kind == KindList, "list"); v != nil {
 		f.MinItems, _ = l.nonNegInt(v, what+" min_items")
@@ -829,28 +884,11 @@ func (l *loader) field(f *Field, n *yaml.Node, owner string) bool {
 	if (f.Ge != nil && f.Gt != nil) || (f.Le != nil && f.Lt != nil) {
 		l.errorf(n, "%s: use one lower bound (ge or gt) and one upper bound (le or lt)", what)
 	}
-	if v, ok := k["references"]; ok {
-		if kind != KindUUID {
-			l.errorf(v.key, "%s: references applies to uuid fields; this one is %s", what, f.Type.Name())
-		} else {
-			f.References, _ = l.name(v.val, what+" references", reModel, "[a-z][a-z0-9_]*")
-		}
-	}
-	if v, ok := k["default"]; ok {
-		switch {
-		case f.Required:
-			l.errorf(v.key, "%s is required and has a default; a required field must be given, so drop one of the two", what)
-		case f.Optional:
-			if d := deref(v.val); d == nil || d.Tag != "!!null" {
-				l.errorf(v.key, "%s is optional, so its default is null; drop default or optional", what)
-			}
-		default:
-			f.Default, f.HasDefault = l.defaultValue(v.val, f.Type, what)
-		}
-	}
-	l.evolution(f, k, what, owner)
-	return true
 }
+
+// AnchoredPattern is the expression a field's pattern compiles to: the
+// pattern matched against the whole value.
+func AnchoredPattern(p string) string { return "^(?:" + p + ")$" }
 
 func fmtNum(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
 

@@ -331,6 +331,17 @@ type Field struct {
 	Gt, Lt     *float64
 	MinItems   *int
 	MaxItems   *int
+	// Pattern is a regular expression (Go syntax) a string must match as a
+	// whole; "" when there is none.
+	Pattern string
+	// Multiline marks free text (messages, descriptions): a string that may
+	// hold newlines, tabs and other control characters but NUL. Every other
+	// string is single-line: no control or bidirectional control characters.
+	Multiline bool
+	// Items holds the limits of a list's elements (items: in the spec):
+	// min_len, max_len, pattern and multiline for strings, ge/le/gt/lt for
+	// numbers. Its Type is the element type; nil when the spec sets none.
+	Items      *Field
 	References string // the model a uuid field points to
 	// EnteredAt is set on the implicit time fields statuses declare.
 	EnteredAt bool

@@ -96,7 +96,7 @@ func (l *loader) keys(n *yaml.Node, what string, allowed ...string) map[string]p
 			sort.Strings(sorted)
 			hint := ""
 			if (p.key.Value == "min" || p.key.Value == "max") && contains(allowed, "ge") {
-				hint = " (numbers take ge/le, inclusive, or gt/lt, exclusive; strings min_len/max_len; lists min_items/max_items)"
+				hint = " (numbers take ge/le, inclusive, or gt/lt, exclusive; strings min_len/max_len; lists min_items/max_items, and items: for their elements)"
 			}
 			l.errorf(p.key, "unknown key %q in %s; allowed: %s%s", p.key.Value, what, strings.Join(sorted, ", "), hint)
 			continue
