@@ -31,7 +31,7 @@ func FuzzListAndCreate(f *testing.F) {
 	for _, q := range []string{"", "tag=%00", "tag=%ff%fe", "offset=9223372036854775807", "%zz=1", "limit=5&offset=5", "status=R&task_type=training", "within_hours=99999999999", "a;b"} {
 		f.Add(q, `{"tool_id":"t","agents":["a"]}`)
 	}
-	for _, b := range []string{``, `{}`, `{"task_type":"training","tag":"\ud800"}`, `[`, `{"tool_id":1e999}`, `{"agents":[` + strings.Repeat(`"a",`, 100) + `"a"]}`} {
+	for _, b := range []string{``, `{}`, `{"task_type":"training","tag":"\ud800"}`, `[`, `{"tool_id":1e999}`, `{"agents":[` + strings.Repeat(`"a",`, 100) + `"a"]}`, `{"tool_id":"a\u0000b","agents":["x"]}`} {
 		f.Add("", b)
 	}
 	client := &http.Client{Timeout: 30 * time.Second}
