@@ -6,8 +6,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"unicode"
-	"unicode/utf8"
+
+	"github.com/taskmodel/taskmodel/validation"
 )
 
 // checkQuery parses a request's query string strictly: a malformed one
@@ -47,15 +47,12 @@ func queryErr(err error) string {
 	return "cannot be decoded"
 }
 
-// badText says what is wrong with a query key or value, or "".
+// badText says what is wrong with a query key or value, or "": the
+// valid-text rule of every single-line string field (validation.CheckText),
+// so a filter is held to the rule of the values it matches.
 func badText(s string) string {
-	if !utf8.ValidString(s) {
-		return "is not valid UTF-8"
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			return fmt.Sprintf("holds the control character %U; only printable text is allowed", r)
-		}
+	if err := validation.CheckText(s, false); err != nil {
+		return err.Error()
 	}
 	return ""
 }
