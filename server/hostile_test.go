@@ -57,7 +57,7 @@ func TestHostileQuery(t *testing.T) {
 				field      string
 				detail     string
 			}{
-				{"NUL in tag", "/tasks?tag=%00", 400, "tag", "control character U+0000"},
+				{"NUL in tag", "/tasks?tag=%00", 400, "tag", "NUL character (U+0000)"},
 				{"invalid UTF-8 in tag", "/tasks?tag=%ff%fe", 400, "tag", "not valid UTF-8"},
 				{"control character in tag", "/tasks?tag=a%01b", 400, "tag", "U+0001"},
 				{"DEL in tag", "/tasks?tag=a%7fb", 400, "tag", "U+007F"},
