@@ -2,7 +2,7 @@
 
 /*
 Package catalog lists tasks across the models report: the unified
-listing of seed 002, newest first, with every filter pushed into each
+/tasks listing, newest first, with every filter pushed into each
 model's branch of one UNION ALL query (see sql/).
 */
 package catalog

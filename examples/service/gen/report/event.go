@@ -73,9 +73,16 @@ func ParseEvent(text string) (Event, error) {
 	if ev := Event(text); ev.Valid() {
 		return ev, nil
 	}
+	if text == "" {
+		return "", &tasktype.FieldError{
+			Field:   "event",
+			Message: "missing; allowed: start, finish, fail, cancel, requeue",
+			Rule:    "required",
+		}
+	}
 	return "", &tasktype.FieldError{
 		Field:   "event",
-		Message: fmt.Sprintf("unknown event %q; allowed: start, finish, fail, cancel, requeue", text),
+		Message: fmt.Sprintf("unknown value %q; allowed: start, finish, fail, cancel, requeue", text),
 		Rule:    "one_of",
 		Value:   text,
 	}

@@ -70,9 +70,16 @@ func ParseErrorCode(text string) (ErrorCode, error) {
 	if v := ErrorCode(text); v.Valid() {
 		return v, nil
 	}
+	if text == "" {
+		return "", &tasktype.FieldError{
+			Field:   "error_code",
+			Message: "missing; allowed: NO_WORKER, TIMEOUT, NO_DATA, INTERNAL_ERROR",
+			Rule:    "required",
+		}
+	}
 	return "", &tasktype.FieldError{
 		Field:   "error_code",
-		Message: fmt.Sprintf("unknown error code %q; allowed: NO_WORKER, TIMEOUT, NO_DATA, INTERNAL_ERROR", text),
+		Message: fmt.Sprintf("unknown value %q; allowed: NO_WORKER, TIMEOUT, NO_DATA, INTERNAL_ERROR", text),
 		Rule:    "one_of",
 		Value:   text,
 	}
@@ -171,9 +178,16 @@ func ParseKind(text string) (Kind, error) {
 	if v := Kind(text); v.Valid() {
 		return v, nil
 	}
+	if text == "" {
+		return "", &tasktype.FieldError{
+			Field:   "",
+			Message: "missing; allowed: SIGNUPS, ORDERS",
+			Rule:    "required",
+		}
+	}
 	return "", &tasktype.FieldError{
 		Field:   "",
-		Message: fmt.Sprintf("unknown Kind value %q; allowed: SIGNUPS, ORDERS", text),
+		Message: fmt.Sprintf("unknown value %q; allowed: SIGNUPS, ORDERS", text),
 		Rule:    "one_of",
 		Value:   text,
 	}
@@ -257,9 +271,16 @@ func ParseFormat(text string) (Format, error) {
 	if v := Format(text); v.Valid() {
 		return v, nil
 	}
+	if text == "" {
+		return "", &tasktype.FieldError{
+			Field:   "",
+			Message: "missing; allowed: csv, json",
+			Rule:    "required",
+		}
+	}
 	return "", &tasktype.FieldError{
 		Field:   "",
-		Message: fmt.Sprintf("unknown Format value %q; allowed: csv, json", text),
+		Message: fmt.Sprintf("unknown value %q; allowed: csv, json", text),
 		Rule:    "one_of",
 		Value:   text,
 	}
@@ -309,19 +330,19 @@ type Report struct {
 	// UpdatedAt is when the task last changed.
 	UpdatedAt time.Time `json:"updated_at"`
 	// The report's title.
-	Title string `json:"title" validate:"min=1,max=120"`
+	Title string `json:"title" validate:"line,min=1,max=120"`
 	Kind  Kind   `json:"kind" validate:"oneof=SIGNUPS ORDERS"`
 	// How many days back the report covers.
 	Days   int64  `json:"days" validate:"gte=1,lte=366"`
 	Format Format `json:"format" validate:"oneof=csv json"`
 	// A label the listing filters on.
-	Tag      *string `json:"tag" validate:"omitnil,max=64"`
-	UserID   *string `json:"user_id" validate:"omitnil,max=100"`
+	Tag      *string `json:"tag" validate:"omitnil,line,max=64"`
+	UserID   *string `json:"user_id" validate:"omitnil,line,max=100"`
 	Progress int64   `json:"progress" validate:"gte=0,lte=100"`
 	// Rows written, set when the report is ready.
 	Rows         *int64     `json:"rows" validate:"omitnil,gte=0"`
 	ErrorCode    *ErrorCode `json:"error_code" validate:"omitnil,oneof=NO_WORKER TIMEOUT NO_DATA INTERNAL_ERROR"`
-	ErrorMessage *string    `json:"error_message" validate:"omitnil,max=2000"`
+	ErrorMessage *string    `json:"error_message" validate:"omitnil,line,max=2000"`
 	// Set when the task enters BUILDING.
 	StartedAt *time.Time `json:"started_at"`
 	// Set when the task enters READY, FAILED, CANCELLED.
@@ -353,7 +374,7 @@ var (
 func (x *Report) UnmarshalJSON(data []byte) error {
 	type plain Report
 	v := plain(*NewReport())
-	if err := validation.DecodeStrict(data, &v, "Report", reportKeys, reportRequired); err != nil {
+	if err := validation.DecodeStrict(data, &v, reportKeys, reportRequired); err != nil {
 		return err
 	}
 	*x = Report(v)

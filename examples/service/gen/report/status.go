@@ -73,9 +73,16 @@ func ParseStatus(text string) (Status, error) {
 	if s := Status(text); s.Valid() {
 		return s, nil
 	}
+	if text == "" {
+		return "", &tasktype.FieldError{
+			Field:   "status",
+			Message: "missing; allowed: QUEUED, BUILDING, READY, FAILED, CANCELLED",
+			Rule:    "required",
+		}
+	}
 	return "", &tasktype.FieldError{
 		Field:   "status",
-		Message: fmt.Sprintf("unknown status %q; allowed: QUEUED, BUILDING, READY, FAILED, CANCELLED", text),
+		Message: fmt.Sprintf("unknown value %q; allowed: QUEUED, BUILDING, READY, FAILED, CANCELLED", text),
 		Rule:    "one_of",
 		Value:   text,
 	}

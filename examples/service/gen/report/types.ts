@@ -30,7 +30,7 @@ export function isTerminal(status: Status): boolean {
   return TERMINAL_STATUSES.indexOf(status) >= 0;
 }
 
-/** Unified short status code (seed 002): Q queued, R running, D done, F failed, C cancelled. */
+/** Unified short status code: Q queued, R running, D done, F failed, C cancelled. */
 export type StatusCode = "Q" | "R" | "D" | "F" | "C";
 
 /** Each status's unified code, as GET /tasks reports it in task_status. */
