@@ -387,12 +387,13 @@ func TestConflictsNameClientActions(t *testing.T) {
 				name, method, path, body string
 				kind, current            string
 				actions                  []string
+				detail                   string
 			}{
-				{"cancel while CREATED", "POST", "/tasks/" + created + "/cancel", "", "transition", "CREATED", []string{"upload-urls"}},
-				{"cancel while UPLOADING", "POST", "/tasks/" + uploading + "/cancel", "", "transition", "UPLOADING", []string{"process"}},
-				{"process while CREATED", "POST", "/tasks/" + created + "/process", "", "transition", "CREATED", []string{"upload-urls"}},
-				{"process on training", "POST", "/tasks/" + training + "/process", "", "no-uploads", "", nil},
-				{"upload-urls on training", "POST", "/tasks/" + training + "/upload-urls", `{"files":{}}`, "no-uploads", "", nil},
+				{"cancel while CREATED", "POST", "/tasks/" + created + "/cancel", "", "transition", "CREATED", []string{"upload-urls"}, "cancel is not possible while the task is CREATED; possible now: upload-urls"},
+				{"cancel while UPLOADING", "POST", "/tasks/" + uploading + "/cancel", "", "transition", "UPLOADING", []string{"process"}, "cancel is not possible while the task is UPLOADING; possible now: process"},
+				{"process while CREATED", "POST", "/tasks/" + created + "/process", "", "transition", "CREATED", []string{"upload-urls"}, "process is not possible while the task is CREATED; possible now: upload-urls"},
+				{"process on training", "POST", "/tasks/" + training + "/process", "", "no-uploads", "", nil, ""},
+				{"upload-urls on training", "POST", "/tasks/" + training + "/upload-urls", `{"files":{}}`, "no-uploads", "", nil, ""},
 			}
 			for _, c := range cases {
 				t.Run(c.name, func(t *testing.T) {
@@ -405,6 +406,9 @@ func TestConflictsNameClientActions(t *testing.T) {
 					}
 					if p["current_status"] != c.current || !slices.Equal(toStrings(p["allowed_actions"]), c.actions) || p["allowed_events"] != nil {
 						t.Errorf("problem %v; want %s and actions %v", p, c.current, c.actions)
+					}
+					if p["detail"] != c.detail {
+						t.Errorf("detail %q, want %q (API actions, not the spec's events)", p["detail"], c.detail)
 					}
 				})
 			}

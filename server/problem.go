@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/taskmodel/taskmodel/tasktype"
 )
@@ -38,6 +39,7 @@ type Problem struct {
 	// events are the model events the status allows, which withActions
 	// maps onto AllowedActions.
 	events []string
+	event  string // the refused event
 }
 
 // FieldProblem is one refused field of a request.
@@ -87,7 +89,7 @@ func toProblem(err error) *Problem {
 	if errors.As(err, &te) {
 		t := te.Transition()
 		out := problem(http.StatusConflict, "transition", "Transition not allowed", te.Error())
-		out.CurrentStatus, out.events, out.AllowedActions = t.From, t.Allowed, []string{}
+		out.CurrentStatus, out.events, out.event, out.AllowedActions = t.From, t.Allowed, t.Event, []string{}
 		return out
 	}
 	switch {
@@ -112,6 +114,17 @@ func withActions(b binding, err error) error {
 	}
 	out := *p
 	out.AllowedActions = actionsOf(b, p.events)
+	// The detail speaks of API actions too: the spec's event names, some of
+	// them fired only by the server, mean nothing to a client.
+	what := "this action"
+	if a := actionsOf(b, []string{out.event}); len(a) == 1 {
+		what = a[0]
+	}
+	now := "no action is possible now"
+	if len(out.AllowedActions) > 0 {
+		now = "possible now: " + strings.Join(out.AllowedActions, ", ")
+	}
+	out.Detail = fmt.Sprintf("%s is not possible while the task is %s; %s", what, out.CurrentStatus, now)
 	return &out
 }
 
