@@ -22,8 +22,8 @@ server.
 
 # Routes
 
-	POST /tasks                        create (seed 004); task_type selects the model
-	GET  /tasks                        the unified listing (seed 002)
+	POST /tasks                        create (the upload → process lifecycle); task_type selects the model
+	GET  /tasks                        the unified listing (the unified listing)
 	GET  /tasks/{id}                   a task: its fields, status, progress, progress_detail, errors, timestamps
 	GET  /tasks/{id}/history           its status changes
 	GET  /tasks/{id}/events            Server-Sent Events: every change, until a terminal status
@@ -33,8 +33,8 @@ server.
 	GET  /tasks/{id}/downloads         signed download URLs of a finished task's outputs
 	GET  /healthz, /readyz, /metrics, /openapi.json
 
-A task is returned as its model's JSON with the seed's task_id and the
-task_type in front. Listing rows are seed 002's {id, task_type,
+A task is returned as its model's JSON with a task_id and the
+task_type in front. Listing rows are the unified listing's {id, task_type,
 task_status, tag, created_at, end_date}; the defaults are limit 20 and
 within_hours 1 ("default: last hour"), and values out of range are errors,
 never clamped.
@@ -71,7 +71,7 @@ has left the status its uploads are verified from (blob.UploadGate).
 
 Run applies the spec's timeouts and retention (one process at a time, with
 a lease per model), deletes the files of tasks that expired before their
-uploads were processed (seed 004: "Expired task files: Delete
+uploads were processed (the upload → process lifecycle: "Expired task files: Delete
 immediately"), and counts the transitions this process makes for
 /metrics.
 */

@@ -28,8 +28,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(append(body, '\n'))
 }
 
-// taskJSON is a task as the API returns it: the model's JSON with the seed's
-// task_id (unless the model has a task_id field of its own, as seed 001's
+// taskJSON is a task as the API returns it: the model's JSON with a
+// task_id (unless the model has a task_id field of its own, as the stage model's
 // stage does; its id is then only "id") and the task_type in front.
 func taskJSON(v *view) ([]byte, error) {
 	body, err := json.Marshal(v.task)
@@ -74,7 +74,7 @@ func (s *Server) writeTask(w http.ResponseWriter, r *http.Request, status int, v
 const maxDrain = 8 << 20
 
 // decodeObject reads a JSON object body (at most MaxBodyBytes). An empty
-// body is an empty object: seed 004's frontend POSTs /process without one.
+// body is an empty object: the upload → process lifecycle's frontend POSTs /process without one.
 func (s *Server) decodeObject(w http.ResponseWriter, r *http.Request) (map[string]json.RawMessage, error) {
 	max := s.cfg.MaxBodyBytes
 	tooBig := problem(http.StatusRequestEntityTooLarge, "too-large", "Request body too large", fmt.Sprintf("the body must be at most %d bytes", max))

@@ -10,8 +10,8 @@ import (
 	"github.com/taskmodel/taskmodel/tasktype"
 )
 
-// Listing defaults (seed 002): the last hour ("default: last hour"); the
-// page size is a decision, the seed gives none.
+// Listing defaults (the unified listing): the last hour ("default: last hour"); the
+// page size is a decision, the requirement gives none.
 const (
 	DefaultLimit       = 20
 	DefaultWithinHours = 1

@@ -262,7 +262,7 @@ type sweepConfig struct {
 type typed[T any, E ~string, PT ModelType[T, E]] struct {
 	m   Model[T]
 	eng *engine.Engine[T, E, PT]
-	// ownTaskID: the model has a task_id field of its own (seed 001's
+	// ownTaskID: the model has a task_id field of its own (the stage model's
 	// stage), which the API's task_id must not shadow.
 	ownTaskID bool
 }

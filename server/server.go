@@ -41,7 +41,7 @@ type Config struct {
 	// Models are the models served, over one backend (catalog.Serve).
 	Models *Models
 	// DefaultTaskType is the model POST /tasks creates when the body names
-	// no task_type (seed 004: "analysis"). Default: the first model that
+	// no task_type (the upload → process lifecycle: "analysis"). Default: the first model that
 	// clients may create.
 	DefaultTaskType string
 	// Authenticate resolves a bearer token to a user (auth.Store). Nil
@@ -49,7 +49,7 @@ type Config struct {
 	Authenticate func(ctx context.Context, token string) (User, error)
 	// Anonymous, when set, lets requests without a token act as this
 	// (non-admin) user, but only requests from a loopback address: the
-	// operator's explicit opt-in for local use (make run, the seeds' curl
+	// operator's explicit opt-in for local use (make run, the docs' curl
 	// examples). Requests from elsewhere still need a token.
 	Anonymous string
 	// Blobs stores uploaded and output files; required when a model has
@@ -72,7 +72,7 @@ type Config struct {
 	// MaxBodyBytes bounds a JSON request body (default 1 MiB).
 	MaxBodyBytes int64
 	// SweepEvery is how often the sweeper applies timeouts (default 15 s;
-	// seed 004's cleanup job runs every 15 minutes, which lets tasks
+	// the upload → process lifecycle's cleanup job runs every 15 minutes, which lets tasks
 	// outlive their timeout by that much).
 	SweepEvery time.Duration
 	// Retention deletes finished tasks whose last change is older; zero

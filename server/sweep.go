@@ -10,7 +10,7 @@ import (
 
 // sweepLoop applies every model's timeouts and retention every SweepEvery,
 // one process at a time (a lease per model). A task that times out while
-// its uploads were still pending (seed 004: CREATED or UPLOADING →
+// its uploads were still pending (the upload → process lifecycle: CREATED or UPLOADING →
 // EXPIRED) loses its files at once: "Expired task files: Delete
 // immediately".
 func (s *Server) sweepLoop(ctx context.Context) {

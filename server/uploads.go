@@ -18,7 +18,7 @@ import (
 	"github.com/taskmodel/taskmodel/tasktype"
 )
 
-// Blob keys: seed 004 keeps a task's files under
+// Blob keys: the upload → process lifecycle keeps a task's files under
 // users/{user_id}/tasks/{task_id}/ (its cleanup job deletes that folder),
 // inputs and outputs apart.
 
@@ -134,7 +134,7 @@ func (s *Server) uploadTypes() []string {
 	return out
 }
 
-// uploadURLs answers POST /tasks/{id}/upload-urls (seed 004): it signs an
+// uploadURLs answers POST /tasks/{id}/upload-urls (the upload → process lifecycle): it signs an
 // upload URL per file asked for, then fires the uploads' request event
 // (CREATED or UPLOAD_FAILED → UPLOADING).
 func (s *Server) uploadURLs(w http.ResponseWriter, r *http.Request) {
@@ -289,7 +289,7 @@ func fieldAt(field string, err error) error {
 	return badRequest(field, "invalid", err.Error())
 }
 
-// process answers POST /tasks/{id}/process (seed 004): when every required
+// process answers POST /tasks/{id}/process (the upload → process lifecycle): when every required
 // file is in storage (and every file keeps its limits) it fires the
 // uploads' verify event (→ QUEUED) and wakes the workers; otherwise the
 // missing event (→ UPLOAD_FAILED) with the spec's message. Both answer 200

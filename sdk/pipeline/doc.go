@@ -1,5 +1,5 @@
-// Package pipeline tracks pipeline runs for scripts in any language (seed
-// 003, the tasker package): stages, the tasks registered in them, each run
+// Package pipeline tracks pipeline runs for scripts in any language (a port
+// of the R package tasker): stages, the tasks registered in them, each run
 // of a task with its process, progress and outcome, and the subtasks within
 // a run with item-level progress.
 //
@@ -34,7 +34,7 @@
 //
 // # Decisions
 //
-// These fill gaps in the seed; each is tested.
+// These fill gaps in tasker's requirement; each is tested.
 //
 //   - A run needs its task registered: a typo in a stage or task name is a
 //     *NotFoundError listing the stage's registered tasks, not a new task.
@@ -63,7 +63,7 @@
 //
 // # Logging
 //
-// Every tracking call logs one line through log/slog, in the seed's form:
+// Every tracking call logs one line through log/slog, in tasker's form:
 //
 //	[TASK START] STATIC / Build Database (run_id: 0190…)
 //	[SUBTASK START] Subtask 1: Loading data (run_id: 0190…)

@@ -11,7 +11,7 @@ import (
 	"github.com/shirou/gopsutil/v4/process"
 )
 
-// Process identifies the process that executes a run (seed 003: hostname,
+// Process identifies the process that executes a run (tasker's hostname,
 // PID, user).
 type Process struct {
 	Hostname string

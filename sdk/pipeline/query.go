@@ -12,7 +12,7 @@ import (
 )
 
 // TaskStatus is the current status of one registered task: that of its
-// latest run (seed 003: get_task_status).
+// latest run (tasker's get_task_status).
 type TaskStatus struct {
 	Stage string                `json:"stage"`
 	Task  string                `json:"task"`
@@ -69,7 +69,7 @@ func (t *Tracker) Status(ctx context.Context, stage string) ([]TaskStatus, error
 }
 
 // Active returns the runs that are STARTED or RUNNING (the lifecycle's
-// "active" set), oldest first (seed 003: get_active_tasks).
+// "active" set), oldest first (tasker's get_active_tasks).
 func (t *Tracker) Active(ctx context.Context) ([]*Run, error) {
 	return t.st.ActiveRuns(ctx)
 }
@@ -91,7 +91,7 @@ type HistoryQuery struct {
 	Limit int
 }
 
-// History returns past and current runs, newest first (seed 003:
+// History returns past and current runs, newest first (tasker's
 // get_task_history).
 func (t *Tracker) History(ctx context.Context, q HistoryQuery) ([]*Run, error) {
 	if q.Limit == 0 {
@@ -108,7 +108,7 @@ func (t *Tracker) Run(ctx context.Context, id uuid.UUID) (*Run, error) {
 	return t.getRun(ctx, id)
 }
 
-// Subtasks returns the subtasks of a run by number (seed 003:
+// Subtasks returns the subtasks of a run by number (tasker's
 // get_subtask_progress); an unknown run is a *NotFoundError.
 func (t *Tracker) Subtasks(ctx context.Context, run uuid.UUID) ([]*Subtask, error) {
 	if _, err := t.getRun(ctx, run); err != nil {

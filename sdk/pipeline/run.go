@@ -22,7 +22,7 @@ type StartOptions struct {
 	// Subtasks is the number of subtasks the run will have (total_subtasks);
 	// 0 means not known. Subtask numbers may not pass it.
 	Subtasks int64
-	// CodeVersion is the version of the code being run (seed column version).
+	// CodeVersion is the version of the code being run (tasker's column version).
 	CodeVersion string
 	// GitCommit is the commit of the code; "" means the one checked out in
 	// the git work tree holding Dir, if any.
@@ -129,7 +129,7 @@ type RunUpdate struct {
 	Message *string
 }
 
-// Update reports progress on a run (seed: task_update(run_id, "RUNNING",
+// Update reports progress on a run (tasker: task_update(run_id, "RUNNING",
 // …)). The first update moves a STARTED run to RUNNING; a finished run
 // refuses with the lifecycle's *pipelinerun.TransitionError.
 func (t *Tracker) Update(ctx context.Context, id uuid.UUID, u RunUpdate) (*Run, error) {

@@ -90,7 +90,7 @@ type SubtaskUpdate struct {
 	Message *string
 }
 
-// UpdateSubtask reports progress on subtask n of a run (seed:
+// UpdateSubtask reports progress on subtask n of a run (tasker:
 // subtask_update(run_id, n, "RUNNING", …)). The first update moves a
 // STARTED subtask to RUNNING; a finished one refuses with the lifecycle's
 // *pipelinesubtask.TransitionError.

@@ -1,5 +1,5 @@
-// Package demo is the built-in handler `taskmodel serve` runs for seed
-// 004's analysis tasks, so that a task created against `make run` visibly
+// Package demo is the built-in handler `taskmodel serve` runs for the
+// analysis model's tasks, so that a task created against `make run` visibly
 // moves through PROCESSING with agent progress and completes with an
 // output file. It reads the task's uploaded primary file, "runs" each
 // agent in turn (a pause), reports progress after each, and writes

@@ -4,16 +4,16 @@
 //
 // # What is stored
 //
-// Runs (seed 003's task_runs) and subtasks (subtask_progress) are the
+// Runs (tasker's task_runs) and subtasks (subtask_progress) are the
 // generated models pipelinerun.PipelineRun and pipelinesubtask.PipelineSubtask.
 // Their status changes go through the generated drivers and a backends.Store,
 // so every move is checked against the generated lifecycle and recorded in
 // the model's history table. Everything the generator does not emit lives
 // here, in each engine's own SQL and own versioned migrations:
 //
-//   - registrations: stages and tasks (seed tables stages and tasks), with
+//   - registrations: stages and tasks (tasker's tables stages and tasks), with
 //     their order, upserted in one transaction;
-//   - the queries of seed 003: the latest run of every registered task,
+//   - tasker's queries: the latest run of every registered task,
 //     active runs, run history by stage and task, the subtasks of a run;
 //   - the atomic increment of a subtask's items_complete, one statement in the
 //     database, so parallel workers never lose a count;
