@@ -13,7 +13,7 @@ import (
 )
 
 // Code is the unified one-letter status code that lets tasks of different
-// models be listed together (seed 002): every status of a model maps to one.
+// models be listed together (the unified listing): every status of a model maps to one.
 type Code string
 
 // The unified status codes.
@@ -50,8 +50,8 @@ func ParseCode(s string) (Code, error) {
 	return "", &FieldError{Field: "status", Value: s, Message: "must be one of Q, R, D, F, C"}
 }
 
-// Display is what a user interface shows for a status (seed 004's
-// STATUS_DISPLAY and POLL_INTERVALS).
+// Display is what a user interface shows for a status (a frontend's
+// STATUS_DISPLAY and POLL_INTERVALS tables).
 type Display struct {
 	Label   string `json:"label,omitempty"`
 	Color   string `json:"color,omitempty"`
@@ -131,8 +131,8 @@ func (e *ValidationError) Unwrap() []error {
 
 // FillRange returns the percent a status with a progress range reports when
 // done (a fraction from 0 to 1; out-of-range and NaN values are clamped) of
-// its work is finished: from + ⌊(to − from) × done⌋, as seed 004 computes
-// 15 + int(completed/total × 80).
+// its work is finished: from + ⌊(to − from) × done⌋, as the analysis model
+// computes 15 + int(completed/total × 80).
 func FillRange(from, to int, done float64) int {
 	switch {
 	case !(done > 0): // also NaN
@@ -180,7 +180,7 @@ func (m Migration) Checksum() string {
 	return hex.EncodeToString(sum[:])
 }
 
-// Row is one task in the unified listing (seed 002): the same shape for
+// Row is one task in the unified listing: the same shape for
 // every model.
 type Row struct {
 	ID         uuid.UUID  `json:"id"`
@@ -237,21 +237,21 @@ type API struct {
 	// creates a task; any other field in the request is an error.
 	Create []string
 	// Uploads, when not nil, lets clients upload a task's input files
-	// through signed URLs before it is processed (seed 004).
+	// through signed URLs before it is processed (the upload → process lifecycle).
 	Uploads *Uploads
 }
 
 // Uploads is an api section's uploads: the events that request upload URLs
 // and verify the uploads, and the files a task takes.
 type Uploads struct {
-	// Request is fired when a client asks for upload URLs (seed 004:
+	// Request is fired when a client asks for upload URLs (analysis:
 	// request_upload_urls, CREATED or UPLOAD_FAILED → UPLOADING).
 	Request string
 	// Verify is fired when a client asks to process the task and every
-	// required file is in storage (seed 004: verify_uploads → QUEUED).
+	// required file is in storage (analysis: verify_uploads → QUEUED).
 	Verify string
 	// Missing is fired, with MissingMessage as the error message, when a
-	// required file is not in storage (seed 004: upload_failed).
+	// required file is not in storage (analysis: upload_failed).
 	Missing        string
 	MissingMessage string
 	// Files are the files a task takes, in the spec's order.
