@@ -231,7 +231,7 @@ func (s *Store[T, E, PT]) FireFrom(ctx context.Context, cur *T, ev E, mutate fun
 	if err := PT(&next).Fire(ev, at); err != nil {
 		return nil, err
 	}
-	if err := changedOnly(cur, &next, PT(&next).Validate()); err != nil {
+	if err := s.validateChange(ctx, from.ID, &next); err != nil {
 		return nil, err
 	}
 	h := History{From: from.Status, To: PT(&next).Key().Status, Event: string(ev), At: at, Attempt: meta.Attempt, Actor: meta.Actor, Message: meta.Message}
@@ -256,7 +256,7 @@ func (s *Store[T, E, PT]) Update(ctx context.Context, cur *T, mutate func(*T)) (
 		return nil, &tasktype.FieldError{Field: "status", Rule: "immutable", Message: "Update cannot change the id, status or version; fire an event to change the status"}
 	}
 	PT(&next).Touch(s.clock())
-	if err := changedOnly(cur, &next, PT(&next).Validate()); err != nil {
+	if err := s.validateChange(ctx, from.ID, &next); err != nil {
 		return nil, err
 	}
 	ok, err := s.driver.Update(ctx, from, &next)

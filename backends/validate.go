@@ -1,13 +1,33 @@
 package backends
 
 import (
+	"context"
 	"errors"
 	"reflect"
 	"strings"
 	"sync"
 
+	"github.com/google/uuid"
+
 	"github.com/taskmodel/taskmodel/tasktype"
 )
+
+// validateChange validates next, a write to stored task id, keeping only
+// the errors of values the write sets or changes (see changedOnly). The
+// task is read again to compare with, and only when next fails: a caller's
+// copy shares its pointers, slices and maps with next, so an edit made in
+// place (a progress detail, a list) would look unchanged there.
+func (s *Store[T, E, PT]) validateChange(ctx context.Context, id uuid.UUID, next *T) error {
+	err := PT(next).Validate()
+	if err == nil {
+		return nil
+	}
+	stored, gerr := s.driver.Get(ctx, id)
+	if gerr != nil {
+		return err
+	}
+	return changedOnly(stored, next, err)
+}
 
 // changedOnly keeps, of a write's validation error, the fields the write
 // changes. A task stored before its spec narrowed a rule (a pattern, the

@@ -48,6 +48,9 @@ func TestNarrowedRulesKeepStoredTasksMoving(t *testing.T) {
 		{"update that adds a bad list element", func(s *store, cur *analysis.Task) (*analysis.Task, error) {
 			return s.Update(ctx, cur, func(x *analysis.Task) { x.Agents = append(append([]string(nil), x.Agents...), "bell\a") })
 		}, "agents"},
+		{"update that edits the stored list in place", func(s *store, cur *analysis.Task) (*analysis.Task, error) {
+			return s.Update(ctx, cur, func(x *analysis.Task) { x.Agents[0] = "bell\a" })
+		}, "agents"},
 		{"event whose field breaks a rule", func(s *store, cur *analysis.Task) (*analysis.Task, error) {
 			up, err := s.FireFrom(ctx, cur, analysis.EventRequestUploadURLs, nil, backends.Meta{})
 			if err != nil {

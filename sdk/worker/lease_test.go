@@ -103,7 +103,11 @@ func TestLeaseLossStopsHandler(t *testing.T) {
 		{"heartbeat refused", func() (bool, error) { return false, nil },
 			func(n int64) bool { return n == 1 }, func(d time.Duration) bool { return d < lease }, "one heartbeat, within a lease"},
 		{"heartbeats fail for a lease period", func() (bool, error) { return false, errors.New("connection refused") },
-			func(n int64) bool { return n >= 2 }, func(d time.Duration) bool { return d >= lease-50*time.Millisecond }, "two heartbeats or more, after a lease"},
+			// A failing heartbeat is retried until the lease is over: what
+			// tells it from a refusal is that the handler ran a lease long.
+			// How many heartbeats fit in it depends on the machine's load
+			// (one, under make test beside other packages).
+			func(n int64) bool { return n >= 1 }, func(d time.Duration) bool { return d >= lease-50*time.Millisecond }, "heartbeats for a whole lease"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			forEach(t, func(t *testing.T, _ *Engine, d backends.WorkDriver[analysis.Task], _ *backendtest.Clock) {
