@@ -348,6 +348,7 @@ type pager interface {
 	row(v *view) tasktype.Row
 	subscribeAll(ctx context.Context) <-chan *view
 	statusInfos(names []string) []StatusInfo
+	modelInfo(names []string) ModelInfo
 }
 
 func (b *typed[T, E, PT]) row(v *view) tasktype.Row {

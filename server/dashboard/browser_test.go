@@ -141,7 +141,7 @@ func signInBrowser(t *testing.T, ctx context.Context, e *env, user string, shotN
 // TestBrowser drives the dashboard in headless Chromium over SQLite and
 // PostgreSQL: sign in, filter (the URL follows), live updates of the list
 // and of a task a worker runs, cancel from the page, another user's task
-// refused; on SQLite also the keyboard alone and the phone layout in dark
+// refused, a model's diagram counting tasks live as they move; on SQLite also the keyboard alone and the phone layout in dark
 // mode.
 func TestBrowser(t *testing.T) {
 	bctx := browser(t)
@@ -161,6 +161,7 @@ func TestBrowser(t *testing.T) {
 			t.Run("live task", func(t *testing.T) { liveTask(t, e, alice, name) })
 			t.Run("cancel", func(t *testing.T) { cancelFromPage(t, e, alice) })
 			t.Run("another user's task", func(t *testing.T) { otherUser(t, e, tab(t, bctx)) })
+			t.Run("model page", func(t *testing.T) { modelPage(t, e, tab(t, bctx), name) })
 			if backend == "sqlite" { // the layout does not depend on the database
 				t.Run("keyboard", func(t *testing.T) { keyboard(t, e, alice) })
 				t.Run("phone dark", func(t *testing.T) { phoneDark(t, e, tab(t, bctx)) })
@@ -368,4 +369,40 @@ func phoneDark(t *testing.T, e *env, ctx context.Context) {
 	}
 	shot(t, ctx, "dashboard-phone-dark.png")
 	_ = base64.StdEncoding
+}
+
+// modelPage: the model page's diagram counts the user's tasks by status
+// and follows them live, without reloading, as a task is created and a
+// worker runs it.
+func modelPage(t *testing.T, e *env, ctx context.Context, name func(string) string) {
+	e.analysis("alice", "unified-profiler")
+	signInBrowser(t, ctx, e, "alice", "")
+	waitJS(t, ctx, `!!document.querySelector('a.type[href="/ui/models/analysis"]')`)
+	run(t, ctx, chromedp.Click(chromedp.CSS(`a.type[href="/ui/models/analysis"]`)))
+	waitJS(t, ctx, `location.pathname === "/ui/models/analysis" && document.getElementById("live").dataset.state === "open"`)
+	run(t, ctx, chromedp.Evaluate[chromedp.Void](`window.stayed = true`))
+	countOf := func(status string) string {
+		return fmt.Sprintf(`Number(document.querySelector('#diagram .node[data-status=%q]').dataset.count)`, status)
+	}
+	created := js[int](t, ctx, countOf("CREATED"))
+	completed := js[int](t, ctx, countOf("COMPLETED"))
+	if n := js[int](t, ctx, `document.querySelectorAll("#diagram .edge").length`); n < 8 {
+		t.Errorf("the diagram has %d arrows", n)
+	}
+	agents := make([]string, 20) // 6 s of work at 300 ms an agent: time to see it run
+	for i := range agents {
+		agents[i] = fmt.Sprintf("agent-%d", i)
+	}
+	id := e.analysis("alice", agents...)
+	waitJS(t, ctx, fmt.Sprintf(`%s === %d`, countOf("CREATED"), created+1))
+	e.process("alice", id)
+	waitJS(t, ctx, fmt.Sprintf(`%s === %d && %s >= 1 && !!document.querySelector('#leases tr[data-id=%q]')`, countOf("CREATED"), created, countOf("PROCESSING"), id))
+	if owner := js[string](t, ctx, fmt.Sprintf(`document.querySelector('#leases tr[data-id=%q] td:nth-child(2)').textContent`, id)); owner == "" || owner == "—" {
+		t.Errorf("the running task's lease owner: %q", owner)
+	}
+	shot(t, ctx, name("dashboard-model.png"))
+	waitJS(t, ctx, fmt.Sprintf(`%s === %d`, countOf("COMPLETED"), completed+1))
+	if !js[bool](t, ctx, `window.stayed === true`) {
+		t.Error("the page reloaded")
+	}
 }

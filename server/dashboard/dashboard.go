@@ -5,7 +5,9 @@
 // it follows the API's rules: the same tokens, users see their own tasks
 // and admins every task, the same listing filters and indexed queries.
 //
-// Routes: GET / (the tasks page), GET /ui/tasks/{id} (one task), the
+// Routes: GET / (the tasks page), GET /ui/tasks/{id} (one task), GET
+// /ui/models and /ui/models/{name} (the models; one model's lifecycle
+// diagram with task counts, its queue health), the
 // sign-in and sign-out forms, the fragments and event stream the script
 // uses for live updates, and /ui/static/. A browser signs in with a
 // bearer token, which it keeps in the session cookie server.SessionCookie
@@ -86,7 +88,7 @@ func New(srv *server.Server, o Options) (*Dashboard, error) {
 		o.Now = time.Now
 	}
 	d := &Dashboard{srv: srv, log: o.Logger, opt: o, pages: map[string]*template.Template{}}
-	for _, name := range []string{"tasks", "task", "signin", "error"} {
+	for _, name := range []string{"tasks", "task", "models", "model", "signin", "error"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/parts.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, err
@@ -105,6 +107,9 @@ func New(srv *server.Server, o Options) (*Dashboard, error) {
 	m.HandleFunc("GET /ui/tasks/{id}", d.taskPage)
 	m.HandleFunc("GET /ui/tasks/{id}/view", d.taskFragment)
 	m.HandleFunc("POST /ui/tasks/{id}/cancel", d.cancel)
+	m.HandleFunc("GET /ui/models", d.modelsPage)
+	m.HandleFunc("GET /ui/models/{name}", d.modelPage)
+	m.HandleFunc("GET /ui/models/{name}/view", d.modelFragment)
 	m.HandleFunc("GET /ui/sign-in", d.signInPage)
 	m.HandleFunc("POST /ui/sign-in", d.signIn)
 	m.HandleFunc("POST /ui/sign-out", d.signOut)

@@ -106,4 +106,23 @@
       refresh();
     });
   }
+  // A model's page: a change to one of its tasks (any the user may see)
+  // redraws the diagram's counts and the queue.
+  var model = document.getElementById('model-view');
+  if (model) {
+    var name = model.dataset.model;
+    var mstate = ['connecting', 'Connecting to live updates…'];
+    var redraw = refresher(function () { return '/ui/models/' + encodeURIComponent(name) + '/view'; }, model, function () { setLive(mstate[0], mstate[1]); });
+    var mtimer = null;
+    var mes = new EventSource('/ui/events');
+    mes.onopen = function () { mstate = ['open', 'Live: counts change as tasks move']; setLive(mstate[0], mstate[1]); };
+    mes.onerror = function () { mstate = ['error', 'Live updates interrupted; reconnecting…']; setLive(mstate[0], mstate[1]); };
+    mes.addEventListener('task', function (e) {
+      var t;
+      try { t = JSON.parse(e.data); } catch (err) { return; }
+      if (t.task_type !== name) return;
+      clearTimeout(mtimer);
+      mtimer = setTimeout(redraw, 250);
+    });
+  }
 })();

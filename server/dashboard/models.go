@@ -1,0 +1,262 @@
+package dashboard
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/taskmodel/taskmodel/server"
+)
+
+// modelsView is the models page: every model with its task counts.
+type modelsView struct {
+	layout
+	Models []modelSummary
+}
+
+type modelSummary struct {
+	Name     string
+	Statuses int
+	Events   int
+	Worker   bool
+	Total    int64
+	Counts   bool
+}
+
+// statusRow is one status of a model page's table.
+type statusRow struct {
+	Badge     badge
+	Initial   bool
+	Terminal  bool
+	EnteredAt string
+	Timeout   string
+	Count     int64
+	Counts    bool
+}
+
+type eventRow struct {
+	Name     string
+	From     []badge
+	To       badge
+	Required string
+}
+
+type timeoutRow struct {
+	Status    badge
+	After     string
+	EnteredAt string
+	Event     string
+	To        badge
+	ErrorCode string
+}
+
+type leaseRow struct {
+	ID        string
+	Owner     string
+	Heartbeat *time.Time
+	Ago       string
+	Expires   *time.Time
+	Expired   bool
+	Attempt   int64
+}
+
+// queueView is a model page's queue health.
+type queueView struct {
+	Queue, Running   badge
+	Depth            int64 // tasks waiting in the queue status
+	RunningN         int64
+	Oldest           *time.Time
+	OldestAge        string
+	Leases           []leaseRow
+	More             bool
+	Lease            string
+	MaxAttempts      int
+	Claim, Heartbeat string
+}
+
+// modelView is a model page's content (the script redraws it live).
+type modelView struct {
+	Name      string
+	Diagram   diagram
+	Statuses  []statusRow
+	Events    []eventRow
+	Timeouts  []timeoutRow
+	Counts    bool
+	Total     int64
+	Owner     string // the owner field, "" without one
+	Scope     string // whose tasks the counts are
+	Fields    []string
+	Create    []string
+	HasWorker bool
+	Queue     *queueView
+	Updated   time.Time
+}
+
+type modelPageView struct {
+	layout
+	M modelView
+}
+
+func (d *Dashboard) modelsPage(w http.ResponseWriter, r *http.Request) {
+	s, ok := d.user(w, r, true)
+	if !ok {
+		return
+	}
+	if len(r.URL.Query()) > 0 {
+		d.fail(w, r, badQuery(r))
+		return
+	}
+	v := modelsView{layout: s.layout("Models", r)}
+	for _, name := range d.srv.TaskTypes() {
+		m, err := d.srv.Model(name)
+		if err != nil {
+			d.fail(w, r, err)
+			return
+		}
+		sum := modelSummary{Name: name, Statuses: len(m.Statuses), Events: len(m.Events), Worker: m.Worker.Claim != ""}
+		counts, known, err := d.srv.StatusCounts(r.Context(), s.User, name)
+		if err != nil {
+			d.fail(w, r, err)
+			return
+		}
+		sum.Counts = known
+		for _, n := range counts {
+			sum.Total += n
+		}
+		v.Models = append(v.Models, sum)
+	}
+	d.render(w, r, http.StatusOK, "models", "layout", v)
+}
+
+// badQuery is the 400 of a page that takes no query parameters.
+func badQuery(r *http.Request) error {
+	var names []string
+	for k := range r.URL.Query() {
+		names = append(names, fmt.Sprintf("%q", k))
+	}
+	sort.Strings(names)
+	return &server.Problem{Status: http.StatusBadRequest, Title: "Bad request", Detail: "unknown parameter " + strings.Join(names, ", ") + "; this page takes none"}
+}
+
+func (d *Dashboard) loadModel(r *http.Request, s session) (modelView, error) {
+	name := r.PathValue("name")
+	m, err := d.srv.Model(name)
+	if err != nil {
+		return modelView{}, err
+	}
+	if len(r.URL.Query()) > 0 {
+		return modelView{}, badQuery(r)
+	}
+	counts, known, err := d.srv.StatusCounts(r.Context(), s.User, name)
+	if err != nil {
+		return modelView{}, err
+	}
+	now := d.opt.Now()
+	v := modelView{Name: m.Name, Counts: known, Owner: m.API.Owner, Create: m.API.Create, HasWorker: m.Worker.Claim != "", Updated: now}
+	switch {
+	case s.User.Admin:
+		v.Scope = "every user's tasks (you are an admin)"
+	case m.API.Owner == "":
+		v.Scope = "no tasks: this model's tasks have no owner, and only admins see them"
+	default:
+		v.Scope = "your tasks"
+	}
+	if !known {
+		counts = nil
+	}
+	v.Diagram = newDiagram(m, counts)
+	badges := map[string]badge{}
+	for _, st := range m.Statuses {
+		badges[st.Name] = newBadge(st.Name, st.Code, st.Display)
+	}
+	for _, st := range m.Statuses {
+		row := statusRow{Badge: badges[st.Name], Initial: st.Initial, Terminal: st.Terminal, EnteredAt: st.EnteredAt, Count: counts[st.Name], Counts: known}
+		if st.Timeout != nil {
+			row.Timeout = st.Timeout.After.String()
+		}
+		v.Total += counts[st.Name]
+		v.Statuses = append(v.Statuses, row)
+	}
+	for _, ev := range m.Events {
+		er := eventRow{Name: ev.Name, To: badges[ev.To], Required: strings.Join(ev.Required, ", ")}
+		for _, f := range ev.From {
+			er.From = append(er.From, badges[f])
+		}
+		v.Events = append(v.Events, er)
+	}
+	for _, t := range m.Timeouts {
+		v.Timeouts = append(v.Timeouts, timeoutRow{Status: badges[t.Status], After: t.After.String(), EnteredAt: t.EnteredAt, Event: t.Event, To: badges[t.To], ErrorCode: t.ErrorCode})
+	}
+	if v.HasWorker {
+		wk := m.Worker
+		qv := &queueView{Queue: badges[wk.Queue], Running: badges[wk.Running], Depth: counts[wk.Queue], RunningN: counts[wk.Running],
+			Lease: wk.Lease.String(), MaxAttempts: wk.MaxAttempts, Claim: wk.Claim}
+		q, ok, err := d.srv.ModelQueue(r.Context(), s.User, name)
+		if err != nil {
+			return modelView{}, err
+		}
+		if ok {
+			qv.Oldest, qv.More = q.Oldest, q.More
+			if q.Oldest != nil {
+				qv.OldestAge = duration(now.Sub(*q.Oldest))
+			}
+			for _, l := range q.Running {
+				lr := leaseRow{ID: l.ID, Owner: l.Owner, Heartbeat: l.Heartbeat, Expires: l.Expires, Attempt: l.Attempt}
+				if l.Heartbeat != nil {
+					lr.Ago = duration(now.Sub(*l.Heartbeat)) + " ago"
+				}
+				if l.Expires != nil && l.Expires.Before(now) {
+					lr.Expired = true
+				}
+				qv.Leases = append(qv.Leases, lr)
+			}
+			v.Queue = qv
+		} else if known {
+			v.Queue = qv
+		}
+	}
+	return v, nil
+}
+
+func (d *Dashboard) modelPage(w http.ResponseWriter, r *http.Request) {
+	s, ok := d.user(w, r, true)
+	if !ok {
+		return
+	}
+	v, err := d.loadModel(r, s)
+	if err != nil {
+		d.fail(w, r, err)
+		return
+	}
+	d.render(w, r, http.StatusOK, "model", "layout", modelPageView{layout: s.layout("Model "+v.Name, r), M: v})
+}
+
+// modelFragment is the model page's content alone, for the live script.
+func (d *Dashboard) modelFragment(w http.ResponseWriter, r *http.Request) {
+	s, ok := d.user(w, r, false)
+	if !ok {
+		return
+	}
+	v, err := d.loadModel(r, s)
+	if err != nil {
+		d.fragmentError(w, r, err)
+		return
+	}
+	d.render(w, r, http.StatusOK, "model", "modelview", v)
+}
+
+// fragmentError answers a fragment request that failed with its status
+// alone; a failure's cause goes to the log.
+func (d *Dashboard) fragmentError(w http.ResponseWriter, r *http.Request, err error) {
+	status := http.StatusInternalServerError
+	var p *server.Problem
+	if errors.As(err, &p) {
+		status = p.Status
+	} else {
+		d.log.ErrorContext(r.Context(), "dashboard: reading a page failed", "path", r.URL.Path, "error", err)
+	}
+	http.Error(w, http.StatusText(status), status)
+}

@@ -1,0 +1,436 @@
+package server
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/taskmodel/taskmodel/tasktype"
+)
+
+// This file is what a model's page (package server/dashboard) reads: the
+// model's lifecycle as its generated package describes it, and counts of
+// its tasks by status through indexed queries, as a user may see them.
+
+// ModelInfo is a model's lifecycle, read from its generated code.
+type ModelInfo struct {
+	Name string
+	// Statuses in spec order.
+	Statuses []ModelStatus
+	// Events in the order they first appear from the statuses, in spec order.
+	Events []ModelEvent
+	// Edges are the transition table: one per status and event that may
+	// fire from it.
+	Edges    []Edge
+	Timeouts []Timeout
+	// Worker is the spec's worker section; zero (Claim "") without one.
+	Worker tasktype.Worker
+	API    tasktype.API
+}
+
+// ModelStatus is one status of a model.
+type ModelStatus struct {
+	StatusInfo
+	Initial, Terminal bool
+	// EnteredAt names the time field set when a task enters it ("" none).
+	EnteredAt string
+	// Timeout is the status's timeout, if any.
+	Timeout *Timeout
+}
+
+// ModelEvent is one event of a model.
+type ModelEvent struct {
+	Name string
+	// From lists the statuses it fires from; To is where it leads.
+	From []string
+	To   string
+	// Required lists the fields a caller must supply with it.
+	Required []string
+}
+
+// Edge is one move of the transition table.
+type Edge struct{ From, Event, To string }
+
+// Timeout moves a task that stayed too long in Status.
+type Timeout struct {
+	Status    string
+	After     time.Duration
+	EnteredAt string // the time field the clock starts at
+	Event, To string
+	ErrorCode string
+}
+
+// Model describes a model's lifecycle; an unknown model is a *Problem of
+// status 404.
+func (s *Server) Model(name string) (ModelInfo, error) {
+	b, ok := s.models.byName[name]
+	if !ok {
+		return ModelInfo{}, notFound(fmt.Sprintf("no model %q", truncate(name, 80)))
+	}
+	p, ok := b.(pager)
+	if !ok {
+		return ModelInfo{}, notFound(fmt.Sprintf("no model %q", truncate(name, 80)))
+	}
+	m := p.modelInfo(s.catalogModel(name))
+	m.Name, m.Worker, m.API = name, b.worker(), b.api()
+	return m, nil
+}
+
+// StatusCounts counts a model's tasks per status as u may see them (their
+// own; an admin, every task): ok is false on a backend that cannot count
+// (memory). Each count is one indexed query per model: GROUP BY status
+// over the (status, created_at) index, or over the (owner, status,
+// created_at) index for a user; it reads index entries, not rows, but as
+// many as the tasks it counts.
+func (s *Server) StatusCounts(ctx context.Context, u User, model string) (counts map[string]int64, ok bool, err error) {
+	b, found := s.models.byName[model]
+	if !found {
+		return nil, false, notFound(fmt.Sprintf("no model %q", truncate(model, 80)))
+	}
+	if s.models.backend.memory {
+		return nil, false, nil
+	}
+	owner, scoped, none := ownerScope(u, b)
+	if none {
+		return map[string]int64{}, true, nil
+	}
+	var c map[string]int64
+	if scoped {
+		c, err = s.models.backend.countByStatusOf(ctx, model, b.api().Owner, owner)
+	} else {
+		c, err = s.models.backend.countByStatus(ctx, model)
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return c, true, nil
+}
+
+// Queue is the health of a model's worker queue as u may see it.
+type Queue struct {
+	// Oldest is when the oldest task waiting in the queue status was
+	// created (nil when none waits).
+	Oldest *time.Time
+	// Running are the tasks in the running status, newest first (at most
+	// QueueRunningLimit), with their leases.
+	Running []Lease
+	// More: more tasks are running than listed.
+	More bool
+}
+
+// Lease is a running task's lease, as stored in its row.
+type Lease struct {
+	ID      string
+	Owner   string // the worker that holds it
+	Expires *time.Time
+	// Heartbeat is when the worker last renewed it: Expires minus the
+	// worker section's lease.
+	Heartbeat *time.Time
+	Attempt   int64
+}
+
+// QueueRunningLimit bounds the running tasks Queue lists.
+const QueueRunningLimit = 20
+
+// ModelQueue reads the queue of a model with a worker section: the oldest
+// queued task and the running tasks' leases (indexed reads of the
+// (status, created_at) or (owner, status, created_at) index; at most
+// QueueRunningLimit + 1 rows). ok is false on a backend that cannot
+// (memory) and for a model without a worker section.
+func (s *Server) ModelQueue(ctx context.Context, u User, model string) (q Queue, ok bool, err error) {
+	b, found := s.models.byName[model]
+	if !found {
+		return Queue{}, false, notFound(fmt.Sprintf("no model %q", truncate(model, 80)))
+	}
+	w := b.worker()
+	if s.models.backend.memory || w.Claim == "" {
+		return Queue{}, false, nil
+	}
+	owner, scoped, none := ownerScope(u, b)
+	if none {
+		return Queue{}, true, nil
+	}
+	col := ""
+	if scoped {
+		col = b.api().Owner
+	}
+	q, err = s.models.backend.queue(ctx, model, col, owner, w)
+	if err != nil {
+		return Queue{}, false, err
+	}
+	return q, true, nil
+}
+
+// ownerScope tells whose tasks u counts: scoped to owner, or every task
+// (an admin); none when u may see no task of the model (a user, and a
+// model without an owner field).
+func ownerScope(u User, b binding) (owner string, scoped, none bool) {
+	if u.Admin {
+		return "", false, false
+	}
+	if b.api().Owner == "" {
+		return "", false, true
+	}
+	return u.Name, true, false
+}
+
+func (b *typed[T, E, PT]) modelInfo(names []string) ModelInfo {
+	var m ModelInfo
+	ft, ok := reflect.TypeFor[T]().FieldByName("Status")
+	if !ok || ft.Type.Kind() != reflect.String {
+		return m
+	}
+	infos := b.statusInfos(names)
+	seen := map[string]int{}
+	for i, n := range names {
+		sv := reflect.New(ft.Type).Elem()
+		sv.SetString(n)
+		st := ModelStatus{Initial: callBool(sv, "IsInitial"), Terminal: callBool(sv, "IsTerminal"), EnteredAt: callString(sv, "EnteredAtField")}
+		if i < len(infos) {
+			st.StatusInfo = infos[i]
+		} else {
+			st.Name = n
+		}
+		if to := timeoutOf(sv); to != nil {
+			st.Timeout = to
+			m.Timeouts = append(m.Timeouts, *to)
+		}
+		m.Statuses = append(m.Statuses, st)
+		// The events allowed from n: fire an undeclared event on a probe
+		// in n; the *TransitionError lists them.
+		probe := new(T)
+		reflect.ValueOf(probe).Elem().FieldByIndex(ft.Index).SetString(n)
+		err := PT(probe).Fire(E(""), time.Time{})
+		var ti tasktype.TransitionInfoer
+		if !errors.As(err, &ti) {
+			continue
+		}
+		for _, ev := range ti.Transition().Allowed {
+			to := callString(reflect.ValueOf(E(ev)), "Target")
+			m.Edges = append(m.Edges, Edge{From: n, Event: ev, To: to})
+			j, ok := seen[ev]
+			if !ok {
+				j = len(m.Events)
+				seen[ev] = j
+				m.Events = append(m.Events, ModelEvent{Name: ev, To: to, Required: callStrings(reflect.ValueOf(E(ev)), "RequiredFields")})
+			}
+			m.Events[j].From = append(m.Events[j].From, n)
+		}
+	}
+	return m
+}
+
+func method(v reflect.Value, name string) (reflect.Value, bool) {
+	f := v.MethodByName(name)
+	if !f.IsValid() || f.Type().NumIn() != 0 || f.Type().NumOut() < 1 {
+		return reflect.Value{}, false
+	}
+	return f, true
+}
+
+func callBool(v reflect.Value, name string) bool {
+	f, ok := method(v, name)
+	if !ok || f.Type().Out(0).Kind() != reflect.Bool {
+		return false
+	}
+	return f.Call(nil)[0].Bool()
+}
+
+func callString(v reflect.Value, name string) string {
+	f, ok := method(v, name)
+	if !ok || f.Type().Out(0).Kind() != reflect.String {
+		return ""
+	}
+	return f.Call(nil)[0].String()
+}
+
+func callStrings(v reflect.Value, name string) []string {
+	f, ok := method(v, name)
+	if !ok || f.Type().Out(0) != reflect.TypeFor[[]string]() {
+		return nil
+	}
+	return f.Call(nil)[0].Interface().([]string)
+}
+
+// timeoutOf reads a generated Status's Timeout() (Timeout, bool).
+func timeoutOf(sv reflect.Value) *Timeout {
+	f, ok := method(sv, "Timeout")
+	if !ok || f.Type().NumOut() != 2 || f.Type().Out(1).Kind() != reflect.Bool {
+		return nil
+	}
+	out := f.Call(nil)
+	if !out[1].Bool() || out[0].Kind() != reflect.Struct {
+		return nil
+	}
+	t := out[0]
+	str := func(name string) string {
+		if v := t.FieldByName(name); v.IsValid() && v.Kind() == reflect.String {
+			return v.String()
+		}
+		return ""
+	}
+	to := &Timeout{Status: str("Status"), EnteredAt: str("EnteredAtField"), Event: str("Event"), To: str("To"), ErrorCode: str("ErrorCode")}
+	if v := t.FieldByName("After"); v.IsValid() && v.Type() == reflect.TypeFor[time.Duration]() {
+		to.After = time.Duration(v.Int())
+	}
+	return to
+}
+
+// countByStatusOf counts the tasks of one owner per status (the owner
+// column's index leads with it).
+func (b *Backend) countByStatusOf(ctx context.Context, model, col, owner string) (map[string]int64, error) {
+	if !reTable.MatchString(model) || !reTable.MatchString(col) {
+		return nil, fmt.Errorf("server: %q.%q is not a table and column name", model, col)
+	}
+	q := `SELECT status, count(*) FROM "` + model + `" WHERE "` + col + `" = $1 GROUP BY status`
+	switch {
+	case b.sqlite != nil:
+		rows, err := b.sqlite.QueryContext(ctx, strings.Replace(q, "$1", "?", 1), owner)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		return scanCounts(rows)
+	case b.pg != nil:
+		rows, err := b.pg.Query(ctx, q, owner)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		return scanCounts(rows)
+	}
+	return nil, nil
+}
+
+// queue reads a model's oldest queued task and running leases, of one
+// owner when col is set.
+func (b *Backend) queue(ctx context.Context, model, col, owner string, w tasktype.Worker) (Queue, error) {
+	if !reTable.MatchString(model) || (col != "" && !reTable.MatchString(col)) {
+		return Queue{}, fmt.Errorf("server: %q.%q is not a table and column name", model, col)
+	}
+	where := `status = $1`
+	args := []any{w.Queue}
+	if col != "" {
+		where = `"` + col + `" = $2 AND status = $1`
+		args = append(args, owner)
+	}
+	oldest := `SELECT created_at FROM "` + model + `" WHERE ` + where + ` ORDER BY created_at ASC LIMIT 1`
+	running := `SELECT id, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM "` + model + `" WHERE ` + where +
+		fmt.Sprintf(` ORDER BY created_at DESC LIMIT %d`, QueueRunningLimit+1)
+	var q Queue
+	scanLease := func(id, expires any, leaseOwner string, attempt int64) {
+		l := Lease{ID: fmt.Sprint(id), Owner: leaseOwner, Attempt: attempt}
+		if u, ok := id.([16]byte); ok {
+			l.ID = uuid.UUID(u).String()
+		}
+		if s, ok := id.(string); ok {
+			l.ID = s
+		}
+		if t, ok := anyTime(expires); ok {
+			l.Expires = &t
+			if w.Lease > 0 {
+				hb := t.Add(-w.Lease)
+				l.Heartbeat = &hb
+			}
+		}
+		q.Running = append(q.Running, l)
+	}
+	switch {
+	case b.sqlite != nil:
+		sq := func(s string) string { return strings.NewReplacer("$1", "?1", "$2", "?2").Replace(s) }
+		var at any
+		err := b.sqlite.QueryRowContext(ctx, sq(oldest), args...).Scan(&at)
+		if err == nil {
+			if t, ok := anyTime(at); ok {
+				q.Oldest = &t
+			}
+		} else if !isNoRows(err) {
+			return Queue{}, err
+		}
+		args[0] = w.Running
+		rows, err := b.sqlite.QueryContext(ctx, sq(running), args...)
+		if err != nil {
+			return Queue{}, err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id, exp any
+			var lo string
+			var n int64
+			if err := rows.Scan(&id, &lo, &exp, &n); err != nil {
+				return Queue{}, err
+			}
+			if raw, ok := id.([]byte); ok {
+				id = string(raw)
+			}
+			scanLease(id, exp, lo, n)
+		}
+		if err := rows.Err(); err != nil {
+			return Queue{}, err
+		}
+	case b.pg != nil:
+		var at *time.Time
+		err := b.pg.QueryRow(ctx, oldest, args...).Scan(&at)
+		if err == nil {
+			q.Oldest = at
+		} else if !isNoRows(err) {
+			return Queue{}, err
+		}
+		args[0] = w.Running
+		rows, err := b.pg.Query(ctx, running, args...)
+		if err != nil {
+			return Queue{}, err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id uuid.UUID
+			var exp *time.Time
+			var lo string
+			var n int64
+			if err := rows.Scan(&id, &lo, &exp, &n); err != nil {
+				return Queue{}, err
+			}
+			var e any
+			if exp != nil {
+				e = *exp
+			}
+			scanLease(id.String(), e, lo, n)
+		}
+		if err := rows.Err(); err != nil {
+			return Queue{}, err
+		}
+	}
+	if len(q.Running) > QueueRunningLimit {
+		q.Running, q.More = q.Running[:QueueRunningLimit], true
+	}
+	return q, nil
+}
+
+func isNoRows(err error) bool {
+	return errors.Is(err, sql.ErrNoRows) || errors.Is(err, pgx.ErrNoRows)
+}
+
+// anyTime reads a timestamp column as a driver returns it: a time.Time, or
+// text in one of SQLite's layouts.
+func anyTime(v any) (time.Time, bool) {
+	switch x := v.(type) {
+	case time.Time:
+		return x.UTC(), true
+	case []byte:
+		return anyTime(string(x))
+	case string:
+		for _, layout := range []string{"2006-01-02 15:04:05.999999999-07:00", time.RFC3339Nano, "2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05"} {
+			if t, err := time.Parse(layout, x); err == nil {
+				return t.UTC(), true
+			}
+		}
+	}
+	return time.Time{}, false
+}
