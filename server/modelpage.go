@@ -289,7 +289,7 @@ func (b *Backend) countByStatusOf(ctx context.Context, model, col, owner string)
 	if !reTable.MatchString(model) || !reTable.MatchString(col) {
 		return nil, fmt.Errorf("server: %q.%q is not a table and column name", model, col)
 	}
-	q := `SELECT status, count(*) FROM "` + model + `" WHERE "` + col + `" = $1 GROUP BY status`
+	q := countOfSQL(model, col)
 	switch {
 	case b.sqlite != nil:
 		rows, err := b.sqlite.QueryContext(ctx, strings.Replace(q, "$1", "?", 1), owner)
@@ -315,15 +315,11 @@ func (b *Backend) queue(ctx context.Context, model, col, owner string, w tasktyp
 	if !reTable.MatchString(model) || (col != "" && !reTable.MatchString(col)) {
 		return Queue{}, fmt.Errorf("server: %q.%q is not a table and column name", model, col)
 	}
-	where := `status = $1`
 	args := []any{w.Queue}
 	if col != "" {
-		where = `"` + col + `" = $2 AND status = $1`
 		args = append(args, owner)
 	}
-	oldest := `SELECT created_at FROM "` + model + `" WHERE ` + where + ` ORDER BY created_at ASC LIMIT 1`
-	running := `SELECT id, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM "` + model + `" WHERE ` + where +
-		fmt.Sprintf(` ORDER BY created_at DESC LIMIT %d`, QueueRunningLimit+1)
+	oldest, running := queueSQL(model, col)
 	var q Queue
 	scanLease := func(id, expires any, leaseOwner string, attempt int64) {
 		l := Lease{ID: fmt.Sprint(id), Owner: leaseOwner, Attempt: attempt}
@@ -411,6 +407,26 @@ func (b *Backend) queue(ctx context.Context, model, col, owner string, w tasktyp
 		q.Running, q.More = q.Running[:QueueRunningLimit], true
 	}
 	return q, nil
+}
+
+// countOfSQL counts one owner's tasks by status ($1 the owner): over the
+// (owner, status, created_at) index.
+func countOfSQL(model, col string) string {
+	return `SELECT status, count(*) FROM "` + model + `" WHERE "` + col + `" = $1 GROUP BY status`
+}
+
+// queueSQL reads the oldest task of a status ($1), and the newest tasks of
+// a status with their leases, of one owner ($2) when col is set: over the
+// (status, created_at) or (owner, status, created_at) index.
+func queueSQL(model, col string) (oldest, running string) {
+	where := `status = $1`
+	if col != "" {
+		where = `"` + col + `" = $2 AND status = $1`
+	}
+	oldest = `SELECT created_at FROM "` + model + `" WHERE ` + where + ` ORDER BY created_at ASC LIMIT 1`
+	running = `SELECT id, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM "` + model + `" WHERE ` + where +
+		fmt.Sprintf(` ORDER BY created_at DESC LIMIT %d`, QueueRunningLimit+1)
+	return oldest, running
 }
 
 func isNoRows(err error) bool {

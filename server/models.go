@@ -470,7 +470,7 @@ func (b *Backend) countByStatus(ctx context.Context, model string) (map[string]i
 	if !reTable.MatchString(model) {
 		return nil, fmt.Errorf("server: model name %q is not a table name", model)
 	}
-	q := `SELECT status, count(*) FROM "` + model + `" GROUP BY status`
+	q := countSQL(model)
 	switch {
 	case b.sqlite != nil:
 		rows, err := b.sqlite.QueryContext(ctx, q)
@@ -488,6 +488,12 @@ func (b *Backend) countByStatus(ctx context.Context, model string) (map[string]i
 		return scanCounts(rows)
 	}
 	return nil, nil
+}
+
+// countSQL counts a model's tasks by status: over its (status,
+// created_at) index.
+func countSQL(model string) string {
+	return `SELECT status, count(*) FROM "` + model + `" GROUP BY status`
 }
 
 // scanCounts reads (status, count) rows of database/sql or pgx.

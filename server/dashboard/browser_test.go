@@ -212,7 +212,7 @@ func signInAndFilter(t *testing.T, e *env, ctx context.Context, name func(string
 		t.Error("the status box is not checked after filtering")
 	}
 	run(t, ctx, chromedp.Click(chromedp.CSS(`input[name=task_type][value=training]`)), chromedp.Click(chromedp.ID("apply")))
-	waitJS(t, ctx, `location.search === "?status=Q&task_type=training"`)
+	waitJS(t, ctx, `location.search === "?status=Q&task_type=training" && document.readyState === "complete"`)
 	if ids := js[[]string](t, ctx, `[...document.querySelectorAll("tbody tr")].map(r => r.dataset.id)`); len(ids) != 1 || ids[0] != training {
 		t.Errorf("status=Q&task_type=training lists %v, want [%s]", ids, training)
 	}
@@ -289,7 +289,10 @@ func cancelFromPage(t *testing.T, e *env, ctx context.Context) {
 	}
 	e.process("alice", id)
 	waitJS(t, ctx, `!!document.getElementById("cancel")`)
-	run(t, ctx, chromedp.Click(chromedp.ID("cancel")))
+	// Clicked from the page's script in one step: the live updates redraw
+	// the button at every agent, and a mouse click aimed at the one just
+	// found may land on its replacement, or nowhere.
+	run(t, ctx, chromedp.Evaluate[chromedp.Void](`document.getElementById("cancel").click()`))
 	waitJS(t, ctx, `location.search === "?done=cancelled" && document.querySelector('.task-head .badge').dataset.status === "CANCELLED"`)
 	if msg := js[string](t, ctx, `document.querySelector(".notice").textContent`); msg != "The task was cancelled." {
 		t.Errorf("notice %q", msg)
