@@ -160,7 +160,7 @@ func (d *Dashboard) loadModel(r *http.Request, s session) (modelView, error) {
 	case s.User.Admin:
 		v.Scope = "every user's tasks (you are an admin)"
 	case m.API.Owner == "":
-		v.Scope = "no tasks: this model's tasks have no owner, and only admins see them"
+		v.Scope = "your tasks (none: this model's tasks have no owner, and only admins see them)"
 	default:
 		v.Scope = "your tasks"
 	}
