@@ -25,14 +25,8 @@ func (s *Server) taskEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer stop()
-	rc := http.NewResponseController(w)
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	_, _ = fmt.Fprintf(w, "retry: 2000\n\n")
-	if err := rc.Flush(); err != nil {
+	rc, err := OpenEventStream(w)
+	if err != nil {
 		return
 	}
 	beat := time.NewTicker(s.cfg.Heartbeat)
@@ -49,7 +43,7 @@ func (s *Server) taskEvents(w http.ResponseWriter, r *http.Request) {
 			u, err := s.authenticate(r)
 			var p *Problem
 			if errors.As(err, &p) || (err == nil && !visible(u, v)) {
-				_, _ = fmt.Fprint(w, "event: unauthorized\ndata: {\"detail\":\"the stream's token was revoked or no longer allows this task\"}\n\n")
+				_, _ = fmt.Fprint(w, unauthorizedEvent)
 				_ = rc.Flush()
 				return
 			}
@@ -77,3 +71,20 @@ func (s *Server) taskEvents(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 }
+
+// OpenEventStream answers 200 with a Server-Sent Events stream's headers
+// (uncached, unbuffered by proxies) and a 2 s reconnection delay, flushed:
+// the opening of the API's task streams and the dashboard's.
+func OpenEventStream(w http.ResponseWriter) (*http.ResponseController, error) {
+	rc := http.NewResponseController(w)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	_, _ = fmt.Fprint(w, "retry: 2000\n\n")
+	return rc, rc.Flush()
+}
+
+// unauthorizedEvent ends a stream whose token was revoked.
+const unauthorizedEvent = "event: unauthorized\ndata: {\"detail\":\"the stream's token was revoked or no longer allows this task\"}\n\n"

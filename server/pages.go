@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -52,18 +53,12 @@ func (s *Server) SignIn(ctx context.Context, token string) (User, error) {
 	if token == "" {
 		return User{}, problem(http.StatusUnauthorized, "unauthorized", "Unauthorized", "a token is required (taskmodel token create --user NAME)")
 	}
-	if s.cfg.Authenticate == nil {
-		return User{}, problem(http.StatusUnauthorized, "unauthorized", "Unauthorized", "this server accepts no tokens")
-	}
-	u, err := s.cfg.Authenticate(ctx, token)
-	switch {
-	case errors.Is(err, ErrUnauthorized):
-		return User{}, problem(http.StatusUnauthorized, "unauthorized", "Unauthorized", "the token is unknown, malformed or revoked")
-	case err != nil:
-		return User{}, fmt.Errorf("authenticate: %w", err)
-	}
-	return u, nil
+	return s.checkToken(ctx, token)
 }
+
+// TokenRecheck is how often an open event stream checks that its token
+// is still valid (Config.TokenRecheck).
+func (s *Server) TokenRecheck() time.Duration { return s.cfg.TokenRecheck }
 
 // PageUser is who a page request acts for: the user of its session
 // cookie's token, checked at every request (a revoked token ends the

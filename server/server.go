@@ -304,10 +304,17 @@ func (s *Server) authenticate(r *http.Request) (User, error) {
 		}
 		return User{}, problem(http.StatusUnauthorized, "unauthorized", "Unauthorized", "a bearer token is required (taskmodel token create --user NAME)")
 	}
+	return s.checkToken(r.Context(), token)
+}
+
+// checkToken resolves a non-empty token to its user: a refused token is a
+// 401 *Problem, a failing token store any other error. The API's bearer
+// tokens and the dashboard's session cookies both go through it.
+func (s *Server) checkToken(ctx context.Context, token string) (User, error) {
 	if s.cfg.Authenticate == nil {
 		return User{}, problem(http.StatusUnauthorized, "unauthorized", "Unauthorized", "this server accepts no tokens")
 	}
-	u, err := s.cfg.Authenticate(r.Context(), token)
+	u, err := s.cfg.Authenticate(ctx, token)
 	switch {
 	case errors.Is(err, ErrUnauthorized):
 		return User{}, problem(http.StatusUnauthorized, "unauthorized", "Unauthorized", "the token is unknown, malformed or revoked")

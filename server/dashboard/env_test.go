@@ -128,7 +128,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 			return server.User{Name: u.Name, Admin: u.Admin}, nil
 		},
 		Anonymous: anon, Blobs: blobs, BlobHandler: blobs.Handler(),
-		Logger: quiet, SweepEvery: time.Hour, Heartbeat: time.Second,
+		Logger: quiet, SweepEvery: time.Hour, Heartbeat: time.Second, TokenRecheck: 100 * time.Millisecond,
 		Wake: func(string) { pool.Wake() },
 	})
 	if err != nil {

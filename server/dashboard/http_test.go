@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/taskmodel/taskmodel/server"
 	"github.com/taskmodel/taskmodel/server/dashboard"
@@ -161,6 +162,39 @@ func TestRevokedTokenEndsSession(t *testing.T) {
 	}
 	if page := get(t, c, e.url+p.header.Get("Location")); !strings.Contains(page.body, "Your session ended") {
 		t.Fatalf("sign-in page after revocation:\n%s", page.body)
+	}
+}
+
+// TestRevokedTokenEndsStream: the live list's open event stream checks its
+// session token as the API's streams do, and ends with an "unauthorized"
+// event once the token is revoked.
+func TestRevokedTokenEndsStream(t *testing.T) {
+	e := newEnv(t, envOptions{backend: "sqlite"})
+	c := client(t)
+	signIn(t, e, c, "alice")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", e.url+"/ui/events", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /ui/events: %d", resp.StatusCode)
+	}
+	if err := e.store.Revoke(context.Background(), e.ids["alice"]); err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body) // returns when the server ends the stream
+	if err != nil {
+		t.Fatalf("the stream did not end after the revocation: %v\n%s", err, body)
+	}
+	if !strings.Contains(string(body), "event: unauthorized") {
+		t.Fatalf("the stream ended without the unauthorized event:\n%s", body)
 	}
 }
 

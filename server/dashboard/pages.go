@@ -188,22 +188,28 @@ func (d *Dashboard) events(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	changes := d.srv.WatchTasks(ctx, s.User)
-	rc := http.NewResponseController(w)
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	_, _ = fmt.Fprint(w, "retry: 2000\n\n")
-	if rc.Flush() != nil {
+	rc, err := server.OpenEventStream(w)
+	if err != nil {
 		return
 	}
 	beat := time.NewTicker(d.opt.Heartbeat)
 	defer beat.Stop()
+	recheck := time.NewTicker(d.srv.TokenRecheck())
+	defer recheck.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-recheck.C:
+			// As the API's streams do: a revoked session token ends the
+			// stream (the page then signs in again); a failing token store
+			// does not.
+			var p *server.Problem
+			if _, err := d.srv.PageUser(r); errors.As(err, &p) {
+				_, _ = fmt.Fprint(w, "event: unauthorized\ndata: {}\n\n")
+				_ = rc.Flush()
+				return
+			}
 		case <-beat.C:
 			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil || rc.Flush() != nil {
 				return

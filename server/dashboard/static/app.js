@@ -41,6 +41,11 @@
   }
 
   localTimes(document);
+  // A stream ended for a revoked session: reloading leads to the sign-in
+  // page, which says the session ended.
+  function signedOut(source) {
+    return function () { source.close(); location.reload(); };
+  }
   if (!window.EventSource) return;
 
   // The tasks page: rows change in place; a task that may enter the
@@ -63,6 +68,7 @@
     var es = new EventSource('/ui/events');
     es.onopen = function () { state = ['open', 'Live: changes appear as they happen']; setLive(state[0], state[1]); };
     es.onerror = function () { state = ['error', 'Live updates interrupted; reconnecting…']; setLive(state[0], state[1]); };
+    es.addEventListener('unauthorized', signedOut(es));
     es.addEventListener('task', function (e) {
       var t;
       try { t = JSON.parse(e.data); } catch (err) { return; }
@@ -96,6 +102,7 @@
     }
     var refresh = refresher(function () { return '/ui/tasks/' + encodeURIComponent(id) + '/view'; }, view, mark);
     var seen = null;
+    src.addEventListener('unauthorized', signedOut(src));
     src.onopen = function () { open = true; setLive('open', 'Live'); };
     src.onerror = function () { if (src.readyState !== EventSource.CLOSED) setLive('error', 'Reconnecting…'); };
     src.addEventListener('task', function (e) {
@@ -117,6 +124,7 @@
     var mes = new EventSource('/ui/events');
     mes.onopen = function () { mstate = ['open', 'Live: counts change as tasks move']; setLive(mstate[0], mstate[1]); };
     mes.onerror = function () { mstate = ['error', 'Live updates interrupted; reconnecting…']; setLive(mstate[0], mstate[1]); };
+    mes.addEventListener('unauthorized', signedOut(mes));
     mes.addEventListener('task', function (e) {
       var t;
       try { t = JSON.parse(e.data); } catch (err) { return; }
