@@ -3,6 +3,7 @@ package dashboard_test
 import (
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -276,5 +277,41 @@ func TestModelMoves(t *testing.T) {
 				t.Errorf("fragment of 15m: %d", frag.status)
 			}
 		})
+	}
+}
+
+// TestModelMovesLimited: a window with more moves than the page reads says
+// so, counts those since the oldest move it read, and leaves the intervals
+// before it uncounted.
+func TestModelMovesLimited(t *testing.T) {
+	e := newEnv(t, envOptions{backend: "sqlite", agentTime: time.Minute})
+	id := e.analysis("alice", "a")
+	now := time.Now().UTC()
+	// 10,050 moves, one every 5 seconds back from now: about 14 hours.
+	e.exec(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10050)
+		INSERT INTO analysis_history (task_id, seq, from_status, to_status, event, at)
+		SELECT $1, 1000 + i, 'PROCESSING', 'COMPLETED', 'complete', strftime('%Y-%m-%d %H:%M:%f+00:00', $2, '-' || (i * 5) || ' seconds') FROM n`,
+		id, now.Format("2006-01-02 15:04:05"))
+	admin := client(t)
+	signIn(t, e, admin, "admin")
+	p := get(t, admin, e.url+"/ui/models/analysis?window=24h")
+	if !strings.Contains(p.body, `id="moves-limited"`) {
+		t.Errorf("the page does not say that it counted part of the window:\n%s", excerpt(p.body))
+	}
+	n, _ := strconv.Atoi(moves(t, p.body, "PROCESSING", "COMPLETED"))
+	if n < 9990 || n > 10000 {
+		t.Errorf("PROCESSING → COMPLETED carried %d, want the newest moves up to 10000", n)
+	}
+	if u := strings.Count(p.body, `class="bar uncounted"`); u < 8 || u > 12 {
+		t.Errorf("%d intervals uncounted, want the 10 or so before the oldest move read", u)
+	}
+	if strings.Count(p.body, `class="bar partial"`) != 1 {
+		t.Errorf("no interval counted in part")
+	}
+	// The last hour holds fewer: all of them counted (720, or 719 when the
+	// hour began after the second of the 720th).
+	p = get(t, admin, e.url+"/ui/models/analysis?window=1h")
+	if got := moves(t, p.body, "PROCESSING", "COMPLETED"); strings.Contains(p.body, `id="moves-limited"`) || (got != "720" && got != "719") {
+		t.Errorf("last hour: %s moves, limited %v", got, strings.Contains(p.body, `id="moves-limited"`))
 	}
 }
