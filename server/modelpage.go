@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"reflect"
 	"strings"
 	"time"
 
@@ -19,52 +18,11 @@ import (
 // model's lifecycle as its generated package describes it, and counts of
 // its tasks by status through indexed queries, as a user may see them.
 
-// ModelInfo is a model's lifecycle, read from its generated code.
+// ModelInfo is a model's lifecycle, as its generated package describes it
+// (tasktype.Lifecycle), with its API section.
 type ModelInfo struct {
-	Name string
-	// Statuses in spec order.
-	Statuses []ModelStatus
-	// Events in the order they first appear from the statuses, in spec order.
-	Events []ModelEvent
-	// Edges are the transition table: one per status and event that may
-	// fire from it.
-	Edges    []Edge
-	Timeouts []Timeout
-	// Worker is the spec's worker section; zero (Claim "") without one.
-	Worker tasktype.Worker
-	API    tasktype.API
-}
-
-// ModelStatus is one status of a model.
-type ModelStatus struct {
-	StatusInfo
-	Initial, Terminal bool
-	// EnteredAt names the time field set when a task enters it ("" none).
-	EnteredAt string
-	// Timeout is the status's timeout, if any.
-	Timeout *Timeout
-}
-
-// ModelEvent is one event of a model.
-type ModelEvent struct {
-	Name string
-	// From lists the statuses it fires from; To is where it leads.
-	From []string
-	To   string
-	// Required lists the fields a caller must supply with it.
-	Required []string
-}
-
-// Edge is one move of the transition table.
-type Edge struct{ From, Event, To string }
-
-// Timeout moves a task that stayed too long in Status.
-type Timeout struct {
-	Status    string
-	After     time.Duration
-	EnteredAt string // the time field the clock starts at
-	Event, To string
-	ErrorCode string
+	tasktype.Lifecycle
+	API tasktype.API
 }
 
 // Model describes a model's lifecycle; an unknown model is a *Problem of
@@ -74,13 +32,7 @@ func (s *Server) Model(name string) (ModelInfo, error) {
 	if !ok {
 		return ModelInfo{}, notFound(fmt.Sprintf("no model %q", truncate(name, 80)))
 	}
-	p, ok := b.(pager)
-	if !ok {
-		return ModelInfo{}, notFound(fmt.Sprintf("no model %q", truncate(name, 80)))
-	}
-	m := p.modelInfo(s.catalogModel(name))
-	m.Name, m.Worker, m.API = name, b.worker(), b.api()
-	return m, nil
+	return ModelInfo{Lifecycle: b.lifecycle(), API: b.api()}, nil
 }
 
 // StatusCounts counts a model's tasks per status as u may see them (their
@@ -130,10 +82,11 @@ type Lease struct {
 	ID      string
 	Owner   string // the worker that holds it
 	Expires *time.Time
-	// Heartbeat is when the worker last renewed it: Expires minus the
-	// worker section's lease.
-	Heartbeat *time.Time
-	Attempt   int64
+	// Renewed is when the lease was last renewed, by the claim or a
+	// heartbeat: Expires minus the worker section's lease, which both set
+	// the expiry from (nil when Expires is).
+	Renewed *time.Time
+	Attempt int64
 }
 
 // QueueRunningLimit bounds the running tasks Queue lists.
@@ -179,108 +132,6 @@ func ownerScope(u User, b binding) (owner string, scoped, none bool) {
 		return "", false, true
 	}
 	return u.Name, true, false
-}
-
-func (b *typed[T, E, PT]) modelInfo(names []string) ModelInfo {
-	var m ModelInfo
-	ft, ok := reflect.TypeFor[T]().FieldByName("Status")
-	if !ok || ft.Type.Kind() != reflect.String {
-		return m
-	}
-	infos := b.statusInfos(names)
-	seen := map[string]int{}
-	for i, n := range names {
-		sv := reflect.New(ft.Type).Elem()
-		sv.SetString(n)
-		st := ModelStatus{Initial: callBool(sv, "IsInitial"), Terminal: callBool(sv, "IsTerminal"), EnteredAt: callString(sv, "EnteredAtField")}
-		if i < len(infos) {
-			st.StatusInfo = infos[i]
-		} else {
-			st.Name = n
-		}
-		if to := timeoutOf(sv); to != nil {
-			st.Timeout = to
-			m.Timeouts = append(m.Timeouts, *to)
-		}
-		m.Statuses = append(m.Statuses, st)
-		// The events allowed from n: fire an undeclared event on a probe
-		// in n; the *TransitionError lists them.
-		probe := new(T)
-		reflect.ValueOf(probe).Elem().FieldByIndex(ft.Index).SetString(n)
-		err := PT(probe).Fire(E(""), time.Time{})
-		var ti tasktype.TransitionInfoer
-		if !errors.As(err, &ti) {
-			continue
-		}
-		for _, ev := range ti.Transition().Allowed {
-			to := callString(reflect.ValueOf(E(ev)), "Target")
-			m.Edges = append(m.Edges, Edge{From: n, Event: ev, To: to})
-			j, ok := seen[ev]
-			if !ok {
-				j = len(m.Events)
-				seen[ev] = j
-				m.Events = append(m.Events, ModelEvent{Name: ev, To: to, Required: callStrings(reflect.ValueOf(E(ev)), "RequiredFields")})
-			}
-			m.Events[j].From = append(m.Events[j].From, n)
-		}
-	}
-	return m
-}
-
-func method(v reflect.Value, name string) (reflect.Value, bool) {
-	f := v.MethodByName(name)
-	if !f.IsValid() || f.Type().NumIn() != 0 || f.Type().NumOut() < 1 {
-		return reflect.Value{}, false
-	}
-	return f, true
-}
-
-func callBool(v reflect.Value, name string) bool {
-	f, ok := method(v, name)
-	if !ok || f.Type().Out(0).Kind() != reflect.Bool {
-		return false
-	}
-	return f.Call(nil)[0].Bool()
-}
-
-func callString(v reflect.Value, name string) string {
-	f, ok := method(v, name)
-	if !ok || f.Type().Out(0).Kind() != reflect.String {
-		return ""
-	}
-	return f.Call(nil)[0].String()
-}
-
-func callStrings(v reflect.Value, name string) []string {
-	f, ok := method(v, name)
-	if !ok || f.Type().Out(0) != reflect.TypeFor[[]string]() {
-		return nil
-	}
-	return f.Call(nil)[0].Interface().([]string)
-}
-
-// timeoutOf reads a generated Status's Timeout() (Timeout, bool).
-func timeoutOf(sv reflect.Value) *Timeout {
-	f, ok := method(sv, "Timeout")
-	if !ok || f.Type().NumOut() != 2 || f.Type().Out(1).Kind() != reflect.Bool {
-		return nil
-	}
-	out := f.Call(nil)
-	if !out[1].Bool() || out[0].Kind() != reflect.Struct {
-		return nil
-	}
-	t := out[0]
-	str := func(name string) string {
-		if v := t.FieldByName(name); v.IsValid() && v.Kind() == reflect.String {
-			return v.String()
-		}
-		return ""
-	}
-	to := &Timeout{Status: str("Status"), EnteredAt: str("EnteredAtField"), Event: str("Event"), To: str("To"), ErrorCode: str("ErrorCode")}
-	if v := t.FieldByName("After"); v.IsValid() && v.Type() == reflect.TypeFor[time.Duration]() {
-		to.After = time.Duration(v.Int())
-	}
-	return to
 }
 
 // countByStatusOf counts the tasks of one owner per status (the owner
@@ -333,7 +184,7 @@ func (b *Backend) queue(ctx context.Context, model, col, owner string, w tasktyp
 			l.Expires = &t
 			if w.Lease > 0 {
 				hb := t.Add(-w.Lease)
-				l.Heartbeat = &hb
+				l.Renewed = &hb
 			}
 		}
 		q.Running = append(q.Running, l)

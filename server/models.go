@@ -51,6 +51,9 @@ type Model[T any] struct {
 	// API is the spec's api section; Worker its worker section (zero if none).
 	API    tasktype.API
 	Worker tasktype.Worker
+	// Lifecycle is the model's lifecycle as its spec declares it (the
+	// generated Lifecycle()): what the dashboard's model page draws.
+	Lifecycle tasktype.Lifecycle
 	// SQLite and Postgres build the model's driver over a database.
 	SQLite   func(*sql.DB) backends.Driver[T]
 	Postgres func(*pgxpool.Pool) backends.Driver[T]
@@ -152,6 +155,10 @@ func Add[T any, E ~string, PT ModelType[T, E]](ms *Models, m Model[T], opts ...e
 		ms.err = fmt.Errorf("server: model %q added twice or unnamed", m.Name)
 		return
 	}
+	if m.Lifecycle.Model != m.Name {
+		ms.err = fmt.Errorf("server: model %q has the lifecycle of model %q; give it its generated package's Lifecycle()", m.Name, m.Lifecycle.Model)
+		return
+	}
 	var drv backends.Driver[T]
 	base := []engine.Option{engine.WithWorker(m.Worker)}
 	switch b := ms.backend; {
@@ -225,6 +232,7 @@ type binding interface {
 	name() string
 	api() tasktype.API
 	worker() tasktype.Worker
+	lifecycle() tasktype.Lifecycle
 	// create makes a task from a client's fields (JSON values by name).
 	create(ctx context.Context, owner string, fields map[string]json.RawMessage, meta engine.Meta) (*view, error)
 	get(ctx context.Context, id uuid.UUID) (*view, error)
@@ -270,6 +278,9 @@ type typed[T any, E ~string, PT ModelType[T, E]] struct {
 func (b *typed[T, E, PT]) name() string            { return b.m.Name }
 func (b *typed[T, E, PT]) api() tasktype.API       { return b.m.API }
 func (b *typed[T, E, PT]) worker() tasktype.Worker { return b.m.Worker }
+
+// lifecycle returns the model's lifecycle as its spec declares it.
+func (b *typed[T, E, PT]) lifecycle() tasktype.Lifecycle { return b.m.Lifecycle }
 
 func (b *typed[T, E, PT]) view(x *T) *view {
 	return &view{model: b.m.Name, task: x, key: PT(x).Key(), owner: PT(x).Owner(), finished: PT(x).IsFinished(), ownTaskID: b.ownTaskID}

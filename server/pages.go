@@ -119,24 +119,16 @@ func (s *Server) ModelStatuses(model string) []StatusInfo {
 	if !ok {
 		return nil
 	}
-	p, ok := b.(pager)
-	if !ok {
-		return nil
+	l := b.lifecycle()
+	out := make([]StatusInfo, len(l.Statuses))
+	for i, st := range l.Statuses {
+		out[i] = StatusInfo{Name: st.Name, Code: st.Code, Display: st.Display}
 	}
-	return p.statusInfos(s.catalogModel(model))
+	return out
 }
 
 // TaskTypes returns the listed task types, in the listing's order.
 func (s *Server) TaskTypes() []string { return s.catalog.ModelNames() }
-
-func (s *Server) catalogModel(name string) []string {
-	for _, m := range s.models.catalog {
-		if m.Name == name {
-			return m.Statuses()
-		}
-	}
-	return nil
-}
 
 // ListParams are the query parameters of GET /tasks, which the listing
 // page takes too.
@@ -342,8 +334,6 @@ func statusDisplay(task any) (tasktype.Code, tasktype.Display) {
 type pager interface {
 	row(v *view) tasktype.Row
 	subscribeAll(ctx context.Context) <-chan *view
-	statusInfos(names []string) []StatusInfo
-	modelInfo(names []string) ModelInfo
 }
 
 func (b *typed[T, E, PT]) row(v *view) tasktype.Row {
@@ -367,23 +357,5 @@ func (b *typed[T, E, PT]) subscribeAll(ctx context.Context) <-chan *view {
 			}
 		}
 	}()
-	return out
-}
-
-func (b *typed[T, E, PT]) statusInfos(names []string) []StatusInfo {
-	ft, ok := reflect.TypeFor[T]().FieldByName("Status")
-	if !ok || ft.Type.Kind() != reflect.String {
-		return nil
-	}
-	out := make([]StatusInfo, 0, len(names))
-	for _, n := range names {
-		v := reflect.New(ft.Type).Elem()
-		v.SetString(n)
-		d, ok := v.Interface().(displayer)
-		if !ok {
-			return nil
-		}
-		out = append(out, StatusInfo{Name: n, Code: d.Code(), Display: d.Display()})
-	}
 	return out
 }

@@ -556,6 +556,9 @@ var migration0008LeaseInRowPostgreSQL string
 //go:embed migrations/postgresql/0009_change_tool_id_and_change_agents.sql
 var migration0009ChangeToolIDAndChangeAgentsPostgreSQL string
 
+//go:embed migrations/postgresql/0010_history_at.sql
+var migration0010HistoryAtPostgreSQL string
+
 //go:embed migrations/sqlite/0001_schema.sql
 var migration0001SchemaSQLite string
 
@@ -573,6 +576,9 @@ var migration0008LeaseInRowSQLite string
 
 //go:embed migrations/sqlite/0009_change_tool_id_and_change_agents.sql
 var migration0009ChangeToolIDAndChangeAgentsSQLite string
+
+//go:embed migrations/sqlite/0010_history_at.sql
+var migration0010HistoryAtSQLite string
 
 // Migrations returns the schema migrations of the model for an engine,
 // "postgresql" or "sqlite", in order; nil for another engine.
@@ -606,6 +612,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "analysis/0009_change_tool_id_and_change_agents",
 			SQL:  migration0009ChangeToolIDAndChangeAgentsPostgreSQL,
+		}, {
+			Name: "analysis/0010_history_at",
+			SQL:  migration0010HistoryAtPostgreSQL,
 		}}
 	case "sqlite":
 		return []tasktype.Migration{{
@@ -626,6 +635,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "analysis/0009_change_tool_id_and_change_agents",
 			SQL:  migration0009ChangeToolIDAndChangeAgentsSQLite,
+		}, {
+			Name: "analysis/0010_history_at",
+			SQL:  migration0010HistoryAtSQLite,
 		}}
 	}
 	return nil

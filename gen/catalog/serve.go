@@ -52,9 +52,10 @@ func Serve(b *server.Backend, opts ...engine.Option) (*server.Models, error) {
 		},
 	})
 	server.Add[analysis.Task, analysis.Event](ms, server.Model[analysis.Task]{
-		API:  analysis.API,
-		Name: analysis.ModelName,
-		New:  analysis.NewTask,
+		API:       analysis.API,
+		Lifecycle: analysis.Lifecycle(),
+		Name:      analysis.ModelName,
+		New:       analysis.NewTask,
 		Postgres: func(db *pgxpool.Pool) backends.Driver[analysis.Task] {
 			return analysispg.NewDriver(db)
 		},
@@ -64,9 +65,10 @@ func Serve(b *server.Backend, opts ...engine.Option) (*server.Models, error) {
 		Worker: analysis.Worker,
 	}, opts...)
 	server.Add[datasetupload.DatasetUpload, datasetupload.Event](ms, server.Model[datasetupload.DatasetUpload]{
-		API:  datasetupload.API,
-		Name: datasetupload.ModelName,
-		New:  datasetupload.NewDatasetUpload,
+		API:       datasetupload.API,
+		Lifecycle: datasetupload.Lifecycle(),
+		Name:      datasetupload.ModelName,
+		New:       datasetupload.NewDatasetUpload,
 		Postgres: func(db *pgxpool.Pool) backends.Driver[datasetupload.DatasetUpload] {
 			return datasetuploadpg.NewDriver(db)
 		},
@@ -76,9 +78,10 @@ func Serve(b *server.Backend, opts ...engine.Option) (*server.Models, error) {
 		Worker: datasetupload.Worker,
 	}, opts...)
 	server.Add[evaluation.Evaluation, evaluation.Event](ms, server.Model[evaluation.Evaluation]{
-		API:  evaluation.API,
-		Name: evaluation.ModelName,
-		New:  evaluation.NewEvaluation,
+		API:       evaluation.API,
+		Lifecycle: evaluation.Lifecycle(),
+		Name:      evaluation.ModelName,
+		New:       evaluation.NewEvaluation,
 		Postgres: func(db *pgxpool.Pool) backends.Driver[evaluation.Evaluation] {
 			return evaluationpg.NewDriver(db)
 		},
@@ -88,9 +91,10 @@ func Serve(b *server.Backend, opts ...engine.Option) (*server.Models, error) {
 		Worker: evaluation.Worker,
 	}, opts...)
 	server.Add[modelupload.ModelUpload, modelupload.Event](ms, server.Model[modelupload.ModelUpload]{
-		API:  modelupload.API,
-		Name: modelupload.ModelName,
-		New:  modelupload.NewModelUpload,
+		API:       modelupload.API,
+		Lifecycle: modelupload.Lifecycle(),
+		Name:      modelupload.ModelName,
+		New:       modelupload.NewModelUpload,
 		Postgres: func(db *pgxpool.Pool) backends.Driver[modelupload.ModelUpload] {
 			return modeluploadpg.NewDriver(db)
 		},
@@ -100,9 +104,10 @@ func Serve(b *server.Backend, opts ...engine.Option) (*server.Models, error) {
 		Worker: modelupload.Worker,
 	}, opts...)
 	server.Add[pipelinerun.PipelineRun, pipelinerun.Event](ms, server.Model[pipelinerun.PipelineRun]{
-		API:  pipelinerun.API,
-		Name: pipelinerun.ModelName,
-		New:  pipelinerun.NewPipelineRun,
+		API:       pipelinerun.API,
+		Lifecycle: pipelinerun.Lifecycle(),
+		Name:      pipelinerun.ModelName,
+		New:       pipelinerun.NewPipelineRun,
 		Postgres: func(db *pgxpool.Pool) backends.Driver[pipelinerun.PipelineRun] {
 			return pipelinerunpg.NewDriver(db)
 		},
@@ -111,9 +116,10 @@ func Serve(b *server.Backend, opts ...engine.Option) (*server.Models, error) {
 		},
 	}, opts...)
 	server.Add[pipelinesubtask.PipelineSubtask, pipelinesubtask.Event](ms, server.Model[pipelinesubtask.PipelineSubtask]{
-		API:  pipelinesubtask.API,
-		Name: pipelinesubtask.ModelName,
-		New:  pipelinesubtask.NewPipelineSubtask,
+		API:       pipelinesubtask.API,
+		Lifecycle: pipelinesubtask.Lifecycle(),
+		Name:      pipelinesubtask.ModelName,
+		New:       pipelinesubtask.NewPipelineSubtask,
 		Postgres: func(db *pgxpool.Pool) backends.Driver[pipelinesubtask.PipelineSubtask] {
 			return pipelinesubtaskpg.NewDriver(db)
 		},
@@ -122,9 +128,10 @@ func Serve(b *server.Backend, opts ...engine.Option) (*server.Models, error) {
 		},
 	}, opts...)
 	server.Add[stage.StageState, stage.Event](ms, server.Model[stage.StageState]{
-		API:  stage.API,
-		Name: stage.ModelName,
-		New:  stage.NewStageState,
+		API:       stage.API,
+		Lifecycle: stage.Lifecycle(),
+		Name:      stage.ModelName,
+		New:       stage.NewStageState,
 		Postgres: func(db *pgxpool.Pool) backends.Driver[stage.StageState] {
 			return stagepg.NewDriver(db)
 		},
@@ -133,9 +140,10 @@ func Serve(b *server.Backend, opts ...engine.Option) (*server.Models, error) {
 		},
 	}, opts...)
 	server.Add[synthesis.Synthesis, synthesis.Event](ms, server.Model[synthesis.Synthesis]{
-		API:  synthesis.API,
-		Name: synthesis.ModelName,
-		New:  synthesis.NewSynthesis,
+		API:       synthesis.API,
+		Lifecycle: synthesis.Lifecycle(),
+		Name:      synthesis.ModelName,
+		New:       synthesis.NewSynthesis,
 		Postgres: func(db *pgxpool.Pool) backends.Driver[synthesis.Synthesis] {
 			return synthesispg.NewDriver(db)
 		},
@@ -145,9 +153,10 @@ func Serve(b *server.Backend, opts ...engine.Option) (*server.Models, error) {
 		Worker: synthesis.Worker,
 	}, opts...)
 	server.Add[training.Training, training.Event](ms, server.Model[training.Training]{
-		API:  training.API,
-		Name: training.ModelName,
-		New:  training.NewTraining,
+		API:       training.API,
+		Lifecycle: training.Lifecycle(),
+		Name:      training.ModelName,
+		New:       training.NewTraining,
 		Postgres: func(db *pgxpool.Pool) backends.Driver[training.Training] {
 			return trainingpg.NewDriver(db)
 		},

@@ -245,6 +245,9 @@ var migration0007WorkerLeanWritesPostgreSQL string
 //go:embed migrations/postgresql/0008_lease_in_row.sql
 var migration0008LeaseInRowPostgreSQL string
 
+//go:embed migrations/postgresql/0009_history_at.sql
+var migration0009HistoryAtPostgreSQL string
+
 //go:embed migrations/sqlite/0001_schema.sql
 var migration0001SchemaSQLite string
 
@@ -259,6 +262,9 @@ var migration0007WorkerLeanWritesSQLite string
 
 //go:embed migrations/sqlite/0008_lease_in_row.sql
 var migration0008LeaseInRowSQLite string
+
+//go:embed migrations/sqlite/0009_history_at.sql
+var migration0009HistoryAtSQLite string
 
 // Migrations returns the schema migrations of the model for an engine,
 // "postgresql" or "sqlite", in order; nil for another engine.
@@ -289,6 +295,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "dataset_upload/0008_lease_in_row",
 			SQL:  migration0008LeaseInRowPostgreSQL,
+		}, {
+			Name: "dataset_upload/0009_history_at",
+			SQL:  migration0009HistoryAtPostgreSQL,
 		}}
 	case "sqlite":
 		return []tasktype.Migration{{
@@ -306,6 +315,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "dataset_upload/0008_lease_in_row",
 			SQL:  migration0008LeaseInRowSQLite,
+		}, {
+			Name: "dataset_upload/0009_history_at",
+			SQL:  migration0009HistoryAtSQLite,
 		}}
 	}
 	return nil

@@ -211,11 +211,17 @@ var migration0005HistorySeqPostgreSQL string
 //go:embed migrations/postgresql/0006_lean_writes.sql
 var migration0006LeanWritesPostgreSQL string
 
+//go:embed migrations/postgresql/0007_history_at.sql
+var migration0007HistoryAtPostgreSQL string
+
 //go:embed migrations/sqlite/0001_schema.sql
 var migration0001SchemaSQLite string
 
 //go:embed migrations/sqlite/0003_changes.sql
 var migration0003ChangesSQLite string
+
+//go:embed migrations/sqlite/0007_history_at.sql
+var migration0007HistoryAtSQLite string
 
 // Migrations returns the schema migrations of the model for an engine,
 // "postgresql" or "sqlite", in order; nil for another engine.
@@ -237,6 +243,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "pipeline_subtask/0006_lean_writes",
 			SQL:  migration0006LeanWritesPostgreSQL,
+		}, {
+			Name: "pipeline_subtask/0007_history_at",
+			SQL:  migration0007HistoryAtPostgreSQL,
 		}}
 	case "sqlite":
 		return []tasktype.Migration{{
@@ -245,6 +254,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "pipeline_subtask/0003_changes",
 			SQL:  migration0003ChangesSQLite,
+		}, {
+			Name: "pipeline_subtask/0007_history_at",
+			SQL:  migration0007HistoryAtSQLite,
 		}}
 	}
 	return nil

@@ -389,6 +389,10 @@ func modelPage(t *testing.T, e *env, ctx context.Context, name func(string) stri
 	}
 	created := js[int](t, ctx, countOf("CREATED"))
 	completed := js[int](t, ctx, countOf("COMPLETED"))
+	movesOf := func(from, to string) string {
+		return fmt.Sprintf(`Number(document.querySelector('#diagram .edge[data-from=%q][data-to=%q]').dataset.moves)`, from, to)
+	}
+	done := js[int](t, ctx, movesOf("PROCESSING", "COMPLETED"))
 	if n := js[int](t, ctx, `document.querySelectorAll("#diagram .edge").length`); n < 8 {
 		t.Errorf("the diagram has %d arrows", n)
 	}
@@ -404,8 +408,15 @@ func modelPage(t *testing.T, e *env, ctx context.Context, name func(string) stri
 		t.Errorf("the running task's lease owner: %q", owner)
 	}
 	shot(t, ctx, name("dashboard-model.png"))
-	waitJS(t, ctx, fmt.Sprintf(`%s === %d`, countOf("COMPLETED"), completed+1))
+	waitJS(t, ctx, fmt.Sprintf(`%s === %d && %s === %d`, countOf("COMPLETED"), completed+1, movesOf("PROCESSING", "COMPLETED"), done+1))
 	if !js[bool](t, ctx, `window.stayed === true`) {
 		t.Error("the page reloaded")
 	}
+	// Another window: its link keeps it in the URL, and the live redraw
+	// keeps it too.
+	run(t, ctx, chromedp.Click(chromedp.CSS(`nav.windows a[href$="window=15m"]`)))
+	waitJS(t, ctx, `location.search === "?window=15m" && document.getElementById("model-view").dataset.window === "15m" && document.getElementById("live").dataset.state === "open"`)
+	before := js[int](t, ctx, `Number(document.getElementById("moves-total").textContent)`)
+	e.analysis("alice", "a")
+	waitJS(t, ctx, fmt.Sprintf(`Number(document.getElementById("moves-total").textContent) === %d && document.getElementById("model-view").dataset.window === "15m"`, before+1))
 }

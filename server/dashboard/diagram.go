@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/taskmodel/taskmodel/server"
+	"github.com/taskmodel/taskmodel/tasktype"
 )
 
 // The state diagram of a model page: an SVG drawn on the server. Statuses
@@ -44,6 +45,9 @@ type arrow struct {
 	D        string // the SVG path
 	LX, LY   int    // where its label goes
 	Back     bool
+	// Count is how many moves it carried in the window (Counted: known).
+	Count   int64
+	Counted bool
 }
 
 // diagram is the SVG's content.
@@ -53,14 +57,11 @@ type diagram struct {
 	Arrows []arrow
 }
 
-func newDiagram(m server.ModelInfo, counts map[string]int64) diagram {
+// newDiagram lays out m's lifecycle with the task counts per status, and
+// the moves per arrow in the window (moves nil: unknown).
+func newDiagram(m server.ModelInfo, counts map[string]int64, moves map[tasktype.Edge]int64) diagram {
 	col := map[string]int{}
-	var initial string
-	for _, s := range m.Statuses {
-		if s.Initial {
-			initial = s.Name
-		}
-	}
+	initial := m.Initial
 	if initial == "" && len(m.Statuses) > 0 {
 		initial = m.Statuses[0].Name
 	}
@@ -68,13 +69,14 @@ func newDiagram(m server.ModelInfo, counts map[string]int64) diagram {
 	for _, s := range m.Statuses {
 		terminal[s.Name] = s.Terminal
 	}
+	edges := m.Edges()
 	// Breadth first from the initial status over the non-terminal ones.
 	col[initial] = 0
 	queue := []string{initial}
 	for len(queue) > 0 {
 		cur := queue[0]
 		queue = queue[1:]
-		for _, e := range m.Edges {
+		for _, e := range edges {
 			if e.From != cur || terminal[e.To] {
 				continue
 			}
@@ -134,7 +136,9 @@ func newDiagram(m server.ModelInfo, counts map[string]int64) diagram {
 	type pair struct{ from, to string }
 	var order []pair
 	events := map[pair][]string{}
-	for _, e := range m.Edges {
+	carried := map[pair]int64{}
+	for _, e := range edges {
+		carried[pair{e.From, e.To}] += moves[e]
 		p := pair{e.From, e.To}
 		if _, ok := events[p]; !ok {
 			order = append(order, p)
@@ -144,7 +148,7 @@ func newDiagram(m server.ModelInfo, counts map[string]int64) diagram {
 		}
 	}
 	for i, p := range order {
-		a := arrow{From: p.from, To: p.to, Events: strings.Join(events[p], ", ")}
+		a := arrow{From: p.from, To: p.to, Events: strings.Join(events[p], ", "), Count: carried[p], Counted: moves != nil}
 		f, t := pos[p.from], pos[p.to]
 		cf, ct := col[p.from], col[p.to]
 		switch {

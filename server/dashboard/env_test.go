@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -39,6 +40,9 @@ type env struct {
 	tokens map[string]string
 	ids    map[string]string // token ids by user
 	store  auth.Store
+	// exec runs a statement on the database ($1, $2… parameters); nil on
+	// the memory backend.
+	exec func(query string, args ...any)
 }
 
 type envOptions struct {
@@ -53,6 +57,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	var b *server.Backend
 	var tokens auth.Store
 	var err error
+	var exec func(query string, args ...any)
 	switch o.backend {
 	case "sqlite":
 		db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "tasks.db"), catalog.Migrations(sqlite.Engine))
@@ -61,6 +66,11 @@ func newEnv(t testing.TB, o envOptions) *env {
 		}
 		t.Cleanup(func() { db.Close() })
 		b = server.SQLite(db)
+		exec = func(q string, args ...any) {
+			if _, err := db.ExecContext(ctx, regexp.MustCompile(`\$([0-9]+)`).ReplaceAllString(q, "?$1"), args...); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
 		if tokens, err = auth.NewSQLite(ctx, db); err != nil {
 			t.Fatal(err)
 		}
@@ -71,6 +81,11 @@ func newEnv(t testing.TB, o envOptions) *env {
 		}
 		t.Cleanup(pool.Close)
 		b = server.Postgres(pool)
+		exec = func(q string, args ...any) {
+			if _, err := pool.Exec(ctx, q, args...); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
 		if tokens, err = auth.NewPostgres(ctx, pool); err != nil {
 			t.Fatal(err)
 		}
@@ -81,7 +96,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, tokens: map[string]string{}, ids: map[string]string{}, store: tokens}
+	e := &env{t: t, tokens: map[string]string{}, ids: map[string]string{}, store: tokens, exec: exec}
 	for _, u := range []struct {
 		name  string
 		admin bool

@@ -4,11 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/taskmodel/taskmodel/server"
+	"github.com/taskmodel/taskmodel/tasktype"
 )
 
 // modelsView is the models page: every model with its task counts.
@@ -54,13 +57,13 @@ type timeoutRow struct {
 }
 
 type leaseRow struct {
-	ID        string
-	Owner     string
-	Heartbeat *time.Time
-	Ago       string
-	Expires   *time.Time
-	Expired   bool
-	Attempt   int64
+	ID      string
+	Owner   string
+	Renewed *time.Time
+	Ago     string
+	Expires *time.Time
+	Expired bool
+	Attempt int64
 }
 
 // queueView is a model page's queue health.
@@ -75,6 +78,9 @@ type queueView struct {
 	Lease            string
 	MaxAttempts      int
 	Claim, Heartbeat string
+	// Chart is the tasks finished and failed over the window (nil without
+	// counts).
+	Chart *chart
 }
 
 // modelView is a model page's content (the script redraws it live).
@@ -93,6 +99,97 @@ type modelView struct {
 	HasWorker bool
 	Queue     *queueView
 	Updated   time.Time
+	// Window is the span the moves are counted over, with its choices.
+	Window  windowView
+	Moves   *movesView
+	Review  []mdBlock
+	Initial string
+}
+
+// windowView is the window selector: the span chosen and the spans offered.
+type windowView struct {
+	Name    string // 15m, 1h, 24h, 7d
+	Label   string
+	From    time.Time
+	To      time.Time
+	Choices []windowChoice
+}
+
+type windowChoice struct {
+	Name, Label, Href string
+	Current           bool
+}
+
+// movesView is what the page says of the moves in the window.
+type movesView struct {
+	Total   int64
+	Created int64
+	Limited bool
+	Since   time.Time
+}
+
+// windows are the spans a model page counts moves over, by their name in
+// the URL (?window=).
+var windows = []struct {
+	name, label string
+	span        time.Duration
+}{
+	{"15m", "15 minutes", 15 * time.Minute},
+	{"1h", "1 hour", time.Hour},
+	{"24h", "24 hours", 24 * time.Hour},
+	{"7d", "7 days", 7 * 24 * time.Hour},
+}
+
+// defaultWindow is the span of a model page without ?window=.
+const defaultWindow = "24h"
+
+// parseWindow reads a model page's query: only window, one of windows.
+func parseWindow(r *http.Request, model string, now time.Time) (windowView, error) {
+	q := r.URL.Query()
+	var unknown []string
+	for k := range q {
+		if k != "window" {
+			unknown = append(unknown, fmt.Sprintf("%q", k))
+		}
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		return windowView{}, &server.Problem{Status: http.StatusBadRequest, Title: "Bad request", Detail: "unknown parameter " + strings.Join(unknown, ", ") + "; this page takes window"}
+	}
+	name := defaultWindow
+	if v, ok := q["window"]; ok {
+		if len(v) != 1 {
+			return windowView{}, &server.Problem{Status: http.StatusBadRequest, Title: "Bad request", Detail: "window is given more than once"}
+		}
+		name = v[0]
+	}
+	var w windowView
+	var names []string
+	var choices []windowChoice
+	for _, c := range windows {
+		names = append(names, c.name)
+		if c.name == name {
+			w = windowView{Name: c.name, Label: c.label, From: now.Add(-c.span), To: now}
+		}
+		choices = append(choices, windowChoice{Name: c.name, Label: c.label, Href: "/ui/models/" + url.PathEscape(model) + "?window=" + c.name, Current: c.name == name})
+	}
+	if w.Name == "" {
+		return windowView{}, &server.Problem{Status: http.StatusBadRequest, Title: "Bad request",
+			Detail: fmt.Sprintf("window must be one of %s, not %q", strings.Join(names, ", "), truncate(name, 40))}
+	}
+	w.Choices = choices
+	return w, nil
+}
+
+// truncate shortens s to n bytes at most, at a rune boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 type modelPageView struct {
@@ -116,7 +213,7 @@ func (d *Dashboard) modelsPage(w http.ResponseWriter, r *http.Request) {
 			d.fail(w, r, err)
 			return
 		}
-		sum := modelSummary{Name: name, Statuses: len(m.Statuses), Events: len(m.Events), Worker: m.Worker.Claim != ""}
+		sum := modelSummary{Name: name, Statuses: len(m.Statuses), Events: len(m.Events), Worker: m.Worker != nil}
 		counts, known, err := d.srv.StatusCounts(r.Context(), s.User, name)
 		if err != nil {
 			d.fail(w, r, err)
@@ -147,15 +244,21 @@ func (d *Dashboard) loadModel(r *http.Request, s session) (modelView, error) {
 	if err != nil {
 		return modelView{}, err
 	}
-	if len(r.URL.Query()) > 0 {
-		return modelView{}, badQuery(r)
+	now := d.opt.Now()
+	win, err := parseWindow(r, m.Model, now)
+	if err != nil {
+		return modelView{}, err
 	}
 	counts, known, err := d.srv.StatusCounts(r.Context(), s.User, name)
 	if err != nil {
 		return modelView{}, err
 	}
-	now := d.opt.Now()
-	v := modelView{Name: m.Name, Counts: known, Owner: m.API.Owner, Create: m.API.Create, HasWorker: m.Worker.Claim != "", Updated: now}
+	mv, movesKnown, err := d.srv.ModelMoves(r.Context(), s.User, name, win.From, win.To)
+	if err != nil {
+		return modelView{}, err
+	}
+	v := modelView{Name: m.Model, Counts: known, Owner: m.API.Owner, Create: m.API.Create, HasWorker: m.Worker != nil, Updated: now,
+		Window: win, Review: markdown(m.Review), Initial: m.Initial}
 	switch {
 	case s.User.Admin:
 		v.Scope = "every user's tasks (you are an admin)"
@@ -167,7 +270,19 @@ func (d *Dashboard) loadModel(r *http.Request, s session) (modelView, error) {
 	if !known {
 		counts = nil
 	}
-	v.Diagram = newDiagram(m, counts)
+	var edges map[tasktype.Edge]int64
+	if movesKnown {
+		edges = mv.Edges
+		mvv := &movesView{Limited: mv.Limited, Since: mv.Since}
+		for e, n := range mv.Edges {
+			mvv.Total += n
+			if e.From == "" {
+				mvv.Created += n
+			}
+		}
+		v.Moves = mvv
+	}
+	v.Diagram = newDiagram(m, counts, edges)
 	badges := map[string]badge{}
 	for _, st := range m.Statuses {
 		badges[st.Name] = newBadge(st.Name, st.Code, st.Display)
@@ -181,19 +296,23 @@ func (d *Dashboard) loadModel(r *http.Request, s session) (modelView, error) {
 		v.Statuses = append(v.Statuses, row)
 	}
 	for _, ev := range m.Events {
-		er := eventRow{Name: ev.Name, To: badges[ev.To], Required: strings.Join(ev.Required, ", ")}
+		er := eventRow{Name: ev.Name, To: badges[ev.To], Required: strings.Join(ev.Requires, ", ")}
 		for _, f := range ev.From {
 			er.From = append(er.From, badges[f])
 		}
 		v.Events = append(v.Events, er)
 	}
-	for _, t := range m.Timeouts {
-		v.Timeouts = append(v.Timeouts, timeoutRow{Status: badges[t.Status], After: t.After.String(), EnteredAt: t.EnteredAt, Event: t.Event, To: badges[t.To], ErrorCode: t.ErrorCode})
+	for _, st := range m.Timeouts() {
+		t := st.Timeout
+		v.Timeouts = append(v.Timeouts, timeoutRow{Status: badges[st.Name], After: t.After.String(), EnteredAt: st.EnteredAt, Event: t.Event, To: badges[t.To], ErrorCode: t.ErrorCode})
 	}
-	if v.HasWorker {
-		wk := m.Worker
+	if wk := m.Worker; wk != nil {
 		qv := &queueView{Queue: badges[wk.Queue], Running: badges[wk.Running], Depth: counts[wk.Queue], RunningN: counts[wk.Running],
 			Lease: wk.Lease.String(), MaxAttempts: wk.MaxAttempts, Claim: wk.Claim}
+		if movesKnown {
+			c := newChart(mv)
+			qv.Chart = &c
+		}
 		q, ok, err := d.srv.ModelQueue(r.Context(), s.User, name)
 		if err != nil {
 			return modelView{}, err
@@ -204,9 +323,9 @@ func (d *Dashboard) loadModel(r *http.Request, s session) (modelView, error) {
 				qv.OldestAge = duration(now.Sub(*q.Oldest))
 			}
 			for _, l := range q.Running {
-				lr := leaseRow{ID: l.ID, Owner: l.Owner, Heartbeat: l.Heartbeat, Expires: l.Expires, Attempt: l.Attempt}
-				if l.Heartbeat != nil {
-					lr.Ago = duration(now.Sub(*l.Heartbeat)) + " ago"
+				lr := leaseRow{ID: l.ID, Owner: l.Owner, Renewed: l.Renewed, Expires: l.Expires, Attempt: l.Attempt}
+				if l.Renewed != nil {
+					lr.Ago = duration(now.Sub(*l.Renewed)) + " ago"
 				}
 				if l.Expires != nil && l.Expires.Before(now) {
 					lr.Expired = true

@@ -3,6 +3,7 @@ package dashboard_test
 import (
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -54,9 +55,13 @@ func TestModelPage(t *testing.T) {
 		`Counts of your tasks`,
 		`<section aria-labelledby="h-queue" id="queue">`,
 		`<a href="/ui/models">Models</a>`,
+		`<section aria-labelledby="h-review" id="review">`, `<h3>Model <code>analysis</code></h3>`,
+		`<figure class="chart" id="throughput">`,
+		`<a href="/ui/models/analysis?window=1h">1 hour</a>`,
 	} {
 		if !strings.Contains(p.body, want) {
 			t.Errorf("the model page lacks %s", want)
+
 		}
 	}
 	if csp := p.header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") {
@@ -77,8 +82,14 @@ func TestModelPage(t *testing.T) {
 	if p := get(t, alice, e.url+"/ui/models/nope/view"); p.status != http.StatusNotFound {
 		t.Errorf("unknown model's fragment: %d", p.status)
 	}
-	if p := get(t, alice, e.url+"/ui/models/analysis?window=x"); p.status != http.StatusBadRequest || !strings.Contains(p.body, `unknown parameter &#34;window&#34;`) {
-		t.Errorf("bad query: %d\n%s", p.status, excerpt(p.body))
+	for q, want := range map[string]string{
+		"window=x":            `window must be one of 15m, 1h, 24h, 7d, not &#34;x&#34;`,
+		"window=1h&window=7d": `window is given more than once`,
+		"since=1h":            `unknown parameter &#34;since&#34;; this page takes window`,
+	} {
+		if p := get(t, alice, e.url+"/ui/models/analysis?"+q); p.status != http.StatusBadRequest || !strings.Contains(p.body, want) {
+			t.Errorf("bad query %s: %d\n%s", q, p.status, excerpt(p.body))
+		}
 	}
 	if p := get(t, alice, e.url+"/ui/models?x=1"); p.status != http.StatusBadRequest {
 		t.Errorf("bad query on the models page: %d", p.status)
@@ -125,6 +136,9 @@ func TestQueueHealth(t *testing.T) {
 		if count(t, p.body, "PROCESSING") != "1" || !strings.Contains(p.body, `<dd id="queue-running">1</dd>`) || !strings.Contains(p.body, `<dd id="queue-depth">0</dd>`) {
 			t.Errorf("queue: %s", excerpt(p.body[strings.Index(p.body, `id="queue"`):]))
 		}
+		if !strings.Contains(p.body, `The last renewal is the lease's expiry minus the worker section's lease of 30s`) {
+			t.Errorf("the lease table does not say what its last renewal is: %s", p.body[strings.Index(p.body, `id="leases"`):][:400])
+		}
 		m := lease.FindStringSubmatch(p.body)
 		if m == nil || m[1] == "—" {
 			t.Fatalf("no lease row for the running task:\n%s", p.body[strings.Index(p.body, `id="queue"`):])
@@ -150,7 +164,154 @@ func TestModelPageMemory(t *testing.T) {
 	c := client(t)
 	signIn(t, e, c, "alice")
 	p := get(t, c, e.url+"/ui/models/analysis")
-	if p.status != 200 || !strings.Contains(p.body, `id="no-counts"`) || count(t, p.body, "CREATED") != "" {
+	if p.status != 200 || !strings.Contains(p.body, `id="no-counts"`) || !strings.Contains(p.body, `id="no-moves"`) || count(t, p.body, "CREATED") != "" || moves(t, p.body, "QUEUED", "PROCESSING") != "" {
 		t.Errorf("memory: %d\n%s", p.status, excerpt(p.body))
+	}
+}
+
+// moves reads the moves of the arrow from → to off a model page's diagram.
+func moves(t *testing.T, body, from, to string) string {
+	t.Helper()
+	m := regexp.MustCompile(`data-from="` + from + `" data-to="` + to + `" data-moves="([0-9]*)"`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no arrow %s → %s in the diagram:\n%s", from, to, excerpt(body))
+	}
+	return m[1]
+}
+
+// bars reads the chart's bars: finished and failed per interval.
+func bars(body string) [][2]string {
+	var out [][2]string
+	for _, m := range regexp.MustCompile(`data-finished="([0-9]+)" data-failed="([0-9]+)"`).FindAllStringSubmatch(body, -1) {
+		out = append(out, [2]string{m[1], m[2]})
+	}
+	return out
+}
+
+// TestModelMoves: the diagram's arrows count the moves of the window chosen
+// in the URL, and the queue's chart the tasks finished and failed per
+// interval, from history rows of known times — the user's own tasks, an
+// admin's every task.
+func TestModelMoves(t *testing.T) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			e := newEnv(t, envOptions{backend: backend, agentTime: time.Minute})
+			a, b, c := e.analysis("alice", "a"), e.analysis("alice", "a"), e.analysis("bob", "a")
+			now := time.Now().UTC()
+			seq := 100
+			move := func(id, from, event, to string, ago time.Duration) {
+				seq++
+				e.exec(`INSERT INTO analysis_history (task_id, seq, from_status, to_status, event, at) VALUES ($1, $2, $3, $4, $5, $6)`,
+					id, seq, from, to, event, now.Add(-ago))
+			}
+			move(a, "PROCESSING", "complete", "COMPLETED", 4*time.Minute)
+			move(b, "PROCESSING", "fail", "FAILED", 4*time.Minute)
+			move(a, "PROCESSING", "complete", "COMPLETED", 31*time.Minute)
+			move(c, "PROCESSING", "complete", "COMPLETED", 31*time.Minute)
+			move(a, "PROCESSING", "complete", "COMPLETED", 3*time.Hour)
+			move(a, "PROCESSING", "complete", "COMPLETED", 50*time.Hour)
+			move(a, "PROCESSING", "complete", "COMPLETED", 8*24*time.Hour) // before every window
+			alice, bob, admin := client(t), client(t), client(t)
+			signIn(t, e, alice, "alice")
+			signIn(t, e, bob, "bob")
+			signIn(t, e, admin, "admin")
+			tests := []struct {
+				user      *http.Client
+				name      string
+				window    string
+				completed string
+				failed    string
+			}{
+				{admin, "admin", "15m", "1", "1"},
+				{admin, "admin", "1h", "3", "1"},
+				{admin, "admin", "", "4", "1"}, // 24 hours
+				{admin, "admin", "7d", "5", "1"},
+				{alice, "alice", "15m", "1", "1"},
+				{alice, "alice", "1h", "2", "1"},
+				{alice, "alice", "7d", "4", "1"},
+				{bob, "bob", "15m", "0", "0"},
+				{bob, "bob", "7d", "1", "0"},
+			}
+			for _, tt := range tests {
+				u := e.url + "/ui/models/analysis"
+				if tt.window != "" {
+					u += "?window=" + tt.window
+				}
+				p := get(t, tt.user, u)
+				if p.status != 200 {
+					t.Fatalf("%s %s: %d\n%s", tt.name, tt.window, p.status, excerpt(p.body))
+				}
+				if got := moves(t, p.body, "PROCESSING", "COMPLETED"); got != tt.completed {
+					t.Errorf("%s, window %q: PROCESSING → COMPLETED carried %s, want %s", tt.name, tt.window, got, tt.completed)
+				}
+				if got := moves(t, p.body, "PROCESSING", "FAILED"); got != tt.failed {
+					t.Errorf("%s, window %q: PROCESSING → FAILED carried %s, want %s", tt.name, tt.window, got, tt.failed)
+				}
+			}
+			// The last hour in 24 intervals of 2.5 minutes: 4 minutes ago is
+			// the 23rd, 31 minutes ago the 12th.
+			for _, c := range []struct {
+				user       *http.Client
+				name       string
+				at11, at22 [2]string
+				finished   string
+			}{
+				{admin, "admin", [2]string{"2", "0"}, [2]string{"2", "1"}, "4"},
+				{alice, "alice", [2]string{"1", "0"}, [2]string{"2", "1"}, "3"},
+				{bob, "bob", [2]string{"1", "0"}, [2]string{"0", "0"}, "1"},
+			} {
+				p := get(t, c.user, e.url+"/ui/models/analysis?window=1h")
+				got := bars(p.body)
+				if len(got) != 24 {
+					t.Fatalf("%s: %d bars, want 24", c.name, len(got))
+				}
+				if got[11] != c.at11 || got[22] != c.at22 {
+					t.Errorf("%s: bars 11 and 22 are %v and %v, want %v and %v (all: %v)", c.name, got[11], got[22], c.at11, c.at22, got)
+				}
+				if !strings.Contains(p.body, `<strong id="finished">`+c.finished+`</strong>`) {
+					t.Errorf("%s: the chart's caption does not say %s finished", c.name, c.finished)
+				}
+			}
+			// Fragments keep the window.
+			if frag := get(t, admin, e.url+"/ui/models/analysis/view?window=15m"); frag.status != 200 || moves(t, frag.body, "PROCESSING", "COMPLETED") != "1" {
+				t.Errorf("fragment of 15m: %d", frag.status)
+			}
+		})
+	}
+}
+
+// TestModelMovesLimited: a window with more moves than the page reads says
+// so, counts those since the oldest move it read, and leaves the intervals
+// before it uncounted.
+func TestModelMovesLimited(t *testing.T) {
+	e := newEnv(t, envOptions{backend: "sqlite", agentTime: time.Minute})
+	id := e.analysis("alice", "a")
+	now := time.Now().UTC()
+	// 10,050 moves, one every 5 seconds back from now: about 14 hours.
+	e.exec(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10050)
+		INSERT INTO analysis_history (task_id, seq, from_status, to_status, event, at)
+		SELECT $1, 1000 + i, 'PROCESSING', 'COMPLETED', 'complete', strftime('%Y-%m-%d %H:%M:%f+00:00', $2, '-' || (i * 5) || ' seconds') FROM n`,
+		id, now.Format("2006-01-02 15:04:05"))
+	admin := client(t)
+	signIn(t, e, admin, "admin")
+	p := get(t, admin, e.url+"/ui/models/analysis?window=24h")
+	if !strings.Contains(p.body, `id="moves-limited"`) {
+		t.Errorf("the page does not say that it counted part of the window:\n%s", excerpt(p.body))
+	}
+	n, _ := strconv.Atoi(moves(t, p.body, "PROCESSING", "COMPLETED"))
+	if n < 9990 || n > 10001 {
+		t.Errorf("PROCESSING → COMPLETED carried %d, want the newest moves up to 10001", n)
+	}
+	if u := strings.Count(p.body, `class="bar uncounted"`); u < 8 || u > 12 {
+		t.Errorf("%d intervals uncounted, want the 10 or so before the oldest move read", u)
+	}
+	if strings.Count(p.body, `class="bar partial"`) != 1 {
+		t.Errorf("no interval counted in part")
+	}
+	// The last hour holds fewer: all of them counted (720, or 719 when the
+	// hour began after the second of the 720th).
+	p = get(t, admin, e.url+"/ui/models/analysis?window=1h")
+	if got := moves(t, p.body, "PROCESSING", "COMPLETED"); strings.Contains(p.body, `id="moves-limited"`) || (got != "720" && got != "719") {
+		t.Errorf("last hour: %s moves, limited %v", got, strings.Contains(p.body, `id="moves-limited"`))
 	}
 }

@@ -16,8 +16,9 @@ import (
 )
 
 var funcs = template.FuncMap{
-	"utc": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
-	"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) },
+	"spans": spans,
+	"utc":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
+	"iso":   func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) },
 	// short is the end of a task id: UUIDv7s of one period share their
 	// start (the time), their end is random.
 	"short": func(id string) string {

@@ -119,7 +119,7 @@
   if (model) {
     var name = model.dataset.model;
     var mstate = ['connecting', 'Connecting to live updates…'];
-    var redraw = refresher(function () { return '/ui/models/' + encodeURIComponent(name) + '/view'; }, model, function () { setLive(mstate[0], mstate[1]); });
+    var redraw = refresher(function () { return '/ui/models/' + encodeURIComponent(name) + '/view?window=' + encodeURIComponent(model.dataset.window || '24h'); }, model, function () { setLive(mstate[0], mstate[1]); });
     var mtimer = null;
     var mes = new EventSource('/ui/events');
     mes.onopen = function () { mstate = ['open', 'Live: counts change as tasks move']; setLive(mstate[0], mstate[1]); };

@@ -28,9 +28,10 @@ func Serve(b *server.Backend, opts ...engine.Option) (*server.Models, error) {
 		},
 	})
 	server.Add[report.Report, report.Event](ms, server.Model[report.Report]{
-		API:  report.API,
-		Name: report.ModelName,
-		New:  report.NewReport,
+		API:       report.API,
+		Lifecycle: report.Lifecycle(),
+		Name:      report.ModelName,
+		New:       report.NewReport,
 		Postgres: func(db *pgxpool.Pool) backends.Driver[report.Report] {
 			return reportpg.NewDriver(db)
 		},

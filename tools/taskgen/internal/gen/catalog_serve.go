@@ -56,11 +56,12 @@ func catalogServe(listed []*spec.Model, importBase string) ([]byte, error) {
 				jen.Return(jen.Qual(path.Join(ip, SQLCPackages[e]), "NewDriver").Call(jen.Id("db"))))
 		}
 		d := jen.Dict{
-			jen.Id("Name"):     jen.Qual(ip, "ModelName"),
-			jen.Id("New"):      jen.Qual(ip, "New"+m.Struct),
-			jen.Id("API"):      jen.Qual(ip, "API"),
-			jen.Id("SQLite"):   drv(SQLite),
-			jen.Id("Postgres"): drv(PostgreSQL),
+			jen.Id("Name"):      jen.Qual(ip, "ModelName"),
+			jen.Id("New"):       jen.Qual(ip, "New"+m.Struct),
+			jen.Id("API"):       jen.Qual(ip, "API"),
+			jen.Id("Lifecycle"): jen.Qual(ip, "Lifecycle").Call(),
+			jen.Id("SQLite"):    drv(SQLite),
+			jen.Id("Postgres"):  drv(PostgreSQL),
 		}
 		if m.Worker != nil {
 			d[jen.Id("Worker")] = jen.Qual(ip, "Worker")

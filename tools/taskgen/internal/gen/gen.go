@@ -68,10 +68,11 @@ func Generate(m *spec.Model, opts Options) (map[string][]byte, error) {
 		}
 	}
 	for name, build := range map[string]func(*jen.File){
-		"doc.go":    g.docFile,
-		"status.go": g.statusFile,
-		"event.go":  g.eventFile,
-		"model.go":  g.modelFile,
+		"doc.go":       g.docFile,
+		"status.go":    g.statusFile,
+		"event.go":     g.eventFile,
+		"model.go":     g.modelFile,
+		"lifecycle.go": g.lifecycleFile,
 	} {
 		f := g.newFile()
 		build(f)
@@ -135,6 +136,7 @@ var migrationList = []migration{
 	{file: "lean", name: "0006_lean_writes", render: (*generator).leanWritesSQL, pgOnly: true},
 	{file: "lean_worker", name: "0007_worker_lean_writes", render: (*generator).leanWorkerWritesSQL, worker: true},
 	{file: "lease", name: "0008_lease_in_row", render: (*generator).leaseInRowSQL, worker: true, sqlc: true},
+	{file: "history_at", name: "0009_history_at", render: (*generator).historyAtSQL},
 }
 
 // migrationsFor returns the migrations of a model for an engine, in order.
@@ -155,7 +157,7 @@ func (mg migration) path(e Engine) string { return "sql/" + string(e) + "/" + mg
 // FileNames lists the names Generate returns for a new model, sorted;
 // worker tells whether the model has a worker section.
 func FileNames(storage, worker bool) []string {
-	names := []string{"README.md", "doc.go", "event.go", "model.go", "status.go", "types.ts"}
+	names := []string{"README.md", "doc.go", "event.go", "lifecycle.go", "model.go", "status.go", "types.ts"}
 	if storage {
 		names = append(names, specPath(migrationList[0].name))
 	}

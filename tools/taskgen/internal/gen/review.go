@@ -222,6 +222,7 @@ var frameworkSummaries = map[string]string{
 	"lean_writes":        "partial listing indexes, history kept by a statement trigger (PostgreSQL)",
 	"worker_lean_writes": "leaner lease writes",
 	"lease_in_row":       "the lease moves into the task row",
+	"history_at":         "an index of the history by time, for the moves of a time window",
 }
 
 // reviewChanges lists the model's migrations, a line each: the "Changes"
