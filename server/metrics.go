@@ -85,13 +85,16 @@ func (t *taskCounts) Collect(ch chan<- prometheus.Metric) {
 		defer cancel()
 		var out []prometheus.Metric
 		for _, b := range t.ms.order {
-			counts, err := t.ms.backend.countByStatus(ctx, b.name())
+			counts, err := t.ms.counts.statusCounts(ctx, b.name(), t.ms.statuses(b.name()), "", "")
 			if err != nil {
 				ch <- prometheus.NewInvalidMetric(tasksDesc, err)
 				return
 			}
-			for status, n := range counts {
-				out = append(out, prometheus.MustNewConstMetric(tasksDesc, prometheus.GaugeValue, float64(n), b.name(), status))
+			for status, c := range counts {
+				if c.AtLeast {
+					continue // shown once its first full count has finished
+				}
+				out = append(out, prometheus.MustNewConstMetric(tasksDesc, prometheus.GaugeValue, float64(c.N), b.name(), status))
 			}
 		}
 		t.cached, t.at = out, time.Now()

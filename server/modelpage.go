@@ -37,11 +37,12 @@ func (s *Server) Model(name string) (ModelInfo, error) {
 
 // StatusCounts counts a model's tasks per status as u may see them (their
 // own; an admin, every task): ok is false on a backend that cannot count
-// (memory). Each count is one indexed query per model: GROUP BY status
-// over the (status, created_at) index, or over the (owner, status,
-// created_at) index for a user; it reads index entries, not rows, but as
-// many as the tasks it counts.
-func (s *Server) StatusCounts(ctx context.Context, u User, model string) (counts map[string]int64, ok bool, err error) {
+// (memory). Each status is counted over the (status, created_at) index,
+// or the (owner, status, created_at) index for a user, reading at most
+// CountCap entries: a status holding more is shown from a full count that
+// runs in the background (Count's CountedAt), or as CountCap and more
+// until the first one finishes. Statuses without tasks are missing.
+func (s *Server) StatusCounts(ctx context.Context, u User, model string) (counts map[string]Count, ok bool, err error) {
 	b, found := s.models.byName[model]
 	if !found {
 		return nil, false, notFound(fmt.Sprintf("no model %q", truncate(model, 80)))
@@ -51,14 +52,13 @@ func (s *Server) StatusCounts(ctx context.Context, u User, model string) (counts
 	}
 	owner, scoped, none := ownerScope(u, b)
 	if none {
-		return map[string]int64{}, true, nil
+		return map[string]Count{}, true, nil
 	}
-	var c map[string]int64
+	col := ""
 	if scoped {
-		c, err = s.models.backend.countByStatusOf(ctx, model, b.api().Owner, owner)
-	} else {
-		c, err = s.models.backend.countByStatus(ctx, model)
+		col = b.api().Owner
 	}
+	c, err := s.models.counts.statusCounts(ctx, model, s.catalogModel(model), col, owner)
 	if err != nil {
 		return nil, false, err
 	}

@@ -107,12 +107,13 @@ type Models struct {
 	byName  map[string]binding
 	order   []binding
 	err     error
+	counts  *counts // task counts of the pages and the metrics
 }
 
 // NewModels starts a set of models over b; catalog lists the models of the
 // unified listing (catalog.Models()).
 func NewModels(b *Backend, catalog []backends.CatalogModel, listers Listers) *Models {
-	return &Models{backend: b, listers: listers, catalog: catalog, byName: map[string]binding{}}
+	return &Models{backend: b, listers: listers, catalog: catalog, byName: map[string]binding{}, counts: newCounts(b)}
 }
 
 // Err reports the first error of an Add.
