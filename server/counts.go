@@ -240,13 +240,3 @@ func cappedCountSQL(model string, statuses []string, col, owner string, limit in
 	}
 	return b.String(), args
 }
-
-// statuses lists a model's statuses (nil for a model outside the catalog).
-func (ms *Models) statuses(model string) []string {
-	for _, m := range ms.catalog {
-		if m.Name == model {
-			return m.Statuses()
-		}
-	}
-	return nil
-}

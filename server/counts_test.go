@@ -112,7 +112,7 @@ func TestStatusCounts(t *testing.T) {
 			// Once the interval has passed, a new full count runs, and the
 			// old one is shown meanwhile.
 			c.mu.Lock()
-			c.now = func() time.Time { return time.Now().Add(fullCountMinEvery + time.Second) }
+			c.now = func() time.Time { return time.Now().Add(fullCountMaxEvery + time.Second) }
 			c.mu.Unlock()
 			_, _ = c.statusCounts(ctx, "training", names, "", "")
 			waitFullCounts(t, c)

@@ -85,7 +85,7 @@ func (t *taskCounts) Collect(ch chan<- prometheus.Metric) {
 		defer cancel()
 		var out []prometheus.Metric
 		for _, b := range t.ms.order {
-			counts, err := t.ms.counts.statusCounts(ctx, b.name(), t.ms.statuses(b.name()), "", "")
+			counts, err := t.ms.counts.statusCounts(ctx, b.name(), statusNames(b.lifecycle()), "", "")
 			if err != nil {
 				ch <- prometheus.NewInvalidMetric(tasksDesc, err)
 				return

@@ -58,11 +58,19 @@ func (s *Server) StatusCounts(ctx context.Context, u User, model string) (counts
 	if scoped {
 		col = b.api().Owner
 	}
-	c, err := s.models.counts.statusCounts(ctx, model, s.catalogModel(model), col, owner)
+	c, err := s.models.counts.statusCounts(ctx, model, statusNames(b.lifecycle()), col, owner)
 	if err != nil {
 		return nil, false, err
 	}
 	return c, true, nil
+}
+
+func statusNames(l tasktype.Lifecycle) []string {
+	out := make([]string, len(l.Statuses))
+	for i, st := range l.Statuses {
+		out[i] = st.Name
+	}
+	return out
 }
 
 // Queue is the health of a model's worker queue as u may see it.

@@ -29,7 +29,7 @@ const (
 type node struct {
 	Badge  badge
 	X, Y   int
-	Count  int64
+	Count  server.Count
 	Counts bool // counts are known
 	Timed  string
 	// TextX, TextY are where its label starts.
@@ -59,7 +59,7 @@ type diagram struct {
 
 // newDiagram lays out m's lifecycle with the task counts per status, and
 // the moves per arrow in the window (moves nil: unknown).
-func newDiagram(m server.ModelInfo, counts map[string]int64, moves map[tasktype.Edge]int64) diagram {
+func newDiagram(m server.ModelInfo, counts map[string]server.Count, moves map[tasktype.Edge]int64) diagram {
 	col := map[string]int{}
 	initial := m.Initial
 	if initial == "" && len(m.Statuses) > 0 {

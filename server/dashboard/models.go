@@ -25,7 +25,7 @@ type modelSummary struct {
 	Statuses int
 	Events   int
 	Worker   bool
-	Total    int64
+	Total    server.Count
 	Counts   bool
 }
 
@@ -36,7 +36,7 @@ type statusRow struct {
 	Terminal  bool
 	EnteredAt string
 	Timeout   string
-	Count     int64
+	Count     server.Count
 	Counts    bool
 }
 
@@ -69,8 +69,8 @@ type leaseRow struct {
 // queueView is a model page's queue health.
 type queueView struct {
 	Queue, Running   badge
-	Depth            int64 // tasks waiting in the queue status
-	RunningN         int64
+	Depth            server.Count // tasks waiting in the queue status
+	RunningN         server.Count
 	Oldest           *time.Time
 	OldestAge        string
 	Leases           []leaseRow
@@ -91,7 +91,7 @@ type modelView struct {
 	Events    []eventRow
 	Timeouts  []timeoutRow
 	Counts    bool
-	Total     int64
+	Total     server.Count
 	Owner     string // the owner field, "" without one
 	Scope     string // whose tasks the counts are
 	Fields    []string
@@ -192,6 +192,20 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
+// total adds counts up: a lower bound when one of them is, counted in full
+// at the oldest of their full counts.
+func total(counts map[string]server.Count) server.Count {
+	var t server.Count
+	for _, c := range counts {
+		t.N += c.N
+		t.AtLeast = t.AtLeast || c.AtLeast
+		if !c.CountedAt.IsZero() && (t.CountedAt.IsZero() || c.CountedAt.Before(t.CountedAt)) {
+			t.CountedAt = c.CountedAt
+		}
+	}
+	return t
+}
+
 type modelPageView struct {
 	layout
 	M modelView
@@ -219,10 +233,7 @@ func (d *Dashboard) modelsPage(w http.ResponseWriter, r *http.Request) {
 			d.fail(w, r, err)
 			return
 		}
-		sum.Counts = known
-		for _, n := range counts {
-			sum.Total += n
-		}
+		sum.Counts, sum.Total = known, total(counts)
 		v.Models = append(v.Models, sum)
 	}
 	d.render(w, r, http.StatusOK, "models", "layout", v)
@@ -282,6 +293,7 @@ func (d *Dashboard) loadModel(r *http.Request, s session) (modelView, error) {
 		}
 		v.Moves = mvv
 	}
+	v.Total = total(counts)
 	v.Diagram = newDiagram(m, counts, edges)
 	badges := map[string]badge{}
 	for _, st := range m.Statuses {
@@ -292,7 +304,6 @@ func (d *Dashboard) loadModel(r *http.Request, s session) (modelView, error) {
 		if st.Timeout != nil {
 			row.Timeout = st.Timeout.After.String()
 		}
-		v.Total += counts[st.Name]
 		v.Statuses = append(v.Statuses, row)
 	}
 	for _, ev := range m.Events {
