@@ -94,14 +94,32 @@ func newCounts(b *Backend) *counts {
 }
 
 // statusCounts counts the tasks of model (of one owner when col is set)
-// in each of statuses.
+// in each of statuses. A status that its last full count, still fresh,
+// found holding more than twice the cap is not counted again: it is shown
+// from that count until the next one (a status that large stays over the
+// cap between two counts but for a mass deletion, which the next full
+// count shows).
 func (c *counts) statusCounts(ctx context.Context, model string, statuses []string, col, owner string) (map[string]Count, error) {
-	capped, err := c.backend.cappedCounts(ctx, model, statuses, col, owner, c.cap+1)
+	key := countKey{model, col, owner}
+	out := make(map[string]Count, len(statuses))
+	live := statuses
+	c.mu.Lock()
+	if e := c.entries[key]; e != nil && c.fresh(e) {
+		live = nil
+		for _, s := range statuses {
+			if n := e.n[s]; n > 2*c.cap {
+				out[s] = Count{N: n, CountedAt: e.at}
+			} else {
+				live = append(live, s)
+			}
+		}
+	}
+	c.mu.Unlock()
+	capped, err := c.backend.cappedCounts(ctx, model, live, col, owner, c.cap+1)
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[string]Count, len(capped))
-	var over bool
+	over := len(out) > 0
 	for s, n := range capped {
 		if n > c.cap {
 			over = true
@@ -112,16 +130,14 @@ func (c *counts) statusCounts(ctx context.Context, model string, statuses []stri
 	if !over {
 		return out, nil
 	}
-	key := countKey{model, col, owner}
-	now := c.now()
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	e := c.entries[key]
 	if e == nil {
 		e = &fullCount{}
 		c.entries[key] = e
 	}
-	fresh := !e.at.IsZero() && now.Sub(e.at) <= fullCountMaxAge
-	if !e.running && (e.at.IsZero() || now.Sub(e.at) >= refreshEvery(e.took)) {
+	if !e.running && (e.at.IsZero() || c.now().Sub(e.at) >= refreshEvery(e.took)) {
 		e.running = true
 		go c.full(key, e)
 	}
@@ -129,14 +145,18 @@ func (c *counts) statusCounts(ctx context.Context, model string, statuses []stri
 		if n <= c.cap {
 			continue
 		}
-		if full, ok := e.n[s]; fresh && ok && full > c.cap {
+		if full, ok := e.n[s]; c.fresh(e) && ok && full > c.cap {
 			out[s] = Count{N: full, CountedAt: e.at}
 		} else {
 			out[s] = Count{N: c.cap, AtLeast: true}
 		}
 	}
-	c.mu.Unlock()
 	return out, nil
+}
+
+// fresh: e holds a full count young enough to be shown (c.mu held).
+func (c *counts) fresh(e *fullCount) bool {
+	return !e.at.IsZero() && c.now().Sub(e.at) <= fullCountMaxAge
 }
 
 func refreshEvery(took time.Duration) time.Duration {
