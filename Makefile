@@ -4,7 +4,8 @@
 #                   file, anonymous access from this machine (ARGS=... adds serve flags)
 #   make test       vet and race-test both modules (the main one and tools/)
 #   make install    go install ./cmd/taskmodel (into GOBIN, or GOPATH/bin)
-#   make gen        regenerate gen/ and sqlc.yaml from schema/ with taskgen and sqlc, and
+#   make gen        regenerate gen/, sqlc.yaml and the Python client's models
+#                   (clients/python/taskmodel/models) from schema/ with taskgen and sqlc, and
 #                   the examples' generated code (go generate ./examples/...)
 #   make check-gen  regenerate into the tree; fail on any difference, orphans included
 #   make bench      the generated contracts' benchmarks
@@ -37,10 +38,10 @@ test-tools:
 # taskgen writes the Go packages, the SQL schema and queries of every model and
 # sqlc.yaml; sqlc (pinned by tools/go.mod's tool directive) compiles the queries.
 # examples/service generates its own spec's code the same way, by go generate.
-GENERATED = gen sqlc.yaml examples/service/gen examples/service/sqlc.yaml
+GENERATED = gen sqlc.yaml examples/service/gen examples/service/sqlc.yaml clients/python/taskmodel/models
 
 gen:
-	cd tools && $(GO) run ./taskgen -spec ../schema -out ../gen -sqlc ../sqlc.yaml
+	cd tools && $(GO) run ./taskgen -spec ../schema -out ../gen -sqlc ../sqlc.yaml -python ../clients/python/taskmodel/models
 	cd tools && $(GO) tool sqlc generate -f ../sqlc.yaml
 	$(GO) generate ./examples/...
 
