@@ -203,7 +203,7 @@ func newEnv(t testing.TB, backend string, o envOptions) *env {
 				}
 				return server.User{}, err
 			}
-			return server.User{Name: u.Name, Admin: u.Admin}, nil
+			return server.AuthUser(u), nil
 		},
 		OpenAPI:   catalog.OpenAPI(),
 		Anonymous: o.anonymous, Blobs: e.blobs, BlobHandler: blobHandler, CORSOrigins: o.cors,
