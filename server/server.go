@@ -85,6 +85,10 @@ type Config struct {
 	// Retention deletes finished tasks whose last change is older; zero
 	// keeps them.
 	Retention time.Duration
+	// RescueEvery is how often Run rescues the tasks of models with a
+	// worker section whose worker's lease expired (default: the shortest
+	// lease of those models).
+	RescueEvery time.Duration
 	// Wake, when set, is called with a model's name after a task of it was
 	// queued, so that a worker pool in this process claims it at once.
 	Wake func(model string)

@@ -12,7 +12,7 @@ import (
 // not a pool of this process works on the model, so that tasks of workers
 // over HTTP are rescued too; a pool's own rescue and this one race safely
 // (every move is guarded by the task's version). Each model is looked at
-// every lease period.
+// every Config.RescueEvery.
 func (s *Server) rescueLoop(ctx context.Context) {
 	var ops []workOps
 	every := time.Duration(0)
@@ -26,6 +26,9 @@ func (s *Server) rescueLoop(ctx context.Context) {
 	}
 	if len(ops) == 0 {
 		return
+	}
+	if s.cfg.RescueEvery > 0 {
+		every = s.cfg.RescueEvery
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
