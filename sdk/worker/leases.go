@@ -262,6 +262,7 @@ func (l *Leases[T, E, PT]) CheckCode(code string) error {
 		return nil
 	}
 	probe := new(T)
+	PT(probe).Init(uuid.New(), l.eng.Now()) // a valid task: its initial status
 	data, err := json.Marshal(probe)
 	if err != nil {
 		return err
