@@ -1,7 +1,8 @@
 # taskmodel — make targets. A fresh machine needs only Go (and gcc for -race).
 #
 #   make run        the main job: taskmodel serve on 127.0.0.1:8080 over the embedded SQLite
-#                   file, anonymous access from this machine (ARGS=... adds serve flags)
+#                   file, anonymous access from this machine, demo handlers for every model
+#                   (ARGS=... adds serve flags)
 #   make test       vet and race-test both modules (the main one and tools/)
 #   make install    go install ./cmd/taskmodel (into GOBIN, or GOPATH/bin)
 #   make gen        regenerate gen/, sqlc.yaml and the Python client's models
@@ -20,7 +21,7 @@ FUZZTIME ?= 60s
 all: test
 
 run:
-	$(GO) run ./cmd/taskmodel serve --allow-anonymous $(ARGS)
+	$(GO) run ./cmd/taskmodel serve --allow-anonymous --demo-workers $(ARGS)
 
 install:
 	$(GO) install ./cmd/taskmodel

@@ -101,6 +101,7 @@ type envOptions struct {
 	cors      []string
 	s3        bool          // files in an S3-compatible server (started in the test) instead of a local directory
 	poll      time.Duration // how often Watch (event streams) polls; 0: 20 ms
+	rescue    time.Duration // run the server's background work (Run), rescuing lost leases this often
 	// Slow clients and revoked tokens (0: the server's defaults).
 	bodyMinRate  int64
 	bodyGrace    time.Duration
@@ -203,12 +204,13 @@ func newEnv(t testing.TB, backend string, o envOptions) *env {
 				}
 				return server.User{}, err
 			}
-			return server.User{Name: u.Name, Admin: u.Admin}, nil
+			return server.AuthUser(u), nil
 		},
 		OpenAPI:   catalog.OpenAPI(),
 		Anonymous: o.anonymous, Blobs: e.blobs, BlobHandler: blobHandler, CORSOrigins: o.cors,
 		Logger: quiet, SweepEvery: time.Hour, Heartbeat: 50 * time.Millisecond,
 		BodyMinRate: o.bodyMinRate, BodyGrace: o.bodyGrace, TokenRecheck: o.tokenRecheck,
+		RescueEvery: o.rescue,
 		Wake: func(string) {
 			if e.pool != nil {
 				e.pool.Wake()
@@ -221,6 +223,9 @@ func newEnv(t testing.TB, backend string, o envOptions) *env {
 	var wg sync.WaitGroup
 	if e.pool != nil {
 		wg.Go(func() { _ = e.pool.Run(ctx) })
+	}
+	if o.rescue > 0 {
+		wg.Go(func() { _ = e.srv.Run(ctx) })
 	}
 	wg.Go(func() { _ = e.srv.Serve(ctx, ln, 5*time.Second) })
 	t.Cleanup(func() { cancel(); wg.Wait() })

@@ -125,7 +125,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 			if err != nil {
 				return server.User{}, err
 			}
-			return server.User{Name: u.Name, Admin: u.Admin}, nil
+			return server.AuthUser(u), nil
 		},
 		Anonymous: anon, Blobs: blobs, BlobHandler: blobs.Handler(),
 		Logger: quiet, SweepEvery: time.Hour, Heartbeat: time.Second, TokenRecheck: 100 * time.Millisecond,

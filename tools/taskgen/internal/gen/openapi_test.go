@@ -105,18 +105,23 @@ func TestOpenAPIValid(t *testing.T) {
 	doc := loadOpenAPI(t, schemaListed(t))
 
 	routes := map[string][]string{
-		"/tasks":                  {"GET", "POST"},
-		"/tasks/{id}":             {"GET"},
-		"/tasks/{id}/history":     {"GET"},
-		"/tasks/{id}/cancel":      {"POST"},
-		"/tasks/{id}/events":      {"GET"},
-		"/tasks/{id}/upload-urls": {"POST"},
-		"/tasks/{id}/process":     {"POST"},
-		"/tasks/{id}/downloads":   {"GET"},
-		"/healthz":                {"GET"},
-		"/readyz":                 {"GET"},
-		"/metrics":                {"GET"},
-		"/openapi.json":           {"GET"},
+		"/tasks":                       {"GET", "POST"},
+		"/tasks/{id}":                  {"GET"},
+		"/tasks/{id}/history":          {"GET"},
+		"/tasks/{id}/cancel":           {"POST"},
+		"/tasks/{id}/events":           {"GET"},
+		"/tasks/{id}/upload-urls":      {"POST"},
+		"/tasks/{id}/process":          {"POST"},
+		"/tasks/{id}/downloads":        {"GET"},
+		"/healthz":                     {"GET"},
+		"/readyz":                      {"GET"},
+		"/metrics":                     {"GET"},
+		"/openapi.json":                {"GET"},
+		"/worker/claim":                {"POST"},
+		"/worker/tasks/{id}/heartbeat": {"POST"},
+		"/worker/tasks/{id}/progress":  {"POST"},
+		"/worker/tasks/{id}/complete":  {"POST"},
+		"/worker/tasks/{id}/fail":      {"POST"},
 	}
 	if n := doc.Paths.Len(); n != len(routes) {
 		t.Errorf("%d paths, want %d", n, len(routes))
