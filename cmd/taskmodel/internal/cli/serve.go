@@ -25,6 +25,9 @@ import (
 	"github.com/taskmodel/taskmodel/config"
 	"github.com/taskmodel/taskmodel/gen/analysis"
 	"github.com/taskmodel/taskmodel/gen/catalog"
+	"github.com/taskmodel/taskmodel/sdk/pipeline"
+	"github.com/taskmodel/taskmodel/sdk/pipeline/storage/pgstore"
+	"github.com/taskmodel/taskmodel/sdk/pipeline/storage/sqlitestore"
 	"github.com/taskmodel/taskmodel/sdk/worker"
 	"github.com/taskmodel/taskmodel/server"
 	"github.com/taskmodel/taskmodel/server/dashboard"
@@ -227,6 +230,7 @@ func (a *App) serve(ctx context.Context, f serveFlags) error {
 		BodyGrace:         f.bodyGrace,
 		ReadHeaderTimeout: f.readHeader,
 		TokenRecheck:      f.tokenRecheck,
+		Pipelines:         db.tracker(log),
 		Wake: func(model string) {
 			if pool != nil && model == analysis.ModelName {
 				pool.Wake()
@@ -303,6 +307,15 @@ func openServeDB(ctx context.Context, d config.Database) (*serveDB, error) {
 		return &serveDB{backend: server.Postgres(pool), pg: pool, dataDir: filepath.Join(filepath.Dir(dir), "blobs"), close: pool.Close}, nil
 	}
 	return nil, fmt.Errorf("database driver %q: allowed: %s, %s", d.Driver, config.PostgreSQL, config.SQLite)
+}
+
+// tracker is the pipeline tracker over serve's database, whose migrations
+// include the tracker's (serveMigrations).
+func (d *serveDB) tracker(log *slog.Logger) *pipeline.Tracker {
+	if d.pg != nil {
+		return pipeline.New(pgstore.New(d.pg), pipeline.WithLogger(log))
+	}
+	return pipeline.New(sqlitestore.New(d.sqlite), pipeline.WithLogger(log))
 }
 
 // openLocalBlobs opens the blob directory with its signing key (created on
