@@ -13,8 +13,14 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/taskmodel/taskmodel/backends/postgres"
+	"github.com/taskmodel/taskmodel/backends/sqlite"
 	"github.com/taskmodel/taskmodel/gen/pipelinerun"
 	"github.com/taskmodel/taskmodel/sdk/pipeline"
+	"github.com/taskmodel/taskmodel/sdk/pipeline/storage"
+	"github.com/taskmodel/taskmodel/sdk/pipeline/storage/memstore"
+	"github.com/taskmodel/taskmodel/sdk/pipeline/storage/pgstore"
+	"github.com/taskmodel/taskmodel/sdk/pipeline/storage/sqlitestore"
 	"github.com/taskmodel/taskmodel/tasktype"
 )
 
@@ -650,4 +656,24 @@ func (s *Server) pipelineHistory(w http.ResponseWriter, r *http.Request, tr *pip
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// PipelineStorage returns the pipeline tracker's storage over the
+// backend's database, applying the tracker's registry migrations (stages
+// and tasks; the run and subtask tables come with the models' migrations)
+// when they are not applied yet. On memory it is a new in-memory store.
+func (b *Backend) PipelineStorage(ctx context.Context) (storage.Storage, error) {
+	switch {
+	case b.sqlite != nil:
+		if err := sqlite.Migrate(ctx, b.sqlite, sqlitestore.RegistryMigrations()); err != nil {
+			return nil, err
+		}
+		return sqlitestore.New(b.sqlite), nil
+	case b.pg != nil:
+		if err := postgres.Migrate(ctx, b.pg, pgstore.RegistryMigrations()); err != nil {
+			return nil, err
+		}
+		return pgstore.New(b.pg), nil
+	}
+	return memstore.New(), nil
 }

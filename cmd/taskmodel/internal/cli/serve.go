@@ -26,8 +26,6 @@ import (
 	"github.com/taskmodel/taskmodel/gen/analysis"
 	"github.com/taskmodel/taskmodel/gen/catalog"
 	"github.com/taskmodel/taskmodel/sdk/pipeline"
-	"github.com/taskmodel/taskmodel/sdk/pipeline/storage/pgstore"
-	"github.com/taskmodel/taskmodel/sdk/pipeline/storage/sqlitestore"
 	"github.com/taskmodel/taskmodel/sdk/worker"
 	"github.com/taskmodel/taskmodel/server"
 	"github.com/taskmodel/taskmodel/server/dashboard"
@@ -160,6 +158,12 @@ func (a *App) serve(ctx context.Context, f serveFlags) error {
 	if err != nil {
 		return err
 	}
+	// Pipeline tracking (/pipelines, the dashboard's Pipelines page) on the
+	// same database.
+	pipelines, err := db.backend.PipelineStorage(ctx)
+	if err != nil {
+		return err
+	}
 	authn, err := db.authenticator(ctx)
 	if err != nil {
 		return err
@@ -230,7 +234,7 @@ func (a *App) serve(ctx context.Context, f serveFlags) error {
 		BodyGrace:         f.bodyGrace,
 		ReadHeaderTimeout: f.readHeader,
 		TokenRecheck:      f.tokenRecheck,
-		Pipelines:         db.tracker(log),
+		Pipelines:         pipeline.New(pipelines, pipeline.WithLogger(log)),
 		Wake: func(model string) {
 			if pool != nil && model == analysis.ModelName {
 				pool.Wake()
@@ -307,15 +311,6 @@ func openServeDB(ctx context.Context, d config.Database) (*serveDB, error) {
 		return &serveDB{backend: server.Postgres(pool), pg: pool, dataDir: filepath.Join(filepath.Dir(dir), "blobs"), close: pool.Close}, nil
 	}
 	return nil, fmt.Errorf("database driver %q: allowed: %s, %s", d.Driver, config.PostgreSQL, config.SQLite)
-}
-
-// tracker is the pipeline tracker over serve's database, whose migrations
-// include the tracker's (serveMigrations).
-func (d *serveDB) tracker(log *slog.Logger) *pipeline.Tracker {
-	if d.pg != nil {
-		return pipeline.New(pgstore.New(d.pg), pipeline.WithLogger(log))
-	}
-	return pipeline.New(sqlitestore.New(d.sqlite), pipeline.WithLogger(log))
 }
 
 // openLocalBlobs opens the blob directory with its signing key (created on
