@@ -319,3 +319,27 @@ func TestPipelinesNeedATrackerAndAToken(t *testing.T) {
 	on.must(401, "GET", "/pipelines/status", "", "")
 	on.must(401, "POST", "/pipelines/stages", "", registerBody)
 }
+
+// TestPipelineRoutesInOpenAPI: /openapi.json documents every /pipelines
+// route the server serves, with its methods.
+func TestPipelineRoutesInOpenAPI(t *testing.T) {
+	e := newEnv(t, "memory", envOptions{pipelines: true})
+	doc := e.must(200, "GET", "/openapi.json", "", "").json(t)
+	n := 0
+	for path, item := range doc["paths"].(map[string]any) {
+		if !strings.HasPrefix(path, "/pipelines") {
+			continue
+		}
+		url := strings.NewReplacer("{id}", uuid.NewString(), "{n}", "1").Replace(path)
+		for method := range item.(map[string]any) {
+			n++
+			r := e.do(strings.ToUpper(method), url, "alice", "")
+			if r.status == 405 || strings.Contains(string(r.body), "no route") {
+				t.Errorf("%s %s: %d %s", method, path, r.status, r.body)
+			}
+		}
+	}
+	if n != 16 {
+		t.Errorf("%d documented operations under /pipelines, want 16", n)
+	}
+}
