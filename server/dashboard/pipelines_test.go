@@ -41,11 +41,11 @@ func pipelineFixture(t *testing.T, e *env) string {
 	return build
 }
 
-// fakeProbe reports 512 MB and one more CPU second at each read.
+// fakeProbe reports 512 MB and 5 ms more CPU time at each read.
 type fakeProbe struct{ cpu float64 }
 
 func (p *fakeProbe) Usage(context.Context, int) (pipeline.Usage, error) {
-	p.cpu++
+	p.cpu += 0.005
 	return pipeline.Usage{MemoryMB: 512, CPUSeconds: p.cpu}, nil
 }
 
