@@ -29,6 +29,7 @@ import (
 	analysissqlite "github.com/taskmodel/taskmodel/gen/analysis/sqlitedb"
 	"github.com/taskmodel/taskmodel/gen/catalog"
 	"github.com/taskmodel/taskmodel/sdk/engine"
+	"github.com/taskmodel/taskmodel/sdk/pipeline"
 	"github.com/taskmodel/taskmodel/sdk/worker"
 	"github.com/taskmodel/taskmodel/server"
 	"github.com/taskmodel/taskmodel/server/demo"
@@ -106,6 +107,7 @@ type envOptions struct {
 	bodyMinRate  int64
 	bodyGrace    time.Duration
 	tokenRecheck time.Duration
+	pipelines    bool // serve pipeline tracking (env.tracker)
 }
 
 // env is a taskmodel server on a real loopback HTTP listener, with tokens
@@ -123,6 +125,8 @@ type env struct {
 	pool     *worker.Pool[analysis.Task, analysis.Event, *analysis.Task]
 	// other opens the database again, as another process (nil for memory).
 	other func(testing.TB) otherProcess
+	// tracker serves /pipelines when envOptions.pipelines is set.
+	tracker *pipeline.Tracker
 }
 
 func newEnv(t testing.TB, backend string, o envOptions) *env {
@@ -194,6 +198,13 @@ func newEnv(t testing.TB, backend string, o envOptions) *env {
 			t.Fatal(err)
 		}
 	}
+	if o.pipelines {
+		st, err := b.PipelineStorage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.tracker = pipeline.New(st, pipeline.WithLogger(quiet))
+	}
 	e.srv, err = server.New(server.Config{
 		Models: models, DefaultTaskType: analysis.ModelName,
 		Authenticate: func(ctx context.Context, token string) (server.User, error) {
@@ -211,6 +222,7 @@ func newEnv(t testing.TB, backend string, o envOptions) *env {
 		Logger: quiet, SweepEvery: time.Hour, Heartbeat: 50 * time.Millisecond,
 		BodyMinRate: o.bodyMinRate, BodyGrace: o.bodyGrace, TokenRecheck: o.tokenRecheck,
 		RescueEvery: o.rescue,
+		Pipelines:   e.tracker,
 		Wake: func(string) {
 			if e.pool != nil {
 				e.pool.Wake()

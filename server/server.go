@@ -22,6 +22,7 @@ import (
 	"github.com/taskmodel/taskmodel/auth"
 	"github.com/taskmodel/taskmodel/backends"
 	"github.com/taskmodel/taskmodel/blob"
+	"github.com/taskmodel/taskmodel/sdk/pipeline"
 )
 
 // User is who a request acts for.
@@ -111,6 +112,10 @@ type Config struct {
 	// ReadHeaderTimeout bounds the time a client takes to send a request's
 	// headers (Serve and ListenAndServe; default DefaultReadHeaderTimeout).
 	ReadHeaderTimeout time.Duration
+	// Pipelines serves pipeline tracking under /pipelines (pipelines.go)
+	// over this tracker, usually on the models' database; nil answers
+	// those routes 404.
+	Pipelines *pipeline.Tracker
 }
 
 // Defaults of Config's limits on slow clients.
@@ -137,6 +142,8 @@ type Server struct {
 
 	mux   *http.ServeMux // Mount adds user interfaces (pages.go)
 	pages atomic.Bool    // a user interface is mounted: session cookies count
+
+	pipelinePulse pulse // fires after each pipeline write over HTTP (pipelinepages.go)
 }
 
 // New checks cfg and returns a Server.
@@ -246,6 +253,7 @@ func (s *Server) routes() http.Handler {
 	api("/tasks/{id}/process", map[string]http.HandlerFunc{"POST": s.process})
 	api("/tasks/{id}/downloads", map[string]http.HandlerFunc{"GET": s.downloads})
 	s.workerRoutes(api)
+	s.pipelineRoutes(api)
 	if s.cfg.BlobHandler != nil {
 		mux.Handle(s.cfg.BlobPath, s.observe(s.cfg.BlobPath, s.cors(s.gateUploads(s.cfg.BlobHandler))))
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/taskmodel/taskmodel/config"
 	"github.com/taskmodel/taskmodel/gen/analysis"
 	"github.com/taskmodel/taskmodel/gen/catalog"
+	"github.com/taskmodel/taskmodel/sdk/pipeline"
 	"github.com/taskmodel/taskmodel/sdk/worker"
 	"github.com/taskmodel/taskmodel/server"
 	"github.com/taskmodel/taskmodel/server/dashboard"
@@ -162,6 +163,12 @@ func (a *App) serve(ctx context.Context, f serveFlags) error {
 	if err != nil {
 		return err
 	}
+	// Pipeline tracking (/pipelines, the dashboard's Pipelines page) on the
+	// same database.
+	pipelines, err := db.backend.PipelineStorage(ctx)
+	if err != nil {
+		return err
+	}
 	authn, err := db.authenticator(ctx)
 	if err != nil {
 		return err
@@ -238,6 +245,7 @@ func (a *App) serve(ctx context.Context, f serveFlags) error {
 		BodyGrace:         f.bodyGrace,
 		ReadHeaderTimeout: f.readHeader,
 		TokenRecheck:      f.tokenRecheck,
+		Pipelines:         pipeline.New(pipelines, pipeline.WithLogger(log)),
 		Wake: func(model string) {
 			if pool != nil && model == analysis.ModelName {
 				pool.Wake()

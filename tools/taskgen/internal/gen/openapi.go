@@ -218,6 +218,9 @@ func (o *openapi) document(models []*spec.Model) obj {
 		paths["/tasks/{id}/downloads"] = obj{"get": op("getTaskDownloads", "Signed download URLs of the task's outputs.",
 			with(errs("400", "401", "404", "409"), "200", jsonBody("The outputs.", ref("Downloads"))), byID())}
 	}
+	if hasPipelines(models) {
+		o.pipelinePaths(paths)
+	}
 	return obj{
 		"openapi": "3.1.0",
 		"info": obj{

@@ -122,6 +122,22 @@ func TestOpenAPIValid(t *testing.T) {
 		"/worker/tasks/{id}/progress":  {"POST"},
 		"/worker/tasks/{id}/complete":  {"POST"},
 		"/worker/tasks/{id}/fail":      {"POST"},
+		// Pipeline tracking (the catalog has the run and subtask models).
+		"/pipelines/stages":                           {"GET", "POST"},
+		"/pipelines/status":                           {"GET"},
+		"/pipelines/active":                           {"GET"},
+		"/pipelines/history":                          {"GET"},
+		"/pipelines/runs":                             {"POST"},
+		"/pipelines/runs/{id}":                        {"GET"},
+		"/pipelines/runs/{id}/update":                 {"POST"},
+		"/pipelines/runs/{id}/complete":               {"POST"},
+		"/pipelines/runs/{id}/fail":                   {"POST"},
+		"/pipelines/runs/{id}/subtasks":               {"GET"},
+		"/pipelines/runs/{id}/subtasks/{n}/start":     {"POST"},
+		"/pipelines/runs/{id}/subtasks/{n}/update":    {"POST"},
+		"/pipelines/runs/{id}/subtasks/{n}/increment": {"POST"},
+		"/pipelines/runs/{id}/subtasks/{n}/complete":  {"POST"},
+		"/pipelines/runs/{id}/subtasks/{n}/fail":      {"POST"},
 	}
 	if n := doc.Paths.Len(); n != len(routes) {
 		t.Errorf("%d paths, want %d", n, len(routes))
