@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import socket
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from typing import Any, Collection, Dict, Iterator, List, Mapping, Optional, Sequence, Union
 
 from . import sse
 from .errors import ProblemError, StreamUnauthorized, TaskmodelError
 from .models import MODELS
-from .transport import DEFAULT_TIMEOUT, Transport, iter_chunks
+from .transport import DEFAULT_TIMEOUT, Transport, iter_chunks, problem_of
 
 Task = Dict[str, Any]
 StrOrList = Union[str, Sequence[str], None]
@@ -91,6 +94,31 @@ class Client:
         that can no longer be cancelled raises ProblemError 409 with its
         current_status."""
         return self.transport.call("POST", "/tasks/" + _quote(task_id) + "/cancel")
+
+    def upload_urls(self, task_id: str, files: Mapping[str, Mapping[str, Any]], **flags: bool) -> Dict[str, Any]:
+        """Signed upload URLs for a task's files (POST /tasks/{id}/upload-urls):
+        files maps each file of the model (UPLOAD_FILES of its module) to
+        {"filename", "content_type", "size"}; flags are the model's optional
+        files. Returns {"task_id", "status", "uploads": {file: target}}."""
+        body: Dict[str, Any] = {"files": {k: dict(v) for k, v in files.items()}}
+        body.update(flags)
+        return self.transport.call("POST", "/tasks/" + _quote(task_id) + "/upload-urls", body)
+
+    def upload(self, target: Mapping[str, Any], data: bytes) -> None:
+        """Uploads data to one signed target of upload_urls (its method, URL
+        and headers; no bearer token: the URL is the grant)."""
+        req = urllib.request.Request(str(target["url"]), data=data, method=str(target.get("method") or "PUT"),
+                                     headers=dict(target.get("headers") or {}))
+        try:
+            with urllib.request.urlopen(req, timeout=self.transport.timeout) as resp:
+                resp.read()
+        except urllib.error.HTTPError as e:
+            with e:
+                raise problem_of(e.code, e.read(), req.get_method(), urllib.parse.urlsplit(req.full_url).path) from None
+
+    def process(self, task_id: str) -> Task:
+        """Verifies a task's uploads and queues it (POST /tasks/{id}/process)."""
+        return self.transport.call("POST", "/tasks/" + _quote(task_id) + "/process")
 
     def wait(self, task_id: str, timeout: Optional[float] = None, interval: Optional[float] = None,
              terminal: Optional[Collection[str]] = None) -> Task:

@@ -261,12 +261,12 @@ class Worker:
                 log.info("task %s stopped: %s", ctx.id, e.reason)
                 return
             except TaskFailed as e:
-                self._end(ctx, lambda: self.client.fail(ctx.id, ctx.lease, _clip(e.message), e.code))
+                self._fail(ctx, e.code, e.message)
                 return
             except Exception as e:  # the handler's bug or its input's: the task fails
                 msg = "%s: %s" % (type(e).__name__, e)
                 log.error("task %s failed: %s\n%s", ctx.id, msg, traceback.format_exc())
-                self._end(ctx, lambda: self.client.fail(ctx.id, ctx.lease, _clip(msg), self.error_code))
+                self._fail(ctx, self.error_code, msg)
                 return
             if ctx.cancelled:
                 log.info("task %s was %s; its result is dropped", ctx.id, ctx.stop_reason)
@@ -277,6 +277,19 @@ class Worker:
             beat.join()
             with self._lock:
                 self._active.pop(ctx.id, None)
+
+    def _fail(self, ctx: TaskContext, code: Optional[str], message: str) -> None:
+        def report() -> None:
+            try:
+                self.client.fail(ctx.id, ctx.lease, _clip(message), code)
+            except ProblemError as e:
+                if e.status != 400 or e.field != "error_code" or code is None:
+                    raise
+                # A code the model does not know: the task fails anyway,
+                # without it, rather than wait for its lease to run out.
+                log.error("task %s: error code %s refused (%s); failing it without a code", ctx.id, code, e.detail)
+                self.client.fail(ctx.id, ctx.lease, _clip("%s: %s" % (code, message)), None)
+        self._end(ctx, report)
 
     def _end(self, ctx: TaskContext, report: Callable[[], Any]) -> None:
         try:
