@@ -215,12 +215,11 @@ class Client:
         A lost lease raises LeaseLost."""
         return self.transport.call("POST", "/worker/tasks/" + _quote(task_id) + "/heartbeat", {"lease": lease})
 
-    def report_progress(self, task_id: str, lease: str, percent: Optional[float] = None,
+    def report_progress(self, task_id: str, lease: str, percent: float,
                         detail: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
-        """Records progress (and extends the lease); returns {"cancelled": bool, …}."""
-        body: Dict[str, Any] = {"lease": lease}
-        if percent is not None:
-            body["percent"] = percent
+        """Records progress, percent 0 to 100 and the model's progress_detail
+        object (and extends the lease); returns {"cancelled": bool, …}."""
+        body: Dict[str, Any] = {"lease": lease, "percent": percent}
         if detail is not None:
             body["detail"] = dict(detail)
         return self.transport.call("POST", "/worker/tasks/" + _quote(task_id) + "/progress", body)

@@ -4,9 +4,10 @@
 
     @worker.handler("training")
     def train(task):
-        for epoch in range(task.data["epochs"] or 1):
+        epochs = task.data["epochs"] or 1
+        for epoch in range(epochs):
             ...
-            task.progress(100 * (epoch + 1) / epochs, {"epoch": epoch + 1})
+            task.progress(100 * (epoch + 1) / epochs)
         return {}            # the result fields the spec allows
 
     worker.run(concurrency=2)   # until stop() or SIGINT/SIGTERM
@@ -102,7 +103,7 @@ class TaskContext:
         """Sleeps up to seconds, waking early on cancellation; returns cancelled."""
         return self._stop.wait(seconds)
 
-    def progress(self, percent: Optional[float] = None, detail: Optional[Mapping[str, Any]] = None) -> None:
+    def progress(self, percent: float, detail: Optional[Mapping[str, Any]] = None) -> None:
         """Reports progress (percent 0 to 100 and the model's progress_detail
         object); raises TaskCancelled if the task was cancelled or the lease
         lost, before or by this report."""

@@ -95,7 +95,7 @@ class E2E(unittest.TestCase):
 
         @worker.handler("analysis")
         def analyse(task):
-            task.progress(None, None)
+            task.progress(40, None)
             raise TaskFailed(analysis.ErrorCode.AGENT_ERROR, "the profiler crashed")
 
         th, box = self.run_worker(worker, max_tasks=1)
@@ -143,6 +143,7 @@ class E2E(unittest.TestCase):
         env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
         victim = subprocess.Popen([sys.executable, os.path.join(HERE, "e2e_worker.py")], env=env,
                                   stdout=subprocess.PIPE, text=True)
+        self.addCleanup(victim.stdout.close)
         self.addCleanup(lambda: victim.poll() is None and victim.kill())
         line = victim.stdout.readline().split()
         self.assertEqual(line[:2], ["started", t["task_id"]], line)
