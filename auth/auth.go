@@ -208,7 +208,9 @@ func (s *store) Authenticate(ctx context.Context, secret string) (User, error) {
 	if due := lastUsed.Add(TouchInterval); due.Before(until) {
 		until = due
 	}
-	s.verified.Store(r.ID, verified{hash: h, user: u, until: until})
+	cached := u
+	cached.Models = slices.Clone(u.Models) // the caller's copy is its own
+	s.verified.Store(r.ID, verified{hash: h, user: cached, until: until})
 	return u, nil
 }
 

@@ -284,6 +284,28 @@ func TestWorkerLongPoll(t *testing.T) {
 			if len(got) != 1 || got[0].ID != id {
 				t.Fatalf("the waiting claim got %+v, want task %s", got, id)
 			}
+
+			// A waiting claim whose client went away ends: a task created
+			// afterwards stays queued.
+			ctx, cancel := context.WithCancel(context.Background())
+			req, _ := http.NewRequestWithContext(ctx, "POST", e.url+"/worker/claim", strings.NewReader(`{"wait_seconds":30}`))
+			req.Header.Set("Authorization", "Bearer "+e.tokens[w])
+			gone := make(chan struct{})
+			go func() {
+				defer close(gone)
+				if res, err := http.DefaultClient.Do(req); err == nil {
+					res.Body.Close()
+				}
+			}()
+			time.Sleep(100 * time.Millisecond)
+			cancel()
+			<-gone
+			time.Sleep(100 * time.Millisecond)
+			late := e.createOf("synthesis", "")
+			time.Sleep(300 * time.Millisecond)
+			if st := e.must(200, "GET", "/tasks/"+late, "alice", "").json(t)["status"]; st != "QUEUED" {
+				t.Errorf("a task created after the waiting client left is %v: the abandoned claim took it", st)
+			}
 		})
 	}
 }

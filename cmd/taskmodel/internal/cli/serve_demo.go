@@ -28,9 +28,15 @@ func newDemoPools(models *server.Models, concurrency int, step time.Duration, gr
 	d := &demoPools{wakes: map[string]func(){}}
 	cfg := worker.Config{Concurrency: concurrency, Logger: log, ShutdownGrace: grace}
 	for _, add := range []func() error{
-		func() error { return addDemo[training.Training, training.Event](d, models, training.ModelName, step, cfg) },
-		func() error { return addDemo[evaluation.Evaluation, evaluation.Event](d, models, evaluation.ModelName, step, cfg) },
-		func() error { return addDemo[synthesis.Synthesis, synthesis.Event](d, models, synthesis.ModelName, step, cfg) },
+		func() error {
+			return addDemo[training.Training, training.Event](d, models, training.ModelName, step, cfg)
+		},
+		func() error {
+			return addDemo[evaluation.Evaluation, evaluation.Event](d, models, evaluation.ModelName, step, cfg)
+		},
+		func() error {
+			return addDemo[synthesis.Synthesis, synthesis.Event](d, models, synthesis.ModelName, step, cfg)
+		},
 		func() error {
 			return addDemo[modelupload.ModelUpload, modelupload.Event](d, models, modelupload.ModelName, step, cfg)
 		},

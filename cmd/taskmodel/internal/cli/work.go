@@ -46,7 +46,7 @@ func newWorkCmd(app *App) *cobra.Command {
 may run on another machine), and runs COMMAND once per task, at most
 --concurrency at once. The command gets the task in its environment:
 
-  TASKMODEL_TASK         the task as JSON (as GET /tasks/{id} returns it)
+  TASKMODEL_TASK         the task as JSON (as GET /tasks/{id} returns it; unset over 64 KiB)
   TASKMODEL_TASK_FILE    a file holding the same JSON
   TASKMODEL_TASK_ID      the task's id;  TASKMODEL_TASK_TYPE  its model
   TASKMODEL_LEASE        the lease work holds on the task

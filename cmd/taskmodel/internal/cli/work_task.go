@@ -21,6 +21,11 @@ import (
 // task's error message.
 const stderrTail = 2000
 
+// maxTaskEnv bounds the task JSON put in TASKMODEL_TASK: a larger task is
+// in TASKMODEL_TASK_FILE only (Linux refuses an environment string over
+// 128 KiB).
+const maxTaskEnv = 64 << 10
+
 // maxFileBytes bounds the result and error files a command writes.
 const maxFileBytes = 1 << 20
 
@@ -40,8 +45,12 @@ func (r *workRunner) runTask(ctx context.Context, t workerhttp.Task) {
 		return
 	}
 	cmd := exec.Command(r.command[0], r.command[1:]...)
-	cmd.Env = append(os.Environ(),
-		EnvTask+"="+string(t.Task), EnvTaskFile+"="+taskFile, EnvTaskID+"="+t.ID, EnvTaskType+"="+t.TaskType,
+	env := os.Environ()
+	if len(t.Task) <= maxTaskEnv {
+		env = append(env, EnvTask+"="+string(t.Task))
+	}
+	cmd.Env = append(env,
+		EnvTaskFile+"="+taskFile, EnvTaskID+"="+t.ID, EnvTaskType+"="+t.TaskType,
 		EnvLease+"="+t.Lease, EnvURL+"="+r.client.URL, EnvToken+"="+r.client.Token,
 		EnvResultFile+"="+resultFile, EnvErrorFile+"="+errorFile)
 	cmd.Stdout = r.app.Out
