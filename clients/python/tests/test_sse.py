@@ -1,5 +1,6 @@
 """The Server-Sent Events parser against the format's rules."""
 
+import random
 import unittest
 
 from taskmodel import sse
@@ -42,6 +43,21 @@ class ParseTest(unittest.TestCase):
     def test_retry(self):
         got = events("retry: 2000\n\nretry: x\ndata: a\n\n")
         self.assertEqual([(e.data, e.retry) for e in got], [("a", 2000)])
+
+
+class ChunkingTest(unittest.TestCase):
+    """Random streams (a fuzz test): how a stream is cut into chunks never
+    changes its events, and parsing never fails."""
+
+    def test_random_streams(self):
+        rng = random.Random(20261205)
+        pieces = ["data", "event", "id", "retry", ":", " ", "x", "é", "😀", "\n", "\r", "\r\n", "\n\n", "7", "\0", "\ufeff"]
+        for _ in range(500):
+            text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 60)))
+            want = [(e.event, e.data, e.id, e.retry) for e in events(text)]
+            for size in (1, 2, 5):
+                got = [(e.event, e.data, e.id, e.retry) for e in events(text, size)]
+                self.assertEqual(got, want, repr(text))
 
 
 if __name__ == "__main__":

@@ -27,9 +27,10 @@ func needPython(t *testing.T) {
 }
 
 // TestPythonModules compiles every generated Python module (the golden
-// cases and the repository's specs) with py_compile, then imports each as
-// part of a package (which runs its class bodies: enums, dataclasses) and
-// round-trips a render job through from_json and to_json.
+// cases, the repository's specs and the example service's) with
+// py_compile, then imports each (which runs its class bodies: enums,
+// dataclasses), checks the package's MODELS and round-trips a render job
+// through from_json and to_json.
 func TestPythonModules(t *testing.T) {
 	needPython(t)
 	var models []*spec.Model
@@ -63,9 +64,18 @@ func TestPythonModules(t *testing.T) {
 	// The repository's models form one package, as make gen writes it; the
 	// golden cases are modules of their own beside it.
 	args := []string{"-m", "py_compile", write("__init__.py", gen.PythonInit(repo))}
-	var golden []string
+	var imports []string // modules the script imports besides the package
 	for _, m := range repo {
 		args = append(args, write(gen.PythonModule(m)+".py", gen.Python(m)))
+	}
+	// The example service's specs, as modules of their own too.
+	examples, err := spec.LoadDir("../../../../examples/service/tasks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range examples {
+		args = append(args, write("example_"+gen.PythonModule(m)+".py", gen.Python(m)))
+		imports = append(imports, "example_"+gen.PythonModule(m))
 	}
 	for i, m := range models {
 		name := "golden_" + filepath.Base(filepath.Dir(cases[i]))
@@ -77,7 +87,7 @@ func TestPythonModules(t *testing.T) {
 			t.Errorf("%s: Python differs from Generate's %s", cases[i], gen.PythonFile)
 		}
 		args = append(args, write(name+".py", files[gen.PythonFile]))
-		golden = append(golden, name)
+		imports = append(imports, name)
 	}
 	run := func(args ...string) {
 		t.Helper()
@@ -121,5 +131,5 @@ assert got.status is rj.Status.IN_REVIEW and got.codecs == [rj.Codec.AV1, rj.Cod
 assert got.output.frames[0].node == "n1" and got.error_code is rj.ErrorCode.NODE_LOST
 assert got.to_json() == job, got.to_json()
 `
-	run(append([]string{"-c", script}, golden...)...)
+	run(append([]string{"-c", script}, imports...)...)
 }
