@@ -141,8 +141,8 @@ ERROR_CODES: Mapping[ErrorCode, str] = {}
 class DatasetUpload:
     """Dataset upload task: dataset uploads and processing operations, listed
     with the other background tasks under /tasks. The task JSON of the HTTP
-    API holds more keys (task_id, task_type, progress); from_json ignores
-    them. Fields that are never null come first; times are ISO 8601 strings,
+    API also holds task_id and task_type; from_json ignores keys it does not
+    know. Fields that are never null come first; times are ISO 8601 strings,
     durations nanoseconds.
     """
 

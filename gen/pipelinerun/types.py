@@ -262,9 +262,9 @@ class TaskDefinition:
 class PipelineRun:
     """Pipeline task run: one execution of a registered task within a pipeline
     stage, with process identification, progress, file paths, metadata and
-    errors. The task JSON of the HTTP API holds more keys (task_id,
-    task_type, progress); from_json ignores them. Fields that are never null
-    come first; times are ISO 8601 strings, durations nanoseconds.
+    errors. The task JSON of the HTTP API also holds task_id and task_type;
+    from_json ignores keys it does not know. Fields that are never null come
+    first; times are ISO 8601 strings, durations nanoseconds.
     """
 
     #: ID identifies the task. (UUID)

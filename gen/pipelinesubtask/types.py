@@ -154,8 +154,8 @@ ERROR_CODES: Mapping[ErrorCode, str] = {}
 @dataclasses.dataclass
 class PipelineSubtask:
     """Pipeline subtask: one step within a task run, with its own status and
-    item-level progress. The task JSON of the HTTP API holds more keys
-    (task_id, task_type, progress); from_json ignores them. Fields that are
+    item-level progress. The task JSON of the HTTP API also holds task_id
+    and task_type; from_json ignores keys it does not know. Fields that are
     never null come first; times are ISO 8601 strings, durations
     nanoseconds.
     """

@@ -329,9 +329,9 @@ class Task:
     """Upload → process task lifecycle: a task is created, its files and
     parameters are uploaded, verified and queued, then processed by its
     agents until it completes, fails, is cancelled or expires. The task JSON
-    of the HTTP API holds more keys (task_id, task_type, progress);
-    from_json ignores them. Fields that are never null come first; times are
-    ISO 8601 strings, durations nanoseconds.
+    of the HTTP API also holds task_id and task_type; from_json ignores keys
+    it does not know. Fields that are never null come first; times are ISO
+    8601 strings, durations nanoseconds.
     """
 
     #: ID identifies the task. (UUID)

@@ -140,10 +140,10 @@ ERROR_CODES: Mapping[ErrorCode, str] = {}
 @dataclasses.dataclass
 class Evaluation:
     """Evaluation task: model evaluation and benchmarking, listed with the
-    other background tasks under /tasks. The task JSON of the HTTP API holds
-    more keys (task_id, task_type, progress); from_json ignores them. Fields
-    that are never null come first; times are ISO 8601 strings, durations
-    nanoseconds.
+    other background tasks under /tasks. The task JSON of the HTTP API also
+    holds task_id and task_type; from_json ignores keys it does not know.
+    Fields that are never null come first; times are ISO 8601 strings,
+    durations nanoseconds.
     """
 
     #: ID identifies the task. (UUID)

@@ -302,8 +302,8 @@ class StageState:
     """Stage execution state. The TaskEngine and BaseStage use it to manage and
     persist the state of each stage in a task: progress, retries and
     history, so that tasks can be resumed or rolled back as needed. The task
-    JSON of the HTTP API holds more keys (task_id, task_type, progress);
-    from_json ignores them. Fields that are never null come first; times are
+    JSON of the HTTP API also holds task_id and task_type; from_json ignores
+    keys it does not know. Fields that are never null come first; times are
     ISO 8601 strings, durations nanoseconds.
     """
 

@@ -199,8 +199,8 @@ class Report:
     """A report a user asks for over HTTP and a worker pool builds: it waits in
     QUEUED, is built in BUILDING with progress, and ends READY with its
     file, FAILED with an error code, or CANCELLED. The task JSON of the HTTP
-    API holds more keys (task_id, task_type, progress); from_json ignores
-    them. Fields that are never null come first; times are ISO 8601 strings,
+    API also holds task_id and task_type; from_json ignores keys it does not
+    know. Fields that are never null come first; times are ISO 8601 strings,
     durations nanoseconds.
     """
 

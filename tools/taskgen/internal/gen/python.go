@@ -189,7 +189,7 @@ func (g *generator) python() []byte {
 		g.pyDataclass(&b, t.Name, firstNonEmpty(t.Doc, "The value type "+t.Name+"."), t.Fields)
 	}
 	g.pyDataclass(&b, m.Struct, firstNonEmpty(m.Doc, "A task of the "+m.Name+" model.")+
-		" The task JSON of the HTTP API holds more keys (task_id, task_type, progress); from_json ignores them.",
+		" The task JSON of the HTTP API also holds task_id and task_type; from_json ignores keys it does not know.",
 		append(g.builtinFields(), m.Fields...))
 
 	if a := m.API; a != nil {
