@@ -52,7 +52,7 @@ func parseLease(s string) (workerLease, error) {
 	if err != nil || attempt < 1 || strconv.Itoa(attempt) != parts[1] {
 		return workerLease{}, bad
 	}
-	owner, err := base64.RawURLEncoding.DecodeString(parts[2])
+	owner, err := base64.RawURLEncoding.Strict().DecodeString(parts[2])
 	if err != nil || len(owner) == 0 {
 		return workerLease{}, bad
 	}
