@@ -53,7 +53,7 @@ func parseLease(s string) (workerLease, error) {
 		return workerLease{}, bad
 	}
 	owner, err := base64.RawURLEncoding.Strict().DecodeString(parts[2])
-	if err != nil || len(owner) == 0 {
+	if err != nil || len(owner) == 0 || base64.RawURLEncoding.EncodeToString(owner) != parts[2] { // the decoder skips newlines
 		return workerLease{}, bad
 	}
 	return workerLease{model: parts[0], lease: backends.Lease{Owner: string(owner), Attempt: attempt}}, nil
