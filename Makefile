@@ -78,3 +78,4 @@ fuzz:
 	$(GO) test ./blob/local -run '^$$' -fuzz FuzzHandler -fuzztime $(FUZZTIME)
 	$(GO) test ./auth -run '^$$' -fuzz FuzzParseSecret -fuzztime $(FUZZTIME)
 	$(GO) test ./server -run '^$$' -fuzz FuzzListAndCreate -fuzztime $(FUZZTIME)
+	$(GO) test ./server -run '^$$' -fuzz FuzzParseLease -fuzztime $(FUZZTIME)

@@ -456,7 +456,8 @@ func (s *Server) workerFail(w http.ResponseWriter, r *http.Request) {
 }
 
 // finishTask ends a task with the worker section's complete (outcome nil)
-// or fail event, after checking the lease still holds it.
+// or fail event, after checking the lease still holds it (a read: the
+// lease is not renewed).
 func (s *Server) finishTask(w http.ResponseWriter, r *http.Request, h heldLease, outcome error, result map[string]json.RawMessage) {
 	ctx := r.Context()
 	v, err := h.ops.get(ctx, h.id)
@@ -473,26 +474,39 @@ func (s *Server) finishTask(w http.ResponseWriter, r *http.Request, h heldLease,
 			return
 		}
 	}
-	_, cancelled, err := s.renew(ctx, h)
-	if err == nil && cancelled {
-		if v, err = h.ops.get(ctx, h.id); err == nil {
-			p := problem(http.StatusConflict, "transition", "Task cancelled", fmt.Sprintf("the task was cancelled while it ran; it is %s", v.key.Status))
-			p.CurrentStatus, p.AllowedActions = v.key.Status, []string{}
-			err = p
+	// The lease must hold the task as read: the end write is guarded by
+	// the version read, which any take-over changes.
+	held, err := h.ops.holds(ctx, v, h.lease.lease)
+	if err == nil && !held {
+		var cancelled bool
+		if cancelled, err = h.ops.cancelled(ctx, h.id, h.lease.lease); err == nil {
+			if cancelled {
+				p := problem(http.StatusConflict, "transition", "Task cancelled", fmt.Sprintf("the task was cancelled while it ran; it is %s", v.key.Status))
+				p.CurrentStatus, p.AllowedActions = v.key.Status, []string{}
+				err = p
+			} else {
+				err = leaseLost("this lease no longer holds the task: it expired and the task was rescued or claimed again, or it ended")
+			}
 		}
 	}
 	if err != nil {
 		s.writeProblem(w, r, err)
 		return
 	}
-	if v.key.Status != h.ops.spec().Running {
-		// Read before the renewal: read again (it moved in between).
-		if v, err = h.ops.get(ctx, h.id); err != nil {
-			s.writeProblem(w, r, err)
-			return
+	next, err := h.ops.finish(context.WithoutCancel(ctx), v, h.lease.lease, outcome, result)
+	if errors.Is(err, tasktype.ErrConflict) {
+		// The task moved since it was read: cancelled, or rescued.
+		if c, cerr := h.ops.cancelled(ctx, h.id, h.lease.lease); cerr == nil && !c {
+			err = leaseLost("the task moved while it was being ended: its lease expired and it was rescued")
+		} else if cerr == nil {
+			p := problem(http.StatusConflict, "transition", "Task cancelled", "the task was cancelled while it ran")
+			if cur, gerr := h.ops.get(ctx, h.id); gerr == nil {
+				p.CurrentStatus = cur.key.Status
+			}
+			p.AllowedActions = []string{}
+			err = p
 		}
 	}
-	next, err := h.ops.finish(context.WithoutCancel(ctx), v, h.lease.lease, outcome, result)
 	if err != nil {
 		if p := toProblem(err); p.Status == http.StatusConflict && p.CurrentStatus != "" {
 			p.Detail = fmt.Sprintf("the task is %s: it cannot be ended now", p.CurrentStatus)

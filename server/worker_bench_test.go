@@ -20,9 +20,9 @@ import (
 )
 
 // BenchmarkWorkerProtocol measures tasks per second through the HTTP worker
-// protocol — no-op Go workers (sdk/workerhttp) that claim batch tasks at a
-// time and complete each — against an in-process worker.Pool of batch
-// handlers on the same database. The b.N training tasks are created before
+// protocol — a no-op Go worker (sdk/workerhttp) with batch slots, which
+// claims up to batch tasks at a time and completes each on a slot — against
+// an in-process worker.Pool of batch handlers on the same database. The b.N training tasks are created before
 // the clock starts.
 //
 //	go test ./server -run '^$' -bench WorkerProtocol -benchtime 5000x
@@ -34,9 +34,6 @@ func BenchmarkWorkerProtocol(b *testing.B) {
 		}
 	}
 }
-
-// httpWorkers is how many HTTP workers claim at once.
-const httpWorkers = 4
 
 func benchWork(b *testing.B, backend string, batch int, overHTTP bool) {
 	e := newEnv(b, backend, envOptions{})
@@ -60,32 +57,43 @@ func benchWork(b *testing.B, backend string, batch int, overHTTP bool) {
 	b.ResetTimer()
 	start := time.Now()
 	if overHTTP {
+		// One worker with batch slots, as taskmodel work runs: it claims
+		// as many tasks as slots are free and completes each on a slot of
+		// its own, as the pool runs batch handlers at once.
+		c, err := workerhttp.New(e.url, e.tokens[w])
+		if err != nil {
+			b.Fatal(err)
+		}
 		var done atomic.Int64
+		slots := make(chan struct{}, batch)
 		var wg sync.WaitGroup
-		for i := range httpWorkers {
-			c, err := workerhttp.New(e.url, e.tokens[w])
+		for done.Load() < n && !b.Failed() {
+			slots <- struct{}{}
+			free := 1
+			for free < batch && len(slots) < cap(slots) {
+				slots <- struct{}{}
+				free++
+			}
+			tasks, err := c.Claim(ctx, workerhttp.ClaimRequest{Limit: free, Worker: "bench"})
 			if err != nil {
 				b.Fatal(err)
 			}
-			wg.Go(func() {
-				for done.Load() < n {
-					tasks, err := c.Claim(ctx, workerhttp.ClaimRequest{Limit: batch, Worker: fmt.Sprintf("w%d", i)})
-					if err != nil {
+			for range free - len(tasks) {
+				<-slots
+			}
+			for _, t := range tasks {
+				wg.Go(func() {
+					defer func() { <-slots }()
+					if _, err := c.Complete(ctx, t.ID, t.Lease, nil); err != nil {
 						b.Error(err)
 						return
 					}
-					for _, t := range tasks {
-						if _, err := c.Complete(ctx, t.ID, t.Lease, nil); err != nil {
-							b.Error(err)
-							return
-						}
-						done.Add(1)
-					}
-					if len(tasks) == 0 {
-						time.Sleep(time.Millisecond)
-					}
-				}
-			})
+					done.Add(1)
+				})
+			}
+			if len(tasks) == 0 {
+				time.Sleep(time.Millisecond)
+			}
 		}
 		wg.Wait()
 	} else {
@@ -100,8 +108,11 @@ func benchWork(b *testing.B, backend string, batch int, overHTTP bool) {
 		pctx, stop := context.WithCancel(ctx)
 		var wg sync.WaitGroup
 		wg.Go(func() { _ = p.Run(pctx) })
-		for ran.Load() < n || e.unfinished(b) > 0 {
-			time.Sleep(2 * time.Millisecond)
+		for ran.Load() < n {
+			time.Sleep(time.Millisecond)
+		}
+		for e.unfinished(b) > 0 { // the last end writes
+			time.Sleep(5 * time.Millisecond)
 		}
 		stop()
 		wg.Wait()

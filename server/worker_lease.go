@@ -52,8 +52,8 @@ func parseLease(s string) (workerLease, error) {
 	if err != nil || attempt < 1 || strconv.Itoa(attempt) != parts[1] {
 		return workerLease{}, bad
 	}
-	owner, err := base64.RawURLEncoding.DecodeString(parts[2])
-	if err != nil || len(owner) == 0 {
+	owner, err := base64.RawURLEncoding.Strict().DecodeString(parts[2])
+	if err != nil || len(owner) == 0 || base64.RawURLEncoding.EncodeToString(owner) != parts[2] { // the decoder skips newlines
 		return workerLease{}, bad
 	}
 	return workerLease{model: parts[0], lease: backends.Lease{Owner: string(owner), Attempt: attempt}}, nil

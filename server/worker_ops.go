@@ -25,6 +25,8 @@ type workOps interface {
 	claim(ctx context.Context, owner string, limit int) ([]claimedView, error)
 	heartbeat(ctx context.Context, id uuid.UUID, lease backends.Lease) (bool, time.Time, error)
 	cancelled(ctx context.Context, id uuid.UUID, lease backends.Lease) (bool, error)
+	// holds reports whether lease holds the running task as read in v.
+	holds(ctx context.Context, v *view, lease backends.Lease) (bool, error)
 	get(ctx context.Context, id uuid.UUID) (*view, error)
 	// progress records percent (0 to 100) and detail (a progress_detail
 	// object, or nil) on the task as read in v; recorded is false when the
@@ -152,6 +154,14 @@ func (w *typedWork[T, E, PT]) heartbeat(ctx context.Context, id uuid.UUID, lease
 
 func (w *typedWork[T, E, PT]) cancelled(ctx context.Context, id uuid.UUID, lease backends.Lease) (bool, error) {
 	return w.leases.Cancelled(ctx, id, lease)
+}
+
+func (w *typedWork[T, E, PT]) holds(ctx context.Context, v *view, lease backends.Lease) (bool, error) {
+	cur, ok := v.task.(*T)
+	if !ok {
+		return false, fmt.Errorf("server: task of another model")
+	}
+	return w.leases.Holds(ctx, cur, lease)
 }
 
 func (w *typedWork[T, E, PT]) get(ctx context.Context, id uuid.UUID) (*view, error) {

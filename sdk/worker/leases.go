@@ -209,21 +209,48 @@ func (l *Leases[T, E, PT]) Cancelled(ctx context.Context, id uuid.UUID, lease ba
 	if err != nil {
 		return false, err
 	}
-	for i := len(hs) - 1; i >= 0; i-- {
-		h := hs[i]
-		if h.Event == l.spec.Claim {
-			if h.Actor != lease.Owner || h.Attempt != lease.Attempt {
-				return false, nil
-			}
-			for _, after := range hs[i+1:] {
-				if after.Event == l.spec.Cancel && after.From == l.spec.Running {
-					return true, nil
-				}
-			}
-			return false, nil
+	i := l.lastClaim(hs, lease)
+	if i < 0 {
+		return false, nil
+	}
+	for _, after := range hs[i+1:] {
+		if after.Event == l.spec.Cancel && after.From == l.spec.Running {
+			return true, nil
 		}
 	}
 	return false, nil
+}
+
+// Holds reports whether lease holds cur, a task as read: it is in the
+// running status and its last claim was lease's (the history's claim row
+// names the owner and the attempt). A write guarded by the version cur was
+// read with (Finish) then cannot follow a take-over, which moves the task
+// (requeue, claim) and so changes its version; Holds costs a read where a
+// Heartbeat costs a write.
+func (l *Leases[T, E, PT]) Holds(ctx context.Context, cur *T, lease backends.Lease) (bool, error) {
+	k := PT(cur).Key()
+	if k.Status != l.spec.Running {
+		return false, nil
+	}
+	hs, err := l.eng.History(ctx, k.ID)
+	if err != nil {
+		return false, err
+	}
+	return l.lastClaim(hs, lease) >= 0, nil
+}
+
+// lastClaim returns the index of the last claim in hs if lease made it, else
+// -1.
+func (l *Leases[T, E, PT]) lastClaim(hs []backends.History, lease backends.Lease) int {
+	for i := len(hs) - 1; i >= 0; i-- {
+		if hs[i].Event == l.spec.Claim {
+			if hs[i].Actor == lease.Owner && hs[i].Attempt == lease.Attempt {
+				return i
+			}
+			return -1
+		}
+	}
+	return -1
 }
 
 // Progress records that done (0 to 1) of a running task's work is done, as
