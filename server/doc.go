@@ -32,6 +32,7 @@ server.
 	POST /tasks/{id}/process           verify the uploads, then queue the task (or UPLOAD_FAILED)
 	GET  /tasks/{id}/downloads         signed download URLs of a finished task's outputs
 	GET  /healthz, /readyz, /metrics, /openapi.json
+	/pipelines/...                     pipeline tracking over Config.Pipelines (pipelines.go; docs/pipeline.md)
 
 A task is returned as its model's JSON with a task_id and the
 task_type in front. Listing rows are the unified listing's {id, task_type,
