@@ -32,6 +32,7 @@ server.
 	POST /tasks/{id}/process           verify the uploads, then queue the task (or UPLOAD_FAILED)
 	GET  /tasks/{id}/downloads         signed download URLs of a finished task's outputs
 	GET  /healthz, /readyz, /metrics, /openapi.json
+	/pipelines/...                     pipeline tracking over Config.Pipelines (pipelines.go; docs/pipeline.md)
 
 and, for workers in any language with a worker token (models with a worker
 section; the same leases and rules as sdk/worker's pools, worker.Leases):

@@ -156,6 +156,9 @@ func queryOf(r *http.Request, allowed ...string) (map[string]string, error) {
 	out := map[string]string{}
 	for _, k := range sortedKeys(q) {
 		if !slices.Contains(allowed, k) {
+			if len(allowed) == 0 {
+				return nil, badRequest(quoteName(k), "unknown_parameter", "unknown query parameter; this route takes none")
+			}
 			return nil, badRequest(quoteName(k), "unknown_parameter", "unknown query parameter; allowed: "+strings.Join(allowed, ", "))
 		}
 		if len(q[k]) > 1 {

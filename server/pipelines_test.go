@@ -281,6 +281,7 @@ func TestPipelineBadInput(t *testing.T) {
 		{"status unknown parameter", "GET", "/pipelines/status?stages=X", "", 400, "stages: unknown query parameter; allowed: stage"},
 		{"history limit", "GET", "/pipelines/history?limit=0", "", 400, `limit: must be an integer between 1 and 10000, not "0"`},
 		{"history limit repeated", "GET", "/pipelines/history?limit=1&limit=2", "", 400, "limit: may be given once"},
+		{"run with a query", "GET", "/pipelines/runs/" + id + "?verbose=1", "", 400, "verbose: unknown query parameter; this route takes none"},
 		{"method", "DELETE", "/pipelines/runs/" + id, "", 405, "DELETE is not allowed here; allowed: GET"},
 	}
 	for _, c := range cases {
