@@ -1,10 +1,12 @@
 # taskmodel — make targets. A fresh machine needs only Go (and gcc for -race).
 #
 #   make run        the main job: taskmodel serve on 127.0.0.1:8080 over the embedded SQLite
-#                   file, anonymous access from this machine (ARGS=... adds serve flags)
+#                   file, anonymous access from this machine, demo handlers for every model
+#                   (ARGS=... adds serve flags)
 #   make test       vet and race-test both modules (the main one and tools/)
 #   make install    go install ./cmd/taskmodel (into GOBIN, or GOPATH/bin)
-#   make gen        regenerate gen/ and sqlc.yaml from schema/ with taskgen and sqlc, and
+#   make gen        regenerate gen/, sqlc.yaml and the Python client's models
+#                   (clients/python/taskmodel/models) from schema/ with taskgen and sqlc, and
 #                   the examples' generated code (go generate ./examples/...)
 #   make check-gen  regenerate into the tree; fail on any difference, orphans included
 #   make bench      the generated contracts' benchmarks
@@ -19,7 +21,7 @@ FUZZTIME ?= 60s
 all: test
 
 run:
-	$(GO) run ./cmd/taskmodel serve --allow-anonymous $(ARGS)
+	$(GO) run ./cmd/taskmodel serve --allow-anonymous --demo-workers $(ARGS)
 
 install:
 	$(GO) install ./cmd/taskmodel
@@ -37,10 +39,10 @@ test-tools:
 # taskgen writes the Go packages, the SQL schema and queries of every model and
 # sqlc.yaml; sqlc (pinned by tools/go.mod's tool directive) compiles the queries.
 # examples/service generates its own spec's code the same way, by go generate.
-GENERATED = gen sqlc.yaml examples/service/gen examples/service/sqlc.yaml
+GENERATED = gen sqlc.yaml examples/service/gen examples/service/sqlc.yaml clients/python/taskmodel/models
 
 gen:
-	cd tools && $(GO) run ./taskgen -spec ../schema -out ../gen -sqlc ../sqlc.yaml
+	cd tools && $(GO) run ./taskgen -spec ../schema -out ../gen -sqlc ../sqlc.yaml -python ../clients/python/taskmodel/models
 	cd tools && $(GO) tool sqlc generate -f ../sqlc.yaml
 	$(GO) generate ./examples/...
 
@@ -76,3 +78,4 @@ fuzz:
 	$(GO) test ./blob/local -run '^$$' -fuzz FuzzHandler -fuzztime $(FUZZTIME)
 	$(GO) test ./auth -run '^$$' -fuzz FuzzParseSecret -fuzztime $(FUZZTIME)
 	$(GO) test ./server -run '^$$' -fuzz FuzzListAndCreate -fuzztime $(FUZZTIME)
+	$(GO) test ./server -run '^$$' -fuzz FuzzParseLease -fuzztime $(FUZZTIME)

@@ -6,6 +6,8 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -16,15 +18,27 @@ import (
 type User struct {
 	Name  string `json:"name"`
 	Admin bool   `json:"admin"`
+	// Models is set for a worker token (Store.CreateWorker): the models
+	// whose tasks it may claim and end, and nothing else. Nil for a
+	// user's token.
+	Models []string `json:"models,omitempty"`
+	// TokenID is the id of the token that authenticated (Token.ID).
+	TokenID string `json:"token_id"`
 }
+
+// Worker reports whether u is a worker token's (it has Models).
+func (u User) Worker() bool { return len(u.Models) > 0 }
 
 // Token describes a stored token (never its secret).
 type Token struct {
 	// ID is the id part of the secret ("tm_ID_…"): public, it names the
 	// token in lists and to Revoke.
-	ID         string     `json:"id"`
-	User       string     `json:"user"`
-	Admin      bool       `json:"admin"`
+	ID    string `json:"id"`
+	User  string `json:"user"`
+	Admin bool   `json:"admin"`
+	// Models is the scope of a worker token: the models whose tasks it may
+	// claim and end over the worker protocol. Nil for a user's token.
+	Models     []string   `json:"models,omitempty"`
 	CreatedAt  time.Time  `json:"created_at"`
 	LastUsedAt *time.Time `json:"last_used_at"`
 	RevokedAt  *time.Time `json:"revoked_at"`
@@ -50,6 +64,11 @@ type Store interface {
 	// digits, . _ @ - only; a *tasktype.FieldError naming "user" otherwise)
 	// and returns the secret, shown once, and its record.
 	Create(ctx context.Context, user string, admin bool) (secret string, tok Token, err error)
+	// CreateWorker makes a worker token named name (validated as a user
+	// name) that may only run the worker protocol for models (1 to 100
+	// distinct model names, validated by ValidateModels), and returns its
+	// secret, shown once, and its record.
+	CreateWorker(ctx context.Context, name string, models []string) (secret string, tok Token, err error)
 	// Authenticate returns the user of a secret; ErrUnauthorized for
 	// anything else. Constant work regardless of input; never logs the
 	// secret.
@@ -113,6 +132,17 @@ func newStore(b backend) *store { return &store{b: b, now: time.Now} }
 func (s *store) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
 
 func (s *store) Create(ctx context.Context, user string, admin bool) (string, Token, error) {
+	return s.create(ctx, user, admin, nil)
+}
+
+func (s *store) CreateWorker(ctx context.Context, name string, models []string) (string, Token, error) {
+	if err := ValidateModels(models); err != nil {
+		return "", Token{}, err
+	}
+	return s.create(ctx, name, false, slices.Clone(models))
+}
+
+func (s *store) create(ctx context.Context, user string, admin bool, models []string) (string, Token, error) {
 	if err := ValidateUser(user); err != nil {
 		return "", Token{}, err
 	}
@@ -121,7 +151,7 @@ func (s *store) Create(ctx context.Context, user string, admin bool) (string, To
 		return "", Token{}, err
 	}
 	h := sha256.Sum256([]byte(secret))
-	tok := Token{ID: id, User: user, Admin: admin, CreatedAt: s.clock()}
+	tok := Token{ID: id, User: user, Admin: admin, Models: models, CreatedAt: s.clock()}
 	if err := s.b.insert(ctx, record{Token: tok, hash: h[:]}); err != nil {
 		return "", Token{}, fmt.Errorf("auth: create token: %w", err)
 	}
@@ -145,7 +175,9 @@ func (s *store) Authenticate(ctx context.Context, secret string) (User, error) {
 		if v, hit := s.verified.Load(id); hit {
 			c := v.(verified)
 			if s.clock().Before(c.until) && subtle.ConstantTimeCompare(h[:], c.hash[:]) == 1 {
-				return c.user, nil
+				u := c.user
+				u.Models = slices.Clone(u.Models)
+				return u, nil
 			}
 		}
 	}
@@ -170,13 +202,15 @@ func (s *store) Authenticate(ctx context.Context, secret string) (User, error) {
 	} else {
 		lastUsed = *r.LastUsedAt
 	}
-	u := User{Name: r.User, Admin: r.Admin}
+	u := User{Name: r.User, Admin: r.Admin, Models: r.Models, TokenID: r.ID}
 	// Cached until CacheTTL, or until last_used_at is due again.
 	until := now.Add(CacheTTL)
 	if due := lastUsed.Add(TouchInterval); due.Before(until) {
 		until = due
 	}
-	s.verified.Store(r.ID, verified{hash: h, user: u, until: until})
+	cached := u
+	cached.Models = slices.Clone(u.Models) // the caller's copy is its own
+	s.verified.Store(r.ID, verified{hash: h, user: cached, until: until})
 	return u, nil
 }
 
@@ -240,4 +274,64 @@ func userChar(r rune) bool {
 		return true
 	}
 	return false
+}
+
+// MaxModels bounds the models of a worker token.
+const MaxModels = 100
+
+// ValidateModels checks a worker token's models: 1 to MaxModels distinct
+// names, each 1 to 63 lower-case letters, digits and _ starting with a
+// letter (a model name). It returns a *tasktype.FieldError naming "models".
+// Whether each names a model with a worker section is the caller's check.
+func ValidateModels(models []string) error {
+	if len(models) == 0 {
+		return &tasktype.FieldError{Field: "models", Rule: "required", Message: "a worker token needs at least one model"}
+	}
+	if len(models) > MaxModels {
+		return &tasktype.FieldError{Field: "models", Rule: "max_items", Message: fmt.Sprintf("must name at most %d models (got %d)", MaxModels, len(models))}
+	}
+	seen := map[string]bool{}
+	for i, m := range models {
+		if !modelName(m) {
+			fe := &tasktype.FieldError{Field: fmt.Sprintf("models[%d]", i), Rule: "pattern", Message: "must be a model name: 1 to 63 lower-case letters, digits and _, starting with a letter"}
+			if len(m) <= 64 {
+				fe.Value = m
+			}
+			return fe
+		}
+		if seen[m] {
+			return &tasktype.FieldError{Field: fmt.Sprintf("models[%d]", i), Rule: "unique", Value: m, Message: "is named twice"}
+		}
+		seen[m] = true
+	}
+	return nil
+}
+
+func modelName(m string) bool {
+	if m == "" || len(m) > 63 || m[0] < 'a' || m[0] > 'z' {
+		return false
+	}
+	for _, r := range m {
+		if !('a' <= r && r <= 'z' || '0' <= r && r <= '9' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// joinModels and splitModels are how the SQL engines store Models: a
+// comma-separated list, NULL for a user's token.
+func joinModels(models []string) *string {
+	if len(models) == 0 {
+		return nil
+	}
+	s := strings.Join(models, ",")
+	return &s
+}
+
+func splitModels(s *string) []string {
+	if s == nil || *s == "" {
+		return nil
+	}
+	return strings.Split(*s, ",")
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -157,7 +158,7 @@ func TestRoundTrip(t *testing.T) {
 				t.Errorf("token = %+v", tok)
 			}
 			u, err := s.Authenticate(ctx, secret)
-			if err != nil || u != (User{Name: tc.user, Admin: tc.admin}) {
+			if err != nil || u.Name != tc.user || u.Admin != tc.admin || u.Worker() {
 				t.Errorf("Authenticate = %+v, %v; want %s admin=%v", u, err, tc.user, tc.admin)
 			}
 		}
@@ -207,7 +208,7 @@ func TestAuthenticateRejects(t *testing.T) {
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				u, err := s.Authenticate(ctx, tc.secret)
-				if err != ErrUnauthorized || u != (User{}) {
+				if err != ErrUnauthorized || !reflect.DeepEqual(u, User{}) {
 					t.Errorf("Authenticate = %+v, %v; want ErrUnauthorized", u, err)
 				}
 			})
@@ -286,7 +287,7 @@ func TestUserValidation(t *testing.T) {
 			if !errors.As(err, &fe) || fe.Field != "user" || fe.Rule != tc.rule || err.Error() != tc.msg || !errors.Is(err, tasktype.ErrValidation) {
 				t.Errorf("Create(%.20q) = %v (%#v); want %q (rule %s)", tc.user, err, fe, tc.msg, tc.rule)
 			}
-			if secret != "" || tok != (Token{}) {
+			if secret != "" || !reflect.DeepEqual(tok, Token{}) {
 				t.Errorf("Create(%.20q) returned a token with its error", tc.user)
 			}
 		}
@@ -432,7 +433,7 @@ func TestConcurrentAuthenticate(t *testing.T) {
 				defer wg.Done()
 				for i := range 25 {
 					p := pairs[(g+i)%len(pairs)]
-					if u, err := s.Authenticate(ctx, p.secret); err != nil || u != p.user {
+					if u, err := s.Authenticate(ctx, p.secret); err != nil || u.Name != p.user.Name || u.Admin != p.user.Admin {
 						errs <- fmt.Errorf("Authenticate(%s) = %+v, %v", p.user.Name, u, err)
 						return
 					}

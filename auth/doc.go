@@ -19,6 +19,13 @@
 //	taskmodel token list [--json]                   # never shows secrets
 //	taskmodel token revoke ID
 //
+// A worker token (Store.CreateWorker; taskmodel token create --worker
+// --models training,evaluation) authenticates a worker, not a user: its
+// User has Models, the models whose tasks it may claim and end over the
+// worker protocol of taskmodel serve, and the server lets it use those
+// routes only. The models are stored with the token (migration
+// auth/0002_worker_tokens).
+//
 // # What is stored
 //
 // Only a SHA-256 hash of the secret, never the secret. A slow password

@@ -82,6 +82,7 @@ func (m *memory) revoke(_ context.Context, id string, at time.Time) (bool, error
 func (r *record) clone() record {
 	c := *r
 	c.hash = slices.Clone(r.hash)
+	c.Models = slices.Clone(r.Models)
 	if r.LastUsedAt != nil {
 		t := *r.LastUsedAt
 		c.LastUsedAt = &t

@@ -25,21 +25,22 @@ func NewPostgres(ctx context.Context, pool *pgxpool.Pool) (Store, error) {
 type pgTokens struct{ pool *pgxpool.Pool }
 
 const (
-	pgInsert = `INSERT INTO taskmodel_token (id, user_name, admin, secret_hash, created_at) VALUES ($1, $2, $3, $4, $5)`
-	pgLookup = `SELECT id, user_name, admin, created_at, last_used_at, revoked_at, secret_hash FROM taskmodel_token WHERE id = $1`
+	pgInsert = `INSERT INTO taskmodel_token (id, user_name, admin, secret_hash, created_at, worker_models) VALUES ($1, $2, $3, $4, $5, $6)`
+	pgLookup = `SELECT id, user_name, admin, created_at, last_used_at, revoked_at, secret_hash, worker_models FROM taskmodel_token WHERE id = $1`
 	pgTouch  = `UPDATE taskmodel_token SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at <= $3)`
-	pgList   = `SELECT id, user_name, admin, created_at, last_used_at, revoked_at FROM taskmodel_token ORDER BY created_at, id`
+	pgList   = `SELECT id, user_name, admin, created_at, last_used_at, revoked_at, worker_models FROM taskmodel_token ORDER BY created_at, id`
 	pgRevoke = `UPDATE taskmodel_token SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1`
 )
 
 func (p *pgTokens) insert(ctx context.Context, r record) error {
-	_, err := p.pool.Exec(ctx, pgInsert, r.ID, r.User, r.Admin, r.hash, r.CreatedAt)
+	_, err := p.pool.Exec(ctx, pgInsert, r.ID, r.User, r.Admin, r.hash, r.CreatedAt, joinModels(r.Models))
 	return err
 }
 
 func (p *pgTokens) lookup(ctx context.Context, id string) (record, bool, error) {
 	var r record
-	err := p.pool.QueryRow(ctx, pgLookup, id).Scan(&r.ID, &r.User, &r.Admin, &r.CreatedAt, &r.LastUsedAt, &r.RevokedAt, &r.hash)
+	var models *string
+	err := p.pool.QueryRow(ctx, pgLookup, id).Scan(&r.ID, &r.User, &r.Admin, &r.CreatedAt, &r.LastUsedAt, &r.RevokedAt, &r.hash, &models)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return record{}, false, nil
 	}
@@ -47,6 +48,7 @@ func (p *pgTokens) lookup(ctx context.Context, id string) (record, bool, error) 
 		return record{}, false, err
 	}
 	utc(&r.Token)
+	r.Models = splitModels(models)
 	return r, true, nil
 }
 
@@ -64,9 +66,11 @@ func (p *pgTokens) list(ctx context.Context) ([]Token, error) {
 	out := []Token{}
 	for rows.Next() {
 		var t Token
-		if err := rows.Scan(&t.ID, &t.User, &t.Admin, &t.CreatedAt, &t.LastUsedAt, &t.RevokedAt); err != nil {
+		var models *string
+		if err := rows.Scan(&t.ID, &t.User, &t.Admin, &t.CreatedAt, &t.LastUsedAt, &t.RevokedAt, &models); err != nil {
 			return nil, err
 		}
+		t.Models = splitModels(models)
 		utc(&t)
 		out = append(out, t)
 	}

@@ -26,29 +26,30 @@ type sqliteTokens struct {
 }
 
 const (
-	sqliteInsert = `INSERT INTO taskmodel_token (id, user_name, admin, secret_hash, created_at) VALUES (?, ?, ?, ?, ?)`
-	sqliteLookup = `SELECT id, user_name, admin, created_at, last_used_at, revoked_at, secret_hash FROM taskmodel_token WHERE id = ?`
+	sqliteInsert = `INSERT INTO taskmodel_token (id, user_name, admin, secret_hash, created_at, worker_models) VALUES (?, ?, ?, ?, ?, ?)`
+	sqliteLookup = `SELECT id, user_name, admin, created_at, last_used_at, revoked_at, secret_hash, worker_models FROM taskmodel_token WHERE id = ?`
 	sqliteTouch  = `UPDATE taskmodel_token SET last_used_at = ?2 WHERE id = ?1 AND (last_used_at IS NULL OR last_used_at <= ?3)`
-	sqliteList   = `SELECT id, user_name, admin, created_at, last_used_at, revoked_at FROM taskmodel_token ORDER BY created_at, id`
+	sqliteList   = `SELECT id, user_name, admin, created_at, last_used_at, revoked_at, worker_models FROM taskmodel_token ORDER BY created_at, id`
 	sqliteRevoke = `UPDATE taskmodel_token SET revoked_at = coalesce(revoked_at, ?2) WHERE id = ?1`
 )
 
 func (s *sqliteTokens) insert(ctx context.Context, r record) error {
-	_, err := s.db.ExecContext(ctx, sqliteInsert, r.ID, r.User, r.Admin, r.hash, r.CreatedAt)
+	_, err := s.db.ExecContext(ctx, sqliteInsert, r.ID, r.User, r.Admin, r.hash, r.CreatedAt, joinModels(r.Models))
 	return err
 }
 
 func (s *sqliteTokens) lookup(ctx context.Context, id string) (record, bool, error) {
 	var r record
 	var used, revoked sql.NullTime
-	err := s.stmts.QueryRowContext(ctx, sqliteLookup, id).Scan(&r.ID, &r.User, &r.Admin, &r.CreatedAt, &used, &revoked, &r.hash)
+	var models *string
+	err := s.stmts.QueryRowContext(ctx, sqliteLookup, id).Scan(&r.ID, &r.User, &r.Admin, &r.CreatedAt, &used, &revoked, &r.hash, &models)
 	if errors.Is(err, sql.ErrNoRows) {
 		return record{}, false, nil
 	}
 	if err != nil {
 		return record{}, false, err
 	}
-	r.LastUsedAt, r.RevokedAt = nullTime(used), nullTime(revoked)
+	r.LastUsedAt, r.RevokedAt, r.Models = nullTime(used), nullTime(revoked), splitModels(models)
 	r.CreatedAt = r.CreatedAt.UTC()
 	return r, true, nil
 }
@@ -68,10 +69,11 @@ func (s *sqliteTokens) list(ctx context.Context) ([]Token, error) {
 	for rows.Next() {
 		var t Token
 		var used, revoked sql.NullTime
-		if err := rows.Scan(&t.ID, &t.User, &t.Admin, &t.CreatedAt, &used, &revoked); err != nil {
+		var models *string
+		if err := rows.Scan(&t.ID, &t.User, &t.Admin, &t.CreatedAt, &used, &revoked, &models); err != nil {
 			return nil, err
 		}
-		t.CreatedAt, t.LastUsedAt, t.RevokedAt = t.CreatedAt.UTC(), nullTime(used), nullTime(revoked)
+		t.CreatedAt, t.LastUsedAt, t.RevokedAt, t.Models = t.CreatedAt.UTC(), nullTime(used), nullTime(revoked), splitModels(models)
 		out = append(out, t)
 	}
 	return out, rows.Err()

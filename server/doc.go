@@ -32,6 +32,16 @@ server.
 	POST /tasks/{id}/process           verify the uploads, then queue the task (or UPLOAD_FAILED)
 	GET  /tasks/{id}/downloads         signed download URLs of a finished task's outputs
 	GET  /healthz, /readyz, /metrics, /openapi.json
+	/pipelines/...                     pipeline tracking over Config.Pipelines (pipelines.go; docs/pipeline.md)
+
+and, for workers in any language with a worker token (models with a worker
+section; the same leases and rules as sdk/worker's pools, worker.Leases):
+
+	POST /worker/claim                 claim queued tasks (long poll up to 30 s)
+	POST /worker/tasks/{id}/heartbeat  renew the lease; cancelled tells the worker to stop
+	POST /worker/tasks/{id}/progress   percent through the status's progress mapping, progress_detail
+	POST /worker/tasks/{id}/complete   the complete event, with result fields
+	POST /worker/tasks/{id}/fail       the fail event, with an error code of the spec
 
 A task is returned as its model's JSON with a task_id and the
 task_type in front. Listing rows are the unified listing's {id, task_type,

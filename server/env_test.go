@@ -29,6 +29,7 @@ import (
 	analysissqlite "github.com/taskmodel/taskmodel/gen/analysis/sqlitedb"
 	"github.com/taskmodel/taskmodel/gen/catalog"
 	"github.com/taskmodel/taskmodel/sdk/engine"
+	"github.com/taskmodel/taskmodel/sdk/pipeline"
 	"github.com/taskmodel/taskmodel/sdk/worker"
 	"github.com/taskmodel/taskmodel/server"
 	"github.com/taskmodel/taskmodel/server/demo"
@@ -101,10 +102,12 @@ type envOptions struct {
 	cors      []string
 	s3        bool          // files in an S3-compatible server (started in the test) instead of a local directory
 	poll      time.Duration // how often Watch (event streams) polls; 0: 20 ms
+	rescue    time.Duration // run the server's background work (Run), rescuing lost leases this often
 	// Slow clients and revoked tokens (0: the server's defaults).
 	bodyMinRate  int64
 	bodyGrace    time.Duration
 	tokenRecheck time.Duration
+	pipelines    bool // serve pipeline tracking (env.tracker)
 }
 
 // env is a taskmodel server on a real loopback HTTP listener, with tokens
@@ -122,6 +125,8 @@ type env struct {
 	pool     *worker.Pool[analysis.Task, analysis.Event, *analysis.Task]
 	// other opens the database again, as another process (nil for memory).
 	other func(testing.TB) otherProcess
+	// tracker serves /pipelines when envOptions.pipelines is set.
+	tracker *pipeline.Tracker
 }
 
 func newEnv(t testing.TB, backend string, o envOptions) *env {
@@ -193,6 +198,13 @@ func newEnv(t testing.TB, backend string, o envOptions) *env {
 			t.Fatal(err)
 		}
 	}
+	if o.pipelines {
+		st, err := b.PipelineStorage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.tracker = pipeline.New(st, pipeline.WithLogger(quiet))
+	}
 	e.srv, err = server.New(server.Config{
 		Models: models, DefaultTaskType: analysis.ModelName,
 		Authenticate: func(ctx context.Context, token string) (server.User, error) {
@@ -203,12 +215,14 @@ func newEnv(t testing.TB, backend string, o envOptions) *env {
 				}
 				return server.User{}, err
 			}
-			return server.User{Name: u.Name, Admin: u.Admin}, nil
+			return server.AuthUser(u), nil
 		},
 		OpenAPI:   catalog.OpenAPI(),
 		Anonymous: o.anonymous, Blobs: e.blobs, BlobHandler: blobHandler, CORSOrigins: o.cors,
 		Logger: quiet, SweepEvery: time.Hour, Heartbeat: 50 * time.Millisecond,
 		BodyMinRate: o.bodyMinRate, BodyGrace: o.bodyGrace, TokenRecheck: o.tokenRecheck,
+		RescueEvery: o.rescue,
+		Pipelines:   e.tracker,
 		Wake: func(string) {
 			if e.pool != nil {
 				e.pool.Wake()
@@ -221,6 +235,9 @@ func newEnv(t testing.TB, backend string, o envOptions) *env {
 	var wg sync.WaitGroup
 	if e.pool != nil {
 		wg.Go(func() { _ = e.pool.Run(ctx) })
+	}
+	if o.rescue > 0 {
+		wg.Go(func() { _ = e.srv.Run(ctx) })
 	}
 	wg.Go(func() { _ = e.srv.Serve(ctx, ln, 5*time.Second) })
 	t.Cleanup(func() { cancel(); wg.Wait() })

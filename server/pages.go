@@ -53,7 +53,11 @@ func (s *Server) SignIn(ctx context.Context, token string) (User, error) {
 	if token == "" {
 		return User{}, problem(http.StatusUnauthorized, "unauthorized", "Unauthorized", "a token is required (taskmodel token create --user NAME)")
 	}
-	return s.checkToken(ctx, token)
+	u, err := s.checkToken(ctx, token)
+	if err == nil && len(u.Models) > 0 {
+		return User{}, problem(http.StatusUnauthorized, "unauthorized", "Unauthorized", "this is a worker token, which only runs tasks; sign in with a user's token")
+	}
+	return u, err
 }
 
 // TokenRecheck is how often an open event stream checks that its token

@@ -22,12 +22,20 @@ import (
 	"github.com/taskmodel/taskmodel/auth"
 	"github.com/taskmodel/taskmodel/backends"
 	"github.com/taskmodel/taskmodel/blob"
+	"github.com/taskmodel/taskmodel/sdk/pipeline"
 )
 
 // User is who a request acts for.
 type User struct {
 	Name  string
 	Admin bool
+	// Models, for a worker token, are the models whose tasks it may claim
+	// and end over the worker protocol (/worker/ routes), the only routes it
+	// may use; nil for a user.
+	Models []string
+	// TokenID names the token that authenticated (a worker's leases are
+	// its token's).
+	TokenID string
 }
 
 // ErrUnauthorized is what an Authenticate function returns, wrapped or not,
@@ -78,6 +86,10 @@ type Config struct {
 	// Retention deletes finished tasks whose last change is older; zero
 	// keeps them.
 	Retention time.Duration
+	// RescueEvery is how often Run rescues the tasks of models with a
+	// worker section whose worker's lease expired (default: the shortest
+	// lease of those models).
+	RescueEvery time.Duration
 	// Wake, when set, is called with a model's name after a task of it was
 	// queued, so that a worker pool in this process claims it at once.
 	Wake func(model string)
@@ -100,6 +112,10 @@ type Config struct {
 	// ReadHeaderTimeout bounds the time a client takes to send a request's
 	// headers (Serve and ListenAndServe; default DefaultReadHeaderTimeout).
 	ReadHeaderTimeout time.Duration
+	// Pipelines serves pipeline tracking under /pipelines (pipelines.go)
+	// over this tracker, usually on the models' database; nil answers
+	// those routes 404.
+	Pipelines *pipeline.Tracker
 }
 
 // Defaults of Config's limits on slow clients.
@@ -126,6 +142,8 @@ type Server struct {
 
 	mux   *http.ServeMux // Mount adds user interfaces (pages.go)
 	pages atomic.Bool    // a user interface is mounted: session cookies count
+
+	pipelinePulse pulse // fires after each pipeline write over HTTP (pipelinepages.go)
 }
 
 // New checks cfg and returns a Server.
@@ -234,6 +252,8 @@ func (s *Server) routes() http.Handler {
 	api("/tasks/{id}/upload-urls", map[string]http.HandlerFunc{"POST": s.uploadURLs})
 	api("/tasks/{id}/process", map[string]http.HandlerFunc{"POST": s.process})
 	api("/tasks/{id}/downloads", map[string]http.HandlerFunc{"GET": s.downloads})
+	s.workerRoutes(api)
+	s.pipelineRoutes(api)
 	if s.cfg.BlobHandler != nil {
 		mux.Handle(s.cfg.BlobPath, s.observe(s.cfg.BlobPath, s.cors(s.gateUploads(s.cfg.BlobHandler))))
 	}
@@ -269,6 +289,10 @@ func (s *Server) allow(methods map[string]http.HandlerFunc, auth bool) http.Hand
 		if auth {
 			u, err := s.authenticate(r)
 			if err != nil {
+				s.writeProblem(w, r, err)
+				return
+			}
+			if err := checkScope(r.URL.Path, u); err != nil {
 				s.writeProblem(w, r, err)
 				return
 			}
@@ -398,13 +422,15 @@ func (s *Server) openapi(w http.ResponseWriter, r *http.Request) {
 }
 
 // Run runs the background work of the server until ctx ends: the sweeper
-// (timeouts, uploads cleanup, retention) and the metrics feed.
+// (timeouts, uploads cleanup, retention), the rescue of tasks whose
+// worker's lease expired, and the metrics feed.
 func (s *Server) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for _, b := range s.models.order {
 		wg.Go(func() { s.metrics.follow(ctx, b) })
 	}
 	wg.Go(func() { s.sweepLoop(ctx) })
+	wg.Go(func() { s.rescueLoop(ctx) })
 	wg.Wait()
 	return nil
 }

@@ -22,6 +22,8 @@ import (
 	"github.com/taskmodel/taskmodel/backends/postgres/pgtest"
 	"github.com/taskmodel/taskmodel/backends/sqlite"
 	"github.com/taskmodel/taskmodel/gen/catalog"
+	"github.com/taskmodel/taskmodel/sdk/pipeline/storage/pgstore"
+	"github.com/taskmodel/taskmodel/sdk/pipeline/storage/sqlitestore"
 	"github.com/taskmodel/taskmodel/tasktype"
 )
 
@@ -166,10 +168,14 @@ func postgresSnapshot(t *testing.T, pool *pgxpool.Pool, schema string) string {
 }
 
 // serveMigrations are the migrations taskmodel serve applies: every
-// built-in model's, then the token table's.
+// built-in model's, the token table's, then the pipeline registry's.
 func serveMigrations(engine string) []string {
 	var names []string
-	for _, m := range append(catalog.Migrations(engine), auth.Migrations(engine)...) {
+	registry := sqlitestore.RegistryMigrations()
+	if engine == "postgresql" {
+		registry = pgstore.RegistryMigrations()
+	}
+	for _, m := range append(append(catalog.Migrations(engine), auth.Migrations(engine)...), registry...) {
 		names = append(names, m.Name)
 	}
 	return names

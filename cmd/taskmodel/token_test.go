@@ -64,7 +64,7 @@ func TestTokenCommands(t *testing.T) {
 			}
 
 			st := s.tokenStore()
-			if u, err := st.Authenticate(ctx, anaSecret); err != nil || u != (auth.User{Name: "ana"}) {
+			if u, err := st.Authenticate(ctx, anaSecret); err != nil || u.Name != "ana" || u.Admin || u.Worker() {
 				t.Errorf("the printed secret authenticates as %+v, %v", u, err)
 			}
 

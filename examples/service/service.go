@@ -141,7 +141,7 @@ func Open(ctx context.Context, cfg Config) (s *Service, err error) {
 			if errors.Is(err, auth.ErrUnauthorized) {
 				return server.User{}, server.ErrUnauthorized
 			}
-			return server.User{Name: u.Name, Admin: u.Admin}, err
+			return server.AuthUser(u), err
 		},
 		Anonymous:   anonymous,
 		Blobs:       blobs,

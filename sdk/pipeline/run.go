@@ -30,6 +30,10 @@ type StartOptions struct {
 	// Dir is where the git commit is looked up; "" means the working
 	// directory.
 	Dir string
+	// NoGitLookup records GitCommit as given, "" included, without looking
+	// it up: the run executes elsewhere (a script reporting over HTTP), so
+	// this process's work tree says nothing about its code.
+	NoGitLookup bool
 	// Environment is recorded as a JSON object (say {"env": "production"});
 	// nothing from the process environment is recorded unless put here.
 	Environment map[string]string
@@ -91,7 +95,7 @@ func (t *Tracker) begin(ctx context.Context, stage, task string, o StartOptions,
 	}
 	r.CodeVersion = optional(o.CodeVersion)
 	commit := o.GitCommit
-	if commit == "" {
+	if commit == "" && !o.NoGitLookup {
 		commit = GitCommit(ctx, orDot(o.Dir))
 	}
 	r.GitCommit = optional(commit)

@@ -57,6 +57,18 @@ func WithLogger(l *slog.Logger) Option { return func(t *Tracker) { t.log = l } }
 // tracker makes (a user or host name). The default is empty.
 func WithActor(actor string) Option { return func(t *Tracker) { t.actor = actor } }
 
+// As returns a tracker that records actor in the history rows of the
+// changes it makes, sharing t's storage, clock and logger: a server records
+// each request's user this way. Closing either closes the storage.
+func (t *Tracker) As(actor string) *Tracker {
+	c := *t
+	c.actor = actor
+	return &c
+}
+
+// Actor returns the actor the tracker records (see WithActor and As).
+func (t *Tracker) Actor() string { return t.actor }
+
 // New returns a Tracker over st. Close closes st.
 func New(st storage.Storage, opts ...Option) *Tracker {
 	t := &Tracker{st: st, now: time.Now, log: slog.Default()}
@@ -73,6 +85,10 @@ func (t *Tracker) Close() error { return t.st.Close() }
 
 // Storage returns the tracker's storage.
 func (t *Tracker) Storage() storage.Storage { return t.st }
+
+// Now returns the tracker's clock reading (UTC, to the microsecond): the
+// "now" of its estimates.
+func (t *Tracker) Now() time.Time { return t.clock() }
 
 func (t *Tracker) clock() time.Time { return t.now().UTC().Truncate(time.Microsecond) }
 

@@ -54,6 +54,17 @@
 // task is never run by two workers at once: a worker that cannot renew its
 // lease for a whole lease period cancels its handler itself.
 //
+// # Workers in other processes
+//
+// Leases is the lease protocol a Pool runs on, for workers that are not a
+// Pool: taskmodel serve's worker protocol (POST /worker/claim and the
+// heartbeat, progress, complete and fail of a claimed task) runs workers in
+// any language on it. Its Claim, Heartbeat, Progress, Finish and Rescue are
+// the Pool's own — the same claim event, lease and attempt, the same end
+// events with the same failure codes and retries, the same rescue — and
+// CheckCode refuses an error code the spec does not declare, which a
+// remote worker may send.
+//
 // # Shutdown
 //
 // When Run's context ends the pool stops claiming and lets running handlers

@@ -87,6 +87,7 @@ type Config struct {
 type Pool[T any, E ~string, PT Model[T, E]] struct {
 	eng     *engine.Engine[T, E, PT]
 	driver  backends.WorkDriver[T]
+	leases  *Leases[T, E, PT]
 	spec    tasktype.Worker
 	handler Handler[T]
 	cfg     Config
@@ -121,12 +122,8 @@ type session[T any] struct {
 	// succeeds only when one waits).
 	jobs chan job[T]
 	done chan struct{} // closed when Run returns: idle runners exit
-	// after is where the next claim starts (a backends.Claimer's): the last
-	// task claimed, or the furthest one (far) once a claim has come back
-	// short. headAt is when a claim last started from the head of the queue
-	// instead.
-	after, far backends.QueuePosition
-	headAt     time.Time
+	// pos is where the next claim starts (a backends.Claimer's).
+	pos cursor
 }
 
 // headEvery is how often a pool claims from the head of the queue rather
@@ -141,14 +138,11 @@ const headEvery = time.Second
 // engine must have been given the model's worker section (engine.WithWorker)
 // and a driver that keeps leases (a backends.WorkDriver).
 func New[T any, E ~string, PT Model[T, E]](eng *engine.Engine[T, E, PT], handler Handler[T], cfg Config) (*Pool[T, E, PT], error) {
-	spec := eng.Worker()
-	if spec.Claim == "" {
-		return nil, errors.New("worker: the engine has no worker section; create it with engine.WithWorker(<model>.Worker)")
+	leases, err := NewLeases(eng)
+	if err != nil {
+		return nil, err
 	}
-	driver, ok := eng.Store().Driver().(backends.WorkDriver[T])
-	if !ok {
-		return nil, fmt.Errorf("worker: driver %T keeps no leases (it is not a backends.WorkDriver)", eng.Store().Driver())
-	}
+	spec, driver := leases.spec, leases.driver
 	if handler == nil {
 		return nil, errors.New("worker: handler is nil")
 	}
@@ -159,7 +153,7 @@ func New[T any, E ~string, PT Model[T, E]](eng *engine.Engine[T, E, PT], handler
 		host, _ := os.Hostname()
 		cfg.Owner = fmt.Sprintf("%s/%d/%s", host, os.Getpid(), uuid.NewString()[:8])
 	}
-	if len(cfg.Owner) > 200 {
+	if len(cfg.Owner) > MaxOwnerLen {
 		return nil, &tasktype.FieldError{Field: "owner", Rule: "max", Message: "must be at most 200 characters"}
 	}
 	def := func(d *time.Duration, v time.Duration) {
@@ -183,7 +177,7 @@ func New[T any, E ~string, PT Model[T, E]](eng *engine.Engine[T, E, PT], handler
 		cfg.Logger = slog.Default()
 	}
 	return &Pool[T, E, PT]{
-		eng: eng, driver: driver, spec: spec, handler: handler, cfg: cfg,
+		eng: eng, driver: driver, leases: leases, spec: spec, handler: handler, cfg: cfg,
 		log:    cfg.Logger.With("worker", cfg.Owner),
 		slots:  make(chan struct{}, cfg.Concurrency),
 		wake:   make(chan struct{}, 1),
@@ -269,72 +263,14 @@ func (p *Pool[T, E, PT]) Wake() {
 // claim reserves up to free tasks, fires the claim event on each and starts
 // its handler; it returns how many it reserved.
 func (p *Pool[T, E, PT]) claim(ctx context.Context, ses *session[T], free int) (int, error) {
-	now := p.eng.Now()
-	if c, ok := p.driver.(backends.Claimer[T]); ok {
-		// The driver fires the claim event in the reserving statement: one
-		// round trip and one commit for the batch.
-		now = now.UTC().Truncate(time.Microsecond) // as backends.Store stamps times
-		claims, err := p.claimAfter(ctx, ses, c, now, free)
-		for _, c := range claims {
-			p.eng.Announce(c.Task, p.spec.Queue, E(p.spec.Claim))
-			p.start(ses, c.Task, c.Lease)
-		}
-		return len(claims), err
-	}
-	claims, err := p.driver.Reserve(ctx, p.spec.Queue, p.cfg.Owner, now, now.Add(p.spec.Lease), free)
-	if err != nil {
-		return 0, err
-	}
+	claims, n, err := p.leases.claim(ctx, &ses.pos, nil, p.cfg.Owner, free)
 	for _, c := range claims {
-		meta := engine.Meta{Actor: p.cfg.Owner, Attempt: c.Lease.Attempt, Message: fmt.Sprintf("claimed by %s (attempt %d)", p.cfg.Owner, c.Lease.Attempt)}
-		x, err := p.eng.FireFrom(ctx, c.Task, E(p.spec.Claim), nil, meta)
-		if err != nil {
-			// Changed since it was reserved (cancelled, say): not ours to run.
-			p.log.Info("reserved task not claimed", "task", PT(c.Task).Key().ID, "err", err)
-			continue
-		}
-		p.start(ses, x, c.Lease)
+		p.start(ses, c.Task, c.Lease)
 	}
-	return len(claims), nil
-}
-
-// claimAfter claims up to limit tasks with c, after the position the
-// session's claims reached: on PostgreSQL a claim from the head of the queue
-// steps over the index entries of every task claimed since the table was
-// last vacuumed, a cost that grew with each claim (a fifth of the server's
-// CPU in the worker benchmark; with producers that keep the queue short,
-// where every claim came from the head, it grew until the next vacuum). It
-// claims from the head on the first claim and then once every headEvery,
-// and such a claim sets the position to its last task even when that is
-// behind the position: tasks queued behind it are then claimed in order,
-// as fast as any.
-func (p *Pool[T, E, PT]) claimAfter(ctx context.Context, ses *session[T], c backends.Claimer[T], now time.Time, limit int) ([]backends.Claim[T], error) {
-	head := ses.after.IsZero() || time.Since(ses.headAt) >= headEvery
-	after := ses.after
-	if head {
-		after = backends.QueuePosition{}
-		ses.headAt = time.Now()
+	if n > len(claims) {
+		p.log.Info("reserved tasks not claimed: they changed since they were reserved", "tasks", n-len(claims))
 	}
-	claims, last, err := c.Claim(ctx, p.cfg.Owner, now, now.Add(p.spec.Lease), limit, after)
-	if err != nil {
-		return nil, err
-	}
-	if head && !last.IsZero() || ses.after.Before(last) {
-		ses.after = last
-	}
-	if ses.far.Before(last) {
-		ses.far = last
-	}
-	if len(claims) < limit && ses.after.Before(ses.far) {
-		// This claim read the queue to its end: nothing claimable is left
-		// between the position and the furthest task claimed (what a lock
-		// or a live lease hid is for the next claim from the head). Without
-		// this, a claim from the head that found a straggler left the
-		// position there, and every claim after it stepped over the dead
-		// entries from the straggler on.
-		ses.after = ses.far
-	}
-	return claims, nil
+	return n, err
 }
 
 // start runs the handler on a claimed task in a slot of its own, on an
@@ -405,52 +341,9 @@ func (p *Pool[T, E, PT]) run(work context.Context, x *T, lease backends.Lease) {
 		p.log.Info("handler cut short by shutdown; the task will be rescued when its lease expires", "task", id)
 		return
 	}
-	cur := prog.current()
-	meta := engine.Meta{Actor: p.cfg.Owner, Attempt: lease.Attempt}
-	var ev E
-	var mutate func(*T)
-	if err == nil {
-		ev, meta.Message = E(p.spec.Complete), "completed"
-	} else {
-		code, msg, detail := p.failure(err)
-		ev = E(p.spec.Fail)
-		mutate = func(t *T) { PT(t).PrepareFailure(code, msg) }
-		meta.Message = detail
+	if _, ferr := p.leases.Finish(context.WithoutCancel(work), prog.current(), lease, err, nil); ferr != nil {
+		p.log.Error("ending the task failed; it will be rescued when its lease expires", "task", id, "err", ferr)
 	}
-	if ferr := p.end(context.WithoutCancel(work), cur, ev, mutate, meta); ferr != nil {
-		p.log.Error("ending the task failed; it will be rescued when its lease expires", "task", id, "event", ev, "err", ferr)
-	}
-}
-
-// endTries bounds the retries of a task's final write after errors that may
-// pass (a dropped connection, a restarting server).
-const endTries = 6
-
-// end writes the task's final event, retrying transient errors with backoff
-// for as long as the lease would last. An error that retrying cannot cure (a
-// conflict: the task moved, perhaps by an earlier try whose reply was lost)
-// ends the attempts.
-func (p *Pool[T, E, PT]) end(ctx context.Context, cur *T, ev E, mutate func(*T), meta engine.Meta) error {
-	wait := 50 * time.Millisecond
-	for try := 1; ; try++ {
-		_, err := p.eng.FireFrom(ctx, cur, ev, mutate, meta)
-		if err == nil || try == endTries || !transient(err) {
-			return err
-		}
-		p.log.Warn("ending the task failed; retrying", "task", PT(cur).Key().ID, "err", err, "try", try)
-		time.Sleep(wait)
-		wait = min(2*wait, p.spec.Lease/4)
-	}
-}
-
-// transient tells errors worth retrying: not the rules' own answers.
-func transient(err error) bool {
-	for _, rule := range []error{tasktype.ErrConflict, tasktype.ErrNotFound, tasktype.ErrTransitionNotAllowed, tasktype.ErrValidation, tasktype.ErrDuplicate} {
-		if errors.Is(err, rule) {
-			return false
-		}
-	}
-	return true
 }
 
 // panicError is a handler panic, with its stack.
@@ -468,20 +361,6 @@ func (p *Pool[T, E, PT]) call(ctx context.Context, x *T, prog *Progress[T]) (err
 		}
 	}()
 	return p.handler(ctx, x, prog)
-}
-
-// failure turns a handler error into a code, a message for the task's field
-// and a message for the history row (a panic's stack goes there).
-func (p *Pool[T, E, PT]) failure(err error) (code, msg, detail string) {
-	var pe *panicError
-	var we *Error
-	switch {
-	case errors.As(err, &pe):
-		return p.spec.ErrorCode, pe.Error(), pe.Error() + "\n\n" + string(pe.stack)
-	case errors.As(err, &we):
-		return we.Code, we.Message, err.Error()
-	}
-	return p.spec.ErrorCode, err.Error(), err.Error()
 }
 
 // watch renews the lease until ctx ends or the returned watcher is stopped,
@@ -670,47 +549,11 @@ const rescueBatch = 100
 // code. Every move is guarded by the task's version, so concurrent rescuers
 // and a late worker never both win. Run calls it every RescueInterval.
 func (p *Pool[T, E, PT]) Rescue(ctx context.Context) (RescueResult, error) {
-	var r RescueResult
-	for {
-		lost, err := p.driver.Lost(ctx, p.spec.Running, p.eng.Now(), rescueBatch)
-		if err != nil {
-			return r, err
-		}
-		moved := 0
-		for _, c := range lost {
-			meta := engine.Meta{Actor: p.cfg.Owner, Attempt: c.Lease.Attempt}
-			var ev E
-			var mutate func(*T)
-			if p.spec.Requeue != "" && c.Lease.Attempt < p.spec.MaxAttempts {
-				ev = E(p.spec.Requeue)
-				meta.Message = fmt.Sprintf("worker %s lost the task (lease expired, attempt %d of %d); requeued", c.Lease.Owner, c.Lease.Attempt, p.spec.MaxAttempts)
-			} else {
-				ev = E(p.spec.Fail)
-				msg := fmt.Sprintf("worker %s lost the task (lease expired, attempt %d of %d)", c.Lease.Owner, c.Lease.Attempt, p.spec.MaxAttempts)
-				meta.Message = msg
-				mutate = func(t *T) { PT(t).PrepareFailure(p.spec.ErrorCode, msg) }
-			}
-			_, err := p.eng.FireFrom(ctx, c.Task, ev, mutate, meta)
-			switch {
-			case err == nil && ev == E(p.spec.Requeue):
-				r.Requeued++
-				moved++
-			case err == nil:
-				r.Failed++
-				moved++
-			case errors.Is(err, tasktype.ErrConflict) || errors.Is(err, tasktype.ErrNotFound):
-				r.Raced++
-			default:
-				return r, err
-			}
-		}
-		if len(lost) < rescueBatch || moved == 0 {
-			if r.Requeued > 0 {
-				p.Wake()
-			}
-			return r, nil
-		}
+	r, err := p.leases.Rescue(ctx, p.cfg.Owner)
+	if r.Requeued > 0 {
+		p.Wake()
 	}
+	return r, err
 }
 
 // Progress is how a handler reports its progress; it holds the latest copy

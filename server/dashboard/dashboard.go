@@ -7,7 +7,8 @@
 //
 // Routes: GET / (the tasks page), GET /ui/tasks/{id} (one task), GET
 // /ui/models and /ui/models/{name} (the models; one model's lifecycle
-// diagram with task counts, its queue health), the
+// diagram with task counts, its queue health), GET /ui/pipelines (pipeline
+// runs as a tree of stages, tasks, latest runs and subtasks), the
 // sign-in and sign-out forms, the fragments and event stream the script
 // uses for live updates, and /ui/static/. A browser signs in with a
 // bearer token, which it keeps in the session cookie server.SessionCookie
@@ -88,7 +89,7 @@ func New(srv *server.Server, o Options) (*Dashboard, error) {
 		o.Now = time.Now
 	}
 	d := &Dashboard{srv: srv, log: o.Logger, opt: o, pages: map[string]*template.Template{}}
-	for _, name := range []string{"tasks", "task", "models", "model", "signin", "error"} {
+	for _, name := range []string{"tasks", "task", "models", "model", "pipelines", "signin", "error"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/parts.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, err
@@ -110,6 +111,9 @@ func New(srv *server.Server, o Options) (*Dashboard, error) {
 	m.HandleFunc("GET /ui/models", d.modelsPage)
 	m.HandleFunc("GET /ui/models/{name}", d.modelPage)
 	m.HandleFunc("GET /ui/models/{name}/view", d.modelFragment)
+	m.HandleFunc("GET /ui/pipelines", d.pipelinesPage)
+	m.HandleFunc("GET /ui/pipelines/view", d.pipelinesFragment)
+	m.HandleFunc("GET /ui/pipelines/events", d.pipelineEvents)
 	m.HandleFunc("GET /ui/sign-in", d.signInPage)
 	m.HandleFunc("POST /ui/sign-in", d.signIn)
 	m.HandleFunc("POST /ui/sign-out", d.signOut)

@@ -24,6 +24,7 @@ import (
 	"github.com/taskmodel/taskmodel/blob/local"
 	"github.com/taskmodel/taskmodel/gen/analysis"
 	"github.com/taskmodel/taskmodel/gen/catalog"
+	"github.com/taskmodel/taskmodel/sdk/pipeline"
 	"github.com/taskmodel/taskmodel/sdk/worker"
 	"github.com/taskmodel/taskmodel/server"
 	"github.com/taskmodel/taskmodel/server/dashboard"
@@ -43,6 +44,8 @@ type env struct {
 	// exec runs a statement on the database ($1, $2… parameters); nil on
 	// the memory backend.
 	exec func(query string, args ...any)
+	// tracker is the server's pipeline tracker, on the same database.
+	tracker *pipeline.Tracker
 }
 
 type envOptions struct {
@@ -118,6 +121,11 @@ func newEnv(t testing.TB, o envOptions) *env {
 	}
 	t.Cleanup(func() { blobs.Close() })
 	quiet := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	pipelines, err := b.PipelineStorage(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.tracker = pipeline.New(pipelines, pipeline.WithLogger(quiet))
 	eng, err := server.Engine[analysis.Task, analysis.Event](models, analysis.ModelName)
 	if err != nil {
 		t.Fatal(err)
@@ -140,11 +148,12 @@ func newEnv(t testing.TB, o envOptions) *env {
 			if err != nil {
 				return server.User{}, err
 			}
-			return server.User{Name: u.Name, Admin: u.Admin}, nil
+			return server.AuthUser(u), nil
 		},
 		Anonymous: anon, Blobs: blobs, BlobHandler: blobs.Handler(),
 		Logger: quiet, SweepEvery: time.Hour, Heartbeat: time.Second, TokenRecheck: 100 * time.Millisecond,
-		Wake: func(string) { pool.Wake() },
+		Wake:      func(string) { pool.Wake() },
+		Pipelines: e.tracker,
 	})
 	if err != nil {
 		t.Fatal(err)

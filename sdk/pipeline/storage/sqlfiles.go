@@ -91,3 +91,10 @@ func (s *SQL) Migrations(engine string) []tasktype.Migration {
 	all = append(all, pipelinesubtask.Migrations(engine)...)
 	return append(all, s.migrations...)
 }
+
+// Registry returns the engine's own migrations only (the registry of stages
+// and tasks), for a database whose run and subtask migrations are applied
+// with the other models' (taskmodel serve's).
+func (s *SQL) Registry() []tasktype.Migration {
+	return append([]tasktype.Migration(nil), s.migrations...)
+}

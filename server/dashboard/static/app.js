@@ -133,4 +133,37 @@
       mtimer = setTimeout(redraw, 250);
     });
   }
+  // The Pipelines page: a change to any pipeline run or subtask fetches the
+  // tree again. What the user opened or closed stays so, and the keyboard
+  // focus stays on its summary.
+  var tree = document.getElementById('pipeline-tree');
+  if (tree && !document.getElementById('problem')) {
+    var toggled = {}, focusKey = null;
+    var pstate = ['connecting', 'Connecting to live updates…'];
+    tree.addEventListener('toggle', function (e) {
+      var k = e.target.dataset && e.target.dataset.key;
+      if (k) toggled[k] = e.target.open;
+    }, true);
+    function byKey(k) {
+      var all = tree.querySelectorAll('details[data-key]');
+      for (var i = 0; i < all.length; i++) { if (all[i].dataset.key === k) return all[i]; }
+      return null;
+    }
+    var fetchTree = refresher(function () { return '/ui/pipelines/view' + (tree.dataset.query || ''); }, tree, function () {
+      Object.keys(toggled).forEach(function (k) { var el = byKey(k); if (el) el.open = toggled[k]; });
+      if (focusKey) { var el = byKey(focusKey); if (el) el.querySelector('summary').focus(); }
+      setLive(pstate[0], pstate[1]);
+    });
+    function redrawTree() {
+      var a = document.activeElement;
+      focusKey = (a && a.tagName === 'SUMMARY' && tree.contains(a)) ? a.parentElement.dataset.key : null;
+      fetchTree();
+    }
+    var ptimer = null;
+    var pes = new EventSource('/ui/pipelines/events');
+    pes.onopen = function () { pstate = ['open', 'Live: runs and subtasks change as scripts report']; setLive(pstate[0], pstate[1]); };
+    pes.onerror = function () { pstate = ['error', 'Live updates interrupted; reconnecting…']; setLive(pstate[0], pstate[1]); };
+    pes.addEventListener('unauthorized', signedOut(pes));
+    pes.addEventListener('pipelines', function () { clearTimeout(ptimer); ptimer = setTimeout(redrawTree, 200); });
+  }
 })();

@@ -21,15 +21,21 @@ import (
 	"github.com/taskmodel/taskmodel/backends/sqlite"
 	"github.com/taskmodel/taskmodel/config"
 	"github.com/taskmodel/taskmodel/gen/catalog"
+	"github.com/taskmodel/taskmodel/sdk/pipeline/storage/pgstore"
+	"github.com/taskmodel/taskmodel/sdk/pipeline/storage/sqlitestore"
 	"github.com/taskmodel/taskmodel/tasktype"
 )
 
 // serveMigrations are the migrations taskmodel serve applies when it opens
 // its database, in order: every built-in model's (the catalog's, the
-// pipeline run, subtask and stage models included), then the token
-// table's.
+// pipeline run, subtask and stage models included), the token table's,
+// then the pipeline tracker's registry of stages and tasks.
 func serveMigrations(engine string) []tasktype.Migration {
-	return append(catalog.Migrations(engine), auth.Migrations(engine)...)
+	out := append(catalog.Migrations(engine), auth.Migrations(engine)...)
+	if engine == postgres.Engine {
+		return append(out, pgstore.RegistryMigrations()...)
+	}
+	return append(out, sqlitestore.RegistryMigrations()...)
 }
 
 // migrationsOf returns the migrations the migrate commands work with:

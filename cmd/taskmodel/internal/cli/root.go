@@ -61,6 +61,8 @@ var commands = []func(*App) *cobra.Command{
 	newServeCmd,
 	newTokenCmd,
 	newMigrateCmd,
+	newWorkCmd,
+	newProgressCmd,
 }
 
 // NewRoot returns the root command over app.

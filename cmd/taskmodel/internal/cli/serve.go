@@ -25,6 +25,7 @@ import (
 	"github.com/taskmodel/taskmodel/config"
 	"github.com/taskmodel/taskmodel/gen/analysis"
 	"github.com/taskmodel/taskmodel/gen/catalog"
+	"github.com/taskmodel/taskmodel/sdk/pipeline"
 	"github.com/taskmodel/taskmodel/sdk/worker"
 	"github.com/taskmodel/taskmodel/server"
 	"github.com/taskmodel/taskmodel/server/dashboard"
@@ -41,6 +42,7 @@ type serveFlags struct {
 	anonymous   bool
 	cors        []string
 	workers     int
+	demoWorkers bool
 	agentTime   time.Duration
 	sweepEvery  time.Duration
 	retention   time.Duration
@@ -61,7 +63,10 @@ func newServeCmd(app *App) *cobra.Command {
 		Long: `serve runs the HTTP API over every built-in model, on the configured
 database (by default the embedded SQLite file; PostgreSQL with --database-url
 or the configuration), with a worker pool running the demo analysis handler
-and the sweeper applying timeouts, and the web dashboard at /. Requests need
+(--demo-workers: a demo handler for the background models too), the
+sweeper applying timeouts, and the web dashboard at /. Workers in any
+language claim and run the tasks of the models with a worker section over
+the worker protocol (/worker/ routes, worker tokens: taskmodel work). Requests need
 a bearer token (taskmodel token create), which the dashboard's sign-in page
 takes too; --allow-anonymous lets requests from this machine act as the user
 "anonymous" instead, and is refused unless --addr is a loopback address. On
@@ -88,6 +93,7 @@ shows, previews and applies them beforehand).`,
 	fl.BoolVar(&f.anonymous, "allow-anonymous", false, "let requests without a token from this machine act as the user \"anonymous\" (loopback --addr only)")
 	fl.StringSliceVar(&f.cors, "cors-origin", nil, "browser origin allowed to call the API and upload (repeatable; * for any)")
 	fl.IntVar(&f.workers, "workers", 4, "analysis tasks run at once by the demo handler (0: no worker pool)")
+	fl.BoolVar(&f.demoWorkers, "demo-workers", false, "also run a demo handler for the background models (training, evaluation, synthesis, model_upload, dataset_upload): their tasks run --agent-time steps and complete (a tag starting with fail fails); leave off when real workers (taskmodel work) run them")
 	fl.DurationVar(&f.agentTime, "agent-time", 800*time.Millisecond, "how long each demo agent works")
 	fl.DurationVar(&f.sweepEvery, "sweep-every", 15*time.Second, "how often timeouts are applied")
 	fl.DurationVar(&f.retention, "retention", 0, "delete finished tasks older than this (0: keep)")
@@ -157,6 +163,12 @@ func (a *App) serve(ctx context.Context, f serveFlags) error {
 	if err != nil {
 		return err
 	}
+	// Pipeline tracking (/pipelines, the dashboard's Pipelines page) on the
+	// same database.
+	pipelines, err := db.backend.PipelineStorage(ctx)
+	if err != nil {
+		return err
+	}
 	authn, err := db.authenticator(ctx)
 	if err != nil {
 		return err
@@ -207,6 +219,12 @@ func (a *App) serve(ctx context.Context, f serveFlags) error {
 			return err
 		}
 	}
+	var demos *demoPools
+	if f.demoWorkers {
+		if demos, err = newDemoPools(models, 2, f.agentTime, f.grace, log); err != nil {
+			return err
+		}
+	}
 	anon := ""
 	if f.anonymous {
 		anon = "anonymous"
@@ -227,9 +245,13 @@ func (a *App) serve(ctx context.Context, f serveFlags) error {
 		BodyGrace:         f.bodyGrace,
 		ReadHeaderTimeout: f.readHeader,
 		TokenRecheck:      f.tokenRecheck,
+		Pipelines:         pipeline.New(pipelines, pipeline.WithLogger(log)),
 		Wake: func(model string) {
 			if pool != nil && model == analysis.ModelName {
 				pool.Wake()
+			}
+			if demos != nil && demos.wakes[model] != nil {
+				demos.wakes[model]()
 			}
 		},
 	})
@@ -249,6 +271,11 @@ func (a *App) serve(ctx context.Context, f serveFlags) error {
 				log.Error("worker pool stopped", slog.Any("error", err))
 			}
 		})
+	}
+	if demos != nil {
+		for _, run := range demos.runs {
+			wg.Go(func() { _ = run(runCtx) })
+		}
 	}
 	log.Info("serving", slog.String("addr", ln.Addr().String()), slog.String("database", cfg.Database.String()),
 		slog.String("blobs", where), slog.Bool("anonymous", f.anonymous), slog.Int("workers", f.workers))

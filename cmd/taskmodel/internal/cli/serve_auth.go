@@ -30,6 +30,6 @@ func (d *serveDB) authenticator(ctx context.Context) (func(context.Context, stri
 		if err != nil {
 			return server.User{}, err
 		}
-		return server.User{Name: u.Name, Admin: u.Admin}, nil
+		return server.AuthUser(u), nil
 	}, nil
 }

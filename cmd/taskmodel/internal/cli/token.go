@@ -5,11 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/taskmodel/taskmodel/auth"
+	"github.com/taskmodel/taskmodel/gen/catalog"
+	"github.com/taskmodel/taskmodel/server"
 )
 
 // Tokens opens the configured database's token store on first use.
@@ -38,17 +42,38 @@ the user who created it; admins see all. Tokens are stored hashed: the secret
 is printed once, by create, and never again.`,
 	}
 	var user string
-	var admin bool
+	var admin, isWorker bool
+	var models []string
 	create := &cobra.Command{
-		Use:   "create --user NAME [--admin]",
+		Use:   "create --user NAME [--admin] | --worker --models MODEL,... [--user NAME]",
 		Short: "Create a token and print its secret (only the secret, on standard output)",
 		Long: `Create a token for a user and print its secret on standard output, alone, so
 that TOKEN=$(taskmodel token create --user ana) works. The secret is shown
-only this once. NAME: 1 to 255 letters, digits and . _ @ -.`,
+only this once. NAME: 1 to 255 letters, digits and . _ @ -.
+
+With --worker it creates a worker token instead: it may only claim and run
+the tasks of the models named by --models over the worker protocol
+(taskmodel work, POST /worker/claim), and use no other route. Its NAME
+(default "worker") names it in token list.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
-			if !c.Flags().Changed("user") {
-				return usagef(errors.New("token create: --user NAME is required"))
+			if isWorker {
+				if admin {
+					return usagef(errors.New("token create: --admin and --worker exclude each other: a worker token sees no tasks but those it claims"))
+				}
+				if !c.Flags().Changed("user") {
+					user = "worker"
+				}
+				if err := checkWorkerModels(models); err != nil {
+					return err
+				}
+			} else {
+				if c.Flags().Changed("models") {
+					return usagef(errors.New("token create: --models needs --worker (a worker token's models)"))
+				}
+				if !c.Flags().Changed("user") {
+					return usagef(errors.New("token create: --user NAME is required (or --worker --models MODEL,... for a worker token)"))
+				}
 			}
 			if err := auth.ValidateUser(user); err != nil {
 				return err // before opening the database: exit 4 even without one
@@ -57,14 +82,23 @@ only this once. NAME: 1 to 255 letters, digits and . _ @ -.`,
 			if err != nil {
 				return err
 			}
-			secret, tok, err := st.Create(c.Context(), user, admin)
+			var secret string
+			var tok auth.Token
+			if isWorker {
+				secret, tok, err = st.CreateWorker(c.Context(), user, models)
+			} else {
+				secret, tok, err = st.Create(c.Context(), user, admin)
+			}
 			if err != nil {
 				return err
 			}
 			if !app.Quiet && !app.JSON {
 				kind := "user"
-				if admin {
+				switch {
+				case admin:
 					kind = "admin"
+				case isWorker:
+					kind = "worker token (models " + strings.Join(models, ", ") + ")"
 				}
 				fmt.Fprintf(app.Err, "token %s created for %s %s; its secret (standard output) is not shown again\n", tok.ID, kind, tok.User)
 			}
@@ -80,6 +114,8 @@ only this once. NAME: 1 to 255 letters, digits and . _ @ -.`,
 	}
 	create.Flags().StringVar(&user, "user", "", "the user the token authenticates (required)")
 	create.Flags().BoolVar(&admin, "admin", false, "an admin token: sees every user's tasks")
+	create.Flags().BoolVar(&isWorker, "worker", false, "a worker token: only claims and runs the tasks of --models")
+	create.Flags().StringSliceVar(&models, "models", nil, "with --worker: the models whose tasks the token may run, comma-separated (models with a worker section)")
 
 	list := &cobra.Command{
 		Use:   "list",
@@ -96,9 +132,9 @@ only this once. NAME: 1 to 255 letters, digits and . _ @ -.`,
 			}
 			return app.Print(toks, func(w io.Writer) error {
 				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ID\tUSER\tADMIN\tCREATED\tLAST_USED\tREVOKED")
+				fmt.Fprintln(tw, "ID\tUSER\tSCOPE\tCREATED\tLAST_USED\tREVOKED")
 				for _, t := range toks {
-					fmt.Fprintf(tw, "%s\t%s\t%v\t%s\t%s\t%s\n", t.ID, t.User, t.Admin, clock(&t.CreatedAt), clock(t.LastUsedAt), clock(t.RevokedAt))
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.User, tokenScope(t), clock(&t.CreatedAt), clock(t.LastUsedAt), clock(t.RevokedAt))
 				}
 				return tw.Flush()
 			})
@@ -122,4 +158,46 @@ only this once. NAME: 1 to 255 letters, digits and . _ @ -.`,
 	}
 	cmd.AddCommand(create, list, revoke)
 	return cmd
+}
+
+// tokenScope is what token list shows of a token's reach: user, admin, or
+// worker: MODEL,...
+func tokenScope(t auth.Token) string {
+	switch {
+	case len(t.Models) > 0:
+		return "worker: " + strings.Join(t.Models, ",")
+	case t.Admin:
+		return "admin"
+	}
+	return "user"
+}
+
+// workerModelNames lists the built-in models with a worker section.
+func workerModelNames() ([]string, error) {
+	ms, err := catalog.Serve(server.Memory())
+	if err != nil {
+		return nil, err
+	}
+	return ms.WorkerModels(), nil
+}
+
+// checkWorkerModels checks a worker token's --models: each a model with a
+// worker section, none twice.
+func checkWorkerModels(models []string) error {
+	known, err := workerModelNames()
+	if err != nil {
+		return err
+	}
+	if len(models) == 0 {
+		return usagef(fmt.Errorf("token create --worker: --models is required: the models the token may run, comma-separated, of %s", strings.Join(known, ", ")))
+	}
+	for i, m := range models {
+		if !slices.Contains(known, m) {
+			return usagef(fmt.Errorf("token create --worker: --models: unknown model %q; models with a worker section: %s", m, strings.Join(known, ", ")))
+		}
+		if slices.Index(models, m) < i {
+			return usagef(fmt.Errorf("token create --worker: --models names %q twice", m))
+		}
+	}
+	return auth.ValidateModels(models)
 }

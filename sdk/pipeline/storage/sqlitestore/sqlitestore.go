@@ -33,6 +33,14 @@ func Migrations() []tasktype.Migration {
 	return stmts.Migrations(sqlite.Engine)
 }
 
+// RegistryMigrations returns this package's own migrations only (the
+// registry of stages and tasks), for a database that applies the run and
+// subtask models' migrations with the other models' (taskmodel serve's);
+// New then works over it.
+func RegistryMigrations() []tasktype.Migration {
+	return stmts.Registry()
+}
+
 // Store implements storage.Storage over a SQLite database.
 type Store struct {
 	db   *sql.DB

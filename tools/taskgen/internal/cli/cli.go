@@ -39,9 +39,10 @@ func Run(args []string, stderr io.Writer) int {
 	specPath := fs.String("spec", "", "a spec file, or a directory of spec files (required)")
 	out := fs.String("out", "", "output directory: the package directory for a file, the parent of the packages for a directory (required)")
 	pkg := fs.String("pkg", "", "Go package name (only with a spec file; default: the model's package)")
+	pyDir := fs.String("python", "", "also write every model's types.py as <package>.py into this Python package directory, with an __init__.py mapping each task_type onto its module (only with a spec directory)")
 	sqlcPath := fs.String("sqlc", "", "also emit SQL schema, queries and drivers for PostgreSQL and SQLite, and write this sqlc.yaml to compile them (run sqlc generate -f FILE next)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: taskgen -spec FILE|DIR -out DIR [-pkg NAME] [-sqlc FILE]")
+		fmt.Fprintln(stderr, "usage: taskgen -spec FILE|DIR -out DIR [-pkg NAME] [-sqlc FILE] [-python DIR]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -72,6 +73,12 @@ func Run(args []string, stderr io.Writer) int {
 		if code := writeDir(stderr, models, *out, *sqlcPath != ""); code != ExitOK {
 			return code
 		}
+		if *pyDir != "" {
+			if err := writePython(*pyDir, models); err != nil {
+				fmt.Fprintf(stderr, "taskgen: -python: %v\n", err)
+				return ExitIO
+			}
+		}
 		if *sqlcPath != "" {
 			base, err := ImportPath(*out)
 			if err != nil {
@@ -93,6 +100,10 @@ func Run(args []string, stderr io.Writer) int {
 			dirs[i] = filepath.Join(*out, m.Package)
 		}
 		return writeSQLC(stderr, fs, *sqlcPath, models, dirs, filepath.Join(*out, gen.CatalogPackage))
+	}
+	if *pyDir != "" {
+		fmt.Fprintln(stderr, "taskgen: -python applies to a spec directory, not a single file")
+		return ExitUsage
 	}
 	m, err := spec.LoadFile(*specPath)
 	if code := report(stderr, err); code != ExitOK {
@@ -256,6 +267,17 @@ func writeDir(stderr io.Writer, models []*spec.Model, out string, storage bool) 
 	return ExitOK
 }
 
+// writePython makes dir a Python package of the models' modules: each
+// model's types.py as <package>.py, and gen.PythonInit's __init__.py.
+// Modules of models that are gone are removed; other files are kept.
+func writePython(dir string, models []*spec.Model) error {
+	files := map[string][]byte{"__init__.py": gen.PythonInit(models)}
+	for _, m := range models {
+		files[gen.PythonModule(m)+".py"] = gen.Python(m)
+	}
+	return WritePackage(dir, files)
+}
+
 // ImportPath returns the Go import path of dir (which need not exist yet):
 // the module path of the nearest go.mod above it joined with the rest.
 func ImportPath(dir string) (string, error) {
@@ -381,13 +403,13 @@ func writeTree(dir string, files map[string][]byte, removable func(string) (bool
 }
 
 // isTaskgenFile reports whether a file starts with taskgen's header, as a Go
-// comment, a SQL comment or the HTML comment of the review document, or is a
+// or Python comment, a SQL comment or the HTML comment of the review document, or is a
 // JSON document carrying the header as gen.OpenAPIMarker.
 func isTaskgenFile(path string) (bool, error) {
 	if strings.HasSuffix(path, ".json") {
 		return isTaskgenJSON(path)
 	}
-	for _, h := range []string{"// " + gen.Header, gen.SQLHeader, "<!-- " + gen.Header + " -->", gen.SnapshotHeader} {
+	for _, h := range []string{"// " + gen.Header, "# " + gen.Header, gen.SQLHeader, "<!-- " + gen.Header + " -->", gen.SnapshotHeader} {
 		if ok, err := hasFirstLine(path, h); ok || err != nil {
 			return ok, err
 		}

@@ -35,10 +35,11 @@ func TestRunUsageAndSpecErrors(t *testing.T) {
 		code int
 		want string
 	}{
-		{"no flags", nil, cli.ExitUsage, "usage: taskgen -spec FILE|DIR -out DIR [-pkg NAME] [-sqlc FILE]"},
+		{"no flags", nil, cli.ExitUsage, "usage: taskgen -spec FILE|DIR -out DIR [-pkg NAME] [-sqlc FILE] [-python DIR]"},
 		{"unknown flag", []string{"-colour"}, cli.ExitUsage, "flag provided but not defined: -colour"},
 		{"bad pkg", []string{"-spec", good, "-out", dir, "-pkg", "Bad-Name"}, cli.ExitUsage, `-pkg "Bad-Name" is not a valid package name`},
 		{"pkg with dir", []string{"-spec", dir, "-out", dir, "-pkg", "x"}, cli.ExitUsage, "-pkg applies to a single spec file"},
+		{"python with file", []string{"-spec", good, "-out", dir, "-python", dir}, cli.ExitUsage, "-python applies to a spec directory"},
 		{"missing spec", []string{"-spec", filepath.Join(dir, "nope.yaml"), "-out", dir}, cli.ExitIO, "no such file or directory"},
 		{"spec error", []string{"-spec", bad, "-out", filepath.Join(dir, "out")}, cli.ExitSpec,
 			bad + `:3:22: unknown key "colour" in status "A"; allowed: code, display, doc, entered_at, initial, progress, terminal, timeout`},
@@ -249,5 +250,51 @@ func TestRunSQLCPaths(t *testing.T) {
 				t.Errorf("the header's command wrote another sqlc.yaml (%v):\n%s", err, again)
 			}
 		})
+	}
+}
+
+// TestRunPython: -python writes each model's module and the package's
+// __init__.py, and removes the module of a model whose spec is gone while
+// keeping hand-written files.
+func TestRunPython(t *testing.T) {
+	specs, out, py := t.TempDir(), t.TempDir(), filepath.Join(t.TempDir(), "models")
+	writeSpec(t, specs, "alpha")
+	beta := writeSpec(t, specs, "beta")
+	if err := os.MkdirAll(py, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(py, "mine.py"), []byte("# hand-written\n"), 0o644)
+	run := func() {
+		t.Helper()
+		var stderr bytes.Buffer
+		if code := cli.Run([]string{"-spec", specs, "-out", out, "-python", py}, &stderr); code != cli.ExitOK {
+			t.Fatalf("exit %d: %s", code, stderr.String())
+		}
+	}
+	list := func() []string {
+		entries, _ := os.ReadDir(py)
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		return names
+	}
+	run()
+	if got, want := list(), []string{"__init__.py", "alpha.py", "beta.py", "mine.py"}; !slices.Equal(got, want) {
+		t.Fatalf("files %v, want %v", got, want)
+	}
+	gen, _ := os.ReadFile(filepath.Join(out, "alpha", "types.py"))
+	mod, _ := os.ReadFile(filepath.Join(py, "alpha.py"))
+	if len(gen) == 0 || !bytes.Equal(gen, mod) {
+		t.Errorf("alpha.py is not gen/alpha/types.py")
+	}
+	init, _ := os.ReadFile(filepath.Join(py, "__init__.py"))
+	if !strings.Contains(string(init), `"beta": beta,`) {
+		t.Errorf("__init__.py does not map beta:\n%s", init)
+	}
+	os.Remove(beta)
+	run()
+	if got, want := list(), []string{"__init__.py", "alpha.py", "mine.py"}; !slices.Equal(got, want) {
+		t.Fatalf("after removing beta: files %v, want %v", got, want)
 	}
 }

@@ -55,11 +55,11 @@ func relSlash(base, path string) (string, error) {
 
 // flagOrder orders the flags of commandLine as the usage line does; flags
 // not listed follow in name order.
-var flagOrder = []string{"spec", "out", "pkg", "sqlc"}
+var flagOrder = []string{"spec", "out", "pkg", "sqlc", "python"}
 
 // pathFlags are the flags whose values are paths, which commandLine gives
 // relative to the sqlc.yaml file's directory.
-var pathFlags = map[string]bool{"spec": true, "out": true, "sqlc": true}
+var pathFlags = map[string]bool{"spec": true, "out": true, "sqlc": true, "python": true}
 
 // commandLine renders the taskgen command line of the flags set in fs, to be
 // run in the directory base: the same run wherever taskgen was run from and

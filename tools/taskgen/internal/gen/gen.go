@@ -84,6 +84,7 @@ func Generate(m *spec.Model, opts Options) (map[string][]byte, error) {
 	}
 	files["README.md"] = g.review()
 	files["types.ts"] = g.typescript()
+	files[PythonFile] = g.python()
 	if !opts.Storage {
 		return files, nil
 	}
@@ -157,7 +158,7 @@ func (mg migration) path(e Engine) string { return "sql/" + string(e) + "/" + mg
 // FileNames lists the names Generate returns for a new model, sorted;
 // worker tells whether the model has a worker section.
 func FileNames(storage, worker bool) []string {
-	names := []string{"README.md", "doc.go", "event.go", "lifecycle.go", "model.go", "status.go", "types.ts"}
+	names := []string{"README.md", "doc.go", "event.go", "lifecycle.go", "model.go", "status.go", "types.py", "types.ts"}
 	if storage {
 		names = append(names, specPath(migrationList[0].name))
 	}

@@ -208,6 +208,7 @@ func (o *openapi) document(models []*spec.Model) obj {
 		"/openapi.json": obj{"get": op("openapi", "This document.",
 			obj{"200": obj{"description": "The OpenAPI 3.1 document.", "content": obj{"application/json": obj{"schema": obj{"type": "object"}}}}}, public)},
 	}
+	o.workerPaths(models, paths)
 	if len(uploadReqs) > 0 {
 		paths["/tasks/{id}/upload-urls"] = obj{"post": op("requestUploadURLs", "Signed upload URLs for the task's files.",
 			with(errs("400", "401", "404", "409"), "200", jsonBody("Where to upload each file.", oneOrAny(uploadResps))),
@@ -216,6 +217,9 @@ func (o *openapi) document(models []*spec.Model) obj {
 			with(errs("400", "401", "404", "409"), "200", jsonBody("The task: QUEUED, or UPLOAD_FAILED with its error_message when a required file is missing.", ref("Task"))), byID())}
 		paths["/tasks/{id}/downloads"] = obj{"get": op("getTaskDownloads", "Signed download URLs of the task's outputs.",
 			with(errs("400", "401", "404", "409"), "200", jsonBody("The outputs.", ref("Downloads"))), byID())}
+	}
+	if hasPipelines(models) {
+		o.pipelinePaths(paths)
 	}
 	return obj{
 		"openapi": "3.1.0",

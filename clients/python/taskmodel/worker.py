@@ -1,0 +1,328 @@
+"""A worker: claims tasks over the worker protocol and runs Python handlers.
+
+    worker = Worker("http://127.0.0.1:8080", token, models=["training"])
+
+    @worker.handler("training")
+    def train(task):
+        epochs = task.data["epochs"] or 1
+        for epoch in range(epochs):
+            ...
+            task.progress(100 * (epoch + 1) / epochs)
+        return {}            # the result fields the spec allows
+
+    worker.run(concurrency=2)   # until stop() or SIGINT/SIGTERM
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+import traceback
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
+
+from .client import Client
+from .errors import LeaseLost, ProblemError, TaskmodelError
+
+log = logging.getLogger("taskmodel.worker")
+
+#: How long a failure message may be (the background models' error_message).
+MAX_MESSAGE = 4000
+
+
+class TaskCancelled(Exception):
+    """Raised in a handler at its next progress call once the task was
+    cancelled (reason "cancelled") or the worker lost its lease (reason
+    "lease lost": another worker may run the task now). The worker reports
+    nothing more for the task."""
+
+    def __init__(self, reason: str = "cancelled"):
+        self.reason = reason
+        super().__init__("the task was " + reason if reason == "cancelled" else reason)
+
+
+class TaskFailed(Exception):
+    """Raise it in a handler to fail the task with one of its model's error
+    codes (None for a model without codes) and a message."""
+
+    def __init__(self, code: Optional[str], message: str):
+        self.code = None if code is None else str(getattr(code, "value", code))
+        self.message = message
+        super().__init__("%s: %s" % (self.code, message) if self.code else message)
+
+
+class TaskContext:
+    """What a handler gets: the claimed task and the ways to report on it.
+
+    data is the task JSON (as GET /tasks/{id} returns it); id, task_type and
+    lease are the claim's. cancelled turns true once the server said the task
+    was cancelled (by a heartbeat or a progress reply), or the lease was
+    lost.
+    """
+
+    def __init__(self, worker: "Worker", claim: Mapping[str, Any]):
+        self._worker = worker
+        self.claim: Dict[str, Any] = dict(claim)
+        self.data: Dict[str, Any] = dict(claim.get("task") or {})
+        self.id: str = str(claim["id"])
+        self.task_type: str = str(claim.get("task_type") or self.data.get("task_type") or "")
+        self.lease: str = str(claim["lease"])
+        self.heartbeat_seconds: float = float(claim.get("heartbeat_seconds") or 10)
+        self._stop = threading.Event()
+        self._reason = ""
+        self._lock = threading.Lock()
+        #: When the worker first saw the cancellation (time.monotonic()), or None.
+        self.cancelled_at: Optional[float] = None
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether the task was cancelled (or its lease lost): stop working."""
+        return self._stop.is_set()
+
+    @property
+    def stop_reason(self) -> str:
+        """"cancelled", "lease lost", or "" while the task runs."""
+        return self._reason
+
+    def _mark(self, reason: str) -> None:
+        with self._lock:
+            if not self._stop.is_set():
+                self._reason = reason
+                self.cancelled_at = time.monotonic()
+                self._stop.set()
+
+    def check(self) -> None:
+        """Raises TaskCancelled if the task was cancelled or its lease lost."""
+        if self._stop.is_set():
+            raise TaskCancelled(self._reason)
+
+    def wait(self, seconds: float) -> bool:
+        """Sleeps up to seconds, waking early on cancellation; returns cancelled."""
+        return self._stop.wait(seconds)
+
+    def progress(self, percent: float, detail: Optional[Mapping[str, Any]] = None) -> None:
+        """Reports progress (percent 0 to 100 and the model's progress_detail
+        object); raises TaskCancelled if the task was cancelled or the lease
+        lost, before or by this report."""
+        self.check()
+        try:
+            reply = self._worker.client.report_progress(self.id, self.lease, percent, detail)
+        except LeaseLost:
+            self._mark("lease lost")
+            raise TaskCancelled("lease lost") from None
+        if (reply or {}).get("cancelled"):
+            self._mark("cancelled")
+        self.check()
+
+
+Handler = Callable[[TaskContext], Optional[Mapping[str, Any]]]
+
+
+class Worker:
+    """Runs handlers for the tasks of some models, claimed with a worker
+    token (`taskmodel token create --worker --models training`).
+
+    client_or_url is a Client or the server's URL (then token is the worker
+    token). models defaults to the models with a handler. name identifies the
+    worker in the server's records (default host-pid). error_code is the code
+    an unexpected exception fails a task with (None: none, for models without
+    error codes). wait_seconds is the claim's long poll (0 to 30): stop()
+    takes effect once the claim in flight returns.
+    """
+
+    def __init__(self, client_or_url: Union[Client, str], token: Optional[str] = None,
+                 models: Optional[Sequence[str]] = None, name: Optional[str] = None,
+                 error_code: Optional[str] = None, wait_seconds: int = 10,
+                 heartbeat_interval: Optional[float] = None):
+        self.client = client_or_url if isinstance(client_or_url, Client) else Client(client_or_url, token)
+        self.models: List[str] = list(models or [])
+        self.name = name or "%s-%d" % (socket.gethostname(), os.getpid())
+        self.error_code = error_code
+        if not 0 <= wait_seconds <= 30:
+            raise ValueError("wait_seconds: must be between 0 and 30, not %r" % wait_seconds)
+        self.wait_seconds = wait_seconds
+        self.heartbeat_interval = heartbeat_interval
+        self.handlers: Dict[str, Handler] = {}
+        self._stop = threading.Event()
+        self._active: Dict[str, TaskContext] = {}
+        self._lock = threading.Lock()
+        self._slots: Optional[threading.Semaphore] = None
+
+    def handler(self, task_type: str) -> Callable[[Handler], Handler]:
+        """Decorates the function that runs tasks of a model. It gets a
+        TaskContext and returns the result fields (a dict, or None for
+        none); raising TaskFailed fails the task with its code, any other
+        exception with the worker's error_code."""
+        def register(fn: Handler) -> Handler:
+            self.handlers[task_type] = fn
+            if task_type not in self.models:
+                self.models.append(task_type)
+            return fn
+        return register
+
+    def stop(self) -> None:
+        """Asks run to return: no more claims; running tasks finish first."""
+        self._stop.set()
+
+    @property
+    def active(self) -> List[TaskContext]:
+        """The tasks running now."""
+        with self._lock:
+            return list(self._active.values())
+
+    def run(self, concurrency: int = 1, max_tasks: Optional[int] = None, handle_signals: bool = True) -> int:
+        """Claims and runs tasks, concurrency at a time, until stop() (or
+        SIGINT/SIGTERM, in the main thread with handle_signals), or until
+        max_tasks tasks were claimed; waits for the running tasks, and returns
+        how many it ran."""
+        if concurrency < 1:
+            raise ValueError("concurrency: must be 1 or more, not %r" % concurrency)
+        missing = [m for m in self.models if m not in self.handlers]
+        if not self.models or missing:
+            raise ValueError("models: every model needs a handler (@worker.handler(...)); without one: %s"
+                             % (", ".join(missing) or "no models"))
+        self._stop.clear()
+        restore = self._install_signals() if handle_signals else {}
+        slots = threading.Semaphore(concurrency)
+        threads: List[threading.Thread] = []
+        claimed = 0
+        backoff = 0.5
+        try:
+            while not self._stop.is_set() and (max_tasks is None or claimed < max_tasks):
+                slots.acquire()
+                free = 1
+                while free < concurrency and slots.acquire(blocking=False):
+                    free += 1
+                if max_tasks is not None:
+                    extra = free - (max_tasks - claimed)
+                    for _ in range(max(0, extra)):
+                        slots.release()
+                    free = min(free, max_tasks - claimed)
+                if self._stop.is_set():
+                    for _ in range(free):
+                        slots.release()
+                    break
+                try:
+                    claims = self.client.claim(self.models, limit=free, wait_seconds=self.wait_seconds, worker=self.name)
+                    backoff = 0.5
+                except (TaskmodelError, OSError) as e:
+                    for _ in range(free):
+                        slots.release()
+                    if isinstance(e, ProblemError) and e.status in (400, 401, 403, 404):
+                        raise
+                    log.warning("claim failed, retrying in %.1fs: %s", backoff, e)
+                    self._stop.wait(backoff)
+                    backoff = min(backoff * 2, 30)
+                    continue
+                for _ in range(free - len(claims)):
+                    slots.release()
+                for c in claims:
+                    claimed += 1
+                    t = threading.Thread(target=self._run_one, args=(c, slots), name="taskmodel-task-" + str(c.get("id")), daemon=True)
+                    threads.append(t)
+                    t.start()
+                threads = [t for t in threads if t.is_alive()]
+        finally:
+            for t in threads:
+                t.join()
+            for sig, old in restore.items():
+                signal.signal(sig, old)
+        return claimed
+
+    def _install_signals(self) -> Dict[int, Any]:
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+        old = {}
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            old[sig] = signal.signal(sig, lambda *_: self.stop())
+        return old
+
+    def _run_one(self, claim: Mapping[str, Any], slots: threading.Semaphore) -> None:
+        try:
+            self._execute(TaskContext(self, claim))
+        except Exception:  # a report that failed: logged, the lease runs out
+            log.exception("task %s: reporting its end failed", claim.get("id"))
+        finally:
+            slots.release()
+
+    def _execute(self, ctx: TaskContext) -> None:
+        with self._lock:
+            self._active[ctx.id] = ctx
+        done = threading.Event()
+        beat = threading.Thread(target=self._heartbeat, args=(ctx, done), name="taskmodel-heartbeat-" + ctx.id, daemon=True)
+        beat.start()
+        try:
+            fn = self.handlers[ctx.task_type]
+            try:
+                result = fn(ctx)
+            except TaskCancelled as e:
+                log.info("task %s stopped: %s", ctx.id, e.reason)
+                return
+            except TaskFailed as e:
+                self._fail(ctx, e.code, e.message)
+                return
+            except Exception as e:  # the handler's bug or its input's: the task fails
+                msg = "%s: %s" % (type(e).__name__, e)
+                log.error("task %s failed: %s\n%s", ctx.id, msg, traceback.format_exc())
+                self._fail(ctx, self.error_code, msg)
+                return
+            if ctx.cancelled:
+                log.info("task %s was %s; its result is dropped", ctx.id, ctx.stop_reason)
+                return
+            self._end(ctx, lambda: self.client.complete(ctx.id, ctx.lease, result))
+        finally:
+            done.set()
+            beat.join()
+            with self._lock:
+                self._active.pop(ctx.id, None)
+
+    def _fail(self, ctx: TaskContext, code: Optional[str], message: str) -> None:
+        def report() -> None:
+            try:
+                self.client.fail(ctx.id, ctx.lease, _clip(message), code)
+            except ProblemError as e:
+                if e.status != 400 or e.field != "error_code" or code is None:
+                    raise
+                # A code the model does not know: the task fails anyway,
+                # without it, rather than wait for its lease to run out.
+                log.error("task %s: error code %s refused (%s); failing it without a code", ctx.id, code, e.detail)
+                self.client.fail(ctx.id, ctx.lease, _clip("%s: %s" % (code, message)), None)
+        self._end(ctx, report)
+
+    def _end(self, ctx: TaskContext, report: Callable[[], Any]) -> None:
+        try:
+            report()
+        except LeaseLost:
+            log.warning("task %s: the lease was lost before its end was reported", ctx.id)
+        except ProblemError as e:
+            if e.status == 409 and ctx.cancelled:
+                return
+            if e.status == 409:
+                log.warning("task %s: its end was refused: %s", ctx.id, e)
+                return
+            raise
+
+    def _heartbeat(self, ctx: TaskContext, done: threading.Event) -> None:
+        interval = self.heartbeat_interval or max(0.2, ctx.heartbeat_seconds)
+        while not done.wait(interval):
+            if ctx.cancelled:
+                return
+            try:
+                reply = self.client.heartbeat(ctx.id, ctx.lease)
+            except LeaseLost:
+                ctx._mark("lease lost")
+                return
+            except (TaskmodelError, OSError) as e:
+                log.warning("task %s: heartbeat failed: %s", ctx.id, e)
+                continue
+            if (reply or {}).get("cancelled"):
+                ctx._mark("cancelled")
+                return
+
+
+def _clip(msg: str) -> str:
+    msg = msg or "failed"
+    return msg if len(msg) <= MAX_MESSAGE else msg[:MAX_MESSAGE - 1] + "…"

@@ -1,0 +1,151 @@
+"""A small in-process fake of the taskmodel server for unit tests: the task
+routes, the worker protocol (contract A) and the pipeline routes, in memory."""
+
+import json
+import threading
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+TOKEN = "tm_test"
+
+
+class FakeServer:
+    def __init__(self):
+        self.tasks = {}      # id -> task dict
+        self.leases = {}     # id -> lease
+        self.requests = []   # (method, path, query, body)
+        self.events = {}     # id -> raw SSE text to send
+        self.lock = threading.Lock()
+        self.heartbeat_seconds = 0.2
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                fake.handle(self, "GET")
+
+            def do_POST(self):
+                fake.handle(self, "POST")
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = "http://127.0.0.1:%d" % self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def add_task(self, task_type="training", status="QUEUED", **fields):
+        tid = str(uuid.uuid4())
+        t = {"task_id": tid, "task_type": task_type, "id": tid, "status": status, "version": 1}
+        t.update(fields)
+        with self.lock:
+            self.tasks[tid] = t
+        return t
+
+    def handle(self, h, method):
+        parts = urlsplit(h.path)
+        path, query = parts.path, parse_qs(parts.query)
+        n = int(h.headers.get("Content-Length") or 0)
+        raw = h.rfile.read(n) if n else b""
+        body = json.loads(raw) if raw else None
+        with self.lock:
+            self.requests.append((method, path, query, body))
+        if h.headers.get("Authorization") != "Bearer " + TOKEN:
+            return self.problem(h, 401, "unauthorized", "Unauthorized", "a bearer token is required")
+        seg = path.strip("/").split("/")
+        try:
+            if seg == ["tasks"] and method == "POST":
+                t = self.add_task(**{k: v for k, v in body.items()})
+                return self.json(h, 201, t)
+            if seg == ["tasks"] and method == "GET":
+                return self.json(h, 200, [{"id": t["id"], "task_type": t["task_type"], "task_status": "Q"} for t in self.tasks.values()])
+            if len(seg) >= 2 and seg[0] == "tasks":
+                t = self.tasks.get(seg[1])
+                if t is None:
+                    return self.problem(h, 404, "not-found", "Not found", "no such task")
+                if len(seg) == 2:
+                    return self.json(h, 200, t)
+                if seg[2] == "cancel":
+                    if t["status"] in ("DONE", "FAILED", "CANCELLED"):
+                        return self.problem(h, 409, "transition", "Transition not allowed", "cancel is not possible", current_status=t["status"])
+                    t["status"] = "CANCELLED"
+                    t["version"] += 1
+                    return self.json(h, 200, t)
+                if seg[2] == "events":
+                    return self.stream(h, self.events.get(t["id"], ""))
+            if seg[:1] == ["worker"]:
+                return self.worker(h, seg[1:], body)
+            if seg[:1] == ["pipelines"]:
+                return self.json(h, 201 if seg == ["pipelines", "runs"] else 200, {"id": "run-1", "echo": [method, path, body, query]})
+        except Exception as e:  # a bug of the fake
+            return self.problem(h, 500, "internal", "fake failed", repr(e))
+        return self.problem(h, 404, "not-found", "Not found", "no route")
+
+    def worker(self, h, seg, body):
+        if seg == ["claim"]:
+            out = []
+            with self.lock:
+                for t in self.tasks.values():
+                    if len(out) >= body.get("limit", 1):
+                        break
+                    if t["status"] == "QUEUED" and t["task_type"] in body["models"]:
+                        t["status"] = "RUNNING"
+                        lease = uuid.uuid4().hex
+                        self.leases[t["id"]] = lease
+                        out.append({"task_type": t["task_type"], "id": t["id"], "lease": lease,
+                                    "lease_expires_at": "2030-01-01T00:00:00Z",
+                                    "heartbeat_seconds": self.heartbeat_seconds, "task": dict(t)})
+            return self.json(h, 200, {"tasks": out})
+        tid, action = seg[1], seg[2]
+        t = self.tasks.get(tid)
+        if t is None or self.leases.get(tid) != body.get("lease"):
+            return self.problem(h, 409, "lease-lost", "Lease lost", "the lease is not held")
+        if action in ("heartbeat", "progress"):
+            if action == "progress":
+                if not 0 <= body.get("percent", 0) <= 100:
+                    return self.problem(h, 400, "validation", "Invalid request", "percent: must be between 0 and 100",
+                                        errors=[{"field": "percent", "rule": "range", "message": "must be between 0 and 100"}])
+                t["progress"] = body.get("percent")
+            return self.json(h, 200, {"cancelled": t["status"] == "CANCELLED", "lease_expires_at": "2030-01-01T00:00:00Z"})
+        if t["status"] != "RUNNING":
+            return self.problem(h, 409, "transition", "Transition not allowed", "not running", current_status=t["status"])
+        if action == "complete":
+            t["status"], t["result"] = "DONE", body.get("result")
+        elif action == "fail":
+            t["status"], t["error_code"], t["error_message"] = "FAILED", body.get("error_code"), body.get("message")
+        t["version"] += 1
+        return self.json(h, 200, t)
+
+    def json(self, h, status, v):
+        data = json.dumps(v).encode()
+        h.send_response(status)
+        h.send_header("Content-Type", "application/json")
+        h.send_header("Content-Length", str(len(data)))
+        h.end_headers()
+        h.wfile.write(data)
+
+    def problem(self, h, status, kind, title, detail, **more):
+        p = {"type": "urn:taskmodel:problem:" + kind, "title": title, "status": status, "detail": detail}
+        p.update(more)
+        data = json.dumps(p).encode()
+        h.send_response(status)
+        h.send_header("Content-Type", "application/problem+json")
+        h.send_header("Content-Length", str(len(data)))
+        h.end_headers()
+        h.wfile.write(data)
+
+    def stream(self, h, text):
+        data = text.encode()
+        h.send_response(200)
+        h.send_header("Content-Type", "text/event-stream")
+        h.send_header("Content-Length", str(len(data)))
+        h.end_headers()
+        h.wfile.write(data)

@@ -1,0 +1,236 @@
+"""The client, worker and tracker against the in-process fake server."""
+
+import json
+import logging
+import os
+import threading
+import time
+import unittest
+
+import taskmodel
+from taskmodel import Client, LeaseLost, ProblemError, StreamUnauthorized, TaskCancelled, TaskFailed, Tracker, Worker
+from taskmodel import tracker as tracker_module
+from taskmodel.models import MODELS, training
+
+from .fake import TOKEN, FakeServer
+
+
+class FakeTest(unittest.TestCase):
+    def setUp(self):
+        self.fake = FakeServer()
+        self.addCleanup(self.fake.close)
+        self.client = Client(self.fake.url, TOKEN)
+
+
+class ClientTest(FakeTest):
+    def test_create_get_cancel(self):
+        t = self.client.create("training", base_model="m", epochs=2)
+        self.assertEqual(self.fake.requests[-1][3], {"task_type": "training", "base_model": "m", "epochs": 2})
+        self.assertEqual(self.client.get(t["task_id"])["status"], training.Status.QUEUED)
+        self.assertEqual(self.client.cancel(t["task_id"])["status"], "CANCELLED")
+        with self.assertRaises(ProblemError) as cm:
+            self.client.cancel(t["task_id"])
+        self.assertEqual((cm.exception.status, cm.exception.kind, cm.exception.current_status), (409, "transition", "CANCELLED"))
+
+    def test_list_query(self):
+        self.client.list(task_type=["training", "evaluation"], status=["Q", "R"], tag="x", limit=5, offset=0, within_hours=2)
+        _, path, query, _ = self.fake.requests[-1]
+        self.assertEqual(path, "/tasks")
+        self.assertEqual(query, {"task_type": ["training", "evaluation"], "status": ["Q", "R"], "tag": ["x"],
+                                 "limit": ["5"], "offset": ["0"], "within_hours": ["2"]})
+        self.client.list()
+        self.assertEqual(self.fake.requests[-1][2], {})
+
+    def test_errors(self):
+        cases = [
+            ("unauthorized", lambda: Client(self.fake.url, "wrong").get("x"), 401, "unauthorized", None),
+            ("not found", lambda: self.client.get("nope"), 404, "not-found", None),
+        ]
+        for name, call, status, kind, field in cases:
+            with self.subTest(name):
+                with self.assertRaises(ProblemError) as cm:
+                    call()
+                e = cm.exception
+                self.assertEqual((e.status, e.kind, e.field), (status, kind, field))
+                self.assertTrue(e.title and e.detail, e.problem)
+        with self.assertRaises(ValueError):
+            self.client.get("../etc")
+        with self.assertRaises(ValueError):
+            Client("ftp://x", TOKEN)
+
+    def test_wait(self):
+        t = self.fake.add_task(status="RUNNING")
+        threading.Timer(0.3, lambda: self.fake.tasks[t["id"]].update(status="DONE")).start()
+        self.assertEqual(self.client.wait(t["id"], interval=0.05, timeout=10)["status"], "DONE")
+        t2 = self.fake.add_task(status="RUNNING")
+        with self.assertRaises(TimeoutError):
+            self.client.wait(t2["id"], interval=0.05, timeout=0.2)
+
+    def test_follow(self):
+        t = self.fake.add_task(status="QUEUED")
+        task = lambda status, v: json.dumps(dict(t, status=status, version=v))
+        self.fake.events[t["id"]] = ("retry: 10\n\n: keep-alive\n\nevent: task\nid: 1\ndata: %s\n\n"
+                                     "event: task\nid: 1\ndata: %s\n\n"
+                                     "event: task\nid: 2\ndata: %s\n\n" % (task("QUEUED", 1), task("QUEUED", 1), task("DONE", 2)))
+        got = [x["status"] for x in self.client.follow(t["id"])]
+        self.assertEqual(got, ["QUEUED", "DONE"])
+        self.fake.events[t["id"]] = "event: task\ndata: %s\n\nevent: unauthorized\ndata: {\"detail\":\"revoked\"}\n\n" % task("RUNNING", 1)
+        with self.assertRaises(StreamUnauthorized) as cm:
+            list(self.client.follow(t["id"]))
+        self.assertEqual(cm.exception.detail, "revoked")
+        # A stream that ends before a terminal status is reopened, then given up.
+        self.fake.events[t["id"]] = "retry: 10\n\nevent: task\ndata: %s\n\n" % task("RUNNING", 1)
+        with self.assertRaises(taskmodel.TaskmodelError):
+            list(self.client.follow(t["id"], reconnect=2))
+        opened = [r for r in self.fake.requests if r[1].endswith("/events")]
+        self.assertEqual(len(opened), 2 + 3)
+
+    def test_models(self):
+        self.assertIs(MODELS["training"], training)
+        self.assertEqual(set(training.TERMINAL_STATUSES), {"DONE", "FAILED", "CANCELLED"})
+        self.assertTrue(taskmodel.is_terminal({"task_type": "training", "status": "DONE"}))
+        with self.assertRaises(ValueError):
+            taskmodel.is_terminal({"task_type": "nope", "status": "DONE"})
+
+
+class WorkerTest(FakeTest):
+    def run_worker(self, worker, n, concurrency=2):
+        done = threading.Thread(target=worker.run, kwargs={"concurrency": concurrency, "max_tasks": n, "handle_signals": False})
+        done.start()
+        done.join(20)
+        self.assertFalse(done.is_alive(), "the worker did not return")
+
+    def test_outcomes(self):
+        logging.getLogger("taskmodel").setLevel(logging.CRITICAL)
+        self.addCleanup(logging.getLogger("taskmodel").setLevel, logging.NOTSET)
+        ok = self.fake.add_task(tag="ok")
+        failed = self.fake.add_task(tag="failed")
+        crashed = self.fake.add_task(tag="crash")
+        w = Worker(self.client, models=["training"], wait_seconds=0, error_code="WORKER_ERROR")
+
+        @w.handler("training")
+        def handle(task):
+            task.progress(50, {"epoch": 1})
+            if task.data["tag"] == "failed":
+                raise TaskFailed("OUT_OF_MEMORY", "too big")
+            if task.data["tag"] == "crash":
+                raise RuntimeError("boom")
+            return {"accuracy": 0.9}
+
+        self.run_worker(w, 3)
+        self.assertEqual(self.fake.tasks[ok["id"]]["status"], "DONE")
+        self.assertEqual(self.fake.tasks[ok["id"]]["result"], {"accuracy": 0.9})
+        f = self.fake.tasks[failed["id"]]
+        self.assertEqual((f["status"], f["error_code"], f["error_message"]), ("FAILED", "OUT_OF_MEMORY", "too big"))
+        c = self.fake.tasks[crashed["id"]]
+        self.assertEqual((c["status"], c["error_code"], c["error_message"]), ("FAILED", "WORKER_ERROR", "RuntimeError: boom"))
+
+    def test_cancel_by_heartbeat_and_progress(self):
+        for via in ("heartbeat", "progress"):
+            with self.subTest(via):
+                t = self.fake.add_task()
+                w = Worker(self.client, models=["training"], wait_seconds=0)
+                seen = {}
+
+                @w.handler("training")
+                def handle(task):
+                    self.fake.tasks[task.id]["status"] = "CANCELLED"
+                    if via == "heartbeat":
+                        seen["flag"] = task.wait(10)
+                    try:
+                        while True:
+                            task.progress(10)
+                            time.sleep(0.01)
+                    except TaskCancelled as e:
+                        seen["reason"] = e.reason
+                        raise
+
+                self.run_worker(w, 1)
+                self.assertEqual(seen["reason"], "cancelled")
+                if via == "heartbeat":
+                    self.assertTrue(seen["flag"])
+                self.assertFalse([r for r in self.fake.requests if r[1].endswith(("/complete", "/fail")) and t["id"] in r[1]])
+
+    def test_lease_lost(self):
+        self.fake.add_task()
+        w = Worker(self.client, models=["training"], wait_seconds=0)
+        seen = {}
+
+        @w.handler("training")
+        def handle(task):
+            self.fake.leases[task.id] = "someone-else"
+            try:
+                task.progress(1)
+            except TaskCancelled as e:
+                seen["reason"] = e.reason
+                raise
+
+        self.run_worker(w, 1)
+        self.assertEqual(seen["reason"], "lease lost")
+        with self.assertRaises(LeaseLost):
+            self.client.heartbeat(list(self.fake.tasks)[0], "bad")
+
+    def test_refusals(self):
+        w = Worker(self.client, models=["training"])
+        with self.assertRaises(ValueError):
+            w.run(handle_signals=False)
+        with self.assertRaises(ValueError):
+            Worker(self.client, wait_seconds=31)
+
+    def test_stop(self):
+        w = Worker(self.client, models=["training"], wait_seconds=0)
+        w.handler("training")(lambda task: None)
+        th = threading.Thread(target=w.run, kwargs={"handle_signals": False})
+        th.start()
+        time.sleep(0.2)
+        w.stop()
+        th.join(10)
+        self.assertFalse(th.is_alive())
+
+
+class TrackerTest(FakeTest):
+    def test_routes(self):
+        tr = Tracker(self.fake.url, TOKEN)
+        run = tr.task_start("S", "T", total_subtasks=3, message="go", environment={"env": "test"})
+        self.assertEqual(run, "run-1")
+        calls = [
+            (lambda: tr.task_update(run, percent=40, message="m"), "/pipelines/runs/run-1/update", {"percent": 40, "message": "m"}),
+            (lambda: tr.task_update(run, "COMPLETED", message="ok"), "/pipelines/runs/run-1/complete", {"message": "ok"}),
+            (lambda: tr.task_update(run, "failed", error_message="e"), "/pipelines/runs/run-1/fail", {"message": "e"}),
+            (lambda: tr.task_complete(run, force=True), "/pipelines/runs/run-1/complete", {"force": True}),
+            (lambda: tr.task_fail(run, "bad", detail="d"), "/pipelines/runs/run-1/fail", {"message": "bad", "detail": "d"}),
+            (lambda: tr.subtask_start(run, 1, "load", items_total=5), "/pipelines/runs/run-1/subtasks/1/start", {"name": "load", "items_total": 5}),
+            (lambda: tr.subtask_update(run, 1, items_complete=2), "/pipelines/runs/run-1/subtasks/1/update", {"items_complete": 2}),
+            (lambda: tr.subtask_update(run, 1, "COMPLETED"), "/pipelines/runs/run-1/subtasks/1/complete", {}),
+            (lambda: tr.subtask_increment(run, 2), "/pipelines/runs/run-1/subtasks/2/increment", {"by": 1}),
+            (lambda: tr.subtask_complete(run, 2, "done"), "/pipelines/runs/run-1/subtasks/2/complete", {"message": "done"}),
+            (lambda: tr.get_task_status("S"), "/pipelines/status", None),
+            (lambda: tr.get_active_tasks(), "/pipelines/active", None),
+            (lambda: tr.get_task_history(task="T", limit=3), "/pipelines/history", None),
+            (lambda: tr.get_subtask_progress(run), "/pipelines/runs/run-1/subtasks", None),
+        ]
+        for call, path, body in calls:
+            with self.subTest(path):
+                call()
+                self.assertEqual(self.fake.requests[-1][1], path)
+                self.assertEqual(self.fake.requests[-1][3], body)
+        self.assertEqual(self.fake.requests[-2][2], {"task": ["T"], "limit": ["3"]})
+        for bad in (lambda: tr.task_update(run, "STARTED"), lambda: tr.task_update(run, "COMPLETED", percent=3),
+                    lambda: tr.subtask_start(run, 0, "x"), lambda: tr.subtask_increment("", 1)):
+            with self.assertRaises(ValueError):
+                bad()
+
+    def test_default_from_env(self):
+        old = dict(os.environ)
+        self.addCleanup(lambda: (os.environ.clear(), os.environ.update(old), tracker_module.set_default_tracker(None)))
+        os.environ.pop("TASKMODEL_URL", None)
+        tracker_module.set_default_tracker(None)
+        with self.assertRaises(RuntimeError):
+            tracker_module.get_active_tasks()
+        os.environ["TASKMODEL_URL"], os.environ["TASKMODEL_TOKEN"] = self.fake.url, TOKEN
+        tracker_module.get_active_tasks()
+        self.assertEqual(self.fake.requests[-1][1], "/pipelines/active")
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,270 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/taskmodel/taskmodel/sdk/workerhttp"
+)
+
+// stderrTail is how much of a failed command's standard error goes into the
+// task's error message.
+const stderrTail = 2000
+
+// maxTaskEnv bounds the task JSON put in TASKMODEL_TASK: a larger task is
+// in TASKMODEL_TASK_FILE only (Linux refuses an environment string over
+// 128 KiB).
+const maxTaskEnv = 64 << 10
+
+// maxFileBytes bounds the result and error files a command writes.
+const maxFileBytes = 1 << 20
+
+// runTask runs the command on one claimed task and ends the task.
+func (r *workRunner) runTask(ctx context.Context, t workerhttp.Task) {
+	dir, err := os.MkdirTemp("", "taskmodel-task-")
+	if err != nil {
+		r.note("task %s: %v; its lease will expire and it will be claimed again", t.ID, err)
+		return
+	}
+	defer os.RemoveAll(dir)
+	taskFile := filepath.Join(dir, "task.json")
+	resultFile := filepath.Join(dir, "result.json")
+	errorFile := filepath.Join(dir, "error.json")
+	if err := os.WriteFile(taskFile, t.Task, 0o600); err != nil {
+		r.note("task %s: %v", t.ID, err)
+		return
+	}
+	cmd := exec.Command(r.command[0], r.command[1:]...)
+	env := os.Environ()
+	if len(t.Task) <= maxTaskEnv {
+		env = append(env, EnvTask+"="+string(t.Task))
+	}
+	cmd.Env = append(env,
+		EnvTaskFile+"="+taskFile, EnvTaskID+"="+t.ID, EnvTaskType+"="+t.TaskType,
+		EnvLease+"="+t.Lease, EnvURL+"="+r.client.URL, EnvToken+"="+r.client.Token,
+		EnvResultFile+"="+resultFile, EnvErrorFile+"="+errorFile)
+	cmd.Stdout = r.app.Out
+	tail := &tailBuffer{max: stderrTail}
+	cmd.Stderr = &lockedWriter{w: r.app.Err, mu: &r.mu, also: tail}
+	newProcessGroup(cmd)
+	r.note("task %s (%s): running %s", t.ID, t.TaskType, strings.Join(r.command, " "))
+	if err := cmd.Start(); err != nil {
+		// The command cannot run here: that is the task's failure.
+		r.fail(t, "", fmt.Sprintf("the command could not start: %v", err))
+		return
+	}
+	done := make(chan struct{})
+	var stopped stopReason
+	var wg sync.WaitGroup
+	wg.Go(func() { stopped = r.watch(ctx, t, cmd, done) })
+	err = cmd.Wait()
+	close(done)
+	wg.Wait()
+	switch stopped {
+	case stopCancelled:
+		r.note("task %s: cancelled; the command was stopped", t.ID)
+		return
+	case stopLost:
+		r.note("task %s: the lease was lost (another worker has the task now); the command was stopped", t.ID)
+		return
+	case stopShutdown:
+		r.note("task %s: stopped by the shutdown; it goes back to the queue when its lease expires", t.ID)
+		return
+	}
+	if err == nil {
+		r.complete(t, resultFile)
+		return
+	}
+	code, msg := readErrorFile(errorFile)
+	if msg == "" {
+		msg = exitMessage(err, tail.String())
+	}
+	r.fail(t, code, msg)
+}
+
+// stopReason tells why watch stopped a command.
+type stopReason int
+
+const (
+	stopNone stopReason = iota
+	stopCancelled
+	stopLost
+	stopShutdown
+)
+
+// watch renews the task's lease every HeartbeatSeconds until done is
+// closed, and stops the command (SIGTERM, then SIGKILL after --grace) when
+// the task is cancelled, the lease is lost, or work shuts down.
+func (r *workRunner) watch(ctx context.Context, t workerhttp.Task, cmd *exec.Cmd, done <-chan struct{}) stopReason {
+	every := time.Duration(max(1, t.HeartbeatSeconds)) * time.Second
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	reason := stopNone
+	for reason == stopNone {
+		select {
+		case <-done:
+			return stopNone
+		case <-ctx.Done():
+			reason = stopShutdown
+		case <-tick.C:
+			hctx, cancel := context.WithTimeout(context.Background(), every)
+			st, err := r.client.Heartbeat(hctx, t.ID, t.Lease)
+			cancel()
+			switch {
+			case workerhttp.IsLeaseLost(err):
+				reason = stopLost
+			case err != nil:
+				r.note("task %s: heartbeat failed (%v); retrying", t.ID, err)
+			case st.Cancelled:
+				reason = stopCancelled
+			}
+		}
+	}
+	terminate(cmd)
+	select {
+	case <-done:
+	case <-time.After(r.f.grace):
+		kill(cmd)
+		<-done
+	}
+	return reason
+}
+
+// endTimeout bounds the final report of a task.
+const endTimeout = 30 * time.Second
+
+func (r *workRunner) complete(t workerhttp.Task, resultFile string) {
+	ctx, cancel := context.WithTimeout(context.Background(), endTimeout)
+	defer cancel()
+	var result json.RawMessage
+	if data, err := readSmall(resultFile); err == nil {
+		if !json.Valid(data) || len(bytes.TrimSpace(data)) == 0 || bytes.TrimSpace(data)[0] != '{' {
+			r.fail(t, "", "the command exited 0 but its result file ("+EnvResultFile+") is not a JSON object")
+			return
+		}
+		result = data
+	} else if !errors.Is(err, os.ErrNotExist) {
+		r.fail(t, "", fmt.Sprintf("the command exited 0 but its result file could not be read: %v", err))
+		return
+	}
+	_, err := r.client.Complete(ctx, t.ID, t.Lease, result)
+	if workerhttp.HasField(err, "result") {
+		r.note("task %s: the server refused the result: %v", t.ID, err)
+		r.fail(t, "", "the command exited 0 but the server refused its result: "+err.Error())
+		return
+	}
+	if err != nil {
+		r.note("task %s: completing failed: %v", t.ID, err)
+		return
+	}
+	r.note("task %s: done", t.ID)
+}
+
+// fail reports a failure; a code the model does not know is dropped (the
+// model's own code for failures without one is used) and said in the
+// message.
+func (r *workRunner) fail(t workerhttp.Task, code, msg string) {
+	ctx, cancel := context.WithTimeout(context.Background(), endTimeout)
+	defer cancel()
+	_, err := r.client.Fail(ctx, t.ID, t.Lease, code, msg)
+	if code != "" && workerhttp.HasField(err, "error_code") {
+		r.note("task %s: the model has no error code %q; failing without it", t.ID, code)
+		_, err = r.client.Fail(ctx, t.ID, t.Lease, "", fmt.Sprintf("[error code %s is not one of the model's] %s", code, msg))
+	}
+	if err != nil {
+		r.note("task %s: failing failed: %v", t.ID, err)
+		return
+	}
+	r.note("task %s: failed: %s", t.ID, firstLine(msg))
+}
+
+// readErrorFile reads the command's error file, if it wrote one.
+func readErrorFile(path string) (code, msg string) {
+	data, err := readSmall(path)
+	if err != nil {
+		return "", ""
+	}
+	var e struct {
+		Code    string `json:"error_code"`
+		Message string `json:"message"`
+	}
+	if json.Unmarshal(data, &e) != nil {
+		return "", "the command failed and its error file (" + EnvErrorFile + ") is not JSON like {\"error_code\": \"...\", \"message\": \"...\"}"
+	}
+	return e.Code, e.Message
+}
+
+func readSmall(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var b bytes.Buffer
+	if _, err := b.ReadFrom(io.LimitReader(f, maxFileBytes+1)); err != nil {
+		return nil, err
+	}
+	if b.Len() > maxFileBytes {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, maxFileBytes)
+	}
+	return b.Bytes(), nil
+}
+
+// exitMessage is a failed command's message: its exit status and the end
+// of its standard error.
+func exitMessage(err error, stderr string) string {
+	msg := err.Error() // "exit status 3", "signal: killed"
+	var ee *exec.ExitError
+	if errors.As(err, &ee) && ee.Exited() {
+		msg = fmt.Sprintf("the command exited with status %d", ee.ExitCode())
+	}
+	if s := strings.TrimSpace(stderr); s != "" {
+		msg += "; standard error ends with:\n" + s
+	}
+	return msg
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}
+
+// tailBuffer keeps the last max bytes written.
+type tailBuffer struct {
+	max int
+	b   []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.b = append(t.b, p...)
+	if len(t.b) > t.max {
+		t.b = t.b[len(t.b)-t.max:]
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string { return string(t.b) }
+
+// lockedWriter writes to w under mu, and to also.
+type lockedWriter struct {
+	w    io.Writer
+	mu   *sync.Mutex
+	also *tailBuffer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.also.Write(p)
+	return l.w.Write(p)
+}

@@ -1,0 +1,416 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/taskmodel/taskmodel/backends"
+	"github.com/taskmodel/taskmodel/sdk/engine"
+	"github.com/taskmodel/taskmodel/tasktype"
+)
+
+// Leases is the lease protocol of one model's tasks, which a Pool runs for
+// its handlers and which a server runs for workers in other processes (the
+// HTTP worker protocol of taskmodel serve): claim queued tasks under a lease,
+// renew it, report progress, and end the task with the worker section's
+// complete or fail event. Both go through the same claim (claim event,
+// lease, attempt, history row), the same end events with the same retries,
+// and the same rescue of tasks whose lease expired.
+//
+// Leases is safe for concurrent use; its claims share one position in the
+// queue (see the package documentation's claim order).
+type Leases[T any, E ~string, PT engine.Model[T, E]] struct {
+	eng    *engine.Engine[T, E, PT]
+	driver backends.WorkDriver[T]
+	spec   tasktype.Worker
+
+	mu  sync.Mutex
+	pos cursor
+}
+
+// Claimed is a task a worker claimed: the task in the running status, its
+// lease and when the lease expires unless renewed.
+type Claimed[T any] struct {
+	Task    *T
+	Lease   backends.Lease
+	Expires time.Time
+}
+
+// NewLeases returns the lease protocol over eng, which must have been given
+// the model's worker section (engine.WithWorker) and a driver that keeps
+// leases (a backends.WorkDriver).
+func NewLeases[T any, E ~string, PT engine.Model[T, E]](eng *engine.Engine[T, E, PT]) (*Leases[T, E, PT], error) {
+	spec := eng.Worker()
+	if spec.Claim == "" {
+		return nil, errors.New("worker: the engine has no worker section; create it with engine.WithWorker(<model>.Worker)")
+	}
+	driver, ok := eng.Store().Driver().(backends.WorkDriver[T])
+	if !ok {
+		return nil, fmt.Errorf("worker: driver %T keeps no leases (it is not a backends.WorkDriver)", eng.Store().Driver())
+	}
+	if _, ok := any(PT(new(T))).(failer[E]); !ok {
+		return nil, fmt.Errorf("worker: model %T has no PrepareFailure method (it has no worker section)", new(T))
+	}
+	return &Leases[T, E, PT]{eng: eng, driver: driver, spec: spec}, nil
+}
+
+// failer is what a model with a worker section has: PrepareFailure fills the
+// fields the fail event requires.
+type failer[E ~string] interface {
+	PrepareFailure(code, message string) E
+}
+
+// prepareFailure fills t's failure fields (NewLeases checked that it can).
+func prepareFailure[T any, E ~string, PT engine.Model[T, E]](t *T, code, msg string) {
+	any(PT(t)).(failer[E]).PrepareFailure(code, msg)
+}
+
+// Spec returns the worker section the leases follow.
+func (l *Leases[T, E, PT]) Spec() tasktype.Worker { return l.spec }
+
+// MaxOwnerLen is the longest lease owner, in bytes.
+const MaxOwnerLen = 200
+
+// Claim claims up to limit queued tasks for owner: each is leased to owner
+// and moved by the claim event (history: "claimed by <owner> (attempt n)").
+// reserved counts the tasks reserved, which may exceed len(claims) when a
+// reserved task changed before its claim event (it is then left alone).
+func (l *Leases[T, E, PT]) Claim(ctx context.Context, owner string, limit int) (claims []Claimed[T], reserved int, err error) {
+	return l.claim(ctx, &l.pos, &l.mu, owner, limit)
+}
+
+// claim is Claim from a position of the caller's (a Pool's session keeps its
+// own, unlocked: mu is nil).
+func (l *Leases[T, E, PT]) claim(ctx context.Context, pos *cursor, mu *sync.Mutex, owner string, limit int) ([]Claimed[T], int, error) {
+	if owner == "" || len(owner) > MaxOwnerLen {
+		return nil, 0, &tasktype.FieldError{Field: "owner", Rule: "max", Message: fmt.Sprintf("must be 1 to %d bytes", MaxOwnerLen)}
+	}
+	now := l.eng.Now()
+	if c, ok := l.driver.(backends.Claimer[T]); ok {
+		// The driver fires the claim event in the reserving statement: one
+		// round trip and one commit for the batch.
+		now = now.UTC().Truncate(time.Microsecond) // as backends.Store stamps times
+		expires := now.Add(l.spec.Lease)
+		got, err := claimAfter(ctx, pos, mu, func(after backends.QueuePosition) ([]backends.Claim[T], backends.QueuePosition, error) {
+			return c.Claim(ctx, owner, now, expires, limit, after)
+		}, limit)
+		out := make([]Claimed[T], len(got))
+		for i, c := range got {
+			l.eng.Announce(c.Task, l.spec.Queue, E(l.spec.Claim))
+			out[i] = Claimed[T]{Task: c.Task, Lease: c.Lease, Expires: expires}
+		}
+		return out, len(got), err
+	}
+	expires := now.Add(l.spec.Lease)
+	got, err := l.driver.Reserve(ctx, l.spec.Queue, owner, now, expires, limit)
+	if err != nil {
+		return nil, 0, err
+	}
+	out := make([]Claimed[T], 0, len(got))
+	for _, c := range got {
+		meta := engine.Meta{Actor: owner, Attempt: c.Lease.Attempt, Message: fmt.Sprintf("claimed by %s (attempt %d)", owner, c.Lease.Attempt)}
+		x, err := l.eng.FireFrom(ctx, c.Task, E(l.spec.Claim), nil, meta)
+		if err != nil {
+			// Changed since it was reserved (cancelled, say): not ours to run.
+			continue
+		}
+		out = append(out, Claimed[T]{Task: x, Lease: c.Lease, Expires: expires})
+	}
+	return out, len(got), nil
+}
+
+// cursor is where the next claim over a backends.Claimer starts: the last
+// task claimed, or the furthest one (far) once a claim has come back short;
+// headAt is when a claim last started from the head of the queue instead.
+type cursor struct {
+	after, far backends.QueuePosition
+	headAt     time.Time
+}
+
+// claimAfter claims with claim after the position pos reached, under mu
+// when it is not nil (the position is read and moved under it, the claim
+// runs outside it): on PostgreSQL a claim from the head of the queue steps
+// over the index entries of every task claimed since the table was last
+// vacuumed, a cost that grew with each claim (a fifth of the server's CPU
+// in the worker benchmark; with producers that keep the queue short, where
+// every claim came from the head, it grew until the next vacuum). It claims
+// from the head on the first claim and then once every headEvery, and such
+// a claim sets the position to its last task even when that is behind the
+// position: tasks queued behind it are then claimed in order, as fast as
+// any.
+func claimAfter[T any](ctx context.Context, pos *cursor, mu *sync.Mutex, claim func(after backends.QueuePosition) ([]backends.Claim[T], backends.QueuePosition, error), limit int) ([]backends.Claim[T], error) {
+	lock := func() {
+		if mu != nil {
+			mu.Lock()
+		}
+	}
+	unlock := func() {
+		if mu != nil {
+			mu.Unlock()
+		}
+	}
+	lock()
+	head := pos.after.IsZero() || time.Since(pos.headAt) >= headEvery
+	after := pos.after
+	if head {
+		after = backends.QueuePosition{}
+		pos.headAt = time.Now()
+	}
+	unlock()
+	claims, last, err := claim(after)
+	if err != nil {
+		return nil, err
+	}
+	lock()
+	defer unlock()
+	if head && !last.IsZero() || pos.after.Before(last) {
+		pos.after = last
+	}
+	if pos.far.Before(last) {
+		pos.far = last
+	}
+	if len(claims) < limit && pos.after.Before(pos.far) {
+		// This claim read the queue to its end: nothing claimable is left
+		// between the position and the furthest task claimed (what a lock
+		// or a live lease hid is for the next claim from the head). Without
+		// this, a claim from the head that found a straggler left the
+		// position there, and every claim after it stepped over the dead
+		// entries from the straggler on.
+		pos.after = pos.far
+	}
+	return claims, nil
+}
+
+// Heartbeat renews a lease while its holder still has it and the task is
+// still running; held false means the worker must stop (the lease was
+// taken over, or the task left the running status: see Left). It returns
+// when the renewed lease expires.
+func (l *Leases[T, E, PT]) Heartbeat(ctx context.Context, id uuid.UUID, lease backends.Lease) (held bool, expires time.Time, err error) {
+	expires = l.eng.Now().Add(l.spec.Lease)
+	held, err = l.driver.Heartbeat(ctx, id, lease, l.spec.Running, expires)
+	return held, expires, err
+}
+
+// Cancelled reports whether a task whose lease heartbeat refused left the
+// running status by the cancel event while lease held it: the history shows
+// the claim under lease, and the cancel event after it. false means the
+// lease was lost (expired and taken over, or never this holder's).
+func (l *Leases[T, E, PT]) Cancelled(ctx context.Context, id uuid.UUID, lease backends.Lease) (bool, error) {
+	if l.spec.Cancel == "" {
+		return false, nil
+	}
+	hs, err := l.eng.History(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	i := l.lastClaim(hs, lease)
+	if i < 0 {
+		return false, nil
+	}
+	for _, after := range hs[i+1:] {
+		if after.Event == l.spec.Cancel && after.From == l.spec.Running {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// Holds reports whether lease holds cur, a task as read: it is in the
+// running status and its last claim was lease's (the history's claim row
+// names the owner and the attempt). A write guarded by the version cur was
+// read with (Finish) then cannot follow a take-over, which moves the task
+// (requeue, claim) and so changes its version; Holds costs a read where a
+// Heartbeat costs a write.
+func (l *Leases[T, E, PT]) Holds(ctx context.Context, cur *T, lease backends.Lease) (bool, error) {
+	k := PT(cur).Key()
+	if k.Status != l.spec.Running {
+		return false, nil
+	}
+	hs, err := l.eng.History(ctx, k.ID)
+	if err != nil {
+		return false, err
+	}
+	return l.lastClaim(hs, lease) >= 0, nil
+}
+
+// lastClaim returns the index of the last claim in hs if lease made it, else
+// -1.
+func (l *Leases[T, E, PT]) lastClaim(hs []backends.History, lease backends.Lease) int {
+	for i := len(hs) - 1; i >= 0; i-- {
+		if hs[i].Event == l.spec.Claim {
+			if hs[i].Actor == lease.Owner && hs[i].Attempt == lease.Attempt {
+				return i
+			}
+			return -1
+		}
+	}
+	return -1
+}
+
+// Progress records that done (0 to 1) of a running task's work is done, as
+// Progress.Report does: the status's progress mapping gives the percent,
+// and detail, if not nil, sets further fields. The write is guarded by the
+// version cur was read with.
+func (l *Leases[T, E, PT]) Progress(ctx context.Context, cur *T, done float64, detail func(*T)) (*T, error) {
+	return l.eng.ProgressFrom(ctx, cur, done, detail)
+}
+
+// Finish ends a running task as a handler's outcome does in a Pool: a nil
+// outcome fires the complete event, after mutate (if not nil) sets result
+// fields; an error fires the fail event with the code of an *Error (see
+// Fail), or the worker section's error code, and the message. The write is
+// guarded by the version cur was read with, and retried for a while on
+// errors that may pass (a dropped connection).
+func (l *Leases[T, E, PT]) Finish(ctx context.Context, cur *T, lease backends.Lease, outcome error, mutate func(*T)) (*T, error) {
+	meta := engine.Meta{Actor: lease.Owner, Attempt: lease.Attempt}
+	var ev E
+	if outcome == nil {
+		ev, meta.Message = E(l.spec.Complete), "completed"
+	} else {
+		code, msg, detail := l.failure(outcome)
+		ev = E(l.spec.Fail)
+		mutate = func(t *T) { prepareFailure[T, E, PT](t, code, msg) }
+		meta.Message = detail
+	}
+	return l.end(ctx, cur, ev, mutate, meta)
+}
+
+// CheckCode checks that code is an error code of the spec a failure may
+// carry: the error names the field error_code and lists the allowed codes.
+// The empty code is allowed (the worker section's error code is used).
+func (l *Leases[T, E, PT]) CheckCode(code string) error {
+	if code == "" {
+		return nil
+	}
+	probe := new(T)
+	PT(probe).Init(uuid.New(), l.eng.Now()) // a valid task: its initial status
+	data, err := json.Marshal(probe)
+	if err != nil {
+		return err
+	}
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return err
+	}
+	if _, ok := doc["error_code"]; !ok {
+		return &tasktype.FieldError{Field: "error_code", Rule: "none", Value: code, Message: "must be omitted: the model declares no error codes"}
+	}
+	// The model's own decoder checks the code and lists the allowed ones.
+	doc["error_code"], _ = json.Marshal(code)
+	if data, err = json.Marshal(doc); err != nil {
+		return err
+	}
+	var x T
+	if err := json.Unmarshal(data, &x); err != nil {
+		var fe *tasktype.FieldError
+		if errors.As(err, &fe) {
+			return fe
+		}
+		return &tasktype.FieldError{Field: "error_code", Rule: "one_of", Value: code, Message: err.Error()}
+	}
+	return nil
+}
+
+// Rescue moves the tasks whose worker vanished (their lease expired while
+// they were running): back to the queue with the requeue event while
+// attempts remain, else to the fail event with the worker section's error
+// code; actor is who the history names. Every move is guarded by the task's
+// version, so concurrent rescuers and a late worker never both win.
+func (l *Leases[T, E, PT]) Rescue(ctx context.Context, actor string) (RescueResult, error) {
+	var r RescueResult
+	for {
+		lost, err := l.driver.Lost(ctx, l.spec.Running, l.eng.Now(), rescueBatch)
+		if err != nil {
+			return r, err
+		}
+		moved := 0
+		for _, c := range lost {
+			meta := engine.Meta{Actor: actor, Attempt: c.Lease.Attempt}
+			var ev E
+			var mutate func(*T)
+			if l.spec.Requeue != "" && c.Lease.Attempt < l.spec.MaxAttempts {
+				ev = E(l.spec.Requeue)
+				meta.Message = fmt.Sprintf("worker %s lost the task (lease expired, attempt %d of %d); requeued", c.Lease.Owner, c.Lease.Attempt, l.spec.MaxAttempts)
+			} else {
+				ev = E(l.spec.Fail)
+				msg := fmt.Sprintf("worker %s lost the task (lease expired, attempt %d of %d)", c.Lease.Owner, c.Lease.Attempt, l.spec.MaxAttempts)
+				meta.Message = msg
+				mutate = func(t *T) { prepareFailure[T, E, PT](t, l.spec.ErrorCode, msg) }
+			}
+			_, err := l.eng.FireFrom(ctx, c.Task, ev, mutate, meta)
+			switch {
+			case err == nil && ev == E(l.spec.Requeue):
+				r.Requeued++
+				moved++
+			case err == nil:
+				r.Failed++
+				moved++
+			case errors.Is(err, tasktype.ErrConflict) || errors.Is(err, tasktype.ErrNotFound):
+				r.Raced++
+			default:
+				return r, err
+			}
+		}
+		if len(lost) < rescueBatch || moved == 0 {
+			return r, nil
+		}
+	}
+}
+
+// endTries bounds the retries of a task's final write after errors that may
+// pass (a dropped connection, a restarting server).
+const endTries = 6
+
+// end writes the task's final event, retrying transient errors with backoff
+// for as long as the lease would last. An error that retrying cannot cure (a
+// conflict: the task moved, perhaps by an earlier try whose reply was lost)
+// ends the attempts.
+func (l *Leases[T, E, PT]) end(ctx context.Context, cur *T, ev E, mutate func(*T), meta engine.Meta) (*T, error) {
+	wait := 50 * time.Millisecond
+	for try := 1; ; try++ {
+		x, err := l.eng.FireFrom(ctx, cur, ev, mutate, meta)
+		if err == nil || try == endTries || !transient(err) {
+			return x, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, l.spec.Lease/4)
+	}
+}
+
+// transient tells errors worth retrying: not the rules' own answers.
+func transient(err error) bool {
+	for _, rule := range []error{tasktype.ErrConflict, tasktype.ErrNotFound, tasktype.ErrTransitionNotAllowed, tasktype.ErrValidation, tasktype.ErrDuplicate} {
+		if errors.Is(err, rule) {
+			return false
+		}
+	}
+	return true
+}
+
+// failure turns a handler error into a code, a message for the task's field
+// and a message for the history row (a panic's stack goes there).
+func (l *Leases[T, E, PT]) failure(err error) (code, msg, detail string) {
+	var pe *panicError
+	var we *Error
+	switch {
+	case errors.As(err, &pe):
+		return l.spec.ErrorCode, pe.Error(), pe.Error() + "\n\n" + string(pe.stack)
+	case errors.As(err, &we):
+		code := we.Code
+		if code == "" {
+			code = l.spec.ErrorCode
+		}
+		return code, we.Message, err.Error()
+	}
+	return l.spec.ErrorCode, err.Error(), err.Error()
+}

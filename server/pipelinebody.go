@@ -1,0 +1,194 @@
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/taskmodel/taskmodel/validation"
+)
+
+// body reads the fields of one JSON object of a pipeline request, by name,
+// and remembers the first refused one: each reader returns nil (or the
+// zero value) for a field that is absent or null. done refuses fields no
+// reader asked for. Field paths are the JSON's ("stages[2].name").
+type body struct {
+	m      map[string]json.RawMessage
+	prefix string
+	asked  []string
+	err    error
+}
+
+func newBody(m map[string]json.RawMessage, prefix string) *body { return &body{m: m, prefix: prefix} }
+
+// raw returns a field's JSON, nil when absent or null.
+func (b *body) raw(name string) json.RawMessage {
+	b.asked = append(b.asked, name)
+	v, ok := b.m[name]
+	if !ok || string(v) == "null" {
+		return nil
+	}
+	return v
+}
+
+func (b *body) fail(name, rule, msg string) {
+	if b.err == nil {
+		b.err = badRequest(b.prefix+name, rule, msg)
+	}
+}
+
+// str reads a string field; multiline allows line breaks and tabs.
+func (b *body) str(name string, multiline bool) *string {
+	v := b.raw(name)
+	if v == nil {
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(v, &s); err != nil {
+		b.fail(name, "type", "must be a string")
+		return nil
+	}
+	if err := validation.CheckText(s, multiline); err != nil {
+		b.fail(name, "text", err.Error())
+		return nil
+	}
+	return &s
+}
+
+// name reads a required single-line string that may not be blank.
+func (b *body) name(name string) string {
+	s := b.str(name, false)
+	if s == nil || strings.TrimSpace(*s) == "" {
+		b.fail(name, "required", "is required (a non-empty string)")
+		return ""
+	}
+	return *s
+}
+
+// integer reads an integer field within [lo, hi].
+func (b *body) integer(name string, lo, hi int64) *int64 {
+	v := b.raw(name)
+	if v == nil {
+		return nil
+	}
+	n, err := strconv.ParseInt(string(v), 10, 64)
+	if err != nil || n < lo || n > hi {
+		msg := fmt.Sprintf("must be an integer of at least %d", lo)
+		if hi < math.MaxInt64 {
+			msg = fmt.Sprintf("must be an integer between %d and %d", lo, hi)
+		}
+		b.fail(name, "integer", msg)
+		return nil
+	}
+	return &n
+}
+
+// number reads a number field within [lo, hi].
+func (b *body) number(name string, lo, hi float64) *float64 {
+	v := b.raw(name)
+	if v == nil {
+		return nil
+	}
+	var f float64
+	if err := json.Unmarshal(v, &f); err != nil || f < lo || f > hi {
+		b.fail(name, "between", fmt.Sprintf("must be a number between %g and %g", lo, hi))
+		return nil
+	}
+	return &f
+}
+
+// boolean reads a true/false field (absent: false).
+func (b *body) boolean(name string) bool {
+	v := b.raw(name)
+	if v == nil {
+		return false
+	}
+	var x bool
+	if err := json.Unmarshal(v, &x); err != nil {
+		b.fail(name, "type", "must be true or false")
+	}
+	return x
+}
+
+// object reads a JSON object field.
+func (b *body) object(name string) map[string]json.RawMessage {
+	v := b.raw(name)
+	if v == nil {
+		return nil
+	}
+	m, err := parseObject(v)
+	if err != nil {
+		b.fail(name, "type", "must be a JSON object")
+		return nil
+	}
+	return m
+}
+
+// list reads a JSON array field.
+func (b *body) list(name string) []json.RawMessage {
+	v := b.raw(name)
+	if v == nil {
+		return nil
+	}
+	var out []json.RawMessage
+	if err := json.Unmarshal(v, &out); err != nil {
+		b.fail(name, "type", "must be a JSON array")
+		return nil
+	}
+	return out
+}
+
+// done returns the first refused field, or a field no reader asked for.
+func (b *body) done() error {
+	if b.err != nil {
+		return b.err
+	}
+	for _, k := range sortedKeys(b.m) {
+		if !slices.Contains(b.asked, k) {
+			allowed := slices.Clone(b.asked)
+			slices.Sort(allowed)
+			if len(allowed) == 0 {
+				return badRequest(b.prefix+k, "unknown_field", "unknown field; this request takes no fields")
+			}
+			return badRequest(b.prefix+k, "unknown_field", "unknown field; allowed: "+strings.Join(allowed, ", "))
+		}
+	}
+	return nil
+}
+
+// environment reads an object of scalar values as text (a run's
+// environment: {"env": "production", "workers": 4}).
+func (b *body) environment(name string) map[string]string {
+	m := b.object(name)
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		var x any
+		_ = json.Unmarshal(v, &x)
+		switch x := x.(type) {
+		case string:
+			out[k] = x
+		case float64, bool:
+			out[k] = string(v)
+		case nil:
+			out[k] = ""
+		default:
+			b.fail(name+"."+k, "type", "must be a string, number or true/false")
+			return nil
+		}
+	}
+	return out
+}
+
+func deref[V any](p *V) V {
+	var zero V
+	if p == nil {
+		return zero
+	}
+	return *p
+}

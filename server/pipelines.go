@@ -1,0 +1,682 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/taskmodel/taskmodel/backends/postgres"
+	"github.com/taskmodel/taskmodel/backends/sqlite"
+	"github.com/taskmodel/taskmodel/gen/pipelinerun"
+	"github.com/taskmodel/taskmodel/sdk/pipeline"
+	"github.com/taskmodel/taskmodel/sdk/pipeline/storage"
+	"github.com/taskmodel/taskmodel/sdk/pipeline/storage/memstore"
+	"github.com/taskmodel/taskmodel/sdk/pipeline/storage/pgstore"
+	"github.com/taskmodel/taskmodel/sdk/pipeline/storage/sqlitestore"
+	"github.com/taskmodel/taskmodel/tasktype"
+)
+
+// This file serves pipeline tracking over HTTP (/pipelines/…): thin
+// handlers over Config.Pipelines, a *pipeline.Tracker, for scripts in any
+// language. Every authenticated user may read and report; the user is the
+// actor of the history rows ("user:NAME").
+
+// pipelineRoutes adds the /pipelines routes with the API's add function.
+func (s *Server) pipelineRoutes(api func(pattern string, methods map[string]http.HandlerFunc)) {
+	h := s.withTracker
+	api("/pipelines/stages", map[string]http.HandlerFunc{"GET": h(s.pipelineStages), "POST": h(s.pipelineRegister)})
+	api("/pipelines/status", map[string]http.HandlerFunc{"GET": h(s.pipelineStatus)})
+	api("/pipelines/active", map[string]http.HandlerFunc{"GET": h(s.pipelineActive)})
+	api("/pipelines/history", map[string]http.HandlerFunc{"GET": h(s.pipelineHistory)})
+	api("/pipelines/runs", map[string]http.HandlerFunc{"POST": h(s.pipelineStart)})
+	api("/pipelines/runs/{id}", map[string]http.HandlerFunc{"GET": h(s.pipelineGetRun)})
+	api("/pipelines/runs/{id}/update", map[string]http.HandlerFunc{"POST": h(s.pipelineUpdate)})
+	api("/pipelines/runs/{id}/complete", map[string]http.HandlerFunc{"POST": h(s.pipelineComplete)})
+	api("/pipelines/runs/{id}/fail", map[string]http.HandlerFunc{"POST": h(s.pipelineFail)})
+	api("/pipelines/runs/{id}/subtasks", map[string]http.HandlerFunc{"GET": h(s.pipelineSubtasks)})
+	api("/pipelines/runs/{id}/subtasks/{n}/start", map[string]http.HandlerFunc{"POST": h(s.subtaskStart)})
+	api("/pipelines/runs/{id}/subtasks/{n}/update", map[string]http.HandlerFunc{"POST": h(s.subtaskUpdate)})
+	api("/pipelines/runs/{id}/subtasks/{n}/increment", map[string]http.HandlerFunc{"POST": h(s.subtaskIncrement)})
+	api("/pipelines/runs/{id}/subtasks/{n}/complete", map[string]http.HandlerFunc{"POST": h(s.subtaskComplete)})
+	api("/pipelines/runs/{id}/subtasks/{n}/fail", map[string]http.HandlerFunc{"POST": h(s.subtaskFail)})
+}
+
+// pipelineHandler is a /pipelines handler with the request's tracker,
+// which records the request's user as the actor.
+type pipelineHandler func(w http.ResponseWriter, r *http.Request, tr *pipeline.Tracker) error
+
+// errNoPipelines answers every /pipelines route of a server without a
+// tracker.
+var errNoPipelines = notFound("pipeline tracking is not enabled on this server")
+
+func (s *Server) withTracker(h pipelineHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.cfg.Pipelines == nil {
+			s.writeProblem(w, r, errNoPipelines)
+			return
+		}
+		tr := s.cfg.Pipelines.As("user:" + userOf(r).Name)
+		if err := h(w, r, tr); err != nil {
+			s.writeProblem(w, r, pipelineProblem(r.Context(), tr, err))
+			return
+		}
+		if r.Method == http.MethodPost {
+			s.pipelinePulse.fire()
+		}
+	}
+}
+
+// pipelineProblem maps the tracker's errors onto problems: unknown runs,
+// subtasks and tasks are 404s saying what exists, refused lifecycle moves
+// 409s with the current status, bad values 400s naming the field.
+func pipelineProblem(ctx context.Context, tr *pipeline.Tracker, err error) error {
+	var p *Problem
+	if errors.As(err, &p) {
+		return p
+	}
+	var nf *pipeline.NotFoundError
+	if errors.As(err, &nf) {
+		return notFound(nf.Error())
+	}
+	var un *pipeline.UnfinishedError
+	if errors.As(err, &un) {
+		out := problem(http.StatusConflict, "transition", "Transition not allowed", un.Error()+`, or complete with "force": true`)
+		if r, rerr := tr.Run(ctx, un.Run); rerr == nil {
+			out.CurrentStatus = string(r.Status)
+		}
+		return out
+	}
+	var se *pipeline.StateError
+	if errors.As(err, &se) {
+		out := problem(http.StatusConflict, "transition", "Transition not allowed", se.Error())
+		out.CurrentStatus = se.Status
+		return out
+	}
+	var te tasktype.TransitionInfoer
+	if errors.As(err, &te) {
+		t := te.Transition()
+		out := problem(http.StatusConflict, "transition", "Transition not allowed",
+			fmt.Sprintf("%s is not possible while it is %s", t.Event, t.From))
+		out.CurrentStatus = t.From
+		return out
+	}
+	switch {
+	case errors.Is(err, tasktype.ErrDuplicate):
+		return problem(http.StatusConflict, "conflict", "Conflict", "this subtask was started already; each number starts once per run")
+	case errors.Is(err, tasktype.ErrConflict):
+		return problem(http.StatusConflict, "conflict", "Conflict", "the run changed too often while the request ran; retry")
+	}
+	return err // toProblem: validation errors are 400s, anything else a 500
+}
+
+// runID parses the path's run id.
+func runID(r *http.Request) (uuid.UUID, error) {
+	raw := r.PathValue("id")
+	id, err := uuid.Parse(raw)
+	if err != nil || id == uuid.Nil {
+		return uuid.Nil, badRequest("id", "uuid", fmt.Sprintf("must be a run id (a UUID such as 123e4567-e89b-12d3-a456-426614174000), not %q", truncate(raw, 80)))
+	}
+	return id, nil
+}
+
+// subtaskRef parses the path's run id and subtask number.
+func subtaskRef(r *http.Request) (uuid.UUID, int64, error) {
+	id, err := runID(r)
+	if err != nil {
+		return uuid.Nil, 0, err
+	}
+	raw := r.PathValue("n")
+	n, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || n < 1 {
+		return uuid.Nil, 0, badRequest("n", "integer", fmt.Sprintf("must be a subtask number, an integer of at least 1, not %q", truncate(raw, 40)))
+	}
+	return id, n, nil
+}
+
+// readBody decodes the request's JSON object (none or {} is empty).
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (*body, error) {
+	m, err := s.decodeObject(w, r)
+	if err != nil {
+		return nil, err
+	}
+	return newBody(m, ""), nil
+}
+
+// queryOf checks a GET's query parameters against allowed and returns them.
+func queryOf(r *http.Request, allowed ...string) (map[string]string, error) {
+	q := r.URL.Query()
+	out := map[string]string{}
+	for _, k := range sortedKeys(q) {
+		if !slices.Contains(allowed, k) {
+			if len(allowed) == 0 {
+				return nil, badRequest(quoteName(k), "unknown_parameter", "unknown query parameter; this route takes none")
+			}
+			return nil, badRequest(quoteName(k), "unknown_parameter", "unknown query parameter; allowed: "+strings.Join(allowed, ", "))
+		}
+		if len(q[k]) > 1 {
+			return nil, badRequest(k, "repeated", "may be given once")
+		}
+		out[k] = q[k][0]
+	}
+	return out, nil
+}
+
+// knownStage refuses a stage that is not registered, listing those that are.
+func knownStage(ctx context.Context, tr *pipeline.Tracker, stage string) error {
+	stages, err := tr.Stages(ctx)
+	if err != nil {
+		return err
+	}
+	names := make([]string, len(stages))
+	for i, st := range stages {
+		if st.Name == stage {
+			return nil
+		}
+		names[i] = strconv.Quote(st.Name)
+	}
+	if len(names) == 0 {
+		return notFound(fmt.Sprintf("stage %q is not registered; no stage is (register stages and tasks with POST /pipelines/stages)", stage))
+	}
+	return notFound(fmt.Sprintf("stage %q is not registered; registered stages: %s", stage, strings.Join(names, ", ")))
+}
+
+// runsOut returns runs with the percent status shows.
+func runsOut(ctx context.Context, tr *pipeline.Tracker, runs []*pipeline.Run) ([]PipelineRun, error) {
+	progress, err := tr.Progress(ctx, runs)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]PipelineRun, len(runs))
+	for i, r := range runs {
+		out[i] = runOut(r, progress[r.ID])
+	}
+	return out, nil
+}
+
+func writeRun(ctx context.Context, w http.ResponseWriter, tr *pipeline.Tracker, status int, r *pipeline.Run) error {
+	out, err := runsOut(ctx, tr, []*pipeline.Run{r})
+	if err != nil {
+		return err
+	}
+	if status == http.StatusCreated {
+		w.Header().Set("Location", "/pipelines/runs/"+r.ID.String())
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, status, out[0])
+	return nil
+}
+
+func (s *Server) pipelineStages(w http.ResponseWriter, r *http.Request, tr *pipeline.Tracker) error {
+	if _, err := queryOf(r); err != nil {
+		return err
+	}
+	stages, err := tr.Stages(r.Context())
+	if err != nil {
+		return err
+	}
+	tasks, err := tr.Tasks(r.Context(), "")
+	if err != nil {
+		return err
+	}
+	out := make([]PipelineStage, len(stages))
+	for i, st := range stages {
+		out[i] = PipelineStage{Name: st.Name, Order: st.Order, Description: st.Description, Tasks: []pipeline.Task{}}
+		for _, t := range tasks {
+			if t.Stage == st.Name {
+				out[i].Tasks = append(out[i].Tasks, t)
+			}
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) pipelineRegister(w http.ResponseWriter, r *http.Request, tr *pipeline.Tracker) error {
+	b, err := s.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	var stages []pipeline.Stage
+	for i, raw := range b.list("stages") {
+		st, err := stageIn(raw, fmt.Sprintf("stages[%d].", i))
+		if err != nil {
+			return err
+		}
+		stages = append(stages, st)
+	}
+	var tasks []pipeline.Task
+	for i, raw := range b.list("tasks") {
+		t, err := taskIn(raw, fmt.Sprintf("tasks[%d].", i))
+		if err != nil {
+			return err
+		}
+		tasks = append(tasks, t)
+	}
+	if err := b.done(); err != nil {
+		return err
+	}
+	if len(stages) == 0 && len(tasks) == 0 {
+		return badRequest("stages", "required", "give stages, tasks or both (each a non-empty array)")
+	}
+	if err := tr.Register(r.Context(), stages, tasks); err != nil {
+		return err
+	}
+	return s.pipelineStages(w, r, tr)
+}
+
+func stageIn(raw json.RawMessage, prefix string) (pipeline.Stage, error) {
+	m, err := parseObject(raw)
+	if err != nil {
+		return pipeline.Stage{}, badRequest(strings.TrimSuffix(prefix, "."), "type", "must be a JSON object")
+	}
+	b := newBody(m, prefix)
+	st := pipeline.Stage{Name: b.name("name"), Order: deref(b.integer("order", 0, math.MaxInt32)), Description: b.str("description", true)}
+	if err := b.done(); err != nil {
+		return st, err
+	}
+	return st, prefixed(prefix, st.Validate())
+}
+
+var taskTypes = []string{"R", "sh", "python"}
+
+func taskIn(raw json.RawMessage, prefix string) (pipeline.Task, error) {
+	m, err := parseObject(raw)
+	if err != nil {
+		return pipeline.Task{}, badRequest(strings.TrimSuffix(prefix, "."), "type", "must be a JSON object")
+	}
+	b := newBody(m, prefix)
+	t := pipeline.Task{Stage: b.name("stage"), Name: b.name("name"), Order: deref(b.integer("order", 0, math.MaxInt32)),
+		ScriptPath: b.str("script_path", false), ScriptFilename: b.str("script_filename", false),
+		LogPath: b.str("log_path", false), LogFilename: b.str("log_filename", false)}
+	if typ := b.str("type", false); typ != nil {
+		if !slices.Contains(taskTypes, *typ) {
+			b.fail("type", "one_of", "must be one of "+strings.Join(taskTypes, ", "))
+		} else {
+			k := pipelinerun.TaskKind(*typ)
+			t.Type = &k
+		}
+	}
+	if err := b.done(); err != nil {
+		return t, err
+	}
+	return t, prefixed(prefix, t.Validate())
+}
+
+// prefixed puts prefix before the field paths of a validation error.
+func prefixed(prefix string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var ve *tasktype.ValidationError
+	if errors.As(err, &ve) && len(ve.Fields) > 0 {
+		out := problem(http.StatusBadRequest, "validation", "Invalid request", "")
+		var parts []string
+		for _, f := range ve.Fields {
+			out.Errors = append(out.Errors, FieldProblem{Field: prefix + f.Field, Rule: f.Rule, Message: f.Message})
+			parts = append(parts, prefix+f.Field+": "+f.Message)
+		}
+		out.Detail = strings.Join(parts, "; ")
+		return out
+	}
+	var fe *tasktype.FieldError
+	if errors.As(err, &fe) {
+		return badRequest(prefix+fe.Field, fe.Rule, fe.Message)
+	}
+	return err
+}
+
+func (s *Server) pipelineStart(w http.ResponseWriter, r *http.Request, tr *pipeline.Tracker) error {
+	b, err := s.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	stage, task := b.name("stage"), b.name("task")
+	p := pipeline.Process{Hostname: deref(b.str("host", false)), PID: int(deref(b.integer("pid", 1, math.MaxInt32))),
+		PPID: int(deref(b.integer("ppid", 0, math.MaxInt32)))}
+	p.User = userOf(r).Name
+	if u := b.str("user", false); u != nil {
+		p.User = *u
+	}
+	o := pipeline.StartOptions{Process: &p, NoGitLookup: true,
+		Subtasks:       deref(b.integer("total_subtasks", 0, math.MaxInt32)),
+		Message:        deref(b.str("message", true)),
+		CodeVersion:    deref(b.str("code_version", false)),
+		GitCommit:      deref(b.str("git_commit", false)),
+		Environment:    b.environment("environment"),
+		ScriptPath:     deref(b.str("script_path", false)),
+		ScriptFilename: deref(b.str("script_filename", false)),
+		LogPath:        deref(b.str("log_path", false)),
+		LogFilename:    deref(b.str("log_filename", false)),
+	}
+	if err := b.done(); err != nil {
+		return err
+	}
+	if err := knownStage(r.Context(), tr, stage); err != nil {
+		return err
+	}
+	run, err := tr.Start(r.Context(), stage, task, o)
+	if err != nil {
+		return err
+	}
+	return writeRun(r.Context(), w, tr, http.StatusCreated, run)
+}
+
+func (s *Server) pipelineGetRun(w http.ResponseWriter, r *http.Request, tr *pipeline.Tracker) error {
+	id, err := runID(r)
+	if err != nil {
+		return err
+	}
+	if _, err := queryOf(r); err != nil {
+		return err
+	}
+	run, err := tr.Run(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	subs, err := tr.Subtasks(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	out := PipelineRunDetail{PipelineRun: runOut(run, pipeline.RunPercent(run, subs)), Subtasks: subtasksOut(subs),
+		Estimate: pipeline.EstimateRun(run, subs, tr.Now())}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) pipelineUpdate(w http.ResponseWriter, r *http.Request, tr *pipeline.Tracker) error {
+	id, err := runID(r)
+	if err != nil {
+		return err
+	}
+	b, err := s.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	u := pipeline.RunUpdate{Percent: b.number("percent", 0, 100), Message: b.str("message", true)}
+	if err := b.done(); err != nil {
+		return err
+	}
+	run, err := tr.Update(r.Context(), id, u)
+	if err != nil {
+		return err
+	}
+	return writeRun(r.Context(), w, tr, http.StatusOK, run)
+}
+
+func (s *Server) pipelineComplete(w http.ResponseWriter, r *http.Request, tr *pipeline.Tracker) error {
+	id, err := runID(r)
+	if err != nil {
+		return err
+	}
+	b, err := s.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	msg, force := deref(b.str("message", true)), b.boolean("force")
+	if err := b.done(); err != nil {
+		return err
+	}
+	run, err := tr.CompleteWith(r.Context(), id, msg, pipeline.CompleteOptions{Force: force})
+	if err != nil {
+		return err
+	}
+	return writeRun(r.Context(), w, tr, http.StatusOK, run)
+}
+
+func (s *Server) pipelineFail(w http.ResponseWriter, r *http.Request, tr *pipeline.Tracker) error {
+	id, err := runID(r)
+	if err != nil {
+		return err
+	}
+	b, err := s.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	msg, detail := b.str("message", true), b.str("detail", true)
+	if err := b.done(); err != nil {
+		return err
+	}
+	if msg == nil || strings.TrimSpace(*msg) == "" {
+		return badRequest("message", "required", "is required: say why the run failed")
+	}
+	run, err := tr.Fail(r.Context(), id, *msg, deref(detail))
+	if err != nil {
+		return err
+	}
+	return writeRun(r.Context(), w, tr, http.StatusOK, run)
+}
+
+func (s *Server) pipelineSubtasks(w http.ResponseWriter, r *http.Request, tr *pipeline.Tracker) error {
+	id, err := runID(r)
+	if err != nil {
+		return err
+	}
+	if _, err := queryOf(r); err != nil {
+		return err
+	}
+	subs, err := tr.Subtasks(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, subtasksOut(subs))
+	return nil
+}
+
+func writeSubtask(w http.ResponseWriter, status int, st *pipeline.Subtask) error {
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, status, subtaskOut(st))
+	return nil
+}
+
+func (s *Server) subtaskStart(w http.ResponseWriter, r *http.Request, tr *pipeline.Tracker) error {
+	id, n, err := subtaskRef(r)
+	if err != nil {
+		return err
+	}
+	b, err := s.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	o := pipeline.SubtaskStart{Name: b.name("name"), ItemsTotal: b.integer("items_total", 0, math.MaxInt64), Message: deref(b.str("message", true))}
+	if err := b.done(); err != nil {
+		return err
+	}
+	st, err := tr.StartSubtask(r.Context(), id, n, o)
+	if err != nil {
+		return err
+	}
+	return writeSubtask(w, http.StatusCreated, st)
+}
+
+func (s *Server) subtaskUpdate(w http.ResponseWriter, r *http.Request, tr *pipeline.Tracker) error {
+	id, n, err := subtaskRef(r)
+	if err != nil {
+		return err
+	}
+	b, err := s.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	u := pipeline.SubtaskUpdate{Percent: b.number("percent", 0, 100), ItemsComplete: b.integer("items_complete", 0, math.MaxInt64),
+		ItemsTotal: b.integer("items_total", 0, math.MaxInt64), Message: b.str("message", true)}
+	if err := b.done(); err != nil {
+		return err
+	}
+	st, err := tr.UpdateSubtask(r.Context(), id, n, u)
+	if err != nil {
+		return err
+	}
+	return writeSubtask(w, http.StatusOK, st)
+}
+
+func (s *Server) subtaskIncrement(w http.ResponseWriter, r *http.Request, tr *pipeline.Tracker) error {
+	id, n, err := subtaskRef(r)
+	if err != nil {
+		return err
+	}
+	b, err := s.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	by := b.integer("by", 1, math.MaxInt64)
+	if err := b.done(); err != nil {
+		return err
+	}
+	st, err := tr.IncrementSubtask(r.Context(), id, n, max(1, deref(by)))
+	if err != nil {
+		return err
+	}
+	return writeSubtask(w, http.StatusOK, st)
+}
+
+func (s *Server) subtaskComplete(w http.ResponseWriter, r *http.Request, tr *pipeline.Tracker) error {
+	id, n, err := subtaskRef(r)
+	if err != nil {
+		return err
+	}
+	b, err := s.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	msg := deref(b.str("message", true))
+	if err := b.done(); err != nil {
+		return err
+	}
+	st, err := tr.CompleteSubtask(r.Context(), id, n, msg)
+	if err != nil {
+		return err
+	}
+	return writeSubtask(w, http.StatusOK, st)
+}
+
+func (s *Server) subtaskFail(w http.ResponseWriter, r *http.Request, tr *pipeline.Tracker) error {
+	id, n, err := subtaskRef(r)
+	if err != nil {
+		return err
+	}
+	b, err := s.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	msg := b.str("message", true)
+	if err := b.done(); err != nil {
+		return err
+	}
+	if msg == nil || strings.TrimSpace(*msg) == "" {
+		return badRequest("message", "required", "is required: say why the subtask failed")
+	}
+	st, err := tr.FailSubtask(r.Context(), id, n, *msg)
+	if err != nil {
+		return err
+	}
+	return writeSubtask(w, http.StatusOK, st)
+}
+
+func (s *Server) pipelineStatus(w http.ResponseWriter, r *http.Request, tr *pipeline.Tracker) error {
+	q, err := queryOf(r, "stage")
+	if err != nil {
+		return err
+	}
+	if stage, ok := q["stage"]; ok {
+		if err := knownStage(r.Context(), tr, stage); err != nil {
+			return err
+		}
+	}
+	sts, err := tr.Status(r.Context(), q["stage"])
+	if err != nil {
+		return err
+	}
+	out := make([]PipelineTaskStatus, len(sts))
+	for i, st := range sts {
+		out[i] = PipelineTaskStatus{Stage: st.Stage, Task: st.Task, Status: string(st.Status), Percent: st.Percent, PercentSource: st.PercentSource}
+		if st.Type != nil {
+			typ := string(*st.Type)
+			out[i].Type = &typ
+		}
+		if st.Run != nil {
+			run := runOut(st.Run, pipeline.Progress{Percent: st.Percent, Source: st.PercentSource})
+			out[i].Run = &run
+		}
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) pipelineActive(w http.ResponseWriter, r *http.Request, tr *pipeline.Tracker) error {
+	if _, err := queryOf(r); err != nil {
+		return err
+	}
+	runs, err := tr.Active(r.Context())
+	if err != nil {
+		return err
+	}
+	out, err := runsOut(r.Context(), tr, runs)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) pipelineHistory(w http.ResponseWriter, r *http.Request, tr *pipeline.Tracker) error {
+	q, err := queryOf(r, "stage", "task", "limit")
+	if err != nil {
+		return err
+	}
+	hq := pipeline.HistoryQuery{Stage: q["stage"], Task: q["task"]}
+	if raw, ok := q["limit"]; ok {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 1 || n > pipeline.MaxHistoryLimit {
+			return badRequest("limit", "between", fmt.Sprintf("must be an integer between 1 and %d, not %q", pipeline.MaxHistoryLimit, truncate(raw, 40)))
+		}
+		hq.Limit = n
+	}
+	if hq.Stage != "" {
+		if err := knownStage(r.Context(), tr, hq.Stage); err != nil {
+			return err
+		}
+	}
+	runs, err := tr.History(r.Context(), hq)
+	if err != nil {
+		return err
+	}
+	out, err := runsOut(r.Context(), tr, runs)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// PipelineStorage returns the pipeline tracker's storage over the
+// backend's database, applying the tracker's registry migrations (stages
+// and tasks; the run and subtask tables come with the models' migrations)
+// when they are not applied yet. On memory it is a new in-memory store.
+func (b *Backend) PipelineStorage(ctx context.Context) (storage.Storage, error) {
+	switch {
+	case b.sqlite != nil:
+		if err := sqlite.Migrate(ctx, b.sqlite, sqlitestore.RegistryMigrations()); err != nil {
+			return nil, err
+		}
+		return sqlitestore.New(b.sqlite), nil
+	case b.pg != nil:
+		if err := postgres.Migrate(ctx, b.pg, pgstore.RegistryMigrations()); err != nil {
+			return nil, err
+		}
+		return pgstore.New(b.pg), nil
+	}
+	return memstore.New(), nil
+}

@@ -1,0 +1,346 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/uuid"
+)
+
+// registerBody registers three stages of two tasks each.
+const registerBody = `{"stages":[{"name":"PREREQ","order":1},{"name":"STATIC","order":2,"description":"Rebuilt monthly"},{"name":"DAILY","order":3}],
+ "tasks":[{"stage":"PREREQ","name":"Fetch"},{"stage":"PREREQ","name":"Check","type":"sh"},
+          {"stage":"STATIC","name":"Build"},{"stage":"STATIC","name":"Index","type":"python"},
+          {"stage":"DAILY","name":"Report"},{"stage":"DAILY","name":"Mail","type":"R"}]}`
+
+// TestPipelineRunsOverHTTP runs a three-stage pipeline through the routes,
+// with subtasks reported by parallel increments, on every backend, and
+// checks that the routes' status agrees with the tracker's and that the
+// signed-in user is the actor of the changes.
+func TestPipelineRunsOverHTTP(t *testing.T) {
+	for _, b := range backendNames {
+		t.Run(b, func(t *testing.T) {
+			e := newEnv(t, b, envOptions{pipelines: true})
+			stages := e.must(200, "POST", "/pipelines/stages", "alice", registerBody)
+			var got []struct {
+				Name  string
+				Tasks []struct{ Name string }
+			}
+			if err := json.Unmarshal(stages.body, &got); err != nil || len(got) != 3 || got[1].Name != "STATIC" || len(got[1].Tasks) != 2 || got[1].Tasks[1].Name != "Index" {
+				t.Fatalf("stages: %v %s", err, stages.body)
+			}
+			// Registering again changes nothing.
+			if again := e.must(200, "POST", "/pipelines/stages", "bob", registerBody); string(again.body) != string(stages.body) {
+				t.Errorf("registering again: %s, want %s", again.body, stages.body)
+			}
+			runs := map[string]string{}
+			for _, st := range []string{"PREREQ", "STATIC", "DAILY"} {
+				first := map[string]string{"PREREQ": "Fetch", "STATIC": "Build", "DAILY": "Report"}[st]
+				r := e.must(201, "POST", "/pipelines/runs", "alice", fmt.Sprintf(`{"stage":%q,"task":%q,"total_subtasks":2,"host":"node-7","pid":4242,"code_version":"1.2","git_commit":"9f1c2ab","environment":{"env":"test","workers":4}}`, st, first)).json(t)
+				id := r["id"].(string)
+				runs[st] = id
+				if r["status"] != "STARTED" || r["host"] != "node-7" || r["pid"] != 4242.0 || r["user"] != "alice" || r["git_commit"] != "9f1c2ab" || r["total_subtasks"] != 2.0 {
+					t.Fatalf("started: %v", r)
+				}
+				if env, _ := r["environment"].(map[string]any); env["env"] != "test" || env["workers"] != "4" {
+					t.Errorf("environment: %v", r["environment"])
+				}
+				for n := 1; n <= 2; n++ {
+					e.must(201, "POST", fmt.Sprintf("/pipelines/runs/%s/subtasks/%d/start", id, n), "alice", `{"name":"step","items_total":20}`)
+				}
+				// Subtask 1: twenty increments from four workers at once.
+				var wg sync.WaitGroup
+				for range 4 {
+					wg.Go(func() {
+						for range 5 {
+							if r := e.do("POST", "/pipelines/runs/"+id+"/subtasks/1/increment", "alice", `{"by":1}`); r.status != 200 {
+								t.Errorf("increment: %d %s", r.status, r.body)
+							}
+						}
+					})
+				}
+				wg.Wait()
+				sub := e.must(200, "POST", "/pipelines/runs/"+id+"/subtasks/2/update", "alice", `{"items_complete":5,"message":"a quarter"}`).json(t)
+				if sub["percent"] != 25.0 || sub["status"] != "RUNNING" || sub["number"] != 2.0 {
+					t.Errorf("subtask update: %v", sub)
+				}
+				detail := e.must(200, "GET", "/pipelines/runs/"+id, "bob", "").json(t)
+				subs := detail["subtasks"].([]any)
+				if s1 := subs[0].(map[string]any); s1["items_complete"] != 20.0 || s1["percent"] != 100.0 {
+					t.Errorf("subtask 1 after 20 increments: %v", s1)
+				}
+				if detail["percent"] != 62.5 || detail["percent_source"] != "subtasks" || detail["status"] != "RUNNING" {
+					t.Errorf("run percent: %v %v %v", detail["percent"], detail["percent_source"], detail["status"])
+				}
+				if est := detail["estimate"].(map[string]any); est["known"] != true || est["items_total"] != 40.0 || est["items_complete"] != 25.0 {
+					t.Errorf("estimate: %v", est)
+				}
+				e.must(200, "POST", "/pipelines/runs/"+id+"/subtasks/1/complete", "alice", `{"message":"loaded"}`)
+				if st == "DAILY" {
+					continue // left running
+				}
+				e.must(200, "POST", "/pipelines/runs/"+id+"/subtasks/2/complete", "alice", `{}`)
+				done := e.must(200, "POST", "/pipelines/runs/"+id+"/complete", "alice", `{"message":"done"}`).json(t)
+				if done["status"] != "COMPLETED" || done["percent"] != 100.0 || done["finished_at"] == nil || done["message"] != "done" {
+					t.Errorf("completed: %v", done)
+				}
+			}
+			// A failed second run of Build.
+			r := e.must(201, "POST", "/pipelines/runs", "bob", `{"stage":"STATIC","task":"Index"}`).json(t)
+			failed := e.must(200, "POST", fmt.Sprintf("/pipelines/runs/%s/fail", r["id"]), "bob", `{"message":"disk full","detail":"Traceback: …"}`).json(t)
+			if failed["status"] != "FAILED" || failed["error_message"] != "disk full" || failed["error_detail"] != "Traceback: …" || failed["user"] != "bob" {
+				t.Errorf("failed: %v", failed)
+			}
+
+			// The routes' status is the tracker's.
+			var status []map[string]any
+			if err := json.Unmarshal(e.must(200, "GET", "/pipelines/status", "bob", "").body, &status); err != nil {
+				t.Fatal(err)
+			}
+			want, err := e.tracker.Status(context.Background(), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(status) != len(want) {
+				t.Fatalf("status: %d tasks, tracker %d", len(status), len(want))
+			}
+			for i, w := range want {
+				g := status[i]
+				if g["stage"] != w.Stage || g["task"] != w.Task || g["status"] != string(w.Status) || g["percent"] != w.Percent {
+					t.Errorf("status[%d]: %v %v %v %v, tracker %s %s %s %v", i, g["stage"], g["task"], g["status"], g["percent"], w.Stage, w.Task, w.Status, w.Percent)
+				}
+				if w.Run != nil && g["run"].(map[string]any)["id"] != w.Run.ID.String() {
+					t.Errorf("status[%d]: run %v, tracker %s", i, g["run"], w.Run.ID)
+				}
+			}
+			byTask := map[string]string{}
+			for _, g := range status {
+				byTask[g["task"].(string)] = g["status"].(string)
+			}
+			wantStatus := map[string]string{"Fetch": "COMPLETED", "Check": "NOT_STARTED", "Build": "COMPLETED", "Index": "FAILED", "Report": "RUNNING", "Mail": "NOT_STARTED"}
+			for task, st := range wantStatus {
+				if byTask[task] != st {
+					t.Errorf("%s: %s, want %s", task, byTask[task], st)
+				}
+			}
+			stageOnly := e.must(200, "GET", "/pipelines/status?stage=DAILY", "bob", "")
+			if n := strings.Count(string(stageOnly.body), `"stage":"DAILY"`); n != 3 || strings.Contains(string(stageOnly.body), "STATIC") { // two tasks, one with its run
+				t.Errorf("status?stage=DAILY: %s", stageOnly.body)
+			}
+			active := e.must(200, "GET", "/pipelines/active", "bob", "")
+			if !strings.Contains(string(active.body), runs["DAILY"]) || strings.Contains(string(active.body), runs["STATIC"]) {
+				t.Errorf("active: %s", active.body)
+			}
+			var history []map[string]any
+			_ = json.Unmarshal(e.must(200, "GET", "/pipelines/history?stage=STATIC&limit=10", "bob", "").body, &history)
+			if len(history) != 2 || history[0]["task"] != "Index" || history[1]["id"] != runs["STATIC"] {
+				t.Errorf("history of STATIC: %v", history)
+			}
+			if h := e.must(200, "GET", "/pipelines/history?limit=1", "bob", ""); strings.Count(string(h.body), `"id"`) != 1 {
+				t.Errorf("history limit=1: %s", h.body)
+			}
+			var subs []map[string]any
+			_ = json.Unmarshal(e.must(200, "GET", "/pipelines/runs/"+runs["DAILY"]+"/subtasks", "bob", "").body, &subs)
+			if len(subs) != 2 || subs[0]["status"] != "COMPLETED" || subs[1]["status"] != "RUNNING" || subs[1]["message"] != "a quarter" {
+				t.Errorf("subtasks: %v", subs)
+			}
+
+			// The signed-in user is the actor of each change.
+			id := uuid.MustParse(runs["PREREQ"])
+			h, err := e.tracker.Storage().Runs().History(context.Background(), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, x := range h {
+				if x.Actor != "user:alice" {
+					t.Errorf("history row %d of the run: actor %q, want user:alice", x.Seq, x.Actor)
+				}
+			}
+		})
+	}
+}
+
+// TestPipelineLifecycleRefusals: moves the lifecycle refuses are 409s with
+// the current status, and write nothing.
+func TestPipelineLifecycleRefusals(t *testing.T) {
+	for _, b := range backendNames {
+		t.Run(b, func(t *testing.T) {
+			e := newEnv(t, b, envOptions{pipelines: true})
+			e.must(200, "POST", "/pipelines/stages", "alice", registerBody)
+			id := e.must(201, "POST", "/pipelines/runs", "alice", `{"stage":"STATIC","task":"Build","total_subtasks":3}`).json(t)["id"].(string)
+			run := "/pipelines/runs/" + id
+			e.must(201, "POST", run+"/subtasks/1/start", "alice", `{"name":"Load","items_total":2}`)
+			e.must(200, "POST", run+"/subtasks/1/increment", "alice", ``)
+			cases := []struct {
+				name, path, body, detail, current string
+			}{
+				{"complete with unfinished subtasks", run + "/complete", `{}`,
+					`cannot complete the run: subtask 1 (Load) is RUNNING; subtasks 2, 3 of 3 never started; complete or fail them first, or complete with "force": true`, "RUNNING"},
+				{"start a subtask twice", run + "/subtasks/1/start", `{"name":"Load"}`,
+					"this subtask was started already; each number starts once per run", ""},
+				{"increment past items_total", run + "/subtasks/1/increment", `{"by":2}`, "", ""},
+			}
+			for _, c := range cases {
+				r := e.do("POST", c.path, "alice", c.body)
+				want := 409
+				if c.name == "increment past items_total" {
+					want = 400
+				}
+				if r.status != want {
+					t.Fatalf("%s: %d %s", c.name, r.status, r.body)
+				}
+				p := r.json(t)
+				if c.detail != "" && p["detail"] != c.detail {
+					t.Errorf("%s: detail %q\nwant %q", c.name, p["detail"], c.detail)
+				}
+				if c.current != "" && p["current_status"] != c.current {
+					t.Errorf("%s: current_status %v, want %s", c.name, p["current_status"], c.current)
+				}
+			}
+			if p := e.must(400, "POST", run+"/subtasks/1/increment", "alice", `{"by":2}`).json(t); p["detail"] != "items_complete: must be at most items_total (2)" {
+				t.Errorf("increment past items_total: %v", p["detail"])
+			}
+			// Forced: completes, cancelling subtask 1.
+			done := e.must(200, "POST", run+"/complete", "alice", `{"force":true}`).json(t)
+			if done["status"] != "COMPLETED" {
+				t.Fatalf("forced: %v", done)
+			}
+			for _, c := range []struct{ path, body string }{
+				{run + "/update", `{"percent":50}`},
+				{run + "/complete", `{}`},
+				{run + "/fail", `{"message":"late"}`},
+				{run + "/subtasks/2/start", `{"name":"Late"}`},
+				{run + "/subtasks/1/update", `{"percent":50}`},
+				{run + "/subtasks/1/increment", `{}`},
+			} {
+				r := e.do("POST", c.path, "alice", c.body)
+				if r.status != 409 {
+					t.Errorf("%s after completion: %d %s", c.path, r.status, r.body)
+					continue
+				}
+				p := r.json(t)
+				if cur := p["current_status"]; cur != "COMPLETED" && cur != "CANCELLED" {
+					t.Errorf("%s: current_status %v", c.path, cur)
+				}
+			}
+			detail := e.must(200, "GET", run, "alice", "").json(t)
+			if detail["status"] != "COMPLETED" || len(detail["subtasks"].([]any)) != 1 {
+				t.Errorf("after the refusals: %v", detail)
+			}
+		})
+	}
+}
+
+// TestPipelineBadInput: each bad request is a problem naming the field (or
+// what exists), with its exact message.
+func TestPipelineBadInput(t *testing.T) {
+	e := newEnv(t, "memory", envOptions{pipelines: true})
+	e.must(200, "POST", "/pipelines/stages", "alice", registerBody)
+	id := e.must(201, "POST", "/pipelines/runs", "alice", `{"stage":"STATIC","task":"Build"}`).json(t)["id"].(string)
+	e.must(201, "POST", "/pipelines/runs/"+id+"/subtasks/1/start", "alice", `{"name":"Load"}`)
+	unknown := uuid.New().String()
+	cases := []struct {
+		name, method, path, body string
+		status                   int
+		detail                   string
+	}{
+		{"no stages or tasks", "POST", "/pipelines/stages", `{}`, 400, "stages: give stages, tasks or both (each a non-empty array)"},
+		{"stage without name", "POST", "/pipelines/stages", `{"stages":[{"order":1}]}`, 400, "stages[0].name: is required (a non-empty string)"},
+		{"stage order negative", "POST", "/pipelines/stages", `{"stages":[{"name":"X","order":-1}]}`, 400, "stages[0].order: must be an integer between 0 and 2147483647"},
+		{"task type", "POST", "/pipelines/stages", `{"tasks":[{"stage":"X","name":"Y","type":"perl"}]}`, 400, "tasks[0].type: must be one of R, sh, python"},
+		{"task unknown field", "POST", "/pipelines/stages", `{"tasks":[{"stage":"X","name":"Y","script":"a.sh"}]}`, 400, "tasks[0].script: unknown field; allowed: log_filename, log_path, name, order, script_filename, script_path, stage, type"},
+		{"stages not an array", "POST", "/pipelines/stages", `{"stages":{"name":"X"}}`, 400, "stages: must be a JSON array"},
+		{"task name too long", "POST", "/pipelines/stages", `{"tasks":[{"stage":"X","name":"` + strings.Repeat("n", 201) + `"}]}`, 400, "tasks[0].name: must be at most 200 characters (got 201)"},
+		{"start without task", "POST", "/pipelines/runs", `{"stage":"STATIC"}`, 400, "task: is required (a non-empty string)"},
+		{"start unknown stage", "POST", "/pipelines/runs", `{"stage":"STAT","task":"Build"}`, 404, `stage "STAT" is not registered; registered stages: "PREREQ", "STATIC", "DAILY"`},
+		{"start unknown task", "POST", "/pipelines/runs", `{"stage":"STATIC","task":"Bild"}`, 404, `task "Bild" in stage "STATIC": not found; registered in that stage: "Build", "Index"`},
+		{"start pid zero", "POST", "/pipelines/runs", `{"stage":"STATIC","task":"Build","pid":0}`, 400, "pid: must be an integer between 1 and 2147483647"},
+		{"start pid text", "POST", "/pipelines/runs", `{"stage":"STATIC","task":"Build","pid":"42"}`, 400, "pid: must be an integer between 1 and 2147483647"},
+		{"start total_subtasks fraction", "POST", "/pipelines/runs", `{"stage":"STATIC","task":"Build","total_subtasks":2.5}`, 400, "total_subtasks: must be an integer between 0 and 2147483647"},
+		{"start environment nested", "POST", "/pipelines/runs", `{"stage":"STATIC","task":"Build","environment":{"a":{"b":1}}}`, 400, "environment.a: must be a string, number or true/false"},
+		{"start host with newline", "POST", "/pipelines/runs", `{"stage":"STATIC","task":"Build","host":"a\nb"}`, 400, "host: contains a control character (U+000A); only printable text is allowed"},
+		{"start unknown field", "POST", "/pipelines/runs", `{"stage":"STATIC","task":"Build","hostname":"x"}`, 400, "hostname: unknown field; allowed: code_version, environment, git_commit, host, log_filename, log_path, message, pid, ppid, script_filename, script_path, stage, task, total_subtasks, user"},
+		{"start body not an object", "POST", "/pipelines/runs", `[1]`, 400, "body: must be a JSON object"},
+		{"run id", "GET", "/pipelines/runs/abc", "", 400, `id: must be a run id (a UUID such as 123e4567-e89b-12d3-a456-426614174000), not "abc"`},
+		{"unknown run", "GET", "/pipelines/runs/" + unknown, "", 404, "run " + unknown + ": not found"},
+		{"update percent", "POST", "/pipelines/runs/" + id + "/update", `{"percent":101}`, 400, "percent: must be a number between 0 and 100"},
+		{"update unknown run", "POST", "/pipelines/runs/" + unknown + "/update", `{"percent":1}`, 404, "run " + unknown + ": not found"},
+		{"complete force", "POST", "/pipelines/runs/" + id + "/complete", `{"force":"yes"}`, 400, "force: must be true or false"},
+		{"fail without message", "POST", "/pipelines/runs/" + id + "/fail", `{"detail":"x"}`, 400, "message: is required: say why the run failed"},
+		{"subtask number", "POST", "/pipelines/runs/" + id + "/subtasks/0/start", `{"name":"x"}`, 400, `n: must be a subtask number, an integer of at least 1, not "0"`},
+		{"subtask name", "POST", "/pipelines/runs/" + id + "/subtasks/2/start", `{"items_total":3}`, 400, "name: is required (a non-empty string)"},
+		{"subtask items_total", "POST", "/pipelines/runs/" + id + "/subtasks/2/start", `{"name":"x","items_total":-1}`, 400, "items_total: must be an integer of at least 0"},
+		{"unknown subtask", "POST", "/pipelines/runs/" + id + "/subtasks/9/update", `{"percent":1}`, 404, "subtask 9 of run " + id + ": not found; start it first (subtask start)"},
+		{"increment by zero", "POST", "/pipelines/runs/" + id + "/subtasks/1/increment", `{"by":0}`, 400, "by: must be an integer of at least 1"},
+		{"subtask fail without message", "POST", "/pipelines/runs/" + id + "/subtasks/1/fail", `{}`, 400, "message: is required: say why the subtask failed"},
+		{"status unknown stage", "GET", "/pipelines/status?stage=NOPE", "", 404, `stage "NOPE" is not registered; registered stages: "PREREQ", "STATIC", "DAILY"`},
+		{"status unknown parameter", "GET", "/pipelines/status?stages=X", "", 400, "stages: unknown query parameter; allowed: stage"},
+		{"history limit", "GET", "/pipelines/history?limit=0", "", 400, `limit: must be an integer between 1 and 10000, not "0"`},
+		{"history limit repeated", "GET", "/pipelines/history?limit=1&limit=2", "", 400, "limit: may be given once"},
+		{"run with a query", "GET", "/pipelines/runs/" + id + "?verbose=1", "", 400, "verbose: unknown query parameter; this route takes none"},
+		{"method", "DELETE", "/pipelines/runs/" + id, "", 405, "DELETE is not allowed here; allowed: GET"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := e.do(c.method, c.path, "alice", c.body)
+			if r.status != c.status {
+				t.Fatalf("status %d, want %d: %s", r.status, c.status, r.body)
+			}
+			if ct := r.header.Get("Content-Type"); ct != "application/problem+json" {
+				t.Errorf("Content-Type %q", ct)
+			}
+			if p := r.json(t); p["detail"] != c.detail {
+				t.Errorf("detail\n got %q\nwant %q", p["detail"], c.detail)
+			}
+		})
+	}
+	// Nothing was written by the refused requests.
+	if h := e.must(200, "GET", "/pipelines/history", "alice", ""); strings.Count(string(h.body), `"id"`) != 1 {
+		t.Errorf("history after refused requests: %s", h.body)
+	}
+	if s := e.must(200, "GET", "/pipelines/stages", "alice", ""); strings.Contains(string(s.body), `"X"`) {
+		t.Errorf("a refused registration was written: %s", s.body)
+	}
+}
+
+// TestPipelinesNeedATrackerAndAToken: without a tracker every route is a
+// 404 saying so; without a token, a 401.
+func TestPipelinesNeedATrackerAndAToken(t *testing.T) {
+	off := newEnv(t, "memory", envOptions{})
+	for _, path := range []string{"/pipelines/stages", "/pipelines/status", "/pipelines/runs/" + uuid.NewString()} {
+		if p := off.must(404, "GET", path, "alice", "").json(t); p["detail"] != "pipeline tracking is not enabled on this server" {
+			t.Errorf("%s: %v", path, p["detail"])
+		}
+	}
+	on := newEnv(t, "memory", envOptions{pipelines: true})
+	on.must(401, "GET", "/pipelines/status", "", "")
+	on.must(401, "POST", "/pipelines/stages", "", registerBody)
+}
+
+// TestPipelineRoutesInOpenAPI: /openapi.json documents every /pipelines
+// route the server serves, with its methods.
+func TestPipelineRoutesInOpenAPI(t *testing.T) {
+	e := newEnv(t, "memory", envOptions{pipelines: true})
+	doc := e.must(200, "GET", "/openapi.json", "", "").json(t)
+	n := 0
+	for path, item := range doc["paths"].(map[string]any) {
+		if !strings.HasPrefix(path, "/pipelines") {
+			continue
+		}
+		url := strings.NewReplacer("{id}", uuid.NewString(), "{n}", "1").Replace(path)
+		for method := range item.(map[string]any) {
+			n++
+			r := e.do(strings.ToUpper(method), url, "alice", "")
+			if r.status == 405 || strings.Contains(string(r.body), "no route") {
+				t.Errorf("%s %s: %d %s", method, path, r.status, r.body)
+			}
+		}
+	}
+	if n != 16 {
+		t.Errorf("%d documented operations under /pipelines, want 16", n)
+	}
+}

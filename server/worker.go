@@ -1,0 +1,664 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/taskmodel/taskmodel/sdk/worker"
+	"github.com/taskmodel/taskmodel/tasktype"
+)
+
+// The worker protocol: workers in any language claim and run the tasks of
+// the models with a worker section over HTTP, with a worker token
+// (auth.Store.CreateWorker), under the same leases, claim order, end
+// events and rescue as the Go worker pools of sdk/worker
+// (worker.Leases). See docs/workers.md.
+
+// Limits of POST /worker/claim.
+const (
+	// MaxClaimLimit is the most tasks one claim returns.
+	MaxClaimLimit = 100
+	// MaxClaimWait is the longest a claim waits for a task (wait_seconds).
+	MaxClaimWait = 30 * time.Second
+	// ClaimPoll is how often a waiting claim looks for tasks queued by other
+	// processes; a task queued in this process wakes it at once.
+	ClaimPoll = time.Second
+	// maxWorkerName bounds the worker name of a claim.
+	maxWorkerName = 100
+)
+
+// workerRoutes adds the worker protocol's routes.
+func (s *Server) workerRoutes(api func(string, map[string]http.HandlerFunc)) {
+	api("/worker/claim", map[string]http.HandlerFunc{"POST": s.workerClaim})
+	api("/worker/tasks/{id}/heartbeat", map[string]http.HandlerFunc{"POST": s.workerHeartbeat})
+	api("/worker/tasks/{id}/progress", map[string]http.HandlerFunc{"POST": s.workerProgress})
+	api("/worker/tasks/{id}/complete", map[string]http.HandlerFunc{"POST": s.workerComplete})
+	api("/worker/tasks/{id}/fail", map[string]http.HandlerFunc{"POST": s.workerFail})
+}
+
+// checkScope keeps worker tokens to the /worker/ routes and everyone else
+// out of them.
+func checkScope(path string, u User) error {
+	workerRoute := strings.HasPrefix(path, "/worker/")
+	switch {
+	case workerRoute && len(u.Models) == 0:
+		return problem(http.StatusForbidden, "forbidden", "Forbidden", "the /worker/ routes need a worker token (taskmodel token create --worker --models MODEL,...); this token is a user's")
+	case !workerRoute && len(u.Models) > 0:
+		return problem(http.StatusForbidden, "forbidden", "Forbidden", "a worker token may only use the /worker/ routes (claim, heartbeat, progress, complete, fail)")
+	}
+	return nil
+}
+
+// workerModels lists the models with a worker section.
+func (s *Server) workerModels() []string {
+	var out []string
+	for _, b := range s.models.order {
+		if workOpsOf(b) != nil {
+			out = append(out, b.name())
+		}
+	}
+	return out
+}
+
+// workOpsFor returns the worker protocol of a model the request's token may
+// work on; field names the request's field for a 400.
+func (s *Server) workOpsFor(r *http.Request, field, model string) (workOps, error) {
+	b, ok := s.models.byName[model]
+	var ops workOps
+	if ok {
+		ops = workOpsOf(b)
+	}
+	if ops == nil {
+		return nil, badRequest(field, "one_of", fmt.Sprintf("unknown model %q; models with a worker section: %s", truncate(model, 80), joinOr(s.workerModels(), "none")))
+	}
+	if u := userOf(r); !slices.Contains(u.Models, model) {
+		return nil, problem(http.StatusForbidden, "forbidden", "Forbidden", fmt.Sprintf("this worker token may work on %s only, not %s", strings.Join(u.Models, ", "), model))
+	}
+	return ops, nil
+}
+
+// claimedTask is one task of a claim's answer.
+type claimedTask struct {
+	TaskType         string          `json:"task_type"`
+	ID               uuid.UUID       `json:"id"`
+	Lease            string          `json:"lease"`
+	LeaseExpiresAt   time.Time       `json:"lease_expires_at"`
+	HeartbeatSeconds int             `json:"heartbeat_seconds"`
+	Task             json.RawMessage `json:"task"`
+}
+
+// workerClaim is POST /worker/claim.
+func (s *Server) workerClaim(w http.ResponseWriter, r *http.Request) {
+	body, err := s.decodeObject(w, r)
+	if err != nil {
+		s.writeProblem(w, r, err)
+		return
+	}
+	if err := onlyFields(body, "models", "limit", "wait_seconds", "worker"); err != nil {
+		s.writeProblem(w, r, err)
+		return
+	}
+	u := userOf(r)
+	models := u.Models
+	if raw, ok := body["models"]; ok {
+		if models, err = stringList(raw, "models", 1, 100); err != nil {
+			s.writeProblem(w, r, err)
+			return
+		}
+	}
+	limit, err := intField(body, "limit", 1, MaxClaimLimit, 1)
+	if err != nil {
+		s.writeProblem(w, r, err)
+		return
+	}
+	wait, err := intField(body, "wait_seconds", 0, int(MaxClaimWait/time.Second), 0)
+	if err != nil {
+		s.writeProblem(w, r, err)
+		return
+	}
+	name := "worker"
+	if raw, ok := body["worker"]; ok {
+		if name, err = workerName(raw); err != nil {
+			s.writeProblem(w, r, err)
+			return
+		}
+	}
+	ops := make([]workOps, len(models))
+	for i, m := range models {
+		if slices.Index(models, m) < i {
+			s.writeProblem(w, r, badRequest(fmt.Sprintf("models[%d]", i), "unique", fmt.Sprintf("%q is named twice", m)))
+			return
+		}
+		if ops[i], err = s.workOpsFor(r, fmt.Sprintf("models[%d]", i), m); err != nil {
+			s.writeProblem(w, r, err)
+			return
+		}
+	}
+	owner := leaseOwner(u.TokenID, name)
+	ctx := r.Context()
+	// Listen before the first look, so that a task queued in between
+	// wakes the wait.
+	var wake chan struct{}
+	if wait > 0 {
+		wake = make(chan struct{}, 1)
+		for _, o := range ops {
+			c, stop := o.queued(ctx)
+			defer stop()
+			go func() {
+				for {
+					select {
+					case <-ctx.Done():
+						return
+					case _, ok := <-c:
+						if !ok {
+							return
+						}
+						select {
+						case wake <- struct{}{}:
+						default:
+						}
+					}
+				}
+			}()
+		}
+	}
+	deadline := time.Now().Add(time.Duration(wait) * time.Second)
+	out := []claimedTask{}
+	poll := time.NewTimer(0)
+	defer poll.Stop()
+	for {
+		for _, o := range ops {
+			if len(out) == limit {
+				break
+			}
+			got, err := o.claim(ctx, owner, limit-len(out))
+			if err != nil && ctx.Err() == nil {
+				if len(out) == 0 {
+					s.writeProblem(w, r, err)
+					return
+				}
+				s.log.WarnContext(ctx, "claim failed", "model", o.name(), "error", err)
+			}
+			for _, c := range got {
+				t, err := taskJSON(c.view)
+				if err != nil {
+					s.writeProblem(w, r, err)
+					return
+				}
+				out = append(out, claimedTask{
+					TaskType: o.name(), ID: c.view.key.ID, Lease: leaseString(o.name(), c.lease),
+					LeaseExpiresAt: c.expires.UTC(), HeartbeatSeconds: heartbeatSeconds(o.spec()), Task: t,
+				})
+			}
+		}
+		left := time.Until(deadline)
+		if len(out) > 0 || left <= 0 || ctx.Err() != nil {
+			break
+		}
+		poll.Reset(min(ClaimPoll, left))
+		select {
+		case <-ctx.Done():
+		case <-wake:
+		case <-poll.C:
+		}
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, map[string]any{"tasks": out})
+}
+
+// heartbeatSeconds is how often a worker should heartbeat: a third of the
+// lease, at least a second.
+func heartbeatSeconds(spec tasktype.Worker) int {
+	return max(1, int(spec.Lease/3/time.Second))
+}
+
+// leaseState is the answer of heartbeat and progress.
+type leaseState struct {
+	Cancelled      bool       `json:"cancelled"`
+	LeaseExpiresAt *time.Time `json:"lease_expires_at"`
+	// Recorded, of a progress report, tells whether it was stored: false
+	// when the task's status maps no progress and no detail was given.
+	Recorded *bool `json:"recorded,omitempty"`
+}
+
+// heldLease is a request's task and lease, checked to be the token's.
+type heldLease struct {
+	id    uuid.UUID
+	ops   workOps
+	lease workerLease
+}
+
+// workerTask reads the path's id and the body's lease, and checks the lease
+// is the token's for a model the token may work on.
+func (s *Server) workerTask(r *http.Request, body map[string]json.RawMessage) (heldLease, error) {
+	raw := r.PathValue("id")
+	id, err := uuid.Parse(raw)
+	if err != nil || id == uuid.Nil {
+		return heldLease{}, badRequest("id", "uuid", fmt.Sprintf("must be a task id (a UUID such as 123e4567-e89b-12d3-a456-426614174000), not %q", truncate(raw, 80)))
+	}
+	var ls string
+	lraw, ok := body["lease"]
+	if !ok || json.Unmarshal(lraw, &ls) != nil {
+		return heldLease{}, badRequest("lease", "required", "must be the lease string POST /worker/claim returned with the task")
+	}
+	l, err := parseLease(ls)
+	if err != nil {
+		return heldLease{}, err
+	}
+	ops, err := s.workOpsFor(r, "lease", l.model)
+	if err != nil {
+		return heldLease{}, err
+	}
+	if !strings.HasPrefix(l.lease.Owner, userOf(r).TokenID+":") {
+		return heldLease{}, leaseLost("the lease was not claimed with this token")
+	}
+	return heldLease{id: id, ops: ops, lease: l}, nil
+}
+
+// renew heartbeats the lease. held false: the task left the running status
+// by a cancel while the lease held it (cancelled true), or the lease is lost
+// (err a 409 lease-lost).
+func (s *Server) renew(ctx context.Context, h heldLease) (expires time.Time, cancelled bool, err error) {
+	held, expires, err := h.ops.heartbeat(ctx, h.id, h.lease.lease)
+	if err != nil || held {
+		return expires, false, err
+	}
+	c, err := h.ops.cancelled(ctx, h.id, h.lease.lease)
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	if c {
+		return time.Time{}, true, nil
+	}
+	return time.Time{}, false, leaseLost("this lease no longer holds the task: it expired and the task was rescued or claimed again, or it ended")
+}
+
+// workerHeartbeat is POST /worker/tasks/{id}/heartbeat.
+func (s *Server) workerHeartbeat(w http.ResponseWriter, r *http.Request) {
+	body, err := s.decodeObject(w, r)
+	if err == nil {
+		err = onlyFields(body, "lease")
+	}
+	var h heldLease
+	if err == nil {
+		h, err = s.workerTask(r, body)
+	}
+	if err != nil {
+		s.writeProblem(w, r, err)
+		return
+	}
+	exp, cancelled, err := s.renew(r.Context(), h)
+	if err != nil {
+		s.writeProblem(w, r, err)
+		return
+	}
+	writeLeaseState(w, exp, cancelled, nil)
+}
+
+func writeLeaseState(w http.ResponseWriter, exp time.Time, cancelled bool, recorded *bool) {
+	st := leaseState{Cancelled: cancelled, Recorded: recorded}
+	if !cancelled {
+		e := exp.UTC()
+		st.LeaseExpiresAt = &e
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, st)
+}
+
+// progressTries bounds the retries of a progress report that raced with
+// another change of the task (a progress of the same worker).
+const progressTries = 4
+
+// workerProgress is POST /worker/tasks/{id}/progress.
+func (s *Server) workerProgress(w http.ResponseWriter, r *http.Request) {
+	body, err := s.decodeObject(w, r)
+	if err == nil {
+		err = onlyFields(body, "lease", "percent", "detail")
+	}
+	var h heldLease
+	if err == nil {
+		h, err = s.workerTask(r, body)
+	}
+	var percent float64
+	if err == nil {
+		percent, err = percentField(body)
+	}
+	if err != nil {
+		s.writeProblem(w, r, err)
+		return
+	}
+	var detail json.RawMessage
+	if raw, ok := body["detail"]; ok && string(raw) != "null" {
+		if len(raw) == 0 || raw[0] != '{' {
+			s.writeProblem(w, r, badRequest("detail", "object", "must be a JSON object: the task's progress_detail"))
+			return
+		}
+		detail = raw
+	}
+	ctx := r.Context()
+	v, err := h.ops.get(ctx, h.id)
+	if errors.Is(err, tasktype.ErrNotFound) {
+		err = leaseLost("no such task")
+	}
+	if err != nil {
+		s.writeProblem(w, r, err)
+		return
+	}
+	if detail != nil {
+		if !hasField(v, "progress_detail") {
+			s.writeProblem(w, r, badRequest("detail", "none", fmt.Sprintf("must be omitted: model %s has no progress_detail field", h.ops.name())))
+			return
+		}
+		if _, err := withRawView(v, detail); err != nil {
+			s.writeProblem(w, r, prefixField(err, "detail"))
+			return
+		}
+	}
+	exp, cancelled, err := s.renew(ctx, h)
+	if err != nil || cancelled {
+		if err != nil {
+			s.writeProblem(w, r, err)
+			return
+		}
+		writeLeaseState(w, exp, true, nil)
+		return
+	}
+	for try := 1; ; try++ {
+		if v.key.Status != h.ops.spec().Running {
+			writeLeaseState(w, exp, true, nil)
+			return
+		}
+		_, recorded, err := h.ops.progress(ctx, v, percent, detail)
+		if errors.Is(err, tasktype.ErrConflict) && try < progressTries {
+			if v, err = h.ops.get(ctx, h.id); err != nil {
+				s.writeProblem(w, r, err)
+				return
+			}
+			continue
+		}
+		if err != nil {
+			s.writeProblem(w, r, err)
+			return
+		}
+		writeLeaseState(w, exp, false, &recorded)
+		return
+	}
+}
+
+// workerComplete is POST /worker/tasks/{id}/complete.
+func (s *Server) workerComplete(w http.ResponseWriter, r *http.Request) {
+	body, err := s.decodeObject(w, r)
+	if err == nil {
+		err = onlyFields(body, "lease", "result")
+	}
+	var h heldLease
+	if err == nil {
+		h, err = s.workerTask(r, body)
+	}
+	if err != nil {
+		s.writeProblem(w, r, err)
+		return
+	}
+	var result map[string]json.RawMessage
+	if raw, ok := body["result"]; ok && string(raw) != "null" {
+		if result, err = parseObject(raw); err != nil {
+			s.writeProblem(w, r, badRequest("result", "object", "must be a JSON object of result fields"))
+			return
+		}
+		allowed := h.ops.results()
+		for _, k := range sortedKeys(result) {
+			if !slices.Contains(allowed, k) {
+				s.writeProblem(w, r, badRequest("result."+k, "unknown_field", fmt.Sprintf("is not a result field of model %s; result fields: %s", h.ops.name(), joinOr(allowed, "none (send no result)"))))
+				return
+			}
+		}
+	}
+	s.finishTask(w, r, h, nil, result)
+}
+
+// workerFail is POST /worker/tasks/{id}/fail.
+func (s *Server) workerFail(w http.ResponseWriter, r *http.Request) {
+	body, err := s.decodeObject(w, r)
+	if err == nil {
+		err = onlyFields(body, "lease", "error_code", "message")
+	}
+	var h heldLease
+	if err == nil {
+		h, err = s.workerTask(r, body)
+	}
+	var code, msg string
+	if err == nil {
+		code, err = stringField(body, "error_code", 100)
+	}
+	if err == nil {
+		msg, err = stringField(body, "message", 100_000)
+	}
+	if err == nil {
+		err = h.ops.checkCode(code)
+	}
+	if err != nil {
+		s.writeProblem(w, r, err)
+		return
+	}
+	if msg == "" {
+		msg = "failed"
+	}
+	s.finishTask(w, r, h, &worker.Error{Code: code, Message: msg}, nil)
+}
+
+// finishTask ends a task with the worker section's complete (outcome nil)
+// or fail event, after checking the lease still holds it (a read: the
+// lease is not renewed).
+func (s *Server) finishTask(w http.ResponseWriter, r *http.Request, h heldLease, outcome error, result map[string]json.RawMessage) {
+	ctx := r.Context()
+	v, err := h.ops.get(ctx, h.id)
+	if errors.Is(err, tasktype.ErrNotFound) {
+		err = leaseLost("no such task")
+	}
+	if err != nil {
+		s.writeProblem(w, r, err)
+		return
+	}
+	if len(result) > 0 {
+		if _, err := withRawsView(v, result); err != nil {
+			s.writeProblem(w, r, prefixField(err, "result"))
+			return
+		}
+	}
+	// The lease must hold the task as read: the end write is guarded by
+	// the version read, which any take-over changes.
+	held, err := h.ops.holds(ctx, v, h.lease.lease)
+	if err == nil && !held {
+		var cancelled bool
+		if cancelled, err = h.ops.cancelled(ctx, h.id, h.lease.lease); err == nil {
+			if cancelled {
+				p := problem(http.StatusConflict, "transition", "Task cancelled", fmt.Sprintf("the task was cancelled while it ran; it is %s", v.key.Status))
+				p.CurrentStatus, p.AllowedActions = v.key.Status, []string{}
+				err = p
+			} else {
+				err = leaseLost("this lease no longer holds the task: it expired and the task was rescued or claimed again, or it ended")
+			}
+		}
+	}
+	if err != nil {
+		s.writeProblem(w, r, err)
+		return
+	}
+	next, err := h.ops.finish(context.WithoutCancel(ctx), v, h.lease.lease, outcome, result)
+	if errors.Is(err, tasktype.ErrConflict) {
+		// The task moved since it was read: cancelled, or rescued.
+		if c, cerr := h.ops.cancelled(ctx, h.id, h.lease.lease); cerr == nil && !c {
+			err = leaseLost("the task moved while it was being ended: its lease expired and it was rescued")
+		} else if cerr == nil {
+			p := problem(http.StatusConflict, "transition", "Task cancelled", "the task was cancelled while it ran")
+			if cur, gerr := h.ops.get(ctx, h.id); gerr == nil {
+				p.CurrentStatus = cur.key.Status
+			}
+			p.AllowedActions = []string{}
+			err = p
+		}
+	}
+	if err != nil {
+		if p := toProblem(err); p.Status == http.StatusConflict && p.CurrentStatus != "" {
+			p.Detail = fmt.Sprintf("the task is %s: it cannot be ended now", p.CurrentStatus)
+		}
+		s.writeProblem(w, r, err)
+		return
+	}
+	s.writeTask(w, r, http.StatusOK, next)
+}
+
+// onlyFields refuses a body field not named.
+func onlyFields(body map[string]json.RawMessage, names ...string) error {
+	for _, k := range sortedKeys(body) {
+		if !slices.Contains(names, k) {
+			return badRequest(k, "unknown_field", fmt.Sprintf("unknown field; allowed: %s", strings.Join(names, ", ")))
+		}
+	}
+	return nil
+}
+
+// intField reads an optional integer field between lo and hi.
+func intField(body map[string]json.RawMessage, name string, lo, hi, def int) (int, error) {
+	raw, ok := body[name]
+	if !ok || string(raw) == "null" {
+		return def, nil
+	}
+	var f float64
+	bad := badRequest(name, "range", fmt.Sprintf("must be a whole number between %d and %d", lo, hi))
+	if json.Unmarshal(raw, &f) != nil || f != math.Trunc(f) || f < float64(lo) || f > float64(hi) {
+		return 0, bad
+	}
+	return int(f), nil
+}
+
+// percentField reads the required percent, 0 to 100.
+func percentField(body map[string]json.RawMessage) (float64, error) {
+	raw, ok := body["percent"]
+	if !ok {
+		return 0, badRequest("percent", "required", "is required: a number between 0 and 100")
+	}
+	var f float64
+	if json.Unmarshal(raw, &f) != nil || math.IsNaN(f) || f < 0 || f > 100 {
+		return 0, badRequest("percent", "range", "must be between 0 and 100")
+	}
+	return f, nil
+}
+
+// stringField reads an optional string field of at most max bytes.
+func stringField(body map[string]json.RawMessage, name string, max int) (string, error) {
+	raw, ok := body[name]
+	if !ok || string(raw) == "null" {
+		return "", nil
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return "", badRequest(name, "type", "must be a string")
+	}
+	if len(s) > max {
+		return "", badRequest(name, "max_len", fmt.Sprintf("must be at most %d bytes", max))
+	}
+	return s, nil
+}
+
+// stringList reads a list of 1 to hi strings.
+func stringList(raw json.RawMessage, name string, lo, hi int) ([]string, error) {
+	var out []string
+	if json.Unmarshal(raw, &out) != nil || len(out) < lo || len(out) > hi {
+		return nil, badRequest(name, "list", fmt.Sprintf("must be a list of %d to %d model names", lo, hi))
+	}
+	return out, nil
+}
+
+// workerName reads a claim's worker name: 1 to 100 letters, digits and
+// . _ - @ : /.
+func workerName(raw json.RawMessage) (string, error) {
+	var s string
+	bad := badRequest("worker", "pattern", fmt.Sprintf("must be 1 to %d letters, digits and . _ - @ : / (a host name, say)", maxWorkerName))
+	if json.Unmarshal(raw, &s) != nil || s == "" || len(s) > maxWorkerName {
+		return "", bad
+	}
+	for _, c := range s {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.ContainsRune("._-@:/", c)) {
+			return "", bad
+		}
+	}
+	return s, nil
+}
+
+// hasField reports whether a task's JSON has a field.
+func hasField(v *view, name string) bool {
+	data, err := json.Marshal(v.task)
+	if err != nil {
+		return false
+	}
+	var doc map[string]json.RawMessage
+	if json.Unmarshal(data, &doc) != nil {
+		return false
+	}
+	_, ok := doc[name]
+	return ok
+}
+
+// withRawView checks a progress detail against the task's model.
+func withRawView(v *view, detail json.RawMessage) (any, error) {
+	return withRawsView(v, map[string]json.RawMessage{"progress_detail": detail})
+}
+
+// withRawsView checks field values against the task's model: its strict
+// decoder and its Validate.
+func withRawsView(v *view, fields map[string]json.RawMessage) (any, error) {
+	data, err := json.Marshal(v.task)
+	if err != nil {
+		return nil, err
+	}
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return nil, err
+	}
+	for k, x := range fields {
+		doc[k] = x
+	}
+	if data, err = json.Marshal(doc); err != nil {
+		return nil, err
+	}
+	return decodeAs(v, data)
+}
+
+// prefixField puts prefix in front of the field names of a validation
+// error about a body's nested object (detail, result).
+func prefixField(err error, prefix string) error {
+	p := toProblem(err)
+	if p.Status != http.StatusBadRequest {
+		return err
+	}
+	out := *p
+	out.Errors = nil
+	for _, f := range p.Errors {
+		if f.Field != prefix && !strings.HasPrefix(f.Field, prefix+".") {
+			if f.Field == "progress_detail" || strings.HasPrefix(f.Field, "progress_detail.") {
+				f.Field = prefix + strings.TrimPrefix(f.Field, "progress_detail")
+			} else if prefix == "result" {
+				f.Field = prefix + "." + f.Field
+			}
+		}
+		out.Errors = append(out.Errors, f)
+	}
+	if len(out.Errors) > 0 {
+		parts := make([]string, len(out.Errors))
+		for i, f := range out.Errors {
+			parts[i] = f.Field + ": " + f.Message
+		}
+		out.Detail = strings.Join(parts, "; ")
+	}
+	return &out
+}
