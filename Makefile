@@ -28,9 +28,12 @@ install:
 
 test: test-main test-tools
 
+# -timeout: the end-to-end packages (cmd/taskmodel: serve, workers in
+# Python and shell, a killed worker's lease running out) take minutes
+# under -race on two cores, near go test's default of 10.
 test-main:
 	$(GO) vet ./...
-	$(GO) test -race ./...
+	$(GO) test -race -timeout 25m ./...
 
 test-tools:
 	cd tools && $(GO) vet ./...
