@@ -29,7 +29,9 @@ type modelSummary struct {
 
 // statusRow is one status of a model page's table.
 type statusRow struct {
-	Badge     badge
+	Badge badge
+	// Doc is the spec's description of the status, else its display message.
+	Doc       string
 	Initial   bool
 	Terminal  bool
 	EnteredAt string
@@ -40,6 +42,7 @@ type statusRow struct {
 
 type eventRow struct {
 	Name     string
+	Doc      string // the spec's description
 	From     []badge
 	To       badge
 	Required string
@@ -207,15 +210,18 @@ func (d *Dashboard) loadModel(r *http.Request, s session) (modelView, error) {
 		badges[st.Name] = newBadge(st.Name, st.Code, st.Display)
 	}
 	for _, st := range m.Statuses {
-		row := statusRow{Badge: badges[st.Name], Initial: st.Initial, Terminal: st.Terminal, EnteredAt: st.EnteredAt, Count: counts[st.Name], Counts: known}
+		row := statusRow{Badge: badges[st.Name], Doc: st.Doc, Initial: st.Initial, Terminal: st.Terminal, EnteredAt: st.EnteredAt, Count: counts[st.Name], Counts: known}
 		if st.Timeout != nil {
 			row.Timeout = st.Timeout.After.String()
+		}
+		if row.Doc == "" {
+			row.Doc = st.Display.Message
 		}
 		v.Total += counts[st.Name]
 		v.Statuses = append(v.Statuses, row)
 	}
 	for _, ev := range m.Events {
-		er := eventRow{Name: ev.Name, To: badges[ev.To], Required: strings.Join(ev.Requires, ", ")}
+		er := eventRow{Name: ev.Name, Doc: ev.Doc, To: badges[ev.To], Required: strings.Join(ev.Requires, ", ")}
 		for _, f := range ev.From {
 			er.From = append(er.From, badges[f])
 		}

@@ -50,7 +50,7 @@ func TestModelPage(t *testing.T) {
 		`<svg id="diagram"`,
 		`data-from="CREATED" data-to="UPLOADING"`, // request_upload_urls
 		`data-from="QUEUED" data-to="PROCESSING"`, // the worker's claim
-		`<tr data-event="cancel">`,
+		`<tr data-event="cancel"><td><span class="mono">cancel</span><br><span class="muted small">POST /tasks/{id}/cancel called while processing.`,
 		`<ul id="timeouts">`, "15m0s",
 		`Counts of your tasks`,
 		`<section aria-labelledby="h-queue" id="queue">`,
