@@ -4,11 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"sort"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/taskmodel/taskmodel/server"
 	"github.com/taskmodel/taskmodel/tasktype"
@@ -31,7 +29,9 @@ type modelSummary struct {
 
 // statusRow is one status of a model page's table.
 type statusRow struct {
-	Badge     badge
+	Badge badge
+	// Doc is the spec's description of the status, else its display message.
+	Doc       string
 	Initial   bool
 	Terminal  bool
 	EnteredAt string
@@ -42,6 +42,7 @@ type statusRow struct {
 
 type eventRow struct {
 	Name     string
+	Doc      string // the spec's description
 	From     []badge
 	To       badge
 	Required string
@@ -100,24 +101,9 @@ type modelView struct {
 	Queue     *queueView
 	Updated   time.Time
 	// Window is the span the moves are counted over, with its choices.
-	Window  windowView
-	Moves   *movesView
-	Review  []mdBlock
-	Initial string
-}
-
-// windowView is the window selector: the span chosen and the spans offered.
-type windowView struct {
-	Name    string // 15m, 1h, 24h, 7d
-	Label   string
-	From    time.Time
-	To      time.Time
-	Choices []windowChoice
-}
-
-type windowChoice struct {
-	Name, Label, Href string
-	Current           bool
+	Window windowView
+	Moves  *movesView
+	Review []mdBlock
 }
 
 // movesView is what the page says of the moves in the window.
@@ -126,70 +112,6 @@ type movesView struct {
 	Created int64
 	Limited bool
 	Since   time.Time
-}
-
-// windows are the spans a model page counts moves over, by their name in
-// the URL (?window=).
-var windows = []struct {
-	name, label string
-	span        time.Duration
-}{
-	{"15m", "15 minutes", 15 * time.Minute},
-	{"1h", "1 hour", time.Hour},
-	{"24h", "24 hours", 24 * time.Hour},
-	{"7d", "7 days", 7 * 24 * time.Hour},
-}
-
-// defaultWindow is the span of a model page without ?window=.
-const defaultWindow = "24h"
-
-// parseWindow reads a model page's query: only window, one of windows.
-func parseWindow(r *http.Request, model string, now time.Time) (windowView, error) {
-	q := r.URL.Query()
-	var unknown []string
-	for k := range q {
-		if k != "window" {
-			unknown = append(unknown, fmt.Sprintf("%q", k))
-		}
-	}
-	if len(unknown) > 0 {
-		sort.Strings(unknown)
-		return windowView{}, &server.Problem{Status: http.StatusBadRequest, Title: "Bad request", Detail: "unknown parameter " + strings.Join(unknown, ", ") + "; this page takes window"}
-	}
-	name := defaultWindow
-	if v, ok := q["window"]; ok {
-		if len(v) != 1 {
-			return windowView{}, &server.Problem{Status: http.StatusBadRequest, Title: "Bad request", Detail: "window is given more than once"}
-		}
-		name = v[0]
-	}
-	var w windowView
-	var names []string
-	var choices []windowChoice
-	for _, c := range windows {
-		names = append(names, c.name)
-		if c.name == name {
-			w = windowView{Name: c.name, Label: c.label, From: now.Add(-c.span), To: now}
-		}
-		choices = append(choices, windowChoice{Name: c.name, Label: c.label, Href: "/ui/models/" + url.PathEscape(model) + "?window=" + c.name, Current: c.name == name})
-	}
-	if w.Name == "" {
-		return windowView{}, &server.Problem{Status: http.StatusBadRequest, Title: "Bad request",
-			Detail: fmt.Sprintf("window must be one of %s, not %q", strings.Join(names, ", "), truncate(name, 40))}
-	}
-	w.Choices = choices
-	return w, nil
-}
-
-// truncate shortens s to n bytes at most, at a rune boundary.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }
 
 // total adds counts up: a lower bound when one of them is, counted in full
@@ -269,7 +191,7 @@ func (d *Dashboard) loadModel(r *http.Request, s session) (modelView, error) {
 		return modelView{}, err
 	}
 	v := modelView{Name: m.Model, Counts: known, Owner: m.API.Owner, Create: m.API.Create, HasWorker: m.Worker != nil, Updated: now,
-		Window: win, Review: markdown(m.Review), Initial: m.Initial}
+		Window: win, Review: markdown(m.Review)}
 	switch {
 	case s.User.Admin:
 		v.Scope = "every user's tasks (you are an admin)"
@@ -300,14 +222,17 @@ func (d *Dashboard) loadModel(r *http.Request, s session) (modelView, error) {
 		badges[st.Name] = newBadge(st.Name, st.Code, st.Display)
 	}
 	for _, st := range m.Statuses {
-		row := statusRow{Badge: badges[st.Name], Initial: st.Initial, Terminal: st.Terminal, EnteredAt: st.EnteredAt, Count: counts[st.Name], Counts: known}
+		row := statusRow{Badge: badges[st.Name], Doc: st.Doc, Initial: st.Initial, Terminal: st.Terminal, EnteredAt: st.EnteredAt, Count: counts[st.Name], Counts: known}
 		if st.Timeout != nil {
 			row.Timeout = st.Timeout.After.String()
+		}
+		if row.Doc == "" {
+			row.Doc = st.Display.Message
 		}
 		v.Statuses = append(v.Statuses, row)
 	}
 	for _, ev := range m.Events {
-		er := eventRow{Name: ev.Name, To: badges[ev.To], Required: strings.Join(ev.Requires, ", ")}
+		er := eventRow{Name: ev.Name, Doc: ev.Doc, To: badges[ev.To], Required: strings.Join(ev.Requires, ", ")}
 		for _, f := range ev.From {
 			er.From = append(er.From, badges[f])
 		}

@@ -429,6 +429,7 @@ func (ev *evolution) render(e Engine, name, from string) []byte {
 			p("INSERT INTO tm_new_%s (%s) SELECT %s FROM %s;\n", history, strings.Join(cols, ", "), strings.Join(cols, ", "), history)
 			p("DROP TABLE %s;\n", history)
 			p("ALTER TABLE tm_new_%s RENAME TO %s;\n", history, history)
+			p("%s;\n", historyAtIndexSQL(history))
 		}
 	}
 	for _, ix := range newIdx {
