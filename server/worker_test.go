@@ -97,16 +97,19 @@ func TestWorkerProtocol(t *testing.T) {
 				t.Fatalf("a second claim got %d tasks; every task is claimed", len(again))
 			}
 
-			// Heartbeat; progress on a status without a progress mapping
-			// renews the lease and keeps nothing.
+			// Heartbeat; progress through the running status's mapping (the
+			// whole 0–100 range for the background lifecycle).
 			c := byID[tr]
 			hb := e.must(200, "POST", "/worker/tasks/"+tr+"/heartbeat", w, leaseBody(c.Lease, "")).json(t)
 			if hb["cancelled"] != false || hb["lease_expires_at"] == nil {
 				t.Errorf("heartbeat: %v", hb)
 			}
 			pr := e.must(200, "POST", "/worker/tasks/"+tr+"/progress", w, leaseBody(c.Lease, `,"percent":40`)).json(t)
-			if pr["recorded"] != false || pr["cancelled"] != false {
+			if pr["recorded"] != true || pr["cancelled"] != false {
 				t.Errorf("progress of training: %v", pr)
+			}
+			if got := e.must(200, "GET", "/tasks/"+tr, "alice", "").json(t); got["progress"] != float64(40) {
+				t.Errorf("training's progress after 40%%: %v", got["progress"])
 			}
 			done := e.must(200, "POST", "/worker/tasks/"+tr+"/complete", w, leaseBody(c.Lease, "")).json(t)
 			if done["status"] != "DONE" || done["end_date"] == nil {

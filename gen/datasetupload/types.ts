@@ -57,17 +57,55 @@ export interface StatusDisplay {
   message: string;
 }
 
-/** The spec's display of each status (statuses without one are absent). */
-export const STATUS_DISPLAY: Readonly<Partial<Record<Status, StatusDisplay>>> = {};
+/** The spec's display of each status. */
+export const STATUS_DISPLAY: Readonly<Record<Status, StatusDisplay>> = {
+  QUEUED: {
+    label: "Queued",
+    color: "yellow",
+    icon: "queue",
+    message: "Waiting for a worker...",
+  },
+  RUNNING: {
+    label: "Running",
+    color: "blue",
+    icon: "spinner",
+    message: "In progress...",
+  },
+  DONE: {
+    label: "Done",
+    color: "green",
+    icon: "check",
+    message: "Completed successfully.",
+  },
+  FAILED: {
+    label: "Failed",
+    color: "red",
+    icon: "error",
+    message: "Failed. See the error message.",
+  },
+  CANCELLED: {
+    label: "Cancelled",
+    color: "gray",
+    icon: "cancel",
+    message: "Cancelled.",
+  },
+};
 
 /** How often to poll a task in each status, in milliseconds (the spec's display poll); terminal statuses have none. */
-export const POLL_INTERVALS: Readonly<Partial<Record<Status, number>>> = {};
+export const POLL_INTERVALS: Readonly<Partial<Record<Status, number>>> = {
+  QUEUED: 5000,
+  RUNNING: 2000,
+};
 
 /** A status's progress: a fixed percent, or a range filled by the work done. */
 export type ProgressMapping = number | { readonly from: number; readonly to: number };
 
 /** The progress each status maps (statuses without a mapping keep the stored progress). */
-export const PROGRESS: Readonly<Partial<Record<Status, ProgressMapping>>> = {};
+export const PROGRESS: Readonly<Partial<Record<Status, ProgressMapping>>> = {
+  QUEUED: 0,
+  RUNNING: { from: 0, to: 100 },
+  DONE: 100,
+};
 
 /** An event moves a task from one of its from statuses to its to status. */
 export type Event =
@@ -117,6 +155,8 @@ export interface DatasetUpload {
   records_processed: number;
   /** The user who created the task. (at most 255 characters) */
   user_id: string | null;
+  /** Percent done: 0 while queued, reported by the worker while running, 100 when done. (≥ 0, ≤ 100) */
+  progress: number;
   /** Set when the task enters RUNNING. (ISO 8601 time) */
   started_at: string | null;
   /** Set when the task enters DONE, FAILED, CANCELLED. (ISO 8601 time) */

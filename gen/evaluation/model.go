@@ -32,6 +32,8 @@ type Evaluation struct {
 	Benchmark *string `json:"benchmark" validate:"omitnil,line,max=255"`
 	// The user who created the task.
 	UserID *string `json:"user_id" validate:"omitnil,line,max=255"`
+	// Percent done: 0 while queued, reported by the worker while running, 100 when done.
+	Progress int64 `json:"progress" validate:"gte=0,lte=100"`
 	// Set when the task enters RUNNING.
 	StartedAt *time.Time `json:"started_at"`
 	// Set when the task enters DONE, FAILED, CANCELLED.
@@ -50,7 +52,7 @@ func (x *Evaluation) Validate() error {
 }
 
 var (
-	evaluationKeys     = []string{"id", "status", "version", "created_at", "updated_at", "tag", "error_message", "model_name", "benchmark", "user_id", "started_at", "end_date"}
+	evaluationKeys     = []string{"id", "status", "version", "created_at", "updated_at", "tag", "error_message", "model_name", "benchmark", "user_id", "progress", "started_at", "end_date"}
 	evaluationRequired []string
 )
 
@@ -98,6 +100,9 @@ func (x *Evaluation) Fire(ev Event, at time.Time) error {
 	case StatusCancelled:
 		x.EndDate = &at
 	}
+	if p, ok := to.Progress(0); ok {
+		x.Progress = int64(p)
+	}
 	x.UpdatedAt = at
 	x.Version++
 	return nil
@@ -144,7 +149,12 @@ func (x *Evaluation) PrepareTimeout() (Event, bool) {
 // given the fraction of the work done (0 to 1); false, and nothing set, when
 // the status maps no progress or the model has no progress field.
 func (x *Evaluation) ReportProgress(done float64) bool {
-	return false
+	p, ok := x.Status.Progress(done)
+	if !ok {
+		return false
+	}
+	x.Progress = int64(p)
+	return true
 }
 
 // Worker is the spec's worker section: workers claim tasks in QUEUED with
@@ -248,6 +258,9 @@ var migration0008LeaseInRowPostgreSQL string
 //go:embed migrations/postgresql/0009_history_at.sql
 var migration0009HistoryAtPostgreSQL string
 
+//go:embed migrations/postgresql/0010_add_progress.sql
+var migration0010AddProgressPostgreSQL string
+
 //go:embed migrations/sqlite/0001_schema.sql
 var migration0001SchemaSQLite string
 
@@ -265,6 +278,9 @@ var migration0008LeaseInRowSQLite string
 
 //go:embed migrations/sqlite/0009_history_at.sql
 var migration0009HistoryAtSQLite string
+
+//go:embed migrations/sqlite/0010_add_progress.sql
+var migration0010AddProgressSQLite string
 
 // Migrations returns the schema migrations of the model for an engine,
 // "postgresql" or "sqlite", in order; nil for another engine.
@@ -298,6 +314,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "evaluation/0009_history_at",
 			SQL:  migration0009HistoryAtPostgreSQL,
+		}, {
+			Name: "evaluation/0010_add_progress",
+			SQL:  migration0010AddProgressPostgreSQL,
 		}}
 	case "sqlite":
 		return []tasktype.Migration{{
@@ -318,6 +337,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "evaluation/0009_history_at",
 			SQL:  migration0009HistoryAtSQLite,
+		}, {
+			Name: "evaluation/0010_add_progress",
+			SQL:  migration0010AddProgressSQLite,
 		}}
 	}
 	return nil

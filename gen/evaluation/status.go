@@ -189,10 +189,51 @@ func StatusesWithCode(c tasktype.Code) []Status {
 // of its work done (0 to 1). ok is false when the spec maps s to no progress:
 // the task's stored progress stands.
 func (s Status) Progress(done float64) (percent int, ok bool) {
+	switch s {
+	case StatusQueued:
+		return 0, true
+	case StatusRunning:
+		return tasktype.FillRange(0, 100, done), true
+	case StatusDone:
+		return 100, true
+	}
 	return 0, false
 }
 
-var displayTable = [5]tasktype.Display{}
+var displayTable = [5]tasktype.Display{
+	0: {
+		Color:        "yellow",
+		Icon:         "queue",
+		Label:        "Queued",
+		Message:      "Waiting for a worker...",
+		PollInterval: 5 * time.Second,
+	},
+	1: {
+		Color:        "blue",
+		Icon:         "spinner",
+		Label:        "Running",
+		Message:      "In progress...",
+		PollInterval: 2 * time.Second,
+	},
+	2: {
+		Color:   "green",
+		Icon:    "check",
+		Label:   "Done",
+		Message: "Completed successfully.",
+	},
+	3: {
+		Color:   "red",
+		Icon:    "error",
+		Label:   "Failed",
+		Message: "Failed. See the error message.",
+	},
+	4: {
+		Color:   "gray",
+		Icon:    "cancel",
+		Label:   "Cancelled",
+		Message: "Cancelled.",
+	},
+}
 
 // Display returns what a user interface shows for s: label, color, icon,
 // message and poll interval. It is the zero Display where the spec gives none.

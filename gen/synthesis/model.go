@@ -30,6 +30,8 @@ type Synthesis struct {
 	NumSamples *int64 `json:"num_samples" validate:"omitnil,gte=1"`
 	// The user who created the task.
 	UserID *string `json:"user_id" validate:"omitnil,line,max=255"`
+	// Percent done: 0 while queued, reported by the worker while running, 100 when done.
+	Progress int64 `json:"progress" validate:"gte=0,lte=100"`
 	// Set when the task enters RUNNING.
 	StartedAt *time.Time `json:"started_at"`
 	// Set when the task enters DONE, FAILED, CANCELLED.
@@ -48,7 +50,7 @@ func (x *Synthesis) Validate() error {
 }
 
 var (
-	synthesisKeys     = []string{"id", "status", "version", "created_at", "updated_at", "tag", "error_message", "num_samples", "user_id", "started_at", "end_date"}
+	synthesisKeys     = []string{"id", "status", "version", "created_at", "updated_at", "tag", "error_message", "num_samples", "user_id", "progress", "started_at", "end_date"}
 	synthesisRequired []string
 )
 
@@ -96,6 +98,9 @@ func (x *Synthesis) Fire(ev Event, at time.Time) error {
 	case StatusCancelled:
 		x.EndDate = &at
 	}
+	if p, ok := to.Progress(0); ok {
+		x.Progress = int64(p)
+	}
 	x.UpdatedAt = at
 	x.Version++
 	return nil
@@ -142,7 +147,12 @@ func (x *Synthesis) PrepareTimeout() (Event, bool) {
 // given the fraction of the work done (0 to 1); false, and nothing set, when
 // the status maps no progress or the model has no progress field.
 func (x *Synthesis) ReportProgress(done float64) bool {
-	return false
+	p, ok := x.Status.Progress(done)
+	if !ok {
+		return false
+	}
+	x.Progress = int64(p)
+	return true
 }
 
 // Worker is the spec's worker section: workers claim tasks in QUEUED with
@@ -246,6 +256,9 @@ var migration0008LeaseInRowPostgreSQL string
 //go:embed migrations/postgresql/0009_history_at.sql
 var migration0009HistoryAtPostgreSQL string
 
+//go:embed migrations/postgresql/0010_add_progress.sql
+var migration0010AddProgressPostgreSQL string
+
 //go:embed migrations/sqlite/0001_schema.sql
 var migration0001SchemaSQLite string
 
@@ -263,6 +276,9 @@ var migration0008LeaseInRowSQLite string
 
 //go:embed migrations/sqlite/0009_history_at.sql
 var migration0009HistoryAtSQLite string
+
+//go:embed migrations/sqlite/0010_add_progress.sql
+var migration0010AddProgressSQLite string
 
 // Migrations returns the schema migrations of the model for an engine,
 // "postgresql" or "sqlite", in order; nil for another engine.
@@ -296,6 +312,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "synthesis/0009_history_at",
 			SQL:  migration0009HistoryAtPostgreSQL,
+		}, {
+			Name: "synthesis/0010_add_progress",
+			SQL:  migration0010AddProgressPostgreSQL,
 		}}
 	case "sqlite":
 		return []tasktype.Migration{{
@@ -316,6 +335,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "synthesis/0009_history_at",
 			SQL:  migration0009HistoryAtSQLite,
+		}, {
+			Name: "synthesis/0010_add_progress",
+			SQL:  migration0010AddProgressSQLite,
 		}}
 	}
 	return nil

@@ -16,11 +16,11 @@ const BackgroundSteps = 4
 // evaluation, synthesis, model_upload, dataset_upload) that taskmodel serve
 // --demo-workers runs, so that their tasks visibly move from QUEUED through
 // RUNNING to DONE: it works BackgroundSteps steps of step each (a pause)
-// and completes. A task whose tag starts with "fail" fails after its first
-// step, to show the failure path. It reports no progress: these models'
-// specs map none.
+// and completes, reporting its progress after each step (the running
+// status maps the whole 0–100 range). A task whose tag starts with "fail"
+// fails after its first step, to show the failure path.
 func Background[T any](step time.Duration) worker.Handler[T] {
-	return func(ctx context.Context, t *T, _ *worker.Progress[T]) error {
+	return func(ctx context.Context, t *T, p *worker.Progress[T]) error {
 		failing := strings.HasPrefix(tagOf(t), "fail")
 		for i := range BackgroundSteps {
 			select {
@@ -30,6 +30,11 @@ func Background[T any](step time.Duration) worker.Handler[T] {
 			}
 			if failing && i == 0 {
 				return worker.Fail("", "the demo handler fails tasks whose tag starts with fail")
+			}
+			if i < BackgroundSteps-1 {
+				if err := p.Report(ctx, float64(i+1)/BackgroundSteps, nil); err != nil {
+					return err
+				}
 			}
 		}
 		return nil

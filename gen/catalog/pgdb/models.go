@@ -57,6 +57,7 @@ type DatasetUpload struct {
 	DatasetName      *string
 	RecordsProcessed int64
 	UserID           *string
+	Progress         int64
 	StartedAt        *time.Time
 	EndDate          *time.Time
 }
@@ -84,6 +85,7 @@ type Evaluation struct {
 	ModelName    *string
 	Benchmark    *string
 	UserID       *string
+	Progress     int64
 	StartedAt    *time.Time
 	EndDate      *time.Time
 }
@@ -111,6 +113,7 @@ type ModelUpload struct {
 	Source       string
 	SourceUri    *string
 	UserID       *string
+	Progress     int64
 	StartedAt    *time.Time
 	EndDate      *time.Time
 }
@@ -238,6 +241,7 @@ type Synthesis struct {
 	ErrorMessage *string
 	NumSamples   *int64
 	UserID       *string
+	Progress     int64
 	StartedAt    *time.Time
 	EndDate      *time.Time
 }
@@ -265,6 +269,7 @@ type Training struct {
 	BaseModel    *string
 	Epochs       *int64
 	UserID       *string
+	Progress     int64
 	StartedAt    *time.Time
 	EndDate      *time.Time
 }

@@ -58,6 +58,7 @@ type DatasetUpload struct {
 	DatasetName      *string
 	RecordsProcessed int64
 	UserID           *string
+	Progress         int64
 	StartedAt        *time.Time
 	EndDate          *time.Time
 }
@@ -85,6 +86,7 @@ type Evaluation struct {
 	ModelName    *string
 	Benchmark    *string
 	UserID       *string
+	Progress     int64
 	StartedAt    *time.Time
 	EndDate      *time.Time
 }
@@ -112,6 +114,7 @@ type ModelUpload struct {
 	Source       string
 	SourceUri    *string
 	UserID       *string
+	Progress     int64
 	StartedAt    *time.Time
 	EndDate      *time.Time
 }
@@ -239,6 +242,7 @@ type Synthesis struct {
 	ErrorMessage *string
 	NumSamples   sql.NullInt64
 	UserID       *string
+	Progress     int64
 	StartedAt    *time.Time
 	EndDate      *time.Time
 }
@@ -266,6 +270,7 @@ type Training struct {
 	BaseModel    *string
 	Epochs       sql.NullInt64
 	UserID       *string
+	Progress     int64
 	StartedAt    *time.Time
 	EndDate      *time.Time
 }

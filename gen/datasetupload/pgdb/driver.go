@@ -62,6 +62,7 @@ func createManyParams(items []insertRow) (p CreateManyParams, err error) {
 	p.RecordsProcessed = slices.Grow(p.RecordsProcessed, len(items))
 	p.UserID = slices.Grow(p.UserID, len(items))
 	p.TmNullUserID = slices.Grow(p.TmNullUserID, len(items))
+	p.Progress = slices.Grow(p.Progress, len(items))
 	p.StartedAt = slices.Grow(p.StartedAt, len(items))
 	p.TmNullStartedAt = slices.Grow(p.TmNullStartedAt, len(items))
 	p.EndDate = slices.Grow(p.EndDate, len(items))
@@ -80,6 +81,7 @@ func createManyParams(items []insertRow) (p CreateManyParams, err error) {
 		p.DatasetName, p.TmNullDatasetName = backends.AppendNullable(p.DatasetName, p.TmNullDatasetName, x.DatasetName)
 		p.RecordsProcessed = append(p.RecordsProcessed, x.RecordsProcessed)
 		p.UserID, p.TmNullUserID = backends.AppendNullable(p.UserID, p.TmNullUserID, x.UserID)
+		p.Progress = append(p.Progress, x.Progress)
 		p.StartedAt, p.TmNullStartedAt = backends.AppendNullable(p.StartedAt, p.TmNullStartedAt, backends.UTC(x.StartedAt))
 		p.EndDate, p.TmNullEndDate = backends.AppendNullable(p.EndDate, p.TmNullEndDate, backends.UTC(x.EndDate))
 		p.TmActor = append(p.TmActor, it.Actor)
@@ -103,6 +105,7 @@ func transitionManyParams(items []transitionRow) (p TransitionManyParams, err er
 	p.RecordsProcessed = slices.Grow(p.RecordsProcessed, len(items))
 	p.UserID = slices.Grow(p.UserID, len(items))
 	p.TmNullUserID = slices.Grow(p.TmNullUserID, len(items))
+	p.Progress = slices.Grow(p.Progress, len(items))
 	p.StartedAt = slices.Grow(p.StartedAt, len(items))
 	p.TmNullStartedAt = slices.Grow(p.TmNullStartedAt, len(items))
 	p.EndDate = slices.Grow(p.EndDate, len(items))
@@ -124,6 +127,7 @@ func transitionManyParams(items []transitionRow) (p TransitionManyParams, err er
 		p.DatasetName, p.TmNullDatasetName = backends.AppendNullable(p.DatasetName, p.TmNullDatasetName, x.DatasetName)
 		p.RecordsProcessed = append(p.RecordsProcessed, x.RecordsProcessed)
 		p.UserID, p.TmNullUserID = backends.AppendNullable(p.UserID, p.TmNullUserID, x.UserID)
+		p.Progress = append(p.Progress, x.Progress)
 		p.StartedAt, p.TmNullStartedAt = backends.AppendNullable(p.StartedAt, p.TmNullStartedAt, backends.UTC(x.StartedAt))
 		p.EndDate, p.TmNullEndDate = backends.AppendNullable(p.EndDate, p.TmNullEndDate, backends.UTC(x.EndDate))
 		p.TmFromStatus = append(p.TmFromStatus, it.FromStatus)
@@ -210,6 +214,7 @@ func (d *Driver) insertOne(ctx context.Context, r insertRow) error {
 		EndDate:          backends.UTC(x.EndDate),
 		ErrorMessage:     x.ErrorMessage,
 		ID:               x.ID,
+		Progress:         x.Progress,
 		RecordsProcessed: x.RecordsProcessed,
 		StartedAt:        backends.UTC(x.StartedAt),
 		Status:           string(x.Status),
@@ -311,6 +316,7 @@ func (d *Driver) transitionOne(ctx context.Context, r transitionRow) error {
 		EndDate:          backends.UTC(x.EndDate),
 		ErrorMessage:     x.ErrorMessage,
 		ID:               r.ID,
+		Progress:         x.Progress,
 		RecordsProcessed: x.RecordsProcessed,
 		StartedAt:        backends.UTC(x.StartedAt),
 		Status:           string(x.Status),
@@ -338,6 +344,7 @@ func (d *Driver) Update(ctx context.Context, from backends.Key, x *datasetupload
 		EndDate:          backends.UTC(x.EndDate),
 		ErrorMessage:     x.ErrorMessage,
 		ID:               from.ID,
+		Progress:         x.Progress,
 		RecordsProcessed: x.RecordsProcessed,
 		StartedAt:        backends.UTC(x.StartedAt),
 		Tag:              x.Tag,
@@ -422,6 +429,7 @@ func (d *Driver) Reserve(ctx context.Context, queue, owner string, now, expires 
 			EndDate:          r.EndDate,
 			ErrorMessage:     r.ErrorMessage,
 			ID:               r.ID,
+			Progress:         r.Progress,
 			RecordsProcessed: r.RecordsProcessed,
 			StartedAt:        r.StartedAt,
 			Status:           r.Status,
@@ -500,6 +508,7 @@ func (d *Driver) Claim(ctx context.Context, owner string, now, expires time.Time
 			EndDate:          r.EndDate,
 			ErrorMessage:     r.ErrorMessage,
 			ID:               r.ID,
+			Progress:         r.Progress,
 			RecordsProcessed: r.RecordsProcessed,
 			StartedAt:        r.StartedAt,
 			Status:           r.Status,
@@ -537,6 +546,7 @@ func fromRow(r DatasetUpload) (*datasetupload.DatasetUpload, error) {
 		EndDate:          backends.UTC(r.EndDate),
 		ErrorMessage:     r.ErrorMessage,
 		ID:               r.ID,
+		Progress:         r.Progress,
 		RecordsProcessed: r.RecordsProcessed,
 		StartedAt:        backends.UTC(r.StartedAt),
 		Status:           datasetupload.Status(r.Status),

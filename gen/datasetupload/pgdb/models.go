@@ -21,6 +21,7 @@ type DatasetUpload struct {
 	DatasetName      *string
 	RecordsProcessed int64
 	UserID           *string
+	Progress         int64
 	StartedAt        *time.Time
 	EndDate          *time.Time
 	TmHistorySeq     int64

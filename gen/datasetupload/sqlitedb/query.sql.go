@@ -103,7 +103,7 @@ func (q *Queries) DeleteFinished(ctx context.Context, arg DeleteFinishedParams) 
 }
 
 const get = `-- name: Get :one
-SELECT id, status, version, created_at, updated_at, tag, error_message, dataset_name, records_processed, user_id, started_at, end_date, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM dataset_upload WHERE id = ?1
+SELECT id, status, version, created_at, updated_at, tag, error_message, dataset_name, records_processed, user_id, progress, started_at, end_date, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM dataset_upload WHERE id = ?1
 `
 
 func (q *Queries) Get(ctx context.Context, id uuid.UUID) (DatasetUpload, error) {
@@ -120,6 +120,7 @@ func (q *Queries) Get(ctx context.Context, id uuid.UUID) (DatasetUpload, error) 
 		&i.DatasetName,
 		&i.RecordsProcessed,
 		&i.UserID,
+		&i.Progress,
 		&i.StartedAt,
 		&i.EndDate,
 		&i.TmLeaseOwner,
@@ -199,8 +200,8 @@ func (q *Queries) History(ctx context.Context, tmTaskID uuid.UUID) ([]DatasetUpl
 
 const insert = `-- name: Insert :exec
 
-INSERT INTO dataset_upload (id, status, version, created_at, updated_at, tag, error_message, dataset_name, records_processed, user_id, started_at, end_date)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+INSERT INTO dataset_upload (id, status, version, created_at, updated_at, tag, error_message, dataset_name, records_processed, user_id, progress, started_at, end_date)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
 `
 
 type InsertParams struct {
@@ -214,6 +215,7 @@ type InsertParams struct {
 	DatasetName      *string
 	RecordsProcessed int64
 	UserID           *string
+	Progress         int64
 	StartedAt        *time.Time
 	EndDate          *time.Time
 }
@@ -232,6 +234,7 @@ func (q *Queries) Insert(ctx context.Context, arg InsertParams) error {
 		arg.DatasetName,
 		arg.RecordsProcessed,
 		arg.UserID,
+		arg.Progress,
 		arg.StartedAt,
 		arg.EndDate,
 	)
@@ -305,7 +308,7 @@ func (q *Queries) Keys(ctx context.Context, tmIds interface{}) ([]KeysRow, error
 }
 
 const listByStatus = `-- name: ListByStatus :many
-SELECT id, status, version, created_at, updated_at, tag, error_message, dataset_name, records_processed, user_id, started_at, end_date, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM dataset_upload WHERE status = ?1
+SELECT id, status, version, created_at, updated_at, tag, error_message, dataset_name, records_processed, user_id, progress, started_at, end_date, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM dataset_upload WHERE status = ?1
 ORDER BY created_at, id
 LIMIT ?2
 `
@@ -336,6 +339,7 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]D
 			&i.DatasetName,
 			&i.RecordsProcessed,
 			&i.UserID,
+			&i.Progress,
 			&i.StartedAt,
 			&i.EndDate,
 			&i.TmLeaseOwner,
@@ -356,7 +360,7 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]D
 }
 
 const lost = `-- name: Lost :many
-SELECT id, status, version, created_at, updated_at, tag, error_message, dataset_name, records_processed, user_id, started_at, end_date, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM dataset_upload
+SELECT id, status, version, created_at, updated_at, tag, error_message, dataset_name, records_processed, user_id, progress, started_at, end_date, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM dataset_upload
 WHERE status = ?1 AND tm_lease_expires_at <= ?2
 ORDER BY tm_lease_expires_at, id
 LIMIT ?3
@@ -389,6 +393,7 @@ func (q *Queries) Lost(ctx context.Context, arg LostParams) ([]DatasetUpload, er
 			&i.DatasetName,
 			&i.RecordsProcessed,
 			&i.UserID,
+			&i.Progress,
 			&i.StartedAt,
 			&i.EndDate,
 			&i.TmLeaseOwner,
@@ -412,7 +417,7 @@ const reserve = `-- name: Reserve :many
 UPDATE dataset_upload SET tm_lease_owner = ?1, tm_lease_expires_at = ?2, tm_lease_attempt = tm_lease_attempt + 1
 WHERE id IN (SELECT r.id FROM dataset_upload AS r WHERE r.status = ?3 AND (r.tm_lease_expires_at IS NULL OR r.tm_lease_expires_at <= ?4)
     ORDER BY r.created_at, r.id LIMIT ?5)
-RETURNING id, status, version, created_at, updated_at, tag, error_message, dataset_name, records_processed, user_id, started_at, end_date, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt
+RETURNING id, status, version, created_at, updated_at, tag, error_message, dataset_name, records_processed, user_id, progress, started_at, end_date, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt
 `
 
 type ReserveParams struct {
@@ -454,6 +459,7 @@ func (q *Queries) Reserve(ctx context.Context, arg ReserveParams) ([]DatasetUplo
 			&i.DatasetName,
 			&i.RecordsProcessed,
 			&i.UserID,
+			&i.Progress,
 			&i.StartedAt,
 			&i.EndDate,
 			&i.TmLeaseOwner,
@@ -481,9 +487,10 @@ UPDATE dataset_upload SET version = ?1,
     dataset_name = ?5,
     records_processed = ?6,
     user_id = ?7,
-    started_at = ?8,
-    end_date = ?9
-WHERE id = ?10 AND status = ?11 AND version = ?12
+    progress = ?8,
+    started_at = ?9,
+    end_date = ?10
+WHERE id = ?11 AND status = ?12 AND version = ?13
 `
 
 type UpdateParams struct {
@@ -494,6 +501,7 @@ type UpdateParams struct {
 	DatasetName      *string
 	RecordsProcessed int64
 	UserID           *string
+	Progress         int64
 	StartedAt        *time.Time
 	EndDate          *time.Time
 	ID               uuid.UUID
@@ -511,6 +519,7 @@ func (q *Queries) Update(ctx context.Context, arg UpdateParams) (int64, error) {
 		arg.DatasetName,
 		arg.RecordsProcessed,
 		arg.UserID,
+		arg.Progress,
 		arg.StartedAt,
 		arg.EndDate,
 		arg.ID,
@@ -532,9 +541,10 @@ UPDATE dataset_upload SET status = ?1,
     dataset_name = ?6,
     records_processed = ?7,
     user_id = ?8,
-    started_at = ?9,
-    end_date = ?10
-WHERE id = ?11 AND status = ?12 AND version = ?13
+    progress = ?9,
+    started_at = ?10,
+    end_date = ?11
+WHERE id = ?12 AND status = ?13 AND version = ?14
 `
 
 type UpdateGuardedParams struct {
@@ -546,6 +556,7 @@ type UpdateGuardedParams struct {
 	DatasetName      *string
 	RecordsProcessed int64
 	UserID           *string
+	Progress         int64
 	StartedAt        *time.Time
 	EndDate          *time.Time
 	ID               uuid.UUID
@@ -564,6 +575,7 @@ func (q *Queries) UpdateGuarded(ctx context.Context, arg UpdateGuardedParams) (i
 		arg.DatasetName,
 		arg.RecordsProcessed,
 		arg.UserID,
+		arg.Progress,
 		arg.StartedAt,
 		arg.EndDate,
 		arg.ID,

@@ -63,6 +63,7 @@ func createManyParams(items []insertRow) (p CreateManyParams, err error) {
 	p.TmNullBenchmark = slices.Grow(p.TmNullBenchmark, len(items))
 	p.UserID = slices.Grow(p.UserID, len(items))
 	p.TmNullUserID = slices.Grow(p.TmNullUserID, len(items))
+	p.Progress = slices.Grow(p.Progress, len(items))
 	p.StartedAt = slices.Grow(p.StartedAt, len(items))
 	p.TmNullStartedAt = slices.Grow(p.TmNullStartedAt, len(items))
 	p.EndDate = slices.Grow(p.EndDate, len(items))
@@ -81,6 +82,7 @@ func createManyParams(items []insertRow) (p CreateManyParams, err error) {
 		p.ModelName, p.TmNullModelName = backends.AppendNullable(p.ModelName, p.TmNullModelName, x.ModelName)
 		p.Benchmark, p.TmNullBenchmark = backends.AppendNullable(p.Benchmark, p.TmNullBenchmark, x.Benchmark)
 		p.UserID, p.TmNullUserID = backends.AppendNullable(p.UserID, p.TmNullUserID, x.UserID)
+		p.Progress = append(p.Progress, x.Progress)
 		p.StartedAt, p.TmNullStartedAt = backends.AppendNullable(p.StartedAt, p.TmNullStartedAt, backends.UTC(x.StartedAt))
 		p.EndDate, p.TmNullEndDate = backends.AppendNullable(p.EndDate, p.TmNullEndDate, backends.UTC(x.EndDate))
 		p.TmActor = append(p.TmActor, it.Actor)
@@ -105,6 +107,7 @@ func transitionManyParams(items []transitionRow) (p TransitionManyParams, err er
 	p.TmNullBenchmark = slices.Grow(p.TmNullBenchmark, len(items))
 	p.UserID = slices.Grow(p.UserID, len(items))
 	p.TmNullUserID = slices.Grow(p.TmNullUserID, len(items))
+	p.Progress = slices.Grow(p.Progress, len(items))
 	p.StartedAt = slices.Grow(p.StartedAt, len(items))
 	p.TmNullStartedAt = slices.Grow(p.TmNullStartedAt, len(items))
 	p.EndDate = slices.Grow(p.EndDate, len(items))
@@ -126,6 +129,7 @@ func transitionManyParams(items []transitionRow) (p TransitionManyParams, err er
 		p.ModelName, p.TmNullModelName = backends.AppendNullable(p.ModelName, p.TmNullModelName, x.ModelName)
 		p.Benchmark, p.TmNullBenchmark = backends.AppendNullable(p.Benchmark, p.TmNullBenchmark, x.Benchmark)
 		p.UserID, p.TmNullUserID = backends.AppendNullable(p.UserID, p.TmNullUserID, x.UserID)
+		p.Progress = append(p.Progress, x.Progress)
 		p.StartedAt, p.TmNullStartedAt = backends.AppendNullable(p.StartedAt, p.TmNullStartedAt, backends.UTC(x.StartedAt))
 		p.EndDate, p.TmNullEndDate = backends.AppendNullable(p.EndDate, p.TmNullEndDate, backends.UTC(x.EndDate))
 		p.TmFromStatus = append(p.TmFromStatus, it.FromStatus)
@@ -213,6 +217,7 @@ func (d *Driver) insertOne(ctx context.Context, r insertRow) error {
 		ErrorMessage: x.ErrorMessage,
 		ID:           x.ID,
 		ModelName:    x.ModelName,
+		Progress:     x.Progress,
 		StartedAt:    backends.UTC(x.StartedAt),
 		Status:       string(x.Status),
 		Tag:          x.Tag,
@@ -314,6 +319,7 @@ func (d *Driver) transitionOne(ctx context.Context, r transitionRow) error {
 		ErrorMessage:  x.ErrorMessage,
 		ID:            r.ID,
 		ModelName:     x.ModelName,
+		Progress:      x.Progress,
 		StartedAt:     backends.UTC(x.StartedAt),
 		Status:        string(x.Status),
 		Tag:           x.Tag,
@@ -341,6 +347,7 @@ func (d *Driver) Update(ctx context.Context, from backends.Key, x *evaluation.Ev
 		ErrorMessage:  x.ErrorMessage,
 		ID:            from.ID,
 		ModelName:     x.ModelName,
+		Progress:      x.Progress,
 		StartedAt:     backends.UTC(x.StartedAt),
 		Tag:           x.Tag,
 		TmFromStatus:  from.Status,
@@ -425,6 +432,7 @@ func (d *Driver) Reserve(ctx context.Context, queue, owner string, now, expires 
 			ErrorMessage:     r.ErrorMessage,
 			ID:               r.ID,
 			ModelName:        r.ModelName,
+			Progress:         r.Progress,
 			StartedAt:        r.StartedAt,
 			Status:           r.Status,
 			Tag:              r.Tag,
@@ -503,6 +511,7 @@ func (d *Driver) Claim(ctx context.Context, owner string, now, expires time.Time
 			ErrorMessage:     r.ErrorMessage,
 			ID:               r.ID,
 			ModelName:        r.ModelName,
+			Progress:         r.Progress,
 			StartedAt:        r.StartedAt,
 			Status:           r.Status,
 			Tag:              r.Tag,
@@ -540,6 +549,7 @@ func fromRow(r Evaluation) (*evaluation.Evaluation, error) {
 		ErrorMessage: r.ErrorMessage,
 		ID:           r.ID,
 		ModelName:    r.ModelName,
+		Progress:     r.Progress,
 		StartedAt:    backends.UTC(r.StartedAt),
 		Status:       evaluation.Status(r.Status),
 		Tag:          r.Tag,

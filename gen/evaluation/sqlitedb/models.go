@@ -21,6 +21,7 @@ type Evaluation struct {
 	ModelName        *string
 	Benchmark        *string
 	UserID           *string
+	Progress         int64
 	StartedAt        *time.Time
 	EndDate          *time.Time
 	TmLeaseOwner     string

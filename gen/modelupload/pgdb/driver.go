@@ -62,6 +62,7 @@ func createManyParams(items []insertRow) (p CreateManyParams, err error) {
 	p.TmNullSourceUri = slices.Grow(p.TmNullSourceUri, len(items))
 	p.UserID = slices.Grow(p.UserID, len(items))
 	p.TmNullUserID = slices.Grow(p.TmNullUserID, len(items))
+	p.Progress = slices.Grow(p.Progress, len(items))
 	p.StartedAt = slices.Grow(p.StartedAt, len(items))
 	p.TmNullStartedAt = slices.Grow(p.TmNullStartedAt, len(items))
 	p.EndDate = slices.Grow(p.EndDate, len(items))
@@ -80,6 +81,7 @@ func createManyParams(items []insertRow) (p CreateManyParams, err error) {
 		p.Source = append(p.Source, string(x.Source))
 		p.SourceURI, p.TmNullSourceUri = backends.AppendNullable(p.SourceURI, p.TmNullSourceUri, x.SourceURI)
 		p.UserID, p.TmNullUserID = backends.AppendNullable(p.UserID, p.TmNullUserID, x.UserID)
+		p.Progress = append(p.Progress, x.Progress)
 		p.StartedAt, p.TmNullStartedAt = backends.AppendNullable(p.StartedAt, p.TmNullStartedAt, backends.UTC(x.StartedAt))
 		p.EndDate, p.TmNullEndDate = backends.AppendNullable(p.EndDate, p.TmNullEndDate, backends.UTC(x.EndDate))
 		p.TmActor = append(p.TmActor, it.Actor)
@@ -103,6 +105,7 @@ func transitionManyParams(items []transitionRow) (p TransitionManyParams, err er
 	p.TmNullSourceUri = slices.Grow(p.TmNullSourceUri, len(items))
 	p.UserID = slices.Grow(p.UserID, len(items))
 	p.TmNullUserID = slices.Grow(p.TmNullUserID, len(items))
+	p.Progress = slices.Grow(p.Progress, len(items))
 	p.StartedAt = slices.Grow(p.StartedAt, len(items))
 	p.TmNullStartedAt = slices.Grow(p.TmNullStartedAt, len(items))
 	p.EndDate = slices.Grow(p.EndDate, len(items))
@@ -124,6 +127,7 @@ func transitionManyParams(items []transitionRow) (p TransitionManyParams, err er
 		p.Source = append(p.Source, string(x.Source))
 		p.SourceURI, p.TmNullSourceUri = backends.AppendNullable(p.SourceURI, p.TmNullSourceUri, x.SourceURI)
 		p.UserID, p.TmNullUserID = backends.AppendNullable(p.UserID, p.TmNullUserID, x.UserID)
+		p.Progress = append(p.Progress, x.Progress)
 		p.StartedAt, p.TmNullStartedAt = backends.AppendNullable(p.StartedAt, p.TmNullStartedAt, backends.UTC(x.StartedAt))
 		p.EndDate, p.TmNullEndDate = backends.AppendNullable(p.EndDate, p.TmNullEndDate, backends.UTC(x.EndDate))
 		p.TmFromStatus = append(p.TmFromStatus, it.FromStatus)
@@ -209,6 +213,7 @@ func (d *Driver) insertOne(ctx context.Context, r insertRow) error {
 		EndDate:      backends.UTC(x.EndDate),
 		ErrorMessage: x.ErrorMessage,
 		ID:           x.ID,
+		Progress:     x.Progress,
 		Source:       string(x.Source),
 		SourceURI:    x.SourceURI,
 		StartedAt:    backends.UTC(x.StartedAt),
@@ -310,6 +315,7 @@ func (d *Driver) transitionOne(ctx context.Context, r transitionRow) error {
 		EndDate:       backends.UTC(x.EndDate),
 		ErrorMessage:  x.ErrorMessage,
 		ID:            r.ID,
+		Progress:      x.Progress,
 		Source:        string(x.Source),
 		SourceURI:     x.SourceURI,
 		StartedAt:     backends.UTC(x.StartedAt),
@@ -337,6 +343,7 @@ func (d *Driver) Update(ctx context.Context, from backends.Key, x *modelupload.M
 		EndDate:       backends.UTC(x.EndDate),
 		ErrorMessage:  x.ErrorMessage,
 		ID:            from.ID,
+		Progress:      x.Progress,
 		Source:        string(x.Source),
 		SourceURI:     x.SourceURI,
 		StartedAt:     backends.UTC(x.StartedAt),
@@ -421,6 +428,7 @@ func (d *Driver) Reserve(ctx context.Context, queue, owner string, now, expires 
 			EndDate:          r.EndDate,
 			ErrorMessage:     r.ErrorMessage,
 			ID:               r.ID,
+			Progress:         r.Progress,
 			Source:           r.Source,
 			SourceURI:        r.SourceURI,
 			StartedAt:        r.StartedAt,
@@ -499,6 +507,7 @@ func (d *Driver) Claim(ctx context.Context, owner string, now, expires time.Time
 			EndDate:          r.EndDate,
 			ErrorMessage:     r.ErrorMessage,
 			ID:               r.ID,
+			Progress:         r.Progress,
 			Source:           r.Source,
 			SourceURI:        r.SourceURI,
 			StartedAt:        r.StartedAt,
@@ -536,6 +545,7 @@ func fromRow(r ModelUpload) (*modelupload.ModelUpload, error) {
 		EndDate:      backends.UTC(r.EndDate),
 		ErrorMessage: r.ErrorMessage,
 		ID:           r.ID,
+		Progress:     r.Progress,
 		Source:       modelupload.ModelSource(r.Source),
 		SourceURI:    r.SourceURI,
 		StartedAt:    backends.UTC(r.StartedAt),

@@ -25,16 +25,17 @@ WITH c AS (
         version = w.version + 1,
         updated_at = $1::timestamptz,
         started_at = $1::timestamptz,
+        progress = 0,
         tm_history_seq = w.tm_history_seq + 1,
         tm_lease_owner = $5::text, tm_lease_expires_at = $6::timestamptz, tm_lease_attempt = w.tm_lease_attempt + 1
     WHERE w.id = ANY (ARRAY(SELECT c.id FROM c))
-    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.tag, w.error_message, w.source, w.source_uri, w.user_id, w.started_at, w.end_date, w.tm_history_seq, w.tm_lease_owner, w.tm_lease_expires_at, w.tm_lease_attempt
+    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.tag, w.error_message, w.source, w.source_uri, w.user_id, w.progress, w.started_at, w.end_date, w.tm_history_seq, w.tm_lease_owner, w.tm_lease_expires_at, w.tm_lease_attempt
 ), h AS (
     INSERT INTO model_upload_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
     SELECT t.id, t.tm_history_seq, 'QUEUED', 'RUNNING', 'start', $1::timestamptz,
         t.tm_lease_attempt, $5::text, 'claimed by ' || $5::text || ' (attempt ' || t.tm_lease_attempt || ')' FROM t
 )
-SELECT id, status, version, created_at, updated_at, tag, error_message, source, source_uri, user_id, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM t
+SELECT id, status, version, created_at, updated_at, tag, error_message, source, source_uri, user_id, progress, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM t
 ORDER BY created_at, id
 `
 
@@ -58,6 +59,7 @@ type ClaimRow struct {
 	Source           string
 	SourceURI        *string
 	UserID           *string
+	Progress         int64
 	StartedAt        *time.Time
 	EndDate          *time.Time
 	TmHistorySeq     int64
@@ -101,6 +103,7 @@ func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]ClaimRow, error
 			&i.Source,
 			&i.SourceURI,
 			&i.UserID,
+			&i.Progress,
 			&i.StartedAt,
 			&i.EndDate,
 			&i.TmHistorySeq,
@@ -119,7 +122,7 @@ func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]ClaimRow, error
 }
 
 const claimByStatus = `-- name: ClaimByStatus :many
-SELECT id, status, version, created_at, updated_at, tag, error_message, source, source_uri, user_id, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM model_upload WHERE status = $1::text
+SELECT id, status, version, created_at, updated_at, tag, error_message, source, source_uri, user_id, progress, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM model_upload WHERE status = $1::text
 ORDER BY created_at, id
 LIMIT $2::integer
 FOR UPDATE SKIP LOCKED
@@ -152,6 +155,7 @@ func (q *Queries) ClaimByStatus(ctx context.Context, arg ClaimByStatusParams) ([
 			&i.Source,
 			&i.SourceURI,
 			&i.UserID,
+			&i.Progress,
 			&i.StartedAt,
 			&i.EndDate,
 			&i.TmHistorySeq,
@@ -172,8 +176,8 @@ func (q *Queries) ClaimByStatus(ctx context.Context, arg ClaimByStatusParams) ([
 const create = `-- name: Create :execrows
 
 WITH t AS (
-    INSERT INTO model_upload (id, status, version, created_at, updated_at, tag, error_message, source, source_uri, user_id, started_at, end_date)
-    VALUES ($3::uuid, $4::text, $5::bigint, $6::timestamptz, $7::timestamptz, $8::text, $9::text, $10::text, $11::text, $12::text, $13::timestamptz, $14::timestamptz)
+    INSERT INTO model_upload (id, status, version, created_at, updated_at, tag, error_message, source, source_uri, user_id, progress, started_at, end_date)
+    VALUES ($3::uuid, $4::text, $5::bigint, $6::timestamptz, $7::timestamptz, $8::text, $9::text, $10::text, $11::text, $12::text, $13::bigint, $14::timestamptz, $15::timestamptz)
     RETURNING id, status, created_at
 )
 INSERT INTO model_upload_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
@@ -193,6 +197,7 @@ type CreateParams struct {
 	Source       string
 	SourceURI    *string
 	UserID       *string
+	Progress     int64
 	StartedAt    *time.Time
 	EndDate      *time.Time
 }
@@ -214,6 +219,7 @@ func (q *Queries) Create(ctx context.Context, arg CreateParams) (int64, error) {
 		arg.Source,
 		arg.SourceURI,
 		arg.UserID,
+		arg.Progress,
 		arg.StartedAt,
 		arg.EndDate,
 	)
@@ -239,12 +245,13 @@ WITH a AS (
         unnest($12::boolean[]) AS tm_null_source_uri,
         unnest($13::text[]) AS user_id,
         unnest($14::boolean[]) AS tm_null_user_id,
-        unnest($15::timestamptz[]) AS started_at,
-        unnest($16::boolean[]) AS tm_null_started_at,
-        unnest($17::timestamptz[]) AS end_date,
-        unnest($18::boolean[]) AS tm_null_end_date,
-        unnest($19::text[]) AS tm_actor,
-        unnest($20::text[]) AS tm_message
+        unnest($15::bigint[]) AS progress,
+        unnest($16::timestamptz[]) AS started_at,
+        unnest($17::boolean[]) AS tm_null_started_at,
+        unnest($18::timestamptz[]) AS end_date,
+        unnest($19::boolean[]) AS tm_null_end_date,
+        unnest($20::text[]) AS tm_actor,
+        unnest($21::text[]) AS tm_message
 ), u AS (
     SELECT id,
         status,
@@ -256,14 +263,15 @@ WITH a AS (
         source,
         CASE WHEN tm_null_source_uri THEN NULL ELSE source_uri END AS source_uri,
         CASE WHEN tm_null_user_id THEN NULL ELSE user_id END AS user_id,
+        progress,
         CASE WHEN tm_null_started_at THEN NULL ELSE started_at END AS started_at,
         CASE WHEN tm_null_end_date THEN NULL ELSE end_date END AS end_date,
         tm_actor,
         tm_message
     FROM a
 ), t AS (
-    INSERT INTO model_upload (id, status, version, created_at, updated_at, tag, error_message, source, source_uri, user_id, started_at, end_date)
-    SELECT id, status, version, created_at, updated_at, tag, error_message, source, source_uri, user_id, started_at, end_date FROM u
+    INSERT INTO model_upload (id, status, version, created_at, updated_at, tag, error_message, source, source_uri, user_id, progress, started_at, end_date)
+    SELECT id, status, version, created_at, updated_at, tag, error_message, source, source_uri, user_id, progress, started_at, end_date FROM u
     RETURNING id, status, created_at
 )
 INSERT INTO model_upload_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
@@ -286,6 +294,7 @@ type CreateManyParams struct {
 	TmNullSourceUri    []bool
 	UserID             []string
 	TmNullUserID       []bool
+	Progress           []int64
 	StartedAt          []time.Time
 	TmNullStartedAt    []bool
 	EndDate            []time.Time
@@ -312,6 +321,7 @@ func (q *Queries) CreateMany(ctx context.Context, arg CreateManyParams) (int64, 
 		arg.TmNullSourceUri,
 		arg.UserID,
 		arg.TmNullUserID,
+		arg.Progress,
 		arg.StartedAt,
 		arg.TmNullStartedAt,
 		arg.EndDate,
@@ -360,7 +370,7 @@ func (q *Queries) DeleteFinished(ctx context.Context, arg DeleteFinishedParams) 
 }
 
 const get = `-- name: Get :one
-SELECT id, status, version, created_at, updated_at, tag, error_message, source, source_uri, user_id, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM model_upload WHERE id = $1::uuid
+SELECT id, status, version, created_at, updated_at, tag, error_message, source, source_uri, user_id, progress, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM model_upload WHERE id = $1::uuid
 `
 
 func (q *Queries) Get(ctx context.Context, id uuid.UUID) (ModelUpload, error) {
@@ -377,6 +387,7 @@ func (q *Queries) Get(ctx context.Context, id uuid.UUID) (ModelUpload, error) {
 		&i.Source,
 		&i.SourceURI,
 		&i.UserID,
+		&i.Progress,
 		&i.StartedAt,
 		&i.EndDate,
 		&i.TmHistorySeq,
@@ -485,7 +496,7 @@ func (q *Queries) Keys(ctx context.Context, tmIds []uuid.UUID) ([]KeysRow, error
 }
 
 const listByStatus = `-- name: ListByStatus :many
-SELECT id, status, version, created_at, updated_at, tag, error_message, source, source_uri, user_id, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM model_upload WHERE status = $1::text
+SELECT id, status, version, created_at, updated_at, tag, error_message, source, source_uri, user_id, progress, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM model_upload WHERE status = $1::text
 ORDER BY created_at, id
 LIMIT $2::integer
 `
@@ -516,6 +527,7 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]M
 			&i.Source,
 			&i.SourceURI,
 			&i.UserID,
+			&i.Progress,
 			&i.StartedAt,
 			&i.EndDate,
 			&i.TmHistorySeq,
@@ -534,7 +546,7 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]M
 }
 
 const lost = `-- name: Lost :many
-SELECT id, status, version, created_at, updated_at, tag, error_message, source, source_uri, user_id, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM model_upload
+SELECT id, status, version, created_at, updated_at, tag, error_message, source, source_uri, user_id, progress, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM model_upload
 WHERE status = 'RUNNING' AND tm_lease_expires_at <= $1::timestamptz
 ORDER BY tm_lease_expires_at, id
 LIMIT $2::integer
@@ -568,6 +580,7 @@ func (q *Queries) Lost(ctx context.Context, arg LostParams) ([]ModelUpload, erro
 			&i.Source,
 			&i.SourceURI,
 			&i.UserID,
+			&i.Progress,
 			&i.StartedAt,
 			&i.EndDate,
 			&i.TmHistorySeq,
@@ -595,9 +608,9 @@ WITH c AS (
 ), t AS (
     UPDATE model_upload AS w SET tm_lease_owner = $4::text, tm_lease_expires_at = $5::timestamptz, tm_lease_attempt = w.tm_lease_attempt + 1
     WHERE w.id = ANY (ARRAY(SELECT c.id FROM c))
-    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.tag, w.error_message, w.source, w.source_uri, w.user_id, w.started_at, w.end_date, w.tm_history_seq, w.tm_lease_owner, w.tm_lease_expires_at, w.tm_lease_attempt
+    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.tag, w.error_message, w.source, w.source_uri, w.user_id, w.progress, w.started_at, w.end_date, w.tm_history_seq, w.tm_lease_owner, w.tm_lease_expires_at, w.tm_lease_attempt
 )
-SELECT id, status, version, created_at, updated_at, tag, error_message, source, source_uri, user_id, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM t
+SELECT id, status, version, created_at, updated_at, tag, error_message, source, source_uri, user_id, progress, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM t
 ORDER BY created_at, id
 `
 
@@ -620,6 +633,7 @@ type ReserveRow struct {
 	Source           string
 	SourceURI        *string
 	UserID           *string
+	Progress         int64
 	StartedAt        *time.Time
 	EndDate          *time.Time
 	TmHistorySeq     int64
@@ -659,6 +673,7 @@ func (q *Queries) Reserve(ctx context.Context, arg ReserveParams) ([]ReserveRow,
 			&i.Source,
 			&i.SourceURI,
 			&i.UserID,
+			&i.Progress,
 			&i.StartedAt,
 			&i.EndDate,
 			&i.TmHistorySeq,
@@ -686,10 +701,11 @@ WITH t AS (
         source = $11::text,
         source_uri = $12::text,
         user_id = $13::text,
-        started_at = $14::timestamptz,
-        end_date = $15::timestamptz,
+        progress = $14::bigint,
+        started_at = $15::timestamptz,
+        end_date = $16::timestamptz,
         tm_history_seq = tm_history_seq + 1
-    WHERE id = $16::uuid AND status = $1::text AND version = $17::bigint
+    WHERE id = $17::uuid AND status = $1::text AND version = $18::bigint
     RETURNING id, tm_history_seq
 )
 INSERT INTO model_upload_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
@@ -713,6 +729,7 @@ type TransitionParams struct {
 	Source        string
 	SourceURI     *string
 	UserID        *string
+	Progress      int64
 	StartedAt     *time.Time
 	EndDate       *time.Time
 	ID            uuid.UUID
@@ -736,6 +753,7 @@ func (q *Queries) Transition(ctx context.Context, arg TransitionParams) (int64, 
 		arg.Source,
 		arg.SourceURI,
 		arg.UserID,
+		arg.Progress,
 		arg.StartedAt,
 		arg.EndDate,
 		arg.ID,
@@ -762,16 +780,17 @@ WITH a AS (
         unnest($11::boolean[]) AS tm_null_source_uri,
         unnest($12::text[]) AS user_id,
         unnest($13::boolean[]) AS tm_null_user_id,
-        unnest($14::timestamptz[]) AS started_at,
-        unnest($15::boolean[]) AS tm_null_started_at,
-        unnest($16::timestamptz[]) AS end_date,
-        unnest($17::boolean[]) AS tm_null_end_date,
-        unnest($18::text[]) AS tm_from_status,
-        unnest($19::bigint[]) AS tm_from_version,
-        unnest($20::text[]) AS tm_event,
-        unnest($21::integer[]) AS tm_attempt,
-        unnest($22::text[]) AS tm_actor,
-        unnest($23::text[]) AS tm_message
+        unnest($14::bigint[]) AS progress,
+        unnest($15::timestamptz[]) AS started_at,
+        unnest($16::boolean[]) AS tm_null_started_at,
+        unnest($17::timestamptz[]) AS end_date,
+        unnest($18::boolean[]) AS tm_null_end_date,
+        unnest($19::text[]) AS tm_from_status,
+        unnest($20::bigint[]) AS tm_from_version,
+        unnest($21::text[]) AS tm_event,
+        unnest($22::integer[]) AS tm_attempt,
+        unnest($23::text[]) AS tm_actor,
+        unnest($24::text[]) AS tm_message
 ), u AS (
     SELECT id,
         status,
@@ -782,6 +801,7 @@ WITH a AS (
         source,
         CASE WHEN tm_null_source_uri THEN NULL ELSE source_uri END AS source_uri,
         CASE WHEN tm_null_user_id THEN NULL ELSE user_id END AS user_id,
+        progress,
         CASE WHEN tm_null_started_at THEN NULL ELSE started_at END AS started_at,
         CASE WHEN tm_null_end_date THEN NULL ELSE end_date END AS end_date,
         tm_from_status,
@@ -800,6 +820,7 @@ WITH a AS (
         source = u.source,
         source_uri = u.source_uri,
         user_id = u.user_id,
+        progress = u.progress,
         started_at = u.started_at,
         end_date = u.end_date,
         tm_history_seq = model_upload.tm_history_seq + 1
@@ -829,6 +850,7 @@ type TransitionManyParams struct {
 	TmNullSourceUri    []bool
 	UserID             []string
 	TmNullUserID       []bool
+	Progress           []int64
 	StartedAt          []time.Time
 	TmNullStartedAt    []bool
 	EndDate            []time.Time
@@ -857,6 +879,7 @@ func (q *Queries) TransitionMany(ctx context.Context, arg TransitionManyParams) 
 		arg.TmNullSourceUri,
 		arg.UserID,
 		arg.TmNullUserID,
+		arg.Progress,
 		arg.StartedAt,
 		arg.TmNullStartedAt,
 		arg.EndDate,
@@ -894,9 +917,10 @@ UPDATE model_upload SET version = $1::bigint,
     source = $5::text,
     source_uri = $6::text,
     user_id = $7::text,
-    started_at = $8::timestamptz,
-    end_date = $9::timestamptz
-WHERE id = $10::uuid AND status = $11::text AND version = $12::bigint
+    progress = $8::bigint,
+    started_at = $9::timestamptz,
+    end_date = $10::timestamptz
+WHERE id = $11::uuid AND status = $12::text AND version = $13::bigint
 `
 
 type UpdateParams struct {
@@ -907,6 +931,7 @@ type UpdateParams struct {
 	Source        string
 	SourceURI     *string
 	UserID        *string
+	Progress      int64
 	StartedAt     *time.Time
 	EndDate       *time.Time
 	ID            uuid.UUID
@@ -924,6 +949,7 @@ func (q *Queries) Update(ctx context.Context, arg UpdateParams) (int64, error) {
 		arg.Source,
 		arg.SourceURI,
 		arg.UserID,
+		arg.Progress,
 		arg.StartedAt,
 		arg.EndDate,
 		arg.ID,

@@ -21,6 +21,7 @@ type ModelUpload struct {
 	Source           string
 	SourceURI        *string
 	UserID           *string
+	Progress         int64
 	StartedAt        *time.Time
 	EndDate          *time.Time
 	TmLeaseOwner     string

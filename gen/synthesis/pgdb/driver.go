@@ -61,6 +61,7 @@ func createManyParams(items []insertRow) (p CreateManyParams, err error) {
 	p.TmNullNumSamples = slices.Grow(p.TmNullNumSamples, len(items))
 	p.UserID = slices.Grow(p.UserID, len(items))
 	p.TmNullUserID = slices.Grow(p.TmNullUserID, len(items))
+	p.Progress = slices.Grow(p.Progress, len(items))
 	p.StartedAt = slices.Grow(p.StartedAt, len(items))
 	p.TmNullStartedAt = slices.Grow(p.TmNullStartedAt, len(items))
 	p.EndDate = slices.Grow(p.EndDate, len(items))
@@ -78,6 +79,7 @@ func createManyParams(items []insertRow) (p CreateManyParams, err error) {
 		p.ErrorMessage, p.TmNullErrorMessage = backends.AppendNullable(p.ErrorMessage, p.TmNullErrorMessage, x.ErrorMessage)
 		p.NumSamples, p.TmNullNumSamples = backends.AppendNullable(p.NumSamples, p.TmNullNumSamples, x.NumSamples)
 		p.UserID, p.TmNullUserID = backends.AppendNullable(p.UserID, p.TmNullUserID, x.UserID)
+		p.Progress = append(p.Progress, x.Progress)
 		p.StartedAt, p.TmNullStartedAt = backends.AppendNullable(p.StartedAt, p.TmNullStartedAt, backends.UTC(x.StartedAt))
 		p.EndDate, p.TmNullEndDate = backends.AppendNullable(p.EndDate, p.TmNullEndDate, backends.UTC(x.EndDate))
 		p.TmActor = append(p.TmActor, it.Actor)
@@ -100,6 +102,7 @@ func transitionManyParams(items []transitionRow) (p TransitionManyParams, err er
 	p.TmNullNumSamples = slices.Grow(p.TmNullNumSamples, len(items))
 	p.UserID = slices.Grow(p.UserID, len(items))
 	p.TmNullUserID = slices.Grow(p.TmNullUserID, len(items))
+	p.Progress = slices.Grow(p.Progress, len(items))
 	p.StartedAt = slices.Grow(p.StartedAt, len(items))
 	p.TmNullStartedAt = slices.Grow(p.TmNullStartedAt, len(items))
 	p.EndDate = slices.Grow(p.EndDate, len(items))
@@ -120,6 +123,7 @@ func transitionManyParams(items []transitionRow) (p TransitionManyParams, err er
 		p.ErrorMessage, p.TmNullErrorMessage = backends.AppendNullable(p.ErrorMessage, p.TmNullErrorMessage, x.ErrorMessage)
 		p.NumSamples, p.TmNullNumSamples = backends.AppendNullable(p.NumSamples, p.TmNullNumSamples, x.NumSamples)
 		p.UserID, p.TmNullUserID = backends.AppendNullable(p.UserID, p.TmNullUserID, x.UserID)
+		p.Progress = append(p.Progress, x.Progress)
 		p.StartedAt, p.TmNullStartedAt = backends.AppendNullable(p.StartedAt, p.TmNullStartedAt, backends.UTC(x.StartedAt))
 		p.EndDate, p.TmNullEndDate = backends.AppendNullable(p.EndDate, p.TmNullEndDate, backends.UTC(x.EndDate))
 		p.TmFromStatus = append(p.TmFromStatus, it.FromStatus)
@@ -206,6 +210,7 @@ func (d *Driver) insertOne(ctx context.Context, r insertRow) error {
 		ErrorMessage: x.ErrorMessage,
 		ID:           x.ID,
 		NumSamples:   x.NumSamples,
+		Progress:     x.Progress,
 		StartedAt:    backends.UTC(x.StartedAt),
 		Status:       string(x.Status),
 		Tag:          x.Tag,
@@ -306,6 +311,7 @@ func (d *Driver) transitionOne(ctx context.Context, r transitionRow) error {
 		ErrorMessage:  x.ErrorMessage,
 		ID:            r.ID,
 		NumSamples:    x.NumSamples,
+		Progress:      x.Progress,
 		StartedAt:     backends.UTC(x.StartedAt),
 		Status:        string(x.Status),
 		Tag:           x.Tag,
@@ -332,6 +338,7 @@ func (d *Driver) Update(ctx context.Context, from backends.Key, x *synthesis.Syn
 		ErrorMessage:  x.ErrorMessage,
 		ID:            from.ID,
 		NumSamples:    x.NumSamples,
+		Progress:      x.Progress,
 		StartedAt:     backends.UTC(x.StartedAt),
 		Tag:           x.Tag,
 		TmFromStatus:  from.Status,
@@ -415,6 +422,7 @@ func (d *Driver) Reserve(ctx context.Context, queue, owner string, now, expires 
 			ErrorMessage:     r.ErrorMessage,
 			ID:               r.ID,
 			NumSamples:       r.NumSamples,
+			Progress:         r.Progress,
 			StartedAt:        r.StartedAt,
 			Status:           r.Status,
 			Tag:              r.Tag,
@@ -492,6 +500,7 @@ func (d *Driver) Claim(ctx context.Context, owner string, now, expires time.Time
 			ErrorMessage:     r.ErrorMessage,
 			ID:               r.ID,
 			NumSamples:       r.NumSamples,
+			Progress:         r.Progress,
 			StartedAt:        r.StartedAt,
 			Status:           r.Status,
 			Tag:              r.Tag,
@@ -528,6 +537,7 @@ func fromRow(r Synthesis) (*synthesis.Synthesis, error) {
 		ErrorMessage: r.ErrorMessage,
 		ID:           r.ID,
 		NumSamples:   r.NumSamples,
+		Progress:     r.Progress,
 		StartedAt:    backends.UTC(r.StartedAt),
 		Status:       synthesis.Status(r.Status),
 		Tag:          r.Tag,

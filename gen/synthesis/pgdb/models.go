@@ -20,6 +20,7 @@ type Synthesis struct {
 	ErrorMessage     *string
 	NumSamples       *int64
 	UserID           *string
+	Progress         int64
 	StartedAt        *time.Time
 	EndDate          *time.Time
 	TmHistorySeq     int64

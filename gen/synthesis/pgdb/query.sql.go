@@ -25,16 +25,17 @@ WITH c AS (
         version = w.version + 1,
         updated_at = $1::timestamptz,
         started_at = $1::timestamptz,
+        progress = 0,
         tm_history_seq = w.tm_history_seq + 1,
         tm_lease_owner = $5::text, tm_lease_expires_at = $6::timestamptz, tm_lease_attempt = w.tm_lease_attempt + 1
     WHERE w.id = ANY (ARRAY(SELECT c.id FROM c))
-    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.tag, w.error_message, w.num_samples, w.user_id, w.started_at, w.end_date, w.tm_history_seq, w.tm_lease_owner, w.tm_lease_expires_at, w.tm_lease_attempt
+    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.tag, w.error_message, w.num_samples, w.user_id, w.progress, w.started_at, w.end_date, w.tm_history_seq, w.tm_lease_owner, w.tm_lease_expires_at, w.tm_lease_attempt
 ), h AS (
     INSERT INTO synthesis_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
     SELECT t.id, t.tm_history_seq, 'QUEUED', 'RUNNING', 'start', $1::timestamptz,
         t.tm_lease_attempt, $5::text, 'claimed by ' || $5::text || ' (attempt ' || t.tm_lease_attempt || ')' FROM t
 )
-SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM t
+SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, progress, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM t
 ORDER BY created_at, id
 `
 
@@ -57,6 +58,7 @@ type ClaimRow struct {
 	ErrorMessage     *string
 	NumSamples       *int64
 	UserID           *string
+	Progress         int64
 	StartedAt        *time.Time
 	EndDate          *time.Time
 	TmHistorySeq     int64
@@ -99,6 +101,7 @@ func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]ClaimRow, error
 			&i.ErrorMessage,
 			&i.NumSamples,
 			&i.UserID,
+			&i.Progress,
 			&i.StartedAt,
 			&i.EndDate,
 			&i.TmHistorySeq,
@@ -117,7 +120,7 @@ func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]ClaimRow, error
 }
 
 const claimByStatus = `-- name: ClaimByStatus :many
-SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM synthesis WHERE status = $1::text
+SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, progress, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM synthesis WHERE status = $1::text
 ORDER BY created_at, id
 LIMIT $2::integer
 FOR UPDATE SKIP LOCKED
@@ -149,6 +152,7 @@ func (q *Queries) ClaimByStatus(ctx context.Context, arg ClaimByStatusParams) ([
 			&i.ErrorMessage,
 			&i.NumSamples,
 			&i.UserID,
+			&i.Progress,
 			&i.StartedAt,
 			&i.EndDate,
 			&i.TmHistorySeq,
@@ -169,8 +173,8 @@ func (q *Queries) ClaimByStatus(ctx context.Context, arg ClaimByStatusParams) ([
 const create = `-- name: Create :execrows
 
 WITH t AS (
-    INSERT INTO synthesis (id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, started_at, end_date)
-    VALUES ($3::uuid, $4::text, $5::bigint, $6::timestamptz, $7::timestamptz, $8::text, $9::text, $10::bigint, $11::text, $12::timestamptz, $13::timestamptz)
+    INSERT INTO synthesis (id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, progress, started_at, end_date)
+    VALUES ($3::uuid, $4::text, $5::bigint, $6::timestamptz, $7::timestamptz, $8::text, $9::text, $10::bigint, $11::text, $12::bigint, $13::timestamptz, $14::timestamptz)
     RETURNING id, status, created_at
 )
 INSERT INTO synthesis_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
@@ -189,6 +193,7 @@ type CreateParams struct {
 	ErrorMessage *string
 	NumSamples   *int64
 	UserID       *string
+	Progress     int64
 	StartedAt    *time.Time
 	EndDate      *time.Time
 }
@@ -209,6 +214,7 @@ func (q *Queries) Create(ctx context.Context, arg CreateParams) (int64, error) {
 		arg.ErrorMessage,
 		arg.NumSamples,
 		arg.UserID,
+		arg.Progress,
 		arg.StartedAt,
 		arg.EndDate,
 	)
@@ -233,12 +239,13 @@ WITH a AS (
         unnest($11::boolean[]) AS tm_null_num_samples,
         unnest($12::text[]) AS user_id,
         unnest($13::boolean[]) AS tm_null_user_id,
-        unnest($14::timestamptz[]) AS started_at,
-        unnest($15::boolean[]) AS tm_null_started_at,
-        unnest($16::timestamptz[]) AS end_date,
-        unnest($17::boolean[]) AS tm_null_end_date,
-        unnest($18::text[]) AS tm_actor,
-        unnest($19::text[]) AS tm_message
+        unnest($14::bigint[]) AS progress,
+        unnest($15::timestamptz[]) AS started_at,
+        unnest($16::boolean[]) AS tm_null_started_at,
+        unnest($17::timestamptz[]) AS end_date,
+        unnest($18::boolean[]) AS tm_null_end_date,
+        unnest($19::text[]) AS tm_actor,
+        unnest($20::text[]) AS tm_message
 ), u AS (
     SELECT id,
         status,
@@ -249,14 +256,15 @@ WITH a AS (
         CASE WHEN tm_null_error_message THEN NULL ELSE error_message END AS error_message,
         CASE WHEN tm_null_num_samples THEN NULL ELSE num_samples END AS num_samples,
         CASE WHEN tm_null_user_id THEN NULL ELSE user_id END AS user_id,
+        progress,
         CASE WHEN tm_null_started_at THEN NULL ELSE started_at END AS started_at,
         CASE WHEN tm_null_end_date THEN NULL ELSE end_date END AS end_date,
         tm_actor,
         tm_message
     FROM a
 ), t AS (
-    INSERT INTO synthesis (id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, started_at, end_date)
-    SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, started_at, end_date FROM u
+    INSERT INTO synthesis (id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, progress, started_at, end_date)
+    SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, progress, started_at, end_date FROM u
     RETURNING id, status, created_at
 )
 INSERT INTO synthesis_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
@@ -278,6 +286,7 @@ type CreateManyParams struct {
 	TmNullNumSamples   []bool
 	UserID             []string
 	TmNullUserID       []bool
+	Progress           []int64
 	StartedAt          []time.Time
 	TmNullStartedAt    []bool
 	EndDate            []time.Time
@@ -303,6 +312,7 @@ func (q *Queries) CreateMany(ctx context.Context, arg CreateManyParams) (int64, 
 		arg.TmNullNumSamples,
 		arg.UserID,
 		arg.TmNullUserID,
+		arg.Progress,
 		arg.StartedAt,
 		arg.TmNullStartedAt,
 		arg.EndDate,
@@ -351,7 +361,7 @@ func (q *Queries) DeleteFinished(ctx context.Context, arg DeleteFinishedParams) 
 }
 
 const get = `-- name: Get :one
-SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM synthesis WHERE id = $1::uuid
+SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, progress, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM synthesis WHERE id = $1::uuid
 `
 
 func (q *Queries) Get(ctx context.Context, id uuid.UUID) (Synthesis, error) {
@@ -367,6 +377,7 @@ func (q *Queries) Get(ctx context.Context, id uuid.UUID) (Synthesis, error) {
 		&i.ErrorMessage,
 		&i.NumSamples,
 		&i.UserID,
+		&i.Progress,
 		&i.StartedAt,
 		&i.EndDate,
 		&i.TmHistorySeq,
@@ -475,7 +486,7 @@ func (q *Queries) Keys(ctx context.Context, tmIds []uuid.UUID) ([]KeysRow, error
 }
 
 const listByStatus = `-- name: ListByStatus :many
-SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM synthesis WHERE status = $1::text
+SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, progress, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM synthesis WHERE status = $1::text
 ORDER BY created_at, id
 LIMIT $2::integer
 `
@@ -505,6 +516,7 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]S
 			&i.ErrorMessage,
 			&i.NumSamples,
 			&i.UserID,
+			&i.Progress,
 			&i.StartedAt,
 			&i.EndDate,
 			&i.TmHistorySeq,
@@ -523,7 +535,7 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]S
 }
 
 const lost = `-- name: Lost :many
-SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM synthesis
+SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, progress, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM synthesis
 WHERE status = 'RUNNING' AND tm_lease_expires_at <= $1::timestamptz
 ORDER BY tm_lease_expires_at, id
 LIMIT $2::integer
@@ -556,6 +568,7 @@ func (q *Queries) Lost(ctx context.Context, arg LostParams) ([]Synthesis, error)
 			&i.ErrorMessage,
 			&i.NumSamples,
 			&i.UserID,
+			&i.Progress,
 			&i.StartedAt,
 			&i.EndDate,
 			&i.TmHistorySeq,
@@ -583,9 +596,9 @@ WITH c AS (
 ), t AS (
     UPDATE synthesis AS w SET tm_lease_owner = $4::text, tm_lease_expires_at = $5::timestamptz, tm_lease_attempt = w.tm_lease_attempt + 1
     WHERE w.id = ANY (ARRAY(SELECT c.id FROM c))
-    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.tag, w.error_message, w.num_samples, w.user_id, w.started_at, w.end_date, w.tm_history_seq, w.tm_lease_owner, w.tm_lease_expires_at, w.tm_lease_attempt
+    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.tag, w.error_message, w.num_samples, w.user_id, w.progress, w.started_at, w.end_date, w.tm_history_seq, w.tm_lease_owner, w.tm_lease_expires_at, w.tm_lease_attempt
 )
-SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM t
+SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, progress, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM t
 ORDER BY created_at, id
 `
 
@@ -607,6 +620,7 @@ type ReserveRow struct {
 	ErrorMessage     *string
 	NumSamples       *int64
 	UserID           *string
+	Progress         int64
 	StartedAt        *time.Time
 	EndDate          *time.Time
 	TmHistorySeq     int64
@@ -645,6 +659,7 @@ func (q *Queries) Reserve(ctx context.Context, arg ReserveParams) ([]ReserveRow,
 			&i.ErrorMessage,
 			&i.NumSamples,
 			&i.UserID,
+			&i.Progress,
 			&i.StartedAt,
 			&i.EndDate,
 			&i.TmHistorySeq,
@@ -671,10 +686,11 @@ WITH t AS (
         error_message = $10::text,
         num_samples = $11::bigint,
         user_id = $12::text,
-        started_at = $13::timestamptz,
-        end_date = $14::timestamptz,
+        progress = $13::bigint,
+        started_at = $14::timestamptz,
+        end_date = $15::timestamptz,
         tm_history_seq = tm_history_seq + 1
-    WHERE id = $15::uuid AND status = $1::text AND version = $16::bigint
+    WHERE id = $16::uuid AND status = $1::text AND version = $17::bigint
     RETURNING id, tm_history_seq
 )
 INSERT INTO synthesis_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
@@ -697,6 +713,7 @@ type TransitionParams struct {
 	ErrorMessage  *string
 	NumSamples    *int64
 	UserID        *string
+	Progress      int64
 	StartedAt     *time.Time
 	EndDate       *time.Time
 	ID            uuid.UUID
@@ -719,6 +736,7 @@ func (q *Queries) Transition(ctx context.Context, arg TransitionParams) (int64, 
 		arg.ErrorMessage,
 		arg.NumSamples,
 		arg.UserID,
+		arg.Progress,
 		arg.StartedAt,
 		arg.EndDate,
 		arg.ID,
@@ -744,16 +762,17 @@ WITH a AS (
         unnest($10::boolean[]) AS tm_null_num_samples,
         unnest($11::text[]) AS user_id,
         unnest($12::boolean[]) AS tm_null_user_id,
-        unnest($13::timestamptz[]) AS started_at,
-        unnest($14::boolean[]) AS tm_null_started_at,
-        unnest($15::timestamptz[]) AS end_date,
-        unnest($16::boolean[]) AS tm_null_end_date,
-        unnest($17::text[]) AS tm_from_status,
-        unnest($18::bigint[]) AS tm_from_version,
-        unnest($19::text[]) AS tm_event,
-        unnest($20::integer[]) AS tm_attempt,
-        unnest($21::text[]) AS tm_actor,
-        unnest($22::text[]) AS tm_message
+        unnest($13::bigint[]) AS progress,
+        unnest($14::timestamptz[]) AS started_at,
+        unnest($15::boolean[]) AS tm_null_started_at,
+        unnest($16::timestamptz[]) AS end_date,
+        unnest($17::boolean[]) AS tm_null_end_date,
+        unnest($18::text[]) AS tm_from_status,
+        unnest($19::bigint[]) AS tm_from_version,
+        unnest($20::text[]) AS tm_event,
+        unnest($21::integer[]) AS tm_attempt,
+        unnest($22::text[]) AS tm_actor,
+        unnest($23::text[]) AS tm_message
 ), u AS (
     SELECT id,
         status,
@@ -763,6 +782,7 @@ WITH a AS (
         CASE WHEN tm_null_error_message THEN NULL ELSE error_message END AS error_message,
         CASE WHEN tm_null_num_samples THEN NULL ELSE num_samples END AS num_samples,
         CASE WHEN tm_null_user_id THEN NULL ELSE user_id END AS user_id,
+        progress,
         CASE WHEN tm_null_started_at THEN NULL ELSE started_at END AS started_at,
         CASE WHEN tm_null_end_date THEN NULL ELSE end_date END AS end_date,
         tm_from_status,
@@ -780,6 +800,7 @@ WITH a AS (
         error_message = u.error_message,
         num_samples = u.num_samples,
         user_id = u.user_id,
+        progress = u.progress,
         started_at = u.started_at,
         end_date = u.end_date,
         tm_history_seq = synthesis.tm_history_seq + 1
@@ -808,6 +829,7 @@ type TransitionManyParams struct {
 	TmNullNumSamples   []bool
 	UserID             []string
 	TmNullUserID       []bool
+	Progress           []int64
 	StartedAt          []time.Time
 	TmNullStartedAt    []bool
 	EndDate            []time.Time
@@ -835,6 +857,7 @@ func (q *Queries) TransitionMany(ctx context.Context, arg TransitionManyParams) 
 		arg.TmNullNumSamples,
 		arg.UserID,
 		arg.TmNullUserID,
+		arg.Progress,
 		arg.StartedAt,
 		arg.TmNullStartedAt,
 		arg.EndDate,
@@ -871,9 +894,10 @@ UPDATE synthesis SET version = $1::bigint,
     error_message = $4::text,
     num_samples = $5::bigint,
     user_id = $6::text,
-    started_at = $7::timestamptz,
-    end_date = $8::timestamptz
-WHERE id = $9::uuid AND status = $10::text AND version = $11::bigint
+    progress = $7::bigint,
+    started_at = $8::timestamptz,
+    end_date = $9::timestamptz
+WHERE id = $10::uuid AND status = $11::text AND version = $12::bigint
 `
 
 type UpdateParams struct {
@@ -883,6 +907,7 @@ type UpdateParams struct {
 	ErrorMessage  *string
 	NumSamples    *int64
 	UserID        *string
+	Progress      int64
 	StartedAt     *time.Time
 	EndDate       *time.Time
 	ID            uuid.UUID
@@ -899,6 +924,7 @@ func (q *Queries) Update(ctx context.Context, arg UpdateParams) (int64, error) {
 		arg.ErrorMessage,
 		arg.NumSamples,
 		arg.UserID,
+		arg.Progress,
 		arg.StartedAt,
 		arg.EndDate,
 		arg.ID,

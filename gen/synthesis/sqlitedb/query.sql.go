@@ -103,7 +103,7 @@ func (q *Queries) DeleteFinished(ctx context.Context, arg DeleteFinishedParams) 
 }
 
 const get = `-- name: Get :one
-SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, started_at, end_date, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM synthesis WHERE id = ?1
+SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, progress, started_at, end_date, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM synthesis WHERE id = ?1
 `
 
 func (q *Queries) Get(ctx context.Context, id uuid.UUID) (Synthesis, error) {
@@ -119,6 +119,7 @@ func (q *Queries) Get(ctx context.Context, id uuid.UUID) (Synthesis, error) {
 		&i.ErrorMessage,
 		&i.NumSamples,
 		&i.UserID,
+		&i.Progress,
 		&i.StartedAt,
 		&i.EndDate,
 		&i.TmLeaseOwner,
@@ -198,8 +199,8 @@ func (q *Queries) History(ctx context.Context, tmTaskID uuid.UUID) ([]SynthesisH
 
 const insert = `-- name: Insert :exec
 
-INSERT INTO synthesis (id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, started_at, end_date)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+INSERT INTO synthesis (id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, progress, started_at, end_date)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
 `
 
 type InsertParams struct {
@@ -212,6 +213,7 @@ type InsertParams struct {
 	ErrorMessage *string
 	NumSamples   *int64
 	UserID       *string
+	Progress     int64
 	StartedAt    *time.Time
 	EndDate      *time.Time
 }
@@ -229,6 +231,7 @@ func (q *Queries) Insert(ctx context.Context, arg InsertParams) error {
 		arg.ErrorMessage,
 		arg.NumSamples,
 		arg.UserID,
+		arg.Progress,
 		arg.StartedAt,
 		arg.EndDate,
 	)
@@ -302,7 +305,7 @@ func (q *Queries) Keys(ctx context.Context, tmIds interface{}) ([]KeysRow, error
 }
 
 const listByStatus = `-- name: ListByStatus :many
-SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, started_at, end_date, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM synthesis WHERE status = ?1
+SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, progress, started_at, end_date, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM synthesis WHERE status = ?1
 ORDER BY created_at, id
 LIMIT ?2
 `
@@ -332,6 +335,7 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]S
 			&i.ErrorMessage,
 			&i.NumSamples,
 			&i.UserID,
+			&i.Progress,
 			&i.StartedAt,
 			&i.EndDate,
 			&i.TmLeaseOwner,
@@ -352,7 +356,7 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]S
 }
 
 const lost = `-- name: Lost :many
-SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, started_at, end_date, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM synthesis
+SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, progress, started_at, end_date, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM synthesis
 WHERE status = ?1 AND tm_lease_expires_at <= ?2
 ORDER BY tm_lease_expires_at, id
 LIMIT ?3
@@ -384,6 +388,7 @@ func (q *Queries) Lost(ctx context.Context, arg LostParams) ([]Synthesis, error)
 			&i.ErrorMessage,
 			&i.NumSamples,
 			&i.UserID,
+			&i.Progress,
 			&i.StartedAt,
 			&i.EndDate,
 			&i.TmLeaseOwner,
@@ -407,7 +412,7 @@ const reserve = `-- name: Reserve :many
 UPDATE synthesis SET tm_lease_owner = ?1, tm_lease_expires_at = ?2, tm_lease_attempt = tm_lease_attempt + 1
 WHERE id IN (SELECT r.id FROM synthesis AS r WHERE r.status = ?3 AND (r.tm_lease_expires_at IS NULL OR r.tm_lease_expires_at <= ?4)
     ORDER BY r.created_at, r.id LIMIT ?5)
-RETURNING id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, started_at, end_date, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt
+RETURNING id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, progress, started_at, end_date, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt
 `
 
 type ReserveParams struct {
@@ -448,6 +453,7 @@ func (q *Queries) Reserve(ctx context.Context, arg ReserveParams) ([]Synthesis, 
 			&i.ErrorMessage,
 			&i.NumSamples,
 			&i.UserID,
+			&i.Progress,
 			&i.StartedAt,
 			&i.EndDate,
 			&i.TmLeaseOwner,
@@ -474,9 +480,10 @@ UPDATE synthesis SET version = ?1,
     error_message = ?4,
     num_samples = ?5,
     user_id = ?6,
-    started_at = ?7,
-    end_date = ?8
-WHERE id = ?9 AND status = ?10 AND version = ?11
+    progress = ?7,
+    started_at = ?8,
+    end_date = ?9
+WHERE id = ?10 AND status = ?11 AND version = ?12
 `
 
 type UpdateParams struct {
@@ -486,6 +493,7 @@ type UpdateParams struct {
 	ErrorMessage  *string
 	NumSamples    *int64
 	UserID        *string
+	Progress      int64
 	StartedAt     *time.Time
 	EndDate       *time.Time
 	ID            uuid.UUID
@@ -502,6 +510,7 @@ func (q *Queries) Update(ctx context.Context, arg UpdateParams) (int64, error) {
 		arg.ErrorMessage,
 		arg.NumSamples,
 		arg.UserID,
+		arg.Progress,
 		arg.StartedAt,
 		arg.EndDate,
 		arg.ID,
@@ -522,9 +531,10 @@ UPDATE synthesis SET status = ?1,
     error_message = ?5,
     num_samples = ?6,
     user_id = ?7,
-    started_at = ?8,
-    end_date = ?9
-WHERE id = ?10 AND status = ?11 AND version = ?12
+    progress = ?8,
+    started_at = ?9,
+    end_date = ?10
+WHERE id = ?11 AND status = ?12 AND version = ?13
 `
 
 type UpdateGuardedParams struct {
@@ -535,6 +545,7 @@ type UpdateGuardedParams struct {
 	ErrorMessage  *string
 	NumSamples    *int64
 	UserID        *string
+	Progress      int64
 	StartedAt     *time.Time
 	EndDate       *time.Time
 	ID            uuid.UUID
@@ -552,6 +563,7 @@ func (q *Queries) UpdateGuarded(ctx context.Context, arg UpdateGuardedParams) (i
 		arg.ErrorMessage,
 		arg.NumSamples,
 		arg.UserID,
+		arg.Progress,
 		arg.StartedAt,
 		arg.EndDate,
 		arg.ID,

@@ -63,6 +63,7 @@ func createManyParams(items []insertRow) (p CreateManyParams, err error) {
 	p.TmNullEpochs = slices.Grow(p.TmNullEpochs, len(items))
 	p.UserID = slices.Grow(p.UserID, len(items))
 	p.TmNullUserID = slices.Grow(p.TmNullUserID, len(items))
+	p.Progress = slices.Grow(p.Progress, len(items))
 	p.StartedAt = slices.Grow(p.StartedAt, len(items))
 	p.TmNullStartedAt = slices.Grow(p.TmNullStartedAt, len(items))
 	p.EndDate = slices.Grow(p.EndDate, len(items))
@@ -81,6 +82,7 @@ func createManyParams(items []insertRow) (p CreateManyParams, err error) {
 		p.BaseModel, p.TmNullBaseModel = backends.AppendNullable(p.BaseModel, p.TmNullBaseModel, x.BaseModel)
 		p.Epochs, p.TmNullEpochs = backends.AppendNullable(p.Epochs, p.TmNullEpochs, x.Epochs)
 		p.UserID, p.TmNullUserID = backends.AppendNullable(p.UserID, p.TmNullUserID, x.UserID)
+		p.Progress = append(p.Progress, x.Progress)
 		p.StartedAt, p.TmNullStartedAt = backends.AppendNullable(p.StartedAt, p.TmNullStartedAt, backends.UTC(x.StartedAt))
 		p.EndDate, p.TmNullEndDate = backends.AppendNullable(p.EndDate, p.TmNullEndDate, backends.UTC(x.EndDate))
 		p.TmActor = append(p.TmActor, it.Actor)
@@ -105,6 +107,7 @@ func transitionManyParams(items []transitionRow) (p TransitionManyParams, err er
 	p.TmNullEpochs = slices.Grow(p.TmNullEpochs, len(items))
 	p.UserID = slices.Grow(p.UserID, len(items))
 	p.TmNullUserID = slices.Grow(p.TmNullUserID, len(items))
+	p.Progress = slices.Grow(p.Progress, len(items))
 	p.StartedAt = slices.Grow(p.StartedAt, len(items))
 	p.TmNullStartedAt = slices.Grow(p.TmNullStartedAt, len(items))
 	p.EndDate = slices.Grow(p.EndDate, len(items))
@@ -126,6 +129,7 @@ func transitionManyParams(items []transitionRow) (p TransitionManyParams, err er
 		p.BaseModel, p.TmNullBaseModel = backends.AppendNullable(p.BaseModel, p.TmNullBaseModel, x.BaseModel)
 		p.Epochs, p.TmNullEpochs = backends.AppendNullable(p.Epochs, p.TmNullEpochs, x.Epochs)
 		p.UserID, p.TmNullUserID = backends.AppendNullable(p.UserID, p.TmNullUserID, x.UserID)
+		p.Progress = append(p.Progress, x.Progress)
 		p.StartedAt, p.TmNullStartedAt = backends.AppendNullable(p.StartedAt, p.TmNullStartedAt, backends.UTC(x.StartedAt))
 		p.EndDate, p.TmNullEndDate = backends.AppendNullable(p.EndDate, p.TmNullEndDate, backends.UTC(x.EndDate))
 		p.TmFromStatus = append(p.TmFromStatus, it.FromStatus)
@@ -213,6 +217,7 @@ func (d *Driver) insertOne(ctx context.Context, r insertRow) error {
 		Epochs:       x.Epochs,
 		ErrorMessage: x.ErrorMessage,
 		ID:           x.ID,
+		Progress:     x.Progress,
 		StartedAt:    backends.UTC(x.StartedAt),
 		Status:       string(x.Status),
 		Tag:          x.Tag,
@@ -314,6 +319,7 @@ func (d *Driver) transitionOne(ctx context.Context, r transitionRow) error {
 		Epochs:        x.Epochs,
 		ErrorMessage:  x.ErrorMessage,
 		ID:            r.ID,
+		Progress:      x.Progress,
 		StartedAt:     backends.UTC(x.StartedAt),
 		Status:        string(x.Status),
 		Tag:           x.Tag,
@@ -341,6 +347,7 @@ func (d *Driver) Update(ctx context.Context, from backends.Key, x *training.Trai
 		Epochs:        x.Epochs,
 		ErrorMessage:  x.ErrorMessage,
 		ID:            from.ID,
+		Progress:      x.Progress,
 		StartedAt:     backends.UTC(x.StartedAt),
 		Tag:           x.Tag,
 		TmFromStatus:  from.Status,
@@ -425,6 +432,7 @@ func (d *Driver) Reserve(ctx context.Context, queue, owner string, now, expires 
 			Epochs:           r.Epochs,
 			ErrorMessage:     r.ErrorMessage,
 			ID:               r.ID,
+			Progress:         r.Progress,
 			StartedAt:        r.StartedAt,
 			Status:           r.Status,
 			Tag:              r.Tag,
@@ -503,6 +511,7 @@ func (d *Driver) Claim(ctx context.Context, owner string, now, expires time.Time
 			Epochs:           r.Epochs,
 			ErrorMessage:     r.ErrorMessage,
 			ID:               r.ID,
+			Progress:         r.Progress,
 			StartedAt:        r.StartedAt,
 			Status:           r.Status,
 			Tag:              r.Tag,
@@ -540,6 +549,7 @@ func fromRow(r Training) (*training.Training, error) {
 		Epochs:       r.Epochs,
 		ErrorMessage: r.ErrorMessage,
 		ID:           r.ID,
+		Progress:     r.Progress,
 		StartedAt:    backends.UTC(r.StartedAt),
 		Status:       training.Status(r.Status),
 		Tag:          r.Tag,

@@ -25,16 +25,17 @@ WITH c AS (
         version = w.version + 1,
         updated_at = $1::timestamptz,
         started_at = $1::timestamptz,
+        progress = 0,
         tm_history_seq = w.tm_history_seq + 1,
         tm_lease_owner = $5::text, tm_lease_expires_at = $6::timestamptz, tm_lease_attempt = w.tm_lease_attempt + 1
     WHERE w.id = ANY (ARRAY(SELECT c.id FROM c))
-    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.tag, w.error_message, w.base_model, w.epochs, w.user_id, w.started_at, w.end_date, w.tm_history_seq, w.tm_lease_owner, w.tm_lease_expires_at, w.tm_lease_attempt
+    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.tag, w.error_message, w.base_model, w.epochs, w.user_id, w.progress, w.started_at, w.end_date, w.tm_history_seq, w.tm_lease_owner, w.tm_lease_expires_at, w.tm_lease_attempt
 ), h AS (
     INSERT INTO training_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
     SELECT t.id, t.tm_history_seq, 'QUEUED', 'RUNNING', 'start', $1::timestamptz,
         t.tm_lease_attempt, $5::text, 'claimed by ' || $5::text || ' (attempt ' || t.tm_lease_attempt || ')' FROM t
 )
-SELECT id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, user_id, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM t
+SELECT id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, user_id, progress, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM t
 ORDER BY created_at, id
 `
 
@@ -58,6 +59,7 @@ type ClaimRow struct {
 	BaseModel        *string
 	Epochs           *int64
 	UserID           *string
+	Progress         int64
 	StartedAt        *time.Time
 	EndDate          *time.Time
 	TmHistorySeq     int64
@@ -101,6 +103,7 @@ func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]ClaimRow, error
 			&i.BaseModel,
 			&i.Epochs,
 			&i.UserID,
+			&i.Progress,
 			&i.StartedAt,
 			&i.EndDate,
 			&i.TmHistorySeq,
@@ -119,7 +122,7 @@ func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]ClaimRow, error
 }
 
 const claimByStatus = `-- name: ClaimByStatus :many
-SELECT id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, user_id, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM training WHERE status = $1::text
+SELECT id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, user_id, progress, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM training WHERE status = $1::text
 ORDER BY created_at, id
 LIMIT $2::integer
 FOR UPDATE SKIP LOCKED
@@ -152,6 +155,7 @@ func (q *Queries) ClaimByStatus(ctx context.Context, arg ClaimByStatusParams) ([
 			&i.BaseModel,
 			&i.Epochs,
 			&i.UserID,
+			&i.Progress,
 			&i.StartedAt,
 			&i.EndDate,
 			&i.TmHistorySeq,
@@ -172,8 +176,8 @@ func (q *Queries) ClaimByStatus(ctx context.Context, arg ClaimByStatusParams) ([
 const create = `-- name: Create :execrows
 
 WITH t AS (
-    INSERT INTO training (id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, user_id, started_at, end_date)
-    VALUES ($3::uuid, $4::text, $5::bigint, $6::timestamptz, $7::timestamptz, $8::text, $9::text, $10::text, $11::bigint, $12::text, $13::timestamptz, $14::timestamptz)
+    INSERT INTO training (id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, user_id, progress, started_at, end_date)
+    VALUES ($3::uuid, $4::text, $5::bigint, $6::timestamptz, $7::timestamptz, $8::text, $9::text, $10::text, $11::bigint, $12::text, $13::bigint, $14::timestamptz, $15::timestamptz)
     RETURNING id, status, created_at
 )
 INSERT INTO training_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
@@ -193,6 +197,7 @@ type CreateParams struct {
 	BaseModel    *string
 	Epochs       *int64
 	UserID       *string
+	Progress     int64
 	StartedAt    *time.Time
 	EndDate      *time.Time
 }
@@ -214,6 +219,7 @@ func (q *Queries) Create(ctx context.Context, arg CreateParams) (int64, error) {
 		arg.BaseModel,
 		arg.Epochs,
 		arg.UserID,
+		arg.Progress,
 		arg.StartedAt,
 		arg.EndDate,
 	)
@@ -240,12 +246,13 @@ WITH a AS (
         unnest($13::boolean[]) AS tm_null_epochs,
         unnest($14::text[]) AS user_id,
         unnest($15::boolean[]) AS tm_null_user_id,
-        unnest($16::timestamptz[]) AS started_at,
-        unnest($17::boolean[]) AS tm_null_started_at,
-        unnest($18::timestamptz[]) AS end_date,
-        unnest($19::boolean[]) AS tm_null_end_date,
-        unnest($20::text[]) AS tm_actor,
-        unnest($21::text[]) AS tm_message
+        unnest($16::bigint[]) AS progress,
+        unnest($17::timestamptz[]) AS started_at,
+        unnest($18::boolean[]) AS tm_null_started_at,
+        unnest($19::timestamptz[]) AS end_date,
+        unnest($20::boolean[]) AS tm_null_end_date,
+        unnest($21::text[]) AS tm_actor,
+        unnest($22::text[]) AS tm_message
 ), u AS (
     SELECT id,
         status,
@@ -257,14 +264,15 @@ WITH a AS (
         CASE WHEN tm_null_base_model THEN NULL ELSE base_model END AS base_model,
         CASE WHEN tm_null_epochs THEN NULL ELSE epochs END AS epochs,
         CASE WHEN tm_null_user_id THEN NULL ELSE user_id END AS user_id,
+        progress,
         CASE WHEN tm_null_started_at THEN NULL ELSE started_at END AS started_at,
         CASE WHEN tm_null_end_date THEN NULL ELSE end_date END AS end_date,
         tm_actor,
         tm_message
     FROM a
 ), t AS (
-    INSERT INTO training (id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, user_id, started_at, end_date)
-    SELECT id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, user_id, started_at, end_date FROM u
+    INSERT INTO training (id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, user_id, progress, started_at, end_date)
+    SELECT id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, user_id, progress, started_at, end_date FROM u
     RETURNING id, status, created_at
 )
 INSERT INTO training_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
@@ -288,6 +296,7 @@ type CreateManyParams struct {
 	TmNullEpochs       []bool
 	UserID             []string
 	TmNullUserID       []bool
+	Progress           []int64
 	StartedAt          []time.Time
 	TmNullStartedAt    []bool
 	EndDate            []time.Time
@@ -315,6 +324,7 @@ func (q *Queries) CreateMany(ctx context.Context, arg CreateManyParams) (int64, 
 		arg.TmNullEpochs,
 		arg.UserID,
 		arg.TmNullUserID,
+		arg.Progress,
 		arg.StartedAt,
 		arg.TmNullStartedAt,
 		arg.EndDate,
@@ -363,7 +373,7 @@ func (q *Queries) DeleteFinished(ctx context.Context, arg DeleteFinishedParams) 
 }
 
 const get = `-- name: Get :one
-SELECT id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, user_id, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM training WHERE id = $1::uuid
+SELECT id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, user_id, progress, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM training WHERE id = $1::uuid
 `
 
 func (q *Queries) Get(ctx context.Context, id uuid.UUID) (Training, error) {
@@ -380,6 +390,7 @@ func (q *Queries) Get(ctx context.Context, id uuid.UUID) (Training, error) {
 		&i.BaseModel,
 		&i.Epochs,
 		&i.UserID,
+		&i.Progress,
 		&i.StartedAt,
 		&i.EndDate,
 		&i.TmHistorySeq,
@@ -488,7 +499,7 @@ func (q *Queries) Keys(ctx context.Context, tmIds []uuid.UUID) ([]KeysRow, error
 }
 
 const listByStatus = `-- name: ListByStatus :many
-SELECT id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, user_id, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM training WHERE status = $1::text
+SELECT id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, user_id, progress, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM training WHERE status = $1::text
 ORDER BY created_at, id
 LIMIT $2::integer
 `
@@ -519,6 +530,7 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]T
 			&i.BaseModel,
 			&i.Epochs,
 			&i.UserID,
+			&i.Progress,
 			&i.StartedAt,
 			&i.EndDate,
 			&i.TmHistorySeq,
@@ -537,7 +549,7 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]T
 }
 
 const lost = `-- name: Lost :many
-SELECT id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, user_id, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM training
+SELECT id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, user_id, progress, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM training
 WHERE status = 'RUNNING' AND tm_lease_expires_at <= $1::timestamptz
 ORDER BY tm_lease_expires_at, id
 LIMIT $2::integer
@@ -571,6 +583,7 @@ func (q *Queries) Lost(ctx context.Context, arg LostParams) ([]Training, error) 
 			&i.BaseModel,
 			&i.Epochs,
 			&i.UserID,
+			&i.Progress,
 			&i.StartedAt,
 			&i.EndDate,
 			&i.TmHistorySeq,
@@ -598,9 +611,9 @@ WITH c AS (
 ), t AS (
     UPDATE training AS w SET tm_lease_owner = $4::text, tm_lease_expires_at = $5::timestamptz, tm_lease_attempt = w.tm_lease_attempt + 1
     WHERE w.id = ANY (ARRAY(SELECT c.id FROM c))
-    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.tag, w.error_message, w.base_model, w.epochs, w.user_id, w.started_at, w.end_date, w.tm_history_seq, w.tm_lease_owner, w.tm_lease_expires_at, w.tm_lease_attempt
+    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.tag, w.error_message, w.base_model, w.epochs, w.user_id, w.progress, w.started_at, w.end_date, w.tm_history_seq, w.tm_lease_owner, w.tm_lease_expires_at, w.tm_lease_attempt
 )
-SELECT id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, user_id, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM t
+SELECT id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, user_id, progress, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM t
 ORDER BY created_at, id
 `
 
@@ -623,6 +636,7 @@ type ReserveRow struct {
 	BaseModel        *string
 	Epochs           *int64
 	UserID           *string
+	Progress         int64
 	StartedAt        *time.Time
 	EndDate          *time.Time
 	TmHistorySeq     int64
@@ -662,6 +676,7 @@ func (q *Queries) Reserve(ctx context.Context, arg ReserveParams) ([]ReserveRow,
 			&i.BaseModel,
 			&i.Epochs,
 			&i.UserID,
+			&i.Progress,
 			&i.StartedAt,
 			&i.EndDate,
 			&i.TmHistorySeq,
@@ -689,10 +704,11 @@ WITH t AS (
         base_model = $11::text,
         epochs = $12::bigint,
         user_id = $13::text,
-        started_at = $14::timestamptz,
-        end_date = $15::timestamptz,
+        progress = $14::bigint,
+        started_at = $15::timestamptz,
+        end_date = $16::timestamptz,
         tm_history_seq = tm_history_seq + 1
-    WHERE id = $16::uuid AND status = $1::text AND version = $17::bigint
+    WHERE id = $17::uuid AND status = $1::text AND version = $18::bigint
     RETURNING id, tm_history_seq
 )
 INSERT INTO training_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
@@ -716,6 +732,7 @@ type TransitionParams struct {
 	BaseModel     *string
 	Epochs        *int64
 	UserID        *string
+	Progress      int64
 	StartedAt     *time.Time
 	EndDate       *time.Time
 	ID            uuid.UUID
@@ -739,6 +756,7 @@ func (q *Queries) Transition(ctx context.Context, arg TransitionParams) (int64, 
 		arg.BaseModel,
 		arg.Epochs,
 		arg.UserID,
+		arg.Progress,
 		arg.StartedAt,
 		arg.EndDate,
 		arg.ID,
@@ -766,16 +784,17 @@ WITH a AS (
         unnest($12::boolean[]) AS tm_null_epochs,
         unnest($13::text[]) AS user_id,
         unnest($14::boolean[]) AS tm_null_user_id,
-        unnest($15::timestamptz[]) AS started_at,
-        unnest($16::boolean[]) AS tm_null_started_at,
-        unnest($17::timestamptz[]) AS end_date,
-        unnest($18::boolean[]) AS tm_null_end_date,
-        unnest($19::text[]) AS tm_from_status,
-        unnest($20::bigint[]) AS tm_from_version,
-        unnest($21::text[]) AS tm_event,
-        unnest($22::integer[]) AS tm_attempt,
-        unnest($23::text[]) AS tm_actor,
-        unnest($24::text[]) AS tm_message
+        unnest($15::bigint[]) AS progress,
+        unnest($16::timestamptz[]) AS started_at,
+        unnest($17::boolean[]) AS tm_null_started_at,
+        unnest($18::timestamptz[]) AS end_date,
+        unnest($19::boolean[]) AS tm_null_end_date,
+        unnest($20::text[]) AS tm_from_status,
+        unnest($21::bigint[]) AS tm_from_version,
+        unnest($22::text[]) AS tm_event,
+        unnest($23::integer[]) AS tm_attempt,
+        unnest($24::text[]) AS tm_actor,
+        unnest($25::text[]) AS tm_message
 ), u AS (
     SELECT id,
         status,
@@ -786,6 +805,7 @@ WITH a AS (
         CASE WHEN tm_null_base_model THEN NULL ELSE base_model END AS base_model,
         CASE WHEN tm_null_epochs THEN NULL ELSE epochs END AS epochs,
         CASE WHEN tm_null_user_id THEN NULL ELSE user_id END AS user_id,
+        progress,
         CASE WHEN tm_null_started_at THEN NULL ELSE started_at END AS started_at,
         CASE WHEN tm_null_end_date THEN NULL ELSE end_date END AS end_date,
         tm_from_status,
@@ -804,6 +824,7 @@ WITH a AS (
         base_model = u.base_model,
         epochs = u.epochs,
         user_id = u.user_id,
+        progress = u.progress,
         started_at = u.started_at,
         end_date = u.end_date,
         tm_history_seq = training.tm_history_seq + 1
@@ -834,6 +855,7 @@ type TransitionManyParams struct {
 	TmNullEpochs       []bool
 	UserID             []string
 	TmNullUserID       []bool
+	Progress           []int64
 	StartedAt          []time.Time
 	TmNullStartedAt    []bool
 	EndDate            []time.Time
@@ -863,6 +885,7 @@ func (q *Queries) TransitionMany(ctx context.Context, arg TransitionManyParams) 
 		arg.TmNullEpochs,
 		arg.UserID,
 		arg.TmNullUserID,
+		arg.Progress,
 		arg.StartedAt,
 		arg.TmNullStartedAt,
 		arg.EndDate,
@@ -900,9 +923,10 @@ UPDATE training SET version = $1::bigint,
     base_model = $5::text,
     epochs = $6::bigint,
     user_id = $7::text,
-    started_at = $8::timestamptz,
-    end_date = $9::timestamptz
-WHERE id = $10::uuid AND status = $11::text AND version = $12::bigint
+    progress = $8::bigint,
+    started_at = $9::timestamptz,
+    end_date = $10::timestamptz
+WHERE id = $11::uuid AND status = $12::text AND version = $13::bigint
 `
 
 type UpdateParams struct {
@@ -913,6 +937,7 @@ type UpdateParams struct {
 	BaseModel     *string
 	Epochs        *int64
 	UserID        *string
+	Progress      int64
 	StartedAt     *time.Time
 	EndDate       *time.Time
 	ID            uuid.UUID
@@ -930,6 +955,7 @@ func (q *Queries) Update(ctx context.Context, arg UpdateParams) (int64, error) {
 		arg.BaseModel,
 		arg.Epochs,
 		arg.UserID,
+		arg.Progress,
 		arg.StartedAt,
 		arg.EndDate,
 		arg.ID,

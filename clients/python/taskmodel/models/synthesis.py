@@ -84,15 +84,53 @@ class StatusDisplay:
 
 
 #: The spec's display of each status (statuses without one are absent).
-STATUS_DISPLAY: Mapping[Status, StatusDisplay] = {}
+STATUS_DISPLAY: Mapping[Status, StatusDisplay] = {
+    Status.QUEUED: StatusDisplay(
+        label="Queued",
+        color="yellow",
+        icon="queue",
+        message="Waiting for a worker...",
+    ),
+    Status.RUNNING: StatusDisplay(
+        label="Running",
+        color="blue",
+        icon="spinner",
+        message="In progress...",
+    ),
+    Status.DONE: StatusDisplay(
+        label="Done",
+        color="green",
+        icon="check",
+        message="Completed successfully.",
+    ),
+    Status.FAILED: StatusDisplay(
+        label="Failed",
+        color="red",
+        icon="error",
+        message="Failed. See the error message.",
+    ),
+    Status.CANCELLED: StatusDisplay(
+        label="Cancelled",
+        color="gray",
+        icon="cancel",
+        message="Cancelled.",
+    ),
+}
 
 #: How often to poll a task in each status, in seconds (the spec's display
 #: poll); terminal statuses and statuses without one are absent.
-POLL_INTERVALS: Mapping[Status, float] = {}
+POLL_INTERVALS: Mapping[Status, float] = {
+    Status.QUEUED: 5.0,
+    Status.RUNNING: 2.0,
+}
 
 #: The progress each status maps: a fixed percent, or a (from, to) range the
 #: work done fills; statuses without a mapping keep the stored progress.
-PROGRESS: Mapping[Status, Union[int, Tuple[int, int]]] = {}
+PROGRESS: Mapping[Status, Union[int, Tuple[int, int]]] = {
+    Status.QUEUED: 0,
+    Status.RUNNING: (0, 100),
+    Status.DONE: 100,
+}
 
 
 class Event(str, enum.Enum):
@@ -162,6 +200,10 @@ class Synthesis:
     #: UpdatedAt is when the task last changed. (ISO 8601 time)
     updated_at: str
 
+    #: Percent done: 0 while queued, reported by the worker while running, 100
+    #: when done. (≥ 0, ≤ 100)
+    progress: int
+
     #: Custom tag (may be null), e.g. my-model, experiment-1. (at most 255
     #: characters)
     tag: Optional[str] = None
@@ -190,6 +232,7 @@ class Synthesis:
             version=data["version"],
             created_at=data["created_at"],
             updated_at=data["updated_at"],
+            progress=data["progress"],
             tag=data.get("tag"),
             error_message=data.get("error_message"),
             num_samples=data.get("num_samples"),
@@ -210,6 +253,7 @@ class Synthesis:
             "error_message": self.error_message,
             "num_samples": self.num_samples,
             "user_id": self.user_id,
+            "progress": self.progress,
             "started_at": self.started_at,
             "end_date": self.end_date,
         }

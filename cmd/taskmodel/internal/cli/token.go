@@ -93,14 +93,14 @@ the tasks of the models named by --models over the worker protocol
 				return err
 			}
 			if !app.Quiet && !app.JSON {
-				kind := "user"
+				who := "user " + tok.User
 				switch {
 				case admin:
-					kind = "admin"
+					who = "admin " + tok.User
 				case isWorker:
-					kind = "worker token (models " + strings.Join(models, ", ") + ")"
+					who = "worker " + tok.User + " (models " + strings.Join(models, ", ") + ")"
 				}
-				fmt.Fprintf(app.Err, "token %s created for %s %s; its secret (standard output) is not shown again\n", tok.ID, kind, tok.User)
+				fmt.Fprintf(app.Err, "token %s created for %s; its secret (standard output) is not shown again\n", tok.ID, who)
 			}
 			out := struct {
 				Secret string     `json:"secret"`

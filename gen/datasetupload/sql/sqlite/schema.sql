@@ -13,6 +13,7 @@ CREATE TABLE dataset_upload (
     dataset_name TEXT CHECK (length(dataset_name) <= 255),
     records_processed INTEGER NOT NULL CHECK (records_processed >= 0),
     user_id TEXT CHECK (length(user_id) <= 255),
+    progress INTEGER NOT NULL CHECK (progress >= 0 AND progress <= 100),
     started_at DATETIME,
     end_date DATETIME
 );

@@ -13,6 +13,7 @@ CREATE TABLE evaluation (
     model_name text CHECK (char_length(model_name) <= 255),
     benchmark text CHECK (char_length(benchmark) <= 255),
     user_id text CHECK (char_length(user_id) <= 255),
+    progress bigint NOT NULL CHECK (progress >= 0 AND progress <= 100),
     started_at timestamptz,
     end_date timestamptz
 );

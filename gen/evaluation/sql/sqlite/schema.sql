@@ -13,6 +13,7 @@ CREATE TABLE evaluation (
     model_name TEXT CHECK (length(model_name) <= 255),
     benchmark TEXT CHECK (length(benchmark) <= 255),
     user_id TEXT CHECK (length(user_id) <= 255),
+    progress INTEGER NOT NULL CHECK (progress >= 0 AND progress <= 100),
     started_at DATETIME,
     end_date DATETIME
 );

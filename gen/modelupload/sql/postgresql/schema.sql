@@ -13,6 +13,7 @@ CREATE TABLE model_upload (
     source text NOT NULL CHECK (source IN ('HUGGINGFACE', 'GITHUB', 'LOCAL')),
     source_uri text CHECK (char_length(source_uri) <= 2048),
     user_id text CHECK (char_length(user_id) <= 255),
+    progress bigint NOT NULL CHECK (progress >= 0 AND progress <= 100),
     started_at timestamptz,
     end_date timestamptz
 );

@@ -13,6 +13,7 @@ CREATE TABLE model_upload (
     source TEXT NOT NULL CHECK (source IN ('HUGGINGFACE', 'GITHUB', 'LOCAL')),
     source_uri TEXT CHECK (length(source_uri) <= 2048),
     user_id TEXT CHECK (length(user_id) <= 255),
+    progress INTEGER NOT NULL CHECK (progress >= 0 AND progress <= 100),
     started_at DATETIME,
     end_date DATETIME
 );

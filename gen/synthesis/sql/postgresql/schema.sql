@@ -12,6 +12,7 @@ CREATE TABLE synthesis (
     error_message text CHECK (char_length(error_message) <= 4000),
     num_samples bigint CHECK (num_samples >= 1),
     user_id text CHECK (char_length(user_id) <= 255),
+    progress bigint NOT NULL CHECK (progress >= 0 AND progress <= 100),
     started_at timestamptz,
     end_date timestamptz
 );

@@ -12,6 +12,7 @@ CREATE TABLE synthesis (
     error_message TEXT CHECK (length(error_message) <= 4000),
     num_samples INTEGER CHECK (num_samples >= 1),
     user_id TEXT CHECK (length(user_id) <= 255),
+    progress INTEGER NOT NULL CHECK (progress >= 0 AND progress <= 100),
     started_at DATETIME,
     end_date DATETIME
 );

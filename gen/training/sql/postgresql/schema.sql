@@ -13,6 +13,7 @@ CREATE TABLE training (
     base_model text CHECK (char_length(base_model) <= 255),
     epochs bigint CHECK (epochs >= 1),
     user_id text CHECK (char_length(user_id) <= 255),
+    progress bigint NOT NULL CHECK (progress >= 0 AND progress <= 100),
     started_at timestamptz,
     end_date timestamptz
 );

@@ -13,6 +13,7 @@ CREATE TABLE training (
     base_model TEXT CHECK (length(base_model) <= 255),
     epochs INTEGER CHECK (epochs >= 1),
     user_id TEXT CHECK (length(user_id) <= 255),
+    progress INTEGER NOT NULL CHECK (progress >= 0 AND progress <= 100),
     started_at DATETIME,
     end_date DATETIME
 );
