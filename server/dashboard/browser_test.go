@@ -219,7 +219,9 @@ func signInAndFilter(t *testing.T, e *env, ctx context.Context, name func(string
 	// By tag, from a fresh page.
 	run(t, ctx, chromedp.Navigate(e.url+"/"))
 	run(t, ctx, chromedp.SendKeys(chromedp.CSS(`input[name=tag]`), "exp-1"), chromedp.Click(chromedp.ID("apply")))
-	waitJS(t, ctx, `location.search === "?tag=exp-1"`)
+	// The new page, loaded: its tag field holds the filter (the old page's
+	// rows are gone once the URL changes only when the new page is in).
+	waitJS(t, ctx, `location.search === "?tag=exp-1" && document.readyState === "complete" && (document.querySelector('input[name=tag]') || {}).value === "exp-1"`)
 	if n := js[int](t, ctx, `document.querySelectorAll("tbody tr").length`); n != 2 {
 		t.Errorf("tag=exp-1 lists %d tasks, want 2", n)
 	}
