@@ -64,7 +64,7 @@ check-gen: gen
 
 # The browser test of the dashboard, on SQLite, saving its screenshots into docs/.
 screenshots:
-	TASKMODEL_SCREENSHOTS=1 $(GO) test -count=1 -run 'TestBrowser/sqlite' ./server/dashboard/
+	TASKMODEL_SCREENSHOTS=1 $(GO) test -count=1 -run 'TestBrowser/sqlite|TestPipelinesBrowser' ./server/dashboard/
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./schema/
