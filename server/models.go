@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -73,6 +74,8 @@ type Backend struct {
 	pg     *pgxpool.Pool
 	mem    []memory.ListSource
 	memory bool
+
+	timeoutIndexes sync.Map // model and status → SQLite timeout index name (modeltimeouts.go)
 }
 
 // SQLite returns a Backend over an open SQLite database whose migrations

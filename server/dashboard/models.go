@@ -55,6 +55,18 @@ type timeoutRow struct {
 	Event     string
 	To        badge
 	ErrorCode string
+	// Near are the tasks of the status closest to the timeout (NearKnown:
+	// the backend can tell).
+	Near      []nearRow
+	NearKnown bool
+}
+
+// nearRow is a task close to its status's timeout.
+type nearRow struct {
+	ID             string
+	EnteredAt, Due time.Time
+	When           string // "in 4 min 10 s", or how long overdue
+	Overdue        bool
 }
 
 type leaseRow struct {
@@ -238,9 +250,23 @@ func (d *Dashboard) loadModel(r *http.Request, s session) (modelView, error) {
 		}
 		v.Events = append(v.Events, er)
 	}
+	near, nearKnown, err := d.srv.ModelTimeouts(r.Context(), s.User, name)
+	if err != nil {
+		return modelView{}, err
+	}
 	for _, st := range m.Timeouts() {
 		t := st.Timeout
-		v.Timeouts = append(v.Timeouts, timeoutRow{Status: badges[st.Name], After: t.After.String(), EnteredAt: st.EnteredAt, Event: t.Event, To: badges[t.To], ErrorCode: t.ErrorCode})
+		row := timeoutRow{Status: badges[st.Name], After: t.After.String(), EnteredAt: st.EnteredAt, Event: t.Event, To: badges[t.To], ErrorCode: t.ErrorCode, NearKnown: nearKnown}
+		for _, n := range near[st.Name] {
+			nr := nearRow{ID: n.ID, EnteredAt: n.EnteredAt, Due: n.Due}
+			if left := n.Due.Sub(now); left >= 0 {
+				nr.When = "in " + duration(left)
+			} else {
+				nr.When, nr.Overdue = duration(-left)+" overdue (the sweeper moves it at its next pass)", true
+			}
+			row.Near = append(row.Near, nr)
+		}
+		v.Timeouts = append(v.Timeouts, row)
 	}
 	if wk := m.Worker; wk != nil {
 		qv := &queueView{Queue: badges[wk.Queue], Running: badges[wk.Running], Depth: counts[wk.Queue], RunningN: counts[wk.Running],
