@@ -62,25 +62,36 @@ func BenchmarkPages(b *testing.B) {
 				{"model_training_7d", "/ui/models/training?window=7d"},
 				{"model_analysis", "/ui/models/analysis"},
 			}
+			serve := func(b *testing.B, path string) time.Duration {
+				req := httptest.NewRequest("GET", path, nil)
+				req.RemoteAddr = "127.0.0.1:40000"
+				req.AddCookie(cookie)
+				rec := httptest.NewRecorder()
+				start := time.Now()
+				h.ServeHTTP(rec, req)
+				took := time.Since(start)
+				if rec.Code != http.StatusOK {
+					b.Fatalf("GET %s: %d: %s", path, rec.Code, rec.Body.String())
+				}
+				return took
+			}
 			for _, p := range pages {
 				b.Run(p.name, func(b *testing.B) {
+					// The first request after the server starts counts the
+					// large statuses up to the cap and starts their full
+					// counts in the background; the timed requests come
+					// after those have finished.
+					first := serve(b, p.path)
+					time.Sleep(benchSettle)
 					times := make([]time.Duration, 0, b.N)
 					for b.Loop() {
-						req := httptest.NewRequest("GET", p.path, nil)
-						req.RemoteAddr = "127.0.0.1:40000"
-						req.AddCookie(cookie)
-						rec := httptest.NewRecorder()
-						start := time.Now()
-						h.ServeHTTP(rec, req)
-						times = append(times, time.Since(start))
-						if rec.Code != http.StatusOK {
-							b.Fatalf("GET %s: %d: %s", p.path, rec.Code, rec.Body.String())
-						}
+						times = append(times, serve(b, p.path))
 					}
 					slices.Sort(times)
 					ms := func(q float64) float64 {
 						return float64(times[int(q*float64(len(times)-1))].Microseconds()) / 1000
 					}
+					b.ReportMetric(float64(first.Microseconds())/1000, "first_ms")
 					b.ReportMetric(ms(0.50), "p50_ms")
 					b.ReportMetric(ms(0.99), "p99_ms")
 				})
@@ -88,6 +99,11 @@ func BenchmarkPages(b *testing.B) {
 		})
 	}
 }
+
+// benchSettle is how long a page's benchmark waits after its first
+// request, for the full counts it started (well under a second each on
+// these machines).
+const benchSettle = 3 * time.Second
 
 // benchServer opens (loading it when needed) the benchmark's database of
 // engine and returns the server's handler with the dashboard, an admin's
