@@ -6,7 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -21,21 +25,42 @@ import (
 
 // BenchmarkWorkerProtocol measures tasks per second through the HTTP worker
 // protocol — a no-op Go worker (sdk/workerhttp) with batch slots, which
-// claims up to batch tasks at a time and completes each on a slot — against
-// an in-process worker.Pool of batch handlers on the same database. The b.N training tasks are created before
-// the clock starts.
+// claims up to batch tasks at a time and completes each on a slot, and a
+// no-op Python worker (clients/python's Worker, run with
+// concurrency=batch, in /usr/bin/python3) — against an in-process
+// worker.Pool of batch handlers on the same database. The b.N training
+// tasks are created before the clock starts; the Python interpreter's
+// start (about 50 ms) is inside it.
 //
 //	go test ./server -run '^$' -bench WorkerProtocol -benchtime 5000x
 func BenchmarkWorkerProtocol(b *testing.B) {
 	for _, bk := range []string{"sqlite", "postgres"} {
 		for _, batch := range []int{10, 100} {
-			b.Run(fmt.Sprintf("%s/http/batch=%d", bk, batch), func(b *testing.B) { benchWork(b, bk, batch, true) })
-			b.Run(fmt.Sprintf("%s/pool/batch=%d", bk, batch), func(b *testing.B) { benchWork(b, bk, batch, false) })
+			b.Run(fmt.Sprintf("%s/http/batch=%d", bk, batch), func(b *testing.B) { benchWork(b, bk, batch, "http") })
+			b.Run(fmt.Sprintf("%s/python/batch=%d", bk, batch), func(b *testing.B) { benchWork(b, bk, batch, "python") })
+			b.Run(fmt.Sprintf("%s/pool/batch=%d", bk, batch), func(b *testing.B) { benchWork(b, bk, batch, "pool") })
 		}
 	}
 }
 
-func benchWork(b *testing.B, backend string, batch int, overHTTP bool) {
+// python is the interpreter of the Python worker.
+const python = "/usr/bin/python3"
+
+// pythonNoopWorker is the no-op Python worker of BenchmarkWorkerProtocol:
+// argv URL, worker token, concurrency, tasks to run.
+const pythonNoopWorker = `import sys
+from taskmodel import Worker
+url, token, batch, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+w = Worker(url, token, models=["training"], name="bench-python", wait_seconds=1)
+@w.handler("training")
+def noop(task):
+    return None
+ran = w.run(concurrency=batch, max_tasks=n, handle_signals=False)
+if ran != n:
+    sys.exit("ran %d of %d tasks" % (ran, n))
+`
+
+func benchWork(b *testing.B, backend string, batch int, mode string) {
 	e := newEnv(b, backend, envOptions{})
 	w := e.workerToken("bench", "training")
 	eng, err := server.Engine[training.Training, training.Event](e.models, training.ModelName)
@@ -56,7 +81,20 @@ func benchWork(b *testing.B, backend string, batch int, overHTTP bool) {
 	n := int64(b.N)
 	b.ResetTimer()
 	start := time.Now()
-	if overHTTP {
+	switch mode {
+	case "python":
+		if _, err := os.Stat(python); err != nil {
+			b.Skipf("%s: %v", python, err)
+		}
+		cmd := exec.CommandContext(ctx, python, "-c", pythonNoopWorker, e.url, e.tokens[w], strconv.Itoa(batch), strconv.FormatInt(n, 10))
+		cmd.Env = append(os.Environ(), "PYTHONPATH="+filepath.Join("..", "clients", "python"), "PYTHONDONTWRITEBYTECODE=1")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("the Python worker: %v\n%s", err, out)
+		}
+		for e.unfinished(b) > 0 { // the last end writes
+			time.Sleep(5 * time.Millisecond)
+		}
+	case "http":
 		// One worker with batch slots, as taskmodel work runs: it claims
 		// as many tasks as slots are free and completes each on a slot of
 		// its own, as the pool runs batch handlers at once.
@@ -96,7 +134,7 @@ func benchWork(b *testing.B, backend string, batch int, overHTTP bool) {
 			}
 		}
 		wg.Wait()
-	} else {
+	default:
 		var ran atomic.Int64
 		p, err := worker.New(eng, func(context.Context, *training.Training, *worker.Progress[training.Training]) error {
 			ran.Add(1)
