@@ -29,7 +29,7 @@ func countsBackend(t *testing.T, engine string) (*Backend, func(status, owner st
 		t.Cleanup(func() { db.Close() })
 		return SQLite(db), func(status, owner string, n int) {
 			for range n {
-				if _, err := db.ExecContext(ctx, `INSERT INTO training (id, status, version, created_at, updated_at, user_id) VALUES (?, ?, 1, ?, ?, ?)`,
+				if _, err := db.ExecContext(ctx, `INSERT INTO training (id, status, version, created_at, updated_at, user_id, progress) VALUES (?, ?, 1, ?, ?, ?, 0)`,
 					uuid.NewString(), status, time.Now().UTC(), time.Now().UTC(), owner); err != nil {
 					t.Fatal(err)
 				}
@@ -42,8 +42,8 @@ func countsBackend(t *testing.T, engine string) (*Backend, func(status, owner st
 		}
 		t.Cleanup(pool.Close)
 		return Postgres(pool), func(status, owner string, n int) {
-			if _, err := pool.Exec(ctx, `INSERT INTO training (id, status, version, created_at, updated_at, user_id)
-				SELECT gen_random_uuid(), $1, 1, now(), now(), $2 FROM generate_series(1, $3)`, status, owner, n); err != nil {
+			if _, err := pool.Exec(ctx, `INSERT INTO training (id, status, version, created_at, updated_at, user_id, progress)
+				SELECT gen_random_uuid(), $1, 1, now(), now(), $2, 0 FROM generate_series(1, $3)`, status, owner, n); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -93,7 +93,7 @@ func loadListing(ctx context.Context, b testing.TB, pool *pgxpool.Pool, n int) e
 	}
 	rows := map[string][][]any{}
 	err := backendtest.ListingDataset(n, func(r backendtest.DatasetRow) error {
-		row := []any{r.ID, r.Status, int64(1), r.CreatedAt, r.CreatedAt, r.Tag, r.EndDate, r.Owner}
+		row := []any{r.ID, r.Status, int64(1), r.CreatedAt, r.CreatedAt, r.Tag, r.EndDate, r.Owner, int64(0)}
 		switch r.Table {
 		case "model_upload":
 			row = append(row, "HUGGINGFACE")
@@ -107,7 +107,7 @@ func loadListing(ctx context.Context, b testing.TB, pool *pgxpool.Pool, n int) e
 		return err
 	}
 	for _, t := range backendtest.ListingTypes {
-		cols := []string{"id", "status", "version", "created_at", "updated_at", "tag", "end_date", "user_id"}
+		cols := []string{"id", "status", "version", "created_at", "updated_at", "tag", "end_date", "user_id", "progress"}
 		switch t {
 		case "model_upload":
 			cols = append(cols, "source")

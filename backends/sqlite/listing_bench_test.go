@@ -81,7 +81,7 @@ func loadListing(ctx context.Context, b *testing.B, db *sql.DB, n int) error {
 		if _, err := tx.ExecContext(ctx, "DELETE FROM "+t); err != nil {
 			return err
 		}
-		cols, vals := "id, status, version, created_at, updated_at, tag, end_date, user_id", "?, ?, 1, ?, ?, ?, ?, ?"
+		cols, vals := "id, status, version, created_at, updated_at, tag, end_date, user_id, progress", "?, ?, 1, ?, ?, ?, ?, ?, 0"
 		switch t {
 		case "model_upload":
 			cols, vals = cols+", source", vals+", 'HUGGINGFACE'"

@@ -30,9 +30,9 @@ func TestQueryPlans(t *testing.T) {
 	defer db.Close()
 	fill := []string{
 		`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)
-		INSERT INTO training (id, status, version, created_at, updated_at)
+		INSERT INTO training (id, status, version, created_at, updated_at, progress)
 		SELECT printf('%08x-0000-4000-8000-000000000000', i), CASE WHEN i % 500 = 0 THEN 'RUNNING' WHEN i % 97 = 0 THEN 'QUEUED' ELSE 'DONE' END,
-			3, '2026-11-01T00:00:00Z', '2026-11-01T00:00:00Z' FROM n`,
+			3, '2026-11-01T00:00:00Z', '2026-11-01T00:00:00Z', 0 FROM n`,
 		`UPDATE training SET tm_lease_owner = 'worker', tm_lease_attempt = 1,
 			tm_lease_expires_at = CASE WHEN status = 'RUNNING' THEN '2026-12-01T00:00:00Z' ELSE '2026-11-01T00:00:00Z' END
 		WHERE status <> 'QUEUED'`,

@@ -248,14 +248,15 @@ func benchDataset(n int, day time.Time, emit func(benchRow) error) error {
 func (r benchRow) updatedAt() time.Time { return r.History[len(r.History)-1].At }
 
 func benchColumns(table string) (cols []string, extra []any) {
-	cols = []string{"id", "status", "version", "created_at", "updated_at", "tag", "end_date", "user_id"}
+	cols = []string{"id", "status", "version", "created_at", "updated_at", "tag", "end_date", "user_id", "progress"}
+	extra = []any{int64(0)}
 	switch table {
 	case "model_upload":
-		return append(cols, "source"), []any{"HUGGINGFACE"}
+		return append(cols, "source"), append(extra, "HUGGINGFACE")
 	case "dataset_upload":
-		return append(cols, "records_processed"), []any{int64(0)}
+		return append(cols, "records_processed"), append(extra, int64(0))
 	}
-	return cols, nil
+	return cols, extra
 }
 
 var historyColumns = []string{"task_id", "seq", "from_status", "to_status", "event", "at", "attempt", "actor", "message"}
