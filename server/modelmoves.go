@@ -19,7 +19,7 @@ import (
 // MovesLimit moves of the window (and one more, which tells that there are
 // more), through the history's time index. When a window holds more, its
 // counts cover the part since the oldest move read (Moves.Since).
-const MovesLimit = 10000
+const MovesLimit = 5000
 
 // MovesBuckets is how many intervals a window is cut into for the chart.
 const MovesBuckets = 24

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/taskmodel/taskmodel/server"
 )
 
 // count reads a status's count off a model page's diagram.
@@ -287,8 +289,9 @@ func TestModelMovesLimited(t *testing.T) {
 	e := newEnv(t, envOptions{backend: "sqlite", agentTime: time.Minute})
 	id := e.analysis("alice", "a")
 	now := time.Now().UTC()
-	// 10,050 moves, one every 5 seconds back from now: about 14 hours.
-	e.exec(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10050)
+	// server.MovesLimit + 50 moves, one every 5 seconds back from now:
+	// about 7 hours.
+	e.exec(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < `+strconv.Itoa(server.MovesLimit+50)+`)
 		INSERT INTO analysis_history (task_id, seq, from_status, to_status, event, at)
 		SELECT $1, 1000 + i, 'PROCESSING', 'COMPLETED', 'complete', strftime('%Y-%m-%d %H:%M:%f+00:00', $2, '-' || (i * 5) || ' seconds') FROM n`,
 		id, now.Format("2006-01-02 15:04:05"))
@@ -299,11 +302,12 @@ func TestModelMovesLimited(t *testing.T) {
 		t.Errorf("the page does not say that it counted part of the window:\n%s", excerpt(p.body))
 	}
 	n, _ := strconv.Atoi(moves(t, p.body, "PROCESSING", "COMPLETED"))
-	if n < 9990 || n > 10001 {
-		t.Errorf("PROCESSING → COMPLETED carried %d, want the newest moves up to 10001", n)
+	if n < server.MovesLimit-10 || n > server.MovesLimit+1 {
+		t.Errorf("PROCESSING → COMPLETED carried %d, want the newest moves up to %d", n, server.MovesLimit+1)
 	}
-	if u := strings.Count(p.body, `class="bar uncounted"`); u < 8 || u > 12 {
-		t.Errorf("%d intervals uncounted, want the 10 or so before the oldest move read", u)
+	// The moves read span about 7 of the window's 24 one-hour intervals.
+	if u := strings.Count(p.body, `class="bar uncounted"`); u < 15 || u > 18 {
+		t.Errorf("%d intervals uncounted, want the 16 or so before the oldest move read", u)
 	}
 	if strings.Count(p.body, `class="bar partial"`) != 1 {
 		t.Errorf("no interval counted in part")
@@ -321,7 +325,7 @@ func TestModelMovesLimited(t *testing.T) {
 	}
 	base, _ := time.Parse("2006-01-02 15:04:05", now.Format("2006-01-02 15:04:05"))
 	want := 0
-	for i := 1; i <= 10050; i++ {
+	for i := 1; i <= server.MovesLimit+50; i++ {
 		if !base.Add(-time.Duration(i) * 5 * time.Second).Before(from) {
 			want++
 		}
