@@ -187,7 +187,27 @@ func (d *Dashboard) events(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	changes := d.srv.WatchTasks(ctx, s.User)
+	stream(d, w, r, d.srv.WatchTasks(ctx, s.User), func(t server.TaskState) (string, bool) {
+		var row bytes.Buffer
+		if err := d.pages["tasks"].ExecuteTemplate(&row, "row", newRow(t)); err != nil {
+			d.log.ErrorContext(ctx, "dashboard: rendering a row failed", "error", err)
+			return "", false
+		}
+		var data bytes.Buffer
+		if err := writeJSONLine(&data, map[string]any{"id": t.ID, "task_type": t.TaskType, "code": t.Code, "tag": t.Row.Tag, "version": t.Version, "row": row.String()}); err != nil {
+			return "", false
+		}
+		return fmt.Sprintf("event: task\nid: %d\ndata: %s\n\n", t.Version, data.Bytes()), true
+	})
+}
+
+// stream writes Server-Sent Events to the page until the request ends: an
+// event per change (what event returns; false ends the stream), a comment
+// every heartbeat to keep proxies from closing it, and, when a re-check
+// finds the session's token revoked (as the API's streams do; a failing
+// token store does not count), an "unauthorized" event on which the page
+// signs in again.
+func stream[C any](d *Dashboard, w http.ResponseWriter, r *http.Request, changes <-chan C, event func(C) (string, bool)) {
 	rc, err := server.OpenEventStream(w)
 	if err != nil {
 		return
@@ -198,12 +218,9 @@ func (d *Dashboard) events(w http.ResponseWriter, r *http.Request) {
 	defer recheck.Stop()
 	for {
 		select {
-		case <-ctx.Done():
+		case <-r.Context().Done():
 			return
 		case <-recheck.C:
-			// As the API's streams do: a revoked session token ends the
-			// stream (the page then signs in again); a failing token store
-			// does not.
 			var p *server.Problem
 			if _, err := d.srv.PageUser(r); errors.As(err, &p) {
 				_, _ = fmt.Fprint(w, "event: unauthorized\ndata: {}\n\n")
@@ -214,24 +231,15 @@ func (d *Dashboard) events(w http.ResponseWriter, r *http.Request) {
 			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil || rc.Flush() != nil {
 				return
 			}
-		case t, ok := <-changes:
+		case c, ok := <-changes:
 			if !ok {
 				return
 			}
-			var row bytes.Buffer
-			if err := d.pages["tasks"].ExecuteTemplate(&row, "row", newRow(t)); err != nil {
-				d.log.ErrorContext(ctx, "dashboard: rendering a row failed", "error", err)
+			text, ok := event(c)
+			if !ok {
 				return
 			}
-			var tag *string
-			if t.Row.Tag != nil {
-				tag = t.Row.Tag
-			}
-			var data bytes.Buffer
-			if err := writeJSONLine(&data, map[string]any{"id": t.ID, "task_type": t.TaskType, "code": t.Code, "tag": tag, "version": t.Version, "row": row.String()}); err != nil {
-				return
-			}
-			if _, err := fmt.Fprintf(w, "event: task\nid: %d\ndata: %s\n\n", t.Version, data.Bytes()); err != nil || rc.Flush() != nil {
+			if _, err := fmt.Fprint(w, text); err != nil || rc.Flush() != nil {
 				return
 			}
 		}

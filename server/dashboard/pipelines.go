@@ -279,35 +279,7 @@ func (d *Dashboard) pipelineEvents(w http.ResponseWriter, r *http.Request) {
 	if _, ok := d.user(w, r, false); !ok {
 		return
 	}
-	ctx := r.Context()
-	changes := d.srv.WatchPipelines(ctx)
-	rc, err := server.OpenEventStream(w)
-	if err != nil {
-		return
-	}
-	beat := time.NewTicker(d.opt.Heartbeat)
-	defer beat.Stop()
-	recheck := time.NewTicker(d.srv.TokenRecheck())
-	defer recheck.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-recheck.C:
-			var p *server.Problem
-			if _, err := d.srv.PageUser(r); errors.As(err, &p) {
-				_, _ = fmt.Fprint(w, "event: unauthorized\ndata: {}\n\n")
-				_ = rc.Flush()
-				return
-			}
-		case <-beat.C:
-			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil || rc.Flush() != nil {
-				return
-			}
-		case <-changes:
-			if _, err := fmt.Fprint(w, "event: pipelines\ndata: {}\n\n"); err != nil || rc.Flush() != nil {
-				return
-			}
-		}
-	}
+	stream(d, w, r, d.srv.WatchPipelines(r.Context()), func(struct{}) (string, bool) {
+		return "event: pipelines\ndata: {}\n\n", true
+	})
 }
