@@ -82,3 +82,5 @@ fuzz:
 	$(GO) test ./auth -run '^$$' -fuzz FuzzParseSecret -fuzztime $(FUZZTIME)
 	$(GO) test ./server -run '^$$' -fuzz FuzzListAndCreate -fuzztime $(FUZZTIME)
 	$(GO) test ./server -run '^$$' -fuzz FuzzParseLease -fuzztime $(FUZZTIME)
+	$(GO) test ./server -run '^$$' -fuzz FuzzPipelineRoutes -fuzztime $(FUZZTIME)
+	$(GO) test ./server/dashboard -run '^$$' -fuzz FuzzMarkdown -fuzztime $(FUZZTIME)
