@@ -207,21 +207,7 @@ func TestCappedCountPlans(t *testing.T) {
 	defer db.Close()
 	for _, col := range []string{"", "user_id"} {
 		q, args := cappedCountSQL("training", []string{"QUEUED", "DONE"}, col, "alice", 10_001, false)
-		rows, err := db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
-		text := strings.Join(plan, "; ")
+		text := sqlitePlan(t, db, q, args...)
 		if strings.Contains(text, "SCAN training") && !strings.Contains(text, "USING COVERING INDEX") || !strings.Contains(text, "INDEX training_") {
 			t.Errorf("owner column %q: plan %q does not search an index", col, text)
 		}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -54,21 +55,7 @@ func TestModelPageQueryPlans(t *testing.T) {
 		if strings.Count(q, "$") < len(args) {
 			args = args[:strings.Count(q, "$")]
 		}
-		rows, err := db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+sqliteParams(q), args...)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
-		text := strings.Join(plan, "; ")
+		text := sqlitePlan(t, db, sqliteParams(q), args...)
 		t.Logf("%s: %s", name, text)
 		if !strings.Contains(text, "INDEX analysis_") || (tableScan.MatchString(text) && !strings.Contains(text, "COVERING INDEX")) {
 			t.Errorf("%s: plan %q does not use the model's indexes\n%s", name, text, q)
@@ -129,4 +116,27 @@ func TestModelMovesPlanPostgres(t *testing.T) {
 			t.Errorf("owner %q: the plan does not read the history's time index alone:\n%s", col, text)
 		}
 	}
+}
+
+// sqlitePlan is SQLite's plan of q with args, its steps joined by "; ".
+func sqlitePlan(t *testing.T, db *sql.DB, q string, args ...any) string {
+	t.Helper()
+	rows, err := db.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+q, args...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, q)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(plan, "; ")
 }

@@ -30,21 +30,7 @@ func TestNearTimeoutPlans(t *testing.T) {
 			t.Fatal(err)
 		}
 		q = strings.Replace(q, "$1", "?1", 1)
-		rows, err := db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, "alice")
-		if err != nil {
-			t.Fatalf("%s: %v\n%s", tc.status, err, q)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
-		text := strings.Join(plan, "; ")
+		text := sqlitePlan(t, db, q, "alice")
 		t.Logf("%s: %s", tc.status, text)
 		if !strings.Contains(text, "INDEX "+tc.index) || strings.Contains(text, "USE TEMP B-TREE FOR ORDER BY") && tc.col == "" {
 			t.Errorf("%s: plan %q does not read %s in order", tc.status, text, tc.index)

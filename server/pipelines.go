@@ -38,15 +38,15 @@ func (s *Server) pipelineRoutes(api func(pattern string, methods map[string]http
 	api("/pipelines/history", map[string]http.HandlerFunc{"GET": h(s.pipelineHistory)})
 	api("/pipelines/runs", map[string]http.HandlerFunc{"POST": h(s.pipelineStart)})
 	api("/pipelines/runs/{id}", map[string]http.HandlerFunc{"GET": h(s.pipelineGetRun)})
-	api("/pipelines/runs/{id}/update", map[string]http.HandlerFunc{"POST": h(s.pipelineUpdate)})
-	api("/pipelines/runs/{id}/complete", map[string]http.HandlerFunc{"POST": h(s.pipelineComplete)})
-	api("/pipelines/runs/{id}/fail", map[string]http.HandlerFunc{"POST": h(s.pipelineFail)})
+	api("/pipelines/runs/{id}/update", map[string]http.HandlerFunc{"POST": h(s.pipelineUpdate())})
+	api("/pipelines/runs/{id}/complete", map[string]http.HandlerFunc{"POST": h(s.pipelineComplete())})
+	api("/pipelines/runs/{id}/fail", map[string]http.HandlerFunc{"POST": h(s.pipelineFail())})
 	api("/pipelines/runs/{id}/subtasks", map[string]http.HandlerFunc{"GET": h(s.pipelineSubtasks)})
-	api("/pipelines/runs/{id}/subtasks/{n}/start", map[string]http.HandlerFunc{"POST": h(s.subtaskStart)})
-	api("/pipelines/runs/{id}/subtasks/{n}/update", map[string]http.HandlerFunc{"POST": h(s.subtaskUpdate)})
-	api("/pipelines/runs/{id}/subtasks/{n}/increment", map[string]http.HandlerFunc{"POST": h(s.subtaskIncrement)})
-	api("/pipelines/runs/{id}/subtasks/{n}/complete", map[string]http.HandlerFunc{"POST": h(s.subtaskComplete)})
-	api("/pipelines/runs/{id}/subtasks/{n}/fail", map[string]http.HandlerFunc{"POST": h(s.subtaskFail)})
+	api("/pipelines/runs/{id}/subtasks/{n}/start", map[string]http.HandlerFunc{"POST": h(s.subtaskStart())})
+	api("/pipelines/runs/{id}/subtasks/{n}/update", map[string]http.HandlerFunc{"POST": h(s.subtaskUpdate())})
+	api("/pipelines/runs/{id}/subtasks/{n}/increment", map[string]http.HandlerFunc{"POST": h(s.subtaskIncrement())})
+	api("/pipelines/runs/{id}/subtasks/{n}/complete", map[string]http.HandlerFunc{"POST": h(s.subtaskComplete())})
+	api("/pipelines/runs/{id}/subtasks/{n}/fail", map[string]http.HandlerFunc{"POST": h(s.subtaskFail())})
 }
 
 // pipelineHandler is a /pipelines handler with the request's tracker,
@@ -392,67 +392,61 @@ func (s *Server) pipelineGetRun(w http.ResponseWriter, r *http.Request, tr *pipe
 	return nil
 }
 
-func (s *Server) pipelineUpdate(w http.ResponseWriter, r *http.Request, tr *pipeline.Tracker) error {
-	id, err := runID(r)
-	if err != nil {
-		return err
+// runAct is what a run route does to run id.
+type runAct func(ctx context.Context, tr *pipeline.Tracker, id uuid.UUID) (*pipeline.Run, error)
+
+// runRoute is a POST route on one run, as subtaskRoute is on a subtask: the
+// body is checked whole before anything is done, and the run is answered.
+func (s *Server) runRoute(read func(b *body) runAct) pipelineHandler {
+	return func(w http.ResponseWriter, r *http.Request, tr *pipeline.Tracker) error {
+		id, err := runID(r)
+		if err != nil {
+			return err
+		}
+		b, err := s.readBody(w, r)
+		if err != nil {
+			return err
+		}
+		act := read(b)
+		if err := b.done(); err != nil {
+			return err
+		}
+		run, err := act(r.Context(), tr, id)
+		if err != nil {
+			return err
+		}
+		return writeRun(r.Context(), w, tr, http.StatusOK, run)
 	}
-	b, err := s.readBody(w, r)
-	if err != nil {
-		return err
-	}
-	u := pipeline.RunUpdate{Percent: b.number("percent", 0, 100), Message: b.str("message", true)}
-	if err := b.done(); err != nil {
-		return err
-	}
-	run, err := tr.Update(r.Context(), id, u)
-	if err != nil {
-		return err
-	}
-	return writeRun(r.Context(), w, tr, http.StatusOK, run)
 }
 
-func (s *Server) pipelineComplete(w http.ResponseWriter, r *http.Request, tr *pipeline.Tracker) error {
-	id, err := runID(r)
-	if err != nil {
-		return err
-	}
-	b, err := s.readBody(w, r)
-	if err != nil {
-		return err
-	}
-	msg, force := deref(b.str("message", true)), b.boolean("force")
-	if err := b.done(); err != nil {
-		return err
-	}
-	run, err := tr.CompleteWith(r.Context(), id, msg, pipeline.CompleteOptions{Force: force})
-	if err != nil {
-		return err
-	}
-	return writeRun(r.Context(), w, tr, http.StatusOK, run)
+func (s *Server) pipelineUpdate() pipelineHandler {
+	return s.runRoute(func(b *body) runAct {
+		u := pipeline.RunUpdate{Percent: b.number("percent", 0, 100), Message: b.str("message", true)}
+		return func(ctx context.Context, tr *pipeline.Tracker, id uuid.UUID) (*pipeline.Run, error) {
+			return tr.Update(ctx, id, u)
+		}
+	})
 }
 
-func (s *Server) pipelineFail(w http.ResponseWriter, r *http.Request, tr *pipeline.Tracker) error {
-	id, err := runID(r)
-	if err != nil {
-		return err
-	}
-	b, err := s.readBody(w, r)
-	if err != nil {
-		return err
-	}
-	msg, detail := b.str("message", true), b.str("detail", true)
-	if err := b.done(); err != nil {
-		return err
-	}
-	if msg == nil || strings.TrimSpace(*msg) == "" {
-		return badRequest("message", "required", "is required: say why the run failed")
-	}
-	run, err := tr.Fail(r.Context(), id, *msg, deref(detail))
-	if err != nil {
-		return err
-	}
-	return writeRun(r.Context(), w, tr, http.StatusOK, run)
+func (s *Server) pipelineComplete() pipelineHandler {
+	return s.runRoute(func(b *body) runAct {
+		msg, force := deref(b.str("message", true)), b.boolean("force")
+		return func(ctx context.Context, tr *pipeline.Tracker, id uuid.UUID) (*pipeline.Run, error) {
+			return tr.CompleteWith(ctx, id, msg, pipeline.CompleteOptions{Force: force})
+		}
+	})
+}
+
+func (s *Server) pipelineFail() pipelineHandler {
+	return s.runRoute(func(b *body) runAct {
+		msg, detail := b.str("message", true), b.str("detail", true)
+		return func(ctx context.Context, tr *pipeline.Tracker, id uuid.UUID) (*pipeline.Run, error) {
+			if msg == nil || strings.TrimSpace(*msg) == "" {
+				return nil, badRequest("message", "required", "is required: say why the run failed")
+			}
+			return tr.Fail(ctx, id, *msg, deref(detail))
+		}
+	})
 }
 
 func (s *Server) pipelineSubtasks(w http.ResponseWriter, r *http.Request, tr *pipeline.Tracker) error {
@@ -478,108 +472,82 @@ func writeSubtask(w http.ResponseWriter, status int, st *pipeline.Subtask) error
 	return nil
 }
 
-func (s *Server) subtaskStart(w http.ResponseWriter, r *http.Request, tr *pipeline.Tracker) error {
-	id, n, err := subtaskRef(r)
-	if err != nil {
-		return err
+// subtaskAct is what a subtask route does to subtask n of run id.
+type subtaskAct func(ctx context.Context, tr *pipeline.Tracker, id uuid.UUID, n int64) (*pipeline.Subtask, error)
+
+// subtaskRoute is a POST route on one subtask: read takes the fields of the
+// body and returns what to do; the body is checked whole (unknown and bad
+// fields, each named) before anything is done, and the subtask is answered
+// with status.
+func (s *Server) subtaskRoute(status int, read func(b *body) subtaskAct) pipelineHandler {
+	return func(w http.ResponseWriter, r *http.Request, tr *pipeline.Tracker) error {
+		id, n, err := subtaskRef(r)
+		if err != nil {
+			return err
+		}
+		b, err := s.readBody(w, r)
+		if err != nil {
+			return err
+		}
+		act := read(b)
+		if err := b.done(); err != nil {
+			return err
+		}
+		st, err := act(r.Context(), tr, id, n)
+		if err != nil {
+			return err
+		}
+		return writeSubtask(w, status, st)
 	}
-	b, err := s.readBody(w, r)
-	if err != nil {
-		return err
-	}
-	o := pipeline.SubtaskStart{Name: b.name("name"), ItemsTotal: b.integer("items_total", 0, math.MaxInt64), Message: deref(b.str("message", true))}
-	if err := b.done(); err != nil {
-		return err
-	}
-	st, err := tr.StartSubtask(r.Context(), id, n, o)
-	if err != nil {
-		return err
-	}
-	return writeSubtask(w, http.StatusCreated, st)
 }
 
-func (s *Server) subtaskUpdate(w http.ResponseWriter, r *http.Request, tr *pipeline.Tracker) error {
-	id, n, err := subtaskRef(r)
-	if err != nil {
-		return err
-	}
-	b, err := s.readBody(w, r)
-	if err != nil {
-		return err
-	}
-	u := pipeline.SubtaskUpdate{Percent: b.number("percent", 0, 100), ItemsComplete: b.integer("items_complete", 0, math.MaxInt64),
-		ItemsTotal: b.integer("items_total", 0, math.MaxInt64), Message: b.str("message", true)}
-	if err := b.done(); err != nil {
-		return err
-	}
-	st, err := tr.UpdateSubtask(r.Context(), id, n, u)
-	if err != nil {
-		return err
-	}
-	return writeSubtask(w, http.StatusOK, st)
+func (s *Server) subtaskStart() pipelineHandler {
+	return s.subtaskRoute(http.StatusCreated, func(b *body) subtaskAct {
+		o := pipeline.SubtaskStart{Name: b.name("name"), ItemsTotal: b.integer("items_total", 0, math.MaxInt64), Message: deref(b.str("message", true))}
+		return func(ctx context.Context, tr *pipeline.Tracker, id uuid.UUID, n int64) (*pipeline.Subtask, error) {
+			return tr.StartSubtask(ctx, id, n, o)
+		}
+	})
 }
 
-func (s *Server) subtaskIncrement(w http.ResponseWriter, r *http.Request, tr *pipeline.Tracker) error {
-	id, n, err := subtaskRef(r)
-	if err != nil {
-		return err
-	}
-	b, err := s.readBody(w, r)
-	if err != nil {
-		return err
-	}
-	by := b.integer("by", 1, math.MaxInt64)
-	if err := b.done(); err != nil {
-		return err
-	}
-	st, err := tr.IncrementSubtask(r.Context(), id, n, max(1, deref(by)))
-	if err != nil {
-		return err
-	}
-	return writeSubtask(w, http.StatusOK, st)
+func (s *Server) subtaskUpdate() pipelineHandler {
+	return s.subtaskRoute(http.StatusOK, func(b *body) subtaskAct {
+		u := pipeline.SubtaskUpdate{Percent: b.number("percent", 0, 100), ItemsComplete: b.integer("items_complete", 0, math.MaxInt64),
+			ItemsTotal: b.integer("items_total", 0, math.MaxInt64), Message: b.str("message", true)}
+		return func(ctx context.Context, tr *pipeline.Tracker, id uuid.UUID, n int64) (*pipeline.Subtask, error) {
+			return tr.UpdateSubtask(ctx, id, n, u)
+		}
+	})
 }
 
-func (s *Server) subtaskComplete(w http.ResponseWriter, r *http.Request, tr *pipeline.Tracker) error {
-	id, n, err := subtaskRef(r)
-	if err != nil {
-		return err
-	}
-	b, err := s.readBody(w, r)
-	if err != nil {
-		return err
-	}
-	msg := deref(b.str("message", true))
-	if err := b.done(); err != nil {
-		return err
-	}
-	st, err := tr.CompleteSubtask(r.Context(), id, n, msg)
-	if err != nil {
-		return err
-	}
-	return writeSubtask(w, http.StatusOK, st)
+func (s *Server) subtaskIncrement() pipelineHandler {
+	return s.subtaskRoute(http.StatusOK, func(b *body) subtaskAct {
+		by := b.integer("by", 1, math.MaxInt64)
+		return func(ctx context.Context, tr *pipeline.Tracker, id uuid.UUID, n int64) (*pipeline.Subtask, error) {
+			return tr.IncrementSubtask(ctx, id, n, max(1, deref(by)))
+		}
+	})
 }
 
-func (s *Server) subtaskFail(w http.ResponseWriter, r *http.Request, tr *pipeline.Tracker) error {
-	id, n, err := subtaskRef(r)
-	if err != nil {
-		return err
-	}
-	b, err := s.readBody(w, r)
-	if err != nil {
-		return err
-	}
-	msg := b.str("message", true)
-	if err := b.done(); err != nil {
-		return err
-	}
-	if msg == nil || strings.TrimSpace(*msg) == "" {
-		return badRequest("message", "required", "is required: say why the subtask failed")
-	}
-	st, err := tr.FailSubtask(r.Context(), id, n, *msg)
-	if err != nil {
-		return err
-	}
-	return writeSubtask(w, http.StatusOK, st)
+func (s *Server) subtaskComplete() pipelineHandler {
+	return s.subtaskRoute(http.StatusOK, func(b *body) subtaskAct {
+		msg := deref(b.str("message", true))
+		return func(ctx context.Context, tr *pipeline.Tracker, id uuid.UUID, n int64) (*pipeline.Subtask, error) {
+			return tr.CompleteSubtask(ctx, id, n, msg)
+		}
+	})
+}
+
+func (s *Server) subtaskFail() pipelineHandler {
+	return s.subtaskRoute(http.StatusOK, func(b *body) subtaskAct {
+		msg := b.str("message", true)
+		return func(ctx context.Context, tr *pipeline.Tracker, id uuid.UUID, n int64) (*pipeline.Subtask, error) {
+			if msg == nil || strings.TrimSpace(*msg) == "" {
+				return nil, badRequest("message", "required", "is required: say why the subtask failed")
+			}
+			return tr.FailSubtask(ctx, id, n, *msg)
+		}
+	})
 }
 
 func (s *Server) pipelineStatus(w http.ResponseWriter, r *http.Request, tr *pipeline.Tracker) error {

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -329,25 +330,7 @@ func loadSQLite(ctx context.Context, b *testing.B, db *sql.DB, n int, day time.T
 
 // insertSQL inserts a row of cols into table, every value a parameter.
 func insertSQL(table string, cols []string) string {
-	q := "INSERT INTO " + table + " (" + join(cols) + ") VALUES ("
-	for i := range cols {
-		if i > 0 {
-			q += ", "
-		}
-		q += "?"
-	}
-	return q + ")"
-}
-
-func join(cols []string) string {
-	s := ""
-	for i, c := range cols {
-		if i > 0 {
-			s += ", "
-		}
-		s += c
-	}
-	return s
+	return "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES (" + strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + ")"
 }
 
 func nullable(s string) *string {

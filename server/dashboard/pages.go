@@ -63,14 +63,24 @@ func cleanQuery(q url.Values) (url.Values, bool) {
 	return out, changed
 }
 
-func (d *Dashboard) tasksPage(w http.ResponseWriter, r *http.Request) {
+// cleanURL redirects a submitted filter form to the short, shareable URL
+// of path (done: the redirect is written), and returns the cleaned query.
+func cleanURL(w http.ResponseWriter, r *http.Request, path string) (q url.Values, done bool) {
 	q, changed := cleanQuery(r.URL.Query())
-	if changed { // a submitted form: redirect to the short, shareable URL
-		target := "/"
-		if len(q) > 0 {
-			target += "?" + q.Encode()
-		}
-		http.Redirect(w, r, target, http.StatusSeeOther)
+	if !changed {
+		return q, false
+	}
+	target := path
+	if len(q) > 0 {
+		target += "?" + q.Encode()
+	}
+	http.Redirect(w, r, target, http.StatusSeeOther)
+	return q, true
+}
+
+func (d *Dashboard) tasksPage(w http.ResponseWriter, r *http.Request) {
+	q, done := cleanURL(w, r, "/")
+	if done {
 		return
 	}
 	s, ok := d.user(w, r, true)

@@ -91,13 +91,8 @@ type pmsgView struct {
 }
 
 func (d *Dashboard) pipelinesPage(w http.ResponseWriter, r *http.Request) {
-	q, changed := cleanQuery(r.URL.Query())
-	if changed { // a submitted form: redirect to the short, shareable URL
-		target := "/ui/pipelines"
-		if len(q) > 0 {
-			target += "?" + q.Encode()
-		}
-		http.Redirect(w, r, target, http.StatusSeeOther)
+	q, done := cleanURL(w, r, "/ui/pipelines")
+	if done {
 		return
 	}
 	s, ok := d.user(w, r, true)
