@@ -35,6 +35,7 @@ import (
 const (
 	envWorker = "TASKMODEL_CRASH_WORKER" // "sqlite" or "postgres"
 	envTarget = "TASKMODEL_CRASH_TARGET" // the SQLite path or the PostgreSQL search path
+	envApp    = "TASKMODEL_CRASH_APP"    // the child's application_name on PostgreSQL
 )
 
 // openTraining opens the training model on a backend shared by processes.
@@ -52,6 +53,9 @@ func openTraining(ctx context.Context, kind, target string) (backends.WorkDriver
 			return nil, nil, err
 		}
 		cfg.ConnConfig.RuntimeParams["search_path"] = target
+		if app := os.Getenv(envApp); app != "" {
+			cfg.ConnConfig.RuntimeParams["application_name"] = app
+		}
 		pool, err := postgres.OpenConfig(ctx, cfg, training.Migrations(postgres.Engine))
 		if err != nil {
 			return nil, nil, err

@@ -420,8 +420,7 @@ func (g *generator) workerDriver(f *jen.File, e Engine) {
 		jen.Id("TmStatus"): jen.Id("queue"), jen.Id("TmNow"): timeArg("now"), jen.Id("TmMaxRows"): limit(),
 		jen.Id("TmOwner"): jen.Id("owner"), jen.Id("TmExpiresAt"): timeArg("expires"),
 	})
-	reserve := append(writeLock(pg),
-		jen.List(jen.Id("rows"), jen.Err()).Op(":=").Add(g.replannedQueries(pg)).Dot("Reserve").Call(jen.Id("ctx"), params),
+	reserve := append(writeCall(pg, "rows", jen.Index().Id(rowType), g.replannedQueries(pg), "Reserve", params),
 		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Id("classify").Call(jen.Err()))),
 	)
 	if !pg {
@@ -438,11 +437,10 @@ func (g *generator) workerDriver(f *jen.File, e Engine) {
 
 	f.Comment("Heartbeat extends a lease its holder still has on a task still in status")
 	f.Comment("running; it implements backends.WorkDriver.")
-	f.Func().Params(recv).Id("Heartbeat").Params(ctx, jen.Id("id").Qual(pkgUUID, "UUID"), jen.Id("lease").Qual(pkgBackends, "Lease"), jen.Id("running").String(), jen.Id("expires").Qual("time", "Time")).Params(jen.Bool(), jen.Error()).Block(append(writeLock(pg),
-		jen.List(jen.Id("n"), jen.Err()).Op(":=").Id("d").Dot("q").Dot("Heartbeat").Call(jen.Id("ctx"), jen.Id("HeartbeatParams").Values(jen.Dict{
-			jen.Id("TmExpiresAt"): timeArg("expires"), jen.Id("TmTaskID"): jen.Id("id"), jen.Id("TmOwner"): jen.Id("lease").Dot("Owner"),
-			jen.Id("TmAttempt"): attempt(jen.Id("lease").Dot("Attempt")), jen.Id("TmStatus"): jen.Id("running"),
-		})),
+	f.Func().Params(recv).Id("Heartbeat").Params(ctx, jen.Id("id").Qual(pkgUUID, "UUID"), jen.Id("lease").Qual(pkgBackends, "Lease"), jen.Id("running").String(), jen.Id("expires").Qual("time", "Time")).Params(jen.Bool(), jen.Error()).Block(append(writeCall(pg, "n", jen.Int64(), jen.Id("d").Dot("q"), "Heartbeat", jen.Id("HeartbeatParams").Values(jen.Dict{
+		jen.Id("TmExpiresAt"): timeArg("expires"), jen.Id("TmTaskID"): jen.Id("id"), jen.Id("TmOwner"): jen.Id("lease").Dot("Owner"),
+		jen.Id("TmAttempt"): attempt(jen.Id("lease").Dot("Attempt")), jen.Id("TmStatus"): jen.Id("running"),
+	})),
 		jen.Return(jen.Id("n").Op("==").Lit(1), jen.Id("classify").Call(jen.Err())),
 	)...,
 	)
