@@ -175,7 +175,7 @@ func (in *riverInstance) work(ctx context.Context, conc int, started func(at int
 		return nil, err
 	}
 	// A buffer no run fills: River drops the events a full one would take.
-	events, _ := client.SubscribeConfig(&river.SubscribeConfig{Kinds: []river.EventKind{river.EventKindJobCompleted}, ChanSize: 1 << 20})
+	events, _ := client.SubscribeConfig(&river.SubscribeConfig{Kinds: []river.EventKind{river.EventKindJobCompleted}, ChanSize: 1 << 17})
 	c := newCounter(func() int { return 0 })
 	go func() {
 		for range events {
