@@ -140,3 +140,26 @@ func TestReadStat(t *testing.T) {
 		t.Error("readStat(-1) succeeded")
 	}
 }
+
+// TestTable: medians with their ranges, ratios of medians, CPU medians, and
+// dashes where a system did not run or there is no server.
+func TestTable(t *testing.T) {
+	res := newResults()
+	rate := row{name: "burn", unit: "jobs/s"}
+	lite := row{name: "lite", unit: "jobs/s"}
+	for _, v := range []float64{2000, 4000, 3000} {
+		res.add(rate, "taskmodel", sample{value: v, client: v / 100, server: v / 50, serverKnown: true})
+		res.add(rate, "River", sample{value: v / 2, client: 10, server: 20, serverKnown: true})
+	}
+	res.add(lite, "taskmodel", sample{value: 800, client: 900})
+	res.add(lite, "River", sample{value: 400, client: 700})
+	res.add(lite, "River tuned", sample{value: 1600, client: 600})
+	want := `| workload | taskmodel | River | River tuned | taskmodel ÷ River | taskmodel ÷ River tuned | µs CPU/job client / server, taskmodel | µs CPU/job client / server, River | µs CPU/job client / server, River tuned |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- |
+| burn (jobs/s) | 3.00k [2.00k–4.00k] | 1.50k [1.00k–2.00k] | — | 2.00 | — | 30 / 60 | 10 / 20 | — |
+| lite (jobs/s) | 800 [800–800] | 400 [400–400] | 1.60k [1.60k–1.60k] | 2.00 | 0.50 | 900 / — | 700 / — | 600 / — |
+`
+	if got := res.table(); got != want {
+		t.Errorf("table:\n%s\nwant:\n%s", got, want)
+	}
+}

@@ -90,17 +90,22 @@ func (r *results) table() string {
 	for _, rw := range r.rows {
 		by := r.samples[rw.name]
 		cells := []string{fmt.Sprintf("%s (%s)", rw.name, rw.unit)}
-		meds := map[string]float64{}
-		for _, s := range allSystems {
-			ss := by[s.name]
-			if len(ss) == 0 {
-				cells = append(cells, "—")
-				continue
+		// each adds a cell per system: f's, or a dash where it did not run.
+		each := func(f func(sys string, ss []sample) string) {
+			for _, s := range allSystems {
+				if ss := by[s.name]; len(ss) > 0 {
+					cells = append(cells, f(s.name, ss))
+				} else {
+					cells = append(cells, "—")
+				}
 			}
-			med, lo, hi := median(values(ss, func(s sample) float64 { return s.value }))
-			meds[s.name] = med
-			cells = append(cells, fmt.Sprintf("%s [%s–%s]", formatValue(med, rw), formatValue(lo, rw), formatValue(hi, rw)))
 		}
+		meds := map[string]float64{}
+		each(func(sys string, ss []sample) string {
+			med, lo, hi := median(values(ss, func(s sample) float64 { return s.value }))
+			meds[sys] = med
+			return fmt.Sprintf("%s [%s–%s]", formatValue(med, rw), formatValue(lo, rw), formatValue(hi, rw))
+		})
 		tm, ok := meds[allSystems[0].name]
 		for _, name := range rivers {
 			if other, ok2 := meds[name]; ok && ok2 && other > 0 {
@@ -109,20 +114,15 @@ func (r *results) table() string {
 				cells = append(cells, "—")
 			}
 		}
-		for _, s := range allSystems {
-			ss := by[s.name]
-			if len(ss) == 0 {
-				cells = append(cells, "—")
-				continue
-			}
+		each(func(_ string, ss []sample) string {
 			client, _, _ := median(values(ss, func(s sample) float64 { return s.client }))
 			server := "—"
 			if ss[0].serverKnown {
 				m, _, _ := median(values(ss, func(s sample) float64 { return s.server }))
 				server = fmt.Sprintf("%.0f", m)
 			}
-			cells = append(cells, fmt.Sprintf("%.0f / %s", client, server))
-		}
+			return fmt.Sprintf("%.0f / %s", client, server)
+		})
 		b.WriteString("| " + strings.Join(cells, " | ") + " |\n")
 	}
 	return b.String()
