@@ -51,10 +51,7 @@ func openTaskmodel(ctx context.Context, st store) (instance, error) {
 		in.db = db
 		d := trainingsqlite.NewDriver(db)
 		drv = d
-		var src any = d
-		if l, ok := src.(backends.ChangeLister); ok {
-			opts = append(opts, engine.WithChanges(sqlite.NewPoller(l)))
-		}
+		opts = append(opts, engine.WithChanges(sqlite.NewPoller(d)))
 	} else {
 		cfg, err := poolConfig(st)
 		if err != nil {
