@@ -136,8 +136,12 @@ func (e *env) quiesce(ctx context.Context) error {
 // describe tells what the comparison ran on.
 func (e *env) describe(ctx context.Context, sz sizes) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Compared %s, %d rounds (each workload: taskmodel, River, River tuned in turn), %s.\n",
-		e.started.UTC().Format("2006-01-02 15:04 MST"), sz.rounds, time.Since(e.started).Round(time.Second))
+	rounds := fmt.Sprintf("%d rounds", sz.rounds)
+	if sz.rounds == 1 {
+		rounds = "1 round"
+	}
+	fmt.Fprintf(&b, "Compared %s, %s (each workload: taskmodel, River, River tuned in turn), %s.\n",
+		e.started.UTC().Format("2006-01-02 15:04 MST"), rounds, time.Since(e.started).Round(time.Second))
 	fmt.Fprintf(&b, "Machine: %d cores, %s; load average %s at the start, %s at the end.\n",
 		runtime.NumCPU(), runtime.Version(), e.load, loadAverage())
 	if e.admin != nil {
