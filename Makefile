@@ -10,13 +10,17 @@
 #                   the examples' generated code (go generate ./examples/...)
 #   make check-gen  regenerate into the tree; fail on any difference, orphans included
 #   make bench      the generated contracts' benchmarks
+#   make bench-compare  taskmodel and River side by side (bench/, a module of its own): a
+#                   private PostgreSQL server and SQLite files, rounds alternating, one
+#                   Markdown table (about 20 minutes; BENCH_QUICK=1: under 3)
+#   make test-bench vet bench/ and run its unit tests (BENCH_TEST=1 adds a small comparison)
 #   make fuzz       every parser's fuzz target (FUZZTIME each)
 #   make screenshots  rewrite docs/dashboard-*.png from the dashboard's browser test (needs chromium)
 
 GO       ?= go
 FUZZTIME ?= 60s
 
-.PHONY: all run install test test-main test-tools gen check-gen bench fuzz screenshots
+.PHONY: all run install test test-main test-tools test-bench gen check-gen bench bench-compare fuzz screenshots
 
 all: test
 
@@ -68,6 +72,15 @@ screenshots:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./schema/
+
+# bench/ is a module of its own (River is its dependency, never the main
+# module's); go test ./... of the main module does not enter it.
+bench-compare:
+	cd bench && $(GO) run . $(ARGS)
+
+test-bench:
+	cd bench && $(GO) vet ./...
+	cd bench && $(GO) test ./...
 
 fuzz:
 	cd tools && $(GO) test ./taskgen/internal/spec -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
