@@ -304,6 +304,71 @@ func (d *Driver) Lost(ctx context.Context, running string, now time.Time, limit 
 }
 
 var _ backends.WorkDriver[synthesis.Synthesis] = (*Driver)(nil)
+
+// Claim reserves like Reserve, after a position in the queue, and fires the claim event "start"
+// on every reserved task in the same transaction, with its history row; it
+// implements backends.Claimer.
+func (d *Driver) Claim(ctx context.Context, owner string, now, expires time.Time, limit int, after backends.QueuePosition) ([]backends.Claim[synthesis.Synthesis], backends.QueuePosition, error) {
+	now = now.UTC()
+	rows, err := sqlitebackend.Write(ctx, d.w, func(tx sqlitebackend.DBTX) ([]Synthesis, error) {
+		q := New(tx)
+		rows, err := q.Claim(ctx, ClaimParams{
+			TmAfterCreatedAt:   after.CreatedAt.UTC(),
+			TmAfterCreatedAtEq: after.CreatedAt.UTC(),
+			TmAfterID:          after.ID,
+			TmExpiresAt:        new(expires.UTC()),
+			TmMaxRows:          int64(limit),
+			TmNow:              now,
+			TmOwner:            owner,
+		})
+		if err != nil {
+			return nil, err
+		}
+		from, ev := "QUEUED", "start"
+		for _, r := range rows {
+			if err := q.InsertHistory(ctx, InsertHistoryParams{
+				TmActor:      owner,
+				TmAt:         now,
+				TmAttempt:    r.TmLeaseAttempt,
+				TmEvent:      &ev,
+				TmFromStatus: &from,
+				TmMessage:    fmt.Sprintf("claimed by %s (attempt %d)", owner, r.TmLeaseAttempt),
+				TmTaskID:     r.ID,
+				TmToStatus:   "RUNNING",
+			}); err != nil {
+				return nil, err
+			}
+		}
+		return rows, nil
+	})
+	if err != nil {
+		return nil, backends.QueuePosition{}, classify(err)
+	}
+	// RETURNING has no order: oldest first, as the update chose them.
+	slices.SortFunc(rows, func(a, b Synthesis) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return bytes.Compare(a.ID[:], b.ID[:])
+	})
+	out, err := backends.Claims(rows, func(r Synthesis) (*synthesis.Synthesis, backends.Lease, error) {
+		x, err := fromRow(r)
+		return x, backends.Lease{
+			Attempt: int(r.TmLeaseAttempt),
+			Owner:   r.TmLeaseOwner,
+		}, err
+	})
+	if err != nil || len(rows) == 0 {
+		return out, backends.QueuePosition{}, err
+	}
+	last := rows[len(rows)-1]
+	return out, backends.QueuePosition{
+		CreatedAt: last.CreatedAt.UTC(),
+		ID:        last.ID,
+	}, nil
+}
+
+var _ backends.Claimer[synthesis.Synthesis] = (*Driver)(nil)
 var _ backends.ChangeLister = (*Driver)(nil)
 
 // ChangedSince returns up to limit tasks changed since (since, afterID), in
