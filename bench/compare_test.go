@@ -34,7 +34,7 @@ func TestCompare(t *testing.T) {
 	sz.rounds, sz.burnJobs, sz.pickupJobs, sz.sqliteJobs = 1, 1000, 5, 200
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	out, err := compare(ctx, sz, []string{"burn-100", "pickup-remote", "sqlite"}, t.Output())
+	out, err := compare(ctx, sz, []string{"burn-100", "pickup-remote", "sqlite-100"}, t.Output())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,8 +65,8 @@ func TestSelectWorkloads(t *testing.T) {
 		wantErr string
 	}{
 		{ids: nil, want: workloadIDs(fullSizes)},
-		{ids: []string{"sqlite", " burn-1000"}, want: []string{"sqlite", "burn-1000"}},
-		{ids: []string{"burn-7"}, wantErr: `workload "burn-7": want one of burn-100, burn-1000, burn-4000, create, pickup, pickup-remote, sqlite`},
+		{ids: []string{"sqlite-100", " burn-1000"}, want: []string{"sqlite-100", "burn-1000"}},
+		{ids: []string{"burn-7"}, wantErr: `workload "burn-7": want one of burn-100, burn-1000, burn-4000, create, pickup, pickup-remote, sqlite-100, sqlite-1000`},
 	} {
 		ws, err := selectWorkloads(fullSizes, tc.ids)
 		if tc.wantErr != "" {

@@ -24,8 +24,8 @@ type sizes struct {
 	createConc  int   // its workers
 	pickupJobs  int   // jobs of each pickup run
 	pickupPause time.Duration
-	sqliteJobs  int // jobs of the SQLite burn-down
-	sqliteConc  int
+	sqliteJobs  int   // jobs of each SQLite burn-down
+	sqliteConc  []int // its concurrencies
 }
 
 // fullSizes is make bench-compare's comparison.
@@ -34,7 +34,7 @@ var fullSizes = sizes{
 	burnJobs: 50_000, burnConc: []int{100, 1000, 4000},
 	createJobs: 10_000, producers: 8, createConc: 100,
 	pickupJobs: 200, pickupPause: 100 * time.Millisecond,
-	sqliteJobs: 5_000, sqliteConc: 100,
+	sqliteJobs: 20_000, sqliteConc: []int{100, 1000},
 }
 
 // quickSizes is BENCH_QUICK=1's: every workload, small.
@@ -43,7 +43,7 @@ var quickSizes = sizes{
 	burnJobs: 4_000, burnConc: []int{100, 1000},
 	createJobs: 1_500, producers: 8, createConc: 100,
 	pickupJobs: 20, pickupPause: 100 * time.Millisecond,
-	sqliteJobs: 500, sqliteConc: 100,
+	sqliteJobs: 500, sqliteConc: []int{100},
 }
 
 // pickupConc is the workers of the pickup runs: taskmodel's default
@@ -111,13 +111,15 @@ func workloads(sz sizes) []workload {
 			},
 		})
 	}
-	ws = append(ws, workload{
-		id: "sqlite", sqlite: true,
-		rows: []row{{name: fmt.Sprintf("SQLite burn-down, %d jobs, concurrency %d", sz.sqliteJobs, sz.sqliteConc), unit: "jobs/s"}},
-		run: func(ctx context.Context, e *env, _ system, inst instance, _ store) ([]float64, int, cpuUse, error) {
-			return burnDown(ctx, e, inst, sz.sqliteJobs, sz.sqliteConc)
-		},
-	})
+	for _, conc := range sz.sqliteConc {
+		ws = append(ws, workload{
+			id: fmt.Sprintf("sqlite-%d", conc), sqlite: true,
+			rows: []row{{name: fmt.Sprintf("SQLite burn-down, %d jobs, concurrency %d", sz.sqliteJobs, conc), unit: "jobs/s"}},
+			run: func(ctx context.Context, e *env, _ system, inst instance, _ store) ([]float64, int, cpuUse, error) {
+				return burnDown(ctx, e, inst, sz.sqliteJobs, conc)
+			},
+		})
+	}
 	return ws
 }
 
