@@ -80,16 +80,7 @@ func TestKilledMidBatch(t *testing.T) {
 	for _, kind := range []string{"sqlite", "postgres"} {
 		t.Run(kind, func(t *testing.T) {
 			dir := t.TempDir()
-			target := filepath.Join(dir, "tasks.db")
-			if kind == "postgres" {
-				target = pgtest.Schema(t).ConnConfig.RuntimeParams["search_path"]
-			}
-			d, closeDB, err := openTraining(ctx, kind, target)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer closeDB()
-			e := engine.New[training.Training, training.Event](d, engine.WithWorker(training.Worker))
+			target, d, e := sharedTraining(t, kind, dir)
 			logPath := filepath.Join(dir, "created.log")
 			child := exec.Command(os.Args[0], "-test.run", "^TestCrashBatchProcess$")
 			app := "taskmodel-crash-" + uuid.NewString()[:8]

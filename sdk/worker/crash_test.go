@@ -65,6 +65,23 @@ func openTraining(ctx context.Context, kind, target string) (backends.WorkDriver
 	return nil, nil, fmt.Errorf("unknown backend %q", kind)
 }
 
+// sharedTraining opens the training model for a test on a backend another
+// process can open too (a file in dir, or a schema of its own), closed when
+// the test ends: it returns the target to give that process.
+func sharedTraining(t *testing.T, kind, dir string) (string, backends.WorkDriver[training.Training], *engine.Engine[training.Training, training.Event, *training.Training]) {
+	t.Helper()
+	target := filepath.Join(dir, "tasks.db")
+	if kind == "postgres" {
+		target = pgtest.Schema(t).ConnConfig.RuntimeParams["search_path"]
+	}
+	d, closeDB, err := openTraining(ctx, kind, target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(closeDB)
+	return target, d, engine.New[training.Training, training.Event](d, engine.WithWorker(training.Worker))
+}
+
 // TestCrashWorkerProcess is the child: it is skipped unless the parent set
 // envWorker. Its handler blocks until the process is killed.
 func TestCrashWorkerProcess(t *testing.T) {
@@ -94,16 +111,7 @@ func TestSIGKILLedWorkerIsRescued(t *testing.T) {
 	}
 	for _, kind := range []string{"sqlite", "postgres"} {
 		t.Run(kind, func(t *testing.T) {
-			target := filepath.Join(t.TempDir(), "tasks.db")
-			if kind == "postgres" {
-				target = pgtest.Schema(t).ConnConfig.RuntimeParams["search_path"]
-			}
-			d, closeDB, err := openTraining(ctx, kind, target)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer closeDB()
-			e := engine.New[training.Training, training.Event](d, engine.WithWorker(training.Worker))
+			target, d, e := sharedTraining(t, kind, t.TempDir())
 			x, err := e.Create(ctx, training.NewTraining(), engine.Meta{})
 			if err != nil {
 				t.Fatal(err)
