@@ -7,6 +7,11 @@
 //
 //	db, err := sqlite.Open(ctx, "tasks.db", analysis.Migrations(sqlite.Engine))
 //	store := backends.NewStore[analysis.Task, analysis.Event](sqlitedb.NewDriver(db))
+//
+// SQLite lets one connection write at a time. The drivers of a database
+// write through its Writer, which group-commits the process's concurrent
+// writes — creates, claims, progress, completions of any model — into
+// shared transactions on one connection.
 package sqlite
 
 import (
