@@ -387,6 +387,55 @@ func (x *Task) TimeoutAt() (time.Time, bool) {
 	return time.Time{}, false
 }
 
+// EnteredAt returns when the task entered status, as its row tells. exact is
+// true for the time in the status's entry timestamp (the spec's entered_at),
+// when the spec names one and it is set. Otherwise, while the
+// task is in it, it is updated_at, the task's last change: the entry unless
+// the task changed in the status since (progress), with exact false. Else it
+// is the zero time.
+func (x *Task) EnteredAt(status string) (at time.Time, exact bool) {
+	switch status {
+	case "CREATED":
+		return x.CreatedAt, true
+	case "UPLOADING":
+		if x.UploadStartedAt != nil {
+			return *x.UploadStartedAt, true
+		}
+	case "UPLOAD_FAILED":
+		if x.UploadFailedAt != nil {
+			return *x.UploadFailedAt, true
+		}
+	case "QUEUED":
+		if x.QueuedAt != nil {
+			return *x.QueuedAt, true
+		}
+	case "PROCESSING":
+		if x.ProcessingStartedAt != nil {
+			return *x.ProcessingStartedAt, true
+		}
+	case "COMPLETED":
+		if x.CompletedAt != nil {
+			return *x.CompletedAt, true
+		}
+	case "FAILED":
+		if x.FailedAt != nil {
+			return *x.FailedAt, true
+		}
+	case "CANCELLED":
+		if x.CancelledAt != nil {
+			return *x.CancelledAt, true
+		}
+	case "EXPIRED":
+		if x.ExpiredAt != nil {
+			return *x.ExpiredAt, true
+		}
+	}
+	if string(x.Status) == status {
+		return x.UpdatedAt, false
+	}
+	return time.Time{}, false
+}
+
 // PrepareTimeout returns the event a task fires when its status times out and
 // fills the fields that event requires: an ErrorCode field with the timeout's
 // error code, a string field with its message. ok is false when the status

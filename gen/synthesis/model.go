@@ -135,6 +135,37 @@ func (x *Synthesis) TimeoutAt() (time.Time, bool) {
 	return time.Time{}, false
 }
 
+// EnteredAt returns when the task entered status, as its row tells. exact is
+// true for the time in the status's entry timestamp (the spec's entered_at),
+// when the spec names one and it is set. Otherwise, while the
+// task is in it, it is updated_at, the task's last change: the entry unless
+// the task changed in the status since (progress), with exact false. Else it
+// is the zero time.
+func (x *Synthesis) EnteredAt(status string) (at time.Time, exact bool) {
+	switch status {
+	case "RUNNING":
+		if x.StartedAt != nil {
+			return *x.StartedAt, true
+		}
+	case "DONE":
+		if x.EndDate != nil {
+			return *x.EndDate, true
+		}
+	case "FAILED":
+		if x.EndDate != nil {
+			return *x.EndDate, true
+		}
+	case "CANCELLED":
+		if x.EndDate != nil {
+			return *x.EndDate, true
+		}
+	}
+	if string(x.Status) == status {
+		return x.UpdatedAt, false
+	}
+	return time.Time{}, false
+}
+
 // PrepareTimeout returns the event a task fires when its status times out and
 // fills the fields that event requires: an ErrorCode field with the timeout's
 // error code, a string field with its message. ok is false when the status
