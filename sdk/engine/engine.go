@@ -33,17 +33,20 @@ type Engine[T any, E ~string, PT Model[T, E]] struct {
 	now    func() time.Time
 	poll   time.Duration
 	remote *remote // nil without WithChanges
+	// observer sees the moves (WithObserver); nil for none.
+	observer Observer
 }
 
 // Option configures an Engine.
 type Option func(*options)
 
 type options struct {
-	store   []backends.Option
-	worker  tasktype.Worker
-	now     func() time.Time
-	poll    time.Duration
-	changes backends.ChangeSource
+	store    []backends.Option
+	worker   tasktype.Worker
+	now      func() time.Time
+	poll     time.Duration
+	changes  backends.ChangeSource
+	observer Observer
 }
 
 // WithClock sets the clock (tests use a fake one).
@@ -73,11 +76,12 @@ func New[T any, E ~string, PT Model[T, E]](driver backends.Driver[T], opts ...Op
 		opt(&o)
 	}
 	e := &Engine[T, E, PT]{
-		store:  backends.NewStore[T, E, PT](driver, o.store...),
-		worker: o.worker,
-		bus:    newBus[T](),
-		now:    o.now,
-		poll:   o.poll,
+		store:    backends.NewStore[T, E, PT](driver, o.store...),
+		worker:   o.worker,
+		bus:      newBus[T](),
+		now:      o.now,
+		poll:     o.poll,
+		observer: o.observer,
 	}
 	if o.changes != nil {
 		e.remote = &remote{src: o.changes}
@@ -158,6 +162,9 @@ func (e *Engine[T, E, PT]) FireFrom(ctx context.Context, cur *T, ev E, mutate fu
 		return nil, err
 	}
 	e.publish(x, from, string(ev))
+	if e.observer != nil {
+		e.observeFire(cur, x, ev)
+	}
 	return x, nil
 }
 
