@@ -3,10 +3,10 @@ package server
 import (
 	"context"
 	"fmt"
-	"strings"
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
