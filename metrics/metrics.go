@@ -48,21 +48,17 @@ type Set struct {
 	models map[string]*Model
 }
 
+// histogram is a histogram by model and the further labels, on Buckets.
+func histogram(name, help string, labels ...string) *prometheus.HistogramVec {
+	return prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: Buckets}, append([]string{"model"}, labels...))
+}
+
 // New returns an empty Set.
 func New() *Set {
 	return &Set{
-		inStatus: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "taskmodel_time_in_status_seconds", Help: "Time a task spent in a status, observed when it left it (by this process), by model and status.",
-			Buckets: Buckets,
-		}, []string{"model", "status"}),
-		pickup: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "taskmodel_pickup_latency_seconds", Help: "Time a task waited in its model's queue status before a worker claimed it, by model.",
-			Buckets: Buckets,
-		}, []string{"model"}),
-		handler: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "taskmodel_handler_duration_seconds", Help: "Time from a task's claim to the complete or fail event its handler's outcome fired, by model and outcome (completed, failed).",
-			Buckets: Buckets,
-		}, []string{"model", "outcome"}),
+		inStatus: histogram("taskmodel_time_in_status_seconds", "Time a task spent in a status, observed when it left it (by this process), by model and status.", "status"),
+		pickup:   histogram("taskmodel_pickup_latency_seconds", "Time a task waited in its model's queue status before a worker claimed it, by model."),
+		handler:  histogram("taskmodel_handler_duration_seconds", "Time from a task's claim to the complete or fail event its handler's outcome fired, by model and outcome (completed, failed).", "outcome"),
 		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "taskmodel_handler_failures_total", Help: "Handler outcomes that failed their task, by model and the error code stored.",
 		}, []string{"model", "code"}),
@@ -70,20 +66,22 @@ func New() *Set {
 	}
 }
 
+func (s *Set) collectors() []prometheus.Collector {
+	return []prometheus.Collector{s.inStatus, s.pickup, s.handler, s.failures}
+}
+
 // Describe implements prometheus.Collector.
 func (s *Set) Describe(ch chan<- *prometheus.Desc) {
-	s.inStatus.Describe(ch)
-	s.pickup.Describe(ch)
-	s.handler.Describe(ch)
-	s.failures.Describe(ch)
+	for _, c := range s.collectors() {
+		c.Describe(ch)
+	}
 }
 
 // Collect implements prometheus.Collector.
 func (s *Set) Collect(ch chan<- prometheus.Metric) {
-	s.inStatus.Collect(ch)
-	s.pickup.Collect(ch)
-	s.handler.Collect(ch)
-	s.failures.Collect(ch)
+	for _, c := range s.collectors() {
+		c.Collect(ch)
+	}
 }
 
 // Model returns the observer of the model whose lifecycle is l, for its

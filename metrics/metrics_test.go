@@ -118,6 +118,16 @@ func labels(m *dto.Metric) string {
 	return s + "}"
 }
 
+// observed returns a fake clock, a registry holding a new Set, and the
+// options of an engine of the model that reports to it on that clock.
+func observed(l tasktype.Lifecycle, w tasktype.Worker) (*backendtest.Clock, *prometheus.Registry, []engine.Option) {
+	clock := backendtest.NewClock()
+	set := metrics.New()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(set)
+	return clock, reg, []engine.Option{engine.WithClock(clock.Now), engine.WithWorker(w), engine.WithObserver(set.Model(l))}
+}
+
 // runOne runs a pool until task id is finished.
 func runOne[T any, E ~string, PT worker.Model[T, E]](t *testing.T, e *engine.Engine[T, E, PT], h worker.Handler[T], id func() (bool, error)) {
 	t.Helper()
@@ -166,12 +176,8 @@ func TestAnalysisThroughAPool(t *testing.T) {
 			d := b.analysis(t)
 			for _, tc := range cases {
 				t.Run(tc.name, func(t *testing.T) {
-					clock := backendtest.NewClock()
-					set := metrics.New()
-					reg := prometheus.NewRegistry()
-					reg.MustRegister(set)
-					e := engine.New[analysis.Task, analysis.Event](d, engine.WithClock(clock.Now), engine.WithWorker(analysis.Worker),
-						engine.WithObserver(set.Model(analysis.Lifecycle())))
+					clock, reg, opts := observed(analysis.Lifecycle(), analysis.Worker)
+					e := engine.New[analysis.Task, analysis.Event](d, opts...)
 					x := analysis.NewTask()
 					x.UserID, x.ToolID, x.Agents = "user-1", "profile-my-data", []string{"score-risk"}
 					x, err := e.Create(ctx, x, engine.Meta{})
@@ -235,12 +241,8 @@ func TestTrainingPickupFromCreation(t *testing.T) {
 	for _, b := range all {
 		t.Run(b.name, func(t *testing.T) {
 			d := b.training(t)
-			clock := backendtest.NewClock()
-			set := metrics.New()
-			reg := prometheus.NewRegistry()
-			reg.MustRegister(set)
-			e := engine.New[training.Training, training.Event](d, engine.WithClock(clock.Now), engine.WithWorker(training.Worker),
-				engine.WithObserver(set.Model(training.Lifecycle())))
+			clock, reg, opts := observed(training.Lifecycle(), training.Worker)
+			e := engine.New[training.Training, training.Event](d, opts...)
 			x, err := e.Create(ctx, training.NewTraining(), engine.Meta{})
 			if err != nil {
 				t.Fatal(err)
