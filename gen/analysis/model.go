@@ -240,6 +240,10 @@ type Task struct {
 	CancelledAt *time.Time `json:"cancelled_at"`
 	// Set when the task enters EXPIRED.
 	ExpiredAt *time.Time `json:"expired_at"`
+	// TmTraceparent is the W3C traceparent of the request that created the
+	// task ("" for none): tracing continues the creator's trace from it. It is
+	// stored, not part of the task's JSON.
+	TmTraceparent string `json:"-"`
 }
 
 // The patterns of Task's fields, which its validate tags name.
@@ -274,6 +278,16 @@ func (x *Task) UnmarshalJSON(data []byte) error {
 	}
 	*x = Task(v)
 	return nil
+}
+
+// Traceparent returns the W3C traceparent the task was created with ("" for none).
+func (x *Task) Traceparent() string {
+	return x.TmTraceparent
+}
+
+// SetTraceparent sets the W3C traceparent the task is created with.
+func (x *Task) SetTraceparent(tp string) {
+	x.TmTraceparent = tp
 }
 
 // Fire moves the task with event ev at time at. It checks the move against the
@@ -608,6 +622,9 @@ var migration0009ChangeToolIDAndChangeAgentsPostgreSQL string
 //go:embed migrations/postgresql/0010_history_at.sql
 var migration0010HistoryAtPostgreSQL string
 
+//go:embed migrations/postgresql/0011_traceparent.sql
+var migration0011TraceparentPostgreSQL string
+
 //go:embed migrations/sqlite/0001_schema.sql
 var migration0001SchemaSQLite string
 
@@ -628,6 +645,9 @@ var migration0009ChangeToolIDAndChangeAgentsSQLite string
 
 //go:embed migrations/sqlite/0010_history_at.sql
 var migration0010HistoryAtSQLite string
+
+//go:embed migrations/sqlite/0011_traceparent.sql
+var migration0011TraceparentSQLite string
 
 // Migrations returns the schema migrations of the model for an engine,
 // "postgresql" or "sqlite", in order; nil for another engine.
@@ -664,6 +684,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "analysis/0010_history_at",
 			SQL:  migration0010HistoryAtPostgreSQL,
+		}, {
+			Name: "analysis/0011_traceparent",
+			SQL:  migration0011TraceparentPostgreSQL,
 		}}
 	case "sqlite":
 		return []tasktype.Migration{{
@@ -687,6 +710,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "analysis/0010_history_at",
 			SQL:  migration0010HistoryAtSQLite,
+		}, {
+			Name: "analysis/0011_traceparent",
+			SQL:  migration0011TraceparentSQLite,
 		}}
 	}
 	return nil

@@ -327,6 +327,10 @@ type StageState struct {
 	StartedAt *time.Time `json:"started_at"`
 	// Set when the task enters ERROR, COMPLETE, CANCELED.
 	EndedAt *time.Time `json:"ended_at"`
+	// TmTraceparent is the W3C traceparent of the request that created the
+	// task ("" for none): tracing continues the creator's trace from it. It is
+	// stored, not part of the task's JSON.
+	TmTraceparent string `json:"-"`
 }
 
 // NewStageState returns a StageState holding the spec's defaults.
@@ -358,6 +362,16 @@ func (x *StageState) UnmarshalJSON(data []byte) error {
 	}
 	*x = StageState(v)
 	return nil
+}
+
+// Traceparent returns the W3C traceparent the task was created with ("" for none).
+func (x *StageState) Traceparent() string {
+	return x.TmTraceparent
+}
+
+// SetTraceparent sets the W3C traceparent the task is created with.
+func (x *StageState) SetTraceparent(tp string) {
+	x.TmTraceparent = tp
 }
 
 // Fire moves the task with event ev at time at. It checks the move against the
@@ -521,6 +535,9 @@ var migration0006LeanWritesPostgreSQL string
 //go:embed migrations/postgresql/0007_history_at.sql
 var migration0007HistoryAtPostgreSQL string
 
+//go:embed migrations/postgresql/0008_traceparent.sql
+var migration0008TraceparentPostgreSQL string
+
 //go:embed migrations/sqlite/0001_schema.sql
 var migration0001SchemaSQLite string
 
@@ -529,6 +546,9 @@ var migration0003ChangesSQLite string
 
 //go:embed migrations/sqlite/0007_history_at.sql
 var migration0007HistoryAtSQLite string
+
+//go:embed migrations/sqlite/0008_traceparent.sql
+var migration0008TraceparentSQLite string
 
 // Migrations returns the schema migrations of the model for an engine,
 // "postgresql" or "sqlite", in order; nil for another engine.
@@ -553,6 +573,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "stage/0007_history_at",
 			SQL:  migration0007HistoryAtPostgreSQL,
+		}, {
+			Name: "stage/0008_traceparent",
+			SQL:  migration0008TraceparentPostgreSQL,
 		}}
 	case "sqlite":
 		return []tasktype.Migration{{
@@ -564,6 +587,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "stage/0007_history_at",
 			SQL:  migration0007HistoryAtSQLite,
+		}, {
+			Name: "stage/0008_traceparent",
+			SQL:  migration0008TraceparentSQLite,
 		}}
 	}
 	return nil

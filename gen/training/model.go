@@ -38,6 +38,10 @@ type Training struct {
 	StartedAt *time.Time `json:"started_at"`
 	// Set when the task enters DONE, FAILED, CANCELLED.
 	EndDate *time.Time `json:"end_date"`
+	// TmTraceparent is the W3C traceparent of the request that created the
+	// task ("" for none): tracing continues the creator's trace from it. It is
+	// stored, not part of the task's JSON.
+	TmTraceparent string `json:"-"`
 }
 
 // NewTraining returns a Training holding the spec's defaults.
@@ -66,6 +70,16 @@ func (x *Training) UnmarshalJSON(data []byte) error {
 	}
 	*x = Training(v)
 	return nil
+}
+
+// Traceparent returns the W3C traceparent the task was created with ("" for none).
+func (x *Training) Traceparent() string {
+	return x.TmTraceparent
+}
+
+// SetTraceparent sets the W3C traceparent the task is created with.
+func (x *Training) SetTraceparent(tp string) {
+	x.TmTraceparent = tp
 }
 
 // Fire moves the task with event ev at time at. It checks the move against the
@@ -292,6 +306,9 @@ var migration0009HistoryAtPostgreSQL string
 //go:embed migrations/postgresql/0010_add_progress.sql
 var migration0010AddProgressPostgreSQL string
 
+//go:embed migrations/postgresql/0011_traceparent.sql
+var migration0011TraceparentPostgreSQL string
+
 //go:embed migrations/sqlite/0001_schema.sql
 var migration0001SchemaSQLite string
 
@@ -312,6 +329,9 @@ var migration0009HistoryAtSQLite string
 
 //go:embed migrations/sqlite/0010_add_progress.sql
 var migration0010AddProgressSQLite string
+
+//go:embed migrations/sqlite/0011_traceparent.sql
+var migration0011TraceparentSQLite string
 
 // Migrations returns the schema migrations of the model for an engine,
 // "postgresql" or "sqlite", in order; nil for another engine.
@@ -348,6 +368,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "training/0010_add_progress",
 			SQL:  migration0010AddProgressPostgreSQL,
+		}, {
+			Name: "training/0011_traceparent",
+			SQL:  migration0011TraceparentPostgreSQL,
 		}}
 	case "sqlite":
 		return []tasktype.Migration{{
@@ -371,6 +394,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "training/0010_add_progress",
 			SQL:  migration0010AddProgressSQLite,
+		}, {
+			Name: "training/0011_traceparent",
+			SQL:  migration0011TraceparentSQLite,
 		}}
 	}
 	return nil

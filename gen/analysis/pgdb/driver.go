@@ -79,6 +79,7 @@ func createManyParams(items []insertRow) (p CreateManyParams, err error) {
 	p.TmNullCancelledAt = slices.Grow(p.TmNullCancelledAt, len(items))
 	p.ExpiredAt = slices.Grow(p.ExpiredAt, len(items))
 	p.TmNullExpiredAt = slices.Grow(p.TmNullExpiredAt, len(items))
+	p.TmTraceparent = slices.Grow(p.TmTraceparent, len(items))
 	p.TmActor = slices.Grow(p.TmActor, len(items))
 	p.TmMessage = slices.Grow(p.TmMessage, len(items))
 	for _, it := range items {
@@ -112,6 +113,7 @@ func createManyParams(items []insertRow) (p CreateManyParams, err error) {
 		p.FailedAt, p.TmNullFailedAt = backends.AppendNullable(p.FailedAt, p.TmNullFailedAt, backends.UTC(x.FailedAt))
 		p.CancelledAt, p.TmNullCancelledAt = backends.AppendNullable(p.CancelledAt, p.TmNullCancelledAt, backends.UTC(x.CancelledAt))
 		p.ExpiredAt, p.TmNullExpiredAt = backends.AppendNullable(p.ExpiredAt, p.TmNullExpiredAt, backends.UTC(x.ExpiredAt))
+		p.TmTraceparent = append(p.TmTraceparent, x.TmTraceparent)
 		p.TmActor = append(p.TmActor, it.Actor)
 		p.TmMessage = append(p.TmMessage, it.Message)
 	}
@@ -150,6 +152,7 @@ func transitionManyParams(items []transitionRow) (p TransitionManyParams, err er
 	p.TmNullCancelledAt = slices.Grow(p.TmNullCancelledAt, len(items))
 	p.ExpiredAt = slices.Grow(p.ExpiredAt, len(items))
 	p.TmNullExpiredAt = slices.Grow(p.TmNullExpiredAt, len(items))
+	p.TmTraceparent = slices.Grow(p.TmTraceparent, len(items))
 	p.TmFromStatus = slices.Grow(p.TmFromStatus, len(items))
 	p.TmFromVersion = slices.Grow(p.TmFromVersion, len(items))
 	p.TmEvent = slices.Grow(p.TmEvent, len(items))
@@ -186,6 +189,7 @@ func transitionManyParams(items []transitionRow) (p TransitionManyParams, err er
 		p.FailedAt, p.TmNullFailedAt = backends.AppendNullable(p.FailedAt, p.TmNullFailedAt, backends.UTC(x.FailedAt))
 		p.CancelledAt, p.TmNullCancelledAt = backends.AppendNullable(p.CancelledAt, p.TmNullCancelledAt, backends.UTC(x.CancelledAt))
 		p.ExpiredAt, p.TmNullExpiredAt = backends.AppendNullable(p.ExpiredAt, p.TmNullExpiredAt, backends.UTC(x.ExpiredAt))
+		p.TmTraceparent = append(p.TmTraceparent, x.TmTraceparent)
 		p.TmFromStatus = append(p.TmFromStatus, it.FromStatus)
 		p.TmFromVersion = append(p.TmFromVersion, it.FromVersion)
 		p.TmEvent = append(p.TmEvent, it.Event)
@@ -290,6 +294,7 @@ func (d *Driver) insertOne(ctx context.Context, r insertRow) error {
 		Status:              string(x.Status),
 		TmActor:             r.Actor,
 		TmMessage:           r.Message,
+		TmTraceparent:       x.TmTraceparent,
 		ToolID:              x.ToolID,
 		UpdatedAt:           x.UpdatedAt.UTC(),
 		UploadFailedAt:      backends.UTC(x.UploadFailedAt),
@@ -412,6 +417,7 @@ func (d *Driver) transitionOne(ctx context.Context, r transitionRow) error {
 		TmFromStatus:        r.FromStatus,
 		TmFromVersion:       r.FromVersion,
 		TmMessage:           r.Message,
+		TmTraceparent:       x.TmTraceparent,
 		ToolID:              x.ToolID,
 		UpdatedAt:           x.UpdatedAt.UTC(),
 		UploadFailedAt:      backends.UTC(x.UploadFailedAt),
@@ -451,6 +457,7 @@ func (d *Driver) Update(ctx context.Context, from backends.Key, x *analysis.Task
 		QueuedAt:            backends.UTC(x.QueuedAt),
 		TmFromStatus:        from.Status,
 		TmFromVersion:       from.Version,
+		TmTraceparent:       x.TmTraceparent,
 		ToolID:              x.ToolID,
 		UpdatedAt:           x.UpdatedAt.UTC(),
 		UploadFailedAt:      backends.UTC(x.UploadFailedAt),
@@ -553,6 +560,7 @@ func (d *Driver) Reserve(ctx context.Context, queue, owner string, now, expires 
 			TmLeaseAttempt:      r.TmLeaseAttempt,
 			TmLeaseExpiresAt:    r.TmLeaseExpiresAt,
 			TmLeaseOwner:        r.TmLeaseOwner,
+			TmTraceparent:       r.TmTraceparent,
 			ToolID:              r.ToolID,
 			UpdatedAt:           r.UpdatedAt,
 			UploadFailedAt:      r.UploadFailedAt,
@@ -640,6 +648,7 @@ func (d *Driver) Claim(ctx context.Context, owner string, now, expires time.Time
 			TmLeaseAttempt:      r.TmLeaseAttempt,
 			TmLeaseExpiresAt:    r.TmLeaseExpiresAt,
 			TmLeaseOwner:        r.TmLeaseOwner,
+			TmTraceparent:       r.TmTraceparent,
 			ToolID:              r.ToolID,
 			UpdatedAt:           r.UpdatedAt,
 			UploadFailedAt:      r.UploadFailedAt,
@@ -680,6 +689,7 @@ func fromRow(r Analysis) (*analysis.Task, error) {
 		Progress:            r.Progress,
 		QueuedAt:            backends.UTC(r.QueuedAt),
 		Status:              analysis.Status(r.Status),
+		TmTraceparent:       r.TmTraceparent,
 		ToolID:              r.ToolID,
 		UpdatedAt:           r.UpdatedAt.UTC(),
 		UploadFailedAt:      backends.UTC(r.UploadFailedAt),

@@ -95,6 +95,7 @@ func createManyParams(items []insertRow) (p CreateManyParams, err error) {
 	p.TmNullStartedAt = slices.Grow(p.TmNullStartedAt, len(items))
 	p.EndedAt = slices.Grow(p.EndedAt, len(items))
 	p.TmNullEndedAt = slices.Grow(p.TmNullEndedAt, len(items))
+	p.TmTraceparent = slices.Grow(p.TmTraceparent, len(items))
 	p.TmActor = slices.Grow(p.TmActor, len(items))
 	p.TmMessage = slices.Grow(p.TmMessage, len(items))
 	for _, it := range items {
@@ -131,6 +132,7 @@ func createManyParams(items []insertRow) (p CreateManyParams, err error) {
 		p.CPUPercent, p.TmNullCpuPercent = backends.AppendNullable(p.CPUPercent, p.TmNullCpuPercent, x.CPUPercent)
 		p.StartedAt, p.TmNullStartedAt = backends.AppendNullable(p.StartedAt, p.TmNullStartedAt, backends.UTC(x.StartedAt))
 		p.EndedAt, p.TmNullEndedAt = backends.AppendNullable(p.EndedAt, p.TmNullEndedAt, backends.UTC(x.EndedAt))
+		p.TmTraceparent = append(p.TmTraceparent, x.TmTraceparent)
 		p.TmActor = append(p.TmActor, it.Actor)
 		p.TmMessage = append(p.TmMessage, it.Message)
 	}
@@ -185,6 +187,7 @@ func transitionManyParams(items []transitionRow) (p TransitionManyParams, err er
 	p.TmNullStartedAt = slices.Grow(p.TmNullStartedAt, len(items))
 	p.EndedAt = slices.Grow(p.EndedAt, len(items))
 	p.TmNullEndedAt = slices.Grow(p.TmNullEndedAt, len(items))
+	p.TmTraceparent = slices.Grow(p.TmTraceparent, len(items))
 	p.TmFromStatus = slices.Grow(p.TmFromStatus, len(items))
 	p.TmFromVersion = slices.Grow(p.TmFromVersion, len(items))
 	p.TmEvent = slices.Grow(p.TmEvent, len(items))
@@ -224,6 +227,7 @@ func transitionManyParams(items []transitionRow) (p TransitionManyParams, err er
 		p.CPUPercent, p.TmNullCpuPercent = backends.AppendNullable(p.CPUPercent, p.TmNullCpuPercent, x.CPUPercent)
 		p.StartedAt, p.TmNullStartedAt = backends.AppendNullable(p.StartedAt, p.TmNullStartedAt, backends.UTC(x.StartedAt))
 		p.EndedAt, p.TmNullEndedAt = backends.AppendNullable(p.EndedAt, p.TmNullEndedAt, backends.UTC(x.EndedAt))
+		p.TmTraceparent = append(p.TmTraceparent, x.TmTraceparent)
 		p.TmFromStatus = append(p.TmFromStatus, it.FromStatus)
 		p.TmFromVersion = append(p.TmFromVersion, it.FromVersion)
 		p.TmEvent = append(p.TmEvent, it.Event)
@@ -333,6 +337,7 @@ func (d *Driver) insertOne(ctx context.Context, r insertRow) error {
 		Task:           x.Task,
 		TmActor:        r.Actor,
 		TmMessage:      r.Message,
+		TmTraceparent:  x.TmTraceparent,
 		TotalSubtasks:  x.TotalSubtasks,
 		UpdatedAt:      x.UpdatedAt.UTC(),
 		UserName:       x.UserName,
@@ -458,6 +463,7 @@ func (d *Driver) transitionOne(ctx context.Context, r transitionRow) error {
 		TmFromStatus:   r.FromStatus,
 		TmFromVersion:  r.FromVersion,
 		TmMessage:      r.Message,
+		TmTraceparent:  x.TmTraceparent,
 		TotalSubtasks:  x.TotalSubtasks,
 		UpdatedAt:      x.UpdatedAt.UTC(),
 		UserName:       x.UserName,
@@ -500,6 +506,7 @@ func (d *Driver) Update(ctx context.Context, from backends.Key, x *pipelinerun.P
 		Task:           x.Task,
 		TmFromStatus:   from.Status,
 		TmFromVersion:  from.Version,
+		TmTraceparent:  x.TmTraceparent,
 		TotalSubtasks:  x.TotalSubtasks,
 		UpdatedAt:      x.UpdatedAt.UTC(),
 		UserName:       x.UserName,
@@ -584,6 +591,7 @@ func fromRow(r PipelineRun) (*pipelinerun.PipelineRun, error) {
 		StartedAt:      backends.UTC(r.StartedAt),
 		Status:         pipelinerun.Status(r.Status),
 		Task:           r.Task,
+		TmTraceparent:  r.TmTraceparent,
 		TotalSubtasks:  r.TotalSubtasks,
 		UpdatedAt:      r.UpdatedAt.UTC(),
 		UserName:       r.UserName,

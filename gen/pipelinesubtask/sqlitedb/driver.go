@@ -68,6 +68,7 @@ func (d *Driver) InsertMany(ctx context.Context, xs []*pipelinesubtask.PipelineS
 				StartedAt:     backends.UTC(x.StartedAt),
 				Status:        string(x.Status),
 				SubtaskNumber: x.SubtaskNumber,
+				TmTraceparent: x.TmTraceparent,
 				UpdatedAt:     x.UpdatedAt.UTC(),
 				Version:       x.Version,
 			}); err != nil {
@@ -145,6 +146,7 @@ func (d *Driver) Transition(ctx context.Context, from backends.Key, x *pipelines
 			SubtaskNumber: x.SubtaskNumber,
 			TmFromStatus:  from.Status,
 			TmFromVersion: from.Version,
+			TmTraceparent: x.TmTraceparent,
 			UpdatedAt:     x.UpdatedAt.UTC(),
 			Version:       x.Version,
 		})
@@ -184,6 +186,7 @@ func (d *Driver) Update(ctx context.Context, from backends.Key, x *pipelinesubta
 		SubtaskNumber: x.SubtaskNumber,
 		TmFromStatus:  from.Status,
 		TmFromVersion: from.Version,
+		TmTraceparent: x.TmTraceparent,
 		UpdatedAt:     x.UpdatedAt.UTC(),
 		Version:       x.Version,
 	})
@@ -287,6 +290,7 @@ func fromRow(r PipelineSubtask) (*pipelinesubtask.PipelineSubtask, error) {
 		StartedAt:     backends.UTC(r.StartedAt),
 		Status:        pipelinesubtask.Status(r.Status),
 		SubtaskNumber: r.SubtaskNumber,
+		TmTraceparent: r.TmTraceparent,
 		UpdatedAt:     r.UpdatedAt.UTC(),
 		Version:       r.Version,
 	}

@@ -68,6 +68,7 @@ func createManyParams(items []insertRow) (p CreateManyParams, err error) {
 	p.TmNullStartedAt = slices.Grow(p.TmNullStartedAt, len(items))
 	p.EndDate = slices.Grow(p.EndDate, len(items))
 	p.TmNullEndDate = slices.Grow(p.TmNullEndDate, len(items))
+	p.TmTraceparent = slices.Grow(p.TmTraceparent, len(items))
 	p.TmActor = slices.Grow(p.TmActor, len(items))
 	p.TmMessage = slices.Grow(p.TmMessage, len(items))
 	for _, it := range items {
@@ -85,6 +86,7 @@ func createManyParams(items []insertRow) (p CreateManyParams, err error) {
 		p.Progress = append(p.Progress, x.Progress)
 		p.StartedAt, p.TmNullStartedAt = backends.AppendNullable(p.StartedAt, p.TmNullStartedAt, backends.UTC(x.StartedAt))
 		p.EndDate, p.TmNullEndDate = backends.AppendNullable(p.EndDate, p.TmNullEndDate, backends.UTC(x.EndDate))
+		p.TmTraceparent = append(p.TmTraceparent, x.TmTraceparent)
 		p.TmActor = append(p.TmActor, it.Actor)
 		p.TmMessage = append(p.TmMessage, it.Message)
 	}
@@ -112,6 +114,7 @@ func transitionManyParams(items []transitionRow) (p TransitionManyParams, err er
 	p.TmNullStartedAt = slices.Grow(p.TmNullStartedAt, len(items))
 	p.EndDate = slices.Grow(p.EndDate, len(items))
 	p.TmNullEndDate = slices.Grow(p.TmNullEndDate, len(items))
+	p.TmTraceparent = slices.Grow(p.TmTraceparent, len(items))
 	p.TmFromStatus = slices.Grow(p.TmFromStatus, len(items))
 	p.TmFromVersion = slices.Grow(p.TmFromVersion, len(items))
 	p.TmEvent = slices.Grow(p.TmEvent, len(items))
@@ -132,6 +135,7 @@ func transitionManyParams(items []transitionRow) (p TransitionManyParams, err er
 		p.Progress = append(p.Progress, x.Progress)
 		p.StartedAt, p.TmNullStartedAt = backends.AppendNullable(p.StartedAt, p.TmNullStartedAt, backends.UTC(x.StartedAt))
 		p.EndDate, p.TmNullEndDate = backends.AppendNullable(p.EndDate, p.TmNullEndDate, backends.UTC(x.EndDate))
+		p.TmTraceparent = append(p.TmTraceparent, x.TmTraceparent)
 		p.TmFromStatus = append(p.TmFromStatus, it.FromStatus)
 		p.TmFromVersion = append(p.TmFromVersion, it.FromVersion)
 		p.TmEvent = append(p.TmEvent, it.Event)
@@ -211,21 +215,22 @@ var _ backends.Driver[training.Training] = (*Driver)(nil)
 func (d *Driver) insertOne(ctx context.Context, r insertRow) error {
 	x := r.Training
 	_, err := d.q.Create(ctx, CreateParams{
-		BaseModel:    x.BaseModel,
-		CreatedAt:    x.CreatedAt.UTC(),
-		EndDate:      backends.UTC(x.EndDate),
-		Epochs:       x.Epochs,
-		ErrorMessage: x.ErrorMessage,
-		ID:           x.ID,
-		Progress:     x.Progress,
-		StartedAt:    backends.UTC(x.StartedAt),
-		Status:       string(x.Status),
-		Tag:          x.Tag,
-		TmActor:      r.Actor,
-		TmMessage:    r.Message,
-		UpdatedAt:    x.UpdatedAt.UTC(),
-		UserID:       x.UserID,
-		Version:      x.Version,
+		BaseModel:     x.BaseModel,
+		CreatedAt:     x.CreatedAt.UTC(),
+		EndDate:       backends.UTC(x.EndDate),
+		Epochs:        x.Epochs,
+		ErrorMessage:  x.ErrorMessage,
+		ID:            x.ID,
+		Progress:      x.Progress,
+		StartedAt:     backends.UTC(x.StartedAt),
+		Status:        string(x.Status),
+		Tag:           x.Tag,
+		TmActor:       r.Actor,
+		TmMessage:     r.Message,
+		TmTraceparent: x.TmTraceparent,
+		UpdatedAt:     x.UpdatedAt.UTC(),
+		UserID:        x.UserID,
+		Version:       x.Version,
 	})
 	return err
 }
@@ -329,6 +334,7 @@ func (d *Driver) transitionOne(ctx context.Context, r transitionRow) error {
 		TmFromStatus:  r.FromStatus,
 		TmFromVersion: r.FromVersion,
 		TmMessage:     r.Message,
+		TmTraceparent: x.TmTraceparent,
 		UpdatedAt:     x.UpdatedAt.UTC(),
 		UserID:        x.UserID,
 		Version:       x.Version,
@@ -352,6 +358,7 @@ func (d *Driver) Update(ctx context.Context, from backends.Key, x *training.Trai
 		Tag:           x.Tag,
 		TmFromStatus:  from.Status,
 		TmFromVersion: from.Version,
+		TmTraceparent: x.TmTraceparent,
 		UpdatedAt:     x.UpdatedAt.UTC(),
 		UserID:        x.UserID,
 		Version:       x.Version,
@@ -440,6 +447,7 @@ func (d *Driver) Reserve(ctx context.Context, queue, owner string, now, expires 
 			TmLeaseAttempt:   r.TmLeaseAttempt,
 			TmLeaseExpiresAt: r.TmLeaseExpiresAt,
 			TmLeaseOwner:     r.TmLeaseOwner,
+			TmTraceparent:    r.TmTraceparent,
 			UpdatedAt:        r.UpdatedAt,
 			UserID:           r.UserID,
 			Version:          r.Version,
@@ -519,6 +527,7 @@ func (d *Driver) Claim(ctx context.Context, owner string, now, expires time.Time
 			TmLeaseAttempt:   r.TmLeaseAttempt,
 			TmLeaseExpiresAt: r.TmLeaseExpiresAt,
 			TmLeaseOwner:     r.TmLeaseOwner,
+			TmTraceparent:    r.TmTraceparent,
 			UpdatedAt:        r.UpdatedAt,
 			UserID:           r.UserID,
 			Version:          r.Version,
@@ -543,19 +552,20 @@ var _ backends.Claimer[training.Training] = (*Driver)(nil)
 
 func fromRow(r Training) (*training.Training, error) {
 	x := &training.Training{
-		BaseModel:    r.BaseModel,
-		CreatedAt:    r.CreatedAt.UTC(),
-		EndDate:      backends.UTC(r.EndDate),
-		Epochs:       r.Epochs,
-		ErrorMessage: r.ErrorMessage,
-		ID:           r.ID,
-		Progress:     r.Progress,
-		StartedAt:    backends.UTC(r.StartedAt),
-		Status:       training.Status(r.Status),
-		Tag:          r.Tag,
-		UpdatedAt:    r.UpdatedAt.UTC(),
-		UserID:       r.UserID,
-		Version:      r.Version,
+		BaseModel:     r.BaseModel,
+		CreatedAt:     r.CreatedAt.UTC(),
+		EndDate:       backends.UTC(r.EndDate),
+		Epochs:        r.Epochs,
+		ErrorMessage:  r.ErrorMessage,
+		ID:            r.ID,
+		Progress:      r.Progress,
+		StartedAt:     backends.UTC(r.StartedAt),
+		Status:        training.Status(r.Status),
+		Tag:           r.Tag,
+		TmTraceparent: r.TmTraceparent,
+		UpdatedAt:     r.UpdatedAt.UTC(),
+		UserID:        r.UserID,
+		Version:       r.Version,
 	}
 	return x, nil
 }

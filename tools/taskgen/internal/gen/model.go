@@ -60,7 +60,8 @@ func (g *generator) modelFile(f *jen.File) {
 	if m.Doc != "" {
 		doc += " " + oneLine(m.Doc)
 	}
-	g.structType(f, m.Struct, doc, g.builtinFields(), m.Fields)
+	g.structType(f, m.Struct, doc, g.builtinFields(), m.Fields, traceparentMembers()...)
+	g.traceparentMethods(f)
 	g.fireMethod(f)
 	g.storeMethods(f)
 	g.timeoutMethod(f)
@@ -423,7 +424,8 @@ func isZero(v any) bool {
 	return false
 }
 
-func (g *generator) structType(f *jen.File, name, doc string, builtin, fields []*spec.Field) {
+// extra are further members (the model's stored trace context).
+func (g *generator) structType(f *jen.File, name, doc string, builtin, fields []*spec.Field, extra ...jen.Code) {
 	all := append(append([]*spec.Field(nil), builtin...), fields...)
 	members := make([]jen.Code, 0, 2*len(all))
 	var keys, required []jen.Code
@@ -445,6 +447,7 @@ func (g *generator) structType(f *jen.File, name, doc string, builtin, fields []
 			defaults[jen.Id(fd.GoName)] = g.defaultValue(fd.Type, fd.Default)
 		}
 	}
+	members = append(members, extra...)
 	f.Comment(doc)
 	f.Type().Id(name).Struct(members...)
 	g.registerPatterns(f, name, fields)
