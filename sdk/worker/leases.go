@@ -32,6 +32,7 @@ type Leases[T any, E ~string, PT engine.Model[T, E]] struct {
 	// obs sees the handlers' outcomes (nil for none); initialQueue: the
 	// queue is the initial status (for observeClaim).
 	obs          Observer
+	tracer       Tracer
 	initialQueue bool
 	codes        sync.Map // error codes found valid (storedCode)
 
@@ -64,7 +65,7 @@ func NewLeases[T any, E ~string, PT engine.Model[T, E]](eng *engine.Engine[T, E,
 	}
 	probe := new(T)
 	PT(probe).Init(uuid.Nil, time.Time{})
-	return &Leases[T, E, PT]{eng: eng, driver: driver, spec: spec, obs: workerObserver(eng.Observer()),
+	return &Leases[T, E, PT]{eng: eng, driver: driver, spec: spec, obs: workerObserver(eng.Observer()), tracer: workerTracer(eng.Tracer()),
 		initialQueue: PT(probe).Key().Status == spec.Queue}, nil
 }
 
@@ -105,6 +106,7 @@ func (l *Leases[T, E, PT]) claim(ctx context.Context, pos *cursor, mu *sync.Mute
 		// round trip and one commit for the batch.
 		now = now.UTC().Truncate(time.Microsecond) // as backends.Store stamps times
 		expires := now.Add(l.spec.Lease)
+		start := time.Now()
 		got, err := claimAfter(ctx, pos, mu, func(after backends.QueuePosition) ([]backends.Claim[T], backends.QueuePosition, error) {
 			return c.Claim(ctx, owner, now, expires, limit, after)
 		}, limit)
@@ -112,6 +114,7 @@ func (l *Leases[T, E, PT]) claim(ctx context.Context, pos *cursor, mu *sync.Mute
 		for i, c := range got {
 			l.eng.Announce(c.Task, l.spec.Queue, E(l.spec.Claim))
 			l.observeClaim(c)
+			l.eng.TraceMove(ctx, c.Task, l.spec.Queue, E(l.spec.Claim), start)
 			out[i] = Claimed[T]{Task: c.Task, Lease: c.Lease, Expires: expires}
 		}
 		return out, len(got), err

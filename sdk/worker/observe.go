@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"context"
 	"time"
 
 	"github.com/google/uuid"
@@ -127,4 +128,40 @@ func (l *Leases[T, E, PT]) storedCode(code string) string {
 	}
 	l.codes.Store(code, true)
 	return code
+}
+
+// Tracer traces the handlers' work, for tracing: give the engine an
+// engine.Tracer that also implements Tracer (engine.WithTracer), and the
+// pools over that engine report to it. The claims and the end events are
+// engine moves (engine.Tracer's StartMove).
+type Tracer interface {
+	// StartProcess is called before a pool runs its handler on a claimed
+	// task; the handler runs in the returned context, and end is called
+	// once the handler returned and the task's end was written, with the
+	// handler's error (nil when it succeeded).
+	StartProcess(ctx context.Context, p Process) (context.Context, func(err error))
+}
+
+// Process is a handler's run on a claimed task, as a Tracer sees it.
+type Process struct {
+	Model string
+	ID    uuid.UUID
+	// Traceparent is the one the task was created with ("" for none).
+	Traceparent string
+	Lease       backends.Lease
+}
+
+// workerTracer returns the engine's tracer if it implements Tracer.
+func workerTracer(t engine.Tracer) Tracer {
+	w, _ := t.(Tracer)
+	return w
+}
+
+// startProcess starts the tracing of a handler's run on x; without a
+// tracer it returns ctx and an end that does nothing.
+func (l *Leases[T, E, PT]) startProcess(ctx context.Context, x *T, lease backends.Lease) (context.Context, func(error)) {
+	if l.tracer == nil {
+		return ctx, func(error) {}
+	}
+	return l.tracer.StartProcess(ctx, Process{Model: engine.ModelName[T](), ID: PT(x).Key().ID, Traceparent: engine.Traceparent(x), Lease: lease})
 }
