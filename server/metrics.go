@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/taskmodel/taskmodel/tracing"
 )
 
 // metrics are the server's Prometheus metrics:
@@ -231,6 +233,11 @@ func (s *Server) observe(route string, next http.Handler) http.Handler {
 	stream := route == "/tasks/{id}/events"
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		if tp := r.Header.Get("traceparent"); tp != "" {
+			// The caller's trace: a task created (or moved) by this
+			// request is traced in it when tracing is on (package tracing).
+			r = r.WithContext(tracing.Continue(r.Context(), tp))
+		}
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
 		if sw.code == 0 {
