@@ -280,3 +280,46 @@ func TestModelIsOnePerName(t *testing.T) {
 		t.Error("one observer for two models")
 	}
 }
+
+// BenchmarkObserver measures what the observer adds to an engine's writes:
+// a task created and moved through its first two events on the memory
+// driver (so that the observer is not hidden behind a database), without
+// and with a Set's observer.
+func BenchmarkObserver(b *testing.B) {
+	for _, on := range []bool{false, true} {
+		name := map[bool]string{false: "off", true: "on"}[on]
+		b.Run(name, func(b *testing.B) {
+			opts := []engine.Option{engine.WithWorker(analysis.Worker)}
+			if on {
+				opts = append(opts, engine.WithObserver(metrics.New().Model(analysis.Lifecycle())))
+			}
+			e := engine.New[analysis.Task, analysis.Event](memory.New[analysis.Task](), opts...)
+			b.ReportAllocs()
+			for b.Loop() {
+				x := analysis.NewTask()
+				x.UserID, x.ToolID, x.Agents = "user-1", "profile-my-data", []string{"score-risk"}
+				x, err := e.Create(ctx, x, engine.Meta{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, ev := range []analysis.Event{analysis.EventRequestUploadURLs, analysis.EventVerifyUploads} {
+					if x, err = e.FireFrom(ctx, x, ev, nil, engine.Meta{}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkMoved measures one observation of a move (a claim: the time in
+// status and the pickup latency).
+func BenchmarkMoved(b *testing.B) {
+	m := metrics.New().Model(analysis.Lifecycle())
+	at := time.Now()
+	mv := engine.Move{From: "QUEUED", Event: "start", To: "PROCESSING", At: at, Entered: at.Add(-time.Second)}
+	b.ReportAllocs()
+	for b.Loop() {
+		m.Moved(mv)
+	}
+}
