@@ -3,20 +3,25 @@
 #   make run        the main job: taskmodel serve on 127.0.0.1:8080 over the embedded SQLite
 #                   file, anonymous access from this machine, demo handlers for every model
 #                   (ARGS=... adds serve flags)
-#   make test       vet and race-test both modules (the main one and tools/)
+#   make test       vet and race-test the three modules (the main one, tools/ and bench/)
 #   make install    go install ./cmd/taskmodel (into GOBIN, or GOPATH/bin)
 #   make gen        regenerate gen/, sqlc.yaml and the Python client's models
 #                   (clients/python/taskmodel/models) from schema/ with taskgen and sqlc, and
 #                   the examples' generated code (go generate ./examples/...)
 #   make check-gen  regenerate into the tree; fail on any difference, orphans included
 #   make bench      the generated contracts' benchmarks
+#   make bench-compare  taskmodel and River side by side (bench/, a module of its own): a
+#                   private PostgreSQL server and SQLite files, rounds alternating, one
+#                   Markdown table (about 20 minutes; BENCH_QUICK=1: under 3)
+#   make test-bench vet bench/ and race-test its unit tests (part of make test; BENCH_TEST=1
+#                   adds a small comparison)
 #   make fuzz       every parser's fuzz target (FUZZTIME each)
 #   make screenshots  rewrite docs/dashboard-*.png from the dashboard's browser test (needs chromium)
 
 GO       ?= go
 FUZZTIME ?= 60s
 
-.PHONY: all run install test test-main test-tools gen check-gen bench fuzz screenshots
+.PHONY: all run install test test-main test-tools test-bench gen check-gen bench bench-compare fuzz screenshots
 
 all: test
 
@@ -26,7 +31,7 @@ run:
 install:
 	$(GO) install ./cmd/taskmodel
 
-test: test-main test-tools
+test: test-main test-tools test-bench
 
 # -timeout: the end-to-end packages (cmd/taskmodel: serve, workers in
 # Python and shell, a killed worker's lease running out) take minutes
@@ -68,6 +73,15 @@ screenshots:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./schema/
+
+# bench/ is a module of its own (River is its dependency, never the main
+# module's); go test ./... of the main module does not enter it.
+bench-compare:
+	cd bench && $(GO) run . $(ARGS)
+
+test-bench:
+	cd bench && $(GO) vet ./...
+	cd bench && $(GO) test -race ./...
 
 fuzz:
 	cd tools && $(GO) test ./taskgen/internal/spec -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)

@@ -14,7 +14,8 @@ var writeLocks sync.Map // *sql.DB → *sync.Mutex
 // past the busy timeout (SQLITE_BUSY). Writers of one process therefore
 // queue on this mutex, which hands the lock over in turn once waiters
 // queue for long; writers in other processes still wait through the busy
-// timeout. The generated SQLite drivers hold it for every write.
+// timeout. A Writer holds it for each transaction it writes: the generated
+// SQLite drivers write through their database's Writer.
 func WriteLock(db *sql.DB) *sync.Mutex {
 	if mu, ok := writeLocks.Load(db); ok {
 		return mu.(*sync.Mutex)

@@ -35,6 +35,7 @@ import (
 const (
 	envWorker = "TASKMODEL_CRASH_WORKER" // "sqlite" or "postgres"
 	envTarget = "TASKMODEL_CRASH_TARGET" // the SQLite path or the PostgreSQL search path
+	envApp    = "TASKMODEL_CRASH_APP"    // the child's application_name on PostgreSQL
 )
 
 // openTraining opens the training model on a backend shared by processes.
@@ -52,6 +53,9 @@ func openTraining(ctx context.Context, kind, target string) (backends.WorkDriver
 			return nil, nil, err
 		}
 		cfg.ConnConfig.RuntimeParams["search_path"] = target
+		if app := os.Getenv(envApp); app != "" {
+			cfg.ConnConfig.RuntimeParams["application_name"] = app
+		}
 		pool, err := postgres.OpenConfig(ctx, cfg, training.Migrations(postgres.Engine))
 		if err != nil {
 			return nil, nil, err
@@ -59,6 +63,23 @@ func openTraining(ctx context.Context, kind, target string) (backends.WorkDriver
 		return trainingpg.NewDriver(pool), pool.Close, nil
 	}
 	return nil, nil, fmt.Errorf("unknown backend %q", kind)
+}
+
+// sharedTraining opens the training model for a test on a backend another
+// process can open too (a file in dir, or a schema of its own), closed when
+// the test ends: it returns the target to give that process.
+func sharedTraining(t *testing.T, kind, dir string) (string, backends.WorkDriver[training.Training], *engine.Engine[training.Training, training.Event, *training.Training]) {
+	t.Helper()
+	target := filepath.Join(dir, "tasks.db")
+	if kind == "postgres" {
+		target = pgtest.Schema(t).ConnConfig.RuntimeParams["search_path"]
+	}
+	d, closeDB, err := openTraining(ctx, kind, target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(closeDB)
+	return target, d, engine.New[training.Training, training.Event](d, engine.WithWorker(training.Worker))
 }
 
 // TestCrashWorkerProcess is the child: it is skipped unless the parent set
@@ -90,16 +111,7 @@ func TestSIGKILLedWorkerIsRescued(t *testing.T) {
 	}
 	for _, kind := range []string{"sqlite", "postgres"} {
 		t.Run(kind, func(t *testing.T) {
-			target := filepath.Join(t.TempDir(), "tasks.db")
-			if kind == "postgres" {
-				target = pgtest.Schema(t).ConnConfig.RuntimeParams["search_path"]
-			}
-			d, closeDB, err := openTraining(ctx, kind, target)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer closeDB()
-			e := engine.New[training.Training, training.Event](d, engine.WithWorker(training.Worker))
+			target, d, e := sharedTraining(t, kind, t.TempDir())
 			x, err := e.Create(ctx, training.NewTraining(), engine.Meta{})
 			if err != nil {
 				t.Fatal(err)

@@ -124,15 +124,24 @@ func (l *Leases[T, E, PT]) claim(ctx context.Context, pos *cursor, mu *sync.Mute
 	if err != nil {
 		return nil, 0, err
 	}
+	// The claim events are fired at once, so that a driver that
+	// group-commits (SQLite's) writes them in one transaction.
+	fired := make([]*T, len(got))
+	var wg sync.WaitGroup
+	for i, c := range got {
+		wg.Go(func() {
+			meta := engine.Meta{Actor: owner, Attempt: c.Lease.Attempt, Message: fmt.Sprintf("claimed by %s (attempt %d)", owner, c.Lease.Attempt)}
+			// An error: changed since it was reserved (cancelled, say), not
+			// ours to run.
+			fired[i], _ = l.eng.FireFrom(ctx, c.Task, E(l.spec.Claim), nil, meta)
+		})
+	}
+	wg.Wait()
 	out := make([]Claimed[T], 0, len(got))
-	for _, c := range got {
-		meta := engine.Meta{Actor: owner, Attempt: c.Lease.Attempt, Message: fmt.Sprintf("claimed by %s (attempt %d)", owner, c.Lease.Attempt)}
-		x, err := l.eng.FireFrom(ctx, c.Task, E(l.spec.Claim), nil, meta)
-		if err != nil {
-			// Changed since it was reserved (cancelled, say): not ours to run.
-			continue
+	for i, c := range got {
+		if fired[i] != nil {
+			out = append(out, Claimed[T]{Task: fired[i], Lease: c.Lease, Expires: expires})
 		}
-		out = append(out, Claimed[T]{Task: x, Lease: c.Lease, Expires: expires})
 	}
 	return out, len(got), nil
 }

@@ -22,7 +22,8 @@ import (
 
 // Cluster is a private PostgreSQL server a test starts for itself: initdb
 // into a temporary directory, then postgres on a free port of 127.0.0.1,
-// stopped and removed when the test ends. Unlike the shared server of
+// stopped and removed when the test ends (StartCluster), or when a program
+// that started it with Start calls Close. Unlike the shared server of
 // Schema, a test may stop, crash and restart it without disturbing the
 // tests of other packages that run at the same time.
 //
@@ -31,13 +32,15 @@ import (
 //
 // A Cluster is not safe for concurrent use: one goroutine of the test starts
 // and stops it. A test binary killed before its cleanups run (a -timeout
-// panic) leaves the server running.
+// panic), or a program that exits without Close, leaves the server running.
 type Cluster struct {
 	bin  string               // the directory of initdb and pg_ctl
 	dir  string               // the cluster's directory: data/, the socket, server.log
 	port int                  // the TCP port on 127.0.0.1, the same across restarts
 	cred *syscall.SysProcAttr // runs initdb and pg_ctl as the postgres user; nil when not root
-	up   bool
+	// settings are the server parameters Start was given (name=value).
+	settings []string
+	up       bool
 }
 
 // StopMode is how Stop shuts the server down (pg_ctl stop -m).
@@ -57,74 +60,127 @@ const (
 const startTimeout = 60
 
 // StartCluster initializes and starts a private server for the test and
-// stops and removes it when the test ends. When PostgreSQL's server
-// binaries are missing, or cannot run here, the test is skipped with a loud
-// message — except under CI=true, where it fails.
+// stops and removes it when the test ends. It runs with fsync off (tests
+// need no durability across a power cut; a crash of the server alone loses
+// no committed write). When PostgreSQL's server binaries are missing, or
+// cannot run here, the test is skipped with a loud message — except under
+// CI=true, where it fails.
 func StartCluster(t testing.TB) *Cluster {
 	t.Helper()
+	c, err := Start("fsync=off")
+	if err != nil {
+		var u *UnavailableError
+		if errors.As(err, &u) {
+			unavailable(t, u.Reason, u.Hint)
+		}
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := c.Close(); err != nil {
+			t.Errorf("%v", err)
+		}
+	})
+	return c
+}
+
+// UnavailableError is Start's error when a private server cannot be had on
+// this machine: the binaries are missing, initdb cannot run, or the server
+// does not start.
+type UnavailableError struct {
+	Reason string // what went wrong
+	Hint   string // what would make it work, or empty
+}
+
+func (e *UnavailableError) Error() string {
+	if e.Hint == "" {
+		return "pgtest: " + e.Reason
+	}
+	return "pgtest: " + e.Reason + " (" + e.Hint + ")"
+}
+
+// Start initializes and starts a private server outside a test — a
+// benchmark program's, say; Close stops and removes it. Each of settings is
+// a server parameter, "name=value" (postgres -c); without any the server
+// runs with initdb's defaults (fsync on). A server that cannot be had here
+// is an *UnavailableError.
+func Start(settings ...string) (*Cluster, error) {
+	for _, s := range settings {
+		if name, _, ok := strings.Cut(s, "="); !ok || name == "" {
+			return nil, fmt.Errorf("pgtest: setting %q: want name=value", s)
+		}
+	}
 	bin, err := serverBinaries()
 	if err != nil {
-		unavailable(t, err.Error(), "install PostgreSQL's server package (initdb, pg_ctl) to run it")
+		return nil, &UnavailableError{err.Error(), "install PostgreSQL's server package (initdb, pg_ctl) to run it"}
 	}
-	c := &Cluster{bin: bin}
+	c := &Cluster{bin: bin, settings: settings}
 	owner := -1 // the uid and gid the directory is chowned to; -1 keeps ours
 	group := -1
 	parent := os.TempDir()
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("postgres")
 		if err != nil {
-			unavailable(t, "running as root, and initdb refuses root: "+err.Error(), "create a postgres OS user to run it")
+			return nil, &UnavailableError{"running as root, and initdb refuses root: " + err.Error(), "create a postgres OS user to run it"}
 		}
 		owner, _ = strconv.Atoi(u.Uid)
 		group, _ = strconv.Atoi(u.Gid)
 		if c.cred, err = runAs(owner, group); err != nil {
-			unavailable(t, err.Error(), "run it as a user other than root")
+			return nil, &UnavailableError{err.Error(), "run it as a user other than root"}
 		}
-		// t.TempDir may sit under a directory only root can enter.
+		// The temporary directory may sit under a directory only root can enter.
 		if parent, err = reachable(os.TempDir(), "/tmp"); err != nil {
-			unavailable(t, err.Error(), "set TMPDIR to a directory every user can enter")
+			return nil, &UnavailableError{err.Error(), "set TMPDIR to a directory every user can enter"}
 		}
 	}
 	if c.dir, err = os.MkdirTemp(parent, "pgtest-"); err != nil {
-		t.Fatal(err)
+		return nil, fmt.Errorf("pgtest: %w", err)
 	}
-	t.Cleanup(func() {
-		if c.up {
-			if err := c.pgctl("stop", "-m", string(Immediate)); err != nil {
-				t.Errorf("pgtest: stopping the cluster in %s: %v", c.dir, err)
-				return // leave its files: the server may still use them
-			}
+	fail := func(err error) (*Cluster, error) {
+		if cerr := c.Close(); cerr != nil {
+			err = errors.Join(err, cerr)
 		}
-		if err := os.RemoveAll(c.dir); err != nil {
-			t.Errorf("pgtest: %v", err)
-		}
-	})
+		return nil, err
+	}
 	if owner >= 0 {
 		if err := os.Chown(c.dir, owner, group); err != nil {
-			t.Fatal(err)
+			return fail(fmt.Errorf("pgtest: %w", err))
 		}
 	}
 	if err := os.Chmod(c.dir, 0o700); err != nil {
-		t.Fatal(err)
+		return fail(fmt.Errorf("pgtest: %w", err))
 	}
 	if out, err := c.run("initdb", "-D", c.data(), "-A", "trust", "-U", "postgres",
 		"--no-sync", "--no-instructions", "--no-locale", "-E", "UTF8"); err != nil {
-		unavailable(t, fmt.Sprintf("initdb failed: %v\n%s", err, out), "")
+		return fail(&UnavailableError{Reason: fmt.Sprintf("initdb failed: %v\n%s", err, out)})
 	}
 	// A free port may be taken before the server binds it: try a few.
 	for try := 1; ; try++ {
 		if c.port, err = freePort(); err != nil {
-			t.Fatal(err)
+			return fail(fmt.Errorf("pgtest: %w", err))
 		}
 		err = c.start()
 		if err == nil {
-			break
+			return c, nil
 		}
 		if try == 3 {
-			unavailable(t, "the server does not start: "+err.Error(), "")
+			return fail(&UnavailableError{Reason: "the server does not start: " + err.Error()})
 		}
 	}
-	return c
+}
+
+// Close stops the server at once (Immediate) if it runs and removes its
+// directory. A server that does not stop keeps its files.
+func (c *Cluster) Close() error {
+	if c.up {
+		if err := c.pgctl("stop", "-m", string(Immediate)); err != nil {
+			return fmt.Errorf("pgtest: stopping the cluster in %s: %w", c.dir, err)
+		}
+		c.up = false
+	}
+	if err := os.RemoveAll(c.dir); err != nil {
+		return fmt.Errorf("pgtest: %w", err)
+	}
+	return nil
 }
 
 // URL returns the DSN of the cluster's database postgres, as the superuser
@@ -170,8 +226,10 @@ func (c *Cluster) data() string { return filepath.Join(c.dir, "data") }
 // start runs pg_ctl start (which waits until the server accepts
 // connections), then connects to be sure it answers on TCP.
 func (c *Cluster) start() error {
-	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off",
-		c.port, shellQuote(c.dir))
+	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1", c.port, shellQuote(c.dir))
+	for _, s := range c.settings {
+		opts += " -c " + shellQuote(s)
+	}
 	if err := c.pgctl("start", "-l", filepath.Join(c.dir, "server.log"), "-o", opts); err != nil {
 		return fmt.Errorf("start: %w\n%s", err, c.logTail())
 	}

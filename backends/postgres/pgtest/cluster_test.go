@@ -63,3 +63,53 @@ func TestClusterRestarts(t *testing.T) {
 		started = now
 	}
 }
+
+// TestStartSettings: Start refuses a setting that is not name=value, and a
+// cluster started without settings runs with PostgreSQL's defaults (fsync
+// on, where StartCluster turns it off) until Close stops it.
+func TestStartSettings(t *testing.T) {
+	for _, tc := range []struct {
+		setting, want string
+	}{
+		{"fsync", `pgtest: setting "fsync": want name=value`},
+		{"=off", `pgtest: setting "=off": want name=value`},
+	} {
+		c, err := pgtest.Start(tc.setting)
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("Start(%q) = %v, %v; want the error %q", tc.setting, c, err, tc.want)
+		}
+	}
+
+	ctx := context.Background()
+	c := pgtest.StartCluster(t) // skips (or fails under CI) where no server can be had
+	show := func(url string) string {
+		t.Helper()
+		conn, err := pgx.Connect(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		var v string
+		if err := conn.QueryRow(ctx, `SHOW fsync`).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	if got := show(c.URL()); got != "off" {
+		t.Errorf("StartCluster: fsync = %s, want off", got)
+	}
+	d, err := pgtest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := show(d.URL()); got != "on" {
+		t.Errorf("Start(): fsync = %s, want on (the default)", got)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if conn, err := pgx.Connect(ctx, d.URL()); err == nil {
+		conn.Close(ctx)
+		t.Error("the server still answers after Close")
+	}
+}

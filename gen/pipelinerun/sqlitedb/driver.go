@@ -13,7 +13,6 @@ import (
 	sqlitebackend "github.com/taskmodel/taskmodel/backends/sqlite"
 	"github.com/taskmodel/taskmodel/gen/pipelinerun"
 	"github.com/taskmodel/taskmodel/tasktype"
-	"sync"
 	"time"
 )
 
@@ -22,7 +21,7 @@ import (
 type Driver struct {
 	db *sql.DB
 	q  *Queries
-	w  *sync.Mutex // queues this process's writes (sqlite.WriteLock)
+	w  *sqlitebackend.Writer // group-commits this process's writes (sqlite.Writer)
 }
 
 // NewDriver returns a Driver over a database opened by backends/sqlite; its
@@ -31,7 +30,7 @@ func NewDriver(db *sql.DB) *Driver {
 	return &Driver{
 		db: db,
 		q:  New(sqlitebackend.NewStmts(db)),
-		w:  sqlitebackend.WriteLock(db),
+		w:  sqlitebackend.WriterFor(db),
 	}
 }
 
@@ -208,58 +207,58 @@ func (d *Driver) Update(ctx context.Context, from backends.Key, x *pipelinerun.P
 	if err != nil {
 		return false, fmt.Errorf("environment: %w", err)
 	}
-	d.w.Lock()
-	defer d.w.Unlock()
-	n, err := d.q.Update(ctx, UpdateParams{
-		CPUPercent:     x.CPUPercent,
-		CodeVersion:    x.CodeVersion,
-		CurrentSubtask: x.CurrentSubtask,
-		EndedAt:        backends.UTC(x.EndedAt),
-		Environment:    backends.TextPointer(jEnvironment),
-		ErrorDetail:    x.ErrorDetail,
-		ErrorMessage:   x.ErrorMessage,
-		GitCommit:      x.GitCommit,
-		Hostname:       x.Hostname,
-		ID:             from.ID,
-		LogFilename:    x.LogFilename,
-		LogPath:        x.LogPath,
-		MemoryMB:       x.MemoryMB,
-		Message:        x.Message,
-		OverallPercent: x.OverallPercent,
-		PID:            x.PID,
-		PPID:           x.PPID,
-		ScriptFilename: x.ScriptFilename,
-		ScriptPath:     x.ScriptPath,
-		Stage:          x.Stage,
-		StartedAt:      backends.UTC(x.StartedAt),
-		Task:           x.Task,
-		TmFromStatus:   from.Status,
-		TmFromVersion:  from.Version,
-		TmTraceparent:  x.TmTraceparent,
-		TotalSubtasks:  x.TotalSubtasks,
-		UpdatedAt:      x.UpdatedAt.UTC(),
-		UserName:       x.UserName,
-		Version:        x.Version,
+	n, err := sqlitebackend.Write(ctx, d.w, func(tx sqlitebackend.DBTX) (int64, error) {
+		return New(tx).Update(ctx, UpdateParams{
+			CPUPercent:     x.CPUPercent,
+			CodeVersion:    x.CodeVersion,
+			CurrentSubtask: x.CurrentSubtask,
+			EndedAt:        backends.UTC(x.EndedAt),
+			Environment:    backends.TextPointer(jEnvironment),
+			ErrorDetail:    x.ErrorDetail,
+			ErrorMessage:   x.ErrorMessage,
+			GitCommit:      x.GitCommit,
+			Hostname:       x.Hostname,
+			ID:             from.ID,
+			LogFilename:    x.LogFilename,
+			LogPath:        x.LogPath,
+			MemoryMB:       x.MemoryMB,
+			Message:        x.Message,
+			OverallPercent: x.OverallPercent,
+			PID:            x.PID,
+			PPID:           x.PPID,
+			ScriptFilename: x.ScriptFilename,
+			ScriptPath:     x.ScriptPath,
+			Stage:          x.Stage,
+			StartedAt:      backends.UTC(x.StartedAt),
+			Task:           x.Task,
+			TmFromStatus:   from.Status,
+			TmFromVersion:  from.Version,
+			TmTraceparent:  x.TmTraceparent,
+			TotalSubtasks:  x.TotalSubtasks,
+			UpdatedAt:      x.UpdatedAt.UTC(),
+			UserName:       x.UserName,
+			Version:        x.Version,
+		})
 	})
 	return n == 1, classify(err)
 }
 
 // Delete removes a task and its history.
 func (d *Driver) Delete(ctx context.Context, id uuid.UUID) (bool, error) {
-	d.w.Lock()
-	defer d.w.Unlock()
-	n, err := d.q.Delete(ctx, id)
+	n, err := sqlitebackend.Write(ctx, d.w, func(tx sqlitebackend.DBTX) (int64, error) {
+		return New(tx).Delete(ctx, id)
+	})
 	return n == 1, classify(err)
 }
 
 // DeleteFinished removes up to limit finished tasks, and their history, whose
 // last change is older than before; it returns how many it removed.
 func (d *Driver) DeleteFinished(ctx context.Context, before time.Time, limit int) (int, error) {
-	d.w.Lock()
-	defer d.w.Unlock()
-	n, err := d.q.DeleteFinished(ctx, DeleteFinishedParams{
-		TmBefore:  before.UTC(),
-		TmMaxRows: int64(limit),
+	n, err := sqlitebackend.Write(ctx, d.w, func(tx sqlitebackend.DBTX) (int64, error) {
+		return New(tx).DeleteFinished(ctx, DeleteFinishedParams{
+			TmBefore:  before.UTC(),
+			TmMaxRows: int64(limit),
+		})
 	})
 	return int(n), classify(err)
 }
@@ -390,18 +389,10 @@ func classify(err error) error {
 	return err
 }
 
-// inTx runs fn in one transaction, rolled back on error, as this process's
-// only writer (see sqlite.WriteLock).
+// inTx runs fn in a transaction, rolled back on error, that it shares with the
+// writes of this process that queue meanwhile (sqlite.Writer): fn may run twice.
 func (d *Driver) inTx(ctx context.Context, fn func(*Queries) error) error {
-	d.w.Lock()
-	defer d.w.Unlock()
-	tx, err := d.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := fn(d.q.WithTx(tx)); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	return tx.Commit()
+	return d.w.Do(ctx, func(tx sqlitebackend.DBTX) error {
+		return fn(New(tx))
+	})
 }

@@ -13,7 +13,6 @@ import (
 	sqlitebackend "github.com/taskmodel/taskmodel/backends/sqlite"
 	"github.com/taskmodel/taskmodel/gen/pipelinesubtask"
 	"github.com/taskmodel/taskmodel/tasktype"
-	"sync"
 	"time"
 )
 
@@ -22,7 +21,7 @@ import (
 type Driver struct {
 	db *sql.DB
 	q  *Queries
-	w  *sync.Mutex // queues this process's writes (sqlite.WriteLock)
+	w  *sqlitebackend.Writer // group-commits this process's writes (sqlite.Writer)
 }
 
 // NewDriver returns a Driver over a database opened by backends/sqlite; its
@@ -31,7 +30,7 @@ func NewDriver(db *sql.DB) *Driver {
 	return &Driver{
 		db: db,
 		q:  New(sqlitebackend.NewStmts(db)),
-		w:  sqlitebackend.WriteLock(db),
+		w:  sqlitebackend.WriterFor(db),
 	}
 }
 
@@ -170,45 +169,45 @@ func (d *Driver) Transition(ctx context.Context, from backends.Key, x *pipelines
 
 // Update writes x over the task if it still has from's status and version.
 func (d *Driver) Update(ctx context.Context, from backends.Key, x *pipelinesubtask.PipelineSubtask) (bool, error) {
-	d.w.Lock()
-	defer d.w.Unlock()
-	n, err := d.q.Update(ctx, UpdateParams{
-		EndedAt:       backends.UTC(x.EndedAt),
-		ErrorMessage:  x.ErrorMessage,
-		ID:            from.ID,
-		ItemsComplete: x.ItemsComplete,
-		ItemsTotal:    x.ItemsTotal,
-		Message:       x.Message,
-		Name:          x.Name,
-		Percent:       x.Percent,
-		RunID:         x.RunID,
-		StartedAt:     backends.UTC(x.StartedAt),
-		SubtaskNumber: x.SubtaskNumber,
-		TmFromStatus:  from.Status,
-		TmFromVersion: from.Version,
-		TmTraceparent: x.TmTraceparent,
-		UpdatedAt:     x.UpdatedAt.UTC(),
-		Version:       x.Version,
+	n, err := sqlitebackend.Write(ctx, d.w, func(tx sqlitebackend.DBTX) (int64, error) {
+		return New(tx).Update(ctx, UpdateParams{
+			EndedAt:       backends.UTC(x.EndedAt),
+			ErrorMessage:  x.ErrorMessage,
+			ID:            from.ID,
+			ItemsComplete: x.ItemsComplete,
+			ItemsTotal:    x.ItemsTotal,
+			Message:       x.Message,
+			Name:          x.Name,
+			Percent:       x.Percent,
+			RunID:         x.RunID,
+			StartedAt:     backends.UTC(x.StartedAt),
+			SubtaskNumber: x.SubtaskNumber,
+			TmFromStatus:  from.Status,
+			TmFromVersion: from.Version,
+			TmTraceparent: x.TmTraceparent,
+			UpdatedAt:     x.UpdatedAt.UTC(),
+			Version:       x.Version,
+		})
 	})
 	return n == 1, classify(err)
 }
 
 // Delete removes a task and its history.
 func (d *Driver) Delete(ctx context.Context, id uuid.UUID) (bool, error) {
-	d.w.Lock()
-	defer d.w.Unlock()
-	n, err := d.q.Delete(ctx, id)
+	n, err := sqlitebackend.Write(ctx, d.w, func(tx sqlitebackend.DBTX) (int64, error) {
+		return New(tx).Delete(ctx, id)
+	})
 	return n == 1, classify(err)
 }
 
 // DeleteFinished removes up to limit finished tasks, and their history, whose
 // last change is older than before; it returns how many it removed.
 func (d *Driver) DeleteFinished(ctx context.Context, before time.Time, limit int) (int, error) {
-	d.w.Lock()
-	defer d.w.Unlock()
-	n, err := d.q.DeleteFinished(ctx, DeleteFinishedParams{
-		TmBefore:  before.UTC(),
-		TmMaxRows: int64(limit),
+	n, err := sqlitebackend.Write(ctx, d.w, func(tx sqlitebackend.DBTX) (int64, error) {
+		return New(tx).DeleteFinished(ctx, DeleteFinishedParams{
+			TmBefore:  before.UTC(),
+			TmMaxRows: int64(limit),
+		})
 	})
 	return int(n), classify(err)
 }
@@ -324,18 +323,10 @@ func classify(err error) error {
 	return err
 }
 
-// inTx runs fn in one transaction, rolled back on error, as this process's
-// only writer (see sqlite.WriteLock).
+// inTx runs fn in a transaction, rolled back on error, that it shares with the
+// writes of this process that queue meanwhile (sqlite.Writer): fn may run twice.
 func (d *Driver) inTx(ctx context.Context, fn func(*Queries) error) error {
-	d.w.Lock()
-	defer d.w.Unlock()
-	tx, err := d.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := fn(d.q.WithTx(tx)); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	return tx.Commit()
+	return d.w.Do(ctx, func(tx sqlitebackend.DBTX) error {
+		return fn(New(tx))
+	})
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/taskmodel/taskmodel/gen/training"
 	"github.com/taskmodel/taskmodel/tasktype"
 	"slices"
-	"sync"
 	"time"
 )
 
@@ -24,7 +23,7 @@ import (
 type Driver struct {
 	db *sql.DB
 	q  *Queries
-	w  *sync.Mutex // queues this process's writes (sqlite.WriteLock)
+	w  *sqlitebackend.Writer // group-commits this process's writes (sqlite.Writer)
 }
 
 // NewDriver returns a Driver over a database opened by backends/sqlite; its
@@ -33,7 +32,7 @@ func NewDriver(db *sql.DB) *Driver {
 	return &Driver{
 		db: db,
 		q:  New(sqlitebackend.NewStmts(db)),
-		w:  sqlitebackend.WriteLock(db),
+		w:  sqlitebackend.WriterFor(db),
 	}
 }
 
@@ -168,43 +167,43 @@ func (d *Driver) Transition(ctx context.Context, from backends.Key, x *training.
 
 // Update writes x over the task if it still has from's status and version.
 func (d *Driver) Update(ctx context.Context, from backends.Key, x *training.Training) (bool, error) {
-	d.w.Lock()
-	defer d.w.Unlock()
-	n, err := d.q.Update(ctx, UpdateParams{
-		BaseModel:     x.BaseModel,
-		EndDate:       backends.UTC(x.EndDate),
-		Epochs:        x.Epochs,
-		ErrorMessage:  x.ErrorMessage,
-		ID:            from.ID,
-		Progress:      x.Progress,
-		StartedAt:     backends.UTC(x.StartedAt),
-		Tag:           x.Tag,
-		TmFromStatus:  from.Status,
-		TmFromVersion: from.Version,
-		TmTraceparent: x.TmTraceparent,
-		UpdatedAt:     x.UpdatedAt.UTC(),
-		UserID:        x.UserID,
-		Version:       x.Version,
+	n, err := sqlitebackend.Write(ctx, d.w, func(tx sqlitebackend.DBTX) (int64, error) {
+		return New(tx).Update(ctx, UpdateParams{
+			BaseModel:     x.BaseModel,
+			EndDate:       backends.UTC(x.EndDate),
+			Epochs:        x.Epochs,
+			ErrorMessage:  x.ErrorMessage,
+			ID:            from.ID,
+			Progress:      x.Progress,
+			StartedAt:     backends.UTC(x.StartedAt),
+			Tag:           x.Tag,
+			TmFromStatus:  from.Status,
+			TmFromVersion: from.Version,
+			TmTraceparent: x.TmTraceparent,
+			UpdatedAt:     x.UpdatedAt.UTC(),
+			UserID:        x.UserID,
+			Version:       x.Version,
+		})
 	})
 	return n == 1, classify(err)
 }
 
 // Delete removes a task and its history.
 func (d *Driver) Delete(ctx context.Context, id uuid.UUID) (bool, error) {
-	d.w.Lock()
-	defer d.w.Unlock()
-	n, err := d.q.Delete(ctx, id)
+	n, err := sqlitebackend.Write(ctx, d.w, func(tx sqlitebackend.DBTX) (int64, error) {
+		return New(tx).Delete(ctx, id)
+	})
 	return n == 1, classify(err)
 }
 
 // DeleteFinished removes up to limit finished tasks, and their history, whose
 // last change is older than before; it returns how many it removed.
 func (d *Driver) DeleteFinished(ctx context.Context, before time.Time, limit int) (int, error) {
-	d.w.Lock()
-	defer d.w.Unlock()
-	n, err := d.q.DeleteFinished(ctx, DeleteFinishedParams{
-		TmBefore:  before.UTC(),
-		TmMaxRows: int64(limit),
+	n, err := sqlitebackend.Write(ctx, d.w, func(tx sqlitebackend.DBTX) (int64, error) {
+		return New(tx).DeleteFinished(ctx, DeleteFinishedParams{
+			TmBefore:  before.UTC(),
+			TmMaxRows: int64(limit),
+		})
 	})
 	return int(n), classify(err)
 }
@@ -248,14 +247,14 @@ func (d *Driver) Due(ctx context.Context, now time.Time, limit int) ([]*training
 // Reserve leases up to limit tasks in status queue that no live lease holds
 // to owner until expires; it implements backends.WorkDriver.
 func (d *Driver) Reserve(ctx context.Context, queue, owner string, now, expires time.Time, limit int) ([]backends.Claim[training.Training], error) {
-	d.w.Lock()
-	defer d.w.Unlock()
-	rows, err := d.q.Reserve(ctx, ReserveParams{
-		TmExpiresAt: new(expires.UTC()),
-		TmMaxRows:   int64(limit),
-		TmNow:       new(now.UTC()),
-		TmOwner:     owner,
-		TmStatus:    queue,
+	rows, err := sqlitebackend.Write(ctx, d.w, func(tx sqlitebackend.DBTX) ([]Training, error) {
+		return New(tx).Reserve(ctx, ReserveParams{
+			TmExpiresAt: new(expires.UTC()),
+			TmMaxRows:   int64(limit),
+			TmNow:       new(now.UTC()),
+			TmOwner:     owner,
+			TmStatus:    queue,
+		})
 	})
 	if err != nil {
 		return nil, classify(err)
@@ -278,14 +277,14 @@ func (d *Driver) Reserve(ctx context.Context, queue, owner string, now, expires 
 // Heartbeat extends a lease its holder still has on a task still in status
 // running; it implements backends.WorkDriver.
 func (d *Driver) Heartbeat(ctx context.Context, id uuid.UUID, lease backends.Lease, running string, expires time.Time) (bool, error) {
-	d.w.Lock()
-	defer d.w.Unlock()
-	n, err := d.q.Heartbeat(ctx, HeartbeatParams{
-		TmAttempt:   int64(lease.Attempt),
-		TmExpiresAt: new(expires.UTC()),
-		TmOwner:     lease.Owner,
-		TmStatus:    running,
-		TmTaskID:    id,
+	n, err := sqlitebackend.Write(ctx, d.w, func(tx sqlitebackend.DBTX) (int64, error) {
+		return New(tx).Heartbeat(ctx, HeartbeatParams{
+			TmAttempt:   int64(lease.Attempt),
+			TmExpiresAt: new(expires.UTC()),
+			TmOwner:     lease.Owner,
+			TmStatus:    running,
+			TmTaskID:    id,
+		})
 	})
 	return n == 1, classify(err)
 }
@@ -311,6 +310,71 @@ func (d *Driver) Lost(ctx context.Context, running string, now time.Time, limit 
 }
 
 var _ backends.WorkDriver[training.Training] = (*Driver)(nil)
+
+// Claim reserves like Reserve, after a position in the queue, and fires the claim event "start"
+// on every reserved task in the same transaction, with its history row; it
+// implements backends.Claimer.
+func (d *Driver) Claim(ctx context.Context, owner string, now, expires time.Time, limit int, after backends.QueuePosition) ([]backends.Claim[training.Training], backends.QueuePosition, error) {
+	now = now.UTC()
+	rows, err := sqlitebackend.Write(ctx, d.w, func(tx sqlitebackend.DBTX) ([]Training, error) {
+		q := New(tx)
+		rows, err := q.Claim(ctx, ClaimParams{
+			TmAfterCreatedAt:   after.CreatedAt.UTC(),
+			TmAfterCreatedAtEq: after.CreatedAt.UTC(),
+			TmAfterID:          after.ID,
+			TmExpiresAt:        new(expires.UTC()),
+			TmMaxRows:          int64(limit),
+			TmNow:              now,
+			TmOwner:            owner,
+		})
+		if err != nil {
+			return nil, err
+		}
+		from, ev := "QUEUED", "start"
+		for _, r := range rows {
+			if err := q.InsertHistory(ctx, InsertHistoryParams{
+				TmActor:      owner,
+				TmAt:         now,
+				TmAttempt:    r.TmLeaseAttempt,
+				TmEvent:      &ev,
+				TmFromStatus: &from,
+				TmMessage:    fmt.Sprintf("claimed by %s (attempt %d)", owner, r.TmLeaseAttempt),
+				TmTaskID:     r.ID,
+				TmToStatus:   "RUNNING",
+			}); err != nil {
+				return nil, err
+			}
+		}
+		return rows, nil
+	})
+	if err != nil {
+		return nil, backends.QueuePosition{}, classify(err)
+	}
+	// RETURNING has no order: oldest first, as the update chose them.
+	slices.SortFunc(rows, func(a, b Training) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return bytes.Compare(a.ID[:], b.ID[:])
+	})
+	out, err := backends.Claims(rows, func(r Training) (*training.Training, backends.Lease, error) {
+		x, err := fromRow(r)
+		return x, backends.Lease{
+			Attempt: int(r.TmLeaseAttempt),
+			Owner:   r.TmLeaseOwner,
+		}, err
+	})
+	if err != nil || len(rows) == 0 {
+		return out, backends.QueuePosition{}, err
+	}
+	last := rows[len(rows)-1]
+	return out, backends.QueuePosition{
+		CreatedAt: last.CreatedAt.UTC(),
+		ID:        last.ID,
+	}, nil
+}
+
+var _ backends.Claimer[training.Training] = (*Driver)(nil)
 var _ backends.ChangeLister = (*Driver)(nil)
 
 // ChangedSince returns up to limit tasks changed since (since, afterID), in
@@ -384,18 +448,10 @@ func classify(err error) error {
 	return err
 }
 
-// inTx runs fn in one transaction, rolled back on error, as this process's
-// only writer (see sqlite.WriteLock).
+// inTx runs fn in a transaction, rolled back on error, that it shares with the
+// writes of this process that queue meanwhile (sqlite.Writer): fn may run twice.
 func (d *Driver) inTx(ctx context.Context, fn func(*Queries) error) error {
-	d.w.Lock()
-	defer d.w.Unlock()
-	tx, err := d.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := fn(d.q.WithTx(tx)); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	return tx.Commit()
+	return d.w.Do(ctx, func(tx sqlitebackend.DBTX) error {
+		return fn(New(tx))
+	})
 }

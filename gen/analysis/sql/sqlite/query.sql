@@ -115,6 +115,23 @@ WHERE id IN (SELECT r.id FROM analysis AS r WHERE r.status = sqlc.arg(tm_status)
     ORDER BY r.created_at, r.id LIMIT sqlc.arg(tm_max_rows))
 RETURNING id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent;
 
+-- name: Claim :many
+-- Reserve and the claim event "start" in one update: every reserved task
+-- moves from QUEUED to PROCESSING as Fire moves it (version + 1, updated_at
+-- and the entry timestamp at tm_now, the progress the status maps) and takes
+-- its lease; the driver appends the history rows in the same transaction.
+-- Only tasks after the position (tm_after_created_at, tm_after_id) are claimed.
+UPDATE analysis SET status = 'PROCESSING',
+    version = version + 1,
+    updated_at = sqlc.arg(tm_now),
+    processing_started_at = sqlc.arg(tm_now),
+    progress = 15,
+    tm_lease_owner = sqlc.arg(tm_owner), tm_lease_expires_at = sqlc.arg(tm_expires_at), tm_lease_attempt = tm_lease_attempt + 1
+WHERE id IN (SELECT r.id FROM analysis AS r WHERE r.status = 'QUEUED' AND (r.tm_lease_expires_at IS NULL OR r.tm_lease_expires_at <= sqlc.arg(tm_now))
+      AND (r.created_at > sqlc.arg(tm_after_created_at) OR (r.created_at = sqlc.arg(tm_after_created_at_eq) AND r.id > sqlc.arg(tm_after_id)))
+    ORDER BY r.created_at, r.id LIMIT sqlc.arg(tm_max_rows))
+RETURNING id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent;
+
 -- name: Heartbeat :execrows
 -- Extends a lease while its holder (owner and attempt) still has it and the
 -- task is still in tm_status (a task never leased, attempt 0, has no holder);

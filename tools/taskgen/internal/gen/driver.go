@@ -114,12 +114,12 @@ func (g *generator) driverFile(f *jen.File, e Engine) {
 		)
 	} else {
 		f.Type().Id("Driver").Struct(jen.Id("db").Op("*").Qual(pkgSQL, "DB"), jen.Id("q").Op("*").Id("Queries"),
-			jen.Id("w").Op("*").Qual("sync", "Mutex").Comment("queues this process's writes (sqlite.WriteLock)"))
+			jen.Id("w").Op("*").Qual(pkgSQLiteBackend, "Writer").Comment("group-commits this process's writes (sqlite.Writer)"))
 		f.Comment("NewDriver returns a Driver over a database opened by backends/sqlite; its")
 		f.Comment("queries run as prepared statements (sqlite.Stmts).")
 		f.Func().Id("NewDriver").Params(jen.Id("db").Op("*").Qual(pkgSQL, "DB")).Op("*").Id("Driver").Block(
 			jen.Return(jen.Op("&").Id("Driver").Values(jen.Dict{jen.Id("db"): jen.Id("db"), jen.Id("q"): jen.Id("New").Call(jen.Qual(pkgSQLiteBackend, "NewStmts").Call(jen.Id("db"))),
-				jen.Id("w"): jen.Qual(pkgSQLiteBackend, "WriteLock").Call(jen.Id("db"))})))
+				jen.Id("w"): jen.Qual(pkgSQLiteBackend, "WriterFor").Call(jen.Id("db"))})))
 	}
 	f.Var().Id("_").Qual(pkgBackends, "Driver").Types(T).Op("=").Parens(jen.Op("*").Id("Driver")).Parens(jen.Nil())
 
@@ -309,8 +309,7 @@ func (g *generator) driverFile(f *jen.File, e Engine) {
 	vals[jen.Id("ID")] = jen.Id("from").Dot("ID")
 	vals[jen.Id("TmFromStatus")] = jen.Id("from").Dot("Status")
 	vals[jen.Id("TmFromVersion")] = jen.Id("from").Dot("Version")
-	upBody := append(append(pre, writeLock(pg)...),
-		jen.List(jen.Id("n"), jen.Err()).Op(":=").Id("d").Dot("q").Dot("Update").Call(jen.Id("ctx"), jen.Id("UpdateParams").Values(vals)),
+	upBody := append(append(pre, writeCall(pg, "n", jen.Int64(), jen.Id("d").Dot("q"), "Update", jen.Id("UpdateParams").Values(vals))...),
 		jen.Return(jen.Id("n").Op("==").Lit(1), jen.Id("classify").Call(jen.Err())),
 	)
 	f.Comment("Update writes x over the task if it still has from's status and version.")
@@ -319,8 +318,7 @@ func (g *generator) driverFile(f *jen.File, e Engine) {
 
 	f.Comment("Delete removes a task and its history.")
 	f.Func().Params(jen.Id("d").Op("*").Id("Driver")).Id("Delete").Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("id").Qual(pkgUUID, "UUID")).Params(jen.Bool(), jen.Error()).Block(
-		append(writeLock(pg),
-			jen.List(jen.Id("n"), jen.Err()).Op(":=").Id("d").Dot("q").Dot("Delete").Call(jen.Id("ctx"), jen.Id("id")),
+		append(writeCall(pg, "n", jen.Int64(), jen.Id("d").Dot("q"), "Delete", jen.Id("id")),
 			jen.Return(jen.Id("n").Op("==").Lit(1), jen.Id("classify").Call(jen.Err())),
 		)...,
 	)
@@ -331,10 +329,9 @@ func (g *generator) driverFile(f *jen.File, e Engine) {
 	}
 	delBody := []jen.Code{jen.Return(jen.Lit(0), jen.Nil())}
 	if terminal {
-		delBody = append(writeLock(pg),
-			jen.List(jen.Id("n"), jen.Err()).Op(":=").Add(g.replannedQueries(pg)).Dot("DeleteFinished").Call(jen.Id("ctx"), jen.Id("DeleteFinishedParams").Values(jen.Dict{
-				jen.Id("TmBefore"): jen.Id("before").Dot("UTC").Call(), jen.Id("TmMaxRows"): limitTypeFor(pg).Parens(jen.Id("limit")),
-			})),
+		delBody = append(writeCall(pg, "n", jen.Int64(), g.replannedQueries(pg), "DeleteFinished", jen.Id("DeleteFinishedParams").Values(jen.Dict{
+			jen.Id("TmBefore"): jen.Id("before").Dot("UTC").Call(), jen.Id("TmMaxRows"): limitTypeFor(pg).Parens(jen.Id("limit")),
+		})),
 			jen.Return(jen.Int().Parens(jen.Id("n")), jen.Id("classify").Call(jen.Err())),
 		)
 	}
@@ -446,18 +443,12 @@ func (g *generator) driverFile(f *jen.File, e Engine) {
 			),
 			jen.Return(jen.Err()),
 		)
-		f.Comment("inTx runs fn in one transaction, rolled back on error, as this process's")
-		f.Comment("only writer (see sqlite.WriteLock).")
+		f.Comment("inTx runs fn in a transaction, rolled back on error, that it shares with the")
+		f.Comment("writes of this process that queue meanwhile (sqlite.Writer): fn may run twice.")
 		f.Func().Params(jen.Id("d").Op("*").Id("Driver")).Id("inTx").Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("fn").Func().Params(jen.Op("*").Id("Queries")).Error()).Error().Block(
-			jen.Id("d").Dot("w").Dot("Lock").Call(),
-			jen.Defer().Id("d").Dot("w").Dot("Unlock").Call(),
-			jen.List(jen.Id("tx"), jen.Err()).Op(":=").Id("d").Dot("db").Dot("BeginTx").Call(jen.Id("ctx"), jen.Nil()),
-			jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
-			jen.If(jen.Err().Op(":=").Id("fn").Call(jen.Id("d").Dot("q").Dot("WithTx").Call(jen.Id("tx"))), jen.Err().Op("!=").Nil()).Block(
-				jen.Id("_").Op("=").Id("tx").Dot("Rollback").Call(),
-				jen.Return(jen.Err()),
-			),
-			jen.Return(jen.Id("tx").Dot("Commit").Call()),
+			jen.Return(jen.Id("d").Dot("w").Dot("Do").Call(jen.Id("ctx"), jen.Func().Params(jen.Id("tx").Qual(pkgSQLiteBackend, "DBTX")).Error().Block(
+				jen.Return(jen.Id("fn").Call(jen.Id("New").Call(jen.Id("tx")))),
+			))),
 		)
 	}
 }
@@ -601,14 +592,21 @@ func (g *generator) fromDB(e Engine, c column, d jen.Dict, post *[]jen.Code) {
 	}
 }
 
-// writeLock returns the statements that make a SQLite driver method this
-// process's only writer for its duration (sqlite.WriteLock); none on
-// PostgreSQL, whose row locks queue writers fairly.
-func writeLock(pg bool) []jen.Code {
+// writeCall returns `lhs, err := <queries>.<method>(ctx, args)`. On SQLite
+// the call runs through sqlite.Write, so that the write is group-committed
+// with the process's other writes (sqlite.Writer); typ is its result's
+// type. PostgreSQL's row locks queue writers fairly: the call runs on
+// queries.
+func writeCall(pg bool, lhs string, typ jen.Code, queries *jen.Statement, method string, args jen.Code) []jen.Code {
 	if pg {
-		return nil
+		return []jen.Code{jen.List(jen.Id(lhs), jen.Err()).Op(":=").Add(queries).Dot(method).Call(jen.Id("ctx"), args)}
 	}
-	return []jen.Code{jen.Id("d").Dot("w").Dot("Lock").Call(), jen.Defer().Id("d").Dot("w").Dot("Unlock").Call()}
+	return []jen.Code{
+		jen.List(jen.Id(lhs), jen.Err()).Op(":=").Qual(pkgSQLiteBackend, "Write").Call(jen.Id("ctx"), jen.Id("d").Dot("w"),
+			jen.Func().Params(jen.Id("tx").Qual(pkgSQLiteBackend, "DBTX")).Params(typ, jen.Error()).Block(
+				jen.Return(jen.Id("New").Call(jen.Id("tx")).Dot(method).Call(jen.Id("ctx"), args)),
+			)),
+	}
 }
 
 // batchParams emits fn, which turns a group-committed batch of items (of

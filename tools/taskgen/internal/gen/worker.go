@@ -167,6 +167,21 @@ func (g *generator) workerQuerySQL(e Engine) string {
 		p("WHERE id IN (SELECT r.id FROM %s AS r WHERE r.status = %s AND %s\n", table, g.arg(e, "tm_status", "TEXT"), free)
 		p("    ORDER BY r.created_at, r.id LIMIT %s)\n", maxRows)
 		p("RETURNING %s;\n\n", strings.Join(cols, ", "))
+		if g.sqlClaim() {
+			w := m.Worker
+			p("-- name: Claim :many\n")
+			p("-- Reserve and the claim event %q in one update: every reserved task\n", w.Claim.Name)
+			p("-- moves from %s to %s as Fire moves it (version + 1, updated_at\n", w.Queue.Name, w.Running.Name)
+			p("-- and the entry timestamp at tm_now, the progress the status maps) and takes\n")
+			p("-- its lease; the driver appends the history rows in the same transaction.\n")
+			p("-- Only tasks after the position (tm_after_created_at, tm_after_id) are claimed.\n")
+			p("UPDATE %s SET %s,\n    %s\n", table, strings.Join(g.claimSets(e, now), ",\n    "), take)
+			p("WHERE id IN (SELECT r.id FROM %s AS r WHERE r.status = %s AND %s\n", table, quoteSQL(w.Queue.Name), free)
+			p("      AND (r.created_at > %s OR (r.created_at = %s AND r.id > %s))\n",
+				g.arg(e, "tm_after_created_at", "DATETIME"), g.arg(e, "tm_after_created_at_eq", "DATETIME"), g.arg(e, "tm_after_id", "TEXT"))
+			p("    ORDER BY r.created_at, r.id LIMIT %s)\n", maxRows)
+			p("RETURNING %s;\n\n", strings.Join(cols, ", "))
+		}
 	}
 	p("-- name: Heartbeat :execrows\n")
 	p("-- Extends a lease while its holder (owner and attempt) still has it and the\n")
@@ -238,18 +253,7 @@ func (g *generator) claimQuerySQL(take, free string) string {
 	w := m.Worker
 	table, history := Table(m)
 	now := "sqlc.arg(tm_now)::timestamptz"
-	sets := []string{"status = " + quoteSQL(w.Running.Name), "version = w.version + 1", "updated_at = " + now}
-	if ea := w.Running.EnteredAt; ea != "" && ea != "updated_at" {
-		sets = append(sets, ea+" = "+now)
-	}
-	if p, pf := w.Running.Progress, m.ProgressField; p != nil && pf != nil {
-		pct := p.From
-		if p.Fixed {
-			pct = p.Percent
-		}
-		sets = append(sets, fmt.Sprintf("%s = %d", pf.Name, pct))
-	}
-	sets = append(sets, fmt.Sprintf("%s = w.%s + 1", HistorySeqColumn, HistorySeqColumn), take)
+	sets := append(g.claimSets(PostgreSQL, now), fmt.Sprintf("%s = w.%s + 1", HistorySeqColumn, HistorySeqColumn), take)
 	names := g.tableColumns(PostgreSQL)
 	var b strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
@@ -272,6 +276,26 @@ func (g *generator) claimQuerySQL(take, free string) string {
 	p("        t.%s, sqlc.arg(tm_owner)::text, 'claimed by ' || sqlc.arg(tm_owner)::text || ' (attempt ' || t.%s || ')' FROM t\n)\n", LeaseAttemptColumn, LeaseAttemptColumn)
 	p("SELECT %s FROM t\nORDER BY created_at, id;\n\n", strings.Join(names, ", "))
 	return b.String()
+}
+
+// claimSets are the assignments of the claim event as Fire makes it, at now:
+// the running status, version + 1, updated_at and the entry timestamp, and
+// the progress the status maps at 0 done. PostgreSQL's update aliases the
+// table w.
+func (g *generator) claimSets(e Engine, now string) []string {
+	m, w := g.m, g.m.Worker
+	sets := []string{"status = " + quoteSQL(w.Running.Name), "version = " + pick(e == PostgreSQL, "w.", "") + "version + 1", "updated_at = " + now}
+	if ea := w.Running.EnteredAt; ea != "" && ea != "updated_at" {
+		sets = append(sets, ea+" = "+now)
+	}
+	if p, pf := w.Running.Progress, m.ProgressField; p != nil && pf != nil {
+		pct := p.From
+		if p.Fixed {
+			pct = p.Percent
+		}
+		sets = append(sets, fmt.Sprintf("%s = %d", pf.Name, pct))
+	}
+	return sets
 }
 
 // workerDecl emits the Worker variable and PrepareFailure for a model with a
@@ -424,8 +448,7 @@ func (g *generator) workerDriver(f *jen.File, e Engine) {
 		jen.Id("TmStatus"): jen.Id("queue"), jen.Id("TmNow"): timeArg("now"), jen.Id("TmMaxRows"): limit(),
 		jen.Id("TmOwner"): jen.Id("owner"), jen.Id("TmExpiresAt"): timeArg("expires"),
 	})
-	reserve := append(writeLock(pg),
-		jen.List(jen.Id("rows"), jen.Err()).Op(":=").Add(g.replannedQueries(pg)).Dot("Reserve").Call(jen.Id("ctx"), params),
+	reserve := append(writeCall(pg, "rows", jen.Index().Id(rowType), g.replannedQueries(pg), "Reserve", params),
 		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Id("classify").Call(jen.Err()))),
 	)
 	if !pg {
@@ -442,11 +465,10 @@ func (g *generator) workerDriver(f *jen.File, e Engine) {
 
 	f.Comment("Heartbeat extends a lease its holder still has on a task still in status")
 	f.Comment("running; it implements backends.WorkDriver.")
-	f.Func().Params(recv).Id("Heartbeat").Params(ctx, jen.Id("id").Qual(pkgUUID, "UUID"), jen.Id("lease").Qual(pkgBackends, "Lease"), jen.Id("running").String(), jen.Id("expires").Qual("time", "Time")).Params(jen.Bool(), jen.Error()).Block(append(writeLock(pg),
-		jen.List(jen.Id("n"), jen.Err()).Op(":=").Id("d").Dot("q").Dot("Heartbeat").Call(jen.Id("ctx"), jen.Id("HeartbeatParams").Values(jen.Dict{
-			jen.Id("TmExpiresAt"): timeArg("expires"), jen.Id("TmTaskID"): jen.Id("id"), jen.Id("TmOwner"): jen.Id("lease").Dot("Owner"),
-			jen.Id("TmAttempt"): attempt(jen.Id("lease").Dot("Attempt")), jen.Id("TmStatus"): jen.Id("running"),
-		})),
+	f.Func().Params(recv).Id("Heartbeat").Params(ctx, jen.Id("id").Qual(pkgUUID, "UUID"), jen.Id("lease").Qual(pkgBackends, "Lease"), jen.Id("running").String(), jen.Id("expires").Qual("time", "Time")).Params(jen.Bool(), jen.Error()).Block(append(writeCall(pg, "n", jen.Int64(), jen.Id("d").Dot("q"), "Heartbeat", jen.Id("HeartbeatParams").Values(jen.Dict{
+		jen.Id("TmExpiresAt"): timeArg("expires"), jen.Id("TmTaskID"): jen.Id("id"), jen.Id("TmOwner"): jen.Id("lease").Dot("Owner"),
+		jen.Id("TmAttempt"): attempt(jen.Id("lease").Dot("Attempt")), jen.Id("TmStatus"): jen.Id("running"),
+	})),
 		jen.Return(jen.Id("n").Op("==").Lit(1), jen.Id("classify").Call(jen.Err())),
 	)...,
 	)
@@ -471,7 +493,11 @@ func (g *generator) workerDriver(f *jen.File, e Engine) {
 	)
 	f.Var().Id("_").Qual(pkgBackends, "WorkDriver").Types(T).Op("=").Parens(jen.Op("*").Id("Driver")).Parens(jen.Nil())
 
-	if !pg || !g.sqlClaim() {
+	if !g.sqlClaim() {
+		return
+	}
+	if !pg {
+		g.sqliteClaim(f, claims, rowType, convert(rowType))
 		return
 	}
 	f.Comment(fmt.Sprintf("Claim reserves like Reserve, after a position in the queue, and fires the claim event %q", m.Worker.Claim.Name))
@@ -492,4 +518,51 @@ func (g *generator) workerDriver(f *jen.File, e Engine) {
 		jen.Return(jen.Id("claims"), pos.Clone().Values(jen.Dict{jen.Id("CreatedAt"): jen.Id("last").Dot("CreatedAt"), jen.Id("ID"): jen.Id("last").Dot("ID")}), jen.Nil()),
 	)
 	f.Var().Id("_").Qual(pkgBackends, "Claimer").Types(T).Op("=").Parens(jen.Op("*").Id("Driver")).Parens(jen.Nil())
+}
+
+// sqliteClaim emits a SQLite driver's Claim (backends.Claimer): the Claim
+// update, then the claim's history row of every claimed task, in one
+// transaction of the database's sqlite.Writer, so that the claims of a
+// batch share it with the process's other writes.
+func (g *generator) sqliteClaim(f *jen.File, claims jen.Code, rowType string, convert jen.Code) {
+	w := g.m.Worker
+	pos := jen.Qual(pkgBackends, "QueuePosition")
+	f.Comment(fmt.Sprintf("Claim reserves like Reserve, after a position in the queue, and fires the claim event %q", w.Claim.Name))
+	f.Comment("on every reserved task in the same transaction, with its history row; it")
+	f.Comment("implements backends.Claimer.")
+	f.Func().Params(jen.Id("d").Op("*").Id("Driver")).Id("Claim").Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("owner").String(), jen.List(jen.Id("now"), jen.Id("expires")).Qual("time", "Time"), jen.Id("limit").Int(), jen.Id("after").Add(pos)).Params(claims, pos, jen.Error()).Block(
+		jen.Id("now").Op("=").Id("now").Dot("UTC").Call(),
+		jen.List(jen.Id("rows"), jen.Err()).Op(":=").Qual(pkgSQLiteBackend, "Write").Call(jen.Id("ctx"), jen.Id("d").Dot("w"),
+			jen.Func().Params(jen.Id("tx").Qual(pkgSQLiteBackend, "DBTX")).Params(jen.Index().Id(rowType), jen.Error()).Block(
+				jen.Id("q").Op(":=").Id("New").Call(jen.Id("tx")),
+				jen.List(jen.Id("rows"), jen.Err()).Op(":=").Id("q").Dot("Claim").Call(jen.Id("ctx"), jen.Id("ClaimParams").Values(jen.Dict{
+					jen.Id("TmNow"): jen.Id("now"), jen.Id("TmMaxRows"): jen.Int64().Call(jen.Id("limit")),
+					jen.Id("TmOwner"): jen.Id("owner"), jen.Id("TmExpiresAt"): jen.New(jen.Id("expires").Dot("UTC").Call()),
+					jen.Id("TmAfterCreatedAt"): jen.Id("after").Dot("CreatedAt").Dot("UTC").Call(), jen.Id("TmAfterCreatedAtEq"): jen.Id("after").Dot("CreatedAt").Dot("UTC").Call(),
+					jen.Id("TmAfterID"): jen.Id("after").Dot("ID"),
+				})),
+				jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Err())),
+				jen.List(jen.Id("from"), jen.Id("ev")).Op(":=").List(jen.Lit(w.Queue.Name), jen.Lit(w.Claim.Name)),
+				jen.For(jen.List(jen.Id("_"), jen.Id("r")).Op(":=").Range().Id("rows")).Block(
+					jen.If(jen.Err().Op(":=").Id("q").Dot("InsertHistory").Call(jen.Id("ctx"), jen.Id("InsertHistoryParams").Values(jen.Dict{
+						jen.Id("TmTaskID"): jen.Id("r").Dot("ID"), jen.Id("TmFromStatus"): jen.Op("&").Id("from"), jen.Id("TmToStatus"): jen.Lit(w.Running.Name),
+						jen.Id("TmEvent"): jen.Op("&").Id("ev"), jen.Id("TmAt"): jen.Id("now"), jen.Id("TmAttempt"): jen.Id("r").Dot(SQLCName(LeaseAttemptColumn)),
+						jen.Id("TmActor"):   jen.Id("owner"),
+						jen.Id("TmMessage"): jen.Qual("fmt", "Sprintf").Call(jen.Lit("claimed by %s (attempt %d)"), jen.Id("owner"), jen.Id("r").Dot(SQLCName(LeaseAttemptColumn))),
+					})), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Err())),
+				),
+				jen.Return(jen.Id("rows"), jen.Nil()),
+			)),
+		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), pos.Clone().Values(), jen.Id("classify").Call(jen.Err()))),
+		jen.Comment("RETURNING has no order: oldest first, as the update chose them."),
+		jen.Qual("slices", "SortFunc").Call(jen.Id("rows"), jen.Func().Params(jen.List(jen.Id("a"), jen.Id("b")).Id(rowType)).Int().Block(
+			jen.If(jen.Id("c").Op(":=").Id("a").Dot("CreatedAt").Dot("Compare").Call(jen.Id("b").Dot("CreatedAt")), jen.Id("c").Op("!=").Lit(0)).Block(jen.Return(jen.Id("c"))),
+			jen.Return(jen.Qual("bytes", "Compare").Call(jen.Id("a").Dot("ID").Index(jen.Op(":")), jen.Id("b").Dot("ID").Index(jen.Op(":")))),
+		)),
+		jen.List(jen.Id("out"), jen.Err()).Op(":=").Qual(pkgBackends, "Claims").Call(jen.Id("rows"), convert),
+		jen.If(jen.Err().Op("!=").Nil().Op("||").Len(jen.Id("rows")).Op("==").Lit(0)).Block(jen.Return(jen.Id("out"), pos.Clone().Values(), jen.Err())),
+		jen.Id("last").Op(":=").Id("rows").Index(jen.Len(jen.Id("rows")).Op("-").Lit(1)),
+		jen.Return(jen.Id("out"), pos.Clone().Values(jen.Dict{jen.Id("CreatedAt"): jen.Id("last").Dot("CreatedAt").Dot("UTC").Call(), jen.Id("ID"): jen.Id("last").Dot("ID")}), jen.Nil()),
+	)
+	f.Var().Id("_").Qual(pkgBackends, "Claimer").Types(jen.Qual(g.importPath, g.m.Struct)).Op("=").Parens(jen.Op("*").Id("Driver")).Parens(jen.Nil())
 }

@@ -68,6 +68,87 @@ func (q *Queries) ChangedSince(ctx context.Context, arg ChangedSinceParams) ([]C
 	return items, nil
 }
 
+const claim = `-- name: Claim :many
+UPDATE report SET status = 'BUILDING',
+    version = version + 1,
+    updated_at = ?1,
+    started_at = ?1,
+    progress = 5,
+    tm_lease_owner = ?2, tm_lease_expires_at = ?3, tm_lease_attempt = tm_lease_attempt + 1
+WHERE id IN (SELECT r.id FROM report AS r WHERE r.status = 'QUEUED' AND (r.tm_lease_expires_at IS NULL OR r.tm_lease_expires_at <= ?1)
+      AND (r.created_at > ?4 OR (r.created_at = ?5 AND r.id > ?6))
+    ORDER BY r.created_at, r.id LIMIT ?7)
+RETURNING id, status, version, created_at, updated_at, title, kind, days, format, tag, user_id, progress, rows, error_code, error_message, started_at, end_date, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent
+`
+
+type ClaimParams struct {
+	TmNow              time.Time
+	TmOwner            string
+	TmExpiresAt        *time.Time
+	TmAfterCreatedAt   time.Time
+	TmAfterCreatedAtEq time.Time
+	TmAfterID          uuid.UUID
+	TmMaxRows          int64
+}
+
+// Reserve and the claim event "start" in one update: every reserved task
+// moves from QUEUED to BUILDING as Fire moves it (version + 1, updated_at
+// and the entry timestamp at tm_now, the progress the status maps) and takes
+// its lease; the driver appends the history rows in the same transaction.
+// Only tasks after the position (tm_after_created_at, tm_after_id) are claimed.
+func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]Report, error) {
+	rows, err := q.db.QueryContext(ctx, claim,
+		arg.TmNow,
+		arg.TmOwner,
+		arg.TmExpiresAt,
+		arg.TmAfterCreatedAt,
+		arg.TmAfterCreatedAtEq,
+		arg.TmAfterID,
+		arg.TmMaxRows,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Report
+	for rows.Next() {
+		var i Report
+		if err := rows.Scan(
+			&i.ID,
+			&i.Status,
+			&i.Version,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.Title,
+			&i.Kind,
+			&i.Days,
+			&i.Format,
+			&i.Tag,
+			&i.UserID,
+			&i.Progress,
+			&i.Rows,
+			&i.ErrorCode,
+			&i.ErrorMessage,
+			&i.StartedAt,
+			&i.EndDate,
+			&i.TmLeaseOwner,
+			&i.TmLeaseExpiresAt,
+			&i.TmLeaseAttempt,
+			&i.TmTraceparent,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const delete = `-- name: Delete :execrows
 DELETE FROM report WHERE id = ?1
 `

@@ -1,0 +1,220 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// openKV opens a database with one table, kv, for the writer's tests.
+func openKV(t *testing.T, path string) *sql.DB {
+	t.Helper()
+	if path != ":memory:" {
+		path = filepath.Join(t.TempDir(), path)
+	}
+	db, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.Exec(`CREATE TABLE kv (k TEXT PRIMARY KEY, v INTEGER NOT NULL CHECK (v >= 0))`); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+func put(k string, v int) func(DBTX) error {
+	return func(tx DBTX) error {
+		_, err := tx.ExecContext(context.Background(), `INSERT INTO kv (k, v) VALUES (?, ?)`, k, v)
+		return err
+	}
+}
+
+func keys(t *testing.T, db *sql.DB) string {
+	t.Helper()
+	rows, err := db.Query(`SELECT k FROM kv ORDER BY k`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var ks []string
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			t.Fatal(err)
+		}
+		ks = append(ks, k)
+	}
+	return strings.Join(ks, " ")
+}
+
+// hold starts a call that keeps the writer busy until release is called,
+// then queues calls and waits until all of them wait in the writer's
+// queue: they then go out as one batch when released.
+func hold(t *testing.T, w *Writer, calls []func(DBTX) error) (errs []error, release func()) {
+	t.Helper()
+	gate := make(chan struct{})
+	started := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := w.Do(context.Background(), func(tx DBTX) error {
+			close(started)
+			<-gate
+			return put("held", 1)(tx)
+		}); err != nil {
+			t.Error(err)
+		}
+	})
+	<-started
+	errs = make([]error, len(calls))
+	for i, fn := range calls {
+		wg.Go(func() { errs[i] = w.Do(context.Background(), fn) })
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		w.mu.Lock()
+		n := len(w.queue)
+		w.mu.Unlock()
+		if n == len(calls) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d calls queued", n, len(calls))
+		}
+	}
+	return errs, func() { close(gate); wg.Wait() }
+}
+
+func TestWriterBatches(t *testing.T) {
+	for _, path := range []string{"tasks.db", ":memory:"} {
+		t.Run(path, func(t *testing.T) {
+			db := openKV(t, path)
+			w := WriterFor(db)
+			if WriterFor(db) != w {
+				t.Fatal("WriterFor returned two writers for one database")
+			}
+			var calls []func(DBTX) error
+			var want []string
+			for i := range 20 {
+				k := fmt.Sprintf("k%02d", i)
+				calls = append(calls, put(k, i))
+				want = append(want, k)
+			}
+			errs, release := hold(t, w, calls)
+			release()
+			for i, err := range errs {
+				if err != nil {
+					t.Errorf("call %d: %v", i, err)
+				}
+			}
+			want = append(want, "held")
+			sort.Strings(want)
+			if got := keys(t, db); got != strings.Join(want, " ") {
+				t.Errorf("rows: %s", got)
+			}
+			// The held call, then the 20 queued behind it in one transaction.
+			if s := w.Stats(); s != (WriterStats{Transactions: 2, Writes: 21}) {
+				t.Errorf("stats %+v, want 2 transactions of 21 writes", s)
+			}
+			w.lock.Lock()
+			conn := w.conn
+			w.lock.Unlock()
+			if conn != nil {
+				t.Error("the idle writer keeps its connection")
+			}
+		})
+	}
+}
+
+// TestWriterFailureIsolated checks that a call that fails in a batch fails
+// alone: the batch is rolled back and every call runs again on its own.
+func TestWriterFailureIsolated(t *testing.T) {
+	errBoom := errors.New("boom")
+	cases := []struct {
+		name    string
+		culprit func(DBTX) error
+		wantErr string
+	}{
+		{"an error after a write", func(tx DBTX) error {
+			if err := put("culprit", 1)(tx); err != nil {
+				return err
+			}
+			return errBoom
+		}, "boom"},
+		{"a constraint violated", put("culprit", -1), "CHECK constraint failed"},
+		{"a key taken in the same batch", put("a", 9), "UNIQUE constraint failed"},
+		{"a panic", func(DBTX) error { panic("no") }, "sqlite: write panicked: no"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			db := openKV(t, "tasks.db")
+			w := WriterFor(db)
+			errs, release := hold(t, w, []func(DBTX) error{put("a", 1), c.culprit, put("b", 2)})
+			release()
+			if errs[0] != nil || errs[2] != nil {
+				t.Errorf("the others failed: %v, %v", errs[0], errs[2])
+			}
+			if errs[1] == nil || !strings.Contains(errs[1].Error(), c.wantErr) {
+				t.Errorf("culprit's error %v, want %q", errs[1], c.wantErr)
+			}
+			if got := keys(t, db); got != "a b held" {
+				t.Errorf("rows %q, want a b held", got)
+			}
+		})
+	}
+}
+
+func TestWriterCallerGivesUp(t *testing.T) {
+	db := openKV(t, "tasks.db")
+	w := WriterFor(db)
+	gate := make(chan struct{})
+	started := make(chan struct{})
+	go func() {
+		_ = w.Do(context.Background(), func(tx DBTX) error { close(started); <-gate; return nil })
+	}()
+	<-started
+	c, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := w.Do(c, put("late", 1)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Do while queued past its deadline: %v", err)
+	}
+	if err := w.Do(c, put("later", 1)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Do with an ended context: %v", err)
+	}
+	close(gate)
+	// The writer goes on: the given-up call was written or not, and the
+	// next one is.
+	if err := w.Do(context.Background(), put("next", 1)); err != nil {
+		t.Fatal(err)
+	}
+	if got := keys(t, db); got != "late next" && got != "next" {
+		t.Errorf("rows %q", got)
+	}
+}
+
+func TestWrite(t *testing.T) {
+	db := openKV(t, "tasks.db")
+	w := WriterFor(db)
+	n, err := Write(context.Background(), w, func(tx DBTX) (int64, error) {
+		res, err := tx.ExecContext(context.Background(), `INSERT INTO kv (k, v) VALUES ('x', 1), ('y', 2)`)
+		if err != nil {
+			return 0, err
+		}
+		return res.RowsAffected()
+	})
+	if n != 2 || err != nil {
+		t.Errorf("Write: %d, %v", n, err)
+	}
+	n, err = Write(context.Background(), w, func(tx DBTX) (int64, error) {
+		return 5, put("x", 1)(tx)
+	})
+	if n != 0 || err == nil {
+		t.Errorf("a failed Write returned %d, %v; want 0 and the error", n, err)
+	}
+}
