@@ -14,12 +14,16 @@
 //	taskmodel_pickup_latency_seconds{model}          histogram: the time a claimed task spent in the worker section's queue status
 //	taskmodel_handler_duration_seconds{model,outcome} histogram: claim to the end event, outcome "completed" or "failed"
 //	taskmodel_handler_failures_total{model,code}     counter: handler outcomes that failed the task, by the error code stored
+//	taskmodel_time_in_status_unknown_total{model,status} counter: moves whose entry time the row did not tell
 //
 // A task's entry into a status is read from its row (the generated
 // EnteredAt): the status's entry timestamp when the spec gives the status an
 // entered_at field; otherwise updated_at as it was before the move, which
 // is the entry unless the task changed in the status since (a progress
-// report), and then the time is the time since that change.
+// report), and then the time is the time since that change. A claim made
+// in SQL rewrote updated_at: without an entry timestamp, a first claim from
+// an initial queue status counts from the task's creation, and another is
+// counted in taskmodel_time_in_status_unknown_total instead.
 package metrics
 
 import (
@@ -43,6 +47,7 @@ type Set struct {
 	pickup   *prometheus.HistogramVec
 	handler  *prometheus.HistogramVec
 	failures *prometheus.CounterVec
+	unknown  *prometheus.CounterVec
 
 	mu     sync.Mutex
 	models map[string]*Model
@@ -62,12 +67,15 @@ func New() *Set {
 		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "taskmodel_handler_failures_total", Help: "Handler outcomes that failed their task, by model and the error code stored.",
 		}, []string{"model", "code"}),
+		unknown: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "taskmodel_time_in_status_unknown_total", Help: "Moves out of a status whose entry time the task's row did not tell (not in taskmodel_time_in_status_seconds), by model and status.",
+		}, []string{"model", "status"}),
 		models: map[string]*Model{},
 	}
 }
 
 func (s *Set) collectors() []prometheus.Collector {
-	return []prometheus.Collector{s.inStatus, s.pickup, s.handler, s.failures}
+	return []prometheus.Collector{s.inStatus, s.pickup, s.handler, s.failures, s.unknown}
 }
 
 // Describe implements prometheus.Collector.
@@ -131,6 +139,7 @@ var (
 func (m *Model) Moved(mv engine.Move) {
 	d, ok := mv.InStatus()
 	if !ok {
+		m.set.unknown.WithLabelValues(m.name, mv.From).Inc()
 		return
 	}
 	o, known := m.inStatus[mv.From]

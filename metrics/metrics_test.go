@@ -323,3 +323,60 @@ func BenchmarkMoved(b *testing.B) {
 		m.Moved(mv)
 	}
 }
+
+// TestRequeuedClaim: a training task claimed, lost (its lease expired),
+// requeued and claimed again. Its QUEUED has no entry timestamp: the first
+// claim counts from creation everywhere; the second, made in SQL on a
+// database (which rewrote updated_at), is counted as unknown, while the
+// memory backend, which reserves and then fires, times it from the requeue.
+func TestRequeuedClaim(t *testing.T) {
+	for _, b := range all {
+		t.Run(b.name, func(t *testing.T) {
+			clock, reg, opts := observed(training.Lifecycle(), training.Worker)
+			e := engine.New[training.Training, training.Event](b.training(t), opts...)
+			l, err := worker.NewLeases(e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.Create(ctx, training.NewTraining(), engine.Meta{}); err != nil {
+				t.Fatal(err)
+			}
+			clock.Advance(4 * time.Second)
+			if got, _, err := l.Claim(ctx, "ghost", 1); err != nil || len(got) != 1 {
+				t.Fatalf("first claim: %d, %v", len(got), err)
+			}
+			clock.Advance(training.Worker.Lease) // the lease expires: RUNNING for 30 s
+			if r, err := l.Rescue(ctx, "rescuer"); err != nil || r.Requeued != 1 {
+				t.Fatalf("rescue %+v, %v", r, err)
+			}
+			clock.Advance(6 * time.Second)
+			// Another worker (its claims start at the head of the queue).
+			l2, err := worker.NewLeases(e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, _, err := l2.Claim(ctx, "ghost", 1); err != nil || len(got) != 1 {
+				t.Fatalf("second claim: %d, %v", len(got), err)
+			}
+			want := map[string]series{
+				"taskmodel_time_in_status_seconds{model=training,status=RUNNING}": {1, 30},
+				"taskmodel_pickup_latency_seconds{model=training}":                {2, 10},
+				"taskmodel_time_in_status_seconds{model=training,status=QUEUED}":  {2, 10},
+			}
+			if b.name != "memory" {
+				want["taskmodel_pickup_latency_seconds{model=training}"] = series{1, 4}
+				want["taskmodel_time_in_status_seconds{model=training,status=QUEUED}"] = series{1, 4}
+				want["taskmodel_time_in_status_unknown_total{model=training,status=QUEUED}"] = series{count: 1}
+			}
+			got := gather(t, reg)
+			for k, w := range want {
+				if got[k] != w {
+					t.Errorf("%s = %+v; want %+v", k, got[k], w)
+				}
+			}
+			if b.name == "memory" && got["taskmodel_time_in_status_unknown_total{model=training,status=QUEUED}"].count != 0 {
+				t.Error("memory: a claim counted as unknown")
+			}
+		})
+	}
+}
