@@ -29,8 +29,9 @@ type Leases[T any, E ~string, PT engine.Model[T, E]] struct {
 	eng    *engine.Engine[T, E, PT]
 	driver backends.WorkDriver[T]
 	spec   tasktype.Worker
-	// obs sees the handlers' outcomes (nil for none); initialQueue: the
-	// queue is the initial status (for observeClaim).
+	// obs sees the handlers' outcomes and tracer traces their runs (the
+	// engine's, nil for none); initialQueue: the queue is the initial
+	// status (for observeClaim).
 	obs          Observer
 	tracer       Tracer
 	initialQueue bool
