@@ -152,7 +152,6 @@ func transitionManyParams(items []transitionRow) (p TransitionManyParams, err er
 	p.TmNullCancelledAt = slices.Grow(p.TmNullCancelledAt, len(items))
 	p.ExpiredAt = slices.Grow(p.ExpiredAt, len(items))
 	p.TmNullExpiredAt = slices.Grow(p.TmNullExpiredAt, len(items))
-	p.TmTraceparent = slices.Grow(p.TmTraceparent, len(items))
 	p.TmFromStatus = slices.Grow(p.TmFromStatus, len(items))
 	p.TmFromVersion = slices.Grow(p.TmFromVersion, len(items))
 	p.TmEvent = slices.Grow(p.TmEvent, len(items))
@@ -189,7 +188,6 @@ func transitionManyParams(items []transitionRow) (p TransitionManyParams, err er
 		p.FailedAt, p.TmNullFailedAt = backends.AppendNullable(p.FailedAt, p.TmNullFailedAt, backends.UTC(x.FailedAt))
 		p.CancelledAt, p.TmNullCancelledAt = backends.AppendNullable(p.CancelledAt, p.TmNullCancelledAt, backends.UTC(x.CancelledAt))
 		p.ExpiredAt, p.TmNullExpiredAt = backends.AppendNullable(p.ExpiredAt, p.TmNullExpiredAt, backends.UTC(x.ExpiredAt))
-		p.TmTraceparent = append(p.TmTraceparent, x.TmTraceparent)
 		p.TmFromStatus = append(p.TmFromStatus, it.FromStatus)
 		p.TmFromVersion = append(p.TmFromVersion, it.FromVersion)
 		p.TmEvent = append(p.TmEvent, it.Event)
@@ -417,7 +415,6 @@ func (d *Driver) transitionOne(ctx context.Context, r transitionRow) error {
 		TmFromStatus:        r.FromStatus,
 		TmFromVersion:       r.FromVersion,
 		TmMessage:           r.Message,
-		TmTraceparent:       x.TmTraceparent,
 		ToolID:              x.ToolID,
 		UpdatedAt:           x.UpdatedAt.UTC(),
 		UploadFailedAt:      backends.UTC(x.UploadFailedAt),
@@ -457,7 +454,6 @@ func (d *Driver) Update(ctx context.Context, from backends.Key, x *analysis.Task
 		QueuedAt:            backends.UTC(x.QueuedAt),
 		TmFromStatus:        from.Status,
 		TmFromVersion:       from.Version,
-		TmTraceparent:       x.TmTraceparent,
 		ToolID:              x.ToolID,
 		UpdatedAt:           x.UpdatedAt.UTC(),
 		UploadFailedAt:      backends.UTC(x.UploadFailedAt),

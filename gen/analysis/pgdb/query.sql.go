@@ -919,9 +919,8 @@ WITH t AS (
         failed_at = $22::timestamptz,
         cancelled_at = $23::timestamptz,
         expired_at = $24::timestamptz,
-        tm_traceparent = $25::text,
         tm_history_seq = tm_history_seq + 1
-    WHERE id = $26::uuid AND status = $1::text AND version = $27::bigint
+    WHERE id = $25::uuid AND status = $1::text AND version = $26::bigint
     RETURNING id, tm_history_seq
 )
 INSERT INTO analysis_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
@@ -956,7 +955,6 @@ type TransitionParams struct {
 	FailedAt            *time.Time
 	CancelledAt         *time.Time
 	ExpiredAt           *time.Time
-	TmTraceparent       string
 	ID                  uuid.UUID
 	TmFromVersion       int64
 }
@@ -989,7 +987,6 @@ func (q *Queries) Transition(ctx context.Context, arg TransitionParams) (int64, 
 		arg.FailedAt,
 		arg.CancelledAt,
 		arg.ExpiredAt,
-		arg.TmTraceparent,
 		arg.ID,
 		arg.TmFromVersion,
 	)
@@ -1031,13 +1028,12 @@ WITH a AS (
         unnest($28::boolean[]) AS tm_null_cancelled_at,
         unnest($29::timestamptz[]) AS expired_at,
         unnest($30::boolean[]) AS tm_null_expired_at,
-        unnest($31::text[]) AS tm_traceparent,
-        unnest($32::text[]) AS tm_from_status,
-        unnest($33::bigint[]) AS tm_from_version,
-        unnest($34::text[]) AS tm_event,
-        unnest($35::integer[]) AS tm_attempt,
-        unnest($36::text[]) AS tm_actor,
-        unnest($37::text[]) AS tm_message
+        unnest($31::text[]) AS tm_from_status,
+        unnest($32::bigint[]) AS tm_from_version,
+        unnest($33::text[]) AS tm_event,
+        unnest($34::integer[]) AS tm_attempt,
+        unnest($35::text[]) AS tm_actor,
+        unnest($36::text[]) AS tm_message
 ), u AS (
     SELECT id,
         status,
@@ -1059,7 +1055,6 @@ WITH a AS (
         CASE WHEN tm_null_failed_at THEN NULL ELSE failed_at END AS failed_at,
         CASE WHEN tm_null_cancelled_at THEN NULL ELSE cancelled_at END AS cancelled_at,
         CASE WHEN tm_null_expired_at THEN NULL ELSE expired_at END AS expired_at,
-        tm_traceparent,
         tm_from_status,
         tm_from_version,
         tm_event,
@@ -1087,7 +1082,6 @@ WITH a AS (
         failed_at = u.failed_at,
         cancelled_at = u.cancelled_at,
         expired_at = u.expired_at,
-        tm_traceparent = u.tm_traceparent,
         tm_history_seq = analysis.tm_history_seq + 1
     FROM u
     WHERE analysis.id = ANY (ARRAY(SELECT u.id FROM u)) AND analysis.id = u.id AND analysis.status = u.tm_from_status AND analysis.version = u.tm_from_version
@@ -1132,7 +1126,6 @@ type TransitionManyParams struct {
 	TmNullCancelledAt         []bool
 	ExpiredAt                 []time.Time
 	TmNullExpiredAt           []bool
-	TmTraceparent             []string
 	TmFromStatus              []string
 	TmFromVersion             []int64
 	TmEvent                   []string
@@ -1174,7 +1167,6 @@ func (q *Queries) TransitionMany(ctx context.Context, arg TransitionManyParams) 
 		arg.TmNullCancelledAt,
 		arg.ExpiredAt,
 		arg.TmNullExpiredAt,
-		arg.TmTraceparent,
 		arg.TmFromStatus,
 		arg.TmFromVersion,
 		arg.TmEvent,
@@ -1218,9 +1210,8 @@ UPDATE analysis SET version = $1::bigint,
     completed_at = $15::timestamptz,
     failed_at = $16::timestamptz,
     cancelled_at = $17::timestamptz,
-    expired_at = $18::timestamptz,
-    tm_traceparent = $19::text
-WHERE id = $20::uuid AND status = $21::text AND version = $22::bigint
+    expired_at = $18::timestamptz
+WHERE id = $19::uuid AND status = $20::text AND version = $21::bigint
 `
 
 type UpdateParams struct {
@@ -1242,7 +1233,6 @@ type UpdateParams struct {
 	FailedAt            *time.Time
 	CancelledAt         *time.Time
 	ExpiredAt           *time.Time
-	TmTraceparent       string
 	ID                  uuid.UUID
 	TmFromStatus        string
 	TmFromVersion       int64
@@ -1269,7 +1259,6 @@ func (q *Queries) Update(ctx context.Context, arg UpdateParams) (int64, error) {
 		arg.FailedAt,
 		arg.CancelledAt,
 		arg.ExpiredAt,
-		arg.TmTraceparent,
 		arg.ID,
 		arg.TmFromStatus,
 		arg.TmFromVersion,

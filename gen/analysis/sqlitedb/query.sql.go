@@ -707,9 +707,8 @@ UPDATE analysis SET version = ?1,
     completed_at = ?15,
     failed_at = ?16,
     cancelled_at = ?17,
-    expired_at = ?18,
-    tm_traceparent = ?19
-WHERE id = ?20 AND status = ?21 AND version = ?22
+    expired_at = ?18
+WHERE id = ?19 AND status = ?20 AND version = ?21
 `
 
 type UpdateParams struct {
@@ -731,7 +730,6 @@ type UpdateParams struct {
 	FailedAt            *time.Time
 	CancelledAt         *time.Time
 	ExpiredAt           *time.Time
-	TmTraceparent       string
 	ID                  uuid.UUID
 	TmFromStatus        string
 	TmFromVersion       int64
@@ -758,7 +756,6 @@ func (q *Queries) Update(ctx context.Context, arg UpdateParams) (int64, error) {
 		arg.FailedAt,
 		arg.CancelledAt,
 		arg.ExpiredAt,
-		arg.TmTraceparent,
 		arg.ID,
 		arg.TmFromStatus,
 		arg.TmFromVersion,
@@ -788,9 +785,8 @@ UPDATE analysis SET status = ?1,
     completed_at = ?16,
     failed_at = ?17,
     cancelled_at = ?18,
-    expired_at = ?19,
-    tm_traceparent = ?20
-WHERE id = ?21 AND status = ?22 AND version = ?23
+    expired_at = ?19
+WHERE id = ?20 AND status = ?21 AND version = ?22
 `
 
 type UpdateGuardedParams struct {
@@ -813,7 +809,6 @@ type UpdateGuardedParams struct {
 	FailedAt            *time.Time
 	CancelledAt         *time.Time
 	ExpiredAt           *time.Time
-	TmTraceparent       string
 	ID                  uuid.UUID
 	TmFromStatus        string
 	TmFromVersion       int64
@@ -841,7 +836,6 @@ func (q *Queries) UpdateGuarded(ctx context.Context, arg UpdateGuardedParams) (i
 		arg.FailedAt,
 		arg.CancelledAt,
 		arg.ExpiredAt,
-		arg.TmTraceparent,
 		arg.ID,
 		arg.TmFromStatus,
 		arg.TmFromVersion,

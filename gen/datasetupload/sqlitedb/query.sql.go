@@ -572,9 +572,8 @@ UPDATE dataset_upload SET version = ?1,
     user_id = ?7,
     progress = ?8,
     started_at = ?9,
-    end_date = ?10,
-    tm_traceparent = ?11
-WHERE id = ?12 AND status = ?13 AND version = ?14
+    end_date = ?10
+WHERE id = ?11 AND status = ?12 AND version = ?13
 `
 
 type UpdateParams struct {
@@ -588,7 +587,6 @@ type UpdateParams struct {
 	Progress         int64
 	StartedAt        *time.Time
 	EndDate          *time.Time
-	TmTraceparent    string
 	ID               uuid.UUID
 	TmFromStatus     string
 	TmFromVersion    int64
@@ -607,7 +605,6 @@ func (q *Queries) Update(ctx context.Context, arg UpdateParams) (int64, error) {
 		arg.Progress,
 		arg.StartedAt,
 		arg.EndDate,
-		arg.TmTraceparent,
 		arg.ID,
 		arg.TmFromStatus,
 		arg.TmFromVersion,
@@ -629,9 +626,8 @@ UPDATE dataset_upload SET status = ?1,
     user_id = ?8,
     progress = ?9,
     started_at = ?10,
-    end_date = ?11,
-    tm_traceparent = ?12
-WHERE id = ?13 AND status = ?14 AND version = ?15
+    end_date = ?11
+WHERE id = ?12 AND status = ?13 AND version = ?14
 `
 
 type UpdateGuardedParams struct {
@@ -646,7 +642,6 @@ type UpdateGuardedParams struct {
 	Progress         int64
 	StartedAt        *time.Time
 	EndDate          *time.Time
-	TmTraceparent    string
 	ID               uuid.UUID
 	TmFromStatus     string
 	TmFromVersion    int64
@@ -666,7 +661,6 @@ func (q *Queries) UpdateGuarded(ctx context.Context, arg UpdateGuardedParams) (i
 		arg.Progress,
 		arg.StartedAt,
 		arg.EndDate,
-		arg.TmTraceparent,
 		arg.ID,
 		arg.TmFromStatus,
 		arg.TmFromVersion,

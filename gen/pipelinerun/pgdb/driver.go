@@ -187,7 +187,6 @@ func transitionManyParams(items []transitionRow) (p TransitionManyParams, err er
 	p.TmNullStartedAt = slices.Grow(p.TmNullStartedAt, len(items))
 	p.EndedAt = slices.Grow(p.EndedAt, len(items))
 	p.TmNullEndedAt = slices.Grow(p.TmNullEndedAt, len(items))
-	p.TmTraceparent = slices.Grow(p.TmTraceparent, len(items))
 	p.TmFromStatus = slices.Grow(p.TmFromStatus, len(items))
 	p.TmFromVersion = slices.Grow(p.TmFromVersion, len(items))
 	p.TmEvent = slices.Grow(p.TmEvent, len(items))
@@ -227,7 +226,6 @@ func transitionManyParams(items []transitionRow) (p TransitionManyParams, err er
 		p.CPUPercent, p.TmNullCpuPercent = backends.AppendNullable(p.CPUPercent, p.TmNullCpuPercent, x.CPUPercent)
 		p.StartedAt, p.TmNullStartedAt = backends.AppendNullable(p.StartedAt, p.TmNullStartedAt, backends.UTC(x.StartedAt))
 		p.EndedAt, p.TmNullEndedAt = backends.AppendNullable(p.EndedAt, p.TmNullEndedAt, backends.UTC(x.EndedAt))
-		p.TmTraceparent = append(p.TmTraceparent, x.TmTraceparent)
 		p.TmFromStatus = append(p.TmFromStatus, it.FromStatus)
 		p.TmFromVersion = append(p.TmFromVersion, it.FromVersion)
 		p.TmEvent = append(p.TmEvent, it.Event)
@@ -463,7 +461,6 @@ func (d *Driver) transitionOne(ctx context.Context, r transitionRow) error {
 		TmFromStatus:   r.FromStatus,
 		TmFromVersion:  r.FromVersion,
 		TmMessage:      r.Message,
-		TmTraceparent:  x.TmTraceparent,
 		TotalSubtasks:  x.TotalSubtasks,
 		UpdatedAt:      x.UpdatedAt.UTC(),
 		UserName:       x.UserName,
@@ -506,7 +503,6 @@ func (d *Driver) Update(ctx context.Context, from backends.Key, x *pipelinerun.P
 		Task:           x.Task,
 		TmFromStatus:   from.Status,
 		TmFromVersion:  from.Version,
-		TmTraceparent:  x.TmTraceparent,
 		TotalSubtasks:  x.TotalSubtasks,
 		UpdatedAt:      x.UpdatedAt.UTC(),
 		UserName:       x.UserName,

@@ -607,9 +607,8 @@ WITH t AS (
         cpu_percent = $29::double precision,
         started_at = $30::timestamptz,
         ended_at = $31::timestamptz,
-        tm_traceparent = $32::text,
         tm_history_seq = tm_history_seq + 1
-    WHERE id = $33::uuid AND status = $1::text AND version = $34::bigint
+    WHERE id = $32::uuid AND status = $1::text AND version = $33::bigint
     RETURNING id, tm_history_seq
 )
 INSERT INTO pipeline_run_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
@@ -651,7 +650,6 @@ type TransitionParams struct {
 	CPUPercent     *float64
 	StartedAt      *time.Time
 	EndedAt        *time.Time
-	TmTraceparent  string
 	ID             uuid.UUID
 	TmFromVersion  int64
 }
@@ -691,7 +689,6 @@ func (q *Queries) Transition(ctx context.Context, arg TransitionParams) (int64, 
 		arg.CPUPercent,
 		arg.StartedAt,
 		arg.EndedAt,
-		arg.TmTraceparent,
 		arg.ID,
 		arg.TmFromVersion,
 	)
@@ -749,13 +746,12 @@ WITH a AS (
         unnest($44::boolean[]) AS tm_null_started_at,
         unnest($45::timestamptz[]) AS ended_at,
         unnest($46::boolean[]) AS tm_null_ended_at,
-        unnest($47::text[]) AS tm_traceparent,
-        unnest($48::text[]) AS tm_from_status,
-        unnest($49::bigint[]) AS tm_from_version,
-        unnest($50::text[]) AS tm_event,
-        unnest($51::integer[]) AS tm_attempt,
-        unnest($52::text[]) AS tm_actor,
-        unnest($53::text[]) AS tm_message
+        unnest($47::text[]) AS tm_from_status,
+        unnest($48::bigint[]) AS tm_from_version,
+        unnest($49::text[]) AS tm_event,
+        unnest($50::integer[]) AS tm_attempt,
+        unnest($51::text[]) AS tm_actor,
+        unnest($52::text[]) AS tm_message
 ), u AS (
     SELECT id,
         status,
@@ -784,7 +780,6 @@ WITH a AS (
         CASE WHEN tm_null_cpu_percent THEN NULL ELSE cpu_percent END AS cpu_percent,
         CASE WHEN tm_null_started_at THEN NULL ELSE started_at END AS started_at,
         CASE WHEN tm_null_ended_at THEN NULL ELSE ended_at END AS ended_at,
-        tm_traceparent,
         tm_from_status,
         tm_from_version,
         tm_event,
@@ -819,7 +814,6 @@ WITH a AS (
         cpu_percent = u.cpu_percent,
         started_at = u.started_at,
         ended_at = u.ended_at,
-        tm_traceparent = u.tm_traceparent,
         tm_history_seq = pipeline_run.tm_history_seq + 1
     FROM u
     WHERE pipeline_run.id = ANY (ARRAY(SELECT u.id FROM u)) AND pipeline_run.id = u.id AND pipeline_run.status = u.tm_from_status AND pipeline_run.version = u.tm_from_version
@@ -880,7 +874,6 @@ type TransitionManyParams struct {
 	TmNullStartedAt      []bool
 	EndedAt              []time.Time
 	TmNullEndedAt        []bool
-	TmTraceparent        []string
 	TmFromStatus         []string
 	TmFromVersion        []int64
 	TmEvent              []string
@@ -938,7 +931,6 @@ func (q *Queries) TransitionMany(ctx context.Context, arg TransitionManyParams) 
 		arg.TmNullStartedAt,
 		arg.EndedAt,
 		arg.TmNullEndedAt,
-		arg.TmTraceparent,
 		arg.TmFromStatus,
 		arg.TmFromVersion,
 		arg.TmEvent,
@@ -989,9 +981,8 @@ UPDATE pipeline_run SET version = $1::bigint,
     memory_mb = $22::double precision,
     cpu_percent = $23::double precision,
     started_at = $24::timestamptz,
-    ended_at = $25::timestamptz,
-    tm_traceparent = $26::text
-WHERE id = $27::uuid AND status = $28::text AND version = $29::bigint
+    ended_at = $25::timestamptz
+WHERE id = $26::uuid AND status = $27::text AND version = $28::bigint
 `
 
 type UpdateParams struct {
@@ -1020,7 +1011,6 @@ type UpdateParams struct {
 	CPUPercent     *float64
 	StartedAt      *time.Time
 	EndedAt        *time.Time
-	TmTraceparent  string
 	ID             uuid.UUID
 	TmFromStatus   string
 	TmFromVersion  int64
@@ -1054,7 +1044,6 @@ func (q *Queries) Update(ctx context.Context, arg UpdateParams) (int64, error) {
 		arg.CPUPercent,
 		arg.StartedAt,
 		arg.EndedAt,
-		arg.TmTraceparent,
 		arg.ID,
 		arg.TmFromStatus,
 		arg.TmFromVersion,

@@ -411,9 +411,8 @@ UPDATE pipeline_run SET version = ?1,
     memory_mb = ?22,
     cpu_percent = ?23,
     started_at = ?24,
-    ended_at = ?25,
-    tm_traceparent = ?26
-WHERE id = ?27 AND status = ?28 AND version = ?29
+    ended_at = ?25
+WHERE id = ?26 AND status = ?27 AND version = ?28
 `
 
 type UpdateParams struct {
@@ -442,7 +441,6 @@ type UpdateParams struct {
 	CPUPercent     *float64
 	StartedAt      *time.Time
 	EndedAt        *time.Time
-	TmTraceparent  string
 	ID             uuid.UUID
 	TmFromStatus   string
 	TmFromVersion  int64
@@ -476,7 +474,6 @@ func (q *Queries) Update(ctx context.Context, arg UpdateParams) (int64, error) {
 		arg.CPUPercent,
 		arg.StartedAt,
 		arg.EndedAt,
-		arg.TmTraceparent,
 		arg.ID,
 		arg.TmFromStatus,
 		arg.TmFromVersion,
@@ -513,9 +510,8 @@ UPDATE pipeline_run SET status = ?1,
     memory_mb = ?23,
     cpu_percent = ?24,
     started_at = ?25,
-    ended_at = ?26,
-    tm_traceparent = ?27
-WHERE id = ?28 AND status = ?29 AND version = ?30
+    ended_at = ?26
+WHERE id = ?27 AND status = ?28 AND version = ?29
 `
 
 type UpdateGuardedParams struct {
@@ -545,7 +541,6 @@ type UpdateGuardedParams struct {
 	CPUPercent     *float64
 	StartedAt      *time.Time
 	EndedAt        *time.Time
-	TmTraceparent  string
 	ID             uuid.UUID
 	TmFromStatus   string
 	TmFromVersion  int64
@@ -580,7 +575,6 @@ func (q *Queries) UpdateGuarded(ctx context.Context, arg UpdateGuardedParams) (i
 		arg.CPUPercent,
 		arg.StartedAt,
 		arg.EndedAt,
-		arg.TmTraceparent,
 		arg.ID,
 		arg.TmFromStatus,
 		arg.TmFromVersion,

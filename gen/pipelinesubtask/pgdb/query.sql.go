@@ -435,9 +435,8 @@ WITH t AS (
         error_message = $16::text,
         started_at = $17::timestamptz,
         ended_at = $18::timestamptz,
-        tm_traceparent = $19::text,
         tm_history_seq = tm_history_seq + 1
-    WHERE id = $20::uuid AND status = $1::text AND version = $21::bigint
+    WHERE id = $19::uuid AND status = $1::text AND version = $20::bigint
     RETURNING id, tm_history_seq
 )
 INSERT INTO pipeline_subtask_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
@@ -466,7 +465,6 @@ type TransitionParams struct {
 	ErrorMessage  *string
 	StartedAt     *time.Time
 	EndedAt       *time.Time
-	TmTraceparent string
 	ID            uuid.UUID
 	TmFromVersion int64
 }
@@ -493,7 +491,6 @@ func (q *Queries) Transition(ctx context.Context, arg TransitionParams) (int64, 
 		arg.ErrorMessage,
 		arg.StartedAt,
 		arg.EndedAt,
-		arg.TmTraceparent,
 		arg.ID,
 		arg.TmFromVersion,
 	)
@@ -524,13 +521,12 @@ WITH a AS (
         unnest($17::boolean[]) AS tm_null_started_at,
         unnest($18::timestamptz[]) AS ended_at,
         unnest($19::boolean[]) AS tm_null_ended_at,
-        unnest($20::text[]) AS tm_traceparent,
-        unnest($21::text[]) AS tm_from_status,
-        unnest($22::bigint[]) AS tm_from_version,
-        unnest($23::text[]) AS tm_event,
-        unnest($24::integer[]) AS tm_attempt,
-        unnest($25::text[]) AS tm_actor,
-        unnest($26::text[]) AS tm_message
+        unnest($20::text[]) AS tm_from_status,
+        unnest($21::bigint[]) AS tm_from_version,
+        unnest($22::text[]) AS tm_event,
+        unnest($23::integer[]) AS tm_attempt,
+        unnest($24::text[]) AS tm_actor,
+        unnest($25::text[]) AS tm_message
 ), u AS (
     SELECT id,
         status,
@@ -546,7 +542,6 @@ WITH a AS (
         CASE WHEN tm_null_error_message THEN NULL ELSE error_message END AS error_message,
         CASE WHEN tm_null_started_at THEN NULL ELSE started_at END AS started_at,
         CASE WHEN tm_null_ended_at THEN NULL ELSE ended_at END AS ended_at,
-        tm_traceparent,
         tm_from_status,
         tm_from_version,
         tm_event,
@@ -568,7 +563,6 @@ WITH a AS (
         error_message = u.error_message,
         started_at = u.started_at,
         ended_at = u.ended_at,
-        tm_traceparent = u.tm_traceparent,
         tm_history_seq = pipeline_subtask.tm_history_seq + 1
     FROM u
     WHERE pipeline_subtask.id = ANY (ARRAY(SELECT u.id FROM u)) AND pipeline_subtask.id = u.id AND pipeline_subtask.status = u.tm_from_status AND pipeline_subtask.version = u.tm_from_version
@@ -602,7 +596,6 @@ type TransitionManyParams struct {
 	TmNullStartedAt    []bool
 	EndedAt            []time.Time
 	TmNullEndedAt      []bool
-	TmTraceparent      []string
 	TmFromStatus       []string
 	TmFromVersion      []int64
 	TmEvent            []string
@@ -633,7 +626,6 @@ func (q *Queries) TransitionMany(ctx context.Context, arg TransitionManyParams) 
 		arg.TmNullStartedAt,
 		arg.EndedAt,
 		arg.TmNullEndedAt,
-		arg.TmTraceparent,
 		arg.TmFromStatus,
 		arg.TmFromVersion,
 		arg.TmEvent,
@@ -671,9 +663,8 @@ UPDATE pipeline_subtask SET version = $1::bigint,
     message = $9::text,
     error_message = $10::text,
     started_at = $11::timestamptz,
-    ended_at = $12::timestamptz,
-    tm_traceparent = $13::text
-WHERE id = $14::uuid AND status = $15::text AND version = $16::bigint
+    ended_at = $12::timestamptz
+WHERE id = $13::uuid AND status = $14::text AND version = $15::bigint
 `
 
 type UpdateParams struct {
@@ -689,7 +680,6 @@ type UpdateParams struct {
 	ErrorMessage  *string
 	StartedAt     *time.Time
 	EndedAt       *time.Time
-	TmTraceparent string
 	ID            uuid.UUID
 	TmFromStatus  string
 	TmFromVersion int64
@@ -710,7 +700,6 @@ func (q *Queries) Update(ctx context.Context, arg UpdateParams) (int64, error) {
 		arg.ErrorMessage,
 		arg.StartedAt,
 		arg.EndedAt,
-		arg.TmTraceparent,
 		arg.ID,
 		arg.TmFromStatus,
 		arg.TmFromVersion,

@@ -145,7 +145,6 @@ func (d *Driver) Transition(ctx context.Context, from backends.Key, x *pipelines
 			SubtaskNumber: x.SubtaskNumber,
 			TmFromStatus:  from.Status,
 			TmFromVersion: from.Version,
-			TmTraceparent: x.TmTraceparent,
 			UpdatedAt:     x.UpdatedAt.UTC(),
 			Version:       x.Version,
 		})
@@ -184,7 +183,6 @@ func (d *Driver) Update(ctx context.Context, from backends.Key, x *pipelinesubta
 			SubtaskNumber: x.SubtaskNumber,
 			TmFromStatus:  from.Status,
 			TmFromVersion: from.Version,
-			TmTraceparent: x.TmTraceparent,
 			UpdatedAt:     x.UpdatedAt.UTC(),
 			Version:       x.Version,
 		})

@@ -346,9 +346,8 @@ UPDATE pipeline_subtask SET version = ?1,
     message = ?9,
     error_message = ?10,
     started_at = ?11,
-    ended_at = ?12,
-    tm_traceparent = ?13
-WHERE id = ?14 AND status = ?15 AND version = ?16
+    ended_at = ?12
+WHERE id = ?13 AND status = ?14 AND version = ?15
 `
 
 type UpdateParams struct {
@@ -364,7 +363,6 @@ type UpdateParams struct {
 	ErrorMessage  *string
 	StartedAt     *time.Time
 	EndedAt       *time.Time
-	TmTraceparent string
 	ID            uuid.UUID
 	TmFromStatus  string
 	TmFromVersion int64
@@ -385,7 +383,6 @@ func (q *Queries) Update(ctx context.Context, arg UpdateParams) (int64, error) {
 		arg.ErrorMessage,
 		arg.StartedAt,
 		arg.EndedAt,
-		arg.TmTraceparent,
 		arg.ID,
 		arg.TmFromStatus,
 		arg.TmFromVersion,
@@ -409,9 +406,8 @@ UPDATE pipeline_subtask SET status = ?1,
     message = ?10,
     error_message = ?11,
     started_at = ?12,
-    ended_at = ?13,
-    tm_traceparent = ?14
-WHERE id = ?15 AND status = ?16 AND version = ?17
+    ended_at = ?13
+WHERE id = ?14 AND status = ?15 AND version = ?16
 `
 
 type UpdateGuardedParams struct {
@@ -428,7 +424,6 @@ type UpdateGuardedParams struct {
 	ErrorMessage  *string
 	StartedAt     *time.Time
 	EndedAt       *time.Time
-	TmTraceparent string
 	ID            uuid.UUID
 	TmFromStatus  string
 	TmFromVersion int64
@@ -450,7 +445,6 @@ func (q *Queries) UpdateGuarded(ctx context.Context, arg UpdateGuardedParams) (i
 		arg.ErrorMessage,
 		arg.StartedAt,
 		arg.EndedAt,
-		arg.TmTraceparent,
 		arg.ID,
 		arg.TmFromStatus,
 		arg.TmFromVersion,

@@ -406,9 +406,8 @@ WITH t AS (
         checkpoint = $14::jsonb,
         started_at = $15::timestamptz,
         ended_at = $16::timestamptz,
-        tm_traceparent = $17::text,
         tm_history_seq = tm_history_seq + 1
-    WHERE id = $18::uuid AND status = $1::text AND version = $19::bigint
+    WHERE id = $17::uuid AND status = $1::text AND version = $18::bigint
     RETURNING id, tm_history_seq
 )
 INSERT INTO stage_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
@@ -435,7 +434,6 @@ type TransitionParams struct {
 	Checkpoint    []byte
 	StartedAt     *time.Time
 	EndedAt       *time.Time
-	TmTraceparent string
 	ID            uuid.UUID
 	TmFromVersion int64
 }
@@ -460,7 +458,6 @@ func (q *Queries) Transition(ctx context.Context, arg TransitionParams) (int64, 
 		arg.Checkpoint,
 		arg.StartedAt,
 		arg.EndedAt,
-		arg.TmTraceparent,
 		arg.ID,
 		arg.TmFromVersion,
 	)
@@ -486,13 +483,12 @@ WITH a AS (
         unnest($12::boolean[]) AS tm_null_started_at,
         unnest($13::timestamptz[]) AS ended_at,
         unnest($14::boolean[]) AS tm_null_ended_at,
-        unnest($15::text[]) AS tm_traceparent,
-        unnest($16::text[]) AS tm_from_status,
-        unnest($17::bigint[]) AS tm_from_version,
-        unnest($18::text[]) AS tm_event,
-        unnest($19::integer[]) AS tm_attempt,
-        unnest($20::text[]) AS tm_actor,
-        unnest($21::text[]) AS tm_message
+        unnest($15::text[]) AS tm_from_status,
+        unnest($16::bigint[]) AS tm_from_version,
+        unnest($17::text[]) AS tm_event,
+        unnest($18::integer[]) AS tm_attempt,
+        unnest($19::text[]) AS tm_actor,
+        unnest($20::text[]) AS tm_message
 ), u AS (
     SELECT id,
         status,
@@ -506,7 +502,6 @@ WITH a AS (
         checkpoint,
         CASE WHEN tm_null_started_at THEN NULL ELSE started_at END AS started_at,
         CASE WHEN tm_null_ended_at THEN NULL ELSE ended_at END AS ended_at,
-        tm_traceparent,
         tm_from_status,
         tm_from_version,
         tm_event,
@@ -526,7 +521,6 @@ WITH a AS (
         checkpoint = u.checkpoint,
         started_at = u.started_at,
         ended_at = u.ended_at,
-        tm_traceparent = u.tm_traceparent,
         tm_history_seq = stage.tm_history_seq + 1
     FROM u
     WHERE stage.id = ANY (ARRAY(SELECT u.id FROM u)) AND stage.id = u.id AND stage.status = u.tm_from_status AND stage.version = u.tm_from_version
@@ -555,7 +549,6 @@ type TransitionManyParams struct {
 	TmNullStartedAt []bool
 	EndedAt         []time.Time
 	TmNullEndedAt   []bool
-	TmTraceparent   []string
 	TmFromStatus    []string
 	TmFromVersion   []int64
 	TmEvent         []string
@@ -581,7 +574,6 @@ func (q *Queries) TransitionMany(ctx context.Context, arg TransitionManyParams) 
 		arg.TmNullStartedAt,
 		arg.EndedAt,
 		arg.TmNullEndedAt,
-		arg.TmTraceparent,
 		arg.TmFromStatus,
 		arg.TmFromVersion,
 		arg.TmEvent,
@@ -617,9 +609,8 @@ UPDATE stage SET version = $1::bigint,
     result = $7::jsonb,
     checkpoint = $8::jsonb,
     started_at = $9::timestamptz,
-    ended_at = $10::timestamptz,
-    tm_traceparent = $11::text
-WHERE id = $12::uuid AND status = $13::text AND version = $14::bigint
+    ended_at = $10::timestamptz
+WHERE id = $11::uuid AND status = $12::text AND version = $13::bigint
 `
 
 type UpdateParams struct {
@@ -633,7 +624,6 @@ type UpdateParams struct {
 	Checkpoint    []byte
 	StartedAt     *time.Time
 	EndedAt       *time.Time
-	TmTraceparent string
 	ID            uuid.UUID
 	TmFromStatus  string
 	TmFromVersion int64
@@ -652,7 +642,6 @@ func (q *Queries) Update(ctx context.Context, arg UpdateParams) (int64, error) {
 		arg.Checkpoint,
 		arg.StartedAt,
 		arg.EndedAt,
-		arg.TmTraceparent,
 		arg.ID,
 		arg.TmFromStatus,
 		arg.TmFromVersion,

@@ -165,7 +165,6 @@ func (d *Driver) Transition(ctx context.Context, from backends.Key, x *stage.Sta
 			TaskID:        x.TaskID,
 			TmFromStatus:  from.Status,
 			TmFromVersion: from.Version,
-			TmTraceparent: x.TmTraceparent,
 			UpdatedAt:     x.UpdatedAt.UTC(),
 			Version:       x.Version,
 		})
@@ -214,7 +213,6 @@ func (d *Driver) Update(ctx context.Context, from backends.Key, x *stage.StageSt
 			TaskID:        x.TaskID,
 			TmFromStatus:  from.Status,
 			TmFromVersion: from.Version,
-			TmTraceparent: x.TmTraceparent,
 			UpdatedAt:     x.UpdatedAt.UTC(),
 			Version:       x.Version,
 		})

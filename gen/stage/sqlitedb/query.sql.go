@@ -336,9 +336,8 @@ UPDATE stage SET version = ?1,
     result = ?7,
     checkpoint = ?8,
     started_at = ?9,
-    ended_at = ?10,
-    tm_traceparent = ?11
-WHERE id = ?12 AND status = ?13 AND version = ?14
+    ended_at = ?10
+WHERE id = ?11 AND status = ?12 AND version = ?13
 `
 
 type UpdateParams struct {
@@ -352,7 +351,6 @@ type UpdateParams struct {
 	Checkpoint    *string
 	StartedAt     *time.Time
 	EndedAt       *time.Time
-	TmTraceparent string
 	ID            uuid.UUID
 	TmFromStatus  string
 	TmFromVersion int64
@@ -371,7 +369,6 @@ func (q *Queries) Update(ctx context.Context, arg UpdateParams) (int64, error) {
 		arg.Checkpoint,
 		arg.StartedAt,
 		arg.EndedAt,
-		arg.TmTraceparent,
 		arg.ID,
 		arg.TmFromStatus,
 		arg.TmFromVersion,
@@ -393,9 +390,8 @@ UPDATE stage SET status = ?1,
     result = ?8,
     checkpoint = ?9,
     started_at = ?10,
-    ended_at = ?11,
-    tm_traceparent = ?12
-WHERE id = ?13 AND status = ?14 AND version = ?15
+    ended_at = ?11
+WHERE id = ?12 AND status = ?13 AND version = ?14
 `
 
 type UpdateGuardedParams struct {
@@ -410,7 +406,6 @@ type UpdateGuardedParams struct {
 	Checkpoint    *string
 	StartedAt     *time.Time
 	EndedAt       *time.Time
-	TmTraceparent string
 	ID            uuid.UUID
 	TmFromStatus  string
 	TmFromVersion int64
@@ -430,7 +425,6 @@ func (q *Queries) UpdateGuarded(ctx context.Context, arg UpdateGuardedParams) (i
 		arg.Checkpoint,
 		arg.StartedAt,
 		arg.EndedAt,
-		arg.TmTraceparent,
 		arg.ID,
 		arg.TmFromStatus,
 		arg.TmFromVersion,

@@ -109,7 +109,6 @@ func transitionManyParams(items []transitionRow) (p TransitionManyParams, err er
 	p.TmNullStartedAt = slices.Grow(p.TmNullStartedAt, len(items))
 	p.EndDate = slices.Grow(p.EndDate, len(items))
 	p.TmNullEndDate = slices.Grow(p.TmNullEndDate, len(items))
-	p.TmTraceparent = slices.Grow(p.TmTraceparent, len(items))
 	p.TmFromStatus = slices.Grow(p.TmFromStatus, len(items))
 	p.TmFromVersion = slices.Grow(p.TmFromVersion, len(items))
 	p.TmEvent = slices.Grow(p.TmEvent, len(items))
@@ -129,7 +128,6 @@ func transitionManyParams(items []transitionRow) (p TransitionManyParams, err er
 		p.Progress = append(p.Progress, x.Progress)
 		p.StartedAt, p.TmNullStartedAt = backends.AppendNullable(p.StartedAt, p.TmNullStartedAt, backends.UTC(x.StartedAt))
 		p.EndDate, p.TmNullEndDate = backends.AppendNullable(p.EndDate, p.TmNullEndDate, backends.UTC(x.EndDate))
-		p.TmTraceparent = append(p.TmTraceparent, x.TmTraceparent)
 		p.TmFromStatus = append(p.TmFromStatus, it.FromStatus)
 		p.TmFromVersion = append(p.TmFromVersion, it.FromVersion)
 		p.TmEvent = append(p.TmEvent, it.Event)
@@ -326,7 +324,6 @@ func (d *Driver) transitionOne(ctx context.Context, r transitionRow) error {
 		TmFromStatus:  r.FromStatus,
 		TmFromVersion: r.FromVersion,
 		TmMessage:     r.Message,
-		TmTraceparent: x.TmTraceparent,
 		UpdatedAt:     x.UpdatedAt.UTC(),
 		UserID:        x.UserID,
 		Version:       x.Version,
@@ -349,7 +346,6 @@ func (d *Driver) Update(ctx context.Context, from backends.Key, x *synthesis.Syn
 		Tag:           x.Tag,
 		TmFromStatus:  from.Status,
 		TmFromVersion: from.Version,
-		TmTraceparent: x.TmTraceparent,
 		UpdatedAt:     x.UpdatedAt.UTC(),
 		UserID:        x.UserID,
 		Version:       x.Version,

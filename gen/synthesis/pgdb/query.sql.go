@@ -703,9 +703,8 @@ WITH t AS (
         progress = $13::bigint,
         started_at = $14::timestamptz,
         end_date = $15::timestamptz,
-        tm_traceparent = $16::text,
         tm_history_seq = tm_history_seq + 1
-    WHERE id = $17::uuid AND status = $1::text AND version = $18::bigint
+    WHERE id = $16::uuid AND status = $1::text AND version = $17::bigint
     RETURNING id, tm_history_seq
 )
 INSERT INTO synthesis_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
@@ -731,7 +730,6 @@ type TransitionParams struct {
 	Progress      int64
 	StartedAt     *time.Time
 	EndDate       *time.Time
-	TmTraceparent string
 	ID            uuid.UUID
 	TmFromVersion int64
 }
@@ -755,7 +753,6 @@ func (q *Queries) Transition(ctx context.Context, arg TransitionParams) (int64, 
 		arg.Progress,
 		arg.StartedAt,
 		arg.EndDate,
-		arg.TmTraceparent,
 		arg.ID,
 		arg.TmFromVersion,
 	)
@@ -784,13 +781,12 @@ WITH a AS (
         unnest($15::boolean[]) AS tm_null_started_at,
         unnest($16::timestamptz[]) AS end_date,
         unnest($17::boolean[]) AS tm_null_end_date,
-        unnest($18::text[]) AS tm_traceparent,
-        unnest($19::text[]) AS tm_from_status,
-        unnest($20::bigint[]) AS tm_from_version,
-        unnest($21::text[]) AS tm_event,
-        unnest($22::integer[]) AS tm_attempt,
-        unnest($23::text[]) AS tm_actor,
-        unnest($24::text[]) AS tm_message
+        unnest($18::text[]) AS tm_from_status,
+        unnest($19::bigint[]) AS tm_from_version,
+        unnest($20::text[]) AS tm_event,
+        unnest($21::integer[]) AS tm_attempt,
+        unnest($22::text[]) AS tm_actor,
+        unnest($23::text[]) AS tm_message
 ), u AS (
     SELECT id,
         status,
@@ -803,7 +799,6 @@ WITH a AS (
         progress,
         CASE WHEN tm_null_started_at THEN NULL ELSE started_at END AS started_at,
         CASE WHEN tm_null_end_date THEN NULL ELSE end_date END AS end_date,
-        tm_traceparent,
         tm_from_status,
         tm_from_version,
         tm_event,
@@ -822,7 +817,6 @@ WITH a AS (
         progress = u.progress,
         started_at = u.started_at,
         end_date = u.end_date,
-        tm_traceparent = u.tm_traceparent,
         tm_history_seq = synthesis.tm_history_seq + 1
     FROM u
     WHERE synthesis.id = ANY (ARRAY(SELECT u.id FROM u)) AND synthesis.id = u.id AND synthesis.status = u.tm_from_status AND synthesis.version = u.tm_from_version
@@ -854,7 +848,6 @@ type TransitionManyParams struct {
 	TmNullStartedAt    []bool
 	EndDate            []time.Time
 	TmNullEndDate      []bool
-	TmTraceparent      []string
 	TmFromStatus       []string
 	TmFromVersion      []int64
 	TmEvent            []string
@@ -883,7 +876,6 @@ func (q *Queries) TransitionMany(ctx context.Context, arg TransitionManyParams) 
 		arg.TmNullStartedAt,
 		arg.EndDate,
 		arg.TmNullEndDate,
-		arg.TmTraceparent,
 		arg.TmFromStatus,
 		arg.TmFromVersion,
 		arg.TmEvent,
@@ -918,9 +910,8 @@ UPDATE synthesis SET version = $1::bigint,
     user_id = $6::text,
     progress = $7::bigint,
     started_at = $8::timestamptz,
-    end_date = $9::timestamptz,
-    tm_traceparent = $10::text
-WHERE id = $11::uuid AND status = $12::text AND version = $13::bigint
+    end_date = $9::timestamptz
+WHERE id = $10::uuid AND status = $11::text AND version = $12::bigint
 `
 
 type UpdateParams struct {
@@ -933,7 +924,6 @@ type UpdateParams struct {
 	Progress      int64
 	StartedAt     *time.Time
 	EndDate       *time.Time
-	TmTraceparent string
 	ID            uuid.UUID
 	TmFromStatus  string
 	TmFromVersion int64
@@ -951,7 +941,6 @@ func (q *Queries) Update(ctx context.Context, arg UpdateParams) (int64, error) {
 		arg.Progress,
 		arg.StartedAt,
 		arg.EndDate,
-		arg.TmTraceparent,
 		arg.ID,
 		arg.TmFromStatus,
 		arg.TmFromVersion,

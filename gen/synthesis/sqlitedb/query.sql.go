@@ -564,9 +564,8 @@ UPDATE synthesis SET version = ?1,
     user_id = ?6,
     progress = ?7,
     started_at = ?8,
-    end_date = ?9,
-    tm_traceparent = ?10
-WHERE id = ?11 AND status = ?12 AND version = ?13
+    end_date = ?9
+WHERE id = ?10 AND status = ?11 AND version = ?12
 `
 
 type UpdateParams struct {
@@ -579,7 +578,6 @@ type UpdateParams struct {
 	Progress      int64
 	StartedAt     *time.Time
 	EndDate       *time.Time
-	TmTraceparent string
 	ID            uuid.UUID
 	TmFromStatus  string
 	TmFromVersion int64
@@ -597,7 +595,6 @@ func (q *Queries) Update(ctx context.Context, arg UpdateParams) (int64, error) {
 		arg.Progress,
 		arg.StartedAt,
 		arg.EndDate,
-		arg.TmTraceparent,
 		arg.ID,
 		arg.TmFromStatus,
 		arg.TmFromVersion,
@@ -618,9 +615,8 @@ UPDATE synthesis SET status = ?1,
     user_id = ?7,
     progress = ?8,
     started_at = ?9,
-    end_date = ?10,
-    tm_traceparent = ?11
-WHERE id = ?12 AND status = ?13 AND version = ?14
+    end_date = ?10
+WHERE id = ?11 AND status = ?12 AND version = ?13
 `
 
 type UpdateGuardedParams struct {
@@ -634,7 +630,6 @@ type UpdateGuardedParams struct {
 	Progress      int64
 	StartedAt     *time.Time
 	EndDate       *time.Time
-	TmTraceparent string
 	ID            uuid.UUID
 	TmFromStatus  string
 	TmFromVersion int64
@@ -653,7 +648,6 @@ func (q *Queries) UpdateGuarded(ctx context.Context, arg UpdateGuardedParams) (i
 		arg.Progress,
 		arg.StartedAt,
 		arg.EndDate,
-		arg.TmTraceparent,
 		arg.ID,
 		arg.TmFromStatus,
 		arg.TmFromVersion,

@@ -721,9 +721,8 @@ WITH t AS (
         progress = $14::bigint,
         started_at = $15::timestamptz,
         end_date = $16::timestamptz,
-        tm_traceparent = $17::text,
         tm_history_seq = tm_history_seq + 1
-    WHERE id = $18::uuid AND status = $1::text AND version = $19::bigint
+    WHERE id = $17::uuid AND status = $1::text AND version = $18::bigint
     RETURNING id, tm_history_seq
 )
 INSERT INTO training_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
@@ -750,7 +749,6 @@ type TransitionParams struct {
 	Progress      int64
 	StartedAt     *time.Time
 	EndDate       *time.Time
-	TmTraceparent string
 	ID            uuid.UUID
 	TmFromVersion int64
 }
@@ -775,7 +773,6 @@ func (q *Queries) Transition(ctx context.Context, arg TransitionParams) (int64, 
 		arg.Progress,
 		arg.StartedAt,
 		arg.EndDate,
-		arg.TmTraceparent,
 		arg.ID,
 		arg.TmFromVersion,
 	)
@@ -806,13 +803,12 @@ WITH a AS (
         unnest($17::boolean[]) AS tm_null_started_at,
         unnest($18::timestamptz[]) AS end_date,
         unnest($19::boolean[]) AS tm_null_end_date,
-        unnest($20::text[]) AS tm_traceparent,
-        unnest($21::text[]) AS tm_from_status,
-        unnest($22::bigint[]) AS tm_from_version,
-        unnest($23::text[]) AS tm_event,
-        unnest($24::integer[]) AS tm_attempt,
-        unnest($25::text[]) AS tm_actor,
-        unnest($26::text[]) AS tm_message
+        unnest($20::text[]) AS tm_from_status,
+        unnest($21::bigint[]) AS tm_from_version,
+        unnest($22::text[]) AS tm_event,
+        unnest($23::integer[]) AS tm_attempt,
+        unnest($24::text[]) AS tm_actor,
+        unnest($25::text[]) AS tm_message
 ), u AS (
     SELECT id,
         status,
@@ -826,7 +822,6 @@ WITH a AS (
         progress,
         CASE WHEN tm_null_started_at THEN NULL ELSE started_at END AS started_at,
         CASE WHEN tm_null_end_date THEN NULL ELSE end_date END AS end_date,
-        tm_traceparent,
         tm_from_status,
         tm_from_version,
         tm_event,
@@ -846,7 +841,6 @@ WITH a AS (
         progress = u.progress,
         started_at = u.started_at,
         end_date = u.end_date,
-        tm_traceparent = u.tm_traceparent,
         tm_history_seq = training.tm_history_seq + 1
     FROM u
     WHERE training.id = ANY (ARRAY(SELECT u.id FROM u)) AND training.id = u.id AND training.status = u.tm_from_status AND training.version = u.tm_from_version
@@ -880,7 +874,6 @@ type TransitionManyParams struct {
 	TmNullStartedAt    []bool
 	EndDate            []time.Time
 	TmNullEndDate      []bool
-	TmTraceparent      []string
 	TmFromStatus       []string
 	TmFromVersion      []int64
 	TmEvent            []string
@@ -911,7 +904,6 @@ func (q *Queries) TransitionMany(ctx context.Context, arg TransitionManyParams) 
 		arg.TmNullStartedAt,
 		arg.EndDate,
 		arg.TmNullEndDate,
-		arg.TmTraceparent,
 		arg.TmFromStatus,
 		arg.TmFromVersion,
 		arg.TmEvent,
@@ -947,9 +939,8 @@ UPDATE training SET version = $1::bigint,
     user_id = $7::text,
     progress = $8::bigint,
     started_at = $9::timestamptz,
-    end_date = $10::timestamptz,
-    tm_traceparent = $11::text
-WHERE id = $12::uuid AND status = $13::text AND version = $14::bigint
+    end_date = $10::timestamptz
+WHERE id = $11::uuid AND status = $12::text AND version = $13::bigint
 `
 
 type UpdateParams struct {
@@ -963,7 +954,6 @@ type UpdateParams struct {
 	Progress      int64
 	StartedAt     *time.Time
 	EndDate       *time.Time
-	TmTraceparent string
 	ID            uuid.UUID
 	TmFromStatus  string
 	TmFromVersion int64
@@ -982,7 +972,6 @@ func (q *Queries) Update(ctx context.Context, arg UpdateParams) (int64, error) {
 		arg.Progress,
 		arg.StartedAt,
 		arg.EndDate,
-		arg.TmTraceparent,
 		arg.ID,
 		arg.TmFromStatus,
 		arg.TmFromVersion,

@@ -34,7 +34,6 @@ WITH t AS (
         failed_at = sqlc.narg(failed_at)::timestamptz,
         cancelled_at = sqlc.narg(cancelled_at)::timestamptz,
         expired_at = sqlc.narg(expired_at)::timestamptz,
-        tm_traceparent = sqlc.arg(tm_traceparent)::text,
         tm_history_seq = tm_history_seq + 1
     WHERE id = sqlc.arg(id)::uuid AND status = sqlc.arg(tm_from_status)::text AND version = sqlc.arg(tm_from_version)::bigint
     RETURNING id, tm_history_seq
@@ -151,7 +150,6 @@ WITH a AS (
         unnest(sqlc.arg(tm_null_cancelled_at)::boolean[]) AS tm_null_cancelled_at,
         unnest(sqlc.arg(expired_at)::timestamptz[]) AS expired_at,
         unnest(sqlc.arg(tm_null_expired_at)::boolean[]) AS tm_null_expired_at,
-        unnest(sqlc.arg(tm_traceparent)::text[]) AS tm_traceparent,
         unnest(sqlc.arg(tm_from_status)::text[]) AS tm_from_status,
         unnest(sqlc.arg(tm_from_version)::bigint[]) AS tm_from_version,
         unnest(sqlc.arg(tm_event)::text[]) AS tm_event,
@@ -179,7 +177,6 @@ WITH a AS (
         CASE WHEN tm_null_failed_at THEN NULL ELSE failed_at END AS failed_at,
         CASE WHEN tm_null_cancelled_at THEN NULL ELSE cancelled_at END AS cancelled_at,
         CASE WHEN tm_null_expired_at THEN NULL ELSE expired_at END AS expired_at,
-        tm_traceparent,
         tm_from_status,
         tm_from_version,
         tm_event,
@@ -207,7 +204,6 @@ WITH a AS (
         failed_at = u.failed_at,
         cancelled_at = u.cancelled_at,
         expired_at = u.expired_at,
-        tm_traceparent = u.tm_traceparent,
         tm_history_seq = analysis.tm_history_seq + 1
     FROM u
     WHERE analysis.id = ANY (ARRAY(SELECT u.id FROM u)) AND analysis.id = u.id AND analysis.status = u.tm_from_status AND analysis.version = u.tm_from_version
@@ -239,8 +235,7 @@ UPDATE analysis SET version = sqlc.arg(version)::bigint,
     completed_at = sqlc.narg(completed_at)::timestamptz,
     failed_at = sqlc.narg(failed_at)::timestamptz,
     cancelled_at = sqlc.narg(cancelled_at)::timestamptz,
-    expired_at = sqlc.narg(expired_at)::timestamptz,
-    tm_traceparent = sqlc.arg(tm_traceparent)::text
+    expired_at = sqlc.narg(expired_at)::timestamptz
 WHERE id = sqlc.arg(id)::uuid AND status = sqlc.arg(tm_from_status)::text AND version = sqlc.arg(tm_from_version)::bigint;
 
 -- name: Get :one

@@ -25,8 +25,7 @@ UPDATE analysis SET status = sqlc.arg(status),
     completed_at = sqlc.narg(completed_at),
     failed_at = sqlc.narg(failed_at),
     cancelled_at = sqlc.narg(cancelled_at),
-    expired_at = sqlc.narg(expired_at),
-    tm_traceparent = sqlc.arg(tm_traceparent)
+    expired_at = sqlc.narg(expired_at)
 WHERE id = sqlc.arg(id) AND status = sqlc.arg(tm_from_status) AND version = sqlc.arg(tm_from_version);
 
 -- name: InsertHistory :exec
@@ -53,8 +52,7 @@ UPDATE analysis SET version = sqlc.arg(version),
     completed_at = sqlc.narg(completed_at),
     failed_at = sqlc.narg(failed_at),
     cancelled_at = sqlc.narg(cancelled_at),
-    expired_at = sqlc.narg(expired_at),
-    tm_traceparent = sqlc.arg(tm_traceparent)
+    expired_at = sqlc.narg(expired_at)
 WHERE id = sqlc.arg(id) AND status = sqlc.arg(tm_from_status) AND version = sqlc.arg(tm_from_version);
 
 -- name: Get :one

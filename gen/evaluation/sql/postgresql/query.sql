@@ -26,7 +26,6 @@ WITH t AS (
         progress = sqlc.arg(progress)::bigint,
         started_at = sqlc.narg(started_at)::timestamptz,
         end_date = sqlc.narg(end_date)::timestamptz,
-        tm_traceparent = sqlc.arg(tm_traceparent)::text,
         tm_history_seq = tm_history_seq + 1
     WHERE id = sqlc.arg(id)::uuid AND status = sqlc.arg(tm_from_status)::text AND version = sqlc.arg(tm_from_version)::bigint
     RETURNING id, tm_history_seq
@@ -113,7 +112,6 @@ WITH a AS (
         unnest(sqlc.arg(tm_null_started_at)::boolean[]) AS tm_null_started_at,
         unnest(sqlc.arg(end_date)::timestamptz[]) AS end_date,
         unnest(sqlc.arg(tm_null_end_date)::boolean[]) AS tm_null_end_date,
-        unnest(sqlc.arg(tm_traceparent)::text[]) AS tm_traceparent,
         unnest(sqlc.arg(tm_from_status)::text[]) AS tm_from_status,
         unnest(sqlc.arg(tm_from_version)::bigint[]) AS tm_from_version,
         unnest(sqlc.arg(tm_event)::text[]) AS tm_event,
@@ -133,7 +131,6 @@ WITH a AS (
         progress,
         CASE WHEN tm_null_started_at THEN NULL ELSE started_at END AS started_at,
         CASE WHEN tm_null_end_date THEN NULL ELSE end_date END AS end_date,
-        tm_traceparent,
         tm_from_status,
         tm_from_version,
         tm_event,
@@ -153,7 +150,6 @@ WITH a AS (
         progress = u.progress,
         started_at = u.started_at,
         end_date = u.end_date,
-        tm_traceparent = u.tm_traceparent,
         tm_history_seq = evaluation.tm_history_seq + 1
     FROM u
     WHERE evaluation.id = ANY (ARRAY(SELECT u.id FROM u)) AND evaluation.id = u.id AND evaluation.status = u.tm_from_status AND evaluation.version = u.tm_from_version
@@ -177,8 +173,7 @@ UPDATE evaluation SET version = sqlc.arg(version)::bigint,
     user_id = sqlc.narg(user_id)::text,
     progress = sqlc.arg(progress)::bigint,
     started_at = sqlc.narg(started_at)::timestamptz,
-    end_date = sqlc.narg(end_date)::timestamptz,
-    tm_traceparent = sqlc.arg(tm_traceparent)::text
+    end_date = sqlc.narg(end_date)::timestamptz
 WHERE id = sqlc.arg(id)::uuid AND status = sqlc.arg(tm_from_status)::text AND version = sqlc.arg(tm_from_version)::bigint;
 
 -- name: Get :one

@@ -41,7 +41,6 @@ WITH t AS (
         cpu_percent = sqlc.narg(cpu_percent)::double precision,
         started_at = sqlc.narg(started_at)::timestamptz,
         ended_at = sqlc.narg(ended_at)::timestamptz,
-        tm_traceparent = sqlc.arg(tm_traceparent)::text,
         tm_history_seq = tm_history_seq + 1
     WHERE id = sqlc.arg(id)::uuid AND status = sqlc.arg(tm_from_status)::text AND version = sqlc.arg(tm_from_version)::bigint
     RETURNING id, tm_history_seq
@@ -197,7 +196,6 @@ WITH a AS (
         unnest(sqlc.arg(tm_null_started_at)::boolean[]) AS tm_null_started_at,
         unnest(sqlc.arg(ended_at)::timestamptz[]) AS ended_at,
         unnest(sqlc.arg(tm_null_ended_at)::boolean[]) AS tm_null_ended_at,
-        unnest(sqlc.arg(tm_traceparent)::text[]) AS tm_traceparent,
         unnest(sqlc.arg(tm_from_status)::text[]) AS tm_from_status,
         unnest(sqlc.arg(tm_from_version)::bigint[]) AS tm_from_version,
         unnest(sqlc.arg(tm_event)::text[]) AS tm_event,
@@ -232,7 +230,6 @@ WITH a AS (
         CASE WHEN tm_null_cpu_percent THEN NULL ELSE cpu_percent END AS cpu_percent,
         CASE WHEN tm_null_started_at THEN NULL ELSE started_at END AS started_at,
         CASE WHEN tm_null_ended_at THEN NULL ELSE ended_at END AS ended_at,
-        tm_traceparent,
         tm_from_status,
         tm_from_version,
         tm_event,
@@ -267,7 +264,6 @@ WITH a AS (
         cpu_percent = u.cpu_percent,
         started_at = u.started_at,
         ended_at = u.ended_at,
-        tm_traceparent = u.tm_traceparent,
         tm_history_seq = pipeline_run.tm_history_seq + 1
     FROM u
     WHERE pipeline_run.id = ANY (ARRAY(SELECT u.id FROM u)) AND pipeline_run.id = u.id AND pipeline_run.status = u.tm_from_status AND pipeline_run.version = u.tm_from_version
@@ -306,8 +302,7 @@ UPDATE pipeline_run SET version = sqlc.arg(version)::bigint,
     memory_mb = sqlc.narg(memory_mb)::double precision,
     cpu_percent = sqlc.narg(cpu_percent)::double precision,
     started_at = sqlc.narg(started_at)::timestamptz,
-    ended_at = sqlc.narg(ended_at)::timestamptz,
-    tm_traceparent = sqlc.arg(tm_traceparent)::text
+    ended_at = sqlc.narg(ended_at)::timestamptz
 WHERE id = sqlc.arg(id)::uuid AND status = sqlc.arg(tm_from_status)::text AND version = sqlc.arg(tm_from_version)::bigint;
 
 -- name: Get :one

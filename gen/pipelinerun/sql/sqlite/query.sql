@@ -32,8 +32,7 @@ UPDATE pipeline_run SET status = sqlc.arg(status),
     memory_mb = sqlc.narg(memory_mb),
     cpu_percent = sqlc.narg(cpu_percent),
     started_at = sqlc.narg(started_at),
-    ended_at = sqlc.narg(ended_at),
-    tm_traceparent = sqlc.arg(tm_traceparent)
+    ended_at = sqlc.narg(ended_at)
 WHERE id = sqlc.arg(id) AND status = sqlc.arg(tm_from_status) AND version = sqlc.arg(tm_from_version);
 
 -- name: InsertHistory :exec
@@ -67,8 +66,7 @@ UPDATE pipeline_run SET version = sqlc.arg(version),
     memory_mb = sqlc.narg(memory_mb),
     cpu_percent = sqlc.narg(cpu_percent),
     started_at = sqlc.narg(started_at),
-    ended_at = sqlc.narg(ended_at),
-    tm_traceparent = sqlc.arg(tm_traceparent)
+    ended_at = sqlc.narg(ended_at)
 WHERE id = sqlc.arg(id) AND status = sqlc.arg(tm_from_status) AND version = sqlc.arg(tm_from_version);
 
 -- name: Get :one

@@ -28,7 +28,6 @@ WITH t AS (
         error_message = sqlc.narg(error_message)::text,
         started_at = sqlc.narg(started_at)::timestamptz,
         ended_at = sqlc.narg(ended_at)::timestamptz,
-        tm_traceparent = sqlc.arg(tm_traceparent)::text,
         tm_history_seq = tm_history_seq + 1
     WHERE id = sqlc.arg(id)::uuid AND status = sqlc.arg(tm_from_status)::text AND version = sqlc.arg(tm_from_version)::bigint
     RETURNING id, tm_history_seq
@@ -117,7 +116,6 @@ WITH a AS (
         unnest(sqlc.arg(tm_null_started_at)::boolean[]) AS tm_null_started_at,
         unnest(sqlc.arg(ended_at)::timestamptz[]) AS ended_at,
         unnest(sqlc.arg(tm_null_ended_at)::boolean[]) AS tm_null_ended_at,
-        unnest(sqlc.arg(tm_traceparent)::text[]) AS tm_traceparent,
         unnest(sqlc.arg(tm_from_status)::text[]) AS tm_from_status,
         unnest(sqlc.arg(tm_from_version)::bigint[]) AS tm_from_version,
         unnest(sqlc.arg(tm_event)::text[]) AS tm_event,
@@ -139,7 +137,6 @@ WITH a AS (
         CASE WHEN tm_null_error_message THEN NULL ELSE error_message END AS error_message,
         CASE WHEN tm_null_started_at THEN NULL ELSE started_at END AS started_at,
         CASE WHEN tm_null_ended_at THEN NULL ELSE ended_at END AS ended_at,
-        tm_traceparent,
         tm_from_status,
         tm_from_version,
         tm_event,
@@ -161,7 +158,6 @@ WITH a AS (
         error_message = u.error_message,
         started_at = u.started_at,
         ended_at = u.ended_at,
-        tm_traceparent = u.tm_traceparent,
         tm_history_seq = pipeline_subtask.tm_history_seq + 1
     FROM u
     WHERE pipeline_subtask.id = ANY (ARRAY(SELECT u.id FROM u)) AND pipeline_subtask.id = u.id AND pipeline_subtask.status = u.tm_from_status AND pipeline_subtask.version = u.tm_from_version
@@ -187,8 +183,7 @@ UPDATE pipeline_subtask SET version = sqlc.arg(version)::bigint,
     message = sqlc.narg(message)::text,
     error_message = sqlc.narg(error_message)::text,
     started_at = sqlc.narg(started_at)::timestamptz,
-    ended_at = sqlc.narg(ended_at)::timestamptz,
-    tm_traceparent = sqlc.arg(tm_traceparent)::text
+    ended_at = sqlc.narg(ended_at)::timestamptz
 WHERE id = sqlc.arg(id)::uuid AND status = sqlc.arg(tm_from_status)::text AND version = sqlc.arg(tm_from_version)::bigint;
 
 -- name: Get :one

@@ -19,8 +19,7 @@ UPDATE pipeline_subtask SET status = sqlc.arg(status),
     message = sqlc.narg(message),
     error_message = sqlc.narg(error_message),
     started_at = sqlc.narg(started_at),
-    ended_at = sqlc.narg(ended_at),
-    tm_traceparent = sqlc.arg(tm_traceparent)
+    ended_at = sqlc.narg(ended_at)
 WHERE id = sqlc.arg(id) AND status = sqlc.arg(tm_from_status) AND version = sqlc.arg(tm_from_version);
 
 -- name: InsertHistory :exec
@@ -41,8 +40,7 @@ UPDATE pipeline_subtask SET version = sqlc.arg(version),
     message = sqlc.narg(message),
     error_message = sqlc.narg(error_message),
     started_at = sqlc.narg(started_at),
-    ended_at = sqlc.narg(ended_at),
-    tm_traceparent = sqlc.arg(tm_traceparent)
+    ended_at = sqlc.narg(ended_at)
 WHERE id = sqlc.arg(id) AND status = sqlc.arg(tm_from_status) AND version = sqlc.arg(tm_from_version);
 
 -- name: Get :one

@@ -26,7 +26,6 @@ WITH t AS (
         checkpoint = sqlc.narg(checkpoint)::jsonb,
         started_at = sqlc.narg(started_at)::timestamptz,
         ended_at = sqlc.narg(ended_at)::timestamptz,
-        tm_traceparent = sqlc.arg(tm_traceparent)::text,
         tm_history_seq = tm_history_seq + 1
     WHERE id = sqlc.arg(id)::uuid AND status = sqlc.arg(tm_from_status)::text AND version = sqlc.arg(tm_from_version)::bigint
     RETURNING id, tm_history_seq
@@ -103,7 +102,6 @@ WITH a AS (
         unnest(sqlc.arg(tm_null_started_at)::boolean[]) AS tm_null_started_at,
         unnest(sqlc.arg(ended_at)::timestamptz[]) AS ended_at,
         unnest(sqlc.arg(tm_null_ended_at)::boolean[]) AS tm_null_ended_at,
-        unnest(sqlc.arg(tm_traceparent)::text[]) AS tm_traceparent,
         unnest(sqlc.arg(tm_from_status)::text[]) AS tm_from_status,
         unnest(sqlc.arg(tm_from_version)::bigint[]) AS tm_from_version,
         unnest(sqlc.arg(tm_event)::text[]) AS tm_event,
@@ -123,7 +121,6 @@ WITH a AS (
         checkpoint,
         CASE WHEN tm_null_started_at THEN NULL ELSE started_at END AS started_at,
         CASE WHEN tm_null_ended_at THEN NULL ELSE ended_at END AS ended_at,
-        tm_traceparent,
         tm_from_status,
         tm_from_version,
         tm_event,
@@ -143,7 +140,6 @@ WITH a AS (
         checkpoint = u.checkpoint,
         started_at = u.started_at,
         ended_at = u.ended_at,
-        tm_traceparent = u.tm_traceparent,
         tm_history_seq = stage.tm_history_seq + 1
     FROM u
     WHERE stage.id = ANY (ARRAY(SELECT u.id FROM u)) AND stage.id = u.id AND stage.status = u.tm_from_status AND stage.version = u.tm_from_version
@@ -167,8 +163,7 @@ UPDATE stage SET version = sqlc.arg(version)::bigint,
     result = sqlc.narg(result)::jsonb,
     checkpoint = sqlc.narg(checkpoint)::jsonb,
     started_at = sqlc.narg(started_at)::timestamptz,
-    ended_at = sqlc.narg(ended_at)::timestamptz,
-    tm_traceparent = sqlc.arg(tm_traceparent)::text
+    ended_at = sqlc.narg(ended_at)::timestamptz
 WHERE id = sqlc.arg(id)::uuid AND status = sqlc.arg(tm_from_status)::text AND version = sqlc.arg(tm_from_version)::bigint;
 
 -- name: Get :one

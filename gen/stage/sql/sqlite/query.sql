@@ -17,8 +17,7 @@ UPDATE stage SET status = sqlc.arg(status),
     result = sqlc.narg(result),
     checkpoint = sqlc.narg(checkpoint),
     started_at = sqlc.narg(started_at),
-    ended_at = sqlc.narg(ended_at),
-    tm_traceparent = sqlc.arg(tm_traceparent)
+    ended_at = sqlc.narg(ended_at)
 WHERE id = sqlc.arg(id) AND status = sqlc.arg(tm_from_status) AND version = sqlc.arg(tm_from_version);
 
 -- name: InsertHistory :exec
@@ -37,8 +36,7 @@ UPDATE stage SET version = sqlc.arg(version),
     result = sqlc.narg(result),
     checkpoint = sqlc.narg(checkpoint),
     started_at = sqlc.narg(started_at),
-    ended_at = sqlc.narg(ended_at),
-    tm_traceparent = sqlc.arg(tm_traceparent)
+    ended_at = sqlc.narg(ended_at)
 WHERE id = sqlc.arg(id) AND status = sqlc.arg(tm_from_status) AND version = sqlc.arg(tm_from_version);
 
 -- name: Get :one

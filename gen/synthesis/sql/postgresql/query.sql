@@ -25,7 +25,6 @@ WITH t AS (
         progress = sqlc.arg(progress)::bigint,
         started_at = sqlc.narg(started_at)::timestamptz,
         end_date = sqlc.narg(end_date)::timestamptz,
-        tm_traceparent = sqlc.arg(tm_traceparent)::text,
         tm_history_seq = tm_history_seq + 1
     WHERE id = sqlc.arg(id)::uuid AND status = sqlc.arg(tm_from_status)::text AND version = sqlc.arg(tm_from_version)::bigint
     RETURNING id, tm_history_seq
@@ -107,7 +106,6 @@ WITH a AS (
         unnest(sqlc.arg(tm_null_started_at)::boolean[]) AS tm_null_started_at,
         unnest(sqlc.arg(end_date)::timestamptz[]) AS end_date,
         unnest(sqlc.arg(tm_null_end_date)::boolean[]) AS tm_null_end_date,
-        unnest(sqlc.arg(tm_traceparent)::text[]) AS tm_traceparent,
         unnest(sqlc.arg(tm_from_status)::text[]) AS tm_from_status,
         unnest(sqlc.arg(tm_from_version)::bigint[]) AS tm_from_version,
         unnest(sqlc.arg(tm_event)::text[]) AS tm_event,
@@ -126,7 +124,6 @@ WITH a AS (
         progress,
         CASE WHEN tm_null_started_at THEN NULL ELSE started_at END AS started_at,
         CASE WHEN tm_null_end_date THEN NULL ELSE end_date END AS end_date,
-        tm_traceparent,
         tm_from_status,
         tm_from_version,
         tm_event,
@@ -145,7 +142,6 @@ WITH a AS (
         progress = u.progress,
         started_at = u.started_at,
         end_date = u.end_date,
-        tm_traceparent = u.tm_traceparent,
         tm_history_seq = synthesis.tm_history_seq + 1
     FROM u
     WHERE synthesis.id = ANY (ARRAY(SELECT u.id FROM u)) AND synthesis.id = u.id AND synthesis.status = u.tm_from_status AND synthesis.version = u.tm_from_version
@@ -168,8 +164,7 @@ UPDATE synthesis SET version = sqlc.arg(version)::bigint,
     user_id = sqlc.narg(user_id)::text,
     progress = sqlc.arg(progress)::bigint,
     started_at = sqlc.narg(started_at)::timestamptz,
-    end_date = sqlc.narg(end_date)::timestamptz,
-    tm_traceparent = sqlc.arg(tm_traceparent)::text
+    end_date = sqlc.narg(end_date)::timestamptz
 WHERE id = sqlc.arg(id)::uuid AND status = sqlc.arg(tm_from_status)::text AND version = sqlc.arg(tm_from_version)::bigint;
 
 -- name: Get :one

@@ -17,8 +17,7 @@ UPDATE training SET status = sqlc.arg(status),
     user_id = sqlc.narg(user_id),
     progress = sqlc.arg(progress),
     started_at = sqlc.narg(started_at),
-    end_date = sqlc.narg(end_date),
-    tm_traceparent = sqlc.arg(tm_traceparent)
+    end_date = sqlc.narg(end_date)
 WHERE id = sqlc.arg(id) AND status = sqlc.arg(tm_from_status) AND version = sqlc.arg(tm_from_version);
 
 -- name: InsertHistory :exec
@@ -37,8 +36,7 @@ UPDATE training SET version = sqlc.arg(version),
     user_id = sqlc.narg(user_id),
     progress = sqlc.arg(progress),
     started_at = sqlc.narg(started_at),
-    end_date = sqlc.narg(end_date),
-    tm_traceparent = sqlc.arg(tm_traceparent)
+    end_date = sqlc.narg(end_date)
 WHERE id = sqlc.arg(id) AND status = sqlc.arg(tm_from_status) AND version = sqlc.arg(tm_from_version);
 
 -- name: Get :one

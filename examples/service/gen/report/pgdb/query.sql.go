@@ -839,9 +839,8 @@ WITH t AS (
         error_message = $18::text,
         started_at = $19::timestamptz,
         end_date = $20::timestamptz,
-        tm_traceparent = $21::text,
         tm_history_seq = tm_history_seq + 1
-    WHERE id = $22::uuid AND status = $1::text AND version = $23::bigint
+    WHERE id = $21::uuid AND status = $1::text AND version = $22::bigint
     RETURNING id, tm_history_seq
 )
 INSERT INTO report_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
@@ -872,7 +871,6 @@ type TransitionParams struct {
 	ErrorMessage  *string
 	StartedAt     *time.Time
 	EndDate       *time.Time
-	TmTraceparent string
 	ID            uuid.UUID
 	TmFromVersion int64
 }
@@ -901,7 +899,6 @@ func (q *Queries) Transition(ctx context.Context, arg TransitionParams) (int64, 
 		arg.ErrorMessage,
 		arg.StartedAt,
 		arg.EndDate,
-		arg.TmTraceparent,
 		arg.ID,
 		arg.TmFromVersion,
 	)
@@ -936,13 +933,12 @@ WITH a AS (
         unnest($21::boolean[]) AS tm_null_started_at,
         unnest($22::timestamptz[]) AS end_date,
         unnest($23::boolean[]) AS tm_null_end_date,
-        unnest($24::text[]) AS tm_traceparent,
-        unnest($25::text[]) AS tm_from_status,
-        unnest($26::bigint[]) AS tm_from_version,
-        unnest($27::text[]) AS tm_event,
-        unnest($28::integer[]) AS tm_attempt,
-        unnest($29::text[]) AS tm_actor,
-        unnest($30::text[]) AS tm_message
+        unnest($24::text[]) AS tm_from_status,
+        unnest($25::bigint[]) AS tm_from_version,
+        unnest($26::text[]) AS tm_event,
+        unnest($27::integer[]) AS tm_attempt,
+        unnest($28::text[]) AS tm_actor,
+        unnest($29::text[]) AS tm_message
 ), u AS (
     SELECT id,
         status,
@@ -960,7 +956,6 @@ WITH a AS (
         CASE WHEN tm_null_error_message THEN NULL ELSE error_message END AS error_message,
         CASE WHEN tm_null_started_at THEN NULL ELSE started_at END AS started_at,
         CASE WHEN tm_null_end_date THEN NULL ELSE end_date END AS end_date,
-        tm_traceparent,
         tm_from_status,
         tm_from_version,
         tm_event,
@@ -984,7 +979,6 @@ WITH a AS (
         error_message = u.error_message,
         started_at = u.started_at,
         end_date = u.end_date,
-        tm_traceparent = u.tm_traceparent,
         tm_history_seq = report.tm_history_seq + 1
     FROM u
     WHERE report.id = ANY (ARRAY(SELECT u.id FROM u)) AND report.id = u.id AND report.status = u.tm_from_status AND report.version = u.tm_from_version
@@ -1022,7 +1016,6 @@ type TransitionManyParams struct {
 	TmNullStartedAt    []bool
 	EndDate            []time.Time
 	TmNullEndDate      []bool
-	TmTraceparent      []string
 	TmFromStatus       []string
 	TmFromVersion      []int64
 	TmEvent            []string
@@ -1057,7 +1050,6 @@ func (q *Queries) TransitionMany(ctx context.Context, arg TransitionManyParams) 
 		arg.TmNullStartedAt,
 		arg.EndDate,
 		arg.TmNullEndDate,
-		arg.TmTraceparent,
 		arg.TmFromStatus,
 		arg.TmFromVersion,
 		arg.TmEvent,
@@ -1097,9 +1089,8 @@ UPDATE report SET version = $1::bigint,
     error_code = $11::text,
     error_message = $12::text,
     started_at = $13::timestamptz,
-    end_date = $14::timestamptz,
-    tm_traceparent = $15::text
-WHERE id = $16::uuid AND status = $17::text AND version = $18::bigint
+    end_date = $14::timestamptz
+WHERE id = $15::uuid AND status = $16::text AND version = $17::bigint
 `
 
 type UpdateParams struct {
@@ -1117,7 +1108,6 @@ type UpdateParams struct {
 	ErrorMessage  *string
 	StartedAt     *time.Time
 	EndDate       *time.Time
-	TmTraceparent string
 	ID            uuid.UUID
 	TmFromStatus  string
 	TmFromVersion int64
@@ -1140,7 +1130,6 @@ func (q *Queries) Update(ctx context.Context, arg UpdateParams) (int64, error) {
 		arg.ErrorMessage,
 		arg.StartedAt,
 		arg.EndDate,
-		arg.TmTraceparent,
 		arg.ID,
 		arg.TmFromStatus,
 		arg.TmFromVersion,

@@ -664,9 +664,8 @@ UPDATE report SET version = ?1,
     error_code = ?11,
     error_message = ?12,
     started_at = ?13,
-    end_date = ?14,
-    tm_traceparent = ?15
-WHERE id = ?16 AND status = ?17 AND version = ?18
+    end_date = ?14
+WHERE id = ?15 AND status = ?16 AND version = ?17
 `
 
 type UpdateParams struct {
@@ -684,7 +683,6 @@ type UpdateParams struct {
 	ErrorMessage  *string
 	StartedAt     *time.Time
 	EndDate       *time.Time
-	TmTraceparent string
 	ID            uuid.UUID
 	TmFromStatus  string
 	TmFromVersion int64
@@ -707,7 +705,6 @@ func (q *Queries) Update(ctx context.Context, arg UpdateParams) (int64, error) {
 		arg.ErrorMessage,
 		arg.StartedAt,
 		arg.EndDate,
-		arg.TmTraceparent,
 		arg.ID,
 		arg.TmFromStatus,
 		arg.TmFromVersion,
@@ -733,9 +730,8 @@ UPDATE report SET status = ?1,
     error_code = ?12,
     error_message = ?13,
     started_at = ?14,
-    end_date = ?15,
-    tm_traceparent = ?16
-WHERE id = ?17 AND status = ?18 AND version = ?19
+    end_date = ?15
+WHERE id = ?16 AND status = ?17 AND version = ?18
 `
 
 type UpdateGuardedParams struct {
@@ -754,7 +750,6 @@ type UpdateGuardedParams struct {
 	ErrorMessage  *string
 	StartedAt     *time.Time
 	EndDate       *time.Time
-	TmTraceparent string
 	ID            uuid.UUID
 	TmFromStatus  string
 	TmFromVersion int64
@@ -778,7 +773,6 @@ func (q *Queries) UpdateGuarded(ctx context.Context, arg UpdateGuardedParams) (i
 		arg.ErrorMessage,
 		arg.StartedAt,
 		arg.EndDate,
-		arg.TmTraceparent,
 		arg.ID,
 		arg.TmFromStatus,
 		arg.TmFromVersion,

@@ -30,7 +30,6 @@ WITH t AS (
         error_message = sqlc.narg(error_message)::text,
         started_at = sqlc.narg(started_at)::timestamptz,
         end_date = sqlc.narg(end_date)::timestamptz,
-        tm_traceparent = sqlc.arg(tm_traceparent)::text,
         tm_history_seq = tm_history_seq + 1
     WHERE id = sqlc.arg(id)::uuid AND status = sqlc.arg(tm_from_status)::text AND version = sqlc.arg(tm_from_version)::bigint
     RETURNING id, tm_history_seq
@@ -129,7 +128,6 @@ WITH a AS (
         unnest(sqlc.arg(tm_null_started_at)::boolean[]) AS tm_null_started_at,
         unnest(sqlc.arg(end_date)::timestamptz[]) AS end_date,
         unnest(sqlc.arg(tm_null_end_date)::boolean[]) AS tm_null_end_date,
-        unnest(sqlc.arg(tm_traceparent)::text[]) AS tm_traceparent,
         unnest(sqlc.arg(tm_from_status)::text[]) AS tm_from_status,
         unnest(sqlc.arg(tm_from_version)::bigint[]) AS tm_from_version,
         unnest(sqlc.arg(tm_event)::text[]) AS tm_event,
@@ -153,7 +151,6 @@ WITH a AS (
         CASE WHEN tm_null_error_message THEN NULL ELSE error_message END AS error_message,
         CASE WHEN tm_null_started_at THEN NULL ELSE started_at END AS started_at,
         CASE WHEN tm_null_end_date THEN NULL ELSE end_date END AS end_date,
-        tm_traceparent,
         tm_from_status,
         tm_from_version,
         tm_event,
@@ -177,7 +174,6 @@ WITH a AS (
         error_message = u.error_message,
         started_at = u.started_at,
         end_date = u.end_date,
-        tm_traceparent = u.tm_traceparent,
         tm_history_seq = report.tm_history_seq + 1
     FROM u
     WHERE report.id = ANY (ARRAY(SELECT u.id FROM u)) AND report.id = u.id AND report.status = u.tm_from_status AND report.version = u.tm_from_version
@@ -205,8 +201,7 @@ UPDATE report SET version = sqlc.arg(version)::bigint,
     error_code = sqlc.narg(error_code)::text,
     error_message = sqlc.narg(error_message)::text,
     started_at = sqlc.narg(started_at)::timestamptz,
-    end_date = sqlc.narg(end_date)::timestamptz,
-    tm_traceparent = sqlc.arg(tm_traceparent)::text
+    end_date = sqlc.narg(end_date)::timestamptz
 WHERE id = sqlc.arg(id)::uuid AND status = sqlc.arg(tm_from_status)::text AND version = sqlc.arg(tm_from_version)::bigint;
 
 -- name: Get :one

@@ -21,8 +21,7 @@ UPDATE report SET status = sqlc.arg(status),
     error_code = sqlc.narg(error_code),
     error_message = sqlc.narg(error_message),
     started_at = sqlc.narg(started_at),
-    end_date = sqlc.narg(end_date),
-    tm_traceparent = sqlc.arg(tm_traceparent)
+    end_date = sqlc.narg(end_date)
 WHERE id = sqlc.arg(id) AND status = sqlc.arg(tm_from_status) AND version = sqlc.arg(tm_from_version);
 
 -- name: InsertHistory :exec
@@ -45,8 +44,7 @@ UPDATE report SET version = sqlc.arg(version),
     error_code = sqlc.narg(error_code),
     error_message = sqlc.narg(error_message),
     started_at = sqlc.narg(started_at),
-    end_date = sqlc.narg(end_date),
-    tm_traceparent = sqlc.arg(tm_traceparent)
+    end_date = sqlc.narg(end_date)
 WHERE id = sqlc.arg(id) AND status = sqlc.arg(tm_from_status) AND version = sqlc.arg(tm_from_version);
 
 -- name: Get :one
