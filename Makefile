@@ -98,3 +98,4 @@ fuzz:
 	$(GO) test ./server -run '^$$' -fuzz FuzzParseLease -fuzztime $(FUZZTIME)
 	$(GO) test ./server -run '^$$' -fuzz FuzzPipelineRoutes -fuzztime $(FUZZTIME)
 	$(GO) test ./server/dashboard -run '^$$' -fuzz FuzzMarkdown -fuzztime $(FUZZTIME)
+	$(GO) test ./tracing -run '^$$' -fuzz FuzzContinue -fuzztime $(FUZZTIME)

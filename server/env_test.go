@@ -107,7 +107,8 @@ type envOptions struct {
 	bodyMinRate  int64
 	bodyGrace    time.Duration
 	tokenRecheck time.Duration
-	pipelines    bool // serve pipeline tracking (env.tracker)
+	pipelines    bool            // serve pipeline tracking (env.tracker)
+	engine       []engine.Option // more options of every model's engine
 }
 
 // env is a taskmodel server on a real loopback HTTP listener, with tokens
@@ -142,6 +143,7 @@ func newEnv(t testing.TB, backend string, o envOptions) *env {
 		poll = o.poll
 	}
 	engOpts = append(engOpts, engine.WithPollInterval(poll))
+	engOpts = append(engOpts, o.engine...)
 	models, err := catalog.Serve(b, engOpts...)
 	if err != nil {
 		t.Fatal(err)

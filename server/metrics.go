@@ -2,13 +2,17 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/taskmodel/taskmodel/tracing"
 )
 
 // metrics are the server's Prometheus metrics:
@@ -18,6 +22,10 @@ import (
 //	taskmodel_task_duration_seconds{task_type,status}       creation to terminal status, as this process saw it
 //	taskmodel_http_requests_total{route,method,code}
 //	taskmodel_http_request_duration_seconds{route,method}
+//	taskmodel_queue_oldest_age_seconds{model}               gauge, read from the database at scrape time
+//
+// and the lifecycle metrics of package metrics (Models.metrics, which every
+// model's engine reports to).
 type metrics struct {
 	transitions  *prometheus.CounterVec
 	taskDuration *prometheus.HistogramVec
@@ -42,7 +50,7 @@ func newMetrics(reg *prometheus.Registry, ms *Models) (*metrics, error) {
 			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10),
 		}, []string{"route", "method"}),
 	}
-	for _, c := range []prometheus.Collector{m.transitions, m.taskDuration, m.requests, m.reqDuration, &taskCounts{ms: ms}} {
+	for _, c := range []prometheus.Collector{m.transitions, m.taskDuration, m.requests, m.reqDuration, taskCounts(ms), queueAges(ms), ms.metrics} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -63,32 +71,54 @@ func (m *metrics) follow(ctx context.Context, b binding) {
 	}
 }
 
-// taskCounts reads the number of tasks per model and status when scraped,
-// at most every few seconds.
-type taskCounts struct {
-	ms *Models
+// scraped is a collector whose metrics are read from the database when
+// scraped, at most every scrapeEvery (a scrape in between is served the last
+// reading), within scrapeTimeout.
+type scraped struct {
+	desc *prometheus.Desc
+	read func(ctx context.Context) ([]prometheus.Metric, error)
 
 	mu     sync.Mutex
 	at     time.Time
 	cached []prometheus.Metric
 }
 
-var tasksDesc = prometheus.NewDesc("taskmodel_tasks", "Tasks in the database by task type and status.", []string{"task_type", "status"}, nil)
+const (
+	scrapeEvery   = 5 * time.Second
+	scrapeTimeout = 5 * time.Second
+)
 
-func (t *taskCounts) Describe(ch chan<- *prometheus.Desc) { ch <- tasksDesc }
+func (t *scraped) Describe(ch chan<- *prometheus.Desc) { ch <- t.desc }
 
-func (t *taskCounts) Collect(ch chan<- prometheus.Metric) {
+func (t *scraped) Collect(ch chan<- prometheus.Metric) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if time.Since(t.at) > 5*time.Second {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	if time.Since(t.at) > scrapeEvery {
+		ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
 		defer cancel()
+		out, err := t.read(ctx)
+		if err != nil {
+			ch <- prometheus.NewInvalidMetric(t.desc, err)
+			return
+		}
+		t.cached, t.at = out, time.Now()
+	}
+	for _, m := range t.cached {
+		ch <- m
+	}
+}
+
+var tasksDesc = prometheus.NewDesc("taskmodel_tasks", "Tasks in the database by task type and status.", []string{"task_type", "status"}, nil)
+
+// taskCounts reads the number of tasks per model and status (capped counts:
+// a status over CountCap is shown once its first full count finished).
+func taskCounts(ms *Models) *scraped {
+	return &scraped{desc: tasksDesc, read: func(ctx context.Context) ([]prometheus.Metric, error) {
 		var out []prometheus.Metric
-		for _, b := range t.ms.order {
-			counts, err := t.ms.counts.statusCounts(ctx, b.name(), statusNames(b.lifecycle()), "", "")
+		for _, b := range ms.order {
+			counts, err := ms.counts.statusCounts(ctx, b.name(), statusNames(b.lifecycle()), "", "")
 			if err != nil {
-				ch <- prometheus.NewInvalidMetric(tasksDesc, err)
-				return
+				return nil, err
 			}
 			for status, c := range counts {
 				if c.AtLeast {
@@ -97,11 +127,81 @@ func (t *taskCounts) Collect(ch chan<- prometheus.Metric) {
 				out = append(out, prometheus.MustNewConstMetric(tasksDesc, prometheus.GaugeValue, float64(c.N), b.name(), status))
 			}
 		}
-		t.cached, t.at = out, time.Now()
+		return out, nil
+	}}
+}
+
+var queueAgeDesc = prometheus.NewDesc("taskmodel_queue_oldest_age_seconds",
+	"Time since the task at the head of a model's queue (the worker section's queue status, in claim order) entered the queue; 0 when the queue is empty.", []string{"model"}, nil)
+
+// queueAges reads, per model with a worker section, how long the task at
+// the head of the claim order has waited: one indexed row per model (the
+// (status, created_at) index). A database backend only.
+func queueAges(ms *Models) *scraped {
+	return &scraped{desc: queueAgeDesc, read: func(ctx context.Context) ([]prometheus.Metric, error) {
+		var out []prometheus.Metric
+		for _, b := range ms.order {
+			w := b.worker()
+			if w.Queue == "" || ms.backend.memory {
+				continue
+			}
+			entry := ""
+			if s, ok := b.lifecycle().Status(w.Queue); ok && s.EnteredAt != "created_at" {
+				entry = s.EnteredAt
+			}
+			at, ok, err := ms.backend.queueHead(ctx, b.name(), w.Queue, entry)
+			if err != nil {
+				return nil, err
+			}
+			age := 0.0
+			if ok {
+				age = max(time.Since(at).Seconds(), 0)
+			}
+			out = append(out, prometheus.MustNewConstMetric(queueAgeDesc, prometheus.GaugeValue, age, b.name()))
+		}
+		return out, nil
+	}}
+}
+
+// queueHeadSQL reads the task at the head of a queue's claim order: when it
+// entered the queue, by its entry column when the status has one (else
+// updated_at, its last change: what sdk/engine.EnteredAt reads too).
+func queueHeadSQL(model, entry string) string {
+	col := "updated_at"
+	if entry != "" {
+		col = `COALESCE("` + entry + `", updated_at)`
 	}
-	for _, m := range t.cached {
-		ch <- m
+	return `SELECT ` + col + ` FROM "` + model + `" WHERE status = $1 ORDER BY created_at ASC, id ASC LIMIT 1`
+}
+
+// queueHead returns when the task at the head of model's queue entered
+// it; false when the queue is empty.
+func (b *Backend) queueHead(ctx context.Context, model, queue, entry string) (time.Time, bool, error) {
+	if !reTable.MatchString(model) || (entry != "" && !reTable.MatchString(entry)) {
+		return time.Time{}, false, fmt.Errorf("server: %q.%q is not a table and column name", model, entry)
 	}
+	q := queueHeadSQL(model, entry)
+	var at any
+	var err error
+	switch {
+	case b.sqlite != nil:
+		err = b.sqlite.QueryRowContext(ctx, strings.Replace(q, "$1", "?", 1), queue).Scan(&at)
+	case b.pg != nil:
+		err = b.pg.QueryRow(ctx, q, queue).Scan(&at)
+	default:
+		return time.Time{}, false, nil
+	}
+	if isNoRows(err) {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	t, ok := anyTime(at)
+	if !ok {
+		return time.Time{}, false, fmt.Errorf("server: %s's queue head: %T is not a time", model, at)
+	}
+	return t, true, nil
 }
 
 // statusWriter remembers the status code of a response.
@@ -133,6 +233,11 @@ func (s *Server) observe(route string, next http.Handler) http.Handler {
 	stream := route == "/tasks/{id}/events"
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		if tp := r.Header.Get("traceparent"); tp != "" {
+			// The caller's trace: a task created (or moved) by this
+			// request is traced in it when tracing is on (package tracing).
+			r = r.WithContext(tracing.Continue(r.Context(), tp))
+		}
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
 		if sw.code == 0 {

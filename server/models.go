@@ -19,6 +19,7 @@ import (
 	"github.com/taskmodel/taskmodel/backends/memory"
 	"github.com/taskmodel/taskmodel/backends/postgres"
 	"github.com/taskmodel/taskmodel/backends/sqlite"
+	taskmetrics "github.com/taskmodel/taskmodel/metrics"
 	"github.com/taskmodel/taskmodel/sdk/engine"
 	"github.com/taskmodel/taskmodel/sdk/sweep"
 	"github.com/taskmodel/taskmodel/tasktype"
@@ -111,12 +112,15 @@ type Models struct {
 	order   []binding
 	err     error
 	counts  *counts // task counts of the pages and the metrics
+	// metrics are the lifecycle metrics every model's engine reports to
+	// (engine.WithObserver); the server registers them.
+	metrics *taskmetrics.Set
 }
 
 // NewModels starts a set of models over b; catalog lists the models of the
 // unified listing (catalog.Models()).
 func NewModels(b *Backend, catalog []backends.CatalogModel, listers Listers) *Models {
-	return &Models{backend: b, listers: listers, catalog: catalog, byName: map[string]binding{}, counts: newCounts(b)}
+	return &Models{backend: b, listers: listers, catalog: catalog, byName: map[string]binding{}, counts: newCounts(b), metrics: taskmetrics.New()}
 }
 
 // Err reports the first error of an Add.
@@ -164,7 +168,7 @@ func Add[T any, E ~string, PT ModelType[T, E]](ms *Models, m Model[T], opts ...e
 		return
 	}
 	var drv backends.Driver[T]
-	base := []engine.Option{engine.WithWorker(m.Worker)}
+	base := []engine.Option{engine.WithWorker(m.Worker), engine.WithObserver(ms.metrics.Model(m.Lifecycle))}
 	switch b := ms.backend; {
 	case b.sqlite != nil:
 		drv = m.SQLite(b.sqlite)

@@ -88,12 +88,15 @@ func (s *Server) workOpsFor(r *http.Request, field, model string) (workOps, erro
 
 // claimedTask is one task of a claim's answer.
 type claimedTask struct {
-	TaskType         string          `json:"task_type"`
-	ID               uuid.UUID       `json:"id"`
-	Lease            string          `json:"lease"`
-	LeaseExpiresAt   time.Time       `json:"lease_expires_at"`
-	HeartbeatSeconds int             `json:"heartbeat_seconds"`
-	Task             json.RawMessage `json:"task"`
+	TaskType         string    `json:"task_type"`
+	ID               uuid.UUID `json:"id"`
+	Lease            string    `json:"lease"`
+	LeaseExpiresAt   time.Time `json:"lease_expires_at"`
+	HeartbeatSeconds int       `json:"heartbeat_seconds"`
+	// Traceparent is the W3C trace context the task was created with: a
+	// worker's spans continue that trace (omitted when there is none).
+	Traceparent string          `json:"traceparent,omitempty"`
+	Task        json.RawMessage `json:"task"`
 }
 
 // workerClaim is POST /worker/claim.
@@ -196,7 +199,7 @@ func (s *Server) workerClaim(w http.ResponseWriter, r *http.Request) {
 				}
 				out = append(out, claimedTask{
 					TaskType: o.name(), ID: c.view.key.ID, Lease: leaseString(o.name(), c.lease),
-					LeaseExpiresAt: c.expires.UTC(), HeartbeatSeconds: heartbeatSeconds(o.spec()), Task: t,
+					LeaseExpiresAt: c.expires.UTC(), HeartbeatSeconds: heartbeatSeconds(o.spec()), Traceparent: c.traceparent, Task: t,
 				})
 			}
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/taskmodel/taskmodel/backends"
+	"github.com/taskmodel/taskmodel/sdk/engine"
 	"github.com/taskmodel/taskmodel/sdk/worker"
 	"github.com/taskmodel/taskmodel/tasktype"
 )
@@ -46,9 +47,10 @@ type workOps interface {
 
 // claimedView is a task a worker claimed over HTTP.
 type claimedView struct {
-	view    *view
-	lease   backends.Lease
-	expires time.Time
+	view        *view
+	lease       backends.Lease
+	expires     time.Time
+	traceparent string
 }
 
 // workOpsOf returns the worker protocol of b, or nil when the model has no
@@ -143,7 +145,7 @@ func (w *typedWork[T, E, PT]) claim(ctx context.Context, owner string, limit int
 	got, _, err := w.leases.Claim(ctx, owner, limit)
 	out := make([]claimedView, len(got))
 	for i, c := range got {
-		out[i] = claimedView{view: w.b.view(c.Task), lease: c.Lease, expires: c.Expires}
+		out[i] = claimedView{view: w.b.view(c.Task), lease: c.Lease, expires: c.Expires, traceparent: engine.Traceparent(c.Task)}
 	}
 	return out, err
 }

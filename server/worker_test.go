@@ -32,6 +32,7 @@ type claimed struct {
 	Lease            string         `json:"lease"`
 	LeaseExpiresAt   time.Time      `json:"lease_expires_at"`
 	HeartbeatSeconds int            `json:"heartbeat_seconds"`
+	Traceparent      string         `json:"traceparent"`
 	Task             map[string]any `json:"task"`
 }
 

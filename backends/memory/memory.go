@@ -30,6 +30,15 @@ type entry struct {
 	key     tasktype.Key
 	history []backends.History
 	lease   *taskLease // a worker's lease, for models with a worker section
+	// traceparent is the trace context the task was created with, which its
+	// JSON does not hold (set once, at insert).
+	traceparent string
+}
+
+// traced is a generated model's stored trace context (tm_traceparent).
+type traced interface {
+	Traceparent() string
+	SetTraceparent(string)
 }
 
 // Driver stores tasks of one model in memory.
@@ -48,6 +57,9 @@ func (d *Driver[T, PT]) decode(e *entry) (*T, error) {
 	t := new(T)
 	if err := json.Unmarshal(e.task, t); err != nil {
 		return nil, err
+	}
+	if tr, ok := any(t).(traced); ok && e.traceparent != "" {
+		tr.SetTraceparent(e.traceparent)
 	}
 	return t, nil
 }
@@ -97,7 +109,11 @@ func (d *Driver[T, PT]) InsertMany(ctx context.Context, tasks []*T, hs []backend
 		k := PT(task).Key()
 		h := hs[i]
 		h.Seq = 1
-		d.tasks[k.ID] = &entry{task: data[i], key: k, history: []backends.History{h}}
+		e := &entry{task: data[i], key: k, history: []backends.History{h}}
+		if tr, ok := any(task).(traced); ok {
+			e.traceparent = tr.Traceparent()
+		}
+		d.tasks[k.ID] = e
 		d.order = append(d.order, k.ID)
 	}
 	return nil
@@ -110,7 +126,7 @@ func (d *Driver[T, PT]) Get(ctx context.Context, id uuid.UUID) (*T, error) {
 	var snapshot entry
 	if ok {
 		// write replaces e.task under the lock: read it under the lock too.
-		snapshot.task = e.task
+		snapshot.task, snapshot.traceparent = e.task, e.traceparent
 	}
 	d.mu.Unlock()
 	if !ok {

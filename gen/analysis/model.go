@@ -240,6 +240,10 @@ type Task struct {
 	CancelledAt *time.Time `json:"cancelled_at"`
 	// Set when the task enters EXPIRED.
 	ExpiredAt *time.Time `json:"expired_at"`
+	// TmTraceparent is the W3C traceparent of the request that created the
+	// task ("" for none): tracing continues the creator's trace from it. It is
+	// stored, not part of the task's JSON.
+	TmTraceparent string `json:"-"`
 }
 
 // The patterns of Task's fields, which its validate tags name.
@@ -274,6 +278,16 @@ func (x *Task) UnmarshalJSON(data []byte) error {
 	}
 	*x = Task(v)
 	return nil
+}
+
+// Traceparent returns the W3C traceparent the task was created with ("" for none).
+func (x *Task) Traceparent() string {
+	return x.TmTraceparent
+}
+
+// SetTraceparent sets the W3C traceparent the task is created with.
+func (x *Task) SetTraceparent(tp string) {
+	x.TmTraceparent = tp
 }
 
 // Fire moves the task with event ev at time at. It checks the move against the
@@ -383,6 +397,55 @@ func (x *Task) TimeoutAt() (time.Time, bool) {
 		if x.ProcessingStartedAt != nil {
 			return x.ProcessingStartedAt.Add(30 * time.Minute), true
 		}
+	}
+	return time.Time{}, false
+}
+
+// EnteredAt returns when the task entered status, as its row tells. exact is
+// true for the time in the status's entry timestamp (the spec's entered_at),
+// when the spec names one and it is set. Otherwise, while the
+// task is in it, it is updated_at, the task's last change: the entry unless
+// the task changed in the status since (progress), with exact false. Else it
+// is the zero time.
+func (x *Task) EnteredAt(status string) (at time.Time, exact bool) {
+	switch status {
+	case "CREATED":
+		return x.CreatedAt, true
+	case "UPLOADING":
+		if x.UploadStartedAt != nil {
+			return *x.UploadStartedAt, true
+		}
+	case "UPLOAD_FAILED":
+		if x.UploadFailedAt != nil {
+			return *x.UploadFailedAt, true
+		}
+	case "QUEUED":
+		if x.QueuedAt != nil {
+			return *x.QueuedAt, true
+		}
+	case "PROCESSING":
+		if x.ProcessingStartedAt != nil {
+			return *x.ProcessingStartedAt, true
+		}
+	case "COMPLETED":
+		if x.CompletedAt != nil {
+			return *x.CompletedAt, true
+		}
+	case "FAILED":
+		if x.FailedAt != nil {
+			return *x.FailedAt, true
+		}
+	case "CANCELLED":
+		if x.CancelledAt != nil {
+			return *x.CancelledAt, true
+		}
+	case "EXPIRED":
+		if x.ExpiredAt != nil {
+			return *x.ExpiredAt, true
+		}
+	}
+	if string(x.Status) == status {
+		return x.UpdatedAt, false
 	}
 	return time.Time{}, false
 }
@@ -559,6 +622,9 @@ var migration0009ChangeToolIDAndChangeAgentsPostgreSQL string
 //go:embed migrations/postgresql/0010_history_at.sql
 var migration0010HistoryAtPostgreSQL string
 
+//go:embed migrations/postgresql/0011_traceparent.sql
+var migration0011TraceparentPostgreSQL string
+
 //go:embed migrations/sqlite/0001_schema.sql
 var migration0001SchemaSQLite string
 
@@ -579,6 +645,9 @@ var migration0009ChangeToolIDAndChangeAgentsSQLite string
 
 //go:embed migrations/sqlite/0010_history_at.sql
 var migration0010HistoryAtSQLite string
+
+//go:embed migrations/sqlite/0011_traceparent.sql
+var migration0011TraceparentSQLite string
 
 // Migrations returns the schema migrations of the model for an engine,
 // "postgresql" or "sqlite", in order; nil for another engine.
@@ -615,6 +684,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "analysis/0010_history_at",
 			SQL:  migration0010HistoryAtPostgreSQL,
+		}, {
+			Name: "analysis/0011_traceparent",
+			SQL:  migration0011TraceparentPostgreSQL,
 		}}
 	case "sqlite":
 		return []tasktype.Migration{{
@@ -638,6 +710,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "analysis/0010_history_at",
 			SQL:  migration0010HistoryAtSQLite,
+		}, {
+			Name: "analysis/0011_traceparent",
+			SQL:  migration0011TraceparentSQLite,
 		}}
 	}
 	return nil

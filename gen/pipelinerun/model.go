@@ -256,6 +256,10 @@ type PipelineRun struct {
 	StartedAt *time.Time `json:"started_at"`
 	// Set when the task enters COMPLETED, FAILED, SKIPPED, CANCELLED.
 	EndedAt *time.Time `json:"ended_at"`
+	// TmTraceparent is the W3C traceparent of the request that created the
+	// task ("" for none): tracing continues the creator's trace from it. It is
+	// stored, not part of the task's JSON.
+	TmTraceparent string `json:"-"`
 }
 
 // NewPipelineRun returns a PipelineRun holding the spec's defaults.
@@ -284,6 +288,16 @@ func (x *PipelineRun) UnmarshalJSON(data []byte) error {
 	}
 	*x = PipelineRun(v)
 	return nil
+}
+
+// Traceparent returns the W3C traceparent the task was created with ("" for none).
+func (x *PipelineRun) Traceparent() string {
+	return x.TmTraceparent
+}
+
+// SetTraceparent sets the W3C traceparent the task is created with.
+func (x *PipelineRun) SetTraceparent(tp string) {
+	x.TmTraceparent = tp
 }
 
 // Fire moves the task with event ev at time at. It checks the move against the
@@ -351,6 +365,41 @@ func (x *PipelineRun) Touch(at time.Time) {
 // TimeoutAt returns when the task's current status times out (its entry time
 // plus the spec's after), and false when the status has no timeout.
 func (x *PipelineRun) TimeoutAt() (time.Time, bool) {
+	return time.Time{}, false
+}
+
+// EnteredAt returns when the task entered status, as its row tells. exact is
+// true for the time in the status's entry timestamp (the spec's entered_at),
+// when the spec names one and it is set. Otherwise, while the
+// task is in it, it is updated_at, the task's last change: the entry unless
+// the task changed in the status since (progress), with exact false. Else it
+// is the zero time.
+func (x *PipelineRun) EnteredAt(status string) (at time.Time, exact bool) {
+	switch status {
+	case "STARTED":
+		if x.StartedAt != nil {
+			return *x.StartedAt, true
+		}
+	case "COMPLETED":
+		if x.EndedAt != nil {
+			return *x.EndedAt, true
+		}
+	case "FAILED":
+		if x.EndedAt != nil {
+			return *x.EndedAt, true
+		}
+	case "SKIPPED":
+		if x.EndedAt != nil {
+			return *x.EndedAt, true
+		}
+	case "CANCELLED":
+		if x.EndedAt != nil {
+			return *x.EndedAt, true
+		}
+	}
+	if string(x.Status) == status {
+		return x.UpdatedAt, false
+	}
 	return time.Time{}, false
 }
 
@@ -428,6 +477,9 @@ var migration0006LeanWritesPostgreSQL string
 //go:embed migrations/postgresql/0007_history_at.sql
 var migration0007HistoryAtPostgreSQL string
 
+//go:embed migrations/postgresql/0008_traceparent.sql
+var migration0008TraceparentPostgreSQL string
+
 //go:embed migrations/sqlite/0001_schema.sql
 var migration0001SchemaSQLite string
 
@@ -436,6 +488,9 @@ var migration0003ChangesSQLite string
 
 //go:embed migrations/sqlite/0007_history_at.sql
 var migration0007HistoryAtSQLite string
+
+//go:embed migrations/sqlite/0008_traceparent.sql
+var migration0008TraceparentSQLite string
 
 // Migrations returns the schema migrations of the model for an engine,
 // "postgresql" or "sqlite", in order; nil for another engine.
@@ -460,6 +515,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "pipeline_run/0007_history_at",
 			SQL:  migration0007HistoryAtPostgreSQL,
+		}, {
+			Name: "pipeline_run/0008_traceparent",
+			SQL:  migration0008TraceparentPostgreSQL,
 		}}
 	case "sqlite":
 		return []tasktype.Migration{{
@@ -471,6 +529,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "pipeline_run/0007_history_at",
 			SQL:  migration0007HistoryAtSQLite,
+		}, {
+			Name: "pipeline_run/0008_traceparent",
+			SQL:  migration0008TraceparentSQLite,
 		}}
 	}
 	return nil

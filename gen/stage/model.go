@@ -327,6 +327,10 @@ type StageState struct {
 	StartedAt *time.Time `json:"started_at"`
 	// Set when the task enters ERROR, COMPLETE, CANCELED.
 	EndedAt *time.Time `json:"ended_at"`
+	// TmTraceparent is the W3C traceparent of the request that created the
+	// task ("" for none): tracing continues the creator's trace from it. It is
+	// stored, not part of the task's JSON.
+	TmTraceparent string `json:"-"`
 }
 
 // NewStageState returns a StageState holding the spec's defaults.
@@ -358,6 +362,16 @@ func (x *StageState) UnmarshalJSON(data []byte) error {
 	}
 	*x = StageState(v)
 	return nil
+}
+
+// Traceparent returns the W3C traceparent the task was created with ("" for none).
+func (x *StageState) Traceparent() string {
+	return x.TmTraceparent
+}
+
+// SetTraceparent sets the W3C traceparent the task is created with.
+func (x *StageState) SetTraceparent(tp string) {
+	x.TmTraceparent = tp
 }
 
 // Fire moves the task with event ev at time at. It checks the move against the
@@ -413,6 +427,37 @@ func (x *StageState) Touch(at time.Time) {
 // TimeoutAt returns when the task's current status times out (its entry time
 // plus the spec's after), and false when the status has no timeout.
 func (x *StageState) TimeoutAt() (time.Time, bool) {
+	return time.Time{}, false
+}
+
+// EnteredAt returns when the task entered status, as its row tells. exact is
+// true for the time in the status's entry timestamp (the spec's entered_at),
+// when the spec names one and it is set. Otherwise, while the
+// task is in it, it is updated_at, the task's last change: the entry unless
+// the task changed in the status since (progress), with exact false. Else it
+// is the zero time.
+func (x *StageState) EnteredAt(status string) (at time.Time, exact bool) {
+	switch status {
+	case "RUNNING":
+		if x.StartedAt != nil {
+			return *x.StartedAt, true
+		}
+	case "ERROR":
+		if x.EndedAt != nil {
+			return *x.EndedAt, true
+		}
+	case "COMPLETE":
+		if x.EndedAt != nil {
+			return *x.EndedAt, true
+		}
+	case "CANCELED":
+		if x.EndedAt != nil {
+			return *x.EndedAt, true
+		}
+	}
+	if string(x.Status) == status {
+		return x.UpdatedAt, false
+	}
 	return time.Time{}, false
 }
 
@@ -490,6 +535,9 @@ var migration0006LeanWritesPostgreSQL string
 //go:embed migrations/postgresql/0007_history_at.sql
 var migration0007HistoryAtPostgreSQL string
 
+//go:embed migrations/postgresql/0008_traceparent.sql
+var migration0008TraceparentPostgreSQL string
+
 //go:embed migrations/sqlite/0001_schema.sql
 var migration0001SchemaSQLite string
 
@@ -498,6 +546,9 @@ var migration0003ChangesSQLite string
 
 //go:embed migrations/sqlite/0007_history_at.sql
 var migration0007HistoryAtSQLite string
+
+//go:embed migrations/sqlite/0008_traceparent.sql
+var migration0008TraceparentSQLite string
 
 // Migrations returns the schema migrations of the model for an engine,
 // "postgresql" or "sqlite", in order; nil for another engine.
@@ -522,6 +573,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "stage/0007_history_at",
 			SQL:  migration0007HistoryAtPostgreSQL,
+		}, {
+			Name: "stage/0008_traceparent",
+			SQL:  migration0008TraceparentPostgreSQL,
 		}}
 	case "sqlite":
 		return []tasktype.Migration{{
@@ -533,6 +587,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "stage/0007_history_at",
 			SQL:  migration0007HistoryAtSQLite,
+		}, {
+			Name: "stage/0008_traceparent",
+			SQL:  migration0008TraceparentSQLite,
 		}}
 	}
 	return nil

@@ -36,6 +36,10 @@ type Synthesis struct {
 	StartedAt *time.Time `json:"started_at"`
 	// Set when the task enters DONE, FAILED, CANCELLED.
 	EndDate *time.Time `json:"end_date"`
+	// TmTraceparent is the W3C traceparent of the request that created the
+	// task ("" for none): tracing continues the creator's trace from it. It is
+	// stored, not part of the task's JSON.
+	TmTraceparent string `json:"-"`
 }
 
 // NewSynthesis returns a Synthesis holding the spec's defaults.
@@ -64,6 +68,16 @@ func (x *Synthesis) UnmarshalJSON(data []byte) error {
 	}
 	*x = Synthesis(v)
 	return nil
+}
+
+// Traceparent returns the W3C traceparent the task was created with ("" for none).
+func (x *Synthesis) Traceparent() string {
+	return x.TmTraceparent
+}
+
+// SetTraceparent sets the W3C traceparent the task is created with.
+func (x *Synthesis) SetTraceparent(tp string) {
+	x.TmTraceparent = tp
 }
 
 // Fire moves the task with event ev at time at. It checks the move against the
@@ -132,6 +146,37 @@ func (x *Synthesis) Touch(at time.Time) {
 // TimeoutAt returns when the task's current status times out (its entry time
 // plus the spec's after), and false when the status has no timeout.
 func (x *Synthesis) TimeoutAt() (time.Time, bool) {
+	return time.Time{}, false
+}
+
+// EnteredAt returns when the task entered status, as its row tells. exact is
+// true for the time in the status's entry timestamp (the spec's entered_at),
+// when the spec names one and it is set. Otherwise, while the
+// task is in it, it is updated_at, the task's last change: the entry unless
+// the task changed in the status since (progress), with exact false. Else it
+// is the zero time.
+func (x *Synthesis) EnteredAt(status string) (at time.Time, exact bool) {
+	switch status {
+	case "RUNNING":
+		if x.StartedAt != nil {
+			return *x.StartedAt, true
+		}
+	case "DONE":
+		if x.EndDate != nil {
+			return *x.EndDate, true
+		}
+	case "FAILED":
+		if x.EndDate != nil {
+			return *x.EndDate, true
+		}
+	case "CANCELLED":
+		if x.EndDate != nil {
+			return *x.EndDate, true
+		}
+	}
+	if string(x.Status) == status {
+		return x.UpdatedAt, false
+	}
 	return time.Time{}, false
 }
 
@@ -259,6 +304,9 @@ var migration0009HistoryAtPostgreSQL string
 //go:embed migrations/postgresql/0010_add_progress.sql
 var migration0010AddProgressPostgreSQL string
 
+//go:embed migrations/postgresql/0011_traceparent.sql
+var migration0011TraceparentPostgreSQL string
+
 //go:embed migrations/sqlite/0001_schema.sql
 var migration0001SchemaSQLite string
 
@@ -279,6 +327,9 @@ var migration0009HistoryAtSQLite string
 
 //go:embed migrations/sqlite/0010_add_progress.sql
 var migration0010AddProgressSQLite string
+
+//go:embed migrations/sqlite/0011_traceparent.sql
+var migration0011TraceparentSQLite string
 
 // Migrations returns the schema migrations of the model for an engine,
 // "postgresql" or "sqlite", in order; nil for another engine.
@@ -315,6 +366,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "synthesis/0010_add_progress",
 			SQL:  migration0010AddProgressPostgreSQL,
+		}, {
+			Name: "synthesis/0011_traceparent",
+			SQL:  migration0011TraceparentPostgreSQL,
 		}}
 	case "sqlite":
 		return []tasktype.Migration{{
@@ -338,6 +392,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "synthesis/0010_add_progress",
 			SQL:  migration0010AddProgressSQLite,
+		}, {
+			Name: "synthesis/0011_traceparent",
+			SQL:  migration0011TraceparentSQLite,
 		}}
 	}
 	return nil

@@ -33,17 +33,25 @@ type Engine[T any, E ~string, PT Model[T, E]] struct {
 	now    func() time.Time
 	poll   time.Duration
 	remote *remote // nil without WithChanges
+	// observer sees the moves (WithObserver); nil for none.
+	observer Observer
+	// tracer traces the writes (WithTracer); nil for none. model is the
+	// model's name, for it.
+	tracer Tracer
+	model  string
 }
 
 // Option configures an Engine.
 type Option func(*options)
 
 type options struct {
-	store   []backends.Option
-	worker  tasktype.Worker
-	now     func() time.Time
-	poll    time.Duration
-	changes backends.ChangeSource
+	store    []backends.Option
+	worker   tasktype.Worker
+	now      func() time.Time
+	poll     time.Duration
+	changes  backends.ChangeSource
+	observer Observer
+	tracer   Tracer
 }
 
 // WithClock sets the clock (tests use a fake one).
@@ -73,11 +81,16 @@ func New[T any, E ~string, PT Model[T, E]](driver backends.Driver[T], opts ...Op
 		opt(&o)
 	}
 	e := &Engine[T, E, PT]{
-		store:  backends.NewStore[T, E, PT](driver, o.store...),
-		worker: o.worker,
-		bus:    newBus[T](),
-		now:    o.now,
-		poll:   o.poll,
+		store:    backends.NewStore[T, E, PT](driver, o.store...),
+		worker:   o.worker,
+		bus:      newBus[T](),
+		now:      o.now,
+		poll:     o.poll,
+		observer: o.observer,
+		tracer:   o.tracer,
+	}
+	if e.tracer != nil {
+		e.model = ModelName[T]()
 	}
 	if o.changes != nil {
 		e.remote = &remote{src: o.changes}
@@ -98,6 +111,21 @@ func (e *Engine[T, E, PT]) Now() time.Time { return e.now() }
 // Create validates task and stores it in the initial status, with its first
 // history row; it returns the stored task.
 func (e *Engine[T, E, PT]) Create(ctx context.Context, task *T, meta Meta) (*T, error) {
+	if e.tracer != nil {
+		var end func(uuid.UUID, error)
+		ctx, end = e.startCreate(ctx, task)
+		x, err := e.create(ctx, task, meta)
+		if err != nil {
+			end(uuid.Nil, err)
+		} else {
+			end(PT(x).Key().ID, nil)
+		}
+		return x, err
+	}
+	return e.create(ctx, task, meta)
+}
+
+func (e *Engine[T, E, PT]) create(ctx context.Context, task *T, meta Meta) (*T, error) {
 	x, err := e.store.Create(ctx, task, meta)
 	if err != nil {
 		return nil, err
@@ -114,7 +142,21 @@ func (e *Engine[T, E, PT]) Create(ctx context.Context, task *T, meta Meta) (*T, 
 // driver of this module is (a wrapping driver must forward InsertMany);
 // with another, it writes nothing and says so.
 func (e *Engine[T, E, PT]) CreateMany(ctx context.Context, tasks []*T, meta Meta) ([]*T, error) {
+	var ends []func(uuid.UUID, error) // the creates' spans
+	if e.tracer != nil {
+		ends = make([]func(uuid.UUID, error), len(tasks))
+		for i, x := range tasks {
+			_, ends[i] = e.startCreate(ctx, x)
+		}
+	}
 	xs, err := e.store.CreateMany(ctx, tasks, meta)
+	for i, end := range ends {
+		if err != nil {
+			end(uuid.Nil, err)
+		} else {
+			end(PT(xs[i]).Key().ID, nil)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -150,6 +192,21 @@ func (e *Engine[T, E, PT]) Fire(ctx context.Context, id uuid.UUID, ev E, mutate 
 // FireFrom is Fire on a task the caller has read: guarded by the status and
 // version it was read with, without another read.
 func (e *Engine[T, E, PT]) FireFrom(ctx context.Context, cur *T, ev E, mutate func(*T), meta Meta) (*T, error) {
+	if e.tracer != nil {
+		var end func(string, error)
+		ctx, end = e.tracer.StartMove(ctx, e.tracedMove(cur, PT(cur).Key().Status, string(ev), time.Time{}))
+		x, err := e.fireFrom(ctx, cur, ev, mutate, meta)
+		if err != nil {
+			end("", err)
+		} else {
+			end(PT(x).Key().Status, nil)
+		}
+		return x, err
+	}
+	return e.fireFrom(ctx, cur, ev, mutate, meta)
+}
+
+func (e *Engine[T, E, PT]) fireFrom(ctx context.Context, cur *T, ev E, mutate func(*T), meta Meta) (*T, error) {
 	k := PT(cur).Key()
 	from := k.Status
 	defer e.writing(k.ID, k.Version+1)()
@@ -158,6 +215,9 @@ func (e *Engine[T, E, PT]) FireFrom(ctx context.Context, cur *T, ev E, mutate fu
 		return nil, err
 	}
 	e.publish(x, from, string(ev))
+	if e.observer != nil {
+		e.observeFire(cur, x, ev)
+	}
 	return x, nil
 }
 

@@ -29,6 +29,13 @@ type Leases[T any, E ~string, PT engine.Model[T, E]] struct {
 	eng    *engine.Engine[T, E, PT]
 	driver backends.WorkDriver[T]
 	spec   tasktype.Worker
+	// obs sees the handlers' outcomes and tracer traces their runs (the
+	// engine's, nil for none); initialQueue: the queue is the initial
+	// status (for observeClaim).
+	obs          Observer
+	tracer       Tracer
+	initialQueue bool
+	codes        sync.Map // error codes found valid (storedCode)
 
 	mu  sync.Mutex
 	pos cursor
@@ -57,7 +64,10 @@ func NewLeases[T any, E ~string, PT engine.Model[T, E]](eng *engine.Engine[T, E,
 	if _, ok := any(PT(new(T))).(failer[E]); !ok {
 		return nil, fmt.Errorf("worker: model %T has no PrepareFailure method (it has no worker section)", new(T))
 	}
-	return &Leases[T, E, PT]{eng: eng, driver: driver, spec: spec}, nil
+	probe := new(T)
+	PT(probe).Init(uuid.Nil, time.Time{})
+	return &Leases[T, E, PT]{eng: eng, driver: driver, spec: spec, obs: workerObserver(eng.Observer()), tracer: workerTracer(eng.Tracer()),
+		initialQueue: PT(probe).Key().Status == spec.Queue}, nil
 }
 
 // failer is what a model with a worker section has: PrepareFailure fills the
@@ -97,12 +107,15 @@ func (l *Leases[T, E, PT]) claim(ctx context.Context, pos *cursor, mu *sync.Mute
 		// round trip and one commit for the batch.
 		now = now.UTC().Truncate(time.Microsecond) // as backends.Store stamps times
 		expires := now.Add(l.spec.Lease)
+		start := time.Now()
 		got, err := claimAfter(ctx, pos, mu, func(after backends.QueuePosition) ([]backends.Claim[T], backends.QueuePosition, error) {
 			return c.Claim(ctx, owner, now, expires, limit, after)
 		}, limit)
 		out := make([]Claimed[T], len(got))
 		for i, c := range got {
 			l.eng.Announce(c.Task, l.spec.Queue, E(l.spec.Claim))
+			l.observeClaim(c)
+			l.eng.TraceMove(ctx, c.Task, l.spec.Queue, E(l.spec.Claim), start)
 			out[i] = Claimed[T]{Task: c.Task, Lease: c.Lease, Expires: expires}
 		}
 		return out, len(got), err
@@ -279,15 +292,20 @@ func (l *Leases[T, E, PT]) Progress(ctx context.Context, cur *T, done float64, d
 func (l *Leases[T, E, PT]) Finish(ctx context.Context, cur *T, lease backends.Lease, outcome error, mutate func(*T)) (*T, error) {
 	meta := engine.Meta{Actor: lease.Owner, Attempt: lease.Attempt}
 	var ev E
+	var code string
 	if outcome == nil {
 		ev, meta.Message = E(l.spec.Complete), "completed"
 	} else {
-		code, msg, detail := l.failure(outcome)
-		ev = E(l.spec.Fail)
-		mutate = func(t *T) { prepareFailure[T, E, PT](t, code, msg) }
+		c, msg, detail := l.failure(outcome)
+		ev, code = E(l.spec.Fail), c
+		mutate = func(t *T) { prepareFailure[T, E, PT](t, c, msg) }
 		meta.Message = detail
 	}
-	return l.end(ctx, cur, ev, mutate, meta)
+	x, err := l.end(ctx, cur, ev, mutate, meta)
+	if err == nil {
+		l.observeEnd(cur, x, outcome != nil, code)
+	}
+	return x, err
 }
 
 // CheckCode checks that code is an error code of the spec a failure may

@@ -329,8 +329,11 @@ func (p *Pool[T, E, PT]) run(work context.Context, x *T, lease backends.Lease) {
 	}()
 	prog := &Progress[T]{report: p.eng.ProgressFrom, cur: x}
 	w := p.watch(ctx, cancel, id, lease)
+	ctx, endProcess := p.leases.startProcess(ctx, x, lease)
+	var err error
+	defer func() { endProcess(err) }()
 
-	err := p.call(ctx, x, prog)
+	err = p.call(ctx, x, prog)
 	cancel(nil)
 	w.stop()
 	if cause := context.Cause(ctx); cause == errCancelled || cause == errLostLease {
@@ -341,7 +344,9 @@ func (p *Pool[T, E, PT]) run(work context.Context, x *T, lease backends.Lease) {
 		p.log.Info("handler cut short by shutdown; the task will be rescued when its lease expires", "task", id)
 		return
 	}
-	if _, ferr := p.leases.Finish(context.WithoutCancel(work), prog.current(), lease, err, nil); ferr != nil {
+	// The handler's context without its cancellation: the end event's
+	// write, in the handler's trace.
+	if _, ferr := p.leases.Finish(context.WithoutCancel(ctx), prog.current(), lease, err, nil); ferr != nil {
 		p.log.Error("ending the task failed; it will be rescued when its lease expires", "task", id, "err", ferr)
 	}
 }

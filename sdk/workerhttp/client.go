@@ -63,6 +63,9 @@ type Task struct {
 	Lease            string    `json:"lease"`
 	LeaseExpiresAt   time.Time `json:"lease_expires_at"`
 	HeartbeatSeconds int       `json:"heartbeat_seconds"`
+	// Traceparent is the W3C trace context the task was created with,
+	// when the server traces ("" otherwise): a worker's spans continue it.
+	Traceparent string `json:"traceparent,omitempty"`
 	// Task is the task as GET /tasks/{id} returns it, in the running
 	// status.
 	Task json.RawMessage `json:"task"`

@@ -57,13 +57,16 @@ class Client:
 
     # The task API.
 
-    def create(self, task_type: str, fields: Optional[Mapping[str, Any]] = None, **more: Any) -> Task:
+    def create(self, task_type: str, fields: Optional[Mapping[str, Any]] = None, *,
+               traceparent: Optional[str] = None, **more: Any) -> Task:
         """Creates a task of a model (POST /tasks) with the fields its spec's
-        api create list allows, given as a mapping or keywords; returns it."""
+        api create list allows, given as a mapping or keywords; returns it.
+        traceparent, a W3C trace context (the caller's span), makes the task's
+        trace continue the caller's when the server traces."""
         body: Dict[str, Any] = {"task_type": task_type}
         body.update(fields or {})
         body.update(more)
-        return self.transport.call("POST", "/tasks", body)
+        return self.transport.call("POST", "/tasks", body, traceparent=traceparent)
 
     def get(self, task_id: str) -> Task:
         """The task (GET /tasks/{id}): its fields, status, progress, timestamps."""
@@ -203,41 +206,45 @@ class Client:
         """Claims up to limit (1 to 100) queued tasks of the models (POST
         /worker/claim), waiting up to wait_seconds (0 to 30) for one; returns
         the claims: task_type, id, lease, lease_expires_at,
-        heartbeat_seconds and task (the task JSON)."""
+        heartbeat_seconds, task (the task JSON) and, when the server traces,
+        traceparent (the W3C trace context the task was created with)."""
         body: Dict[str, Any] = {"models": list(models), "limit": limit, "wait_seconds": wait_seconds}
         if worker:
             body["worker"] = worker
         out = self.transport.call("POST", "/worker/claim", body, timeout=self.transport.timeout + wait_seconds)
         return list((out or {}).get("tasks") or [])
 
-    def heartbeat(self, task_id: str, lease: str) -> Dict[str, Any]:
+    def heartbeat(self, task_id: str, lease: str, traceparent: Optional[str] = None) -> Dict[str, Any]:
         """Extends the lease; returns {"cancelled": bool, "lease_expires_at": …}.
-        A lost lease raises LeaseLost."""
-        return self.transport.call("POST", "/worker/tasks/" + _quote(task_id) + "/heartbeat", {"lease": lease})
+        A lost lease raises LeaseLost. traceparent (here and in the other
+        reports) is the worker's span: the server traces the report under it."""
+        return self.transport.call("POST", "/worker/tasks/" + _quote(task_id) + "/heartbeat", {"lease": lease}, traceparent=traceparent)
 
     def report_progress(self, task_id: str, lease: str, percent: float,
-                        detail: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+                        detail: Optional[Mapping[str, Any]] = None, traceparent: Optional[str] = None) -> Dict[str, Any]:
         """Records progress, percent 0 to 100 and the model's progress_detail
         object (and extends the lease); returns {"cancelled": bool, …}."""
         body: Dict[str, Any] = {"lease": lease, "percent": percent}
         if detail is not None:
             body["detail"] = dict(detail)
-        return self.transport.call("POST", "/worker/tasks/" + _quote(task_id) + "/progress", body)
+        return self.transport.call("POST", "/worker/tasks/" + _quote(task_id) + "/progress", body, traceparent=traceparent)
 
-    def complete(self, task_id: str, lease: str, result: Optional[Mapping[str, Any]] = None) -> Task:
+    def complete(self, task_id: str, lease: str, result: Optional[Mapping[str, Any]] = None,
+                 traceparent: Optional[str] = None) -> Task:
         """Completes the task with the result fields its spec allows; returns it."""
         body: Dict[str, Any] = {"lease": lease}
         if result:
             body["result"] = dict(result)
-        return self.transport.call("POST", "/worker/tasks/" + _quote(task_id) + "/complete", body)
+        return self.transport.call("POST", "/worker/tasks/" + _quote(task_id) + "/complete", body, traceparent=traceparent)
 
-    def fail(self, task_id: str, lease: str, message: str, error_code: Optional[str] = None) -> Task:
+    def fail(self, task_id: str, lease: str, message: str, error_code: Optional[str] = None,
+             traceparent: Optional[str] = None) -> Task:
         """Fails the task with a message and, for a model with error codes,
         one of its codes; returns it."""
         body: Dict[str, Any] = {"lease": lease, "message": message}
         if error_code is not None:
             body["error_code"] = str(getattr(error_code, "value", error_code))
-        return self.transport.call("POST", "/worker/tasks/" + _quote(task_id) + "/fail", body)
+        return self.transport.call("POST", "/worker/tasks/" + _quote(task_id) + "/fail", body, traceparent=traceparent)
 
 
 def _many(v: StrOrList) -> Optional[List[str]]:

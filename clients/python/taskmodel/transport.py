@@ -48,12 +48,17 @@ class Transport:
         return url
 
     def open(self, method: str, path: str, body: Any = None, query: Query = None,
-             timeout: Optional[float] = None, accept: str = "application/json"):
+             timeout: Optional[float] = None, accept: str = "application/json",
+             traceparent: Optional[str] = None):
         """Sends the request and returns the open response (the caller closes
-        it); an error status raises ProblemError."""
+        it); an error status raises ProblemError. traceparent, a W3C trace
+        context, is sent as the traceparent header: the server traces what
+        the request does in that trace."""
         url = self.full_url(path, query)
         data = None
         headers = {"Accept": accept, "User-Agent": USER_AGENT}
+        if traceparent:
+            headers["traceparent"] = traceparent
         if body is not None:
             data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
             headers["Content-Type"] = "application/json"
@@ -69,9 +74,9 @@ class Transport:
             raise TaskmodelError("%s %s: cannot reach %s: %s" % (method, path, self.url, e.reason)) from e
 
     def call(self, method: str, path: str, body: Any = None, query: Query = None,
-             timeout: Optional[float] = None) -> Any:
+             timeout: Optional[float] = None, traceparent: Optional[str] = None) -> Any:
         """Sends the request and returns its decoded JSON answer (None when empty)."""
-        with self.open(method, path, body, query, timeout) as resp:
+        with self.open(method, path, body, query, timeout, traceparent=traceparent) as resp:
             raw = resp.read()
         if not raw.strip():
             return None

@@ -61,6 +61,13 @@ class TaskContext:
     lease are the claim's. cancelled turns true once the server said the task
     was cancelled (by a heartbeat or a progress reply), or the lease was
     lost.
+
+    traceparent is the W3C trace context the task was created with, when the
+    server traces (None otherwise): the task's trace. The worker sends it
+    with the task's heartbeats, progress and end, so that the server's spans
+    of them join that trace. A handler with a tracer of its own starts its
+    span from it and sets traceparent to that span's: the reports are then
+    traced under the handler's span.
     """
 
     def __init__(self, worker: "Worker", claim: Mapping[str, Any]):
@@ -71,6 +78,7 @@ class TaskContext:
         self.task_type: str = str(claim.get("task_type") or self.data.get("task_type") or "")
         self.lease: str = str(claim["lease"])
         self.heartbeat_seconds: float = float(claim.get("heartbeat_seconds") or 10)
+        self.traceparent: Optional[str] = claim.get("traceparent") or None
         self._stop = threading.Event()
         self._reason = ""
         self._lock = threading.Lock()
@@ -109,7 +117,7 @@ class TaskContext:
         lost, before or by this report."""
         self.check()
         try:
-            reply = self._worker.client.report_progress(self.id, self.lease, percent, detail)
+            reply = self._worker.client.report_progress(self.id, self.lease, percent, detail, traceparent=self.traceparent)
         except LeaseLost:
             self._mark("lease lost")
             raise TaskCancelled("lease lost") from None
@@ -272,7 +280,7 @@ class Worker:
             if ctx.cancelled:
                 log.info("task %s was %s; its result is dropped", ctx.id, ctx.stop_reason)
                 return
-            self._end(ctx, lambda: self.client.complete(ctx.id, ctx.lease, result))
+            self._end(ctx, lambda: self.client.complete(ctx.id, ctx.lease, result, traceparent=ctx.traceparent))
         finally:
             done.set()
             beat.join()
@@ -282,14 +290,14 @@ class Worker:
     def _fail(self, ctx: TaskContext, code: Optional[str], message: str) -> None:
         def report() -> None:
             try:
-                self.client.fail(ctx.id, ctx.lease, _clip(message), code)
+                self.client.fail(ctx.id, ctx.lease, _clip(message), code, traceparent=ctx.traceparent)
             except ProblemError as e:
                 if e.status != 400 or e.field != "error_code" or code is None:
                     raise
                 # A code the model does not know: the task fails anyway,
                 # without it, rather than wait for its lease to run out.
                 log.error("task %s: error code %s refused (%s); failing it without a code", ctx.id, code, e.detail)
-                self.client.fail(ctx.id, ctx.lease, _clip("%s: %s" % (code, message)), None)
+                self.client.fail(ctx.id, ctx.lease, _clip("%s: %s" % (code, message)), None, traceparent=ctx.traceparent)
         self._end(ctx, report)
 
     def _end(self, ctx: TaskContext, report: Callable[[], Any]) -> None:
@@ -311,7 +319,7 @@ class Worker:
             if ctx.cancelled:
                 return
             try:
-                reply = self.client.heartbeat(ctx.id, ctx.lease)
+                reply = self.client.heartbeat(ctx.id, ctx.lease, traceparent=ctx.traceparent)
             except LeaseLost:
                 ctx._mark("lease lost")
                 return

@@ -15,6 +15,7 @@ class FakeServer:
         self.tasks = {}      # id -> task dict
         self.leases = {}     # id -> lease
         self.requests = []   # (method, path, query, body)
+        self.traceparents = []  # (method, path, the traceparent header or None)
         self.events = {}     # id -> raw SSE text to send
         self.lock = threading.Lock()
         self.heartbeat_seconds = 0.2
@@ -58,12 +59,13 @@ class FakeServer:
         body = json.loads(raw) if raw else None
         with self.lock:
             self.requests.append((method, path, query, body))
+            self.traceparents.append((method, path, h.headers.get("traceparent")))
         if h.headers.get("Authorization") != "Bearer " + TOKEN:
             return self.problem(h, 401, "unauthorized", "Unauthorized", "a bearer token is required")
         seg = path.strip("/").split("/")
         try:
             if seg == ["tasks"] and method == "POST":
-                t = self.add_task(**{k: v for k, v in body.items()})
+                t = self.add_task(**{k: v for k, v in body.items()}, _traceparent=h.headers.get("traceparent"))
                 return self.json(h, 201, t)
             if seg == ["tasks"] and method == "GET":
                 return self.json(h, 200, [{"id": t["id"], "task_type": t["task_type"], "task_status": "Q"} for t in self.tasks.values()])
@@ -100,9 +102,12 @@ class FakeServer:
                         t["status"] = "RUNNING"
                         lease = uuid.uuid4().hex
                         self.leases[t["id"]] = lease
-                        out.append({"task_type": t["task_type"], "id": t["id"], "lease": lease,
-                                    "lease_expires_at": "2030-01-01T00:00:00Z",
-                                    "heartbeat_seconds": self.heartbeat_seconds, "task": dict(t)})
+                        c = {"task_type": t["task_type"], "id": t["id"], "lease": lease,
+                             "lease_expires_at": "2030-01-01T00:00:00Z",
+                             "heartbeat_seconds": self.heartbeat_seconds, "task": dict(t)}
+                        if t.get("_traceparent"):
+                            c["traceparent"] = t["_traceparent"]
+                        out.append(c)
             return self.json(h, 200, {"tasks": out})
         tid, action = seg[1], seg[2]
         t = self.tasks.get(tid)

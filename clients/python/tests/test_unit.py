@@ -21,6 +21,12 @@ class FakeTest(unittest.TestCase):
         self.addCleanup(self.fake.close)
         self.client = Client(self.fake.url, TOKEN)
 
+    def run_worker(self, worker, n, concurrency=2):
+        done = threading.Thread(target=worker.run, kwargs={"concurrency": concurrency, "max_tasks": n, "handle_signals": False})
+        done.start()
+        done.join(20)
+        self.assertFalse(done.is_alive(), "the worker did not return")
+
 
 class ClientTest(FakeTest):
     def test_create_get_cancel(self):
@@ -94,12 +100,6 @@ class ClientTest(FakeTest):
 
 
 class WorkerTest(FakeTest):
-    def run_worker(self, worker, n, concurrency=2):
-        done = threading.Thread(target=worker.run, kwargs={"concurrency": concurrency, "max_tasks": n, "handle_signals": False})
-        done.start()
-        done.join(20)
-        self.assertFalse(done.is_alive(), "the worker did not return")
-
     def test_outcomes(self):
         logging.getLogger("taskmodel").setLevel(logging.CRITICAL)
         self.addCleanup(logging.getLogger("taskmodel").setLevel, logging.NOTSET)
@@ -186,6 +186,47 @@ class WorkerTest(FakeTest):
         w.stop()
         th.join(10)
         self.assertFalse(th.is_alive())
+
+
+class TraceparentTest(FakeTest):
+    TASK = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    SPAN = "00-4bf92f3577b34da6a3ce929d0e0e4736-b7ad6b7169203331-01"
+
+    def sent(self, task_id, action):
+        return [tp for (m, p, tp) in self.fake.traceparents if p == "/worker/tasks/%s/%s" % (task_id, action)]
+
+    def test_create_sends_it(self):
+        t = self.client.create("training", {"tag": "x"}, traceparent=self.TASK)
+        self.assertEqual(self.fake.tasks[t["id"]]["_traceparent"], self.TASK)
+        t = self.client.create("training", tag="y")
+        self.assertIsNone(self.fake.tasks[t["id"]]["_traceparent"])
+
+    def test_worker_carries_and_continues_it(self):
+        cases = [
+            # (the claim's traceparent, what the handler sets, what the reports carry)
+            ("kept", self.TASK, None, self.TASK),
+            ("continued under the handler's span", self.TASK, self.SPAN, self.SPAN),
+            ("none", None, None, None),
+        ]
+        for name, claimed, handler_sets, reported in cases:
+            with self.subTest(name):
+                t = self.fake.add_task(tag=name, _traceparent=claimed)
+                seen = []
+                w = Worker(self.client, models=["training"], wait_seconds=0)
+
+                @w.handler("training")
+                def handle(task):
+                    seen.append(task.traceparent)
+                    if handler_sets:
+                        task.traceparent = handler_sets
+                    task.progress(50)
+                    return {}
+
+                self.run_worker(w, 1, concurrency=1)
+                self.assertEqual(seen, [claimed])
+                self.assertEqual(self.fake.tasks[t["id"]]["status"], "DONE")
+                self.assertEqual(self.sent(t["id"], "progress"), [reported])
+                self.assertEqual(self.sent(t["id"], "complete"), [reported])
 
 
 class TrackerTest(FakeTest):

@@ -79,6 +79,7 @@ func createManyParams(items []insertRow) (p CreateManyParams, err error) {
 	p.TmNullCancelledAt = slices.Grow(p.TmNullCancelledAt, len(items))
 	p.ExpiredAt = slices.Grow(p.ExpiredAt, len(items))
 	p.TmNullExpiredAt = slices.Grow(p.TmNullExpiredAt, len(items))
+	p.TmTraceparent = slices.Grow(p.TmTraceparent, len(items))
 	p.TmActor = slices.Grow(p.TmActor, len(items))
 	p.TmMessage = slices.Grow(p.TmMessage, len(items))
 	for _, it := range items {
@@ -112,6 +113,7 @@ func createManyParams(items []insertRow) (p CreateManyParams, err error) {
 		p.FailedAt, p.TmNullFailedAt = backends.AppendNullable(p.FailedAt, p.TmNullFailedAt, backends.UTC(x.FailedAt))
 		p.CancelledAt, p.TmNullCancelledAt = backends.AppendNullable(p.CancelledAt, p.TmNullCancelledAt, backends.UTC(x.CancelledAt))
 		p.ExpiredAt, p.TmNullExpiredAt = backends.AppendNullable(p.ExpiredAt, p.TmNullExpiredAt, backends.UTC(x.ExpiredAt))
+		p.TmTraceparent = append(p.TmTraceparent, x.TmTraceparent)
 		p.TmActor = append(p.TmActor, it.Actor)
 		p.TmMessage = append(p.TmMessage, it.Message)
 	}
@@ -290,6 +292,7 @@ func (d *Driver) insertOne(ctx context.Context, r insertRow) error {
 		Status:              string(x.Status),
 		TmActor:             r.Actor,
 		TmMessage:           r.Message,
+		TmTraceparent:       x.TmTraceparent,
 		ToolID:              x.ToolID,
 		UpdatedAt:           x.UpdatedAt.UTC(),
 		UploadFailedAt:      backends.UTC(x.UploadFailedAt),
@@ -553,6 +556,7 @@ func (d *Driver) Reserve(ctx context.Context, queue, owner string, now, expires 
 			TmLeaseAttempt:      r.TmLeaseAttempt,
 			TmLeaseExpiresAt:    r.TmLeaseExpiresAt,
 			TmLeaseOwner:        r.TmLeaseOwner,
+			TmTraceparent:       r.TmTraceparent,
 			ToolID:              r.ToolID,
 			UpdatedAt:           r.UpdatedAt,
 			UploadFailedAt:      r.UploadFailedAt,
@@ -640,6 +644,7 @@ func (d *Driver) Claim(ctx context.Context, owner string, now, expires time.Time
 			TmLeaseAttempt:      r.TmLeaseAttempt,
 			TmLeaseExpiresAt:    r.TmLeaseExpiresAt,
 			TmLeaseOwner:        r.TmLeaseOwner,
+			TmTraceparent:       r.TmTraceparent,
 			ToolID:              r.ToolID,
 			UpdatedAt:           r.UpdatedAt,
 			UploadFailedAt:      r.UploadFailedAt,
@@ -680,6 +685,7 @@ func fromRow(r Analysis) (*analysis.Task, error) {
 		Progress:            r.Progress,
 		QueuedAt:            backends.UTC(r.QueuedAt),
 		Status:              analysis.Status(r.Status),
+		TmTraceparent:       r.TmTraceparent,
 		ToolID:              r.ToolID,
 		UpdatedAt:           r.UpdatedAt.UTC(),
 		UploadFailedAt:      backends.UTC(r.UploadFailedAt),

@@ -36,6 +36,7 @@ type Analysis struct {
 	TmLeaseOwner        string
 	TmLeaseExpiresAt    *time.Time
 	TmLeaseAttempt      int32
+	TmTraceparent       string
 }
 
 type AnalysisHistory struct {

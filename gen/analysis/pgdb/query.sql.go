@@ -29,13 +29,13 @@ WITH c AS (
         tm_history_seq = w.tm_history_seq + 1,
         tm_lease_owner = $5::text, tm_lease_expires_at = $6::timestamptz, tm_lease_attempt = w.tm_lease_attempt + 1
     WHERE w.id = ANY (ARRAY(SELECT c.id FROM c))
-    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.user_id, w.tool_id, w.agents, w.progress, w.progress_detail, w.error_code, w.error_message, w.blobs_cleaned, w.upload_started_at, w.upload_failed_at, w.queued_at, w.processing_started_at, w.completed_at, w.failed_at, w.cancelled_at, w.expired_at, w.tm_history_seq, w.tm_lease_owner, w.tm_lease_expires_at, w.tm_lease_attempt
+    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.user_id, w.tool_id, w.agents, w.progress, w.progress_detail, w.error_code, w.error_message, w.blobs_cleaned, w.upload_started_at, w.upload_failed_at, w.queued_at, w.processing_started_at, w.completed_at, w.failed_at, w.cancelled_at, w.expired_at, w.tm_history_seq, w.tm_lease_owner, w.tm_lease_expires_at, w.tm_lease_attempt, w.tm_traceparent
 ), h AS (
     INSERT INTO analysis_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
     SELECT t.id, t.tm_history_seq, 'QUEUED', 'PROCESSING', 'start', $1::timestamptz,
         t.tm_lease_attempt, $5::text, 'claimed by ' || $5::text || ' (attempt ' || t.tm_lease_attempt || ')' FROM t
 )
-SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM t
+SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM t
 ORDER BY created_at, id
 `
 
@@ -74,6 +74,7 @@ type ClaimRow struct {
 	TmLeaseOwner        string
 	TmLeaseExpiresAt    *time.Time
 	TmLeaseAttempt      int32
+	TmTraceparent       string
 }
 
 // Reserve and the claim event "start" in one update and one commit: every
@@ -126,6 +127,7 @@ func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]ClaimRow, error
 			&i.TmLeaseOwner,
 			&i.TmLeaseExpiresAt,
 			&i.TmLeaseAttempt,
+			&i.TmTraceparent,
 		); err != nil {
 			return nil, err
 		}
@@ -138,7 +140,7 @@ func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]ClaimRow, error
 }
 
 const claimByStatus = `-- name: ClaimByStatus :many
-SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM analysis WHERE status = $1::text
+SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM analysis WHERE status = $1::text
 ORDER BY created_at, id
 LIMIT $2::integer
 FOR UPDATE SKIP LOCKED
@@ -186,6 +188,7 @@ func (q *Queries) ClaimByStatus(ctx context.Context, arg ClaimByStatusParams) ([
 			&i.TmLeaseOwner,
 			&i.TmLeaseExpiresAt,
 			&i.TmLeaseAttempt,
+			&i.TmTraceparent,
 		); err != nil {
 			return nil, err
 		}
@@ -200,8 +203,8 @@ func (q *Queries) ClaimByStatus(ctx context.Context, arg ClaimByStatusParams) ([
 const create = `-- name: Create :execrows
 
 WITH t AS (
-    INSERT INTO analysis (id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at)
-    VALUES ($3::uuid, $4::text, $5::bigint, $6::timestamptz, $7::timestamptz, $8::text, $9::text, $10::jsonb, $11::bigint, $12::jsonb, $13::text, $14::text, $15::boolean, $16::timestamptz, $17::timestamptz, $18::timestamptz, $19::timestamptz, $20::timestamptz, $21::timestamptz, $22::timestamptz, $23::timestamptz)
+    INSERT INTO analysis (id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_traceparent)
+    VALUES ($3::uuid, $4::text, $5::bigint, $6::timestamptz, $7::timestamptz, $8::text, $9::text, $10::jsonb, $11::bigint, $12::jsonb, $13::text, $14::text, $15::boolean, $16::timestamptz, $17::timestamptz, $18::timestamptz, $19::timestamptz, $20::timestamptz, $21::timestamptz, $22::timestamptz, $23::timestamptz, $24::text)
     RETURNING id, status, created_at
 )
 INSERT INTO analysis_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
@@ -232,6 +235,7 @@ type CreateParams struct {
 	FailedAt            *time.Time
 	CancelledAt         *time.Time
 	ExpiredAt           *time.Time
+	TmTraceparent       string
 }
 
 // Code generated by taskgen. DO NOT EDIT.
@@ -262,6 +266,7 @@ func (q *Queries) Create(ctx context.Context, arg CreateParams) (int64, error) {
 		arg.FailedAt,
 		arg.CancelledAt,
 		arg.ExpiredAt,
+		arg.TmTraceparent,
 	)
 	if err != nil {
 		return 0, err
@@ -302,8 +307,9 @@ WITH a AS (
         unnest($29::boolean[]) AS tm_null_cancelled_at,
         unnest($30::timestamptz[]) AS expired_at,
         unnest($31::boolean[]) AS tm_null_expired_at,
-        unnest($32::text[]) AS tm_actor,
-        unnest($33::text[]) AS tm_message
+        unnest($32::text[]) AS tm_traceparent,
+        unnest($33::text[]) AS tm_actor,
+        unnest($34::text[]) AS tm_message
 ), u AS (
     SELECT id,
         status,
@@ -326,12 +332,13 @@ WITH a AS (
         CASE WHEN tm_null_failed_at THEN NULL ELSE failed_at END AS failed_at,
         CASE WHEN tm_null_cancelled_at THEN NULL ELSE cancelled_at END AS cancelled_at,
         CASE WHEN tm_null_expired_at THEN NULL ELSE expired_at END AS expired_at,
+        tm_traceparent,
         tm_actor,
         tm_message
     FROM a
 ), t AS (
-    INSERT INTO analysis (id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at)
-    SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at FROM u
+    INSERT INTO analysis (id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_traceparent)
+    SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_traceparent FROM u
     RETURNING id, status, created_at
 )
 INSERT INTO analysis_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
@@ -371,6 +378,7 @@ type CreateManyParams struct {
 	TmNullCancelledAt         []bool
 	ExpiredAt                 []time.Time
 	TmNullExpiredAt           []bool
+	TmTraceparent             []string
 	TmActor                   []string
 	TmMessage                 []string
 }
@@ -410,6 +418,7 @@ func (q *Queries) CreateMany(ctx context.Context, arg CreateManyParams) (int64, 
 		arg.TmNullCancelledAt,
 		arg.ExpiredAt,
 		arg.TmNullExpiredAt,
+		arg.TmTraceparent,
 		arg.TmActor,
 		arg.TmMessage,
 	)
@@ -454,7 +463,7 @@ func (q *Queries) DeleteFinished(ctx context.Context, arg DeleteFinishedParams) 
 }
 
 const due = `-- name: Due :many
-SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM analysis
+SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM analysis
 WHERE (status = 'CREATED' AND created_at <= $1::timestamptz)
    OR (status = 'UPLOADING' AND upload_started_at <= $2::timestamptz)
    OR (status = 'PROCESSING' AND processing_started_at <= $3::timestamptz)
@@ -510,6 +519,7 @@ func (q *Queries) Due(ctx context.Context, arg DueParams) ([]Analysis, error) {
 			&i.TmLeaseOwner,
 			&i.TmLeaseExpiresAt,
 			&i.TmLeaseAttempt,
+			&i.TmTraceparent,
 		); err != nil {
 			return nil, err
 		}
@@ -522,7 +532,7 @@ func (q *Queries) Due(ctx context.Context, arg DueParams) ([]Analysis, error) {
 }
 
 const get = `-- name: Get :one
-SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM analysis WHERE id = $1::uuid
+SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM analysis WHERE id = $1::uuid
 `
 
 func (q *Queries) Get(ctx context.Context, id uuid.UUID) (Analysis, error) {
@@ -554,6 +564,7 @@ func (q *Queries) Get(ctx context.Context, id uuid.UUID) (Analysis, error) {
 		&i.TmLeaseOwner,
 		&i.TmLeaseExpiresAt,
 		&i.TmLeaseAttempt,
+		&i.TmTraceparent,
 	)
 	return i, err
 }
@@ -656,7 +667,7 @@ func (q *Queries) Keys(ctx context.Context, tmIds []uuid.UUID) ([]KeysRow, error
 }
 
 const listByStatus = `-- name: ListByStatus :many
-SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM analysis WHERE status = $1::text
+SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM analysis WHERE status = $1::text
 ORDER BY created_at, id
 LIMIT $2::integer
 `
@@ -702,6 +713,7 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]A
 			&i.TmLeaseOwner,
 			&i.TmLeaseExpiresAt,
 			&i.TmLeaseAttempt,
+			&i.TmTraceparent,
 		); err != nil {
 			return nil, err
 		}
@@ -714,7 +726,7 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]A
 }
 
 const lost = `-- name: Lost :many
-SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM analysis
+SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM analysis
 WHERE status = 'PROCESSING' AND tm_lease_expires_at <= $1::timestamptz
 ORDER BY tm_lease_expires_at, id
 LIMIT $2::integer
@@ -763,6 +775,7 @@ func (q *Queries) Lost(ctx context.Context, arg LostParams) ([]Analysis, error) 
 			&i.TmLeaseOwner,
 			&i.TmLeaseExpiresAt,
 			&i.TmLeaseAttempt,
+			&i.TmTraceparent,
 		); err != nil {
 			return nil, err
 		}
@@ -784,9 +797,9 @@ WITH c AS (
 ), t AS (
     UPDATE analysis AS w SET tm_lease_owner = $4::text, tm_lease_expires_at = $5::timestamptz, tm_lease_attempt = w.tm_lease_attempt + 1
     WHERE w.id = ANY (ARRAY(SELECT c.id FROM c))
-    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.user_id, w.tool_id, w.agents, w.progress, w.progress_detail, w.error_code, w.error_message, w.blobs_cleaned, w.upload_started_at, w.upload_failed_at, w.queued_at, w.processing_started_at, w.completed_at, w.failed_at, w.cancelled_at, w.expired_at, w.tm_history_seq, w.tm_lease_owner, w.tm_lease_expires_at, w.tm_lease_attempt
+    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.user_id, w.tool_id, w.agents, w.progress, w.progress_detail, w.error_code, w.error_message, w.blobs_cleaned, w.upload_started_at, w.upload_failed_at, w.queued_at, w.processing_started_at, w.completed_at, w.failed_at, w.cancelled_at, w.expired_at, w.tm_history_seq, w.tm_lease_owner, w.tm_lease_expires_at, w.tm_lease_attempt, w.tm_traceparent
 )
-SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM t
+SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM t
 ORDER BY created_at, id
 `
 
@@ -824,6 +837,7 @@ type ReserveRow struct {
 	TmLeaseOwner        string
 	TmLeaseExpiresAt    *time.Time
 	TmLeaseAttempt      int32
+	TmTraceparent       string
 }
 
 // Leases up to tm_max_rows tasks in tm_status that no live lease holds (none,
@@ -872,6 +886,7 @@ func (q *Queries) Reserve(ctx context.Context, arg ReserveParams) ([]ReserveRow,
 			&i.TmLeaseOwner,
 			&i.TmLeaseExpiresAt,
 			&i.TmLeaseAttempt,
+			&i.TmTraceparent,
 		); err != nil {
 			return nil, err
 		}

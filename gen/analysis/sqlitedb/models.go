@@ -35,6 +35,7 @@ type Analysis struct {
 	TmLeaseOwner        string
 	TmLeaseExpiresAt    *time.Time
 	TmLeaseAttempt      int64
+	TmTraceparent       string
 }
 
 type AnalysisHistory struct {

@@ -67,6 +67,7 @@ func createManyParams(items []insertRow) (p CreateManyParams, err error) {
 	p.TmNullStartedAt = slices.Grow(p.TmNullStartedAt, len(items))
 	p.EndDate = slices.Grow(p.EndDate, len(items))
 	p.TmNullEndDate = slices.Grow(p.TmNullEndDate, len(items))
+	p.TmTraceparent = slices.Grow(p.TmTraceparent, len(items))
 	p.TmActor = slices.Grow(p.TmActor, len(items))
 	p.TmMessage = slices.Grow(p.TmMessage, len(items))
 	for _, it := range items {
@@ -84,6 +85,7 @@ func createManyParams(items []insertRow) (p CreateManyParams, err error) {
 		p.Progress = append(p.Progress, x.Progress)
 		p.StartedAt, p.TmNullStartedAt = backends.AppendNullable(p.StartedAt, p.TmNullStartedAt, backends.UTC(x.StartedAt))
 		p.EndDate, p.TmNullEndDate = backends.AppendNullable(p.EndDate, p.TmNullEndDate, backends.UTC(x.EndDate))
+		p.TmTraceparent = append(p.TmTraceparent, x.TmTraceparent)
 		p.TmActor = append(p.TmActor, it.Actor)
 		p.TmMessage = append(p.TmMessage, it.Message)
 	}
@@ -221,6 +223,7 @@ func (d *Driver) insertOne(ctx context.Context, r insertRow) error {
 		Tag:              x.Tag,
 		TmActor:          r.Actor,
 		TmMessage:        r.Message,
+		TmTraceparent:    x.TmTraceparent,
 		UpdatedAt:        x.UpdatedAt.UTC(),
 		UserID:           x.UserID,
 		Version:          x.Version,
@@ -438,6 +441,7 @@ func (d *Driver) Reserve(ctx context.Context, queue, owner string, now, expires 
 			TmLeaseAttempt:   r.TmLeaseAttempt,
 			TmLeaseExpiresAt: r.TmLeaseExpiresAt,
 			TmLeaseOwner:     r.TmLeaseOwner,
+			TmTraceparent:    r.TmTraceparent,
 			UpdatedAt:        r.UpdatedAt,
 			UserID:           r.UserID,
 			Version:          r.Version,
@@ -517,6 +521,7 @@ func (d *Driver) Claim(ctx context.Context, owner string, now, expires time.Time
 			TmLeaseAttempt:   r.TmLeaseAttempt,
 			TmLeaseExpiresAt: r.TmLeaseExpiresAt,
 			TmLeaseOwner:     r.TmLeaseOwner,
+			TmTraceparent:    r.TmTraceparent,
 			UpdatedAt:        r.UpdatedAt,
 			UserID:           r.UserID,
 			Version:          r.Version,
@@ -551,6 +556,7 @@ func fromRow(r DatasetUpload) (*datasetupload.DatasetUpload, error) {
 		StartedAt:        backends.UTC(r.StartedAt),
 		Status:           datasetupload.Status(r.Status),
 		Tag:              r.Tag,
+		TmTraceparent:    r.TmTraceparent,
 		UpdatedAt:        r.UpdatedAt.UTC(),
 		UserID:           r.UserID,
 		Version:          r.Version,

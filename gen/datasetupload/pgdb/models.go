@@ -28,6 +28,7 @@ type DatasetUpload struct {
 	TmLeaseOwner     string
 	TmLeaseExpiresAt *time.Time
 	TmLeaseAttempt   int32
+	TmTraceparent    string
 }
 
 type DatasetUploadHistory struct {

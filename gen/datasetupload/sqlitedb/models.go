@@ -27,6 +27,7 @@ type DatasetUpload struct {
 	TmLeaseOwner     string
 	TmLeaseExpiresAt *time.Time
 	TmLeaseAttempt   int64
+	TmTraceparent    string
 }
 
 type DatasetUploadHistory struct {

@@ -28,6 +28,7 @@ type Evaluation struct {
 	TmLeaseOwner     string
 	TmLeaseExpiresAt *time.Time
 	TmLeaseAttempt   int32
+	TmTraceparent    string
 }
 
 type EvaluationHistory struct {

@@ -56,19 +56,20 @@ func (d *Driver) InsertMany(ctx context.Context, xs []*evaluation.Evaluation, hs
 		for i, x := range xs {
 			h := hs[i]
 			if err := q.Insert(ctx, InsertParams{
-				Benchmark:    x.Benchmark,
-				CreatedAt:    x.CreatedAt.UTC(),
-				EndDate:      backends.UTC(x.EndDate),
-				ErrorMessage: x.ErrorMessage,
-				ID:           x.ID,
-				ModelName:    x.ModelName,
-				Progress:     x.Progress,
-				StartedAt:    backends.UTC(x.StartedAt),
-				Status:       string(x.Status),
-				Tag:          x.Tag,
-				UpdatedAt:    x.UpdatedAt.UTC(),
-				UserID:       x.UserID,
-				Version:      x.Version,
+				Benchmark:     x.Benchmark,
+				CreatedAt:     x.CreatedAt.UTC(),
+				EndDate:       backends.UTC(x.EndDate),
+				ErrorMessage:  x.ErrorMessage,
+				ID:            x.ID,
+				ModelName:     x.ModelName,
+				Progress:      x.Progress,
+				StartedAt:     backends.UTC(x.StartedAt),
+				Status:        string(x.Status),
+				Tag:           x.Tag,
+				TmTraceparent: x.TmTraceparent,
+				UpdatedAt:     x.UpdatedAt.UTC(),
+				UserID:        x.UserID,
+				Version:       x.Version,
 			}); err != nil {
 				return classify(err)
 			}
@@ -400,19 +401,20 @@ func (d *Driver) ChangedSince(ctx context.Context, since time.Time, afterID uuid
 }
 func fromRow(r Evaluation) (*evaluation.Evaluation, error) {
 	x := &evaluation.Evaluation{
-		Benchmark:    r.Benchmark,
-		CreatedAt:    r.CreatedAt.UTC(),
-		EndDate:      backends.UTC(r.EndDate),
-		ErrorMessage: r.ErrorMessage,
-		ID:           r.ID,
-		ModelName:    r.ModelName,
-		Progress:     r.Progress,
-		StartedAt:    backends.UTC(r.StartedAt),
-		Status:       evaluation.Status(r.Status),
-		Tag:          r.Tag,
-		UpdatedAt:    r.UpdatedAt.UTC(),
-		UserID:       r.UserID,
-		Version:      r.Version,
+		Benchmark:     r.Benchmark,
+		CreatedAt:     r.CreatedAt.UTC(),
+		EndDate:       backends.UTC(r.EndDate),
+		ErrorMessage:  r.ErrorMessage,
+		ID:            r.ID,
+		ModelName:     r.ModelName,
+		Progress:      r.Progress,
+		StartedAt:     backends.UTC(r.StartedAt),
+		Status:        evaluation.Status(r.Status),
+		Tag:           r.Tag,
+		TmTraceparent: r.TmTraceparent,
+		UpdatedAt:     r.UpdatedAt.UTC(),
+		UserID:        r.UserID,
+		Version:       r.Version,
 	}
 	return x, nil
 }

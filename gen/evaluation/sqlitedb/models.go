@@ -27,6 +27,7 @@ type Evaluation struct {
 	TmLeaseOwner     string
 	TmLeaseExpiresAt *time.Time
 	TmLeaseAttempt   int64
+	TmTraceparent    string
 }
 
 type EvaluationHistory struct {

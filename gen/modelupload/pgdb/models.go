@@ -28,6 +28,7 @@ type ModelUpload struct {
 	TmLeaseOwner     string
 	TmLeaseExpiresAt *time.Time
 	TmLeaseAttempt   int32
+	TmTraceparent    string
 }
 
 type ModelUploadHistory struct {

@@ -56,19 +56,20 @@ func (d *Driver) InsertMany(ctx context.Context, xs []*modelupload.ModelUpload, 
 		for i, x := range xs {
 			h := hs[i]
 			if err := q.Insert(ctx, InsertParams{
-				CreatedAt:    x.CreatedAt.UTC(),
-				EndDate:      backends.UTC(x.EndDate),
-				ErrorMessage: x.ErrorMessage,
-				ID:           x.ID,
-				Progress:     x.Progress,
-				Source:       string(x.Source),
-				SourceURI:    x.SourceURI,
-				StartedAt:    backends.UTC(x.StartedAt),
-				Status:       string(x.Status),
-				Tag:          x.Tag,
-				UpdatedAt:    x.UpdatedAt.UTC(),
-				UserID:       x.UserID,
-				Version:      x.Version,
+				CreatedAt:     x.CreatedAt.UTC(),
+				EndDate:       backends.UTC(x.EndDate),
+				ErrorMessage:  x.ErrorMessage,
+				ID:            x.ID,
+				Progress:      x.Progress,
+				Source:        string(x.Source),
+				SourceURI:     x.SourceURI,
+				StartedAt:     backends.UTC(x.StartedAt),
+				Status:        string(x.Status),
+				Tag:           x.Tag,
+				TmTraceparent: x.TmTraceparent,
+				UpdatedAt:     x.UpdatedAt.UTC(),
+				UserID:        x.UserID,
+				Version:       x.Version,
 			}); err != nil {
 				return classify(err)
 			}
@@ -400,19 +401,20 @@ func (d *Driver) ChangedSince(ctx context.Context, since time.Time, afterID uuid
 }
 func fromRow(r ModelUpload) (*modelupload.ModelUpload, error) {
 	x := &modelupload.ModelUpload{
-		CreatedAt:    r.CreatedAt.UTC(),
-		EndDate:      backends.UTC(r.EndDate),
-		ErrorMessage: r.ErrorMessage,
-		ID:           r.ID,
-		Progress:     r.Progress,
-		Source:       modelupload.ModelSource(r.Source),
-		SourceURI:    r.SourceURI,
-		StartedAt:    backends.UTC(r.StartedAt),
-		Status:       modelupload.Status(r.Status),
-		Tag:          r.Tag,
-		UpdatedAt:    r.UpdatedAt.UTC(),
-		UserID:       r.UserID,
-		Version:      r.Version,
+		CreatedAt:     r.CreatedAt.UTC(),
+		EndDate:       backends.UTC(r.EndDate),
+		ErrorMessage:  r.ErrorMessage,
+		ID:            r.ID,
+		Progress:      r.Progress,
+		Source:        modelupload.ModelSource(r.Source),
+		SourceURI:     r.SourceURI,
+		StartedAt:     backends.UTC(r.StartedAt),
+		Status:        modelupload.Status(r.Status),
+		Tag:           r.Tag,
+		TmTraceparent: r.TmTraceparent,
+		UpdatedAt:     r.UpdatedAt.UTC(),
+		UserID:        r.UserID,
+		Version:       r.Version,
 	}
 	return x, nil
 }

@@ -27,6 +27,7 @@ type ModelUpload struct {
 	TmLeaseOwner     string
 	TmLeaseExpiresAt *time.Time
 	TmLeaseAttempt   int64
+	TmTraceparent    string
 }
 
 type ModelUploadHistory struct {

@@ -95,6 +95,7 @@ func createManyParams(items []insertRow) (p CreateManyParams, err error) {
 	p.TmNullStartedAt = slices.Grow(p.TmNullStartedAt, len(items))
 	p.EndedAt = slices.Grow(p.EndedAt, len(items))
 	p.TmNullEndedAt = slices.Grow(p.TmNullEndedAt, len(items))
+	p.TmTraceparent = slices.Grow(p.TmTraceparent, len(items))
 	p.TmActor = slices.Grow(p.TmActor, len(items))
 	p.TmMessage = slices.Grow(p.TmMessage, len(items))
 	for _, it := range items {
@@ -131,6 +132,7 @@ func createManyParams(items []insertRow) (p CreateManyParams, err error) {
 		p.CPUPercent, p.TmNullCpuPercent = backends.AppendNullable(p.CPUPercent, p.TmNullCpuPercent, x.CPUPercent)
 		p.StartedAt, p.TmNullStartedAt = backends.AppendNullable(p.StartedAt, p.TmNullStartedAt, backends.UTC(x.StartedAt))
 		p.EndedAt, p.TmNullEndedAt = backends.AppendNullable(p.EndedAt, p.TmNullEndedAt, backends.UTC(x.EndedAt))
+		p.TmTraceparent = append(p.TmTraceparent, x.TmTraceparent)
 		p.TmActor = append(p.TmActor, it.Actor)
 		p.TmMessage = append(p.TmMessage, it.Message)
 	}
@@ -333,6 +335,7 @@ func (d *Driver) insertOne(ctx context.Context, r insertRow) error {
 		Task:           x.Task,
 		TmActor:        r.Actor,
 		TmMessage:      r.Message,
+		TmTraceparent:  x.TmTraceparent,
 		TotalSubtasks:  x.TotalSubtasks,
 		UpdatedAt:      x.UpdatedAt.UTC(),
 		UserName:       x.UserName,
@@ -584,6 +587,7 @@ func fromRow(r PipelineRun) (*pipelinerun.PipelineRun, error) {
 		StartedAt:      backends.UTC(r.StartedAt),
 		Status:         pipelinerun.Status(r.Status),
 		Task:           r.Task,
+		TmTraceparent:  r.TmTraceparent,
 		TotalSubtasks:  r.TotalSubtasks,
 		UpdatedAt:      r.UpdatedAt.UTC(),
 		UserName:       r.UserName,

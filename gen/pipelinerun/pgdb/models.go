@@ -40,6 +40,7 @@ type PipelineRun struct {
 	StartedAt      *time.Time
 	EndedAt        *time.Time
 	TmHistorySeq   int64
+	TmTraceparent  string
 }
 
 type PipelineRunHistory struct {

@@ -39,6 +39,7 @@ type PipelineRun struct {
 	CPUPercent     *float64
 	StartedAt      *time.Time
 	EndedAt        *time.Time
+	TmTraceparent  string
 }
 
 type PipelineRunHistory struct {

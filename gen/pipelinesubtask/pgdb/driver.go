@@ -68,6 +68,7 @@ func createManyParams(items []insertRow) (p CreateManyParams, err error) {
 	p.TmNullStartedAt = slices.Grow(p.TmNullStartedAt, len(items))
 	p.EndedAt = slices.Grow(p.EndedAt, len(items))
 	p.TmNullEndedAt = slices.Grow(p.TmNullEndedAt, len(items))
+	p.TmTraceparent = slices.Grow(p.TmTraceparent, len(items))
 	p.TmActor = slices.Grow(p.TmActor, len(items))
 	p.TmMessage = slices.Grow(p.TmMessage, len(items))
 	for _, it := range items {
@@ -87,6 +88,7 @@ func createManyParams(items []insertRow) (p CreateManyParams, err error) {
 		p.ErrorMessage, p.TmNullErrorMessage = backends.AppendNullable(p.ErrorMessage, p.TmNullErrorMessage, x.ErrorMessage)
 		p.StartedAt, p.TmNullStartedAt = backends.AppendNullable(p.StartedAt, p.TmNullStartedAt, backends.UTC(x.StartedAt))
 		p.EndedAt, p.TmNullEndedAt = backends.AppendNullable(p.EndedAt, p.TmNullEndedAt, backends.UTC(x.EndedAt))
+		p.TmTraceparent = append(p.TmTraceparent, x.TmTraceparent)
 		p.TmActor = append(p.TmActor, it.Actor)
 		p.TmMessage = append(p.TmMessage, it.Message)
 	}
@@ -230,6 +232,7 @@ func (d *Driver) insertOne(ctx context.Context, r insertRow) error {
 		SubtaskNumber: x.SubtaskNumber,
 		TmActor:       r.Actor,
 		TmMessage:     r.Message,
+		TmTraceparent: x.TmTraceparent,
 		UpdatedAt:     x.UpdatedAt.UTC(),
 		Version:       x.Version,
 	})
@@ -435,6 +438,7 @@ func fromRow(r PipelineSubtask) (*pipelinesubtask.PipelineSubtask, error) {
 		StartedAt:     backends.UTC(r.StartedAt),
 		Status:        pipelinesubtask.Status(r.Status),
 		SubtaskNumber: r.SubtaskNumber,
+		TmTraceparent: r.TmTraceparent,
 		UpdatedAt:     r.UpdatedAt.UTC(),
 		Version:       r.Version,
 	}

@@ -27,6 +27,7 @@ type PipelineSubtask struct {
 	StartedAt     *time.Time
 	EndedAt       *time.Time
 	TmHistorySeq  int64
+	TmTraceparent string
 }
 
 type PipelineSubtaskHistory struct {

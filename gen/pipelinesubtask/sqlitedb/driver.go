@@ -67,6 +67,7 @@ func (d *Driver) InsertMany(ctx context.Context, xs []*pipelinesubtask.PipelineS
 				StartedAt:     backends.UTC(x.StartedAt),
 				Status:        string(x.Status),
 				SubtaskNumber: x.SubtaskNumber,
+				TmTraceparent: x.TmTraceparent,
 				UpdatedAt:     x.UpdatedAt.UTC(),
 				Version:       x.Version,
 			}); err != nil {
@@ -286,6 +287,7 @@ func fromRow(r PipelineSubtask) (*pipelinesubtask.PipelineSubtask, error) {
 		StartedAt:     backends.UTC(r.StartedAt),
 		Status:        pipelinesubtask.Status(r.Status),
 		SubtaskNumber: r.SubtaskNumber,
+		TmTraceparent: r.TmTraceparent,
 		UpdatedAt:     r.UpdatedAt.UTC(),
 		Version:       r.Version,
 	}

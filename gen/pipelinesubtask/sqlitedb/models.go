@@ -26,6 +26,7 @@ type PipelineSubtask struct {
 	ErrorMessage  *string
 	StartedAt     *time.Time
 	EndedAt       *time.Time
+	TmTraceparent string
 }
 
 type PipelineSubtaskHistory struct {

@@ -63,6 +63,7 @@ func createManyParams(items []insertRow) (p CreateManyParams, err error) {
 	p.TmNullStartedAt = slices.Grow(p.TmNullStartedAt, len(items))
 	p.EndedAt = slices.Grow(p.EndedAt, len(items))
 	p.TmNullEndedAt = slices.Grow(p.TmNullEndedAt, len(items))
+	p.TmTraceparent = slices.Grow(p.TmTraceparent, len(items))
 	p.TmActor = slices.Grow(p.TmActor, len(items))
 	p.TmMessage = slices.Grow(p.TmMessage, len(items))
 	for _, it := range items {
@@ -92,6 +93,7 @@ func createManyParams(items []insertRow) (p CreateManyParams, err error) {
 		p.Checkpoint = append(p.Checkpoint, jCheckpoint)
 		p.StartedAt, p.TmNullStartedAt = backends.AppendNullable(p.StartedAt, p.TmNullStartedAt, backends.UTC(x.StartedAt))
 		p.EndedAt, p.TmNullEndedAt = backends.AppendNullable(p.EndedAt, p.TmNullEndedAt, backends.UTC(x.EndedAt))
+		p.TmTraceparent = append(p.TmTraceparent, x.TmTraceparent)
 		p.TmActor = append(p.TmActor, it.Actor)
 		p.TmMessage = append(p.TmMessage, it.Message)
 	}
@@ -237,21 +239,22 @@ func (d *Driver) insertOne(ctx context.Context, r insertRow) error {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 	_, err = d.q.Create(ctx, CreateParams{
-		Attempts:   x.Attempts,
-		Checkpoint: jCheckpoint,
-		CreatedAt:  x.CreatedAt.UTC(),
-		EndedAt:    backends.UTC(x.EndedAt),
-		History:    jHistory,
-		ID:         x.ID,
-		Result:     jResult,
-		StageName:  x.StageName,
-		StartedAt:  backends.UTC(x.StartedAt),
-		Status:     string(x.Status),
-		TaskID:     x.TaskID,
-		TmActor:    r.Actor,
-		TmMessage:  r.Message,
-		UpdatedAt:  x.UpdatedAt.UTC(),
-		Version:    x.Version,
+		Attempts:      x.Attempts,
+		Checkpoint:    jCheckpoint,
+		CreatedAt:     x.CreatedAt.UTC(),
+		EndedAt:       backends.UTC(x.EndedAt),
+		History:       jHistory,
+		ID:            x.ID,
+		Result:        jResult,
+		StageName:     x.StageName,
+		StartedAt:     backends.UTC(x.StartedAt),
+		Status:        string(x.Status),
+		TaskID:        x.TaskID,
+		TmActor:       r.Actor,
+		TmMessage:     r.Message,
+		TmTraceparent: x.TmTraceparent,
+		UpdatedAt:     x.UpdatedAt.UTC(),
+		Version:       x.Version,
 	})
 	return err
 }
@@ -462,16 +465,17 @@ func (d *Driver) Due(ctx context.Context, now time.Time, limit int) ([]*stage.St
 }
 func fromRow(r Stage) (*stage.StageState, error) {
 	x := &stage.StageState{
-		Attempts:  r.Attempts,
-		CreatedAt: r.CreatedAt.UTC(),
-		EndedAt:   backends.UTC(r.EndedAt),
-		ID:        r.ID,
-		StageName: r.StageName,
-		StartedAt: backends.UTC(r.StartedAt),
-		Status:    stage.Status(r.Status),
-		TaskID:    r.TaskID,
-		UpdatedAt: r.UpdatedAt.UTC(),
-		Version:   r.Version,
+		Attempts:      r.Attempts,
+		CreatedAt:     r.CreatedAt.UTC(),
+		EndedAt:       backends.UTC(r.EndedAt),
+		ID:            r.ID,
+		StageName:     r.StageName,
+		StartedAt:     backends.UTC(r.StartedAt),
+		Status:        stage.Status(r.Status),
+		TaskID:        r.TaskID,
+		TmTraceparent: r.TmTraceparent,
+		UpdatedAt:     r.UpdatedAt.UTC(),
+		Version:       r.Version,
 	}
 	if err := backends.DecodeJSON(r.History, &x.History); err != nil {
 		return nil, fmt.Errorf("history: %w", err)

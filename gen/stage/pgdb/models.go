@@ -11,20 +11,21 @@ import (
 )
 
 type Stage struct {
-	ID           uuid.UUID
-	Status       string
-	Version      int64
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
-	StageName    string
-	Attempts     int64
-	TaskID       string
-	History      []byte
-	Result       []byte
-	Checkpoint   []byte
-	StartedAt    *time.Time
-	EndedAt      *time.Time
-	TmHistorySeq int64
+	ID            uuid.UUID
+	Status        string
+	Version       int64
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	StageName     string
+	Attempts      int64
+	TaskID        string
+	History       []byte
+	Result        []byte
+	Checkpoint    []byte
+	StartedAt     *time.Time
+	EndedAt       *time.Time
+	TmHistorySeq  int64
+	TmTraceparent string
 }
 
 type StageHistory struct {

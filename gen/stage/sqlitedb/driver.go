@@ -66,19 +66,20 @@ func (d *Driver) InsertMany(ctx context.Context, xs []*stage.StageState, hs []ba
 				return fmt.Errorf("checkpoint: %w", err)
 			}
 			if err := q.Insert(ctx, InsertParams{
-				Attempts:   x.Attempts,
-				Checkpoint: backends.TextPointer(jCheckpoint),
-				CreatedAt:  x.CreatedAt.UTC(),
-				EndedAt:    backends.UTC(x.EndedAt),
-				History:    string(jHistory),
-				ID:         x.ID,
-				Result:     backends.TextPointer(jResult),
-				StageName:  x.StageName,
-				StartedAt:  backends.UTC(x.StartedAt),
-				Status:     string(x.Status),
-				TaskID:     x.TaskID,
-				UpdatedAt:  x.UpdatedAt.UTC(),
-				Version:    x.Version,
+				Attempts:      x.Attempts,
+				Checkpoint:    backends.TextPointer(jCheckpoint),
+				CreatedAt:     x.CreatedAt.UTC(),
+				EndedAt:       backends.UTC(x.EndedAt),
+				History:       string(jHistory),
+				ID:            x.ID,
+				Result:        backends.TextPointer(jResult),
+				StageName:     x.StageName,
+				StartedAt:     backends.UTC(x.StartedAt),
+				Status:        string(x.Status),
+				TaskID:        x.TaskID,
+				TmTraceparent: x.TmTraceparent,
+				UpdatedAt:     x.UpdatedAt.UTC(),
+				Version:       x.Version,
 			}); err != nil {
 				return classify(err)
 			}
@@ -303,16 +304,17 @@ func (d *Driver) ChangedSince(ctx context.Context, since time.Time, afterID uuid
 }
 func fromRow(r Stage) (*stage.StageState, error) {
 	x := &stage.StageState{
-		Attempts:  r.Attempts,
-		CreatedAt: r.CreatedAt.UTC(),
-		EndedAt:   backends.UTC(r.EndedAt),
-		ID:        r.ID,
-		StageName: r.StageName,
-		StartedAt: backends.UTC(r.StartedAt),
-		Status:    stage.Status(r.Status),
-		TaskID:    r.TaskID,
-		UpdatedAt: r.UpdatedAt.UTC(),
-		Version:   r.Version,
+		Attempts:      r.Attempts,
+		CreatedAt:     r.CreatedAt.UTC(),
+		EndedAt:       backends.UTC(r.EndedAt),
+		ID:            r.ID,
+		StageName:     r.StageName,
+		StartedAt:     backends.UTC(r.StartedAt),
+		Status:        stage.Status(r.Status),
+		TaskID:        r.TaskID,
+		TmTraceparent: r.TmTraceparent,
+		UpdatedAt:     r.UpdatedAt.UTC(),
+		Version:       r.Version,
 	}
 	if err := backends.DecodeJSON([]byte(r.History), &x.History); err != nil {
 		return nil, fmt.Errorf("history: %w", err)

@@ -11,19 +11,20 @@ import (
 )
 
 type Stage struct {
-	ID         uuid.UUID
-	Status     string
-	Version    int64
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
-	StageName  string
-	Attempts   int64
-	TaskID     string
-	History    string
-	Result     *string
-	Checkpoint *string
-	StartedAt  *time.Time
-	EndedAt    *time.Time
+	ID            uuid.UUID
+	Status        string
+	Version       int64
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	StageName     string
+	Attempts      int64
+	TaskID        string
+	History       string
+	Result        *string
+	Checkpoint    *string
+	StartedAt     *time.Time
+	EndedAt       *time.Time
+	TmTraceparent string
 }
 
 type StageHistory struct {

@@ -66,6 +66,7 @@ func createManyParams(items []insertRow) (p CreateManyParams, err error) {
 	p.TmNullStartedAt = slices.Grow(p.TmNullStartedAt, len(items))
 	p.EndDate = slices.Grow(p.EndDate, len(items))
 	p.TmNullEndDate = slices.Grow(p.TmNullEndDate, len(items))
+	p.TmTraceparent = slices.Grow(p.TmTraceparent, len(items))
 	p.TmActor = slices.Grow(p.TmActor, len(items))
 	p.TmMessage = slices.Grow(p.TmMessage, len(items))
 	for _, it := range items {
@@ -82,6 +83,7 @@ func createManyParams(items []insertRow) (p CreateManyParams, err error) {
 		p.Progress = append(p.Progress, x.Progress)
 		p.StartedAt, p.TmNullStartedAt = backends.AppendNullable(p.StartedAt, p.TmNullStartedAt, backends.UTC(x.StartedAt))
 		p.EndDate, p.TmNullEndDate = backends.AppendNullable(p.EndDate, p.TmNullEndDate, backends.UTC(x.EndDate))
+		p.TmTraceparent = append(p.TmTraceparent, x.TmTraceparent)
 		p.TmActor = append(p.TmActor, it.Actor)
 		p.TmMessage = append(p.TmMessage, it.Message)
 	}
@@ -205,20 +207,21 @@ var _ backends.Driver[synthesis.Synthesis] = (*Driver)(nil)
 func (d *Driver) insertOne(ctx context.Context, r insertRow) error {
 	x := r.Synthesis
 	_, err := d.q.Create(ctx, CreateParams{
-		CreatedAt:    x.CreatedAt.UTC(),
-		EndDate:      backends.UTC(x.EndDate),
-		ErrorMessage: x.ErrorMessage,
-		ID:           x.ID,
-		NumSamples:   x.NumSamples,
-		Progress:     x.Progress,
-		StartedAt:    backends.UTC(x.StartedAt),
-		Status:       string(x.Status),
-		Tag:          x.Tag,
-		TmActor:      r.Actor,
-		TmMessage:    r.Message,
-		UpdatedAt:    x.UpdatedAt.UTC(),
-		UserID:       x.UserID,
-		Version:      x.Version,
+		CreatedAt:     x.CreatedAt.UTC(),
+		EndDate:       backends.UTC(x.EndDate),
+		ErrorMessage:  x.ErrorMessage,
+		ID:            x.ID,
+		NumSamples:    x.NumSamples,
+		Progress:      x.Progress,
+		StartedAt:     backends.UTC(x.StartedAt),
+		Status:        string(x.Status),
+		Tag:           x.Tag,
+		TmActor:       r.Actor,
+		TmMessage:     r.Message,
+		TmTraceparent: x.TmTraceparent,
+		UpdatedAt:     x.UpdatedAt.UTC(),
+		UserID:        x.UserID,
+		Version:       x.Version,
 	})
 	return err
 }
@@ -430,6 +433,7 @@ func (d *Driver) Reserve(ctx context.Context, queue, owner string, now, expires 
 			TmLeaseAttempt:   r.TmLeaseAttempt,
 			TmLeaseExpiresAt: r.TmLeaseExpiresAt,
 			TmLeaseOwner:     r.TmLeaseOwner,
+			TmTraceparent:    r.TmTraceparent,
 			UpdatedAt:        r.UpdatedAt,
 			UserID:           r.UserID,
 			Version:          r.Version,
@@ -508,6 +512,7 @@ func (d *Driver) Claim(ctx context.Context, owner string, now, expires time.Time
 			TmLeaseAttempt:   r.TmLeaseAttempt,
 			TmLeaseExpiresAt: r.TmLeaseExpiresAt,
 			TmLeaseOwner:     r.TmLeaseOwner,
+			TmTraceparent:    r.TmTraceparent,
 			UpdatedAt:        r.UpdatedAt,
 			UserID:           r.UserID,
 			Version:          r.Version,
@@ -532,18 +537,19 @@ var _ backends.Claimer[synthesis.Synthesis] = (*Driver)(nil)
 
 func fromRow(r Synthesis) (*synthesis.Synthesis, error) {
 	x := &synthesis.Synthesis{
-		CreatedAt:    r.CreatedAt.UTC(),
-		EndDate:      backends.UTC(r.EndDate),
-		ErrorMessage: r.ErrorMessage,
-		ID:           r.ID,
-		NumSamples:   r.NumSamples,
-		Progress:     r.Progress,
-		StartedAt:    backends.UTC(r.StartedAt),
-		Status:       synthesis.Status(r.Status),
-		Tag:          r.Tag,
-		UpdatedAt:    r.UpdatedAt.UTC(),
-		UserID:       r.UserID,
-		Version:      r.Version,
+		CreatedAt:     r.CreatedAt.UTC(),
+		EndDate:       backends.UTC(r.EndDate),
+		ErrorMessage:  r.ErrorMessage,
+		ID:            r.ID,
+		NumSamples:    r.NumSamples,
+		Progress:      r.Progress,
+		StartedAt:     backends.UTC(r.StartedAt),
+		Status:        synthesis.Status(r.Status),
+		Tag:           r.Tag,
+		TmTraceparent: r.TmTraceparent,
+		UpdatedAt:     r.UpdatedAt.UTC(),
+		UserID:        r.UserID,
+		Version:       r.Version,
 	}
 	return x, nil
 }

@@ -27,6 +27,7 @@ type Synthesis struct {
 	TmLeaseOwner     string
 	TmLeaseExpiresAt *time.Time
 	TmLeaseAttempt   int32
+	TmTraceparent    string
 }
 
 type SynthesisHistory struct {

@@ -56,18 +56,19 @@ func (d *Driver) InsertMany(ctx context.Context, xs []*synthesis.Synthesis, hs [
 		for i, x := range xs {
 			h := hs[i]
 			if err := q.Insert(ctx, InsertParams{
-				CreatedAt:    x.CreatedAt.UTC(),
-				EndDate:      backends.UTC(x.EndDate),
-				ErrorMessage: x.ErrorMessage,
-				ID:           x.ID,
-				NumSamples:   x.NumSamples,
-				Progress:     x.Progress,
-				StartedAt:    backends.UTC(x.StartedAt),
-				Status:       string(x.Status),
-				Tag:          x.Tag,
-				UpdatedAt:    x.UpdatedAt.UTC(),
-				UserID:       x.UserID,
-				Version:      x.Version,
+				CreatedAt:     x.CreatedAt.UTC(),
+				EndDate:       backends.UTC(x.EndDate),
+				ErrorMessage:  x.ErrorMessage,
+				ID:            x.ID,
+				NumSamples:    x.NumSamples,
+				Progress:      x.Progress,
+				StartedAt:     backends.UTC(x.StartedAt),
+				Status:        string(x.Status),
+				Tag:           x.Tag,
+				TmTraceparent: x.TmTraceparent,
+				UpdatedAt:     x.UpdatedAt.UTC(),
+				UserID:        x.UserID,
+				Version:       x.Version,
 			}); err != nil {
 				return classify(err)
 			}
@@ -397,18 +398,19 @@ func (d *Driver) ChangedSince(ctx context.Context, since time.Time, afterID uuid
 }
 func fromRow(r Synthesis) (*synthesis.Synthesis, error) {
 	x := &synthesis.Synthesis{
-		CreatedAt:    r.CreatedAt.UTC(),
-		EndDate:      backends.UTC(r.EndDate),
-		ErrorMessage: r.ErrorMessage,
-		ID:           r.ID,
-		NumSamples:   r.NumSamples,
-		Progress:     r.Progress,
-		StartedAt:    backends.UTC(r.StartedAt),
-		Status:       synthesis.Status(r.Status),
-		Tag:          r.Tag,
-		UpdatedAt:    r.UpdatedAt.UTC(),
-		UserID:       r.UserID,
-		Version:      r.Version,
+		CreatedAt:     r.CreatedAt.UTC(),
+		EndDate:       backends.UTC(r.EndDate),
+		ErrorMessage:  r.ErrorMessage,
+		ID:            r.ID,
+		NumSamples:    r.NumSamples,
+		Progress:      r.Progress,
+		StartedAt:     backends.UTC(r.StartedAt),
+		Status:        synthesis.Status(r.Status),
+		Tag:           r.Tag,
+		TmTraceparent: r.TmTraceparent,
+		UpdatedAt:     r.UpdatedAt.UTC(),
+		UserID:        r.UserID,
+		Version:       r.Version,
 	}
 	return x, nil
 }

@@ -26,6 +26,7 @@ type Synthesis struct {
 	TmLeaseOwner     string
 	TmLeaseExpiresAt *time.Time
 	TmLeaseAttempt   int64
+	TmTraceparent    string
 }
 
 type SynthesisHistory struct {

@@ -28,6 +28,7 @@ type Training struct {
 	TmLeaseOwner     string
 	TmLeaseExpiresAt *time.Time
 	TmLeaseAttempt   int32
+	TmTraceparent    string
 }
 
 type TrainingHistory struct {

@@ -56,19 +56,20 @@ func (d *Driver) InsertMany(ctx context.Context, xs []*training.Training, hs []b
 		for i, x := range xs {
 			h := hs[i]
 			if err := q.Insert(ctx, InsertParams{
-				BaseModel:    x.BaseModel,
-				CreatedAt:    x.CreatedAt.UTC(),
-				EndDate:      backends.UTC(x.EndDate),
-				Epochs:       x.Epochs,
-				ErrorMessage: x.ErrorMessage,
-				ID:           x.ID,
-				Progress:     x.Progress,
-				StartedAt:    backends.UTC(x.StartedAt),
-				Status:       string(x.Status),
-				Tag:          x.Tag,
-				UpdatedAt:    x.UpdatedAt.UTC(),
-				UserID:       x.UserID,
-				Version:      x.Version,
+				BaseModel:     x.BaseModel,
+				CreatedAt:     x.CreatedAt.UTC(),
+				EndDate:       backends.UTC(x.EndDate),
+				Epochs:        x.Epochs,
+				ErrorMessage:  x.ErrorMessage,
+				ID:            x.ID,
+				Progress:      x.Progress,
+				StartedAt:     backends.UTC(x.StartedAt),
+				Status:        string(x.Status),
+				Tag:           x.Tag,
+				TmTraceparent: x.TmTraceparent,
+				UpdatedAt:     x.UpdatedAt.UTC(),
+				UserID:        x.UserID,
+				Version:       x.Version,
 			}); err != nil {
 				return classify(err)
 			}
@@ -400,19 +401,20 @@ func (d *Driver) ChangedSince(ctx context.Context, since time.Time, afterID uuid
 }
 func fromRow(r Training) (*training.Training, error) {
 	x := &training.Training{
-		BaseModel:    r.BaseModel,
-		CreatedAt:    r.CreatedAt.UTC(),
-		EndDate:      backends.UTC(r.EndDate),
-		Epochs:       r.Epochs,
-		ErrorMessage: r.ErrorMessage,
-		ID:           r.ID,
-		Progress:     r.Progress,
-		StartedAt:    backends.UTC(r.StartedAt),
-		Status:       training.Status(r.Status),
-		Tag:          r.Tag,
-		UpdatedAt:    r.UpdatedAt.UTC(),
-		UserID:       r.UserID,
-		Version:      r.Version,
+		BaseModel:     r.BaseModel,
+		CreatedAt:     r.CreatedAt.UTC(),
+		EndDate:       backends.UTC(r.EndDate),
+		Epochs:        r.Epochs,
+		ErrorMessage:  r.ErrorMessage,
+		ID:            r.ID,
+		Progress:      r.Progress,
+		StartedAt:     backends.UTC(r.StartedAt),
+		Status:        training.Status(r.Status),
+		Tag:           r.Tag,
+		TmTraceparent: r.TmTraceparent,
+		UpdatedAt:     r.UpdatedAt.UTC(),
+		UserID:        r.UserID,
+		Version:       r.Version,
 	}
 	return x, nil
 }

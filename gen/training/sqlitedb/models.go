@@ -27,6 +27,7 @@ type Training struct {
 	TmLeaseOwner     string
 	TmLeaseExpiresAt *time.Time
 	TmLeaseAttempt   int64
+	TmTraceparent    string
 }
 
 type TrainingHistory struct {

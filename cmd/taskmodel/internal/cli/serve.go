@@ -25,11 +25,13 @@ import (
 	"github.com/taskmodel/taskmodel/config"
 	"github.com/taskmodel/taskmodel/gen/analysis"
 	"github.com/taskmodel/taskmodel/gen/catalog"
+	"github.com/taskmodel/taskmodel/sdk/engine"
 	"github.com/taskmodel/taskmodel/sdk/pipeline"
 	"github.com/taskmodel/taskmodel/sdk/worker"
 	"github.com/taskmodel/taskmodel/server"
 	"github.com/taskmodel/taskmodel/server/dashboard"
 	"github.com/taskmodel/taskmodel/server/demo"
+	"github.com/taskmodel/taskmodel/tracing"
 )
 
 // serveFlags are taskmodel serve's options.
@@ -71,7 +73,11 @@ a bearer token (taskmodel token create), which the dashboard's sign-in page
 takes too; --allow-anonymous lets requests from this machine act as the user
 "anonymous" instead, and is refused unless --addr is a loopback address. On
 start it applies the database migrations not applied yet (taskmodel migrate
-shows, previews and applies them beforehand).`,
+shows, previews and applies them beforehand). Prometheus metrics are at
+/metrics. OpenTelemetry traces are off unless the standard variables ask
+for them: OTEL_TRACES_EXPORTER=otlp, or OTEL_EXPORTER_OTLP_ENDPOINT (or
+OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) set; spans then go over OTLP/HTTP
+(OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none keep them off).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if f.databaseURL != "" {
@@ -159,7 +165,22 @@ func (a *App) serve(ctx context.Context, f serveFlags) error {
 		return err
 	}
 	defer db.close()
-	models, err := catalog.Serve(db.backend)
+	// Traces: off unless the OTEL_ variables ask for them (tracing.Enabled).
+	var engOpts []engine.Option
+	tp, err := tracing.FromEnv(ctx, "taskmodel")
+	if err != nil {
+		return usagef(err)
+	}
+	if tp != nil {
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			_ = tp.Shutdown(sctx) // sends the spans not sent yet
+		}()
+		engOpts = append(engOpts, engine.WithTracer(tracing.New(tp)))
+		log.Info("tracing on: spans go to the OTLP endpoint of the OTEL_ variables")
+	}
+	models, err := catalog.Serve(db.backend, engOpts...)
 	if err != nil {
 		return err
 	}

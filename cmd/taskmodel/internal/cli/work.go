@@ -25,6 +25,9 @@ const (
 	EnvLease      = "TASKMODEL_LEASE"
 	EnvResultFile = "TASKMODEL_RESULT_FILE"
 	EnvErrorFile  = "TASKMODEL_ERROR_FILE"
+	// EnvTraceparent is the task's W3C trace context, by the name
+	// OpenTelemetry's environment carriers read.
+	EnvTraceparent = "TRACEPARENT"
 )
 
 // workFlags are taskmodel work's options.
@@ -53,6 +56,7 @@ may run on another machine), and runs COMMAND once per task, at most
   TASKMODEL_URL, TASKMODEL_TOKEN   the server and the worker token
   TASKMODEL_RESULT_FILE  where the command may write a JSON object of result fields
   TASKMODEL_ERROR_FILE   where it may write {"error_code": "...", "message": "..."}
+  TRACEPARENT            the task's W3C trace context, when the server traces
 
 work renews the task's lease while the command runs, and reports
 "taskmodel progress PERCENT" calls made from inside the command. Exit status 0

@@ -49,6 +49,9 @@ func (r *workRunner) runTask(ctx context.Context, t workerhttp.Task) {
 	if len(t.Task) <= maxTaskEnv {
 		env = append(env, EnvTask+"="+string(t.Task))
 	}
+	if t.Traceparent != "" {
+		env = append(env, EnvTraceparent+"="+t.Traceparent)
+	}
 	cmd.Env = append(env,
 		EnvTaskFile+"="+taskFile, EnvTaskID+"="+t.ID, EnvTaskType+"="+t.TaskType,
 		EnvLease+"="+t.Lease, EnvURL+"="+r.client.URL, EnvToken+"="+r.client.Token,

@@ -347,6 +347,10 @@ type Report struct {
 	StartedAt *time.Time `json:"started_at"`
 	// Set when the task enters READY, FAILED, CANCELLED.
 	EndDate *time.Time `json:"end_date"`
+	// TmTraceparent is the W3C traceparent of the request that created the
+	// task ("" for none): tracing continues the creator's trace from it. It is
+	// stored, not part of the task's JSON.
+	TmTraceparent string `json:"-"`
 }
 
 // NewReport returns a Report holding the spec's defaults.
@@ -379,6 +383,16 @@ func (x *Report) UnmarshalJSON(data []byte) error {
 	}
 	*x = Report(v)
 	return nil
+}
+
+// Traceparent returns the W3C traceparent the task was created with ("" for none).
+func (x *Report) Traceparent() string {
+	return x.TmTraceparent
+}
+
+// SetTraceparent sets the W3C traceparent the task is created with.
+func (x *Report) SetTraceparent(tp string) {
+	x.TmTraceparent = tp
 }
 
 // Fire moves the task with event ev at time at. It checks the move against the
@@ -476,6 +490,39 @@ func (x *Report) TimeoutAt() (time.Time, bool) {
 		if x.StartedAt != nil {
 			return x.StartedAt.Add(10 * time.Minute), true
 		}
+	}
+	return time.Time{}, false
+}
+
+// EnteredAt returns when the task entered status, as its row tells. exact is
+// true for the time in the status's entry timestamp (the spec's entered_at),
+// when the spec names one and it is set. Otherwise, while the
+// task is in it, it is updated_at, the task's last change: the entry unless
+// the task changed in the status since (progress), with exact false. Else it
+// is the zero time.
+func (x *Report) EnteredAt(status string) (at time.Time, exact bool) {
+	switch status {
+	case "QUEUED":
+		return x.CreatedAt, true
+	case "BUILDING":
+		if x.StartedAt != nil {
+			return *x.StartedAt, true
+		}
+	case "READY":
+		if x.EndDate != nil {
+			return *x.EndDate, true
+		}
+	case "FAILED":
+		if x.EndDate != nil {
+			return *x.EndDate, true
+		}
+	case "CANCELLED":
+		if x.EndDate != nil {
+			return *x.EndDate, true
+		}
+	}
+	if string(x.Status) == status {
+		return x.UpdatedAt, false
 	}
 	return time.Time{}, false
 }
@@ -621,6 +668,9 @@ var migration0008LeaseInRowPostgreSQL string
 //go:embed migrations/postgresql/0009_history_at.sql
 var migration0009HistoryAtPostgreSQL string
 
+//go:embed migrations/postgresql/0010_traceparent.sql
+var migration0010TraceparentPostgreSQL string
+
 //go:embed migrations/sqlite/0001_schema.sql
 var migration0001SchemaSQLite string
 
@@ -638,6 +688,9 @@ var migration0008LeaseInRowSQLite string
 
 //go:embed migrations/sqlite/0009_history_at.sql
 var migration0009HistoryAtSQLite string
+
+//go:embed migrations/sqlite/0010_traceparent.sql
+var migration0010TraceparentSQLite string
 
 // Migrations returns the schema migrations of the model for an engine,
 // "postgresql" or "sqlite", in order; nil for another engine.
@@ -671,6 +724,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "report/0009_history_at",
 			SQL:  migration0009HistoryAtPostgreSQL,
+		}, {
+			Name: "report/0010_traceparent",
+			SQL:  migration0010TraceparentPostgreSQL,
 		}}
 	case "sqlite":
 		return []tasktype.Migration{{
@@ -691,6 +747,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "report/0009_history_at",
 			SQL:  migration0009HistoryAtSQLite,
+		}, {
+			Name: "report/0010_traceparent",
+			SQL:  migration0010TraceparentSQLite,
 		}}
 	}
 	return nil

@@ -2,8 +2,8 @@
 -- Queries of model "analysis" for sqlite, compiled by sqlc.
 
 -- name: Insert :exec
-INSERT INTO analysis (id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at)
-VALUES (sqlc.arg(id), sqlc.arg(status), sqlc.arg(version), sqlc.arg(created_at), sqlc.arg(updated_at), sqlc.arg(user_id), sqlc.arg(tool_id), sqlc.arg(agents), sqlc.arg(progress), sqlc.narg(progress_detail), sqlc.narg(error_code), sqlc.narg(error_message), sqlc.arg(blobs_cleaned), sqlc.narg(upload_started_at), sqlc.narg(upload_failed_at), sqlc.narg(queued_at), sqlc.narg(processing_started_at), sqlc.narg(completed_at), sqlc.narg(failed_at), sqlc.narg(cancelled_at), sqlc.narg(expired_at));
+INSERT INTO analysis (id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_traceparent)
+VALUES (sqlc.arg(id), sqlc.arg(status), sqlc.arg(version), sqlc.arg(created_at), sqlc.arg(updated_at), sqlc.arg(user_id), sqlc.arg(tool_id), sqlc.arg(agents), sqlc.arg(progress), sqlc.narg(progress_detail), sqlc.narg(error_code), sqlc.narg(error_message), sqlc.arg(blobs_cleaned), sqlc.narg(upload_started_at), sqlc.narg(upload_failed_at), sqlc.narg(queued_at), sqlc.narg(processing_started_at), sqlc.narg(completed_at), sqlc.narg(failed_at), sqlc.narg(cancelled_at), sqlc.narg(expired_at), sqlc.arg(tm_traceparent));
 
 -- name: UpdateGuarded :execrows
 -- The status-changing half of a transition (InsertHistory is the other), in one transaction.
@@ -56,7 +56,7 @@ UPDATE analysis SET version = sqlc.arg(version),
 WHERE id = sqlc.arg(id) AND status = sqlc.arg(tm_from_status) AND version = sqlc.arg(tm_from_version);
 
 -- name: Get :one
-SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM analysis WHERE id = sqlc.arg(id);
+SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM analysis WHERE id = sqlc.arg(id);
 
 -- name: Keys :many
 -- The keys (status and version) of many tasks in one read: what a worker pool
@@ -71,7 +71,7 @@ SELECT task_id, seq, from_status, to_status, event, at, attempt, actor, message 
 
 -- name: ListByStatus :many
 -- Tasks in one status, oldest first: what workers and sweepers scan.
-SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM analysis WHERE status = sqlc.arg(tm_status)
+SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM analysis WHERE status = sqlc.arg(tm_status)
 ORDER BY created_at, id
 LIMIT sqlc.arg(tm_max_rows);
 
@@ -85,7 +85,7 @@ DELETE FROM analysis WHERE id IN (
 
 -- name: Due :many
 -- Tasks whose timeout has passed: one deadline (now - after) per timed status.
-SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM analysis
+SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM analysis
 WHERE (status = 'CREATED' AND created_at <= sqlc.arg(tm_created_deadline))
    OR (status = 'UPLOADING' AND upload_started_at <= sqlc.arg(tm_uploading_deadline))
    OR (status = 'PROCESSING' AND processing_started_at <= sqlc.arg(tm_processing_deadline))
@@ -111,7 +111,7 @@ LIMIT sqlc.arg(tm_max_rows);
 UPDATE analysis SET tm_lease_owner = sqlc.arg(tm_owner), tm_lease_expires_at = sqlc.arg(tm_expires_at), tm_lease_attempt = tm_lease_attempt + 1
 WHERE id IN (SELECT r.id FROM analysis AS r WHERE r.status = sqlc.arg(tm_status) AND (r.tm_lease_expires_at IS NULL OR r.tm_lease_expires_at <= sqlc.arg(tm_now))
     ORDER BY r.created_at, r.id LIMIT sqlc.arg(tm_max_rows))
-RETURNING id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt;
+RETURNING id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent;
 
 -- name: Claim :many
 -- Reserve and the claim event "start" in one update: every reserved task
@@ -128,7 +128,7 @@ UPDATE analysis SET status = 'PROCESSING',
 WHERE id IN (SELECT r.id FROM analysis AS r WHERE r.status = 'QUEUED' AND (r.tm_lease_expires_at IS NULL OR r.tm_lease_expires_at <= sqlc.arg(tm_now))
       AND (r.created_at > sqlc.arg(tm_after_created_at) OR (r.created_at = sqlc.arg(tm_after_created_at_eq) AND r.id > sqlc.arg(tm_after_id)))
     ORDER BY r.created_at, r.id LIMIT sqlc.arg(tm_max_rows))
-RETURNING id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt;
+RETURNING id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent;
 
 -- name: Heartbeat :execrows
 -- Extends a lease while its holder (owner and attempt) still has it and the
@@ -140,7 +140,7 @@ WHERE id = sqlc.arg(tm_task_id) AND tm_lease_owner = sqlc.arg(tm_owner) AND tm_l
 
 -- name: Lost :many
 -- Tasks in tm_status whose lease expired: their worker is gone.
-SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM analysis
+SELECT id, status, version, created_at, updated_at, user_id, tool_id, agents, progress, progress_detail, error_code, error_message, blobs_cleaned, upload_started_at, upload_failed_at, queued_at, processing_started_at, completed_at, failed_at, cancelled_at, expired_at, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM analysis
 WHERE status = sqlc.arg(tm_status) AND tm_lease_expires_at <= sqlc.arg(tm_now)
 ORDER BY tm_lease_expires_at, id
 LIMIT sqlc.arg(tm_max_rows);

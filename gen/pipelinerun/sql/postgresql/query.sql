@@ -4,8 +4,8 @@
 -- name: Create :execrows
 -- Inserts a task and its first history row (seq 1).
 WITH t AS (
-    INSERT INTO pipeline_run (id, status, version, created_at, updated_at, stage, task, hostname, pid, ppid, user_name, code_version, git_commit, environment, script_path, script_filename, log_path, log_filename, overall_percent, message, current_subtask, total_subtasks, error_message, error_detail, memory_mb, cpu_percent, started_at, ended_at)
-    VALUES (sqlc.arg(id)::uuid, sqlc.arg(status)::text, sqlc.arg(version)::bigint, sqlc.arg(created_at)::timestamptz, sqlc.arg(updated_at)::timestamptz, sqlc.arg(stage)::text, sqlc.arg(task)::text, sqlc.narg(hostname)::text, sqlc.narg(pid)::bigint, sqlc.narg(ppid)::bigint, sqlc.narg(user_name)::text, sqlc.narg(code_version)::text, sqlc.narg(git_commit)::text, sqlc.narg(environment)::jsonb, sqlc.narg(script_path)::text, sqlc.narg(script_filename)::text, sqlc.narg(log_path)::text, sqlc.narg(log_filename)::text, sqlc.arg(overall_percent)::double precision, sqlc.narg(message)::text, sqlc.narg(current_subtask)::bigint, sqlc.narg(total_subtasks)::bigint, sqlc.narg(error_message)::text, sqlc.narg(error_detail)::text, sqlc.narg(memory_mb)::double precision, sqlc.narg(cpu_percent)::double precision, sqlc.narg(started_at)::timestamptz, sqlc.narg(ended_at)::timestamptz)
+    INSERT INTO pipeline_run (id, status, version, created_at, updated_at, stage, task, hostname, pid, ppid, user_name, code_version, git_commit, environment, script_path, script_filename, log_path, log_filename, overall_percent, message, current_subtask, total_subtasks, error_message, error_detail, memory_mb, cpu_percent, started_at, ended_at, tm_traceparent)
+    VALUES (sqlc.arg(id)::uuid, sqlc.arg(status)::text, sqlc.arg(version)::bigint, sqlc.arg(created_at)::timestamptz, sqlc.arg(updated_at)::timestamptz, sqlc.arg(stage)::text, sqlc.arg(task)::text, sqlc.narg(hostname)::text, sqlc.narg(pid)::bigint, sqlc.narg(ppid)::bigint, sqlc.narg(user_name)::text, sqlc.narg(code_version)::text, sqlc.narg(git_commit)::text, sqlc.narg(environment)::jsonb, sqlc.narg(script_path)::text, sqlc.narg(script_filename)::text, sqlc.narg(log_path)::text, sqlc.narg(log_filename)::text, sqlc.arg(overall_percent)::double precision, sqlc.narg(message)::text, sqlc.narg(current_subtask)::bigint, sqlc.narg(total_subtasks)::bigint, sqlc.narg(error_message)::text, sqlc.narg(error_detail)::text, sqlc.narg(memory_mb)::double precision, sqlc.narg(cpu_percent)::double precision, sqlc.narg(started_at)::timestamptz, sqlc.narg(ended_at)::timestamptz, sqlc.arg(tm_traceparent)::text)
     RETURNING id, status, created_at
 )
 INSERT INTO pipeline_run_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
@@ -102,6 +102,7 @@ WITH a AS (
         unnest(sqlc.arg(tm_null_started_at)::boolean[]) AS tm_null_started_at,
         unnest(sqlc.arg(ended_at)::timestamptz[]) AS ended_at,
         unnest(sqlc.arg(tm_null_ended_at)::boolean[]) AS tm_null_ended_at,
+        unnest(sqlc.arg(tm_traceparent)::text[]) AS tm_traceparent,
         unnest(sqlc.arg(tm_actor)::text[]) AS tm_actor,
         unnest(sqlc.arg(tm_message)::text[]) AS tm_message
 ), u AS (
@@ -133,12 +134,13 @@ WITH a AS (
         CASE WHEN tm_null_cpu_percent THEN NULL ELSE cpu_percent END AS cpu_percent,
         CASE WHEN tm_null_started_at THEN NULL ELSE started_at END AS started_at,
         CASE WHEN tm_null_ended_at THEN NULL ELSE ended_at END AS ended_at,
+        tm_traceparent,
         tm_actor,
         tm_message
     FROM a
 ), t AS (
-    INSERT INTO pipeline_run (id, status, version, created_at, updated_at, stage, task, hostname, pid, ppid, user_name, code_version, git_commit, environment, script_path, script_filename, log_path, log_filename, overall_percent, message, current_subtask, total_subtasks, error_message, error_detail, memory_mb, cpu_percent, started_at, ended_at)
-    SELECT id, status, version, created_at, updated_at, stage, task, hostname, pid, ppid, user_name, code_version, git_commit, environment, script_path, script_filename, log_path, log_filename, overall_percent, message, current_subtask, total_subtasks, error_message, error_detail, memory_mb, cpu_percent, started_at, ended_at FROM u
+    INSERT INTO pipeline_run (id, status, version, created_at, updated_at, stage, task, hostname, pid, ppid, user_name, code_version, git_commit, environment, script_path, script_filename, log_path, log_filename, overall_percent, message, current_subtask, total_subtasks, error_message, error_detail, memory_mb, cpu_percent, started_at, ended_at, tm_traceparent)
+    SELECT id, status, version, created_at, updated_at, stage, task, hostname, pid, ppid, user_name, code_version, git_commit, environment, script_path, script_filename, log_path, log_filename, overall_percent, message, current_subtask, total_subtasks, error_message, error_detail, memory_mb, cpu_percent, started_at, ended_at, tm_traceparent FROM u
     RETURNING id, status, created_at
 )
 INSERT INTO pipeline_run_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
@@ -304,7 +306,7 @@ UPDATE pipeline_run SET version = sqlc.arg(version)::bigint,
 WHERE id = sqlc.arg(id)::uuid AND status = sqlc.arg(tm_from_status)::text AND version = sqlc.arg(tm_from_version)::bigint;
 
 -- name: Get :one
-SELECT id, status, version, created_at, updated_at, stage, task, hostname, pid, ppid, user_name, code_version, git_commit, environment, script_path, script_filename, log_path, log_filename, overall_percent, message, current_subtask, total_subtasks, error_message, error_detail, memory_mb, cpu_percent, started_at, ended_at, tm_history_seq FROM pipeline_run WHERE id = sqlc.arg(id)::uuid;
+SELECT id, status, version, created_at, updated_at, stage, task, hostname, pid, ppid, user_name, code_version, git_commit, environment, script_path, script_filename, log_path, log_filename, overall_percent, message, current_subtask, total_subtasks, error_message, error_detail, memory_mb, cpu_percent, started_at, ended_at, tm_history_seq, tm_traceparent FROM pipeline_run WHERE id = sqlc.arg(id)::uuid;
 
 -- name: Keys :many
 -- The keys (status and version) of many tasks in one read: what a worker pool
@@ -319,14 +321,14 @@ SELECT task_id, seq, from_status, to_status, event, at, attempt, actor, message 
 
 -- name: ListByStatus :many
 -- Tasks in one status, oldest first: what workers and sweepers scan.
-SELECT id, status, version, created_at, updated_at, stage, task, hostname, pid, ppid, user_name, code_version, git_commit, environment, script_path, script_filename, log_path, log_filename, overall_percent, message, current_subtask, total_subtasks, error_message, error_detail, memory_mb, cpu_percent, started_at, ended_at, tm_history_seq FROM pipeline_run WHERE status = sqlc.arg(tm_status)::text
+SELECT id, status, version, created_at, updated_at, stage, task, hostname, pid, ppid, user_name, code_version, git_commit, environment, script_path, script_filename, log_path, log_filename, overall_percent, message, current_subtask, total_subtasks, error_message, error_detail, memory_mb, cpu_percent, started_at, ended_at, tm_history_seq, tm_traceparent FROM pipeline_run WHERE status = sqlc.arg(tm_status)::text
 ORDER BY created_at, id
 LIMIT sqlc.arg(tm_max_rows)::integer;
 
 -- name: ClaimByStatus :many
 -- Like ListByStatus, but locks the rows it returns and skips rows other
 -- transactions hold: concurrent workers never claim the same task.
-SELECT id, status, version, created_at, updated_at, stage, task, hostname, pid, ppid, user_name, code_version, git_commit, environment, script_path, script_filename, log_path, log_filename, overall_percent, message, current_subtask, total_subtasks, error_message, error_detail, memory_mb, cpu_percent, started_at, ended_at, tm_history_seq FROM pipeline_run WHERE status = sqlc.arg(tm_status)::text
+SELECT id, status, version, created_at, updated_at, stage, task, hostname, pid, ppid, user_name, code_version, git_commit, environment, script_path, script_filename, log_path, log_filename, overall_percent, message, current_subtask, total_subtasks, error_message, error_detail, memory_mb, cpu_percent, started_at, ended_at, tm_history_seq, tm_traceparent FROM pipeline_run WHERE status = sqlc.arg(tm_status)::text
 ORDER BY created_at, id
 LIMIT sqlc.arg(tm_max_rows)::integer
 FOR UPDATE SKIP LOCKED;

@@ -2,8 +2,8 @@
 -- Queries of model "pipeline_run" for sqlite, compiled by sqlc.
 
 -- name: Insert :exec
-INSERT INTO pipeline_run (id, status, version, created_at, updated_at, stage, task, hostname, pid, ppid, user_name, code_version, git_commit, environment, script_path, script_filename, log_path, log_filename, overall_percent, message, current_subtask, total_subtasks, error_message, error_detail, memory_mb, cpu_percent, started_at, ended_at)
-VALUES (sqlc.arg(id), sqlc.arg(status), sqlc.arg(version), sqlc.arg(created_at), sqlc.arg(updated_at), sqlc.arg(stage), sqlc.arg(task), sqlc.narg(hostname), sqlc.narg(pid), sqlc.narg(ppid), sqlc.narg(user_name), sqlc.narg(code_version), sqlc.narg(git_commit), sqlc.narg(environment), sqlc.narg(script_path), sqlc.narg(script_filename), sqlc.narg(log_path), sqlc.narg(log_filename), sqlc.arg(overall_percent), sqlc.narg(message), sqlc.narg(current_subtask), sqlc.narg(total_subtasks), sqlc.narg(error_message), sqlc.narg(error_detail), sqlc.narg(memory_mb), sqlc.narg(cpu_percent), sqlc.narg(started_at), sqlc.narg(ended_at));
+INSERT INTO pipeline_run (id, status, version, created_at, updated_at, stage, task, hostname, pid, ppid, user_name, code_version, git_commit, environment, script_path, script_filename, log_path, log_filename, overall_percent, message, current_subtask, total_subtasks, error_message, error_detail, memory_mb, cpu_percent, started_at, ended_at, tm_traceparent)
+VALUES (sqlc.arg(id), sqlc.arg(status), sqlc.arg(version), sqlc.arg(created_at), sqlc.arg(updated_at), sqlc.arg(stage), sqlc.arg(task), sqlc.narg(hostname), sqlc.narg(pid), sqlc.narg(ppid), sqlc.narg(user_name), sqlc.narg(code_version), sqlc.narg(git_commit), sqlc.narg(environment), sqlc.narg(script_path), sqlc.narg(script_filename), sqlc.narg(log_path), sqlc.narg(log_filename), sqlc.arg(overall_percent), sqlc.narg(message), sqlc.narg(current_subtask), sqlc.narg(total_subtasks), sqlc.narg(error_message), sqlc.narg(error_detail), sqlc.narg(memory_mb), sqlc.narg(cpu_percent), sqlc.narg(started_at), sqlc.narg(ended_at), sqlc.arg(tm_traceparent));
 
 -- name: UpdateGuarded :execrows
 -- The status-changing half of a transition (InsertHistory is the other), in one transaction.
@@ -70,7 +70,7 @@ UPDATE pipeline_run SET version = sqlc.arg(version),
 WHERE id = sqlc.arg(id) AND status = sqlc.arg(tm_from_status) AND version = sqlc.arg(tm_from_version);
 
 -- name: Get :one
-SELECT id, status, version, created_at, updated_at, stage, task, hostname, pid, ppid, user_name, code_version, git_commit, environment, script_path, script_filename, log_path, log_filename, overall_percent, message, current_subtask, total_subtasks, error_message, error_detail, memory_mb, cpu_percent, started_at, ended_at FROM pipeline_run WHERE id = sqlc.arg(id);
+SELECT id, status, version, created_at, updated_at, stage, task, hostname, pid, ppid, user_name, code_version, git_commit, environment, script_path, script_filename, log_path, log_filename, overall_percent, message, current_subtask, total_subtasks, error_message, error_detail, memory_mb, cpu_percent, started_at, ended_at, tm_traceparent FROM pipeline_run WHERE id = sqlc.arg(id);
 
 -- name: Keys :many
 -- The keys (status and version) of many tasks in one read: what a worker pool
@@ -85,7 +85,7 @@ SELECT task_id, seq, from_status, to_status, event, at, attempt, actor, message 
 
 -- name: ListByStatus :many
 -- Tasks in one status, oldest first: what workers and sweepers scan.
-SELECT id, status, version, created_at, updated_at, stage, task, hostname, pid, ppid, user_name, code_version, git_commit, environment, script_path, script_filename, log_path, log_filename, overall_percent, message, current_subtask, total_subtasks, error_message, error_detail, memory_mb, cpu_percent, started_at, ended_at FROM pipeline_run WHERE status = sqlc.arg(tm_status)
+SELECT id, status, version, created_at, updated_at, stage, task, hostname, pid, ppid, user_name, code_version, git_commit, environment, script_path, script_filename, log_path, log_filename, overall_percent, message, current_subtask, total_subtasks, error_message, error_detail, memory_mb, cpu_percent, started_at, ended_at, tm_traceparent FROM pipeline_run WHERE status = sqlc.arg(tm_status)
 ORDER BY created_at, id
 LIMIT sqlc.arg(tm_max_rows);
 

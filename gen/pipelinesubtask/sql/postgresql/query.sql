@@ -4,8 +4,8 @@
 -- name: Create :execrows
 -- Inserts a task and its first history row (seq 1).
 WITH t AS (
-    INSERT INTO pipeline_subtask (id, status, version, created_at, updated_at, run_id, subtask_number, name, percent, items_total, items_complete, message, error_message, started_at, ended_at)
-    VALUES (sqlc.arg(id)::uuid, sqlc.arg(status)::text, sqlc.arg(version)::bigint, sqlc.arg(created_at)::timestamptz, sqlc.arg(updated_at)::timestamptz, sqlc.arg(run_id)::uuid, sqlc.arg(subtask_number)::bigint, sqlc.arg(name)::text, sqlc.arg(percent)::double precision, sqlc.narg(items_total)::bigint, sqlc.arg(items_complete)::bigint, sqlc.narg(message)::text, sqlc.narg(error_message)::text, sqlc.narg(started_at)::timestamptz, sqlc.narg(ended_at)::timestamptz)
+    INSERT INTO pipeline_subtask (id, status, version, created_at, updated_at, run_id, subtask_number, name, percent, items_total, items_complete, message, error_message, started_at, ended_at, tm_traceparent)
+    VALUES (sqlc.arg(id)::uuid, sqlc.arg(status)::text, sqlc.arg(version)::bigint, sqlc.arg(created_at)::timestamptz, sqlc.arg(updated_at)::timestamptz, sqlc.arg(run_id)::uuid, sqlc.arg(subtask_number)::bigint, sqlc.arg(name)::text, sqlc.arg(percent)::double precision, sqlc.narg(items_total)::bigint, sqlc.arg(items_complete)::bigint, sqlc.narg(message)::text, sqlc.narg(error_message)::text, sqlc.narg(started_at)::timestamptz, sqlc.narg(ended_at)::timestamptz, sqlc.arg(tm_traceparent)::text)
     RETURNING id, status, created_at
 )
 INSERT INTO pipeline_subtask_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
@@ -62,6 +62,7 @@ WITH a AS (
         unnest(sqlc.arg(tm_null_started_at)::boolean[]) AS tm_null_started_at,
         unnest(sqlc.arg(ended_at)::timestamptz[]) AS ended_at,
         unnest(sqlc.arg(tm_null_ended_at)::boolean[]) AS tm_null_ended_at,
+        unnest(sqlc.arg(tm_traceparent)::text[]) AS tm_traceparent,
         unnest(sqlc.arg(tm_actor)::text[]) AS tm_actor,
         unnest(sqlc.arg(tm_message)::text[]) AS tm_message
 ), u AS (
@@ -80,12 +81,13 @@ WITH a AS (
         CASE WHEN tm_null_error_message THEN NULL ELSE error_message END AS error_message,
         CASE WHEN tm_null_started_at THEN NULL ELSE started_at END AS started_at,
         CASE WHEN tm_null_ended_at THEN NULL ELSE ended_at END AS ended_at,
+        tm_traceparent,
         tm_actor,
         tm_message
     FROM a
 ), t AS (
-    INSERT INTO pipeline_subtask (id, status, version, created_at, updated_at, run_id, subtask_number, name, percent, items_total, items_complete, message, error_message, started_at, ended_at)
-    SELECT id, status, version, created_at, updated_at, run_id, subtask_number, name, percent, items_total, items_complete, message, error_message, started_at, ended_at FROM u
+    INSERT INTO pipeline_subtask (id, status, version, created_at, updated_at, run_id, subtask_number, name, percent, items_total, items_complete, message, error_message, started_at, ended_at, tm_traceparent)
+    SELECT id, status, version, created_at, updated_at, run_id, subtask_number, name, percent, items_total, items_complete, message, error_message, started_at, ended_at, tm_traceparent FROM u
     RETURNING id, status, created_at
 )
 INSERT INTO pipeline_subtask_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
@@ -185,7 +187,7 @@ UPDATE pipeline_subtask SET version = sqlc.arg(version)::bigint,
 WHERE id = sqlc.arg(id)::uuid AND status = sqlc.arg(tm_from_status)::text AND version = sqlc.arg(tm_from_version)::bigint;
 
 -- name: Get :one
-SELECT id, status, version, created_at, updated_at, run_id, subtask_number, name, percent, items_total, items_complete, message, error_message, started_at, ended_at, tm_history_seq FROM pipeline_subtask WHERE id = sqlc.arg(id)::uuid;
+SELECT id, status, version, created_at, updated_at, run_id, subtask_number, name, percent, items_total, items_complete, message, error_message, started_at, ended_at, tm_history_seq, tm_traceparent FROM pipeline_subtask WHERE id = sqlc.arg(id)::uuid;
 
 -- name: Keys :many
 -- The keys (status and version) of many tasks in one read: what a worker pool
@@ -200,14 +202,14 @@ SELECT task_id, seq, from_status, to_status, event, at, attempt, actor, message 
 
 -- name: ListByStatus :many
 -- Tasks in one status, oldest first: what workers and sweepers scan.
-SELECT id, status, version, created_at, updated_at, run_id, subtask_number, name, percent, items_total, items_complete, message, error_message, started_at, ended_at, tm_history_seq FROM pipeline_subtask WHERE status = sqlc.arg(tm_status)::text
+SELECT id, status, version, created_at, updated_at, run_id, subtask_number, name, percent, items_total, items_complete, message, error_message, started_at, ended_at, tm_history_seq, tm_traceparent FROM pipeline_subtask WHERE status = sqlc.arg(tm_status)::text
 ORDER BY created_at, id
 LIMIT sqlc.arg(tm_max_rows)::integer;
 
 -- name: ClaimByStatus :many
 -- Like ListByStatus, but locks the rows it returns and skips rows other
 -- transactions hold: concurrent workers never claim the same task.
-SELECT id, status, version, created_at, updated_at, run_id, subtask_number, name, percent, items_total, items_complete, message, error_message, started_at, ended_at, tm_history_seq FROM pipeline_subtask WHERE status = sqlc.arg(tm_status)::text
+SELECT id, status, version, created_at, updated_at, run_id, subtask_number, name, percent, items_total, items_complete, message, error_message, started_at, ended_at, tm_history_seq, tm_traceparent FROM pipeline_subtask WHERE status = sqlc.arg(tm_status)::text
 ORDER BY created_at, id
 LIMIT sqlc.arg(tm_max_rows)::integer
 FOR UPDATE SKIP LOCKED;

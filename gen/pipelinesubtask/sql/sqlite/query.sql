@@ -2,8 +2,8 @@
 -- Queries of model "pipeline_subtask" for sqlite, compiled by sqlc.
 
 -- name: Insert :exec
-INSERT INTO pipeline_subtask (id, status, version, created_at, updated_at, run_id, subtask_number, name, percent, items_total, items_complete, message, error_message, started_at, ended_at)
-VALUES (sqlc.arg(id), sqlc.arg(status), sqlc.arg(version), sqlc.arg(created_at), sqlc.arg(updated_at), sqlc.arg(run_id), sqlc.arg(subtask_number), sqlc.arg(name), sqlc.arg(percent), sqlc.narg(items_total), sqlc.arg(items_complete), sqlc.narg(message), sqlc.narg(error_message), sqlc.narg(started_at), sqlc.narg(ended_at));
+INSERT INTO pipeline_subtask (id, status, version, created_at, updated_at, run_id, subtask_number, name, percent, items_total, items_complete, message, error_message, started_at, ended_at, tm_traceparent)
+VALUES (sqlc.arg(id), sqlc.arg(status), sqlc.arg(version), sqlc.arg(created_at), sqlc.arg(updated_at), sqlc.arg(run_id), sqlc.arg(subtask_number), sqlc.arg(name), sqlc.arg(percent), sqlc.narg(items_total), sqlc.arg(items_complete), sqlc.narg(message), sqlc.narg(error_message), sqlc.narg(started_at), sqlc.narg(ended_at), sqlc.arg(tm_traceparent));
 
 -- name: UpdateGuarded :execrows
 -- The status-changing half of a transition (InsertHistory is the other), in one transaction.
@@ -44,7 +44,7 @@ UPDATE pipeline_subtask SET version = sqlc.arg(version),
 WHERE id = sqlc.arg(id) AND status = sqlc.arg(tm_from_status) AND version = sqlc.arg(tm_from_version);
 
 -- name: Get :one
-SELECT id, status, version, created_at, updated_at, run_id, subtask_number, name, percent, items_total, items_complete, message, error_message, started_at, ended_at FROM pipeline_subtask WHERE id = sqlc.arg(id);
+SELECT id, status, version, created_at, updated_at, run_id, subtask_number, name, percent, items_total, items_complete, message, error_message, started_at, ended_at, tm_traceparent FROM pipeline_subtask WHERE id = sqlc.arg(id);
 
 -- name: Keys :many
 -- The keys (status and version) of many tasks in one read: what a worker pool
@@ -59,7 +59,7 @@ SELECT task_id, seq, from_status, to_status, event, at, attempt, actor, message 
 
 -- name: ListByStatus :many
 -- Tasks in one status, oldest first: what workers and sweepers scan.
-SELECT id, status, version, created_at, updated_at, run_id, subtask_number, name, percent, items_total, items_complete, message, error_message, started_at, ended_at FROM pipeline_subtask WHERE status = sqlc.arg(tm_status)
+SELECT id, status, version, created_at, updated_at, run_id, subtask_number, name, percent, items_total, items_complete, message, error_message, started_at, ended_at, tm_traceparent FROM pipeline_subtask WHERE status = sqlc.arg(tm_status)
 ORDER BY created_at, id
 LIMIT sqlc.arg(tm_max_rows);
 

@@ -4,8 +4,8 @@
 -- name: Create :execrows
 -- Inserts a task and its first history row (seq 1).
 WITH t AS (
-    INSERT INTO stage (id, status, version, created_at, updated_at, stage_name, attempts, task_id, history, result, checkpoint, started_at, ended_at)
-    VALUES (sqlc.arg(id)::uuid, sqlc.arg(status)::text, sqlc.arg(version)::bigint, sqlc.arg(created_at)::timestamptz, sqlc.arg(updated_at)::timestamptz, sqlc.arg(stage_name)::text, sqlc.arg(attempts)::bigint, sqlc.arg(task_id)::text, sqlc.arg(history)::jsonb, sqlc.narg(result)::jsonb, sqlc.narg(checkpoint)::jsonb, sqlc.narg(started_at)::timestamptz, sqlc.narg(ended_at)::timestamptz)
+    INSERT INTO stage (id, status, version, created_at, updated_at, stage_name, attempts, task_id, history, result, checkpoint, started_at, ended_at, tm_traceparent)
+    VALUES (sqlc.arg(id)::uuid, sqlc.arg(status)::text, sqlc.arg(version)::bigint, sqlc.arg(created_at)::timestamptz, sqlc.arg(updated_at)::timestamptz, sqlc.arg(stage_name)::text, sqlc.arg(attempts)::bigint, sqlc.arg(task_id)::text, sqlc.arg(history)::jsonb, sqlc.narg(result)::jsonb, sqlc.narg(checkpoint)::jsonb, sqlc.narg(started_at)::timestamptz, sqlc.narg(ended_at)::timestamptz, sqlc.arg(tm_traceparent)::text)
     RETURNING id, status, created_at
 )
 INSERT INTO stage_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
@@ -55,6 +55,7 @@ WITH a AS (
         unnest(sqlc.arg(tm_null_started_at)::boolean[]) AS tm_null_started_at,
         unnest(sqlc.arg(ended_at)::timestamptz[]) AS ended_at,
         unnest(sqlc.arg(tm_null_ended_at)::boolean[]) AS tm_null_ended_at,
+        unnest(sqlc.arg(tm_traceparent)::text[]) AS tm_traceparent,
         unnest(sqlc.arg(tm_actor)::text[]) AS tm_actor,
         unnest(sqlc.arg(tm_message)::text[]) AS tm_message
 ), u AS (
@@ -71,12 +72,13 @@ WITH a AS (
         checkpoint,
         CASE WHEN tm_null_started_at THEN NULL ELSE started_at END AS started_at,
         CASE WHEN tm_null_ended_at THEN NULL ELSE ended_at END AS ended_at,
+        tm_traceparent,
         tm_actor,
         tm_message
     FROM a
 ), t AS (
-    INSERT INTO stage (id, status, version, created_at, updated_at, stage_name, attempts, task_id, history, result, checkpoint, started_at, ended_at)
-    SELECT id, status, version, created_at, updated_at, stage_name, attempts, task_id, history, result, checkpoint, started_at, ended_at FROM u
+    INSERT INTO stage (id, status, version, created_at, updated_at, stage_name, attempts, task_id, history, result, checkpoint, started_at, ended_at, tm_traceparent)
+    SELECT id, status, version, created_at, updated_at, stage_name, attempts, task_id, history, result, checkpoint, started_at, ended_at, tm_traceparent FROM u
     RETURNING id, status, created_at
 )
 INSERT INTO stage_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
@@ -165,7 +167,7 @@ UPDATE stage SET version = sqlc.arg(version)::bigint,
 WHERE id = sqlc.arg(id)::uuid AND status = sqlc.arg(tm_from_status)::text AND version = sqlc.arg(tm_from_version)::bigint;
 
 -- name: Get :one
-SELECT id, status, version, created_at, updated_at, stage_name, attempts, task_id, history, result, checkpoint, started_at, ended_at, tm_history_seq FROM stage WHERE id = sqlc.arg(id)::uuid;
+SELECT id, status, version, created_at, updated_at, stage_name, attempts, task_id, history, result, checkpoint, started_at, ended_at, tm_history_seq, tm_traceparent FROM stage WHERE id = sqlc.arg(id)::uuid;
 
 -- name: Keys :many
 -- The keys (status and version) of many tasks in one read: what a worker pool
@@ -180,14 +182,14 @@ SELECT task_id, seq, from_status, to_status, event, at, attempt, actor, message 
 
 -- name: ListByStatus :many
 -- Tasks in one status, oldest first: what workers and sweepers scan.
-SELECT id, status, version, created_at, updated_at, stage_name, attempts, task_id, history, result, checkpoint, started_at, ended_at, tm_history_seq FROM stage WHERE status = sqlc.arg(tm_status)::text
+SELECT id, status, version, created_at, updated_at, stage_name, attempts, task_id, history, result, checkpoint, started_at, ended_at, tm_history_seq, tm_traceparent FROM stage WHERE status = sqlc.arg(tm_status)::text
 ORDER BY created_at, id
 LIMIT sqlc.arg(tm_max_rows)::integer;
 
 -- name: ClaimByStatus :many
 -- Like ListByStatus, but locks the rows it returns and skips rows other
 -- transactions hold: concurrent workers never claim the same task.
-SELECT id, status, version, created_at, updated_at, stage_name, attempts, task_id, history, result, checkpoint, started_at, ended_at, tm_history_seq FROM stage WHERE status = sqlc.arg(tm_status)::text
+SELECT id, status, version, created_at, updated_at, stage_name, attempts, task_id, history, result, checkpoint, started_at, ended_at, tm_history_seq, tm_traceparent FROM stage WHERE status = sqlc.arg(tm_status)::text
 ORDER BY created_at, id
 LIMIT sqlc.arg(tm_max_rows)::integer
 FOR UPDATE SKIP LOCKED;

@@ -2,8 +2,8 @@
 -- Queries of model "stage" for sqlite, compiled by sqlc.
 
 -- name: Insert :exec
-INSERT INTO stage (id, status, version, created_at, updated_at, stage_name, attempts, task_id, history, result, checkpoint, started_at, ended_at)
-VALUES (sqlc.arg(id), sqlc.arg(status), sqlc.arg(version), sqlc.arg(created_at), sqlc.arg(updated_at), sqlc.arg(stage_name), sqlc.arg(attempts), sqlc.arg(task_id), sqlc.arg(history), sqlc.narg(result), sqlc.narg(checkpoint), sqlc.narg(started_at), sqlc.narg(ended_at));
+INSERT INTO stage (id, status, version, created_at, updated_at, stage_name, attempts, task_id, history, result, checkpoint, started_at, ended_at, tm_traceparent)
+VALUES (sqlc.arg(id), sqlc.arg(status), sqlc.arg(version), sqlc.arg(created_at), sqlc.arg(updated_at), sqlc.arg(stage_name), sqlc.arg(attempts), sqlc.arg(task_id), sqlc.arg(history), sqlc.narg(result), sqlc.narg(checkpoint), sqlc.narg(started_at), sqlc.narg(ended_at), sqlc.arg(tm_traceparent));
 
 -- name: UpdateGuarded :execrows
 -- The status-changing half of a transition (InsertHistory is the other), in one transaction.
@@ -40,7 +40,7 @@ UPDATE stage SET version = sqlc.arg(version),
 WHERE id = sqlc.arg(id) AND status = sqlc.arg(tm_from_status) AND version = sqlc.arg(tm_from_version);
 
 -- name: Get :one
-SELECT id, status, version, created_at, updated_at, stage_name, attempts, task_id, history, result, checkpoint, started_at, ended_at FROM stage WHERE id = sqlc.arg(id);
+SELECT id, status, version, created_at, updated_at, stage_name, attempts, task_id, history, result, checkpoint, started_at, ended_at, tm_traceparent FROM stage WHERE id = sqlc.arg(id);
 
 -- name: Keys :many
 -- The keys (status and version) of many tasks in one read: what a worker pool
@@ -55,7 +55,7 @@ SELECT task_id, seq, from_status, to_status, event, at, attempt, actor, message 
 
 -- name: ListByStatus :many
 -- Tasks in one status, oldest first: what workers and sweepers scan.
-SELECT id, status, version, created_at, updated_at, stage_name, attempts, task_id, history, result, checkpoint, started_at, ended_at FROM stage WHERE status = sqlc.arg(tm_status)
+SELECT id, status, version, created_at, updated_at, stage_name, attempts, task_id, history, result, checkpoint, started_at, ended_at, tm_traceparent FROM stage WHERE status = sqlc.arg(tm_status)
 ORDER BY created_at, id
 LIMIT sqlc.arg(tm_max_rows);
 

@@ -244,8 +244,9 @@ func (g *generator) driverFile(f *jen.File, e Engine) {
 	)...)
 	f.Var().Id("_").Qual(pkgBackends, "KeyReader").Op("=").Parens(jen.Op("*").Id("Driver")).Parens(jen.Nil())
 
-	// Transition and Update share the column encoding minus id and created_at.
-	notKey := func(c column) bool { return c.Primary || c.Name == "created_at" }
+	// Transition and Update share the column encoding minus id and the
+	// columns creation alone writes.
+	notKey := func(c column) bool { return c.Primary || createdOnly(c) }
 	pre, vals := encode(notKey, true)
 	vals[jen.Id("ID")] = jen.Id("from").Dot("ID")
 	vals[jen.Id("TmFromStatus")] = jen.Id("from").Dot("Status")

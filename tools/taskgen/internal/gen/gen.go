@@ -138,6 +138,7 @@ var migrationList = []migration{
 	{file: "lean_worker", name: "0007_worker_lean_writes", render: (*generator).leanWorkerWritesSQL, worker: true},
 	{file: "lease", name: "0008_lease_in_row", render: (*generator).leaseInRowSQL, worker: true, sqlc: true},
 	{file: "history_at", name: "0009_history_at", render: (*generator).historyAtSQL},
+	{file: "traceparent", name: "0010_traceparent", render: (*generator).traceparentSQL, sqlc: true},
 }
 
 // migrationsFor returns the migrations of a model for an engine, in order.

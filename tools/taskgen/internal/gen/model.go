@@ -60,10 +60,12 @@ func (g *generator) modelFile(f *jen.File) {
 	if m.Doc != "" {
 		doc += " " + oneLine(m.Doc)
 	}
-	g.structType(f, m.Struct, doc, g.builtinFields(), m.Fields)
+	g.structType(f, m.Struct, doc, g.builtinFields(), m.Fields, traceparentMembers()...)
+	g.traceparentMethods(f)
 	g.fireMethod(f)
 	g.storeMethods(f)
 	g.timeoutMethod(f)
+	g.enteredAtMethod(f)
 	g.prepareTimeoutMethod(f)
 	g.progressMethod(f)
 	g.workerDecl(f)
@@ -105,6 +107,36 @@ func (g *generator) timeoutMethod(f *jen.File) {
 	f.Comment("TimeoutAt returns when the task's current status times out (its entry time")
 	f.Comment("plus the spec's after), and false when the status has no timeout.")
 	f.Func().Params(jen.Id("x").Op("*").Id(m.Struct)).Id("TimeoutAt").Params().Params(jen.Qual("time", "Time"), jen.Bool()).Block(body...)
+}
+
+// enteredAtMethod emits EnteredAt: when the task entered a status, as its
+// row tells (metrics read it to time the statuses: sdk/engine.Observer).
+func (g *generator) enteredAtMethod(f *jen.File) {
+	m := g.m
+	var cases []jen.Code
+	for _, s := range m.Statuses {
+		switch fd := m.FieldByName(s.EnteredAt); {
+		case s.EnteredAt == "created_at":
+			cases = append(cases, jen.Case(jen.Lit(s.Name)).Block(jen.Return(jen.Id("x").Dot("CreatedAt"), jen.True())))
+		case fd != nil:
+			cases = append(cases, jen.Case(jen.Lit(s.Name)).Block(
+				jen.If(jen.Id("x").Dot(fd.GoName).Op("!=").Nil()).Block(jen.Return(jen.Op("*").Id("x").Dot(fd.GoName), jen.True()))))
+		}
+	}
+	var body []jen.Code
+	if len(cases) > 0 {
+		body = append(body, jen.Switch(jen.Id("status")).Block(cases...))
+	}
+	body = append(body,
+		jen.If(jen.String().Call(jen.Id("x").Dot("Status")).Op("==").Id("status")).Block(jen.Return(jen.Id("x").Dot("UpdatedAt"), jen.False())),
+		jen.Return(jen.Qual("time", "Time").Values(), jen.False()))
+	f.Comment("EnteredAt returns when the task entered status, as its row tells. exact is")
+	f.Comment("true for the time in the status's entry timestamp (the spec's entered_at),")
+	f.Comment("when the spec names one and it is set. Otherwise, while the")
+	f.Comment("task is in it, it is updated_at, the task's last change: the entry unless")
+	f.Comment("the task changed in the status since (progress), with exact false. Else it")
+	f.Comment("is the zero time.")
+	f.Func().Params(jen.Id("x").Op("*").Id(m.Struct)).Id("EnteredAt").Params(jen.Id("status").String()).Params(jen.Id("at").Qual("time", "Time"), jen.Id("exact").Bool()).Block(body...)
 }
 
 // migrations embeds the schema of each engine and exposes it as migrations.
@@ -392,7 +424,8 @@ func isZero(v any) bool {
 	return false
 }
 
-func (g *generator) structType(f *jen.File, name, doc string, builtin, fields []*spec.Field) {
+// extra are further members (the model's stored trace context).
+func (g *generator) structType(f *jen.File, name, doc string, builtin, fields []*spec.Field, extra ...jen.Code) {
 	all := append(append([]*spec.Field(nil), builtin...), fields...)
 	members := make([]jen.Code, 0, 2*len(all))
 	var keys, required []jen.Code
@@ -414,6 +447,7 @@ func (g *generator) structType(f *jen.File, name, doc string, builtin, fields []
 			defaults[jen.Id(fd.GoName)] = g.defaultValue(fd.Type, fd.Default)
 		}
 	}
+	members = append(members, extra...)
 	f.Comment(doc)
 	f.Type().Id(name).Struct(members...)
 	g.registerPatterns(f, name, fields)

@@ -75,7 +75,9 @@ func (o *openapi) workerPaths(models []*spec.Model, paths obj) {
 		"lease":             str("Opaque: send it with every heartbeat, progress, complete and fail of the task."),
 		"lease_expires_at":  obj{"type": "string", "format": "date-time"},
 		"heartbeat_seconds": obj{"type": "integer", "minimum": 1, "description": "How often to heartbeat (a third of the lease)."},
-		"task":              ref("Task"),
+		"traceparent": obj{"type": "string", "pattern": "^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$",
+			"description": "The W3C trace context (a traceparent header) the task was created with, when the server traces: the worker's spans continue that trace, and a traceparent header sent with the task's heartbeat, progress, complete and fail puts the server's spans under the worker's. Omitted when there is none."},
+		"task": ref("Task"),
 	}, []string{"task_type", "id", "lease", "lease_expires_at", "heartbeat_seconds", "task"}, false)
 	s["WorkerClaimResponse"] = object("The claimed tasks; empty when the wait ended with none.", obj{
 		"tasks": obj{"type": "array", "items": ref("WorkerClaimedTask")},

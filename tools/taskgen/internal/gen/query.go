@@ -26,7 +26,7 @@ func (g *generator) querySQL(e Engine) []byte {
 			a = g.narg(e, c.Name, c.Type)
 		}
 		args[i] = a
-		if !c.Primary && c.Name != "created_at" {
+		if !c.Primary && !createdOnly(c) {
 			sets = append(sets, c.Name+" = "+a)
 		}
 	}
@@ -223,6 +223,7 @@ func GoNameToSnake(goName string) string {
 // TransitionMany).
 func NullFlag(column string) string { return "tm_null_" + column }
 
-// createdOnly tells the column a task's creation alone writes: transitions
-// leave created_at as it is, so their batches do not carry it.
-func createdOnly(c column) bool { return c.Name == "created_at" }
+// createdOnly tells the columns a task's creation alone writes: transitions
+// and updates leave created_at and the trace context (TraceparentColumn) as
+// they are, so their statements do not carry them.
+func createdOnly(c column) bool { return c.Name == "created_at" || c.Name == TraceparentColumn }

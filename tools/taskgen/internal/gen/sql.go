@@ -32,6 +32,7 @@ type column struct {
 	Checks  []string
 	JSON    bool // stored as JSON text / jsonb
 	Primary bool
+	Default string // SQL default ("" for none)
 }
 
 // def is the column's definition in CREATE TABLE.
@@ -41,6 +42,9 @@ func (c column) def() string {
 		line += " PRIMARY KEY"
 	} else if c.NotNull {
 		line += " NOT NULL"
+	}
+	if c.Default != "" {
+		line += " DEFAULT " + c.Default
 	}
 	if ck := c.check(); ck != "" {
 		line += " CHECK (" + ck + ")"
@@ -103,7 +107,7 @@ func (g *generator) columns(e Engine) []column {
 		}
 		cols = append(cols, c)
 	}
-	return cols
+	return append(cols, g.traceparentColumn(e))
 }
 
 func (g *generator) column(e Engine, f *spec.Field) column {
@@ -282,6 +286,7 @@ func (g *generator) schemaSQL(e Engine) []byte {
 	p("-- limits inside JSON values are checked by Validate before a write.\n\n")
 	p("CREATE TABLE %s (\n", table)
 	cols := g.columns(e)
+	cols = cols[:len(cols)-1] // the trace context came later (0010_traceparent)
 	for i, c := range cols {
 		line := "    " + c.def()
 		if i < len(cols)-1 {

@@ -216,13 +216,14 @@ func (g *generator) workerQuerySQL(e Engine) string {
 // a model with a worker section.
 func (g *generator) tableColumns(e Engine) []string {
 	names := g.columnNames(e)
+	names = names[:len(names)-1] // TraceparentColumn, the table's last
 	if e == PostgreSQL {
 		names = append(names, HistorySeqColumn)
 	}
 	if g.m.Worker != nil {
 		names = append(names, LeaseOwnerColumn, LeaseExpiresColumn, LeaseAttemptColumn)
 	}
-	return names
+	return append(names, TraceparentColumn)
 }
 
 // columnNames are the model's column names for an engine.
@@ -412,11 +413,14 @@ func (g *generator) workerDriver(f *jen.File, e Engine) {
 	// that selects from a CTE (PostgreSQL's Reserve and Claim) a row struct
 	// of its own, with the same fields.
 	row := jen.Dict{}
-	cols := g.columns(e)
-	for i, c := range g.tableColumns(e) {
-		n := SQLCName(c)
-		if i < len(cols) {
-			n = cols[i].Field.GoName
+	goNames := map[string]string{}
+	for _, c := range g.columns(e) {
+		goNames[c.Name] = c.Field.GoName
+	}
+	for _, c := range g.tableColumns(e) {
+		n, ok := goNames[c]
+		if !ok {
+			n = SQLCName(c)
 		}
 		row[jen.Id(n)] = jen.Id("r").Dot(n)
 	}

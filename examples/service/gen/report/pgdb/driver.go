@@ -72,6 +72,7 @@ func createManyParams(items []insertRow) (p CreateManyParams, err error) {
 	p.TmNullStartedAt = slices.Grow(p.TmNullStartedAt, len(items))
 	p.EndDate = slices.Grow(p.EndDate, len(items))
 	p.TmNullEndDate = slices.Grow(p.TmNullEndDate, len(items))
+	p.TmTraceparent = slices.Grow(p.TmTraceparent, len(items))
 	p.TmActor = slices.Grow(p.TmActor, len(items))
 	p.TmMessage = slices.Grow(p.TmMessage, len(items))
 	for _, it := range items {
@@ -93,6 +94,7 @@ func createManyParams(items []insertRow) (p CreateManyParams, err error) {
 		p.ErrorMessage, p.TmNullErrorMessage = backends.AppendNullable(p.ErrorMessage, p.TmNullErrorMessage, x.ErrorMessage)
 		p.StartedAt, p.TmNullStartedAt = backends.AppendNullable(p.StartedAt, p.TmNullStartedAt, backends.UTC(x.StartedAt))
 		p.EndDate, p.TmNullEndDate = backends.AppendNullable(p.EndDate, p.TmNullEndDate, backends.UTC(x.EndDate))
+		p.TmTraceparent = append(p.TmTraceparent, x.TmTraceparent)
 		p.TmActor = append(p.TmActor, it.Actor)
 		p.TmMessage = append(p.TmMessage, it.Message)
 	}
@@ -227,25 +229,26 @@ var _ backends.Driver[report.Report] = (*Driver)(nil)
 func (d *Driver) insertOne(ctx context.Context, r insertRow) error {
 	x := r.Report
 	_, err := d.q.Create(ctx, CreateParams{
-		CreatedAt:    x.CreatedAt.UTC(),
-		Days:         x.Days,
-		EndDate:      backends.UTC(x.EndDate),
-		ErrorCode:    (*string)(x.ErrorCode),
-		ErrorMessage: x.ErrorMessage,
-		Format:       string(x.Format),
-		ID:           x.ID,
-		Kind:         string(x.Kind),
-		Progress:     x.Progress,
-		Rows:         x.Rows,
-		StartedAt:    backends.UTC(x.StartedAt),
-		Status:       string(x.Status),
-		Tag:          x.Tag,
-		Title:        x.Title,
-		TmActor:      r.Actor,
-		TmMessage:    r.Message,
-		UpdatedAt:    x.UpdatedAt.UTC(),
-		UserID:       x.UserID,
-		Version:      x.Version,
+		CreatedAt:     x.CreatedAt.UTC(),
+		Days:          x.Days,
+		EndDate:       backends.UTC(x.EndDate),
+		ErrorCode:     (*string)(x.ErrorCode),
+		ErrorMessage:  x.ErrorMessage,
+		Format:        string(x.Format),
+		ID:            x.ID,
+		Kind:          string(x.Kind),
+		Progress:      x.Progress,
+		Rows:          x.Rows,
+		StartedAt:     backends.UTC(x.StartedAt),
+		Status:        string(x.Status),
+		Tag:           x.Tag,
+		Title:         x.Title,
+		TmActor:       r.Actor,
+		TmMessage:     r.Message,
+		TmTraceparent: x.TmTraceparent,
+		UpdatedAt:     x.UpdatedAt.UTC(),
+		UserID:        x.UserID,
+		Version:       x.Version,
 	})
 	return err
 }
@@ -477,6 +480,7 @@ func (d *Driver) Reserve(ctx context.Context, queue, owner string, now, expires 
 			TmLeaseAttempt:   r.TmLeaseAttempt,
 			TmLeaseExpiresAt: r.TmLeaseExpiresAt,
 			TmLeaseOwner:     r.TmLeaseOwner,
+			TmTraceparent:    r.TmTraceparent,
 			UpdatedAt:        r.UpdatedAt,
 			UserID:           r.UserID,
 			Version:          r.Version,
@@ -560,6 +564,7 @@ func (d *Driver) Claim(ctx context.Context, owner string, now, expires time.Time
 			TmLeaseAttempt:   r.TmLeaseAttempt,
 			TmLeaseExpiresAt: r.TmLeaseExpiresAt,
 			TmLeaseOwner:     r.TmLeaseOwner,
+			TmTraceparent:    r.TmTraceparent,
 			UpdatedAt:        r.UpdatedAt,
 			UserID:           r.UserID,
 			Version:          r.Version,
@@ -584,23 +589,24 @@ var _ backends.Claimer[report.Report] = (*Driver)(nil)
 
 func fromRow(r Report) (*report.Report, error) {
 	x := &report.Report{
-		CreatedAt:    r.CreatedAt.UTC(),
-		Days:         r.Days,
-		EndDate:      backends.UTC(r.EndDate),
-		ErrorCode:    (*report.ErrorCode)(r.ErrorCode),
-		ErrorMessage: r.ErrorMessage,
-		Format:       report.Format(r.Format),
-		ID:           r.ID,
-		Kind:         report.Kind(r.Kind),
-		Progress:     r.Progress,
-		Rows:         r.Rows,
-		StartedAt:    backends.UTC(r.StartedAt),
-		Status:       report.Status(r.Status),
-		Tag:          r.Tag,
-		Title:        r.Title,
-		UpdatedAt:    r.UpdatedAt.UTC(),
-		UserID:       r.UserID,
-		Version:      r.Version,
+		CreatedAt:     r.CreatedAt.UTC(),
+		Days:          r.Days,
+		EndDate:       backends.UTC(r.EndDate),
+		ErrorCode:     (*report.ErrorCode)(r.ErrorCode),
+		ErrorMessage:  r.ErrorMessage,
+		Format:        report.Format(r.Format),
+		ID:            r.ID,
+		Kind:          report.Kind(r.Kind),
+		Progress:      r.Progress,
+		Rows:          r.Rows,
+		StartedAt:     backends.UTC(r.StartedAt),
+		Status:        report.Status(r.Status),
+		Tag:           r.Tag,
+		Title:         r.Title,
+		TmTraceparent: r.TmTraceparent,
+		UpdatedAt:     r.UpdatedAt.UTC(),
+		UserID:        r.UserID,
+		Version:       r.Version,
 	}
 	return x, nil
 }

@@ -32,6 +32,7 @@ type Report struct {
 	TmLeaseOwner     string
 	TmLeaseExpiresAt *time.Time
 	TmLeaseAttempt   int32
+	TmTraceparent    string
 }
 
 type ReportHistory struct {

@@ -29,13 +29,13 @@ WITH c AS (
         tm_history_seq = w.tm_history_seq + 1,
         tm_lease_owner = $5::text, tm_lease_expires_at = $6::timestamptz, tm_lease_attempt = w.tm_lease_attempt + 1
     WHERE w.id = ANY (ARRAY(SELECT c.id FROM c))
-    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.title, w.kind, w.days, w.format, w.tag, w.user_id, w.progress, w.rows, w.error_code, w.error_message, w.started_at, w.end_date, w.tm_history_seq, w.tm_lease_owner, w.tm_lease_expires_at, w.tm_lease_attempt
+    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.title, w.kind, w.days, w.format, w.tag, w.user_id, w.progress, w.rows, w.error_code, w.error_message, w.started_at, w.end_date, w.tm_history_seq, w.tm_lease_owner, w.tm_lease_expires_at, w.tm_lease_attempt, w.tm_traceparent
 ), h AS (
     INSERT INTO report_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
     SELECT t.id, t.tm_history_seq, 'QUEUED', 'BUILDING', 'start', $1::timestamptz,
         t.tm_lease_attempt, $5::text, 'claimed by ' || $5::text || ' (attempt ' || t.tm_lease_attempt || ')' FROM t
 )
-SELECT id, status, version, created_at, updated_at, title, kind, days, format, tag, user_id, progress, rows, error_code, error_message, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM t
+SELECT id, status, version, created_at, updated_at, title, kind, days, format, tag, user_id, progress, rows, error_code, error_message, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM t
 ORDER BY created_at, id
 `
 
@@ -70,6 +70,7 @@ type ClaimRow struct {
 	TmLeaseOwner     string
 	TmLeaseExpiresAt *time.Time
 	TmLeaseAttempt   int32
+	TmTraceparent    string
 }
 
 // Reserve and the claim event "start" in one update and one commit: every
@@ -118,6 +119,7 @@ func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]ClaimRow, error
 			&i.TmLeaseOwner,
 			&i.TmLeaseExpiresAt,
 			&i.TmLeaseAttempt,
+			&i.TmTraceparent,
 		); err != nil {
 			return nil, err
 		}
@@ -130,7 +132,7 @@ func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]ClaimRow, error
 }
 
 const claimByStatus = `-- name: ClaimByStatus :many
-SELECT id, status, version, created_at, updated_at, title, kind, days, format, tag, user_id, progress, rows, error_code, error_message, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM report WHERE status = $1::text
+SELECT id, status, version, created_at, updated_at, title, kind, days, format, tag, user_id, progress, rows, error_code, error_message, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM report WHERE status = $1::text
 ORDER BY created_at, id
 LIMIT $2::integer
 FOR UPDATE SKIP LOCKED
@@ -174,6 +176,7 @@ func (q *Queries) ClaimByStatus(ctx context.Context, arg ClaimByStatusParams) ([
 			&i.TmLeaseOwner,
 			&i.TmLeaseExpiresAt,
 			&i.TmLeaseAttempt,
+			&i.TmTraceparent,
 		); err != nil {
 			return nil, err
 		}
@@ -188,8 +191,8 @@ func (q *Queries) ClaimByStatus(ctx context.Context, arg ClaimByStatusParams) ([
 const create = `-- name: Create :execrows
 
 WITH t AS (
-    INSERT INTO report (id, status, version, created_at, updated_at, title, kind, days, format, tag, user_id, progress, rows, error_code, error_message, started_at, end_date)
-    VALUES ($3::uuid, $4::text, $5::bigint, $6::timestamptz, $7::timestamptz, $8::text, $9::text, $10::bigint, $11::text, $12::text, $13::text, $14::bigint, $15::bigint, $16::text, $17::text, $18::timestamptz, $19::timestamptz)
+    INSERT INTO report (id, status, version, created_at, updated_at, title, kind, days, format, tag, user_id, progress, rows, error_code, error_message, started_at, end_date, tm_traceparent)
+    VALUES ($3::uuid, $4::text, $5::bigint, $6::timestamptz, $7::timestamptz, $8::text, $9::text, $10::bigint, $11::text, $12::text, $13::text, $14::bigint, $15::bigint, $16::text, $17::text, $18::timestamptz, $19::timestamptz, $20::text)
     RETURNING id, status, created_at
 )
 INSERT INTO report_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
@@ -197,25 +200,26 @@ SELECT t.id, 1, NULL, t.status, NULL, t.created_at, 0, $1::text, $2::text FROM t
 `
 
 type CreateParams struct {
-	TmActor      string
-	TmMessage    string
-	ID           uuid.UUID
-	Status       string
-	Version      int64
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
-	Title        string
-	Kind         string
-	Days         int64
-	Format       string
-	Tag          *string
-	UserID       *string
-	Progress     int64
-	Rows         *int64
-	ErrorCode    *string
-	ErrorMessage *string
-	StartedAt    *time.Time
-	EndDate      *time.Time
+	TmActor       string
+	TmMessage     string
+	ID            uuid.UUID
+	Status        string
+	Version       int64
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	Title         string
+	Kind          string
+	Days          int64
+	Format        string
+	Tag           *string
+	UserID        *string
+	Progress      int64
+	Rows          *int64
+	ErrorCode     *string
+	ErrorMessage  *string
+	StartedAt     *time.Time
+	EndDate       *time.Time
+	TmTraceparent string
 }
 
 // Code generated by taskgen. DO NOT EDIT.
@@ -242,6 +246,7 @@ func (q *Queries) Create(ctx context.Context, arg CreateParams) (int64, error) {
 		arg.ErrorMessage,
 		arg.StartedAt,
 		arg.EndDate,
+		arg.TmTraceparent,
 	)
 	if err != nil {
 		return 0, err
@@ -275,8 +280,9 @@ WITH a AS (
         unnest($22::boolean[]) AS tm_null_started_at,
         unnest($23::timestamptz[]) AS end_date,
         unnest($24::boolean[]) AS tm_null_end_date,
-        unnest($25::text[]) AS tm_actor,
-        unnest($26::text[]) AS tm_message
+        unnest($25::text[]) AS tm_traceparent,
+        unnest($26::text[]) AS tm_actor,
+        unnest($27::text[]) AS tm_message
 ), u AS (
     SELECT id,
         status,
@@ -295,12 +301,13 @@ WITH a AS (
         CASE WHEN tm_null_error_message THEN NULL ELSE error_message END AS error_message,
         CASE WHEN tm_null_started_at THEN NULL ELSE started_at END AS started_at,
         CASE WHEN tm_null_end_date THEN NULL ELSE end_date END AS end_date,
+        tm_traceparent,
         tm_actor,
         tm_message
     FROM a
 ), t AS (
-    INSERT INTO report (id, status, version, created_at, updated_at, title, kind, days, format, tag, user_id, progress, rows, error_code, error_message, started_at, end_date)
-    SELECT id, status, version, created_at, updated_at, title, kind, days, format, tag, user_id, progress, rows, error_code, error_message, started_at, end_date FROM u
+    INSERT INTO report (id, status, version, created_at, updated_at, title, kind, days, format, tag, user_id, progress, rows, error_code, error_message, started_at, end_date, tm_traceparent)
+    SELECT id, status, version, created_at, updated_at, title, kind, days, format, tag, user_id, progress, rows, error_code, error_message, started_at, end_date, tm_traceparent FROM u
     RETURNING id, status, created_at
 )
 INSERT INTO report_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
@@ -333,6 +340,7 @@ type CreateManyParams struct {
 	TmNullStartedAt    []bool
 	EndDate            []time.Time
 	TmNullEndDate      []bool
+	TmTraceparent      []string
 	TmActor            []string
 	TmMessage          []string
 }
@@ -365,6 +373,7 @@ func (q *Queries) CreateMany(ctx context.Context, arg CreateManyParams) (int64, 
 		arg.TmNullStartedAt,
 		arg.EndDate,
 		arg.TmNullEndDate,
+		arg.TmTraceparent,
 		arg.TmActor,
 		arg.TmMessage,
 	)
@@ -409,7 +418,7 @@ func (q *Queries) DeleteFinished(ctx context.Context, arg DeleteFinishedParams) 
 }
 
 const due = `-- name: Due :many
-SELECT id, status, version, created_at, updated_at, title, kind, days, format, tag, user_id, progress, rows, error_code, error_message, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM report
+SELECT id, status, version, created_at, updated_at, title, kind, days, format, tag, user_id, progress, rows, error_code, error_message, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM report
 WHERE (status = 'QUEUED' AND created_at <= $1::timestamptz)
    OR (status = 'BUILDING' AND started_at <= $2::timestamptz)
 ORDER BY updated_at, id
@@ -454,6 +463,7 @@ func (q *Queries) Due(ctx context.Context, arg DueParams) ([]Report, error) {
 			&i.TmLeaseOwner,
 			&i.TmLeaseExpiresAt,
 			&i.TmLeaseAttempt,
+			&i.TmTraceparent,
 		); err != nil {
 			return nil, err
 		}
@@ -466,7 +476,7 @@ func (q *Queries) Due(ctx context.Context, arg DueParams) ([]Report, error) {
 }
 
 const get = `-- name: Get :one
-SELECT id, status, version, created_at, updated_at, title, kind, days, format, tag, user_id, progress, rows, error_code, error_message, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM report WHERE id = $1::uuid
+SELECT id, status, version, created_at, updated_at, title, kind, days, format, tag, user_id, progress, rows, error_code, error_message, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM report WHERE id = $1::uuid
 `
 
 func (q *Queries) Get(ctx context.Context, id uuid.UUID) (Report, error) {
@@ -494,6 +504,7 @@ func (q *Queries) Get(ctx context.Context, id uuid.UUID) (Report, error) {
 		&i.TmLeaseOwner,
 		&i.TmLeaseExpiresAt,
 		&i.TmLeaseAttempt,
+		&i.TmTraceparent,
 	)
 	return i, err
 }
@@ -596,7 +607,7 @@ func (q *Queries) Keys(ctx context.Context, tmIds []uuid.UUID) ([]KeysRow, error
 }
 
 const listByStatus = `-- name: ListByStatus :many
-SELECT id, status, version, created_at, updated_at, title, kind, days, format, tag, user_id, progress, rows, error_code, error_message, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM report WHERE status = $1::text
+SELECT id, status, version, created_at, updated_at, title, kind, days, format, tag, user_id, progress, rows, error_code, error_message, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM report WHERE status = $1::text
 ORDER BY created_at, id
 LIMIT $2::integer
 `
@@ -638,6 +649,7 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]R
 			&i.TmLeaseOwner,
 			&i.TmLeaseExpiresAt,
 			&i.TmLeaseAttempt,
+			&i.TmTraceparent,
 		); err != nil {
 			return nil, err
 		}
@@ -650,7 +662,7 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]R
 }
 
 const lost = `-- name: Lost :many
-SELECT id, status, version, created_at, updated_at, title, kind, days, format, tag, user_id, progress, rows, error_code, error_message, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM report
+SELECT id, status, version, created_at, updated_at, title, kind, days, format, tag, user_id, progress, rows, error_code, error_message, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM report
 WHERE status = 'BUILDING' AND tm_lease_expires_at <= $1::timestamptz
 ORDER BY tm_lease_expires_at, id
 LIMIT $2::integer
@@ -695,6 +707,7 @@ func (q *Queries) Lost(ctx context.Context, arg LostParams) ([]Report, error) {
 			&i.TmLeaseOwner,
 			&i.TmLeaseExpiresAt,
 			&i.TmLeaseAttempt,
+			&i.TmTraceparent,
 		); err != nil {
 			return nil, err
 		}
@@ -716,9 +729,9 @@ WITH c AS (
 ), t AS (
     UPDATE report AS w SET tm_lease_owner = $4::text, tm_lease_expires_at = $5::timestamptz, tm_lease_attempt = w.tm_lease_attempt + 1
     WHERE w.id = ANY (ARRAY(SELECT c.id FROM c))
-    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.title, w.kind, w.days, w.format, w.tag, w.user_id, w.progress, w.rows, w.error_code, w.error_message, w.started_at, w.end_date, w.tm_history_seq, w.tm_lease_owner, w.tm_lease_expires_at, w.tm_lease_attempt
+    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.title, w.kind, w.days, w.format, w.tag, w.user_id, w.progress, w.rows, w.error_code, w.error_message, w.started_at, w.end_date, w.tm_history_seq, w.tm_lease_owner, w.tm_lease_expires_at, w.tm_lease_attempt, w.tm_traceparent
 )
-SELECT id, status, version, created_at, updated_at, title, kind, days, format, tag, user_id, progress, rows, error_code, error_message, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt FROM t
+SELECT id, status, version, created_at, updated_at, title, kind, days, format, tag, user_id, progress, rows, error_code, error_message, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM t
 ORDER BY created_at, id
 `
 
@@ -752,6 +765,7 @@ type ReserveRow struct {
 	TmLeaseOwner     string
 	TmLeaseExpiresAt *time.Time
 	TmLeaseAttempt   int32
+	TmTraceparent    string
 }
 
 // Leases up to tm_max_rows tasks in tm_status that no live lease holds (none,
@@ -796,6 +810,7 @@ func (q *Queries) Reserve(ctx context.Context, arg ReserveParams) ([]ReserveRow,
 			&i.TmLeaseOwner,
 			&i.TmLeaseExpiresAt,
 			&i.TmLeaseAttempt,
+			&i.TmTraceparent,
 		); err != nil {
 			return nil, err
 		}

@@ -1,0 +1,114 @@
+package engine
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/taskmodel/taskmodel/tasktype"
+)
+
+// Tracer wraps an engine's writes in spans: package tracing is an
+// OpenTelemetry one. An engine without one (the default) pays nothing for
+// it. A task carries the W3C traceparent its creation's span returned
+// (stored in the task row, migration 0010_traceparent), so that the spans
+// of its later moves, in any process, continue the creator's trace.
+//
+// A Tracer that also implements worker.Tracer sees the pools' handler runs
+// over the engine (sdk/worker finds it through Engine.Tracer).
+type Tracer interface {
+	// StartCreate is called before a task of model is stored. It returns
+	// the context the write runs in, the traceparent to store with the task
+	// ("" for none), and end, which the engine calls with the stored task's
+	// id or the error.
+	StartCreate(ctx context.Context, model string) (context.Context, string, func(id uuid.UUID, err error))
+	// StartMove is called before a task moves (Fire, FireFrom, and the
+	// claims a driver made in SQL, through TraceMove). end is called with
+	// the status reached, or the error.
+	StartMove(ctx context.Context, m TracedMove) (context.Context, func(to string, err error))
+}
+
+// TracedMove is a move a Tracer sees.
+type TracedMove struct {
+	Model string
+	ID    uuid.UUID
+	// Traceparent is the one the task was created with ("" for none).
+	Traceparent string
+	From, Event string
+	// Operation is what the move is to a worker, as the OpenTelemetry
+	// messaging conventions name it: "receive" for the worker section's
+	// claim event, "settle" for its complete, fail and cancel events, ""
+	// for any other event.
+	Operation string
+	// Start is when the move started, when it is reported after the fact
+	// (TraceMove); zero for now.
+	Start time.Time
+}
+
+// WithTracer makes the engine trace its writes with t.
+func WithTracer(t Tracer) Option { return func(o *options) { o.tracer = t } }
+
+// Tracer returns the engine's tracer; nil without one.
+func (e *Engine[T, E, PT]) Tracer() Tracer { return e.tracer }
+
+// traced is a generated model's stored trace context.
+type traced interface {
+	Traceparent() string
+	SetTraceparent(string)
+}
+
+// Traceparent returns the W3C traceparent x was created with, "" for none
+// (or for a model that predates it).
+func Traceparent[T any](x *T) string {
+	if t, ok := any(x).(traced); ok {
+		return t.Traceparent()
+	}
+	return ""
+}
+
+// ModelName returns the name of model T, "" for a model that predates its
+// listing row.
+func ModelName[T any]() string {
+	if r, ok := any(new(T)).(interface{ ListRow() tasktype.Row }); ok {
+		return r.ListRow().TaskType
+	}
+	return ""
+}
+
+// operation names a move by event for a tracer.
+func (e *Engine[T, E, PT]) operation(ev string) string {
+	switch w := e.worker; ev {
+	case "":
+		return ""
+	case w.Claim:
+		return "receive"
+	case w.Complete, w.Fail, w.Cancel:
+		return "settle"
+	}
+	return ""
+}
+
+// startCreate starts the tracing of a create of x (e.tracer is set).
+func (e *Engine[T, E, PT]) startCreate(ctx context.Context, x *T) (context.Context, func(id uuid.UUID, err error)) {
+	ctx, tp, end := e.tracer.StartCreate(ctx, e.model)
+	if t, ok := any(x).(traced); ok && tp != "" {
+		t.SetTraceparent(tp)
+	}
+	return ctx, end
+}
+
+// TraceMove reports to the engine's tracer, if it has one, a move made
+// without the engine (a claim a backends.Claimer made in SQL): x as moved,
+// from status from by event ev, started at start.
+func (e *Engine[T, E, PT]) TraceMove(ctx context.Context, x *T, from string, ev E, start time.Time) {
+	if e.tracer == nil {
+		return
+	}
+	_, end := e.tracer.StartMove(ctx, e.tracedMove(x, from, string(ev), start))
+	end(PT(x).Key().Status, nil)
+}
+
+func (e *Engine[T, E, PT]) tracedMove(x *T, from, ev string, start time.Time) TracedMove {
+	return TracedMove{Model: e.model, ID: PT(x).Key().ID, Traceparent: Traceparent(x), From: from, Event: ev, Operation: e.operation(ev), Start: start}
+}

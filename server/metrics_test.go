@@ -1,0 +1,78 @@
+package server_test
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// metricValue returns the value of the /metrics line that starts with
+// series (name and labels, as the text format writes them), and false when
+// there is none.
+func metricValue(t *testing.T, text, series string) (float64, bool) {
+	t.Helper()
+	for _, line := range strings.Split(text, "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			return f, true
+		}
+	}
+	return 0, false
+}
+
+// TestWorkerProtocolMetrics: claims and ends through the HTTP worker
+// protocol are observed like a pool's: pickup latency, time in status,
+// handler duration and failures by code, with the durations the engine's
+// clock made; the queue's oldest age is read from the database.
+func TestWorkerProtocolMetrics(t *testing.T) {
+	for _, b := range backendNames {
+		t.Run(b, func(t *testing.T) {
+			// The engines' clock is an hour behind: the queue's head
+			// entered it an hour ago, as far as the scrape can tell.
+			c := &clock{t: time.Now().Add(-time.Hour).UTC().Truncate(time.Microsecond)}
+			e := newEnv(t, b, envOptions{clock: c})
+			w := e.workerToken("gpu-box", "training")
+			e.createOf("training", `,"tag":"a"`)
+			e.createOf("training", `,"tag":"b"`)
+			if b != "memory" {
+				m := string(e.must(200, "GET", "/metrics", "", "").body)
+				age, ok := metricValue(t, m, `taskmodel_queue_oldest_age_seconds{model="training"}`)
+				if !ok || age < 3600 || age > 2*3600 {
+					t.Errorf("training's oldest queued age %v (present %v); want about an hour", age, ok)
+				}
+				if age, ok := metricValue(t, m, `taskmodel_queue_oldest_age_seconds{model="evaluation"}`); !ok || age != 0 {
+					t.Errorf("evaluation's empty queue: age %v (present %v); want 0", age, ok)
+				}
+			}
+			c.Add(4 * time.Second)
+			got := e.claim(w, `{"limit":2}`)
+			if len(got) != 2 {
+				t.Fatalf("claimed %d tasks", len(got))
+			}
+			c.Add(3 * time.Second)
+			e.must(200, "POST", "/worker/tasks/"+got[0].ID+"/complete", w, leaseBody(got[0].Lease, ""))
+			c.Add(2 * time.Second)
+			e.must(200, "POST", "/worker/tasks/"+got[1].ID+"/fail", w, leaseBody(got[1].Lease, `,"message":"loss is NaN"`))
+			m := string(e.must(200, "GET", "/metrics", "", "").body)
+			for series, want := range map[string]float64{
+				`taskmodel_pickup_latency_seconds_count{model="training"}`:                         2,
+				`taskmodel_pickup_latency_seconds_sum{model="training"}`:                           8,
+				`taskmodel_time_in_status_seconds_sum{model="training",status="QUEUED"}`:           8,
+				`taskmodel_time_in_status_seconds_sum{model="training",status="RUNNING"}`:          8,
+				`taskmodel_handler_duration_seconds_sum{model="training",outcome="completed"}`:     3,
+				`taskmodel_handler_duration_seconds_sum{model="training",outcome="failed"}`:        5,
+				`taskmodel_handler_failures_total{code="",model="training"}`:                       1,
+				`taskmodel_time_in_status_seconds_count{model="evaluation",status="QUEUED"}`:       0,
+				`taskmodel_handler_duration_seconds_count{model="evaluation",outcome="completed"}`: 0,
+			} {
+				if v, ok := metricValue(t, m, series); !ok || v != want {
+					t.Errorf("%s = %v (present %v); want %v", series, v, ok, want)
+				}
+			}
+		})
+	}
+}
