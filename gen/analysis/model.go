@@ -559,6 +559,9 @@ var migration0009ChangeToolIDAndChangeAgentsPostgreSQL string
 //go:embed migrations/postgresql/0010_history_at.sql
 var migration0010HistoryAtPostgreSQL string
 
+//go:embed migrations/postgresql/0011_worker_wake.sql
+var migration0011WorkerWakePostgreSQL string
+
 //go:embed migrations/sqlite/0001_schema.sql
 var migration0001SchemaSQLite string
 
@@ -615,6 +618,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "analysis/0010_history_at",
 			SQL:  migration0010HistoryAtPostgreSQL,
+		}, {
+			Name: "analysis/0011_worker_wake",
+			SQL:  migration0011WorkerWakePostgreSQL,
 		}}
 	case "sqlite":
 		return []tasktype.Migration{{

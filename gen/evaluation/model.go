@@ -261,6 +261,9 @@ var migration0009HistoryAtPostgreSQL string
 //go:embed migrations/postgresql/0010_add_progress.sql
 var migration0010AddProgressPostgreSQL string
 
+//go:embed migrations/postgresql/0011_worker_wake.sql
+var migration0011WorkerWakePostgreSQL string
+
 //go:embed migrations/sqlite/0001_schema.sql
 var migration0001SchemaSQLite string
 
@@ -317,6 +320,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "evaluation/0010_add_progress",
 			SQL:  migration0010AddProgressPostgreSQL,
+		}, {
+			Name: "evaluation/0011_worker_wake",
+			SQL:  migration0011WorkerWakePostgreSQL,
 		}}
 	case "sqlite":
 		return []tasktype.Migration{{

@@ -259,6 +259,9 @@ var migration0009HistoryAtPostgreSQL string
 //go:embed migrations/postgresql/0010_add_progress.sql
 var migration0010AddProgressPostgreSQL string
 
+//go:embed migrations/postgresql/0011_worker_wake.sql
+var migration0011WorkerWakePostgreSQL string
+
 //go:embed migrations/sqlite/0001_schema.sql
 var migration0001SchemaSQLite string
 
@@ -315,6 +318,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "synthesis/0010_add_progress",
 			SQL:  migration0010AddProgressPostgreSQL,
+		}, {
+			Name: "synthesis/0011_worker_wake",
+			SQL:  migration0011WorkerWakePostgreSQL,
 		}}
 	case "sqlite":
 		return []tasktype.Migration{{

@@ -621,6 +621,9 @@ var migration0008LeaseInRowPostgreSQL string
 //go:embed migrations/postgresql/0009_history_at.sql
 var migration0009HistoryAtPostgreSQL string
 
+//go:embed migrations/postgresql/0010_worker_wake.sql
+var migration0010WorkerWakePostgreSQL string
+
 //go:embed migrations/sqlite/0001_schema.sql
 var migration0001SchemaSQLite string
 
@@ -671,6 +674,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "report/0009_history_at",
 			SQL:  migration0009HistoryAtPostgreSQL,
+		}, {
+			Name: "report/0010_worker_wake",
+			SQL:  migration0010WorkerWakePostgreSQL,
 		}}
 	case "sqlite":
 		return []tasktype.Migration{{

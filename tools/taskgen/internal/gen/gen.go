@@ -138,6 +138,7 @@ var migrationList = []migration{
 	{file: "lean_worker", name: "0007_worker_lean_writes", render: (*generator).leanWorkerWritesSQL, worker: true},
 	{file: "lease", name: "0008_lease_in_row", render: (*generator).leaseInRowSQL, worker: true, sqlc: true},
 	{file: "history_at", name: "0009_history_at", render: (*generator).historyAtSQL},
+	{file: "wake", name: "0010_worker_wake", render: (*generator).workerWakeSQL, worker: true, pgOnly: true},
 }
 
 // migrationsFor returns the migrations of a model for an engine, in order.

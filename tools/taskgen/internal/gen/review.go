@@ -223,6 +223,7 @@ var frameworkSummaries = map[string]string{
 	"worker_lean_writes": "leaner lease writes",
 	"lease_in_row":       "the lease moves into the task row",
 	"history_at":         "an index of the history by time, for the moves of a time window",
+	"worker_wake":        "a task queued by any process wakes the worker pools that wait (PostgreSQL)",
 }
 
 // reviewChanges lists the model's migrations, a line each: the "Changes"
