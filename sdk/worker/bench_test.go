@@ -194,3 +194,13 @@ type countDoneClaimer struct {
 func (d countDoneClaimer) Claim(ctx context.Context, owner string, now, expires time.Time, limit int, after backends.QueuePosition) ([]backends.Claim[training.Training], backends.QueuePosition, error) {
 	return d.c.Claim(ctx, owner, now, expires, limit, after)
 }
+
+// Wake keeps the driver's wake-up by other processes (backends.Waker: the
+// generated drivers have one), so that the benchmarks pay for it.
+func (d *countDone) Wake(ctx context.Context, idle <-chan struct{}, wake func()) error {
+	if w, ok := d.WorkDriver.(backends.Waker); ok {
+		return w.Wake(ctx, idle, wake)
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}

@@ -19,7 +19,7 @@ import (
 // twoProcesses opens the training model twice over one database, through
 // separate connection pools, as two processes would: kind is "sqlite" or
 // "postgres". It returns the two drivers and, on PostgreSQL, the schema.
-func twoProcesses(t *testing.T, kind string) (a, b backends.WorkDriver[training.Training], target string) {
+func twoProcesses(t testing.TB, kind string) (a, b backends.WorkDriver[training.Training], target string) {
 	t.Helper()
 	switch kind {
 	case "sqlite":
