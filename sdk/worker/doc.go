@@ -51,7 +51,7 @@
 // generated PostgreSQL and SQLite drivers are — and otherwise at its next
 // PollInterval (1 s by default), which also remains the safety net.
 //
-// A pool that has found nothing to claim and waited 2 ms since signals its
+// A pool that has found nothing to claim and waited 10 ms since signals its
 // Waker, which then watches until the next task: on PostgreSQL the model's
 // wake trigger is armed, and the first task queued by any process sends one
 // NOTIFY, heard on a connection the pool keeps listening, and disarms it

@@ -9,7 +9,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/taskmodel/taskmodel/backends"
 	"github.com/taskmodel/taskmodel/backends/postgres/pgtest"
 	"github.com/taskmodel/taskmodel/gen/training"
 	"github.com/taskmodel/taskmodel/sdk/engine"
@@ -18,8 +17,8 @@ import (
 
 // twoProcesses opens the training model twice over one database, through
 // separate connection pools, as two processes would: kind is "sqlite" or
-// "postgres". It returns the two drivers and, on PostgreSQL, the schema.
-func twoProcesses(t testing.TB, kind string) (a, b backends.WorkDriver[training.Training], target string) {
+// "postgres". It returns an engine over each and, on PostgreSQL, the schema.
+func twoProcesses(t testing.TB, kind string) (a, b *trainingEngine, target string) {
 	t.Helper()
 	switch kind {
 	case "sqlite":
@@ -27,13 +26,13 @@ func twoProcesses(t testing.TB, kind string) (a, b backends.WorkDriver[training.
 	case "postgres":
 		target = pgtest.Schema(t).ConnConfig.RuntimeParams["search_path"]
 	}
-	for _, d := range []*backends.WorkDriver[training.Training]{&a, &b} {
-		drv, closeFn, err := openTraining(ctx, kind, target)
+	for _, e := range []**trainingEngine{&a, &b} {
+		d, closeFn, err := openTraining(ctx, kind, target)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(closeFn)
-		*d = drv
+		*e = engine.New[training.Training, training.Event](d, engine.WithWorker(training.Worker))
 	}
 	return a, b, target
 }
@@ -73,9 +72,7 @@ func awaitRun(t *testing.T, ran chan uuid.UUID, id uuid.UUID, what string) {
 func TestWakeAcrossProcesses(t *testing.T) {
 	for _, kind := range []string{"sqlite", "postgres"} {
 		t.Run(kind, func(t *testing.T) {
-			a, b, _ := twoProcesses(t, kind)
-			ea := engine.New[training.Training, training.Event](a, engine.WithWorker(training.Worker))
-			eb := engine.New[training.Training, training.Event](b, engine.WithWorker(training.Worker))
+			ea, eb, _ := twoProcesses(t, kind)
 			h, ran := ranIDs()
 			runPool(t, ea, h, worker.Config{PollInterval: time.Hour})
 			for i := range 3 {
@@ -90,9 +87,7 @@ func TestWakeAcrossProcesses(t *testing.T) {
 // is terminated; it reconnects, registers again, and a task created by
 // another process after that still wakes the pool (poll: an hour).
 func TestWakeAfterListenerReconnects(t *testing.T) {
-	a, b, schema := twoProcesses(t, "postgres")
-	ea := engine.New[training.Training, training.Event](a, engine.WithWorker(training.Worker))
-	eb := engine.New[training.Training, training.Event](b, engine.WithWorker(training.Worker))
+	ea, eb, schema := twoProcesses(t, "postgres")
 	h, ran := ranIDs()
 	runPool(t, ea, h, worker.Config{PollInterval: time.Hour})
 
