@@ -321,6 +321,7 @@ func (d *Driver) Wake(ctx context.Context, idle <-chan struct{}, wake func()) er
 }
 
 var _ backends.Waker = (*Driver)(nil)
+
 var _ backends.ChangeLister = (*Driver)(nil)
 
 // ChangedSince returns up to limit tasks changed since (since, afterID), in

@@ -525,6 +525,7 @@ func (g *generator) wakeDriver(f *jen.File, e Engine) {
 		jen.Return(jen.Qual(pkg, "Wake").Call(call...)),
 	)
 	f.Var().Id("_").Qual(pkgBackends, "Waker").Op("=").Parens(jen.Op("*").Id("Driver")).Parens(jen.Nil())
+	f.Line()
 }
 
 // WakingSequence names the sequence that arms a model's wake trigger (1:
