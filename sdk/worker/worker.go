@@ -268,7 +268,7 @@ func (p *Pool[T, E, PT]) Run(ctx context.Context) error {
 		}
 		armTimer.Stop()
 	}
-	<-wakeDone
+	defer func() { <-wakeDone }() // the listener unregisters as it stops
 	done := make(chan struct{})
 	go func() { p.running.Wait(); close(done) }()
 	select {
