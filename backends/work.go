@@ -93,3 +93,25 @@ func (p QueuePosition) Before(q QueuePosition) bool {
 	}
 	return bytes.Compare(p.ID[:], q.ID[:]) < 0
 }
+
+// Waker is a WorkDriver that can tell a worker pool when tasks were queued
+// by other processes, so that an idle pool claims them at once instead of at
+// its next poll. Generated PostgreSQL drivers implement it with LISTEN/NOTIFY
+// (backends/postgres.WakeListener), generated SQLite drivers by watching the
+// database file for commits (backends/sqlite.Wake); sdk/worker's Pool uses
+// it when its driver has it.
+type Waker interface {
+	// Wake calls wake, from one goroutine, when tasks may have become
+	// claimable in the worker section's queue, until ctx ends, and then
+	// returns ctx's error. Connection failures are retried, not returned;
+	// after each (re)connection Wake calls wake once, since what was queued
+	// meanwhile was not heard.
+	//
+	// The caller sends on idle when it found nothing to claim and has waited
+	// since: only then does a source start to watch (PostgreSQL arms its
+	// trigger, SQLite checks the queue on the next commit), and it calls wake
+	// at once if tasks were queued between the caller's last look and that
+	// moment. A source watches from one idle signal to the wake that follows:
+	// while the caller keeps busy, writers notify nothing.
+	Wake(ctx context.Context, idle <-chan struct{}, wake func()) error
+}

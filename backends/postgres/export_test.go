@@ -9,3 +9,7 @@ func SetBackoff(n *Notifier, d time.Duration) { n.backoff = d }
 // SetBeforeReconnect makes n call f before each reconnection attempt. Call
 // it before Listen.
 func SetBeforeReconnect(n *Notifier, f func()) { n.beforeReconnect = f }
+
+// SetWakeBackoff sets the delay before a WakeListener's first reconnection
+// attempt.
+func SetWakeBackoff(w *WakeListener, d time.Duration) { w.backoff = d }

@@ -178,6 +178,12 @@ func TestLeaseWritesDoNotNotify(t *testing.T) {
 // left as it is) hears before a marker sent after it.
 func listenProbe(t *testing.T, pool *pgxpool.Pool) func(write func() error) int {
 	t.Helper()
+	return listenProbeOn(t, pool, "taskmodel_training")
+}
+
+// listenProbeOn is listenProbe on the channel "<schema>.<name>".
+func listenProbeOn(t *testing.T, pool *pgxpool.Pool, name string) func(write func() error) int {
+	t.Helper()
 	ctx := context.Background()
 	probe, err := pgx.ConnectConfig(ctx, pool.Config().ConnConfig.Copy())
 	if err != nil {
@@ -185,7 +191,7 @@ func listenProbe(t *testing.T, pool *pgxpool.Pool) func(write func() error) int 
 	}
 	t.Cleanup(func() { probe.Close(ctx) })
 	var channel string
-	if err := probe.QueryRow(ctx, `SELECT current_schema() || '.taskmodel_training'`).Scan(&channel); err != nil {
+	if err := probe.QueryRow(ctx, `SELECT current_schema() || '.' || $1`, name).Scan(&channel); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := probe.Exec(ctx, "LISTEN "+pgx.Identifier{channel}.Sanitize()); err != nil {

@@ -114,16 +114,26 @@ func (n *Notifier) PID() uint32 { return n.pid.Load() }
 // first sends the changes the previous connection may have missed (see
 // Notifier).
 func (n *Notifier) Listen(ctx context.Context, fn func(backends.Notice)) error {
-	wait := n.backoff
 	var st listenState
+	return reconnecting(ctx, n.backoff, n.beforeReconnect, func(ctx context.Context) (bool, error) {
+		return n.listen(ctx, fn, &st)
+	})
+}
+
+// reconnecting runs session until ctx ends, and again after each failure:
+// first after backoff, then after twice as long each time, up to maxBackoff,
+// starting over after a session that listened. before, if set, is called
+// before each new attempt. It returns ctx's error.
+func reconnecting(ctx context.Context, backoff time.Duration, before func(), session func(context.Context) (listened bool, err error)) error {
+	wait := backoff
 	for {
-		listened, err := n.listen(ctx, fn, &st)
+		listened, err := session(ctx)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		_ = err // the connection dropped or could not be opened: retry
 		if listened {
-			wait = n.backoff
+			wait = backoff
 		}
 		select {
 		case <-ctx.Done():
@@ -131,8 +141,8 @@ func (n *Notifier) Listen(ctx context.Context, fn func(backends.Notice)) error {
 		case <-time.After(wait):
 		}
 		wait = min(2*wait, maxBackoff)
-		if n.beforeReconnect != nil {
-			n.beforeReconnect()
+		if before != nil {
+			before()
 		}
 	}
 }
@@ -141,36 +151,16 @@ func (n *Notifier) Listen(ctx context.Context, fn func(backends.Notice)) error {
 // succeeded on it (the backoff then starts over). st carries the catch-up
 // point and what was sent from one connection to the next.
 func (n *Notifier) listen(ctx context.Context, fn func(backends.Notice), st *listenState) (listened bool, err error) {
-	c, err := n.pool.Acquire(ctx)
+	// Every change committed after the registration is notified, but for
+	// the writers whose trigger ran before it: the catch-up covers them. Its
+	// time is read early, which only makes the next catch-up read more.
+	registered := time.Now()
+	conn, schema, err := openListener(ctx, n.pool, "taskmodel_"+n.model, n.model)
 	if err != nil {
 		return false, err
 	}
-	conn := c.Hijack() // ours alone, closed here: the pool opens another
-	defer conn.Close(context.WithoutCancel(ctx))
+	defer closeListener(ctx, conn, n.model)
 	defer n.pid.Store(0)
-	var schema string
-	if err := conn.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
-		return false, err
-	}
-	channel := pgx.Identifier{schema + ".taskmodel_" + n.model}.Sanitize()
-	if _, err := conn.Exec(ctx, `SET application_name = '`+ApplicationName+`'`); err != nil {
-		return false, err
-	}
-	// Every change committed after the registration below is notified, but
-	// for the writers whose trigger ran before it: the catch-up covers them.
-	// Its time is read early, which only makes the next catch-up read more.
-	registered := time.Now()
-	if _, err := conn.Exec(ctx, "LISTEN "+channel); err != nil {
-		return false, err
-	}
-	if err := n.register(ctx, conn, true); err != nil {
-		return false, err
-	}
-	defer func() { // a clean stop unregisters; a lost session is cleaned later
-		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		_ = n.register(c, conn, false)
-	}()
 	if !st.heard.IsZero() {
 		// Notifications that arrive meanwhile wait in conn for
 		// WaitForNotification.
@@ -195,19 +185,65 @@ func (n *Notifier) listen(ctx context.Context, fn func(backends.Notice), st *lis
 	}
 }
 
+// openListener takes a connection out of pool for a listener of its own,
+// LISTENs on "<schema>.<channel>" and registers the session under
+// registration in taskmodel_listeners (see register). It returns the
+// connection and the schema; closeListener unregisters and closes it.
+func openListener(ctx context.Context, pool *pgxpool.Pool, channel, registration string) (*pgx.Conn, string, error) {
+	c, err := pool.Acquire(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	conn := c.Hijack() // ours alone, closed by closeListener: the pool opens another
+	fail := func(err error) (*pgx.Conn, string, error) {
+		conn.Close(context.WithoutCancel(ctx))
+		return nil, "", err
+	}
+	var schema string
+	if err := conn.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		return fail(err)
+	}
+	if _, err := conn.Exec(ctx, `SET application_name = '`+ApplicationName+`'`); err != nil {
+		return fail(err)
+	}
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{schema + "." + channel}.Sanitize()); err != nil {
+		return fail(err)
+	}
+	if err := register(ctx, conn, registration, true); err != nil {
+		return fail(err)
+	}
+	return conn, schema, nil
+}
+
+// closeListener unregisters conn's session (a clean stop; a lost session is
+// cleaned later) and closes it.
+func closeListener(ctx context.Context, conn *pgx.Conn, registration string) {
+	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	_ = register(c, conn, registration, false)
+	conn.Close(c)
+}
+
 // listenersLock is the advisory lock key under which listeners register and
 // unregister, so that the gates they set agree with the table.
 const listenersLock = 0x746d6c6973 // "tmlis"
 
-// register adds (on) or removes this session's row in taskmodel_listeners,
-// removes the rows of sessions that are gone (terminated, or their process
-// killed), and sets the gate of every model whose listeners changed: the
-// sequence <model>_listening (migration 0004_listen_gate) holds the number of
-// its registered listeners, and the model's change trigger fires only while
-// it is above zero. All in one transaction, under an advisory lock: two
-// sessions registering and unregistering at once never leave a gate at zero
-// while a listener is registered.
-func (n *Notifier) register(ctx context.Context, conn *pgx.Conn, on bool) error {
+// wakeSuffix ends the registration of a WakeListener: "<model>:wake".
+const wakeSuffix = ":wake"
+
+// register adds (on) or removes this session's row for channel in
+// taskmodel_listeners, removes the rows of sessions that are gone
+// (terminated, or their process killed), and sets the gate of every channel
+// whose listeners changed. A Notifier registers as "<model>": the sequence
+// <model>_listening (migration 0004_listen_gate) holds the number of its
+// registered listeners, and the model's change trigger fires only while it
+// is above zero. A WakeListener registers as "<model>:wake": the sequence
+// <model>_waking is its trigger's one-shot arm (see WakeListener), which
+// register only clears, once no wake listener of the model is left. All in
+// one transaction, under an advisory lock: two sessions registering and
+// unregistering at once never leave a gate at zero while a listener is
+// registered.
+func register(ctx context.Context, conn *pgx.Conn, channel string, on bool) error {
 	return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(listenersLock)); err != nil {
 			return err
@@ -221,18 +257,21 @@ func (n *Notifier) register(ctx context.Context, conn *pgx.Conn, on bool) error 
 			return err
 		}
 		if on {
-			_, err = tx.Exec(ctx, `INSERT INTO taskmodel_listeners (channel, pid) VALUES ($1, pg_backend_pid()) ON CONFLICT DO NOTHING`, n.model)
+			_, err = tx.Exec(ctx, `INSERT INTO taskmodel_listeners (channel, pid) VALUES ($1, pg_backend_pid()) ON CONFLICT DO NOTHING`, channel)
 		} else {
-			_, err = tx.Exec(ctx, `DELETE FROM taskmodel_listeners WHERE pid = pg_backend_pid()`)
+			_, err = tx.Exec(ctx, `DELETE FROM taskmodel_listeners WHERE channel = $1 AND pid = pg_backend_pid()`, channel)
 		}
 		if err != nil {
 			return err
 		}
 		// A model migrated before 0004 has no sequence: its trigger reads the
-		// table itself.
-		_, err = tx.Exec(ctx, `SELECT setval(seq, (SELECT count(*) FROM taskmodel_listeners WHERE channel = c), true)
-			FROM (SELECT DISTINCT c, to_regclass(quote_ident(c || '_listening')) AS seq FROM unnest($1::text[]) AS c) AS s
-			WHERE seq IS NOT NULL`, append(channels, n.model))
+		// table itself; one migrated before its wake migration has no wake.
+		_, err = tx.Exec(ctx, `SELECT setval(seq, n, true) FROM (
+				SELECT to_regclass(quote_ident(CASE WHEN wake THEN left(c, -length($2)) || '_waking' ELSE c || '_listening' END)) AS seq,
+					(SELECT count(*) FROM taskmodel_listeners WHERE channel = c) AS n, wake
+				FROM (SELECT DISTINCT c, c LIKE '%' || $2 AS wake FROM unnest($1::text[]) AS c) AS u
+			) AS g
+			WHERE seq IS NOT NULL AND (NOT wake OR n = 0)`, append(channels, channel), wakeSuffix)
 		return err
 	})
 }

@@ -625,6 +625,9 @@ var migration0010HistoryAtPostgreSQL string
 //go:embed migrations/postgresql/0011_traceparent.sql
 var migration0011TraceparentPostgreSQL string
 
+//go:embed migrations/postgresql/0012_worker_wake.sql
+var migration0012WorkerWakePostgreSQL string
+
 //go:embed migrations/sqlite/0001_schema.sql
 var migration0001SchemaSQLite string
 
@@ -687,6 +690,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "analysis/0011_traceparent",
 			SQL:  migration0011TraceparentPostgreSQL,
+		}, {
+			Name: "analysis/0012_worker_wake",
+			SQL:  migration0012WorkerWakePostgreSQL,
 		}}
 	case "sqlite":
 		return []tasktype.Migration{{

@@ -410,6 +410,9 @@ var migration0010AddProgressPostgreSQL string
 //go:embed migrations/postgresql/0011_traceparent.sql
 var migration0011TraceparentPostgreSQL string
 
+//go:embed migrations/postgresql/0012_worker_wake.sql
+var migration0012WorkerWakePostgreSQL string
+
 //go:embed migrations/sqlite/0001_schema.sql
 var migration0001SchemaSQLite string
 
@@ -472,6 +475,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "model_upload/0011_traceparent",
 			SQL:  migration0011TraceparentPostgreSQL,
+		}, {
+			Name: "model_upload/0012_worker_wake",
+			SQL:  migration0012WorkerWakePostgreSQL,
 		}}
 	case "sqlite":
 		return []tasktype.Migration{{

@@ -27,7 +27,9 @@ import (
 // created by 8 producers (TASKMODEL_BENCH_PRODUCERS), each waiting for its
 // create, while one pool runs them. Besides tasks/s, each result reports
 // the CPU time per task of this process (client) and of the rest of the
-// machine (server), and the machine's idle share.
+// machine (server), and the machine's idle share. The pool listens for tasks
+// queued by other processes (backends.Waker) unless TASKMODEL_BENCH_NOWAKE
+// is set.
 //
 //	go test ./sdk/worker -run '^$' -bench EndToEnd/postgres -benchtime 20000x
 func BenchmarkEndToEnd(b *testing.B) {
@@ -89,7 +91,8 @@ func endToEnd(b *testing.B, wd backends.WorkDriver[training.Training], conc int,
 	e := engine.New[training.Training, training.Event](driver, engine.WithWorker(training.Worker))
 	p, err := worker.New(e, func(context.Context, *training.Training, *worker.Progress[training.Training]) error {
 		return nil
-	}, worker.Config{Concurrency: conc, PollInterval: 5 * time.Millisecond, NoRescue: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	}, worker.Config{Concurrency: conc, PollInterval: 5 * time.Millisecond, NoRescue: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		NoWake: os.Getenv("TASKMODEL_BENCH_NOWAKE") != ""})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -193,4 +196,14 @@ type countDoneClaimer struct {
 
 func (d countDoneClaimer) Claim(ctx context.Context, owner string, now, expires time.Time, limit int, after backends.QueuePosition) ([]backends.Claim[training.Training], backends.QueuePosition, error) {
 	return d.c.Claim(ctx, owner, now, expires, limit, after)
+}
+
+// Wake keeps the driver's wake-up by other processes (backends.Waker: the
+// generated drivers have one), so that the benchmarks pay for it.
+func (d *countDone) Wake(ctx context.Context, idle <-chan struct{}, wake func()) error {
+	if w, ok := d.WorkDriver.(backends.Waker); ok {
+		return w.Wake(ctx, idle, wake)
+	}
+	<-ctx.Done()
+	return ctx.Err()
 }

@@ -43,6 +43,25 @@
 // the queue to its end, and the next one starts after the furthest task
 // claimed.
 //
+// # Waking up
+//
+// An idle pool claims again when a task is queued: at once for tasks queued
+// through its own engine (engine.SubscribeLocal), within milliseconds for
+// tasks queued by other processes when its driver is a backends.Waker — the
+// generated PostgreSQL and SQLite drivers are — and otherwise at its next
+// PollInterval (1 s by default), which also remains the safety net.
+//
+// A pool that has found nothing to claim and waited 10 ms since signals its
+// Waker, which then watches until the next task: on PostgreSQL the model's
+// wake trigger is armed, and the first task queued by any process sends one
+// NOTIFY, heard on a connection the pool keeps listening, and disarms it
+// (postgres.WakeListener); on SQLite the process reads PRAGMA data_version
+// every 5 ms and, after a commit of another connection, whether a task is
+// claimable (sqlite.Wake). A pool kept busy, by a backlog or by its own
+// process's creations, arms nothing, so writers do not pay for NOTIFY
+// (which serializes commits) under load. Config.NoWake turns this off.
+// Figures are in docs/benchmarks.md ("Pickup across processes").
+//
 // # Crash safety
 //
 // A worker that dies (SIGKILL, a lost machine) stops renewing its leases.

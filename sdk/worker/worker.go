@@ -53,12 +53,18 @@ type Config struct {
 	// Concurrency is how many handlers run at once (default 10).
 	Concurrency int
 	// PollInterval is how long an idle pool waits before it looks for queued
-	// tasks again (default 1s); in-process creations wake it at once. Tasks
-	// queued by other processes are found by this poll even when the engine
-	// has a change source: the pool follows its engine's own changes only
-	// (engine.SubscribeLocal), so that it does not keep the source listening
-	// — for PostgreSQL, a NOTIFY on every write — for its whole life.
+	// tasks again (default 1s). Tasks queued through the pool's engine wake
+	// it at once (engine.SubscribeLocal); tasks queued by other processes
+	// wake it too when its driver is a backends.Waker (the generated
+	// PostgreSQL and SQLite drivers: a NOTIFY from the model's wake trigger,
+	// or a watch of the SQLite file), within milliseconds (figures in
+	// docs/benchmarks.md). The poll remains the safety net: a wake-up lost
+	// while the listener reconnects, or a driver that cannot wake.
 	PollInterval time.Duration
+	// NoWake turns off the wake-up by tasks queued in other processes
+	// (backends.Waker): the pool then finds them by its poll alone, and
+	// holds no listening connection.
+	NoWake bool
 	// CancelCheck is how often the pool reads its running tasks' statuses
 	// (one query for up to 1000 tasks) to see a cancellation made by another
 	// process (default 250ms): a handler sees its context cancelled within
@@ -210,12 +216,16 @@ func (p *Pool[T, E, PT]) Run(ctx context.Context) error {
 			}
 		}
 	}()
+	idle, wakeDone := p.listenForWakes(ctx)
 	if !p.cfg.NoRescue {
 		go p.rescueLoop(ctx)
 	}
 	go p.cancelLoop(ses.done)
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	armTimer := time.NewTimer(time.Hour)
+	armTimer.Stop()
+	defer armTimer.Stop()
 	for ctx.Err() == nil {
 		if len(p.slots) == cap(p.slots) {
 			// Every slot is busy: wait for one to free, then claim at once.
@@ -235,12 +245,30 @@ func (p *Pool[T, E, PT]) Run(ctx context.Context) error {
 			continue // a full batch: more may be waiting
 		}
 		timer.Reset(p.cfg.PollInterval)
-		select {
-		case <-ctx.Done():
-		case <-p.wake:
-		case <-timer.C:
+		var arm <-chan time.Time
+		if idle != nil {
+			armTimer.Reset(armAfter)
+			arm = armTimer.C
 		}
+		for waiting := true; waiting; {
+			select {
+			case <-ctx.Done():
+				waiting = false
+			case <-p.wake:
+				waiting = false
+			case <-timer.C:
+				waiting = false
+			case <-arm:
+				arm = nil
+				select {
+				case idle <- struct{}{}:
+				default:
+				}
+			}
+		}
+		armTimer.Stop()
 	}
+	defer func() { <-wakeDone }() // the listener unregisters as it stops
 	done := make(chan struct{})
 	go func() { p.running.Wait(); close(done) }()
 	select {
@@ -250,6 +278,39 @@ func (p *Pool[T, E, PT]) Run(ctx context.Context) error {
 		<-done
 	}
 	return nil
+}
+
+// armAfter is how long a pool waits, having found nothing to claim, before
+// it asks its backends.Waker to watch for tasks queued by other processes
+// (and claims once more, for those queued meanwhile). A pool kept busy —
+// by a backlog, or by its own process's creations, which wake it sooner —
+// does not arm: each arming costs a statement, a claim, and on PostgreSQL
+// the NOTIFY of the next task queued, which serializes commits. In the
+// end-to-end benchmark (PostgreSQL, concurrency 128, 20,000 tasks) a pool
+// armed 45 times at 2 ms and not once at 10 ms. A task queued by another
+// process is thus claimed within about armAfter when the pool had been
+// busy until just before, and within milliseconds on a quiet queue.
+const armAfter = 10 * time.Millisecond
+
+// listenForWakes starts the driver's backends.Waker, unless Config.NoWake
+// or the driver has none, until ctx ends: it returns the channel Run signals
+// idleness on (nil without a Waker) and a channel closed once the Waker has
+// returned.
+func (p *Pool[T, E, PT]) listenForWakes(ctx context.Context) (chan struct{}, <-chan struct{}) {
+	done := make(chan struct{})
+	w, ok := p.driver.(backends.Waker)
+	if !ok || p.cfg.NoWake {
+		close(done)
+		return nil, done
+	}
+	idle := make(chan struct{}, 1)
+	go func() {
+		defer close(done)
+		if err := w.Wake(ctx, idle, p.Wake); err != nil && ctx.Err() == nil {
+			p.log.Error("listening for tasks queued by other processes failed; polling", "err", err)
+		}
+	}()
+	return idle, done
 }
 
 // Wake makes an idle pool look for queued tasks now.

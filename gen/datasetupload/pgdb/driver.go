@@ -490,6 +490,15 @@ func (d *Driver) Lost(ctx context.Context, running string, now time.Time, limit 
 
 var _ backends.WorkDriver[datasetupload.DatasetUpload] = (*Driver)(nil)
 
+// Wake calls wake when another process queues a task while idle has armed
+// the model's wake trigger (postgres.WakeListener); it implements
+// backends.Waker.
+func (d *Driver) Wake(ctx context.Context, idle <-chan struct{}, wake func()) error {
+	return pgbackend.Wake(ctx, d.q.db, "dataset_upload", idle, wake)
+}
+
+var _ backends.Waker = (*Driver)(nil)
+
 // Claim reserves like Reserve, after a position in the queue, and fires the claim event "start"
 // on every reserved task in the same statement, with its history row; it
 // implements backends.Claimer.

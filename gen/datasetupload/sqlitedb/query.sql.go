@@ -145,6 +145,25 @@ func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]DatasetUpload, 
 	return items, nil
 }
 
+const claimable = `-- name: Claimable :one
+SELECT EXISTS (SELECT 1 FROM dataset_upload AS r WHERE r.status = ?1 AND (r.tm_lease_expires_at IS NULL OR r.tm_lease_expires_at <= ?2)) AS claimable
+`
+
+type ClaimableParams struct {
+	TmStatus string
+	TmNow    *time.Time
+}
+
+// Whether a task in tm_status is claimable (no live lease holds it): what
+// backends/sqlite.Wake reads, after another connection committed, before it
+// wakes a waiting pool.
+func (q *Queries) Claimable(ctx context.Context, arg ClaimableParams) (bool, error) {
+	row := q.db.QueryRowContext(ctx, claimable, arg.TmStatus, arg.TmNow)
+	var claimable bool
+	err := row.Scan(&claimable)
+	return claimable, err
+}
+
 const delete = `-- name: Delete :execrows
 DELETE FROM dataset_upload WHERE id = ?1
 `

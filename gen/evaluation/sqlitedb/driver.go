@@ -309,6 +309,19 @@ func (d *Driver) Lost(ctx context.Context, running string, now time.Time, limit 
 
 var _ backends.WorkDriver[evaluation.Evaluation] = (*Driver)(nil)
 
+// Wake calls wake when, after idle, another connection commits and a task
+// is claimable (sqlite.Wake); it implements backends.Waker.
+func (d *Driver) Wake(ctx context.Context, idle <-chan struct{}, wake func()) error {
+	return sqlitebackend.Wake(ctx, d.db, func(ctx context.Context, now time.Time) (bool, error) {
+		return d.q.Claimable(ctx, ClaimableParams{
+			TmNow:    new(now.UTC()),
+			TmStatus: "QUEUED",
+		})
+	}, idle, wake)
+}
+
+var _ backends.Waker = (*Driver)(nil)
+
 // Claim reserves like Reserve, after a position in the queue, and fires the claim event "start"
 // on every reserved task in the same transaction, with its history row; it
 // implements backends.Claimer.

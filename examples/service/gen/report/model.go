@@ -671,6 +671,9 @@ var migration0009HistoryAtPostgreSQL string
 //go:embed migrations/postgresql/0010_traceparent.sql
 var migration0010TraceparentPostgreSQL string
 
+//go:embed migrations/postgresql/0011_worker_wake.sql
+var migration0011WorkerWakePostgreSQL string
+
 //go:embed migrations/sqlite/0001_schema.sql
 var migration0001SchemaSQLite string
 
@@ -727,6 +730,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "report/0010_traceparent",
 			SQL:  migration0010TraceparentPostgreSQL,
+		}, {
+			Name: "report/0011_worker_wake",
+			SQL:  migration0011WorkerWakePostgreSQL,
 		}}
 	case "sqlite":
 		return []tasktype.Migration{{

@@ -104,6 +104,12 @@ WHERE id IN (SELECT r.id FROM synthesis AS r WHERE r.status = 'QUEUED' AND (r.tm
     ORDER BY r.created_at, r.id LIMIT sqlc.arg(tm_max_rows))
 RETURNING id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, progress, started_at, end_date, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent;
 
+-- name: Claimable :one
+-- Whether a task in tm_status is claimable (no live lease holds it): what
+-- backends/sqlite.Wake reads, after another connection committed, before it
+-- wakes a waiting pool.
+SELECT EXISTS (SELECT 1 FROM synthesis AS r WHERE r.status = sqlc.arg(tm_status) AND (r.tm_lease_expires_at IS NULL OR r.tm_lease_expires_at <= sqlc.arg(tm_now))) AS claimable;
+
 -- name: Heartbeat :execrows
 -- Extends a lease while its holder (owner and attempt) still has it and the
 -- task is still in tm_status (a task never leased, attempt 0, has no holder);

@@ -491,7 +491,7 @@ func (ev *evolution) renderMove(p func(string, ...any), e Engine, r *spec.Retire
 // loses its worker section; on PostgreSQL the change trigger fires, as for a
 // new model (0003_changes, 0004_listen_gate, 0008_lease_in_row), on writes
 // of the status or version only with a worker section, on every write
-// without.
+// without, and the wake trigger (0011_worker_wake) comes or goes.
 func (ev *evolution) renderWorker(p func(string, ...any), e Engine) {
 	table, _ := Table(ev.new.m)
 	cols := []string{LeaseOwnerColumn, LeaseExpiresColumn, LeaseAttemptColumn}
@@ -514,6 +514,14 @@ func (ev *evolution) renderWorker(p func(string, ...any), e Engine) {
 	p("DROP TRIGGER %s_notify ON %s;\n", table, table)
 	p("CREATE TRIGGER %s_notify AFTER INSERT OR UPDATE%s ON %s\n    FOR EACH ROW WHEN (pg_sequence_last_value(%s::regclass) > 0)\n    EXECUTE FUNCTION %s_notify();\n",
 		table, of, table, quoteSQL(ListeningSequence(table)), table)
+	if ev.new.m.Worker != nil {
+		ev.new.wakeObjects(p)
+	} else {
+		// A model that had its worker section before 0011_worker_wake has none.
+		p("DROP TRIGGER IF EXISTS %s_wake ON %s;\n", table, table)
+		p("DROP FUNCTION IF EXISTS %s_wake();\n", table)
+		p("DROP SEQUENCE IF EXISTS %s;\n", WakingSequence(table))
+	}
 }
 
 // sqliteRebuildsTable tells whether SQLite must rebuild the task table:

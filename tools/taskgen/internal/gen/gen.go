@@ -139,6 +139,7 @@ var migrationList = []migration{
 	{file: "lease", name: "0008_lease_in_row", render: (*generator).leaseInRowSQL, worker: true, sqlc: true},
 	{file: "history_at", name: "0009_history_at", render: (*generator).historyAtSQL},
 	{file: "traceparent", name: "0010_traceparent", render: (*generator).traceparentSQL, sqlc: true},
+	{file: "wake", name: "0011_worker_wake", render: (*generator).workerWakeSQL, worker: true, pgOnly: true},
 }
 
 // migrationsFor returns the migrations of a model for an engine, in order.

@@ -224,6 +224,7 @@ var frameworkSummaries = map[string]string{
 	"lease_in_row":       "the lease moves into the task row",
 	"history_at":         "an index of the history by time, for the moves of a time window",
 	"traceparent":        "the trace context a task was created with (tm_traceparent), for tracing across processes",
+	"worker_wake":        "a task queued by any process wakes the worker pools that wait (PostgreSQL)",
 }
 
 // reviewChanges lists the model's migrations, a line each: the "Changes"

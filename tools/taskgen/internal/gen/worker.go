@@ -182,6 +182,11 @@ func (g *generator) workerQuerySQL(e Engine) string {
 			p("    ORDER BY r.created_at, r.id LIMIT %s)\n", maxRows)
 			p("RETURNING %s;\n\n", strings.Join(cols, ", "))
 		}
+		p("-- name: Claimable :one\n")
+		p("-- Whether a task in tm_status is claimable (no live lease holds it): what\n")
+		p("-- backends/sqlite.Wake reads, after another connection committed, before it\n")
+		p("-- wakes a waiting pool.\n")
+		p("SELECT EXISTS (SELECT 1 FROM %s AS r WHERE r.status = %s AND %s) AS claimable;\n\n", table, g.arg(e, "tm_status", "TEXT"), free)
 	}
 	p("-- name: Heartbeat :execrows\n")
 	p("-- Extends a lease while its holder (owner and attempt) still has it and the\n")
@@ -492,6 +497,7 @@ func (g *generator) workerDriver(f *jen.File, e Engine) {
 		jen.Return(jen.Qual(pkgBackends, "Claims").Call(jen.Id("rows"), convert(rowType))))...,
 	)
 	f.Var().Id("_").Qual(pkgBackends, "WorkDriver").Types(T).Op("=").Parens(jen.Op("*").Id("Driver")).Parens(jen.Nil())
+	g.wakeDriver(f, e)
 
 	if !g.sqlClaim() {
 		return
@@ -565,4 +571,78 @@ func (g *generator) sqliteClaim(f *jen.File, claims jen.Code, rowType string, co
 		jen.Return(jen.Id("out"), pos.Clone().Values(jen.Dict{jen.Id("CreatedAt"): jen.Id("last").Dot("CreatedAt").Dot("UTC").Call(), jen.Id("ID"): jen.Id("last").Dot("ID")}), jen.Nil()),
 	)
 	f.Var().Id("_").Qual(pkgBackends, "Claimer").Types(jen.Qual(g.importPath, g.m.Struct)).Op("=").Parens(jen.Op("*").Id("Driver")).Parens(jen.Nil())
+}
+
+// wakeDriver emits the driver's Wake (backends.Waker): on PostgreSQL the
+// LISTEN of postgres.WakeListener on the wake trigger of 0011_worker_wake,
+// on SQLite sqlite.Wake, which watches the file for commits and reads the
+// Claimable query before it wakes a pool.
+func (g *generator) wakeDriver(f *jen.File, e Engine) {
+	table, _ := Table(g.m)
+	params := []jen.Code{jen.Id("ctx").Qual("context", "Context"), jen.Id("idle").Op("<-").Chan().Struct(), jen.Id("wake").Func().Params()}
+	call := []jen.Code{jen.Id("ctx")}
+	if e == PostgreSQL {
+		f.Comment("Wake calls wake when another process queues a task while idle has armed")
+		f.Comment("the model's wake trigger (postgres.WakeListener); it implements")
+		f.Comment("backends.Waker.")
+		call = append(call, jen.Id("d").Dot("q").Dot("db"), jen.Lit(table))
+	} else {
+		f.Comment("Wake calls wake when, after idle, another connection commits and a task")
+		f.Comment("is claimable (sqlite.Wake); it implements backends.Waker.")
+		claimable := jen.Func().Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("now").Qual("time", "Time")).Params(jen.Bool(), jen.Error()).Block(
+			jen.Return(jen.Id("d").Dot("q").Dot("Claimable").Call(jen.Id("ctx"), jen.Id("ClaimableParams").Values(jen.Dict{
+				jen.Id("TmStatus"): jen.Lit(g.m.Worker.Queue.Name), jen.Id("TmNow"): jen.New(jen.Id("now").Dot("UTC").Call()),
+			}))),
+		)
+		call = append(call, jen.Id("d").Dot("db"), claimable)
+	}
+	call = append(call, jen.Id("idle"), jen.Id("wake"))
+	pkg := map[Engine]string{PostgreSQL: pkgPGBackend, SQLite: pkgSQLiteBackend}[e]
+	f.Func().Params(jen.Id("d").Op("*").Id("Driver")).Id("Wake").Params(params...).Error().Block(
+		jen.Return(jen.Qual(pkg, "Wake").Call(call...)),
+	)
+	f.Var().Id("_").Qual(pkgBackends, "Waker").Op("=").Parens(jen.Op("*").Id("Driver")).Parens(jen.Nil())
+	f.Line()
+}
+
+// WakingSequence names the sequence that arms a model's wake trigger (1:
+// a worker pool waits for tasks; the first task queued notifies and sets it
+// back to 0).
+func WakingSequence(table string) string { return table + "_waking" }
+
+// workerWakeSQL renders the PostgreSQL migration 0011_worker_wake: a task
+// queued by any process wakes the worker pools that wait for one
+// (backends/postgres.WakeListener), instead of their next poll.
+func (g *generator) workerWakeSQL(Engine) []byte {
+	var b strings.Builder
+	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	p("%s\n-- Wake-up of the worker pools of model %q for postgresql: a task queued by\n", SQLHeader, g.m.Name)
+	p("-- any process notifies the pools that wait for one, instead of their next poll.\n\n")
+	g.wakeObjects(p)
+	return []byte(b.String())
+}
+
+// wakeObjects writes the wake trigger of a model with a worker section, its
+// function and its arming sequence (workerWakeSQL, and a model that gains a
+// worker section).
+func (g *generator) wakeObjects(p func(string, ...any)) {
+	table, _ := Table(g.m)
+	seq := WakingSequence(table)
+	p("-- The trigger's arm: set to 1 by a pool that waits (backends/postgres.WakeListener),\n")
+	p("-- to 0 by the first task queued after, and when the last pool stops listening.\n")
+	p("-- NOTIFY serializes commits, so a pool kept busy, which arms nothing, costs\n")
+	p("-- writers nothing. Unlogged from PostgreSQL 15 on: arming writes no WAL.\n")
+	p("DO $$\nBEGIN\n    IF current_setting('server_version_num')::integer >= 150000 THEN\n")
+	p("        EXECUTE 'CREATE UNLOGGED SEQUENCE %s MINVALUE 0 MAXVALUE 1 START 0';\n", seq)
+	p("    ELSE\n        EXECUTE 'CREATE SEQUENCE %s MINVALUE 0 MAXVALUE 1 START 0';\n    END IF;\nEND\n$$;\n\n", seq)
+	p("-- Notifies \"<schema>.taskmodel_wake_%s\" (empty: a transaction that queues many\n", g.m.Name)
+	p("-- tasks notifies once) and disarms. It runs as its owner, so that a role that\n")
+	p("-- may write tasks need not update the sequence.\n")
+	p("CREATE FUNCTION %s_wake() RETURNS trigger LANGUAGE plpgsql\n    SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$\nBEGIN\n", table)
+	p("    PERFORM pg_notify(TG_TABLE_SCHEMA || '.taskmodel_wake_' || TG_TABLE_NAME, '');\n")
+	p("    PERFORM setval(format('%%I.%%I', TG_TABLE_SCHEMA, TG_TABLE_NAME || '_waking')::regclass, 0, true);\n")
+	p("    RETURN NULL;\nEND\n$$;\n\n")
+	p("CREATE TRIGGER %s_wake AFTER INSERT OR UPDATE OF status ON %s\n", table, table)
+	p("    FOR EACH ROW WHEN (NEW.status = %s AND pg_sequence_last_value(%s::regclass) > 0)\n", quoteSQL(g.m.Worker.Queue.Name), quoteSQL(seq))
+	p("    EXECUTE FUNCTION %s_wake();\n", table)
 }
