@@ -63,8 +63,8 @@ func BenchmarkEndToEndBulk(b *testing.B) {
 // and claims them, runs a no-op handler and completes each (DONE, history
 // rows included). Queues are usually measured this way: work through a
 // backlog inserted beforehand. Concurrencies 2000 and 4000 are there because
-// the pool's throughput still grows past 1000 on two cores (River's best
-// here was at 10,000 workers).
+// the pool's throughput still grows past 1000 on two cores. The comparison
+// with River is bench/'s (make bench-compare).
 //
 //	go test ./sdk/worker -run '^$' -bench WorkQueued/postgres -benchtime 20000x
 func BenchmarkWorkQueued(b *testing.B) {
