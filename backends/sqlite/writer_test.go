@@ -56,8 +56,7 @@ func keys(t *testing.T, db *sql.DB) string {
 }
 
 // hold starts a call that keeps the writer busy until release is called,
-// then queues calls and waits until all of them wait in the writer's
-// queue: they then go out as one batch when released.
+// then queues calls, in order: they go out as one batch when released.
 func hold(t *testing.T, w *Writer, calls []func(DBTX) error) (errs []error, release func()) {
 	t.Helper()
 	gate := make(chan struct{})
@@ -75,17 +74,18 @@ func hold(t *testing.T, w *Writer, calls []func(DBTX) error) (errs []error, rele
 	<-started
 	errs = make([]error, len(calls))
 	for i, fn := range calls {
+		// One at a time, so that they queue in order.
 		wg.Go(func() { errs[i] = w.Do(context.Background(), fn) })
-	}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
-		w.mu.Lock()
-		n := len(w.queue)
-		w.mu.Unlock()
-		if n == len(calls) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d calls queued", n, len(calls))
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Microsecond) {
+			w.mu.Lock()
+			n := len(w.queue)
+			w.mu.Unlock()
+			if n == i+1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d of %d calls queued", n, i+1)
+			}
 		}
 	}
 	return errs, func() { close(gate); wg.Wait() }
