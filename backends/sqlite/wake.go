@@ -36,12 +36,13 @@ const WatchInterval = 5 * time.Millisecond
 func Wake(ctx context.Context, db *sql.DB, claimable func(ctx context.Context, now time.Time) (bool, error), idle <-chan struct{}, wake func()) error {
 	// A memory database is private to this process, and one kept to a single
 	// connection has none to spare for the watch.
-	if file, err := mainFile(ctx, db); err != nil || file == "" || db.Stats().MaxOpenConnections == 1 {
+	file, err := mainFile(ctx, db)
+	if err != nil || file == "" || db.Stats().MaxOpenConnections == 1 {
 		<-ctx.Done()
 		return ctx.Err()
 	}
 	s := make(chan struct{}, 1) // a commit since the last read
-	w := subscribe(db, s)
+	w := subscribe(db, file, s)
 	defer w.remove(s)
 	armed := false
 	check := func() {
@@ -84,7 +85,8 @@ func Wake(ctx context.Context, db *sql.DB, claimable func(ctx context.Context, n
 // Wake is armed (commitSource), and signals every Wake of the database
 // after each: a connection, of this process or another, committed.
 type watcher struct {
-	db *sql.DB
+	db   *sql.DB
+	file string // the main database file
 
 	mu    sync.Mutex
 	subs  map[chan struct{}]bool
@@ -99,15 +101,15 @@ var (
 	watchers   = map[*sql.DB]*watcher{}
 )
 
-// subscribe adds s to db's watcher, started if it was not running, which
-// signals s after each commit it sees.
-func subscribe(db *sql.DB, s chan struct{}) *watcher {
+// subscribe adds s to db's watcher (of the database file file), started if
+// it was not running, which signals s after each commit it sees.
+func subscribe(db *sql.DB, file string, s chan struct{}) *watcher {
 	watchersMu.Lock()
 	defer watchersMu.Unlock()
 	w := watchers[db]
 	if w == nil {
 		ctx, cancel := context.WithCancel(context.Background())
-		w = &watcher{db: db, subs: map[chan struct{}]bool{}, kick: make(chan struct{}, 1), stop: cancel, done: make(chan struct{})}
+		w = &watcher{db: db, file: file, subs: map[chan struct{}]bool{}, kick: make(chan struct{}, 1), stop: cancel, done: make(chan struct{})}
 		watchers[db] = w
 		go w.loop(ctx)
 	}
@@ -184,7 +186,7 @@ var rechecks = []time.Duration{time.Millisecond, 4 * time.Millisecond, 20 * time
 // armed. While none is, it reads nothing: the file watch's events pile up
 // into one, and the polls stop.
 func (w *watcher) read(ctx context.Context, events chan<- struct{}) {
-	src := commitSource(ctx, w.db)
+	src := commitSource(w.db, w.file)
 	defer func() { src.close() }()
 	for {
 		w.mu.Lock()
@@ -233,14 +235,12 @@ type commits interface {
 	close()
 }
 
-// commitSource returns the file watch of db's write-ahead log where the
-// system has one (Linux: inotify), and otherwise a poll of PRAGMA
-// data_version.
-func commitSource(ctx context.Context, db *sql.DB) commits {
-	if f, err := mainFile(ctx, db); err == nil && f != "" {
-		if c := watchFile(f + "-wal"); c != nil {
-			return c
-		}
+// commitSource returns the file watch of the write-ahead log of db, whose
+// main file is file, where the system has one (Linux: inotify), and
+// otherwise a poll of PRAGMA data_version.
+func commitSource(db *sql.DB, file string) commits {
+	if c := watchFile(file + "-wal"); c != nil {
+		return c
 	}
 	return &versionPoll{db: db}
 }

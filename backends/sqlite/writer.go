@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -190,7 +191,7 @@ func (w *Writer) write(batch []*writeCall) {
 
 // errRolledBack marks, in a batch of several, that a call failed and the
 // batch was rolled back: the last error is set to it.
-var errRolledBack = fmt.Errorf("sqlite: batch rolled back")
+var errRolledBack = errors.New("sqlite: batch rolled back")
 
 // run runs fns in one transaction and commits it. With one fn, its error
 // (or the commit's) is the result. With several, the first error stops the
