@@ -63,6 +63,8 @@ func createManyParams(items []insertRow) (p CreateManyParams, err error) {
 	p.UserID = slices.Grow(p.UserID, len(items))
 	p.TmNullUserID = slices.Grow(p.TmNullUserID, len(items))
 	p.Progress = slices.Grow(p.Progress, len(items))
+	p.QueuedAt = slices.Grow(p.QueuedAt, len(items))
+	p.TmNullQueuedAt = slices.Grow(p.TmNullQueuedAt, len(items))
 	p.StartedAt = slices.Grow(p.StartedAt, len(items))
 	p.TmNullStartedAt = slices.Grow(p.TmNullStartedAt, len(items))
 	p.EndDate = slices.Grow(p.EndDate, len(items))
@@ -83,6 +85,7 @@ func createManyParams(items []insertRow) (p CreateManyParams, err error) {
 		p.RecordsProcessed = append(p.RecordsProcessed, x.RecordsProcessed)
 		p.UserID, p.TmNullUserID = backends.AppendNullable(p.UserID, p.TmNullUserID, x.UserID)
 		p.Progress = append(p.Progress, x.Progress)
+		p.QueuedAt, p.TmNullQueuedAt = backends.AppendNullable(p.QueuedAt, p.TmNullQueuedAt, backends.UTC(x.QueuedAt))
 		p.StartedAt, p.TmNullStartedAt = backends.AppendNullable(p.StartedAt, p.TmNullStartedAt, backends.UTC(x.StartedAt))
 		p.EndDate, p.TmNullEndDate = backends.AppendNullable(p.EndDate, p.TmNullEndDate, backends.UTC(x.EndDate))
 		p.TmTraceparent = append(p.TmTraceparent, x.TmTraceparent)
@@ -108,6 +111,8 @@ func transitionManyParams(items []transitionRow) (p TransitionManyParams, err er
 	p.UserID = slices.Grow(p.UserID, len(items))
 	p.TmNullUserID = slices.Grow(p.TmNullUserID, len(items))
 	p.Progress = slices.Grow(p.Progress, len(items))
+	p.QueuedAt = slices.Grow(p.QueuedAt, len(items))
+	p.TmNullQueuedAt = slices.Grow(p.TmNullQueuedAt, len(items))
 	p.StartedAt = slices.Grow(p.StartedAt, len(items))
 	p.TmNullStartedAt = slices.Grow(p.TmNullStartedAt, len(items))
 	p.EndDate = slices.Grow(p.EndDate, len(items))
@@ -130,6 +135,7 @@ func transitionManyParams(items []transitionRow) (p TransitionManyParams, err er
 		p.RecordsProcessed = append(p.RecordsProcessed, x.RecordsProcessed)
 		p.UserID, p.TmNullUserID = backends.AppendNullable(p.UserID, p.TmNullUserID, x.UserID)
 		p.Progress = append(p.Progress, x.Progress)
+		p.QueuedAt, p.TmNullQueuedAt = backends.AppendNullable(p.QueuedAt, p.TmNullQueuedAt, backends.UTC(x.QueuedAt))
 		p.StartedAt, p.TmNullStartedAt = backends.AppendNullable(p.StartedAt, p.TmNullStartedAt, backends.UTC(x.StartedAt))
 		p.EndDate, p.TmNullEndDate = backends.AppendNullable(p.EndDate, p.TmNullEndDate, backends.UTC(x.EndDate))
 		p.TmFromStatus = append(p.TmFromStatus, it.FromStatus)
@@ -217,6 +223,7 @@ func (d *Driver) insertOne(ctx context.Context, r insertRow) error {
 		ErrorMessage:     x.ErrorMessage,
 		ID:               x.ID,
 		Progress:         x.Progress,
+		QueuedAt:         backends.UTC(x.QueuedAt),
 		RecordsProcessed: x.RecordsProcessed,
 		StartedAt:        backends.UTC(x.StartedAt),
 		Status:           string(x.Status),
@@ -320,6 +327,7 @@ func (d *Driver) transitionOne(ctx context.Context, r transitionRow) error {
 		ErrorMessage:     x.ErrorMessage,
 		ID:               r.ID,
 		Progress:         x.Progress,
+		QueuedAt:         backends.UTC(x.QueuedAt),
 		RecordsProcessed: x.RecordsProcessed,
 		StartedAt:        backends.UTC(x.StartedAt),
 		Status:           string(x.Status),
@@ -348,6 +356,7 @@ func (d *Driver) Update(ctx context.Context, from backends.Key, x *datasetupload
 		ErrorMessage:     x.ErrorMessage,
 		ID:               from.ID,
 		Progress:         x.Progress,
+		QueuedAt:         backends.UTC(x.QueuedAt),
 		RecordsProcessed: x.RecordsProcessed,
 		StartedAt:        backends.UTC(x.StartedAt),
 		Tag:              x.Tag,
@@ -433,6 +442,7 @@ func (d *Driver) Reserve(ctx context.Context, queue, owner string, now, expires 
 			ErrorMessage:     r.ErrorMessage,
 			ID:               r.ID,
 			Progress:         r.Progress,
+			QueuedAt:         r.QueuedAt,
 			RecordsProcessed: r.RecordsProcessed,
 			StartedAt:        r.StartedAt,
 			Status:           r.Status,
@@ -522,6 +532,7 @@ func (d *Driver) Claim(ctx context.Context, owner string, now, expires time.Time
 			ErrorMessage:     r.ErrorMessage,
 			ID:               r.ID,
 			Progress:         r.Progress,
+			QueuedAt:         r.QueuedAt,
 			RecordsProcessed: r.RecordsProcessed,
 			StartedAt:        r.StartedAt,
 			Status:           r.Status,
@@ -561,6 +572,7 @@ func fromRow(r DatasetUpload) (*datasetupload.DatasetUpload, error) {
 		ErrorMessage:     r.ErrorMessage,
 		ID:               r.ID,
 		Progress:         r.Progress,
+		QueuedAt:         backends.UTC(r.QueuedAt),
 		RecordsProcessed: r.RecordsProcessed,
 		StartedAt:        backends.UTC(r.StartedAt),
 		Status:           datasetupload.Status(r.Status),

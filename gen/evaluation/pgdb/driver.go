@@ -64,6 +64,8 @@ func createManyParams(items []insertRow) (p CreateManyParams, err error) {
 	p.UserID = slices.Grow(p.UserID, len(items))
 	p.TmNullUserID = slices.Grow(p.TmNullUserID, len(items))
 	p.Progress = slices.Grow(p.Progress, len(items))
+	p.QueuedAt = slices.Grow(p.QueuedAt, len(items))
+	p.TmNullQueuedAt = slices.Grow(p.TmNullQueuedAt, len(items))
 	p.StartedAt = slices.Grow(p.StartedAt, len(items))
 	p.TmNullStartedAt = slices.Grow(p.TmNullStartedAt, len(items))
 	p.EndDate = slices.Grow(p.EndDate, len(items))
@@ -84,6 +86,7 @@ func createManyParams(items []insertRow) (p CreateManyParams, err error) {
 		p.Benchmark, p.TmNullBenchmark = backends.AppendNullable(p.Benchmark, p.TmNullBenchmark, x.Benchmark)
 		p.UserID, p.TmNullUserID = backends.AppendNullable(p.UserID, p.TmNullUserID, x.UserID)
 		p.Progress = append(p.Progress, x.Progress)
+		p.QueuedAt, p.TmNullQueuedAt = backends.AppendNullable(p.QueuedAt, p.TmNullQueuedAt, backends.UTC(x.QueuedAt))
 		p.StartedAt, p.TmNullStartedAt = backends.AppendNullable(p.StartedAt, p.TmNullStartedAt, backends.UTC(x.StartedAt))
 		p.EndDate, p.TmNullEndDate = backends.AppendNullable(p.EndDate, p.TmNullEndDate, backends.UTC(x.EndDate))
 		p.TmTraceparent = append(p.TmTraceparent, x.TmTraceparent)
@@ -110,6 +113,8 @@ func transitionManyParams(items []transitionRow) (p TransitionManyParams, err er
 	p.UserID = slices.Grow(p.UserID, len(items))
 	p.TmNullUserID = slices.Grow(p.TmNullUserID, len(items))
 	p.Progress = slices.Grow(p.Progress, len(items))
+	p.QueuedAt = slices.Grow(p.QueuedAt, len(items))
+	p.TmNullQueuedAt = slices.Grow(p.TmNullQueuedAt, len(items))
 	p.StartedAt = slices.Grow(p.StartedAt, len(items))
 	p.TmNullStartedAt = slices.Grow(p.TmNullStartedAt, len(items))
 	p.EndDate = slices.Grow(p.EndDate, len(items))
@@ -132,6 +137,7 @@ func transitionManyParams(items []transitionRow) (p TransitionManyParams, err er
 		p.Benchmark, p.TmNullBenchmark = backends.AppendNullable(p.Benchmark, p.TmNullBenchmark, x.Benchmark)
 		p.UserID, p.TmNullUserID = backends.AppendNullable(p.UserID, p.TmNullUserID, x.UserID)
 		p.Progress = append(p.Progress, x.Progress)
+		p.QueuedAt, p.TmNullQueuedAt = backends.AppendNullable(p.QueuedAt, p.TmNullQueuedAt, backends.UTC(x.QueuedAt))
 		p.StartedAt, p.TmNullStartedAt = backends.AppendNullable(p.StartedAt, p.TmNullStartedAt, backends.UTC(x.StartedAt))
 		p.EndDate, p.TmNullEndDate = backends.AppendNullable(p.EndDate, p.TmNullEndDate, backends.UTC(x.EndDate))
 		p.TmFromStatus = append(p.TmFromStatus, it.FromStatus)
@@ -220,6 +226,7 @@ func (d *Driver) insertOne(ctx context.Context, r insertRow) error {
 		ID:            x.ID,
 		ModelName:     x.ModelName,
 		Progress:      x.Progress,
+		QueuedAt:      backends.UTC(x.QueuedAt),
 		StartedAt:     backends.UTC(x.StartedAt),
 		Status:        string(x.Status),
 		Tag:           x.Tag,
@@ -323,6 +330,7 @@ func (d *Driver) transitionOne(ctx context.Context, r transitionRow) error {
 		ID:            r.ID,
 		ModelName:     x.ModelName,
 		Progress:      x.Progress,
+		QueuedAt:      backends.UTC(x.QueuedAt),
 		StartedAt:     backends.UTC(x.StartedAt),
 		Status:        string(x.Status),
 		Tag:           x.Tag,
@@ -351,6 +359,7 @@ func (d *Driver) Update(ctx context.Context, from backends.Key, x *evaluation.Ev
 		ID:            from.ID,
 		ModelName:     x.ModelName,
 		Progress:      x.Progress,
+		QueuedAt:      backends.UTC(x.QueuedAt),
 		StartedAt:     backends.UTC(x.StartedAt),
 		Tag:           x.Tag,
 		TmFromStatus:  from.Status,
@@ -436,6 +445,7 @@ func (d *Driver) Reserve(ctx context.Context, queue, owner string, now, expires 
 			ID:               r.ID,
 			ModelName:        r.ModelName,
 			Progress:         r.Progress,
+			QueuedAt:         r.QueuedAt,
 			StartedAt:        r.StartedAt,
 			Status:           r.Status,
 			Tag:              r.Tag,
@@ -525,6 +535,7 @@ func (d *Driver) Claim(ctx context.Context, owner string, now, expires time.Time
 			ID:               r.ID,
 			ModelName:        r.ModelName,
 			Progress:         r.Progress,
+			QueuedAt:         r.QueuedAt,
 			StartedAt:        r.StartedAt,
 			Status:           r.Status,
 			Tag:              r.Tag,
@@ -564,6 +575,7 @@ func fromRow(r Evaluation) (*evaluation.Evaluation, error) {
 		ID:            r.ID,
 		ModelName:     r.ModelName,
 		Progress:      r.Progress,
+		QueuedAt:      backends.UTC(r.QueuedAt),
 		StartedAt:     backends.UTC(r.StartedAt),
 		Status:        evaluation.Status(r.Status),
 		Tag:           r.Tag,

@@ -62,6 +62,8 @@ func createManyParams(items []insertRow) (p CreateManyParams, err error) {
 	p.UserID = slices.Grow(p.UserID, len(items))
 	p.TmNullUserID = slices.Grow(p.TmNullUserID, len(items))
 	p.Progress = slices.Grow(p.Progress, len(items))
+	p.QueuedAt = slices.Grow(p.QueuedAt, len(items))
+	p.TmNullQueuedAt = slices.Grow(p.TmNullQueuedAt, len(items))
 	p.StartedAt = slices.Grow(p.StartedAt, len(items))
 	p.TmNullStartedAt = slices.Grow(p.TmNullStartedAt, len(items))
 	p.EndDate = slices.Grow(p.EndDate, len(items))
@@ -81,6 +83,7 @@ func createManyParams(items []insertRow) (p CreateManyParams, err error) {
 		p.NumSamples, p.TmNullNumSamples = backends.AppendNullable(p.NumSamples, p.TmNullNumSamples, x.NumSamples)
 		p.UserID, p.TmNullUserID = backends.AppendNullable(p.UserID, p.TmNullUserID, x.UserID)
 		p.Progress = append(p.Progress, x.Progress)
+		p.QueuedAt, p.TmNullQueuedAt = backends.AppendNullable(p.QueuedAt, p.TmNullQueuedAt, backends.UTC(x.QueuedAt))
 		p.StartedAt, p.TmNullStartedAt = backends.AppendNullable(p.StartedAt, p.TmNullStartedAt, backends.UTC(x.StartedAt))
 		p.EndDate, p.TmNullEndDate = backends.AppendNullable(p.EndDate, p.TmNullEndDate, backends.UTC(x.EndDate))
 		p.TmTraceparent = append(p.TmTraceparent, x.TmTraceparent)
@@ -105,6 +108,8 @@ func transitionManyParams(items []transitionRow) (p TransitionManyParams, err er
 	p.UserID = slices.Grow(p.UserID, len(items))
 	p.TmNullUserID = slices.Grow(p.TmNullUserID, len(items))
 	p.Progress = slices.Grow(p.Progress, len(items))
+	p.QueuedAt = slices.Grow(p.QueuedAt, len(items))
+	p.TmNullQueuedAt = slices.Grow(p.TmNullQueuedAt, len(items))
 	p.StartedAt = slices.Grow(p.StartedAt, len(items))
 	p.TmNullStartedAt = slices.Grow(p.TmNullStartedAt, len(items))
 	p.EndDate = slices.Grow(p.EndDate, len(items))
@@ -126,6 +131,7 @@ func transitionManyParams(items []transitionRow) (p TransitionManyParams, err er
 		p.NumSamples, p.TmNullNumSamples = backends.AppendNullable(p.NumSamples, p.TmNullNumSamples, x.NumSamples)
 		p.UserID, p.TmNullUserID = backends.AppendNullable(p.UserID, p.TmNullUserID, x.UserID)
 		p.Progress = append(p.Progress, x.Progress)
+		p.QueuedAt, p.TmNullQueuedAt = backends.AppendNullable(p.QueuedAt, p.TmNullQueuedAt, backends.UTC(x.QueuedAt))
 		p.StartedAt, p.TmNullStartedAt = backends.AppendNullable(p.StartedAt, p.TmNullStartedAt, backends.UTC(x.StartedAt))
 		p.EndDate, p.TmNullEndDate = backends.AppendNullable(p.EndDate, p.TmNullEndDate, backends.UTC(x.EndDate))
 		p.TmFromStatus = append(p.TmFromStatus, it.FromStatus)
@@ -213,6 +219,7 @@ func (d *Driver) insertOne(ctx context.Context, r insertRow) error {
 		ID:            x.ID,
 		NumSamples:    x.NumSamples,
 		Progress:      x.Progress,
+		QueuedAt:      backends.UTC(x.QueuedAt),
 		StartedAt:     backends.UTC(x.StartedAt),
 		Status:        string(x.Status),
 		Tag:           x.Tag,
@@ -315,6 +322,7 @@ func (d *Driver) transitionOne(ctx context.Context, r transitionRow) error {
 		ID:            r.ID,
 		NumSamples:    x.NumSamples,
 		Progress:      x.Progress,
+		QueuedAt:      backends.UTC(x.QueuedAt),
 		StartedAt:     backends.UTC(x.StartedAt),
 		Status:        string(x.Status),
 		Tag:           x.Tag,
@@ -342,6 +350,7 @@ func (d *Driver) Update(ctx context.Context, from backends.Key, x *synthesis.Syn
 		ID:            from.ID,
 		NumSamples:    x.NumSamples,
 		Progress:      x.Progress,
+		QueuedAt:      backends.UTC(x.QueuedAt),
 		StartedAt:     backends.UTC(x.StartedAt),
 		Tag:           x.Tag,
 		TmFromStatus:  from.Status,
@@ -426,6 +435,7 @@ func (d *Driver) Reserve(ctx context.Context, queue, owner string, now, expires 
 			ID:               r.ID,
 			NumSamples:       r.NumSamples,
 			Progress:         r.Progress,
+			QueuedAt:         r.QueuedAt,
 			StartedAt:        r.StartedAt,
 			Status:           r.Status,
 			Tag:              r.Tag,
@@ -514,6 +524,7 @@ func (d *Driver) Claim(ctx context.Context, owner string, now, expires time.Time
 			ID:               r.ID,
 			NumSamples:       r.NumSamples,
 			Progress:         r.Progress,
+			QueuedAt:         r.QueuedAt,
 			StartedAt:        r.StartedAt,
 			Status:           r.Status,
 			Tag:              r.Tag,
@@ -552,6 +563,7 @@ func fromRow(r Synthesis) (*synthesis.Synthesis, error) {
 		ID:            r.ID,
 		NumSamples:    r.NumSamples,
 		Progress:      r.Progress,
+		QueuedAt:      backends.UTC(r.QueuedAt),
 		StartedAt:     backends.UTC(r.StartedAt),
 		Status:        synthesis.Status(r.Status),
 		Tag:           r.Tag,
