@@ -1,12 +1,17 @@
 package mysql_test
 
 import (
+	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	driver "github.com/go-sql-driver/mysql"
+
 	"github.com/taskmodel/taskmodel/backends/mysql"
+	"github.com/taskmodel/taskmodel/tasktype"
 )
 
 func TestCheckVersion(t *testing.T) {
@@ -143,4 +148,39 @@ func FuzzSplitStatements(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestClassifyMessages classifies the errors as each server words them,
+// MySQL's included (the tests' server is MariaDB).
+func TestClassifyMessages(t *testing.T) {
+	tests := []struct {
+		name   string
+		number uint16
+		msg    string
+		want   string
+		is     error
+	}{
+		{"MySQL check", 3819, "Check constraint 'job_note_check' is violated.", "the value breaks the database's constraint job_note_check", tasktype.ErrValidation},
+		{"MariaDB check", 4025, "CONSTRAINT `job_note_check` failed for `db`.`job`", "the value breaks the database's constraint job_note_check", tasktype.ErrValidation},
+		{"duplicate with key name", 1586, "Duplicate entry 'a' for key 'job_note'", "task already exists: Duplicate entry 'a' for key 'job_note'", tasktype.ErrDuplicate},
+		{"MySQL wrong value", 1366, "Incorrect integer value: 'x' for column 'n' at row 1", "n: is not a value of the column's type", tasktype.ErrValidation},
+		{"MariaDB wrong value", 1366, "Incorrect integer value: 'x' for column `db`.`num`.`n` at row 1", "n: is not a value of the column's type", tasktype.ErrValidation},
+		{"MySQL invalid JSON", 3140, `Invalid JSON text: "Invalid value." at position 0 in value for column 'job.doc'.`, "job.doc: is not valid JSON", tasktype.ErrValidation},
+		{"deadlock stays as it is", 1213, "Deadlock found when trying to get lock; try restarting transaction", "insert: Error 1213: Deadlock found when trying to get lock; try restarting transaction", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := fmt.Errorf("insert: %w", &driver.MySQLError{Number: tt.number, Message: tt.msg})
+			got := mysql.Classify(err)
+			if errText(got) != tt.want || tt.is != nil && !errors.Is(got, tt.is) {
+				t.Fatalf("Classify = %v, want %s", got, tt.want)
+			}
+		})
+	}
+	if !mysql.IsRetryable(&driver.MySQLError{Number: 1213}) || !mysql.IsRetryable(&driver.MySQLError{Number: 1205}) || mysql.IsRetryable(errors.New("x")) {
+		t.Error("IsRetryable")
+	}
+	if !mysql.IsForeignKey(&driver.MySQLError{Number: 1452}) || mysql.IsForeignKey(&driver.MySQLError{Number: 1062}) {
+		t.Error("IsForeignKey")
+	}
 }
