@@ -20,7 +20,8 @@ func NewLeases(db *sql.DB) *Leases { return &Leases{db: db} }
 // acquireSQL takes the row over only when the owner is the same or the
 // lease has expired. MySQL assigns left to right, each assignment seeing
 // the ones before: owner goes first, so that afterwards "owner is the
-// caller" holds exactly when the condition did.
+// caller" holds exactly when the condition did. VALUES(col), deprecated
+// by MySQL 8.0.20 for a row alias that MariaDB lacks, works on both.
 const acquireSQL = `INSERT INTO taskmodel_leases (name, owner, expires_at) VALUES (?, ?, ?)
 	ON DUPLICATE KEY UPDATE
 		owner = IF(owner = VALUES(owner) OR expires_at <= ?, VALUES(owner), owner),

@@ -114,6 +114,9 @@ func ParseDSN(dsn string) (*driver.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mysql: %w", err)
 	}
+	if cfg.DBName == "" {
+		return nil, fmt.Errorf("mysql: %s: the DSN must name the database: user:password@tcp(host:3306)/database", redacted(cfg))
+	}
 	if err := force(cfg); err != nil {
 		return nil, err
 	}

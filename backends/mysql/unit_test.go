@@ -65,6 +65,7 @@ func TestParseDSN(t *testing.T) {
 		{"socket", "root@unix(/run/mysqld/mysqld.sock)/test", "root", "", "/run/mysqld/mysqld.sock", "test", "", ""},
 		{"url without database", "mysql://root@127.0.0.1:3306/", "", "", "", "", "", "mysql: database URL mysql://root@127.0.0.1:3306/: the path must name the database: mysql://user:password@host:3306/database"},
 		{"url with a path", "mysql://root:pw@h/a/b", "", "", "", "", "", "mysql: database URL mysql://root:xxxxx@h/a/b: the path must name the database: mysql://user:password@host:3306/database"},
+		{"driver dsn without database", "root@tcp(h:3306)/", "", "", "", "", "", "mysql: tcp(h:3306)/: the DSN must name the database: user:password@tcp(host:3306)/database"},
 		{"bad param", "mysql://root@h/d?timeout=soon", "", "", "", "", "", `mysql: database URL mysql://root@h/d?timeout=soon: time: invalid duration "soon"`},
 	}
 	for _, tt := range tests {
