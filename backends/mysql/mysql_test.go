@@ -292,3 +292,23 @@ func TestClassify(t *testing.T) {
 		t.Fatalf("Classify(other) = %v", err)
 	}
 }
+
+// BenchmarkLeaseAcquire renews one lease: the upsert and the read of its
+// row, one transaction.
+// go test ./backends/mysql -run '^$' -bench LeaseAcquire
+func BenchmarkLeaseAcquire(b *testing.B) {
+	ctx := context.Background()
+	db, err := mysql.Open(ctx, mysqltest.Database(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	l := mysql.NewLeases(db)
+	now := time.Now()
+	for b.Loop() {
+		now = now.Add(time.Millisecond)
+		if ok, err := l.Acquire(ctx, "sweep", "a", now, time.Minute); !ok || err != nil {
+			b.Fatal(ok, err)
+		}
+	}
+}
