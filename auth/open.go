@@ -14,8 +14,8 @@ import (
 
 // Open opens the database a configuration names (see package config), as
 // sdk/pipeline.OpenStorage does — creating what is missing: the SQLite file
-// and its directory, the PostgreSQL schema (not a MySQL database) — and returns a Store over it
-// and the function that closes the database.
+// and its directory, the PostgreSQL schema (a MySQL database must exist) —
+// and returns a Store over it and the function that closes the database.
 func Open(ctx context.Context, db config.Database) (Store, func() error, error) {
 	switch db.Driver {
 	case config.SQLite:
