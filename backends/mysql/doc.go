@@ -9,7 +9,7 @@
 //
 // Open takes a mysql:// URL or the driver's own DSN, and sets on every
 // connection what the schema and the drivers rely on, whatever the DSN
-// says: DATETIME values read as time.Time in UTC, the session time zone
+// says: DATETIME values read as time.Time in UTC, the connections' time zone
 // UTC, the utf8mb4 character set with the utf8mb4_bin collation (code
 // point order, the same name on both servers; trailing spaces are ignored
 // in comparisons), and a strict sql_mode (SQLMode). Statements run
@@ -32,6 +32,6 @@
 //
 // There are no generated model drivers for this engine yet (gen/<model>
 // has pgdb and sqlitedb only): the package gives what they will build on —
-// Open, Migrate, Leases and the error helpers (Classify, IsDuplicate,
+// Open, Migrate, Leases and the error functions (Classify, IsDuplicate,
 // CheckConstraint, IsRetryable) — and auth stores tokens on it.
 package mysql

@@ -11,7 +11,7 @@ import (
 	"github.com/taskmodel/taskmodel/tasktype"
 )
 
-// Server error numbers the helpers below read (MySQL's and MariaDB's are
+// Server error numbers the functions below read (MySQL's and MariaDB's are
 // the same, except for the CHECK violation).
 const (
 	errDupKey          = 1022 // ER_DUP_KEY

@@ -150,7 +150,7 @@ func appliedOn(ctx context.Context, conn *sql.Conn) (map[string]string, error) {
 
 // AppliedMigrations returns the migrations the database has applied, in
 // name order, with when each was applied. Unlike Migrate and Applied it
-// writes nothing (it also works in a read-only transaction or session): a
+// writes nothing (it also works on a read-only connection or transaction): a
 // database never migrated (without the bookkeeping table) has applied none.
 func AppliedMigrations(ctx context.Context, db *sql.DB) ([]tasktype.AppliedMigration, error) {
 	var n int

@@ -47,7 +47,7 @@ func open(t *testing.T, url string, migrations ...[]tasktype.Migration) *sql.DB 
 	return db
 }
 
-func TestSession(t *testing.T) {
+func TestConnectionSettings(t *testing.T) {
 	db := open(t, mysqltest.Database(t))
 	var tz, mode, coll, charset string
 	if err := db.QueryRow(`SELECT @@session.time_zone, @@session.sql_mode, @@collation_connection, @@character_set_client`).Scan(&tz, &mode, &coll, &charset); err != nil {
