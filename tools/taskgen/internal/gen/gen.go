@@ -102,7 +102,11 @@ func Generate(m *spec.Model, opts Options) (map[string][]byte, error) {
 			files[f.path(e)] = f.sql
 		}
 		f := g.newFileNamed(SQLCPackages[e])
-		g.driverFile(f, e)
+		if e == PostgreSQL {
+			g.pgDriverFile(f)
+		} else {
+			g.driverFile(f, e)
+		}
 		var buf bytes.Buffer
 		if err := f.Render(&buf); err != nil {
 			return nil, fmt.Errorf("%s driver: %w", e, err)
