@@ -23,6 +23,8 @@ import (
 // backends.Claimer.
 type Driver[T any] struct {
 	t         *Table[T]
+	cols      []column
+	createdAt int // the index of created_at in cols
 	db        DBTX
 	replanned DBTX // claims and periodic statements (Replanned)
 	plans     map[*Stmt][]arg
@@ -66,7 +68,11 @@ type call[T any] struct {
 // describes. It panics if a statement has a parameter it cannot fill: t is
 // generated, and taskgen's tests build every model's driver.
 func NewDriver[T any](db DBTX, t *Table[T]) *Driver[T] {
-	d := &Driver[T]{t: t, db: db, replanned: Replanned(db), plans: map[*Stmt][]arg{}}
+	cols, err := parseColumns(t.Columns)
+	if err != nil {
+		panic(fmt.Errorf("postgres: model %q: %w", t.Model, err))
+	}
+	d := &Driver[T]{t: t, cols: cols, createdAt: columnIndex(cols, "created_at"), db: db, replanned: Replanned(db), plans: map[*Stmt][]arg{}}
 	for name, s := range map[string]*Stmt{
 		"Create": &t.Create, "CreateMany": &t.CreateMany, "Transition": &t.Transition, "TransitionMany": &t.TransitionMany,
 		"Update": &t.Update, "Get": &t.Get, "Keys": &t.Keys, "Delete": &t.Delete, "History": &t.History,
@@ -76,7 +82,7 @@ func NewDriver[T any](db DBTX, t *Table[T]) *Driver[T] {
 		if s.SQL == "" {
 			continue
 		}
-		p, err := t.plan(name, *s)
+		p, err := t.plan(cols, name, *s)
 		if err != nil {
 			panic(err)
 		}
@@ -108,6 +114,13 @@ func (d *Driver[T]) args(s *Stmt, c *call[T]) ([]any, error) {
 	if !ok {
 		return nil, fmt.Errorf("postgres: model %q has no such statement", d.t.Model)
 	}
+	var vals []any
+	if c.x != nil {
+		vals = make([]any, len(d.cols))
+		if err := d.t.Values(c.x, vals); err != nil {
+			return nil, err
+		}
+	}
 	out := make([]any, len(plan))
 	for i, a := range plan {
 		switch {
@@ -116,11 +129,7 @@ func (d *Driver[T]) args(s *Stmt, c *call[T]) ([]any, error) {
 		case a.fw == fwID && c.x == nil:
 			out[i] = c.id
 		case a.col >= 0:
-			v, err := d.t.Columns[a.col].Value(c.x)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", d.t.Columns[a.col].Name, err)
-			}
-			out[i] = v
+			out[i] = vals[a.col]
 		default:
 			out[i] = c.framework(a.fw)
 		}
@@ -171,21 +180,25 @@ func (c *call[T]) framework(fw fwArg) any {
 // per NULL mark and per framework value, an element per item.
 func (d *Driver[T]) batchArgs(s *Stmt, n int, item func(i int) *call[T]) ([]any, error) {
 	plan := d.plans[s]
+	vals := make([][]any, n)
+	all := make([]any, n*len(d.cols))
+	for j := range n {
+		vals[j] = all[j*len(d.cols) : (j+1)*len(d.cols)]
+		if err := d.t.Values(item(j).x, vals[j]); err != nil {
+			return nil, err
+		}
+	}
 	out := make([]any, len(plan))
 	for i, a := range plan {
 		switch {
 		case a.col >= 0 && a.null:
 			nulls := make([]bool, n)
 			for j := range n {
-				v, err := d.t.Columns[a.col].Value(item(j).x)
-				if err != nil {
-					return nil, fmt.Errorf("%s: %w", d.t.Columns[a.col].Name, err)
-				}
-				nulls[j] = v == nil
+				nulls[j] = vals[j][a.col] == nil
 			}
 			out[i] = nulls
 		case a.col >= 0:
-			arr, err := d.column(a.col, n, item)
+			arr, err := d.column(a.col, vals)
 			if err != nil {
 				return nil, err
 			}
@@ -203,46 +216,39 @@ func (d *Driver[T]) batchArgs(s *Stmt, n int, item func(i int) *call[T]) ([]any,
 
 // column collects a column's values into an array of its kind; a NULL is
 // the zero value (its tm_null_ array marks it) or, for JSON, nil.
-func (d *Driver[T]) column(col, n int, item func(i int) *call[T]) (any, error) {
-	c := d.t.Columns[col]
-	values := make([]any, n)
-	for j := range n {
-		v, err := c.Value(item(j).x)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", c.Name, err)
-		}
-		values[j] = v
-	}
+func (d *Driver[T]) column(col int, vals [][]any) (any, error) {
+	c := d.cols[col]
 	var err error
-	switch c.Kind {
+	switch c.kind {
 	case KindText:
-		return collect[string](c.Name, values, &err), err
+		return collect[string](c.name, col, vals, &err), err
 	case KindInt:
-		return collect[int64](c.Name, values, &err), err
+		return collect[int64](c.name, col, vals, &err), err
 	case KindFloat:
-		return collect[float64](c.Name, values, &err), err
+		return collect[float64](c.name, col, vals, &err), err
 	case KindBool:
-		return collect[bool](c.Name, values, &err), err
+		return collect[bool](c.name, col, vals, &err), err
 	case KindTime:
-		return collect[time.Time](c.Name, values, &err), err
+		return collect[time.Time](c.name, col, vals, &err), err
 	case KindUUID:
-		return collect[uuid.UUID](c.Name, values, &err), err
+		return collect[uuid.UUID](c.name, col, vals, &err), err
 	case KindJSON:
-		return collect[[]byte](c.Name, values, &err), err
+		return collect[[]byte](c.name, col, vals, &err), err
 	}
-	return nil, fmt.Errorf("postgres: column %s: unknown kind %d", c.Name, c.Kind)
+	return nil, fmt.Errorf("postgres: column %s: unknown kind %d", c.name, c.kind)
 }
 
-// collect copies values (each a V or nil) into a []V.
-func collect[V any](name string, values []any, err *error) []V {
-	out := make([]V, len(values))
-	for i, v := range values {
-		if v == nil {
+// collect copies column col of every item's values (each a V or nil) into
+// a []V.
+func collect[V any](name string, col int, vals [][]any, err *error) []V {
+	out := make([]V, len(vals))
+	for i, v := range vals {
+		if v[col] == nil {
 			continue
 		}
-		x, ok := v.(V)
+		x, ok := v[col].(V)
 		if !ok {
-			*err = fmt.Errorf("postgres: column %s: a value of type %T, want %T", name, v, x)
+			*err = fmt.Errorf("postgres: column %s: a value of type %T, want %T", name, v[col], x)
 			return nil
 		}
 		out[i] = x
@@ -592,7 +598,12 @@ func (d *ClaimingDriver[T]) Claim(ctx context.Context, owner string, now, expire
 	}
 	// The rows come in claim order: the last one is the furthest.
 	last := claims[len(claims)-1].Task
-	return claims, backends.QueuePosition{CreatedAt: d.t.CreatedAt(last), ID: d.t.ID(last)}, nil
+	vals := make([]any, len(d.cols))
+	if err := d.t.Values(last, vals); err != nil {
+		return nil, backends.QueuePosition{}, err
+	}
+	createdAt, _ := vals[d.createdAt].(time.Time)
+	return claims, backends.QueuePosition{CreatedAt: createdAt, ID: d.t.ID(last)}, nil
 }
 
 // classify maps driver errors to the tasktype error values.

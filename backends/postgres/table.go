@@ -21,14 +21,21 @@ import (
 type Table[T any] struct {
 	// Model is the model's name: the wake trigger's channel is named after it.
 	Model string
-	// Columns are the columns the model's fields fill, in the table's order.
-	Columns []Column[T]
+	// Columns are the columns the model's fields fill, in the table's
+	// order: "name kind" or "name kind null", comma-separated; the kinds
+	// are text, int, float, bool, time, uuid and json. A column that takes
+	// NULL but JSON gets a tm_null_<name> array in batch statements.
+	Columns string
+	// Values sets v[i] to the value of the i-th column of x as a
+	// statement's parameter: the Go type its kind names (string, int64,
+	// float64, bool, time.Time in UTC, uuid.UUID, []byte), or nil for NULL.
+	// Only a JSON column's encoding can fail.
+	Values func(x *T, v []any) error
 	// Scan reads a task row as the statements that return tasks select it
 	// (every column of the table, in its order): the task and its lease.
 	Scan func(row pgx.Row) (*T, backends.Lease, error)
-	// ID and CreatedAt read a task's id and creation time.
-	ID        func(x *T) uuid.UUID
-	CreatedAt func(x *T) time.Time
+	// ID reads a task's id.
+	ID func(x *T) uuid.UUID
 	// Running is the running status of a model with a worker section; empty
 	// without one.
 	Running string
@@ -84,18 +91,11 @@ func (s Stmt) params() ([]string, error) {
 	return names, nil
 }
 
-// Column is a column of a model's table that one of its fields fills.
-type Column[T any] struct {
-	Name string
-	Kind Kind
-	// Null is true when the column takes NULL; batch statements then pass
-	// a tm_null_<name> array beside its values (but for JSON columns, whose
-	// array holds the NULLs).
-	Null bool
-	// Value returns the column's value of x as a statement's parameter:
-	// the Go type Kind names, or nil for NULL. Only a JSON column's can
-	// fail.
-	Value func(x *T) (any, error)
+// column is a column of a Table.
+type column struct {
+	name string
+	kind Kind
+	null bool
 }
 
 // Kind is the Go type of a column's parameter, which batch statements
@@ -112,6 +112,25 @@ const (
 	KindUUID              // uuid.UUID
 	KindJSON              // []byte, JSON
 )
+
+var kinds = map[string]Kind{"text": KindText, "int": KindInt, "float": KindFloat, "bool": KindBool, "time": KindTime, "uuid": KindUUID, "json": KindJSON}
+
+// parseColumns reads Table.Columns.
+func parseColumns(spec string) ([]column, error) {
+	var out []column
+	for _, c := range strings.Split(spec, ",") {
+		f := strings.Fields(c)
+		if len(f) < 2 || len(f) > 3 || (len(f) == 3 && f[2] != "null") {
+			return nil, fmt.Errorf("column %q: want \"name kind\" or \"name kind null\"", strings.TrimSpace(c))
+		}
+		k, ok := kinds[f[1]]
+		if !ok {
+			return nil, fmt.Errorf("column %s: unknown kind %q", f[0], f[1])
+		}
+		out = append(out, column{name: f[0], kind: k, null: len(f) == 3 && k != KindJSON})
+	}
+	return out, nil
+}
 
 // Deadline is one timed status's parameter of Due: Arg is given now less
 // After.
@@ -209,7 +228,7 @@ var fwArgs = map[string]fwArg{
 }
 
 // plan resolves a statement's parameter names once, at NewDriver.
-func (t *Table[T]) plan(name string, s Stmt) ([]arg, error) {
+func (t *Table[T]) plan(cols []column, name string, s Stmt) ([]arg, error) {
 	names, err := s.params()
 	if err != nil {
 		return nil, fmt.Errorf("postgres: model %q, statement %s: %w", t.Model, name, err)
@@ -222,12 +241,12 @@ func (t *Table[T]) plan(name string, s Stmt) ([]arg, error) {
 			continue
 		}
 		if c, ok := strings.CutPrefix(a, "tm_null_"); ok {
-			if j := t.column(c); j >= 0 && t.Columns[j].Null {
+			if j := columnIndex(cols, c); j >= 0 && cols[j].null {
 				out[i] = arg{col: j, null: true}
 				continue
 			}
 		}
-		if j := t.column(a); j >= 0 {
+		if j := columnIndex(cols, a); j >= 0 {
 			out[i].col = j
 			if a == "id" {
 				out[i].fw = fwID // Get and Delete have the id without a task
@@ -248,9 +267,9 @@ func (t *Table[T]) plan(name string, s Stmt) ([]arg, error) {
 	return out, nil
 }
 
-func (t *Table[T]) column(name string) int {
-	for i, c := range t.Columns {
-		if c.Name == name {
+func columnIndex(cols []column, name string) int {
+	for i, c := range cols {
+		if c.name == name {
 			return i
 		}
 	}

@@ -29,149 +29,7 @@ var table = pgbackend.Table[analysis.Task]{
 		Args: []string{"tm_now", "tm_after_created_at", "tm_after_id", "tm_max_rows", "tm_now", "tm_now", "tm_owner", "tm_expires_at", "tm_now", "tm_owner", "tm_owner"},
 		SQL:  claim,
 	},
-	Columns: []pgbackend.Column[analysis.Task]{{
-		Kind: pgbackend.KindUUID,
-		Name: "id",
-		Value: func(x *analysis.Task) (any, error) {
-			return x.ID, nil
-		},
-	}, {
-		Kind: pgbackend.KindText,
-		Name: "status",
-		Value: func(x *analysis.Task) (any, error) {
-			return string(x.Status), nil
-		},
-	}, {
-		Kind: pgbackend.KindInt,
-		Name: "version",
-		Value: func(x *analysis.Task) (any, error) {
-			return x.Version, nil
-		},
-	}, {
-		Kind: pgbackend.KindTime,
-		Name: "created_at",
-		Value: func(x *analysis.Task) (any, error) {
-			return x.CreatedAt.UTC(), nil
-		},
-	}, {
-		Kind: pgbackend.KindTime,
-		Name: "updated_at",
-		Value: func(x *analysis.Task) (any, error) {
-			return x.UpdatedAt.UTC(), nil
-		},
-	}, {
-		Kind: pgbackend.KindText,
-		Name: "user_id",
-		Value: func(x *analysis.Task) (any, error) {
-			return x.UserID, nil
-		},
-	}, {
-		Kind: pgbackend.KindText,
-		Name: "tool_id",
-		Value: func(x *analysis.Task) (any, error) {
-			return x.ToolID, nil
-		},
-	}, {
-		Kind: pgbackend.KindJSON,
-		Name: "agents",
-		Value: func(x *analysis.Task) (any, error) {
-			return pgbackend.JSON(backends.JSONList(x.Agents))
-		},
-	}, {
-		Kind: pgbackend.KindInt,
-		Name: "progress",
-		Value: func(x *analysis.Task) (any, error) {
-			return x.Progress, nil
-		},
-	}, {
-		Kind: pgbackend.KindJSON,
-		Name: "progress_detail",
-		Value: func(x *analysis.Task) (any, error) {
-			return pgbackend.JSON(backends.JSONPointer(x.ProgressDetail))
-		},
-	}, {
-		Kind: pgbackend.KindText,
-		Name: "error_code",
-		Null: true,
-		Value: func(x *analysis.Task) (any, error) {
-			return pgbackend.OptText(x.ErrorCode), nil
-		},
-	}, {
-		Kind: pgbackend.KindText,
-		Name: "error_message",
-		Null: true,
-		Value: func(x *analysis.Task) (any, error) {
-			return pgbackend.Opt(x.ErrorMessage), nil
-		},
-	}, {
-		Kind: pgbackend.KindBool,
-		Name: "blobs_cleaned",
-		Value: func(x *analysis.Task) (any, error) {
-			return x.BlobsCleaned, nil
-		},
-	}, {
-		Kind: pgbackend.KindTime,
-		Name: "upload_started_at",
-		Null: true,
-		Value: func(x *analysis.Task) (any, error) {
-			return pgbackend.OptTime(x.UploadStartedAt), nil
-		},
-	}, {
-		Kind: pgbackend.KindTime,
-		Name: "upload_failed_at",
-		Null: true,
-		Value: func(x *analysis.Task) (any, error) {
-			return pgbackend.OptTime(x.UploadFailedAt), nil
-		},
-	}, {
-		Kind: pgbackend.KindTime,
-		Name: "queued_at",
-		Null: true,
-		Value: func(x *analysis.Task) (any, error) {
-			return pgbackend.OptTime(x.QueuedAt), nil
-		},
-	}, {
-		Kind: pgbackend.KindTime,
-		Name: "processing_started_at",
-		Null: true,
-		Value: func(x *analysis.Task) (any, error) {
-			return pgbackend.OptTime(x.ProcessingStartedAt), nil
-		},
-	}, {
-		Kind: pgbackend.KindTime,
-		Name: "completed_at",
-		Null: true,
-		Value: func(x *analysis.Task) (any, error) {
-			return pgbackend.OptTime(x.CompletedAt), nil
-		},
-	}, {
-		Kind: pgbackend.KindTime,
-		Name: "failed_at",
-		Null: true,
-		Value: func(x *analysis.Task) (any, error) {
-			return pgbackend.OptTime(x.FailedAt), nil
-		},
-	}, {
-		Kind: pgbackend.KindTime,
-		Name: "cancelled_at",
-		Null: true,
-		Value: func(x *analysis.Task) (any, error) {
-			return pgbackend.OptTime(x.CancelledAt), nil
-		},
-	}, {
-		Kind: pgbackend.KindTime,
-		Name: "expired_at",
-		Null: true,
-		Value: func(x *analysis.Task) (any, error) {
-			return pgbackend.OptTime(x.ExpiredAt), nil
-		},
-	}, {
-		Kind: pgbackend.KindText,
-		Name: "tm_traceparent",
-		Value: func(x *analysis.Task) (any, error) {
-			return x.TmTraceparent, nil
-		},
-	}},
+	Columns: "id uuid, status text, version int, created_at time, updated_at time, user_id text, tool_id text, agents json, progress int, progress_detail json null, error_code text null, error_message text null, blobs_cleaned bool, upload_started_at time null, upload_failed_at time null, queued_at time null, processing_started_at time null, completed_at time null, failed_at time null, cancelled_at time null, expired_at time null, tm_traceparent text",
 	Create: pgbackend.Stmt{
 		Args: []string{"id", "status", "version", "created_at", "updated_at", "user_id", "tool_id", "agents", "progress", "progress_detail", "error_code", "error_message", "blobs_cleaned", "upload_started_at", "upload_failed_at", "queued_at", "processing_started_at", "completed_at", "failed_at", "cancelled_at", "expired_at", "tm_traceparent", "tm_actor", "tm_message"},
 		SQL:  create,
@@ -179,9 +37,6 @@ var table = pgbackend.Table[analysis.Task]{
 	CreateMany: pgbackend.Stmt{
 		Args: []string{"id", "status", "version", "created_at", "updated_at", "user_id", "tool_id", "agents", "progress", "progress_detail", "error_code", "tm_null_error_code", "error_message", "tm_null_error_message", "blobs_cleaned", "upload_started_at", "tm_null_upload_started_at", "upload_failed_at", "tm_null_upload_failed_at", "queued_at", "tm_null_queued_at", "processing_started_at", "tm_null_processing_started_at", "completed_at", "tm_null_completed_at", "failed_at", "tm_null_failed_at", "cancelled_at", "tm_null_cancelled_at", "expired_at", "tm_null_expired_at", "tm_traceparent", "tm_actor", "tm_message"},
 		SQL:  createMany,
-	},
-	CreatedAt: func(x *analysis.Task) time.Time {
-		return x.CreatedAt
 	},
 	Deadlines: []pgbackend.Deadline{{
 		After: 15 * time.Minute,
@@ -251,6 +106,38 @@ var table = pgbackend.Table[analysis.Task]{
 		Args: []string{"version", "updated_at", "user_id", "tool_id", "agents", "progress", "progress_detail", "error_code", "error_message", "blobs_cleaned", "upload_started_at", "upload_failed_at", "queued_at", "processing_started_at", "completed_at", "failed_at", "cancelled_at", "expired_at", "id", "tm_from_status", "tm_from_version"},
 		SQL:  update,
 	},
+	Values: values,
+}
+
+// values sets the parameters of x's columns, in Columns' order.
+func values(x *analysis.Task, v []any) (err error) {
+	v[0] = x.ID
+	v[1] = string(x.Status)
+	v[2] = x.Version
+	v[3] = x.CreatedAt.UTC()
+	v[4] = x.UpdatedAt.UTC()
+	v[5] = x.UserID
+	v[6] = x.ToolID
+	if v[7], err = pgbackend.JSON(backends.JSONList(x.Agents)); err != nil {
+		return fmt.Errorf("agents: %w", err)
+	}
+	v[8] = x.Progress
+	if v[9], err = pgbackend.JSON(backends.JSONPointer(x.ProgressDetail)); err != nil {
+		return fmt.Errorf("progress_detail: %w", err)
+	}
+	v[10] = pgbackend.OptText(x.ErrorCode)
+	v[11] = pgbackend.Opt(x.ErrorMessage)
+	v[12] = x.BlobsCleaned
+	v[13] = pgbackend.OptTime(x.UploadStartedAt)
+	v[14] = pgbackend.OptTime(x.UploadFailedAt)
+	v[15] = pgbackend.OptTime(x.QueuedAt)
+	v[16] = pgbackend.OptTime(x.ProcessingStartedAt)
+	v[17] = pgbackend.OptTime(x.CompletedAt)
+	v[18] = pgbackend.OptTime(x.FailedAt)
+	v[19] = pgbackend.OptTime(x.CancelledAt)
+	v[20] = pgbackend.OptTime(x.ExpiredAt)
+	v[21] = x.TmTraceparent
+	return nil
 }
 
 // scan reads a task row: every column of the table, in its order.

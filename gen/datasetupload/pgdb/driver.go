@@ -8,7 +8,6 @@ import (
 	"github.com/taskmodel/taskmodel/backends"
 	pgbackend "github.com/taskmodel/taskmodel/backends/postgres"
 	"github.com/taskmodel/taskmodel/gen/datasetupload"
-	"time"
 )
 
 // Driver stores DatasetUpload tasks (model "dataset_upload") in PostgreSQL: postgres.ClaimingDriver over
@@ -28,97 +27,7 @@ var table = pgbackend.Table[datasetupload.DatasetUpload]{
 		Args: []string{"tm_now", "tm_after_created_at", "tm_after_id", "tm_max_rows", "tm_now", "tm_now", "tm_owner", "tm_expires_at", "tm_now", "tm_owner", "tm_owner"},
 		SQL:  claim,
 	},
-	Columns: []pgbackend.Column[datasetupload.DatasetUpload]{{
-		Kind: pgbackend.KindUUID,
-		Name: "id",
-		Value: func(x *datasetupload.DatasetUpload) (any, error) {
-			return x.ID, nil
-		},
-	}, {
-		Kind: pgbackend.KindText,
-		Name: "status",
-		Value: func(x *datasetupload.DatasetUpload) (any, error) {
-			return string(x.Status), nil
-		},
-	}, {
-		Kind: pgbackend.KindInt,
-		Name: "version",
-		Value: func(x *datasetupload.DatasetUpload) (any, error) {
-			return x.Version, nil
-		},
-	}, {
-		Kind: pgbackend.KindTime,
-		Name: "created_at",
-		Value: func(x *datasetupload.DatasetUpload) (any, error) {
-			return x.CreatedAt.UTC(), nil
-		},
-	}, {
-		Kind: pgbackend.KindTime,
-		Name: "updated_at",
-		Value: func(x *datasetupload.DatasetUpload) (any, error) {
-			return x.UpdatedAt.UTC(), nil
-		},
-	}, {
-		Kind: pgbackend.KindText,
-		Name: "tag",
-		Null: true,
-		Value: func(x *datasetupload.DatasetUpload) (any, error) {
-			return pgbackend.Opt(x.Tag), nil
-		},
-	}, {
-		Kind: pgbackend.KindText,
-		Name: "error_message",
-		Null: true,
-		Value: func(x *datasetupload.DatasetUpload) (any, error) {
-			return pgbackend.Opt(x.ErrorMessage), nil
-		},
-	}, {
-		Kind: pgbackend.KindText,
-		Name: "dataset_name",
-		Null: true,
-		Value: func(x *datasetupload.DatasetUpload) (any, error) {
-			return pgbackend.Opt(x.DatasetName), nil
-		},
-	}, {
-		Kind: pgbackend.KindInt,
-		Name: "records_processed",
-		Value: func(x *datasetupload.DatasetUpload) (any, error) {
-			return x.RecordsProcessed, nil
-		},
-	}, {
-		Kind: pgbackend.KindText,
-		Name: "user_id",
-		Null: true,
-		Value: func(x *datasetupload.DatasetUpload) (any, error) {
-			return pgbackend.Opt(x.UserID), nil
-		},
-	}, {
-		Kind: pgbackend.KindInt,
-		Name: "progress",
-		Value: func(x *datasetupload.DatasetUpload) (any, error) {
-			return x.Progress, nil
-		},
-	}, {
-		Kind: pgbackend.KindTime,
-		Name: "started_at",
-		Null: true,
-		Value: func(x *datasetupload.DatasetUpload) (any, error) {
-			return pgbackend.OptTime(x.StartedAt), nil
-		},
-	}, {
-		Kind: pgbackend.KindTime,
-		Name: "end_date",
-		Null: true,
-		Value: func(x *datasetupload.DatasetUpload) (any, error) {
-			return pgbackend.OptTime(x.EndDate), nil
-		},
-	}, {
-		Kind: pgbackend.KindText,
-		Name: "tm_traceparent",
-		Value: func(x *datasetupload.DatasetUpload) (any, error) {
-			return x.TmTraceparent, nil
-		},
-	}},
+	Columns: "id uuid, status text, version int, created_at time, updated_at time, tag text null, error_message text null, dataset_name text null, records_processed int, user_id text null, progress int, started_at time null, end_date time null, tm_traceparent text",
 	Create: pgbackend.Stmt{
 		Args: []string{"id", "status", "version", "created_at", "updated_at", "tag", "error_message", "dataset_name", "records_processed", "user_id", "progress", "started_at", "end_date", "tm_traceparent", "tm_actor", "tm_message"},
 		SQL:  create,
@@ -126,9 +35,6 @@ var table = pgbackend.Table[datasetupload.DatasetUpload]{
 	CreateMany: pgbackend.Stmt{
 		Args: []string{"id", "status", "version", "created_at", "updated_at", "tag", "tm_null_tag", "error_message", "tm_null_error_message", "dataset_name", "tm_null_dataset_name", "records_processed", "user_id", "tm_null_user_id", "progress", "started_at", "tm_null_started_at", "end_date", "tm_null_end_date", "tm_traceparent", "tm_actor", "tm_message"},
 		SQL:  createMany,
-	},
-	CreatedAt: func(x *datasetupload.DatasetUpload) time.Time {
-		return x.CreatedAt
 	},
 	Delete: pgbackend.Stmt{
 		Args: []string{"id"},
@@ -184,6 +90,26 @@ var table = pgbackend.Table[datasetupload.DatasetUpload]{
 		Args: []string{"version", "updated_at", "tag", "error_message", "dataset_name", "records_processed", "user_id", "progress", "started_at", "end_date", "id", "tm_from_status", "tm_from_version"},
 		SQL:  update,
 	},
+	Values: values,
+}
+
+// values sets the parameters of x's columns, in Columns' order.
+func values(x *datasetupload.DatasetUpload, v []any) (err error) {
+	v[0] = x.ID
+	v[1] = string(x.Status)
+	v[2] = x.Version
+	v[3] = x.CreatedAt.UTC()
+	v[4] = x.UpdatedAt.UTC()
+	v[5] = pgbackend.Opt(x.Tag)
+	v[6] = pgbackend.Opt(x.ErrorMessage)
+	v[7] = pgbackend.Opt(x.DatasetName)
+	v[8] = x.RecordsProcessed
+	v[9] = pgbackend.Opt(x.UserID)
+	v[10] = x.Progress
+	v[11] = pgbackend.OptTime(x.StartedAt)
+	v[12] = pgbackend.OptTime(x.EndDate)
+	v[13] = x.TmTraceparent
+	return nil
 }
 
 // scan reads a task row: every column of the table, in its order.

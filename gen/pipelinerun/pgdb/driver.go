@@ -9,7 +9,6 @@ import (
 	"github.com/taskmodel/taskmodel/backends"
 	pgbackend "github.com/taskmodel/taskmodel/backends/postgres"
 	"github.com/taskmodel/taskmodel/gen/pipelinerun"
-	"time"
 )
 
 // Driver stores PipelineRun tasks (model "pipeline_run") in PostgreSQL: postgres.Driver over
@@ -25,200 +24,7 @@ func NewDriver(db DBTX) *Driver {
 
 // table describes the model's table to postgres.Driver.
 var table = pgbackend.Table[pipelinerun.PipelineRun]{
-	Columns: []pgbackend.Column[pipelinerun.PipelineRun]{{
-		Kind: pgbackend.KindUUID,
-		Name: "id",
-		Value: func(x *pipelinerun.PipelineRun) (any, error) {
-			return x.ID, nil
-		},
-	}, {
-		Kind: pgbackend.KindText,
-		Name: "status",
-		Value: func(x *pipelinerun.PipelineRun) (any, error) {
-			return string(x.Status), nil
-		},
-	}, {
-		Kind: pgbackend.KindInt,
-		Name: "version",
-		Value: func(x *pipelinerun.PipelineRun) (any, error) {
-			return x.Version, nil
-		},
-	}, {
-		Kind: pgbackend.KindTime,
-		Name: "created_at",
-		Value: func(x *pipelinerun.PipelineRun) (any, error) {
-			return x.CreatedAt.UTC(), nil
-		},
-	}, {
-		Kind: pgbackend.KindTime,
-		Name: "updated_at",
-		Value: func(x *pipelinerun.PipelineRun) (any, error) {
-			return x.UpdatedAt.UTC(), nil
-		},
-	}, {
-		Kind: pgbackend.KindText,
-		Name: "stage",
-		Value: func(x *pipelinerun.PipelineRun) (any, error) {
-			return x.Stage, nil
-		},
-	}, {
-		Kind: pgbackend.KindText,
-		Name: "task",
-		Value: func(x *pipelinerun.PipelineRun) (any, error) {
-			return x.Task, nil
-		},
-	}, {
-		Kind: pgbackend.KindText,
-		Name: "hostname",
-		Null: true,
-		Value: func(x *pipelinerun.PipelineRun) (any, error) {
-			return pgbackend.Opt(x.Hostname), nil
-		},
-	}, {
-		Kind: pgbackend.KindInt,
-		Name: "pid",
-		Null: true,
-		Value: func(x *pipelinerun.PipelineRun) (any, error) {
-			return pgbackend.Opt(x.PID), nil
-		},
-	}, {
-		Kind: pgbackend.KindInt,
-		Name: "ppid",
-		Null: true,
-		Value: func(x *pipelinerun.PipelineRun) (any, error) {
-			return pgbackend.Opt(x.PPID), nil
-		},
-	}, {
-		Kind: pgbackend.KindText,
-		Name: "user_name",
-		Null: true,
-		Value: func(x *pipelinerun.PipelineRun) (any, error) {
-			return pgbackend.Opt(x.UserName), nil
-		},
-	}, {
-		Kind: pgbackend.KindText,
-		Name: "code_version",
-		Null: true,
-		Value: func(x *pipelinerun.PipelineRun) (any, error) {
-			return pgbackend.Opt(x.CodeVersion), nil
-		},
-	}, {
-		Kind: pgbackend.KindText,
-		Name: "git_commit",
-		Null: true,
-		Value: func(x *pipelinerun.PipelineRun) (any, error) {
-			return pgbackend.Opt(x.GitCommit), nil
-		},
-	}, {
-		Kind: pgbackend.KindJSON,
-		Name: "environment",
-		Value: func(x *pipelinerun.PipelineRun) (any, error) {
-			return pgbackend.JSON(backends.JSONNullable(x.Environment, false))
-		},
-	}, {
-		Kind: pgbackend.KindText,
-		Name: "script_path",
-		Null: true,
-		Value: func(x *pipelinerun.PipelineRun) (any, error) {
-			return pgbackend.Opt(x.ScriptPath), nil
-		},
-	}, {
-		Kind: pgbackend.KindText,
-		Name: "script_filename",
-		Null: true,
-		Value: func(x *pipelinerun.PipelineRun) (any, error) {
-			return pgbackend.Opt(x.ScriptFilename), nil
-		},
-	}, {
-		Kind: pgbackend.KindText,
-		Name: "log_path",
-		Null: true,
-		Value: func(x *pipelinerun.PipelineRun) (any, error) {
-			return pgbackend.Opt(x.LogPath), nil
-		},
-	}, {
-		Kind: pgbackend.KindText,
-		Name: "log_filename",
-		Null: true,
-		Value: func(x *pipelinerun.PipelineRun) (any, error) {
-			return pgbackend.Opt(x.LogFilename), nil
-		},
-	}, {
-		Kind: pgbackend.KindFloat,
-		Name: "overall_percent",
-		Value: func(x *pipelinerun.PipelineRun) (any, error) {
-			return x.OverallPercent, nil
-		},
-	}, {
-		Kind: pgbackend.KindText,
-		Name: "message",
-		Null: true,
-		Value: func(x *pipelinerun.PipelineRun) (any, error) {
-			return pgbackend.Opt(x.Message), nil
-		},
-	}, {
-		Kind: pgbackend.KindInt,
-		Name: "current_subtask",
-		Null: true,
-		Value: func(x *pipelinerun.PipelineRun) (any, error) {
-			return pgbackend.Opt(x.CurrentSubtask), nil
-		},
-	}, {
-		Kind: pgbackend.KindInt,
-		Name: "total_subtasks",
-		Null: true,
-		Value: func(x *pipelinerun.PipelineRun) (any, error) {
-			return pgbackend.Opt(x.TotalSubtasks), nil
-		},
-	}, {
-		Kind: pgbackend.KindText,
-		Name: "error_message",
-		Null: true,
-		Value: func(x *pipelinerun.PipelineRun) (any, error) {
-			return pgbackend.Opt(x.ErrorMessage), nil
-		},
-	}, {
-		Kind: pgbackend.KindText,
-		Name: "error_detail",
-		Null: true,
-		Value: func(x *pipelinerun.PipelineRun) (any, error) {
-			return pgbackend.Opt(x.ErrorDetail), nil
-		},
-	}, {
-		Kind: pgbackend.KindFloat,
-		Name: "memory_mb",
-		Null: true,
-		Value: func(x *pipelinerun.PipelineRun) (any, error) {
-			return pgbackend.Opt(x.MemoryMB), nil
-		},
-	}, {
-		Kind: pgbackend.KindFloat,
-		Name: "cpu_percent",
-		Null: true,
-		Value: func(x *pipelinerun.PipelineRun) (any, error) {
-			return pgbackend.Opt(x.CPUPercent), nil
-		},
-	}, {
-		Kind: pgbackend.KindTime,
-		Name: "started_at",
-		Null: true,
-		Value: func(x *pipelinerun.PipelineRun) (any, error) {
-			return pgbackend.OptTime(x.StartedAt), nil
-		},
-	}, {
-		Kind: pgbackend.KindTime,
-		Name: "ended_at",
-		Null: true,
-		Value: func(x *pipelinerun.PipelineRun) (any, error) {
-			return pgbackend.OptTime(x.EndedAt), nil
-		},
-	}, {
-		Kind: pgbackend.KindText,
-		Name: "tm_traceparent",
-		Value: func(x *pipelinerun.PipelineRun) (any, error) {
-			return x.TmTraceparent, nil
-		},
-	}},
+	Columns: "id uuid, status text, version int, created_at time, updated_at time, stage text, task text, hostname text null, pid int null, ppid int null, user_name text null, code_version text null, git_commit text null, environment json null, script_path text null, script_filename text null, log_path text null, log_filename text null, overall_percent float, message text null, current_subtask int null, total_subtasks int null, error_message text null, error_detail text null, memory_mb float null, cpu_percent float null, started_at time null, ended_at time null, tm_traceparent text",
 	Create: pgbackend.Stmt{
 		Args: []string{"id", "status", "version", "created_at", "updated_at", "stage", "task", "hostname", "pid", "ppid", "user_name", "code_version", "git_commit", "environment", "script_path", "script_filename", "log_path", "log_filename", "overall_percent", "message", "current_subtask", "total_subtasks", "error_message", "error_detail", "memory_mb", "cpu_percent", "started_at", "ended_at", "tm_traceparent", "tm_actor", "tm_message"},
 		SQL:  create,
@@ -226,9 +32,6 @@ var table = pgbackend.Table[pipelinerun.PipelineRun]{
 	CreateMany: pgbackend.Stmt{
 		Args: []string{"id", "status", "version", "created_at", "updated_at", "stage", "task", "hostname", "tm_null_hostname", "pid", "tm_null_pid", "ppid", "tm_null_ppid", "user_name", "tm_null_user_name", "code_version", "tm_null_code_version", "git_commit", "tm_null_git_commit", "environment", "script_path", "tm_null_script_path", "script_filename", "tm_null_script_filename", "log_path", "tm_null_log_path", "log_filename", "tm_null_log_filename", "overall_percent", "message", "tm_null_message", "current_subtask", "tm_null_current_subtask", "total_subtasks", "tm_null_total_subtasks", "error_message", "tm_null_error_message", "error_detail", "tm_null_error_detail", "memory_mb", "tm_null_memory_mb", "cpu_percent", "tm_null_cpu_percent", "started_at", "tm_null_started_at", "ended_at", "tm_null_ended_at", "tm_traceparent", "tm_actor", "tm_message"},
 		SQL:  createMany,
-	},
-	CreatedAt: func(x *pipelinerun.PipelineRun) time.Time {
-		return x.CreatedAt
 	},
 	Delete: pgbackend.Stmt{
 		Args: []string{"id"},
@@ -271,6 +74,43 @@ var table = pgbackend.Table[pipelinerun.PipelineRun]{
 		Args: []string{"version", "updated_at", "stage", "task", "hostname", "pid", "ppid", "user_name", "code_version", "git_commit", "environment", "script_path", "script_filename", "log_path", "log_filename", "overall_percent", "message", "current_subtask", "total_subtasks", "error_message", "error_detail", "memory_mb", "cpu_percent", "started_at", "ended_at", "id", "tm_from_status", "tm_from_version"},
 		SQL:  update,
 	},
+	Values: values,
+}
+
+// values sets the parameters of x's columns, in Columns' order.
+func values(x *pipelinerun.PipelineRun, v []any) (err error) {
+	v[0] = x.ID
+	v[1] = string(x.Status)
+	v[2] = x.Version
+	v[3] = x.CreatedAt.UTC()
+	v[4] = x.UpdatedAt.UTC()
+	v[5] = x.Stage
+	v[6] = x.Task
+	v[7] = pgbackend.Opt(x.Hostname)
+	v[8] = pgbackend.Opt(x.PID)
+	v[9] = pgbackend.Opt(x.PPID)
+	v[10] = pgbackend.Opt(x.UserName)
+	v[11] = pgbackend.Opt(x.CodeVersion)
+	v[12] = pgbackend.Opt(x.GitCommit)
+	if v[13], err = pgbackend.JSON(backends.JSONNullable(x.Environment, false)); err != nil {
+		return fmt.Errorf("environment: %w", err)
+	}
+	v[14] = pgbackend.Opt(x.ScriptPath)
+	v[15] = pgbackend.Opt(x.ScriptFilename)
+	v[16] = pgbackend.Opt(x.LogPath)
+	v[17] = pgbackend.Opt(x.LogFilename)
+	v[18] = x.OverallPercent
+	v[19] = pgbackend.Opt(x.Message)
+	v[20] = pgbackend.Opt(x.CurrentSubtask)
+	v[21] = pgbackend.Opt(x.TotalSubtasks)
+	v[22] = pgbackend.Opt(x.ErrorMessage)
+	v[23] = pgbackend.Opt(x.ErrorDetail)
+	v[24] = pgbackend.Opt(x.MemoryMB)
+	v[25] = pgbackend.Opt(x.CPUPercent)
+	v[26] = pgbackend.OptTime(x.StartedAt)
+	v[27] = pgbackend.OptTime(x.EndedAt)
+	v[28] = x.TmTraceparent
+	return nil
 }
 
 // scan reads a task row: every column of the table, in its order.

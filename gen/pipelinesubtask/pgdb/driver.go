@@ -8,7 +8,6 @@ import (
 	"github.com/taskmodel/taskmodel/backends"
 	pgbackend "github.com/taskmodel/taskmodel/backends/postgres"
 	"github.com/taskmodel/taskmodel/gen/pipelinesubtask"
-	"time"
 )
 
 // Driver stores PipelineSubtask tasks (model "pipeline_subtask") in PostgreSQL: postgres.Driver over
@@ -24,108 +23,7 @@ func NewDriver(db DBTX) *Driver {
 
 // table describes the model's table to postgres.Driver.
 var table = pgbackend.Table[pipelinesubtask.PipelineSubtask]{
-	Columns: []pgbackend.Column[pipelinesubtask.PipelineSubtask]{{
-		Kind: pgbackend.KindUUID,
-		Name: "id",
-		Value: func(x *pipelinesubtask.PipelineSubtask) (any, error) {
-			return x.ID, nil
-		},
-	}, {
-		Kind: pgbackend.KindText,
-		Name: "status",
-		Value: func(x *pipelinesubtask.PipelineSubtask) (any, error) {
-			return string(x.Status), nil
-		},
-	}, {
-		Kind: pgbackend.KindInt,
-		Name: "version",
-		Value: func(x *pipelinesubtask.PipelineSubtask) (any, error) {
-			return x.Version, nil
-		},
-	}, {
-		Kind: pgbackend.KindTime,
-		Name: "created_at",
-		Value: func(x *pipelinesubtask.PipelineSubtask) (any, error) {
-			return x.CreatedAt.UTC(), nil
-		},
-	}, {
-		Kind: pgbackend.KindTime,
-		Name: "updated_at",
-		Value: func(x *pipelinesubtask.PipelineSubtask) (any, error) {
-			return x.UpdatedAt.UTC(), nil
-		},
-	}, {
-		Kind: pgbackend.KindUUID,
-		Name: "run_id",
-		Value: func(x *pipelinesubtask.PipelineSubtask) (any, error) {
-			return x.RunID, nil
-		},
-	}, {
-		Kind: pgbackend.KindInt,
-		Name: "subtask_number",
-		Value: func(x *pipelinesubtask.PipelineSubtask) (any, error) {
-			return x.SubtaskNumber, nil
-		},
-	}, {
-		Kind: pgbackend.KindText,
-		Name: "name",
-		Value: func(x *pipelinesubtask.PipelineSubtask) (any, error) {
-			return x.Name, nil
-		},
-	}, {
-		Kind: pgbackend.KindFloat,
-		Name: "percent",
-		Value: func(x *pipelinesubtask.PipelineSubtask) (any, error) {
-			return x.Percent, nil
-		},
-	}, {
-		Kind: pgbackend.KindInt,
-		Name: "items_total",
-		Null: true,
-		Value: func(x *pipelinesubtask.PipelineSubtask) (any, error) {
-			return pgbackend.Opt(x.ItemsTotal), nil
-		},
-	}, {
-		Kind: pgbackend.KindInt,
-		Name: "items_complete",
-		Value: func(x *pipelinesubtask.PipelineSubtask) (any, error) {
-			return x.ItemsComplete, nil
-		},
-	}, {
-		Kind: pgbackend.KindText,
-		Name: "message",
-		Null: true,
-		Value: func(x *pipelinesubtask.PipelineSubtask) (any, error) {
-			return pgbackend.Opt(x.Message), nil
-		},
-	}, {
-		Kind: pgbackend.KindText,
-		Name: "error_message",
-		Null: true,
-		Value: func(x *pipelinesubtask.PipelineSubtask) (any, error) {
-			return pgbackend.Opt(x.ErrorMessage), nil
-		},
-	}, {
-		Kind: pgbackend.KindTime,
-		Name: "started_at",
-		Null: true,
-		Value: func(x *pipelinesubtask.PipelineSubtask) (any, error) {
-			return pgbackend.OptTime(x.StartedAt), nil
-		},
-	}, {
-		Kind: pgbackend.KindTime,
-		Name: "ended_at",
-		Null: true,
-		Value: func(x *pipelinesubtask.PipelineSubtask) (any, error) {
-			return pgbackend.OptTime(x.EndedAt), nil
-		},
-	}, {
-		Kind: pgbackend.KindText,
-		Name: "tm_traceparent",
-		Value: func(x *pipelinesubtask.PipelineSubtask) (any, error) {
-			return x.TmTraceparent, nil
-		},
-	}},
+	Columns: "id uuid, status text, version int, created_at time, updated_at time, run_id uuid, subtask_number int, name text, percent float, items_total int null, items_complete int, message text null, error_message text null, started_at time null, ended_at time null, tm_traceparent text",
 	Create: pgbackend.Stmt{
 		Args: []string{"id", "status", "version", "created_at", "updated_at", "run_id", "subtask_number", "name", "percent", "items_total", "items_complete", "message", "error_message", "started_at", "ended_at", "tm_traceparent", "tm_actor", "tm_message"},
 		SQL:  create,
@@ -133,9 +31,6 @@ var table = pgbackend.Table[pipelinesubtask.PipelineSubtask]{
 	CreateMany: pgbackend.Stmt{
 		Args: []string{"id", "status", "version", "created_at", "updated_at", "run_id", "subtask_number", "name", "percent", "items_total", "tm_null_items_total", "items_complete", "message", "tm_null_message", "error_message", "tm_null_error_message", "started_at", "tm_null_started_at", "ended_at", "tm_null_ended_at", "tm_traceparent", "tm_actor", "tm_message"},
 		SQL:  createMany,
-	},
-	CreatedAt: func(x *pipelinesubtask.PipelineSubtask) time.Time {
-		return x.CreatedAt
 	},
 	Delete: pgbackend.Stmt{
 		Args: []string{"id"},
@@ -178,6 +73,28 @@ var table = pgbackend.Table[pipelinesubtask.PipelineSubtask]{
 		Args: []string{"version", "updated_at", "run_id", "subtask_number", "name", "percent", "items_total", "items_complete", "message", "error_message", "started_at", "ended_at", "id", "tm_from_status", "tm_from_version"},
 		SQL:  update,
 	},
+	Values: values,
+}
+
+// values sets the parameters of x's columns, in Columns' order.
+func values(x *pipelinesubtask.PipelineSubtask, v []any) (err error) {
+	v[0] = x.ID
+	v[1] = string(x.Status)
+	v[2] = x.Version
+	v[3] = x.CreatedAt.UTC()
+	v[4] = x.UpdatedAt.UTC()
+	v[5] = x.RunID
+	v[6] = x.SubtaskNumber
+	v[7] = x.Name
+	v[8] = x.Percent
+	v[9] = pgbackend.Opt(x.ItemsTotal)
+	v[10] = x.ItemsComplete
+	v[11] = pgbackend.Opt(x.Message)
+	v[12] = pgbackend.Opt(x.ErrorMessage)
+	v[13] = pgbackend.OptTime(x.StartedAt)
+	v[14] = pgbackend.OptTime(x.EndedAt)
+	v[15] = x.TmTraceparent
+	return nil
 }
 
 // scan reads a task row: every column of the table, in its order.

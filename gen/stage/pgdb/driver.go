@@ -9,7 +9,6 @@ import (
 	"github.com/taskmodel/taskmodel/backends"
 	pgbackend "github.com/taskmodel/taskmodel/backends/postgres"
 	"github.com/taskmodel/taskmodel/gen/stage"
-	"time"
 )
 
 // Driver stores StageState tasks (model "stage") in PostgreSQL: postgres.Driver over
@@ -25,93 +24,7 @@ func NewDriver(db DBTX) *Driver {
 
 // table describes the model's table to postgres.Driver.
 var table = pgbackend.Table[stage.StageState]{
-	Columns: []pgbackend.Column[stage.StageState]{{
-		Kind: pgbackend.KindUUID,
-		Name: "id",
-		Value: func(x *stage.StageState) (any, error) {
-			return x.ID, nil
-		},
-	}, {
-		Kind: pgbackend.KindText,
-		Name: "status",
-		Value: func(x *stage.StageState) (any, error) {
-			return string(x.Status), nil
-		},
-	}, {
-		Kind: pgbackend.KindInt,
-		Name: "version",
-		Value: func(x *stage.StageState) (any, error) {
-			return x.Version, nil
-		},
-	}, {
-		Kind: pgbackend.KindTime,
-		Name: "created_at",
-		Value: func(x *stage.StageState) (any, error) {
-			return x.CreatedAt.UTC(), nil
-		},
-	}, {
-		Kind: pgbackend.KindTime,
-		Name: "updated_at",
-		Value: func(x *stage.StageState) (any, error) {
-			return x.UpdatedAt.UTC(), nil
-		},
-	}, {
-		Kind: pgbackend.KindText,
-		Name: "stage_name",
-		Value: func(x *stage.StageState) (any, error) {
-			return x.StageName, nil
-		},
-	}, {
-		Kind: pgbackend.KindInt,
-		Name: "attempts",
-		Value: func(x *stage.StageState) (any, error) {
-			return x.Attempts, nil
-		},
-	}, {
-		Kind: pgbackend.KindText,
-		Name: "task_id",
-		Value: func(x *stage.StageState) (any, error) {
-			return x.TaskID, nil
-		},
-	}, {
-		Kind: pgbackend.KindJSON,
-		Name: "history",
-		Value: func(x *stage.StageState) (any, error) {
-			return pgbackend.JSON(backends.JSONList(x.History))
-		},
-	}, {
-		Kind: pgbackend.KindJSON,
-		Name: "result",
-		Value: func(x *stage.StageState) (any, error) {
-			return pgbackend.JSON(backends.JSONPointer(x.Result))
-		},
-	}, {
-		Kind: pgbackend.KindJSON,
-		Name: "checkpoint",
-		Value: func(x *stage.StageState) (any, error) {
-			return pgbackend.JSON(backends.JSONNullable(x.Checkpoint, false))
-		},
-	}, {
-		Kind: pgbackend.KindTime,
-		Name: "started_at",
-		Null: true,
-		Value: func(x *stage.StageState) (any, error) {
-			return pgbackend.OptTime(x.StartedAt), nil
-		},
-	}, {
-		Kind: pgbackend.KindTime,
-		Name: "ended_at",
-		Null: true,
-		Value: func(x *stage.StageState) (any, error) {
-			return pgbackend.OptTime(x.EndedAt), nil
-		},
-	}, {
-		Kind: pgbackend.KindText,
-		Name: "tm_traceparent",
-		Value: func(x *stage.StageState) (any, error) {
-			return x.TmTraceparent, nil
-		},
-	}},
+	Columns: "id uuid, status text, version int, created_at time, updated_at time, stage_name text, attempts int, task_id text, history json, result json null, checkpoint json null, started_at time null, ended_at time null, tm_traceparent text",
 	Create: pgbackend.Stmt{
 		Args: []string{"id", "status", "version", "created_at", "updated_at", "stage_name", "attempts", "task_id", "history", "result", "checkpoint", "started_at", "ended_at", "tm_traceparent", "tm_actor", "tm_message"},
 		SQL:  create,
@@ -119,9 +32,6 @@ var table = pgbackend.Table[stage.StageState]{
 	CreateMany: pgbackend.Stmt{
 		Args: []string{"id", "status", "version", "created_at", "updated_at", "stage_name", "attempts", "task_id", "history", "result", "checkpoint", "started_at", "tm_null_started_at", "ended_at", "tm_null_ended_at", "tm_traceparent", "tm_actor", "tm_message"},
 		SQL:  createMany,
-	},
-	CreatedAt: func(x *stage.StageState) time.Time {
-		return x.CreatedAt
 	},
 	Delete: pgbackend.Stmt{
 		Args: []string{"id"},
@@ -164,6 +74,32 @@ var table = pgbackend.Table[stage.StageState]{
 		Args: []string{"version", "updated_at", "stage_name", "attempts", "task_id", "history", "result", "checkpoint", "started_at", "ended_at", "id", "tm_from_status", "tm_from_version"},
 		SQL:  update,
 	},
+	Values: values,
+}
+
+// values sets the parameters of x's columns, in Columns' order.
+func values(x *stage.StageState, v []any) (err error) {
+	v[0] = x.ID
+	v[1] = string(x.Status)
+	v[2] = x.Version
+	v[3] = x.CreatedAt.UTC()
+	v[4] = x.UpdatedAt.UTC()
+	v[5] = x.StageName
+	v[6] = x.Attempts
+	v[7] = x.TaskID
+	if v[8], err = pgbackend.JSON(backends.JSONList(x.History)); err != nil {
+		return fmt.Errorf("history: %w", err)
+	}
+	if v[9], err = pgbackend.JSON(backends.JSONPointer(x.Result)); err != nil {
+		return fmt.Errorf("result: %w", err)
+	}
+	if v[10], err = pgbackend.JSON(backends.JSONNullable(x.Checkpoint, false)); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	v[11] = pgbackend.OptTime(x.StartedAt)
+	v[12] = pgbackend.OptTime(x.EndedAt)
+	v[13] = x.TmTraceparent
+	return nil
 }
 
 // scan reads a task row: every column of the table, in its order.

@@ -8,7 +8,6 @@ import (
 	"github.com/taskmodel/taskmodel/backends"
 	pgbackend "github.com/taskmodel/taskmodel/backends/postgres"
 	"github.com/taskmodel/taskmodel/gen/synthesis"
-	"time"
 )
 
 // Driver stores Synthesis tasks (model "synthesis") in PostgreSQL: postgres.ClaimingDriver over
@@ -28,91 +27,7 @@ var table = pgbackend.Table[synthesis.Synthesis]{
 		Args: []string{"tm_now", "tm_after_created_at", "tm_after_id", "tm_max_rows", "tm_now", "tm_now", "tm_owner", "tm_expires_at", "tm_now", "tm_owner", "tm_owner"},
 		SQL:  claim,
 	},
-	Columns: []pgbackend.Column[synthesis.Synthesis]{{
-		Kind: pgbackend.KindUUID,
-		Name: "id",
-		Value: func(x *synthesis.Synthesis) (any, error) {
-			return x.ID, nil
-		},
-	}, {
-		Kind: pgbackend.KindText,
-		Name: "status",
-		Value: func(x *synthesis.Synthesis) (any, error) {
-			return string(x.Status), nil
-		},
-	}, {
-		Kind: pgbackend.KindInt,
-		Name: "version",
-		Value: func(x *synthesis.Synthesis) (any, error) {
-			return x.Version, nil
-		},
-	}, {
-		Kind: pgbackend.KindTime,
-		Name: "created_at",
-		Value: func(x *synthesis.Synthesis) (any, error) {
-			return x.CreatedAt.UTC(), nil
-		},
-	}, {
-		Kind: pgbackend.KindTime,
-		Name: "updated_at",
-		Value: func(x *synthesis.Synthesis) (any, error) {
-			return x.UpdatedAt.UTC(), nil
-		},
-	}, {
-		Kind: pgbackend.KindText,
-		Name: "tag",
-		Null: true,
-		Value: func(x *synthesis.Synthesis) (any, error) {
-			return pgbackend.Opt(x.Tag), nil
-		},
-	}, {
-		Kind: pgbackend.KindText,
-		Name: "error_message",
-		Null: true,
-		Value: func(x *synthesis.Synthesis) (any, error) {
-			return pgbackend.Opt(x.ErrorMessage), nil
-		},
-	}, {
-		Kind: pgbackend.KindInt,
-		Name: "num_samples",
-		Null: true,
-		Value: func(x *synthesis.Synthesis) (any, error) {
-			return pgbackend.Opt(x.NumSamples), nil
-		},
-	}, {
-		Kind: pgbackend.KindText,
-		Name: "user_id",
-		Null: true,
-		Value: func(x *synthesis.Synthesis) (any, error) {
-			return pgbackend.Opt(x.UserID), nil
-		},
-	}, {
-		Kind: pgbackend.KindInt,
-		Name: "progress",
-		Value: func(x *synthesis.Synthesis) (any, error) {
-			return x.Progress, nil
-		},
-	}, {
-		Kind: pgbackend.KindTime,
-		Name: "started_at",
-		Null: true,
-		Value: func(x *synthesis.Synthesis) (any, error) {
-			return pgbackend.OptTime(x.StartedAt), nil
-		},
-	}, {
-		Kind: pgbackend.KindTime,
-		Name: "end_date",
-		Null: true,
-		Value: func(x *synthesis.Synthesis) (any, error) {
-			return pgbackend.OptTime(x.EndDate), nil
-		},
-	}, {
-		Kind: pgbackend.KindText,
-		Name: "tm_traceparent",
-		Value: func(x *synthesis.Synthesis) (any, error) {
-			return x.TmTraceparent, nil
-		},
-	}},
+	Columns: "id uuid, status text, version int, created_at time, updated_at time, tag text null, error_message text null, num_samples int null, user_id text null, progress int, started_at time null, end_date time null, tm_traceparent text",
 	Create: pgbackend.Stmt{
 		Args: []string{"id", "status", "version", "created_at", "updated_at", "tag", "error_message", "num_samples", "user_id", "progress", "started_at", "end_date", "tm_traceparent", "tm_actor", "tm_message"},
 		SQL:  create,
@@ -120,9 +35,6 @@ var table = pgbackend.Table[synthesis.Synthesis]{
 	CreateMany: pgbackend.Stmt{
 		Args: []string{"id", "status", "version", "created_at", "updated_at", "tag", "tm_null_tag", "error_message", "tm_null_error_message", "num_samples", "tm_null_num_samples", "user_id", "tm_null_user_id", "progress", "started_at", "tm_null_started_at", "end_date", "tm_null_end_date", "tm_traceparent", "tm_actor", "tm_message"},
 		SQL:  createMany,
-	},
-	CreatedAt: func(x *synthesis.Synthesis) time.Time {
-		return x.CreatedAt
 	},
 	Delete: pgbackend.Stmt{
 		Args: []string{"id"},
@@ -178,6 +90,25 @@ var table = pgbackend.Table[synthesis.Synthesis]{
 		Args: []string{"version", "updated_at", "tag", "error_message", "num_samples", "user_id", "progress", "started_at", "end_date", "id", "tm_from_status", "tm_from_version"},
 		SQL:  update,
 	},
+	Values: values,
+}
+
+// values sets the parameters of x's columns, in Columns' order.
+func values(x *synthesis.Synthesis, v []any) (err error) {
+	v[0] = x.ID
+	v[1] = string(x.Status)
+	v[2] = x.Version
+	v[3] = x.CreatedAt.UTC()
+	v[4] = x.UpdatedAt.UTC()
+	v[5] = pgbackend.Opt(x.Tag)
+	v[6] = pgbackend.Opt(x.ErrorMessage)
+	v[7] = pgbackend.Opt(x.NumSamples)
+	v[8] = pgbackend.Opt(x.UserID)
+	v[9] = x.Progress
+	v[10] = pgbackend.OptTime(x.StartedAt)
+	v[11] = pgbackend.OptTime(x.EndDate)
+	v[12] = x.TmTraceparent
+	return nil
 }
 
 // scan reads a task row: every column of the table, in its order.

@@ -3,6 +3,7 @@ package gen
 import (
 	"fmt"
 	"regexp"
+	"strings"
 
 	"github.com/dave/jennifer/jen"
 
@@ -72,24 +73,31 @@ func (g *generator) pgDriverFile(f *jen.File) {
 	f.Func().Id("NewDriver").Params(jen.Id("db").Id("DBTX")).Op("*").Id("Driver").Block(
 		jen.Return(jen.Qual(pkgPGBackend, newDriver).Call(jen.Id("db"), jen.Op("&").Id("table"))))
 
-	// The columns: name, kind and value.
-	var cols []jen.Code
-	for _, c := range g.columns(PostgreSQL) {
-		kind, value := g.pgColumnValue(c)
-		d := jen.Dict{jen.Id("Name"): jen.Lit(c.Name), jen.Id("Kind"): jen.Qual(pkgPGBackend, kind),
-			jen.Id("Value"): jen.Func().Params(jen.Id("x").Op("*").Add(T)).Params(jen.Any(), jen.Error()).Block(value)}
-		if !c.NotNull && !c.JSON {
-			d[jen.Id("Null")] = jen.True()
+	// The columns, and their values.
+	var specs []string
+	values := []jen.Code{}
+	for i, c := range g.columns(PostgreSQL) {
+		kind, value, fails := g.pgColumnValue(c)
+		spec := c.Name + " " + kind
+		if !c.NotNull {
+			spec += " null"
 		}
-		cols = append(cols, jen.Values(d))
+		specs = append(specs, spec)
+		v := jen.Id("v").Index(jen.Lit(i))
+		if fails {
+			values = append(values, jen.If(jen.List(v, jen.Err()).Op("=").Add(value), jen.Err().Op("!=").Nil()).Block(
+				jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit(c.Name+": %w"), jen.Err()))))
+			continue
+		}
+		values = append(values, v.Op("=").Add(value))
 	}
+	values = append(values, jen.Return(jen.Nil()))
 	fields := jen.Dict{
 		jen.Id("Model"):   jen.Lit(m.Name),
-		jen.Id("Columns"): jen.Index().Qual(pkgPGBackend, "Column").Types(T).Values(cols...),
+		jen.Id("Columns"): jen.Lit(strings.Join(specs, ", ")),
+		jen.Id("Values"):  jen.Id("values"),
 		jen.Id("Scan"):    jen.Id("scan"),
 		jen.Id("ID"):      jen.Func().Params(jen.Id("x").Op("*").Add(T)).Qual(pkgUUID, "UUID").Block(jen.Return(jen.Id("x").Dot("ID"))),
-		jen.Id("CreatedAt"): jen.Func().Params(jen.Id("x").Op("*").Add(T)).Qual("time", "Time").Block(
-			jen.Return(jen.Id("x").Dot("CreatedAt"))),
 	}
 	if m.Worker != nil {
 		fields[jen.Id("Running")] = jen.Lit(m.Worker.Running.Name)
@@ -119,6 +127,8 @@ func (g *generator) pgDriverFile(f *jen.File) {
 	}
 	f.Comment("table describes the model's table to postgres.Driver.")
 	f.Var().Id("table").Op("=").Qual(pkgPGBackend, "Table").Types(T).Values(fields)
+	f.Comment("values sets the parameters of x's columns, in Columns' order.")
+	f.Func().Id("values").Params(jen.Id("x").Op("*").Add(T), jen.Id("v").Index().Any()).Params(jen.Err().Error()).Block(values...)
 
 	// scan reads a row of every column of the table, in its order.
 	goNames := map[string]string{}
@@ -149,13 +159,13 @@ func (g *generator) pgDriverFile(f *jen.File) {
 	g.fromRowFunc(f, PostgreSQL, T, rowType)
 }
 
-// pgColumnValue returns a column's postgres.Kind and the body of its Value
-// function: the parameter postgres.Driver passes for the column of task x.
-func (g *generator) pgColumnValue(c column) (string, jen.Code) {
+// pgColumnValue returns a column's kind in postgres.Table's Columns, the
+// expression of its parameter for the column of task x, and whether that
+// expression also returns an error (a JSON encoding).
+func (g *generator) pgColumnValue(c column) (kind string, value jen.Code, fails bool) {
 	fld := c.Field
 	x := jen.Id("x").Dot(fld.GoName)
 	opt := fld.Optional
-	ret := func(v jen.Code) jen.Code { return jen.Return(v, jen.Nil()) }
 	if c.JSON {
 		var enc jen.Code
 		switch k := fld.Type.Kind; {
@@ -168,34 +178,34 @@ func (g *generator) pgColumnValue(c column) (string, jen.Code) {
 		default:
 			enc = jen.Qual(pkgJSON, "Marshal").Call(x)
 		}
-		return "KindJSON", jen.Return(jen.Qual(pkgPGBackend, "JSON").Call(enc))
+		return "json", jen.Qual(pkgPGBackend, "JSON").Call(enc), true
 	}
 	switch fld.Type.Kind {
 	case spec.KindStatus, spec.KindErrorCode, spec.KindEnum:
 		if opt {
-			return "KindText", ret(jen.Qual(pkgPGBackend, "OptText").Call(x))
+			return "text", jen.Qual(pkgPGBackend, "OptText").Call(x), false
 		}
-		return "KindText", ret(jen.String().Parens(x))
+		return "text", jen.String().Parens(x), false
 	case spec.KindTime:
 		if opt {
-			return "KindTime", ret(jen.Qual(pkgPGBackend, "OptTime").Call(x))
+			return "time", jen.Qual(pkgPGBackend, "OptTime").Call(x), false
 		}
-		return "KindTime", ret(x.Clone().Dot("UTC").Call())
+		return "time", x.Clone().Dot("UTC").Call(), false
 	case spec.KindDuration:
 		if opt {
-			return "KindInt", ret(jen.Qual(pkgPGBackend, "OptInt").Call(x))
+			return "int", jen.Qual(pkgPGBackend, "OptInt").Call(x), false
 		}
-		return "KindInt", ret(jen.Int64().Parens(x))
+		return "int", jen.Int64().Parens(x), false
 	}
-	kind := map[spec.Kind]string{spec.KindString: "KindText", spec.KindInt: "KindInt", spec.KindFloat: "KindFloat",
-		spec.KindBool: "KindBool", spec.KindUUID: "KindUUID"}[fld.Type.Kind]
+	kind = map[spec.Kind]string{spec.KindString: "text", spec.KindInt: "int", spec.KindFloat: "float",
+		spec.KindBool: "bool", spec.KindUUID: "uuid"}[fld.Type.Kind]
 	if kind == "" {
 		panic(fmt.Sprintf("taskgen: column %s of kind %s has no PostgreSQL parameter kind", c.Name, fld.Type.Kind))
 	}
 	if opt {
-		return kind, ret(jen.Qual(pkgPGBackend, "Opt").Call(x))
+		return kind, jen.Qual(pkgPGBackend, "Opt").Call(x), false
 	}
-	return kind, ret(x)
+	return kind, x, false
 }
 
 // fromRowFunc emits fromRow, which turns sqlc's row of the table into a

@@ -28,122 +28,7 @@ var table = pgbackend.Table[report.Report]{
 		Args: []string{"tm_now", "tm_after_created_at", "tm_after_id", "tm_max_rows", "tm_now", "tm_now", "tm_owner", "tm_expires_at", "tm_now", "tm_owner", "tm_owner"},
 		SQL:  claim,
 	},
-	Columns: []pgbackend.Column[report.Report]{{
-		Kind: pgbackend.KindUUID,
-		Name: "id",
-		Value: func(x *report.Report) (any, error) {
-			return x.ID, nil
-		},
-	}, {
-		Kind: pgbackend.KindText,
-		Name: "status",
-		Value: func(x *report.Report) (any, error) {
-			return string(x.Status), nil
-		},
-	}, {
-		Kind: pgbackend.KindInt,
-		Name: "version",
-		Value: func(x *report.Report) (any, error) {
-			return x.Version, nil
-		},
-	}, {
-		Kind: pgbackend.KindTime,
-		Name: "created_at",
-		Value: func(x *report.Report) (any, error) {
-			return x.CreatedAt.UTC(), nil
-		},
-	}, {
-		Kind: pgbackend.KindTime,
-		Name: "updated_at",
-		Value: func(x *report.Report) (any, error) {
-			return x.UpdatedAt.UTC(), nil
-		},
-	}, {
-		Kind: pgbackend.KindText,
-		Name: "title",
-		Value: func(x *report.Report) (any, error) {
-			return x.Title, nil
-		},
-	}, {
-		Kind: pgbackend.KindText,
-		Name: "kind",
-		Value: func(x *report.Report) (any, error) {
-			return string(x.Kind), nil
-		},
-	}, {
-		Kind: pgbackend.KindInt,
-		Name: "days",
-		Value: func(x *report.Report) (any, error) {
-			return x.Days, nil
-		},
-	}, {
-		Kind: pgbackend.KindText,
-		Name: "format",
-		Value: func(x *report.Report) (any, error) {
-			return string(x.Format), nil
-		},
-	}, {
-		Kind: pgbackend.KindText,
-		Name: "tag",
-		Null: true,
-		Value: func(x *report.Report) (any, error) {
-			return pgbackend.Opt(x.Tag), nil
-		},
-	}, {
-		Kind: pgbackend.KindText,
-		Name: "user_id",
-		Null: true,
-		Value: func(x *report.Report) (any, error) {
-			return pgbackend.Opt(x.UserID), nil
-		},
-	}, {
-		Kind: pgbackend.KindInt,
-		Name: "progress",
-		Value: func(x *report.Report) (any, error) {
-			return x.Progress, nil
-		},
-	}, {
-		Kind: pgbackend.KindInt,
-		Name: "rows",
-		Null: true,
-		Value: func(x *report.Report) (any, error) {
-			return pgbackend.Opt(x.Rows), nil
-		},
-	}, {
-		Kind: pgbackend.KindText,
-		Name: "error_code",
-		Null: true,
-		Value: func(x *report.Report) (any, error) {
-			return pgbackend.OptText(x.ErrorCode), nil
-		},
-	}, {
-		Kind: pgbackend.KindText,
-		Name: "error_message",
-		Null: true,
-		Value: func(x *report.Report) (any, error) {
-			return pgbackend.Opt(x.ErrorMessage), nil
-		},
-	}, {
-		Kind: pgbackend.KindTime,
-		Name: "started_at",
-		Null: true,
-		Value: func(x *report.Report) (any, error) {
-			return pgbackend.OptTime(x.StartedAt), nil
-		},
-	}, {
-		Kind: pgbackend.KindTime,
-		Name: "end_date",
-		Null: true,
-		Value: func(x *report.Report) (any, error) {
-			return pgbackend.OptTime(x.EndDate), nil
-		},
-	}, {
-		Kind: pgbackend.KindText,
-		Name: "tm_traceparent",
-		Value: func(x *report.Report) (any, error) {
-			return x.TmTraceparent, nil
-		},
-	}},
+	Columns: "id uuid, status text, version int, created_at time, updated_at time, title text, kind text, days int, format text, tag text null, user_id text null, progress int, rows int null, error_code text null, error_message text null, started_at time null, end_date time null, tm_traceparent text",
 	Create: pgbackend.Stmt{
 		Args: []string{"id", "status", "version", "created_at", "updated_at", "title", "kind", "days", "format", "tag", "user_id", "progress", "rows", "error_code", "error_message", "started_at", "end_date", "tm_traceparent", "tm_actor", "tm_message"},
 		SQL:  create,
@@ -151,9 +36,6 @@ var table = pgbackend.Table[report.Report]{
 	CreateMany: pgbackend.Stmt{
 		Args: []string{"id", "status", "version", "created_at", "updated_at", "title", "kind", "days", "format", "tag", "tm_null_tag", "user_id", "tm_null_user_id", "progress", "rows", "tm_null_rows", "error_code", "tm_null_error_code", "error_message", "tm_null_error_message", "started_at", "tm_null_started_at", "end_date", "tm_null_end_date", "tm_traceparent", "tm_actor", "tm_message"},
 		SQL:  createMany,
-	},
-	CreatedAt: func(x *report.Report) time.Time {
-		return x.CreatedAt
 	},
 	Deadlines: []pgbackend.Deadline{{
 		After: time.Hour,
@@ -220,6 +102,30 @@ var table = pgbackend.Table[report.Report]{
 		Args: []string{"version", "updated_at", "title", "kind", "days", "format", "tag", "user_id", "progress", "rows", "error_code", "error_message", "started_at", "end_date", "id", "tm_from_status", "tm_from_version"},
 		SQL:  update,
 	},
+	Values: values,
+}
+
+// values sets the parameters of x's columns, in Columns' order.
+func values(x *report.Report, v []any) (err error) {
+	v[0] = x.ID
+	v[1] = string(x.Status)
+	v[2] = x.Version
+	v[3] = x.CreatedAt.UTC()
+	v[4] = x.UpdatedAt.UTC()
+	v[5] = x.Title
+	v[6] = string(x.Kind)
+	v[7] = x.Days
+	v[8] = string(x.Format)
+	v[9] = pgbackend.Opt(x.Tag)
+	v[10] = pgbackend.Opt(x.UserID)
+	v[11] = x.Progress
+	v[12] = pgbackend.Opt(x.Rows)
+	v[13] = pgbackend.OptText(x.ErrorCode)
+	v[14] = pgbackend.Opt(x.ErrorMessage)
+	v[15] = pgbackend.OptTime(x.StartedAt)
+	v[16] = pgbackend.OptTime(x.EndDate)
+	v[17] = x.TmTraceparent
+	return nil
 }
 
 // scan reads a task row: every column of the table, in its order.
