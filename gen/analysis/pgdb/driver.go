@@ -5,15 +5,15 @@ package pgdb
 import (
 	"fmt"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/taskmodel/taskmodel/backends"
 	pgbackend "github.com/taskmodel/taskmodel/backends/postgres"
+	"github.com/taskmodel/taskmodel/backends/sqltable"
 	"github.com/taskmodel/taskmodel/gen/analysis"
 	"time"
 )
 
-// Driver stores Task tasks (model "analysis") in PostgreSQL: postgres.ClaimingDriver over
-// the statements sqlc compiled in this package. Use it through a backends.Store.
+// Driver stores Task tasks (model "analysis") in PostgreSQL: the engine's generic driver
+// over the statements sqlc compiled in this package. Use it through a backends.Store.
 type Driver = pgbackend.ClaimingDriver[analysis.Task]
 
 // NewDriver returns a Driver over a pgx pool. Concurrent creates and
@@ -23,22 +23,11 @@ func NewDriver(db DBTX) *Driver {
 	return pgbackend.NewClaimingDriver(db, &table)
 }
 
-// table describes the model's table to postgres.Driver.
-var table = pgbackend.Table[analysis.Task]{
-	Claim: pgbackend.Stmt{
-		Args: []string{"tm_now", "tm_after_created_at", "tm_after_id", "tm_max_rows", "tm_now", "tm_now", "tm_owner", "tm_expires_at", "tm_now", "tm_owner", "tm_owner"},
-		SQL:  claim,
-	},
-	Columns: "id uuid, status text, version int, created_at time, updated_at time, user_id text, tool_id text, agents json, progress int, progress_detail json null, error_code text null, error_message text null, blobs_cleaned bool, upload_started_at time null, upload_failed_at time null, queued_at time null, processing_started_at time null, completed_at time null, failed_at time null, cancelled_at time null, expired_at time null, tm_traceparent text",
-	Create: pgbackend.Stmt{
-		Args: []string{"id", "status", "version", "created_at", "updated_at", "user_id", "tool_id", "agents", "progress", "progress_detail", "error_code", "error_message", "blobs_cleaned", "upload_started_at", "upload_failed_at", "queued_at", "processing_started_at", "completed_at", "failed_at", "cancelled_at", "expired_at", "tm_traceparent", "tm_actor", "tm_message"},
-		SQL:  create,
-	},
-	CreateMany: pgbackend.Stmt{
-		Args: []string{"id", "status", "version", "created_at", "updated_at", "user_id", "tool_id", "agents", "progress", "progress_detail", "error_code", "tm_null_error_code", "error_message", "tm_null_error_message", "blobs_cleaned", "upload_started_at", "tm_null_upload_started_at", "upload_failed_at", "tm_null_upload_failed_at", "queued_at", "tm_null_queued_at", "processing_started_at", "tm_null_processing_started_at", "completed_at", "tm_null_completed_at", "failed_at", "tm_null_failed_at", "cancelled_at", "tm_null_cancelled_at", "expired_at", "tm_null_expired_at", "tm_traceparent", "tm_actor", "tm_message"},
-		SQL:  createMany,
-	},
-	Deadlines: []pgbackend.Deadline{{
+// table describes the model's table to the generic driver.
+var table = sqltable.Table[analysis.Task]{
+	ClaimEvent: "start",
+	Columns:    "id uuid, status text, version int, created_at time, updated_at time, user_id text, tool_id text, agents json, progress int, progress_detail json null, error_code text null, error_message text null, blobs_cleaned bool, upload_started_at time null, upload_failed_at time null, queued_at time null, processing_started_at time null, completed_at time null, failed_at time null, cancelled_at time null, expired_at time null, tm_traceparent text",
+	Deadlines: []sqltable.Deadline{{
 		After: 15 * time.Minute,
 		Arg:   "tm_created_deadline",
 	}, {
@@ -48,63 +37,78 @@ var table = pgbackend.Table[analysis.Task]{
 		After: 30 * time.Minute,
 		Arg:   "tm_processing_deadline",
 	}},
-	Delete: pgbackend.Stmt{
-		Args: []string{"id"},
-		SQL:  delete,
-	},
-	DeleteFinished: pgbackend.Stmt{
-		Args: []string{"tm_before", "tm_max_rows"},
-		SQL:  deleteFinished,
-	},
-	Due: pgbackend.Stmt{
-		Args: []string{"tm_created_deadline", "tm_uploading_deadline", "tm_processing_deadline", "tm_max_rows"},
-		SQL:  due,
-	},
-	Get: pgbackend.Stmt{
-		Args: []string{"id"},
-		SQL:  get,
-	},
-	Heartbeat: pgbackend.Stmt{
-		Args: []string{"tm_expires_at", "tm_task_id", "tm_owner", "tm_attempt", "tm_status"},
-		SQL:  heartbeat,
-	},
-	History: pgbackend.Stmt{
-		Args: []string{"tm_task_id"},
-		SQL:  history,
-	},
 	ID: func(x *analysis.Task) uuid.UUID {
 		return x.ID
 	},
-	Keys: pgbackend.Stmt{
-		Args: []string{"tm_ids"},
-		SQL:  keys,
-	},
-	ListByStatus: pgbackend.Stmt{
-		Args: []string{"tm_status", "tm_max_rows"},
-		SQL:  listByStatus,
-	},
-	Lost: pgbackend.Stmt{
-		Args: []string{"tm_now", "tm_max_rows"},
-		SQL:  lost,
-	},
-	Model: "analysis",
-	Reserve: pgbackend.Stmt{
-		Args: []string{"tm_status", "tm_now", "tm_max_rows", "tm_owner", "tm_expires_at"},
-		SQL:  reserve,
-	},
+	Model:   "analysis",
+	Queue:   "QUEUED",
 	Running: "PROCESSING",
 	Scan:    scan,
-	Transition: pgbackend.Stmt{
-		Args: []string{"status", "version", "updated_at", "user_id", "tool_id", "agents", "progress", "progress_detail", "error_code", "error_message", "blobs_cleaned", "upload_started_at", "upload_failed_at", "queued_at", "processing_started_at", "completed_at", "failed_at", "cancelled_at", "expired_at", "id", "tm_from_status", "tm_from_version", "tm_from_status", "status", "tm_event", "updated_at", "tm_attempt", "tm_actor", "tm_message"},
-		SQL:  transition,
-	},
-	TransitionMany: pgbackend.Stmt{
-		Args: []string{"id", "status", "version", "updated_at", "user_id", "tool_id", "agents", "progress", "progress_detail", "error_code", "tm_null_error_code", "error_message", "tm_null_error_message", "blobs_cleaned", "upload_started_at", "tm_null_upload_started_at", "upload_failed_at", "tm_null_upload_failed_at", "queued_at", "tm_null_queued_at", "processing_started_at", "tm_null_processing_started_at", "completed_at", "tm_null_completed_at", "failed_at", "tm_null_failed_at", "cancelled_at", "tm_null_cancelled_at", "expired_at", "tm_null_expired_at", "tm_from_status", "tm_from_version", "tm_event", "tm_attempt", "tm_actor", "tm_message"},
-		SQL:  transitionMany,
-	},
-	Update: pgbackend.Stmt{
-		Args: []string{"version", "updated_at", "user_id", "tool_id", "agents", "progress", "progress_detail", "error_code", "error_message", "blobs_cleaned", "upload_started_at", "upload_failed_at", "queued_at", "processing_started_at", "completed_at", "failed_at", "cancelled_at", "expired_at", "id", "tm_from_status", "tm_from_version"},
-		SQL:  update,
+	Stmts: map[string]sqltable.Stmt{
+		"Claim": {
+			Args: []string{"tm_now", "tm_after_created_at", "tm_after_id", "tm_max_rows", "tm_now", "tm_now", "tm_owner", "tm_expires_at", "tm_now", "tm_owner", "tm_owner"},
+			SQL:  claim,
+		},
+		"Create": {
+			Args: []string{"id", "status", "version", "created_at", "updated_at", "user_id", "tool_id", "agents", "progress", "progress_detail", "error_code", "error_message", "blobs_cleaned", "upload_started_at", "upload_failed_at", "queued_at", "processing_started_at", "completed_at", "failed_at", "cancelled_at", "expired_at", "tm_traceparent", "tm_actor", "tm_message"},
+			SQL:  create,
+		},
+		"CreateMany": {
+			Args: []string{"id", "status", "version", "created_at", "updated_at", "user_id", "tool_id", "agents", "progress", "progress_detail", "error_code", "tm_null_error_code", "error_message", "tm_null_error_message", "blobs_cleaned", "upload_started_at", "tm_null_upload_started_at", "upload_failed_at", "tm_null_upload_failed_at", "queued_at", "tm_null_queued_at", "processing_started_at", "tm_null_processing_started_at", "completed_at", "tm_null_completed_at", "failed_at", "tm_null_failed_at", "cancelled_at", "tm_null_cancelled_at", "expired_at", "tm_null_expired_at", "tm_traceparent", "tm_actor", "tm_message"},
+			SQL:  createMany,
+		},
+		"Delete": {
+			Args: []string{"id"},
+			SQL:  delete,
+		},
+		"DeleteFinished": {
+			Args: []string{"tm_before", "tm_max_rows"},
+			SQL:  deleteFinished,
+		},
+		"Due": {
+			Args: []string{"tm_created_deadline", "tm_uploading_deadline", "tm_processing_deadline", "tm_max_rows"},
+			SQL:  due,
+		},
+		"Get": {
+			Args: []string{"id"},
+			SQL:  get,
+		},
+		"Heartbeat": {
+			Args: []string{"tm_expires_at", "tm_task_id", "tm_owner", "tm_attempt", "tm_status"},
+			SQL:  heartbeat,
+		},
+		"History": {
+			Args: []string{"tm_task_id"},
+			SQL:  history,
+		},
+		"Keys": {
+			Args: []string{"tm_ids"},
+			SQL:  keys,
+		},
+		"ListByStatus": {
+			Args: []string{"tm_status", "tm_max_rows"},
+			SQL:  listByStatus,
+		},
+		"Lost": {
+			Args: []string{"tm_now", "tm_max_rows"},
+			SQL:  lost,
+		},
+		"Reserve": {
+			Args: []string{"tm_status", "tm_now", "tm_max_rows", "tm_owner", "tm_expires_at"},
+			SQL:  reserve,
+		},
+		"Transition": {
+			Args: []string{"status", "version", "updated_at", "user_id", "tool_id", "agents", "progress", "progress_detail", "error_code", "error_message", "blobs_cleaned", "upload_started_at", "upload_failed_at", "queued_at", "processing_started_at", "completed_at", "failed_at", "cancelled_at", "expired_at", "id", "tm_from_status", "tm_from_version", "tm_from_status", "status", "tm_event", "updated_at", "tm_attempt", "tm_actor", "tm_message"},
+			SQL:  transition,
+		},
+		"TransitionMany": {
+			Args: []string{"id", "status", "version", "updated_at", "user_id", "tool_id", "agents", "progress", "progress_detail", "error_code", "tm_null_error_code", "error_message", "tm_null_error_message", "blobs_cleaned", "upload_started_at", "tm_null_upload_started_at", "upload_failed_at", "tm_null_upload_failed_at", "queued_at", "tm_null_queued_at", "processing_started_at", "tm_null_processing_started_at", "completed_at", "tm_null_completed_at", "failed_at", "tm_null_failed_at", "cancelled_at", "tm_null_cancelled_at", "expired_at", "tm_null_expired_at", "tm_from_status", "tm_from_version", "tm_event", "tm_attempt", "tm_actor", "tm_message"},
+			SQL:  transitionMany,
+		},
+		"Update": {
+			Args: []string{"version", "updated_at", "user_id", "tool_id", "agents", "progress", "progress_detail", "error_code", "error_message", "blobs_cleaned", "upload_started_at", "upload_failed_at", "queued_at", "processing_started_at", "completed_at", "failed_at", "cancelled_at", "expired_at", "id", "tm_from_status", "tm_from_version"},
+			SQL:  update,
+		},
 	},
 	Values: values,
 }
@@ -118,30 +122,30 @@ func values(x *analysis.Task, v []any) (err error) {
 	v[4] = x.UpdatedAt.UTC()
 	v[5] = x.UserID
 	v[6] = x.ToolID
-	if v[7], err = pgbackend.JSON(backends.JSONList(x.Agents)); err != nil {
+	if v[7], err = sqltable.JSON(backends.JSONList(x.Agents)); err != nil {
 		return fmt.Errorf("agents: %w", err)
 	}
 	v[8] = x.Progress
-	if v[9], err = pgbackend.JSON(backends.JSONPointer(x.ProgressDetail)); err != nil {
+	if v[9], err = sqltable.JSON(backends.JSONPointer(x.ProgressDetail)); err != nil {
 		return fmt.Errorf("progress_detail: %w", err)
 	}
-	v[10] = pgbackend.OptText(x.ErrorCode)
-	v[11] = pgbackend.Opt(x.ErrorMessage)
+	v[10] = sqltable.OptText(x.ErrorCode)
+	v[11] = sqltable.Opt(x.ErrorMessage)
 	v[12] = x.BlobsCleaned
-	v[13] = pgbackend.OptTime(x.UploadStartedAt)
-	v[14] = pgbackend.OptTime(x.UploadFailedAt)
-	v[15] = pgbackend.OptTime(x.QueuedAt)
-	v[16] = pgbackend.OptTime(x.ProcessingStartedAt)
-	v[17] = pgbackend.OptTime(x.CompletedAt)
-	v[18] = pgbackend.OptTime(x.FailedAt)
-	v[19] = pgbackend.OptTime(x.CancelledAt)
-	v[20] = pgbackend.OptTime(x.ExpiredAt)
+	v[13] = sqltable.OptTime(x.UploadStartedAt)
+	v[14] = sqltable.OptTime(x.UploadFailedAt)
+	v[15] = sqltable.OptTime(x.QueuedAt)
+	v[16] = sqltable.OptTime(x.ProcessingStartedAt)
+	v[17] = sqltable.OptTime(x.CompletedAt)
+	v[18] = sqltable.OptTime(x.FailedAt)
+	v[19] = sqltable.OptTime(x.CancelledAt)
+	v[20] = sqltable.OptTime(x.ExpiredAt)
 	v[21] = x.TmTraceparent
 	return nil
 }
 
 // scan reads a task row: every column of the table, in its order.
-func scan(row pgx.Row) (*analysis.Task, backends.Lease, error) {
+func scan(row sqltable.Scanner) (*analysis.Task, backends.Lease, error) {
 	var r Analysis
 	if err := row.Scan(&r.ID, &r.Status, &r.Version, &r.CreatedAt, &r.UpdatedAt, &r.UserID, &r.ToolID, &r.Agents, &r.Progress, &r.ProgressDetail, &r.ErrorCode, &r.ErrorMessage, &r.BlobsCleaned, &r.UploadStartedAt, &r.UploadFailedAt, &r.QueuedAt, &r.ProcessingStartedAt, &r.CompletedAt, &r.FailedAt, &r.CancelledAt, &r.ExpiredAt, &r.TmHistorySeq, &r.TmLeaseOwner, &r.TmLeaseExpiresAt, &r.TmLeaseAttempt, &r.TmTraceparent); err != nil {
 		return nil, backends.Lease{}, err

@@ -5,14 +5,14 @@ package pgdb
 import (
 	"fmt"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/taskmodel/taskmodel/backends"
 	pgbackend "github.com/taskmodel/taskmodel/backends/postgres"
+	"github.com/taskmodel/taskmodel/backends/sqltable"
 	"github.com/taskmodel/taskmodel/gen/pipelinerun"
 )
 
-// Driver stores PipelineRun tasks (model "pipeline_run") in PostgreSQL: postgres.Driver over
-// the statements sqlc compiled in this package. Use it through a backends.Store.
+// Driver stores PipelineRun tasks (model "pipeline_run") in PostgreSQL: the engine's generic driver
+// over the statements sqlc compiled in this package. Use it through a backends.Store.
 type Driver = pgbackend.Driver[pipelinerun.PipelineRun]
 
 // NewDriver returns a Driver over a pgx pool. Concurrent creates and
@@ -22,57 +22,59 @@ func NewDriver(db DBTX) *Driver {
 	return pgbackend.NewDriver(db, &table)
 }
 
-// table describes the model's table to postgres.Driver.
-var table = pgbackend.Table[pipelinerun.PipelineRun]{
+// table describes the model's table to the generic driver.
+var table = sqltable.Table[pipelinerun.PipelineRun]{
 	Columns: "id uuid, status text, version int, created_at time, updated_at time, stage text, task text, hostname text null, pid int null, ppid int null, user_name text null, code_version text null, git_commit text null, environment json null, script_path text null, script_filename text null, log_path text null, log_filename text null, overall_percent float, message text null, current_subtask int null, total_subtasks int null, error_message text null, error_detail text null, memory_mb float null, cpu_percent float null, started_at time null, ended_at time null, tm_traceparent text",
-	Create: pgbackend.Stmt{
-		Args: []string{"id", "status", "version", "created_at", "updated_at", "stage", "task", "hostname", "pid", "ppid", "user_name", "code_version", "git_commit", "environment", "script_path", "script_filename", "log_path", "log_filename", "overall_percent", "message", "current_subtask", "total_subtasks", "error_message", "error_detail", "memory_mb", "cpu_percent", "started_at", "ended_at", "tm_traceparent", "tm_actor", "tm_message"},
-		SQL:  create,
-	},
-	CreateMany: pgbackend.Stmt{
-		Args: []string{"id", "status", "version", "created_at", "updated_at", "stage", "task", "hostname", "tm_null_hostname", "pid", "tm_null_pid", "ppid", "tm_null_ppid", "user_name", "tm_null_user_name", "code_version", "tm_null_code_version", "git_commit", "tm_null_git_commit", "environment", "script_path", "tm_null_script_path", "script_filename", "tm_null_script_filename", "log_path", "tm_null_log_path", "log_filename", "tm_null_log_filename", "overall_percent", "message", "tm_null_message", "current_subtask", "tm_null_current_subtask", "total_subtasks", "tm_null_total_subtasks", "error_message", "tm_null_error_message", "error_detail", "tm_null_error_detail", "memory_mb", "tm_null_memory_mb", "cpu_percent", "tm_null_cpu_percent", "started_at", "tm_null_started_at", "ended_at", "tm_null_ended_at", "tm_traceparent", "tm_actor", "tm_message"},
-		SQL:  createMany,
-	},
-	Delete: pgbackend.Stmt{
-		Args: []string{"id"},
-		SQL:  delete,
-	},
-	DeleteFinished: pgbackend.Stmt{
-		Args: []string{"tm_before", "tm_max_rows"},
-		SQL:  deleteFinished,
-	},
-	Get: pgbackend.Stmt{
-		Args: []string{"id"},
-		SQL:  get,
-	},
-	History: pgbackend.Stmt{
-		Args: []string{"tm_task_id"},
-		SQL:  history,
-	},
 	ID: func(x *pipelinerun.PipelineRun) uuid.UUID {
 		return x.ID
 	},
-	Keys: pgbackend.Stmt{
-		Args: []string{"tm_ids"},
-		SQL:  keys,
-	},
-	ListByStatus: pgbackend.Stmt{
-		Args: []string{"tm_status", "tm_max_rows"},
-		SQL:  listByStatus,
-	},
 	Model: "pipeline_run",
 	Scan:  scan,
-	Transition: pgbackend.Stmt{
-		Args: []string{"status", "version", "updated_at", "stage", "task", "hostname", "pid", "ppid", "user_name", "code_version", "git_commit", "environment", "script_path", "script_filename", "log_path", "log_filename", "overall_percent", "message", "current_subtask", "total_subtasks", "error_message", "error_detail", "memory_mb", "cpu_percent", "started_at", "ended_at", "id", "tm_from_status", "tm_from_version", "tm_from_status", "status", "tm_event", "updated_at", "tm_attempt", "tm_actor", "tm_message"},
-		SQL:  transition,
-	},
-	TransitionMany: pgbackend.Stmt{
-		Args: []string{"id", "status", "version", "updated_at", "stage", "task", "hostname", "tm_null_hostname", "pid", "tm_null_pid", "ppid", "tm_null_ppid", "user_name", "tm_null_user_name", "code_version", "tm_null_code_version", "git_commit", "tm_null_git_commit", "environment", "script_path", "tm_null_script_path", "script_filename", "tm_null_script_filename", "log_path", "tm_null_log_path", "log_filename", "tm_null_log_filename", "overall_percent", "message", "tm_null_message", "current_subtask", "tm_null_current_subtask", "total_subtasks", "tm_null_total_subtasks", "error_message", "tm_null_error_message", "error_detail", "tm_null_error_detail", "memory_mb", "tm_null_memory_mb", "cpu_percent", "tm_null_cpu_percent", "started_at", "tm_null_started_at", "ended_at", "tm_null_ended_at", "tm_from_status", "tm_from_version", "tm_event", "tm_attempt", "tm_actor", "tm_message"},
-		SQL:  transitionMany,
-	},
-	Update: pgbackend.Stmt{
-		Args: []string{"version", "updated_at", "stage", "task", "hostname", "pid", "ppid", "user_name", "code_version", "git_commit", "environment", "script_path", "script_filename", "log_path", "log_filename", "overall_percent", "message", "current_subtask", "total_subtasks", "error_message", "error_detail", "memory_mb", "cpu_percent", "started_at", "ended_at", "id", "tm_from_status", "tm_from_version"},
-		SQL:  update,
+	Stmts: map[string]sqltable.Stmt{
+		"Create": {
+			Args: []string{"id", "status", "version", "created_at", "updated_at", "stage", "task", "hostname", "pid", "ppid", "user_name", "code_version", "git_commit", "environment", "script_path", "script_filename", "log_path", "log_filename", "overall_percent", "message", "current_subtask", "total_subtasks", "error_message", "error_detail", "memory_mb", "cpu_percent", "started_at", "ended_at", "tm_traceparent", "tm_actor", "tm_message"},
+			SQL:  create,
+		},
+		"CreateMany": {
+			Args: []string{"id", "status", "version", "created_at", "updated_at", "stage", "task", "hostname", "tm_null_hostname", "pid", "tm_null_pid", "ppid", "tm_null_ppid", "user_name", "tm_null_user_name", "code_version", "tm_null_code_version", "git_commit", "tm_null_git_commit", "environment", "script_path", "tm_null_script_path", "script_filename", "tm_null_script_filename", "log_path", "tm_null_log_path", "log_filename", "tm_null_log_filename", "overall_percent", "message", "tm_null_message", "current_subtask", "tm_null_current_subtask", "total_subtasks", "tm_null_total_subtasks", "error_message", "tm_null_error_message", "error_detail", "tm_null_error_detail", "memory_mb", "tm_null_memory_mb", "cpu_percent", "tm_null_cpu_percent", "started_at", "tm_null_started_at", "ended_at", "tm_null_ended_at", "tm_traceparent", "tm_actor", "tm_message"},
+			SQL:  createMany,
+		},
+		"Delete": {
+			Args: []string{"id"},
+			SQL:  delete,
+		},
+		"DeleteFinished": {
+			Args: []string{"tm_before", "tm_max_rows"},
+			SQL:  deleteFinished,
+		},
+		"Get": {
+			Args: []string{"id"},
+			SQL:  get,
+		},
+		"History": {
+			Args: []string{"tm_task_id"},
+			SQL:  history,
+		},
+		"Keys": {
+			Args: []string{"tm_ids"},
+			SQL:  keys,
+		},
+		"ListByStatus": {
+			Args: []string{"tm_status", "tm_max_rows"},
+			SQL:  listByStatus,
+		},
+		"Transition": {
+			Args: []string{"status", "version", "updated_at", "stage", "task", "hostname", "pid", "ppid", "user_name", "code_version", "git_commit", "environment", "script_path", "script_filename", "log_path", "log_filename", "overall_percent", "message", "current_subtask", "total_subtasks", "error_message", "error_detail", "memory_mb", "cpu_percent", "started_at", "ended_at", "id", "tm_from_status", "tm_from_version", "tm_from_status", "status", "tm_event", "updated_at", "tm_attempt", "tm_actor", "tm_message"},
+			SQL:  transition,
+		},
+		"TransitionMany": {
+			Args: []string{"id", "status", "version", "updated_at", "stage", "task", "hostname", "tm_null_hostname", "pid", "tm_null_pid", "ppid", "tm_null_ppid", "user_name", "tm_null_user_name", "code_version", "tm_null_code_version", "git_commit", "tm_null_git_commit", "environment", "script_path", "tm_null_script_path", "script_filename", "tm_null_script_filename", "log_path", "tm_null_log_path", "log_filename", "tm_null_log_filename", "overall_percent", "message", "tm_null_message", "current_subtask", "tm_null_current_subtask", "total_subtasks", "tm_null_total_subtasks", "error_message", "tm_null_error_message", "error_detail", "tm_null_error_detail", "memory_mb", "tm_null_memory_mb", "cpu_percent", "tm_null_cpu_percent", "started_at", "tm_null_started_at", "ended_at", "tm_null_ended_at", "tm_from_status", "tm_from_version", "tm_event", "tm_attempt", "tm_actor", "tm_message"},
+			SQL:  transitionMany,
+		},
+		"Update": {
+			Args: []string{"version", "updated_at", "stage", "task", "hostname", "pid", "ppid", "user_name", "code_version", "git_commit", "environment", "script_path", "script_filename", "log_path", "log_filename", "overall_percent", "message", "current_subtask", "total_subtasks", "error_message", "error_detail", "memory_mb", "cpu_percent", "started_at", "ended_at", "id", "tm_from_status", "tm_from_version"},
+			SQL:  update,
+		},
 	},
 	Values: values,
 }
@@ -86,35 +88,35 @@ func values(x *pipelinerun.PipelineRun, v []any) (err error) {
 	v[4] = x.UpdatedAt.UTC()
 	v[5] = x.Stage
 	v[6] = x.Task
-	v[7] = pgbackend.Opt(x.Hostname)
-	v[8] = pgbackend.Opt(x.PID)
-	v[9] = pgbackend.Opt(x.PPID)
-	v[10] = pgbackend.Opt(x.UserName)
-	v[11] = pgbackend.Opt(x.CodeVersion)
-	v[12] = pgbackend.Opt(x.GitCommit)
-	if v[13], err = pgbackend.JSON(backends.JSONNullable(x.Environment, false)); err != nil {
+	v[7] = sqltable.Opt(x.Hostname)
+	v[8] = sqltable.Opt(x.PID)
+	v[9] = sqltable.Opt(x.PPID)
+	v[10] = sqltable.Opt(x.UserName)
+	v[11] = sqltable.Opt(x.CodeVersion)
+	v[12] = sqltable.Opt(x.GitCommit)
+	if v[13], err = sqltable.JSON(backends.JSONNullable(x.Environment, false)); err != nil {
 		return fmt.Errorf("environment: %w", err)
 	}
-	v[14] = pgbackend.Opt(x.ScriptPath)
-	v[15] = pgbackend.Opt(x.ScriptFilename)
-	v[16] = pgbackend.Opt(x.LogPath)
-	v[17] = pgbackend.Opt(x.LogFilename)
+	v[14] = sqltable.Opt(x.ScriptPath)
+	v[15] = sqltable.Opt(x.ScriptFilename)
+	v[16] = sqltable.Opt(x.LogPath)
+	v[17] = sqltable.Opt(x.LogFilename)
 	v[18] = x.OverallPercent
-	v[19] = pgbackend.Opt(x.Message)
-	v[20] = pgbackend.Opt(x.CurrentSubtask)
-	v[21] = pgbackend.Opt(x.TotalSubtasks)
-	v[22] = pgbackend.Opt(x.ErrorMessage)
-	v[23] = pgbackend.Opt(x.ErrorDetail)
-	v[24] = pgbackend.Opt(x.MemoryMB)
-	v[25] = pgbackend.Opt(x.CPUPercent)
-	v[26] = pgbackend.OptTime(x.StartedAt)
-	v[27] = pgbackend.OptTime(x.EndedAt)
+	v[19] = sqltable.Opt(x.Message)
+	v[20] = sqltable.Opt(x.CurrentSubtask)
+	v[21] = sqltable.Opt(x.TotalSubtasks)
+	v[22] = sqltable.Opt(x.ErrorMessage)
+	v[23] = sqltable.Opt(x.ErrorDetail)
+	v[24] = sqltable.Opt(x.MemoryMB)
+	v[25] = sqltable.Opt(x.CPUPercent)
+	v[26] = sqltable.OptTime(x.StartedAt)
+	v[27] = sqltable.OptTime(x.EndedAt)
 	v[28] = x.TmTraceparent
 	return nil
 }
 
 // scan reads a task row: every column of the table, in its order.
-func scan(row pgx.Row) (*pipelinerun.PipelineRun, backends.Lease, error) {
+func scan(row sqltable.Scanner) (*pipelinerun.PipelineRun, backends.Lease, error) {
 	var r PipelineRun
 	if err := row.Scan(&r.ID, &r.Status, &r.Version, &r.CreatedAt, &r.UpdatedAt, &r.Stage, &r.Task, &r.Hostname, &r.PID, &r.PPID, &r.UserName, &r.CodeVersion, &r.GitCommit, &r.Environment, &r.ScriptPath, &r.ScriptFilename, &r.LogPath, &r.LogFilename, &r.OverallPercent, &r.Message, &r.CurrentSubtask, &r.TotalSubtasks, &r.ErrorMessage, &r.ErrorDetail, &r.MemoryMB, &r.CPUPercent, &r.StartedAt, &r.EndedAt, &r.TmHistorySeq, &r.TmTraceparent); err != nil {
 		return nil, backends.Lease{}, err

@@ -4,14 +4,14 @@ package pgdb
 
 import (
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/taskmodel/taskmodel/backends"
 	pgbackend "github.com/taskmodel/taskmodel/backends/postgres"
+	"github.com/taskmodel/taskmodel/backends/sqltable"
 	"github.com/taskmodel/taskmodel/gen/pipelinesubtask"
 )
 
-// Driver stores PipelineSubtask tasks (model "pipeline_subtask") in PostgreSQL: postgres.Driver over
-// the statements sqlc compiled in this package. Use it through a backends.Store.
+// Driver stores PipelineSubtask tasks (model "pipeline_subtask") in PostgreSQL: the engine's generic driver
+// over the statements sqlc compiled in this package. Use it through a backends.Store.
 type Driver = pgbackend.Driver[pipelinesubtask.PipelineSubtask]
 
 // NewDriver returns a Driver over a pgx pool. Concurrent creates and
@@ -21,57 +21,59 @@ func NewDriver(db DBTX) *Driver {
 	return pgbackend.NewDriver(db, &table)
 }
 
-// table describes the model's table to postgres.Driver.
-var table = pgbackend.Table[pipelinesubtask.PipelineSubtask]{
+// table describes the model's table to the generic driver.
+var table = sqltable.Table[pipelinesubtask.PipelineSubtask]{
 	Columns: "id uuid, status text, version int, created_at time, updated_at time, run_id uuid, subtask_number int, name text, percent float, items_total int null, items_complete int, message text null, error_message text null, started_at time null, ended_at time null, tm_traceparent text",
-	Create: pgbackend.Stmt{
-		Args: []string{"id", "status", "version", "created_at", "updated_at", "run_id", "subtask_number", "name", "percent", "items_total", "items_complete", "message", "error_message", "started_at", "ended_at", "tm_traceparent", "tm_actor", "tm_message"},
-		SQL:  create,
-	},
-	CreateMany: pgbackend.Stmt{
-		Args: []string{"id", "status", "version", "created_at", "updated_at", "run_id", "subtask_number", "name", "percent", "items_total", "tm_null_items_total", "items_complete", "message", "tm_null_message", "error_message", "tm_null_error_message", "started_at", "tm_null_started_at", "ended_at", "tm_null_ended_at", "tm_traceparent", "tm_actor", "tm_message"},
-		SQL:  createMany,
-	},
-	Delete: pgbackend.Stmt{
-		Args: []string{"id"},
-		SQL:  delete,
-	},
-	DeleteFinished: pgbackend.Stmt{
-		Args: []string{"tm_before", "tm_max_rows"},
-		SQL:  deleteFinished,
-	},
-	Get: pgbackend.Stmt{
-		Args: []string{"id"},
-		SQL:  get,
-	},
-	History: pgbackend.Stmt{
-		Args: []string{"tm_task_id"},
-		SQL:  history,
-	},
 	ID: func(x *pipelinesubtask.PipelineSubtask) uuid.UUID {
 		return x.ID
 	},
-	Keys: pgbackend.Stmt{
-		Args: []string{"tm_ids"},
-		SQL:  keys,
-	},
-	ListByStatus: pgbackend.Stmt{
-		Args: []string{"tm_status", "tm_max_rows"},
-		SQL:  listByStatus,
-	},
 	Model: "pipeline_subtask",
 	Scan:  scan,
-	Transition: pgbackend.Stmt{
-		Args: []string{"status", "version", "updated_at", "run_id", "subtask_number", "name", "percent", "items_total", "items_complete", "message", "error_message", "started_at", "ended_at", "id", "tm_from_status", "tm_from_version", "tm_from_status", "status", "tm_event", "updated_at", "tm_attempt", "tm_actor", "tm_message"},
-		SQL:  transition,
-	},
-	TransitionMany: pgbackend.Stmt{
-		Args: []string{"id", "status", "version", "updated_at", "run_id", "subtask_number", "name", "percent", "items_total", "tm_null_items_total", "items_complete", "message", "tm_null_message", "error_message", "tm_null_error_message", "started_at", "tm_null_started_at", "ended_at", "tm_null_ended_at", "tm_from_status", "tm_from_version", "tm_event", "tm_attempt", "tm_actor", "tm_message"},
-		SQL:  transitionMany,
-	},
-	Update: pgbackend.Stmt{
-		Args: []string{"version", "updated_at", "run_id", "subtask_number", "name", "percent", "items_total", "items_complete", "message", "error_message", "started_at", "ended_at", "id", "tm_from_status", "tm_from_version"},
-		SQL:  update,
+	Stmts: map[string]sqltable.Stmt{
+		"Create": {
+			Args: []string{"id", "status", "version", "created_at", "updated_at", "run_id", "subtask_number", "name", "percent", "items_total", "items_complete", "message", "error_message", "started_at", "ended_at", "tm_traceparent", "tm_actor", "tm_message"},
+			SQL:  create,
+		},
+		"CreateMany": {
+			Args: []string{"id", "status", "version", "created_at", "updated_at", "run_id", "subtask_number", "name", "percent", "items_total", "tm_null_items_total", "items_complete", "message", "tm_null_message", "error_message", "tm_null_error_message", "started_at", "tm_null_started_at", "ended_at", "tm_null_ended_at", "tm_traceparent", "tm_actor", "tm_message"},
+			SQL:  createMany,
+		},
+		"Delete": {
+			Args: []string{"id"},
+			SQL:  delete,
+		},
+		"DeleteFinished": {
+			Args: []string{"tm_before", "tm_max_rows"},
+			SQL:  deleteFinished,
+		},
+		"Get": {
+			Args: []string{"id"},
+			SQL:  get,
+		},
+		"History": {
+			Args: []string{"tm_task_id"},
+			SQL:  history,
+		},
+		"Keys": {
+			Args: []string{"tm_ids"},
+			SQL:  keys,
+		},
+		"ListByStatus": {
+			Args: []string{"tm_status", "tm_max_rows"},
+			SQL:  listByStatus,
+		},
+		"Transition": {
+			Args: []string{"status", "version", "updated_at", "run_id", "subtask_number", "name", "percent", "items_total", "items_complete", "message", "error_message", "started_at", "ended_at", "id", "tm_from_status", "tm_from_version", "tm_from_status", "status", "tm_event", "updated_at", "tm_attempt", "tm_actor", "tm_message"},
+			SQL:  transition,
+		},
+		"TransitionMany": {
+			Args: []string{"id", "status", "version", "updated_at", "run_id", "subtask_number", "name", "percent", "items_total", "tm_null_items_total", "items_complete", "message", "tm_null_message", "error_message", "tm_null_error_message", "started_at", "tm_null_started_at", "ended_at", "tm_null_ended_at", "tm_from_status", "tm_from_version", "tm_event", "tm_attempt", "tm_actor", "tm_message"},
+			SQL:  transitionMany,
+		},
+		"Update": {
+			Args: []string{"version", "updated_at", "run_id", "subtask_number", "name", "percent", "items_total", "items_complete", "message", "error_message", "started_at", "ended_at", "id", "tm_from_status", "tm_from_version"},
+			SQL:  update,
+		},
 	},
 	Values: values,
 }
@@ -87,18 +89,18 @@ func values(x *pipelinesubtask.PipelineSubtask, v []any) (err error) {
 	v[6] = x.SubtaskNumber
 	v[7] = x.Name
 	v[8] = x.Percent
-	v[9] = pgbackend.Opt(x.ItemsTotal)
+	v[9] = sqltable.Opt(x.ItemsTotal)
 	v[10] = x.ItemsComplete
-	v[11] = pgbackend.Opt(x.Message)
-	v[12] = pgbackend.Opt(x.ErrorMessage)
-	v[13] = pgbackend.OptTime(x.StartedAt)
-	v[14] = pgbackend.OptTime(x.EndedAt)
+	v[11] = sqltable.Opt(x.Message)
+	v[12] = sqltable.Opt(x.ErrorMessage)
+	v[13] = sqltable.OptTime(x.StartedAt)
+	v[14] = sqltable.OptTime(x.EndedAt)
 	v[15] = x.TmTraceparent
 	return nil
 }
 
 // scan reads a task row: every column of the table, in its order.
-func scan(row pgx.Row) (*pipelinesubtask.PipelineSubtask, backends.Lease, error) {
+func scan(row sqltable.Scanner) (*pipelinesubtask.PipelineSubtask, backends.Lease, error) {
 	var r PipelineSubtask
 	if err := row.Scan(&r.ID, &r.Status, &r.Version, &r.CreatedAt, &r.UpdatedAt, &r.RunID, &r.SubtaskNumber, &r.Name, &r.Percent, &r.ItemsTotal, &r.ItemsComplete, &r.Message, &r.ErrorMessage, &r.StartedAt, &r.EndedAt, &r.TmHistorySeq, &r.TmTraceparent); err != nil {
 		return nil, backends.Lease{}, err

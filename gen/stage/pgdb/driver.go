@@ -5,14 +5,14 @@ package pgdb
 import (
 	"fmt"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/taskmodel/taskmodel/backends"
 	pgbackend "github.com/taskmodel/taskmodel/backends/postgres"
+	"github.com/taskmodel/taskmodel/backends/sqltable"
 	"github.com/taskmodel/taskmodel/gen/stage"
 )
 
-// Driver stores StageState tasks (model "stage") in PostgreSQL: postgres.Driver over
-// the statements sqlc compiled in this package. Use it through a backends.Store.
+// Driver stores StageState tasks (model "stage") in PostgreSQL: the engine's generic driver
+// over the statements sqlc compiled in this package. Use it through a backends.Store.
 type Driver = pgbackend.Driver[stage.StageState]
 
 // NewDriver returns a Driver over a pgx pool. Concurrent creates and
@@ -22,57 +22,59 @@ func NewDriver(db DBTX) *Driver {
 	return pgbackend.NewDriver(db, &table)
 }
 
-// table describes the model's table to postgres.Driver.
-var table = pgbackend.Table[stage.StageState]{
+// table describes the model's table to the generic driver.
+var table = sqltable.Table[stage.StageState]{
 	Columns: "id uuid, status text, version int, created_at time, updated_at time, stage_name text, attempts int, task_id text, history json, result json null, checkpoint json null, started_at time null, ended_at time null, tm_traceparent text",
-	Create: pgbackend.Stmt{
-		Args: []string{"id", "status", "version", "created_at", "updated_at", "stage_name", "attempts", "task_id", "history", "result", "checkpoint", "started_at", "ended_at", "tm_traceparent", "tm_actor", "tm_message"},
-		SQL:  create,
-	},
-	CreateMany: pgbackend.Stmt{
-		Args: []string{"id", "status", "version", "created_at", "updated_at", "stage_name", "attempts", "task_id", "history", "result", "checkpoint", "started_at", "tm_null_started_at", "ended_at", "tm_null_ended_at", "tm_traceparent", "tm_actor", "tm_message"},
-		SQL:  createMany,
-	},
-	Delete: pgbackend.Stmt{
-		Args: []string{"id"},
-		SQL:  delete,
-	},
-	DeleteFinished: pgbackend.Stmt{
-		Args: []string{"tm_before", "tm_max_rows"},
-		SQL:  deleteFinished,
-	},
-	Get: pgbackend.Stmt{
-		Args: []string{"id"},
-		SQL:  get,
-	},
-	History: pgbackend.Stmt{
-		Args: []string{"tm_task_id"},
-		SQL:  history,
-	},
 	ID: func(x *stage.StageState) uuid.UUID {
 		return x.ID
 	},
-	Keys: pgbackend.Stmt{
-		Args: []string{"tm_ids"},
-		SQL:  keys,
-	},
-	ListByStatus: pgbackend.Stmt{
-		Args: []string{"tm_status", "tm_max_rows"},
-		SQL:  listByStatus,
-	},
 	Model: "stage",
 	Scan:  scan,
-	Transition: pgbackend.Stmt{
-		Args: []string{"status", "version", "updated_at", "stage_name", "attempts", "task_id", "history", "result", "checkpoint", "started_at", "ended_at", "id", "tm_from_status", "tm_from_version", "tm_from_status", "status", "tm_event", "updated_at", "tm_attempt", "tm_actor", "tm_message"},
-		SQL:  transition,
-	},
-	TransitionMany: pgbackend.Stmt{
-		Args: []string{"id", "status", "version", "updated_at", "stage_name", "attempts", "task_id", "history", "result", "checkpoint", "started_at", "tm_null_started_at", "ended_at", "tm_null_ended_at", "tm_from_status", "tm_from_version", "tm_event", "tm_attempt", "tm_actor", "tm_message"},
-		SQL:  transitionMany,
-	},
-	Update: pgbackend.Stmt{
-		Args: []string{"version", "updated_at", "stage_name", "attempts", "task_id", "history", "result", "checkpoint", "started_at", "ended_at", "id", "tm_from_status", "tm_from_version"},
-		SQL:  update,
+	Stmts: map[string]sqltable.Stmt{
+		"Create": {
+			Args: []string{"id", "status", "version", "created_at", "updated_at", "stage_name", "attempts", "task_id", "history", "result", "checkpoint", "started_at", "ended_at", "tm_traceparent", "tm_actor", "tm_message"},
+			SQL:  create,
+		},
+		"CreateMany": {
+			Args: []string{"id", "status", "version", "created_at", "updated_at", "stage_name", "attempts", "task_id", "history", "result", "checkpoint", "started_at", "tm_null_started_at", "ended_at", "tm_null_ended_at", "tm_traceparent", "tm_actor", "tm_message"},
+			SQL:  createMany,
+		},
+		"Delete": {
+			Args: []string{"id"},
+			SQL:  delete,
+		},
+		"DeleteFinished": {
+			Args: []string{"tm_before", "tm_max_rows"},
+			SQL:  deleteFinished,
+		},
+		"Get": {
+			Args: []string{"id"},
+			SQL:  get,
+		},
+		"History": {
+			Args: []string{"tm_task_id"},
+			SQL:  history,
+		},
+		"Keys": {
+			Args: []string{"tm_ids"},
+			SQL:  keys,
+		},
+		"ListByStatus": {
+			Args: []string{"tm_status", "tm_max_rows"},
+			SQL:  listByStatus,
+		},
+		"Transition": {
+			Args: []string{"status", "version", "updated_at", "stage_name", "attempts", "task_id", "history", "result", "checkpoint", "started_at", "ended_at", "id", "tm_from_status", "tm_from_version", "tm_from_status", "status", "tm_event", "updated_at", "tm_attempt", "tm_actor", "tm_message"},
+			SQL:  transition,
+		},
+		"TransitionMany": {
+			Args: []string{"id", "status", "version", "updated_at", "stage_name", "attempts", "task_id", "history", "result", "checkpoint", "started_at", "tm_null_started_at", "ended_at", "tm_null_ended_at", "tm_from_status", "tm_from_version", "tm_event", "tm_attempt", "tm_actor", "tm_message"},
+			SQL:  transitionMany,
+		},
+		"Update": {
+			Args: []string{"version", "updated_at", "stage_name", "attempts", "task_id", "history", "result", "checkpoint", "started_at", "ended_at", "id", "tm_from_status", "tm_from_version"},
+			SQL:  update,
+		},
 	},
 	Values: values,
 }
@@ -87,23 +89,23 @@ func values(x *stage.StageState, v []any) (err error) {
 	v[5] = x.StageName
 	v[6] = x.Attempts
 	v[7] = x.TaskID
-	if v[8], err = pgbackend.JSON(backends.JSONList(x.History)); err != nil {
+	if v[8], err = sqltable.JSON(backends.JSONList(x.History)); err != nil {
 		return fmt.Errorf("history: %w", err)
 	}
-	if v[9], err = pgbackend.JSON(backends.JSONPointer(x.Result)); err != nil {
+	if v[9], err = sqltable.JSON(backends.JSONPointer(x.Result)); err != nil {
 		return fmt.Errorf("result: %w", err)
 	}
-	if v[10], err = pgbackend.JSON(backends.JSONNullable(x.Checkpoint, false)); err != nil {
+	if v[10], err = sqltable.JSON(backends.JSONNullable(x.Checkpoint, false)); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	v[11] = pgbackend.OptTime(x.StartedAt)
-	v[12] = pgbackend.OptTime(x.EndedAt)
+	v[11] = sqltable.OptTime(x.StartedAt)
+	v[12] = sqltable.OptTime(x.EndedAt)
 	v[13] = x.TmTraceparent
 	return nil
 }
 
 // scan reads a task row: every column of the table, in its order.
-func scan(row pgx.Row) (*stage.StageState, backends.Lease, error) {
+func scan(row sqltable.Scanner) (*stage.StageState, backends.Lease, error) {
 	var r Stage
 	if err := row.Scan(&r.ID, &r.Status, &r.Version, &r.CreatedAt, &r.UpdatedAt, &r.StageName, &r.Attempts, &r.TaskID, &r.History, &r.Result, &r.Checkpoint, &r.StartedAt, &r.EndedAt, &r.TmHistorySeq, &r.TmTraceparent); err != nil {
 		return nil, backends.Lease{}, err

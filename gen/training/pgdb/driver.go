@@ -4,14 +4,14 @@ package pgdb
 
 import (
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/taskmodel/taskmodel/backends"
 	pgbackend "github.com/taskmodel/taskmodel/backends/postgres"
+	"github.com/taskmodel/taskmodel/backends/sqltable"
 	"github.com/taskmodel/taskmodel/gen/training"
 )
 
-// Driver stores Training tasks (model "training") in PostgreSQL: postgres.ClaimingDriver over
-// the statements sqlc compiled in this package. Use it through a backends.Store.
+// Driver stores Training tasks (model "training") in PostgreSQL: the engine's generic driver
+// over the statements sqlc compiled in this package. Use it through a backends.Store.
 type Driver = pgbackend.ClaimingDriver[training.Training]
 
 // NewDriver returns a Driver over a pgx pool. Concurrent creates and
@@ -21,74 +21,78 @@ func NewDriver(db DBTX) *Driver {
 	return pgbackend.NewClaimingDriver(db, &table)
 }
 
-// table describes the model's table to postgres.Driver.
-var table = pgbackend.Table[training.Training]{
-	Claim: pgbackend.Stmt{
-		Args: []string{"tm_now", "tm_after_created_at", "tm_after_id", "tm_max_rows", "tm_now", "tm_now", "tm_owner", "tm_expires_at", "tm_now", "tm_owner", "tm_owner"},
-		SQL:  claim,
-	},
-	Columns: "id uuid, status text, version int, created_at time, updated_at time, tag text null, error_message text null, base_model text null, epochs int null, user_id text null, progress int, started_at time null, end_date time null, tm_traceparent text",
-	Create: pgbackend.Stmt{
-		Args: []string{"id", "status", "version", "created_at", "updated_at", "tag", "error_message", "base_model", "epochs", "user_id", "progress", "started_at", "end_date", "tm_traceparent", "tm_actor", "tm_message"},
-		SQL:  create,
-	},
-	CreateMany: pgbackend.Stmt{
-		Args: []string{"id", "status", "version", "created_at", "updated_at", "tag", "tm_null_tag", "error_message", "tm_null_error_message", "base_model", "tm_null_base_model", "epochs", "tm_null_epochs", "user_id", "tm_null_user_id", "progress", "started_at", "tm_null_started_at", "end_date", "tm_null_end_date", "tm_traceparent", "tm_actor", "tm_message"},
-		SQL:  createMany,
-	},
-	Delete: pgbackend.Stmt{
-		Args: []string{"id"},
-		SQL:  delete,
-	},
-	DeleteFinished: pgbackend.Stmt{
-		Args: []string{"tm_before", "tm_max_rows"},
-		SQL:  deleteFinished,
-	},
-	Get: pgbackend.Stmt{
-		Args: []string{"id"},
-		SQL:  get,
-	},
-	Heartbeat: pgbackend.Stmt{
-		Args: []string{"tm_expires_at", "tm_task_id", "tm_owner", "tm_attempt", "tm_status"},
-		SQL:  heartbeat,
-	},
-	History: pgbackend.Stmt{
-		Args: []string{"tm_task_id"},
-		SQL:  history,
-	},
+// table describes the model's table to the generic driver.
+var table = sqltable.Table[training.Training]{
+	ClaimEvent: "start",
+	Columns:    "id uuid, status text, version int, created_at time, updated_at time, tag text null, error_message text null, base_model text null, epochs int null, user_id text null, progress int, started_at time null, end_date time null, tm_traceparent text",
 	ID: func(x *training.Training) uuid.UUID {
 		return x.ID
 	},
-	Keys: pgbackend.Stmt{
-		Args: []string{"tm_ids"},
-		SQL:  keys,
-	},
-	ListByStatus: pgbackend.Stmt{
-		Args: []string{"tm_status", "tm_max_rows"},
-		SQL:  listByStatus,
-	},
-	Lost: pgbackend.Stmt{
-		Args: []string{"tm_now", "tm_max_rows"},
-		SQL:  lost,
-	},
-	Model: "training",
-	Reserve: pgbackend.Stmt{
-		Args: []string{"tm_status", "tm_now", "tm_max_rows", "tm_owner", "tm_expires_at"},
-		SQL:  reserve,
-	},
+	Model:   "training",
+	Queue:   "QUEUED",
 	Running: "RUNNING",
 	Scan:    scan,
-	Transition: pgbackend.Stmt{
-		Args: []string{"status", "version", "updated_at", "tag", "error_message", "base_model", "epochs", "user_id", "progress", "started_at", "end_date", "id", "tm_from_status", "tm_from_version", "tm_from_status", "status", "tm_event", "updated_at", "tm_attempt", "tm_actor", "tm_message"},
-		SQL:  transition,
-	},
-	TransitionMany: pgbackend.Stmt{
-		Args: []string{"id", "status", "version", "updated_at", "tag", "tm_null_tag", "error_message", "tm_null_error_message", "base_model", "tm_null_base_model", "epochs", "tm_null_epochs", "user_id", "tm_null_user_id", "progress", "started_at", "tm_null_started_at", "end_date", "tm_null_end_date", "tm_from_status", "tm_from_version", "tm_event", "tm_attempt", "tm_actor", "tm_message"},
-		SQL:  transitionMany,
-	},
-	Update: pgbackend.Stmt{
-		Args: []string{"version", "updated_at", "tag", "error_message", "base_model", "epochs", "user_id", "progress", "started_at", "end_date", "id", "tm_from_status", "tm_from_version"},
-		SQL:  update,
+	Stmts: map[string]sqltable.Stmt{
+		"Claim": {
+			Args: []string{"tm_now", "tm_after_created_at", "tm_after_id", "tm_max_rows", "tm_now", "tm_now", "tm_owner", "tm_expires_at", "tm_now", "tm_owner", "tm_owner"},
+			SQL:  claim,
+		},
+		"Create": {
+			Args: []string{"id", "status", "version", "created_at", "updated_at", "tag", "error_message", "base_model", "epochs", "user_id", "progress", "started_at", "end_date", "tm_traceparent", "tm_actor", "tm_message"},
+			SQL:  create,
+		},
+		"CreateMany": {
+			Args: []string{"id", "status", "version", "created_at", "updated_at", "tag", "tm_null_tag", "error_message", "tm_null_error_message", "base_model", "tm_null_base_model", "epochs", "tm_null_epochs", "user_id", "tm_null_user_id", "progress", "started_at", "tm_null_started_at", "end_date", "tm_null_end_date", "tm_traceparent", "tm_actor", "tm_message"},
+			SQL:  createMany,
+		},
+		"Delete": {
+			Args: []string{"id"},
+			SQL:  delete,
+		},
+		"DeleteFinished": {
+			Args: []string{"tm_before", "tm_max_rows"},
+			SQL:  deleteFinished,
+		},
+		"Get": {
+			Args: []string{"id"},
+			SQL:  get,
+		},
+		"Heartbeat": {
+			Args: []string{"tm_expires_at", "tm_task_id", "tm_owner", "tm_attempt", "tm_status"},
+			SQL:  heartbeat,
+		},
+		"History": {
+			Args: []string{"tm_task_id"},
+			SQL:  history,
+		},
+		"Keys": {
+			Args: []string{"tm_ids"},
+			SQL:  keys,
+		},
+		"ListByStatus": {
+			Args: []string{"tm_status", "tm_max_rows"},
+			SQL:  listByStatus,
+		},
+		"Lost": {
+			Args: []string{"tm_now", "tm_max_rows"},
+			SQL:  lost,
+		},
+		"Reserve": {
+			Args: []string{"tm_status", "tm_now", "tm_max_rows", "tm_owner", "tm_expires_at"},
+			SQL:  reserve,
+		},
+		"Transition": {
+			Args: []string{"status", "version", "updated_at", "tag", "error_message", "base_model", "epochs", "user_id", "progress", "started_at", "end_date", "id", "tm_from_status", "tm_from_version", "tm_from_status", "status", "tm_event", "updated_at", "tm_attempt", "tm_actor", "tm_message"},
+			SQL:  transition,
+		},
+		"TransitionMany": {
+			Args: []string{"id", "status", "version", "updated_at", "tag", "tm_null_tag", "error_message", "tm_null_error_message", "base_model", "tm_null_base_model", "epochs", "tm_null_epochs", "user_id", "tm_null_user_id", "progress", "started_at", "tm_null_started_at", "end_date", "tm_null_end_date", "tm_from_status", "tm_from_version", "tm_event", "tm_attempt", "tm_actor", "tm_message"},
+			SQL:  transitionMany,
+		},
+		"Update": {
+			Args: []string{"version", "updated_at", "tag", "error_message", "base_model", "epochs", "user_id", "progress", "started_at", "end_date", "id", "tm_from_status", "tm_from_version"},
+			SQL:  update,
+		},
 	},
 	Values: values,
 }
@@ -100,20 +104,20 @@ func values(x *training.Training, v []any) (err error) {
 	v[2] = x.Version
 	v[3] = x.CreatedAt.UTC()
 	v[4] = x.UpdatedAt.UTC()
-	v[5] = pgbackend.Opt(x.Tag)
-	v[6] = pgbackend.Opt(x.ErrorMessage)
-	v[7] = pgbackend.Opt(x.BaseModel)
-	v[8] = pgbackend.Opt(x.Epochs)
-	v[9] = pgbackend.Opt(x.UserID)
+	v[5] = sqltable.Opt(x.Tag)
+	v[6] = sqltable.Opt(x.ErrorMessage)
+	v[7] = sqltable.Opt(x.BaseModel)
+	v[8] = sqltable.Opt(x.Epochs)
+	v[9] = sqltable.Opt(x.UserID)
 	v[10] = x.Progress
-	v[11] = pgbackend.OptTime(x.StartedAt)
-	v[12] = pgbackend.OptTime(x.EndDate)
+	v[11] = sqltable.OptTime(x.StartedAt)
+	v[12] = sqltable.OptTime(x.EndDate)
 	v[13] = x.TmTraceparent
 	return nil
 }
 
 // scan reads a task row: every column of the table, in its order.
-func scan(row pgx.Row) (*training.Training, backends.Lease, error) {
+func scan(row sqltable.Scanner) (*training.Training, backends.Lease, error) {
 	var r Training
 	if err := row.Scan(&r.ID, &r.Status, &r.Version, &r.CreatedAt, &r.UpdatedAt, &r.Tag, &r.ErrorMessage, &r.BaseModel, &r.Epochs, &r.UserID, &r.Progress, &r.StartedAt, &r.EndDate, &r.TmHistorySeq, &r.TmLeaseOwner, &r.TmLeaseExpiresAt, &r.TmLeaseAttempt, &r.TmTraceparent); err != nil {
 		return nil, backends.Lease{}, err

@@ -18,6 +18,7 @@ const (
 
 	pkgSQLiteBackend = "github.com/taskmodel/taskmodel/backends/sqlite"
 	pkgPGBackend     = "github.com/taskmodel/taskmodel/backends/postgres"
+	pkgSQLTable      = "github.com/taskmodel/taskmodel/backends/sqltable"
 )
 
 // driverFile emits the Driver of the model for an engine, in the package

@@ -103,7 +103,7 @@ func Generate(m *spec.Model, opts Options) (map[string][]byte, error) {
 		}
 		f := g.newFileNamed(SQLCPackages[e])
 		if e == PostgreSQL {
-			g.pgDriverFile(f)
+			g.tableDriverFile(f, e)
 		} else {
 			g.driverFile(f, e)
 		}

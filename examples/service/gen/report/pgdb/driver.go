@@ -4,15 +4,15 @@ package pgdb
 
 import (
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/taskmodel/taskmodel/backends"
 	pgbackend "github.com/taskmodel/taskmodel/backends/postgres"
+	"github.com/taskmodel/taskmodel/backends/sqltable"
 	"github.com/taskmodel/taskmodel/examples/service/gen/report"
 	"time"
 )
 
-// Driver stores Report tasks (model "report") in PostgreSQL: postgres.ClaimingDriver over
-// the statements sqlc compiled in this package. Use it through a backends.Store.
+// Driver stores Report tasks (model "report") in PostgreSQL: the engine's generic driver
+// over the statements sqlc compiled in this package. Use it through a backends.Store.
 type Driver = pgbackend.ClaimingDriver[report.Report]
 
 // NewDriver returns a Driver over a pgx pool. Concurrent creates and
@@ -22,85 +22,89 @@ func NewDriver(db DBTX) *Driver {
 	return pgbackend.NewClaimingDriver(db, &table)
 }
 
-// table describes the model's table to postgres.Driver.
-var table = pgbackend.Table[report.Report]{
-	Claim: pgbackend.Stmt{
-		Args: []string{"tm_now", "tm_after_created_at", "tm_after_id", "tm_max_rows", "tm_now", "tm_now", "tm_owner", "tm_expires_at", "tm_now", "tm_owner", "tm_owner"},
-		SQL:  claim,
-	},
-	Columns: "id uuid, status text, version int, created_at time, updated_at time, title text, kind text, days int, format text, tag text null, user_id text null, progress int, rows int null, error_code text null, error_message text null, started_at time null, end_date time null, tm_traceparent text",
-	Create: pgbackend.Stmt{
-		Args: []string{"id", "status", "version", "created_at", "updated_at", "title", "kind", "days", "format", "tag", "user_id", "progress", "rows", "error_code", "error_message", "started_at", "end_date", "tm_traceparent", "tm_actor", "tm_message"},
-		SQL:  create,
-	},
-	CreateMany: pgbackend.Stmt{
-		Args: []string{"id", "status", "version", "created_at", "updated_at", "title", "kind", "days", "format", "tag", "tm_null_tag", "user_id", "tm_null_user_id", "progress", "rows", "tm_null_rows", "error_code", "tm_null_error_code", "error_message", "tm_null_error_message", "started_at", "tm_null_started_at", "end_date", "tm_null_end_date", "tm_traceparent", "tm_actor", "tm_message"},
-		SQL:  createMany,
-	},
-	Deadlines: []pgbackend.Deadline{{
+// table describes the model's table to the generic driver.
+var table = sqltable.Table[report.Report]{
+	ClaimEvent: "start",
+	Columns:    "id uuid, status text, version int, created_at time, updated_at time, title text, kind text, days int, format text, tag text null, user_id text null, progress int, rows int null, error_code text null, error_message text null, started_at time null, end_date time null, tm_traceparent text",
+	Deadlines: []sqltable.Deadline{{
 		After: time.Hour,
 		Arg:   "tm_queued_deadline",
 	}, {
 		After: 10 * time.Minute,
 		Arg:   "tm_building_deadline",
 	}},
-	Delete: pgbackend.Stmt{
-		Args: []string{"id"},
-		SQL:  delete,
-	},
-	DeleteFinished: pgbackend.Stmt{
-		Args: []string{"tm_before", "tm_max_rows"},
-		SQL:  deleteFinished,
-	},
-	Due: pgbackend.Stmt{
-		Args: []string{"tm_queued_deadline", "tm_building_deadline", "tm_max_rows"},
-		SQL:  due,
-	},
-	Get: pgbackend.Stmt{
-		Args: []string{"id"},
-		SQL:  get,
-	},
-	Heartbeat: pgbackend.Stmt{
-		Args: []string{"tm_expires_at", "tm_task_id", "tm_owner", "tm_attempt", "tm_status"},
-		SQL:  heartbeat,
-	},
-	History: pgbackend.Stmt{
-		Args: []string{"tm_task_id"},
-		SQL:  history,
-	},
 	ID: func(x *report.Report) uuid.UUID {
 		return x.ID
 	},
-	Keys: pgbackend.Stmt{
-		Args: []string{"tm_ids"},
-		SQL:  keys,
-	},
-	ListByStatus: pgbackend.Stmt{
-		Args: []string{"tm_status", "tm_max_rows"},
-		SQL:  listByStatus,
-	},
-	Lost: pgbackend.Stmt{
-		Args: []string{"tm_now", "tm_max_rows"},
-		SQL:  lost,
-	},
-	Model: "report",
-	Reserve: pgbackend.Stmt{
-		Args: []string{"tm_status", "tm_now", "tm_max_rows", "tm_owner", "tm_expires_at"},
-		SQL:  reserve,
-	},
+	Model:   "report",
+	Queue:   "QUEUED",
 	Running: "BUILDING",
 	Scan:    scan,
-	Transition: pgbackend.Stmt{
-		Args: []string{"status", "version", "updated_at", "title", "kind", "days", "format", "tag", "user_id", "progress", "rows", "error_code", "error_message", "started_at", "end_date", "id", "tm_from_status", "tm_from_version", "tm_from_status", "status", "tm_event", "updated_at", "tm_attempt", "tm_actor", "tm_message"},
-		SQL:  transition,
-	},
-	TransitionMany: pgbackend.Stmt{
-		Args: []string{"id", "status", "version", "updated_at", "title", "kind", "days", "format", "tag", "tm_null_tag", "user_id", "tm_null_user_id", "progress", "rows", "tm_null_rows", "error_code", "tm_null_error_code", "error_message", "tm_null_error_message", "started_at", "tm_null_started_at", "end_date", "tm_null_end_date", "tm_from_status", "tm_from_version", "tm_event", "tm_attempt", "tm_actor", "tm_message"},
-		SQL:  transitionMany,
-	},
-	Update: pgbackend.Stmt{
-		Args: []string{"version", "updated_at", "title", "kind", "days", "format", "tag", "user_id", "progress", "rows", "error_code", "error_message", "started_at", "end_date", "id", "tm_from_status", "tm_from_version"},
-		SQL:  update,
+	Stmts: map[string]sqltable.Stmt{
+		"Claim": {
+			Args: []string{"tm_now", "tm_after_created_at", "tm_after_id", "tm_max_rows", "tm_now", "tm_now", "tm_owner", "tm_expires_at", "tm_now", "tm_owner", "tm_owner"},
+			SQL:  claim,
+		},
+		"Create": {
+			Args: []string{"id", "status", "version", "created_at", "updated_at", "title", "kind", "days", "format", "tag", "user_id", "progress", "rows", "error_code", "error_message", "started_at", "end_date", "tm_traceparent", "tm_actor", "tm_message"},
+			SQL:  create,
+		},
+		"CreateMany": {
+			Args: []string{"id", "status", "version", "created_at", "updated_at", "title", "kind", "days", "format", "tag", "tm_null_tag", "user_id", "tm_null_user_id", "progress", "rows", "tm_null_rows", "error_code", "tm_null_error_code", "error_message", "tm_null_error_message", "started_at", "tm_null_started_at", "end_date", "tm_null_end_date", "tm_traceparent", "tm_actor", "tm_message"},
+			SQL:  createMany,
+		},
+		"Delete": {
+			Args: []string{"id"},
+			SQL:  delete,
+		},
+		"DeleteFinished": {
+			Args: []string{"tm_before", "tm_max_rows"},
+			SQL:  deleteFinished,
+		},
+		"Due": {
+			Args: []string{"tm_queued_deadline", "tm_building_deadline", "tm_max_rows"},
+			SQL:  due,
+		},
+		"Get": {
+			Args: []string{"id"},
+			SQL:  get,
+		},
+		"Heartbeat": {
+			Args: []string{"tm_expires_at", "tm_task_id", "tm_owner", "tm_attempt", "tm_status"},
+			SQL:  heartbeat,
+		},
+		"History": {
+			Args: []string{"tm_task_id"},
+			SQL:  history,
+		},
+		"Keys": {
+			Args: []string{"tm_ids"},
+			SQL:  keys,
+		},
+		"ListByStatus": {
+			Args: []string{"tm_status", "tm_max_rows"},
+			SQL:  listByStatus,
+		},
+		"Lost": {
+			Args: []string{"tm_now", "tm_max_rows"},
+			SQL:  lost,
+		},
+		"Reserve": {
+			Args: []string{"tm_status", "tm_now", "tm_max_rows", "tm_owner", "tm_expires_at"},
+			SQL:  reserve,
+		},
+		"Transition": {
+			Args: []string{"status", "version", "updated_at", "title", "kind", "days", "format", "tag", "user_id", "progress", "rows", "error_code", "error_message", "started_at", "end_date", "id", "tm_from_status", "tm_from_version", "tm_from_status", "status", "tm_event", "updated_at", "tm_attempt", "tm_actor", "tm_message"},
+			SQL:  transition,
+		},
+		"TransitionMany": {
+			Args: []string{"id", "status", "version", "updated_at", "title", "kind", "days", "format", "tag", "tm_null_tag", "user_id", "tm_null_user_id", "progress", "rows", "tm_null_rows", "error_code", "tm_null_error_code", "error_message", "tm_null_error_message", "started_at", "tm_null_started_at", "end_date", "tm_null_end_date", "tm_from_status", "tm_from_version", "tm_event", "tm_attempt", "tm_actor", "tm_message"},
+			SQL:  transitionMany,
+		},
+		"Update": {
+			Args: []string{"version", "updated_at", "title", "kind", "days", "format", "tag", "user_id", "progress", "rows", "error_code", "error_message", "started_at", "end_date", "id", "tm_from_status", "tm_from_version"},
+			SQL:  update,
+		},
 	},
 	Values: values,
 }
@@ -116,20 +120,20 @@ func values(x *report.Report, v []any) (err error) {
 	v[6] = string(x.Kind)
 	v[7] = x.Days
 	v[8] = string(x.Format)
-	v[9] = pgbackend.Opt(x.Tag)
-	v[10] = pgbackend.Opt(x.UserID)
+	v[9] = sqltable.Opt(x.Tag)
+	v[10] = sqltable.Opt(x.UserID)
 	v[11] = x.Progress
-	v[12] = pgbackend.Opt(x.Rows)
-	v[13] = pgbackend.OptText(x.ErrorCode)
-	v[14] = pgbackend.Opt(x.ErrorMessage)
-	v[15] = pgbackend.OptTime(x.StartedAt)
-	v[16] = pgbackend.OptTime(x.EndDate)
+	v[12] = sqltable.Opt(x.Rows)
+	v[13] = sqltable.OptText(x.ErrorCode)
+	v[14] = sqltable.Opt(x.ErrorMessage)
+	v[15] = sqltable.OptTime(x.StartedAt)
+	v[16] = sqltable.OptTime(x.EndDate)
 	v[17] = x.TmTraceparent
 	return nil
 }
 
 // scan reads a task row: every column of the table, in its order.
-func scan(row pgx.Row) (*report.Report, backends.Lease, error) {
+func scan(row sqltable.Scanner) (*report.Report, backends.Lease, error) {
 	var r Report
 	if err := row.Scan(&r.ID, &r.Status, &r.Version, &r.CreatedAt, &r.UpdatedAt, &r.Title, &r.Kind, &r.Days, &r.Format, &r.Tag, &r.UserID, &r.Progress, &r.Rows, &r.ErrorCode, &r.ErrorMessage, &r.StartedAt, &r.EndDate, &r.TmHistorySeq, &r.TmLeaseOwner, &r.TmLeaseExpiresAt, &r.TmLeaseAttempt, &r.TmTraceparent); err != nil {
 		return nil, backends.Lease{}, err

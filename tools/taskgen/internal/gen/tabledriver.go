@@ -10,13 +10,16 @@ import (
 	"github.com/taskmodel/taskmodel/tools/taskgen/internal/spec"
 )
 
-// pgStatements are the queries of a model's PostgreSQL query file that
-// postgres.Driver runs, by the name of their Table field; a model has those
-// of its spec (Due with timeouts, DeleteFinished with terminal statuses,
-// the worker's with a worker section, Claim when its event needs no
-// fields).
-var pgStatements = []string{"Create", "CreateMany", "Transition", "TransitionMany", "Update", "Get", "Keys", "Delete",
-	"History", "ListByStatus", "DeleteFinished", "Due", "Reserve", "Claim", "Heartbeat", "Lost"}
+// driverStatements are the queries of a model's query file that the
+// engine's generic driver runs; a model has those of its spec (Due with
+// timeouts, DeleteFinished with terminal statuses, the worker's with a
+// worker section, Claim when its event needs no fields).
+var driverStatements = map[Engine][]string{
+	PostgreSQL: {"Create", "CreateMany", "Transition", "TransitionMany", "Update", "Get", "Keys", "Delete",
+		"History", "ListByStatus", "DeleteFinished", "Due", "Reserve", "Claim", "Heartbeat", "Lost"},
+	SQLite: {"Insert", "UpdateGuarded", "InsertHistory", "Update", "Get", "Keys", "Delete", "History", "ListByStatus",
+		"DeleteFinished", "Due", "ChangedSince", "Reserve", "Claim", "Claimable", "Heartbeat", "Lost"},
+}
 
 var (
 	queryNameRE = regexp.MustCompile(`(?m)^-- name: (\w+) `)
@@ -46,38 +49,53 @@ func queryArgs(file []byte) map[string][]string {
 	return out
 }
 
-// pgDriverFile emits the PostgreSQL driver of the model: the Table that
-// describes its columns and statements to postgres.Driver, which does the
-// rest, and the function that reads a row into a task.
-func (g *generator) pgDriverFile(f *jen.File) {
+// tableDriverFile emits the driver of the model for an engine: the
+// sqltable.Table that describes its columns and statements to the engine's
+// generic driver, which does the rest, and the functions that set a task's
+// column values and read a row into a task.
+func (g *generator) tableDriverFile(f *jen.File, e Engine) {
 	m := g.m
+	pg := e == PostgreSQL
 	model := g.importPath
 	T := jen.Qual(model, m.Struct)
 	table, _ := Table(m)
 	rowType := SQLCName(table)
 	f.ImportName(model, g.pkg)
 	f.ImportName(pkgBackends, "backends")
-	f.ImportName(pkgPGX, "pgx")
+	f.ImportName(pkgSQLTable, "sqltable")
 	f.ImportAlias(pkgPGBackend, "pgbackend")
+	f.ImportAlias(pkgSQLiteBackend, "sqlitebackend")
 
+	args := queryArgs(g.querySQL(e))
+	_, claims := args["Claim"]
+	claims = claims && (!pg || g.sqlClaim())
+	backend, engineName, db := pkgSQLiteBackend, "SQLite", jen.Op("*").Qual(pkgSQL, "DB")
+	if pg {
+		backend, engineName, db = pkgPGBackend, "PostgreSQL", jen.Id("DBTX")
+	}
 	driver, newDriver := "Driver", "NewDriver"
-	if g.sqlClaim() {
+	if claims {
 		driver, newDriver = "ClaimingDriver", "NewClaimingDriver"
 	}
-	f.Comment(fmt.Sprintf("Driver stores %s tasks (model %q) in PostgreSQL: postgres.%s over", m.Struct, m.Name, driver))
-	f.Comment("the statements sqlc compiled in this package. Use it through a backends.Store.")
-	f.Type().Id("Driver").Op("=").Qual(pkgPGBackend, driver).Types(T)
-	f.Comment("NewDriver returns a Driver over a pgx pool. Concurrent creates and")
-	f.Comment("transitions are group-committed: written together in one round trip and")
-	f.Comment("one transaction.")
-	f.Func().Id("NewDriver").Params(jen.Id("db").Id("DBTX")).Op("*").Id("Driver").Block(
-		jen.Return(jen.Qual(pkgPGBackend, newDriver).Call(jen.Id("db"), jen.Op("&").Id("table"))))
+	f.Comment(fmt.Sprintf("Driver stores %s tasks (model %q) in %s: the engine's generic driver", m.Struct, m.Name, engineName))
+	f.Comment("over the statements sqlc compiled in this package. Use it through a backends.Store.")
+	f.Type().Id("Driver").Op("=").Qual(backend, driver).Types(T)
+	if pg {
+		f.Comment("NewDriver returns a Driver over a pgx pool. Concurrent creates and")
+		f.Comment("transitions are group-committed: written together in one round trip and")
+		f.Comment("one transaction.")
+	} else {
+		f.Comment("NewDriver returns a Driver over a database opened by backends/sqlite. Its")
+		f.Comment("writes go through the database's sqlite.Writer, with the process's others.")
+	}
+	f.Func().Id("NewDriver").Params(jen.Id("db").Add(db)).Op("*").Id("Driver").Block(
+		jen.Return(jen.Qual(backend, newDriver).Call(jen.Id("db"), jen.Op("&").Id("table"))))
 
 	// The columns, and their values.
 	var specs []string
 	values := []jen.Code{}
-	for i, c := range g.columns(PostgreSQL) {
-		kind, value, fails := g.pgColumnValue(c)
+	for i, c := range g.columns(e) {
+		kind, value, fails := g.columnValue(e, c)
 		spec := c.Name + " " + kind
 		if !c.NotNull {
 			spec += " null"
@@ -99,8 +117,12 @@ func (g *generator) pgDriverFile(f *jen.File) {
 		jen.Id("Scan"):    jen.Id("scan"),
 		jen.Id("ID"):      jen.Func().Params(jen.Id("x").Op("*").Add(T)).Qual(pkgUUID, "UUID").Block(jen.Return(jen.Id("x").Dot("ID"))),
 	}
-	if m.Worker != nil {
-		fields[jen.Id("Running")] = jen.Lit(m.Worker.Running.Name)
+	if w := m.Worker; w != nil {
+		fields[jen.Id("Queue")] = jen.Lit(w.Queue.Name)
+		fields[jen.Id("Running")] = jen.Lit(w.Running.Name)
+		if w.Claim != nil {
+			fields[jen.Id("ClaimEvent")] = jen.Lit(w.Claim.Name)
+		}
 	}
 	var deadlines []jen.Code
 	for _, s := range m.Statuses {
@@ -110,33 +132,33 @@ func (g *generator) pgDriverFile(f *jen.File) {
 		deadlines = append(deadlines, jen.Values(jen.Dict{jen.Id("Arg"): jen.Lit("tm_" + GoNameToSnake(s.GoName) + "_deadline"), jen.Id("After"): durationLit(s.Timeout.After)}))
 	}
 	if len(deadlines) > 0 {
-		fields[jen.Id("Deadlines")] = jen.Index().Qual(pkgPGBackend, "Deadline").Values(deadlines...)
+		fields[jen.Id("Deadlines")] = jen.Index().Qual(pkgSQLTable, "Deadline").Values(deadlines...)
 	}
-	args := queryArgs(g.querySQL(PostgreSQL))
-	for _, name := range pgStatements {
+	stmts := jen.Dict{}
+	for _, name := range driverStatements[e] {
 		a, ok := args[name]
-		if !ok || (name == "Claim" && !g.sqlClaim()) {
+		if !ok || (name == "Claim" && !claims) {
 			continue
 		}
 		lits := make([]jen.Code, len(a))
 		for i, s := range a {
 			lits[i] = jen.Lit(s)
 		}
-		fields[jen.Id(name)] = jen.Qual(pkgPGBackend, "Stmt").Values(jen.Dict{
-			jen.Id("SQL"): jen.Id(lowerFirst(name)), jen.Id("Args"): jen.Index().String().Values(lits...)})
+		stmts[jen.Lit(name)] = jen.Values(jen.Dict{jen.Id("SQL"): jen.Id(lowerFirst(name)), jen.Id("Args"): jen.Index().String().Values(lits...)})
 	}
-	f.Comment("table describes the model's table to postgres.Driver.")
-	f.Var().Id("table").Op("=").Qual(pkgPGBackend, "Table").Types(T).Values(fields)
+	fields[jen.Id("Stmts")] = jen.Map(jen.String()).Qual(pkgSQLTable, "Stmt").Values(stmts)
+	f.Comment("table describes the model's table to the generic driver.")
+	f.Var().Id("table").Op("=").Qual(pkgSQLTable, "Table").Types(T).Values(fields)
 	f.Comment("values sets the parameters of x's columns, in Columns' order.")
 	f.Func().Id("values").Params(jen.Id("x").Op("*").Add(T), jen.Id("v").Index().Any()).Params(jen.Err().Error()).Block(values...)
 
 	// scan reads a row of every column of the table, in its order.
 	goNames := map[string]string{}
-	for _, c := range g.columns(PostgreSQL) {
+	for _, c := range g.columns(e) {
 		goNames[c.Name] = c.Field.GoName // sqlc's field, renamed as sqlc.yaml says
 	}
 	var dests []jen.Code
-	for _, name := range g.tableColumns(PostgreSQL) {
+	for _, name := range g.tableColumns(e) {
 		field, ok := goNames[name]
 		if !ok {
 			field = SQLCName(name)
@@ -149,20 +171,21 @@ func (g *generator) pgDriverFile(f *jen.File) {
 			jen.Id("Owner"): jen.Id("r").Dot(SQLCName(LeaseOwnerColumn)), jen.Id("Attempt"): jen.Int().Parens(jen.Id("r").Dot(SQLCName(LeaseAttemptColumn)))})
 	}
 	f.Comment("scan reads a task row: every column of the table, in its order.")
-	f.Func().Id("scan").Params(jen.Id("row").Qual(pkgPGX, "Row")).Params(jen.Op("*").Add(T), jen.Qual(pkgBackends, "Lease"), jen.Error()).Block(
+	f.Func().Id("scan").Params(jen.Id("row").Qual(pkgSQLTable, "Scanner")).Params(jen.Op("*").Add(T), jen.Qual(pkgBackends, "Lease"), jen.Error()).Block(
 		jen.Var().Id("r").Id(rowType),
 		jen.If(jen.Err().Op(":=").Id("row").Dot("Scan").Call(dests...), jen.Err().Op("!=").Nil()).Block(
 			jen.Return(jen.Nil(), jen.Qual(pkgBackends, "Lease").Values(), jen.Err())),
 		jen.List(jen.Id("x"), jen.Err()).Op(":=").Id("fromRow").Call(jen.Id("r")),
 		jen.Return(jen.Id("x"), lease, jen.Err()),
 	)
-	g.fromRowFunc(f, PostgreSQL, T, rowType)
+	g.fromRowFunc(f, e, T, rowType)
 }
 
-// pgColumnValue returns a column's kind in postgres.Table's Columns, the
+// columnValue returns a column's kind in sqltable.Table's Columns, the
 // expression of its parameter for the column of task x, and whether that
-// expression also returns an error (a JSON encoding).
-func (g *generator) pgColumnValue(c column) (kind string, value jen.Code, fails bool) {
+// expression also returns an error (a JSON encoding: bytes on PostgreSQL,
+// text on SQLite).
+func (g *generator) columnValue(e Engine, c column) (kind string, value jen.Code, fails bool) {
 	fld := c.Field
 	x := jen.Id("x").Dot(fld.GoName)
 	opt := fld.Optional
@@ -178,22 +201,22 @@ func (g *generator) pgColumnValue(c column) (kind string, value jen.Code, fails 
 		default:
 			enc = jen.Qual(pkgJSON, "Marshal").Call(x)
 		}
-		return "json", jen.Qual(pkgPGBackend, "JSON").Call(enc), true
+		return "json", jen.Qual(pkgSQLTable, pick(e == PostgreSQL, "JSON", "JSONText")).Call(enc), true
 	}
 	switch fld.Type.Kind {
 	case spec.KindStatus, spec.KindErrorCode, spec.KindEnum:
 		if opt {
-			return "text", jen.Qual(pkgPGBackend, "OptText").Call(x), false
+			return "text", jen.Qual(pkgSQLTable, "OptText").Call(x), false
 		}
 		return "text", jen.String().Parens(x), false
 	case spec.KindTime:
 		if opt {
-			return "time", jen.Qual(pkgPGBackend, "OptTime").Call(x), false
+			return "time", jen.Qual(pkgSQLTable, "OptTime").Call(x), false
 		}
 		return "time", x.Clone().Dot("UTC").Call(), false
 	case spec.KindDuration:
 		if opt {
-			return "int", jen.Qual(pkgPGBackend, "OptInt").Call(x), false
+			return "int", jen.Qual(pkgSQLTable, "OptInt").Call(x), false
 		}
 		return "int", jen.Int64().Parens(x), false
 	}
@@ -203,7 +226,7 @@ func (g *generator) pgColumnValue(c column) (kind string, value jen.Code, fails 
 		panic(fmt.Sprintf("taskgen: column %s of kind %s has no PostgreSQL parameter kind", c.Name, fld.Type.Kind))
 	}
 	if opt {
-		return kind, jen.Qual(pkgPGBackend, "Opt").Call(x), false
+		return kind, jen.Qual(pkgSQLTable, "Opt").Call(x), false
 	}
 	return kind, x, false
 }
