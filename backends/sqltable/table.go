@@ -392,12 +392,12 @@ func (c *Compiled[T]) Bind(name string, call *Call[T]) (string, []any, error) {
 // param returns the value of a framework parameter.
 func (c *Call[T]) param(p param) any {
 	switch p {
-	case pFromStatus:
-		return c.From.Status
+	case pFromStatus: // NULL in a task's first history row
+		return orNull(c.From.Status)
 	case pFromVersion:
 		return c.From.Version
 	case pEvent:
-		return c.History.Event
+		return orNull(c.History.Event)
 	case pAttempt:
 		return int32(c.History.Attempt)
 	case pActor:
@@ -433,6 +433,14 @@ func (c *Call[T]) param(p param) any {
 		return c.History.At.UTC()
 	}
 	return nil
+}
+
+// orNull is s, or nil for "".
+func orNull(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }
 
 // BindMany returns a batch statement's SQL and parameters: an array per
@@ -522,7 +530,7 @@ func paramArray[T any](p param, calls []Call[T]) (any, error) {
 	case pFromStatus, pEvent, pActor, pMessage:
 		out := make([]string, len(calls))
 		for i := range calls {
-			out[i] = calls[i].param(p).(string)
+			out[i], _ = calls[i].param(p).(string)
 		}
 		return out, nil
 	case pFromVersion:

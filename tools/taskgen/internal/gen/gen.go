@@ -102,11 +102,7 @@ func Generate(m *spec.Model, opts Options) (map[string][]byte, error) {
 			files[f.path(e)] = f.sql
 		}
 		f := g.newFileNamed(SQLCPackages[e])
-		if e == PostgreSQL {
-			g.tableDriverFile(f, e)
-		} else {
-			g.driverFile(f, e)
-		}
+		g.tableDriverFile(f, e)
 		var buf bytes.Buffer
 		if err := f.Render(&buf); err != nil {
 			return nil, fmt.Errorf("%s driver: %w", e, err)
