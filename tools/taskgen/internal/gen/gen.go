@@ -186,8 +186,6 @@ type generator struct {
 	pkg        string
 	importPath string
 	storage    bool
-	retBool    bool // set while emitting driver methods that return (bool, error)
-	retParams  bool // set while emitting batch params functions, which return (p, error)
 }
 
 func (g *generator) newFile() *jen.File { return g.newFileNamed(g.pkg) }
