@@ -256,12 +256,16 @@ func (s *Server) WatchPipelines(ctx context.Context) <-chan struct{} {
 			}
 		}()
 	}
+	// The first pulse to wait for is taken now: a write made as soon as
+	// this returns fires it, even before the goroutine runs.
+	pulse := s.pipelinePulse.wait()
 	go func() {
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case <-s.pipelinePulse.wait():
+			case <-pulse:
+				pulse = s.pipelinePulse.wait()
 				poke()
 			}
 		}

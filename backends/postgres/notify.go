@@ -59,11 +59,11 @@ import (
 // before (receivers skip it, backends.ChangeSource). The table has no index
 // on updated_at for this (SQLite's has, for polling): each catch-up is a
 // sequential scan of the model's table, acceptable because reconnects are
-// rare; the first connection does not catch up, as it has nothing to catch
-// up on, so a listener that starts — every time an engine gets its first
-// subscriber — costs no scan. In the same way a write whose trigger ran
-// just before the first registration committed is not notified: PID turns
-// non-zero once the listener is registered and listening.
+// rare. The first connection catches up from the moment Listen was called
+// (no Lookback before it): a change made while it connects, before its
+// LISTEN, is not notified, and a subscriber that changes a task right
+// after subscribing must hear of it. PID turns non-zero once the listener
+// is registered and listening.
 type Notifier struct {
 	pool  *pgxpool.Pool
 	model string
@@ -114,7 +114,10 @@ func (n *Notifier) PID() uint32 { return n.pid.Load() }
 // first sends the changes the previous connection may have missed (see
 // Notifier).
 func (n *Notifier) Listen(ctx context.Context, fn func(backends.Notice)) error {
-	var st listenState
+	// The first connection catches up from now: a change committed while it
+	// connects, before its LISTEN, is not notified, and a subscriber that
+	// made a change right after subscribing must still hear of it.
+	st := listenState{started: time.Now()}
 	return reconnecting(ctx, n.backoff, n.beforeReconnect, func(ctx context.Context) (bool, error) {
 		return n.listen(ctx, fn, &st)
 	})
@@ -161,12 +164,14 @@ func (n *Notifier) listen(ctx context.Context, fn func(backends.Notice), st *lis
 	}
 	defer closeListener(ctx, conn, n.model)
 	defer n.pid.Store(0)
-	if !st.heard.IsZero() {
-		// Notifications that arrive meanwhile wait in conn for
-		// WaitForNotification.
-		if err := n.catchUp(ctx, conn, schema, st, fn); err != nil {
-			return true, err
-		}
+	// Notifications that arrive meanwhile wait in conn for
+	// WaitForNotification.
+	since := st.heard.Add(-n.Lookback)
+	if st.heard.IsZero() {
+		since = st.started
+	}
+	if err := n.catchUp(ctx, conn, schema, since, st, fn); err != nil {
+		return true, err
 	}
 	st.heard = registered
 	n.pid.Store(conn.PgConn().PID())
@@ -300,6 +305,9 @@ func parseNotice(s string) (backends.Notice, bool) {
 // listenState is what a Notifier's Listen carries from one connection to
 // the next.
 type listenState struct {
+	// started is when Listen was called: the first connection's catch-up
+	// starting point.
+	started time.Time
 	// heard is when the listener last knew it heard every change: zero
 	// until a connection is listening, then the catch-up's starting point
 	// (before Lookback) should that connection drop.
@@ -337,11 +345,10 @@ func (st *listenState) sent(nt backends.Notice, at time.Time, lookback time.Dura
 }
 
 // catchUp sends a Notice for every row of the model's table updated at or
-// after Lookback before st.heard, but for the versions already sent, once
-// the transactions running at the registration have ended (or Lookback has
-// passed).
-func (n *Notifier) catchUp(ctx context.Context, conn *pgx.Conn, schema string, st *listenState, fn func(backends.Notice)) error {
-	since := st.heard.Add(-n.Lookback)
+// after since (after a reconnect, Lookback before st.heard), but for the
+// versions already sent, once the transactions running at the registration
+// have ended (or Lookback has passed).
+func (n *Notifier) catchUp(ctx context.Context, conn *pgx.Conn, schema string, since time.Time, st *listenState, fn func(backends.Notice)) error {
 	if err := n.awaitRunning(ctx, conn); err != nil {
 		return err
 	}

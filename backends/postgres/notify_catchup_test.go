@@ -227,3 +227,43 @@ func TestNotifierCatchesUp(t *testing.T) {
 		})
 	}
 }
+
+// TestNotifierHearsChangesWhileStarting: a change made as soon as Listen is
+// called, before its connection has registered and listens (the trigger
+// does not notify it then), is sent by the first connection's catch-up; a
+// change made before Listen was called is not.
+func TestNotifierHearsChangesWhileStarting(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	pool, err := postgres.OpenConfig(ctx, pgtest.Schema(t), analysis.Migrations(postgres.Engine))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	before := uuid.New()
+	if err := insertTask(ctx, pool, before, time.Now().Add(-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	n := postgres.NewNotifier(pool, analysis.ModelName)
+	var got notices
+	lctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = n.Listen(lctx, got.add) }()
+	defer func() { stop(); <-done }()
+	// Listen has started (it stamps its start before it connects): the
+	// insert is stamped after it, and mostly commits before the listener
+	// registers.
+	time.Sleep(time.Millisecond)
+	early := uuid.New()
+	if err := insertTask(ctx, pool, early, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(ctx, t, "a notice of the change made while the listener started", func() bool { _, ok := got.get(early, 1); return ok })
+	waitUntil(ctx, t, "the listener", func() bool { return n.PID() != 0 })
+	if _, ok := got.get(before, 1); ok {
+		t.Error("the change made before Listen was sent")
+	}
+	if k := got.count(early, 1); k != 1 {
+		t.Errorf("the early change was sent %d times, want once", k)
+	}
+}

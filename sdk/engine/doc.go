@@ -51,9 +51,8 @@
 // other processes' changes.
 //
 // Watch also polls its task every WithPollInterval, as a safety net for the
-// changes the source does not deliver: those made while a listener starts
-// (the PostgreSQL listener catches up after a reconnect, not on its first
-// connection), or stamped or committed later than the source's lookback.
+// changes the source does not deliver: those stamped or committed later
+// than the source's lookback.
 //
 // # Cancellation
 //
