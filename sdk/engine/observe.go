@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"time"
 
 	"github.com/google/uuid"
@@ -56,10 +57,10 @@ func WithObserver(o Observer) Option {
 // given to WithObserver as one value (observe.Each lists them).
 func (e *Engine[T, E, PT]) observerOf() Observer { return e.observer }
 
-// init gives sdk/worker, through sdk/internal/observe, the observer of an
-// engine: it reports the claims a backends.Claimer made in SQL, which the
-// engine did not see, and finds the observers that also implement
-// worker.Observer.
+// init gives sdk/worker, through sdk/internal/observe, the observer and
+// tracer of an engine: it reports the claims a backends.Claimer made in
+// SQL, which the engine did not see, and finds the observers and tracer
+// that also implement worker.Observer and worker.Tracer.
 func init() {
 	observe.Of = func(eng any) any {
 		if e, ok := eng.(interface{ observerOf() Observer }); ok {
@@ -68,6 +69,21 @@ func init() {
 			}
 		}
 		return nil
+	}
+	observe.TracerOf = func(eng any) any {
+		if e, ok := eng.(interface{ tracerOf() Tracer }); ok {
+			if t := e.tracerOf(); t != nil {
+				return t
+			}
+		}
+		return nil
+	}
+	observe.TraceMove = func(ctx context.Context, eng any, x any, from, ev string, start time.Time) {
+		if e, ok := eng.(interface {
+			traceMove(ctx context.Context, x any, from, ev string, start time.Time)
+		}); ok {
+			e.traceMove(ctx, x, from, ev, start)
+		}
 	}
 }
 

@@ -16,16 +16,16 @@ import (
 // of its later moves, in any process, continue the creator's trace.
 //
 // A Tracer that also implements worker.Tracer sees the pools' handler runs
-// over the engine (sdk/worker finds it through Engine.Tracer).
+// over the engine.
 type Tracer interface {
 	// StartCreate is called before a task of model is stored. It returns
 	// the context the write runs in, the traceparent to store with the task
 	// ("" for none), and end, which the engine calls with the stored task's
 	// id or the error.
 	StartCreate(ctx context.Context, model string) (context.Context, string, func(id uuid.UUID, err error))
-	// StartMove is called before a task moves (Fire, FireFrom, and the
-	// claims a driver made in SQL, through TraceMove). end is called with
-	// the status reached, or the error.
+	// StartMove is called before a task moves (Fire, FireFrom, and, after
+	// the fact, the claims a driver made in SQL). end is called with the
+	// status reached, or the error.
 	StartMove(ctx context.Context, m TracedMove) (context.Context, func(to string, err error))
 }
 
@@ -42,15 +42,15 @@ type TracedMove struct {
 	// for any other event.
 	Operation string
 	// Start is when the move started, when it is reported after the fact
-	// (TraceMove); zero for now.
+	// (a claim a driver made in SQL); zero for now.
 	Start time.Time
 }
 
 // WithTracer makes the engine trace its writes with t.
 func WithTracer(t Tracer) Option { return func(o *options) { o.tracer = t } }
 
-// Tracer returns the engine's tracer; nil without one.
-func (e *Engine[T, E, PT]) Tracer() Tracer { return e.tracer }
+// tracerOf returns the engine's tracer; nil without one.
+func (e *Engine[T, E, PT]) tracerOf() Tracer { return e.tracer }
 
 // traced is a generated model's stored trace context.
 type traced interface {
@@ -98,15 +98,17 @@ func (e *Engine[T, E, PT]) startCreate(ctx context.Context, x *T) (context.Conte
 	return ctx, end
 }
 
-// TraceMove reports to the engine's tracer, if it has one, a move made
-// without the engine (a claim a backends.Claimer made in SQL): x as moved,
-// from status from by event ev, started at start.
-func (e *Engine[T, E, PT]) TraceMove(ctx context.Context, x *T, from string, ev E, start time.Time) {
-	if e.tracer == nil {
+// traceMove reports to the engine's tracer, if it has one, a move made
+// without the engine (a claim a backends.Claimer made in SQL): x, a *T, as
+// moved, from status from by event ev, started at start. sdk/worker calls
+// it through observe.TraceMove.
+func (e *Engine[T, E, PT]) traceMove(ctx context.Context, x any, from, ev string, start time.Time) {
+	t, ok := x.(*T)
+	if e.tracer == nil || !ok {
 		return
 	}
-	_, end := e.tracer.StartMove(ctx, e.tracedMove(x, from, string(ev), start))
-	end(PT(x).Key().Status, nil)
+	_, end := e.tracer.StartMove(ctx, e.tracedMove(t, from, ev, start))
+	end(PT(t).Key().Status, nil)
 }
 
 func (e *Engine[T, E, PT]) tracedMove(x *T, from, ev string, start time.Time) TracedMove {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/taskmodel/taskmodel/backends"
 	"github.com/taskmodel/taskmodel/sdk/engine"
+	"github.com/taskmodel/taskmodel/sdk/internal/observe"
 	"github.com/taskmodel/taskmodel/tasktype"
 )
 
@@ -68,7 +69,7 @@ func NewLeases[T any, E ~string, PT engine.Model[T, E]](eng *engine.Engine[T, E,
 	probe := new(T)
 	PT(probe).Init(uuid.Nil, time.Time{})
 	moves := engineObserver(eng)
-	return &Leases[T, E, PT]{eng: eng, driver: driver, spec: spec, moves: moves, obs: workerObserver(moves), tracer: workerTracer(eng.Tracer()),
+	return &Leases[T, E, PT]{eng: eng, driver: driver, spec: spec, moves: moves, obs: workerObserver(moves), tracer: workerTracer(eng),
 		initialQueue: PT(probe).Key().Status == spec.Queue}, nil
 }
 
@@ -117,7 +118,7 @@ func (l *Leases[T, E, PT]) claim(ctx context.Context, pos *cursor, mu *sync.Mute
 		for i, c := range got {
 			l.eng.Announce(c.Task, l.spec.Queue, E(l.spec.Claim))
 			l.observeClaim(c)
-			l.eng.TraceMove(ctx, c.Task, l.spec.Queue, E(l.spec.Claim), start)
+			observe.TraceMove(ctx, l.eng, c.Task, l.spec.Queue, l.spec.Claim, start)
 			out[i] = Claimed[T]{Task: c.Task, Lease: c.Lease, Expires: expires}
 		}
 		return out, len(got), err

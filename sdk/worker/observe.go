@@ -159,9 +159,9 @@ type Process struct {
 	Lease       backends.Lease
 }
 
-// workerTracer returns the engine's tracer if it implements Tracer.
-func workerTracer(t engine.Tracer) Tracer {
-	w, _ := t.(Tracer)
+// workerTracer returns the tracer of eng if it implements Tracer.
+func workerTracer(eng any) Tracer {
+	w, _ := observe.TracerOf(eng).(Tracer)
 	return w
 }
 

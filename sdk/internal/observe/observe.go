@@ -1,9 +1,15 @@
 // Package observe is what package engine shares with the module's other
-// packages about an engine's observers, without exporting it to users: a
-// user gives an engine its observers (engine.WithObserver); sdk/worker
-// reads them here, to report the claims a driver made in SQL and to find
-// the observers that also see the handlers' outcomes (worker.Observer).
+// packages about an engine's observers and tracer, without exporting it to
+// users: a user gives an engine its observers (engine.WithObserver) and
+// tracer (engine.WithTracer); sdk/worker reads them here, to report the
+// claims a driver made in SQL and to find the observers and tracer that
+// also see the handlers' runs (worker.Observer, worker.Tracer).
 package observe
+
+import (
+	"context"
+	"time"
+)
 
 // Mover is an observer of moves of type M: engine.Observer is
 // Mover[engine.Move].
@@ -48,3 +54,14 @@ func Each[M any](o Mover[M]) []Mover[M] {
 // in an any (nil when it has none). Package engine sets it when it is
 // initialized.
 var Of func(eng any) any
+
+// TracerOf returns the tracer of eng, an *engine.Engine, as an
+// engine.Tracer in an any (nil when it has none). Package engine sets it
+// when it is initialized.
+var TracerOf func(eng any) any
+
+// TraceMove reports to the tracer of eng, an *engine.Engine[T, E, PT], a
+// move made without the engine (a claim a driver made in SQL): x, a *T, as
+// moved, from status from by event ev, started at start. Package engine
+// sets it when it is initialized.
+var TraceMove func(ctx context.Context, eng any, x any, from, ev string, start time.Time)
