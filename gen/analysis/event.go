@@ -5,6 +5,7 @@ package analysis
 import (
 	"database/sql/driver"
 	"fmt"
+	"github.com/taskmodel/taskmodel/enum"
 	"github.com/taskmodel/taskmodel/tasktype"
 	"strings"
 )
@@ -32,10 +33,11 @@ const (
 )
 
 var events = [...]Event{EventRequestUploadURLs, EventVerifyUploads, EventUploadFailed, EventStart, EventComplete, EventFail, EventCancel, EventExpire}
+var eventEnum = enum.New("Event", "event", events[:]...)
 
 // Events returns every event in spec order.
 func Events() []Event {
-	return append([]Event(nil), events[:]...)
+	return eventEnum.Values()
 }
 
 // index returns the position of ev in Events(), or -1.
@@ -91,19 +93,7 @@ func ParseEvent(text string) (Event, error) {
 	if ev := Event(text); ev.Valid() {
 		return ev, nil
 	}
-	if text == "" {
-		return "", &tasktype.FieldError{
-			Field:   "event",
-			Message: "missing; allowed: request_upload_urls, verify_uploads, upload_failed, start, complete, fail, cancel, expire",
-			Rule:    "required",
-		}
-	}
-	return "", &tasktype.FieldError{
-		Field:   "event",
-		Message: fmt.Sprintf("unknown value %q; allowed: request_upload_urls, verify_uploads, upload_failed, start, complete, fail, cancel, expire", text),
-		Rule:    "one_of",
-		Value:   text,
-	}
+	return "", eventEnum.ParseError(text)
 }
 
 // MarshalText implements encoding.TextMarshaler.
@@ -113,23 +103,12 @@ func (ev Event) MarshalText() ([]byte, error) {
 
 // UnmarshalText implements encoding.TextUnmarshaler; it accepts only declared values.
 func (ev *Event) UnmarshalText(b []byte) error {
-	p, err := ParseEvent(string(b))
-	if err != nil {
-		return err
-	}
-	*ev = p
-	return nil
+	return eventEnum.UnmarshalText(ev, b)
 }
 
 // Scan implements sql.Scanner; it accepts only declared values.
 func (ev *Event) Scan(src any) error {
-	switch x := src.(type) {
-	case string:
-		return ev.UnmarshalText([]byte(x))
-	case []byte:
-		return ev.UnmarshalText(x)
-	}
-	return fmt.Errorf("cannot scan %T into Event", src)
+	return eventEnum.Scan(ev, src)
 }
 
 // Value implements driver.Valuer.

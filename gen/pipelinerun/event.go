@@ -5,6 +5,7 @@ package pipelinerun
 import (
 	"database/sql/driver"
 	"fmt"
+	"github.com/taskmodel/taskmodel/enum"
 	"github.com/taskmodel/taskmodel/tasktype"
 	"strings"
 )
@@ -28,10 +29,11 @@ const (
 )
 
 var events = [...]Event{EventStart, EventRun, EventComplete, EventFail, EventSkip, EventCancel}
+var eventEnum = enum.New("Event", "event", events[:]...)
 
 // Events returns every event in spec order.
 func Events() []Event {
-	return append([]Event(nil), events[:]...)
+	return eventEnum.Values()
 }
 
 // index returns the position of ev in Events(), or -1.
@@ -79,19 +81,7 @@ func ParseEvent(text string) (Event, error) {
 	if ev := Event(text); ev.Valid() {
 		return ev, nil
 	}
-	if text == "" {
-		return "", &tasktype.FieldError{
-			Field:   "event",
-			Message: "missing; allowed: start, run, complete, fail, skip, cancel",
-			Rule:    "required",
-		}
-	}
-	return "", &tasktype.FieldError{
-		Field:   "event",
-		Message: fmt.Sprintf("unknown value %q; allowed: start, run, complete, fail, skip, cancel", text),
-		Rule:    "one_of",
-		Value:   text,
-	}
+	return "", eventEnum.ParseError(text)
 }
 
 // MarshalText implements encoding.TextMarshaler.
@@ -101,23 +91,12 @@ func (ev Event) MarshalText() ([]byte, error) {
 
 // UnmarshalText implements encoding.TextUnmarshaler; it accepts only declared values.
 func (ev *Event) UnmarshalText(b []byte) error {
-	p, err := ParseEvent(string(b))
-	if err != nil {
-		return err
-	}
-	*ev = p
-	return nil
+	return eventEnum.UnmarshalText(ev, b)
 }
 
 // Scan implements sql.Scanner; it accepts only declared values.
 func (ev *Event) Scan(src any) error {
-	switch x := src.(type) {
-	case string:
-		return ev.UnmarshalText([]byte(x))
-	case []byte:
-		return ev.UnmarshalText(x)
-	}
-	return fmt.Errorf("cannot scan %T into Event", src)
+	return eventEnum.Scan(ev, src)
 }
 
 // Value implements driver.Valuer.
