@@ -45,7 +45,7 @@ func (g *generator) modelFile(f *jen.File) {
 		}
 		stringEnum{
 			Type: e.Name, Doc: doc, What: e.Name + " value", Field: "", ListFunc: e.Name + "Values",
-			ListDoc: e.Name + "Values returns every value in spec order.",
+			ListDoc:   e.Name + "Values returns every value in spec order.",
 			ParseFunc: "Parse" + e.Name, GoNames: goNames, Values: values, Docs: docs, SQL: true,
 		}.emit(f)
 	}

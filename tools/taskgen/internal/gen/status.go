@@ -74,7 +74,7 @@ func (g *generator) statusFile(f *jen.File) {
 			desc += ". " + oneLine(set.Doc)
 		}
 		f.Comment(fmt.Sprintf("Is%s reports whether s is in %s", set.GoName, desc))
-		f.Func().Params(jen.Id("s").Id("Status")).Id("Is"+set.GoName).Params().Bool().Block(atIndex(table))
+		f.Func().Params(jen.Id("s").Id("Status")).Id("Is" + set.GoName).Params().Bool().Block(atIndex(table))
 		f.Comment(fmt.Sprintf("%sStatuses returns the members of the set %q in spec order.", set.GoName, set.Name))
 		f.Func().Id(set.GoName + "Statuses").Params().Index().Id("Status").Block(jen.Return(jen.Index().Id("Status").Values(ids...)))
 	}
