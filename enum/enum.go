@@ -14,7 +14,10 @@ import (
 type Table[T ~string] struct {
 	typeName string
 	field    string
-	allowed  string // the values joined by ", ", as errors list them
+	// missing is the message for an empty value; unknown the format of the
+	// one for an unknown value. Both list the allowed values, built once so
+	// that an error costs no more than a generated constant message did.
+	missing, unknown string
 	values   []T
 	byLen    [][]int32 // byLen[n] indexes the values n bytes long
 }
@@ -36,7 +39,9 @@ func New[T ~string](typeName, field string, values ...T) *Table[T] {
 		t.byLen[len(v)] = append(t.byLen[len(v)], int32(i))
 		names[i] = string(v)
 	}
-	t.allowed = strings.Join(names, ", ")
+	allowed := strings.Join(names, ", ")
+	t.missing = "missing; allowed: " + allowed
+	t.unknown = "unknown value %q; allowed: " + strings.ReplaceAll(allowed, "%", "%%")
 	return t
 }
 
@@ -94,13 +99,13 @@ func (t *Table[T]) Parse(text string) (T, error) {
 // unknown one (rule "one_of", with the text as its Value).
 func (t *Table[T]) ParseError(text string) error {
 	if text == "" {
-		return &tasktype.FieldError{Field: t.field, Rule: "required", Message: "missing; allowed: " + t.allowed}
+		return &tasktype.FieldError{Field: t.field, Rule: "required", Message: t.missing}
 	}
 	return &tasktype.FieldError{
 		Field:   t.field,
 		Rule:    "one_of",
 		Value:   text,
-		Message: fmt.Sprintf("unknown value %q; allowed: %s", text, t.allowed),
+		Message: fmt.Sprintf(t.unknown, text),
 	}
 }
 

@@ -103,10 +103,11 @@ func TestScanOtherTypes(t *testing.T) {
 }
 
 func TestFieldless(t *testing.T) {
-	// A spec enumeration's errors name no field: the message stands alone.
-	sizes := enum.New("Size", "", "S", "M")
+	// A spec enumeration's errors name no field: the message stands alone,
+	// and a value may hold what fmt would read as a verb.
+	sizes := enum.New("Size", "", "S", "M", "100%")
 	_, err := sizes.Parse("XL")
-	if err == nil || err.Error() != `unknown value "XL"; allowed: S, M` {
+	if err == nil || err.Error() != `unknown value "XL"; allowed: S, M, 100%` {
 		t.Errorf("Parse(XL) error = %v", err)
 	}
 }
