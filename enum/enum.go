@@ -18,8 +18,8 @@ type Table[T ~string] struct {
 	// one for an unknown value. Both list the allowed values, built once so
 	// that an error costs no more than a generated constant message did.
 	missing, unknown string
-	values   []T
-	byLen    [][]int32 // byLen[n] indexes the values n bytes long
+	values           []T
+	byLen            [][]int32 // byLen[n] indexes the values n bytes long
 }
 
 // New returns the Table of the enumeration named typeName whose values are
