@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"github.com/taskmodel/taskmodel/enum"
 	"github.com/taskmodel/taskmodel/tasktype"
+	"slices"
 	"strings"
 )
 
@@ -209,50 +210,18 @@ func AllowedEvents(from Status) []Event {
 	return out
 }
 
+var targetTable = [8]Status{StatusUploading, StatusQueued, StatusUploadFailed, StatusProcessing, StatusCompleted, StatusFailed, StatusCancelled, StatusExpired}
+
 // Target returns the status ev leads to, or "" for an undeclared event.
 func (ev Event) Target() Status {
-	switch ev {
-	case EventRequestUploadURLs:
-		return StatusUploading
-	case EventVerifyUploads:
-		return StatusQueued
-	case EventUploadFailed:
-		return StatusUploadFailed
-	case EventStart:
-		return StatusProcessing
-	case EventComplete:
-		return StatusCompleted
-	case EventFail:
-		return StatusFailed
-	case EventCancel:
-		return StatusCancelled
-	case EventExpire:
-		return StatusExpired
-	}
-	return ""
+	return enum.At(targetTable[:], ev.index())
 }
 
-// Sources returns the statuses ev may fire from, in spec order.
+var sourcesTable = [8][]Status{{StatusCreated, StatusUploadFailed}, {StatusUploading}, {StatusUploading}, {StatusQueued}, {StatusProcessing}, {StatusProcessing}, {StatusProcessing}, {StatusCreated, StatusUploading}}
+
+// Sources returns the statuses ev may fire from, in spec order, in a new slice.
 func (ev Event) Sources() []Status {
-	switch ev {
-	case EventRequestUploadURLs:
-		return []Status{StatusCreated, StatusUploadFailed}
-	case EventVerifyUploads:
-		return []Status{StatusUploading}
-	case EventUploadFailed:
-		return []Status{StatusUploading}
-	case EventStart:
-		return []Status{StatusQueued}
-	case EventComplete:
-		return []Status{StatusProcessing}
-	case EventFail:
-		return []Status{StatusProcessing}
-	case EventCancel:
-		return []Status{StatusProcessing}
-	case EventExpire:
-		return []Status{StatusCreated, StatusUploading}
-	}
-	return nil
+	return slices.Clone(enum.At(sourcesTable[:], ev.index()))
 }
 
 // RequiredFields returns the names of the fields a caller must supply with ev.

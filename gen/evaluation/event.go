@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"github.com/taskmodel/taskmodel/enum"
 	"github.com/taskmodel/taskmodel/tasktype"
+	"slices"
 	"strings"
 )
 
@@ -182,38 +183,18 @@ func AllowedEvents(from Status) []Event {
 	return out
 }
 
+var targetTable = [5]Status{StatusRunning, StatusDone, StatusFailed, StatusCancelled, StatusQueued}
+
 // Target returns the status ev leads to, or "" for an undeclared event.
 func (ev Event) Target() Status {
-	switch ev {
-	case EventStart:
-		return StatusRunning
-	case EventComplete:
-		return StatusDone
-	case EventFail:
-		return StatusFailed
-	case EventCancel:
-		return StatusCancelled
-	case EventRequeue:
-		return StatusQueued
-	}
-	return ""
+	return enum.At(targetTable[:], ev.index())
 }
 
-// Sources returns the statuses ev may fire from, in spec order.
+var sourcesTable = [5][]Status{{StatusQueued}, {StatusRunning}, {StatusQueued, StatusRunning}, {StatusQueued, StatusRunning}, {StatusRunning}}
+
+// Sources returns the statuses ev may fire from, in spec order, in a new slice.
 func (ev Event) Sources() []Status {
-	switch ev {
-	case EventStart:
-		return []Status{StatusQueued}
-	case EventComplete:
-		return []Status{StatusRunning}
-	case EventFail:
-		return []Status{StatusQueued, StatusRunning}
-	case EventCancel:
-		return []Status{StatusQueued, StatusRunning}
-	case EventRequeue:
-		return []Status{StatusRunning}
-	}
-	return nil
+	return slices.Clone(enum.At(sourcesTable[:], ev.index()))
 }
 
 // RequiredFields returns the names of the fields a caller must supply with ev.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"github.com/taskmodel/taskmodel/enum"
 	"github.com/taskmodel/taskmodel/tasktype"
+	"slices"
 	"strings"
 )
 
@@ -196,42 +197,18 @@ func AllowedEvents(from Status) []Event {
 	return out
 }
 
+var targetTable = [6]Status{StatusStarted, StatusRunning, StatusCompleted, StatusFailed, StatusSkipped, StatusCancelled}
+
 // Target returns the status ev leads to, or "" for an undeclared event.
 func (ev Event) Target() Status {
-	switch ev {
-	case EventStart:
-		return StatusStarted
-	case EventRun:
-		return StatusRunning
-	case EventComplete:
-		return StatusCompleted
-	case EventFail:
-		return StatusFailed
-	case EventSkip:
-		return StatusSkipped
-	case EventCancel:
-		return StatusCancelled
-	}
-	return ""
+	return enum.At(targetTable[:], ev.index())
 }
 
-// Sources returns the statuses ev may fire from, in spec order.
+var sourcesTable = [6][]Status{{StatusNotStarted}, {StatusStarted}, {StatusStarted, StatusRunning}, {StatusStarted, StatusRunning}, {StatusNotStarted, StatusStarted}, {StatusNotStarted, StatusStarted, StatusRunning}}
+
+// Sources returns the statuses ev may fire from, in spec order, in a new slice.
 func (ev Event) Sources() []Status {
-	switch ev {
-	case EventStart:
-		return []Status{StatusNotStarted}
-	case EventRun:
-		return []Status{StatusStarted}
-	case EventComplete:
-		return []Status{StatusStarted, StatusRunning}
-	case EventFail:
-		return []Status{StatusStarted, StatusRunning}
-	case EventSkip:
-		return []Status{StatusNotStarted, StatusStarted}
-	case EventCancel:
-		return []Status{StatusNotStarted, StatusStarted, StatusRunning}
-	}
-	return nil
+	return slices.Clone(enum.At(sourcesTable[:], ev.index()))
 }
 
 // RequiredFields returns the names of the fields a caller must supply with ev.

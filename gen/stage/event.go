@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"github.com/taskmodel/taskmodel/enum"
 	"github.com/taskmodel/taskmodel/tasktype"
+	"slices"
 	"strings"
 )
 
@@ -196,42 +197,18 @@ func AllowedEvents(from Status) []Event {
 	return out
 }
 
+var targetTable = [6]Status{StatusCreated, StatusRunning, StatusRetry, StatusError, StatusComplete, StatusCanceled}
+
 // Target returns the status ev leads to, or "" for an undeclared event.
 func (ev Event) Target() Status {
-	switch ev {
-	case EventBind:
-		return StatusCreated
-	case EventStart:
-		return StatusRunning
-	case EventRetry:
-		return StatusRetry
-	case EventError:
-		return StatusError
-	case EventComplete:
-		return StatusComplete
-	case EventCancel:
-		return StatusCanceled
-	}
-	return ""
+	return enum.At(targetTable[:], ev.index())
 }
 
-// Sources returns the statuses ev may fire from, in spec order.
+var sourcesTable = [6][]Status{{StatusUnbound}, {StatusCreated, StatusRetry}, {StatusRunning}, {StatusRunning, StatusRetry}, {StatusRunning}, {StatusUnbound, StatusCreated, StatusRunning, StatusRetry}}
+
+// Sources returns the statuses ev may fire from, in spec order, in a new slice.
 func (ev Event) Sources() []Status {
-	switch ev {
-	case EventBind:
-		return []Status{StatusUnbound}
-	case EventStart:
-		return []Status{StatusCreated, StatusRetry}
-	case EventRetry:
-		return []Status{StatusRunning}
-	case EventError:
-		return []Status{StatusRunning, StatusRetry}
-	case EventComplete:
-		return []Status{StatusRunning}
-	case EventCancel:
-		return []Status{StatusUnbound, StatusCreated, StatusRunning, StatusRetry}
-	}
-	return nil
+	return slices.Clone(enum.At(sourcesTable[:], ev.index()))
 }
 
 // RequiredFields returns the names of the fields a caller must supply with ev.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"github.com/taskmodel/taskmodel/enum"
 	"github.com/taskmodel/taskmodel/tasktype"
+	"slices"
 	"strings"
 )
 
@@ -181,38 +182,18 @@ func AllowedEvents(from Status) []Event {
 	return out
 }
 
+var targetTable = [5]Status{StatusBuilding, StatusReady, StatusFailed, StatusCancelled, StatusQueued}
+
 // Target returns the status ev leads to, or "" for an undeclared event.
 func (ev Event) Target() Status {
-	switch ev {
-	case EventStart:
-		return StatusBuilding
-	case EventFinish:
-		return StatusReady
-	case EventFail:
-		return StatusFailed
-	case EventCancel:
-		return StatusCancelled
-	case EventRequeue:
-		return StatusQueued
-	}
-	return ""
+	return enum.At(targetTable[:], ev.index())
 }
 
-// Sources returns the statuses ev may fire from, in spec order.
+var sourcesTable = [5][]Status{{StatusQueued}, {StatusBuilding}, {StatusQueued, StatusBuilding}, {StatusQueued, StatusBuilding}, {StatusBuilding}}
+
+// Sources returns the statuses ev may fire from, in spec order, in a new slice.
 func (ev Event) Sources() []Status {
-	switch ev {
-	case EventStart:
-		return []Status{StatusQueued}
-	case EventFinish:
-		return []Status{StatusBuilding}
-	case EventFail:
-		return []Status{StatusQueued, StatusBuilding}
-	case EventCancel:
-		return []Status{StatusQueued, StatusBuilding}
-	case EventRequeue:
-		return []Status{StatusBuilding}
-	}
-	return nil
+	return slices.Clone(enum.At(sourcesTable[:], ev.index()))
 }
 
 // RequiredFields returns the names of the fields a caller must supply with ev.
