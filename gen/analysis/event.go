@@ -34,6 +34,8 @@ const (
 )
 
 var events = [...]Event{EventRequestUploadURLs, EventVerifyUploads, EventUploadFailed, EventStart, EventComplete, EventFail, EventCancel, EventExpire}
+
+// eventEnum lists, parses and decodes the declared values.
 var eventEnum = enum.New("Event", "event", events[:]...)
 
 // Events returns every event in spec order.

@@ -32,6 +32,7 @@ const (
 	ErrorCodeInternalError ErrorCode = "INTERNAL_ERROR"
 )
 
+// errorCodeEnum lists, parses and decodes the declared values.
 var errorCodeEnum = enum.New("ErrorCode", "error_code", ErrorCodeAgentError, ErrorCodeBillingInsufficientCredits, ErrorCodeBillingWalletNotFound, ErrorCodeFileReadError, ErrorCodeFileFormatError, ErrorCodeTimeoutError, ErrorCodeInternalError)
 
 // ErrorCodes returns every error code in spec order.

@@ -34,6 +34,8 @@ const (
 )
 
 var statuses = [...]Status{StatusCreated, StatusUploading, StatusUploadFailed, StatusQueued, StatusProcessing, StatusCompleted, StatusFailed, StatusCancelled, StatusExpired}
+
+// statusEnum lists, parses and decodes the declared values.
 var statusEnum = enum.New("Status", "status", statuses[:]...)
 
 // Statuses returns every status in spec order.

@@ -28,6 +28,8 @@ const (
 )
 
 var events = [...]Event{EventStart, EventComplete, EventFail, EventCancel, EventRequeue}
+
+// eventEnum lists, parses and decodes the declared values.
 var eventEnum = enum.New("Event", "event", events[:]...)
 
 // Events returns every event in spec order.

@@ -24,6 +24,7 @@ const (
 	ModelSourceLocal ModelSource = "LOCAL"
 )
 
+// modelSourceEnum lists, parses and decodes the declared values.
 var modelSourceEnum = enum.New("ModelSource", "", ModelSourceHuggingface, ModelSourceGithub, ModelSourceLocal)
 
 // ModelSourceValues returns every value in spec order.

@@ -25,6 +25,7 @@ const (
 	TaskKindPython TaskKind = "python"
 )
 
+// taskKindEnum lists, parses and decodes the declared values.
 var taskKindEnum = enum.New("TaskKind", "", TaskKindR, TaskKindSh, TaskKindPython)
 
 // TaskKindValues returns every value in spec order.

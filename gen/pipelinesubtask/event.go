@@ -30,6 +30,8 @@ const (
 )
 
 var events = [...]Event{EventStart, EventRun, EventComplete, EventFail, EventSkip, EventCancel}
+
+// eventEnum lists, parses and decodes the declared values.
 var eventEnum = enum.New("Event", "event", events[:]...)
 
 // Events returns every event in spec order.

@@ -30,6 +30,8 @@ const (
 )
 
 var statuses = [...]Status{StatusNotStarted, StatusStarted, StatusRunning, StatusCompleted, StatusFailed, StatusSkipped, StatusCancelled}
+
+// statusEnum lists, parses and decodes the declared values.
 var statusEnum = enum.New("Status", "status", statuses[:]...)
 
 // Statuses returns every status in spec order.

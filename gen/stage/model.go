@@ -25,6 +25,7 @@ const (
 	RetryPolicyGlobal RetryPolicy = "GLOBAL"
 )
 
+// retryPolicyEnum lists, parses and decodes the declared values.
 var retryPolicyEnum = enum.New("RetryPolicy", "", RetryPolicyNone, RetryPolicyStage, RetryPolicyGlobal)
 
 // RetryPolicyValues returns every value in spec order.
@@ -101,6 +102,7 @@ const (
 	RecordStatusUnprocessed RecordStatus = "unprocessed"
 )
 
+// recordStatusEnum lists, parses and decodes the declared values.
 var recordStatusEnum = enum.New("RecordStatus", "", RecordStatusError, RecordStatusSuccess, RecordStatusUnprocessed)
 
 // RecordStatusValues returns every value in spec order.

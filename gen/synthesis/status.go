@@ -26,6 +26,8 @@ const (
 )
 
 var statuses = [...]Status{StatusQueued, StatusRunning, StatusDone, StatusFailed, StatusCancelled}
+
+// statusEnum lists, parses and decodes the declared values.
 var statusEnum = enum.New("Status", "status", statuses[:]...)
 
 // Statuses returns every status in spec order.

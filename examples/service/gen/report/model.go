@@ -26,6 +26,7 @@ const (
 	ErrorCodeInternalError ErrorCode = "INTERNAL_ERROR"
 )
 
+// errorCodeEnum lists, parses and decodes the declared values.
 var errorCodeEnum = enum.New("ErrorCode", "error_code", ErrorCodeNoWorker, ErrorCodeTimeout, ErrorCodeNoData, ErrorCodeInternalError)
 
 // ErrorCodes returns every error code in spec order.
@@ -118,6 +119,7 @@ const (
 	KindOrders Kind = "ORDERS"
 )
 
+// kindEnum lists, parses and decodes the declared values.
 var kindEnum = enum.New("Kind", "", KindSignups, KindOrders)
 
 // KindValues returns every value in spec order.
@@ -188,6 +190,7 @@ const (
 	FormatJSON Format = "json"
 )
 
+// formatEnum lists, parses and decodes the declared values.
 var formatEnum = enum.New("Format", "", FormatCsv, FormatJSON)
 
 // FormatValues returns every value in spec order.

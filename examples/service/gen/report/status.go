@@ -26,6 +26,8 @@ const (
 )
 
 var statuses = [...]Status{StatusQueued, StatusBuilding, StatusReady, StatusFailed, StatusCancelled}
+
+// statusEnum lists, parses and decodes the declared values.
 var statusEnum = enum.New("Status", "status", statuses[:]...)
 
 // Statuses returns every status in spec order.

@@ -306,6 +306,7 @@ func (e stringEnum) emit(f *jen.File) {
 	} else {
 		args = append(args, ids...)
 	}
+	f.Comment(tv + " lists, parses and decodes the declared values.")
 	f.Var().Id(tv).Op("=").Qual(pkgEnum, "New").Call(args...)
 	f.Comment(e.ListDoc)
 	f.Func().Id(e.ListFunc).Params().Index().Id(e.Type).Block(jen.Return(jen.Id(tv).Dot("Values").Call()))
