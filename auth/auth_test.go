@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/taskmodel/taskmodel/backends/mysql"
+	"github.com/taskmodel/taskmodel/backends/mysql/mysqltest"
 	"github.com/taskmodel/taskmodel/backends/postgres"
 	"github.com/taskmodel/taskmodel/backends/postgres/pgtest"
 	"github.com/taskmodel/taskmodel/backends/sqlite"
@@ -53,31 +56,20 @@ var engines = []engine{
 		if err != nil {
 			t.Fatal(err)
 		}
-		return st.(*store), func(t *testing.T) []map[string]any {
-			rows, err := db.QueryContext(ctx, `SELECT * FROM taskmodel_token`)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer rows.Close()
-			cols, _ := rows.Columns()
-			var out []map[string]any
-			for rows.Next() {
-				vals := make([]any, len(cols))
-				ptrs := make([]any, len(cols))
-				for i := range vals {
-					ptrs[i] = &vals[i]
-				}
-				if err := rows.Scan(ptrs...); err != nil {
-					t.Fatal(err)
-				}
-				row := map[string]any{}
-				for i, c := range cols {
-					row[c] = vals[i]
-				}
-				out = append(out, row)
-			}
-			return out
+		return st.(*store), sqlRows(db)
+	}},
+	{"mysql", func(t *testing.T) (*store, func(*testing.T) []map[string]any) {
+		ctx := context.Background()
+		db, err := mysql.Open(ctx, mysqltest.Database(t))
+		if err != nil {
+			t.Fatal(err)
 		}
+		t.Cleanup(func() { db.Close() })
+		st, err := NewMySQL(ctx, db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.(*store), sqlRows(db)
 	}},
 	{"postgres", func(t *testing.T) (*store, func(*testing.T) []map[string]any) {
 		ctx := context.Background()
@@ -114,6 +106,42 @@ var engines = []engine{
 			return out
 		}
 	}},
+}
+
+// sqlRows reads every column of every stored token of a database/sql database.
+func sqlRows(db *sql.DB) func(t *testing.T) []map[string]any {
+	return func(t *testing.T) []map[string]any {
+		rows, err := db.QueryContext(context.Background(), `SELECT * FROM taskmodel_token`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		types, _ := rows.ColumnTypes()
+		var out []map[string]any
+		for rows.Next() {
+			vals := make([]any, len(types))
+			ptrs := make([]any, len(types))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				t.Fatal(err)
+			}
+			row := map[string]any{}
+			for i, c := range types {
+				// MySQL's driver returns text as bytes: give text columns as strings.
+				if b, ok := vals[i].([]byte); ok && strings.Contains(c.DatabaseTypeName(), "CHAR") {
+					vals[i] = string(b)
+				}
+				row[c.Name()] = vals[i]
+			}
+			out = append(out, row)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
 }
 
 // each runs f on every engine.
@@ -509,6 +537,40 @@ func TestMigrationIdempotent(t *testing.T) {
 			t.Errorf("migration recorded as %q, %v", name, err)
 		}
 	})
+	t.Run("mysql", func(t *testing.T) {
+		db, err := mysql.Open(ctx, mysqltest.Database(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		var wg sync.WaitGroup
+		errs := make([]error, 4)
+		for i := range errs { // processes starting at once take turns on the named lock
+			wg.Go(func() { _, errs[i] = NewMySQL(ctx, db) })
+		}
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				t.Error(err)
+			}
+		}
+		var names []string
+		rows, err := db.QueryContext(ctx, `SELECT name FROM taskmodel_migrations WHERE name LIKE 'auth/%' ORDER BY name`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var n string
+			if err := rows.Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			names = append(names, n)
+		}
+		if want := []string{"auth/0001_tokens", "auth/0002_worker_tokens"}; !reflect.DeepEqual(names, want) {
+			t.Errorf("migrations recorded %v, want %v", names, want)
+		}
+	})
 }
 
 func TestOpen(t *testing.T) {
@@ -551,9 +613,28 @@ func TestOpen(t *testing.T) {
 			t.Errorf("%+v, %v", u, err)
 		}
 	})
+	t.Run("mysql", func(t *testing.T) {
+		db := config.Database{URL: mysqltest.Database(t), Driver: config.MySQL}
+		st, closer, err := Open(ctx, db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		secret, _ := mustCreate(t, st, "ana", false)
+		if err := closer(); err != nil {
+			t.Fatal(err)
+		}
+		st, closer, err = Open(ctx, db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer closer()
+		if u, err := st.Authenticate(ctx, secret); err != nil || u.Name != "ana" {
+			t.Errorf("after reopening: %+v, %v", u, err)
+		}
+	})
 	t.Run("unknown driver", func(t *testing.T) {
-		_, _, err := Open(ctx, config.Database{Driver: "mysql"})
-		if err == nil || err.Error() != `database driver "mysql": allowed: postgresql, sqlite` {
+		_, _, err := Open(ctx, config.Database{Driver: "oracle"})
+		if err == nil || err.Error() != `database driver "oracle": allowed: postgresql, mysql, sqlite` {
 			t.Errorf("err = %v", err)
 		}
 	})

@@ -47,10 +47,11 @@
 //
 // # Engines
 //
-// NewMemory keeps tokens in memory; NewSQLite and NewPostgres keep them in
-// the table taskmodel_token of an open database, whose migration
-// (auth/0001_tokens, embedded under sql/) they apply through
-// backends/sqlite.Migrate and backends/postgres.Migrate: versioned,
-// idempotent, and on PostgreSQL under the migrations' advisory lock. Open
-// opens the database a configuration names, as the CLI does.
+// NewMemory keeps tokens in memory; NewSQLite, NewPostgres and NewMySQL
+// (MySQL or MariaDB) keep them in the table taskmodel_token of an open
+// database, whose migrations (auth/0001_tokens, auth/0002_worker_tokens,
+// embedded under sql/) they apply through the backend's Migrate:
+// versioned, idempotent, and on PostgreSQL and MySQL under the
+// migrations' lock. Open opens the database a configuration names, as the
+// CLI does.
 package auth

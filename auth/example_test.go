@@ -11,7 +11,7 @@ import (
 
 func Example() {
 	ctx := context.Background()
-	tokens := auth.NewMemory() // or auth.NewSQLite(ctx, db), auth.NewPostgres(ctx, pool), auth.Open(ctx, cfg.Database)
+	tokens := auth.NewMemory() // or auth.NewSQLite(ctx, db), auth.NewPostgres(ctx, pool), auth.NewMySQL(ctx, db), auth.Open(ctx, cfg.Database)
 
 	secret, tok, err := tokens.Create(ctx, "ana", false)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/taskmodel/taskmodel/backends/mysql"
 	"github.com/taskmodel/taskmodel/backends/postgres"
 	"github.com/taskmodel/taskmodel/backends/sqlite"
 	"github.com/taskmodel/taskmodel/config"
@@ -13,8 +14,8 @@ import (
 
 // Open opens the database a configuration names (see package config), as
 // sdk/pipeline.OpenStorage does — creating what is missing: the SQLite file
-// and its directory, the PostgreSQL schema — and returns a Store over it
-// and the function that closes the database.
+// and its directory, the PostgreSQL schema (a MySQL database must exist) —
+// and returns a Store over it and the function that closes the database.
 func Open(ctx context.Context, db config.Database) (Store, func() error, error) {
 	switch db.Driver {
 	case config.SQLite:
@@ -39,8 +40,23 @@ func Open(ctx context.Context, db config.Database) (Store, func() error, error) 
 			return nil, nil, fmt.Errorf("database %s: %w", db, err)
 		}
 		return st, func() error { pool.Close(); return nil }, nil
+	case config.MySQL:
+		dsn, err := db.MySQLURL()
+		if err != nil {
+			return nil, nil, fmt.Errorf("database %s: %w", db, err)
+		}
+		mdb, err := mysql.Open(ctx, dsn)
+		if err != nil {
+			return nil, nil, fmt.Errorf("database %s: %w", db, err)
+		}
+		st, err := NewMySQL(ctx, mdb)
+		if err != nil {
+			mdb.Close()
+			return nil, nil, fmt.Errorf("database %s: %w", db, err)
+		}
+		return st, mdb.Close, nil
 	}
-	return nil, nil, fmt.Errorf("database driver %q: allowed: %s, %s", db.Driver, config.PostgreSQL, config.SQLite)
+	return nil, nil, fmt.Errorf("database driver %q: allowed: %s, %s, %s", db.Driver, config.PostgreSQL, config.MySQL, config.SQLite)
 }
 
 func openPostgres(ctx context.Context, db config.Database) (*pgxpool.Pool, error) {

@@ -10,13 +10,14 @@ import (
 )
 
 // sql/ENGINE/NNNN_name.sql is migration "auth/NNNN_name" of ENGINE
-// ("sqlite", "postgresql"), applied in name order.
+// ("sqlite", "postgresql", "mysql"), applied in name order.
 //
 //go:embed sql
 var sqlFiles embed.FS
 
 // Migrations returns the migrations of the token table for an engine
-// ("sqlite", "postgresql"), in order; NewSQLite and NewPostgres apply them.
+// ("sqlite", "postgresql", "mysql"), in order; NewSQLite, NewPostgres and
+// NewMySQL apply them.
 // It panics on another engine.
 func Migrations(engine string) []tasktype.Migration {
 	names, err := fs.Glob(sqlFiles, "sql/"+engine+"/*.sql") // sorted

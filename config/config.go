@@ -23,14 +23,18 @@ const TaskerFileName = ".tasker.yml"
 const (
 	PostgreSQL = "postgresql"
 	SQLite     = "sqlite"
+	// MySQL is MySQL or MariaDB (see backends/mysql for the versions).
+	MySQL = "mysql"
 )
 
 // Database says which database to use. Zero fields are unset.
 type Database struct {
-	// URL is a postgres:// (or postgresql://) URL, or sqlite:PATH.
+	// URL is a postgres:// (or postgresql://) URL, a mysql:// URL, or
+	// sqlite:PATH.
 	URL string `json:"url,omitempty"`
-	// Driver is "postgresql" (or "postgres") or "sqlite". Without it, a URL's
-	// scheme or a host means PostgreSQL, anything else SQLite.
+	// Driver is "postgresql" (or "postgres"), "mysql" (or "mariadb") or
+	// "sqlite". Without it, a URL's scheme, or else a host (PostgreSQL),
+	// says which; with none of them it is SQLite.
 	Driver string `json:"driver,omitempty"`
 	Host   string `json:"host,omitempty"`
 	Port   int    `json:"port,omitempty"`
@@ -39,7 +43,8 @@ type Database struct {
 	User     string `json:"user,omitempty"`
 	Password string `json:"-"`
 	// Schema is the PostgreSQL schema (search_path) the tables live in;
-	// created if missing. SQLite ignores it.
+	// created if missing. SQLite ignores it; on MySQL, where a schema is a
+	// database, it is an error (set Name).
 	Schema string `json:"schema,omitempty"`
 }
 
@@ -329,9 +334,9 @@ func (cfg *Config) apply(m level, dir, file string, lookup func(string) (string,
 			case "sqlite", "sqlite3":
 				d.Driver = SQLite
 			case "mysql", "mariadb":
-				return s.err(fmt.Sprintf("driver %q is not supported: taskmodel stores in postgresql or sqlite; allowed: postgresql, sqlite", s.value))
+				d.Driver = MySQL
 			default:
-				return s.err(fmt.Sprintf("unknown driver %q; allowed: postgresql, sqlite", s.value))
+				return s.err(fmt.Sprintf("unknown driver %q; allowed: postgresql, mysql, sqlite", s.value))
 			}
 		case "host":
 			d.Host = s.value
@@ -388,8 +393,13 @@ func (cfg *Config) apply(m level, dir, file string, lookup func(string) (string,
 		}
 		for _, k := range []string{"host", "port", "user", "password"} {
 			if s, ok := m[k]; ok {
-				return s.err("applies to PostgreSQL only, and the driver is sqlite (set driver: postgresql)")
+				return s.err("applies to PostgreSQL and MySQL only, and the driver is sqlite (set driver: postgresql or mysql)")
 			}
+		}
+	}
+	if d.Driver == MySQL {
+		if s, ok := m["schema"]; ok {
+			return s.err("applies to PostgreSQL only; on MySQL a schema is a database: set name instead")
 		}
 	}
 	return nil
@@ -428,8 +438,10 @@ func parseURL(raw string) (driver, path string, err error) {
 	switch u.Scheme {
 	case "postgres", "postgresql":
 		return PostgreSQL, "", nil
+	case "mysql":
+		return MySQL, "", nil
 	}
-	return "", "", fmt.Errorf("unsupported URL scheme %q; use postgres://… or sqlite:PATH", u.Scheme)
+	return "", "", fmt.Errorf("unsupported URL scheme %q; use postgres://…, mysql://… or sqlite:PATH", u.Scheme)
 }
 
 // redactErr drops the URL (which may hold a password) from a url.Parse error.
@@ -444,8 +456,16 @@ func redactErr(err error) error {
 // PostgresURL returns the connection URL of a PostgreSQL database: URL
 // refined by the keys that are set, or one built from them. Schema is not
 // part of it (see Database.Schema).
-func (d Database) PostgresURL() (string, error) {
-	u := &url.URL{Scheme: "postgres"}
+func (d Database) PostgresURL() (string, error) { return d.serverURL("postgres") }
+
+// MySQLURL returns the mysql:// URL of a MySQL or MariaDB database: URL
+// refined by the keys that are set, or one built from them (host
+// 127.0.0.1 when none is set, as backends/mysql reads it).
+func (d Database) MySQLURL() (string, error) { return d.serverURL("mysql") }
+
+// serverURL is the URL of a database server with scheme.
+func (d Database) serverURL(scheme string) (string, error) {
+	u := &url.URL{Scheme: scheme}
 	if d.URL != "" {
 		p, err := url.Parse(d.URL)
 		if err != nil {
@@ -491,21 +511,25 @@ func (d Database) PostgresURL() (string, error) {
 
 // String describes the database without its password.
 func (d Database) String() string {
-	if d.Driver == SQLite {
+	driver, scheme := PostgreSQL, "postgres"
+	switch d.Driver {
+	case SQLite:
 		return "sqlite " + d.Name
+	case MySQL:
+		driver, scheme = MySQL, "mysql"
 	}
-	s, err := d.PostgresURL()
+	s, err := d.serverURL(scheme)
 	if err != nil {
-		return "postgresql (bad URL)"
+		return driver + " (bad URL)"
 	}
 	u, err := url.Parse(s)
 	if err != nil {
-		return "postgresql (bad URL)"
+		return driver + " (bad URL)"
 	}
 	if _, has := u.User.Password(); has {
 		u.User = url.UserPassword(u.User.Username(), "xxxxx")
 	}
-	out := "postgresql " + u.Redacted()
+	out := driver + " " + u.Redacted()
 	if d.Schema != "" {
 		out += " schema " + d.Schema
 	}

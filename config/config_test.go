@@ -92,6 +92,18 @@ func TestPrecedence(t *testing.T) {
 			env:  map[string]string{"TASKMODEL_DB_HOST": "db.internal"},
 			want: config.Database{Driver: "postgresql", Host: "db.internal"},
 			url:  "postgres://db.internal"},
+		{name: "MySQL from the file",
+			file: "database:\n  driver: mysql\n  host: db\n  port: 3307\n  name: tasks\n  user: app\n",
+			want: config.Database{Driver: "mysql", Host: "db", Port: 3307, Name: "tasks", User: "app"},
+			url:  "mysql://app@db:3307/tasks"},
+		{name: "mariadb is the mysql driver; without a host, the server on this machine",
+			env:  map[string]string{"TASKMODEL_DB_DRIVER": "MariaDB", "TASKMODEL_DB_NAME": "tasks"},
+			want: config.Database{Driver: "mysql", Name: "tasks"},
+			url:  "mysql:///tasks"},
+		{name: "a mysql URL, its password refined",
+			env:  map[string]string{"TASKMODEL_DATABASE_URL": "mysql://u:p@h:3306/db?timeout=5s", "TASKMODEL_DB_PASSWORD": "q"},
+			want: config.Database{Driver: "mysql", URL: "mysql://u:p@h:3306/db?timeout=5s", Password: "q"},
+			url:  "mysql://u:q@h:3306/db?timeout=5s"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -117,7 +129,11 @@ func TestPrecedence(t *testing.T) {
 				t.Errorf("file %q, want %q", cfg.File, file)
 			}
 			if c.url != "" {
-				if u, err := cfg.Database.PostgresURL(); err != nil || u != c.url {
+				u, err := cfg.Database.PostgresURL()
+				if cfg.Database.Driver == config.MySQL {
+					u, err = cfg.Database.MySQLURL()
+				}
+				if err != nil || u != c.url {
 					t.Errorf("URL %q, %v; want %q", u, err, c.url)
 				}
 			}
@@ -179,13 +195,15 @@ func TestErrorsNameTheFileLineAndKey(t *testing.T) {
 		{"a list value", "database:\n  host: [a, b]\n", nil, config.Database{}, "FILE:2: database.host: must be a single value"},
 		{"not a mapping", "- database\n", nil, config.Database{}, "FILE:1: the file must be a mapping"},
 		{"bad YAML", "database: [\n", nil, config.Database{}, "FILE: not valid YAML"},
-		{"unknown driver in the file", "database:\n  driver: mysql\n", nil, config.Database{}, `FILE:2: database.driver: driver "mysql" is not supported: taskmodel stores in postgresql or sqlite; allowed: postgresql, sqlite`},
-		{"unknown driver", "database:\n  driver: oracle\n", nil, config.Database{}, `FILE:2: database.driver: unknown driver "oracle"; allowed: postgresql, sqlite`},
+		{"unknown driver", "database:\n  driver: oracle\n", nil, config.Database{}, `FILE:2: database.driver: unknown driver "oracle"; allowed: postgresql, mysql, sqlite`},
+		{"schema with mysql", "database:\n  driver: mysql\n  schema: s\n", nil, config.Database{}, "FILE:3: database.schema: applies to PostgreSQL only; on MySQL a schema is a database: set name instead"},
 		{"bad port in the environment", "", map[string]string{"TASKMODEL_DB_PORT": "99999"}, config.Database{}, `environment: TASKMODEL_DB_PORT: "99999" is not a port number`},
-		{"unsupported URL scheme", "", map[string]string{"TASKMODEL_DATABASE_URL": "mysql://x"}, config.Database{}, `environment: TASKMODEL_DATABASE_URL: unsupported URL scheme "mysql"`},
+		{"unsupported URL scheme", "", map[string]string{"TASKMODEL_DATABASE_URL": "oracle://x"}, config.Database{}, `environment: TASKMODEL_DATABASE_URL: unsupported URL scheme "oracle"; use postgres://…, mysql://… or sqlite:PATH`},
+		{"driver contradicts a mysql URL", "", map[string]string{"TASKMODEL_DB_DRIVER": "postgres", "TASKMODEL_DATABASE_URL": "mysql://h/db"}, config.Database{},
+			"environment: TASKMODEL_DB_DRIVER: postgresql contradicts the mysql URL from environment TASKMODEL_DATABASE_URL"},
 		{"driver contradicts URL", "", map[string]string{"TASKMODEL_DB_DRIVER": "sqlite", "TASKMODEL_DATABASE_URL": "postgres://h/db"}, config.Database{},
 			"environment: TASKMODEL_DB_DRIVER: sqlite contradicts the postgresql URL from environment TASKMODEL_DATABASE_URL"},
-		{"host with sqlite", "database:\n  driver: sqlite\n  host: h\n", nil, config.Database{}, "FILE:3: database.host: applies to PostgreSQL only"},
+		{"host with sqlite", "database:\n  driver: sqlite\n  host: h\n", nil, config.Database{}, "FILE:3: database.host: applies to PostgreSQL and MySQL only, and the driver is sqlite (set driver: postgresql or mysql)"},
 		{"bad flag driver", "", nil, config.Database{Driver: "oracle"}, `flag: --db-driver: unknown driver "oracle"`},
 	}
 	for _, c := range cases {
@@ -238,8 +256,18 @@ func TestExpand(t *testing.T) {
 }
 
 func TestStringHidesThePassword(t *testing.T) {
-	d := config.Database{Driver: "postgresql", Host: "h", User: "u", Password: "hunter2", Schema: "s"}
-	if s := d.String(); strings.Contains(s, "hunter2") || !strings.Contains(s, "postgres://u:xxxxx@h") || !strings.Contains(s, "schema s") {
-		t.Errorf("String() = %q", s)
+	cases := []struct {
+		d    config.Database
+		want string
+	}{
+		{config.Database{Driver: "postgresql", Host: "h", User: "u", Password: "hunter2", Schema: "s"}, "postgresql postgres://u:xxxxx@h schema s"},
+		{config.Database{Driver: "mysql", Host: "h", Port: 3306, Name: "db", User: "u", Password: "hunter2"}, "mysql mysql://u:xxxxx@h:3306/db"},
+		{config.Database{Driver: "mysql", URL: "mysql://u:hunter2@h/db"}, "mysql mysql://u:xxxxx@h/db"},
+		{config.Database{Driver: "sqlite", Name: "/x/t.db"}, "sqlite /x/t.db"},
+	}
+	for _, c := range cases {
+		if s := c.d.String(); s != c.want {
+			t.Errorf("String() = %q, want %q", s, c.want)
+		}
 	}
 }

@@ -28,7 +28,7 @@
 //	  user: ${USER}
 //	  password: ${TASKMODEL_DB_PASSWORD}
 //	  schema: tasker
-//	  driver: postgresql   # or sqlite, where name is the database file
+//	  driver: postgresql   # or mysql (MySQL, MariaDB), or sqlite, where name is the database file
 //
 // Each key is taken from the highest level that sets it, with one rule for
 // URLs: a URL replaces every key set below its level (a URL in the

@@ -95,6 +95,15 @@ func TestTaskerConfiguration(t *testing.T) {
 			tasker: "database:\n  driver: sqlite\n  dbname: state/tasker.db\n", env: map[string]string{"USER": "alice"},
 			want:    config.Database{Driver: "sqlite", Name: "ROOT/state/tasker.db"},
 			tasker2: true, file: "TFILE"},
+		{name: "tasker's MySQL: no PostgreSQL defaults",
+			tasker: "database:\n  host: dbhost\n  dbname: geodb\n  user: ${USER}\n  driver: mysql\n", env: map[string]string{"USER": "alice"},
+			want:    config.Database{Driver: "mysql", Host: "dbhost", Name: "geodb", User: "alice"},
+			tasker2: true, file: "TFILE",
+			url: "mysql://alice@dbhost/geodb"},
+		{name: "TASKER_DB_DRIVER mariadb",
+			env:     map[string]string{"TASKER_DB_DRIVER": "mariadb", "TASKER_DB_NAME": "geodb"},
+			want:    config.Database{Driver: "mysql", Name: "geodb"},
+			tasker2: true},
 		{name: "unknown database keys are skipped and named",
 			tasker: "database:\n  dbname: geodb\n  sslmode: require\n", env: map[string]string{"USER": "a"},
 			want:    config.Database{Driver: "postgresql", Host: "localhost", Port: 5432, Name: "geodb", User: "a", Schema: "tasker"},
@@ -158,7 +167,11 @@ func TestTaskerConfiguration(t *testing.T) {
 				}
 			}
 			if c.url != "" {
-				if u, err := cfg.Database.PostgresURL(); err != nil || u != c.url {
+				u, err := cfg.Database.PostgresURL()
+				if cfg.Database.Driver == config.MySQL {
+					u, err = cfg.Database.MySQLURL()
+				}
+				if err != nil || u != c.url {
 					t.Errorf("URL %q, %v; want %q", u, err, c.url)
 				}
 			}
@@ -175,15 +188,15 @@ func TestTaskerConfigurationErrors(t *testing.T) {
 		env    map[string]string
 		want   string
 	}{
-		{"mysql in the file", "database:\n  dbname: d\n  driver: mysql\n", nil,
-			`TFILE:3: database.driver: driver "mysql" is not supported: taskmodel stores in postgresql or sqlite; allowed: postgresql, sqlite`},
-		{"mysql in the environment", "", map[string]string{"TASKER_DB_DRIVER": "mysql"},
-			`environment: TASKER_DB_DRIVER: driver "mysql" is not supported`},
+		{"mysql with a schema in the file", "database:\n  dbname: d\n  driver: mysql\n  schema: tasker\n", nil,
+			`TFILE:4: database.schema: applies to PostgreSQL only; on MySQL a schema is a database: set name instead`},
+		{"unknown driver in the environment", "", map[string]string{"TASKER_DB_DRIVER": "oracle"},
+			`environment: TASKER_DB_DRIVER: unknown driver "oracle"; allowed: postgresql, mysql, sqlite`},
 		{"bad port in the environment", "", map[string]string{"TASKER_DB_PORT": "fifty"},
 			`environment: TASKER_DB_PORT: "fifty" is not a port number (1-65535)`},
 		{"bad port in the file", "database:\n  port: 0\n", nil, `TFILE:2: database.port: "0" is not a port number`},
 		{"not YAML", "database: [\n", nil, "TFILE: not valid YAML"},
-		{"host with sqlite", "database:\n  driver: sqlite\n  dbname: x.db\n  host: h\n", nil, "TFILE:4: database.host: applies to PostgreSQL only"},
+		{"host with sqlite", "database:\n  driver: sqlite\n  dbname: x.db\n  host: h\n", nil, "TFILE:4: database.host: applies to PostgreSQL and MySQL only"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

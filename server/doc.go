@@ -84,5 +84,12 @@ a lease per model), deletes the files of tasks that expired before their
 uploads were processed (the upload → process lifecycle: "Expired task files: Delete
 immediately"), and counts the transitions this process makes for
 /metrics.
+
+A worker claim that waits (POST /worker/claim with wait_seconds) is woken
+by a task queued in this process, and, over PostgreSQL and SQLite, by one
+queued by another process, through the model's driver (backends.Waker):
+one listener per model, shared by every waiting claim, started when the
+first one waits and stopped a minute after the last, or by Close (which
+Serve calls when it returns). Config.ClaimPoll is the safety net.
 */
 package server

@@ -28,6 +28,9 @@ import (
 	analysispg "github.com/taskmodel/taskmodel/gen/analysis/pgdb"
 	analysissqlite "github.com/taskmodel/taskmodel/gen/analysis/sqlitedb"
 	"github.com/taskmodel/taskmodel/gen/catalog"
+	"github.com/taskmodel/taskmodel/gen/synthesis"
+	synthesispg "github.com/taskmodel/taskmodel/gen/synthesis/pgdb"
+	synthesissqlite "github.com/taskmodel/taskmodel/gen/synthesis/sqlitedb"
 	"github.com/taskmodel/taskmodel/sdk/engine"
 	"github.com/taskmodel/taskmodel/sdk/pipeline"
 	"github.com/taskmodel/taskmodel/sdk/worker"
@@ -55,7 +58,8 @@ func openBackend(t testing.TB, name string) (*server.Backend, func(context.Conte
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { db.Close() })
-			return otherProcess{eng: engine.New[analysis.Task, analysis.Event](analysissqlite.NewDriver(db))}
+			return otherProcess{eng: engine.New[analysis.Task, analysis.Event](analysissqlite.NewDriver(db)),
+				synthesis: engine.New[synthesis.Synthesis, synthesis.Event](synthesissqlite.NewDriver(db))}
 		}
 		return server.SQLite(db), func(ctx context.Context) (auth.Store, error) { return auth.NewSQLite(ctx, db) }, other
 	case "postgres":
@@ -71,7 +75,8 @@ func openBackend(t testing.TB, name string) (*server.Backend, func(context.Conte
 				t.Fatal(err)
 			}
 			t.Cleanup(pool.Close)
-			return otherProcess{eng: engine.New[analysis.Task, analysis.Event](analysispg.NewDriver(pool)), pg: pool}
+			return otherProcess{eng: engine.New[analysis.Task, analysis.Event](analysispg.NewDriver(pool)),
+				synthesis: engine.New[synthesis.Synthesis, synthesis.Event](synthesispg.NewDriver(pool)), pg: pool}
 		}
 		return server.Postgres(pool), func(ctx context.Context) (auth.Store, error) { return auth.NewPostgres(ctx, pool) }, other
 	}
@@ -79,10 +84,12 @@ func openBackend(t testing.TB, name string) (*server.Backend, func(context.Conte
 }
 
 // otherProcess is the env's database opened again, as another process
-// would: an analysis engine of its own and, on PostgreSQL, its pool.
+// would: an analysis and a synthesis engine of its own and, on PostgreSQL,
+// its pool.
 type otherProcess struct {
-	eng *engine.Engine[analysis.Task, analysis.Event, *analysis.Task]
-	pg  *pgxpool.Pool // nil on SQLite
+	eng       *engine.Engine[analysis.Task, analysis.Event, *analysis.Task]
+	synthesis *engine.Engine[synthesis.Synthesis, synthesis.Event, *synthesis.Synthesis]
+	pg        *pgxpool.Pool // nil on SQLite
 }
 
 // clock is a settable clock.
@@ -109,6 +116,7 @@ type envOptions struct {
 	tokenRecheck time.Duration
 	pipelines    bool            // serve pipeline tracking (env.tracker)
 	engine       []engine.Option // more options of every model's engine
+	claimPoll    time.Duration   // the server's ClaimPoll (0: its default)
 }
 
 // env is a taskmodel server on a real loopback HTTP listener, with tokens
@@ -223,8 +231,8 @@ func newEnv(t testing.TB, backend string, o envOptions) *env {
 		Anonymous: o.anonymous, Blobs: e.blobs, BlobHandler: blobHandler, CORSOrigins: o.cors,
 		Logger: quiet, SweepEvery: time.Hour, Heartbeat: 50 * time.Millisecond,
 		BodyMinRate: o.bodyMinRate, BodyGrace: o.bodyGrace, TokenRecheck: o.tokenRecheck,
-		RescueEvery: o.rescue,
-		Pipelines:   e.tracker,
+		RescueEvery: o.rescue, ClaimPoll: o.claimPoll,
+		Pipelines: e.tracker,
 		Wake: func(string) {
 			if e.pool != nil {
 				e.pool.Wake()

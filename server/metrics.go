@@ -163,15 +163,18 @@ func queueAges(ms *Models) *scraped {
 	}}
 }
 
-// queueHeadSQL reads the task at the head of a queue's claim order: when it
-// entered the queue, by its entry column when the status has one (else
-// updated_at, its last change: what sdk/engine.EnteredAt reads too).
+// queueHeadSQL reads the task at the head of a queue's claim order: its
+// entry column when the status has one (updated_at again otherwise) and
+// updated_at, its last change (what sdk/engine.EnteredAt reads when there
+// is no entry time). The columns are read as they are, not through
+// COALESCE: SQLite types an expression's value by its stored text, not as
+// the column's DATETIME, and the driver then returns the text.
 func queueHeadSQL(model, entry string) string {
 	col := "updated_at"
 	if entry != "" {
-		col = `COALESCE("` + entry + `", updated_at)`
+		col = `"` + entry + `"`
 	}
-	return `SELECT ` + col + ` FROM "` + model + `" WHERE status = $1 ORDER BY created_at ASC, id ASC LIMIT 1`
+	return `SELECT ` + col + `, updated_at FROM "` + model + `" WHERE status = $1 ORDER BY created_at ASC, id ASC LIMIT 1`
 }
 
 // queueHead returns when the task at the head of model's queue entered
@@ -181,13 +184,13 @@ func (b *Backend) queueHead(ctx context.Context, model, queue, entry string) (ti
 		return time.Time{}, false, fmt.Errorf("server: %q.%q is not a table and column name", model, entry)
 	}
 	q := queueHeadSQL(model, entry)
-	var at any
+	var entered, updated any
 	var err error
 	switch {
 	case b.sqlite != nil:
-		err = b.sqlite.QueryRowContext(ctx, strings.Replace(q, "$1", "?", 1), queue).Scan(&at)
+		err = b.sqlite.QueryRowContext(ctx, strings.Replace(q, "$1", "?", 1), queue).Scan(&entered, &updated)
 	case b.pg != nil:
-		err = b.pg.QueryRow(ctx, q, queue).Scan(&at)
+		err = b.pg.QueryRow(ctx, q, queue).Scan(&entered, &updated)
 	default:
 		return time.Time{}, false, nil
 	}
@@ -196,6 +199,10 @@ func (b *Backend) queueHead(ctx context.Context, model, queue, entry string) (ti
 	}
 	if err != nil {
 		return time.Time{}, false, err
+	}
+	at := entered
+	if at == nil { // stored before the entry column existed
+		at = updated
 	}
 	t, ok := anyTime(at)
 	if !ok {

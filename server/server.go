@@ -90,6 +90,11 @@ type Config struct {
 	// worker section whose worker's lease expired (default: the shortest
 	// lease of those models).
 	RescueEvery time.Duration
+	// ClaimPoll is how often a waiting worker claim (POST /worker/claim
+	// with wait_seconds) looks for tasks when nothing woke it (default
+	// ClaimPoll): the safety net under the wake-ups of tasks queued by
+	// this process and, over PostgreSQL and SQLite, by other processes.
+	ClaimPoll time.Duration
 	// Wake, when set, is called with a model's name after a task of it was
 	// queued, so that a worker pool in this process claims it at once.
 	Wake func(model string)
@@ -144,6 +149,8 @@ type Server struct {
 	pages atomic.Bool    // a user interface is mounted: session cookies count
 
 	pipelinePulse pulse // fires after each pipeline write over HTTP (pipelinepages.go)
+
+	claimWakers *claimWakers // wake waiting worker claims (claimwake.go)
 }
 
 // New checks cfg and returns a Server.
@@ -208,6 +215,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.ReadHeaderTimeout <= 0 {
 		cfg.ReadHeaderTimeout = DefaultReadHeaderTimeout
 	}
+	if cfg.ClaimPoll <= 0 {
+		cfg.ClaimPoll = ClaimPoll
+	}
 	host, _ := os.Hostname()
 	s := &Server{cfg: cfg, models: cfg.Models, log: cfg.Logger, owner: fmt.Sprintf("serve:%s:%d:%s", host, os.Getpid(), randomHex(4))}
 	m, err := newMetrics(cfg.Registry, cfg.Models)
@@ -215,6 +225,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.metrics = m
+	s.claimWakers = newClaimWakers(cfg.Logger)
 	s.catalog = cfg.Models.Catalog()
 	s.handler = s.slowBodies(s.routes())
 	return s, nil
@@ -228,6 +239,18 @@ func randomHex(n int) string {
 
 // Handler returns the server's HTTP handler.
 func (s *Server) Handler() http.Handler { return s.handler }
+
+// Close stops what the handler started for the requests it served: the
+// listeners, one per model, that wake waiting worker claims when another
+// process queues a task (on PostgreSQL a LISTEN connection each). Serve
+// calls it when it returns; a service that serves Handler itself calls it
+// when it stops serving. Claims that wait afterwards find tasks queued by
+// other processes by Config.ClaimPoll alone. A listener also stops by
+// itself a minute after the last claim that waited on its model.
+func (s *Server) Close() error {
+	s.claimWakers.close()
+	return nil
+}
 
 // routes builds the mux. Every API route goes through auth; health, the
 // OpenAPI document, metrics and signed blob URLs do not.
@@ -436,8 +459,8 @@ func (s *Server) Run(ctx context.Context) error {
 }
 
 // ListenAndServe serves on addr until ctx ends, then shuts down gracefully:
-// it stops accepting, ends event streams, and waits up to grace for the
-// requests in flight.
+// it stops accepting, ends event streams, waits up to grace for the
+// requests in flight, and closes the server (Close).
 func (s *Server) ListenAndServe(ctx context.Context, addr string, grace time.Duration) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -448,6 +471,7 @@ func (s *Server) ListenAndServe(ctx context.Context, addr string, grace time.Dur
 
 // Serve is ListenAndServe on a listener.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration) error {
+	defer s.Close()
 	base, cancelBase := context.WithCancel(context.Background())
 	defer cancelBase()
 	hs := &http.Server{

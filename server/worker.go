@@ -29,8 +29,12 @@ const (
 	MaxClaimLimit = 100
 	// MaxClaimWait is the longest a claim waits for a task (wait_seconds).
 	MaxClaimWait = 30 * time.Second
-	// ClaimPoll is how often a waiting claim looks for tasks queued by other
-	// processes; a task queued in this process wakes it at once.
+	// ClaimPoll is how often, by default (Config.ClaimPoll), a waiting
+	// claim looks for tasks when nothing woke it. A task queued in this
+	// process wakes it at once; one queued by another process over
+	// PostgreSQL or SQLite wakes it within milliseconds through the
+	// model's driver (backends.Waker): the poll is the safety net, for a
+	// wake-up lost while a listener reconnects and for drivers without one.
 	ClaimPoll = time.Second
 	// maxWorkerName bounds the worker name of a claim.
 	maxWorkerName = 100
@@ -149,11 +153,16 @@ func (s *Server) workerClaim(w http.ResponseWriter, r *http.Request) {
 	owner := leaseOwner(u.TokenID, name)
 	ctx := r.Context()
 	// Listen before the first look, so that a task queued in between
-	// wakes the wait.
+	// wakes the wait: in this process through the engine, in others
+	// through the model's shared waker (claimwake.go).
 	var wake chan struct{}
+	var idles []func()
 	if wait > 0 {
 		wake = make(chan struct{}, 1)
 		for _, o := range ops {
+			idle, leave := s.claimWakers.join(o.name(), o.waker(), wake)
+			defer leave()
+			idles = append(idles, idle)
 			c, stop := o.queued(ctx)
 			defer stop()
 			go func() {
@@ -178,6 +187,9 @@ func (s *Server) workerClaim(w http.ResponseWriter, r *http.Request) {
 	out := []claimedTask{}
 	poll := time.NewTimer(0)
 	defer poll.Stop()
+	arm := time.NewTimer(time.Hour)
+	arm.Stop()
+	defer arm.Stop()
 	for {
 		for _, o := range ops {
 			if len(out) == limit {
@@ -207,12 +219,28 @@ func (s *Server) workerClaim(w http.ResponseWriter, r *http.Request) {
 		if len(out) > 0 || left <= 0 || ctx.Err() != nil {
 			break
 		}
-		poll.Reset(min(ClaimPoll, left))
-		select {
-		case <-ctx.Done():
-		case <-wake:
-		case <-poll.C:
+		poll.Reset(min(s.cfg.ClaimPoll, left))
+		// Having waited claimArmAfter, the claim tells the wakers it is
+		// idle: they watch from then on (and wake it at once if a task was
+		// queued since its look).
+		arm.Reset(claimArmAfter)
+		armed := arm.C
+		for waiting := true; waiting; {
+			select {
+			case <-ctx.Done():
+				waiting = false
+			case <-wake:
+				waiting = false
+			case <-poll.C:
+				waiting = false
+			case <-armed:
+				armed = nil
+				for _, idle := range idles {
+					idle()
+				}
+			}
 		}
+		arm.Stop()
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, map[string]any{"tasks": out})

@@ -43,6 +43,9 @@ type workOps interface {
 	// queued is notified when a task of the model is queued in this
 	// process (created, requeued); close with the returned function.
 	queued(ctx context.Context) (<-chan struct{}, func())
+	// waker is the model's driver as a backends.Waker, which tells when
+	// other processes queue tasks; nil when the driver has none.
+	waker() backends.Waker
 }
 
 // claimedView is a task a worker claimed over HTTP.
@@ -246,6 +249,11 @@ func (w *typedWork[T, E, PT]) queued(ctx context.Context) (<-chan struct{}, func
 		}
 	}()
 	return out, sub.Close
+}
+
+func (w *typedWork[T, E, PT]) waker() backends.Waker {
+	wk, _ := w.b.eng.Store().Driver().(backends.Waker)
+	return wk
 }
 
 // withRaw returns a copy of x with one field, by JSON name, set to a JSON

@@ -157,6 +157,9 @@ func Open(ctx context.Context, cfg Config) (s *Service, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// The server's listeners for waiting worker claims close before the
+	// database.
+	s.close = append(s.close, func() { _ = s.srv.Close() })
 
 	// 5. The service's own routes next to taskmodel's: the more specific
 	// patterns win, everything else goes to the API.

@@ -55,11 +55,12 @@ func Lifecycle() tasktype.Lifecycle {
 			Statuses: []string{"QUEUED", "RUNNING"},
 		}},
 		Statuses: []tasktype.StatusInfo{{
-			Code:    StatusQueued.Code(),
-			Display: StatusQueued.Display(),
-			Doc:     "Task is waiting to be processed.",
-			Initial: true,
-			Name:    "QUEUED",
+			Code:      StatusQueued.Code(),
+			Display:   StatusQueued.Display(),
+			Doc:       "Task is waiting to be processed.",
+			EnteredAt: "queued_at",
+			Initial:   true,
+			Name:      "QUEUED",
 		}, {
 			Code:      StatusRunning.Code(),
 			Display:   StatusRunning.Display(),

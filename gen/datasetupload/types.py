@@ -220,6 +220,9 @@ class DatasetUpload:
     #: The user who created the task. (at most 255 characters)
     user_id: Optional[str] = None
 
+    #: Set when the task enters QUEUED. (ISO 8601 time)
+    queued_at: Optional[str] = None
+
     #: Set when the task enters RUNNING. (ISO 8601 time)
     started_at: Optional[str] = None
 
@@ -241,6 +244,7 @@ class DatasetUpload:
             error_message=data.get("error_message"),
             dataset_name=data.get("dataset_name"),
             user_id=data.get("user_id"),
+            queued_at=data.get("queued_at"),
             started_at=data.get("started_at"),
             end_date=data.get("end_date"),
         )
@@ -259,6 +263,7 @@ class DatasetUpload:
             "records_processed": self.records_processed,
             "user_id": self.user_id,
             "progress": self.progress,
+            "queued_at": self.queued_at,
             "started_at": self.started_at,
             "end_date": self.end_date,
         }

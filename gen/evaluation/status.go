@@ -216,6 +216,7 @@ func (s Status) Display() tasktype.Display {
 }
 
 var enteredAtTable = [5]string{
+	0: "queued_at",
 	1: "started_at",
 	2: "end_date",
 	3: "end_date",

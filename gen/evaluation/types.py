@@ -221,6 +221,9 @@ class Evaluation:
     #: The user who created the task. (at most 255 characters)
     user_id: Optional[str] = None
 
+    #: Set when the task enters QUEUED. (ISO 8601 time)
+    queued_at: Optional[str] = None
+
     #: Set when the task enters RUNNING. (ISO 8601 time)
     started_at: Optional[str] = None
 
@@ -242,6 +245,7 @@ class Evaluation:
             model_name=data.get("model_name"),
             benchmark=data.get("benchmark"),
             user_id=data.get("user_id"),
+            queued_at=data.get("queued_at"),
             started_at=data.get("started_at"),
             end_date=data.get("end_date"),
         )
@@ -260,6 +264,7 @@ class Evaluation:
             "benchmark": self.benchmark,
             "user_id": self.user_id,
             "progress": self.progress,
+            "queued_at": self.queued_at,
             "started_at": self.started_at,
             "end_date": self.end_date,
         }

@@ -233,6 +233,9 @@ class ModelUpload:
     #: The user who created the task. (at most 255 characters)
     user_id: Optional[str] = None
 
+    #: Set when the task enters QUEUED. (ISO 8601 time)
+    queued_at: Optional[str] = None
+
     #: Set when the task enters RUNNING. (ISO 8601 time)
     started_at: Optional[str] = None
 
@@ -254,6 +257,7 @@ class ModelUpload:
             error_message=data.get("error_message"),
             source_uri=data.get("source_uri"),
             user_id=data.get("user_id"),
+            queued_at=data.get("queued_at"),
             started_at=data.get("started_at"),
             end_date=data.get("end_date"),
         )
@@ -272,6 +276,7 @@ class ModelUpload:
             "source_uri": self.source_uri,
             "user_id": self.user_id,
             "progress": self.progress,
+            "queued_at": self.queued_at,
             "started_at": self.started_at,
             "end_date": self.end_date,
         }

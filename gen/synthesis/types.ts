@@ -155,6 +155,8 @@ export interface Synthesis {
   user_id: string | null;
   /** Percent done: 0 while queued, reported by the worker while running, 100 when done. (≥ 0, ≤ 100) */
   progress: number;
+  /** Set when the task enters QUEUED. (ISO 8601 time) */
+  queued_at: string | null;
   /** Set when the task enters RUNNING. (ISO 8601 time) */
   started_at: string | null;
   /** Set when the task enters DONE, FAILED, CANCELLED. (ISO 8601 time) */

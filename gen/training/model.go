@@ -34,6 +34,8 @@ type Training struct {
 	UserID *string `json:"user_id" validate:"omitnil,line,max=255"`
 	// Percent done: 0 while queued, reported by the worker while running, 100 when done.
 	Progress int64 `json:"progress" validate:"gte=0,lte=100"`
+	// Set when the task enters QUEUED.
+	QueuedAt *time.Time `json:"queued_at"`
 	// Set when the task enters RUNNING.
 	StartedAt *time.Time `json:"started_at"`
 	// Set when the task enters DONE, FAILED, CANCELLED.
@@ -56,7 +58,7 @@ func (x *Training) Validate() error {
 }
 
 var (
-	trainingKeys     = []string{"id", "status", "version", "created_at", "updated_at", "tag", "error_message", "base_model", "epochs", "user_id", "progress", "started_at", "end_date"}
+	trainingKeys     = []string{"id", "status", "version", "created_at", "updated_at", "tag", "error_message", "base_model", "epochs", "user_id", "progress", "queued_at", "started_at", "end_date"}
 	trainingRequired []string
 )
 
@@ -105,6 +107,8 @@ func (x *Training) Fire(ev Event, at time.Time) error {
 	}
 	x.Status = to
 	switch to {
+	case StatusQueued:
+		x.QueuedAt = &at
 	case StatusRunning:
 		x.StartedAt = &at
 	case StatusDone:
@@ -137,6 +141,7 @@ func (x *Training) Init(id uuid.UUID, at time.Time) {
 	x.Status = StatusQueued
 	x.Version = 1
 	x.CreatedAt, x.UpdatedAt = at, at
+	x.QueuedAt = &at
 }
 
 // Touch records a change that keeps the status: version + 1, updated_at = at.
@@ -159,6 +164,10 @@ func (x *Training) TimeoutAt() (time.Time, bool) {
 // is the zero time.
 func (x *Training) EnteredAt(status string) (at time.Time, exact bool) {
 	switch status {
+	case "QUEUED":
+		if x.QueuedAt != nil {
+			return *x.QueuedAt, true
+		}
 	case "RUNNING":
 		if x.StartedAt != nil {
 			return *x.StartedAt, true
@@ -312,6 +321,9 @@ var migration0011TraceparentPostgreSQL string
 //go:embed migrations/postgresql/0012_worker_wake.sql
 var migration0012WorkerWakePostgreSQL string
 
+//go:embed migrations/postgresql/0013_add_queued_at.sql
+var migration0013AddQueuedAtPostgreSQL string
+
 //go:embed migrations/sqlite/0001_schema.sql
 var migration0001SchemaSQLite string
 
@@ -335,6 +347,9 @@ var migration0010AddProgressSQLite string
 
 //go:embed migrations/sqlite/0011_traceparent.sql
 var migration0011TraceparentSQLite string
+
+//go:embed migrations/sqlite/0013_add_queued_at.sql
+var migration0013AddQueuedAtSQLite string
 
 // Migrations returns the schema migrations of the model for an engine,
 // "postgresql" or "sqlite", in order; nil for another engine.
@@ -377,6 +392,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "training/0012_worker_wake",
 			SQL:  migration0012WorkerWakePostgreSQL,
+		}, {
+			Name: "training/0013_add_queued_at",
+			SQL:  migration0013AddQueuedAtPostgreSQL,
 		}}
 	case "sqlite":
 		return []tasktype.Migration{{
@@ -403,6 +421,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "training/0011_traceparent",
 			SQL:  migration0011TraceparentSQLite,
+		}, {
+			Name: "training/0013_add_queued_at",
+			SQL:  migration0013AddQueuedAtSQLite,
 		}}
 	}
 	return nil

@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/taskmodel/taskmodel/sdk/internal/observe"
 )
 
 // Observer sees the moves an engine makes, for metrics: package metrics is a
@@ -12,11 +14,11 @@ import (
 // without one (the default) pays nothing for it.
 //
 // An Observer that also implements worker.Observer sees the worker pools'
-// and the HTTP worker protocol's claims and ends over the engine
-// (sdk/worker finds it through Engine.Observer).
+// and the HTTP worker protocol's claims and ends over the engine.
 type Observer interface {
 	// Moved is called once for every status change the engine made: Fire,
-	// FireFrom, and the claims a driver made in SQL (Observe).
+	// FireFrom, and the claims a driver made in SQL (which sdk/worker
+	// reports).
 	Moved(m Move)
 }
 
@@ -44,58 +46,30 @@ func (m Move) InStatus() (time.Duration, bool) {
 // every observer sees every move, in the order given.
 func WithObserver(o Observer) Option {
 	return func(opt *options) {
-		if o == nil {
-			return
+		if o != nil {
+			opt.observer = observe.Join[Move](opt.observer, o)
 		}
-		if opt.observer == nil {
-			opt.observer = o
-			return
-		}
-		opt.observer = observers{opt.observer, o}
 	}
 }
 
-// observers is several Observers as one.
-type observers []Observer
+// observerOf returns the engine's observer: nil without one, and several
+// given to WithObserver as one value (observe.Each lists them).
+func (e *Engine[T, E, PT]) observerOf() Observer { return e.observer }
 
-func (os observers) Moved(m Move) {
-	for _, o := range os {
-		o.Moved(m)
-	}
-}
-
-// Observer returns the engine's observer: nil without one, and several
-// given to WithObserver as one value, whose Observers method lists them.
-func (e *Engine[T, E, PT]) Observer() Observer { return e.observer }
-
-// Observers lists the observers of an Observer made of several (what
-// Engine.Observer returns when WithObserver was given more than once);
-// for another it is o alone, and nothing for nil.
-func Observers(o Observer) []Observer {
-	switch o := o.(type) {
-	case nil:
+// init gives sdk/worker, through sdk/internal/observe, the observer of an
+// engine: it reports the claims a backends.Claimer made in SQL, which the
+// engine did not see, and finds the observers that also implement
+// worker.Observer.
+func init() {
+	observe.Of = func(eng any) any {
+		if e, ok := eng.(interface{ observerOf() Observer }); ok {
+			if o := e.observerOf(); o != nil {
+				return o
+			}
+		}
 		return nil
-	case observers:
-		var out []Observer
-		for _, x := range o {
-			out = append(out, Observers(x)...)
-		}
-		return out
-	}
-	return []Observer{o}
-}
-
-// Observe reports m to the engine's observer, if it has one: sdk/worker
-// calls it for the claims a backends.Claimer made in SQL, which the engine
-// did not see.
-func (e *Engine[T, E, PT]) Observe(m Move) {
-	if e.observer != nil {
-		e.observer.Moved(m)
 	}
 }
-
-// Observing reports whether the engine has an observer.
-func (e *Engine[T, E, PT]) Observing() bool { return e.observer != nil }
 
 // enteredAt is a generated model's EnteredAt (when the task entered a
 // status, as its row tells).

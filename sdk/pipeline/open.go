@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/taskmodel/taskmodel/backends/mysql"
 	"github.com/taskmodel/taskmodel/backends/postgres"
 	"github.com/taskmodel/taskmodel/config"
 	"github.com/taskmodel/taskmodel/sdk/pipeline/storage"
@@ -38,6 +39,8 @@ func OpenStorage(ctx context.Context, db config.Database) (storage.Storage, erro
 			return nil, fmt.Errorf("database %s: %w", db, err)
 		}
 		return st, nil
+	case config.MySQL:
+		return nil, &mysql.NotYetError{What: "pipeline tracking"}
 	}
 	return nil, fmt.Errorf("database driver %q: allowed: %s, %s", db.Driver, config.PostgreSQL, config.SQLite)
 }

@@ -29,9 +29,10 @@ type Leases[T any, E ~string, PT engine.Model[T, E]] struct {
 	eng    *engine.Engine[T, E, PT]
 	driver backends.WorkDriver[T]
 	spec   tasktype.Worker
-	// obs sees the handlers' outcomes and tracer traces their runs (the
-	// engine's, nil for none); initialQueue: the queue is the initial
-	// status (for observeClaim).
+	// moves sees the claims made in SQL, obs the handlers' outcomes, and
+	// tracer traces their runs (the engine's, nil for none); initialQueue:
+	// the queue is the initial status (for observeClaim).
+	moves        engine.Observer
 	obs          Observer
 	tracer       Tracer
 	initialQueue bool
@@ -66,7 +67,8 @@ func NewLeases[T any, E ~string, PT engine.Model[T, E]](eng *engine.Engine[T, E,
 	}
 	probe := new(T)
 	PT(probe).Init(uuid.Nil, time.Time{})
-	return &Leases[T, E, PT]{eng: eng, driver: driver, spec: spec, obs: workerObserver(eng.Observer()), tracer: workerTracer(eng.Tracer()),
+	moves := engineObserver(eng)
+	return &Leases[T, E, PT]{eng: eng, driver: driver, spec: spec, moves: moves, obs: workerObserver(moves), tracer: workerTracer(eng.Tracer()),
 		initialQueue: PT(probe).Key().Status == spec.Queue}, nil
 }
 

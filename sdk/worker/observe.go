@@ -8,6 +8,7 @@ import (
 
 	"github.com/taskmodel/taskmodel/backends"
 	"github.com/taskmodel/taskmodel/sdk/engine"
+	"github.com/taskmodel/taskmodel/sdk/internal/observe"
 	"github.com/taskmodel/taskmodel/tasktype"
 )
 
@@ -42,11 +43,18 @@ type Outcome struct {
 	Code   string
 }
 
+// engineObserver returns the observer given to eng (engine.WithObserver),
+// nil for none.
+func engineObserver(eng any) engine.Observer {
+	o, _ := observe.Of(eng).(engine.Observer)
+	return o
+}
+
 // workerObserver returns the engine observers that implement Observer, as
 // one (nil for none).
 func workerObserver(o engine.Observer) Observer {
 	var out observers
-	for _, x := range engine.Observers(o) {
+	for _, x := range observe.Each[engine.Move](o) {
 		if w, ok := x.(Observer); ok {
 			out = append(out, w)
 		}
@@ -71,7 +79,7 @@ func (os observers) Finished(o Outcome) {
 // queue is the initial status and this is its first claim; otherwise the
 // row no longer tells (the claim rewrote updated_at), and Entered is zero.
 func (l *Leases[T, E, PT]) observeClaim(c backends.Claim[T]) {
-	if !l.eng.Observing() {
+	if l.moves == nil {
 		return
 	}
 	x := c.Task
@@ -83,7 +91,7 @@ func (l *Leases[T, E, PT]) observeClaim(c backends.Claim[T]) {
 		}
 	}
 	at, _ := engine.EnteredAt(x, l.spec.Running)
-	l.eng.Observe(engine.Move{ID: PT(x).Key().ID, From: l.spec.Queue, Event: l.spec.Claim, To: l.spec.Running, At: at, Entered: entered})
+	l.moves.Moved(engine.Move{ID: PT(x).Key().ID, From: l.spec.Queue, Event: l.spec.Claim, To: l.spec.Running, At: at, Entered: entered})
 }
 
 // observeEnd reports a handler's outcome: cur is the task as the handler

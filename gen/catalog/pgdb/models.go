@@ -58,6 +58,7 @@ type DatasetUpload struct {
 	RecordsProcessed int64
 	UserID           *string
 	Progress         int64
+	QueuedAt         *time.Time
 	StartedAt        *time.Time
 	EndDate          *time.Time
 }
@@ -86,6 +87,7 @@ type Evaluation struct {
 	Benchmark    *string
 	UserID       *string
 	Progress     int64
+	QueuedAt     *time.Time
 	StartedAt    *time.Time
 	EndDate      *time.Time
 }
@@ -114,6 +116,7 @@ type ModelUpload struct {
 	SourceUri    *string
 	UserID       *string
 	Progress     int64
+	QueuedAt     *time.Time
 	StartedAt    *time.Time
 	EndDate      *time.Time
 }
@@ -242,6 +245,7 @@ type Synthesis struct {
 	NumSamples   *int64
 	UserID       *string
 	Progress     int64
+	QueuedAt     *time.Time
 	StartedAt    *time.Time
 	EndDate      *time.Time
 }
@@ -270,6 +274,7 @@ type Training struct {
 	Epochs       *int64
 	UserID       *string
 	Progress     int64
+	QueuedAt     *time.Time
 	StartedAt    *time.Time
 	EndDate      *time.Time
 }

@@ -59,6 +59,7 @@ type DatasetUpload struct {
 	RecordsProcessed int64
 	UserID           *string
 	Progress         int64
+	QueuedAt         *time.Time
 	StartedAt        *time.Time
 	EndDate          *time.Time
 }
@@ -87,6 +88,7 @@ type Evaluation struct {
 	Benchmark    *string
 	UserID       *string
 	Progress     int64
+	QueuedAt     *time.Time
 	StartedAt    *time.Time
 	EndDate      *time.Time
 }
@@ -115,6 +117,7 @@ type ModelUpload struct {
 	SourceUri    *string
 	UserID       *string
 	Progress     int64
+	QueuedAt     *time.Time
 	StartedAt    *time.Time
 	EndDate      *time.Time
 }
@@ -243,6 +246,7 @@ type Synthesis struct {
 	NumSamples   sql.NullInt64
 	UserID       *string
 	Progress     int64
+	QueuedAt     *time.Time
 	StartedAt    *time.Time
 	EndDate      *time.Time
 }
@@ -271,6 +275,7 @@ type Training struct {
 	Epochs       sql.NullInt64
 	UserID       *string
 	Progress     int64
+	QueuedAt     *time.Time
 	StartedAt    *time.Time
 	EndDate      *time.Time
 }

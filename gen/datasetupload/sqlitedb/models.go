@@ -22,6 +22,7 @@ type DatasetUpload struct {
 	RecordsProcessed int64
 	UserID           *string
 	Progress         int64
+	QueuedAt         *time.Time
 	StartedAt        *time.Time
 	EndDate          *time.Time
 	TmLeaseOwner     string

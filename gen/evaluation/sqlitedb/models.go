@@ -22,6 +22,7 @@ type Evaluation struct {
 	Benchmark        *string
 	UserID           *string
 	Progress         int64
+	QueuedAt         *time.Time
 	StartedAt        *time.Time
 	EndDate          *time.Time
 	TmLeaseOwner     string

@@ -22,6 +22,7 @@ type ModelUpload struct {
 	SourceURI        *string
 	UserID           *string
 	Progress         int64
+	QueuedAt         *time.Time
 	StartedAt        *time.Time
 	EndDate          *time.Time
 	TmHistorySeq     int64

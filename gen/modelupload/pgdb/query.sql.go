@@ -29,13 +29,13 @@ WITH c AS (
         tm_history_seq = w.tm_history_seq + 1,
         tm_lease_owner = $5::text, tm_lease_expires_at = $6::timestamptz, tm_lease_attempt = w.tm_lease_attempt + 1
     WHERE w.id = ANY (ARRAY(SELECT c.id FROM c))
-    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.tag, w.error_message, w.source, w.source_uri, w.user_id, w.progress, w.started_at, w.end_date, w.tm_history_seq, w.tm_lease_owner, w.tm_lease_expires_at, w.tm_lease_attempt, w.tm_traceparent
+    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.tag, w.error_message, w.source, w.source_uri, w.user_id, w.progress, w.queued_at, w.started_at, w.end_date, w.tm_history_seq, w.tm_lease_owner, w.tm_lease_expires_at, w.tm_lease_attempt, w.tm_traceparent
 ), h AS (
     INSERT INTO model_upload_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
     SELECT t.id, t.tm_history_seq, 'QUEUED', 'RUNNING', 'start', $1::timestamptz,
         t.tm_lease_attempt, $5::text, 'claimed by ' || $5::text || ' (attempt ' || t.tm_lease_attempt || ')' FROM t
 )
-SELECT id, status, version, created_at, updated_at, tag, error_message, source, source_uri, user_id, progress, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM t
+SELECT id, status, version, created_at, updated_at, tag, error_message, source, source_uri, user_id, progress, queued_at, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM t
 ORDER BY created_at, id
 `
 
@@ -60,6 +60,7 @@ type ClaimRow struct {
 	SourceURI        *string
 	UserID           *string
 	Progress         int64
+	QueuedAt         *time.Time
 	StartedAt        *time.Time
 	EndDate          *time.Time
 	TmHistorySeq     int64
@@ -105,6 +106,7 @@ func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]ClaimRow, error
 			&i.SourceURI,
 			&i.UserID,
 			&i.Progress,
+			&i.QueuedAt,
 			&i.StartedAt,
 			&i.EndDate,
 			&i.TmHistorySeq,
@@ -124,7 +126,7 @@ func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]ClaimRow, error
 }
 
 const claimByStatus = `-- name: ClaimByStatus :many
-SELECT id, status, version, created_at, updated_at, tag, error_message, source, source_uri, user_id, progress, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM model_upload WHERE status = $1::text
+SELECT id, status, version, created_at, updated_at, tag, error_message, source, source_uri, user_id, progress, queued_at, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM model_upload WHERE status = $1::text
 ORDER BY created_at, id
 LIMIT $2::integer
 FOR UPDATE SKIP LOCKED
@@ -158,6 +160,7 @@ func (q *Queries) ClaimByStatus(ctx context.Context, arg ClaimByStatusParams) ([
 			&i.SourceURI,
 			&i.UserID,
 			&i.Progress,
+			&i.QueuedAt,
 			&i.StartedAt,
 			&i.EndDate,
 			&i.TmHistorySeq,
@@ -179,8 +182,8 @@ func (q *Queries) ClaimByStatus(ctx context.Context, arg ClaimByStatusParams) ([
 const create = `-- name: Create :execrows
 
 WITH t AS (
-    INSERT INTO model_upload (id, status, version, created_at, updated_at, tag, error_message, source, source_uri, user_id, progress, started_at, end_date, tm_traceparent)
-    VALUES ($3::uuid, $4::text, $5::bigint, $6::timestamptz, $7::timestamptz, $8::text, $9::text, $10::text, $11::text, $12::text, $13::bigint, $14::timestamptz, $15::timestamptz, $16::text)
+    INSERT INTO model_upload (id, status, version, created_at, updated_at, tag, error_message, source, source_uri, user_id, progress, queued_at, started_at, end_date, tm_traceparent)
+    VALUES ($3::uuid, $4::text, $5::bigint, $6::timestamptz, $7::timestamptz, $8::text, $9::text, $10::text, $11::text, $12::text, $13::bigint, $14::timestamptz, $15::timestamptz, $16::timestamptz, $17::text)
     RETURNING id, status, created_at
 )
 INSERT INTO model_upload_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
@@ -201,6 +204,7 @@ type CreateParams struct {
 	SourceURI     *string
 	UserID        *string
 	Progress      int64
+	QueuedAt      *time.Time
 	StartedAt     *time.Time
 	EndDate       *time.Time
 	TmTraceparent string
@@ -224,6 +228,7 @@ func (q *Queries) Create(ctx context.Context, arg CreateParams) (int64, error) {
 		arg.SourceURI,
 		arg.UserID,
 		arg.Progress,
+		arg.QueuedAt,
 		arg.StartedAt,
 		arg.EndDate,
 		arg.TmTraceparent,
@@ -251,13 +256,15 @@ WITH a AS (
         unnest($13::text[]) AS user_id,
         unnest($14::boolean[]) AS tm_null_user_id,
         unnest($15::bigint[]) AS progress,
-        unnest($16::timestamptz[]) AS started_at,
-        unnest($17::boolean[]) AS tm_null_started_at,
-        unnest($18::timestamptz[]) AS end_date,
-        unnest($19::boolean[]) AS tm_null_end_date,
-        unnest($20::text[]) AS tm_traceparent,
-        unnest($21::text[]) AS tm_actor,
-        unnest($22::text[]) AS tm_message
+        unnest($16::timestamptz[]) AS queued_at,
+        unnest($17::boolean[]) AS tm_null_queued_at,
+        unnest($18::timestamptz[]) AS started_at,
+        unnest($19::boolean[]) AS tm_null_started_at,
+        unnest($20::timestamptz[]) AS end_date,
+        unnest($21::boolean[]) AS tm_null_end_date,
+        unnest($22::text[]) AS tm_traceparent,
+        unnest($23::text[]) AS tm_actor,
+        unnest($24::text[]) AS tm_message
 ), u AS (
     SELECT id,
         status,
@@ -270,6 +277,7 @@ WITH a AS (
         CASE WHEN tm_null_source_uri THEN NULL ELSE source_uri END AS source_uri,
         CASE WHEN tm_null_user_id THEN NULL ELSE user_id END AS user_id,
         progress,
+        CASE WHEN tm_null_queued_at THEN NULL ELSE queued_at END AS queued_at,
         CASE WHEN tm_null_started_at THEN NULL ELSE started_at END AS started_at,
         CASE WHEN tm_null_end_date THEN NULL ELSE end_date END AS end_date,
         tm_traceparent,
@@ -277,8 +285,8 @@ WITH a AS (
         tm_message
     FROM a
 ), t AS (
-    INSERT INTO model_upload (id, status, version, created_at, updated_at, tag, error_message, source, source_uri, user_id, progress, started_at, end_date, tm_traceparent)
-    SELECT id, status, version, created_at, updated_at, tag, error_message, source, source_uri, user_id, progress, started_at, end_date, tm_traceparent FROM u
+    INSERT INTO model_upload (id, status, version, created_at, updated_at, tag, error_message, source, source_uri, user_id, progress, queued_at, started_at, end_date, tm_traceparent)
+    SELECT id, status, version, created_at, updated_at, tag, error_message, source, source_uri, user_id, progress, queued_at, started_at, end_date, tm_traceparent FROM u
     RETURNING id, status, created_at
 )
 INSERT INTO model_upload_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
@@ -302,6 +310,8 @@ type CreateManyParams struct {
 	UserID             []string
 	TmNullUserID       []bool
 	Progress           []int64
+	QueuedAt           []time.Time
+	TmNullQueuedAt     []bool
 	StartedAt          []time.Time
 	TmNullStartedAt    []bool
 	EndDate            []time.Time
@@ -330,6 +340,8 @@ func (q *Queries) CreateMany(ctx context.Context, arg CreateManyParams) (int64, 
 		arg.UserID,
 		arg.TmNullUserID,
 		arg.Progress,
+		arg.QueuedAt,
+		arg.TmNullQueuedAt,
 		arg.StartedAt,
 		arg.TmNullStartedAt,
 		arg.EndDate,
@@ -379,7 +391,7 @@ func (q *Queries) DeleteFinished(ctx context.Context, arg DeleteFinishedParams) 
 }
 
 const get = `-- name: Get :one
-SELECT id, status, version, created_at, updated_at, tag, error_message, source, source_uri, user_id, progress, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM model_upload WHERE id = $1::uuid
+SELECT id, status, version, created_at, updated_at, tag, error_message, source, source_uri, user_id, progress, queued_at, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM model_upload WHERE id = $1::uuid
 `
 
 func (q *Queries) Get(ctx context.Context, id uuid.UUID) (ModelUpload, error) {
@@ -397,6 +409,7 @@ func (q *Queries) Get(ctx context.Context, id uuid.UUID) (ModelUpload, error) {
 		&i.SourceURI,
 		&i.UserID,
 		&i.Progress,
+		&i.QueuedAt,
 		&i.StartedAt,
 		&i.EndDate,
 		&i.TmHistorySeq,
@@ -506,7 +519,7 @@ func (q *Queries) Keys(ctx context.Context, tmIds []uuid.UUID) ([]KeysRow, error
 }
 
 const listByStatus = `-- name: ListByStatus :many
-SELECT id, status, version, created_at, updated_at, tag, error_message, source, source_uri, user_id, progress, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM model_upload WHERE status = $1::text
+SELECT id, status, version, created_at, updated_at, tag, error_message, source, source_uri, user_id, progress, queued_at, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM model_upload WHERE status = $1::text
 ORDER BY created_at, id
 LIMIT $2::integer
 `
@@ -538,6 +551,7 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]M
 			&i.SourceURI,
 			&i.UserID,
 			&i.Progress,
+			&i.QueuedAt,
 			&i.StartedAt,
 			&i.EndDate,
 			&i.TmHistorySeq,
@@ -557,7 +571,7 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]M
 }
 
 const lost = `-- name: Lost :many
-SELECT id, status, version, created_at, updated_at, tag, error_message, source, source_uri, user_id, progress, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM model_upload
+SELECT id, status, version, created_at, updated_at, tag, error_message, source, source_uri, user_id, progress, queued_at, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM model_upload
 WHERE status = 'RUNNING' AND tm_lease_expires_at <= $1::timestamptz
 ORDER BY tm_lease_expires_at, id
 LIMIT $2::integer
@@ -592,6 +606,7 @@ func (q *Queries) Lost(ctx context.Context, arg LostParams) ([]ModelUpload, erro
 			&i.SourceURI,
 			&i.UserID,
 			&i.Progress,
+			&i.QueuedAt,
 			&i.StartedAt,
 			&i.EndDate,
 			&i.TmHistorySeq,
@@ -620,9 +635,9 @@ WITH c AS (
 ), t AS (
     UPDATE model_upload AS w SET tm_lease_owner = $4::text, tm_lease_expires_at = $5::timestamptz, tm_lease_attempt = w.tm_lease_attempt + 1
     WHERE w.id = ANY (ARRAY(SELECT c.id FROM c))
-    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.tag, w.error_message, w.source, w.source_uri, w.user_id, w.progress, w.started_at, w.end_date, w.tm_history_seq, w.tm_lease_owner, w.tm_lease_expires_at, w.tm_lease_attempt, w.tm_traceparent
+    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.tag, w.error_message, w.source, w.source_uri, w.user_id, w.progress, w.queued_at, w.started_at, w.end_date, w.tm_history_seq, w.tm_lease_owner, w.tm_lease_expires_at, w.tm_lease_attempt, w.tm_traceparent
 )
-SELECT id, status, version, created_at, updated_at, tag, error_message, source, source_uri, user_id, progress, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM t
+SELECT id, status, version, created_at, updated_at, tag, error_message, source, source_uri, user_id, progress, queued_at, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM t
 ORDER BY created_at, id
 `
 
@@ -646,6 +661,7 @@ type ReserveRow struct {
 	SourceURI        *string
 	UserID           *string
 	Progress         int64
+	QueuedAt         *time.Time
 	StartedAt        *time.Time
 	EndDate          *time.Time
 	TmHistorySeq     int64
@@ -687,6 +703,7 @@ func (q *Queries) Reserve(ctx context.Context, arg ReserveParams) ([]ReserveRow,
 			&i.SourceURI,
 			&i.UserID,
 			&i.Progress,
+			&i.QueuedAt,
 			&i.StartedAt,
 			&i.EndDate,
 			&i.TmHistorySeq,
@@ -716,10 +733,11 @@ WITH t AS (
         source_uri = $12::text,
         user_id = $13::text,
         progress = $14::bigint,
-        started_at = $15::timestamptz,
-        end_date = $16::timestamptz,
+        queued_at = $15::timestamptz,
+        started_at = $16::timestamptz,
+        end_date = $17::timestamptz,
         tm_history_seq = tm_history_seq + 1
-    WHERE id = $17::uuid AND status = $1::text AND version = $18::bigint
+    WHERE id = $18::uuid AND status = $1::text AND version = $19::bigint
     RETURNING id, tm_history_seq
 )
 INSERT INTO model_upload_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
@@ -744,6 +762,7 @@ type TransitionParams struct {
 	SourceURI     *string
 	UserID        *string
 	Progress      int64
+	QueuedAt      *time.Time
 	StartedAt     *time.Time
 	EndDate       *time.Time
 	ID            uuid.UUID
@@ -768,6 +787,7 @@ func (q *Queries) Transition(ctx context.Context, arg TransitionParams) (int64, 
 		arg.SourceURI,
 		arg.UserID,
 		arg.Progress,
+		arg.QueuedAt,
 		arg.StartedAt,
 		arg.EndDate,
 		arg.ID,
@@ -795,16 +815,18 @@ WITH a AS (
         unnest($12::text[]) AS user_id,
         unnest($13::boolean[]) AS tm_null_user_id,
         unnest($14::bigint[]) AS progress,
-        unnest($15::timestamptz[]) AS started_at,
-        unnest($16::boolean[]) AS tm_null_started_at,
-        unnest($17::timestamptz[]) AS end_date,
-        unnest($18::boolean[]) AS tm_null_end_date,
-        unnest($19::text[]) AS tm_from_status,
-        unnest($20::bigint[]) AS tm_from_version,
-        unnest($21::text[]) AS tm_event,
-        unnest($22::integer[]) AS tm_attempt,
-        unnest($23::text[]) AS tm_actor,
-        unnest($24::text[]) AS tm_message
+        unnest($15::timestamptz[]) AS queued_at,
+        unnest($16::boolean[]) AS tm_null_queued_at,
+        unnest($17::timestamptz[]) AS started_at,
+        unnest($18::boolean[]) AS tm_null_started_at,
+        unnest($19::timestamptz[]) AS end_date,
+        unnest($20::boolean[]) AS tm_null_end_date,
+        unnest($21::text[]) AS tm_from_status,
+        unnest($22::bigint[]) AS tm_from_version,
+        unnest($23::text[]) AS tm_event,
+        unnest($24::integer[]) AS tm_attempt,
+        unnest($25::text[]) AS tm_actor,
+        unnest($26::text[]) AS tm_message
 ), u AS (
     SELECT id,
         status,
@@ -816,6 +838,7 @@ WITH a AS (
         CASE WHEN tm_null_source_uri THEN NULL ELSE source_uri END AS source_uri,
         CASE WHEN tm_null_user_id THEN NULL ELSE user_id END AS user_id,
         progress,
+        CASE WHEN tm_null_queued_at THEN NULL ELSE queued_at END AS queued_at,
         CASE WHEN tm_null_started_at THEN NULL ELSE started_at END AS started_at,
         CASE WHEN tm_null_end_date THEN NULL ELSE end_date END AS end_date,
         tm_from_status,
@@ -835,6 +858,7 @@ WITH a AS (
         source_uri = u.source_uri,
         user_id = u.user_id,
         progress = u.progress,
+        queued_at = u.queued_at,
         started_at = u.started_at,
         end_date = u.end_date,
         tm_history_seq = model_upload.tm_history_seq + 1
@@ -865,6 +889,8 @@ type TransitionManyParams struct {
 	UserID             []string
 	TmNullUserID       []bool
 	Progress           []int64
+	QueuedAt           []time.Time
+	TmNullQueuedAt     []bool
 	StartedAt          []time.Time
 	TmNullStartedAt    []bool
 	EndDate            []time.Time
@@ -894,6 +920,8 @@ func (q *Queries) TransitionMany(ctx context.Context, arg TransitionManyParams) 
 		arg.UserID,
 		arg.TmNullUserID,
 		arg.Progress,
+		arg.QueuedAt,
+		arg.TmNullQueuedAt,
 		arg.StartedAt,
 		arg.TmNullStartedAt,
 		arg.EndDate,
@@ -932,9 +960,10 @@ UPDATE model_upload SET version = $1::bigint,
     source_uri = $6::text,
     user_id = $7::text,
     progress = $8::bigint,
-    started_at = $9::timestamptz,
-    end_date = $10::timestamptz
-WHERE id = $11::uuid AND status = $12::text AND version = $13::bigint
+    queued_at = $9::timestamptz,
+    started_at = $10::timestamptz,
+    end_date = $11::timestamptz
+WHERE id = $12::uuid AND status = $13::text AND version = $14::bigint
 `
 
 type UpdateParams struct {
@@ -946,6 +975,7 @@ type UpdateParams struct {
 	SourceURI     *string
 	UserID        *string
 	Progress      int64
+	QueuedAt      *time.Time
 	StartedAt     *time.Time
 	EndDate       *time.Time
 	ID            uuid.UUID
@@ -964,6 +994,7 @@ func (q *Queries) Update(ctx context.Context, arg UpdateParams) (int64, error) {
 		arg.SourceURI,
 		arg.UserID,
 		arg.Progress,
+		arg.QueuedAt,
 		arg.StartedAt,
 		arg.EndDate,
 		arg.ID,

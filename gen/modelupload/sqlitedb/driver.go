@@ -3,414 +3,135 @@
 package sqlitedb
 
 import (
-	"bytes"
-	"context"
 	"database/sql"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"github.com/google/uuid"
 	"github.com/taskmodel/taskmodel/backends"
 	sqlitebackend "github.com/taskmodel/taskmodel/backends/sqlite"
+	"github.com/taskmodel/taskmodel/backends/sqltable"
 	"github.com/taskmodel/taskmodel/gen/modelupload"
-	"github.com/taskmodel/taskmodel/tasktype"
-	"slices"
-	"time"
 )
 
-// Driver stores ModelUpload tasks (model "model_upload") in SQLite through the queries sqlc
-// generated in this package. It implements backends.Driver; use it through a backends.Store.
-type Driver struct {
-	db *sql.DB
-	q  *Queries
-	w  *sqlitebackend.Writer // group-commits this process's writes (sqlite.Writer)
-}
+// Driver stores ModelUpload tasks (model "model_upload") in SQLite: the engine's generic driver
+// over the statements sqlc compiled in this package. Use it through a backends.Store.
+type Driver = sqlitebackend.ClaimingDriver[modelupload.ModelUpload]
 
-// NewDriver returns a Driver over a database opened by backends/sqlite; its
-// queries run as prepared statements (sqlite.Stmts).
+// NewDriver returns a Driver over a database opened by backends/sqlite. Its
+// writes go through the database's sqlite.Writer, with the process's others.
 func NewDriver(db *sql.DB) *Driver {
-	return &Driver{
-		db: db,
-		q:  New(sqlitebackend.NewStmts(db)),
-		w:  sqlitebackend.WriterFor(db),
+	return sqlitebackend.NewClaimingDriver(db, &table)
+}
+
+// table describes the model's table to the generic driver.
+var table = sqltable.Table[modelupload.ModelUpload]{
+	ClaimEvent: "start",
+	Columns:    "id uuid, status text, version int, created_at time, updated_at time, tag text null, error_message text null, source text, source_uri text null, user_id text null, progress int, queued_at time null, started_at time null, end_date time null, tm_traceparent text",
+	ID: func(x *modelupload.ModelUpload) uuid.UUID {
+		return x.ID
+	},
+	Model:   "model_upload",
+	Queue:   "QUEUED",
+	Running: "RUNNING",
+	Scan:    scan,
+	Stmts: map[string]sqltable.Stmt{
+		"ChangedSince": {
+			Args: []string{"tm_since", "tm_since_strict", "tm_after_id", "tm_max_rows"},
+			SQL:  changedSince,
+		},
+		"Claim": {
+			Args: []string{"tm_now", "tm_now", "tm_owner", "tm_expires_at", "tm_now", "tm_after_created_at", "tm_after_created_at_eq", "tm_after_id", "tm_max_rows"},
+			SQL:  claim,
+		},
+		"Claimable": {
+			Args: []string{"tm_status", "tm_now"},
+			SQL:  claimable,
+		},
+		"Delete": {
+			Args: []string{"id"},
+			SQL:  delete,
+		},
+		"DeleteFinished": {
+			Args: []string{"tm_before", "tm_max_rows"},
+			SQL:  deleteFinished,
+		},
+		"Get": {
+			Args: []string{"id"},
+			SQL:  get,
+		},
+		"Heartbeat": {
+			Args: []string{"tm_expires_at", "tm_task_id", "tm_owner", "tm_attempt", "tm_status"},
+			SQL:  heartbeat,
+		},
+		"History": {
+			Args: []string{"tm_task_id"},
+			SQL:  history,
+		},
+		"Insert": {
+			Args: []string{"id", "status", "version", "created_at", "updated_at", "tag", "error_message", "source", "source_uri", "user_id", "progress", "queued_at", "started_at", "end_date", "tm_traceparent"},
+			SQL:  insert,
+		},
+		"InsertHistory": {
+			Args: []string{"tm_task_id", "tm_task_id", "tm_from_status", "tm_to_status", "tm_event", "tm_at", "tm_attempt", "tm_actor", "tm_message"},
+			SQL:  insertHistory,
+		},
+		"Keys": {
+			Args: []string{"tm_ids"},
+			SQL:  keys,
+		},
+		"ListByStatus": {
+			Args: []string{"tm_status", "tm_max_rows"},
+			SQL:  listByStatus,
+		},
+		"Lost": {
+			Args: []string{"tm_status", "tm_now", "tm_max_rows"},
+			SQL:  lost,
+		},
+		"Reserve": {
+			Args: []string{"tm_owner", "tm_expires_at", "tm_status", "tm_now", "tm_max_rows"},
+			SQL:  reserve,
+		},
+		"Update": {
+			Args: []string{"version", "updated_at", "tag", "error_message", "source", "source_uri", "user_id", "progress", "queued_at", "started_at", "end_date", "id", "tm_from_status", "tm_from_version"},
+			SQL:  update,
+		},
+		"UpdateGuarded": {
+			Args: []string{"status", "version", "updated_at", "tag", "error_message", "source", "source_uri", "user_id", "progress", "queued_at", "started_at", "end_date", "id", "tm_from_status", "tm_from_version"},
+			SQL:  updateGuarded,
+		},
+	},
+	Values: values,
+}
+
+// values sets the parameters of x's columns, in Columns' order.
+func values(x *modelupload.ModelUpload, v []any) (err error) {
+	v[0] = x.ID
+	v[1] = string(x.Status)
+	v[2] = x.Version
+	v[3] = x.CreatedAt.UTC()
+	v[4] = x.UpdatedAt.UTC()
+	v[5] = sqltable.Opt(x.Tag)
+	v[6] = sqltable.Opt(x.ErrorMessage)
+	v[7] = string(x.Source)
+	v[8] = sqltable.Opt(x.SourceURI)
+	v[9] = sqltable.Opt(x.UserID)
+	v[10] = x.Progress
+	v[11] = sqltable.OptTime(x.QueuedAt)
+	v[12] = sqltable.OptTime(x.StartedAt)
+	v[13] = sqltable.OptTime(x.EndDate)
+	v[14] = x.TmTraceparent
+	return nil
+}
+
+// scan reads a task row: every column of the table, in its order.
+func scan(row sqltable.Scanner) (*modelupload.ModelUpload, backends.Lease, error) {
+	var r ModelUpload
+	if err := row.Scan(&r.ID, &r.Status, &r.Version, &r.CreatedAt, &r.UpdatedAt, &r.Tag, &r.ErrorMessage, &r.Source, &r.SourceURI, &r.UserID, &r.Progress, &r.QueuedAt, &r.StartedAt, &r.EndDate, &r.TmLeaseOwner, &r.TmLeaseExpiresAt, &r.TmLeaseAttempt, &r.TmTraceparent); err != nil {
+		return nil, backends.Lease{}, err
 	}
-}
-
-var _ backends.Driver[modelupload.ModelUpload] = (*Driver)(nil)
-
-// Insert writes a new task and its first history row.
-func (d *Driver) Insert(ctx context.Context, x *modelupload.ModelUpload, h backends.History) error {
-	return d.InsertMany(ctx, []*modelupload.ModelUpload{x}, []backends.History{h})
-}
-
-// InsertMany writes new tasks and their first history rows in one
-// transaction, all or none; it implements backends.BatchInserter.
-func (d *Driver) InsertMany(ctx context.Context, xs []*modelupload.ModelUpload, hs []backends.History) error {
-	if len(xs) != len(hs) {
-		return fmt.Errorf("InsertMany: %d tasks and %d history rows", len(xs), len(hs))
-	}
-	if len(xs) == 0 {
-		return nil
-	}
-	return d.inTx(ctx, func(q *Queries) error {
-		for i, x := range xs {
-			h := hs[i]
-			if err := q.Insert(ctx, InsertParams{
-				CreatedAt:     x.CreatedAt.UTC(),
-				EndDate:       backends.UTC(x.EndDate),
-				ErrorMessage:  x.ErrorMessage,
-				ID:            x.ID,
-				Progress:      x.Progress,
-				Source:        string(x.Source),
-				SourceURI:     x.SourceURI,
-				StartedAt:     backends.UTC(x.StartedAt),
-				Status:        string(x.Status),
-				Tag:           x.Tag,
-				TmTraceparent: x.TmTraceparent,
-				UpdatedAt:     x.UpdatedAt.UTC(),
-				UserID:        x.UserID,
-				Version:       x.Version,
-			}); err != nil {
-				return classify(err)
-			}
-			if err := q.InsertHistory(ctx, InsertHistoryParams{
-				TmActor:      h.Actor,
-				TmAt:         h.At.UTC(),
-				TmAttempt:    int64(h.Attempt),
-				TmEvent:      nil,
-				TmFromStatus: nil,
-				TmMessage:    h.Message,
-				TmTaskID:     x.ID,
-				TmToStatus:   string(x.Status),
-			}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
-
-var _ backends.BatchInserter[modelupload.ModelUpload] = (*Driver)(nil)
-
-// Get reads a task.
-func (d *Driver) Get(ctx context.Context, id uuid.UUID) (*modelupload.ModelUpload, error) {
-	r, err := d.q.Get(ctx, id)
-	if err != nil {
-		return nil, classify(err)
-	}
-	return fromRow(r)
-}
-
-// Keys reads the keys (status and version) of those of the tasks that
-// exist, in one query; it implements backends.KeyReader.
-func (d *Driver) Keys(ctx context.Context, ids []uuid.UUID) ([]backends.Key, error) {
-	js, err := json.Marshal(ids)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := d.q.Keys(ctx, string(js))
-	if err != nil {
-		return nil, classify(err)
-	}
-	out := make([]backends.Key, len(rows))
-	for i, r := range rows {
-		out[i] = backends.Key{
-			ID:      r.ID,
-			Status:  r.Status,
-			Version: r.Version,
-		}
-	}
-	return out, nil
-}
-
-var _ backends.KeyReader = (*Driver)(nil)
-
-// Transition writes x over the task if it still has from's status and version,
-// and appends its history row, atomically; false when the guard fails.
-func (d *Driver) Transition(ctx context.Context, from backends.Key, x *modelupload.ModelUpload, h backends.History) (bool, error) {
-	ok := false
-	err := d.inTx(ctx, func(q *Queries) error {
-		n, err := q.UpdateGuarded(ctx, UpdateGuardedParams{
-			EndDate:       backends.UTC(x.EndDate),
-			ErrorMessage:  x.ErrorMessage,
-			ID:            from.ID,
-			Progress:      x.Progress,
-			Source:        string(x.Source),
-			SourceURI:     x.SourceURI,
-			StartedAt:     backends.UTC(x.StartedAt),
-			Status:        string(x.Status),
-			Tag:           x.Tag,
-			TmFromStatus:  from.Status,
-			TmFromVersion: from.Version,
-			UpdatedAt:     x.UpdatedAt.UTC(),
-			UserID:        x.UserID,
-			Version:       x.Version,
-		})
-		if err != nil || n != 1 {
-			return classify(err)
-		}
-		ok = true
-		return q.InsertHistory(ctx, InsertHistoryParams{
-			TmActor:      h.Actor,
-			TmAt:         h.At.UTC(),
-			TmAttempt:    int64(h.Attempt),
-			TmEvent:      &h.Event,
-			TmFromStatus: &from.Status,
-			TmMessage:    h.Message,
-			TmTaskID:     from.ID,
-			TmToStatus:   string(x.Status),
-		})
-	})
-	return ok && err == nil, err
-}
-
-// Update writes x over the task if it still has from's status and version.
-func (d *Driver) Update(ctx context.Context, from backends.Key, x *modelupload.ModelUpload) (bool, error) {
-	n, err := sqlitebackend.Write(ctx, d.w, func(tx sqlitebackend.DBTX) (int64, error) {
-		return New(tx).Update(ctx, UpdateParams{
-			EndDate:       backends.UTC(x.EndDate),
-			ErrorMessage:  x.ErrorMessage,
-			ID:            from.ID,
-			Progress:      x.Progress,
-			Source:        string(x.Source),
-			SourceURI:     x.SourceURI,
-			StartedAt:     backends.UTC(x.StartedAt),
-			Tag:           x.Tag,
-			TmFromStatus:  from.Status,
-			TmFromVersion: from.Version,
-			UpdatedAt:     x.UpdatedAt.UTC(),
-			UserID:        x.UserID,
-			Version:       x.Version,
-		})
-	})
-	return n == 1, classify(err)
-}
-
-// Delete removes a task and its history.
-func (d *Driver) Delete(ctx context.Context, id uuid.UUID) (bool, error) {
-	n, err := sqlitebackend.Write(ctx, d.w, func(tx sqlitebackend.DBTX) (int64, error) {
-		return New(tx).Delete(ctx, id)
-	})
-	return n == 1, classify(err)
-}
-
-// DeleteFinished removes up to limit finished tasks, and their history, whose
-// last change is older than before; it returns how many it removed.
-func (d *Driver) DeleteFinished(ctx context.Context, before time.Time, limit int) (int, error) {
-	n, err := sqlitebackend.Write(ctx, d.w, func(tx sqlitebackend.DBTX) (int64, error) {
-		return New(tx).DeleteFinished(ctx, DeleteFinishedParams{
-			TmBefore:  before.UTC(),
-			TmMaxRows: int64(limit),
-		})
-	})
-	return int(n), classify(err)
-}
-
-// History returns a task's history in order.
-func (d *Driver) History(ctx context.Context, id uuid.UUID) ([]backends.History, error) {
-	rows, err := d.q.History(ctx, id)
-	if err != nil {
-		return nil, classify(err)
-	}
-	out := make([]backends.History, len(rows))
-	for i, r := range rows {
-		out[i] = backends.History{
-			Actor:   r.Actor,
-			At:      r.At.UTC(),
-			Attempt: int(r.Attempt),
-			Event:   backends.Deref(r.Event),
-			From:    backends.Deref(r.FromStatus),
-			Message: r.Message,
-			Seq:     r.Seq,
-			To:      r.ToStatus,
-		}
-	}
-	return out, nil
-}
-
-// ListByStatus returns up to limit tasks in a status, oldest first.
-func (d *Driver) ListByStatus(ctx context.Context, status string, limit int) ([]*modelupload.ModelUpload, error) {
-	rows, err := d.q.ListByStatus(ctx, ListByStatusParams{
-		TmMaxRows: int64(limit),
-		TmStatus:  status,
-	})
-	return fromRows(rows, err)
-}
-
-// Due returns up to limit tasks whose status timeout has passed at now.
-func (d *Driver) Due(ctx context.Context, now time.Time, limit int) ([]*modelupload.ModelUpload, error) {
-	return nil, nil
-}
-
-// Reserve leases up to limit tasks in status queue that no live lease holds
-// to owner until expires; it implements backends.WorkDriver.
-func (d *Driver) Reserve(ctx context.Context, queue, owner string, now, expires time.Time, limit int) ([]backends.Claim[modelupload.ModelUpload], error) {
-	rows, err := sqlitebackend.Write(ctx, d.w, func(tx sqlitebackend.DBTX) ([]ModelUpload, error) {
-		return New(tx).Reserve(ctx, ReserveParams{
-			TmExpiresAt: new(expires.UTC()),
-			TmMaxRows:   int64(limit),
-			TmNow:       new(now.UTC()),
-			TmOwner:     owner,
-			TmStatus:    queue,
-		})
-	})
-	if err != nil {
-		return nil, classify(err)
-	}
-	slices.SortFunc(rows, func(a, b ModelUpload) int {
-		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
-			return c
-		}
-		return bytes.Compare(a.ID[:], b.ID[:])
-	})
-	return backends.Claims(rows, func(r ModelUpload) (*modelupload.ModelUpload, backends.Lease, error) {
-		x, err := fromRow(r)
-		return x, backends.Lease{
-			Attempt: int(r.TmLeaseAttempt),
-			Owner:   r.TmLeaseOwner,
-		}, err
-	})
-}
-
-// Heartbeat extends a lease its holder still has on a task still in status
-// running; it implements backends.WorkDriver.
-func (d *Driver) Heartbeat(ctx context.Context, id uuid.UUID, lease backends.Lease, running string, expires time.Time) (bool, error) {
-	n, err := sqlitebackend.Write(ctx, d.w, func(tx sqlitebackend.DBTX) (int64, error) {
-		return New(tx).Heartbeat(ctx, HeartbeatParams{
-			TmAttempt:   int64(lease.Attempt),
-			TmExpiresAt: new(expires.UTC()),
-			TmOwner:     lease.Owner,
-			TmStatus:    running,
-			TmTaskID:    id,
-		})
-	})
-	return n == 1, classify(err)
-}
-
-// Lost returns up to limit tasks in status running whose lease expired by
-// now; it implements backends.WorkDriver.
-func (d *Driver) Lost(ctx context.Context, running string, now time.Time, limit int) ([]backends.Claim[modelupload.ModelUpload], error) {
-	rows, err := d.q.Lost(ctx, LostParams{
-		TmMaxRows: int64(limit),
-		TmNow:     new(now.UTC()),
-		TmStatus:  running,
-	})
-	if err != nil {
-		return nil, classify(err)
-	}
-	return backends.Claims(rows, func(r ModelUpload) (*modelupload.ModelUpload, backends.Lease, error) {
-		x, err := fromRow(r)
-		return x, backends.Lease{
-			Attempt: int(r.TmLeaseAttempt),
-			Owner:   r.TmLeaseOwner,
-		}, err
-	})
-}
-
-var _ backends.WorkDriver[modelupload.ModelUpload] = (*Driver)(nil)
-
-// Wake calls wake when, after idle, another connection commits and a task
-// is claimable (sqlite.Wake); it implements backends.Waker.
-func (d *Driver) Wake(ctx context.Context, idle <-chan struct{}, wake func()) error {
-	return sqlitebackend.Wake(ctx, d.db, func(ctx context.Context, now time.Time) (bool, error) {
-		return d.q.Claimable(ctx, ClaimableParams{
-			TmNow:    new(now.UTC()),
-			TmStatus: "QUEUED",
-		})
-	}, idle, wake)
-}
-
-var _ backends.Waker = (*Driver)(nil)
-
-// Claim reserves like Reserve, after a position in the queue, and fires the claim event "start"
-// on every reserved task in the same transaction, with its history row; it
-// implements backends.Claimer.
-func (d *Driver) Claim(ctx context.Context, owner string, now, expires time.Time, limit int, after backends.QueuePosition) ([]backends.Claim[modelupload.ModelUpload], backends.QueuePosition, error) {
-	now = now.UTC()
-	rows, err := sqlitebackend.Write(ctx, d.w, func(tx sqlitebackend.DBTX) ([]ModelUpload, error) {
-		q := New(tx)
-		rows, err := q.Claim(ctx, ClaimParams{
-			TmAfterCreatedAt:   after.CreatedAt.UTC(),
-			TmAfterCreatedAtEq: after.CreatedAt.UTC(),
-			TmAfterID:          after.ID,
-			TmExpiresAt:        new(expires.UTC()),
-			TmMaxRows:          int64(limit),
-			TmNow:              now,
-			TmOwner:            owner,
-		})
-		if err != nil {
-			return nil, err
-		}
-		from, ev := "QUEUED", "start"
-		for _, r := range rows {
-			if err := q.InsertHistory(ctx, InsertHistoryParams{
-				TmActor:      owner,
-				TmAt:         now,
-				TmAttempt:    r.TmLeaseAttempt,
-				TmEvent:      &ev,
-				TmFromStatus: &from,
-				TmMessage:    fmt.Sprintf("claimed by %s (attempt %d)", owner, r.TmLeaseAttempt),
-				TmTaskID:     r.ID,
-				TmToStatus:   "RUNNING",
-			}); err != nil {
-				return nil, err
-			}
-		}
-		return rows, nil
-	})
-	if err != nil {
-		return nil, backends.QueuePosition{}, classify(err)
-	}
-	// RETURNING has no order: oldest first, as the update chose them.
-	slices.SortFunc(rows, func(a, b ModelUpload) int {
-		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
-			return c
-		}
-		return bytes.Compare(a.ID[:], b.ID[:])
-	})
-	out, err := backends.Claims(rows, func(r ModelUpload) (*modelupload.ModelUpload, backends.Lease, error) {
-		x, err := fromRow(r)
-		return x, backends.Lease{
-			Attempt: int(r.TmLeaseAttempt),
-			Owner:   r.TmLeaseOwner,
-		}, err
-	})
-	if err != nil || len(rows) == 0 {
-		return out, backends.QueuePosition{}, err
-	}
-	last := rows[len(rows)-1]
-	return out, backends.QueuePosition{
-		CreatedAt: last.CreatedAt.UTC(),
-		ID:        last.ID,
-	}, nil
-}
-
-var _ backends.Claimer[modelupload.ModelUpload] = (*Driver)(nil)
-var _ backends.ChangeLister = (*Driver)(nil)
-
-// ChangedSince returns up to limit tasks changed since (since, afterID), in
-// (updated_at, id) order, as notices.
-func (d *Driver) ChangedSince(ctx context.Context, since time.Time, afterID uuid.UUID, limit int) ([]backends.Notice, error) {
-	since = since.UTC()
-	rows, err := d.q.ChangedSince(ctx, ChangedSinceParams{
-		TmAfterID:     afterID,
-		TmMaxRows:     int64(limit),
-		TmSince:       since,
-		TmSinceStrict: since,
-	})
-	if err != nil {
-		return nil, classify(err)
-	}
-	out := make([]backends.Notice, len(rows))
-	for i, r := range rows {
-		out[i] = backends.Notice{
-			At:      r.UpdatedAt.UTC(),
-			ID:      r.ID,
-			Status:  r.Status,
-			Version: r.Version,
-		}
-	}
-	return out, nil
+	x, err := fromRow(r)
+	return x, backends.Lease{
+		Attempt: int(r.TmLeaseAttempt),
+		Owner:   r.TmLeaseOwner,
+	}, err
 }
 func fromRow(r ModelUpload) (*modelupload.ModelUpload, error) {
 	x := &modelupload.ModelUpload{
@@ -419,6 +140,7 @@ func fromRow(r ModelUpload) (*modelupload.ModelUpload, error) {
 		ErrorMessage:  r.ErrorMessage,
 		ID:            r.ID,
 		Progress:      r.Progress,
+		QueuedAt:      backends.UTC(r.QueuedAt),
 		Source:        modelupload.ModelSource(r.Source),
 		SourceURI:     r.SourceURI,
 		StartedAt:     backends.UTC(r.StartedAt),
@@ -430,39 +152,4 @@ func fromRow(r ModelUpload) (*modelupload.ModelUpload, error) {
 		Version:       r.Version,
 	}
 	return x, nil
-}
-func fromRows(rows []ModelUpload, err error) ([]*modelupload.ModelUpload, error) {
-	if err != nil {
-		return nil, classify(err)
-	}
-	out := make([]*modelupload.ModelUpload, 0, len(rows))
-	for _, r := range rows {
-		x, err := fromRow(r)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, x)
-	}
-	return out, nil
-}
-
-// classify maps driver errors to the tasktype error values.
-func classify(err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, sql.ErrNoRows):
-		return tasktype.ErrNotFound
-	case sqlitebackend.IsUniqueViolation(err):
-		return fmt.Errorf("%w: %v", tasktype.ErrDuplicate, err)
-	}
-	return err
-}
-
-// inTx runs fn in a transaction, rolled back on error, that it shares with the
-// writes of this process that queue meanwhile (sqlite.Writer): fn may run twice.
-func (d *Driver) inTx(ctx context.Context, fn func(*Queries) error) error {
-	return d.w.Do(ctx, func(tx sqlitebackend.DBTX) error {
-		return fn(New(tx))
-	})
 }

@@ -3,564 +3,126 @@
 package pgdb
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/taskmodel/taskmodel/backends"
 	pgbackend "github.com/taskmodel/taskmodel/backends/postgres"
+	"github.com/taskmodel/taskmodel/backends/sqltable"
 	"github.com/taskmodel/taskmodel/gen/pipelinerun"
-	"github.com/taskmodel/taskmodel/tasktype"
-	"slices"
-	"time"
 )
 
-// Driver stores PipelineRun tasks (model "pipeline_run") in PostgreSQL through the queries sqlc
-// generated in this package. It implements backends.Driver; use it through a backends.Store.
-type Driver struct {
-	q         *Queries
-	replanned *Queries // planned at each execution: claims and periodic statements (postgres.Replanned)
-	group     *pgbackend.Group[transitionRow]
-	inserts   *pgbackend.Group[insertRow]
-}
-
-// transitionRow is one transition of a group-committed batch: the task
-// with the guard and the history row.
-type transitionRow struct {
-	*pipelinerun.PipelineRun
-	FromStatus  string
-	FromVersion int64
-	Event       string
-	Attempt     int
-	Actor       string
-	Message     string
-}
-
-// insertRow is one create of a group-committed batch: the task with its
-// first history row's actor and message.
-type insertRow struct {
-	*pipelinerun.PipelineRun
-	Actor   string
-	Message string
-}
-
-// createManyParams turns a batch into CreateManyParams: an array per column.
-func createManyParams(items []insertRow) (p CreateManyParams, err error) {
-	p.ID = slices.Grow(p.ID, len(items))
-	p.Status = slices.Grow(p.Status, len(items))
-	p.Version = slices.Grow(p.Version, len(items))
-	p.CreatedAt = slices.Grow(p.CreatedAt, len(items))
-	p.UpdatedAt = slices.Grow(p.UpdatedAt, len(items))
-	p.Stage = slices.Grow(p.Stage, len(items))
-	p.Task = slices.Grow(p.Task, len(items))
-	p.Hostname = slices.Grow(p.Hostname, len(items))
-	p.TmNullHostname = slices.Grow(p.TmNullHostname, len(items))
-	p.PID = slices.Grow(p.PID, len(items))
-	p.TmNullPid = slices.Grow(p.TmNullPid, len(items))
-	p.PPID = slices.Grow(p.PPID, len(items))
-	p.TmNullPpid = slices.Grow(p.TmNullPpid, len(items))
-	p.UserName = slices.Grow(p.UserName, len(items))
-	p.TmNullUserName = slices.Grow(p.TmNullUserName, len(items))
-	p.CodeVersion = slices.Grow(p.CodeVersion, len(items))
-	p.TmNullCodeVersion = slices.Grow(p.TmNullCodeVersion, len(items))
-	p.GitCommit = slices.Grow(p.GitCommit, len(items))
-	p.TmNullGitCommit = slices.Grow(p.TmNullGitCommit, len(items))
-	p.Environment = slices.Grow(p.Environment, len(items))
-	p.ScriptPath = slices.Grow(p.ScriptPath, len(items))
-	p.TmNullScriptPath = slices.Grow(p.TmNullScriptPath, len(items))
-	p.ScriptFilename = slices.Grow(p.ScriptFilename, len(items))
-	p.TmNullScriptFilename = slices.Grow(p.TmNullScriptFilename, len(items))
-	p.LogPath = slices.Grow(p.LogPath, len(items))
-	p.TmNullLogPath = slices.Grow(p.TmNullLogPath, len(items))
-	p.LogFilename = slices.Grow(p.LogFilename, len(items))
-	p.TmNullLogFilename = slices.Grow(p.TmNullLogFilename, len(items))
-	p.OverallPercent = slices.Grow(p.OverallPercent, len(items))
-	p.Message = slices.Grow(p.Message, len(items))
-	p.TmNullMessage = slices.Grow(p.TmNullMessage, len(items))
-	p.CurrentSubtask = slices.Grow(p.CurrentSubtask, len(items))
-	p.TmNullCurrentSubtask = slices.Grow(p.TmNullCurrentSubtask, len(items))
-	p.TotalSubtasks = slices.Grow(p.TotalSubtasks, len(items))
-	p.TmNullTotalSubtasks = slices.Grow(p.TmNullTotalSubtasks, len(items))
-	p.ErrorMessage = slices.Grow(p.ErrorMessage, len(items))
-	p.TmNullErrorMessage = slices.Grow(p.TmNullErrorMessage, len(items))
-	p.ErrorDetail = slices.Grow(p.ErrorDetail, len(items))
-	p.TmNullErrorDetail = slices.Grow(p.TmNullErrorDetail, len(items))
-	p.MemoryMB = slices.Grow(p.MemoryMB, len(items))
-	p.TmNullMemoryMb = slices.Grow(p.TmNullMemoryMb, len(items))
-	p.CPUPercent = slices.Grow(p.CPUPercent, len(items))
-	p.TmNullCpuPercent = slices.Grow(p.TmNullCpuPercent, len(items))
-	p.StartedAt = slices.Grow(p.StartedAt, len(items))
-	p.TmNullStartedAt = slices.Grow(p.TmNullStartedAt, len(items))
-	p.EndedAt = slices.Grow(p.EndedAt, len(items))
-	p.TmNullEndedAt = slices.Grow(p.TmNullEndedAt, len(items))
-	p.TmTraceparent = slices.Grow(p.TmTraceparent, len(items))
-	p.TmActor = slices.Grow(p.TmActor, len(items))
-	p.TmMessage = slices.Grow(p.TmMessage, len(items))
-	for _, it := range items {
-		x := it.PipelineRun
-		p.ID = append(p.ID, x.ID)
-		p.Status = append(p.Status, string(x.Status))
-		p.Version = append(p.Version, x.Version)
-		p.CreatedAt = append(p.CreatedAt, x.CreatedAt.UTC())
-		p.UpdatedAt = append(p.UpdatedAt, x.UpdatedAt.UTC())
-		p.Stage = append(p.Stage, x.Stage)
-		p.Task = append(p.Task, x.Task)
-		p.Hostname, p.TmNullHostname = backends.AppendNullable(p.Hostname, p.TmNullHostname, x.Hostname)
-		p.PID, p.TmNullPid = backends.AppendNullable(p.PID, p.TmNullPid, x.PID)
-		p.PPID, p.TmNullPpid = backends.AppendNullable(p.PPID, p.TmNullPpid, x.PPID)
-		p.UserName, p.TmNullUserName = backends.AppendNullable(p.UserName, p.TmNullUserName, x.UserName)
-		p.CodeVersion, p.TmNullCodeVersion = backends.AppendNullable(p.CodeVersion, p.TmNullCodeVersion, x.CodeVersion)
-		p.GitCommit, p.TmNullGitCommit = backends.AppendNullable(p.GitCommit, p.TmNullGitCommit, x.GitCommit)
-		jEnvironment, err := backends.JSONNullable(x.Environment, false)
-		if err != nil {
-			return p, fmt.Errorf("environment: %w", err)
-		}
-		p.Environment = append(p.Environment, jEnvironment)
-		p.ScriptPath, p.TmNullScriptPath = backends.AppendNullable(p.ScriptPath, p.TmNullScriptPath, x.ScriptPath)
-		p.ScriptFilename, p.TmNullScriptFilename = backends.AppendNullable(p.ScriptFilename, p.TmNullScriptFilename, x.ScriptFilename)
-		p.LogPath, p.TmNullLogPath = backends.AppendNullable(p.LogPath, p.TmNullLogPath, x.LogPath)
-		p.LogFilename, p.TmNullLogFilename = backends.AppendNullable(p.LogFilename, p.TmNullLogFilename, x.LogFilename)
-		p.OverallPercent = append(p.OverallPercent, x.OverallPercent)
-		p.Message, p.TmNullMessage = backends.AppendNullable(p.Message, p.TmNullMessage, x.Message)
-		p.CurrentSubtask, p.TmNullCurrentSubtask = backends.AppendNullable(p.CurrentSubtask, p.TmNullCurrentSubtask, x.CurrentSubtask)
-		p.TotalSubtasks, p.TmNullTotalSubtasks = backends.AppendNullable(p.TotalSubtasks, p.TmNullTotalSubtasks, x.TotalSubtasks)
-		p.ErrorMessage, p.TmNullErrorMessage = backends.AppendNullable(p.ErrorMessage, p.TmNullErrorMessage, x.ErrorMessage)
-		p.ErrorDetail, p.TmNullErrorDetail = backends.AppendNullable(p.ErrorDetail, p.TmNullErrorDetail, x.ErrorDetail)
-		p.MemoryMB, p.TmNullMemoryMb = backends.AppendNullable(p.MemoryMB, p.TmNullMemoryMb, x.MemoryMB)
-		p.CPUPercent, p.TmNullCpuPercent = backends.AppendNullable(p.CPUPercent, p.TmNullCpuPercent, x.CPUPercent)
-		p.StartedAt, p.TmNullStartedAt = backends.AppendNullable(p.StartedAt, p.TmNullStartedAt, backends.UTC(x.StartedAt))
-		p.EndedAt, p.TmNullEndedAt = backends.AppendNullable(p.EndedAt, p.TmNullEndedAt, backends.UTC(x.EndedAt))
-		p.TmTraceparent = append(p.TmTraceparent, x.TmTraceparent)
-		p.TmActor = append(p.TmActor, it.Actor)
-		p.TmMessage = append(p.TmMessage, it.Message)
-	}
-	return p, nil
-}
-
-// transitionManyParams turns a batch into TransitionManyParams: an array per column.
-func transitionManyParams(items []transitionRow) (p TransitionManyParams, err error) {
-	p.ID = slices.Grow(p.ID, len(items))
-	p.Status = slices.Grow(p.Status, len(items))
-	p.Version = slices.Grow(p.Version, len(items))
-	p.UpdatedAt = slices.Grow(p.UpdatedAt, len(items))
-	p.Stage = slices.Grow(p.Stage, len(items))
-	p.Task = slices.Grow(p.Task, len(items))
-	p.Hostname = slices.Grow(p.Hostname, len(items))
-	p.TmNullHostname = slices.Grow(p.TmNullHostname, len(items))
-	p.PID = slices.Grow(p.PID, len(items))
-	p.TmNullPid = slices.Grow(p.TmNullPid, len(items))
-	p.PPID = slices.Grow(p.PPID, len(items))
-	p.TmNullPpid = slices.Grow(p.TmNullPpid, len(items))
-	p.UserName = slices.Grow(p.UserName, len(items))
-	p.TmNullUserName = slices.Grow(p.TmNullUserName, len(items))
-	p.CodeVersion = slices.Grow(p.CodeVersion, len(items))
-	p.TmNullCodeVersion = slices.Grow(p.TmNullCodeVersion, len(items))
-	p.GitCommit = slices.Grow(p.GitCommit, len(items))
-	p.TmNullGitCommit = slices.Grow(p.TmNullGitCommit, len(items))
-	p.Environment = slices.Grow(p.Environment, len(items))
-	p.ScriptPath = slices.Grow(p.ScriptPath, len(items))
-	p.TmNullScriptPath = slices.Grow(p.TmNullScriptPath, len(items))
-	p.ScriptFilename = slices.Grow(p.ScriptFilename, len(items))
-	p.TmNullScriptFilename = slices.Grow(p.TmNullScriptFilename, len(items))
-	p.LogPath = slices.Grow(p.LogPath, len(items))
-	p.TmNullLogPath = slices.Grow(p.TmNullLogPath, len(items))
-	p.LogFilename = slices.Grow(p.LogFilename, len(items))
-	p.TmNullLogFilename = slices.Grow(p.TmNullLogFilename, len(items))
-	p.OverallPercent = slices.Grow(p.OverallPercent, len(items))
-	p.Message = slices.Grow(p.Message, len(items))
-	p.TmNullMessage = slices.Grow(p.TmNullMessage, len(items))
-	p.CurrentSubtask = slices.Grow(p.CurrentSubtask, len(items))
-	p.TmNullCurrentSubtask = slices.Grow(p.TmNullCurrentSubtask, len(items))
-	p.TotalSubtasks = slices.Grow(p.TotalSubtasks, len(items))
-	p.TmNullTotalSubtasks = slices.Grow(p.TmNullTotalSubtasks, len(items))
-	p.ErrorMessage = slices.Grow(p.ErrorMessage, len(items))
-	p.TmNullErrorMessage = slices.Grow(p.TmNullErrorMessage, len(items))
-	p.ErrorDetail = slices.Grow(p.ErrorDetail, len(items))
-	p.TmNullErrorDetail = slices.Grow(p.TmNullErrorDetail, len(items))
-	p.MemoryMB = slices.Grow(p.MemoryMB, len(items))
-	p.TmNullMemoryMb = slices.Grow(p.TmNullMemoryMb, len(items))
-	p.CPUPercent = slices.Grow(p.CPUPercent, len(items))
-	p.TmNullCpuPercent = slices.Grow(p.TmNullCpuPercent, len(items))
-	p.StartedAt = slices.Grow(p.StartedAt, len(items))
-	p.TmNullStartedAt = slices.Grow(p.TmNullStartedAt, len(items))
-	p.EndedAt = slices.Grow(p.EndedAt, len(items))
-	p.TmNullEndedAt = slices.Grow(p.TmNullEndedAt, len(items))
-	p.TmFromStatus = slices.Grow(p.TmFromStatus, len(items))
-	p.TmFromVersion = slices.Grow(p.TmFromVersion, len(items))
-	p.TmEvent = slices.Grow(p.TmEvent, len(items))
-	p.TmAttempt = slices.Grow(p.TmAttempt, len(items))
-	p.TmActor = slices.Grow(p.TmActor, len(items))
-	p.TmMessage = slices.Grow(p.TmMessage, len(items))
-	for _, it := range items {
-		x := it.PipelineRun
-		p.ID = append(p.ID, x.ID)
-		p.Status = append(p.Status, string(x.Status))
-		p.Version = append(p.Version, x.Version)
-		p.UpdatedAt = append(p.UpdatedAt, x.UpdatedAt.UTC())
-		p.Stage = append(p.Stage, x.Stage)
-		p.Task = append(p.Task, x.Task)
-		p.Hostname, p.TmNullHostname = backends.AppendNullable(p.Hostname, p.TmNullHostname, x.Hostname)
-		p.PID, p.TmNullPid = backends.AppendNullable(p.PID, p.TmNullPid, x.PID)
-		p.PPID, p.TmNullPpid = backends.AppendNullable(p.PPID, p.TmNullPpid, x.PPID)
-		p.UserName, p.TmNullUserName = backends.AppendNullable(p.UserName, p.TmNullUserName, x.UserName)
-		p.CodeVersion, p.TmNullCodeVersion = backends.AppendNullable(p.CodeVersion, p.TmNullCodeVersion, x.CodeVersion)
-		p.GitCommit, p.TmNullGitCommit = backends.AppendNullable(p.GitCommit, p.TmNullGitCommit, x.GitCommit)
-		jEnvironment, err := backends.JSONNullable(x.Environment, false)
-		if err != nil {
-			return p, fmt.Errorf("environment: %w", err)
-		}
-		p.Environment = append(p.Environment, jEnvironment)
-		p.ScriptPath, p.TmNullScriptPath = backends.AppendNullable(p.ScriptPath, p.TmNullScriptPath, x.ScriptPath)
-		p.ScriptFilename, p.TmNullScriptFilename = backends.AppendNullable(p.ScriptFilename, p.TmNullScriptFilename, x.ScriptFilename)
-		p.LogPath, p.TmNullLogPath = backends.AppendNullable(p.LogPath, p.TmNullLogPath, x.LogPath)
-		p.LogFilename, p.TmNullLogFilename = backends.AppendNullable(p.LogFilename, p.TmNullLogFilename, x.LogFilename)
-		p.OverallPercent = append(p.OverallPercent, x.OverallPercent)
-		p.Message, p.TmNullMessage = backends.AppendNullable(p.Message, p.TmNullMessage, x.Message)
-		p.CurrentSubtask, p.TmNullCurrentSubtask = backends.AppendNullable(p.CurrentSubtask, p.TmNullCurrentSubtask, x.CurrentSubtask)
-		p.TotalSubtasks, p.TmNullTotalSubtasks = backends.AppendNullable(p.TotalSubtasks, p.TmNullTotalSubtasks, x.TotalSubtasks)
-		p.ErrorMessage, p.TmNullErrorMessage = backends.AppendNullable(p.ErrorMessage, p.TmNullErrorMessage, x.ErrorMessage)
-		p.ErrorDetail, p.TmNullErrorDetail = backends.AppendNullable(p.ErrorDetail, p.TmNullErrorDetail, x.ErrorDetail)
-		p.MemoryMB, p.TmNullMemoryMb = backends.AppendNullable(p.MemoryMB, p.TmNullMemoryMb, x.MemoryMB)
-		p.CPUPercent, p.TmNullCpuPercent = backends.AppendNullable(p.CPUPercent, p.TmNullCpuPercent, x.CPUPercent)
-		p.StartedAt, p.TmNullStartedAt = backends.AppendNullable(p.StartedAt, p.TmNullStartedAt, backends.UTC(x.StartedAt))
-		p.EndedAt, p.TmNullEndedAt = backends.AppendNullable(p.EndedAt, p.TmNullEndedAt, backends.UTC(x.EndedAt))
-		p.TmFromStatus = append(p.TmFromStatus, it.FromStatus)
-		p.TmFromVersion = append(p.TmFromVersion, it.FromVersion)
-		p.TmEvent = append(p.TmEvent, it.Event)
-		p.TmAttempt = append(p.TmAttempt, int32(it.Attempt))
-		p.TmActor = append(p.TmActor, it.Actor)
-		p.TmMessage = append(p.TmMessage, it.Message)
-	}
-	return p, nil
-}
+// Driver stores PipelineRun tasks (model "pipeline_run") in PostgreSQL: the engine's generic driver
+// over the statements sqlc compiled in this package. Use it through a backends.Store.
+type Driver = pgbackend.Driver[pipelinerun.PipelineRun]
 
 // NewDriver returns a Driver over a pgx pool. Concurrent creates and
 // transitions are group-committed: written together in one round trip and
 // one transaction.
 func NewDriver(db DBTX) *Driver {
-	d := &Driver{
-		q:         New(db),
-		replanned: New(pgbackend.Replanned(db)),
-	}
-	d.group = pgbackend.NewGroup(d.flush, d.transitionOne, func(r transitionRow) uuid.UUID {
-		return r.ID
-	})
-	d.inserts = pgbackend.NewGroup(d.flushInserts, d.insertOne, func(r insertRow) uuid.UUID {
-		return r.ID
-	})
-	return d
+	return pgbackend.NewDriver(db, &table)
 }
 
-// flushInserts writes a batch of creates in one statement: one round trip,
-// one commit. An error aborts the whole batch, which the group then writes
-// item by item.
-func (d *Driver) flushInserts(ctx context.Context, items []insertRow) []error {
-	errs := make([]error, len(items))
-	p, err := createManyParams(items)
-	if err == nil {
-		var n int64
-		n, err = d.q.CreateMany(ctx, p)
-		if err == nil && n != int64(len(items)) {
-			err = fmt.Errorf("create: %d of %d tasks written", n, len(items))
-		}
-	}
-	for i := range errs {
-		errs[i] = err
-	}
-	return errs
+// table describes the model's table to the generic driver.
+var table = sqltable.Table[pipelinerun.PipelineRun]{
+	Columns: "id uuid, status text, version int, created_at time, updated_at time, stage text, task text, hostname text null, pid int null, ppid int null, user_name text null, code_version text null, git_commit text null, environment json null, script_path text null, script_filename text null, log_path text null, log_filename text null, overall_percent float, message text null, current_subtask int null, total_subtasks int null, error_message text null, error_detail text null, memory_mb float null, cpu_percent float null, started_at time null, ended_at time null, tm_traceparent text",
+	ID: func(x *pipelinerun.PipelineRun) uuid.UUID {
+		return x.ID
+	},
+	Model: "pipeline_run",
+	Scan:  scan,
+	Stmts: map[string]sqltable.Stmt{
+		"Create": {
+			Args: []string{"id", "status", "version", "created_at", "updated_at", "stage", "task", "hostname", "pid", "ppid", "user_name", "code_version", "git_commit", "environment", "script_path", "script_filename", "log_path", "log_filename", "overall_percent", "message", "current_subtask", "total_subtasks", "error_message", "error_detail", "memory_mb", "cpu_percent", "started_at", "ended_at", "tm_traceparent", "tm_actor", "tm_message"},
+			SQL:  create,
+		},
+		"CreateMany": {
+			Args: []string{"id", "status", "version", "created_at", "updated_at", "stage", "task", "hostname", "tm_null_hostname", "pid", "tm_null_pid", "ppid", "tm_null_ppid", "user_name", "tm_null_user_name", "code_version", "tm_null_code_version", "git_commit", "tm_null_git_commit", "environment", "script_path", "tm_null_script_path", "script_filename", "tm_null_script_filename", "log_path", "tm_null_log_path", "log_filename", "tm_null_log_filename", "overall_percent", "message", "tm_null_message", "current_subtask", "tm_null_current_subtask", "total_subtasks", "tm_null_total_subtasks", "error_message", "tm_null_error_message", "error_detail", "tm_null_error_detail", "memory_mb", "tm_null_memory_mb", "cpu_percent", "tm_null_cpu_percent", "started_at", "tm_null_started_at", "ended_at", "tm_null_ended_at", "tm_traceparent", "tm_actor", "tm_message"},
+			SQL:  createMany,
+		},
+		"Delete": {
+			Args: []string{"id"},
+			SQL:  delete,
+		},
+		"DeleteFinished": {
+			Args: []string{"tm_before", "tm_max_rows"},
+			SQL:  deleteFinished,
+		},
+		"Get": {
+			Args: []string{"id"},
+			SQL:  get,
+		},
+		"History": {
+			Args: []string{"tm_task_id"},
+			SQL:  history,
+		},
+		"Keys": {
+			Args: []string{"tm_ids"},
+			SQL:  keys,
+		},
+		"ListByStatus": {
+			Args: []string{"tm_status", "tm_max_rows"},
+			SQL:  listByStatus,
+		},
+		"Transition": {
+			Args: []string{"status", "version", "updated_at", "stage", "task", "hostname", "pid", "ppid", "user_name", "code_version", "git_commit", "environment", "script_path", "script_filename", "log_path", "log_filename", "overall_percent", "message", "current_subtask", "total_subtasks", "error_message", "error_detail", "memory_mb", "cpu_percent", "started_at", "ended_at", "id", "tm_from_status", "tm_from_version", "tm_from_status", "status", "tm_event", "updated_at", "tm_attempt", "tm_actor", "tm_message"},
+			SQL:  transition,
+		},
+		"TransitionMany": {
+			Args: []string{"id", "status", "version", "updated_at", "stage", "task", "hostname", "tm_null_hostname", "pid", "tm_null_pid", "ppid", "tm_null_ppid", "user_name", "tm_null_user_name", "code_version", "tm_null_code_version", "git_commit", "tm_null_git_commit", "environment", "script_path", "tm_null_script_path", "script_filename", "tm_null_script_filename", "log_path", "tm_null_log_path", "log_filename", "tm_null_log_filename", "overall_percent", "message", "tm_null_message", "current_subtask", "tm_null_current_subtask", "total_subtasks", "tm_null_total_subtasks", "error_message", "tm_null_error_message", "error_detail", "tm_null_error_detail", "memory_mb", "tm_null_memory_mb", "cpu_percent", "tm_null_cpu_percent", "started_at", "tm_null_started_at", "ended_at", "tm_null_ended_at", "tm_from_status", "tm_from_version", "tm_event", "tm_attempt", "tm_actor", "tm_message"},
+			SQL:  transitionMany,
+		},
+		"Update": {
+			Args: []string{"version", "updated_at", "stage", "task", "hostname", "pid", "ppid", "user_name", "code_version", "git_commit", "environment", "script_path", "script_filename", "log_path", "log_filename", "overall_percent", "message", "current_subtask", "total_subtasks", "error_message", "error_detail", "memory_mb", "cpu_percent", "started_at", "ended_at", "id", "tm_from_status", "tm_from_version"},
+			SQL:  update,
+		},
+	},
+	Values: values,
 }
 
-// flush writes a batch of transitions in one statement; a row whose guard
-// failed gets pgx.ErrNoRows.
-func (d *Driver) flush(ctx context.Context, items []transitionRow) []error {
-	errs := make([]error, len(items))
-	p, err := transitionManyParams(items)
-	if err == nil {
-		var ids []uuid.UUID
-		ids, err = d.q.TransitionMany(ctx, p)
-		if err == nil {
-			applied := make(map[uuid.UUID]bool, len(ids))
-			for _, id := range ids {
-				applied[id] = true
-			}
-			for i, it := range items {
-				if !applied[it.ID] {
-					errs[i] = pgx.ErrNoRows
-				}
-			}
-			return errs
-		}
-	}
-	for i := range errs {
-		errs[i] = err
-	}
-	return errs
-}
-
-var _ backends.Driver[pipelinerun.PipelineRun] = (*Driver)(nil)
-
-// insertOne writes one create with the single-row statement.
-func (d *Driver) insertOne(ctx context.Context, r insertRow) error {
-	x := r.PipelineRun
-	jEnvironment, err := backends.JSONNullable(x.Environment, false)
-	if err != nil {
+// values sets the parameters of x's columns, in Columns' order.
+func values(x *pipelinerun.PipelineRun, v []any) (err error) {
+	v[0] = x.ID
+	v[1] = string(x.Status)
+	v[2] = x.Version
+	v[3] = x.CreatedAt.UTC()
+	v[4] = x.UpdatedAt.UTC()
+	v[5] = x.Stage
+	v[6] = x.Task
+	v[7] = sqltable.Opt(x.Hostname)
+	v[8] = sqltable.Opt(x.PID)
+	v[9] = sqltable.Opt(x.PPID)
+	v[10] = sqltable.Opt(x.UserName)
+	v[11] = sqltable.Opt(x.CodeVersion)
+	v[12] = sqltable.Opt(x.GitCommit)
+	if v[13], err = sqltable.JSON(backends.JSONNullable(x.Environment, false)); err != nil {
 		return fmt.Errorf("environment: %w", err)
 	}
-	_, err = d.q.Create(ctx, CreateParams{
-		CPUPercent:     x.CPUPercent,
-		CodeVersion:    x.CodeVersion,
-		CreatedAt:      x.CreatedAt.UTC(),
-		CurrentSubtask: x.CurrentSubtask,
-		EndedAt:        backends.UTC(x.EndedAt),
-		Environment:    jEnvironment,
-		ErrorDetail:    x.ErrorDetail,
-		ErrorMessage:   x.ErrorMessage,
-		GitCommit:      x.GitCommit,
-		Hostname:       x.Hostname,
-		ID:             x.ID,
-		LogFilename:    x.LogFilename,
-		LogPath:        x.LogPath,
-		MemoryMB:       x.MemoryMB,
-		Message:        x.Message,
-		OverallPercent: x.OverallPercent,
-		PID:            x.PID,
-		PPID:           x.PPID,
-		ScriptFilename: x.ScriptFilename,
-		ScriptPath:     x.ScriptPath,
-		Stage:          x.Stage,
-		StartedAt:      backends.UTC(x.StartedAt),
-		Status:         string(x.Status),
-		Task:           x.Task,
-		TmActor:        r.Actor,
-		TmMessage:      r.Message,
-		TmTraceparent:  x.TmTraceparent,
-		TotalSubtasks:  x.TotalSubtasks,
-		UpdatedAt:      x.UpdatedAt.UTC(),
-		UserName:       x.UserName,
-		Version:        x.Version,
-	})
-	return err
+	v[14] = sqltable.Opt(x.ScriptPath)
+	v[15] = sqltable.Opt(x.ScriptFilename)
+	v[16] = sqltable.Opt(x.LogPath)
+	v[17] = sqltable.Opt(x.LogFilename)
+	v[18] = x.OverallPercent
+	v[19] = sqltable.Opt(x.Message)
+	v[20] = sqltable.Opt(x.CurrentSubtask)
+	v[21] = sqltable.Opt(x.TotalSubtasks)
+	v[22] = sqltable.Opt(x.ErrorMessage)
+	v[23] = sqltable.Opt(x.ErrorDetail)
+	v[24] = sqltable.Opt(x.MemoryMB)
+	v[25] = sqltable.Opt(x.CPUPercent)
+	v[26] = sqltable.OptTime(x.StartedAt)
+	v[27] = sqltable.OptTime(x.EndedAt)
+	v[28] = x.TmTraceparent
+	return nil
 }
 
-// Insert writes a new task and its first history row.
-func (d *Driver) Insert(ctx context.Context, x *pipelinerun.PipelineRun, h backends.History) error {
-	return classify(d.inserts.Do(ctx, insertRow{
-		Actor:       h.Actor,
-		Message:     h.Message,
-		PipelineRun: x,
-	}))
-}
-
-// InsertMany writes new tasks and their first history rows in one statement,
-// all or none (the statement group-committed creates use); it implements
-// backends.BatchInserter.
-func (d *Driver) InsertMany(ctx context.Context, xs []*pipelinerun.PipelineRun, hs []backends.History) error {
-	if len(xs) != len(hs) {
-		return fmt.Errorf("InsertMany: %d tasks and %d history rows", len(xs), len(hs))
+// scan reads a task row: every column of the table, in its order.
+func scan(row sqltable.Scanner) (*pipelinerun.PipelineRun, backends.Lease, error) {
+	var r PipelineRun
+	if err := row.Scan(&r.ID, &r.Status, &r.Version, &r.CreatedAt, &r.UpdatedAt, &r.Stage, &r.Task, &r.Hostname, &r.PID, &r.PPID, &r.UserName, &r.CodeVersion, &r.GitCommit, &r.Environment, &r.ScriptPath, &r.ScriptFilename, &r.LogPath, &r.LogFilename, &r.OverallPercent, &r.Message, &r.CurrentSubtask, &r.TotalSubtasks, &r.ErrorMessage, &r.ErrorDetail, &r.MemoryMB, &r.CPUPercent, &r.StartedAt, &r.EndedAt, &r.TmHistorySeq, &r.TmTraceparent); err != nil {
+		return nil, backends.Lease{}, err
 	}
-	if len(xs) == 0 {
-		return nil
-	}
-	items := make([]insertRow, len(xs))
-	for i, x := range xs {
-		items[i] = insertRow{
-			Actor:       hs[i].Actor,
-			Message:     hs[i].Message,
-			PipelineRun: x,
-		}
-	}
-	return classify(d.flushInserts(ctx, items)[0])
-}
-
-var _ backends.BatchInserter[pipelinerun.PipelineRun] = (*Driver)(nil)
-
-// Get reads a task.
-func (d *Driver) Get(ctx context.Context, id uuid.UUID) (*pipelinerun.PipelineRun, error) {
-	r, err := d.q.Get(ctx, id)
-	if err != nil {
-		return nil, classify(err)
-	}
-	return fromRow(r)
-}
-
-// Keys reads the keys (status and version) of those of the tasks that
-// exist, in one query; it implements backends.KeyReader.
-func (d *Driver) Keys(ctx context.Context, ids []uuid.UUID) ([]backends.Key, error) {
-	rows, err := d.replanned.Keys(ctx, ids)
-	if err != nil {
-		return nil, classify(err)
-	}
-	out := make([]backends.Key, len(rows))
-	for i, r := range rows {
-		out[i] = backends.Key{
-			ID:      r.ID,
-			Status:  r.Status,
-			Version: r.Version,
-		}
-	}
-	return out, nil
-}
-
-var _ backends.KeyReader = (*Driver)(nil)
-
-// Transition writes x over the task if it still has from's status and version,
-// and appends its history row, atomically; false when the guard fails.
-func (d *Driver) Transition(ctx context.Context, from backends.Key, x *pipelinerun.PipelineRun, h backends.History) (bool, error) {
-	err := d.group.Do(ctx, transitionRow{
-		Actor:       h.Actor,
-		Attempt:     h.Attempt,
-		Event:       h.Event,
-		FromStatus:  from.Status,
-		FromVersion: from.Version,
-		Message:     h.Message,
-		PipelineRun: x,
-	})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return false, nil
-	}
-	return err == nil, classify(err)
-}
-
-// transitionOne writes one transition with the single-row statement; a
-// failed guard is pgx.ErrNoRows, as in a batch.
-func (d *Driver) transitionOne(ctx context.Context, r transitionRow) error {
-	x := r.PipelineRun
-	jEnvironment, err := backends.JSONNullable(x.Environment, false)
-	if err != nil {
-		return fmt.Errorf("environment: %w", err)
-	}
-	n, err := d.q.Transition(ctx, TransitionParams{
-		CPUPercent:     x.CPUPercent,
-		CodeVersion:    x.CodeVersion,
-		CurrentSubtask: x.CurrentSubtask,
-		EndedAt:        backends.UTC(x.EndedAt),
-		Environment:    jEnvironment,
-		ErrorDetail:    x.ErrorDetail,
-		ErrorMessage:   x.ErrorMessage,
-		GitCommit:      x.GitCommit,
-		Hostname:       x.Hostname,
-		ID:             r.ID,
-		LogFilename:    x.LogFilename,
-		LogPath:        x.LogPath,
-		MemoryMB:       x.MemoryMB,
-		Message:        x.Message,
-		OverallPercent: x.OverallPercent,
-		PID:            x.PID,
-		PPID:           x.PPID,
-		ScriptFilename: x.ScriptFilename,
-		ScriptPath:     x.ScriptPath,
-		Stage:          x.Stage,
-		StartedAt:      backends.UTC(x.StartedAt),
-		Status:         string(x.Status),
-		Task:           x.Task,
-		TmActor:        r.Actor,
-		TmAttempt:      int32(r.Attempt),
-		TmEvent:        r.Event,
-		TmFromStatus:   r.FromStatus,
-		TmFromVersion:  r.FromVersion,
-		TmMessage:      r.Message,
-		TotalSubtasks:  x.TotalSubtasks,
-		UpdatedAt:      x.UpdatedAt.UTC(),
-		UserName:       x.UserName,
-		Version:        x.Version,
-	})
-	if err == nil && n != 1 {
-		return pgx.ErrNoRows
-	}
-	return err
-}
-
-// Update writes x over the task if it still has from's status and version.
-func (d *Driver) Update(ctx context.Context, from backends.Key, x *pipelinerun.PipelineRun) (bool, error) {
-	jEnvironment, err := backends.JSONNullable(x.Environment, false)
-	if err != nil {
-		return false, fmt.Errorf("environment: %w", err)
-	}
-	n, err := d.q.Update(ctx, UpdateParams{
-		CPUPercent:     x.CPUPercent,
-		CodeVersion:    x.CodeVersion,
-		CurrentSubtask: x.CurrentSubtask,
-		EndedAt:        backends.UTC(x.EndedAt),
-		Environment:    jEnvironment,
-		ErrorDetail:    x.ErrorDetail,
-		ErrorMessage:   x.ErrorMessage,
-		GitCommit:      x.GitCommit,
-		Hostname:       x.Hostname,
-		ID:             from.ID,
-		LogFilename:    x.LogFilename,
-		LogPath:        x.LogPath,
-		MemoryMB:       x.MemoryMB,
-		Message:        x.Message,
-		OverallPercent: x.OverallPercent,
-		PID:            x.PID,
-		PPID:           x.PPID,
-		ScriptFilename: x.ScriptFilename,
-		ScriptPath:     x.ScriptPath,
-		Stage:          x.Stage,
-		StartedAt:      backends.UTC(x.StartedAt),
-		Task:           x.Task,
-		TmFromStatus:   from.Status,
-		TmFromVersion:  from.Version,
-		TotalSubtasks:  x.TotalSubtasks,
-		UpdatedAt:      x.UpdatedAt.UTC(),
-		UserName:       x.UserName,
-		Version:        x.Version,
-	})
-	return n == 1, classify(err)
-}
-
-// Delete removes a task and its history.
-func (d *Driver) Delete(ctx context.Context, id uuid.UUID) (bool, error) {
-	n, err := d.q.Delete(ctx, id)
-	return n == 1, classify(err)
-}
-
-// DeleteFinished removes up to limit finished tasks, and their history, whose
-// last change is older than before; it returns how many it removed.
-func (d *Driver) DeleteFinished(ctx context.Context, before time.Time, limit int) (int, error) {
-	n, err := d.replanned.DeleteFinished(ctx, DeleteFinishedParams{
-		TmBefore:  before.UTC(),
-		TmMaxRows: int32(limit),
-	})
-	return int(n), classify(err)
-}
-
-// History returns a task's history in order.
-func (d *Driver) History(ctx context.Context, id uuid.UUID) ([]backends.History, error) {
-	rows, err := d.q.History(ctx, id)
-	if err != nil {
-		return nil, classify(err)
-	}
-	out := make([]backends.History, len(rows))
-	for i, r := range rows {
-		out[i] = backends.History{
-			Actor:   r.Actor,
-			At:      r.At.UTC(),
-			Attempt: int(r.Attempt),
-			Event:   backends.Deref(r.Event),
-			From:    backends.Deref(r.FromStatus),
-			Message: r.Message,
-			Seq:     r.Seq,
-			To:      r.ToStatus,
-		}
-	}
-	return out, nil
-}
-
-// ListByStatus returns up to limit tasks in a status, oldest first.
-func (d *Driver) ListByStatus(ctx context.Context, status string, limit int) ([]*pipelinerun.PipelineRun, error) {
-	rows, err := d.replanned.ListByStatus(ctx, ListByStatusParams{
-		TmMaxRows: int32(limit),
-		TmStatus:  status,
-	})
-	return fromRows(rows, err)
-}
-
-// Due returns up to limit tasks whose status timeout has passed at now.
-func (d *Driver) Due(ctx context.Context, now time.Time, limit int) ([]*pipelinerun.PipelineRun, error) {
-	return nil, nil
+	x, err := fromRow(r)
+	return x, backends.Lease{}, err
 }
 func fromRow(r PipelineRun) (*pipelinerun.PipelineRun, error) {
 	x := &pipelinerun.PipelineRun{
@@ -597,32 +159,4 @@ func fromRow(r PipelineRun) (*pipelinerun.PipelineRun, error) {
 		return nil, fmt.Errorf("environment: %w", err)
 	}
 	return x, nil
-}
-func fromRows(rows []PipelineRun, err error) ([]*pipelinerun.PipelineRun, error) {
-	if err != nil {
-		return nil, classify(err)
-	}
-	out := make([]*pipelinerun.PipelineRun, 0, len(rows))
-	for _, r := range rows {
-		x, err := fromRow(r)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, x)
-	}
-	return out, nil
-}
-
-// classify maps driver errors to the tasktype error values.
-func classify(err error) error {
-	var pgErr *pgconn.PgError
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, pgx.ErrNoRows):
-		return tasktype.ErrNotFound
-	case errors.As(err, &pgErr) && pgErr.Code == "23505":
-		return fmt.Errorf("%w: %s", tasktype.ErrDuplicate, pgErr.Detail)
-	}
-	return err
 }

@@ -3,274 +3,110 @@
 package sqlitedb
 
 import (
-	"context"
 	"database/sql"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"github.com/google/uuid"
 	"github.com/taskmodel/taskmodel/backends"
 	sqlitebackend "github.com/taskmodel/taskmodel/backends/sqlite"
+	"github.com/taskmodel/taskmodel/backends/sqltable"
 	"github.com/taskmodel/taskmodel/gen/pipelinesubtask"
-	"github.com/taskmodel/taskmodel/tasktype"
-	"time"
 )
 
-// Driver stores PipelineSubtask tasks (model "pipeline_subtask") in SQLite through the queries sqlc
-// generated in this package. It implements backends.Driver; use it through a backends.Store.
-type Driver struct {
-	db *sql.DB
-	q  *Queries
-	w  *sqlitebackend.Writer // group-commits this process's writes (sqlite.Writer)
-}
+// Driver stores PipelineSubtask tasks (model "pipeline_subtask") in SQLite: the engine's generic driver
+// over the statements sqlc compiled in this package. Use it through a backends.Store.
+type Driver = sqlitebackend.Driver[pipelinesubtask.PipelineSubtask]
 
-// NewDriver returns a Driver over a database opened by backends/sqlite; its
-// queries run as prepared statements (sqlite.Stmts).
+// NewDriver returns a Driver over a database opened by backends/sqlite. Its
+// writes go through the database's sqlite.Writer, with the process's others.
 func NewDriver(db *sql.DB) *Driver {
-	return &Driver{
-		db: db,
-		q:  New(sqlitebackend.NewStmts(db)),
-		w:  sqlitebackend.WriterFor(db),
+	return sqlitebackend.NewDriver(db, &table)
+}
+
+// table describes the model's table to the generic driver.
+var table = sqltable.Table[pipelinesubtask.PipelineSubtask]{
+	Columns: "id uuid, status text, version int, created_at time, updated_at time, run_id uuid, subtask_number int, name text, percent float, items_total int null, items_complete int, message text null, error_message text null, started_at time null, ended_at time null, tm_traceparent text",
+	ID: func(x *pipelinesubtask.PipelineSubtask) uuid.UUID {
+		return x.ID
+	},
+	Model: "pipeline_subtask",
+	Scan:  scan,
+	Stmts: map[string]sqltable.Stmt{
+		"ChangedSince": {
+			Args: []string{"tm_since", "tm_since_strict", "tm_after_id", "tm_max_rows"},
+			SQL:  changedSince,
+		},
+		"Delete": {
+			Args: []string{"id"},
+			SQL:  delete,
+		},
+		"DeleteFinished": {
+			Args: []string{"tm_before", "tm_max_rows"},
+			SQL:  deleteFinished,
+		},
+		"Get": {
+			Args: []string{"id"},
+			SQL:  get,
+		},
+		"History": {
+			Args: []string{"tm_task_id"},
+			SQL:  history,
+		},
+		"Insert": {
+			Args: []string{"id", "status", "version", "created_at", "updated_at", "run_id", "subtask_number", "name", "percent", "items_total", "items_complete", "message", "error_message", "started_at", "ended_at", "tm_traceparent"},
+			SQL:  insert,
+		},
+		"InsertHistory": {
+			Args: []string{"tm_task_id", "tm_task_id", "tm_from_status", "tm_to_status", "tm_event", "tm_at", "tm_attempt", "tm_actor", "tm_message"},
+			SQL:  insertHistory,
+		},
+		"Keys": {
+			Args: []string{"tm_ids"},
+			SQL:  keys,
+		},
+		"ListByStatus": {
+			Args: []string{"tm_status", "tm_max_rows"},
+			SQL:  listByStatus,
+		},
+		"Update": {
+			Args: []string{"version", "updated_at", "run_id", "subtask_number", "name", "percent", "items_total", "items_complete", "message", "error_message", "started_at", "ended_at", "id", "tm_from_status", "tm_from_version"},
+			SQL:  update,
+		},
+		"UpdateGuarded": {
+			Args: []string{"status", "version", "updated_at", "run_id", "subtask_number", "name", "percent", "items_total", "items_complete", "message", "error_message", "started_at", "ended_at", "id", "tm_from_status", "tm_from_version"},
+			SQL:  updateGuarded,
+		},
+	},
+	Values: values,
+}
+
+// values sets the parameters of x's columns, in Columns' order.
+func values(x *pipelinesubtask.PipelineSubtask, v []any) (err error) {
+	v[0] = x.ID
+	v[1] = string(x.Status)
+	v[2] = x.Version
+	v[3] = x.CreatedAt.UTC()
+	v[4] = x.UpdatedAt.UTC()
+	v[5] = x.RunID
+	v[6] = x.SubtaskNumber
+	v[7] = x.Name
+	v[8] = x.Percent
+	v[9] = sqltable.Opt(x.ItemsTotal)
+	v[10] = x.ItemsComplete
+	v[11] = sqltable.Opt(x.Message)
+	v[12] = sqltable.Opt(x.ErrorMessage)
+	v[13] = sqltable.OptTime(x.StartedAt)
+	v[14] = sqltable.OptTime(x.EndedAt)
+	v[15] = x.TmTraceparent
+	return nil
+}
+
+// scan reads a task row: every column of the table, in its order.
+func scan(row sqltable.Scanner) (*pipelinesubtask.PipelineSubtask, backends.Lease, error) {
+	var r PipelineSubtask
+	if err := row.Scan(&r.ID, &r.Status, &r.Version, &r.CreatedAt, &r.UpdatedAt, &r.RunID, &r.SubtaskNumber, &r.Name, &r.Percent, &r.ItemsTotal, &r.ItemsComplete, &r.Message, &r.ErrorMessage, &r.StartedAt, &r.EndedAt, &r.TmTraceparent); err != nil {
+		return nil, backends.Lease{}, err
 	}
-}
-
-var _ backends.Driver[pipelinesubtask.PipelineSubtask] = (*Driver)(nil)
-
-// Insert writes a new task and its first history row.
-func (d *Driver) Insert(ctx context.Context, x *pipelinesubtask.PipelineSubtask, h backends.History) error {
-	return d.InsertMany(ctx, []*pipelinesubtask.PipelineSubtask{x}, []backends.History{h})
-}
-
-// InsertMany writes new tasks and their first history rows in one
-// transaction, all or none; it implements backends.BatchInserter.
-func (d *Driver) InsertMany(ctx context.Context, xs []*pipelinesubtask.PipelineSubtask, hs []backends.History) error {
-	if len(xs) != len(hs) {
-		return fmt.Errorf("InsertMany: %d tasks and %d history rows", len(xs), len(hs))
-	}
-	if len(xs) == 0 {
-		return nil
-	}
-	return d.inTx(ctx, func(q *Queries) error {
-		for i, x := range xs {
-			h := hs[i]
-			if err := q.Insert(ctx, InsertParams{
-				CreatedAt:     x.CreatedAt.UTC(),
-				EndedAt:       backends.UTC(x.EndedAt),
-				ErrorMessage:  x.ErrorMessage,
-				ID:            x.ID,
-				ItemsComplete: x.ItemsComplete,
-				ItemsTotal:    x.ItemsTotal,
-				Message:       x.Message,
-				Name:          x.Name,
-				Percent:       x.Percent,
-				RunID:         x.RunID,
-				StartedAt:     backends.UTC(x.StartedAt),
-				Status:        string(x.Status),
-				SubtaskNumber: x.SubtaskNumber,
-				TmTraceparent: x.TmTraceparent,
-				UpdatedAt:     x.UpdatedAt.UTC(),
-				Version:       x.Version,
-			}); err != nil {
-				return classify(err)
-			}
-			if err := q.InsertHistory(ctx, InsertHistoryParams{
-				TmActor:      h.Actor,
-				TmAt:         h.At.UTC(),
-				TmAttempt:    int64(h.Attempt),
-				TmEvent:      nil,
-				TmFromStatus: nil,
-				TmMessage:    h.Message,
-				TmTaskID:     x.ID,
-				TmToStatus:   string(x.Status),
-			}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
-
-var _ backends.BatchInserter[pipelinesubtask.PipelineSubtask] = (*Driver)(nil)
-
-// Get reads a task.
-func (d *Driver) Get(ctx context.Context, id uuid.UUID) (*pipelinesubtask.PipelineSubtask, error) {
-	r, err := d.q.Get(ctx, id)
-	if err != nil {
-		return nil, classify(err)
-	}
-	return fromRow(r)
-}
-
-// Keys reads the keys (status and version) of those of the tasks that
-// exist, in one query; it implements backends.KeyReader.
-func (d *Driver) Keys(ctx context.Context, ids []uuid.UUID) ([]backends.Key, error) {
-	js, err := json.Marshal(ids)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := d.q.Keys(ctx, string(js))
-	if err != nil {
-		return nil, classify(err)
-	}
-	out := make([]backends.Key, len(rows))
-	for i, r := range rows {
-		out[i] = backends.Key{
-			ID:      r.ID,
-			Status:  r.Status,
-			Version: r.Version,
-		}
-	}
-	return out, nil
-}
-
-var _ backends.KeyReader = (*Driver)(nil)
-
-// Transition writes x over the task if it still has from's status and version,
-// and appends its history row, atomically; false when the guard fails.
-func (d *Driver) Transition(ctx context.Context, from backends.Key, x *pipelinesubtask.PipelineSubtask, h backends.History) (bool, error) {
-	ok := false
-	err := d.inTx(ctx, func(q *Queries) error {
-		n, err := q.UpdateGuarded(ctx, UpdateGuardedParams{
-			EndedAt:       backends.UTC(x.EndedAt),
-			ErrorMessage:  x.ErrorMessage,
-			ID:            from.ID,
-			ItemsComplete: x.ItemsComplete,
-			ItemsTotal:    x.ItemsTotal,
-			Message:       x.Message,
-			Name:          x.Name,
-			Percent:       x.Percent,
-			RunID:         x.RunID,
-			StartedAt:     backends.UTC(x.StartedAt),
-			Status:        string(x.Status),
-			SubtaskNumber: x.SubtaskNumber,
-			TmFromStatus:  from.Status,
-			TmFromVersion: from.Version,
-			UpdatedAt:     x.UpdatedAt.UTC(),
-			Version:       x.Version,
-		})
-		if err != nil || n != 1 {
-			return classify(err)
-		}
-		ok = true
-		return q.InsertHistory(ctx, InsertHistoryParams{
-			TmActor:      h.Actor,
-			TmAt:         h.At.UTC(),
-			TmAttempt:    int64(h.Attempt),
-			TmEvent:      &h.Event,
-			TmFromStatus: &from.Status,
-			TmMessage:    h.Message,
-			TmTaskID:     from.ID,
-			TmToStatus:   string(x.Status),
-		})
-	})
-	return ok && err == nil, err
-}
-
-// Update writes x over the task if it still has from's status and version.
-func (d *Driver) Update(ctx context.Context, from backends.Key, x *pipelinesubtask.PipelineSubtask) (bool, error) {
-	n, err := sqlitebackend.Write(ctx, d.w, func(tx sqlitebackend.DBTX) (int64, error) {
-		return New(tx).Update(ctx, UpdateParams{
-			EndedAt:       backends.UTC(x.EndedAt),
-			ErrorMessage:  x.ErrorMessage,
-			ID:            from.ID,
-			ItemsComplete: x.ItemsComplete,
-			ItemsTotal:    x.ItemsTotal,
-			Message:       x.Message,
-			Name:          x.Name,
-			Percent:       x.Percent,
-			RunID:         x.RunID,
-			StartedAt:     backends.UTC(x.StartedAt),
-			SubtaskNumber: x.SubtaskNumber,
-			TmFromStatus:  from.Status,
-			TmFromVersion: from.Version,
-			UpdatedAt:     x.UpdatedAt.UTC(),
-			Version:       x.Version,
-		})
-	})
-	return n == 1, classify(err)
-}
-
-// Delete removes a task and its history.
-func (d *Driver) Delete(ctx context.Context, id uuid.UUID) (bool, error) {
-	n, err := sqlitebackend.Write(ctx, d.w, func(tx sqlitebackend.DBTX) (int64, error) {
-		return New(tx).Delete(ctx, id)
-	})
-	return n == 1, classify(err)
-}
-
-// DeleteFinished removes up to limit finished tasks, and their history, whose
-// last change is older than before; it returns how many it removed.
-func (d *Driver) DeleteFinished(ctx context.Context, before time.Time, limit int) (int, error) {
-	n, err := sqlitebackend.Write(ctx, d.w, func(tx sqlitebackend.DBTX) (int64, error) {
-		return New(tx).DeleteFinished(ctx, DeleteFinishedParams{
-			TmBefore:  before.UTC(),
-			TmMaxRows: int64(limit),
-		})
-	})
-	return int(n), classify(err)
-}
-
-// History returns a task's history in order.
-func (d *Driver) History(ctx context.Context, id uuid.UUID) ([]backends.History, error) {
-	rows, err := d.q.History(ctx, id)
-	if err != nil {
-		return nil, classify(err)
-	}
-	out := make([]backends.History, len(rows))
-	for i, r := range rows {
-		out[i] = backends.History{
-			Actor:   r.Actor,
-			At:      r.At.UTC(),
-			Attempt: int(r.Attempt),
-			Event:   backends.Deref(r.Event),
-			From:    backends.Deref(r.FromStatus),
-			Message: r.Message,
-			Seq:     r.Seq,
-			To:      r.ToStatus,
-		}
-	}
-	return out, nil
-}
-
-// ListByStatus returns up to limit tasks in a status, oldest first.
-func (d *Driver) ListByStatus(ctx context.Context, status string, limit int) ([]*pipelinesubtask.PipelineSubtask, error) {
-	rows, err := d.q.ListByStatus(ctx, ListByStatusParams{
-		TmMaxRows: int64(limit),
-		TmStatus:  status,
-	})
-	return fromRows(rows, err)
-}
-
-// Due returns up to limit tasks whose status timeout has passed at now.
-func (d *Driver) Due(ctx context.Context, now time.Time, limit int) ([]*pipelinesubtask.PipelineSubtask, error) {
-	return nil, nil
-}
-
-var _ backends.ChangeLister = (*Driver)(nil)
-
-// ChangedSince returns up to limit tasks changed since (since, afterID), in
-// (updated_at, id) order, as notices.
-func (d *Driver) ChangedSince(ctx context.Context, since time.Time, afterID uuid.UUID, limit int) ([]backends.Notice, error) {
-	since = since.UTC()
-	rows, err := d.q.ChangedSince(ctx, ChangedSinceParams{
-		TmAfterID:     afterID,
-		TmMaxRows:     int64(limit),
-		TmSince:       since,
-		TmSinceStrict: since,
-	})
-	if err != nil {
-		return nil, classify(err)
-	}
-	out := make([]backends.Notice, len(rows))
-	for i, r := range rows {
-		out[i] = backends.Notice{
-			At:      r.UpdatedAt.UTC(),
-			ID:      r.ID,
-			Status:  r.Status,
-			Version: r.Version,
-		}
-	}
-	return out, nil
+	x, err := fromRow(r)
+	return x, backends.Lease{}, err
 }
 func fromRow(r PipelineSubtask) (*pipelinesubtask.PipelineSubtask, error) {
 	x := &pipelinesubtask.PipelineSubtask{
@@ -292,39 +128,4 @@ func fromRow(r PipelineSubtask) (*pipelinesubtask.PipelineSubtask, error) {
 		Version:       r.Version,
 	}
 	return x, nil
-}
-func fromRows(rows []PipelineSubtask, err error) ([]*pipelinesubtask.PipelineSubtask, error) {
-	if err != nil {
-		return nil, classify(err)
-	}
-	out := make([]*pipelinesubtask.PipelineSubtask, 0, len(rows))
-	for _, r := range rows {
-		x, err := fromRow(r)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, x)
-	}
-	return out, nil
-}
-
-// classify maps driver errors to the tasktype error values.
-func classify(err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, sql.ErrNoRows):
-		return tasktype.ErrNotFound
-	case sqlitebackend.IsUniqueViolation(err):
-		return fmt.Errorf("%w: %v", tasktype.ErrDuplicate, err)
-	}
-	return err
-}
-
-// inTx runs fn in a transaction, rolled back on error, that it shares with the
-// writes of this process that queue meanwhile (sqlite.Writer): fn may run twice.
-func (d *Driver) inTx(ctx context.Context, fn func(*Queries) error) error {
-	return d.w.Do(ctx, func(tx sqlitebackend.DBTX) error {
-		return fn(New(tx))
-	})
 }

@@ -3,465 +3,115 @@
 package pgdb
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/taskmodel/taskmodel/backends"
 	pgbackend "github.com/taskmodel/taskmodel/backends/postgres"
+	"github.com/taskmodel/taskmodel/backends/sqltable"
 	"github.com/taskmodel/taskmodel/gen/stage"
-	"github.com/taskmodel/taskmodel/tasktype"
-	"slices"
-	"time"
 )
 
-// Driver stores StageState tasks (model "stage") in PostgreSQL through the queries sqlc
-// generated in this package. It implements backends.Driver; use it through a backends.Store.
-type Driver struct {
-	q         *Queries
-	replanned *Queries // planned at each execution: claims and periodic statements (postgres.Replanned)
-	group     *pgbackend.Group[transitionRow]
-	inserts   *pgbackend.Group[insertRow]
-}
-
-// transitionRow is one transition of a group-committed batch: the task
-// with the guard and the history row.
-type transitionRow struct {
-	*stage.StageState
-	FromStatus  string
-	FromVersion int64
-	Event       string
-	Attempt     int
-	Actor       string
-	Message     string
-}
-
-// insertRow is one create of a group-committed batch: the task with its
-// first history row's actor and message.
-type insertRow struct {
-	*stage.StageState
-	Actor   string
-	Message string
-}
-
-// createManyParams turns a batch into CreateManyParams: an array per column.
-func createManyParams(items []insertRow) (p CreateManyParams, err error) {
-	p.ID = slices.Grow(p.ID, len(items))
-	p.Status = slices.Grow(p.Status, len(items))
-	p.Version = slices.Grow(p.Version, len(items))
-	p.CreatedAt = slices.Grow(p.CreatedAt, len(items))
-	p.UpdatedAt = slices.Grow(p.UpdatedAt, len(items))
-	p.StageName = slices.Grow(p.StageName, len(items))
-	p.Attempts = slices.Grow(p.Attempts, len(items))
-	p.TaskID = slices.Grow(p.TaskID, len(items))
-	p.History = slices.Grow(p.History, len(items))
-	p.Result = slices.Grow(p.Result, len(items))
-	p.Checkpoint = slices.Grow(p.Checkpoint, len(items))
-	p.StartedAt = slices.Grow(p.StartedAt, len(items))
-	p.TmNullStartedAt = slices.Grow(p.TmNullStartedAt, len(items))
-	p.EndedAt = slices.Grow(p.EndedAt, len(items))
-	p.TmNullEndedAt = slices.Grow(p.TmNullEndedAt, len(items))
-	p.TmTraceparent = slices.Grow(p.TmTraceparent, len(items))
-	p.TmActor = slices.Grow(p.TmActor, len(items))
-	p.TmMessage = slices.Grow(p.TmMessage, len(items))
-	for _, it := range items {
-		x := it.StageState
-		p.ID = append(p.ID, x.ID)
-		p.Status = append(p.Status, string(x.Status))
-		p.Version = append(p.Version, x.Version)
-		p.CreatedAt = append(p.CreatedAt, x.CreatedAt.UTC())
-		p.UpdatedAt = append(p.UpdatedAt, x.UpdatedAt.UTC())
-		p.StageName = append(p.StageName, x.StageName)
-		p.Attempts = append(p.Attempts, x.Attempts)
-		p.TaskID = append(p.TaskID, x.TaskID)
-		jHistory, err := backends.JSONList(x.History)
-		if err != nil {
-			return p, fmt.Errorf("history: %w", err)
-		}
-		p.History = append(p.History, jHistory)
-		jResult, err := backends.JSONPointer(x.Result)
-		if err != nil {
-			return p, fmt.Errorf("result: %w", err)
-		}
-		p.Result = append(p.Result, jResult)
-		jCheckpoint, err := backends.JSONNullable(x.Checkpoint, false)
-		if err != nil {
-			return p, fmt.Errorf("checkpoint: %w", err)
-		}
-		p.Checkpoint = append(p.Checkpoint, jCheckpoint)
-		p.StartedAt, p.TmNullStartedAt = backends.AppendNullable(p.StartedAt, p.TmNullStartedAt, backends.UTC(x.StartedAt))
-		p.EndedAt, p.TmNullEndedAt = backends.AppendNullable(p.EndedAt, p.TmNullEndedAt, backends.UTC(x.EndedAt))
-		p.TmTraceparent = append(p.TmTraceparent, x.TmTraceparent)
-		p.TmActor = append(p.TmActor, it.Actor)
-		p.TmMessage = append(p.TmMessage, it.Message)
-	}
-	return p, nil
-}
-
-// transitionManyParams turns a batch into TransitionManyParams: an array per column.
-func transitionManyParams(items []transitionRow) (p TransitionManyParams, err error) {
-	p.ID = slices.Grow(p.ID, len(items))
-	p.Status = slices.Grow(p.Status, len(items))
-	p.Version = slices.Grow(p.Version, len(items))
-	p.UpdatedAt = slices.Grow(p.UpdatedAt, len(items))
-	p.StageName = slices.Grow(p.StageName, len(items))
-	p.Attempts = slices.Grow(p.Attempts, len(items))
-	p.TaskID = slices.Grow(p.TaskID, len(items))
-	p.History = slices.Grow(p.History, len(items))
-	p.Result = slices.Grow(p.Result, len(items))
-	p.Checkpoint = slices.Grow(p.Checkpoint, len(items))
-	p.StartedAt = slices.Grow(p.StartedAt, len(items))
-	p.TmNullStartedAt = slices.Grow(p.TmNullStartedAt, len(items))
-	p.EndedAt = slices.Grow(p.EndedAt, len(items))
-	p.TmNullEndedAt = slices.Grow(p.TmNullEndedAt, len(items))
-	p.TmFromStatus = slices.Grow(p.TmFromStatus, len(items))
-	p.TmFromVersion = slices.Grow(p.TmFromVersion, len(items))
-	p.TmEvent = slices.Grow(p.TmEvent, len(items))
-	p.TmAttempt = slices.Grow(p.TmAttempt, len(items))
-	p.TmActor = slices.Grow(p.TmActor, len(items))
-	p.TmMessage = slices.Grow(p.TmMessage, len(items))
-	for _, it := range items {
-		x := it.StageState
-		p.ID = append(p.ID, x.ID)
-		p.Status = append(p.Status, string(x.Status))
-		p.Version = append(p.Version, x.Version)
-		p.UpdatedAt = append(p.UpdatedAt, x.UpdatedAt.UTC())
-		p.StageName = append(p.StageName, x.StageName)
-		p.Attempts = append(p.Attempts, x.Attempts)
-		p.TaskID = append(p.TaskID, x.TaskID)
-		jHistory, err := backends.JSONList(x.History)
-		if err != nil {
-			return p, fmt.Errorf("history: %w", err)
-		}
-		p.History = append(p.History, jHistory)
-		jResult, err := backends.JSONPointer(x.Result)
-		if err != nil {
-			return p, fmt.Errorf("result: %w", err)
-		}
-		p.Result = append(p.Result, jResult)
-		jCheckpoint, err := backends.JSONNullable(x.Checkpoint, false)
-		if err != nil {
-			return p, fmt.Errorf("checkpoint: %w", err)
-		}
-		p.Checkpoint = append(p.Checkpoint, jCheckpoint)
-		p.StartedAt, p.TmNullStartedAt = backends.AppendNullable(p.StartedAt, p.TmNullStartedAt, backends.UTC(x.StartedAt))
-		p.EndedAt, p.TmNullEndedAt = backends.AppendNullable(p.EndedAt, p.TmNullEndedAt, backends.UTC(x.EndedAt))
-		p.TmFromStatus = append(p.TmFromStatus, it.FromStatus)
-		p.TmFromVersion = append(p.TmFromVersion, it.FromVersion)
-		p.TmEvent = append(p.TmEvent, it.Event)
-		p.TmAttempt = append(p.TmAttempt, int32(it.Attempt))
-		p.TmActor = append(p.TmActor, it.Actor)
-		p.TmMessage = append(p.TmMessage, it.Message)
-	}
-	return p, nil
-}
+// Driver stores StageState tasks (model "stage") in PostgreSQL: the engine's generic driver
+// over the statements sqlc compiled in this package. Use it through a backends.Store.
+type Driver = pgbackend.Driver[stage.StageState]
 
 // NewDriver returns a Driver over a pgx pool. Concurrent creates and
 // transitions are group-committed: written together in one round trip and
 // one transaction.
 func NewDriver(db DBTX) *Driver {
-	d := &Driver{
-		q:         New(db),
-		replanned: New(pgbackend.Replanned(db)),
-	}
-	d.group = pgbackend.NewGroup(d.flush, d.transitionOne, func(r transitionRow) uuid.UUID {
-		return r.ID
-	})
-	d.inserts = pgbackend.NewGroup(d.flushInserts, d.insertOne, func(r insertRow) uuid.UUID {
-		return r.ID
-	})
-	return d
+	return pgbackend.NewDriver(db, &table)
 }
 
-// flushInserts writes a batch of creates in one statement: one round trip,
-// one commit. An error aborts the whole batch, which the group then writes
-// item by item.
-func (d *Driver) flushInserts(ctx context.Context, items []insertRow) []error {
-	errs := make([]error, len(items))
-	p, err := createManyParams(items)
-	if err == nil {
-		var n int64
-		n, err = d.q.CreateMany(ctx, p)
-		if err == nil && n != int64(len(items)) {
-			err = fmt.Errorf("create: %d of %d tasks written", n, len(items))
-		}
-	}
-	for i := range errs {
-		errs[i] = err
-	}
-	return errs
+// table describes the model's table to the generic driver.
+var table = sqltable.Table[stage.StageState]{
+	Columns: "id uuid, status text, version int, created_at time, updated_at time, stage_name text, attempts int, task_id text, history json, result json null, checkpoint json null, started_at time null, ended_at time null, tm_traceparent text",
+	ID: func(x *stage.StageState) uuid.UUID {
+		return x.ID
+	},
+	Model: "stage",
+	Scan:  scan,
+	Stmts: map[string]sqltable.Stmt{
+		"Create": {
+			Args: []string{"id", "status", "version", "created_at", "updated_at", "stage_name", "attempts", "task_id", "history", "result", "checkpoint", "started_at", "ended_at", "tm_traceparent", "tm_actor", "tm_message"},
+			SQL:  create,
+		},
+		"CreateMany": {
+			Args: []string{"id", "status", "version", "created_at", "updated_at", "stage_name", "attempts", "task_id", "history", "result", "checkpoint", "started_at", "tm_null_started_at", "ended_at", "tm_null_ended_at", "tm_traceparent", "tm_actor", "tm_message"},
+			SQL:  createMany,
+		},
+		"Delete": {
+			Args: []string{"id"},
+			SQL:  delete,
+		},
+		"DeleteFinished": {
+			Args: []string{"tm_before", "tm_max_rows"},
+			SQL:  deleteFinished,
+		},
+		"Get": {
+			Args: []string{"id"},
+			SQL:  get,
+		},
+		"History": {
+			Args: []string{"tm_task_id"},
+			SQL:  history,
+		},
+		"Keys": {
+			Args: []string{"tm_ids"},
+			SQL:  keys,
+		},
+		"ListByStatus": {
+			Args: []string{"tm_status", "tm_max_rows"},
+			SQL:  listByStatus,
+		},
+		"Transition": {
+			Args: []string{"status", "version", "updated_at", "stage_name", "attempts", "task_id", "history", "result", "checkpoint", "started_at", "ended_at", "id", "tm_from_status", "tm_from_version", "tm_from_status", "status", "tm_event", "updated_at", "tm_attempt", "tm_actor", "tm_message"},
+			SQL:  transition,
+		},
+		"TransitionMany": {
+			Args: []string{"id", "status", "version", "updated_at", "stage_name", "attempts", "task_id", "history", "result", "checkpoint", "started_at", "tm_null_started_at", "ended_at", "tm_null_ended_at", "tm_from_status", "tm_from_version", "tm_event", "tm_attempt", "tm_actor", "tm_message"},
+			SQL:  transitionMany,
+		},
+		"Update": {
+			Args: []string{"version", "updated_at", "stage_name", "attempts", "task_id", "history", "result", "checkpoint", "started_at", "ended_at", "id", "tm_from_status", "tm_from_version"},
+			SQL:  update,
+		},
+	},
+	Values: values,
 }
 
-// flush writes a batch of transitions in one statement; a row whose guard
-// failed gets pgx.ErrNoRows.
-func (d *Driver) flush(ctx context.Context, items []transitionRow) []error {
-	errs := make([]error, len(items))
-	p, err := transitionManyParams(items)
-	if err == nil {
-		var ids []uuid.UUID
-		ids, err = d.q.TransitionMany(ctx, p)
-		if err == nil {
-			applied := make(map[uuid.UUID]bool, len(ids))
-			for _, id := range ids {
-				applied[id] = true
-			}
-			for i, it := range items {
-				if !applied[it.ID] {
-					errs[i] = pgx.ErrNoRows
-				}
-			}
-			return errs
-		}
-	}
-	for i := range errs {
-		errs[i] = err
-	}
-	return errs
-}
-
-var _ backends.Driver[stage.StageState] = (*Driver)(nil)
-
-// insertOne writes one create with the single-row statement.
-func (d *Driver) insertOne(ctx context.Context, r insertRow) error {
-	x := r.StageState
-	jHistory, err := backends.JSONList(x.History)
-	if err != nil {
+// values sets the parameters of x's columns, in Columns' order.
+func values(x *stage.StageState, v []any) (err error) {
+	v[0] = x.ID
+	v[1] = string(x.Status)
+	v[2] = x.Version
+	v[3] = x.CreatedAt.UTC()
+	v[4] = x.UpdatedAt.UTC()
+	v[5] = x.StageName
+	v[6] = x.Attempts
+	v[7] = x.TaskID
+	if v[8], err = sqltable.JSON(backends.JSONList(x.History)); err != nil {
 		return fmt.Errorf("history: %w", err)
 	}
-	jResult, err := backends.JSONPointer(x.Result)
-	if err != nil {
+	if v[9], err = sqltable.JSON(backends.JSONPointer(x.Result)); err != nil {
 		return fmt.Errorf("result: %w", err)
 	}
-	jCheckpoint, err := backends.JSONNullable(x.Checkpoint, false)
-	if err != nil {
+	if v[10], err = sqltable.JSON(backends.JSONNullable(x.Checkpoint, false)); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	_, err = d.q.Create(ctx, CreateParams{
-		Attempts:      x.Attempts,
-		Checkpoint:    jCheckpoint,
-		CreatedAt:     x.CreatedAt.UTC(),
-		EndedAt:       backends.UTC(x.EndedAt),
-		History:       jHistory,
-		ID:            x.ID,
-		Result:        jResult,
-		StageName:     x.StageName,
-		StartedAt:     backends.UTC(x.StartedAt),
-		Status:        string(x.Status),
-		TaskID:        x.TaskID,
-		TmActor:       r.Actor,
-		TmMessage:     r.Message,
-		TmTraceparent: x.TmTraceparent,
-		UpdatedAt:     x.UpdatedAt.UTC(),
-		Version:       x.Version,
-	})
-	return err
+	v[11] = sqltable.OptTime(x.StartedAt)
+	v[12] = sqltable.OptTime(x.EndedAt)
+	v[13] = x.TmTraceparent
+	return nil
 }
 
-// Insert writes a new task and its first history row.
-func (d *Driver) Insert(ctx context.Context, x *stage.StageState, h backends.History) error {
-	return classify(d.inserts.Do(ctx, insertRow{
-		Actor:      h.Actor,
-		Message:    h.Message,
-		StageState: x,
-	}))
-}
-
-// InsertMany writes new tasks and their first history rows in one statement,
-// all or none (the statement group-committed creates use); it implements
-// backends.BatchInserter.
-func (d *Driver) InsertMany(ctx context.Context, xs []*stage.StageState, hs []backends.History) error {
-	if len(xs) != len(hs) {
-		return fmt.Errorf("InsertMany: %d tasks and %d history rows", len(xs), len(hs))
+// scan reads a task row: every column of the table, in its order.
+func scan(row sqltable.Scanner) (*stage.StageState, backends.Lease, error) {
+	var r Stage
+	if err := row.Scan(&r.ID, &r.Status, &r.Version, &r.CreatedAt, &r.UpdatedAt, &r.StageName, &r.Attempts, &r.TaskID, &r.History, &r.Result, &r.Checkpoint, &r.StartedAt, &r.EndedAt, &r.TmHistorySeq, &r.TmTraceparent); err != nil {
+		return nil, backends.Lease{}, err
 	}
-	if len(xs) == 0 {
-		return nil
-	}
-	items := make([]insertRow, len(xs))
-	for i, x := range xs {
-		items[i] = insertRow{
-			Actor:      hs[i].Actor,
-			Message:    hs[i].Message,
-			StageState: x,
-		}
-	}
-	return classify(d.flushInserts(ctx, items)[0])
-}
-
-var _ backends.BatchInserter[stage.StageState] = (*Driver)(nil)
-
-// Get reads a task.
-func (d *Driver) Get(ctx context.Context, id uuid.UUID) (*stage.StageState, error) {
-	r, err := d.q.Get(ctx, id)
-	if err != nil {
-		return nil, classify(err)
-	}
-	return fromRow(r)
-}
-
-// Keys reads the keys (status and version) of those of the tasks that
-// exist, in one query; it implements backends.KeyReader.
-func (d *Driver) Keys(ctx context.Context, ids []uuid.UUID) ([]backends.Key, error) {
-	rows, err := d.replanned.Keys(ctx, ids)
-	if err != nil {
-		return nil, classify(err)
-	}
-	out := make([]backends.Key, len(rows))
-	for i, r := range rows {
-		out[i] = backends.Key{
-			ID:      r.ID,
-			Status:  r.Status,
-			Version: r.Version,
-		}
-	}
-	return out, nil
-}
-
-var _ backends.KeyReader = (*Driver)(nil)
-
-// Transition writes x over the task if it still has from's status and version,
-// and appends its history row, atomically; false when the guard fails.
-func (d *Driver) Transition(ctx context.Context, from backends.Key, x *stage.StageState, h backends.History) (bool, error) {
-	err := d.group.Do(ctx, transitionRow{
-		Actor:       h.Actor,
-		Attempt:     h.Attempt,
-		Event:       h.Event,
-		FromStatus:  from.Status,
-		FromVersion: from.Version,
-		Message:     h.Message,
-		StageState:  x,
-	})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return false, nil
-	}
-	return err == nil, classify(err)
-}
-
-// transitionOne writes one transition with the single-row statement; a
-// failed guard is pgx.ErrNoRows, as in a batch.
-func (d *Driver) transitionOne(ctx context.Context, r transitionRow) error {
-	x := r.StageState
-	jHistory, err := backends.JSONList(x.History)
-	if err != nil {
-		return fmt.Errorf("history: %w", err)
-	}
-	jResult, err := backends.JSONPointer(x.Result)
-	if err != nil {
-		return fmt.Errorf("result: %w", err)
-	}
-	jCheckpoint, err := backends.JSONNullable(x.Checkpoint, false)
-	if err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	n, err := d.q.Transition(ctx, TransitionParams{
-		Attempts:      x.Attempts,
-		Checkpoint:    jCheckpoint,
-		EndedAt:       backends.UTC(x.EndedAt),
-		History:       jHistory,
-		ID:            r.ID,
-		Result:        jResult,
-		StageName:     x.StageName,
-		StartedAt:     backends.UTC(x.StartedAt),
-		Status:        string(x.Status),
-		TaskID:        x.TaskID,
-		TmActor:       r.Actor,
-		TmAttempt:     int32(r.Attempt),
-		TmEvent:       r.Event,
-		TmFromStatus:  r.FromStatus,
-		TmFromVersion: r.FromVersion,
-		TmMessage:     r.Message,
-		UpdatedAt:     x.UpdatedAt.UTC(),
-		Version:       x.Version,
-	})
-	if err == nil && n != 1 {
-		return pgx.ErrNoRows
-	}
-	return err
-}
-
-// Update writes x over the task if it still has from's status and version.
-func (d *Driver) Update(ctx context.Context, from backends.Key, x *stage.StageState) (bool, error) {
-	jHistory, err := backends.JSONList(x.History)
-	if err != nil {
-		return false, fmt.Errorf("history: %w", err)
-	}
-	jResult, err := backends.JSONPointer(x.Result)
-	if err != nil {
-		return false, fmt.Errorf("result: %w", err)
-	}
-	jCheckpoint, err := backends.JSONNullable(x.Checkpoint, false)
-	if err != nil {
-		return false, fmt.Errorf("checkpoint: %w", err)
-	}
-	n, err := d.q.Update(ctx, UpdateParams{
-		Attempts:      x.Attempts,
-		Checkpoint:    jCheckpoint,
-		EndedAt:       backends.UTC(x.EndedAt),
-		History:       jHistory,
-		ID:            from.ID,
-		Result:        jResult,
-		StageName:     x.StageName,
-		StartedAt:     backends.UTC(x.StartedAt),
-		TaskID:        x.TaskID,
-		TmFromStatus:  from.Status,
-		TmFromVersion: from.Version,
-		UpdatedAt:     x.UpdatedAt.UTC(),
-		Version:       x.Version,
-	})
-	return n == 1, classify(err)
-}
-
-// Delete removes a task and its history.
-func (d *Driver) Delete(ctx context.Context, id uuid.UUID) (bool, error) {
-	n, err := d.q.Delete(ctx, id)
-	return n == 1, classify(err)
-}
-
-// DeleteFinished removes up to limit finished tasks, and their history, whose
-// last change is older than before; it returns how many it removed.
-func (d *Driver) DeleteFinished(ctx context.Context, before time.Time, limit int) (int, error) {
-	n, err := d.replanned.DeleteFinished(ctx, DeleteFinishedParams{
-		TmBefore:  before.UTC(),
-		TmMaxRows: int32(limit),
-	})
-	return int(n), classify(err)
-}
-
-// History returns a task's history in order.
-func (d *Driver) History(ctx context.Context, id uuid.UUID) ([]backends.History, error) {
-	rows, err := d.q.History(ctx, id)
-	if err != nil {
-		return nil, classify(err)
-	}
-	out := make([]backends.History, len(rows))
-	for i, r := range rows {
-		out[i] = backends.History{
-			Actor:   r.Actor,
-			At:      r.At.UTC(),
-			Attempt: int(r.Attempt),
-			Event:   backends.Deref(r.Event),
-			From:    backends.Deref(r.FromStatus),
-			Message: r.Message,
-			Seq:     r.Seq,
-			To:      r.ToStatus,
-		}
-	}
-	return out, nil
-}
-
-// ListByStatus returns up to limit tasks in a status, oldest first.
-func (d *Driver) ListByStatus(ctx context.Context, status string, limit int) ([]*stage.StageState, error) {
-	rows, err := d.replanned.ListByStatus(ctx, ListByStatusParams{
-		TmMaxRows: int32(limit),
-		TmStatus:  status,
-	})
-	return fromRows(rows, err)
-}
-
-// Due returns up to limit tasks whose status timeout has passed at now.
-func (d *Driver) Due(ctx context.Context, now time.Time, limit int) ([]*stage.StageState, error) {
-	return nil, nil
+	x, err := fromRow(r)
+	return x, backends.Lease{}, err
 }
 func fromRow(r Stage) (*stage.StageState, error) {
 	x := &stage.StageState{
@@ -487,32 +137,4 @@ func fromRow(r Stage) (*stage.StageState, error) {
 		return nil, fmt.Errorf("checkpoint: %w", err)
 	}
 	return x, nil
-}
-func fromRows(rows []Stage, err error) ([]*stage.StageState, error) {
-	if err != nil {
-		return nil, classify(err)
-	}
-	out := make([]*stage.StageState, 0, len(rows))
-	for _, r := range rows {
-		x, err := fromRow(r)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, x)
-	}
-	return out, nil
-}
-
-// classify maps driver errors to the tasktype error values.
-func classify(err error) error {
-	var pgErr *pgconn.PgError
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, pgx.ErrNoRows):
-		return tasktype.ErrNotFound
-	case errors.As(err, &pgErr) && pgErr.Code == "23505":
-		return fmt.Errorf("%w: %s", tasktype.ErrDuplicate, pgErr.Detail)
-	}
-	return err
 }

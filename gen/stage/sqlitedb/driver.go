@@ -3,304 +3,115 @@
 package sqlitedb
 
 import (
-	"context"
 	"database/sql"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"github.com/google/uuid"
 	"github.com/taskmodel/taskmodel/backends"
 	sqlitebackend "github.com/taskmodel/taskmodel/backends/sqlite"
+	"github.com/taskmodel/taskmodel/backends/sqltable"
 	"github.com/taskmodel/taskmodel/gen/stage"
-	"github.com/taskmodel/taskmodel/tasktype"
-	"time"
 )
 
-// Driver stores StageState tasks (model "stage") in SQLite through the queries sqlc
-// generated in this package. It implements backends.Driver; use it through a backends.Store.
-type Driver struct {
-	db *sql.DB
-	q  *Queries
-	w  *sqlitebackend.Writer // group-commits this process's writes (sqlite.Writer)
-}
+// Driver stores StageState tasks (model "stage") in SQLite: the engine's generic driver
+// over the statements sqlc compiled in this package. Use it through a backends.Store.
+type Driver = sqlitebackend.Driver[stage.StageState]
 
-// NewDriver returns a Driver over a database opened by backends/sqlite; its
-// queries run as prepared statements (sqlite.Stmts).
+// NewDriver returns a Driver over a database opened by backends/sqlite. Its
+// writes go through the database's sqlite.Writer, with the process's others.
 func NewDriver(db *sql.DB) *Driver {
-	return &Driver{
-		db: db,
-		q:  New(sqlitebackend.NewStmts(db)),
-		w:  sqlitebackend.WriterFor(db),
-	}
+	return sqlitebackend.NewDriver(db, &table)
 }
 
-var _ backends.Driver[stage.StageState] = (*Driver)(nil)
-
-// Insert writes a new task and its first history row.
-func (d *Driver) Insert(ctx context.Context, x *stage.StageState, h backends.History) error {
-	return d.InsertMany(ctx, []*stage.StageState{x}, []backends.History{h})
+// table describes the model's table to the generic driver.
+var table = sqltable.Table[stage.StageState]{
+	Columns: "id uuid, status text, version int, created_at time, updated_at time, stage_name text, attempts int, task_id text, history json, result json null, checkpoint json null, started_at time null, ended_at time null, tm_traceparent text",
+	ID: func(x *stage.StageState) uuid.UUID {
+		return x.ID
+	},
+	Model: "stage",
+	Scan:  scan,
+	Stmts: map[string]sqltable.Stmt{
+		"ChangedSince": {
+			Args: []string{"tm_since", "tm_since_strict", "tm_after_id", "tm_max_rows"},
+			SQL:  changedSince,
+		},
+		"Delete": {
+			Args: []string{"id"},
+			SQL:  delete,
+		},
+		"DeleteFinished": {
+			Args: []string{"tm_before", "tm_max_rows"},
+			SQL:  deleteFinished,
+		},
+		"Get": {
+			Args: []string{"id"},
+			SQL:  get,
+		},
+		"History": {
+			Args: []string{"tm_task_id"},
+			SQL:  history,
+		},
+		"Insert": {
+			Args: []string{"id", "status", "version", "created_at", "updated_at", "stage_name", "attempts", "task_id", "history", "result", "checkpoint", "started_at", "ended_at", "tm_traceparent"},
+			SQL:  insert,
+		},
+		"InsertHistory": {
+			Args: []string{"tm_task_id", "tm_task_id", "tm_from_status", "tm_to_status", "tm_event", "tm_at", "tm_attempt", "tm_actor", "tm_message"},
+			SQL:  insertHistory,
+		},
+		"Keys": {
+			Args: []string{"tm_ids"},
+			SQL:  keys,
+		},
+		"ListByStatus": {
+			Args: []string{"tm_status", "tm_max_rows"},
+			SQL:  listByStatus,
+		},
+		"Update": {
+			Args: []string{"version", "updated_at", "stage_name", "attempts", "task_id", "history", "result", "checkpoint", "started_at", "ended_at", "id", "tm_from_status", "tm_from_version"},
+			SQL:  update,
+		},
+		"UpdateGuarded": {
+			Args: []string{"status", "version", "updated_at", "stage_name", "attempts", "task_id", "history", "result", "checkpoint", "started_at", "ended_at", "id", "tm_from_status", "tm_from_version"},
+			SQL:  updateGuarded,
+		},
+	},
+	Values: values,
 }
 
-// InsertMany writes new tasks and their first history rows in one
-// transaction, all or none; it implements backends.BatchInserter.
-func (d *Driver) InsertMany(ctx context.Context, xs []*stage.StageState, hs []backends.History) error {
-	if len(xs) != len(hs) {
-		return fmt.Errorf("InsertMany: %d tasks and %d history rows", len(xs), len(hs))
+// values sets the parameters of x's columns, in Columns' order.
+func values(x *stage.StageState, v []any) (err error) {
+	v[0] = x.ID
+	v[1] = string(x.Status)
+	v[2] = x.Version
+	v[3] = x.CreatedAt.UTC()
+	v[4] = x.UpdatedAt.UTC()
+	v[5] = x.StageName
+	v[6] = x.Attempts
+	v[7] = x.TaskID
+	if v[8], err = sqltable.JSONText(backends.JSONList(x.History)); err != nil {
+		return fmt.Errorf("history: %w", err)
 	}
-	if len(xs) == 0 {
-		return nil
+	if v[9], err = sqltable.JSONText(backends.JSONPointer(x.Result)); err != nil {
+		return fmt.Errorf("result: %w", err)
 	}
-	return d.inTx(ctx, func(q *Queries) error {
-		for i, x := range xs {
-			h := hs[i]
-			jHistory, err := backends.JSONList(x.History)
-			if err != nil {
-				return fmt.Errorf("history: %w", err)
-			}
-			jResult, err := backends.JSONPointer(x.Result)
-			if err != nil {
-				return fmt.Errorf("result: %w", err)
-			}
-			jCheckpoint, err := backends.JSONNullable(x.Checkpoint, false)
-			if err != nil {
-				return fmt.Errorf("checkpoint: %w", err)
-			}
-			if err := q.Insert(ctx, InsertParams{
-				Attempts:      x.Attempts,
-				Checkpoint:    backends.TextPointer(jCheckpoint),
-				CreatedAt:     x.CreatedAt.UTC(),
-				EndedAt:       backends.UTC(x.EndedAt),
-				History:       string(jHistory),
-				ID:            x.ID,
-				Result:        backends.TextPointer(jResult),
-				StageName:     x.StageName,
-				StartedAt:     backends.UTC(x.StartedAt),
-				Status:        string(x.Status),
-				TaskID:        x.TaskID,
-				TmTraceparent: x.TmTraceparent,
-				UpdatedAt:     x.UpdatedAt.UTC(),
-				Version:       x.Version,
-			}); err != nil {
-				return classify(err)
-			}
-			if err := q.InsertHistory(ctx, InsertHistoryParams{
-				TmActor:      h.Actor,
-				TmAt:         h.At.UTC(),
-				TmAttempt:    int64(h.Attempt),
-				TmEvent:      nil,
-				TmFromStatus: nil,
-				TmMessage:    h.Message,
-				TmTaskID:     x.ID,
-				TmToStatus:   string(x.Status),
-			}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	if v[10], err = sqltable.JSONText(backends.JSONNullable(x.Checkpoint, false)); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	v[11] = sqltable.OptTime(x.StartedAt)
+	v[12] = sqltable.OptTime(x.EndedAt)
+	v[13] = x.TmTraceparent
+	return nil
 }
 
-var _ backends.BatchInserter[stage.StageState] = (*Driver)(nil)
-
-// Get reads a task.
-func (d *Driver) Get(ctx context.Context, id uuid.UUID) (*stage.StageState, error) {
-	r, err := d.q.Get(ctx, id)
-	if err != nil {
-		return nil, classify(err)
+// scan reads a task row: every column of the table, in its order.
+func scan(row sqltable.Scanner) (*stage.StageState, backends.Lease, error) {
+	var r Stage
+	if err := row.Scan(&r.ID, &r.Status, &r.Version, &r.CreatedAt, &r.UpdatedAt, &r.StageName, &r.Attempts, &r.TaskID, &r.History, &r.Result, &r.Checkpoint, &r.StartedAt, &r.EndedAt, &r.TmTraceparent); err != nil {
+		return nil, backends.Lease{}, err
 	}
-	return fromRow(r)
-}
-
-// Keys reads the keys (status and version) of those of the tasks that
-// exist, in one query; it implements backends.KeyReader.
-func (d *Driver) Keys(ctx context.Context, ids []uuid.UUID) ([]backends.Key, error) {
-	js, err := json.Marshal(ids)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := d.q.Keys(ctx, string(js))
-	if err != nil {
-		return nil, classify(err)
-	}
-	out := make([]backends.Key, len(rows))
-	for i, r := range rows {
-		out[i] = backends.Key{
-			ID:      r.ID,
-			Status:  r.Status,
-			Version: r.Version,
-		}
-	}
-	return out, nil
-}
-
-var _ backends.KeyReader = (*Driver)(nil)
-
-// Transition writes x over the task if it still has from's status and version,
-// and appends its history row, atomically; false when the guard fails.
-func (d *Driver) Transition(ctx context.Context, from backends.Key, x *stage.StageState, h backends.History) (bool, error) {
-	jHistory, err := backends.JSONList(x.History)
-	if err != nil {
-		return false, fmt.Errorf("history: %w", err)
-	}
-	jResult, err := backends.JSONPointer(x.Result)
-	if err != nil {
-		return false, fmt.Errorf("result: %w", err)
-	}
-	jCheckpoint, err := backends.JSONNullable(x.Checkpoint, false)
-	if err != nil {
-		return false, fmt.Errorf("checkpoint: %w", err)
-	}
-	ok := false
-	err = d.inTx(ctx, func(q *Queries) error {
-		n, err := q.UpdateGuarded(ctx, UpdateGuardedParams{
-			Attempts:      x.Attempts,
-			Checkpoint:    backends.TextPointer(jCheckpoint),
-			EndedAt:       backends.UTC(x.EndedAt),
-			History:       string(jHistory),
-			ID:            from.ID,
-			Result:        backends.TextPointer(jResult),
-			StageName:     x.StageName,
-			StartedAt:     backends.UTC(x.StartedAt),
-			Status:        string(x.Status),
-			TaskID:        x.TaskID,
-			TmFromStatus:  from.Status,
-			TmFromVersion: from.Version,
-			UpdatedAt:     x.UpdatedAt.UTC(),
-			Version:       x.Version,
-		})
-		if err != nil || n != 1 {
-			return classify(err)
-		}
-		ok = true
-		return q.InsertHistory(ctx, InsertHistoryParams{
-			TmActor:      h.Actor,
-			TmAt:         h.At.UTC(),
-			TmAttempt:    int64(h.Attempt),
-			TmEvent:      &h.Event,
-			TmFromStatus: &from.Status,
-			TmMessage:    h.Message,
-			TmTaskID:     from.ID,
-			TmToStatus:   string(x.Status),
-		})
-	})
-	return ok && err == nil, err
-}
-
-// Update writes x over the task if it still has from's status and version.
-func (d *Driver) Update(ctx context.Context, from backends.Key, x *stage.StageState) (bool, error) {
-	jHistory, err := backends.JSONList(x.History)
-	if err != nil {
-		return false, fmt.Errorf("history: %w", err)
-	}
-	jResult, err := backends.JSONPointer(x.Result)
-	if err != nil {
-		return false, fmt.Errorf("result: %w", err)
-	}
-	jCheckpoint, err := backends.JSONNullable(x.Checkpoint, false)
-	if err != nil {
-		return false, fmt.Errorf("checkpoint: %w", err)
-	}
-	n, err := sqlitebackend.Write(ctx, d.w, func(tx sqlitebackend.DBTX) (int64, error) {
-		return New(tx).Update(ctx, UpdateParams{
-			Attempts:      x.Attempts,
-			Checkpoint:    backends.TextPointer(jCheckpoint),
-			EndedAt:       backends.UTC(x.EndedAt),
-			History:       string(jHistory),
-			ID:            from.ID,
-			Result:        backends.TextPointer(jResult),
-			StageName:     x.StageName,
-			StartedAt:     backends.UTC(x.StartedAt),
-			TaskID:        x.TaskID,
-			TmFromStatus:  from.Status,
-			TmFromVersion: from.Version,
-			UpdatedAt:     x.UpdatedAt.UTC(),
-			Version:       x.Version,
-		})
-	})
-	return n == 1, classify(err)
-}
-
-// Delete removes a task and its history.
-func (d *Driver) Delete(ctx context.Context, id uuid.UUID) (bool, error) {
-	n, err := sqlitebackend.Write(ctx, d.w, func(tx sqlitebackend.DBTX) (int64, error) {
-		return New(tx).Delete(ctx, id)
-	})
-	return n == 1, classify(err)
-}
-
-// DeleteFinished removes up to limit finished tasks, and their history, whose
-// last change is older than before; it returns how many it removed.
-func (d *Driver) DeleteFinished(ctx context.Context, before time.Time, limit int) (int, error) {
-	n, err := sqlitebackend.Write(ctx, d.w, func(tx sqlitebackend.DBTX) (int64, error) {
-		return New(tx).DeleteFinished(ctx, DeleteFinishedParams{
-			TmBefore:  before.UTC(),
-			TmMaxRows: int64(limit),
-		})
-	})
-	return int(n), classify(err)
-}
-
-// History returns a task's history in order.
-func (d *Driver) History(ctx context.Context, id uuid.UUID) ([]backends.History, error) {
-	rows, err := d.q.History(ctx, id)
-	if err != nil {
-		return nil, classify(err)
-	}
-	out := make([]backends.History, len(rows))
-	for i, r := range rows {
-		out[i] = backends.History{
-			Actor:   r.Actor,
-			At:      r.At.UTC(),
-			Attempt: int(r.Attempt),
-			Event:   backends.Deref(r.Event),
-			From:    backends.Deref(r.FromStatus),
-			Message: r.Message,
-			Seq:     r.Seq,
-			To:      r.ToStatus,
-		}
-	}
-	return out, nil
-}
-
-// ListByStatus returns up to limit tasks in a status, oldest first.
-func (d *Driver) ListByStatus(ctx context.Context, status string, limit int) ([]*stage.StageState, error) {
-	rows, err := d.q.ListByStatus(ctx, ListByStatusParams{
-		TmMaxRows: int64(limit),
-		TmStatus:  status,
-	})
-	return fromRows(rows, err)
-}
-
-// Due returns up to limit tasks whose status timeout has passed at now.
-func (d *Driver) Due(ctx context.Context, now time.Time, limit int) ([]*stage.StageState, error) {
-	return nil, nil
-}
-
-var _ backends.ChangeLister = (*Driver)(nil)
-
-// ChangedSince returns up to limit tasks changed since (since, afterID), in
-// (updated_at, id) order, as notices.
-func (d *Driver) ChangedSince(ctx context.Context, since time.Time, afterID uuid.UUID, limit int) ([]backends.Notice, error) {
-	since = since.UTC()
-	rows, err := d.q.ChangedSince(ctx, ChangedSinceParams{
-		TmAfterID:     afterID,
-		TmMaxRows:     int64(limit),
-		TmSince:       since,
-		TmSinceStrict: since,
-	})
-	if err != nil {
-		return nil, classify(err)
-	}
-	out := make([]backends.Notice, len(rows))
-	for i, r := range rows {
-		out[i] = backends.Notice{
-			At:      r.UpdatedAt.UTC(),
-			ID:      r.ID,
-			Status:  r.Status,
-			Version: r.Version,
-		}
-	}
-	return out, nil
+	x, err := fromRow(r)
+	return x, backends.Lease{}, err
 }
 func fromRow(r Stage) (*stage.StageState, error) {
 	x := &stage.StageState{
@@ -326,39 +137,4 @@ func fromRow(r Stage) (*stage.StageState, error) {
 		return nil, fmt.Errorf("checkpoint: %w", err)
 	}
 	return x, nil
-}
-func fromRows(rows []Stage, err error) ([]*stage.StageState, error) {
-	if err != nil {
-		return nil, classify(err)
-	}
-	out := make([]*stage.StageState, 0, len(rows))
-	for _, r := range rows {
-		x, err := fromRow(r)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, x)
-	}
-	return out, nil
-}
-
-// classify maps driver errors to the tasktype error values.
-func classify(err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, sql.ErrNoRows):
-		return tasktype.ErrNotFound
-	case sqlitebackend.IsUniqueViolation(err):
-		return fmt.Errorf("%w: %v", tasktype.ErrDuplicate, err)
-	}
-	return err
-}
-
-// inTx runs fn in a transaction, rolled back on error, that it shares with the
-// writes of this process that queue meanwhile (sqlite.Writer): fn may run twice.
-func (d *Driver) inTx(ctx context.Context, fn func(*Queries) error) error {
-	return d.w.Do(ctx, func(tx sqlitebackend.DBTX) error {
-		return fn(New(tx))
-	})
 }

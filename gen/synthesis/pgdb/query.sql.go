@@ -29,13 +29,13 @@ WITH c AS (
         tm_history_seq = w.tm_history_seq + 1,
         tm_lease_owner = $5::text, tm_lease_expires_at = $6::timestamptz, tm_lease_attempt = w.tm_lease_attempt + 1
     WHERE w.id = ANY (ARRAY(SELECT c.id FROM c))
-    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.tag, w.error_message, w.num_samples, w.user_id, w.progress, w.started_at, w.end_date, w.tm_history_seq, w.tm_lease_owner, w.tm_lease_expires_at, w.tm_lease_attempt, w.tm_traceparent
+    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.tag, w.error_message, w.num_samples, w.user_id, w.progress, w.queued_at, w.started_at, w.end_date, w.tm_history_seq, w.tm_lease_owner, w.tm_lease_expires_at, w.tm_lease_attempt, w.tm_traceparent
 ), h AS (
     INSERT INTO synthesis_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
     SELECT t.id, t.tm_history_seq, 'QUEUED', 'RUNNING', 'start', $1::timestamptz,
         t.tm_lease_attempt, $5::text, 'claimed by ' || $5::text || ' (attempt ' || t.tm_lease_attempt || ')' FROM t
 )
-SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, progress, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM t
+SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, progress, queued_at, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM t
 ORDER BY created_at, id
 `
 
@@ -59,6 +59,7 @@ type ClaimRow struct {
 	NumSamples       *int64
 	UserID           *string
 	Progress         int64
+	QueuedAt         *time.Time
 	StartedAt        *time.Time
 	EndDate          *time.Time
 	TmHistorySeq     int64
@@ -103,6 +104,7 @@ func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]ClaimRow, error
 			&i.NumSamples,
 			&i.UserID,
 			&i.Progress,
+			&i.QueuedAt,
 			&i.StartedAt,
 			&i.EndDate,
 			&i.TmHistorySeq,
@@ -122,7 +124,7 @@ func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]ClaimRow, error
 }
 
 const claimByStatus = `-- name: ClaimByStatus :many
-SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, progress, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM synthesis WHERE status = $1::text
+SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, progress, queued_at, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM synthesis WHERE status = $1::text
 ORDER BY created_at, id
 LIMIT $2::integer
 FOR UPDATE SKIP LOCKED
@@ -155,6 +157,7 @@ func (q *Queries) ClaimByStatus(ctx context.Context, arg ClaimByStatusParams) ([
 			&i.NumSamples,
 			&i.UserID,
 			&i.Progress,
+			&i.QueuedAt,
 			&i.StartedAt,
 			&i.EndDate,
 			&i.TmHistorySeq,
@@ -176,8 +179,8 @@ func (q *Queries) ClaimByStatus(ctx context.Context, arg ClaimByStatusParams) ([
 const create = `-- name: Create :execrows
 
 WITH t AS (
-    INSERT INTO synthesis (id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, progress, started_at, end_date, tm_traceparent)
-    VALUES ($3::uuid, $4::text, $5::bigint, $6::timestamptz, $7::timestamptz, $8::text, $9::text, $10::bigint, $11::text, $12::bigint, $13::timestamptz, $14::timestamptz, $15::text)
+    INSERT INTO synthesis (id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, progress, queued_at, started_at, end_date, tm_traceparent)
+    VALUES ($3::uuid, $4::text, $5::bigint, $6::timestamptz, $7::timestamptz, $8::text, $9::text, $10::bigint, $11::text, $12::bigint, $13::timestamptz, $14::timestamptz, $15::timestamptz, $16::text)
     RETURNING id, status, created_at
 )
 INSERT INTO synthesis_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
@@ -197,6 +200,7 @@ type CreateParams struct {
 	NumSamples    *int64
 	UserID        *string
 	Progress      int64
+	QueuedAt      *time.Time
 	StartedAt     *time.Time
 	EndDate       *time.Time
 	TmTraceparent string
@@ -219,6 +223,7 @@ func (q *Queries) Create(ctx context.Context, arg CreateParams) (int64, error) {
 		arg.NumSamples,
 		arg.UserID,
 		arg.Progress,
+		arg.QueuedAt,
 		arg.StartedAt,
 		arg.EndDate,
 		arg.TmTraceparent,
@@ -245,13 +250,15 @@ WITH a AS (
         unnest($12::text[]) AS user_id,
         unnest($13::boolean[]) AS tm_null_user_id,
         unnest($14::bigint[]) AS progress,
-        unnest($15::timestamptz[]) AS started_at,
-        unnest($16::boolean[]) AS tm_null_started_at,
-        unnest($17::timestamptz[]) AS end_date,
-        unnest($18::boolean[]) AS tm_null_end_date,
-        unnest($19::text[]) AS tm_traceparent,
-        unnest($20::text[]) AS tm_actor,
-        unnest($21::text[]) AS tm_message
+        unnest($15::timestamptz[]) AS queued_at,
+        unnest($16::boolean[]) AS tm_null_queued_at,
+        unnest($17::timestamptz[]) AS started_at,
+        unnest($18::boolean[]) AS tm_null_started_at,
+        unnest($19::timestamptz[]) AS end_date,
+        unnest($20::boolean[]) AS tm_null_end_date,
+        unnest($21::text[]) AS tm_traceparent,
+        unnest($22::text[]) AS tm_actor,
+        unnest($23::text[]) AS tm_message
 ), u AS (
     SELECT id,
         status,
@@ -263,6 +270,7 @@ WITH a AS (
         CASE WHEN tm_null_num_samples THEN NULL ELSE num_samples END AS num_samples,
         CASE WHEN tm_null_user_id THEN NULL ELSE user_id END AS user_id,
         progress,
+        CASE WHEN tm_null_queued_at THEN NULL ELSE queued_at END AS queued_at,
         CASE WHEN tm_null_started_at THEN NULL ELSE started_at END AS started_at,
         CASE WHEN tm_null_end_date THEN NULL ELSE end_date END AS end_date,
         tm_traceparent,
@@ -270,8 +278,8 @@ WITH a AS (
         tm_message
     FROM a
 ), t AS (
-    INSERT INTO synthesis (id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, progress, started_at, end_date, tm_traceparent)
-    SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, progress, started_at, end_date, tm_traceparent FROM u
+    INSERT INTO synthesis (id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, progress, queued_at, started_at, end_date, tm_traceparent)
+    SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, progress, queued_at, started_at, end_date, tm_traceparent FROM u
     RETURNING id, status, created_at
 )
 INSERT INTO synthesis_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
@@ -294,6 +302,8 @@ type CreateManyParams struct {
 	UserID             []string
 	TmNullUserID       []bool
 	Progress           []int64
+	QueuedAt           []time.Time
+	TmNullQueuedAt     []bool
 	StartedAt          []time.Time
 	TmNullStartedAt    []bool
 	EndDate            []time.Time
@@ -321,6 +331,8 @@ func (q *Queries) CreateMany(ctx context.Context, arg CreateManyParams) (int64, 
 		arg.UserID,
 		arg.TmNullUserID,
 		arg.Progress,
+		arg.QueuedAt,
+		arg.TmNullQueuedAt,
 		arg.StartedAt,
 		arg.TmNullStartedAt,
 		arg.EndDate,
@@ -370,7 +382,7 @@ func (q *Queries) DeleteFinished(ctx context.Context, arg DeleteFinishedParams) 
 }
 
 const get = `-- name: Get :one
-SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, progress, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM synthesis WHERE id = $1::uuid
+SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, progress, queued_at, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM synthesis WHERE id = $1::uuid
 `
 
 func (q *Queries) Get(ctx context.Context, id uuid.UUID) (Synthesis, error) {
@@ -387,6 +399,7 @@ func (q *Queries) Get(ctx context.Context, id uuid.UUID) (Synthesis, error) {
 		&i.NumSamples,
 		&i.UserID,
 		&i.Progress,
+		&i.QueuedAt,
 		&i.StartedAt,
 		&i.EndDate,
 		&i.TmHistorySeq,
@@ -496,7 +509,7 @@ func (q *Queries) Keys(ctx context.Context, tmIds []uuid.UUID) ([]KeysRow, error
 }
 
 const listByStatus = `-- name: ListByStatus :many
-SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, progress, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM synthesis WHERE status = $1::text
+SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, progress, queued_at, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM synthesis WHERE status = $1::text
 ORDER BY created_at, id
 LIMIT $2::integer
 `
@@ -527,6 +540,7 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]S
 			&i.NumSamples,
 			&i.UserID,
 			&i.Progress,
+			&i.QueuedAt,
 			&i.StartedAt,
 			&i.EndDate,
 			&i.TmHistorySeq,
@@ -546,7 +560,7 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]S
 }
 
 const lost = `-- name: Lost :many
-SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, progress, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM synthesis
+SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, progress, queued_at, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM synthesis
 WHERE status = 'RUNNING' AND tm_lease_expires_at <= $1::timestamptz
 ORDER BY tm_lease_expires_at, id
 LIMIT $2::integer
@@ -580,6 +594,7 @@ func (q *Queries) Lost(ctx context.Context, arg LostParams) ([]Synthesis, error)
 			&i.NumSamples,
 			&i.UserID,
 			&i.Progress,
+			&i.QueuedAt,
 			&i.StartedAt,
 			&i.EndDate,
 			&i.TmHistorySeq,
@@ -608,9 +623,9 @@ WITH c AS (
 ), t AS (
     UPDATE synthesis AS w SET tm_lease_owner = $4::text, tm_lease_expires_at = $5::timestamptz, tm_lease_attempt = w.tm_lease_attempt + 1
     WHERE w.id = ANY (ARRAY(SELECT c.id FROM c))
-    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.tag, w.error_message, w.num_samples, w.user_id, w.progress, w.started_at, w.end_date, w.tm_history_seq, w.tm_lease_owner, w.tm_lease_expires_at, w.tm_lease_attempt, w.tm_traceparent
+    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.tag, w.error_message, w.num_samples, w.user_id, w.progress, w.queued_at, w.started_at, w.end_date, w.tm_history_seq, w.tm_lease_owner, w.tm_lease_expires_at, w.tm_lease_attempt, w.tm_traceparent
 )
-SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, progress, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM t
+SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, progress, queued_at, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM t
 ORDER BY created_at, id
 `
 
@@ -633,6 +648,7 @@ type ReserveRow struct {
 	NumSamples       *int64
 	UserID           *string
 	Progress         int64
+	QueuedAt         *time.Time
 	StartedAt        *time.Time
 	EndDate          *time.Time
 	TmHistorySeq     int64
@@ -673,6 +689,7 @@ func (q *Queries) Reserve(ctx context.Context, arg ReserveParams) ([]ReserveRow,
 			&i.NumSamples,
 			&i.UserID,
 			&i.Progress,
+			&i.QueuedAt,
 			&i.StartedAt,
 			&i.EndDate,
 			&i.TmHistorySeq,
@@ -701,10 +718,11 @@ WITH t AS (
         num_samples = $11::bigint,
         user_id = $12::text,
         progress = $13::bigint,
-        started_at = $14::timestamptz,
-        end_date = $15::timestamptz,
+        queued_at = $14::timestamptz,
+        started_at = $15::timestamptz,
+        end_date = $16::timestamptz,
         tm_history_seq = tm_history_seq + 1
-    WHERE id = $16::uuid AND status = $1::text AND version = $17::bigint
+    WHERE id = $17::uuid AND status = $1::text AND version = $18::bigint
     RETURNING id, tm_history_seq
 )
 INSERT INTO synthesis_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
@@ -728,6 +746,7 @@ type TransitionParams struct {
 	NumSamples    *int64
 	UserID        *string
 	Progress      int64
+	QueuedAt      *time.Time
 	StartedAt     *time.Time
 	EndDate       *time.Time
 	ID            uuid.UUID
@@ -751,6 +770,7 @@ func (q *Queries) Transition(ctx context.Context, arg TransitionParams) (int64, 
 		arg.NumSamples,
 		arg.UserID,
 		arg.Progress,
+		arg.QueuedAt,
 		arg.StartedAt,
 		arg.EndDate,
 		arg.ID,
@@ -777,16 +797,18 @@ WITH a AS (
         unnest($11::text[]) AS user_id,
         unnest($12::boolean[]) AS tm_null_user_id,
         unnest($13::bigint[]) AS progress,
-        unnest($14::timestamptz[]) AS started_at,
-        unnest($15::boolean[]) AS tm_null_started_at,
-        unnest($16::timestamptz[]) AS end_date,
-        unnest($17::boolean[]) AS tm_null_end_date,
-        unnest($18::text[]) AS tm_from_status,
-        unnest($19::bigint[]) AS tm_from_version,
-        unnest($20::text[]) AS tm_event,
-        unnest($21::integer[]) AS tm_attempt,
-        unnest($22::text[]) AS tm_actor,
-        unnest($23::text[]) AS tm_message
+        unnest($14::timestamptz[]) AS queued_at,
+        unnest($15::boolean[]) AS tm_null_queued_at,
+        unnest($16::timestamptz[]) AS started_at,
+        unnest($17::boolean[]) AS tm_null_started_at,
+        unnest($18::timestamptz[]) AS end_date,
+        unnest($19::boolean[]) AS tm_null_end_date,
+        unnest($20::text[]) AS tm_from_status,
+        unnest($21::bigint[]) AS tm_from_version,
+        unnest($22::text[]) AS tm_event,
+        unnest($23::integer[]) AS tm_attempt,
+        unnest($24::text[]) AS tm_actor,
+        unnest($25::text[]) AS tm_message
 ), u AS (
     SELECT id,
         status,
@@ -797,6 +819,7 @@ WITH a AS (
         CASE WHEN tm_null_num_samples THEN NULL ELSE num_samples END AS num_samples,
         CASE WHEN tm_null_user_id THEN NULL ELSE user_id END AS user_id,
         progress,
+        CASE WHEN tm_null_queued_at THEN NULL ELSE queued_at END AS queued_at,
         CASE WHEN tm_null_started_at THEN NULL ELSE started_at END AS started_at,
         CASE WHEN tm_null_end_date THEN NULL ELSE end_date END AS end_date,
         tm_from_status,
@@ -815,6 +838,7 @@ WITH a AS (
         num_samples = u.num_samples,
         user_id = u.user_id,
         progress = u.progress,
+        queued_at = u.queued_at,
         started_at = u.started_at,
         end_date = u.end_date,
         tm_history_seq = synthesis.tm_history_seq + 1
@@ -844,6 +868,8 @@ type TransitionManyParams struct {
 	UserID             []string
 	TmNullUserID       []bool
 	Progress           []int64
+	QueuedAt           []time.Time
+	TmNullQueuedAt     []bool
 	StartedAt          []time.Time
 	TmNullStartedAt    []bool
 	EndDate            []time.Time
@@ -872,6 +898,8 @@ func (q *Queries) TransitionMany(ctx context.Context, arg TransitionManyParams) 
 		arg.UserID,
 		arg.TmNullUserID,
 		arg.Progress,
+		arg.QueuedAt,
+		arg.TmNullQueuedAt,
 		arg.StartedAt,
 		arg.TmNullStartedAt,
 		arg.EndDate,
@@ -909,9 +937,10 @@ UPDATE synthesis SET version = $1::bigint,
     num_samples = $5::bigint,
     user_id = $6::text,
     progress = $7::bigint,
-    started_at = $8::timestamptz,
-    end_date = $9::timestamptz
-WHERE id = $10::uuid AND status = $11::text AND version = $12::bigint
+    queued_at = $8::timestamptz,
+    started_at = $9::timestamptz,
+    end_date = $10::timestamptz
+WHERE id = $11::uuid AND status = $12::text AND version = $13::bigint
 `
 
 type UpdateParams struct {
@@ -922,6 +951,7 @@ type UpdateParams struct {
 	NumSamples    *int64
 	UserID        *string
 	Progress      int64
+	QueuedAt      *time.Time
 	StartedAt     *time.Time
 	EndDate       *time.Time
 	ID            uuid.UUID
@@ -939,6 +969,7 @@ func (q *Queries) Update(ctx context.Context, arg UpdateParams) (int64, error) {
 		arg.NumSamples,
 		arg.UserID,
 		arg.Progress,
+		arg.QueuedAt,
 		arg.StartedAt,
 		arg.EndDate,
 		arg.ID,

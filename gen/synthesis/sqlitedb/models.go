@@ -21,6 +21,7 @@ type Synthesis struct {
 	NumSamples       *int64
 	UserID           *string
 	Progress         int64
+	QueuedAt         *time.Time
 	StartedAt        *time.Time
 	EndDate          *time.Time
 	TmLeaseOwner     string

@@ -78,7 +78,7 @@ UPDATE synthesis SET status = 'RUNNING',
 WHERE id IN (SELECT r.id FROM synthesis AS r WHERE r.status = 'QUEUED' AND (r.tm_lease_expires_at IS NULL OR r.tm_lease_expires_at <= ?1)
       AND (r.created_at > ?4 OR (r.created_at = ?5 AND r.id > ?6))
     ORDER BY r.created_at, r.id LIMIT ?7)
-RETURNING id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, progress, started_at, end_date, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent
+RETURNING id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, progress, queued_at, started_at, end_date, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent
 `
 
 type ClaimParams struct {
@@ -124,6 +124,7 @@ func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]Synthesis, erro
 			&i.NumSamples,
 			&i.UserID,
 			&i.Progress,
+			&i.QueuedAt,
 			&i.StartedAt,
 			&i.EndDate,
 			&i.TmLeaseOwner,
@@ -198,7 +199,7 @@ func (q *Queries) DeleteFinished(ctx context.Context, arg DeleteFinishedParams) 
 }
 
 const get = `-- name: Get :one
-SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, progress, started_at, end_date, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM synthesis WHERE id = ?1
+SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, progress, queued_at, started_at, end_date, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM synthesis WHERE id = ?1
 `
 
 func (q *Queries) Get(ctx context.Context, id uuid.UUID) (Synthesis, error) {
@@ -215,6 +216,7 @@ func (q *Queries) Get(ctx context.Context, id uuid.UUID) (Synthesis, error) {
 		&i.NumSamples,
 		&i.UserID,
 		&i.Progress,
+		&i.QueuedAt,
 		&i.StartedAt,
 		&i.EndDate,
 		&i.TmLeaseOwner,
@@ -295,8 +297,8 @@ func (q *Queries) History(ctx context.Context, tmTaskID uuid.UUID) ([]SynthesisH
 
 const insert = `-- name: Insert :exec
 
-INSERT INTO synthesis (id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, progress, started_at, end_date, tm_traceparent)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+INSERT INTO synthesis (id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, progress, queued_at, started_at, end_date, tm_traceparent)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
 `
 
 type InsertParams struct {
@@ -310,6 +312,7 @@ type InsertParams struct {
 	NumSamples    *int64
 	UserID        *string
 	Progress      int64
+	QueuedAt      *time.Time
 	StartedAt     *time.Time
 	EndDate       *time.Time
 	TmTraceparent string
@@ -329,6 +332,7 @@ func (q *Queries) Insert(ctx context.Context, arg InsertParams) error {
 		arg.NumSamples,
 		arg.UserID,
 		arg.Progress,
+		arg.QueuedAt,
 		arg.StartedAt,
 		arg.EndDate,
 		arg.TmTraceparent,
@@ -403,7 +407,7 @@ func (q *Queries) Keys(ctx context.Context, tmIds interface{}) ([]KeysRow, error
 }
 
 const listByStatus = `-- name: ListByStatus :many
-SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, progress, started_at, end_date, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM synthesis WHERE status = ?1
+SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, progress, queued_at, started_at, end_date, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM synthesis WHERE status = ?1
 ORDER BY created_at, id
 LIMIT ?2
 `
@@ -434,6 +438,7 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]S
 			&i.NumSamples,
 			&i.UserID,
 			&i.Progress,
+			&i.QueuedAt,
 			&i.StartedAt,
 			&i.EndDate,
 			&i.TmLeaseOwner,
@@ -455,7 +460,7 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]S
 }
 
 const lost = `-- name: Lost :many
-SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, progress, started_at, end_date, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM synthesis
+SELECT id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, progress, queued_at, started_at, end_date, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM synthesis
 WHERE status = ?1 AND tm_lease_expires_at <= ?2
 ORDER BY tm_lease_expires_at, id
 LIMIT ?3
@@ -488,6 +493,7 @@ func (q *Queries) Lost(ctx context.Context, arg LostParams) ([]Synthesis, error)
 			&i.NumSamples,
 			&i.UserID,
 			&i.Progress,
+			&i.QueuedAt,
 			&i.StartedAt,
 			&i.EndDate,
 			&i.TmLeaseOwner,
@@ -512,7 +518,7 @@ const reserve = `-- name: Reserve :many
 UPDATE synthesis SET tm_lease_owner = ?1, tm_lease_expires_at = ?2, tm_lease_attempt = tm_lease_attempt + 1
 WHERE id IN (SELECT r.id FROM synthesis AS r WHERE r.status = ?3 AND (r.tm_lease_expires_at IS NULL OR r.tm_lease_expires_at <= ?4)
     ORDER BY r.created_at, r.id LIMIT ?5)
-RETURNING id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, progress, started_at, end_date, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent
+RETURNING id, status, version, created_at, updated_at, tag, error_message, num_samples, user_id, progress, queued_at, started_at, end_date, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent
 `
 
 type ReserveParams struct {
@@ -554,6 +560,7 @@ func (q *Queries) Reserve(ctx context.Context, arg ReserveParams) ([]Synthesis, 
 			&i.NumSamples,
 			&i.UserID,
 			&i.Progress,
+			&i.QueuedAt,
 			&i.StartedAt,
 			&i.EndDate,
 			&i.TmLeaseOwner,
@@ -582,9 +589,10 @@ UPDATE synthesis SET version = ?1,
     num_samples = ?5,
     user_id = ?6,
     progress = ?7,
-    started_at = ?8,
-    end_date = ?9
-WHERE id = ?10 AND status = ?11 AND version = ?12
+    queued_at = ?8,
+    started_at = ?9,
+    end_date = ?10
+WHERE id = ?11 AND status = ?12 AND version = ?13
 `
 
 type UpdateParams struct {
@@ -595,6 +603,7 @@ type UpdateParams struct {
 	NumSamples    *int64
 	UserID        *string
 	Progress      int64
+	QueuedAt      *time.Time
 	StartedAt     *time.Time
 	EndDate       *time.Time
 	ID            uuid.UUID
@@ -612,6 +621,7 @@ func (q *Queries) Update(ctx context.Context, arg UpdateParams) (int64, error) {
 		arg.NumSamples,
 		arg.UserID,
 		arg.Progress,
+		arg.QueuedAt,
 		arg.StartedAt,
 		arg.EndDate,
 		arg.ID,
@@ -633,9 +643,10 @@ UPDATE synthesis SET status = ?1,
     num_samples = ?6,
     user_id = ?7,
     progress = ?8,
-    started_at = ?9,
-    end_date = ?10
-WHERE id = ?11 AND status = ?12 AND version = ?13
+    queued_at = ?9,
+    started_at = ?10,
+    end_date = ?11
+WHERE id = ?12 AND status = ?13 AND version = ?14
 `
 
 type UpdateGuardedParams struct {
@@ -647,6 +658,7 @@ type UpdateGuardedParams struct {
 	NumSamples    *int64
 	UserID        *string
 	Progress      int64
+	QueuedAt      *time.Time
 	StartedAt     *time.Time
 	EndDate       *time.Time
 	ID            uuid.UUID
@@ -665,6 +677,7 @@ func (q *Queries) UpdateGuarded(ctx context.Context, arg UpdateGuardedParams) (i
 		arg.NumSamples,
 		arg.UserID,
 		arg.Progress,
+		arg.QueuedAt,
 		arg.StartedAt,
 		arg.EndDate,
 		arg.ID,

@@ -3,558 +3,132 @@
 package pgdb
 
 import (
-	"context"
-	"errors"
-	"fmt"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/taskmodel/taskmodel/backends"
 	pgbackend "github.com/taskmodel/taskmodel/backends/postgres"
+	"github.com/taskmodel/taskmodel/backends/sqltable"
 	"github.com/taskmodel/taskmodel/gen/training"
-	"github.com/taskmodel/taskmodel/tasktype"
-	"slices"
-	"time"
 )
 
-// Driver stores Training tasks (model "training") in PostgreSQL through the queries sqlc
-// generated in this package. It implements backends.Driver; use it through a backends.Store.
-type Driver struct {
-	q         *Queries
-	replanned *Queries // planned at each execution: claims and periodic statements (postgres.Replanned)
-	group     *pgbackend.Group[transitionRow]
-	inserts   *pgbackend.Group[insertRow]
-}
-
-// transitionRow is one transition of a group-committed batch: the task
-// with the guard and the history row.
-type transitionRow struct {
-	*training.Training
-	FromStatus  string
-	FromVersion int64
-	Event       string
-	Attempt     int
-	Actor       string
-	Message     string
-}
-
-// insertRow is one create of a group-committed batch: the task with its
-// first history row's actor and message.
-type insertRow struct {
-	*training.Training
-	Actor   string
-	Message string
-}
-
-// createManyParams turns a batch into CreateManyParams: an array per column.
-func createManyParams(items []insertRow) (p CreateManyParams, err error) {
-	p.ID = slices.Grow(p.ID, len(items))
-	p.Status = slices.Grow(p.Status, len(items))
-	p.Version = slices.Grow(p.Version, len(items))
-	p.CreatedAt = slices.Grow(p.CreatedAt, len(items))
-	p.UpdatedAt = slices.Grow(p.UpdatedAt, len(items))
-	p.Tag = slices.Grow(p.Tag, len(items))
-	p.TmNullTag = slices.Grow(p.TmNullTag, len(items))
-	p.ErrorMessage = slices.Grow(p.ErrorMessage, len(items))
-	p.TmNullErrorMessage = slices.Grow(p.TmNullErrorMessage, len(items))
-	p.BaseModel = slices.Grow(p.BaseModel, len(items))
-	p.TmNullBaseModel = slices.Grow(p.TmNullBaseModel, len(items))
-	p.Epochs = slices.Grow(p.Epochs, len(items))
-	p.TmNullEpochs = slices.Grow(p.TmNullEpochs, len(items))
-	p.UserID = slices.Grow(p.UserID, len(items))
-	p.TmNullUserID = slices.Grow(p.TmNullUserID, len(items))
-	p.Progress = slices.Grow(p.Progress, len(items))
-	p.StartedAt = slices.Grow(p.StartedAt, len(items))
-	p.TmNullStartedAt = slices.Grow(p.TmNullStartedAt, len(items))
-	p.EndDate = slices.Grow(p.EndDate, len(items))
-	p.TmNullEndDate = slices.Grow(p.TmNullEndDate, len(items))
-	p.TmTraceparent = slices.Grow(p.TmTraceparent, len(items))
-	p.TmActor = slices.Grow(p.TmActor, len(items))
-	p.TmMessage = slices.Grow(p.TmMessage, len(items))
-	for _, it := range items {
-		x := it.Training
-		p.ID = append(p.ID, x.ID)
-		p.Status = append(p.Status, string(x.Status))
-		p.Version = append(p.Version, x.Version)
-		p.CreatedAt = append(p.CreatedAt, x.CreatedAt.UTC())
-		p.UpdatedAt = append(p.UpdatedAt, x.UpdatedAt.UTC())
-		p.Tag, p.TmNullTag = backends.AppendNullable(p.Tag, p.TmNullTag, x.Tag)
-		p.ErrorMessage, p.TmNullErrorMessage = backends.AppendNullable(p.ErrorMessage, p.TmNullErrorMessage, x.ErrorMessage)
-		p.BaseModel, p.TmNullBaseModel = backends.AppendNullable(p.BaseModel, p.TmNullBaseModel, x.BaseModel)
-		p.Epochs, p.TmNullEpochs = backends.AppendNullable(p.Epochs, p.TmNullEpochs, x.Epochs)
-		p.UserID, p.TmNullUserID = backends.AppendNullable(p.UserID, p.TmNullUserID, x.UserID)
-		p.Progress = append(p.Progress, x.Progress)
-		p.StartedAt, p.TmNullStartedAt = backends.AppendNullable(p.StartedAt, p.TmNullStartedAt, backends.UTC(x.StartedAt))
-		p.EndDate, p.TmNullEndDate = backends.AppendNullable(p.EndDate, p.TmNullEndDate, backends.UTC(x.EndDate))
-		p.TmTraceparent = append(p.TmTraceparent, x.TmTraceparent)
-		p.TmActor = append(p.TmActor, it.Actor)
-		p.TmMessage = append(p.TmMessage, it.Message)
-	}
-	return p, nil
-}
-
-// transitionManyParams turns a batch into TransitionManyParams: an array per column.
-func transitionManyParams(items []transitionRow) (p TransitionManyParams, err error) {
-	p.ID = slices.Grow(p.ID, len(items))
-	p.Status = slices.Grow(p.Status, len(items))
-	p.Version = slices.Grow(p.Version, len(items))
-	p.UpdatedAt = slices.Grow(p.UpdatedAt, len(items))
-	p.Tag = slices.Grow(p.Tag, len(items))
-	p.TmNullTag = slices.Grow(p.TmNullTag, len(items))
-	p.ErrorMessage = slices.Grow(p.ErrorMessage, len(items))
-	p.TmNullErrorMessage = slices.Grow(p.TmNullErrorMessage, len(items))
-	p.BaseModel = slices.Grow(p.BaseModel, len(items))
-	p.TmNullBaseModel = slices.Grow(p.TmNullBaseModel, len(items))
-	p.Epochs = slices.Grow(p.Epochs, len(items))
-	p.TmNullEpochs = slices.Grow(p.TmNullEpochs, len(items))
-	p.UserID = slices.Grow(p.UserID, len(items))
-	p.TmNullUserID = slices.Grow(p.TmNullUserID, len(items))
-	p.Progress = slices.Grow(p.Progress, len(items))
-	p.StartedAt = slices.Grow(p.StartedAt, len(items))
-	p.TmNullStartedAt = slices.Grow(p.TmNullStartedAt, len(items))
-	p.EndDate = slices.Grow(p.EndDate, len(items))
-	p.TmNullEndDate = slices.Grow(p.TmNullEndDate, len(items))
-	p.TmFromStatus = slices.Grow(p.TmFromStatus, len(items))
-	p.TmFromVersion = slices.Grow(p.TmFromVersion, len(items))
-	p.TmEvent = slices.Grow(p.TmEvent, len(items))
-	p.TmAttempt = slices.Grow(p.TmAttempt, len(items))
-	p.TmActor = slices.Grow(p.TmActor, len(items))
-	p.TmMessage = slices.Grow(p.TmMessage, len(items))
-	for _, it := range items {
-		x := it.Training
-		p.ID = append(p.ID, x.ID)
-		p.Status = append(p.Status, string(x.Status))
-		p.Version = append(p.Version, x.Version)
-		p.UpdatedAt = append(p.UpdatedAt, x.UpdatedAt.UTC())
-		p.Tag, p.TmNullTag = backends.AppendNullable(p.Tag, p.TmNullTag, x.Tag)
-		p.ErrorMessage, p.TmNullErrorMessage = backends.AppendNullable(p.ErrorMessage, p.TmNullErrorMessage, x.ErrorMessage)
-		p.BaseModel, p.TmNullBaseModel = backends.AppendNullable(p.BaseModel, p.TmNullBaseModel, x.BaseModel)
-		p.Epochs, p.TmNullEpochs = backends.AppendNullable(p.Epochs, p.TmNullEpochs, x.Epochs)
-		p.UserID, p.TmNullUserID = backends.AppendNullable(p.UserID, p.TmNullUserID, x.UserID)
-		p.Progress = append(p.Progress, x.Progress)
-		p.StartedAt, p.TmNullStartedAt = backends.AppendNullable(p.StartedAt, p.TmNullStartedAt, backends.UTC(x.StartedAt))
-		p.EndDate, p.TmNullEndDate = backends.AppendNullable(p.EndDate, p.TmNullEndDate, backends.UTC(x.EndDate))
-		p.TmFromStatus = append(p.TmFromStatus, it.FromStatus)
-		p.TmFromVersion = append(p.TmFromVersion, it.FromVersion)
-		p.TmEvent = append(p.TmEvent, it.Event)
-		p.TmAttempt = append(p.TmAttempt, int32(it.Attempt))
-		p.TmActor = append(p.TmActor, it.Actor)
-		p.TmMessage = append(p.TmMessage, it.Message)
-	}
-	return p, nil
-}
+// Driver stores Training tasks (model "training") in PostgreSQL: the engine's generic driver
+// over the statements sqlc compiled in this package. Use it through a backends.Store.
+type Driver = pgbackend.ClaimingDriver[training.Training]
 
 // NewDriver returns a Driver over a pgx pool. Concurrent creates and
 // transitions are group-committed: written together in one round trip and
 // one transaction.
 func NewDriver(db DBTX) *Driver {
-	d := &Driver{
-		q:         New(db),
-		replanned: New(pgbackend.Replanned(db)),
+	return pgbackend.NewClaimingDriver(db, &table)
+}
+
+// table describes the model's table to the generic driver.
+var table = sqltable.Table[training.Training]{
+	ClaimEvent: "start",
+	Columns:    "id uuid, status text, version int, created_at time, updated_at time, tag text null, error_message text null, base_model text null, epochs int null, user_id text null, progress int, queued_at time null, started_at time null, end_date time null, tm_traceparent text",
+	ID: func(x *training.Training) uuid.UUID {
+		return x.ID
+	},
+	Model:   "training",
+	Queue:   "QUEUED",
+	Running: "RUNNING",
+	Scan:    scan,
+	Stmts: map[string]sqltable.Stmt{
+		"Claim": {
+			Args: []string{"tm_now", "tm_after_created_at", "tm_after_id", "tm_max_rows", "tm_now", "tm_now", "tm_owner", "tm_expires_at", "tm_now", "tm_owner", "tm_owner"},
+			SQL:  claim,
+		},
+		"Create": {
+			Args: []string{"id", "status", "version", "created_at", "updated_at", "tag", "error_message", "base_model", "epochs", "user_id", "progress", "queued_at", "started_at", "end_date", "tm_traceparent", "tm_actor", "tm_message"},
+			SQL:  create,
+		},
+		"CreateMany": {
+			Args: []string{"id", "status", "version", "created_at", "updated_at", "tag", "tm_null_tag", "error_message", "tm_null_error_message", "base_model", "tm_null_base_model", "epochs", "tm_null_epochs", "user_id", "tm_null_user_id", "progress", "queued_at", "tm_null_queued_at", "started_at", "tm_null_started_at", "end_date", "tm_null_end_date", "tm_traceparent", "tm_actor", "tm_message"},
+			SQL:  createMany,
+		},
+		"Delete": {
+			Args: []string{"id"},
+			SQL:  delete,
+		},
+		"DeleteFinished": {
+			Args: []string{"tm_before", "tm_max_rows"},
+			SQL:  deleteFinished,
+		},
+		"Get": {
+			Args: []string{"id"},
+			SQL:  get,
+		},
+		"Heartbeat": {
+			Args: []string{"tm_expires_at", "tm_task_id", "tm_owner", "tm_attempt", "tm_status"},
+			SQL:  heartbeat,
+		},
+		"History": {
+			Args: []string{"tm_task_id"},
+			SQL:  history,
+		},
+		"Keys": {
+			Args: []string{"tm_ids"},
+			SQL:  keys,
+		},
+		"ListByStatus": {
+			Args: []string{"tm_status", "tm_max_rows"},
+			SQL:  listByStatus,
+		},
+		"Lost": {
+			Args: []string{"tm_now", "tm_max_rows"},
+			SQL:  lost,
+		},
+		"Reserve": {
+			Args: []string{"tm_status", "tm_now", "tm_max_rows", "tm_owner", "tm_expires_at"},
+			SQL:  reserve,
+		},
+		"Transition": {
+			Args: []string{"status", "version", "updated_at", "tag", "error_message", "base_model", "epochs", "user_id", "progress", "queued_at", "started_at", "end_date", "id", "tm_from_status", "tm_from_version", "tm_from_status", "status", "tm_event", "updated_at", "tm_attempt", "tm_actor", "tm_message"},
+			SQL:  transition,
+		},
+		"TransitionMany": {
+			Args: []string{"id", "status", "version", "updated_at", "tag", "tm_null_tag", "error_message", "tm_null_error_message", "base_model", "tm_null_base_model", "epochs", "tm_null_epochs", "user_id", "tm_null_user_id", "progress", "queued_at", "tm_null_queued_at", "started_at", "tm_null_started_at", "end_date", "tm_null_end_date", "tm_from_status", "tm_from_version", "tm_event", "tm_attempt", "tm_actor", "tm_message"},
+			SQL:  transitionMany,
+		},
+		"Update": {
+			Args: []string{"version", "updated_at", "tag", "error_message", "base_model", "epochs", "user_id", "progress", "queued_at", "started_at", "end_date", "id", "tm_from_status", "tm_from_version"},
+			SQL:  update,
+		},
+	},
+	Values: values,
+}
+
+// values sets the parameters of x's columns, in Columns' order.
+func values(x *training.Training, v []any) (err error) {
+	v[0] = x.ID
+	v[1] = string(x.Status)
+	v[2] = x.Version
+	v[3] = x.CreatedAt.UTC()
+	v[4] = x.UpdatedAt.UTC()
+	v[5] = sqltable.Opt(x.Tag)
+	v[6] = sqltable.Opt(x.ErrorMessage)
+	v[7] = sqltable.Opt(x.BaseModel)
+	v[8] = sqltable.Opt(x.Epochs)
+	v[9] = sqltable.Opt(x.UserID)
+	v[10] = x.Progress
+	v[11] = sqltable.OptTime(x.QueuedAt)
+	v[12] = sqltable.OptTime(x.StartedAt)
+	v[13] = sqltable.OptTime(x.EndDate)
+	v[14] = x.TmTraceparent
+	return nil
+}
+
+// scan reads a task row: every column of the table, in its order.
+func scan(row sqltable.Scanner) (*training.Training, backends.Lease, error) {
+	var r Training
+	if err := row.Scan(&r.ID, &r.Status, &r.Version, &r.CreatedAt, &r.UpdatedAt, &r.Tag, &r.ErrorMessage, &r.BaseModel, &r.Epochs, &r.UserID, &r.Progress, &r.QueuedAt, &r.StartedAt, &r.EndDate, &r.TmHistorySeq, &r.TmLeaseOwner, &r.TmLeaseExpiresAt, &r.TmLeaseAttempt, &r.TmTraceparent); err != nil {
+		return nil, backends.Lease{}, err
 	}
-	d.group = pgbackend.NewGroup(d.flush, d.transitionOne, func(r transitionRow) uuid.UUID {
-		return r.ID
-	})
-	d.inserts = pgbackend.NewGroup(d.flushInserts, d.insertOne, func(r insertRow) uuid.UUID {
-		return r.ID
-	})
-	return d
+	x, err := fromRow(r)
+	return x, backends.Lease{
+		Attempt: int(r.TmLeaseAttempt),
+		Owner:   r.TmLeaseOwner,
+	}, err
 }
-
-// flushInserts writes a batch of creates in one statement: one round trip,
-// one commit. An error aborts the whole batch, which the group then writes
-// item by item.
-func (d *Driver) flushInserts(ctx context.Context, items []insertRow) []error {
-	errs := make([]error, len(items))
-	p, err := createManyParams(items)
-	if err == nil {
-		var n int64
-		n, err = d.q.CreateMany(ctx, p)
-		if err == nil && n != int64(len(items)) {
-			err = fmt.Errorf("create: %d of %d tasks written", n, len(items))
-		}
-	}
-	for i := range errs {
-		errs[i] = err
-	}
-	return errs
-}
-
-// flush writes a batch of transitions in one statement; a row whose guard
-// failed gets pgx.ErrNoRows.
-func (d *Driver) flush(ctx context.Context, items []transitionRow) []error {
-	errs := make([]error, len(items))
-	p, err := transitionManyParams(items)
-	if err == nil {
-		var ids []uuid.UUID
-		ids, err = d.q.TransitionMany(ctx, p)
-		if err == nil {
-			applied := make(map[uuid.UUID]bool, len(ids))
-			for _, id := range ids {
-				applied[id] = true
-			}
-			for i, it := range items {
-				if !applied[it.ID] {
-					errs[i] = pgx.ErrNoRows
-				}
-			}
-			return errs
-		}
-	}
-	for i := range errs {
-		errs[i] = err
-	}
-	return errs
-}
-
-var _ backends.Driver[training.Training] = (*Driver)(nil)
-
-// insertOne writes one create with the single-row statement.
-func (d *Driver) insertOne(ctx context.Context, r insertRow) error {
-	x := r.Training
-	_, err := d.q.Create(ctx, CreateParams{
-		BaseModel:     x.BaseModel,
-		CreatedAt:     x.CreatedAt.UTC(),
-		EndDate:       backends.UTC(x.EndDate),
-		Epochs:        x.Epochs,
-		ErrorMessage:  x.ErrorMessage,
-		ID:            x.ID,
-		Progress:      x.Progress,
-		StartedAt:     backends.UTC(x.StartedAt),
-		Status:        string(x.Status),
-		Tag:           x.Tag,
-		TmActor:       r.Actor,
-		TmMessage:     r.Message,
-		TmTraceparent: x.TmTraceparent,
-		UpdatedAt:     x.UpdatedAt.UTC(),
-		UserID:        x.UserID,
-		Version:       x.Version,
-	})
-	return err
-}
-
-// Insert writes a new task and its first history row.
-func (d *Driver) Insert(ctx context.Context, x *training.Training, h backends.History) error {
-	return classify(d.inserts.Do(ctx, insertRow{
-		Actor:    h.Actor,
-		Message:  h.Message,
-		Training: x,
-	}))
-}
-
-// InsertMany writes new tasks and their first history rows in one statement,
-// all or none (the statement group-committed creates use); it implements
-// backends.BatchInserter.
-func (d *Driver) InsertMany(ctx context.Context, xs []*training.Training, hs []backends.History) error {
-	if len(xs) != len(hs) {
-		return fmt.Errorf("InsertMany: %d tasks and %d history rows", len(xs), len(hs))
-	}
-	if len(xs) == 0 {
-		return nil
-	}
-	items := make([]insertRow, len(xs))
-	for i, x := range xs {
-		items[i] = insertRow{
-			Actor:    hs[i].Actor,
-			Message:  hs[i].Message,
-			Training: x,
-		}
-	}
-	return classify(d.flushInserts(ctx, items)[0])
-}
-
-var _ backends.BatchInserter[training.Training] = (*Driver)(nil)
-
-// Get reads a task.
-func (d *Driver) Get(ctx context.Context, id uuid.UUID) (*training.Training, error) {
-	r, err := d.q.Get(ctx, id)
-	if err != nil {
-		return nil, classify(err)
-	}
-	return fromRow(r)
-}
-
-// Keys reads the keys (status and version) of those of the tasks that
-// exist, in one query; it implements backends.KeyReader.
-func (d *Driver) Keys(ctx context.Context, ids []uuid.UUID) ([]backends.Key, error) {
-	rows, err := d.replanned.Keys(ctx, ids)
-	if err != nil {
-		return nil, classify(err)
-	}
-	out := make([]backends.Key, len(rows))
-	for i, r := range rows {
-		out[i] = backends.Key{
-			ID:      r.ID,
-			Status:  r.Status,
-			Version: r.Version,
-		}
-	}
-	return out, nil
-}
-
-var _ backends.KeyReader = (*Driver)(nil)
-
-// Transition writes x over the task if it still has from's status and version,
-// and appends its history row, atomically; false when the guard fails.
-func (d *Driver) Transition(ctx context.Context, from backends.Key, x *training.Training, h backends.History) (bool, error) {
-	err := d.group.Do(ctx, transitionRow{
-		Actor:       h.Actor,
-		Attempt:     h.Attempt,
-		Event:       h.Event,
-		FromStatus:  from.Status,
-		FromVersion: from.Version,
-		Message:     h.Message,
-		Training:    x,
-	})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return false, nil
-	}
-	return err == nil, classify(err)
-}
-
-// transitionOne writes one transition with the single-row statement; a
-// failed guard is pgx.ErrNoRows, as in a batch.
-func (d *Driver) transitionOne(ctx context.Context, r transitionRow) error {
-	x := r.Training
-	n, err := d.q.Transition(ctx, TransitionParams{
-		BaseModel:     x.BaseModel,
-		EndDate:       backends.UTC(x.EndDate),
-		Epochs:        x.Epochs,
-		ErrorMessage:  x.ErrorMessage,
-		ID:            r.ID,
-		Progress:      x.Progress,
-		StartedAt:     backends.UTC(x.StartedAt),
-		Status:        string(x.Status),
-		Tag:           x.Tag,
-		TmActor:       r.Actor,
-		TmAttempt:     int32(r.Attempt),
-		TmEvent:       r.Event,
-		TmFromStatus:  r.FromStatus,
-		TmFromVersion: r.FromVersion,
-		TmMessage:     r.Message,
-		UpdatedAt:     x.UpdatedAt.UTC(),
-		UserID:        x.UserID,
-		Version:       x.Version,
-	})
-	if err == nil && n != 1 {
-		return pgx.ErrNoRows
-	}
-	return err
-}
-
-// Update writes x over the task if it still has from's status and version.
-func (d *Driver) Update(ctx context.Context, from backends.Key, x *training.Training) (bool, error) {
-	n, err := d.q.Update(ctx, UpdateParams{
-		BaseModel:     x.BaseModel,
-		EndDate:       backends.UTC(x.EndDate),
-		Epochs:        x.Epochs,
-		ErrorMessage:  x.ErrorMessage,
-		ID:            from.ID,
-		Progress:      x.Progress,
-		StartedAt:     backends.UTC(x.StartedAt),
-		Tag:           x.Tag,
-		TmFromStatus:  from.Status,
-		TmFromVersion: from.Version,
-		UpdatedAt:     x.UpdatedAt.UTC(),
-		UserID:        x.UserID,
-		Version:       x.Version,
-	})
-	return n == 1, classify(err)
-}
-
-// Delete removes a task and its history.
-func (d *Driver) Delete(ctx context.Context, id uuid.UUID) (bool, error) {
-	n, err := d.q.Delete(ctx, id)
-	return n == 1, classify(err)
-}
-
-// DeleteFinished removes up to limit finished tasks, and their history, whose
-// last change is older than before; it returns how many it removed.
-func (d *Driver) DeleteFinished(ctx context.Context, before time.Time, limit int) (int, error) {
-	n, err := d.replanned.DeleteFinished(ctx, DeleteFinishedParams{
-		TmBefore:  before.UTC(),
-		TmMaxRows: int32(limit),
-	})
-	return int(n), classify(err)
-}
-
-// History returns a task's history in order.
-func (d *Driver) History(ctx context.Context, id uuid.UUID) ([]backends.History, error) {
-	rows, err := d.q.History(ctx, id)
-	if err != nil {
-		return nil, classify(err)
-	}
-	out := make([]backends.History, len(rows))
-	for i, r := range rows {
-		out[i] = backends.History{
-			Actor:   r.Actor,
-			At:      r.At.UTC(),
-			Attempt: int(r.Attempt),
-			Event:   backends.Deref(r.Event),
-			From:    backends.Deref(r.FromStatus),
-			Message: r.Message,
-			Seq:     r.Seq,
-			To:      r.ToStatus,
-		}
-	}
-	return out, nil
-}
-
-// ListByStatus returns up to limit tasks in a status, oldest first.
-func (d *Driver) ListByStatus(ctx context.Context, status string, limit int) ([]*training.Training, error) {
-	rows, err := d.replanned.ListByStatus(ctx, ListByStatusParams{
-		TmMaxRows: int32(limit),
-		TmStatus:  status,
-	})
-	return fromRows(rows, err)
-}
-
-// Due returns up to limit tasks whose status timeout has passed at now.
-func (d *Driver) Due(ctx context.Context, now time.Time, limit int) ([]*training.Training, error) {
-	return nil, nil
-}
-
-// Reserve leases up to limit tasks in status queue that no live lease holds
-// to owner until expires; it implements backends.WorkDriver.
-func (d *Driver) Reserve(ctx context.Context, queue, owner string, now, expires time.Time, limit int) ([]backends.Claim[training.Training], error) {
-	rows, err := d.replanned.Reserve(ctx, ReserveParams{
-		TmExpiresAt: expires.UTC(),
-		TmMaxRows:   int32(limit),
-		TmNow:       now.UTC(),
-		TmOwner:     owner,
-		TmStatus:    queue,
-	})
-	if err != nil {
-		return nil, classify(err)
-	}
-	return backends.Claims(rows, func(r ReserveRow) (*training.Training, backends.Lease, error) {
-		x, err := fromRow(Training{
-			BaseModel:        r.BaseModel,
-			CreatedAt:        r.CreatedAt,
-			EndDate:          r.EndDate,
-			Epochs:           r.Epochs,
-			ErrorMessage:     r.ErrorMessage,
-			ID:               r.ID,
-			Progress:         r.Progress,
-			StartedAt:        r.StartedAt,
-			Status:           r.Status,
-			Tag:              r.Tag,
-			TmHistorySeq:     r.TmHistorySeq,
-			TmLeaseAttempt:   r.TmLeaseAttempt,
-			TmLeaseExpiresAt: r.TmLeaseExpiresAt,
-			TmLeaseOwner:     r.TmLeaseOwner,
-			TmTraceparent:    r.TmTraceparent,
-			UpdatedAt:        r.UpdatedAt,
-			UserID:           r.UserID,
-			Version:          r.Version,
-		})
-		return x, backends.Lease{
-			Attempt: int(r.TmLeaseAttempt),
-			Owner:   r.TmLeaseOwner,
-		}, err
-	})
-}
-
-// Heartbeat extends a lease its holder still has on a task still in status
-// running; it implements backends.WorkDriver.
-func (d *Driver) Heartbeat(ctx context.Context, id uuid.UUID, lease backends.Lease, running string, expires time.Time) (bool, error) {
-	n, err := d.q.Heartbeat(ctx, HeartbeatParams{
-		TmAttempt:   int32(lease.Attempt),
-		TmExpiresAt: expires.UTC(),
-		TmOwner:     lease.Owner,
-		TmStatus:    running,
-		TmTaskID:    id,
-	})
-	return n == 1, classify(err)
-}
-
-// Lost returns up to limit tasks in status running whose lease expired by
-// now; it implements backends.WorkDriver.
-func (d *Driver) Lost(ctx context.Context, running string, now time.Time, limit int) ([]backends.Claim[training.Training], error) {
-	if running != "RUNNING" {
-		return nil, fmt.Errorf("lost tasks: status %q is not the worker section's running status \"RUNNING\": %w", running, tasktype.ErrValidation)
-	}
-	rows, err := d.replanned.Lost(ctx, LostParams{
-		TmMaxRows: int32(limit),
-		TmNow:     now.UTC(),
-	})
-	if err != nil {
-		return nil, classify(err)
-	}
-	return backends.Claims(rows, func(r Training) (*training.Training, backends.Lease, error) {
-		x, err := fromRow(r)
-		return x, backends.Lease{
-			Attempt: int(r.TmLeaseAttempt),
-			Owner:   r.TmLeaseOwner,
-		}, err
-	})
-}
-
-var _ backends.WorkDriver[training.Training] = (*Driver)(nil)
-
-// Wake calls wake when another process queues a task while idle has armed
-// the model's wake trigger (postgres.WakeListener); it implements
-// backends.Waker.
-func (d *Driver) Wake(ctx context.Context, idle <-chan struct{}, wake func()) error {
-	return pgbackend.Wake(ctx, d.q.db, "training", idle, wake)
-}
-
-var _ backends.Waker = (*Driver)(nil)
-
-// Claim reserves like Reserve, after a position in the queue, and fires the claim event "start"
-// on every reserved task in the same statement, with its history row; it
-// implements backends.Claimer.
-func (d *Driver) Claim(ctx context.Context, owner string, now, expires time.Time, limit int, after backends.QueuePosition) ([]backends.Claim[training.Training], backends.QueuePosition, error) {
-	rows, err := d.replanned.Claim(ctx, ClaimParams{
-		TmAfterCreatedAt: after.CreatedAt.UTC(),
-		TmAfterID:        after.ID,
-		TmExpiresAt:      expires.UTC(),
-		TmMaxRows:        int32(limit),
-		TmNow:            now.UTC(),
-		TmOwner:          owner,
-	})
-	if err != nil {
-		return nil, backends.QueuePosition{}, classify(err)
-	}
-	claims, err := backends.Claims(rows, func(r ClaimRow) (*training.Training, backends.Lease, error) {
-		x, err := fromRow(Training{
-			BaseModel:        r.BaseModel,
-			CreatedAt:        r.CreatedAt,
-			EndDate:          r.EndDate,
-			Epochs:           r.Epochs,
-			ErrorMessage:     r.ErrorMessage,
-			ID:               r.ID,
-			Progress:         r.Progress,
-			StartedAt:        r.StartedAt,
-			Status:           r.Status,
-			Tag:              r.Tag,
-			TmHistorySeq:     r.TmHistorySeq,
-			TmLeaseAttempt:   r.TmLeaseAttempt,
-			TmLeaseExpiresAt: r.TmLeaseExpiresAt,
-			TmLeaseOwner:     r.TmLeaseOwner,
-			TmTraceparent:    r.TmTraceparent,
-			UpdatedAt:        r.UpdatedAt,
-			UserID:           r.UserID,
-			Version:          r.Version,
-		})
-		return x, backends.Lease{
-			Attempt: int(r.TmLeaseAttempt),
-			Owner:   r.TmLeaseOwner,
-		}, err
-	})
-	if err != nil || len(rows) == 0 {
-		return claims, backends.QueuePosition{}, err
-	}
-	// The rows come in claim order: the last one is the furthest.
-	last := rows[len(rows)-1]
-	return claims, backends.QueuePosition{
-		CreatedAt: last.CreatedAt,
-		ID:        last.ID,
-	}, nil
-}
-
-var _ backends.Claimer[training.Training] = (*Driver)(nil)
-
 func fromRow(r Training) (*training.Training, error) {
 	x := &training.Training{
 		BaseModel:     r.BaseModel,
@@ -564,6 +138,7 @@ func fromRow(r Training) (*training.Training, error) {
 		ErrorMessage:  r.ErrorMessage,
 		ID:            r.ID,
 		Progress:      r.Progress,
+		QueuedAt:      backends.UTC(r.QueuedAt),
 		StartedAt:     backends.UTC(r.StartedAt),
 		Status:        training.Status(r.Status),
 		Tag:           r.Tag,
@@ -573,32 +148,4 @@ func fromRow(r Training) (*training.Training, error) {
 		Version:       r.Version,
 	}
 	return x, nil
-}
-func fromRows(rows []Training, err error) ([]*training.Training, error) {
-	if err != nil {
-		return nil, classify(err)
-	}
-	out := make([]*training.Training, 0, len(rows))
-	for _, r := range rows {
-		x, err := fromRow(r)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, x)
-	}
-	return out, nil
-}
-
-// classify maps driver errors to the tasktype error values.
-func classify(err error) error {
-	var pgErr *pgconn.PgError
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, pgx.ErrNoRows):
-		return tasktype.ErrNotFound
-	case errors.As(err, &pgErr) && pgErr.Code == "23505":
-		return fmt.Errorf("%w: %s", tasktype.ErrDuplicate, pgErr.Detail)
-	}
-	return err
 }

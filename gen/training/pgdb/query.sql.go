@@ -29,13 +29,13 @@ WITH c AS (
         tm_history_seq = w.tm_history_seq + 1,
         tm_lease_owner = $5::text, tm_lease_expires_at = $6::timestamptz, tm_lease_attempt = w.tm_lease_attempt + 1
     WHERE w.id = ANY (ARRAY(SELECT c.id FROM c))
-    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.tag, w.error_message, w.base_model, w.epochs, w.user_id, w.progress, w.started_at, w.end_date, w.tm_history_seq, w.tm_lease_owner, w.tm_lease_expires_at, w.tm_lease_attempt, w.tm_traceparent
+    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.tag, w.error_message, w.base_model, w.epochs, w.user_id, w.progress, w.queued_at, w.started_at, w.end_date, w.tm_history_seq, w.tm_lease_owner, w.tm_lease_expires_at, w.tm_lease_attempt, w.tm_traceparent
 ), h AS (
     INSERT INTO training_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
     SELECT t.id, t.tm_history_seq, 'QUEUED', 'RUNNING', 'start', $1::timestamptz,
         t.tm_lease_attempt, $5::text, 'claimed by ' || $5::text || ' (attempt ' || t.tm_lease_attempt || ')' FROM t
 )
-SELECT id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, user_id, progress, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM t
+SELECT id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, user_id, progress, queued_at, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM t
 ORDER BY created_at, id
 `
 
@@ -60,6 +60,7 @@ type ClaimRow struct {
 	Epochs           *int64
 	UserID           *string
 	Progress         int64
+	QueuedAt         *time.Time
 	StartedAt        *time.Time
 	EndDate          *time.Time
 	TmHistorySeq     int64
@@ -105,6 +106,7 @@ func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]ClaimRow, error
 			&i.Epochs,
 			&i.UserID,
 			&i.Progress,
+			&i.QueuedAt,
 			&i.StartedAt,
 			&i.EndDate,
 			&i.TmHistorySeq,
@@ -124,7 +126,7 @@ func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]ClaimRow, error
 }
 
 const claimByStatus = `-- name: ClaimByStatus :many
-SELECT id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, user_id, progress, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM training WHERE status = $1::text
+SELECT id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, user_id, progress, queued_at, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM training WHERE status = $1::text
 ORDER BY created_at, id
 LIMIT $2::integer
 FOR UPDATE SKIP LOCKED
@@ -158,6 +160,7 @@ func (q *Queries) ClaimByStatus(ctx context.Context, arg ClaimByStatusParams) ([
 			&i.Epochs,
 			&i.UserID,
 			&i.Progress,
+			&i.QueuedAt,
 			&i.StartedAt,
 			&i.EndDate,
 			&i.TmHistorySeq,
@@ -179,8 +182,8 @@ func (q *Queries) ClaimByStatus(ctx context.Context, arg ClaimByStatusParams) ([
 const create = `-- name: Create :execrows
 
 WITH t AS (
-    INSERT INTO training (id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, user_id, progress, started_at, end_date, tm_traceparent)
-    VALUES ($3::uuid, $4::text, $5::bigint, $6::timestamptz, $7::timestamptz, $8::text, $9::text, $10::text, $11::bigint, $12::text, $13::bigint, $14::timestamptz, $15::timestamptz, $16::text)
+    INSERT INTO training (id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, user_id, progress, queued_at, started_at, end_date, tm_traceparent)
+    VALUES ($3::uuid, $4::text, $5::bigint, $6::timestamptz, $7::timestamptz, $8::text, $9::text, $10::text, $11::bigint, $12::text, $13::bigint, $14::timestamptz, $15::timestamptz, $16::timestamptz, $17::text)
     RETURNING id, status, created_at
 )
 INSERT INTO training_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
@@ -201,6 +204,7 @@ type CreateParams struct {
 	Epochs        *int64
 	UserID        *string
 	Progress      int64
+	QueuedAt      *time.Time
 	StartedAt     *time.Time
 	EndDate       *time.Time
 	TmTraceparent string
@@ -224,6 +228,7 @@ func (q *Queries) Create(ctx context.Context, arg CreateParams) (int64, error) {
 		arg.Epochs,
 		arg.UserID,
 		arg.Progress,
+		arg.QueuedAt,
 		arg.StartedAt,
 		arg.EndDate,
 		arg.TmTraceparent,
@@ -252,13 +257,15 @@ WITH a AS (
         unnest($14::text[]) AS user_id,
         unnest($15::boolean[]) AS tm_null_user_id,
         unnest($16::bigint[]) AS progress,
-        unnest($17::timestamptz[]) AS started_at,
-        unnest($18::boolean[]) AS tm_null_started_at,
-        unnest($19::timestamptz[]) AS end_date,
-        unnest($20::boolean[]) AS tm_null_end_date,
-        unnest($21::text[]) AS tm_traceparent,
-        unnest($22::text[]) AS tm_actor,
-        unnest($23::text[]) AS tm_message
+        unnest($17::timestamptz[]) AS queued_at,
+        unnest($18::boolean[]) AS tm_null_queued_at,
+        unnest($19::timestamptz[]) AS started_at,
+        unnest($20::boolean[]) AS tm_null_started_at,
+        unnest($21::timestamptz[]) AS end_date,
+        unnest($22::boolean[]) AS tm_null_end_date,
+        unnest($23::text[]) AS tm_traceparent,
+        unnest($24::text[]) AS tm_actor,
+        unnest($25::text[]) AS tm_message
 ), u AS (
     SELECT id,
         status,
@@ -271,6 +278,7 @@ WITH a AS (
         CASE WHEN tm_null_epochs THEN NULL ELSE epochs END AS epochs,
         CASE WHEN tm_null_user_id THEN NULL ELSE user_id END AS user_id,
         progress,
+        CASE WHEN tm_null_queued_at THEN NULL ELSE queued_at END AS queued_at,
         CASE WHEN tm_null_started_at THEN NULL ELSE started_at END AS started_at,
         CASE WHEN tm_null_end_date THEN NULL ELSE end_date END AS end_date,
         tm_traceparent,
@@ -278,8 +286,8 @@ WITH a AS (
         tm_message
     FROM a
 ), t AS (
-    INSERT INTO training (id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, user_id, progress, started_at, end_date, tm_traceparent)
-    SELECT id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, user_id, progress, started_at, end_date, tm_traceparent FROM u
+    INSERT INTO training (id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, user_id, progress, queued_at, started_at, end_date, tm_traceparent)
+    SELECT id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, user_id, progress, queued_at, started_at, end_date, tm_traceparent FROM u
     RETURNING id, status, created_at
 )
 INSERT INTO training_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
@@ -304,6 +312,8 @@ type CreateManyParams struct {
 	UserID             []string
 	TmNullUserID       []bool
 	Progress           []int64
+	QueuedAt           []time.Time
+	TmNullQueuedAt     []bool
 	StartedAt          []time.Time
 	TmNullStartedAt    []bool
 	EndDate            []time.Time
@@ -333,6 +343,8 @@ func (q *Queries) CreateMany(ctx context.Context, arg CreateManyParams) (int64, 
 		arg.UserID,
 		arg.TmNullUserID,
 		arg.Progress,
+		arg.QueuedAt,
+		arg.TmNullQueuedAt,
 		arg.StartedAt,
 		arg.TmNullStartedAt,
 		arg.EndDate,
@@ -382,7 +394,7 @@ func (q *Queries) DeleteFinished(ctx context.Context, arg DeleteFinishedParams) 
 }
 
 const get = `-- name: Get :one
-SELECT id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, user_id, progress, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM training WHERE id = $1::uuid
+SELECT id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, user_id, progress, queued_at, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM training WHERE id = $1::uuid
 `
 
 func (q *Queries) Get(ctx context.Context, id uuid.UUID) (Training, error) {
@@ -400,6 +412,7 @@ func (q *Queries) Get(ctx context.Context, id uuid.UUID) (Training, error) {
 		&i.Epochs,
 		&i.UserID,
 		&i.Progress,
+		&i.QueuedAt,
 		&i.StartedAt,
 		&i.EndDate,
 		&i.TmHistorySeq,
@@ -509,7 +522,7 @@ func (q *Queries) Keys(ctx context.Context, tmIds []uuid.UUID) ([]KeysRow, error
 }
 
 const listByStatus = `-- name: ListByStatus :many
-SELECT id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, user_id, progress, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM training WHERE status = $1::text
+SELECT id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, user_id, progress, queued_at, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM training WHERE status = $1::text
 ORDER BY created_at, id
 LIMIT $2::integer
 `
@@ -541,6 +554,7 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]T
 			&i.Epochs,
 			&i.UserID,
 			&i.Progress,
+			&i.QueuedAt,
 			&i.StartedAt,
 			&i.EndDate,
 			&i.TmHistorySeq,
@@ -560,7 +574,7 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]T
 }
 
 const lost = `-- name: Lost :many
-SELECT id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, user_id, progress, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM training
+SELECT id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, user_id, progress, queued_at, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM training
 WHERE status = 'RUNNING' AND tm_lease_expires_at <= $1::timestamptz
 ORDER BY tm_lease_expires_at, id
 LIMIT $2::integer
@@ -595,6 +609,7 @@ func (q *Queries) Lost(ctx context.Context, arg LostParams) ([]Training, error) 
 			&i.Epochs,
 			&i.UserID,
 			&i.Progress,
+			&i.QueuedAt,
 			&i.StartedAt,
 			&i.EndDate,
 			&i.TmHistorySeq,
@@ -623,9 +638,9 @@ WITH c AS (
 ), t AS (
     UPDATE training AS w SET tm_lease_owner = $4::text, tm_lease_expires_at = $5::timestamptz, tm_lease_attempt = w.tm_lease_attempt + 1
     WHERE w.id = ANY (ARRAY(SELECT c.id FROM c))
-    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.tag, w.error_message, w.base_model, w.epochs, w.user_id, w.progress, w.started_at, w.end_date, w.tm_history_seq, w.tm_lease_owner, w.tm_lease_expires_at, w.tm_lease_attempt, w.tm_traceparent
+    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.tag, w.error_message, w.base_model, w.epochs, w.user_id, w.progress, w.queued_at, w.started_at, w.end_date, w.tm_history_seq, w.tm_lease_owner, w.tm_lease_expires_at, w.tm_lease_attempt, w.tm_traceparent
 )
-SELECT id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, user_id, progress, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM t
+SELECT id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, user_id, progress, queued_at, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM t
 ORDER BY created_at, id
 `
 
@@ -649,6 +664,7 @@ type ReserveRow struct {
 	Epochs           *int64
 	UserID           *string
 	Progress         int64
+	QueuedAt         *time.Time
 	StartedAt        *time.Time
 	EndDate          *time.Time
 	TmHistorySeq     int64
@@ -690,6 +706,7 @@ func (q *Queries) Reserve(ctx context.Context, arg ReserveParams) ([]ReserveRow,
 			&i.Epochs,
 			&i.UserID,
 			&i.Progress,
+			&i.QueuedAt,
 			&i.StartedAt,
 			&i.EndDate,
 			&i.TmHistorySeq,
@@ -719,10 +736,11 @@ WITH t AS (
         epochs = $12::bigint,
         user_id = $13::text,
         progress = $14::bigint,
-        started_at = $15::timestamptz,
-        end_date = $16::timestamptz,
+        queued_at = $15::timestamptz,
+        started_at = $16::timestamptz,
+        end_date = $17::timestamptz,
         tm_history_seq = tm_history_seq + 1
-    WHERE id = $17::uuid AND status = $1::text AND version = $18::bigint
+    WHERE id = $18::uuid AND status = $1::text AND version = $19::bigint
     RETURNING id, tm_history_seq
 )
 INSERT INTO training_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
@@ -747,6 +765,7 @@ type TransitionParams struct {
 	Epochs        *int64
 	UserID        *string
 	Progress      int64
+	QueuedAt      *time.Time
 	StartedAt     *time.Time
 	EndDate       *time.Time
 	ID            uuid.UUID
@@ -771,6 +790,7 @@ func (q *Queries) Transition(ctx context.Context, arg TransitionParams) (int64, 
 		arg.Epochs,
 		arg.UserID,
 		arg.Progress,
+		arg.QueuedAt,
 		arg.StartedAt,
 		arg.EndDate,
 		arg.ID,
@@ -799,16 +819,18 @@ WITH a AS (
         unnest($13::text[]) AS user_id,
         unnest($14::boolean[]) AS tm_null_user_id,
         unnest($15::bigint[]) AS progress,
-        unnest($16::timestamptz[]) AS started_at,
-        unnest($17::boolean[]) AS tm_null_started_at,
-        unnest($18::timestamptz[]) AS end_date,
-        unnest($19::boolean[]) AS tm_null_end_date,
-        unnest($20::text[]) AS tm_from_status,
-        unnest($21::bigint[]) AS tm_from_version,
-        unnest($22::text[]) AS tm_event,
-        unnest($23::integer[]) AS tm_attempt,
-        unnest($24::text[]) AS tm_actor,
-        unnest($25::text[]) AS tm_message
+        unnest($16::timestamptz[]) AS queued_at,
+        unnest($17::boolean[]) AS tm_null_queued_at,
+        unnest($18::timestamptz[]) AS started_at,
+        unnest($19::boolean[]) AS tm_null_started_at,
+        unnest($20::timestamptz[]) AS end_date,
+        unnest($21::boolean[]) AS tm_null_end_date,
+        unnest($22::text[]) AS tm_from_status,
+        unnest($23::bigint[]) AS tm_from_version,
+        unnest($24::text[]) AS tm_event,
+        unnest($25::integer[]) AS tm_attempt,
+        unnest($26::text[]) AS tm_actor,
+        unnest($27::text[]) AS tm_message
 ), u AS (
     SELECT id,
         status,
@@ -820,6 +842,7 @@ WITH a AS (
         CASE WHEN tm_null_epochs THEN NULL ELSE epochs END AS epochs,
         CASE WHEN tm_null_user_id THEN NULL ELSE user_id END AS user_id,
         progress,
+        CASE WHEN tm_null_queued_at THEN NULL ELSE queued_at END AS queued_at,
         CASE WHEN tm_null_started_at THEN NULL ELSE started_at END AS started_at,
         CASE WHEN tm_null_end_date THEN NULL ELSE end_date END AS end_date,
         tm_from_status,
@@ -839,6 +862,7 @@ WITH a AS (
         epochs = u.epochs,
         user_id = u.user_id,
         progress = u.progress,
+        queued_at = u.queued_at,
         started_at = u.started_at,
         end_date = u.end_date,
         tm_history_seq = training.tm_history_seq + 1
@@ -870,6 +894,8 @@ type TransitionManyParams struct {
 	UserID             []string
 	TmNullUserID       []bool
 	Progress           []int64
+	QueuedAt           []time.Time
+	TmNullQueuedAt     []bool
 	StartedAt          []time.Time
 	TmNullStartedAt    []bool
 	EndDate            []time.Time
@@ -900,6 +926,8 @@ func (q *Queries) TransitionMany(ctx context.Context, arg TransitionManyParams) 
 		arg.UserID,
 		arg.TmNullUserID,
 		arg.Progress,
+		arg.QueuedAt,
+		arg.TmNullQueuedAt,
 		arg.StartedAt,
 		arg.TmNullStartedAt,
 		arg.EndDate,
@@ -938,9 +966,10 @@ UPDATE training SET version = $1::bigint,
     epochs = $6::bigint,
     user_id = $7::text,
     progress = $8::bigint,
-    started_at = $9::timestamptz,
-    end_date = $10::timestamptz
-WHERE id = $11::uuid AND status = $12::text AND version = $13::bigint
+    queued_at = $9::timestamptz,
+    started_at = $10::timestamptz,
+    end_date = $11::timestamptz
+WHERE id = $12::uuid AND status = $13::text AND version = $14::bigint
 `
 
 type UpdateParams struct {
@@ -952,6 +981,7 @@ type UpdateParams struct {
 	Epochs        *int64
 	UserID        *string
 	Progress      int64
+	QueuedAt      *time.Time
 	StartedAt     *time.Time
 	EndDate       *time.Time
 	ID            uuid.UUID
@@ -970,6 +1000,7 @@ func (q *Queries) Update(ctx context.Context, arg UpdateParams) (int64, error) {
 		arg.Epochs,
 		arg.UserID,
 		arg.Progress,
+		arg.QueuedAt,
 		arg.StartedAt,
 		arg.EndDate,
 		arg.ID,

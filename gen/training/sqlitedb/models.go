@@ -22,6 +22,7 @@ type Training struct {
 	Epochs           *int64
 	UserID           *string
 	Progress         int64
+	QueuedAt         *time.Time
 	StartedAt        *time.Time
 	EndDate          *time.Time
 	TmLeaseOwner     string

@@ -78,7 +78,7 @@ UPDATE training SET status = 'RUNNING',
 WHERE id IN (SELECT r.id FROM training AS r WHERE r.status = 'QUEUED' AND (r.tm_lease_expires_at IS NULL OR r.tm_lease_expires_at <= ?1)
       AND (r.created_at > ?4 OR (r.created_at = ?5 AND r.id > ?6))
     ORDER BY r.created_at, r.id LIMIT ?7)
-RETURNING id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, user_id, progress, started_at, end_date, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent
+RETURNING id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, user_id, progress, queued_at, started_at, end_date, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent
 `
 
 type ClaimParams struct {
@@ -125,6 +125,7 @@ func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]Training, error
 			&i.Epochs,
 			&i.UserID,
 			&i.Progress,
+			&i.QueuedAt,
 			&i.StartedAt,
 			&i.EndDate,
 			&i.TmLeaseOwner,
@@ -199,7 +200,7 @@ func (q *Queries) DeleteFinished(ctx context.Context, arg DeleteFinishedParams) 
 }
 
 const get = `-- name: Get :one
-SELECT id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, user_id, progress, started_at, end_date, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM training WHERE id = ?1
+SELECT id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, user_id, progress, queued_at, started_at, end_date, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM training WHERE id = ?1
 `
 
 func (q *Queries) Get(ctx context.Context, id uuid.UUID) (Training, error) {
@@ -217,6 +218,7 @@ func (q *Queries) Get(ctx context.Context, id uuid.UUID) (Training, error) {
 		&i.Epochs,
 		&i.UserID,
 		&i.Progress,
+		&i.QueuedAt,
 		&i.StartedAt,
 		&i.EndDate,
 		&i.TmLeaseOwner,
@@ -297,8 +299,8 @@ func (q *Queries) History(ctx context.Context, tmTaskID uuid.UUID) ([]TrainingHi
 
 const insert = `-- name: Insert :exec
 
-INSERT INTO training (id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, user_id, progress, started_at, end_date, tm_traceparent)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+INSERT INTO training (id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, user_id, progress, queued_at, started_at, end_date, tm_traceparent)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
 `
 
 type InsertParams struct {
@@ -313,6 +315,7 @@ type InsertParams struct {
 	Epochs        *int64
 	UserID        *string
 	Progress      int64
+	QueuedAt      *time.Time
 	StartedAt     *time.Time
 	EndDate       *time.Time
 	TmTraceparent string
@@ -333,6 +336,7 @@ func (q *Queries) Insert(ctx context.Context, arg InsertParams) error {
 		arg.Epochs,
 		arg.UserID,
 		arg.Progress,
+		arg.QueuedAt,
 		arg.StartedAt,
 		arg.EndDate,
 		arg.TmTraceparent,
@@ -407,7 +411,7 @@ func (q *Queries) Keys(ctx context.Context, tmIds interface{}) ([]KeysRow, error
 }
 
 const listByStatus = `-- name: ListByStatus :many
-SELECT id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, user_id, progress, started_at, end_date, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM training WHERE status = ?1
+SELECT id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, user_id, progress, queued_at, started_at, end_date, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM training WHERE status = ?1
 ORDER BY created_at, id
 LIMIT ?2
 `
@@ -439,6 +443,7 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]T
 			&i.Epochs,
 			&i.UserID,
 			&i.Progress,
+			&i.QueuedAt,
 			&i.StartedAt,
 			&i.EndDate,
 			&i.TmLeaseOwner,
@@ -460,7 +465,7 @@ func (q *Queries) ListByStatus(ctx context.Context, arg ListByStatusParams) ([]T
 }
 
 const lost = `-- name: Lost :many
-SELECT id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, user_id, progress, started_at, end_date, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM training
+SELECT id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, user_id, progress, queued_at, started_at, end_date, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM training
 WHERE status = ?1 AND tm_lease_expires_at <= ?2
 ORDER BY tm_lease_expires_at, id
 LIMIT ?3
@@ -494,6 +499,7 @@ func (q *Queries) Lost(ctx context.Context, arg LostParams) ([]Training, error) 
 			&i.Epochs,
 			&i.UserID,
 			&i.Progress,
+			&i.QueuedAt,
 			&i.StartedAt,
 			&i.EndDate,
 			&i.TmLeaseOwner,
@@ -518,7 +524,7 @@ const reserve = `-- name: Reserve :many
 UPDATE training SET tm_lease_owner = ?1, tm_lease_expires_at = ?2, tm_lease_attempt = tm_lease_attempt + 1
 WHERE id IN (SELECT r.id FROM training AS r WHERE r.status = ?3 AND (r.tm_lease_expires_at IS NULL OR r.tm_lease_expires_at <= ?4)
     ORDER BY r.created_at, r.id LIMIT ?5)
-RETURNING id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, user_id, progress, started_at, end_date, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent
+RETURNING id, status, version, created_at, updated_at, tag, error_message, base_model, epochs, user_id, progress, queued_at, started_at, end_date, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent
 `
 
 type ReserveParams struct {
@@ -561,6 +567,7 @@ func (q *Queries) Reserve(ctx context.Context, arg ReserveParams) ([]Training, e
 			&i.Epochs,
 			&i.UserID,
 			&i.Progress,
+			&i.QueuedAt,
 			&i.StartedAt,
 			&i.EndDate,
 			&i.TmLeaseOwner,
@@ -590,9 +597,10 @@ UPDATE training SET version = ?1,
     epochs = ?6,
     user_id = ?7,
     progress = ?8,
-    started_at = ?9,
-    end_date = ?10
-WHERE id = ?11 AND status = ?12 AND version = ?13
+    queued_at = ?9,
+    started_at = ?10,
+    end_date = ?11
+WHERE id = ?12 AND status = ?13 AND version = ?14
 `
 
 type UpdateParams struct {
@@ -604,6 +612,7 @@ type UpdateParams struct {
 	Epochs        *int64
 	UserID        *string
 	Progress      int64
+	QueuedAt      *time.Time
 	StartedAt     *time.Time
 	EndDate       *time.Time
 	ID            uuid.UUID
@@ -622,6 +631,7 @@ func (q *Queries) Update(ctx context.Context, arg UpdateParams) (int64, error) {
 		arg.Epochs,
 		arg.UserID,
 		arg.Progress,
+		arg.QueuedAt,
 		arg.StartedAt,
 		arg.EndDate,
 		arg.ID,
@@ -644,9 +654,10 @@ UPDATE training SET status = ?1,
     epochs = ?7,
     user_id = ?8,
     progress = ?9,
-    started_at = ?10,
-    end_date = ?11
-WHERE id = ?12 AND status = ?13 AND version = ?14
+    queued_at = ?10,
+    started_at = ?11,
+    end_date = ?12
+WHERE id = ?13 AND status = ?14 AND version = ?15
 `
 
 type UpdateGuardedParams struct {
@@ -659,6 +670,7 @@ type UpdateGuardedParams struct {
 	Epochs        *int64
 	UserID        *string
 	Progress      int64
+	QueuedAt      *time.Time
 	StartedAt     *time.Time
 	EndDate       *time.Time
 	ID            uuid.UUID
@@ -678,6 +690,7 @@ func (q *Queries) UpdateGuarded(ctx context.Context, arg UpdateGuardedParams) (i
 		arg.Epochs,
 		arg.UserID,
 		arg.Progress,
+		arg.QueuedAt,
 		arg.StartedAt,
 		arg.EndDate,
 		arg.ID,

@@ -217,6 +217,9 @@ class Synthesis:
     #: The user who created the task. (at most 255 characters)
     user_id: Optional[str] = None
 
+    #: Set when the task enters QUEUED. (ISO 8601 time)
+    queued_at: Optional[str] = None
+
     #: Set when the task enters RUNNING. (ISO 8601 time)
     started_at: Optional[str] = None
 
@@ -237,6 +240,7 @@ class Synthesis:
             error_message=data.get("error_message"),
             num_samples=data.get("num_samples"),
             user_id=data.get("user_id"),
+            queued_at=data.get("queued_at"),
             started_at=data.get("started_at"),
             end_date=data.get("end_date"),
         )
@@ -254,6 +258,7 @@ class Synthesis:
             "num_samples": self.num_samples,
             "user_id": self.user_id,
             "progress": self.progress,
+            "queued_at": self.queued_at,
             "started_at": self.started_at,
             "end_date": self.end_date,
         }

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/taskmodel/taskmodel/auth"
+	"github.com/taskmodel/taskmodel/backends/mysql"
 	"github.com/taskmodel/taskmodel/backends/postgres"
 	"github.com/taskmodel/taskmodel/backends/sqlite"
 	"github.com/taskmodel/taskmodel/config"
@@ -183,6 +184,8 @@ func parseEngine(s string) (string, error) {
 		return postgres.Engine, nil
 	case "sqlite", "sqlite3":
 		return sqlite.Engine, nil
+	case "mysql", "mariadb":
+		return "", &mysql.NotYetError{What: "taskmodel migrate plan"}
 	}
 	return "", usagef(fmt.Errorf("--engine %q: allowed: postgresql, sqlite", s))
 }
@@ -265,6 +268,8 @@ func (a *App) inspect(ctx context.Context) (*inspected, error) {
 			return nil, fmt.Errorf("database %s: %w", in.database, err)
 		}
 		return in, nil
+	case config.MySQL:
+		return nil, &mysql.NotYetError{What: "taskmodel migrate"}
 	}
 	return nil, fmt.Errorf("database driver %q: allowed: %s, %s", d.Driver, config.PostgreSQL, config.SQLite)
 }
@@ -598,6 +603,8 @@ func (a *App) migrateUp(ctx context.Context) error {
 		run = func(ms []tasktype.Migration, report func(tasktype.Migration, time.Duration)) error {
 			return postgres.MigrateReport(ctx, pool, ms, report)
 		}
+	case config.MySQL:
+		return &mysql.NotYetError{What: "taskmodel migrate"}
 	default:
 		return fmt.Errorf("database driver %q: allowed: %s, %s", d.Driver, config.PostgreSQL, config.SQLite)
 	}

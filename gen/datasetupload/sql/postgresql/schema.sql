@@ -14,6 +14,7 @@ CREATE TABLE dataset_upload (
     records_processed bigint NOT NULL CHECK (records_processed >= 0),
     user_id text CHECK (char_length(user_id) <= 255),
     progress bigint NOT NULL CHECK (progress >= 0 AND progress <= 100),
+    queued_at timestamptz,
     started_at timestamptz,
     end_date timestamptz
 );

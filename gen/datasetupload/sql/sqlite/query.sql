@@ -2,8 +2,8 @@
 -- Queries of model "dataset_upload" for sqlite, compiled by sqlc.
 
 -- name: Insert :exec
-INSERT INTO dataset_upload (id, status, version, created_at, updated_at, tag, error_message, dataset_name, records_processed, user_id, progress, started_at, end_date, tm_traceparent)
-VALUES (sqlc.arg(id), sqlc.arg(status), sqlc.arg(version), sqlc.arg(created_at), sqlc.arg(updated_at), sqlc.narg(tag), sqlc.narg(error_message), sqlc.narg(dataset_name), sqlc.arg(records_processed), sqlc.narg(user_id), sqlc.arg(progress), sqlc.narg(started_at), sqlc.narg(end_date), sqlc.arg(tm_traceparent));
+INSERT INTO dataset_upload (id, status, version, created_at, updated_at, tag, error_message, dataset_name, records_processed, user_id, progress, queued_at, started_at, end_date, tm_traceparent)
+VALUES (sqlc.arg(id), sqlc.arg(status), sqlc.arg(version), sqlc.arg(created_at), sqlc.arg(updated_at), sqlc.narg(tag), sqlc.narg(error_message), sqlc.narg(dataset_name), sqlc.arg(records_processed), sqlc.narg(user_id), sqlc.arg(progress), sqlc.narg(queued_at), sqlc.narg(started_at), sqlc.narg(end_date), sqlc.arg(tm_traceparent));
 
 -- name: UpdateGuarded :execrows
 -- The status-changing half of a transition (InsertHistory is the other), in one transaction.
@@ -16,6 +16,7 @@ UPDATE dataset_upload SET status = sqlc.arg(status),
     records_processed = sqlc.arg(records_processed),
     user_id = sqlc.narg(user_id),
     progress = sqlc.arg(progress),
+    queued_at = sqlc.narg(queued_at),
     started_at = sqlc.narg(started_at),
     end_date = sqlc.narg(end_date)
 WHERE id = sqlc.arg(id) AND status = sqlc.arg(tm_from_status) AND version = sqlc.arg(tm_from_version);
@@ -35,12 +36,13 @@ UPDATE dataset_upload SET version = sqlc.arg(version),
     records_processed = sqlc.arg(records_processed),
     user_id = sqlc.narg(user_id),
     progress = sqlc.arg(progress),
+    queued_at = sqlc.narg(queued_at),
     started_at = sqlc.narg(started_at),
     end_date = sqlc.narg(end_date)
 WHERE id = sqlc.arg(id) AND status = sqlc.arg(tm_from_status) AND version = sqlc.arg(tm_from_version);
 
 -- name: Get :one
-SELECT id, status, version, created_at, updated_at, tag, error_message, dataset_name, records_processed, user_id, progress, started_at, end_date, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM dataset_upload WHERE id = sqlc.arg(id);
+SELECT id, status, version, created_at, updated_at, tag, error_message, dataset_name, records_processed, user_id, progress, queued_at, started_at, end_date, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM dataset_upload WHERE id = sqlc.arg(id);
 
 -- name: Keys :many
 -- The keys (status and version) of many tasks in one read: what a worker pool
@@ -55,7 +57,7 @@ SELECT task_id, seq, from_status, to_status, event, at, attempt, actor, message 
 
 -- name: ListByStatus :many
 -- Tasks in one status, oldest first: what workers and sweepers scan.
-SELECT id, status, version, created_at, updated_at, tag, error_message, dataset_name, records_processed, user_id, progress, started_at, end_date, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM dataset_upload WHERE status = sqlc.arg(tm_status)
+SELECT id, status, version, created_at, updated_at, tag, error_message, dataset_name, records_processed, user_id, progress, queued_at, started_at, end_date, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM dataset_upload WHERE status = sqlc.arg(tm_status)
 ORDER BY created_at, id
 LIMIT sqlc.arg(tm_max_rows);
 
@@ -87,7 +89,7 @@ LIMIT sqlc.arg(tm_max_rows);
 UPDATE dataset_upload SET tm_lease_owner = sqlc.arg(tm_owner), tm_lease_expires_at = sqlc.arg(tm_expires_at), tm_lease_attempt = tm_lease_attempt + 1
 WHERE id IN (SELECT r.id FROM dataset_upload AS r WHERE r.status = sqlc.arg(tm_status) AND (r.tm_lease_expires_at IS NULL OR r.tm_lease_expires_at <= sqlc.arg(tm_now))
     ORDER BY r.created_at, r.id LIMIT sqlc.arg(tm_max_rows))
-RETURNING id, status, version, created_at, updated_at, tag, error_message, dataset_name, records_processed, user_id, progress, started_at, end_date, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent;
+RETURNING id, status, version, created_at, updated_at, tag, error_message, dataset_name, records_processed, user_id, progress, queued_at, started_at, end_date, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent;
 
 -- name: Claim :many
 -- Reserve and the claim event "start" in one update: every reserved task
@@ -104,7 +106,7 @@ UPDATE dataset_upload SET status = 'RUNNING',
 WHERE id IN (SELECT r.id FROM dataset_upload AS r WHERE r.status = 'QUEUED' AND (r.tm_lease_expires_at IS NULL OR r.tm_lease_expires_at <= sqlc.arg(tm_now))
       AND (r.created_at > sqlc.arg(tm_after_created_at) OR (r.created_at = sqlc.arg(tm_after_created_at_eq) AND r.id > sqlc.arg(tm_after_id)))
     ORDER BY r.created_at, r.id LIMIT sqlc.arg(tm_max_rows))
-RETURNING id, status, version, created_at, updated_at, tag, error_message, dataset_name, records_processed, user_id, progress, started_at, end_date, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent;
+RETURNING id, status, version, created_at, updated_at, tag, error_message, dataset_name, records_processed, user_id, progress, queued_at, started_at, end_date, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent;
 
 -- name: Claimable :one
 -- Whether a task in tm_status is claimable (no live lease holds it): what
@@ -122,7 +124,7 @@ WHERE id = sqlc.arg(tm_task_id) AND tm_lease_owner = sqlc.arg(tm_owner) AND tm_l
 
 -- name: Lost :many
 -- Tasks in tm_status whose lease expired: their worker is gone.
-SELECT id, status, version, created_at, updated_at, tag, error_message, dataset_name, records_processed, user_id, progress, started_at, end_date, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM dataset_upload
+SELECT id, status, version, created_at, updated_at, tag, error_message, dataset_name, records_processed, user_id, progress, queued_at, started_at, end_date, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM dataset_upload
 WHERE status = sqlc.arg(tm_status) AND tm_lease_expires_at <= sqlc.arg(tm_now)
 ORDER BY tm_lease_expires_at, id
 LIMIT sqlc.arg(tm_max_rows);

@@ -4,8 +4,8 @@
 -- name: Create :execrows
 -- Inserts a task and its first history row (seq 1).
 WITH t AS (
-    INSERT INTO evaluation (id, status, version, created_at, updated_at, tag, error_message, model_name, benchmark, user_id, progress, started_at, end_date, tm_traceparent)
-    VALUES (sqlc.arg(id)::uuid, sqlc.arg(status)::text, sqlc.arg(version)::bigint, sqlc.arg(created_at)::timestamptz, sqlc.arg(updated_at)::timestamptz, sqlc.narg(tag)::text, sqlc.narg(error_message)::text, sqlc.narg(model_name)::text, sqlc.narg(benchmark)::text, sqlc.narg(user_id)::text, sqlc.arg(progress)::bigint, sqlc.narg(started_at)::timestamptz, sqlc.narg(end_date)::timestamptz, sqlc.arg(tm_traceparent)::text)
+    INSERT INTO evaluation (id, status, version, created_at, updated_at, tag, error_message, model_name, benchmark, user_id, progress, queued_at, started_at, end_date, tm_traceparent)
+    VALUES (sqlc.arg(id)::uuid, sqlc.arg(status)::text, sqlc.arg(version)::bigint, sqlc.arg(created_at)::timestamptz, sqlc.arg(updated_at)::timestamptz, sqlc.narg(tag)::text, sqlc.narg(error_message)::text, sqlc.narg(model_name)::text, sqlc.narg(benchmark)::text, sqlc.narg(user_id)::text, sqlc.arg(progress)::bigint, sqlc.narg(queued_at)::timestamptz, sqlc.narg(started_at)::timestamptz, sqlc.narg(end_date)::timestamptz, sqlc.arg(tm_traceparent)::text)
     RETURNING id, status, created_at
 )
 INSERT INTO evaluation_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
@@ -24,6 +24,7 @@ WITH t AS (
         benchmark = sqlc.narg(benchmark)::text,
         user_id = sqlc.narg(user_id)::text,
         progress = sqlc.arg(progress)::bigint,
+        queued_at = sqlc.narg(queued_at)::timestamptz,
         started_at = sqlc.narg(started_at)::timestamptz,
         end_date = sqlc.narg(end_date)::timestamptz,
         tm_history_seq = tm_history_seq + 1
@@ -56,6 +57,8 @@ WITH a AS (
         unnest(sqlc.arg(user_id)::text[]) AS user_id,
         unnest(sqlc.arg(tm_null_user_id)::boolean[]) AS tm_null_user_id,
         unnest(sqlc.arg(progress)::bigint[]) AS progress,
+        unnest(sqlc.arg(queued_at)::timestamptz[]) AS queued_at,
+        unnest(sqlc.arg(tm_null_queued_at)::boolean[]) AS tm_null_queued_at,
         unnest(sqlc.arg(started_at)::timestamptz[]) AS started_at,
         unnest(sqlc.arg(tm_null_started_at)::boolean[]) AS tm_null_started_at,
         unnest(sqlc.arg(end_date)::timestamptz[]) AS end_date,
@@ -75,6 +78,7 @@ WITH a AS (
         CASE WHEN tm_null_benchmark THEN NULL ELSE benchmark END AS benchmark,
         CASE WHEN tm_null_user_id THEN NULL ELSE user_id END AS user_id,
         progress,
+        CASE WHEN tm_null_queued_at THEN NULL ELSE queued_at END AS queued_at,
         CASE WHEN tm_null_started_at THEN NULL ELSE started_at END AS started_at,
         CASE WHEN tm_null_end_date THEN NULL ELSE end_date END AS end_date,
         tm_traceparent,
@@ -82,8 +86,8 @@ WITH a AS (
         tm_message
     FROM a
 ), t AS (
-    INSERT INTO evaluation (id, status, version, created_at, updated_at, tag, error_message, model_name, benchmark, user_id, progress, started_at, end_date, tm_traceparent)
-    SELECT id, status, version, created_at, updated_at, tag, error_message, model_name, benchmark, user_id, progress, started_at, end_date, tm_traceparent FROM u
+    INSERT INTO evaluation (id, status, version, created_at, updated_at, tag, error_message, model_name, benchmark, user_id, progress, queued_at, started_at, end_date, tm_traceparent)
+    SELECT id, status, version, created_at, updated_at, tag, error_message, model_name, benchmark, user_id, progress, queued_at, started_at, end_date, tm_traceparent FROM u
     RETURNING id, status, created_at
 )
 INSERT INTO evaluation_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
@@ -108,6 +112,8 @@ WITH a AS (
         unnest(sqlc.arg(user_id)::text[]) AS user_id,
         unnest(sqlc.arg(tm_null_user_id)::boolean[]) AS tm_null_user_id,
         unnest(sqlc.arg(progress)::bigint[]) AS progress,
+        unnest(sqlc.arg(queued_at)::timestamptz[]) AS queued_at,
+        unnest(sqlc.arg(tm_null_queued_at)::boolean[]) AS tm_null_queued_at,
         unnest(sqlc.arg(started_at)::timestamptz[]) AS started_at,
         unnest(sqlc.arg(tm_null_started_at)::boolean[]) AS tm_null_started_at,
         unnest(sqlc.arg(end_date)::timestamptz[]) AS end_date,
@@ -129,6 +135,7 @@ WITH a AS (
         CASE WHEN tm_null_benchmark THEN NULL ELSE benchmark END AS benchmark,
         CASE WHEN tm_null_user_id THEN NULL ELSE user_id END AS user_id,
         progress,
+        CASE WHEN tm_null_queued_at THEN NULL ELSE queued_at END AS queued_at,
         CASE WHEN tm_null_started_at THEN NULL ELSE started_at END AS started_at,
         CASE WHEN tm_null_end_date THEN NULL ELSE end_date END AS end_date,
         tm_from_status,
@@ -148,6 +155,7 @@ WITH a AS (
         benchmark = u.benchmark,
         user_id = u.user_id,
         progress = u.progress,
+        queued_at = u.queued_at,
         started_at = u.started_at,
         end_date = u.end_date,
         tm_history_seq = evaluation.tm_history_seq + 1
@@ -172,12 +180,13 @@ UPDATE evaluation SET version = sqlc.arg(version)::bigint,
     benchmark = sqlc.narg(benchmark)::text,
     user_id = sqlc.narg(user_id)::text,
     progress = sqlc.arg(progress)::bigint,
+    queued_at = sqlc.narg(queued_at)::timestamptz,
     started_at = sqlc.narg(started_at)::timestamptz,
     end_date = sqlc.narg(end_date)::timestamptz
 WHERE id = sqlc.arg(id)::uuid AND status = sqlc.arg(tm_from_status)::text AND version = sqlc.arg(tm_from_version)::bigint;
 
 -- name: Get :one
-SELECT id, status, version, created_at, updated_at, tag, error_message, model_name, benchmark, user_id, progress, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM evaluation WHERE id = sqlc.arg(id)::uuid;
+SELECT id, status, version, created_at, updated_at, tag, error_message, model_name, benchmark, user_id, progress, queued_at, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM evaluation WHERE id = sqlc.arg(id)::uuid;
 
 -- name: Keys :many
 -- The keys (status and version) of many tasks in one read: what a worker pool
@@ -192,14 +201,14 @@ SELECT task_id, seq, from_status, to_status, event, at, attempt, actor, message 
 
 -- name: ListByStatus :many
 -- Tasks in one status, oldest first: what workers and sweepers scan.
-SELECT id, status, version, created_at, updated_at, tag, error_message, model_name, benchmark, user_id, progress, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM evaluation WHERE status = sqlc.arg(tm_status)::text
+SELECT id, status, version, created_at, updated_at, tag, error_message, model_name, benchmark, user_id, progress, queued_at, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM evaluation WHERE status = sqlc.arg(tm_status)::text
 ORDER BY created_at, id
 LIMIT sqlc.arg(tm_max_rows)::integer;
 
 -- name: ClaimByStatus :many
 -- Like ListByStatus, but locks the rows it returns and skips rows other
 -- transactions hold: concurrent workers never claim the same task.
-SELECT id, status, version, created_at, updated_at, tag, error_message, model_name, benchmark, user_id, progress, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM evaluation WHERE status = sqlc.arg(tm_status)::text
+SELECT id, status, version, created_at, updated_at, tag, error_message, model_name, benchmark, user_id, progress, queued_at, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM evaluation WHERE status = sqlc.arg(tm_status)::text
 ORDER BY created_at, id
 LIMIT sqlc.arg(tm_max_rows)::integer
 FOR UPDATE SKIP LOCKED;
@@ -229,9 +238,9 @@ WITH c AS (
 ), t AS (
     UPDATE evaluation AS w SET tm_lease_owner = sqlc.arg(tm_owner)::text, tm_lease_expires_at = sqlc.arg(tm_expires_at)::timestamptz, tm_lease_attempt = w.tm_lease_attempt + 1
     WHERE w.id = ANY (ARRAY(SELECT c.id FROM c))
-    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.tag, w.error_message, w.model_name, w.benchmark, w.user_id, w.progress, w.started_at, w.end_date, w.tm_history_seq, w.tm_lease_owner, w.tm_lease_expires_at, w.tm_lease_attempt, w.tm_traceparent
+    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.tag, w.error_message, w.model_name, w.benchmark, w.user_id, w.progress, w.queued_at, w.started_at, w.end_date, w.tm_history_seq, w.tm_lease_owner, w.tm_lease_expires_at, w.tm_lease_attempt, w.tm_traceparent
 )
-SELECT id, status, version, created_at, updated_at, tag, error_message, model_name, benchmark, user_id, progress, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM t
+SELECT id, status, version, created_at, updated_at, tag, error_message, model_name, benchmark, user_id, progress, queued_at, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM t
 ORDER BY created_at, id;
 
 -- name: Claim :many
@@ -259,13 +268,13 @@ WITH c AS (
         tm_history_seq = w.tm_history_seq + 1,
         tm_lease_owner = sqlc.arg(tm_owner)::text, tm_lease_expires_at = sqlc.arg(tm_expires_at)::timestamptz, tm_lease_attempt = w.tm_lease_attempt + 1
     WHERE w.id = ANY (ARRAY(SELECT c.id FROM c))
-    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.tag, w.error_message, w.model_name, w.benchmark, w.user_id, w.progress, w.started_at, w.end_date, w.tm_history_seq, w.tm_lease_owner, w.tm_lease_expires_at, w.tm_lease_attempt, w.tm_traceparent
+    RETURNING w.id, w.status, w.version, w.created_at, w.updated_at, w.tag, w.error_message, w.model_name, w.benchmark, w.user_id, w.progress, w.queued_at, w.started_at, w.end_date, w.tm_history_seq, w.tm_lease_owner, w.tm_lease_expires_at, w.tm_lease_attempt, w.tm_traceparent
 ), h AS (
     INSERT INTO evaluation_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
     SELECT t.id, t.tm_history_seq, 'QUEUED', 'RUNNING', 'start', sqlc.arg(tm_now)::timestamptz,
         t.tm_lease_attempt, sqlc.arg(tm_owner)::text, 'claimed by ' || sqlc.arg(tm_owner)::text || ' (attempt ' || t.tm_lease_attempt || ')' FROM t
 )
-SELECT id, status, version, created_at, updated_at, tag, error_message, model_name, benchmark, user_id, progress, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM t
+SELECT id, status, version, created_at, updated_at, tag, error_message, model_name, benchmark, user_id, progress, queued_at, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM t
 ORDER BY created_at, id;
 
 -- name: Heartbeat :execrows
@@ -280,7 +289,7 @@ WHERE id = sqlc.arg(tm_task_id)::uuid AND tm_lease_owner = sqlc.arg(tm_owner)::t
 -- Tasks in the running status RUNNING whose lease expired: their worker is
 -- gone. The status is written out, not a parameter, so that the plan reads
 -- the running tasks through the status index.
-SELECT id, status, version, created_at, updated_at, tag, error_message, model_name, benchmark, user_id, progress, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM evaluation
+SELECT id, status, version, created_at, updated_at, tag, error_message, model_name, benchmark, user_id, progress, queued_at, started_at, end_date, tm_history_seq, tm_lease_owner, tm_lease_expires_at, tm_lease_attempt, tm_traceparent FROM evaluation
 WHERE status = 'RUNNING' AND tm_lease_expires_at <= sqlc.arg(tm_now)::timestamptz
 ORDER BY tm_lease_expires_at, id
 LIMIT sqlc.arg(tm_max_rows)::integer;

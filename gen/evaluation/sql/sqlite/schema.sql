@@ -14,6 +14,7 @@ CREATE TABLE evaluation (
     benchmark TEXT CHECK (length(benchmark) <= 255),
     user_id TEXT CHECK (length(user_id) <= 255),
     progress INTEGER NOT NULL CHECK (progress >= 0 AND progress <= 100),
+    queued_at DATETIME,
     started_at DATETIME,
     end_date DATETIME
 );

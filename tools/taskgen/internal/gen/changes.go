@@ -3,8 +3,6 @@ package gen
 import (
 	"fmt"
 	"strings"
-
-	"github.com/dave/jennifer/jen"
 )
 
 // Change streams (issue 4): how other processes learn that a task changed.
@@ -108,25 +106,4 @@ func (g *generator) changesQuerySQL() string {
 	return fmt.Sprintf("-- name: ChangedSince :many\n-- Tasks changed since (tm_since, tm_after_id), in (updated_at, id) order: what\n-- backends/sqlite.Poller reads.\n"+
 		"SELECT id, version, status, updated_at FROM %s\nWHERE updated_at >= sqlc.arg(tm_since) AND (updated_at > sqlc.arg(tm_since_strict) OR id > sqlc.arg(tm_after_id))\n"+
 		"ORDER BY updated_at, id\nLIMIT sqlc.arg(tm_max_rows);\n", table)
-}
-
-// changesDriver emits the SQLite driver's ChangedSince (backends.ChangeLister).
-func (g *generator) changesDriver(f *jen.File) {
-	f.Var().Id("_").Qual(pkgBackends, "ChangeLister").Op("=").Parens(jen.Op("*").Id("Driver")).Parens(jen.Nil())
-	f.Comment("ChangedSince returns up to limit tasks changed since (since, afterID), in")
-	f.Comment("(updated_at, id) order, as notices.")
-	f.Func().Params(jen.Id("d").Op("*").Id("Driver")).Id("ChangedSince").Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("since").Qual("time", "Time"),
-		jen.Id("afterID").Qual(pkgUUID, "UUID"), jen.Id("limit").Int()).Params(jen.Index().Qual(pkgBackends, "Notice"), jen.Error()).Block(
-		jen.Id("since").Op("=").Id("since").Dot("UTC").Call(),
-		jen.List(jen.Id("rows"), jen.Err()).Op(":=").Id("d").Dot("q").Dot("ChangedSince").Call(jen.Id("ctx"), jen.Id("ChangedSinceParams").Values(jen.Dict{
-			jen.Id("TmSince"): jen.Id("since"), jen.Id("TmSinceStrict"): jen.Id("since"), jen.Id("TmAfterID"): jen.Id("afterID"), jen.Id("TmMaxRows"): jen.Int64().Parens(jen.Id("limit")),
-		})),
-		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Id("classify").Call(jen.Err()))),
-		jen.Id("out").Op(":=").Make(jen.Index().Qual(pkgBackends, "Notice"), jen.Len(jen.Id("rows"))),
-		jen.For(jen.List(jen.Id("i"), jen.Id("r")).Op(":=").Range().Id("rows")).Block(
-			jen.Id("out").Index(jen.Id("i")).Op("=").Qual(pkgBackends, "Notice").Values(jen.Dict{
-				jen.Id("ID"): jen.Id("r").Dot("ID"), jen.Id("Version"): jen.Id("r").Dot("Version"), jen.Id("Status"): jen.Id("r").Dot("Status"), jen.Id("At"): jen.Id("r").Dot("UpdatedAt").Dot("UTC").Call(),
-			})),
-		jen.Return(jen.Id("out"), jen.Nil()),
-	)
 }

@@ -103,7 +103,7 @@ func Generate(m *spec.Model, opts Options) (map[string][]byte, error) {
 			files[f.path(e)] = f.sql
 		}
 		f := g.newFileNamed(SQLCPackages[e])
-		g.driverFile(f, e)
+		g.tableDriverFile(f, e)
 		var buf bytes.Buffer
 		if err := f.Render(&buf); err != nil {
 			return nil, fmt.Errorf("%s driver: %w", e, err)
@@ -187,8 +187,6 @@ type generator struct {
 	pkg        string
 	importPath string
 	storage    bool
-	retBool    bool // set while emitting driver methods that return (bool, error)
-	retParams  bool // set while emitting batch params functions, which return (p, error)
 }
 
 func (g *generator) newFile() *jen.File { return g.newFileNamed(g.pkg) }

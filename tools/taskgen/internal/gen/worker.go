@@ -2,7 +2,6 @@ package gen
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/dave/jennifer/jen"
@@ -385,147 +384,6 @@ func (g *generator) progressMethod(f *jen.File) {
 	f.Func().Params(jen.Id("x").Op("*").Id(m.Struct)).Id("ReportProgress").Params(jen.Id("done").Float64()).Bool().Block(body...)
 }
 
-// workerDriver emits the backends.WorkDriver methods of a driver: Reserve,
-// Heartbeat and Lost over the worker queries, and on PostgreSQL Claim
-// (backends.Claimer) when the claim event needs no fields.
-func (g *generator) workerDriver(f *jen.File, e Engine) {
-	m := g.m
-	if m.Worker == nil {
-		return
-	}
-	pg := e == PostgreSQL
-	T := jen.Qual(g.importPath, m.Struct)
-	table, _ := Table(m)
-	rowType := SQLCName(table)
-	claims := jen.Index().Qual(pkgBackends, "Claim").Types(T)
-	limit := func() *jen.Statement {
-		if pg {
-			return jen.Int32().Call(jen.Id("limit"))
-		}
-		return jen.Int64().Call(jen.Id("limit"))
-	}
-	attempt := func(v jen.Code) *jen.Statement {
-		if pg {
-			return jen.Int32().Call(v)
-		}
-		return jen.Int64().Call(v)
-	}
-	ctx := jen.Id("ctx").Qual("context", "Context")
-	recv := jen.Id("d").Op("*").Id("Driver")
-	// convert turns a row of a worker query into the task and its lease. The
-	// queries return every column of the table: sqlc gives a query that
-	// reads or updates the table directly the table's row struct, and one
-	// that selects from a CTE (PostgreSQL's Reserve and Claim) a row struct
-	// of its own, with the same fields.
-	row := jen.Dict{}
-	goNames := map[string]string{}
-	for _, c := range g.columns(e) {
-		goNames[c.Name] = c.Field.GoName
-	}
-	for _, c := range g.tableColumns(e) {
-		n, ok := goNames[c]
-		if !ok {
-			n = SQLCName(c)
-		}
-		row[jen.Id(n)] = jen.Id("r").Dot(n)
-	}
-	convert := func(rowName string) jen.Code {
-		task := jen.Id("r")
-		if rowName != rowType {
-			task = jen.Id(rowType).Values(row)
-		}
-		return jen.Func().Params(jen.Id("r").Id(rowName)).Params(jen.Op("*").Add(T), jen.Qual(pkgBackends, "Lease"), jen.Error()).Block(
-			jen.List(jen.Id("x"), jen.Err()).Op(":=").Id("fromRow").Call(task),
-			jen.Return(jen.Id("x"), jen.Qual(pkgBackends, "Lease").Values(jen.Dict{
-				jen.Id("Owner"): jen.Id("r").Dot(SQLCName(LeaseOwnerColumn)), jen.Id("Attempt"): jen.Int().Call(jen.Id("r").Dot(SQLCName(LeaseAttemptColumn))),
-			}), jen.Err()),
-		)
-	}
-	// SQLite's parameters compared to or written into the nullable expiry
-	// are pointers.
-	timeArg := func(name string) jen.Code {
-		if pg {
-			return jen.Id(name).Dot("UTC").Call()
-		}
-		return jen.New(jen.Id(name).Dot("UTC").Call())
-	}
-	params := jen.Id("ReserveParams").Values(jen.Dict{
-		jen.Id("TmStatus"): jen.Id("queue"), jen.Id("TmNow"): timeArg("now"), jen.Id("TmMaxRows"): limit(),
-		jen.Id("TmOwner"): jen.Id("owner"), jen.Id("TmExpiresAt"): timeArg("expires"),
-	})
-	reserve := append(writeCall(pg, "rows", jen.Index().Id(rowType), g.replannedQueries(pg), "Reserve", params),
-		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Id("classify").Call(jen.Err()))),
-	)
-	if !pg {
-		// SQLite's RETURNING has no order: oldest first, as the query chose.
-		reserve = append(reserve, jen.Qual("slices", "SortFunc").Call(jen.Id("rows"), jen.Func().Params(jen.List(jen.Id("a"), jen.Id("b")).Id(rowType)).Int().Block(
-			jen.If(jen.Id("c").Op(":=").Id("a").Dot("CreatedAt").Dot("Compare").Call(jen.Id("b").Dot("CreatedAt")), jen.Id("c").Op("!=").Lit(0)).Block(jen.Return(jen.Id("c"))),
-			jen.Return(jen.Qual("bytes", "Compare").Call(jen.Id("a").Dot("ID").Index(jen.Op(":")), jen.Id("b").Dot("ID").Index(jen.Op(":")))),
-		)))
-	}
-	reserve = append(reserve, jen.Return(jen.Qual(pkgBackends, "Claims").Call(jen.Id("rows"), convert(pick(pg, "ReserveRow", rowType)))))
-	f.Comment("Reserve leases up to limit tasks in status queue that no live lease holds")
-	f.Comment("to owner until expires; it implements backends.WorkDriver.")
-	f.Func().Params(recv).Id("Reserve").Params(ctx, jen.List(jen.Id("queue"), jen.Id("owner")).String(), jen.List(jen.Id("now"), jen.Id("expires")).Qual("time", "Time"), jen.Id("limit").Int()).Params(claims, jen.Error()).Block(reserve...)
-
-	f.Comment("Heartbeat extends a lease its holder still has on a task still in status")
-	f.Comment("running; it implements backends.WorkDriver.")
-	f.Func().Params(recv).Id("Heartbeat").Params(ctx, jen.Id("id").Qual(pkgUUID, "UUID"), jen.Id("lease").Qual(pkgBackends, "Lease"), jen.Id("running").String(), jen.Id("expires").Qual("time", "Time")).Params(jen.Bool(), jen.Error()).Block(append(writeCall(pg, "n", jen.Int64(), jen.Id("d").Dot("q"), "Heartbeat", jen.Id("HeartbeatParams").Values(jen.Dict{
-		jen.Id("TmExpiresAt"): timeArg("expires"), jen.Id("TmTaskID"): jen.Id("id"), jen.Id("TmOwner"): jen.Id("lease").Dot("Owner"),
-		jen.Id("TmAttempt"): attempt(jen.Id("lease").Dot("Attempt")), jen.Id("TmStatus"): jen.Id("running"),
-	})),
-		jen.Return(jen.Id("n").Op("==").Lit(1), jen.Id("classify").Call(jen.Err())),
-	)...,
-	)
-
-	f.Comment("Lost returns up to limit tasks in status running whose lease expired by")
-	f.Comment("now; it implements backends.WorkDriver.")
-	lostParams := jen.Dict{jen.Id("TmNow"): timeArg("now"), jen.Id("TmMaxRows"): limit()}
-	var lostCheck []jen.Code
-	if pg {
-		// The query has the running status written out.
-		running := m.Worker.Running.Name
-		lostCheck = append(lostCheck, jen.If(jen.Id("running").Op("!=").Lit(running)).Block(
-			jen.Return(jen.Nil(), jen.Qual("fmt", "Errorf").Call(jen.Lit("lost tasks: status %q is not the worker section's running status "+strconv.Quote(running)+": %w"), jen.Id("running"), jen.Qual(pkgTasktype, "ErrValidation"))),
-		))
-	} else {
-		lostParams[jen.Id("TmStatus")] = jen.Id("running")
-	}
-	f.Func().Params(recv).Id("Lost").Params(ctx, jen.Id("running").String(), jen.Id("now").Qual("time", "Time"), jen.Id("limit").Int()).Params(claims, jen.Error()).Block(append(lostCheck,
-		jen.List(jen.Id("rows"), jen.Err()).Op(":=").Add(g.replannedQueries(pg)).Dot("Lost").Call(jen.Id("ctx"), jen.Id("LostParams").Values(lostParams)),
-		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Id("classify").Call(jen.Err()))),
-		jen.Return(jen.Qual(pkgBackends, "Claims").Call(jen.Id("rows"), convert(rowType))))...,
-	)
-	f.Var().Id("_").Qual(pkgBackends, "WorkDriver").Types(T).Op("=").Parens(jen.Op("*").Id("Driver")).Parens(jen.Nil())
-	g.wakeDriver(f, e)
-
-	if !g.sqlClaim() {
-		return
-	}
-	if !pg {
-		g.sqliteClaim(f, claims, rowType, convert(rowType))
-		return
-	}
-	f.Comment(fmt.Sprintf("Claim reserves like Reserve, after a position in the queue, and fires the claim event %q", m.Worker.Claim.Name))
-	f.Comment("on every reserved task in the same statement, with its history row; it")
-	f.Comment("implements backends.Claimer.")
-	pos := jen.Qual(pkgBackends, "QueuePosition")
-	f.Func().Params(recv).Id("Claim").Params(ctx, jen.Id("owner").String(), jen.List(jen.Id("now"), jen.Id("expires")).Qual("time", "Time"), jen.Id("limit").Int(), jen.Id("after").Add(pos)).Params(claims, pos, jen.Error()).Block(
-		jen.List(jen.Id("rows"), jen.Err()).Op(":=").Add(g.replannedQueries(pg)).Dot("Claim").Call(jen.Id("ctx"), jen.Id("ClaimParams").Values(jen.Dict{
-			jen.Id("TmNow"): jen.Id("now").Dot("UTC").Call(), jen.Id("TmMaxRows"): limit(),
-			jen.Id("TmOwner"): jen.Id("owner"), jen.Id("TmExpiresAt"): jen.Id("expires").Dot("UTC").Call(),
-			jen.Id("TmAfterCreatedAt"): jen.Id("after").Dot("CreatedAt").Dot("UTC").Call(), jen.Id("TmAfterID"): jen.Id("after").Dot("ID"),
-		})),
-		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), pos.Clone().Values(), jen.Id("classify").Call(jen.Err()))),
-		jen.List(jen.Id("claims"), jen.Err()).Op(":=").Qual(pkgBackends, "Claims").Call(jen.Id("rows"), convert("ClaimRow")),
-		jen.If(jen.Err().Op("!=").Nil().Op("||").Len(jen.Id("rows")).Op("==").Lit(0)).Block(jen.Return(jen.Id("claims"), pos.Clone().Values(), jen.Err())),
-		jen.Comment("The rows come in claim order: the last one is the furthest."),
-		jen.Id("last").Op(":=").Id("rows").Index(jen.Len(jen.Id("rows")).Op("-").Lit(1)),
-		jen.Return(jen.Id("claims"), pos.Clone().Values(jen.Dict{jen.Id("CreatedAt"): jen.Id("last").Dot("CreatedAt"), jen.Id("ID"): jen.Id("last").Dot("ID")}), jen.Nil()),
-	)
-	f.Var().Id("_").Qual(pkgBackends, "Claimer").Types(T).Op("=").Parens(jen.Op("*").Id("Driver")).Parens(jen.Nil())
-}
-
 // sqliteClaim emits a SQLite driver's Claim (backends.Claimer): the Claim
 // update, then the claim's history row of every claimed task, in one
 // transaction of the database's sqlite.Writer, so that the claims of a
@@ -571,38 +429,6 @@ func (g *generator) sqliteClaim(f *jen.File, claims jen.Code, rowType string, co
 		jen.Return(jen.Id("out"), pos.Clone().Values(jen.Dict{jen.Id("CreatedAt"): jen.Id("last").Dot("CreatedAt").Dot("UTC").Call(), jen.Id("ID"): jen.Id("last").Dot("ID")}), jen.Nil()),
 	)
 	f.Var().Id("_").Qual(pkgBackends, "Claimer").Types(jen.Qual(g.importPath, g.m.Struct)).Op("=").Parens(jen.Op("*").Id("Driver")).Parens(jen.Nil())
-}
-
-// wakeDriver emits the driver's Wake (backends.Waker): on PostgreSQL the
-// LISTEN of postgres.WakeListener on the wake trigger of 0011_worker_wake,
-// on SQLite sqlite.Wake, which watches the file for commits and reads the
-// Claimable query before it wakes a pool.
-func (g *generator) wakeDriver(f *jen.File, e Engine) {
-	table, _ := Table(g.m)
-	params := []jen.Code{jen.Id("ctx").Qual("context", "Context"), jen.Id("idle").Op("<-").Chan().Struct(), jen.Id("wake").Func().Params()}
-	call := []jen.Code{jen.Id("ctx")}
-	if e == PostgreSQL {
-		f.Comment("Wake calls wake when another process queues a task while idle has armed")
-		f.Comment("the model's wake trigger (postgres.WakeListener); it implements")
-		f.Comment("backends.Waker.")
-		call = append(call, jen.Id("d").Dot("q").Dot("db"), jen.Lit(table))
-	} else {
-		f.Comment("Wake calls wake when, after idle, another connection commits and a task")
-		f.Comment("is claimable (sqlite.Wake); it implements backends.Waker.")
-		claimable := jen.Func().Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("now").Qual("time", "Time")).Params(jen.Bool(), jen.Error()).Block(
-			jen.Return(jen.Id("d").Dot("q").Dot("Claimable").Call(jen.Id("ctx"), jen.Id("ClaimableParams").Values(jen.Dict{
-				jen.Id("TmStatus"): jen.Lit(g.m.Worker.Queue.Name), jen.Id("TmNow"): jen.New(jen.Id("now").Dot("UTC").Call()),
-			}))),
-		)
-		call = append(call, jen.Id("d").Dot("db"), claimable)
-	}
-	call = append(call, jen.Id("idle"), jen.Id("wake"))
-	pkg := map[Engine]string{PostgreSQL: pkgPGBackend, SQLite: pkgSQLiteBackend}[e]
-	f.Func().Params(jen.Id("d").Op("*").Id("Driver")).Id("Wake").Params(params...).Error().Block(
-		jen.Return(jen.Qual(pkg, "Wake").Call(call...)),
-	)
-	f.Var().Id("_").Qual(pkgBackends, "Waker").Op("=").Parens(jen.Op("*").Id("Driver")).Parens(jen.Nil())
-	f.Line()
 }
 
 // WakingSequence names the sequence that arms a model's wake trigger (1:

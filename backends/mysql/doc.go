@@ -1,0 +1,37 @@
+// Package mysql opens the MySQL and MariaDB backend: a database/sql pool
+// through github.com/go-sql-driver/mysql (pure Go, no cgo), with the
+// models' migrations applied under a named lock (GET_LOCK) so that any
+// number of processes may start at once. It needs MariaDB 10.6 or later,
+// or MySQL 8.0.16 or later (the first to enforce CHECK constraints), and
+// refuses older servers naming the version required.
+//
+//	db, err := mysql.Open(ctx, "mysql://app:secret@127.0.0.1:3306/tasks")
+//
+// Open takes a mysql:// URL or the driver's own DSN, and sets on every
+// connection what the schema and the drivers rely on, whatever the DSN
+// says: DATETIME values read as time.Time in UTC, the connections' time zone
+// UTC, the utf8mb4 character set with the utf8mb4_bin collation (code
+// point order, the same name on both servers; trailing spaces are ignored
+// in comparisons), and a strict sql_mode (SQLMode). Statements run
+// one at a time: the pool does not need multiStatements, and Open leaves
+// it as the DSN sets it.
+//
+// # Migrations
+//
+// Migrate records applied migrations in taskmodel_migrations, with the
+// SHA-256 of their SQL, as the other engines do, and refuses a database
+// whose applied migration has changed (naming it) or that a newer spec
+// migrated. MySQL and MariaDB commit each schema change as it runs, so a
+// migration is not one transaction: Migrate runs its statements one by one
+// and, when one fails, records in taskmodel_migration_progress how many
+// ran. The error (*MigrationFailedError) names the migration, the failed
+// statement and the statements left applied; the next start resumes at the
+// failed statement once its cause is fixed.
+//
+// # Not yet
+//
+// There are no generated model drivers for this engine yet (gen/<model>
+// has pgdb and sqlitedb only): the package gives what they will build on —
+// Open, Migrate, Leases and the error functions (Classify, IsDuplicate,
+// CheckConstraint, IsRetryable) — and auth stores tokens on it.
+package mysql

@@ -1,0 +1,314 @@
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	_ "embed"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/taskmodel/taskmodel/tasktype"
+)
+
+// tablesSQL creates the bookkeeping tables: migrations, their progress, leases.
+//
+//go:embed sql/tables.sql
+var tablesSQL string
+
+// migrationLock is the name of the lock migrations hold, GET_LOCK's: one
+// per database (the names are the server's, shared by its databases).
+const migrationLock = `CONCAT('taskmodel:', SHA1(DATABASE()))`
+
+// Migrate applies the migrations not applied yet, holding a named lock
+// (GET_LOCK) so that processes starting at once take turns, and fails if
+// an applied migration's SQL has changed since, or if the database has
+// applied a migration of one of the models that migrations does not know
+// (a newer spec migrated it). A migration's data checks run first, and one
+// that finds rows breaking its rule refuses it
+// (*tasktype.MigrationRefusedError) with nothing changed.
+//
+// MySQL and MariaDB commit each schema change (CREATE, ALTER, DROP) as it
+// runs: a migration is not one transaction. Migrate runs its statements
+// one by one and records, after each failure, how many statements ran
+// (taskmodel_migration_progress). The error names the migration, the
+// failed statement and those left applied; the migration is not recorded
+// as applied, and the next start resumes it at the failed statement, so a
+// cause outside the migration (a stored row, a full disk) can be fixed and
+// the program started again. If the migration's SQL changed in between,
+// Migrate refuses to guess which statements still apply and says so.
+func Migrate(ctx context.Context, db *sql.DB, migrations []tasktype.Migration) error {
+	return MigrateReport(ctx, db, migrations, nil)
+}
+
+// MigrateReport is Migrate calling report, when not nil, after each
+// migration it applied itself (not those applied before, by it or another
+// process), with the time the migration took.
+func MigrateReport(ctx context.Context, db *sql.DB, migrations []tasktype.Migration, report func(m tasktype.Migration, took time.Duration)) (err error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("mysql: %w", err)
+	}
+	defer conn.Close()
+	if err := lock(ctx, conn); err != nil {
+		return err
+	}
+	defer func() {
+		// A connection closed while holding the lock releases it too.
+		if _, uerr := conn.ExecContext(context.WithoutCancel(ctx), `DO RELEASE_LOCK(`+migrationLock+`)`); uerr != nil && err == nil {
+			err = fmt.Errorf("mysql: migration lock: %w", uerr)
+		}
+	}()
+	if err := createTables(ctx, conn); err != nil {
+		return err
+	}
+	applied, err := appliedOn(ctx, conn)
+	if err != nil {
+		return err
+	}
+	if err := tasktype.CheckApplied(migrations, applied); err != nil {
+		return err
+	}
+	for _, m := range migrations {
+		if _, ok := applied[m.Name]; ok {
+			continue // CheckApplied compared its checksum
+		}
+		start := time.Now()
+		if err := apply(ctx, conn, m); err != nil {
+			return err
+		}
+		if report != nil {
+			report(m, time.Since(start))
+		}
+	}
+	return nil
+}
+
+// lock takes the migration lock, waiting for as long as ctx allows.
+func lock(ctx context.Context, conn *sql.Conn) error {
+	for {
+		var got sql.NullInt64
+		// MariaDB takes no negative (endless) timeout: wait in turns.
+		if err := conn.QueryRowContext(ctx, `SELECT GET_LOCK(`+migrationLock+`, 10)`).Scan(&got); err != nil {
+			return fmt.Errorf("mysql: migration lock: %w", err)
+		}
+		if got.Valid && got.Int64 == 1 {
+			return nil
+		}
+		if !got.Valid {
+			return errors.New("mysql: migration lock: GET_LOCK failed")
+		}
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("mysql: migration lock: %w", err)
+		}
+	}
+}
+
+func createTables(ctx context.Context, conn *sql.Conn) error {
+	stmts, err := SplitStatements(tablesSQL)
+	if err != nil {
+		return fmt.Errorf("mysql: %w", err)
+	}
+	for _, s := range stmts {
+		if _, err := conn.ExecContext(ctx, s); err != nil {
+			return fmt.Errorf("mysql: %w", err)
+		}
+	}
+	return nil
+}
+
+// Applied returns the migrations the database has applied, by name, with
+// their checksums.
+func Applied(ctx context.Context, db *sql.DB) (map[string]string, error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("mysql: %w", err)
+	}
+	defer conn.Close()
+	if err := createTables(ctx, conn); err != nil {
+		return nil, err
+	}
+	return appliedOn(ctx, conn)
+}
+
+func appliedOn(ctx context.Context, conn *sql.Conn) (map[string]string, error) {
+	rows, err := conn.QueryContext(ctx, `SELECT name, checksum FROM taskmodel_migrations`)
+	if err != nil {
+		return nil, fmt.Errorf("mysql: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var name, sum string
+		if err := rows.Scan(&name, &sum); err != nil {
+			return nil, fmt.Errorf("mysql: %w", err)
+		}
+		out[name] = sum
+	}
+	return out, rows.Err()
+}
+
+// AppliedMigrations returns the migrations the database has applied, in
+// name order, with when each was applied. Unlike Migrate and Applied it
+// writes nothing (it also works on a read-only connection or transaction): a
+// database never migrated (without the bookkeeping table) has applied none.
+func AppliedMigrations(ctx context.Context, db *sql.DB) ([]tasktype.AppliedMigration, error) {
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.tables
+		WHERE table_schema = DATABASE() AND table_name = 'taskmodel_migrations'`).Scan(&n); err != nil {
+		return nil, fmt.Errorf("mysql: %w", err)
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	rows, err := db.QueryContext(ctx, `SELECT name, checksum, applied_at FROM taskmodel_migrations ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("mysql: %w", err)
+	}
+	defer rows.Close()
+	var out []tasktype.AppliedMigration
+	for rows.Next() {
+		var a tasktype.AppliedMigration
+		var at sql.NullTime
+		if err := rows.Scan(&a.Name, &a.Checksum, &at); err != nil {
+			return nil, fmt.Errorf("mysql: %w", err)
+		}
+		a.AppliedAt = at.Time.UTC()
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// apply applies m: its checks, then its statements one by one from where
+// a failed start left it, then its record.
+func apply(ctx context.Context, conn *sql.Conn, m tasktype.Migration) error {
+	parts, err := m.Parts()
+	if err != nil {
+		return err
+	}
+	// MySQL has no constraint added unvalidated: a validation statement
+	// would be a generator's mistake, but runs as one more statement.
+	stmts, err := SplitStatements(parts.Body)
+	if err != nil {
+		return fmt.Errorf("mysql: migration %s: %w", m.Name, err)
+	}
+	for _, v := range parts.Validate {
+		more, err := SplitStatements(v)
+		if err != nil {
+			return fmt.Errorf("mysql: migration %s: %w", m.Name, err)
+		}
+		stmts = append(stmts, more...)
+	}
+	sum := m.Checksum()
+	done, err := progress(ctx, conn, m, sum, len(stmts))
+	if err != nil {
+		return err
+	}
+	if done == 0 {
+		for _, c := range parts.Checks {
+			var n int64
+			var example sql.NullString
+			if err := conn.QueryRowContext(ctx, c.Query).Scan(&n, &example); err != nil {
+				return fmt.Errorf("mysql: migration %s: check of %s: %w", m.Name, c.Subject, err)
+			}
+			if n > 0 {
+				return &tasktype.MigrationRefusedError{Migration: m.Name, Check: c, Count: n, Example: example.String}
+			}
+		}
+	}
+	for i := done; i < len(stmts); i++ {
+		if _, err := conn.ExecContext(ctx, stmts[i]); err != nil {
+			return failed(ctx, conn, m, sum, stmts, i, err)
+		}
+	}
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("mysql: migration %s: %w", m.Name, err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO taskmodel_migrations (name, checksum, applied_at) VALUES (?, ?, UTC_TIMESTAMP(6))`, m.Name, sum); err != nil {
+		return fmt.Errorf("mysql: migration %s: %w", m.Name, err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM taskmodel_migration_progress WHERE name = ?`, m.Name); err != nil {
+		return fmt.Errorf("mysql: migration %s: %w", m.Name, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("mysql: migration %s: %w", m.Name, err)
+	}
+	return nil
+}
+
+// progress returns how many of m's statements an earlier, failed start
+// applied (0 when none did).
+func progress(ctx context.Context, conn *sql.Conn, m tasktype.Migration, sum string, total int) (int, error) {
+	var done int
+	var was string
+	err := conn.QueryRowContext(ctx, `SELECT statements, checksum FROM taskmodel_migration_progress WHERE name = ?`, m.Name).Scan(&done, &was)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return 0, nil
+	case err != nil:
+		return 0, fmt.Errorf("mysql: migration %s: %w", m.Name, err)
+	case was != sum && done > 0:
+		return 0, &PartlyAppliedError{Migration: m.Name, Statements: done, Applied: was, Program: sum}
+	case done > total:
+		return 0, fmt.Errorf("mysql: migration %s: %d statements were applied, but it has %d", m.Name, done, total)
+	}
+	return done, nil
+}
+
+// failed records that statement i of m failed with err, the statements
+// before it applied, and returns the error that says so.
+func failed(ctx context.Context, conn *sql.Conn, m tasktype.Migration, sum string, stmts []string, i int, err error) error {
+	ferr := &MigrationFailedError{Migration: m.Name, Statement: i + 1, Statements: len(stmts), Excerpt: excerpt(stmts[i]), Err: err}
+	if _, rerr := conn.ExecContext(context.WithoutCancel(ctx), `INSERT INTO taskmodel_migration_progress (name, checksum, statements, failed_at, error)
+		VALUES (?, ?, ?, UTC_TIMESTAMP(6), ?)
+		ON DUPLICATE KEY UPDATE checksum = VALUES(checksum), statements = VALUES(statements), failed_at = VALUES(failed_at), error = VALUES(error)`,
+		m.Name, sum, i, err.Error()); rerr != nil {
+		return fmt.Errorf("%w (and recording how far it went failed: %v)", ferr, rerr)
+	}
+	return ferr
+}
+
+// MigrationFailedError is the error of a migration one of whose statements
+// failed. The statements before it stayed applied (MySQL commits each
+// schema change as it runs); the next start resumes at the failed one.
+type MigrationFailedError struct {
+	Migration string // <model>/<name>
+	// Statement is the number of the statement that failed (from 1), of
+	// Statements in the migration; Excerpt is its first line.
+	Statement, Statements int
+	Excerpt               string
+	Err                   error
+}
+
+func (e *MigrationFailedError) Error() string {
+	left := "nothing of it was applied"
+	switch e.Statement {
+	case 1:
+	case 2:
+		left = "statement 1 stayed applied (MySQL commits each schema change as it runs)"
+	default:
+		left = fmt.Sprintf("statements 1 to %d stayed applied (MySQL commits each schema change as it runs)", e.Statement-1)
+	}
+	return fmt.Sprintf("mysql: migration %s: statement %d of %d failed (%s): %v; %s, and the next start resumes at statement %d once the cause is fixed",
+		e.Migration, e.Statement, e.Statements, e.Excerpt, e.Err, left, e.Statement)
+}
+
+func (e *MigrationFailedError) Unwrap() error { return e.Err }
+
+// PartlyAppliedError is the error of a migration a failed start applied in
+// part, whose SQL has changed since: which of its statements still apply
+// is for a person to decide.
+type PartlyAppliedError struct {
+	Migration string
+	// Statements is how many statements were applied; Applied is the
+	// checksum of the SQL they came from, Program that of this program's.
+	Statements       int
+	Applied, Program string
+}
+
+func (e *PartlyAppliedError) Error() string {
+	return fmt.Sprintf("mysql: migration %s was partly applied (its first %d statements, from SQL with checksum %.12s) and this program's SQL differs (checksum %.12s): undo those statements or finish the migration by hand, then delete its row from taskmodel_migration_progress",
+		e.Migration, e.Statements, e.Applied, e.Program)
+}

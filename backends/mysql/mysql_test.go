@@ -1,0 +1,314 @@
+package mysql_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/taskmodel/taskmodel/backends"
+	"github.com/taskmodel/taskmodel/backends/backendtest"
+	"github.com/taskmodel/taskmodel/backends/mysql"
+	"github.com/taskmodel/taskmodel/backends/mysql/mysqltest"
+	"github.com/taskmodel/taskmodel/tasktype"
+)
+
+// jobs are the migrations of a model "job", as a generator would write them.
+func jobs() []tasktype.Migration {
+	return []tasktype.Migration{
+		{Name: "job/0001_schema", SQL: `-- The job table.
+CREATE TABLE job (
+    id CHAR(36) NOT NULL PRIMARY KEY,
+    note VARCHAR(20) NOT NULL,
+    CONSTRAINT job_note_check CHECK (CHAR_LENGTH(note) BETWEEN 1 AND 20)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+CREATE INDEX job_note ON job (note);
+`},
+		{Name: "job/0002_at", SQL: "ALTER TABLE job ADD COLUMN at DATETIME(6) NULL;\n"},
+		{Name: "job/0003_short_note", SQL: `-- taskmodel:check job.note | at most 5 characters | tasks
+SELECT COUNT(*), MIN(id) FROM job WHERE CHAR_LENGTH(note) > 5;
+-- taskmodel:migrate
+ALTER TABLE job DROP CONSTRAINT job_note_check;
+ALTER TABLE job ADD CONSTRAINT job_note_check CHECK (CHAR_LENGTH(note) BETWEEN 1 AND 5);
+`},
+	}
+}
+
+func open(t *testing.T, url string, migrations ...[]tasktype.Migration) *sql.DB {
+	t.Helper()
+	db, err := mysql.Open(context.Background(), url, migrations...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestConnectionSettings(t *testing.T) {
+	db := open(t, mysqltest.Database(t))
+	var tz, mode, coll, charset string
+	if err := db.QueryRow(`SELECT @@session.time_zone, @@session.sql_mode, @@collation_connection, @@character_set_client`).Scan(&tz, &mode, &coll, &charset); err != nil {
+		t.Fatal(err)
+	}
+	if tz != "+00:00" || coll != mysql.Collation || charset != mysql.Charset {
+		t.Errorf("time zone %q, collation %q, charset %q", tz, coll, charset)
+	}
+	for _, m := range strings.Split(mysql.SQLMode, ",") {
+		if !strings.Contains(","+mode+",", ","+m+",") {
+			t.Errorf("sql_mode %s lacks %s", mode, m)
+		}
+	}
+	// A time goes in and comes back in UTC, to the microsecond.
+	at := time.Date(2026, 3, 1, 12, 0, 0, 123456789, time.FixedZone("x", 3600))
+	var back time.Time
+	if err := db.QueryRow(`SELECT CAST(? AS DATETIME(6))`, at).Scan(&back); err != nil {
+		t.Fatal(err)
+	}
+	if want := at.UTC().Truncate(time.Microsecond); !back.Equal(want) || back.Location() != time.UTC {
+		t.Errorf("time came back %v, want %v", back, want)
+	}
+}
+
+func TestMigrations(t *testing.T) {
+	ctx := context.Background()
+	url := mysqltest.Database(t)
+	// Several processes starting at once: the named lock serialises them.
+	var wg sync.WaitGroup
+	errs := make(chan error, 6)
+	applied := make(chan string, 100)
+	for range 6 {
+		wg.Go(func() {
+			db, err := mysql.Open(ctx, url)
+			if err == nil {
+				err = mysql.MigrateReport(ctx, db, jobs(), func(m tasktype.Migration, _ time.Duration) { applied <- m.Name })
+				db.Close()
+			}
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	close(applied)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("concurrent open: %v", err)
+		}
+	}
+	var names []string
+	for n := range applied {
+		names = append(names, n)
+	}
+	if len(names) != len(jobs()) {
+		t.Fatalf("reported %v, want each migration once", names)
+	}
+	db := open(t, url, jobs())
+	got, err := mysql.AppliedMigrations(ctx, db)
+	if err != nil || len(got) != 3 || got[2].Name != "job/0003_short_note" || got[2].Checksum != jobs()[2].Checksum() ||
+		got[0].AppliedAt.Location() != time.UTC || time.Since(got[0].AppliedAt) > time.Hour || time.Since(got[0].AppliedAt) < -time.Minute {
+		t.Fatalf("AppliedMigrations = %+v, %v", got, err)
+	}
+	sums, err := mysql.Applied(ctx, db)
+	if err != nil || len(sums) != 3 || sums["job/0002_at"] != jobs()[1].Checksum() {
+		t.Fatalf("Applied = %v, %v", sums, err)
+	}
+
+	tests := []struct {
+		name       string
+		migrations []tasktype.Migration
+		err        string
+	}{
+		{"changed", func() []tasktype.Migration { m := jobs(); m[1].SQL = "ALTER TABLE job ADD COLUMN other INT;"; return m }(),
+			"migration job/0002_at was applied with different SQL (checksum " + jobs()[1].Checksum()[:12] + ", this program's " +
+				tasktype.Migration{SQL: "ALTER TABLE job ADD COLUMN other INT;"}.Checksum()[:12] + "); applied migrations are never rewritten: run the program that applied it, or restore the migration's file"},
+		{"older program", jobs()[:1],
+			"the database is at migration 0003_short_note of model job, newer than this program, whose spec of job ends at 0001_schema: run a build of the newer spec"},
+		{"same", jobs(), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db, err := mysql.Open(ctx, url, tt.migrations)
+			if err == nil {
+				db.Close()
+			}
+			if errText(err) != tt.err {
+				t.Fatalf("Open = %v\nwant %s", err, tt.err)
+			}
+		})
+	}
+}
+
+func TestAppliedMigrationsNeverMigrated(t *testing.T) {
+	cfg, err := mysql.ParseDSN(mysqltest.Database(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A database never opened by Open: no bookkeeping table, nothing applied.
+	db, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	got, err := mysql.AppliedMigrations(context.Background(), db)
+	if err != nil || got != nil {
+		t.Fatalf("AppliedMigrations = %v, %v", got, err)
+	}
+	var n int
+	if err := db.QueryRow(`SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE()`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("tables after AppliedMigrations: %d, %v", n, err)
+	}
+}
+
+func TestMigrationRefused(t *testing.T) {
+	ctx := context.Background()
+	url := mysqltest.Database(t)
+	db := open(t, url, jobs()[:2])
+	if _, err := db.Exec(`INSERT INTO job (id, note) VALUES ('b', 'too long'), ('a', 'longer still'), ('c', 'ok')`); err != nil {
+		t.Fatal(err)
+	}
+	want := `migration job/0003_short_note refused: job.note: 2 tasks break the rule "at most 5 characters" (for example task a); the database is unchanged`
+	if err := mysql.Migrate(ctx, db, jobs()); errText(err) != want {
+		t.Fatalf("Migrate = %v\nwant %s", err, want)
+	}
+	if _, err := db.Exec(`UPDATE job SET note = 'short' WHERE id IN ('a', 'b')`); err != nil {
+		t.Fatal(err)
+	}
+	if err := mysql.Migrate(ctx, db, jobs()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestMigrationFailsPartWay: a statement fails after one committed; the
+// error says so, and the next start resumes at the failed statement.
+func TestMigrationFailsPartWay(t *testing.T) {
+	ctx := context.Background()
+	db := open(t, mysqltest.Database(t), jobs()[:1])
+	if _, err := db.Exec(`INSERT INTO job (id, note) VALUES ('a', 'x'), ('b', 'x')`); err != nil {
+		t.Fatal(err)
+	}
+	unique := tasktype.Migration{Name: "job/0002_unique", SQL: `ALTER TABLE job ADD COLUMN slot INT NULL;
+CREATE UNIQUE INDEX job_note_unique ON job (note);
+ALTER TABLE job ADD COLUMN done BOOLEAN NULL;
+`}
+	m := append(jobs()[:1], unique)
+	err := mysql.Migrate(ctx, db, m)
+	var failed *mysql.MigrationFailedError
+	if !errors.As(err, &failed) || failed.Statement != 2 || failed.Statements != 3 || !mysql.IsDuplicate(err) {
+		t.Fatalf("Migrate = %v, want statement 2 of 3 failing on a duplicate", err)
+	}
+	want := "mysql: migration job/0002_unique: statement 2 of 3 failed (CREATE UNIQUE INDEX job_note_unique ON job (note)): " + failed.Err.Error() +
+		"; statement 1 stayed applied (MySQL commits each schema change as it runs), and the next start resumes at statement 2 once the cause is fixed"
+	if err.Error() != want {
+		t.Fatalf("error\n%s\nwant\n%s", err, want)
+	}
+	// Started again unchanged: it fails the same way, at the same statement.
+	if err := mysql.Migrate(ctx, db, m); !errors.As(err, &failed) || failed.Statement != 2 {
+		t.Fatalf("second Migrate = %v", err)
+	}
+	// A changed migration over a partial one is refused.
+	changed := append(jobs()[:1], tasktype.Migration{Name: unique.Name, SQL: "SELECT 1;"})
+	wantChanged := "mysql: migration job/0002_unique was partly applied (its first 1 statements, from SQL with checksum " + unique.Checksum()[:12] +
+		") and this program's SQL differs (checksum " + changed[1].Checksum()[:12] + "): undo those statements or finish the migration by hand, then delete its row from taskmodel_migration_progress"
+	if err := mysql.Migrate(ctx, db, changed); errText(err) != wantChanged {
+		t.Fatalf("changed Migrate = %v\nwant %s", err, wantChanged)
+	}
+	// The cause fixed, it resumes: slot is not added twice.
+	if _, err := db.Exec(`UPDATE job SET note = 'y' WHERE id = 'b'`); err != nil {
+		t.Fatal(err)
+	}
+	if err := mysql.Migrate(ctx, db, m); err != nil {
+		t.Fatal(err)
+	}
+	var cols, progress int
+	if err := db.QueryRow(`SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = 'job' AND column_name IN ('slot', 'done')`).Scan(&cols); err != nil || cols != 2 {
+		t.Fatalf("columns: %d, %v", cols, err)
+	}
+	if err := db.QueryRow(`SELECT COUNT(*) FROM taskmodel_migration_progress`).Scan(&progress); err != nil || progress != 0 {
+		t.Fatalf("progress rows left: %d, %v", progress, err)
+	}
+}
+
+func TestMigrationFailsFirst(t *testing.T) {
+	db := open(t, mysqltest.Database(t))
+	m := []tasktype.Migration{{Name: "job/0001_schema", SQL: "CREATE TABLE job (id INT PRIMARY KEY, x NOSUCHTYPE);"}}
+	err := mysql.Migrate(context.Background(), db, m)
+	var failed *mysql.MigrationFailedError
+	if !errors.As(err, &failed) || !strings.HasSuffix(err.Error(), "; nothing of it was applied, and the next start resumes at statement 1 once the cause is fixed") {
+		t.Fatalf("Migrate = %v", err)
+	}
+}
+
+func TestLeases(t *testing.T) {
+	backendtest.RunLeases(t, func(t testing.TB) backends.Leases {
+		db, err := mysql.Open(context.Background(), mysqltest.Database(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return mysql.NewLeases(db)
+	})
+}
+
+// TestClassify provokes each error on the server and classifies it.
+func TestClassify(t *testing.T) {
+	db := open(t, mysqltest.Database(t), jobs()[:2])
+	if _, err := db.Exec(`INSERT INTO job (id, note) VALUES ('a', 'x')`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TABLE num (n TINYINT NOT NULL, doc JSON NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, sql string
+		want      string // the classified error's text
+		is        error
+	}{
+		{"duplicate", `INSERT INTO job (id, note) VALUES ('a', 'y')`, "task already exists: Duplicate entry 'a' for key 'PRIMARY'", tasktype.ErrDuplicate},
+		{"check", `INSERT INTO job (id, note) VALUES ('b', '')`, "the value breaks the database's constraint job_note_check", tasktype.ErrValidation},
+		{"too long", `INSERT INTO job (id, note) VALUES ('c', REPEAT('x', 21))`, "note: is longer than the column allows", tasktype.ErrValidation},
+		{"null", `INSERT INTO job (id, note) VALUES ('d', NULL)`, "note: must not be null", tasktype.ErrValidation},
+		{"out of range", `INSERT INTO num (n) VALUES (300)`, "n: is out of the column's range", tasktype.ErrValidation},
+		{"wrong type", `INSERT INTO num (n) VALUES ('many')`, "n: is not a value of the column's type", tasktype.ErrValidation},
+		{"no row", `SELECT note FROM job WHERE id = 'none'`, "task not found", tasktype.ErrNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var err error
+			if strings.HasPrefix(tt.sql, "SELECT") {
+				var s string
+				err = db.QueryRow(tt.sql).Scan(&s)
+			} else {
+				_, err = db.Exec(tt.sql)
+			}
+			got := mysql.Classify(err)
+			if errText(got) != tt.want || !errors.Is(got, tt.is) {
+				t.Fatalf("Classify(%v) = %v, want %s", err, got, tt.want)
+			}
+		})
+	}
+	if err := mysql.Classify(errors.New("other")); err.Error() != "other" {
+		t.Fatalf("Classify(other) = %v", err)
+	}
+}
+
+// BenchmarkLeaseAcquire renews one lease: the upsert and the read of its
+// row, one transaction.
+// go test ./backends/mysql -run '^$' -bench LeaseAcquire
+func BenchmarkLeaseAcquire(b *testing.B) {
+	ctx := context.Background()
+	db, err := mysql.Open(ctx, mysqltest.Database(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	l := mysql.NewLeases(db)
+	now := time.Now()
+	for b.Loop() {
+		now = now.Add(time.Millisecond)
+		if ok, err := l.Acquire(ctx, "sweep", "a", now, time.Minute); !ok || err != nil {
+			b.Fatal(ok, err)
+		}
+	}
+}

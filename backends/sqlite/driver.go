@@ -1,0 +1,413 @@
+package sqlite
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/taskmodel/taskmodel/backends"
+	"github.com/taskmodel/taskmodel/backends/sqltable"
+	"github.com/taskmodel/taskmodel/tasktype"
+)
+
+// Driver stores the tasks of one model in SQLite, through the statements
+// of its sqltable.Table: what every generated model's sqlitedb package used
+// to repeat. Every write goes through the database's Writer (group commit);
+// reads run as prepared statements (Stmts). It implements backends.Driver,
+// BatchInserter, KeyReader and ChangeLister, and for a model with a worker
+// section WorkDriver and Waker; ClaimingDriver adds backends.Claimer.
+type Driver[T any] struct {
+	t  *sqltable.Compiled[T]
+	db *sql.DB
+	q  *Stmts
+	w  *Writer
+}
+
+// ClaimingDriver is a Driver whose model has a Claim statement: it
+// implements backends.Claimer.
+type ClaimingDriver[T any] struct {
+	*Driver[T]
+}
+
+// placeholder matches sqlc's SQLite placeholders.
+var placeholder = regexp.MustCompile(`\?(\d+)`)
+
+// NewDriver returns a Driver over a database opened by Open for the model t
+// describes. It panics if a statement has a parameter it cannot fill: t is
+// generated, and every model's tests build its driver.
+func NewDriver[T any](db *sql.DB, t *sqltable.Table[T]) *Driver[T] {
+	c, err := sqltable.Compile(t, placeholder)
+	if err != nil {
+		panic("sqlite: " + err.Error())
+	}
+	return &Driver[T]{t: c, db: db, q: NewStmts(db), w: WriterFor(db)}
+}
+
+// NewClaimingDriver returns NewDriver's driver with backends.Claimer.
+func NewClaimingDriver[T any](db *sql.DB, t *sqltable.Table[T]) *ClaimingDriver[T] {
+	return &ClaimingDriver[T]{NewDriver(db, t)}
+}
+
+var (
+	_ backends.Driver[struct{}]        = (*Driver[struct{}])(nil)
+	_ backends.BatchInserter[struct{}] = (*Driver[struct{}])(nil)
+	_ backends.KeyReader               = (*Driver[struct{}])(nil)
+	_ backends.ChangeLister            = (*Driver[struct{}])(nil)
+	_ backends.WorkDriver[struct{}]    = (*Driver[struct{}])(nil)
+	_ backends.Waker                   = (*Driver[struct{}])(nil)
+	_ backends.Claimer[struct{}]       = (*ClaimingDriver[struct{}])(nil)
+)
+
+// exec runs a statement that writes rows on db: how many it wrote.
+func (d *Driver[T]) exec(ctx context.Context, db DBTX, name string, c *sqltable.Call[T]) (int64, error) {
+	query, args, err := d.t.Bind(name, c)
+	if err != nil {
+		return 0, err
+	}
+	res, err := db.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// write runs a statement that writes rows through the Writer.
+func (d *Driver[T]) write(ctx context.Context, name string, c *sqltable.Call[T]) (int64, error) {
+	n, err := Write(ctx, d.w, func(tx DBTX) (int64, error) { return d.exec(ctx, tx, name, c) })
+	return n, classify(err)
+}
+
+// history appends a history row to a task, in the caller's transaction.
+func (d *Driver[T]) history(ctx context.Context, tx DBTX, id uuid.UUID, from backends.Key, to string, h backends.History) error {
+	_, err := d.exec(ctx, tx, "InsertHistory", &sqltable.Call[T]{ID: id, From: from, ToStatus: to, History: h})
+	return err
+}
+
+// status returns the status column of x.
+func (d *Driver[T]) status(x *T) (string, error) {
+	v, err := d.t.Values(x)
+	if err != nil {
+		return "", err
+	}
+	s, _ := v[d.t.Column("status")].(string)
+	return s, nil
+}
+
+// Insert writes a new task and its first history row.
+func (d *Driver[T]) Insert(ctx context.Context, x *T, h backends.History) error {
+	return d.InsertMany(ctx, []*T{x}, []backends.History{h})
+}
+
+// InsertMany writes new tasks and their first history rows in one
+// transaction, all or none; it implements backends.BatchInserter.
+func (d *Driver[T]) InsertMany(ctx context.Context, xs []*T, hs []backends.History) error {
+	if len(xs) != len(hs) {
+		return fmt.Errorf("InsertMany: %d tasks and %d history rows", len(xs), len(hs))
+	}
+	if len(xs) == 0 {
+		return nil
+	}
+	return d.w.Do(ctx, func(tx DBTX) error {
+		for i, x := range xs {
+			if _, err := d.exec(ctx, tx, "Insert", &sqltable.Call[T]{Task: x}); err != nil {
+				return classify(err)
+			}
+			to, err := d.status(x)
+			if err != nil {
+				return err
+			}
+			if err := d.history(ctx, tx, d.t.ID(x), backends.Key{}, to, hs[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Get reads a task.
+func (d *Driver[T]) Get(ctx context.Context, id uuid.UUID) (*T, error) {
+	query, args, err := d.t.Bind("Get", &sqltable.Call[T]{ID: id})
+	if err != nil {
+		return nil, err
+	}
+	x, _, err := d.t.Scan(d.q.QueryRowContext(ctx, query, args...))
+	if err != nil {
+		return nil, classify(err)
+	}
+	return x, nil
+}
+
+// Keys reads the keys (status and version) of those of the tasks that
+// exist, in one query (the ids as a JSON array, read by json_each); it
+// implements backends.KeyReader.
+func (d *Driver[T]) Keys(ctx context.Context, ids []uuid.UUID) ([]backends.Key, error) {
+	js, err := json.Marshal(ids)
+	if err != nil {
+		return nil, err
+	}
+	var out []backends.Key
+	err = d.query(ctx, d.q, "Keys", &sqltable.Call[T]{IDs: string(js)}, func(rows *sql.Rows) error {
+		var k backends.Key
+		if err := rows.Scan(&k.ID, &k.Status, &k.Version); err != nil {
+			return err
+		}
+		out = append(out, k)
+		return nil
+	})
+	return out, err
+}
+
+// query runs a statement and calls each for each of its rows.
+func (d *Driver[T]) query(ctx context.Context, db DBTX, name string, c *sqltable.Call[T], each func(*sql.Rows) error) error {
+	query, args, err := d.t.Bind(name, c)
+	if err != nil {
+		return err
+	}
+	rows, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return classify(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := each(rows); err != nil {
+			return err
+		}
+	}
+	if err := rows.Close(); err != nil {
+		return classify(err)
+	}
+	return classify(rows.Err())
+}
+
+// Transition writes x over the task if it still has from's status and
+// version, and appends its history row, atomically; false when the guard
+// fails.
+func (d *Driver[T]) Transition(ctx context.Context, from backends.Key, x *T, h backends.History) (bool, error) {
+	to, err := d.status(x)
+	if err != nil {
+		return false, err
+	}
+	ok := false
+	err = d.w.Do(ctx, func(tx DBTX) error {
+		ok = false // the writer may run this again, alone
+		n, err := d.exec(ctx, tx, "UpdateGuarded", &sqltable.Call[T]{Task: x, From: from})
+		if err != nil || n != 1 {
+			return classify(err)
+		}
+		ok = true
+		return d.history(ctx, tx, from.ID, from, to, h)
+	})
+	return ok && err == nil, err
+}
+
+// Update writes x over the task if it still has from's status and version.
+func (d *Driver[T]) Update(ctx context.Context, from backends.Key, x *T) (bool, error) {
+	n, err := d.write(ctx, "Update", &sqltable.Call[T]{Task: x, From: from})
+	return n == 1, err
+}
+
+// Delete removes a task and its history.
+func (d *Driver[T]) Delete(ctx context.Context, id uuid.UUID) (bool, error) {
+	n, err := d.write(ctx, "Delete", &sqltable.Call[T]{ID: id})
+	return n == 1, err
+}
+
+// DeleteFinished removes up to limit finished tasks, and their history,
+// whose last change is older than before; it returns how many it removed.
+func (d *Driver[T]) DeleteFinished(ctx context.Context, before time.Time, limit int) (int, error) {
+	if !d.t.Has("DeleteFinished") {
+		return 0, nil
+	}
+	n, err := d.write(ctx, "DeleteFinished", &sqltable.Call[T]{Before: before, Limit: limit})
+	return int(n), err
+}
+
+// History returns a task's history in order.
+func (d *Driver[T]) History(ctx context.Context, id uuid.UUID) ([]backends.History, error) {
+	out := []backends.History{}
+	err := d.query(ctx, d.q, "History", &sqltable.Call[T]{ID: id}, func(rows *sql.Rows) error {
+		var (
+			taskID      uuid.UUID
+			h           backends.History
+			from, event *string
+			attempt     int64
+		)
+		if err := rows.Scan(&taskID, &h.Seq, &from, &h.To, &event, &h.At, &attempt, &h.Actor, &h.Message); err != nil {
+			return err
+		}
+		h.From, h.Event, h.Attempt, h.At = backends.Deref(from), backends.Deref(event), int(attempt), h.At.UTC()
+		out = append(out, h)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// tasks runs a statement that returns task rows on db.
+func (d *Driver[T]) tasks(ctx context.Context, db DBTX, name string, c *sqltable.Call[T]) ([]backends.Claim[T], error) {
+	var out []backends.Claim[T]
+	err := d.query(ctx, db, name, c, func(rows *sql.Rows) error {
+		x, l, err := d.t.Scan(rows)
+		if err != nil {
+			return err
+		}
+		out = append(out, backends.Claim[T]{Task: x, Lease: l})
+		return nil
+	})
+	return out, err
+}
+
+// ListByStatus returns up to limit tasks in a status, oldest first.
+func (d *Driver[T]) ListByStatus(ctx context.Context, status string, limit int) ([]*T, error) {
+	return sqltable.Tasks(d.tasks(ctx, d.q, "ListByStatus", &sqltable.Call[T]{Status: status, Limit: limit}))
+}
+
+// Due returns up to limit tasks whose status timeout has passed at now.
+func (d *Driver[T]) Due(ctx context.Context, now time.Time, limit int) ([]*T, error) {
+	if !d.t.Has("Due") {
+		return nil, nil
+	}
+	return sqltable.Tasks(d.tasks(ctx, d.q, "Due", &sqltable.Call[T]{Now: now, Limit: limit}))
+}
+
+// ChangedSince returns up to limit tasks changed since (since, afterID), in
+// (updated_at, id) order, as notices; it implements backends.ChangeLister.
+func (d *Driver[T]) ChangedSince(ctx context.Context, since time.Time, afterID uuid.UUID, limit int) ([]backends.Notice, error) {
+	out := []backends.Notice{}
+	err := d.query(ctx, d.q, "ChangedSince", &sqltable.Call[T]{Before: since, AfterID: afterID, Limit: limit}, func(rows *sql.Rows) error {
+		var n backends.Notice
+		if err := rows.Scan(&n.ID, &n.Version, &n.Status, &n.At); err != nil {
+			return err
+		}
+		n.At = n.At.UTC()
+		out = append(out, n)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// inClaimOrder sorts claimed tasks oldest first, as the statement chose
+// them (RETURNING has no order).
+func (d *Driver[T]) inClaimOrder(cs []backends.Claim[T]) ([]backends.Claim[T], []backends.QueuePosition, error) {
+	pos := make([]backends.QueuePosition, len(cs))
+	for i, c := range cs {
+		p, err := d.t.Position(c.Task)
+		if err != nil {
+			return nil, nil, err
+		}
+		pos[i] = p
+	}
+	idx := make([]int, len(cs))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int {
+		if c := pos[a].CreatedAt.Compare(pos[b].CreatedAt); c != 0 {
+			return c
+		}
+		return bytes.Compare(pos[a].ID[:], pos[b].ID[:])
+	})
+	outC := make([]backends.Claim[T], len(cs))
+	outP := make([]backends.QueuePosition, len(cs))
+	for i, j := range idx {
+		outC[i], outP[i] = cs[j], pos[j]
+	}
+	return outC, outP, nil
+}
+
+// Reserve leases up to limit tasks in status queue that no live lease
+// holds to owner until expires; it implements backends.WorkDriver.
+func (d *Driver[T]) Reserve(ctx context.Context, queue, owner string, now, expires time.Time, limit int) ([]backends.Claim[T], error) {
+	cs, err := Write(ctx, d.w, func(tx DBTX) ([]backends.Claim[T], error) {
+		return d.tasks(ctx, tx, "Reserve", &sqltable.Call[T]{Status: queue, Owner: owner, Now: now, Expires: expires, Limit: limit})
+	})
+	if err != nil {
+		return nil, classify(err)
+	}
+	cs, _, err = d.inClaimOrder(cs)
+	return cs, err
+}
+
+// Heartbeat extends a lease its holder still has on a task still in status
+// running; it implements backends.WorkDriver.
+func (d *Driver[T]) Heartbeat(ctx context.Context, id uuid.UUID, lease backends.Lease, running string, expires time.Time) (bool, error) {
+	n, err := d.write(ctx, "Heartbeat", &sqltable.Call[T]{ID: id, Owner: lease.Owner, History: backends.History{Attempt: lease.Attempt}, Status: running, Expires: expires})
+	return n == 1, err
+}
+
+// Lost returns up to limit tasks in status running whose lease expired by
+// now; it implements backends.WorkDriver.
+func (d *Driver[T]) Lost(ctx context.Context, running string, now time.Time, limit int) ([]backends.Claim[T], error) {
+	return d.tasks(ctx, d.q, "Lost", &sqltable.Call[T]{Status: running, Now: now, Limit: limit})
+}
+
+// Wake calls wake when, after idle, another connection commits and a task
+// is claimable (Wake); it implements backends.Waker.
+func (d *Driver[T]) Wake(ctx context.Context, idle <-chan struct{}, wake func()) error {
+	return Wake(ctx, d.db, func(ctx context.Context, now time.Time) (bool, error) {
+		query, args, err := d.t.Bind("Claimable", &sqltable.Call[T]{Status: d.t.Queue, Now: now})
+		if err != nil {
+			return false, err
+		}
+		var ok bool
+		err = d.q.QueryRowContext(ctx, query, args...).Scan(&ok)
+		return ok, err
+	}, idle, wake)
+}
+
+// Claim reserves like Reserve, after a position in the queue, and fires the
+// claim event on every reserved task in the same transaction, with its
+// history row; it implements backends.Claimer.
+func (d *ClaimingDriver[T]) Claim(ctx context.Context, owner string, now, expires time.Time, limit int, after backends.QueuePosition) ([]backends.Claim[T], backends.QueuePosition, error) {
+	now = now.UTC()
+	from := backends.Key{Status: d.t.Queue}
+	cs, err := Write(ctx, d.w, func(tx DBTX) ([]backends.Claim[T], error) {
+		cs, err := d.tasks(ctx, tx, "Claim", &sqltable.Call[T]{Owner: owner, Now: now, Expires: expires, Limit: limit, After: after})
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range cs {
+			if err := d.history(ctx, tx, d.t.ID(c.Task), from, d.t.Running, backends.History{
+				Event: d.t.ClaimEvent, At: now, Attempt: c.Lease.Attempt, Actor: owner,
+				Message: fmt.Sprintf("claimed by %s (attempt %d)", owner, c.Lease.Attempt),
+			}); err != nil {
+				return nil, err
+			}
+		}
+		return cs, nil
+	})
+	if err != nil {
+		return nil, backends.QueuePosition{}, classify(err)
+	}
+	cs, pos, err := d.inClaimOrder(cs)
+	if err != nil || len(cs) == 0 {
+		return cs, backends.QueuePosition{}, err
+	}
+	return cs, pos[len(pos)-1], nil
+}
+
+// classify maps driver errors to the tasktype error values.
+func classify(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, sql.ErrNoRows):
+		return tasktype.ErrNotFound
+	case IsUniqueViolation(err):
+		return fmt.Errorf("%w: %v", tasktype.ErrDuplicate, err)
+	}
+	return err
+}

@@ -1,0 +1,8 @@
+package server
+
+// ClaimWakerStats reports, of the shared waker of model's waiting worker
+// claims, how many claims wait on it, how many times it was started and
+// how many idle signals claims gave it.
+func ClaimWakerStats(s *Server, model string) (waiting, starts, idles int) {
+	return s.claimWakers.stats(model)
+}
