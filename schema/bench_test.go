@@ -15,6 +15,8 @@ var (
 	sinkStatus analysis.Status
 	sinkBool   bool
 	sinkErr    error
+
+	sinkRecordStatus stage.RecordStatus
 )
 
 func BenchmarkFire(b *testing.B) {
@@ -76,4 +78,52 @@ func BenchmarkValidateStageState(b *testing.B) {
 	if sinkErr != nil {
 		b.Fatal(sinkErr)
 	}
+}
+
+func BenchmarkStatusValid(b *testing.B) {
+	// Declared and undeclared values of several lengths.
+	names := []analysis.Status{"CREATED", "UPLOAD_FAILED", "PROCESSING", "NOT_A_STATUS"}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		sinkBool = names[i&3].Valid()
+	}
+}
+
+func BenchmarkParseStatusInvalid(b *testing.B) {
+	// The error path: a missing and an unknown value.
+	names := []string{"", "NOT_A_STATUS"}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		sinkStatus, sinkErr = analysis.ParseStatus(names[i&1])
+	}
+}
+
+func BenchmarkParseEnum(b *testing.B) {
+	// A spec enumeration (stage's RecordStatus) rather than the lifecycle.
+	names := []string{"error", "success", "unprocessed", "success"}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		sinkRecordStatus, sinkErr = stage.ParseRecordStatus(names[i&3])
+	}
+}
+
+func BenchmarkStatusUnmarshalText(b *testing.B) {
+	names := [][]byte{[]byte("CREATED"), []byte("UPLOAD_FAILED"), []byte("PROCESSING"), []byte("EXPIRED")}
+	var s analysis.Status
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		sinkErr = s.UnmarshalText(names[i&3])
+	}
+	sinkStatus = s
+}
+
+func BenchmarkStatusScan(b *testing.B) {
+	// database/sql hands a driver's text as string or []byte.
+	srcs := []any{"CREATED", []byte("UPLOAD_FAILED"), "PROCESSING", []byte("EXPIRED")}
+	var s analysis.Status
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		sinkErr = s.Scan(srcs[i&3])
+	}
+	sinkStatus = s
 }

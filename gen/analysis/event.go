@@ -5,7 +5,9 @@ package analysis
 import (
 	"database/sql/driver"
 	"fmt"
+	"github.com/taskmodel/taskmodel/enum"
 	"github.com/taskmodel/taskmodel/tasktype"
+	"slices"
 	"strings"
 )
 
@@ -33,9 +35,12 @@ const (
 
 var events = [...]Event{EventRequestUploadURLs, EventVerifyUploads, EventUploadFailed, EventStart, EventComplete, EventFail, EventCancel, EventExpire}
 
+// eventEnum lists, parses and decodes the declared values.
+var eventEnum = enum.New("Event", "event", events[:]...)
+
 // Events returns every event in spec order.
 func Events() []Event {
-	return append([]Event(nil), events[:]...)
+	return eventEnum.Values()
 }
 
 // index returns the position of ev in Events(), or -1.
@@ -91,19 +96,7 @@ func ParseEvent(text string) (Event, error) {
 	if ev := Event(text); ev.Valid() {
 		return ev, nil
 	}
-	if text == "" {
-		return "", &tasktype.FieldError{
-			Field:   "event",
-			Message: "missing; allowed: request_upload_urls, verify_uploads, upload_failed, start, complete, fail, cancel, expire",
-			Rule:    "required",
-		}
-	}
-	return "", &tasktype.FieldError{
-		Field:   "event",
-		Message: fmt.Sprintf("unknown value %q; allowed: request_upload_urls, verify_uploads, upload_failed, start, complete, fail, cancel, expire", text),
-		Rule:    "one_of",
-		Value:   text,
-	}
+	return "", eventEnum.ParseError(text)
 }
 
 // MarshalText implements encoding.TextMarshaler.
@@ -113,23 +106,12 @@ func (ev Event) MarshalText() ([]byte, error) {
 
 // UnmarshalText implements encoding.TextUnmarshaler; it accepts only declared values.
 func (ev *Event) UnmarshalText(b []byte) error {
-	p, err := ParseEvent(string(b))
-	if err != nil {
-		return err
-	}
-	*ev = p
-	return nil
+	return eventEnum.UnmarshalText(ev, b)
 }
 
 // Scan implements sql.Scanner; it accepts only declared values.
 func (ev *Event) Scan(src any) error {
-	switch x := src.(type) {
-	case string:
-		return ev.UnmarshalText([]byte(x))
-	case []byte:
-		return ev.UnmarshalText(x)
-	}
-	return fmt.Errorf("cannot scan %T into Event", src)
+	return eventEnum.Scan(ev, src)
 }
 
 // Value implements driver.Valuer.
@@ -230,50 +212,18 @@ func AllowedEvents(from Status) []Event {
 	return out
 }
 
+var targetTable = [8]Status{StatusUploading, StatusQueued, StatusUploadFailed, StatusProcessing, StatusCompleted, StatusFailed, StatusCancelled, StatusExpired}
+
 // Target returns the status ev leads to, or "" for an undeclared event.
 func (ev Event) Target() Status {
-	switch ev {
-	case EventRequestUploadURLs:
-		return StatusUploading
-	case EventVerifyUploads:
-		return StatusQueued
-	case EventUploadFailed:
-		return StatusUploadFailed
-	case EventStart:
-		return StatusProcessing
-	case EventComplete:
-		return StatusCompleted
-	case EventFail:
-		return StatusFailed
-	case EventCancel:
-		return StatusCancelled
-	case EventExpire:
-		return StatusExpired
-	}
-	return ""
+	return enum.At(targetTable[:], ev.index())
 }
 
-// Sources returns the statuses ev may fire from, in spec order.
+var sourcesTable = [8][]Status{{StatusCreated, StatusUploadFailed}, {StatusUploading}, {StatusUploading}, {StatusQueued}, {StatusProcessing}, {StatusProcessing}, {StatusProcessing}, {StatusCreated, StatusUploading}}
+
+// Sources returns the statuses ev may fire from, in spec order, in a new slice.
 func (ev Event) Sources() []Status {
-	switch ev {
-	case EventRequestUploadURLs:
-		return []Status{StatusCreated, StatusUploadFailed}
-	case EventVerifyUploads:
-		return []Status{StatusUploading}
-	case EventUploadFailed:
-		return []Status{StatusUploading}
-	case EventStart:
-		return []Status{StatusQueued}
-	case EventComplete:
-		return []Status{StatusProcessing}
-	case EventFail:
-		return []Status{StatusProcessing}
-	case EventCancel:
-		return []Status{StatusProcessing}
-	case EventExpire:
-		return []Status{StatusCreated, StatusUploading}
-	}
-	return nil
+	return slices.Clone(enum.At(sourcesTable[:], ev.index()))
 }
 
 // RequiredFields returns the names of the fields a caller must supply with ev.

@@ -5,8 +5,8 @@ package analysis
 import (
 	"database/sql/driver"
 	_ "embed"
-	"fmt"
 	"github.com/google/uuid"
+	"github.com/taskmodel/taskmodel/enum"
 	"github.com/taskmodel/taskmodel/tasktype"
 	"github.com/taskmodel/taskmodel/validation"
 	"time"
@@ -32,11 +32,12 @@ const (
 	ErrorCodeInternalError ErrorCode = "INTERNAL_ERROR"
 )
 
-var errorCodes = [...]ErrorCode{ErrorCodeAgentError, ErrorCodeBillingInsufficientCredits, ErrorCodeBillingWalletNotFound, ErrorCodeFileReadError, ErrorCodeFileFormatError, ErrorCodeTimeoutError, ErrorCodeInternalError}
+// errorCodeEnum lists, parses and decodes the declared values.
+var errorCodeEnum = enum.New("ErrorCode", "error_code", ErrorCodeAgentError, ErrorCodeBillingInsufficientCredits, ErrorCodeBillingWalletNotFound, ErrorCodeFileReadError, ErrorCodeFileFormatError, ErrorCodeTimeoutError, ErrorCodeInternalError)
 
 // ErrorCodes returns every error code in spec order.
 func ErrorCodes() []ErrorCode {
-	return append([]ErrorCode(nil), errorCodes[:]...)
+	return errorCodeEnum.Values()
 }
 
 // index returns the position of v in ErrorCodes(), or -1.
@@ -89,19 +90,7 @@ func ParseErrorCode(text string) (ErrorCode, error) {
 	if v := ErrorCode(text); v.Valid() {
 		return v, nil
 	}
-	if text == "" {
-		return "", &tasktype.FieldError{
-			Field:   "error_code",
-			Message: "missing; allowed: AGENT_ERROR, BILLING_INSUFFICIENT_CREDITS, BILLING_WALLET_NOT_FOUND, FILE_READ_ERROR, FILE_FORMAT_ERROR, TIMEOUT_ERROR, INTERNAL_ERROR",
-			Rule:    "required",
-		}
-	}
-	return "", &tasktype.FieldError{
-		Field:   "error_code",
-		Message: fmt.Sprintf("unknown value %q; allowed: AGENT_ERROR, BILLING_INSUFFICIENT_CREDITS, BILLING_WALLET_NOT_FOUND, FILE_READ_ERROR, FILE_FORMAT_ERROR, TIMEOUT_ERROR, INTERNAL_ERROR", text),
-		Rule:    "one_of",
-		Value:   text,
-	}
+	return "", errorCodeEnum.ParseError(text)
 }
 
 // MarshalText implements encoding.TextMarshaler.
@@ -111,23 +100,12 @@ func (v ErrorCode) MarshalText() ([]byte, error) {
 
 // UnmarshalText implements encoding.TextUnmarshaler; it accepts only declared values.
 func (v *ErrorCode) UnmarshalText(b []byte) error {
-	p, err := ParseErrorCode(string(b))
-	if err != nil {
-		return err
-	}
-	*v = p
-	return nil
+	return errorCodeEnum.UnmarshalText(v, b)
 }
 
 // Scan implements sql.Scanner; it accepts only declared values.
 func (v *ErrorCode) Scan(src any) error {
-	switch x := src.(type) {
-	case string:
-		return v.UnmarshalText([]byte(x))
-	case []byte:
-		return v.UnmarshalText(x)
-	}
-	return fmt.Errorf("cannot scan %T into ErrorCode", src)
+	return errorCodeEnum.Scan(v, src)
 }
 
 // Value implements driver.Valuer.

@@ -4,7 +4,7 @@ package analysis
 
 import (
 	"database/sql/driver"
-	"fmt"
+	"github.com/taskmodel/taskmodel/enum"
 	"github.com/taskmodel/taskmodel/tasktype"
 	"time"
 )
@@ -35,9 +35,12 @@ const (
 
 var statuses = [...]Status{StatusCreated, StatusUploading, StatusUploadFailed, StatusQueued, StatusProcessing, StatusCompleted, StatusFailed, StatusCancelled, StatusExpired}
 
+// statusEnum lists, parses and decodes the declared values.
+var statusEnum = enum.New("Status", "status", statuses[:]...)
+
 // Statuses returns every status in spec order.
 func Statuses() []Status {
-	return append([]Status(nil), statuses[:]...)
+	return statusEnum.Values()
 }
 
 // index returns the position of s in Statuses(), or -1.
@@ -94,19 +97,7 @@ func ParseStatus(text string) (Status, error) {
 	if s := Status(text); s.Valid() {
 		return s, nil
 	}
-	if text == "" {
-		return "", &tasktype.FieldError{
-			Field:   "status",
-			Message: "missing; allowed: CREATED, UPLOADING, UPLOAD_FAILED, QUEUED, PROCESSING, COMPLETED, FAILED, CANCELLED, EXPIRED",
-			Rule:    "required",
-		}
-	}
-	return "", &tasktype.FieldError{
-		Field:   "status",
-		Message: fmt.Sprintf("unknown value %q; allowed: CREATED, UPLOADING, UPLOAD_FAILED, QUEUED, PROCESSING, COMPLETED, FAILED, CANCELLED, EXPIRED", text),
-		Rule:    "one_of",
-		Value:   text,
-	}
+	return "", statusEnum.ParseError(text)
 }
 
 // MarshalText implements encoding.TextMarshaler.
@@ -116,23 +107,12 @@ func (s Status) MarshalText() ([]byte, error) {
 
 // UnmarshalText implements encoding.TextUnmarshaler; it accepts only declared values.
 func (s *Status) UnmarshalText(b []byte) error {
-	p, err := ParseStatus(string(b))
-	if err != nil {
-		return err
-	}
-	*s = p
-	return nil
+	return statusEnum.UnmarshalText(s, b)
 }
 
 // Scan implements sql.Scanner; it accepts only declared values.
 func (s *Status) Scan(src any) error {
-	switch x := src.(type) {
-	case string:
-		return s.UnmarshalText([]byte(x))
-	case []byte:
-		return s.UnmarshalText(x)
-	}
-	return fmt.Errorf("cannot scan %T into Status", src)
+	return statusEnum.Scan(s, src)
 }
 
 // Value implements driver.Valuer.
@@ -159,8 +139,7 @@ var terminalTable = [9]bool{
 
 // IsTerminal reports whether s is terminal (COMPLETED, FAILED, CANCELLED, EXPIRED): no event leaves it.
 func (s Status) IsTerminal() bool {
-	i := s.index()
-	return i >= 0 && terminalTable[i]
+	return enum.At(terminalTable[:], s.index())
 }
 
 var setPending = [9]bool{
@@ -170,8 +149,7 @@ var setPending = [9]bool{
 
 // IsPending reports whether s is in the set "pending" (CREATED, UPLOADING). Pending: the user can request upload URLs and upload files.
 func (s Status) IsPending() bool {
-	i := s.index()
-	return i >= 0 && setPending[i]
+	return enum.At(setPending[:], s.index())
 }
 
 // PendingStatuses returns the members of the set "pending" in spec order.
@@ -183,8 +161,7 @@ var setReady = [9]bool{3: true}
 
 // IsReady reports whether s is in the set "ready" (QUEUED). Ready: the user can trigger processing.
 func (s Status) IsReady() bool {
-	i := s.index()
-	return i >= 0 && setReady[i]
+	return enum.At(setReady[:], s.index())
 }
 
 // ReadyStatuses returns the members of the set "ready" in spec order.
@@ -196,8 +173,7 @@ var setActive = [9]bool{4: true}
 
 // IsActive reports whether s is in the set "active" (PROCESSING). Active: the user can poll the status and cancel.
 func (s Status) IsActive() bool {
-	i := s.index()
-	return i >= 0 && setActive[i]
+	return enum.At(setActive[:], s.index())
 }
 
 // ActiveStatuses returns the members of the set "active" in spec order.
@@ -209,11 +185,7 @@ var codeTable = [9]tasktype.Code{tasktype.CodeQueued, tasktype.CodeQueued, taskt
 
 // Code returns the unified short code of s (Q, R, D, F or C), or "" for an undeclared status.
 func (s Status) Code() tasktype.Code {
-	i := s.index()
-	if i < 0 {
-		return ""
-	}
-	return codeTable[i]
+	return enum.At(codeTable[:], s.index())
 }
 
 // StatusesWithCode returns the statuses whose unified short code is c, in spec order.
@@ -317,11 +289,7 @@ var displayTable = [9]tasktype.Display{
 // Display returns what a user interface shows for s: label, color, icon,
 // message and poll interval. It is the zero Display where the spec gives none.
 func (s Status) Display() tasktype.Display {
-	i := s.index()
-	if i < 0 {
-		return tasktype.Display{}
-	}
-	return displayTable[i]
+	return enum.At(displayTable[:], s.index())
 }
 
 var enteredAtTable = [9]string{
@@ -339,11 +307,7 @@ var enteredAtTable = [9]string{
 // EnteredAtField returns the name of the time field set when a task enters s,
 // or "" when the spec names none.
 func (s Status) EnteredAtField() string {
-	i := s.index()
-	if i < 0 {
-		return ""
-	}
-	return enteredAtTable[i]
+	return enum.At(enteredAtTable[:], s.index())
 }
 
 // Timeout moves a task that stayed too long in a status.

@@ -5,8 +5,8 @@ package modelupload
 import (
 	"database/sql/driver"
 	_ "embed"
-	"fmt"
 	"github.com/google/uuid"
+	"github.com/taskmodel/taskmodel/enum"
 	"github.com/taskmodel/taskmodel/tasktype"
 	"github.com/taskmodel/taskmodel/validation"
 	"time"
@@ -24,11 +24,12 @@ const (
 	ModelSourceLocal ModelSource = "LOCAL"
 )
 
-var modelSourceValues = [...]ModelSource{ModelSourceHuggingface, ModelSourceGithub, ModelSourceLocal}
+// modelSourceEnum lists, parses and decodes the declared values.
+var modelSourceEnum = enum.New("ModelSource", "", ModelSourceHuggingface, ModelSourceGithub, ModelSourceLocal)
 
 // ModelSourceValues returns every value in spec order.
 func ModelSourceValues() []ModelSource {
-	return append([]ModelSource(nil), modelSourceValues[:]...)
+	return modelSourceEnum.Values()
 }
 
 // index returns the position of v in ModelSourceValues(), or -1.
@@ -65,19 +66,7 @@ func ParseModelSource(text string) (ModelSource, error) {
 	if v := ModelSource(text); v.Valid() {
 		return v, nil
 	}
-	if text == "" {
-		return "", &tasktype.FieldError{
-			Field:   "",
-			Message: "missing; allowed: HUGGINGFACE, GITHUB, LOCAL",
-			Rule:    "required",
-		}
-	}
-	return "", &tasktype.FieldError{
-		Field:   "",
-		Message: fmt.Sprintf("unknown value %q; allowed: HUGGINGFACE, GITHUB, LOCAL", text),
-		Rule:    "one_of",
-		Value:   text,
-	}
+	return "", modelSourceEnum.ParseError(text)
 }
 
 // MarshalText implements encoding.TextMarshaler.
@@ -87,23 +76,12 @@ func (v ModelSource) MarshalText() ([]byte, error) {
 
 // UnmarshalText implements encoding.TextUnmarshaler; it accepts only declared values.
 func (v *ModelSource) UnmarshalText(b []byte) error {
-	p, err := ParseModelSource(string(b))
-	if err != nil {
-		return err
-	}
-	*v = p
-	return nil
+	return modelSourceEnum.UnmarshalText(v, b)
 }
 
 // Scan implements sql.Scanner; it accepts only declared values.
 func (v *ModelSource) Scan(src any) error {
-	switch x := src.(type) {
-	case string:
-		return v.UnmarshalText([]byte(x))
-	case []byte:
-		return v.UnmarshalText(x)
-	}
-	return fmt.Errorf("cannot scan %T into ModelSource", src)
+	return modelSourceEnum.Scan(v, src)
 }
 
 // Value implements driver.Valuer.

@@ -6,8 +6,8 @@ import (
 	"database/sql/driver"
 	_ "embed"
 	"encoding/json"
-	"fmt"
 	"github.com/google/uuid"
+	"github.com/taskmodel/taskmodel/enum"
 	"github.com/taskmodel/taskmodel/tasktype"
 	"github.com/taskmodel/taskmodel/validation"
 	"time"
@@ -25,11 +25,12 @@ const (
 	TaskKindPython TaskKind = "python"
 )
 
-var taskKindValues = [...]TaskKind{TaskKindR, TaskKindSh, TaskKindPython}
+// taskKindEnum lists, parses and decodes the declared values.
+var taskKindEnum = enum.New("TaskKind", "", TaskKindR, TaskKindSh, TaskKindPython)
 
 // TaskKindValues returns every value in spec order.
 func TaskKindValues() []TaskKind {
-	return append([]TaskKind(nil), taskKindValues[:]...)
+	return taskKindEnum.Values()
 }
 
 // index returns the position of v in TaskKindValues(), or -1.
@@ -66,19 +67,7 @@ func ParseTaskKind(text string) (TaskKind, error) {
 	if v := TaskKind(text); v.Valid() {
 		return v, nil
 	}
-	if text == "" {
-		return "", &tasktype.FieldError{
-			Field:   "",
-			Message: "missing; allowed: R, sh, python",
-			Rule:    "required",
-		}
-	}
-	return "", &tasktype.FieldError{
-		Field:   "",
-		Message: fmt.Sprintf("unknown value %q; allowed: R, sh, python", text),
-		Rule:    "one_of",
-		Value:   text,
-	}
+	return "", taskKindEnum.ParseError(text)
 }
 
 // MarshalText implements encoding.TextMarshaler.
@@ -88,23 +77,12 @@ func (v TaskKind) MarshalText() ([]byte, error) {
 
 // UnmarshalText implements encoding.TextUnmarshaler; it accepts only declared values.
 func (v *TaskKind) UnmarshalText(b []byte) error {
-	p, err := ParseTaskKind(string(b))
-	if err != nil {
-		return err
-	}
-	*v = p
-	return nil
+	return taskKindEnum.UnmarshalText(v, b)
 }
 
 // Scan implements sql.Scanner; it accepts only declared values.
 func (v *TaskKind) Scan(src any) error {
-	switch x := src.(type) {
-	case string:
-		return v.UnmarshalText([]byte(x))
-	case []byte:
-		return v.UnmarshalText(x)
-	}
-	return fmt.Errorf("cannot scan %T into TaskKind", src)
+	return taskKindEnum.Scan(v, src)
 }
 
 // Value implements driver.Valuer.

@@ -5,7 +5,9 @@ package pipelinesubtask
 import (
 	"database/sql/driver"
 	"fmt"
+	"github.com/taskmodel/taskmodel/enum"
 	"github.com/taskmodel/taskmodel/tasktype"
+	"slices"
 	"strings"
 )
 
@@ -29,9 +31,12 @@ const (
 
 var events = [...]Event{EventStart, EventRun, EventComplete, EventFail, EventSkip, EventCancel}
 
+// eventEnum lists, parses and decodes the declared values.
+var eventEnum = enum.New("Event", "event", events[:]...)
+
 // Events returns every event in spec order.
 func Events() []Event {
-	return append([]Event(nil), events[:]...)
+	return eventEnum.Values()
 }
 
 // index returns the position of ev in Events(), or -1.
@@ -79,19 +84,7 @@ func ParseEvent(text string) (Event, error) {
 	if ev := Event(text); ev.Valid() {
 		return ev, nil
 	}
-	if text == "" {
-		return "", &tasktype.FieldError{
-			Field:   "event",
-			Message: "missing; allowed: start, run, complete, fail, skip, cancel",
-			Rule:    "required",
-		}
-	}
-	return "", &tasktype.FieldError{
-		Field:   "event",
-		Message: fmt.Sprintf("unknown value %q; allowed: start, run, complete, fail, skip, cancel", text),
-		Rule:    "one_of",
-		Value:   text,
-	}
+	return "", eventEnum.ParseError(text)
 }
 
 // MarshalText implements encoding.TextMarshaler.
@@ -101,23 +94,12 @@ func (ev Event) MarshalText() ([]byte, error) {
 
 // UnmarshalText implements encoding.TextUnmarshaler; it accepts only declared values.
 func (ev *Event) UnmarshalText(b []byte) error {
-	p, err := ParseEvent(string(b))
-	if err != nil {
-		return err
-	}
-	*ev = p
-	return nil
+	return eventEnum.UnmarshalText(ev, b)
 }
 
 // Scan implements sql.Scanner; it accepts only declared values.
 func (ev *Event) Scan(src any) error {
-	switch x := src.(type) {
-	case string:
-		return ev.UnmarshalText([]byte(x))
-	case []byte:
-		return ev.UnmarshalText(x)
-	}
-	return fmt.Errorf("cannot scan %T into Event", src)
+	return eventEnum.Scan(ev, src)
 }
 
 // Value implements driver.Valuer.
@@ -217,42 +199,18 @@ func AllowedEvents(from Status) []Event {
 	return out
 }
 
+var targetTable = [6]Status{StatusStarted, StatusRunning, StatusCompleted, StatusFailed, StatusSkipped, StatusCancelled}
+
 // Target returns the status ev leads to, or "" for an undeclared event.
 func (ev Event) Target() Status {
-	switch ev {
-	case EventStart:
-		return StatusStarted
-	case EventRun:
-		return StatusRunning
-	case EventComplete:
-		return StatusCompleted
-	case EventFail:
-		return StatusFailed
-	case EventSkip:
-		return StatusSkipped
-	case EventCancel:
-		return StatusCancelled
-	}
-	return ""
+	return enum.At(targetTable[:], ev.index())
 }
 
-// Sources returns the statuses ev may fire from, in spec order.
+var sourcesTable = [6][]Status{{StatusNotStarted}, {StatusStarted}, {StatusStarted, StatusRunning}, {StatusStarted, StatusRunning}, {StatusNotStarted, StatusStarted}, {StatusNotStarted, StatusStarted, StatusRunning}}
+
+// Sources returns the statuses ev may fire from, in spec order, in a new slice.
 func (ev Event) Sources() []Status {
-	switch ev {
-	case EventStart:
-		return []Status{StatusNotStarted}
-	case EventRun:
-		return []Status{StatusStarted}
-	case EventComplete:
-		return []Status{StatusStarted, StatusRunning}
-	case EventFail:
-		return []Status{StatusStarted, StatusRunning}
-	case EventSkip:
-		return []Status{StatusNotStarted, StatusStarted}
-	case EventCancel:
-		return []Status{StatusNotStarted, StatusStarted, StatusRunning}
-	}
-	return nil
+	return slices.Clone(enum.At(sourcesTable[:], ev.index()))
 }
 
 // RequiredFields returns the names of the fields a caller must supply with ev.

@@ -6,8 +6,8 @@ import (
 	"database/sql/driver"
 	_ "embed"
 	"encoding/json"
-	"fmt"
 	"github.com/google/uuid"
+	"github.com/taskmodel/taskmodel/enum"
 	"github.com/taskmodel/taskmodel/tasktype"
 	"github.com/taskmodel/taskmodel/validation"
 	"time"
@@ -25,11 +25,12 @@ const (
 	RetryPolicyGlobal RetryPolicy = "GLOBAL"
 )
 
-var retryPolicyValues = [...]RetryPolicy{RetryPolicyNone, RetryPolicyStage, RetryPolicyGlobal}
+// retryPolicyEnum lists, parses and decodes the declared values.
+var retryPolicyEnum = enum.New("RetryPolicy", "", RetryPolicyNone, RetryPolicyStage, RetryPolicyGlobal)
 
 // RetryPolicyValues returns every value in spec order.
 func RetryPolicyValues() []RetryPolicy {
-	return append([]RetryPolicy(nil), retryPolicyValues[:]...)
+	return retryPolicyEnum.Values()
 }
 
 // index returns the position of v in RetryPolicyValues(), or -1.
@@ -66,19 +67,7 @@ func ParseRetryPolicy(text string) (RetryPolicy, error) {
 	if v := RetryPolicy(text); v.Valid() {
 		return v, nil
 	}
-	if text == "" {
-		return "", &tasktype.FieldError{
-			Field:   "",
-			Message: "missing; allowed: NONE, STAGE, GLOBAL",
-			Rule:    "required",
-		}
-	}
-	return "", &tasktype.FieldError{
-		Field:   "",
-		Message: fmt.Sprintf("unknown value %q; allowed: NONE, STAGE, GLOBAL", text),
-		Rule:    "one_of",
-		Value:   text,
-	}
+	return "", retryPolicyEnum.ParseError(text)
 }
 
 // MarshalText implements encoding.TextMarshaler.
@@ -88,23 +77,12 @@ func (v RetryPolicy) MarshalText() ([]byte, error) {
 
 // UnmarshalText implements encoding.TextUnmarshaler; it accepts only declared values.
 func (v *RetryPolicy) UnmarshalText(b []byte) error {
-	p, err := ParseRetryPolicy(string(b))
-	if err != nil {
-		return err
-	}
-	*v = p
-	return nil
+	return retryPolicyEnum.UnmarshalText(v, b)
 }
 
 // Scan implements sql.Scanner; it accepts only declared values.
 func (v *RetryPolicy) Scan(src any) error {
-	switch x := src.(type) {
-	case string:
-		return v.UnmarshalText([]byte(x))
-	case []byte:
-		return v.UnmarshalText(x)
-	}
-	return fmt.Errorf("cannot scan %T into RetryPolicy", src)
+	return retryPolicyEnum.Scan(v, src)
 }
 
 // Value implements driver.Valuer.
@@ -124,11 +102,12 @@ const (
 	RecordStatusUnprocessed RecordStatus = "unprocessed"
 )
 
-var recordStatusValues = [...]RecordStatus{RecordStatusError, RecordStatusSuccess, RecordStatusUnprocessed}
+// recordStatusEnum lists, parses and decodes the declared values.
+var recordStatusEnum = enum.New("RecordStatus", "", RecordStatusError, RecordStatusSuccess, RecordStatusUnprocessed)
 
 // RecordStatusValues returns every value in spec order.
 func RecordStatusValues() []RecordStatus {
-	return append([]RecordStatus(nil), recordStatusValues[:]...)
+	return recordStatusEnum.Values()
 }
 
 // index returns the position of v in RecordStatusValues(), or -1.
@@ -165,19 +144,7 @@ func ParseRecordStatus(text string) (RecordStatus, error) {
 	if v := RecordStatus(text); v.Valid() {
 		return v, nil
 	}
-	if text == "" {
-		return "", &tasktype.FieldError{
-			Field:   "",
-			Message: "missing; allowed: error, success, unprocessed",
-			Rule:    "required",
-		}
-	}
-	return "", &tasktype.FieldError{
-		Field:   "",
-		Message: fmt.Sprintf("unknown value %q; allowed: error, success, unprocessed", text),
-		Rule:    "one_of",
-		Value:   text,
-	}
+	return "", recordStatusEnum.ParseError(text)
 }
 
 // MarshalText implements encoding.TextMarshaler.
@@ -187,23 +154,12 @@ func (v RecordStatus) MarshalText() ([]byte, error) {
 
 // UnmarshalText implements encoding.TextUnmarshaler; it accepts only declared values.
 func (v *RecordStatus) UnmarshalText(b []byte) error {
-	p, err := ParseRecordStatus(string(b))
-	if err != nil {
-		return err
-	}
-	*v = p
-	return nil
+	return recordStatusEnum.UnmarshalText(v, b)
 }
 
 // Scan implements sql.Scanner; it accepts only declared values.
 func (v *RecordStatus) Scan(src any) error {
-	switch x := src.(type) {
-	case string:
-		return v.UnmarshalText([]byte(x))
-	case []byte:
-		return v.UnmarshalText(x)
-	}
-	return fmt.Errorf("cannot scan %T into RecordStatus", src)
+	return recordStatusEnum.Scan(v, src)
 }
 
 // Value implements driver.Valuer.

@@ -5,7 +5,9 @@ package report
 import (
 	"database/sql/driver"
 	"fmt"
+	"github.com/taskmodel/taskmodel/enum"
 	"github.com/taskmodel/taskmodel/tasktype"
+	"slices"
 	"strings"
 )
 
@@ -27,9 +29,12 @@ const (
 
 var events = [...]Event{EventStart, EventFinish, EventFail, EventCancel, EventRequeue}
 
+// eventEnum lists, parses and decodes the declared values.
+var eventEnum = enum.New("Event", "event", events[:]...)
+
 // Events returns every event in spec order.
 func Events() []Event {
-	return append([]Event(nil), events[:]...)
+	return eventEnum.Values()
 }
 
 // index returns the position of ev in Events(), or -1.
@@ -73,19 +78,7 @@ func ParseEvent(text string) (Event, error) {
 	if ev := Event(text); ev.Valid() {
 		return ev, nil
 	}
-	if text == "" {
-		return "", &tasktype.FieldError{
-			Field:   "event",
-			Message: "missing; allowed: start, finish, fail, cancel, requeue",
-			Rule:    "required",
-		}
-	}
-	return "", &tasktype.FieldError{
-		Field:   "event",
-		Message: fmt.Sprintf("unknown value %q; allowed: start, finish, fail, cancel, requeue", text),
-		Rule:    "one_of",
-		Value:   text,
-	}
+	return "", eventEnum.ParseError(text)
 }
 
 // MarshalText implements encoding.TextMarshaler.
@@ -95,23 +88,12 @@ func (ev Event) MarshalText() ([]byte, error) {
 
 // UnmarshalText implements encoding.TextUnmarshaler; it accepts only declared values.
 func (ev *Event) UnmarshalText(b []byte) error {
-	p, err := ParseEvent(string(b))
-	if err != nil {
-		return err
-	}
-	*ev = p
-	return nil
+	return eventEnum.UnmarshalText(ev, b)
 }
 
 // Scan implements sql.Scanner; it accepts only declared values.
 func (ev *Event) Scan(src any) error {
-	switch x := src.(type) {
-	case string:
-		return ev.UnmarshalText([]byte(x))
-	case []byte:
-		return ev.UnmarshalText(x)
-	}
-	return fmt.Errorf("cannot scan %T into Event", src)
+	return eventEnum.Scan(ev, src)
 }
 
 // Value implements driver.Valuer.
@@ -202,38 +184,18 @@ func AllowedEvents(from Status) []Event {
 	return out
 }
 
+var targetTable = [5]Status{StatusBuilding, StatusReady, StatusFailed, StatusCancelled, StatusQueued}
+
 // Target returns the status ev leads to, or "" for an undeclared event.
 func (ev Event) Target() Status {
-	switch ev {
-	case EventStart:
-		return StatusBuilding
-	case EventFinish:
-		return StatusReady
-	case EventFail:
-		return StatusFailed
-	case EventCancel:
-		return StatusCancelled
-	case EventRequeue:
-		return StatusQueued
-	}
-	return ""
+	return enum.At(targetTable[:], ev.index())
 }
 
-// Sources returns the statuses ev may fire from, in spec order.
+var sourcesTable = [5][]Status{{StatusQueued}, {StatusBuilding}, {StatusQueued, StatusBuilding}, {StatusQueued, StatusBuilding}, {StatusBuilding}}
+
+// Sources returns the statuses ev may fire from, in spec order, in a new slice.
 func (ev Event) Sources() []Status {
-	switch ev {
-	case EventStart:
-		return []Status{StatusQueued}
-	case EventFinish:
-		return []Status{StatusBuilding}
-	case EventFail:
-		return []Status{StatusQueued, StatusBuilding}
-	case EventCancel:
-		return []Status{StatusQueued, StatusBuilding}
-	case EventRequeue:
-		return []Status{StatusBuilding}
-	}
-	return nil
+	return slices.Clone(enum.At(sourcesTable[:], ev.index()))
 }
 
 // RequiredFields returns the names of the fields a caller must supply with ev.

@@ -5,8 +5,8 @@ package report
 import (
 	"database/sql/driver"
 	_ "embed"
-	"fmt"
 	"github.com/google/uuid"
+	"github.com/taskmodel/taskmodel/enum"
 	"github.com/taskmodel/taskmodel/tasktype"
 	"github.com/taskmodel/taskmodel/validation"
 	"time"
@@ -26,11 +26,12 @@ const (
 	ErrorCodeInternalError ErrorCode = "INTERNAL_ERROR"
 )
 
-var errorCodes = [...]ErrorCode{ErrorCodeNoWorker, ErrorCodeTimeout, ErrorCodeNoData, ErrorCodeInternalError}
+// errorCodeEnum lists, parses and decodes the declared values.
+var errorCodeEnum = enum.New("ErrorCode", "error_code", ErrorCodeNoWorker, ErrorCodeTimeout, ErrorCodeNoData, ErrorCodeInternalError)
 
 // ErrorCodes returns every error code in spec order.
 func ErrorCodes() []ErrorCode {
-	return append([]ErrorCode(nil), errorCodes[:]...)
+	return errorCodeEnum.Values()
 }
 
 // index returns the position of v in ErrorCodes(), or -1.
@@ -70,19 +71,7 @@ func ParseErrorCode(text string) (ErrorCode, error) {
 	if v := ErrorCode(text); v.Valid() {
 		return v, nil
 	}
-	if text == "" {
-		return "", &tasktype.FieldError{
-			Field:   "error_code",
-			Message: "missing; allowed: NO_WORKER, TIMEOUT, NO_DATA, INTERNAL_ERROR",
-			Rule:    "required",
-		}
-	}
-	return "", &tasktype.FieldError{
-		Field:   "error_code",
-		Message: fmt.Sprintf("unknown value %q; allowed: NO_WORKER, TIMEOUT, NO_DATA, INTERNAL_ERROR", text),
-		Rule:    "one_of",
-		Value:   text,
-	}
+	return "", errorCodeEnum.ParseError(text)
 }
 
 // MarshalText implements encoding.TextMarshaler.
@@ -92,23 +81,12 @@ func (v ErrorCode) MarshalText() ([]byte, error) {
 
 // UnmarshalText implements encoding.TextUnmarshaler; it accepts only declared values.
 func (v *ErrorCode) UnmarshalText(b []byte) error {
-	p, err := ParseErrorCode(string(b))
-	if err != nil {
-		return err
-	}
-	*v = p
-	return nil
+	return errorCodeEnum.UnmarshalText(v, b)
 }
 
 // Scan implements sql.Scanner; it accepts only declared values.
 func (v *ErrorCode) Scan(src any) error {
-	switch x := src.(type) {
-	case string:
-		return v.UnmarshalText([]byte(x))
-	case []byte:
-		return v.UnmarshalText(x)
-	}
-	return fmt.Errorf("cannot scan %T into ErrorCode", src)
+	return errorCodeEnum.Scan(v, src)
 }
 
 // Value implements driver.Valuer.
@@ -141,11 +119,12 @@ const (
 	KindOrders Kind = "ORDERS"
 )
 
-var kindValues = [...]Kind{KindSignups, KindOrders}
+// kindEnum lists, parses and decodes the declared values.
+var kindEnum = enum.New("Kind", "", KindSignups, KindOrders)
 
 // KindValues returns every value in spec order.
 func KindValues() []Kind {
-	return append([]Kind(nil), kindValues[:]...)
+	return kindEnum.Values()
 }
 
 // index returns the position of v in KindValues(), or -1.
@@ -178,19 +157,7 @@ func ParseKind(text string) (Kind, error) {
 	if v := Kind(text); v.Valid() {
 		return v, nil
 	}
-	if text == "" {
-		return "", &tasktype.FieldError{
-			Field:   "",
-			Message: "missing; allowed: SIGNUPS, ORDERS",
-			Rule:    "required",
-		}
-	}
-	return "", &tasktype.FieldError{
-		Field:   "",
-		Message: fmt.Sprintf("unknown value %q; allowed: SIGNUPS, ORDERS", text),
-		Rule:    "one_of",
-		Value:   text,
-	}
+	return "", kindEnum.ParseError(text)
 }
 
 // MarshalText implements encoding.TextMarshaler.
@@ -200,23 +167,12 @@ func (v Kind) MarshalText() ([]byte, error) {
 
 // UnmarshalText implements encoding.TextUnmarshaler; it accepts only declared values.
 func (v *Kind) UnmarshalText(b []byte) error {
-	p, err := ParseKind(string(b))
-	if err != nil {
-		return err
-	}
-	*v = p
-	return nil
+	return kindEnum.UnmarshalText(v, b)
 }
 
 // Scan implements sql.Scanner; it accepts only declared values.
 func (v *Kind) Scan(src any) error {
-	switch x := src.(type) {
-	case string:
-		return v.UnmarshalText([]byte(x))
-	case []byte:
-		return v.UnmarshalText(x)
-	}
-	return fmt.Errorf("cannot scan %T into Kind", src)
+	return kindEnum.Scan(v, src)
 }
 
 // Value implements driver.Valuer.
@@ -234,11 +190,12 @@ const (
 	FormatJSON Format = "json"
 )
 
-var formatValues = [...]Format{FormatCsv, FormatJSON}
+// formatEnum lists, parses and decodes the declared values.
+var formatEnum = enum.New("Format", "", FormatCsv, FormatJSON)
 
 // FormatValues returns every value in spec order.
 func FormatValues() []Format {
-	return append([]Format(nil), formatValues[:]...)
+	return formatEnum.Values()
 }
 
 // index returns the position of v in FormatValues(), or -1.
@@ -271,19 +228,7 @@ func ParseFormat(text string) (Format, error) {
 	if v := Format(text); v.Valid() {
 		return v, nil
 	}
-	if text == "" {
-		return "", &tasktype.FieldError{
-			Field:   "",
-			Message: "missing; allowed: csv, json",
-			Rule:    "required",
-		}
-	}
-	return "", &tasktype.FieldError{
-		Field:   "",
-		Message: fmt.Sprintf("unknown value %q; allowed: csv, json", text),
-		Rule:    "one_of",
-		Value:   text,
-	}
+	return "", formatEnum.ParseError(text)
 }
 
 // MarshalText implements encoding.TextMarshaler.
@@ -293,23 +238,12 @@ func (v Format) MarshalText() ([]byte, error) {
 
 // UnmarshalText implements encoding.TextUnmarshaler; it accepts only declared values.
 func (v *Format) UnmarshalText(b []byte) error {
-	p, err := ParseFormat(string(b))
-	if err != nil {
-		return err
-	}
-	*v = p
-	return nil
+	return formatEnum.UnmarshalText(v, b)
 }
 
 // Scan implements sql.Scanner; it accepts only declared values.
 func (v *Format) Scan(src any) error {
-	switch x := src.(type) {
-	case string:
-		return v.UnmarshalText([]byte(x))
-	case []byte:
-		return v.UnmarshalText(x)
-	}
-	return fmt.Errorf("cannot scan %T into Format", src)
+	return formatEnum.Scan(v, src)
 }
 
 // Value implements driver.Valuer.

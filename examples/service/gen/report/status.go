@@ -4,7 +4,7 @@ package report
 
 import (
 	"database/sql/driver"
-	"fmt"
+	"github.com/taskmodel/taskmodel/enum"
 	"github.com/taskmodel/taskmodel/tasktype"
 	"time"
 )
@@ -27,9 +27,12 @@ const (
 
 var statuses = [...]Status{StatusQueued, StatusBuilding, StatusReady, StatusFailed, StatusCancelled}
 
+// statusEnum lists, parses and decodes the declared values.
+var statusEnum = enum.New("Status", "status", statuses[:]...)
+
 // Statuses returns every status in spec order.
 func Statuses() []Status {
-	return append([]Status(nil), statuses[:]...)
+	return statusEnum.Values()
 }
 
 // index returns the position of s in Statuses(), or -1.
@@ -73,19 +76,7 @@ func ParseStatus(text string) (Status, error) {
 	if s := Status(text); s.Valid() {
 		return s, nil
 	}
-	if text == "" {
-		return "", &tasktype.FieldError{
-			Field:   "status",
-			Message: "missing; allowed: QUEUED, BUILDING, READY, FAILED, CANCELLED",
-			Rule:    "required",
-		}
-	}
-	return "", &tasktype.FieldError{
-		Field:   "status",
-		Message: fmt.Sprintf("unknown value %q; allowed: QUEUED, BUILDING, READY, FAILED, CANCELLED", text),
-		Rule:    "one_of",
-		Value:   text,
-	}
+	return "", statusEnum.ParseError(text)
 }
 
 // MarshalText implements encoding.TextMarshaler.
@@ -95,23 +86,12 @@ func (s Status) MarshalText() ([]byte, error) {
 
 // UnmarshalText implements encoding.TextUnmarshaler; it accepts only declared values.
 func (s *Status) UnmarshalText(b []byte) error {
-	p, err := ParseStatus(string(b))
-	if err != nil {
-		return err
-	}
-	*s = p
-	return nil
+	return statusEnum.UnmarshalText(s, b)
 }
 
 // Scan implements sql.Scanner; it accepts only declared values.
 func (s *Status) Scan(src any) error {
-	switch x := src.(type) {
-	case string:
-		return s.UnmarshalText([]byte(x))
-	case []byte:
-		return s.UnmarshalText(x)
-	}
-	return fmt.Errorf("cannot scan %T into Status", src)
+	return statusEnum.Scan(s, src)
 }
 
 // Value implements driver.Valuer.
@@ -137,19 +117,14 @@ var terminalTable = [5]bool{
 
 // IsTerminal reports whether s is terminal (READY, FAILED, CANCELLED): no event leaves it.
 func (s Status) IsTerminal() bool {
-	i := s.index()
-	return i >= 0 && terminalTable[i]
+	return enum.At(terminalTable[:], s.index())
 }
 
 var codeTable = [5]tasktype.Code{tasktype.CodeQueued, tasktype.CodeRunning, tasktype.CodeDone, tasktype.CodeFailed, tasktype.CodeCancelled}
 
 // Code returns the unified short code of s (Q, R, D, F or C), or "" for an undeclared status.
 func (s Status) Code() tasktype.Code {
-	i := s.index()
-	if i < 0 {
-		return ""
-	}
-	return codeTable[i]
+	return enum.At(codeTable[:], s.index())
 }
 
 // StatusesWithCode returns the statuses whose unified short code is c, in spec order.
@@ -217,11 +192,7 @@ var displayTable = [5]tasktype.Display{
 // Display returns what a user interface shows for s: label, color, icon,
 // message and poll interval. It is the zero Display where the spec gives none.
 func (s Status) Display() tasktype.Display {
-	i := s.index()
-	if i < 0 {
-		return tasktype.Display{}
-	}
-	return displayTable[i]
+	return enum.At(displayTable[:], s.index())
 }
 
 var enteredAtTable = [5]string{
@@ -235,11 +206,7 @@ var enteredAtTable = [5]string{
 // EnteredAtField returns the name of the time field set when a task enters s,
 // or "" when the spec names none.
 func (s Status) EnteredAtField() string {
-	i := s.index()
-	if i < 0 {
-		return ""
-	}
-	return enteredAtTable[i]
+	return enum.At(enteredAtTable[:], s.index())
 }
 
 // Timeout moves a task that stayed too long in a status.

@@ -107,17 +107,17 @@ func (g *generator) eventFile(f *jen.File) {
 		jen.Return(jen.Id("out")),
 	)
 
-	// Per-event metadata.
-	targetCases := make([]jen.Code, 0, ne)
-	sourceCases := make([]jen.Code, 0, ne)
+	// Per-event metadata: tables indexed like events.
+	targets := make([]jen.Code, 0, ne)
+	sources := make([]jen.Code, 0, ne)
 	reqCases := []jen.Code{}
 	for _, e := range m.Events {
-		targetCases = append(targetCases, jen.Case(jen.Id(e.GoName)).Block(jen.Return(jen.Id(e.To.GoName))))
+		targets = append(targets, jen.Id(e.To.GoName))
 		from := make([]jen.Code, len(e.From))
 		for i, s := range e.From {
 			from[i] = jen.Id(s.GoName)
 		}
-		sourceCases = append(sourceCases, jen.Case(jen.Id(e.GoName)).Block(jen.Return(jen.Index().Id("Status").Values(from...))))
+		sources = append(sources, jen.Values(from...))
 		if len(e.Requires) > 0 {
 			names := make([]jen.Code, len(e.Requires))
 			for i, r := range e.Requires {
@@ -126,12 +126,14 @@ func (g *generator) eventFile(f *jen.File) {
 			reqCases = append(reqCases, jen.Case(jen.Id(e.GoName)).Block(jen.Return(jen.Index().String().Values(names...))))
 		}
 	}
+	f.Var().Id("targetTable").Op("=").Index(jen.Lit(ne)).Id("Status").Values(targets...)
 	f.Comment("Target returns the status ev leads to, or \"\" for an undeclared event.")
 	f.Func().Params(jen.Id("ev").Id("Event")).Id("Target").Params().Id("Status").Block(
-		jen.Switch(jen.Id("ev")).Block(targetCases...), jen.Return(jen.Lit("")))
-	f.Comment("Sources returns the statuses ev may fire from, in spec order.")
+		jen.Return(jen.Qual(pkgEnum, "At").Call(jen.Id("targetTable").Index(jen.Empty(), jen.Empty()), jen.Id("ev").Dot("index").Call())))
+	f.Var().Id("sourcesTable").Op("=").Index(jen.Lit(ne)).Index().Id("Status").Values(sources...)
+	f.Comment("Sources returns the statuses ev may fire from, in spec order, in a new slice.")
 	f.Func().Params(jen.Id("ev").Id("Event")).Id("Sources").Params().Index().Id("Status").Block(
-		jen.Switch(jen.Id("ev")).Block(sourceCases...), jen.Return(jen.Nil()))
+		jen.Return(jen.Qual("slices", "Clone").Call(jen.Qual(pkgEnum, "At").Call(jen.Id("sourcesTable").Index(jen.Empty(), jen.Empty()), jen.Id("ev").Dot("index").Call()))))
 	f.Comment("RequiredFields returns the names of the fields a caller must supply with ev.")
 	reqBody := []jen.Code{}
 	if len(reqCases) > 0 {

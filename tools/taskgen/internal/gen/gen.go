@@ -23,6 +23,7 @@ const (
 	pkgValidation = "github.com/taskmodel/taskmodel/validation"
 	pkgUUID       = "github.com/google/uuid"
 	pkgDriver     = "database/sql/driver"
+	pkgEnum       = "github.com/taskmodel/taskmodel/enum"
 )
 
 // Options tune generation.
@@ -197,6 +198,7 @@ func (g *generator) newFileNamed(pkg string) *jen.File {
 	f.ImportName(pkgValidation, "validation")
 	f.ImportName(pkgUUID, "uuid")
 	f.ImportName(pkgDriver, "driver")
+	f.ImportName(pkgEnum, "enum")
 	return f
 }
 
@@ -254,29 +256,36 @@ func indexSwitch(recv string, consts, values []string) *jen.Statement {
 	return jen.Switch(jen.Len(jen.Id(recv))).Block(cases...).Line().Return(jen.Lit(-1))
 }
 
-// stringEnum emits the shared surface of a string enumeration: the type, its
-// constants, the list, index, String, Valid, Parse and text marshalling, and
-// optionally Scan/Value.
+// stringEnum emits a string enumeration: the type, its constants, the
+// index switch (the lookup Valid, Fire and CanTransition use), and the rest
+// of its surface (list, String, Parse, text and SQL encoding) as one-line
+// methods delegating to the enum package's Table of its values.
 type stringEnum struct {
-	Type, Doc   string
-	What        string // "status", "event", "error code", "RetryPolicy value"
-	Field       string // the JSON field name parse errors point at
-	ListFunc    string // Statuses
-	ListDoc     string
-	ParseFunc   string // ParseStatus
-	GoNames     []string
-	Values      []string
-	Docs        []string
-	SQL         bool
-	ListVarName string // statuses
+	Type, Doc string
+	What      string // "status", "event", "error code", "RetryPolicy value"
+	Field     string // the JSON field name parse errors point at
+	ListFunc  string // Statuses
+	ListDoc   string
+	ParseFunc string // ParseStatus
+	GoNames   []string
+	Values    []string
+	Docs      []string
+	SQL       bool
+	// ListVarName, when set, also declares the values as an array of that
+	// name, for the lifecycle tables to index (statuses[t-1]).
+	ListVarName string
 	Recv        string // receiver name: s for Status, ev for Event, v otherwise
 }
+
+// tableVar is the name of the enumeration's enum.Table variable.
+func (e stringEnum) tableVar() string { return lowerFirst(e.Type) + "Enum" }
 
 func (e stringEnum) emit(f *jen.File) {
 	r := e.Recv
 	if r == "" {
 		r = "v"
 	}
+	tv := e.tableVar()
 	f.Comment(e.Doc)
 	f.Type().Id(e.Type).String()
 	defs := make([]jen.Code, len(e.GoNames))
@@ -288,11 +297,17 @@ func (e stringEnum) emit(f *jen.File) {
 	for i, n := range e.GoNames {
 		ids[i] = jen.Id(n)
 	}
-	f.Var().Id(e.ListVarName).Op("=").Index(jen.Op("...")).Id(e.Type).Values(ids...)
+	args := []jen.Code{jen.Lit(e.Type), jen.Lit(e.Field)}
+	if e.ListVarName != "" {
+		f.Var().Id(e.ListVarName).Op("=").Index(jen.Op("...")).Id(e.Type).Values(ids...)
+		args = append(args, jen.Id(e.ListVarName).Index(jen.Empty(), jen.Empty()).Op("..."))
+	} else {
+		args = append(args, ids...)
+	}
+	f.Comment(tv + " lists, parses and decodes the declared values.")
+	f.Var().Id(tv).Op("=").Qual(pkgEnum, "New").Call(args...)
 	f.Comment(e.ListDoc)
-	f.Func().Id(e.ListFunc).Params().Index().Id(e.Type).Block(
-		jen.Return(jen.Append(jen.Index().Id(e.Type).Parens(jen.Nil()), jen.Id(e.ListVarName).Index(jen.Empty(), jen.Empty()).Op("..."))),
-	)
+	f.Func().Id(e.ListFunc).Params().Index().Id(e.Type).Block(jen.Return(jen.Id(tv).Dot("Values").Call()))
 	recv := jen.Id(r).Id(e.Type)
 	f.Comment("index returns the position of " + r + " in " + e.ListFunc + "(), or -1.")
 	f.Func().Params(recv).Id("index").Params().Int().Block(indexSwitch(r, e.GoNames, e.Values))
@@ -300,44 +315,25 @@ func (e stringEnum) emit(f *jen.File) {
 	f.Func().Params(recv).Id("String").Params().String().Block(jen.Return(jen.String().Parens(jen.Id(r))))
 	f.Comment(fmt.Sprintf("Valid reports whether "+r+" is a declared %s.", e.What))
 	f.Func().Params(recv).Id("Valid").Params().Bool().Block(jen.Return(jen.Id(r).Dot("index").Call().Op(">=").Lit(0)))
-	allowed := strings.Join(e.Values, ", ")
+	// Parse checks with the generated switch (as fast as Valid); only the
+	// error comes from the table.
 	f.Comment(fmt.Sprintf("%s parses a %s; the error lists the allowed values.", e.ParseFunc, e.What))
 	f.Func().Id(e.ParseFunc).Params(jen.Id("text").String()).Params(jen.Id(e.Type), jen.Error()).Block(
 		jen.If(jen.Id(r).Op(":=").Id(e.Type).Parens(jen.Id("text")), jen.Id(r).Dot("Valid").Call()).Block(jen.Return(jen.Id(r), jen.Nil())),
-		// An empty value is a missing one; the message names no Go type.
-		jen.If(jen.Id("text").Op("==").Lit("")).Block(jen.Return(jen.Lit(""), jen.Op("&").Qual(pkgTasktype, "FieldError").Values(jen.Dict{
-			jen.Id("Field"):   jen.Lit(e.Field),
-			jen.Id("Rule"):    jen.Lit("required"),
-			jen.Id("Message"): jen.Lit("missing; allowed: " + allowed),
-		}))),
-		jen.Return(jen.Lit(""), jen.Op("&").Qual(pkgTasktype, "FieldError").Values(jen.Dict{
-			jen.Id("Field"):   jen.Lit(e.Field),
-			jen.Id("Rule"):    jen.Lit("one_of"),
-			jen.Id("Value"):   jen.Id("text"),
-			jen.Id("Message"): jen.Qual("fmt", "Sprintf").Call(jen.Lit("unknown value %q; allowed: "+allowed), jen.Id("text")),
-		})),
+		jen.Return(jen.Lit(""), jen.Id(tv).Dot("ParseError").Call(jen.Id("text"))),
 	)
 	f.Comment("MarshalText implements encoding.TextMarshaler.")
 	f.Func().Params(recv).Id("MarshalText").Params().Params(jen.Index().Byte(), jen.Error()).Block(
 		jen.Return(jen.Index().Byte().Parens(jen.Id(r)), jen.Nil()))
 	f.Comment("UnmarshalText implements encoding.TextUnmarshaler; it accepts only declared values.")
 	f.Func().Params(jen.Id(r).Op("*").Id(e.Type)).Id("UnmarshalText").Params(jen.Id("b").Index().Byte()).Error().Block(
-		jen.List(jen.Id("p"), jen.Err()).Op(":=").Id(e.ParseFunc).Call(jen.String().Parens(jen.Id("b"))),
-		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
-		jen.Op("*").Id(r).Op("=").Id("p"),
-		jen.Return(jen.Nil()),
-	)
+		jen.Return(jen.Id(tv).Dot("UnmarshalText").Call(jen.Id(r), jen.Id("b"))))
 	if !e.SQL {
 		return
 	}
 	f.Comment("Scan implements sql.Scanner; it accepts only declared values.")
 	f.Func().Params(jen.Id(r).Op("*").Id(e.Type)).Id("Scan").Params(jen.Id("src").Any()).Error().Block(
-		jen.Switch(jen.Id("x").Op(":=").Id("src").Assert(jen.Type())).Block(
-			jen.Case(jen.String()).Block(jen.Return(jen.Id(r).Dot("UnmarshalText").Call(jen.Index().Byte().Parens(jen.Id("x"))))),
-			jen.Case(jen.Index().Byte()).Block(jen.Return(jen.Id(r).Dot("UnmarshalText").Call(jen.Id("x")))),
-		),
-		jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit("cannot scan %T into "+e.Type), jen.Id("src"))),
-	)
+		jen.Return(jen.Id(tv).Dot("Scan").Call(jen.Id(r), jen.Id("src"))))
 	f.Comment("Value implements driver.Valuer.")
 	f.Func().Params(recv).Id("Value").Params().Params(jen.Qual(pkgDriver, "Value"), jen.Error()).Block(
 		jen.Return(jen.String().Parens(jen.Id(r)), jen.Nil()))

@@ -24,7 +24,7 @@ func (g *generator) modelFile(f *jen.File) {
 		}
 		stringEnum{
 			Type: "ErrorCode", Doc: "ErrorCode says why a task failed, in a form programs can test.",
-			What: "error code", Field: "error_code", ListFunc: "ErrorCodes", ListVarName: "errorCodes",
+			What: "error code", Field: "error_code", ListFunc: "ErrorCodes",
 			ListDoc:   "ErrorCodes returns every error code in spec order.",
 			ParseFunc: "ParseErrorCode", GoNames: goNames, Values: values, Docs: docs, SQL: true,
 		}.emit(f)
@@ -45,7 +45,7 @@ func (g *generator) modelFile(f *jen.File) {
 		}
 		stringEnum{
 			Type: e.Name, Doc: doc, What: e.Name + " value", Field: "", ListFunc: e.Name + "Values",
-			ListVarName: lowerFirst(e.Name) + "Values", ListDoc: e.Name + "Values returns every value in spec order.",
+			ListDoc:   e.Name + "Values returns every value in spec order.",
 			ParseFunc: "Parse" + e.Name, GoNames: goNames, Values: values, Docs: docs, SQL: true,
 		}.emit(f)
 	}

@@ -59,10 +59,7 @@ func (g *generator) statusFile(f *jen.File) {
 	terminal := m.TerminalStatuses()
 	boolTable("terminalTable", func(s *spec.Status) bool { return s.Terminal })
 	f.Comment(fmt.Sprintf("IsTerminal reports whether s is terminal (%s): no event leaves it.", orNone(terminal)))
-	f.Func().Params(jen.Id("s").Id("Status")).Id("IsTerminal").Params().Bool().Block(
-		jen.Id("i").Op(":=").Id("s").Dot("index").Call(),
-		jen.Return(jen.Id("i").Op(">=").Lit(0).Op("&&").Id("terminalTable").Index(jen.Id("i"))),
-	)
+	f.Func().Params(jen.Id("s").Id("Status")).Id("IsTerminal").Params().Bool().Block(atIndex("terminalTable"))
 	for _, set := range m.Sets {
 		table := "set" + set.GoName
 		boolTable(table, set.Has)
@@ -77,10 +74,7 @@ func (g *generator) statusFile(f *jen.File) {
 			desc += ". " + oneLine(set.Doc)
 		}
 		f.Comment(fmt.Sprintf("Is%s reports whether s is in %s", set.GoName, desc))
-		f.Func().Params(jen.Id("s").Id("Status")).Id("Is"+set.GoName).Params().Bool().Block(
-			jen.Id("i").Op(":=").Id("s").Dot("index").Call(),
-			jen.Return(jen.Id("i").Op(">=").Lit(0).Op("&&").Id(table).Index(jen.Id("i"))),
-		)
+		f.Func().Params(jen.Id("s").Id("Status")).Id("Is" + set.GoName).Params().Bool().Block(atIndex(table))
 		f.Comment(fmt.Sprintf("%sStatuses returns the members of the set %q in spec order.", set.GoName, set.Name))
 		f.Func().Id(set.GoName + "Statuses").Params().Index().Id("Status").Block(jen.Return(jen.Index().Id("Status").Values(ids...)))
 	}
@@ -94,11 +88,7 @@ func (g *generator) statusFile(f *jen.File) {
 		}
 		f.Var().Id("codeTable").Op("=").Index(jen.Lit(n)).Qual(pkgTasktype, "Code").Values(vals...)
 		f.Comment("Code returns the unified short code of s (Q, R, D, F or C), or \"\" for an undeclared status.")
-		f.Func().Params(jen.Id("s").Id("Status")).Id("Code").Params().Qual(pkgTasktype, "Code").Block(
-			jen.Id("i").Op(":=").Id("s").Dot("index").Call(),
-			jen.If(jen.Id("i").Op("<").Lit(0)).Block(jen.Return(jen.Lit(""))),
-			jen.Return(jen.Id("codeTable").Index(jen.Id("i"))),
-		)
+		f.Func().Params(jen.Id("s").Id("Status")).Id("Code").Params().Qual(pkgTasktype, "Code").Block(atIndex("codeTable"))
 		var cases []jen.Code
 		for _, c := range []string{"Q", "R", "D", "F", "C"} {
 			var ids []jen.Code
@@ -164,11 +154,7 @@ func (g *generator) statusFile(f *jen.File) {
 	f.Var().Id("displayTable").Op("=").Index(jen.Lit(n)).Qual(pkgTasktype, "Display").Values(dvals)
 	f.Comment("Display returns what a user interface shows for s: label, color, icon,")
 	f.Comment("message and poll interval. It is the zero Display where the spec gives none.")
-	f.Func().Params(jen.Id("s").Id("Status")).Id("Display").Params().Qual(pkgTasktype, "Display").Block(
-		jen.Id("i").Op(":=").Id("s").Dot("index").Call(),
-		jen.If(jen.Id("i").Op("<").Lit(0)).Block(jen.Return(jen.Qual(pkgTasktype, "Display").Values())),
-		jen.Return(jen.Id("displayTable").Index(jen.Id("i"))),
-	)
+	f.Func().Params(jen.Id("s").Id("Status")).Id("Display").Params().Qual(pkgTasktype, "Display").Block(atIndex("displayTable"))
 
 	// Entry timestamps.
 	evals := jen.Dict{}
@@ -180,11 +166,7 @@ func (g *generator) statusFile(f *jen.File) {
 	f.Var().Id("enteredAtTable").Op("=").Index(jen.Lit(n)).String().Values(evals)
 	f.Comment("EnteredAtField returns the name of the time field set when a task enters s,")
 	f.Comment("or \"\" when the spec names none.")
-	f.Func().Params(jen.Id("s").Id("Status")).Id("EnteredAtField").Params().String().Block(
-		jen.Id("i").Op(":=").Id("s").Dot("index").Call(),
-		jen.If(jen.Id("i").Op("<").Lit(0)).Block(jen.Return(jen.Lit(""))),
-		jen.Return(jen.Id("enteredAtTable").Index(jen.Id("i"))),
-	)
+	f.Func().Params(jen.Id("s").Id("Status")).Id("EnteredAtField").Params().String().Block(atIndex("enteredAtTable"))
 
 	// Timeouts.
 	hasCodes := len(m.ErrorCodes) > 0
@@ -234,6 +216,12 @@ func (g *generator) statusFile(f *jen.File) {
 			jen.Return(jen.Id("Timeout").Values(), jen.False())),
 		jen.Return(jen.Id("timeouts").Index(jen.Id("timeoutIndex").Index(jen.Id("i")).Op("-").Lit(1)), jen.True()),
 	)
+}
+
+// atIndex is the body of a method that looks s up in a per-status table:
+// the table's entry, or its zero value for an undeclared status.
+func atIndex(table string) jen.Code {
+	return jen.Return(jen.Qual(pkgEnum, "At").Call(jen.Id(table).Index(jen.Empty(), jen.Empty()), jen.Id("s").Dot("index").Call()))
 }
 
 func orNone(items []string) string {
