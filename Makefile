@@ -99,3 +99,5 @@ fuzz:
 	$(GO) test ./server -run '^$$' -fuzz FuzzPipelineRoutes -fuzztime $(FUZZTIME)
 	$(GO) test ./server/dashboard -run '^$$' -fuzz FuzzMarkdown -fuzztime $(FUZZTIME)
 	$(GO) test ./tracing -run '^$$' -fuzz FuzzContinue -fuzztime $(FUZZTIME)
+	$(GO) test ./backends/mysql -run '^$$' -fuzz FuzzSplitStatements -fuzztime $(FUZZTIME)
+	$(GO) test ./backends/sqltable -run '^$$' -fuzz FuzzCompile -fuzztime $(FUZZTIME)
