@@ -4,7 +4,7 @@ package mysql
 // models on MySQL, whose drivers are not generated yet: serve, the migrate
 // commands, pipeline tracking. Auth tokens work on MySQL already.
 type NotYetError struct {
-	// What cannot run: "taskmodel serve", "pipeline tracking".
+	// What cannot run: "serve", "migrate", "pipeline tracking".
 	What string
 }
 

@@ -185,7 +185,7 @@ func parseEngine(s string) (string, error) {
 	case "sqlite", "sqlite3":
 		return sqlite.Engine, nil
 	case "mysql", "mariadb":
-		return "", &mysql.NotYetError{What: "taskmodel migrate plan"}
+		return "", &mysql.NotYetError{What: "migrate plan"}
 	}
 	return "", usagef(fmt.Errorf("--engine %q: allowed: postgresql, sqlite", s))
 }
@@ -269,7 +269,7 @@ func (a *App) inspect(ctx context.Context) (*inspected, error) {
 		}
 		return in, nil
 	case config.MySQL:
-		return nil, &mysql.NotYetError{What: "taskmodel migrate"}
+		return nil, &mysql.NotYetError{What: "migrate"}
 	}
 	return nil, fmt.Errorf("database driver %q: allowed: %s, %s", d.Driver, config.PostgreSQL, config.SQLite)
 }
@@ -604,7 +604,7 @@ func (a *App) migrateUp(ctx context.Context) error {
 			return postgres.MigrateReport(ctx, pool, ms, report)
 		}
 	case config.MySQL:
-		return &mysql.NotYetError{What: "taskmodel migrate"}
+		return &mysql.NotYetError{What: "migrate"}
 	default:
 		return fmt.Errorf("database driver %q: allowed: %s, %s", d.Driver, config.PostgreSQL, config.SQLite)
 	}

@@ -16,11 +16,11 @@ func TestMySQLNotYet(t *testing.T) {
 		args []string
 		what string
 	}{
-		{[]string{"serve", "--database-url", url}, "taskmodel serve"},
-		{[]string{"migrate", "status", "--database-url", url}, "taskmodel migrate"},
-		{[]string{"migrate", "plan", "--database-url", url}, "taskmodel migrate"},
-		{[]string{"migrate", "up", "--database-url", url}, "taskmodel migrate"},
-		{[]string{"migrate", "plan", "--engine", "mysql"}, "taskmodel migrate plan"},
+		{[]string{"serve", "--database-url", url}, "serve"},
+		{[]string{"migrate", "status", "--database-url", url}, "migrate"},
+		{[]string{"migrate", "plan", "--database-url", url}, "migrate"},
+		{[]string{"migrate", "up", "--database-url", url}, "migrate"},
+		{[]string{"migrate", "plan", "--engine", "mysql"}, "migrate plan"},
 		{[]string{"status", "--db-url", url}, "pipeline tracking"},
 		{[]string{"history", "--db-driver", "mariadb", "--db-name", "none", "--db-port", "1"}, "pipeline tracking"},
 	}

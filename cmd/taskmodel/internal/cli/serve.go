@@ -351,7 +351,7 @@ func openServeDB(ctx context.Context, d config.Database) (*serveDB, error) {
 		}
 		return &serveDB{backend: server.Postgres(pool), pg: pool, dataDir: filepath.Join(filepath.Dir(dir), "blobs"), close: pool.Close}, nil
 	case config.MySQL:
-		return nil, &mysql.NotYetError{What: "taskmodel serve"}
+		return nil, &mysql.NotYetError{What: "serve"}
 	}
 	return nil, fmt.Errorf("database driver %q: allowed: %s, %s", d.Driver, config.PostgreSQL, config.SQLite)
 }
