@@ -184,6 +184,9 @@ func (n *Notifier) listen(ctx context.Context, fn func(backends.Notice), st *lis
 		// before this one was heard.
 		st.heard = time.Now()
 		if nt, ok := parseNotice(note.Payload); ok {
+			if _, dup := st.seen[seenKey{nt.ID, nt.Version}]; dup {
+				continue // the catch-up sent it: it committed while that read
+			}
 			st.sent(nt, st.heard, n.Lookback)
 			fn(nt)
 		}
