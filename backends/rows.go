@@ -47,15 +47,6 @@ func DecodeJSON(data []byte, dst any) error {
 	return json.Unmarshal(data, dst)
 }
 
-// TextPointer turns encoded JSON into a nullable TEXT value.
-func TextPointer(b []byte) *string {
-	if b == nil {
-		return nil
-	}
-	s := string(b)
-	return &s
-}
-
 // TextBytes turns a nullable TEXT value into bytes for DecodeJSON.
 func TextBytes(s *string) []byte {
 	if s == nil {
@@ -73,9 +64,6 @@ func UTC(t *time.Time) *time.Time {
 	return &u
 }
 
-// Ptr returns a pointer to v.
-func Ptr[V any](v V) *V { return &v }
-
 // Deref returns *p, or the zero value for nil.
 func Deref[V any](p *V) V {
 	var zero V
@@ -83,30 +71,4 @@ func Deref[V any](p *V) V {
 		return zero
 	}
 	return *p
-}
-
-// Claims converts the rows of a worker query into claims, stopping at the
-// first row that does not convert.
-func Claims[R, T any](rows []R, conv func(R) (*T, Lease, error)) ([]Claim[T], error) {
-	out := make([]Claim[T], 0, len(rows))
-	for _, r := range rows {
-		x, l, err := conv(r)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, Claim[T]{Task: x, Lease: l})
-	}
-	return out, nil
-}
-
-// AppendNullable appends v to vals and whether it is nil to nulls, the zero
-// value standing in vals for a nil v: how the generated PostgreSQL drivers
-// pass a nullable column of a batch as two arrays, since sqlc cannot type an
-// array's NULL elements (sqlc-dev/sqlc#1851).
-func AppendNullable[V any](vals []V, nulls []bool, v *V) ([]V, []bool) {
-	if v == nil {
-		var zero V
-		return append(vals, zero), append(nulls, true)
-	}
-	return append(vals, *v), append(nulls, false)
 }

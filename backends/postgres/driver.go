@@ -50,7 +50,7 @@ func NewDriver[T any](db DBTX, t *sqltable.Table[T]) *Driver[T] {
 	}
 	d := &Driver[T]{t: c, db: db, replanned: Replanned(db)}
 	d.group = NewGroup(d.flush, d.transitionOne, func(c sqltable.Call[T]) uuid.UUID { return c.From.ID })
-	d.inserts = NewGroup(d.flushInserts, d.insertOne, func(c sqltable.Call[T]) uuid.UUID { return t.ID(c.Task) })
+	d.inserts = NewGroup(d.flushInserts, d.insertOne, func(c sqltable.Call[T]) uuid.UUID { return t.Key(c.Task).ID })
 	return d
 }
 
@@ -345,8 +345,7 @@ func (d *ClaimingDriver[T]) Claim(ctx context.Context, owner string, now, expire
 		return claims, backends.QueuePosition{}, err
 	}
 	// The rows come in claim order: the last one is the furthest.
-	pos, err := d.t.Position(claims[len(claims)-1].Task)
-	return claims, pos, err
+	return claims, d.t.Position(claims[len(claims)-1].Task), nil
 }
 
 // classify maps driver errors to the tasktype error values.

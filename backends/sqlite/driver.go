@@ -91,16 +91,6 @@ func (d *Driver[T]) history(ctx context.Context, tx DBTX, id uuid.UUID, from bac
 	return err
 }
 
-// status returns the status column of x.
-func (d *Driver[T]) status(x *T) (string, error) {
-	v, err := d.t.Values(x)
-	if err != nil {
-		return "", err
-	}
-	s, _ := v[d.t.Column("status")].(string)
-	return s, nil
-}
-
 // Insert writes a new task and its first history row.
 func (d *Driver[T]) Insert(ctx context.Context, x *T, h backends.History) error {
 	return d.InsertMany(ctx, []*T{x}, []backends.History{h})
@@ -120,11 +110,7 @@ func (d *Driver[T]) InsertMany(ctx context.Context, xs []*T, hs []backends.Histo
 			if _, err := d.exec(ctx, tx, "Insert", &sqltable.Call[T]{Task: x}); err != nil {
 				return classify(err)
 			}
-			to, err := d.status(x)
-			if err != nil {
-				return err
-			}
-			if err := d.history(ctx, tx, d.t.ID(x), backends.Key{}, to, hs[i]); err != nil {
+			if err := d.history(ctx, tx, d.t.Key(x).ID, backends.Key{}, d.t.Key(x).Status, hs[i]); err != nil {
 				return err
 			}
 		}
@@ -191,12 +177,9 @@ func (d *Driver[T]) query(ctx context.Context, db DBTX, name string, c *sqltable
 // version, and appends its history row, atomically; false when the guard
 // fails.
 func (d *Driver[T]) Transition(ctx context.Context, from backends.Key, x *T, h backends.History) (bool, error) {
-	to, err := d.status(x)
-	if err != nil {
-		return false, err
-	}
+	to := d.t.Key(x).Status
 	ok := false
-	err = d.w.Do(ctx, func(tx DBTX) error {
+	err := d.w.Do(ctx, func(tx DBTX) error {
 		ok = false // the writer may run this again, alone
 		n, err := d.exec(ctx, tx, "UpdateGuarded", &sqltable.Call[T]{Task: x, From: from})
 		if err != nil || n != 1 {
@@ -301,31 +284,14 @@ func (d *Driver[T]) ChangedSince(ctx context.Context, since time.Time, afterID u
 
 // inClaimOrder sorts claimed tasks oldest first, as the statement chose
 // them (RETURNING has no order).
-func (d *Driver[T]) inClaimOrder(cs []backends.Claim[T]) ([]backends.Claim[T], []backends.QueuePosition, error) {
-	pos := make([]backends.QueuePosition, len(cs))
-	for i, c := range cs {
-		p, err := d.t.Position(c.Task)
-		if err != nil {
-			return nil, nil, err
-		}
-		pos[i] = p
-	}
-	idx := make([]int, len(cs))
-	for i := range idx {
-		idx[i] = i
-	}
-	slices.SortFunc(idx, func(a, b int) int {
-		if c := pos[a].CreatedAt.Compare(pos[b].CreatedAt); c != 0 {
+func (d *Driver[T]) inClaimOrder(cs []backends.Claim[T]) {
+	slices.SortFunc(cs, func(a, b backends.Claim[T]) int {
+		p, q := d.t.Position(a.Task), d.t.Position(b.Task)
+		if c := p.CreatedAt.Compare(q.CreatedAt); c != 0 {
 			return c
 		}
-		return bytes.Compare(pos[a].ID[:], pos[b].ID[:])
+		return bytes.Compare(p.ID[:], q.ID[:])
 	})
-	outC := make([]backends.Claim[T], len(cs))
-	outP := make([]backends.QueuePosition, len(cs))
-	for i, j := range idx {
-		outC[i], outP[i] = cs[j], pos[j]
-	}
-	return outC, outP, nil
 }
 
 // Reserve leases up to limit tasks in status queue that no live lease
@@ -337,8 +303,8 @@ func (d *Driver[T]) Reserve(ctx context.Context, queue, owner string, now, expir
 	if err != nil {
 		return nil, classify(err)
 	}
-	cs, _, err = d.inClaimOrder(cs)
-	return cs, err
+	d.inClaimOrder(cs)
+	return cs, nil
 }
 
 // Heartbeat extends a lease its holder still has on a task still in status
@@ -380,7 +346,7 @@ func (d *ClaimingDriver[T]) Claim(ctx context.Context, owner string, now, expire
 			return nil, err
 		}
 		for _, c := range cs {
-			if err := d.history(ctx, tx, d.t.ID(c.Task), from, d.t.Running, backends.History{
+			if err := d.history(ctx, tx, d.t.Key(c.Task).ID, from, d.t.Running, backends.History{
 				Event: d.t.ClaimEvent, At: now, Attempt: c.Lease.Attempt, Actor: owner,
 				Message: fmt.Sprintf("claimed by %s (attempt %d)", owner, c.Lease.Attempt),
 			}); err != nil {
@@ -392,11 +358,11 @@ func (d *ClaimingDriver[T]) Claim(ctx context.Context, owner string, now, expire
 	if err != nil {
 		return nil, backends.QueuePosition{}, classify(err)
 	}
-	cs, pos, err := d.inClaimOrder(cs)
-	if err != nil || len(cs) == 0 {
-		return cs, backends.QueuePosition{}, err
+	if len(cs) == 0 {
+		return nil, backends.QueuePosition{}, nil
 	}
-	return cs, pos[len(pos)-1], nil
+	d.inClaimOrder(cs)
+	return cs, d.t.Position(cs[len(cs)-1].Task), nil
 }
 
 // classify maps driver errors to the tasktype error values.

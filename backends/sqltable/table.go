@@ -31,8 +31,10 @@ type Table[T any] struct {
 	// Scan reads a task row as the statements that return tasks select it
 	// (every column of the table, in its order): the task and its lease.
 	Scan func(row Scanner) (*T, backends.Lease, error)
-	// ID reads a task's id.
-	ID func(x *T) uuid.UUID
+	// Key reads a task's id, status and version; CreatedAt its creation
+	// time (its place in its queue).
+	Key       func(x *T) backends.Key
+	CreatedAt func(x *T) time.Time
 	// Queue, Running and ClaimEvent are the worker section's queue and
 	// running statuses and its claim event; empty without one.
 	Queue, Running, ClaimEvent string
@@ -87,9 +89,6 @@ type Deadline struct {
 	Arg   string
 	After time.Duration
 }
-
-// Text returns a text column's parameter: s as a string.
-func Text[S ~string](s S) any { return string(s) }
 
 // OptText returns a nullable text column's parameter: nil or *p.
 func OptText[S ~string](p *S) any {
@@ -257,9 +256,6 @@ func Compile[T any](t *Table[T], placeholder *regexp.Regexp) (*Compiled[T], erro
 	}
 	return c, nil
 }
-
-// Columns returns the table's columns.
-func (c *Compiled[T]) Columns() []Column { return c.cols }
 
 // Column returns the index of a column, or -1.
 func (c *Compiled[T]) Column(name string) int {
@@ -575,11 +571,6 @@ func (c *Compiled[T]) CheckRunning(running string) error {
 
 // Position returns a task's position in its queue: its creation time and
 // id.
-func (c *Compiled[T]) Position(x *T) (backends.QueuePosition, error) {
-	v, err := c.Values(x)
-	if err != nil {
-		return backends.QueuePosition{}, err
-	}
-	at, _ := v[c.Column("created_at")].(time.Time)
-	return backends.QueuePosition{CreatedAt: at, ID: c.ID(x)}, nil
+func (c *Compiled[T]) Position(x *T) backends.QueuePosition {
+	return backends.QueuePosition{CreatedAt: c.CreatedAt(x).UTC(), ID: c.Key(x).ID}
 }

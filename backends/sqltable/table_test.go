@@ -28,7 +28,8 @@ func table(stmts map[string]Stmt) *Table[task] {
 			v[0], v[1], v[2], v[3] = x.ID, x.Status, Opt(x.Note), x.At.UTC()
 			return nil
 		},
-		ID:        func(x *task) uuid.UUID { return x.ID },
+		Key:       func(x *task) backends.Key { return backends.Key{ID: x.ID, Status: x.Status} },
+		CreatedAt: func(x *task) time.Time { return x.At },
 		Deadlines: []Deadline{{Arg: "tm_queued_deadline", After: time.Minute}},
 		Stmts:     stmts,
 	}

@@ -5,7 +5,6 @@ package sqlitedb
 import (
 	"database/sql"
 	"fmt"
-	"github.com/google/uuid"
 	"github.com/taskmodel/taskmodel/backends"
 	sqlitebackend "github.com/taskmodel/taskmodel/backends/sqlite"
 	"github.com/taskmodel/taskmodel/backends/sqltable"
@@ -27,6 +26,9 @@ func NewDriver(db *sql.DB) *Driver {
 var table = sqltable.Table[analysis.Task]{
 	ClaimEvent: "start",
 	Columns:    "id uuid, status text, version int, created_at time, updated_at time, user_id text, tool_id text, agents json, progress int, progress_detail json null, error_code text null, error_message text null, blobs_cleaned bool, upload_started_at time null, upload_failed_at time null, queued_at time null, processing_started_at time null, completed_at time null, failed_at time null, cancelled_at time null, expired_at time null, tm_traceparent text",
+	CreatedAt: func(x *analysis.Task) time.Time {
+		return x.CreatedAt
+	},
 	Deadlines: []sqltable.Deadline{{
 		After: 15 * time.Minute,
 		Arg:   "tm_created_deadline",
@@ -37,9 +39,7 @@ var table = sqltable.Table[analysis.Task]{
 		After: 30 * time.Minute,
 		Arg:   "tm_processing_deadline",
 	}},
-	ID: func(x *analysis.Task) uuid.UUID {
-		return x.ID
-	},
+	Key:     (*analysis.Task).Key,
 	Model:   "analysis",
 	Queue:   "QUEUED",
 	Running: "PROCESSING",

@@ -3,11 +3,11 @@
 package pgdb
 
 import (
-	"github.com/google/uuid"
 	"github.com/taskmodel/taskmodel/backends"
 	pgbackend "github.com/taskmodel/taskmodel/backends/postgres"
 	"github.com/taskmodel/taskmodel/backends/sqltable"
 	"github.com/taskmodel/taskmodel/gen/datasetupload"
+	"time"
 )
 
 // Driver stores DatasetUpload tasks (model "dataset_upload") in PostgreSQL: the engine's generic driver
@@ -25,9 +25,10 @@ func NewDriver(db DBTX) *Driver {
 var table = sqltable.Table[datasetupload.DatasetUpload]{
 	ClaimEvent: "start",
 	Columns:    "id uuid, status text, version int, created_at time, updated_at time, tag text null, error_message text null, dataset_name text null, records_processed int, user_id text null, progress int, queued_at time null, started_at time null, end_date time null, tm_traceparent text",
-	ID: func(x *datasetupload.DatasetUpload) uuid.UUID {
-		return x.ID
+	CreatedAt: func(x *datasetupload.DatasetUpload) time.Time {
+		return x.CreatedAt
 	},
+	Key:     (*datasetupload.DatasetUpload).Key,
 	Model:   "dataset_upload",
 	Queue:   "QUEUED",
 	Running: "RUNNING",

@@ -4,11 +4,11 @@ package pgdb
 
 import (
 	"fmt"
-	"github.com/google/uuid"
 	"github.com/taskmodel/taskmodel/backends"
 	pgbackend "github.com/taskmodel/taskmodel/backends/postgres"
 	"github.com/taskmodel/taskmodel/backends/sqltable"
 	"github.com/taskmodel/taskmodel/gen/pipelinerun"
+	"time"
 )
 
 // Driver stores PipelineRun tasks (model "pipeline_run") in PostgreSQL: the engine's generic driver
@@ -25,9 +25,10 @@ func NewDriver(db DBTX) *Driver {
 // table describes the model's table to the generic driver.
 var table = sqltable.Table[pipelinerun.PipelineRun]{
 	Columns: "id uuid, status text, version int, created_at time, updated_at time, stage text, task text, hostname text null, pid int null, ppid int null, user_name text null, code_version text null, git_commit text null, environment json null, script_path text null, script_filename text null, log_path text null, log_filename text null, overall_percent float, message text null, current_subtask int null, total_subtasks int null, error_message text null, error_detail text null, memory_mb float null, cpu_percent float null, started_at time null, ended_at time null, tm_traceparent text",
-	ID: func(x *pipelinerun.PipelineRun) uuid.UUID {
-		return x.ID
+	CreatedAt: func(x *pipelinerun.PipelineRun) time.Time {
+		return x.CreatedAt
 	},
+	Key:   (*pipelinerun.PipelineRun).Key,
 	Model: "pipeline_run",
 	Scan:  scan,
 	Stmts: map[string]sqltable.Stmt{

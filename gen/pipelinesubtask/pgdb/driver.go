@@ -3,11 +3,11 @@
 package pgdb
 
 import (
-	"github.com/google/uuid"
 	"github.com/taskmodel/taskmodel/backends"
 	pgbackend "github.com/taskmodel/taskmodel/backends/postgres"
 	"github.com/taskmodel/taskmodel/backends/sqltable"
 	"github.com/taskmodel/taskmodel/gen/pipelinesubtask"
+	"time"
 )
 
 // Driver stores PipelineSubtask tasks (model "pipeline_subtask") in PostgreSQL: the engine's generic driver
@@ -24,9 +24,10 @@ func NewDriver(db DBTX) *Driver {
 // table describes the model's table to the generic driver.
 var table = sqltable.Table[pipelinesubtask.PipelineSubtask]{
 	Columns: "id uuid, status text, version int, created_at time, updated_at time, run_id uuid, subtask_number int, name text, percent float, items_total int null, items_complete int, message text null, error_message text null, started_at time null, ended_at time null, tm_traceparent text",
-	ID: func(x *pipelinesubtask.PipelineSubtask) uuid.UUID {
-		return x.ID
+	CreatedAt: func(x *pipelinesubtask.PipelineSubtask) time.Time {
+		return x.CreatedAt
 	},
+	Key:   (*pipelinesubtask.PipelineSubtask).Key,
 	Model: "pipeline_subtask",
 	Scan:  scan,
 	Stmts: map[string]sqltable.Stmt{

@@ -5,11 +5,11 @@ package sqlitedb
 import (
 	"database/sql"
 	"fmt"
-	"github.com/google/uuid"
 	"github.com/taskmodel/taskmodel/backends"
 	sqlitebackend "github.com/taskmodel/taskmodel/backends/sqlite"
 	"github.com/taskmodel/taskmodel/backends/sqltable"
 	"github.com/taskmodel/taskmodel/gen/stage"
+	"time"
 )
 
 // Driver stores StageState tasks (model "stage") in SQLite: the engine's generic driver
@@ -25,9 +25,10 @@ func NewDriver(db *sql.DB) *Driver {
 // table describes the model's table to the generic driver.
 var table = sqltable.Table[stage.StageState]{
 	Columns: "id uuid, status text, version int, created_at time, updated_at time, stage_name text, attempts int, task_id text, history json, result json null, checkpoint json null, started_at time null, ended_at time null, tm_traceparent text",
-	ID: func(x *stage.StageState) uuid.UUID {
-		return x.ID
+	CreatedAt: func(x *stage.StageState) time.Time {
+		return x.CreatedAt
 	},
+	Key:   (*stage.StageState).Key,
 	Model: "stage",
 	Scan:  scan,
 	Stmts: map[string]sqltable.Stmt{

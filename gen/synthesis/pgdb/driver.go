@@ -3,11 +3,11 @@
 package pgdb
 
 import (
-	"github.com/google/uuid"
 	"github.com/taskmodel/taskmodel/backends"
 	pgbackend "github.com/taskmodel/taskmodel/backends/postgres"
 	"github.com/taskmodel/taskmodel/backends/sqltable"
 	"github.com/taskmodel/taskmodel/gen/synthesis"
+	"time"
 )
 
 // Driver stores Synthesis tasks (model "synthesis") in PostgreSQL: the engine's generic driver
@@ -25,9 +25,10 @@ func NewDriver(db DBTX) *Driver {
 var table = sqltable.Table[synthesis.Synthesis]{
 	ClaimEvent: "start",
 	Columns:    "id uuid, status text, version int, created_at time, updated_at time, tag text null, error_message text null, num_samples int null, user_id text null, progress int, queued_at time null, started_at time null, end_date time null, tm_traceparent text",
-	ID: func(x *synthesis.Synthesis) uuid.UUID {
-		return x.ID
+	CreatedAt: func(x *synthesis.Synthesis) time.Time {
+		return x.CreatedAt
 	},
+	Key:     (*synthesis.Synthesis).Key,
 	Model:   "synthesis",
 	Queue:   "QUEUED",
 	Running: "RUNNING",

@@ -3,11 +3,11 @@
 package pgdb
 
 import (
-	"github.com/google/uuid"
 	"github.com/taskmodel/taskmodel/backends"
 	pgbackend "github.com/taskmodel/taskmodel/backends/postgres"
 	"github.com/taskmodel/taskmodel/backends/sqltable"
 	"github.com/taskmodel/taskmodel/gen/training"
+	"time"
 )
 
 // Driver stores Training tasks (model "training") in PostgreSQL: the engine's generic driver
@@ -25,9 +25,10 @@ func NewDriver(db DBTX) *Driver {
 var table = sqltable.Table[training.Training]{
 	ClaimEvent: "start",
 	Columns:    "id uuid, status text, version int, created_at time, updated_at time, tag text null, error_message text null, base_model text null, epochs int null, user_id text null, progress int, queued_at time null, started_at time null, end_date time null, tm_traceparent text",
-	ID: func(x *training.Training) uuid.UUID {
-		return x.ID
+	CreatedAt: func(x *training.Training) time.Time {
+		return x.CreatedAt
 	},
+	Key:     (*training.Training).Key,
 	Model:   "training",
 	Queue:   "QUEUED",
 	Running: "RUNNING",

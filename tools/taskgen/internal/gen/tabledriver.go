@@ -115,7 +115,9 @@ func (g *generator) tableDriverFile(f *jen.File, e Engine) {
 		jen.Id("Columns"): jen.Lit(strings.Join(specs, ", ")),
 		jen.Id("Values"):  jen.Id("values"),
 		jen.Id("Scan"):    jen.Id("scan"),
-		jen.Id("ID"):      jen.Func().Params(jen.Id("x").Op("*").Add(T)).Qual(pkgUUID, "UUID").Block(jen.Return(jen.Id("x").Dot("ID"))),
+		jen.Id("Key"):     jen.Parens(jen.Op("*").Add(T)).Dot("Key"),
+		jen.Id("CreatedAt"): jen.Func().Params(jen.Id("x").Op("*").Add(T)).Qual("time", "Time").Block(
+			jen.Return(jen.Id("x").Dot("CreatedAt"))),
 	}
 	if w := m.Worker; w != nil {
 		fields[jen.Id("Queue")] = jen.Lit(w.Queue.Name)

@@ -4,7 +4,6 @@ package sqlitedb
 
 import (
 	"database/sql"
-	"github.com/google/uuid"
 	"github.com/taskmodel/taskmodel/backends"
 	sqlitebackend "github.com/taskmodel/taskmodel/backends/sqlite"
 	"github.com/taskmodel/taskmodel/backends/sqltable"
@@ -26,6 +25,9 @@ func NewDriver(db *sql.DB) *Driver {
 var table = sqltable.Table[report.Report]{
 	ClaimEvent: "start",
 	Columns:    "id uuid, status text, version int, created_at time, updated_at time, title text, kind text, days int, format text, tag text null, user_id text null, progress int, rows int null, error_code text null, error_message text null, started_at time null, end_date time null, tm_traceparent text",
+	CreatedAt: func(x *report.Report) time.Time {
+		return x.CreatedAt
+	},
 	Deadlines: []sqltable.Deadline{{
 		After: time.Hour,
 		Arg:   "tm_queued_deadline",
@@ -33,9 +35,7 @@ var table = sqltable.Table[report.Report]{
 		After: 10 * time.Minute,
 		Arg:   "tm_building_deadline",
 	}},
-	ID: func(x *report.Report) uuid.UUID {
-		return x.ID
-	},
+	Key:     (*report.Report).Key,
 	Model:   "report",
 	Queue:   "QUEUED",
 	Running: "BUILDING",
