@@ -98,8 +98,23 @@ func (w *WakeListener) Wake(ctx context.Context, idle <-chan struct{}, wake func
 // arming arms the trigger on each idle signal, over a connection of the
 // pool, and calls wake when it was disarmed: a task queued since the pool's
 // last claim notified nobody, or was queued while nobody had armed it.
+//
+// A writer whose trigger read the sequence just before the arming set it
+// does not notify, and may commit only after the pool's look that follows
+// this wake: its task would wait for the pool's poll. So, having armed a
+// disarmed trigger, arming reads which transactions are in progress and
+// wakes the pool again once they have all ended (settle): the writer was
+// one of them, as it had inserted (and taken a transaction id) before its
+// trigger read the sequence.
 func (w *WakeListener) arming(ctx context.Context, idle <-chan struct{}, wake func()) {
 	seq := w.model + "_waking"
+	inFlight := make(chan []string, 1)
+	settled := make(chan struct{})
+	defer func() { <-settled }()
+	go func() {
+		defer close(settled)
+		w.settle(ctx, inFlight, wake)
+	}()
 	for {
 		select {
 		case <-ctx.Done():
@@ -116,11 +131,72 @@ func (w *WakeListener) arming(ctx context.Context, idle <-chan struct{}, wake fu
 			// the pool's poll finds the tasks.
 			continue
 		}
-		if was == 0 {
-			wake()
+		if was != 0 {
+			continue
 		}
+		// The writers in progress, read in a statement of its own, after
+		// setval: a writer that read the sequence before had taken its
+		// transaction id, lower than the one this statement takes. Those
+		// below the snapshot's xmax are listed in it, the others are not.
+		var writers []string
+		err = w.pool.QueryRow(ctx, `WITH s AS (SELECT pg_current_snapshot() AS s, pg_current_xact_id() AS next)
+			SELECT coalesce(array_agg(x::text), '{}') FROM (
+				SELECT pg_snapshot_xip(s) AS x FROM s
+				UNION ALL
+				SELECT x::text::xid8 FROM s, generate_series(pg_snapshot_xmax(s)::text::bigint, next::text::bigint - 1) x
+			) q WHERE pg_xact_status(x) = 'in progress'`).Scan(&writers)
+		wake()
+		if err != nil || len(writers) == 0 {
+			continue
+		}
+		// A newer list replaces one still waited on: who was in progress
+		// in the older and has not ended is in the newer.
+		select {
+		case <-inFlight:
+		default:
+		}
+		inFlight <- writers
 	}
 }
+
+// settle calls wake each time the transactions of a list received on
+// inFlight have all ended, polling with a growing delay, until ctx ends.
+func (w *WakeListener) settle(ctx context.Context, inFlight <-chan []string, wake func()) {
+	var (
+		writers []string
+		poll    = time.NewTimer(time.Hour)
+		delay   time.Duration
+	)
+	poll.Stop()
+	defer poll.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case writers = <-inFlight:
+			delay = time.Millisecond
+		case <-poll.C:
+		}
+		var busy bool
+		err := w.pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM unnest($1::text[]) x
+			WHERE pg_xact_status(x::xid8) = 'in progress')`, writers).Scan(&busy)
+		if err == nil && !busy {
+			wake()
+			continue
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		// In progress still, or no connection: look again later.
+		poll.Reset(delay)
+		delay = min(2*delay, settleMaxDelay)
+	}
+}
+
+// settleMaxDelay bounds the delay between two looks of settle at the
+// transactions a wake waits for: a long transaction that queued a task is
+// found that long after it commits, at most.
+const settleMaxDelay = time.Second
 
 // Wake runs the WakeListener of model over db, the connection a generated
 // driver was given (backends.Waker). A driver over something other than a

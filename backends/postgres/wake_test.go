@@ -107,3 +107,67 @@ func TestWakeTrigger(t *testing.T) {
 		}
 	}
 }
+
+// TestWakeAfterWriterInFlight: a writer whose trigger read the arming
+// sequence just before a WakeListener armed it notifies nobody, and its
+// task is not yet visible to the look that follows the arming's wake; the
+// listener wakes the pool again once that writer's transaction has ended.
+// Without it the task would wait for the pool's poll.
+func TestWakeAfterWriterInFlight(t *testing.T) {
+	ctx := context.Background()
+	pool, err := postgres.OpenConfig(ctx, pgtest.Schema(t), training.Migrations(postgres.Engine))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	for _, end := range []string{"commit", "rollback"} {
+		t.Run(end, func(t *testing.T) {
+			wakes := make(chan struct{}, 16)
+			idle := make(chan struct{}, 1)
+			listener := postgres.NewWakeListener(pool, "training")
+			c, cancel := context.WithCancel(ctx)
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				_ = listener.Wake(c, idle, func() { wakes <- struct{}{} })
+			}()
+			defer func() { cancel(); <-done }()
+			await := func(what string) {
+				t.Helper()
+				select {
+				case <-wakes:
+				case <-time.After(10 * time.Second):
+					t.Fatalf("no wake-up %s", what)
+				}
+			}
+			await("once listening")
+
+			// The writer's trigger reads the sequence disarmed.
+			tx, err := pool.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tx.Rollback(ctx)
+			store := backends.NewStore[training.Training, training.Event](trainingdb.NewDriver(tx))
+			if _, err := store.Create(ctx, training.NewTraining(), backends.Meta{}); err != nil {
+				t.Fatal(err)
+			}
+			idle <- struct{}{}
+			await("when the idle signal armed a disarmed trigger")
+			select {
+			case <-wakes:
+				t.Fatal("woken again while the writer's transaction is in progress")
+			case <-time.After(50 * time.Millisecond):
+			}
+			if end == "commit" {
+				err = tx.Commit(ctx)
+			} else {
+				err = tx.Rollback(ctx)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			await("after the writer's " + end)
+		})
+	}
+}
