@@ -630,8 +630,12 @@ var migration0010HistoryAtSQLite string
 //go:embed migrations/sqlite/0011_traceparent.sql
 var migration0011TraceparentSQLite string
 
+//go:embed migrations/mysql/0012_schema.sql
+var migration0012SchemaMySQL string
+
 // Migrations returns the schema migrations of the model for an engine,
-// "postgresql" or "sqlite", in order; nil for another engine.
+// "postgresql", "sqlite" or "mysql" (MySQL and MariaDB), in order; nil for
+// another engine.
 func Migrations(engine string) []tasktype.Migration {
 	switch engine {
 	case "postgresql":
@@ -697,6 +701,11 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "analysis/0011_traceparent",
 			SQL:  migration0011TraceparentSQLite,
+		}}
+	case "mysql":
+		return []tasktype.Migration{{
+			Name: "analysis/0012_schema",
+			SQL:  migration0012SchemaMySQL,
 		}}
 	}
 	return nil

@@ -278,8 +278,12 @@ var migration0007HistoryAtSQLite string
 //go:embed migrations/sqlite/0008_traceparent.sql
 var migration0008TraceparentSQLite string
 
+//go:embed migrations/mysql/0008_schema.sql
+var migration0008SchemaMySQL string
+
 // Migrations returns the schema migrations of the model for an engine,
-// "postgresql" or "sqlite", in order; nil for another engine.
+// "postgresql", "sqlite" or "mysql" (MySQL and MariaDB), in order; nil for
+// another engine.
 func Migrations(engine string) []tasktype.Migration {
 	switch engine {
 	case "postgresql":
@@ -318,6 +322,11 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "pipeline_subtask/0008_traceparent",
 			SQL:  migration0008TraceparentSQLite,
+		}}
+	case "mysql":
+		return []tasktype.Migration{{
+			Name: "pipeline_subtask/0008_schema",
+			SQL:  migration0008SchemaMySQL,
 		}}
 	}
 	return nil

@@ -351,8 +351,12 @@ var migration0011TraceparentSQLite string
 //go:embed migrations/sqlite/0013_add_queued_at.sql
 var migration0013AddQueuedAtSQLite string
 
+//go:embed migrations/mysql/0013_schema.sql
+var migration0013SchemaMySQL string
+
 // Migrations returns the schema migrations of the model for an engine,
-// "postgresql" or "sqlite", in order; nil for another engine.
+// "postgresql", "sqlite" or "mysql" (MySQL and MariaDB), in order; nil for
+// another engine.
 func Migrations(engine string) []tasktype.Migration {
 	switch engine {
 	case "postgresql":
@@ -424,6 +428,11 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "training/0013_add_queued_at",
 			SQL:  migration0013AddQueuedAtSQLite,
+		}}
+	case "mysql":
+		return []tasktype.Migration{{
+			Name: "training/0013_schema",
+			SQL:  migration0013SchemaMySQL,
 		}}
 	}
 	return nil

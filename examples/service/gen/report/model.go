@@ -629,8 +629,12 @@ var migration0009HistoryAtSQLite string
 //go:embed migrations/sqlite/0010_traceparent.sql
 var migration0010TraceparentSQLite string
 
+//go:embed migrations/mysql/0011_schema.sql
+var migration0011SchemaMySQL string
+
 // Migrations returns the schema migrations of the model for an engine,
-// "postgresql" or "sqlite", in order; nil for another engine.
+// "postgresql", "sqlite" or "mysql" (MySQL and MariaDB), in order; nil for
+// another engine.
 func Migrations(engine string) []tasktype.Migration {
 	switch engine {
 	case "postgresql":
@@ -690,6 +694,11 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "report/0010_traceparent",
 			SQL:  migration0010TraceparentSQLite,
+		}}
+	case "mysql":
+		return []tasktype.Migration{{
+			Name: "report/0011_schema",
+			SQL:  migration0011SchemaMySQL,
 		}}
 	}
 	return nil

@@ -100,7 +100,7 @@ func CatalogFiles(models []*spec.Model, importBase string) (map[string][]byte, e
 		return nil, nil
 	}
 	files := map[string][]byte{}
-	for _, e := range Engines {
+	for _, e := range SQLCEngines {
 		files["sql/"+string(e)+"/query.sql"] = catalogSQL(listed, e)
 		f := jen.NewFile(SQLCPackages[e])
 		f.HeaderComment(Header)

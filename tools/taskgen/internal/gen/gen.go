@@ -93,14 +93,16 @@ func Generate(m *spec.Model, opts Options) (map[string][]byte, error) {
 		files[specPath(name)] = data
 	}
 	for _, e := range Engines {
+		for _, f := range g.chain[e] {
+			files[f.path(e)] = f.sql
+		}
+	}
+	for _, e := range SQLCEngines {
 		files["sql/"+string(e)+"/query.sql"] = g.querySQL(e)
 		for _, mg := range migrationsFor(e, m.Worker != nil) {
 			if mg.sqlc {
 				files[mg.path(e)] = mg.render(g, e)
 			}
-		}
-		for _, f := range g.chain[e] {
-			files[f.path(e)] = f.sql
 		}
 		f := g.newFileNamed(SQLCPackages[e])
 		g.tableDriverFile(f, e)
@@ -143,8 +145,15 @@ var migrationList = []migration{
 	{file: "wake", name: "0011_worker_wake", render: (*generator).workerWakeSQL, worker: true, pgOnly: true},
 }
 
+// mysqlMigrations are a model's framework migrations on MySQL: one, with
+// all the others create.
+var mysqlMigrations = []migration{{file: "schema", name: "0001_schema", render: (*generator).mysqlSchemaSQL}}
+
 // migrationsFor returns the migrations of a model for an engine, in order.
 func migrationsFor(e Engine, worker bool) []migration {
+	if e == MySQL {
+		return mysqlMigrations
+	}
 	var out []migration
 	for _, mg := range migrationList {
 		if (mg.worker && !worker) || (mg.pgOnly && e != PostgreSQL) {
@@ -169,7 +178,9 @@ func FileNames(storage, worker bool) []string {
 		if !storage {
 			break
 		}
-		names = append(names, "sql/"+string(e)+"/query.sql", SQLCPackages[e]+"/driver.go")
+		if e != MySQL {
+			names = append(names, "sql/"+string(e)+"/query.sql", SQLCPackages[e]+"/driver.go")
+		}
 		for _, mg := range migrationsFor(e, worker) {
 			if mg.sqlc {
 				names = append(names, mg.path(e))

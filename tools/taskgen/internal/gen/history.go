@@ -120,6 +120,12 @@ func (g *generator) migrationChain(h *History, snapshot []byte) (map[Engine][]fr
 	if err != nil {
 		return nil, nil, fmt.Errorf("the spec snapshot %s cannot be read (%v); restore it from version control", specPath(base), err)
 	}
+	// MySQL came after the model's first migrations: its schema is the
+	// newest snapshot's, under the newest migration's number.
+	if len(chain[MySQL]) == 0 {
+		og := &generator{m: old, storage: true}
+		chain[MySQL] = []frozen{{name: fmt.Sprintf("%04d_%s", last, mysqlMigrations[0].name[5:]), sql: og.mysqlSchemaSQL(MySQL)}}
+	}
 	// Framework migrations the model lacks, in their order, each under
 	// the next number. A model that gained its worker section after its
 	// first migration got the lease columns from that change instead of the

@@ -144,7 +144,7 @@ func (g *generator) migrations(f *jen.File) {
 	f.Anon("embed")
 	var cases []jen.Code
 	for _, e := range Engines {
-		suffix := map[Engine]string{PostgreSQL: "PostgreSQL", SQLite: "SQLite"}[e]
+		suffix := map[Engine]string{PostgreSQL: "PostgreSQL", SQLite: "SQLite", MySQL: "MySQL"}[e]
 		var list []jen.Code
 		for _, mg := range g.chain[e] {
 			f.Comment("//go:embed " + mg.path(e))
@@ -155,7 +155,8 @@ func (g *generator) migrations(f *jen.File) {
 		cases = append(cases, jen.Case(jen.Lit(string(e))).Block(jen.Return(jen.Index().Qual(pkgTasktype, "Migration").Values(list...))))
 	}
 	f.Comment("Migrations returns the schema migrations of the model for an engine,")
-	f.Comment("\"postgresql\" or \"sqlite\", in order; nil for another engine.")
+	f.Comment("\"postgresql\", \"sqlite\" or \"mysql\" (MySQL and MariaDB), in order; nil for")
+	f.Comment("another engine.")
 	f.Func().Id("Migrations").Params(jen.Id("engine").String()).Index().Qual(pkgTasktype, "Migration").Block(
 		jen.Switch(jen.Id("engine")).Block(cases...), jen.Return(jen.Nil()))
 }

@@ -15,10 +15,17 @@ type Engine string
 const (
 	PostgreSQL Engine = "postgresql"
 	SQLite     Engine = "sqlite"
+	MySQL      Engine = "mysql" // MySQL and MariaDB
 )
 
 // Engines lists every engine, in output order.
-var Engines = []Engine{PostgreSQL, SQLite}
+var Engines = []Engine{PostgreSQL, SQLite, MySQL}
+
+// SQLCEngines are the engines whose queries sqlc compiles into a package of
+// each model (SQLCPackages). MySQL's statements are written by taskgen into
+// its driver: sqlc's MySQL engine has no RETURNING, and the generic driver
+// needs only the SQL and its parameters' names.
+var SQLCEngines = []Engine{PostgreSQL, SQLite}
 
 // SQLHeader is the first line of every generated SQL file.
 const SQLHeader = "-- " + Header
@@ -26,6 +33,7 @@ const SQLHeader = "-- " + Header
 // column is one SQL column of a model table.
 type column struct {
 	Name    string
+	Ident   string // the name as SQL writes it, if not Name (MySQL quotes it)
 	Field   *spec.Field // nil for built-ins handled specially
 	Type    string
 	NotNull bool
@@ -37,7 +45,11 @@ type column struct {
 
 // def is the column's definition in CREATE TABLE.
 func (c column) def() string {
-	line := c.Name + " " + c.Type
+	name := c.Name
+	if c.Ident != "" {
+		name = c.Ident
+	}
+	line := name + " " + c.Type
 	if c.Primary {
 		line += " PRIMARY KEY"
 	} else if c.NotNull {
@@ -111,6 +123,9 @@ func (g *generator) columns(e Engine) []column {
 }
 
 func (g *generator) column(e Engine, f *spec.Field) column {
+	if e == MySQL {
+		return g.mysqlColumn(f)
+	}
 	c := column{Name: f.Name, Field: f, NotNull: !f.Optional}
 	pg := e == PostgreSQL
 	n := f.Name
@@ -170,21 +185,35 @@ func (g *generator) column(e Engine, f *spec.Field) column {
 			}
 		}
 	}
+	c.Checks = append(c.Checks, boundChecks(f)...)
+	return c
+}
+
+// boundChecks are the CHECKs of a number field's bounds.
+func boundChecks(f *spec.Field) []string { return boundChecksOn(f.Name, f) }
+
+// boundChecksOn are the CHECKs of a number field's bounds on the column
+// written ident.
+func boundChecksOn(ident string, f *spec.Field) []string {
+	var out []string
 	for _, b := range []struct {
 		op string
 		v  *float64
 	}{{">=", f.Ge}, {">", f.Gt}, {"<=", f.Le}, {"<", f.Lt}} {
 		if b.v != nil {
-			c.Checks = append(c.Checks, fmt.Sprintf("%s %s %s", n, b.op, sqlNum(*b.v, f.Type.Kind)))
+			out = append(out, fmt.Sprintf("%s %s %s", ident, b.op, sqlNum(*b.v, f.Type.Kind)))
 		}
 	}
-	return c
+	return out
 }
 
 // historyColumns are the column definitions of the history table (its
 // primary key aside). Its status and event CHECKs allow the retired
 // statuses and events too: rows written before they were retired keep them.
 func (g *generator) historyColumns(e Engine) []string {
+	if e == MySQL {
+		return g.mysqlHistoryColumns()
+	}
 	pg := e == PostgreSQL
 	table, _ := Table(g.m)
 	return []string{

@@ -46,7 +46,7 @@ func SQLCConfig(models []*spec.Model, layout SQLCLayout) []byte {
 	for i, m := range models {
 		dir := layout.Dirs[i]
 		table, history := Table(m)
-		for _, e := range Engines {
+		for _, e := range SQLCEngines {
 			p("  - engine: %s\n", e)
 			var schema []string
 			for _, mg := range migrationsFor(e, m.Worker != nil) {
@@ -123,7 +123,7 @@ func SQLCConfig(models []*spec.Model, layout SQLCLayout) []byte {
 	}
 	if layout.Catalog != "" && len(listed) > 0 {
 		dir := layout.Catalog
-		for _, e := range Engines {
+		for _, e := range SQLCEngines {
 			p("  - engine: %s\n    schema:\n", e)
 			for _, d := range listedDirs {
 				p("      - %s\n", path.Join(d, "sql", string(e), "schema.sql"))

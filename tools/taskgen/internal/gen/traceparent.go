@@ -21,6 +21,9 @@ var traceparentField = &spec.Field{Name: TraceparentColumn, GoName: "TmTracepare
 // traceparentColumn is TraceparentColumn: NOT NULL DEFAULT ”, so that a
 // writer that predates it (a rolling deploy) still inserts rows.
 func (g *generator) traceparentColumn(e Engine) column {
+	if e == MySQL {
+		return column{Name: TraceparentColumn, Field: traceparentField, Type: "TEXT", NotNull: true, Default: "('')"}
+	}
 	return column{Name: TraceparentColumn, Field: traceparentField, Type: pick(e == PostgreSQL, "text", "TEXT"), NotNull: true, Default: "''"}
 }
 

@@ -55,6 +55,9 @@ const (
 // leaseColumnDefs are the definitions of the lease columns 0008_lease_in_row
 // adds to a worker model's table: owner, expiry and attempt.
 func leaseColumnDefs(e Engine) []string {
+	if e == MySQL {
+		return mysqlLeaseColumnDefs()
+	}
 	pg := e == PostgreSQL
 	return []string{
 		fmt.Sprintf("%s %s NOT NULL DEFAULT '' CHECK (%s(%s) <= 200)", LeaseOwnerColumn, pick(pg, "text", "TEXT"), pick(pg, "char_length", "length"), LeaseOwnerColumn),

@@ -1,0 +1,193 @@
+package gen
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/taskmodel/taskmodel/tools/taskgen/internal/spec"
+)
+
+// MySQL and MariaDB store a model in one migration: its table with every
+// column the other engines' framework migrations added one by one (the
+// leases in the row, the trace context), its history table and its
+// indexes. A model that had migrations before MySQL was an engine gets it
+// under the number of its newest migration, rendered from that
+// migration's spec snapshot: the next change of the spec migrates MySQL
+// from there, as the other engines.
+//
+// Types: strings of at most mysqlVarcharMax characters are VARCHAR, longer
+// or unbounded ones TEXT (a row's VARCHARs share 65,535 bytes); statuses,
+// events, error codes and enumerations VARCHAR(255), so that a longer value
+// added later needs no change of type (ASCII but for enumerations); ids CHAR(36) in ASCII; times
+// DATETIME(6) in UTC; JSON the JSON type (LONGTEXT checked by json_valid on
+// MariaDB). Lengths count characters (char_length) in utf8mb4. Names are
+// quoted (mysqlIdent): MySQL and MariaDB reserve words that the other
+// engines do not, such as rows.
+
+// mysqlIdent quotes a name for MySQL.
+func mysqlIdent(name string) string { return "`" + name + "`" }
+
+// mysqlVarcharMax is the longest max_len stored as VARCHAR.
+const mysqlVarcharMax = 255
+
+// mysqlIndexPrefix is how many characters of a TEXT column an index holds.
+const mysqlIndexPrefix = 255
+
+// mysqlTableOptions end every CREATE TABLE: the character set and the
+// collation backends/mysql's connections use, whatever the database's
+// defaults.
+const mysqlTableOptions = "ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin"
+
+// mysqlID is the type of an id column.
+const mysqlID = "CHAR(36) CHARACTER SET ascii COLLATE ascii_bin"
+
+// mysqlName is the type of a status, event or error code column: their
+// names are ASCII, and a byte a character leaves room in the indexes that
+// hold them (at most 3,072 bytes a key).
+const mysqlName = "VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin"
+
+// mysqlColumn is a field's column on MySQL.
+func (g *generator) mysqlColumn(f *spec.Field) column {
+	n := mysqlIdent(f.Name)
+	c := column{Name: f.Name, Ident: n, Field: f, NotNull: !f.Optional}
+	switch k := f.Type.Kind; k {
+	case spec.KindString:
+		c.Type = "TEXT"
+		if f.MaxLen != nil && *f.MaxLen <= mysqlVarcharMax {
+			c.Type = fmt.Sprintf("VARCHAR(%d)", *f.MaxLen)
+		}
+		if f.MinLen != nil && *f.MinLen > 0 {
+			c.Checks = append(c.Checks, fmt.Sprintf("char_length(%s) >= %d", n, *f.MinLen))
+		}
+		if f.MaxLen != nil && *f.MaxLen > mysqlVarcharMax {
+			c.Checks = append(c.Checks, fmt.Sprintf("char_length(%s) <= %d", n, *f.MaxLen))
+		}
+	case spec.KindInt, spec.KindDuration:
+		c.Type = "BIGINT"
+	case spec.KindFloat:
+		c.Type = "DOUBLE"
+	case spec.KindBool:
+		c.Type = "BOOLEAN"
+		c.Checks = append(c.Checks, n+" IN (0, 1)")
+	case spec.KindTime:
+		c.Type = "DATETIME(6)"
+	case spec.KindUUID:
+		c.Type = mysqlID
+		c.Checks = append(c.Checks, "char_length("+n+") = 36")
+	case spec.KindStatus, spec.KindErrorCode:
+		c.Type = mysqlName
+		c.Checks = append(c.Checks, inList(n, g.enumValues(f.Type)))
+	case spec.KindEnum:
+		c.Type = "VARCHAR(255)"
+		c.Checks = append(c.Checks, inList(n, g.enumValues(f.Type)))
+	case spec.KindJSON, spec.KindList, spec.KindType:
+		c.JSON = true
+		c.Type = "JSON"
+		c.Checks = append(c.Checks, "json_valid("+n+")")
+		if k == spec.KindList {
+			c.Checks = append(c.Checks, "json_type("+n+") = 'ARRAY'")
+			if f.MinItems != nil && *f.MinItems > 0 {
+				c.Checks = append(c.Checks, fmt.Sprintf("json_length(%s) >= %d", n, *f.MinItems))
+			}
+			if f.MaxItems != nil {
+				c.Checks = append(c.Checks, fmt.Sprintf("json_length(%s) <= %d", n, *f.MaxItems))
+			}
+		}
+	}
+	c.Checks = append(c.Checks, boundChecksOn(n, f)...)
+	return c
+}
+
+// mysqlHistoryColumns are the history table's columns on MySQL (its key
+// aside).
+func (g *generator) mysqlHistoryColumns() []string {
+	table, _ := Table(g.m)
+	return []string{
+		fmt.Sprintf("task_id %s NOT NULL REFERENCES %s (id) ON DELETE CASCADE", mysqlID, table),
+		"seq BIGINT NOT NULL CHECK (seq >= 1)",
+		fmt.Sprintf("from_status %s CHECK (%s)", mysqlName, g.historyCheck("from_status")),
+		fmt.Sprintf("to_status %s NOT NULL CHECK (%s)", mysqlName, g.historyCheck("to_status")),
+		fmt.Sprintf("event %s CHECK (%s)", mysqlName, g.historyCheck("event")),
+		"at DATETIME(6) NOT NULL",
+		"attempt INT NOT NULL DEFAULT 0 CHECK (attempt >= 0)",
+		"actor TEXT NOT NULL",
+		"message TEXT NOT NULL",
+	}
+}
+
+// mysqlLeaseColumnDefs are the lease columns of a worker model's table.
+func mysqlLeaseColumnDefs() []string {
+	return []string{
+		fmt.Sprintf("%s VARCHAR(200) NOT NULL DEFAULT ''", LeaseOwnerColumn),
+		fmt.Sprintf("%s DATETIME(6)", LeaseExpiresColumn),
+		fmt.Sprintf("%s INT NOT NULL DEFAULT 0 CHECK (%s >= 0)", LeaseAttemptColumn, LeaseAttemptColumn),
+	}
+}
+
+// mysqlIndexes are the indexes of the model's tables on MySQL: the other
+// engines' (tableIndexes), with a status column first where they are
+// partial (MySQL has no partial indexes), a prefix of a TEXT column, the
+// change poller's, and the history's by time.
+func (g *generator) mysqlIndexes() []index {
+	m := g.m
+	table, history := Table(m)
+	var out []index
+	add := func(comment, name, on, cols string) {
+		out = append(out, index{name: name, sql: fmt.Sprintf("CREATE INDEX %s ON %s (%s)", name, on, cols), comment: comment})
+	}
+	key := func(f *spec.Field) string {
+		if g.mysqlColumn(f).Type == "TEXT" {
+			return fmt.Sprintf("%s(%d)", mysqlIdent(f.Name), mysqlIndexPrefix)
+		}
+		return mysqlIdent(f.Name)
+	}
+	add("-- Listing, newest first: the unified listing reads one status at a time\n-- (and one tag, when it filters by tag); workers read the oldest first.",
+		table+"_status_created_at_idx", table, "status, created_at DESC, id DESC")
+	if f := tagField(m); f != nil {
+		add("", table+"_tag_status_created_at_idx", table, key(f)+", status, created_at DESC, id DESC")
+	}
+	if o := ownerField(m); o != nil {
+		add("-- A user's listing (the api owner), with or without a tag.", table+"_"+o.Name+"_status_created_at_idx", table, key(o)+", status, created_at DESC, id DESC")
+	}
+	if len(m.TerminalStatuses()) > 0 {
+		add("-- Retention: finished tasks by the time they last changed.", table+"_finished_idx", table, "status, updated_at")
+	}
+	for _, s := range m.Statuses {
+		if s.Timeout != nil {
+			add(fmt.Sprintf("-- Timeout of %s: tasks that entered it before a deadline.", s.Name),
+				fmt.Sprintf("%s_%s_timeout_idx", table, strings.ToLower(strings.ReplaceAll(s.Name, "-", "_"))), table, "status, "+mysqlIdent(s.EnteredAt))
+		}
+	}
+	add("-- Tasks by their last change: what a polling change stream reads.", table+"_updated_at_idx", table, "updated_at, id")
+	add("-- History by time: the moves of a time window (transitions per edge, tasks\n-- finished per interval) read from this index alone.",
+		history+"_at_idx", history, "at, from_status, to_status, event, task_id")
+	return out
+}
+
+// mysqlSchemaSQL renders the model's one framework migration on MySQL:
+// everything the other engines' framework migrations create.
+func (g *generator) mysqlSchemaSQL(Engine) []byte {
+	m := g.m
+	table, history := Table(m)
+	var b strings.Builder
+	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	p("%s\n-- Schema of model %q for MySQL 8.0.16 and later and MariaDB 10.6 and later.\n", SQLHeader, m.Name)
+	p("-- Every CHECK mirrors a limit of the spec; limits inside JSON values are\n")
+	p("-- checked by Validate before a write. Lengths count characters.\n\n")
+	p("CREATE TABLE %s (\n", table)
+	p("    %s\n) %s;\n\n", strings.Join(g.tableColumnDefs(MySQL), ",\n    "), mysqlTableOptions)
+	p("-- One row per status change, the creation included (seq 1, no from_status).\n")
+	p("CREATE TABLE %s (\n", history)
+	for _, c := range g.historyColumns(MySQL) {
+		p("    %s,\n", c)
+	}
+	p("    PRIMARY KEY (task_id, seq)\n) %s;\n", mysqlTableOptions)
+	for _, ix := range g.mysqlIndexes() {
+		p("\n")
+		if ix.comment != "" {
+			p("%s\n", ix.comment)
+		}
+		p("%s;\n", ix.sql)
+	}
+	return []byte(b.String())
+}
