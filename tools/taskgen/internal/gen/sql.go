@@ -33,7 +33,7 @@ const SQLHeader = "-- " + Header
 // column is one SQL column of a model table.
 type column struct {
 	Name    string
-	Ident   string // the name as SQL writes it, if not Name (MySQL quotes it)
+	Ident   string      // the name as SQL writes it, if not Name (MySQL quotes it)
 	Field   *spec.Field // nil for built-ins handled specially
 	Type    string
 	NotNull bool
