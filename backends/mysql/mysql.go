@@ -154,6 +154,9 @@ func parseURL(dsn string) (*driver.Config, error) {
 func force(cfg *driver.Config) error {
 	cfg.ParseTime = true
 	cfg.Loc = time.UTC
+	// An update's count is of the rows it matched, not those it changed: a
+	// heartbeat that writes the expiry a row has still holds the lease.
+	cfg.ClientFoundRows = true
 	if cfg.Params == nil {
 		cfg.Params = map[string]string{}
 	}

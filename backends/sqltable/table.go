@@ -231,7 +231,8 @@ type Compiled[T any] struct {
 }
 
 // Compile resolves the parameters of t's statements, whose placeholders
-// placeholder matches (its first group is the number). Its errors are
+// placeholder matches (its first group is the number), or are ? used once
+// each in the order of Args when placeholder is nil. Its errors are
 // taskgen's bugs: drivers panic on them, and every model's tests build
 // its drivers.
 func Compile[T any](t *Table[T], placeholder *regexp.Regexp) (*Compiled[T], error) {
@@ -269,8 +270,14 @@ func (c *Compiled[T]) Column(name string) int {
 func (c *Compiled[T]) Has(name string) bool { _, ok := c.plans[name]; return ok }
 
 // numbered returns the statement's parameter names in the order of their
-// numbers.
+// numbers; without a placeholder, each ? is the next name.
 func (s Stmt) numbered(placeholder *regexp.Regexp) ([]string, error) {
+	if placeholder == nil {
+		if n := questionMarks(s.SQL); n != len(s.Args) {
+			return nil, fmt.Errorf("%d parameters in its SQL, %d names", n, len(s.Args))
+		}
+		return s.Args, nil
+	}
 	uses := placeholder.FindAllStringSubmatch(s.SQL, -1)
 	if len(uses) != len(s.Args) {
 		return nil, fmt.Errorf("%d parameters in its SQL, %d names", len(uses), len(s.Args))

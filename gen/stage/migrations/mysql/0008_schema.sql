@@ -17,7 +17,8 @@ CREATE TABLE stage (
     `checkpoint` JSON CHECK (json_valid(`checkpoint`)),
     `started_at` DATETIME(6),
     `ended_at` DATETIME(6),
-    tm_traceparent TEXT NOT NULL DEFAULT ('')
+    tm_traceparent TEXT NOT NULL DEFAULT (''),
+    tm_history_seq BIGINT NOT NULL DEFAULT 1 CHECK (tm_history_seq >= 1)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
 
 -- One row per status change, the creation included (seq 1, no from_status).

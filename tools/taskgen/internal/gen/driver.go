@@ -15,6 +15,7 @@ const (
 	pkgErrors   = "errors"
 
 	pkgSQLiteBackend = "github.com/taskmodel/taskmodel/backends/sqlite"
+	pkgMySQLBackend  = "github.com/taskmodel/taskmodel/backends/mysql"
 	pkgPGBackend     = "github.com/taskmodel/taskmodel/backends/postgres"
 	pkgSQLTable      = "github.com/taskmodel/taskmodel/backends/sqltable"
 )

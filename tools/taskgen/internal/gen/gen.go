@@ -97,6 +97,14 @@ func Generate(m *spec.Model, opts Options) (map[string][]byte, error) {
 			files[f.path(e)] = f.sql
 		}
 	}
+	files[MySQLPackage+"/"+MySQLQueryFile] = g.mysqlQuerySQL()
+	mf := g.newFileNamed(MySQLPackage)
+	g.mysqlDriverFile(mf)
+	var mbuf bytes.Buffer
+	if err := mf.Render(&mbuf); err != nil {
+		return nil, fmt.Errorf("mysql driver: %w", err)
+	}
+	files[MySQLPackage+"/driver.go"] = mbuf.Bytes()
 	for _, e := range SQLCEngines {
 		files["sql/"+string(e)+"/query.sql"] = g.querySQL(e)
 		for _, mg := range migrationsFor(e, m.Worker != nil) {
@@ -178,7 +186,9 @@ func FileNames(storage, worker bool) []string {
 		if !storage {
 			break
 		}
-		if e != MySQL {
+		if e == MySQL {
+			names = append(names, MySQLPackage+"/"+MySQLQueryFile, MySQLPackage+"/driver.go")
+		} else {
 			names = append(names, "sql/"+string(e)+"/query.sql", SQLCPackages[e]+"/driver.go")
 		}
 		for _, mg := range migrationsFor(e, worker) {

@@ -115,6 +115,13 @@ func (g *generator) mysqlHistoryColumns() []string {
 	}
 }
 
+// mysqlHistorySeqDef is the task table's count of its history rows, as on
+// PostgreSQL: a transition increments it in its guarded update and numbers
+// its history row with it, reading the task's row, which it holds, rather
+// than the history's highest number (a locking read of the history index
+// that made concurrent writers deadlock).
+const mysqlHistorySeqDef = HistorySeqColumn + " BIGINT NOT NULL DEFAULT 1 CHECK (" + HistorySeqColumn + " >= 1)"
+
 // mysqlLeaseColumnDefs are the lease columns of a worker model's table.
 func mysqlLeaseColumnDefs() []string {
 	return []string{
@@ -175,7 +182,8 @@ func (g *generator) mysqlSchemaSQL(Engine) []byte {
 	p("-- Every CHECK mirrors a limit of the spec; limits inside JSON values are\n")
 	p("-- checked by Validate before a write. Lengths count characters.\n\n")
 	p("CREATE TABLE %s (\n", table)
-	p("    %s\n) %s;\n\n", strings.Join(g.tableColumnDefs(MySQL), ",\n    "), mysqlTableOptions)
+	defs := append(g.tableColumnDefs(MySQL), mysqlHistorySeqDef)
+	p("    %s\n) %s;\n\n", strings.Join(defs, ",\n    "), mysqlTableOptions)
 	p("-- One row per status change, the creation included (seq 1, no from_status).\n")
 	p("CREATE TABLE %s (\n", history)
 	for _, c := range g.historyColumns(MySQL) {

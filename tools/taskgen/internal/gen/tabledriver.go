@@ -110,32 +110,7 @@ func (g *generator) tableDriverFile(f *jen.File, e Engine) {
 		values = append(values, v.Op("=").Add(value))
 	}
 	values = append(values, jen.Return(jen.Nil()))
-	fields := jen.Dict{
-		jen.Id("Model"):   jen.Lit(m.Name),
-		jen.Id("Columns"): jen.Lit(strings.Join(specs, ", ")),
-		jen.Id("Values"):  jen.Id("values"),
-		jen.Id("Scan"):    jen.Id("scan"),
-		jen.Id("Key"):     jen.Parens(jen.Op("*").Add(T)).Dot("Key"),
-		jen.Id("CreatedAt"): jen.Func().Params(jen.Id("x").Op("*").Add(T)).Qual("time", "Time").Block(
-			jen.Return(jen.Id("x").Dot("CreatedAt"))),
-	}
-	if w := m.Worker; w != nil {
-		fields[jen.Id("Queue")] = jen.Lit(w.Queue.Name)
-		fields[jen.Id("Running")] = jen.Lit(w.Running.Name)
-		if w.Claim != nil {
-			fields[jen.Id("ClaimEvent")] = jen.Lit(w.Claim.Name)
-		}
-	}
-	var deadlines []jen.Code
-	for _, s := range m.Statuses {
-		if s.Timeout == nil {
-			continue
-		}
-		deadlines = append(deadlines, jen.Values(jen.Dict{jen.Id("Arg"): jen.Lit("tm_" + GoNameToSnake(s.GoName) + "_deadline"), jen.Id("After"): durationLit(s.Timeout.After)}))
-	}
-	if len(deadlines) > 0 {
-		fields[jen.Id("Deadlines")] = jen.Index().Qual(pkgSQLTable, "Deadline").Values(deadlines...)
-	}
+	fields := g.tableFields(T, strings.Join(specs, ", "))
 	stmts := jen.Dict{}
 	for _, name := range driverStatements[e] {
 		a, ok := args[name]
@@ -203,7 +178,7 @@ func (g *generator) columnValue(e Engine, c column) (kind string, value jen.Code
 		default:
 			enc = jen.Qual(pkgJSON, "Marshal").Call(x)
 		}
-		return "json", jen.Qual(pkgSQLTable, pick(e == PostgreSQL, "JSON", "JSONText")).Call(enc), true
+		return "json", jen.Qual(pkgSQLTable, pick(e == PostgreSQL, "JSON", "JSONText")).Call(enc), true // MySQL refuses JSON sent as binary
 	}
 	switch fld.Type.Kind {
 	case spec.KindStatus, spec.KindErrorCode, spec.KindEnum:

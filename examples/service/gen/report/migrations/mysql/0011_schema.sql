@@ -24,7 +24,8 @@ CREATE TABLE report (
     tm_traceparent TEXT NOT NULL DEFAULT (''),
     tm_lease_owner VARCHAR(200) NOT NULL DEFAULT '',
     tm_lease_expires_at DATETIME(6),
-    tm_lease_attempt INT NOT NULL DEFAULT 0 CHECK (tm_lease_attempt >= 0)
+    tm_lease_attempt INT NOT NULL DEFAULT 0 CHECK (tm_lease_attempt >= 0),
+    tm_history_seq BIGINT NOT NULL DEFAULT 1 CHECK (tm_history_seq >= 1)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
 
 -- One row per status change, the creation included (seq 1, no from_status).

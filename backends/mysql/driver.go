@@ -1,0 +1,444 @@
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/taskmodel/taskmodel/backends"
+	"github.com/taskmodel/taskmodel/backends/sqltable"
+)
+
+// Driver stores the tasks of one model in MySQL or MariaDB, through the
+// statements of its sqltable.Table (the model's generated mysqldb
+// package): guarded transitions with their history rows in one
+// transaction, reservations with SELECT … FOR UPDATE SKIP LOCKED, leases,
+// heartbeats, retention and the change listing. It implements
+// backends.Driver, BatchInserter, KeyReader and ChangeLister, and for a
+// model with a worker section WorkDriver and Waker; ClaimingDriver adds
+// backends.Claimer.
+//
+// A transaction that the server rolls back for a deadlock (two claims
+// locking rows in different orders, say) is run again, up to maxAttempts
+// times.
+type Driver[T any] struct {
+	t  *sqltable.Compiled[T]
+	db *sql.DB
+}
+
+// ClaimingDriver is a Driver whose model has a Claim statement: it
+// implements backends.Claimer.
+type ClaimingDriver[T any] struct {
+	*Driver[T]
+}
+
+// NewDriver returns a Driver over a database opened by Open for the model t
+// describes. It panics if a statement has a parameter it cannot fill: t is
+// generated, and every model's tests build its driver.
+func NewDriver[T any](db *sql.DB, t *sqltable.Table[T]) *Driver[T] {
+	c, err := sqltable.Compile(t, nil)
+	if err != nil {
+		panic("mysql: " + err.Error())
+	}
+	return &Driver[T]{t: c, db: db}
+}
+
+// NewClaimingDriver returns NewDriver's driver with backends.Claimer.
+func NewClaimingDriver[T any](db *sql.DB, t *sqltable.Table[T]) *ClaimingDriver[T] {
+	return &ClaimingDriver[T]{NewDriver(db, t)}
+}
+
+var (
+	_ backends.Driver[struct{}]        = (*Driver[struct{}])(nil)
+	_ backends.BatchInserter[struct{}] = (*Driver[struct{}])(nil)
+	_ backends.KeyReader               = (*Driver[struct{}])(nil)
+	_ backends.ChangeLister            = (*Driver[struct{}])(nil)
+	_ backends.WorkDriver[struct{}]    = (*Driver[struct{}])(nil)
+	_ backends.Waker                   = (*Driver[struct{}])(nil)
+	_ backends.Claimer[struct{}]       = (*ClaimingDriver[struct{}])(nil)
+)
+
+// dbtx is a *sql.DB or a *sql.Tx.
+type dbtx interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// maxAttempts bounds how many times a transaction runs when the server
+// rolls it back for a deadlock or a lock wait timeout.
+const maxAttempts = 5
+
+// inTx runs fn in a transaction, again (from the start) when the server
+// rolled it back for a deadlock.
+func (d *Driver[T]) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	var err error
+	for attempt := 1; ; attempt++ {
+		err = d.tryTx(ctx, fn)
+		if err == nil || !IsRetryable(err) || attempt == maxAttempts || ctx.Err() != nil {
+			return Classify(err)
+		}
+	}
+}
+
+func (d *Driver[T]) tryTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// exec runs a statement that writes rows: how many it matched.
+func (d *Driver[T]) exec(ctx context.Context, db dbtx, name string, c *sqltable.Call[T]) (int64, error) {
+	query, args, err := d.t.Bind(name, c)
+	if err != nil {
+		return 0, err
+	}
+	res, err := db.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// query runs a statement and calls each for each of its rows.
+func (d *Driver[T]) query(ctx context.Context, db dbtx, name string, c *sqltable.Call[T], each func(*sql.Rows) error) error {
+	query, args, err := d.t.Bind(name, c)
+	if err != nil {
+		return err
+	}
+	rows, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return Classify(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := each(rows); err != nil {
+			return err
+		}
+	}
+	if err := rows.Close(); err != nil {
+		return Classify(err)
+	}
+	return Classify(rows.Err())
+}
+
+// history appends a history row to a task, in the caller's transaction.
+func (d *Driver[T]) history(ctx context.Context, tx dbtx, id uuid.UUID, from backends.Key, to string, h backends.History) error {
+	_, err := d.exec(ctx, tx, "InsertHistory", &sqltable.Call[T]{ID: id, From: from, ToStatus: to, History: h})
+	return err
+}
+
+// Insert writes a new task and its first history row.
+func (d *Driver[T]) Insert(ctx context.Context, x *T, h backends.History) error {
+	return d.InsertMany(ctx, []*T{x}, []backends.History{h})
+}
+
+// InsertMany writes new tasks and their first history rows in one
+// transaction, all or none; it implements backends.BatchInserter.
+func (d *Driver[T]) InsertMany(ctx context.Context, xs []*T, hs []backends.History) error {
+	if len(xs) != len(hs) {
+		return fmt.Errorf("InsertMany: %d tasks and %d history rows", len(xs), len(hs))
+	}
+	if len(xs) == 0 {
+		return nil
+	}
+	return d.inTx(ctx, func(tx *sql.Tx) error {
+		for i, x := range xs {
+			if _, err := d.exec(ctx, tx, "Insert", &sqltable.Call[T]{Task: x}); err != nil {
+				return err
+			}
+			k := d.t.Key(x)
+			if err := d.history(ctx, tx, k.ID, backends.Key{}, k.Status, hs[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Get reads a task.
+func (d *Driver[T]) Get(ctx context.Context, id uuid.UUID) (*T, error) {
+	query, args, err := d.t.Bind("Get", &sqltable.Call[T]{ID: id})
+	if err != nil {
+		return nil, err
+	}
+	x, _, err := d.t.Scan(d.db.QueryRowContext(ctx, query, args...))
+	if err != nil {
+		return nil, Classify(err)
+	}
+	return x, nil
+}
+
+// idList is a JSON array of ids: the tm_ids parameter, read by JSON_TABLE.
+func idList(ids []uuid.UUID) (string, error) {
+	js, err := json.Marshal(ids)
+	return string(js), err
+}
+
+// Keys reads the keys (status and version) of those of the tasks that
+// exist, in one query; it implements backends.KeyReader.
+func (d *Driver[T]) Keys(ctx context.Context, ids []uuid.UUID) ([]backends.Key, error) {
+	js, err := idList(ids)
+	if err != nil {
+		return nil, err
+	}
+	var out []backends.Key
+	err = d.query(ctx, d.db, "Keys", &sqltable.Call[T]{IDs: js}, func(rows *sql.Rows) error {
+		var k backends.Key
+		if err := rows.Scan(&k.ID, &k.Status, &k.Version); err != nil {
+			return err
+		}
+		out = append(out, k)
+		return nil
+	})
+	return out, err
+}
+
+// Transition writes x over the task if it still has from's status and
+// version, and appends its history row, in one transaction; false when
+// the guard fails.
+func (d *Driver[T]) Transition(ctx context.Context, from backends.Key, x *T, h backends.History) (bool, error) {
+	to := d.t.Key(x).Status
+	ok := false
+	err := d.inTx(ctx, func(tx *sql.Tx) error {
+		ok = false
+		n, err := d.exec(ctx, tx, "UpdateGuarded", &sqltable.Call[T]{Task: x, From: from})
+		if err != nil || n != 1 {
+			return err
+		}
+		ok = true
+		return d.history(ctx, tx, from.ID, from, to, h)
+	})
+	return ok && err == nil, err
+}
+
+// Update writes x over the task if it still has from's status and version.
+func (d *Driver[T]) Update(ctx context.Context, from backends.Key, x *T) (bool, error) {
+	n, err := d.exec(ctx, d.db, "Update", &sqltable.Call[T]{Task: x, From: from})
+	return n == 1, Classify(err)
+}
+
+// Delete removes a task and its history.
+func (d *Driver[T]) Delete(ctx context.Context, id uuid.UUID) (bool, error) {
+	n, err := d.exec(ctx, d.db, "Delete", &sqltable.Call[T]{ID: id})
+	return n == 1, Classify(err)
+}
+
+// DeleteFinished removes up to limit finished tasks, and their history,
+// whose last change is older than before; it returns how many it removed.
+func (d *Driver[T]) DeleteFinished(ctx context.Context, before time.Time, limit int) (int, error) {
+	if !d.t.Has("DeleteFinished") {
+		return 0, nil
+	}
+	n, err := d.exec(ctx, d.db, "DeleteFinished", &sqltable.Call[T]{Before: before, Limit: limit})
+	return int(n), Classify(err)
+}
+
+// History returns a task's history in order.
+func (d *Driver[T]) History(ctx context.Context, id uuid.UUID) ([]backends.History, error) {
+	out := []backends.History{}
+	err := d.query(ctx, d.db, "History", &sqltable.Call[T]{ID: id}, func(rows *sql.Rows) error {
+		var (
+			taskID      uuid.UUID
+			h           backends.History
+			from, event *string
+			attempt     int64
+		)
+		if err := rows.Scan(&taskID, &h.Seq, &from, &h.To, &event, &h.At, &attempt, &h.Actor, &h.Message); err != nil {
+			return err
+		}
+		h.From, h.Event, h.Attempt, h.At = backends.Deref(from), backends.Deref(event), int(attempt), h.At.UTC()
+		out = append(out, h)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// tasks runs a statement that returns task rows.
+func (d *Driver[T]) tasks(ctx context.Context, db dbtx, name string, c *sqltable.Call[T]) ([]backends.Claim[T], error) {
+	var out []backends.Claim[T]
+	err := d.query(ctx, db, name, c, func(rows *sql.Rows) error {
+		x, l, err := d.t.Scan(rows)
+		if err != nil {
+			return err
+		}
+		out = append(out, backends.Claim[T]{Task: x, Lease: l})
+		return nil
+	})
+	return out, err
+}
+
+// ListByStatus returns up to limit tasks in a status, oldest first.
+func (d *Driver[T]) ListByStatus(ctx context.Context, status string, limit int) ([]*T, error) {
+	return sqltable.Tasks(d.tasks(ctx, d.db, "ListByStatus", &sqltable.Call[T]{Status: status, Limit: limit}))
+}
+
+// Due returns up to limit tasks whose status timeout has passed at now.
+func (d *Driver[T]) Due(ctx context.Context, now time.Time, limit int) ([]*T, error) {
+	if !d.t.Has("Due") {
+		return nil, nil
+	}
+	return sqltable.Tasks(d.tasks(ctx, d.db, "Due", &sqltable.Call[T]{Now: now, Limit: limit}))
+}
+
+// ChangedSince returns up to limit tasks changed since (since, afterID), in
+// (updated_at, id) order, as notices; it implements backends.ChangeLister.
+func (d *Driver[T]) ChangedSince(ctx context.Context, since time.Time, afterID uuid.UUID, limit int) ([]backends.Notice, error) {
+	out := []backends.Notice{}
+	err := d.query(ctx, d.db, "ChangedSince", &sqltable.Call[T]{Before: since, AfterID: afterID, Limit: limit}, func(rows *sql.Rows) error {
+		var n backends.Notice
+		if err := rows.Scan(&n.ID, &n.Version, &n.Status, &n.At); err != nil {
+			return err
+		}
+		n.At = n.At.UTC()
+		out = append(out, n)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// lockIDs runs a statement that selects and locks task ids, in tx, and
+// returns them as a JSON array ("" for none).
+func (d *Driver[T]) lockIDs(ctx context.Context, tx *sql.Tx, name string, c *sqltable.Call[T]) (string, int, error) {
+	var ids []uuid.UUID
+	err := d.query(ctx, tx, name, c, func(rows *sql.Rows) error {
+		var id uuid.UUID
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		ids = append(ids, id)
+		return nil
+	})
+	if err != nil || len(ids) == 0 {
+		return "", 0, err
+	}
+	js, err := idList(ids)
+	return js, len(ids), err
+}
+
+// lease locks tasks with the ids statement, writes their leases (and, for
+// a claim, moves them) with the update statement, and reads them back,
+// oldest first, in tx.
+func (d *Driver[T]) lease(ctx context.Context, tx *sql.Tx, ids, update string, c *sqltable.Call[T]) ([]backends.Claim[T], error) {
+	js, n, err := d.lockIDs(ctx, tx, ids, c)
+	if err != nil || n == 0 {
+		return nil, err
+	}
+	c.IDs = js
+	if _, err := d.exec(ctx, tx, update, c); err != nil {
+		return nil, err
+	}
+	return d.tasks(ctx, tx, "GetMany", c)
+}
+
+// Reserve leases up to limit tasks in status queue that no live lease
+// holds to owner until expires; it implements backends.WorkDriver.
+func (d *Driver[T]) Reserve(ctx context.Context, queue, owner string, now, expires time.Time, limit int) ([]backends.Claim[T], error) {
+	var cs []backends.Claim[T]
+	err := d.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		cs, err = d.lease(ctx, tx, "ReserveIDs", "Reserve", &sqltable.Call[T]{Status: queue, Owner: owner, Now: now, Expires: expires, Limit: limit})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return cs, nil
+}
+
+// Heartbeat extends a lease its holder still has on a task still in status
+// running; it implements backends.WorkDriver.
+func (d *Driver[T]) Heartbeat(ctx context.Context, id uuid.UUID, lease backends.Lease, running string, expires time.Time) (bool, error) {
+	n, err := d.exec(ctx, d.db, "Heartbeat", &sqltable.Call[T]{ID: id, Owner: lease.Owner, History: backends.History{Attempt: lease.Attempt}, Status: running, Expires: expires})
+	return n == 1, Classify(err)
+}
+
+// Lost returns up to limit tasks in status running whose lease expired by
+// now; it implements backends.WorkDriver.
+func (d *Driver[T]) Lost(ctx context.Context, running string, now time.Time, limit int) ([]backends.Claim[T], error) {
+	return d.tasks(ctx, d.db, "Lost", &sqltable.Call[T]{Status: running, Now: now, Limit: limit})
+}
+
+// WakePoll is how often a waiting worker pool reads whether a task became
+// claimable in its queue (Wake): MySQL has no notifications, so another
+// process's task is found within WakePoll.
+const WakePoll = 20 * time.Millisecond
+
+// Wake calls wake when, after idle, a task of the queue is claimable,
+// reading it every WakePoll until it is; it implements backends.Waker.
+func (d *Driver[T]) Wake(ctx context.Context, idle <-chan struct{}, wake func()) error {
+	if d.t.Queue == "" {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	tick := time.NewTicker(WakePoll)
+	defer tick.Stop()
+	armed := false
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-idle:
+			armed = true
+		case <-tick.C:
+			if !armed {
+				continue
+			}
+		}
+		query, args, err := d.t.Bind("Claimable", &sqltable.Call[T]{Status: d.t.Queue, Now: time.Now()})
+		if err != nil {
+			return err
+		}
+		var ok bool
+		if err := d.db.QueryRowContext(ctx, query, args...).Scan(&ok); err != nil || !ok {
+			continue // an error waits for the next tick, or the pool's poll
+		}
+		armed = false
+		wake()
+	}
+}
+
+// Claim reserves like Reserve, after a position in the queue, and fires the
+// claim event on every reserved task in the same transaction, with its
+// history row; it implements backends.Claimer.
+func (d *ClaimingDriver[T]) Claim(ctx context.Context, owner string, now, expires time.Time, limit int, after backends.QueuePosition) ([]backends.Claim[T], backends.QueuePosition, error) {
+	now = now.UTC().Truncate(time.Microsecond)
+	from := backends.Key{Status: d.t.Queue}
+	var cs []backends.Claim[T]
+	err := d.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		cs, err = d.lease(ctx, tx, "ClaimIDs", "Claim", &sqltable.Call[T]{Owner: owner, Now: now, Expires: expires, Limit: limit, After: after})
+		if err != nil {
+			return err
+		}
+		for _, c := range cs {
+			if err := d.history(ctx, tx, d.t.Key(c.Task).ID, from, d.t.Running, backends.History{
+				Event: d.t.ClaimEvent, At: now, Attempt: c.Lease.Attempt, Actor: owner,
+				Message: fmt.Sprintf("claimed by %s (attempt %d)", owner, c.Lease.Attempt),
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil || len(cs) == 0 {
+		return nil, backends.QueuePosition{}, err
+	}
+	return cs, d.t.Position(cs[len(cs)-1].Task), nil
+}

@@ -1,0 +1,118 @@
+package gen
+
+import (
+	"fmt"
+	"strings"
+)
+
+// MySQLQueryFile is the statements file of a model's MySQL driver package,
+// embedded by its driver.go and read by sqltable.ParseStatements.
+const MySQLQueryFile = "query.sql"
+
+// mysqlIDs is the table function that reads the ids of a JSON array
+// parameter (sqlc.arg(tm_ids)) as rows; their character set is the id
+// column's, so that a join reads the task table by its primary key.
+const mysqlIDs = "JSON_TABLE(sqlc.arg(tm_ids), '$[*]' COLUMNS (id CHAR(36) CHARACTER SET ascii PATH '$')) AS j"
+
+// mysqlQuerySQL renders the statements of the model's MySQL driver. Its
+// parameters are written sqlc.arg(name) as in the other engines' query
+// files; sqltable.ParseStatements turns each into a ? and records its name.
+//
+// MySQL has no RETURNING on UPDATE (MariaDB has none either), and cannot
+// update a table that a subquery of the statement reads: a reservation
+// selects the ids FOR UPDATE SKIP LOCKED, updates those rows by id, and
+// reads them back (GetMany), in one transaction.
+func (g *generator) mysqlQuerySQL() []byte {
+	m := g.m
+	table, history := Table(m)
+	q := mysqlIdent
+	cols := g.columns(MySQL)
+	var names, args, sets []string
+	for _, c := range cols {
+		names = append(names, q(c.Name))
+		args = append(args, "sqlc.arg("+c.Name+")")
+		if !c.Primary && !createdOnly(c) {
+			sets = append(sets, q(c.Name)+" = sqlc.arg("+c.Name+")")
+		}
+	}
+	var selNames []string
+	for _, n := range g.tableColumns(MySQL) {
+		selNames = append(selNames, q(n))
+	}
+	sel := strings.Join(selNames, ", ")
+	tsel := "t." + strings.Join(selNames, ", t.")
+	histCols := "task_id, seq, from_status, to_status, event, at, attempt, actor, message"
+	guard := "WHERE id = sqlc.arg(id) AND status = sqlc.arg(tm_from_status) AND version = sqlc.arg(tm_from_version)"
+
+	var b strings.Builder
+	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	p("%s\n-- Statements of model %q for MySQL and MariaDB, run by backends/mysql's driver.\n\n", SQLHeader, m.Name)
+	p("-- name: Insert\nINSERT INTO %s (%s)\nVALUES (%s);\n\n", table, strings.Join(names, ", "), strings.Join(args, ", "))
+	p("-- name: InsertHistory\n-- A history row, numbered by the task's count of them (%s), which the\n", HistorySeqColumn)
+	p("-- writer set in the same transaction: its insert, guarded update or claim.\n")
+	p("INSERT INTO %s (%s)\nSELECT id, %s, sqlc.arg(tm_from_status), sqlc.arg(tm_to_status), sqlc.arg(tm_event),\n", history, histCols, HistorySeqColumn)
+	p("    sqlc.arg(tm_at), sqlc.arg(tm_attempt), sqlc.arg(tm_actor), sqlc.arg(tm_message)\nFROM %s WHERE id = sqlc.arg(tm_task_id);\n\n", table)
+	p("-- name: UpdateGuarded\n-- The status-changing half of a transition (InsertHistory is the other), in one\n-- transaction; no row when another writer changed the task first.\n")
+	p("UPDATE %s SET %s,\n    %s = %s + 1\n%s;\n\n", table, strings.Join(sets, ",\n    "), HistorySeqColumn, HistorySeqColumn, guard)
+	p("-- name: Update\n-- Changes fields but not the status (progress, details); guarded likewise.\n")
+	p("UPDATE %s SET %s\n%s;\n\n", table, strings.Join(withoutStatus(sets), ",\n    "), guard)
+	p("-- name: Get\nSELECT %s FROM %s WHERE id = sqlc.arg(id);\n\n", sel, table)
+	p("-- name: GetMany\n-- The tasks of a JSON array of ids, oldest first.\n")
+	p("SELECT %s FROM %s AS t JOIN %s ON t.id = j.id\nORDER BY t.created_at, t.id;\n\n", tsel, table, mysqlIDs)
+	p("-- name: Keys\n-- The keys (status and version) of many tasks in one read: what a worker pool\n-- polls to see its running tasks cancelled by another process.\n")
+	p("SELECT t.id, t.status, t.version FROM %s AS t JOIN %s ON t.id = j.id;\n\n", table, mysqlIDs)
+	p("-- name: Delete\n-- Its history goes with it (ON DELETE CASCADE).\nDELETE FROM %s WHERE id = sqlc.arg(id);\n\n", table)
+	p("-- name: History\nSELECT %s FROM %s WHERE task_id = sqlc.arg(tm_task_id) ORDER BY seq;\n\n", histCols, history)
+	p("-- name: ListByStatus\n-- Tasks in one status, oldest first: what workers and sweepers scan.\n")
+	p("SELECT %s FROM %s WHERE status = sqlc.arg(tm_status)\nORDER BY created_at, id\nLIMIT sqlc.arg(tm_max_rows);\n\n", sel, table)
+	if terminal := m.TerminalStatuses(); len(terminal) > 0 {
+		p("-- name: DeleteFinished\n-- Retention: removes up to tm_max_rows finished tasks (and their history)\n-- whose last change is older than tm_before, oldest first.\n")
+		p("DELETE FROM %s WHERE %s AND updated_at < sqlc.arg(tm_before)\nORDER BY updated_at LIMIT sqlc.arg(tm_max_rows);\n\n", table, inList("status", terminal))
+	}
+	var conds []string
+	for _, s := range m.Statuses {
+		if s.Timeout != nil {
+			conds = append(conds, fmt.Sprintf("(status = %s AND %s <= sqlc.arg(tm_%s_deadline))", quoteSQL(s.Name), q(s.EnteredAt), GoNameToSnake(s.GoName)))
+		}
+	}
+	if len(conds) > 0 {
+		p("-- name: Due\n-- Tasks whose timeout has passed: one deadline (now - after) per timed status.\n")
+		p("SELECT %s FROM %s\nWHERE %s\nORDER BY updated_at, id\nLIMIT sqlc.arg(tm_max_rows);\n\n", sel, table, strings.Join(conds, "\n   OR "))
+	}
+	p("-- name: ChangedSince\n-- Tasks changed since (tm_since, tm_after_id), in (updated_at, id) order: what\n-- a polling change stream reads.\n")
+	p("SELECT id, version, status, updated_at FROM %s\nWHERE updated_at >= sqlc.arg(tm_since) AND (updated_at > sqlc.arg(tm_since_strict) OR id > sqlc.arg(tm_after_id))\nORDER BY updated_at, id\nLIMIT sqlc.arg(tm_max_rows);\n", table)
+	if w := m.Worker; w != nil {
+		free := fmt.Sprintf("(%s IS NULL OR %s <= sqlc.arg(tm_now))", LeaseExpiresColumn, LeaseExpiresColumn)
+		take := fmt.Sprintf("t.%s = sqlc.arg(tm_owner), t.%s = sqlc.arg(tm_expires_at), t.%s = t.%s + 1", LeaseOwnerColumn, LeaseExpiresColumn, LeaseAttemptColumn, LeaseAttemptColumn)
+		p("\n-- name: ReserveIDs\n-- The ids of up to tm_max_rows tasks in tm_status that no live lease holds\n")
+		p("-- (none, or one expired by tm_now), oldest first, locked; rows other\n-- transactions hold are skipped, so a task goes to one worker.\n")
+		p("SELECT id FROM %s\nWHERE status = sqlc.arg(tm_status) AND %s\nORDER BY created_at, id\nLIMIT sqlc.arg(tm_max_rows)\nFOR UPDATE SKIP LOCKED;\n\n", table, free)
+		p("-- name: Reserve\n-- Leases the tasks ReserveIDs locked and counts an attempt on each. Status\n-- and version are unchanged: the worker then fires the claim event.\n")
+		p("UPDATE %s AS t JOIN %s ON t.id = j.id\nSET %s;\n", table, mysqlIDs, take)
+		if g.sqlClaim() {
+			p("\n-- name: ClaimIDs\n-- ReserveIDs in the queue %s, after the position (tm_after_created_at,\n-- tm_after_id).\n", w.Queue.Name)
+			p("SELECT id FROM %s\nWHERE status = %s AND %s\n", table, quoteSQL(w.Queue.Name), free)
+			p("  AND (created_at > sqlc.arg(tm_after_created_at) OR (created_at = sqlc.arg(tm_after_created_at_eq) AND id > sqlc.arg(tm_after_id)))\n")
+			p("ORDER BY created_at, id\nLIMIT sqlc.arg(tm_max_rows)\nFOR UPDATE SKIP LOCKED;\n\n")
+			p("-- name: Claim\n-- Reserve and the claim event %q in one update: every task ClaimIDs\n", w.Claim.Name)
+			p("-- locked moves from %s to %s as Fire moves it (version + 1, updated_at\n", w.Queue.Name, w.Running.Name)
+			p("-- and the entry timestamp at tm_now, the progress the status maps) and takes\n-- its lease; the driver appends the history rows in the same transaction.\n")
+			var claimSets []string
+			for _, s := range g.claimSets(MySQL, "sqlc.arg(tm_now)") {
+				name, value, _ := strings.Cut(s, " = ")
+				claimSets = append(claimSets, "t."+q(name)+" = "+strings.ReplaceAll(value, "version + 1", "t.version + 1"))
+			}
+			claimSets = append(claimSets, fmt.Sprintf("t.%s = t.%s + 1", HistorySeqColumn, HistorySeqColumn))
+			p("UPDATE %s AS t JOIN %s ON t.id = j.id\nSET %s,\n    %s;\n", table, mysqlIDs, strings.Join(claimSets, ",\n    "), take)
+		}
+		p("\n-- name: Claimable\n-- Whether a task in tm_status is claimable (no live lease holds it): what\n-- a waiting pool polls.\n")
+		p("SELECT EXISTS (SELECT 1 FROM %s WHERE status = sqlc.arg(tm_status) AND %s) AS claimable;\n\n", table, free)
+		p("-- name: Heartbeat\n-- Extends a lease while its holder (owner and attempt) still has it and the\n")
+		p("-- task is still in tm_status (a task never leased, attempt 0, has no holder);\n-- no row tells the worker to stop.\n")
+		p("UPDATE %s SET %s = sqlc.arg(tm_expires_at)\nWHERE id = sqlc.arg(tm_task_id) AND %s = sqlc.arg(tm_owner) AND %s = sqlc.arg(tm_attempt)\n", table, LeaseExpiresColumn, LeaseOwnerColumn, LeaseAttemptColumn)
+		p("  AND %s > 0 AND status = sqlc.arg(tm_status);\n\n", LeaseAttemptColumn)
+		p("-- name: Lost\n-- Tasks in tm_status whose lease expired: their worker is gone.\n")
+		p("SELECT %s FROM %s\nWHERE status = sqlc.arg(tm_status) AND %s <= sqlc.arg(tm_now)\nORDER BY %s, id\nLIMIT sqlc.arg(tm_max_rows);\n", sel, table, LeaseExpiresColumn, LeaseExpiresColumn)
+	}
+	return []byte(b.String())
+}
