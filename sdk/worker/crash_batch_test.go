@@ -19,6 +19,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/taskmodel/taskmodel/backends/mysql"
 	"github.com/taskmodel/taskmodel/backends/postgres/pgtest"
 	"github.com/taskmodel/taskmodel/gen/training"
 	"github.com/taskmodel/taskmodel/sdk/engine"
@@ -77,7 +78,7 @@ func TestKilledMidBatch(t *testing.T) {
 	if os.Getenv(envBatchLog) != "" || os.Getenv(envWorker) != "" {
 		t.Skip("in the child process")
 	}
-	for _, kind := range []string{"sqlite", "postgres"} {
+	for _, kind := range []string{"sqlite", "postgres", "mysql"} {
 		t.Run(kind, func(t *testing.T) {
 			dir := t.TempDir()
 			target, d, e := sharedTraining(t, kind, dir)
@@ -109,10 +110,13 @@ func TestKilledMidBatch(t *testing.T) {
 				t.Fatal(err)
 			}
 			_ = child.Wait()
-			if kind == "postgres" {
-				// A COMMIT the child sent before it died still runs on the
-				// server: wait for its sessions to end.
+			// A COMMIT the child sent before it died may still run on the
+			// server: wait for its sessions to end.
+			switch kind {
+			case "postgres":
 				waitSessionsGone(t, app)
+			case "mysql":
+				waitMySQLSessionsGone(t, target)
 			}
 
 			if kind == "sqlite" {
@@ -262,6 +266,31 @@ func waitSessionsGone(t *testing.T, app string) {
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		var n int
 		if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", app).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d sessions of the killed child still run", n)
+		}
+	}
+}
+
+// waitMySQLSessionsGone waits until no session but idle ones (this
+// process's pool) works in the database of url.
+func waitMySQLSessionsGone(t *testing.T, url string) {
+	t.Helper()
+	db, err := mysql.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		var n int
+		err := db.QueryRowContext(ctx, `SELECT count(*) FROM information_schema.PROCESSLIST
+			WHERE DB = DATABASE() AND COMMAND <> 'Sleep' AND ID <> CONNECTION_ID()`).Scan(&n)
+		if err != nil {
 			t.Fatal(err)
 		}
 		if n == 0 {

@@ -17,10 +17,13 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/taskmodel/taskmodel/backends"
+	"github.com/taskmodel/taskmodel/backends/mysql"
+	"github.com/taskmodel/taskmodel/backends/mysql/mysqltest"
 	"github.com/taskmodel/taskmodel/backends/postgres"
 	"github.com/taskmodel/taskmodel/backends/postgres/pgtest"
 	"github.com/taskmodel/taskmodel/backends/sqlite"
 	"github.com/taskmodel/taskmodel/gen/training"
+	trainingmysql "github.com/taskmodel/taskmodel/gen/training/mysqldb"
 	trainingpg "github.com/taskmodel/taskmodel/gen/training/pgdb"
 	trainingsqlite "github.com/taskmodel/taskmodel/gen/training/sqlitedb"
 	"github.com/taskmodel/taskmodel/sdk/engine"
@@ -33,8 +36,8 @@ import (
 // to DONE: nothing lost, nothing run twice at once.
 
 const (
-	envWorker = "TASKMODEL_CRASH_WORKER" // "sqlite" or "postgres"
-	envTarget = "TASKMODEL_CRASH_TARGET" // the SQLite path or the PostgreSQL search path
+	envWorker = "TASKMODEL_CRASH_WORKER" // "sqlite", "postgres" or "mysql"
+	envTarget = "TASKMODEL_CRASH_TARGET" // the SQLite path, the PostgreSQL search path or the MySQL URL
 	envApp    = "TASKMODEL_CRASH_APP"    // the child's application_name on PostgreSQL
 )
 
@@ -61,6 +64,12 @@ func openTraining(ctx context.Context, kind, target string) (backends.WorkDriver
 			return nil, nil, err
 		}
 		return trainingpg.NewDriver(pool), pool.Close, nil
+	case "mysql":
+		db, err := mysql.Open(ctx, target, training.Migrations(mysql.Engine))
+		if err != nil {
+			return nil, nil, err
+		}
+		return trainingmysql.NewDriver(db), func() { db.Close() }, nil
 	}
 	return nil, nil, fmt.Errorf("unknown backend %q", kind)
 }
@@ -70,16 +79,25 @@ func openTraining(ctx context.Context, kind, target string) (backends.WorkDriver
 // the test ends: it returns the target to give that process.
 func sharedTraining(t *testing.T, kind, dir string) (string, backends.WorkDriver[training.Training], *engine.Engine[training.Training, training.Event, *training.Training]) {
 	t.Helper()
-	target := filepath.Join(dir, "tasks.db")
-	if kind == "postgres" {
-		target = pgtest.Schema(t).ConnConfig.RuntimeParams["search_path"]
-	}
+	target := sharedTarget(t, kind, dir)
 	d, closeDB, err := openTraining(ctx, kind, target)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(closeDB)
 	return target, d, engine.New[training.Training, training.Event](d, engine.WithWorker(training.Worker))
+}
+
+// sharedTarget returns where processes share a database of kind: a file
+// in dir, a schema of its own, or a database of its own.
+func sharedTarget(t testing.TB, kind, dir string) string {
+	switch kind {
+	case "postgres":
+		return pgtest.Schema(t).ConnConfig.RuntimeParams["search_path"]
+	case "mysql":
+		return mysqltest.Database(t)
+	}
+	return filepath.Join(dir, "tasks.db")
 }
 
 // TestCrashWorkerProcess is the child: it is skipped unless the parent set
@@ -109,7 +127,7 @@ func TestSIGKILLedWorkerIsRescued(t *testing.T) {
 	if os.Getenv(envWorker) != "" {
 		t.Skip("in the child process")
 	}
-	for _, kind := range []string{"sqlite", "postgres"} {
+	for _, kind := range []string{"sqlite", "postgres", "mysql"} {
 		t.Run(kind, func(t *testing.T) {
 			target, d, e := sharedTraining(t, kind, t.TempDir())
 			x, err := e.Create(ctx, training.NewTraining(), engine.Meta{})

@@ -2,7 +2,6 @@ package worker_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -17,15 +16,11 @@ import (
 
 // twoProcesses opens the training model twice over one database, through
 // separate connection pools, as two processes would: kind is "sqlite" or
-// "postgres". It returns an engine over each and, on PostgreSQL, the schema.
+// "postgres" or "mysql". It returns an engine over each and where they
+// share the database (sharedTarget).
 func twoProcesses(t testing.TB, kind string) (a, b *trainingEngine, target string) {
 	t.Helper()
-	switch kind {
-	case "sqlite":
-		target = filepath.Join(t.TempDir(), "tasks.db")
-	case "postgres":
-		target = pgtest.Schema(t).ConnConfig.RuntimeParams["search_path"]
-	}
+	target = sharedTarget(t, kind, t.TempDir())
 	for _, e := range []**trainingEngine{&a, &b} {
 		d, closeFn, err := openTraining(ctx, kind, target)
 		if err != nil {
@@ -70,7 +65,7 @@ func awaitRun(t *testing.T, ran chan uuid.UUID, id uuid.UUID, what string) {
 // on SQLite and PostgreSQL. With NoWake, the same pool runs nothing (its
 // first claim, at start, found the queue empty).
 func TestWakeAcrossProcesses(t *testing.T) {
-	for _, kind := range []string{"sqlite", "postgres"} {
+	for _, kind := range []string{"sqlite", "postgres", "mysql"} {
 		t.Run(kind, func(t *testing.T) {
 			ea, eb, _ := twoProcesses(t, kind)
 			h, ran := ranIDs()

@@ -1,6 +1,7 @@
-// Package sdktest opens the seed-004 analysis model on every backend for the
-// sdk packages' tests: one table of backends, so every rule is tested on
-// memory, SQLite and PostgreSQL alike.
+// Package sdktest opens the analysis model (the upload → process
+// lifecycle) on every backend for the sdk packages' tests: one table of
+// backends, so every rule is tested on memory, SQLite, PostgreSQL and
+// MySQL (MariaDB) alike.
 package sdktest
 
 import (
@@ -10,13 +11,17 @@ import (
 
 	"github.com/taskmodel/taskmodel/backends"
 	"github.com/taskmodel/taskmodel/backends/memory"
+	"github.com/taskmodel/taskmodel/backends/mysql"
+	"github.com/taskmodel/taskmodel/backends/mysql/mysqltest"
 	"github.com/taskmodel/taskmodel/backends/postgres"
 	"github.com/taskmodel/taskmodel/backends/postgres/pgtest"
 	"github.com/taskmodel/taskmodel/backends/sqlite"
 	"github.com/taskmodel/taskmodel/gen/analysis"
+	"github.com/taskmodel/taskmodel/gen/analysis/mysqldb"
 	"github.com/taskmodel/taskmodel/gen/analysis/pgdb"
 	"github.com/taskmodel/taskmodel/gen/analysis/sqlitedb"
 	"github.com/taskmodel/taskmodel/gen/training"
+	trainingmysql "github.com/taskmodel/taskmodel/gen/training/mysqldb"
 	trainingpg "github.com/taskmodel/taskmodel/gen/training/pgdb"
 	trainingsqlite "github.com/taskmodel/taskmodel/gen/training/sqlitedb"
 )
@@ -56,6 +61,14 @@ var All = []Backend{
 		t.Cleanup(pool.Close)
 		return pgdb.NewDriver(pool), postgres.NewLeases(pool)
 	}},
+	{"mysql", func(t testing.TB) (backends.WorkDriver[analysis.Task], backends.Leases) {
+		db, err := mysql.Open(context.Background(), mysqltest.Database(t), analysis.Migrations(mysql.Engine))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return mysqldb.NewDriver(db), mysql.NewLeases(db)
+	}},
 }
 
 // NewTask returns a valid analysis task, not yet created.
@@ -66,7 +79,7 @@ func NewTask() *analysis.Task {
 	return x
 }
 
-// TrainingBackends opens the seed-002 training model, whose worker section
+// TrainingBackends opens the training model, whose worker section
 // requeues a lost task (max_attempts 3), on every backend.
 var TrainingBackends = []struct {
 	Name string
@@ -89,5 +102,13 @@ var TrainingBackends = []struct {
 		t.Cleanup(pool.Close)
 		pgtest.Autovacuum(t, pool, "training", "training_history")
 		return trainingpg.NewDriver(pool)
+	}},
+	{"mysql", func(t testing.TB) backends.WorkDriver[training.Training] {
+		db, err := mysql.Open(context.Background(), mysqltest.Database(t), training.Migrations(mysql.Engine))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return trainingmysql.NewDriver(db)
 	}},
 }
