@@ -17,6 +17,7 @@ import (
 
 	"github.com/taskmodel/taskmodel/backends"
 	"github.com/taskmodel/taskmodel/backends/memory"
+	"github.com/taskmodel/taskmodel/backends/mysql"
 	"github.com/taskmodel/taskmodel/backends/postgres"
 	"github.com/taskmodel/taskmodel/backends/sqlite"
 	taskmetrics "github.com/taskmodel/taskmodel/metrics"
@@ -56,9 +57,10 @@ type Model[T any] struct {
 	// Lifecycle is the model's lifecycle as its spec declares it (the
 	// generated Lifecycle()): what the dashboard's model page draws.
 	Lifecycle tasktype.Lifecycle
-	// SQLite and Postgres build the model's driver over a database.
+	// SQLite, Postgres and MySQL build the model's driver over a database.
 	SQLite   func(*sql.DB) backends.Driver[T]
 	Postgres func(*pgxpool.Pool) backends.Driver[T]
+	MySQL    func(*sql.DB) backends.Driver[T]
 }
 
 // Listers build the unified listing over a database (the catalog's
@@ -66,13 +68,16 @@ type Model[T any] struct {
 type Listers struct {
 	SQLite   func(*sql.DB) backends.Lister
 	Postgres func(*pgxpool.Pool) backends.Lister
+	MySQL    func(*sql.DB) backends.Lister
 }
 
 // Backend is the database the server's models live in: one of SQLite,
-// PostgreSQL or memory (for tests of code that embeds the server).
+// PostgreSQL, MySQL (or MariaDB) or memory (for tests of code that embeds
+// the server).
 type Backend struct {
 	sqlite *sql.DB
 	pg     *pgxpool.Pool
+	mysql  *sql.DB
 	mem    []memory.ListSource
 	memory bool
 
@@ -87,6 +92,10 @@ func SQLite(db *sql.DB) *Backend { return &Backend{sqlite: db} }
 // been applied.
 func Postgres(pool *pgxpool.Pool) *Backend { return &Backend{pg: pool} }
 
+// MySQL returns a Backend over a MySQL or MariaDB database whose
+// migrations have been applied.
+func MySQL(db *sql.DB) *Backend { return &Backend{mysql: db} }
+
 // Memory returns a Backend that keeps tasks in memory.
 func Memory() *Backend { return &Backend{memory: true} }
 
@@ -97,6 +106,8 @@ func (b *Backend) Leases() backends.Leases {
 		return sqlite.NewLeases(b.sqlite)
 	case b.pg != nil:
 		return postgres.NewLeases(b.pg)
+	case b.mysql != nil:
+		return mysql.NewLeases(b.mysql)
 	}
 	return memory.NewLeases()
 }
@@ -178,6 +189,15 @@ func Add[T any, E ~string, PT ModelType[T, E]](ms *Models, m Model[T], opts ...e
 	case b.pg != nil:
 		drv = m.Postgres(b.pg)
 		base = append(base, engine.WithChanges(postgres.NewNotifier(b.pg, m.Name)), engine.WithPollInterval(WatchPoll))
+	case b.mysql != nil:
+		if m.MySQL == nil {
+			ms.err = fmt.Errorf("server: model %q has no MySQL driver; regenerate its package with taskgen", m.Name)
+			return
+		}
+		drv = m.MySQL(b.mysql)
+		if l, ok := drv.(backends.ChangeLister); ok {
+			base = append(base, engine.WithChanges(sqlite.NewPoller(l)), engine.WithPollInterval(WatchPoll))
+		}
 	default:
 		d := memory.New[T, PT]()
 		b.mem = append(b.mem, d)

@@ -7,32 +7,41 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/taskmodel/taskmodel/backends"
 	"github.com/taskmodel/taskmodel/gen/analysis"
+	analysismysql "github.com/taskmodel/taskmodel/gen/analysis/mysqldb"
 	analysispg "github.com/taskmodel/taskmodel/gen/analysis/pgdb"
 	analysissqlite "github.com/taskmodel/taskmodel/gen/analysis/sqlitedb"
 	"github.com/taskmodel/taskmodel/gen/catalog/pgdb"
 	"github.com/taskmodel/taskmodel/gen/catalog/sqlitedb"
 	"github.com/taskmodel/taskmodel/gen/datasetupload"
+	datasetuploadmysql "github.com/taskmodel/taskmodel/gen/datasetupload/mysqldb"
 	datasetuploadpg "github.com/taskmodel/taskmodel/gen/datasetupload/pgdb"
 	datasetuploadsqlite "github.com/taskmodel/taskmodel/gen/datasetupload/sqlitedb"
 	"github.com/taskmodel/taskmodel/gen/evaluation"
+	evaluationmysql "github.com/taskmodel/taskmodel/gen/evaluation/mysqldb"
 	evaluationpg "github.com/taskmodel/taskmodel/gen/evaluation/pgdb"
 	evaluationsqlite "github.com/taskmodel/taskmodel/gen/evaluation/sqlitedb"
 	"github.com/taskmodel/taskmodel/gen/modelupload"
+	modeluploadmysql "github.com/taskmodel/taskmodel/gen/modelupload/mysqldb"
 	modeluploadpg "github.com/taskmodel/taskmodel/gen/modelupload/pgdb"
 	modeluploadsqlite "github.com/taskmodel/taskmodel/gen/modelupload/sqlitedb"
 	"github.com/taskmodel/taskmodel/gen/pipelinerun"
+	pipelinerunmysql "github.com/taskmodel/taskmodel/gen/pipelinerun/mysqldb"
 	pipelinerunpg "github.com/taskmodel/taskmodel/gen/pipelinerun/pgdb"
 	pipelinerunsqlite "github.com/taskmodel/taskmodel/gen/pipelinerun/sqlitedb"
 	"github.com/taskmodel/taskmodel/gen/pipelinesubtask"
+	pipelinesubtaskmysql "github.com/taskmodel/taskmodel/gen/pipelinesubtask/mysqldb"
 	pipelinesubtaskpg "github.com/taskmodel/taskmodel/gen/pipelinesubtask/pgdb"
 	pipelinesubtasksqlite "github.com/taskmodel/taskmodel/gen/pipelinesubtask/sqlitedb"
 	"github.com/taskmodel/taskmodel/gen/stage"
+	stagemysql "github.com/taskmodel/taskmodel/gen/stage/mysqldb"
 	stagepg "github.com/taskmodel/taskmodel/gen/stage/pgdb"
 	stagesqlite "github.com/taskmodel/taskmodel/gen/stage/sqlitedb"
 	"github.com/taskmodel/taskmodel/gen/synthesis"
+	synthesismysql "github.com/taskmodel/taskmodel/gen/synthesis/mysqldb"
 	synthesispg "github.com/taskmodel/taskmodel/gen/synthesis/pgdb"
 	synthesissqlite "github.com/taskmodel/taskmodel/gen/synthesis/sqlitedb"
 	"github.com/taskmodel/taskmodel/gen/training"
+	trainingmysql "github.com/taskmodel/taskmodel/gen/training/mysqldb"
 	trainingpg "github.com/taskmodel/taskmodel/gen/training/pgdb"
 	trainingsqlite "github.com/taskmodel/taskmodel/gen/training/sqlitedb"
 	"github.com/taskmodel/taskmodel/sdk/engine"
@@ -54,8 +63,11 @@ func Serve(b *server.Backend, opts ...engine.Option) (*server.Models, error) {
 	server.Add[analysis.Task, analysis.Event](ms, server.Model[analysis.Task]{
 		API:       analysis.API,
 		Lifecycle: analysis.Lifecycle(),
-		Name:      analysis.ModelName,
-		New:       analysis.NewTask,
+		MySQL: func(db *sql.DB) backends.Driver[analysis.Task] {
+			return analysismysql.NewDriver(db)
+		},
+		Name: analysis.ModelName,
+		New:  analysis.NewTask,
 		Postgres: func(db *pgxpool.Pool) backends.Driver[analysis.Task] {
 			return analysispg.NewDriver(db)
 		},
@@ -67,8 +79,11 @@ func Serve(b *server.Backend, opts ...engine.Option) (*server.Models, error) {
 	server.Add[datasetupload.DatasetUpload, datasetupload.Event](ms, server.Model[datasetupload.DatasetUpload]{
 		API:       datasetupload.API,
 		Lifecycle: datasetupload.Lifecycle(),
-		Name:      datasetupload.ModelName,
-		New:       datasetupload.NewDatasetUpload,
+		MySQL: func(db *sql.DB) backends.Driver[datasetupload.DatasetUpload] {
+			return datasetuploadmysql.NewDriver(db)
+		},
+		Name: datasetupload.ModelName,
+		New:  datasetupload.NewDatasetUpload,
 		Postgres: func(db *pgxpool.Pool) backends.Driver[datasetupload.DatasetUpload] {
 			return datasetuploadpg.NewDriver(db)
 		},
@@ -80,8 +95,11 @@ func Serve(b *server.Backend, opts ...engine.Option) (*server.Models, error) {
 	server.Add[evaluation.Evaluation, evaluation.Event](ms, server.Model[evaluation.Evaluation]{
 		API:       evaluation.API,
 		Lifecycle: evaluation.Lifecycle(),
-		Name:      evaluation.ModelName,
-		New:       evaluation.NewEvaluation,
+		MySQL: func(db *sql.DB) backends.Driver[evaluation.Evaluation] {
+			return evaluationmysql.NewDriver(db)
+		},
+		Name: evaluation.ModelName,
+		New:  evaluation.NewEvaluation,
 		Postgres: func(db *pgxpool.Pool) backends.Driver[evaluation.Evaluation] {
 			return evaluationpg.NewDriver(db)
 		},
@@ -93,8 +111,11 @@ func Serve(b *server.Backend, opts ...engine.Option) (*server.Models, error) {
 	server.Add[modelupload.ModelUpload, modelupload.Event](ms, server.Model[modelupload.ModelUpload]{
 		API:       modelupload.API,
 		Lifecycle: modelupload.Lifecycle(),
-		Name:      modelupload.ModelName,
-		New:       modelupload.NewModelUpload,
+		MySQL: func(db *sql.DB) backends.Driver[modelupload.ModelUpload] {
+			return modeluploadmysql.NewDriver(db)
+		},
+		Name: modelupload.ModelName,
+		New:  modelupload.NewModelUpload,
 		Postgres: func(db *pgxpool.Pool) backends.Driver[modelupload.ModelUpload] {
 			return modeluploadpg.NewDriver(db)
 		},
@@ -106,8 +127,11 @@ func Serve(b *server.Backend, opts ...engine.Option) (*server.Models, error) {
 	server.Add[pipelinerun.PipelineRun, pipelinerun.Event](ms, server.Model[pipelinerun.PipelineRun]{
 		API:       pipelinerun.API,
 		Lifecycle: pipelinerun.Lifecycle(),
-		Name:      pipelinerun.ModelName,
-		New:       pipelinerun.NewPipelineRun,
+		MySQL: func(db *sql.DB) backends.Driver[pipelinerun.PipelineRun] {
+			return pipelinerunmysql.NewDriver(db)
+		},
+		Name: pipelinerun.ModelName,
+		New:  pipelinerun.NewPipelineRun,
 		Postgres: func(db *pgxpool.Pool) backends.Driver[pipelinerun.PipelineRun] {
 			return pipelinerunpg.NewDriver(db)
 		},
@@ -118,8 +142,11 @@ func Serve(b *server.Backend, opts ...engine.Option) (*server.Models, error) {
 	server.Add[pipelinesubtask.PipelineSubtask, pipelinesubtask.Event](ms, server.Model[pipelinesubtask.PipelineSubtask]{
 		API:       pipelinesubtask.API,
 		Lifecycle: pipelinesubtask.Lifecycle(),
-		Name:      pipelinesubtask.ModelName,
-		New:       pipelinesubtask.NewPipelineSubtask,
+		MySQL: func(db *sql.DB) backends.Driver[pipelinesubtask.PipelineSubtask] {
+			return pipelinesubtaskmysql.NewDriver(db)
+		},
+		Name: pipelinesubtask.ModelName,
+		New:  pipelinesubtask.NewPipelineSubtask,
 		Postgres: func(db *pgxpool.Pool) backends.Driver[pipelinesubtask.PipelineSubtask] {
 			return pipelinesubtaskpg.NewDriver(db)
 		},
@@ -130,8 +157,11 @@ func Serve(b *server.Backend, opts ...engine.Option) (*server.Models, error) {
 	server.Add[stage.StageState, stage.Event](ms, server.Model[stage.StageState]{
 		API:       stage.API,
 		Lifecycle: stage.Lifecycle(),
-		Name:      stage.ModelName,
-		New:       stage.NewStageState,
+		MySQL: func(db *sql.DB) backends.Driver[stage.StageState] {
+			return stagemysql.NewDriver(db)
+		},
+		Name: stage.ModelName,
+		New:  stage.NewStageState,
 		Postgres: func(db *pgxpool.Pool) backends.Driver[stage.StageState] {
 			return stagepg.NewDriver(db)
 		},
@@ -142,8 +172,11 @@ func Serve(b *server.Backend, opts ...engine.Option) (*server.Models, error) {
 	server.Add[synthesis.Synthesis, synthesis.Event](ms, server.Model[synthesis.Synthesis]{
 		API:       synthesis.API,
 		Lifecycle: synthesis.Lifecycle(),
-		Name:      synthesis.ModelName,
-		New:       synthesis.NewSynthesis,
+		MySQL: func(db *sql.DB) backends.Driver[synthesis.Synthesis] {
+			return synthesismysql.NewDriver(db)
+		},
+		Name: synthesis.ModelName,
+		New:  synthesis.NewSynthesis,
 		Postgres: func(db *pgxpool.Pool) backends.Driver[synthesis.Synthesis] {
 			return synthesispg.NewDriver(db)
 		},
@@ -155,8 +188,11 @@ func Serve(b *server.Backend, opts ...engine.Option) (*server.Models, error) {
 	server.Add[training.Training, training.Event](ms, server.Model[training.Training]{
 		API:       training.API,
 		Lifecycle: training.Lifecycle(),
-		Name:      training.ModelName,
-		New:       training.NewTraining,
+		MySQL: func(db *sql.DB) backends.Driver[training.Training] {
+			return trainingmysql.NewDriver(db)
+		},
+		Name: training.ModelName,
+		New:  training.NewTraining,
 		Postgres: func(db *pgxpool.Pool) backends.Driver[training.Training] {
 			return trainingpg.NewDriver(db)
 		},

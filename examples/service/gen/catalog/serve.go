@@ -9,6 +9,7 @@ import (
 	"github.com/taskmodel/taskmodel/examples/service/gen/catalog/pgdb"
 	"github.com/taskmodel/taskmodel/examples/service/gen/catalog/sqlitedb"
 	"github.com/taskmodel/taskmodel/examples/service/gen/report"
+	reportmysql "github.com/taskmodel/taskmodel/examples/service/gen/report/mysqldb"
 	reportpg "github.com/taskmodel/taskmodel/examples/service/gen/report/pgdb"
 	reportsqlite "github.com/taskmodel/taskmodel/examples/service/gen/report/sqlitedb"
 	"github.com/taskmodel/taskmodel/sdk/engine"
@@ -30,8 +31,11 @@ func Serve(b *server.Backend, opts ...engine.Option) (*server.Models, error) {
 	server.Add[report.Report, report.Event](ms, server.Model[report.Report]{
 		API:       report.API,
 		Lifecycle: report.Lifecycle(),
-		Name:      report.ModelName,
-		New:       report.NewReport,
+		MySQL: func(db *sql.DB) backends.Driver[report.Report] {
+			return reportmysql.NewDriver(db)
+		},
+		Name: report.ModelName,
+		New:  report.NewReport,
 		Postgres: func(db *pgxpool.Pool) backends.Driver[report.Report] {
 			return reportpg.NewDriver(db)
 		},

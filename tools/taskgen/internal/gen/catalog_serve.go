@@ -29,7 +29,7 @@ func catalogServe(listed []*spec.Model, importBase string) ([]byte, error) {
 	f.ImportName(path.Join(importBase, CatalogPackage, SQLCPackages[PostgreSQL]), "pgdb")
 
 	db := func(e Engine) (jen.Code, jen.Code) {
-		if e == SQLite {
+		if e == SQLite || e == MySQL {
 			return jen.Id("db"), jen.Op("*").Qual(pkgSQL, "DB")
 		}
 		return jen.Id("db"), jen.Op("*").Qual(pkgPgxpool, "Pool")
@@ -49,11 +49,16 @@ func catalogServe(listed []*spec.Model, importBase string) ([]byte, error) {
 		f.ImportName(ip, m.Package)
 		f.ImportAlias(path.Join(ip, SQLCPackages[SQLite]), m.Package+"sqlite")
 		f.ImportAlias(path.Join(ip, SQLCPackages[PostgreSQL]), m.Package+"pg")
+		f.ImportAlias(path.Join(ip, MySQLPackage), m.Package+"mysql")
 		typ := jen.Qual(ip, m.Struct)
 		drv := func(e Engine) jen.Code {
 			d, t := db(e)
+			pkg := SQLCPackages[e]
+			if e == MySQL {
+				pkg = MySQLPackage
+			}
 			return jen.Func().Params(jen.Add(d).Add(t)).Qual(pkgBackends, "Driver").Types(jen.Qual(ip, m.Struct)).Block(
-				jen.Return(jen.Qual(path.Join(ip, SQLCPackages[e]), "NewDriver").Call(jen.Id("db"))))
+				jen.Return(jen.Qual(path.Join(ip, pkg), "NewDriver").Call(jen.Id("db"))))
 		}
 		d := jen.Dict{
 			jen.Id("Name"):      jen.Qual(ip, "ModelName"),
@@ -62,6 +67,7 @@ func catalogServe(listed []*spec.Model, importBase string) ([]byte, error) {
 			jen.Id("Lifecycle"): jen.Qual(ip, "Lifecycle").Call(),
 			jen.Id("SQLite"):    drv(SQLite),
 			jen.Id("Postgres"):  drv(PostgreSQL),
+			jen.Id("MySQL"):     drv(MySQL),
 		}
 		if m.Worker != nil {
 			d[jen.Id("Worker")] = jen.Qual(ip, "Worker")
