@@ -10,6 +10,11 @@ import (
 	"github.com/taskmodel/taskmodel/backends/mysql/mysqltest"
 	"github.com/taskmodel/taskmodel/gen/analysis"
 	"github.com/taskmodel/taskmodel/gen/analysis/mysqldb"
+	"github.com/taskmodel/taskmodel/gen/catalog"
+	catalogdb "github.com/taskmodel/taskmodel/gen/catalog/mysqldb"
+	evaluationdb "github.com/taskmodel/taskmodel/gen/evaluation/mysqldb"
+	pipelinerundb "github.com/taskmodel/taskmodel/gen/pipelinerun/mysqldb"
+	trainingdb "github.com/taskmodel/taskmodel/gen/training/mysqldb"
 )
 
 func TestConformance(t *testing.T) {
@@ -20,5 +25,16 @@ func TestConformance(t *testing.T) {
 		}
 		t.Cleanup(func() { db.Close() })
 		return mysqldb.NewDriver(db)
+	})
+}
+
+func TestListing(t *testing.T) {
+	backendtest.RunListing(t, func(t testing.TB) backendtest.ListingDrivers {
+		db, err := mysql.Open(context.Background(), mysqltest.Database(t), catalog.Migrations(mysql.Engine))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return backendtest.ListingDrivers{Training: trainingdb.NewDriver(db), Evaluation: evaluationdb.NewDriver(db), Analysis: mysqldb.NewDriver(db), PipelineRun: pipelinerundb.NewDriver(db), Lister: catalogdb.NewLister(db)}
 	})
 }

@@ -7,7 +7,7 @@ import (
 )
 
 var (
-	nameLine = regexp.MustCompile(`^-- name: (\w+)\s*$`)
+	nameLine = regexp.MustCompile(`^-- name: (\w+)(?:\s+:\w+)?\s*$`)
 	namedArg = regexp.MustCompile(`sqlc\.n?arg\((\w+)\)`)
 )
 

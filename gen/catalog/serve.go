@@ -10,6 +10,7 @@ import (
 	analysismysql "github.com/taskmodel/taskmodel/gen/analysis/mysqldb"
 	analysispg "github.com/taskmodel/taskmodel/gen/analysis/pgdb"
 	analysissqlite "github.com/taskmodel/taskmodel/gen/analysis/sqlitedb"
+	"github.com/taskmodel/taskmodel/gen/catalog/mysqldb"
 	"github.com/taskmodel/taskmodel/gen/catalog/pgdb"
 	"github.com/taskmodel/taskmodel/gen/catalog/sqlitedb"
 	"github.com/taskmodel/taskmodel/gen/datasetupload"
@@ -53,6 +54,9 @@ import (
 // listing across them.
 func Serve(b *server.Backend, opts ...engine.Option) (*server.Models, error) {
 	ms := server.NewModels(b, Models(), server.Listers{
+		MySQL: func(db *sql.DB) backends.Lister {
+			return mysqldb.NewLister(db)
+		},
 		Postgres: func(db *pgxpool.Pool) backends.Lister {
 			return pgdb.NewLister(db)
 		},

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/taskmodel/taskmodel/backends"
+	"github.com/taskmodel/taskmodel/examples/service/gen/catalog/mysqldb"
 	"github.com/taskmodel/taskmodel/examples/service/gen/catalog/pgdb"
 	"github.com/taskmodel/taskmodel/examples/service/gen/catalog/sqlitedb"
 	"github.com/taskmodel/taskmodel/examples/service/gen/report"
@@ -21,6 +22,9 @@ import (
 // listing across them.
 func Serve(b *server.Backend, opts ...engine.Option) (*server.Models, error) {
 	ms := server.NewModels(b, Models(), server.Listers{
+		MySQL: func(db *sql.DB) backends.Lister {
+			return mysqldb.NewLister(db)
+		},
 		Postgres: func(db *pgxpool.Pool) backends.Lister {
 			return pgdb.NewLister(db)
 		},

@@ -113,6 +113,23 @@ func CatalogFiles(models []*spec.Model, importBase string) (map[string][]byte, e
 		}
 		files[SQLCPackages[e]+"/lister.go"] = []byte(buf.String())
 	}
+	files[MySQLPackage+"/"+MySQLQueryFile] = catalogSQL(listed, MySQL)
+	mf := jen.NewFile(MySQLPackage)
+	mf.HeaderComment(Header)
+	mf.ImportAlias(pkgMySQLBackend, "mysqlbackend")
+	mf.Anon("embed")
+	mf.Comment("queries hold the listing's statement, List.")
+	mf.Comment("//go:embed " + MySQLQueryFile)
+	mf.Var().Id("queries").String()
+	mf.Comment("NewLister returns the unified listing over a MySQL or MariaDB database that")
+	mf.Comment("holds every listed model.")
+	mf.Func().Id("NewLister").Params(jen.Id("db").Op("*").Qual(pkgSQL, "DB")).Op("*").Qual(pkgMySQLBackend, "Lister").Block(
+		jen.Return(jen.Qual(pkgMySQLBackend, "NewLister").Call(jen.Id("db"), jen.Id("queries"))))
+	var mbuf strings.Builder
+	if err := mf.Render(&mbuf); err != nil {
+		return nil, err
+	}
+	files[MySQLPackage+"/lister.go"] = []byte(mbuf.String())
 	f := jen.NewFile(CatalogPackage)
 	f.HeaderComment(Header)
 	f.ImportName(pkgBackends, "backends")
@@ -174,9 +191,21 @@ func statusesParam(m *spec.Model) string { return "tm_" + m.Name + "_statuses" }
 // before the union.
 func catalogBranch(m *spec.Model, e Engine, pushdown bool) string {
 	pg := e == PostgreSQL
+	// by picks the engine's spelling: PostgreSQL's, SQLite's or MySQL's.
+	by := func(pgText, sqliteText, mysqlText string) string {
+		switch e {
+		case PostgreSQL:
+			return pgText
+		case MySQL:
+			return mysqlText
+		}
+		return sqliteText
+	}
 	// Each branch is a scope of its own, so every table is t: shorter text
 	// matters to SQLite, which parses the statement on every execution.
+	// MySQL's field columns are quoted, as its schema writes them.
 	col := func(name string) string { return "t." + name }
+	field := func(name string) string { return "t." + by(name, name, mysqlIdent(name)) }
 	var code, open []string
 	for _, s := range m.Statuses {
 		code = append(code, fmt.Sprintf("WHEN %s THEN '%s'", quoteSQL(s.Name), s.Code))
@@ -184,17 +213,17 @@ func catalogBranch(m *spec.Model, e Engine, pushdown bool) string {
 			open = append(open, s.Name)
 		}
 	}
-	tagExpr := pick(pg, "NULL::text", "CAST(NULL AS TEXT)")
+	tagExpr := by("NULL::text", "CAST(NULL AS TEXT)", "CAST(NULL AS CHAR)")
 	if f := tagField(m); f != nil {
-		tagExpr = col(f.Name)
+		tagExpr = field(f.Name)
 	}
-	endExpr := pick(pg, "NULL::timestamptz", "CAST(NULL AS DATETIME)")
+	endExpr := by("NULL::timestamptz", "CAST(NULL AS DATETIME)", "CAST(NULL AS DATETIME(6))")
 	if fs := endDateFields(m); len(fs) == 1 {
-		endExpr = col(fs[0].Name)
+		endExpr = field(fs[0].Name)
 	} else if len(fs) > 1 {
 		var cols []string
 		for _, f := range fs {
-			cols = append(cols, col(f.Name))
+			cols = append(cols, field(f.Name))
 		}
 		endExpr = "coalesce(" + strings.Join(cols, ", ") + ")"
 	}
@@ -206,9 +235,10 @@ func catalogBranch(m *spec.Model, e Engine, pushdown bool) string {
 	if !pushdown {
 		extra = ", " + finished + " AS finished"
 	}
+	text := by("text", "TEXT", "CHAR")
 	sel := fmt.Sprintf("SELECT %s, %s AS task_type, CAST(CASE %s %s END AS %s) AS task_status, %s AS tag, %s, %s AS end_date%s FROM %s",
-		col("id"), pick(pg, quoteSQL(m.Name)+"::text", "CAST("+quoteSQL(m.Name)+" AS TEXT)"), col("status"), strings.Join(code, " "),
-		pick(pg, "text", "TEXT"), tagExpr, col("created_at"), endExpr, extra, m.Name+" AS t")
+		col("id"), by(quoteSQL(m.Name)+"::text", "CAST("+quoteSQL(m.Name)+" AS TEXT)", "CAST("+quoteSQL(m.Name)+" AS CHAR)"), col("status"), strings.Join(code, " "),
+		text, tagExpr, col("created_at"), endExpr, extra, m.Name+" AS t")
 	if !pushdown {
 		return sel
 	}
@@ -229,8 +259,8 @@ func catalogBranch(m *spec.Model, e Engine, pushdown bool) string {
 			// before the loop (an EXISTS over json_each ran once per row).
 			guard = fmt.Sprintf("instr(sqlc.arg(%s), '%s') > 0", statusesParam(m), strconv.Quote(s.Name))
 		}
-		one := strings.Replace(sel, "CAST(CASE "+col("status")+" "+strings.Join(code, " ")+" END AS "+pick(pg, "text", "TEXT")+")",
-			pick(pg, "'"+s.Code+"'::text", "CAST('"+s.Code+"' AS TEXT)"), 1)
+		one := strings.Replace(sel, "CAST(CASE "+col("status")+" "+strings.Join(code, " ")+" END AS "+text+")",
+			by("'"+s.Code+"'::text", "CAST('"+s.Code+"' AS TEXT)", "CAST('"+s.Code+"' AS CHAR)"), 1)
 		// Without a tag column, the branch reads nothing when a tag is asked
 		// for; with one, a tag filter reads (tag, status, created_at) and no
 		// tag filter reads (status, created_at), each behind its own guard.
@@ -249,8 +279,8 @@ func catalogBranch(m *spec.Model, e Engine, pushdown bool) string {
 		// an ANALYZE or PRAGMA optimize). This listing's statement has over a
 		// hundred branches; re-parsing it on every call took the seed-002
 		// queries over 1,000,000 tasks from 1–4 ms to 7–12 ms at p99.
-		arg := func(a string) string { return pick(pg, a, "+"+a) }
-		tagEq := col("tag") + pick(pg, " = sqlc.narg(tm_tag)::text", " = "+arg("sqlc.narg(tm_tag)"))
+		arg := func(a string) string { return by(a, "+"+a, a) }
+		tagEq := field("tag") + pick(pg, " = sqlc.narg(tm_tag)::text", " = "+arg("sqlc.narg(tm_tag)"))
 		ownerNull := pick(pg, "sqlc.narg(tm_owner)::text IS NULL", "sqlc.narg(tm_owner) IS NULL")
 		ownerSet := pick(pg, "sqlc.narg(tm_owner)::text IS NOT NULL", "sqlc.narg(tm_owner) IS NOT NULL")
 		variants := []variant{{guards: []string{tagNull, ownerNull}}}
@@ -258,7 +288,7 @@ func catalogBranch(m *spec.Model, e Engine, pushdown bool) string {
 			variants = append(variants, variant{guards: []string{tagSet, ownerNull}, conds: []string{tagEq}})
 		}
 		if o := ownerField(m); o != nil {
-			ownerEq := col(o.Name) + pick(pg, " = sqlc.narg(tm_owner)::text", " = "+arg("sqlc.narg(tm_owner)"))
+			ownerEq := field(o.Name) + pick(pg, " = sqlc.narg(tm_owner)::text", " = "+arg("sqlc.narg(tm_owner)"))
 			if tagField(m) != nil {
 				variants = append(variants, variant{guards: []string{ownerSet}, conds: []string{ownerEq, "(" + tagNull + " OR " + tagEq + ")"}})
 			} else {
@@ -281,7 +311,11 @@ func catalogSQL(models []*spec.Model, e Engine) []byte {
 	pg := e == PostgreSQL
 	var b strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
-	p("%s\n-- The unified /tasks listing over %d models for %s, compiled by sqlc.\n\n", SQLHeader, len(models), e)
+	how := "compiled by sqlc"
+	if e == MySQL {
+		how = "run by the generated Lister"
+	}
+	p("%s\n-- The unified /tasks listing over %d models for %s, %s.\n\n", SQLHeader, len(models), e, how)
 	p("-- name: List :many\n-- Newest first. Every filter is pushed into each model's branch, which is cut\n")
 	p("-- to the first tm_top = offset + limit rows (through its created_at indexes)\n-- before the union is merged; a model not asked for gets no statuses and\n-- reads nothing.\n")
 	p("SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.created_at, listing.end_date FROM (\n")
@@ -292,14 +326,17 @@ func catalogSQL(models []*spec.Model, e Engine) []byte {
 				p("  UNION ALL\n")
 			}
 			first = false
-			if pg {
-				p("  (%s)\n", br)
-			} else {
+			if e == SQLite {
 				p("  SELECT * FROM (%s)\n", br)
+			} else {
+				p("  (%s)\n", br)
 			}
 		}
 	}
-	p(") AS listing\nORDER BY listing.created_at DESC, listing.id DESC\nLIMIT %s OFFSET %s;\n\n", pick(pg, "sqlc.arg(tm_limit)::integer", "sqlc.arg(tm_limit)"), pick(pg, "sqlc.arg(tm_offset)::integer", "sqlc.arg(tm_offset)"))
+	p(") AS listing\nORDER BY listing.created_at DESC, listing.id DESC\nLIMIT %s OFFSET %s;\n", pick(pg, "sqlc.arg(tm_limit)::integer", "sqlc.arg(tm_limit)"), pick(pg, "sqlc.arg(tm_offset)::integer", "sqlc.arg(tm_offset)"))
+	if e != MySQL {
+		p("\n")
+	}
 
 	return []byte(b.String())
 }

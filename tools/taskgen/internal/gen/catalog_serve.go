@@ -27,6 +27,7 @@ func catalogServe(listed []*spec.Model, importBase string) ([]byte, error) {
 	f.ImportName(pkgPgxpool, "pgxpool")
 	f.ImportName(path.Join(importBase, CatalogPackage, SQLCPackages[SQLite]), "sqlitedb")
 	f.ImportName(path.Join(importBase, CatalogPackage, SQLCPackages[PostgreSQL]), "pgdb")
+	f.ImportName(path.Join(importBase, CatalogPackage, MySQLPackage), "mysqldb")
 
 	db := func(e Engine) (jen.Code, jen.Code) {
 		if e == SQLite || e == MySQL {
@@ -42,6 +43,8 @@ func catalogServe(listed []*spec.Model, importBase string) ([]byte, error) {
 				jen.Return(jen.Qual(path.Join(importBase, CatalogPackage, SQLCPackages[SQLite]), "NewLister").Call(jen.Id("db")))),
 			jen.Id("Postgres"): jen.Func().Params(jen.Add(pgDB).Add(pgType)).Qual(pkgBackends, "Lister").Block(
 				jen.Return(jen.Qual(path.Join(importBase, CatalogPackage, SQLCPackages[PostgreSQL]), "NewLister").Call(jen.Id("db")))),
+			jen.Id("MySQL"): jen.Func().Params(jen.Add(sqliteDB).Add(sqliteType)).Qual(pkgBackends, "Lister").Block(
+				jen.Return(jen.Qual(path.Join(importBase, CatalogPackage, MySQLPackage), "NewLister").Call(jen.Id("db")))),
 		})),
 	}
 	for _, m := range listed {
