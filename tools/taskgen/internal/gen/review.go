@@ -242,8 +242,20 @@ func (g *generator) reviewChanges(p func(string, ...any)) {
 	}
 	sort.Strings(names)
 	p("## Changes\n\nThe model's migrations, applied in order to every database (`%s/<engine>/`).\n\n| Migration | What it does |\n| --- | --- |\n", MigrationsDir)
+	mysqlOnly := map[string]bool{}
+	for _, f := range g.chain[MySQL] {
+		mysqlOnly[f.name] = true
+	}
+	for _, e := range SQLCEngines {
+		for _, f := range g.chain[e] {
+			delete(mysqlOnly, f.name)
+		}
+	}
 	for _, name := range names {
 		what := frameworkSummaries[name[5:]]
+		if mysqlOnly[name] && name[5:] == mysqlMigrations[0].name[5:] {
+			what = "MySQL and MariaDB only: the whole schema as the migrations before it leave it on the other engines (the tables, their CHECKs and indexes, the history table), in one migration"
+		}
 		if !isFrameworkName(name[5:]) {
 			var lines []string
 			for _, l := range strings.Split(string(byName[name].sql), "\n") {
