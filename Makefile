@@ -101,3 +101,4 @@ fuzz:
 	$(GO) test ./tracing -run '^$$' -fuzz FuzzContinue -fuzztime $(FUZZTIME)
 	$(GO) test ./backends/mysql -run '^$$' -fuzz FuzzSplitStatements -fuzztime $(FUZZTIME)
 	$(GO) test ./backends/sqltable -run '^$$' -fuzz FuzzCompile -fuzztime $(FUZZTIME)
+	$(GO) test ./backends/sqltable -run '^$$' -fuzz FuzzParseStatements -fuzztime $(FUZZTIME)
