@@ -56,7 +56,9 @@ const (
 // (for a socket: user@unix(/run/mysqld/mysqld.sock)/database); params are
 // the driver's (github.com/go-sql-driver/mysql). Whatever dsn says, the
 // connections parse DATETIME as time.Time in UTC, use time zone UTC on the
-// server, Charset and Collation, and SQLMode. Open refuses a server older
+// server, Charset and Collation, and SQLMode; an update reports the rows it
+// matched (clientFoundRows), and parameters are interpolated by the client
+// (interpolateParams: one round trip a statement). Open refuses a server older
 // than MinMariaDB or MinMySQL.
 func Open(ctx context.Context, dsn string, migrations ...[]tasktype.Migration) (*sql.DB, error) {
 	cfg, err := ParseDSN(dsn)
@@ -157,6 +159,12 @@ func force(cfg *driver.Config) error {
 	// An update's count is of the rows it matched, not those it changed: a
 	// heartbeat that writes the expiry a row has still holds the lease.
 	cfg.ClientFoundRows = true
+	// Parameters are written into the statement by the client: a statement
+	// with parameters is one round trip, not a prepare, an execute and a
+	// close. The connections' character set is utf8mb4, which the driver
+	// escapes safely. Statements prepared explicitly (the listing's) still
+	// bind on the server.
+	cfg.InterpolateParams = true
 	if cfg.Params == nil {
 		cfg.Params = map[string]string{}
 	}
