@@ -38,3 +38,18 @@ func TestListing(t *testing.T) {
 		return backendtest.ListingDrivers{Training: trainingdb.NewDriver(db), Evaluation: evaluationdb.NewDriver(db), Analysis: mysqldb.NewDriver(db), PipelineRun: pipelinerundb.NewDriver(db), Lister: catalogdb.NewLister(db)}
 	})
 }
+
+// BenchmarkTransitions: guarded transitions with their history rows, at
+// concurrency 1 and 32 (see backendtest.BenchmarkTransitions):
+//
+//	go test ./backends/mysql -run '^$' -bench Transitions -benchtime 3s
+func BenchmarkTransitions(b *testing.B) {
+	backendtest.BenchmarkTransitions(b, func(t testing.TB) backends.Driver[analysis.Task] {
+		db, err := mysql.Open(context.Background(), mysqltest.Database(t), analysis.Migrations(mysql.Engine))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return mysqldb.NewDriver(db)
+	})
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/taskmodel/taskmodel/backends"
+	"github.com/taskmodel/taskmodel/backends/groupcommit"
 	"github.com/taskmodel/taskmodel/backends/sqltable"
 	"github.com/taskmodel/taskmodel/tasktype"
 )
@@ -27,8 +28,8 @@ type Driver[T any] struct {
 	t         *sqltable.Compiled[T]
 	db        DBTX
 	replanned DBTX // claims and periodic statements (Replanned)
-	group     *Group[sqltable.Call[T]]
-	inserts   *Group[sqltable.Call[T]]
+	group     *groupcommit.Group[sqltable.Call[T]]
+	inserts   *groupcommit.Group[sqltable.Call[T]]
 }
 
 // ClaimingDriver is a Driver whose model's claim event can be fired in the
@@ -49,8 +50,8 @@ func NewDriver[T any](db DBTX, t *sqltable.Table[T]) *Driver[T] {
 		panic("postgres: " + err.Error())
 	}
 	d := &Driver[T]{t: c, db: db, replanned: Replanned(db)}
-	d.group = NewGroup(d.flush, d.transitionOne, func(c sqltable.Call[T]) uuid.UUID { return c.From.ID })
-	d.inserts = NewGroup(d.flushInserts, d.insertOne, func(c sqltable.Call[T]) uuid.UUID { return t.Key(c.Task).ID })
+	d.group = groupcommit.NewGroup(d.flush, d.transitionOne, func(c sqltable.Call[T]) uuid.UUID { return c.From.ID })
+	d.inserts = groupcommit.NewGroup(d.flushInserts, d.insertOne, func(c sqltable.Call[T]) uuid.UUID { return t.Key(c.Task).ID })
 	return d
 }
 
@@ -100,7 +101,7 @@ func (d *Driver[T]) insertOne(ctx context.Context, c sqltable.Call[T]) error {
 }
 
 // flush writes a batch of transitions in one statement; a row whose guard
-// failed gets pgx.ErrNoRows.
+// failed gets groupcommit.ErrNotApplied.
 func (d *Driver[T]) flush(ctx context.Context, calls []sqltable.Call[T]) []error {
 	errs := make([]error, len(calls))
 	sql, args, err := d.t.BindMany("TransitionMany", calls)
@@ -117,7 +118,7 @@ func (d *Driver[T]) flush(ctx context.Context, calls []sqltable.Call[T]) []error
 			if err == nil {
 				for i, c := range calls {
 					if !applied[c.From.ID] {
-						errs[i] = pgx.ErrNoRows
+						errs[i] = groupcommit.ErrNotApplied
 					}
 				}
 				return errs
@@ -131,7 +132,7 @@ func (d *Driver[T]) flush(ctx context.Context, calls []sqltable.Call[T]) []error
 }
 
 // transitionOne writes one transition with the single-row statement; a
-// failed guard is pgx.ErrNoRows, as in a batch.
+// failed guard is groupcommit.ErrNotApplied, as in a batch.
 func (d *Driver[T]) transitionOne(ctx context.Context, c sqltable.Call[T]) error {
 	sql, args, err := d.t.Bind("Transition", &c)
 	if err != nil {
@@ -139,7 +140,7 @@ func (d *Driver[T]) transitionOne(ctx context.Context, c sqltable.Call[T]) error
 	}
 	tag, err := d.db.Exec(ctx, sql, args...)
 	if err == nil && tag.RowsAffected() != 1 {
-		return pgx.ErrNoRows
+		return groupcommit.ErrNotApplied
 	}
 	return err
 }
@@ -214,7 +215,7 @@ func (d *Driver[T]) Keys(ctx context.Context, ids []uuid.UUID) ([]backends.Key, 
 // fails.
 func (d *Driver[T]) Transition(ctx context.Context, from backends.Key, x *T, h backends.History) (bool, error) {
 	err := d.group.Do(ctx, sqltable.Call[T]{Task: x, From: from, History: h})
-	if errors.Is(err, pgx.ErrNoRows) {
+	if errors.Is(err, groupcommit.ErrNotApplied) {
 		return false, nil
 	}
 	return err == nil, classify(err)

@@ -1,22 +1,28 @@
-package postgres
+// Package groupcommit commits concurrent writes of a SQL driver together:
+// one round trip and one transaction for the writes that arrive while the
+// previous batch is written (Group). The PostgreSQL and MySQL drivers use
+// it for guarded transitions and creates.
+package groupcommit
 
 import (
 	"context"
 	"errors"
 	"sync"
-
-	"github.com/jackc/pgx/v5"
 )
+
+// ErrNotApplied is the result of an item whose guard failed: its write
+// changed nothing, and the batch is not aborted.
+var ErrNotApplied = errors.New("groupcommit: the guard of the write failed")
 
 // Group commits concurrent writes together: calls to Do that arrive while a
 // batch is being written wait and go out as the next batch, one round trip
 // and one commit for all of them (the pattern of River's batch completer).
 // No call waits for a timer: a lone call is written at once, and batches grow
-// only as fast as calls arrive. Generated drivers use it for guarded
-// transitions; P is the query's parameter struct.
+// only as fast as calls arrive. The SQL drivers use it for guarded
+// transitions and creates; P is a write's parameters.
 type Group[P any] struct {
 	// flush writes a batch in one transaction and reports each item's error:
-	// nil when it was applied, pgx.ErrNoRows when its guard failed.
+	// nil when it was applied, ErrNotApplied when its guard failed.
 	flush func(ctx context.Context, items []P) []error
 	// single writes one item on its own, with the caller's context: used
 	// when nothing else is pending, so a lone write pays no batching cost.
@@ -144,7 +150,7 @@ func (g *Group[P]) write(batch []*groupCall[P]) {
 	errs := g.flush(context.Background(), items)
 	failed := false
 	for _, err := range errs {
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		if err != nil && !errors.Is(err, ErrNotApplied) {
 			failed = true
 		}
 	}

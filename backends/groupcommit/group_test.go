@@ -1,4 +1,4 @@
-package postgres_test
+package groupcommit_test
 
 import (
 	"context"
@@ -8,9 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
-	"github.com/taskmodel/taskmodel/backends/postgres"
+	"github.com/taskmodel/taskmodel/backends/groupcommit"
 )
 
 type item struct {
@@ -49,7 +47,7 @@ func (f *fakeDB) flush(_ context.Context, items []item) []error {
 		case aborted:
 			errs[i] = errors.New("current transaction is aborted")
 		case it.lose:
-			errs[i] = pgx.ErrNoRows
+			errs[i] = groupcommit.ErrNotApplied
 		}
 	}
 	return errs
@@ -64,11 +62,11 @@ func (f *fakeDB) single(ctx context.Context, it item) error {
 
 func TestGroupAloneGoesStraightThrough(t *testing.T) {
 	db := &fakeDB{}
-	g := postgres.NewGroup(db.flush, db.single, func(it item) int { return it.key })
+	g := groupcommit.NewGroup(db.flush, db.single, func(it item) int { return it.key })
 	if err := g.Do(context.Background(), item{key: 1}); err != nil {
 		t.Fatal(err)
 	}
-	if err := g.Do(context.Background(), item{key: 2, lose: true}); !errors.Is(err, pgx.ErrNoRows) {
+	if err := g.Do(context.Background(), item{key: 2, lose: true}); !errors.Is(err, groupcommit.ErrNotApplied) {
 		t.Fatalf("lost guard: %v", err)
 	}
 	if len(db.singles) != 2 {
@@ -78,7 +76,7 @@ func TestGroupAloneGoesStraightThrough(t *testing.T) {
 
 func TestGroupBatchesConcurrentCalls(t *testing.T) {
 	db := &fakeDB{gate: make(chan struct{})}
-	g := postgres.NewGroup(db.flush, db.single, func(it item) int { return it.key })
+	g := groupcommit.NewGroup(db.flush, db.single, func(it item) int { return it.key })
 	const n = 40
 	errs := make([]error, n)
 	var wg sync.WaitGroup
@@ -110,7 +108,7 @@ func TestGroupBatchesConcurrentCalls(t *testing.T) {
 				t.Errorf("item 13: %v", err)
 			}
 		case i == 21:
-			if !errors.Is(err, pgx.ErrNoRows) {
+			if !errors.Is(err, groupcommit.ErrNotApplied) {
 				t.Errorf("item 21: %v", err)
 			}
 		case err != nil:
@@ -135,7 +133,7 @@ func TestGroupBatchesConcurrentCalls(t *testing.T) {
 
 func TestGroupCallerGivesUp(t *testing.T) {
 	db := &fakeDB{gate: make(chan struct{})}
-	g := postgres.NewGroup(db.flush, db.single, func(it item) int { return it.key })
+	g := groupcommit.NewGroup(db.flush, db.single, func(it item) int { return it.key })
 	go g.Do(context.Background(), item{key: 1}) // takes the fast path and blocks on the gate
 	time.Sleep(10 * time.Millisecond)
 	ctx, cancel := context.WithCancel(context.Background())
