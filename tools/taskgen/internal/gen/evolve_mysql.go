@@ -125,7 +125,10 @@ func (ev *evolution) mysqlPlan() mysqlPlan {
 			pl.task = append(pl.task, "DROP CONSTRAINT "+mysqlCheckName(table, c.old.Name))
 		}
 		switch {
-		case renamed && modify:
+		case renamed && (modify || nc.JSON):
+			// MariaDB's JSON is LONGTEXT with a CHECK of its own named
+			// after the column, which RENAME COLUMN leaves under the old
+			// name and CHANGE COLUMN re-creates.
 			pl.task = append(pl.task, "CHANGE COLUMN "+old+" "+nc.mysqlDef())
 		case renamed:
 			pl.task = append(pl.task, "RENAME COLUMN "+old+" TO "+nc.Ident)
