@@ -16,15 +16,7 @@ func openMySQLCatalog(t *testing.T) *catalogDB {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() })
-	return &catalogDB{
-		t: t,
-		exec: func(ctx context.Context, stmt string) error {
-			_, err := db.ExecContext(ctx, stmt)
-			return err
-		},
-		dump: func(ctx context.Context) (string, error) { return backendtest.CatalogMySQL(ctx, db) },
-	}
+	return sqlCatalogDB(t, db, backendtest.CatalogMySQL)
 }
 
 // TestCatalogMySQL: a table reached by ALTER TABLE (a column added, a
