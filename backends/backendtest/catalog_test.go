@@ -2,6 +2,7 @@ package backendtest_test
 
 import (
 	"context"
+	"database/sql"
 	"slices"
 	"strings"
 	"testing"
@@ -71,6 +72,12 @@ func openSQLiteCatalog(t *testing.T, migrations ...[]tasktype.Migration) *catalo
 	if err != nil {
 		t.Fatal(err)
 	}
+	return sqlCatalogDB(t, db, backendtest.CatalogSQLite)
+}
+
+// sqlCatalogDB is a catalogDB of a database/sql database, closed when the
+// test ends, dumped by dump.
+func sqlCatalogDB(t *testing.T, db *sql.DB, dump func(context.Context, *sql.DB) (string, error)) *catalogDB {
 	t.Cleanup(func() { db.Close() })
 	return &catalogDB{
 		t: t,
@@ -78,7 +85,7 @@ func openSQLiteCatalog(t *testing.T, migrations ...[]tasktype.Migration) *catalo
 			_, err := db.ExecContext(ctx, stmt)
 			return err
 		},
-		dump: func(ctx context.Context) (string, error) { return backendtest.CatalogSQLite(ctx, db) },
+		dump: func(ctx context.Context) (string, error) { return dump(ctx, db) },
 	}
 }
 

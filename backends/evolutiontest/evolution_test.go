@@ -1,5 +1,5 @@
 // Package evolutiontest applies the migrations taskgen writes when a spec
-// changes to real databases, SQLite and PostgreSQL, that hold a task in
+// changes to real databases, SQLite, PostgreSQL and MySQL (or MariaDB), that hold a task in
 // every status with its history. The cases are taskgen's own
 // (tools/taskgen/internal/gen/testdata/evolve): a base spec, and per case a
 // changed spec. For each case and engine it checks that:
@@ -12,12 +12,14 @@
 //     that must fail);
 //   - a data check refuses with its exact message (<case>/refused.txt) and
 //     leaves the database exactly as it was;
-//   - a migration that fails halfway leaves the old schema.
+//   - a migration that fails halfway leaves the old schema (on MySQL, which
+//     commits each schema change, it resumes at the failed statement).
 package evolutiontest_test
 
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -33,6 +35,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/taskmodel/taskmodel/backends/backendtest"
+	"github.com/taskmodel/taskmodel/backends/mysql"
+	"github.com/taskmodel/taskmodel/backends/mysql/mysqltest"
 	"github.com/taskmodel/taskmodel/backends/postgres"
 	"github.com/taskmodel/taskmodel/backends/postgres/pgtest"
 	"github.com/taskmodel/taskmodel/backends/sqlite"
@@ -40,6 +44,9 @@ import (
 )
 
 const casesDir = "../../tools/taskgen/internal/gen/testdata/evolve"
+
+// engines are the engines every case runs on.
+var engines = []string{sqlite.Engine, postgres.Engine, mysql.Engine}
 
 var taskgen string // the taskgen binary, built by TestMain
 
@@ -121,18 +128,15 @@ type db interface {
 	catalog(ctx context.Context) (string, error)
 }
 
-type sqliteDB struct{ *sql.DB }
+// sqlDB is what SQLite and MySQL share, through database/sql.
+type sqlDB struct{ *sql.DB }
 
-func (d sqliteDB) migrate(ctx context.Context, ms []tasktype.Migration) error {
-	return sqlite.Migrate(ctx, d.DB, ms)
-}
-
-func (d sqliteDB) exec(ctx context.Context, query string, args ...any) error {
+func (d sqlDB) exec(ctx context.Context, query string, args ...any) error {
 	_, err := d.ExecContext(ctx, query, args...)
 	return err
 }
 
-func (d sqliteDB) rows(ctx context.Context, query string) ([]map[string]string, error) {
+func (d sqlDB) rows(ctx context.Context, query string) ([]map[string]string, error) {
 	rows, err := d.QueryContext(ctx, query)
 	if err != nil {
 		return nil, err
@@ -158,8 +162,24 @@ func (d sqliteDB) rows(ctx context.Context, query string) ([]map[string]string, 
 	return out, rows.Err()
 }
 
+type sqliteDB struct{ sqlDB }
+
+func (d sqliteDB) migrate(ctx context.Context, ms []tasktype.Migration) error {
+	return sqlite.Migrate(ctx, d.DB, ms)
+}
+
 func (d sqliteDB) catalog(ctx context.Context) (string, error) {
 	return backendtest.CatalogSQLite(ctx, d.DB)
+}
+
+type mysqlDB struct{ sqlDB }
+
+func (d mysqlDB) migrate(ctx context.Context, ms []tasktype.Migration) error {
+	return mysql.Migrate(ctx, d.DB, ms)
+}
+
+func (d mysqlDB) catalog(ctx context.Context) (string, error) {
+	return backendtest.CatalogMySQL(ctx, d.DB)
 }
 
 type pgDB struct{ *pgxpool.Pool }
@@ -230,7 +250,15 @@ func openDB(t testing.TB, engine string) db {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { d.Close() })
-		return sqliteDB{d}
+		return sqliteDB{sqlDB{d}}
+	}
+	if engine == mysql.Engine {
+		d, err := mysql.Open(ctx, mysqltest.Database(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { d.Close() })
+		return mysqlDB{sqlDB{d}}
 	}
 	pool, err := postgres.OpenConfig(ctx, pgtest.Schema(t))
 	if err != nil {
@@ -265,7 +293,7 @@ func seed(t *testing.T, engine string, d db, worker bool) {
 	for i, tk := range tasks {
 		cols := []string{"id", "status", "version", "created_at", "updated_at", "weight"}
 		args := []any{id(i + 1), tk.status, len(tk.history), t0, t0, 1}
-		if engine == postgres.Engine {
+		if engine == postgres.Engine || engine == mysql.Engine {
 			cols, args = append(cols, "tm_history_seq"), append(args, len(tk.history))
 		}
 		keys := make([]string, 0, len(tk.cols))
@@ -296,8 +324,9 @@ func seed(t *testing.T, engine string, d db, worker bool) {
 			if h[0] != "" {
 				from, event = h[0], h[1]
 			}
-			if err := d.exec(ctx, "INSERT INTO job_history (task_id, seq, from_status, to_status, event, at, actor) VALUES (?, ?, ?, ?, ?, ?, ?)",
-				id(i+1), seq+1, from, to, event, t0.Add(time.Duration(seq)*time.Minute), "seed"); err != nil {
+			// MySQL's history has no default message (a TEXT column).
+			if err := d.exec(ctx, "INSERT INTO job_history (task_id, seq, from_status, to_status, event, at, actor, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+				id(i+1), seq+1, from, to, event, t0.Add(time.Duration(seq)*time.Minute), "seed", ""); err != nil {
 				t.Fatalf("seed history of task %d: %v", i+1, err)
 			}
 		}
@@ -326,7 +355,7 @@ func TestEvolution(t *testing.T) {
 				t.Fatalf("taskgen v1: %v\n%s", err, out)
 			}
 			v1 := map[string][]tasktype.Migration{}
-			for _, e := range []string{sqlite.Engine, postgres.Engine} {
+			for _, e := range engines {
 				v1[e] = mod.migrations(t, e)
 			}
 			if out, err := mod.generate(t, v2); err != nil {
@@ -337,7 +366,7 @@ func TestEvolution(t *testing.T) {
 				t.Fatalf("taskgen v2 as a new model: %v\n%s", err, out)
 			}
 			refused, _ := os.ReadFile(filepath.Join(dir, "refused.txt"))
-			for _, e := range []string{sqlite.Engine, postgres.Engine} {
+			for _, e := range engines {
 				t.Run(e, func(t *testing.T) {
 					all := mod.migrations(t, e)
 					if len(all) != len(v1[e])+1 || !slices.Equal(all[:len(v1[e])], v1[e]) {
@@ -371,29 +400,17 @@ func checkCase(t *testing.T, engine, caseDir string, v1, v2, fresh []tasktype.Mi
 	if err != nil {
 		t.Fatalf("migration: %v", err)
 	}
-	// The migrated schema is a fresh database's.
-	f := openDB(t, engine)
-	if err := f.migrate(ctx, fresh); err != nil {
-		t.Fatalf("fresh v2: %v", err)
-	}
-	want, err := f.catalog(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := d.catalog(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := backendtest.DiffCatalogs(want, got); diff != "" {
-		t.Errorf("migrated schema differs from a fresh one (- fresh, + migrated):\n%s", diff)
-	}
+	checkFresh(t, engine, d, fresh)
 	// The new rules are the database's own: each probe breaks one.
-	probes, _ := os.ReadFile(filepath.Join(caseDir, "probe.sql"))
+	probes, err := os.ReadFile(filepath.Join(caseDir, "probe."+engine+".sql"))
+	if err != nil {
+		probes, _ = os.ReadFile(filepath.Join(caseDir, "probe.sql"))
+	}
 	for _, q := range strings.Split(strings.TrimSpace(string(probes)), "\n") {
 		if q == "" {
 			continue
 		}
-		if err := d.exec(ctx, q); err == nil || !strings.Contains(err.Error(), "constraint") {
+		if err := d.exec(ctx, q); !refusedByConstraint(engine, err) {
 			t.Errorf("the migrated database took %s (%v), want a constraint to refuse it", q, err)
 		}
 	}
@@ -439,6 +456,41 @@ func checkCase(t *testing.T, engine, caseDir string, v1, v2, fresh []tasktype.Mi
 	if moved != len(history)-len(oldHistory) {
 		t.Errorf("%d history rows added, %d of them for moved tasks", len(history)-len(oldHistory), moved)
 	}
+}
+
+// checkFresh checks that d has the schema of a fresh database to which
+// fresh, the migrations of a new model of the changed spec, applied.
+func checkFresh(t *testing.T, engine string, d db, fresh []tasktype.Migration) {
+	t.Helper()
+	ctx := context.Background()
+	f := openDB(t, engine)
+	if err := f.migrate(ctx, fresh); err != nil {
+		t.Fatalf("fresh v2: %v", err)
+	}
+	want, err := f.catalog(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := d.catalog(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := backendtest.DiffCatalogs(want, got); diff != "" {
+		t.Errorf("migrated schema differs from a fresh one (- fresh, + migrated):\n%s", diff)
+	}
+}
+
+// refusedByConstraint reports whether err is a write refused by one of the
+// database's rules: a constraint, or on MySQL a value its column's type
+// cannot hold (a VARCHAR(n) holds n characters).
+func refusedByConstraint(engine string, err error) bool {
+	if err == nil {
+		return false
+	}
+	if engine == mysql.Engine {
+		return errors.Is(mysql.Classify(err), tasktype.ErrValidation)
+	}
+	return strings.Contains(err.Error(), "constraint")
 }
 
 // state is the catalog and every row of both tables: what a refused
@@ -507,7 +559,8 @@ func backfills(t *testing.T, specPath string) map[string]string {
 
 // TestFailedMigrationChangesNothing runs a migration whose body fails after
 // its first statements ran (as a migration killed halfway would stop): the
-// database keeps its old schema and rows, and nothing is recorded.
+// database keeps its old schema and rows, and nothing is recorded. MySQL
+// commits each schema change as it runs: TestMySQLMigrationResumes.
 func TestFailedMigrationChangesNothing(t *testing.T) {
 	mod := newModule(t)
 	if out, err := mod.generate(t, filepath.Join(casesDir, "base.yaml")); err != nil {

@@ -35,7 +35,7 @@ func TestCatalogGolden(t *testing.T) {
 		}
 	}
 	slices.Sort(names)
-	want := []string{"catalog.go", "pgdb/lister.go", "serve.go", "sql/postgresql/query.sql", "sql/sqlite/query.sql", "sqlitedb/lister.go"}
+	want := []string{"catalog.go", "mysqldb/lister.go", "mysqldb/query.sql", "pgdb/lister.go", "serve.go", "sql/postgresql/query.sql", "sql/sqlite/query.sql", "sqlitedb/lister.go"}
 	if !slices.Equal(names, want) {
 		t.Fatalf("files = %v, want %v", names, want)
 	}
@@ -43,9 +43,14 @@ func TestCatalogGolden(t *testing.T) {
 	// Every listed model with an owner has a branch by owner; a model
 	// without one reads nothing for an owner.
 	// SQLite writes the parameter +? (no plan that depends on its value).
-	for e, arg := range map[string]string{"postgresql": "sqlc.narg(tm_owner)", "sqlite": "+sqlc.narg(tm_owner)"} {
-		q := string(files["sql/"+e+"/query.sql"])
-		for _, cond := range []string{"t.submitted_by = " + arg, "t.owner_name = " + arg} {
+	for file, cols := range map[string][2]string{
+		"sql/postgresql/query.sql": {"t.submitted_by = sqlc.narg(tm_owner)", "t.owner_name = sqlc.narg(tm_owner)"},
+		"sql/sqlite/query.sql":     {"t.submitted_by = +sqlc.narg(tm_owner)", "t.owner_name = +sqlc.narg(tm_owner)"},
+		"mysqldb/query.sql":        {"t.`submitted_by` = sqlc.narg(tm_owner)", "t.`owner_name` = sqlc.narg(tm_owner)"},
+	} {
+		e := file
+		q := string(files[file])
+		for _, cond := range cols {
 			if !strings.Contains(q, cond) {
 				t.Errorf("%s query: no branch with %q", e, cond)
 			}

@@ -77,7 +77,7 @@ func evolve(old, new *spec.Model) (*evolution, error) {
 	}
 	if len(ev.changes) == 0 {
 		for _, e := range Engines {
-			if !slices.Equal(indexSQL(ev.old.tableIndexes(e)), indexSQL(ev.new.tableIndexes(e))) {
+			if !slices.Equal(indexSQL(ev.old.engineIndexes(e)), indexSQL(ev.new.engineIndexes(e))) {
 				ev.note("indexes", "indexes follow the spec (the listing's tag or owner, terminal statuses, timeouts)")
 				break
 			}
@@ -130,7 +130,7 @@ func (ev *evolution) noteFields() {
 func (ev *evolution) compareField(c fieldChange) {
 	for _, e := range Engines {
 		oc, nc := ev.old.column(e, c.old), ev.new.column(e, c.new)
-		if oc.Type != nc.Type && !intToFloat(c.old, c.new) {
+		if oc.Type != nc.Type && !intToFloat(c.old, c.new) && !(e == MySQL && mysqlText(oc.Type) && mysqlText(nc.Type)) {
 			ev.fail(c.new.Pos, fmt.Sprintf("field %q changes type from %s to %s, which stored values cannot be converted to safely; add a field under a new name instead", c.new.Name, c.old.Type.Name(), c.new.Type.Name()))
 			return
 		}
@@ -317,6 +317,7 @@ func (ev *evolution) dataChecks(e Engine) []dataCheck {
 	pg := e == PostgreSQL
 	table, history := Table(ev.new.m)
 	idExpr := pick(pg, "min(id::text)", "min(id)")
+
 	var out []dataCheck
 	add := func(subject, rule, rows, format string, a ...any) {
 		out = append(out, dataCheck{subject, rule, rows, fmt.Sprintf(format, a...)})
@@ -326,17 +327,22 @@ func (ev *evolution) dataChecks(e Engine) []dataCheck {
 			continue
 		}
 		col := c.old.Name
+		ident := sqlIdent(e, col)
 		if c.old.Optional && !c.new.Optional && ev.fill(c.new) == nil {
 			add(table+"."+c.new.Name, "has a value (the field is no longer optional; a backfill: value would fill the tasks that have none)", "tasks",
-				"SELECT count(*), %s FROM %s WHERE %s IS NULL;", idExpr, table, col)
+				"SELECT count(*), %s FROM %s WHERE %s IS NULL;", idExpr, table, ident)
 		}
 		if !narrows(ev.old.m, ev.new.m, c.old, c.new) {
 			continue
 		}
 		f := *c.new
 		f.Name = col
-		ck := ev.new.column(e, &f).check()
-		if ck != "" && ck != ev.old.renamedColumn(e, fieldChange{old: c.old, new: &f}).check() {
+		nc, oc := ev.new.column(e, &f), ev.old.renamedColumn(e, fieldChange{old: c.old, new: &f})
+		ck := nc.check()
+		if e == MySQL {
+			ck = mysqlNarrowCheck(oc, nc)
+		}
+		if ck != "" && ck != oc.check() {
 			add(table+"."+c.new.Name, ruleText(ev.new.m, c.new), "tasks", "SELECT count(*), %s FROM %s WHERE (%s) IS FALSE;", idExpr, table, ck)
 		}
 		// A list's item lengths are no CHECK (the validators enforce
@@ -373,11 +379,24 @@ func (ev *evolution) render(e Engine, name, from string) []byte {
 	for _, c := range ev.changes {
 		p("--   - %s\n", c)
 	}
-	p("-- One transaction: the checks run first; when a stored task breaks one,\n")
-	p("-- the migration is refused and nothing changes.")
+	var body strings.Builder
+	if e == MySQL {
+		ev.renderMySQL(func(format string, a ...any) { fmt.Fprintf(&body, format, a...) })
+		p("-- The checks run first; when a stored task breaks one, the migration is\n")
+		p("-- refused and nothing changes. MySQL and MariaDB commit each schema change\n")
+		p("-- as it runs: the statements run one by one, and a start after a failed one\n")
+		p("-- resumes at it.")
+		if strings.Contains(body.String(), "DROP CONSTRAINT") {
+			p(" Needs MySQL 8.0.19 or later (DROP CONSTRAINT).")
+		}
+		p("\n")
+	} else {
+		p("-- One transaction: the checks run first; when a stored task breaks one,\n")
+		p("-- the migration is refused and nothing changes.")
+	}
 	if pg {
 		p(" A changed CHECK is added\n-- NOT VALID and validated after the commit, without blocking writes.\n")
-	} else {
+	} else if e != MySQL {
 		p("\n")
 	}
 
@@ -386,6 +405,10 @@ func (ev *evolution) render(e Engine, name, from string) []byte {
 	}
 
 	p("\n%s\n", markerMigrate)
+	if e == MySQL {
+		b.WriteString(body.String())
+		return []byte(b.String())
+	}
 	var validate []string
 	for _, r := range ev.moves {
 		ev.renderMove(p, e, r)
@@ -469,12 +492,19 @@ func (ev *evolution) renderMove(p func(string, ...any), e Engine, r *spec.Retire
 	table, history := Table(ev.new.m)
 	pg := e == PostgreSQL
 	now := pick(pg, "now()", "strftime('%Y-%m-%d %H:%M:%f+00:00', 'now')")
+	if e == MySQL {
+		now = "UTC_TIMESTAMP(6)"
+	}
 	set := fmt.Sprintf("status = %s, version = version + 1, updated_at = %s", quoteSQL(r.ReplacedBy.Name), now)
 	if ea := r.ReplacedBy.EnteredAt; ea != "" && ea != "created_at" {
 		set += fmt.Sprintf(", %s = %s", ea, now)
 	}
 	msg := quoteSQL(fmt.Sprintf("status %s was removed from the spec; its tasks move to %s", r.Name, r.ReplacedBy.Name))
 	p("-- Status %s is retired: its tasks move to %s, each with a history row.\n", r.Name, r.ReplacedBy.Name)
+	if e == MySQL {
+		ev.renderMySQLMove(p, r, msg)
+		return
+	}
 	if pg {
 		p("WITH moved AS (\n    UPDATE %s SET %s, %s = %s + 1\n    WHERE status = %s\n    RETURNING id, %s\n)\n", table, set, HistorySeqColumn, HistorySeqColumn, quoteSQL(r.Name), HistorySeqColumn)
 		p("INSERT INTO %s (task_id, seq, from_status, to_status, at, actor, message)\n", history)
@@ -716,8 +746,12 @@ func (ev *evolution) renderColumns(p func(string, ...any), e Engine) (validate [
 // pgCheckName is the name PostgreSQL gives a column's CHECK constraint
 // (ChooseConstraintName: <table>_<column>_check, the longer of the two
 // names shortened until it fits in 63 bytes).
-func pgCheckName(table, col string) string {
-	const avail = 63 - len("_check") - 1
+func pgCheckName(table, col string) string { return checkName(63, table, col) }
+
+// checkName is <table>_<col>_check, the longer of the two names shortened
+// until it fits in limit bytes.
+func checkName(limit int, table, col string) string {
+	avail := limit - len("_check") - 1
 	t, c := len(table), len(col)
 	for t+c > avail {
 		if t > c {
@@ -944,7 +978,7 @@ func itemsCheck(e Engine, col string, f *spec.Field) string {
 		return ""
 	}
 	pg := e == PostgreSQL
-	length := pick(pg, "char_length(v)", "length(value)")
+	length := pick(pg || e == MySQL, "char_length(v)", "length(value)")
 	var bad []string
 	if it.MinLen != nil && *it.MinLen > 0 {
 		bad = append(bad, fmt.Sprintf("%s < %d", length, *it.MinLen))
@@ -957,5 +991,10 @@ func itemsCheck(e Engine, col string, f *spec.Field) string {
 	}
 	from := pick(pg, "jsonb_array_elements_text("+col+") AS e(v)", "json_each("+col+")")
 	isArray := pick(pg, "jsonb_typeof("+col+") <> 'array'", "json_type("+col+") <> 'array'")
+	if e == MySQL {
+		n := mysqlIdent(col)
+		from = "JSON_TABLE(" + n + ", '$[*]' COLUMNS (v LONGTEXT PATH '$')) AS e"
+		isArray = "json_type(" + n + ") <> 'ARRAY'"
+	}
 	return fmt.Sprintf("%s OR NOT EXISTS (SELECT 1 FROM %s WHERE %s)", isArray, from, strings.Join(bad, " OR "))
 }

@@ -98,37 +98,96 @@ func (g *generator) mysqlColumn(f *spec.Field) column {
 	return c
 }
 
+// MySQL and MariaDB name a CHECK written in a column's definition
+// differently (MariaDB after the column, MySQL <table>_chk_<n>), and
+// MySQL does not drop or rename it with its column: every CHECK is a table
+// constraint named <table>_<column>_check (mysqlCheckName), which a
+// migration drops and adds by name on both servers.
+
+// mysqlCheck is a named CHECK constraint of a table.
+type mysqlCheck struct{ name, expr string }
+
+func (c mysqlCheck) def() string { return "CONSTRAINT " + c.name + " CHECK (" + c.expr + ")" }
+
+// mysqlCheckName is the name of a column's CHECK constraint:
+// <table>_<column>_check, the longer of the two names shortened until it
+// fits in MySQL's 64 characters.
+func mysqlCheckName(table, col string) string { return checkName(64, table, col) }
+
+// mysqlDef is a column's definition without its CHECK (mysqlChecks).
+func (c column) mysqlDef() string {
+	c.Checks = nil
+	return c.def()
+}
+
+// mysqlChecks are the CHECK constraints of a table's columns.
+func mysqlChecks(table string, cols []column) []mysqlCheck {
+	var out []mysqlCheck
+	for _, c := range cols {
+		if ck := c.check(); ck != "" {
+			out = append(out, mysqlCheck{mysqlCheckName(table, c.Name), ck})
+		}
+	}
+	return out
+}
+
+// mysqlTableColumns are the columns of the model's table on MySQL: the
+// spec's, the trace context's and a worker model's lease.
+func (g *generator) mysqlTableColumns() []column {
+	cols := g.columns(MySQL)
+	if g.m.Worker != nil {
+		cols = append(cols, mysqlLeaseColumns()...)
+	}
+	return append(cols, mysqlHistorySeqColumn)
+}
+
+// mysqlHistorySeqColumn is the task table's count of its history rows, as
+// on PostgreSQL: a transition increments it in its guarded update and
+// numbers its history row with it, reading the task's row, which it holds,
+// rather than the history's highest number (a locking read of the history
+// index that made concurrent writers deadlock).
+var mysqlHistorySeqColumn = column{Name: HistorySeqColumn, Type: "BIGINT", NotNull: true, Default: "1", Checks: []string{HistorySeqColumn + " >= 1"}}
+
+// mysqlHistoryFK is the history's foreign key, a table constraint: MySQL 8
+// ignores REFERENCES in a column's definition.
+func mysqlHistoryFK(table, history string) string {
+	return fmt.Sprintf("CONSTRAINT %s_task_id_fkey FOREIGN KEY (task_id) REFERENCES %s (id) ON DELETE CASCADE", history, table)
+}
+
 // mysqlHistoryColumns are the history table's columns on MySQL (its key
-// aside).
-func (g *generator) mysqlHistoryColumns() []string {
-	table, _ := Table(g.m)
-	return []string{
-		fmt.Sprintf("task_id %s NOT NULL REFERENCES %s (id) ON DELETE CASCADE", mysqlID, table),
-		"seq BIGINT NOT NULL CHECK (seq >= 1)",
-		fmt.Sprintf("from_status %s CHECK (%s)", mysqlName, g.historyCheck("from_status")),
-		fmt.Sprintf("to_status %s NOT NULL CHECK (%s)", mysqlName, g.historyCheck("to_status")),
-		fmt.Sprintf("event %s CHECK (%s)", mysqlName, g.historyCheck("event")),
-		"at DATETIME(6) NOT NULL",
-		"attempt INT NOT NULL DEFAULT 0 CHECK (attempt >= 0)",
-		"actor TEXT NOT NULL",
-		"message TEXT NOT NULL",
+// and foreign key aside).
+func (g *generator) mysqlHistoryColumns() []column {
+	inList := func(col string) []string { return []string{g.historyCheck(col)} }
+	return []column{
+		{Name: "task_id", Type: mysqlID, NotNull: true},
+		{Name: "seq", Type: "BIGINT", NotNull: true, Checks: []string{"seq >= 1"}},
+		{Name: "from_status", Type: mysqlName, Checks: inList("from_status")},
+		{Name: "to_status", Type: mysqlName, NotNull: true, Checks: inList("to_status")},
+		{Name: "event", Type: mysqlName, Checks: inList("event")},
+		{Name: "at", Type: "DATETIME(6)", NotNull: true},
+		{Name: "attempt", Type: "INT", NotNull: true, Default: "0", Checks: []string{"attempt >= 0"}},
+		{Name: "actor", Type: "TEXT", NotNull: true},
+		{Name: "message", Type: "TEXT", NotNull: true},
 	}
 }
 
-// mysqlHistorySeqDef is the task table's count of its history rows, as on
-// PostgreSQL: a transition increments it in its guarded update and numbers
-// its history row with it, reading the task's row, which it holds, rather
-// than the history's highest number (a locking read of the history index
-// that made concurrent writers deadlock).
-const mysqlHistorySeqDef = HistorySeqColumn + " BIGINT NOT NULL DEFAULT 1 CHECK (" + HistorySeqColumn + " >= 1)"
-
-// mysqlLeaseColumnDefs are the lease columns of a worker model's table.
-func mysqlLeaseColumnDefs() []string {
-	return []string{
-		fmt.Sprintf("%s VARCHAR(200) NOT NULL DEFAULT ''", LeaseOwnerColumn),
-		fmt.Sprintf("%s DATETIME(6)", LeaseExpiresColumn),
-		fmt.Sprintf("%s INT NOT NULL DEFAULT 0 CHECK (%s >= 0)", LeaseAttemptColumn, LeaseAttemptColumn),
+// mysqlLeaseColumns are the lease columns of a worker model's table.
+func mysqlLeaseColumns() []column {
+	return []column{
+		{Name: LeaseOwnerColumn, Type: "VARCHAR(200)", NotNull: true, Default: "''"},
+		{Name: LeaseExpiresColumn, Type: "DATETIME(6)"},
+		{Name: LeaseAttemptColumn, Type: "INT", NotNull: true, Default: "0", Checks: []string{LeaseAttemptColumn + " >= 0"}},
 	}
+}
+
+// mysqlLeaseColumnDefs are the definitions of the lease columns, their
+// CHECKs included.
+func mysqlLeaseColumnDefs() []string {
+	var out []string
+	for _, c := range mysqlLeaseColumns() {
+		out = append(out, c.def())
+	}
+	return out
 }
 
 // mysqlIndexes are the indexes of the model's tables on MySQL: the other
@@ -140,7 +199,7 @@ func (g *generator) mysqlIndexes() []index {
 	table, history := Table(m)
 	var out []index
 	add := func(comment, name, on, cols string) {
-		out = append(out, index{name: name, sql: fmt.Sprintf("CREATE INDEX %s ON %s (%s)", name, on, cols), comment: comment})
+		out = append(out, index{name: name, sql: fmt.Sprintf("CREATE INDEX %s ON %s (%s)", name, on, cols), comment: comment, table: on})
 	}
 	key := func(f *spec.Field) string {
 		if g.mysqlColumn(f).Type == "TEXT" {
@@ -180,16 +239,31 @@ func (g *generator) mysqlSchemaSQL(Engine) []byte {
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	p("%s\n-- Schema of model %q for MySQL 8.0.16 and later and MariaDB 10.6 and later.\n", SQLHeader, m.Name)
 	p("-- Every CHECK mirrors a limit of the spec; limits inside JSON values are\n")
-	p("-- checked by Validate before a write. Lengths count characters.\n\n")
+	p("-- checked by Validate before a write. Lengths count characters. CHECKs are\n")
+	p("-- named table constraints (<table>_<column>_check), which later migrations\n")
+	p("-- drop and add by name.\n\n")
 	p("CREATE TABLE %s (\n", table)
-	defs := append(g.tableColumnDefs(MySQL), mysqlHistorySeqDef)
-	p("    %s\n) %s;\n\n", strings.Join(defs, ",\n    "), mysqlTableOptions)
+	cols := g.mysqlTableColumns()
+	var lines []string
+	for _, c := range cols {
+		lines = append(lines, c.mysqlDef())
+	}
+	for _, ck := range mysqlChecks(table, cols) {
+		lines = append(lines, ck.def())
+	}
+	p("    %s\n) %s;\n\n", strings.Join(lines, ",\n    "), mysqlTableOptions)
 	p("-- One row per status change, the creation included (seq 1, no from_status).\n")
 	p("CREATE TABLE %s (\n", history)
-	for _, c := range g.historyColumns(MySQL) {
-		p("    %s,\n", c)
+	hcols := g.mysqlHistoryColumns()
+	lines = lines[:0]
+	for _, c := range hcols {
+		lines = append(lines, c.mysqlDef())
 	}
-	p("    PRIMARY KEY (task_id, seq)\n) %s;\n", mysqlTableOptions)
+	lines = append(lines, "PRIMARY KEY (task_id, seq)", mysqlHistoryFK(table, history))
+	for _, ck := range mysqlChecks(history, hcols) {
+		lines = append(lines, ck.def())
+	}
+	p("    %s\n) %s;\n", strings.Join(lines, ",\n    "), mysqlTableOptions)
 	for _, ix := range g.mysqlIndexes() {
 		p("\n")
 		if ix.comment != "" {

@@ -96,6 +96,15 @@ func Compare(old, new *spec.Model) *Report {
 		if ev.historyChanged {
 			add(AreaDatabase, "", "sqlite: **table rebuild**: `%s_history` is copied into a new table in one transaction", new.Name)
 		}
+		if ev.mysqlPlan().copy {
+			add(AreaDatabase, "", "mysql: **table copy**: `%s` is copied by one ALTER TABLE, which adds a CHECK or changes a column's type (writers wait)", new.Name)
+		}
+		if ev.historyChanged {
+			add(AreaDatabase, "", "mysql: **table copy**: `%s_history` is copied to replace its CHECKs (writers wait)", new.Name)
+		}
+		if n := ev.mysqlStatements(); n > 1 {
+			add(AreaDatabase, "", "mysql: **not atomic**: %d statements, each committed as it runs; after a failed one, those before it stay applied and the next start resumes at it", n)
+		}
 	}
 
 	// Wire and Go API: fields.

@@ -211,9 +211,6 @@ func boundChecksOn(ident string, f *spec.Field) []string {
 // primary key aside). Its status and event CHECKs allow the retired
 // statuses and events too: rows written before they were retired keep them.
 func (g *generator) historyColumns(e Engine) []string {
-	if e == MySQL {
-		return g.mysqlHistoryColumns()
-	}
 	pg := e == PostgreSQL
 	table, _ := Table(g.m)
 	return []string{
@@ -243,6 +240,7 @@ type index struct {
 	name    string
 	sql     string // CREATE INDEX …, without the semicolon
 	comment string // the comment 0001_schema writes above it, if any
+	table   string // the table it is on (MySQL's indexes)
 }
 
 // schemaIndexes are the indexes 0001_schema creates.
