@@ -9,10 +9,12 @@ import (
 	"testing"
 
 	"github.com/taskmodel/taskmodel/backends/backendtest"
+	"github.com/taskmodel/taskmodel/backends/mysql/mysqltest"
 	"github.com/taskmodel/taskmodel/backends/postgres/pgtest"
 	"github.com/taskmodel/taskmodel/sdk/pipeline"
 	"github.com/taskmodel/taskmodel/sdk/pipeline/storage"
 	"github.com/taskmodel/taskmodel/sdk/pipeline/storage/memstore"
+	"github.com/taskmodel/taskmodel/sdk/pipeline/storage/mysqlstore"
 	"github.com/taskmodel/taskmodel/sdk/pipeline/storage/pgstore"
 	"github.com/taskmodel/taskmodel/sdk/pipeline/storage/sqlitestore"
 )
@@ -35,6 +37,14 @@ var allBackends = []backend{
 	}},
 	{"postgres", func(t testing.TB) storage.Storage {
 		s, err := pgstore.Open(context.Background(), pgtest.Schema(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}},
+	{"mysql", func(t testing.TB) storage.Storage {
+		s, err := mysqlstore.OpenURL(context.Background(), mysqltest.Database(t))
 		if err != nil {
 			t.Fatal(err)
 		}

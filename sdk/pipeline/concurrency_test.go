@@ -15,10 +15,12 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/taskmodel/taskmodel/backends/mysql/mysqltest"
 	"github.com/taskmodel/taskmodel/backends/postgres/pgtest"
 	"github.com/taskmodel/taskmodel/gen/pipelinesubtask"
 	"github.com/taskmodel/taskmodel/sdk/pipeline"
 	"github.com/taskmodel/taskmodel/sdk/pipeline/storage"
+	"github.com/taskmodel/taskmodel/sdk/pipeline/storage/mysqlstore"
 	"github.com/taskmodel/taskmodel/sdk/pipeline/storage/pgstore"
 	"github.com/taskmodel/taskmodel/sdk/pipeline/storage/sqlitestore"
 )
@@ -72,8 +74,8 @@ func TestConcurrentIncrementsGoroutines(t *testing.T) {
 }
 
 // TestConcurrentIncrementsProcesses: 8 processes (this test binary, run
-// again as a helper) increment one subtask in a shared SQLite file or
-// PostgreSQL schema; the counts add up exactly.
+// again as a helper) increment one subtask in a shared SQLite file,
+// PostgreSQL schema or MySQL database; the counts add up exactly.
 func TestConcurrentIncrementsProcesses(t *testing.T) {
 	engines := []struct {
 		name string
@@ -88,11 +90,12 @@ func TestConcurrentIncrementsProcesses(t *testing.T) {
 			}
 			return pgtest.URL() + sep + "search_path=" + cfg.ConnConfig.RuntimeParams["search_path"]
 		}},
+		{"mysql", func(t *testing.T) string { return mysqltest.Database(t) }},
 	}
 	for _, eng := range engines {
 		t.Run(eng.name, func(t *testing.T) {
 			dsn := eng.dsn(t)
-			st := openHelperStorage(t, dsn)
+			st := openHelperStorage(t, eng.name, dsn)
 			tr := pipeline.New(st, pipeline.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 			ctx := context.Background()
 			if err := tr.RegisterTask(ctx, pipeline.Task{Stage: "S", Name: "T"}); err != nil {
@@ -109,7 +112,7 @@ func TestConcurrentIncrementsProcesses(t *testing.T) {
 			var outs []*strings.Builder
 			for range workers {
 				cmd := exec.Command(os.Args[0], "-test.run=^TestIncrementHelper$")
-				cmd.Env = append(os.Environ(), "PIPELINE_HELPER_DSN="+dsn, "PIPELINE_HELPER_RUN="+r.ID.String(), "PIPELINE_HELPER_N="+strconv.Itoa(perWorker))
+				cmd.Env = append(os.Environ(), "PIPELINE_HELPER_ENGINE="+eng.name, "PIPELINE_HELPER_DSN="+dsn, "PIPELINE_HELPER_RUN="+r.ID.String(), "PIPELINE_HELPER_N="+strconv.Itoa(perWorker))
 				out := &strings.Builder{}
 				cmd.Stdout, cmd.Stderr = out, out
 				if err := cmd.Start(); err != nil {
@@ -133,14 +136,21 @@ func TestConcurrentIncrementsProcesses(t *testing.T) {
 	}
 }
 
-func openHelperStorage(t testing.TB, dsn string) storage.Storage {
+// openHelperStorage opens the storage of an engine of
+// TestConcurrentIncrementsProcesses at dsn.
+func openHelperStorage(t testing.TB, engine, dsn string) storage.Storage {
 	ctx := context.Background()
 	var st storage.Storage
 	var err error
-	if path, ok := strings.CutPrefix(dsn, "sqlite:"); ok {
-		st, err = sqlitestore.Open(ctx, path)
-	} else {
+	switch engine {
+	case "sqlite":
+		st, err = sqlitestore.Open(ctx, strings.TrimPrefix(dsn, "sqlite:"))
+	case "postgres":
 		st, err = pgstore.OpenURL(ctx, dsn)
+	case "mysql":
+		st, err = mysqlstore.OpenURL(ctx, dsn)
+	default:
+		t.Fatalf("engine %q", engine)
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -158,10 +168,41 @@ func TestIncrementHelper(t *testing.T) {
 	}
 	run := uuid.MustParse(os.Getenv("PIPELINE_HELPER_RUN"))
 	n, _ := strconv.Atoi(os.Getenv("PIPELINE_HELPER_N"))
-	tr := pipeline.New(openHelperStorage(t, dsn), pipeline.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	tr := pipeline.New(openHelperStorage(t, os.Getenv("PIPELINE_HELPER_ENGINE"), dsn), pipeline.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	for range n {
 		if _, err := tr.IncrementSubtask(context.Background(), run, 1, 1); err != nil {
 			t.Fatal(err)
 		}
 	}
+}
+
+// TestConcurrentRegistrations: 8 goroutines register tasks of one stage,
+// and new stages, at once; every registration lands.
+func TestConcurrentRegistrations(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		var wg sync.WaitGroup
+		errs := make(chan error, workers)
+		for i := range workers {
+			wg.Go(func() {
+				err := e.tr.Register(e.ctx, []pipeline.Stage{{Name: fmt.Sprint("S", i)}},
+					[]pipeline.Task{{Stage: "SHARED", Name: fmt.Sprint("T", i)}, {Stage: fmt.Sprint("S", i), Name: "T"}})
+				if err != nil {
+					errs <- err
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+		tasks, err := e.tr.Tasks(e.ctx, "SHARED")
+		if err != nil || len(tasks) != workers {
+			t.Fatalf("tasks of SHARED: %d, %v; want %d", len(tasks), err, workers)
+		}
+		stages, err := e.tr.Stages(e.ctx)
+		if err != nil || len(stages) != workers+1 {
+			t.Fatalf("stages: %d, %v; want %d", len(stages), err, workers+1)
+		}
+	})
 }

@@ -24,7 +24,7 @@
 //
 // # Use
 //
-//	tr := pipeline.New(store) // a storage.Storage: memstore, sqlitestore or pgstore; see Open
+//	tr := pipeline.New(store) // a storage.Storage: memstore, sqlitestore, pgstore or mysqlstore; see Open
 //	tr.Register(ctx, nil, []pipeline.Task{{Stage: "STATIC", Name: "Build Database"}})
 //	run, _ := tr.Start(ctx, "STATIC", "Build Database", pipeline.StartOptions{Subtasks: 3})
 //	tr.StartSubtask(ctx, run.ID, 1, pipeline.SubtaskStart{Name: "Loading data", ItemsTotal: &n})

@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/taskmodel/taskmodel/backends/mysql"
 	"github.com/taskmodel/taskmodel/backends/postgres"
 	"github.com/taskmodel/taskmodel/config"
 	"github.com/taskmodel/taskmodel/sdk/pipeline/storage"
+	"github.com/taskmodel/taskmodel/sdk/pipeline/storage/mysqlstore"
 	"github.com/taskmodel/taskmodel/sdk/pipeline/storage/pgstore"
 	"github.com/taskmodel/taskmodel/sdk/pipeline/storage/sqlitestore"
 )
@@ -24,7 +24,7 @@ func Open(ctx context.Context, db config.Database, opts ...Option) (*Tracker, er
 
 // OpenStorage opens the database a configuration names, creating what is
 // missing (the SQLite file and its directory, the PostgreSQL schema) and
-// applying the migrations.
+// applying the migrations. A MySQL or MariaDB database must exist.
 func OpenStorage(ctx context.Context, db config.Database) (storage.Storage, error) {
 	switch db.Driver {
 	case config.SQLite:
@@ -40,9 +40,13 @@ func OpenStorage(ctx context.Context, db config.Database) (storage.Storage, erro
 		}
 		return st, nil
 	case config.MySQL:
-		return nil, &mysql.NotYetError{What: "pipeline tracking"}
+		st, err := openMySQL(ctx, db)
+		if err != nil {
+			return nil, fmt.Errorf("database %s: %w", db, err)
+		}
+		return st, nil
 	}
-	return nil, fmt.Errorf("database driver %q: allowed: %s, %s", db.Driver, config.PostgreSQL, config.SQLite)
+	return nil, fmt.Errorf("database driver %q: allowed: %s, %s, %s", db.Driver, config.PostgreSQL, config.MySQL, config.SQLite)
 }
 
 func openPostgres(ctx context.Context, db config.Database) (storage.Storage, error) {
@@ -55,4 +59,12 @@ func openPostgres(ctx context.Context, db config.Database) (storage.Storage, err
 		return nil, err
 	}
 	return pgstore.Open(ctx, cfg)
+}
+
+func openMySQL(ctx context.Context, db config.Database) (storage.Storage, error) {
+	dsn, err := db.MySQLURL()
+	if err != nil {
+		return nil, err
+	}
+	return mysqlstore.OpenURL(ctx, dsn)
 }

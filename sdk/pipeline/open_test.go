@@ -1,7 +1,11 @@
 package pipeline_test
 
 import (
+	"cmp"
 	"context"
+	"fmt"
+	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -9,6 +13,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/taskmodel/taskmodel/backends/mysql/mysqltest"
 	"github.com/taskmodel/taskmodel/backends/postgres/pgtest"
 	"github.com/taskmodel/taskmodel/config"
 	"github.com/taskmodel/taskmodel/sdk/pipeline"
@@ -36,6 +41,32 @@ func TestOpen(t *testing.T) {
 				}
 			})
 			return config.Database{Driver: config.PostgreSQL, URL: pgtest.URL(), Schema: schema}
+		}},
+		{"mysql", func(t *testing.T) config.Database {
+			return config.Database{Driver: config.MySQL, URL: mysqltest.Database(t)}
+		}},
+		{"mariadb from tasker's .tasker.yml", func(t *testing.T) config.Database {
+			u, err := url.Parse(mysqltest.Database(t))
+			if err != nil || u.Scheme != "mysql" {
+				t.Skipf("TASKMODEL_TEST_MYSQL_URL is no mysql:// URL: %v", err)
+			}
+			yml := fmt.Sprintf("database:\n  driver: mariadb\n  host: %s\n  port: %s\n  dbname: %s\n  user: %s\n",
+				u.Hostname(), cmp.Or(u.Port(), "3306"), strings.TrimPrefix(u.Path, "/"), u.User.Username())
+			if pw, ok := u.User.Password(); ok {
+				yml += fmt.Sprintf("  password: %q\n", pw)
+			}
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, config.TaskerFileName), []byte(yml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := config.Load(config.Options{Dir: dir, LookupEnv: func(string) (string, bool) { return "", false }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Database.Driver != config.MySQL {
+				t.Fatalf("driver %q from %s", cfg.Database.Driver, yml)
+			}
+			return cfg.Database
 		}},
 	}
 	for _, c := range cases {

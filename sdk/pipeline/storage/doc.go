@@ -23,9 +23,10 @@
 // # Engines
 //
 // memstore keeps everything in memory (tests, programs without
-// persistence); sqlitestore and pgstore keep it in SQLite and PostgreSQL.
-// Each SQL engine's statements are embedded .sql files, one per statement;
-// its migrations (named "pipeline/NNNN_…") are applied after the generated
-// models' own by backends/sqlite.Open or backends/postgres.Open. The tests in
-// package pipeline run one suite over all three.
+// persistence); sqlitestore, pgstore and mysqlstore keep it in SQLite,
+// PostgreSQL and MySQL or MariaDB. Each SQL engine's statements are embedded
+// .sql files, one per statement; its migrations (named "pipeline/NNNN_…")
+// are applied after the generated models' own by backends/sqlite.Open,
+// backends/postgres.Open or backends/mysql.Open. The tests in package
+// pipeline run one suite over all four.
 package storage

@@ -82,8 +82,8 @@ func (s *SQL) Statement(name string) string {
 	return q
 }
 
-// Migrations returns every migration an engine ("sqlite", "postgresql")
-// needs, in order: the generated run and subtask models', then the
+// Migrations returns every migration an engine ("sqlite", "postgresql",
+// "mysql") needs, in order: the generated run and subtask models', then the
 // engine's own.
 func (s *SQL) Migrations(engine string) []tasktype.Migration {
 	var all []tasktype.Migration

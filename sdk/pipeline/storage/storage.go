@@ -78,8 +78,10 @@ type Storage interface {
 	// step, if the subtask is in one of statuses and the new count does not
 	// pass items_total; it recomputes percent from items_total when that is
 	// positive, increments version and sets updated_at to at. It returns the
-	// subtask as written, or ok false (and writes nothing) when no subtask
-	// matched those conditions.
+	// subtask as written (on MySQL, which cannot return what an update
+	// wrote, as read right after it: with this increment, and perhaps later
+	// writes too), or ok false (and writes nothing) when no subtask matched
+	// those conditions.
 	Increment(ctx context.Context, run uuid.UUID, n, by int64, statuses []string, at time.Time) (s *Subtask, ok bool, err error)
 
 	// Close releases the engine's resources.

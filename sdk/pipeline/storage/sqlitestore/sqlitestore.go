@@ -43,6 +43,7 @@ func RegistryMigrations() []tasktype.Migration {
 
 // Store implements storage.Storage over a SQLite database.
 type Store struct {
+	storage.DB
 	db   *sql.DB
 	runs *runsqlite.Driver
 	subs *subsqlite.Driver
@@ -66,7 +67,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 // New returns a Store over a database already opened by backends/sqlite with
 // Migrations applied. Close does not close db.
 func New(db *sql.DB) *Store {
-	return &Store{db: db, runs: runsqlite.NewDriver(db), subs: subsqlite.NewDriver(db)}
+	return &Store{DB: storage.NewDB(db, stmts), db: db, runs: runsqlite.NewDriver(db), subs: subsqlite.NewDriver(db)}
 }
 
 // Close closes the database if Open opened it.
@@ -90,41 +91,15 @@ func (s *Store) Register(ctx context.Context, stages []storage.Stage, tasks []st
 		return err
 	}
 	defer tx.Rollback()
-	for _, st := range stages {
-		if _, err := tx.ExecContext(ctx, stmts.Statement("register_stage"), st.Name, st.Order, st.Description); err != nil {
-			return err
-		}
-	}
-	for _, t := range tasks {
-		if _, err := tx.ExecContext(ctx, stmts.Statement("ensure_stage"), t.Stage); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, stmts.Statement("register_task"), t.Stage, t.Name, t.Order, t.Type,
-			t.ScriptPath, t.ScriptFilename, t.LogPath, t.LogFilename); err != nil {
-			return err
-		}
+	if err := s.RegisterTx(ctx, tx, stages, tasks); err != nil {
+		return err
 	}
 	return tx.Commit()
-}
-
-// Stages implements storage.Storage.
-func (s *Store) Stages(ctx context.Context) ([]storage.Stage, error) {
-	return storage.Values(storage.ScanAll[storage.Stage](s.db.QueryContext(ctx, stmts.Statement("stages"))))
 }
 
 // Tasks implements storage.Storage.
 func (s *Store) Tasks(ctx context.Context, stage string) ([]storage.Task, error) {
 	return storage.Values(storage.ScanAll[storage.Task](s.db.QueryContext(ctx, stmts.Statement("tasks"), stage)))
-}
-
-// Task implements storage.Storage.
-func (s *Store) Task(ctx context.Context, stage, name string) (*storage.Task, error) {
-	return storage.One(storage.ScanAll[storage.Task](s.db.QueryContext(ctx, stmts.Statement("task"), stage, name)))
-}
-
-// LatestRuns implements storage.Storage.
-func (s *Store) LatestRuns(ctx context.Context) ([]*storage.Run, error) {
-	return storage.ScanAll[storage.Run](s.db.QueryContext(ctx, stmts.Statement("latest_runs")))
 }
 
 // ActiveRuns implements storage.Storage.
@@ -139,16 +114,6 @@ func (s *Store) ActiveRuns(ctx context.Context) ([]*storage.Run, error) {
 // History implements storage.Storage.
 func (s *Store) History(ctx context.Context, f storage.HistoryFilter) ([]*storage.Run, error) {
 	return storage.ScanAll[storage.Run](s.db.QueryContext(ctx, stmts.Statement("history"), f.Stage, f.Task, f.Limit))
-}
-
-// SubtasksOf implements storage.Storage.
-func (s *Store) SubtasksOf(ctx context.Context, run uuid.UUID) ([]*storage.Subtask, error) {
-	return storage.ScanAll[storage.Subtask](s.db.QueryContext(ctx, stmts.Statement("subtasks"), run))
-}
-
-// Subtask implements storage.Storage.
-func (s *Store) Subtask(ctx context.Context, run uuid.UUID, n int64) (*storage.Subtask, error) {
-	return storage.One(storage.ScanAll[storage.Subtask](s.db.QueryContext(ctx, stmts.Statement("subtask"), run, n)))
 }
 
 // Increment implements storage.Storage.

@@ -1,0 +1,1 @@
+SELECT `name`, `position` AS `order`, `description` FROM pipeline_stage ORDER BY `position`, `name`
