@@ -12,9 +12,11 @@
 // says: DATETIME values read as time.Time in UTC, the connections' time zone
 // UTC, the utf8mb4 character set with the utf8mb4_bin collation (code
 // point order, the same name on both servers; trailing spaces are ignored
-// in comparisons), and a strict sql_mode (SQLMode). Statements run
-// one at a time: the pool does not need multiStatements, and Open leaves
-// it as the DSN sets it.
+// in comparisons), and a strict sql_mode (SQLMode). The drivers send a
+// batch of concurrent writes as one query of many statements, with their
+// parameters interpolated by the client: Open turns on multiStatements and
+// interpolateParams whatever the DSN says. Migrations still run statement
+// by statement.
 //
 // # Migrations
 //
@@ -28,10 +30,14 @@
 // statement and the statements left applied; the next start resumes at the
 // failed statement once its cause is fixed.
 //
-// # Not yet
+// # Drivers
 //
-// There are no generated model drivers for this engine yet (gen/<model>
-// has pgdb and sqlitedb only): the package gives what they will build on —
-// Open, Migrate, Leases and the error functions (Classify, IsDuplicate,
-// CheckConstraint, IsRetryable) — and auth stores tokens on it.
+// Every generated model has a MySQL driver (gen/<model>/mysqldb), an
+// instance of this package's generic Driver over the statements taskgen
+// wrote for the model (its query.sql): guarded transitions with their
+// history rows, CreateMany, reservations and claims with SELECT … FOR
+// UPDATE SKIP LOCKED, leases and heartbeats, retention, and the change
+// listing a polling change stream reads. The catalog's Lister reads the
+// unified listing across models. Leases serve named leases (one sweeper at
+// a time), and auth stores tokens on the same database.
 package mysql

@@ -1,15 +1,22 @@
 package mysql
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
+	mysqldriver "github.com/go-sql-driver/mysql"
 	"github.com/google/uuid"
 
 	"github.com/taskmodel/taskmodel/backends"
+	"github.com/taskmodel/taskmodel/backends/groupcommit"
 	"github.com/taskmodel/taskmodel/backends/sqltable"
 )
 
@@ -22,12 +29,16 @@ import (
 // model with a worker section WorkDriver and Waker; ClaimingDriver adds
 // backends.Claimer.
 //
-// A transaction that the server rolls back for a deadlock (two claims
+// Concurrent creates and transitions are committed together: a batch is
+// one multi-statement query (one round trip) and one transaction. A
+// transaction that the server rolls back for a deadlock (two claims
 // locking rows in different orders, say) is run again, up to maxAttempts
 // times.
 type Driver[T any] struct {
 	t  *sqltable.Compiled[T]
 	db *sql.DB
+	// transitions and inserts commit concurrent writes together.
+	transitions, inserts *groupcommit.Group[sqltable.Call[T]]
 }
 
 // ClaimingDriver is a Driver whose model has a Claim statement: it
@@ -44,7 +55,10 @@ func NewDriver[T any](db *sql.DB, t *sqltable.Table[T]) *Driver[T] {
 	if err != nil {
 		panic("mysql: " + err.Error())
 	}
-	return &Driver[T]{t: c, db: db}
+	d := &Driver[T]{t: c, db: db}
+	d.transitions = groupcommit.NewGroup(d.flushTransitions, d.transitionOne, func(c sqltable.Call[T]) uuid.UUID { return c.From.ID })
+	d.inserts = groupcommit.NewGroup(d.flushInserts, d.insertOne, func(c sqltable.Call[T]) uuid.UUID { return c.ID })
+	return d
 }
 
 // NewClaimingDriver returns NewDriver's driver with backends.Claimer.
@@ -138,9 +152,34 @@ func (d *Driver[T]) history(ctx context.Context, tx dbtx, id uuid.UUID, from bac
 	return err
 }
 
-// Insert writes a new task and its first history row.
+// Insert writes a new task and its first history row. Concurrent inserts
+// are committed together (groupcommit.Group).
 func (d *Driver[T]) Insert(ctx context.Context, x *T, h backends.History) error {
-	return d.InsertMany(ctx, []*T{x}, []backends.History{h})
+	k := d.t.Key(x)
+	return Classify(d.inserts.Do(ctx, sqltable.Call[T]{Task: x, ID: k.ID, ToStatus: k.Status, History: h}))
+}
+
+// insertOne writes one task and its first history row in a transaction.
+func (d *Driver[T]) insertOne(ctx context.Context, c sqltable.Call[T]) error {
+	return d.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := d.exec(ctx, tx, "Insert", &c); err != nil {
+			return err
+		}
+		_, err := d.exec(ctx, tx, "InsertHistory", &c)
+		return err
+	})
+}
+
+// flushInserts writes a batch of inserts in one round trip and one
+// transaction; an error aborts the batch, which the group then writes item
+// by item.
+func (d *Driver[T]) flushInserts(ctx context.Context, calls []sqltable.Call[T]) []error {
+	_, err := d.batch(ctx, calls, "Insert", "InsertHistory")
+	errs := make([]error, len(calls))
+	for i := range errs {
+		errs[i] = err
+	}
+	return errs
 }
 
 // InsertMany writes new tasks and their first history rows in one
@@ -152,18 +191,75 @@ func (d *Driver[T]) InsertMany(ctx context.Context, xs []*T, hs []backends.Histo
 	if len(xs) == 0 {
 		return nil
 	}
-	return d.inTx(ctx, func(tx *sql.Tx) error {
-		for i, x := range xs {
-			if _, err := d.exec(ctx, tx, "Insert", &sqltable.Call[T]{Task: x}); err != nil {
-				return err
+	calls := make([]sqltable.Call[T], len(xs))
+	for i, x := range xs {
+		k := d.t.Key(x)
+		calls[i] = sqltable.Call[T]{Task: x, ID: k.ID, ToStatus: k.Status, History: hs[i]}
+	}
+	var err error
+	for attempt := 1; ; attempt++ {
+		_, err = d.batch(ctx, calls, "Insert", "InsertHistory")
+		if err == nil || !IsRetryable(err) || attempt == maxAttempts || ctx.Err() != nil {
+			return Classify(err)
+		}
+	}
+}
+
+// batch runs, for each call, the statements named, in one transaction and
+// one round trip (a multi-statement query: START TRANSACTION, the
+// statements, COMMIT); it returns the rows each statement matched, by call
+// and statement. When a statement fails the server runs none after it, and
+// batch rolls the transaction back.
+func (d *Driver[T]) batch(ctx context.Context, calls []sqltable.Call[T], names ...string) ([][]int64, error) {
+	var text strings.Builder
+	text.WriteString("START TRANSACTION")
+	var args []driver.NamedValue
+	for i := range calls {
+		for _, name := range names {
+			query, a, err := d.t.Bind(name, &calls[i])
+			if err != nil {
+				return nil, err
 			}
-			k := d.t.Key(x)
-			if err := d.history(ctx, tx, k.ID, backends.Key{}, k.Status, hs[i]); err != nil {
-				return err
+			text.WriteString(";\n")
+			text.WriteString(query)
+			for _, v := range a {
+				v, err := driver.DefaultParameterConverter.ConvertValue(v)
+				if err != nil {
+					return nil, err
+				}
+				args = append(args, driver.NamedValue{Ordinal: len(args) + 1, Value: v})
 			}
 		}
+	}
+	text.WriteString(";\nCOMMIT")
+	conn, err := d.db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	var counts []int64
+	err = conn.Raw(func(dc any) error {
+		res, err := dc.(driver.ExecerContext).ExecContext(ctx, text.String(), args)
+		if err != nil {
+			// The statements after the failed one did not run: the
+			// transaction is still open on the connection.
+			_, _ = dc.(driver.ExecerContext).ExecContext(context.Background(), "ROLLBACK", nil)
+			return err
+		}
+		counts = res.(mysqldriver.Result).AllRowsAffected()
 		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	if want := 2 + len(calls)*len(names); len(counts) != want {
+		return nil, fmt.Errorf("mysql: a batch of %d statements reported %d results", want, len(counts))
+	}
+	out := make([][]int64, len(calls))
+	for i := range calls {
+		out[i] = counts[1+i*len(names) : 1+(i+1)*len(names)]
+	}
+	return out, nil
 }
 
 // Get reads a task.
@@ -206,20 +302,61 @@ func (d *Driver[T]) Keys(ctx context.Context, ids []uuid.UUID) ([]backends.Key, 
 
 // Transition writes x over the task if it still has from's status and
 // version, and appends its history row, in one transaction; false when
-// the guard fails.
+// the guard fails. Concurrent transitions are committed together
+// (groupcommit.Group).
 func (d *Driver[T]) Transition(ctx context.Context, from backends.Key, x *T, h backends.History) (bool, error) {
-	to := d.t.Key(x).Status
+	err := d.transitions.Do(ctx, sqltable.Call[T]{Task: x, From: from, ID: from.ID, ToStatus: d.t.Key(x).Status, History: h})
+	if errors.Is(err, groupcommit.ErrNotApplied) {
+		return false, nil
+	}
+	return err == nil, Classify(err)
+}
+
+// transitionOne writes one transition in a transaction;
+// groupcommit.ErrNotApplied when its guard fails.
+func (d *Driver[T]) transitionOne(ctx context.Context, c sqltable.Call[T]) error {
 	ok := false
 	err := d.inTx(ctx, func(tx *sql.Tx) error {
 		ok = false
-		n, err := d.exec(ctx, tx, "UpdateGuarded", &sqltable.Call[T]{Task: x, From: from})
+		n, err := d.exec(ctx, tx, "UpdateGuarded", &c)
 		if err != nil || n != 1 {
 			return err
 		}
 		ok = true
-		return d.history(ctx, tx, from.ID, from, to, h)
+		_, err = d.exec(ctx, tx, "InsertHistory", &c)
+		return err
 	})
-	return ok && err == nil, err
+	if err == nil && !ok {
+		return groupcommit.ErrNotApplied
+	}
+	return err
+}
+
+// flushTransitions writes a batch of transitions in one round trip and one
+// transaction, in the order of their tasks' ids (two batches in flight
+// lock their rows in the same order); a transition whose guard failed gets
+// groupcommit.ErrNotApplied.
+func (d *Driver[T]) flushTransitions(ctx context.Context, calls []sqltable.Call[T]) []error {
+	order := make([]int, len(calls))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return bytes.Compare(calls[a].From.ID[:], calls[b].From.ID[:]) })
+	sorted := make([]sqltable.Call[T], len(calls))
+	for i, j := range order {
+		sorted[i] = calls[j]
+	}
+	counts, err := d.batch(ctx, sorted, "UpdateGuarded", "InsertHistoryIfUpdated")
+	errs := make([]error, len(calls))
+	for i, j := range order {
+		switch {
+		case err != nil:
+			errs[j] = err
+		case counts[i][0] != 1:
+			errs[j] = groupcommit.ErrNotApplied
+		}
+	}
+	return errs
 }
 
 // Update writes x over the task if it still has from's status and version.

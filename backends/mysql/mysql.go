@@ -57,8 +57,10 @@ const (
 // the driver's (github.com/go-sql-driver/mysql). Whatever dsn says, the
 // connections parse DATETIME as time.Time in UTC, use time zone UTC on the
 // server, Charset and Collation, and SQLMode; an update reports the rows it
-// matched (clientFoundRows), and parameters are interpolated by the client
-// (interpolateParams: one round trip a statement). Open refuses a server older
+// matched (clientFoundRows), parameters are interpolated by the client
+// (interpolateParams: one round trip a statement), and a query may hold
+// many statements (multiStatements: a batch of writes in one round trip).
+// Open refuses a server older
 // than MinMariaDB or MinMySQL.
 func Open(ctx context.Context, dsn string, migrations ...[]tasktype.Migration) (*sql.DB, error) {
 	cfg, err := ParseDSN(dsn)
@@ -165,6 +167,9 @@ func force(cfg *driver.Config) error {
 	// escapes safely. Statements prepared explicitly (the listing's) still
 	// bind on the server.
 	cfg.InterpolateParams = true
+	// The drivers send a batch of writes as one query of many statements
+	// (their parameters interpolated and escaped by the client).
+	cfg.MultiStatements = true
 	if cfg.Params == nil {
 		cfg.Params = map[string]string{}
 	}

@@ -13,6 +13,14 @@ SELECT id, tm_history_seq, sqlc.arg(tm_from_status), sqlc.arg(tm_to_status), sql
     sqlc.arg(tm_at), sqlc.arg(tm_attempt), sqlc.arg(tm_actor), sqlc.arg(tm_message)
 FROM report WHERE id = sqlc.arg(tm_task_id);
 
+-- name: InsertHistoryIfUpdated
+-- InsertHistory after an UpdateGuarded in the same batch of statements: no
+-- row when that update matched none (its guard failed).
+INSERT INTO report_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
+SELECT id, tm_history_seq, sqlc.arg(tm_from_status), sqlc.arg(tm_to_status), sqlc.arg(tm_event),
+    sqlc.arg(tm_at), sqlc.arg(tm_attempt), sqlc.arg(tm_actor), sqlc.arg(tm_message)
+FROM report WHERE id = sqlc.arg(tm_task_id) AND ROW_COUNT() > 0;
+
 -- name: UpdateGuarded
 -- The status-changing half of a transition (InsertHistory is the other), in one
 -- transaction; no row when another writer changed the task first.
