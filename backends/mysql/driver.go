@@ -552,27 +552,26 @@ func (d *Driver[T]) Wake(ctx context.Context, idle <-chan struct{}, wake func())
 }
 
 // Claim reserves like Reserve, after a position in the queue, and fires the
-// claim event on every reserved task in the same transaction, with its
-// history row; it implements backends.Claimer.
+// claim event on every reserved task in the same transaction, with their
+// history rows (one statement); it implements backends.Claimer.
 func (d *ClaimingDriver[T]) Claim(ctx context.Context, owner string, now, expires time.Time, limit int, after backends.QueuePosition) ([]backends.Claim[T], backends.QueuePosition, error) {
 	now = now.UTC().Truncate(time.Microsecond)
-	from := backends.Key{Status: d.t.Queue}
 	var cs []backends.Claim[T]
 	err := d.inTx(ctx, func(tx *sql.Tx) error {
-		var err error
-		cs, err = d.lease(ctx, tx, "ClaimIDs", "Claim", &sqltable.Call[T]{Owner: owner, Now: now, Expires: expires, Limit: limit, After: after})
-		if err != nil {
+		c := &sqltable.Call[T]{Owner: owner, Now: now, Expires: expires, Limit: limit, After: after}
+		js, n, err := d.lockIDs(ctx, tx, "ClaimIDs", c)
+		if err != nil || n == 0 {
+			cs = nil
 			return err
 		}
-		for _, c := range cs {
-			if err := d.history(ctx, tx, d.t.Key(c.Task).ID, from, d.t.Running, backends.History{
-				Event: d.t.ClaimEvent, At: now, Attempt: c.Lease.Attempt, Actor: owner,
-				Message: fmt.Sprintf("claimed by %s (attempt %d)", owner, c.Lease.Attempt),
-			}); err != nil {
+		c.IDs = js
+		for _, name := range []string{"Claim", "ClaimHistory"} {
+			if _, err := d.exec(ctx, tx, name, c); err != nil {
 				return err
 			}
 		}
-		return nil
+		cs, err = d.tasks(ctx, tx, "GetMany", c)
+		return err
 	})
 	if err != nil || len(cs) == 0 {
 		return nil, backends.QueuePosition{}, err

@@ -135,6 +135,14 @@ SET t.`status` = 'RUNNING',
     t.tm_history_seq = t.tm_history_seq + 1,
     t.tm_lease_owner = sqlc.arg(tm_owner), t.tm_lease_expires_at = sqlc.arg(tm_expires_at), t.tm_lease_attempt = t.tm_lease_attempt + 1;
 
+-- name: ClaimHistory
+-- The history rows of the tasks Claim moved, in one statement: actor tm_owner,
+-- the lease's attempt.
+INSERT INTO model_upload_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
+SELECT t.id, t.tm_history_seq, 'QUEUED', 'RUNNING', 'start', sqlc.arg(tm_now), t.tm_lease_attempt, sqlc.arg(tm_owner),
+    concat('claimed by ', sqlc.arg(tm_owner), ' (attempt ', t.tm_lease_attempt, ')')
+FROM model_upload AS t JOIN JSON_TABLE(sqlc.arg(tm_ids), '$[*]' COLUMNS (id CHAR(36) CHARACTER SET ascii PATH '$')) AS j ON t.id = j.id;
+
 -- name: Claimable
 -- Whether a task in tm_status is claimable (no live lease holds it): what
 -- a waiting pool polls.

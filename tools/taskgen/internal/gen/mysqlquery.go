@@ -107,6 +107,10 @@ func (g *generator) mysqlQuerySQL() []byte {
 			}
 			claimSets = append(claimSets, fmt.Sprintf("t.%s = t.%s + 1", HistorySeqColumn, HistorySeqColumn))
 			p("UPDATE %s AS t JOIN %s ON t.id = j.id\nSET %s,\n    %s;\n", table, mysqlIDs, strings.Join(claimSets, ",\n    "), take)
+			p("\n-- name: ClaimHistory\n-- The history rows of the tasks Claim moved, in one statement: actor tm_owner,\n-- the lease's attempt.\n")
+			p("INSERT INTO %s (%s)\n", history, histCols)
+			p("SELECT t.id, t.%s, %s, %s, %s, sqlc.arg(tm_now), t.%s, sqlc.arg(tm_owner),\n", HistorySeqColumn, quoteSQL(w.Queue.Name), quoteSQL(w.Running.Name), quoteSQL(w.Claim.Name), LeaseAttemptColumn)
+			p("    concat('claimed by ', sqlc.arg(tm_owner), ' (attempt ', t.%s, ')')\nFROM %s AS t JOIN %s ON t.id = j.id;\n", LeaseAttemptColumn, table, mysqlIDs)
 		}
 		p("\n-- name: Claimable\n-- Whether a task in tm_status is claimable (no live lease holds it): what\n-- a waiting pool polls.\n")
 		p("SELECT EXISTS (SELECT 1 FROM %s WHERE status = sqlc.arg(tm_status) AND %s) AS claimable;\n\n", table, free)
