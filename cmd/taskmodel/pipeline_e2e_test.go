@@ -2,12 +2,14 @@ package main_test
 
 import (
 	"encoding/json"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/taskmodel/taskmodel/backends/mysql/mysqltest"
 	"github.com/taskmodel/taskmodel/backends/postgres/pgtest"
 )
 
@@ -346,6 +348,18 @@ func TestMovingFromTasker(t *testing.T) {
 					t.Errorf("config %+v", cfg)
 				}
 			}},
+		{"mariadb file", func(t *testing.T) string {
+			u, err := url.Parse(mysqltest.Database(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return "database:\n  host: " + u.Hostname() + "\n  port: " + u.Port() + "\n  dbname: " + strings.TrimPrefix(u.Path, "/") + "\n  user: " + u.User.Username() + "\n  driver: mariadb\n"
+		}, func(t *testing.T) []string { return nil }, "mysql",
+			func(t *testing.T, dir string, cfg configJSON) {
+				if cfg.Database.Host == "" {
+					t.Errorf("config %+v", cfg)
+				}
+			}},
 		{"postgres from TASKER_DB_* alone, tasker's defaults for the rest", func(t *testing.T) string { return "" },
 			func(t *testing.T) []string {
 				return []string{"TASKER_DB_NAME=test", "TASKER_DB_USER=postgres", "TASKER_DB_SCHEMA=" + pgSchema(t), "TASKER_DB_HOST=127.0.0.1"}
@@ -393,14 +407,6 @@ func TestMovingFromTasker(t *testing.T) {
 		})
 	}
 
-	t.Run("mysql is not yet", func(t *testing.T) {
-		s := newSandbox(t)
-		s.write(".tasker.yml", "database:\n  dbname: geodb\n  driver: mysql\n")
-		r := s.run("status")
-		if want := "taskmodel: pipeline tracking cannot use MySQL yet: the task models' MySQL drivers are not generated yet; use PostgreSQL or SQLite for it\n"; r.code != 1 || !strings.HasSuffix(r.stderr, want) {
-			t.Fatalf("exit %d, stderr %q; want exit 1 and %q", r.code, r.stderr, want)
-		}
-	})
 }
 
 type configJSON struct {
