@@ -2,7 +2,8 @@
 // through github.com/go-sql-driver/mysql (pure Go, no cgo), with the
 // models' migrations applied under a named lock (GET_LOCK) so that any
 // number of processes may start at once. It needs MariaDB 10.6 or later,
-// or MySQL 8.0.16 or later (the first to enforce CHECK constraints), and
+// or MySQL 8.0.19 or later (CHECK constraints enforced, and dropped by
+// name in migrations), and
 // refuses older servers naming the version required.
 //
 //	db, err := mysql.Open(ctx, "mysql://app:secret@127.0.0.1:3306/tasks")

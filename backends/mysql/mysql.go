@@ -21,10 +21,11 @@ const Engine = "mysql"
 
 // The oldest servers Open accepts: MariaDB 10.6 (the oldest maintained
 // release with atomic DDL, JSON functions and enforced CHECK constraints)
-// and MySQL 8.0.16 (the first to enforce CHECK constraints).
+// and MySQL 8.0.19 (CHECK constraints are enforced from 8.0.16; the
+// migrations of a spec change drop them with DROP CONSTRAINT, from 8.0.19).
 var (
 	MinMariaDB = Version{10, 6, 0}
-	MinMySQL   = Version{8, 0, 16}
+	MinMySQL   = Version{8, 0, 19}
 )
 
 // Charset and Collation are the connections' character set and collation,

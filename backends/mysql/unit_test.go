@@ -24,13 +24,13 @@ func TestCheckVersion(t *testing.T) {
 		{"10.5.25-MariaDB-log", "mysql: the server is MariaDB 10.5.25; taskmodel needs MariaDB 10.6.0 or later"},
 		{"5.5.5-10.4.1-MariaDB", "mysql: the server is MariaDB 10.4.1; taskmodel needs MariaDB 10.6.0 or later"},
 		{"5.5.5-10.11.2-MariaDB", ""},
-		{"8.0.16", ""},
+		{"8.0.19", ""},
 		{"8.4.3", ""},
 		{"9.1.0-commercial", ""},
 		{"8.0.36-28", ""},
-		{"8.0.15", "mysql: the server is MySQL 8.0.15; taskmodel needs MySQL 8.0.16 or later"},
-		{"5.7.44-log", "mysql: the server is MySQL 5.7.44; taskmodel needs MySQL 8.0.16 or later"},
-		{"unknown", `mysql: the server's version "unknown" is not major.minor.patch; taskmodel needs MariaDB 10.6.0 or later, or MySQL 8.0.16 or later`},
+		{"8.0.18", "mysql: the server is MySQL 8.0.18; taskmodel needs MySQL 8.0.19 or later"},
+		{"5.7.44-log", "mysql: the server is MySQL 5.7.44; taskmodel needs MySQL 8.0.19 or later"},
+		{"unknown", `mysql: the server's version "unknown" is not major.minor.patch; taskmodel needs MariaDB 10.6.0 or later, or MySQL 8.0.19 or later`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.version, func(t *testing.T) {

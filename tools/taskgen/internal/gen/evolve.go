@@ -385,11 +385,7 @@ func (ev *evolution) render(e Engine, name, from string) []byte {
 		p("-- The checks run first; when a stored task breaks one, the migration is\n")
 		p("-- refused and nothing changes. MySQL and MariaDB commit each schema change\n")
 		p("-- as it runs: the statements run one by one, and a start after a failed one\n")
-		p("-- resumes at it.")
-		if strings.Contains(body.String(), "DROP CONSTRAINT") {
-			p(" Needs MySQL 8.0.19 or later (DROP CONSTRAINT).")
-		}
-		p("\n")
+		p("-- resumes at it.\n")
 	} else {
 		p("-- One transaction: the checks run first; when a stored task breaks one,\n")
 		p("-- the migration is refused and nothing changes.")

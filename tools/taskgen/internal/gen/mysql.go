@@ -237,7 +237,7 @@ func (g *generator) mysqlSchemaSQL(Engine) []byte {
 	table, history := Table(m)
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
-	p("%s\n-- Schema of model %q for MySQL 8.0.16 and later and MariaDB 10.6 and later.\n", SQLHeader, m.Name)
+	p("%s\n-- Schema of model %q for MySQL 8.0.19 and later and MariaDB 10.6 and later.\n", SQLHeader, m.Name)
 	p("-- Every CHECK mirrors a limit of the spec; limits inside JSON values are\n")
 	p("-- checked by Validate before a write. Lengths count characters. CHECKs are\n")
 	p("-- named table constraints (<table>_<column>_check), which later migrations\n")
