@@ -2,7 +2,6 @@ package gen
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/dave/jennifer/jen"
 )
@@ -39,25 +38,8 @@ func (g *generator) mysqlDriverFile(f *jen.File) {
 	f.Comment("//go:embed " + MySQLQueryFile)
 	f.Var().Id("queries").String()
 
-	var specs []string
-	values := []jen.Code{}
-	for i, c := range g.columns(MySQL) {
-		kind, value, fails := g.columnValue(MySQL, c)
-		spec := c.Name + " " + kind
-		if !c.NotNull {
-			spec += " null"
-		}
-		specs = append(specs, spec)
-		v := jen.Id("v").Index(jen.Lit(i))
-		if fails {
-			values = append(values, jen.If(jen.List(v, jen.Err()).Op("=").Add(value), jen.Err().Op("!=").Nil()).Block(
-				jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit(c.Name+": %w"), jen.Err()))))
-			continue
-		}
-		values = append(values, v.Op("=").Add(value))
-	}
-	values = append(values, jen.Return(jen.Nil()))
-	fields := g.tableFields(T, strings.Join(specs, ", "))
+	columns, values := g.columnValues(MySQL)
+	fields := g.tableFields(T, columns)
 	fields[jen.Id("Stmts")] = jen.Qual(pkgSQLTable, "MustParseStatements").Call(jen.Id("queries"))
 	f.Comment("table describes the model's table to the generic driver.")
 	f.Var().Id("table").Op("=").Qual(pkgSQLTable, "Table").Types(T).Values(fields)

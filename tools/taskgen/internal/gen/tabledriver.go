@@ -91,26 +91,8 @@ func (g *generator) tableDriverFile(f *jen.File, e Engine) {
 	f.Func().Id("NewDriver").Params(jen.Id("db").Add(db)).Op("*").Id("Driver").Block(
 		jen.Return(jen.Qual(backend, newDriver).Call(jen.Id("db"), jen.Op("&").Id("table"))))
 
-	// The columns, and their values.
-	var specs []string
-	values := []jen.Code{}
-	for i, c := range g.columns(e) {
-		kind, value, fails := g.columnValue(e, c)
-		spec := c.Name + " " + kind
-		if !c.NotNull {
-			spec += " null"
-		}
-		specs = append(specs, spec)
-		v := jen.Id("v").Index(jen.Lit(i))
-		if fails {
-			values = append(values, jen.If(jen.List(v, jen.Err()).Op("=").Add(value), jen.Err().Op("!=").Nil()).Block(
-				jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit(c.Name+": %w"), jen.Err()))))
-			continue
-		}
-		values = append(values, v.Op("=").Add(value))
-	}
-	values = append(values, jen.Return(jen.Nil()))
-	fields := g.tableFields(T, strings.Join(specs, ", "))
+	columns, values := g.columnValues(e)
+	fields := g.tableFields(T, columns)
 	stmts := jen.Dict{}
 	for _, name := range driverStatements[e] {
 		a, ok := args[name]
@@ -156,6 +138,28 @@ func (g *generator) tableDriverFile(f *jen.File, e Engine) {
 		jen.Return(jen.Id("x"), lease, jen.Err()),
 	)
 	g.fromRowFunc(f, e, T, rowType)
+}
+
+// columnValues returns a Table's Columns for an engine and the body of its
+// values function: each column's parameter, in order.
+func (g *generator) columnValues(e Engine) (columns string, values []jen.Code) {
+	var specs []string
+	for i, c := range g.columns(e) {
+		kind, value, fails := g.columnValue(e, c)
+		spec := c.Name + " " + kind
+		if !c.NotNull {
+			spec += " null"
+		}
+		specs = append(specs, spec)
+		v := jen.Id("v").Index(jen.Lit(i))
+		if fails {
+			values = append(values, jen.If(jen.List(v, jen.Err()).Op("=").Add(value), jen.Err().Op("!=").Nil()).Block(
+				jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit(c.Name+": %w"), jen.Err()))))
+			continue
+		}
+		values = append(values, v.Op("=").Add(value))
+	}
+	return strings.Join(specs, ", "), append(values, jen.Return(jen.Nil()))
 }
 
 // columnValue returns a column's kind in sqltable.Table's Columns, the
