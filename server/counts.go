@@ -196,10 +196,12 @@ func (b *Backend) cappedCounts(ctx context.Context, model string, statuses []str
 	if !reTable.MatchString(model) || (col != "" && !reTable.MatchString(col)) {
 		return nil, fmt.Errorf("server: %q.%q is not a table and column name", model, col)
 	}
-	if len(statuses) == 0 || (b.sqlite == nil && b.pg == nil) {
+	if len(statuses) == 0 || (b.sqlite == nil && b.pg == nil && b.mysql == nil) {
 		return map[string]int64{}, nil
 	}
-	q, args := cappedCountSQL(model, statuses, col, owner, limit, b.pg != nil)
+	// $n parameters but on SQLite, which takes ? too (sqlDB rewrites
+	// them for MySQL).
+	q, args := cappedCountSQL(model, statuses, col, owner, limit, b.sqlite == nil)
 	out := make(map[string]int64, len(statuses))
 	scan := func(rows interface {
 		Next() bool
@@ -220,8 +222,12 @@ func (b *Backend) cappedCounts(ctx context.Context, model string, statuses []str
 		}
 		return rows.Err()
 	}
-	if b.sqlite != nil {
-		rows, err := b.sqlite.QueryContext(ctx, q, args...)
+	db, stmt, params, err := b.sqlDB(q, args)
+	if err != nil {
+		return nil, err
+	}
+	if db != nil {
+		rows, err := db.QueryContext(ctx, stmt, params...)
 		if err != nil {
 			return nil, err
 		}

@@ -9,6 +9,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/taskmodel/taskmodel/backends/mysql"
+	"github.com/taskmodel/taskmodel/backends/mysql/mysqltest"
 	"github.com/taskmodel/taskmodel/backends/postgres"
 	"github.com/taskmodel/taskmodel/backends/postgres/pgtest"
 	"github.com/taskmodel/taskmodel/backends/sqlite"
@@ -28,6 +30,20 @@ func countsBackend(t *testing.T, engine string) (*Backend, func(status, owner st
 		}
 		t.Cleanup(func() { db.Close() })
 		return SQLite(db), func(status, owner string, n int) {
+			for range n {
+				if _, err := db.ExecContext(ctx, `INSERT INTO training (id, status, version, created_at, updated_at, user_id, progress) VALUES (?, ?, 1, ?, ?, ?, 0)`,
+					uuid.NewString(), status, time.Now().UTC(), time.Now().UTC(), owner); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	case "mysql":
+		db, err := mysql.Open(ctx, mysqltest.Database(t), training.Migrations(mysql.Engine))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return MySQL(db), func(status, owner string, n int) {
 			for range n {
 				if _, err := db.ExecContext(ctx, `INSERT INTO training (id, status, version, created_at, updated_at, user_id, progress) VALUES (?, ?, 1, ?, ?, ?, 0)`,
 					uuid.NewString(), status, time.Now().UTC(), time.Now().UTC(), owner); err != nil {
@@ -60,7 +76,7 @@ func TestStatusCounts(t *testing.T) {
 	for i, s := range statuses {
 		names[i] = string(s)
 	}
-	for _, engine := range []string{"sqlite", "postgres"} {
+	for _, engine := range []string{"sqlite", "postgres", "mysql"} {
 		t.Run(engine, func(t *testing.T) {
 			b, insert := countsBackend(t, engine)
 			insert("QUEUED", "alice", 2)

@@ -17,6 +17,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/taskmodel/taskmodel/auth"
+	"github.com/taskmodel/taskmodel/backends/mysql"
+	"github.com/taskmodel/taskmodel/backends/mysql/mysqltest"
 	"github.com/taskmodel/taskmodel/backends/postgres"
 	"github.com/taskmodel/taskmodel/backends/postgres/pgtest"
 	"github.com/taskmodel/taskmodel/backends/sqlite"
@@ -25,10 +27,12 @@ import (
 	blobs3 "github.com/taskmodel/taskmodel/blob/s3"
 	"github.com/taskmodel/taskmodel/blob/s3/s3test"
 	"github.com/taskmodel/taskmodel/gen/analysis"
+	analysismysql "github.com/taskmodel/taskmodel/gen/analysis/mysqldb"
 	analysispg "github.com/taskmodel/taskmodel/gen/analysis/pgdb"
 	analysissqlite "github.com/taskmodel/taskmodel/gen/analysis/sqlitedb"
 	"github.com/taskmodel/taskmodel/gen/catalog"
 	"github.com/taskmodel/taskmodel/gen/synthesis"
+	synthesismysql "github.com/taskmodel/taskmodel/gen/synthesis/mysqldb"
 	synthesispg "github.com/taskmodel/taskmodel/gen/synthesis/pgdb"
 	synthesissqlite "github.com/taskmodel/taskmodel/gen/synthesis/sqlitedb"
 	"github.com/taskmodel/taskmodel/sdk/engine"
@@ -38,8 +42,12 @@ import (
 	"github.com/taskmodel/taskmodel/server/demo"
 )
 
-// backendNames are the backends every end-to-end test runs on.
-var backendNames = []string{"memory", "sqlite", "postgres"}
+// backendNames are the backends every end-to-end test runs on;
+// sqlBackends, those of the tests that need a database.
+var (
+	backendNames = []string{"memory", "sqlite", "postgres", "mysql"}
+	sqlBackends  = []string{"sqlite", "postgres", "mysql"}
+)
 
 func openBackend(t testing.TB, name string) (*server.Backend, func(context.Context) (auth.Store, error), func(testing.TB) otherProcess) {
 	t.Helper()
@@ -79,6 +87,23 @@ func openBackend(t testing.TB, name string) (*server.Backend, func(context.Conte
 				synthesis: engine.New[synthesis.Synthesis, synthesis.Event](synthesispg.NewDriver(pool)), pg: pool}
 		}
 		return server.Postgres(pool), func(ctx context.Context) (auth.Store, error) { return auth.NewPostgres(ctx, pool) }, other
+	case "mysql":
+		url := mysqltest.Database(t)
+		db, err := mysql.Open(ctx, url, catalog.Migrations(mysql.Engine))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		other := func(t testing.TB) otherProcess {
+			db, err := mysql.Open(ctx, url, catalog.Migrations(mysql.Engine))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			return otherProcess{eng: engine.New[analysis.Task, analysis.Event](analysismysql.NewDriver(db)),
+				synthesis: engine.New[synthesis.Synthesis, synthesis.Event](synthesismysql.NewDriver(db))}
+		}
+		return server.MySQL(db), func(ctx context.Context) (auth.Store, error) { return auth.NewMySQL(ctx, db) }, other
 	}
 	return server.Memory(), func(context.Context) (auth.Store, error) { return auth.NewMemory(), nil }, nil
 }
@@ -89,7 +114,7 @@ func openBackend(t testing.TB, name string) (*server.Backend, func(context.Conte
 type otherProcess struct {
 	eng       *engine.Engine[analysis.Task, analysis.Event, *analysis.Task]
 	synthesis *engine.Engine[synthesis.Synthesis, synthesis.Event, *synthesis.Synthesis]
-	pg        *pgxpool.Pool // nil on SQLite
+	pg        *pgxpool.Pool // nil on SQLite and MySQL
 }
 
 // clock is a settable clock.

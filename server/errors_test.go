@@ -145,7 +145,7 @@ func TestCORS(t *testing.T) {
 
 // TestHealthAndMetrics: health, readiness and the Prometheus metrics.
 func TestHealthAndMetrics(t *testing.T) {
-	for _, b := range []string{"sqlite", "postgres"} {
+	for _, b := range sqlBackends {
 		t.Run(b, func(t *testing.T) {
 			e := newEnv(t, b, envOptions{})
 			e.must(200, "GET", "/healthz", "", "")

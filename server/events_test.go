@@ -69,7 +69,7 @@ func (e *env) streamEvents(ctx context.Context, user, id string) (events <-chan 
 // the stream is open only: neither the metrics' nor the worker pool's
 // all-task subscription keeps it.
 func TestEventsPushOtherProcesses(t *testing.T) {
-	for _, backend := range []string{"sqlite", "postgres"} {
+	for _, backend := range sqlBackends {
 		t.Run(backend, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()

@@ -192,7 +192,7 @@ func TestOversizedBodyIs413(t *testing.T) {
 // connection closed) on the JSON API and on a signed upload URL; a body
 // sent at once passes. The limits are tiny so the test is quick.
 func TestSlowBodyCutOff(t *testing.T) {
-	for _, b := range []string{"sqlite", "postgres"} {
+	for _, b := range sqlBackends {
 		t.Run(b, func(t *testing.T) {
 			e := newEnv(t, b, envOptions{bodyMinRate: 1000, bodyGrace: 200 * time.Millisecond})
 			addr := strings.TrimPrefix(e.url, "http://")
@@ -268,7 +268,7 @@ func TestSlowBodyCutOff(t *testing.T) {
 // leaves UPLOADING (processed, running, finished or failed its upload), so a
 // verified input cannot be replaced; while it is UPLOADING they work.
 func TestUploadsCloseAfterProcess(t *testing.T) {
-	for _, b := range []string{"sqlite", "postgres"} {
+	for _, b := range sqlBackends {
 		t.Run(b, func(t *testing.T) {
 			e := newEnv(t, b, envOptions{workers: true, agentTime: 10 * time.Millisecond})
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -421,7 +421,7 @@ func TestConflictsNameClientActions(t *testing.T) {
 // json): the task moves to UPLOAD_FAILED with a message naming the file and
 // the fault, the bad file is deleted, and the client may upload again.
 func TestProcessChecksFiles(t *testing.T) {
-	for _, b := range []string{"sqlite", "postgres"} {
+	for _, b := range sqlBackends {
 		t.Run(b, func(t *testing.T) {
 			e := newEnv(t, b, envOptions{})
 			cases := []struct {

@@ -42,7 +42,7 @@ func BenchmarkLoad(b *testing.B) {
 		url := bare(b) + "/tasks/x"
 		load(b, clients, func(int) (string, string) { return url, "" })
 	})
-	for _, backend := range []string{"sqlite", "postgres"} {
+	for _, backend := range sqlBackends {
 		e := newEnv(b, backend, envOptions{})
 		ids := make([]string, 1000)
 		for i := range ids {

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -186,9 +185,11 @@ func (b *Backend) queueHead(ctx context.Context, model, queue, entry string) (ti
 	q := queueHeadSQL(model, entry)
 	var entered, updated any
 	var err error
-	switch {
-	case b.sqlite != nil:
-		err = b.sqlite.QueryRowContext(ctx, strings.Replace(q, "$1", "?", 1), queue).Scan(&entered, &updated)
+	switch db, stmt, params, serr := b.sqlDB(q, []any{queue}); {
+	case serr != nil:
+		err = serr
+	case db != nil:
+		err = db.QueryRowContext(ctx, stmt, params...).Scan(&entered, &updated)
 	case b.pg != nil:
 		err = b.pg.QueryRow(ctx, q, queue).Scan(&entered, &updated)
 	default:

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
@@ -162,11 +161,6 @@ func movesSQL(model, col string, buckets int) string {
 		` GROUP BY w.from_status, w.event, w.to_status, bucket`
 }
 
-var reDollar = regexp.MustCompile(`\$([0-9]+)`)
-
-// sqliteParams writes $n parameters as SQLite's ?n.
-func sqliteParams(q string) string { return reDollar.ReplaceAllString(q, "?$1") }
-
 // moves runs movesSQL.
 func (b *Backend) moves(ctx context.Context, model, col, owner string, from, to time.Time, bounds []time.Time) ([]moveRow, error) {
 	if !reTable.MatchString(model) || (col != "" && !reTable.MatchString(col)) {
@@ -181,9 +175,12 @@ func (b *Backend) moves(ctx context.Context, model, col, owner string, from, to 
 		args = append(args, owner)
 	}
 	var out []moveRow
+	db, stmt, params, err := b.sqlDB(q, args)
 	switch {
-	case b.sqlite != nil:
-		rows, err := b.sqlite.QueryContext(ctx, sqliteParams(q), args...)
+	case err != nil:
+		return nil, err
+	case db != nil:
+		rows, err := db.QueryContext(ctx, stmt, params...)
 		if err != nil {
 			return nil, err
 		}

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -149,9 +148,12 @@ func (b *Backend) countByStatusOf(ctx context.Context, model, col, owner string)
 		return nil, fmt.Errorf("server: %q.%q is not a table and column name", model, col)
 	}
 	q := countOfSQL(model, col)
+	db, stmt, params, err := b.sqlDB(q, []any{owner})
 	switch {
-	case b.sqlite != nil:
-		rows, err := b.sqlite.QueryContext(ctx, strings.Replace(q, "$1", "?", 1), owner)
+	case err != nil:
+		return nil, err
+	case db != nil:
+		rows, err := db.QueryContext(ctx, stmt, params...)
 		if err != nil {
 			return nil, err
 		}
@@ -197,11 +199,12 @@ func (b *Backend) queue(ctx context.Context, model, col, owner string, w tasktyp
 		}
 		q.Running = append(q.Running, l)
 	}
-	switch {
-	case b.sqlite != nil:
-		sq := func(s string) string { return strings.NewReplacer("$1", "?1", "$2", "?2").Replace(s) }
+	switch db, stmt, params, err := b.sqlDB(oldest, args); {
+	case err != nil:
+		return Queue{}, err
+	case db != nil:
 		var at any
-		err := b.sqlite.QueryRowContext(ctx, sq(oldest), args...).Scan(&at)
+		err := db.QueryRowContext(ctx, stmt, params...).Scan(&at)
 		if err == nil {
 			if t, ok := anyTime(at); ok {
 				q.Oldest = &t
@@ -210,7 +213,11 @@ func (b *Backend) queue(ctx context.Context, model, col, owner string, w tasktyp
 			return Queue{}, err
 		}
 		args[0] = w.Running
-		rows, err := b.sqlite.QueryContext(ctx, sq(running), args...)
+		_, stmt, params, err = b.sqlDB(running, args)
+		if err != nil {
+			return Queue{}, err
+		}
+		rows, err := db.QueryContext(ctx, stmt, params...)
 		if err != nil {
 			return Queue{}, err
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"regexp"
 	"slices"
 	"strings"
@@ -149,7 +150,7 @@ func (ms *Models) Names() []string {
 // WatchPoll is how often an event stream (GET /tasks/{id}/events, through
 // engine.Watch) reads its task on a database backend. The engines get a
 // change source there — PostgreSQL LISTEN/NOTIFY (postgres.Notifier), or
-// SQLite polling (sqlite.Poller, every 500 ms) — which pushes other
+// polling on SQLite and MySQL (sqlite.Poller, every 500 ms) — which pushes other
 // processes' changes to the streams, so this read is only a safety net for
 // the changes a source does not deliver (made while its listener starts, or
 // stamped or committed more than its lookback late): ten times rarer than
@@ -158,9 +159,9 @@ func (ms *Models) Names() []string {
 const WatchPoll = 5 * time.Second
 
 // Add binds model m: it builds the model's engine over the set's backend.
-// On SQLite and PostgreSQL the engine has a change source
-// (engine.WithChanges: sqlite.NewPoller over the model's driver,
-// postgres.NewNotifier of the model's table) and Watch polls every
+// On SQLite, PostgreSQL and MySQL the engine has a change source
+// (engine.WithChanges: sqlite.NewPoller over the model's driver on SQLite
+// and MySQL, postgres.NewNotifier of the model's table) and Watch polls every
 // WatchPoll; opts come after these, so engine.WithChanges(nil) or
 // engine.WithPollInterval override them. The source runs only while an
 // event stream (or another engine.Subscribe or Watch subscriber) is open:
@@ -237,10 +238,24 @@ func (ms *Models) Catalog() *backends.Catalog {
 		l = ms.listers.SQLite(b.sqlite)
 	case b.pg != nil:
 		l = ms.listers.Postgres(b.pg)
+	case b.mysql != nil:
+		l = noLister{}
+		if ms.listers.MySQL != nil {
+			l = ms.listers.MySQL(b.mysql)
+		}
 	default:
 		l = memory.NewLister(b.mem...)
 	}
 	return backends.NewCatalog(l, ms.catalog)
+}
+
+// noLister is the listing of a catalog generated without one for the
+// backend's engine: every listing is refused, with the remedy.
+type noLister struct{}
+
+func (noLister) List(context.Context, backends.ListQuery) ([]backends.Row, error) {
+	return nil, problem(http.StatusNotImplemented, "unsupported", "Not implemented",
+		"listing tasks across models is not available on MySQL with this build: its catalog package has no MySQL listing; regenerate it with taskgen")
 }
 
 // view is a task as the HTTP layer sees it, whatever its model.
@@ -499,6 +514,8 @@ func (b *Backend) ping(ctx context.Context) error {
 		return b.sqlite.PingContext(ctx)
 	case b.pg != nil:
 		return b.pg.Ping(ctx)
+	case b.mysql != nil:
+		return b.mysql.PingContext(ctx)
 	}
 	return nil
 }
@@ -510,9 +527,12 @@ func (b *Backend) countByStatus(ctx context.Context, model string) (map[string]i
 		return nil, fmt.Errorf("server: model name %q is not a table name", model)
 	}
 	q := countSQL(model)
+	db, stmt, _, err := b.sqlDB(q, nil)
 	switch {
-	case b.sqlite != nil:
-		rows, err := b.sqlite.QueryContext(ctx, q)
+	case err != nil:
+		return nil, err
+	case db != nil:
+		rows, err := db.QueryContext(ctx, stmt)
 		if err != nil {
 			return nil, err
 		}

@@ -93,9 +93,11 @@ func (b *Backend) nearTimeout(ctx context.Context, model, status, entered, col, 
 		}
 		out = append(out, n)
 	}
-	switch {
-	case b.sqlite != nil:
-		rows, err := b.sqlite.QueryContext(ctx, strings.Replace(q, "$1", "?1", 1), args...)
+	switch db, stmt, params, err := b.sqlDB(q, args); {
+	case err != nil:
+		return nil, err
+	case db != nil:
+		rows, err := db.QueryContext(ctx, stmt, params...)
 		if err != nil {
 			return nil, err
 		}

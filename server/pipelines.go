@@ -13,12 +13,14 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/taskmodel/taskmodel/backends/mysql"
 	"github.com/taskmodel/taskmodel/backends/postgres"
 	"github.com/taskmodel/taskmodel/backends/sqlite"
 	"github.com/taskmodel/taskmodel/gen/pipelinerun"
 	"github.com/taskmodel/taskmodel/sdk/pipeline"
 	"github.com/taskmodel/taskmodel/sdk/pipeline/storage"
 	"github.com/taskmodel/taskmodel/sdk/pipeline/storage/memstore"
+	"github.com/taskmodel/taskmodel/sdk/pipeline/storage/mysqlstore"
 	"github.com/taskmodel/taskmodel/sdk/pipeline/storage/pgstore"
 	"github.com/taskmodel/taskmodel/sdk/pipeline/storage/sqlitestore"
 	"github.com/taskmodel/taskmodel/tasktype"
@@ -645,6 +647,11 @@ func (b *Backend) PipelineStorage(ctx context.Context) (storage.Storage, error) 
 			return nil, err
 		}
 		return pgstore.New(b.pg), nil
+	case b.mysql != nil:
+		if err := mysql.Migrate(ctx, b.mysql, mysqlstore.RegistryMigrations()); err != nil {
+			return nil, err
+		}
+		return mysqlstore.New(b.mysql), nil
 	}
 	return memstore.New(), nil
 }

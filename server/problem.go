@@ -9,13 +9,16 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/taskmodel/taskmodel/backends/mysql"
 	"github.com/taskmodel/taskmodel/tasktype"
 )
 
 // ProblemTypeBase prefixes the type URI of every problem the server returns;
 // the fragment names the kind: validation, not-found, transition, conflict,
 // unauthorized, too-large, method, internal, timeout (a body too slow),
-// no-uploads, unsupported (a request net/http cannot serve: conn.go).
+// no-uploads, unsupported (a request net/http cannot serve: conn.go; a
+// listing the catalog has no lister for), busy (the database gave up on
+// the request: retry).
 const ProblemTypeBase = "urn:taskmodel:problem:"
 
 // Problem is an RFC 9457 problem detail, the body of every error response
@@ -101,6 +104,10 @@ func toProblem(err error) *Problem {
 		return problem(http.StatusConflict, "conflict", "Conflict", "the task exists already")
 	case errors.Is(err, tasktype.ErrValidation):
 		return problem(http.StatusBadRequest, "validation", "Invalid request", err.Error())
+	case mysql.IsRetryable(err):
+		// A deadlock or a lock wait timeout that outlasted the driver's
+		// retries: the request changed nothing and may be sent again.
+		return problem(http.StatusServiceUnavailable, "busy", "Database busy", "the database was busy with other requests and gave up on this one, which changed nothing; retry")
 	}
 	return problem(http.StatusInternalServerError, "internal", "Internal server error", "the server failed; the error is in its log")
 }
@@ -147,10 +154,11 @@ func actionsOf(b binding, events []string) []string {
 	return out
 }
 
-// writeProblem writes err as problem+json; 500s are logged with the cause.
+// writeProblem writes err as problem+json; 5xx are logged with the cause,
+// but for 501 (a feature the backend does not have).
 func (s *Server) writeProblem(w http.ResponseWriter, r *http.Request, err error) {
 	p := toProblem(err)
-	if p.Status >= 500 {
+	if p.Status >= 500 && p.Status != http.StatusNotImplemented {
 		s.log.ErrorContext(r.Context(), "request failed", slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("error", err))
 	}
 	out := *p

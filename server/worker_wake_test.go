@@ -79,7 +79,7 @@ func createElsewhere(t *testing.T, other otherProcess) string {
 // it. Without the wake-up the claim would answer at its wait_seconds (30
 // s), after the client's patience (20 s) ran out.
 func TestWorkerClaimWokenAcrossProcesses(t *testing.T) {
-	for _, b := range []string{"sqlite", "postgres"} {
+	for _, b := range sqlBackends {
 		t.Run(b, func(t *testing.T) {
 			e := newEnv(t, b, envOptions{claimPoll: time.Hour})
 			other := e.other(t)
@@ -122,7 +122,7 @@ func TestWorkerClaimWokenAcrossProcesses(t *testing.T) {
 // start none.
 func TestWorkerClaimsShareOneWaker(t *testing.T) {
 	const n = 8
-	for _, b := range []string{"sqlite", "postgres"} {
+	for _, b := range sqlBackends {
 		t.Run(b, func(t *testing.T) {
 			e := newEnv(t, b, envOptions{claimPoll: time.Hour})
 			other := e.other(t)

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/taskmodel/taskmodel/backends/mysql/mysqltest"
 	"github.com/taskmodel/taskmodel/backends/postgres/pgtest"
 )
 
@@ -129,6 +130,7 @@ var engines = []struct {
 		cfg := pgtest.Schema(t)
 		return []string{"TASKMODEL_DATABASE_URL=" + pgtest.URL(), "TASKMODEL_DB_SCHEMA=" + cfg.ConnConfig.RuntimeParams["search_path"]}
 	}},
+	{"mysql", func(t *testing.T) []string { return []string{"TASKMODEL_DATABASE_URL=" + mysqltest.Database(t)} }},
 }
 
 type runJSON struct {

@@ -15,13 +15,17 @@ import (
 	"testing"
 	"time"
 
+	mysqldriver "github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/taskmodel/taskmodel/auth"
+	"github.com/taskmodel/taskmodel/backends/mysql"
+	"github.com/taskmodel/taskmodel/backends/mysql/mysqltest"
 	"github.com/taskmodel/taskmodel/backends/postgres"
 	"github.com/taskmodel/taskmodel/backends/postgres/pgtest"
 	"github.com/taskmodel/taskmodel/backends/sqlite"
 	"github.com/taskmodel/taskmodel/gen/catalog"
+	"github.com/taskmodel/taskmodel/sdk/pipeline/storage/mysqlstore"
 	"github.com/taskmodel/taskmodel/sdk/pipeline/storage/pgstore"
 	"github.com/taskmodel/taskmodel/sdk/pipeline/storage/sqlitestore"
 	"github.com/taskmodel/taskmodel/tasktype"
@@ -76,6 +80,68 @@ var migrateEngines = []struct {
 				}
 			}}
 	}},
+	{"mysql", func(t *testing.T, s *sandbox) *migrateDB {
+		url := mysqltest.Database(t)
+		cfg, err := mysql.ParseDSN(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn, err := mysqldriver.NewConnector(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		db := sql.OpenDB(conn) // not mysql.Open, which creates tables
+		t.Cleanup(func() { db.Close() })
+		return &migrateDB{engine: mysql.Engine,
+			env:      []string{"TASKMODEL_DATABASE_URL=" + url},
+			snapshot: func() string { return mysqlSnapshot(t, db) },
+			exec: func(q string) {
+				t.Helper()
+				if _, err := db.Exec(q); err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+			}}
+	}},
+}
+
+func mysqlSnapshot(t *testing.T, db *sql.DB) string {
+	t.Helper()
+	var b strings.Builder
+	rows, err := db.Query(`SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() ORDER BY table_name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tables []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		tables = append(tables, name)
+	}
+	rows.Close()
+	fmt.Fprintln(&b, strings.Join(tables, "\n"))
+	if slices.Contains(tables, "taskmodel_migrations") {
+		migrationRows(t, db, &b)
+	}
+	return b.String()
+}
+
+// migrationRows writes the rows of taskmodel_migrations (SQLite, MySQL).
+func migrationRows(t *testing.T, db *sql.DB, b *strings.Builder) {
+	t.Helper()
+	rows, err := db.Query(`SELECT name, checksum, applied_at FROM taskmodel_migrations ORDER BY name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name, sum, at string
+		if err := rows.Scan(&name, &sum, &at); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(b, "migration %s %s %s\n", name, sum, at)
+	}
 }
 
 func sqliteSnapshot(t *testing.T, path string) string {
@@ -109,18 +175,7 @@ func sqliteSnapshot(t *testing.T, path string) string {
 	}
 	rows.Close()
 	if tables["taskmodel_migrations"] {
-		rows, err := db.Query(`SELECT name, checksum, applied_at FROM taskmodel_migrations ORDER BY name`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for rows.Next() {
-			var name, sum, at string
-			if err := rows.Scan(&name, &sum, &at); err != nil {
-				t.Fatal(err)
-			}
-			fmt.Fprintf(&b, "migration %s %s %s\n", name, sum, at)
-		}
-		rows.Close()
+		migrationRows(t, db, &b)
 	}
 	return b.String()
 }
@@ -172,8 +227,11 @@ func postgresSnapshot(t *testing.T, pool *pgxpool.Pool, schema string) string {
 func serveMigrations(engine string) []string {
 	var names []string
 	registry := sqlitestore.RegistryMigrations()
-	if engine == "postgresql" {
+	switch engine {
+	case postgres.Engine:
 		registry = pgstore.RegistryMigrations()
+	case mysql.Engine:
+		registry = mysqlstore.RegistryMigrations()
 	}
 	for _, m := range append(append(catalog.Migrations(engine), auth.Migrations(engine)...), registry...) {
 		names = append(names, m.Name)
@@ -262,7 +320,11 @@ func TestMigrate(t *testing.T) {
 							t.Errorf("plan does not show migration %d, %s", i+1, name)
 						}
 					}
-					for _, sql := range []string{"CREATE TABLE analysis (", "CREATE TABLE taskmodel_token", "-- Body, run in one transaction:"} {
+					body := "-- Body, run in one transaction:"
+					if db.engine == mysql.Engine {
+						body = "-- Body, run statement by statement: MySQL and MariaDB commit each schema"
+					}
+					for _, sql := range []string{"CREATE TABLE analysis (", "CREATE TABLE taskmodel_token", body} {
 						if !strings.Contains(out, sql) {
 							t.Errorf("plan does not print %q", sql)
 						}
@@ -342,8 +404,10 @@ func TestMigrate(t *testing.T) {
 					lastTraining = after
 				}
 			}
+			// The first migration: analysis/0001_schema, or on MySQL its first.
+			first := catalog.Migrations(db.engine)[0]
 			insert := "INSERT INTO taskmodel_migrations (name, checksum) VALUES ('training/9999_future', 'f00d')" // PostgreSQL fills applied_at
-			if eng.name == "sqlite" {
+			if eng.name != "postgres" {
 				insert = "INSERT INTO taskmodel_migrations (name, checksum, applied_at) VALUES ('training/9999_future', 'f00d', '2030-01-02 03:04:05')"
 			}
 			for _, tt := range []struct {
@@ -360,9 +424,9 @@ func TestMigrate(t *testing.T) {
 				},
 				{
 					name:    "changed SQL",
-					tamper:  "UPDATE taskmodel_migrations SET checksum = 'abcdef0123456789' WHERE name = 'analysis/0001_schema'",
-					line:    "analysis/0001_schema changed",
-					message: (&tasktype.ChangedMigrationError{Migration: "analysis/0001_schema", Applied: "abcdef0123456789", Program: catalog.Migrations(db.engine)[0].Checksum()}).Error(),
+					tamper:  "UPDATE taskmodel_migrations SET checksum = 'abcdef0123456789' WHERE name = '" + first.Name + "'",
+					line:    first.Name + " changed",
+					message: (&tasktype.ChangedMigrationError{Migration: first.Name, Applied: "abcdef0123456789", Program: first.Checksum()}).Error(),
 				},
 			} {
 				t.Run(tt.name, func(t *testing.T) {
@@ -370,7 +434,7 @@ func TestMigrate(t *testing.T) {
 					tampered := db.snapshot()
 					if tt.undo == "" {
 						t.Cleanup(func() {
-							db.exec("UPDATE taskmodel_migrations SET checksum = '" + catalog.Migrations(db.engine)[0].Checksum() + "' WHERE name = 'analysis/0001_schema'")
+							db.exec("UPDATE taskmodel_migrations SET checksum = '" + first.Checksum() + "' WHERE name = '" + first.Name + "'")
 						})
 					} else {
 						t.Cleanup(func() { db.exec(tt.undo) })
@@ -445,7 +509,7 @@ func TestServeAppliesWhatMigrateLists(t *testing.T) {
 // TestMigrateWithoutDatabase: plan --engine opens no database; a schema
 // that does not exist is not created; command-line mistakes name the flag.
 func TestMigrateWithoutDatabase(t *testing.T) {
-	for _, engine := range []string{postgres.Engine, sqlite.Engine} {
+	for _, engine := range []string{postgres.Engine, mysql.Engine, sqlite.Engine} {
 		t.Run("plan --engine "+engine, func(t *testing.T) {
 			s := newSandbox(t, "TASKMODEL_DATABASE_URL=postgres://nobody@127.0.0.1:1/none") // never reached
 			out := s.ok("migrate", "plan", "--engine", engine)
@@ -491,8 +555,8 @@ func TestMigrateWithoutDatabase(t *testing.T) {
 		code int
 		want string
 	}{
-		{"unknown engine", []string{"migrate", "plan", "--engine", "oracle"}, 2, `--engine "oracle": allowed: postgresql, sqlite`},
-		{"empty engine", []string{"migrate", "plan", "--engine", ""}, 2, `--engine "": allowed: postgresql, sqlite`},
+		{"unknown engine", []string{"migrate", "plan", "--engine", "oracle"}, 2, `--engine "oracle": allowed: postgresql, mysql, sqlite`},
+		{"empty engine", []string{"migrate", "plan", "--engine", ""}, 2, `--engine "": allowed: postgresql, mysql, sqlite`},
 		{"in-memory SQLite", []string{"migrate", "up", "--database-url", "sqlite::memory:"}, 2, "taskmodel migrate needs a database file, not :memory:"},
 		{"bad URL", []string{"migrate", "status", "--database-url", "ftp://example.com/db"}, 7, `flag: --database-url: unsupported URL scheme "ftp"`},
 		{"argument", []string{"migrate", "status", "now"}, 2, `unknown command "now"`},

@@ -317,8 +317,7 @@ func TestTrackingLinesEndWithoutColon(t *testing.T) {
 
 // TestMovingFromTasker: a tasker project (.tasker.yml, TASKER_DB_*) runs
 // unchanged: taskmodel reads its configuration, says so on standard error,
-// and records in the database it names; with mysql, pipeline tracking says
-// it cannot use MySQL yet (exit 1).
+// and records in the database it names (SQLite, PostgreSQL or MariaDB).
 func TestMovingFromTasker(t *testing.T) {
 	pgSchema := func(t *testing.T) string { return pgtest.Schema(t).ConnConfig.RuntimeParams["search_path"] }
 	cases := []struct {

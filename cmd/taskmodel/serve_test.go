@@ -113,6 +113,9 @@ func TestServe(t *testing.T) {
 			if code, dl := sv.call(t, "GET", "/tasks/"+id+"/downloads", token, ""); code != 200 || len(dl["downloads"].([]any)) != 1 {
 				t.Fatalf("downloads: %d %v", code, dl)
 			}
+			if code, rows := sv.callList(t, "/tasks?task_type=analysis", token); code != 200 || len(rows) != 1 || rows[0]["id"] != id {
+				t.Fatalf("listing: %d %v, want the task %s", code, rows, id)
+			}
 			if err := sv.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 				t.Fatal(err)
 			}

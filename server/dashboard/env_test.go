@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/taskmodel/taskmodel/auth"
+	"github.com/taskmodel/taskmodel/backends/mysql"
+	"github.com/taskmodel/taskmodel/backends/mysql/mysqltest"
 	"github.com/taskmodel/taskmodel/backends/postgres"
 	"github.com/taskmodel/taskmodel/backends/postgres/pgtest"
 	"github.com/taskmodel/taskmodel/backends/sqlite"
@@ -49,7 +51,7 @@ type env struct {
 }
 
 type envOptions struct {
-	backend   string // memory, sqlite or postgres
+	backend   string // memory, sqlite, postgres or mysql
 	agentTime time.Duration
 	anonymous bool
 }
@@ -90,6 +92,22 @@ func newEnv(t testing.TB, o envOptions) *env {
 			}
 		}
 		if tokens, err = auth.NewPostgres(ctx, pool); err != nil {
+			t.Fatal(err)
+		}
+	case "mysql":
+		db, err := mysql.Open(ctx, mysqltest.Database(t), catalog.Migrations(mysql.Engine))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		b = server.MySQL(db)
+		exec = func(q string, args ...any) {
+			// The tests' statements take their parameters in order.
+			if _, err := db.ExecContext(ctx, regexp.MustCompile(`\$[0-9]+`).ReplaceAllString(q, "?"), args...); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+		if tokens, err = auth.NewMySQL(ctx, db); err != nil {
 			t.Fatal(err)
 		}
 	default:

@@ -26,7 +26,13 @@ func count(t *testing.T, body, status string) string {
 // every task), lists its statuses, events and timeouts, and answers an
 // unknown model with a 404 page and an unknown parameter with a 400 page.
 func TestModelPage(t *testing.T) {
-	e := newEnv(t, envOptions{backend: "sqlite", agentTime: time.Minute})
+	for _, backend := range []string{"sqlite", "mysql"} {
+		t.Run(backend, func(t *testing.T) { modelPageOn(t, backend) })
+	}
+}
+
+func modelPageOn(t *testing.T, backend string) {
+	e := newEnv(t, envOptions{backend: backend, agentTime: time.Minute})
 	e.analysis("alice", "a")
 	e.analysis("alice", "a")
 	e.analysis("bob", "a")
@@ -124,7 +130,13 @@ func TestModelPage(t *testing.T) {
 // its oldest waiting task, and the running tasks with their lease owner and
 // last heartbeat — the user's own, an admin every one.
 func TestQueueHealth(t *testing.T) {
-	e := newEnv(t, envOptions{backend: "sqlite", agentTime: time.Minute})
+	for _, backend := range []string{"sqlite", "mysql"} {
+		t.Run(backend, func(t *testing.T) { queueHealth(t, backend) })
+	}
+}
+
+func queueHealth(t *testing.T, backend string) {
+	e := newEnv(t, envOptions{backend: backend, agentTime: time.Minute})
 	id := e.analysis("alice", "a")
 	e.process("alice", id)
 	e.waitStatus("alice", id, "PROCESSING")
@@ -195,7 +207,7 @@ func bars(body string) [][2]string {
 // interval, from history rows of known times — the user's own tasks, an
 // admin's every task.
 func TestModelMoves(t *testing.T) {
-	for _, backend := range []string{"sqlite", "postgres"} {
+	for _, backend := range []string{"sqlite", "postgres", "mysql"} {
 		t.Run(backend, func(t *testing.T) {
 			e := newEnv(t, envOptions{backend: backend, agentTime: time.Minute})
 			a, b, c := e.analysis("alice", "a"), e.analysis("alice", "a"), e.analysis("bob", "a")
@@ -203,7 +215,7 @@ func TestModelMoves(t *testing.T) {
 			seq := 100
 			move := func(id, from, event, to string, ago time.Duration) {
 				seq++
-				e.exec(`INSERT INTO analysis_history (task_id, seq, from_status, to_status, event, at) VALUES ($1, $2, $3, $4, $5, $6)`,
+				e.exec(`INSERT INTO analysis_history (task_id, seq, from_status, to_status, event, at, actor, message) VALUES ($1, $2, $3, $4, $5, $6, '', '')`,
 					id, seq, from, to, event, now.Add(-ago))
 			}
 			move(a, "PROCESSING", "complete", "COMPLETED", 4*time.Minute)

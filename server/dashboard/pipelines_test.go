@@ -54,7 +54,7 @@ func (p *fakeProbe) Usage(context.Context, int) (pipeline.Usage, error) {
 // refuses bad filters with their message, and its fragment and event
 // stream serve the live script; on every backend.
 func TestPipelinesPage(t *testing.T) {
-	for _, backend := range []string{"memory", "sqlite", "postgres"} {
+	for _, backend := range []string{"memory", "sqlite", "postgres", "mysql"} {
 		t.Run(backend, func(t *testing.T) {
 			e := newEnv(t, envOptions{backend: backend})
 			c := client(t)

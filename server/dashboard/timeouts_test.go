@@ -12,7 +12,7 @@ import (
 // its status that entered it first, with when the timeout moves them, as
 // the user may see them: alice her own, bob none of hers, an admin all.
 func TestTimeoutsNear(t *testing.T) {
-	for _, backend := range []string{"sqlite", "postgres"} {
+	for _, backend := range []string{"sqlite", "postgres", "mysql"} {
 		t.Run(backend, func(t *testing.T) {
 			e := newEnv(t, envOptions{backend: backend, agentTime: time.Minute})
 			a1 := e.analysis("alice", "a")

@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	mysqldriver "github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
@@ -22,6 +23,7 @@ import (
 	"github.com/taskmodel/taskmodel/backends/sqlite"
 	"github.com/taskmodel/taskmodel/config"
 	"github.com/taskmodel/taskmodel/gen/catalog"
+	"github.com/taskmodel/taskmodel/sdk/pipeline/storage/mysqlstore"
 	"github.com/taskmodel/taskmodel/sdk/pipeline/storage/pgstore"
 	"github.com/taskmodel/taskmodel/sdk/pipeline/storage/sqlitestore"
 	"github.com/taskmodel/taskmodel/tasktype"
@@ -33,8 +35,11 @@ import (
 // then the pipeline tracker's registry of stages and tasks.
 func serveMigrations(engine string) []tasktype.Migration {
 	out := append(catalog.Migrations(engine), auth.Migrations(engine)...)
-	if engine == postgres.Engine {
+	switch engine {
+	case postgres.Engine:
 		return append(out, pgstore.RegistryMigrations()...)
+	case mysql.Engine:
+		return append(out, mysqlstore.RegistryMigrations()...)
 	}
 	return append(out, sqlitestore.RegistryMigrations()...)
 }
@@ -76,7 +81,7 @@ version's, when a migration is refused because stored rows break a rule it
 brings in, or on any other failure; 2 on a command-line mistake; 7 on a
 configuration error.`,
 	}
-	cmd.PersistentFlags().StringVar(&databaseURL, "database-url", "", "database URL: postgres://… or sqlite:PATH (the same as --db-url)")
+	cmd.PersistentFlags().StringVar(&databaseURL, "database-url", "", "database URL: postgres://…, mysql://… or sqlite:PATH (the same as --db-url)")
 	useURL := func() {
 		if databaseURL != "" {
 			app.db.URL = databaseURL
@@ -101,7 +106,8 @@ applied, with its state:
             listed for information only
 
 status only reads the database: a SQLite file that does not exist is not
-created, nor a PostgreSQL schema (every migration is then pending). It exits
+created, nor a PostgreSQL schema (every migration is then pending); a MySQL
+or MariaDB database must exist, as for serve. It exits
 1 when a migration is unknown or changed, with the reason.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -112,7 +118,7 @@ created, nor a PostgreSQL schema (every migration is then pending). It exits
 
 	var engine string
 	plan := &cobra.Command{
-		Use:   "plan [--engine postgresql|sqlite]",
+		Use:   "plan [--engine postgresql|mysql|sqlite]",
 		Short: "Print the SQL of the pending migrations without running it",
 		Long: `plan prints the SQL that migrate up would run on the database, without running
 it or writing anything (a SQLite file that does not exist is not created,
@@ -123,7 +129,9 @@ nor a PostgreSQL schema). For each pending migration, in order:
     made shorter, a value no longer allowed); if any row does, the migration
     is refused and nothing changes;
   - its body: the statements that change the tables, run in one transaction
-    after the checks;
+    after the checks (on MySQL and MariaDB, which commit each schema change
+    as it runs, statement by statement: after a failed statement, the next
+    run resumes there);
   - on PostgreSQL, its validation statements: run after the body committed,
     each in its own transaction, so that writers are not blocked while a
     table is checked.
@@ -146,17 +154,18 @@ engine, as applied to a new, empty database.`,
 			return app.migratePlan(c.Context())
 		},
 	}
-	plan.Flags().StringVar(&engine, "engine", "", "print every migration of this engine without opening a database: postgresql or sqlite")
+	plan.Flags().StringVar(&engine, "engine", "", "print every migration of this engine without opening a database: postgresql, mysql or sqlite")
 
 	up := &cobra.Command{
 		Use:   "up",
 		Short: "Apply the pending migrations, printing each with the time it took",
-		Long: `up applies the pending migrations in order, each in its own transaction, and
-prints each one with the time it took. It is what serve does when it starts,
-and is safe to run while other processes start or run: on PostgreSQL it
+		Long: `up applies the pending migrations in order, each in its own transaction (on
+MySQL and MariaDB, statement by statement), and prints each one with the
+time it took. It is what serve does when it starts, and is safe to run
+while other processes start or run: on PostgreSQL, MySQL and MariaDB it
 holds the lock serve takes to migrate, and on SQLite each migration takes
 the database's write lock. A SQLite file or PostgreSQL schema that does not
-exist is created.
+exist is created; a MySQL or MariaDB database must exist.
 
 A migration first runs its data checks (see migrate plan). If stored rows
 break a rule it brings in, it is refused: it changes nothing, the
@@ -185,9 +194,9 @@ func parseEngine(s string) (string, error) {
 	case "sqlite", "sqlite3":
 		return sqlite.Engine, nil
 	case "mysql", "mariadb":
-		return "", &mysql.NotYetError{What: "migrate plan"}
+		return mysql.Engine, nil
 	}
-	return "", usagef(fmt.Errorf("--engine %q: allowed: postgresql, sqlite", s))
+	return "", usagef(fmt.Errorf("--engine %q: allowed: postgresql, mysql, sqlite", s))
 }
 
 // inspected is what the migrate commands read from a database without
@@ -269,9 +278,39 @@ func (a *App) inspect(ctx context.Context) (*inspected, error) {
 		}
 		return in, nil
 	case config.MySQL:
-		return nil, &mysql.NotYetError{What: "migrate"}
+		in.engine = mysql.Engine
+		db, err := openMySQLInspect(d)
+		if err != nil {
+			return nil, err
+		}
+		defer db.Close()
+		if in.applied, err = mysql.AppliedMigrations(ctx, db); err != nil {
+			return nil, fmt.Errorf("database %s: %w", in.database, err)
+		}
+		return in, nil
 	}
-	return nil, fmt.Errorf("database driver %q: allowed: %s, %s", d.Driver, config.PostgreSQL, config.SQLite)
+	return nil, fmt.Errorf("database driver %q: allowed: %s, %s, %s", d.Driver, config.PostgreSQL, config.MySQL, config.SQLite)
+}
+
+// openMySQLInspect connects to a MySQL or MariaDB database without
+// mysql.Open, which creates the bookkeeping tables: the migrate commands
+// that only read write nothing.
+func openMySQLInspect(d config.Database) (*sql.DB, error) {
+	dsn, err := d.MySQLURL()
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("database %s: %w", d, err)
+	}
+	conn, err := mysqldriver.NewConnector(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("database %s: %w", d, err)
+	}
+	db := sql.OpenDB(conn)
+	db.SetMaxOpenConns(1)
+	return db, nil
 }
 
 func noMemory() error {
@@ -535,7 +574,12 @@ func (a *App) printPlan(database, engine string, header []string, todo []tasktyp
 					fmt.Fprintf(w, "\n-- Check: %s, rule %q: counts the %s that break it\n%s\n", c.Subject, c.Rule, c.Rows, c.Query)
 				}
 			}
-			fmt.Fprintln(w, "\n-- Body, run in one transaction:")
+			if engine == mysql.Engine {
+				fmt.Fprintln(w, "\n-- Body, run statement by statement: MySQL and MariaDB commit each schema")
+				fmt.Fprintln(w, "-- change as it runs; after a failed statement, the next run resumes there:")
+			} else {
+				fmt.Fprintln(w, "\n-- Body, run in one transaction:")
+			}
 			fmt.Fprintln(w, p.Body)
 			if len(p.Validate) > 0 {
 				fmt.Fprintln(w, "\n-- Validation, run after the body committed, each statement in its own transaction:")
@@ -604,9 +648,24 @@ func (a *App) migrateUp(ctx context.Context) error {
 			return postgres.MigrateReport(ctx, pool, ms, report)
 		}
 	case config.MySQL:
-		return &mysql.NotYetError{What: "migrate"}
+		dsn, err := d.MySQLURL()
+		if err != nil {
+			return err
+		}
+		db, err := mysql.Open(ctx, dsn)
+		if err != nil {
+			return fmt.Errorf("database %s: %w", d, err)
+		}
+		defer db.Close()
+		if applied, err = mysql.AppliedMigrations(ctx, db); err != nil {
+			return fmt.Errorf("database %s: %w", d, err)
+		}
+		engine = mysql.Engine
+		run = func(ms []tasktype.Migration, report func(tasktype.Migration, time.Duration)) error {
+			return mysql.MigrateReport(ctx, db, ms, report)
+		}
 	default:
-		return fmt.Errorf("database driver %q: allowed: %s, %s", d.Driver, config.PostgreSQL, config.SQLite)
+		return fmt.Errorf("database driver %q: allowed: %s, %s, %s", d.Driver, config.PostgreSQL, config.MySQL, config.SQLite)
 	}
 	migrations := a.migrationsOf(engine)
 	if err := refusal(migrations, applied); err != nil {

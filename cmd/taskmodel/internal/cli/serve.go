@@ -64,8 +64,8 @@ func newServeCmd(app *App) *cobra.Command {
 		Use:   "serve",
 		Short: "Run the HTTP API and the web dashboard: create tasks, upload their files, process, list and follow them",
 		Long: `serve runs the HTTP API over every built-in model, on the configured
-database (by default the embedded SQLite file; PostgreSQL with --database-url
-or the configuration), with a worker pool running the demo analysis handler
+database (by default the embedded SQLite file; PostgreSQL, MySQL or MariaDB
+with --database-url or the configuration), with a worker pool running the demo analysis handler
 (--demo-workers: a demo handler for the background models too), the
 sweeper applying timeouts, and the web dashboard at /. Workers in any
 language claim and run the tasks of the models with a worker section over
@@ -89,7 +89,7 @@ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) set; spans then go over OTLP/HTTP
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.addr, "addr", "127.0.0.1:8080", "address to listen on")
-	fl.StringVar(&f.databaseURL, "database-url", "", "database URL: postgres://… or sqlite:PATH (the same as --db-url)")
+	fl.StringVar(&f.databaseURL, "database-url", "", "database URL: postgres://…, mysql://… or sqlite:PATH (the same as --db-url)")
 	fl.StringVar(&f.publicURL, "public-url", "", "the server's URL as clients reach it, for signed upload and download URLs (default http://ADDR)")
 	fl.StringVar(&f.blobDir, "blob-dir", "", "directory of uploaded and output files (default: blobs/ beside the SQLite file, or the data directory)")
 	fl.StringVar(&f.s3.Bucket, "s3-bucket", "", "keep files in this S3 bucket instead of --blob-dir (credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN)")
@@ -317,6 +317,7 @@ type serveDB struct {
 	backend *server.Backend
 	sqlite  *sql.DB
 	pg      *pgxpool.Pool
+	mysql   *sql.DB
 	dataDir string // where the default blob directory goes
 	close   func()
 }
@@ -351,9 +352,22 @@ func openServeDB(ctx context.Context, d config.Database) (*serveDB, error) {
 		}
 		return &serveDB{backend: server.Postgres(pool), pg: pool, dataDir: filepath.Join(filepath.Dir(dir), "blobs"), close: pool.Close}, nil
 	case config.MySQL:
-		return nil, &mysql.NotYetError{What: "serve"}
+		dsn, err := d.MySQLURL()
+		if err != nil {
+			return nil, err
+		}
+		db, err := mysql.Open(ctx, dsn, serveMigrations(mysql.Engine))
+		if err != nil {
+			return nil, fmt.Errorf("database %s: %w", d, err)
+		}
+		dir, err := config.DefaultSQLitePath(os.LookupEnv)
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		return &serveDB{backend: server.MySQL(db), mysql: db, dataDir: filepath.Join(filepath.Dir(dir), "blobs"), close: func() { db.Close() }}, nil
 	}
-	return nil, fmt.Errorf("database driver %q: allowed: %s, %s", d.Driver, config.PostgreSQL, config.SQLite)
+	return nil, fmt.Errorf("database driver %q: allowed: %s, %s, %s", d.Driver, config.PostgreSQL, config.MySQL, config.SQLite)
 }
 
 // openLocalBlobs opens the blob directory with its signing key (created on

@@ -14,9 +14,12 @@ import (
 func (d *serveDB) authenticator(ctx context.Context) (func(context.Context, string) (server.User, error), error) {
 	var st auth.Store
 	var err error
-	if d.sqlite != nil {
+	switch {
+	case d.sqlite != nil:
 		st, err = auth.NewSQLite(ctx, d.sqlite)
-	} else {
+	case d.mysql != nil:
+		st, err = auth.NewMySQL(ctx, d.mysql)
+	default:
 		st, err = auth.NewPostgres(ctx, d.pg)
 	}
 	if err != nil {
