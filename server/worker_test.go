@@ -373,9 +373,6 @@ func TestWorkerLostLease(t *testing.T) {
 func TestWorkerClaimsOnce(t *testing.T) {
 	for _, b := range backendNames {
 		t.Run(b, func(t *testing.T) {
-			if b == "mysql" {
-				t.Skip("concurrent claims deadlock on MySQL and MariaDB under REPEATABLE READ (gap locks of the claim's SELECT … FOR UPDATE SKIP LOCKED) more often than the driver's retries absorb; they pass under READ COMMITTED")
-			}
 			e := newEnv(t, b, envOptions{})
 			w := e.workerToken("w", "training")
 			const n = 40

@@ -83,6 +83,13 @@ type dbtx interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
+// readCommitted is the isolation of the driver's transactions: under
+// MySQL's default, REPEATABLE READ, a claim's SELECT … FOR UPDATE SKIP
+// LOCKED also locks the gaps of the status index it reads, and concurrent
+// claims and transitions deadlock on them. The driver's writes are guarded
+// by status and version, and need no repeatable reads.
+var readCommitted = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
+
 // maxAttempts bounds how many times a transaction runs when the server
 // rolls it back for a deadlock or a lock wait timeout.
 const maxAttempts = 5
@@ -100,7 +107,7 @@ func (d *Driver[T]) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 }
 
 func (d *Driver[T]) tryTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := d.db.BeginTx(ctx, nil)
+	tx, err := d.db.BeginTx(ctx, readCommitted)
 	if err != nil {
 		return err
 	}
@@ -207,12 +214,12 @@ func (d *Driver[T]) InsertMany(ctx context.Context, xs []*T, hs []backends.Histo
 
 // batch runs, for each call, the statements named, in one transaction and
 // one round trip (a multi-statement query: START TRANSACTION, the
-// statements, COMMIT); it returns the rows each statement matched, by call
+// statements, COMMIT, at READ COMMITTED); it returns the rows each statement matched, by call
 // and statement. When a statement fails the server runs none after it, and
 // batch rolls the transaction back.
 func (d *Driver[T]) batch(ctx context.Context, calls []sqltable.Call[T], names ...string) ([][]int64, error) {
 	var text strings.Builder
-	text.WriteString("START TRANSACTION")
+	text.WriteString("SET TRANSACTION ISOLATION LEVEL READ COMMITTED;\nSTART TRANSACTION")
 	var args []driver.NamedValue
 	for i := range calls {
 		for _, name := range names {
@@ -252,12 +259,12 @@ func (d *Driver[T]) batch(ctx context.Context, calls []sqltable.Call[T], names .
 	if err != nil {
 		return nil, err
 	}
-	if want := 2 + len(calls)*len(names); len(counts) != want {
+	if want := 3 + len(calls)*len(names); len(counts) != want {
 		return nil, fmt.Errorf("mysql: a batch of %d statements reported %d results", want, len(counts))
 	}
 	out := make([][]int64, len(calls))
 	for i := range calls {
-		out[i] = counts[1+i*len(names) : 1+(i+1)*len(names)]
+		out[i] = counts[2+i*len(names) : 2+(i+1)*len(names)]
 	}
 	return out, nil
 }
