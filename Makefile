@@ -97,6 +97,7 @@ fuzz:
 	$(GO) test ./server -run '^$$' -fuzz FuzzListAndCreate -fuzztime $(FUZZTIME)
 	$(GO) test ./server -run '^$$' -fuzz FuzzParseLease -fuzztime $(FUZZTIME)
 	$(GO) test ./server -run '^$$' -fuzz FuzzPipelineRoutes -fuzztime $(FUZZTIME)
+	$(GO) test ./server -run '^$$' -fuzz FuzzMySQLSQL -fuzztime $(FUZZTIME)
 	$(GO) test ./server/dashboard -run '^$$' -fuzz FuzzMarkdown -fuzztime $(FUZZTIME)
 	$(GO) test ./tracing -run '^$$' -fuzz FuzzContinue -fuzztime $(FUZZTIME)
 	$(GO) test ./backends/mysql -run '^$$' -fuzz FuzzSplitStatements -fuzztime $(FUZZTIME)
