@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -132,45 +131,9 @@ func (d *Driver[T]) Get(ctx context.Context, id uuid.UUID) (*T, error) {
 }
 
 // Keys reads the keys (status and version) of those of the tasks that
-// exist, in one query (the ids as a JSON array, read by json_each); it
-// implements backends.KeyReader.
+// exist, in one query; it implements backends.KeyReader.
 func (d *Driver[T]) Keys(ctx context.Context, ids []uuid.UUID) ([]backends.Key, error) {
-	js, err := json.Marshal(ids)
-	if err != nil {
-		return nil, err
-	}
-	var out []backends.Key
-	err = d.query(ctx, d.q, "Keys", &sqltable.Call[T]{IDs: string(js)}, func(rows *sql.Rows) error {
-		var k backends.Key
-		if err := rows.Scan(&k.ID, &k.Status, &k.Version); err != nil {
-			return err
-		}
-		out = append(out, k)
-		return nil
-	})
-	return out, err
-}
-
-// query runs a statement and calls each for each of its rows.
-func (d *Driver[T]) query(ctx context.Context, db DBTX, name string, c *sqltable.Call[T], each func(*sql.Rows) error) error {
-	query, args, err := d.t.Bind(name, c)
-	if err != nil {
-		return err
-	}
-	rows, err := db.QueryContext(ctx, query, args...)
-	if err != nil {
-		return classify(err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		if err := each(rows); err != nil {
-			return err
-		}
-	}
-	if err := rows.Close(); err != nil {
-		return classify(err)
-	}
-	return classify(rows.Err())
+	return d.t.Keys(ctx, d.q, classify, ids)
 }
 
 // Transition writes x over the task if it still has from's status and
@@ -215,39 +178,12 @@ func (d *Driver[T]) DeleteFinished(ctx context.Context, before time.Time, limit 
 
 // History returns a task's history in order.
 func (d *Driver[T]) History(ctx context.Context, id uuid.UUID) ([]backends.History, error) {
-	out := []backends.History{}
-	err := d.query(ctx, d.q, "History", &sqltable.Call[T]{ID: id}, func(rows *sql.Rows) error {
-		var (
-			taskID      uuid.UUID
-			h           backends.History
-			from, event *string
-			attempt     int64
-		)
-		if err := rows.Scan(&taskID, &h.Seq, &from, &h.To, &event, &h.At, &attempt, &h.Actor, &h.Message); err != nil {
-			return err
-		}
-		h.From, h.Event, h.Attempt, h.At = backends.Deref(from), backends.Deref(event), int(attempt), h.At.UTC()
-		out = append(out, h)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return d.t.History(ctx, d.q, classify, id)
 }
 
-// tasks runs a statement that returns task rows on db.
+// tasks runs a statement that returns task rows.
 func (d *Driver[T]) tasks(ctx context.Context, db DBTX, name string, c *sqltable.Call[T]) ([]backends.Claim[T], error) {
-	var out []backends.Claim[T]
-	err := d.query(ctx, db, name, c, func(rows *sql.Rows) error {
-		x, l, err := d.t.Scan(rows)
-		if err != nil {
-			return err
-		}
-		out = append(out, backends.Claim[T]{Task: x, Lease: l})
-		return nil
-	})
-	return out, err
+	return d.t.Claims(ctx, db, classify, name, c)
 }
 
 // ListByStatus returns up to limit tasks in a status, oldest first.
@@ -266,20 +202,7 @@ func (d *Driver[T]) Due(ctx context.Context, now time.Time, limit int) ([]*T, er
 // ChangedSince returns up to limit tasks changed since (since, afterID), in
 // (updated_at, id) order, as notices; it implements backends.ChangeLister.
 func (d *Driver[T]) ChangedSince(ctx context.Context, since time.Time, afterID uuid.UUID, limit int) ([]backends.Notice, error) {
-	out := []backends.Notice{}
-	err := d.query(ctx, d.q, "ChangedSince", &sqltable.Call[T]{Before: since, AfterID: afterID, Limit: limit}, func(rows *sql.Rows) error {
-		var n backends.Notice
-		if err := rows.Scan(&n.ID, &n.Version, &n.Status, &n.At); err != nil {
-			return err
-		}
-		n.At = n.At.UTC()
-		out = append(out, n)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return d.t.ChangedSince(ctx, d.q, classify, since, afterID, limit)
 }
 
 // inClaimOrder sorts claimed tasks oldest first, as the statement chose
