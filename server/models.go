@@ -150,7 +150,7 @@ func (ms *Models) Names() []string {
 // WatchPoll is how often an event stream (GET /tasks/{id}/events, through
 // engine.Watch) reads its task on a database backend. The engines get a
 // change source there — PostgreSQL LISTEN/NOTIFY (postgres.Notifier), or
-// polling on SQLite and MySQL (sqlite.Poller, every 500 ms) — which pushes other
+// polling on SQLite and MySQL (backends.Poller, every 500 ms) — which pushes other
 // processes' changes to the streams, so this read is only a safety net for
 // the changes a source does not deliver (made while its listener starts, or
 // stamped or committed more than its lookback late): ten times rarer than
@@ -160,7 +160,7 @@ const WatchPoll = 5 * time.Second
 
 // Add binds model m: it builds the model's engine over the set's backend.
 // On SQLite, PostgreSQL and MySQL the engine has a change source
-// (engine.WithChanges: sqlite.NewPoller over the model's driver on SQLite
+// (engine.WithChanges: backends.NewPoller over the model's driver on SQLite
 // and MySQL, postgres.NewNotifier of the model's table) and Watch polls every
 // WatchPoll; opts come after these, so engine.WithChanges(nil) or
 // engine.WithPollInterval override them. The source runs only while an
@@ -185,7 +185,7 @@ func Add[T any, E ~string, PT ModelType[T, E]](ms *Models, m Model[T], opts ...e
 	case b.sqlite != nil:
 		drv = m.SQLite(b.sqlite)
 		if l, ok := drv.(backends.ChangeLister); ok {
-			base = append(base, engine.WithChanges(sqlite.NewPoller(l)), engine.WithPollInterval(WatchPoll))
+			base = append(base, engine.WithChanges(backends.NewPoller(l)), engine.WithPollInterval(WatchPoll))
 		}
 	case b.pg != nil:
 		drv = m.Postgres(b.pg)
@@ -197,7 +197,7 @@ func Add[T any, E ~string, PT ModelType[T, E]](ms *Models, m Model[T], opts ...e
 		}
 		drv = m.MySQL(b.mysql)
 		if l, ok := drv.(backends.ChangeLister); ok {
-			base = append(base, engine.WithChanges(sqlite.NewPoller(l)), engine.WithPollInterval(WatchPoll))
+			base = append(base, engine.WithChanges(backends.NewPoller(l)), engine.WithPollInterval(WatchPoll))
 		}
 	default:
 		d := memory.New[T, PT]()

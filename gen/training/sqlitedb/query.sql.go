@@ -34,7 +34,7 @@ type ChangedSinceRow struct {
 }
 
 // Tasks changed since (tm_since, tm_after_id), in (updated_at, id) order: what
-// backends/sqlite.Poller reads.
+// backends.Poller reads.
 func (q *Queries) ChangedSince(ctx context.Context, arg ChangedSinceParams) ([]ChangedSinceRow, error) {
 	rows, err := q.db.QueryContext(ctx, changedSince,
 		arg.TmSince,

@@ -71,7 +71,7 @@ DELETE FROM stage WHERE id IN (
 
 -- name: ChangedSince :many
 -- Tasks changed since (tm_since, tm_after_id), in (updated_at, id) order: what
--- backends/sqlite.Poller reads.
+-- backends.Poller reads.
 SELECT id, version, status, updated_at FROM stage
 WHERE updated_at >= sqlc.arg(tm_since) AND (updated_at > sqlc.arg(tm_since_strict) OR id > sqlc.arg(tm_after_id))
 ORDER BY updated_at, id

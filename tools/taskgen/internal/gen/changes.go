@@ -16,7 +16,7 @@ import (
 // backends/postgres.Notifier listens.
 //
 // SQLite: an index on (updated_at, id) and the ChangedSince query, which
-// backends/sqlite.Poller polls.
+// backends.Poller polls.
 
 // changesSQL renders the migration that lets other processes follow the
 // model's changes.
@@ -103,7 +103,7 @@ func (g *generator) historySeqSQL(Engine) []byte {
 // changed at or after a time, after a task id at that time, in order.
 func (g *generator) changesQuerySQL() string {
 	table, _ := Table(g.m)
-	return fmt.Sprintf("-- name: ChangedSince :many\n-- Tasks changed since (tm_since, tm_after_id), in (updated_at, id) order: what\n-- backends/sqlite.Poller reads.\n"+
+	return fmt.Sprintf("-- name: ChangedSince :many\n-- Tasks changed since (tm_since, tm_after_id), in (updated_at, id) order: what\n-- backends.Poller reads.\n"+
 		"SELECT id, version, status, updated_at FROM %s\nWHERE updated_at >= sqlc.arg(tm_since) AND (updated_at > sqlc.arg(tm_since_strict) OR id > sqlc.arg(tm_after_id))\n"+
 		"ORDER BY updated_at, id\nLIMIT sqlc.arg(tm_max_rows);\n", table)
 }

@@ -1,15 +1,13 @@
-package sqlite
+package backends
 
 import (
 	"context"
 	"time"
 
 	"github.com/google/uuid"
-
-	"github.com/taskmodel/taskmodel/backends"
 )
 
-// Poller is the SQLite backends.ChangeSource of one model: SQLite has no
+// Poller is the SQLite ChangeSource of one model: SQLite has no
 // notifications, so it reads the tasks changed since its last read (the
 // generated ChangedSince query, over the (updated_at, id) index of
 // migration 0003_changes) every interval.
@@ -21,19 +19,19 @@ import (
 // Lookback after its stamp, or stamped by a clock that far behind, is seen
 // only with its task's next change.
 type Poller struct {
-	lister   backends.ChangeLister
+	lister   ChangeLister
 	Interval time.Duration // default 500 ms
 	Lookback time.Duration // default 5 s
 	Batch    int           // rows per read, default 500
 }
 
-// NewPoller returns a Poller over a generated SQLite driver. Listen starts
-// it.
-func NewPoller(lister backends.ChangeLister) *Poller {
+// NewPoller returns a Poller over a model's driver (a generated SQLite or
+// MySQL driver is a ChangeLister). Listen starts it.
+func NewPoller(lister ChangeLister) *Poller {
 	return &Poller{lister: lister, Interval: 500 * time.Millisecond, Lookback: 5 * time.Second, Batch: 500}
 }
 
-var _ backends.ChangeSource = (*Poller)(nil)
+var _ ChangeSource = (*Poller)(nil)
 
 type seenKey struct {
 	id      uuid.UUID
@@ -42,7 +40,7 @@ type seenKey struct {
 
 // Listen polls until ctx ends and returns its error. It starts from now
 // minus Lookback: changes older than that are not sent.
-func (p *Poller) Listen(ctx context.Context, fn func(backends.Notice)) error {
+func (p *Poller) Listen(ctx context.Context, fn func(Notice)) error {
 	newest := time.Now().UTC()
 	seen := map[seenKey]time.Time{} // what was sent, by its updated_at
 	tick := time.NewTicker(p.Interval)

@@ -1,4 +1,4 @@
-package sqlite_test
+package backends_test
 
 import (
 	"context"
@@ -27,7 +27,7 @@ func TestPoller(t *testing.T) {
 	}
 	defer db.Close()
 	d := sqlitedb.NewDriver(db)
-	p := sqlite.NewPoller(d)
+	p := backends.NewPoller(d)
 	p.Interval, p.Batch = 5*time.Millisecond, 7
 	notices := make(chan backends.Notice, 1000)
 	lctx, stop := context.WithCancel(ctx)
