@@ -18,7 +18,7 @@ type Notice struct {
 
 // ChangeSource streams notices of the changes made to the tasks of one
 // model by any process: backends/postgres.Notifier (LISTEN/NOTIFY) and
-// backends/sqlite.Poller (polling). sdk/engine turns them into Changes
+// Poller (polling). sdk/engine turns them into Changes
 // (engine.WithChanges).
 type ChangeSource interface {
 	// Listen calls fn with each notice, from one goroutine, until ctx ends,
@@ -30,7 +30,7 @@ type ChangeSource interface {
 
 // ChangeLister is a Driver that lists the tasks changed since a point in
 // (updated_at, id) order: generated SQLite drivers implement it for
-// backends/sqlite.Poller.
+// Poller.
 type ChangeLister interface {
 	ChangedSince(ctx context.Context, since time.Time, afterID uuid.UUID, limit int) ([]Notice, error)
 }

@@ -51,7 +51,7 @@ func openTaskmodel(ctx context.Context, st store) (instance, error) {
 		in.db = db
 		d := trainingsqlite.NewDriver(db)
 		drv = d
-		opts = append(opts, engine.WithChanges(sqlite.NewPoller(d)))
+		opts = append(opts, engine.WithChanges(backends.NewPoller(d)))
 	} else {
 		cfg, err := poolConfig(st)
 		if err != nil {

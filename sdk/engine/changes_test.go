@@ -41,7 +41,7 @@ var changeBackends = []twoProcesses{
 			t.Cleanup(func() { db.Close() })
 			drivers = append(drivers, sqlitedb.NewDriver(db))
 		}
-		p := sqlite.NewPoller(drivers[1])
+		p := backends.NewPoller(drivers[1])
 		p.Interval = 20 * time.Millisecond
 		return drivers[0], drivers[1], p, func() bool { return true }
 	}},

@@ -37,7 +37,7 @@
 //
 // With a change source (WithChanges: backends/postgres.Notifier, which
 // LISTENs to notifications a trigger sends on commit, or
-// backends/sqlite.Poller, which polls the tasks changed since its last read),
+// backends.Poller, which polls the tasks changed since its last read),
 // Subscribe also streams the changes other processes make: for each notice
 // the engine reads the task and delivers it, unless a version at least as
 // new was delivered already. Each task's changes then arrive once, in
