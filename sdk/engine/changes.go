@@ -11,7 +11,7 @@ import (
 )
 
 // WithChanges gives the engine a stream of the changes other processes make
-// to the model's tasks (backends/postgres.Notifier, backends/backends.Poller):
+// to the model's tasks (backends/postgres.Notifier, backends.Poller):
 // Subscribe and Watch then deliver them too. The engine listens while it
 // has Subscribe or Watch subscribers; SubscribeLocal subscriptions neither
 // start nor keep the listener. WithChanges(nil) removes a change source
