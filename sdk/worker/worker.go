@@ -50,7 +50,10 @@ func Fail(code, format string, args ...any) error {
 type Config struct {
 	// Owner names the pool in leases and history (default host/pid/random).
 	Owner string
-	// Concurrency is how many handlers run at once (default 10).
+	// Concurrency is how many handlers run at once (default 10). A slot
+	// whose handler has returned takes its next task while the task's end
+	// (completed or failed) is committed; up to Concurrency such ends may be
+	// in flight, and Run returns once they are written.
 	Concurrency int
 	// PollInterval is how long an idle pool waits before it looks for queued
 	// tasks again (default 1s). Tasks queued through the pool's engine wake
@@ -99,7 +102,8 @@ type Pool[T any, E ~string, PT Model[T, E]] struct {
 	cfg     Config
 	log     *slog.Logger
 
-	slots   chan struct{}
+	slots   chan struct{} // a token per running handler
+	ending  chan struct{} // a token per end event being written, its slot freed
 	wake    chan struct{}
 	running sync.WaitGroup
 	inRun   atomic.Bool // Run is running: a second concurrent Run is refused
@@ -186,6 +190,7 @@ func New[T any, E ~string, PT Model[T, E]](eng *engine.Engine[T, E, PT], handler
 		eng: eng, driver: driver, leases: leases, spec: spec, handler: handler, cfg: cfg,
 		log:    cfg.Logger.With("worker", cfg.Owner),
 		slots:  make(chan struct{}, cfg.Concurrency),
+		ending: make(chan struct{}, cfg.Concurrency),
 		wake:   make(chan struct{}, 1),
 		active: map[uuid.UUID]*activeRun{},
 	}, nil
@@ -373,7 +378,14 @@ var (
 
 // run runs the handler on one claimed task and ends the task.
 func (p *Pool[T, E, PT]) run(work context.Context, x *T, lease backends.Lease) {
-	defer func() { <-p.slots; p.running.Done() }()
+	freed := false
+	free := func() {
+		if !freed {
+			freed = true
+			<-p.slots
+		}
+	}
+	defer func() { free(); p.running.Done() }()
 	id := PT(x).Key().ID
 	ctx, cancel := context.WithCancelCause(work)
 	defer cancel(nil)
@@ -405,6 +417,13 @@ func (p *Pool[T, E, PT]) run(work context.Context, x *T, lease backends.Lease) {
 		p.log.Info("handler cut short by shutdown; the task will be rescued when its lease expires", "task", id)
 		return
 	}
+	// The slot takes its next task while the end event is written: the
+	// write waits for its group commit, a commit's time that a short
+	// handler's slot would otherwise spend idle. At most Concurrency writes
+	// wait at once; when they are that many, the slot waits for one.
+	p.ending <- struct{}{}
+	defer func() { <-p.ending }()
+	free()
 	// The handler's context without its cancellation: the end event's
 	// write, in the handler's trace.
 	if _, ferr := p.leases.Finish(context.WithoutCancel(ctx), prog.current(), lease, err, nil); ferr != nil {
