@@ -13,3 +13,11 @@ func SetBeforeReconnect(n *Notifier, f func()) { n.beforeReconnect = f }
 // SetWakeBackoff sets the delay before a WakeListener's first reconnection
 // attempt.
 func SetWakeBackoff(w *WakeListener, d time.Duration) { w.backoff = d }
+
+// SetPlanPeriod makes Replanned's statements name period n as the current
+// one until the test ends.
+func SetPlanPeriod(t interface{ Cleanup(func()) }, n *int64) {
+	old := planPeriod
+	planPeriod = func() int64 { return *n }
+	t.Cleanup(func() { planPeriod = old })
+}

@@ -261,9 +261,13 @@ func TestClaimAfterSkipsClaimedEntries(t *testing.T) {
 // before any ANALYZE. A prepared statement keeps its plan, made with the
 // statistics of that moment: the claim's update then read the whole table at
 // every claim (180 ms a claim at 50,000 tasks) until autovacuum's first
-// ANALYZE. Generated drivers run their claims through postgres.Replanned.
+// ANALYZE. Generated drivers run their claims through postgres.Replanned,
+// whose plans last one period (postgres.ReplanEvery): the test moves from
+// one period to the next after filling the table.
 func TestBatchPlansFollowTheTable(t *testing.T) {
 	ctx := context.Background()
+	period := int64(1)
+	postgres.SetPlanPeriod(t, &period)
 	cfg := pgtest.Schema(t)
 	cfg.MaxConns = 1 // one session: its cached plans, its statistics
 	pool, err := postgres.OpenConfig(ctx, cfg, training.Migrations(postgres.Engine))
@@ -323,11 +327,80 @@ func TestBatchPlansFollowTheTable(t *testing.T) {
 	flush()
 	before := heap()
 	flush()
+	period++
 	claim()
 	flush()
 	read := heap() - before
 	t.Logf("a claim of one task read %d of the table's %d pages", read, pages)
 	if read > pages/10 {
 		t.Errorf("a claim of one task read %d of the table's %d pages: its plan is the empty table's", read, pages)
+	}
+}
+
+// TestReplannedKeepsAPlanAPeriod: a Replanned statement is prepared once
+// per connection and period, and each of its executions in the period
+// reuses that statement (and its plan); the next period prepares it anew.
+func TestReplannedKeepsAPlanAPeriod(t *testing.T) {
+	ctx := context.Background()
+	period := int64(7)
+	postgres.SetPlanPeriod(t, &period)
+	cfg := pgtest.Schema(t)
+	cfg.MaxConns = 1 // one session: its prepared statements
+	pool, err := postgres.OpenConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	db := postgres.Replanned(pool)
+	const probe = "SELECT count(*) FROM pg_class WHERE relpages >= $1"
+	run := func(times int) {
+		t.Helper()
+		for range times {
+			var n int64
+			if err := db.QueryRow(ctx, probe, 0).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	prepared := func() map[string]int64 {
+		t.Helper()
+		rows, err := pool.Query(ctx, `SELECT statement, generic_plans + custom_plans FROM pg_prepared_statements
+			WHERE statement LIKE 'SELECT count(*) FROM pg_class%' ORDER BY statement`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]int64{}
+		for rows.Next() {
+			var stmt string
+			var plans int64
+			if err := rows.Scan(&stmt, &plans); err != nil {
+				t.Fatal(err)
+			}
+			out[stmt[len(probe):]] = plans
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	steps := []struct {
+		name string
+		runs int
+		next bool // move to the next period first
+		want map[string]int64
+	}{
+		{"first period", 3, false, map[string]int64{"\n-- plan 7": 3}},
+		{"same period", 2, false, map[string]int64{"\n-- plan 7": 5}},
+		{"next period", 1, true, map[string]int64{"\n-- plan 7": 5, "\n-- plan 8": 1}},
+	}
+	for _, s := range steps {
+		if s.next {
+			period++
+		}
+		run(s.runs)
+		got := prepared()
+		if fmt.Sprint(got) != fmt.Sprint(s.want) {
+			t.Errorf("%s: prepared statements (suffix: executions) = %v, want %v", s.name, got, s.want)
+		}
 	}
 }

@@ -21,8 +21,8 @@
 // tasks did 379. Autovacuum visits a database once a minute
 // (autovacuum_naptime), so a table that fills from empty within that minute
 // runs on such plans until then; generated drivers therefore run their
-// claims and periodic statements through Replanned, which plans them at each
-// execution. (pgtest.Autovacuum stands in for autovacuum, at its pace, in
+// claims and periodic statements through Replanned, which plans them anew
+// every second (ReplanEvery). (pgtest.Autovacuum stands in for autovacuum, at its pace, in
 // this project's tests, whose server runs without it.)
 //
 // Change streams (Notifier) need the migrations 0003_changes and
