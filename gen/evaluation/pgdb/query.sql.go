@@ -17,6 +17,7 @@ WITH c AS (
     SELECT r.id FROM evaluation AS r
     WHERE r.status = 'QUEUED' AND (r.tm_lease_expires_at IS NULL OR r.tm_lease_expires_at <= $1::timestamptz)
       AND (r.created_at, r.id) > ($2::timestamptz, $3::uuid)
+      AND (SELECT set_config('synchronous_commit', 'off', true)) = 'off'
     ORDER BY r.created_at, r.id
     LIMIT $4::integer
     FOR UPDATE OF r SKIP LOCKED
@@ -78,6 +79,11 @@ type ClaimRow struct {
 // Only tasks after the position (tm_after_created_at, tm_after_id) are
 // claimed: the row comparison bounds the status index scan, which then
 // starts past the dead entries of the tasks claimed before it.
+// It commits without waiting for the write-ahead log's flush (synchronous_commit
+// off for its own transaction), so the worker starts the task a flush sooner.
+// A server crash within the next moments may undo the lease: the task is then
+// claimable again and runs again, as when a worker dies. The task's end waits
+// for its flush, which makes the lease before it durable too.
 func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]ClaimRow, error) {
 	rows, err := q.db.Query(ctx, claim,
 		arg.TmNow,
@@ -632,6 +638,7 @@ const reserve = `-- name: Reserve :many
 WITH c AS (
     SELECT r.id FROM evaluation AS r
     WHERE r.status = $1::text AND (r.tm_lease_expires_at IS NULL OR r.tm_lease_expires_at <= $2::timestamptz)
+      AND (SELECT set_config('synchronous_commit', 'off', true)) = 'off'
     ORDER BY r.created_at, r.id
     LIMIT $3::integer
     FOR UPDATE OF r SKIP LOCKED
@@ -679,6 +686,11 @@ type ReserveRow struct {
 // lease is written into the task row under its row lock, so a task goes to
 // one worker. Status and version are unchanged: the worker then fires the
 // claim event.
+// It commits without waiting for the write-ahead log's flush (synchronous_commit
+// off for its own transaction), so the worker starts the task a flush sooner.
+// A server crash within the next moments may undo the lease: the task is then
+// claimable again and runs again, as when a worker dies. The task's end waits
+// for its flush, which makes the lease before it durable too.
 func (q *Queries) Reserve(ctx context.Context, arg ReserveParams) ([]ReserveRow, error) {
 	rows, err := q.db.Query(ctx, reserve,
 		arg.TmStatus,

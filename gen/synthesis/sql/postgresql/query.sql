@@ -220,9 +220,15 @@ DELETE FROM synthesis WHERE id IN (
 -- lease is written into the task row under its row lock, so a task goes to
 -- one worker. Status and version are unchanged: the worker then fires the
 -- claim event.
+-- It commits without waiting for the write-ahead log's flush (synchronous_commit
+-- off for its own transaction), so the worker starts the task a flush sooner.
+-- A server crash within the next moments may undo the lease: the task is then
+-- claimable again and runs again, as when a worker dies. The task's end waits
+-- for its flush, which makes the lease before it durable too.
 WITH c AS (
     SELECT r.id FROM synthesis AS r
     WHERE r.status = sqlc.arg(tm_status)::text AND (r.tm_lease_expires_at IS NULL OR r.tm_lease_expires_at <= sqlc.arg(tm_now)::timestamptz)
+      AND (SELECT set_config('synchronous_commit', 'off', true)) = 'off'
     ORDER BY r.created_at, r.id
     LIMIT sqlc.arg(tm_max_rows)::integer
     FOR UPDATE OF r SKIP LOCKED
@@ -243,10 +249,16 @@ ORDER BY created_at, id;
 -- Only tasks after the position (tm_after_created_at, tm_after_id) are
 -- claimed: the row comparison bounds the status index scan, which then
 -- starts past the dead entries of the tasks claimed before it.
+-- It commits without waiting for the write-ahead log's flush (synchronous_commit
+-- off for its own transaction), so the worker starts the task a flush sooner.
+-- A server crash within the next moments may undo the lease: the task is then
+-- claimable again and runs again, as when a worker dies. The task's end waits
+-- for its flush, which makes the lease before it durable too.
 WITH c AS (
     SELECT r.id FROM synthesis AS r
     WHERE r.status = 'QUEUED' AND (r.tm_lease_expires_at IS NULL OR r.tm_lease_expires_at <= sqlc.arg(tm_now)::timestamptz)
       AND (r.created_at, r.id) > (sqlc.arg(tm_after_created_at)::timestamptz, sqlc.arg(tm_after_id)::uuid)
+      AND (SELECT set_config('synchronous_commit', 'off', true)) = 'off'
     ORDER BY r.created_at, r.id
     LIMIT sqlc.arg(tm_max_rows)::integer
     FOR UPDATE OF r SKIP LOCKED

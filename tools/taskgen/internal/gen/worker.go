@@ -151,7 +151,9 @@ func (g *generator) workerQuerySQL(e Engine) string {
 	p("-- one worker. Status and version are unchanged: the worker then fires the\n")
 	p("-- claim event.\n")
 	if pg {
+		p("%s", asyncCommitComment)
 		p("WITH c AS (\n    SELECT r.id FROM %s AS r\n    WHERE r.status = %s AND %s\n", table, g.arg(e, "tm_status", "text"), free)
+		p("      AND %s\n", asyncCommit)
 		p("    ORDER BY r.created_at, r.id\n    LIMIT %s\n    FOR UPDATE OF r SKIP LOCKED\n), t AS (\n", maxRows)
 		// The ANY makes the update find its rows by primary key: joined on
 		// c, the plan hashed a sequential scan of the whole table.
@@ -273,8 +275,10 @@ func (g *generator) claimQuerySQL(take, free string) string {
 	p("-- Only tasks after the position (tm_after_created_at, tm_after_id) are\n")
 	p("-- claimed: the row comparison bounds the status index scan, which then\n")
 	p("-- starts past the dead entries of the tasks claimed before it.\n")
+	p("%s", asyncCommitComment)
 	p("WITH c AS (\n    SELECT r.id FROM %s AS r\n    WHERE r.status = %s AND %s\n", table, quoteSQL(w.Queue.Name), free)
 	p("      AND (r.created_at, r.id) > (sqlc.arg(tm_after_created_at)::timestamptz, sqlc.arg(tm_after_id)::uuid)\n")
+	p("      AND %s\n", asyncCommit)
 	p("    ORDER BY r.created_at, r.id\n    LIMIT sqlc.arg(tm_max_rows)::integer\n    FOR UPDATE OF r SKIP LOCKED\n), t AS (\n")
 	p("    UPDATE %s AS w SET %s\n    WHERE w.id = ANY (ARRAY(SELECT c.id FROM c))\n", table, strings.Join(sets, ",\n        "))
 	p("    RETURNING w.%s\n), h AS (\n", strings.Join(names, ", w."))
@@ -284,6 +288,19 @@ func (g *generator) claimQuerySQL(take, free string) string {
 	p("SELECT %s FROM t\nORDER BY created_at, id;\n\n", strings.Join(names, ", "))
 	return b.String()
 }
+
+// asyncCommit, a condition of a PostgreSQL reservation's or claim's scan,
+// turns synchronous_commit off for the statement's transaction: evaluated
+// once (an uncorrelated subquery), before the scan.
+const asyncCommit = "(SELECT set_config('synchronous_commit', 'off', true)) = 'off'"
+
+// asyncCommitComment explains asyncCommit in the query file.
+const asyncCommitComment = `-- It commits without waiting for the write-ahead log's flush (synchronous_commit
+-- off for its own transaction), so the worker starts the task a flush sooner.
+-- A server crash within the next moments may undo the lease: the task is then
+-- claimable again and runs again, as when a worker dies. The task's end waits
+-- for its flush, which makes the lease before it durable too.
+`
 
 // claimSets are the assignments of the claim event as Fire makes it, at now:
 // the running status, version + 1, updated_at and the entry timestamp, and
