@@ -30,12 +30,14 @@ const migrationLock = `CONCAT('taskmodel:', SHA1(DATABASE()))`
 //
 // MySQL and MariaDB commit each schema change (CREATE, ALTER, DROP) as it
 // runs: a migration is not one transaction. Migrate runs its statements
-// one by one and records, after each failure, how many statements ran
-// (taskmodel_migration_progress). The error names the migration, the
-// failed statement and those left applied; the migration is not recorded
-// as applied, and the next start resumes it at the failed statement, so a
+// one by one and records after each how many have run
+// (taskmodel_migration_progress), so that a process killed part way
+// resumes after them. A failed statement's error names the migration, the
+// statement and those left applied; the migration is not recorded as
+// applied, and the next start resumes it at the failed statement, so a
 // cause outside the migration (a stored row, a full disk) can be fixed and
-// the program started again. If the migration's SQL changed in between,
+// the program started again. (A process killed between a statement and
+// its record runs that statement again at the next start.) If the migration's SQL changed in between,
 // Migrate refuses to guess which statements still apply and says so.
 func Migrate(ctx context.Context, db *sql.DB, migrations []tasktype.Migration) error {
 	return MigrateReport(ctx, db, migrations, nil)
@@ -220,6 +222,14 @@ func apply(ctx context.Context, conn *sql.Conn, m tasktype.Migration) error {
 		if _, err := conn.ExecContext(ctx, stmts[i]); err != nil {
 			return failed(ctx, conn, m, sum, stmts, i, err)
 		}
+		if i+1 < len(stmts) {
+			// A process stopped here (killed, its connection cut) resumes
+			// after this statement; the last one is followed by the record.
+			if err := advanced(ctx, conn, m, sum, i+1); err != nil {
+				return err
+			}
+		}
+		afterStatement(m.Name, i+1)
 	}
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
@@ -255,6 +265,22 @@ func progress(ctx context.Context, conn *sql.Conn, m tasktype.Migration, sum str
 		return 0, fmt.Errorf("mysql: migration %s: %d statements were applied, but it has %d", m.Name, done, total)
 	}
 	return done, nil
+}
+
+// afterStatement is called after each statement a migration applied (tests
+// stop a migration there, as a killed process would).
+var afterStatement = func(migration string, statements int) {}
+
+// advanced records that m's first n statements are applied, with no error:
+// a start after a process stopped there resumes at statement n+1.
+func advanced(ctx context.Context, conn *sql.Conn, m tasktype.Migration, sum string, n int) error {
+	if _, err := conn.ExecContext(ctx, `INSERT INTO taskmodel_migration_progress (name, checksum, statements, failed_at, error)
+		VALUES (?, ?, ?, UTC_TIMESTAMP(6), '')
+		ON DUPLICATE KEY UPDATE checksum = VALUES(checksum), statements = VALUES(statements), failed_at = VALUES(failed_at), error = VALUES(error)`,
+		m.Name, sum, n); err != nil {
+		return fmt.Errorf("mysql: migration %s: recording that %d of its statements are applied: %w", m.Name, n, err)
+	}
+	return nil
 }
 
 // failed records that statement i of m failed with err, the statements

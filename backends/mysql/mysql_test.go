@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -227,6 +229,48 @@ ALTER TABLE job ADD COLUMN done BOOLEAN NULL;
 	}
 	if err := db.QueryRow(`SELECT COUNT(*) FROM taskmodel_migration_progress`).Scan(&progress); err != nil || progress != 0 {
 		t.Fatalf("progress rows left: %d, %v", progress, err)
+	}
+}
+
+// TestMigrationResumesAfterAStop: a process that stops in the middle of a
+// migration (killed, its connection cut) leaves the statements it ran
+// recorded, and the next start runs only the others: none of them could run
+// twice (a column added twice is an error).
+func TestMigrationResumesAfterAStop(t *testing.T) {
+	ctx := context.Background()
+	three := tasktype.Migration{Name: "job/0002_three", SQL: `ALTER TABLE job ADD COLUMN a INT NULL;
+ALTER TABLE job ADD COLUMN b INT NULL;
+ALTER TABLE job ADD COLUMN c INT NULL;
+`}
+	for _, stopAfter := range []int{1, 2} {
+		t.Run(fmt.Sprintf("stopped after statement %d", stopAfter), func(t *testing.T) {
+			db := open(t, mysqltest.Database(t), jobs()[:1])
+			m := append(jobs()[:1], three)
+			stopped := make(chan struct{})
+			mysql.SetAfterStatement(t, func(name string, n int) {
+				if name == three.Name && n == stopAfter {
+					close(stopped)
+					runtime.Goexit() // the process stops here: nothing after runs
+				}
+			})
+			go mysql.Migrate(ctx, db, m)
+			<-stopped
+			mysql.SetAfterStatement(t, func(string, int) {})
+			var progress int
+			if err := db.QueryRow(`SELECT statements FROM taskmodel_migration_progress WHERE name = ?`, three.Name).Scan(&progress); err != nil || progress != stopAfter {
+				t.Fatalf("recorded progress = %d, %v; want %d", progress, err, stopAfter)
+			}
+			if err := mysql.Migrate(ctx, db, m); err != nil {
+				t.Fatalf("Migrate after the stop: %v", err)
+			}
+			var cols, rows int
+			if err := db.QueryRow(`SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = 'job' AND column_name IN ('a', 'b', 'c')`).Scan(&cols); err != nil || cols != 3 {
+				t.Errorf("columns a, b, c: %d, %v; want 3", cols, err)
+			}
+			if err := db.QueryRow(`SELECT COUNT(*) FROM taskmodel_migration_progress`).Scan(&rows); err != nil || rows != 0 {
+				t.Errorf("progress rows left: %d, %v", rows, err)
+			}
+		})
 	}
 }
 

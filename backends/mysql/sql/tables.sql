@@ -11,10 +11,13 @@ CREATE TABLE IF NOT EXISTS taskmodel_migrations (
     applied_at DATETIME(6) NOT NULL
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
--- Migrations a failed statement stopped part way: MySQL and MariaDB commit
--- each schema change as it runs, so the statements before the failed one
--- stay applied. A start resumes the migration after them, once the cause is
--- fixed; the row goes when the migration is recorded as applied.
+-- Migrations part way: MySQL and MariaDB commit each schema change as it
+-- runs, so the statements a migration ran stay applied when a later one
+-- fails or the process stops. statements counts them; failed_at is when the
+-- row was last written and error the failed statement's error (empty while
+-- the migration runs, or when its process stopped). A start resumes the
+-- migration after them, once a failure's cause is fixed; the row goes when
+-- the migration is recorded as applied.
 CREATE TABLE IF NOT EXISTS taskmodel_migration_progress (
     name VARCHAR(255) NOT NULL PRIMARY KEY,
     checksum CHAR(64) NOT NULL,
