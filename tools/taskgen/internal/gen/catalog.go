@@ -208,12 +208,13 @@ func catalogBranch(m *spec.Model, e Engine, pushdown bool) string {
 	return strings.Join(out, "\x00")
 }
 
-// branchSelect returns a model's select list and FROM for the listing (with
-// the finished column for the naive design), the CASE arms that turn its
-// statuses into codes, and the engine's text type.
-func branchSelect(m *spec.Model, e Engine, pushdown bool) (sel string, code []string, text string) {
-	// by picks the engine's spelling: PostgreSQL's, SQLite's or MySQL's.
-	by := func(pgText, sqliteText, mysqlText string) string {
+// branchSpelling returns the engine's spelling in a branch: by picks
+// PostgreSQL's, SQLite's or MySQL's text; col and field name a column of
+// the branch's table. Each branch is a scope of its own, so every table is
+// t: shorter text matters to SQLite, which parses the statement on every
+// execution. MySQL's field columns are quoted, as its schema writes them.
+func branchSpelling(e Engine) (by func(pgText, sqliteText, mysqlText string) string, col, field func(name string) string) {
+	by = func(pgText, sqliteText, mysqlText string) string {
 		switch e {
 		case PostgreSQL:
 			return pgText
@@ -222,11 +223,16 @@ func branchSelect(m *spec.Model, e Engine, pushdown bool) (sel string, code []st
 		}
 		return sqliteText
 	}
-	// Each branch is a scope of its own, so every table is t: shorter text
-	// matters to SQLite, which parses the statement on every execution.
-	// MySQL's field columns are quoted, as its schema writes them.
-	col := func(name string) string { return "t." + name }
-	field := func(name string) string { return "t." + by(name, name, mysqlIdent(name)) }
+	col = func(name string) string { return "t." + name }
+	field = func(name string) string { return "t." + by(name, name, mysqlIdent(name)) }
+	return by, col, field
+}
+
+// branchSelect returns a model's select list and FROM for the listing (with
+// the finished column for the naive design), the CASE arms that turn its
+// statuses into codes, and the engine's text type.
+func branchSelect(m *spec.Model, e Engine, pushdown bool) (sel string, code []string, text string) {
+	by, col, field := branchSpelling(e)
 	var open []string
 	for _, s := range m.Statuses {
 		code = append(code, fmt.Sprintf("WHEN %s THEN '%s'", quoteSQL(s.Name), s.Code))
@@ -276,17 +282,7 @@ type listBranch struct {
 // branch replaces by its status's code).
 func listBranches(m *spec.Model, e Engine, sel string, code []string, text string) []listBranch {
 	pg := e == PostgreSQL
-	by := func(pgText, sqliteText, mysqlText string) string {
-		switch e {
-		case PostgreSQL:
-			return pgText
-		case MySQL:
-			return mysqlText
-		}
-		return sqliteText
-	}
-	col := func(name string) string { return "t." + name }
-	field := func(name string) string { return "t." + by(name, name, mysqlIdent(name)) }
+	by, col, field := branchSpelling(e)
 	var branches []listBranch
 	for _, s := range m.Statuses {
 		var guard string
