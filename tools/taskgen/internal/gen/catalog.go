@@ -56,6 +56,23 @@ func endDateFields(m *spec.Model) []*spec.Field {
 	return out
 }
 
+// endDateExpr returns the SQL of a task's end date: the first non-null of
+// its end-date fields, each written by field, or none without one.
+func endDateExpr(m *spec.Model, field func(*spec.Field) string, none string) string {
+	fs := endDateFields(m)
+	switch len(fs) {
+	case 0:
+		return none
+	case 1:
+		return field(fs[0])
+	}
+	var cols []string
+	for _, f := range fs {
+		cols = append(cols, field(f))
+	}
+	return "coalesce(" + strings.Join(cols, ", ") + ")"
+}
+
 // listRowMethod emits ListRow: the task as a row of the unified listing.
 func (g *generator) listRowMethod(f *jen.File) {
 	m := g.m
@@ -244,16 +261,7 @@ func branchSelect(m *spec.Model, e Engine, pushdown bool) (sel string, code []st
 	if f := tagField(m); f != nil {
 		tagExpr = field(f.Name)
 	}
-	endExpr := by("NULL::timestamptz", "CAST(NULL AS DATETIME)", "CAST(NULL AS DATETIME(6))")
-	if fs := endDateFields(m); len(fs) == 1 {
-		endExpr = field(fs[0].Name)
-	} else if len(fs) > 1 {
-		var cols []string
-		for _, f := range fs {
-			cols = append(cols, field(f.Name))
-		}
-		endExpr = "coalesce(" + strings.Join(cols, ", ") + ")"
-	}
+	endExpr := endDateExpr(m, func(f *spec.Field) string { return field(f.Name) }, by("NULL::timestamptz", "CAST(NULL AS DATETIME)", "CAST(NULL AS DATETIME(6))"))
 	finished := "true"
 	if len(open) > 0 {
 		finished = "NOT (" + inList(col("status"), open) + ")"
@@ -411,17 +419,7 @@ func catalogMySQL(models []*spec.Model) []byte {
 		if f := tagField(m); f != nil {
 			p("\n-- tag: %s\n%s\n", m.Name, field(f))
 		}
-		end := "CAST(NULL AS DATETIME(6))"
-		if fs := endDateFields(m); len(fs) == 1 {
-			end = field(fs[0])
-		} else if len(fs) > 1 {
-			var cols []string
-			for _, f := range fs {
-				cols = append(cols, field(f))
-			}
-			end = "coalesce(" + strings.Join(cols, ", ") + ")"
-		}
-		p("\n-- end_date: %s\n%s\n", m.Name, end)
+		p("\n-- end_date: %s\n%s\n", m.Name, endDateExpr(m, field, "CAST(NULL AS DATETIME(6))"))
 		for _, br := range listBranches(m, MySQL, sel, code, text) {
 			p("\n-- branch: %s\n%s\n", strings.TrimSpace(m.Name+" "+br.status+" "+br.variant), br.sql)
 		}
