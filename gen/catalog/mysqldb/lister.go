@@ -8,13 +8,13 @@ import (
 	mysqlbackend "github.com/taskmodel/taskmodel/backends/mysql"
 )
 
-// queries hold the listing's statement, List.
+// branches hold the listing's branches, which the Lister composes per request.
 //
 //go:embed query.sql
-var queries string
+var branches string
 
 // NewLister returns the unified listing over a MySQL or MariaDB database that
 // holds every listed model.
 func NewLister(db *sql.DB) *mysqlbackend.Lister {
-	return mysqlbackend.NewLister(db, queries)
+	return mysqlbackend.NewLister(db, branches)
 }

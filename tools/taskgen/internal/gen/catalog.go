@@ -56,6 +56,23 @@ func endDateFields(m *spec.Model) []*spec.Field {
 	return out
 }
 
+// endDateExpr returns the SQL of a task's end date: the first non-null of
+// its end-date fields, each written by field, or none without one.
+func endDateExpr(m *spec.Model, field func(*spec.Field) string, none string) string {
+	fs := endDateFields(m)
+	switch len(fs) {
+	case 0:
+		return none
+	case 1:
+		return field(fs[0])
+	}
+	var cols []string
+	for _, f := range fs {
+		cols = append(cols, field(f))
+	}
+	return "coalesce(" + strings.Join(cols, ", ") + ")"
+}
+
 // listRowMethod emits ListRow: the task as a row of the unified listing.
 func (g *generator) listRowMethod(f *jen.File) {
 	m := g.m
@@ -113,18 +130,18 @@ func CatalogFiles(models []*spec.Model, importBase string) (map[string][]byte, e
 		}
 		files[SQLCPackages[e]+"/lister.go"] = []byte(buf.String())
 	}
-	files[MySQLPackage+"/"+MySQLQueryFile] = catalogSQL(listed, MySQL)
+	files[MySQLPackage+"/"+MySQLQueryFile] = catalogMySQL(listed)
 	mf := jen.NewFile(MySQLPackage)
 	mf.HeaderComment(Header)
 	mf.ImportAlias(pkgMySQLBackend, "mysqlbackend")
 	mf.Anon("embed")
-	mf.Comment("queries hold the listing's statement, List.")
+	mf.Comment("branches hold the listing's branches, which the Lister composes per request.")
 	mf.Comment("//go:embed " + MySQLQueryFile)
-	mf.Var().Id("queries").String()
+	mf.Var().Id("branches").String()
 	mf.Comment("NewLister returns the unified listing over a MySQL or MariaDB database that")
 	mf.Comment("holds every listed model.")
 	mf.Func().Id("NewLister").Params(jen.Id("db").Op("*").Qual(pkgSQL, "DB")).Op("*").Qual(pkgMySQLBackend, "Lister").Block(
-		jen.Return(jen.Qual(pkgMySQLBackend, "NewLister").Call(jen.Id("db"), jen.Id("queries"))))
+		jen.Return(jen.Qual(pkgMySQLBackend, "NewLister").Call(jen.Id("db"), jen.Id("branches"))))
 	var mbuf strings.Builder
 	if err := mf.Render(&mbuf); err != nil {
 		return nil, err
@@ -190,55 +207,7 @@ func statusesParam(m *spec.Model) string { return "tm_" + m.Name + "_statuses" }
 // applied here, and the branch is cut to the first top rows, newest first,
 // before the union.
 func catalogBranch(m *spec.Model, e Engine, pushdown bool) string {
-	pg := e == PostgreSQL
-	// by picks the engine's spelling: PostgreSQL's, SQLite's or MySQL's.
-	by := func(pgText, sqliteText, mysqlText string) string {
-		switch e {
-		case PostgreSQL:
-			return pgText
-		case MySQL:
-			return mysqlText
-		}
-		return sqliteText
-	}
-	// Each branch is a scope of its own, so every table is t: shorter text
-	// matters to SQLite, which parses the statement on every execution.
-	// MySQL's field columns are quoted, as its schema writes them.
-	col := func(name string) string { return "t." + name }
-	field := func(name string) string { return "t." + by(name, name, mysqlIdent(name)) }
-	var code, open []string
-	for _, s := range m.Statuses {
-		code = append(code, fmt.Sprintf("WHEN %s THEN '%s'", quoteSQL(s.Name), s.Code))
-		if !s.Terminal {
-			open = append(open, s.Name)
-		}
-	}
-	tagExpr := by("NULL::text", "CAST(NULL AS TEXT)", "CAST(NULL AS CHAR)")
-	if f := tagField(m); f != nil {
-		tagExpr = field(f.Name)
-	}
-	endExpr := by("NULL::timestamptz", "CAST(NULL AS DATETIME)", "CAST(NULL AS DATETIME(6))")
-	if fs := endDateFields(m); len(fs) == 1 {
-		endExpr = field(fs[0].Name)
-	} else if len(fs) > 1 {
-		var cols []string
-		for _, f := range fs {
-			cols = append(cols, field(f.Name))
-		}
-		endExpr = "coalesce(" + strings.Join(cols, ", ") + ")"
-	}
-	finished := "true"
-	if len(open) > 0 {
-		finished = "NOT (" + inList(col("status"), open) + ")"
-	}
-	extra := ""
-	if !pushdown {
-		extra = ", " + finished + " AS finished"
-	}
-	text := by("text", "TEXT", "CHAR")
-	sel := fmt.Sprintf("SELECT %s, %s AS task_type, CAST(CASE %s %s END AS %s) AS task_status, %s AS tag, %s, %s AS end_date%s FROM %s",
-		col("id"), by(quoteSQL(m.Name)+"::text", "CAST("+quoteSQL(m.Name)+" AS TEXT)", "CAST("+quoteSQL(m.Name)+" AS CHAR)"), col("status"), strings.Join(code, " "),
-		text, tagExpr, col("created_at"), endExpr, extra, m.Name+" AS t")
+	sel, code, text := branchSelect(m, e, pushdown)
 	if !pushdown {
 		return sel
 	}
@@ -249,7 +218,80 @@ func catalogBranch(m *spec.Model, e Engine, pushdown bool) string {
 	// a one-time filter and SQLite evaluates it once, so a status (or model)
 	// the filter leaves out is not read at all. The window keeps unfinished
 	// statuses whatever their age, so only terminal ones get a time bound.
-	var branches []string
+	var out []string
+	for _, b := range listBranches(m, e, sel, code, text) {
+		out = append(out, b.sql)
+	}
+	return strings.Join(out, "\x00")
+}
+
+// branchSpelling returns the engine's spelling in a branch: by picks
+// PostgreSQL's, SQLite's or MySQL's text; col and field name a column of
+// the branch's table. Each branch is a scope of its own, so every table is
+// t: shorter text matters to SQLite, which parses the statement on every
+// execution. MySQL's field columns are quoted, as its schema writes them.
+func branchSpelling(e Engine) (by func(pgText, sqliteText, mysqlText string) string, col, field func(name string) string) {
+	by = func(pgText, sqliteText, mysqlText string) string {
+		switch e {
+		case PostgreSQL:
+			return pgText
+		case MySQL:
+			return mysqlText
+		}
+		return sqliteText
+	}
+	col = func(name string) string { return "t." + name }
+	field = func(name string) string { return "t." + by(name, name, mysqlIdent(name)) }
+	return by, col, field
+}
+
+// branchSelect returns a model's select list and FROM for the listing (with
+// the finished column for the naive design), the CASE arms that turn its
+// statuses into codes, and the engine's text type.
+func branchSelect(m *spec.Model, e Engine, pushdown bool) (sel string, code []string, text string) {
+	by, col, field := branchSpelling(e)
+	var open []string
+	for _, s := range m.Statuses {
+		code = append(code, fmt.Sprintf("WHEN %s THEN '%s'", quoteSQL(s.Name), s.Code))
+		if !s.Terminal {
+			open = append(open, s.Name)
+		}
+	}
+	tagExpr := by("NULL::text", "CAST(NULL AS TEXT)", "CAST(NULL AS CHAR)")
+	if f := tagField(m); f != nil {
+		tagExpr = field(f.Name)
+	}
+	endExpr := endDateExpr(m, func(f *spec.Field) string { return field(f.Name) }, by("NULL::timestamptz", "CAST(NULL AS DATETIME)", "CAST(NULL AS DATETIME(6))"))
+	finished := "true"
+	if len(open) > 0 {
+		finished = "NOT (" + inList(col("status"), open) + ")"
+	}
+	extra := ""
+	if !pushdown {
+		extra = ", " + finished + " AS finished"
+	}
+	text = by("text", "TEXT", "CHAR")
+	sel = fmt.Sprintf("SELECT %s, %s AS task_type, CAST(CASE %s %s END AS %s) AS task_status, %s AS tag, %s, %s AS end_date%s FROM %s",
+		col("id"), by(quoteSQL(m.Name)+"::text", "CAST("+quoteSQL(m.Name)+" AS TEXT)", "CAST("+quoteSQL(m.Name)+" AS CHAR)"), col("status"), strings.Join(code, " "),
+		text, tagExpr, col("created_at"), endExpr, extra, m.Name+" AS t")
+	return sel, code, text
+}
+
+// listBranch is one branch of the listing: a model's status under one
+// combination of the tag and owner filters.
+type listBranch struct {
+	status  string
+	variant string // "", "tag", "owner" or "owner tag": the filters it serves (MySQL)
+	sql     string
+}
+
+// listBranches renders the branches of one model, one per status and
+// filter; sel is the model's select list (its status code a CASE, which each
+// branch replaces by its status's code).
+func listBranches(m *spec.Model, e Engine, sel string, code []string, text string) []listBranch {
+	pg := e == PostgreSQL
+	by, col, field := branchSpelling(e)
+	var branches []listBranch
 	for _, s := range m.Statuses {
 		var guard string
 		if pg {
@@ -269,7 +311,13 @@ func catalogBranch(m *spec.Model, e Engine, pushdown bool) string {
 		// branch of its own, the tag (if asked for) a filter on the owner's
 		// rows. Without an owner column, a listing by owner reads nothing.
 		// A variant is its parameter-only guards and its column conditions.
-		type variant struct{ guards, conds []string }
+		// MySQL's Lister composes each request's statement of the branches
+		// its filters make possible, so its branches have no guards and a
+		// listing by owner with a tag has a branch of its own.
+		type variant struct {
+			name          string
+			guards, conds []string
+		}
 		tagNull := pick(pg, "sqlc.narg(tm_tag)::text IS NULL", "sqlc.narg(tm_tag) IS NULL")
 		tagSet := pick(pg, "sqlc.narg(tm_tag)::text IS NOT NULL", "sqlc.narg(tm_tag) IS NOT NULL")
 		// On SQLite a parameter compared to an indexed column is written +?
@@ -285,37 +333,43 @@ func catalogBranch(m *spec.Model, e Engine, pushdown bool) string {
 		ownerSet := pick(pg, "sqlc.narg(tm_owner)::text IS NOT NULL", "sqlc.narg(tm_owner) IS NOT NULL")
 		variants := []variant{{guards: []string{tagNull, ownerNull}}}
 		if tagField(m) != nil {
-			variants = append(variants, variant{guards: []string{tagSet, ownerNull}, conds: []string{tagEq}})
+			variants = append(variants, variant{name: "tag", guards: []string{tagSet, ownerNull}, conds: []string{tagEq}})
 		}
 		if o := ownerField(m); o != nil {
 			ownerEq := field(o.Name) + pick(pg, " = sqlc.narg(tm_owner)::text", " = "+arg("sqlc.narg(tm_owner)"))
-			if tagField(m) != nil {
-				variants = append(variants, variant{guards: []string{ownerSet}, conds: []string{ownerEq, "(" + tagNull + " OR " + tagEq + ")"}})
-			} else {
-				variants = append(variants, variant{guards: []string{tagNull, ownerSet}, conds: []string{ownerEq}})
+			switch {
+			case e == MySQL:
+				variants = append(variants, variant{name: "owner", conds: []string{ownerEq}})
+				if tagField(m) != nil {
+					variants = append(variants, variant{name: "owner tag", conds: []string{ownerEq, tagEq}})
+				}
+			case tagField(m) != nil:
+				variants = append(variants, variant{name: "owner", guards: []string{ownerSet}, conds: []string{ownerEq, "(" + tagNull + " OR " + tagEq + ")"}})
+			default:
+				variants = append(variants, variant{name: "owner", guards: []string{tagNull, ownerSet}, conds: []string{ownerEq}})
 			}
 		}
 		for _, v := range variants {
-			where := append(append(append([]string{guard}, v.guards...), col("status")+" = "+quoteSQL(s.Name)), v.conds...)
+			where := append(append([]string{guard}, v.guards...), col("status")+" = "+quoteSQL(s.Name))
+			if e == MySQL {
+				where = []string{col("status") + " = " + quoteSQL(s.Name)}
+			}
+			where = append(where, v.conds...)
 			if s.Terminal {
 				where = append(where, col("created_at")+pick(pg, " >= sqlc.arg(tm_since)::timestamptz", " >= "+arg("sqlc.arg(tm_since)")))
 			}
-			branches = append(branches, fmt.Sprintf("%s\n    WHERE %s\n    ORDER BY %s DESC, %s DESC\n    LIMIT %s", one, strings.Join(where, "\n      AND "),
-				col("created_at"), col("id"), pick(pg, "sqlc.arg(tm_top)::integer", "sqlc.arg(tm_top)")))
+			branches = append(branches, listBranch{status: s.Name, variant: v.name, sql: fmt.Sprintf("%s\n    WHERE %s\n    ORDER BY %s DESC, %s DESC\n    LIMIT %s", one, strings.Join(where, "\n      AND "),
+				col("created_at"), col("id"), pick(pg, "sqlc.arg(tm_top)::integer", "sqlc.arg(tm_top)"))})
 		}
 	}
-	return strings.Join(branches, "\x00")
+	return branches
 }
 
 func catalogSQL(models []*spec.Model, e Engine) []byte {
 	pg := e == PostgreSQL
 	var b strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
-	how := "compiled by sqlc"
-	if e == MySQL {
-		how = "run by the generated Lister"
-	}
-	p("%s\n-- The unified /tasks listing over %d models for %s, %s.\n\n", SQLHeader, len(models), e, how)
+	p("%s\n-- The unified /tasks listing over %d models for %s, compiled by sqlc.\n\n", SQLHeader, len(models), e)
 	p("-- name: List :many\n-- Newest first. Every filter is pushed into each model's branch, which is cut\n")
 	p("-- to the first tm_top = offset + limit rows (through its created_at indexes)\n-- before the union is merged; a model not asked for gets no statuses and\n-- reads nothing.\n")
 	p("SELECT listing.id, listing.task_type, listing.task_status, listing.tag, listing.created_at, listing.end_date FROM (\n")
@@ -333,11 +387,43 @@ func catalogSQL(models []*spec.Model, e Engine) []byte {
 			}
 		}
 	}
-	p(") AS listing\nORDER BY listing.created_at DESC, listing.id DESC\nLIMIT %s OFFSET %s;\n", pick(pg, "sqlc.arg(tm_limit)::integer", "sqlc.arg(tm_limit)"), pick(pg, "sqlc.arg(tm_offset)::integer", "sqlc.arg(tm_offset)"))
-	if e != MySQL {
-		p("\n")
-	}
+	p(") AS listing\nORDER BY listing.created_at DESC, listing.id DESC\nLIMIT %s OFFSET %s;\n\n", pick(pg, "sqlc.arg(tm_limit)::integer", "sqlc.arg(tm_limit)"), pick(pg, "sqlc.arg(tm_offset)::integer", "sqlc.arg(tm_offset)"))
 
+	return []byte(b.String())
+}
+
+// catalogMySQL renders the branches of MySQL's listing, which mysql.Lister
+// composes per request into one UNION ALL of the branches the request's
+// filters make possible (MariaDB plans every branch of a statement on every
+// execution, so branches a request cannot use cost it time). A line
+// "-- branch: <model> <status> [<filters>]" starts each branch; its filters,
+// "tag", "owner" or "owner tag", are those it applies besides the status and
+// the window. A branch reads its index alone (id, status and created_at):
+// the page's tag and end date are read after the union is cut to the page,
+// through the columns of "-- tag: <model>" and "-- end_date: <model>",
+// written with the table's name, so that a page reads offset + limit rows
+// of the tables rather than a branch's worth each.
+func catalogMySQL(models []*spec.Model) []byte {
+	var b strings.Builder
+	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	p("%s\n-- The branches of the unified /tasks listing over %d models for %s, composed\n", SQLHeader, len(models), MySQL)
+	p("-- per request by the generated Lister: each is one model's tasks in one status,\n")
+	p("-- newest first, with the filters it names, cut to the first tm_top = offset +\n")
+	p("-- limit rows through its created_at indexes before the union is merged; the\n")
+	p("-- page's tag and end date are then read through each model's columns.\n")
+	for _, m := range models {
+		_, code, text := branchSelect(m, MySQL, true)
+		sel := fmt.Sprintf("SELECT t.id, CAST(%s AS CHAR) AS task_type, CAST(CASE t.status %s END AS %s) AS task_status, t.created_at FROM %s AS t",
+			quoteSQL(m.Name), strings.Join(code, " "), text, m.Name)
+		field := func(f *spec.Field) string { return mysqlIdent(m.Name) + "." + mysqlIdent(f.Name) }
+		if f := tagField(m); f != nil {
+			p("\n-- tag: %s\n%s\n", m.Name, field(f))
+		}
+		p("\n-- end_date: %s\n%s\n", m.Name, endDateExpr(m, field, "CAST(NULL AS DATETIME(6))"))
+		for _, br := range listBranches(m, MySQL, sel, code, text) {
+			p("\n-- branch: %s\n%s\n", strings.TrimSpace(m.Name+" "+br.status+" "+br.variant), br.sql)
+		}
+	}
 	return []byte(b.String())
 }
 
