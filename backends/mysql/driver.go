@@ -318,13 +318,15 @@ func (d *Driver[T]) flushTransitions(ctx context.Context, calls []sqltable.Call[
 	for i, j := range order {
 		sorted[i] = calls[j]
 	}
-	counts, err := d.batch(ctx, sorted, "UpdateGuarded", "InsertHistoryIfUpdated")
+	// Each history row goes first, under the update's guard and a lock of
+	// the row: both write, or neither does.
+	counts, err := d.batch(ctx, sorted, "InsertHistoryGuarded", "UpdateGuarded")
 	errs := make([]error, len(calls))
 	for i, j := range order {
 		switch {
 		case err != nil:
 			errs[j] = err
-		case counts[i][0] != 1:
+		case counts[i][1] != 1:
 			errs[j] = groupcommit.ErrNotApplied
 		}
 	}
