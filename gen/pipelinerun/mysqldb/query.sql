@@ -86,11 +86,6 @@ WHERE id = sqlc.arg(id) AND status = sqlc.arg(tm_from_status) AND version = sqlc
 -- name: Get
 SELECT `id`, `status`, `version`, `created_at`, `updated_at`, `stage`, `task`, `hostname`, `pid`, `ppid`, `user_name`, `code_version`, `git_commit`, `environment`, `script_path`, `script_filename`, `log_path`, `log_filename`, `overall_percent`, `message`, `current_subtask`, `total_subtasks`, `error_message`, `error_detail`, `memory_mb`, `cpu_percent`, `started_at`, `ended_at`, `tm_traceparent` FROM pipeline_run WHERE id = sqlc.arg(id);
 
--- name: GetMany
--- The tasks of a JSON array of ids, oldest first.
-SELECT t.`id`, t.`status`, t.`version`, t.`created_at`, t.`updated_at`, t.`stage`, t.`task`, t.`hostname`, t.`pid`, t.`ppid`, t.`user_name`, t.`code_version`, t.`git_commit`, t.`environment`, t.`script_path`, t.`script_filename`, t.`log_path`, t.`log_filename`, t.`overall_percent`, t.`message`, t.`current_subtask`, t.`total_subtasks`, t.`error_message`, t.`error_detail`, t.`memory_mb`, t.`cpu_percent`, t.`started_at`, t.`ended_at`, t.`tm_traceparent` FROM pipeline_run AS t JOIN JSON_TABLE(sqlc.arg(tm_ids), '$[*]' COLUMNS (id CHAR(36) CHARACTER SET ascii PATH '$')) AS j ON t.id = j.id
-ORDER BY t.created_at, t.id;
-
 -- name: Keys
 -- The keys (status and version) of many tasks in one read: what a worker pool
 -- polls to see its running tasks cancelled by another process.

@@ -56,11 +56,6 @@ WHERE id = sqlc.arg(id) AND status = sqlc.arg(tm_from_status) AND version = sqlc
 -- name: Get
 SELECT `id`, `status`, `version`, `created_at`, `updated_at`, `stage_name`, `attempts`, `task_id`, `history`, `result`, `checkpoint`, `started_at`, `ended_at`, `tm_traceparent` FROM stage WHERE id = sqlc.arg(id);
 
--- name: GetMany
--- The tasks of a JSON array of ids, oldest first.
-SELECT t.`id`, t.`status`, t.`version`, t.`created_at`, t.`updated_at`, t.`stage_name`, t.`attempts`, t.`task_id`, t.`history`, t.`result`, t.`checkpoint`, t.`started_at`, t.`ended_at`, t.`tm_traceparent` FROM stage AS t JOIN JSON_TABLE(sqlc.arg(tm_ids), '$[*]' COLUMNS (id CHAR(36) CHARACTER SET ascii PATH '$')) AS j ON t.id = j.id
-ORDER BY t.created_at, t.id;
-
 -- name: Keys
 -- The keys (status and version) of many tasks in one read: what a worker pool
 -- polls to see its running tasks cancelled by another process.
