@@ -38,7 +38,9 @@
 // wrote for the model (its query.sql): guarded transitions with their
 // history rows, CreateMany, reservations and claims with SELECT … FOR
 // UPDATE SKIP LOCKED, leases and heartbeats, retention, and the change
-// listing a polling change stream reads. The catalog's Lister reads the
+// listing a polling change stream reads. Each write, and each claim (lock,
+// move, history rows, read back), is one transaction sent as one query of
+// many statements: one round trip. The catalog's Lister reads the
 // unified listing across models. Leases serve named leases (one sweeper at
 // a time), and auth stores tokens on the same database.
 package mysql
