@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -135,7 +136,7 @@ func (d *Driver[T]) insertOne(ctx context.Context, c sqltable.Call[T]) error {
 // transaction; an error aborts the batch, which the group then writes item
 // by item.
 func (d *Driver[T]) flushInserts(ctx context.Context, calls []sqltable.Call[T]) []error {
-	_, err := d.batch(ctx, calls, "Insert", "InsertHistory")
+	err := d.insertBatch(ctx, calls)
 	errs := make([]error, len(calls))
 	for i := range errs {
 		errs[i] = err
@@ -157,8 +158,7 @@ func (d *Driver[T]) InsertMany(ctx context.Context, xs []*T, hs []backends.Histo
 		k := d.t.Key(x)
 		calls[i] = sqltable.Call[T]{Task: x, ID: k.ID, ToStatus: k.Status, History: hs[i]}
 	}
-	_, err := d.batch(ctx, calls, "Insert", "InsertHistory")
-	return Classify(err)
+	return Classify(d.insertBatch(ctx, calls))
 }
 
 // add appends statement name, bound for c, to a script.
@@ -169,6 +169,43 @@ func (d *Driver[T]) add(sc *script, name string, c *sqltable.Call[T]) error {
 	}
 	sc.add(query, args)
 	return nil
+}
+
+// insertBatch writes new tasks and their first history rows in one script:
+// one INSERT of many rows (the Insert statement's VALUES row repeated),
+// then each task's InsertHistory; again after a deadlock.
+func (d *Driver[T]) insertBatch(ctx context.Context, calls []sqltable.Call[T]) error {
+	head, row, ok := strings.Cut(d.t.Stmts["Insert"].SQL, "\nVALUES ")
+	if !ok || len(calls) == 1 {
+		_, err := d.batch(ctx, calls, "Insert", "InsertHistory")
+		return err
+	}
+	var text strings.Builder
+	text.WriteString(head)
+	text.WriteString("\nVALUES ")
+	var args []any
+	for i := range calls {
+		_, a, err := d.t.Bind("Insert", &calls[i])
+		if err != nil {
+			return err
+		}
+		if i > 0 {
+			text.WriteString(", ")
+		}
+		text.WriteString(row)
+		args = append(args, a...)
+	}
+	var sc script
+	sc.add(text.String(), args)
+	for i := range calls {
+		if err := d.add(&sc, "InsertHistory", &calls[i]); err != nil {
+			return err
+		}
+	}
+	return retry(ctx, func() error {
+		_, err := sc.exec(ctx, d.db)
+		return err
+	})
 }
 
 // batch runs, for each call, the statements named, in one transaction and
