@@ -288,13 +288,13 @@ func (d *Driver[T]) flushTransitions(ctx context.Context, calls []sqltable.Call[
 	for i, j := range order {
 		sorted[i] = calls[j]
 	}
-	counts, err := d.batch(ctx, sorted, "UpdateGuarded", "InsertHistoryIfUpdated")
+	counts, err := d.batch(ctx, sorted, "InsertHistoryGuarded", "UpdateGuarded")
 	errs := make([]error, len(calls))
 	for i, j := range order {
 		switch {
 		case err != nil:
 			errs[j] = err
-		case counts[i][0] != 1:
+		case counts[i][1] != 1:
 			errs[j] = groupcommit.ErrNotApplied
 		}
 	}

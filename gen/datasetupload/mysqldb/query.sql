@@ -13,13 +13,17 @@ SELECT id, tm_history_seq, sqlc.arg(tm_from_status), sqlc.arg(tm_to_status), sql
     sqlc.arg(tm_at), sqlc.arg(tm_attempt), sqlc.arg(tm_actor), sqlc.arg(tm_message)
 FROM dataset_upload WHERE id = sqlc.arg(tm_task_id);
 
--- name: InsertHistoryIfUpdated
--- InsertHistory after an UpdateGuarded in the same batch of statements: no
--- row when that update matched none (its guard failed).
+-- name: InsertHistoryGuarded
+-- The history row of the UpdateGuarded that follows it in the same transaction,
+-- written only while the task has the status and version that update's guard
+-- names: the task is locked FOR UPDATE, so the update then matches it. Numbered
+-- by the count that update sets. (ROW_COUNT() after the update was no guard: a
+-- batch whose client died midway committed updates without their rows.)
 INSERT INTO dataset_upload_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
-SELECT id, tm_history_seq, sqlc.arg(tm_from_status), sqlc.arg(tm_to_status), sqlc.arg(tm_event),
+SELECT id, tm_history_seq + 1, sqlc.arg(tm_from_status), sqlc.arg(tm_to_status), sqlc.arg(tm_event),
     sqlc.arg(tm_at), sqlc.arg(tm_attempt), sqlc.arg(tm_actor), sqlc.arg(tm_message)
-FROM dataset_upload WHERE id = sqlc.arg(tm_task_id) AND ROW_COUNT() > 0;
+FROM dataset_upload WHERE id = sqlc.arg(tm_task_id) AND status = sqlc.arg(tm_from_status) AND version = sqlc.arg(tm_from_version)
+FOR UPDATE;
 
 -- name: UpdateGuarded
 -- The status-changing half of a transition (InsertHistory is the other), in one
