@@ -32,6 +32,10 @@ type Group[P any] struct {
 	// update a row twice); the others wait for the next batch.
 	split func(queue []*groupCall[P]) (batch, rest []*groupCall[P])
 
+	// maxInFlight bounds the batches written at once (groupMaxInFlight
+	// unless SetMaxInFlight changed it).
+	maxInFlight int
+
 	mu       sync.Mutex
 	queue    []*groupCall[P]
 	inFlight int
@@ -50,14 +54,15 @@ type groupCall[P any] struct {
 // in the worker benchmark at concurrency 1000.
 const groupMaxBatch = 256
 
-// groupMaxInFlight bounds the batches written at once: on 2 cores, 2 beat
-// 1, 3 and 4 (10.0k, 10.6k and 9.8k transitions/s against 12.3k).
+// groupMaxInFlight bounds the batches written at once by default: on 2
+// cores, with PostgreSQL, 2 beat 1, 3 and 4 (10.0k, 10.6k and 9.8k
+// transitions/s against 12.3k). SetMaxInFlight changes it for a group.
 const groupMaxInFlight = 2
 
 // NewGroup returns a Group writing batches with flush and lone items with
 // single; key identifies the row each item writes.
 func NewGroup[P any, K comparable](flush func(ctx context.Context, items []P) []error, single func(ctx context.Context, item P) error, key func(P) K) *Group[P] {
-	g := &Group[P]{flush: flush, single: single}
+	g := &Group[P]{flush: flush, single: single, maxInFlight: groupMaxInFlight}
 	seen := make(map[K]struct{}, groupMaxBatch)
 	g.split = func(queue []*groupCall[P]) (batch, rest []*groupCall[P]) {
 		clear(seen)
@@ -74,6 +79,15 @@ func NewGroup[P any, K comparable](flush func(ctx context.Context, items []P) []
 		return batch, rest
 	}
 	return g
+}
+
+// SetMaxInFlight bounds the batches written at once to n (at least 1);
+// call it before the group's first Do. A lone write (Do with nothing
+// pending) counts as a batch.
+func (g *Group[P]) SetMaxInFlight(n int) {
+	g.mu.Lock()
+	g.maxInFlight = max(n, 1)
+	g.mu.Unlock()
 }
 
 // Do writes p with the next batch and returns its own result. If ctx ends
@@ -103,7 +117,7 @@ func (g *Group[P]) Do(ctx context.Context, p P) error {
 	}
 	c.p = p
 	g.queue = append(g.queue, c)
-	lead := g.inFlight < groupMaxInFlight
+	lead := g.inFlight < g.maxInFlight
 	if lead {
 		g.inFlight++
 	}

@@ -146,3 +146,60 @@ func TestGroupCallerGivesUp(t *testing.T) {
 	}
 	close(db.gate)
 }
+
+// TestGroupMaxInFlight: no more batches are written at once than the bound
+// (a lone write included), and the bound is reached when calls pile up.
+func TestGroupMaxInFlight(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		set  int // 0: the default
+		want int
+	}{
+		{"default", 0, 2},
+		{"one", 1, 1},
+		{"three", 3, 3},
+		{"below one means one", -5, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db := &fakeDB{gate: make(chan struct{})}
+			var now, most atomic.Int32
+			flush := func(ctx context.Context, items []item) []error {
+				n := now.Add(1)
+				for {
+					m := most.Load()
+					if n <= m || most.CompareAndSwap(m, n) {
+						break
+					}
+				}
+				defer now.Add(-1)
+				return db.flush(ctx, items)
+			}
+			single := func(ctx context.Context, it item) error { return flush(ctx, []item{it})[0] }
+			g := groupcommit.NewGroup(flush, single, func(it item) int { return it.key })
+			if tc.set != 0 {
+				g.SetMaxInFlight(tc.set)
+			}
+			var wg sync.WaitGroup
+			for i := range 40 {
+				wg.Go(func() {
+					if err := g.Do(context.Background(), item{key: i}); err != nil {
+						t.Errorf("item %d: %v", i, err)
+					}
+				})
+				// Calls arrive over time: each batch in flight took the
+				// calls queued before it, and later ones start the next.
+				time.Sleep(time.Millisecond)
+			}
+			// Wait until the bound's worth of batches wait on the gate.
+			for deadline := time.Now().Add(5 * time.Second); now.Load() < int32(tc.want) && time.Now().Before(deadline); {
+				time.Sleep(time.Millisecond)
+			}
+			time.Sleep(20 * time.Millisecond) // room for a batch too many to start
+			close(db.gate)
+			wg.Wait()
+			if got := most.Load(); got != int32(tc.want) {
+				t.Errorf("at most %d batches in flight, want %d", got, tc.want)
+			}
+		})
+	}
+}

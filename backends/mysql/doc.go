@@ -26,8 +26,9 @@
 // whose applied migration has changed (naming it) or that a newer spec
 // migrated. MySQL and MariaDB commit each schema change as it runs, so a
 // migration is not one transaction: Migrate runs its statements one by one
-// and, when one fails, records in taskmodel_migration_progress how many
-// ran. The error (*MigrationFailedError) names the migration, the failed
+// and records after each, in taskmodel_migration_progress, how many ran, so
+// that a process killed part way resumes after them. When a statement fails,
+// the error (*MigrationFailedError) names the migration, the failed
 // statement and the statements left applied; the next start resumes at the
 // failed statement once its cause is fixed.
 //
@@ -38,7 +39,9 @@
 // wrote for the model (its query.sql): guarded transitions with their
 // history rows, CreateMany, reservations and claims with SELECT … FOR
 // UPDATE SKIP LOCKED, leases and heartbeats, retention, and the change
-// listing a polling change stream reads. The catalog's Lister reads the
+// listing a polling change stream reads. Each write, and each claim (lock,
+// move, history rows, read back), is one transaction sent as one query of
+// many statements: one round trip. The catalog's Lister reads the
 // unified listing across models. Leases serve named leases (one sweeper at
 // a time), and auth stores tokens on the same database.
 package mysql

@@ -14,16 +14,15 @@ SELECT id, tm_history_seq, sqlc.arg(tm_from_status), sqlc.arg(tm_to_status), sql
 FROM model_upload WHERE id = sqlc.arg(tm_task_id);
 
 -- name: InsertHistoryGuarded
--- The history row of an UpdateGuarded that follows it in the same transaction,
--- under the same guard: it locks the task's row (FOR UPDATE), so the update
--- then finds what it found, and both write or neither does. The row gets the
--- number the update gives tm_history_seq. (Not an insert after the update
--- guarded by ROW_COUNT(): a server runs a batch of statements to its COMMIT
--- even when its client died, and ROW_COUNT() is then not the update's.)
+-- The history row of the UpdateGuarded that follows it in the same transaction,
+-- written only while the task has the status and version that update's guard
+-- names: the task is locked FOR UPDATE, so the update then matches it. Numbered
+-- by the count that update sets. (ROW_COUNT() after the update was no guard: a
+-- batch whose client died midway committed updates without their rows.)
 INSERT INTO model_upload_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
 SELECT id, tm_history_seq + 1, sqlc.arg(tm_from_status), sqlc.arg(tm_to_status), sqlc.arg(tm_event),
     sqlc.arg(tm_at), sqlc.arg(tm_attempt), sqlc.arg(tm_actor), sqlc.arg(tm_message)
-FROM model_upload WHERE id = sqlc.arg(id) AND status = sqlc.arg(tm_from_status) AND version = sqlc.arg(tm_from_version)
+FROM model_upload WHERE id = sqlc.arg(tm_task_id) AND status = sqlc.arg(tm_from_status) AND version = sqlc.arg(tm_from_version)
 FOR UPDATE;
 
 -- name: UpdateGuarded
@@ -63,11 +62,6 @@ WHERE id = sqlc.arg(id) AND status = sqlc.arg(tm_from_status) AND version = sqlc
 -- name: Get
 SELECT `id`, `status`, `version`, `created_at`, `updated_at`, `tag`, `error_message`, `source`, `source_uri`, `user_id`, `progress`, `queued_at`, `started_at`, `end_date`, `tm_lease_owner`, `tm_lease_expires_at`, `tm_lease_attempt`, `tm_traceparent` FROM model_upload WHERE id = sqlc.arg(id);
 
--- name: GetMany
--- The tasks of a JSON array of ids, oldest first.
-SELECT t.`id`, t.`status`, t.`version`, t.`created_at`, t.`updated_at`, t.`tag`, t.`error_message`, t.`source`, t.`source_uri`, t.`user_id`, t.`progress`, t.`queued_at`, t.`started_at`, t.`end_date`, t.`tm_lease_owner`, t.`tm_lease_expires_at`, t.`tm_lease_attempt`, t.`tm_traceparent` FROM model_upload AS t JOIN JSON_TABLE(sqlc.arg(tm_ids), '$[*]' COLUMNS (id CHAR(36) CHARACTER SET ascii PATH '$')) AS j ON t.id = j.id
-ORDER BY t.created_at, t.id;
-
 -- name: Keys
 -- The keys (status and version) of many tasks in one read: what a worker pool
 -- polls to see its running tasks cancelled by another process.
@@ -100,38 +94,48 @@ WHERE updated_at >= sqlc.arg(tm_since) AND (updated_at > sqlc.arg(tm_since_stric
 ORDER BY updated_at, id
 LIMIT sqlc.arg(tm_max_rows);
 
--- name: ReserveIDs
--- The ids of up to tm_max_rows tasks in tm_status that no live lease holds
--- (none, or one expired by tm_now), oldest first, locked; rows other
--- transactions hold are skipped, so a task goes to one worker.
-SELECT id FROM model_upload
-WHERE status = sqlc.arg(tm_status) AND (tm_lease_expires_at IS NULL OR tm_lease_expires_at <= sqlc.arg(tm_now))
-ORDER BY created_at, id
-LIMIT sqlc.arg(tm_max_rows)
-FOR UPDATE SKIP LOCKED;
+-- name: ReserveLock
+-- Locks up to tm_max_rows tasks in tm_status that no live lease holds (none,
+-- or one expired by tm_now), oldest first, and keeps their ids in @tm_ids, a
+-- JSON array (NULL for none); rows other transactions hold are skipped, so a
+-- task goes to one worker.
+SELECT JSON_ARRAYAGG(id) INTO @tm_ids FROM (
+    SELECT id FROM model_upload
+    WHERE status = sqlc.arg(tm_status) AND (tm_lease_expires_at IS NULL OR tm_lease_expires_at <= sqlc.arg(tm_now))
+    ORDER BY created_at, id
+    LIMIT sqlc.arg(tm_max_rows)
+    FOR UPDATE SKIP LOCKED
+) AS tm_locked;
 
 -- name: Reserve
--- Leases the tasks ReserveIDs locked and counts an attempt on each. Status
+-- Leases the tasks ReserveLock locked and counts an attempt on each. Status
 -- and version are unchanged: the worker then fires the claim event.
-UPDATE model_upload AS t JOIN JSON_TABLE(sqlc.arg(tm_ids), '$[*]' COLUMNS (id CHAR(36) CHARACTER SET ascii PATH '$')) AS j ON t.id = j.id
+UPDATE model_upload AS t JOIN JSON_TABLE(@tm_ids, '$[*]' COLUMNS (id CHAR(36) CHARACTER SET ascii PATH '$')) AS j ON t.id = j.id
 SET t.tm_lease_owner = sqlc.arg(tm_owner), t.tm_lease_expires_at = sqlc.arg(tm_expires_at), t.tm_lease_attempt = t.tm_lease_attempt + 1;
 
--- name: ClaimIDs
--- ReserveIDs in the queue QUEUED, after the position (tm_after_created_at,
+-- name: Locked
+-- The tasks ReserveLock or ClaimLock locked, oldest first.
+SELECT t.`id`, t.`status`, t.`version`, t.`created_at`, t.`updated_at`, t.`tag`, t.`error_message`, t.`source`, t.`source_uri`, t.`user_id`, t.`progress`, t.`queued_at`, t.`started_at`, t.`end_date`, t.`tm_lease_owner`, t.`tm_lease_expires_at`, t.`tm_lease_attempt`, t.`tm_traceparent` FROM model_upload AS t JOIN JSON_TABLE(@tm_ids, '$[*]' COLUMNS (id CHAR(36) CHARACTER SET ascii PATH '$')) AS j ON t.id = j.id
+ORDER BY t.created_at, t.id;
+
+-- name: ClaimLock
+-- ReserveLock in the queue QUEUED, after the position (tm_after_created_at,
 -- tm_after_id).
-SELECT id FROM model_upload
-WHERE status = 'QUEUED' AND (tm_lease_expires_at IS NULL OR tm_lease_expires_at <= sqlc.arg(tm_now))
-  AND (created_at > sqlc.arg(tm_after_created_at) OR (created_at = sqlc.arg(tm_after_created_at_eq) AND id > sqlc.arg(tm_after_id)))
-ORDER BY created_at, id
-LIMIT sqlc.arg(tm_max_rows)
-FOR UPDATE SKIP LOCKED;
+SELECT JSON_ARRAYAGG(id) INTO @tm_ids FROM (
+    SELECT id FROM model_upload
+    WHERE status = 'QUEUED' AND (tm_lease_expires_at IS NULL OR tm_lease_expires_at <= sqlc.arg(tm_now))
+      AND (created_at > sqlc.arg(tm_after_created_at) OR (created_at = sqlc.arg(tm_after_created_at_eq) AND id > sqlc.arg(tm_after_id)))
+    ORDER BY created_at, id
+    LIMIT sqlc.arg(tm_max_rows)
+    FOR UPDATE SKIP LOCKED
+) AS tm_locked;
 
 -- name: Claim
--- Reserve and the claim event "start" in one update: every task ClaimIDs
+-- Reserve and the claim event "start" in one update: every task ClaimLock
 -- locked moves from QUEUED to RUNNING as Fire moves it (version + 1, updated_at
 -- and the entry timestamp at tm_now, the progress the status maps) and takes
 -- its lease; the driver appends the history rows in the same transaction.
-UPDATE model_upload AS t JOIN JSON_TABLE(sqlc.arg(tm_ids), '$[*]' COLUMNS (id CHAR(36) CHARACTER SET ascii PATH '$')) AS j ON t.id = j.id
+UPDATE model_upload AS t JOIN JSON_TABLE(@tm_ids, '$[*]' COLUMNS (id CHAR(36) CHARACTER SET ascii PATH '$')) AS j ON t.id = j.id
 SET t.`status` = 'RUNNING',
     t.`version` = t.version + 1,
     t.`updated_at` = sqlc.arg(tm_now),
@@ -146,7 +150,7 @@ SET t.`status` = 'RUNNING',
 INSERT INTO model_upload_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
 SELECT t.id, t.tm_history_seq, 'QUEUED', 'RUNNING', 'start', sqlc.arg(tm_now), t.tm_lease_attempt, sqlc.arg(tm_owner),
     concat('claimed by ', sqlc.arg(tm_owner), ' (attempt ', t.tm_lease_attempt, ')')
-FROM model_upload AS t JOIN JSON_TABLE(sqlc.arg(tm_ids), '$[*]' COLUMNS (id CHAR(36) CHARACTER SET ascii PATH '$')) AS j ON t.id = j.id;
+FROM model_upload AS t JOIN JSON_TABLE(@tm_ids, '$[*]' COLUMNS (id CHAR(36) CHARACTER SET ascii PATH '$')) AS j ON t.id = j.id;
 
 -- name: Claimable
 -- Whether a task in tm_status is claimable (no live lease holds it): what

@@ -14,16 +14,15 @@ SELECT id, tm_history_seq, sqlc.arg(tm_from_status), sqlc.arg(tm_to_status), sql
 FROM pipeline_run WHERE id = sqlc.arg(tm_task_id);
 
 -- name: InsertHistoryGuarded
--- The history row of an UpdateGuarded that follows it in the same transaction,
--- under the same guard: it locks the task's row (FOR UPDATE), so the update
--- then finds what it found, and both write or neither does. The row gets the
--- number the update gives tm_history_seq. (Not an insert after the update
--- guarded by ROW_COUNT(): a server runs a batch of statements to its COMMIT
--- even when its client died, and ROW_COUNT() is then not the update's.)
+-- The history row of the UpdateGuarded that follows it in the same transaction,
+-- written only while the task has the status and version that update's guard
+-- names: the task is locked FOR UPDATE, so the update then matches it. Numbered
+-- by the count that update sets. (ROW_COUNT() after the update was no guard: a
+-- batch whose client died midway committed updates without their rows.)
 INSERT INTO pipeline_run_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
 SELECT id, tm_history_seq + 1, sqlc.arg(tm_from_status), sqlc.arg(tm_to_status), sqlc.arg(tm_event),
     sqlc.arg(tm_at), sqlc.arg(tm_attempt), sqlc.arg(tm_actor), sqlc.arg(tm_message)
-FROM pipeline_run WHERE id = sqlc.arg(id) AND status = sqlc.arg(tm_from_status) AND version = sqlc.arg(tm_from_version)
+FROM pipeline_run WHERE id = sqlc.arg(tm_task_id) AND status = sqlc.arg(tm_from_status) AND version = sqlc.arg(tm_from_version)
 FOR UPDATE;
 
 -- name: UpdateGuarded
@@ -90,11 +89,6 @@ WHERE id = sqlc.arg(id) AND status = sqlc.arg(tm_from_status) AND version = sqlc
 
 -- name: Get
 SELECT `id`, `status`, `version`, `created_at`, `updated_at`, `stage`, `task`, `hostname`, `pid`, `ppid`, `user_name`, `code_version`, `git_commit`, `environment`, `script_path`, `script_filename`, `log_path`, `log_filename`, `overall_percent`, `message`, `current_subtask`, `total_subtasks`, `error_message`, `error_detail`, `memory_mb`, `cpu_percent`, `started_at`, `ended_at`, `tm_traceparent` FROM pipeline_run WHERE id = sqlc.arg(id);
-
--- name: GetMany
--- The tasks of a JSON array of ids, oldest first.
-SELECT t.`id`, t.`status`, t.`version`, t.`created_at`, t.`updated_at`, t.`stage`, t.`task`, t.`hostname`, t.`pid`, t.`ppid`, t.`user_name`, t.`code_version`, t.`git_commit`, t.`environment`, t.`script_path`, t.`script_filename`, t.`log_path`, t.`log_filename`, t.`overall_percent`, t.`message`, t.`current_subtask`, t.`total_subtasks`, t.`error_message`, t.`error_detail`, t.`memory_mb`, t.`cpu_percent`, t.`started_at`, t.`ended_at`, t.`tm_traceparent` FROM pipeline_run AS t JOIN JSON_TABLE(sqlc.arg(tm_ids), '$[*]' COLUMNS (id CHAR(36) CHARACTER SET ascii PATH '$')) AS j ON t.id = j.id
-ORDER BY t.created_at, t.id;
 
 -- name: Keys
 -- The keys (status and version) of many tasks in one read: what a worker pool

@@ -9,10 +9,20 @@ import (
 // embedded by its driver.go and read by sqltable.ParseStatements.
 const MySQLQueryFile = "query.sql"
 
-// mysqlIDs is the table function that reads the ids of a JSON array
-// parameter (sqlc.arg(tm_ids)) as rows; their character set is the id
-// column's, so that a join reads the task table by its primary key.
-const mysqlIDs = "JSON_TABLE(sqlc.arg(tm_ids), '$[*]' COLUMNS (id CHAR(36) CHARACTER SET ascii PATH '$')) AS j"
+// mysqlIDsOf is the table function that reads the ids of a JSON array
+// (src: a parameter or a user variable) as rows; their character set is
+// the id column's, so that a join reads the task table by its primary key.
+func mysqlIDsOf(src string) string {
+	return "JSON_TABLE(" + src + ", '$[*]' COLUMNS (id CHAR(36) CHARACTER SET ascii PATH '$')) AS j"
+}
+
+// mysqlIDs reads the ids of the parameter tm_ids; mysqlLocked those a
+// ReserveLock or ClaimLock statement locked, kept in the connection's user
+// variable @tm_ids for the statements after it in the same query.
+var (
+	mysqlIDs    = mysqlIDsOf("sqlc.arg(tm_ids)")
+	mysqlLocked = mysqlIDsOf("@tm_ids")
+)
 
 // mysqlQuerySQL renders the statements of the model's MySQL driver. Its
 // parameters are written sqlc.arg(name) as in the other engines' query
@@ -20,8 +30,9 @@ const mysqlIDs = "JSON_TABLE(sqlc.arg(tm_ids), '$[*]' COLUMNS (id CHAR(36) CHARA
 //
 // MySQL has no RETURNING on UPDATE (MariaDB has none either), and cannot
 // update a table that a subquery of the statement reads: a reservation
-// selects the ids FOR UPDATE SKIP LOCKED, updates those rows by id, and
-// reads them back (GetMany), in one transaction.
+// locks the ids FOR UPDATE SKIP LOCKED into the user variable @tm_ids
+// (ReserveLock, ClaimLock), updates those rows by id, and reads them back
+// (Locked), in one transaction sent as one query of many statements.
 func (g *generator) mysqlQuerySQL() []byte {
 	m := g.m
 	table, history := Table(m)
@@ -52,19 +63,19 @@ func (g *generator) mysqlQuerySQL() []byte {
 	p("-- writer set in the same transaction: its insert, guarded update or claim.\n")
 	p("INSERT INTO %s (%s)\nSELECT id, %s, sqlc.arg(tm_from_status), sqlc.arg(tm_to_status), sqlc.arg(tm_event),\n", history, histCols, HistorySeqColumn)
 	p("    sqlc.arg(tm_at), sqlc.arg(tm_attempt), sqlc.arg(tm_actor), sqlc.arg(tm_message)\nFROM %s WHERE id = sqlc.arg(tm_task_id);\n\n", table)
-	p("-- name: InsertHistoryGuarded\n-- The history row of an UpdateGuarded that follows it in the same transaction,\n")
-	p("-- under the same guard: it locks the task's row (FOR UPDATE), so the update\n-- then finds what it found, and both write or neither does. The row gets the\n")
-	p("-- number the update gives %s. (Not an insert after the update\n-- guarded by ROW_COUNT(): a server runs a batch of statements to its COMMIT\n", HistorySeqColumn)
-	p("-- even when its client died, and ROW_COUNT() is then not the update's.)\n")
+	p("-- name: InsertHistoryGuarded\n-- The history row of the UpdateGuarded that follows it in the same transaction,\n")
+	p("-- written only while the task has the status and version that update's guard\n")
+	p("-- names: the task is locked FOR UPDATE, so the update then matches it. Numbered\n")
+	p("-- by the count that update sets. (ROW_COUNT() after the update was no guard: a\n")
+	p("-- batch whose client died midway committed updates without their rows.)\n")
 	p("INSERT INTO %s (%s)\nSELECT id, %s + 1, sqlc.arg(tm_from_status), sqlc.arg(tm_to_status), sqlc.arg(tm_event),\n", history, histCols, HistorySeqColumn)
-	p("    sqlc.arg(tm_at), sqlc.arg(tm_attempt), sqlc.arg(tm_actor), sqlc.arg(tm_message)\nFROM %s %s\nFOR UPDATE;\n\n", table, guard)
+	p("    sqlc.arg(tm_at), sqlc.arg(tm_attempt), sqlc.arg(tm_actor), sqlc.arg(tm_message)\n")
+	p("FROM %s WHERE id = sqlc.arg(tm_task_id) AND status = sqlc.arg(tm_from_status) AND version = sqlc.arg(tm_from_version)\nFOR UPDATE;\n\n", table)
 	p("-- name: UpdateGuarded\n-- The status-changing half of a transition (InsertHistory is the other), in one\n-- transaction; no row when another writer changed the task first.\n")
 	p("UPDATE %s SET %s,\n    %s = %s + 1\n%s;\n\n", table, strings.Join(sets, ",\n    "), HistorySeqColumn, HistorySeqColumn, guard)
 	p("-- name: Update\n-- Changes fields but not the status (progress, details); guarded likewise.\n")
 	p("UPDATE %s SET %s\n%s;\n\n", table, strings.Join(withoutStatus(sets), ",\n    "), guard)
 	p("-- name: Get\nSELECT %s FROM %s WHERE id = sqlc.arg(id);\n\n", sel, table)
-	p("-- name: GetMany\n-- The tasks of a JSON array of ids, oldest first.\n")
-	p("SELECT %s FROM %s AS t JOIN %s ON t.id = j.id\nORDER BY t.created_at, t.id;\n\n", tsel, table, mysqlIDs)
 	p("-- name: Keys\n-- The keys (status and version) of many tasks in one read: what a worker pool\n-- polls to see its running tasks cancelled by another process.\n")
 	p("SELECT t.id, t.status, t.version FROM %s AS t JOIN %s ON t.id = j.id;\n\n", table, mysqlIDs)
 	p("-- name: Delete\n-- Its history goes with it (ON DELETE CASCADE).\nDELETE FROM %s WHERE id = sqlc.arg(id);\n\n", table)
@@ -90,17 +101,22 @@ func (g *generator) mysqlQuerySQL() []byte {
 	if w := m.Worker; w != nil {
 		free := fmt.Sprintf("(%s IS NULL OR %s <= sqlc.arg(tm_now))", LeaseExpiresColumn, LeaseExpiresColumn)
 		take := fmt.Sprintf("t.%s = sqlc.arg(tm_owner), t.%s = sqlc.arg(tm_expires_at), t.%s = t.%s + 1", LeaseOwnerColumn, LeaseExpiresColumn, LeaseAttemptColumn, LeaseAttemptColumn)
-		p("\n-- name: ReserveIDs\n-- The ids of up to tm_max_rows tasks in tm_status that no live lease holds\n")
-		p("-- (none, or one expired by tm_now), oldest first, locked; rows other\n-- transactions hold are skipped, so a task goes to one worker.\n")
-		p("SELECT id FROM %s\nWHERE status = sqlc.arg(tm_status) AND %s\nORDER BY created_at, id\nLIMIT sqlc.arg(tm_max_rows)\nFOR UPDATE SKIP LOCKED;\n\n", table, free)
-		p("-- name: Reserve\n-- Leases the tasks ReserveIDs locked and counts an attempt on each. Status\n-- and version are unchanged: the worker then fires the claim event.\n")
-		p("UPDATE %s AS t JOIN %s ON t.id = j.id\nSET %s;\n", table, mysqlIDs, take)
+		lock := func(where string) {
+			p("SELECT JSON_ARRAYAGG(id) INTO @tm_ids FROM (\n    SELECT id FROM %s\n    WHERE %s\n", table, where)
+			p("    ORDER BY created_at, id\n    LIMIT sqlc.arg(tm_max_rows)\n    FOR UPDATE SKIP LOCKED\n) AS tm_locked;\n\n")
+		}
+		p("\n-- name: ReserveLock\n-- Locks up to tm_max_rows tasks in tm_status that no live lease holds (none,\n")
+		p("-- or one expired by tm_now), oldest first, and keeps their ids in @tm_ids, a\n")
+		p("-- JSON array (NULL for none); rows other transactions hold are skipped, so a\n-- task goes to one worker.\n")
+		lock("status = sqlc.arg(tm_status) AND " + free)
+		p("-- name: Reserve\n-- Leases the tasks ReserveLock locked and counts an attempt on each. Status\n-- and version are unchanged: the worker then fires the claim event.\n")
+		p("UPDATE %s AS t JOIN %s ON t.id = j.id\nSET %s;\n\n", table, mysqlLocked, take)
+		p("-- name: Locked\n-- The tasks ReserveLock or ClaimLock locked, oldest first.\n")
+		p("SELECT %s FROM %s AS t JOIN %s ON t.id = j.id\nORDER BY t.created_at, t.id;\n", tsel, table, mysqlLocked)
 		if g.sqlClaim() {
-			p("\n-- name: ClaimIDs\n-- ReserveIDs in the queue %s, after the position (tm_after_created_at,\n-- tm_after_id).\n", w.Queue.Name)
-			p("SELECT id FROM %s\nWHERE status = %s AND %s\n", table, quoteSQL(w.Queue.Name), free)
-			p("  AND (created_at > sqlc.arg(tm_after_created_at) OR (created_at = sqlc.arg(tm_after_created_at_eq) AND id > sqlc.arg(tm_after_id)))\n")
-			p("ORDER BY created_at, id\nLIMIT sqlc.arg(tm_max_rows)\nFOR UPDATE SKIP LOCKED;\n\n")
-			p("-- name: Claim\n-- Reserve and the claim event %q in one update: every task ClaimIDs\n", w.Claim.Name)
+			p("\n-- name: ClaimLock\n-- ReserveLock in the queue %s, after the position (tm_after_created_at,\n-- tm_after_id).\n", w.Queue.Name)
+			lock(fmt.Sprintf("status = %s AND %s\n      AND (created_at > sqlc.arg(tm_after_created_at) OR (created_at = sqlc.arg(tm_after_created_at_eq) AND id > sqlc.arg(tm_after_id)))", quoteSQL(w.Queue.Name), free))
+			p("-- name: Claim\n-- Reserve and the claim event %q in one update: every task ClaimLock\n", w.Claim.Name)
 			p("-- locked moves from %s to %s as Fire moves it (version + 1, updated_at\n", w.Queue.Name, w.Running.Name)
 			p("-- and the entry timestamp at tm_now, the progress the status maps) and takes\n-- its lease; the driver appends the history rows in the same transaction.\n")
 			var claimSets []string
@@ -109,11 +125,11 @@ func (g *generator) mysqlQuerySQL() []byte {
 				claimSets = append(claimSets, "t."+q(name)+" = "+strings.ReplaceAll(value, "version + 1", "t.version + 1"))
 			}
 			claimSets = append(claimSets, fmt.Sprintf("t.%s = t.%s + 1", HistorySeqColumn, HistorySeqColumn))
-			p("UPDATE %s AS t JOIN %s ON t.id = j.id\nSET %s,\n    %s;\n", table, mysqlIDs, strings.Join(claimSets, ",\n    "), take)
+			p("UPDATE %s AS t JOIN %s ON t.id = j.id\nSET %s,\n    %s;\n", table, mysqlLocked, strings.Join(claimSets, ",\n    "), take)
 			p("\n-- name: ClaimHistory\n-- The history rows of the tasks Claim moved, in one statement: actor tm_owner,\n-- the lease's attempt.\n")
 			p("INSERT INTO %s (%s)\n", history, histCols)
 			p("SELECT t.id, t.%s, %s, %s, %s, sqlc.arg(tm_now), t.%s, sqlc.arg(tm_owner),\n", HistorySeqColumn, quoteSQL(w.Queue.Name), quoteSQL(w.Running.Name), quoteSQL(w.Claim.Name), LeaseAttemptColumn)
-			p("    concat('claimed by ', sqlc.arg(tm_owner), ' (attempt ', t.%s, ')')\nFROM %s AS t JOIN %s ON t.id = j.id;\n", LeaseAttemptColumn, table, mysqlIDs)
+			p("    concat('claimed by ', sqlc.arg(tm_owner), ' (attempt ', t.%s, ')')\nFROM %s AS t JOIN %s ON t.id = j.id;\n", LeaseAttemptColumn, table, mysqlLocked)
 		}
 		p("\n-- name: Claimable\n-- Whether a task in tm_status is claimable (no live lease holds it): what\n-- a waiting pool polls.\n")
 		p("SELECT EXISTS (SELECT 1 FROM %s WHERE status = sqlc.arg(tm_status) AND %s) AS claimable;\n\n", table, free)

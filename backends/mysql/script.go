@@ -1,0 +1,120 @@
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"fmt"
+	"strings"
+
+	mysqldriver "github.com/go-sql-driver/mysql"
+)
+
+// script is one transaction sent as one query of many statements (one
+// round trip): SET TRANSACTION ISOLATION LEVEL READ COMMITTED, START
+// TRANSACTION, the statements added, COMMIT. The connections interpolate
+// parameters on the client (Open sets interpolateParams and
+// multiStatements).
+//
+// READ COMMITTED: under MySQL's default, REPEATABLE READ, a claim's SELECT
+// … FOR UPDATE SKIP LOCKED also locks the gaps of the status index it
+// reads, and concurrent claims and transitions deadlock on them. The
+// driver's writes are guarded by status and version, and need no
+// repeatable reads.
+//
+// The server runs the statements in order and stops at the first that
+// fails: the transaction is then still open on the connection, and the
+// script rolls it back before the connection goes back to the pool. A
+// connection lost mid-script leaves nothing written (the server rolls back
+// what was not committed).
+type script struct {
+	text strings.Builder
+	args []any
+	n    int // statements added
+}
+
+// scriptHead and scriptTail surround a script's statements.
+const (
+	scriptHead = "SET TRANSACTION ISOLATION LEVEL READ COMMITTED;\nSTART TRANSACTION"
+	scriptTail = ";\nCOMMIT"
+)
+
+// add appends a statement and its parameters.
+func (s *script) add(query string, args []any) {
+	if s.n == 0 {
+		s.text.WriteString(scriptHead)
+	}
+	s.text.WriteString(";\n")
+	s.text.WriteString(query)
+	s.args = append(s.args, args...)
+	s.n++
+}
+
+// String is the script's text.
+func (s *script) String() string { return s.text.String() + scriptTail }
+
+// exec runs the script and returns the rows each statement added matched.
+func (s *script) exec(ctx context.Context, db *sql.DB) ([]int64, error) {
+	args := make([]driver.NamedValue, len(s.args))
+	for i, v := range s.args {
+		v, err := driver.DefaultParameterConverter.ConvertValue(v)
+		if err != nil {
+			return nil, err
+		}
+		args[i] = driver.NamedValue{Ordinal: i + 1, Value: v}
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	var counts []int64
+	err = conn.Raw(func(dc any) error {
+		ex := dc.(driver.ExecerContext)
+		res, err := ex.ExecContext(ctx, s.String(), args)
+		if err != nil {
+			_, _ = ex.ExecContext(context.Background(), "ROLLBACK", nil)
+			return err
+		}
+		counts = res.(mysqldriver.Result).AllRowsAffected()
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// SET and START TRANSACTION come before the statements, COMMIT after.
+	if want := s.n + 3; len(counts) != want {
+		return nil, fmt.Errorf("mysql: a script of %d statements reported %d results", want, len(counts))
+	}
+	return counts[2 : 2+s.n], nil
+}
+
+// query runs the script and calls each for every row its statements
+// return. An error of each stops the reading, but not the script: the
+// server has run it, COMMIT included.
+func (s *script) query(ctx context.Context, db *sql.DB, each func(*sql.Rows) error) error {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	rows, err := conn.QueryContext(ctx, s.String(), s.args...)
+	if err != nil {
+		_, _ = conn.ExecContext(context.Background(), "ROLLBACK")
+		return err
+	}
+	for more := true; more; more = rows.NextResultSet() {
+		for rows.Next() {
+			if err := each(rows); err != nil {
+				rows.Close()
+				return err
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		rows.Close()
+		_, _ = conn.ExecContext(context.Background(), "ROLLBACK")
+		return err
+	}
+	return rows.Close()
+}

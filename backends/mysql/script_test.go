@@ -1,0 +1,294 @@
+package mysql_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/taskmodel/taskmodel/backends"
+	"github.com/taskmodel/taskmodel/backends/mysql"
+	"github.com/taskmodel/taskmodel/backends/mysql/mysqltest"
+	"github.com/taskmodel/taskmodel/gen/training"
+	trainingdb "github.com/taskmodel/taskmodel/gen/training/mysqldb"
+	"github.com/taskmodel/taskmodel/tasktype"
+)
+
+// queuedTrainings writes n queued training tasks, a millisecond apart, with
+// their first history rows.
+func queuedTrainings(t *testing.T, d *trainingdb.Driver, n int) []*training.Training {
+	t.Helper()
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	xs := make([]*training.Training, n)
+	hs := make([]backends.History, n)
+	for i := range xs {
+		at := start.Add(time.Duration(i) * time.Millisecond)
+		xs[i] = training.NewTraining()
+		xs[i].Init(uuid.New(), at)
+		hs[i] = backends.History{To: string(training.StatusQueued), At: at, Actor: "test", Message: "created"}
+	}
+	if err := d.InsertMany(context.Background(), xs, hs); err != nil {
+		t.Fatal(err)
+	}
+	return xs
+}
+
+// unchanged fails unless every task is as written (queued, version 1, no
+// lease) with its one history row.
+func unchanged(t *testing.T, d *trainingdb.Driver, xs []*training.Training) {
+	t.Helper()
+	ctx := context.Background()
+	for _, x := range xs {
+		got, err := d.Get(ctx, x.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != training.StatusQueued || got.Version != 1 || got.StartedAt != nil {
+			t.Errorf("task %s is %s, version %d, started %v; want QUEUED, version 1, never started", x.ID, got.Status, got.Version, got.StartedAt)
+		}
+		h, err := d.History(ctx, x.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(h) != 1 {
+			t.Errorf("task %s has %d history rows, want 1: %+v", x.ID, len(h), h)
+		}
+	}
+	// No lease was taken: the tasks are claimable now, by anyone.
+	now := time.Date(2026, 1, 1, 0, 0, 1, 0, time.UTC)
+	cs, err := d.Reserve(ctx, string(training.StatusQueued), "check", now, now.Add(time.Minute), len(xs)+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cs {
+		if c.Lease.Attempt != 1 {
+			t.Errorf("task %s was leased before (attempt %d now, want 1)", c.Task.ID, c.Lease.Attempt)
+		}
+	}
+	if len(cs) != len(xs) {
+		t.Errorf("%d tasks reservable, want %d", len(cs), len(xs))
+	}
+}
+
+// TestClaimScriptLeavesNothingHalfWritten: a claim is one query of many
+// statements (lock, move, history rows, read back, commit). When it stops
+// after its update has run, on a failing statement or a lost connection,
+// none of it stays: the tasks are queued as before, unleased, with no
+// history row added, and the connection holds no open transaction.
+func TestClaimScriptLeavesNothingHalfWritten(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// end ends the blocking transaction while the claim waits on it:
+		// commit (the claim's history insert then fails, duplicate) or kill
+		// the claim's connection.
+		end     func(t *testing.T, blocker *sql.Tx, admin *sql.DB, claimConn int64)
+		wantErr func(error) bool
+	}{
+		{
+			name: "a statement fails",
+			end: func(t *testing.T, blocker *sql.Tx, _ *sql.DB, _ int64) {
+				if err := blocker.Commit(); err != nil {
+					t.Fatal(err)
+				}
+			},
+			wantErr: func(err error) bool { return errors.Is(err, tasktype.ErrDuplicate) },
+		},
+		{
+			name: "the connection is lost",
+			end: func(t *testing.T, blocker *sql.Tx, admin *sql.DB, claimConn int64) {
+				if _, err := admin.Exec("KILL CONNECTION ?", claimConn); err != nil {
+					t.Fatal(err)
+				}
+				if err := blocker.Rollback(); err != nil {
+					t.Fatal(err)
+				}
+			},
+			wantErr: func(err error) bool { return err != nil },
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			url := mysqltest.Database(t)
+			db := open(t, url, training.Migrations(mysql.Engine))
+			db.SetMaxOpenConns(1) // the claim's connection is the one checked after
+			d := trainingdb.NewDriver(db)
+			xs := queuedTrainings(t, d, 3)
+			var claimConn int64
+			if err := db.QueryRow("SELECT CONNECTION_ID()").Scan(&claimConn); err != nil {
+				t.Fatal(err)
+			}
+			// A claim that never waits fails in seconds, not minutes.
+			if _, err := db.Exec("SET SESSION innodb_lock_wait_timeout = 3"); err != nil {
+				t.Fatal(err)
+			}
+
+			// Another transaction writes the history row the claim will
+			// write for the first task (seq 2), without committing: the
+			// claim's insert waits for it, after the claim's update ran.
+			// (No foreign key check: it would lock the task, which the
+			// claim would then skip.)
+			admin := open(t, url)
+			blockConn, err := admin.Conn(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer blockConn.Close()
+			if _, err := blockConn.ExecContext(ctx, "SET SESSION foreign_key_checks = 0"); err != nil {
+				t.Fatal(err)
+			}
+			blocker, err := blockConn.BeginTx(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer blocker.Rollback()
+			if _, err := blocker.Exec("INSERT INTO training_history (task_id, seq, to_status, at, actor, message) VALUES (?, 2, 'RUNNING', NOW(6), 'other', 'other')", xs[0].ID); err != nil {
+				t.Fatal(err)
+			}
+
+			var wg sync.WaitGroup
+			var claimErr error
+			var claimed []backends.Claim[training.Training]
+			wg.Go(func() {
+				now := time.Date(2026, 1, 1, 0, 0, 1, 0, time.UTC)
+				claimed, _, claimErr = d.Claim(ctx, "w1", now, now.Add(time.Minute), 10, backends.QueuePosition{})
+			})
+			// Wait until the claim is at its history insert (its update
+			// done), which waits on the row.
+			for deadline := time.Now().Add(10 * time.Second); ; {
+				var n int
+				if err := admin.QueryRow("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE id = ? AND info LIKE 'INSERT INTO training_history%'", claimConn).Scan(&n); err != nil {
+					t.Fatal(err)
+				}
+				if n == 1 {
+					break
+				}
+				if time.Now().After(deadline) {
+					wg.Wait()
+					t.Fatalf("the claim never reached its history insert: claimed %d, %v", len(claimed), claimErr)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			tc.end(t, blocker, admin, claimConn)
+			wg.Wait()
+			if !tc.wantErr(claimErr) {
+				t.Fatalf("claim = %d tasks, error %v", len(claimed), claimErr)
+			}
+			var open int
+			if err := db.QueryRow("SELECT @@in_transaction").Scan(&open); err != nil || open != 0 {
+				t.Fatalf("@@in_transaction = %d, %v after the failed claim; want 0", open, err)
+			}
+			if _, err := admin.Exec("DELETE FROM training_history WHERE actor = 'other'"); err != nil {
+				t.Fatal(err)
+			}
+			unchanged(t, d, xs)
+		})
+	}
+}
+
+// TestClaimScriptsRace: claims and reservations racing on a few
+// connections never hand a task to two workers, and every task is taken.
+func TestClaimScriptsRace(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		workers int
+		limit   int
+	}{
+		{"one at a time", 8, 1},
+		{"batches", 8, 7},
+		{"more workers than tasks", 32, 50},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			db := open(t, mysqltest.Database(t), training.Migrations(mysql.Engine))
+			d := trainingdb.NewDriver(db)
+			xs := queuedTrainings(t, d, 200)
+			now := time.Date(2026, 1, 1, 0, 0, 1, 0, time.UTC)
+			var mu sync.Mutex
+			owner := map[uuid.UUID]string{}
+			var wg sync.WaitGroup
+			for w := range tc.workers {
+				name := string(rune('a' + w%26))
+				if w >= 26 {
+					name += "2"
+				}
+				wg.Go(func() {
+					for {
+						var cs []backends.Claim[training.Training]
+						var err error
+						if w%2 == 0 {
+							cs, _, err = d.Claim(ctx, name, now, now.Add(time.Minute), tc.limit, backends.QueuePosition{})
+						} else {
+							cs, err = d.Reserve(ctx, string(training.StatusQueued), name, now, now.Add(time.Minute), tc.limit)
+						}
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						if len(cs) == 0 {
+							return
+						}
+						mu.Lock()
+						for _, c := range cs {
+							if prev, dup := owner[c.Task.ID]; dup {
+								t.Errorf("task %s taken by %s and %s", c.Task.ID, prev, name)
+							}
+							owner[c.Task.ID] = name
+							if c.Lease.Owner != name || c.Lease.Attempt != 1 {
+								t.Errorf("task %s: lease %+v, want %s attempt 1", c.Task.ID, c.Lease, name)
+							}
+						}
+						mu.Unlock()
+					}
+				})
+			}
+			wg.Wait()
+			if len(owner) != len(xs) {
+				t.Errorf("%d tasks taken, want %d", len(owner), len(xs))
+			}
+		})
+	}
+}
+
+// TestBatchScriptRollsBack: a batch of writes is one query of many
+// statements; when one fails, none of the batch stays and the connection
+// holds no open transaction.
+func TestBatchScriptRollsBack(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		dup  int // which task of the batch repeats an existing id
+	}{
+		{"the first write fails", 0},
+		{"a later write fails", 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			db := open(t, mysqltest.Database(t), training.Migrations(mysql.Engine))
+			db.SetMaxOpenConns(1)
+			d := trainingdb.NewDriver(db)
+			existing := queuedTrainings(t, d, 1)[0]
+			at := time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)
+			xs := make([]*training.Training, 3)
+			hs := make([]backends.History, 3)
+			for i := range xs {
+				xs[i] = training.NewTraining()
+				xs[i].Init(uuid.New(), at)
+				hs[i] = backends.History{To: string(training.StatusQueued), At: at, Actor: "test"}
+			}
+			xs[tc.dup].ID = existing.ID
+			if err := d.InsertMany(ctx, xs, hs); !errors.Is(err, tasktype.ErrDuplicate) {
+				t.Fatalf("InsertMany = %v, want a duplicate", err)
+			}
+			var open, n int
+			if err := db.QueryRow("SELECT @@in_transaction").Scan(&open); err != nil || open != 0 {
+				t.Fatalf("@@in_transaction = %d, %v after the failed batch; want 0", open, err)
+			}
+			if err := db.QueryRow("SELECT COUNT(*) FROM training").Scan(&n); err != nil || n != 1 {
+				t.Errorf("%d tasks stored, %v; want only the one before the batch", n, err)
+			}
+		})
+	}
+}
