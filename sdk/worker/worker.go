@@ -52,8 +52,8 @@ type Config struct {
 	Owner string
 	// Concurrency is how many handlers run at once (default 10). A slot
 	// whose handler has returned takes its next task while the task's end
-	// (completed or failed) is committed; up to Concurrency such ends may be
-	// in flight, and Run returns once they are written.
+	// (completed or failed) is committed; up to Concurrency such ends (512
+	// at most) may be in flight, and Run returns once they are written.
 	Concurrency int
 	// PollInterval is how long an idle pool waits before it looks for queued
 	// tasks again (default 1s). Tasks queued through the pool's engine wake
@@ -192,7 +192,7 @@ func New[T any, E ~string, PT Model[T, E]](eng *engine.Engine[T, E, PT], handler
 		eng: eng, driver: driver, leases: leases, spec: spec, handler: handler, cfg: cfg,
 		log:    cfg.Logger.With("worker", cfg.Owner),
 		slots:  make(chan struct{}, cfg.Concurrency),
-		ending: make(chan struct{}, cfg.Concurrency),
+		ending: make(chan struct{}, min(cfg.Concurrency, maxEnding)),
 		wake:   make(chan struct{}, 1),
 		active: map[uuid.UUID]*activeRun{},
 	}, nil
@@ -367,7 +367,8 @@ func (p *Pool[T, E, PT]) runner(ses *session[T], j job[T]) {
 			// The slot takes its next task while the end event is written:
 			// the write waits for its group commit, a commit's time that a
 			// short handler's slot would otherwise spend idle. At most
-			// Concurrency ends wait at once; beyond, the slot waits for one.
+			// Concurrency ends (maxEnding at most) wait at once; beyond, the
+			// slot waits for one.
 			p.ending <- struct{}{}
 		}
 		<-p.slots
@@ -440,6 +441,11 @@ func (p *Pool[T, E, PT]) run(work context.Context, x *T, lease backends.Lease) (
 		cleanup()
 	}
 }
+
+// maxEnding bounds the ends a pool writes at once, its slots freed: two
+// group-committed batches of 256. Beyond it a slot waits for its end, and
+// a pool of thousands of slots keeps thousands fewer goroutines.
+const maxEnding = 512
 
 // finisher calls ends until Run returns. Each waits for its group commit;
 // finishers, like runners, outlive their tasks, and a runner never waits for
