@@ -514,9 +514,9 @@ func testRoundTrip(t *testing.T, e env) {
 	}
 	e.clock.Advance(time.Hour)
 	x = e.fire(t, x, analysis.EventFail, func(y *analysis.Task) {
-		code, msg := analysis.ErrorCodeBillingInsufficientCredits, "Insufficient credits — ünïcode"
+		code, msg := analysis.ErrorCodeBillingInsufficientCredits, "Insufficient credits — ünïcode 🎉\n\t\"quoted\" back\\slash"
 		y.ErrorCode, y.ErrorMessage = &code, &msg
-		y.ProgressDetail = &analysis.ProgressDetail{CurrentStage: "billing", AgentsTotal: 2}
+		y.ProgressDetail = &analysis.ProgressDetail{CurrentStage: `bill "ing" \ é`, AgentsTotal: 2}
 	})
 	got, err := e.store.Get(e.ctx, x.ID)
 	if err != nil {

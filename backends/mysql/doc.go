@@ -41,7 +41,10 @@
 // UPDATE SKIP LOCKED, leases and heartbeats, retention, and the change
 // listing a polling change stream reads. Each write, and each claim (lock,
 // move, history rows, read back), is one transaction sent as one query of
-// many statements: one round trip. The catalog's Lister reads the
+// many statements: one round trip. Concurrent transitions are written
+// together, as one JSON parameter that the statements read with
+// JSON_TABLE: the lock of the tasks whose guard holds, their history rows
+// and their updates, whatever the size of the batch. The catalog's Lister reads the
 // unified listing across models. Leases serve named leases (one sweeper at
 // a time), and auth stores tokens on the same database.
 package mysql

@@ -2,18 +2,28 @@ package mysql_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/taskmodel/taskmodel/backends"
 	"github.com/taskmodel/taskmodel/backends/backendtest"
+	"github.com/taskmodel/taskmodel/backends/groupcommit"
 	"github.com/taskmodel/taskmodel/backends/mysql"
 	"github.com/taskmodel/taskmodel/backends/mysql/mysqltest"
+	"github.com/taskmodel/taskmodel/backends/sqltable"
 	"github.com/taskmodel/taskmodel/gen/analysis"
 	"github.com/taskmodel/taskmodel/gen/analysis/mysqldb"
 	"github.com/taskmodel/taskmodel/gen/catalog"
 	catalogdb "github.com/taskmodel/taskmodel/gen/catalog/mysqldb"
 	evaluationdb "github.com/taskmodel/taskmodel/gen/evaluation/mysqldb"
 	pipelinerundb "github.com/taskmodel/taskmodel/gen/pipelinerun/mysqldb"
+	"github.com/taskmodel/taskmodel/gen/training"
 	trainingdb "github.com/taskmodel/taskmodel/gen/training/mysqldb"
 )
 
@@ -52,4 +62,105 @@ func BenchmarkTransitions(b *testing.B) {
 		t.Cleanup(func() { db.Close() })
 		return mysqldb.NewDriver(db)
 	})
+}
+
+// TestTransitionBatches writes batches of transitions as the group commit
+// does, small (a pair of statements a transition) and large (one JSON
+// parameter). A batch may hold several transitions of one task: they are
+// written in the order they came, each guard seeing the task as the one
+// before left it, so queued → running → done applies, and a cancel that
+// started from the queued task finds it moved. The other tasks' values,
+// text that needs escaping and NULLs included, are written as given.
+func TestTransitionBatches(t *testing.T) {
+	for _, others := range []int{0, mysql.MinJSONBatch} {
+		t.Run(fmt.Sprintf("%d other tasks", others), func(t *testing.T) {
+			testTransitionBatch(t, others)
+		})
+	}
+}
+
+func testTransitionBatch(t *testing.T, others int) {
+	ctx := context.Background()
+	db, err := mysql.Open(ctx, mysqltest.Database(t), training.Migrations(mysql.Engine))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	d := trainingdb.NewDriver(db)
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	create := func() *training.Training {
+		x := training.NewTraining()
+		x.ID, x.Version, x.CreatedAt, x.UpdatedAt = uuid.New(), 1, now, now
+		tag := "old"
+		x.Tag = &tag
+		if err := d.Insert(ctx, x, backends.History{To: string(x.Status), At: now, Actor: "test"}); err != nil {
+			t.Fatal(err)
+		}
+		return x
+	}
+	// move returns the call that moves x to status by event.
+	move := func(x *training.Training, status training.Status, event string, mutate func(*training.Training)) sqltable.Call[training.Training] {
+		y := *x
+		y.Status, y.Version, y.UpdatedAt = status, x.Version+1, x.UpdatedAt.Add(1500*time.Microsecond)
+		if mutate != nil {
+			mutate(&y)
+		}
+		return sqltable.Call[training.Training]{Task: &y, From: x.Key(), ID: x.ID, ToStatus: string(status),
+			History: backends.History{Event: event, At: y.UpdatedAt, Actor: "test", Message: event}}
+	}
+	x := create()
+	start := move(x, training.StatusRunning, "start", nil)
+	calls := []sqltable.Call[training.Training]{start, move(start.Task, training.StatusDone, "complete", nil), move(x, training.StatusCancelled, "cancel", nil)}
+	for i := range others {
+		msg := fmt.Sprintf("line 1 \"%d\" \\ é 🎉\n\tline 2", i)
+		epochs, started := int64(1<<62), now.Add(-time.Duration(i)*time.Second-time.Microsecond)
+		calls = append(calls, move(create(), training.StatusRunning, "start", func(y *training.Training) {
+			y.Tag, y.ErrorMessage, y.Epochs, y.StartedAt, y.Progress = nil, &msg, &epochs, &started, int64(i)
+		}))
+	}
+	errs := mysql.FlushTransitions(d.Driver, calls)
+	if errs[0] != nil || errs[1] != nil || !errors.Is(errs[2], groupcommit.ErrNotApplied) {
+		t.Fatalf("errors %v, want nil, nil, %v", errs[:3], groupcommit.ErrNotApplied)
+	}
+	for i, err := range errs[3:] {
+		if err != nil {
+			t.Fatalf("other task %d: %v", i, err)
+		}
+	}
+	got, err := d.Get(ctx, x.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != training.StatusDone || got.Version != 3 {
+		t.Errorf("task %s version %d, want DONE version 3", got.Status, got.Version)
+	}
+	hs, err := d.History(ctx, x.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var events []string
+	for _, h := range hs {
+		events = append(events, fmt.Sprintf("%d %s→%s %s", h.Seq, h.From, h.To, h.Event))
+	}
+	if want := "1 →QUEUED |2 QUEUED→RUNNING start|3 RUNNING→DONE complete"; strings.Join(events, "|") != want {
+		t.Errorf("history %q, want %q", strings.Join(events, "|"), want)
+	}
+	for _, c := range calls[3:] {
+		got, err := d.Get(ctx, c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gotJSON, _ := json.Marshal(got)
+		wantJSON, _ := json.Marshal(c.Task)
+		if string(gotJSON) != string(wantJSON) {
+			t.Errorf("task read back\n%s\nwant\n%s", gotJSON, wantJSON)
+		}
+		hs, err := d.History(ctx, c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h := hs[len(hs)-1]; len(hs) != 2 || h.Seq != 2 || h.From != "QUEUED" || h.To != "RUNNING" || h.Event != "start" || !h.At.Equal(c.History.At) || h.Actor != "test" {
+			t.Errorf("history %+v", hs)
+		}
+	}
 }

@@ -1,5 +1,11 @@
 package mysql
 
+import (
+	"context"
+
+	"github.com/taskmodel/taskmodel/backends/sqltable"
+)
+
 // SetAfterStatement makes migrations call f after each statement they
 // apply, until the test ends.
 func SetAfterStatement(t interface{ Cleanup(func()) }, f func(migration string, statements int)) {
@@ -7,3 +13,13 @@ func SetAfterStatement(t interface{ Cleanup(func()) }, f func(migration string, 
 	afterStatement = f
 	t.Cleanup(func() { afterStatement = old })
 }
+
+// FlushTransitions writes calls as one batch of the driver's group
+// commit would.
+func FlushTransitions[T any](d *Driver[T], calls []sqltable.Call[T]) []error {
+	return d.flushTransitions(context.Background(), calls)
+}
+
+// MinJSONBatch is the smallest batch of transitions written as one JSON
+// parameter.
+const MinJSONBatch = minJSONBatch

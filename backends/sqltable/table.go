@@ -160,6 +160,9 @@ type Call[T any] struct {
 	After    backends.QueuePosition
 	AfterID  uuid.UUID // tm_after_id of ChangedSince
 	ToStatus string    // tm_to_status of a separate history insert
+	// Batch is tm_batch: the rows of a batch of calls, as the engine takes
+	// them in one parameter (MySQL: a JSON array).
+	Batch any
 }
 
 // param names the framework's parameters (tm_…) that are not columns.
@@ -186,6 +189,7 @@ const (
 	pIDs
 	pToStatus
 	pAt
+	pBatch
 	pDeadline // the Deadlines index is in arg.col
 )
 
@@ -211,6 +215,7 @@ var params = map[string]param{
 	"tm_at":                  pAt,
 	"tm_since":               pBefore,
 	"tm_since_strict":        pBefore,
+	"tm_batch":               pBatch,
 }
 
 // arg is where a statement's parameter comes from: a column of the task,
@@ -265,6 +270,10 @@ func (c *Compiled[T]) Column(name string) int {
 	}
 	return -1
 }
+
+// Cols are the columns of Table.Columns, parsed, in their order: the
+// order of the values Table.Values sets.
+func (c *Compiled[T]) Cols() []Column { return c.cols }
 
 // Has reports whether the model has a statement.
 func (c *Compiled[T]) Has(name string) bool { _, ok := c.plans[name]; return ok }
@@ -434,6 +443,8 @@ func (c *Call[T]) param(p param) any {
 		return c.ToStatus
 	case pAt:
 		return c.History.At.UTC()
+	case pBatch:
+		return c.Batch
 	}
 	return nil
 }

@@ -26,8 +26,10 @@ FROM analysis WHERE id = sqlc.arg(tm_task_id) AND status = sqlc.arg(tm_from_stat
 FOR UPDATE;
 
 -- name: UpdateGuarded
--- The status-changing half of a transition (InsertHistory is the other), in one
--- transaction; no row when another writer changed the task first.
+-- The status-changing half of a transition (InsertHistoryGuarded is the other),
+-- in one transaction; no row when another writer changed the task first. A small
+-- batch of transitions is a pair of these statements each; a larger one is
+-- written by the statements Transition… below.
 UPDATE analysis SET `status` = sqlc.arg(status),
     `version` = sqlc.arg(version),
     `updated_at` = sqlc.arg(updated_at),
@@ -49,6 +51,91 @@ UPDATE analysis SET `status` = sqlc.arg(status),
     `expired_at` = sqlc.arg(expired_at),
     tm_history_seq = tm_history_seq + 1
 WHERE id = sqlc.arg(id) AND status = sqlc.arg(tm_from_status) AND version = sqlc.arg(tm_from_version);
+
+-- name: TransitionBatch
+-- A batch of many transitions is one transaction of the statements Transition…,
+-- each run once for the whole batch. This one keeps the batch in @tm_batch, a
+-- JSON array with an array per transition: its task's status and version before
+-- it (the guard), its history row's event, time, attempt, actor and message,
+-- then the value of every column of the table in driver.go's Columns order.
+SET @tm_batch = sqlc.arg(tm_batch);
+
+-- name: TransitionLock
+-- Locks the tasks of the batch that still have the status and version its
+-- transitions start from, in the batch's order (by id), and keeps their ids in
+-- @tm_ids: the transitions applied.
+SELECT JSON_ARRAYAGG(id) INTO @tm_ids FROM (
+    SELECT t.id FROM analysis AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
+        tm_from_status VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[0]',
+        tm_from_version BIGINT PATH '$[1]',
+        `id` CHAR(36) CHARACTER SET ascii PATH '$[7]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version
+    FOR UPDATE
+) AS tm_locked;
+
+-- name: TransitionHistory
+-- The history rows of the transitions applied, numbered after the task's last.
+INSERT INTO analysis_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
+SELECT t.id, t.tm_history_seq + 1, b.tm_from_status, b.status, b.tm_event, b.tm_at, b.tm_attempt, b.tm_actor, b.tm_message
+FROM analysis AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
+        tm_from_status VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[0]',
+        tm_from_version BIGINT PATH '$[1]',
+        tm_event VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[2]',
+        tm_at DATETIME(6) PATH '$[3]',
+        tm_attempt INT PATH '$[4]',
+        tm_actor LONGTEXT PATH '$[5]',
+        tm_message LONGTEXT PATH '$[6]',
+        `id` CHAR(36) CHARACTER SET ascii PATH '$[7]',
+        `status` LONGTEXT PATH '$[8]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version;
+
+-- name: TransitionUpdate
+-- The transitions applied: every column but the id and creation time.
+UPDATE analysis AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
+        tm_from_status VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[0]',
+        tm_from_version BIGINT PATH '$[1]',
+        `id` CHAR(36) CHARACTER SET ascii PATH '$[7]',
+        `status` LONGTEXT PATH '$[8]',
+        `version` BIGINT PATH '$[9]',
+        `updated_at` DATETIME(6) PATH '$[11]',
+        `user_id` LONGTEXT PATH '$[12]',
+        `tool_id` LONGTEXT PATH '$[13]',
+        `agents` LONGTEXT PATH '$[14]',
+        `progress` BIGINT PATH '$[15]',
+        `progress_detail` LONGTEXT PATH '$[16]',
+        `error_code` LONGTEXT PATH '$[17]',
+        `error_message` LONGTEXT PATH '$[18]',
+        `blobs_cleaned` BOOLEAN PATH '$[19]',
+        `upload_started_at` DATETIME(6) PATH '$[20]',
+        `upload_failed_at` DATETIME(6) PATH '$[21]',
+        `queued_at` DATETIME(6) PATH '$[22]',
+        `processing_started_at` DATETIME(6) PATH '$[23]',
+        `completed_at` DATETIME(6) PATH '$[24]',
+        `failed_at` DATETIME(6) PATH '$[25]',
+        `cancelled_at` DATETIME(6) PATH '$[26]',
+        `expired_at` DATETIME(6) PATH '$[27]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version
+SET t.`status` = b.`status`,
+    t.`version` = b.`version`,
+    t.`updated_at` = b.`updated_at`,
+    t.`user_id` = b.`user_id`,
+    t.`tool_id` = b.`tool_id`,
+    t.`agents` = b.`agents`,
+    t.`progress` = b.`progress`,
+    t.`progress_detail` = b.`progress_detail`,
+    t.`error_code` = b.`error_code`,
+    t.`error_message` = b.`error_message`,
+    t.`blobs_cleaned` = b.`blobs_cleaned`,
+    t.`upload_started_at` = b.`upload_started_at`,
+    t.`upload_failed_at` = b.`upload_failed_at`,
+    t.`queued_at` = b.`queued_at`,
+    t.`processing_started_at` = b.`processing_started_at`,
+    t.`completed_at` = b.`completed_at`,
+    t.`failed_at` = b.`failed_at`,
+    t.`cancelled_at` = b.`cancelled_at`,
+    t.`expired_at` = b.`expired_at`,
+    t.tm_history_seq = t.tm_history_seq + 1;
+
+-- name: Transitioned
+-- The ids of the tasks TransitionLock locked.
+SELECT id FROM JSON_TABLE(@tm_ids, '$[*]' COLUMNS (id CHAR(36) CHARACTER SET ascii PATH '$')) AS j;
 
 -- name: Update
 -- Changes fields but not the status (progress, details); guarded likewise.

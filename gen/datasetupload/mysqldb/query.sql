@@ -26,8 +26,10 @@ FROM dataset_upload WHERE id = sqlc.arg(tm_task_id) AND status = sqlc.arg(tm_fro
 FOR UPDATE;
 
 -- name: UpdateGuarded
--- The status-changing half of a transition (InsertHistory is the other), in one
--- transaction; no row when another writer changed the task first.
+-- The status-changing half of a transition (InsertHistoryGuarded is the other),
+-- in one transaction; no row when another writer changed the task first. A small
+-- batch of transitions is a pair of these statements each; a larger one is
+-- written by the statements Transition… below.
 UPDATE dataset_upload SET `status` = sqlc.arg(status),
     `version` = sqlc.arg(version),
     `updated_at` = sqlc.arg(updated_at),
@@ -42,6 +44,77 @@ UPDATE dataset_upload SET `status` = sqlc.arg(status),
     `end_date` = sqlc.arg(end_date),
     tm_history_seq = tm_history_seq + 1
 WHERE id = sqlc.arg(id) AND status = sqlc.arg(tm_from_status) AND version = sqlc.arg(tm_from_version);
+
+-- name: TransitionBatch
+-- A batch of many transitions is one transaction of the statements Transition…,
+-- each run once for the whole batch. This one keeps the batch in @tm_batch, a
+-- JSON array with an array per transition: its task's status and version before
+-- it (the guard), its history row's event, time, attempt, actor and message,
+-- then the value of every column of the table in driver.go's Columns order.
+SET @tm_batch = sqlc.arg(tm_batch);
+
+-- name: TransitionLock
+-- Locks the tasks of the batch that still have the status and version its
+-- transitions start from, in the batch's order (by id), and keeps their ids in
+-- @tm_ids: the transitions applied.
+SELECT JSON_ARRAYAGG(id) INTO @tm_ids FROM (
+    SELECT t.id FROM dataset_upload AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
+        tm_from_status VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[0]',
+        tm_from_version BIGINT PATH '$[1]',
+        `id` CHAR(36) CHARACTER SET ascii PATH '$[7]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version
+    FOR UPDATE
+) AS tm_locked;
+
+-- name: TransitionHistory
+-- The history rows of the transitions applied, numbered after the task's last.
+INSERT INTO dataset_upload_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
+SELECT t.id, t.tm_history_seq + 1, b.tm_from_status, b.status, b.tm_event, b.tm_at, b.tm_attempt, b.tm_actor, b.tm_message
+FROM dataset_upload AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
+        tm_from_status VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[0]',
+        tm_from_version BIGINT PATH '$[1]',
+        tm_event VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[2]',
+        tm_at DATETIME(6) PATH '$[3]',
+        tm_attempt INT PATH '$[4]',
+        tm_actor LONGTEXT PATH '$[5]',
+        tm_message LONGTEXT PATH '$[6]',
+        `id` CHAR(36) CHARACTER SET ascii PATH '$[7]',
+        `status` LONGTEXT PATH '$[8]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version;
+
+-- name: TransitionUpdate
+-- The transitions applied: every column but the id and creation time.
+UPDATE dataset_upload AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
+        tm_from_status VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[0]',
+        tm_from_version BIGINT PATH '$[1]',
+        `id` CHAR(36) CHARACTER SET ascii PATH '$[7]',
+        `status` LONGTEXT PATH '$[8]',
+        `version` BIGINT PATH '$[9]',
+        `updated_at` DATETIME(6) PATH '$[11]',
+        `tag` LONGTEXT PATH '$[12]',
+        `error_message` LONGTEXT PATH '$[13]',
+        `dataset_name` LONGTEXT PATH '$[14]',
+        `records_processed` BIGINT PATH '$[15]',
+        `user_id` LONGTEXT PATH '$[16]',
+        `progress` BIGINT PATH '$[17]',
+        `queued_at` DATETIME(6) PATH '$[18]',
+        `started_at` DATETIME(6) PATH '$[19]',
+        `end_date` DATETIME(6) PATH '$[20]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version
+SET t.`status` = b.`status`,
+    t.`version` = b.`version`,
+    t.`updated_at` = b.`updated_at`,
+    t.`tag` = b.`tag`,
+    t.`error_message` = b.`error_message`,
+    t.`dataset_name` = b.`dataset_name`,
+    t.`records_processed` = b.`records_processed`,
+    t.`user_id` = b.`user_id`,
+    t.`progress` = b.`progress`,
+    t.`queued_at` = b.`queued_at`,
+    t.`started_at` = b.`started_at`,
+    t.`end_date` = b.`end_date`,
+    t.tm_history_seq = t.tm_history_seq + 1;
+
+-- name: Transitioned
+-- The ids of the tasks TransitionLock locked.
+SELECT id FROM JSON_TABLE(@tm_ids, '$[*]' COLUMNS (id CHAR(36) CHARACTER SET ascii PATH '$')) AS j;
 
 -- name: Update
 -- Changes fields but not the status (progress, details); guarded likewise.

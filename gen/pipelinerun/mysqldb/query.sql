@@ -26,8 +26,10 @@ FROM pipeline_run WHERE id = sqlc.arg(tm_task_id) AND status = sqlc.arg(tm_from_
 FOR UPDATE;
 
 -- name: UpdateGuarded
--- The status-changing half of a transition (InsertHistory is the other), in one
--- transaction; no row when another writer changed the task first.
+-- The status-changing half of a transition (InsertHistoryGuarded is the other),
+-- in one transaction; no row when another writer changed the task first. A small
+-- batch of transitions is a pair of these statements each; a larger one is
+-- written by the statements Transition… below.
 UPDATE pipeline_run SET `status` = sqlc.arg(status),
     `version` = sqlc.arg(version),
     `updated_at` = sqlc.arg(updated_at),
@@ -56,6 +58,105 @@ UPDATE pipeline_run SET `status` = sqlc.arg(status),
     `ended_at` = sqlc.arg(ended_at),
     tm_history_seq = tm_history_seq + 1
 WHERE id = sqlc.arg(id) AND status = sqlc.arg(tm_from_status) AND version = sqlc.arg(tm_from_version);
+
+-- name: TransitionBatch
+-- A batch of many transitions is one transaction of the statements Transition…,
+-- each run once for the whole batch. This one keeps the batch in @tm_batch, a
+-- JSON array with an array per transition: its task's status and version before
+-- it (the guard), its history row's event, time, attempt, actor and message,
+-- then the value of every column of the table in driver.go's Columns order.
+SET @tm_batch = sqlc.arg(tm_batch);
+
+-- name: TransitionLock
+-- Locks the tasks of the batch that still have the status and version its
+-- transitions start from, in the batch's order (by id), and keeps their ids in
+-- @tm_ids: the transitions applied.
+SELECT JSON_ARRAYAGG(id) INTO @tm_ids FROM (
+    SELECT t.id FROM pipeline_run AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
+        tm_from_status VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[0]',
+        tm_from_version BIGINT PATH '$[1]',
+        `id` CHAR(36) CHARACTER SET ascii PATH '$[7]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version
+    FOR UPDATE
+) AS tm_locked;
+
+-- name: TransitionHistory
+-- The history rows of the transitions applied, numbered after the task's last.
+INSERT INTO pipeline_run_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
+SELECT t.id, t.tm_history_seq + 1, b.tm_from_status, b.status, b.tm_event, b.tm_at, b.tm_attempt, b.tm_actor, b.tm_message
+FROM pipeline_run AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
+        tm_from_status VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[0]',
+        tm_from_version BIGINT PATH '$[1]',
+        tm_event VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[2]',
+        tm_at DATETIME(6) PATH '$[3]',
+        tm_attempt INT PATH '$[4]',
+        tm_actor LONGTEXT PATH '$[5]',
+        tm_message LONGTEXT PATH '$[6]',
+        `id` CHAR(36) CHARACTER SET ascii PATH '$[7]',
+        `status` LONGTEXT PATH '$[8]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version;
+
+-- name: TransitionUpdate
+-- The transitions applied: every column but the id and creation time.
+UPDATE pipeline_run AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
+        tm_from_status VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[0]',
+        tm_from_version BIGINT PATH '$[1]',
+        `id` CHAR(36) CHARACTER SET ascii PATH '$[7]',
+        `status` LONGTEXT PATH '$[8]',
+        `version` BIGINT PATH '$[9]',
+        `updated_at` DATETIME(6) PATH '$[11]',
+        `stage` LONGTEXT PATH '$[12]',
+        `task` LONGTEXT PATH '$[13]',
+        `hostname` LONGTEXT PATH '$[14]',
+        `pid` BIGINT PATH '$[15]',
+        `ppid` BIGINT PATH '$[16]',
+        `user_name` LONGTEXT PATH '$[17]',
+        `code_version` LONGTEXT PATH '$[18]',
+        `git_commit` LONGTEXT PATH '$[19]',
+        `environment` LONGTEXT PATH '$[20]',
+        `script_path` LONGTEXT PATH '$[21]',
+        `script_filename` LONGTEXT PATH '$[22]',
+        `log_path` LONGTEXT PATH '$[23]',
+        `log_filename` LONGTEXT PATH '$[24]',
+        `overall_percent` DOUBLE PATH '$[25]',
+        `message` LONGTEXT PATH '$[26]',
+        `current_subtask` BIGINT PATH '$[27]',
+        `total_subtasks` BIGINT PATH '$[28]',
+        `error_message` LONGTEXT PATH '$[29]',
+        `error_detail` LONGTEXT PATH '$[30]',
+        `memory_mb` DOUBLE PATH '$[31]',
+        `cpu_percent` DOUBLE PATH '$[32]',
+        `started_at` DATETIME(6) PATH '$[33]',
+        `ended_at` DATETIME(6) PATH '$[34]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version
+SET t.`status` = b.`status`,
+    t.`version` = b.`version`,
+    t.`updated_at` = b.`updated_at`,
+    t.`stage` = b.`stage`,
+    t.`task` = b.`task`,
+    t.`hostname` = b.`hostname`,
+    t.`pid` = b.`pid`,
+    t.`ppid` = b.`ppid`,
+    t.`user_name` = b.`user_name`,
+    t.`code_version` = b.`code_version`,
+    t.`git_commit` = b.`git_commit`,
+    t.`environment` = b.`environment`,
+    t.`script_path` = b.`script_path`,
+    t.`script_filename` = b.`script_filename`,
+    t.`log_path` = b.`log_path`,
+    t.`log_filename` = b.`log_filename`,
+    t.`overall_percent` = b.`overall_percent`,
+    t.`message` = b.`message`,
+    t.`current_subtask` = b.`current_subtask`,
+    t.`total_subtasks` = b.`total_subtasks`,
+    t.`error_message` = b.`error_message`,
+    t.`error_detail` = b.`error_detail`,
+    t.`memory_mb` = b.`memory_mb`,
+    t.`cpu_percent` = b.`cpu_percent`,
+    t.`started_at` = b.`started_at`,
+    t.`ended_at` = b.`ended_at`,
+    t.tm_history_seq = t.tm_history_seq + 1;
+
+-- name: Transitioned
+-- The ids of the tasks TransitionLock locked.
+SELECT id FROM JSON_TABLE(@tm_ids, '$[*]' COLUMNS (id CHAR(36) CHARACTER SET ascii PATH '$')) AS j;
 
 -- name: Update
 -- Changes fields but not the status (progress, details); guarded likewise.

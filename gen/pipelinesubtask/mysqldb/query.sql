@@ -26,8 +26,10 @@ FROM pipeline_subtask WHERE id = sqlc.arg(tm_task_id) AND status = sqlc.arg(tm_f
 FOR UPDATE;
 
 -- name: UpdateGuarded
--- The status-changing half of a transition (InsertHistory is the other), in one
--- transaction; no row when another writer changed the task first.
+-- The status-changing half of a transition (InsertHistoryGuarded is the other),
+-- in one transaction; no row when another writer changed the task first. A small
+-- batch of transitions is a pair of these statements each; a larger one is
+-- written by the statements Transition… below.
 UPDATE pipeline_subtask SET `status` = sqlc.arg(status),
     `version` = sqlc.arg(version),
     `updated_at` = sqlc.arg(updated_at),
@@ -43,6 +45,79 @@ UPDATE pipeline_subtask SET `status` = sqlc.arg(status),
     `ended_at` = sqlc.arg(ended_at),
     tm_history_seq = tm_history_seq + 1
 WHERE id = sqlc.arg(id) AND status = sqlc.arg(tm_from_status) AND version = sqlc.arg(tm_from_version);
+
+-- name: TransitionBatch
+-- A batch of many transitions is one transaction of the statements Transition…,
+-- each run once for the whole batch. This one keeps the batch in @tm_batch, a
+-- JSON array with an array per transition: its task's status and version before
+-- it (the guard), its history row's event, time, attempt, actor and message,
+-- then the value of every column of the table in driver.go's Columns order.
+SET @tm_batch = sqlc.arg(tm_batch);
+
+-- name: TransitionLock
+-- Locks the tasks of the batch that still have the status and version its
+-- transitions start from, in the batch's order (by id), and keeps their ids in
+-- @tm_ids: the transitions applied.
+SELECT JSON_ARRAYAGG(id) INTO @tm_ids FROM (
+    SELECT t.id FROM pipeline_subtask AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
+        tm_from_status VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[0]',
+        tm_from_version BIGINT PATH '$[1]',
+        `id` CHAR(36) CHARACTER SET ascii PATH '$[7]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version
+    FOR UPDATE
+) AS tm_locked;
+
+-- name: TransitionHistory
+-- The history rows of the transitions applied, numbered after the task's last.
+INSERT INTO pipeline_subtask_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
+SELECT t.id, t.tm_history_seq + 1, b.tm_from_status, b.status, b.tm_event, b.tm_at, b.tm_attempt, b.tm_actor, b.tm_message
+FROM pipeline_subtask AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
+        tm_from_status VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[0]',
+        tm_from_version BIGINT PATH '$[1]',
+        tm_event VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[2]',
+        tm_at DATETIME(6) PATH '$[3]',
+        tm_attempt INT PATH '$[4]',
+        tm_actor LONGTEXT PATH '$[5]',
+        tm_message LONGTEXT PATH '$[6]',
+        `id` CHAR(36) CHARACTER SET ascii PATH '$[7]',
+        `status` LONGTEXT PATH '$[8]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version;
+
+-- name: TransitionUpdate
+-- The transitions applied: every column but the id and creation time.
+UPDATE pipeline_subtask AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
+        tm_from_status VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[0]',
+        tm_from_version BIGINT PATH '$[1]',
+        `id` CHAR(36) CHARACTER SET ascii PATH '$[7]',
+        `status` LONGTEXT PATH '$[8]',
+        `version` BIGINT PATH '$[9]',
+        `updated_at` DATETIME(6) PATH '$[11]',
+        `run_id` CHAR(36) CHARACTER SET ascii PATH '$[12]',
+        `subtask_number` BIGINT PATH '$[13]',
+        `name` LONGTEXT PATH '$[14]',
+        `percent` DOUBLE PATH '$[15]',
+        `items_total` BIGINT PATH '$[16]',
+        `items_complete` BIGINT PATH '$[17]',
+        `message` LONGTEXT PATH '$[18]',
+        `error_message` LONGTEXT PATH '$[19]',
+        `started_at` DATETIME(6) PATH '$[20]',
+        `ended_at` DATETIME(6) PATH '$[21]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version
+SET t.`status` = b.`status`,
+    t.`version` = b.`version`,
+    t.`updated_at` = b.`updated_at`,
+    t.`run_id` = b.`run_id`,
+    t.`subtask_number` = b.`subtask_number`,
+    t.`name` = b.`name`,
+    t.`percent` = b.`percent`,
+    t.`items_total` = b.`items_total`,
+    t.`items_complete` = b.`items_complete`,
+    t.`message` = b.`message`,
+    t.`error_message` = b.`error_message`,
+    t.`started_at` = b.`started_at`,
+    t.`ended_at` = b.`ended_at`,
+    t.tm_history_seq = t.tm_history_seq + 1;
+
+-- name: Transitioned
+-- The ids of the tasks TransitionLock locked.
+SELECT id FROM JSON_TABLE(@tm_ids, '$[*]' COLUMNS (id CHAR(36) CHARACTER SET ascii PATH '$')) AS j;
 
 -- name: Update
 -- Changes fields but not the status (progress, details); guarded likewise.

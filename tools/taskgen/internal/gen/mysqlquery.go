@@ -24,6 +24,50 @@ var (
 	mysqlLocked = mysqlIDsOf("@tm_ids")
 )
 
+// mysqlBatchHead are the values that lead each transition's array in
+// @tm_batch, before the table's columns: the guard and the history row.
+// backends/mysql writes them in this order (transitionRow).
+var mysqlBatchHead = []string{
+	"tm_from_status " + mysqlName,
+	"tm_from_version BIGINT",
+	"tm_event " + mysqlName,
+	"tm_at DATETIME(6)",
+	"tm_attempt INT",
+	"tm_actor LONGTEXT",
+	"tm_message LONGTEXT",
+}
+
+// mysqlBatchTypes are the types of a batch's values, by their kind in
+// sqltable.Table's Columns. Text is LONGTEXT, whatever its column's type:
+// JSON_TABLE cuts a longer string to its column's length without an error,
+// and the table's own column should refuse it.
+var mysqlBatchTypes = map[string]string{"text": "LONGTEXT", "int": "BIGINT", "float": "DOUBLE",
+	"bool": "BOOLEAN", "time": "DATETIME(6)", "uuid": "CHAR(36) CHARACTER SET ascii", "json": "LONGTEXT"}
+
+// mysqlBatchRows is the table function that reads @tm_batch as rows: b.
+// Its columns are those of the head and of the table's columns (named as
+// they are) that want keeps: a statement reads only what it uses.
+func (g *generator) mysqlBatchRows(cols []column, want func(name string) bool) string {
+	var defs []string
+	for i, h := range mysqlBatchHead {
+		if name, _, _ := strings.Cut(h, " "); want(name) {
+			defs = append(defs, fmt.Sprintf("%s PATH '$[%d]'", h, i))
+		}
+	}
+	for i, c := range cols {
+		if !want(c.Name) {
+			continue
+		}
+		kind, _, _ := g.columnValue(MySQL, c)
+		typ, ok := mysqlBatchTypes[kind]
+		if !ok {
+			panic(fmt.Sprintf("taskgen: column %s of kind %s has no type in a MySQL batch", c.Name, kind))
+		}
+		defs = append(defs, fmt.Sprintf("%s %s PATH '$[%d]'", mysqlIdent(c.Name), typ, len(mysqlBatchHead)+i))
+	}
+	return "JSON_TABLE(@tm_batch, '$[*]' COLUMNS (\n        " + strings.Join(defs, ",\n        ") + ")) AS b"
+}
+
 // mysqlQuerySQL renders the statements of the model's MySQL driver. Its
 // parameters are written sqlc.arg(name) as in the other engines' query
 // files; sqltable.ParseStatements turns each into a ? and records its name.
@@ -71,8 +115,45 @@ func (g *generator) mysqlQuerySQL() []byte {
 	p("INSERT INTO %s (%s)\nSELECT id, %s + 1, sqlc.arg(tm_from_status), sqlc.arg(tm_to_status), sqlc.arg(tm_event),\n", history, histCols, HistorySeqColumn)
 	p("    sqlc.arg(tm_at), sqlc.arg(tm_attempt), sqlc.arg(tm_actor), sqlc.arg(tm_message)\n")
 	p("FROM %s WHERE id = sqlc.arg(tm_task_id) AND status = sqlc.arg(tm_from_status) AND version = sqlc.arg(tm_from_version)\nFOR UPDATE;\n\n", table)
-	p("-- name: UpdateGuarded\n-- The status-changing half of a transition (InsertHistory is the other), in one\n-- transaction; no row when another writer changed the task first.\n")
+	p("-- name: UpdateGuarded\n-- The status-changing half of a transition (InsertHistoryGuarded is the other),\n-- in one transaction; no row when another writer changed the task first. A small\n-- batch of transitions is a pair of these statements each; a larger one is\n-- written by the statements Transition… below.\n")
 	p("UPDATE %s SET %s,\n    %s = %s + 1\n%s;\n\n", table, strings.Join(sets, ",\n    "), HistorySeqColumn, HistorySeqColumn, guard)
+	guardCols := map[string]bool{"id": true, "tm_from_status": true, "tm_from_version": true}
+	lockRows := g.mysqlBatchRows(cols, func(n string) bool { return guardCols[n] })
+	historyCols := map[string]bool{"status": true}
+	for _, h := range mysqlBatchHead {
+		name, _, _ := strings.Cut(h, " ")
+		historyCols[name] = true
+	}
+	historyRows := g.mysqlBatchRows(cols, func(n string) bool { return guardCols[n] || historyCols[n] })
+	updateCols := map[string]bool{}
+	for _, c := range cols {
+		if !c.Primary && !createdOnly(c) {
+			updateCols[c.Name] = true
+		}
+	}
+	updateRows := g.mysqlBatchRows(cols, func(n string) bool { return guardCols[n] || updateCols[n] })
+	bguard := "t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version"
+	p("-- name: TransitionBatch\n-- A batch of many transitions is one transaction of the statements Transition…,\n")
+	p("-- each run once for the whole batch. This one keeps the batch in @tm_batch, a\n")
+	p("-- JSON array with an array per transition: its task's status and version before\n")
+	p("-- it (the guard), its history row's event, time, attempt, actor and message,\n")
+	p("-- then the value of every column of the table in driver.go's Columns order.\n")
+	p("SET @tm_batch = sqlc.arg(tm_batch);\n\n")
+	p("-- name: TransitionLock\n-- Locks the tasks of the batch that still have the status and version its\n")
+	p("-- transitions start from, in the batch's order (by id), and keeps their ids in\n-- @tm_ids: the transitions applied.\n")
+	p("SELECT JSON_ARRAYAGG(id) INTO @tm_ids FROM (\n    SELECT t.id FROM %s AS t JOIN %s ON %s\n    FOR UPDATE\n) AS tm_locked;\n\n", table, lockRows, bguard)
+	p("-- name: TransitionHistory\n-- The history rows of the transitions applied, numbered after the task's last.\n")
+	p("INSERT INTO %s (%s)\nSELECT t.id, t.%s + 1, b.tm_from_status, b.status, b.tm_event, b.tm_at, b.tm_attempt, b.tm_actor, b.tm_message\n", history, histCols, HistorySeqColumn)
+	p("FROM %s AS t JOIN %s ON %s;\n\n", table, historyRows, bguard)
+	var bsets []string
+	for _, c := range cols {
+		if !c.Primary && !createdOnly(c) {
+			bsets = append(bsets, "t."+q(c.Name)+" = b."+q(c.Name))
+		}
+	}
+	p("-- name: TransitionUpdate\n-- The transitions applied: every column but the id and creation time.\n")
+	p("UPDATE %s AS t JOIN %s ON %s\nSET %s,\n    t.%s = t.%s + 1;\n\n", table, updateRows, bguard, strings.Join(bsets, ",\n    "), HistorySeqColumn, HistorySeqColumn)
+	p("-- name: Transitioned\n-- The ids of the tasks TransitionLock locked.\nSELECT id FROM %s;\n\n", mysqlLocked)
 	p("-- name: Update\n-- Changes fields but not the status (progress, details); guarded likewise.\n")
 	p("UPDATE %s SET %s\n%s;\n\n", table, strings.Join(withoutStatus(sets), ",\n    "), guard)
 	p("-- name: Get\nSELECT %s FROM %s WHERE id = sqlc.arg(id);\n\n", sel, table)
