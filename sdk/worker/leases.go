@@ -153,9 +153,43 @@ func (l *Leases[T, E, PT]) claim(ctx context.Context, pos *cursor, mu *sync.Mute
 // cursor is where the next claim over a backends.Claimer starts: the last
 // task claimed, or the furthest one (far) once a claim has come back short;
 // headAt is when a claim last started from the head of the queue instead.
+// back is the earliest position of a task this process queued since the
+// last claim (behind), zero for none, under its own lock: a pool's
+// subscription to its engine's changes records them as the claims run.
 type cursor struct {
 	after, far backends.QueuePosition
 	headAt     time.Time
+
+	backMu sync.Mutex
+	back   backends.QueuePosition
+}
+
+// behind records that the task at q was queued in this process. Tasks
+// created at once by concurrent callers commit in an order of their own,
+// not in the order of their creation times: a task may be queued behind a
+// position that a claim has already passed. The next claim then starts at
+// the earliest such task instead of waiting for its claim from the head.
+func (c *cursor) behind(q backends.QueuePosition) {
+	c.backMu.Lock()
+	if c.back.IsZero() || q.Before(c.back) {
+		c.back = q
+	}
+	c.backMu.Unlock()
+}
+
+// takeBack returns what behind recorded since the last call, and forgets it.
+func (c *cursor) takeBack() backends.QueuePosition {
+	c.backMu.Lock()
+	defer c.backMu.Unlock()
+	q := c.back
+	c.back = backends.QueuePosition{}
+	return q
+}
+
+// justBefore is a position that a claim after it reaches q from: a
+// microsecond earlier, the precision at which the drivers store times.
+func justBefore(q backends.QueuePosition) backends.QueuePosition {
+	return backends.QueuePosition{CreatedAt: q.CreatedAt.Truncate(time.Microsecond).Add(-time.Microsecond)}
 }
 
 // claimAfter claims with claim after the position pos reached, under mu
@@ -168,7 +202,10 @@ type cursor struct {
 // from the head on the first claim and then once every headEvery, and such
 // a claim sets the position to its last task even when that is behind the
 // position: tasks queued behind it are then claimed in order, as fast as
-// any.
+// any. A claim starts instead at the earliest task this process queued
+// behind the position since the last claim (cursor.behind), and moves the
+// position as a claim from the head does: such a task waits for no claim
+// from the head. Tasks other processes queue behind it still do.
 func claimAfter[T any](ctx context.Context, pos *cursor, mu *sync.Mutex, claim func(after backends.QueuePosition) ([]backends.Claim[T], backends.QueuePosition, error), limit int) ([]backends.Claim[T], error) {
 	lock := func() {
 		if mu != nil {
@@ -183,18 +220,26 @@ func claimAfter[T any](ctx context.Context, pos *cursor, mu *sync.Mutex, claim f
 	lock()
 	head := pos.after.IsZero() || time.Since(pos.headAt) >= headEvery
 	after := pos.after
-	if head {
+	back := pos.takeBack()
+	rewind := false
+	switch {
+	case head:
 		after = backends.QueuePosition{}
 		pos.headAt = time.Now()
+	case !back.IsZero() && back.Before(after):
+		after, rewind = justBefore(back), true
 	}
 	unlock()
 	claims, last, err := claim(after)
 	if err != nil {
+		if rewind {
+			pos.behind(back) // for the next claim
+		}
 		return nil, err
 	}
 	lock()
 	defer unlock()
-	if head && !last.IsZero() || pos.after.Before(last) {
+	if (head || rewind) && !last.IsZero() || pos.after.Before(last) {
 		pos.after = last
 	}
 	if pos.far.Before(last) {

@@ -139,12 +139,13 @@ type session[T any] struct {
 }
 
 // headEvery is how often a pool claims from the head of the queue rather
-// than after the last task it claimed: a task that became claimable behind
-// that position (requeued, created early and queued late, created by a
-// process whose clock is behind) is found within about this long, plus a
-// PollInterval when the pool is idle, and the tasks behind the position
-// are then claimed first.
-const headEvery = time.Second
+// than after the last task it claimed: a task that another process queued
+// behind that position (requeued, created early and queued late, created
+// by a process whose clock is behind) is found within about this long,
+// plus a PollInterval when the pool is idle, and the tasks behind the
+// position are then claimed first. One that the pool's own process queued
+// is claimed at once (cursor.behind). A variable for the tests.
+var headEvery = time.Second
 
 // New returns a pool that runs handler on the tasks of eng's model. The
 // engine must have been given the model's worker section (engine.WithWorker)
@@ -219,6 +220,9 @@ func (p *Pool[T, E, PT]) Run(ctx context.Context) error {
 	go func() {
 		for ch := range sub.C {
 			if ch.Key.Status == p.spec.Queue {
+				if at := p.leases.created(ch.Task); !at.IsZero() {
+					ses.pos.behind(backends.QueuePosition{CreatedAt: at, ID: ch.Key.ID})
+				}
 				p.Wake()
 			}
 		}

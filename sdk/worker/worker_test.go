@@ -561,6 +561,35 @@ func TestClaimsLookBehind(t *testing.T) {
 	})
 }
 
+// TestOwnTaskBehindThePosition: a task that this process queues behind a
+// pool's position — created first and queued after the pool has claimed
+// the tasks created after it, as concurrent creators' commits also land —
+// is claimed by the claim its queuing wakes, not by a claim from the head
+// of the queue: here there is none (head claims an hour apart, polls too).
+func TestOwnTaskBehindThePosition(t *testing.T) {
+	forEach(t, func(t *testing.T, e *Engine, _ backends.WorkDriver[analysis.Task], _ *backendtest.Clock) {
+		worker.SetHeadEvery(t, time.Hour)
+		early, err := e.Create(ctx, sdktest.NewTask(), engine.Meta{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		later := queued(t, e, 5)
+		p := newPool(t, e, func(context.Context, *analysis.Task, *worker.Progress[analysis.Task]) error { return nil },
+			worker.Config{Concurrency: 2, PollInterval: time.Hour})
+		start(t, p)
+		waitFor(t, e, later)
+		x := early
+		for _, ev := range []analysis.Event{analysis.EventRequestUploadURLs, analysis.EventVerifyUploads} {
+			if x, err = e.FireFrom(ctx, x, ev, nil, engine.Meta{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		waitFor(t, e, []*analysis.Task{x})
+		// And a task queued after it, in order, as before.
+		waitFor(t, e, queued(t, e, 1))
+	})
+}
+
 // TestManyTasksBehindThePosition: tasks queued behind a pool's position by
 // another process, while the pool polls at the default PollInterval, are
 // claimed as fast as any once a claim from the head finds them: the
