@@ -39,9 +39,14 @@
 // as an upload-then-process task is, or created by a process whose clock is
 // behind) is claimed within about a second (plus a PollInterval when the
 // pool is idle), and the tasks behind the position then go before the
-// newer ones. A claim that finds fewer tasks than it asked for has read
-// the queue to its end, and the next one starts after the furthest task
-// claimed.
+// newer ones. A task queued behind the position in the pool's own process
+// waits for no such claim: the pool hears of it through its engine and its
+// next claim starts there. Tasks created at once by concurrent callers
+// commit in an order of their own, so some land behind the position; each
+// waited up to a second before this, and creation while working ran at a
+// whole number of seconds per run. A claim that finds fewer tasks than it
+// asked for has read the queue to its end, and the next one starts after
+// the furthest task claimed.
 //
 // # Waking up
 //
