@@ -446,11 +446,16 @@ func (s *Server) openapi(w http.ResponseWriter, r *http.Request) {
 
 // Run runs the background work of the server until ctx ends: the sweeper
 // (timeouts, uploads cleanup, retention), the rescue of tasks whose
-// worker's lease expired, and the metrics feed.
+// worker's lease expired, the metrics feed, and for the worker protocol
+// the tasks this process queues behind its claims' position (claimed by
+// the next claim rather than within a second).
 func (s *Server) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for _, b := range s.models.order {
 		wg.Go(func() { s.metrics.follow(ctx, b) })
+		if o := workOpsOf(b); o != nil {
+			wg.Go(o.followLocal(ctx))
+		}
 	}
 	wg.Go(func() { s.sweepLoop(ctx) })
 	wg.Go(func() { s.rescueLoop(ctx) })

@@ -46,6 +46,9 @@ type workOps interface {
 	// waker is the model's driver as a backends.Waker, which tells when
 	// other processes queue tasks; nil when the driver has none.
 	waker() backends.Waker
+	// followLocal makes claims start at the tasks this process queues
+	// behind the claims' position, until ctx ends (worker.Leases.FollowLocal).
+	followLocal(ctx context.Context) (wait func())
 }
 
 // claimedView is a task a worker claimed over HTTP.
@@ -249,6 +252,10 @@ func (w *typedWork[T, E, PT]) queued(ctx context.Context) (<-chan struct{}, func
 		}
 	}()
 	return out, sub.Close
+}
+
+func (w *typedWork[T, E, PT]) followLocal(ctx context.Context) (wait func()) {
+	return w.leases.FollowLocal(ctx)
 }
 
 func (w *typedWork[T, E, PT]) waker() backends.Waker {

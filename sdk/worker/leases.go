@@ -98,6 +98,36 @@ func (l *Leases[T, E, PT]) Claim(ctx context.Context, owner string, limit int) (
 	return l.claim(ctx, &l.pos, &l.mu, owner, limit)
 }
 
+// FollowLocal makes Claim start at the tasks this process queues behind
+// its position, as a Pool's claims do (see cursor.behind), until ctx ends.
+// It returns once it follows the engine's changes; wait waits for it to
+// stop. Without it, such a task waits for Claim's next claim from the head
+// of the queue, about a second. taskmodel serve runs it for the leases of
+// the worker protocol.
+func (l *Leases[T, E, PT]) FollowLocal(ctx context.Context) (wait func()) {
+	sub := l.eng.SubscribeLocal(ctx, uuid.Nil)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ch := range sub.C {
+			l.queuedLocally(&l.pos, ch)
+		}
+	}()
+	return func() { <-done }
+}
+
+// queuedLocally records on pos the position of the task ch queued, if it
+// did, and reports whether it did.
+func (l *Leases[T, E, PT]) queuedLocally(pos *cursor, ch engine.Change[T]) bool {
+	if ch.Key.Status != l.spec.Queue {
+		return false
+	}
+	if at := l.created(ch.Task); !at.IsZero() {
+		pos.behind(backends.QueuePosition{CreatedAt: at, ID: ch.Key.ID})
+	}
+	return true
+}
+
 // claim is Claim from a position of the caller's (a Pool's session keeps its
 // own, unlocked: mu is nil).
 func (l *Leases[T, E, PT]) claim(ctx context.Context, pos *cursor, mu *sync.Mutex, owner string, limit int) ([]Claimed[T], int, error) {

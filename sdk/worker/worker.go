@@ -219,10 +219,7 @@ func (p *Pool[T, E, PT]) Run(ctx context.Context) error {
 	defer sub.Close()
 	go func() {
 		for ch := range sub.C {
-			if ch.Key.Status == p.spec.Queue {
-				if at := p.leases.created(ch.Task); !at.IsZero() {
-					ses.pos.behind(backends.QueuePosition{CreatedAt: at, ID: ch.Key.ID})
-				}
+			if p.leases.queuedLocally(&ses.pos, ch) {
 				p.Wake()
 			}
 		}

@@ -590,6 +590,64 @@ func TestOwnTaskBehindThePosition(t *testing.T) {
 	})
 }
 
+// TestLeasesFollowLocal: Leases.Claim (the worker protocol's claims) starts
+// at a task this process queued behind its position while FollowLocal
+// runs; without it, the task waits for the claim from the head (an hour
+// away here).
+func TestLeasesFollowLocal(t *testing.T) {
+	for _, follow := range []bool{true, false} {
+		t.Run(fmt.Sprintf("follow=%v", follow), func(t *testing.T) {
+			forEach(t, func(t *testing.T, e *Engine, d backends.WorkDriver[analysis.Task], _ *backendtest.Clock) {
+				// A driver without a Claimer reserves from the head every
+				// time: there is no position to be behind.
+				_, positional := d.(backends.Claimer[analysis.Task])
+				worker.SetHeadEvery(t, time.Hour)
+				l, err := worker.NewLeases(e)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if follow {
+					c, cancel := context.WithCancel(ctx)
+					wait := l.FollowLocal(c)
+					t.Cleanup(func() { cancel(); wait() })
+				}
+				early, err := e.Create(ctx, sdktest.NewTask(), engine.Meta{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				later := queued(t, e, 3)
+				if got, _, err := l.Claim(ctx, "w", 10); err != nil || len(got) != len(later) {
+					t.Fatalf("first claim: %d tasks, %v; want %d", len(got), err, len(later))
+				}
+				x := early
+				for _, ev := range []analysis.Event{analysis.EventRequestUploadURLs, analysis.EventVerifyUploads} {
+					if x, err = e.FireFrom(ctx, x, ev, nil, engine.Meta{}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				var got []worker.Claimed[analysis.Task]
+				// The change reaches FollowLocal's subscription on its own
+				// goroutine: claim until it has, or a while.
+				for deadline := time.Now().Add(5 * time.Second); len(got) == 0 && time.Now().Before(deadline); {
+					if got, _, err = l.Claim(ctx, "w", 10); err != nil {
+						t.Fatal(err)
+					}
+					if !follow {
+						break
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+				switch {
+				case (follow || !positional) && (len(got) != 1 || got[0].Task.ID != early.ID):
+					t.Errorf("claimed %d tasks; want the one queued behind the position", len(got))
+				case !follow && positional && len(got) != 0:
+					t.Errorf("claimed %d tasks without FollowLocal; want none before the claim from the head", len(got))
+				}
+			})
+		})
+	}
+}
+
 // TestManyTasksBehindThePosition: tasks queued behind a pool's position by
 // another process, while the pool polls at the default PollInterval, are
 // claimed as fast as any once a claim from the head finds them: the
