@@ -279,35 +279,30 @@ func (d *Driver[T]) transitionOne(ctx context.Context, c sqltable.Call[T]) error
 
 // flushTransitions writes a batch of transitions in one round trip and one
 // transaction (writeTransitions); a transition whose guard failed gets
-// groupcommit.ErrNotApplied. Transitions of a task already in the batch
-// are written after it, in a batch of their own: each transition's guard
-// sees the task as the one before it left it.
+// groupcommit.ErrNotApplied. The group gives it transitions of distinct
+// tasks; should several be of one task, the later ones are written after
+// it, in a batch of their own, each guard seeing the task as the
+// transition before it left it.
 func (d *Driver[T]) flushTransitions(ctx context.Context, calls []sqltable.Call[T]) []error {
 	errs := make([]error, len(calls))
 	seen := make(map[uuid.UUID]bool, len(calls))
-	var first, later []int
-	for i := range calls {
-		if id := calls[i].From.ID; seen[id] {
-			later = append(later, i)
-		} else {
-			seen[id] = true
-			first = append(first, i)
-		}
+	rest := make([]int, len(calls))
+	for i := range rest {
+		rest[i] = i
 	}
-	d.writeTransitions(ctx, calls, first, errs)
-	for len(later) > 0 {
+	for len(rest) > 0 {
 		clear(seen)
-		var now, next []int
-		for _, i := range later {
+		var now, later []int
+		for _, i := range rest {
 			if id := calls[i].From.ID; seen[id] {
-				next = append(next, i)
+				later = append(later, i)
 			} else {
 				seen[id] = true
 				now = append(now, i)
 			}
 		}
 		d.writeTransitions(ctx, calls, now, errs)
-		later = next
+		rest = later
 	}
 	return errs
 }
