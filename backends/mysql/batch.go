@@ -81,12 +81,8 @@ func appendValue(dst []byte, v any) ([]byte, error) {
 		return append(dst, "null"...), nil
 	case string:
 		return appendString(dst, v), nil
-	case []byte:
-		return appendString(dst, string(v)), nil
 	case int64:
 		return strconv.AppendInt(dst, v, 10), nil
-	case int32:
-		return strconv.AppendInt(dst, int64(v), 10), nil
 	case float64:
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return nil, fmt.Errorf("%v is not a number MySQL stores", v)

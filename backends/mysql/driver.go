@@ -278,64 +278,24 @@ func (d *Driver[T]) transitionOne(ctx context.Context, c sqltable.Call[T]) error
 }
 
 // flushTransitions writes a batch of transitions in one round trip and one
-// transaction (writeTransitions); a transition whose guard failed gets
-// groupcommit.ErrNotApplied. The group gives it transitions of distinct
-// tasks; should several be of one task, the later ones are written after
-// it, in a batch of their own, each guard seeing the task as the
-// transition before it left it.
+// transaction, in the order of their tasks' ids (two batches in flight
+// lock their rows in the same order): InsertHistoryGuarded and
+// UpdateGuarded for each, or, from minJSONBatch transitions on, the
+// model's Transition statements once (transitionBatch). A transition whose
+// guard failed gets groupcommit.ErrNotApplied. The group gives it
+// transitions of distinct tasks.
 func (d *Driver[T]) flushTransitions(ctx context.Context, calls []sqltable.Call[T]) []error {
-	errs := make([]error, len(calls))
-	seen := make(map[uuid.UUID]bool, len(calls))
-	rest := make([]int, len(calls))
-	for i := range rest {
-		rest[i] = i
-	}
-	for len(rest) > 0 {
-		clear(seen)
-		var now, later []int
-		for _, i := range rest {
-			if id := calls[i].From.ID; seen[id] {
-				later = append(later, i)
-			} else {
-				seen[id] = true
-				now = append(now, i)
-			}
-		}
-		d.writeTransitions(ctx, calls, now, errs)
-		rest = later
-	}
-	return errs
-}
-
-// writeTransitions writes the transitions calls[i] for i in idx, of
-// distinct tasks, in one script: InsertHistoryGuarded and UpdateGuarded for
-// each, or, from minJSONBatch transitions on, the model's Transition
-// statements once (transitionBatch). Tasks are locked in the order of
-// their ids, so that two batches in flight lock their rows in the same
-// order. It sets errs[i].
-func (d *Driver[T]) writeTransitions(ctx context.Context, calls []sqltable.Call[T], idx []int, errs []error) {
-	if len(idx) == 0 {
-		return
-	}
-	slices.SortFunc(idx, func(a, b int) int { return bytes.Compare(calls[a].From.ID[:], calls[b].From.ID[:]) })
-	sorted := make([]sqltable.Call[T], len(idx))
-	for k, i := range idx {
-		sorted[k] = calls[i]
-	}
+	sorted := slices.Clone(calls)
+	slices.SortFunc(sorted, func(a, b sqltable.Call[T]) int { return bytes.Compare(a.From.ID[:], b.From.ID[:]) })
+	var applied map[uuid.UUID]bool
+	var err error
 	if len(sorted) < minJSONBatch {
-		counts, err := d.batch(ctx, sorted, "InsertHistoryGuarded", "UpdateGuarded")
-		for k, i := range idx {
-			switch {
-			case err != nil:
-				errs[i] = err
-			case counts[k][1] != 1:
-				errs[i] = groupcommit.ErrNotApplied
-			}
-		}
-		return
+		applied, err = d.transitionPairs(ctx, sorted)
+	} else {
+		applied, err = d.transitionBatch(ctx, sorted)
 	}
-	applied, err := d.transitionBatch(ctx, sorted)
-	for _, i := range idx {
+	errs := make([]error, len(calls))
+	for i := range calls {
 		switch {
 		case err != nil:
 			errs[i] = err
@@ -343,6 +303,23 @@ func (d *Driver[T]) writeTransitions(ctx context.Context, calls []sqltable.Call[
 			errs[i] = groupcommit.ErrNotApplied
 		}
 	}
+	return errs
+}
+
+// transitionPairs writes a batch of transitions as InsertHistoryGuarded
+// and UpdateGuarded each, and returns the ids of the tasks it moved.
+func (d *Driver[T]) transitionPairs(ctx context.Context, calls []sqltable.Call[T]) (map[uuid.UUID]bool, error) {
+	counts, err := d.batch(ctx, calls, "InsertHistoryGuarded", "UpdateGuarded")
+	if err != nil {
+		return nil, err
+	}
+	applied := make(map[uuid.UUID]bool, len(calls))
+	for k, c := range calls {
+		if counts[k][1] == 1 {
+			applied[c.From.ID] = true
+		}
+	}
+	return applied, nil
 }
 
 // minJSONBatch is the smallest batch of transitions written as one JSON
