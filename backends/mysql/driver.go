@@ -174,23 +174,40 @@ func (d *Driver[T]) add(sc *script, name string, c *sqltable.Call[T]) error {
 	return nil
 }
 
-// insertBatch writes new tasks and their first history rows in one script:
-// one INSERT of many rows (the Insert statement's VALUES row repeated),
-// then each task's InsertHistory; again after a deadlock.
+// insertBatch writes new tasks and their first history rows in one script
+// of two statements, Insert and InsertHistory, each with its VALUES row
+// repeated for every task; again after a deadlock.
 func (d *Driver[T]) insertBatch(ctx context.Context, calls []sqltable.Call[T]) error {
-	head, row, ok := strings.Cut(d.t.Stmts["Insert"].SQL, "\nVALUES ")
-	if !ok || len(calls) == 1 {
-		_, err := d.batch(ctx, calls, "Insert", "InsertHistory")
-		return err
+	var sc script
+	for _, name := range []string{"Insert", "InsertHistory"} {
+		query, args, err := d.values(name, calls)
+		if err != nil {
+			return err
+		}
+		sc.add(query, args)
 	}
+	return retry(ctx, func() error {
+		_, err := sc.exec(ctx, d.db)
+		return err
+	})
+}
+
+// values binds an INSERT … VALUES statement for every call: its VALUES row
+// repeated, the arguments of each call in turn.
+func (d *Driver[T]) values(name string, calls []sqltable.Call[T]) (string, []any, error) {
+	head, row, ok := strings.Cut(d.t.Stmts[name].SQL, "\nVALUES ")
+	if !ok {
+		return "", nil, fmt.Errorf("mysql: statement %s has no VALUES row", name)
+	}
+	row = strings.TrimSuffix(strings.TrimSpace(row), ";")
 	var text strings.Builder
 	text.WriteString(head)
 	text.WriteString("\nVALUES ")
 	var args []any
 	for i := range calls {
-		_, a, err := d.t.Bind("Insert", &calls[i])
+		_, a, err := d.t.Bind(name, &calls[i])
 		if err != nil {
-			return err
+			return "", nil, err
 		}
 		if i > 0 {
 			text.WriteString(", ")
@@ -198,17 +215,7 @@ func (d *Driver[T]) insertBatch(ctx context.Context, calls []sqltable.Call[T]) e
 		text.WriteString(row)
 		args = append(args, a...)
 	}
-	var sc script
-	sc.add(text.String(), args)
-	for i := range calls {
-		if err := d.add(&sc, "InsertHistory", &calls[i]); err != nil {
-			return err
-		}
-	}
-	return retry(ctx, func() error {
-		_, err := sc.exec(ctx, d.db)
-		return err
-	})
+	return text.String(), args, nil
 }
 
 // batch runs, for each call, the statements named, in one transaction and

@@ -6,12 +6,11 @@ INSERT INTO report (`id`, `status`, `version`, `created_at`, `updated_at`, `titl
 VALUES (sqlc.arg(id), sqlc.arg(status), sqlc.arg(version), sqlc.arg(created_at), sqlc.arg(updated_at), sqlc.arg(title), sqlc.arg(kind), sqlc.arg(days), sqlc.arg(format), sqlc.arg(tag), sqlc.arg(user_id), sqlc.arg(progress), sqlc.arg(rows), sqlc.arg(error_code), sqlc.arg(error_message), sqlc.arg(started_at), sqlc.arg(end_date), sqlc.arg(tm_traceparent));
 
 -- name: InsertHistory
--- A history row, numbered by the task's count of them (tm_history_seq), which the
--- writer set in the same transaction: its insert, guarded update or claim.
+-- A new task's first history row, in the transaction of its Insert: seq 1, where
+-- the task's count of them (tm_history_seq) starts. A batch of new tasks repeats the
+-- VALUES row of both statements: two statements for the batch.
 INSERT INTO report_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
-SELECT id, tm_history_seq, sqlc.arg(tm_from_status), sqlc.arg(tm_to_status), sqlc.arg(tm_event),
-    sqlc.arg(tm_at), sqlc.arg(tm_attempt), sqlc.arg(tm_actor), sqlc.arg(tm_message)
-FROM report WHERE id = sqlc.arg(tm_task_id);
+VALUES (sqlc.arg(tm_task_id), 1, sqlc.arg(tm_from_status), sqlc.arg(tm_to_status), sqlc.arg(tm_event), sqlc.arg(tm_at), sqlc.arg(tm_attempt), sqlc.arg(tm_actor), sqlc.arg(tm_message));
 
 -- name: InsertHistoryGuarded
 -- The history row of the UpdateGuarded that follows it in the same transaction,
