@@ -633,6 +633,12 @@ var migration0011TraceparentSQLite string
 //go:embed migrations/mysql/0012_schema.sql
 var migration0012SchemaMySQL string
 
+//go:embed migrations/mysql/0013_ascending_indexes.sql
+var migration0013AscendingIndexesMySQL string
+
+//go:embed migrations/mysql/0014_history_defaults.sql
+var migration0014HistoryDefaultsMySQL string
+
 // Migrations returns the schema migrations of the model for an engine,
 // "postgresql", "sqlite" or "mysql" (MySQL and MariaDB), in order; nil for
 // another engine.
@@ -706,6 +712,12 @@ func Migrations(engine string) []tasktype.Migration {
 		return []tasktype.Migration{{
 			Name: "analysis/0012_schema",
 			SQL:  migration0012SchemaMySQL,
+		}, {
+			Name: "analysis/0013_ascending_indexes",
+			SQL:  migration0013AscendingIndexesMySQL,
+		}, {
+			Name: "analysis/0014_history_defaults",
+			SQL:  migration0014HistoryDefaultsMySQL,
 		}}
 	}
 	return nil

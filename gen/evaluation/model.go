@@ -354,6 +354,12 @@ var migration0013AddQueuedAtSQLite string
 //go:embed migrations/mysql/0013_schema.sql
 var migration0013SchemaMySQL string
 
+//go:embed migrations/mysql/0014_ascending_indexes.sql
+var migration0014AscendingIndexesMySQL string
+
+//go:embed migrations/mysql/0015_history_defaults.sql
+var migration0015HistoryDefaultsMySQL string
+
 // Migrations returns the schema migrations of the model for an engine,
 // "postgresql", "sqlite" or "mysql" (MySQL and MariaDB), in order; nil for
 // another engine.
@@ -433,6 +439,12 @@ func Migrations(engine string) []tasktype.Migration {
 		return []tasktype.Migration{{
 			Name: "evaluation/0013_schema",
 			SQL:  migration0013SchemaMySQL,
+		}, {
+			Name: "evaluation/0014_ascending_indexes",
+			SQL:  migration0014AscendingIndexesMySQL,
+		}, {
+			Name: "evaluation/0015_history_defaults",
+			SQL:  migration0015HistoryDefaultsMySQL,
 		}}
 	}
 	return nil

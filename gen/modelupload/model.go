@@ -433,6 +433,12 @@ var migration0013AddQueuedAtSQLite string
 //go:embed migrations/mysql/0013_schema.sql
 var migration0013SchemaMySQL string
 
+//go:embed migrations/mysql/0014_ascending_indexes.sql
+var migration0014AscendingIndexesMySQL string
+
+//go:embed migrations/mysql/0015_history_defaults.sql
+var migration0015HistoryDefaultsMySQL string
+
 // Migrations returns the schema migrations of the model for an engine,
 // "postgresql", "sqlite" or "mysql" (MySQL and MariaDB), in order; nil for
 // another engine.
@@ -512,6 +518,12 @@ func Migrations(engine string) []tasktype.Migration {
 		return []tasktype.Migration{{
 			Name: "model_upload/0013_schema",
 			SQL:  migration0013SchemaMySQL,
+		}, {
+			Name: "model_upload/0014_ascending_indexes",
+			SQL:  migration0014AscendingIndexesMySQL,
+		}, {
+			Name: "model_upload/0015_history_defaults",
+			SQL:  migration0015HistoryDefaultsMySQL,
 		}}
 	}
 	return nil

@@ -473,6 +473,12 @@ var migration0008TraceparentSQLite string
 //go:embed migrations/mysql/0008_schema.sql
 var migration0008SchemaMySQL string
 
+//go:embed migrations/mysql/0009_ascending_indexes.sql
+var migration0009AscendingIndexesMySQL string
+
+//go:embed migrations/mysql/0010_history_defaults.sql
+var migration0010HistoryDefaultsMySQL string
+
 // Migrations returns the schema migrations of the model for an engine,
 // "postgresql", "sqlite" or "mysql" (MySQL and MariaDB), in order; nil for
 // another engine.
@@ -519,6 +525,12 @@ func Migrations(engine string) []tasktype.Migration {
 		return []tasktype.Migration{{
 			Name: "pipeline_run/0008_schema",
 			SQL:  migration0008SchemaMySQL,
+		}, {
+			Name: "pipeline_run/0009_ascending_indexes",
+			SQL:  migration0009AscendingIndexesMySQL,
+		}, {
+			Name: "pipeline_run/0010_history_defaults",
+			SQL:  migration0010HistoryDefaultsMySQL,
 		}}
 	}
 	return nil

@@ -632,6 +632,12 @@ var migration0010TraceparentSQLite string
 //go:embed migrations/mysql/0011_schema.sql
 var migration0011SchemaMySQL string
 
+//go:embed migrations/mysql/0012_ascending_indexes.sql
+var migration0012AscendingIndexesMySQL string
+
+//go:embed migrations/mysql/0013_history_defaults.sql
+var migration0013HistoryDefaultsMySQL string
+
 // Migrations returns the schema migrations of the model for an engine,
 // "postgresql", "sqlite" or "mysql" (MySQL and MariaDB), in order; nil for
 // another engine.
@@ -699,6 +705,12 @@ func Migrations(engine string) []tasktype.Migration {
 		return []tasktype.Migration{{
 			Name: "report/0011_schema",
 			SQL:  migration0011SchemaMySQL,
+		}, {
+			Name: "report/0012_ascending_indexes",
+			SQL:  migration0012AscendingIndexesMySQL,
+		}, {
+			Name: "report/0013_history_defaults",
+			SQL:  migration0013HistoryDefaultsMySQL,
 		}}
 	}
 	return nil

@@ -7,6 +7,7 @@ package gen
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -153,9 +154,20 @@ var migrationList = []migration{
 	{file: "wake", name: "0011_worker_wake", render: (*generator).workerWakeSQL, worker: true, pgOnly: true},
 }
 
-// mysqlMigrations are a model's framework migrations on MySQL: one, with
-// all the others create.
-var mysqlMigrations = []migration{{file: "schema", name: "0001_schema", render: (*generator).mysqlSchemaSQL}}
+// mysqlMigrations are a model's framework migrations on MySQL: the schema,
+// with all that the others create, then the changes made to it since.
+var mysqlMigrations = []migration{
+	{file: "schema", name: "0001_schema", render: (*generator).mysqlSchemaSQL},
+	{file: "ascending_indexes", name: "0002_ascending_indexes", render: (*generator).mysqlAscendingIndexesSQL},
+	{file: "history_defaults", name: "0003_history_defaults", render: (*generator).mysqlHistoryDefaultsSQL},
+}
+
+// frameworkMigrations are every framework migration, those of every engine
+// and then MySQL's after its schema, in the order a model lacking them gets
+// them.
+func frameworkMigrations() []migration {
+	return append(slices.Clone(migrationList), mysqlMigrations[1:]...)
+}
 
 // migrationsFor returns the migrations of a model for an engine, in order.
 func migrationsFor(e Engine, worker bool) []migration {

@@ -62,7 +62,7 @@ func migrationNumber(name string) int {
 // isFrameworkName reports whether a migration name (after its number) is
 // one of the migrations taskgen writes for every model.
 func isFrameworkName(s string) bool {
-	for _, mg := range migrationList {
+	for _, mg := range frameworkMigrations() {
 		if mg.name[5:] == s {
 			return true
 		}
@@ -132,7 +132,7 @@ func (g *generator) migrationChain(h *History, snapshot []byte) (map[Engine][]fr
 	// worker migrations (0002_worker to 0008_lease_in_row): those are the
 	// lacking ones only for a model that had 0002_worker.
 	hadWorker := hasSuffix(chain[PostgreSQL], "worker")
-	for _, mg := range migrationList {
+	for _, mg := range frameworkMigrations() {
 		if mg.worker && (old.Worker == nil || !hadWorker) {
 			continue
 		}

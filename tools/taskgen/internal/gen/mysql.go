@@ -166,9 +166,15 @@ func (g *generator) mysqlHistoryColumns() []column {
 		{Name: "event", Type: mysqlName, Checks: inList("event")},
 		{Name: "at", Type: "DATETIME(6)", NotNull: true},
 		{Name: "attempt", Type: "INT", NotNull: true, Default: "0", Checks: []string{"attempt >= 0"}},
-		{Name: "actor", Type: "TEXT", NotNull: true},
-		{Name: "message", Type: "TEXT", NotNull: true},
+		mysqlHistoryText("actor"),
+		mysqlHistoryText("message"),
 	}
+}
+
+// mysqlHistoryText is a text column of the history, empty unless a writer
+// sets it.
+func mysqlHistoryText(name string) column {
+	return column{Name: name, Type: "TEXT", NotNull: true, Default: "('')"}
 }
 
 // mysqlLeaseColumns are the lease columns of a worker model's table.
@@ -201,19 +207,8 @@ func (g *generator) mysqlIndexes() []index {
 	add := func(comment, name, on, cols string) {
 		out = append(out, index{name: name, sql: fmt.Sprintf("CREATE INDEX %s ON %s (%s)", name, on, cols), comment: comment, table: on})
 	}
-	key := func(f *spec.Field) string {
-		if g.mysqlColumn(f).Type == "TEXT" {
-			return fmt.Sprintf("%s(%d)", mysqlIdent(f.Name), mysqlIndexPrefix)
-		}
-		return mysqlIdent(f.Name)
-	}
-	add("-- Listing, newest first: the unified listing reads one status at a time\n-- (and one tag, when it filters by tag); workers read the oldest first.",
-		table+"_status_created_at_idx", table, "status, created_at DESC, id DESC")
-	if f := tagField(m); f != nil {
-		add("", table+"_tag_status_created_at_idx", table, key(f)+", status, created_at DESC, id DESC")
-	}
-	if o := ownerField(m); o != nil {
-		add("-- A user's listing (the api owner), with or without a tag.", table+"_"+o.Name+"_status_created_at_idx", table, key(o)+", status, created_at DESC, id DESC")
+	for _, ix := range g.mysqlCreatedAtIndexes() {
+		add(ix.comment, ix.name, table, ix.cols)
 	}
 	if len(m.TerminalStatuses()) > 0 {
 		add("-- Retention: finished tasks by the time they last changed.", table+"_finished_idx", table, "status, updated_at")
@@ -230,7 +225,72 @@ func (g *generator) mysqlIndexes() []index {
 	return out
 }
 
-// mysqlSchemaSQL renders the model's one framework migration on MySQL:
+// createdAtIndex is an index of the model's table ending in (created_at,
+// id): one the listing reads newest first and workers oldest first.
+type createdAtIndex struct{ comment, name, cols string }
+
+// mysqlCreatedAtIndexes are the model's indexes ending in (created_at, id),
+// in ascending order: within a range of such an index's leading columns,
+// MariaDB (10.11) reads an ascending key backwards, newest first, but not a
+// descending one in either direction beyond its first column — a claim
+// after a queue position, oldest first, read the status's whole range.
+func (g *generator) mysqlCreatedAtIndexes() []createdAtIndex {
+	m := g.m
+	table, _ := Table(m)
+	key := func(f *spec.Field) string {
+		if g.mysqlColumn(f).Type == "TEXT" {
+			return fmt.Sprintf("%s(%d)", mysqlIdent(f.Name), mysqlIndexPrefix)
+		}
+		return mysqlIdent(f.Name)
+	}
+	out := []createdAtIndex{{"-- Listing, newest first: the unified listing reads one status at a time\n-- (and one tag, when it filters by tag); workers read the oldest first.",
+		table + "_status_created_at_idx", "status, created_at, id"}}
+	if f := tagField(m); f != nil {
+		out = append(out, createdAtIndex{"", table + "_tag_status_created_at_idx", key(f) + ", status, created_at, id"})
+	}
+	if o := ownerField(m); o != nil {
+		out = append(out, createdAtIndex{"-- A user's listing (the api owner), with or without a tag.", table + "_" + o.Name + "_status_created_at_idx", key(o) + ", status, created_at, id"})
+	}
+	return out
+}
+
+// mysqlAscendingIndexesSQL renders 0002_ascending_indexes: the indexes
+// ending in (created_at, id), which the schema of earlier versions made
+// descending, built again ascending in one ALTER TABLE. On a schema that
+// has them ascending it builds them again as they are.
+func (g *generator) mysqlAscendingIndexesSQL(Engine) []byte {
+	table, _ := Table(g.m)
+	var b strings.Builder
+	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	p("%s\n-- Indexes of model %q for MySQL and MariaDB: those ending in (created_at, id),\n", SQLHeader, g.m.Name)
+	p("-- ascending. MariaDB reads an ascending index backwards for the listing's\n")
+	p("-- newest first, and a worker's claim starts at its queue position; in a\n")
+	p("-- descending index the claim read the status's whole range, oldest first.\n")
+	p("-- InnoDB builds them in place while writes go on; on a large table, this\n")
+	p("-- takes a while at the first start after the upgrade.\n\n")
+	var clauses []string
+	for _, ix := range g.mysqlCreatedAtIndexes() {
+		clauses = append(clauses, fmt.Sprintf("DROP INDEX %s", ix.name), fmt.Sprintf("ADD INDEX %s (%s)", ix.name, ix.cols))
+	}
+	p("ALTER TABLE %s\n    %s;\n", table, strings.Join(clauses, ",\n    "))
+	return []byte(b.String())
+}
+
+// mysqlHistoryDefaultsSQL renders 0003_history_defaults: the history's
+// actor and message default to an empty string, as on the other engines, for
+// a row written without them. (A TEXT column's default is an expression:
+// MySQL 8.0.13 and later.)
+func (g *generator) mysqlHistoryDefaultsSQL(Engine) []byte {
+	_, history := Table(g.m)
+	var b strings.Builder
+	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	p("%s\n-- History of model %q for MySQL and MariaDB: actor and message default to an\n", SQLHeader, g.m.Name)
+	p("-- empty string, as on the other engines, for a row written without them.\n\n")
+	p("ALTER TABLE %s\n    MODIFY COLUMN %s,\n    MODIFY COLUMN %s;\n", history, mysqlHistoryText("actor").def(), mysqlHistoryText("message").def())
+	return []byte(b.String())
+}
+
+// mysqlSchemaSQL renders the model's first framework migration on MySQL:
 // everything the other engines' framework migrations create.
 func (g *generator) mysqlSchemaSQL(Engine) []byte {
 	m := g.m

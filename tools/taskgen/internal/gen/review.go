@@ -225,6 +225,8 @@ var frameworkSummaries = map[string]string{
 	"history_at":         "an index of the history by time, for the moves of a time window",
 	"traceparent":        "the trace context a task was created with (tm_traceparent), for tracing across processes",
 	"worker_wake":        "a task queued by any process wakes the worker pools that wait (PostgreSQL)",
+	"ascending_indexes":  "the listing and queue indexes in ascending order, which MariaDB reads backwards within a range (MySQL and MariaDB)",
+	"history_defaults":   "the history's actor and message default to an empty string, as on the other engines (MySQL and MariaDB)",
 }
 
 // reviewChanges lists the model's migrations, a line each: the "Changes"
