@@ -7,8 +7,8 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"sync/atomic"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/taskmodel/taskmodel/backends"
@@ -33,15 +33,49 @@ type trainingEngine = engine.Engine[training.Training, training.Event, *training
 
 type taskmodelInstance struct {
 	eng   *trainingEngine
+	drv   *countingDriver
 	pg    *pgxpool.Pool
 	db    *sql.DB
 	stop  context.CancelFunc
 	ended chan error
 }
 
+// workDriver is what the training model's generated drivers (PostgreSQL
+// and SQLite) implement and the engine and its pools use.
+type workDriver interface {
+	backends.WorkDriver[training.Training]
+	backends.Claimer[training.Training]
+	backends.BatchInserter[training.Training]
+	backends.KeyReader
+	backends.Waker
+}
+
+// countingDriver is the model's driver, counting the transitions to DONE
+// it applied: how the harness sees taskmodel's completions. The engine's
+// change subscription drops changes when completions come in bursts
+// faster than its reader runs, and the harness then read the store every
+// 250 ms, which cut a 1.1 s burn-down to 1.25 s.
+type countingDriver struct {
+	workDriver
+	onDone atomic.Pointer[func()]
+}
+
+var _ workDriver = (*countingDriver)(nil)
+
+// Transition implements backends.Driver, counting a task that reached DONE.
+func (d *countingDriver) Transition(ctx context.Context, from backends.Key, next *training.Training, h backends.History) (bool, error) {
+	ok, err := d.workDriver.Transition(ctx, from, next, h)
+	if ok && err == nil && next.Status == training.StatusDone {
+		if f := d.onDone.Load(); f != nil {
+			(*f)()
+		}
+	}
+	return ok, err
+}
+
 func openTaskmodel(ctx context.Context, st store) (instance, error) {
 	in := &taskmodelInstance{}
-	var drv backends.Driver[training.Training]
+	var drv workDriver
 	opts := []engine.Option{engine.WithWorker(training.Worker)}
 	if st.sqlite {
 		db, err := sqlite.Open(ctx, st.path, training.Migrations(sqlite.Engine))
@@ -65,7 +99,8 @@ func openTaskmodel(ctx context.Context, st store) (instance, error) {
 		drv = trainingpg.NewDriver(pool)
 		opts = append(opts, engine.WithChanges(postgres.NewNotifier(pool, "training")))
 	}
-	in.eng = engine.New[training.Training, training.Event](drv, opts...)
+	in.drv = &countingDriver{workDriver: drv}
+	in.eng = engine.New[training.Training, training.Event](in.drv, opts...)
 	return in, nil
 }
 
@@ -120,15 +155,9 @@ func (in *taskmodelInstance) work(ctx context.Context, conc int, started func(at
 		return nil, err
 	}
 	ctx, in.stop = context.WithCancel(ctx)
-	sub := in.eng.SubscribeLocal(ctx, uuid.Nil)
-	c := newCounter(sub.Dropped)
-	go func() {
-		for ch := range sub.C {
-			if ch.Key.Status == string(training.StatusDone) {
-				c.add()
-			}
-		}
-	}()
+	c := newCounter(func() int { return 0 })
+	add := c.add
+	in.drv.onDone.Store(&add)
 	in.ended = make(chan error, 1)
 	go func() { in.ended <- pool.Run(ctx) }()
 	return c, nil
