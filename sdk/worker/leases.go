@@ -143,6 +143,8 @@ func (l *Leases[T, E, PT]) claim(ctx context.Context, pos *cursor, mu *sync.Mute
 		start := time.Now()
 		got, err := claimAfter(ctx, pos, mu, func(after backends.QueuePosition) ([]backends.Claim[T], backends.QueuePosition, error) {
 			return c.Claim(ctx, owner, now, expires, limit, after)
+		}, func(c backends.Claim[T]) backends.QueuePosition {
+			return backends.QueuePosition{CreatedAt: l.created(c.Task), ID: PT(c.Task).Key().ID}
 		}, limit)
 		out := make([]Claimed[T], len(got))
 		for i, c := range got {
@@ -189,6 +191,12 @@ func (l *Leases[T, E, PT]) claim(ctx context.Context, pos *cursor, mu *sync.Mute
 type cursor struct {
 	after, far backends.QueuePosition
 	headAt     time.Time
+	// lookBehind is how far before the position the claims start while
+	// tasks other processes queue keep landing behind it (see
+	// cursor.straggled), until lookUntil; zero when none did lately.
+	lookBehind time.Duration
+	lookUntil  time.Time
+	heads      int // claims from the head since a task was first claimed
 
 	backMu sync.Mutex
 	back   backends.QueuePosition
@@ -216,6 +224,42 @@ func (c *cursor) takeBack() backends.QueuePosition {
 	return q
 }
 
+// The look-behind of a pool whose claims found tasks behind their position
+// that its own process did not queue: tasks another process created at
+// once, committed in an order of their own (an API server's concurrent
+// requests, say). The claims then start lookBehindFactor times the
+// furthest such lag before the position, at most maxLookBehind (the claim
+// from the head finds the rest), until lookBehindHold passes without one.
+// While it lasts, each claim steps again over the entries of the tasks
+// claimed in that window; without stragglers it costs nothing.
+const (
+	lookBehindFactor = 2
+	lookBehindHold   = 10 * time.Second
+)
+
+// maxLookBehind bounds the look-behind, and the lag of a task it counts:
+// the claim from the head, every headEvery, finds what lies further behind.
+func maxLookBehind() time.Duration { return headEvery / 4 }
+
+// straggled records that a claim found a task lag behind the position it
+// would have started at without looking behind: the claims look behind by
+// lookBehindFactor times the largest recent lag, for lookBehindHold.
+func (c *cursor) straggled(lag time.Duration, now time.Time) {
+	want := min(max(lag*lookBehindFactor, time.Millisecond), maxLookBehind())
+	if now.After(c.lookUntil) || want > c.lookBehind {
+		c.lookBehind = want
+	}
+	c.lookUntil = now.Add(lookBehindHold)
+}
+
+// headGap is how long after its last claim from the head the next one
+// comes: headEvery, but an eighth of it after the first task was claimed,
+// doubling up to it, so that the tasks other processes queue behind the position as a
+// pool starts wait less before the look-behind learns of them.
+func (c *cursor) headGap() time.Duration {
+	return min(headEvery, (headEvery/8)<<min(c.heads, 3))
+}
+
 // justBefore is a position that a claim after it reaches q from: a
 // microsecond earlier, the precision at which the drivers store times.
 func justBefore(q backends.QueuePosition) backends.QueuePosition {
@@ -235,8 +279,11 @@ func justBefore(q backends.QueuePosition) backends.QueuePosition {
 // any. A claim starts instead at the earliest task this process queued
 // behind the position since the last claim (cursor.behind), and moves the
 // position as a claim from the head does: such a task waits for no claim
-// from the head. Tasks other processes queue behind it still do.
-func claimAfter[T any](ctx context.Context, pos *cursor, mu *sync.Mutex, claim func(after backends.QueuePosition) ([]backends.Claim[T], backends.QueuePosition, error), limit int) ([]backends.Claim[T], error) {
+// from the head. Tasks other processes queue behind it are found by the
+// claim from the head; once one has been, the claims look behind the
+// position for a while (cursor.straggled), so that the next ones wait for
+// no claim from the head either. at is a claimed task's position.
+func claimAfter[T any](ctx context.Context, pos *cursor, mu *sync.Mutex, claim func(after backends.QueuePosition) ([]backends.Claim[T], backends.QueuePosition, error), at func(backends.Claim[T]) backends.QueuePosition, limit int) ([]backends.Claim[T], error) {
 	lock := func() {
 		if mu != nil {
 			mu.Lock()
@@ -248,16 +295,24 @@ func claimAfter[T any](ctx context.Context, pos *cursor, mu *sync.Mutex, claim f
 		}
 	}
 	lock()
-	head := pos.after.IsZero() || time.Since(pos.headAt) >= headEvery
-	after := pos.after
+	now := time.Now()
+	head := pos.after.IsZero() || now.Sub(pos.headAt) >= pos.headGap()
+	ahead := pos.after // where a claim without look-behind starts
+	after := ahead
 	back := pos.takeBack()
-	rewind := false
+	rewind, looking := false, false
+	if !head && pos.lookBehind > 0 && now.Before(pos.lookUntil) {
+		after, looking = backends.QueuePosition{CreatedAt: ahead.CreatedAt.Add(-pos.lookBehind)}, true
+	}
 	switch {
 	case head:
-		after = backends.QueuePosition{}
-		pos.headAt = time.Now()
+		after, looking = backends.QueuePosition{}, false
+		pos.headAt = now
+		if !ahead.IsZero() {
+			pos.heads++ // not the claims before the first task, from the head by necessity
+		}
 	case !back.IsZero() && back.Before(after):
-		after, rewind = justBefore(back), true
+		after, rewind, looking = justBefore(back), true, false
 	}
 	unlock()
 	claims, last, err := claim(after)
@@ -269,7 +324,24 @@ func claimAfter[T any](ctx context.Context, pos *cursor, mu *sync.Mutex, claim f
 	}
 	lock()
 	defer unlock()
-	if (head || rewind) && !last.IsZero() || pos.after.Before(last) {
+	if (head || looking) && !ahead.IsZero() {
+		// The furthest behind ahead of the tasks this process did not
+		// queue itself (those are behind's, and end a rewind).
+		// A task further behind (requeued, or its lease expired) is not
+		// one whose commit came late: the claim from the head finds those.
+		var lag time.Duration
+		for _, c := range claims {
+			if q := at(c); q.Before(ahead) {
+				if d := ahead.CreatedAt.Sub(q.CreatedAt); d <= maxLookBehind() {
+					lag = max(lag, d)
+				}
+			}
+		}
+		if lag > 0 {
+			pos.straggled(lag, now)
+		}
+	}
+	if (head || rewind || looking) && !last.IsZero() || pos.after.Before(last) {
 		pos.after = last
 	}
 	if pos.far.Before(last) {

@@ -139,12 +139,14 @@ type session[T any] struct {
 }
 
 // headEvery is how often a pool claims from the head of the queue rather
-// than after the last task it claimed: a task that another process queued
-// behind that position (requeued, created early and queued late, created
-// by a process whose clock is behind) is found within about this long,
-// plus a PollInterval when the pool is idle, and the tasks behind the
-// position are then claimed first. One that the pool's own process queued
-// is claimed at once (cursor.behind). A variable for the tests.
+// than after the last task it claimed (sooner at first: cursor.headGap): a
+// task that another process queued behind that position (requeued,
+// created early and queued late, created by a process whose clock is
+// behind) is found within about this long, plus a PollInterval when the
+// pool is idle, and the tasks behind the position are then claimed first.
+// One that the pool's own process queued is claimed at once
+// (cursor.behind), and so are those that land shortly behind it while the
+// claims look behind (cursor.straggled). A variable for the tests.
 var headEvery = time.Second
 
 // New returns a pool that runs handler on the tasks of eng's model. The
