@@ -1,4 +1,4 @@
-// Command lifecycle runs a seed-004 analysis task end to end on the embedded
+// Command lifecycle runs an upload → process analysis task end to end on the embedded
 // SQLite backend: it creates the task, goes through upload (a failed
 // verification and a retry), queues it, and lets a worker pool run its agents
 // with progress until it completes, printing every change as a watcher sees

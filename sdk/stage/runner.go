@@ -18,7 +18,7 @@ import (
 	"github.com/taskmodel/taskmodel/tasktype"
 )
 
-// Names of the generated seed-001 model (package gen/stage), so that a user
+// Names of the generated stage-execution model (package gen/stage), so that a user
 // of the runner needs only this package.
 type (
 	// StageState is one stage of one task, as stored: a row of the model.

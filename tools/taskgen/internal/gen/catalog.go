@@ -325,7 +325,7 @@ func listBranches(m *spec.Model, e Engine, sel string, code []string, text strin
 		// is, re-prepares a statement whose plan read a bound value each
 		// time that value changes, once sqlite_stat4 holds statistics (after
 		// an ANALYZE or PRAGMA optimize). This listing's statement has over a
-		// hundred branches; re-parsing it on every call took the seed-002
+		// hundred branches; re-parsing it on every call took the unified listing's example
 		// queries over 1,000,000 tasks from 1–4 ms to 7–12 ms at p99.
 		arg := func(a string) string { return by(a, "+"+a, a) }
 		tagEq := field("tag") + pick(pg, " = sqlc.narg(tm_tag)::text", " = "+arg("sqlc.narg(tm_tag)"))

@@ -11,7 +11,7 @@ import (
 )
 
 // DefaultTaskType is the model POST /tasks creates when the body names no
-// task_type (seed 004's requests carry none).
+// task_type (the upload → process lifecycle's requests carry none).
 const DefaultTaskType = "analysis"
 
 // typescript renders types.ts: the model's lifecycle and JSON shapes for
