@@ -254,8 +254,9 @@ func (c *cursor) straggled(lag time.Duration, now time.Time) {
 
 // headGap is how long after its last claim from the head the next one
 // comes: headEvery, but an eighth of it after the first task was claimed,
-// doubling up to it, so that the tasks other processes queue behind the position as a
-// pool starts wait less before the look-behind learns of them.
+// doubling up to it, so that the tasks other processes queue behind the
+// position as a pool starts wait less before the look-behind learns of
+// them.
 func (c *cursor) headGap() time.Duration {
 	return min(headEvery, (headEvery/8)<<min(c.heads, 3))
 }
@@ -325,10 +326,11 @@ func claimAfter[T any](ctx context.Context, pos *cursor, mu *sync.Mutex, claim f
 	lock()
 	defer unlock()
 	if (head || looking) && !ahead.IsZero() {
-		// The furthest behind ahead of the tasks this process did not
-		// queue itself (those are behind's, and end a rewind).
-		// A task further behind (requeued, or its lease expired) is not
-		// one whose commit came late: the claim from the head finds those.
+		// How far behind ahead the claim found tasks: commits that came
+		// late, mostly other processes' (this process's own start a
+		// rewind instead, when it hears of them first). A task further
+		// behind than maxLookBehind (requeued, or its lease expired) is
+		// not one: the claim from the head finds those.
 		var lag time.Duration
 		for _, c := range claims {
 			if q := at(c); q.Before(ahead) {
