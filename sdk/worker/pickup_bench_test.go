@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -31,19 +32,11 @@ func BenchmarkPickup(b *testing.B) {
 		b.Run(kind, func(b *testing.B) {
 			ea, ec, _ := twoProcesses(b, kind)
 			started := make(chan uuid.UUID, 1)
-			p, err := worker.New(ea, func(_ context.Context, x *training.Training, _ *worker.Progress[training.Training]) error {
+			runBenchPool(b, ea, func(_ context.Context, x *training.Training, _ *worker.Progress[training.Training]) error {
 				started <- x.ID
 				return nil
-			}, worker.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-			if err != nil {
-				b.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan struct{})
-			go func() { defer close(done); _ = p.Run(ctx) }()
-			defer func() { cancel(); <-done }()
+			}, worker.Config{})
 			lat := make([]time.Duration, 0, b.N)
-			time.Sleep(100 * time.Millisecond) // the listener connects
 			b.ResetTimer()
 			for range b.N {
 				time.Sleep(50 * time.Millisecond)
@@ -60,15 +53,35 @@ func BenchmarkPickup(b *testing.B) {
 				lat = append(lat, time.Since(at))
 			}
 			b.StopTimer()
-			slices.Sort(lat)
-			pct := func(q float64) float64 {
-				return float64(lat[min(len(lat)-1, int(q*float64(len(lat))))].Microseconds()) / 1000
-			}
-			b.ReportMetric(pct(0.5), "p50-ms")
-			b.ReportMetric(pct(0.99), "p99-ms")
-			b.ReportMetric(0, "ns/op")
+			reportLatency(b, lat, 0.5, 0.99)
 		})
 	}
+}
+
+// runBenchPool runs a pool of eng's with handler and cfg (its logger quiet)
+// until the benchmark ends, and waits for its wake-up listener to connect.
+func runBenchPool(b *testing.B, eng *trainingEngine, handler worker.Handler[training.Training], cfg worker.Config) {
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	p, err := worker.New(eng, handler, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = p.Run(ctx) }()
+	b.Cleanup(func() { cancel(); <-done })
+	time.Sleep(100 * time.Millisecond) // the listener connects
+}
+
+// reportLatency reports the percentiles qs of lat in milliseconds
+// ("p50-ms", "p99.9-ms"), in place of ns/op.
+func reportLatency(b *testing.B, lat []time.Duration, qs ...float64) {
+	slices.Sort(lat)
+	for _, q := range qs {
+		v := lat[min(len(lat)-1, int(q*float64(len(lat))))]
+		b.ReportMetric(float64(v.Microseconds())/1000, "p"+strconv.FormatFloat(100*q, 'f', -1, 64)+"-ms")
+	}
+	b.ReportMetric(0, "ns/op")
 }
 
 // BenchmarkPickupUnderLoad measures how long a task waits for its handler
@@ -89,7 +102,7 @@ func BenchmarkPickupUnderLoad(b *testing.B) {
 			var mu sync.Mutex
 			lat := make([]time.Duration, 0, b.N)
 			all := make(chan struct{})
-			p, err := worker.New(ea, func(_ context.Context, x *training.Training, _ *worker.Progress[training.Training]) error {
+			runBenchPool(b, ea, func(_ context.Context, x *training.Training, _ *worker.Progress[training.Training]) error {
 				d := time.Since(x.CreatedAt)
 				mu.Lock()
 				if lat = append(lat, d); len(lat) == b.N {
@@ -97,15 +110,7 @@ func BenchmarkPickupUnderLoad(b *testing.B) {
 				}
 				mu.Unlock()
 				return nil
-			}, worker.Config{Concurrency: 128, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-			if err != nil {
-				b.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan struct{})
-			go func() { defer close(done); _ = p.Run(ctx) }()
-			defer func() { cancel(); <-done }()
-			time.Sleep(100 * time.Millisecond) // the listener connects
+			}, worker.Config{Concurrency: 128})
 			b.ResetTimer()
 			var next atomic.Int64
 			var wg sync.WaitGroup
@@ -122,15 +127,8 @@ func BenchmarkPickupUnderLoad(b *testing.B) {
 			wg.Wait()
 			<-all
 			b.StopTimer()
-			slices.Sort(lat)
-			pct := func(q float64) float64 {
-				return float64(lat[min(len(lat)-1, int(q*float64(len(lat))))].Microseconds()) / 1000
-			}
-			b.ReportMetric(pct(0.5), "p50-ms")
-			b.ReportMetric(pct(0.99), "p99-ms")
-			b.ReportMetric(pct(0.999), "p99.9-ms")
+			reportLatency(b, lat, 0.5, 0.99, 0.999)
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tasks/s")
-			b.ReportMetric(0, "ns/op")
 		})
 	}
 }
