@@ -72,7 +72,11 @@
 // claimable (sqlite.Wake). A pool kept busy, by a backlog or by its own
 // process's creations, arms nothing, so writers do not pay for NOTIFY
 // (which serializes commits) under load. Config.NoWake turns this off.
-// Figures are in docs/benchmarks.md ("Pickup across processes").
+// The claim that follows such a wake-up starts from the head of the queue:
+// the task may lie behind the position the claims reached (see Claim
+// order), where a claim after it would miss it, and the pool would wait
+// for its poll. Figures are in docs/benchmarks.md ("Pickup across
+// processes").
 //
 // # Crash safety
 //

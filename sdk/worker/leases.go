@@ -200,6 +200,22 @@ type cursor struct {
 
 	backMu sync.Mutex
 	back   backends.QueuePosition
+	// queuedElsewhere is set when the pool's backends.Waker told it that
+	// another process queued a task: the next claim goes from the head.
+	queuedElsewhere bool
+}
+
+// wokenByOther records that the pool's backends.Waker woke it: another
+// process queued a task, which may lie behind the position (its commit
+// came after tasks created later, or it was requeued). The next claim
+// starts from the head of the queue: a claim after the position would find
+// nothing, and the pool would wait again without the task until its poll.
+// A Waker wakes a pool only once it has been idle for a while (armAfter),
+// so this costs a claim from the head when work resumes, not under load.
+func (c *cursor) wokenByOther() {
+	c.backMu.Lock()
+	c.queuedElsewhere = true
+	c.backMu.Unlock()
 }
 
 // behind records that the task at q was queued in this process. Tasks
@@ -215,13 +231,14 @@ func (c *cursor) behind(q backends.QueuePosition) {
 	c.backMu.Unlock()
 }
 
-// takeBack returns what behind recorded since the last call, and forgets it.
-func (c *cursor) takeBack() backends.QueuePosition {
+// takeBack returns what behind recorded since the last call, and whether
+// wokenByOther was called since, and forgets both.
+func (c *cursor) takeBack() (backends.QueuePosition, bool) {
 	c.backMu.Lock()
 	defer c.backMu.Unlock()
-	q := c.back
-	c.back = backends.QueuePosition{}
-	return q
+	q, woken := c.back, c.queuedElsewhere
+	c.back, c.queuedElsewhere = backends.QueuePosition{}, false
+	return q, woken
 }
 
 // The look-behind of a pool whose claims found tasks behind their position
@@ -281,9 +298,11 @@ func justBefore(q backends.QueuePosition) backends.QueuePosition {
 // behind the position since the last claim (cursor.behind), and moves the
 // position as a claim from the head does: such a task waits for no claim
 // from the head. Tasks other processes queue behind it are found by the
-// claim from the head; once one has been, the claims look behind the
-// position for a while (cursor.straggled), so that the next ones wait for
-// no claim from the head either. at is a claimed task's position.
+// claim from the head — at once when the pool's backends.Waker woke it for
+// one (cursor.wokenByOther) — and once one has been, the claims look
+// behind the position for a while (cursor.straggled), so that the next
+// ones wait for no claim from the head either. at is a claimed task's
+// position.
 func claimAfter[T any](ctx context.Context, pos *cursor, mu *sync.Mutex, claim func(after backends.QueuePosition) ([]backends.Claim[T], backends.QueuePosition, error), at func(backends.Claim[T]) backends.QueuePosition, limit int) ([]backends.Claim[T], error) {
 	lock := func() {
 		if mu != nil {
@@ -297,10 +316,10 @@ func claimAfter[T any](ctx context.Context, pos *cursor, mu *sync.Mutex, claim f
 	}
 	lock()
 	now := time.Now()
-	head := pos.after.IsZero() || now.Sub(pos.headAt) >= pos.headGap()
+	back, woken := pos.takeBack()
+	head := pos.after.IsZero() || woken || now.Sub(pos.headAt) >= pos.headGap()
 	ahead := pos.after // where a claim without look-behind starts
 	after := ahead
-	back := pos.takeBack()
 	rewind, looking := false, false
 	if !head && pos.lookBehind > 0 && now.Before(pos.lookUntil) {
 		after, looking = backends.QueuePosition{CreatedAt: ahead.CreatedAt.Add(-pos.lookBehind)}, true
@@ -320,6 +339,9 @@ func claimAfter[T any](ctx context.Context, pos *cursor, mu *sync.Mutex, claim f
 	if err != nil {
 		if rewind {
 			pos.behind(back) // for the next claim
+		}
+		if woken {
+			pos.wokenByOther()
 		}
 		return nil, err
 	}

@@ -78,6 +78,32 @@ func TestWakeAcrossProcesses(t *testing.T) {
 	}
 }
 
+// TestWakeForTaskBehindThePosition: a task another process queues behind
+// the position the pool's claims reached (created earlier, committed
+// later) runs once the pool's Waker wakes it, though the pool's poll and
+// its claim from the head are an hour away: the woken claim goes from the
+// head of the queue.
+func TestWakeForTaskBehindThePosition(t *testing.T) {
+	for _, kind := range []string{"sqlite", "postgres", "mysql"} {
+		t.Run(kind, func(t *testing.T) {
+			worker.SetHeadEvery(t, time.Hour)
+			ea, eb, target := twoProcesses(t, kind)
+			d, closeFn, err := openTraining(ctx, kind, target)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(closeFn)
+			// A third process whose clock is a minute behind.
+			late := engine.New[training.Training, training.Event](d, engine.WithWorker(training.Worker),
+				engine.WithClock(func() time.Time { return time.Now().Add(-time.Minute) }))
+			h, ran := ranIDs()
+			runPool(t, ea, h, worker.Config{PollInterval: time.Hour})
+			awaitRun(t, ran, createTasks(t, eb, 1)[0], "the task at the position")
+			awaitRun(t, ran, createTasks(t, late, 1)[0], "the task behind it")
+		})
+	}
+}
+
 // TestWakeAfterListenerReconnects: the PostgreSQL wake listener's session
 // is terminated; it reconnects, registers again, and a task created by
 // another process after that still wakes the pool (poll: an hour).

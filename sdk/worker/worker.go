@@ -226,7 +226,10 @@ func (p *Pool[T, E, PT]) Run(ctx context.Context) error {
 			}
 		}
 	}()
-	idle, wakeDone := p.listenForWakes(ctx)
+	idle, wakeDone := p.listenForWakes(ctx, func() {
+		ses.pos.wokenByOther()
+		p.Wake()
+	})
 	if !p.cfg.NoRescue {
 		go p.rescueLoop(ctx)
 	}
@@ -303,10 +306,10 @@ func (p *Pool[T, E, PT]) Run(ctx context.Context) error {
 const armAfter = 10 * time.Millisecond
 
 // listenForWakes starts the driver's backends.Waker, unless Config.NoWake
-// or the driver has none, until ctx ends: it returns the channel Run signals
-// idleness on (nil without a Waker) and a channel closed once the Waker has
-// returned.
-func (p *Pool[T, E, PT]) listenForWakes(ctx context.Context) (chan struct{}, <-chan struct{}) {
+// or the driver has none, until ctx ends, calling wake when it wakes the
+// pool: it returns the channel Run signals idleness on (nil without a
+// Waker) and a channel closed once the Waker has returned.
+func (p *Pool[T, E, PT]) listenForWakes(ctx context.Context, wake func()) (chan struct{}, <-chan struct{}) {
 	done := make(chan struct{})
 	w, ok := p.driver.(backends.Waker)
 	if !ok || p.cfg.NoWake {
@@ -316,7 +319,7 @@ func (p *Pool[T, E, PT]) listenForWakes(ctx context.Context) (chan struct{}, <-c
 	idle := make(chan struct{}, 1)
 	go func() {
 		defer close(done)
-		if err := w.Wake(ctx, idle, p.Wake); err != nil && ctx.Err() == nil {
+		if err := w.Wake(ctx, idle, wake); err != nil && ctx.Err() == nil {
 			p.log.Error("listening for tasks queued by other processes failed; polling", "err", err)
 		}
 	}()
