@@ -258,9 +258,28 @@ func (w *typedWork[T, E, PT]) followLocal(ctx context.Context) (wait func()) {
 	return w.leases.FollowLocal(ctx)
 }
 
+// waker is the driver's Waker, whose wake-ups also make the next claim
+// start from the head of the queue (worker.Leases.QueuedElsewhere).
 func (w *typedWork[T, E, PT]) waker() backends.Waker {
-	wk, _ := w.b.eng.Store().Driver().(backends.Waker)
-	return wk
+	wk, ok := w.b.eng.Store().Driver().(backends.Waker)
+	if !ok {
+		return nil
+	}
+	return headWaker{wk, w.leases.QueuedElsewhere}
+}
+
+// headWaker is a Waker that calls queued before each wake-up.
+type headWaker struct {
+	backends.Waker
+	queued func()
+}
+
+// Wake implements backends.Waker.
+func (h headWaker) Wake(ctx context.Context, idle <-chan struct{}, wake func()) error {
+	return h.Waker.Wake(ctx, idle, func() {
+		h.queued()
+		wake()
+	})
 }
 
 // withRaw returns a copy of x with one field, by JSON name, set to a JSON

@@ -116,6 +116,12 @@ func (l *Leases[T, E, PT]) FollowLocal(ctx context.Context) (wait func()) {
 	return func() { <-done }
 }
 
+// QueuedElsewhere tells the leases that another process queued a task (a
+// backends.Waker woke the caller): the next Claim starts from the head of
+// the queue, where a task behind the claims' position is found. taskmodel
+// serve calls it for the worker protocol's waiting claims.
+func (l *Leases[T, E, PT]) QueuedElsewhere() { l.pos.wokenByOther() }
+
 // queuedLocally records on pos the position of the task ch queued, if it
 // did, and reports whether it did.
 func (l *Leases[T, E, PT]) queuedLocally(pos *cursor, ch engine.Change[T]) bool {

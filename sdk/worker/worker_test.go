@@ -648,6 +648,44 @@ func TestLeasesFollowLocal(t *testing.T) {
 	}
 }
 
+// TestLeasesQueuedElsewhere: after QueuedElsewhere (a Waker's wake-up, in
+// taskmodel serve), Leases.Claim starts from the head of the queue and
+// finds a task queued behind its position that it did not hear of, though
+// the claim from the head is an hour away.
+func TestLeasesQueuedElsewhere(t *testing.T) {
+	forEach(t, func(t *testing.T, e *Engine, d backends.WorkDriver[analysis.Task], _ *backendtest.Clock) {
+		worker.SetHeadEvery(t, time.Hour)
+		l, err := worker.NewLeases(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		early, err := e.Create(ctx, sdktest.NewTask(), engine.Meta{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		later := queued(t, e, 3)
+		if got, _, err := l.Claim(ctx, "w", 10); err != nil || len(got) != len(later) {
+			t.Fatalf("first claim: %d tasks, %v; want %d", len(got), err, len(later))
+		}
+		x := early
+		for _, ev := range []analysis.Event{analysis.EventRequestUploadURLs, analysis.EventVerifyUploads} {
+			if x, err = e.FireFrom(ctx, x, ev, nil, engine.Meta{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, positional := d.(backends.Claimer[analysis.Task]); positional {
+			if got, _, err := l.Claim(ctx, "w", 10); err != nil || len(got) != 0 {
+				t.Fatalf("a claim after the position: %d tasks, %v; want none", len(got), err)
+			}
+		}
+		l.QueuedElsewhere()
+		got, _, err := l.Claim(ctx, "w", 10)
+		if err != nil || len(got) != 1 || got[0].Task.ID != early.ID {
+			t.Fatalf("the claim after QueuedElsewhere: %d tasks, %v; want the one queued behind the position", len(got), err)
+		}
+	})
+}
+
 // TestManyTasksBehindThePosition: tasks queued behind a pool's position by
 // another process, while the pool polls at the default PollInterval, are
 // claimed as fast as any once a claim from the head finds them: the
