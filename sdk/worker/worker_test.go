@@ -611,20 +611,7 @@ func TestLeasesFollowLocal(t *testing.T) {
 					wait := l.FollowLocal(c)
 					t.Cleanup(func() { cancel(); wait() })
 				}
-				early, err := e.Create(ctx, sdktest.NewTask(), engine.Meta{})
-				if err != nil {
-					t.Fatal(err)
-				}
-				later := queued(t, e, 3)
-				if got, _, err := l.Claim(ctx, "w", 10); err != nil || len(got) != len(later) {
-					t.Fatalf("first claim: %d tasks, %v; want %d", len(got), err, len(later))
-				}
-				x := early
-				for _, ev := range []analysis.Event{analysis.EventRequestUploadURLs, analysis.EventVerifyUploads} {
-					if x, err = e.FireFrom(ctx, x, ev, nil, engine.Meta{}); err != nil {
-						t.Fatal(err)
-					}
-				}
+				early := queueBehind(t, e, l)
 				var got []worker.Claimed[analysis.Task]
 				// The change reaches FollowLocal's subscription on its own
 				// goroutine: claim until it has, or a while.
@@ -648,6 +635,27 @@ func TestLeasesFollowLocal(t *testing.T) {
 	}
 }
 
+// queueBehind creates a task, then three queued ones that l claims, then
+// queues the first (it was waiting for its uploads): it lies behind l's
+// position. It returns the first.
+func queueBehind(t *testing.T, e *Engine, l *worker.Leases[analysis.Task, analysis.Event, *analysis.Task]) *analysis.Task {
+	t.Helper()
+	early, err := e.Create(ctx, sdktest.NewTask(), engine.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	later := queued(t, e, 3)
+	if got, _, err := l.Claim(ctx, "w", 10); err != nil || len(got) != len(later) {
+		t.Fatalf("first claim: %d tasks, %v; want %d", len(got), err, len(later))
+	}
+	for _, ev := range []analysis.Event{analysis.EventRequestUploadURLs, analysis.EventVerifyUploads} {
+		if early, err = e.FireFrom(ctx, early, ev, nil, engine.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return early
+}
+
 // TestLeasesQueuedElsewhere: after QueuedElsewhere (a Waker's wake-up, in
 // taskmodel serve), Leases.Claim starts from the head of the queue and
 // finds a task queued behind its position that it did not hear of, though
@@ -659,20 +667,7 @@ func TestLeasesQueuedElsewhere(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		early, err := e.Create(ctx, sdktest.NewTask(), engine.Meta{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		later := queued(t, e, 3)
-		if got, _, err := l.Claim(ctx, "w", 10); err != nil || len(got) != len(later) {
-			t.Fatalf("first claim: %d tasks, %v; want %d", len(got), err, len(later))
-		}
-		x := early
-		for _, ev := range []analysis.Event{analysis.EventRequestUploadURLs, analysis.EventVerifyUploads} {
-			if x, err = e.FireFrom(ctx, x, ev, nil, engine.Meta{}); err != nil {
-				t.Fatal(err)
-			}
-		}
+		early := queueBehind(t, e, l)
 		if _, positional := d.(backends.Claimer[analysis.Task]); positional {
 			if got, _, err := l.Claim(ctx, "w", 10); err != nil || len(got) != 0 {
 				t.Fatalf("a claim after the position: %d tasks, %v; want none", len(got), err)
