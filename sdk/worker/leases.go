@@ -343,7 +343,7 @@ func claimAfter[T any](ctx context.Context, pos *cursor, mu *sync.Mutex, claim f
 	unlock()
 	claims, last, err := claim(after)
 	if err != nil {
-		if rewind {
+		if !back.IsZero() {
 			pos.behind(back) // for the next claim
 		}
 		if woken {

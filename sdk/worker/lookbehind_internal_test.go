@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -107,6 +108,31 @@ func TestHeadGap(t *testing.T) {
 		c := cursor{heads: heads}
 		if got := c.headGap(); got != want {
 			t.Errorf("after %d claims from the head: %v, want %v", heads, got, want)
+		}
+	}
+}
+
+// TestCursorKeepsWhatFailed: a claim that fails forgets neither a task
+// this process queued behind the position nor a Waker's wake-up, whether
+// or not the claim was from the head.
+func TestCursorKeepsWhatFailed(t *testing.T) {
+	q := backends.QueuePosition{CreatedAt: time.Date(2026, 12, 6, 8, 0, 0, 0, time.UTC)}
+	for _, head := range []bool{false, true} {
+		pos := cursor{after: backends.QueuePosition{CreatedAt: q.CreatedAt.Add(time.Second)}, headAt: time.Now()}
+		if head {
+			pos.headAt = time.Time{}
+		}
+		pos.behind(q)
+		pos.wokenByOther()
+		failed := errors.New("no connection")
+		_, err := claimAfter(context.Background(), &pos, nil, func(backends.QueuePosition) ([]backends.Claim[fakeTask], backends.QueuePosition, error) {
+			return nil, backends.QueuePosition{}, failed
+		}, func(backends.Claim[fakeTask]) backends.QueuePosition { return backends.QueuePosition{} }, 10)
+		if err != failed {
+			t.Fatalf("claim error %v", err)
+		}
+		if back, woken := pos.takeBack(); back != q || !woken {
+			t.Errorf("head=%v: after the failed claim, behind %v and woken %v; want %v and true", head, back, woken, q)
 		}
 	}
 }
