@@ -292,3 +292,56 @@ func TestBatchScriptRollsBack(t *testing.T) {
 		})
 	}
 }
+
+// TestClaimStartsAtItsPosition: a claim after a queue position reads the
+// status index from that position (a range), not from the status's first
+// entry (MariaDB's ref access), which would pass every queued task before
+// the position, and every claimed task's entry purge has not yet removed.
+// The server's count of index-condition checks (Handler_icp_attempts) on
+// the claim's connection tells how many entries it read.
+func TestClaimStartsAtItsPosition(t *testing.T) {
+	ctx := context.Background()
+	db := open(t, mysqltest.Database(t), training.Migrations(mysql.Engine))
+	db.SetMaxOpenConns(1) // the claim's statements and the counter on one connection
+	d := trainingdb.NewDriver(db)
+	xs := queuedTrainings(t, d, 2000)
+	icp := func() int {
+		var name string
+		var n int
+		if err := db.QueryRowContext(ctx, "SHOW SESSION STATUS LIKE 'Handler_icp_attempts'").Scan(&name, &n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for _, tc := range []struct {
+		name  string
+		after int // tasks before the position
+	}{
+		{"from the head", 0}, // the cases claim distinct tasks
+		{"mid-queue", 1000},
+		{"near the end", 1990},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var pos backends.QueuePosition
+			if tc.after > 0 {
+				pos = backends.QueuePosition{CreatedAt: xs[tc.after-1].CreatedAt, ID: xs[tc.after-1].ID}
+			}
+			now := time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)
+			before := icp()
+			cs, next, err := d.Claim(ctx, "w1", now, now.Add(time.Minute), 5, pos)
+			if err != nil {
+				t.Fatal(err)
+			}
+			read := icp() - before
+			if len(cs) != 5 || cs[0].Task.ID != xs[tc.after].ID || next.ID != xs[tc.after+4].ID {
+				t.Fatalf("claimed %d tasks from %v, want 5 from task %d", len(cs), cs, tc.after)
+			}
+			// The 5 claimed, and a few the range's ends and the server's
+			// own lookups may add; the whole queue before the position
+			// would be 1,000 more.
+			if read > 50 {
+				t.Errorf("the claim checked %d index entries, want at most 50", read)
+			}
+		})
+	}
+}

@@ -182,21 +182,25 @@ func (g *generator) mysqlQuerySQL() []byte {
 	if w := m.Worker; w != nil {
 		free := fmt.Sprintf("(%s IS NULL OR %s <= sqlc.arg(tm_now))", LeaseExpiresColumn, LeaseExpiresColumn)
 		take := fmt.Sprintf("t.%s = sqlc.arg(tm_owner), t.%s = sqlc.arg(tm_expires_at), t.%s = t.%s + 1", LeaseOwnerColumn, LeaseExpiresColumn, LeaseAttemptColumn, LeaseAttemptColumn)
-		lock := func(where string) {
-			p("SELECT JSON_ARRAYAGG(id) INTO @tm_ids FROM (\n    SELECT id FROM %s\n    WHERE %s\n", table, where)
+		lock := func(hint, where string) {
+			p("SELECT JSON_ARRAYAGG(id) INTO @tm_ids FROM (\n    SELECT id FROM %s%s\n    WHERE %s\n", table, hint, where)
 			p("    ORDER BY created_at, id\n    LIMIT sqlc.arg(tm_max_rows)\n    FOR UPDATE SKIP LOCKED\n) AS tm_locked;\n\n")
 		}
 		p("\n-- name: ReserveLock\n-- Locks up to tm_max_rows tasks in tm_status that no live lease holds (none,\n")
 		p("-- or one expired by tm_now), oldest first, and keeps their ids in @tm_ids, a\n")
 		p("-- JSON array (NULL for none); rows other transactions hold are skipped, so a\n-- task goes to one worker.\n")
-		lock("status = sqlc.arg(tm_status) AND " + free)
+		lock("", "status = sqlc.arg(tm_status) AND "+free)
 		p("-- name: Reserve\n-- Leases the tasks ReserveLock locked and counts an attempt on each. Status\n-- and version are unchanged: the worker then fires the claim event.\n")
 		p("UPDATE %s AS t JOIN %s ON t.id = j.id\nSET %s;\n\n", table, mysqlLocked, take)
 		p("-- name: Locked\n-- The tasks ReserveLock or ClaimLock locked, oldest first.\n")
 		p("SELECT %s FROM %s AS t JOIN %s ON t.id = j.id\nORDER BY t.created_at, t.id;\n", tsel, table, mysqlLocked)
 		if g.sqlClaim() {
-			p("\n-- name: ClaimLock\n-- ReserveLock in the queue %s, after the position (tm_after_created_at,\n-- tm_after_id).\n", w.Queue.Name)
-			lock(fmt.Sprintf("status = %s AND %s\n      AND (created_at > sqlc.arg(tm_after_created_at) OR (created_at = sqlc.arg(tm_after_created_at_eq) AND id > sqlc.arg(tm_after_id)))", quoteSQL(w.Queue.Name), free))
+			p("\n-- name: ClaimLock\n-- ReserveLock in the queue %s, after the position (tm_after_created_at,\n-- tm_after_id), read from the position on: a range of the status index\n", w.Queue.Name)
+			p("-- that starts at the position, which FORCE INDEX makes the optimizer take.\n")
+			p("-- MariaDB otherwise reads the index from the status's first entry (ref\n")
+			p("-- access) and passes every entry before the position, the claimed tasks'\n")
+			p("-- that purge has not yet removed included.\n")
+			lock(fmt.Sprintf(" FORCE INDEX (%s_status_created_at_idx)", table), fmt.Sprintf("status = %s AND %s\n      AND created_at >= sqlc.arg(tm_after_created_at) AND (created_at > sqlc.arg(tm_after_created_at_eq) OR id > sqlc.arg(tm_after_id))", quoteSQL(w.Queue.Name), free))
 			p("-- name: Claim\n-- Reserve and the claim event %q in one update: every task ClaimLock\n", w.Claim.Name)
 			p("-- locked moves from %s to %s as Fire moves it (version + 1, updated_at\n", w.Queue.Name, w.Running.Name)
 			p("-- and the entry timestamp at tm_now, the progress the status maps) and takes\n-- its lease; the driver appends the history rows in the same transaction.\n")
