@@ -87,11 +87,15 @@ type QueuePosition struct {
 func (p QueuePosition) IsZero() bool { return p.CreatedAt.IsZero() && p.ID == uuid.Nil }
 
 // Before reports whether p comes before q in the claim order.
-func (p QueuePosition) Before(q QueuePosition) bool {
+func (p QueuePosition) Before(q QueuePosition) bool { return p.Compare(q) < 0 }
+
+// Compare returns -1, 0 or +1 as p comes before, at or after q in the
+// claim order: by creation time, then by id.
+func (p QueuePosition) Compare(q QueuePosition) int {
 	if c := p.CreatedAt.Compare(q.CreatedAt); c != 0 {
-		return c < 0
+		return c
 	}
-	return bytes.Compare(p.ID[:], q.ID[:]) < 0
+	return bytes.Compare(p.ID[:], q.ID[:])
 }
 
 // Waker is a WorkDriver that can tell a worker pool when tasks were queued

@@ -428,7 +428,8 @@ func (d *Driver[T]) ChangedSince(ctx context.Context, since time.Time, afterID u
 
 // lease runs, in one script, lock (ReserveLock or ClaimLock: it locks
 // tasks and keeps their ids in @tm_ids), the writes, and Locked, which
-// reads the locked tasks back, oldest first; again after a deadlock.
+// reads the locked tasks back; again after a deadlock. It returns them
+// oldest first.
 func (d *Driver[T]) lease(ctx context.Context, c *sqltable.Call[T], names ...string) ([]backends.Claim[T], error) {
 	var sc script
 	for _, name := range append(names, "Locked") {
@@ -451,7 +452,16 @@ func (d *Driver[T]) lease(ctx context.Context, c *sqltable.Call[T], names ...str
 	if err != nil {
 		return nil, Classify(err)
 	}
+	d.oldestFirst(cs)
 	return cs, nil
+}
+
+// oldestFirst sorts claims in the claim order (creation time, then id):
+// Locked reads them back in no order.
+func (d *Driver[T]) oldestFirst(cs []backends.Claim[T]) {
+	slices.SortFunc(cs, func(a, b backends.Claim[T]) int {
+		return d.t.Position(a.Task).Compare(d.t.Position(b.Task))
+	})
 }
 
 // Reserve leases up to limit tasks in status queue that no live lease

@@ -3,6 +3,7 @@ package mysql
 import (
 	"context"
 
+	"github.com/taskmodel/taskmodel/backends"
 	"github.com/taskmodel/taskmodel/backends/sqltable"
 )
 
@@ -23,3 +24,6 @@ func FlushTransitions[T any](d *Driver[T], calls []sqltable.Call[T]) []error {
 // MinJSONBatch is the smallest batch of transitions written as one JSON
 // parameter.
 const MinJSONBatch = minJSONBatch
+
+// OldestFirst sorts claims as the driver sorts what Locked reads back.
+func OldestFirst[T any](d *Driver[T], cs []backends.Claim[T]) { d.oldestFirst(cs) }

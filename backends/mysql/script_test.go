@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -344,4 +345,53 @@ func TestClaimStartsAtItsPosition(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestClaimsOldestFirst: the driver returns claimed tasks in the claim
+// order, by creation time and then by id, whatever order the server's read
+// back (Locked, which has no ORDER BY) gives them in.
+func TestClaimsOldestFirst(t *testing.T) {
+	d := trainingdb.NewDriver(nil)
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	task := func(id string, ms int) backends.Claim[training.Training] {
+		x := training.NewTraining()
+		x.Init(uuid.MustParse(id), at.Add(time.Duration(ms)*time.Millisecond))
+		return backends.Claim[training.Training]{Task: x}
+	}
+	a := task("00000000-0000-0000-0000-00000000000c", 0) // oldest, largest id
+	b := task("00000000-0000-0000-0000-00000000000a", 1) // same time: by id
+	c := task("00000000-0000-0000-0000-00000000000b", 1)
+	e := task("00000000-0000-0000-0000-000000000001", 2) // newest, smallest id
+	for _, tc := range []struct {
+		name string
+		in   []backends.Claim[training.Training]
+	}{
+		{"reversed", []backends.Claim[training.Training]{e, c, b, a}},
+		{"by id", []backends.Claim[training.Training]{e, b, c, a}},
+		{"in order", []backends.Claim[training.Training]{a, b, c, e}},
+		{"one", []backends.Claim[training.Training]{c}},
+		{"none", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cs := slices.Clone(tc.in)
+			mysql.OldestFirst(d.Driver, cs)
+			var want []backends.Claim[training.Training]
+			for _, x := range []backends.Claim[training.Training]{a, b, c, e} {
+				if slices.Contains(tc.in, x) {
+					want = append(want, x)
+				}
+			}
+			if !slices.Equal(cs, want) {
+				t.Errorf("got %v, want %v", ids(cs), ids(want))
+			}
+		})
+	}
+}
+
+func ids(cs []backends.Claim[training.Training]) []uuid.UUID {
+	out := make([]uuid.UUID, len(cs))
+	for i, c := range cs {
+		out[i] = c.Task.ID
+	}
+	return out
 }

@@ -186,9 +186,10 @@ UPDATE evaluation AS t JOIN JSON_TABLE(@tm_ids, '$[*]' COLUMNS (id CHAR(36) CHAR
 SET t.tm_lease_owner = sqlc.arg(tm_owner), t.tm_lease_expires_at = sqlc.arg(tm_expires_at), t.tm_lease_attempt = t.tm_lease_attempt + 1;
 
 -- name: Locked
--- The tasks ReserveLock or ClaimLock locked, oldest first.
-SELECT t.`id`, t.`status`, t.`version`, t.`created_at`, t.`updated_at`, t.`tag`, t.`error_message`, t.`model_name`, t.`benchmark`, t.`user_id`, t.`progress`, t.`queued_at`, t.`started_at`, t.`end_date`, t.`tm_lease_owner`, t.`tm_lease_expires_at`, t.`tm_lease_attempt`, t.`tm_traceparent` FROM evaluation AS t JOIN JSON_TABLE(@tm_ids, '$[*]' COLUMNS (id CHAR(36) CHARACTER SET ascii PATH '$')) AS j ON t.id = j.id
-ORDER BY t.created_at, t.id;
+-- The tasks ReserveLock or ClaimLock locked, in no order: the driver sorts
+-- them, oldest first. ORDER BY here sorted rows with text columns in a
+-- temporary table on disk, for every claim.
+SELECT t.`id`, t.`status`, t.`version`, t.`created_at`, t.`updated_at`, t.`tag`, t.`error_message`, t.`model_name`, t.`benchmark`, t.`user_id`, t.`progress`, t.`queued_at`, t.`started_at`, t.`end_date`, t.`tm_lease_owner`, t.`tm_lease_expires_at`, t.`tm_lease_attempt`, t.`tm_traceparent` FROM evaluation AS t JOIN JSON_TABLE(@tm_ids, '$[*]' COLUMNS (id CHAR(36) CHARACTER SET ascii PATH '$')) AS j ON t.id = j.id;
 
 -- name: ClaimLock
 -- ReserveLock in the queue QUEUED, after the position (tm_after_created_at,

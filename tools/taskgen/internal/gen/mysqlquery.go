@@ -192,8 +192,9 @@ func (g *generator) mysqlQuerySQL() []byte {
 		lock("", "status = sqlc.arg(tm_status) AND "+free)
 		p("-- name: Reserve\n-- Leases the tasks ReserveLock locked and counts an attempt on each. Status\n-- and version are unchanged: the worker then fires the claim event.\n")
 		p("UPDATE %s AS t JOIN %s ON t.id = j.id\nSET %s;\n\n", table, mysqlLocked, take)
-		p("-- name: Locked\n-- The tasks ReserveLock or ClaimLock locked, oldest first.\n")
-		p("SELECT %s FROM %s AS t JOIN %s ON t.id = j.id\nORDER BY t.created_at, t.id;\n", tsel, table, mysqlLocked)
+		p("-- name: Locked\n-- The tasks ReserveLock or ClaimLock locked, in no order: the driver sorts\n")
+		p("-- them, oldest first. ORDER BY here sorted rows with text columns in a\n-- temporary table on disk, for every claim.\n")
+		p("SELECT %s FROM %s AS t JOIN %s ON t.id = j.id;\n", tsel, table, mysqlLocked)
 		if g.sqlClaim() {
 			p("\n-- name: ClaimLock\n-- ReserveLock in the queue %s, after the position (tm_after_created_at,\n-- tm_after_id), read from the position on: a range of the status index\n", w.Queue.Name)
 			p("-- that starts at the position, which FORCE INDEX makes the optimizer take.\n")
