@@ -35,6 +35,13 @@ const Engine = "sqlite"
 
 var memoryDBs atomic.Int64
 
+// busyTimeout is how long a statement waits for a lock another connection
+// holds before it fails with SQLITE_BUSY.
+const busyTimeout = 10 * time.Second
+
+// busyTimeoutPragma sets a connection's busy timeout back to busyTimeout.
+var busyTimeoutPragma = fmt.Sprintf("PRAGMA busy_timeout = %d", busyTimeout.Milliseconds())
+
 // MaxConns is how many connections Open keeps to a database file.
 const MaxConns = 16
 
@@ -45,7 +52,7 @@ const MaxConns = 16
 func Open(ctx context.Context, path string, migrations ...[]tasktype.Migration) (*sql.DB, error) {
 	start := time.Now()
 	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Set("_txlock", "immediate")

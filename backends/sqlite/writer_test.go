@@ -218,3 +218,84 @@ func TestWrite(t *testing.T) {
 		t.Errorf("a failed Write returned %d, %v; want 0 and the error", n, err)
 	}
 }
+
+// TestWriterWaitsForAnotherProcess: a batch waits for the write lock that
+// another process (here a second handle on the file) holds by trying again
+// itself, its connection's busy timeout set to 0, and writes once the lock
+// is free, or fails with SQLITE_BUSY after writerBusyTimeout. Either way
+// its connection goes back to the pool with the busy timeout the pool's
+// readers wait with.
+func TestWriterWaitsForAnotherProcess(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		timeout  time.Duration // writerBusyTimeout
+		free     bool          // the other process commits while the batch waits
+		wantKeys string
+	}{
+		{"the lock is freed", 10 * time.Second, true, "a b"},
+		{"the lock is held past the timeout", 50 * time.Millisecond, false, "a"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			old := writerBusyTimeout
+			writerBusyTimeout = tc.timeout
+			t.Cleanup(func() { writerBusyTimeout = old })
+			ctx := context.Background()
+			here := openKV(t, "kv.db")
+			var path string
+			if err := here.QueryRowContext(ctx, "SELECT file FROM pragma_database_list WHERE name = 'main'").Scan(&path); err != nil {
+				t.Fatal(err)
+			}
+			other, err := Open(ctx, path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer other.Close()
+			tx, err := other.BeginTx(ctx, nil) // BEGIN IMMEDIATE: the write lock
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tx.Exec(`INSERT INTO kv (k, v) VALUES ('a', 1)`); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- WriterFor(here).Do(ctx, put("b", 2)) }()
+			if tc.free {
+				time.Sleep(20 * time.Millisecond) // let the batch start waiting
+				if err := tx.Commit(); err != nil {
+					t.Fatal(err)
+				}
+				if err := <-done; err != nil {
+					t.Fatalf("the batch, after the lock was freed: %v", err)
+				}
+			} else {
+				err := <-done
+				if !isBusy(err) {
+					t.Fatalf("the batch: %v, want SQLITE_BUSY", err)
+				}
+				if err := tx.Commit(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := keys(t, here); got != tc.wantKeys {
+				t.Errorf("keys %q, want %q", got, tc.wantKeys)
+			}
+			// Every connection of the pool, the writer's included, waits
+			// for locks with the busy timeout.
+			n := here.Stats().OpenConnections
+			for i := range n {
+				c, err := here.Conn(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				var ms int64
+				if err := c.QueryRowContext(ctx, "PRAGMA busy_timeout").Scan(&ms); err != nil {
+					t.Fatal(err)
+				}
+				if ms != busyTimeout.Milliseconds() {
+					t.Errorf("connection %d of %d: busy timeout %d ms, want %d", i+1, n, ms, busyTimeout.Milliseconds())
+				}
+			}
+		})
+	}
+}
