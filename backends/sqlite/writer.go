@@ -22,9 +22,10 @@ import (
 // completer, and of backends/postgres.Group).
 //
 // A batch holds WriteLock(db) while it writes, so the process's other
-// writers that take that mutex queue with it. When another process holds
-// SQLite's write lock, the batch tries again every millisecond at most
-// (begin), up to the busy timeout.
+// writers that take that mutex queue with it. Once a batch has waited for
+// SQLite's write lock, which another process held, the batches that follow
+// try for it again every millisecond at most (begin), up to the busy
+// timeout, instead of sleeping in SQLite's busy handler.
 //
 // Statements run as prepared statements, prepared once per connection and
 // kept (see Stmts): a statement run on a *sql.Tx directly is parsed and
@@ -42,6 +43,14 @@ type Writer struct {
 	// where a pooled connection another one wrote after had to drop its
 	// whole cache (8 % of the worker benchmark's CPU time). Guarded by lock.
 	conn *sql.Conn
+	// polls tells that conn's busy timeout is 0 (begin polls for the
+	// lock), to be set back when it returns to the pool. Guarded by lock.
+	polls bool
+	// shared is set once a batch waited for the write lock: another
+	// process writes the database too, and from then on batches poll for
+	// the lock (begin). A process alone on its database never waits for
+	// it (its writers queue on lock), and pays nothing for the polling.
+	shared atomic.Bool
 
 	batches, writes atomic.Int64 // transactions committed, and calls in them
 
@@ -139,13 +148,7 @@ func (w *Writer) Do(ctx context.Context, fn func(DBTX) error) error {
 func (w *Writer) idle() {
 	w.lock.Lock()
 	if w.conn != nil {
-		// Back to the pool, where readers wait through SQLite's busy handler.
-		if _, err := w.conn.ExecContext(context.Background(), busyTimeoutPragma); err != nil {
-			drop(w.conn)
-		} else {
-			_ = w.conn.Close()
-		}
-		w.conn = nil
+		w.release()
 	}
 	w.lock.Unlock()
 	w.mu.Lock()
@@ -156,6 +159,21 @@ func (w *Writer) idle() {
 	}
 	w.writing = false
 	w.mu.Unlock()
+}
+
+// release returns the batches' connection to the pool, where readers wait
+// through SQLite's busy handler: with its busy timeout set back if the
+// batches polled for the lock, or closed if that fails. Under lock.
+func (w *Writer) release() {
+	if w.polls {
+		if _, err := w.conn.ExecContext(context.Background(), busyTimeoutPragma); err != nil {
+			drop(w.conn)
+			w.conn, w.polls = nil, false
+			return
+		}
+	}
+	_ = w.conn.Close()
+	w.conn, w.polls = nil, false
 }
 
 // drain writes batches until the queue is empty.
@@ -220,24 +238,34 @@ func (w *Writer) run(fns []func(DBTX) error) (errs []error) {
 		if err != nil {
 			return fail(err)
 		}
-		// The writer waits for another process's lock itself (begin).
-		if _, err := c.ExecContext(ctx, "PRAGMA busy_timeout = 0"); err != nil {
-			drop(c)
-			return fail(err)
+		if w.shared.Load() {
+			// The writer waits for another process's lock itself (begin).
+			if _, err := c.ExecContext(ctx, "PRAGMA busy_timeout = 0"); err != nil {
+				drop(c)
+				return fail(err)
+			}
+			w.polls = true
 		}
 		w.conn = c
 	}
 	var tx *sql.Tx
 	var err error
-	if w.conn != nil {
+	switch {
+	case w.polls:
 		tx, err = begin(ctx, w.conn, writerBusyTimeout)
-	} else {
+	case w.conn != nil:
+		start := time.Now()
+		tx, err = w.conn.BeginTx(ctx, nil)
+		if time.Since(start) >= sharedAfter {
+			w.shared.Store(true) // it waited in SQLite's busy handler
+		}
+	default:
 		tx, err = w.db.BeginTx(ctx, nil)
 	}
 	if err != nil {
 		if w.conn != nil {
 			drop(w.conn) // it may be broken
-			w.conn = nil
+			w.conn, w.polls = nil, false
 		}
 		return fail(err)
 	}
@@ -272,18 +300,24 @@ func (w *Writer) run(fns []func(DBTX) error) (errs []error) {
 // connections.
 var writerBusyTimeout = busyTimeout
 
+// sharedAfter is how long a BEGIN IMMEDIATE takes at least when it waited
+// for another process's write lock: SQLite's busy handler first sleeps
+// 1 ms.
+const sharedAfter = time.Millisecond
+
 // writerPollMax is the longest a batch sleeps between two tries of the
 // write lock another process holds.
 const writerPollMax = time.Millisecond
 
 // begin starts a write transaction (BEGIN IMMEDIATE) on conn, whose busy
-// timeout is 0, trying again while another process holds the write lock,
+// timeout is 0 once the writer has seen another process write (shared),
+// trying again while another process holds the write lock,
 // every 50 µs at first and then every writerPollMax, for up to timeout.
 // SQLite's own busy handler sleeps 1, 2, 5, 10 … up to 100 ms between
 // tries: while another process wrote a transaction after another, a worker
 // pool's claim slept through the short gaps between them, and a task
 // created there waited tens to hundreds of milliseconds at the median
-// (BenchmarkPickupUnderLoad: 33–53 ms, and 18–20 ms trying every
+// (BenchmarkPickupUnderLoad: 31–53 ms, and 18–20 ms trying every
 // millisecond).
 func begin(ctx context.Context, conn *sql.Conn, timeout time.Duration) (*sql.Tx, error) {
 	start := time.Now()

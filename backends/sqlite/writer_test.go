@@ -220,20 +220,26 @@ func TestWrite(t *testing.T) {
 }
 
 // TestWriterWaitsForAnotherProcess: a batch waits for the write lock that
-// another process (here a second handle on the file) holds by trying again
-// itself, its connection's busy timeout set to 0, and writes once the lock
-// is free, or fails with SQLITE_BUSY after writerBusyTimeout. Either way
-// its connection goes back to the pool with the busy timeout the pool's
-// readers wait with.
+// another process (here a second handle on the file) holds, and writes once
+// it is free; the writer then knows the file is shared. A writer that knows
+// it tries for the lock itself, its connection's busy timeout set to 0, and
+// fails with SQLITE_BUSY after writerBusyTimeout. Either way its connection
+// goes back to the pool with the busy timeout the pool's readers wait with.
+// A writer that never waited does not take the file for shared.
 func TestWriterWaitsForAnotherProcess(t *testing.T) {
 	for _, tc := range []struct {
-		name     string
-		timeout  time.Duration // writerBusyTimeout
-		free     bool          // the other process commits while the batch waits
-		wantKeys string
+		name       string
+		shared     bool          // the writer knows the file is shared
+		timeout    time.Duration // writerBusyTimeout
+		held       bool          // the other process holds the write lock as the batch starts
+		free       bool          // the other process commits while the batch waits
+		wantKeys   string
+		wantShared bool
 	}{
-		{"the lock is freed", 10 * time.Second, true, "a b"},
-		{"the lock is held past the timeout", 50 * time.Millisecond, false, "a"},
+		{"the lock is freed", false, 10 * time.Second, true, true, "a b", true},
+		{"polling, the lock is freed", true, 10 * time.Second, true, true, "a b", true},
+		{"polling, the lock is held past the timeout", true, 50 * time.Millisecond, true, false, "a", true},
+		{"the other process is done first", false, 10 * time.Second, false, false, "a b", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			old := writerBusyTimeout
@@ -250,6 +256,18 @@ func TestWriterWaitsForAnotherProcess(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer other.Close()
+			w := WriterFor(here)
+			w.shared.Store(tc.shared)
+			if !tc.held {
+				if _, err := other.Exec(`INSERT INTO kv (k, v) VALUES ('a', 1)`); err != nil {
+					t.Fatal(err)
+				}
+				if err := w.Do(ctx, put("b", 2)); err != nil {
+					t.Fatal(err)
+				}
+				check(t, here, w, tc.wantKeys, tc.wantShared)
+				return
+			}
 			tx, err := other.BeginTx(ctx, nil) // BEGIN IMMEDIATE: the write lock
 			if err != nil {
 				t.Fatal(err)
@@ -258,7 +276,7 @@ func TestWriterWaitsForAnotherProcess(t *testing.T) {
 				t.Fatal(err)
 			}
 			done := make(chan error, 1)
-			go func() { done <- WriterFor(here).Do(ctx, put("b", 2)) }()
+			go func() { done <- w.Do(ctx, put("b", 2)) }()
 			if tc.free {
 				time.Sleep(20 * time.Millisecond) // let the batch start waiting
 				if err := tx.Commit(); err != nil {
@@ -276,26 +294,42 @@ func TestWriterWaitsForAnotherProcess(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if got := keys(t, here); got != tc.wantKeys {
-				t.Errorf("keys %q, want %q", got, tc.wantKeys)
-			}
-			// Every connection of the pool, the writer's included, waits
-			// for locks with the busy timeout.
-			n := here.Stats().OpenConnections
-			for i := range n {
-				c, err := here.Conn(ctx)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer c.Close()
-				var ms int64
-				if err := c.QueryRowContext(ctx, "PRAGMA busy_timeout").Scan(&ms); err != nil {
-					t.Fatal(err)
-				}
-				if ms != busyTimeout.Milliseconds() {
-					t.Errorf("connection %d of %d: busy timeout %d ms, want %d", i+1, n, ms, busyTimeout.Milliseconds())
-				}
-			}
+			check(t, here, w, tc.wantKeys, tc.wantShared)
 		})
+	}
+}
+
+// check fails unless db holds the keys want, w takes the file for shared
+// or not as wantShared says, and every connection of db's pool, the
+// writer's included, waits for locks with the busy timeout.
+func check(t *testing.T, db *sql.DB, w *Writer, want string, wantShared bool) {
+	t.Helper()
+	if got := keys(t, db); got != want {
+		t.Errorf("keys %q, want %q", got, want)
+	}
+	if got := w.shared.Load(); got != wantShared {
+		t.Errorf("the writer takes the file for shared: %v, want %v", got, wantShared)
+	}
+	ctx := context.Background()
+	n := db.Stats().OpenConnections
+	var conns []*sql.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for i := range n {
+		c, err := db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		var ms int64
+		if err := c.QueryRowContext(ctx, "PRAGMA busy_timeout").Scan(&ms); err != nil {
+			t.Fatal(err)
+		}
+		if ms != busyTimeout.Milliseconds() {
+			t.Errorf("connection %d of %d: busy timeout %d ms, want %d", i+1, n, ms, busyTimeout.Milliseconds())
+		}
 	}
 }
