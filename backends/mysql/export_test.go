@@ -27,3 +27,7 @@ const MinJSONBatch = minJSONBatch
 
 // OldestFirst sorts claims as the driver sorts what Locked reads back.
 func OldestFirst[T any](d *Driver[T], cs []backends.Claim[T]) { d.oldestFirst(cs) }
+
+// SessionStatement reports whether Migrate resumes before a statement
+// rather than after it.
+func SessionStatement(stmt string) bool { return sessionStatement(stmt) }

@@ -6,6 +6,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/taskmodel/taskmodel/tasktype"
@@ -37,8 +38,13 @@ const migrationLock = `CONCAT('taskmodel:', SHA1(DATABASE()))`
 // applied, and the next start resumes it at the failed statement, so a
 // cause outside the migration (a stored row, a full disk) can be fixed and
 // the program started again. (A process killed between a statement and
-// its record runs that statement again at the next start.) If the migration's SQL changed in between,
-// Migrate refuses to guess which statements still apply and says so.
+// its record runs that statement again at the next start.) Session
+// statements (SET @…, PREPARE, EXECUTE, DEALLOCATE PREPARE), with which a
+// migration builds a statement from what the database holds, need the
+// session that ran the ones before them: a start resumes at the first of
+// a run of them, and such a run must be one that can run twice. If the
+// migration's SQL changed in between, Migrate refuses to guess which
+// statements still apply and says so.
 func Migrate(ctx context.Context, db *sql.DB, migrations []tasktype.Migration) error {
 	return MigrateReport(ctx, db, migrations, nil)
 }
@@ -218,11 +224,20 @@ func apply(ctx context.Context, conn *sql.Conn, m tasktype.Migration) error {
 			}
 		}
 	}
+	// A statement that continues a run of session statements needs the
+	// session of the run's first: a start resumes there.
+	continues := func(i int) bool {
+		return i > 0 && sessionStatement(stmts[i-1]) && sessionStatement(stmts[i])
+	}
+	from := done
 	for i := done; i < len(stmts); i++ {
-		if _, err := conn.ExecContext(ctx, stmts[i]); err != nil {
-			return failed(ctx, conn, m, sum, stmts, i, err)
+		if !continues(i) {
+			from = i
 		}
-		if i+1 < len(stmts) {
+		if _, err := conn.ExecContext(ctx, stmts[i]); err != nil {
+			return failed(ctx, conn, m, sum, stmts, i, from, err)
+		}
+		if i+1 < len(stmts) && !continues(i+1) {
 			// A process stopped here (killed, its connection cut) resumes
 			// after this statement; the last one is followed by the record.
 			if err := advanced(ctx, conn, m, sum, i+1); err != nil {
@@ -283,14 +298,56 @@ func advanced(ctx context.Context, conn *sql.Conn, m tasktype.Migration, sum str
 	return nil
 }
 
-// failed records that statement i of m failed with err, the statements
-// before it applied, and returns the error that says so.
-func failed(ctx context.Context, conn *sql.Conn, m tasktype.Migration, sum string, stmts []string, i int, err error) error {
-	ferr := &MigrationFailedError{Migration: m.Name, Statement: i + 1, Statements: len(stmts), Excerpt: excerpt(stmts[i]), Err: err}
+// sessionStatement reports whether a statement only sets up the session
+// that runs the statements after it: a user variable (SET @…), or a
+// prepared statement (PREPARE, EXECUTE, DEALLOCATE PREPARE), with which a
+// migration builds a statement from what the database holds (MySQL 8 has
+// no DROP INDEX IF EXISTS). Such a run of statements is applied whole: a
+// start after a stop or a failure within it runs it again from its first
+// statement, in a new session, so the run must be one that can run again.
+func sessionStatement(stmt string) bool {
+	s := strings.ToUpper(strings.TrimSpace(stripLeadingComments(stmt)))
+	for _, prefix := range []string{"SET @", "PREPARE ", "EXECUTE ", "DEALLOCATE PREPARE ", "DROP PREPARE "} {
+		if strings.HasPrefix(s, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// stripLeadingComments returns stmt without the comments and blank space
+// it starts with (SplitStatements keeps a statement's comments).
+func stripLeadingComments(stmt string) string {
+	for {
+		stmt = strings.TrimLeft(stmt, " \t\r\n")
+		switch {
+		case strings.HasPrefix(stmt, "--"), strings.HasPrefix(stmt, "#"):
+			_, rest, ok := strings.Cut(stmt, "\n")
+			if !ok {
+				return ""
+			}
+			stmt = rest
+		case strings.HasPrefix(stmt, "/*") && !strings.HasPrefix(stmt, "/*!"):
+			_, rest, ok := strings.Cut(stmt[2:], "*/")
+			if !ok {
+				return ""
+			}
+			stmt = rest
+		default:
+			return stmt
+		}
+	}
+}
+
+// failed records that statement i of m failed with err, and that the
+// next start resumes at statement from (i, or the first of the session
+// statements i continues), and returns the error that says so.
+func failed(ctx context.Context, conn *sql.Conn, m tasktype.Migration, sum string, stmts []string, i, from int, err error) error {
+	ferr := &MigrationFailedError{Migration: m.Name, Statement: i + 1, Statements: len(stmts), Resume: from + 1, Excerpt: excerpt(stmts[i]), Err: err}
 	if _, rerr := conn.ExecContext(context.WithoutCancel(ctx), `INSERT INTO taskmodel_migration_progress (name, checksum, statements, failed_at, error)
 		VALUES (?, ?, ?, UTC_TIMESTAMP(6), ?)
 		ON DUPLICATE KEY UPDATE checksum = VALUES(checksum), statements = VALUES(statements), failed_at = VALUES(failed_at), error = VALUES(error)`,
-		m.Name, sum, i, err.Error()); rerr != nil {
+		m.Name, sum, from, err.Error()); rerr != nil {
 		return fmt.Errorf("%w (and recording how far it went failed: %v)", ferr, rerr)
 	}
 	return ferr
@@ -304,21 +361,25 @@ type MigrationFailedError struct {
 	// Statement is the number of the statement that failed (from 1), of
 	// Statements in the migration; Excerpt is its first line.
 	Statement, Statements int
-	Excerpt               string
-	Err                   error
+	// Resume is the statement the next start resumes at: Statement, or the
+	// first of the session statements (SET @…, PREPARE, EXECUTE) it
+	// continues, which a new session runs again.
+	Resume  int
+	Excerpt string
+	Err     error
 }
 
 func (e *MigrationFailedError) Error() string {
 	left := "nothing of it was applied"
-	switch e.Statement {
-	case 1:
+	switch e.Resume {
+	case 0, 1:
 	case 2:
 		left = "statement 1 stayed applied (MySQL commits each schema change as it runs)"
 	default:
-		left = fmt.Sprintf("statements 1 to %d stayed applied (MySQL commits each schema change as it runs)", e.Statement-1)
+		left = fmt.Sprintf("statements 1 to %d stayed applied (MySQL commits each schema change as it runs)", e.Resume-1)
 	}
 	return fmt.Sprintf("mysql: migration %s: statement %d of %d failed (%s): %v; %s, and the next start resumes at statement %d once the cause is fixed",
-		e.Migration, e.Statement, e.Statements, e.Excerpt, e.Err, left, e.Statement)
+		e.Migration, e.Statement, e.Statements, e.Excerpt, e.Err, left, max(e.Resume, 1))
 }
 
 func (e *MigrationFailedError) Unwrap() error { return e.Err }

@@ -274,6 +274,83 @@ ALTER TABLE job ADD COLUMN c INT NULL;
 	}
 }
 
+// TestMigrationResumesSessionStatements: a statement built in the session
+// (SET @…, PREPARE, EXECUTE, DEALLOCATE PREPARE) needs the session of the
+// ones before it, so a stop or a failure within such a run resumes at its
+// first statement, in a new session; the statements before the run are
+// not run again.
+func TestMigrationResumesSessionStatements(t *testing.T) {
+	ctx := context.Background()
+	built := tasktype.Migration{Name: "job/0002_built", SQL: `ALTER TABLE job ADD COLUMN a INT NULL;
+-- The index, unless an earlier start made it.
+SET @tm_statement = (SELECT IF(COUNT(*) > 0, 'DO 0', 'CREATE UNIQUE INDEX job_note_unique ON job (note)')
+    FROM information_schema.statistics WHERE table_schema = DATABASE() AND table_name = 'job' AND index_name = 'job_note_unique');
+PREPARE tm_statement FROM @tm_statement;
+EXECUTE tm_statement;
+DEALLOCATE PREPARE tm_statement;
+ALTER TABLE job ADD COLUMN c INT NULL;
+`}
+	m := append(jobs()[:1], built)
+	applied := func(t *testing.T, db *sql.DB) {
+		t.Helper()
+		var cols, index int
+		if err := db.QueryRow(`SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = 'job' AND column_name IN ('a', 'c')`).Scan(&cols); err != nil || cols != 2 {
+			t.Errorf("columns a and c: %d, %v; want 2", cols, err)
+		}
+		if err := db.QueryRow(`SELECT COUNT(*) FROM information_schema.statistics WHERE table_schema = DATABASE() AND table_name = 'job' AND index_name = 'job_note_unique'`).Scan(&index); err != nil || index != 1 {
+			t.Errorf("index job_note_unique: %d entries, %v; want 1", index, err)
+		}
+	}
+	// Stopped after each statement, the start after resumes where the
+	// progress says: after an ALTER TABLE or the whole run, not within it.
+	for _, tt := range []struct{ stopAfter, progress int }{{1, 1}, {2, 1}, {3, 1}, {4, 1}, {5, 5}} {
+		t.Run(fmt.Sprintf("stopped after statement %d", tt.stopAfter), func(t *testing.T) {
+			db := open(t, mysqltest.Database(t), jobs()[:1])
+			stopped := make(chan struct{})
+			mysql.SetAfterStatement(t, func(name string, n int) {
+				if name == built.Name && n == tt.stopAfter {
+					close(stopped)
+					runtime.Goexit()
+				}
+			})
+			go mysql.Migrate(ctx, db, m)
+			<-stopped
+			mysql.SetAfterStatement(t, func(string, int) {})
+			var progress int
+			if err := db.QueryRow(`SELECT statements FROM taskmodel_migration_progress WHERE name = ?`, built.Name).Scan(&progress); err != nil || progress != tt.progress {
+				t.Fatalf("recorded progress = %d, %v; want %d", progress, err, tt.progress)
+			}
+			if err := mysql.Migrate(ctx, db, m); err != nil {
+				t.Fatalf("Migrate after the stop: %v", err)
+			}
+			applied(t, db)
+		})
+	}
+	t.Run("failed within the run", func(t *testing.T) {
+		db := open(t, mysqltest.Database(t), jobs()[:1])
+		if _, err := db.Exec(`INSERT INTO job (id, note) VALUES ('a', 'x'), ('b', 'x')`); err != nil {
+			t.Fatal(err)
+		}
+		err := mysql.Migrate(ctx, db, m)
+		var failed *mysql.MigrationFailedError
+		if !errors.As(err, &failed) || failed.Statement != 4 || failed.Resume != 2 || !mysql.IsDuplicate(err) {
+			t.Fatalf("Migrate = %v, want statement 4 failing on a duplicate, resuming at 2", err)
+		}
+		if want := "; statement 1 stayed applied (MySQL commits each schema change as it runs), and the next start resumes at statement 2 once the cause is fixed"; !strings.HasSuffix(err.Error(), want) {
+			t.Fatalf("error %s\ndoes not end with %s", err, want)
+		}
+		// The cause fixed, the start after runs the SET again, in its own
+		// session, and a column is not added twice.
+		if _, err := db.Exec(`UPDATE job SET note = 'y' WHERE id = 'b'`); err != nil {
+			t.Fatal(err)
+		}
+		if err := mysql.Migrate(ctx, db, m); err != nil {
+			t.Fatalf("Migrate after the fix: %v", err)
+		}
+		applied(t, db)
+	})
+}
+
 func TestMigrationFailsFirst(t *testing.T) {
 	db := open(t, mysqltest.Database(t))
 	m := []tasktype.Migration{{Name: "job/0001_schema", SQL: "CREATE TABLE job (id INT PRIMARY KEY, x NOSUCHTYPE);"}}

@@ -2,6 +2,7 @@ package mysql_test
 
 import (
 	"context"
+	"database/sql"
 	"strings"
 	"testing"
 
@@ -14,19 +15,20 @@ import (
 // TestCatalogSchema checks what the MySQL framework migrations after the
 // schema leave, on a new database and on one migrated before them that
 // holds a task: no descending index (MariaDB cannot start a claim at its
-// queue position in one), and history rows whose actor and message default
-// to an empty string.
+// queue position in one), history rows whose actor and message default
+// to an empty string, and no index of finished tasks (retention reads the
+// index of tasks by their last change).
 func TestCatalogSchema(t *testing.T) {
 	ctx := context.Background()
 	all := catalog.Migrations(mysql.Engine)
 	var before []tasktype.Migration
 	for _, m := range all {
-		if !strings.HasSuffix(m.Name, "_ascending_indexes") && !strings.HasSuffix(m.Name, "_history_defaults") {
+		if !strings.HasSuffix(m.Name, "_ascending_indexes") && !strings.HasSuffix(m.Name, "_history_defaults") && !strings.HasSuffix(m.Name, "_retention_index") {
 			before = append(before, m)
 		}
 	}
 	if len(before) == len(all) {
-		t.Fatal("the catalog has no ascending_indexes or history_defaults migration")
+		t.Fatal("the catalog has no ascending_indexes, history_defaults or retention_index migration")
 	}
 	tests := []struct {
 		name  string
@@ -39,8 +41,20 @@ func TestCatalogSchema(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			url := mysqltest.Database(t)
 			const id = "0b5f7c9e-4a55-4c8e-9a7e-2f1c3d4e5f60"
+			finished := func(db *sql.DB) int {
+				t.Helper()
+				var n int
+				if err := db.QueryRowContext(ctx, `SELECT COUNT(DISTINCT TABLE_NAME) FROM information_schema.STATISTICS
+					WHERE TABLE_SCHEMA = DATABASE() AND INDEX_NAME LIKE '%\_finished\_idx'`).Scan(&n); err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
 			if tt.first != nil {
 				db := open(t, url, tt.first)
+				if finished(db) == 0 {
+					t.Fatal("the schema before has no index of finished tasks")
+				}
 				if _, err := db.ExecContext(ctx, `INSERT INTO training (id, status, version, created_at, updated_at, progress) VALUES (?, 'QUEUED', 1, NOW(6), NOW(6), 0)`, id); err != nil {
 					t.Fatal(err)
 				}
@@ -51,6 +65,9 @@ func TestCatalogSchema(t *testing.T) {
 				if _, err := db.ExecContext(ctx, `INSERT INTO training (id, status, version, created_at, updated_at, progress) VALUES (?, 'QUEUED', 1, NOW(6), NOW(6), 0)`, id); err != nil {
 					t.Fatal(err)
 				}
+			}
+			if n := finished(db); n != 0 {
+				t.Errorf("%d tables keep an index of finished tasks", n)
 			}
 			rows, err := db.QueryContext(ctx, `SELECT TABLE_NAME, INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS
 				WHERE TABLE_SCHEMA = DATABASE() AND COLLATION = 'D' ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX`)

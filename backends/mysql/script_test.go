@@ -347,6 +347,67 @@ func TestClaimStartsAtItsPosition(t *testing.T) {
 	}
 }
 
+// TestRetentionReadsOldestFirst: retention reads the index of tasks by
+// their last change from its start, so a batch removes the finished tasks
+// changed longest ago and reads about as many index entries as it removes,
+// passing only over the unfinished tasks that have not changed since the
+// cutoff; not a range of finished tasks sorted whole, nor a table scan.
+func TestRetentionReadsOldestFirst(t *testing.T) {
+	ctx := context.Background()
+	db := open(t, mysqltest.Database(t), training.Migrations(mysql.Engine))
+	db.SetMaxOpenConns(1) // the statement and the counters on one connection
+	d := trainingdb.NewDriver(db)
+	xs := queuedTrainings(t, d, 2000)
+	// The first 20 stay queued; the others finished in the reverse order of
+	// their creation, the newest first, a second apart.
+	if _, err := db.ExecContext(ctx, `UPDATE training SET status = 'DONE',
+		updated_at = TIMESTAMPADD(SECOND, -TIMESTAMPDIFF(MICROSECOND, '2026-01-01', created_at) DIV 1000, '2026-02-01')
+		WHERE created_at >= ?`, xs[20].CreatedAt); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, "ANALYZE TABLE training"); err != nil {
+		t.Fatal(err)
+	}
+	reads := func() int {
+		var total int
+		for _, counter := range []string{"Handler_read_first", "Handler_read_key", "Handler_read_next", "Handler_read_rnd_next"} {
+			var name string
+			var n int
+			if err := db.QueryRowContext(ctx, "SHOW SESSION STATUS LIKE ?", counter).Scan(&name, &n); err != nil {
+				t.Fatal(err)
+			}
+			total += n
+		}
+		return total
+	}
+	cutoff := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	for batch := range 3 {
+		before := reads()
+		n, err := d.DeleteFinished(ctx, cutoff, 5)
+		if err != nil || n != 5 {
+			t.Fatalf("DeleteFinished = %d, %v; want 5", n, err)
+		}
+		read := reads() - before
+		// The newest created, finished first.
+		for i := 1999 - 5*batch; i > 1994-5*batch; i-- {
+			if _, err := d.Get(ctx, xs[i].ID); !errors.Is(err, tasktype.ErrNotFound) {
+				t.Errorf("batch %d: task %d, among the 5 finished longest ago, was not removed: %v", batch, i, err)
+			}
+		}
+		// The 5 removed, the 20 queued tasks changed before them, their
+		// history rows (the cascade), and the server's own lookups; a
+		// sort of the finished tasks, or a scan, reads 2,000 more.
+		if read > 200 {
+			t.Errorf("batch %d read %d rows and index entries, want at most 200", batch, read)
+		}
+	}
+	for _, x := range xs[:20] {
+		if _, err := d.Get(ctx, x.ID); err != nil {
+			t.Errorf("queued task %s was removed: %v", x.ID, err)
+		}
+	}
+}
+
 // TestClaimsOldestFirst: the driver returns claimed tasks in the claim
 // order, by creation time and then by id, whatever order the server's read
 // back (Locked, which has no ORDER BY) gives them in.

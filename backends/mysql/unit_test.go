@@ -153,6 +153,30 @@ func FuzzSplitStatements(f *testing.F) {
 
 // TestClassifyMessages classifies the errors as each server words them,
 // MySQL's included (the tests' server is MariaDB).
+func TestSessionStatement(t *testing.T) {
+	tests := []struct {
+		stmt string
+		want bool
+	}{
+		{"SET @tm_statement = (SELECT 'DO 0')", true},
+		{"-- a comment\n# another\n/* and one more */ set @x = 1", true},
+		{"PREPARE tm_statement FROM @tm_statement", true},
+		{"EXECUTE tm_statement", true},
+		{"DEALLOCATE PREPARE tm_statement", true},
+		{"DROP PREPARE tm_statement", true},
+		{"ALTER TABLE job ADD COLUMN a INT NULL", false},
+		{"SET NAMES utf8mb4", false},
+		{"/*!80000 SET @x = 1 */", false},
+		{"-- SET @x = 1\nCREATE INDEX i ON job (note)", false},
+		{"-- only a comment", false},
+	}
+	for _, tt := range tests {
+		if got := mysql.SessionStatement(tt.stmt); got != tt.want {
+			t.Errorf("SessionStatement(%q) = %v, want %v", tt.stmt, got, tt.want)
+		}
+	}
+}
+
 func TestClassifyMessages(t *testing.T) {
 	tests := []struct {
 		name   string

@@ -639,6 +639,9 @@ var migration0013AscendingIndexesMySQL string
 //go:embed migrations/mysql/0014_history_defaults.sql
 var migration0014HistoryDefaultsMySQL string
 
+//go:embed migrations/mysql/0015_retention_index.sql
+var migration0015RetentionIndexMySQL string
+
 // Migrations returns the schema migrations of the model for an engine,
 // "postgresql", "sqlite" or "mysql" (MySQL and MariaDB), in order; nil for
 // another engine.
@@ -718,6 +721,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "analysis/0014_history_defaults",
 			SQL:  migration0014HistoryDefaultsMySQL,
+		}, {
+			Name: "analysis/0015_retention_index",
+			SQL:  migration0015RetentionIndexMySQL,
 		}}
 	}
 	return nil

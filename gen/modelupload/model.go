@@ -439,6 +439,9 @@ var migration0014AscendingIndexesMySQL string
 //go:embed migrations/mysql/0015_history_defaults.sql
 var migration0015HistoryDefaultsMySQL string
 
+//go:embed migrations/mysql/0016_retention_index.sql
+var migration0016RetentionIndexMySQL string
+
 // Migrations returns the schema migrations of the model for an engine,
 // "postgresql", "sqlite" or "mysql" (MySQL and MariaDB), in order; nil for
 // another engine.
@@ -524,6 +527,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "model_upload/0015_history_defaults",
 			SQL:  migration0015HistoryDefaultsMySQL,
+		}, {
+			Name: "model_upload/0016_retention_index",
+			SQL:  migration0016RetentionIndexMySQL,
 		}}
 	}
 	return nil

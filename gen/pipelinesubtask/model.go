@@ -287,6 +287,9 @@ var migration0009AscendingIndexesMySQL string
 //go:embed migrations/mysql/0010_history_defaults.sql
 var migration0010HistoryDefaultsMySQL string
 
+//go:embed migrations/mysql/0011_retention_index.sql
+var migration0011RetentionIndexMySQL string
+
 // Migrations returns the schema migrations of the model for an engine,
 // "postgresql", "sqlite" or "mysql" (MySQL and MariaDB), in order; nil for
 // another engine.
@@ -339,6 +342,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "pipeline_subtask/0010_history_defaults",
 			SQL:  migration0010HistoryDefaultsMySQL,
+		}, {
+			Name: "pipeline_subtask/0011_retention_index",
+			SQL:  migration0011RetentionIndexMySQL,
 		}}
 	}
 	return nil

@@ -358,6 +358,9 @@ var migration0014AscendingIndexesMySQL string
 //go:embed migrations/mysql/0015_history_defaults.sql
 var migration0015HistoryDefaultsMySQL string
 
+//go:embed migrations/mysql/0016_retention_index.sql
+var migration0016RetentionIndexMySQL string
+
 // Migrations returns the schema migrations of the model for an engine,
 // "postgresql", "sqlite" or "mysql" (MySQL and MariaDB), in order; nil for
 // another engine.
@@ -443,6 +446,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "synthesis/0015_history_defaults",
 			SQL:  migration0015HistoryDefaultsMySQL,
+		}, {
+			Name: "synthesis/0016_retention_index",
+			SQL:  migration0016RetentionIndexMySQL,
 		}}
 	}
 	return nil

@@ -182,7 +182,9 @@ LIMIT sqlc.arg(tm_max_rows);
 
 -- name: DeleteFinished
 -- Retention: removes up to tm_max_rows finished tasks (and their history)
--- whose last change is older than tm_before, oldest first.
+-- whose last change is older than tm_before, oldest first. It reads the
+-- index of tasks by their last change (analysis_updated_at_idx) from its start,
+-- passing over unfinished tasks that have not changed since tm_before.
 DELETE FROM analysis WHERE status IN ('COMPLETED', 'FAILED', 'CANCELLED', 'EXPIRED') AND updated_at < sqlc.arg(tm_before)
 ORDER BY updated_at LIMIT sqlc.arg(tm_max_rows);
 

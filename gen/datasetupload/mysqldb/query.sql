@@ -154,7 +154,9 @@ LIMIT sqlc.arg(tm_max_rows);
 
 -- name: DeleteFinished
 -- Retention: removes up to tm_max_rows finished tasks (and their history)
--- whose last change is older than tm_before, oldest first.
+-- whose last change is older than tm_before, oldest first. It reads the
+-- index of tasks by their last change (dataset_upload_updated_at_idx) from its start,
+-- passing over unfinished tasks that have not changed since tm_before.
 DELETE FROM dataset_upload WHERE status IN ('DONE', 'FAILED', 'CANCELLED') AND updated_at < sqlc.arg(tm_before)
 ORDER BY updated_at LIMIT sqlc.arg(tm_max_rows);
 

@@ -638,6 +638,9 @@ var migration0012AscendingIndexesMySQL string
 //go:embed migrations/mysql/0013_history_defaults.sql
 var migration0013HistoryDefaultsMySQL string
 
+//go:embed migrations/mysql/0014_retention_index.sql
+var migration0014RetentionIndexMySQL string
+
 // Migrations returns the schema migrations of the model for an engine,
 // "postgresql", "sqlite" or "mysql" (MySQL and MariaDB), in order; nil for
 // another engine.
@@ -711,6 +714,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "report/0013_history_defaults",
 			SQL:  migration0013HistoryDefaultsMySQL,
+		}, {
+			Name: "report/0014_retention_index",
+			SQL:  migration0014RetentionIndexMySQL,
 		}}
 	}
 	return nil

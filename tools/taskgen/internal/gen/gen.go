@@ -160,6 +160,7 @@ var mysqlMigrations = []migration{
 	{file: "schema", name: "0001_schema", render: (*generator).mysqlSchemaSQL},
 	{file: "ascending_indexes", name: "0002_ascending_indexes", render: (*generator).mysqlAscendingIndexesSQL},
 	{file: "history_defaults", name: "0003_history_defaults", render: (*generator).mysqlHistoryDefaultsSQL},
+	{file: "retention_index", name: "0004_retention_index", render: (*generator).mysqlRetentionIndexSQL},
 }
 
 // frameworkMigrations are every framework migration, those of every engine

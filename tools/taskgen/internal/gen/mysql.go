@@ -199,7 +199,8 @@ func mysqlLeaseColumnDefs() []string {
 // mysqlIndexes are the indexes of the model's tables on MySQL: the other
 // engines' (tableIndexes), with a status column first where they are
 // partial (MySQL has no partial indexes), a prefix of a TEXT column, the
-// change poller's, and the history's by time.
+// change poller's, and the history's by time. Retention has no index of
+// its own: it reads the change poller's (mysqlRetentionIndexSQL).
 func (g *generator) mysqlIndexes() []index {
 	m := g.m
 	table, history := Table(m)
@@ -210,16 +211,13 @@ func (g *generator) mysqlIndexes() []index {
 	for _, ix := range g.mysqlCreatedAtIndexes() {
 		add(ix.comment, ix.name, table, ix.cols)
 	}
-	if len(m.TerminalStatuses()) > 0 {
-		add("-- Retention: finished tasks by the time they last changed.", table+"_finished_idx", table, "status, updated_at")
-	}
 	for _, s := range m.Statuses {
 		if s.Timeout != nil {
 			add(fmt.Sprintf("-- Timeout of %s: tasks that entered it before a deadline.", s.Name),
 				fmt.Sprintf("%s_%s_timeout_idx", table, strings.ToLower(strings.ReplaceAll(s.Name, "-", "_"))), table, "status, "+mysqlIdent(s.EnteredAt))
 		}
 	}
-	add("-- Tasks by their last change: what a polling change stream reads.", table+"_updated_at_idx", table, "updated_at, id")
+	add("-- Tasks by their last change: what a polling change stream reads, and\n-- retention (finished tasks, oldest first).", table+"_updated_at_idx", table, "updated_at, id")
 	add("-- History by time: the moves of a time window (transitions per edge, tasks\n-- finished per interval) read from this index alone.",
 		history+"_at_idx", history, "at, from_status, to_status, event, task_id")
 	return out
@@ -273,6 +271,31 @@ func (g *generator) mysqlAscendingIndexesSQL(Engine) []byte {
 		clauses = append(clauses, fmt.Sprintf("DROP INDEX %s", ix.name), fmt.Sprintf("ADD INDEX %s (%s)", ix.name, ix.cols))
 	}
 	p("ALTER TABLE %s\n    %s;\n", table, strings.Join(clauses, ",\n    "))
+	return []byte(b.String())
+}
+
+// mysqlRetentionIndexSQL renders 0004_retention_index: the index of
+// finished tasks by their last change (<table>_finished_idx, on status and
+// updated_at) goes. Without a partial index it held every task, and every
+// transition changed its entry; retention reads the index of tasks by
+// their last change (<table>_updated_at_idx) instead, as MariaDB already
+// chose to, in the same order. A schema that never had the index (a model
+// without finished statuses, or one whose MySQL schema came after this
+// migration) is left as it is: MySQL 8 has no DROP INDEX IF EXISTS, so the
+// statement is built from information_schema. The migration can run again
+// from its start: backends/mysql resumes a stopped one at its SET.
+func (g *generator) mysqlRetentionIndexSQL(Engine) []byte {
+	table, _ := Table(g.m)
+	index := table + "_finished_idx"
+	var b strings.Builder
+	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	p("%s\n-- Retention of model %q for MySQL and MariaDB: it reads the index of\n", SQLHeader, g.m.Name)
+	p("-- tasks by their last change, oldest first,\n--   %s_updated_at_idx,\n", table)
+	p("-- and the index of finished tasks, which every transition changed, goes:\n--   %s.\n", index)
+	p("-- A schema without it is left as it is.\n\n")
+	p("SET @tm_statement = (SELECT IF(COUNT(*) > 0, 'DROP INDEX %s ON %s', 'DO 0')\n", index, table)
+	p("    FROM information_schema.statistics\n    WHERE table_schema = DATABASE() AND table_name = '%s' AND index_name = '%s');\n", table, index)
+	p("PREPARE tm_statement FROM @tm_statement;\nEXECUTE tm_statement;\nDEALLOCATE PREPARE tm_statement;\n")
 	return []byte(b.String())
 }
 

@@ -164,7 +164,8 @@ func (g *generator) mysqlQuerySQL() []byte {
 	p("-- name: ListByStatus\n-- Tasks in one status, oldest first: what workers and sweepers scan.\n")
 	p("SELECT %s FROM %s WHERE status = sqlc.arg(tm_status)\nORDER BY created_at, id\nLIMIT sqlc.arg(tm_max_rows);\n\n", sel, table)
 	if terminal := m.TerminalStatuses(); len(terminal) > 0 {
-		p("-- name: DeleteFinished\n-- Retention: removes up to tm_max_rows finished tasks (and their history)\n-- whose last change is older than tm_before, oldest first.\n")
+		p("-- name: DeleteFinished\n-- Retention: removes up to tm_max_rows finished tasks (and their history)\n-- whose last change is older than tm_before, oldest first. It reads the\n")
+		p("-- index of tasks by their last change (%s_updated_at_idx) from its start,\n-- passing over unfinished tasks that have not changed since tm_before.\n", table)
 		p("DELETE FROM %s WHERE %s AND updated_at < sqlc.arg(tm_before)\nORDER BY updated_at LIMIT sqlc.arg(tm_max_rows);\n\n", table, inList("status", terminal))
 	}
 	var conds []string
