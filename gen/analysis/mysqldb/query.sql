@@ -67,7 +67,7 @@ SELECT JSON_ARRAYAGG(id) INTO @tm_ids FROM (
     SELECT t.id FROM analysis AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
         tm_from_status VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[0]',
         tm_from_version BIGINT PATH '$[1]',
-        `id` CHAR(36) CHARACTER SET ascii PATH '$[7]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version
+        `id` CHAR(36) CHARACTER SET ascii PATH '$[7][0]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version
     FOR UPDATE
 ) AS tm_locked;
 
@@ -78,39 +78,39 @@ SELECT t.id, t.tm_history_seq + 1, b.tm_from_status, b.status, b.tm_event, b.tm_
 FROM analysis AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
         tm_from_status VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[0]',
         tm_from_version BIGINT PATH '$[1]',
-        tm_event VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[2]',
+        tm_event VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[2][0]',
         tm_at DATETIME(6) PATH '$[3]',
         tm_attempt INT PATH '$[4]',
         tm_actor LONGTEXT PATH '$[5]',
         tm_message LONGTEXT PATH '$[6]',
-        `id` CHAR(36) CHARACTER SET ascii PATH '$[7]',
-        `status` LONGTEXT PATH '$[8]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version;
+        `id` CHAR(36) CHARACTER SET ascii PATH '$[7][0]',
+        `status` LONGTEXT PATH '$[8][0]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version;
 
 -- name: TransitionUpdate
 -- The transitions applied: every column but the id and creation time.
 UPDATE analysis AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
         tm_from_status VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[0]',
         tm_from_version BIGINT PATH '$[1]',
-        `id` CHAR(36) CHARACTER SET ascii PATH '$[7]',
-        `status` LONGTEXT PATH '$[8]',
-        `version` BIGINT PATH '$[9]',
-        `updated_at` DATETIME(6) PATH '$[11]',
-        `user_id` LONGTEXT PATH '$[12]',
-        `tool_id` LONGTEXT PATH '$[13]',
-        `agents` LONGTEXT PATH '$[14]',
-        `progress` BIGINT PATH '$[15]',
-        `progress_detail` LONGTEXT PATH '$[16]',
-        `error_code` LONGTEXT PATH '$[17]',
-        `error_message` LONGTEXT PATH '$[18]',
-        `blobs_cleaned` BOOLEAN PATH '$[19]',
-        `upload_started_at` DATETIME(6) PATH '$[20]',
-        `upload_failed_at` DATETIME(6) PATH '$[21]',
-        `queued_at` DATETIME(6) PATH '$[22]',
-        `processing_started_at` DATETIME(6) PATH '$[23]',
-        `completed_at` DATETIME(6) PATH '$[24]',
-        `failed_at` DATETIME(6) PATH '$[25]',
-        `cancelled_at` DATETIME(6) PATH '$[26]',
-        `expired_at` DATETIME(6) PATH '$[27]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version
+        `id` CHAR(36) CHARACTER SET ascii PATH '$[7][0]',
+        `status` LONGTEXT PATH '$[8][0]',
+        `version` BIGINT PATH '$[9][0]',
+        `updated_at` DATETIME(6) PATH '$[11][0]',
+        `user_id` LONGTEXT PATH '$[12][0]',
+        `tool_id` LONGTEXT PATH '$[13][0]',
+        `agents` LONGTEXT PATH '$[14][0]',
+        `progress` BIGINT PATH '$[15][0]',
+        `progress_detail` LONGTEXT PATH '$[16][0]',
+        `error_code` LONGTEXT PATH '$[17][0]',
+        `error_message` LONGTEXT PATH '$[18][0]',
+        `blobs_cleaned` BOOLEAN PATH '$[19][0]',
+        `upload_started_at` DATETIME(6) PATH '$[20][0]',
+        `upload_failed_at` DATETIME(6) PATH '$[21][0]',
+        `queued_at` DATETIME(6) PATH '$[22][0]',
+        `processing_started_at` DATETIME(6) PATH '$[23][0]',
+        `completed_at` DATETIME(6) PATH '$[24][0]',
+        `failed_at` DATETIME(6) PATH '$[25][0]',
+        `cancelled_at` DATETIME(6) PATH '$[26][0]',
+        `expired_at` DATETIME(6) PATH '$[27][0]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version
 SET t.`status` = b.`status`,
     t.`version` = b.`version`,
     t.`updated_at` = b.`updated_at`,

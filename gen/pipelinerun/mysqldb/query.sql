@@ -74,7 +74,7 @@ SELECT JSON_ARRAYAGG(id) INTO @tm_ids FROM (
     SELECT t.id FROM pipeline_run AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
         tm_from_status VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[0]',
         tm_from_version BIGINT PATH '$[1]',
-        `id` CHAR(36) CHARACTER SET ascii PATH '$[7]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version
+        `id` CHAR(36) CHARACTER SET ascii PATH '$[7][0]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version
     FOR UPDATE
 ) AS tm_locked;
 
@@ -85,46 +85,46 @@ SELECT t.id, t.tm_history_seq + 1, b.tm_from_status, b.status, b.tm_event, b.tm_
 FROM pipeline_run AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
         tm_from_status VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[0]',
         tm_from_version BIGINT PATH '$[1]',
-        tm_event VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[2]',
+        tm_event VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[2][0]',
         tm_at DATETIME(6) PATH '$[3]',
         tm_attempt INT PATH '$[4]',
         tm_actor LONGTEXT PATH '$[5]',
         tm_message LONGTEXT PATH '$[6]',
-        `id` CHAR(36) CHARACTER SET ascii PATH '$[7]',
-        `status` LONGTEXT PATH '$[8]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version;
+        `id` CHAR(36) CHARACTER SET ascii PATH '$[7][0]',
+        `status` LONGTEXT PATH '$[8][0]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version;
 
 -- name: TransitionUpdate
 -- The transitions applied: every column but the id and creation time.
 UPDATE pipeline_run AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
         tm_from_status VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[0]',
         tm_from_version BIGINT PATH '$[1]',
-        `id` CHAR(36) CHARACTER SET ascii PATH '$[7]',
-        `status` LONGTEXT PATH '$[8]',
-        `version` BIGINT PATH '$[9]',
-        `updated_at` DATETIME(6) PATH '$[11]',
-        `stage` LONGTEXT PATH '$[12]',
-        `task` LONGTEXT PATH '$[13]',
-        `hostname` LONGTEXT PATH '$[14]',
-        `pid` BIGINT PATH '$[15]',
-        `ppid` BIGINT PATH '$[16]',
-        `user_name` LONGTEXT PATH '$[17]',
-        `code_version` LONGTEXT PATH '$[18]',
-        `git_commit` LONGTEXT PATH '$[19]',
-        `environment` LONGTEXT PATH '$[20]',
-        `script_path` LONGTEXT PATH '$[21]',
-        `script_filename` LONGTEXT PATH '$[22]',
-        `log_path` LONGTEXT PATH '$[23]',
-        `log_filename` LONGTEXT PATH '$[24]',
-        `overall_percent` DOUBLE PATH '$[25]',
-        `message` LONGTEXT PATH '$[26]',
-        `current_subtask` BIGINT PATH '$[27]',
-        `total_subtasks` BIGINT PATH '$[28]',
-        `error_message` LONGTEXT PATH '$[29]',
-        `error_detail` LONGTEXT PATH '$[30]',
-        `memory_mb` DOUBLE PATH '$[31]',
-        `cpu_percent` DOUBLE PATH '$[32]',
-        `started_at` DATETIME(6) PATH '$[33]',
-        `ended_at` DATETIME(6) PATH '$[34]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version
+        `id` CHAR(36) CHARACTER SET ascii PATH '$[7][0]',
+        `status` LONGTEXT PATH '$[8][0]',
+        `version` BIGINT PATH '$[9][0]',
+        `updated_at` DATETIME(6) PATH '$[11][0]',
+        `stage` LONGTEXT PATH '$[12][0]',
+        `task` LONGTEXT PATH '$[13][0]',
+        `hostname` LONGTEXT PATH '$[14][0]',
+        `pid` BIGINT PATH '$[15][0]',
+        `ppid` BIGINT PATH '$[16][0]',
+        `user_name` LONGTEXT PATH '$[17][0]',
+        `code_version` LONGTEXT PATH '$[18][0]',
+        `git_commit` LONGTEXT PATH '$[19][0]',
+        `environment` LONGTEXT PATH '$[20][0]',
+        `script_path` LONGTEXT PATH '$[21][0]',
+        `script_filename` LONGTEXT PATH '$[22][0]',
+        `log_path` LONGTEXT PATH '$[23][0]',
+        `log_filename` LONGTEXT PATH '$[24][0]',
+        `overall_percent` DOUBLE PATH '$[25][0]',
+        `message` LONGTEXT PATH '$[26][0]',
+        `current_subtask` BIGINT PATH '$[27][0]',
+        `total_subtasks` BIGINT PATH '$[28][0]',
+        `error_message` LONGTEXT PATH '$[29][0]',
+        `error_detail` LONGTEXT PATH '$[30][0]',
+        `memory_mb` DOUBLE PATH '$[31][0]',
+        `cpu_percent` DOUBLE PATH '$[32][0]',
+        `started_at` DATETIME(6) PATH '$[33][0]',
+        `ended_at` DATETIME(6) PATH '$[34][0]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version
 SET t.`status` = b.`status`,
     t.`version` = b.`version`,
     t.`updated_at` = b.`updated_at`,

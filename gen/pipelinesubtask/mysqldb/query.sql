@@ -61,7 +61,7 @@ SELECT JSON_ARRAYAGG(id) INTO @tm_ids FROM (
     SELECT t.id FROM pipeline_subtask AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
         tm_from_status VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[0]',
         tm_from_version BIGINT PATH '$[1]',
-        `id` CHAR(36) CHARACTER SET ascii PATH '$[7]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version
+        `id` CHAR(36) CHARACTER SET ascii PATH '$[7][0]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version
     FOR UPDATE
 ) AS tm_locked;
 
@@ -72,33 +72,33 @@ SELECT t.id, t.tm_history_seq + 1, b.tm_from_status, b.status, b.tm_event, b.tm_
 FROM pipeline_subtask AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
         tm_from_status VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[0]',
         tm_from_version BIGINT PATH '$[1]',
-        tm_event VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[2]',
+        tm_event VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[2][0]',
         tm_at DATETIME(6) PATH '$[3]',
         tm_attempt INT PATH '$[4]',
         tm_actor LONGTEXT PATH '$[5]',
         tm_message LONGTEXT PATH '$[6]',
-        `id` CHAR(36) CHARACTER SET ascii PATH '$[7]',
-        `status` LONGTEXT PATH '$[8]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version;
+        `id` CHAR(36) CHARACTER SET ascii PATH '$[7][0]',
+        `status` LONGTEXT PATH '$[8][0]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version;
 
 -- name: TransitionUpdate
 -- The transitions applied: every column but the id and creation time.
 UPDATE pipeline_subtask AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
         tm_from_status VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[0]',
         tm_from_version BIGINT PATH '$[1]',
-        `id` CHAR(36) CHARACTER SET ascii PATH '$[7]',
-        `status` LONGTEXT PATH '$[8]',
-        `version` BIGINT PATH '$[9]',
-        `updated_at` DATETIME(6) PATH '$[11]',
-        `run_id` CHAR(36) CHARACTER SET ascii PATH '$[12]',
-        `subtask_number` BIGINT PATH '$[13]',
-        `name` LONGTEXT PATH '$[14]',
-        `percent` DOUBLE PATH '$[15]',
-        `items_total` BIGINT PATH '$[16]',
-        `items_complete` BIGINT PATH '$[17]',
-        `message` LONGTEXT PATH '$[18]',
-        `error_message` LONGTEXT PATH '$[19]',
-        `started_at` DATETIME(6) PATH '$[20]',
-        `ended_at` DATETIME(6) PATH '$[21]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version
+        `id` CHAR(36) CHARACTER SET ascii PATH '$[7][0]',
+        `status` LONGTEXT PATH '$[8][0]',
+        `version` BIGINT PATH '$[9][0]',
+        `updated_at` DATETIME(6) PATH '$[11][0]',
+        `run_id` CHAR(36) CHARACTER SET ascii PATH '$[12][0]',
+        `subtask_number` BIGINT PATH '$[13][0]',
+        `name` LONGTEXT PATH '$[14][0]',
+        `percent` DOUBLE PATH '$[15][0]',
+        `items_total` BIGINT PATH '$[16][0]',
+        `items_complete` BIGINT PATH '$[17][0]',
+        `message` LONGTEXT PATH '$[18][0]',
+        `error_message` LONGTEXT PATH '$[19][0]',
+        `started_at` DATETIME(6) PATH '$[20][0]',
+        `ended_at` DATETIME(6) PATH '$[21][0]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version
 SET t.`status` = b.`status`,
     t.`version` = b.`version`,
     t.`updated_at` = b.`updated_at`,

@@ -59,7 +59,7 @@ SELECT JSON_ARRAYAGG(id) INTO @tm_ids FROM (
     SELECT t.id FROM stage AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
         tm_from_status VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[0]',
         tm_from_version BIGINT PATH '$[1]',
-        `id` CHAR(36) CHARACTER SET ascii PATH '$[7]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version
+        `id` CHAR(36) CHARACTER SET ascii PATH '$[7][0]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version
     FOR UPDATE
 ) AS tm_locked;
 
@@ -70,31 +70,31 @@ SELECT t.id, t.tm_history_seq + 1, b.tm_from_status, b.status, b.tm_event, b.tm_
 FROM stage AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
         tm_from_status VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[0]',
         tm_from_version BIGINT PATH '$[1]',
-        tm_event VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[2]',
+        tm_event VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[2][0]',
         tm_at DATETIME(6) PATH '$[3]',
         tm_attempt INT PATH '$[4]',
         tm_actor LONGTEXT PATH '$[5]',
         tm_message LONGTEXT PATH '$[6]',
-        `id` CHAR(36) CHARACTER SET ascii PATH '$[7]',
-        `status` LONGTEXT PATH '$[8]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version;
+        `id` CHAR(36) CHARACTER SET ascii PATH '$[7][0]',
+        `status` LONGTEXT PATH '$[8][0]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version;
 
 -- name: TransitionUpdate
 -- The transitions applied: every column but the id and creation time.
 UPDATE stage AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
         tm_from_status VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[0]',
         tm_from_version BIGINT PATH '$[1]',
-        `id` CHAR(36) CHARACTER SET ascii PATH '$[7]',
-        `status` LONGTEXT PATH '$[8]',
-        `version` BIGINT PATH '$[9]',
-        `updated_at` DATETIME(6) PATH '$[11]',
-        `stage_name` LONGTEXT PATH '$[12]',
-        `attempts` BIGINT PATH '$[13]',
-        `task_id` LONGTEXT PATH '$[14]',
-        `history` LONGTEXT PATH '$[15]',
-        `result` LONGTEXT PATH '$[16]',
-        `checkpoint` LONGTEXT PATH '$[17]',
-        `started_at` DATETIME(6) PATH '$[18]',
-        `ended_at` DATETIME(6) PATH '$[19]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version
+        `id` CHAR(36) CHARACTER SET ascii PATH '$[7][0]',
+        `status` LONGTEXT PATH '$[8][0]',
+        `version` BIGINT PATH '$[9][0]',
+        `updated_at` DATETIME(6) PATH '$[11][0]',
+        `stage_name` LONGTEXT PATH '$[12][0]',
+        `attempts` BIGINT PATH '$[13][0]',
+        `task_id` LONGTEXT PATH '$[14][0]',
+        `history` LONGTEXT PATH '$[15][0]',
+        `result` LONGTEXT PATH '$[16][0]',
+        `checkpoint` LONGTEXT PATH '$[17][0]',
+        `started_at` DATETIME(6) PATH '$[18][0]',
+        `ended_at` DATETIME(6) PATH '$[19][0]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version
 SET t.`status` = b.`status`,
     t.`version` = b.`version`,
     t.`updated_at` = b.`updated_at`,

@@ -60,7 +60,7 @@ SELECT JSON_ARRAYAGG(id) INTO @tm_ids FROM (
     SELECT t.id FROM training AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
         tm_from_status VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[0]',
         tm_from_version BIGINT PATH '$[1]',
-        `id` CHAR(36) CHARACTER SET ascii PATH '$[7]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version
+        `id` CHAR(36) CHARACTER SET ascii PATH '$[7][0]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version
     FOR UPDATE
 ) AS tm_locked;
 
@@ -71,32 +71,32 @@ SELECT t.id, t.tm_history_seq + 1, b.tm_from_status, b.status, b.tm_event, b.tm_
 FROM training AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
         tm_from_status VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[0]',
         tm_from_version BIGINT PATH '$[1]',
-        tm_event VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[2]',
+        tm_event VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[2][0]',
         tm_at DATETIME(6) PATH '$[3]',
         tm_attempt INT PATH '$[4]',
         tm_actor LONGTEXT PATH '$[5]',
         tm_message LONGTEXT PATH '$[6]',
-        `id` CHAR(36) CHARACTER SET ascii PATH '$[7]',
-        `status` LONGTEXT PATH '$[8]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version;
+        `id` CHAR(36) CHARACTER SET ascii PATH '$[7][0]',
+        `status` LONGTEXT PATH '$[8][0]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version;
 
 -- name: TransitionUpdate
 -- The transitions applied: every column but the id and creation time.
 UPDATE training AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
         tm_from_status VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[0]',
         tm_from_version BIGINT PATH '$[1]',
-        `id` CHAR(36) CHARACTER SET ascii PATH '$[7]',
-        `status` LONGTEXT PATH '$[8]',
-        `version` BIGINT PATH '$[9]',
-        `updated_at` DATETIME(6) PATH '$[11]',
-        `tag` LONGTEXT PATH '$[12]',
-        `error_message` LONGTEXT PATH '$[13]',
-        `base_model` LONGTEXT PATH '$[14]',
-        `epochs` BIGINT PATH '$[15]',
-        `user_id` LONGTEXT PATH '$[16]',
-        `progress` BIGINT PATH '$[17]',
-        `queued_at` DATETIME(6) PATH '$[18]',
-        `started_at` DATETIME(6) PATH '$[19]',
-        `end_date` DATETIME(6) PATH '$[20]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version
+        `id` CHAR(36) CHARACTER SET ascii PATH '$[7][0]',
+        `status` LONGTEXT PATH '$[8][0]',
+        `version` BIGINT PATH '$[9][0]',
+        `updated_at` DATETIME(6) PATH '$[11][0]',
+        `tag` LONGTEXT PATH '$[12][0]',
+        `error_message` LONGTEXT PATH '$[13][0]',
+        `base_model` LONGTEXT PATH '$[14][0]',
+        `epochs` BIGINT PATH '$[15][0]',
+        `user_id` LONGTEXT PATH '$[16][0]',
+        `progress` BIGINT PATH '$[17][0]',
+        `queued_at` DATETIME(6) PATH '$[18][0]',
+        `started_at` DATETIME(6) PATH '$[19][0]',
+        `end_date` DATETIME(6) PATH '$[20][0]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version
 SET t.`status` = b.`status`,
     t.`version` = b.`version`,
     t.`updated_at` = b.`updated_at`,

@@ -26,7 +26,9 @@ var (
 
 // mysqlBatchHead are the values that lead each transition's array in
 // @tm_batch, before the table's columns: the guard and the history row.
-// backends/mysql writes them in this order (transitionRow).
+// backends/mysql writes them in this order (appendBatch). A value that may
+// be null (the event, every column's) is an array of one, empty for null:
+// mysqlBatchNullable.
 var mysqlBatchHead = []string{
 	"tm_from_status " + mysqlName,
 	"tm_from_version BIGINT",
@@ -36,6 +38,12 @@ var mysqlBatchHead = []string{
 	"tm_actor LONGTEXT",
 	"tm_message LONGTEXT",
 }
+
+// mysqlBatchNullable reports whether a value of the head may be null, and
+// so is an array of one read at [0]: a JSON null read into a text column
+// is the text "null" on MySQL 8 (NULL on MariaDB), a path that finds
+// nothing is NULL on both.
+func mysqlBatchNullable(name string) bool { return name == "tm_event" }
 
 // mysqlBatchTypes are the types of a batch's values, by their kind in
 // sqltable.Table's Columns. Text is LONGTEXT, whatever its column's type:
@@ -51,7 +59,11 @@ func (g *generator) mysqlBatchRows(cols []column, want func(name string) bool) s
 	var defs []string
 	for i, h := range mysqlBatchHead {
 		if name, _, _ := strings.Cut(h, " "); want(name) {
-			defs = append(defs, fmt.Sprintf("%s PATH '$[%d]'", h, i))
+			leg := ""
+			if mysqlBatchNullable(name) {
+				leg = "[0]"
+			}
+			defs = append(defs, fmt.Sprintf("%s PATH '$[%d]%s'", h, i, leg))
 		}
 	}
 	for i, c := range cols {
@@ -63,7 +75,7 @@ func (g *generator) mysqlBatchRows(cols []column, want func(name string) bool) s
 		if !ok {
 			panic(fmt.Sprintf("taskgen: column %s of kind %s has no type in a MySQL batch", c.Name, kind))
 		}
-		defs = append(defs, fmt.Sprintf("%s %s PATH '$[%d]'", mysqlIdent(c.Name), typ, len(mysqlBatchHead)+i))
+		defs = append(defs, fmt.Sprintf("%s %s PATH '$[%d][0]'", mysqlIdent(c.Name), typ, len(mysqlBatchHead)+i))
 	}
 	return "JSON_TABLE(@tm_batch, '$[*]' COLUMNS (\n        " + strings.Join(defs, ",\n        ") + ")) AS b"
 }

@@ -63,7 +63,7 @@ SELECT JSON_ARRAYAGG(id) INTO @tm_ids FROM (
     SELECT t.id FROM report AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
         tm_from_status VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[0]',
         tm_from_version BIGINT PATH '$[1]',
-        `id` CHAR(36) CHARACTER SET ascii PATH '$[7]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version
+        `id` CHAR(36) CHARACTER SET ascii PATH '$[7][0]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version
     FOR UPDATE
 ) AS tm_locked;
 
@@ -74,35 +74,35 @@ SELECT t.id, t.tm_history_seq + 1, b.tm_from_status, b.status, b.tm_event, b.tm_
 FROM report AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
         tm_from_status VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[0]',
         tm_from_version BIGINT PATH '$[1]',
-        tm_event VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[2]',
+        tm_event VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[2][0]',
         tm_at DATETIME(6) PATH '$[3]',
         tm_attempt INT PATH '$[4]',
         tm_actor LONGTEXT PATH '$[5]',
         tm_message LONGTEXT PATH '$[6]',
-        `id` CHAR(36) CHARACTER SET ascii PATH '$[7]',
-        `status` LONGTEXT PATH '$[8]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version;
+        `id` CHAR(36) CHARACTER SET ascii PATH '$[7][0]',
+        `status` LONGTEXT PATH '$[8][0]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version;
 
 -- name: TransitionUpdate
 -- The transitions applied: every column but the id and creation time.
 UPDATE report AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
         tm_from_status VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[0]',
         tm_from_version BIGINT PATH '$[1]',
-        `id` CHAR(36) CHARACTER SET ascii PATH '$[7]',
-        `status` LONGTEXT PATH '$[8]',
-        `version` BIGINT PATH '$[9]',
-        `updated_at` DATETIME(6) PATH '$[11]',
-        `title` LONGTEXT PATH '$[12]',
-        `kind` LONGTEXT PATH '$[13]',
-        `days` BIGINT PATH '$[14]',
-        `format` LONGTEXT PATH '$[15]',
-        `tag` LONGTEXT PATH '$[16]',
-        `user_id` LONGTEXT PATH '$[17]',
-        `progress` BIGINT PATH '$[18]',
-        `rows` BIGINT PATH '$[19]',
-        `error_code` LONGTEXT PATH '$[20]',
-        `error_message` LONGTEXT PATH '$[21]',
-        `started_at` DATETIME(6) PATH '$[22]',
-        `end_date` DATETIME(6) PATH '$[23]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version
+        `id` CHAR(36) CHARACTER SET ascii PATH '$[7][0]',
+        `status` LONGTEXT PATH '$[8][0]',
+        `version` BIGINT PATH '$[9][0]',
+        `updated_at` DATETIME(6) PATH '$[11][0]',
+        `title` LONGTEXT PATH '$[12][0]',
+        `kind` LONGTEXT PATH '$[13][0]',
+        `days` BIGINT PATH '$[14][0]',
+        `format` LONGTEXT PATH '$[15][0]',
+        `tag` LONGTEXT PATH '$[16][0]',
+        `user_id` LONGTEXT PATH '$[17][0]',
+        `progress` BIGINT PATH '$[18][0]',
+        `rows` BIGINT PATH '$[19][0]',
+        `error_code` LONGTEXT PATH '$[20][0]',
+        `error_message` LONGTEXT PATH '$[21][0]',
+        `started_at` DATETIME(6) PATH '$[22][0]',
+        `end_date` DATETIME(6) PATH '$[23][0]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version
 SET t.`status` = b.`status`,
     t.`version` = b.`version`,
     t.`updated_at` = b.`updated_at`,
