@@ -31,3 +31,8 @@ func OldestFirst[T any](d *Driver[T], cs []backends.Claim[T]) { d.oldestFirst(cs
 // SessionStatement reports whether Migrate resumes before a statement
 // rather than after it.
 func SessionStatement(stmt string) bool { return sessionStatement(stmt) }
+
+// BatchJSON is the JSON parameter a batch of calls is written with.
+func BatchJSON[T any](d *Driver[T], calls []sqltable.Call[T]) ([]byte, error) {
+	return appendBatch(nil, d.t, calls)
+}

@@ -224,10 +224,10 @@ func apply(ctx context.Context, conn *sql.Conn, m tasktype.Migration) error {
 			}
 		}
 	}
-	// A statement that continues a run of session statements needs the
-	// session of the run's first: a start resumes there.
+	// A statement after a session statement may need the session it set
+	// up: it continues the run, and a start resumes at the run's first.
 	continues := func(i int) bool {
-		return i > 0 && sessionStatement(stmts[i-1]) && sessionStatement(stmts[i])
+		return i > 0 && sessionStatement(stmts[i-1])
 	}
 	from := done
 	for i := done; i < len(stmts); i++ {
@@ -298,26 +298,35 @@ func advanced(ctx context.Context, conn *sql.Conn, m tasktype.Migration, sum str
 	return nil
 }
 
-// sessionStatement reports whether a statement only sets up the session
-// that runs the statements after it: a user variable (SET @…), or a
-// prepared statement (PREPARE, EXECUTE, DEALLOCATE PREPARE), with which a
-// migration builds a statement from what the database holds (MySQL 8 has
-// no DROP INDEX IF EXISTS). Such a run of statements is applied whole: a
-// start after a stop or a failure within it runs it again from its first
-// statement, in a new session, so the run must be one that can run again.
+// sessionStatement reports whether a statement sets up the session for the
+// statements after it: a user variable (SET @…), or a prepared statement
+// (PREPARE, EXECUTE, DEALLOCATE or DROP PREPARE), with which a migration
+// builds a statement from what the database holds (MySQL 8 has no DROP
+// INDEX IF EXISTS). Such a statement and those after it up to the next
+// that is not one are a run applied whole: a start after a stop or a
+// failure within it runs it again from its first statement, in a new
+// session, so the run must be one that can run again.
 func sessionStatement(stmt string) bool {
-	s := strings.ToUpper(strings.TrimSpace(stripLeadingComments(stmt)))
-	for _, prefix := range []string{"SET @", "PREPARE ", "EXECUTE ", "DEALLOCATE PREPARE ", "DROP PREPARE "} {
-		if strings.HasPrefix(s, prefix) {
-			return true
-		}
+	words := strings.Fields(strings.ToUpper(executableText(stmt)))
+	if len(words) == 0 {
+		return false
 	}
-	return false
+	switch words[0] {
+	case "PREPARE", "EXECUTE":
+		return true
+	case "DEALLOCATE", "DROP":
+		return len(words) > 1 && words[1] == "PREPARE"
+	case "SET":
+		return len(words) > 1 && strings.HasPrefix(words[1], "@")
+	}
+	return strings.HasPrefix(words[0], "SET@")
 }
 
-// stripLeadingComments returns stmt without the comments and blank space
-// it starts with (SplitStatements keeps a statement's comments).
-func stripLeadingComments(stmt string) string {
+// executableText returns what the server runs of stmt: without the
+// comments and blank space it starts with (SplitStatements keeps a
+// statement's comments), and with a leading versioned comment (/*!…*/,
+// /*!80019 …*/) opened up.
+func executableText(stmt string) string {
 	for {
 		stmt = strings.TrimLeft(stmt, " \t\r\n")
 		switch {
@@ -327,7 +336,9 @@ func stripLeadingComments(stmt string) string {
 				return ""
 			}
 			stmt = rest
-		case strings.HasPrefix(stmt, "/*") && !strings.HasPrefix(stmt, "/*!"):
+		case strings.HasPrefix(stmt, "/*!"):
+			return strings.TrimLeft(stmt[3:], "0123456789")
+		case strings.HasPrefix(stmt, "/*"):
 			_, rest, ok := strings.Cut(stmt[2:], "*/")
 			if !ok {
 				return ""
@@ -355,14 +366,16 @@ func failed(ctx context.Context, conn *sql.Conn, m tasktype.Migration, sum strin
 
 // MigrationFailedError is the error of a migration one of whose statements
 // failed. The statements before it stayed applied (MySQL commits each
-// schema change as it runs); the next start resumes at the failed one.
+// schema change as it runs); the next start resumes at the failed one, or
+// at the first of the run of session statements it continues.
 type MigrationFailedError struct {
 	Migration string // <model>/<name>
 	// Statement is the number of the statement that failed (from 1), of
 	// Statements in the migration; Excerpt is its first line.
 	Statement, Statements int
-	// Resume is the statement the next start resumes at: Statement, or the
-	// first of the session statements (SET @…, PREPARE, EXECUTE) it
+	// Resume is the statement the next start resumes at: Statement (or 0,
+	// which means the same), or the first of the run of session statements
+	// (SET @…, PREPARE, EXECUTE, DEALLOCATE PREPARE) that Statement
 	// continues, which a new session runs again.
 	Resume  int
 	Excerpt string
@@ -370,16 +383,32 @@ type MigrationFailedError struct {
 }
 
 func (e *MigrationFailedError) Error() string {
-	left := "nothing of it was applied"
-	switch e.Resume {
-	case 0, 1:
+	resume := e.Resume
+	if resume < 1 || resume > e.Statement {
+		resume = e.Statement
+	}
+	var left string
+	switch resume {
+	case 1:
+		left = "nothing before it stayed applied"
 	case 2:
 		left = "statement 1 stayed applied (MySQL commits each schema change as it runs)"
 	default:
-		left = fmt.Sprintf("statements 1 to %d stayed applied (MySQL commits each schema change as it runs)", e.Resume-1)
+		left = fmt.Sprintf("statements 1 to %d stayed applied (MySQL commits each schema change as it runs)", resume-1)
+	}
+	if resume == 1 && e.Statement == 1 {
+		left = "nothing of it was applied"
+	}
+	if resume < e.Statement {
+		ran := fmt.Sprintf("statement %d", resume)
+		if e.Statement-1 > resume {
+			ran = fmt.Sprintf("statements %d to %d", resume, e.Statement-1)
+		}
+		return fmt.Sprintf("mysql: migration %s: statement %d of %d failed (%s): %v; %s; %s, which it needs in the same session, ran (what they changed stays), and the next start runs them again from statement %d once the cause is fixed",
+			e.Migration, e.Statement, e.Statements, e.Excerpt, e.Err, left, ran, resume)
 	}
 	return fmt.Sprintf("mysql: migration %s: statement %d of %d failed (%s): %v; %s, and the next start resumes at statement %d once the cause is fixed",
-		e.Migration, e.Statement, e.Statements, e.Excerpt, e.Err, left, max(e.Resume, 1))
+		e.Migration, e.Statement, e.Statements, e.Excerpt, e.Err, left, resume)
 }
 
 func (e *MigrationFailedError) Unwrap() error { return e.Err }

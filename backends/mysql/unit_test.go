@@ -151,8 +151,8 @@ func FuzzSplitStatements(f *testing.F) {
 	})
 }
 
-// TestClassifyMessages classifies the errors as each server words them,
-// MySQL's included (the tests' server is MariaDB).
+// TestSessionStatement: which statements Migrate runs again, as a run,
+// after a stop within them.
 func TestSessionStatement(t *testing.T) {
 	tests := []struct {
 		stmt string
@@ -166,7 +166,17 @@ func TestSessionStatement(t *testing.T) {
 		{"DROP PREPARE tm_statement", true},
 		{"ALTER TABLE job ADD COLUMN a INT NULL", false},
 		{"SET NAMES utf8mb4", false},
-		{"/*!80000 SET @x = 1 */", false},
+		{"/*!80000 SET @x = 1 */", true},
+		{"/*! PREPARE s FROM @x */", true},
+		{"SET\t@x = 1", true},
+		{"set\n  @x := 1", true},
+		{"SET@x = 1", true},
+		{"PREPARE\ns FROM @x", true},
+		{"EXECUTE\ts", true},
+		{"DEALLOCATE   PREPARE s", true},
+		{"DROP INDEX i ON job", false},
+		{"EXECUTED_AT", false},
+		{"", false},
 		{"-- SET @x = 1\nCREATE INDEX i ON job (note)", false},
 		{"-- only a comment", false},
 	}
@@ -177,6 +187,8 @@ func TestSessionStatement(t *testing.T) {
 	}
 }
 
+// TestClassifyMessages classifies the errors as each server words them,
+// MySQL's included (the tests' server is MariaDB).
 func TestClassifyMessages(t *testing.T) {
 	tests := []struct {
 		name   string

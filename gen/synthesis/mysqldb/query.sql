@@ -49,6 +49,9 @@ WHERE id = sqlc.arg(id) AND status = sqlc.arg(tm_from_status) AND version = sqlc
 -- JSON array with an array per transition: its task's status and version before
 -- it (the guard), its history row's event, time, attempt, actor and message,
 -- then the value of every column of the table in driver.go's Columns order.
+-- A value that may be null (the event, every column's) is an array of one, or
+-- an empty array for null, read at [0]: a path that finds nothing is NULL on
+-- MySQL and MariaDB, a JSON null read as text is "null" on MySQL 8.
 SET @tm_batch = sqlc.arg(tm_batch);
 
 -- name: TransitionLock
@@ -150,9 +153,9 @@ LIMIT sqlc.arg(tm_max_rows);
 
 -- name: DeleteFinished
 -- Retention: removes up to tm_max_rows finished tasks (and their history)
--- whose last change is older than tm_before, oldest first. It reads the
+-- whose last change is older than tm_before, oldest first. MariaDB reads the
 -- index of tasks by their last change (synthesis_updated_at_idx) from its start,
--- passing over unfinished tasks that have not changed since tm_before.
+-- and passes over the unfinished tasks that have not changed since tm_before.
 DELETE FROM synthesis WHERE status IN ('DONE', 'FAILED', 'CANCELLED') AND updated_at < sqlc.arg(tm_before)
 ORDER BY updated_at LIMIT sqlc.arg(tm_max_rows);
 

@@ -576,7 +576,8 @@ func (a *App) printPlan(database, engine string, header []string, todo []tasktyp
 			}
 			if engine == mysql.Engine {
 				fmt.Fprintln(w, "\n-- Body, run statement by statement: MySQL and MariaDB commit each schema")
-				fmt.Fprintln(w, "-- change as it runs; after a failed statement, the next run resumes there:")
+				fmt.Fprintln(w, "-- change as it runs; after a failed statement, the next run resumes there")
+				fmt.Fprintln(w, "-- (or at the first of the SET @…, PREPARE, EXECUTE run it belongs to):")
 			} else {
 				fmt.Fprintln(w, "\n-- Body, run in one transaction:")
 			}

@@ -289,10 +289,9 @@ func (g *generator) mysqlRetentionIndexSQL(Engine) []byte {
 	index := table + "_finished_idx"
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
-	p("%s\n-- Retention of model %q for MySQL and MariaDB: it reads the index of\n", SQLHeader, g.m.Name)
-	p("-- tasks by their last change, oldest first,\n--   %s_updated_at_idx,\n", table)
-	p("-- and the index of finished tasks, which every transition changed, goes:\n--   %s.\n", index)
-	p("-- A schema without it is left as it is.\n\n")
+	p("%s\n-- Model %q on MySQL and MariaDB: drops the index of finished tasks,\n--   %s,\n", SQLHeader, g.m.Name, index)
+	p("-- where the schema has it. Every transition rewrote its entry; retention\n")
+	p("-- reads the index of tasks by their last change instead,\n--   %s_updated_at_idx.\n\n", table)
 	p("SET @tm_statement = (SELECT IF(COUNT(*) > 0, 'DROP INDEX %s ON %s', 'DO 0')\n", index, table)
 	p("    FROM information_schema.statistics\n    WHERE table_schema = DATABASE() AND table_name = '%s' AND index_name = '%s');\n", table, index)
 	p("PREPARE tm_statement FROM @tm_statement;\nEXECUTE tm_statement;\nDEALLOCATE PREPARE tm_statement;\n")

@@ -150,6 +150,9 @@ func (g *generator) mysqlQuerySQL() []byte {
 	p("-- JSON array with an array per transition: its task's status and version before\n")
 	p("-- it (the guard), its history row's event, time, attempt, actor and message,\n")
 	p("-- then the value of every column of the table in driver.go's Columns order.\n")
+	p("-- A value that may be null (the event, every column's) is an array of one, or\n")
+	p("-- an empty array for null, read at [0]: a path that finds nothing is NULL on\n")
+	p("-- MySQL and MariaDB, a JSON null read as text is \"null\" on MySQL 8.\n")
 	p("SET @tm_batch = sqlc.arg(tm_batch);\n\n")
 	p("-- name: TransitionLock\n-- Locks the tasks of the batch that still have the status and version its\n")
 	p("-- transitions start from, in the batch's order (by id), and keeps their ids in\n-- @tm_ids: the transitions applied.\n")
@@ -176,8 +179,8 @@ func (g *generator) mysqlQuerySQL() []byte {
 	p("-- name: ListByStatus\n-- Tasks in one status, oldest first: what workers and sweepers scan.\n")
 	p("SELECT %s FROM %s WHERE status = sqlc.arg(tm_status)\nORDER BY created_at, id\nLIMIT sqlc.arg(tm_max_rows);\n\n", sel, table)
 	if terminal := m.TerminalStatuses(); len(terminal) > 0 {
-		p("-- name: DeleteFinished\n-- Retention: removes up to tm_max_rows finished tasks (and their history)\n-- whose last change is older than tm_before, oldest first. It reads the\n")
-		p("-- index of tasks by their last change (%s_updated_at_idx) from its start,\n-- passing over unfinished tasks that have not changed since tm_before.\n", table)
+		p("-- name: DeleteFinished\n-- Retention: removes up to tm_max_rows finished tasks (and their history)\n-- whose last change is older than tm_before, oldest first. MariaDB reads the\n")
+		p("-- index of tasks by their last change (%s_updated_at_idx) from its start,\n-- and passes over the unfinished tasks that have not changed since tm_before.\n", table)
 		p("DELETE FROM %s WHERE %s AND updated_at < sqlc.arg(tm_before)\nORDER BY updated_at LIMIT sqlc.arg(tm_max_rows);\n\n", table, inList("status", terminal))
 	}
 	var conds []string

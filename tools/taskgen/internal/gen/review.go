@@ -227,7 +227,7 @@ var frameworkSummaries = map[string]string{
 	"worker_wake":        "a task queued by any process wakes the worker pools that wait (PostgreSQL)",
 	"ascending_indexes":  "the listing and queue indexes in ascending order, which MariaDB reads backwards within a range (MySQL and MariaDB)",
 	"history_defaults":   "the history's actor and message default to an empty string, as on the other engines (MySQL and MariaDB)",
-	"retention_index":    "retention reads the index of tasks by their last change; the index of finished tasks, which every transition changed, goes (MySQL and MariaDB)",
+	"retention_index":    "drops the index of finished tasks, whose entry every transition rewrote; retention reads the index of tasks by their last change (MySQL and MariaDB)",
 }
 
 // reviewChanges lists the model's migrations, a line each: the "Changes"
