@@ -40,9 +40,10 @@ const migrationLock = `CONCAT('taskmodel:', SHA1(DATABASE()))`
 // the program started again. (A process killed between a statement and
 // its record runs that statement again at the next start.) Session
 // statements (SET @…, PREPARE, EXECUTE, DEALLOCATE PREPARE), with which a
-// migration builds a statement from what the database holds, need the
-// session that ran the ones before them: a start resumes at the first of
-// a run of them, and such a run must be one that can run twice. If the
+// migration builds a statement from what the database holds, and the
+// statement after them need the session that ran the ones before: a start
+// resumes at the first of such a run, which must be one that can run
+// twice. If the
 // migration's SQL changed in between, Migrate refuses to guess which
 // statements still apply and says so.
 func Migrate(ctx context.Context, db *sql.DB, migrations []tasktype.Migration) error {
@@ -302,10 +303,10 @@ func advanced(ctx context.Context, conn *sql.Conn, m tasktype.Migration, sum str
 // statements after it: a user variable (SET @…), or a prepared statement
 // (PREPARE, EXECUTE, DEALLOCATE or DROP PREPARE), with which a migration
 // builds a statement from what the database holds (MySQL 8 has no DROP
-// INDEX IF EXISTS). Such a statement and those after it up to the next
-// that is not one are a run applied whole: a start after a stop or a
-// failure within it runs it again from its first statement, in a new
-// session, so the run must be one that can run again.
+// INDEX IF EXISTS). Such statements and the first statement after them
+// are a run applied whole: a start after a stop or a failure within it
+// runs it again from its first statement, in a new session, so the run
+// must be one that can run again.
 func sessionStatement(stmt string) bool {
 	words := strings.Fields(strings.ToUpper(executableText(stmt)))
 	if len(words) == 0 {
