@@ -69,6 +69,9 @@ func TestCatalogSchema(t *testing.T) {
 			if n := finished(db); n != 0 {
 				t.Errorf("%d tables keep an index of finished tasks", n)
 			}
+			// A start that stopped after the DROP runs the migration's
+			// statements again, from its SET, on a schema without the index.
+			again(t, db, all, "training/", "_retention_index")
 			rows, err := db.QueryContext(ctx, `SELECT TABLE_NAME, INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS
 				WHERE TABLE_SCHEMA = DATABASE() AND COLLATION = 'D' ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX`)
 			if err != nil {
@@ -100,4 +103,32 @@ func TestCatalogSchema(t *testing.T) {
 			}
 		})
 	}
+}
+
+// again runs the statements of the migration of all whose name has prefix
+// and suffix once more, on one connection, as a start after a stop would.
+func again(t *testing.T, db *sql.DB, all []tasktype.Migration, prefix, suffix string) {
+	t.Helper()
+	ctx := context.Background()
+	for _, m := range all {
+		if !strings.HasPrefix(m.Name, prefix) || !strings.HasSuffix(m.Name, suffix) {
+			continue
+		}
+		stmts, err := mysql.SplitStatements(m.SQL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn, err := db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		for _, stmt := range stmts {
+			if _, err := conn.ExecContext(ctx, stmt); err != nil {
+				t.Fatalf("%s run again: %v", m.Name, err)
+			}
+		}
+		return
+	}
+	t.Fatalf("no migration %s…%s", prefix, suffix)
 }
