@@ -43,9 +43,8 @@ const migrationLock = `CONCAT('taskmodel:', SHA1(DATABASE()))`
 // migration builds a statement from what the database holds, and the
 // statement after them need the session that ran the ones before: a start
 // resumes at the first of such a run, which must be one that can run
-// twice. If the
-// migration's SQL changed in between, Migrate refuses to guess which
-// statements still apply and says so.
+// twice. If the migration's SQL changed in between, Migrate refuses to
+// guess which statements still apply and says so.
 func Migrate(ctx context.Context, db *sql.DB, migrations []tasktype.Migration) error {
 	return MigrateReport(ctx, db, migrations, nil)
 }
@@ -388,28 +387,32 @@ func (e *MigrationFailedError) Error() string {
 	if resume < 1 || resume > e.Statement {
 		resume = e.Statement
 	}
-	var left string
-	switch resume {
-	case 1:
-		left = "nothing before it stayed applied"
-	case 2:
-		left = "statement 1 stayed applied (MySQL commits each schema change as it runs)"
-	default:
-		left = fmt.Sprintf("statements 1 to %d stayed applied (MySQL commits each schema change as it runs)", resume-1)
+	var parts []string
+	switch {
+	case e.Statement == 1:
+		parts = append(parts, "nothing of it was applied")
+	case resume > 1:
+		parts = append(parts, statementRange(1, resume-1)+" stayed applied (MySQL commits each schema change as it runs)")
 	}
-	if resume == 1 && e.Statement == 1 {
-		left = "nothing of it was applied"
-	}
+	next := fmt.Sprintf("the next start resumes at statement %d once the cause is fixed", resume)
 	if resume < e.Statement {
-		ran := fmt.Sprintf("statement %d", resume)
-		if e.Statement-1 > resume {
-			ran = fmt.Sprintf("statements %d to %d", resume, e.Statement-1)
+		they, them := "they", "them"
+		if resume == e.Statement-1 {
+			they, them = "it", "it"
 		}
-		return fmt.Sprintf("mysql: migration %s: statement %d of %d failed (%s): %v; %s; %s, which it needs in the same session, ran (what they changed stays), and the next start runs them again from statement %d once the cause is fixed",
-			e.Migration, e.Statement, e.Statements, e.Excerpt, e.Err, left, ran, resume)
+		parts = append(parts, fmt.Sprintf("%s, which it needs in the same session, ran (what %s changed stays)", statementRange(resume, e.Statement-1), they))
+		next = fmt.Sprintf("the next start runs %s again from statement %d once the cause is fixed", them, resume)
 	}
-	return fmt.Sprintf("mysql: migration %s: statement %d of %d failed (%s): %v; %s, and the next start resumes at statement %d once the cause is fixed",
-		e.Migration, e.Statement, e.Statements, e.Excerpt, e.Err, left, resume)
+	return fmt.Sprintf("mysql: migration %s: statement %d of %d failed (%s): %v; %s, and %s",
+		e.Migration, e.Statement, e.Statements, e.Excerpt, e.Err, strings.Join(parts, "; "), next)
+}
+
+// statementRange names statements from to to: "statement 2", "statements 2 to 3".
+func statementRange(from, to int) string {
+	if from == to {
+		return fmt.Sprintf("statement %d", from)
+	}
+	return fmt.Sprintf("statements %d to %d", from, to)
 }
 
 func (e *MigrationFailedError) Unwrap() error { return e.Err }

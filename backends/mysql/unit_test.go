@@ -151,6 +151,29 @@ func FuzzSplitStatements(f *testing.F) {
 	})
 }
 
+// TestMigrationFailedMessage: what a failed migration's error says was
+// applied and where the next start resumes.
+func TestMigrationFailedMessage(t *testing.T) {
+	const head = "mysql: migration job/0002_x: statement %d of 6 failed (X): boom; "
+	tests := []struct {
+		statement, resume int
+		want              string
+	}{
+		{1, 1, "nothing of it was applied, and the next start resumes at statement 1 once the cause is fixed"},
+		{2, 0, "statement 1 stayed applied (MySQL commits each schema change as it runs), and the next start resumes at statement 2 once the cause is fixed"},
+		{4, 4, "statements 1 to 3 stayed applied (MySQL commits each schema change as it runs), and the next start resumes at statement 4 once the cause is fixed"},
+		{4, 2, "statement 1 stayed applied (MySQL commits each schema change as it runs); statements 2 to 3, which it needs in the same session, ran (what they changed stays), and the next start runs them again from statement 2 once the cause is fixed"},
+		{3, 1, "statements 1 to 2, which it needs in the same session, ran (what they changed stays), and the next start runs them again from statement 1 once the cause is fixed"},
+		{2, 1, "statement 1, which it needs in the same session, ran (what it changed stays), and the next start runs it again from statement 1 once the cause is fixed"},
+	}
+	for _, tt := range tests {
+		err := &mysql.MigrationFailedError{Migration: "job/0002_x", Statement: tt.statement, Statements: 6, Resume: tt.resume, Excerpt: "X", Err: errors.New("boom")}
+		if want := fmt.Sprintf(head, tt.statement) + tt.want; err.Error() != want {
+			t.Errorf("statement %d, resume %d:\n%s\nwant\n%s", tt.statement, tt.resume, err.Error(), want)
+		}
+	}
+}
+
 // TestSessionStatement: which statements Migrate runs again, as a run,
 // after a stop within them.
 func TestSessionStatement(t *testing.T) {

@@ -24,26 +24,29 @@ var (
 	mysqlLocked = mysqlIDsOf("@tm_ids")
 )
 
-// mysqlBatchHead are the values that lead each transition's array in
-// @tm_batch, before the table's columns: the guard and the history row.
-// backends/mysql writes them in this order (appendBatch). A value that may
-// be null (the event, every column's) is an array of one, empty for null:
-// mysqlBatchNullable.
-var mysqlBatchHead = []string{
-	"tm_from_status " + mysqlName,
-	"tm_from_version BIGINT",
-	"tm_event " + mysqlName,
-	"tm_at DATETIME(6)",
-	"tm_attempt INT",
-	"tm_actor LONGTEXT",
-	"tm_message LONGTEXT",
+// batchValue is one value that leads each transition's array in
+// @tm_batch: its name and type in JSON_TABLE, and whether it may be null.
+// A value that may be null is an array of one, or an empty array for null,
+// read at [0]: a JSON null read into a text column is the text "null" on
+// MySQL 8 (NULL on MariaDB), a path that finds nothing is NULL on both.
+// Every column's value is such an array.
+type batchValue struct {
+	name, typ string
+	nullable  bool
 }
 
-// mysqlBatchNullable reports whether a value of the head may be null, and
-// so is an array of one read at [0]: a JSON null read into a text column
-// is the text "null" on MySQL 8 (NULL on MariaDB), a path that finds
-// nothing is NULL on both.
-func mysqlBatchNullable(name string) bool { return name == "tm_event" }
+// mysqlBatchHead are the values that lead each transition's array in
+// @tm_batch, before the table's columns: the guard and the history row.
+// backends/mysql writes them in this order (appendBatch).
+var mysqlBatchHead = []batchValue{
+	{name: "tm_from_status", typ: mysqlName},
+	{name: "tm_from_version", typ: "BIGINT"},
+	{name: "tm_event", typ: mysqlName, nullable: true},
+	{name: "tm_at", typ: "DATETIME(6)"},
+	{name: "tm_attempt", typ: "INT"},
+	{name: "tm_actor", typ: "LONGTEXT"},
+	{name: "tm_message", typ: "LONGTEXT"},
+}
 
 // mysqlBatchTypes are the types of a batch's values, by their kind in
 // sqltable.Table's Columns. Text is LONGTEXT, whatever its column's type:
@@ -58,12 +61,12 @@ var mysqlBatchTypes = map[string]string{"text": "LONGTEXT", "int": "BIGINT", "fl
 func (g *generator) mysqlBatchRows(cols []column, want func(name string) bool) string {
 	var defs []string
 	for i, h := range mysqlBatchHead {
-		if name, _, _ := strings.Cut(h, " "); want(name) {
+		if want(h.name) {
 			leg := ""
-			if mysqlBatchNullable(name) {
+			if h.nullable {
 				leg = "[0]"
 			}
-			defs = append(defs, fmt.Sprintf("%s PATH '$[%d]%s'", h, i, leg))
+			defs = append(defs, fmt.Sprintf("%s %s PATH '$[%d]%s'", h.name, h.typ, i, leg))
 		}
 	}
 	for i, c := range cols {
@@ -133,8 +136,7 @@ func (g *generator) mysqlQuerySQL() []byte {
 	lockRows := g.mysqlBatchRows(cols, func(n string) bool { return guardCols[n] })
 	historyCols := map[string]bool{"status": true}
 	for _, h := range mysqlBatchHead {
-		name, _, _ := strings.Cut(h, " ")
-		historyCols[name] = true
+		historyCols[h.name] = true
 	}
 	historyRows := g.mysqlBatchRows(cols, func(n string) bool { return guardCols[n] || historyCols[n] })
 	updateCols := map[string]bool{}
