@@ -242,23 +242,14 @@ func TestMigrationResumesAfterAStop(t *testing.T) {
 ALTER TABLE job ADD COLUMN b INT NULL;
 ALTER TABLE job ADD COLUMN c INT NULL;
 `}
-	for _, stopAfter := range []int{1, 2} {
-		t.Run(fmt.Sprintf("stopped after statement %d", stopAfter), func(t *testing.T) {
+	for _, after := range []int{1, 2} {
+		t.Run(fmt.Sprintf("stopped after statement %d", after), func(t *testing.T) {
 			db := open(t, mysqltest.Database(t), jobs()[:1])
 			m := append(jobs()[:1], three)
-			stopped := make(chan struct{})
-			mysql.SetAfterStatement(t, func(name string, n int) {
-				if name == three.Name && n == stopAfter {
-					close(stopped)
-					runtime.Goexit() // the process stops here: nothing after runs
-				}
-			})
-			go mysql.Migrate(ctx, db, m)
-			<-stopped
-			mysql.SetAfterStatement(t, func(string, int) {})
+			stopAfter(t, db, m, three.Name, after)
 			var progress int
-			if err := db.QueryRow(`SELECT statements FROM taskmodel_migration_progress WHERE name = ?`, three.Name).Scan(&progress); err != nil || progress != stopAfter {
-				t.Fatalf("recorded progress = %d, %v; want %d", progress, err, stopAfter)
+			if err := db.QueryRow(`SELECT statements FROM taskmodel_migration_progress WHERE name = ?`, three.Name).Scan(&progress); err != nil || progress != after {
+				t.Fatalf("recorded progress = %d, %v; want %d", progress, err, after)
 			}
 			if err := mysql.Migrate(ctx, db, m); err != nil {
 				t.Fatalf("Migrate after the stop: %v", err)
@@ -307,16 +298,7 @@ ALTER TABLE job ADD COLUMN c INT NULL;
 	for _, tt := range []struct{ stopAfter, progress int }{{1, 1}, {2, 1}, {3, 1}, {4, 1}, {5, 1}} {
 		t.Run(fmt.Sprintf("stopped after statement %d", tt.stopAfter), func(t *testing.T) {
 			db := open(t, mysqltest.Database(t), jobs()[:1])
-			stopped := make(chan struct{})
-			mysql.SetAfterStatement(t, func(name string, n int) {
-				if name == built.Name && n == tt.stopAfter {
-					close(stopped)
-					runtime.Goexit()
-				}
-			})
-			go mysql.Migrate(ctx, db, m)
-			<-stopped
-			mysql.SetAfterStatement(t, func(string, int) {})
+			stopAfter(t, db, m, built.Name, tt.stopAfter)
 			var progress int
 			if err := db.QueryRow(`SELECT statements FROM taskmodel_migration_progress WHERE name = ?`, built.Name).Scan(&progress); err != nil || progress != tt.progress {
 				t.Fatalf("recorded progress = %d, %v; want %d", progress, err, tt.progress)
@@ -336,17 +318,8 @@ ALTER TABLE job ADD COLUMN c INT NULL;
 SET @tm_a = 5;
 UPDATE job SET a = @tm_a;
 `}
-		stopped := make(chan struct{})
-		mysql.SetAfterStatement(t, func(name string, n int) {
-			if name == reads.Name && n == 2 {
-				close(stopped)
-				runtime.Goexit()
-			}
-		})
 		m := append(jobs()[:1], reads)
-		go mysql.Migrate(ctx, db, m)
-		<-stopped
-		mysql.SetAfterStatement(t, func(string, int) {})
+		stopAfter(t, db, m, reads.Name, 2)
 		if err := mysql.Migrate(ctx, db, m); err != nil {
 			t.Fatalf("Migrate after the stop: %v", err)
 		}
@@ -380,6 +353,23 @@ UPDATE job SET a = @tm_a;
 		}
 		applied(t, db)
 	})
+}
+
+// stopAfter starts Migrate(m) and stops it, as a killed process stops,
+// right after it applied statement n of the migration named name: nothing
+// after that runs, its progress record included.
+func stopAfter(t *testing.T, db *sql.DB, m []tasktype.Migration, name string, n int) {
+	t.Helper()
+	stopped := make(chan struct{})
+	mysql.SetAfterStatement(t, func(migration string, statements int) {
+		if migration == name && statements == n {
+			close(stopped)
+			runtime.Goexit() // the process stops here: nothing after runs
+		}
+	})
+	go mysql.Migrate(context.Background(), db, m)
+	<-stopped
+	mysql.SetAfterStatement(t, func(string, int) {})
 }
 
 func TestMigrationFailsFirst(t *testing.T) {
