@@ -207,3 +207,126 @@ func noJSONNull(t *testing.T, d *trainingdb.Driver, calls []sqltable.Call[traini
 		t.Error("no value of the batch is null: the test writes no null")
 	}
 }
+
+// TestTransitionBatchLongColumns writes batches of transitions in which one
+// transition changes a TEXT column (the training model's error_message)
+// and the others change only short columns: TransitionUpdateLong runs only
+// when the lock finds a change, which it compares byte for byte, so a
+// change that a collation would call equal (a trailing space, a letter's
+// case or accent) is written too.
+func TestTransitionBatchLongColumns(t *testing.T) {
+	text := func(s string) *string { return &s }
+	cases := []struct {
+		name          string
+		before, after *string
+	}{
+		{"unchanged", text("boom"), text("boom")},
+		{"unchanged null", nil, nil},
+		{"changed", text("boom"), text("bang")},
+		{"a trailing space", text("boom"), text("boom ")},
+		{"a letter's case", text("boom"), text("Boom")},
+		{"an accent", text("resume"), text("résumé")},
+		{"to null", text("boom"), nil},
+		{"from null to empty", nil, text("")},
+		{"from empty to null", text(""), nil},
+	}
+	ctx := context.Background()
+	db, err := mysql.Open(ctx, mysqltest.Database(t), training.Migrations(mysql.Engine))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	d := trainingdb.NewDriver(db)
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var calls []sqltable.Call[training.Training]
+			for i := range mysql.MinJSONBatch {
+				x := training.NewTraining()
+				x.ID, x.Version, x.CreatedAt, x.UpdatedAt, x.ErrorMessage = uuid.New(), 1, now, now, tc.before
+				if err := d.Insert(ctx, x, backends.History{To: string(x.Status), At: now, Actor: "test"}); err != nil {
+					t.Fatal(err)
+				}
+				y := *x
+				y.Status, y.Version, y.UpdatedAt = training.StatusRunning, 2, now.Add(time.Millisecond)
+				if i == 0 {
+					y.ErrorMessage = tc.after
+				} else {
+					y.Tag = text(fmt.Sprint("tag ", i))
+				}
+				calls = append(calls, sqltable.Call[training.Training]{Task: &y, From: x.Key(), ID: x.ID, ToStatus: string(y.Status),
+					History: backends.History{Event: "start", At: y.UpdatedAt, Actor: "test"}})
+			}
+			flushAndReadBack(t, d.Driver, calls)
+		})
+	}
+}
+
+// TestTransitionBatchJSONColumns: the same for JSON columns (the analysis
+// model's agents list and progress detail).
+func TestTransitionBatchJSONColumns(t *testing.T) {
+	detail := &analysis.ProgressDetail{CurrentStage: "agent_execution", AgentsTotal: 2}
+	cases := []struct {
+		name   string
+		change func(*analysis.Task)
+	}{
+		{"unchanged", func(*analysis.Task) {}},
+		{"a list", func(x *analysis.Task) { x.Agents = append(x.Agents, "score-risk") }},
+		{"an object from null", func(x *analysis.Task) { x.ProgressDetail = detail }},
+		{"an object's field", func(x *analysis.Task) { d := *detail; d.AgentsCompleted = 1; x.ProgressDetail = &d }},
+	}
+	ctx := context.Background()
+	db, err := mysql.Open(ctx, mysqltest.Database(t), analysis.Migrations(mysql.Engine))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	d := mysqldb.NewDriver(db)
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var calls []sqltable.Call[analysis.Task]
+			for i := range mysql.MinJSONBatch {
+				x := analysis.NewTask()
+				x.ID, x.Version, x.CreatedAt, x.UpdatedAt = uuid.New(), 1, now, now
+				x.UserID, x.ToolID, x.Agents = "ana", "profile", []string{"unified-profiler"}
+				if tc.name == "an object's field" {
+					x.ProgressDetail = detail
+				}
+				if err := d.Insert(ctx, x, backends.History{To: string(x.Status), At: now, Actor: "test"}); err != nil {
+					t.Fatal(err)
+				}
+				y := *x
+				y.Status, y.Version, y.UpdatedAt = analysis.StatusQueued, 2, now.Add(time.Millisecond)
+				if i == 0 {
+					tc.change(&y)
+				}
+				calls = append(calls, sqltable.Call[analysis.Task]{Task: &y, From: x.Key(), ID: x.ID, ToStatus: string(y.Status),
+					History: backends.History{Event: "verify_uploads", At: y.UpdatedAt, Actor: "test"}})
+			}
+			flushAndReadBack(t, d.Driver, calls)
+		})
+	}
+}
+
+// flushAndReadBack writes calls as one batch, which must apply them all,
+// and reads each task back: it must be the task its call wrote.
+func flushAndReadBack[T any](t *testing.T, d *mysql.Driver[T], calls []sqltable.Call[T]) {
+	t.Helper()
+	for i, err := range mysql.FlushTransitions(d, calls) {
+		if err != nil {
+			t.Fatalf("transition %d: %v", i, err)
+		}
+	}
+	for i, c := range calls {
+		got, err := d.Get(context.Background(), c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gotJSON, _ := json.Marshal(got)
+		wantJSON, _ := json.Marshal(c.Task)
+		if string(gotJSON) != string(wantJSON) {
+			t.Errorf("task %d read back\n%s\nwant\n%s", i, gotJSON, wantJSON)
+		}
+	}
+}

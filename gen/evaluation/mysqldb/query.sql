@@ -59,13 +59,32 @@ SET @tm_batch = sqlc.arg(tm_batch);
 -- Locks the tasks of the batch that still have the status and version its
 -- transitions start from, in the batch's order (by id), and keeps their ids in
 -- @tm_ids: the transitions applied.
-SELECT JSON_ARRAYAGG(id) INTO @tm_ids FROM (
-    SELECT t.id FROM evaluation AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
+-- It also sets @tm_long to 1 when a transition changes a column of
+-- TransitionUpdateLong, to 0 when none does.
+SELECT JSON_ARRAYAGG(id), COALESCE(MAX(tm_long), 0) INTO @tm_ids, @tm_long FROM (
+    SELECT t.id, NOT (CAST(t.`error_message` AS BINARY) <=> CAST(b.`error_message` AS BINARY)) AS tm_long
+    FROM evaluation AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
         tm_from_status VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[0]',
         tm_from_version BIGINT PATH '$[1]',
-        `id` CHAR(36) CHARACTER SET ascii PATH '$[7][0]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version
+        `id` CHAR(36) CHARACTER SET ascii PATH '$[7][0]',
+        `error_message` LONGTEXT PATH '$[13][0]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version
     FOR UPDATE
 ) AS tm_locked;
+
+-- name: TransitionUpdateLong
+-- The columns of the transitions applied that MariaDB's in-memory temporary
+-- tables cannot hold (TEXT, JSON), when a transition changes one
+-- (@tm_long). An UPDATE of a join keeps the new values in a temporary
+-- table until the join is read: with one of these columns, a table on disk
+-- for every batch. TransitionUpdate sets the other columns. Runs before it,
+-- while the guard holds.
+UPDATE evaluation AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
+        tm_from_status VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[0]',
+        tm_from_version BIGINT PATH '$[1]',
+        `id` CHAR(36) CHARACTER SET ascii PATH '$[7][0]',
+        `error_message` LONGTEXT PATH '$[13][0]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version
+SET t.`error_message` = b.`error_message`
+WHERE @tm_long = 1;
 
 -- name: TransitionHistory
 -- The history rows of the transitions applied, numbered after the task's last.
@@ -83,7 +102,8 @@ FROM evaluation AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
         `status` LONGTEXT PATH '$[8][0]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version;
 
 -- name: TransitionUpdate
--- The transitions applied: every column but the id and creation time.
+-- The transitions applied: every column but the id, the creation time and
+-- those of TransitionUpdateLong.
 UPDATE evaluation AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
         tm_from_status VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[0]',
         tm_from_version BIGINT PATH '$[1]',
@@ -92,7 +112,6 @@ UPDATE evaluation AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
         `version` BIGINT PATH '$[9][0]',
         `updated_at` DATETIME(6) PATH '$[11][0]',
         `tag` LONGTEXT PATH '$[12][0]',
-        `error_message` LONGTEXT PATH '$[13][0]',
         `model_name` LONGTEXT PATH '$[14][0]',
         `benchmark` LONGTEXT PATH '$[15][0]',
         `user_id` LONGTEXT PATH '$[16][0]',
@@ -104,7 +123,6 @@ SET t.`status` = b.`status`,
     t.`version` = b.`version`,
     t.`updated_at` = b.`updated_at`,
     t.`tag` = b.`tag`,
-    t.`error_message` = b.`error_message`,
     t.`model_name` = b.`model_name`,
     t.`benchmark` = b.`benchmark`,
     t.`user_id` = b.`user_id`,

@@ -73,13 +73,68 @@ SET @tm_batch = sqlc.arg(tm_batch);
 -- Locks the tasks of the batch that still have the status and version its
 -- transitions start from, in the batch's order (by id), and keeps their ids in
 -- @tm_ids: the transitions applied.
-SELECT JSON_ARRAYAGG(id) INTO @tm_ids FROM (
-    SELECT t.id FROM pipeline_run AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
+-- It also sets @tm_long to 1 when a transition changes a column of
+-- TransitionUpdateLong, to 0 when none does.
+SELECT JSON_ARRAYAGG(id), COALESCE(MAX(tm_long), 0) INTO @tm_ids, @tm_long FROM (
+    SELECT t.id, NOT (CAST(t.`user_name` AS BINARY) <=> CAST(b.`user_name` AS BINARY)
+        AND CAST(t.`code_version` AS BINARY) <=> CAST(b.`code_version` AS BINARY)
+        AND CAST(t.`environment` AS BINARY) <=> CAST(b.`environment` AS BINARY)
+        AND CAST(t.`script_path` AS BINARY) <=> CAST(b.`script_path` AS BINARY)
+        AND CAST(t.`script_filename` AS BINARY) <=> CAST(b.`script_filename` AS BINARY)
+        AND CAST(t.`log_path` AS BINARY) <=> CAST(b.`log_path` AS BINARY)
+        AND CAST(t.`log_filename` AS BINARY) <=> CAST(b.`log_filename` AS BINARY)
+        AND CAST(t.`message` AS BINARY) <=> CAST(b.`message` AS BINARY)
+        AND CAST(t.`error_message` AS BINARY) <=> CAST(b.`error_message` AS BINARY)
+        AND CAST(t.`error_detail` AS BINARY) <=> CAST(b.`error_detail` AS BINARY)) AS tm_long
+    FROM pipeline_run AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
         tm_from_status VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[0]',
         tm_from_version BIGINT PATH '$[1]',
-        `id` CHAR(36) CHARACTER SET ascii PATH '$[7][0]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version
+        `id` CHAR(36) CHARACTER SET ascii PATH '$[7][0]',
+        `user_name` LONGTEXT PATH '$[17][0]',
+        `code_version` LONGTEXT PATH '$[18][0]',
+        `environment` LONGTEXT PATH '$[20][0]',
+        `script_path` LONGTEXT PATH '$[21][0]',
+        `script_filename` LONGTEXT PATH '$[22][0]',
+        `log_path` LONGTEXT PATH '$[23][0]',
+        `log_filename` LONGTEXT PATH '$[24][0]',
+        `message` LONGTEXT PATH '$[26][0]',
+        `error_message` LONGTEXT PATH '$[29][0]',
+        `error_detail` LONGTEXT PATH '$[30][0]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version
     FOR UPDATE
 ) AS tm_locked;
+
+-- name: TransitionUpdateLong
+-- The columns of the transitions applied that MariaDB's in-memory temporary
+-- tables cannot hold (TEXT, JSON), when a transition changes one
+-- (@tm_long). An UPDATE of a join keeps the new values in a temporary
+-- table until the join is read: with one of these columns, a table on disk
+-- for every batch. TransitionUpdate sets the other columns. Runs before it,
+-- while the guard holds.
+UPDATE pipeline_run AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
+        tm_from_status VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[0]',
+        tm_from_version BIGINT PATH '$[1]',
+        `id` CHAR(36) CHARACTER SET ascii PATH '$[7][0]',
+        `user_name` LONGTEXT PATH '$[17][0]',
+        `code_version` LONGTEXT PATH '$[18][0]',
+        `environment` LONGTEXT PATH '$[20][0]',
+        `script_path` LONGTEXT PATH '$[21][0]',
+        `script_filename` LONGTEXT PATH '$[22][0]',
+        `log_path` LONGTEXT PATH '$[23][0]',
+        `log_filename` LONGTEXT PATH '$[24][0]',
+        `message` LONGTEXT PATH '$[26][0]',
+        `error_message` LONGTEXT PATH '$[29][0]',
+        `error_detail` LONGTEXT PATH '$[30][0]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version
+SET t.`user_name` = b.`user_name`,
+    t.`code_version` = b.`code_version`,
+    t.`environment` = b.`environment`,
+    t.`script_path` = b.`script_path`,
+    t.`script_filename` = b.`script_filename`,
+    t.`log_path` = b.`log_path`,
+    t.`log_filename` = b.`log_filename`,
+    t.`message` = b.`message`,
+    t.`error_message` = b.`error_message`,
+    t.`error_detail` = b.`error_detail`
+WHERE @tm_long = 1;
 
 -- name: TransitionHistory
 -- The history rows of the transitions applied, numbered after the task's last.
@@ -97,7 +152,8 @@ FROM pipeline_run AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
         `status` LONGTEXT PATH '$[8][0]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version;
 
 -- name: TransitionUpdate
--- The transitions applied: every column but the id and creation time.
+-- The transitions applied: every column but the id, the creation time and
+-- those of TransitionUpdateLong.
 UPDATE pipeline_run AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
         tm_from_status VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[0]',
         tm_from_version BIGINT PATH '$[1]',
@@ -110,20 +166,10 @@ UPDATE pipeline_run AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
         `hostname` LONGTEXT PATH '$[14][0]',
         `pid` BIGINT PATH '$[15][0]',
         `ppid` BIGINT PATH '$[16][0]',
-        `user_name` LONGTEXT PATH '$[17][0]',
-        `code_version` LONGTEXT PATH '$[18][0]',
         `git_commit` LONGTEXT PATH '$[19][0]',
-        `environment` LONGTEXT PATH '$[20][0]',
-        `script_path` LONGTEXT PATH '$[21][0]',
-        `script_filename` LONGTEXT PATH '$[22][0]',
-        `log_path` LONGTEXT PATH '$[23][0]',
-        `log_filename` LONGTEXT PATH '$[24][0]',
         `overall_percent` DOUBLE PATH '$[25][0]',
-        `message` LONGTEXT PATH '$[26][0]',
         `current_subtask` BIGINT PATH '$[27][0]',
         `total_subtasks` BIGINT PATH '$[28][0]',
-        `error_message` LONGTEXT PATH '$[29][0]',
-        `error_detail` LONGTEXT PATH '$[30][0]',
         `memory_mb` DOUBLE PATH '$[31][0]',
         `cpu_percent` DOUBLE PATH '$[32][0]',
         `started_at` DATETIME(6) PATH '$[33][0]',
@@ -136,20 +182,10 @@ SET t.`status` = b.`status`,
     t.`hostname` = b.`hostname`,
     t.`pid` = b.`pid`,
     t.`ppid` = b.`ppid`,
-    t.`user_name` = b.`user_name`,
-    t.`code_version` = b.`code_version`,
     t.`git_commit` = b.`git_commit`,
-    t.`environment` = b.`environment`,
-    t.`script_path` = b.`script_path`,
-    t.`script_filename` = b.`script_filename`,
-    t.`log_path` = b.`log_path`,
-    t.`log_filename` = b.`log_filename`,
     t.`overall_percent` = b.`overall_percent`,
-    t.`message` = b.`message`,
     t.`current_subtask` = b.`current_subtask`,
     t.`total_subtasks` = b.`total_subtasks`,
-    t.`error_message` = b.`error_message`,
-    t.`error_detail` = b.`error_detail`,
     t.`memory_mb` = b.`memory_mb`,
     t.`cpu_percent` = b.`cpu_percent`,
     t.`started_at` = b.`started_at`,

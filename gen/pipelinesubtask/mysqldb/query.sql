@@ -60,13 +60,36 @@ SET @tm_batch = sqlc.arg(tm_batch);
 -- Locks the tasks of the batch that still have the status and version its
 -- transitions start from, in the batch's order (by id), and keeps their ids in
 -- @tm_ids: the transitions applied.
-SELECT JSON_ARRAYAGG(id) INTO @tm_ids FROM (
-    SELECT t.id FROM pipeline_subtask AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
+-- It also sets @tm_long to 1 when a transition changes a column of
+-- TransitionUpdateLong, to 0 when none does.
+SELECT JSON_ARRAYAGG(id), COALESCE(MAX(tm_long), 0) INTO @tm_ids, @tm_long FROM (
+    SELECT t.id, NOT (CAST(t.`message` AS BINARY) <=> CAST(b.`message` AS BINARY)
+        AND CAST(t.`error_message` AS BINARY) <=> CAST(b.`error_message` AS BINARY)) AS tm_long
+    FROM pipeline_subtask AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
         tm_from_status VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[0]',
         tm_from_version BIGINT PATH '$[1]',
-        `id` CHAR(36) CHARACTER SET ascii PATH '$[7][0]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version
+        `id` CHAR(36) CHARACTER SET ascii PATH '$[7][0]',
+        `message` LONGTEXT PATH '$[18][0]',
+        `error_message` LONGTEXT PATH '$[19][0]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version
     FOR UPDATE
 ) AS tm_locked;
+
+-- name: TransitionUpdateLong
+-- The columns of the transitions applied that MariaDB's in-memory temporary
+-- tables cannot hold (TEXT, JSON), when a transition changes one
+-- (@tm_long). An UPDATE of a join keeps the new values in a temporary
+-- table until the join is read: with one of these columns, a table on disk
+-- for every batch. TransitionUpdate sets the other columns. Runs before it,
+-- while the guard holds.
+UPDATE pipeline_subtask AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
+        tm_from_status VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[0]',
+        tm_from_version BIGINT PATH '$[1]',
+        `id` CHAR(36) CHARACTER SET ascii PATH '$[7][0]',
+        `message` LONGTEXT PATH '$[18][0]',
+        `error_message` LONGTEXT PATH '$[19][0]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version
+SET t.`message` = b.`message`,
+    t.`error_message` = b.`error_message`
+WHERE @tm_long = 1;
 
 -- name: TransitionHistory
 -- The history rows of the transitions applied, numbered after the task's last.
@@ -84,7 +107,8 @@ FROM pipeline_subtask AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
         `status` LONGTEXT PATH '$[8][0]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version;
 
 -- name: TransitionUpdate
--- The transitions applied: every column but the id and creation time.
+-- The transitions applied: every column but the id, the creation time and
+-- those of TransitionUpdateLong.
 UPDATE pipeline_subtask AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
         tm_from_status VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[0]',
         tm_from_version BIGINT PATH '$[1]',
@@ -98,8 +122,6 @@ UPDATE pipeline_subtask AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
         `percent` DOUBLE PATH '$[15][0]',
         `items_total` BIGINT PATH '$[16][0]',
         `items_complete` BIGINT PATH '$[17][0]',
-        `message` LONGTEXT PATH '$[18][0]',
-        `error_message` LONGTEXT PATH '$[19][0]',
         `started_at` DATETIME(6) PATH '$[20][0]',
         `ended_at` DATETIME(6) PATH '$[21][0]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version
 SET t.`status` = b.`status`,
@@ -111,8 +133,6 @@ SET t.`status` = b.`status`,
     t.`percent` = b.`percent`,
     t.`items_total` = b.`items_total`,
     t.`items_complete` = b.`items_complete`,
-    t.`message` = b.`message`,
-    t.`error_message` = b.`error_message`,
     t.`started_at` = b.`started_at`,
     t.`ended_at` = b.`ended_at`,
     t.tm_history_seq = t.tm_history_seq + 1;

@@ -58,13 +58,44 @@ SET @tm_batch = sqlc.arg(tm_batch);
 -- Locks the tasks of the batch that still have the status and version its
 -- transitions start from, in the batch's order (by id), and keeps their ids in
 -- @tm_ids: the transitions applied.
-SELECT JSON_ARRAYAGG(id) INTO @tm_ids FROM (
-    SELECT t.id FROM stage AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
+-- It also sets @tm_long to 1 when a transition changes a column of
+-- TransitionUpdateLong, to 0 when none does.
+SELECT JSON_ARRAYAGG(id), COALESCE(MAX(tm_long), 0) INTO @tm_ids, @tm_long FROM (
+    SELECT t.id, NOT (CAST(t.`task_id` AS BINARY) <=> CAST(b.`task_id` AS BINARY)
+        AND CAST(t.`history` AS BINARY) <=> CAST(b.`history` AS BINARY)
+        AND CAST(t.`result` AS BINARY) <=> CAST(b.`result` AS BINARY)
+        AND CAST(t.`checkpoint` AS BINARY) <=> CAST(b.`checkpoint` AS BINARY)) AS tm_long
+    FROM stage AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
         tm_from_status VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[0]',
         tm_from_version BIGINT PATH '$[1]',
-        `id` CHAR(36) CHARACTER SET ascii PATH '$[7][0]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version
+        `id` CHAR(36) CHARACTER SET ascii PATH '$[7][0]',
+        `task_id` LONGTEXT PATH '$[14][0]',
+        `history` LONGTEXT PATH '$[15][0]',
+        `result` LONGTEXT PATH '$[16][0]',
+        `checkpoint` LONGTEXT PATH '$[17][0]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version
     FOR UPDATE
 ) AS tm_locked;
+
+-- name: TransitionUpdateLong
+-- The columns of the transitions applied that MariaDB's in-memory temporary
+-- tables cannot hold (TEXT, JSON), when a transition changes one
+-- (@tm_long). An UPDATE of a join keeps the new values in a temporary
+-- table until the join is read: with one of these columns, a table on disk
+-- for every batch. TransitionUpdate sets the other columns. Runs before it,
+-- while the guard holds.
+UPDATE stage AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
+        tm_from_status VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[0]',
+        tm_from_version BIGINT PATH '$[1]',
+        `id` CHAR(36) CHARACTER SET ascii PATH '$[7][0]',
+        `task_id` LONGTEXT PATH '$[14][0]',
+        `history` LONGTEXT PATH '$[15][0]',
+        `result` LONGTEXT PATH '$[16][0]',
+        `checkpoint` LONGTEXT PATH '$[17][0]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version
+SET t.`task_id` = b.`task_id`,
+    t.`history` = b.`history`,
+    t.`result` = b.`result`,
+    t.`checkpoint` = b.`checkpoint`
+WHERE @tm_long = 1;
 
 -- name: TransitionHistory
 -- The history rows of the transitions applied, numbered after the task's last.
@@ -82,7 +113,8 @@ FROM stage AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
         `status` LONGTEXT PATH '$[8][0]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version;
 
 -- name: TransitionUpdate
--- The transitions applied: every column but the id and creation time.
+-- The transitions applied: every column but the id, the creation time and
+-- those of TransitionUpdateLong.
 UPDATE stage AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
         tm_from_status VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[0]',
         tm_from_version BIGINT PATH '$[1]',
@@ -92,10 +124,6 @@ UPDATE stage AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
         `updated_at` DATETIME(6) PATH '$[11][0]',
         `stage_name` LONGTEXT PATH '$[12][0]',
         `attempts` BIGINT PATH '$[13][0]',
-        `task_id` LONGTEXT PATH '$[14][0]',
-        `history` LONGTEXT PATH '$[15][0]',
-        `result` LONGTEXT PATH '$[16][0]',
-        `checkpoint` LONGTEXT PATH '$[17][0]',
         `started_at` DATETIME(6) PATH '$[18][0]',
         `ended_at` DATETIME(6) PATH '$[19][0]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version
 SET t.`status` = b.`status`,
@@ -103,10 +131,6 @@ SET t.`status` = b.`status`,
     t.`updated_at` = b.`updated_at`,
     t.`stage_name` = b.`stage_name`,
     t.`attempts` = b.`attempts`,
-    t.`task_id` = b.`task_id`,
-    t.`history` = b.`history`,
-    t.`result` = b.`result`,
-    t.`checkpoint` = b.`checkpoint`,
     t.`started_at` = b.`started_at`,
     t.`ended_at` = b.`ended_at`,
     t.tm_history_seq = t.tm_history_seq + 1;

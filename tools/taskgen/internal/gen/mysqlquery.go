@@ -55,6 +55,10 @@ var mysqlBatchHead = []batchValue{
 var mysqlBatchTypes = map[string]string{"text": "LONGTEXT", "int": "BIGINT", "float": "DOUBLE",
 	"bool": "BOOLEAN", "time": "DATETIME(6)", "uuid": "CHAR(36) CHARACTER SET ascii", "json": "LONGTEXT"}
 
+// mysqlLong reports whether a column is one that MariaDB's in-memory
+// temporary tables cannot hold: TEXT or JSON (LONGTEXT on MariaDB).
+func mysqlLong(c column) bool { return c.Type == "TEXT" || c.JSON }
+
 // mysqlBatchRows is the table function that reads @tm_batch as rows: b.
 // Its columns are those of the head and of the table's columns (named as
 // they are) that want keeps: a statement reads only what it uses.
@@ -139,9 +143,15 @@ func (g *generator) mysqlQuerySQL() []byte {
 		historyCols[h.name] = true
 	}
 	historyRows := g.mysqlBatchRows(cols, func(n string) bool { return guardCols[n] || historyCols[n] })
-	updateCols := map[string]bool{}
+	updateCols, longCols := map[string]bool{}, map[string]bool{}
+	var longs []column
 	for _, c := range cols {
-		if !c.Primary && !createdOnly(c) {
+		switch {
+		case c.Primary || createdOnly(c):
+		case mysqlLong(c):
+			longCols[c.Name] = true
+			longs = append(longs, c)
+		default:
 			updateCols[c.Name] = true
 		}
 	}
@@ -158,17 +168,44 @@ func (g *generator) mysqlQuerySQL() []byte {
 	p("SET @tm_batch = sqlc.arg(tm_batch);\n\n")
 	p("-- name: TransitionLock\n-- Locks the tasks of the batch that still have the status and version its\n")
 	p("-- transitions start from, in the batch's order (by id), and keeps their ids in\n-- @tm_ids: the transitions applied.\n")
-	p("SELECT JSON_ARRAYAGG(id) INTO @tm_ids FROM (\n    SELECT t.id FROM %s AS t JOIN %s ON %s\n    FOR UPDATE\n) AS tm_locked;\n\n", table, lockRows, bguard)
+	if len(longs) == 0 {
+		p("SELECT JSON_ARRAYAGG(id) INTO @tm_ids FROM (\n    SELECT t.id FROM %s AS t JOIN %s ON %s\n    FOR UPDATE\n) AS tm_locked;\n\n", table, lockRows, bguard)
+	} else {
+		var same []string
+		for _, c := range longs {
+			same = append(same, fmt.Sprintf("CAST(t.%s AS BINARY) <=> CAST(b.%s AS BINARY)", q(c.Name), q(c.Name)))
+		}
+		lockRows = g.mysqlBatchRows(cols, func(n string) bool { return guardCols[n] || longCols[n] })
+		p("-- It also sets @tm_long to 1 when a transition changes a column of\n-- TransitionUpdateLong, to 0 when none does.\n")
+		p("SELECT JSON_ARRAYAGG(id), COALESCE(MAX(tm_long), 0) INTO @tm_ids, @tm_long FROM (\n")
+		p("    SELECT t.id, NOT (%s) AS tm_long\n", strings.Join(same, "\n        AND "))
+		p("    FROM %s AS t JOIN %s ON %s\n    FOR UPDATE\n) AS tm_locked;\n\n", table, lockRows, bguard)
+		var lsets []string
+		for _, c := range longs {
+			lsets = append(lsets, "t."+q(c.Name)+" = b."+q(c.Name))
+		}
+		p("-- name: TransitionUpdateLong\n-- The columns of the transitions applied that MariaDB's in-memory temporary\n")
+		p("-- tables cannot hold (TEXT, JSON), when a transition changes one\n")
+		p("-- (@tm_long). An UPDATE of a join keeps the new values in a temporary\n")
+		p("-- table until the join is read: with one of these columns, a table on disk\n")
+		p("-- for every batch. TransitionUpdate sets the other columns. Runs before it,\n-- while the guard holds.\n")
+		p("UPDATE %s AS t JOIN %s ON %s\nSET %s\nWHERE @tm_long = 1;\n\n", table,
+			g.mysqlBatchRows(cols, func(n string) bool { return guardCols[n] || longCols[n] }), bguard, strings.Join(lsets, ",\n    "))
+	}
 	p("-- name: TransitionHistory\n-- The history rows of the transitions applied, numbered after the task's last.\n")
 	p("INSERT INTO %s (%s)\nSELECT t.id, t.%s + 1, b.tm_from_status, b.status, b.tm_event, b.tm_at, b.tm_attempt, b.tm_actor, b.tm_message\n", history, histCols, HistorySeqColumn)
 	p("FROM %s AS t JOIN %s ON %s;\n\n", table, historyRows, bguard)
 	var bsets []string
 	for _, c := range cols {
-		if !c.Primary && !createdOnly(c) {
+		if updateCols[c.Name] {
 			bsets = append(bsets, "t."+q(c.Name)+" = b."+q(c.Name))
 		}
 	}
-	p("-- name: TransitionUpdate\n-- The transitions applied: every column but the id and creation time.\n")
+	if len(longs) == 0 {
+		p("-- name: TransitionUpdate\n-- The transitions applied: every column but the id and creation time.\n")
+	} else {
+		p("-- name: TransitionUpdate\n-- The transitions applied: every column but the id, the creation time and\n-- those of TransitionUpdateLong.\n")
+	}
 	p("UPDATE %s AS t JOIN %s ON %s\nSET %s,\n    t.%s = t.%s + 1;\n\n", table, updateRows, bguard, strings.Join(bsets, ",\n    "), HistorySeqColumn, HistorySeqColumn)
 	p("-- name: Transitioned\n-- The ids of the tasks TransitionLock locked.\nSELECT id FROM %s;\n\n", mysqlLocked)
 	p("-- name: Update\n-- Changes fields but not the status (progress, details); guarded likewise.\n")
