@@ -30,8 +30,8 @@ import (
 // (one round trip: a script), and concurrent creates and transitions are
 // committed together, in one script. A large batch of transitions is one
 // parameter (a JSON array) that each of its statements reads as rows, so
-// the server parses five statements a batch rather than two a transition
-// (batch.go). A claim locks its tasks, moves them,
+// the server parses five or six statements a batch rather than two a
+// transition (batch.go). A claim locks its tasks, moves them,
 // appends their history rows and reads them back in one script too. A
 // transaction that the server rolls back for a deadlock (two claims
 // locking rows in different orders, say) is run again, up to maxAttempts
@@ -335,17 +335,24 @@ func (d *Driver[T]) transitionPairs(ctx context.Context, calls []sqltable.Call[T
 // table on disk (see transitionStmts), a batch cost MariaDB about 0.8 ms,
 // and each transition then about 0.1 ms against 0.35 for the pair: in
 // batches of 8 the two cost the server the same CPU, in batches of 16 the
-// JSON 15 % less, in batches of 256 half.
+// JSON 15 % less, in batches of 256 half. Without that table a smaller
+// JSON batch may pay too; not measured since.
 const minJSONBatch = 16
 
-// transitionStmts are the statements of a batch of transitions, in order.
-// TransitionUpdateLong, which a model without TEXT or JSON columns does
-// not have, sets those columns when a transition changes one: an update
-// of a join that sets one of them keeps its new values in a temporary
-// table on disk until the join is read (MariaDB's in-memory tables hold no
-// TEXT). Without that table when no text changes, as when workers complete
-// tasks, a task cost the server about 15 µs less CPU (BenchmarkWorkQueued).
-var transitionStmts = []string{"TransitionBatch", "TransitionLock", "TransitionUpdateLong", "TransitionHistory", "TransitionUpdate", "Transitioned"}
+// transitionStmts are the statements of a batch of transitions, in order,
+// for a model without TEXT or JSON columns (or generated before they were
+// set apart). A model with some has TransitionUpdateLong and
+// TransitionUpdateShort instead of TransitionUpdate (longTransitionStmts):
+// the first sets those columns, and updates nothing unless a transition
+// changes one; the second sets the others. An update of a join that sets
+// a TEXT column keeps its new values in a temporary table on disk until
+// the join is read (MariaDB's in-memory tables hold no TEXT). Without that
+// table when no text changes, as when workers complete tasks, a task cost
+// the server about 15 µs less CPU (BenchmarkWorkQueued).
+var (
+	transitionStmts     = []string{"TransitionBatch", "TransitionLock", "TransitionHistory", "TransitionUpdate", "Transitioned"}
+	longTransitionStmts = []string{"TransitionBatch", "TransitionLock", "TransitionUpdateLong", "TransitionHistory", "TransitionUpdateShort", "Transitioned"}
+)
 
 // transitionBatch runs the script of a batch of transitions, again after a
 // deadlock: the batch as one JSON parameter (appendBatch), the lock of the
@@ -358,10 +365,11 @@ func (d *Driver[T]) transitionBatch(ctx context.Context, calls []sqltable.Call[T
 	}
 	c := &sqltable.Call[T]{Batch: string(batch)}
 	var sc script
-	for _, name := range transitionStmts {
-		if name == "TransitionUpdateLong" && !d.t.Has(name) {
-			continue
-		}
+	names := transitionStmts
+	if d.t.Has("TransitionUpdateLong") {
+		names = longTransitionStmts
+	}
+	for _, name := range names {
 		if err := d.add(&sc, name, c); err != nil {
 			return nil, err
 		}

@@ -2,9 +2,11 @@ package mysql_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -25,6 +27,7 @@ import (
 	pipelinerundb "github.com/taskmodel/taskmodel/gen/pipelinerun/mysqldb"
 	"github.com/taskmodel/taskmodel/gen/training"
 	trainingdb "github.com/taskmodel/taskmodel/gen/training/mysqldb"
+	"github.com/taskmodel/taskmodel/tasktype"
 )
 
 func TestConformance(t *testing.T) {
@@ -210,41 +213,41 @@ func noJSONNull(t *testing.T, d *trainingdb.Driver, calls []sqltable.Call[traini
 
 // TestTransitionBatchLongColumns writes batches of transitions in which one
 // transition changes a TEXT column (the training model's error_message)
-// and the others change only short columns: TransitionUpdateLong runs only
-// when the lock finds a change, which it compares byte for byte, so a
-// change that a collation would call equal (a trailing space, a letter's
-// case or accent) is written too.
+// and the others change only short columns. TransitionUpdateLong updates
+// rows only when the lock finds such a change (@tm_long), which it compares
+// byte for byte, so a change that a collation would call equal (a trailing
+// space, a letter's case or accent) is written too; a transition whose
+// guard fails counts for nothing.
 func TestTransitionBatchLongColumns(t *testing.T) {
 	text := func(s string) *string { return &s }
 	cases := []struct {
 		name          string
 		before, after *string
+		stale         bool // the changing transition's guard fails
+		long          int  // @tm_long after the batch
 	}{
-		{"unchanged", text("boom"), text("boom")},
-		{"unchanged null", nil, nil},
-		{"changed", text("boom"), text("bang")},
-		{"a trailing space", text("boom"), text("boom ")},
-		{"a letter's case", text("boom"), text("Boom")},
-		{"an accent", text("resume"), text("résumé")},
-		{"to null", text("boom"), nil},
-		{"from null to empty", nil, text("")},
-		{"from empty to null", text(""), nil},
+		{"unchanged", text("boom"), text("boom"), false, 0},
+		{"unchanged null", nil, nil, false, 0},
+		{"changed", text("boom"), text("bang"), false, 1},
+		{"a trailing space", text("boom"), text("boom "), false, 1},
+		{"a letter's case", text("boom"), text("Boom"), false, 1},
+		{"an accent", text("resume"), text("résumé"), false, 1},
+		{"to null", text("boom"), nil, false, 1},
+		{"from null to empty", nil, text(""), false, 1},
+		{"from empty to null", text(""), nil, false, 1},
+		{"a stale transition's change", text("boom"), text("bang"), true, 0},
 	}
-	ctx := context.Background()
-	db, err := mysql.Open(ctx, mysqltest.Database(t), training.Migrations(mysql.Engine))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openOneConnection(t, training.Migrations(mysql.Engine))
 	d := trainingdb.NewDriver(db)
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			var before []*training.Training
 			var calls []sqltable.Call[training.Training]
 			for i := range mysql.MinJSONBatch {
 				x := training.NewTraining()
 				x.ID, x.Version, x.CreatedAt, x.UpdatedAt, x.ErrorMessage = uuid.New(), 1, now, now, tc.before
-				if err := d.Insert(ctx, x, backends.History{To: string(x.Status), At: now, Actor: "test"}); err != nil {
+				if err := d.Insert(context.Background(), x, backends.History{To: string(x.Status), At: now, Actor: "test"}); err != nil {
 					t.Fatal(err)
 				}
 				y := *x
@@ -254,10 +257,18 @@ func TestTransitionBatchLongColumns(t *testing.T) {
 				} else {
 					y.Tag = text(fmt.Sprint("tag ", i))
 				}
+				before = append(before, x)
 				calls = append(calls, sqltable.Call[training.Training]{Task: &y, From: x.Key(), ID: x.ID, ToStatus: string(y.Status),
 					History: backends.History{Event: "start", At: y.UpdatedAt, Actor: "test"}})
 			}
-			flushAndReadBack(t, d.Driver, calls)
+			stale := -1
+			if tc.stale {
+				stale, calls[0].From.Version = 0, 7
+			}
+			flushAndReadBack(t, d.Driver, before, calls, stale)
+			if got := longFlag(t, db); got != tc.long {
+				t.Errorf("@tm_long = %d, want %d", got, tc.long)
+			}
 		})
 	}
 }
@@ -266,55 +277,118 @@ func TestTransitionBatchLongColumns(t *testing.T) {
 // model's agents list and progress detail).
 func TestTransitionBatchJSONColumns(t *testing.T) {
 	detail := &analysis.ProgressDetail{CurrentStage: "agent_execution", AgentsTotal: 2}
+	done := *detail
+	done.AgentsCompleted = 1
 	cases := []struct {
-		name   string
-		change func(*analysis.Task)
+		name          string
+		before, after *analysis.ProgressDetail
+		agents        []string
+		long          int
 	}{
-		{"unchanged", func(*analysis.Task) {}},
-		{"a list", func(x *analysis.Task) { x.Agents = append(x.Agents, "score-risk") }},
-		{"an object from null", func(x *analysis.Task) { x.ProgressDetail = detail }},
-		{"an object's field", func(x *analysis.Task) { d := *detail; d.AgentsCompleted = 1; x.ProgressDetail = &d }},
+		{"unchanged", detail, detail, []string{"unified-profiler"}, 0},
+		{"a list", nil, nil, []string{"unified-profiler", "score-risk"}, 1},
+		{"an object from null", nil, detail, []string{"unified-profiler"}, 1},
+		{"an object's field", detail, &done, []string{"unified-profiler"}, 1},
+		{"an object to null", detail, nil, []string{"unified-profiler"}, 1},
 	}
-	ctx := context.Background()
-	db, err := mysql.Open(ctx, mysqltest.Database(t), analysis.Migrations(mysql.Engine))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openOneConnection(t, analysis.Migrations(mysql.Engine))
 	d := mysqldb.NewDriver(db)
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			var before []*analysis.Task
 			var calls []sqltable.Call[analysis.Task]
 			for i := range mysql.MinJSONBatch {
 				x := analysis.NewTask()
 				x.ID, x.Version, x.CreatedAt, x.UpdatedAt = uuid.New(), 1, now, now
-				x.UserID, x.ToolID, x.Agents = "ana", "profile", []string{"unified-profiler"}
-				if tc.name == "an object's field" {
-					x.ProgressDetail = detail
-				}
-				if err := d.Insert(ctx, x, backends.History{To: string(x.Status), At: now, Actor: "test"}); err != nil {
+				x.UserID, x.ToolID, x.Agents, x.ProgressDetail = "ana", "profile", []string{"unified-profiler"}, tc.before
+				if err := d.Insert(context.Background(), x, backends.History{To: string(x.Status), At: now, Actor: "test"}); err != nil {
 					t.Fatal(err)
 				}
 				y := *x
 				y.Status, y.Version, y.UpdatedAt = analysis.StatusQueued, 2, now.Add(time.Millisecond)
 				if i == 0 {
-					tc.change(&y)
+					y.Agents, y.ProgressDetail = tc.agents, tc.after
 				}
+				before = append(before, x)
 				calls = append(calls, sqltable.Call[analysis.Task]{Task: &y, From: x.Key(), ID: x.ID, ToStatus: string(y.Status),
 					History: backends.History{Event: "verify_uploads", At: y.UpdatedAt, Actor: "test"}})
 			}
-			flushAndReadBack(t, d.Driver, calls)
+			flushAndReadBack(t, d.Driver, before, calls, -1)
+			if got := longFlag(t, db); got != tc.long {
+				t.Errorf("@tm_long = %d, want %d", got, tc.long)
+			}
 		})
 	}
 }
 
-// flushAndReadBack writes calls as one batch, which must apply them all,
-// and reads each task back: it must be the task its call wrote.
-func flushAndReadBack[T any](t *testing.T, d *mysql.Driver[T], calls []sqltable.Call[T]) {
+// TestTransitionBatchGeneratedBefore runs a batch through the training
+// model's statements as taskgen generated them before the text columns were
+// set apart (one TransitionUpdate of every column): a model generated then
+// still writes its batches whole.
+func TestTransitionBatchGeneratedBefore(t *testing.T) {
+	old, err := os.ReadFile("testdata/training_query_before_long_columns.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := openOneConnection(t, training.Migrations(mysql.Engine))
+	table := *mysql.TableOf(trainingdb.NewDriver(db).Driver)
+	table.Stmts = sqltable.MustParseStatements(string(old))
+	d := mysql.NewDriver(db, &table)
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	var before []*training.Training
+	var calls []sqltable.Call[training.Training]
+	for i := range mysql.MinJSONBatch {
+		x := training.NewTraining()
+		x.ID, x.Version, x.CreatedAt, x.UpdatedAt = uuid.New(), 1, now, now
+		if err := d.Insert(context.Background(), x, backends.History{To: string(x.Status), At: now, Actor: "test"}); err != nil {
+			t.Fatal(err)
+		}
+		y := *x
+		msg := fmt.Sprint("failed ", i)
+		y.Status, y.Version, y.UpdatedAt, y.ErrorMessage = training.StatusFailed, 2, now.Add(time.Millisecond), &msg
+		before = append(before, x)
+		calls = append(calls, sqltable.Call[training.Training]{Task: &y, From: x.Key(), ID: x.ID, ToStatus: string(y.Status),
+			History: backends.History{Event: "fail", At: y.UpdatedAt, Actor: "test"}})
+	}
+	flushAndReadBack(t, d, before, calls, -1)
+}
+
+// openOneConnection opens a new database with migrations, over one
+// connection: the user variables a script sets can be read after it.
+func openOneConnection(t *testing.T, migrations []tasktype.Migration) *sql.DB {
+	t.Helper()
+	db, err := mysql.Open(context.Background(), mysqltest.Database(t), migrations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	db.SetMaxOpenConns(1)
+	return db
+}
+
+// longFlag returns @tm_long as the last batch of transitions on db's one
+// connection left it.
+func longFlag(t *testing.T, db *sql.DB) int {
+	t.Helper()
+	var v sql.NullInt64
+	if err := db.QueryRow("SELECT @tm_long").Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	return int(v.Int64)
+}
+
+// flushAndReadBack writes calls as one batch and reads each task back.
+// Every call but calls[stale], whose guard names a stale version, must
+// apply and leave the task it wrote; calls[stale] must not apply, and
+// leave its task as before[stale].
+func flushAndReadBack[T any](t *testing.T, d *mysql.Driver[T], before []*T, calls []sqltable.Call[T], stale int) {
 	t.Helper()
 	for i, err := range mysql.FlushTransitions(d, calls) {
-		if err != nil {
+		switch {
+		case i == stale && !errors.Is(err, groupcommit.ErrNotApplied):
+			t.Fatalf("stale transition %d: %v, want %v", i, err, groupcommit.ErrNotApplied)
+		case i != stale && err != nil:
 			t.Fatalf("transition %d: %v", i, err)
 		}
 	}
@@ -323,8 +397,12 @@ func flushAndReadBack[T any](t *testing.T, d *mysql.Driver[T], calls []sqltable.
 		if err != nil {
 			t.Fatal(err)
 		}
+		want := c.Task
+		if i == stale {
+			want = before[i]
+		}
 		gotJSON, _ := json.Marshal(got)
-		wantJSON, _ := json.Marshal(c.Task)
+		wantJSON, _ := json.Marshal(want)
 		if string(gotJSON) != string(wantJSON) {
 			t.Errorf("task %d read back\n%s\nwant\n%s", i, gotJSON, wantJSON)
 		}

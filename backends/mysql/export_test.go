@@ -36,3 +36,6 @@ func SessionStatement(stmt string) bool { return sessionStatement(stmt) }
 func BatchJSON[T any](d *Driver[T], calls []sqltable.Call[T]) ([]byte, error) {
 	return appendBatch(nil, d.t, calls)
 }
+
+// TableOf returns the model description d was made with.
+func TableOf[T any](d *Driver[T]) *sqltable.Table[T] { return d.t.Table }

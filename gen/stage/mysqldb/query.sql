@@ -79,10 +79,11 @@ SELECT JSON_ARRAYAGG(id), COALESCE(MAX(tm_long), 0) INTO @tm_ids, @tm_long FROM 
 -- name: TransitionUpdateLong
 -- The columns of the transitions applied that MariaDB's in-memory temporary
 -- tables cannot hold (TEXT, JSON), when a transition changes one
--- (@tm_long). An UPDATE of a join keeps the new values in a temporary
--- table until the join is read: with one of these columns, a table on disk
--- for every batch. TransitionUpdate sets the other columns. Runs before it,
--- while the guard holds.
+-- (@tm_long): otherwise MariaDB finds the WHERE impossible and updates
+-- nothing. An UPDATE of a join keeps the new values in a temporary table
+-- until the join is read: with one of these columns, a table on disk for
+-- every batch. TransitionUpdateShort sets the other columns; this runs
+-- before it, while the guard holds.
 UPDATE stage AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
         tm_from_status VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[0]',
         tm_from_version BIGINT PATH '$[1]',
@@ -112,7 +113,7 @@ FROM stage AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
         `id` CHAR(36) CHARACTER SET ascii PATH '$[7][0]',
         `status` LONGTEXT PATH '$[8][0]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version;
 
--- name: TransitionUpdate
+-- name: TransitionUpdateShort
 -- The transitions applied: every column but the id, the creation time and
 -- those of TransitionUpdateLong.
 UPDATE stage AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (

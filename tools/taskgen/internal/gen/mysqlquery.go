@@ -186,9 +186,10 @@ func (g *generator) mysqlQuerySQL() []byte {
 		}
 		p("-- name: TransitionUpdateLong\n-- The columns of the transitions applied that MariaDB's in-memory temporary\n")
 		p("-- tables cannot hold (TEXT, JSON), when a transition changes one\n")
-		p("-- (@tm_long). An UPDATE of a join keeps the new values in a temporary\n")
-		p("-- table until the join is read: with one of these columns, a table on disk\n")
-		p("-- for every batch. TransitionUpdate sets the other columns. Runs before it,\n-- while the guard holds.\n")
+		p("-- (@tm_long): otherwise MariaDB finds the WHERE impossible and updates\n")
+		p("-- nothing. An UPDATE of a join keeps the new values in a temporary table\n")
+		p("-- until the join is read: with one of these columns, a table on disk for\n")
+		p("-- every batch. TransitionUpdateShort sets the other columns; this runs\n-- before it, while the guard holds.\n")
 		p("UPDATE %s AS t JOIN %s ON %s\nSET %s\nWHERE @tm_long = 1;\n\n", table,
 			g.mysqlBatchRows(cols, func(n string) bool { return guardCols[n] || longCols[n] }), bguard, strings.Join(lsets, ",\n    "))
 	}
@@ -204,7 +205,9 @@ func (g *generator) mysqlQuerySQL() []byte {
 	if len(longs) == 0 {
 		p("-- name: TransitionUpdate\n-- The transitions applied: every column but the id and creation time.\n")
 	} else {
-		p("-- name: TransitionUpdate\n-- The transitions applied: every column but the id, the creation time and\n-- those of TransitionUpdateLong.\n")
+		// Not named TransitionUpdate: a backends/mysql older than
+		// TransitionUpdateLong would run it alone and lose the text.
+		p("-- name: TransitionUpdateShort\n-- The transitions applied: every column but the id, the creation time and\n-- those of TransitionUpdateLong.\n")
 	}
 	p("UPDATE %s AS t JOIN %s ON %s\nSET %s,\n    t.%s = t.%s + 1;\n\n", table, updateRows, bguard, strings.Join(bsets, ",\n    "), HistorySeqColumn, HistorySeqColumn)
 	p("-- name: Transitioned\n-- The ids of the tasks TransitionLock locked.\nSELECT id FROM %s;\n\n", mysqlLocked)
