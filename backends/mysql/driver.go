@@ -335,8 +335,11 @@ func (d *Driver[T]) transitionPairs(ctx context.Context, calls []sqltable.Call[T
 // table on disk (see transitionStmts), a batch cost MariaDB about 0.8 ms,
 // and each transition then about 0.1 ms against 0.35 for the pair: in
 // batches of 8 the two cost the server the same CPU, in batches of 16 the
-// JSON 15 % less, in batches of 256 half. Without that table a smaller
-// JSON batch may pay too; not measured since.
+// JSON 15 % less, in batches of 256 half. Without that table (one
+// client, two rounds, client and server CPU together) JSON cost less from
+// batches of 8 on and more in batches of 4; a bound of 8 changed nothing
+// in BenchmarkTransitions at concurrency 32 (four rounds alternated), whose
+// batches are larger, so it stays 16.
 const minJSONBatch = 16
 
 // transitionStmts are the statements of a batch of transitions, in order,
