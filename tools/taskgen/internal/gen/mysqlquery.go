@@ -175,6 +175,7 @@ func (g *generator) mysqlQuerySQL() []byte {
 		for _, c := range longs {
 			same = append(same, fmt.Sprintf("CAST(t.%s AS BINARY) <=> CAST(b.%s AS BINARY)", q(c.Name), q(c.Name)))
 		}
+		// The lock and the long update read the guard and those columns.
 		lockRows = g.mysqlBatchRows(cols, func(n string) bool { return guardCols[n] || longCols[n] })
 		p("-- It also sets @tm_long to 1 when a transition changes a column of\n-- TransitionUpdateLong, to 0 when none does.\n")
 		p("SELECT JSON_ARRAYAGG(id), COALESCE(MAX(tm_long), 0) INTO @tm_ids, @tm_long FROM (\n")
@@ -190,8 +191,7 @@ func (g *generator) mysqlQuerySQL() []byte {
 		p("-- nothing. An UPDATE of a join keeps the new values in a temporary table\n")
 		p("-- until the join is read: with one of these columns, a table on disk for\n")
 		p("-- every batch. TransitionUpdateShort sets the other columns; this runs\n-- before it, while the guard holds.\n")
-		p("UPDATE %s AS t JOIN %s ON %s\nSET %s\nWHERE @tm_long = 1;\n\n", table,
-			g.mysqlBatchRows(cols, func(n string) bool { return guardCols[n] || longCols[n] }), bguard, strings.Join(lsets, ",\n    "))
+		p("UPDATE %s AS t JOIN %s ON %s\nSET %s\nWHERE @tm_long = 1;\n\n", table, lockRows, bguard, strings.Join(lsets, ",\n    "))
 	}
 	p("-- name: TransitionHistory\n-- The history rows of the transitions applied, numbered after the task's last.\n")
 	p("INSERT INTO %s (%s)\nSELECT t.id, t.%s + 1, b.tm_from_status, b.status, b.tm_event, b.tm_at, b.tm_attempt, b.tm_actor, b.tm_message\n", history, histCols, HistorySeqColumn)
