@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"strings"
 	"testing"
@@ -239,28 +240,20 @@ func TestTransitionBatchLongColumns(t *testing.T) {
 	}
 	db := openOneConnection(t, training.Migrations(mysql.Engine))
 	d := trainingdb.NewDriver(db)
-	now := time.Now().UTC().Truncate(time.Microsecond)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			var before []*training.Training
-			var calls []sqltable.Call[training.Training]
-			for i := range mysql.MinJSONBatch {
+			before, calls := insertBatch(t, d.Driver, func() *training.Training {
 				x := training.NewTraining()
-				x.ID, x.Version, x.CreatedAt, x.UpdatedAt, x.ErrorMessage = uuid.New(), 1, now, now, tc.before
-				if err := d.Insert(context.Background(), x, backends.History{To: string(x.Status), At: now, Actor: "test"}); err != nil {
-					t.Fatal(err)
-				}
-				y := *x
-				y.Status, y.Version, y.UpdatedAt = training.StatusRunning, 2, now.Add(time.Millisecond)
+				x.ErrorMessage = tc.before
+				return x
+			}, "start", func(i int, y *training.Training) {
+				y.Status = training.StatusRunning
 				if i == 0 {
 					y.ErrorMessage = tc.after
 				} else {
 					y.Tag = text(fmt.Sprint("tag ", i))
 				}
-				before = append(before, x)
-				calls = append(calls, sqltable.Call[training.Training]{Task: &y, From: x.Key(), ID: x.ID, ToStatus: string(y.Status),
-					History: backends.History{Event: "start", At: y.UpdatedAt, Actor: "test"}})
-			}
+			})
 			stale := -1
 			if tc.stale {
 				stale, calls[0].From.Version = 0, 7
@@ -293,27 +286,18 @@ func TestTransitionBatchJSONColumns(t *testing.T) {
 	}
 	db := openOneConnection(t, analysis.Migrations(mysql.Engine))
 	d := mysqldb.NewDriver(db)
-	now := time.Now().UTC().Truncate(time.Microsecond)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			var before []*analysis.Task
-			var calls []sqltable.Call[analysis.Task]
-			for i := range mysql.MinJSONBatch {
+			before, calls := insertBatch(t, d.Driver, func() *analysis.Task {
 				x := analysis.NewTask()
-				x.ID, x.Version, x.CreatedAt, x.UpdatedAt = uuid.New(), 1, now, now
 				x.UserID, x.ToolID, x.Agents, x.ProgressDetail = "ana", "profile", []string{"unified-profiler"}, tc.before
-				if err := d.Insert(context.Background(), x, backends.History{To: string(x.Status), At: now, Actor: "test"}); err != nil {
-					t.Fatal(err)
-				}
-				y := *x
-				y.Status, y.Version, y.UpdatedAt = analysis.StatusQueued, 2, now.Add(time.Millisecond)
+				return x
+			}, "verify_uploads", func(i int, y *analysis.Task) {
+				y.Status = analysis.StatusQueued
 				if i == 0 {
 					y.Agents, y.ProgressDetail = tc.agents, tc.after
 				}
-				before = append(before, x)
-				calls = append(calls, sqltable.Call[analysis.Task]{Task: &y, From: x.Key(), ID: x.ID, ToStatus: string(y.Status),
-					History: backends.History{Event: "verify_uploads", At: y.UpdatedAt, Actor: "test"}})
-			}
+			})
 			flushAndReadBack(t, d.Driver, before, calls, -1)
 			if got := longFlag(t, db); got != tc.long {
 				t.Errorf("@tm_long = %d, want %d", got, tc.long)
@@ -333,25 +317,47 @@ func TestTransitionBatchGeneratedBefore(t *testing.T) {
 	}
 	db := openOneConnection(t, training.Migrations(mysql.Engine))
 	table := *mysql.TableOf(trainingdb.NewDriver(db).Driver)
-	table.Stmts = sqltable.MustParseStatements(string(old))
+	table.Stmts = maps.Clone(table.Stmts)
+	delete(table.Stmts, "TransitionUpdateLong")
+	delete(table.Stmts, "TransitionUpdateShort")
+	maps.Copy(table.Stmts, sqltable.MustParseStatements(string(old)))
 	d := mysql.NewDriver(db, &table)
+	before, calls := insertBatch(t, d, training.NewTraining, "fail", func(i int, y *training.Training) {
+		msg := fmt.Sprint("failed ", i)
+		y.Status, y.ErrorMessage = training.StatusFailed, &msg
+	})
+	flushAndReadBack(t, d, before, calls, -1)
+}
+
+// insertBatch inserts mysql.MinJSONBatch tasks that newTask makes,
+// started by Init (a new id, version 1, now), and returns them with the
+// calls that move each as move changes the i-th task's copy, then Touch:
+// version 2, a millisecond later, by event.
+func insertBatch[T any, PT interface {
+	*T
+	Key() backends.Key
+	Init(uuid.UUID, time.Time)
+	Touch(time.Time)
+}](t *testing.T, d *mysql.Driver[T], newTask func() PT, event string, move func(i int, y PT)) ([]*T, []sqltable.Call[T]) {
+	t.Helper()
 	now := time.Now().UTC().Truncate(time.Microsecond)
-	var before []*training.Training
-	var calls []sqltable.Call[training.Training]
+	var before []*T
+	var calls []sqltable.Call[T]
 	for i := range mysql.MinJSONBatch {
-		x := training.NewTraining()
-		x.ID, x.Version, x.CreatedAt, x.UpdatedAt = uuid.New(), 1, now, now
-		if err := d.Insert(context.Background(), x, backends.History{To: string(x.Status), At: now, Actor: "test"}); err != nil {
+		x := newTask()
+		x.Init(uuid.New(), now)
+		if err := d.Insert(context.Background(), x, backends.History{To: x.Key().Status, At: now, Actor: "test"}); err != nil {
 			t.Fatal(err)
 		}
-		y := *x
-		msg := fmt.Sprint("failed ", i)
-		y.Status, y.Version, y.UpdatedAt, y.ErrorMessage = training.StatusFailed, 2, now.Add(time.Millisecond), &msg
+		y := PT(new(T))
+		*y = *x
+		move(i, y)
+		y.Touch(now.Add(time.Millisecond))
 		before = append(before, x)
-		calls = append(calls, sqltable.Call[training.Training]{Task: &y, From: x.Key(), ID: x.ID, ToStatus: string(y.Status),
-			History: backends.History{Event: "fail", At: y.UpdatedAt, Actor: "test"}})
+		calls = append(calls, sqltable.Call[T]{Task: y, From: x.Key(), ID: x.Key().ID, ToStatus: y.Key().Status,
+			History: backends.History{Event: event, At: now.Add(time.Millisecond), Actor: "test"}})
 	}
-	flushAndReadBack(t, d, before, calls, -1)
+	return before, calls
 }
 
 // openOneConnection opens a new database with migrations, over one
