@@ -101,6 +101,5 @@ fuzz:
 	$(GO) test ./server/dashboard -run '^$$' -fuzz FuzzMarkdown -fuzztime $(FUZZTIME)
 	$(GO) test ./tracing -run '^$$' -fuzz FuzzContinue -fuzztime $(FUZZTIME)
 	$(GO) test ./backends/mysql -run '^$$' -fuzz FuzzSplitStatements -fuzztime $(FUZZTIME)
-	$(GO) test ./backends/mysql -run '^$$' -fuzz FuzzAppendString -fuzztime $(FUZZTIME)
 	$(GO) test ./backends/sqltable -run '^$$' -fuzz FuzzCompile -fuzztime $(FUZZTIME)
 	$(GO) test ./backends/sqltable -run '^$$' -fuzz FuzzParseStatements -fuzztime $(FUZZTIME)

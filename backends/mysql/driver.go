@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -28,10 +29,10 @@ import (
 //
 // Every write is one transaction sent as one query of many statements
 // (one round trip: a script), and concurrent creates and transitions are
-// committed together, in one script. A large batch of transitions is one
-// parameter (a JSON array) that each of its statements reads as rows, so
-// the server parses five or six statements a batch rather than two a
-// transition (batch.go). A claim locks its tasks, moves them,
+// committed together, in one script. A large batch of transitions goes
+// into a temporary table of the connection that each of its statements
+// reads, so the server parses six or seven statements a batch rather than
+// two a transition (transitionBatch). A claim locks its tasks, moves them,
 // appends their history rows and reads them back in one script too. A
 // transaction that the server rolls back for a deadlock (two claims
 // locking rows in different orders, say) is run again, up to maxAttempts
@@ -41,6 +42,9 @@ type Driver[T any] struct {
 	db *sql.DB
 	// transitions and inserts commit concurrent writes together.
 	transitions, inserts *groupcommit.Group[sqltable.Call[T]]
+	// noBatchTable is set once the server refused the batch's temporary
+	// table (transitionBatch): the driver then writes pairs.
+	noBatchTable atomic.Bool
 }
 
 // ClaimingDriver is a Driver whose model has a Claim statement: it
@@ -287,7 +291,7 @@ func (d *Driver[T]) transitionOne(ctx context.Context, c sqltable.Call[T]) error
 // flushTransitions writes a batch of transitions in one round trip and one
 // transaction, in the order of their tasks' ids (two batches in flight
 // lock their rows in the same order): InsertHistoryGuarded and
-// UpdateGuarded for each, or, from minJSONBatch transitions on, the
+// UpdateGuarded for each, or, from minTableBatch transitions on, the
 // model's Transition statements once (transitionBatch). A transition whose
 // guard failed gets groupcommit.ErrNotApplied. The group gives it
 // transitions of distinct tasks.
@@ -296,7 +300,7 @@ func (d *Driver[T]) flushTransitions(ctx context.Context, calls []sqltable.Call[
 	slices.SortFunc(sorted, func(a, b sqltable.Call[T]) int { return bytes.Compare(a.From.ID[:], b.From.ID[:]) })
 	var applied map[uuid.UUID]bool
 	var err error
-	if len(sorted) < minJSONBatch {
+	if len(sorted) < minTableBatch || !d.t.Has("TransitionFill") || d.noBatchTable.Load() {
 		applied, err = d.transitionPairs(ctx, sorted)
 	} else {
 		applied, err = d.transitionBatch(ctx, sorted)
@@ -329,51 +333,58 @@ func (d *Driver[T]) transitionPairs(ctx context.Context, calls []sqltable.Call[T
 	return applied, nil
 }
 
-// minJSONBatch is the smallest batch of transitions written as one JSON
-// parameter (transitionBatch); a smaller one is a guarded INSERT and UPDATE
-// a transition. As measured when every batch's update wrote a temporary
-// table on disk (see transitionStmts), a batch cost MariaDB about 0.8 ms,
-// and each transition then about 0.1 ms against 0.35 for the pair: in
-// batches of 8 the two cost the server the same CPU, in batches of 16 the
-// JSON 15 % less, in batches of 256 half. Without that table (one
-// client, two rounds, client and server CPU together) JSON cost less from
-// batches of 8 on and more in batches of 4; a bound of 8 changed nothing
-// in BenchmarkTransitions at concurrency 32 (four rounds alternated), whose
-// batches are larger, so it stays 16.
-const minJSONBatch = 16
+// minTableBatch is the smallest batch of transitions written through the
+// batch's table (transitionBatch); a smaller one is a guarded INSERT and
+// UPDATE a transition. Measured when batches were one JSON parameter that
+// each statement read with JSON_TABLE, which cost the server more a row
+// than the table does: in batches of 8 the two ways cost the server the
+// same CPU, in batches of 16 the JSON 15 % less, in batches of 256 half.
+const minTableBatch = 16
 
-// transitionStmts are the statements of a batch of transitions, in order,
-// for a model without TEXT or JSON columns (or generated before they were
-// set apart). A model with some has TransitionUpdateLong and
-// TransitionUpdateShort instead of TransitionUpdate (longTransitionStmts):
-// the first sets those columns, and updates nothing unless a transition
-// changes one; the second sets the others. An update of a join that sets
-// a TEXT column keeps its new values in a temporary table on disk until
-// the join is read (MariaDB's in-memory tables hold no TEXT). Without that
-// table when no text changes, as when workers complete tasks, a task cost
-// the server about 15 µs less CPU (BenchmarkWorkQueued).
+// The statements of a batch of transitions, in order, after TransitionFill,
+// for a model without TEXT or JSON columns (transitionStmts) and for one
+// with some (longTransitionStmts): TransitionUpdateLong sets those columns,
+// and updates nothing unless a transition changes one; TransitionUpdateShort
+// sets the others. An update of a join that sets a TEXT column keeps its new
+// values in a temporary table on disk until the join is read (MariaDB's
+// in-memory tables hold no TEXT). Without that table when no text changes,
+// as when workers complete tasks, a task cost the server about 15 µs less
+// CPU (BenchmarkWorkQueued).
 var (
-	transitionStmts     = []string{"TransitionBatch", "TransitionLock", "TransitionHistory", "TransitionUpdate", "Transitioned"}
-	longTransitionStmts = []string{"TransitionBatch", "TransitionLock", "TransitionUpdateLong", "TransitionHistory", "TransitionUpdateShort", "Transitioned"}
+	transitionStmts     = []string{"TransitionLock", "TransitionHistory", "TransitionUpdate", "TransitionClear", "Transitioned"}
+	longTransitionStmts = []string{"TransitionLock", "TransitionUpdateLong", "TransitionHistory", "TransitionUpdateShort", "TransitionClear", "Transitioned"}
 )
 
 // transitionBatch runs the script of a batch of transitions, again after a
-// deadlock: the batch as one JSON parameter (appendBatch), the lock of the
-// tasks whose guard holds, their history rows, their updates, and the ids
-// locked, which it returns: the transitions applied.
+// deadlock: the transitions into the connection's batch table (TransitionFill,
+// its VALUES row repeated; TransitionTable creates the table on a connection
+// that has none), the lock of the tasks whose guard holds, their history
+// rows, their updates, the table emptied, and the ids locked, which it
+// returns: the transitions applied.
+//
+// The table is a temporary one, which takes the CREATE TEMPORARY TABLES
+// privilege: without it, the driver writes this batch and every later one
+// as pairs of statements (transitionPairs).
+//
+// The rows of the table cost the server less than one JSON parameter that
+// each statement reads with JSON_TABLE, as batches were written before:
+// MariaDB's JSON_TABLE finds each column's value by its path from the start
+// of the row's array, about 1 µs a value. In BenchmarkWorkQueued
+// (concurrency 1000) the table cost 10 % less server CPU a task.
 func (d *Driver[T]) transitionBatch(ctx context.Context, calls []sqltable.Call[T]) (map[uuid.UUID]bool, error) {
-	batch, err := appendBatch(nil, d.t, calls)
+	query, args, err := d.values("TransitionFill", calls)
 	if err != nil {
 		return nil, err
 	}
-	c := &sqltable.Call[T]{Batch: string(batch)}
-	var sc script
+	sc := script{setup: d.t.Stmts["TransitionTable"].SQL}
+	sc.add(query, args)
 	names := transitionStmts
 	if d.t.Has("TransitionUpdateLong") {
 		names = longTransitionStmts
 	}
+	var none sqltable.Call[T]
 	for _, name := range names {
-		if err := d.add(&sc, name, c); err != nil {
+		if err := d.add(&sc, name, &none); err != nil {
 			return nil, err
 		}
 	}
@@ -389,6 +400,10 @@ func (d *Driver[T]) transitionBatch(ctx context.Context, calls []sqltable.Call[T
 			return nil
 		})
 	})
+	if se := (*setupError)(nil); errors.As(err, &se) && isAccessDenied(se) {
+		d.noBatchTable.Store(true)
+		return d.transitionPairs(ctx, calls)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -69,13 +69,13 @@ func BenchmarkTransitions(b *testing.B) {
 }
 
 // TestTransitionBatches writes batches of transitions as the group commit
-// does, small (a pair of statements a transition) and large (one JSON
-// parameter): a transition applies, one whose task another transition
+// does, small (a pair of statements a transition) and large (through the
+// batch's table): a transition applies, one whose task another transition
 // moved first does not, and the other tasks' values, text that needs
 // escaping and NULLs included, are written as given, as is a history row
 // without an event.
 func TestTransitionBatches(t *testing.T) {
-	for _, others := range []int{0, mysql.MinJSONBatch} {
+	for _, others := range []int{0, mysql.MinTableBatch} {
 		t.Run(fmt.Sprintf("%d other tasks", others), func(t *testing.T) {
 			testTransitionBatch(t, others)
 		})
@@ -128,7 +128,6 @@ func testTransitionBatch(t *testing.T, others int) {
 		}
 		calls = append(calls, c)
 	}
-	noJSONNull(t, d, calls)
 	errs := mysql.FlushTransitions(d.Driver, calls)
 	if errs[0] != nil || !errors.Is(errs[1], groupcommit.ErrNotApplied) {
 		t.Fatalf("errors %v, want nil, %v", errs[:2], groupcommit.ErrNotApplied)
@@ -175,40 +174,6 @@ func testTransitionBatch(t *testing.T, others int) {
 		if h := hs[len(hs)-1]; len(hs) != 2 || h.Seq != 2 || h.From != "QUEUED" || h.To != "RUNNING" || h.Event != c.History.Event || !h.At.Equal(c.History.At) || h.Actor != "test" {
 			t.Errorf("history %+v", hs)
 		}
-	}
-}
-
-// noJSONNull fails if the batch of calls, as JSON, holds a null: MySQL 8
-// reads a JSON null into a text column as the text "null". A null value is
-// an empty array, a value an array of one.
-func noJSONNull(t *testing.T, d *trainingdb.Driver, calls []sqltable.Call[training.Training]) {
-	t.Helper()
-	batch, err := mysql.BatchJSON(d.Driver, calls)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rows [][]any
-	if err := json.Unmarshal(batch, &rows); err != nil {
-		t.Fatalf("the batch is not an array of arrays: %v", err)
-	}
-	empty := 0
-	for i, row := range rows {
-		for j, v := range row {
-			switch v := v.(type) {
-			case nil:
-				t.Errorf("transition %d, value %d: a JSON null", i, j)
-			case []any:
-				if len(v) == 0 {
-					empty++
-				}
-				if len(v) == 1 && v[0] == nil {
-					t.Errorf("transition %d, value %d: a JSON null in its array", i, j)
-				}
-			}
-		}
-	}
-	if len(calls) > 2 && empty == 0 {
-		t.Error("no value of the batch is null: the test writes no null")
 	}
 }
 
@@ -306,30 +271,112 @@ func TestTransitionBatchJSONColumns(t *testing.T) {
 	}
 }
 
-// TestTransitionBatchGeneratedBefore runs a batch through the training
-// model's statements as taskgen generated them before the text columns were
-// set apart (one TransitionUpdate of every column): a model generated then
-// still writes its batches whole.
-func TestTransitionBatchGeneratedBefore(t *testing.T) {
-	old, err := os.ReadFile("testdata/training_query_before_long_columns.sql")
+// TestTransitionBatchWithoutTable writes a batch of transitions whole where
+// the driver cannot use the batch's table: with the training model's
+// statements as taskgen generated them before it (the batch was a JSON
+// parameter), and for a user without the CREATE TEMPORARY TABLES
+// privilege. The driver writes pairs of statements instead.
+func TestTransitionBatchWithoutTable(t *testing.T) {
+	old, err := os.ReadFile("testdata/training_query_before_batch_table.sql")
 	if err != nil {
 		t.Fatal(err)
 	}
-	db := openOneConnection(t, training.Migrations(mysql.Engine))
-	table := *mysql.TableOf(trainingdb.NewDriver(db).Driver)
-	table.Stmts = maps.Clone(table.Stmts)
-	delete(table.Stmts, "TransitionUpdateLong")
-	delete(table.Stmts, "TransitionUpdateShort")
-	maps.Copy(table.Stmts, sqltable.MustParseStatements(string(old)))
-	d := mysql.NewDriver(db, &table)
-	before, calls := insertBatch(t, d, training.NewTraining, "fail", func(i int, y *training.Training) {
-		msg := fmt.Sprint("failed ", i)
-		y.Status, y.ErrorMessage = training.StatusFailed, &msg
-	})
-	flushAndReadBack(t, d, before, calls, -1)
+	cases := []struct {
+		name string
+		open func(t *testing.T) (*sql.DB, *sqltable.Table[training.Training])
+	}{
+		{"generated before", func(t *testing.T) (*sql.DB, *sqltable.Table[training.Training]) {
+			db := openOneConnection(t, training.Migrations(mysql.Engine))
+			table := *mysql.TableOf(trainingdb.NewDriver(db).Driver)
+			table.Stmts = maps.Clone(table.Stmts)
+			for _, name := range []string{"TransitionTable", "TransitionFill", "TransitionLock", "TransitionUpdateLong", "TransitionHistory", "TransitionUpdateShort", "TransitionClear"} {
+				delete(table.Stmts, name)
+			}
+			maps.Copy(table.Stmts, sqltable.MustParseStatements(string(old)))
+			return db, &table
+		}},
+		{"no temporary tables", func(t *testing.T) (*sql.DB, *sqltable.Table[training.Training]) {
+			dsn := mysqltest.Database(t)
+			root, err := mysql.Open(context.Background(), dsn, training.Migrations(mysql.Engine))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { root.Close() })
+			cfg, err := mysql.ParseDSN(dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			user := "tm_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
+			for _, stmt := range []string{
+				fmt.Sprintf("CREATE USER '%s'@'%%'", user),
+				fmt.Sprintf("GRANT SELECT, INSERT, UPDATE, DELETE, CREATE ON `%s`.* TO '%s'@'%%'", cfg.DBName, user),
+			} {
+				if _, err := root.Exec(stmt); err != nil {
+					t.Fatal(err)
+				}
+			}
+			t.Cleanup(func() { root.Exec(fmt.Sprintf("DROP USER '%s'@'%%'", user)) })
+			cfg.User, cfg.Passwd = user, ""
+			db, err := mysql.OpenConfig(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			return db, mysql.TableOf(trainingdb.NewDriver(db).Driver)
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			db, table := tc.open(t)
+			d := mysql.NewDriver(db, table)
+			for range 2 { // the second batch after the table was refused
+				before, calls := insertBatch(t, d, training.NewTraining, "fail", func(i int, y *training.Training) {
+					msg := fmt.Sprint("failed ", i)
+					y.Status, y.ErrorMessage = training.StatusFailed, &msg
+				})
+				flushAndReadBack(t, d, before, calls, -1)
+			}
+		})
+	}
 }
 
-// insertBatch inserts mysql.MinJSONBatch tasks that newTask makes,
+// TestTransitionBatchTable: the driver creates the batch's table on a
+// connection that has none, and a batch that fails leaves nothing in it
+// for the connection's next batch.
+func TestTransitionBatchTable(t *testing.T) {
+	db := openOneConnection(t, training.Migrations(mysql.Engine))
+	d := trainingdb.NewDriver(db)
+	start := func(i int, y *training.Training) { y.Status = training.StatusRunning }
+	before, calls := insertBatch(t, d.Driver, training.NewTraining, "start", start)
+	flushAndReadBack(t, d.Driver, before, calls, -1)
+
+	// A batch that breaks a CHECK fails whole.
+	before, calls = insertBatch(t, d.Driver, training.NewTraining, "start", start)
+	calls[len(calls)-1].Task.Progress = 1000
+	for i, err := range mysql.FlushTransitions(d.Driver, calls) {
+		if err == nil || !strings.Contains(err.Error(), "training_progress_check") {
+			t.Fatalf("transition %d of a batch with a progress of 1000: %v", i, err)
+		}
+	}
+	var rows int
+	if err := db.QueryRow("SELECT COUNT(*) FROM tm_batch_training").Scan(&rows); err != nil || rows != 0 {
+		t.Fatalf("%d rows in the batch's table after the failed batch (%v), want 0", rows, err)
+	}
+	calls[len(calls)-1].Task.Progress = 50
+	flushAndReadBack(t, d.Driver, before, calls, -1)
+
+	// The table gone (a new connection has none): created again.
+	if _, err := db.Exec("DROP TEMPORARY TABLE tm_batch_training"); err != nil {
+		t.Fatal(err)
+	}
+	before, calls = insertBatch(t, d.Driver, training.NewTraining, "start", start)
+	flushAndReadBack(t, d.Driver, before, calls, -1)
+	if err := db.QueryRow("SELECT COUNT(*) FROM tm_batch_training").Scan(&rows); err != nil || rows != 0 {
+		t.Fatalf("the batch's table after a batch: %d rows, %v; want it there and empty", rows, err)
+	}
+}
+
+// insertBatch inserts mysql.MinTableBatch tasks that newTask makes,
 // started by Init (a new id, version 1, now), and returns them with the
 // calls that move each as move changes the i-th task's copy, then Touch:
 // version 2, a millisecond later, by event.
@@ -343,7 +390,7 @@ func insertBatch[T any, PT interface {
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	var before []*T
 	var calls []sqltable.Call[T]
-	for i := range mysql.MinJSONBatch {
+	for i := range mysql.MinTableBatch {
 		x := newTask()
 		x.Init(uuid.New(), now)
 		if err := d.Insert(context.Background(), x, backends.History{To: x.Key().Status, At: now, Actor: "test"}); err != nil {

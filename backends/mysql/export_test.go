@@ -21,9 +21,9 @@ func FlushTransitions[T any](d *Driver[T], calls []sqltable.Call[T]) []error {
 	return d.flushTransitions(context.Background(), calls)
 }
 
-// MinJSONBatch is the smallest batch of transitions written as one JSON
-// parameter.
-const MinJSONBatch = minJSONBatch
+// MinTableBatch is the smallest batch of transitions written through the
+// batch's table.
+const MinTableBatch = minTableBatch
 
 // OldestFirst sorts claims as the driver sorts what Locked reads back.
 func OldestFirst[T any](d *Driver[T], cs []backends.Claim[T]) { d.oldestFirst(cs) }
@@ -31,11 +31,6 @@ func OldestFirst[T any](d *Driver[T], cs []backends.Claim[T]) { d.oldestFirst(cs
 // SessionStatement reports whether Migrate resumes before a statement
 // rather than after it.
 func SessionStatement(stmt string) bool { return sessionStatement(stmt) }
-
-// BatchJSON is the JSON parameter a batch of calls is written with.
-func BatchJSON[T any](d *Driver[T], calls []sqltable.Call[T]) ([]byte, error) {
-	return appendBatch(nil, d.t, calls)
-}
 
 // TableOf returns the model description d was made with.
 func TableOf[T any](d *Driver[T]) *sqltable.Table[T] { return d.t.Table }

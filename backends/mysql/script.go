@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -28,9 +29,11 @@ import (
 // connection lost mid-script leaves nothing written (the server rolls back
 // what was not committed).
 type script struct {
-	text strings.Builder
-	args []any
-	n    int // statements added
+	// setup runs when a statement finds a table missing (query).
+	setup string
+	text  strings.Builder
+	args  []any
+	n     int // statements added
 }
 
 // scriptHead and scriptTail surround a script's statements.
@@ -91,30 +94,70 @@ func (s *script) exec(ctx context.Context, db *sql.DB) ([]int64, error) {
 
 // query runs the script and calls each for every row its statements
 // return. An error of each stops the reading, but not the script: the
-// server has run it, COMMIT included.
+// server has run it, COMMIT included. When a statement finds a table
+// missing (the connection's temporary table of a batch, on a new
+// connection) before any row was read, query runs the script's setup on
+// the same connection and the script again, once; an error of the setup
+// is a *setupError.
 func (s *script) query(ctx context.Context, db *sql.DB, each func(*sql.Rows) error) error {
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
+	read, err := s.queryOn(ctx, conn, each)
+	if err == nil || read || s.setup == "" || !isMissingTable(err) {
+		return err
+	}
+	if _, err := conn.ExecContext(ctx, s.setup); err != nil {
+		return &setupError{err}
+	}
+	_, err = s.queryOn(ctx, conn, each)
+	return err
+}
+
+// queryOn runs the script on conn, rolled back when it fails, and reports
+// whether it read a row.
+func (s *script) queryOn(ctx context.Context, conn *sql.Conn, each func(*sql.Rows) error) (read bool, err error) {
 	rows, err := conn.QueryContext(ctx, s.String(), s.args...)
 	if err != nil {
 		_, _ = conn.ExecContext(context.Background(), "ROLLBACK")
-		return err
+		return false, err
 	}
 	for more := true; more; more = rows.NextResultSet() {
 		for rows.Next() {
+			read = true
 			if err := each(rows); err != nil {
 				rows.Close()
-				return err
+				return read, err
 			}
 		}
 	}
 	if err := rows.Err(); err != nil {
 		rows.Close()
 		_, _ = conn.ExecContext(context.Background(), "ROLLBACK")
-		return err
+		return read, err
 	}
-	return rows.Close()
+	return read, rows.Close()
+}
+
+// setupError is the error of a script's setup statement.
+type setupError struct{ err error }
+
+func (e *setupError) Error() string { return e.err.Error() }
+func (e *setupError) Unwrap() error { return e.err }
+
+// isMissingTable reports whether err is the server's "table doesn't
+// exist" (ER_NO_SUCH_TABLE).
+func isMissingTable(err error) bool {
+	var me *mysqldriver.MySQLError
+	return errors.As(err, &me) && me.Number == 1146
+}
+
+// isAccessDenied reports whether err is the server's refusal of a
+// statement the user has no privilege for: on a database (1044), a table
+// (1142) or the server (1227).
+func isAccessDenied(err error) bool {
+	var me *mysqldriver.MySQLError
+	return errors.As(err, &me) && (me.Number == 1044 || me.Number == 1142 || me.Number == 1227)
 }

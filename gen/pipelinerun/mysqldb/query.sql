@@ -58,20 +58,59 @@ UPDATE pipeline_run SET `status` = sqlc.arg(status),
     tm_history_seq = tm_history_seq + 1
 WHERE id = sqlc.arg(id) AND status = sqlc.arg(tm_from_status) AND version = sqlc.arg(tm_from_version);
 
--- name: TransitionBatch
+-- name: TransitionTable
 -- A batch of many transitions is one transaction of the statements Transition…,
--- each run once for the whole batch. This one keeps the batch in @tm_batch, a
--- JSON array with an array per transition: its task's status and version before
+-- each run once for the whole batch, which they read from this temporary table
+-- (one a connection, which the driver creates when a statement finds it
+-- missing): a row per transition, with its task's status and version before
 -- it (the guard), its history row's event, time, attempt, actor and message,
--- then the value of every column of the table in driver.go's Columns order.
--- A value that may be null (the event, every column's) is an array of one, or
--- an empty array for null, read at [0]: a path that finds nothing is NULL on
--- MySQL and MariaDB, a JSON null read as text is "null" on MySQL 8.
-SET @tm_batch = sqlc.arg(tm_batch);
+-- and the value of every column the transition sets.
+CREATE TEMPORARY TABLE IF NOT EXISTS tm_batch_pipeline_run (
+    tm_from_status VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin,
+    tm_from_version BIGINT,
+    tm_event VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin,
+    tm_at DATETIME(6),
+    tm_attempt INT,
+    tm_actor LONGTEXT,
+    tm_message LONGTEXT,
+    `id` CHAR(36) CHARACTER SET ascii COLLATE ascii_bin,
+    `status` LONGTEXT,
+    `version` BIGINT,
+    `updated_at` DATETIME(6),
+    `stage` LONGTEXT,
+    `task` LONGTEXT,
+    `hostname` LONGTEXT,
+    `pid` BIGINT,
+    `ppid` BIGINT,
+    `user_name` LONGTEXT,
+    `code_version` LONGTEXT,
+    `git_commit` LONGTEXT,
+    `environment` LONGTEXT,
+    `script_path` LONGTEXT,
+    `script_filename` LONGTEXT,
+    `log_path` LONGTEXT,
+    `log_filename` LONGTEXT,
+    `overall_percent` DOUBLE,
+    `message` LONGTEXT,
+    `current_subtask` BIGINT,
+    `total_subtasks` BIGINT,
+    `error_message` LONGTEXT,
+    `error_detail` LONGTEXT,
+    `memory_mb` DOUBLE,
+    `cpu_percent` DOUBLE,
+    `started_at` DATETIME(6),
+    `ended_at` DATETIME(6),
+    PRIMARY KEY (`id`)
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
+
+-- name: TransitionFill
+-- The batch's transitions: the driver repeats the VALUES row for each.
+INSERT INTO tm_batch_pipeline_run (tm_from_status, tm_from_version, tm_event, tm_at, tm_attempt, tm_actor, tm_message, `id`, `status`, `version`, `updated_at`, `stage`, `task`, `hostname`, `pid`, `ppid`, `user_name`, `code_version`, `git_commit`, `environment`, `script_path`, `script_filename`, `log_path`, `log_filename`, `overall_percent`, `message`, `current_subtask`, `total_subtasks`, `error_message`, `error_detail`, `memory_mb`, `cpu_percent`, `started_at`, `ended_at`)
+VALUES (sqlc.arg(tm_from_status), sqlc.arg(tm_from_version), sqlc.arg(tm_event), sqlc.arg(tm_at), sqlc.arg(tm_attempt), sqlc.arg(tm_actor), sqlc.arg(tm_message), sqlc.arg(id), sqlc.arg(status), sqlc.arg(version), sqlc.arg(updated_at), sqlc.arg(stage), sqlc.arg(task), sqlc.arg(hostname), sqlc.arg(pid), sqlc.arg(ppid), sqlc.arg(user_name), sqlc.arg(code_version), sqlc.arg(git_commit), sqlc.arg(environment), sqlc.arg(script_path), sqlc.arg(script_filename), sqlc.arg(log_path), sqlc.arg(log_filename), sqlc.arg(overall_percent), sqlc.arg(message), sqlc.arg(current_subtask), sqlc.arg(total_subtasks), sqlc.arg(error_message), sqlc.arg(error_detail), sqlc.arg(memory_mb), sqlc.arg(cpu_percent), sqlc.arg(started_at), sqlc.arg(ended_at));
 
 -- name: TransitionLock
 -- Locks the tasks of the batch that still have the status and version its
--- transitions start from, in the batch's order (by id), and keeps their ids in
+-- transitions start from, in the order of their ids, and keeps their ids in
 -- @tm_ids: the transitions applied.
 -- It also sets @tm_long to 1 when a transition changes a column of
 -- TransitionUpdateLong, to 0 when none does.
@@ -86,20 +125,7 @@ SELECT JSON_ARRAYAGG(id), COALESCE(MAX(tm_long), 0) INTO @tm_ids, @tm_long FROM 
         AND CAST(t.`message` AS BINARY) <=> CAST(b.`message` AS BINARY)
         AND CAST(t.`error_message` AS BINARY) <=> CAST(b.`error_message` AS BINARY)
         AND CAST(t.`error_detail` AS BINARY) <=> CAST(b.`error_detail` AS BINARY)) AS tm_long
-    FROM pipeline_run AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
-        tm_from_status VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[0]',
-        tm_from_version BIGINT PATH '$[1]',
-        `id` CHAR(36) CHARACTER SET ascii PATH '$[7][0]',
-        `user_name` LONGTEXT PATH '$[17][0]',
-        `code_version` LONGTEXT PATH '$[18][0]',
-        `environment` LONGTEXT PATH '$[20][0]',
-        `script_path` LONGTEXT PATH '$[21][0]',
-        `script_filename` LONGTEXT PATH '$[22][0]',
-        `log_path` LONGTEXT PATH '$[23][0]',
-        `log_filename` LONGTEXT PATH '$[24][0]',
-        `message` LONGTEXT PATH '$[26][0]',
-        `error_message` LONGTEXT PATH '$[29][0]',
-        `error_detail` LONGTEXT PATH '$[30][0]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version
+    FROM pipeline_run AS t JOIN tm_batch_pipeline_run AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version
     FOR UPDATE
 ) AS tm_locked;
 
@@ -111,20 +137,7 @@ SELECT JSON_ARRAYAGG(id), COALESCE(MAX(tm_long), 0) INTO @tm_ids, @tm_long FROM 
 -- until the join is read: with one of these columns, a table on disk for
 -- every batch. TransitionUpdateShort sets the other columns; this runs
 -- before it, while the guard holds.
-UPDATE pipeline_run AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
-        tm_from_status VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[0]',
-        tm_from_version BIGINT PATH '$[1]',
-        `id` CHAR(36) CHARACTER SET ascii PATH '$[7][0]',
-        `user_name` LONGTEXT PATH '$[17][0]',
-        `code_version` LONGTEXT PATH '$[18][0]',
-        `environment` LONGTEXT PATH '$[20][0]',
-        `script_path` LONGTEXT PATH '$[21][0]',
-        `script_filename` LONGTEXT PATH '$[22][0]',
-        `log_path` LONGTEXT PATH '$[23][0]',
-        `log_filename` LONGTEXT PATH '$[24][0]',
-        `message` LONGTEXT PATH '$[26][0]',
-        `error_message` LONGTEXT PATH '$[29][0]',
-        `error_detail` LONGTEXT PATH '$[30][0]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version
+UPDATE pipeline_run AS t JOIN tm_batch_pipeline_run AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version
 SET t.`user_name` = b.`user_name`,
     t.`code_version` = b.`code_version`,
     t.`environment` = b.`environment`,
@@ -141,40 +154,12 @@ WHERE @tm_long = 1;
 -- The history rows of the transitions applied, numbered after the task's last.
 INSERT INTO pipeline_run_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
 SELECT t.id, t.tm_history_seq + 1, b.tm_from_status, b.status, b.tm_event, b.tm_at, b.tm_attempt, b.tm_actor, b.tm_message
-FROM pipeline_run AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
-        tm_from_status VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[0]',
-        tm_from_version BIGINT PATH '$[1]',
-        tm_event VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[2][0]',
-        tm_at DATETIME(6) PATH '$[3]',
-        tm_attempt INT PATH '$[4]',
-        tm_actor LONGTEXT PATH '$[5]',
-        tm_message LONGTEXT PATH '$[6]',
-        `id` CHAR(36) CHARACTER SET ascii PATH '$[7][0]',
-        `status` LONGTEXT PATH '$[8][0]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version;
+FROM pipeline_run AS t JOIN tm_batch_pipeline_run AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version;
 
 -- name: TransitionUpdateShort
 -- The transitions applied: every column but the id, the creation time and
 -- those of TransitionUpdateLong.
-UPDATE pipeline_run AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
-        tm_from_status VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[0]',
-        tm_from_version BIGINT PATH '$[1]',
-        `id` CHAR(36) CHARACTER SET ascii PATH '$[7][0]',
-        `status` LONGTEXT PATH '$[8][0]',
-        `version` BIGINT PATH '$[9][0]',
-        `updated_at` DATETIME(6) PATH '$[11][0]',
-        `stage` LONGTEXT PATH '$[12][0]',
-        `task` LONGTEXT PATH '$[13][0]',
-        `hostname` LONGTEXT PATH '$[14][0]',
-        `pid` BIGINT PATH '$[15][0]',
-        `ppid` BIGINT PATH '$[16][0]',
-        `git_commit` LONGTEXT PATH '$[19][0]',
-        `overall_percent` DOUBLE PATH '$[25][0]',
-        `current_subtask` BIGINT PATH '$[27][0]',
-        `total_subtasks` BIGINT PATH '$[28][0]',
-        `memory_mb` DOUBLE PATH '$[31][0]',
-        `cpu_percent` DOUBLE PATH '$[32][0]',
-        `started_at` DATETIME(6) PATH '$[33][0]',
-        `ended_at` DATETIME(6) PATH '$[34][0]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version
+UPDATE pipeline_run AS t JOIN tm_batch_pipeline_run AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version
 SET t.`status` = b.`status`,
     t.`version` = b.`version`,
     t.`updated_at` = b.`updated_at`,
@@ -192,6 +177,11 @@ SET t.`status` = b.`status`,
     t.`started_at` = b.`started_at`,
     t.`ended_at` = b.`ended_at`,
     t.tm_history_seq = t.tm_history_seq + 1;
+
+-- name: TransitionClear
+-- Empties the batch's table before the transaction commits (a rollback empties
+-- it too), ready for the connection's next batch.
+DELETE FROM tm_batch_pipeline_run;
 
 -- name: Transitioned
 -- The ids of the tasks TransitionLock locked.

@@ -44,30 +44,51 @@ UPDATE training SET `status` = sqlc.arg(status),
     tm_history_seq = tm_history_seq + 1
 WHERE id = sqlc.arg(id) AND status = sqlc.arg(tm_from_status) AND version = sqlc.arg(tm_from_version);
 
--- name: TransitionBatch
+-- name: TransitionTable
 -- A batch of many transitions is one transaction of the statements Transition…,
--- each run once for the whole batch. This one keeps the batch in @tm_batch, a
--- JSON array with an array per transition: its task's status and version before
+-- each run once for the whole batch, which they read from this temporary table
+-- (one a connection, which the driver creates when a statement finds it
+-- missing): a row per transition, with its task's status and version before
 -- it (the guard), its history row's event, time, attempt, actor and message,
--- then the value of every column of the table in driver.go's Columns order.
--- A value that may be null (the event, every column's) is an array of one, or
--- an empty array for null, read at [0]: a path that finds nothing is NULL on
--- MySQL and MariaDB, a JSON null read as text is "null" on MySQL 8.
-SET @tm_batch = sqlc.arg(tm_batch);
+-- and the value of every column the transition sets.
+CREATE TEMPORARY TABLE IF NOT EXISTS tm_batch_training (
+    tm_from_status VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin,
+    tm_from_version BIGINT,
+    tm_event VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin,
+    tm_at DATETIME(6),
+    tm_attempt INT,
+    tm_actor LONGTEXT,
+    tm_message LONGTEXT,
+    `id` CHAR(36) CHARACTER SET ascii COLLATE ascii_bin,
+    `status` LONGTEXT,
+    `version` BIGINT,
+    `updated_at` DATETIME(6),
+    `tag` LONGTEXT,
+    `error_message` LONGTEXT,
+    `base_model` LONGTEXT,
+    `epochs` BIGINT,
+    `user_id` LONGTEXT,
+    `progress` BIGINT,
+    `queued_at` DATETIME(6),
+    `started_at` DATETIME(6),
+    `end_date` DATETIME(6),
+    PRIMARY KEY (`id`)
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
+
+-- name: TransitionFill
+-- The batch's transitions: the driver repeats the VALUES row for each.
+INSERT INTO tm_batch_training (tm_from_status, tm_from_version, tm_event, tm_at, tm_attempt, tm_actor, tm_message, `id`, `status`, `version`, `updated_at`, `tag`, `error_message`, `base_model`, `epochs`, `user_id`, `progress`, `queued_at`, `started_at`, `end_date`)
+VALUES (sqlc.arg(tm_from_status), sqlc.arg(tm_from_version), sqlc.arg(tm_event), sqlc.arg(tm_at), sqlc.arg(tm_attempt), sqlc.arg(tm_actor), sqlc.arg(tm_message), sqlc.arg(id), sqlc.arg(status), sqlc.arg(version), sqlc.arg(updated_at), sqlc.arg(tag), sqlc.arg(error_message), sqlc.arg(base_model), sqlc.arg(epochs), sqlc.arg(user_id), sqlc.arg(progress), sqlc.arg(queued_at), sqlc.arg(started_at), sqlc.arg(end_date));
 
 -- name: TransitionLock
 -- Locks the tasks of the batch that still have the status and version its
--- transitions start from, in the batch's order (by id), and keeps their ids in
+-- transitions start from, in the order of their ids, and keeps their ids in
 -- @tm_ids: the transitions applied.
 -- It also sets @tm_long to 1 when a transition changes a column of
 -- TransitionUpdateLong, to 0 when none does.
 SELECT JSON_ARRAYAGG(id), COALESCE(MAX(tm_long), 0) INTO @tm_ids, @tm_long FROM (
     SELECT t.id, NOT (CAST(t.`error_message` AS BINARY) <=> CAST(b.`error_message` AS BINARY)) AS tm_long
-    FROM training AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
-        tm_from_status VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[0]',
-        tm_from_version BIGINT PATH '$[1]',
-        `id` CHAR(36) CHARACTER SET ascii PATH '$[7][0]',
-        `error_message` LONGTEXT PATH '$[13][0]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version
+    FROM training AS t JOIN tm_batch_training AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version
     FOR UPDATE
 ) AS tm_locked;
 
@@ -79,11 +100,7 @@ SELECT JSON_ARRAYAGG(id), COALESCE(MAX(tm_long), 0) INTO @tm_ids, @tm_long FROM 
 -- until the join is read: with one of these columns, a table on disk for
 -- every batch. TransitionUpdateShort sets the other columns; this runs
 -- before it, while the guard holds.
-UPDATE training AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
-        tm_from_status VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[0]',
-        tm_from_version BIGINT PATH '$[1]',
-        `id` CHAR(36) CHARACTER SET ascii PATH '$[7][0]',
-        `error_message` LONGTEXT PATH '$[13][0]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version
+UPDATE training AS t JOIN tm_batch_training AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version
 SET t.`error_message` = b.`error_message`
 WHERE @tm_long = 1;
 
@@ -91,35 +108,12 @@ WHERE @tm_long = 1;
 -- The history rows of the transitions applied, numbered after the task's last.
 INSERT INTO training_history (task_id, seq, from_status, to_status, event, at, attempt, actor, message)
 SELECT t.id, t.tm_history_seq + 1, b.tm_from_status, b.status, b.tm_event, b.tm_at, b.tm_attempt, b.tm_actor, b.tm_message
-FROM training AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
-        tm_from_status VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[0]',
-        tm_from_version BIGINT PATH '$[1]',
-        tm_event VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[2][0]',
-        tm_at DATETIME(6) PATH '$[3]',
-        tm_attempt INT PATH '$[4]',
-        tm_actor LONGTEXT PATH '$[5]',
-        tm_message LONGTEXT PATH '$[6]',
-        `id` CHAR(36) CHARACTER SET ascii PATH '$[7][0]',
-        `status` LONGTEXT PATH '$[8][0]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version;
+FROM training AS t JOIN tm_batch_training AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version;
 
 -- name: TransitionUpdateShort
 -- The transitions applied: every column but the id, the creation time and
 -- those of TransitionUpdateLong.
-UPDATE training AS t JOIN JSON_TABLE(@tm_batch, '$[*]' COLUMNS (
-        tm_from_status VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin PATH '$[0]',
-        tm_from_version BIGINT PATH '$[1]',
-        `id` CHAR(36) CHARACTER SET ascii PATH '$[7][0]',
-        `status` LONGTEXT PATH '$[8][0]',
-        `version` BIGINT PATH '$[9][0]',
-        `updated_at` DATETIME(6) PATH '$[11][0]',
-        `tag` LONGTEXT PATH '$[12][0]',
-        `base_model` LONGTEXT PATH '$[14][0]',
-        `epochs` BIGINT PATH '$[15][0]',
-        `user_id` LONGTEXT PATH '$[16][0]',
-        `progress` BIGINT PATH '$[17][0]',
-        `queued_at` DATETIME(6) PATH '$[18][0]',
-        `started_at` DATETIME(6) PATH '$[19][0]',
-        `end_date` DATETIME(6) PATH '$[20][0]')) AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version
+UPDATE training AS t JOIN tm_batch_training AS b ON t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version
 SET t.`status` = b.`status`,
     t.`version` = b.`version`,
     t.`updated_at` = b.`updated_at`,
@@ -132,6 +126,11 @@ SET t.`status` = b.`status`,
     t.`started_at` = b.`started_at`,
     t.`end_date` = b.`end_date`,
     t.tm_history_seq = t.tm_history_seq + 1;
+
+-- name: TransitionClear
+-- Empties the batch's table before the transaction commits (a rollback empties
+-- it too), ready for the connection's next batch.
+DELETE FROM tm_batch_training;
 
 -- name: Transitioned
 -- The ids of the tasks TransitionLock locked.

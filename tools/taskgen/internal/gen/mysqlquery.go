@@ -2,6 +2,7 @@ package gen
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -24,68 +25,38 @@ var (
 	mysqlLocked = mysqlIDsOf("@tm_ids")
 )
 
-// batchValue is one value that leads each transition's array in
-// @tm_batch: its name and type in JSON_TABLE, and whether it may be null.
-// A value that may be null is an array of one, or an empty array for null,
-// read at [0]: a JSON null read into a text column is the text "null" on
-// MySQL 8 (NULL on MariaDB), a path that finds nothing is NULL on both.
-// Every column's value is such an array.
-type batchValue struct {
-	name, typ string
-	nullable  bool
-}
+// batchValue is a column of a batch's table (TransitionTable) that is not
+// a column of the task's: the guard and the history row.
+type batchValue struct{ name, typ string }
 
-// mysqlBatchHead are the values that lead each transition's array in
-// @tm_batch, before the table's columns: the guard and the history row.
-// backends/mysql writes them in this order (appendBatch).
+// mysqlBatchHead are the columns of a batch's table before the task's
+// columns: the guard (the task's status and version before the transition)
+// and the history row's event, time, attempt, actor and message.
 var mysqlBatchHead = []batchValue{
 	{name: "tm_from_status", typ: mysqlName},
 	{name: "tm_from_version", typ: "BIGINT"},
-	{name: "tm_event", typ: mysqlName, nullable: true},
+	{name: "tm_event", typ: mysqlName},
 	{name: "tm_at", typ: "DATETIME(6)"},
 	{name: "tm_attempt", typ: "INT"},
 	{name: "tm_actor", typ: "LONGTEXT"},
 	{name: "tm_message", typ: "LONGTEXT"},
 }
 
-// mysqlBatchTypes are the types of a batch's values, by their kind in
-// sqltable.Table's Columns. Text is LONGTEXT, whatever its column's type:
-// JSON_TABLE cuts a longer string to its column's length without an error,
-// and the table's own column should refuse it.
+// mysqlBatchTypes are the types of a batch's table's columns, by their kind
+// in sqltable.Table's Columns. Text is LONGTEXT, whatever its column's type:
+// the task table's own column, with its CHECK, refuses a value too long for
+// it, and the batch's table should not refuse it first with another error.
 var mysqlBatchTypes = map[string]string{"text": "LONGTEXT", "int": "BIGINT", "float": "DOUBLE",
-	"bool": "BOOLEAN", "time": "DATETIME(6)", "uuid": "CHAR(36) CHARACTER SET ascii", "json": "LONGTEXT"}
+	"bool": "BOOLEAN", "time": "DATETIME(6)", "uuid": "CHAR(36) CHARACTER SET ascii COLLATE ascii_bin", "json": "LONGTEXT"}
 
 // mysqlLong reports whether a column is one that MariaDB's in-memory
 // temporary tables cannot hold: TEXT or JSON (LONGTEXT on MariaDB).
 func mysqlLong(c column) bool { return c.Type == "TEXT" || c.JSON }
 
-// mysqlBatchRows is the table function that reads @tm_batch as rows: b.
-// Its columns are those of the head and of the table's columns (named as
-// they are) that want keeps: a statement reads only what it uses.
-func (g *generator) mysqlBatchRows(cols []column, want func(name string) bool) string {
-	var defs []string
-	for i, h := range mysqlBatchHead {
-		if want(h.name) {
-			leg := ""
-			if h.nullable {
-				leg = "[0]"
-			}
-			defs = append(defs, fmt.Sprintf("%s %s PATH '$[%d]%s'", h.name, h.typ, i, leg))
-		}
-	}
-	for i, c := range cols {
-		if !want(c.Name) {
-			continue
-		}
-		kind, _, _ := g.columnValue(MySQL, c)
-		typ, ok := mysqlBatchTypes[kind]
-		if !ok {
-			panic(fmt.Sprintf("taskgen: column %s of kind %s has no type in a MySQL batch", c.Name, kind))
-		}
-		defs = append(defs, fmt.Sprintf("%s %s PATH '$[%d][0]'", mysqlIdent(c.Name), typ, len(mysqlBatchHead)+i))
-	}
-	return "JSON_TABLE(@tm_batch, '$[*]' COLUMNS (\n        " + strings.Join(defs, ",\n        ") + ")) AS b"
-}
+// MySQLBatchTable is the name of the temporary table that holds a batch of
+// transitions of a model whose table is table (TransitionTable): the prefix
+// tm_ is reserved, so no model's table has it.
+func MySQLBatchTable(table string) string { return "tm_batch_" + table }
 
 // mysqlQuerySQL renders the statements of the model's MySQL driver. Its
 // parameters are written sqlc.arg(name) as in the other engines' query
@@ -136,72 +107,74 @@ func (g *generator) mysqlQuerySQL() []byte {
 	p("FROM %s WHERE id = sqlc.arg(tm_task_id) AND status = sqlc.arg(tm_from_status) AND version = sqlc.arg(tm_from_version)\nFOR UPDATE;\n\n", table)
 	p("-- name: UpdateGuarded\n-- The status-changing half of a transition (InsertHistoryGuarded is the other),\n-- in one transaction; no row when another writer changed the task first. A small\n-- batch of transitions is a pair of these statements each; a larger one is\n-- written by the statements Transition… below.\n")
 	p("UPDATE %s SET %s,\n    %s = %s + 1\n%s;\n\n", table, strings.Join(sets, ",\n    "), HistorySeqColumn, HistorySeqColumn, guard)
-	guardCols := map[string]bool{"id": true, "tm_from_status": true, "tm_from_version": true}
-	lockRows := g.mysqlBatchRows(cols, func(n string) bool { return guardCols[n] })
-	historyCols := map[string]bool{"status": true}
-	for _, h := range mysqlBatchHead {
-		historyCols[h.name] = true
-	}
-	historyRows := g.mysqlBatchRows(cols, func(n string) bool { return guardCols[n] || historyCols[n] })
-	updateCols, longCols := map[string]bool{}, map[string]bool{}
 	var longs []column
+	batchCols := slices.Clone(mysqlBatchHead)
+	var fillArgs []string
+	for _, h := range mysqlBatchHead {
+		fillArgs = append(fillArgs, "sqlc.arg("+h.name+")")
+	}
+	var bsets []string
 	for _, c := range cols {
+		if createdOnly(c) {
+			continue
+		}
+		kind, _, _ := g.columnValue(MySQL, c)
+		typ, ok := mysqlBatchTypes[kind]
+		if !ok {
+			panic(fmt.Sprintf("taskgen: column %s of kind %s has no type in a MySQL batch", c.Name, kind))
+		}
+		batchCols = append(batchCols, batchValue{name: q(c.Name), typ: typ})
+		fillArgs = append(fillArgs, "sqlc.arg("+c.Name+")")
 		switch {
-		case c.Primary || createdOnly(c):
+		case c.Primary:
 		case mysqlLong(c):
-			longCols[c.Name] = true
 			longs = append(longs, c)
 		default:
-			updateCols[c.Name] = true
+			bsets = append(bsets, "t."+q(c.Name)+" = b."+q(c.Name))
 		}
 	}
-	updateRows := g.mysqlBatchRows(cols, func(n string) bool { return guardCols[n] || updateCols[n] })
+	batch := MySQLBatchTable(table)
+	var defs, fillNames []string
+	for _, c := range batchCols {
+		defs = append(defs, c.name+" "+c.typ)
+		fillNames = append(fillNames, c.name)
+	}
 	bguard := "t.id = b.id AND t.status = b.tm_from_status AND t.version = b.tm_from_version"
-	p("-- name: TransitionBatch\n-- A batch of many transitions is one transaction of the statements Transition…,\n")
-	p("-- each run once for the whole batch. This one keeps the batch in @tm_batch, a\n")
-	p("-- JSON array with an array per transition: its task's status and version before\n")
+	join := fmt.Sprintf("%s AS t JOIN %s AS b ON %s", table, batch, bguard)
+	p("-- name: TransitionTable\n-- A batch of many transitions is one transaction of the statements Transition…,\n")
+	p("-- each run once for the whole batch, which they read from this temporary table\n")
+	p("-- (one a connection, which the driver creates when a statement finds it\n")
+	p("-- missing): a row per transition, with its task's status and version before\n")
 	p("-- it (the guard), its history row's event, time, attempt, actor and message,\n")
-	p("-- then the value of every column of the table in driver.go's Columns order.\n")
-	p("-- A value that may be null (the event, every column's) is an array of one, or\n")
-	p("-- an empty array for null, read at [0]: a path that finds nothing is NULL on\n")
-	p("-- MySQL and MariaDB, a JSON null read as text is \"null\" on MySQL 8.\n")
-	p("SET @tm_batch = sqlc.arg(tm_batch);\n\n")
+	p("-- and the value of every column the transition sets.\n")
+	p("CREATE TEMPORARY TABLE IF NOT EXISTS %s (\n    %s,\n    PRIMARY KEY (`id`)\n) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;\n\n", batch, strings.Join(defs, ",\n    "))
+	p("-- name: TransitionFill\n-- The batch's transitions: the driver repeats the VALUES row for each.\n")
+	p("INSERT INTO %s (%s)\nVALUES (%s);\n\n", batch, strings.Join(fillNames, ", "), strings.Join(fillArgs, ", "))
 	p("-- name: TransitionLock\n-- Locks the tasks of the batch that still have the status and version its\n")
-	p("-- transitions start from, in the batch's order (by id), and keeps their ids in\n-- @tm_ids: the transitions applied.\n")
+	p("-- transitions start from, in the order of their ids, and keeps their ids in\n-- @tm_ids: the transitions applied.\n")
 	if len(longs) == 0 {
-		p("SELECT JSON_ARRAYAGG(id) INTO @tm_ids FROM (\n    SELECT t.id FROM %s AS t JOIN %s ON %s\n    FOR UPDATE\n) AS tm_locked;\n\n", table, lockRows, bguard)
+		p("SELECT JSON_ARRAYAGG(id) INTO @tm_ids FROM (\n    SELECT t.id FROM %s\n    FOR UPDATE\n) AS tm_locked;\n\n", join)
 	} else {
-		var same []string
+		var same, lsets []string
 		for _, c := range longs {
 			same = append(same, fmt.Sprintf("CAST(t.%s AS BINARY) <=> CAST(b.%s AS BINARY)", q(c.Name), q(c.Name)))
+			lsets = append(lsets, "t."+q(c.Name)+" = b."+q(c.Name))
 		}
-		// The lock and the long update read the guard and those columns.
-		lockRows = g.mysqlBatchRows(cols, func(n string) bool { return guardCols[n] || longCols[n] })
 		p("-- It also sets @tm_long to 1 when a transition changes a column of\n-- TransitionUpdateLong, to 0 when none does.\n")
 		p("SELECT JSON_ARRAYAGG(id), COALESCE(MAX(tm_long), 0) INTO @tm_ids, @tm_long FROM (\n")
 		p("    SELECT t.id, NOT (%s) AS tm_long\n", strings.Join(same, "\n        AND "))
-		p("    FROM %s AS t JOIN %s ON %s\n    FOR UPDATE\n) AS tm_locked;\n\n", table, lockRows, bguard)
-		var lsets []string
-		for _, c := range longs {
-			lsets = append(lsets, "t."+q(c.Name)+" = b."+q(c.Name))
-		}
+		p("    FROM %s\n    FOR UPDATE\n) AS tm_locked;\n\n", join)
 		p("-- name: TransitionUpdateLong\n-- The columns of the transitions applied that MariaDB's in-memory temporary\n")
 		p("-- tables cannot hold (TEXT, JSON), when a transition changes one\n")
 		p("-- (@tm_long): otherwise MariaDB finds the WHERE impossible and updates\n")
 		p("-- nothing. An UPDATE of a join keeps the new values in a temporary table\n")
 		p("-- until the join is read: with one of these columns, a table on disk for\n")
 		p("-- every batch. TransitionUpdateShort sets the other columns; this runs\n-- before it, while the guard holds.\n")
-		p("UPDATE %s AS t JOIN %s ON %s\nSET %s\nWHERE @tm_long = 1;\n\n", table, lockRows, bguard, strings.Join(lsets, ",\n    "))
+		p("UPDATE %s\nSET %s\nWHERE @tm_long = 1;\n\n", join, strings.Join(lsets, ",\n    "))
 	}
 	p("-- name: TransitionHistory\n-- The history rows of the transitions applied, numbered after the task's last.\n")
 	p("INSERT INTO %s (%s)\nSELECT t.id, t.%s + 1, b.tm_from_status, b.status, b.tm_event, b.tm_at, b.tm_attempt, b.tm_actor, b.tm_message\n", history, histCols, HistorySeqColumn)
-	p("FROM %s AS t JOIN %s ON %s;\n\n", table, historyRows, bguard)
-	var bsets []string
-	for _, c := range cols {
-		if updateCols[c.Name] {
-			bsets = append(bsets, "t."+q(c.Name)+" = b."+q(c.Name))
-		}
-	}
+	p("FROM %s;\n\n", join)
 	if len(longs) == 0 {
 		p("-- name: TransitionUpdate\n-- The transitions applied: every column but the id and creation time.\n")
 	} else {
@@ -209,7 +182,9 @@ func (g *generator) mysqlQuerySQL() []byte {
 		// TransitionUpdateLong would run it alone and lose the text.
 		p("-- name: TransitionUpdateShort\n-- The transitions applied: every column but the id, the creation time and\n-- those of TransitionUpdateLong.\n")
 	}
-	p("UPDATE %s AS t JOIN %s ON %s\nSET %s,\n    t.%s = t.%s + 1;\n\n", table, updateRows, bguard, strings.Join(bsets, ",\n    "), HistorySeqColumn, HistorySeqColumn)
+	p("UPDATE %s\nSET %s,\n    t.%s = t.%s + 1;\n\n", join, strings.Join(bsets, ",\n    "), HistorySeqColumn, HistorySeqColumn)
+	p("-- name: TransitionClear\n-- Empties the batch's table before the transaction commits (a rollback empties\n-- it too), ready for the connection's next batch.\n")
+	p("DELETE FROM %s;\n\n", batch)
 	p("-- name: Transitioned\n-- The ids of the tasks TransitionLock locked.\nSELECT id FROM %s;\n\n", mysqlLocked)
 	p("-- name: Update\n-- Changes fields but not the status (progress, details); guarded likewise.\n")
 	p("UPDATE %s SET %s\n%s;\n\n", table, strings.Join(withoutStatus(sets), ",\n    "), guard)

@@ -185,6 +185,11 @@ func (l *loader) model(data []byte) *Model {
 		m.Pos = l.pos(p.key)
 		m.Name, _ = l.name(p.val, "model name", reModel, "[a-z][a-z0-9_]*")
 		l.sqlName(p.val, "model name", m.Name, "table", fmt.Sprintf("rename the model, for example to %q", m.Name+"_task"))
+		if strings.HasPrefix(m.Name, "tm_") {
+			// MySQL's batch tables are tm_batch_<table>: a temporary table
+			// hides a table of the same name from its connection.
+			l.errorf(p.val, "model name %q: the prefix tm_ is reserved for taskmodel's own tables; rename the model, for example to %q", m.Name, strings.TrimPrefix(m.Name, "tm_")+"_task")
+		}
 	} else {
 		l.errorf(root, "missing key model: every spec names its model (model: NAME)")
 	}
