@@ -12,8 +12,9 @@ import (
 )
 
 // script is one transaction sent as one query of many statements (one
-// round trip): SET TRANSACTION ISOLATION LEVEL READ COMMITTED, START
-// TRANSACTION, the statements added, COMMIT. The connections interpolate
+// round trip): the statements set before it (without parameters), SET
+// TRANSACTION ISOLATION LEVEL READ COMMITTED, START TRANSACTION, the
+// statements added, COMMIT. The connections interpolate
 // parameters on the client (Open sets interpolateParams and
 // multiStatements).
 //
@@ -31,9 +32,13 @@ import (
 type script struct {
 	// setup runs when a statement finds a table missing (query).
 	setup string
-	text  strings.Builder
-	args  []any
-	n     int // statements added
+	// pre are the statements before the transaction (before), each
+	// followed by ";\n"; npre counts them.
+	pre  string
+	npre int
+	text strings.Builder
+	args []any
+	n    int // statements added
 }
 
 // scriptHead and scriptTail surround a script's statements.
@@ -53,8 +58,15 @@ func (s *script) add(query string, args []any) {
 	s.n++
 }
 
+// before sets a statement without parameters to run before the
+// transaction, after those set before.
+func (s *script) before(query string) {
+	s.pre += query + ";\n"
+	s.npre++
+}
+
 // String is the script's text.
-func (s *script) String() string { return s.text.String() + scriptTail }
+func (s *script) String() string { return s.pre + s.text.String() + scriptTail }
 
 // exec runs the script and returns the rows each statement added matched.
 func (s *script) exec(ctx context.Context, db *sql.DB) ([]int64, error) {
@@ -86,19 +98,19 @@ func (s *script) exec(ctx context.Context, db *sql.DB) ([]int64, error) {
 		return nil, err
 	}
 	// SET and START TRANSACTION come before the statements, COMMIT after.
-	if want := s.n + 3; len(counts) != want {
+	if want := s.npre + s.n + 3; len(counts) != want {
 		return nil, fmt.Errorf("mysql: a script of %d statements reported %d results", want, len(counts))
 	}
-	return counts[2 : 2+s.n], nil
+	return counts[s.npre+2 : s.npre+2+s.n], nil
 }
 
 // query runs the script and calls each for every row its statements
 // return. An error of each stops the reading, but not the script: the
 // server has run it, COMMIT included. When a statement finds a table
 // missing (the connection's temporary table of a batch, on a new
-// connection) before any row was read, query runs the script's setup on
-// the same connection and the script again, once; an error of the setup
-// is a *setupError.
+// connection), or is refused, before any row was read, query runs the
+// script's setup on the same connection and the script again, once; an
+// error of the setup is a *setupError.
 func (s *script) query(ctx context.Context, db *sql.DB, each func(*sql.Rows) error) error {
 	conn, err := db.Conn(ctx)
 	if err != nil {
@@ -106,7 +118,10 @@ func (s *script) query(ctx context.Context, db *sql.DB, each func(*sql.Rows) err
 	}
 	defer conn.Close()
 	read, err := s.queryOn(ctx, conn, each)
-	if err == nil || read || s.setup == "" || !isMissingTable(err) {
+	// A TRUNCATE of a temporary table that does not exist names the table
+	// of the same name in the database: without the DROP privilege on it,
+	// the server says access denied.
+	if err == nil || read || s.setup == "" || !isMissingTable(err) && !isAccessDenied(err) {
 		return err
 	}
 	if _, err := conn.ExecContext(ctx, s.setup); err != nil {

@@ -89,6 +89,12 @@ CREATE TEMPORARY TABLE IF NOT EXISTS tm_batch_analysis (
     PRIMARY KEY (`id`)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
 
+-- name: TransitionClear
+-- Empties the batch's table before a batch, outside its transaction (a TRUNCATE
+-- commits; a batch rolled back leaves the table as it found it). A TRUNCATE
+-- costs MariaDB less than a DELETE of a batch's rows.
+TRUNCATE TABLE tm_batch_analysis;
+
 -- name: TransitionFill
 -- The batch's transitions: the driver repeats the VALUES row for each.
 INSERT INTO tm_batch_analysis (tm_from_status, tm_from_version, tm_event, tm_at, tm_attempt, tm_actor, tm_message, `id`, `status`, `version`, `updated_at`, `user_id`, `tool_id`, `agents`, `progress`, `progress_detail`, `error_code`, `error_message`, `blobs_cleaned`, `upload_started_at`, `upload_failed_at`, `queued_at`, `processing_started_at`, `completed_at`, `failed_at`, `cancelled_at`, `expired_at`)
@@ -149,11 +155,6 @@ SET t.`status` = b.`status`,
     t.`cancelled_at` = b.`cancelled_at`,
     t.`expired_at` = b.`expired_at`,
     t.tm_history_seq = t.tm_history_seq + 1;
-
--- name: TransitionClear
--- Empties the batch's table before the transaction commits (a rollback empties
--- it too), ready for the connection's next batch.
-DELETE FROM tm_batch_analysis;
 
 -- name: Transitioned
 -- The ids of the tasks TransitionLock locked.

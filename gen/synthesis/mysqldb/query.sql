@@ -73,6 +73,12 @@ CREATE TEMPORARY TABLE IF NOT EXISTS tm_batch_synthesis (
     PRIMARY KEY (`id`)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
 
+-- name: TransitionClear
+-- Empties the batch's table before a batch, outside its transaction (a TRUNCATE
+-- commits; a batch rolled back leaves the table as it found it). A TRUNCATE
+-- costs MariaDB less than a DELETE of a batch's rows.
+TRUNCATE TABLE tm_batch_synthesis;
+
 -- name: TransitionFill
 -- The batch's transitions: the driver repeats the VALUES row for each.
 INSERT INTO tm_batch_synthesis (tm_from_status, tm_from_version, tm_event, tm_at, tm_attempt, tm_actor, tm_message, `id`, `status`, `version`, `updated_at`, `tag`, `error_message`, `num_samples`, `user_id`, `progress`, `queued_at`, `started_at`, `end_date`)
@@ -123,11 +129,6 @@ SET t.`status` = b.`status`,
     t.`started_at` = b.`started_at`,
     t.`end_date` = b.`end_date`,
     t.tm_history_seq = t.tm_history_seq + 1;
-
--- name: TransitionClear
--- Empties the batch's table before the transaction commits (a rollback empties
--- it too), ready for the connection's next batch.
-DELETE FROM tm_batch_synthesis;
 
 -- name: Transitioned
 -- The ids of the tasks TransitionLock locked.
