@@ -205,6 +205,7 @@ func (d *Driver[T]) values(name string, calls []sqltable.Call[T]) (string, []any
 	}
 	row = strings.TrimSuffix(strings.TrimSpace(row), ";")
 	var text strings.Builder
+	text.Grow(len(head) + len("\nVALUES ") + len(calls)*(len(row)+2))
 	text.WriteString(head)
 	text.WriteString("\nVALUES ")
 	var args []any
@@ -215,6 +216,8 @@ func (d *Driver[T]) values(name string, calls []sqltable.Call[T]) (string, []any
 		}
 		if i > 0 {
 			text.WriteString(", ")
+		} else {
+			args = make([]any, 0, len(a)*len(calls))
 		}
 		text.WriteString(row)
 		args = append(args, a...)
