@@ -347,16 +347,15 @@ func (d *Driver[T]) transitionPairs(ctx context.Context, calls []sqltable.Call[T
 // same CPU, in batches of 16 the JSON 15 % less, in batches of 256 half.
 const minTableBatch = 16
 
-// The statements of a batch of transitions, in order, after TransitionClear
-// and TransitionFill,
-// for a model without TEXT or JSON columns (transitionStmts) and for one
-// with some (longTransitionStmts): TransitionUpdateLong sets those columns,
-// and updates nothing unless a transition changes one; TransitionUpdateShort
-// sets the others. An update of a join that sets a TEXT column keeps its new
-// values in a temporary table on disk until the join is read (MariaDB's
-// in-memory tables hold no TEXT). Without that table when no text changes,
-// as when workers complete tasks, a task cost the server about 15 µs less
-// CPU (BenchmarkWorkQueued).
+// The statements of a batch of transitions after TransitionClear and
+// TransitionFill, in order, for a model without TEXT or JSON columns
+// (transitionStmts) and for one with some (longTransitionStmts):
+// TransitionUpdateLong sets those columns, and updates nothing unless a
+// transition changes one; TransitionUpdateShort sets the others. An update
+// of a join that sets a TEXT column keeps its new values in a temporary
+// table on disk until the join is read (MariaDB's in-memory tables hold no
+// TEXT). Without that table when no text changes, as when workers complete
+// tasks, a task cost the server about 15 µs less CPU (BenchmarkWorkQueued).
 var (
 	transitionStmts     = []string{"TransitionLock", "TransitionHistory", "TransitionUpdate", "Transitioned"}
 	longTransitionStmts = []string{"TransitionLock", "TransitionUpdateLong", "TransitionHistory", "TransitionUpdateShort", "Transitioned"}
