@@ -42,9 +42,11 @@
 // listing a polling change stream reads. Each write, and each claim (lock,
 // move, history rows, read back), is one transaction sent as one query of
 // many statements: one round trip. Concurrent transitions are written
-// together, as one JSON parameter that the statements read with
-// JSON_TABLE: the lock of the tasks whose guard holds, their history rows
-// and their updates, whatever the size of the batch. The catalog's Lister reads the
+// together: a batch of 16 or more goes into a temporary table of the
+// connection, which the lock of the tasks whose guard holds, their history
+// rows and their updates read; a smaller batch, or one on a server where
+// that table cannot be used (see Driver), is a guarded INSERT and UPDATE a
+// transition, in the same one transaction. The catalog's Lister reads the
 // unified listing across models. Leases serve named leases (one sweeper at
 // a time), and auth stores tokens on the same database.
 package mysql

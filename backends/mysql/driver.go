@@ -370,8 +370,11 @@ var (
 // returns: the transitions applied.
 //
 // The table is a temporary one, which takes the CREATE TEMPORARY TABLES
-// privilege: without it, the driver writes this batch and every later one
-// as pairs of statements (transitionPairs).
+// privilege, and which a server that logs statements for its replicas
+// would replay on them (batchTableLogged). Where the server refuses the
+// table, or would log it, the driver writes this batch and every later one
+// of the process as pairs of statements (transitionPairs). A batch's rows
+// stay in the table until the connection's next batch or its end.
 //
 // The rows of the table cost the server less than one JSON parameter that
 // each statement reads with JSON_TABLE, as batches were written before:
@@ -384,7 +387,7 @@ func (d *Driver[T]) transitionBatch(ctx context.Context, calls []sqltable.Call[T
 	if err != nil {
 		return nil, err
 	}
-	sc := script{setup: d.t.Stmts["TransitionTable"].SQL}
+	sc := script{setup: d.createBatchTable}
 	sc.before(d.t.Stmts["TransitionClear"].SQL)
 	sc.add(query, args)
 	names := transitionStmts
@@ -409,7 +412,7 @@ func (d *Driver[T]) transitionBatch(ctx context.Context, calls []sqltable.Call[T
 			return nil
 		})
 	})
-	if se := (*setupError)(nil); errors.As(err, &se) && isAccessDenied(se) {
+	if se := (*setupError)(nil); errors.As(err, &se) && (isAccessDenied(se) || errors.Is(se, errBatchTableLogged)) {
 		d.noBatchTable.Store(true)
 		return d.transitionPairs(ctx, calls)
 	}
@@ -417,6 +420,45 @@ func (d *Driver[T]) transitionBatch(ctx context.Context, calls []sqltable.Call[T
 		return nil, err
 	}
 	return applied, nil
+}
+
+// errBatchTableLogged is createBatchTable's refusal on a server that would
+// log the batch's table for its replicas.
+var errBatchTableLogged = errors.New("mysql: the server logs statements on temporary tables for its replicas")
+
+// createBatchTable creates the batch's table on conn (TransitionTable),
+// unless the server would log it: errBatchTableLogged.
+func (d *Driver[T]) createBatchTable(ctx context.Context, conn *sql.Conn) error {
+	var logBin int
+	var format, version string
+	if err := conn.QueryRowContext(ctx, "SELECT @@log_bin, @@session.binlog_format, VERSION()").Scan(&logBin, &format, &version); err != nil {
+		return err
+	}
+	if batchTableLogged(logBin == 1, format, strings.Contains(version, "MariaDB")) {
+		return errBatchTableLogged
+	}
+	_, err := conn.ExecContext(ctx, d.t.Stmts["TransitionTable"].SQL)
+	return err
+}
+
+// batchTableLogged reports whether a server writes statements on temporary
+// tables to its binary log, from where replicas replay them: with the log
+// on, in statement format, and in mixed format on MariaDB (MySQL logs
+// neither temporary tables nor statements on them in mixed or row format).
+// A replica keeps a replayed temporary table until the connection that
+// made it ends, and loses it when it restarts: the next replayed batch
+// would then stop replication. In row format the updates of the task
+// tables are logged as rows.
+func batchTableLogged(logBin bool, format string, mariaDB bool) bool {
+	switch {
+	case !logBin:
+		return false
+	case strings.EqualFold(format, "ROW"):
+		return false
+	case strings.EqualFold(format, "MIXED"):
+		return mariaDB
+	}
+	return true
 }
 
 // Update writes x over the task if it still has from's status and version.

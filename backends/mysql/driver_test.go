@@ -84,11 +84,7 @@ func TestTransitionBatches(t *testing.T) {
 
 func testTransitionBatch(t *testing.T, others int) {
 	ctx := context.Background()
-	db, err := mysql.Open(ctx, mysqltest.Database(t), training.Migrations(mysql.Engine))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openOneConnection(t, training.Migrations(mysql.Engine))
 	d := trainingdb.NewDriver(db)
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	create := func() *training.Training {
@@ -131,6 +127,12 @@ func testTransitionBatch(t *testing.T, others int) {
 	errs := mysql.FlushTransitions(d.Driver, calls)
 	if errs[0] != nil || !errors.Is(errs[1], groupcommit.ErrNotApplied) {
 		t.Fatalf("errors %v, want nil, %v", errs[:2], groupcommit.ErrNotApplied)
+	}
+	if len(calls) >= mysql.MinTableBatch && batchTableUsable(t, db) {
+		var rows int
+		if err := db.QueryRow("SELECT COUNT(*) FROM tm_batch_training").Scan(&rows); err != nil || rows != len(calls) {
+			t.Fatalf("the batch's table holds %d rows (%v), want the batch's %d: the batch did not go through it", rows, err, len(calls))
+		}
 	}
 	for i, err := range errs[2:] {
 		if err != nil {
@@ -205,6 +207,7 @@ func TestTransitionBatchLongColumns(t *testing.T) {
 	}
 	db := openOneConnection(t, training.Migrations(mysql.Engine))
 	d := trainingdb.NewDriver(db)
+	usable := batchTableUsable(t, db)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			before, calls := insertBatch(t, d.Driver, func() *training.Training {
@@ -224,7 +227,7 @@ func TestTransitionBatchLongColumns(t *testing.T) {
 				stale, calls[0].From.Version = 0, 7
 			}
 			flushAndReadBack(t, d.Driver, before, calls, stale)
-			if got := longFlag(t, db); got != tc.long {
+			if got := longFlag(t, db); usable && got != tc.long {
 				t.Errorf("@tm_long = %d, want %d", got, tc.long)
 			}
 		})
@@ -251,6 +254,7 @@ func TestTransitionBatchJSONColumns(t *testing.T) {
 	}
 	db := openOneConnection(t, analysis.Migrations(mysql.Engine))
 	d := mysqldb.NewDriver(db)
+	usable := batchTableUsable(t, db)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			before, calls := insertBatch(t, d.Driver, func() *analysis.Task {
@@ -264,7 +268,7 @@ func TestTransitionBatchJSONColumns(t *testing.T) {
 				}
 			})
 			flushAndReadBack(t, d.Driver, before, calls, -1)
-			if got := longFlag(t, db); got != tc.long {
+			if got := longFlag(t, db); usable && got != tc.long {
 				t.Errorf("@tm_long = %d, want %d", got, tc.long)
 			}
 		})
@@ -340,6 +344,7 @@ func TestTransitionBatchWithoutTable(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			db, table := tc.open(t)
 			d := mysql.NewDriver(db, table)
+			useTable := tc.table && batchTableUsable(t, db)
 			for range 2 { // the second batch after the table was refused
 				before, calls := insertBatch(t, d, training.NewTraining, "fail", func(i int, y *training.Training) {
 					msg := fmt.Sprint("failed ", i)
@@ -348,11 +353,16 @@ func TestTransitionBatchWithoutTable(t *testing.T) {
 				flushAndReadBack(t, d, before, calls, -1)
 				var rows int
 				err := db.QueryRow("SELECT COUNT(*) FROM tm_batch_training").Scan(&rows)
-				if tc.table && (err != nil || rows != len(calls)) {
+				if useTable && (err != nil || rows != len(calls)) {
 					t.Errorf("the batch's table after the batch: %d rows, %v; want the batch's %d", rows, err, len(calls))
 				}
-				if !tc.table && err == nil {
+				if !useTable && err == nil {
 					t.Errorf("the batch's table exists (%d rows); want none", rows)
+				}
+				// Statements generated before never try the table; the
+				// others stop trying once it is refused.
+				if want := tc.name == "generated before" || useTable; mysql.UsesBatchTable(d) != want {
+					t.Errorf("UsesBatchTable = %v after a batch, want %v", !want, want)
 				}
 			}
 		})
@@ -364,6 +374,9 @@ func TestTransitionBatchWithoutTable(t *testing.T) {
 // that fails leaves nothing in it.
 func TestTransitionBatchTable(t *testing.T) {
 	db := openOneConnection(t, training.Migrations(mysql.Engine))
+	if !batchTableUsable(t, db) {
+		t.Skip("the server logs statements on temporary tables for its replicas: the driver does not use the batch's table")
+	}
 	d := trainingdb.NewDriver(db)
 	start := func(i int, y *training.Training) { y.Status = training.StatusRunning }
 	before, calls := insertBatch(t, d.Driver, training.NewTraining, "start", start)
@@ -437,6 +450,19 @@ func openOneConnection(t *testing.T, migrations []tasktype.Migration) *sql.DB {
 	t.Cleanup(func() { db.Close() })
 	db.SetMaxOpenConns(1)
 	return db
+}
+
+// batchTableUsable reports whether the driver may use the batch's table on
+// db's server: not where it logs statements on temporary tables for its
+// replicas (a binary log in statement format, or mixed on MariaDB).
+func batchTableUsable(t *testing.T, db *sql.DB) bool {
+	t.Helper()
+	var logBin int
+	var format, version string
+	if err := db.QueryRow("SELECT @@log_bin, @@session.binlog_format, VERSION()").Scan(&logBin, &format, &version); err != nil {
+		t.Fatal(err)
+	}
+	return !mysql.BatchTableLogged(logBin == 1, format, strings.Contains(version, "MariaDB"))
 }
 
 // longFlag returns @tm_long as the last batch of transitions on db's one

@@ -34,3 +34,12 @@ func SessionStatement(stmt string) bool { return sessionStatement(stmt) }
 
 // TableOf returns the model description d was made with.
 func TableOf[T any](d *Driver[T]) *sqltable.Table[T] { return d.t.Table }
+
+// UsesBatchTable reports whether d still writes large batches through the
+// batch's table.
+func UsesBatchTable[T any](d *Driver[T]) bool { return !d.noBatchTable.Load() }
+
+// BatchTableLogged is batchTableLogged.
+func BatchTableLogged(logBin bool, format string, mariaDB bool) bool {
+	return batchTableLogged(logBin, format, mariaDB)
+}

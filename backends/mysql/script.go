@@ -30,8 +30,9 @@ import (
 // connection lost mid-script leaves nothing written (the server rolls back
 // what was not committed).
 type script struct {
-	// setup runs when a statement finds a table missing (query).
-	setup string
+	// setup runs on the script's connection when a statement finds a table
+	// missing (query).
+	setup func(ctx context.Context, conn *sql.Conn) error
 	// pre are the statements before the transaction (before), each
 	// followed by ";\n"; npre counts them.
 	pre  string
@@ -121,11 +122,11 @@ func (s *script) query(ctx context.Context, db *sql.DB, each func(*sql.Rows) err
 	// A TRUNCATE of a temporary table that does not exist names the table
 	// of the same name in the database: without the DROP privilege on it,
 	// the server says access denied.
-	if err == nil || read || s.setup == "" || !isMissingTable(err) && !isAccessDenied(err) {
+	if err == nil || read || s.setup == nil || !isMissingTable(err) && !isAccessDenied(err) {
 		return err
 	}
-	if _, err := conn.ExecContext(ctx, s.setup); err != nil {
-		return &setupError{err}
+	if serr := s.setup(ctx, conn); serr != nil {
+		return &setupError{err: serr, after: err}
 	}
 	_, err = s.queryOn(ctx, conn, each)
 	return err
@@ -156,10 +157,13 @@ func (s *script) queryOn(ctx context.Context, conn *sql.Conn, each func(*sql.Row
 	return read, rows.Close()
 }
 
-// setupError is the error of a script's setup statement.
-type setupError struct{ err error }
+// setupError is the error of a script's setup, run after the script
+// failed with after.
+type setupError struct{ err, after error }
 
-func (e *setupError) Error() string { return e.err.Error() }
+func (e *setupError) Error() string {
+	return fmt.Sprintf("%v (setting up the connection after: %v)", e.err, e.after)
+}
 func (e *setupError) Unwrap() error { return e.err }
 
 // isMissingTable reports whether err is the server's "table doesn't

@@ -244,3 +244,29 @@ func TestClassifyMessages(t *testing.T) {
 		t.Error("IsForeignKey")
 	}
 }
+
+// TestBatchTableLogged: the batch's temporary table is used only where the
+// server does not log statements on temporary tables for its replicas.
+func TestBatchTableLogged(t *testing.T) {
+	for _, tc := range []struct {
+		logBin  bool
+		format  string
+		mariaDB bool
+		want    bool
+	}{
+		{false, "STATEMENT", true, false},
+		{false, "MIXED", true, false},
+		{true, "ROW", true, false},
+		{true, "ROW", false, false},
+		{true, "row", false, false},
+		{true, "MIXED", true, true},
+		{true, "MIXED", false, false},
+		{true, "STATEMENT", true, true},
+		{true, "STATEMENT", false, true},
+		{true, "", false, true},
+	} {
+		if got := mysql.BatchTableLogged(tc.logBin, tc.format, tc.mariaDB); got != tc.want {
+			t.Errorf("BatchTableLogged(log_bin %v, %q, MariaDB %v) = %v, want %v", tc.logBin, tc.format, tc.mariaDB, got, tc.want)
+		}
+	}
+}

@@ -160,8 +160,10 @@ type Call[T any] struct {
 	After    backends.QueuePosition
 	AfterID  uuid.UUID // tm_after_id of ChangedSince
 	ToStatus string    // tm_to_status of a separate history insert
-	// Batch is tm_batch: the rows of a batch of calls, as the engine takes
-	// them in one parameter (MySQL: a JSON array).
+	// Batch is tm_batch: the rows of a batch of calls in one parameter.
+	// No statement taskgen writes now has it; it is kept so that MySQL
+	// statements generated before the batch table (the batch as a JSON
+	// array) still compile, and their driver writes pairs instead.
 	Batch any
 }
 
