@@ -42,7 +42,7 @@
 // listing a polling change stream reads. Each write, and each claim (lock,
 // move, history rows, read back), is one transaction sent as one query of
 // many statements: one round trip. Concurrent transitions are written
-// together: a batch of 16 or more goes into a temporary table of the
+// together: a batch of 8 or more goes into a temporary table of the
 // connection, which the lock of the tasks whose guard holds, their history
 // rows and their updates read; a smaller batch, or one on a server where
 // that table cannot be used (see Driver), is a guarded INSERT and UPDATE a

@@ -341,11 +341,11 @@ func (d *Driver[T]) transitionPairs(ctx context.Context, calls []sqltable.Call[T
 
 // minTableBatch is the smallest batch of transitions written through the
 // batch's table (transitionBatch); a smaller one is a guarded INSERT and
-// UPDATE a transition. Measured when batches were one JSON parameter that
-// each statement read with JSON_TABLE, which cost the server more a row
-// than the table does: in batches of 8 the two ways cost the server the
-// same CPU, in batches of 16 the JSON 15 % less, in batches of 256 half.
-const minTableBatch = 16
+// UPDATE a transition. BenchmarkTransitions at concurrency 32, whose
+// batches are mostly under 32, six rounds alternated: a bound of 8 ran
+// 6.2k–7.8k transitions/s against 4.2k–6.8k with 16 (faster in every
+// round); 4 and 2 were no faster than 8 (5.6k–7.2k, 4.8k–8.0k).
+const minTableBatch = 8
 
 // The statements of a batch of transitions after TransitionClear and
 // TransitionFill, in order, for a model without TEXT or JSON columns
