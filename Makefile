@@ -52,6 +52,7 @@ GENERATED = gen sqlc.yaml examples/service/gen examples/service/sqlc.yaml client
 gen:
 	cd tools && $(GO) run ./taskgen -spec ../schema -out ../gen -sqlc ../sqlc.yaml -python ../clients/python/taskmodel/models
 	cd tools && $(GO) tool sqlc generate -f ../sqlc.yaml
+	cd tools && $(GO) tool sqlc vet -f ../sqlc.yaml
 	$(GO) generate ./examples/...
 
 # Regenerates into the working tree, then asks git whether anything generated

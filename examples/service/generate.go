@@ -9,3 +9,4 @@ package main
 //
 //go:generate go -C ../../tools run ./taskgen -spec ../examples/service/tasks -out ../examples/service/gen -sqlc ../examples/service/sqlc.yaml
 //go:generate go -C ../../tools tool sqlc generate -f ../examples/service/sqlc.yaml
+//go:generate go -C ../../tools tool sqlc vet -f ../examples/service/sqlc.yaml

@@ -14,7 +14,8 @@ import (
 )
 
 // Driver stores StageState tasks (model "stage") in MySQL or MariaDB: the engine's
-// generic driver over the statements of query.sql. Use it through a backends.Store.
+// generic driver over the statements of query.sql and script.sql. Use it through a
+// backends.Store.
 type Driver = mysqlbackend.Driver[stage.StageState]
 
 // NewDriver returns a Driver over a database opened by backends/mysql.
@@ -22,10 +23,13 @@ func NewDriver(db *sql.DB) *Driver {
 	return mysqlbackend.NewDriver(db, &table)
 }
 
-// queries are the driver's statements.
+// queries and script are the driver's statements: those sqlc checks, and the others.
 //
 //go:embed query.sql
 var queries string
+
+//go:embed script.sql
+var script string
 
 // table describes the model's table to the generic driver.
 var table = sqltable.Table[stage.StageState]{
@@ -36,7 +40,7 @@ var table = sqltable.Table[stage.StageState]{
 	Key:    (*stage.StageState).Key,
 	Model:  "stage",
 	Scan:   scan,
-	Stmts:  sqltable.MustParseStatements(queries),
+	Stmts:  sqltable.MustParseStatements(queries + "\n" + script),
 	Values: values,
 }
 

@@ -13,7 +13,8 @@ import (
 )
 
 // Driver stores Training tasks (model "training") in MySQL or MariaDB: the engine's
-// generic driver over the statements of query.sql. Use it through a backends.Store.
+// generic driver over the statements of query.sql and script.sql. Use it through a
+// backends.Store.
 type Driver = mysqlbackend.ClaimingDriver[training.Training]
 
 // NewDriver returns a Driver over a database opened by backends/mysql.
@@ -21,10 +22,13 @@ func NewDriver(db *sql.DB) *Driver {
 	return mysqlbackend.NewClaimingDriver(db, &table)
 }
 
-// queries are the driver's statements.
+// queries and script are the driver's statements: those sqlc checks, and the others.
 //
 //go:embed query.sql
 var queries string
+
+//go:embed script.sql
+var script string
 
 // table describes the model's table to the generic driver.
 var table = sqltable.Table[training.Training]{
@@ -38,7 +42,7 @@ var table = sqltable.Table[training.Training]{
 	Queue:   "QUEUED",
 	Running: "RUNNING",
 	Scan:    scan,
-	Stmts:   sqltable.MustParseStatements(queries),
+	Stmts:   sqltable.MustParseStatements(queries + "\n" + script),
 	Values:  values,
 }
 

@@ -228,6 +228,13 @@ func TestRunSQLCPaths(t *testing.T) {
 						t.Errorf("%s names %s: %v", s.Engine, p, err)
 					}
 				}
+				// MySQL's statements are checked (sqlc vet), not compiled.
+				if s.Engine == "mysql" {
+					if s.Gen.Go.Out != "" {
+						t.Errorf("mysql: sqlc writes code into %s; want none", s.Gen.Go.Out)
+					}
+					continue
+				}
 				// sqlc writes its code next to the driver taskgen wrote.
 				out := filepath.Join(filepath.Dir(sqlcPath), filepath.FromSlash(s.Gen.Go.Out))
 				if matches, _ := filepath.Glob(filepath.Join(out, "*.go")); len(matches) == 0 {

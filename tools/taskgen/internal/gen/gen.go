@@ -98,7 +98,7 @@ func Generate(m *spec.Model, opts Options) (map[string][]byte, error) {
 			files[f.path(e)] = f.sql
 		}
 	}
-	files[MySQLPackage+"/"+MySQLQueryFile] = g.mysqlQuerySQL()
+	files[MySQLPackage+"/"+MySQLQueryFile], files[MySQLPackage+"/"+MySQLScriptFile] = g.mysqlQueryFiles()
 	mf := g.newFileNamed(MySQLPackage)
 	g.mysqlDriverFile(mf)
 	var mbuf bytes.Buffer
@@ -200,7 +200,7 @@ func FileNames(storage, worker bool) []string {
 			break
 		}
 		if e == MySQL {
-			names = append(names, MySQLPackage+"/"+MySQLQueryFile, MySQLPackage+"/driver.go")
+			names = append(names, MySQLPackage+"/"+MySQLQueryFile, MySQLPackage+"/"+MySQLScriptFile, MySQLPackage+"/driver.go")
 		} else {
 			names = append(names, "sql/"+string(e)+"/query.sql", SQLCPackages[e]+"/driver.go")
 		}

@@ -29,18 +29,21 @@ func (g *generator) mysqlDriverFile(f *jen.File) {
 		driver, newDriver = "ClaimingDriver", "NewClaimingDriver"
 	}
 	f.Comment(fmt.Sprintf("Driver stores %s tasks (model %q) in MySQL or MariaDB: the engine's", m.Struct, m.Name))
-	f.Comment("generic driver over the statements of " + MySQLQueryFile + ". Use it through a backends.Store.")
+	f.Comment("generic driver over the statements of " + MySQLQueryFile + " and " + MySQLScriptFile + ". Use it through a")
+	f.Comment("backends.Store.")
 	f.Type().Id("Driver").Op("=").Qual(pkgMySQLBackend, driver).Types(T)
 	f.Comment("NewDriver returns a Driver over a database opened by backends/mysql.")
 	f.Func().Id("NewDriver").Params(jen.Id("db").Op("*").Qual(pkgSQL, "DB")).Op("*").Id("Driver").Block(
 		jen.Return(jen.Qual(pkgMySQLBackend, newDriver).Call(jen.Id("db"), jen.Op("&").Id("table"))))
-	f.Comment("queries are the driver's statements.")
+	f.Comment("queries and script are the driver's statements: those sqlc checks, and the others.")
 	f.Comment("//go:embed " + MySQLQueryFile)
 	f.Var().Id("queries").String()
+	f.Comment("//go:embed " + MySQLScriptFile)
+	f.Var().Id("script").String()
 
 	columns, values := g.columnValues(MySQL)
 	fields := g.tableFields(T, columns)
-	fields[jen.Id("Stmts")] = jen.Qual(pkgSQLTable, "MustParseStatements").Call(jen.Id("queries"))
+	fields[jen.Id("Stmts")] = jen.Qual(pkgSQLTable, "MustParseStatements").Call(jen.Id("queries").Op("+").Lit("\n").Op("+").Id("script"))
 	f.Comment("table describes the model's table to the generic driver.")
 	f.Var().Id("table").Op("=").Qual(pkgSQLTable, "Table").Types(T).Values(fields)
 	f.Comment("values sets the parameters of x's columns, in Columns' order.")

@@ -4,11 +4,63 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/pingcap/tidb/pkg/parser"
+	_ "github.com/pingcap/tidb/pkg/parser/test_driver" // the parser's value types
 )
 
-// MySQLQueryFile is the statements file of a model's MySQL driver package,
-// embedded by its driver.go and read by sqltable.ParseStatements.
-const MySQLQueryFile = "query.sql"
+// MySQLQueryFile and MySQLScriptFile are the statements files of a model's
+// MySQL driver package, embedded by its driver.go and read by
+// sqltable.ParseStatements: the statements sqlc's MySQL engine parses,
+// which sqlc vet checks against the model's MySQL migrations (sqlc.yaml),
+// and those it cannot parse.
+const (
+	MySQLQueryFile  = "query.sql"
+	MySQLScriptFile = "script.sql"
+)
+
+// mysqlChecked are the statements of a model's MySQL driver that go to
+// MySQLQueryFile, with their sqlc command, when sqlc parses them
+// (sqlcParses). sqlc's MySQL engine (TiDB's
+// parser) cannot parse the others: JSON_TABLE, SELECT … INTO a user
+// variable, a parameter in LIMIT, a table the migrations do not create
+// (the batch's temporary table), or a parameter used with two types
+// (InsertHistoryGuarded's tm_from_status, NULL for a first history row).
+var mysqlChecked = map[string]string{
+	"Insert": ":exec", "InsertHistory": ":exec", "UpdateGuarded": ":execrows", "Update": ":execrows",
+	"Get": ":one", "Delete": ":execrows", "History": ":many", "Claimable": ":one", "Heartbeat": ":execrows",
+}
+
+// sqlcParses reports whether sqlc's MySQL engine parses stmt: it reads
+// statements with TiDB's parser, which refuses, for one, a parameter named
+// after a keyword (sqlc.arg(rows)), so that such a statement goes to
+// MySQLScriptFile.
+func sqlcParses(stmt string) bool {
+	_, _, err := parser.New().Parse(stmt, "", "")
+	return err == nil
+}
+
+// mysqlQueryFiles renders the model's MySQL statements (mysqlQuerySQL) as
+// the two files MySQLQueryFile and MySQLScriptFile.
+func (g *generator) mysqlQueryFiles() (query, script []byte) {
+	text := string(g.mysqlQuerySQL())
+	first := strings.Index(text, "\n-- name: ")
+	var q, s strings.Builder
+	fmt.Fprintf(&q, "%s\n-- Statements of model %q for MySQL and MariaDB, run by backends/mysql's driver:\n", SQLHeader, g.m.Name)
+	fmt.Fprintf(&q, "-- those sqlc checks against the model's MySQL migrations (sqlc vet). %s holds\n-- the others.\n\n", MySQLScriptFile)
+	fmt.Fprintf(&s, "%s\n-- Statements of model %q for MySQL and MariaDB, run by backends/mysql's driver:\n", SQLHeader, g.m.Name)
+	fmt.Fprintf(&s, "-- those sqlc's MySQL engine cannot parse (JSON_TABLE, user variables, a\n-- parameter in LIMIT, the batch's temporary table). %s holds the others.\n\n", MySQLQueryFile)
+	for _, block := range strings.Split(text[first:], "\n-- name: ")[1:] {
+		name, rest, _ := strings.Cut(block, "\n")
+		body := strings.TrimRight(rest, "\n") + "\n\n"
+		if cmd, ok := mysqlChecked[name]; ok && sqlcParses(body) {
+			q.WriteString("-- name: " + name + " " + cmd + "\n" + body)
+		} else {
+			s.WriteString("-- name: " + name + "\n" + body)
+		}
+	}
+	return []byte(strings.TrimRight(q.String(), "\n") + "\n"), []byte(strings.TrimRight(s.String(), "\n") + "\n")
+}
 
 // mysqlIDsOf is the table function that reads the ids of a JSON array
 // (src: a parameter or a user variable) as rows; their character set is

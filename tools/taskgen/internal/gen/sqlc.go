@@ -29,7 +29,9 @@ type SQLCLayout struct {
 
 // SQLCConfig renders sqlc.yaml for the models, whose packages are in
 // layout.Dirs. sqlc compiles each model's query file for each engine into
-// <dir>/<pgdb|sqlitedb>, and the catalog's into <catalog>/<pgdb|sqlitedb>.
+// <dir>/<pgdb|sqlitedb>, and the catalog's into <catalog>/<pgdb|sqlitedb>;
+// sqlc vet checks each model's MySQL statements that it parses
+// (MySQLQueryFile) against the model's MySQL migrations.
 //
 // The overrides make both engines speak the same Go types: uuid.UUID,
 // time.Time and pointers for NULL, so the generated store maps one shape.
@@ -42,7 +44,7 @@ func SQLCConfig(models []*spec.Model, layout SQLCLayout) []byte {
 	} else {
 		p("# To regenerate it, run taskgen again with -sqlc, then sqlc generate -f %s\n# in this file's directory.\n", layout.File)
 	}
-	p("# taskgen writes this file and the queries of every model; sqlc compiles the\n# queries for every engine.\nversion: \"2\"\nsql:\n")
+	p("# taskgen writes this file and the queries of every model; sqlc compiles the\n# queries for every engine, and sqlc vet checks those for MySQL.\nversion: \"2\"\nsql:\n")
 	for i, m := range models {
 		dir := layout.Dirs[i]
 		table, history := Table(m)
@@ -112,6 +114,9 @@ func SQLCConfig(models []*spec.Model, layout SQLCLayout) []byte {
 				p("          - {db_type: %s, nullable: true, go_type: {%stype: %s, pointer: true}}\n", o.db, imp, o.typ)
 			}
 		}
+		// MySQL: checked (sqlc vet), not generated: backends/mysql runs the
+		// statements itself. The schema is the migrations, in order.
+		p("  - engine: mysql\n    schema: %s\n    queries: %s\n", path.Join(dir, MigrationsDir, string(MySQL)), path.Join(dir, MySQLPackage, MySQLQueryFile))
 	}
 	var listed []*spec.Model
 	var listedDirs []string
