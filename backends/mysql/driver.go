@@ -211,7 +211,7 @@ func (d *Driver[T]) values(name string, calls []sqltable.Call[T]) (string, []any
 	text.Grow(len(head) + len("\nVALUES ") + len(calls)*(len(row)+2))
 	text.WriteString(head)
 	text.WriteString("\nVALUES ")
-	var args []any
+	args := make([]any, 0, len(d.t.Stmts[name].Args)*len(calls))
 	for i := range calls {
 		_, a, err := d.t.Bind(name, &calls[i])
 		if err != nil {
@@ -219,8 +219,6 @@ func (d *Driver[T]) values(name string, calls []sqltable.Call[T]) (string, []any
 		}
 		if i > 0 {
 			text.WriteString(", ")
-		} else {
-			args = make([]any, 0, len(a)*len(calls))
 		}
 		text.WriteString(row)
 		args = append(args, a...)
@@ -429,16 +427,26 @@ var errBatchTableLogged = errors.New("mysql: the server logs statements on tempo
 // createBatchTable creates the batch's table on conn (TransitionTable),
 // unless the server would log it: errBatchTableLogged.
 func (d *Driver[T]) createBatchTable(ctx context.Context, conn *sql.Conn) error {
-	var logBin int
-	var format, version string
-	if err := conn.QueryRowContext(ctx, "SELECT @@log_bin, @@session.binlog_format, VERSION()").Scan(&logBin, &format, &version); err != nil {
+	logged, err := serverLogsBatchTable(ctx, conn)
+	if err != nil {
 		return err
 	}
-	if batchTableLogged(logBin == 1, format, strings.Contains(version, "MariaDB")) {
+	if logged {
 		return errBatchTableLogged
 	}
-	_, err := conn.ExecContext(ctx, d.t.Stmts["TransitionTable"].SQL)
+	_, err = conn.ExecContext(ctx, d.t.Stmts["TransitionTable"].SQL)
 	return err
+}
+
+// serverLogsBatchTable reports whether db's server, as its session is set,
+// would log the batch's table for its replicas (batchTableLogged).
+func serverLogsBatchTable(ctx context.Context, db dbtx) (bool, error) {
+	var logBin int
+	var format, version string
+	if err := db.QueryRowContext(ctx, "SELECT @@log_bin, @@session.binlog_format, VERSION()").Scan(&logBin, &format, &version); err != nil {
+		return false, err
+	}
+	return batchTableLogged(logBin == 1, format, strings.Contains(version, "MariaDB")), nil
 }
 
 // batchTableLogged reports whether a server writes statements on temporary

@@ -129,8 +129,7 @@ func testTransitionBatch(t *testing.T, others int) {
 		t.Fatalf("errors %v, want nil, %v", errs[:2], groupcommit.ErrNotApplied)
 	}
 	if len(calls) >= mysql.MinTableBatch && batchTableUsable(t, db) {
-		var rows int
-		if err := db.QueryRow("SELECT COUNT(*) FROM tm_batch_training").Scan(&rows); err != nil || rows != len(calls) {
+		if rows, err := batchRows(db); err != nil || rows != len(calls) {
 			t.Fatalf("the batch's table holds %d rows (%v), want the batch's %d: the batch did not go through it", rows, err, len(calls))
 		}
 	}
@@ -351,8 +350,7 @@ func TestTransitionBatchWithoutTable(t *testing.T) {
 					y.Status, y.ErrorMessage = training.StatusFailed, &msg
 				})
 				flushAndReadBack(t, d, before, calls, -1)
-				var rows int
-				err := db.QueryRow("SELECT COUNT(*) FROM tm_batch_training").Scan(&rows)
+				rows, err := batchRows(db)
 				if useTable && (err != nil || rows != len(calls)) {
 					t.Errorf("the batch's table after the batch: %d rows, %v; want the batch's %d", rows, err, len(calls))
 				}
@@ -390,8 +388,7 @@ func TestTransitionBatchTable(t *testing.T) {
 			t.Fatalf("transition %d of a batch with a progress of 1000: %v", i, err)
 		}
 	}
-	var rows int
-	if err := db.QueryRow("SELECT COUNT(*) FROM tm_batch_training").Scan(&rows); err != nil || rows != 0 {
+	if rows, err := batchRows(db); err != nil || rows != 0 {
 		t.Fatalf("%d rows in the batch's table after the failed batch (%v), want 0", rows, err)
 	}
 	calls[len(calls)-1].Task.Progress = 50
@@ -403,7 +400,7 @@ func TestTransitionBatchTable(t *testing.T) {
 	}
 	before, calls = insertBatch(t, d.Driver, training.NewTraining, "start", start)
 	flushAndReadBack(t, d.Driver, before, calls, -1)
-	if err := db.QueryRow("SELECT COUNT(*) FROM tm_batch_training").Scan(&rows); err != nil || rows != len(calls) {
+	if rows, err := batchRows(db); err != nil || rows != len(calls) {
 		t.Fatalf("the batch's table after a batch: %d rows, %v; want the batch's %d", rows, err, len(calls))
 	}
 }
@@ -457,12 +454,19 @@ func openOneConnection(t *testing.T, migrations []tasktype.Migration) *sql.DB {
 // replicas (a binary log in statement format, or mixed on MariaDB).
 func batchTableUsable(t *testing.T, db *sql.DB) bool {
 	t.Helper()
-	var logBin int
-	var format, version string
-	if err := db.QueryRow("SELECT @@log_bin, @@session.binlog_format, VERSION()").Scan(&logBin, &format, &version); err != nil {
+	logged, err := mysql.ServerLogsBatchTable(db)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return !mysql.BatchTableLogged(logBin == 1, format, strings.Contains(version, "MariaDB"))
+	return !logged
+}
+
+// batchRows counts the rows of the training model's batch table on db's
+// one connection; an error when the connection has no such table.
+func batchRows(db *sql.DB) (int, error) {
+	var n int
+	err := db.QueryRow("SELECT COUNT(*) FROM tm_batch_training").Scan(&n)
+	return n, err
 }
 
 // longFlag returns @tm_long as the last batch of transitions on db's one

@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"context"
+	"database/sql"
 
 	"github.com/taskmodel/taskmodel/backends"
 	"github.com/taskmodel/taskmodel/backends/sqltable"
@@ -38,6 +39,11 @@ func TableOf[T any](d *Driver[T]) *sqltable.Table[T] { return d.t.Table }
 // UsesBatchTable reports whether d still writes large batches through the
 // batch's table.
 func UsesBatchTable[T any](d *Driver[T]) bool { return !d.noBatchTable.Load() }
+
+// ServerLogsBatchTable is serverLogsBatchTable.
+func ServerLogsBatchTable(db *sql.DB) (bool, error) {
+	return serverLogsBatchTable(context.Background(), db)
+}
 
 // BatchTableLogged is batchTableLogged.
 func BatchTableLogged(logBin bool, format string, mariaDB bool) bool {
