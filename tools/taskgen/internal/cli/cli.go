@@ -40,9 +40,10 @@ func Run(args []string, stderr io.Writer) int {
 	out := fs.String("out", "", "output directory: the package directory for a file, the parent of the packages for a directory (required)")
 	pkg := fs.String("pkg", "", "Go package name (only with a spec file; default: the model's package)")
 	pyDir := fs.String("python", "", "also write every model's types.py as <package>.py into this Python package directory, with an __init__.py mapping each task_type onto its module (only with a spec directory)")
-	sqlcPath := fs.String("sqlc", "", "also emit SQL schema, queries and drivers for PostgreSQL and SQLite, and write this sqlc.yaml to compile them (run sqlc generate -f FILE next)")
+	sqlcPath := fs.String("sqlc", "", "also emit SQL schemas, migrations, queries and drivers for PostgreSQL, SQLite and MySQL, and write this sqlc.yaml to compile them (run sqlc generate -f FILE next)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: taskgen -spec FILE|DIR -out DIR [-pkg NAME] [-sqlc FILE] [-python DIR]")
+		fmt.Fprintln(stderr, "       taskgen diff -spec FILE|DIR (-out DIR | -base REF)   (what a spec change does; taskgen diff -h)")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -223,6 +224,9 @@ func report(stderr io.Writer, err error) int {
 }
 
 func writeDir(stderr io.Writer, models []*spec.Model, out string, storage bool) int {
+	if code := checkGone(stderr, models, out, storage); code != ExitOK {
+		return code
+	}
 	produced := map[string]bool{}
 	base := ""
 	if storage {
@@ -265,6 +269,62 @@ func writeDir(stderr io.Writer, models []*spec.Model, out string, storage bool) 
 		}
 	}
 	return ExitOK
+}
+
+// checkGone refuses, before anything is written, to remove a package whose
+// spec is gone while it holds migrations: databases may have applied them,
+// and a model generated again later starts its migrations anew, which those
+// databases refuse.
+func checkGone(stderr io.Writer, models []*spec.Model, out string, storage bool) int {
+	entries, err := os.ReadDir(out)
+	if errors.Is(err, os.ErrNotExist) {
+		return ExitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "taskgen: %v\n", err)
+		return ExitIO
+	}
+	byPackage := map[string]*spec.Model{}
+	for _, m := range models {
+		byPackage[m.Package] = m
+	}
+	code := ExitOK
+	for _, e := range entries {
+		if !e.IsDir() || byPackage[e.Name()] != nil || (storage && e.Name() == gen.CatalogPackage) {
+			continue
+		}
+		dir := filepath.Join(out, e.Name())
+		snaps, err := filepath.Glob(filepath.Join(dir, gen.MigrationsDir, "spec", "*.yaml"))
+		if err != nil || len(snaps) == 0 {
+			continue
+		}
+		sort.Strings(snaps)
+		name := e.Name()
+		if data, err := os.ReadFile(snaps[len(snaps)-1]); err == nil {
+			if old, err := spec.Parse(snaps[len(snaps)-1], data, nil); err == nil {
+				name = old.Name
+			}
+		}
+		mig := filepath.Join(dir, gen.MigrationsDir)
+		if m := modelNamed(models, name); m != nil {
+			fmt.Fprintf(stderr, "taskgen: model %s now generates into %s, but its migrations are in %s, which databases may have applied; "+
+				"move that directory to %s, then generate again\n", name, filepath.Join(out, m.Package), mig, filepath.Join(out, m.Package, gen.MigrationsDir))
+		} else {
+			fmt.Fprintf(stderr, "taskgen: the spec of model %s is gone, but %s holds its migrations, which databases may have applied; "+
+				"taskgen removes no migration: to remove the model, delete %s yourself (databases keep its tables and rows), or restore its spec\n", name, mig, dir)
+		}
+		code = ExitSpec
+	}
+	return code
+}
+
+func modelNamed(models []*spec.Model, name string) *spec.Model {
+	for _, m := range models {
+		if m.Name == name {
+			return m
+		}
+	}
+	return nil
 }
 
 // writePython makes dir a Python package of the models' modules: each

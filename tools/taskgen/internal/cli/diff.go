@@ -8,7 +8,9 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -17,7 +19,8 @@ import (
 )
 
 // ExitBreaking is taskgen diff's exit code when a change breaks something
-// the spec does not acknowledge, or cannot be migrated.
+// the spec does not acknowledge with a new entry under breaking_changes,
+// when a new entry names no change, or when the change cannot be migrated.
 const ExitBreaking = 4
 
 // Main runs taskgen: "taskgen diff …" reports a spec change, anything else
@@ -41,7 +44,8 @@ func Diff(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: taskgen diff -spec FILE|DIR (-out DIR | -base REF)")
 		fmt.Fprintln(stderr, "Prints, in Markdown, what the spec change does to the databases, the wire format, the Go API and")
-		fmt.Fprintf(stderr, "behaviour; exits %d when a breaking change is not listed under breaking_changes in the spec.\n", ExitBreaking)
+		fmt.Fprintf(stderr, "behaviour; exits %d when a breaking change is not acknowledged by a new entry under breaking_changes\n", ExitBreaking)
+		fmt.Fprintln(stderr, "in the spec, when an entry names no change, or when the databases cannot follow the change.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -67,7 +71,15 @@ func Diff(args []string, stdout, stderr io.Writer) int {
 	if code := report(stderr, err); code != ExitOK {
 		return code
 	}
+	var removed []removedModel
+	if info.IsDir() {
+		if removed, err = removedModels(models, *specPath, *out, *base); err != nil {
+			fmt.Fprintf(stderr, "taskgen diff: %v\n", err)
+			return ExitIO
+		}
+	}
 	code := ExitOK
+	acked := map[string]bool{}
 	for _, m := range models {
 		old, from, err := diffBase(m, info.IsDir(), *out, *base)
 		if err != nil {
@@ -79,12 +91,115 @@ func Diff(args []string, stdout, stderr io.Writer) int {
 			continue
 		}
 		r := gen.Compare(old, m)
+		// An entry acknowledging a removed model sits in another model's spec.
+		// With -out, the spec of a model removed with its package is nowhere
+		// to compare with.
+		r.Unmatched = slices.DeleteFunc(r.Unmatched, func(e string) bool {
+			name, ok := strings.CutPrefix(spec.AckID(e), "model.")
+			name, ok2 := strings.CutSuffix(name, ".removed")
+			return ok && ok2 && !slices.ContainsFunc(models, func(m *spec.Model) bool { return m.Name == name })
+		})
+		for _, id := range r.Acknowledged {
+			acked[id] = true
+		}
 		fmt.Fprint(stdout, r.Markdown(from))
-		if r.Refused != "" || len(r.Unacknowledged()) > 0 {
+		if r.Refused != "" || len(r.Unacknowledged()) > 0 || len(r.Unmatched) > 0 {
+			code = ExitBreaking
+		}
+	}
+	for _, g := range removed {
+		fmt.Fprintf(stdout, "## Model `%s`: removed\n\n", g.name)
+		switch {
+		case g.migrations != "":
+			fmt.Fprintf(stdout, "Its spec is gone, but `%s` holds its migrations, which databases may have applied: taskgen generates nothing until that directory is deleted (databases keep the model's tables and rows) or the spec is back (**breaking**: `%s`).\n\n", g.migrations, g.id())
+			code = ExitBreaking
+		case acked[g.id()]:
+			fmt.Fprintf(stdout, "Its spec at %s is gone: the API no longer takes its task type, and databases keep its tables and rows (breaking, acknowledged: `%s`).\n\n", g.from, g.id())
+		default:
+			fmt.Fprintf(stdout, "Its spec at %s is gone: the API no longer takes its task type, and databases keep its tables and rows (**breaking**: `%s`). If it is meant, list `%s` under breaking_changes in the spec of another model.\n\n", g.from, g.id(), g.id())
 			code = ExitBreaking
 		}
 	}
 	return code
+}
+
+// removedModel is a model whose spec is gone from a directory of specs.
+type removedModel struct {
+	name string
+	from string // what had it
+	// migrations is its package's migrations directory, with -out, while
+	// it is still there.
+	migrations string
+}
+
+func (g removedModel) id() string { return "model." + g.name + ".removed" }
+
+// removedModels finds the models of the spec directory dir that are gone:
+// with -out, packages under out that hold migrations of a model no spec
+// declares; with -base, spec files of the revision that are gone.
+func removedModels(models []*spec.Model, dir, out, base string) ([]removedModel, error) {
+	declared := func(name string) bool {
+		return slices.ContainsFunc(models, func(m *spec.Model) bool { return m.Name == name })
+	}
+	var gone []removedModel
+	if base == "" {
+		entries, err := os.ReadDir(out)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range entries {
+			snaps, _ := filepath.Glob(filepath.Join(out, e.Name(), gen.MigrationsDir, "spec", "*.yaml"))
+			if !e.IsDir() || len(snaps) == 0 {
+				continue
+			}
+			sort.Strings(snaps)
+			data, err := os.ReadFile(snaps[len(snaps)-1])
+			if err != nil {
+				return nil, err
+			}
+			old, err := spec.Parse(snaps[len(snaps)-1], data, nil)
+			if err != nil {
+				return nil, fmt.Errorf("the snapshot %s does not load: %v", snaps[len(snaps)-1], err)
+			}
+			if !declared(old.Name) && !slices.ContainsFunc(models, func(m *spec.Model) bool { return m.Package == e.Name() }) {
+				mig := filepath.Join(out, e.Name(), gen.MigrationsDir)
+				gone = append(gone, removedModel{name: old.Name, from: "`" + mig + "`", migrations: mig})
+			}
+		}
+		return gone, nil
+	}
+	rel := filepath.ToSlash(filepath.Clean(dir))
+	cmd := exec.Command("git", "ls-tree", "--name-only", base+":./"+rel)
+	var errOut bytes.Buffer
+	cmd.Stderr = &errOut
+	list, err := cmd.Output()
+	if err != nil {
+		msg := strings.TrimSpace(errOut.String())
+		if strings.Contains(msg, "does not exist") || strings.Contains(msg, "not a tree") {
+			return nil, nil // the revision has no such directory: every model is new
+		}
+		return nil, fmt.Errorf("git ls-tree %s:./%s: %s", base, rel, msg)
+	}
+	for _, name := range strings.Fields(string(list)) {
+		if !strings.HasSuffix(name, ".yaml") {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+			continue
+		}
+		data, err := exec.Command("git", "show", base+":./"+path.Join(rel, name)).Output()
+		if err != nil {
+			return nil, fmt.Errorf("git show %s:./%s: %v", base, path.Join(rel, name), err)
+		}
+		old, err := spec.Parse(filepath.Join(dir, name), data, func(p string) ([]byte, error) {
+			return exec.Command("git", "show", base+":./"+filepath.ToSlash(filepath.Clean(p))).Output()
+		})
+		if err != nil || declared(old.Name) {
+			continue // not a spec at that revision, or a model whose file was renamed
+		}
+		gone = append(gone, removedModel{name: old.Name, from: "`" + base + "`"})
+	}
+	return gone, nil
 }
 
 // diffBase loads what m is compared with, and says what that is.

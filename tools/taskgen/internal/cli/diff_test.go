@@ -79,4 +79,122 @@ func TestDiff(t *testing.T) {
 	if !strings.Contains(stdout.String(), "(breaking, acknowledged: `field.note.renamed`)") {
 		t.Errorf("report:\n%s", stdout.String())
 	}
+
+	// Deployed (generated and committed), the entries stay in the spec; they
+	// acknowledged that change, not the next one.
+	if code := cli.Run([]string{"-spec", "schema", "-out", "gen", "-sqlc", "sqlc.yaml"}, &stderr); code != cli.ExitOK {
+		t.Fatalf("generate v2: %d %s", code, stderr.String())
+	}
+	git("add", ".")
+	git("commit", "-qm", "v2")
+	v3 := strings.Replace(v2, "max_len: 50", "max_len: 40", 1) + "breaking_changes: [field.note.renamed, field.comment.narrowed]\n"
+	later := []struct {
+		name string
+		spec string
+		code int
+		want []string
+	}{
+		{"earlier entry", v3, cli.ExitBreaking, []string{
+			"(**breaking**: `field.comment.narrowed`)",
+			"`field.comment.narrowed` is under breaking_changes at %s already, where it acknowledged an earlier change",
+		}},
+		{"entry with a reason", strings.Replace(v3, "]\n", ", field.comment.narrowed again for the cards]\n", 1), cli.ExitOK, []string{
+			"(breaking, acknowledged: `field.comment.narrowed`)",
+		}},
+		{"reworded entry", strings.Replace(v3, "field.comment.narrowed]", "field.comment.narrowed to 40]", 1), cli.ExitOK, []string{
+			"(breaking, acknowledged: `field.comment.narrowed`)",
+		}},
+		{"entry naming no change", strings.Replace(v3, "]\n", ", field.comment.narrowed to 40, fields.comment.narowed]\n", 1), cli.ExitBreaking, []string{
+			"**breaking_changes lists `fields.comment.narowed`, which names none of the changes since %s.**",
+		}},
+		{"entry and no change", v2 + "breaking_changes: [field.note.renamed, field.comment.narrowed, field.nonexistent.removed]\n", cli.ExitBreaking, []string{
+			"No change.",
+			"**breaking_changes lists `field.nonexistent.removed`, which names none of the changes since %s.**",
+		}},
+		{"unchanged", v2 + "breaking_changes: [field.note.renamed, field.comment.narrowed]\n", cli.ExitOK, []string{"No change."}},
+	}
+	for _, tt := range later {
+		for _, base := range []struct {
+			name, from string
+			args       []string
+		}{
+			{"snapshot", "migration `0011_rename_note_to_comment_and_change_comment`", []string{"-spec", "schema", "-out", "gen"}},
+			{"git", "`HEAD`", []string{"-spec", "schema", "-base", "HEAD"}},
+		} {
+			t.Run(tt.name+"/"+base.name, func(t *testing.T) {
+				os.WriteFile(filepath.Join(specs, "job.yaml"), []byte(tt.spec), 0o644)
+				var stdout, stderr bytes.Buffer
+				if code := cli.Main(append([]string{"diff"}, base.args...), &stdout, &stderr); code != tt.code {
+					t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.code, stdout.String(), stderr.String())
+				}
+				for _, w := range tt.want {
+					if w = strings.ReplaceAll(w, "%s", base.from); !strings.Contains(stdout.String(), w) {
+						t.Errorf("report lacks %q:\n%s", w, stdout.String())
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestRemovedModel removes one of two models' specs: taskgen keeps its
+// package, which holds migrations, until its user deletes it, and taskgen
+// diff reports the removal until another spec acknowledges it.
+func TestRemovedModel(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/d\n"), 0o644)
+	specs := filepath.Join(dir, "schema")
+	os.MkdirAll(specs, 0o755)
+	model := func(name string) string {
+		return "model: " + name + "\nstatuses:\n  A: {initial: true}\n  B: {terminal: true}\nevents:\n  go: {from: A, to: B}\n"
+	}
+	os.WriteFile(filepath.Join(specs, "job.yaml"), []byte(model("job")), 0o644)
+	os.WriteFile(filepath.Join(specs, "export_job.yaml"), []byte(model("export_job")), 0o644)
+	t.Chdir(dir)
+	generate := func() (int, string) {
+		var stderr bytes.Buffer
+		code := cli.Run([]string{"-spec", "schema", "-out", "gen", "-sqlc", "sqlc.yaml"}, &stderr)
+		return code, stderr.String()
+	}
+	if code, msg := generate(); code != cli.ExitOK {
+		t.Fatalf("generate: %d %s", code, msg)
+	}
+	for _, args := range [][]string{{"init", "-q"}, {"add", "."}, {"commit", "-qm", "v1"}} {
+		cmd := exec.Command("git", append([]string{"-c", "user.email=t@example.com", "-c", "user.name=t"}, args...)...)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, b)
+		}
+	}
+	os.Remove(filepath.Join(specs, "export_job.yaml"))
+
+	code, msg := generate()
+	want := "taskgen: the spec of model export_job is gone, but gen/exportjob/migrations holds its migrations, which databases may have applied; " +
+		"taskgen removes no migration: to remove the model, delete gen/exportjob yourself (databases keep its tables and rows), or restore its spec\n"
+	if code != cli.ExitSpec || msg != want {
+		t.Fatalf("generate without the spec: exit %d\n%s\nwant exit %d\n%s", code, msg, cli.ExitSpec, want)
+	}
+	if _, err := os.Stat(filepath.Join("gen", "exportjob", "doc.go")); err != nil {
+		t.Fatalf("the refused run removed the package: %v", err)
+	}
+
+	diff := func(t *testing.T, wantCode int, want string, args ...string) {
+		t.Helper()
+		var stdout, stderr bytes.Buffer
+		if code := cli.Main(append([]string{"diff", "-spec", "schema"}, args...), &stdout, &stderr); code != wantCode {
+			t.Fatalf("diff %v: exit %d, want %d\n%s%s", args, code, wantCode, stdout.String(), stderr.String())
+		}
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("diff %v: report lacks %q:\n%s", args, want, stdout.String())
+		}
+	}
+	diff(t, cli.ExitBreaking, "## Model `export_job`: removed\n\nIts spec is gone, but `gen/exportjob/migrations` holds its migrations", "-out", "gen")
+	diff(t, cli.ExitBreaking, "Its spec at `HEAD` is gone: the API no longer takes its task type, and databases keep its tables and rows (**breaking**: `model.export_job.removed`)", "-base", "HEAD")
+
+	os.RemoveAll(filepath.Join("gen", "exportjob"))
+	if code, msg := generate(); code != cli.ExitOK {
+		t.Fatalf("generate after the package is deleted: %d %s", code, msg)
+	}
+	os.WriteFile(filepath.Join(specs, "job.yaml"), []byte(model("job")+"breaking_changes: [model.export_job.removed]\n"), 0o644)
+	diff(t, cli.ExitOK, "(breaking, acknowledged: `model.export_job.removed`)", "-base", "HEAD")
+	diff(t, cli.ExitOK, "No change.", "-out", "gen")
 }

@@ -37,8 +37,16 @@ type Report struct {
 	// Refused explains why the databases cannot follow the change (taskgen
 	// generates no migration for it); empty when they can.
 	Refused string
-	// Acknowledged are the IDs the new spec lists under breaking_changes.
+	// Acknowledged are the IDs of the entries the new spec adds under
+	// breaking_changes: an entry acknowledges the change it arrives with, so
+	// one the old spec has too acknowledges nothing here.
 	Acknowledged []string
+	// Earlier are the IDs of the entries the old spec has too (they
+	// acknowledged earlier changes).
+	Earlier []string
+	// Unmatched are the new entries whose ID names none of the changes: a
+	// mistyped ID, or a change that is not there.
+	Unmatched []string
 }
 
 // Unacknowledged lists the IDs of breaking changes the spec does not list
@@ -55,7 +63,23 @@ func (r *Report) Unacknowledged() []string {
 
 // Compare reports what changes from the old spec to the new one.
 func Compare(old, new *spec.Model) *Report {
-	r := &Report{Model: new.Name, Acknowledged: new.BreakingChanges}
+	r := &Report{Model: new.Name}
+	var added []string
+	for _, e := range new.BreakingChanges {
+		if slices.Contains(old.BreakingChanges, e) {
+			r.Earlier = append(r.Earlier, spec.AckID(e))
+		} else {
+			added = append(added, e)
+			r.Acknowledged = append(r.Acknowledged, spec.AckID(e))
+		}
+	}
+	defer func() {
+		for _, e := range added {
+			if !slices.ContainsFunc(r.Changes, func(c Change) bool { return c.ID == spec.AckID(e) }) {
+				r.Unmatched = append(r.Unmatched, e)
+			}
+		}
+	}()
 	add := func(area, id, format string, a ...any) {
 		r.Changes = append(r.Changes, Change{Area: area, ID: id, Text: fmt.Sprintf(format, a...)})
 	}
@@ -331,7 +355,6 @@ func (r *Report) Markdown(from string) string {
 	p("## Model `%s`: changes since %s\n\n", r.Model, from)
 	if len(r.Changes) == 0 {
 		p("No change.\n\n")
-		return b.String()
 	}
 	for _, area := range areas {
 		var lines []string
@@ -365,6 +388,14 @@ func (r *Report) Markdown(from string) string {
 			p("  - %s\n", id)
 		}
 		p("```\n\n")
+		for _, id := range un {
+			if slices.Contains(r.Earlier, id) {
+				p("`%s` is under breaking_changes at %s already, where it acknowledged an earlier change: an entry acknowledges the change it arrives with. List the ID again with a reason after it, such as `- %s <why>`, or reword the old entry.\n\n", id, from, id)
+			}
+		}
+	}
+	for _, e := range r.Unmatched {
+		p("**breaking_changes lists `%s`, which names none of the changes since %s.** Correct the ID (this report prints the ID of each breaking change) or remove the entry.\n\n", e, from)
 	}
 	return b.String()
 }

@@ -3,6 +3,7 @@ package spec
 import (
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -183,14 +184,31 @@ func (l *loader) retiredEvent(name string) bool {
 
 var reBreakingChange = regexp.MustCompile(`^[a-z_]+(\.[A-Za-z0-9_-]+)+$`)
 
-// breakingChanges reads the IDs of the breaking changes the spec
-// acknowledges, as taskgen diff prints them (field.note.renamed).
+// breakingChanges reads the acknowledgments of breaking changes: each
+// entry is the ID of a change, as taskgen diff prints it
+// (field.note.renamed), optionally followed by a reason. An entry
+// acknowledges the change it arrives with: taskgen diff does not count an
+// entry that the spec it compares with already has.
 func (l *loader) breakingChanges(n *yaml.Node) {
+	seen := map[string]bool{}
 	for _, v := range l.names(n, "breaking_changes") {
-		if !reBreakingChange.MatchString(v.Value) {
-			l.errorf(v, "breaking_changes: %q is not the ID of a change; taskgen diff prints them, such as field.note.renamed or status.PAUSED.removed", v.Value)
+		entry := strings.Join(strings.Fields(v.Value), " ")
+		if !reBreakingChange.MatchString(AckID(entry)) {
+			l.errorf(v, "breaking_changes: %q does not start with the ID of a change; taskgen diff prints them, such as field.note.renamed or status.PAUSED.removed, and a reason may follow the ID", v.Value)
 			continue
 		}
-		l.m.BreakingChanges = append(l.m.BreakingChanges, v.Value)
+		if seen[entry] {
+			l.errorf(v, "breaking_changes: %q is listed twice", entry)
+			continue
+		}
+		seen[entry] = true
+		l.m.BreakingChanges = append(l.m.BreakingChanges, entry)
 	}
+}
+
+// AckID is the ID of the change an entry of breaking_changes acknowledges:
+// its first word.
+func AckID(entry string) string {
+	id, _, _ := strings.Cut(strings.TrimSpace(entry), " ")
+	return id
 }

@@ -94,7 +94,8 @@ type Model struct {
 	// written before may still record.
 	RetiredEvents []*RetiredEvent
 	// BreakingChanges are the breaking changes the spec's authors
-	// acknowledge: IDs that taskgen diff reports.
+	// acknowledge: each entry an ID that taskgen diff reports, optionally
+	// followed by a reason (spaces collapsed).
 	BreakingChanges []string
 }
 
