@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -291,5 +292,28 @@ func TestMigrateReport(t *testing.T) {
 		if a.AppliedAt.Before(start) || a.AppliedAt.After(time.Now().Add(time.Second)) {
 			t.Errorf("%s applied at %v", a.Name, a.AppliedAt)
 		}
+	}
+}
+
+// TestOpenReadOnlyFile: a database file this process may not write is
+// refused at Open, not at its first write. Root may write any file, so the
+// test needs another user.
+func TestOpenReadOnlyFile(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root writes read-only files; run as another user to test the refusal")
+	}
+	path := filepath.Join(t.TempDir(), "ro.db")
+	db, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if err := os.Chmod(path, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	_, err = sqlite.Open(context.Background(), path)
+	want := "sqlite: open " + path + ": the file is read-only for this process, and taskmodel writes to its database"
+	if err == nil || err.Error() != want {
+		t.Fatalf("Open: %v, want %s", err, want)
 	}
 }
