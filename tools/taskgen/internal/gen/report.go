@@ -377,7 +377,7 @@ func (r *Report) Markdown(from string) string {
 		}
 		p("### %s\n\n%s\n\n", area, strings.Join(lines, "\n"))
 	}
-	if un := r.Unacknowledged(); len(un) > 0 {
+	if un := r.Unacknowledged(); len(un) > 0 && r.Refused == "" { // a refused change is not acknowledged away
 		sort.Strings(un)
 		what := fmt.Sprintf("%d breaking changes are", len(un))
 		if len(un) == 1 {

@@ -142,6 +142,18 @@ type loader struct {
 
 var yamlLineRe = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
+// indentTab finds the first line whose indentation holds a tab: its line
+// and the tab's column.
+func indentTab(data []byte) (line, col int, ok bool) {
+	for i, text := range strings.Split(string(data), "\n") {
+		indent := len(text) - len(strings.TrimLeft(text, " \t"))
+		if j := strings.IndexByte(text[:indent], '\t'); j >= 0 {
+			return i + 1, j + 1, true
+		}
+	}
+	return 0, 0, false
+}
+
 func (l *loader) parseYAML(data []byte) *yaml.Node {
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -153,10 +165,16 @@ func (l *loader) parseYAML(data []byte) *yaml.Node {
 		} else {
 			msg = strings.TrimPrefix(msg, "yaml: ")
 		}
+		col := 1
 		if msg == "EOF" {
 			msg = "the file is empty; a spec starts with model: NAME"
 		}
-		l.errs = append(l.errs, &Error{Pos: Pos{File: l.file, Line: line, Col: 1}, Msg: "invalid YAML: " + msg})
+		if strings.Contains(msg, "cannot start any token") {
+			if n, c, ok := indentTab(data); ok {
+				line, col, msg = n, c, "a tab in the indentation; YAML indents with spaces"
+			}
+		}
+		l.errs = append(l.errs, &Error{Pos: Pos{File: l.file, Line: line, Col: col}, Msg: "invalid YAML: " + msg})
 		return nil
 	}
 	var extra yaml.Node
@@ -598,7 +616,10 @@ func (l *loader) enums(n *yaml.Node) {
 			e.Doc, _ = l.str(v.val, "doc")
 		}
 		values := map[string]*EnumValue{}
-		if v, ok := k["values"]; ok {
+		v, hasValues := k["values"]
+		if hasValues && deref(v.val) != nil && deref(v.val).Kind == yaml.SequenceNode {
+			l.errorf(v.val, "%s values must be a mapping of each value to its doc, such as {eu: Europe, us: United States} (or {eu: , us: } without docs), not a list", what)
+		} else if hasValues {
 			for _, q := range l.mapping(v.val, what+" values") {
 				vn, ok := l.name(q.key, what+" value", reStatus, "[A-Za-z][A-Za-z0-9_-]*")
 				if !ok {
@@ -631,7 +652,8 @@ func (l *loader) enums(n *yaml.Node) {
 				e.Values = append(e.Values, ev)
 			}
 		}
-		if len(e.Values) == 0 {
+		malformed := hasValues && deref(v.val) != nil && deref(v.val).Kind != yaml.MappingNode && deref(v.val).Tag != "!!null"
+		if len(e.Values) == 0 && !malformed {
 			l.errorf(p.key, "%s has no values; list them under values:", what)
 		}
 		l.m.Enums = append(l.m.Enums, e)
@@ -943,6 +965,9 @@ func (l *loader) value(n *yaml.Node, t *TypeRef, what string) (any, bool) {
 			if v.Name == name || v.Value == name {
 				return v.Value, true
 			}
+		}
+		if len(t.Enum.Values) == 0 {
+			return nil, false // the enum's own error says what is wrong
 		}
 		names := make([]string, len(t.Enum.Values))
 		for i, v := range t.Enum.Values {
