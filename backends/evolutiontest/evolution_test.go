@@ -270,6 +270,10 @@ func openDB(t testing.TB, engine string) db {
 
 func id(n int) string { return fmt.Sprintf("00000000-0000-4000-8000-%012d", n) }
 
+// traceparent is the trace context some of the stored tasks hold, which every
+// migration keeps.
+const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
 // seed stores a task in every status of the base spec, with the history
 // rows that brought it there and values near the base spec's limits.
 func seed(t *testing.T, engine string, d db, worker bool) {
@@ -284,11 +288,11 @@ func seed(t *testing.T, engine string, d db, worker bool) {
 	tasks := []task{
 		{"QUEUED", map[string]any{"tag": "a"}, [][2]string{{"", ""}}},
 		{"RUNNING", map[string]any{"note": strings.Repeat("x", 40), "priority": 8, "weight": 2, "size": "large", "labels": `["a", "b"]`, "user_id": "alice", "started_at": t0,
-			"tm_lease_owner": "w1", "tm_lease_expires_at": t0.Add(time.Hour), "tm_lease_attempt": 1}, [][2]string{{"", ""}, {"QUEUED", "start"}}},
+			"tm_lease_owner": "w1", "tm_lease_expires_at": t0.Add(time.Hour), "tm_lease_attempt": 1, "tm_traceparent": traceparent}, [][2]string{{"", ""}, {"QUEUED", "start"}}},
 		{"PAUSED", map[string]any{"note": "short", "priority": 3, "size": "small", "started_at": t0}, [][2]string{{"", ""}, {"QUEUED", "start"}, {"RUNNING", "pause"}}},
 		{"DONE", map[string]any{"end_date": t0, "started_at": t0}, [][2]string{{"", ""}, {"QUEUED", "start"}, {"RUNNING", "complete"}}},
 		{"FAILED", map[string]any{"error_code": "CRASH", "end_date": t0, "started_at": t0}, [][2]string{{"", ""}, {"QUEUED", "start"}, {"RUNNING", "fail"}}},
-		{"CANCELLED", map[string]any{"end_date": t0}, [][2]string{{"", ""}, {"QUEUED", "cancel"}}},
+		{"CANCELLED", map[string]any{"end_date": t0, "tm_traceparent": traceparent}, [][2]string{{"", ""}, {"QUEUED", "cancel"}}},
 	}
 	for i, tk := range tasks {
 		cols := []string{"id", "status", "version", "created_at", "updated_at", "weight"}

@@ -594,28 +594,19 @@ func (ev *evolution) renderRebuild(p func(string, ...any)) {
 		p("    %s%s\n", d, sep)
 	}
 	p(");\n")
+	// Every column of the new table that the old one has is copied (the
+	// spec's fields converted and backfilled, the internal ones as they
+	// are); a column the old table lacks takes its default.
+	had := ev.old.tableColumnNames(SQLite)
 	var cols, exprs []string
-	for _, f := range ev.new.builtinFields() {
-		cols, exprs = append(cols, f.Name), append(exprs, f.Name)
-	}
-	for _, nf := range ev.new.m.Fields {
-		cols = append(cols, nf.Name)
-		var c fieldChange
-		for _, x := range ev.fields {
-			if x.new == nf {
-				c = x
-			}
+	for _, col := range ev.new.tableColumnNames(SQLite) {
+		x := col
+		if c, ok := ev.fieldChange(col); ok {
+			x = ev.copyExpr(SQLite, c)
+		} else if !slices.Contains(had, col) {
+			continue
 		}
-		exprs = append(exprs, ev.copyExpr(SQLite, c))
-	}
-	if ev.new.m.Worker != nil {
-		for i, c := range []string{LeaseOwnerColumn, LeaseExpiresColumn, LeaseAttemptColumn} {
-			x := c
-			if ev.old.m.Worker == nil {
-				x = []string{"''", "NULL", "0"}[i] // the columns' defaults
-			}
-			cols, exprs = append(cols, c), append(exprs, x)
-		}
+		cols, exprs = append(cols, col), append(exprs, x)
 	}
 	p("INSERT INTO %s (%s)\nSELECT %s FROM %s;\n", tmp, strings.Join(cols, ", "), strings.Join(exprs, ", "), table)
 	p("DROP TABLE %s;\n", table)
@@ -641,6 +632,28 @@ func (ev *evolution) copyExpr(e Engine, c fieldChange) string {
 		}
 	}
 	return x
+}
+
+// fieldChange is the change of the new spec's field named name; false when
+// name is no field of the spec (a built-in or internal column).
+func (ev *evolution) fieldChange(name string) (fieldChange, bool) {
+	for _, c := range ev.fields {
+		if c.new != nil && c.new.Name == name {
+			return c, true
+		}
+	}
+	return fieldChange{}, false
+}
+
+// tableColumnNames are the names of the columns tableColumnDefs defines, in
+// order, on SQLite or PostgreSQL (each definition starts with the name).
+func (g *generator) tableColumnNames(e Engine) []string {
+	defs := g.tableColumnDefs(e)
+	out := make([]string, len(defs))
+	for i, d := range defs {
+		out[i], _, _ = strings.Cut(d, " ")
+	}
+	return out
 }
 
 // tableColumnDefs are the definitions of every column of the model's table
