@@ -460,6 +460,34 @@ func checkCase(t *testing.T, engine, caseDir string, v1, v2, fresh []tasktype.Mi
 	if moved != len(history)-len(oldHistory) {
 		t.Errorf("%d history rows added, %d of them for moved tasks", len(history)-len(oldHistory), moved)
 	}
+	if engine == sqlite.Engine {
+		checkSQLiteTimes(t, d)
+	}
+}
+
+// sqliteTime is the text the SQLite driver writes a UTC time in (Go's
+// time.Time.String, without the monotonic clock reading).
+var sqliteTime = regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d*[1-9])? \+0000 UTC$`)
+
+// checkSQLiteTimes checks that every time of the tasks and their history
+// is text in the format the driver writes, those the migration wrote
+// included: a column holds one format, whose text sorts as its times do.
+func checkSQLiteTimes(t *testing.T, d db) {
+	t.Helper()
+	for _, q := range []string{
+		"SELECT id, CAST(created_at AS TEXT) AS t FROM job UNION ALL SELECT id, CAST(updated_at AS TEXT) FROM job UNION ALL SELECT id, CAST(end_date AS TEXT) FROM job WHERE end_date IS NOT NULL",
+		"SELECT task_id AS id, CAST(at AS TEXT) AS t FROM job_history",
+	} {
+		rows, err := d.rows(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			if !sqliteTime.MatchString(r["t"]) {
+				t.Errorf("task %s has the time %q, not in the SQLite driver's format", r["id"], r["t"])
+			}
+		}
+	}
 }
 
 // checkFresh checks that d has the schema of a fresh database to which

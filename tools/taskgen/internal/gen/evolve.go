@@ -481,24 +481,59 @@ func listNarrows(old, new []string) bool {
 	return false
 }
 
+// sqliteNow is the time a migration runs at, on SQLite, as the text the
+// SQLite driver (modernc.org/sqlite) writes a UTC time.Time in, Go's
+// time.Time.String ("2006-01-02 15:04:05.999999999 -0700 MST": no trailing
+// zeros in the fraction, none at all for a whole second), so that a column
+// holds one format and its text sorts as its times do. SQLite's clock
+// counts milliseconds.
+const sqliteNow = "rtrim(rtrim(strftime('%Y-%m-%d %H:%M:%f', 'now'), '0'), '.') || ' +0000 UTC'"
+
+// nowSQL is the time a migration runs at, in an engine's SQL.
+func nowSQL(e Engine) string {
+	switch e {
+	case PostgreSQL:
+		return "now()"
+	case MySQL:
+		return "UTC_TIMESTAMP(6)"
+	}
+	return sqliteNow
+}
+
+// movedEnteredAt is the entry time a task moved to a retired status's
+// replacement keeps or gets, with col its replacement's entered_at column:
+// the time already there, else the migration's. A task that holds one
+// entered a status that records its entry there (ABORTED and its
+// replacement CANCELLED both record the finish in finished_at; a PAUSED task
+// moved to RENDERING keeps when it started rendering), and that time is
+// truer than the migration's; only a task without one gets now.
+func movedEnteredAt(col, now string) string { return fmt.Sprintf("coalesce(%s, %s)", col, now) }
+
+// enteredAtColumn is the column that records when a task entered s, "" when
+// none does but created_at (which a move leaves alone).
+func enteredAtColumn(s *spec.Status) string {
+	if s.EnteredAt == "created_at" {
+		return ""
+	}
+	return s.EnteredAt
+}
+
 // renderMove moves the tasks of a retired status to its replacement, each
-// with a history row, as a transition would: version + 1, updated_at and the
-// replacement's entry time set.
+// with a history row, as a transition would: version + 1, updated_at set,
+// and the replacement's entry time set where the task has none
+// (movedEnteredAt).
 func (ev *evolution) renderMove(p func(string, ...any), e Engine, r *spec.RetiredStatus) {
 	table, history := Table(ev.new.m)
 	pg := e == PostgreSQL
-	now := pick(pg, "now()", "strftime('%Y-%m-%d %H:%M:%f+00:00', 'now')")
-	if e == MySQL {
-		now = "UTC_TIMESTAMP(6)"
-	}
+	now := nowSQL(e)
 	set := fmt.Sprintf("status = %s, version = version + 1, updated_at = %s", quoteSQL(r.ReplacedBy.Name), now)
-	if ea := r.ReplacedBy.EnteredAt; ea != "" && ea != "created_at" {
-		set += fmt.Sprintf(", %s = %s", ea, now)
+	if ea := enteredAtColumn(r.ReplacedBy); ea != "" {
+		set += fmt.Sprintf(", %s = %s", sqlIdent(e, ea), movedEnteredAt(sqlIdent(e, ea), now))
 	}
 	msg := quoteSQL(fmt.Sprintf("status %s was removed from the spec; its tasks move to %s", r.Name, r.ReplacedBy.Name))
 	p("-- Status %s is retired: its tasks move to %s, each with a history row.\n", r.Name, r.ReplacedBy.Name)
 	if e == MySQL {
-		ev.renderMySQLMove(p, r, msg)
+		ev.renderMySQLMove(p, r, msg, set)
 		return
 	}
 	if pg {

@@ -265,17 +265,12 @@ func (c mysqlCheck) addClause() string { return "ADD " + c.def() }
 // tasks. A start
 // that resumes the migration after the history rows were written (a
 // process killed in between records no progress) writes none again.
-func (ev *evolution) renderMySQLMove(p func(string, ...any), r *spec.RetiredStatus, msg string) {
+func (ev *evolution) renderMySQLMove(p func(string, ...any), r *spec.RetiredStatus, msg, set string) {
 	table, history := Table(ev.new.m)
-	const now = "UTC_TIMESTAMP(6)"
 	from, to := quoteSQL(r.Name), quoteSQL(r.ReplacedBy.Name)
 	p("INSERT INTO %s (task_id, seq, from_status, to_status, at, actor, message)\n", history)
-	p("SELECT id, %s + 1, %s, %s, %s, 'taskmodel migrate', %s\n", HistorySeqColumn, from, to, now, msg)
+	p("SELECT id, %s + 1, %s, %s, %s, 'taskmodel migrate', %s\n", HistorySeqColumn, from, to, nowSQL(MySQL), msg)
 	p("FROM %s WHERE status = %s\n", table, from)
 	p("    AND NOT EXISTS (SELECT 1 FROM %s AS h WHERE h.task_id = %s.id AND h.from_status = %s AND h.to_status = %s AND h.actor = 'taskmodel migrate');\n", history, table, from, to)
-	set := fmt.Sprintf("status = %s, version = version + 1, updated_at = %s, %s = %s + 1", to, now, HistorySeqColumn, HistorySeqColumn)
-	if ea := r.ReplacedBy.EnteredAt; ea != "" && ea != "created_at" {
-		set += fmt.Sprintf(", %s = %s", mysqlIdent(ea), now)
-	}
-	p("UPDATE %s SET %s WHERE status = %s;\n", table, set, from)
+	p("UPDATE %s SET %s, %s = %s + 1 WHERE status = %s;\n", table, set, HistorySeqColumn, HistorySeqColumn, from)
 }
