@@ -27,6 +27,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -376,14 +377,14 @@ func TestEvolution(t *testing.T) {
 					if len(all) != len(v1[e])+1 || !slices.Equal(all[:len(v1[e])], v1[e]) {
 						t.Fatalf("v2 did not append one migration to v1's: %d then %d", len(v1[e]), len(all))
 					}
-					checkCase(t, e, dir, v1[e], all, fresh.migrations(t, e), strings.TrimSpace(string(refused)), specKeys(t, v2, "renamed_from"), backfills(t, v2))
+					checkCase(t, e, dir, v1[e], all, fresh.migrations(t, e), strings.TrimSpace(string(refused)), specKeys(t, v2, "renamed_from"), backfills(t, v2), retiredStatuses(t, v2))
 				})
 			}
 		})
 	}
 }
 
-func checkCase(t *testing.T, engine, caseDir string, v1, v2, fresh []tasktype.Migration, refused string, renamed, filled map[string]string) {
+func checkCase(t *testing.T, engine, caseDir string, v1, v2, fresh []tasktype.Migration, refused string, renamed, filled, retired map[string]string) {
 	ctx := context.Background()
 	d := openDB(t, engine)
 	if err := d.migrate(ctx, v1); err != nil {
@@ -451,14 +452,30 @@ func checkCase(t *testing.T, engine, caseDir string, v1, v2, fresh []tasktype.Mi
 	if len(history) < len(oldHistory) {
 		t.Fatalf("%d history rows after the migration, %d before", len(history), len(oldHistory))
 	}
+	// The tasks of a retired status moved to its replacement, one history
+	// row each, their other values kept (above).
 	moved := 0
 	for _, h := range history {
-		if h["from_status"] == "PAUSED" && h["to_status"] == "QUEUED" {
+		if to, ok := retired[h["from_status"]]; ok && h["to_status"] == to {
 			moved++
 		}
 	}
 	if moved != len(history)-len(oldHistory) {
 		t.Errorf("%d history rows added, %d of them for moved tasks", len(history)-len(oldHistory), moved)
+	}
+	want := 0
+	for i, old := range oldTasks {
+		to, ok := retired[old["status"]]
+		if !ok {
+			continue
+		}
+		want++
+		if v, _ := strconv.Atoi(old["version"]); tasks[i]["status"] != to || tasks[i]["version"] != strconv.Itoa(v+1) {
+			t.Errorf("task %d in %s moved to %s at version %s, want %s at version %d", i+1, old["status"], tasks[i]["status"], tasks[i]["version"], to, v+1)
+		}
+	}
+	if moved != want {
+		t.Errorf("%d history rows for moved tasks, want %d", moved, want)
 	}
 	if engine == sqlite.Engine {
 		checkSQLiteTimes(t, d)
@@ -488,6 +505,20 @@ func checkSQLiteTimes(t *testing.T, d db) {
 			}
 		}
 	}
+}
+
+// retiredStatuses maps each status the spec retires to its replacement.
+func retiredStatuses(t *testing.T, specPath string) map[string]string {
+	data, err := os.ReadFile(specPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	re := regexp.MustCompile(`(?m)^    ([A-Za-z0-9_-]+): \{replaced_by: ([A-Za-z0-9_-]+)\}`)
+	for _, m := range re.FindAllStringSubmatch(string(data), -1) {
+		out[m[1]] = m[2]
+	}
+	return out
 }
 
 // checkFresh checks that d has the schema of a fresh database to which

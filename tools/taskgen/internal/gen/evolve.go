@@ -371,7 +371,6 @@ func (ev *evolution) dataChecks(e Engine) []dataCheck {
 // render writes the migration for an engine.
 func (ev *evolution) render(e Engine, name, from string) []byte {
 	pg := e == PostgreSQL
-	_, history := Table(ev.new.m)
 	var b strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	p("%s\n-- Migration %s of model %q for %s,\n", SQLHeader, name, ev.new.m.Name, e)
@@ -406,26 +405,60 @@ func (ev *evolution) render(e Engine, name, from string) []byte {
 		return []byte(b.String())
 	}
 	var validate []string
-	for _, r := range ev.moves {
-		ev.renderMove(p, e, r)
-	}
 	oldIdx, newIdx := ev.old.tableIndexes(e), ev.new.tableIndexes(e)
 	rebuild := !pg && ev.sqliteRebuildsTable()
-	if !rebuild {
+	if rebuild {
+		// The history table first: the moves' history rows are written
+		// from the old task table, once the history's new CHECKs take the
+		// statuses they move to (and keep the retired ones). A retired
+		// status changes the status CHECK, so the task table is rebuilt,
+		// and its copy moves the tasks: the old table takes only the old
+		// statuses, the new one only the new.
+		validate = ev.renderHistory(p, e)
+		for _, r := range ev.moves {
+			ev.renderMove(p, e, r)
+		}
+		ev.renderRebuild(p)
+	} else {
 		for _, ix := range oldIdx {
 			if !slices.Contains(newIdx, ix) {
 				p("DROP INDEX %s;\n", ix.name)
 			}
 		}
-	}
-	if rebuild {
-		ev.renderRebuild(p)
-	} else {
 		validate = ev.renderColumns(p, e)
+		if ev.workerChanged {
+			ev.renderWorker(p, e)
+		}
+		validate = append(validate, ev.renderHistory(p, e)...)
+		// Only PostgreSQL moves tasks here (SQLite rebuilds the table when
+		// a status goes): once the status CHECKs are replaced. The new ones
+		// are added NOT VALID, so the tasks still in a retired status stay
+		// until they move, and each moved row meets them; they are
+		// validated after the commit.
+		for _, r := range ev.moves {
+			ev.renderMove(p, e, r)
+		}
 	}
-	if ev.workerChanged && !rebuild {
-		ev.renderWorker(p, e)
+	for _, ix := range newIdx {
+		if rebuild || !slices.Contains(oldIdx, ix) {
+			p("%s;\n", ix.sql)
+		}
 	}
+	if len(validate) > 0 {
+		p("\n%s\n", markerValidate)
+		for _, v := range validate {
+			p("%s\n", v)
+		}
+	}
+	return []byte(b.String())
+}
+
+// renderHistory replaces the CHECKs of the history table whose statuses or
+// events changed: on PostgreSQL added NOT VALID (it returns their
+// validation), on SQLite by rebuilding the table.
+func (ev *evolution) renderHistory(p func(string, ...any), e Engine) (validate []string) {
+	pg := e == PostgreSQL
+	_, history := Table(ev.new.m)
 	if ev.historyChanged {
 		if pg {
 			for _, col := range []string{"from_status", "to_status", "event"} {
@@ -451,18 +484,7 @@ func (ev *evolution) render(e Engine, name, from string) []byte {
 			p("%s;\n", historyAtIndexSQL(history))
 		}
 	}
-	for _, ix := range newIdx {
-		if rebuild || !slices.Contains(oldIdx, ix) {
-			p("%s;\n", ix.sql)
-		}
-	}
-	if len(validate) > 0 {
-		p("\n%s\n", markerValidate)
-		for _, v := range validate {
-			p("%s\n", v)
-		}
-	}
-	return []byte(b.String())
+	return validate
 }
 
 func (g *generator) historyValues(col string) []string {
@@ -479,6 +501,17 @@ func listNarrows(old, new []string) bool {
 		}
 	}
 	return false
+}
+
+// listRemoved are the values of old that new does not have.
+func listRemoved(old, new []string) []string {
+	var out []string
+	for _, v := range old {
+		if !slices.Contains(new, v) {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // sqliteNow is the time a migration runs at, on SQLite, as the text the
@@ -521,7 +554,8 @@ func enteredAtColumn(s *spec.Status) string {
 // renderMove moves the tasks of a retired status to its replacement, each
 // with a history row, as a transition would: version + 1, updated_at set,
 // and the replacement's entry time set where the task has none
-// (movedEnteredAt).
+// (movedEnteredAt). On SQLite it writes the history rows only: the copy of
+// the rebuilt task table moves the tasks (renderRebuild).
 func (ev *evolution) renderMove(p func(string, ...any), e Engine, r *spec.RetiredStatus) {
 	table, history := Table(ev.new.m)
 	pg := e == PostgreSQL
@@ -545,7 +579,44 @@ func (ev *evolution) renderMove(p func(string, ...any), e Engine, r *spec.Retire
 	p("INSERT INTO %s (task_id, seq, from_status, to_status, at, actor, message)\n", history)
 	p("SELECT id, (SELECT max(h.seq) FROM %s AS h WHERE h.task_id = %s.id) + 1, %s, %s, %s, 'taskmodel migrate', %s\n", history, table, quoteSQL(r.Name), quoteSQL(r.ReplacedBy.Name), now, msg)
 	p("FROM %s WHERE status = %s;\n", table, quoteSQL(r.Name))
-	p("UPDATE %s SET %s WHERE status = %s;\n", table, set, quoteSQL(r.Name))
+}
+
+// sqliteMoves are the expressions SQLite's table copy takes for the
+// columns the moves of retired statuses' tasks change, as functions of the
+// value the copy takes otherwise: the status, the version, updated_at and
+// the replacements' entered_at columns, each changed for the tasks in a
+// retired status only.
+func (ev *evolution) sqliteMoves() map[string]func(string) string {
+	if len(ev.moves) == 0 {
+		return nil
+	}
+	var retiredNames []string
+	status := "CASE status"
+	entered := map[string][]string{} // entered_at column: the retired statuses moving into it
+	var cols []string
+	for _, r := range ev.moves {
+		retiredNames = append(retiredNames, r.Name)
+		status += fmt.Sprintf(" WHEN %s THEN %s", quoteSQL(r.Name), quoteSQL(r.ReplacedBy.Name))
+		if ea := enteredAtColumn(r.ReplacedBy); ea != "" {
+			if _, ok := entered[ea]; !ok {
+				cols = append(cols, ea)
+			}
+			entered[ea] = append(entered[ea], r.Name)
+		}
+	}
+	moved := inList("status", retiredNames)
+	out := map[string]func(string) string{
+		"status":     func(x string) string { return status + " ELSE " + x + " END" },
+		"version":    func(x string) string { return fmt.Sprintf("CASE WHEN %s THEN %s + 1 ELSE %s END", moved, x, x) },
+		"updated_at": func(x string) string { return fmt.Sprintf("CASE WHEN %s THEN %s ELSE %s END", moved, sqliteNow, x) },
+	}
+	for _, col := range cols {
+		when := inList("status", entered[col])
+		out[col] = func(x string) string {
+			return fmt.Sprintf("CASE WHEN %s THEN %s ELSE %s END", when, movedEnteredAt(x, sqliteNow), x)
+		}
+	}
+	return out
 }
 
 // renderWorker adds or drops the lease columns of a model that gains or
@@ -631,8 +702,10 @@ func (ev *evolution) renderRebuild(p func(string, ...any)) {
 	p(");\n")
 	// Every column of the new table that the old one has is copied (the
 	// spec's fields converted and backfilled, the internal ones as they
-	// are); a column the old table lacks takes its default.
+	// are, the moved tasks changed); a column the old table lacks takes
+	// its default.
 	had := ev.old.tableColumnNames(SQLite)
+	moves := ev.sqliteMoves()
 	var cols, exprs []string
 	for _, col := range ev.new.tableColumnNames(SQLite) {
 		x := col
@@ -640,6 +713,9 @@ func (ev *evolution) renderRebuild(p func(string, ...any)) {
 			x = ev.copyExpr(SQLite, c)
 		} else if !slices.Contains(had, col) {
 			continue
+		}
+		if m := moves[col]; m != nil {
+			x = m(x)
 		}
 		cols, exprs = append(cols, col), append(exprs, x)
 	}

@@ -85,6 +85,9 @@ type mysqlPlan struct {
 	defaults []string
 	// history are the clauses of the ALTER TABLE of the history table.
 	history []string
+	// narrow are the clauses of the ALTER TABLE that gives the task table
+	// its new status CHECK once the retired statuses' tasks moved.
+	narrow []string
 }
 
 // mysqlPlan works out the changes of the tables on MySQL. The task table
@@ -162,8 +165,22 @@ func (ev *evolution) mysqlPlan() mysqlPlan {
 	}
 	if ev.statusChanged {
 		ck := mysqlCheck{mysqlCheckName(table, "status"), ev.new.column(MySQL, ev.new.builtinFields()[1]).check()}
-		pl.task = append(pl.task, "DROP CONSTRAINT "+ck.name)
-		addCheck(ck)
+		if len(ev.moves) == 0 {
+			pl.task = append(pl.task, "DROP CONSTRAINT "+ck.name)
+			addCheck(ck)
+		} else {
+			// The retired statuses' tasks move after the table's change,
+			// under a CHECK that takes the retired statuses and the new
+			// ones (the old one, when it takes all of them), and the new
+			// CHECK replaces it once they moved.
+			interim := append(ev.new.statusNames(), listRemoved(ev.old.statusNames(), ev.new.statusNames())...)
+			if len(listRemoved(interim, ev.old.statusNames())) > 0 {
+				pl.task = append(pl.task, "DROP CONSTRAINT "+ck.name)
+				addCheck(mysqlCheck{ck.name, inList(mysqlIdent("status"), interim)})
+			}
+			pl.narrow = []string{"DROP CONSTRAINT " + ck.name, ck.addClause()}
+			pl.copy = true
+		}
 	}
 	if ev.workerChanged {
 		cols := mysqlLeaseColumns()
@@ -211,14 +228,12 @@ func mysqlWidensInPlace(a, b string) bool {
 	return m >= n && (4*n > 255 || 4*m <= 255)
 }
 
-// renderMySQL writes the body of the migration for MySQL: the moves of
-// retired statuses' tasks, the indexes that go, the backfills, the task
-// table's change, the history's CHECKs, the new indexes.
+// renderMySQL writes the body of the migration for MySQL: the indexes
+// that go, the backfills, the task table's change, the history's CHECKs,
+// the moves of retired statuses' tasks and the status CHECK that follows
+// them, the new indexes.
 func (ev *evolution) renderMySQL(p func(string, ...any)) {
 	table, history := Table(ev.new.m)
-	for _, r := range ev.moves {
-		ev.renderMove(p, MySQL, r)
-	}
 	oldIdx, newIdx := ev.old.mysqlIndexes(), ev.new.mysqlIndexes()
 	has := func(ixs []index, ix index) bool {
 		return slices.ContainsFunc(ixs, func(x index) bool { return x.sql == ix.sql })
@@ -237,6 +252,10 @@ func (ev *evolution) renderMySQL(p func(string, ...any)) {
 	mysqlAlter(p, table, pl.task)
 	mysqlAlter(p, table, pl.defaults)
 	mysqlAlter(p, history, pl.history)
+	for _, r := range ev.moves {
+		ev.renderMove(p, MySQL, r)
+	}
+	mysqlAlter(p, table, pl.narrow)
 	for _, ix := range newIdx {
 		if !has(oldIdx, ix) {
 			p("%s;\n", ix.sql)
