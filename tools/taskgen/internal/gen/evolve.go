@@ -29,13 +29,12 @@ type evolution struct {
 	errs     spec.ErrorList
 	fields   []fieldChange
 	// changes describes each change in a line, for the migration's header.
-	changes []string
-	slugs   []string
-	// statusNarrowed: a status the old spec had is gone.
-	statusChanged, statusNarrowed bool
-	historyChanged                bool
-	workerChanged                 bool
-	moves                         []*spec.RetiredStatus
+	changes        []string
+	slugs          []string
+	statusChanged  bool
+	historyChanged bool
+	workerChanged  bool
+	moves          []*spec.RetiredStatus
 }
 
 // fieldChange pairs a field of the old spec with the same field of the new
@@ -205,7 +204,7 @@ func (ev *evolution) compareStatuses() {
 		if slices.Contains(newS, s) {
 			continue
 		}
-		ev.statusChanged, ev.statusNarrowed = true, true
+		ev.statusChanged = true
 		if r := retired(new, s); r != nil {
 			ev.moves = append(ev.moves, r)
 			ev.note("retire_"+strings.ToLower(s), fmt.Sprintf("remove status %s: its tasks move to %s, each with a history row", s, r.ReplacedBy.Name))
@@ -351,18 +350,25 @@ func (ev *evolution) dataChecks(e Engine) []dataCheck {
 			add(table+"."+c.new.Name, itemsRule(ev.new.m, c.new), "tasks", "SELECT count(*), %s FROM %s WHERE (%s) IS FALSE;", idExpr, table, lc)
 		}
 	}
-	if ev.statusNarrowed {
-		// Tasks in a retired status are allowed: the migration moves them.
-		add(table+".status", "one of "+strings.Join(ev.new.statusNames(), ", "), "tasks",
-			"SELECT count(*), %s FROM %s WHERE (%s) IS FALSE;", idExpr, table, inList("status", ev.new.m.HistoryStatuses()))
+	if removed := ev.removedStatuses(); len(removed) > 0 {
+		// The old CHECK holds the tasks to the old statuses: those that
+		// break the new one are in a status removed without retiring it.
+		add(table+".status", removedRule("status", removed, "retire %[1]s with replaced_by under retired: statuses: to move %[2]s tasks"), "tasks",
+			"SELECT count(*), %s FROM %s WHERE %s;", idExpr, table, inList("status", removed))
 	}
 	if ev.historyChanged {
 		hid := pick(pg, "min(task_id::text)", "min(task_id)")
 		for _, col := range []string{"from_status", "to_status", "event"} {
-			if listNarrows(ev.old.historyValues(col), ev.new.historyValues(col)) {
-				add(history+"."+col, "one of "+strings.Join(ev.new.historyValues(col), ", "), "history rows",
-					"SELECT count(*), %s FROM %s WHERE (%s) IS FALSE;", hid, history, ev.new.historyCheck(col))
+			removed := listRemoved(ev.old.historyValues(col), ev.new.historyValues(col))
+			if len(removed) == 0 {
+				continue
 			}
+			rule := removedRule("status", removed, "retire %[1]s with replaced_by under retired: statuses: to keep the history rows that record %[1]s")
+			if col == "event" {
+				rule = removedRule("event", removed, "list %[1]s under retired: events: to keep the history rows that record %[1]s")
+			}
+			add(history+"."+col, rule, "history rows",
+				"SELECT count(*), %s FROM %s WHERE %s;", hid, history, inList(col, removed))
 		}
 	}
 	return out
@@ -494,14 +500,7 @@ func (g *generator) historyValues(col string) []string {
 	return g.m.HistoryStatuses()
 }
 
-func listNarrows(old, new []string) bool {
-	for _, v := range old {
-		if !slices.Contains(new, v) {
-			return true
-		}
-	}
-	return false
-}
+func listNarrows(old, new []string) bool { return len(listRemoved(old, new)) > 0 }
 
 // listRemoved are the values of old that new does not have.
 func listRemoved(old, new []string) []string {
@@ -512,6 +511,33 @@ func listRemoved(old, new []string) []string {
 		}
 	}
 	return out
+}
+
+// removedStatuses are the statuses of the old spec that the new one
+// neither has nor retires: a task in one refuses the migration.
+func (ev *evolution) removedStatuses() []string {
+	var out []string
+	for _, s := range listRemoved(ev.old.statusNames(), ev.new.statusNames()) {
+		if retired(ev.new.m, s) == nil {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// removedRule is the rule of a data check that refuses rows holding a
+// status or an event removed from the spec: it names them and the fix, so
+// that the person deploying the migration reads what to change in the
+// spec. fix takes %[1]s, "it" or "them", and %[2]s, "its" or "their".
+func removedRule(what string, names []string, fix string) string {
+	if len(names) == 1 {
+		return fmt.Sprintf("%s %s was removed from the spec; ", what, names[0]) + fmt.Sprintf(fix, "it", "its")
+	}
+	plural := what + "s"
+	if what == "status" {
+		plural = "statuses"
+	}
+	return fmt.Sprintf("%s %s were removed from the spec; ", plural, strings.Join(names, ", ")) + fmt.Sprintf(fix, "them", "their")
 }
 
 // sqliteNow is the time a migration runs at, on SQLite, as the text the
