@@ -559,36 +559,38 @@ func nowSQL(e Engine) string {
 	return sqliteNow
 }
 
-// movedEnteredAt is the entry time a task moved to a retired status's
-// replacement keeps or gets, with col its replacement's entered_at column:
-// the time already there, else the migration's. A task that holds one
-// entered a status that records its entry there (ABORTED and its
-// replacement CANCELLED both record the finish in finished_at; a PAUSED task
-// moved to RENDERING keeps when it started rendering), and that time is
-// truer than the migration's; only a task without one gets now.
-func movedEnteredAt(col, now string) string { return fmt.Sprintf("coalesce(%s, %s)", col, now) }
-
-// enteredAtColumn is the column that records when a task entered s, "" when
-// none does but created_at (which a move leaves alone).
-func enteredAtColumn(s *spec.Status) string {
-	if s.EnteredAt == "created_at" {
+// movedEnteredAt is the column of the replacement's entry time that moving
+// a retired status's task sets to the migration's time, as a transition
+// into the replacement would; "" when the move keeps the column as it is:
+// the replacement records its entry in created_at (which a move leaves
+// alone), or the retired status recorded its own entry in the same column,
+// whose time is then truer than the migration's (ABORTED and its
+// replacement CANCELLED both record the finish in finished_at).
+func (ev *evolution) movedEnteredAt(r *spec.RetiredStatus) string {
+	ea := r.ReplacedBy.EnteredAt
+	if ea == "created_at" || ea == "" {
 		return ""
 	}
-	return s.EnteredAt
+	for _, s := range ev.old.m.Statuses {
+		if s.Name == r.Name && s.EnteredAt == ea {
+			return ""
+		}
+	}
+	return ea
 }
 
 // renderMove moves the tasks of a retired status to its replacement, each
 // with a history row, as a transition would: version + 1, updated_at set,
-// and the replacement's entry time set where the task has none
-// (movedEnteredAt). On SQLite it writes the history rows only: the copy of
+// and the replacement's entry time set unless the retired status recorded
+// its entry there too (movedEnteredAt). On SQLite it writes the history rows only: the copy of
 // the rebuilt task table moves the tasks (renderRebuild).
 func (ev *evolution) renderMove(p func(string, ...any), e Engine, r *spec.RetiredStatus) {
 	table, history := Table(ev.new.m)
 	pg := e == PostgreSQL
 	now := nowSQL(e)
 	set := fmt.Sprintf("status = %s, version = version + 1, updated_at = %s", quoteSQL(r.ReplacedBy.Name), now)
-	if ea := enteredAtColumn(r.ReplacedBy); ea != "" {
-		set += fmt.Sprintf(", %s = %s", sqlIdent(e, ea), movedEnteredAt(sqlIdent(e, ea), now))
+	if ea := ev.movedEnteredAt(r); ea != "" {
+		set += fmt.Sprintf(", %s = %s", sqlIdent(e, ea), now)
 	}
 	msg := quoteSQL(fmt.Sprintf("status %s was removed from the spec; its tasks move to %s", r.Name, r.ReplacedBy.Name))
 	p("-- Status %s is retired: its tasks move to %s, each with a history row.\n", r.Name, r.ReplacedBy.Name)
@@ -623,7 +625,7 @@ func (ev *evolution) sqliteMoves() map[string]func(string) string {
 	for _, r := range ev.moves {
 		retiredNames = append(retiredNames, r.Name)
 		status += fmt.Sprintf(" WHEN %s THEN %s", quoteSQL(r.Name), quoteSQL(r.ReplacedBy.Name))
-		if ea := enteredAtColumn(r.ReplacedBy); ea != "" {
+		if ea := ev.movedEnteredAt(r); ea != "" {
 			if _, ok := entered[ea]; !ok {
 				cols = append(cols, ea)
 			}
@@ -639,7 +641,7 @@ func (ev *evolution) sqliteMoves() map[string]func(string) string {
 	for _, col := range cols {
 		when := inList("status", entered[col])
 		out[col] = func(x string) string {
-			return fmt.Sprintf("CASE WHEN %s THEN %s ELSE %s END", when, movedEnteredAt(x, sqliteNow), x)
+			return fmt.Sprintf("CASE WHEN %s THEN %s ELSE %s END", when, sqliteNow, x)
 		}
 	}
 	return out
