@@ -27,6 +27,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -270,6 +271,10 @@ func openDB(t testing.TB, engine string) db {
 
 func id(n int) string { return fmt.Sprintf("00000000-0000-4000-8000-%012d", n) }
 
+// traceparent is the trace context some of the stored tasks hold, which every
+// migration keeps.
+const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
 // seed stores a task in every status of the base spec, with the history
 // rows that brought it there and values near the base spec's limits.
 func seed(t *testing.T, engine string, d db, worker bool) {
@@ -284,11 +289,11 @@ func seed(t *testing.T, engine string, d db, worker bool) {
 	tasks := []task{
 		{"QUEUED", map[string]any{"tag": "a"}, [][2]string{{"", ""}}},
 		{"RUNNING", map[string]any{"note": strings.Repeat("x", 40), "priority": 8, "weight": 2, "size": "large", "labels": `["a", "b"]`, "user_id": "alice", "started_at": t0,
-			"tm_lease_owner": "w1", "tm_lease_expires_at": t0.Add(time.Hour), "tm_lease_attempt": 1}, [][2]string{{"", ""}, {"QUEUED", "start"}}},
+			"tm_lease_owner": "w1", "tm_lease_expires_at": t0.Add(time.Hour), "tm_lease_attempt": 1, "tm_traceparent": traceparent}, [][2]string{{"", ""}, {"QUEUED", "start"}}},
 		{"PAUSED", map[string]any{"note": "short", "priority": 3, "size": "small", "started_at": t0}, [][2]string{{"", ""}, {"QUEUED", "start"}, {"RUNNING", "pause"}}},
 		{"DONE", map[string]any{"end_date": t0, "started_at": t0}, [][2]string{{"", ""}, {"QUEUED", "start"}, {"RUNNING", "complete"}}},
 		{"FAILED", map[string]any{"error_code": "CRASH", "end_date": t0, "started_at": t0}, [][2]string{{"", ""}, {"QUEUED", "start"}, {"RUNNING", "fail"}}},
-		{"CANCELLED", map[string]any{"end_date": t0}, [][2]string{{"", ""}, {"QUEUED", "cancel"}}},
+		{"CANCELLED", map[string]any{"end_date": t0, "tm_traceparent": traceparent}, [][2]string{{"", ""}, {"QUEUED", "cancel"}}},
 	}
 	for i, tk := range tasks {
 		cols := []string{"id", "status", "version", "created_at", "updated_at", "weight"}
@@ -372,14 +377,14 @@ func TestEvolution(t *testing.T) {
 					if len(all) != len(v1[e])+1 || !slices.Equal(all[:len(v1[e])], v1[e]) {
 						t.Fatalf("v2 did not append one migration to v1's: %d then %d", len(v1[e]), len(all))
 					}
-					checkCase(t, e, dir, v1[e], all, fresh.migrations(t, e), strings.TrimSpace(string(refused)), specKeys(t, v2, "renamed_from"), backfills(t, v2))
+					checkCase(t, e, dir, v1[e], all, fresh.migrations(t, e), strings.TrimSpace(string(refused)), specKeys(t, v2, "renamed_from"), backfills(t, v2), retiredStatuses(t, v2))
 				})
 			}
 		})
 	}
 }
 
-func checkCase(t *testing.T, engine, caseDir string, v1, v2, fresh []tasktype.Migration, refused string, renamed, filled map[string]string) {
+func checkCase(t *testing.T, engine, caseDir string, v1, v2, fresh []tasktype.Migration, refused string, renamed, filled, retired map[string]string) {
 	ctx := context.Background()
 	d := openDB(t, engine)
 	if err := d.migrate(ctx, v1); err != nil {
@@ -447,15 +452,73 @@ func checkCase(t *testing.T, engine, caseDir string, v1, v2, fresh []tasktype.Mi
 	if len(history) < len(oldHistory) {
 		t.Fatalf("%d history rows after the migration, %d before", len(history), len(oldHistory))
 	}
+	// The tasks of a retired status moved to its replacement, one history
+	// row each, their other values kept (above).
 	moved := 0
 	for _, h := range history {
-		if h["from_status"] == "PAUSED" && h["to_status"] == "QUEUED" {
+		if to, ok := retired[h["from_status"]]; ok && h["to_status"] == to {
 			moved++
 		}
 	}
 	if moved != len(history)-len(oldHistory) {
 		t.Errorf("%d history rows added, %d of them for moved tasks", len(history)-len(oldHistory), moved)
 	}
+	want := 0
+	for i, old := range oldTasks {
+		to, ok := retired[old["status"]]
+		if !ok {
+			continue
+		}
+		want++
+		if v, _ := strconv.Atoi(old["version"]); tasks[i]["status"] != to || tasks[i]["version"] != strconv.Itoa(v+1) {
+			t.Errorf("task %d in %s moved to %s at version %s, want %s at version %d", i+1, old["status"], tasks[i]["status"], tasks[i]["version"], to, v+1)
+		}
+	}
+	if moved != want {
+		t.Errorf("%d history rows for moved tasks, want %d", moved, want)
+	}
+	if engine == sqlite.Engine {
+		checkSQLiteTimes(t, d)
+	}
+}
+
+// sqliteTime is the text the SQLite driver writes a UTC time in (Go's
+// time.Time.String, without the monotonic clock reading).
+var sqliteTime = regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d*[1-9])? \+0000 UTC$`)
+
+// checkSQLiteTimes checks that every time of the tasks and their history
+// is text in the format the driver writes, those the migration wrote
+// included: a column holds one format, whose text sorts as its times do.
+func checkSQLiteTimes(t *testing.T, d db) {
+	t.Helper()
+	for _, q := range []string{
+		"SELECT id, CAST(created_at AS TEXT) AS t FROM job UNION ALL SELECT id, CAST(updated_at AS TEXT) FROM job UNION ALL SELECT id, CAST(end_date AS TEXT) FROM job WHERE end_date IS NOT NULL",
+		"SELECT task_id AS id, CAST(at AS TEXT) AS t FROM job_history",
+	} {
+		rows, err := d.rows(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			if !sqliteTime.MatchString(r["t"]) {
+				t.Errorf("task %s has the time %q, not in the SQLite driver's format", r["id"], r["t"])
+			}
+		}
+	}
+}
+
+// retiredStatuses maps each status the spec retires to its replacement.
+func retiredStatuses(t *testing.T, specPath string) map[string]string {
+	data, err := os.ReadFile(specPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	re := regexp.MustCompile(`(?m)^    ([A-Za-z0-9_-]+): \{replaced_by: ([A-Za-z0-9_-]+)\}`)
+	for _, m := range re.FindAllStringSubmatch(string(data), -1) {
+		out[m[1]] = m[2]
+	}
+	return out
 }
 
 // checkFresh checks that d has the schema of a fresh database to which

@@ -11,17 +11,31 @@ import (
 	"github.com/taskmodel/taskmodel/tasktype"
 )
 
-// retireStatus generates the base spec, then retire_status over it, and a
-// fresh model of retire_status: the MySQL migrations of v1, of v2 (v1's and
-// the evolution) and of the fresh model.
-func retireStatus(t *testing.T) (v1, v2, fresh []tasktype.Migration) {
+// retirement is a case that retires a status: the task stored in it
+// moves to the replacement.
+type retirement struct {
+	name     string // the case
+	from, to string
+	task     int // the stored task in the retired status
+	version  string
+}
+
+var retirements = []retirement{
+	{"retire_status", "PAUSED", "QUEUED", 3, "4"},            // into a status the old spec has
+	{"rename_status_to_new", "CANCELLED", "ABORTED", 6, "3"}, // into a new one
+}
+
+// retireStatus generates the base spec, then the case over it, and a fresh
+// model of the case: the MySQL migrations of v1, of v2 (v1's and the
+// evolution) and of the fresh model.
+func retireStatus(t *testing.T, r retirement) (v1, v2, fresh []tasktype.Migration) {
 	t.Helper()
 	mod := newModule(t)
 	if out, err := mod.generate(t, filepath.Join(casesDir, "base.yaml")); err != nil {
 		t.Fatalf("taskgen: %v\n%s", err, out)
 	}
 	v1 = mod.migrations(t, mysql.Engine)
-	v2spec := filepath.Join(casesDir, "retire_status", "v2.yaml")
+	v2spec := filepath.Join(casesDir, r.name, "v2.yaml")
 	if out, err := mod.generate(t, v2spec); err != nil {
 		t.Fatalf("taskgen: %v\n%s", err, out)
 	}
@@ -34,23 +48,23 @@ func retireStatus(t *testing.T) (v1, v2, fresh []tasktype.Migration) {
 
 // checkRetired checks that d has the schema of a fresh database of fresh
 // and that the one task in the retired status moved with one history row.
-func checkRetired(t *testing.T, d db, fresh []tasktype.Migration) {
+func checkRetired(t *testing.T, d db, fresh []tasktype.Migration, r retirement) {
 	t.Helper()
 	ctx := context.Background()
 	checkFresh(t, mysql.Engine, d, fresh)
-	rows, err := d.rows(ctx, "SELECT count(*) AS n FROM job_history WHERE from_status = 'PAUSED' AND to_status = 'QUEUED'")
+	rows, err := d.rows(ctx, "SELECT count(*) AS n FROM job_history WHERE from_status = '"+r.from+"' AND to_status = '"+r.to+"'")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if rows[0]["n"] != "1" {
 		t.Errorf("%s history rows for the moved task, want 1", rows[0]["n"])
 	}
-	rows, err = d.rows(ctx, "SELECT status, version FROM job WHERE id = '"+id(3)+"'")
+	rows, err = d.rows(ctx, "SELECT status, version FROM job WHERE id = '"+id(r.task)+"'")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rows[0]["status"] != "QUEUED" || rows[0]["version"] != "4" {
-		t.Errorf("the moved task is %v, want QUEUED at version 4", rows[0])
+	if rows[0]["status"] != r.to || rows[0]["version"] != r.version {
+		t.Errorf("the moved task is %v, want %s at version %s", rows[0], r.to, r.version)
 	}
 }
 
@@ -61,14 +75,15 @@ func checkRetired(t *testing.T, d db, fresh []tasktype.Migration) {
 // fresh database, the retired status's task moved once.
 func TestMySQLMigrationResumes(t *testing.T) {
 	ctx := context.Background()
-	v1, all, fresh := retireStatus(t)
+	r := retirements[0]
+	v1, all, fresh := retireStatus(t, r)
 	last := &all[len(all)-1]
 	// A statement that fails until the table it reads exists, after the
-	// moves and the task table's change.
+	// history's change and the moves, before the task table's new CHECK.
 	const gate = "SELECT count(*) FROM evolution_gate;\n"
-	i := strings.Index(last.SQL, "ALTER TABLE job_history")
+	i := strings.LastIndex(last.SQL, "ALTER TABLE job\n")
 	if i < 0 {
-		t.Fatalf("no change of the history table in:\n%s", last.SQL)
+		t.Fatalf("no change of the task table in:\n%s", last.SQL)
 	}
 	last.SQL = last.SQL[:i] + gate + last.SQL[i:]
 	d := openDB(t, mysql.Engine)
@@ -90,7 +105,7 @@ func TestMySQLMigrationResumes(t *testing.T) {
 	if err := d.exec(ctx, "DROP TABLE evolution_gate"); err != nil {
 		t.Fatal(err)
 	}
-	checkRetired(t, d, fresh)
+	checkRetired(t, d, fresh, r)
 }
 
 // TestMySQLMovesWrittenOnce runs the first statements of a migration that
@@ -98,30 +113,34 @@ func TestMySQLMigrationResumes(t *testing.T) {
 // (it records no progress), then the whole migration: the moved task gets
 // one history row, not one per start.
 func TestMySQLMovesWrittenOnce(t *testing.T) {
-	ctx := context.Background()
-	v1, all, fresh := retireStatus(t)
-	parts, err := all[len(all)-1].Parts()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stmts, err := mysql.SplitStatements(parts.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for done := 1; done < len(stmts); done++ {
-		d := openDB(t, mysql.Engine)
-		if err := d.migrate(ctx, v1); err != nil {
-			t.Fatal(err)
-		}
-		seed(t, mysql.Engine, d, true)
-		for _, s := range stmts[:done] {
-			if err := d.exec(ctx, s); err != nil {
+	for _, r := range retirements {
+		t.Run(r.name, func(t *testing.T) {
+			ctx := context.Background()
+			v1, all, fresh := retireStatus(t, r)
+			parts, err := all[len(all)-1].Parts()
+			if err != nil {
 				t.Fatal(err)
 			}
-		}
-		if err := d.migrate(ctx, all); err != nil {
-			t.Fatalf("after %d statements: %v", done, err)
-		}
-		checkRetired(t, d, fresh)
+			stmts, err := mysql.SplitStatements(parts.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for done := 1; done < len(stmts); done++ {
+				d := openDB(t, mysql.Engine)
+				if err := d.migrate(ctx, v1); err != nil {
+					t.Fatal(err)
+				}
+				seed(t, mysql.Engine, d, true)
+				for _, s := range stmts[:done] {
+					if err := d.exec(ctx, s); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := d.migrate(ctx, all); err != nil {
+					t.Fatalf("after %d statements: %v", done, err)
+				}
+				checkRetired(t, d, fresh, r)
+			}
+		})
 	}
 }

@@ -29,6 +29,9 @@ const MinTableBatch = minTableBatch
 // OldestFirst sorts claims as the driver sorts what Locked reads back.
 func OldestFirst[T any](d *Driver[T], cs []backends.Claim[T]) { d.oldestFirst(cs) }
 
+// Excerpt is the excerpt of a statement messages show.
+func Excerpt(stmt string) string { return excerpt(stmt) }
+
 // SessionStatement reports whether Migrate resumes before a statement
 // rather than after it.
 func SessionStatement(stmt string) bool { return sessionStatement(stmt) }

@@ -112,10 +112,24 @@ func isWordByte(c byte) bool {
 	return c == '_' || c == '$' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80
 }
 
-// excerpt is a statement's first line, cut to 80 characters, for messages.
+// excerpt is a statement's first line of SQL, cut to 80 characters, for
+// messages: the comment lines (-- …, # …) and blank lines before it, such
+// as a migration file's header, are skipped.
 func excerpt(stmt string) string {
-	line, _, more := strings.Cut(stmt, "\n")
-	line = strings.TrimSpace(line)
+	rest := stmt
+	var line string
+	for rest != "" {
+		line, rest, _ = strings.Cut(rest, "\n")
+		line = strings.TrimSpace(line)
+		if line != "" && !commentLine(line) {
+			break
+		}
+	}
+	if line == "" || commentLine(line) { // no SQL: the first line
+		line, rest, _ = strings.Cut(stmt, "\n")
+		line = strings.TrimSpace(line)
+	}
+	more := strings.TrimSpace(rest) != ""
 	if r := []rune(line); len(r) > 80 {
 		line, more = string(r[:80]), true
 	}
@@ -123,4 +137,10 @@ func excerpt(stmt string) string {
 		line += " …"
 	}
 	return line
+}
+
+// commentLine reports whether a trimmed line is a comment to its end, as
+// SplitStatements reads them: -- followed by blank space or nothing, or #.
+func commentLine(line string) bool {
+	return line == "--" || strings.HasPrefix(line, "-- ") || strings.HasPrefix(line, "--\t") || strings.HasPrefix(line, "#")
 }

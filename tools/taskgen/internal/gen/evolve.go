@@ -29,13 +29,12 @@ type evolution struct {
 	errs     spec.ErrorList
 	fields   []fieldChange
 	// changes describes each change in a line, for the migration's header.
-	changes []string
-	slugs   []string
-	// statusNarrowed: a status the old spec had is gone.
-	statusChanged, statusNarrowed bool
-	historyChanged                bool
-	workerChanged                 bool
-	moves                         []*spec.RetiredStatus
+	changes        []string
+	slugs          []string
+	statusChanged  bool
+	historyChanged bool
+	workerChanged  bool
+	moves          []*spec.RetiredStatus
 }
 
 // fieldChange pairs a field of the old spec with the same field of the new
@@ -205,7 +204,7 @@ func (ev *evolution) compareStatuses() {
 		if slices.Contains(newS, s) {
 			continue
 		}
-		ev.statusChanged, ev.statusNarrowed = true, true
+		ev.statusChanged = true
 		if r := retired(new, s); r != nil {
 			ev.moves = append(ev.moves, r)
 			ev.note("retire_"+strings.ToLower(s), fmt.Sprintf("remove status %s: its tasks move to %s, each with a history row", s, r.ReplacedBy.Name))
@@ -351,18 +350,25 @@ func (ev *evolution) dataChecks(e Engine) []dataCheck {
 			add(table+"."+c.new.Name, itemsRule(ev.new.m, c.new), "tasks", "SELECT count(*), %s FROM %s WHERE (%s) IS FALSE;", idExpr, table, lc)
 		}
 	}
-	if ev.statusNarrowed {
-		// Tasks in a retired status are allowed: the migration moves them.
-		add(table+".status", "one of "+strings.Join(ev.new.statusNames(), ", "), "tasks",
-			"SELECT count(*), %s FROM %s WHERE (%s) IS FALSE;", idExpr, table, inList("status", ev.new.m.HistoryStatuses()))
+	if removed := ev.removedStatuses(); len(removed) > 0 {
+		// The old CHECK holds the tasks to the old statuses: those that
+		// break the new one are in a status removed without retiring it.
+		add(table+".status", removedRule("status", removed, "retire %[1]s with replaced_by under retired: statuses: to move %[2]s tasks"), "tasks",
+			"SELECT count(*), %s FROM %s WHERE %s;", idExpr, table, inList("status", removed))
 	}
 	if ev.historyChanged {
 		hid := pick(pg, "min(task_id::text)", "min(task_id)")
 		for _, col := range []string{"from_status", "to_status", "event"} {
-			if listNarrows(ev.old.historyValues(col), ev.new.historyValues(col)) {
-				add(history+"."+col, "one of "+strings.Join(ev.new.historyValues(col), ", "), "history rows",
-					"SELECT count(*), %s FROM %s WHERE (%s) IS FALSE;", hid, history, ev.new.historyCheck(col))
+			removed := listRemoved(ev.old.historyValues(col), ev.new.historyValues(col))
+			if len(removed) == 0 {
+				continue
 			}
+			rule := removedRule("status", removed, "retire %[1]s with replaced_by under retired: statuses: to keep the history rows that record %[1]s")
+			if col == "event" {
+				rule = removedRule("event", removed, "list %[1]s under retired: events: to keep the history rows that record %[1]s")
+			}
+			add(history+"."+col, rule, "history rows",
+				"SELECT count(*), %s FROM %s WHERE %s;", hid, history, inList(col, removed))
 		}
 	}
 	return out
@@ -371,7 +377,6 @@ func (ev *evolution) dataChecks(e Engine) []dataCheck {
 // render writes the migration for an engine.
 func (ev *evolution) render(e Engine, name, from string) []byte {
 	pg := e == PostgreSQL
-	_, history := Table(ev.new.m)
 	var b strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	p("%s\n-- Migration %s of model %q for %s,\n", SQLHeader, name, ev.new.m.Name, e)
@@ -406,26 +411,60 @@ func (ev *evolution) render(e Engine, name, from string) []byte {
 		return []byte(b.String())
 	}
 	var validate []string
-	for _, r := range ev.moves {
-		ev.renderMove(p, e, r)
-	}
 	oldIdx, newIdx := ev.old.tableIndexes(e), ev.new.tableIndexes(e)
 	rebuild := !pg && ev.sqliteRebuildsTable()
-	if !rebuild {
+	if rebuild {
+		// The history table first: the moves' history rows are written
+		// from the old task table, once the history's new CHECKs take the
+		// statuses they move to (and keep the retired ones). A retired
+		// status changes the status CHECK, so the task table is rebuilt,
+		// and its copy moves the tasks: the old table takes only the old
+		// statuses, the new one only the new.
+		validate = ev.renderHistory(p, e)
+		for _, r := range ev.moves {
+			ev.renderMove(p, e, r)
+		}
+		ev.renderRebuild(p)
+	} else {
 		for _, ix := range oldIdx {
 			if !slices.Contains(newIdx, ix) {
 				p("DROP INDEX %s;\n", ix.name)
 			}
 		}
-	}
-	if rebuild {
-		ev.renderRebuild(p)
-	} else {
 		validate = ev.renderColumns(p, e)
+		if ev.workerChanged {
+			ev.renderWorker(p, e)
+		}
+		validate = append(validate, ev.renderHistory(p, e)...)
+		// Only PostgreSQL moves tasks here (SQLite rebuilds the table when
+		// a status goes): once the status CHECKs are replaced. The new ones
+		// are added NOT VALID, so the tasks still in a retired status stay
+		// until they move, and each moved row meets them; they are
+		// validated after the commit.
+		for _, r := range ev.moves {
+			ev.renderMove(p, e, r)
+		}
 	}
-	if ev.workerChanged && !rebuild {
-		ev.renderWorker(p, e)
+	for _, ix := range newIdx {
+		if rebuild || !slices.Contains(oldIdx, ix) {
+			p("%s;\n", ix.sql)
+		}
 	}
+	if len(validate) > 0 {
+		p("\n%s\n", markerValidate)
+		for _, v := range validate {
+			p("%s\n", v)
+		}
+	}
+	return []byte(b.String())
+}
+
+// renderHistory replaces the CHECKs of the history table whose statuses or
+// events changed: on PostgreSQL added NOT VALID (it returns their
+// validation), on SQLite by rebuilding the table.
+func (ev *evolution) renderHistory(p func(string, ...any), e Engine) (validate []string) {
+	pg := e == PostgreSQL
+	_, history := Table(ev.new.m)
 	if ev.historyChanged {
 		if pg {
 			for _, col := range []string{"from_status", "to_status", "event"} {
@@ -451,18 +490,7 @@ func (ev *evolution) render(e Engine, name, from string) []byte {
 			p("%s;\n", historyAtIndexSQL(history))
 		}
 	}
-	for _, ix := range newIdx {
-		if rebuild || !slices.Contains(oldIdx, ix) {
-			p("%s;\n", ix.sql)
-		}
-	}
-	if len(validate) > 0 {
-		p("\n%s\n", markerValidate)
-		for _, v := range validate {
-			p("%s\n", v)
-		}
-	}
-	return []byte(b.String())
+	return validate
 }
 
 func (g *generator) historyValues(col string) []string {
@@ -472,33 +500,102 @@ func (g *generator) historyValues(col string) []string {
 	return g.m.HistoryStatuses()
 }
 
-func listNarrows(old, new []string) bool {
+func listNarrows(old, new []string) bool { return len(listRemoved(old, new)) > 0 }
+
+// listRemoved are the values of old that new does not have.
+func listRemoved(old, new []string) []string {
+	var out []string
 	for _, v := range old {
 		if !slices.Contains(new, v) {
-			return true
+			out = append(out, v)
 		}
 	}
-	return false
+	return out
+}
+
+// removedStatuses are the statuses of the old spec that the new one
+// neither has nor retires: a task in one refuses the migration.
+func (ev *evolution) removedStatuses() []string {
+	var out []string
+	for _, s := range listRemoved(ev.old.statusNames(), ev.new.statusNames()) {
+		if retired(ev.new.m, s) == nil {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// removedRule is the rule of a data check that refuses rows holding a
+// status or an event removed from the spec: it names them and the fix, so
+// that the person deploying the migration reads what to change in the
+// spec. fix takes %[1]s, "it" or "them", and %[2]s, "its" or "their".
+func removedRule(what string, names []string, fix string) string {
+	if len(names) == 1 {
+		return fmt.Sprintf("%s %s was removed from the spec; ", what, names[0]) + fmt.Sprintf(fix, "it", "its")
+	}
+	plural := what + "s"
+	if what == "status" {
+		plural = "statuses"
+	}
+	return fmt.Sprintf("%s %s were removed from the spec; ", plural, strings.Join(names, ", ")) + fmt.Sprintf(fix, "them", "their")
+}
+
+// sqliteNow is the time a migration runs at, on SQLite, as the text the
+// SQLite driver (modernc.org/sqlite) writes a UTC time.Time in, Go's
+// time.Time.String ("2006-01-02 15:04:05.999999999 -0700 MST": no trailing
+// zeros in the fraction, none at all for a whole second), so that a column
+// holds one format and its text sorts as its times do. SQLite's clock
+// counts milliseconds.
+const sqliteNow = "rtrim(rtrim(strftime('%Y-%m-%d %H:%M:%f', 'now'), '0'), '.') || ' +0000 UTC'"
+
+// nowSQL is the time a migration runs at, in an engine's SQL.
+func nowSQL(e Engine) string {
+	switch e {
+	case PostgreSQL:
+		return "now()"
+	case MySQL:
+		return "UTC_TIMESTAMP(6)"
+	}
+	return sqliteNow
+}
+
+// movedEnteredAt is the column of the replacement's entry time that moving
+// a retired status's task sets to the migration's time, as a transition
+// into the replacement would; "" when the move keeps the column as it is:
+// the replacement records its entry in created_at (which a move leaves
+// alone), or the retired status recorded its own entry in the same column,
+// whose time is then truer than the migration's (ABORTED and its
+// replacement CANCELLED both record the finish in finished_at).
+func (ev *evolution) movedEnteredAt(r *spec.RetiredStatus) string {
+	ea := r.ReplacedBy.EnteredAt
+	if ea == "created_at" || ea == "" {
+		return ""
+	}
+	for _, s := range ev.old.m.Statuses {
+		if s.Name == r.Name && s.EnteredAt == ea {
+			return ""
+		}
+	}
+	return ea
 }
 
 // renderMove moves the tasks of a retired status to its replacement, each
-// with a history row, as a transition would: version + 1, updated_at and the
-// replacement's entry time set.
+// with a history row, as a transition would: version + 1, updated_at set,
+// and the replacement's entry time set unless the retired status recorded
+// its entry there too (movedEnteredAt). On SQLite it writes the history rows only: the copy of
+// the rebuilt task table moves the tasks (renderRebuild).
 func (ev *evolution) renderMove(p func(string, ...any), e Engine, r *spec.RetiredStatus) {
 	table, history := Table(ev.new.m)
 	pg := e == PostgreSQL
-	now := pick(pg, "now()", "strftime('%Y-%m-%d %H:%M:%f+00:00', 'now')")
-	if e == MySQL {
-		now = "UTC_TIMESTAMP(6)"
-	}
+	now := nowSQL(e)
 	set := fmt.Sprintf("status = %s, version = version + 1, updated_at = %s", quoteSQL(r.ReplacedBy.Name), now)
-	if ea := r.ReplacedBy.EnteredAt; ea != "" && ea != "created_at" {
-		set += fmt.Sprintf(", %s = %s", ea, now)
+	if ea := ev.movedEnteredAt(r); ea != "" {
+		set += fmt.Sprintf(", %s = %s", sqlIdent(e, ea), now)
 	}
 	msg := quoteSQL(fmt.Sprintf("status %s was removed from the spec; its tasks move to %s", r.Name, r.ReplacedBy.Name))
 	p("-- Status %s is retired: its tasks move to %s, each with a history row.\n", r.Name, r.ReplacedBy.Name)
 	if e == MySQL {
-		ev.renderMySQLMove(p, r, msg)
+		ev.renderMySQLMove(p, r, msg, set)
 		return
 	}
 	if pg {
@@ -510,7 +607,44 @@ func (ev *evolution) renderMove(p func(string, ...any), e Engine, r *spec.Retire
 	p("INSERT INTO %s (task_id, seq, from_status, to_status, at, actor, message)\n", history)
 	p("SELECT id, (SELECT max(h.seq) FROM %s AS h WHERE h.task_id = %s.id) + 1, %s, %s, %s, 'taskmodel migrate', %s\n", history, table, quoteSQL(r.Name), quoteSQL(r.ReplacedBy.Name), now, msg)
 	p("FROM %s WHERE status = %s;\n", table, quoteSQL(r.Name))
-	p("UPDATE %s SET %s WHERE status = %s;\n", table, set, quoteSQL(r.Name))
+}
+
+// sqliteMoves are the expressions SQLite's table copy takes for the
+// columns the moves of retired statuses' tasks change, as functions of the
+// value the copy takes otherwise: the status, the version, updated_at and
+// the replacements' entered_at columns, each changed for the tasks in a
+// retired status only.
+func (ev *evolution) sqliteMoves() map[string]func(string) string {
+	if len(ev.moves) == 0 {
+		return nil
+	}
+	var retiredNames []string
+	status := "CASE status"
+	entered := map[string][]string{} // entered_at column: the retired statuses moving into it
+	var cols []string
+	for _, r := range ev.moves {
+		retiredNames = append(retiredNames, r.Name)
+		status += fmt.Sprintf(" WHEN %s THEN %s", quoteSQL(r.Name), quoteSQL(r.ReplacedBy.Name))
+		if ea := ev.movedEnteredAt(r); ea != "" {
+			if _, ok := entered[ea]; !ok {
+				cols = append(cols, ea)
+			}
+			entered[ea] = append(entered[ea], r.Name)
+		}
+	}
+	moved := inList("status", retiredNames)
+	out := map[string]func(string) string{
+		"status":     func(x string) string { return status + " ELSE " + x + " END" },
+		"version":    func(x string) string { return fmt.Sprintf("CASE WHEN %s THEN %s + 1 ELSE %s END", moved, x, x) },
+		"updated_at": func(x string) string { return fmt.Sprintf("CASE WHEN %s THEN %s ELSE %s END", moved, sqliteNow, x) },
+	}
+	for _, col := range cols {
+		when := inList("status", entered[col])
+		out[col] = func(x string) string {
+			return fmt.Sprintf("CASE WHEN %s THEN %s ELSE %s END", when, sqliteNow, x)
+		}
+	}
+	return out
 }
 
 // renderWorker adds or drops the lease columns of a model that gains or
@@ -594,28 +728,24 @@ func (ev *evolution) renderRebuild(p func(string, ...any)) {
 		p("    %s%s\n", d, sep)
 	}
 	p(");\n")
+	// Every column of the new table that the old one has is copied (the
+	// spec's fields converted and backfilled, the internal ones as they
+	// are, the moved tasks changed); a column the old table lacks takes
+	// its default.
+	had := ev.old.tableColumnNames(SQLite)
+	moves := ev.sqliteMoves()
 	var cols, exprs []string
-	for _, f := range ev.new.builtinFields() {
-		cols, exprs = append(cols, f.Name), append(exprs, f.Name)
-	}
-	for _, nf := range ev.new.m.Fields {
-		cols = append(cols, nf.Name)
-		var c fieldChange
-		for _, x := range ev.fields {
-			if x.new == nf {
-				c = x
-			}
+	for _, col := range ev.new.tableColumnNames(SQLite) {
+		x := col
+		if c, ok := ev.fieldChange(col); ok {
+			x = ev.copyExpr(SQLite, c)
+		} else if !slices.Contains(had, col) {
+			continue
 		}
-		exprs = append(exprs, ev.copyExpr(SQLite, c))
-	}
-	if ev.new.m.Worker != nil {
-		for i, c := range []string{LeaseOwnerColumn, LeaseExpiresColumn, LeaseAttemptColumn} {
-			x := c
-			if ev.old.m.Worker == nil {
-				x = []string{"''", "NULL", "0"}[i] // the columns' defaults
-			}
-			cols, exprs = append(cols, c), append(exprs, x)
+		if m := moves[col]; m != nil {
+			x = m(x)
 		}
+		cols, exprs = append(cols, col), append(exprs, x)
 	}
 	p("INSERT INTO %s (%s)\nSELECT %s FROM %s;\n", tmp, strings.Join(cols, ", "), strings.Join(exprs, ", "), table)
 	p("DROP TABLE %s;\n", table)
@@ -641,6 +771,28 @@ func (ev *evolution) copyExpr(e Engine, c fieldChange) string {
 		}
 	}
 	return x
+}
+
+// fieldChange is the change of the new spec's field named name; false when
+// name is no field of the spec (a built-in or internal column).
+func (ev *evolution) fieldChange(name string) (fieldChange, bool) {
+	for _, c := range ev.fields {
+		if c.new != nil && c.new.Name == name {
+			return c, true
+		}
+	}
+	return fieldChange{}, false
+}
+
+// tableColumnNames are the names of the columns tableColumnDefs defines, in
+// order, on SQLite or PostgreSQL (each definition starts with the name).
+func (g *generator) tableColumnNames(e Engine) []string {
+	defs := g.tableColumnDefs(e)
+	out := make([]string, len(defs))
+	for i, d := range defs {
+		out[i], _, _ = strings.Cut(d, " ")
+	}
+	return out
 }
 
 // tableColumnDefs are the definitions of every column of the model's table

@@ -85,6 +85,9 @@ type mysqlPlan struct {
 	defaults []string
 	// history are the clauses of the ALTER TABLE of the history table.
 	history []string
+	// narrow are the clauses of the ALTER TABLE that gives the task table
+	// its new status CHECK once the retired statuses' tasks moved.
+	narrow []string
 }
 
 // mysqlPlan works out the changes of the tables on MySQL. The task table
@@ -162,8 +165,22 @@ func (ev *evolution) mysqlPlan() mysqlPlan {
 	}
 	if ev.statusChanged {
 		ck := mysqlCheck{mysqlCheckName(table, "status"), ev.new.column(MySQL, ev.new.builtinFields()[1]).check()}
-		pl.task = append(pl.task, "DROP CONSTRAINT "+ck.name)
-		addCheck(ck)
+		if len(ev.moves) == 0 {
+			pl.task = append(pl.task, "DROP CONSTRAINT "+ck.name)
+			addCheck(ck)
+		} else {
+			// The retired statuses' tasks move after the table's change,
+			// under a CHECK that takes the retired statuses and the new
+			// ones (the old one, when it takes all of them), and the new
+			// CHECK replaces it once they moved.
+			interim := append(ev.new.statusNames(), listRemoved(ev.old.statusNames(), ev.new.statusNames())...)
+			if len(listRemoved(interim, ev.old.statusNames())) > 0 {
+				pl.task = append(pl.task, "DROP CONSTRAINT "+ck.name)
+				addCheck(mysqlCheck{ck.name, inList(mysqlIdent("status"), interim)})
+			}
+			pl.narrow = []string{"DROP CONSTRAINT " + ck.name, ck.addClause()}
+			pl.copy = true
+		}
 	}
 	if ev.workerChanged {
 		cols := mysqlLeaseColumns()
@@ -211,14 +228,12 @@ func mysqlWidensInPlace(a, b string) bool {
 	return m >= n && (4*n > 255 || 4*m <= 255)
 }
 
-// renderMySQL writes the body of the migration for MySQL: the moves of
-// retired statuses' tasks, the indexes that go, the backfills, the task
-// table's change, the history's CHECKs, the new indexes.
+// renderMySQL writes the body of the migration for MySQL: the indexes
+// that go, the backfills, the task table's change, the history's CHECKs,
+// the moves of retired statuses' tasks and the status CHECK that follows
+// them, the new indexes.
 func (ev *evolution) renderMySQL(p func(string, ...any)) {
 	table, history := Table(ev.new.m)
-	for _, r := range ev.moves {
-		ev.renderMove(p, MySQL, r)
-	}
 	oldIdx, newIdx := ev.old.mysqlIndexes(), ev.new.mysqlIndexes()
 	has := func(ixs []index, ix index) bool {
 		return slices.ContainsFunc(ixs, func(x index) bool { return x.sql == ix.sql })
@@ -237,6 +252,10 @@ func (ev *evolution) renderMySQL(p func(string, ...any)) {
 	mysqlAlter(p, table, pl.task)
 	mysqlAlter(p, table, pl.defaults)
 	mysqlAlter(p, history, pl.history)
+	for _, r := range ev.moves {
+		ev.renderMove(p, MySQL, r)
+	}
+	mysqlAlter(p, table, pl.narrow)
 	for _, ix := range newIdx {
 		if !has(oldIdx, ix) {
 			p("%s;\n", ix.sql)
@@ -265,17 +284,12 @@ func (c mysqlCheck) addClause() string { return "ADD " + c.def() }
 // tasks. A start
 // that resumes the migration after the history rows were written (a
 // process killed in between records no progress) writes none again.
-func (ev *evolution) renderMySQLMove(p func(string, ...any), r *spec.RetiredStatus, msg string) {
+func (ev *evolution) renderMySQLMove(p func(string, ...any), r *spec.RetiredStatus, msg, set string) {
 	table, history := Table(ev.new.m)
-	const now = "UTC_TIMESTAMP(6)"
 	from, to := quoteSQL(r.Name), quoteSQL(r.ReplacedBy.Name)
 	p("INSERT INTO %s (task_id, seq, from_status, to_status, at, actor, message)\n", history)
-	p("SELECT id, %s + 1, %s, %s, %s, 'taskmodel migrate', %s\n", HistorySeqColumn, from, to, now, msg)
+	p("SELECT id, %s + 1, %s, %s, %s, 'taskmodel migrate', %s\n", HistorySeqColumn, from, to, nowSQL(MySQL), msg)
 	p("FROM %s WHERE status = %s\n", table, from)
 	p("    AND NOT EXISTS (SELECT 1 FROM %s AS h WHERE h.task_id = %s.id AND h.from_status = %s AND h.to_status = %s AND h.actor = 'taskmodel migrate');\n", history, table, from, to)
-	set := fmt.Sprintf("status = %s, version = version + 1, updated_at = %s, %s = %s + 1", to, now, HistorySeqColumn, HistorySeqColumn)
-	if ea := r.ReplacedBy.EnteredAt; ea != "" && ea != "created_at" {
-		set += fmt.Sprintf(", %s = %s", mysqlIdent(ea), now)
-	}
-	p("UPDATE %s SET %s WHERE status = %s;\n", table, set, from)
+	p("UPDATE %s SET %s, %s = %s + 1 WHERE status = %s;\n", table, set, HistorySeqColumn, HistorySeqColumn, from)
 }
