@@ -86,13 +86,15 @@ type mysqlPlan struct {
 	// history are the clauses of the ALTER TABLE of the history table.
 	history []string
 	// narrow are the clauses of the ALTER TABLE that gives the task table
-	// its new status CHECK once the retired statuses' tasks moved.
+	// its new status CHECK once the retired statuses' tasks moved: a CHECK
+	// added, so it copies the table too.
 	narrow []string
 }
 
 // mysqlPlan works out the changes of the tables on MySQL. The task table
-// changes in one ALTER TABLE: it copies the table at most once, and the
-// change is atomic (MariaDB 10.6 and MySQL 8 roll back a schema change a
+// changes in one ALTER TABLE, and in a second one (narrow) when retired
+// statuses' tasks move in between; each copies the table at most once, and
+// each change is atomic (MariaDB 10.6 and MySQL 8 roll back a schema change a
 // crash interrupted).
 func (ev *evolution) mysqlPlan() mysqlPlan {
 	table, history := Table(ev.new.m)
@@ -179,7 +181,6 @@ func (ev *evolution) mysqlPlan() mysqlPlan {
 				addCheck(mysqlCheck{ck.name, inList(mysqlIdent("status"), interim)})
 			}
 			pl.narrow = []string{"DROP CONSTRAINT " + ck.name, ck.addClause()}
-			pl.copy = true
 		}
 	}
 	if ev.workerChanged {

@@ -120,8 +120,13 @@ func Compare(old, new *spec.Model) *Report {
 		if ev.historyChanged {
 			add(AreaDatabase, "", "sqlite: **table rebuild**: `%s_history` is copied into a new table in one transaction", new.Name)
 		}
-		if ev.mysqlPlan().copy {
+		switch pl := ev.mysqlPlan(); {
+		case pl.copy && len(pl.narrow) > 0:
+			add(AreaDatabase, "", "mysql: **table copy**: `%s` is copied twice: by an ALTER TABLE, which adds a CHECK or changes a column's type, and by a last one, which narrows the status CHECK once the retired statuses' tasks have moved (writers wait)", new.Name)
+		case pl.copy:
 			add(AreaDatabase, "", "mysql: **table copy**: `%s` is copied by one ALTER TABLE, which adds a CHECK or changes a column's type (writers wait)", new.Name)
+		case len(pl.narrow) > 0:
+			add(AreaDatabase, "", "mysql: **table copy**: `%s` is copied by one ALTER TABLE, which narrows the status CHECK once the retired statuses' tasks have moved (writers wait)", new.Name)
 		}
 		if ev.historyChanged {
 			add(AreaDatabase, "", "mysql: **table copy**: `%s_history` is copied to replace its CHECKs (writers wait)", new.Name)
