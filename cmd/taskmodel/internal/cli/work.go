@@ -147,6 +147,9 @@ func (a *App) work(ctx context.Context, f workFlags, command []string) error {
 	if err != nil {
 		return usagef(fmt.Errorf("work: %w", err))
 	}
+	if err := checkCommand(command[0]); err != nil {
+		return err
+	}
 	r := &workRunner{app: a, client: client, f: f, command: command}
 	return r.run(ctx)
 }
@@ -158,6 +161,23 @@ type workRunner struct {
 	f       workFlags
 	command []string
 	mu      sync.Mutex // serializes lines on standard error
+
+	// stopClaims ends the claiming when a command could not start;
+	// startErr says why (set once, under stopOnce).
+	stopClaims context.CancelFunc
+	stopOnce   sync.Once
+	startErr   error
+}
+
+// startFailed stops the claiming after a command could not start: the task
+// is not failed (the command, not the task, is at fault), and goes back to
+// the queue when its lease expires; the other running commands finish.
+func (r *workRunner) startFailed(t workerhttp.Task, why string) {
+	r.note("task %s: the command could not start: %s; the task is left to go back to the queue when its lease expires, and work stops claiming", t.ID, why)
+	r.stopOnce.Do(func() {
+		r.startErr = fmt.Errorf("work: the command could not start: %s; work stopped claiming, and the tasks it could not run go back to the queue when their leases expire", why)
+		r.stopClaims()
+	})
 }
 
 // note prints a tracking line on standard error unless -q.
@@ -171,16 +191,19 @@ func (r *workRunner) note(format string, args ...any) {
 }
 
 func (r *workRunner) run(ctx context.Context) error {
+	claimCtx, stopClaims := context.WithCancel(ctx)
+	defer stopClaims()
+	r.stopClaims = stopClaims
 	slots := make(chan struct{}, r.f.concurrency)
 	var wg sync.WaitGroup
-	defer wg.Wait()
+	defer wg.Wait() // also when the claim is refused
 	r.note("claiming %s tasks from %s as %s (at most %d at once)", strings.Join(r.f.models, ", "), r.f.url, r.f.name, r.f.concurrency)
 	backoff := time.Second
-	for ctx.Err() == nil {
+	for claimCtx.Err() == nil {
 		// Wait for a free slot, then claim as many tasks as slots are free.
 		select {
 		case slots <- struct{}{}:
-		case <-ctx.Done():
+		case <-claimCtx.Done():
 			continue
 		}
 		free := 1
@@ -193,12 +216,12 @@ func (r *workRunner) run(ctx context.Context) error {
 			}
 			break
 		}
-		tasks, err := r.client.Claim(ctx, workerhttp.ClaimRequest{Models: r.f.models, Limit: free, WaitSeconds: r.f.wait, Worker: r.f.name})
+		tasks, err := r.client.Claim(claimCtx, workerhttp.ClaimRequest{Models: r.f.models, Limit: free, WaitSeconds: r.f.wait, Worker: r.f.name})
 		for i := len(tasks); i < free; i++ {
 			<-slots
 		}
 		if err != nil {
-			if ctx.Err() != nil {
+			if claimCtx.Err() != nil {
 				break
 			}
 			var p *workerhttp.Problem
@@ -207,7 +230,7 @@ func (r *workRunner) run(ctx context.Context) error {
 			}
 			r.note("claim failed (%v); retrying in %s", err, backoff)
 			select {
-			case <-ctx.Done():
+			case <-claimCtx.Done():
 			case <-time.After(backoff):
 			}
 			backoff = min(2*backoff, 30*time.Second)
@@ -222,5 +245,6 @@ func (r *workRunner) run(ctx context.Context) error {
 		}
 	}
 	r.note("stopping: waiting for the running commands")
-	return nil
+	wg.Wait()
+	return r.startErr
 }
