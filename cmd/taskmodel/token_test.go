@@ -137,7 +137,7 @@ func TestTokenRefusals(t *testing.T) {
 			"taskmodel: user: must be at most 255 characters (got 256)"},
 		{"no --user", []string{"token", "create"}, 2, "taskmodel: token create: --user NAME is required"},
 		{"an argument", []string{"token", "create", "--user", "ana", "extra"}, 2, "taskmodel: unknown command"},
-		{"revoke without id", []string{"token", "revoke"}, 2, "taskmodel: accepts 1 arg(s), received 0"},
+		{"revoke without id", []string{"token", "revoke"}, 2, "taskmodel: token revoke needs ID, the token's id, as token list shows it"},
 		{"revoke malformed id", []string{"token", "revoke", "x"}, 3, `taskmodel: token "x": token not found`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
