@@ -101,7 +101,7 @@ func TestTokenCommands(t *testing.T) {
 			// revoke: the token fails from then on; an unknown id is exit 3.
 			// A store that authenticated the token may accept it for
 			// auth.CacheTTL more: check with a fresh one, as a new process.
-			if r := s.run("token", "revoke", anaID); r.code != 0 || r.stdout != "" {
+			if r := s.run("token", "revoke", anaID); r.code != 0 || r.stdout != "token "+anaID+" revoked: requests with it are refused from now on\n" {
 				t.Errorf("token revoke: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 			}
 			st = s.tokenStore()
