@@ -68,9 +68,15 @@ sends the command SIGTERM, then SIGKILL after --grace.
 
 The server and token come from --url and --token, or TASKMODEL_URL and
 TASKMODEL_TOKEN; the token must be a worker token for the model
-(taskmodel token create --worker --models MODEL). On SIGINT or SIGTERM work
+(taskmodel token create --worker --models MODEL); prefer TASKMODEL_TOKEN (ps
+shows arguments). On SIGINT or SIGTERM work
 stops claiming, sends its commands SIGTERM (SIGKILL after --grace) and exits;
-their tasks go back to the queue when their leases expire.`,
+their tasks go back to the queue when their leases expire. On Linux a
+SIGKILL of work kills its commands too.
+
+work checks COMMAND before it claims anything (exit status 2 when it does
+not exist or is not executable). A command that cannot start later fails no
+task: work stops claiming and exits 1 once the running commands end.`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			dash := c.ArgsLenAtDash()
