@@ -291,10 +291,10 @@ func TestExitCodesAndRefusalsWriteNothing(t *testing.T) {
 		{"complete with an unfinished subtask", []string{"run", "complete", run}, 5, "not_allowed", "subtask 1 (Load) is RUNNING; subtask 2 of 2 never started; complete or fail them first; or force it: taskmodel run complete " + run + " --force"},
 		{"subtask started twice", []string{"subtask", "start", run, "1", "again"}, 6, "conflict", "was started already"},
 		{"malformed run id", []string{"run", "complete", "not-a-uuid"}, 2, "usage", `run id "not-a-uuid" is not a UUID`},
-		{"missing argument", []string{"run", "start", "STATIC"}, 2, "usage", "accepts 2 arg(s)"},
+		{"missing argument", []string{"run", "start", "STATIC"}, 2, "usage", "run start needs TASK, the task's name"},
 		{"unknown flag", []string{"status", "--colour"}, 2, "usage", "unknown flag: --colour"},
 		{"unknown command", []string{"runs"}, 2, "usage", `unknown command "runs"`},
-		{"fail without a message", []string{"run", "fail", run}, 2, "usage", "accepts 2 arg(s)"},
+		{"fail without a message", []string{"run", "fail", run}, 2, "usage", "run fail needs MESSAGE, the error message"},
 		{"bad history limit", []string{"history", "--limit", "0"}, 4, "invalid", "limit: must be between 1 and"},
 	}
 	// Everything stored, without the estimates (they move with the clock).

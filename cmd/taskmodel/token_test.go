@@ -101,7 +101,7 @@ func TestTokenCommands(t *testing.T) {
 			// revoke: the token fails from then on; an unknown id is exit 3.
 			// A store that authenticated the token may accept it for
 			// auth.CacheTTL more: check with a fresh one, as a new process.
-			if r := s.run("token", "revoke", anaID); r.code != 0 || r.stdout != "" {
+			if r := s.run("token", "revoke", anaID); r.code != 0 || r.stdout != "token "+anaID+" revoked: requests with it are refused from now on\n" {
 				t.Errorf("token revoke: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 			}
 			st = s.tokenStore()
@@ -137,7 +137,7 @@ func TestTokenRefusals(t *testing.T) {
 			"taskmodel: user: must be at most 255 characters (got 256)"},
 		{"no --user", []string{"token", "create"}, 2, "taskmodel: token create: --user NAME is required"},
 		{"an argument", []string{"token", "create", "--user", "ana", "extra"}, 2, "taskmodel: unknown command"},
-		{"revoke without id", []string{"token", "revoke"}, 2, "taskmodel: accepts 1 arg(s), received 0"},
+		{"revoke without id", []string{"token", "revoke"}, 2, "taskmodel: token revoke needs ID, the token's id, as token list shows it"},
 		{"revoke malformed id", []string{"token", "revoke", "x"}, 3, `taskmodel: token "x": token not found`},
 	} {
 		t.Run(c.name, func(t *testing.T) {

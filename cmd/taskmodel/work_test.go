@@ -2,9 +2,13 @@ package main_test
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -165,5 +169,287 @@ func TestWorkUsage(t *testing.T) {
 		if r.code != 2 || !strings.Contains(r.stderr, tc.want) {
 			t.Errorf("taskmodel %s: exit %d, %q; want 2 and %q", strings.Join(tc.args, " "), r.code, r.stderr, tc.want)
 		}
+	}
+}
+
+// workServer is a sandbox with taskmodel serve (no demo handlers), a user
+// token and a worker token for training.
+type workServer struct {
+	s          *sandbox
+	sv         *serving
+	user, wtok string
+}
+
+func newWorkServer(t *testing.T) *workServer {
+	s := newSandbox(t)
+	user := strings.TrimSpace(s.ok("token", "create", "--user", "ana", "-q"))
+	wtok := strings.TrimSpace(s.ok("token", "create", "--worker", "--models", "training", "-q"))
+	return &workServer{s: s, sv: s.serve("--workers", "0"), user: user, wtok: wtok}
+}
+
+// queue creates n training tasks and returns their ids.
+func (ws *workServer) queue(t *testing.T, n int) []string {
+	t.Helper()
+	var ids []string
+	for range n {
+		code, task := ws.sv.call(t, "POST", "/tasks", ws.user, `{"task_type":"training"}`)
+		if code != 201 {
+			t.Fatalf("create: %d %v", code, task)
+		}
+		ids = append(ids, task["task_id"].(string))
+	}
+	return ids
+}
+
+// statuses counts the tasks' statuses.
+func (ws *workServer) statuses(t *testing.T, ids []string) map[string]int {
+	t.Helper()
+	n := map[string]int{}
+	for _, id := range ids {
+		_, task := ws.sv.call(t, "GET", "/tasks/"+id, ws.user, "")
+		n[task["status"].(string)]++
+	}
+	return n
+}
+
+// work runs taskmodel work with args in the sandbox, with extra
+// environment.
+func (ws *workServer) work(args []string, env ...string) *exec.Cmd {
+	w := exec.Command(binary, append([]string{"work"}, args...)...)
+	w.Dir = ws.s.dir
+	w.Env = append(append(append([]string{}, ws.s.env...), "TASKMODEL_URL="+ws.sv.url, "TASKMODEL_TOKEN="+ws.wtok, "TM="+binary), env...)
+	return w
+}
+
+// TestWorkCommandCannotStart: a command that cannot start is refused
+// before anything is claimed (exit 2, the queue untouched); one that stops
+// starting later fails no task: work stops claiming and exits 1, and the
+// task goes back to the queue when its lease expires.
+func TestWorkCommandCannotStart(t *testing.T) {
+	ws := newWorkServer(t)
+	ids := ws.queue(t, 3)
+	ws.s.write("noexec.sh", "#!/bin/sh\nexit 0\n")
+	if err := os.Mkdir(filepath.Join(ws.s.dir, "adir"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		command string
+		want    string
+	}{
+		{"./noexec.sh", "taskmodel: work: ./noexec.sh is not executable (chmod +x it)\n"},
+		{"/nonexistent/cmd", "taskmodel: work: no such command: /nonexistent/cmd does not exist\n"},
+		{"no-such-command-here", "taskmodel: work: no such command: no-such-command-here is not in PATH (give a path, such as ./no-such-command-here, for a file here)\n"},
+		{"./adir", "taskmodel: work: ./adir is a directory, not a command\n"},
+	} {
+		w := ws.work([]string{"--model", "training", "--concurrency", "2", "--", tc.command})
+		var stderr bytes.Buffer
+		w.Stderr = &stderr
+		err := w.Run()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.HasPrefix(stderr.String(), tc.want) {
+			t.Errorf("work -- %s: %v, %q; want exit 2 and %q", tc.command, err, stderr.String(), tc.want)
+		}
+	}
+	if got := ws.statuses(t, ids); got["QUEUED"] != 3 {
+		t.Fatalf("after the refused commands: %v, want 3 QUEUED", got)
+	}
+
+	// The command removes itself: the first task completes, the second
+	// cannot start.
+	script := ws.s.write("once.sh", "#!/bin/sh\nrm -f \"$0\"\nexit 0\n")
+	if err := os.Chmod(script, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	w := ws.work([]string{"--model", "training", "--wait", "1", "--", "./once.sh"})
+	var stderr bytes.Buffer
+	w.Stderr = &stderr
+	err := w.Run()
+	const want = "taskmodel: work: the command could not start: ./once.sh no longer exists; work stopped claiming, and the tasks it could not run go back to the queue when their leases expire\n"
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.HasSuffix(stderr.String(), want) {
+		t.Fatalf("work -- ./once.sh: %v, %q; want exit 1 and %q", err, stderr.String(), want)
+	}
+	if got := ws.statuses(t, ids); got["DONE"] != 1 || got["RUNNING"] != 1 || got["QUEUED"] != 1 {
+		t.Errorf("after the command vanished: %v, want 1 DONE, 1 RUNNING (its lease running out), 1 QUEUED", got)
+	}
+}
+
+// TestWorkKilled: when taskmodel work is killed with SIGKILL, the kernel
+// kills its running command too (Linux), so no command outlives the lease.
+func TestWorkKilled(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("only Linux kills a command when its parent dies")
+	}
+	ws := newWorkServer(t)
+	ws.queue(t, 1)
+	pidFile := filepath.Join(ws.s.dir, "pid")
+	script := ws.s.write("long.sh", "#!/bin/sh\necho $$ > \"$PIDFILE.tmp\" && mv \"$PIDFILE.tmp\" \"$PIDFILE\"\nexec sleep 300\n")
+	if err := os.Chmod(script, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	w := ws.work([]string{"--model", "training", "--", script}, "PIDFILE="+pidFile)
+	var out bytes.Buffer
+	w.Stdout, w.Stderr = &out, &out
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = w.Process.Kill(); _ = w.Wait() })
+	var pid int
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if data, err := os.ReadFile(pidFile); err == nil {
+			if pid, err = strconv.Atoi(strings.TrimSpace(string(data))); err != nil {
+				t.Fatalf("pid file: %q", data)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the command never started\n%s", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL) })
+	if !alive(pid) {
+		t.Fatalf("the command (pid %d) is not running", pid)
+	}
+	if err := w.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = w.Wait()
+	deadline = time.Now().Add(10 * time.Second)
+	for alive(pid) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the command (pid %d) still runs after work was killed", pid)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// alive reports whether process pid runs (a zombie does not).
+func alive(pid int) bool {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	_, rest, _ := strings.Cut(string(data), ") ")
+	return !strings.HasPrefix(rest, "Z")
+}
+
+// endsScript is the command of TestWorkEnds, by the task's tag.
+const endsScript = `#!/bin/sh
+case "$(cat "$TASKMODEL_TASK_FILE")" in
+*'"tag":"segv"'*)
+	kill -SEGV $$ ;;
+*'"tag":"lease"'*)
+	echo "$TASKMODEL_LEASE" > "$DIR/lease"
+	exit 0 ;;
+*'"tag":"stops"'*)
+	# Stops as soon as progress says so, as the documentation advises.
+	touch "$DIR/running"
+	while "$TM" progress 10 -q 2> "$DIR/progress.err"; do sleep 0.05; done || :
+	"$TM" progress 10 -q 2> "$DIR/progress.err"
+	echo $? > "$DIR/progress.code"
+	exit 0 ;;
+esac
+exit 2
+`
+
+// TestWorkEnds: a command killed by a signal fails its task naming the
+// signal; progress after a cancel and after the task ended exits 6 with a
+// plain message; a command that stops on the cancel and exits 0 leaves the
+// task cancelled, and work reports no error.
+func TestWorkEnds(t *testing.T) {
+	ws := newWorkServer(t)
+	tags := []string{"segv", "lease", "stops"}
+	ids := map[string]string{}
+	for _, tag := range tags {
+		code, task := ws.sv.call(t, "POST", "/tasks", ws.user, `{"task_type":"training","tag":"`+tag+`"}`)
+		if code != 201 {
+			t.Fatalf("create: %d %v", code, task)
+		}
+		ids[tag] = task["task_id"].(string)
+	}
+	script := ws.s.write("ends.sh", endsScript)
+	if err := os.Chmod(script, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dir := ws.s.dir
+	w := ws.work([]string{"--model", "training", "--concurrency", "3", "--", script}, "DIR="+dir)
+	var out bytes.Buffer
+	w.Stdout, w.Stderr = &out, &out
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = w.Process.Kill(); _ = w.Wait() })
+	waitFor := func(id, want string) map[string]any {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			_, task := ws.sv.call(t, "GET", "/tasks/"+id, ws.user, "")
+			if task["status"] == want {
+				return task
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("task %s is %v, never %s\nwork:\n%s", id, task["status"], want, out.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	segv := waitFor(ids["segv"], "FAILED")
+	if msg := segv["error_message"]; msg != "the command was killed by signal SIGSEGV (segmentation fault)" {
+		t.Errorf("segv's error_message: %q", msg)
+	}
+
+	waitFor(ids["lease"], "DONE")
+	lease, err := os.ReadFile(filepath.Join(dir, "lease"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := exec.Command(binary, "progress", "20")
+	p.Env = append(append([]string{}, ws.s.env...), "TASKMODEL_URL="+ws.sv.url, "TASKMODEL_TOKEN="+ws.wtok,
+		"TASKMODEL_TASK_ID="+ids["lease"], "TASKMODEL_LEASE="+strings.TrimSpace(string(lease)))
+	var perr bytes.Buffer
+	p.Stderr = &perr
+	err = p.Run()
+	want := "taskmodel: progress: the lease no longer holds task " + ids["lease"] + " (it expired, another worker took it over, or the task ended); stop\n"
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 6 || perr.String() != want {
+		t.Errorf("progress on an ended task: %v, %q; want exit 6 and %q", err, perr.String(), want)
+	}
+
+	waitFor(ids["stops"], "RUNNING")
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(filepath.Join(dir, "running")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the command never ran\n%s", out.String())
+		}
+	}
+	if code, c := ws.sv.call(t, "POST", "/tasks/"+ids["stops"]+"/cancel", ws.user, ""); code != 200 {
+		t.Fatalf("cancel: %d %v", code, c)
+	}
+	waitFor(ids["stops"], "CANCELLED")
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(filepath.Join(dir, "progress.code")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("progress never said to stop\n%s", out.String())
+		}
+	}
+	code, _ := os.ReadFile(filepath.Join(dir, "progress.code"))
+	msg, _ := os.ReadFile(filepath.Join(dir, "progress.err"))
+	if want := "taskmodel: progress: task " + ids["stops"] + " was cancelled; stop\n"; strings.TrimSpace(string(code)) != "6" || string(msg) != want {
+		t.Errorf("progress after the cancel: exit %s, %q; want 6 and %q", code, msg, want)
+	}
+	if err := w.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Wait(); err != nil {
+		t.Errorf("work: %v\n%s", err, out.String())
+	}
+	if s := out.String(); !strings.Contains(s, "task "+ids["stops"]+": cancelled") || strings.Contains(s, "completing failed") {
+		t.Errorf("work's report of the cancelled task:\n%s", s)
 	}
 }

@@ -163,7 +163,10 @@ class Worker:
         """Decorates the function that runs tasks of a model. It gets a
         TaskContext and returns the result fields (a dict, or None for
         none); raising TaskFailed fails the task with its code, any other
-        exception with the worker's error_code."""
+        exception with the worker's error_code. A result that is not a dict,
+        or that the server refuses (400), fails the task with the reason;
+        sys.exit (SystemExit) fails the task with its status and stops the
+        worker."""
         def register(fn: Handler) -> Handler:
             self.handlers[task_type] = fn
             if task_type not in self.models:
@@ -277,10 +280,32 @@ class Worker:
                 log.error("task %s failed: %s\n%s", ctx.id, msg, traceback.format_exc())
                 self._fail(ctx, self.error_code, msg)
                 return
+            except (SystemExit, KeyboardInterrupt) as e:
+                # The handler asked the process to end: its task fails, and
+                # the worker stops claiming (run returns once the running
+                # tasks end).
+                msg = _exit_message(e)
+                log.error("task %s failed: %s; the worker stops", ctx.id, msg)
+                self.stop()
+                self._fail(ctx, self.error_code, msg)
+                return
             if ctx.cancelled:
                 log.info("task %s was %s; its result is dropped", ctx.id, ctx.stop_reason)
                 return
-            self._end(ctx, lambda: self.client.complete(ctx.id, ctx.lease, result, traceparent=ctx.traceparent))
+            if result is not None and not isinstance(result, Mapping):
+                msg = "the handler returned %s, not a dict of result fields (or None for none)" % type(result).__name__
+                log.error("task %s failed: %s", ctx.id, msg)
+                self._fail(ctx, self.error_code, msg)
+                return
+            try:
+                self._end(ctx, lambda: self.client.complete(ctx.id, ctx.lease, result, traceparent=ctx.traceparent))
+            except ProblemError as e:
+                if e.status != 400:
+                    raise
+                # The server refused the result: retrying cannot help.
+                msg = "the server refused the handler's result: %s" % (e.detail or e.title)
+                log.error("task %s failed: %s", ctx.id, msg)
+                self._fail(ctx, self.error_code, msg)
         finally:
             done.set()
             beat.join()
@@ -329,6 +354,15 @@ class Worker:
             if (reply or {}).get("cancelled"):
                 ctx._mark("cancelled")
                 return
+
+
+def _exit_message(e: BaseException) -> str:
+    if isinstance(e, KeyboardInterrupt):
+        return "the handler was interrupted (KeyboardInterrupt)"
+    code = e.code if isinstance(e, SystemExit) else None
+    if code is None or isinstance(code, int):
+        return "the handler exited with status %d" % (code or 0)
+    return "the handler exited: %s" % code
 
 
 def _clip(msg: str) -> str:

@@ -123,6 +123,9 @@ class FakeServer:
         if t["status"] != "RUNNING":
             return self.problem(h, 409, "transition", "Transition not allowed", "not running", current_status=t["status"])
         if action == "complete":
+            if "epochs" in (body.get("result") or {}):
+                return self.problem(h, 400, "validation", "Invalid request", "result.epochs: not a result field of training",
+                                    errors=[{"field": "result.epochs", "rule": "unknown", "message": "not a result field of training"}])
             t["status"], t["result"] = "DONE", body.get("result")
         elif action == "fail":
             t["status"], t["error_code"], t["error_message"] = "FAILED", body.get("error_code"), body.get("message")

@@ -1,6 +1,7 @@
 """End-to-end tests against a real `taskmodel serve` (the Go test
 TestPythonClient in cmd/taskmodel starts one and runs these): a Python worker
-runs training tasks, fails one, sees a cancellation, takes over the task of a
+runs training tasks, fails one, fails those whose results are refused,
+sees a cancellation, takes over the task of a
 killed worker, and a script tracks a three-stage pipeline.
 
 Environment: TASKMODEL_URL, TASKMODEL_TOKEN (a user token),
@@ -112,6 +113,26 @@ class E2E(unittest.TestCase):
         self.assertEqual((cm.exception.status, cm.exception.field), (400, "error_code"), cm.exception.problem)
         self.wclient.fail(c["id"], c["lease"], "no code")
         self.assertEqual(self.client.get(c["id"])["status"], "FAILED")
+
+    def test_2b_results_refused(self):
+        # A result that is not a dict, and one the server refuses, fail the
+        # task at once with the reason.
+        ids = {tag: self.client.create("training", tag=tag)["task_id"] for tag in ("py-garbage", "py-epochs")}
+        worker = Worker(URL, WORKER_TOKEN, wait_seconds=2)
+
+        @worker.handler("training")
+        def train(task):
+            return "garbage" if task.data["tag"] == "py-garbage" else {"epochs": 5}
+
+        th, box = self.run_worker(worker, max_tasks=2)
+        self.join(th, box)
+        garbage = self.client.get(ids["py-garbage"])
+        self.assertEqual((garbage["status"], garbage["error_message"]),
+                         ("FAILED", "the handler returned str, not a dict of result fields (or None for none)"), garbage)
+        epochs = self.client.get(ids["py-epochs"])
+        self.assertEqual(epochs["status"], "FAILED", epochs)
+        self.assertTrue(epochs["error_message"].startswith("the server refused the handler's result: ")
+                        and "epochs" in epochs["error_message"], epochs["error_message"])
 
     def test_3_cancel_reaches_handler(self):
         t = self.client.create("training", tag="py-cancel", epochs=1000)

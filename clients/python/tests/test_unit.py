@@ -3,6 +3,7 @@
 import json
 import logging
 import os
+import sys
 import threading
 import time
 import unittest
@@ -124,6 +125,41 @@ class WorkerTest(FakeTest):
         self.assertEqual((f["status"], f["error_code"], f["error_message"]), ("FAILED", "OUT_OF_MEMORY", "too big"))
         c = self.fake.tasks[crashed["id"]]
         self.assertEqual((c["status"], c["error_code"], c["error_message"]), ("FAILED", "WORKER_ERROR", "RuntimeError: boom"))
+
+    def test_results_refused_and_exits(self):
+        logging.getLogger("taskmodel").setLevel(logging.CRITICAL)
+        self.addCleanup(logging.getLogger("taskmodel").setLevel, logging.NOTSET)
+        cases = [
+            # (tag, what the handler does, the task's error message)
+            ("garbage", lambda: "garbage", "the handler returned str, not a dict of result fields (or None for none)"),
+            ("list", lambda: [1], "the handler returned list, not a dict of result fields (or None for none)"),
+            ("epochs", lambda: {"epochs": 5}, "the server refused the handler's result: result.epochs: not a result field of training"),
+            ("exit3", lambda: sys.exit(3), "the handler exited with status 3"),
+            ("exit-text", lambda: sys.exit("no GPU"), "the handler exited: no GPU"),
+        ]
+        for tag, act, want in cases:
+            with self.subTest(tag):
+                t = self.fake.add_task(tag=tag)
+                w = Worker(self.client, models=["training"], wait_seconds=0, error_code="WORKER_ERROR")
+                w.handler("training")(lambda task, act=act: act())
+                self.run_worker(w, 1)
+                got = self.fake.tasks[t["id"]]
+                self.assertEqual((got["status"], got["error_code"], got["error_message"]), ("FAILED", "WORKER_ERROR", want))
+
+    def test_exit_stops_the_worker(self):
+        logging.getLogger("taskmodel").setLevel(logging.CRITICAL)
+        self.addCleanup(logging.getLogger("taskmodel").setLevel, logging.NOTSET)
+        first = self.fake.add_task()
+        second = self.fake.add_task()
+        w = Worker(self.client, models=["training"], wait_seconds=0)
+
+        @w.handler("training")
+        def handle(task):
+            sys.exit(3)
+
+        self.assertEqual(w.run(concurrency=1, handle_signals=False), 1)
+        self.assertEqual(self.fake.tasks[first["id"]]["status"], "FAILED")
+        self.assertEqual(self.fake.tasks[second["id"]]["status"], "QUEUED")
 
     def test_cancel_by_heartbeat_and_progress(self):
         for via in ("heartbeat", "progress"):

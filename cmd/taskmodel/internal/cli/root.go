@@ -93,11 +93,12 @@ changes the API needs (migrate).`,
 	pf.StringVar(&app.db.User, "db-user", "", "database server user (PostgreSQL, MySQL)")
 	pf.StringVar(&app.db.Password, "db-password", "", "database server password (prefer "+config.EnvPassword+")")
 	pf.StringVar(&app.db.Schema, "db-schema", "", "PostgreSQL schema")
-	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
+	root.SetFlagErrorFunc(flagError)
 	for _, c := range commands {
 		root.AddCommand(c(app))
 	}
 	refuseUnknownSubcommands(root)
+	explainArgs(root)
 	return root
 }
 
@@ -192,7 +193,7 @@ func (app *App) main(ctx context.Context, args []string) int {
 	defer app.Close()
 	root := NewRoot(app)
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return 0
 	}
@@ -205,7 +206,11 @@ func (app *App) main(ctx context.Context, args []string) int {
 		fmt.Fprintln(app.Err, "taskmodel: "+err.Error())
 		var u usageError
 		if errors.As(err, &u) {
-			fmt.Fprintln(app.Err, "Run 'taskmodel --help' for usage.")
+			path := root.CommandPath()
+			if cmd != nil {
+				path = cmd.CommandPath()
+			}
+			fmt.Fprintf(app.Err, "Run '%s --help' for usage.\n", path)
 		}
 	}
 	return code

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -142,6 +143,17 @@ func (f serveFlags) check() error {
 	if f.bodyMinRate < 1 {
 		return usagef(fmt.Errorf("--body-min-rate must be 1 byte per second or more, not %d", f.bodyMinRate))
 	}
+	if _, port, err := net.SplitHostPort(f.addr); err != nil {
+		return usagef(fmt.Errorf("--addr: must be HOST:PORT, such as 127.0.0.1:8080 or :8080, not %q", f.addr))
+	} else if _, err := net.LookupPort("tcp", port); err != nil {
+		return usagef(fmt.Errorf("--addr: the port must be a number from 0 to 65535, not %q", port))
+	}
+	if f.publicURL != "" {
+		u, err := url.Parse(f.publicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return usagef(fmt.Errorf("--public-url: must be an absolute http(s) URL, such as https://tasks.example.com, not %q", f.publicURL))
+		}
+	}
 	return nil
 }
 
@@ -198,7 +210,7 @@ func (a *App) serve(ctx context.Context, f serveFlags) error {
 
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
-		return err
+		return fmt.Errorf("--addr %s: cannot listen there: %s", f.addr, errnoText(err))
 	}
 	defer ln.Close()
 	public := f.publicURL

@@ -24,6 +24,10 @@ func TestServeRefusesBadFlags(t *testing.T) {
 		{[]string{"--read-header-timeout", "-2s"}, "--read-header-timeout must be a positive duration"},
 		{[]string{"--token-recheck", "0s"}, "--token-recheck must be a positive duration"},
 		{[]string{"--body-min-rate", "0"}, "--body-min-rate must be 1 byte per second or more, not 0"},
+		{[]string{"--addr", "nonsense"}, `--addr: must be HOST:PORT, such as 127.0.0.1:8080 or :8080, not "nonsense"`},
+		{[]string{"--addr", "127.0.0.1:99999"}, `--addr: the port must be a number from 0 to 65535, not "99999"`},
+		{[]string{"--public-url", "ftp://x"}, `--public-url: must be an absolute http(s) URL, such as https://tasks.example.com, not "ftp://x"`},
+		{[]string{"--public-url", "/relative"}, `--public-url: must be an absolute http(s) URL, such as https://tasks.example.com, not "/relative"`},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"strconv"
 
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
@@ -71,9 +72,9 @@ subtask_update(run_id, 1, "RUNNING", …):
 		func(c *cobra.Command, tr *pipeline.Tracker, id uuid.UUID, n int64, args []string) (*pipeline.Subtask, error) {
 			by := int64(1)
 			if len(args) == 3 {
-				v, err := subtaskNumber(args[2])
+				v, err := strconv.ParseInt(args[2], 10, 64)
 				if err != nil {
-					return nil, err
+					return nil, usagef(fmt.Errorf("BY %q is not a whole number (how many processed items to add)", args[2]))
 				}
 				by = v
 			}

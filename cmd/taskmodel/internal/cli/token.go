@@ -153,7 +153,10 @@ the tasks of the models named by --models over the worker protocol
 			if err := st.Revoke(c.Context(), args[0]); err != nil {
 				return err
 			}
-			return app.Print(map[string]any{"id": args[0], "revoked": true}, nil)
+			return app.Print(map[string]any{"id": args[0], "revoked": true}, func(w io.Writer) error {
+				_, err := fmt.Fprintf(w, "token %s revoked: requests with it are refused from now on\n", args[0])
+				return err
+			})
 		},
 	}
 	cmd.AddCommand(create, list, revoke)

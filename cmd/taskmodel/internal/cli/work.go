@@ -68,9 +68,15 @@ sends the command SIGTERM, then SIGKILL after --grace.
 
 The server and token come from --url and --token, or TASKMODEL_URL and
 TASKMODEL_TOKEN; the token must be a worker token for the model
-(taskmodel token create --worker --models MODEL). On SIGINT or SIGTERM work
+(taskmodel token create --worker --models MODEL); prefer TASKMODEL_TOKEN (ps
+shows arguments). On SIGINT or SIGTERM work
 stops claiming, sends its commands SIGTERM (SIGKILL after --grace) and exits;
-their tasks go back to the queue when their leases expire.`,
+their tasks go back to the queue when their leases expire. On Linux a
+SIGKILL of work kills its commands too.
+
+work checks COMMAND before it claims anything (exit status 2 when it does
+not exist or is not executable). A command that cannot start later fails no
+task: work stops claiming and exits 1 once the running commands end.`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			dash := c.ArgsLenAtDash()
@@ -147,6 +153,9 @@ func (a *App) work(ctx context.Context, f workFlags, command []string) error {
 	if err != nil {
 		return usagef(fmt.Errorf("work: %w", err))
 	}
+	if err := checkCommand(command[0]); err != nil {
+		return err
+	}
 	r := &workRunner{app: a, client: client, f: f, command: command}
 	return r.run(ctx)
 }
@@ -158,6 +167,23 @@ type workRunner struct {
 	f       workFlags
 	command []string
 	mu      sync.Mutex // serializes lines on standard error
+
+	// stopClaims ends the claiming when a command could not start;
+	// startErr says why (set once, under stopOnce).
+	stopClaims context.CancelFunc
+	stopOnce   sync.Once
+	startErr   error
+}
+
+// startFailed stops the claiming after a command could not start: the task
+// is not failed (the command, not the task, is at fault), and goes back to
+// the queue when its lease expires; the other running commands finish.
+func (r *workRunner) startFailed(t workerhttp.Task, why string) {
+	r.note("task %s: the command could not start: %s; the task is left to go back to the queue when its lease expires, and work stops claiming", t.ID, why)
+	r.stopOnce.Do(func() {
+		r.startErr = fmt.Errorf("work: the command could not start: %s; work stopped claiming, and the tasks it could not run go back to the queue when their leases expire", why)
+		r.stopClaims()
+	})
 }
 
 // note prints a tracking line on standard error unless -q.
@@ -171,16 +197,19 @@ func (r *workRunner) note(format string, args ...any) {
 }
 
 func (r *workRunner) run(ctx context.Context) error {
+	claimCtx, stopClaims := context.WithCancel(ctx)
+	defer stopClaims()
+	r.stopClaims = stopClaims
 	slots := make(chan struct{}, r.f.concurrency)
 	var wg sync.WaitGroup
-	defer wg.Wait()
+	defer wg.Wait() // also when the claim is refused
 	r.note("claiming %s tasks from %s as %s (at most %d at once)", strings.Join(r.f.models, ", "), r.f.url, r.f.name, r.f.concurrency)
 	backoff := time.Second
-	for ctx.Err() == nil {
+	for claimCtx.Err() == nil {
 		// Wait for a free slot, then claim as many tasks as slots are free.
 		select {
 		case slots <- struct{}{}:
-		case <-ctx.Done():
+		case <-claimCtx.Done():
 			continue
 		}
 		free := 1
@@ -193,12 +222,12 @@ func (r *workRunner) run(ctx context.Context) error {
 			}
 			break
 		}
-		tasks, err := r.client.Claim(ctx, workerhttp.ClaimRequest{Models: r.f.models, Limit: free, WaitSeconds: r.f.wait, Worker: r.f.name})
+		tasks, err := r.client.Claim(claimCtx, workerhttp.ClaimRequest{Models: r.f.models, Limit: free, WaitSeconds: r.f.wait, Worker: r.f.name})
 		for i := len(tasks); i < free; i++ {
 			<-slots
 		}
 		if err != nil {
-			if ctx.Err() != nil {
+			if claimCtx.Err() != nil {
 				break
 			}
 			var p *workerhttp.Problem
@@ -207,7 +236,7 @@ func (r *workRunner) run(ctx context.Context) error {
 			}
 			r.note("claim failed (%v); retrying in %s", err, backoff)
 			select {
-			case <-ctx.Done():
+			case <-claimCtx.Done():
 			case <-time.After(backoff):
 			}
 			backoff = min(2*backoff, 30*time.Second)
@@ -222,5 +251,6 @@ func (r *workRunner) run(ctx context.Context) error {
 		}
 	}
 	r.note("stopping: waiting for the running commands")
-	return nil
+	wg.Wait()
+	return r.startErr
 }

@@ -3,6 +3,7 @@
 package cli
 
 import (
+	"io/fs"
 	"os"
 	"os/exec"
 )
@@ -23,3 +24,12 @@ func kill(cmd *exec.Cmd) {
 		_ = cmd.Process.Kill()
 	}
 }
+
+// startCommand starts cmd.
+func startCommand(cmd *exec.Cmd) error { return cmd.Start() }
+
+// isExecutable is true: whether a file runs is known when it is started.
+func isExecutable(string, fs.FileInfo) bool { return true }
+
+// killedBy is false: a command ends with an exit status here.
+func killedBy(*exec.ExitError) (string, bool) { return "", false }

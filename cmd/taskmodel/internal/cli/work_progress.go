@@ -53,7 +53,7 @@ no percent: the report then only renews the lease, and says so. Exit status
 			}
 			st, err := client.Progress(c.Context(), env[EnvTaskID], env[EnvLease], pct, raw)
 			if workerhttp.IsLeaseLost(err) {
-				return conflictf("progress: the lease on task %s was lost: another worker has the task now; stop", env[EnvTaskID])
+				return conflictf("progress: the lease no longer holds task %s (it expired, another worker took it over, or the task ended); stop", env[EnvTaskID])
 			}
 			if err != nil {
 				return fmt.Errorf("progress: %w", err)
@@ -71,7 +71,13 @@ no percent: the report then only renews the lease, and says so. Exit status
 	return cmd
 }
 
-// conflictf is an error of exit status 6 (ExitConflict).
+// conflictf is an error of exit status 6 (ExitConflict), with only its own
+// text.
 func conflictf(format string, args ...any) error {
-	return fmt.Errorf(format+": %w", append(args, tasktype.ErrConflict)...)
+	return conflictError{fmt.Sprintf(format, args...)}
 }
+
+type conflictError struct{ msg string }
+
+func (e conflictError) Error() string { return e.msg }
+func (e conflictError) Unwrap() error { return tasktype.ErrConflict }

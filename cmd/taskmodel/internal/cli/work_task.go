@@ -61,9 +61,9 @@ func (r *workRunner) runTask(ctx context.Context, t workerhttp.Task) {
 	cmd.Stderr = &lockedWriter{w: r.app.Err, mu: &r.mu, also: tail}
 	newProcessGroup(cmd)
 	r.note("task %s (%s): running %s", t.ID, t.TaskType, strings.Join(r.command, " "))
-	if err := cmd.Start(); err != nil {
-		// The command cannot run here: that is the task's failure.
-		r.fail(t, "", fmt.Sprintf("the command could not start: %v", err))
+	if err := startCommand(cmd); err != nil {
+		// The command, not the task, is at fault: the task is not failed.
+		r.startFailed(t, startProblem(r.command[0], err))
 		return
 	}
 	done := make(chan struct{})
@@ -166,6 +166,10 @@ func (r *workRunner) complete(t workerhttp.Task, resultFile string) {
 		r.fail(t, "", "the command exited 0 but the server refused its result: "+err.Error())
 		return
 	}
+	if isCancelledEnd(err) {
+		r.note("task %s: cancelled; its result is dropped", t.ID)
+		return
+	}
 	if err != nil {
 		r.note("task %s: completing failed: %v", t.ID, err)
 		return
@@ -184,11 +188,23 @@ func (r *workRunner) fail(t workerhttp.Task, code, msg string) {
 		r.note("task %s: the model has no error code %q; failing without it", t.ID, code)
 		_, err = r.client.Fail(ctx, t.ID, t.Lease, "", fmt.Sprintf("[error code %s is not one of the model's] %s", code, msg))
 	}
+	if isCancelledEnd(err) {
+		r.note("task %s: cancelled; the command's failure is dropped", t.ID)
+		return
+	}
 	if err != nil {
 		r.note("task %s: failing failed: %v", t.ID, err)
 		return
 	}
 	r.note("task %s: failed: %s", t.ID, firstLine(msg))
+}
+
+// isCancelledEnd reports whether err is the server's answer that the task
+// was cancelled while its command ran (the command may end before a
+// heartbeat sees the cancel): the cancel, not an error.
+func isCancelledEnd(err error) bool {
+	var p *workerhttp.Problem
+	return errors.As(err, &p) && p.Status == 409 && p.Title == "Task cancelled"
 }
 
 // readErrorFile reads the command's error file, if it wrote one.
@@ -226,10 +242,14 @@ func readSmall(path string) ([]byte, error) {
 // exitMessage is a failed command's message: its exit status and the end
 // of its standard error.
 func exitMessage(err error, stderr string) string {
-	msg := err.Error() // "exit status 3", "signal: killed"
+	msg := "the command failed"
 	var ee *exec.ExitError
-	if errors.As(err, &ee) && ee.Exited() {
-		msg = fmt.Sprintf("the command exited with status %d", ee.ExitCode())
+	if errors.As(err, &ee) {
+		if ee.Exited() {
+			msg = fmt.Sprintf("the command exited with status %d", ee.ExitCode())
+		} else if sig, ok := killedBy(ee); ok {
+			msg = "the command was killed by signal " + sig
+		}
 	}
 	if s := strings.TrimSpace(stderr); s != "" {
 		msg += "; standard error ends with:\n" + s
