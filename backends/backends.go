@@ -139,10 +139,16 @@ func (s *Store[T, E, PT]) Driver() Driver[T] { return s.driver }
 
 func (s *Store[T, E, PT]) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
 
+// errNilTask is the error of a call given a nil task.
+var errNilTask = &tasktype.FieldError{Field: "task", Rule: "required", Message: "must not be nil"}
+
 // Create stamps task (a new id unless it has one, the initial status,
 // version 1, created_at and updated_at), validates it and writes it. It
 // returns the stored task.
 func (s *Store[T, E, PT]) Create(ctx context.Context, task *T, meta Meta) (*T, error) {
+	if task == nil {
+		return nil, errNilTask
+	}
 	next, h, err := s.stamp(task, s.clock(), meta)
 	if err != nil {
 		return nil, err
@@ -222,6 +228,9 @@ func (s *Store[T, E, PT]) Fire(ctx context.Context, id uuid.UUID, ev E, mutate f
 // FireFrom fires ev on a task the caller has already read, guarded by the
 // status and version it was read with: no extra read.
 func (s *Store[T, E, PT]) FireFrom(ctx context.Context, cur *T, ev E, mutate func(*T), meta Meta) (*T, error) {
+	if cur == nil {
+		return nil, errNilTask
+	}
 	from := PT(cur).Key()
 	next := *cur
 	if mutate != nil {
@@ -249,6 +258,9 @@ func (s *Store[T, E, PT]) FireFrom(ctx context.Context, cur *T, ev E, mutate fun
 // status (progress, details): mutate edits a copy, which is validated and
 // written guarded by the status and version cur was read with.
 func (s *Store[T, E, PT]) Update(ctx context.Context, cur *T, mutate func(*T)) (*T, error) {
+	if cur == nil {
+		return nil, errNilTask
+	}
 	from := PT(cur).Key()
 	next := *cur
 	mutate(&next)

@@ -20,9 +20,9 @@ import (
 // only with its task's next change.
 type Poller struct {
 	lister   ChangeLister
-	Interval time.Duration // default 500 ms
+	Interval time.Duration // default 500 ms, also for zero or less
 	Lookback time.Duration // default 5 s
-	Batch    int           // rows per read, default 500
+	Batch    int           // rows per read, default 500, also for zero or less
 }
 
 // NewPoller returns a Poller over a model's driver (a generated SQLite or
@@ -43,12 +43,19 @@ type seenKey struct {
 func (p *Poller) Listen(ctx context.Context, fn func(Notice)) error {
 	newest := time.Now().UTC()
 	seen := map[seenKey]time.Time{} // what was sent, by its updated_at
-	tick := time.NewTicker(p.Interval)
+	interval, batch := p.Interval, p.Batch
+	if interval <= 0 {
+		interval = 500 * time.Millisecond
+	}
+	if batch <= 0 {
+		batch = 500
+	}
+	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
 		since, after := newest.Add(-p.Lookback), uuid.Nil
 		for {
-			rows, err := p.lister.ChangedSince(ctx, since, after, p.Batch)
+			rows, err := p.lister.ChangedSince(ctx, since, after, batch)
 			if err != nil {
 				break // retried at the next tick
 			}
@@ -64,7 +71,7 @@ func (p *Poller) Listen(ctx context.Context, fn func(Notice)) error {
 				seen[k] = r.At
 				fn(r)
 			}
-			if len(rows) < p.Batch {
+			if len(rows) < batch {
 				break
 			}
 		}

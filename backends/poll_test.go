@@ -2,6 +2,7 @@ package backends_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -18,7 +19,15 @@ import (
 // change that commits after a later-stamped one (its writer's clock read
 // before it waited for the lock), within the lookback; more changes than a
 // batch are paged through.
+// TestPoller runs with a batch of 7 rows, and with a batch of zero or less,
+// which reads the default 500 (it read nothing, over and over, before).
 func TestPoller(t *testing.T) {
+	for _, batch := range []int{7, 0, -3} {
+		t.Run(fmt.Sprintf("batch=%d", batch), func(t *testing.T) { testPoller(t, batch) })
+	}
+}
+
+func testPoller(t *testing.T, batch int) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "tasks.db"), analysis.Migrations(sqlite.Engine))
@@ -28,7 +37,7 @@ func TestPoller(t *testing.T) {
 	defer db.Close()
 	d := sqlitedb.NewDriver(db)
 	p := backends.NewPoller(d)
-	p.Interval, p.Batch = 5*time.Millisecond, 7
+	p.Interval, p.Batch = 5*time.Millisecond, batch
 	notices := make(chan backends.Notice, 1000)
 	lctx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})

@@ -69,13 +69,26 @@ func WithIDs(newID func() uuid.UUID) Option {
 func WithWorker(w tasktype.Worker) Option { return func(o *options) { o.worker = w } }
 
 // WithPollInterval sets how often Watch reads a task to see changes made by
-// other processes (default 500 ms). With a change source (WithChanges) the
-// read is a safety net for the changes the source misses, and can be rarer
-// (the HTTP server uses 5 s).
-func WithPollInterval(d time.Duration) Option { return func(o *options) { o.poll = d } }
+// other processes (default 500 ms; zero or a negative d keeps the default).
+// With a change source (WithChanges) the read is a safety net for the
+// changes the source misses, and can be rarer (the HTTP server uses 5 s).
+func WithPollInterval(d time.Duration) Option {
+	return func(o *options) {
+		if d > 0 {
+			o.poll = d
+		}
+	}
+}
 
-// New returns an Engine over driver.
+// errNilTask is the error of a call given a nil task.
+var errNilTask = &tasktype.FieldError{Field: "task", Rule: "required", Message: "must not be nil"}
+
+// New returns an Engine over driver. It panics when driver is nil, a
+// mistake in the program rather than in its input.
 func New[T any, E ~string, PT Model[T, E]](driver backends.Driver[T], opts ...Option) *Engine[T, E, PT] {
+	if driver == nil {
+		panic("engine.New: the driver is nil; open a backend (memory.New, a generated sqlitedb, pgdb or mysqldb driver) first")
+	}
 	o := options{now: time.Now, poll: 500 * time.Millisecond}
 	for _, opt := range opts {
 		opt(&o)
@@ -111,6 +124,9 @@ func (e *Engine[T, E, PT]) Now() time.Time { return e.now() }
 // Create validates task and stores it in the initial status, with its first
 // history row; it returns the stored task.
 func (e *Engine[T, E, PT]) Create(ctx context.Context, task *T, meta Meta) (*T, error) {
+	if task == nil {
+		return nil, errNilTask
+	}
 	if e.tracer != nil {
 		var end func(uuid.UUID, error)
 		ctx, end = e.startCreate(ctx, task)
@@ -192,6 +208,9 @@ func (e *Engine[T, E, PT]) Fire(ctx context.Context, id uuid.UUID, ev E, mutate 
 // FireFrom is Fire on a task the caller has read: guarded by the status and
 // version it was read with, without another read.
 func (e *Engine[T, E, PT]) FireFrom(ctx context.Context, cur *T, ev E, mutate func(*T), meta Meta) (*T, error) {
+	if cur == nil {
+		return nil, errNilTask
+	}
 	if e.tracer != nil {
 		var end func(string, error)
 		ctx, end = e.tracer.StartMove(ctx, e.tracedMove(cur, PT(cur).Key().Status, string(ev), time.Time{}))

@@ -275,3 +275,55 @@ func TestCreateManyAnnouncesEach(t *testing.T) {
 		}
 	})
 }
+
+// TestMisuse: a nil task is an error naming it, and a poll interval of zero
+// or less keeps the default instead of crashing Watch.
+func TestMisuse(t *testing.T) {
+	d := sdktest.All[0].Open(t)
+	for _, poll := range []time.Duration{0, -time.Second} {
+		e := engine.New[analysis.Task, analysis.Event](d, engine.WithWorker(analysis.Worker), engine.WithPollInterval(poll))
+		x := analysis.NewTask()
+		x.UserID, x.ToolID, x.Agents = "u", "t", []string{"a"}
+		x, err := e.Create(ctx, x, engine.Meta{Actor: "tester"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := e.Watch(ctx, x.ID)
+		if err != nil {
+			t.Fatalf("poll %v: Watch: %v", poll, err)
+		}
+		// Another engine (another process, as far as e knows) expires it:
+		// e's Watch sees it by polling.
+		other := engine.New[analysis.Task, analysis.Event](d, engine.WithWorker(analysis.Worker))
+		if _, err := other.Fire(ctx, x.ID, analysis.EventExpire, nil, engine.Meta{Actor: "other"}); err != nil {
+			t.Fatal(err)
+		}
+		timeout := time.After(10 * time.Second)
+	watch:
+		for {
+			select {
+			case ch := <-w.C: // the task as it is, then its changes
+				if ch.Task.Status == analysis.StatusExpired {
+					break watch
+				}
+			case <-timeout:
+				t.Errorf("poll %v: Watch did not see the change", poll)
+				break watch
+			}
+		}
+		w.Close()
+	}
+	e := newEngine(d, backendtest.NewClock())
+	calls := []struct {
+		name string
+		call func() error
+	}{
+		{"Create", func() error { _, err := e.Create(ctx, nil, engine.Meta{}); return err }},
+		{"FireFrom", func() error { _, err := e.FireFrom(ctx, nil, analysis.EventCancel, nil, engine.Meta{}); return err }},
+	}
+	for _, c := range calls {
+		if err := c.call(); err == nil || err.Error() != "task: must not be nil" {
+			t.Errorf("%s(nil): %v, want task: must not be nil", c.name, err)
+		}
+	}
+}

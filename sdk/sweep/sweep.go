@@ -168,9 +168,15 @@ func (s *Sweeper[T, E, PT]) Sweep(ctx context.Context) (Result, error) {
 	return res, errors.Join(errs...)
 }
 
-// Run sweeps every interval until ctx ends, reporting each pass's error to
-// onError (which may be nil).
+// DefaultEvery is how often Run sweeps when given no positive interval.
+const DefaultEvery = 15 * time.Second
+
+// Run sweeps every interval (DefaultEvery when every is zero or negative)
+// until ctx ends, reporting each pass's error to onError (which may be nil).
 func (s *Sweeper[T, E, PT]) Run(ctx context.Context, every time.Duration, onError func(error)) {
+	if every <= 0 {
+		every = DefaultEvery
+	}
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {

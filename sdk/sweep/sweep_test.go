@@ -48,7 +48,7 @@ func status(t *testing.T, s *Store, x *analysis.Task) *analysis.Task {
 	return got
 }
 
-func TestTimeoutsOfSeed004(t *testing.T) {
+func TestUploadProcessTimeouts(t *testing.T) {
 	for _, b := range all {
 		t.Run(b.Name, func(t *testing.T) {
 			ctx := context.Background()
@@ -181,6 +181,13 @@ func TestHookErrorsAreReported(t *testing.T) {
 // TestRunSweepsAndReleasesItsLease: Run sweeps at once, and when its context
 // ends it stops and gives its lease up for another process.
 func TestRunSweepsAndReleasesItsLease(t *testing.T) {
+	// An interval of zero or less is sweep.DefaultEvery (it crashed Run).
+	for _, every := range []time.Duration{time.Hour, 0, -time.Second} {
+		t.Run(every.String(), func(t *testing.T) { testRun(t, every) })
+	}
+}
+
+func testRun(t *testing.T, every time.Duration) {
 	store, leases, clock := setup(t, all[0])
 	x := create(t, store)
 	clock.Advance(time.Hour)
@@ -189,7 +196,7 @@ func TestRunSweepsAndReleasesItsLease(t *testing.T) {
 		OnTransition: func(context.Context, *analysis.Task, *analysis.Task) error { swept <- struct{}{}; return nil }})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { sw.Run(ctx, time.Hour, func(err error) { t.Error(err) }); close(done) }()
+	go func() { sw.Run(ctx, every, func(err error) { t.Error(err) }); close(done) }()
 	<-swept
 	if held, _ := leases.Acquire(context.Background(), "taskmodel-sweep", "other", clock.Now(), time.Minute); held {
 		t.Fatal("another owner took the lease while Run holds it")

@@ -55,6 +55,9 @@ type Claimed[T any] struct {
 // the model's worker section (engine.WithWorker) and a driver that keeps
 // leases (a backends.WorkDriver).
 func NewLeases[T any, E ~string, PT engine.Model[T, E]](eng *engine.Engine[T, E, PT]) (*Leases[T, E, PT], error) {
+	if eng == nil {
+		return nil, errors.New("worker: the engine is nil; create one with engine.New")
+	}
 	spec := eng.Worker()
 	if spec.Claim == "" {
 		return nil, errors.New("worker: the engine has no worker section; create it with engine.WithWorker(<model>.Worker)")
@@ -470,6 +473,9 @@ func (l *Leases[T, E, PT]) Progress(ctx context.Context, cur *T, done float64, d
 // guarded by the version cur was read with, and retried for a while on
 // errors that may pass (a dropped connection).
 func (l *Leases[T, E, PT]) Finish(ctx context.Context, cur *T, lease backends.Lease, outcome error, mutate func(*T)) (*T, error) {
+	if cur == nil {
+		return nil, &tasktype.FieldError{Field: "task", Rule: "required", Message: "must not be nil"}
+	}
 	meta := engine.Meta{Actor: lease.Owner, Attempt: lease.Attempt}
 	var ev E
 	var code string
