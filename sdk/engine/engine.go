@@ -265,8 +265,10 @@ const maxProgressTries = 8
 // (analysis's PROCESSING: 15 + 80 × done); detail, if not nil, sets further
 // fields (a typed progress detail). The status does not change. A status
 // that maps no progress, with no detail, is a *tasktype.FieldError.
-// Concurrent changes are retried on a fresh read; a status change in between
-// is a conflict.
+// Concurrent changes are retried on a fresh read, up to 8 reads; a status
+// change in between, or a task that changed at every read (many writers of
+// one task at once), is a conflict (tasktype.ErrConflict), which the caller
+// may retry.
 func (e *Engine[T, E, PT]) Progress(ctx context.Context, id uuid.UUID, done float64, detail func(*T)) (*T, error) {
 	if err := checkDone(done); err != nil {
 		return nil, err
