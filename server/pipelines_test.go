@@ -344,3 +344,48 @@ func TestPipelineRoutesInOpenAPI(t *testing.T) {
 		t.Errorf("%d documented operations under /pipelines, want 16", n)
 	}
 }
+
+// TestPipelineIncrementPastTheLargestCount: an increment whose count would
+// pass the largest integer is a 400 naming by on every backend, and writes
+// nothing: the run, its subtasks and the active runs still read.
+func TestPipelineIncrementPastTheLargestCount(t *testing.T) {
+	cases := []struct {
+		name, body string
+		status     int
+		detail     string
+		count      float64
+	}{
+		{"the largest number", `{"by":9223372036854775807}`, 400,
+			"by: must be at most 9223372036854775806: items_complete is 1, and the count may not pass 9223372036854775807, the largest allowed", 1},
+		{"past the largest integer", `{"by":9223372036854775808}`, 400, "by: must be an integer of at least 1", 1},
+		{"up to the largest count exactly", `{"by":9223372036854775806}`, 200, "", 9223372036854775807},
+		{"one more", `{"by":1}`, 400,
+			"by: must be at most 0: items_complete is 9223372036854775807, and the count may not pass 9223372036854775807, the largest allowed", 9223372036854775807},
+	}
+	for _, b := range backendNames {
+		t.Run(b, func(t *testing.T) {
+			e := newEnv(t, b, envOptions{pipelines: true})
+			e.must(200, "POST", "/pipelines/stages", "alice", registerBody)
+			run := "/pipelines/runs/" + e.must(201, "POST", "/pipelines/runs", "alice", `{"stage":"STATIC","task":"Build"}`).json(t)["id"].(string)
+			e.must(201, "POST", run+"/subtasks/1/start", "alice", `{"name":"Load"}`)
+			e.must(200, "POST", run+"/subtasks/1/increment", "alice", `{"by":1}`)
+			for _, c := range cases {
+				r := e.do("POST", run+"/subtasks/1/increment", "alice", c.body)
+				if r.status != c.status {
+					t.Fatalf("%s: %d %s", c.name, r.status, r.body)
+				}
+				if c.detail != "" {
+					if p := r.json(t); p["detail"] != c.detail {
+						t.Errorf("%s: detail\n got %q\nwant %q", c.name, p["detail"], c.detail)
+					}
+				}
+				detail := e.must(200, "GET", run, "alice", "").json(t)
+				if got := detail["subtasks"].([]any)[0].(map[string]any)["items_complete"]; got != c.count {
+					t.Errorf("%s: items_complete %v, want %v", c.name, got, c.count)
+				}
+				e.must(200, "GET", run+"/subtasks", "alice", "")
+				e.must(200, "GET", "/pipelines/active", "alice", "")
+			}
+		})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"reflect"
 	"strings"
@@ -394,6 +395,10 @@ func TestRefusedCallsWriteNothing(t *testing.T) {
 		{"increment by zero", []call{startSub(1, ptr(int64(10)))}, increment(1, 0), tasktype.ErrValidation, "by: must be at least 1"},
 		{"increment past items_total", []call{startSub(1, ptr(int64(10))), increment(1, 8)}, increment(1, 3), tasktype.ErrValidation,
 			"items_complete: must be at most items_total (10)"},
+		{"increment past the largest count", []call{startSub(1, nil), increment(1, 1)}, increment(1, math.MaxInt64), tasktype.ErrValidation,
+			"by: must be at most 9223372036854775806: items_complete is 1, and the count may not pass 9223372036854775807, the largest allowed"},
+		{"increment past items_total by the largest number", []call{startSub(1, ptr(int64(10))), increment(1, 1)}, increment(1, math.MaxInt64), tasktype.ErrValidation,
+			"items_complete: must be at most items_total (10)"},
 		{"increment an unknown subtask", nil, increment(2, 1), tasktype.ErrNotFound, "subtask 2 of run"},
 		{"increment a subtask of an unknown run", nil, func(e *env, id uuid.UUID) error {
 			_, err := e.tr.IncrementSubtask(e.ctx, unknown, 1, 1)
@@ -555,6 +560,13 @@ func TestSubtasks(t *testing.T) {
 		}
 		if got := e.subtask(t, r.ID, 2); got.ItemsComplete != 5 || got.Percent != 0 || got.Status != pipelinesubtask.StatusRunning {
 			t.Fatalf("increment without total: %+v", got)
+		}
+		// Up to the largest count exactly: no engine overflows on the way.
+		if got, err := e.tr.IncrementSubtask(e.ctx, r.ID, 2, math.MaxInt64-5); err != nil || got.ItemsComplete != math.MaxInt64 {
+			t.Fatalf("increment to the largest count: %+v, %v", got, err)
+		}
+		if got := e.subtask(t, r.ID, 2); got.ItemsComplete != math.MaxInt64 {
+			t.Fatalf("stored after the increment to the largest count: %d", got.ItemsComplete)
 		}
 		if _, err := e.tr.FailSubtask(e.ctx, r.ID, 2, "index build failed"); err != nil {
 			t.Fatal(err)

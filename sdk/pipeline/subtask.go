@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strconv"
 
 	"github.com/google/uuid"
@@ -128,6 +129,21 @@ func checkItems(done int64, total *int64) error {
 	return nil
 }
 
+// checkIncrement refuses an increment whose count would pass items_total,
+// or the largest count there is (math.MaxInt64). It subtracts instead of
+// adding, so that it cannot overflow itself.
+func checkIncrement(cur *Subtask, by int64) error {
+	if cur.ItemsTotal != nil && cur.ItemsComplete > *cur.ItemsTotal-by {
+		return fieldError("items_complete", "le", "", fmt.Sprintf("must be at most items_total (%d)", *cur.ItemsTotal))
+	}
+	if cur.ItemsComplete > math.MaxInt64-by {
+		return fieldError("by", "le", strconv.FormatInt(by, 10), fmt.Sprintf(
+			"must be at most %d: items_complete is %d, and the count may not pass %d, the largest allowed",
+			math.MaxInt64-cur.ItemsComplete, cur.ItemsComplete, int64(math.MaxInt64)))
+	}
+	return nil
+}
+
 // progressSubtask applies mutate to a subtask, firing "run" when it is
 // STARTED. mutate is tried on a copy first: its error writes nothing.
 func (t *Tracker) progressSubtask(ctx context.Context, run uuid.UUID, n int64, mutate func(*Subtask) error) (*Subtask, error) {
@@ -187,7 +203,7 @@ func (t *Tracker) increment(ctx context.Context, run uuid.UUID, n, by int64) (*S
 			return nil, &StateError{What: fmt.Sprintf("subtask %d", n), Status: string(cur.Status), Op: "increment it",
 				Need: "increments need " + joinStatuses(pipelinesubtask.ActiveStatuses())}
 		}
-		if err := checkItems(cur.ItemsComplete+by, cur.ItemsTotal); err != nil {
+		if err := checkIncrement(cur, by); err != nil {
 			return nil, err
 		}
 		if attempt == maxAttempts { // it changed between the two reads each time
