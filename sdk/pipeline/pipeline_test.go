@@ -145,6 +145,12 @@ func TestRegisterRejectsBadEntriesAndWritesNothing(t *testing.T) {
 		{"long stage named by a task", nil, []pipeline.Task{{Stage: strings.Repeat("s", 101), Name: "x"}}, "stage: must be at most 100 characters"},
 		{"unknown type", nil, []pipeline.Task{{Stage: "A", Name: "x", Type: ptr(pipelinerun.TaskKind("perl"))}}, "type"},
 		{"negative order", []pipeline.Stage{{Name: "A", Order: -1}}, nil, "order"},
+		{"long description", []pipeline.Stage{{Name: "A", Description: ptr(strings.Repeat("d", 70000))}}, nil,
+			"stages[0]: description: must be at most 4000 characters (got 70000)"},
+		{"long script path", nil, []pipeline.Task{{Stage: "A", Name: "x", ScriptPath: ptr(strings.Repeat("é", 1025))}},
+			"tasks[0] (A / x): script_path: must be at most 1024 characters (got 1025)"},
+		{"long log file name", nil, []pipeline.Task{{Stage: "A", Name: "x", LogFilename: ptr(strings.Repeat("l", 1025))}},
+			"tasks[0] (A / x): log_filename: must be at most 1024 characters (got 1025)"},
 	}
 	forEachBackend(t, func(t *testing.T, e *env) {
 		for _, c := range cases {
@@ -428,6 +434,45 @@ func TestRefusedCallsWriteNothing(t *testing.T) {
 			return err
 		}, tasktype.ErrValidation, "error_message: is required"},
 		{"complete a subtask twice", []call{startSub(1, nil), completeSub(1)}, completeSub(1), tasktype.ErrTransitionNotAllowed, "it is terminal"},
+		// Text past the tracker's limits, refused before anything moves: a
+		// run's failure does not fail its subtasks first, nor a forced
+		// completion cancel them.
+		{"fail with a detail too long", []call{startSub(1, nil)}, func(e *env, id uuid.UUID) error {
+			_, err := e.tr.Fail(e.ctx, id, "boom", strings.Repeat("d", pipeline.MaxDetailLen+1))
+			return err
+		}, tasktype.ErrValidation, "error_detail: must be at most 16000 characters (got 16001)"},
+		{"fail with a message too long", []call{startSub(1, nil)}, func(e *env, id uuid.UUID) error {
+			_, err := e.tr.Fail(e.ctx, id, strings.Repeat("é", pipeline.MaxMessageLen+1), "")
+			return err
+		}, tasktype.ErrValidation, "error_message: must be at most 4000 characters (got 4001)"},
+		{"complete by force with a message too long", []call{startSub(1, nil)}, func(e *env, id uuid.UUID) error {
+			_, err := e.tr.CompleteWith(e.ctx, id, strings.Repeat("m", 70000), pipeline.CompleteOptions{Force: true})
+			return err
+		}, tasktype.ErrValidation, "message: must be at most 4000 characters (got 70000)"},
+		{"cancel with a message too long", []call{startSub(1, nil)}, func(e *env, id uuid.UUID) error {
+			_, err := e.tr.Cancel(e.ctx, id, strings.Repeat("m", 4001))
+			return err
+		}, tasktype.ErrValidation, "message: must be at most 4000 characters (got 4001)"},
+		{"update with a message too long", nil, func(e *env, id uuid.UUID) error {
+			_, err := e.tr.Update(e.ctx, id, pipeline.RunUpdate{Message: ptr(strings.Repeat("m", 4001))})
+			return err
+		}, tasktype.ErrValidation, "message: must be at most 4000 characters (got 4001)"},
+		{"start a subtask with a message too long", nil, func(e *env, id uuid.UUID) error {
+			_, err := e.tr.StartSubtask(e.ctx, id, 1, pipeline.SubtaskStart{Name: "x", Message: strings.Repeat("m", 4001)})
+			return err
+		}, tasktype.ErrValidation, "message: must be at most 4000 characters (got 4001)"},
+		{"update a subtask with a message too long", []call{startSub(1, nil)}, func(e *env, id uuid.UUID) error {
+			_, err := e.tr.UpdateSubtask(e.ctx, id, 1, pipeline.SubtaskUpdate{Message: ptr(strings.Repeat("m", 4001))})
+			return err
+		}, tasktype.ErrValidation, "message: must be at most 4000 characters (got 4001)"},
+		{"fail a subtask with a message too long", []call{startSub(1, nil)}, func(e *env, id uuid.UUID) error {
+			_, err := e.tr.FailSubtask(e.ctx, id, 1, strings.Repeat("m", 4001))
+			return err
+		}, tasktype.ErrValidation, "error_message: must be at most 4000 characters (got 4001)"},
+		{"complete a subtask with a message too long", []call{startSub(1, nil)}, func(e *env, id uuid.UUID) error {
+			_, err := e.tr.CompleteSubtask(e.ctx, id, 1, strings.Repeat("m", 4001))
+			return err
+		}, tasktype.ErrValidation, "message: must be at most 4000 characters (got 4001)"},
 	}
 	forEachBackend(t, func(t *testing.T, e *env) {
 		e.register(t)

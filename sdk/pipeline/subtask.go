@@ -43,6 +43,9 @@ func (t *Tracker) startSubtask(ctx context.Context, run uuid.UUID, n int64, o Su
 	if err := validateName("name", o.Name); err != nil {
 		return nil, err
 	}
+	if err := checkMessage("message", o.Message); err != nil {
+		return nil, err
+	}
 	r, err := t.getRun(ctx, run)
 	if err != nil {
 		return nil, err
@@ -96,6 +99,9 @@ type SubtaskUpdate struct {
 // STARTED subtask to RUNNING; a finished one refuses with the lifecycle's
 // *pipelinesubtask.TransitionError.
 func (t *Tracker) UpdateSubtask(ctx context.Context, run uuid.UUID, n int64, u SubtaskUpdate) (*Subtask, error) {
+	if err := checkLen("message", u.Message, MaxMessageLen); err != nil {
+		return nil, fmt.Errorf("run %s: subtask %d: update: %w", run, n, err)
+	}
 	s, err := t.progressSubtask(ctx, run, n, func(s *Subtask) error {
 		if u.ItemsTotal != nil {
 			s.ItemsTotal = u.ItemsTotal
@@ -236,12 +242,18 @@ func (t *Tracker) FailSubtask(ctx context.Context, run uuid.UUID, n int64, messa
 	if message == "" {
 		return nil, fmt.Errorf("run %s: subtask %d: fail: %w", run, n, required("error_message"))
 	}
+	if err := checkMessage("error_message", message); err != nil {
+		return nil, fmt.Errorf("run %s: subtask %d: fail: %w", run, n, err)
+	}
 	return t.finishSubtask(ctx, run, n, pipelinesubtask.EventFail, message, func(s *Subtask) {
 		s.ErrorMessage = &message
 	})
 }
 
 func (t *Tracker) finishSubtask(ctx context.Context, run uuid.UUID, n int64, ev pipelinesubtask.Event, message string, mutate func(*Subtask)) (*Subtask, error) {
+	if err := checkMessage("message", message); err != nil {
+		return nil, fmt.Errorf("run %s: subtask %d: %s: %w", run, n, ev, err)
+	}
 	s, err := retry(ctx, func() (*Subtask, error) {
 		cur, err := t.getSubtask(ctx, run, n)
 		if err != nil {

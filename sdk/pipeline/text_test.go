@@ -1,10 +1,12 @@
 package pipeline_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
 	"github.com/taskmodel/taskmodel/sdk/pipeline"
+	"github.com/taskmodel/taskmodel/tasktype"
 )
 
 // TestStorageNeverCutsText: a registration's text is stored whole, or
@@ -59,4 +61,37 @@ func TestStorageNeverCutsText(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestStartRefusesTextPastTheLimits: Start refuses text past the tracker's
+// limits, naming the field, on every engine, and records no run.
+func TestStartRefusesTextPastTheLimits(t *testing.T) {
+	cases := []struct {
+		name string
+		o    pipeline.StartOptions
+		want string
+	}{
+		{"user", pipeline.StartOptions{Process: &pipeline.Process{User: strings.Repeat("u", 256)}}, "user_name: must be at most 255 characters (got 256)"},
+		{"code version", pipeline.StartOptions{CodeVersion: strings.Repeat("é", 256)}, "code_version: must be at most 255 characters (got 256)"},
+		{"script path", pipeline.StartOptions{ScriptPath: strings.Repeat("p", 1025)}, "script_path: must be at most 1024 characters (got 1025)"},
+		{"script file name", pipeline.StartOptions{ScriptFilename: strings.Repeat("p", 1025)}, "script_filename: must be at most 1024 characters (got 1025)"},
+		{"log path", pipeline.StartOptions{LogPath: strings.Repeat("p", 1025)}, "log_path: must be at most 1024 characters (got 1025)"},
+		{"log file name", pipeline.StartOptions{LogFilename: strings.Repeat("😀", 1025)}, "log_filename: must be at most 1024 characters (got 1025)"},
+		{"message", pipeline.StartOptions{Message: strings.Repeat("m", 4001)}, "message: must be at most 4000 characters (got 4001)"},
+	}
+	forEachBackend(t, func(t *testing.T, e *env) {
+		e.register(t)
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				c.o.NoGitLookup = true
+				_, err := e.tr.Start(e.ctx, "STATIC", "Build Database", c.o)
+				if !errors.Is(err, tasktype.ErrValidation) || !strings.Contains(err.Error(), c.want) {
+					t.Fatalf("err = %v, want ErrValidation containing %q", err, c.want)
+				}
+				if runs, err := e.tr.History(e.ctx, pipeline.HistoryQuery{}); err != nil || len(runs) != 0 {
+					t.Fatalf("runs written: %d, %v", len(runs), err)
+				}
+			})
+		}
+	})
 }
