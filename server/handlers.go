@@ -15,6 +15,7 @@ import (
 
 	"github.com/taskmodel/taskmodel/sdk/engine"
 	"github.com/taskmodel/taskmodel/tasktype"
+	"github.com/taskmodel/taskmodel/validation"
 )
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -112,7 +113,10 @@ func slowBody(err error) *Problem {
 }
 
 // parseObject parses one JSON object; duplicate keys, trailing data and any
-// other JSON value are errors.
+// other JSON value are errors, and so is text that is not valid UTF-8 or
+// escapes a lone UTF-16 surrogate (which encoding/json would silently
+// decode as U+FFFD): in a value, a 400 naming its field; in a name, one
+// naming body.
 func parseObject(data []byte) (map[string]json.RawMessage, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	tok, err := dec.Token()
@@ -121,9 +125,13 @@ func parseObject(data []byte) (map[string]json.RawMessage, error) {
 	}
 	out := map[string]json.RawMessage{}
 	for dec.More() {
+		from := dec.InputOffset()
 		tok, err := dec.Token()
 		if err != nil {
 			return nil, badRequest("body", "json", "is not valid JSON: "+err.Error())
+		}
+		if err := validation.CheckJSONEncoding(data[from:dec.InputOffset()]); err != nil {
+			return nil, badRequest("body", "text", "a field name "+err.Error())
 		}
 		key, _ := tok.(string)
 		if _, dup := out[key]; dup {
@@ -132,6 +140,9 @@ func parseObject(data []byte) (map[string]json.RawMessage, error) {
 		var v json.RawMessage
 		if err := dec.Decode(&v); err != nil {
 			return nil, badRequest("body", "json", "is not valid JSON: "+err.Error())
+		}
+		if err := validation.CheckJSONEncoding(v); err != nil {
+			return nil, badRequest(key, "text", err.Error())
 		}
 		out[key] = v
 	}

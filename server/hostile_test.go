@@ -117,6 +117,50 @@ func TestCreateBodyText(t *testing.T) {
 	}
 }
 
+// TestBodyEncoding: a JSON body whose text is not valid UTF-8, or escapes
+// half of a UTF-16 surrogate pair, is a 400 naming the field (body, for a
+// field name), on every JSON route, and nothing is written; encoding/json
+// alone would store U+FFFD instead.
+func TestBodyEncoding(t *testing.T) {
+	const (
+		notUTF8   = "is not valid UTF-8 (it holds the byte 0xFF); text must be UTF-8"
+		surrogate = `holds the escape \ud800, half of a UTF-16 surrogate pair without its other half; text must be valid Unicode`
+	)
+	for _, b := range backendNames {
+		t.Run(b, func(t *testing.T) {
+			e := newEnv(t, b, envOptions{pipelines: true})
+			w := e.workerToken("w", "training")
+			e.must(200, "POST", "/pipelines/stages", "alice", registerBody)
+			cases := []struct {
+				name, user, path, body, detail string
+			}{
+				{"bytes in a task's tag", "alice", "/tasks", "{\"task_type\":\"training\",\"tag\":\"\xff\xfe\"}", "tag: " + notUTF8},
+				{"escape in a task's tag", "alice", "/tasks", `{"task_type":"training","tag":"\ud800"}`, "tag: " + surrogate},
+				{"bytes in a field name", "alice", "/tasks", "{\"task_type\":\"training\",\"t\xffg\":\"x\"}", "body: a field name " + notUTF8},
+				{"escape in a nested value", "alice", "/pipelines/stages", `{"stages":[{"name":"S","description":"a\ud800b"}]}`, "stages: " + surrogate},
+				{"bytes in a run's message", "alice", "/pipelines/runs", "{\"stage\":\"STATIC\",\"task\":\"Build\",\"message\":\"\xff\"}", "message: " + notUTF8},
+				{"escape in a claim", w, "/worker/claim", `{"worker":"\ud800"}`, "worker: " + surrogate},
+			}
+			for _, c := range cases {
+				t.Run(c.name, func(t *testing.T) {
+					p := checkProblem(t, e.do("POST", c.path, c.user, c.body), 400, "validation", "")
+					if p["detail"] != c.detail {
+						t.Errorf("detail\n got %q\nwant %q", p["detail"], c.detail)
+					}
+				})
+			}
+			// A surrogate pair is one character, and is stored as such.
+			r := e.must(201, "POST", "/tasks", "alice", `{"task_type":"training","tag":"\ud83d\ude00"}`).json(t)
+			if got := e.must(200, "GET", "/tasks/"+r["task_id"].(string), "alice", "").json(t); got["tag"] != "😀" {
+				t.Errorf("tag %q, want 😀", got["tag"])
+			}
+			if h := e.must(200, "GET", "/pipelines/history", "alice", ""); string(h.body) != "[]\n" {
+				t.Errorf("a refused run was written: %s", h.body)
+			}
+		})
+	}
+}
+
 // rawRequest sends req on a new connection and reads one answer (or the
 // connection's end, as a nil response).
 func rawRequest(t *testing.T, addr, req string) (*http.Response, []byte) {

@@ -203,3 +203,35 @@ func TestCheckText(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckJSONEncoding(t *testing.T) {
+	cases := []struct {
+		name, data, want string
+	}{
+		{"plain", `{"a":"b"}`, ""},
+		{"pair", `"\ud83d\ude00"`, ""},
+		{"pair in capitals", `"\uD83D\uDE00"`, ""},
+		{"escaped backslash before u", `"\\ud800"`, ""},
+		{"escaped quote", `"\"\ud800"`, `holds the escape \ud800, half of a UTF-16 surrogate pair without its other half; text must be valid Unicode`},
+		{"lone high", `{"tag":"\ud800"}`, `holds the escape \ud800, half of a UTF-16 surrogate pair without its other half; text must be valid Unicode`},
+		{"lone high at the end", `"\ud800`, `holds the escape \ud800, half of a UTF-16 surrogate pair without its other half; text must be valid Unicode`},
+		{"high then not low", `"\ud800\u0041"`, `holds the escape \ud800, half of a UTF-16 surrogate pair without its other half; text must be valid Unicode`},
+		{"lone low", `"a\uDC00"`, `holds the escape \uDC00, half of a UTF-16 surrogate pair without its other half; text must be valid Unicode`},
+		{"in a key", `{"\udfff":1}`, `holds the escape \udfff, half of a UTF-16 surrogate pair without its other half; text must be valid Unicode`},
+		{"malformed escape", `"\u12"`, ""},
+		{"invalid UTF-8", "\"\xff\xfe\"", "is not valid UTF-8 (it holds the byte 0xFF); text must be UTF-8"},
+		{"truncated UTF-8", "\"\xc3\"", "is not valid UTF-8 (it holds the byte 0xC3); text must be UTF-8"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := validation.CheckJSONEncoding([]byte(c.data))
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if got != c.want {
+				t.Errorf("got %q\nwant %q", got, c.want)
+			}
+		})
+	}
+}
