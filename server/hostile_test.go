@@ -161,6 +161,40 @@ func TestBodyEncoding(t *testing.T) {
 	}
 }
 
+// TestLongNamesAreCut: an unknown field or parameter name comes back cut
+// to 80 characters (and "…"), in the detail and in errors[], however long
+// the client sent it.
+func TestLongNamesAreCut(t *testing.T) {
+	e := newEnv(t, "memory", envOptions{pipelines: true})
+	w := e.workerToken("w", "training")
+	id := e.create("alice")
+	long := strings.Repeat("k", 500<<10)
+	cut := strings.Repeat("k", 80) + "…"
+	cases := []struct {
+		name, method, user, path, body, detail string
+	}{
+		{"unknown task field", "POST", "alice", "/tasks", `{"task_type":"training","` + long + `":1}`,
+			cut + `: unknown field "` + cut + `" for task_type training; allowed: task_type, `},
+		{"unknown claim field", "POST", w, "/worker/claim", `{"` + long + `":1}`, cut + ": unknown field; allowed: "},
+		{"unknown pipeline field", "POST", "alice", "/pipelines/runs", `{"stage":"S","task":"T","` + long + `":1}`, cut + ": unknown field; allowed: "},
+		{"unknown cancel field", "POST", "alice", "/tasks/" + id + "/cancel", `{"` + long[:30<<10] + `":1}`, cut + ": unknown field; this request takes no body"},
+		{"duplicate field", "POST", "alice", "/tasks", `{"` + long + `":1,"` + long + `":2}`, cut + ": appears twice in the object"},
+		{"unknown listing parameter", "GET", "alice", "/tasks?" + long[:30<<10] + "=1", "", cut + ": unknown query parameter; allowed: "},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := e.do(c.method, c.path, c.user, c.body)
+			if len(r.body) > 4096 {
+				t.Errorf("answer of %d bytes", len(r.body))
+			}
+			p := checkProblem(t, r, 400, "validation", cut)
+			if d := fmt.Sprint(p["detail"]); !strings.HasPrefix(d, c.detail) {
+				t.Errorf("detail\n got %q\nwant it to start %q", d, c.detail)
+			}
+		})
+	}
+}
+
 // rawRequest sends req on a new connection and reads one answer (or the
 // connection's end, as a nil response).
 func rawRequest(t *testing.T, addr, req string) (*http.Response, []byte) {
