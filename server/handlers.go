@@ -128,7 +128,7 @@ func parseObject(data []byte) (map[string]json.RawMessage, error) {
 		from := dec.InputOffset()
 		tok, err := dec.Token()
 		if err != nil {
-			return nil, badRequest("body", "json", "is not valid JSON: "+err.Error())
+			return nil, notJSON(err)
 		}
 		if err := validation.CheckJSONEncoding(data[from:dec.InputOffset()]); err != nil {
 			return nil, badRequest("body", "text", "a field name "+err.Error())
@@ -139,7 +139,7 @@ func parseObject(data []byte) (map[string]json.RawMessage, error) {
 		}
 		var v json.RawMessage
 		if err := dec.Decode(&v); err != nil {
-			return nil, badRequest("body", "json", "is not valid JSON: "+err.Error())
+			return nil, notJSON(err)
 		}
 		if err := validation.CheckJSONEncoding(v); err != nil {
 			return nil, badRequest(key, "text", err.Error())
@@ -147,12 +147,24 @@ func parseObject(data []byte) (map[string]json.RawMessage, error) {
 		out[key] = v
 	}
 	if _, err := dec.Token(); err != nil {
-		return nil, badRequest("body", "json", "is not valid JSON: "+err.Error())
+		return nil, notJSON(err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, badRequest("body", "json", "must hold one JSON object and nothing after it")
 	}
 	return out, nil
+}
+
+// notJSON is the 400 of a body the decoder refused, in plain words.
+func notJSON(err error) *Problem {
+	at, what := validation.DescribeJSONError(err)
+	switch {
+	case what == "":
+		return badRequest("body", "json", "is not valid JSON")
+	case at < 0:
+		return badRequest("body", "json", "is not valid JSON: "+what)
+	}
+	return badRequest("body", "json", fmt.Sprintf("is not valid JSON at byte %d: %s", at, what))
 }
 
 func meta(r *http.Request, message string) engine.Meta {

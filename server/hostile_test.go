@@ -195,6 +195,36 @@ func TestLongNamesAreCut(t *testing.T) {
 	}
 }
 
+// TestMalformedJSONInPlainWords: a body the JSON decoder refuses is a 400
+// saying what is wrong in plain words, never the decoder's Go wording.
+func TestMalformedJSONInPlainWords(t *testing.T) {
+	e := newEnv(t, "memory", envOptions{pipelines: true})
+	cases := []struct{ name, body, detail string }{
+		{"cut short", `{`, "body: is not valid JSON: it ends before the value is complete"},
+		{"cut short after a name", `{"task_type":`, "body: is not valid JSON: it ends before the value is complete"},
+		{"bad value", `{"task_type":Infinity}`, "body: is not valid JSON at byte 12: a value was expected (a string in double quotes, a number, true, false, null, an object or an array), found 'I'"},
+		{"no colon", `{"task_type" "x"}`, "body: is not valid JSON at byte 13: ':' was expected after a field name"},
+		{"no comma", `{"a":1 "b":2}`, "body: is not valid JSON at byte 7: ',' or '}' was expected after a field's value, found '\"'"},
+		{"name not quoted", `{a:1}`, "body: is not valid JSON at byte 1: a character is out of place, found 'a'"},
+		{"bad escape", `{"a":"\q"}`, "body: is not valid JSON at byte 6: a string holds an invalid escape (after '\\' come one of \" \\ / b f n r t, or u and four hex digits), found 'q'"},
+		{"trailing comma", `{"a":1,}`, "body: is not valid JSON at byte 7: a field name in double quotes was expected, found '}'"},
+		{"malformed number", `{"a":1.}`, "body: is not valid JSON at byte 6: a number is malformed, found '}'"},
+		{"misspelt literal", `{"a":tru}`, "body: is not valid JSON at byte 7: true, false or null is misspelt, found '}'"},
+		{"too deep", `{"a":` + strings.Repeat("[", 10001) + strings.Repeat("]", 10001) + `}`, "body: is not valid JSON at byte 10004: it nests arrays and objects too deep (at most 10000 levels)"},
+		{"not an object", `[1]`, "body: must be a JSON object"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			for _, path := range []string{"/tasks", "/pipelines/runs"} {
+				p := checkProblem(t, e.do("POST", path, "alice", c.body), 400, "validation", "body")
+				if p["detail"] != c.detail {
+					t.Errorf("%s: detail\n got %q\nwant %q", path, p["detail"], c.detail)
+				}
+			}
+		})
+	}
+}
+
 // rawRequest sends req on a new connection and reads one answer (or the
 // connection's end, as a nil response).
 func rawRequest(t *testing.T, addr, req string) (*http.Response, []byte) {

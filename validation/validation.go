@@ -228,8 +228,9 @@ func decodeError(err error, allowed []string) error {
 			Message: fmt.Sprintf("must be %s (got %s)", jsonKind(typeErr.Type), jsonWord(typeErr.Value)),
 		}}}
 	case errors.As(err, &syntaxErr):
+		at, what := DescribeJSONError(syntaxErr)
 		return &tasktype.ValidationError{Fields: []*tasktype.FieldError{{
-			Rule: "json", Message: fmt.Sprintf("invalid JSON at byte %d: %s", syntaxErr.Offset, syntaxErr.Error()),
+			Rule: "json", Message: fmt.Sprintf("invalid JSON at byte %d: %s", at, what),
 		}}}
 	}
 	msg := err.Error()

@@ -99,7 +99,7 @@ func TestDecodeStrict(t *testing.T) {
 		{"missing", `{"count":2}`, "name: is required", []string{"name"}},
 		{"type", `{"count":"two"}`, "count: must be an integer (got a string)", nil},
 		{"syntax", `{"count":`, "unexpected end of JSON input", nil},
-		{"bad syntax", `{"count" 2}`, "invalid JSON at byte 10: invalid character '2' after object key", nil},
+		{"bad syntax", `{"count" 2}`, "invalid JSON at byte 10: ':' was expected after a field name, found '2'", nil},
 		{"enum in a list", `{"name":"a","colors":["RED","BLUE"]}`, `colors[1]: unknown color "BLUE"; allowed: RED`, nil},
 		{"nested value", `{"name":"a","parts":[{"size":1},{}]}`, `parts[1].size: is required`, nil},
 		{"nested unknown field", `{"parts":[{"size":1,"x":2}]}`, `parts[0].x: unknown field; allowed: size`, nil},
