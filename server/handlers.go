@@ -77,6 +77,14 @@ const maxDrain = 8 << 20
 // decodeObject reads a JSON object body (at most MaxBodyBytes). An empty
 // body is an empty object: the upload → process lifecycle's frontend POSTs /process without one.
 func (s *Server) decodeObject(w http.ResponseWriter, r *http.Request) (map[string]json.RawMessage, error) {
+	if ce := r.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(strings.TrimSpace(ce), "identity") {
+		// Decoding it is not supported: reading it as plain JSON would
+		// refuse it with a misleading error, or misread it (RFC 9110
+		// 15.5.16: a 415, naming the codings accepted).
+		w.Header().Set("Accept-Encoding", "identity")
+		return nil, problem(http.StatusUnsupportedMediaType, "unsupported", "Unsupported Media Type",
+			fmt.Sprintf("Content-Encoding %q is not supported: send the JSON body uncompressed", truncate(ce, 40)))
+	}
 	max := s.cfg.MaxBodyBytes
 	tooBig := problem(http.StatusRequestEntityTooLarge, "too-large", "Request body too large", fmt.Sprintf("the body must be at most %d bytes", max))
 	if r.ContentLength > max+maxDrain {
@@ -225,6 +233,15 @@ func (s *Server) lookup(r *http.Request) (*view, binding, error) {
 	id, err := uuid.Parse(raw)
 	if err != nil || id == uuid.Nil {
 		return nil, nil, badRequest("id", "uuid", fmt.Sprintf("must be a task id (a UUID such as 123e4567-e89b-12d3-a456-426614174000), not %q", truncate(raw, 80)))
+	}
+	// The routes of one task take no query parameters but the event
+	// stream's token (once), as GET /tasks and /pipelines refuse theirs.
+	var params []string
+	if strings.HasSuffix(r.URL.Path, "/events") {
+		params = []string{"access_token"}
+	}
+	if _, err := queryOf(r, params...); err != nil {
+		return nil, nil, err
 	}
 	v, b, err := s.find(r.Context(), id)
 	if err != nil {

@@ -225,6 +225,30 @@ func TestMalformedJSONInPlainWords(t *testing.T) {
 	}
 }
 
+// TestTaskRoutesRefuseUnknownParameters: the routes of one task take no
+// query parameter but the event stream's token, given once.
+func TestTaskRoutesRefuseUnknownParameters(t *testing.T) {
+	e := newEnv(t, "memory", envOptions{})
+	id := e.create("alice")
+	tok := e.tokens["alice"]
+	cases := []struct{ name, method, path, user, detail string }{
+		{"task", "GET", "/tasks/" + id + "?foo=1", "alice", "foo: unknown query parameter; this route takes none"},
+		{"history", "GET", "/tasks/" + id + "/history?foo=1", "alice", "foo: unknown query parameter; this route takes none"},
+		{"downloads", "GET", "/tasks/" + id + "/downloads?foo=1", "alice", "foo: unknown query parameter; this route takes none"},
+		{"upload-urls", "POST", "/tasks/" + id + "/upload-urls?foo=1", "alice", "foo: unknown query parameter; this route takes none"},
+		{"events", "GET", "/tasks/" + id + "/events?foo=1", "alice", "foo: unknown query parameter; allowed: access_token"},
+		{"events, token twice", "GET", "/tasks/" + id + "/events?access_token=" + tok + "&access_token=" + tok, "", "access_token: may be given once"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := checkProblem(t, e.do(c.method, c.path, c.user, ""), 400, "validation", "")
+			if p["detail"] != c.detail {
+				t.Errorf("detail %q, want %q", p["detail"], c.detail)
+			}
+		})
+	}
+}
+
 // rawRequest sends req on a new connection and reads one answer (or the
 // connection's end, as a nil response).
 func rawRequest(t *testing.T, addr, req string) (*http.Response, []byte) {
@@ -491,6 +515,8 @@ func TestConflictsNameClientActions(t *testing.T) {
 			uploading := e.create("alice")
 			e.uploadURLs("alice", uploading)
 			training := e.must(201, "POST", "/tasks", "alice", `{"task_type":"training"}`).json(t)["task_id"].(string)
+			cancelled := e.createOf("training", "")
+			e.must(200, "POST", "/tasks/"+cancelled+"/cancel", "alice", "")
 			cases := []struct {
 				name, method, path, body string
 				kind, current            string
@@ -499,6 +525,7 @@ func TestConflictsNameClientActions(t *testing.T) {
 			}{
 				{"cancel while CREATED", "POST", "/tasks/" + created + "/cancel", "", "transition", "CREATED", []string{"upload-urls"}, "cancel is not possible while the task is CREATED; possible now: upload-urls"},
 				{"cancel while UPLOADING", "POST", "/tasks/" + uploading + "/cancel", "", "transition", "UPLOADING", []string{"process"}, "cancel is not possible while the task is UPLOADING; possible now: process"},
+				{"cancel once CANCELLED", "POST", "/tasks/" + cancelled + "/cancel", "", "transition", "CANCELLED", []string{}, "cancel is not possible while the task is CANCELLED; no action is possible now"},
 				{"process while CREATED", "POST", "/tasks/" + created + "/process", "", "transition", "CREATED", []string{"upload-urls"}, "process is not possible while the task is CREATED; possible now: upload-urls"},
 				{"process on training", "POST", "/tasks/" + training + "/process", "", "no-uploads", "", nil, ""},
 				{"upload-urls on training", "POST", "/tasks/" + training + "/upload-urls", `{"files":{}}`, "no-uploads", "", nil, ""},

@@ -17,7 +17,7 @@ import (
 // the fragment names the kind: validation, not-found, transition, conflict,
 // unauthorized, too-large, method, internal, timeout (a body too slow),
 // no-uploads, unsupported (a request net/http cannot serve: conn.go; a
-// listing the catalog has no lister for), busy (the database gave up on
+// listing the catalog has no lister for; a compressed body), busy (the database gave up on
 // the request: retry).
 const ProblemTypeBase = "urn:taskmodel:problem:"
 
@@ -111,7 +111,9 @@ func toProblem(err error) *Problem {
 	if errors.As(err, &te) {
 		t := te.Transition()
 		out := problem(http.StatusConflict, "transition", "Transition not allowed", te.Error())
-		out.CurrentStatus, out.events, out.event, out.AllowedActions = t.From, t.Allowed, t.Event, []string{}
+		// events is never nil here (a terminal status allows none), so that
+		// withActions words every refused transition alike.
+		out.CurrentStatus, out.events, out.event, out.AllowedActions = t.From, append([]string{}, t.Allowed...), t.Event, []string{}
 		return out
 	}
 	switch {
