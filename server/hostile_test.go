@@ -287,13 +287,16 @@ func TestPlainErrorsAreProblems(t *testing.T) {
 		{"headers too large", "GET /tasks HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 1<<21) + "\r\n\r\n", 431},
 		{"unknown HTTP version", "GET /tasks HTTP/9.9\r\nHost: x\r\n\r\n", 505},
 		{"unknown transfer encoding", "POST /tasks HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501},
+		{"unsupported expectation", "GET /tasks HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\n\r\n", 417},
+		{"HTTP/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505},
+		{"GET *", "GET * HTTP/1.1\r\nHost: x\r\n\r\n", 400},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			res, body := rawRequest(t, addr, c.req)
 			if res == nil {
 				t.Fatal("no answer")
 			}
-			checkProblem(t, response{status: res.StatusCode, header: res.Header, body: body}, c.status, map[int]string{400: "validation", 431: "too-large", 501: "unsupported", 505: "unsupported"}[c.status], "")
+			checkProblem(t, response{status: res.StatusCode, header: res.Header, body: body}, c.status, map[int]string{400: "validation", 417: "unsupported", 431: "too-large", 501: "unsupported", 505: "unsupported"}[c.status], "")
 		})
 	}
 }
