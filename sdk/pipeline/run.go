@@ -345,24 +345,24 @@ func (f *finishing) apply(r *Run) {
 // and validates the result: what would refuse the run's write refuses before
 // any subtask moves.
 func (t *Tracker) tryRun(cur *Run, f *finishing) error {
-	probe := *cur
-	f.apply(&probe)
-	if err := probe.Fire(f.ev, t.clock()); err != nil {
+	trial := *cur
+	f.apply(&trial)
+	if err := trial.Fire(f.ev, t.clock()); err != nil {
 		return err
 	}
-	return probe.Validate()
+	return trial.Validate()
 }
 
 // trySubtask is tryRun for an unfinished subtask moving with its run.
 func (t *Tracker) trySubtask(s *Subtask, f *finishing) error {
-	probe := *s
+	trial := *s
 	if f.subMutate != nil {
-		f.subMutate(&probe)
+		f.subMutate(&trial)
 	}
-	if err := probe.Fire(f.subEv, t.clock()); err != nil {
+	if err := trial.Fire(f.subEv, t.clock()); err != nil {
 		return err
 	}
-	return probe.Validate()
+	return trial.Validate()
 }
 
 // cascade moves one unfinished subtask with the run, unless another writer
