@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,6 +18,11 @@ import (
 // instead of text/plain. net/http writes each of those as one fixed-form
 // Write on the connection, which problemConn recognizes and rewrites; a
 // handler's response never has that form (it carries a Date header).
+//
+// The 417 net/http answers to an Expect header other than 100-continue is
+// rewritten too: net/http sends it, empty, before any handler could see
+// the request (a handler cannot answer it), and no handler of the server
+// answers 417, so a 417 without a body is always that one.
 type problemListener struct{ net.Listener }
 
 func (l problemListener) Accept() (net.Conn, error) {
@@ -31,9 +37,17 @@ type problemConn struct{ net.Conn }
 
 var reCanned = regexp.MustCompile(`^HTTP/1\.1 ([45][0-9][0-9]) ([^\r\n]*)\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n([^\r\n]*)$`)
 
+// reExpect matches net/http's answer to an unsupported Expect header: a
+// 417 of header lines only, with no body.
+var reExpect = regexp.MustCompile(`^HTTP/1\.1 417 Expectation Failed\r\n(?:[!-9;-~]+: [^\r\n]*\r\n)*\r\n$`)
+
 func (c *problemConn) Write(p []byte) (int, error) {
 	if len(p) > 1024 || len(p) < 20 || string(p[:9]) != "HTTP/1.1 " {
 		return c.Conn.Write(p)
+	}
+	if reExpect.Match(p) && bytes.Contains(p, []byte("\r\nContent-Length: 0\r\n")) && !bytes.Contains(p, []byte("\r\nContent-Type: ")) {
+		return c.rewrite(p, http.StatusExpectationFailed, "unsupported",
+			"the request's Expect header asks for what this server does not do: it takes Expect: 100-continue or no Expect header")
 	}
 	m := reCanned.FindSubmatch(p)
 	if m == nil {
@@ -47,10 +61,13 @@ func (c *problemConn) Write(p []byte) (int, error) {
 	case code >= 500: // 501 unsupported transfer encoding, 505 HTTP version
 		kind = "unsupported"
 	}
-	body, _ := json.Marshal(Problem{
-		Type: ProblemTypeBase + kind, Title: http.StatusText(code), Status: code,
-		Detail: "the HTTP request is malformed and was refused before it was read (" + string(m[3]) + "); check the request line, the %-escapes of the path and the header values",
-	})
+	return c.rewrite(p, code, kind, "the HTTP request is malformed and was refused before it was read ("+string(m[3])+"); check the request line, the %-escapes of the path and the header values")
+}
+
+// rewrite writes, in place of net/http's answer p, a problem+json of the
+// same status.
+func (c *problemConn) rewrite(p []byte, code int, kind, detail string) (int, error) {
+	body, _ := json.Marshal(Problem{Type: ProblemTypeBase + kind, Title: http.StatusText(code), Status: code, Detail: detail})
 	out := fmt.Sprintf("HTTP/1.1 %d %s\r\nContent-Type: application/problem+json\r\nCache-Control: no-store\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", code, http.StatusText(code), len(body), body)
 	if _, err := io.WriteString(c.Conn, out); err != nil {
 		return 0, err

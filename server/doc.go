@@ -69,9 +69,11 @@ the rule it broke and what is allowed, and a refused transition (409)
 carries the current status and the actions a client may still take
 (allowed_actions: upload-urls, process, cancel). Bad input is never a
 500 and never changes anything: query strings are parsed strictly (valid
-UTF-8, no control characters), a body over MaxBodyBytes is a 413, a body
+UTF-8, no control characters), so is a JSON body's text (valid UTF-8, no
+lone surrogate escapes), a body over MaxBodyBytes is a 413, a body
 slower than BodyMinRate after BodyGrace a 408, and Serve rewrites the
-plain-text answers net/http writes before any handler as problems too.
+plain-text answers net/http writes before any handler as problems too
+(and its empty 417 to an unsupported Expect header).
 
 Event streams authenticate their token again every TokenRecheck and end
 when it is revoked. A task's signed upload URLs are refused (409) once it

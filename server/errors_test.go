@@ -61,6 +61,12 @@ func TestBadInput(t *testing.T) {
 				{"upload-urls flag not a bool", "POST", "/tasks/" + id + "/upload-urls", `{"files":{"primary":{"filename":"a.csv","content_type":"text/csv"}},"has_parameters":"yes"}`, 400, "validation", "has_parameters", nil},
 				{"upload-urls unknown field", "POST", "/tasks/" + id + "/upload-urls", `{"files":{"primary":{"filename":"a.csv","content_type":"text/csv"}},"has_baseline":true}`, 400, "validation", "has_baseline", nil},
 				{"method not allowed", "DELETE", "/tasks/" + id, "", 405, "method", "", nil},
+				{"compressed body", "POST", "/tasks", "\x1f\x8b\x08\x00", 415, "unsupported", "", []string{"Content-Encoding", "gzip"}},
+				{"unknown parameter of a task", "GET", "/tasks/" + id + "?foo=1", "", 400, "validation", "foo", nil},
+				{"unknown parameter of its history", "GET", "/tasks/" + id + "/history?foo=1", "", 400, "validation", "foo", nil},
+				{"unknown parameter of its downloads", "GET", "/tasks/" + id + "/downloads?foo=1", "", 400, "validation", "foo", nil},
+				{"unknown parameter of its events", "GET", "/tasks/" + id + "/events?foo=1", "", 400, "validation", "foo", nil},
+				{"unknown parameter of its cancel", "POST", "/tasks/" + id + "/cancel?foo=1", "", 400, "validation", "foo", nil},
 				{"unknown route", "GET", "/nope", "", 404, "not-found", "", nil},
 			}
 			for _, c := range cases {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/taskmodel/taskmodel/sdk/engine"
 	"github.com/taskmodel/taskmodel/tasktype"
+	"github.com/taskmodel/taskmodel/validation"
 )
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -76,6 +77,14 @@ const maxDrain = 8 << 20
 // decodeObject reads a JSON object body (at most MaxBodyBytes). An empty
 // body is an empty object: the upload → process lifecycle's frontend POSTs /process without one.
 func (s *Server) decodeObject(w http.ResponseWriter, r *http.Request) (map[string]json.RawMessage, error) {
+	if ce := r.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(strings.TrimSpace(ce), "identity") {
+		// Decoding it is not supported: reading it as plain JSON would
+		// refuse it with a misleading error, or misread it (RFC 9110
+		// 15.5.16: a 415, naming the codings accepted).
+		w.Header().Set("Accept-Encoding", "identity")
+		return nil, problem(http.StatusUnsupportedMediaType, "unsupported", "Unsupported Media Type",
+			fmt.Sprintf("Content-Encoding %q is not supported: send the JSON body uncompressed", truncate(ce, 40)))
+	}
 	max := s.cfg.MaxBodyBytes
 	tooBig := problem(http.StatusRequestEntityTooLarge, "too-large", "Request body too large", fmt.Sprintf("the body must be at most %d bytes", max))
 	if r.ContentLength > max+maxDrain {
@@ -112,7 +121,10 @@ func slowBody(err error) *Problem {
 }
 
 // parseObject parses one JSON object; duplicate keys, trailing data and any
-// other JSON value are errors.
+// other JSON value are errors, and so is text that is not valid UTF-8 or
+// escapes a lone UTF-16 surrogate (which encoding/json would silently
+// decode as U+FFFD): in a value, a 400 naming its field; in a name, one
+// naming body.
 func parseObject(data []byte) (map[string]json.RawMessage, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	tok, err := dec.Token()
@@ -121,9 +133,13 @@ func parseObject(data []byte) (map[string]json.RawMessage, error) {
 	}
 	out := map[string]json.RawMessage{}
 	for dec.More() {
+		from := dec.InputOffset()
 		tok, err := dec.Token()
 		if err != nil {
-			return nil, badRequest("body", "json", "is not valid JSON: "+err.Error())
+			return nil, notJSON(err)
+		}
+		if err := validation.CheckJSONEncoding(data[from:dec.InputOffset()]); err != nil {
+			return nil, badRequest("body", "text", "a field name "+err.Error())
 		}
 		key, _ := tok.(string)
 		if _, dup := out[key]; dup {
@@ -131,17 +147,32 @@ func parseObject(data []byte) (map[string]json.RawMessage, error) {
 		}
 		var v json.RawMessage
 		if err := dec.Decode(&v); err != nil {
-			return nil, badRequest("body", "json", "is not valid JSON: "+err.Error())
+			return nil, notJSON(err)
+		}
+		if err := validation.CheckJSONEncoding(v); err != nil {
+			return nil, badRequest(key, "text", err.Error())
 		}
 		out[key] = v
 	}
 	if _, err := dec.Token(); err != nil {
-		return nil, badRequest("body", "json", "is not valid JSON: "+err.Error())
+		return nil, notJSON(err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, badRequest("body", "json", "must hold one JSON object and nothing after it")
 	}
 	return out, nil
+}
+
+// notJSON is the 400 of a body the decoder refused, in plain words.
+func notJSON(err error) *Problem {
+	at, what := validation.DescribeJSONError(err)
+	switch {
+	case what == "":
+		return badRequest("body", "json", "is not valid JSON")
+	case at < 0:
+		return badRequest("body", "json", "is not valid JSON: "+what)
+	}
+	return badRequest("body", "json", fmt.Sprintf("is not valid JSON at byte %d: %s", at, what))
 }
 
 func meta(r *http.Request, message string) engine.Meta {
@@ -202,6 +233,15 @@ func (s *Server) lookup(r *http.Request) (*view, binding, error) {
 	id, err := uuid.Parse(raw)
 	if err != nil || id == uuid.Nil {
 		return nil, nil, badRequest("id", "uuid", fmt.Sprintf("must be a task id (a UUID such as 123e4567-e89b-12d3-a456-426614174000), not %q", truncate(raw, 80)))
+	}
+	// The routes of one task take no query parameters but the event
+	// stream's token (once), as GET /tasks and /pipelines refuse theirs.
+	var params []string
+	if strings.HasSuffix(r.URL.Path, "/events") {
+		params = []string{"access_token"}
+	}
+	if _, err := queryOf(r, params...); err != nil {
+		return nil, nil, err
 	}
 	v, b, err := s.find(r.Context(), id)
 	if err != nil {

@@ -117,6 +117,138 @@ func TestCreateBodyText(t *testing.T) {
 	}
 }
 
+// TestBodyEncoding: a JSON body whose text is not valid UTF-8, or escapes
+// half of a UTF-16 surrogate pair, is a 400 naming the field (body, for a
+// field name), on every JSON route, and nothing is written; encoding/json
+// alone would store U+FFFD instead.
+func TestBodyEncoding(t *testing.T) {
+	const (
+		notUTF8   = "is not valid UTF-8 (it holds the byte 0xFF); text must be UTF-8"
+		surrogate = `holds the escape \ud800, half of a UTF-16 surrogate pair without its other half; text must be valid Unicode`
+	)
+	for _, b := range backendNames {
+		t.Run(b, func(t *testing.T) {
+			e := newEnv(t, b, envOptions{pipelines: true})
+			w := e.workerToken("w", "training")
+			e.must(200, "POST", "/pipelines/stages", "alice", registerBody)
+			cases := []struct {
+				name, user, path, body, detail string
+			}{
+				{"bytes in a task's tag", "alice", "/tasks", "{\"task_type\":\"training\",\"tag\":\"\xff\xfe\"}", "tag: " + notUTF8},
+				{"escape in a task's tag", "alice", "/tasks", `{"task_type":"training","tag":"\ud800"}`, "tag: " + surrogate},
+				{"bytes in a field name", "alice", "/tasks", "{\"task_type\":\"training\",\"t\xffg\":\"x\"}", "body: a field name " + notUTF8},
+				{"escape in a nested value", "alice", "/pipelines/stages", `{"stages":[{"name":"S","description":"a\ud800b"}]}`, "stages: " + surrogate},
+				{"bytes in a run's message", "alice", "/pipelines/runs", "{\"stage\":\"STATIC\",\"task\":\"Build\",\"message\":\"\xff\"}", "message: " + notUTF8},
+				{"escape in a claim", w, "/worker/claim", `{"worker":"\ud800"}`, "worker: " + surrogate},
+			}
+			for _, c := range cases {
+				t.Run(c.name, func(t *testing.T) {
+					p := checkProblem(t, e.do("POST", c.path, c.user, c.body), 400, "validation", "")
+					if p["detail"] != c.detail {
+						t.Errorf("detail\n got %q\nwant %q", p["detail"], c.detail)
+					}
+				})
+			}
+			// A surrogate pair is one character, and is stored as such.
+			r := e.must(201, "POST", "/tasks", "alice", `{"task_type":"training","tag":"\ud83d\ude00"}`).json(t)
+			if got := e.must(200, "GET", "/tasks/"+r["task_id"].(string), "alice", "").json(t); got["tag"] != "😀" {
+				t.Errorf("tag %q, want 😀", got["tag"])
+			}
+			if h := e.must(200, "GET", "/pipelines/history", "alice", ""); string(h.body) != "[]\n" {
+				t.Errorf("a refused run was written: %s", h.body)
+			}
+		})
+	}
+}
+
+// TestLongNamesAreCut: an unknown field or parameter name comes back cut
+// to 80 characters (and "…"), in the detail and in errors[], however long
+// the client sent it.
+func TestLongNamesAreCut(t *testing.T) {
+	e := newEnv(t, "memory", envOptions{pipelines: true})
+	w := e.workerToken("w", "training")
+	id := e.create("alice")
+	long := strings.Repeat("k", 500<<10)
+	cut := strings.Repeat("k", 80) + "…"
+	cases := []struct {
+		name, method, user, path, body, detail string
+	}{
+		{"unknown task field", "POST", "alice", "/tasks", `{"task_type":"training","` + long + `":1}`,
+			cut + `: unknown field "` + cut + `" for task_type training; allowed: task_type, `},
+		{"unknown claim field", "POST", w, "/worker/claim", `{"` + long + `":1}`, cut + ": unknown field; allowed: "},
+		{"unknown pipeline field", "POST", "alice", "/pipelines/runs", `{"stage":"S","task":"T","` + long + `":1}`, cut + ": unknown field; allowed: "},
+		{"unknown cancel field", "POST", "alice", "/tasks/" + id + "/cancel", `{"` + long[:30<<10] + `":1}`, cut + ": unknown field; this request takes no body"},
+		{"duplicate field", "POST", "alice", "/tasks", `{"` + long + `":1,"` + long + `":2}`, cut + ": appears twice in the object"},
+		{"unknown listing parameter", "GET", "alice", "/tasks?" + long[:30<<10] + "=1", "", cut + ": unknown query parameter; allowed: "},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := e.do(c.method, c.path, c.user, c.body)
+			if len(r.body) > 4096 {
+				t.Errorf("answer of %d bytes", len(r.body))
+			}
+			p := checkProblem(t, r, 400, "validation", cut)
+			if d := fmt.Sprint(p["detail"]); !strings.HasPrefix(d, c.detail) {
+				t.Errorf("detail\n got %q\nwant it to start %q", d, c.detail)
+			}
+		})
+	}
+}
+
+// TestMalformedJSONInPlainWords: a body the JSON decoder refuses is a 400
+// saying what is wrong in plain words, never the decoder's Go wording.
+func TestMalformedJSONInPlainWords(t *testing.T) {
+	e := newEnv(t, "memory", envOptions{pipelines: true})
+	cases := []struct{ name, body, detail string }{
+		{"cut short", `{`, "body: is not valid JSON: it ends before the value is complete"},
+		{"cut short after a name", `{"task_type":`, "body: is not valid JSON: it ends before the value is complete"},
+		{"bad value", `{"task_type":Infinity}`, "body: is not valid JSON at byte 12: a value was expected (a string in double quotes, a number, true, false, null, an object or an array), found 'I'"},
+		{"no colon", `{"task_type" "x"}`, "body: is not valid JSON at byte 13: ':' was expected after a field name"},
+		{"no comma", `{"a":1 "b":2}`, "body: is not valid JSON at byte 7: ',' or '}' was expected after a field's value, found '\"'"},
+		{"name not quoted", `{a:1}`, "body: is not valid JSON at byte 1: a character is out of place, found 'a'"},
+		{"bad escape", `{"a":"\q"}`, "body: is not valid JSON at byte 6: a string holds an invalid escape (after '\\' come one of \" \\ / b f n r t, or u and four hex digits), found 'q'"},
+		{"trailing comma", `{"a":1,}`, "body: is not valid JSON at byte 7: a field name in double quotes was expected, found '}'"},
+		{"malformed number", `{"a":1.}`, "body: is not valid JSON at byte 6: a number is malformed, found '}'"},
+		{"misspelt literal", `{"a":tru}`, "body: is not valid JSON at byte 7: true, false or null is misspelt, found '}'"},
+		{"too deep", `{"a":` + strings.Repeat("[", 10001) + strings.Repeat("]", 10001) + `}`, "body: is not valid JSON at byte 10004: it nests arrays and objects too deep (at most 10000 levels)"},
+		{"not an object", `[1]`, "body: must be a JSON object"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			for _, path := range []string{"/tasks", "/pipelines/runs"} {
+				p := checkProblem(t, e.do("POST", path, "alice", c.body), 400, "validation", "body")
+				if p["detail"] != c.detail {
+					t.Errorf("%s: detail\n got %q\nwant %q", path, p["detail"], c.detail)
+				}
+			}
+		})
+	}
+}
+
+// TestTaskRoutesRefuseUnknownParameters: the routes of one task take no
+// query parameter but the event stream's token, given once.
+func TestTaskRoutesRefuseUnknownParameters(t *testing.T) {
+	e := newEnv(t, "memory", envOptions{})
+	id := e.create("alice")
+	tok := e.tokens["alice"]
+	cases := []struct{ name, method, path, user, detail string }{
+		{"task", "GET", "/tasks/" + id + "?foo=1", "alice", "foo: unknown query parameter; this route takes none"},
+		{"history", "GET", "/tasks/" + id + "/history?foo=1", "alice", "foo: unknown query parameter; this route takes none"},
+		{"downloads", "GET", "/tasks/" + id + "/downloads?foo=1", "alice", "foo: unknown query parameter; this route takes none"},
+		{"upload-urls", "POST", "/tasks/" + id + "/upload-urls?foo=1", "alice", "foo: unknown query parameter; this route takes none"},
+		{"events", "GET", "/tasks/" + id + "/events?foo=1", "alice", "foo: unknown query parameter; allowed: access_token"},
+		{"events, token twice", "GET", "/tasks/" + id + "/events?access_token=" + tok + "&access_token=" + tok, "", "access_token: may be given once"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := checkProblem(t, e.do(c.method, c.path, c.user, ""), 400, "validation", "")
+			if p["detail"] != c.detail {
+				t.Errorf("detail %q, want %q", p["detail"], c.detail)
+			}
+		})
+	}
+}
+
 // rawRequest sends req on a new connection and reads one answer (or the
 // connection's end, as a nil response).
 func rawRequest(t *testing.T, addr, req string) (*http.Response, []byte) {
@@ -155,13 +287,16 @@ func TestPlainErrorsAreProblems(t *testing.T) {
 		{"headers too large", "GET /tasks HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 1<<21) + "\r\n\r\n", 431},
 		{"unknown HTTP version", "GET /tasks HTTP/9.9\r\nHost: x\r\n\r\n", 505},
 		{"unknown transfer encoding", "POST /tasks HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501},
+		{"unsupported expectation", "GET /tasks HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\n\r\n", 417},
+		{"HTTP/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505},
+		{"GET *", "GET * HTTP/1.1\r\nHost: x\r\n\r\n", 400},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			res, body := rawRequest(t, addr, c.req)
 			if res == nil {
 				t.Fatal("no answer")
 			}
-			checkProblem(t, response{status: res.StatusCode, header: res.Header, body: body}, c.status, map[int]string{400: "validation", 431: "too-large", 501: "unsupported", 505: "unsupported"}[c.status], "")
+			checkProblem(t, response{status: res.StatusCode, header: res.Header, body: body}, c.status, map[int]string{400: "validation", 417: "unsupported", 431: "too-large", 501: "unsupported", 505: "unsupported"}[c.status], "")
 		})
 	}
 }
@@ -383,6 +518,8 @@ func TestConflictsNameClientActions(t *testing.T) {
 			uploading := e.create("alice")
 			e.uploadURLs("alice", uploading)
 			training := e.must(201, "POST", "/tasks", "alice", `{"task_type":"training"}`).json(t)["task_id"].(string)
+			cancelled := e.createOf("training", "")
+			e.must(200, "POST", "/tasks/"+cancelled+"/cancel", "alice", "")
 			cases := []struct {
 				name, method, path, body string
 				kind, current            string
@@ -391,6 +528,7 @@ func TestConflictsNameClientActions(t *testing.T) {
 			}{
 				{"cancel while CREATED", "POST", "/tasks/" + created + "/cancel", "", "transition", "CREATED", []string{"upload-urls"}, "cancel is not possible while the task is CREATED; possible now: upload-urls"},
 				{"cancel while UPLOADING", "POST", "/tasks/" + uploading + "/cancel", "", "transition", "UPLOADING", []string{"process"}, "cancel is not possible while the task is UPLOADING; possible now: process"},
+				{"cancel once CANCELLED", "POST", "/tasks/" + cancelled + "/cancel", "", "transition", "CANCELLED", []string{}, "cancel is not possible while the task is CANCELLED; no action is possible now"},
 				{"process while CREATED", "POST", "/tasks/" + created + "/process", "", "transition", "CREATED", []string{"upload-urls"}, "process is not possible while the task is CREATED; possible now: upload-urls"},
 				{"process on training", "POST", "/tasks/" + training + "/process", "", "no-uploads", "", nil, ""},
 				{"upload-urls on training", "POST", "/tasks/" + training + "/upload-urls", `{"files":{}}`, "no-uploads", "", nil, ""},

@@ -73,6 +73,11 @@ func parseListFilter(q map[string][]string) (backends.ListFilter, error) {
 	if v, ok, err := single("tag"); err != nil {
 		return f, err
 	} else if ok {
+		// checkQuery holds every request to this rule; ListFilter's callers
+		// may pass a query it did not see.
+		if msg := badText(v); msg != "" {
+			return f, badRequest("tag", "text", "the value "+msg)
+		}
 		f.Tag = &v
 	}
 	return f, nil

@@ -35,6 +35,15 @@ func (s *Server) Mount(pattern string, h http.Handler) {
 	s.pages.Store(true)
 }
 
+// CheckQuery parses r's query string as every API route does before its
+// handler runs (a malformed string, a name or value that is not valid
+// UTF-8 or holds a control character): a *Problem of status 400 naming the
+// parameter, or nil. A user interface runs it before its pages read the
+// query.
+func CheckQuery(r *http.Request) error {
+	return checkQuery(r)
+}
+
 // sessionToken is the session cookie's token of a GET or HEAD request,
 // once a user interface is mounted.
 func (s *Server) sessionToken(r *http.Request) string {

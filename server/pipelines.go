@@ -84,6 +84,9 @@ func pipelineProblem(ctx context.Context, tr *pipeline.Tracker, err error) error
 	if errors.As(err, &p) {
 		return p
 	}
+	if p := requestFields(err); p != nil {
+		return p
+	}
 	var nf *pipeline.NotFoundError
 	if errors.As(err, &nf) {
 		return notFound(nf.Error())
@@ -117,6 +120,45 @@ func pipelineProblem(ctx context.Context, tr *pipeline.Tracker, err error) error
 		return problem(http.StatusConflict, "conflict", "Conflict", "the run changed too often while the request ran; retry")
 	}
 	return err // toProblem: validation errors are 400s, anything else a 500
+}
+
+// requestNames maps the names the tracker gives fields (the stored run's
+// and subtask's) onto the names the requests give them.
+var requestNames = map[string]string{
+	"hostname":        "host",
+	"user_name":       "user",
+	"error_message":   "message", // of a fail request
+	"error_detail":    "detail",
+	"subtask_number":  "n", // the path's
+	"overall_percent": "percent",
+}
+
+// requestFields returns the tracker's refusal of fields as a 400 naming
+// each by the request's name, or nil when err refuses no field.
+func requestFields(err error) *Problem {
+	var fields []*tasktype.FieldError
+	var ve *tasktype.ValidationError
+	var fe *tasktype.FieldError
+	switch {
+	case errors.As(err, &ve) && len(ve.Fields) > 0:
+		fields = ve.Fields
+	case errors.As(err, &fe):
+		fields = []*tasktype.FieldError{fe}
+	default:
+		return nil
+	}
+	out := problem(http.StatusBadRequest, "validation", "Invalid request", "")
+	var parts []string
+	for _, f := range fields {
+		name := f.Field
+		if n, ok := requestNames[name]; ok {
+			name = n
+		}
+		out.Errors = append(out.Errors, FieldProblem{Field: name, Rule: f.Rule, Message: f.Message})
+		parts = append(parts, name+": "+f.Message)
+	}
+	out.Detail = strings.Join(parts, "; ")
+	return out
 }
 
 // runID parses the path's run id.
@@ -284,7 +326,7 @@ func stageIn(raw json.RawMessage, prefix string) (pipeline.Stage, error) {
 	if err := b.done(); err != nil {
 		return st, err
 	}
-	return st, prefixed(prefix, st.Validate())
+	return st, prefixed(prefix, pipeline.ValidateStage(st))
 }
 
 var taskTypes = []string{"R", "sh", "python"}
@@ -309,7 +351,7 @@ func taskIn(raw json.RawMessage, prefix string) (pipeline.Task, error) {
 	if err := b.done(); err != nil {
 		return t, err
 	}
-	return t, prefixed(prefix, t.Validate())
+	return t, prefixed(prefix, pipeline.ValidateTask(t))
 }
 
 // prefixed puts prefix before the field paths of a validation error.

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
+
+	"github.com/taskmodel/taskmodel/sdk/pipeline"
 )
 
 // registerBody registers three stages of two tasks each.
@@ -342,5 +344,148 @@ func TestPipelineRoutesInOpenAPI(t *testing.T) {
 	}
 	if n != 16 {
 		t.Errorf("%d documented operations under /pipelines, want 16", n)
+	}
+}
+
+// TestPipelineIncrementPastTheLargestCount: an increment whose count would
+// pass the largest integer is a 400 naming by on every backend, and writes
+// nothing: the run, its subtasks and the active runs still read.
+func TestPipelineIncrementPastTheLargestCount(t *testing.T) {
+	cases := []struct {
+		name, body string
+		status     int
+		detail     string
+		count      float64
+	}{
+		{"the largest number", `{"by":9223372036854775807}`, 400,
+			"by: must be at most 9223372036854775806: items_complete is 1, and the count may not pass 9223372036854775807, the largest allowed", 1},
+		{"past the largest integer", `{"by":9223372036854775808}`, 400, "by: must be an integer of at least 1", 1},
+		{"up to the largest count exactly", `{"by":9223372036854775806}`, 200, "", 9223372036854775807},
+		{"one more", `{"by":1}`, 400,
+			"by: must be at most 0: items_complete is 9223372036854775807, and the count may not pass 9223372036854775807, the largest allowed", 9223372036854775807},
+	}
+	for _, b := range backendNames {
+		t.Run(b, func(t *testing.T) {
+			e := newEnv(t, b, envOptions{pipelines: true})
+			e.must(200, "POST", "/pipelines/stages", "alice", registerBody)
+			run := "/pipelines/runs/" + e.must(201, "POST", "/pipelines/runs", "alice", `{"stage":"STATIC","task":"Build"}`).json(t)["id"].(string)
+			e.must(201, "POST", run+"/subtasks/1/start", "alice", `{"name":"Load"}`)
+			e.must(200, "POST", run+"/subtasks/1/increment", "alice", `{"by":1}`)
+			for _, c := range cases {
+				r := e.do("POST", run+"/subtasks/1/increment", "alice", c.body)
+				if r.status != c.status {
+					t.Fatalf("%s: %d %s", c.name, r.status, r.body)
+				}
+				if c.detail != "" {
+					if p := r.json(t); p["detail"] != c.detail {
+						t.Errorf("%s: detail\n got %q\nwant %q", c.name, p["detail"], c.detail)
+					}
+				}
+				detail := e.must(200, "GET", run, "alice", "").json(t)
+				if got := detail["subtasks"].([]any)[0].(map[string]any)["items_complete"]; got != c.count {
+					t.Errorf("%s: items_complete %v, want %v", c.name, got, c.count)
+				}
+				e.must(200, "GET", run+"/subtasks", "alice", "")
+				e.must(200, "GET", "/pipelines/active", "alice", "")
+			}
+		})
+	}
+}
+
+// TestPipelineTextLimits: text past the tracker's limits is a 400 naming
+// the request's field, the same on every backend, and writes nothing; so
+// is a field the tracker names otherwise (hostname, user_name,
+// error_detail, subtask_number).
+func TestPipelineTextLimits(t *testing.T) {
+	long := func(s string, n int) string { return strings.Repeat(s, n) }
+	cases := []struct {
+		name, path, body, detail string
+	}{
+		{"stage description", "/pipelines/stages", `{"stages":[{"name":"D","order":9,"description":"` + long("x", 70000) + `"}]}`,
+			"stages[0].description: must be at most 4000 characters (got 70000)"},
+		{"stage description in 2-byte characters", "/pipelines/stages", `{"stages":[{"name":"D","description":"` + long("é", 40000) + `"}]}`,
+			"stages[0].description: must be at most 4000 characters (got 40000)"},
+		{"task script_path", "/pipelines/stages", `{"tasks":[{"stage":"STATIC","name":"T","script_path":"` + long("p", 70000) + `"}]}`,
+			"tasks[0].script_path: must be at most 1024 characters (got 70000)"},
+		{"task log_filename", "/pipelines/stages", `{"tasks":[{"stage":"STATIC","name":"T","log_filename":"` + long("😀", 1025) + `"}]}`,
+			"tasks[0].log_filename: must be at most 1024 characters (got 1025)"},
+		{"start message", "/pipelines/runs", `{"stage":"STATIC","task":"Build","message":"` + long("m", 4001) + `"}`,
+			"message: must be at most 4000 characters (got 4001)"},
+		{"start user", "/pipelines/runs", `{"stage":"STATIC","task":"Build","user":"` + long("u", 256) + `"}`,
+			"user: must be at most 255 characters (got 256)"},
+		{"start host", "/pipelines/runs", `{"stage":"STATIC","task":"Build","host":"` + long("h", 256) + `"}`,
+			"host: must be at most 255 characters (got 256)"},
+		{"start code_version", "/pipelines/runs", `{"stage":"STATIC","task":"Build","code_version":"` + long("v", 256) + `"}`,
+			"code_version: must be at most 255 characters (got 256)"},
+		{"start script_filename", "/pipelines/runs", `{"stage":"STATIC","task":"Build","script_filename":"` + long("f", 1025) + `"}`,
+			"script_filename: must be at most 1024 characters (got 1025)"},
+		{"start log_path", "/pipelines/runs", `{"stage":"STATIC","task":"Build","log_path":"` + long("é", 70000) + `"}`,
+			"log_path: must be at most 1024 characters (got 70000)"},
+		{"update message", "{run}/update", `{"message":"` + long("m", 70000) + `"}`,
+			"message: must be at most 4000 characters (got 70000)"},
+		{"complete message", "{run}/complete", `{"message":"` + long("m", 4001) + `"}`,
+			"message: must be at most 4000 characters (got 4001)"},
+		{"forced complete message", "{run}/complete", `{"force":true,"message":"` + long("m", 70000) + `"}`,
+			"message: must be at most 4000 characters (got 70000)"},
+		{"fail message", "{run}/fail", `{"message":"` + long("m", 4001) + `"}`,
+			"message: must be at most 4000 characters (got 4001)"},
+		{"fail detail", "{run}/fail", `{"message":"boom","detail":"` + long("d", 200000) + `"}`,
+			"detail: must be at most 16000 characters (got 200000)"},
+		{"fail detail in 2-byte characters", "{run}/fail", `{"message":"boom","detail":"` + long("é", 40000) + `"}`,
+			"detail: must be at most 16000 characters (got 40000)"},
+		{"subtask start message", "{run}/subtasks/2/start", `{"name":"x","message":"` + long("m", 4001) + `"}`,
+			"message: must be at most 4000 characters (got 4001)"},
+		{"subtask past total_subtasks", "{run}/subtasks/3/start", `{"name":"x"}`,
+			"n: must be at most 2, the run's total_subtasks"},
+		{"subtask update message", "{run}/subtasks/1/update", `{"message":"` + long("m", 4001) + `"}`,
+			"message: must be at most 4000 characters (got 4001)"},
+		{"subtask complete message", "{run}/subtasks/1/complete", `{"message":"` + long("m", 4001) + `"}`,
+			"message: must be at most 4000 characters (got 4001)"},
+		{"subtask fail message", "{run}/subtasks/1/fail", `{"message":"` + long("m", 4001) + `"}`,
+			"message: must be at most 4000 characters (got 4001)"},
+	}
+	for _, b := range backendNames {
+		t.Run(b, func(t *testing.T) {
+			e := newEnv(t, b, envOptions{pipelines: true})
+			e.must(200, "POST", "/pipelines/stages", "alice", registerBody)
+			run := "/pipelines/runs/" + e.must(201, "POST", "/pipelines/runs", "alice", `{"stage":"STATIC","task":"Build","total_subtasks":2}`).json(t)["id"].(string)
+			e.must(201, "POST", run+"/subtasks/1/start", "alice", `{"name":"Load"}`)
+			before := string(e.must(200, "GET", run, "alice", "").body)
+			stages := string(e.must(200, "GET", "/pipelines/stages", "alice", "").body)
+			for _, c := range cases {
+				r := e.do("POST", strings.Replace(c.path, "{run}", run, 1), "alice", c.body)
+				if r.status != 400 {
+					t.Errorf("%s: %d %.300s", c.name, r.status, r.body)
+					continue
+				}
+				if p := r.json(t); p["detail"] != c.detail {
+					t.Errorf("%s: detail\n got %q\nwant %q", c.name, p["detail"], c.detail)
+				}
+			}
+			// Nothing was written: not the run, its subtask, a second run
+			// or a registration.
+			if after := string(e.must(200, "GET", run, "alice", "").body); after != before {
+				t.Errorf("a refused request wrote:\nbefore %s\nafter  %s", before, after)
+			}
+			if h := e.must(200, "GET", "/pipelines/history", "alice", ""); strings.Count(string(h.body), `"id"`) != 1 {
+				t.Errorf("history after refused requests: %.500s", h.body)
+			}
+			if after := string(e.must(200, "GET", "/pipelines/stages", "alice", "").body); after != stages {
+				t.Errorf("a refused registration wrote: %.500s", after)
+			}
+			// At the limits, in 4-byte characters, every engine stores the text whole.
+			msg, detail := long("😀", pipeline.MaxMessageLen), long("😀", pipeline.MaxDetailLen)
+			failed := e.must(200, "POST", run+"/fail", "alice", `{"message":"`+msg+`","detail":"`+detail+`"}`).json(t)
+			if failed["error_message"] != msg || failed["error_detail"] != detail || failed["status"] != "FAILED" {
+				t.Errorf("fail at the limits: status %v, %d and %d bytes", failed["status"], len(fmt.Sprint(failed["error_message"])), len(fmt.Sprint(failed["error_detail"])))
+			}
+			desc := long("😀", pipeline.MaxDescriptionLen)
+			path := long("😀", pipeline.MaxPathLen)
+			e.must(200, "POST", "/pipelines/stages", "alice", `{"stages":[{"name":"D","description":"`+desc+`"}],"tasks":[{"stage":"D","name":"T","script_path":"`+path+`"}]}`)
+			got := e.must(200, "GET", "/pipelines/stages", "alice", "")
+			if !strings.Contains(string(got.body), `"description":"`+desc+`"`) || !strings.Contains(string(got.body), `"script_path":"`+path+`"`) {
+				t.Errorf("registration at the limits not stored whole")
+			}
+		})
 	}
 }

@@ -17,7 +17,7 @@ import (
 // the fragment names the kind: validation, not-found, transition, conflict,
 // unauthorized, too-large, method, internal, timeout (a body too slow),
 // no-uploads, unsupported (a request net/http cannot serve: conn.go; a
-// listing the catalog has no lister for), busy (the database gave up on
+// listing the catalog has no lister for; a compressed body), busy (the database gave up on
 // the request: retry).
 const ProblemTypeBase = "urn:taskmodel:problem:"
 
@@ -58,8 +58,23 @@ func problem(status int, kind, title, detail string) *Problem {
 	return &Problem{Type: ProblemTypeBase + kind, Title: title, Status: status, Detail: detail}
 }
 
+// maxFieldName bounds a field or parameter name a problem echoes (as path
+// ids are): a client's unknown name of half a megabyte must not come back
+// four times over.
+const maxFieldName = 80
+
+// fieldName is name as a problem echoes it: cut to maxFieldName
+// characters, with "…" when cut.
+func fieldName(name string) string {
+	if cut := truncate(name, maxFieldName); cut != name {
+		return cut + "…"
+	}
+	return name
+}
+
 // badRequest is a 400 naming one field.
 func badRequest(field, rule, message string) *Problem {
+	field = fieldName(field)
 	p := problem(http.StatusBadRequest, "validation", "Invalid request", field+": "+message)
 	p.Errors = []FieldProblem{{Field: field, Rule: rule, Message: message}}
 	return p
@@ -78,8 +93,12 @@ func toProblem(err error) *Problem {
 	}
 	var ve *tasktype.ValidationError
 	if errors.As(err, &ve) {
-		out := problem(http.StatusBadRequest, "validation", "Invalid request", ve.Error())
+		cut := &tasktype.ValidationError{Type: ve.Type}
 		for _, f := range ve.Fields {
+			cut.Fields = append(cut.Fields, &tasktype.FieldError{Field: fieldName(f.Field), Rule: f.Rule, Message: f.Message})
+		}
+		out := problem(http.StatusBadRequest, "validation", "Invalid request", cut.Error())
+		for _, f := range cut.Fields {
 			out.Errors = append(out.Errors, FieldProblem{Field: f.Field, Rule: f.Rule, Message: f.Message})
 		}
 		return out
@@ -92,7 +111,9 @@ func toProblem(err error) *Problem {
 	if errors.As(err, &te) {
 		t := te.Transition()
 		out := problem(http.StatusConflict, "transition", "Transition not allowed", te.Error())
-		out.CurrentStatus, out.events, out.event, out.AllowedActions = t.From, t.Allowed, t.Event, []string{}
+		// events is never nil here (a terminal status allows none), so that
+		// withActions words every refused transition alike.
+		out.CurrentStatus, out.events, out.event, out.AllowedActions = t.From, append([]string{}, t.Allowed...), t.Event, []string{}
 		return out
 	}
 	switch {

@@ -283,7 +283,25 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/", s.observe("other", s.cors(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.writeProblem(w, r, notFound(fmt.Sprintf("no route %s %s; see /openapi.json", r.Method, r.URL.Path)))
 	}))))
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.RequestURI == "*" {
+			// ServeMux answers a request for * with an empty 400 itself.
+			s.writeProblem(w, r, asteriskProblem(r))
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// asteriskProblem refuses a request whose target is * (net/http answers
+// OPTIONS * itself; the HTTP/2 preface PRI * HTTP/2.0 its HTTP/1 server
+// passes on).
+func asteriskProblem(r *http.Request) *Problem {
+	if r.Method == "PRI" && r.ProtoMajor == 2 {
+		return problem(http.StatusHTTPVersionNotSupported, "unsupported", "HTTP Version Not Supported",
+			"the request is an HTTP/2 connection preface (PRI * HTTP/2.0); this port takes HTTP/1.1 without TLS, not HTTP/2")
+	}
+	return problem(http.StatusBadRequest, "validation", "Invalid request", "the request target * names no resource; send a path such as /tasks")
 }
 
 // allow dispatches on the method, answers 405 as problem+json with Allow,

@@ -15,6 +15,7 @@ import (
 
 	"github.com/taskmodel/taskmodel/sdk/worker"
 	"github.com/taskmodel/taskmodel/tasktype"
+	"github.com/taskmodel/taskmodel/validation"
 )
 
 // The worker protocol: workers in any language claim and run the tasks of
@@ -378,7 +379,7 @@ func (s *Server) workerProgress(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	v, err := h.ops.get(ctx, h.id)
 	if errors.Is(err, tasktype.ErrNotFound) {
-		err = leaseLost("no such task")
+		err = noLeasedTask(h)
 	}
 	if err != nil {
 		s.writeProblem(w, r, err)
@@ -468,10 +469,14 @@ func (s *Server) workerFail(w http.ResponseWriter, r *http.Request) {
 	}
 	var code, msg string
 	if err == nil {
-		code, err = stringField(body, "error_code", 100)
+		code, err = stringField(body, "error_code", 100, false)
+	}
+	if err == nil && code == "" && string(body["error_code"]) == `""` {
+		// On every model: "" is no code, which is said by omitting it.
+		err = badRequest("error_code", "empty", "must not be empty: omit error_code for no code")
 	}
 	if err == nil {
-		msg, err = stringField(body, "message", 100_000)
+		msg, err = stringField(body, "message", 100_000, true)
 	}
 	if err == nil {
 		err = h.ops.checkCode(code)
@@ -493,7 +498,7 @@ func (s *Server) finishTask(w http.ResponseWriter, r *http.Request, h heldLease,
 	ctx := r.Context()
 	v, err := h.ops.get(ctx, h.id)
 	if errors.Is(err, tasktype.ErrNotFound) {
-		err = leaseLost("no such task")
+		err = noLeasedTask(h)
 	}
 	if err != nil {
 		s.writeProblem(w, r, err)
@@ -585,8 +590,15 @@ func percentField(body map[string]json.RawMessage) (float64, error) {
 	return f, nil
 }
 
-// stringField reads an optional string field of at most max bytes.
-func stringField(body map[string]json.RawMessage, name string, max int) (string, error) {
+// noLeasedTask is the 409 of a lease sent with the id of no task of its
+// model (none at all, or one of another model).
+func noLeasedTask(h heldLease) *Problem {
+	return leaseLost(fmt.Sprintf("no task of model %s, the model of this lease, has this id: a lease holds only the task it was claimed with", h.ops.name()))
+}
+
+// stringField reads an optional string field of at most max bytes, valid
+// text (single-line unless multiline).
+func stringField(body map[string]json.RawMessage, name string, max int, multiline bool) (string, error) {
 	raw, ok := body[name]
 	if !ok || string(raw) == "null" {
 		return "", nil
@@ -597,6 +609,9 @@ func stringField(body map[string]json.RawMessage, name string, max int) (string,
 	}
 	if len(s) > max {
 		return "", badRequest(name, "max_len", fmt.Sprintf("must be at most %d bytes", max))
+	}
+	if err := validation.CheckText(s, multiline); err != nil {
+		return "", badRequest(name, "text", err.Error())
 	}
 	return s, nil
 }

@@ -245,6 +245,67 @@ func TestWorkerBadInput(t *testing.T) {
 	}
 }
 
+// TestWorkerRefusalsSayWhy: the protocol's refusals name the request's
+// field and say what is true, on every backend, and change nothing.
+func TestWorkerRefusalsSayWhy(t *testing.T) {
+	for _, b := range backendNames {
+		t.Run(b, func(t *testing.T) {
+			e := newEnv(t, b, envOptions{})
+			w := e.workerToken("w1", "training", "analysis")
+			tr := e.createOf("training", "")
+			an := e.queueAnalysis()
+			ev := e.createOf("evaluation", "")
+			leases := map[string]string{}
+			for _, c := range e.claim(w, `{"limit":2}`) {
+				leases[c.ID] = c.Lease
+			}
+			cases := []struct {
+				name, path, body string
+				status           int
+				detail           string
+			}{
+				{"NUL in a failure's message", "/worker/tasks/" + tr + "/fail", leaseBody(leases[tr], `,"message":"a\u0000b"`), 400,
+					"message: contains a NUL character (U+0000); text may not contain it"},
+				{"control character in an error code", "/worker/tasks/" + an + "/fail", leaseBody(leases[an], `,"error_code":"A\u0007"`), 400,
+					"error_code: contains a control character (U+0007); only printable text is allowed"},
+				{"empty error code, model without codes", "/worker/tasks/" + tr + "/fail", leaseBody(leases[tr], `,"error_code":""`), 400,
+					"error_code: must not be empty: omit error_code for no code"},
+				{"empty error code, model with codes", "/worker/tasks/" + an + "/fail", leaseBody(leases[an], `,"error_code":""`), 400,
+					"error_code: must not be empty: omit error_code for no code"},
+				{"null for a required field of the progress detail", "/worker/tasks/" + an + "/progress",
+					leaseBody(leases[an], `,"percent":10,"detail":{"current_stage":null,"agents_total":2,"agents_completed":1}`), 400,
+					"detail.current_stage: is required"},
+				{"null for a required count of the progress detail", "/worker/tasks/" + an + "/progress",
+					leaseBody(leases[an], `,"percent":10,"detail":{"current_stage":"agent_execution","agents_total":null,"agents_completed":1}`), 400,
+					"detail.agents_total: is required"},
+				{"a lease sent with a task of another model", "/worker/tasks/" + ev + "/complete", leaseBody(leases[tr], ""), 409,
+					"no task of model training, the model of this lease, has this id: a lease holds only the task it was claimed with"},
+				{"a lease's progress sent with a task of another model", "/worker/tasks/" + ev + "/progress", leaseBody(leases[an], `,"percent":5`), 409,
+					"no task of model analysis, the model of this lease, has this id: a lease holds only the task it was claimed with"},
+			}
+			before := map[string]any{}
+			for _, id := range []string{tr, an, ev} {
+				before[id] = e.must(200, "GET", "/tasks/"+id, "alice", "").json(t)["version"]
+			}
+			for _, c := range cases {
+				r := e.do("POST", c.path, w, c.body)
+				if r.status != c.status || r.header.Get("Content-Type") != "application/problem+json" {
+					t.Errorf("%s: %d %s", c.name, r.status, r.body)
+					continue
+				}
+				if p := r.json(t); p["detail"] != c.detail {
+					t.Errorf("%s: detail\n got %q\nwant %q", c.name, p["detail"], c.detail)
+				}
+			}
+			for _, id := range []string{tr, an, ev} {
+				if v := e.must(200, "GET", "/tasks/"+id, "alice", "").json(t)["version"]; v != before[id] {
+					t.Errorf("task %s: version %v, was %v", id, v, before[id])
+				}
+			}
+		})
+	}
+}
+
 // TestWorkerCancel: a task cancelled while a worker runs it answers the
 // worker's heartbeat and progress with cancelled, and refuses its
 // complete with 409 and the current status.

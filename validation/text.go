@@ -105,6 +105,69 @@ func CheckJSONText(data []byte) error {
 	}
 }
 
+// CheckJSONEncoding returns nil when the JSON text data is valid UTF-8 and
+// escapes no lone UTF-16 surrogate (a \uD800–\uDFFF not in a high-low
+// pair), or an error saying what is wrong: encoding/json decodes either
+// silently as U+FFFD, so a decoder's caller checks the raw text first. The
+// message names no field and gives no offset (the caller's field is where
+// to look). Malformed JSON is left to the decoder.
+func CheckJSONEncoding(data []byte) error {
+	if !utf8.Valid(data) {
+		for i := 0; i < len(data); {
+			r, n := utf8.DecodeRune(data[i:])
+			if r == utf8.RuneError && n == 1 {
+				return textError(fmt.Sprintf("is not valid UTF-8 (it holds the byte 0x%02X); text must be UTF-8", data[i]))
+			}
+			i += n
+		}
+	}
+	if !bytes.Contains(data, []byte(`\u`)) {
+		return nil
+	}
+	inString := false
+	for i := 0; i < len(data); i++ {
+		switch c := data[i]; {
+		case c == '"':
+			inString = !inString
+		case c == '\\' && inString && i+1 < len(data):
+			if data[i+1] != 'u' {
+				i++ // an escaped character: \" does not end the string
+				continue
+			}
+			r, ok := hex4(data[i+2:])
+			switch {
+			case !ok:
+				return nil // malformed: the decoder says so
+			case r >= 0xd800 && r < 0xdc00:
+				if i+12 <= len(data) && data[i+6] == '\\' && data[i+7] == 'u' {
+					if lo, ok := hex4(data[i+8:]); ok && lo >= 0xdc00 && lo <= 0xdfff {
+						i += 11 // a pair: one character
+						continue
+					}
+				}
+				return surrogateError(data[i : i+6])
+			case r >= 0xdc00 && r <= 0xdfff:
+				return surrogateError(data[i : i+6])
+			}
+			i += 5
+		}
+	}
+	return nil
+}
+
+func surrogateError(esc []byte) error {
+	return textError(fmt.Sprintf("holds the escape %s, half of a UTF-16 surrogate pair without its other half; text must be valid Unicode", esc))
+}
+
+// hex4 reads the four hex digits of a \u escape.
+func hex4(b []byte) (rune, bool) {
+	if len(b) < 4 {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(string(b[:4]), 16, 16)
+	return rune(n), err == nil
+}
+
 var (
 	patternsMu sync.RWMutex
 	patterns   = map[string]*regexp.Regexp{}

@@ -199,7 +199,7 @@ func DecodeStrict(data []byte, v any, allowed, required []string) error {
 	}
 	var missing []*tasktype.FieldError
 	for _, k := range required {
-		if _, ok := keys[k]; !ok {
+		if raw, ok := keys[k]; !ok || string(raw) == "null" && !nullable(v, k) {
 			missing = append(missing, &tasktype.FieldError{Field: k, Rule: "required", Message: "is required"})
 		}
 	}
@@ -228,8 +228,9 @@ func decodeError(err error, allowed []string) error {
 			Message: fmt.Sprintf("must be %s (got %s)", jsonKind(typeErr.Type), jsonWord(typeErr.Value)),
 		}}}
 	case errors.As(err, &syntaxErr):
+		at, what := DescribeJSONError(syntaxErr)
 		return &tasktype.ValidationError{Fields: []*tasktype.FieldError{{
-			Rule: "json", Message: fmt.Sprintf("invalid JSON at byte %d: %s", syntaxErr.Offset, syntaxErr.Error()),
+			Rule: "json", Message: fmt.Sprintf("invalid JSON at byte %d: %s", at, what),
 		}}}
 	}
 	msg := err.Error()
@@ -320,6 +321,26 @@ func memberPath(data []byte, v any) string {
 		return k
 	}
 	return ""
+}
+
+// nullable reports whether the field of *v whose JSON name is name can
+// hold null (a pointer, list, map or raw JSON). null for a required field
+// that cannot is "is required", as its absence is: encoding/json would
+// silently decode it as the zero value ("", 0).
+func nullable(v any, name string) bool {
+	t := reflect.TypeOf(v)
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	ft, ok := jsonField(t, name)
+	if !ok {
+		return true
+	}
+	switch ft.Kind() {
+	case reflect.Pointer, reflect.Slice, reflect.Map, reflect.Interface:
+		return true
+	}
+	return false
 }
 
 // jsonField returns the type of the field of struct type t whose JSON name

@@ -97,9 +97,12 @@ func TestDecodeStrict(t *testing.T) {
 		{"unknown field", `{"name":"a","size":2}`, "size: unknown field; allowed: name, count, ratio, tags, note, color", nil},
 		{"enum names its field", `{"name":"a","color":"BLUE","count":1}`, `color: unknown color "BLUE"; allowed: RED`, nil},
 		{"missing", `{"count":2}`, "name: is required", []string{"name"}},
+		{"null for a required string", `{"name":null,"count":2}`, "name: is required", []string{"name"}},
+		{"null for a required number", `{"name":"a","count":null}`, "count: is required", []string{"name", "count"}},
+		{"null for a required list or pointer", `{"name":"a","count":2,"tags":null,"note":null}`, "", []string{"name", "tags", "note"}},
 		{"type", `{"count":"two"}`, "count: must be an integer (got a string)", nil},
 		{"syntax", `{"count":`, "unexpected end of JSON input", nil},
-		{"bad syntax", `{"count" 2}`, "invalid JSON at byte 10: invalid character '2' after object key", nil},
+		{"bad syntax", `{"count" 2}`, "invalid JSON at byte 10: ':' was expected after a field name, found '2'", nil},
 		{"enum in a list", `{"name":"a","colors":["RED","BLUE"]}`, `colors[1]: unknown color "BLUE"; allowed: RED`, nil},
 		{"nested value", `{"name":"a","parts":[{"size":1},{}]}`, `parts[1].size: is required`, nil},
 		{"nested unknown field", `{"parts":[{"size":1,"x":2}]}`, `parts[0].x: unknown field; allowed: size`, nil},
@@ -201,5 +204,37 @@ func TestCheckText(t *testing.T) {
 		if err := validation.CheckText(tt.in, tt.multiline); (err == nil) != tt.ok {
 			t.Errorf("CheckText(%q, %v) = %v, want ok=%v", tt.in, tt.multiline, err, tt.ok)
 		}
+	}
+}
+
+func TestCheckJSONEncoding(t *testing.T) {
+	cases := []struct {
+		name, data, want string
+	}{
+		{"plain", `{"a":"b"}`, ""},
+		{"pair", `"\ud83d\ude00"`, ""},
+		{"pair in capitals", `"\uD83D\uDE00"`, ""},
+		{"escaped backslash before u", `"\\ud800"`, ""},
+		{"escaped quote", `"\"\ud800"`, `holds the escape \ud800, half of a UTF-16 surrogate pair without its other half; text must be valid Unicode`},
+		{"lone high", `{"tag":"\ud800"}`, `holds the escape \ud800, half of a UTF-16 surrogate pair without its other half; text must be valid Unicode`},
+		{"lone high at the end", `"\ud800`, `holds the escape \ud800, half of a UTF-16 surrogate pair without its other half; text must be valid Unicode`},
+		{"high then not low", `"\ud800\u0041"`, `holds the escape \ud800, half of a UTF-16 surrogate pair without its other half; text must be valid Unicode`},
+		{"lone low", `"a\uDC00"`, `holds the escape \uDC00, half of a UTF-16 surrogate pair without its other half; text must be valid Unicode`},
+		{"in a key", `{"\udfff":1}`, `holds the escape \udfff, half of a UTF-16 surrogate pair without its other half; text must be valid Unicode`},
+		{"malformed escape", `"\u12"`, ""},
+		{"invalid UTF-8", "\"\xff\xfe\"", "is not valid UTF-8 (it holds the byte 0xFF); text must be UTF-8"},
+		{"truncated UTF-8", "\"\xc3\"", "is not valid UTF-8 (it holds the byte 0xC3); text must be UTF-8"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := validation.CheckJSONEncoding([]byte(c.data))
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if got != c.want {
+				t.Errorf("got %q\nwant %q", got, c.want)
+			}
+		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"reflect"
 	"strings"
@@ -144,6 +145,12 @@ func TestRegisterRejectsBadEntriesAndWritesNothing(t *testing.T) {
 		{"long stage named by a task", nil, []pipeline.Task{{Stage: strings.Repeat("s", 101), Name: "x"}}, "stage: must be at most 100 characters"},
 		{"unknown type", nil, []pipeline.Task{{Stage: "A", Name: "x", Type: ptr(pipelinerun.TaskKind("perl"))}}, "type"},
 		{"negative order", []pipeline.Stage{{Name: "A", Order: -1}}, nil, "order"},
+		{"long description", []pipeline.Stage{{Name: "A", Description: ptr(strings.Repeat("d", 70000))}}, nil,
+			"stages[0]: description: must be at most 4000 characters (got 70000)"},
+		{"long script path", nil, []pipeline.Task{{Stage: "A", Name: "x", ScriptPath: ptr(strings.Repeat("é", 1025))}},
+			"tasks[0] (A / x): script_path: must be at most 1024 characters (got 1025)"},
+		{"long log file name", nil, []pipeline.Task{{Stage: "A", Name: "x", LogFilename: ptr(strings.Repeat("l", 1025))}},
+			"tasks[0] (A / x): log_filename: must be at most 1024 characters (got 1025)"},
 	}
 	forEachBackend(t, func(t *testing.T, e *env) {
 		for _, c := range cases {
@@ -394,6 +401,10 @@ func TestRefusedCallsWriteNothing(t *testing.T) {
 		{"increment by zero", []call{startSub(1, ptr(int64(10)))}, increment(1, 0), tasktype.ErrValidation, "by: must be at least 1"},
 		{"increment past items_total", []call{startSub(1, ptr(int64(10))), increment(1, 8)}, increment(1, 3), tasktype.ErrValidation,
 			"items_complete: must be at most items_total (10)"},
+		{"increment past the largest count", []call{startSub(1, nil), increment(1, 1)}, increment(1, math.MaxInt64), tasktype.ErrValidation,
+			"by: must be at most 9223372036854775806: items_complete is 1, and the count may not pass 9223372036854775807, the largest allowed"},
+		{"increment past items_total by the largest number", []call{startSub(1, ptr(int64(10))), increment(1, 1)}, increment(1, math.MaxInt64), tasktype.ErrValidation,
+			"items_complete: must be at most items_total (10)"},
 		{"increment an unknown subtask", nil, increment(2, 1), tasktype.ErrNotFound, "subtask 2 of run"},
 		{"increment a subtask of an unknown run", nil, func(e *env, id uuid.UUID) error {
 			_, err := e.tr.IncrementSubtask(e.ctx, unknown, 1, 1)
@@ -423,6 +434,45 @@ func TestRefusedCallsWriteNothing(t *testing.T) {
 			return err
 		}, tasktype.ErrValidation, "error_message: is required"},
 		{"complete a subtask twice", []call{startSub(1, nil), completeSub(1)}, completeSub(1), tasktype.ErrTransitionNotAllowed, "it is terminal"},
+		// Text past the tracker's limits, refused before anything moves: a
+		// run's failure does not fail its subtasks first, nor a forced
+		// completion cancel them.
+		{"fail with a detail too long", []call{startSub(1, nil)}, func(e *env, id uuid.UUID) error {
+			_, err := e.tr.Fail(e.ctx, id, "boom", strings.Repeat("d", pipeline.MaxDetailLen+1))
+			return err
+		}, tasktype.ErrValidation, "error_detail: must be at most 16000 characters (got 16001)"},
+		{"fail with a message too long", []call{startSub(1, nil)}, func(e *env, id uuid.UUID) error {
+			_, err := e.tr.Fail(e.ctx, id, strings.Repeat("é", pipeline.MaxMessageLen+1), "")
+			return err
+		}, tasktype.ErrValidation, "error_message: must be at most 4000 characters (got 4001)"},
+		{"complete by force with a message too long", []call{startSub(1, nil)}, func(e *env, id uuid.UUID) error {
+			_, err := e.tr.CompleteWith(e.ctx, id, strings.Repeat("m", 70000), pipeline.CompleteOptions{Force: true})
+			return err
+		}, tasktype.ErrValidation, "message: must be at most 4000 characters (got 70000)"},
+		{"cancel with a message too long", []call{startSub(1, nil)}, func(e *env, id uuid.UUID) error {
+			_, err := e.tr.Cancel(e.ctx, id, strings.Repeat("m", 4001))
+			return err
+		}, tasktype.ErrValidation, "message: must be at most 4000 characters (got 4001)"},
+		{"update with a message too long", nil, func(e *env, id uuid.UUID) error {
+			_, err := e.tr.Update(e.ctx, id, pipeline.RunUpdate{Message: ptr(strings.Repeat("m", 4001))})
+			return err
+		}, tasktype.ErrValidation, "message: must be at most 4000 characters (got 4001)"},
+		{"start a subtask with a message too long", nil, func(e *env, id uuid.UUID) error {
+			_, err := e.tr.StartSubtask(e.ctx, id, 1, pipeline.SubtaskStart{Name: "x", Message: strings.Repeat("m", 4001)})
+			return err
+		}, tasktype.ErrValidation, "message: must be at most 4000 characters (got 4001)"},
+		{"update a subtask with a message too long", []call{startSub(1, nil)}, func(e *env, id uuid.UUID) error {
+			_, err := e.tr.UpdateSubtask(e.ctx, id, 1, pipeline.SubtaskUpdate{Message: ptr(strings.Repeat("m", 4001))})
+			return err
+		}, tasktype.ErrValidation, "message: must be at most 4000 characters (got 4001)"},
+		{"fail a subtask with a message too long", []call{startSub(1, nil)}, func(e *env, id uuid.UUID) error {
+			_, err := e.tr.FailSubtask(e.ctx, id, 1, strings.Repeat("m", 4001))
+			return err
+		}, tasktype.ErrValidation, "error_message: must be at most 4000 characters (got 4001)"},
+		{"complete a subtask with a message too long", []call{startSub(1, nil)}, func(e *env, id uuid.UUID) error {
+			_, err := e.tr.CompleteSubtask(e.ctx, id, 1, strings.Repeat("m", 4001))
+			return err
+		}, tasktype.ErrValidation, "message: must be at most 4000 characters (got 4001)"},
 	}
 	forEachBackend(t, func(t *testing.T, e *env) {
 		e.register(t)
@@ -555,6 +605,13 @@ func TestSubtasks(t *testing.T) {
 		}
 		if got := e.subtask(t, r.ID, 2); got.ItemsComplete != 5 || got.Percent != 0 || got.Status != pipelinesubtask.StatusRunning {
 			t.Fatalf("increment without total: %+v", got)
+		}
+		// Up to the largest count exactly: no engine overflows on the way.
+		if got, err := e.tr.IncrementSubtask(e.ctx, r.ID, 2, math.MaxInt64-5); err != nil || got.ItemsComplete != math.MaxInt64 {
+			t.Fatalf("increment to the largest count: %+v, %v", got, err)
+		}
+		if got := e.subtask(t, r.ID, 2); got.ItemsComplete != math.MaxInt64 {
+			t.Fatalf("stored after the increment to the largest count: %d", got.ItemsComplete)
 		}
 		if _, err := e.tr.FailSubtask(e.ctx, r.ID, 2, "index build failed"); err != nil {
 			t.Fatal(err)

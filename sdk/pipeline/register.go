@@ -33,12 +33,12 @@ func (t *Tracker) RegisterTask(ctx context.Context, task Task) error {
 func (t *Tracker) Register(ctx context.Context, stages []Stage, tasks []Task) error {
 	var errs []error
 	for i, s := range stages {
-		if err := validateStage(s); err != nil {
+		if err := ValidateStage(s); err != nil {
 			errs = append(errs, fmt.Errorf("stages[%d]: %w", i, err))
 		}
 	}
 	for i, task := range tasks {
-		if err := validateTask(task); err != nil {
+		if err := ValidateTask(task); err != nil {
 			errs = append(errs, fmt.Errorf("tasks[%d] (%s / %s): %w", i, task.Stage, task.Name, err))
 		}
 	}
@@ -64,14 +64,22 @@ func validateName(field, v string) error {
 	return nil
 }
 
-func validateStage(s Stage) error {
+// ValidateStage checks a stage as Register does, before anything is
+// written: its name, the spec's limits and the tracker's (MaxDescriptionLen).
+func ValidateStage(s Stage) error {
 	if err := validateName("name", s.Name); err != nil {
 		return err
 	}
-	return s.Validate()
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	return checkLen("description", s.Description, MaxDescriptionLen)
 }
 
-func validateTask(task Task) error {
+// ValidateTask checks a task as Register does, before anything is
+// written: its stage and name, the spec's limits and the tracker's
+// (MaxPathLen).
+func ValidateTask(task Task) error {
 	if err := errors.Join(validateName("stage", task.Stage), validateName("name", task.Name)); err != nil {
 		return err
 	}
@@ -79,7 +87,10 @@ func validateTask(task Task) error {
 		// The stage a task names is registered with it: its limit applies.
 		return fieldError("stage", "max_len", "", "must be at most 100 characters")
 	}
-	return task.Validate()
+	if err := task.Validate(); err != nil {
+		return err
+	}
+	return checkPaths(task.ScriptPath, task.ScriptFilename, task.LogPath, task.LogFilename)
 }
 
 // Stages returns the registered stages in order.

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -74,6 +75,9 @@ func (t *Tracker) begin(ctx context.Context, stage, task string, o StartOptions,
 	if err := errors.Join(validateName("stage", stage), validateName("task", task)); err != nil {
 		return nil, err
 	}
+	if err := checkStart(o); err != nil {
+		return nil, err
+	}
 	def, err := t.task(ctx, stage, task)
 	if err != nil {
 		return nil, err
@@ -125,6 +129,21 @@ func (t *Tracker) begin(ctx context.Context, stage, task string, o StartOptions,
 	return moved, nil
 }
 
+// checkStart refuses text of o (and of its process) longer than the
+// tracker's limits. The paths a run takes from its task's registration
+// passed them (or predate them) and are not checked again.
+func checkStart(o StartOptions) error {
+	var user string
+	if o.Process != nil {
+		user = o.Process.User
+	}
+	return cmp.Or(
+		checkLen("user_name", &user, MaxLabelLen),
+		checkLen("code_version", &o.CodeVersion, MaxLabelLen),
+		checkPaths(&o.ScriptPath, &o.ScriptFilename, &o.LogPath, &o.LogFilename),
+		checkMessage("message", o.Message))
+}
+
 // RunUpdate is the progress Update reports; nil fields are left as they are.
 type RunUpdate struct {
 	// Percent is the overall percent complete, 0 to 100.
@@ -137,6 +156,9 @@ type RunUpdate struct {
 // …)). The first update moves a STARTED run to RUNNING; a finished run
 // refuses with the lifecycle's *pipelinerun.TransitionError.
 func (t *Tracker) Update(ctx context.Context, id uuid.UUID, u RunUpdate) (*Run, error) {
+	if err := checkLen("message", u.Message, MaxMessageLen); err != nil {
+		return nil, fmt.Errorf("run %s: update: %w", id, err)
+	}
 	r, err := t.progressRun(ctx, id, func(r *Run) {
 		if u.Percent != nil {
 			r.OverallPercent = *u.Percent
@@ -207,6 +229,9 @@ func (t *Tracker) Fail(ctx context.Context, id uuid.UUID, message, detail string
 	if message == "" {
 		return nil, fmt.Errorf("run %s: fail: %w", id, required("error_message"))
 	}
+	if err := cmp.Or(checkMessage("error_message", message), checkLen("error_detail", &detail, MaxDetailLen)); err != nil {
+		return nil, fmt.Errorf("run %s: fail: %w", id, err)
+	}
 	return t.finish(ctx, id, &finishing{ev: pipelinerun.EventFail, subEv: pipelinesubtask.EventFail, message: message,
 		mutate: func(r *Run) {
 			r.ErrorMessage = &message
@@ -239,9 +264,13 @@ type finishing struct {
 }
 
 // finish checks every move first (the run's event, and the cascade to its
-// unfinished subtasks), then writes the subtasks' moves, then the run's, so
-// that bad input writes nothing.
+// unfinished subtasks, each tried on a copy with its fields and validated),
+// then writes the subtasks' moves, then the run's, so that bad input writes
+// nothing.
 func (t *Tracker) finish(ctx context.Context, id uuid.UUID, f *finishing) (*Run, error) {
+	if err := checkMessage("message", f.message); err != nil {
+		return nil, fmt.Errorf("run %s: %s: %w", id, f.ev, err)
+	}
 	r, err := t.finishRun(ctx, id, f)
 	if err != nil {
 		return nil, fmt.Errorf("run %s: %s: %w", id, f.ev, err)
@@ -259,7 +288,7 @@ func (t *Tracker) finishRun(ctx context.Context, id uuid.UUID, f *finishing) (*R
 	if err != nil {
 		return nil, err
 	}
-	if _, err := pipelinerun.Fire(cur.Status, f.ev); err != nil {
+	if err := t.tryRun(cur, f); err != nil {
 		return nil, err
 	}
 	subs, err := t.st.SubtasksOf(ctx, id)
@@ -272,7 +301,7 @@ func (t *Tracker) finishRun(ctx context.Context, id uuid.UUID, f *finishing) (*R
 			continue
 		}
 		if f.subEv != "" {
-			if _, err := pipelinesubtask.Fire(s.Status, f.subEv); err != nil {
+			if err := t.trySubtask(s, f); err != nil {
 				return nil, fmt.Errorf("subtask %d: %w", s.SubtaskNumber, err)
 			}
 		}
@@ -298,15 +327,42 @@ func (t *Tracker) finishRun(ctx context.Context, id uuid.UUID, f *finishing) (*R
 		if err != nil {
 			return nil, err
 		}
-		return t.runs.FireFrom(ctx, cur, f.ev, func(r *Run) {
-			if f.message != "" {
-				r.Message = &f.message
-			}
-			if f.mutate != nil {
-				f.mutate(r)
-			}
-		}, t.meta(f.message))
+		return t.runs.FireFrom(ctx, cur, f.ev, f.apply, t.meta(f.message))
 	})
+}
+
+// apply sets the fields the run's move writes.
+func (f *finishing) apply(r *Run) {
+	if f.message != "" {
+		r.Message = &f.message
+	}
+	if f.mutate != nil {
+		f.mutate(r)
+	}
+}
+
+// tryRun fires the run's move on a copy of cur, with the fields it writes,
+// and validates the result: what would refuse the run's write refuses before
+// any subtask moves.
+func (t *Tracker) tryRun(cur *Run, f *finishing) error {
+	trial := *cur
+	f.apply(&trial)
+	if err := trial.Fire(f.ev, t.clock()); err != nil {
+		return err
+	}
+	return trial.Validate()
+}
+
+// trySubtask is tryRun for an unfinished subtask moving with its run.
+func (t *Tracker) trySubtask(s *Subtask, f *finishing) error {
+	trial := *s
+	if f.subMutate != nil {
+		f.subMutate(&trial)
+	}
+	if err := trial.Fire(f.subEv, t.clock()); err != nil {
+		return err
+	}
+	return trial.Validate()
 }
 
 // cascade moves one unfinished subtask with the run, unless another writer

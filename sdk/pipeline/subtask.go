@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strconv"
 
 	"github.com/google/uuid"
@@ -40,6 +41,9 @@ func (t *Tracker) StartSubtask(ctx context.Context, run uuid.UUID, n int64, o Su
 
 func (t *Tracker) startSubtask(ctx context.Context, run uuid.UUID, n int64, o SubtaskStart) (*Subtask, error) {
 	if err := validateName("name", o.Name); err != nil {
+		return nil, err
+	}
+	if err := checkMessage("message", o.Message); err != nil {
 		return nil, err
 	}
 	r, err := t.getRun(ctx, run)
@@ -95,6 +99,9 @@ type SubtaskUpdate struct {
 // STARTED subtask to RUNNING; a finished one refuses with the lifecycle's
 // *pipelinesubtask.TransitionError.
 func (t *Tracker) UpdateSubtask(ctx context.Context, run uuid.UUID, n int64, u SubtaskUpdate) (*Subtask, error) {
+	if err := checkLen("message", u.Message, MaxMessageLen); err != nil {
+		return nil, fmt.Errorf("run %s: subtask %d: update: %w", run, n, err)
+	}
 	s, err := t.progressSubtask(ctx, run, n, func(s *Subtask) error {
 		if u.ItemsTotal != nil {
 			s.ItemsTotal = u.ItemsTotal
@@ -124,6 +131,21 @@ func checkItems(done int64, total *int64) error {
 	if total != nil && done > *total {
 		return fieldError("items_complete", "le", strconv.FormatInt(done, 10),
 			fmt.Sprintf("must be at most items_total (%d)", *total))
+	}
+	return nil
+}
+
+// checkIncrement refuses an increment whose count would pass items_total,
+// or the largest count there is (math.MaxInt64). It subtracts instead of
+// adding, so that it cannot overflow itself.
+func checkIncrement(cur *Subtask, by int64) error {
+	if cur.ItemsTotal != nil && cur.ItemsComplete > *cur.ItemsTotal-by {
+		return fieldError("items_complete", "le", "", fmt.Sprintf("must be at most items_total (%d)", *cur.ItemsTotal))
+	}
+	if cur.ItemsComplete > math.MaxInt64-by {
+		return fieldError("by", "le", strconv.FormatInt(by, 10), fmt.Sprintf(
+			"must be at most %d: items_complete is %d, and the count may not pass %d, the largest allowed",
+			math.MaxInt64-cur.ItemsComplete, cur.ItemsComplete, int64(math.MaxInt64)))
 	}
 	return nil
 }
@@ -187,7 +209,7 @@ func (t *Tracker) increment(ctx context.Context, run uuid.UUID, n, by int64) (*S
 			return nil, &StateError{What: fmt.Sprintf("subtask %d", n), Status: string(cur.Status), Op: "increment it",
 				Need: "increments need " + joinStatuses(pipelinesubtask.ActiveStatuses())}
 		}
-		if err := checkItems(cur.ItemsComplete+by, cur.ItemsTotal); err != nil {
+		if err := checkIncrement(cur, by); err != nil {
 			return nil, err
 		}
 		if attempt == maxAttempts { // it changed between the two reads each time
@@ -220,12 +242,18 @@ func (t *Tracker) FailSubtask(ctx context.Context, run uuid.UUID, n int64, messa
 	if message == "" {
 		return nil, fmt.Errorf("run %s: subtask %d: fail: %w", run, n, required("error_message"))
 	}
+	if err := checkMessage("error_message", message); err != nil {
+		return nil, fmt.Errorf("run %s: subtask %d: fail: %w", run, n, err)
+	}
 	return t.finishSubtask(ctx, run, n, pipelinesubtask.EventFail, message, func(s *Subtask) {
 		s.ErrorMessage = &message
 	})
 }
 
 func (t *Tracker) finishSubtask(ctx context.Context, run uuid.UUID, n int64, ev pipelinesubtask.Event, message string, mutate func(*Subtask)) (*Subtask, error) {
+	if err := checkMessage("message", message); err != nil {
+		return nil, fmt.Errorf("run %s: subtask %d: %s: %w", run, n, ev, err)
+	}
 	s, err := retry(ctx, func() (*Subtask, error) {
 		cur, err := t.getSubtask(ctx, run, n)
 		if err != nil {

@@ -132,6 +132,13 @@ func (d *Dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "same-origin")
 	h.Set("X-Frame-Options", "DENY")
+	// The API's strict query check, before any page reads the query (which
+	// url.Values would read leniently, dropping a malformed pair): a 400
+	// page naming the parameter.
+	if err := server.CheckQuery(r); err != nil {
+		d.fail(w, r, err)
+		return
+	}
 	d.mux.ServeHTTP(w, r)
 }
 

@@ -8,6 +8,7 @@ package memstore
 import (
 	"cmp"
 	"context"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -332,8 +333,10 @@ func (s *Store) Increment(ctx context.Context, run uuid.UUID, n, by int64, statu
 			}
 			return nil, false, err
 		}
-		if !slices.Contains(statuses, string(cur.Status)) ||
-			cur.ItemsTotal != nil && cur.ItemsComplete+by > *cur.ItemsTotal {
+		// As the SQL engines: by is subtracted from the limits, so that
+		// nothing passes the largest int64.
+		if !slices.Contains(statuses, string(cur.Status)) || cur.ItemsComplete > math.MaxInt64-by ||
+			cur.ItemsTotal != nil && cur.ItemsComplete > *cur.ItemsTotal-by {
 			return nil, false, nil
 		}
 		next := *cur

@@ -152,7 +152,7 @@ func (s *Store) History(ctx context.Context, f storage.HistoryFilter) ([]*storag
 func (s *Store) Increment(ctx context.Context, run uuid.UUID, n, by int64, statuses []string, at time.Time) (*storage.Subtask, bool, error) {
 	q, sts := in(stmts.Statement("increment"), statuses)
 	args := append([]any{by, by, at.UTC(), run, n}, sts...)
-	res, err := s.db.ExecContext(ctx, q, append(args, by)...)
+	res, err := s.db.ExecContext(ctx, q, append(args, by, by)...)
 	if err != nil {
 		return nil, false, mysql.Classify(err)
 	}

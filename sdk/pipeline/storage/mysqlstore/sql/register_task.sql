@@ -1,8 +1,9 @@
--- As register_stage: the new row comes from a SELECT over the parameters.
+-- As register_stage: the new row comes from a SELECT over the parameters,
+-- the text through CAST so that MariaDB never cuts it.
 INSERT INTO pipeline_task (`stage`, `name`, `position`, `type`, `script_path`, `script_filename`, `log_path`, `log_filename`)
 SELECT n.stage, n.name,
     IF(n.pos > 0, n.pos, (SELECT coalesce(max(t.`position`), 0) + 1 FROM pipeline_task t WHERE t.`stage` = n.stage)),
-    n.type, n.script_path, n.script_filename, n.log_path, n.log_filename
+    n.type, CAST(n.script_path AS CHAR), CAST(n.script_filename AS CHAR), CAST(n.log_path AS CHAR), CAST(n.log_filename AS CHAR)
 FROM (SELECT ? AS stage, ? AS name, CAST(? AS SIGNED) AS pos, ? AS type,
     ? AS script_path, ? AS script_filename, ? AS log_path, ? AS log_filename) AS n
 ON DUPLICATE KEY UPDATE
