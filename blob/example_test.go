@@ -15,7 +15,7 @@ import (
 	"github.com/taskmodel/taskmodel/blob/local"
 )
 
-// The seed-004 flow with the local store: presign an upload, let the client
+// The upload → process flow with the local store: presign an upload, let the client
 // PUT the file, verify it before processing, write an output, presign its
 // download, and delete the task's folder when the task expires.
 func Example() {

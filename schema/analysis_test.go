@@ -10,10 +10,10 @@ import (
 	"github.com/taskmodel/taskmodel/tasktype"
 )
 
-// seed004Matrix is seed 004's "Transition Matrix" table, row by row: the
+// lifecycleMatrix is the upload → process lifecycle's "Transition Matrix" table, row by row: the
 // statuses each status may move to. Rows the table leaves out (the terminal
 // statuses) allow nothing.
-var seed004Matrix = map[string][]string{
+var lifecycleMatrix = map[string][]string{
 	"CREATED":       {"UPLOADING", "EXPIRED"},
 	"UPLOADING":     {"UPLOAD_FAILED", "QUEUED", "EXPIRED"},
 	"UPLOAD_FAILED": {"UPLOADING"},
@@ -21,27 +21,27 @@ var seed004Matrix = map[string][]string{
 	"PROCESSING":    {"COMPLETED", "FAILED", "CANCELLED"},
 }
 
-var seed004Statuses = []string{"CREATED", "UPLOADING", "UPLOAD_FAILED", "QUEUED", "PROCESSING", "COMPLETED", "FAILED", "CANCELLED", "EXPIRED"}
+var lifecycleStatuses = []string{"CREATED", "UPLOADING", "UPLOAD_FAILED", "QUEUED", "PROCESSING", "COMPLETED", "FAILED", "CANCELLED", "EXPIRED"}
 
-func TestAnalysisStatusesInSeedOrder(t *testing.T) {
+func TestAnalysisStatusesInRequiredOrder(t *testing.T) {
 	got := analysis.Statuses()
-	if len(got) != len(seed004Statuses) {
-		t.Fatalf("got %d statuses, want %d", len(got), len(seed004Statuses))
+	if len(got) != len(lifecycleStatuses) {
+		t.Fatalf("got %d statuses, want %d", len(got), len(lifecycleStatuses))
 	}
 	for i, s := range got {
-		if string(s) != seed004Statuses[i] {
-			t.Errorf("status %d = %s, want %s", i, s, seed004Statuses[i])
+		if string(s) != lifecycleStatuses[i] {
+			t.Errorf("status %d = %s, want %s", i, s, lifecycleStatuses[i])
 		}
 	}
 }
 
-// TestAnalysisTransitionMatrix checks all 81 (from, to) pairs against the seed.
+// TestAnalysisTransitionMatrix checks all 81 (from, to) pairs against the lifecycle's requirements.
 func TestAnalysisTransitionMatrix(t *testing.T) {
 	pairs := 0
-	for _, from := range seed004Statuses {
-		for _, to := range seed004Statuses {
+	for _, from := range lifecycleStatuses {
+		for _, to := range lifecycleStatuses {
 			want := false
-			for _, allowed := range seed004Matrix[from] {
+			for _, allowed := range lifecycleMatrix[from] {
 				want = want || allowed == to
 			}
 			t.Run(from+"->"+to, func(t *testing.T) {
@@ -114,8 +114,8 @@ func TestAnalysisFire(t *testing.T) {
 	}
 }
 
-func TestAnalysisTablesMatchSeed(t *testing.T) {
-	// Progress calculation (seed: 0, 10, 15, 15 + int(done × 80), 100; others keep the stored value).
+func TestAnalysisTablesMatchRequirements(t *testing.T) {
+	// Progress calculation (required: 0, 10, 15, 15 + int(done × 80), 100; others keep the stored value).
 	progress := []struct {
 		status analysis.Status
 		done   float64
@@ -126,7 +126,7 @@ func TestAnalysisTablesMatchSeed(t *testing.T) {
 		{analysis.StatusUploading, 0, 10, true},
 		{analysis.StatusQueued, 0, 15, true},
 		{analysis.StatusProcessing, 0, 15, true},
-		{analysis.StatusProcessing, 3.0 / 6, 55, true}, // the seed's progress_detail example
+		{analysis.StatusProcessing, 3.0 / 6, 55, true}, // the requirements' progress_detail example
 		{analysis.StatusProcessing, 1, 95, true},
 		{analysis.StatusProcessing, 7, 95, true}, // clamped
 		{analysis.StatusCompleted, 0, 100, true},
@@ -138,7 +138,7 @@ func TestAnalysisTablesMatchSeed(t *testing.T) {
 			t.Errorf("%s.Progress(%v) = %d, %v; want %d, %v", p.status, p.done, got, ok, p.want, p.ok)
 		}
 	}
-	// Timeouts (seed's Timeout Rules).
+	// Timeouts (the requirements' Timeout Rules).
 	timeouts := analysis.Timeouts()
 	want := []string{"CREATED 15m0s EXPIRED created_at ", "UPLOADING 15m0s EXPIRED upload_started_at ", "PROCESSING 30m0s FAILED processing_started_at TIMEOUT_ERROR"}
 	if len(timeouts) != len(want) {
@@ -151,7 +151,7 @@ func TestAnalysisTablesMatchSeed(t *testing.T) {
 		}
 	}
 	if _, ok := analysis.StatusQueued.Timeout(); ok {
-		t.Error("QUEUED has a timeout; the seed gives none")
+		t.Error("QUEUED has a timeout; the requirements give none")
 	}
 	// Display and poll intervals.
 	if d := analysis.StatusUploading.Display(); d.Label != "Uploading" || d.Color != "blue" || d.PollInterval.Milliseconds() != 2000 {
@@ -175,7 +175,7 @@ func TestAnalysisTablesMatchSeed(t *testing.T) {
 		}
 	}
 	if !analysis.StatusUploading.IsPending() || !analysis.StatusQueued.IsReady() || !analysis.StatusProcessing.IsActive() || analysis.StatusUploadFailed.IsPending() {
-		t.Error("categories do not match the seed")
+		t.Error("categories do not match the requirements")
 	}
 	if got := analysis.EventFail.RequiredFields(); strings.Join(got, ",") != "error_code,error_message" {
 		t.Errorf("fail requires %v", got)

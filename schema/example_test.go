@@ -7,7 +7,7 @@ import (
 	"github.com/taskmodel/taskmodel/gen/analysis"
 )
 
-// A seed-004 task moves only along its spec's transition matrix: Fire checks
+// An upload → process task moves only along its spec's transition matrix: Fire checks
 // every event, and the generated tables give progress and display.
 func Example_analysisLifecycle() {
 	task := analysis.NewTask()

@@ -17,7 +17,7 @@ import (
 	"github.com/taskmodel/taskmodel/tasktype"
 )
 
-// TestBackgroundTaskTypes: seed 002's five task types share one lifecycle
+// TestBackgroundTaskTypes: the unified listing's five task types share one lifecycle
 // whose statuses carry the unified codes Q, R, D, F, C, one each.
 func TestBackgroundTaskTypes(t *testing.T) {
 	// Each task type's ParseStatus, reduced to the code it gives a status.
@@ -62,7 +62,7 @@ func TestBackgroundTaskTypes(t *testing.T) {
 	}
 }
 
-// TestPipelineModels: seed 003's run and subtask statuses NOT_STARTED …
+// TestPipelineModels: tasker's run and subtask statuses NOT_STARTED …
 // CANCELLED, with a subtask that references its run.
 func TestPipelineModels(t *testing.T) {
 	var got []string
@@ -73,7 +73,7 @@ func TestPipelineModels(t *testing.T) {
 		t.Errorf("run statuses = %v", got)
 	}
 	if len(pipelinesubtask.Statuses()) != 7 || pipelinerun.Initial() != pipelinerun.StatusNotStarted {
-		t.Error("subtask statuses or initial status differ from the seed")
+		t.Error("subtask statuses or initial status differ from tasker's")
 	}
 	sub := pipelinesubtask.NewPipelineSubtask()
 	sub.Name = "Loading data"

@@ -20,8 +20,9 @@ func names(ss []stage.Status) []string {
 	return out
 }
 
-// TestStageSetsMatchSeed checks seed 001's module attributes exactly.
-func TestStageSetsMatchSeed(t *testing.T) {
+// TestStageSetsMatchRequirements checks the stage-execution framework's module
+// attributes exactly.
+func TestStageSetsMatchRequirements(t *testing.T) {
 	tests := []struct {
 		name string
 		got  []stage.Status
@@ -105,7 +106,7 @@ func TestStageStateLimits(t *testing.T) {
 }
 
 func TestStageStateJSON(t *testing.T) {
-	// The seed's pydantic shape, as the Python framework writes it.
+	// The framework's pydantic shape, as its Python side writes it.
 	in := `{"stage_name":"load","status":"COMPLETE","task_id":"t-1","attempts":1,
 	  "history":[{"attempt":1,"begin_status":"CREATED","begin_ts":"2025-01-01T00:00:00Z","end_status":"COMPLETE",
 	              "end_ts":"2025-01-01T00:00:03Z","message":"ok","run_time_seconds":3.2}],

@@ -345,7 +345,7 @@ func (e *env) create(user string) string {
 	return r.json(e.t)["task_id"].(string)
 }
 
-// uploadURLs asks for the seed's upload URLs (primary and parameters).
+// uploadURLs asks for the lifecycle's upload URLs (primary and parameters).
 func (e *env) uploadURLs(user, id string) map[string]any {
 	e.t.Helper()
 	r := e.must(200, "POST", "/tasks/"+id+"/upload-urls", user, `{"files":{"primary":{"filename":"data.csv","content_type":"text/csv"}},"has_parameters":true}`)

@@ -13,7 +13,7 @@ import (
 )
 
 // A server over the memory backend, with anonymous access for local use:
-// create a seed-004 task and read it back.
+// create an upload → process task and read it back.
 func Example() {
 	models, err := catalog.Serve(server.Memory())
 	if err != nil {

@@ -23,7 +23,7 @@ import (
 func BenchmarkLoad(b *testing.B) {
 	const clients = 32
 	bare := func(b *testing.B) string {
-		// A task as GET /tasks/{id} returns it (the size of a seed-004 task).
+		// A task as GET /tasks/{id} returns it (the size of an upload → process task).
 		body := []byte(`{"task_id":"01a2293e-55bd-7a81-96a6-cc775c50e831","task_type":"analysis","id":"01a2293e-55bd-7a81-96a6-cc775c50e831","status":"CREATED","version":1,"created_at":"2026-11-29T21:38:00.765688Z","updated_at":"2026-11-29T21:38:00.765688Z","user_id":"alice","tool_id":"profile-my-data","agents":["unified-profiler","score-risk"],"progress":0,"progress_detail":null,"error_code":null,"error_message":null,"blobs_cleaned":false,"upload_started_at":null,"upload_failed_at":null,"queued_at":null,"processing_started_at":null,"completed_at":null,"failed_at":null,"cancelled_at":null,"expired_at":null}` + "\n")
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {

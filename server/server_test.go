@@ -55,10 +55,10 @@ func (e *env) readEvents(user, id string) []map[string]any {
 	return out
 }
 
-// TestSeed004FrontendFlow runs seed 004's "Complete Upload Flow (Frontend)"
+// TestUploadFrontendFlow runs the upload → process lifecycle's "Complete Upload Flow (Frontend)"
 // over HTTP: create, upload URLs, PUT the files, process, follow the task
 // by SSE and by polling to COMPLETED, and download the output.
-func TestSeed004FrontendFlow(t *testing.T) {
+func TestUploadFrontendFlow(t *testing.T) {
 	for _, b := range append(backendNames, "sqlite+s3") {
 		t.Run(b, func(t *testing.T) {
 			name, s3 := strings.CutSuffix(b, "+s3")
@@ -147,7 +147,7 @@ func TestSeed004FrontendFlow(t *testing.T) {
 }
 
 // TestUploadFailedAndRetry: /process before the upload → UPLOAD_FAILED with
-// the seed's message; new URLs → UPLOADING with the message cleared; upload
+// the documented message; new URLs → UPLOADING with the message cleared; upload
 // and process → QUEUED.
 func TestUploadFailedAndRetry(t *testing.T) {
 	for _, b := range backendNames {
@@ -274,7 +274,7 @@ func TestAnonymous(t *testing.T) {
 }
 
 // TestSweeperExpiresAndCleansUploads: an UPLOADING task past its 15 minutes
-// expires and its uploaded files are deleted (seed 004).
+// expires and its uploaded files are deleted (the upload → process lifecycle).
 func TestSweeperExpiresAndCleansUploads(t *testing.T) {
 	for _, b := range backendNames {
 		t.Run(b, func(t *testing.T) {
@@ -306,9 +306,10 @@ func TestSweeperExpiresAndCleansUploads(t *testing.T) {
 	}
 }
 
-// TestSeed002Examples runs every curl and httpx example of seed 002 against
+// TestListingExamples runs every curl and httpx example of the unified
+// /tasks listing's requirements against
 // tasks of its five types.
-func TestSeed002Examples(t *testing.T) {
+func TestListingExamples(t *testing.T) {
 	for _, b := range backendNames {
 		t.Run(b, func(t *testing.T) {
 			e := newEnv(t, b, envOptions{})
@@ -394,7 +395,7 @@ func TestSeed002Examples(t *testing.T) {
 	}
 }
 
-// TestModelsWithoutOwner: a stage task (seed 001: no api section, a
+// TestModelsWithoutOwner: a stage task (the stage-execution framework: no api section, a
 // task_id field of its own) is visible to admins only, and its JSON keeps
 // its own task_id, once.
 func TestModelsWithoutOwner(t *testing.T) {

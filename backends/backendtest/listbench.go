@@ -120,9 +120,9 @@ type ListingQuery struct {
 // (owner_*: a typical user, heavy_owner_*: the user owning a tenth of the
 // tasks), which may return no rows.
 func ListingQueries() []ListingQuery {
-	qs := seedQueries()
+	qs := requiredQueries()
 	for _, owner := range []struct{ prefix, user string }{{"owner_", ListingUser}, {"heavy_owner_", ListingHeavyUser}} {
-		for _, lq := range seedQueries() {
+		for _, lq := range requiredQueries() {
 			lq.Name, lq.Filter.Owner = owner.prefix+lq.Name, &owner.user
 			qs = append(qs, lq)
 		}
@@ -130,7 +130,7 @@ func ListingQueries() []ListingQuery {
 	return qs
 }
 
-func seedQueries() []ListingQuery {
+func requiredQueries() []ListingQuery {
 	tag := func(s string) *string { return &s }
 	codes := func(cs ...tasktype.Code) []tasktype.Code { return cs }
 	return []ListingQuery{

@@ -144,7 +144,7 @@ func TestListingPlansUsePartialIndexes(t *testing.T) {
 		t.Fatalf("found %d partial listing indexes (%v), want one per model with an optional tag or owner", len(partial), partial)
 	}
 	// The listing benchmark's data set (tags, owners, statuses and ages as
-	// seed 002 describes them), 20,000 tasks.
+	// the listing's requirements describe them), 20,000 tasks.
 	if err := loadListing(ctx, t, pool, 20000); err != nil {
 		t.Fatal(err)
 	}

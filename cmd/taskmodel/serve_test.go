@@ -72,7 +72,7 @@ func (sv *serving) call(t *testing.T, method, path, token, body string, header .
 }
 
 // TestServe runs the built binary's serve command on each database: the
-// seed-004 flow with a token from `taskmodel token create`, a worker pool
+// upload → process flow with a token from `taskmodel token create`, a worker pool
 // and the demo handler, then a graceful stop on SIGTERM.
 func TestServe(t *testing.T) {
 	for _, eng := range engines {

@@ -163,7 +163,7 @@ func TestProgressMapping(t *testing.T) {
 func TestCancel(t *testing.T) {
 	forEach(t, func(t *testing.T, e *Engine, _ backends.Driver[analysis.Task], _ *backendtest.Clock) {
 		x, _ := e.Create(ctx, sdktest.NewTask(), engine.Meta{})
-		// Seed 004: cancel only while PROCESSING.
+		// The upload → process lifecycle: cancel only while PROCESSING.
 		_, err := e.Cancel(ctx, x.ID, engine.Meta{Actor: "alice"})
 		var te *analysis.TransitionError
 		if !errors.As(err, &te) || te.From != analysis.StatusCreated || !strings.Contains(err.Error(), "allowed: request_upload_urls, expire") {

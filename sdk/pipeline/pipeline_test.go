@@ -596,7 +596,7 @@ func TestSubtasks(t *testing.T) {
 		if err != nil || s.Status != pipelinesubtask.StatusCompleted || s.Percent != 100 || s.EndedAt == nil {
 			t.Fatalf("complete: %+v, %v", s, err)
 		}
-		// A subtask with no items: start then complete, no update (as the seed's scripts do).
+		// A subtask with no items: start then complete, no update (as tasker's scripts do).
 		if _, err := e.tr.StartSubtask(e.ctx, r.ID, 2, pipeline.SubtaskStart{Name: "Indexes"}); err != nil {
 			t.Fatal(err)
 		}

@@ -14,7 +14,7 @@ import (
 // Config sets how a Runner retries, waits and timestamps. The zero value
 // runs every stage once (policy NONE) and reads the real clock.
 type Config struct {
-	// Policy is the seed's retry policy; "" means RetryPolicyNone.
+	// Policy is the retry policy; "" means RetryPolicyNone.
 	Policy RetryPolicy
 	// MaxAttempts bounds the attempts the policy allows. NONE: 0 or 1
 	// (each stage runs once). STAGE: at least 1, the attempts of each stage.

@@ -25,13 +25,13 @@ type (
 	StageState = stagemodel.StageState
 	// SimpleRecordsResult is a stage's result; the final stage's is the task's.
 	SimpleRecordsResult = stagemodel.SimpleRecordsResult
-	// RetryPolicy is the seed's retry policy.
+	// RetryPolicy says how a task's failed stages are retried.
 	RetryPolicy = stagemodel.RetryPolicy
 	// Store stores StageState rows over any backends.Driver.
 	Store = backends.Store[stagemodel.StageState, stagemodel.Event, *stagemodel.StageState]
 )
 
-// The seed's retry policies.
+// The retry policies.
 const (
 	// RetryPolicyNone: a single stage failure fails the task.
 	RetryPolicyNone = stagemodel.RetryPolicyNone
@@ -42,7 +42,7 @@ const (
 	RetryPolicyGlobal = stagemodel.RetryPolicyGlobal
 )
 
-// MaxNameLength is the seed's STAGE_NAME_MAX_LENGTH, in characters.
+// MaxNameLength is the longest stage name, in characters.
 const MaxNameLength = 150
 
 // Stage is one step of a task. Every stage of a task works on the same state
@@ -555,8 +555,8 @@ func entry(row *StageState, end stagemodel.Status, msg string, now time.Time) st
 		EndStatus: end, EndTs: timestamp(now), Message: msg, RunTimeSeconds: max(now.Sub(begin).Seconds(), 0)}
 }
 
-// timestamp formats a history entry's begin_ts and end_ts (the seed gives
-// them no format): RFC 3339 in UTC with the stored microseconds.
+// timestamp formats a history entry's begin_ts and end_ts (no format was
+// prescribed): RFC 3339 in UTC with the stored microseconds.
 func timestamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000000Z07:00") }
 
 // appendEntry appends without writing into a backing array another copy of

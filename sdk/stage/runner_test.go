@@ -144,7 +144,7 @@ func TestPolicies(t *testing.T) {
 	}
 }
 
-// TestHistoryEntries checks every field of the seed's per-attempt entries,
+// TestHistoryEntries checks every field of the framework's per-attempt entries,
 // the store's history rows and the checkpoint.
 func TestHistoryEntries(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {

@@ -22,7 +22,7 @@ import (
 )
 
 // BenchmarkEndToEnd measures whole task lives per second: create (QUEUED,
-// the seed-002 training model's initial status) → reserve and claim → a
+// the training model's initial status) → reserve and claim → a
 // no-op handler → DONE, every step with its history row. b.N tasks are
 // created by 8 producers (TASKMODEL_BENCH_PRODUCERS), each waiting for its
 // create, while one pool runs them. Besides tasks/s, each result reports

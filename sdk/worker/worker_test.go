@@ -300,7 +300,7 @@ func TestGracefulShutdown(t *testing.T) {
 	})
 }
 
-// TestRescueFailsLostTask: seed 004 has no way back to QUEUED, so a task
+// TestRescueFailsLostTask: the upload → process lifecycle has no way back to QUEUED, so a task
 // whose worker vanished fails with INTERNAL_ERROR; a worker that is merely
 // slow sees its context cancelled and writes nothing.
 func TestRescueFailsLostTask(t *testing.T) {
@@ -344,7 +344,7 @@ func TestRescueFailsLostTask(t *testing.T) {
 	})
 }
 
-// TestRescueRequeues: the training model (seed 002) requeues a lost task
+// TestRescueRequeues: the training model requeues a lost task
 // while attempts remain (max_attempts 3), then fails it.
 func TestRescueRequeues(t *testing.T) {
 	type TEngine = engine.Engine[training.Training, training.Event, *training.Training]

@@ -10,7 +10,7 @@ import (
 
 // TestGoGenerateInAnotherModule does what another team does: in a module of
 // its own it declares taskgen as a tool, writes a spec that is none of the
-// seeds and a //go:generate line, runs go generate, then vets the generated
+// built-in models and a //go:generate line, runs go generate, then vets the generated
 // package and runs tests against it. Both taskmodel modules are replaced by
 // this checkout, so the test needs only the module cache and proxy.
 func TestGoGenerateInAnotherModule(t *testing.T) {

@@ -180,7 +180,7 @@ func TestOpenAPIValid(t *testing.T) {
 			t.Errorf("%s accepts %s", schema, body)
 		}
 	}
-	// Seed 004.
+	// The upload → process lifecycle.
 	check("analysis.create_request", `{"tool_id": "profile-my-data", "agents": ["unified-profiler", "score-risk"]}`, true)
 	check("analysis.create_request", `{"task_type": "analysis", "tool_id": "t", "agents": ["a"]}`, true)
 	check("analysis.create_request", `{"tool_id": "t", "agents": ["a"], "user_id": "mallory"}`, false)
@@ -192,7 +192,7 @@ func TestOpenAPIValid(t *testing.T) {
 	check("analysis.upload_urls_request", `{"files": {"primary": {"filename": "a", "content_type": "text/csv", "size": 104857601}}}`, false)
 	check("analysis.upload_urls_request", `{"files": {"primary": {"filename": "a", "content_type": "text/csv"}, "parameters": {"filename": "p", "content_type": "application/json"}}}`, false)
 	check("training.create_request", `{"tool_id": "t", "agents": ["a"]}`, false)
-	// Seed 002.
+	// The unified /tasks listing.
 	check("ListRow", `{"id": "123e4567-e89b-12d3-a456-426614174000", "task_type": "training", "task_status": "R", "tag": "my-experiment", "created_at": "2024-01-15T10:30:00Z", "end_date": null}`, true)
 	check("ListRow", `{"id": "123e4567-e89b-12d3-a456-426614174000", "task_type": "training", "task_status": "RUNNING", "tag": null, "created_at": "2024-01-15T10:30:00Z", "end_date": null}`, false)
 	check("Problem", `{"type": "about:blank", "title": "Conflict", "status": 409, "detail": "cancel is not allowed from QUEUED", "current_status": "QUEUED", "allowed_actions": ["cancel"]}`, true)

@@ -115,13 +115,13 @@ func TestAnalysisModel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The derived matrix in the loader's own terms: seed 004 allows 10 moves.
+	// The derived matrix in the loader's own terms: the upload → process lifecycle allows 10 moves.
 	moves := 0
 	for _, s := range m.Statuses {
 		moves += len(m.Targets(s))
 	}
 	if moves != 10 {
-		t.Errorf("%d allowed moves, want 10 (seed 004's matrix)", moves)
+		t.Errorf("%d allowed moves, want 10 (the lifecycle's matrix)", moves)
 	}
 	if f := m.FieldByName("completed_at"); f == nil || !f.EnteredAt || !f.Optional || f.Type.Kind != spec.KindTime {
 		t.Errorf("completed_at = %+v", f)
