@@ -96,6 +96,7 @@ func TestDiff(t *testing.T) {
 	}{
 		{"earlier entry", v3, cli.ExitBreaking, []string{
 			"(**breaking**: `field.comment.narrowed`)",
+			"  - field.comment.narrowed <why>\n",
 			"`field.comment.narrowed` is under breaking_changes at %s already, where it acknowledged an earlier change",
 		}},
 		{"entry with a reason", strings.Replace(v3, "]\n", ", field.comment.narrowed again for the cards]\n", 1), cli.ExitOK, []string{
@@ -153,7 +154,8 @@ func TestRemovedModel(t *testing.T) {
 	t.Chdir(dir)
 	generate := func() (int, string) {
 		var stderr bytes.Buffer
-		code := cli.Run([]string{"-spec", "schema", "-out", "gen", "-sqlc", "sqlc.yaml"}, &stderr)
+		// sqlc.yaml beside the specs, as the README's quick start has it.
+		code := cli.Run([]string{"-spec", "schema", "-out", "gen", "-sqlc", "schema/sqlc.yaml"}, &stderr)
 		return code, stderr.String()
 	}
 	if code, msg := generate(); code != cli.ExitOK {

@@ -390,12 +390,16 @@ func (r *Report) Markdown(from string) string {
 		}
 		p("**%s not acknowledged.** If they are meant, list them in the spec:\n\n```yaml\nbreaking_changes:\n", what)
 		for _, id := range un {
-			p("  - %s\n", id)
+			if slices.Contains(r.Earlier, id) {
+				p("  - %s <why>\n", id) // the bare ID is listed already
+			} else {
+				p("  - %s\n", id)
+			}
 		}
 		p("```\n\n")
 		for _, id := range un {
 			if slices.Contains(r.Earlier, id) {
-				p("`%s` is under breaking_changes at %s already, where it acknowledged an earlier change: an entry acknowledges the change it arrives with. List the ID again with a reason after it, such as `- %s <why>`, or reword the old entry.\n\n", id, from, id)
+				p("`%s` is under breaking_changes at %s already, where it acknowledged an earlier change: an entry acknowledges the change it arrives with. List the ID again with a reason after it, or reword the old entry.\n\n", id, from)
 			}
 		}
 	}

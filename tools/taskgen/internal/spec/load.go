@@ -54,8 +54,8 @@ func LoadFile(path string) (*Model, error) {
 	return m, nil
 }
 
-// LoadDir loads every *.yaml file directly inside dir (lifecycle files live
-// in subdirectories), in name order, and checks them together: model and
+// LoadDir loads every *.yaml file directly inside dir but sqlc.yaml (lifecycle
+// files live in subdirectories), in name order, and checks them together: model and
 // package names are unique and references resolve.
 func LoadDir(dir string) ([]*Model, error) {
 	entries, err := os.ReadDir(dir)
@@ -67,8 +67,8 @@ func LoadDir(dir string) ([]*Model, error) {
 		errs   ErrorList
 	)
 	for _, e := range entries {
-		if e.IsDir() || !strings.HasSuffix(e.Name(), ".yaml") {
-			continue
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".yaml") || e.Name() == "sqlc.yaml" {
+			continue // sqlc.yaml: the sqlc configuration taskgen writes beside the specs
 		}
 		m, err := LoadFile(filepath.Join(dir, e.Name()))
 		var list ErrorList
