@@ -82,6 +82,9 @@ func TestBadInput(t *testing.T) {
 					if p["type"] != server.ProblemTypeBase+c.kind || p["status"] != float64(c.status) || p["title"] == "" || p["detail"] == "" {
 						t.Errorf("problem %v", p)
 					}
+					if d, _ := p["detail"].(string); c.name == "nil uuid" && !strings.Contains(d, "the nil UUID (all zeros) is never one") {
+						t.Errorf("nil uuid: detail %q", d)
+					}
 					if c.field != "" {
 						errs, _ := p["errors"].([]any)
 						var fields []string

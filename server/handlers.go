@@ -226,13 +226,25 @@ func (s *Server) createTask(w http.ResponseWriter, r *http.Request) {
 // visible reports whether u may see a task: its owner, or an admin.
 func visible(u User, v *view) bool { return u.Admin || (v.owner != "" && v.owner == u.Name) }
 
+// checkTaskID checks a path's task id, parsed into id with the error
+// parseErr: a UUID, and not the nil UUID, which no task has.
+func checkTaskID(raw string, id uuid.UUID, parseErr error) error {
+	if parseErr != nil {
+		return badRequest("id", "uuid", fmt.Sprintf("must be a task id (a UUID such as 123e4567-e89b-12d3-a456-426614174000), not %q", truncate(raw, 80)))
+	}
+	if id == uuid.Nil {
+		return badRequest("id", "uuid", "must be a task id: the nil UUID (all zeros) is never one")
+	}
+	return nil
+}
+
 // lookup finds the task named by the path's id in any model, as the
 // request's user may see it; a task of another user is not found.
 func (s *Server) lookup(r *http.Request) (*view, binding, error) {
 	raw := r.PathValue("id")
 	id, err := uuid.Parse(raw)
-	if err != nil || id == uuid.Nil {
-		return nil, nil, badRequest("id", "uuid", fmt.Sprintf("must be a task id (a UUID such as 123e4567-e89b-12d3-a456-426614174000), not %q", truncate(raw, 80)))
+	if err := checkTaskID(raw, id, err); err != nil {
+		return nil, nil, err
 	}
 	// The routes of one task take no query parameters but the event
 	// stream's token (once), as GET /tasks and /pipelines refuse theirs.

@@ -271,8 +271,8 @@ func (s *Server) WatchTasks(ctx context.Context, u User) <-chan TaskState {
 
 func (s *Server) pageLookup(ctx context.Context, u User, raw string) (*view, binding, error) {
 	id, err := uuid.Parse(raw)
-	if err != nil || id == uuid.Nil {
-		return nil, nil, badRequest("id", "uuid", fmt.Sprintf("must be a task id (a UUID), not %q", truncate(raw, 80)))
+	if err := checkTaskID(raw, id, err); err != nil {
+		return nil, nil, err
 	}
 	v, b, err := s.find(ctx, id)
 	if err != nil {

@@ -274,8 +274,8 @@ type heldLease struct {
 func (s *Server) workerTask(r *http.Request, body map[string]json.RawMessage) (heldLease, error) {
 	raw := r.PathValue("id")
 	id, err := uuid.Parse(raw)
-	if err != nil || id == uuid.Nil {
-		return heldLease{}, badRequest("id", "uuid", fmt.Sprintf("must be a task id (a UUID such as 123e4567-e89b-12d3-a456-426614174000), not %q", truncate(raw, 80)))
+	if err := checkTaskID(raw, id, err); err != nil {
+		return heldLease{}, err
 	}
 	var ls string
 	lraw, ok := body["lease"]

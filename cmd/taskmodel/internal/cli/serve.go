@@ -154,6 +154,14 @@ func (f serveFlags) check() error {
 			return usagef(fmt.Errorf("--public-url: must be an absolute http(s) URL, such as https://tasks.example.com, not %q", f.publicURL))
 		}
 	}
+	for _, o := range f.cors {
+		// An origin is what a browser sends in its Origin header: scheme,
+		// host and port, nothing else; any other text would never match.
+		u, err := url.Parse(o)
+		if o != "*" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil) {
+			return usagef(fmt.Errorf("--cors-origin: must be * or an origin, such as https://app.example.com or http://localhost:5173 (scheme, host and port only), not %q", o))
+		}
+	}
 	return nil
 }
 

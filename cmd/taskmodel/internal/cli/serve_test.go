@@ -28,6 +28,8 @@ func TestServeRefusesBadFlags(t *testing.T) {
 		{[]string{"--addr", "127.0.0.1:99999"}, `--addr: the port must be a number from 0 to 65535, not "99999"`},
 		{[]string{"--public-url", "ftp://x"}, `--public-url: must be an absolute http(s) URL, such as https://tasks.example.com, not "ftp://x"`},
 		{[]string{"--public-url", "/relative"}, `--public-url: must be an absolute http(s) URL, such as https://tasks.example.com, not "/relative"`},
+		{[]string{"--cors-origin", "not a url"}, `--cors-origin: must be * or an origin, such as https://app.example.com or http://localhost:5173 (scheme, host and port only), not "not a url"`},
+		{[]string{"--cors-origin", "https://app.example.com/"}, `--cors-origin: must be * or an origin, such as https://app.example.com or http://localhost:5173 (scheme, host and port only), not "https://app.example.com/"`},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
