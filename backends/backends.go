@@ -249,7 +249,7 @@ func (s *Store[T, E, PT]) FireFrom(ctx context.Context, cur *T, ev E, mutate fun
 		return nil, err
 	}
 	if !ok {
-		return nil, s.lost(ctx, from.ID)
+		return nil, s.lost(ctx, from)
 	}
 	return &next, nil
 }
@@ -276,17 +276,23 @@ func (s *Store[T, E, PT]) Update(ctx context.Context, cur *T, mutate func(*T)) (
 		return nil, err
 	}
 	if !ok {
-		return nil, s.lost(ctx, from.ID)
+		return nil, s.lost(ctx, from)
 	}
 	return &next, nil
 }
 
 // lost tells a failed guard apart: the task is gone, or it changed.
-func (s *Store[T, E, PT]) lost(ctx context.Context, id uuid.UUID) error {
-	if _, err := s.driver.Get(ctx, id); err != nil {
+func (s *Store[T, E, PT]) lost(ctx context.Context, from tasktype.Key) error {
+	cur, err := s.driver.Get(ctx, from.ID)
+	if err != nil {
 		return err
 	}
-	return fmt.Errorf("task %s: %w", id, tasktype.ErrConflict)
+	now := PT(cur).Key()
+	if now.Status == from.Status && now.Version == from.Version {
+		return fmt.Errorf("task %s: %w", from.ID, tasktype.ErrConflict)
+	}
+	return fmt.Errorf("task %s is %s at version %d now, not %s at version %d as it was read: %w",
+		from.ID, now.Status, now.Version, from.Status, from.Version, tasktype.ErrConflict)
 }
 
 // Delete removes a task and its history.

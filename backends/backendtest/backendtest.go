@@ -453,6 +453,10 @@ func testFireStale(t *testing.T, e env) {
 	if !errors.Is(err, tasktype.ErrConflict) {
 		t.Fatalf("stale fire: %v", err)
 	}
+	want := fmt.Sprintf("task %s is UPLOADING at version 2 now, not CREATED at version 1 as it was read: task changed concurrently", x.ID)
+	if err.Error() != want {
+		t.Errorf("stale fire: %q, want %q", err, want)
+	}
 	got, _ := e.store.Get(e.ctx, x.ID)
 	if got.Status != analysis.StatusUploading || got.Version != 2 {
 		t.Errorf("the stale write changed the task: %s v%d", got.Status, got.Version)

@@ -39,7 +39,15 @@ type Error struct {
 	Message string
 }
 
-func (e *Error) Error() string { return e.Code + ": " + e.Message }
+func (e *Error) Error() string {
+	switch {
+	case e.Code == "":
+		return e.Message
+	case e.Message == "":
+		return e.Code
+	}
+	return e.Code + ": " + e.Message
+}
 
 // Fail returns an *Error with a code and a message.
 func Fail(code, format string, args ...any) error {

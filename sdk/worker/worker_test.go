@@ -918,3 +918,19 @@ func TestRequeuedTaskRunsAgainInOnePool(t *testing.T) {
 		})
 	}
 }
+
+func TestErrorText(t *testing.T) {
+	for _, c := range []struct {
+		err  *worker.Error
+		want string
+	}{
+		{&worker.Error{Code: "AGENT_ERROR", Message: "agent failed"}, "AGENT_ERROR: agent failed"},
+		{&worker.Error{Message: "agent failed"}, "agent failed"},
+		{&worker.Error{Code: "AGENT_ERROR"}, "AGENT_ERROR"},
+		{&worker.Error{}, ""},
+	} {
+		if got := c.err.Error(); got != c.want {
+			t.Errorf("%+v: %q, want %q", *c.err, got, c.want)
+		}
+	}
+}
