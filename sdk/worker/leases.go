@@ -619,11 +619,17 @@ func (l *Leases[T, E, PT]) failure(err error) (code, msg, detail string) {
 	case errors.As(err, &pe):
 		return l.spec.ErrorCode, pe.Error(), pe.Error() + "\n\n" + string(pe.stack)
 	case errors.As(err, &we):
-		code := we.Code
+		code, msg := we.Code, we.Message
+		if code != "" && l.CheckCode(code) != nil {
+			// As taskmodel work does: the message keeps the code the
+			// model does not know, which the model's own code replaces.
+			msg = fmt.Sprintf("[error code %s is not one of the model's] %s", code, msg)
+			code = ""
+		}
 		if code == "" {
 			code = l.spec.ErrorCode
 		}
-		return code, we.Message, err.Error()
+		return code, msg, err.Error()
 	}
 	return l.spec.ErrorCode, err.Error(), err.Error()
 }

@@ -33,7 +33,9 @@ type Model[T any, E ~string] interface {
 // and when a shutdown's grace period ends: a handler must return soon after.
 type Handler[T any] func(ctx context.Context, task *T, p *Progress[T]) error
 
-// Error is a handler failure with an error code of the spec.
+// Error is a handler failure with an error code of the spec. A code the
+// spec does not declare is replaced by the worker section's error_code, and
+// the task's message starts with "[error code X is not one of the model's]".
 type Error struct {
 	Code    string
 	Message string

@@ -166,7 +166,7 @@ func TestFailures(t *testing.T) {
 		inDetail string
 	}{
 		{"coded error", func() error { return worker.Fail("AGENT_ERROR", "agent %s exited %d", "score-risk", 2) }, analysis.ErrorCodeAgentError, "agent score-risk exited 2", "AGENT_ERROR: agent score-risk exited 2"},
-		{"unknown code", func() error { return worker.Fail("NOPE", "odd") }, analysis.ErrorCodeInternalError, "odd", "NOPE: odd"},
+		{"unknown code", func() error { return worker.Fail("NOPE", "odd") }, analysis.ErrorCodeInternalError, "[error code NOPE is not one of the model's] odd", "NOPE: odd"},
 		{"plain error", func() error { return errors.New("disk full") }, analysis.ErrorCodeInternalError, "disk full", "disk full"},
 		{"panic", func() error { panic("nil map") }, analysis.ErrorCodeInternalError, "panic: nil map", "goroutine"},
 		{"long message", func() error { return errors.New(strings.Repeat("x", 3000)) }, analysis.ErrorCodeInternalError, strings.Repeat("x", 2000), "xxx"},
