@@ -169,16 +169,12 @@ func removedModels(models []*spec.Model, dir, out, base string) ([]removedModel,
 		return gone, nil
 	}
 	rel := filepath.ToSlash(filepath.Clean(dir))
-	cmd := exec.Command("git", "ls-tree", "--name-only", base+":./"+rel)
-	var errOut bytes.Buffer
-	cmd.Stderr = &errOut
-	list, err := cmd.Output()
+	list, err := git("ls-tree", "--name-only", base+":./"+rel)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil // the revision has no such directory: every model is new
+	}
 	if err != nil {
-		msg := strings.TrimSpace(errOut.String())
-		if strings.Contains(msg, "does not exist") || strings.Contains(msg, "not a tree") {
-			return nil, nil // the revision has no such directory: every model is new
-		}
-		return nil, fmt.Errorf("git ls-tree %s:./%s: %s", base, rel, msg)
+		return nil, err
 	}
 	for _, name := range strings.Fields(string(list)) {
 		if !strings.HasSuffix(name, ".yaml") {
@@ -187,12 +183,12 @@ func removedModels(models []*spec.Model, dir, out, base string) ([]removedModel,
 		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
 			continue
 		}
-		data, err := exec.Command("git", "show", base+":./"+path.Join(rel, name)).Output()
+		data, err := git("show", base+":./"+path.Join(rel, name))
 		if err != nil {
-			return nil, fmt.Errorf("git show %s:./%s: %v", base, path.Join(rel, name), err)
+			return nil, err
 		}
 		old, err := spec.Parse(filepath.Join(dir, name), data, func(p string) ([]byte, error) {
-			return exec.Command("git", "show", base+":./"+filepath.ToSlash(filepath.Clean(p))).Output()
+			return git("show", base+":./"+filepath.ToSlash(filepath.Clean(p)))
 		})
 		if err != nil || declared(old.Name) {
 			continue // not a spec at that revision, or a model whose file was renamed
@@ -206,19 +202,7 @@ func removedModels(models []*spec.Model, dir, out, base string) ([]removedModel,
 func diffBase(m *spec.Model, dirMode bool, out, base string) (*spec.Model, string, error) {
 	if base != "" {
 		show := func(path string) ([]byte, error) {
-			rel := filepath.ToSlash(filepath.Clean(path))
-			cmd := exec.Command("git", "show", base+":./"+rel)
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			data, err := cmd.Output()
-			if err != nil {
-				msg := strings.TrimSpace(stderr.String())
-				if strings.Contains(msg, "does not exist") || strings.Contains(msg, "exists on disk, but not in") {
-					return nil, os.ErrNotExist
-				}
-				return nil, fmt.Errorf("git show %s:./%s: %s", base, rel, msg)
-			}
-			return data, nil
+			return git("show", base+":./"+filepath.ToSlash(filepath.Clean(path)))
 		}
 		from := "`" + base + "`"
 		data, err := show(m.Pos.File)
@@ -256,4 +240,21 @@ func diffBase(m *spec.Model, dirMode bool, out, base string) (*spec.Model, strin
 		return nil, "", fmt.Errorf("the snapshot %s does not load: %v", newest, err)
 	}
 	return old, "migration `" + strings.TrimSuffix(filepath.Base(newest), ".yaml") + "`", nil
+}
+
+// git runs git with args and returns its output; an object the revision
+// does not have is os.ErrNotExist, another failure carries git's message.
+func git(args ...string) ([]byte, error) {
+	cmd := exec.Command("git", args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if strings.Contains(msg, "does not exist") || strings.Contains(msg, "exists on disk, but not in") || strings.Contains(msg, "not a tree") {
+			return nil, os.ErrNotExist
+		}
+		return nil, fmt.Errorf("git %s: %s", strings.Join(args, " "), msg)
+	}
+	return out, nil
 }
