@@ -18,9 +18,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
-	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -106,15 +104,10 @@ func Open(ctx context.Context, path string, migrations ...[]tasktype.Migration) 
 		// A file this process may not write opens, and every write fails
 		// later (or lands in a WAL file that is writable and never
 		// checkpoints): refuse it now.
-		f, err := os.OpenFile(path, os.O_WRONLY, 0)
-		if err != nil {
+		if err := checkWritable(path); err != nil {
 			db.Close()
-			if errors.Is(err, fs.ErrPermission) {
-				return nil, fmt.Errorf("sqlite: open %s: the file is read-only for this process, and taskmodel writes to its database", path)
-			}
 			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 		}
-		f.Close()
 	}
 	var all []tasktype.Migration
 	for _, m := range migrations {

@@ -157,9 +157,19 @@ func (f serveFlags) check() error {
 	for _, o := range f.cors {
 		// An origin is what a browser sends in its Origin header: scheme,
 		// host and port, nothing else; any other text would never match.
+		if o == "*" {
+			continue
+		}
 		u, err := url.Parse(o)
-		if o != "*" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil) {
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 			return usagef(fmt.Errorf("--cors-origin: must be * or an origin, such as https://app.example.com or http://localhost:5173 (scheme, host and port only), not %q", o))
+		}
+		// The server compares origins as text: as a browser sends them,
+		// in lower case and without the scheme's default port.
+		host := strings.ToLower(u.Host)
+		host = strings.TrimSuffix(host, map[string]string{"http": ":80", "https": ":443"}[u.Scheme])
+		if want := u.Scheme + "://" + host; o != want {
+			return usagef(fmt.Errorf("--cors-origin: write %q as a browser sends it: %q", o, want))
 		}
 	}
 	return nil

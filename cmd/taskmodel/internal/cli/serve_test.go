@@ -29,6 +29,7 @@ func TestServeRefusesBadFlags(t *testing.T) {
 		{[]string{"--public-url", "ftp://x"}, `--public-url: must be an absolute http(s) URL, such as https://tasks.example.com, not "ftp://x"`},
 		{[]string{"--public-url", "/relative"}, `--public-url: must be an absolute http(s) URL, such as https://tasks.example.com, not "/relative"`},
 		{[]string{"--cors-origin", "not a url"}, `--cors-origin: must be * or an origin, such as https://app.example.com or http://localhost:5173 (scheme, host and port only), not "not a url"`},
+		{[]string{"--cors-origin", "https://App.Example.com:443"}, `--cors-origin: write "https://App.Example.com:443" as a browser sends it: "https://app.example.com"`},
 		{[]string{"--cors-origin", "https://app.example.com/"}, `--cors-origin: must be * or an origin, such as https://app.example.com or http://localhost:5173 (scheme, host and port only), not "https://app.example.com/"`},
 	}
 	for _, tt := range tests {

@@ -75,8 +75,9 @@ their tasks go back to the queue when their leases expire. On Linux a
 SIGKILL of work kills its commands too.
 
 work checks COMMAND before it claims anything (exit status 2 when it does
-not exist or is not executable). A command that cannot start later fails no
-task: work stops claiming and exits 1 once the running commands end.`,
+not exist or is not executable). If a command cannot start later, work
+stops claiming and exits 1 once the running commands end; the task it could
+not start is rescued when its lease expires, which counts an attempt.`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			dash := c.ArgsLenAtDash()

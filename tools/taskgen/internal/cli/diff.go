@@ -144,6 +144,9 @@ func removedModels(models []*spec.Model, dir, out, base string) ([]removedModel,
 	var gone []removedModel
 	if base == "" {
 		entries, err := os.ReadDir(out)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil // nothing generated yet
+		}
 		if err != nil {
 			return nil, err
 		}

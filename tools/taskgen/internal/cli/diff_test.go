@@ -152,6 +152,11 @@ func TestRemovedModel(t *testing.T) {
 	os.WriteFile(filepath.Join(specs, "job.yaml"), []byte(model("job")), 0o644)
 	os.WriteFile(filepath.Join(specs, "export_job.yaml"), []byte(model("export_job")), 0o644)
 	t.Chdir(dir)
+	// Before anything is generated, every model is new.
+	var before bytes.Buffer
+	if code := cli.Main([]string{"diff", "-spec", "schema", "-out", "gen"}, &before, &before); code != cli.ExitOK || !strings.Contains(before.String(), "## Model `export_job`: new") {
+		t.Fatalf("diff before generating: exit %d\n%s", code, before.String())
+	}
 	generate := func() (int, string) {
 		var stderr bytes.Buffer
 		// sqlc.yaml beside the specs, as the README's quick start has it.
