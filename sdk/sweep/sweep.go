@@ -38,7 +38,7 @@ type Config[T any] struct {
 	// goes on batch after batch until nothing is left.
 	BatchSize int
 	// Retention deletes finished tasks whose last change is older; zero
-	// keeps them.
+	// (or a negative duration) keeps them.
 	Retention time.Duration
 	// Leases, when set, make only one process sweep at a time: the one
 	// holding the lease LeaseName (default "taskmodel-sweep") for LeaseTTL
