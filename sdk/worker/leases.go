@@ -498,7 +498,7 @@ func (l *Leases[T, E, PT]) Finish(ctx context.Context, cur *T, lease backends.Le
 // carry: the error names the field error_code and lists the allowed codes.
 // The empty code is allowed (the worker section's error code is used).
 func (l *Leases[T, E, PT]) CheckCode(code string) error {
-	if code == "" {
+	if code == "" || l.knownCode(code) {
 		return nil
 	}
 	probe := new(T)
@@ -520,14 +520,28 @@ func (l *Leases[T, E, PT]) CheckCode(code string) error {
 		return err
 	}
 	var x T
-	if err := json.Unmarshal(data, &x); err != nil {
-		var fe *tasktype.FieldError
-		if errors.As(err, &fe) {
-			return fe
-		}
-		return &tasktype.FieldError{Field: "error_code", Rule: "one_of", Value: code, Message: err.Error()}
+	err = json.Unmarshal(data, &x)
+	var fe *tasktype.FieldError
+	if err != nil && errors.As(err, &fe) && fe.Field == "error_code" {
+		return fe // the model's own words, listing its codes
 	}
-	return nil
+	return &tasktype.FieldError{Field: "error_code", Rule: "one_of", Value: code, Message: "is not one of the model's error codes"}
+}
+
+// knownCode reports whether the model stores code as its error code: its
+// PrepareFailure (generated) replaces a code it does not declare with the
+// worker section's, and a model without codes stores none.
+func (l *Leases[T, E, PT]) knownCode(code string) bool {
+	probe := new(T)
+	prepareFailure[T, E, PT](probe, code, "")
+	data, err := json.Marshal(probe)
+	if err != nil {
+		return false
+	}
+	var doc struct {
+		ErrorCode *string `json:"error_code"`
+	}
+	return json.Unmarshal(data, &doc) == nil && doc.ErrorCode != nil && *doc.ErrorCode == code
 }
 
 // Rescue moves the tasks whose worker vanished (their lease expired while
@@ -620,7 +634,7 @@ func (l *Leases[T, E, PT]) failure(err error) (code, msg, detail string) {
 		return l.spec.ErrorCode, pe.Error(), pe.Error() + "\n\n" + string(pe.stack)
 	case errors.As(err, &we):
 		code, msg := we.Code, we.Message
-		if code != "" && l.CheckCode(code) != nil {
+		if code != "" && !l.knownCode(code) {
 			// As taskmodel work does: the message keeps the code the
 			// model does not know, which the model's own code replaces.
 			msg = fmt.Sprintf("[error code %s is not one of the model's] %s", code, msg)
