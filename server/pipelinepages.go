@@ -154,8 +154,8 @@ func (s *Server) PipelineTree(ctx context.Context, f PipelineFilter) (*PipelineT
 		out.AllStages = append(out.AllStages, st.Name)
 	}
 	if f.Stage != "" {
-		if err := knownStage(ctx, tr, f.Stage); err != nil {
-			return nil, pageError(err)
+		if err := tr.CheckStage(ctx, f.Stage); err != nil {
+			return nil, pageError(pipelineProblem(ctx, tr, err))
 		}
 	}
 	tasks, err := tr.Tasks(ctx, f.Stage)

@@ -213,25 +213,6 @@ func queryOf(r *http.Request, allowed ...string) (map[string]string, error) {
 	return out, nil
 }
 
-// knownStage refuses a stage that is not registered, listing those that are.
-func knownStage(ctx context.Context, tr *pipeline.Tracker, stage string) error {
-	stages, err := tr.Stages(ctx)
-	if err != nil {
-		return err
-	}
-	names := make([]string, len(stages))
-	for i, st := range stages {
-		if st.Name == stage {
-			return nil
-		}
-		names[i] = strconv.Quote(st.Name)
-	}
-	if len(names) == 0 {
-		return notFound(fmt.Sprintf("stage %q is not registered; no stage is (register stages and tasks with POST /pipelines/stages)", stage))
-	}
-	return notFound(fmt.Sprintf("stage %q is not registered; registered stages: %s", stage, strings.Join(names, ", ")))
-}
-
 // runsOut returns runs with the percent status shows.
 func runsOut(ctx context.Context, tr *pipeline.Tracker, runs []*pipeline.Run) ([]PipelineRun, error) {
 	progress, err := tr.Progress(ctx, runs)
@@ -403,7 +384,7 @@ func (s *Server) pipelineStart(w http.ResponseWriter, r *http.Request, tr *pipel
 	if err := b.done(); err != nil {
 		return err
 	}
-	if err := knownStage(r.Context(), tr, stage); err != nil {
+	if err := tr.CheckStage(r.Context(), stage); err != nil {
 		return err
 	}
 	run, err := tr.Start(r.Context(), stage, task, o)
@@ -600,7 +581,7 @@ func (s *Server) pipelineStatus(w http.ResponseWriter, r *http.Request, tr *pipe
 		return err
 	}
 	if stage, ok := q["stage"]; ok {
-		if err := knownStage(r.Context(), tr, stage); err != nil {
+		if err := tr.CheckStage(r.Context(), stage); err != nil {
 			return err
 		}
 	}
@@ -656,7 +637,7 @@ func (s *Server) pipelineHistory(w http.ResponseWriter, r *http.Request, tr *pip
 		hq.Limit = n
 	}
 	if hq.Stage != "" {
-		if err := knownStage(r.Context(), tr, hq.Stage); err != nil {
+		if err := tr.CheckStage(r.Context(), hq.Stage); err != nil {
 			return err
 		}
 	}

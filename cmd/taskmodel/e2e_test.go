@@ -296,8 +296,8 @@ func TestExitCodesAndRefusalsWriteNothing(t *testing.T) {
 		{"unknown command", []string{"runs"}, 2, "usage", `unknown command "runs"`},
 		{"fail without a message", []string{"run", "fail", run}, 2, "usage", "run fail needs MESSAGE, the error message"},
 		{"bad history limit", []string{"history", "--limit", "0"}, 4, "invalid", "limit: must be between 1 and"},
-		{"status of an unknown stage", []string{"status", "--stage", "STATC"}, 3, "not_found", `--stage "STATC" is not registered; registered stages: `},
-		{"history of an unknown stage", []string{"history", "--stage", "STATC"}, 3, "not_found", `--stage "STATC" is not registered; registered stages: `},
+		{"status of an unknown stage", []string{"status", "--stage", "STATC"}, 3, "not_found", `stage "STATC": not found; registered stages: `},
+		{"history of an unknown stage", []string{"history", "--stage", "STATC"}, 3, "not_found", `stage "STATC": not found; registered stages: `},
 	}
 	// Everything stored, without the estimates (they move with the clock).
 	state := func() string { return s.ok("history", "--json") + s.ok("subtask", "list", run, "--json") }

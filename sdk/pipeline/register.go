@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/taskmodel/taskmodel/tasktype"
@@ -96,6 +97,27 @@ func ValidateTask(task Task) error {
 // Stages returns the registered stages in order.
 func (t *Tracker) Stages(ctx context.Context) ([]Stage, error) {
 	return t.st.Stages(ctx)
+}
+
+// CheckStage returns a *NotFoundError, saying which stages are registered,
+// when stage is not one of them.
+func (t *Tracker) CheckStage(ctx context.Context, stage string) error {
+	stages, err := t.st.Stages(ctx)
+	if err != nil {
+		return err
+	}
+	names := make([]string, len(stages))
+	for i, st := range stages {
+		if st.Name == stage {
+			return nil
+		}
+		names[i] = strconv.Quote(st.Name)
+	}
+	e := &NotFoundError{What: fmt.Sprintf("stage %q", stage), Hint: "registered stages: " + strings.Join(names, ", ")}
+	if len(names) == 0 {
+		e.Hint = "no stage is registered yet (register stages and their tasks first)"
+	}
+	return e
 }
 
 // Tasks returns the registered tasks of a stage in order, or of every stage

@@ -131,7 +131,7 @@ func TestPipelinesPage(t *testing.T) {
 				{"status", "?status=FAILED", 200, []string{`data-task="Index"`, "1 of 2 tasks", `value="FAILED" checked`}, []string{`data-task="Build"`, `data-task="Fetch"`}},
 				{"two statuses", "?status=NOT_STARTED&status=COMPLETED", 200, []string{`data-task="Fetch"`, `data-status="NOT_STARTED"`}, []string{`data-task="Index"`}},
 				{"stage and status", "?stage=STATIC&status=RUNNING", 200, []string{`data-task="Build"`}, []string{`data-task="Index"`, `data-stage="DAILY"`}},
-				{"unknown stage", "?stage=NOPE", 404, []string{`stage &#34;NOPE&#34; is not registered; registered stages: &#34;LIVE&#34;, &#34;PREREQ&#34;, &#34;STATIC&#34;, &#34;DAILY&#34;`}, nil},
+				{"unknown stage", "?stage=NOPE", 404, []string{`stage &#34;NOPE&#34;: not found; registered stages: &#34;LIVE&#34;, &#34;PREREQ&#34;, &#34;STATIC&#34;, &#34;DAILY&#34;`}, nil},
 				{"unknown status", "?status=DONE", 400, []string{"status: unknown status &#34;DONE&#34;; allowed: NOT_STARTED, STARTED, RUNNING, COMPLETED, FAILED, SKIPPED, CANCELLED"}, nil},
 				{"unknown parameter", "?stages=X", 400, []string{"stages: unknown query parameter; allowed: stage, status"}, nil},
 			}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strconv"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -37,8 +35,10 @@ func newStatusCmd(app *App) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := knownStage(c.Context(), tr, stage); err != nil {
-				return err
+			if stage != "" {
+				if err := tr.CheckStage(c.Context(), stage); err != nil {
+					return err
+				}
 			}
 			list, err := tr.Status(c.Context(), stage)
 			if err != nil {
@@ -155,8 +155,10 @@ func newHistoryCmd(app *App) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := knownStage(c.Context(), tr, q.Stage); err != nil {
-				return err
+			if q.Stage != "" {
+				if err := tr.CheckStage(c.Context(), q.Stage); err != nil {
+					return err
+				}
 			}
 			runs, err := tr.History(c.Context(), q)
 			if err != nil {
@@ -249,32 +251,3 @@ func newConfigCmd(app *App) *cobra.Command {
 		},
 	}
 }
-
-// knownStage refuses a --stage that is not registered (a typo would read as
-// a stage without runs), listing those that are; "" is every stage.
-func knownStage(ctx context.Context, tr *pipeline.Tracker, stage string) error {
-	if stage == "" {
-		return nil
-	}
-	stages, err := tr.Stages(ctx)
-	if err != nil {
-		return err
-	}
-	names := make([]string, len(stages))
-	for i, st := range stages {
-		if st.Name == stage {
-			return nil
-		}
-		names[i] = strconv.Quote(st.Name)
-	}
-	if len(names) == 0 {
-		return notFoundError(fmt.Sprintf("--stage %q: no stage is registered (taskmodel pipeline register)", stage))
-	}
-	return notFoundError(fmt.Sprintf("--stage %q is not registered; registered stages: %s", stage, strings.Join(names, ", ")))
-}
-
-// notFoundError is a message of its own that exits as not found (3).
-type notFoundError string
-
-func (e notFoundError) Error() string        { return string(e) }
-func (e notFoundError) Is(target error) bool { return target == tasktype.ErrNotFound }
