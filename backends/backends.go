@@ -139,15 +139,16 @@ func (s *Store[T, E, PT]) Driver() Driver[T] { return s.driver }
 
 func (s *Store[T, E, PT]) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
 
-// errNilTask is the error of a call given a nil task.
-var errNilTask = &tasktype.FieldError{Field: "task", Rule: "required", Message: "must not be nil"}
+// ErrNilTask is the error of a call given a nil task ("task: must not be
+// nil"); the engine and the worker leases return it too.
+var ErrNilTask error = &tasktype.FieldError{Field: "task", Rule: "required", Message: "must not be nil"}
 
 // Create stamps task (a new id unless it has one, the initial status,
 // version 1, created_at and updated_at), validates it and writes it. It
 // returns the stored task.
 func (s *Store[T, E, PT]) Create(ctx context.Context, task *T, meta Meta) (*T, error) {
 	if task == nil {
-		return nil, errNilTask
+		return nil, ErrNilTask
 	}
 	next, h, err := s.stamp(task, s.clock(), meta)
 	if err != nil {
@@ -229,7 +230,7 @@ func (s *Store[T, E, PT]) Fire(ctx context.Context, id uuid.UUID, ev E, mutate f
 // status and version it was read with: no extra read.
 func (s *Store[T, E, PT]) FireFrom(ctx context.Context, cur *T, ev E, mutate func(*T), meta Meta) (*T, error) {
 	if cur == nil {
-		return nil, errNilTask
+		return nil, ErrNilTask
 	}
 	from := PT(cur).Key()
 	next := *cur
@@ -259,7 +260,7 @@ func (s *Store[T, E, PT]) FireFrom(ctx context.Context, cur *T, ev E, mutate fun
 // written guarded by the status and version cur was read with.
 func (s *Store[T, E, PT]) Update(ctx context.Context, cur *T, mutate func(*T)) (*T, error) {
 	if cur == nil {
-		return nil, errNilTask
+		return nil, ErrNilTask
 	}
 	from := PT(cur).Key()
 	next := *cur

@@ -28,8 +28,14 @@ type Poller struct {
 // NewPoller returns a Poller over a model's driver (a generated SQLite or
 // MySQL driver is a ChangeLister). Listen starts it.
 func NewPoller(lister ChangeLister) *Poller {
-	return &Poller{lister: lister, Interval: 500 * time.Millisecond, Lookback: 5 * time.Second, Batch: 500}
+	return &Poller{lister: lister, Interval: defaultPollInterval, Lookback: 5 * time.Second, Batch: defaultPollBatch}
 }
+
+// The Poller's defaults, also for an Interval or Batch of zero or less.
+const (
+	defaultPollInterval = 500 * time.Millisecond
+	defaultPollBatch    = 500
+)
 
 var _ ChangeSource = (*Poller)(nil)
 
@@ -45,10 +51,10 @@ func (p *Poller) Listen(ctx context.Context, fn func(Notice)) error {
 	seen := map[seenKey]time.Time{} // what was sent, by its updated_at
 	interval, batch := p.Interval, p.Batch
 	if interval <= 0 {
-		interval = 500 * time.Millisecond
+		interval = defaultPollInterval
 	}
 	if batch <= 0 {
-		batch = 500
+		batch = defaultPollBatch
 	}
 	tick := time.NewTicker(interval)
 	defer tick.Stop()

@@ -80,9 +80,6 @@ func WithPollInterval(d time.Duration) Option {
 	}
 }
 
-// errNilTask is the error of a call given a nil task.
-var errNilTask = &tasktype.FieldError{Field: "task", Rule: "required", Message: "must not be nil"}
-
 // New returns an Engine over driver. It panics when driver is nil, a
 // mistake in the program rather than in its input.
 func New[T any, E ~string, PT Model[T, E]](driver backends.Driver[T], opts ...Option) *Engine[T, E, PT] {
@@ -125,7 +122,7 @@ func (e *Engine[T, E, PT]) Now() time.Time { return e.now() }
 // history row; it returns the stored task.
 func (e *Engine[T, E, PT]) Create(ctx context.Context, task *T, meta Meta) (*T, error) {
 	if task == nil {
-		return nil, errNilTask
+		return nil, backends.ErrNilTask
 	}
 	if e.tracer != nil {
 		var end func(uuid.UUID, error)
@@ -209,7 +206,7 @@ func (e *Engine[T, E, PT]) Fire(ctx context.Context, id uuid.UUID, ev E, mutate 
 // version it was read with, without another read.
 func (e *Engine[T, E, PT]) FireFrom(ctx context.Context, cur *T, ev E, mutate func(*T), meta Meta) (*T, error) {
 	if cur == nil {
-		return nil, errNilTask
+		return nil, backends.ErrNilTask
 	}
 	if e.tracer != nil {
 		var end func(string, error)

@@ -474,7 +474,7 @@ func (l *Leases[T, E, PT]) Progress(ctx context.Context, cur *T, done float64, d
 // errors that may pass (a dropped connection).
 func (l *Leases[T, E, PT]) Finish(ctx context.Context, cur *T, lease backends.Lease, outcome error, mutate func(*T)) (*T, error) {
 	if cur == nil {
-		return nil, &tasktype.FieldError{Field: "task", Rule: "required", Message: "must not be nil"}
+		return nil, backends.ErrNilTask
 	}
 	meta := engine.Meta{Actor: lease.Owner, Attempt: lease.Attempt}
 	var ev E
@@ -498,7 +498,7 @@ func (l *Leases[T, E, PT]) Finish(ctx context.Context, cur *T, lease backends.Le
 // carry: the error names the field error_code and lists the allowed codes.
 // The empty code is allowed (the worker section's error code is used).
 func (l *Leases[T, E, PT]) CheckCode(code string) error {
-	if code == "" || l.knownCode(code) {
+	if code == "" || l.known(code) {
 		return nil
 	}
 	probe := new(T)
@@ -526,6 +526,19 @@ func (l *Leases[T, E, PT]) CheckCode(code string) error {
 		return fe // the model's own words, listing its codes
 	}
 	return &tasktype.FieldError{Field: "error_code", Rule: "one_of", Value: code, Message: "is not one of the model's error codes"}
+}
+
+// known is knownCode, remembering the codes found known (the few a model
+// declares; a handler's made-up codes are not kept).
+func (l *Leases[T, E, PT]) known(code string) bool {
+	if _, ok := l.codes.Load(code); ok {
+		return true
+	}
+	if !l.knownCode(code) {
+		return false
+	}
+	l.codes.Store(code, true)
+	return true
 }
 
 // knownCode reports whether the model stores code as its error code: its
@@ -634,7 +647,7 @@ func (l *Leases[T, E, PT]) failure(err error) (code, msg, detail string) {
 		return l.spec.ErrorCode, pe.Error(), pe.Error() + "\n\n" + string(pe.stack)
 	case errors.As(err, &we):
 		code, msg := we.Code, we.Message
-		if code != "" && !l.knownCode(code) {
+		if code != "" && !l.known(code) {
 			// As taskmodel work does: the message keeps the code the
 			// model does not know, which the model's own code replaces.
 			msg = fmt.Sprintf("[error code %s is not one of the model's] %s", code, msg)

@@ -122,19 +122,11 @@ func (l *Leases[T, E, PT]) created(x *T) time.Time {
 
 // storedCode returns the error code a failure with code stores: code if the
 // spec declares it, else the worker section's (as PrepareFailure does), so
-// that a handler's made-up codes do not become metric labels. Codes found
-// valid are remembered.
+// that a handler's made-up codes do not become metric labels.
 func (l *Leases[T, E, PT]) storedCode(code string) string {
-	if code == "" {
+	if code == "" || !l.known(code) {
 		return l.spec.ErrorCode
 	}
-	if _, ok := l.codes.Load(code); ok {
-		return code
-	}
-	if l.CheckCode(code) != nil {
-		return l.spec.ErrorCode
-	}
-	l.codes.Store(code, true)
 	return code
 }
 
