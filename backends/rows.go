@@ -3,6 +3,8 @@ package backends
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/taskmodel/taskmodel/validation"
 )
 
 // Helpers the generated drivers use to move values between model structs and
@@ -45,6 +47,26 @@ func DecodeJSON(data []byte, dst any) error {
 		return nil
 	}
 	return json.Unmarshal(data, dst)
+}
+
+// DecodeStoredJSON decodes a JSON column that holds a value type (or a
+// list of them) into dst. A stored value the current spec's strict decoding
+// refuses, written before the type changed (a field since removed, renamed
+// or made required), is brought to the current shape by s and decoded
+// again; nil data leaves dst as it is.
+func DecodeStoredJSON(data []byte, dst any, s *validation.Shape) error {
+	if data == nil {
+		return nil
+	}
+	err := json.Unmarshal(data, dst)
+	if err == nil || s == nil {
+		return err
+	}
+	conformed, cerr := s.Conform(data)
+	if cerr != nil {
+		return err
+	}
+	return json.Unmarshal(conformed, dst)
 }
 
 // TextBytes turns a nullable TEXT value into bytes for DecodeJSON.

@@ -42,6 +42,20 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+func TestStoredValues(t *testing.T) {
+	backendtest.RunStoredValues(t, func(t testing.TB) (backends.Driver[analysis.Task], backendtest.StoreJSON) {
+		db, err := mysql.Open(context.Background(), mysqltest.Database(t), analysis.Migrations(mysql.Engine))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return mysqldb.NewDriver(db), func(ctx context.Context, id uuid.UUID, v string) error {
+			_, err := db.ExecContext(ctx, `UPDATE analysis SET progress_detail = ? WHERE id = ?`, v, id.String())
+			return err
+		}
+	})
+}
+
 func TestListing(t *testing.T) {
 	backendtest.RunListing(t, func(t testing.TB) backendtest.ListingDrivers {
 		db, err := mysql.Open(context.Background(), mysqltest.Database(t), catalog.Migrations(mysql.Engine))

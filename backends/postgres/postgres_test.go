@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"fmt"
+	"github.com/google/uuid"
 	"os"
 	"slices"
 	"strings"
@@ -35,6 +36,20 @@ func TestConformance(t *testing.T) {
 		}
 		t.Cleanup(pool.Close)
 		return pgdb.NewDriver(pool)
+	})
+}
+
+func TestStoredValues(t *testing.T) {
+	backendtest.RunStoredValues(t, func(t testing.TB) (backends.Driver[analysis.Task], backendtest.StoreJSON) {
+		pool, err := postgres.OpenConfig(context.Background(), pgtest.Schema(t), analysis.Migrations(postgres.Engine))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(pool.Close)
+		return pgdb.NewDriver(pool), func(ctx context.Context, id uuid.UUID, v string) error {
+			_, err := pool.Exec(ctx, `UPDATE analysis SET progress_detail = $1::jsonb WHERE id = $2`, v, id)
+			return err
+		}
 	})
 }
 

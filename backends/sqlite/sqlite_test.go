@@ -48,6 +48,20 @@ func TestConformanceInMemory(t *testing.T) {
 	})
 }
 
+func TestStoredValues(t *testing.T) {
+	backendtest.RunStoredValues(t, func(t testing.TB) (backends.Driver[analysis.Task], backendtest.StoreJSON) {
+		db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "tasks.db"), analysis.Migrations(sqlite.Engine))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return sqlitedb.NewDriver(db), func(ctx context.Context, id uuid.UUID, v string) error {
+			_, err := db.ExecContext(ctx, `UPDATE analysis SET progress_detail = ? WHERE id = ?`, v, id.String())
+			return err
+		}
+	})
+}
+
 func TestMigrations(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "tasks.db")

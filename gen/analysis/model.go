@@ -5,6 +5,7 @@ package analysis
 import (
 	"database/sql/driver"
 	_ "embed"
+	"encoding/json"
 	"github.com/google/uuid"
 	"github.com/taskmodel/taskmodel/enum"
 	"github.com/taskmodel/taskmodel/tasktype"
@@ -172,6 +173,17 @@ func (x *ProgressDetail) UnmarshalJSON(data []byte) error {
 	}
 	*x = ProgressDetail(v)
 	return nil
+}
+
+// ProgressDetailShape reads a ProgressDetail stored under an earlier version of the spec;
+// the drivers pass it to backends.DecodeStoredJSON.
+var ProgressDetailShape = &validation.Shape{
+	Fill: map[string]json.RawMessage{
+		"agents_completed": json.RawMessage("0"),
+		"agents_total":     json.RawMessage("0"),
+		"current_stage":    json.RawMessage("\"\""),
+	},
+	Keys: []string{"current_stage", "current_agent", "agents_total", "agents_completed"},
 }
 
 // Task is one task of model "analysis". Upload → process task lifecycle: a task is created, its files and parameters are uploaded, verified and queued, then processed by its agents until it completes, fails, is cancelled or expires.

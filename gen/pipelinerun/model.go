@@ -128,6 +128,13 @@ func (x *Stage) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
+// StageShape reads a Stage stored under an earlier version of the spec;
+// the drivers pass it to backends.DecodeStoredJSON.
+var StageShape = &validation.Shape{
+	Fill: map[string]json.RawMessage{"name": json.RawMessage("\"\"")},
+	Keys: []string{"name", "order", "description"},
+}
+
 // TaskDefinition: A registered task (work unit / script) within a stage (register_task).
 type TaskDefinition struct {
 	// Name of the stage the task belongs to.
@@ -174,6 +181,16 @@ func (x *TaskDefinition) UnmarshalJSON(data []byte) error {
 	}
 	*x = TaskDefinition(v)
 	return nil
+}
+
+// TaskDefinitionShape reads a TaskDefinition stored under an earlier version of the spec;
+// the drivers pass it to backends.DecodeStoredJSON.
+var TaskDefinitionShape = &validation.Shape{
+	Fill: map[string]json.RawMessage{
+		"name":  json.RawMessage("\"\""),
+		"stage": json.RawMessage("\"\""),
+	},
+	Keys: []string{"stage", "name", "type", "order", "script_path", "script_filename", "log_path", "log_filename"},
 }
 
 // PipelineRun is one task of model "pipeline_run". Pipeline task run: one execution of a registered task within a pipeline stage, with process identification, progress, file paths, metadata and errors.

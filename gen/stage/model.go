@@ -209,6 +209,10 @@ func (x *SimpleRecordsResult) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
+// SimpleRecordsResultShape reads a SimpleRecordsResult stored under an earlier version of the spec;
+// the drivers pass it to backends.DecodeStoredJSON.
+var SimpleRecordsResultShape = &validation.Shape{Keys: []string{"success_count", "fail_count", "unprocessed_count", "total_count", "message"}}
+
 // StageStateHistoryEntry: Stage state history entry, one per run attempt.
 type StageStateHistoryEntry struct {
 	// Run attempt number corresponding to this history entry
@@ -253,6 +257,19 @@ func (x *StageStateHistoryEntry) UnmarshalJSON(data []byte) error {
 	}
 	*x = StageStateHistoryEntry(v)
 	return nil
+}
+
+// StageStateHistoryEntryShape reads a StageStateHistoryEntry stored under an earlier version of the spec;
+// the drivers pass it to backends.DecodeStoredJSON.
+var StageStateHistoryEntryShape = &validation.Shape{
+	Fill: map[string]json.RawMessage{
+		"attempt":          json.RawMessage("0"),
+		"begin_ts":         json.RawMessage("\"\""),
+		"end_ts":           json.RawMessage("\"\""),
+		"message":          json.RawMessage("\"\""),
+		"run_time_seconds": json.RawMessage("0"),
+	},
+	Keys: []string{"attempt", "begin_status", "begin_ts", "end_status", "end_ts", "message", "run_time_seconds"},
 }
 
 // StageState is one task of model "stage". Stage execution state. The TaskEngine and BaseStage use it to manage and persist the state of each stage in a task: progress, retries and history, so that tasks can be resumed or rolled back as needed.

@@ -102,7 +102,7 @@ func scan(row sqltable.Scanner) (*analysis.Task, backends.Lease, error) {
 	if err := backends.DecodeJSON(jAgents, &x.Agents); err != nil {
 		return nil, l, fmt.Errorf("agents: %w", err)
 	}
-	if err := backends.DecodeJSON(jProgressDetail, &x.ProgressDetail); err != nil {
+	if err := backends.DecodeStoredJSON(jProgressDetail, &x.ProgressDetail, analysis.ProgressDetailShape); err != nil {
 		return nil, l, fmt.Errorf("progress_detail: %w", err)
 	}
 	l.Attempt = int(attempt)

@@ -182,7 +182,7 @@ func fromRow(r Analysis) (*analysis.Task, error) {
 	if err := backends.DecodeJSON(r.Agents, &x.Agents); err != nil {
 		return nil, fmt.Errorf("agents: %w", err)
 	}
-	if err := backends.DecodeJSON(r.ProgressDetail, &x.ProgressDetail); err != nil {
+	if err := backends.DecodeStoredJSON(r.ProgressDetail, &x.ProgressDetail, analysis.ProgressDetailShape); err != nil {
 		return nil, fmt.Errorf("progress_detail: %w", err)
 	}
 	return x, nil

@@ -186,7 +186,7 @@ func fromRow(r Analysis) (*analysis.Task, error) {
 	if err := backends.DecodeJSON([]byte(r.Agents), &x.Agents); err != nil {
 		return nil, fmt.Errorf("agents: %w", err)
 	}
-	if err := backends.DecodeJSON(backends.TextBytes(r.ProgressDetail), &x.ProgressDetail); err != nil {
+	if err := backends.DecodeStoredJSON(backends.TextBytes(r.ProgressDetail), &x.ProgressDetail, analysis.ProgressDetailShape); err != nil {
 		return nil, fmt.Errorf("progress_detail: %w", err)
 	}
 	return x, nil

@@ -79,10 +79,10 @@ func scan(row sqltable.Scanner) (*stage.StageState, backends.Lease, error) {
 	if err := row.Scan(&x.ID, &x.Status, &x.Version, &x.CreatedAt, &x.UpdatedAt, &x.StageName, &x.Attempts, &x.TaskID, &jHistory, &jResult, &jCheckpoint, &x.StartedAt, &x.EndedAt, &x.TmTraceparent); err != nil {
 		return nil, l, err
 	}
-	if err := backends.DecodeJSON(jHistory, &x.History); err != nil {
+	if err := backends.DecodeStoredJSON(jHistory, &x.History, stage.StageStateHistoryEntryShape); err != nil {
 		return nil, l, fmt.Errorf("history: %w", err)
 	}
-	if err := backends.DecodeJSON(jResult, &x.Result); err != nil {
+	if err := backends.DecodeStoredJSON(jResult, &x.Result, stage.SimpleRecordsResultShape); err != nil {
 		return nil, l, fmt.Errorf("result: %w", err)
 	}
 	if err := backends.DecodeJSON(jCheckpoint, &x.Checkpoint); err != nil {

@@ -128,10 +128,10 @@ func fromRow(r Stage) (*stage.StageState, error) {
 		UpdatedAt:     r.UpdatedAt.UTC(),
 		Version:       r.Version,
 	}
-	if err := backends.DecodeJSON(r.History, &x.History); err != nil {
+	if err := backends.DecodeStoredJSON(r.History, &x.History, stage.StageStateHistoryEntryShape); err != nil {
 		return nil, fmt.Errorf("history: %w", err)
 	}
-	if err := backends.DecodeJSON(r.Result, &x.Result); err != nil {
+	if err := backends.DecodeStoredJSON(r.Result, &x.Result, stage.SimpleRecordsResultShape); err != nil {
 		return nil, fmt.Errorf("result: %w", err)
 	}
 	if err := backends.DecodeJSON(r.Checkpoint, &x.Checkpoint); err != nil {

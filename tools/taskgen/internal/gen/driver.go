@@ -47,7 +47,7 @@ func (g *generator) fromDB(e Engine, c column, d jen.Dict, post *[]jen.Code) {
 			}
 		}
 		*post = append(*post,
-			jen.If(jen.Err().Op(":=").Qual(pkgBackends, "DecodeJSON").Call(src, jen.Op("&").Id("x").Dot(f.GoName)), jen.Err().Op("!=").Nil()).Block(
+			jen.If(jen.Err().Op(":=").Add(g.decodeJSON(src, f)), jen.Err().Op("!=").Nil()).Block(
 				jen.Return(jen.Nil(), jen.Qual("fmt", "Errorf").Call(jen.Lit(f.Name+": %w"), jen.Err()))))
 	case k == spec.KindTime:
 		if f.Optional {
@@ -70,4 +70,15 @@ func (g *generator) fromDB(e Engine, c column, d jen.Dict, post *[]jen.Code) {
 	default:
 		d[jen.Id(f.GoName)] = r
 	}
+}
+
+// decodeJSON is the call that decodes a JSON column's bytes src into the
+// field f of x: a field holding a value type reads a value stored under an
+// earlier spec through the type's Shape.
+func (g *generator) decodeJSON(src jen.Code, f *spec.Field) jen.Code {
+	dst := jen.Op("&").Id("x").Dot(f.GoName)
+	if vt := valueType(f.Type); vt != nil {
+		return jen.Qual(pkgBackends, "DecodeStoredJSON").Call(src, dst, jen.Qual(g.importPath, ShapeVar(vt)))
+	}
+	return jen.Qual(pkgBackends, "DecodeJSON").Call(src, dst)
 }

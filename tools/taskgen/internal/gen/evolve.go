@@ -70,6 +70,7 @@ func evolve(old, new *spec.Model) (*evolution, error) {
 		}
 	}
 	ev.noteFields()
+	ev.compareTypes()
 	ev.compareStatuses()
 	if len(ev.errs) > 0 {
 		return nil, ev.errs
@@ -133,6 +134,10 @@ func (ev *evolution) compareField(c fieldChange) {
 			ev.fail(c.new.Pos, fmt.Sprintf("field %q changes type from %s to %s, which stored values cannot be converted to safely; add a field under a new name instead", c.new.Name, c.old.Type.Name(), c.new.Type.Name()))
 			return
 		}
+	}
+	if !sameStoredMeaning(c.old.Type, c.new.Type) {
+		ev.fail(c.new.Pos, fmt.Sprintf("field %q changes type from %s to %s: the column stays, but its stored values cannot be read as the new type; add a field under a new name instead", c.new.Name, c.old.Type.Name(), c.new.Type.Name()))
+		return
 	}
 	var what []string
 	if c.old.Type.Name() != c.new.Type.Name() {
@@ -292,6 +297,49 @@ func (ev *evolution) fill(f *spec.Field) any {
 		return f.Default
 	}
 	return nil
+}
+
+// sameStoredMeaning reports whether a column's values stored as type o
+// read as type n once the column has followed (or kept its SQL type): the
+// same type, an int read as a float, and text (a string, an enum, a status,
+// an error code: the CHECK and the data checks decide which values stay).
+// A duration and an int share a column but not a meaning; a JSON column's
+// values must be readable as they are (jsonReadable).
+func sameStoredMeaning(o, n *spec.TypeRef) bool {
+	switch {
+	case o.Name() == n.Name():
+		return true
+	case o.Kind == spec.KindInt && n.Kind == spec.KindFloat:
+		return true
+	case isText(o) && isText(n):
+		return true
+	}
+	return jsonReadable(o, n)
+}
+
+// jsonReadable reports whether a value stored in JSON as type o decodes as
+// type n, with no database check in between: the same type, an int as a
+// float, any text as a string, and lists of those.
+func jsonReadable(o, n *spec.TypeRef) bool {
+	switch {
+	case o.Name() == n.Name():
+		return true
+	case o.Kind == spec.KindInt && n.Kind == spec.KindFloat:
+		return true
+	case isText(o) && n.Kind == spec.KindString:
+		return true
+	case o.Kind == spec.KindList && n.Kind == spec.KindList && o.Elem != nil && n.Elem != nil:
+		return jsonReadable(o.Elem, n.Elem)
+	}
+	return false
+}
+
+func isText(t *spec.TypeRef) bool {
+	switch t.Kind {
+	case spec.KindString, spec.KindEnum, spec.KindStatus, spec.KindErrorCode:
+		return true
+	}
+	return false
 }
 
 func intToFloat(a, b *spec.Field) bool {

@@ -55,6 +55,7 @@ func (g *generator) modelFile(f *jen.File) {
 			doc = t.Name + ": " + oneLine(t.Doc)
 		}
 		g.structType(f, t.Name, doc, nil, t.Fields)
+		g.shapeVar(f, t)
 	}
 	doc := fmt.Sprintf("%s is one task of model %q.", m.Struct, m.Name)
 	if m.Doc != "" {

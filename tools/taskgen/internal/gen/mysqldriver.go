@@ -74,7 +74,7 @@ func (g *generator) mysqlDriverFile(f *jen.File) {
 			v := "j" + c.Field.GoName
 			decls = append(decls, jen.Var().Id(v).Index().Byte())
 			dests = append(dests, jen.Op("&").Id(v))
-			post = append(post, jen.If(jen.Err().Op(":=").Qual(pkgBackends, "DecodeJSON").Call(jen.Id(v), jen.Op("&").Id("x").Dot(c.Field.GoName)), jen.Err().Op("!=").Nil()).Block(
+			post = append(post, jen.If(jen.Err().Op(":=").Add(g.decodeJSON(jen.Id(v), c.Field)), jen.Err().Op("!=").Nil()).Block(
 				jen.Return(jen.Nil(), jen.Id("l"), jen.Qual("fmt", "Errorf").Call(jen.Lit(c.Name+": %w"), jen.Err()))))
 		default:
 			dests = append(dests, jen.Op("&").Id("x").Dot(c.Field.GoName))

@@ -136,47 +136,19 @@ func Compare(old, new *spec.Model) *Report {
 		}
 	}
 
-	// Wire and Go API: fields.
-	for _, c := range pairFields(old, new) {
-		switch {
-		case c.old == nil:
-			id := ""
-			if c.new.Required {
-				id = "field." + c.new.Name + ".added_required"
-			}
-			add(AreaWire, id, "field `%s` added (%s)", c.new.Name, fieldSummary(c.new))
-			add(AreaGo, "", "field `%s` added", c.new.GoName)
-		case c.new == nil:
-			add(AreaWire, "field."+c.old.Name+".removed", "field `%s` removed", c.old.Name)
-			add(AreaGo, "field."+c.old.Name+".removed", "field `%s` removed", c.old.GoName)
-		default:
-			if c.renamed() {
-				add(AreaWire, "field."+c.old.Name+".renamed", "field `%s` renamed to `%s`", c.old.Name, c.new.Name)
-				if c.old.GoName != c.new.GoName {
-					add(AreaGo, "field."+c.old.Name+".renamed", "field `%s` renamed to `%s`", c.old.GoName, c.new.GoName)
-				}
-			}
-			if c.old.Type.Name() != c.new.Type.Name() {
-				add(AreaWire, "field."+c.new.Name+".type", "field `%s`: type %s (was %s)", c.new.Name, c.new.Type.Name(), c.old.Type.Name())
-				add(AreaGo, "field."+c.new.Name+".type", "field `%s`: its Go type follows %s (was %s)", c.new.GoName, c.new.Type.Name(), c.old.Type.Name())
-			}
-			if c.old.Optional && !c.new.Optional {
-				add(AreaWire, "field."+c.new.Name+".not_null", "field `%s` may no longer be null", c.new.Name)
-				add(AreaGo, "field."+c.new.Name+".not_null", "field `%s` is no longer a pointer", c.new.GoName)
-			} else if !c.old.Optional && c.new.Optional {
-				add(AreaWire, "", "field `%s` may be null", c.new.Name)
-				add(AreaGo, "field."+c.new.Name+".nullable", "field `%s` becomes a pointer", c.new.GoName)
-			}
-			if !c.old.Required && c.new.Required {
-				add(AreaWire, "field."+c.new.Name+".required", "field `%s` must be present in JSON", c.new.Name)
-			}
-			if o, n := ruleText(old, c.old), ruleText(new, c.new); o != n && c.old.Type.Name() == c.new.Type.Name() {
-				if narrows(old, new, c.old, c.new) {
-					add(AreaWire, "field."+c.new.Name+".narrowed", "field `%s`: %s (was %s): values allowed before are refused", c.new.Name, orNoLimit(n), orNoLimit(o))
-				} else {
-					add(AreaWire, "", "field `%s`: %s (was %s)", c.new.Name, orNoLimit(n), orNoLimit(o))
-				}
-			}
+	// Wire and Go API: fields, and the fields of value types.
+	compareFields(add, old, new, "", pairFields(old, new))
+	for _, ot := range old.Types {
+		nt := typeByName(new, ot.Name)
+		if nt == nil {
+			add(AreaGo, "type."+ot.Name+".removed", "type `%s` removed", ot.Name)
+			continue
+		}
+		compareFields(add, old, new, ot.Name, pairFieldList(ot.Fields, nt.Fields))
+	}
+	for _, nt := range new.Types {
+		if typeByName(old, nt.Name) == nil {
+			add(AreaGo, "", "type `%s` added", nt.Name)
 		}
 	}
 	// Statuses, events, error codes, enums, sets.
@@ -278,22 +250,96 @@ func Compare(old, new *spec.Model) *Report {
 	return r
 }
 
+// compareFields reports the changes of paired fields: the model's when
+// typeName is "", else those of the value type typeName. A value type's
+// IDs start type.<Type>.field.<name>.
+func compareFields(add func(area, id, format string, a ...any), old, new *spec.Model, typeName string, pairs []fieldChange) {
+	id, where := "field.", ""
+	if typeName != "" {
+		id, where = "type."+typeName+".field.", "type `"+typeName+"` "
+	}
+	for _, c := range pairs {
+		switch {
+		case c.old == nil:
+			added := ""
+			if c.new.Required {
+				added = id + c.new.Name + ".added_required"
+			}
+			add(AreaWire, added, where+"field `%s` added (%s)", c.new.Name, fieldSummary(c.new))
+			add(AreaGo, "", where+"field `%s` added", c.new.GoName)
+		case c.new == nil:
+			add(AreaWire, id+c.old.Name+".removed", where+"field `%s` removed", c.old.Name)
+			add(AreaGo, id+c.old.Name+".removed", where+"field `%s` removed", c.old.GoName)
+		default:
+			if c.renamed() {
+				add(AreaWire, id+c.old.Name+".renamed", where+"field `%s` renamed to `%s`", c.old.Name, c.new.Name)
+				if c.old.GoName != c.new.GoName {
+					add(AreaGo, id+c.old.Name+".renamed", where+"field `%s` renamed to `%s`", c.old.GoName, c.new.GoName)
+				}
+			}
+			if c.old.Type.Name() != c.new.Type.Name() {
+				add(AreaWire, id+c.new.Name+".type", where+"field `%s`: type %s (was %s)", c.new.Name, c.new.Type.Name(), c.old.Type.Name())
+				add(AreaGo, id+c.new.Name+".type", where+"field `%s`: its Go type follows %s (was %s)", c.new.GoName, c.new.Type.Name(), c.old.Type.Name())
+			}
+			if c.old.Optional && !c.new.Optional {
+				add(AreaWire, id+c.new.Name+".not_null", where+"field `%s` may no longer be null", c.new.Name)
+				add(AreaGo, id+c.new.Name+".not_null", where+"field `%s` is no longer a pointer", c.new.GoName)
+			} else if !c.old.Optional && c.new.Optional {
+				add(AreaWire, "", where+"field `%s` may be null", c.new.Name)
+				add(AreaGo, id+c.new.Name+".nullable", where+"field `%s` becomes a pointer", c.new.GoName)
+			}
+			if !c.old.Required && c.new.Required {
+				add(AreaWire, id+c.new.Name+".required", where+"field `%s` must be present in JSON", c.new.Name)
+			}
+			if o, n := ruleText(old, c.old), ruleText(new, c.new); o != n && c.old.Type.Name() == c.new.Type.Name() {
+				if narrows(old, new, c.old, c.new) {
+					add(AreaWire, id+c.new.Name+".narrowed", where+"field `%s`: %s (was %s): values allowed before are refused", c.new.Name, orNoLimit(n), orNoLimit(o))
+				} else {
+					add(AreaWire, "", where+"field `%s`: %s (was %s)", c.new.Name, orNoLimit(n), orNoLimit(o))
+				}
+			}
+		}
+	}
+}
+
+func typeByName(m *spec.Model, name string) *spec.Type {
+	for _, t := range m.Types {
+		if t.Name == name {
+			return t
+		}
+	}
+	return nil
+}
+
 // pairFields matches the fields of both specs by name, or by renamed_from;
 // a field added or removed is paired with nil.
 func pairFields(old, new *spec.Model) []fieldChange {
+	return pairFieldList(old.Fields, new.Fields)
+}
+
+// pairFieldList is pairFields of two lists of fields (a value type's).
+func pairFieldList(olds, news []*spec.Field) []fieldChange {
+	byName := func(name string) *spec.Field {
+		for _, f := range olds {
+			if f.Name == name {
+				return f
+			}
+		}
+		return nil
+	}
 	var out []fieldChange
 	used := map[string]bool{}
-	for _, nf := range new.Fields {
-		of := old.FieldByName(nf.Name)
+	for _, nf := range news {
+		of := byName(nf.Name)
 		if of == nil && nf.RenamedFrom != "" {
-			of = old.FieldByName(nf.RenamedFrom)
+			of = byName(nf.RenamedFrom)
 		}
 		if of != nil {
 			used[of.Name] = true
 		}
 		out = append(out, fieldChange{old: of, new: nf})
 	}
-	for _, of := range old.Fields {
+	for _, of := range olds {
 		if !used[of.Name] {
 			out = append(out, fieldChange{old: of})
 		}

@@ -10,15 +10,16 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// evolution reads a field's keys that say how a deployed database follows a
-// change of the field: renamed_from and backfill. They apply to the model's
-// own fields, which are columns; a value type's fields live inside JSON.
+// evolution reads a field's keys that say how stored tasks follow a change
+// of the field: renamed_from and backfill. On the model's own fields, which
+// are columns, the next migration renames or fills the column. On a value
+// type's fields, stored inside JSON, they apply whenever a stored value is
+// read (validation.Shape): the old key is read under the new name, and a
+// required key the value lacks gets the backfill.
 func (l *loader) evolution(f *Field, k map[string]pair, what, owner string) {
-	for _, key := range []string{"renamed_from", "backfill"} {
-		if v, ok := k[key]; ok && owner != "the model" {
-			l.errorf(v.key, "%s: %s applies to the model's fields, which are table columns; the fields of %s are stored inside JSON", what, key, owner)
-			return
-		}
+	if v, ok := k["backfill"]; ok && owner != "the model" && !f.Required {
+		l.errorf(v.key, "%s: backfill applies to a required field of %s (a value stored without the key reads as the backfill); without required, such a value reads as the field's default", what, owner)
+		return
 	}
 	if v, ok := k["renamed_from"]; ok {
 		if name, ok := l.name(v.val, what+" renamed_from", reLower, "[a-z][a-z0-9_]*"); ok {
@@ -93,14 +94,15 @@ func outside(f *Field, v any) string {
 	return ""
 }
 
-// checkRenames refuses a renamed_from that names another field of the model.
-func (l *loader) checkRenames() {
+// checkRenames refuses a renamed_from that names another field of the
+// model, or of the value type, that declares fields.
+func (l *loader) checkRenames(fields []*Field) {
 	seen := map[string]*Field{}
-	for _, f := range l.m.Fields {
+	for _, f := range fields {
 		if f.RenamedFrom == "" {
 			continue
 		}
-		if other := l.m.FieldByName(f.RenamedFrom); other != nil {
+		if other := fieldNamed(fields, f.RenamedFrom); other != nil {
 			l.errs = append(l.errs, &Error{Pos: f.Pos, Msg: fmt.Sprintf("field %q: renamed_from %q names a field the spec still declares; a field is renamed from a name it no longer has", f.Name, f.RenamedFrom)})
 		} else if first, ok := seen[f.RenamedFrom]; ok {
 			l.errs = append(l.errs, &Error{Pos: f.Pos, Msg: fmt.Sprintf("field %q: renamed_from %q, as field %q does; one field takes an earlier name", f.Name, f.RenamedFrom, first.Name)})
@@ -108,6 +110,15 @@ func (l *loader) checkRenames() {
 			seen[f.RenamedFrom] = f
 		}
 	}
+}
+
+func fieldNamed(fields []*Field, name string) *Field {
+	for _, f := range fields {
+		if f.Name == name {
+			return f
+		}
+	}
+	return nil
 }
 
 // retired reads the statuses and events the model no longer has:

@@ -303,11 +303,12 @@ func (l *loader) model(data []byte) *Model {
 		}
 		if p, ok := tk["fields"]; ok {
 			t.Fields = l.fields(p.val, fmt.Sprintf("type %q", t.Name), nil)
+			l.checkRenames(t.Fields)
 		}
 	}
 	if p, ok := k["fields"]; ok {
 		m.Fields = l.fields(p.val, "the model", BuiltinFields)
-		l.checkRenames()
+		l.checkRenames(m.Fields)
 	}
 	l.file = l.fileOf(statusesNode)
 	l.statusDetails(statusNodes)
