@@ -187,6 +187,7 @@ func (s *Server) workerClaim(w http.ResponseWriter, r *http.Request) {
 	}
 	deadline := time.Now().Add(time.Duration(wait) * time.Second)
 	out := []claimedTask{}
+	var got []claimOf // the claims of out, to give back if the client left
 	poll := time.NewTimer(0)
 	defer poll.Stop()
 	arm := time.NewTimer(time.Hour)
@@ -197,7 +198,7 @@ func (s *Server) workerClaim(w http.ResponseWriter, r *http.Request) {
 			if len(out) == limit {
 				break
 			}
-			got, err := o.claim(ctx, owner, limit-len(out))
+			claims, err := o.claim(ctx, owner, limit-len(out))
 			if err != nil && ctx.Err() == nil {
 				if len(out) == 0 {
 					s.writeProblem(w, r, err)
@@ -205,7 +206,8 @@ func (s *Server) workerClaim(w http.ResponseWriter, r *http.Request) {
 				}
 				s.log.WarnContext(ctx, "claim failed", "model", o.name(), "error", err)
 			}
-			for _, c := range got {
+			for _, c := range claims {
+				got = append(got, claimOf{o, c})
 				t, err := taskJSON(c.view)
 				if err != nil {
 					s.writeProblem(w, r, err)
@@ -243,9 +245,41 @@ func (s *Server) workerClaim(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		arm.Stop()
+		if ctx.Err() != nil {
+			break // the client went away: no claim for nobody
+		}
+	}
+	if ctx.Err() != nil && len(got) > 0 {
+		// The client went away as its claim found tasks: nobody will run
+		// them, so they go back to the queue now, not when their leases
+		// expire.
+		s.releaseClaims(ctx, got, "the claim's client went away before the answer")
+		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, map[string]any{"tasks": out})
+}
+
+// claimOf is a task a claim claimed, with its model's protocol.
+type claimOf struct {
+	ops workOps
+	c   claimedView
+}
+
+// releaseClaims gives back claimed tasks that no worker got (worker.Leases
+// .Release); a model without a requeue event keeps them until their
+// leases expire.
+func (s *Server) releaseClaims(ctx context.Context, claims []claimOf, reason string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	for _, c := range claims {
+		if c.ops.spec().Requeue == "" {
+			continue
+		}
+		if _, err := c.ops.release(ctx, c.c.view, c.c.lease, reason); err != nil {
+			s.log.WarnContext(ctx, "giving back a claimed task failed; it goes back to the queue when its lease expires", "model", c.ops.name(), "task", c.c.view.key.ID, "error", err)
+		}
+	}
 }
 
 // heartbeatSeconds is how often a worker should heartbeat: a third of the
