@@ -82,6 +82,16 @@ func (l *Leases[T, E, PT]) Release(ctx context.Context, cur *T, lease backends.L
 	}
 	meta := engine.Meta{Actor: lease.Owner, Attempt: lease.Attempt, Message: releaseMessage(lease, reason)}
 	x, err := l.end(ctx, cur, E(l.spec.Requeue), nil, meta)
+	if errors.Is(err, tasktype.ErrConflict) {
+		// The task moved since it was read; perhaps by this very release,
+		// a try whose answer was lost: then the lease is still to end.
+		id := PT(cur).Key().ID
+		if ok, rerr := l.Released(ctx, id, lease); rerr == nil && ok {
+			if y, gerr := l.eng.Get(ctx, id); gerr == nil && PT(y).Key().Status == l.spec.Queue {
+				x, err = y, nil
+			}
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
