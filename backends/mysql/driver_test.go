@@ -56,6 +56,43 @@ func TestStoredValues(t *testing.T) {
 	})
 }
 
+// TestUndeclaredValues: see backendtest.RunUndeclaredValues. The column's
+// CHECK goes, as a newer spec's migration would have rewritten it.
+func TestUndeclaredValues(t *testing.T) {
+	backendtest.RunUndeclaredValues(t, func(t testing.TB) (backends.Driver[analysis.Task], backendtest.StoreText) {
+		db, err := mysql.Open(context.Background(), mysqltest.Database(t), analysis.Migrations(mysql.Engine))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return mysqldb.NewDriver(db), func(ctx context.Context, id uuid.UUID, column, v string) error {
+			if _, err := db.ExecContext(ctx, "ALTER TABLE analysis DROP CONSTRAINT analysis_"+column+"_check"); err != nil {
+				return err
+			}
+			_, err := db.ExecContext(ctx, "UPDATE analysis SET `"+column+"` = ? WHERE id = ?", v, id.String())
+			return err
+		}
+	})
+}
+
+// TestOldWriter: see backendtest.RunOldWriter.
+func TestOldWriter(t *testing.T) {
+	backendtest.RunOldWriter(t, func(t testing.TB) (backends.Driver[analysis.Task], func(context.Context) error) {
+		db, err := mysql.Open(context.Background(), mysqltest.Database(t), analysis.Migrations(mysql.Engine))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return mysqldb.NewDriver(db), func(ctx context.Context) error {
+			if _, err := db.ExecContext(ctx, "ALTER TABLE analysis ADD COLUMN extra TEXT NOT NULL DEFAULT 'x'"); err != nil {
+				return err
+			}
+			_, err := db.ExecContext(ctx, "ALTER TABLE analysis ALTER COLUMN extra DROP DEFAULT")
+			return err
+		}
+	})
+}
+
 func TestListing(t *testing.T) {
 	backendtest.RunListing(t, func(t testing.TB) backendtest.ListingDrivers {
 		db, err := mysql.Open(context.Background(), mysqltest.Database(t), catalog.Migrations(mysql.Engine))

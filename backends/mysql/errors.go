@@ -16,6 +16,7 @@ import (
 const (
 	errDupKey          = 1022 // ER_DUP_KEY
 	errBadNull         = 1048 // ER_BAD_NULL_ERROR: Column 'x' cannot be null
+	errNoDefault       = 1364 // ER_NO_DEFAULT_FOR_FIELD: Field 'x' doesn't have a default value
 	errDupEntry        = 1062 // ER_DUP_ENTRY: Duplicate entry 'v' for key 'k'
 	errLockWaitTimeout = 1205 // ER_LOCK_WAIT_TIMEOUT
 	errDeadlock        = 1213 // ER_LOCK_DEADLOCK
@@ -77,6 +78,8 @@ var (
 	checkMySQL   = regexp.MustCompile(`^Check constraint '([^']+)' is violated`)
 	// The column an error names: 'x' (MySQL, older MariaDB) or `db`.`t`.`x`.
 	columnRE = regexp.MustCompile("(?:column|Column) (?:'([^']+)'|(?:`[^`]*`\\.)*`([^`]+)`)")
+	// The column ER_NO_DEFAULT_FOR_FIELD names.
+	fieldRE = regexp.MustCompile(`^Field '([^']+)'`)
 )
 
 // CheckConstraint returns the name of the CHECK constraint err says a
@@ -113,8 +116,9 @@ func column(msg string) string {
 // Classify maps a server error to the errors a storage backend returns:
 // sql.ErrNoRows is tasktype.ErrNotFound; a duplicate key wraps
 // tasktype.ErrDuplicate; a broken CHECK constraint, a NULL in a NOT NULL
-// column, a value too long, out of range or of the wrong form for its
-// column is a *tasktype.ValidationError naming the constraint or column.
+// column (or an insert leaving out a required column without a default), a
+// value too long, out of range or of the wrong form for its column is a
+// *tasktype.ValidationError naming the constraint or column.
 // Other errors are returned as they are.
 func Classify(err error) error {
 	var me *driver.MySQLError
@@ -137,6 +141,15 @@ func Classify(err error) error {
 		return field("", "check", fmt.Sprintf("the value breaks the database's constraint %s", name))
 	case errBadNull:
 		return field(column(me.Message), "required", "must not be null")
+	case errNoDefault:
+		// An insert that leaves out a required column without a default:
+		// a program built from a spec without the column, still running
+		// after a newer spec's migration added it.
+		col := ""
+		if m := fieldRE.FindStringSubmatch(me.Message); m != nil {
+			col = m[1]
+		}
+		return field(col, "required", "must not be null")
 	case errDataTooLong:
 		return field(column(me.Message), "max_len", "is longer than the column allows")
 	case errOutOfRange:

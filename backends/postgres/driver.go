@@ -349,7 +349,14 @@ func (d *ClaimingDriver[T]) Claim(ctx context.Context, owner string, now, expire
 	return claims, d.t.Position(claims[len(claims)-1].Task), nil
 }
 
-// classify maps driver errors to the tasktype error values.
+// classify maps driver errors to the tasktype error values: a broken CHECK
+// constraint or a NULL in a NOT NULL column is a *tasktype.ValidationError
+// naming the constraint or column, as on MySQL (mysql.Classify). The
+// generated code validates a task before writing it, so the database
+// refuses a write only when its schema is newer than the program: a
+// program built from an older spec, still running while a newer one's
+// migration narrowed a limit or added a required column (a rolling
+// deploy; see docs/spec-language.md).
 func classify(err error) error {
 	var pgErr *pgconn.PgError
 	switch {
@@ -357,8 +364,19 @@ func classify(err error) error {
 		return nil
 	case errors.Is(err, pgx.ErrNoRows):
 		return tasktype.ErrNotFound
-	case errors.As(err, &pgErr) && pgErr.Code == "23505":
+	case !errors.As(err, &pgErr):
+		return err
+	}
+	field := func(col, rule, msg string) error {
+		return &tasktype.ValidationError{Fields: []*tasktype.FieldError{{Field: col, Rule: rule, Message: msg}}}
+	}
+	switch pgErr.Code {
+	case "23505": // unique_violation
 		return fmt.Errorf("%w: %s", tasktype.ErrDuplicate, pgErr.Detail)
+	case "23514": // check_violation
+		return field("", "check", "the value breaks the database's constraint "+pgErr.ConstraintName)
+	case "23502": // not_null_violation
+		return field(pgErr.ColumnName, "required", "must not be null")
 	}
 	return err
 }

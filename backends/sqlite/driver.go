@@ -288,7 +288,9 @@ func (d *ClaimingDriver[T]) Claim(ctx context.Context, owner string, now, expire
 	return cs, d.t.Position(cs[len(cs)-1].Task), nil
 }
 
-// classify maps driver errors to the tasktype error values.
+// classify maps driver errors to the tasktype error values: a broken CHECK
+// constraint or a NULL in a NOT NULL column is a *tasktype.ValidationError
+// (see constraintError), as on MySQL and PostgreSQL.
 func classify(err error) error {
 	switch {
 	case err == nil:
@@ -297,6 +299,9 @@ func classify(err error) error {
 		return tasktype.ErrNotFound
 	case IsUniqueViolation(err):
 		return fmt.Errorf("%w: %v", tasktype.ErrDuplicate, err)
+	}
+	if ve := constraintError(err); ve != nil {
+		return ve
 	}
 	return err
 }

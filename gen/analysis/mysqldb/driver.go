@@ -94,9 +94,13 @@ func scan(row sqltable.Scanner) (*analysis.Task, backends.Lease, error) {
 	var l backends.Lease
 	var jAgents []byte
 	var jProgressDetail []byte
+	var sErrorCode *string
 	var expires any
 	var attempt int64
-	if err := row.Scan(&x.ID, &x.Status, &x.Version, &x.CreatedAt, &x.UpdatedAt, &x.UserID, &x.ToolID, &jAgents, &x.Progress, &jProgressDetail, &x.ErrorCode, &x.ErrorMessage, &x.BlobsCleaned, &x.UploadStartedAt, &x.UploadFailedAt, &x.QueuedAt, &x.ProcessingStartedAt, &x.CompletedAt, &x.FailedAt, &x.CancelledAt, &x.ExpiredAt, &l.Owner, &expires, &attempt, &x.TmTraceparent); err != nil {
+	if err := row.Scan(&x.ID, (*string)(&x.Status), &x.Version, &x.CreatedAt, &x.UpdatedAt, &x.UserID, &x.ToolID, &jAgents, &x.Progress, &jProgressDetail, &sErrorCode, &x.ErrorMessage, &x.BlobsCleaned, &x.UploadStartedAt, &x.UploadFailedAt, &x.QueuedAt, &x.ProcessingStartedAt, &x.CompletedAt, &x.FailedAt, &x.CancelledAt, &x.ExpiredAt, &l.Owner, &expires, &attempt, &x.TmTraceparent); err != nil {
+		return nil, l, err
+	}
+	if err := backends.CheckDeclared("analysis", "status", x.Status, analysis.Statuses); err != nil {
 		return nil, l, err
 	}
 	if err := backends.DecodeJSON(jAgents, &x.Agents); err != nil {
@@ -104,6 +108,10 @@ func scan(row sqltable.Scanner) (*analysis.Task, backends.Lease, error) {
 	}
 	if err := backends.DecodeStoredJSON(jProgressDetail, &x.ProgressDetail, analysis.ProgressDetailShape); err != nil {
 		return nil, l, fmt.Errorf("progress_detail: %w", err)
+	}
+	x.ErrorCode = (*analysis.ErrorCode)(sErrorCode)
+	if err := backends.CheckDeclaredOpt("analysis", "error_code", x.ErrorCode, analysis.ErrorCodes); err != nil {
+		return nil, l, err
 	}
 	l.Attempt = int(attempt)
 	return x, l, nil

@@ -179,11 +179,17 @@ func fromRow(r Analysis) (*analysis.Task, error) {
 		UserID:              r.UserID,
 		Version:             r.Version,
 	}
+	if err := backends.CheckDeclared("analysis", "status", x.Status, analysis.Statuses); err != nil {
+		return nil, err
+	}
 	if err := backends.DecodeJSON(r.Agents, &x.Agents); err != nil {
 		return nil, fmt.Errorf("agents: %w", err)
 	}
 	if err := backends.DecodeStoredJSON(r.ProgressDetail, &x.ProgressDetail, analysis.ProgressDetailShape); err != nil {
 		return nil, fmt.Errorf("progress_detail: %w", err)
+	}
+	if err := backends.CheckDeclaredOpt("analysis", "error_code", x.ErrorCode, analysis.ErrorCodes); err != nil {
+		return nil, err
 	}
 	return x, nil
 }

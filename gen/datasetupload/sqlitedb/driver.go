@@ -152,5 +152,8 @@ func fromRow(r DatasetUpload) (*datasetupload.DatasetUpload, error) {
 		UserID:           r.UserID,
 		Version:          r.Version,
 	}
+	if err := backends.CheckDeclared("dataset_upload", "status", x.Status, datasetupload.Statuses); err != nil {
+		return nil, err
+	}
 	return x, nil
 }

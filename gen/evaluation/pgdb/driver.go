@@ -148,5 +148,8 @@ func fromRow(r Evaluation) (*evaluation.Evaluation, error) {
 		UserID:        r.UserID,
 		Version:       r.Version,
 	}
+	if err := backends.CheckDeclared("evaluation", "status", x.Status, evaluation.Statuses); err != nil {
+		return nil, err
+	}
 	return x, nil
 }

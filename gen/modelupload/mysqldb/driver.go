@@ -72,7 +72,13 @@ func scan(row sqltable.Scanner) (*modelupload.ModelUpload, backends.Lease, error
 	var l backends.Lease
 	var expires any
 	var attempt int64
-	if err := row.Scan(&x.ID, &x.Status, &x.Version, &x.CreatedAt, &x.UpdatedAt, &x.Tag, &x.ErrorMessage, &x.Source, &x.SourceURI, &x.UserID, &x.Progress, &x.QueuedAt, &x.StartedAt, &x.EndDate, &l.Owner, &expires, &attempt, &x.TmTraceparent); err != nil {
+	if err := row.Scan(&x.ID, (*string)(&x.Status), &x.Version, &x.CreatedAt, &x.UpdatedAt, &x.Tag, &x.ErrorMessage, (*string)(&x.Source), &x.SourceURI, &x.UserID, &x.Progress, &x.QueuedAt, &x.StartedAt, &x.EndDate, &l.Owner, &expires, &attempt, &x.TmTraceparent); err != nil {
+		return nil, l, err
+	}
+	if err := backends.CheckDeclared("model_upload", "status", x.Status, modelupload.Statuses); err != nil {
+		return nil, l, err
+	}
+	if err := backends.CheckDeclared("model_upload", "source", x.Source, modelupload.ModelSourceValues); err != nil {
 		return nil, l, err
 	}
 	l.Attempt = int(attempt)

@@ -152,5 +152,11 @@ func fromRow(r ModelUpload) (*modelupload.ModelUpload, error) {
 		UserID:        r.UserID,
 		Version:       r.Version,
 	}
+	if err := backends.CheckDeclared("model_upload", "status", x.Status, modelupload.Statuses); err != nil {
+		return nil, err
+	}
+	if err := backends.CheckDeclared("model_upload", "source", x.Source, modelupload.ModelSourceValues); err != nil {
+		return nil, err
+	}
 	return x, nil
 }

@@ -85,7 +85,10 @@ func scan(row sqltable.Scanner) (*pipelinerun.PipelineRun, backends.Lease, error
 	x := new(pipelinerun.PipelineRun)
 	var l backends.Lease
 	var jEnvironment []byte
-	if err := row.Scan(&x.ID, &x.Status, &x.Version, &x.CreatedAt, &x.UpdatedAt, &x.Stage, &x.Task, &x.Hostname, &x.PID, &x.PPID, &x.UserName, &x.CodeVersion, &x.GitCommit, &jEnvironment, &x.ScriptPath, &x.ScriptFilename, &x.LogPath, &x.LogFilename, &x.OverallPercent, &x.Message, &x.CurrentSubtask, &x.TotalSubtasks, &x.ErrorMessage, &x.ErrorDetail, &x.MemoryMB, &x.CPUPercent, &x.StartedAt, &x.EndedAt, &x.TmTraceparent); err != nil {
+	if err := row.Scan(&x.ID, (*string)(&x.Status), &x.Version, &x.CreatedAt, &x.UpdatedAt, &x.Stage, &x.Task, &x.Hostname, &x.PID, &x.PPID, &x.UserName, &x.CodeVersion, &x.GitCommit, &jEnvironment, &x.ScriptPath, &x.ScriptFilename, &x.LogPath, &x.LogFilename, &x.OverallPercent, &x.Message, &x.CurrentSubtask, &x.TotalSubtasks, &x.ErrorMessage, &x.ErrorDetail, &x.MemoryMB, &x.CPUPercent, &x.StartedAt, &x.EndedAt, &x.TmTraceparent); err != nil {
+		return nil, l, err
+	}
+	if err := backends.CheckDeclared("pipeline_run", "status", x.Status, pipelinerun.Statuses); err != nil {
 		return nil, l, err
 	}
 	if err := backends.DecodeJSON(jEnvironment, &x.Environment); err != nil {

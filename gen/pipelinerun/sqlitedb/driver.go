@@ -156,6 +156,9 @@ func fromRow(r PipelineRun) (*pipelinerun.PipelineRun, error) {
 		UserName:       r.UserName,
 		Version:        r.Version,
 	}
+	if err := backends.CheckDeclared("pipeline_run", "status", x.Status, pipelinerun.Statuses); err != nil {
+		return nil, err
+	}
 	if err := backends.DecodeJSON(backends.TextBytes(r.Environment), &x.Environment); err != nil {
 		return nil, fmt.Errorf("environment: %w", err)
 	}

@@ -68,7 +68,10 @@ func values(x *pipelinesubtask.PipelineSubtask, v []any) (err error) {
 func scan(row sqltable.Scanner) (*pipelinesubtask.PipelineSubtask, backends.Lease, error) {
 	x := new(pipelinesubtask.PipelineSubtask)
 	var l backends.Lease
-	if err := row.Scan(&x.ID, &x.Status, &x.Version, &x.CreatedAt, &x.UpdatedAt, &x.RunID, &x.SubtaskNumber, &x.Name, &x.Percent, &x.ItemsTotal, &x.ItemsComplete, &x.Message, &x.ErrorMessage, &x.StartedAt, &x.EndedAt, &x.TmTraceparent); err != nil {
+	if err := row.Scan(&x.ID, (*string)(&x.Status), &x.Version, &x.CreatedAt, &x.UpdatedAt, &x.RunID, &x.SubtaskNumber, &x.Name, &x.Percent, &x.ItemsTotal, &x.ItemsComplete, &x.Message, &x.ErrorMessage, &x.StartedAt, &x.EndedAt, &x.TmTraceparent); err != nil {
+		return nil, l, err
+	}
+	if err := backends.CheckDeclared("pipeline_subtask", "status", x.Status, pipelinesubtask.Statuses); err != nil {
 		return nil, l, err
 	}
 	return x, l, nil

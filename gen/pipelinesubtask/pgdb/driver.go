@@ -128,5 +128,8 @@ func fromRow(r PipelineSubtask) (*pipelinesubtask.PipelineSubtask, error) {
 		UpdatedAt:     r.UpdatedAt.UTC(),
 		Version:       r.Version,
 	}
+	if err := backends.CheckDeclared("pipeline_subtask", "status", x.Status, pipelinesubtask.Statuses); err != nil {
+		return nil, err
+	}
 	return x, nil
 }

@@ -76,7 +76,10 @@ func scan(row sqltable.Scanner) (*stage.StageState, backends.Lease, error) {
 	var jHistory []byte
 	var jResult []byte
 	var jCheckpoint []byte
-	if err := row.Scan(&x.ID, &x.Status, &x.Version, &x.CreatedAt, &x.UpdatedAt, &x.StageName, &x.Attempts, &x.TaskID, &jHistory, &jResult, &jCheckpoint, &x.StartedAt, &x.EndedAt, &x.TmTraceparent); err != nil {
+	if err := row.Scan(&x.ID, (*string)(&x.Status), &x.Version, &x.CreatedAt, &x.UpdatedAt, &x.StageName, &x.Attempts, &x.TaskID, &jHistory, &jResult, &jCheckpoint, &x.StartedAt, &x.EndedAt, &x.TmTraceparent); err != nil {
+		return nil, l, err
+	}
+	if err := backends.CheckDeclared("stage", "status", x.Status, stage.Statuses); err != nil {
 		return nil, l, err
 	}
 	if err := backends.DecodeStoredJSON(jHistory, &x.History, stage.StageStateHistoryEntryShape); err != nil {

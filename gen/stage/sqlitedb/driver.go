@@ -128,6 +128,9 @@ func fromRow(r Stage) (*stage.StageState, error) {
 		UpdatedAt:     r.UpdatedAt.UTC(),
 		Version:       r.Version,
 	}
+	if err := backends.CheckDeclared("stage", "status", x.Status, stage.Statuses); err != nil {
+		return nil, err
+	}
 	if err := backends.DecodeStoredJSON([]byte(r.History), &x.History, stage.StageStateHistoryEntryShape); err != nil {
 		return nil, fmt.Errorf("history: %w", err)
 	}

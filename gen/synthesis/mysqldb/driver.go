@@ -71,7 +71,10 @@ func scan(row sqltable.Scanner) (*synthesis.Synthesis, backends.Lease, error) {
 	var l backends.Lease
 	var expires any
 	var attempt int64
-	if err := row.Scan(&x.ID, &x.Status, &x.Version, &x.CreatedAt, &x.UpdatedAt, &x.Tag, &x.ErrorMessage, &x.NumSamples, &x.UserID, &x.Progress, &x.QueuedAt, &x.StartedAt, &x.EndDate, &l.Owner, &expires, &attempt, &x.TmTraceparent); err != nil {
+	if err := row.Scan(&x.ID, (*string)(&x.Status), &x.Version, &x.CreatedAt, &x.UpdatedAt, &x.Tag, &x.ErrorMessage, &x.NumSamples, &x.UserID, &x.Progress, &x.QueuedAt, &x.StartedAt, &x.EndDate, &l.Owner, &expires, &attempt, &x.TmTraceparent); err != nil {
+		return nil, l, err
+	}
+	if err := backends.CheckDeclared("synthesis", "status", x.Status, synthesis.Statuses); err != nil {
 		return nil, l, err
 	}
 	l.Attempt = int(attempt)

@@ -146,5 +146,8 @@ func fromRow(r Synthesis) (*synthesis.Synthesis, error) {
 		UserID:        r.UserID,
 		Version:       r.Version,
 	}
+	if err := backends.CheckDeclared("synthesis", "status", x.Status, synthesis.Statuses); err != nil {
+		return nil, err
+	}
 	return x, nil
 }

@@ -72,7 +72,10 @@ func scan(row sqltable.Scanner) (*training.Training, backends.Lease, error) {
 	var l backends.Lease
 	var expires any
 	var attempt int64
-	if err := row.Scan(&x.ID, &x.Status, &x.Version, &x.CreatedAt, &x.UpdatedAt, &x.Tag, &x.ErrorMessage, &x.BaseModel, &x.Epochs, &x.UserID, &x.Progress, &x.QueuedAt, &x.StartedAt, &x.EndDate, &l.Owner, &expires, &attempt, &x.TmTraceparent); err != nil {
+	if err := row.Scan(&x.ID, (*string)(&x.Status), &x.Version, &x.CreatedAt, &x.UpdatedAt, &x.Tag, &x.ErrorMessage, &x.BaseModel, &x.Epochs, &x.UserID, &x.Progress, &x.QueuedAt, &x.StartedAt, &x.EndDate, &l.Owner, &expires, &attempt, &x.TmTraceparent); err != nil {
+		return nil, l, err
+	}
+	if err := backends.CheckDeclared("training", "status", x.Status, training.Statuses); err != nil {
 		return nil, l, err
 	}
 	l.Attempt = int(attempt)

@@ -152,5 +152,8 @@ func fromRow(r Training) (*training.Training, error) {
 		UserID:        r.UserID,
 		Version:       r.Version,
 	}
+	if err := backends.CheckDeclared("training", "status", x.Status, training.Statuses); err != nil {
+		return nil, err
+	}
 	return x, nil
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/dave/jennifer/jen"
+
+	"github.com/taskmodel/taskmodel/tools/taskgen/internal/spec"
 )
 
 // MySQLPackage is the package of a model's MySQL driver, next to the
@@ -76,6 +78,20 @@ func (g *generator) mysqlDriverFile(f *jen.File) {
 			dests = append(dests, jen.Op("&").Id(v))
 			post = append(post, jen.If(jen.Err().Op(":=").Add(g.decodeJSON(jen.Id(v), c.Field)), jen.Err().Op("!=").Nil()).Block(
 				jen.Return(jen.Nil(), jen.Id("l"), jen.Qual("fmt", "Errorf").Call(jen.Lit(c.Name+": %w"), jen.Err()))))
+		case c.Field.Type.Kind == spec.KindStatus || c.Field.Type.Kind == spec.KindErrorCode || c.Field.Type.Kind == spec.KindEnum:
+			// As text, not through the type's Scan, which refuses an
+			// undeclared value with database/sql's "Scan error on column
+			// index" message: checkDeclared refuses it as the other
+			// engines do.
+			if c.Field.Optional {
+				v := "s" + c.Field.GoName
+				decls = append(decls, jen.Var().Id(v).Op("*").String())
+				dests = append(dests, jen.Op("&").Id(v))
+				post = append(post, jen.Id("x").Dot(c.Field.GoName).Op("=").Parens(jen.Op("*").Add(g.enumType(c.Field.Type))).Parens(jen.Id(v)))
+			} else {
+				dests = append(dests, jen.Parens(jen.Op("*").String()).Parens(jen.Op("&").Id("x").Dot(c.Field.GoName)))
+			}
+			post = append(post, g.checkDeclared(c, jen.Nil(), jen.Id("l")))
 		default:
 			dests = append(dests, jen.Op("&").Id("x").Dot(c.Field.GoName))
 		}

@@ -80,9 +80,23 @@ func values(x *report.Report, v []any) (err error) {
 func scan(row sqltable.Scanner) (*report.Report, backends.Lease, error) {
 	x := new(report.Report)
 	var l backends.Lease
+	var sErrorCode *string
 	var expires any
 	var attempt int64
-	if err := row.Scan(&x.ID, &x.Status, &x.Version, &x.CreatedAt, &x.UpdatedAt, &x.Title, &x.Kind, &x.Days, &x.Format, &x.Tag, &x.UserID, &x.Progress, &x.Rows, &x.ErrorCode, &x.ErrorMessage, &x.StartedAt, &x.EndDate, &l.Owner, &expires, &attempt, &x.TmTraceparent); err != nil {
+	if err := row.Scan(&x.ID, (*string)(&x.Status), &x.Version, &x.CreatedAt, &x.UpdatedAt, &x.Title, (*string)(&x.Kind), &x.Days, (*string)(&x.Format), &x.Tag, &x.UserID, &x.Progress, &x.Rows, &sErrorCode, &x.ErrorMessage, &x.StartedAt, &x.EndDate, &l.Owner, &expires, &attempt, &x.TmTraceparent); err != nil {
+		return nil, l, err
+	}
+	if err := backends.CheckDeclared("report", "status", x.Status, report.Statuses); err != nil {
+		return nil, l, err
+	}
+	if err := backends.CheckDeclared("report", "kind", x.Kind, report.KindValues); err != nil {
+		return nil, l, err
+	}
+	if err := backends.CheckDeclared("report", "format", x.Format, report.FormatValues); err != nil {
+		return nil, l, err
+	}
+	x.ErrorCode = (*report.ErrorCode)(sErrorCode)
+	if err := backends.CheckDeclaredOpt("report", "error_code", x.ErrorCode, report.ErrorCodes); err != nil {
 		return nil, l, err
 	}
 	l.Attempt = int(attempt)

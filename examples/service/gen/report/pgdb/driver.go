@@ -165,5 +165,17 @@ func fromRow(r Report) (*report.Report, error) {
 		UserID:        r.UserID,
 		Version:       r.Version,
 	}
+	if err := backends.CheckDeclared("report", "status", x.Status, report.Statuses); err != nil {
+		return nil, err
+	}
+	if err := backends.CheckDeclared("report", "kind", x.Kind, report.KindValues); err != nil {
+		return nil, err
+	}
+	if err := backends.CheckDeclared("report", "format", x.Format, report.FormatValues); err != nil {
+		return nil, err
+	}
+	if err := backends.CheckDeclaredOpt("report", "error_code", x.ErrorCode, report.ErrorCodes); err != nil {
+		return nil, err
+	}
 	return x, nil
 }

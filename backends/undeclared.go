@@ -1,0 +1,76 @@
+package backends
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// ErrUndeclaredValue matches, with errors.Is, an *UndeclaredValueError: a
+// row read from the database holds a status, error code or enumeration
+// value this program's spec does not declare.
+var ErrUndeclaredValue = errors.New("the database holds a value this program's spec does not declare")
+
+// UndeclaredValueError reports a task row whose status, error code or
+// enumeration column holds a value this program's spec does not declare.
+// It happens while programs built from different specs share a database
+// (a rolling deploy): a newer spec's program added the value, its
+// migration applied, and an older program read the row.
+//
+// Every engine's generated driver returns it, for the whole read (a
+// listing included). A read that passed such a row on, or skipped it,
+// would be worse: the program would hold a task its lifecycle cannot move
+// (no event fires from an undeclared status), and a listing would silently
+// leave tasks out. The error names the column, the value and what this
+// program allows, never a Go type.
+type UndeclaredValueError struct {
+	// Table and Column name the column read.
+	Table, Column string
+	// Value is the value it holds.
+	Value string
+	// Allowed lists the values this program's spec declares, in spec order.
+	Allowed []string
+}
+
+func (e *UndeclaredValueError) Error() string {
+	return fmt.Sprintf("column %s of table %s holds %q, which this program's spec does not declare (it allows %s); "+
+		"the database likely holds a value a newer spec declares: run a build of the newer spec",
+		e.Column, e.Table, e.Value, strings.Join(e.Allowed, ", "))
+}
+
+// Is reports whether target is ErrUndeclaredValue.
+func (e *UndeclaredValueError) Is(target error) bool {
+	return target == ErrUndeclaredValue
+}
+
+// Declared is an enumeration a generated driver reads from a column: a
+// status, an error code or a spec's enumeration.
+type Declared interface {
+	~string
+	Valid() bool
+}
+
+// CheckDeclared returns nil when v, read from column of table, is a declared
+// value, and otherwise an *UndeclaredValueError listing values(), the
+// declared ones. It does not allocate when v is declared. Generated
+// drivers call it on every enumerated column of a row they read.
+func CheckDeclared[T Declared](table, column string, v T, values func() []T) error {
+	if v.Valid() {
+		return nil
+	}
+	vs := values()
+	allowed := make([]string, len(vs))
+	for i, x := range vs {
+		allowed[i] = string(x)
+	}
+	return &UndeclaredValueError{Table: table, Column: column, Value: string(v), Allowed: allowed}
+}
+
+// CheckDeclaredOpt is CheckDeclared for an optional column: nil (NULL) is
+// declared.
+func CheckDeclaredOpt[T Declared](table, column string, v *T, values func() []T) error {
+	if v == nil {
+		return nil
+	}
+	return CheckDeclared(table, column, *v, values)
+}
