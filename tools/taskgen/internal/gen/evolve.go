@@ -453,13 +453,17 @@ func sameStoredMeaning(o, n *spec.TypeRef) bool {
 		return true
 	case isText(o) && isText(n):
 		return true
+	case n.Kind == spec.KindJSON:
+		// json takes any JSON value: a list's or a value type's, stored
+		// as JSON already (a column of another type cannot follow).
+		return o.Kind == spec.KindList || o.Kind == spec.KindType
 	}
 	return jsonReadable(o, n)
 }
 
 // jsonReadable reports whether a value stored in JSON as type o decodes as
 // type n, with no database check in between: the same type, an int as a
-// float, any text as a string, and lists of those.
+// float, any text as a string, anything as json, and lists of those.
 func jsonReadable(o, n *spec.TypeRef) bool {
 	switch {
 	case o.Name() == n.Name():
@@ -468,6 +472,8 @@ func jsonReadable(o, n *spec.TypeRef) bool {
 		return true
 	case isText(o) && n.Kind == spec.KindString:
 		return true
+	case n.Kind == spec.KindJSON:
+		return true // any JSON value
 	case o.Kind == spec.KindList && n.Kind == spec.KindList && o.Elem != nil && n.Elem != nil:
 		return jsonReadable(o.Elem, n.Elem)
 	}
@@ -530,7 +536,11 @@ func (ev *evolution) dataChecks(e Engine) []dataCheck {
 			ck = mysqlNarrowCheck(oc, nc)
 		}
 		if ck != "" && ck != oc.check() {
-			add(table+"."+c.new.Name, ruleText(ev.new.m, c.new), "tasks", "SELECT count(*), %s FROM %s WHERE (%s) IS FALSE;", idExpr, table, ck)
+			rule := ruleText(ev.new.m, c.new)
+			if rule == "" {
+				rule = "a value of type " + c.new.Type.Name() // a rule is never empty
+			}
+			add(table+"."+c.new.Name, rule, "tasks", "SELECT count(*), %s FROM %s WHERE (%s) IS FALSE;", idExpr, table, ck)
 		}
 		// A list's item lengths are no CHECK (the validators enforce
 		// them), but SQL can test the stored tasks.
@@ -1212,7 +1222,11 @@ func ruleText(m *spec.Model, f *spec.Field) string {
 func narrows(om, nm *spec.Model, o, n *spec.Field) bool {
 	if o.Type.Name() != n.Type.Name() && !intToFloat(o, n) {
 		// A change of kind that keeps the SQL type (an enum to a string, a
-		// string to an enum, …): only a string is sure to take any value.
+		// string to an enum, a list to json, …): only a string and json
+		// are sure to take any value.
+		if n.Type.Kind == spec.KindJSON {
+			return false
+		}
 		return n.Type.Kind != spec.KindString || n.MaxLen != nil || n.MinLen != nil
 	}
 	lower := func(min *int) int {
