@@ -49,12 +49,15 @@ var (
 	sqlBackends  = []string{"sqlite", "postgres", "mysql"}
 )
 
-func openBackend(t testing.TB, name string) (*server.Backend, func(context.Context) (auth.Store, error), func(testing.TB) otherProcess) {
+func openBackend(t testing.TB, name, sqlitePath string) (*server.Backend, func(context.Context) (auth.Store, error), func(testing.TB) otherProcess) {
 	t.Helper()
 	ctx := context.Background()
 	switch name {
 	case "sqlite":
-		path := filepath.Join(t.TempDir(), "tasks.db")
+		path := sqlitePath
+		if path == "" {
+			path = filepath.Join(t.TempDir(), "tasks.db")
+		}
 		db, err := sqlite.Open(ctx, path, catalog.Migrations(sqlite.Engine))
 		if err != nil {
 			t.Fatal(err)
@@ -142,6 +145,7 @@ type envOptions struct {
 	pipelines    bool            // serve pipeline tracking (env.tracker)
 	engine       []engine.Option // more options of every model's engine
 	claimPoll    time.Duration   // the server's ClaimPoll (0: its default)
+	sqlitePath   string          // the SQLite database file ("": a new one)
 }
 
 // env is a taskmodel server on a real loopback HTTP listener, with tokens
@@ -166,7 +170,7 @@ type env struct {
 func newEnv(t testing.TB, backend string, o envOptions) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	b, openAuth, other := openBackend(t, backend)
+	b, openAuth, other := openBackend(t, backend, o.sqlitePath)
 	var engOpts []engine.Option
 	if o.clock != nil {
 		engOpts = append(engOpts, engine.WithClock(o.clock.Now))

@@ -4,13 +4,21 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/google/uuid"
 
+	"github.com/taskmodel/taskmodel/backends/sqlite"
+	"github.com/taskmodel/taskmodel/gen/catalog"
 	"github.com/taskmodel/taskmodel/sdk/pipeline"
+	"github.com/taskmodel/taskmodel/sdk/pipeline/storage/sqlitestore"
+	"github.com/taskmodel/taskmodel/tasktype"
 )
 
 // registerBody registers three stages of two tasks each.
@@ -488,4 +496,88 @@ func TestPipelineTextLimits(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPipelineCountStoredAsREAL: an earlier increment could store a REAL in
+// a SQLite subtask's items_complete (a sum past the largest integer), after
+// which its run, its subtasks and the active runs answered 500. Opened by
+// this version, the database's migration makes it an integer again: the
+// largest count allowed, items_total when the subtask has one.
+func TestPipelineCountStoredAsREAL(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "tasks.db")
+	// The database as the version before the repair left it.
+	var before []tasktype.Migration
+	for _, m := range sqlitestore.RegistryMigrations() {
+		if m.Name == "pipeline/0002_integer_items" {
+			break
+		}
+		before = append(before, m)
+	}
+	if len(before) == len(sqlitestore.RegistryMigrations()) {
+		t.Fatal("no migration pipeline/0002_integer_items")
+	}
+	db, err := sqlite.Open(ctx, path, catalog.Migrations(sqlite.Engine), before)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := pipeline.New(sqlitestore.New(db), pipeline.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	if err := tr.RegisterTask(ctx, pipeline.Task{Stage: "STATIC", Name: "Build"}); err != nil {
+		t.Fatal(err)
+	}
+	run, err := tr.Start(ctx, "STATIC", "Build", pipeline.StartOptions{NoGitLookup: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := int64(50)
+	for n, o := range []pipeline.SubtaskStart{{Name: "Unbounded"}, {Name: "Bounded", ItemsTotal: &total}} {
+		if _, err := tr.StartSubtask(ctx, run.ID, int64(n+1), o); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tr.IncrementSubtask(ctx, run.ID, int64(n+1), 10); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// What the earlier increment wrote: the sum past the largest integer,
+	// which SQLite makes a REAL.
+	if _, err := db.ExecContext(ctx, `UPDATE pipeline_subtask SET items_complete = items_complete + 9223372036854775800 WHERE run_id = ?`, run.ID.String()); err != nil {
+		t.Fatal(err)
+	}
+	var reals int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM pipeline_subtask WHERE typeof(items_complete) = 'real'`).Scan(&reals); err != nil || reals != 2 {
+		t.Fatalf("%d REAL counts, %v; want 2", reals, err)
+	}
+	if _, err := tr.Run(ctx, run.ID); err == nil {
+		if _, err := tr.Subtasks(ctx, run.ID); err == nil {
+			t.Fatal("the subtasks read with a REAL count: the test does not reproduce the fault")
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	e := newEnv(t, "sqlite", envOptions{pipelines: true, sqlitePath: path})
+	want := []float64{9223372036854775807, 50}
+	id := "/pipelines/runs/" + run.ID.String()
+	subs := e.must(200, "GET", id, "alice", "").json(t)["subtasks"].([]any)
+	for i, s := range subs {
+		if got := s.(map[string]any)["items_complete"]; got != want[i] {
+			t.Errorf("subtask %d: items_complete %v, want %v", i+1, got, want[i])
+		}
+	}
+	e.must(200, "GET", id+"/subtasks", "alice", "")
+	active := e.must(200, "GET", "/pipelines/active", "alice", "")
+	if !strings.Contains(string(active.body), run.ID.String()) {
+		t.Errorf("active runs %s lack run %s", active.body, run.ID)
+	}
+	got, err := e.tracker.Subtasks(ctx, run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].ItemsComplete != math.MaxInt64 || got[1].ItemsComplete != 50 {
+		t.Errorf("the tracker reads %d subtasks: %+v", len(got), got)
+	}
+	// The counts go on from there.
+	e.must(400, "POST", id+"/subtasks/1/increment", "alice", `{"by":1}`)
+	e.must(200, "POST", id+"/subtasks/2/update", "alice", `{"items_complete":49}`)
 }

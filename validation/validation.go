@@ -10,6 +10,7 @@ package validation
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -57,11 +58,64 @@ func newValidator() *validator.Validate {
 	must(v.RegisterValidation("json_text", func(fl validator.FieldLevel) bool {
 		return CheckJSONText(fl.Field().Bytes()) == nil
 	}))
+	// A bound naming another field of the same struct (le: agents_total):
+	// "le_field=agents_total", the other field named by its JSON key.
+	for tag, holds := range boundTests {
+		must(v.RegisterValidation(tag, func(fl validator.FieldLevel) bool {
+			c, ok := compareSibling(fl.Field(), fl.Parent(), fl.Param())
+			return ok && holds(c)
+		}))
+	}
 	must(v.RegisterValidation("pattern", func(fl validator.FieldLevel) bool {
 		re := pattern(fl.Param())
 		return re != nil && re.MatchString(fl.Field().String())
 	}))
 	return v
+}
+
+// boundTests say, for each bound naming another field, whether the
+// comparison of the field with the other (-1, 0, 1) keeps to it.
+var boundTests = map[string]func(int) bool{
+	"ge_field": func(c int) bool { return c >= 0 },
+	"le_field": func(c int) bool { return c <= 0 },
+	"gt_field": func(c int) bool { return c > 0 },
+	"lt_field": func(c int) bool { return c < 0 },
+}
+
+// compareSibling compares a number field with the field of the same
+// struct whose JSON key is name; false when there is no such number.
+func compareSibling(field, parent reflect.Value, name string) (int, bool) {
+	for parent.Kind() == reflect.Pointer {
+		if parent.IsNil() {
+			return 0, false
+		}
+		parent = parent.Elem()
+	}
+	if parent.Kind() != reflect.Struct {
+		return 0, false
+	}
+	var other reflect.Value
+	for i := 0; i < parent.NumField(); i++ {
+		if key, _, _ := strings.Cut(parent.Type().Field(i).Tag.Get("json"), ","); key == name {
+			other = parent.Field(i)
+			break
+		}
+	}
+	for other.IsValid() && other.Kind() == reflect.Pointer {
+		if other.IsNil() {
+			return 0, false
+		}
+		other = other.Elem()
+	}
+	switch {
+	case !other.IsValid():
+		return 0, false
+	case field.CanInt() && other.CanInt():
+		return cmp.Compare(field.Int(), other.Int()), true
+	case field.CanFloat() && other.CanFloat():
+		return cmp.Compare(field.Float(), other.Float()), true
+	}
+	return 0, false
 }
 
 // Struct validates the struct s against its `validate` tags. It returns nil
@@ -124,6 +178,10 @@ func fieldError(fe validator.FieldError) *tasktype.FieldError {
 		out.Rule, out.Message = "gt", fmt.Sprintf("must be > %s (got %v)", param, fe.Value())
 	case "lt":
 		out.Rule, out.Message = "lt", fmt.Sprintf("must be < %s (got %v)", param, fe.Value())
+	case "ge_field", "le_field", "gt_field", "lt_field":
+		out.Rule = strings.TrimSuffix(fe.Tag(), "_field")
+		op := map[string]string{"ge": "≥", "le": "≤", "gt": ">", "lt": "<"}[out.Rule]
+		out.Message = fmt.Sprintf("must be %s %s (got %v)", op, param, fe.Value())
 	case "line", "text":
 		out.Rule = "text"
 		out.Message = textProblem(fmt.Sprint(fe.Value()), fe.Tag() == "text")

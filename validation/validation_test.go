@@ -238,3 +238,41 @@ func TestCheckJSONEncoding(t *testing.T) {
 		})
 	}
 }
+
+// bounded has a bound naming another field, as a spec's le: total.
+type bounded struct {
+	Total int64    `json:"total"`
+	Done  int64    `json:"done" validate:"le_field=total"`
+	Low   *float64 `json:"low" validate:"omitnil,lt_field=high"`
+	High  float64  `json:"high"`
+	Min   int64    `json:"min" validate:"ge_field=total"`
+	After int64    `json:"after" validate:"gt_field=total"`
+}
+
+func TestFieldBounds(t *testing.T) {
+	f := func(v float64) *float64 { return &v }
+	tests := []struct {
+		name string
+		in   bounded
+		want string
+	}{
+		{"all kept", bounded{Total: 3, Done: 3, Low: f(1), High: 2, Min: 3, After: 4}, ""},
+		{"nil optional skipped", bounded{Total: 3, Done: 0, High: 2, Min: 5, After: 4}, ""},
+		{"le broken", bounded{Total: 3, Done: 4, Min: 3, After: 4}, "done: must be ≤ total (got 4)"},
+		{"lt broken", bounded{Total: 3, Done: 1, Low: f(2), High: 2, Min: 3, After: 4}, "low: must be < high (got 2)"},
+		{"ge broken", bounded{Total: 3, Min: 2, After: 4}, "min: must be ≥ total (got 2)"},
+		{"gt broken", bounded{Total: 3, Min: 3, After: 3}, "after: must be > total (got 3)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := validation.Struct(&tt.in)
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tt.want {
+				t.Errorf("Struct = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

@@ -750,3 +750,99 @@ func hasWorker(ms []tasktype.Migration) bool {
 	}
 	return false
 }
+
+// TestPostgresNoLateWriteInRetiredStatus: on PostgreSQL the moves and the
+// status CHECK (added NOT VALID) are one transaction, whose ALTER TABLE
+// waits for the writes under way and holds off every other until the
+// commit; the CHECK then refuses the retired status in every new row. No
+// task can land in the retired status between the moves and the
+// validation, which MySQL's separate statements allow: a write of the
+// earlier program that began first is moved, a later one refused, and the
+// validation succeeds.
+func TestPostgresNoLateWriteInRetiredStatus(t *testing.T) {
+	ctx := context.Background()
+	r := retirements[0]
+	mod := newModule(t)
+	if out, err := mod.generate(t, filepath.Join(casesDir, "base.yaml")); err != nil {
+		t.Fatalf("taskgen: %v\n%s", err, out)
+	}
+	v1 := mod.migrations(t, postgres.Engine)
+	if out, err := mod.generate(t, filepath.Join(casesDir, r.name, "v2.yaml")); err != nil {
+		t.Fatalf("taskgen: %v\n%s", err, out)
+	}
+	all := mod.migrations(t, postgres.Engine)
+	d := openDB(t, postgres.Engine).(pgDB)
+	if err := d.migrate(ctx, v1); err != nil {
+		t.Fatal(err)
+	}
+	seed(t, postgres.Engine, d, true)
+	t0 := time.Date(2026, 1, 3, 0, 0, 0, 0, time.UTC)
+	insert := func(ctx context.Context, exec func(context.Context, string, ...any) error, n int) error {
+		if err := exec(ctx, "INSERT INTO job (id, status, version, created_at, updated_at, weight, tm_history_seq) VALUES (?, ?, 1, ?, ?, 1, 1)", id(n), r.from, t0, t0); err != nil {
+			return err
+		}
+		return exec(ctx, "INSERT INTO job_history (task_id, seq, to_status, at, actor, message) VALUES (?, 1, ?, ?, 'old', '')", id(n), r.from, t0)
+	}
+	// The earlier program's write, under way when the migration starts.
+	tx, err := d.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	txExec := func(ctx context.Context, q string, args ...any) error {
+		for i := 1; strings.Contains(q, "?"); i++ {
+			q = strings.Replace(q, "?", fmt.Sprintf("$%d", i), 1)
+		}
+		_, err := tx.Exec(ctx, q, args...)
+		return err
+	}
+	if err := insert(ctx, txExec, 7); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- d.migrate(ctx, all) }()
+	// The migration waits for the write's lock.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		rows, err := d.rows(ctx, "SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rows[0]["n"] != "0" {
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("the migration did not wait for the write under way: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the migration does not wait for a lock")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("migration: %v", err)
+	}
+	// The earlier program's next write in the retired status is refused.
+	if err := insert(ctx, d.exec, 8); err == nil || !refusedByConstraint(postgres.Engine, err) {
+		t.Errorf("a task written in %s after the migration: %v, want refused by the CHECK", r.from, err)
+	}
+	rows, err := d.rows(ctx, "SELECT status, (SELECT count(*) FROM job_history AS h WHERE h.task_id = job.id AND h.actor = 'taskmodel migrate') AS moves FROM job WHERE id = '"+id(7)+"'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows[0]["status"] != r.to || rows[0]["moves"] != "1" {
+		t.Errorf("the task written while the migration waited: %v, want %s with one history row of the move", rows[0], r.to)
+	}
+	rows, err = d.rows(ctx, "SELECT count(*) AS n FROM pg_constraint WHERE NOT convalidated AND connamespace = current_schema()::regnamespace")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows[0]["n"] != "0" {
+		t.Errorf("%s constraints left unvalidated", rows[0]["n"])
+	}
+}

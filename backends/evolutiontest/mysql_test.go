@@ -3,9 +3,13 @@ package evolutiontest_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/taskmodel/taskmodel/backends/mysql"
 	"github.com/taskmodel/taskmodel/tasktype"
@@ -92,9 +96,11 @@ func TestMySQLMigrationResumes(t *testing.T) {
 	}
 	seed(t, mysql.Engine, d, true)
 	err := d.migrate(ctx, all)
+	// The moves (statements 2 and 3) run again before statement 4 at the
+	// next start.
 	var ferr *mysql.MigrationFailedError
-	if !errors.As(err, &ferr) || ferr.Statement != 4 || !strings.Contains(err.Error(), "statements 1 to 3 stayed applied") {
-		t.Fatalf("migration: %v, want statement 4 to fail after 3 applied", err)
+	if !errors.As(err, &ferr) || ferr.Statement != 4 || ferr.Resume != 2 || !strings.Contains(err.Error(), "statement 1 stayed applied") {
+		t.Fatalf("migration: %v, want statement 4 to fail after 3 applied, resuming at 2", err)
 	}
 	if err := d.exec(ctx, "CREATE TABLE evolution_gate (x INT)"); err != nil {
 		t.Fatal(err)
@@ -140,6 +146,107 @@ func TestMySQLMovesWrittenOnce(t *testing.T) {
 					t.Fatalf("after %d statements: %v", done, err)
 				}
 				checkRetired(t, d, fresh, r)
+			}
+		})
+	}
+}
+
+// TestMySQLMovesAgain: a program still running the earlier spec puts tasks
+// in the retired status after the moves, before the ALTER TABLE that
+// narrows the status CHECK, which then fails on them. A start that
+// resumes at that ALTER TABLE (as earlier versions left such a migration,
+// failing at every start after) moves the tasks again first: the task
+// written late and the one moved back get their history rows under their
+// next numbers, and the CHECK is narrowed.
+func TestMySQLMovesAgain(t *testing.T) {
+	t0 := time.Date(2026, 1, 3, 0, 0, 0, 0, time.UTC)
+	events := map[string]string{"PAUSED": "pause", "CANCELLED": "cancel"}
+	for _, r := range retirements {
+		t.Run(r.name, func(t *testing.T) {
+			ctx := context.Background()
+			v1, all, fresh := retireStatus(t, r)
+			last := all[len(all)-1]
+			parts, err := last.Parts()
+			if err != nil {
+				t.Fatal(err)
+			}
+			stmts, err := mysql.SplitStatements(parts.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			narrow := -1
+			for i, s := range stmts {
+				if strings.Contains(s, "ADD CONSTRAINT job_status_check") {
+					narrow = i
+				}
+			}
+			if narrow < 0 {
+				t.Fatalf("no narrowing of the status CHECK in:\n%s", parts.Body)
+			}
+			d := openDB(t, mysql.Engine)
+			if err := d.migrate(ctx, v1); err != nil {
+				t.Fatal(err)
+			}
+			seed(t, mysql.Engine, d, true)
+			for _, s := range stmts[:narrow] {
+				if err := d.exec(ctx, s); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// The earlier program: a new task in the retired status, and
+			// the moved one back in it.
+			if err := d.exec(ctx, "INSERT INTO job (id, status, version, created_at, updated_at, weight, tm_history_seq) VALUES (?, ?, 1, ?, ?, 1, 1)", id(7), r.from, t0, t0); err != nil {
+				t.Fatal(err)
+			}
+			if err := d.exec(ctx, "INSERT INTO job_history (task_id, seq, to_status, at, actor, message) VALUES (?, 1, ?, ?, 'old', '')", id(7), r.from, t0); err != nil {
+				t.Fatal(err)
+			}
+			rows, err := d.rows(ctx, "SELECT tm_history_seq AS n FROM job WHERE id = '"+id(r.task)+"'")
+			if err != nil {
+				t.Fatal(err)
+			}
+			back := rows[0]["n"] // the moved task's number of history rows
+			if err := d.exec(ctx, "UPDATE job SET status = ?, version = version + 1, tm_history_seq = tm_history_seq + 1 WHERE id = ?", r.from, id(r.task)); err != nil {
+				t.Fatal(err)
+			}
+			if err := d.exec(ctx, "INSERT INTO job_history (task_id, seq, from_status, to_status, event, at, actor, message) VALUES (?, ? + 1, ?, ?, ?, ?, 'old', '')", id(r.task), back, r.to, r.from, events[r.from], t0); err != nil {
+				t.Fatal(err)
+			}
+			// Where an earlier version left the migration: resuming at the
+			// ALTER TABLE, which failed.
+			if err := d.exec(ctx, "INSERT INTO taskmodel_migration_progress (name, checksum, statements, failed_at, error) VALUES (?, ?, ?, UTC_TIMESTAMP(6), 'CONSTRAINT job_status_check failed')",
+				last.Name, last.Checksum(), narrow); err != nil {
+				t.Fatal(err)
+			}
+			if err := d.migrate(ctx, all); err != nil {
+				t.Fatalf("the start after: %v", err)
+			}
+			checkFresh(t, mysql.Engine, d, fresh)
+			rows, err = d.rows(ctx, "SELECT task_id, seq, from_status, to_status FROM job_history WHERE actor = 'taskmodel migrate' ORDER BY task_id, seq")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, row := range rows {
+				got = append(got, row["task_id"][len(row["task_id"])-1:]+"/"+row["seq"]+" "+row["from_status"]+">"+row["to_status"])
+			}
+			n, _ := strconv.Atoi(back)
+			want := []string{
+				fmt.Sprintf("%d/%d %s>%s", r.task, n, r.from, r.to),
+				fmt.Sprintf("%d/%d %s>%s", r.task, n+2, r.from, r.to),
+				fmt.Sprintf("7/2 %s>%s", r.from, r.to),
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("the moves' history rows: %q, want %q", got, want)
+			}
+			rows, err = d.rows(ctx, "SELECT id, status, tm_history_seq AS n, (SELECT max(seq) FROM job_history AS h WHERE h.task_id = job.id) AS seq FROM job WHERE id IN ('"+id(r.task)+"', '"+id(7)+"') ORDER BY id")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, row := range rows {
+				if row["status"] != r.to || row["n"] != row["seq"] {
+					t.Errorf("task %s: %v, want %s with its history's number", row["id"], row, r.to)
+				}
 			}
 		})
 	}

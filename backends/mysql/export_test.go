@@ -16,6 +16,18 @@ func SetAfterStatement(t interface{ Cleanup(func()) }, f func(migration string, 
 	t.Cleanup(func() { afterStatement = old })
 }
 
+// SetHealTries sets how many times a failed statement runs again in the
+// same start after the data statements before it, until the test ends.
+func SetHealTries(t interface{ Cleanup(func()) }, n int) {
+	old := healTries
+	healTries = n
+	t.Cleanup(func() { healTries = old })
+}
+
+// DataStatement reports whether a failed statement's start runs the
+// statement again when it comes right before the failed one.
+func DataStatement(stmt string) bool { return dataStatement(stmt) }
+
 // FlushTransitions writes calls as one batch of the driver's group
 // commit would.
 func FlushTransitions[T any](d *Driver[T], calls []sqltable.Call[T]) []error {

@@ -38,7 +38,13 @@ const migrationLock = `CONCAT('taskmodel:', SHA1(DATABASE()))`
 // applied, and the next start resumes it at the failed statement, so a
 // cause outside the migration (a stored row, a full disk) can be fixed and
 // the program started again. (A process killed between a statement and
-// its record runs that statement again at the next start.) Session
+// its record runs that statement again at the next start.) Data
+// statements (INSERT, UPDATE, DELETE, REPLACE) right before a failed
+// statement run again before it, at once while they change rows (up to
+// healTries times) and at the next start: a program still running the
+// earlier version may have written rows since they ran that make it fail,
+// as a task written in a retired status after the moves makes the ALTER
+// TABLE that narrows the status CHECK fail. Session
 // statements (SET @…, PREPARE, EXECUTE, DEALLOCATE PREPARE), with which a
 // migration builds a statement from what the database holds, and the
 // statement after them need the session that ran the ones before: a start
@@ -233,13 +239,13 @@ func apply(ctx context.Context, conn *sql.Conn, m tasktype.Migration) error {
 	continues := func(i int) bool {
 		return i > 0 && sessionStatement(stmts[i-1])
 	}
-	from := done
 	for i := done; i < len(stmts); i++ {
-		if !continues(i) {
-			from = i
+		_, err := conn.ExecContext(ctx, stmts[i])
+		for try := 0; err != nil && try < healTries && healed(ctx, conn, stmts, i); try++ {
+			_, err = conn.ExecContext(ctx, stmts[i])
 		}
-		if _, err := conn.ExecContext(ctx, stmts[i]); err != nil {
-			return failed(ctx, conn, m, sum, stmts, i, from, err)
+		if err != nil {
+			return failed(ctx, conn, m, sum, stmts, i, rerunFrom(stmts, i), err)
 		}
 		if i+1 < len(stmts) && !continues(i+1) {
 			// A process stopped here (killed, its connection cut) resumes
@@ -289,6 +295,69 @@ func progress(ctx context.Context, conn *sql.Conn, m tasktype.Migration, sum str
 // afterStatement is called after each statement a migration applied (tests
 // stop a migration there, as a killed process would).
 var afterStatement = func(migration string, statements int) {}
+
+// healTries is how many times a failed statement runs again in the same
+// start, each time after the data statements before it changed rows.
+var healTries = 3
+
+// healed runs again the data statements (INSERT, UPDATE, DELETE, REPLACE)
+// right before statement i, which failed, and reports whether they changed
+// rows, so that statement i may now succeed. A migration that retires a
+// status moves the status's tasks (their history rows, then an UPDATE) and
+// then narrows the status CHECK: a program still running the earlier spec
+// may write a task in the retired status in between, and the ALTER TABLE
+// fails on it. Moving the tasks again moves that one too. A failed
+// statement with no data statements right before it, or whose data
+// statements change nothing, fails as it did.
+func healed(ctx context.Context, conn *sql.Conn, stmts []string, i int) bool {
+	from := rerunFrom(stmts, i)
+	if from == i {
+		return false
+	}
+	for _, s := range stmts[from:i] {
+		if !dataStatement(s) {
+			return false // a run of session statements: the next start runs it
+		}
+	}
+	var changed int64
+	for _, s := range stmts[from:i] {
+		res, err := conn.ExecContext(ctx, s)
+		if err != nil {
+			return false
+		}
+		if n, err := res.RowsAffected(); err == nil {
+			changed += n
+		}
+	}
+	return changed > 0
+}
+
+// rerunFrom returns the statement a start after statement i failed resumes
+// at: i, or the first of the statements right before it that are session
+// statements (which statement i may need in the same session) or data
+// statements (whose rows a program still running the earlier version may
+// have changed since they ran, which may be why statement i failed).
+// Migrations write both so that they can run twice.
+func rerunFrom(stmts []string, i int) int {
+	for i > 0 && (sessionStatement(stmts[i-1]) || dataStatement(stmts[i-1])) {
+		i--
+	}
+	return i
+}
+
+// dataStatement reports whether a statement changes rows only: INSERT,
+// UPDATE, DELETE or REPLACE.
+func dataStatement(stmt string) bool {
+	words := strings.Fields(strings.ToUpper(executableText(stmt)))
+	if len(words) == 0 {
+		return false
+	}
+	switch words[0] {
+	case "INSERT", "UPDATE", "DELETE", "REPLACE":
+		return true
+	}
+	return false
+}
 
 // advanced records that m's first n statements are applied, with no error:
 // a start after a process stopped there resumes at statement n+1.
@@ -355,10 +424,15 @@ func executableText(stmt string) string {
 }
 
 // failed records that statement i of m failed with err, and that the
-// next start resumes at statement from (i, or the first of the session
-// statements i continues), and returns the error that says so.
+// next start resumes at statement from (i, or the first of the session or
+// data statements right before it: rerunFrom), and returns the error that
+// says so.
 func failed(ctx context.Context, conn *sql.Conn, m tasktype.Migration, sum string, stmts []string, i, from int, err error) error {
-	ferr := &MigrationFailedError{Migration: m.Name, Statement: i + 1, Statements: len(stmts), Resume: from + 1, Excerpt: excerpt(stmts[i]), Err: err}
+	data := from < i
+	for _, s := range stmts[from:i] {
+		data = data && dataStatement(s)
+	}
+	ferr := &MigrationFailedError{Migration: m.Name, Statement: i + 1, Statements: len(stmts), Resume: from + 1, Data: data, Excerpt: excerpt(stmts[i]), Err: err}
 	if _, rerr := conn.ExecContext(context.WithoutCancel(ctx), `INSERT INTO taskmodel_migration_progress (name, checksum, statements, failed_at, error)
 		VALUES (?, ?, ?, UTC_TIMESTAMP(6), ?)
 		ON DUPLICATE KEY UPDATE checksum = VALUES(checksum), statements = VALUES(statements), failed_at = VALUES(failed_at), error = VALUES(error)`,
@@ -371,17 +445,25 @@ func failed(ctx context.Context, conn *sql.Conn, m tasktype.Migration, sum strin
 // MigrationFailedError is the error of a migration one of whose statements
 // failed. The statements before it stayed applied (MySQL commits each
 // schema change as it runs); the next start resumes at the failed one, or
-// at the first of the run of session statements it continues.
+// at the first of the session or data statements right before it.
 type MigrationFailedError struct {
 	Migration string // <model>/<name>
 	// Statement is the number of the statement that failed (from 1), of
 	// Statements in the migration; Excerpt is its first line.
 	Statement, Statements int
 	// Resume is the statement the next start resumes at: Statement (or 0,
-	// which means the same), or the first of the run of session statements
-	// (SET @…, PREPARE, EXECUTE, DEALLOCATE PREPARE) that Statement
-	// continues, which a new session runs again.
-	Resume  int
+	// which means the same), or the first of the statements right before
+	// it that run again: a run of session statements (SET @…, PREPARE,
+	// EXECUTE, DEALLOCATE PREPARE) that Statement continues, which a new
+	// session runs again, or data statements (INSERT, UPDATE, DELETE), whose
+	// rows may have changed since they ran (Data).
+	Resume int
+	// Data tells that the statements from Resume to Statement-1 are all
+	// data statements: the next start runs them again (a migration that
+	// retires a status moves its tasks again before it narrows the status
+	// CHECK, and a task a program still running the earlier spec wrote in
+	// the retired status moves too).
+	Data    bool
 	Excerpt string
 	Err     error
 }
@@ -399,7 +481,15 @@ func (e *MigrationFailedError) Error() string {
 		parts = append(parts, statementRange(1, resume-1)+" stayed applied (MySQL commits each schema change as it runs)")
 	}
 	next := fmt.Sprintf("the next start resumes at statement %d once the cause is fixed", resume)
-	if resume < e.Statement {
+	switch {
+	case resume < e.Statement && e.Data:
+		change, they, them := "change", "they", "them"
+		if resume == e.Statement-1 {
+			change, they, them = "changes", "it", "it"
+		}
+		parts = append(parts, fmt.Sprintf("%s %s rows, which a program still running the earlier version may have written since %s ran", statementRange(resume, e.Statement-1), change, they))
+		next = fmt.Sprintf("the next start runs %s again before statement %d once the cause is fixed", them, e.Statement)
+	case resume < e.Statement:
 		they, them := "they", "them"
 		if resume == e.Statement-1 {
 			they, them = "it", "it"

@@ -355,6 +355,139 @@ UPDATE job SET a = @tm_a;
 	})
 }
 
+// moveThenNarrow is a migration that moves rows, as one that retires a
+// status moves its tasks (a log row each, written once, then the UPDATE),
+// and then narrows a CHECK so that no row may be left behind.
+var moveThenNarrow = tasktype.Migration{Name: "job/0002_retire_old", SQL: `CREATE TABLE job_log (
+    id CHAR(36) NOT NULL PRIMARY KEY,
+    note VARCHAR(20) NOT NULL
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+-- Notes 'old' become 'new', each with a log row.
+INSERT INTO job_log (id, note) SELECT id, 'moved' FROM job WHERE note = 'old'
+    AND NOT EXISTS (SELECT 1 FROM job_log AS l WHERE l.id = job.id);
+UPDATE job SET note = 'new' WHERE note = 'old';
+ALTER TABLE job ADD CONSTRAINT job_note_not_old CHECK (note NOT IN ('old', 'bad'));
+`}
+
+// TestMigrationMovesAgain: a program still running the earlier version
+// writes a row the moves would have moved, after them and before the
+// CHECK that refuses it. The CHECK fails; the same start moves the rows
+// again and adds it. A start that gave up (or an earlier version, which
+// resumed at the CHECK) leaves the moves to run again at the next start.
+func TestMigrationMovesAgain(t *testing.T) {
+	ctx := context.Background()
+	m := append(jobs()[:1], moveThenNarrow)
+	// late writes a row in note 'old' after the moves, once, as a program
+	// still running the earlier version would.
+	late := func(t *testing.T, db *sql.DB, note string) {
+		var once sync.Once
+		mysql.SetAfterStatement(t, func(migration string, statements int) {
+			if migration == moveThenNarrow.Name && statements == 3 {
+				once.Do(func() {
+					if _, err := db.Exec(`INSERT INTO job (id, note) VALUES ('late', ?)`, note); err != nil {
+						t.Error(err)
+					}
+				})
+			}
+		})
+	}
+	moved := func(t *testing.T, db *sql.DB) {
+		t.Helper()
+		var left, logged, progress int
+		if err := db.QueryRow(`SELECT COUNT(*) FROM job WHERE note = 'old'`).Scan(&left); err != nil || left != 0 {
+			t.Errorf("rows left in 'old': %d, %v", left, err)
+		}
+		if err := db.QueryRow(`SELECT COUNT(*) FROM job_log WHERE id IN ('a', 'late')`).Scan(&logged); err != nil || logged != 2 {
+			t.Errorf("log rows of the moved rows: %d, %v; want 2", logged, err)
+		}
+		if err := db.QueryRow(`SELECT COUNT(*) FROM taskmodel_migration_progress`).Scan(&progress); err != nil || progress != 0 {
+			t.Errorf("progress rows left: %d, %v", progress, err)
+		}
+		if _, err := db.Exec(`INSERT INTO job (id, note) VALUES ('after', 'old')`); err == nil {
+			t.Error("the narrowed CHECK took a row in 'old'")
+		}
+	}
+	setup := func(t *testing.T) *sql.DB {
+		db := open(t, mysqltest.Database(t), jobs()[:1])
+		if _, err := db.Exec(`INSERT INTO job (id, note) VALUES ('a', 'old'), ('b', 'kept')`); err != nil {
+			t.Fatal(err)
+		}
+		return db
+	}
+	t.Run("in the same start", func(t *testing.T) {
+		db := setup(t)
+		late(t, db, "old")
+		if err := mysql.Migrate(ctx, db, m); err != nil {
+			t.Fatalf("Migrate: %v", err)
+		}
+		moved(t, db)
+	})
+	stmts, err := mysql.SplitStatements(moveThenNarrow.SQL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("at the next start", func(t *testing.T) {
+		db := setup(t)
+		mysql.SetHealTries(t, 0)
+		late(t, db, "old")
+		err := mysql.Migrate(ctx, db, m)
+		var failed *mysql.MigrationFailedError
+		if !errors.As(err, &failed) || failed.Statement != 4 || failed.Resume != 2 || !failed.Data {
+			t.Fatalf("Migrate = %v, want statement 4 failing, resuming at 2", err)
+		}
+		want := "mysql: migration job/0002_retire_old: statement 4 of 4 failed (" + mysql.Excerpt(stmts[3]) + "): " + failed.Err.Error() +
+			"; statement 1 stayed applied (MySQL commits each schema change as it runs); statements 2 to 3 change rows, which a program still running the earlier version may have written since they ran, and the next start runs them again before statement 4 once the cause is fixed"
+		if err.Error() != want {
+			t.Fatalf("error\n%s\nwant\n%s", err, want)
+		}
+		var progress int
+		if err := db.QueryRow(`SELECT statements FROM taskmodel_migration_progress WHERE name = ?`, moveThenNarrow.Name).Scan(&progress); err != nil || progress != 1 {
+			t.Fatalf("recorded progress = %d, %v; want 1", progress, err)
+		}
+		if err := mysql.Migrate(ctx, db, m); err != nil {
+			t.Fatalf("the next start: %v", err)
+		}
+		moved(t, db)
+	})
+	t.Run("resumed at the CHECK", func(t *testing.T) {
+		// What an earlier version recorded: the moves done, the start to
+		// resume at the CHECK, which fails on the row written since.
+		db := setup(t)
+		for _, s := range stmts[:3] {
+			if _, err := db.Exec(s); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := db.Exec(`INSERT INTO job (id, note) VALUES ('late', 'old')`); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(`INSERT INTO taskmodel_migration_progress (name, checksum, statements, failed_at, error)
+			VALUES (?, ?, 3, UTC_TIMESTAMP(6), 'Error 4025 (23000): CONSTRAINT job_note_not_old failed')`, moveThenNarrow.Name, moveThenNarrow.Checksum()); err != nil {
+			t.Fatal(err)
+		}
+		if err := mysql.Migrate(ctx, db, m); err != nil {
+			t.Fatalf("Migrate: %v", err)
+		}
+		moved(t, db)
+	})
+	t.Run("a row the moves leave", func(t *testing.T) {
+		// The moves change nothing: the CHECK fails as it did, once.
+		db := setup(t)
+		late(t, db, "bad")
+		err := mysql.Migrate(ctx, db, m)
+		var failed *mysql.MigrationFailedError
+		if !errors.As(err, &failed) || failed.Statement != 4 || failed.Resume != 2 || !failed.Data {
+			t.Fatalf("Migrate = %v, want statement 4 failing, resuming at 2", err)
+		}
+		if _, err := db.Exec(`DELETE FROM job WHERE note = 'bad'`); err != nil {
+			t.Fatal(err)
+		}
+		if err := mysql.Migrate(ctx, db, m); err != nil {
+			t.Fatalf("Migrate after the fix: %v", err)
+		}
+	})
+}
+
 // stopAfter starts Migrate(m) and stops it, as a killed process stops,
 // right after it applied statement n of the migration named name: nothing
 // after that runs, its progress record included.

@@ -182,18 +182,50 @@ func TestMigrationFailedMessage(t *testing.T) {
 	tests := []struct {
 		statement, resume int
 		want              string
+		data              bool
 	}{
-		{1, 1, "nothing of it was applied, and the next start resumes at statement 1 once the cause is fixed"},
-		{2, 0, "statement 1 stayed applied (MySQL commits each schema change as it runs), and the next start resumes at statement 2 once the cause is fixed"},
-		{4, 4, "statements 1 to 3 stayed applied (MySQL commits each schema change as it runs), and the next start resumes at statement 4 once the cause is fixed"},
-		{4, 2, "statement 1 stayed applied (MySQL commits each schema change as it runs); statements 2 to 3, which it needs in the same session, ran (what they changed stays), and the next start runs them again from statement 2 once the cause is fixed"},
-		{3, 1, "statements 1 to 2, which it needs in the same session, ran (what they changed stays), and the next start runs them again from statement 1 once the cause is fixed"},
-		{2, 1, "statement 1, which it needs in the same session, ran (what it changed stays), and the next start runs it again from statement 1 once the cause is fixed"},
+		{1, 1, "nothing of it was applied, and the next start resumes at statement 1 once the cause is fixed", false},
+		{2, 0, "statement 1 stayed applied (MySQL commits each schema change as it runs), and the next start resumes at statement 2 once the cause is fixed", false},
+		{4, 4, "statements 1 to 3 stayed applied (MySQL commits each schema change as it runs), and the next start resumes at statement 4 once the cause is fixed", false},
+		{4, 2, "statement 1 stayed applied (MySQL commits each schema change as it runs); statements 2 to 3, which it needs in the same session, ran (what they changed stays), and the next start runs them again from statement 2 once the cause is fixed", false},
+		{3, 1, "statements 1 to 2, which it needs in the same session, ran (what they changed stays), and the next start runs them again from statement 1 once the cause is fixed", false},
+		{2, 1, "statement 1, which it needs in the same session, ran (what it changed stays), and the next start runs it again from statement 1 once the cause is fixed", false},
+		{4, 2, "statement 1 stayed applied (MySQL commits each schema change as it runs); statements 2 to 3 change rows, which a program still running the earlier version may have written since they ran, and the next start runs them again before statement 4 once the cause is fixed", true},
+		{2, 1, "statement 1 changes rows, which a program still running the earlier version may have written since it ran, and the next start runs it again before statement 2 once the cause is fixed", true},
+		{3, 3, "statements 1 to 2 stayed applied (MySQL commits each schema change as it runs), and the next start resumes at statement 3 once the cause is fixed", true},
 	}
 	for _, tt := range tests {
-		err := &mysql.MigrationFailedError{Migration: "job/0002_x", Statement: tt.statement, Statements: 6, Resume: tt.resume, Excerpt: "X", Err: errors.New("boom")}
+		err := &mysql.MigrationFailedError{Migration: "job/0002_x", Statement: tt.statement, Statements: 6, Resume: tt.resume, Data: tt.data, Excerpt: "X", Err: errors.New("boom")}
 		if want := fmt.Sprintf(head, tt.statement) + tt.want; err.Error() != want {
-			t.Errorf("statement %d, resume %d:\n%s\nwant\n%s", tt.statement, tt.resume, err.Error(), want)
+			t.Errorf("statement %d, resume %d, data %v:\n%s\nwant\n%s", tt.statement, tt.resume, tt.data, err.Error(), want)
+		}
+	}
+}
+
+// TestDataStatement: which statements a failed statement's start runs
+// again when they come right before it.
+func TestDataStatement(t *testing.T) {
+	tests := []struct {
+		stmt string
+		want bool
+	}{
+		{"INSERT INTO job_history (task_id) SELECT id FROM job", true},
+		{"-- Status PAUSED is retired: its tasks move to QUEUED.\nINSERT INTO job_history (task_id) SELECT id FROM job", true},
+		{"update job SET status = 'QUEUED' WHERE status = 'PAUSED'", true},
+		{"UPDATE\tjob SET a = 1", true},
+		{"DELETE FROM job WHERE note = 'x'", true},
+		{"REPLACE INTO job (id) VALUES ('a')", true},
+		{"/*!80000 UPDATE job SET a = 1 */", true},
+		{"ALTER TABLE job ADD CONSTRAINT job_status_check CHECK (status IN ('QUEUED'))", false},
+		{"-- UPDATE job SET a = 1\nALTER TABLE job DROP COLUMN a", false},
+		{"SELECT COUNT(*) FROM job", false},
+		{"SET @x = 1", false},
+		{"UPDATED_AT", false},
+		{"", false},
+	}
+	for _, tt := range tests {
+		if got := mysql.DataStatement(tt.stmt); got != tt.want {
+			t.Errorf("DataStatement(%q) = %v, want %v", tt.stmt, got, tt.want)
 		}
 	}
 }

@@ -144,7 +144,7 @@ type ProgressDetail struct {
 	// Number of agents to run.
 	AgentsTotal int64 `json:"agents_total" validate:"gte=0"`
 	// Number of agents completed.
-	AgentsCompleted int64 `json:"agents_completed" validate:"gte=0"`
+	AgentsCompleted int64 `json:"agents_completed" validate:"gte=0,le_field=agents_total"`
 }
 
 // NewProgressDetail returns a ProgressDetail holding the spec's defaults.
@@ -618,6 +618,9 @@ var migration0011TraceparentPostgreSQL string
 //go:embed migrations/postgresql/0012_worker_wake.sql
 var migration0012WorkerWakePostgreSQL string
 
+//go:embed migrations/postgresql/0016_change_progress_detail.sql
+var migration0016ChangeProgressDetailPostgreSQL string
+
 //go:embed migrations/sqlite/0001_schema.sql
 var migration0001SchemaSQLite string
 
@@ -642,6 +645,9 @@ var migration0010HistoryAtSQLite string
 //go:embed migrations/sqlite/0011_traceparent.sql
 var migration0011TraceparentSQLite string
 
+//go:embed migrations/sqlite/0016_change_progress_detail.sql
+var migration0016ChangeProgressDetailSQLite string
+
 //go:embed migrations/mysql/0012_schema.sql
 var migration0012SchemaMySQL string
 
@@ -653,6 +659,9 @@ var migration0014HistoryDefaultsMySQL string
 
 //go:embed migrations/mysql/0015_retention_index.sql
 var migration0015RetentionIndexMySQL string
+
+//go:embed migrations/mysql/0016_change_progress_detail.sql
+var migration0016ChangeProgressDetailMySQL string
 
 // Migrations returns the schema migrations of the model for an engine,
 // "postgresql", "sqlite" or "mysql" (MySQL and MariaDB), in order; nil for
@@ -696,6 +705,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "analysis/0012_worker_wake",
 			SQL:  migration0012WorkerWakePostgreSQL,
+		}, {
+			Name: "analysis/0016_change_progress_detail",
+			SQL:  migration0016ChangeProgressDetailPostgreSQL,
 		}}
 	case "sqlite":
 		return []tasktype.Migration{{
@@ -722,6 +734,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "analysis/0011_traceparent",
 			SQL:  migration0011TraceparentSQLite,
+		}, {
+			Name: "analysis/0016_change_progress_detail",
+			SQL:  migration0016ChangeProgressDetailSQLite,
 		}}
 	case "mysql":
 		return []tasktype.Migration{{
@@ -736,6 +751,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "analysis/0015_retention_index",
 			SQL:  migration0015RetentionIndexMySQL,
+		}, {
+			Name: "analysis/0016_change_progress_detail",
+			SQL:  migration0016ChangeProgressDetailMySQL,
 		}}
 	}
 	return nil

@@ -216,7 +216,7 @@ export interface ProgressDetail {
   current_agent: string | null;
   /** Number of agents to run. (≥ 0) */
   agents_total: number;
-  /** Number of agents completed. (≥ 0) */
+  /** Number of agents completed. (≥ 0, ≤ agents_total) */
   agents_completed: number;
 }
 

@@ -298,7 +298,7 @@ class ProgressDetail:
     #: Number of agents to run. (≥ 0)
     agents_total: int
 
-    #: Number of agents completed. (≥ 0)
+    #: Number of agents completed. (≥ 0, ≤ agents_total)
     agents_completed: int
 
     #: Currently executing agent, e.g. score-risk. (at most 100 characters)

@@ -1190,6 +1190,7 @@ func ruleText(m *spec.Model, f *spec.Field) string {
 			r = append(r, b.words+" "+num(*b.v))
 		}
 	}
+	r = append(r, fieldBounds(f, "at least", "greater than", "at most", "less than")...)
 	if f.MinItems != nil && *f.MinItems > 0 {
 		r = append(r, "at least "+plural(*f.MinItems, "item"))
 	}
@@ -1215,6 +1216,18 @@ func ruleText(m *spec.Model, f *spec.Field) string {
 		}
 	}
 	return strings.Join(r, ", ")
+}
+
+// fieldBounds says in words the bounds of f that name another field, in
+// the order ge, gt, le, lt, each with its word.
+func fieldBounds(f *spec.Field, ge, gt, le, lt string) []string {
+	var out []string
+	for _, b := range []struct{ key, words string }{{"ge", ge}, {"gt", gt}, {"le", le}, {"lt", lt}} {
+		if other := f.Bounds[b.key]; other != "" {
+			out = append(out, b.words+" "+other)
+		}
+	}
+	return out
 }
 
 // narrows reports whether the new field may refuse a value the old one
@@ -1249,6 +1262,11 @@ func narrows(om, nm *spec.Model, o, n *spec.Field) bool {
 	}
 	if itemsNarrow(om, nm, o, n) {
 		return true
+	}
+	for key, other := range n.Bounds {
+		if o.Bounds[key] != other { // a bound on another field, new or changed
+			return true
+		}
 	}
 	lo := func(f *spec.Field) (float64, bool, bool) { // value, strict, present
 		if f.Gt != nil {

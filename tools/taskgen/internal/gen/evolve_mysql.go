@@ -283,15 +283,19 @@ func (c mysqlCheck) addClause() string { return "ADD " + c.def() }
 // renderMySQLMove moves the tasks of a retired status on MySQL, which has
 // no UPDATE … RETURNING: their history rows first (numbered after the
 // task's count of them, which the update then increments), then the
-// tasks. A start
-// that resumes the migration after the history rows were written (a
-// process killed in between records no progress) writes none again.
+// tasks. A start that resumes the migration after the history rows were
+// written (a process killed in between records no progress) writes none
+// again: a task whose next history row exists already has it. The moves
+// run again when a later statement fails (backends/mysql): a task that a
+// program still running the earlier spec put in the retired status since
+// (a new one, or one moved back into it) gets its history row then, under
+// its next number.
 func (ev *evolution) renderMySQLMove(p func(string, ...any), r *spec.RetiredStatus, msg, set string) {
 	table, history := Table(ev.new.m)
 	from, to := quoteSQL(r.Name), quoteSQL(r.ReplacedBy.Name)
 	p("INSERT INTO %s (task_id, seq, from_status, to_status, at, actor, message)\n", history)
 	p("SELECT id, %s + 1, %s, %s, %s, 'taskmodel migrate', %s\n", HistorySeqColumn, from, to, nowSQL(MySQL), msg)
 	p("FROM %s WHERE status = %s\n", table, from)
-	p("    AND NOT EXISTS (SELECT 1 FROM %s AS h WHERE h.task_id = %s.id AND h.from_status = %s AND h.to_status = %s AND h.actor = 'taskmodel migrate');\n", history, table, from, to)
+	p("    AND NOT EXISTS (SELECT 1 FROM %s AS h WHERE h.task_id = %s.id AND h.seq = %s.%s + 1);\n", history, table, table, HistorySeqColumn)
 	p("UPDATE %s SET %s, %s = %s + 1 WHERE status = %s;\n", table, set, HistorySeqColumn, HistorySeqColumn, from)
 }

@@ -349,6 +349,11 @@ func (g *generator) valueRules(owner string, f *spec.Field) []string {
 			rules = append(rules, b.tag+"="+num(*b.v, k))
 		}
 	}
+	for _, key := range []string{"ge", "gt", "le", "lt"} {
+		if other := f.Bounds[key]; other != "" {
+			rules = append(rules, key+"_field="+other)
+		}
+	}
 	return rules
 }
 

@@ -323,6 +323,7 @@ func limits(f *spec.Field) string {
 			out = append(out, b.op+" "+num(*b.v, f.Type.Kind))
 		}
 	}
+	out = append(out, fieldBounds(f, "≥", ">", "≤", "<")...)
 	if f.Pattern != "" {
 		out = append(out, "pattern `"+strings.ReplaceAll(f.Pattern, "|", `\|`)+"`")
 	}

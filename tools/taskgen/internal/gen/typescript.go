@@ -259,6 +259,7 @@ func limitsText(f *spec.Field) string {
 			parts = append(parts, x.op+" "+num(*x.v, k))
 		}
 	}
+	parts = append(parts, fieldBounds(f, "≥", ">", "≤", "<")...)
 	if f.MinItems != nil {
 		parts = append(parts, fmt.Sprintf("at least %d %s", *f.MinItems, plural(*f.MinItems, "item")))
 	}

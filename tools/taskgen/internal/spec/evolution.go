@@ -3,6 +3,7 @@ package spec
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -109,6 +110,42 @@ func (l *loader) checkRenames(fields []*Field) {
 		} else {
 			seen[f.RenamedFrom] = f
 		}
+	}
+}
+
+// checkBounds checks the bounds that name another field (le:
+// agents_total): a field of the same struct, of the same number type, that
+// always has a value.
+func (l *loader) checkBounds(fields []*Field, owner string) {
+	for _, b := range l.boundNodes {
+		if !slices.Contains(fields, b.f) {
+			continue
+		}
+		what := fmt.Sprintf("field %q %s", b.f.Name, b.key)
+		other := fieldNamed(fields, b.node.Value)
+		var same []string
+		for _, o := range fields {
+			if o != b.f && o.Type.Kind == b.f.Type.Kind && !o.Optional {
+				same = append(same, o.Name)
+			}
+		}
+		allowed := "none"
+		if len(same) > 0 {
+			allowed = strings.Join(same, ", ")
+		}
+		switch {
+		case other == b.f:
+			l.errorf(b.node, "%s: names the field itself; a bound is a number or another field's name", what)
+		case other == nil:
+			l.errorf(b.node, "%s: %q is neither a number nor a field of %s; fields it may name (%s, not optional): %s", what, b.node.Value, owner, b.f.Type.Name(), allowed)
+		case other.Type.Kind != b.f.Type.Kind:
+			l.errorf(b.node, "%s: field %q is %s, and a bound names a field of the same type (%s): %s", what, other.Name, other.Type.Name(), b.f.Type.Name(), allowed)
+		case other.Optional:
+			l.errorf(b.node, "%s: field %q is optional; a bound names a field that always has a value: %s", what, other.Name, allowed)
+		default:
+			continue
+		}
+		delete(b.f.Bounds, b.key)
 	}
 }
 

@@ -138,6 +138,15 @@ type loader struct {
 	errs   ErrorList
 	idents map[string]string // Go package-level identifier → what declared it
 	m      *Model
+	// boundNodes are the bounds that name another field, checked once the
+	// fields holding them are read (checkBounds).
+	boundNodes []boundNode
+}
+
+type boundNode struct {
+	f    *Field
+	key  string
+	node *yaml.Node
 }
 
 var yamlLineRe = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
@@ -304,11 +313,13 @@ func (l *loader) model(data []byte) *Model {
 		if p, ok := tk["fields"]; ok {
 			t.Fields = l.fields(p.val, fmt.Sprintf("type %q", t.Name), nil)
 			l.checkRenames(t.Fields)
+			l.checkBounds(t.Fields, fmt.Sprintf("type %q", t.Name))
 		}
 	}
 	if p, ok := k["fields"]; ok {
 		m.Fields = l.fields(p.val, "the model", BuiltinFields)
 		l.checkRenames(m.Fields)
+		l.checkBounds(m.Fields, "the model")
 	}
 	l.file = l.fileOf(statusesNode)
 	l.statusDetails(statusNodes)
@@ -874,6 +885,15 @@ func (l *loader) limits(f *Field, n *yaml.Node, k map[string]pair, what string) 
 		if v == nil {
 			return nil
 		}
+		if d := deref(v); d != nil && d.Kind == yaml.ScalarNode && d.Tag == "!!str" && reLower.MatchString(d.Value) && !strings.HasSuffix(f.Name, "[]") {
+			// Another field's name: checked once every field is read.
+			if f.Bounds == nil {
+				f.Bounds = map[string]string{}
+			}
+			f.Bounds[key] = d.Value
+			l.boundNodes = append(l.boundNodes, boundNode{f, key, d})
+			return nil
+		}
 		var x float64
 		var ok bool
 		if kind == KindDuration {
@@ -909,7 +929,8 @@ func (l *loader) limits(f *Field, n *yaml.Node, k map[string]pair, what string) 
 			l.errorf(k[c.lo].key, "%s: %s (%s) and %s (%s) leave no value allowed", what, c.lo, fmtNum(*c.a), c.hi, fmtNum(*c.b))
 		}
 	}
-	if (f.Ge != nil && f.Gt != nil) || (f.Le != nil && f.Lt != nil) {
+	has := func(key string, v *float64) bool { return v != nil || f.Bounds[key] != "" }
+	if (has("ge", f.Ge) && has("gt", f.Gt)) || (has("le", f.Le) && has("lt", f.Lt)) {
 		l.errorf(n, "%s: use one lower bound (ge or gt) and one upper bound (le or lt)", what)
 	}
 }

@@ -330,8 +330,13 @@ type Field struct {
 	MinLen     *int
 	Ge, Le     *float64
 	Gt, Lt     *float64
-	MinItems   *int
-	MaxItems   *int
+	// Bounds names the other fields of the same struct a number is
+	// compared with, keyed by ge, le, gt or lt: `le: agents_total` keeps
+	// agents_completed at most agents_total. The generated validators check
+	// them; no database CHECK does.
+	Bounds   map[string]string
+	MinItems *int
+	MaxItems *int
 	// Pattern is a regular expression (Go syntax) a string must match as a
 	// whole; "" when there is none.
 	Pattern string
