@@ -38,6 +38,9 @@ type WorkDriver[T any] interface {
 	Reserve(ctx context.Context, queue, owner string, now, expires time.Time, limit int) ([]Claim[T], error)
 	// Heartbeat extends a lease to expires while its holder still has it and
 	// the task is still in status running; false tells the worker to stop.
+	// It sets the expiry whatever it is: sdk/worker's Release ends a lease
+	// with it, passing the queue status (the task was just requeued) and
+	// now, which makes the task claimable at once.
 	Heartbeat(ctx context.Context, id uuid.UUID, lease Lease, running string, expires time.Time) (bool, error)
 	// Lost returns up to limit tasks in status running whose lease expired by
 	// now, with the lease that expired: their worker is gone. running must be

@@ -42,6 +42,7 @@ section; the same leases and rules as sdk/worker's pools, worker.Leases):
 	POST /worker/tasks/{id}/progress   percent through the status's progress mapping, progress_detail
 	POST /worker/tasks/{id}/complete   the complete event, with result fields
 	POST /worker/tasks/{id}/fail       the fail event, with an error code of the spec
+	POST /worker/tasks/{id}/release    give back a task not started: the requeue event, the attempt not counted
 
 A task is returned as its model's JSON with a task_id and the
 task_type in front. Listing rows are the unified listing's {id, task_type,

@@ -48,6 +48,7 @@ func (s *Server) workerRoutes(api func(string, map[string]http.HandlerFunc)) {
 	api("/worker/tasks/{id}/progress", map[string]http.HandlerFunc{"POST": s.workerProgress})
 	api("/worker/tasks/{id}/complete", map[string]http.HandlerFunc{"POST": s.workerComplete})
 	api("/worker/tasks/{id}/fail", map[string]http.HandlerFunc{"POST": s.workerFail})
+	api("/worker/tasks/{id}/release", map[string]http.HandlerFunc{"POST": s.workerRelease})
 }
 
 // checkScope keeps worker tokens to the /worker/ routes and everyone else
@@ -58,7 +59,7 @@ func checkScope(path string, u User) error {
 	case workerRoute && len(u.Models) == 0:
 		return problem(http.StatusForbidden, "forbidden", "Forbidden", "the /worker/ routes need a worker token (taskmodel token create --worker --models MODEL,...); this token is a user's")
 	case !workerRoute && len(u.Models) > 0:
-		return problem(http.StatusForbidden, "forbidden", "Forbidden", "a worker token may only use the /worker/ routes (claim, heartbeat, progress, complete, fail)")
+		return problem(http.StatusForbidden, "forbidden", "Forbidden", "a worker token may only use the /worker/ routes (claim, heartbeat, progress, complete, fail, release)")
 	}
 	return nil
 }
@@ -186,6 +187,7 @@ func (s *Server) workerClaim(w http.ResponseWriter, r *http.Request) {
 	}
 	deadline := time.Now().Add(time.Duration(wait) * time.Second)
 	out := []claimedTask{}
+	var got []claimOf // the claims of out, to give back if the client left
 	poll := time.NewTimer(0)
 	defer poll.Stop()
 	arm := time.NewTimer(time.Hour)
@@ -196,7 +198,7 @@ func (s *Server) workerClaim(w http.ResponseWriter, r *http.Request) {
 			if len(out) == limit {
 				break
 			}
-			got, err := o.claim(ctx, owner, limit-len(out))
+			claims, err := o.claim(ctx, owner, limit-len(out))
 			if err != nil && ctx.Err() == nil {
 				if len(out) == 0 {
 					s.writeProblem(w, r, err)
@@ -204,7 +206,8 @@ func (s *Server) workerClaim(w http.ResponseWriter, r *http.Request) {
 				}
 				s.log.WarnContext(ctx, "claim failed", "model", o.name(), "error", err)
 			}
-			for _, c := range got {
+			for _, c := range claims {
+				got = append(got, claimOf{o, c})
 				t, err := taskJSON(c.view)
 				if err != nil {
 					s.writeProblem(w, r, err)
@@ -242,9 +245,41 @@ func (s *Server) workerClaim(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		arm.Stop()
+		if ctx.Err() != nil {
+			break // the client went away: no claim for nobody
+		}
+	}
+	if ctx.Err() != nil && len(got) > 0 {
+		// The client went away as its claim found tasks: nobody will run
+		// them, so they go back to the queue now, not when their leases
+		// expire.
+		s.releaseClaims(ctx, got, "the claim's client went away before the answer")
+		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, map[string]any{"tasks": out})
+}
+
+// claimOf is a task a claim claimed, with its model's protocol.
+type claimOf struct {
+	ops workOps
+	c   claimedView
+}
+
+// releaseClaims gives back claimed tasks that no worker got (worker.Leases
+// .Release); a model without a requeue event keeps them until their
+// leases expire.
+func (s *Server) releaseClaims(ctx context.Context, claims []claimOf, reason string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	for _, c := range claims {
+		if c.ops.spec().Requeue == "" {
+			continue
+		}
+		if _, err := c.ops.release(ctx, c.c.view, c.c.lease, reason); err != nil {
+			s.log.WarnContext(ctx, "giving back a claimed task failed; it goes back to the queue when its lease expires", "model", c.ops.name(), "task", c.c.view.key.ID, "error", err)
+		}
+	}
 }
 
 // heartbeatSeconds is how often a worker should heartbeat: a third of the
@@ -252,6 +287,10 @@ func (s *Server) workerClaim(w http.ResponseWriter, r *http.Request) {
 func heartbeatSeconds(spec tasktype.Worker) int {
 	return max(1, int(spec.Lease/3/time.Second))
 }
+
+// notHeldDetail is the detail of the lease-lost 409 of a lease that no
+// longer holds its task.
+const notHeldDetail = "this lease no longer holds the task: it expired and the task was rescued or claimed again, or it ended, or it was released"
 
 // leaseState is the answer of heartbeat and progress.
 type leaseState struct {
@@ -311,7 +350,7 @@ func (s *Server) renew(ctx context.Context, h heldLease) (expires time.Time, can
 	if c {
 		return time.Time{}, true, nil
 	}
-	return time.Time{}, false, leaseLost("this lease no longer holds the task: it expired and the task was rescued or claimed again, or it ended")
+	return time.Time{}, false, leaseLost(notHeldDetail)
 }
 
 // workerHeartbeat is POST /worker/tasks/{id}/heartbeat.
@@ -521,7 +560,7 @@ func (s *Server) finishTask(w http.ResponseWriter, r *http.Request, h heldLease,
 				p.CurrentStatus, p.AllowedActions = v.key.Status, []string{}
 				err = p
 			} else {
-				err = leaseLost("this lease no longer holds the task: it expired and the task was rescued or claimed again, or it ended")
+				err = leaseLost(notHeldDetail)
 			}
 		}
 	}
@@ -551,6 +590,87 @@ func (s *Server) finishTask(w http.ResponseWriter, r *http.Request, h heldLease,
 		return
 	}
 	s.writeTask(w, r, http.StatusOK, next)
+}
+
+// workerRelease is POST /worker/tasks/{id}/release: the worker gives back
+// a task it claimed and has not started (worker.Leases.Release). The task
+// goes back to the queue by the worker section's requeue event, its lease
+// ends so that any worker can claim it at once, and the claim is not
+// counted as an attempt. The answer is the task, queued.
+func (s *Server) workerRelease(w http.ResponseWriter, r *http.Request) {
+	body, err := s.decodeObject(w, r)
+	if err == nil {
+		err = onlyFields(body, "lease", "message")
+	}
+	var h heldLease
+	if err == nil {
+		h, err = s.workerTask(r, body)
+	}
+	var reason string
+	if err == nil {
+		reason, err = stringField(body, "message", worker.MaxReleaseReason, true)
+	}
+	if err == nil && h.ops.spec().Requeue == "" {
+		p := problem(http.StatusConflict, "transition", "Release not possible",
+			fmt.Sprintf("model %s has no requeue event in its worker section: nothing leads a claimed task back to the queue; complete or fail the task", h.ops.name()))
+		p.AllowedActions = []string{}
+		err = p
+	}
+	if err != nil {
+		s.writeProblem(w, r, err)
+		return
+	}
+	ctx := r.Context()
+	v, err := h.ops.get(ctx, h.id)
+	if errors.Is(err, tasktype.ErrNotFound) {
+		err = noLeasedTask(h)
+	}
+	if err != nil {
+		s.writeProblem(w, r, err)
+		return
+	}
+	next, err := h.ops.release(context.WithoutCancel(ctx), v, h.lease.lease, reason)
+	switch {
+	case next != nil && err != nil:
+		// Released; only the lease's early end failed: the task is
+		// claimable once the lease expires.
+		s.log.WarnContext(ctx, "released task keeps its lease until it expires", "task", h.id, "error", err)
+		err = nil
+	case errors.Is(err, worker.ErrNotHeld) || errors.Is(err, tasktype.ErrConflict):
+		err = s.notReleased(ctx, h)
+	}
+	if err != nil {
+		s.writeProblem(w, r, err)
+		return
+	}
+	s.writeTask(w, r, http.StatusOK, next)
+}
+
+// notReleased is the 409 of a release whose lease does not hold the task:
+// the task was cancelled while the lease held it, the lease released it
+// already, or the lease was lost (expired and taken over) or the task
+// ended.
+func (s *Server) notReleased(ctx context.Context, h heldLease) error {
+	cancelled, err := h.ops.cancelled(ctx, h.id, h.lease.lease)
+	if err != nil {
+		return err
+	}
+	if cancelled {
+		p := problem(http.StatusConflict, "transition", "Task cancelled", "the task was cancelled while this lease held it: there is nothing to release")
+		if cur, err := h.ops.get(ctx, h.id); err == nil {
+			p.CurrentStatus = cur.key.Status
+		}
+		p.AllowedActions = []string{}
+		return p
+	}
+	released, err := h.ops.released(ctx, h.id, h.lease.lease)
+	if err != nil {
+		return err
+	}
+	if released {
+		return leaseLost("this lease released the task already: the task went back to the queue, and the lease holds it no more")
+	}
+	return leaseLost(notHeldDetail)
 }
 
 // onlyFields refuses a body field not named.

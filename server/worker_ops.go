@@ -36,12 +36,19 @@ type workOps interface {
 	// finish ends the task as read in v: complete (outcome nil) with
 	// result fields, or fail with outcome's code and message.
 	finish(ctx context.Context, v *view, lease backends.Lease, outcome error, result map[string]json.RawMessage) (*view, error)
+	// release gives back the task as read in v, which lease holds: the
+	// requeue event, the lease ended, the attempt not counted
+	// (worker.Leases.Release); reason goes into the history row.
+	release(ctx context.Context, v *view, lease backends.Lease, reason string) (*view, error)
+	// released reports whether lease's claim of the task was released.
+	released(ctx context.Context, id uuid.UUID, lease backends.Lease) (bool, error)
 	checkCode(code string) error
 	// results lists the fields a worker may set when it completes a task.
 	results() []string
 	rescue(ctx context.Context, actor string) (worker.RescueResult, error)
 	// queued is notified when a task of the model is queued in this
-	// process (created, requeued); close with the returned function.
+	// process (created, requeued, released); close with the returned
+	// function.
 	queued(ctx context.Context) (<-chan struct{}, func())
 	// waker is the model's driver as a backends.Waker, which tells when
 	// other processes queue tasks; nil when the driver has none.
@@ -75,6 +82,12 @@ type typedWork[T any, E ~string, PT ModelType[T, E]] struct {
 	leases *worker.Leases[T, E, PT]
 	// result are the fields a worker may set on complete.
 	result []string
+
+	// waiting are the wake channels of this process's waiting claims
+	// (queued): a release wakes them once the task is claimable (its
+	// requeue event woke them while the lease still held it).
+	mu      sync.Mutex
+	waiting map[chan struct{}]struct{}
 }
 
 // workOpsCache holds each typed binding's workOps (one worker.Leases per
@@ -89,7 +102,7 @@ func (b *typed[T, E, PT]) workOps() workOps {
 	l, err := worker.NewLeases(b.eng)
 	var w workOps
 	if err == nil {
-		w = &typedWork[T, E, PT]{b: b, leases: l, result: resultFields(b.m)}
+		w = &typedWork[T, E, PT]{b: b, leases: l, result: resultFields(b.m), waiting: map[chan struct{}]struct{}{}}
 	}
 	v, _ := workOpsCache.LoadOrStore(b, w)
 	out, _ := v.(workOps)
@@ -233,6 +246,36 @@ func (w *typedWork[T, E, PT]) finish(ctx context.Context, v *view, lease backend
 	return w.b.view(x), nil
 }
 
+func (w *typedWork[T, E, PT]) release(ctx context.Context, v *view, lease backends.Lease, reason string) (*view, error) {
+	cur, ok := v.task.(*T)
+	if !ok {
+		return nil, fmt.Errorf("server: task of another model")
+	}
+	x, err := w.leases.Release(ctx, cur, lease, reason)
+	if x == nil {
+		return nil, err
+	}
+	w.wakeWaiting()
+	return w.b.view(x), err
+}
+
+func (w *typedWork[T, E, PT]) released(ctx context.Context, id uuid.UUID, lease backends.Lease) (bool, error) {
+	return w.leases.Released(ctx, id, lease)
+}
+
+// wakeWaiting tells this process's waiting claims of the model to look
+// again.
+func (w *typedWork[T, E, PT]) wakeWaiting() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for c := range w.waiting {
+		select {
+		case c <- struct{}{}:
+		default:
+		}
+	}
+}
+
 func (w *typedWork[T, E, PT]) rescue(ctx context.Context, actor string) (worker.RescueResult, error) {
 	return w.leases.Rescue(ctx, actor)
 }
@@ -241,6 +284,15 @@ func (w *typedWork[T, E, PT]) queued(ctx context.Context) (<-chan struct{}, func
 	sub := w.b.eng.SubscribeLocal(ctx, uuid.Nil)
 	out := make(chan struct{}, 1)
 	queue := w.leases.Spec().Queue
+	w.mu.Lock()
+	w.waiting[out] = struct{}{}
+	w.mu.Unlock()
+	stop := func() {
+		w.mu.Lock()
+		delete(w.waiting, out)
+		w.mu.Unlock()
+		sub.Close()
+	}
 	go func() {
 		for ch := range sub.C {
 			if ch.Key.Status == queue {
@@ -251,7 +303,7 @@ func (w *typedWork[T, E, PT]) queued(ctx context.Context) (<-chan struct{}, func
 			}
 		}
 	}()
-	return out, sub.Close
+	return out, stop
 }
 
 func (w *typedWork[T, E, PT]) followLocal(ctx context.Context) (wait func()) {

@@ -223,8 +223,9 @@ func (ws *workServer) work(args []string, env ...string) *exec.Cmd {
 
 // TestWorkCommandCannotStart: a command that cannot start is refused
 // before anything is claimed (exit 2, the queue untouched); one that stops
-// starting later fails no task: work stops claiming and exits 1, and the
-// task goes back to the queue when its lease expires.
+// starting later fails no task: work gives the task back (queued at once,
+// the claim not counted), stops claiming and exits 1; another worker then
+// runs it.
 func TestWorkCommandCannotStart(t *testing.T) {
 	ws := newWorkServer(t)
 	ids := ws.queue(t, 3)
@@ -264,13 +265,53 @@ func TestWorkCommandCannotStart(t *testing.T) {
 	var stderr bytes.Buffer
 	w.Stderr = &stderr
 	err := w.Run()
-	const want = "taskmodel: work: the command could not start: ./once.sh no longer exists; work stopped claiming, and the tasks it could not run go back to the queue when their leases expire\n"
+	const want = "taskmodel: work: the command could not start: ./once.sh no longer exists; work stopped claiming, and gave back the tasks it could not run\n"
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.HasSuffix(stderr.String(), want) {
 		t.Fatalf("work -- ./once.sh: %v, %q; want exit 1 and %q", err, stderr.String(), want)
 	}
-	if got := ws.statuses(t, ids); got["DONE"] != 1 || got["RUNNING"] != 1 || got["QUEUED"] != 1 {
-		t.Errorf("after the command vanished: %v, want 1 DONE, 1 RUNNING (its lease running out), 1 QUEUED", got)
+	// The task that could not start is back in the queue at once (no
+	// lease holds it), not failed, and its claim is not counted: the
+	// history says so.
+	if got := ws.statuses(t, ids); got["DONE"] != 1 || got["QUEUED"] != 2 {
+		t.Errorf("after the command vanished: %v, want 1 DONE and 2 QUEUED (one given back)", got)
+	}
+	var released []string
+	for _, id := range ids {
+		_, hist := ws.sv.callList(t, "/tasks/"+id+"/history", ws.user)
+		last := hist[len(hist)-1]
+		if last["event"] != "requeue" {
+			continue
+		}
+		released = append(released, id)
+		msg, _ := last["message"].(string)
+		if last["from_status"] != "RUNNING" || last["attempt"] != float64(1) || !strings.HasPrefix(msg, "released by ") ||
+			!strings.HasSuffix(msg, " (attempt 1, not counted): the command could not start: ./once.sh no longer exists") {
+			t.Errorf("the given-back task's history row: %v", last)
+		}
+	}
+	if len(released) != 1 {
+		t.Fatalf("%d tasks given back, want 1", len(released))
+	}
+	if !strings.Contains(stderr.String(), "task "+released[0]+": given back to the queue (the command could not start: ./once.sh no longer exists)") {
+		t.Errorf("work did not say it gave the task back:\n%s", stderr.String())
+	}
+	// Any worker runs it now.
+	ok := ws.s.write("ok.sh", "#!/bin/sh\nexit 0\n")
+	if err := os.Chmod(ok, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	w = ws.work([]string{"--model", "training", "--wait", "1", "--", "./ok.sh"})
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = w.Process.Kill(); _ = w.Wait() })
+	deadline := time.Now().Add(30 * time.Second)
+	for ws.statuses(t, ids)["DONE"] != 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the tasks never ran: %v", ws.statuses(t, ids))
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

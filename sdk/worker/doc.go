@@ -89,12 +89,29 @@
 // task is never run by two workers at once: a worker that cannot renew its
 // lease for a whole lease period cancels its handler itself.
 //
+// # Giving a task back
+//
+// A worker that claimed a task it cannot run — its program is missing, it
+// is shutting down, it claimed more than it can take — gives it back with
+// Leases.Release rather than let the lease expire: the worker section's
+// requeue event (the rescue's) moves it back to the queue at once, the
+// lease ends, and any worker may claim it right away. The claim is not
+// counted as an attempt: a task of a model with max_attempts 1 can still
+// run. The history row names the lease's owner and attempt ("released by
+// <owner> (attempt <n>, not counted)", and the worker's reason), and
+// Rescue leaves such claims out of its count. A model without a requeue
+// event cannot give a task back (ErrNoRequeue). A Pool whose Run is
+// stopping gives back the tasks it claimed as it stopped instead of
+// starting them; taskmodel serve's POST /worker/tasks/{id}/release is
+// Release over HTTP.
+//
 // # Workers in other processes
 //
 // Leases is the lease protocol a Pool runs on, for workers that are not a
 // Pool: taskmodel serve's worker protocol (POST /worker/claim and the
-// heartbeat, progress, complete and fail of a claimed task) runs workers in
-// any language on it. Its Claim, Heartbeat, Progress, Finish and Rescue are
+// heartbeat, progress, complete, fail and release of a claimed task) runs
+// workers in any language on it. Its Claim, Heartbeat, Progress, Finish,
+// Release and Rescue are
 // the Pool's own — the same claim event, lease and attempt, the same end
 // events with the same failure codes and retries, the same rescue — and
 // CheckCode refuses an error code the spec does not declare, which a
@@ -104,5 +121,6 @@
 //
 // When Run's context ends the pool stops claiming and lets running handlers
 // finish for ShutdownGrace, then cancels them; their tasks are rescued when
-// their leases expire.
+// their leases expire. Tasks claimed as the context ended are given back
+// (see Giving a task back), not started.
 package worker

@@ -340,7 +340,9 @@ func claimAfter[T any](ctx context.Context, pos *cursor, mu *sync.Mutex, claim f
 		if !ahead.IsZero() {
 			pos.heads++ // not the claims before the first task, from the head by necessity
 		}
-	case !back.IsZero() && back.Before(after):
+	case !back.IsZero() && back.Compare(after) <= 0:
+		// At the position too: a task requeued (or released) after its
+		// claim moved the position to it.
 		after, rewind, looking = justBefore(back), true, false
 	}
 	unlock()
@@ -560,7 +562,8 @@ func (l *Leases[T, E, PT]) knownCode(code string) bool {
 // Rescue moves the tasks whose worker vanished (their lease expired while
 // they were running): back to the queue with the requeue event while
 // attempts remain, else to the fail event with the worker section's error
-// code; actor is who the history names. Every move is guarded by the task's
+// code; actor is who the history names. A claim its worker gave back
+// (Release) is not counted as an attempt. Every move is guarded by the task's
 // version, so concurrent rescuers and a late worker never both win.
 func (l *Leases[T, E, PT]) Rescue(ctx context.Context, actor string) (RescueResult, error) {
 	var r RescueResult
@@ -572,18 +575,26 @@ func (l *Leases[T, E, PT]) Rescue(ctx context.Context, actor string) (RescueResu
 		moved := 0
 		for _, c := range lost {
 			meta := engine.Meta{Actor: actor, Attempt: c.Lease.Attempt}
+			attempt, released, err := l.countedAttempt(ctx, c)
+			if err != nil {
+				return r, err
+			}
+			why := fmt.Sprintf("worker %s lost the task (lease expired, attempt %d of %d", c.Lease.Owner, attempt, l.spec.MaxAttempts)
+			if released > 0 {
+				why += fmt.Sprintf("; %d released claim(s) not counted", released)
+			}
+			why += ")"
 			var ev E
 			var mutate func(*T)
-			if l.spec.Requeue != "" && c.Lease.Attempt < l.spec.MaxAttempts {
+			if l.spec.Requeue != "" && attempt < l.spec.MaxAttempts {
 				ev = E(l.spec.Requeue)
-				meta.Message = fmt.Sprintf("worker %s lost the task (lease expired, attempt %d of %d); requeued", c.Lease.Owner, c.Lease.Attempt, l.spec.MaxAttempts)
+				meta.Message = why + "; requeued"
 			} else {
 				ev = E(l.spec.Fail)
-				msg := fmt.Sprintf("worker %s lost the task (lease expired, attempt %d of %d)", c.Lease.Owner, c.Lease.Attempt, l.spec.MaxAttempts)
-				meta.Message = msg
-				mutate = func(t *T) { prepareFailure[T, E, PT](t, l.spec.ErrorCode, msg) }
+				meta.Message = why
+				mutate = func(t *T) { prepareFailure[T, E, PT](t, l.spec.ErrorCode, why) }
 			}
-			_, err := l.eng.FireFrom(ctx, c.Task, ev, mutate, meta)
+			_, err = l.eng.FireFrom(ctx, c.Task, ev, mutate, meta)
 			switch {
 			case err == nil && ev == E(l.spec.Requeue):
 				r.Requeued++
@@ -601,6 +612,22 @@ func (l *Leases[T, E, PT]) Rescue(ctx context.Context, actor string) (RescueResu
 			return r, nil
 		}
 	}
+}
+
+// countedAttempt returns the attempt a lost claim counts as: its lease's
+// attempt less the claims released before it (Release), which the task's
+// history holds. The first claim counts as 1 without a read, and so does
+// every claim of a model without a requeue event, which cannot release.
+func (l *Leases[T, E, PT]) countedAttempt(ctx context.Context, c backends.Claim[T]) (attempt, released int, err error) {
+	if c.Lease.Attempt <= 1 || l.spec.Requeue == "" {
+		return c.Lease.Attempt, 0, nil
+	}
+	hs, err := l.eng.History(ctx, PT(c.Task).Key().ID)
+	if err != nil {
+		return 0, 0, err
+	}
+	released = l.released(hs)
+	return max(c.Lease.Attempt-released, 1), released, nil
 }
 
 // endTries bounds the retries of a task's final write after errors that may

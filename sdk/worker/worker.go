@@ -217,7 +217,10 @@ func (p *Pool[T, E, PT]) Owner() string { return p.cfg.Owner }
 // Run claims and runs tasks until ctx ends, then stops claiming and waits
 // for the running handlers: ShutdownGrace later it cancels their contexts
 // and waits for them to return. A task whose handler was cut short stays in
-// the running status until its lease expires and a pool rescues it.
+// the running status until its lease expires and a pool rescues it. A task
+// claimed as ctx ended is not started: it goes back to the queue at once,
+// its claim not counted as an attempt (Leases.Release), when the model has
+// a requeue event.
 func (p *Pool[T, E, PT]) Run(ctx context.Context) error {
 	if !p.inRun.CompareAndSwap(false, true) {
 		return errors.New("worker: Run is already running on this pool")
@@ -349,12 +352,35 @@ func (p *Pool[T, E, PT]) Wake() {
 func (p *Pool[T, E, PT]) claim(ctx context.Context, ses *session[T], free int) (int, error) {
 	claims, n, err := p.leases.claim(ctx, &ses.pos, nil, p.cfg.Owner, free)
 	for _, c := range claims {
+		if ctx.Err() != nil && p.spec.Requeue != "" {
+			// Run is stopping: a task claimed as it stopped is given back,
+			// not started (its claim is not counted as an attempt).
+			p.release(ctx, c)
+			continue
+		}
 		p.start(ses, c.Task, c.Lease)
 	}
 	if n > len(claims) {
 		p.log.Info("reserved tasks not claimed: they changed since they were reserved", "tasks", n-len(claims))
 	}
 	return n, err
+}
+
+// releaseTimeout bounds the release of a task a stopping pool claimed.
+const releaseTimeout = 10 * time.Second
+
+// release gives back a task the pool claimed but will not start
+// (Leases.Release); a task it cannot give back is rescued when its lease
+// expires.
+func (p *Pool[T, E, PT]) release(ctx context.Context, c Claimed[T]) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+	defer cancel()
+	id := PT(c.Task).Key().ID
+	if _, err := p.leases.Release(rctx, c.Task, c.Lease, "the worker pool is shutting down"); err != nil {
+		p.log.Warn("giving back a task claimed during the shutdown failed; it will be rescued when its lease expires", "task", id, "err", err)
+		return
+	}
+	p.log.Info("gave back a task claimed during the shutdown", "task", id)
 }
 
 // start runs the handler on a claimed task in a slot of its own, on an
@@ -680,9 +706,10 @@ const rescueBatch = 100
 
 // Rescue moves the tasks whose worker vanished (their lease expired while
 // they were running): back to the queue with the requeue event while
-// attempts remain, else to the fail event with the worker section's error
-// code. Every move is guarded by the task's version, so concurrent rescuers
-// and a late worker never both win. Run calls it every RescueInterval.
+// attempts remain (claims given back by Leases.Release are not counted),
+// else to the fail event with the worker section's error code. Every move
+// is guarded by the task's version, so concurrent rescuers and a late
+// worker never both win. Run calls it every RescueInterval.
 func (p *Pool[T, E, PT]) Rescue(ctx context.Context) (RescueResult, error) {
 	r, err := p.leases.Rescue(ctx, p.cfg.Owner)
 	if r.Requeued > 0 {

@@ -1,6 +1,6 @@
 // Package workerhttp is a Go client of the worker protocol of taskmodel
 // serve (POST /worker/claim and /worker/tasks/{id}/heartbeat, progress,
-// complete and fail; see docs/workers.md): a worker in another process, or
+// complete, fail and release; see docs/workers.md): a worker in another process, or
 // on another machine, claims tasks with a worker token and ends them under
 // the lease the claim returned. taskmodel work runs on it.
 package workerhttp
@@ -178,6 +178,22 @@ func (c *Client) Fail(ctx context.Context, id, lease, code, message string) (jso
 	}
 	var out json.RawMessage
 	err := c.post(ctx, "/worker/tasks/"+url.PathEscape(id)+"/fail", body, &out)
+	return out, err
+}
+
+// Release gives back a task the worker claimed but has not started (it
+// cannot run it, or it is stopping): the server moves it back to the
+// queue at once, for any worker to claim, and the claim does not count as
+// an attempt. reason ("" for none; at most 1000 bytes) goes into the
+// task's history. It returns the task, queued. A model without a requeue
+// event refuses it (409): complete or fail the task instead.
+func (c *Client) Release(ctx context.Context, id, lease, reason string) (json.RawMessage, error) {
+	body := map[string]any{"lease": lease}
+	if reason != "" {
+		body["message"] = reason
+	}
+	var out json.RawMessage
+	err := c.post(ctx, "/worker/tasks/"+url.PathEscape(id)+"/release", body, &out)
 	return out, err
 }
 

@@ -3,6 +3,7 @@ package workerhttp_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -26,6 +27,10 @@ func TestProblems(t *testing.T) {
 		case "/worker/tasks/a/progress":
 			w.WriteHeader(http.StatusBadRequest)
 			_, _ = w.Write([]byte(`{"type":"urn:taskmodel:problem:validation","title":"Invalid request","status":400,"errors":[{"field":"percent","message":"must be between 0 and 100"}]}`))
+		case "/worker/tasks/a/release":
+			body, _ := io.ReadAll(r.Body)
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"status":"QUEUED","body":` + string(body) + `}`))
 		case "/worker/claim":
 			w.Header().Set("Content-Type", "application/json")
 			_, _ = w.Write([]byte(`{"tasks":[{"task_type":"training","id":"a","lease":"l","heartbeat_seconds":10,"task":{"status":"RUNNING"}}]}`))
@@ -51,6 +56,13 @@ func TestProblems(t *testing.T) {
 	_, err = c.Progress(ctx, "a", "l", 120, nil)
 	if !workerhttp.HasField(err, "percent") || workerhttp.IsLeaseLost(err) {
 		t.Errorf("progress: %v", err)
+	}
+	got, err := c.Release(ctx, "a", "l", "no GPU")
+	if err != nil || string(got) != `{"status":"QUEUED","body":{"lease":"l","message":"no GPU"}}` {
+		t.Errorf("release: %s, %v", got, err)
+	}
+	if got, err = c.Release(ctx, "a", "l", ""); err != nil || string(got) != `{"status":"QUEUED","body":{"lease":"l"}}` {
+		t.Errorf("release without a reason: %s, %v", got, err)
 	}
 	_, err = c.Complete(ctx, "b", "l", nil)
 	var p *workerhttp.Problem

@@ -246,6 +246,21 @@ class Client:
             body["error_code"] = str(getattr(error_code, "value", error_code))
         return self.transport.call("POST", "/worker/tasks/" + _quote(task_id) + "/fail", body, traceparent=traceparent)
 
+    def release(self, task_id: str, lease: str, message: Optional[str] = None,
+                traceparent: Optional[str] = None) -> Task:
+        """Gives back a task the worker claimed but has not started (it
+        cannot run it, or it is stopping): the server moves it back to the
+        queue at once, for any worker to claim, and the claim does not count
+        as an attempt. message (at most 1000 bytes) says why, in the task's
+        history. Returns the task, queued. A lease that no longer holds the
+        task (released already, expired and taken over, the task ended)
+        raises LeaseLost; a model without a requeue event refuses it (409
+        ProblemError): complete or fail the task instead."""
+        body: Dict[str, Any] = {"lease": lease}
+        if message:
+            body["message"] = message
+        return self.transport.call("POST", "/worker/tasks/" + _quote(task_id) + "/release", body, traceparent=traceparent)
+
 
 def _many(v: StrOrList) -> Optional[List[str]]:
     if v is None:

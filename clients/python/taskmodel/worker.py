@@ -175,7 +175,9 @@ class Worker:
         return register
 
     def stop(self) -> None:
-        """Asks run to return: no more claims; running tasks finish first."""
+        """Asks run to return: no more claims; running tasks finish first,
+        and claimed tasks whose handler has not started are given back to
+        the queue (Client.release), their claims not counted as attempts."""
         self._stop.set()
 
     @property
@@ -188,7 +190,8 @@ class Worker:
         """Claims and runs tasks, concurrency at a time, until stop() (or
         SIGINT/SIGTERM, in the main thread with handle_signals), or until
         max_tasks tasks were claimed; waits for the running tasks, and returns
-        how many it ran."""
+        how many it claimed to run. Tasks a claim returns after stop() are
+        given back to the queue, not run (nor counted)."""
         if concurrency < 1:
             raise ValueError("concurrency: must be 1 or more, not %r" % concurrency)
         missing = [m for m in self.models if m not in self.handlers]
@@ -230,6 +233,13 @@ class Worker:
                     continue
                 for _ in range(free - len(claims)):
                     slots.release()
+                if self._stop.is_set():
+                    # Stopped while the claim was in flight: the tasks are
+                    # given back, not started.
+                    for c in claims:
+                        self._give_back(c, "the worker is stopping")
+                        slots.release()
+                    break
                 for c in claims:
                     claimed += 1
                     t = threading.Thread(target=self._run_one, args=(c, slots), name="taskmodel-task-" + str(c.get("id")), daemon=True)
@@ -251,7 +261,24 @@ class Worker:
             old[sig] = signal.signal(sig, lambda *_: self.stop())
         return old
 
+    def _give_back(self, claim: Mapping[str, Any], reason: str) -> None:
+        """Releases a claimed task that no handler started: it goes back to
+        the queue at once, and the claim is not counted as an attempt. A
+        release that fails leaves the task to its lease's expiry."""
+        try:
+            self.client.release(str(claim["id"]), str(claim["lease"]), reason, traceparent=claim.get("traceparent") or None)
+            log.info("task %s given back to the queue: %s", claim.get("id"), reason)
+        except (TaskmodelError, OSError) as e:
+            log.warning("task %s: giving it back failed (%s); it goes back to the queue when its lease expires", claim.get("id"), e)
+
     def _run_one(self, claim: Mapping[str, Any], slots: threading.Semaphore) -> None:
+        if self._stop.is_set():
+            # Stopped before this task's handler started: given back.
+            try:
+                self._give_back(claim, "the worker is stopping")
+            finally:
+                slots.release()
+            return
         try:
             self._execute(TaskContext(self, claim))
         except Exception:  # a report that failed: logged, the lease runs out

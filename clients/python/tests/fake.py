@@ -1,5 +1,5 @@
 """A small in-process fake of the taskmodel server for unit tests: the task
-routes, the worker protocol (contract A) and the pipeline routes, in memory."""
+routes, the worker protocol and the pipeline routes, in memory."""
 
 import json
 import threading
@@ -19,6 +19,8 @@ class FakeServer:
         self.events = {}     # id -> raw SSE text to send
         self.lock = threading.Lock()
         self.heartbeat_seconds = 0.2
+        self.released = []   # (id, message) of each release
+        self.on_claim = None  # called before a claim is answered
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -93,6 +95,8 @@ class FakeServer:
 
     def worker(self, h, seg, body):
         if seg == ["claim"]:
+            if self.on_claim:
+                self.on_claim()
             out = []
             with self.lock:
                 for t in self.tasks.values():
@@ -122,6 +126,12 @@ class FakeServer:
             return self.json(h, 200, {"cancelled": t["status"] == "CANCELLED", "lease_expires_at": "2030-01-01T00:00:00Z"})
         if t["status"] != "RUNNING":
             return self.problem(h, 409, "transition", "Transition not allowed", "not running", current_status=t["status"])
+        if action == "release":
+            t["status"] = "QUEUED"
+            del self.leases[tid]
+            t["version"] += 1
+            self.released.append((tid, body.get("message")))
+            return self.json(h, 200, t)
         if action == "complete":
             if "epochs" in (body.get("result") or {}):
                 return self.problem(h, 400, "validation", "Invalid request", "result.epochs: not a result field of training",

@@ -1,7 +1,7 @@
 """End-to-end tests against a real `taskmodel serve` (the Go test
 TestPythonClient in cmd/taskmodel starts one and runs these): a Python worker
 runs training tasks, fails one, fails those whose results are refused,
-sees a cancellation, takes over the task of a
+gives one back, sees a cancellation, takes over the task of a
 killed worker, and a script tracks a three-stage pipeline.
 
 Environment: TASKMODEL_URL, TASKMODEL_TOKEN (a user token),
@@ -133,6 +133,29 @@ class E2E(unittest.TestCase):
         self.assertEqual(epochs["status"], "FAILED", epochs)
         self.assertTrue(epochs["error_message"].startswith("the server refused the handler's result: ")
                         and "epochs" in epochs["error_message"], epochs["error_message"])
+
+    def test_2c_release(self):
+        # A worker gives back a task it claimed: queued at once, the claim
+        # not counted, claimable right away; the lease then holds nothing.
+        t = self.client.create("training", tag="py-released")
+        claims = self.wclient.claim(["training"], wait_seconds=5, worker="e2e-releaser")
+        self.assertEqual([c["id"] for c in claims], [t["task_id"]])
+        c = claims[0]
+        got = self.wclient.release(c["id"], c["lease"], "no GPU free on this host")
+        self.assertEqual(got["status"], "QUEUED", got)
+        last = self.client.history(t["task_id"])[-1]
+        self.assertEqual((last["event"], last["from_status"], last["to_status"], last["attempt"]), ("requeue", "RUNNING", "QUEUED", 1), last)
+        self.assertTrue(last["actor"].endswith(":e2e-releaser"), last)
+        self.assertEqual(last["message"], "released by %s (attempt 1, not counted): no GPU free on this host" % last["actor"])
+        with self.assertRaises(LeaseLost) as cm:
+            self.wclient.release(c["id"], c["lease"])
+        self.assertIn("released the task already", cm.exception.detail)
+        again = self.wclient.claim(["training"], worker="e2e-releaser")
+        self.assertEqual([x["id"] for x in again], [t["task_id"]])
+        self.assertEqual(self.wclient.complete(again[0]["id"], again[0]["lease"])["status"], "DONE")
+        with self.assertRaises(ProblemError) as cm:
+            self.wclient.release(c["id"], c["lease"], "x" * 1001)
+        self.assertEqual((cm.exception.status, cm.exception.field), (400, "message"), cm.exception.problem)
 
     def test_3_cancel_reaches_handler(self):
         t = self.client.create("training", tag="py-cancel", epochs=1000)

@@ -213,6 +213,53 @@ class WorkerTest(FakeTest):
         with self.assertRaises(ValueError):
             Worker(self.client, wait_seconds=31)
 
+    def test_release(self):
+        t = self.fake.add_task()
+        c = self.client.claim(["training"])[0]
+        got = self.client.release(c["id"], c["lease"], "no GPU free")
+        self.assertEqual(got["status"], "QUEUED")
+        self.assertEqual(self.fake.requests[-1][3], {"lease": c["lease"], "message": "no GPU free"})
+        c = self.client.claim(["training"])[0]
+        self.client.release(c["id"], c["lease"])
+        self.assertEqual(self.fake.requests[-1][3], {"lease": c["lease"]})
+        # A second release with the same lease: the lease holds nothing.
+        with self.assertRaises(LeaseLost):
+            self.client.release(c["id"], c["lease"])
+        self.assertEqual(self.fake.released, [(t["id"], "no GPU free"), (t["id"], None)])
+
+    def test_stop_gives_back_tasks_not_started(self):
+        # stop() (a SIGTERM) lands while the claim is in flight: the tasks
+        # it returns are given back, and no handler runs.
+        logging.getLogger("taskmodel").setLevel(logging.CRITICAL)
+        self.addCleanup(logging.getLogger("taskmodel").setLevel, logging.NOTSET)
+        tasks = [self.fake.add_task() for _ in range(2)]
+        w = Worker(self.client, models=["training"], wait_seconds=0)
+        ran = []
+        w.handler("training")(lambda task: ran.append(task.id))
+        self.fake.on_claim = w.stop
+        self.assertEqual(w.run(concurrency=2, handle_signals=False), 0)
+        self.assertEqual(ran, [])
+        for t in tasks:
+            self.assertEqual(self.fake.tasks[t["id"]]["status"], "QUEUED")
+        self.assertEqual(sorted(self.fake.released), sorted((t["id"], "the worker is stopping") for t in tasks))
+
+    def test_stop_before_the_handler_starts(self):
+        # A task whose thread starts after stop() is given back too.
+        logging.getLogger("taskmodel").setLevel(logging.CRITICAL)
+        self.addCleanup(logging.getLogger("taskmodel").setLevel, logging.NOTSET)
+        t = self.fake.add_task()
+        w = Worker(self.client, models=["training"], wait_seconds=0)
+        ran = []
+        w.handler("training")(lambda task: ran.append(task.id))
+        c = self.client.claim(["training"])[0]
+        w.stop()
+        slots = threading.Semaphore(0)
+        w._run_one(c, slots)
+        self.assertTrue(slots.acquire(blocking=False), "the slot was not freed")
+        self.assertEqual(ran, [])
+        self.assertEqual(self.fake.tasks[t["id"]]["status"], "QUEUED")
+        self.assertEqual(self.fake.released, [(t["id"], "the worker is stopping")])
+
     def test_stop(self):
         w = Worker(self.client, models=["training"], wait_seconds=0)
         w.handler("training")(lambda task: None)

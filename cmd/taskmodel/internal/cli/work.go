@@ -70,14 +70,16 @@ The server and token come from --url and --token, or TASKMODEL_URL and
 TASKMODEL_TOKEN; the token must be a worker token for the model
 (taskmodel token create --worker --models MODEL); prefer TASKMODEL_TOKEN (ps
 shows arguments). On SIGINT or SIGTERM work
-stops claiming, sends its commands SIGTERM (SIGKILL after --grace) and exits;
-their tasks go back to the queue when their leases expire. On Linux a
-SIGKILL of work kills its commands too.
+stops claiming, gives back the tasks it claimed but has not started, sends
+its commands SIGTERM (SIGKILL after --grace) and exits; their tasks go back
+to the queue when their leases expire. On Linux a SIGKILL of work kills its
+commands too.
 
 work checks COMMAND before it claims anything (exit status 2 when it does
 not exist or is not executable). If a command cannot start later, work
-stops claiming and exits 1 once the running commands end; the task it could
-not start is rescued when its lease expires, which counts an attempt.`,
+gives its task back to the queue at once (POST /worker/tasks/ID/release:
+another worker may claim it, and the claim does not count as an attempt),
+stops claiming, and exits 1 once the running commands end.`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			dash := c.ArgsLenAtDash()
@@ -177,14 +179,34 @@ type workRunner struct {
 }
 
 // startFailed stops the claiming after a command could not start: the task
-// is not failed (the command, not the task, is at fault), and goes back to
-// the queue when its lease expires; the other running commands finish.
+// is not failed (the command, not the task, is at fault) but released, so
+// that another worker can run it at once, without its claim counting as an
+// attempt; the other running commands finish.
 func (r *workRunner) startFailed(t workerhttp.Task, why string) {
-	r.note("task %s: the command could not start: %s; the task is left to go back to the queue when its lease expires, and work stops claiming", t.ID, why)
+	r.note("task %s: the command could not start: %s; work stops claiming", t.ID, why)
+	r.release(t, "the command could not start: "+why)
 	r.stopOnce.Do(func() {
-		r.startErr = fmt.Errorf("work: the command could not start: %s; work stopped claiming, and the tasks it could not run go back to the queue when their leases expire", why)
+		r.startErr = fmt.Errorf("work: the command could not start: %s; work stopped claiming, and gave back the tasks it could not run", why)
 		r.stopClaims()
 	})
+}
+
+// releaseTimeout bounds the release of a task.
+const releaseTimeout = 10 * time.Second
+
+// release gives back a task work claimed and did not start (POST
+// /worker/tasks/{id}/release): it goes back to the queue at once, and the
+// claim is not counted as an attempt. When the server refuses (a model
+// without a requeue event) or does not answer, the task goes back to the
+// queue when its lease expires, which counts the attempt.
+func (r *workRunner) release(t workerhttp.Task, reason string) {
+	ctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
+	defer cancel()
+	if _, err := r.client.Release(ctx, t.ID, t.Lease, reason); err != nil {
+		r.note("task %s: giving it back failed (%v); it goes back to the queue when its lease expires", t.ID, err)
+		return
+	}
+	r.note("task %s: given back to the queue (%s)", t.ID, reason)
 }
 
 // note prints a tracking line on standard error unless -q.

@@ -31,9 +31,15 @@ const maxFileBytes = 1 << 20
 
 // runTask runs the command on one claimed task and ends the task.
 func (r *workRunner) runTask(ctx context.Context, t workerhttp.Task) {
+	if ctx.Err() != nil {
+		// Claimed as work was stopping: not started, given back.
+		r.release(t, "taskmodel work is stopping")
+		return
+	}
 	dir, err := os.MkdirTemp("", "taskmodel-task-")
 	if err != nil {
-		r.note("task %s: %v; its lease will expire and it will be claimed again", t.ID, err)
+		r.note("task %s: cannot make its temporary directory: %v", t.ID, err)
+		r.release(t, "the worker cannot make a temporary directory: "+errnoText(err))
 		return
 	}
 	defer os.RemoveAll(dir)
@@ -41,7 +47,8 @@ func (r *workRunner) runTask(ctx context.Context, t workerhttp.Task) {
 	resultFile := filepath.Join(dir, "result.json")
 	errorFile := filepath.Join(dir, "error.json")
 	if err := os.WriteFile(taskFile, t.Task, 0o600); err != nil {
-		r.note("task %s: %v", t.ID, err)
+		r.note("task %s: cannot write its task file: %v", t.ID, err)
+		r.release(t, "the worker cannot write the task file: "+errnoText(err))
 		return
 	}
 	cmd := exec.Command(r.command[0], r.command[1:]...)

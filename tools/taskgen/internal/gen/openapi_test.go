@@ -122,6 +122,7 @@ func TestOpenAPIValid(t *testing.T) {
 		"/worker/tasks/{id}/progress":  {"POST"},
 		"/worker/tasks/{id}/complete":  {"POST"},
 		"/worker/tasks/{id}/fail":      {"POST"},
+		"/worker/tasks/{id}/release":   {"POST"},
 		// Pipeline tracking (the catalog has the run and subtask models).
 		"/pipelines/stages":                           {"GET", "POST"},
 		"/pipelines/status":                           {"GET"},

@@ -72,7 +72,7 @@ func (o *openapi) workerPaths(models []*spec.Model, paths obj) {
 	s["WorkerClaimedTask"] = object("A claimed task, in its model's running status under the lease.", obj{
 		"task_type":         ref("WorkerModel"),
 		"id":                obj{"type": "string", "format": "uuid"},
-		"lease":             str("Opaque: send it with every heartbeat, progress, complete and fail of the task."),
+		"lease":             str("Opaque: send it with every heartbeat, progress, complete, fail and release of the task."),
 		"lease_expires_at":  obj{"type": "string", "format": "date-time"},
 		"heartbeat_seconds": obj{"type": "integer", "minimum": 1, "description": "How often to heartbeat (a third of the lease)."},
 		"traceparent": obj{"type": "string", "pattern": "^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$",
@@ -105,6 +105,10 @@ func (o *openapi) workerPaths(models []*spec.Model, paths obj) {
 		"lease":      lease,
 		"error_code": obj{"anyOf": codeRefs, "description": "An error code of the task's model; omitted, the worker section's."},
 		"message":    str("What went wrong."),
+	}, []string{"lease"}, true)
+	s["WorkerReleaseRequest"] = object("Give back a claimed task that was not started.", obj{
+		"lease":   lease,
+		"message": obj{"type": "string", "maxLength": 1000, "description": "Why the worker gives the task back, for the task's history."},
 	}, []string{"lease"}, true)
 
 	problem := func(desc string) obj {
@@ -142,4 +146,8 @@ func (o *openapi) workerPaths(models []*spec.Model, paths obj) {
 	paths["/worker/tasks/{id}/progress"] = op("workerProgress", "Report a claimed task's progress (renews the lease).", "WorkerProgressRequest", leaseState, true)
 	paths["/worker/tasks/{id}/complete"] = op("workerComplete", "Complete a claimed task.", "WorkerCompleteRequest", task, true)
 	paths["/worker/tasks/{id}/fail"] = op("workerFail", "Fail a claimed task.", "WorkerFailRequest", task, true)
+	release := op("workerRelease", "Give back a claimed task that was not started.", "WorkerReleaseRequest", answer("The task, back in the queue.", "Task"), true)
+	release["post"].(obj)["description"] = "For a worker that cannot run a task it claimed (its program cannot start, it is shutting down, it claimed more than it can take): the worker section's requeue event moves the task back to the queue at once, its lease ends so that any worker can claim it right away, and the claim is not counted as an attempt. The history row names the worker, with the message."
+	release["post"].(obj)["responses"].(obj)["409"] = problem("The lease no longer holds the task (type urn:taskmodel:problem:lease-lost: released already, expired and taken over, the task ended, or another token's), the task was cancelled (current_status), or the model has no requeue event (type urn:taskmodel:problem:transition).")
+	paths["/worker/tasks/{id}/release"] = release
 }
