@@ -95,22 +95,61 @@ func (m Migration) Parts() (MigrationParts, error) {
 	return p, nil
 }
 
-// MigrationRefusedError is the error of a migration whose data check found
-// stored rows that break its new rule; the database was left unchanged.
+// MigrationRefusedError is the error of a migration whose data checks found
+// stored rows that break its new rules; the database was left unchanged.
+// Check, Count and Example are the first broken rule's; Broken lists every
+// one, the first included, in the migration's order (a backend runs all
+// the checks, which only read, so that one run names every rule to fix).
 type MigrationRefusedError struct {
 	Migration string // <model>/<name>
 	Check     MigrationCheck
 	Count     int64
 	Example   string // the smallest id of a task that breaks the rule
+	// Broken is every broken rule; nil or one entry when only the first
+	// is known.
+	Broken []BrokenCheck
+}
+
+// BrokenCheck is a data check that stored rows break: how many, and the
+// smallest id of their tasks.
+type BrokenCheck struct {
+	Check   MigrationCheck
+	Count   int64
+	Example string
+}
+
+// RefuseMigration is the error of migration name whose data checks found
+// broken: nil when it is empty.
+func RefuseMigration(name string, broken []BrokenCheck) error {
+	if len(broken) == 0 {
+		return nil
+	}
+	first := broken[0]
+	return &MigrationRefusedError{Migration: name, Check: first.Check, Count: first.Count, Example: first.Example, Broken: broken}
 }
 
 func (e *MigrationRefusedError) Error() string {
-	rows, verb := e.Check.Rows, "break"
-	if e.Count == 1 {
+	broken := e.Broken
+	if len(broken) == 0 {
+		broken = []BrokenCheck{{Check: e.Check, Count: e.Count, Example: e.Example}}
+	}
+	what := make([]string, len(broken))
+	for i, b := range broken {
+		what[i] = b.text()
+	}
+	if len(what) == 1 {
+		return fmt.Sprintf("migration %s refused: %s; the database is unchanged", e.Migration, what[0])
+	}
+	return fmt.Sprintf("migration %s refused: %d rules are broken: %s; the database is unchanged", e.Migration, len(what), strings.Join(what, "; "))
+}
+
+// text says which rule is broken, by how many rows, and names an example.
+func (b BrokenCheck) text() string {
+	rows, verb := b.Check.Rows, "break"
+	if b.Count == 1 {
 		rows, verb = strings.TrimSuffix(rows, "s"), "breaks"
 	}
-	return fmt.Sprintf("migration %s refused: %s: %d %s %s the rule %q (for example task %s); the database is unchanged",
-		e.Migration, e.Check.Subject, e.Count, rows, verb, e.Check.Rule, e.Example)
+	return fmt.Sprintf("%s: %d %s %s the rule %q (for example task %s)", b.Check.Subject, b.Count, rows, verb, b.Check.Rule, b.Example)
 }
 
 // AppliedMigration is a migration a database has applied, as its

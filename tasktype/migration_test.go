@@ -1,6 +1,7 @@
 package tasktype_test
 
 import (
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -60,6 +61,29 @@ func TestMigrationRefusedError(t *testing.T) {
 		if err.Error() != tt.want {
 			t.Errorf("got %s\nwant %s", err, tt.want)
 		}
+	}
+}
+
+// TestMigrationRefusedErrorSeveral: every broken rule is named, each with
+// its count and example; the first stays in Check, Count and Example.
+func TestMigrationRefusedErrorSeveral(t *testing.T) {
+	note := tasktype.MigrationCheck{Subject: "job.note", Rule: "at most 10 characters", Rows: "tasks"}
+	status := tasktype.MigrationCheck{Subject: "job_history.event", Rule: "event pause was removed from the spec", Rows: "history rows"}
+	err := tasktype.RefuseMigration("job/0009_x", []tasktype.BrokenCheck{{Check: note, Count: 2, Example: "7"}, {Check: status, Count: 1, Example: "9"}})
+	want := `migration job/0009_x refused: 2 rules are broken: job.note: 2 tasks break the rule "at most 10 characters" (for example task 7); job_history.event: 1 history row breaks the rule "event pause was removed from the spec" (for example task 9); the database is unchanged`
+	if err == nil || err.Error() != want {
+		t.Fatalf("got %v\nwant %s", err, want)
+	}
+	var r *tasktype.MigrationRefusedError
+	if !errors.As(err, &r) || r.Check != note || r.Count != 2 || r.Example != "7" || len(r.Broken) != 2 {
+		t.Errorf("the first broken rule is not in Check, Count and Example, or Broken lacks one: %+v", r)
+	}
+	one := tasktype.RefuseMigration("job/0009_x", []tasktype.BrokenCheck{{Check: note, Count: 1, Example: "7"}})
+	if want := `migration job/0009_x refused: job.note: 1 task breaks the rule "at most 10 characters" (for example task 7); the database is unchanged`; one.Error() != want {
+		t.Errorf("got %s\nwant %s", one, want)
+	}
+	if tasktype.RefuseMigration("job/0009_x", nil) != nil {
+		t.Error("no broken rule refuses nothing")
 	}
 }
 

@@ -34,6 +34,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/taskmodel/taskmodel/backends/backendtest"
 	"github.com/taskmodel/taskmodel/backends/mysql"
@@ -377,14 +378,15 @@ func TestEvolution(t *testing.T) {
 					if len(all) != len(v1[e])+1 || !slices.Equal(all[:len(v1[e])], v1[e]) {
 						t.Fatalf("v2 did not append one migration to v1's: %d then %d", len(v1[e]), len(all))
 					}
-					checkCase(t, e, dir, v1[e], all, fresh.migrations(t, e), strings.TrimSpace(string(refused)), specKeys(t, v2, "renamed_from"), backfills(t, v2), retiredStatuses(t, v2))
+					checkCase(t, e, dir, v1[e], all, fresh.migrations(t, e), strings.TrimSpace(string(refused)), specKeys(t, v2, "renamed_from"), backfills(t, v2), retiredStatuses(t, v2),
+						entryColumns{old: enteredAt(t, base), new: enteredAt(t, v2)})
 				})
 			}
 		})
 	}
 }
 
-func checkCase(t *testing.T, engine, caseDir string, v1, v2, fresh []tasktype.Migration, refused string, renamed, filled, retired map[string]string) {
+func checkCase(t *testing.T, engine, caseDir string, v1, v2, fresh []tasktype.Migration, refused string, renamed, filled, retired map[string]string, entry entryColumns) {
 	ctx := context.Background()
 	d := openDB(t, engine)
 	if err := d.migrate(ctx, v1); err != nil {
@@ -477,6 +479,7 @@ func checkCase(t *testing.T, engine, caseDir string, v1, v2, fresh []tasktype.Mi
 	if moved != want {
 		t.Errorf("%d history rows for moved tasks, want %d", moved, want)
 	}
+	checkEntryTimes(t, d, entry, renamed)
 	if engine == sqlite.Engine {
 		checkSQLiteTimes(t, d)
 	}
@@ -503,6 +506,76 @@ func checkSQLiteTimes(t *testing.T, d db) {
 			if !sqliteTime.MatchString(r["t"]) {
 				t.Errorf("task %s has the time %q, not in the SQLite driver's format", r["id"], r["t"])
 			}
+		}
+	}
+}
+
+// entryColumns are the columns the statuses record their entry in (their
+// entered_at), before and after the change.
+type entryColumns struct{ old, new map[string]string }
+
+// enteredAt maps each status of the spec to the column it records its
+// entry in ("" when it has no entered_at).
+func enteredAt(t *testing.T, specPath string) map[string]string {
+	data, err := os.ReadFile(specPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s struct {
+		Statuses map[string]struct {
+			EnteredAt string `yaml:"entered_at"`
+		} `yaml:"statuses"`
+	}
+	if err := yaml.Unmarshal(data, &s); err != nil {
+		t.Fatalf("%s: %v", specPath, err)
+	}
+	out := map[string]string{}
+	for name, st := range s.Statuses {
+		out[name] = st.EnteredAt
+	}
+	return out
+}
+
+// checkEntryTimes checks that every task in a status with entered_at has
+// its entry time after the migration (a task whose entry time is null never
+// times out), and that where the status's column is new, or another one
+// than before (not renamed), it is the time of the task's latest history
+// row into the status, else its updated_at. A new status's tasks moved
+// there from a retired one (checkCase).
+func checkEntryTimes(t *testing.T, d db, entry entryColumns, renamed map[string]string) {
+	t.Helper()
+	ctx := context.Background()
+	tasks, err := d.rows(ctx, "SELECT * FROM job ORDER BY id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	history, err := d.rows(ctx, "SELECT task_id, to_status, at FROM job_history ORDER BY task_id, seq")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, task := range tasks {
+		status := task["status"]
+		col := entry.new[status]
+		if col == "" || col == "created_at" {
+			continue
+		}
+		got := task[col]
+		if got == "NULL" {
+			t.Errorf("task %s in %s has no entry time (%s is null): it would never time out", task["id"], status, col)
+			continue
+		}
+		was, had := entry.old[status]
+		if !had || was == col || renamed[was] == col {
+			continue // a new status, or the same column: its values are kept (checkCase)
+		}
+		want := task["updated_at"]
+		for _, h := range history {
+			if h["task_id"] == task["id"] && h["to_status"] == status {
+				want = h["at"]
+			}
+		}
+		if got != want {
+			t.Errorf("task %s in %s has %s = %s, want %s: the time of its latest history row into %s, else its updated_at", task["id"], status, col, got, want, status)
 		}
 	}
 }

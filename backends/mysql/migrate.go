@@ -219,6 +219,7 @@ func apply(ctx context.Context, conn *sql.Conn, m tasktype.Migration) error {
 		return err
 	}
 	if done == 0 {
+		var broken []tasktype.BrokenCheck
 		for _, c := range parts.Checks {
 			var n int64
 			var example sql.NullString
@@ -226,8 +227,11 @@ func apply(ctx context.Context, conn *sql.Conn, m tasktype.Migration) error {
 				return fmt.Errorf("mysql: migration %s: check of %s: %w", m.Name, c.Subject, err)
 			}
 			if n > 0 {
-				return &tasktype.MigrationRefusedError{Migration: m.Name, Check: c, Count: n, Example: example.String}
+				broken = append(broken, tasktype.BrokenCheck{Check: c, Count: n, Example: example.String})
 			}
+		}
+		if err := tasktype.RefuseMigration(m.Name, broken); err != nil {
+			return err
 		}
 	}
 	// A statement after a session statement may need the session it set

@@ -224,6 +224,7 @@ func apply(ctx context.Context, conn *pgx.Conn, m tasktype.Migration) (bool, err
 		return false, err
 	}
 	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		var broken []tasktype.BrokenCheck
 		for _, c := range parts.Checks {
 			var n int64
 			var example *string
@@ -231,8 +232,11 @@ func apply(ctx context.Context, conn *pgx.Conn, m tasktype.Migration) (bool, err
 				return fmt.Errorf("postgres: migration %s: check of %s: %w", m.Name, c.Subject, err)
 			}
 			if n > 0 {
-				return &tasktype.MigrationRefusedError{Migration: m.Name, Check: c, Count: n, Example: backends.Deref(example)}
+				broken = append(broken, tasktype.BrokenCheck{Check: c, Count: n, Example: backends.Deref(example)})
 			}
+		}
+		if err := tasktype.RefuseMigration(m.Name, broken); err != nil {
+			return err
 		}
 		if _, err := tx.Exec(ctx, parts.Body); err != nil {
 			return fmt.Errorf("postgres: migration %s: %w", m.Name, err)

@@ -281,6 +281,7 @@ func apply(ctx context.Context, db *sql.DB, m tasktype.Migration) (done bool, er
 	case err != sql.ErrNoRows:
 		return false, err
 	}
+	var broken []tasktype.BrokenCheck
 	for _, c := range parts.Checks {
 		var n int64
 		var example sql.NullString
@@ -288,8 +289,11 @@ func apply(ctx context.Context, db *sql.DB, m tasktype.Migration) (done bool, er
 			return false, fmt.Errorf("sqlite: migration %s: check of %s: %w", m.Name, c.Subject, err)
 		}
 		if n > 0 {
-			return false, &tasktype.MigrationRefusedError{Migration: m.Name, Check: c, Count: n, Example: example.String}
+			broken = append(broken, tasktype.BrokenCheck{Check: c, Count: n, Example: example.String})
 		}
+	}
+	if err := tasktype.RefuseMigration(m.Name, broken); err != nil {
+		return false, err
 	}
 	if _, err := tx.ExecContext(ctx, parts.Body); err != nil {
 		return false, fmt.Errorf("sqlite: migration %s: %w", m.Name, err)

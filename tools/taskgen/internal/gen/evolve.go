@@ -3,6 +3,8 @@ package gen
 import (
 	"encoding/json"
 	"fmt"
+	"path"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,7 +37,14 @@ type evolution struct {
 	historyChanged bool
 	workerChanged  bool
 	moves          []*spec.RetiredStatus
+	entryFills     []entryFill
 }
+
+// entryFill is a status whose tasks already in it get their entry time
+// from their history: its entered_at column is new, or another one than
+// the column it recorded its entry in. Left empty, the column would hold
+// null for them, and a task whose entry time is null never times out.
+type entryFill struct{ status, column string }
 
 // fieldChange pairs a field of the old spec with the same field of the new
 // one (renamed, maybe); old or new is nil for a field added or removed.
@@ -72,6 +81,7 @@ func evolve(old, new *spec.Model) (*evolution, error) {
 	ev.noteFields()
 	ev.compareTypes()
 	ev.compareStatuses()
+	ev.noteEntryFills()
 	if len(ev.errs) > 0 {
 		return nil, ev.errs
 	}
@@ -104,6 +114,9 @@ func indexSQL(ixs []index) []string {
 // noteFields pairs the fields of both specs, by name or by renamed_from,
 // and notes their changes.
 func (ev *evolution) noteFields() {
+	if ev.checkRenamedFrom(ev.old.m.Fields, ev.new.m.Fields, "") {
+		return
+	}
 	ev.fields = pairFields(ev.old.m, ev.new.m)
 	for _, c := range ev.fields {
 		switch {
@@ -123,6 +136,95 @@ func (ev *evolution) noteFields() {
 			ev.compareField(c)
 		}
 	}
+}
+
+// checkRenamedFrom refuses a new field (one the old spec lacks by its own
+// name) whose renamed_from names no field of the old spec: a mistyped
+// earlier name would turn the rename into a drop and an add, and the
+// values would be lost. A renamed_from the spec keeps after its rename
+// (the old spec has the field under its new name) names nothing to rename.
+// olds and news are the model's fields, or those of value type typeName.
+// It reports whether it refused one.
+func (ev *evolution) checkRenamedFrom(olds, news []*spec.Field, typeName string) bool {
+	named := func(fs []*spec.Field, name string) bool {
+		return slices.ContainsFunc(fs, func(f *spec.Field) bool { return f.Name == name })
+	}
+	refused := false
+	for _, f := range news {
+		if f.RenamedFrom == "" || named(olds, f.Name) || named(olds, f.RenamedFrom) {
+			continue
+		}
+		var all, dropped []string
+		for _, o := range olds {
+			all = append(all, o.Name)
+			if !named(news, o.Name) {
+				dropped = append(dropped, o.Name)
+			}
+		}
+		what, of := fmt.Sprintf("field %q", f.Name), " of"
+		if typeName != "" {
+			what, of = fmt.Sprintf("field %q of type %q", f.Name, typeName), fmt.Sprintf(" of type %q in", typeName)
+		}
+		msg := fmt.Sprintf("%s: renamed_from %q names no field%s %s; its fields are: %s", what, f.RenamedFrom, of, comparedSpec(ev.old.m), strings.Join(all, ", "))
+		if len(all) == 0 {
+			msg = fmt.Sprintf("%s: renamed_from %q names no field%s %s, which has none", what, f.RenamedFrom, of, comparedSpec(ev.old.m))
+		}
+		if s := closest(f.RenamedFrom, dropped); s != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", s)
+		} else if len(dropped) > 0 {
+			msg += "; the fields this spec no longer has: " + strings.Join(dropped, ", ")
+		} else {
+			msg += "; this spec has all of them: renamed_from names the field's name in that spec, or remove it if the field is new"
+		}
+		ev.fail(f.Pos, msg)
+		refused = true
+	}
+	return refused
+}
+
+// comparedSpec names the spec the current one is compared with: the
+// snapshot of a migration (migrations/spec/<name>.yaml), else its file.
+func comparedSpec(m *spec.Model) string {
+	dir, file := path.Split(filepath.ToSlash(m.Pos.File))
+	if strings.HasSuffix(dir, MigrationsDir+"/spec/") {
+		return "the spec of migration " + strings.TrimSuffix(file, ".yaml")
+	}
+	return "the spec it is compared with (" + m.Pos.File + ")"
+}
+
+// closest is the name of names nearest to name by edit distance, if near
+// enough to be a typo of it (at most a third of its length, at least 2);
+// "" when none is.
+func closest(name string, names []string) string {
+	best, bestD := "", max(2, len([]rune(name))/3)+1
+	for _, n := range names {
+		if d := editDistance(name, n); d < bestD {
+			best, bestD = n, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(rb)]
 }
 
 // compareField checks that a field's SQL type can follow its change and
@@ -240,6 +342,44 @@ func (ev *evolution) compareStatuses() {
 	}
 }
 
+// noteEntryFills notes the statuses whose entered_at column the tasks
+// already in them have no value in (a new column) or a value that is not
+// their entry time (a column the status did not record its entry in).
+func (ev *evolution) noteEntryFills() {
+	for _, ns := range ev.new.m.Statuses {
+		os := ev.old.m.StatusByName(ns.Name)
+		col := ns.EnteredAt
+		if os == nil || col == "" || col == "created_at" {
+			continue
+		}
+		c, ok := ev.fieldChange(col)
+		if !ok || (c.old != nil && c.old.Name == os.EnteredAt) {
+			continue // the same column, maybe renamed: its values stay
+		}
+		ev.entryFills = append(ev.entryFills, entryFill{status: ns.Name, column: col})
+		slug := "entered_at_" + strings.ToLower(ns.Name)
+		if c.old == nil {
+			slug = "add_" + col // named after the new column already
+		}
+		ev.note(slug, fmt.Sprintf("tasks already in %s get their entry time (%s) from their history: the time of their latest move into %s, else their updated_at", ns.Name, col, ns.Name))
+	}
+}
+
+// renderEntryFills sets the entry time of the tasks already in a status
+// whose entered_at column is new or another one (entryFills): the time of
+// the task's latest history row into the status, else its updated_at. It
+// runs after the moves of retired statuses' tasks, and running it twice
+// writes the same values.
+func (ev *evolution) renderEntryFills(p func(string, ...any), e Engine) {
+	table, history := Table(ev.new.m)
+	for _, f := range ev.entryFills {
+		st := quoteSQL(f.status)
+		p("-- Tasks already in %s get their entry time from their history.\n", f.status)
+		p("UPDATE %s SET %s = coalesce((SELECT h.at FROM %s AS h WHERE h.task_id = %s.id AND h.to_status = %s ORDER BY h.seq DESC LIMIT 1), updated_at)\nWHERE status = %s;\n",
+			table, sqlIdent(e, f.column), history, table, st, st)
+	}
+}
+
 func retired(m *spec.Model, status string) *spec.RetiredStatus {
 	for _, r := range m.RetiredStatuses {
 		if r.Name == status {
@@ -313,13 +453,17 @@ func sameStoredMeaning(o, n *spec.TypeRef) bool {
 		return true
 	case isText(o) && isText(n):
 		return true
+	case n.Kind == spec.KindJSON:
+		// json takes any JSON value: a list's or a value type's, stored
+		// as JSON already (a column of another type cannot follow).
+		return o.Kind == spec.KindList || o.Kind == spec.KindType
 	}
 	return jsonReadable(o, n)
 }
 
 // jsonReadable reports whether a value stored in JSON as type o decodes as
 // type n, with no database check in between: the same type, an int as a
-// float, any text as a string, and lists of those.
+// float, any text as a string, anything as json, and lists of those.
 func jsonReadable(o, n *spec.TypeRef) bool {
 	switch {
 	case o.Name() == n.Name():
@@ -328,6 +472,8 @@ func jsonReadable(o, n *spec.TypeRef) bool {
 		return true
 	case isText(o) && n.Kind == spec.KindString:
 		return true
+	case n.Kind == spec.KindJSON:
+		return true // any JSON value
 	case o.Kind == spec.KindList && n.Kind == spec.KindList && o.Elem != nil && n.Elem != nil:
 		return jsonReadable(o.Elem, n.Elem)
 	}
@@ -390,7 +536,11 @@ func (ev *evolution) dataChecks(e Engine) []dataCheck {
 			ck = mysqlNarrowCheck(oc, nc)
 		}
 		if ck != "" && ck != oc.check() {
-			add(table+"."+c.new.Name, ruleText(ev.new.m, c.new), "tasks", "SELECT count(*), %s FROM %s WHERE (%s) IS FALSE;", idExpr, table, ck)
+			rule := ruleText(ev.new.m, c.new)
+			if rule == "" {
+				rule = "a value of type " + c.new.Type.Name() // a rule is never empty
+			}
+			add(table+"."+c.new.Name, rule, "tasks", "SELECT count(*), %s FROM %s WHERE (%s) IS FALSE;", idExpr, table, ck)
 		}
 		// A list's item lengths are no CHECK (the validators enforce
 		// them), but SQL can test the stored tasks.
@@ -493,6 +643,7 @@ func (ev *evolution) render(e Engine, name, from string) []byte {
 			ev.renderMove(p, e, r)
 		}
 	}
+	ev.renderEntryFills(p, e)
 	for _, ix := range newIdx {
 		if rebuild || !slices.Contains(oldIdx, ix) {
 			p("%s;\n", ix.sql)
@@ -1084,7 +1235,11 @@ func fieldBounds(f *spec.Field, ge, gt, le, lt string) []string {
 func narrows(om, nm *spec.Model, o, n *spec.Field) bool {
 	if o.Type.Name() != n.Type.Name() && !intToFloat(o, n) {
 		// A change of kind that keeps the SQL type (an enum to a string, a
-		// string to an enum, …): only a string is sure to take any value.
+		// string to an enum, a list to json, …): only a string and json
+		// are sure to take any value.
+		if n.Type.Kind == spec.KindJSON {
+			return false
+		}
 		return n.Type.Kind != spec.KindString || n.MaxLen != nil || n.MinLen != nil
 	}
 	lower := func(min *int) int {

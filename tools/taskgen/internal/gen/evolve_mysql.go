@@ -257,6 +257,7 @@ func (ev *evolution) renderMySQL(p func(string, ...any)) {
 		ev.renderMove(p, MySQL, r)
 	}
 	mysqlAlter(p, table, pl.narrow)
+	ev.renderEntryFills(p, MySQL)
 	for _, ix := range newIdx {
 		if !has(oldIdx, ix) {
 			p("%s;\n", ix.sql)

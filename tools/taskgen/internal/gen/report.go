@@ -181,7 +181,16 @@ func Compare(old, new *spec.Model) *Report {
 			add(AreaGo, "enum."+oe.Name+".removed", "type `%s` removed", oe.Name)
 			continue
 		}
-		named("enum "+oe.Name+" value", "enum."+oe.Name, enumValues(oe), enumValues(ne), nil)
+		named("enum "+oe.Name+" value", "enum."+oe.Name, enumValues(oe), enumValues(ne), func(v string) string {
+			for _, e := range []*spec.Enum{ne, oe} {
+				for _, ev := range e.Values {
+					if ev.Value == v {
+						return ev.GoName
+					}
+				}
+			}
+			return v
+		})
 	}
 	for _, ne := range new.Enums {
 		if enumByName(old, ne.Name) == nil {
@@ -211,6 +220,14 @@ func Compare(old, new *spec.Model) *Report {
 			add(AreaBehaviour, "event."+oe.Name+".to", "event `%s` leads to `%s` (was `%s`)", oe.Name, ne.To.Name, oe.To.Name)
 		}
 	}
+	// A timeout (its duration, target, event and error code), a display
+	// and the worker's events change generated code but nothing callers
+	// send or read has to follow: a timed-out task still moves to a status
+	// of the model with one of its error codes (removing a status or a
+	// code is reported on its own, as breaking), and a display is what a
+	// user interface shows. So they are not breaking, and the database does
+	// not change (no migration, as for a doc). Changing the statuses a
+	// worker claims from or runs tasks in is the exception (below).
 	for _, ns := range new.Statuses {
 		os := old.StatusByName(ns.Name)
 		if os == nil {
@@ -218,6 +235,9 @@ func Compare(old, new *spec.Model) *Report {
 		}
 		if o, n := timeoutText(os.Timeout), timeoutText(ns.Timeout); o != n {
 			add(AreaBehaviour, "", "status `%s` timeout: %s (was %s)", ns.Name, n, o)
+		}
+		if o, n := displayText(os.Display), displayText(ns.Display); o != n {
+			add(AreaBehaviour, "", "status `%s` display: %s (was %s)", ns.Name, n, o)
 		}
 		if o, n := progressText(os.Progress), progressText(ns.Progress); o != n {
 			add(AreaBehaviour, "", "status `%s` progress: %s (was %s)", ns.Name, n, o)
@@ -245,6 +265,28 @@ func Compare(old, new *spec.Model) *Report {
 		}
 		if old.Worker.MaxAttempts != new.Worker.MaxAttempts {
 			add(AreaBehaviour, "", "worker max_attempts: %d (was %d)", new.Worker.MaxAttempts, old.Worker.MaxAttempts)
+		}
+		ow, nw := old.Worker, new.Worker
+		if o, n := codeText(ow.ErrorCode), codeText(nw.ErrorCode); o != n {
+			add(AreaBehaviour, "", "worker error_code: %s (was %s)", n, o)
+		}
+		for _, role := range []struct {
+			key      string
+			old, new *spec.Event
+		}{{"claim", ow.Claim, nw.Claim}, {"complete", ow.Complete, nw.Complete}, {"fail", ow.Fail, nw.Fail}, {"cancel", ow.Cancel, nw.Cancel}, {"requeue", ow.Requeue, nw.Requeue}} {
+			o, n := eventText(role.old), eventText(role.new)
+			if o == n {
+				continue
+			}
+			id := ""
+			if role.key == "claim" && (statusName(ow.Queue) != statusName(nw.Queue) || statusName(ow.Running) != statusName(nw.Running)) {
+				// Breaking: the tasks running under a lease stay in the
+				// old running status, which no pool renews or sweeps any
+				// more, and those queued in the old queue are not claimed.
+				id = "worker.claim"
+				n += fmt.Sprintf(": workers claim from `%s` and run tasks in `%s` (was `%s` and `%s`)", statusName(nw.Queue), statusName(nw.Running), statusName(ow.Queue), statusName(ow.Running))
+			}
+			add(AreaBehaviour, id, "worker %s: %s (was %s)", role.key, n, o)
 		}
 	}
 	return r
@@ -285,7 +327,9 @@ func compareFields(add func(area, id, format string, a ...any), old, new *spec.M
 				add(AreaWire, id+c.new.Name+".not_null", where+"field `%s` may no longer be null", c.new.Name)
 				add(AreaGo, id+c.new.Name+".not_null", where+"field `%s` is no longer a pointer", c.new.GoName)
 			} else if !c.old.Optional && c.new.Optional {
-				add(AreaWire, "", where+"field `%s` may be null", c.new.Name)
+				// A reader gets null where it always had a value: breaking,
+				// as it is for Go callers.
+				add(AreaWire, id+c.new.Name+".nullable", where+"field `%s` may be null", c.new.Name)
 				add(AreaGo, id+c.new.Name+".nullable", where+"field `%s` becomes a pointer", c.new.GoName)
 			}
 			if !c.old.Required && c.new.Required {
@@ -385,7 +429,55 @@ func timeoutText(t *spec.Timeout) string {
 	if t == nil {
 		return "none"
 	}
-	return fmt.Sprintf("after %s to %s", t.After, t.To.Name)
+	s := fmt.Sprintf("after %s to %s", t.After, t.To.Name)
+	if t.Event != nil {
+		s += " by event " + t.Event.Name
+	}
+	if t.ErrorCode != nil {
+		s += " with error code " + t.ErrorCode.Name
+	}
+	return s
+}
+
+// displayText lists what a status's display sets.
+func displayText(d *spec.Display) string {
+	if d == nil {
+		return "none"
+	}
+	var parts []string
+	for _, kv := range [][2]string{{"label", d.Label}, {"color", d.Color}, {"icon", d.Icon}, {"message", d.Message}} {
+		if kv[1] != "" {
+			parts = append(parts, fmt.Sprintf("%s %q", kv[0], kv[1]))
+		}
+	}
+	if d.Poll > 0 {
+		parts = append(parts, "poll "+d.Poll.String())
+	}
+	if len(parts) == 0 {
+		return "empty"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func eventText(e *spec.Event) string {
+	if e == nil {
+		return "none"
+	}
+	return "`" + e.Name + "`"
+}
+
+func codeText(c *spec.ErrorCode) string {
+	if c == nil {
+		return "none"
+	}
+	return "`" + c.Name + "`"
+}
+
+func statusName(s *spec.Status) string {
+	if s == nil {
+		return ""
+	}
+	return s.Name
 }
 
 func progressText(p *spec.Progress) string {
@@ -430,11 +522,11 @@ func (r *Report) Markdown(from string) string {
 	}
 	if un := r.Unacknowledged(); len(un) > 0 && r.Refused == "" { // a refused change is not acknowledged away
 		sort.Strings(un)
-		what := fmt.Sprintf("%d breaking changes are", len(un))
+		what, them := fmt.Sprintf("%d breaking changes are", len(un)), "they are meant, list them"
 		if len(un) == 1 {
-			what = "1 breaking change is"
+			what, them = "1 breaking change is", "it is meant, list it"
 		}
-		p("**%s not acknowledged.** If they are meant, list them in the spec:\n\n```yaml\nbreaking_changes:\n", what)
+		p("**%s not acknowledged.** If %s in the spec:\n\n```yaml\nbreaking_changes:\n", what, them)
 		for _, id := range un {
 			if slices.Contains(r.Earlier, id) {
 				p("  - %s <why>\n", id) // the bare ID is listed already

@@ -108,6 +108,9 @@ func (ev *evolution) compareTypes() {
 		if nt == nil {
 			continue // no field holds it any more: the fields' changes say so
 		}
+		if ev.checkRenamedFrom(ot.Fields, nt.Fields, nt.Name) {
+			continue
+		}
 		pairs := pairFieldList(ot.Fields, nt.Fields)
 		refused := false
 		for _, c := range pairs {
