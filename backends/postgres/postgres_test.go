@@ -53,6 +53,40 @@ func TestStoredValues(t *testing.T) {
 	})
 }
 
+// TestUndeclaredValues: see backendtest.RunUndeclaredValues. The column's
+// CHECK goes, as a newer spec's migration would have rewritten it.
+func TestUndeclaredValues(t *testing.T) {
+	backendtest.RunUndeclaredValues(t, func(t testing.TB) (backends.Driver[analysis.Task], backendtest.StoreText) {
+		pool, err := postgres.OpenConfig(context.Background(), pgtest.Schema(t), analysis.Migrations(postgres.Engine))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(pool.Close)
+		return pgdb.NewDriver(pool), func(ctx context.Context, id uuid.UUID, column, v string) error {
+			if _, err := pool.Exec(ctx, `ALTER TABLE analysis DROP CONSTRAINT analysis_`+column+`_check`); err != nil {
+				return err
+			}
+			_, err := pool.Exec(ctx, `UPDATE analysis SET `+column+` = $1 WHERE id = $2`, v, id)
+			return err
+		}
+	})
+}
+
+// TestOldWriter: see backendtest.RunOldWriter.
+func TestOldWriter(t *testing.T) {
+	backendtest.RunOldWriter(t, func(t testing.TB) (backends.Driver[analysis.Task], func(context.Context) error) {
+		pool, err := postgres.OpenConfig(context.Background(), pgtest.Schema(t), analysis.Migrations(postgres.Engine))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(pool.Close)
+		return pgdb.NewDriver(pool), func(ctx context.Context) error {
+			_, err := pool.Exec(ctx, `ALTER TABLE analysis ADD COLUMN extra text NOT NULL DEFAULT 'x'; ALTER TABLE analysis ALTER COLUMN extra DROP DEFAULT`)
+			return err
+		}
+	})
+}
+
 func TestMigrations(t *testing.T) {
 	ctx := context.Background()
 	cfg := pgtest.Schema(t)
@@ -92,10 +126,9 @@ func TestMigrations(t *testing.T) {
 		t.Fatalf("changed migration: %v", err)
 	}
 	// A program whose spec is older than the database's refuses it.
+	older := analysis.Migrations(postgres.Engine)[:3]
 	all := analysis.Migrations(postgres.Engine)
-	older := all[:3]
-	newest := strings.TrimPrefix(all[len(all)-1].Name, "analysis/")
-	want := "the database is at migration " + newest + " of model analysis, newer than this program, whose spec of analysis ends at 0003_changes: run a build of the newer spec"
+	want := "the database is at migration " + strings.TrimPrefix(all[len(all)-1].Name, "analysis/") + " of model analysis, newer than this program, whose spec of analysis ends at 0003_changes: run a build of the newer spec"
 	if _, err := postgres.OpenConfig(ctx, cfg.Copy(), older); err == nil || err.Error() != want {
 		t.Fatalf("older program: %v\nwant %s", err, want)
 	}

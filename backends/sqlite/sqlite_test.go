@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -62,6 +63,62 @@ func TestStoredValues(t *testing.T) {
 	})
 }
 
+// TestUndeclaredValues: see backendtest.RunUndeclaredValues. The CHECK is
+// set aside on one connection, as a newer spec's migration would have
+// rewritten it.
+func TestUndeclaredValues(t *testing.T) {
+	backendtest.RunUndeclaredValues(t, func(t testing.TB) (backends.Driver[analysis.Task], backendtest.StoreText) {
+		db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "tasks.db"), analysis.Migrations(sqlite.Engine))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return sqlitedb.NewDriver(db), func(ctx context.Context, id uuid.UUID, column, v string) error {
+			conn, err := db.Conn(ctx)
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			if _, err := conn.ExecContext(ctx, `PRAGMA ignore_check_constraints = ON`); err != nil {
+				return err
+			}
+			defer conn.ExecContext(ctx, `PRAGMA ignore_check_constraints = OFF`)
+			_, err = conn.ExecContext(ctx, `UPDATE analysis SET `+column+` = ? WHERE id = ?`, v, id.String())
+			return err
+		}
+	})
+}
+
+// TestOldWriter: see backendtest.RunOldWriter. SQLite adds no required
+// column without a default in place (a migration rebuilds the table):
+// TestClassifyNotNull covers the error.
+func TestOldWriter(t *testing.T) {
+	backendtest.RunOldWriter(t, func(t testing.TB) (backends.Driver[analysis.Task], func(context.Context) error) {
+		db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "tasks.db"), analysis.Migrations(sqlite.Engine))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return sqlitedb.NewDriver(db), nil
+	})
+}
+
+// TestClassifyNotNull: a NULL in a NOT NULL column is a ValidationError
+// naming the column.
+func TestClassifyNotNull(t *testing.T) {
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "tasks.db"), analysis.Migrations(sqlite.Engine))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	_, err = db.Exec(`INSERT INTO analysis (id) VALUES ('x')`)
+	got := sqlite.Classify(err)
+	var ve *tasktype.ValidationError
+	if !errors.As(got, &ve) || len(ve.Fields) != 1 || ve.Fields[0].Rule != "required" || ve.Fields[0].Field == "" || strings.Contains(ve.Fields[0].Field, ".") {
+		t.Fatalf("Classify(%v) = %v", err, got)
+	}
+}
+
 func TestMigrations(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "tasks.db")
@@ -95,10 +152,9 @@ func TestMigrations(t *testing.T) {
 		t.Fatalf("migrations recorded: %d, %v", n, err)
 	}
 	db.Close()
+	older := analysis.Migrations(sqlite.Engine)[:3]
 	all := analysis.Migrations(sqlite.Engine)
-	older := all[:3]
-	newest := strings.TrimPrefix(all[len(all)-1].Name, "analysis/")
-	want := "the database is at migration " + newest + " of model analysis, newer than this program, whose spec of analysis ends at 0003_changes: run a build of the newer spec"
+	want := "the database is at migration " + strings.TrimPrefix(all[len(all)-1].Name, "analysis/") + " of model analysis, newer than this program, whose spec of analysis ends at 0003_changes: run a build of the newer spec"
 	if _, err := sqlite.Open(ctx, path, older); err == nil || err.Error() != want {
 		t.Fatalf("older program: %v\nwant %s", err, want)
 	}
