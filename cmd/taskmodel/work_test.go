@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -416,7 +417,7 @@ func TestWorkEnds(t *testing.T) {
 	}
 	dir := ws.s.dir
 	w := ws.work([]string{"--model", "training", "--concurrency", "3", "--", script}, "DIR="+dir)
-	var out bytes.Buffer
+	var out lockedBuffer
 	w.Stdout, w.Stderr = &out, &out
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
@@ -484,6 +485,13 @@ func TestWorkEnds(t *testing.T) {
 	if want := "taskmodel: progress: task " + ids["stops"] + " was cancelled; stop\n"; strings.TrimSpace(string(code)) != "6" || string(msg) != want {
 		t.Errorf("progress after the cancel: exit %s, %q; want 6 and %q", code, msg, want)
 	}
+	// work reports the cancel once the command has exited; a signal sent
+	// before that would stop the command as a shutdown instead.
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(out.String(), "task "+ids["stops"]+": cancelled"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("work never reported the cancel\n%s", out.String())
+		}
+	}
 	if err := w.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -493,4 +501,22 @@ func TestWorkEnds(t *testing.T) {
 	if s := out.String(); !strings.Contains(s, "task "+ids["stops"]+": cancelled") || strings.Contains(s, "completing failed") {
 		t.Errorf("work's report of the cancelled task:\n%s", s)
 	}
+}
+
+// lockedBuffer collects a process's output while the test reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
