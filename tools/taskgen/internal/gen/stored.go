@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"unicode"
 
 	"github.com/dave/jennifer/jen"
 
@@ -122,6 +121,18 @@ func (ev *evolution) compareTypes() {
 		if refused {
 			continue
 		}
+		// What a stored value lacking a field made required reads as, by
+		// the ID compareFields gives that change.
+		fills := map[string]string{}
+		for _, c := range pairs {
+			if c.old != nil && c.new != nil && !c.old.Required && c.new.Required {
+				fill, ok := fillJSON(c.new)
+				if !ok {
+					fill = "nothing: reading it fails"
+				}
+				fills["type."+nt.Name+".field."+c.new.Name+".required"] = fill
+			}
+		}
 		seen := map[string]bool{}
 		compareFields(func(area, id, format string, a ...any) {
 			if id == "" || seen[id] {
@@ -135,38 +146,13 @@ func (ev *evolution) compareTypes() {
 			case strings.HasSuffix(id, ".renamed"):
 				line += " (stored values are read under the new name)"
 			case strings.HasSuffix(id, ".required"):
-				line += " (stored values without it read as " + fillText(typeField(nt, id)) + ")"
+				line += " (stored values without it read as " + fills[id] + ")"
 			case strings.HasSuffix(id, ".narrowed"):
 				line += "; stored values are not checked (they are JSON)"
 			}
-			ev.note("change_"+snakeName(nt.Name), strings.ReplaceAll(line, "`", "")+"; the database does not change")
+			ev.note("change_"+strings.ToLower(upperSnake(nt.Name)), strings.ReplaceAll(line, "`", "")+"; the database does not change")
 		}, ev.old.m, ev.new.m, nt.Name, pairs)
 	}
-}
-
-// typeField finds the field of t an ID type.<T>.field.<name>.<what> names.
-func typeField(t *spec.Type, id string) *spec.Field {
-	parts := strings.Split(id, ".")
-	if len(parts) < 4 {
-		return nil
-	}
-	for _, f := range t.Fields {
-		if f.Name == parts[3] {
-			return f
-		}
-	}
-	return nil
-}
-
-// fillText says what a stored value lacking a required field reads as.
-func fillText(f *spec.Field) string {
-	if f == nil {
-		return "its zero value"
-	}
-	if v, ok := fillJSON(f); ok {
-		return v
-	}
-	return "nothing: reading it fails"
 }
 
 // typeFieldRefusal says why a change of a value type's field would leave
@@ -187,20 +173,4 @@ func typeFieldRefusal(t *spec.Type, c fieldChange) string {
 		}
 	}
 	return ""
-}
-
-// snakeName writes a type's name in the migrations' snake case:
-// ProgressDetail → progress_detail.
-func snakeName(name string) string {
-	var b strings.Builder
-	for i, r := range name {
-		if unicode.IsUpper(r) {
-			if i > 0 {
-				b.WriteByte('_')
-			}
-			r = unicode.ToLower(r)
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }
