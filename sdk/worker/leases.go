@@ -639,15 +639,30 @@ const endTries = 6
 // conflict: the task moved, perhaps by an earlier try whose reply was lost)
 // ends the attempts.
 func (l *Leases[T, E, PT]) end(ctx context.Context, cur *T, ev E, mutate func(*T), meta engine.Meta) (*T, error) {
+	var x *T
+	err := l.retry(ctx, func() (err error) {
+		x, err = l.eng.FireFrom(ctx, cur, ev, mutate, meta)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// retry runs write until it succeeds, fails with an error retrying cannot
+// cure, or has been tried endTries times, waiting between tries with a
+// backoff bounded by a quarter of the lease. It returns write's last error.
+func (l *Leases[T, E, PT]) retry(ctx context.Context, write func() error) error {
 	wait := 50 * time.Millisecond
 	for try := 1; ; try++ {
-		x, err := l.eng.FireFrom(ctx, cur, ev, mutate, meta)
+		err := write()
 		if err == nil || try == endTries || !transient(err) {
-			return x, err
+			return err
 		}
 		select {
 		case <-ctx.Done():
-			return nil, err
+			return err
 		case <-time.After(wait):
 		}
 		wait = min(2*wait, l.spec.Lease/4)

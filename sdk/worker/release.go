@@ -101,18 +101,10 @@ func (l *Leases[T, E, PT]) Release(ctx context.Context, cur *T, lease backends.L
 	// task is queued under a live lease, which no claim takes.
 	k := PT(x).Key()
 	now := l.eng.Now().UTC().Truncate(time.Microsecond)
-	wait := 50 * time.Millisecond
-	for try := 1; ; try++ {
-		_, err = l.driver.Heartbeat(ctx, k.ID, lease, l.spec.Queue, now)
-		if err == nil || try == endTries || ctx.Err() != nil {
-			break
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, l.spec.Lease/4)
-	}
+	err = l.retry(ctx, func() error {
+		_, err := l.driver.Heartbeat(ctx, k.ID, lease, l.spec.Queue, now)
+		return err
+	})
 	if err != nil {
 		return x, fmt.Errorf("worker: the task is back in the queue, but its lease could not be ended (it is claimable when the lease expires): %w", err)
 	}
