@@ -25,7 +25,7 @@ import (
 )
 
 // allSystems is every system compared, in the order each round runs them.
-var allSystems = []system{taskmodelSystem, riverSystem, riverTunedSystem}
+var allSystems = []system{taskmodelSystem, riverSystem, riverTunedSystem, sqlAloneSystem}
 
 func main() {
 	if raw := os.Getenv(childEnv); raw != "" {
@@ -65,9 +65,12 @@ func main() {
 }
 
 // legend explains the table's columns.
-const legend = `Medians over the rounds, [smallest–largest]. Each ratio divides taskmodel's median by that River's:
-above 1 taskmodel is ahead in jobs/s, behind in ms. CPU per job: the harness process's (and its inserting child's)
-user and system time, and the PostgreSQL server's processes', per job of the run; on SQLite there is no server.
+const legend = `Medians over the rounds, [smallest–largest]. Each ratio divides taskmodel's median by the other system's:
+above 1 taskmodel is ahead in jobs/s, behind in ms. SQL alone is no queue but a reference: the fewest rows and
+statements a queue that keeps a history row per transition writes for a job (a claim of many jobs in one statement,
+then their completion in one), with almost nothing spent in the client; it runs only the PostgreSQL burn-downs.
+CPU per job: the harness process's (and its inserting child's) user and system time, and the PostgreSQL server's
+processes', per job of the run; on SQLite there is no server.
 `
 
 // workloadIDs lists the workloads' names, for -workloads.
@@ -122,7 +125,7 @@ func compare(ctx context.Context, sz sizes, ids []string, log io.Writer) (string
 	for r := 1; r <= sz.rounds; r++ {
 		for _, w := range ws {
 			for _, sys := range allSystems {
-				if w.sqlite && !sys.sqlite {
+				if w.sqlite && !sys.sqlite || sys.burnOnly && !w.burn {
 					continue
 				}
 				s, err := e.runOnce(ctx, w, sys)

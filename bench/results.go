@@ -69,17 +69,17 @@ func formatValue(v float64, r row) string {
 }
 
 // table is the Markdown table: per row, each system's median [min–max],
-// taskmodel's median divided by each River's, and each system's median CPU
-// time per job, client / server.
+// taskmodel's median divided by each other system's, and each system's
+// median CPU time per job, client / server.
 func (r *results) table() string {
-	var rivers []string
+	var others []string // the Rivers, and SQL alone
 	for _, s := range allSystems[1:] {
-		rivers = append(rivers, s.name)
+		others = append(others, s.name)
 	}
 	var b strings.Builder
 	head := []string{"workload", allSystems[0].name}
-	head = append(head, rivers...)
-	for _, name := range rivers {
+	head = append(head, others...)
+	for _, name := range others {
 		head = append(head, allSystems[0].name+" ÷ "+name)
 	}
 	for _, s := range allSystems {
@@ -107,7 +107,7 @@ func (r *results) table() string {
 			return fmt.Sprintf("%s [%s–%s]", formatValue(med, rw), formatValue(lo, rw), formatValue(hi, rw))
 		})
 		tm, ok := meds[allSystems[0].name]
-		for _, name := range rivers {
+		for _, name := range others {
 			if other, ok2 := meds[name]; ok && ok2 && other > 0 {
 				cells = append(cells, fmt.Sprintf("%.2f", tm/other))
 			} else {

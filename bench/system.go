@@ -24,6 +24,9 @@ type system struct {
 	open func(ctx context.Context, st store) (instance, error)
 	// sqlite tells whether the system runs on SQLite too.
 	sqlite bool
+	// burnOnly marks a reference that runs only the PostgreSQL burn-downs
+	// (SQL alone).
+	burnOnly bool
 }
 
 // instance is a system over one store, for one run.

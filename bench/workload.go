@@ -64,6 +64,7 @@ type row struct {
 type workload struct {
 	id     string
 	sqlite bool
+	burn   bool // a PostgreSQL burn-down: SQL alone runs it too
 	rows   []row
 	// run measures inst: a value for each row, and the jobs it ran.
 	run func(ctx context.Context, e *env, sys system, inst instance, st store) ([]float64, int, cpuUse, error)
@@ -81,6 +82,7 @@ func workloads(sz sizes) []workload {
 	for _, conc := range sz.burnConc {
 		ws = append(ws, workload{
 			id:   fmt.Sprintf("burn-%d", conc),
+			burn: true,
 			rows: []row{{name: fmt.Sprintf("PostgreSQL burn-down, %d jobs, concurrency %d", sz.burnJobs, conc), unit: "jobs/s"}},
 			run: func(ctx context.Context, e *env, _ system, inst instance, _ store) ([]float64, int, cpuUse, error) {
 				return burnDown(ctx, e, inst, sz.burnJobs, conc)
