@@ -38,6 +38,7 @@ func main() {
 	quick := flag.Bool("quick", os.Getenv("BENCH_QUICK") == "1", "a small comparison (also BENCH_QUICK=1)")
 	rounds := flag.Int("rounds", 0, "rounds of every workload (default 3; 2 with -quick)")
 	only := flag.String("workloads", "", "comma-separated workloads to run (default all): "+strings.Join(workloadIDs(fullSizes), ", "))
+	flag.BoolVar(&sqlAloneLikeTaskmodel, "sql-alone-like-taskmodel", false, "give SQL alone's tables the indexes and history columns taskmodel's have")
 	flag.Parse()
 	sz := fullSizes
 	if *quick {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,7 +38,6 @@ CREATE TABLE job (
     created_at timestamptz NOT NULL DEFAULT now(),
     updated_at timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX job_queued_idx ON job (id) WHERE status = 'queued';
 CREATE TABLE job_history (
     job_id bigint NOT NULL,
     seq integer NOT NULL,
@@ -45,6 +45,26 @@ CREATE TABLE job_history (
     at timestamptz NOT NULL,
     PRIMARY KEY (job_id, seq)
 );`
+
+// sqlAloneQueuedIndex is the claims' index: the queued jobs only.
+const sqlAloneQueuedIndex = `
+CREATE INDEX job_queued_idx ON job (id) WHERE status = 'queued';`
+
+// sqlAloneLikeTaskmodel (-sql-alone-like-taskmodel) gives SQL alone's
+// tables the indexes taskmodel's have, with the same statements: instead
+// of the index of the queued jobs, one of every status by creation (the
+// listing's, which the claims read as taskmodel's do), and one of the
+// finished jobs by their last change (retention's), one of the history by
+// time, and history rows as wide as taskmodel's (an actor and a message).
+var sqlAloneLikeTaskmodel bool
+
+const sqlAloneTaskmodelIndexes = `
+CREATE INDEX job_status_created_at_idx ON job (status, created_at DESC, id DESC);
+CREATE INDEX job_finished_idx ON job (updated_at) WHERE status IN ('done', 'failed', 'cancelled');
+CREATE INDEX job_history_at_idx ON job_history (at, to_status, job_id);
+ALTER TABLE job_history
+    ADD COLUMN actor text NOT NULL DEFAULT 'bench-host/123456/0a1b2c3d',
+    ADD COLUMN message text NOT NULL DEFAULT 'claimed by bench-host/123456/0a1b2c3d (attempt 1)';`
 
 const (
 	sqlAloneFill = `WITH t AS (
@@ -74,6 +94,7 @@ INSERT INTO job_history (job_id, seq, to_status, at) SELECT id, seq, 'done', now
 // sqlAloneInstance is the reference over one schema.
 type sqlAloneInstance struct {
 	pool   *pgxpool.Pool
+	claim  string // the claim statement
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	mu     sync.Mutex
@@ -92,11 +113,16 @@ func openSQLAlone(ctx context.Context, st store) (instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := pool.Exec(ctx, sqlAloneSchema); err != nil {
+	schema, claim := sqlAloneSchema+sqlAloneQueuedIndex, sqlAloneClaim
+	if sqlAloneLikeTaskmodel {
+		schema = sqlAloneSchema + sqlAloneTaskmodelIndexes
+		claim = strings.Replace(claim, "ORDER BY id", "ORDER BY created_at, id", 1)
+	}
+	if _, err := pool.Exec(ctx, schema); err != nil {
 		pool.Close()
 		return nil, err
 	}
-	return &sqlAloneInstance{pool: pool}, nil
+	return &sqlAloneInstance{pool: pool, claim: claim}, nil
 }
 
 func (in *sqlAloneInstance) fill(ctx context.Context, n int) error {
@@ -142,7 +168,7 @@ func (in *sqlAloneInstance) work(ctx context.Context, conc int, started func(at 
 func (in *sqlAloneInstance) loop(ctx context.Context, share int, started func(int64), c *counter) error {
 	var ids []int64
 	for ctx.Err() == nil {
-		rows, err := in.pool.Query(ctx, sqlAloneClaim, share)
+		rows, err := in.pool.Query(ctx, in.claim, share)
 		if err != nil {
 			return err
 		}
