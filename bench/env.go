@@ -140,8 +140,16 @@ func (e *env) describe(ctx context.Context, sz sizes) string {
 	if sz.rounds == 1 {
 		rounds = "1 round"
 	}
-	fmt.Fprintf(&b, "Compared %s, %s (each workload: taskmodel, River, River tuned in turn), %s.\n",
-		e.started.UTC().Format("2006-01-02 15:04 MST"), rounds, time.Since(e.started).Round(time.Second))
+	var names []string
+	for _, s := range allSystems {
+		names = append(names, s.name)
+	}
+	alone := ""
+	if sqlAloneLikeTaskmodel {
+		alone = "; SQL alone with taskmodel's indexes and history columns (-sql-alone-like-taskmodel)"
+	}
+	fmt.Fprintf(&b, "Compared %s, %s (each workload: %s in turn%s), %s.\n",
+		e.started.UTC().Format("2006-01-02 15:04 MST"), rounds, strings.Join(names, ", "), alone, time.Since(e.started).Round(time.Second))
 	fmt.Fprintf(&b, "Machine: %d cores, %s; load average %s at the start, %s at the end.\n",
 		runtime.NumCPU(), runtime.Version(), e.load, loadAverage())
 	if e.admin != nil {
