@@ -3,6 +3,7 @@ package gen
 import (
 	"fmt"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -292,17 +293,36 @@ func listBranches(m *spec.Model, e Engine, sel string, code []string, text strin
 	pg := e == PostgreSQL
 	by, col, field := branchSpelling(e)
 	var branches []listBranch
-	for _, s := range m.Statuses {
-		var guard string
-		if pg {
+	caseExpr := "CAST(CASE " + col("status") + " " + strings.Join(code, " ") + " END AS " + text + ")"
+	statuses := m.Statuses
+	if e == MySQL {
+		// MySQL's Lister runs this branch on its own, before the listing
+		// (SQLite's and PostgreSQL's run undeclaredSQL).
+		statuses = append(slices.Clone(statuses), &spec.Status{Name: UndeclaredBranch})
+	}
+	for _, s := range statuses {
+		undeclared := s.Name == UndeclaredBranch
+		var guard, codeExpr, statusCond string
+		switch {
+		case undeclared && pg:
+			guard = fmt.Sprintf("cardinality(sqlc.arg(%s)::text[]) > 0", statusesParam(m))
+		case undeclared:
+			guard = fmt.Sprintf("sqlc.arg(%s) <> '[]'", statusesParam(m))
+		case pg:
 			guard = fmt.Sprintf("%s = ANY(sqlc.arg(%s)::text[])", quoteSQL(s.Name), statusesParam(m))
-		} else {
+		default:
 			// A function of the parameter alone, which SQLite evaluates once
 			// before the loop (an EXISTS over json_each ran once per row).
 			guard = fmt.Sprintf("instr(sqlc.arg(%s), '%s') > 0", statusesParam(m), strconv.Quote(s.Name))
 		}
-		one := strings.Replace(sel, "CAST(CASE "+col("status")+" "+strings.Join(code, " ")+" END AS "+text+")",
-			by("'"+s.Code+"'::text", "CAST('"+s.Code+"' AS TEXT)", "CAST('"+s.Code+"' AS CHAR)"), 1)
+		if undeclared {
+			codeExpr = by("('"+UndeclaredMark+"' || "+col("status")+")::text", "CAST('"+UndeclaredMark+"' || "+col("status")+" AS TEXT)", "CAST(CONCAT('"+UndeclaredMark+"', "+col("status")+") AS CHAR)")
+			statusCond = col("status") + " IN " + undeclaredStatuses(m)
+		} else {
+			codeExpr = by("'"+s.Code+"'::text", "CAST('"+s.Code+"' AS TEXT)", "CAST('"+s.Code+"' AS CHAR)")
+			statusCond = col("status") + " = " + quoteSQL(s.Name)
+		}
+		one := strings.Replace(sel, caseExpr, codeExpr, 1)
 		// Without a tag column, the branch reads nothing when a tag is asked
 		// for; with one, a tag filter reads (tag, status, created_at) and no
 		// tag filter reads (status, created_at), each behind its own guard.
@@ -350,9 +370,9 @@ func listBranches(m *spec.Model, e Engine, sel string, code []string, text strin
 			}
 		}
 		for _, v := range variants {
-			where := append(append([]string{guard}, v.guards...), col("status")+" = "+quoteSQL(s.Name))
+			where := append(append([]string{guard}, v.guards...), statusCond)
 			if e == MySQL {
-				where = []string{col("status") + " = " + quoteSQL(s.Name)}
+				where = []string{statusCond}
 			}
 			where = append(where, v.conds...)
 			if s.Terminal {
@@ -363,6 +383,84 @@ func listBranches(m *spec.Model, e Engine, sel string, code []string, text strin
 		}
 	}
 	return branches
+}
+
+// The listing's branches read a model's tasks one declared status at a
+// time, so a task in a status the spec does not declare (a program built
+// from a newer spec wrote it, in a rolling deploy) would be left out
+// without a word. Before the listing, each Lister therefore looks for such
+// a task among those the request may list (its models, owner and tag, of
+// any age: whether the status is finished is unknown) and, finding one,
+// fails with a *backends.UndeclaredValueError instead: listing it under a
+// code the program cannot know would be a guess. SQLite's and PostgreSQL's
+// run undeclaredSQL; MySQL's, each model's branch "_undeclared".
+
+// UndeclaredBranch names, as a status of MySQL's branches file ("--
+// branch: <model> _undeclared"), each model's branch of the tasks whose
+// status the spec does not declare. No status is named so: a status starts
+// with a letter.
+const UndeclaredBranch = "_undeclared"
+
+// UndeclaredMark starts the task_status of a row of an undeclared branch,
+// followed by the status the row holds.
+const UndeclaredMark = "!"
+
+// undeclaredSQL renders SQLite's or PostgreSQL's statement that finds a
+// task of the listing's models whose status the spec does not declare: its
+// task type and status, at most one row. Parameters: the models read (a
+// JSON array on SQLite, text[] on PostgreSQL), the owner and the tag (both
+// nullable), as ListQuery has them.
+func undeclaredSQL(models []*spec.Model, e Engine) string {
+	pg := e == PostgreSQL
+	by, col, field := branchSpelling(e)
+	var b strings.Builder
+	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	p("SELECT u.task_type, u.status FROM (\n")
+	for i, m := range models {
+		if i > 0 {
+			p("  UNION ALL\n")
+		}
+		where := []string{
+			by(quoteSQL(m.Name)+" = ANY($1::text[])", fmt.Sprintf("instr(?1, '%s') > 0", strconv.Quote(m.Name)), ""),
+			col("status") + " IN " + undeclaredStatuses(m),
+		}
+		// A listing by owner leaves a model without an owner column out
+		// (backends.Catalog.Resolve); one by tag reads nothing of a model
+		// without a tag column.
+		if o := ownerField(m); o != nil {
+			where = append(where, by("($2::text IS NULL OR "+field(o.Name)+" = $2::text)", "(?2 IS NULL OR "+field(o.Name)+" = ?2)", ""))
+		}
+		if t := tagField(m); t != nil {
+			where = append(where, by("($3::text IS NULL OR "+field(t.Name)+" = $3::text)", "(?3 IS NULL OR "+field(t.Name)+" = ?3)", ""))
+		} else {
+			where = append(where, by("$3::text IS NULL", "?3 IS NULL", ""))
+		}
+		p("  SELECT %s AS task_type, %s AS status FROM %s AS t\n    WHERE %s\n", by(quoteSQL(m.Name)+"::text", "CAST("+quoteSQL(m.Name)+" AS TEXT)", ""),
+			col("status"), m.Name, strings.Join(where, "\n      AND "))
+	}
+	p(") AS u\n")
+	if pg && !slices.ContainsFunc(models, func(m *spec.Model) bool { return ownerField(m) != nil }) {
+		p("WHERE $2::text IS NULL OR $2::text IS NOT NULL\n") // PostgreSQL types every parameter
+	}
+	p("LIMIT 1")
+	return b.String()
+}
+
+// undeclaredStatuses is a subquery of the statuses model m's table holds
+// that its spec does not declare: the table's distinct statuses, walked
+// through its (status, …) index one probe each (the next status after the
+// last, in the database's own collation), those the spec declares dropped.
+// The walk costs as many index probes as there are distinct statuses, so
+// that the branch reads nothing unless such a task exists, whatever the
+// size of the table.
+func undeclaredStatuses(m *spec.Model) string {
+	var declared []string
+	for _, s := range m.Statuses {
+		declared = append(declared, quoteSQL(s.Name))
+	}
+	return fmt.Sprintf("(WITH RECURSIVE tm_s (v) AS (SELECT (SELECT status FROM %[1]s ORDER BY status LIMIT 1) "+
+		"UNION ALL SELECT (SELECT status FROM %[1]s WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL) "+
+		"SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN (%[2]s))", m.Name, strings.Join(declared, ", "))
 }
 
 func catalogSQL(models []*spec.Model, e Engine) []byte {
@@ -470,15 +568,16 @@ func catalogLister(f *jen.File, models []*spec.Model, e Engine) {
 	}
 	f.Comment("Lister reads the unified listing through the List query sqlc generated here.")
 	if pg {
-		f.Type().Id("Lister").Struct(jen.Id("q").Op("*").Id("Queries"))
+		f.Type().Id("Lister").Struct(jen.Id("db").Id("DBTX"), jen.Id("q").Op("*").Id("Queries"))
 		f.Comment("NewLister returns a Lister over the database the models' drivers use.")
 		f.Func().Id("NewLister").Params(jen.Id("db").Id("DBTX")).Op("*").Id("Lister").Block(
-			jen.Return(jen.Op("&").Id("Lister").Values(jen.Dict{jen.Id("q"): jen.Id("New").Call(jen.Id("db"))})))
+			jen.Return(jen.Op("&").Id("Lister").Values(jen.Dict{jen.Id("db"): jen.Id("db"), jen.Id("q"): jen.Id("New").Call(jen.Id("db"))})))
 	} else {
 		f.Type().Id("Lister").Struct(
 			jen.Id("db").Id("DBTX"),
 			jen.Id("once").Qual("sync", "Once"),
 			jen.Id("q").Op("*").Id("Queries"),
+			jen.Id("u").Op("*").Qual("database/sql", "Stmt"),
 			jen.Id("err").Error(),
 		)
 		f.Comment("NewLister returns a Lister over the database the models' drivers use. Its")
@@ -506,12 +605,18 @@ func catalogLister(f *jen.File, models []*spec.Model, e Engine) {
 			params[jen.Id(field)] = jen.String().Parens(jen.Id(v))
 		}
 	}
+	undeclared := jen.If(jen.Err().Op(":=").Id("l").Dot("undeclared").Call(jen.Id("ctx"), jen.Id("q")), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Err()))
 	if !pg {
 		pre = append([]jen.Code{
 			jen.Id("l").Dot("once").Dot("Do").Call(jen.Func().Params().Block(
-				jen.List(jen.Id("l").Dot("q"), jen.Id("l").Dot("err")).Op("=").Id("Prepare").Call(jen.Id("ctx"), jen.Id("l").Dot("db")))),
+				jen.List(jen.Id("l").Dot("q"), jen.Id("l").Dot("err")).Op("=").Id("Prepare").Call(jen.Id("ctx"), jen.Id("l").Dot("db")),
+				jen.If(jen.Id("l").Dot("err").Op("==").Nil()).Block(
+					jen.List(jen.Id("l").Dot("u"), jen.Id("l").Dot("err")).Op("=").Id("l").Dot("db").Dot("PrepareContext").Call(jen.Id("ctx"), jen.Id("UndeclaredSQL"))))),
 			jen.If(jen.Id("l").Dot("err").Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Id("l").Dot("err"))),
+			undeclared,
 		}, pre...)
+	} else {
+		pre = append([]jen.Code{undeclared}, pre...)
 	}
 	body := append(pre,
 		jen.List(jen.Id("rows"), jen.Err()).Op(":=").Id("l").Dot("q").Dot("List").Call(jen.Id("ctx"), jen.Id("ListParams").Values(params)),
@@ -528,6 +633,48 @@ func catalogLister(f *jen.File, models []*spec.Model, e Engine) {
 	)
 	f.Comment("List implements backends.Lister.")
 	f.Func().Params(jen.Id("l").Op("*").Id("Lister")).Id("List").Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("q").Qual(pkgBackends, "ListQuery")).Params(jen.Index().Qual(pkgTasktype, "Row"), jen.Error()).Block(body...)
+	// The search for a task in a status its spec does not declare.
+	var query jen.Code
+	if pg {
+		query = jen.List(jen.Id("rows"), jen.Err()).Op(":=").Id("l").Dot("db").Dot("Query").Call(jen.Id("ctx"), jen.Id("UndeclaredSQL"), jen.Id("models"), jen.Id("q").Dot("Owner"), jen.Id("q").Dot("Tag"))
+	} else {
+		query = jen.Null()
+	}
+	ubody := []jen.Code{
+		jen.Id("models").Op(":=").Id("q").Dot("Models").Call(),
+		jen.If(jen.Len(jen.Id("models")).Op("==").Lit(0)).Block(jen.Return(jen.Nil())),
+	}
+	if pg {
+		ubody = append(ubody, query)
+	} else {
+		ubody = append(ubody,
+			jen.List(jen.Id("j"), jen.Err()).Op(":=").Qual(pkgJSON, "Marshal").Call(jen.Id("models")),
+			jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
+			jen.List(jen.Id("rows"), jen.Err()).Op(":=").Id("l").Dot("u").Dot("QueryContext").Call(jen.Id("ctx"), jen.String().Parens(jen.Id("j")), jen.Id("q").Dot("Owner"), jen.Id("q").Dot("Tag")))
+	}
+	ubody = append(ubody,
+		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
+		jen.Defer().Id("rows").Dot("Close").Call(),
+		jen.Return(jen.Qual(pkgBackends, "UndeclaredStatus").Call(jen.Id("rows"), jen.Id("declaredStatuses"))),
+	)
+	f.Comment("undeclared fails with a *backends.UndeclaredValueError when a task the request")
+	f.Comment("may list holds a status its model's spec does not declare (UndeclaredSQL): the")
+	f.Comment("listing reads declared statuses only, and would leave the task out without a word.")
+	f.Func().Params(jen.Id("l").Op("*").Id("Lister")).Id("undeclared").Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("q").Qual(pkgBackends, "ListQuery")).Error().Block(ubody...)
+	f.Comment("UndeclaredSQL finds a task of the models read (parameter 1) whose status its")
+	f.Comment("model's spec does not declare, of the owner and tag asked for (2 and 3), of any")
+	f.Comment("age: each model's distinct statuses are walked through its status index.")
+	f.Const().Id("UndeclaredSQL").Op("=").Lit(undeclaredSQL(models, e))
+	decl := jen.Dict{}
+	for _, m := range models {
+		var names []jen.Code
+		for _, st := range m.Statuses {
+			names = append(names, jen.Lit(st.Name))
+		}
+		decl[jen.Lit(m.Name)] = jen.Values(names...)
+	}
+	f.Comment("declaredStatuses are each model's statuses, as its spec declares them.")
+	f.Var().Id("declaredStatuses").Op("=").Map(jen.String()).Index().String().Values(decl)
 	f.Comment("NaiveListSQL is the naive design of the listing — union every row of every")
 	f.Comment("model first, filter after — kept only so benchmarks can measure List against")
 	f.Comment("it. Do not use it.")
