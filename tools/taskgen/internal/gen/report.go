@@ -148,7 +148,24 @@ func Compare(old, new *spec.Model) *Report {
 			add(AreaGo, "type."+ot.Name+".removed", "type `%s` removed", ot.Name)
 			continue
 		}
-		compareFields(add, alias, old, new, ot.Name, pairFieldList(ot.Fields, nt.Fields))
+		pairs := pairFieldList(ot.Fields, nt.Fields)
+		compareFields(add, alias, old, new, ot.Name, pairs)
+		// No migration checks the values stored inside a value type's JSON,
+		// as it checks the model's own columns: a stored value that holds a
+		// removed value no longer reads.
+		for _, c := range pairs {
+			if c.old == nil || c.new == nil {
+				continue
+			}
+			if removals := valueRemovals(old, new, c.old, c.new); len(removals) > 0 {
+				var vals []string
+				for _, r := range removals {
+					parts := strings.Split(r, ".")
+					vals = append(vals, "`"+parts[len(parts)-2]+"`")
+				}
+				add(AreaDatabase, removals[0], "**not checked**: type `%s` field `%s`: a stored value holding %s (removed) no longer reads (`backends.StoredValueError`); the migration checks the model's own columns, not the values inside a value type's JSON: rewrite such values, or keep the value declared", nt.Name, c.new.Name, strings.Join(vals, ", "))
+			}
+		}
 	}
 	for _, nt := range new.Types {
 		if typeByName(old, nt.Name) == nil {

@@ -137,3 +137,26 @@ func TestCompareOneIDPerChange(t *testing.T) {
 		})
 	}
 }
+
+// TestCompareValueTypeEnumRemoval: removing an enum value a value type's
+// field holds is one change, which the report says the migration does not
+// check (stored values inside JSON that hold it no longer read).
+func TestCompareValueTypeEnumRemoval(t *testing.T) {
+	withType := []string{"enums:\n", "types:\n  Result:\n    fields:\n      size: {type: Size, optional: true}\n      note: {type: string, optional: true}\nenums:\n",
+		"  user_id: {type: string, optional: true, max_len: 100}\n", "  user_id: {type: string, optional: true, max_len: 100}\n  result: {type: Result, optional: true}\n"}
+	old := changedSpec(t, withType...)
+	new := changedSpec(t, append(append([]string(nil), withType...), "      large: A large job.\n", "")...)
+	r := gen.Compare(old, new)
+	md := r.Markdown("`base.yaml`")
+	for _, want := range []string{
+		"- **not checked**: type `Result` field `size`: a stored value holding `large` (removed) no longer reads (`backends.StoredValueError`); the migration checks the model's own columns, not the values inside a value type's JSON: rewrite such values, or keep the value declared (**breaking**: `enum.Size.large.removed`)",
+		"- type `Result` field `size`: one of small (was one of small, large): values allowed before are refused (**breaking**: `enum.Size.large.removed`)",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("the report lacks %q:\n%s", want, md)
+		}
+	}
+	if got := r.Unacknowledged(); !slices.Equal(got, []string{"enum.Size.large.removed"}) {
+		t.Errorf("unacknowledged %q", got)
+	}
+}
