@@ -304,10 +304,10 @@ func listBranches(m *spec.Model, e Engine, sel string, code []string, text strin
 		undeclared := s.Name == UndeclaredBranch
 		var guard, codeExpr, statusCond string
 		switch {
-		case undeclared && pg:
-			guard = fmt.Sprintf("cardinality(sqlc.arg(%s)::text[]) > 0", statusesParam(m))
 		case undeclared:
-			guard = fmt.Sprintf("sqlc.arg(%s) <> '[]'", statusesParam(m))
+			// MySQL only: the tasks of the statuses the walk finds, each
+			// read through the status index (STRAIGHT_JOIN: the walk's
+			// rows, none unless such a task exists, drive the join).
 		case pg:
 			guard = fmt.Sprintf("%s = ANY(sqlc.arg(%s)::text[])", quoteSQL(s.Name), statusesParam(m))
 		default:
@@ -315,14 +315,16 @@ func listBranches(m *spec.Model, e Engine, sel string, code []string, text strin
 			// before the loop (an EXISTS over json_each ran once per row).
 			guard = fmt.Sprintf("instr(sqlc.arg(%s), '%s') > 0", statusesParam(m), strconv.Quote(s.Name))
 		}
+		one := sel
 		if undeclared {
-			codeExpr = by("('"+UndeclaredMark+"' || "+col("status")+")::text", "CAST('"+UndeclaredMark+"' || "+col("status")+" AS TEXT)", "CAST(CONCAT('"+UndeclaredMark+"', "+col("status")+") AS CHAR)")
-			statusCond = col("status") + " IN " + undeclaredStatuses(m)
+			codeExpr = "CAST(CONCAT('" + UndeclaredMark + "', " + col("status") + ") AS CHAR)"
+			statusCond = col("status") + " = s.v"
+			one = strings.Replace(one, " FROM "+m.Name+" AS t", " FROM "+undeclaredStatuses(m, e)+" AS s STRAIGHT_JOIN "+m.Name+" AS t", 1)
 		} else {
 			codeExpr = by("'"+s.Code+"'::text", "CAST('"+s.Code+"' AS TEXT)", "CAST('"+s.Code+"' AS CHAR)")
 			statusCond = col("status") + " = " + quoteSQL(s.Name)
 		}
-		one := strings.Replace(sel, caseExpr, codeExpr, 1)
+		one = strings.Replace(one, caseExpr, codeExpr, 1)
 		// Without a tag column, the branch reads nothing when a tag is asked
 		// for; with one, a tag filter reads (tag, status, created_at) and no
 		// tag filter reads (status, created_at), each behind its own guard.
@@ -420,23 +422,31 @@ func undeclaredSQL(models []*spec.Model, e Engine) string {
 		if i > 0 {
 			p("  UNION ALL\n")
 		}
-		where := []string{
-			by(quoteSQL(m.Name)+" = ANY($1::text[])", fmt.Sprintf("instr(?1, '%s') > 0", strconv.Quote(m.Name)), ""),
-			col("status") + " IN " + undeclaredStatuses(m),
-		}
-		// A listing by owner leaves a model without an owner column out
-		// (backends.Catalog.Resolve); one by tag reads nothing of a model
-		// without a tag column.
+		// The table is read for each undeclared status the walk found,
+		// through its status index: nothing when there is none. On
+		// PostgreSQL a LATERAL subquery cut to one row in the index's order
+		// (with a plain semi-join, or without the ORDER BY, its planner
+		// scans the whole table for the LIMIT 1); on SQLite a correlated
+		// EXISTS. A listing by owner leaves a model without an owner column
+		// out (backends.Catalog.Resolve); one by tag reads nothing of a
+		// model without a tag column.
+		conds := []string{col("status") + " = s.v"}
 		if o := ownerField(m); o != nil {
-			where = append(where, by("($2::text IS NULL OR "+field(o.Name)+" = $2::text)", "(?2 IS NULL OR "+field(o.Name)+" = ?2)", ""))
+			conds = append(conds, by("($2::text IS NULL OR "+field(o.Name)+" = $2::text)", "(?2 IS NULL OR "+field(o.Name)+" = ?2)", ""))
 		}
 		if t := tagField(m); t != nil {
-			where = append(where, by("($3::text IS NULL OR "+field(t.Name)+" = $3::text)", "(?3 IS NULL OR "+field(t.Name)+" = ?3)", ""))
+			conds = append(conds, by("($3::text IS NULL OR "+field(t.Name)+" = $3::text)", "(?3 IS NULL OR "+field(t.Name)+" = ?3)", ""))
 		} else {
-			where = append(where, by("$3::text IS NULL", "?3 IS NULL", ""))
+			conds = append(conds, by("$3::text IS NULL", "?3 IS NULL", ""))
 		}
-		p("  SELECT %s AS task_type, %s AS status FROM %s AS t\n    WHERE %s\n", by(quoteSQL(m.Name)+"::text", "CAST("+quoteSQL(m.Name)+" AS TEXT)", ""),
-			col("status"), m.Name, strings.Join(where, "\n      AND "))
+		match := fmt.Sprintf("SELECT 1 FROM %s AS t WHERE %s", m.Name, strings.Join(conds, " AND "))
+		if pg {
+			p("  SELECT %s::text AS task_type, s.v AS status FROM %s AS s\n    CROSS JOIN LATERAL (%s ORDER BY t.created_at DESC, t.id DESC LIMIT 1) AS x\n    WHERE %s = ANY($1::text[])\n",
+				quoteSQL(m.Name), undeclaredStatuses(m, e), match, quoteSQL(m.Name))
+		} else {
+			p("  SELECT CAST(%s AS TEXT) AS task_type, s.v AS status FROM %s AS s\n    WHERE instr(?1, '%s') > 0\n      AND EXISTS (%s)\n",
+				quoteSQL(m.Name), undeclaredStatuses(m, e), strconv.Quote(m.Name), match)
+		}
 	}
 	p(") AS u\n")
 	if pg && !slices.ContainsFunc(models, func(m *spec.Model) bool { return ownerField(m) != nil }) {
@@ -451,16 +461,36 @@ func undeclaredSQL(models []*spec.Model, e Engine) string {
 // through its (status, …) index one probe each (the next status after the
 // last, in the database's own collation), those the spec declares dropped.
 // The walk costs as many index probes as there are distinct statuses, so
-// that the branch reads nothing unless such a task exists, whatever the
-// size of the table.
-func undeclaredStatuses(m *spec.Model) string {
+// that nothing is read unless such a task exists, whatever the size of the
+// table.
+//
+// MariaDB reads a probe whose bound comes from the walk (status > tm_s.v)
+// by scanning the index from its start, not as a range: there the walk
+// starts from a probe after each declared status (and one for the first
+// status), bounds the planner sees as constants, and only the statuses
+// that follow an undeclared one, which exist only while such tasks do, are
+// probed from the walk.
+func undeclaredStatuses(m *spec.Model, e Engine) string {
 	var declared []string
 	for _, s := range m.Statuses {
 		declared = append(declared, quoteSQL(s.Name))
 	}
-	return fmt.Sprintf("(WITH RECURSIVE tm_s (v) AS (SELECT (SELECT status FROM %[1]s ORDER BY status LIMIT 1) "+
-		"UNION ALL SELECT (SELECT status FROM %[1]s WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL) "+
-		"SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN (%[2]s))", m.Name, strings.Join(declared, ", "))
+	in := strings.Join(declared, ", ")
+	next := func(after string) string {
+		return fmt.Sprintf("(SELECT status FROM %s WHERE status > %s ORDER BY status LIMIT 1)", m.Name, after)
+	}
+	first := fmt.Sprintf("(SELECT status FROM %s ORDER BY status LIMIT 1)", m.Name)
+	if e != MySQL {
+		return fmt.Sprintf("(WITH RECURSIVE tm_s (v) AS (SELECT %s UNION ALL SELECT %s FROM tm_s WHERE tm_s.v IS NOT NULL) "+
+			"SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN (%s))", first, next("tm_s.v"), in)
+	}
+	probes := []string{"SELECT " + first + " AS v"}
+	for _, d := range declared {
+		probes = append(probes, "SELECT "+next(d))
+	}
+	return fmt.Sprintf("(WITH RECURSIVE tm_s (v) AS (SELECT tm_p.v FROM (%s) AS tm_p WHERE tm_p.v NOT IN (%s) "+
+		"UNION ALL SELECT %s FROM tm_s WHERE tm_s.v IS NOT NULL AND tm_s.v NOT IN (%s)) "+
+		"SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN (%s))", strings.Join(probes, " UNION ALL "), in, next("tm_s.v"), in, in)
 }
 
 func catalogSQL(models []*spec.Model, e Engine) []byte {

@@ -96,7 +96,7 @@ func (l *Lister) undeclared(ctx context.Context, q backends.ListQuery) error {
 // UndeclaredSQL finds a task of the models read (parameter 1) whose status its
 // model's spec does not declare, of the owner and tag asked for (2 and 3), of any
 // age: each model's distinct statuses are walked through its status index.
-const UndeclaredSQL = "SELECT u.task_type, u.status FROM (\n  SELECT CAST('report' AS TEXT) AS task_type, t.status AS status FROM report AS t\n    WHERE instr(?1, '\"report\"') > 0\n      AND t.status IN (WITH RECURSIVE tm_s (v) AS (SELECT (SELECT status FROM report ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM report WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('QUEUED', 'BUILDING', 'READY', 'FAILED', 'CANCELLED'))\n      AND (?2 IS NULL OR t.user_id = ?2)\n      AND (?3 IS NULL OR t.tag = ?3)\n) AS u\nLIMIT 1"
+const UndeclaredSQL = "SELECT u.task_type, u.status FROM (\n  SELECT CAST('report' AS TEXT) AS task_type, s.v AS status FROM (WITH RECURSIVE tm_s (v) AS (SELECT (SELECT status FROM report ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM report WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('QUEUED', 'BUILDING', 'READY', 'FAILED', 'CANCELLED')) AS s\n    WHERE instr(?1, '\"report\"') > 0\n      AND EXISTS (SELECT 1 FROM report AS t WHERE t.status = s.v AND (?2 IS NULL OR t.user_id = ?2) AND (?3 IS NULL OR t.tag = ?3))\n) AS u\nLIMIT 1"
 
 // declaredStatuses are each model's statuses, as its spec declares them.
 var declaredStatuses = map[string][]string{"report": {"QUEUED", "BUILDING", "READY", "FAILED", "CANCELLED"}}
