@@ -73,6 +73,12 @@ type ListQuery struct {
 
 // Lister reads the unified listing. taskgen generates one per engine in
 // gen/catalog; package memory has one over memory drivers.
+//
+// A task the query may list (of its models, owner and tag, whatever its
+// age) in a status its model's spec does not declare fails the listing
+// with an *UndeclaredValueError: a program built from a newer spec wrote
+// it, and the listing, which reads declared statuses, would leave it out
+// without a word. (A memory database holds only what this program wrote.)
 type Lister interface {
 	List(ctx context.Context, q ListQuery) ([]Row, error)
 }

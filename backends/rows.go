@@ -2,8 +2,13 @@ package backends
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
 	"time"
 
+	"github.com/taskmodel/taskmodel/tasktype"
 	"github.com/taskmodel/taskmodel/validation"
 )
 
@@ -64,9 +69,82 @@ func DecodeStoredJSON(data []byte, dst any, s *validation.Shape) error {
 	}
 	conformed, cerr := s.Conform(data)
 	if cerr != nil {
+		return storedValueError(data, dst, err)
+	}
+	return storedValueError(conformed, dst, json.Unmarshal(conformed, dst))
+}
+
+// StoredValueError reports a value type stored in a task's JSON column (a
+// spec's types:) that holds, in one of its fields, a status, error code or
+// enumeration value this program's spec does not declare. Unlike the
+// model's own columns, whose values a migration checks before it removes
+// one (and refuses while a task holds it), values inside a value type's
+// JSON are not checked: a value stored before the spec removed it cannot
+// be read. The driver's error names the column before it.
+type StoredValueError struct {
+	// Type is the value type; Item the index of the value in a list
+	// column, -1 for a column holding one value.
+	Type string
+	Item int
+	// Field is the path of the field in the value: "begin_status",
+	// "detail.kind".
+	Field string
+	// Value is the value it holds; Allowed lists those the spec declares.
+	Value   string
+	Allowed []string
+}
+
+func (e *StoredValueError) Error() string {
+	at := ""
+	if e.Item >= 0 {
+		at = fmt.Sprintf("item %d: ", e.Item)
+	}
+	return fmt.Sprintf("%sfield %s of type %s holds %q, which this program's spec does not declare (it allows %s); "+
+		"the value was likely stored before the spec removed it (a migration checks the values of the model's own columns, "+
+		"not those inside a value type's JSON), unless a program built from a newer spec stored it: "+
+		"declare the value again, or rewrite the stored values that hold it",
+		at, e.Field, e.Type, e.Value, strings.Join(e.Allowed, ", "))
+}
+
+// Is reports whether target is ErrUndeclaredValue.
+func (e *StoredValueError) Is(target error) bool {
+	return target == ErrUndeclaredValue
+}
+
+// storedValueError turns err, the error of decoding data into dst, into a
+// *StoredValueError when a field of the value type holds an undeclared
+// value; other errors pass.
+func storedValueError(data []byte, dst any, err error) error {
+	var ve *tasktype.ValidationError
+	if err == nil || !errors.As(err, &ve) || len(ve.Fields) != 1 || ve.Fields[0].Rule != "one_of" || ve.Fields[0].Allowed == nil {
 		return err
 	}
-	return json.Unmarshal(conformed, dst)
+	f := ve.Fields[0]
+	t := reflect.TypeOf(dst)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	item := -1
+	if t.Kind() == reflect.Slice {
+		// The element that fails on its own.
+		var elems []json.RawMessage
+		if json.Unmarshal(data, &elems) == nil {
+			for i, e := range elems {
+				if json.Unmarshal(e, reflect.New(t.Elem()).Interface()) != nil {
+					item = i
+					break
+				}
+			}
+		}
+		t = t.Elem()
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+	}
+	if f.Field == "" {
+		return err
+	}
+	return &StoredValueError{Type: t.Name(), Item: item, Field: f.Field, Value: f.Value, Allowed: f.Allowed}
 }
 
 // TextBytes turns a nullable TEXT value into bytes for DecodeJSON.

@@ -3,6 +3,7 @@ package backends
 import (
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 )
 
@@ -73,4 +74,40 @@ func CheckDeclaredOpt[T Declared](table, column string, v *T, values func() []T)
 		return nil
 	}
 	return CheckDeclared(table, column, *v, values)
+}
+
+// Models returns the models q reads (those with statuses to keep), sorted.
+func (q ListQuery) Models() []string {
+	var out []string
+	for m, s := range q.Statuses {
+		if len(s) > 0 {
+			out = append(out, m)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// UndeclaredRows are the rows of a Lister's search for a task whose status
+// its model's spec does not declare: a task type and a status each.
+type UndeclaredRows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// UndeclaredStatus returns an *UndeclaredValueError for the first of rows,
+// naming the status column of the row's model and allowed[model], its
+// declared statuses; nil when there is no row. A Lister runs such a search
+// before the listing, whose branches read declared statuses only: a task
+// in another one would otherwise be left out without a word.
+func UndeclaredStatus(rows UndeclaredRows, allowed map[string][]string) error {
+	for rows.Next() {
+		var model, status string
+		if err := rows.Scan(&model, &status); err != nil {
+			return err
+		}
+		return &UndeclaredValueError{Table: model, Column: "status", Value: status, Allowed: allowed[model]}
+	}
+	return rows.Err()
 }

@@ -18,6 +18,7 @@ type Table[T ~string] struct {
 	// one for an unknown value. Both list the allowed values, built once so
 	// that an error costs no more than a generated constant message did.
 	missing, unknown string
+	names            []string // the values as strings, for FieldError.Allowed
 	values           []T
 	byLen            [][]int32 // byLen[n] indexes the values n bytes long
 }
@@ -39,6 +40,7 @@ func New[T ~string](typeName, field string, values ...T) *Table[T] {
 		t.byLen[len(v)] = append(t.byLen[len(v)], int32(i))
 		names[i] = string(v)
 	}
+	t.names = names
 	allowed := strings.Join(names, ", ")
 	t.missing = "missing; allowed: " + allowed
 	t.unknown = "unknown value %q; allowed: " + strings.ReplaceAll(allowed, "%", "%%")
@@ -106,6 +108,7 @@ func (t *Table[T]) ParseError(text string) error {
 		Rule:    "one_of",
 		Value:   text,
 		Message: fmt.Sprintf(t.unknown, text),
+		Allowed: append([]string(nil), t.names...),
 	}
 }
 

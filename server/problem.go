@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/taskmodel/taskmodel/backends"
 	"github.com/taskmodel/taskmodel/backends/mysql"
 	"github.com/taskmodel/taskmodel/tasktype"
 )
@@ -18,7 +19,8 @@ import (
 // unauthorized, too-large, method, internal, timeout (a body too slow),
 // no-uploads, unsupported (a request net/http cannot serve: conn.go; a
 // listing the catalog has no lister for; a compressed body), busy (the database gave up on
-// the request: retry).
+// the request: retry), undeclared-value (a task holds a status or value a newer
+// spec declares, which this server's does not: retry once the deploy is done).
 const ProblemTypeBase = "urn:taskmodel:problem:"
 
 // Problem is an RFC 9457 problem detail, the body of every error response
@@ -106,6 +108,20 @@ func toProblem(err error) *Problem {
 	var fe *tasktype.FieldError
 	if errors.As(err, &fe) {
 		return badRequest(fe.Field, fe.Rule, fe.Message)
+	}
+	var ue *backends.UndeclaredValueError
+	if errors.As(err, &ue) {
+		// A row a newer build of the spec wrote (a rolling deploy): this
+		// server cannot say what it means, and neither hides it nor fails
+		// as if it were a bug of its own. An instance of the newer build
+		// answers; so will this one's replacement.
+		what := "status"
+		if ue.Column != "status" {
+			what = "field " + ue.Column + " holds"
+		}
+		return problem(http.StatusServiceUnavailable, "undeclared-value", "Task written by a newer version",
+			fmt.Sprintf("a task of task_type %s is in %s %q, which this server's spec does not declare (it allows %s); a newer version of the server likely wrote it, while a deploy is under way: retry once every instance runs the newer version",
+				ue.Table, what, ue.Value, strings.Join(ue.Allowed, ", ")))
 	}
 	var te tasktype.TransitionInfoer
 	if errors.As(err, &te) {

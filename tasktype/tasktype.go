@@ -81,6 +81,10 @@ type FieldError struct {
 	Value string
 	// Message says what is allowed: "must be at most 150 characters".
 	Message string
+	// Allowed lists the values a one_of rule allows (an enumeration's, a
+	// status's or an error code's), in declaration order; nil for other
+	// rules.
+	Allowed []string
 }
 
 func (e *FieldError) Error() string {

@@ -7,6 +7,7 @@ require (
 	github.com/getkin/kin-openapi v0.153.0 // tests only: validates the generated OpenAPI 3.1 document
 	github.com/pingcap/tidb/pkg/parser v0.0.0-20260418072757-ce92298d1124 // sqlc's MySQL parser: which statements sqlc vet can check
 	go.yaml.in/yaml/v3 v3.0.6
+	go.yaml.in/yaml/v4 v4.0.0 // spec loader: the position of a YAML syntax error (v3 reports only an approximate line)
 )
 
 require (
@@ -45,7 +46,6 @@ require (
 	go.uber.org/atomic v1.11.0 // indirect
 	go.uber.org/multierr v1.11.0 // indirect
 	go.uber.org/zap v1.27.0 // indirect
-	go.yaml.in/yaml/v4 v4.0.0 // indirect
 	golang.org/x/exp v0.0.0-20250620022241-b7579e27df2b // indirect
 	golang.org/x/net v0.49.0 // indirect
 	golang.org/x/sync v0.20.0 // indirect

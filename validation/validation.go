@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -243,7 +244,7 @@ func DecodeStrict(data []byte, v any, allowed, required []string) error {
 			// are relative to that value.
 			return locateNested(data, v, nested)
 		}
-		return locateField(data, v, decodeError(err, allowed))
+		return locateField(data, v, decodeError(err, allowed), allowed)
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return &tasktype.ValidationError{Fields: []*tasktype.FieldError{{Rule: "json", Message: "unexpected data after the JSON value"}}}
@@ -308,9 +309,16 @@ func decodeError(err error, allowed []string) error {
 // locateField names the field of an error that encoding/json reports
 // without one (a value's own UnmarshalText refused it: an unknown enum
 // value).
-func locateField(data []byte, v any, err error) error {
+//
+// An enumeration's own error names the field its table was built for
+// ("status", or none): a field of a value type that holds the enumeration
+// under another key ("begin_status") is named by its key instead.
+func locateField(data []byte, v any, err error, allowed []string) error {
 	var ve *tasktype.ValidationError
-	if !errors.As(err, &ve) || len(ve.Fields) != 1 || ve.Fields[0].Field != "" || ve.Fields[0].Rule == "json" {
+	if !errors.As(err, &ve) || len(ve.Fields) != 1 || ve.Fields[0].Rule == "json" {
+		return err
+	}
+	if f := ve.Fields[0]; f.Field != "" && (f.Rule != "one_of" || slices.Contains(allowed, f.Field)) {
 		return err
 	}
 	if path := memberPath(data, v); path != "" {

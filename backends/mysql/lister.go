@@ -58,6 +58,9 @@ func (l *Lister) List(ctx context.Context, q backends.ListQuery) ([]tasktype.Row
 	if err != nil {
 		return nil, err
 	}
+	if err := l.undeclared(ctx, q); err != nil {
+		return nil, err
+	}
 	out := []tasktype.Row{}
 	if len(c.Branches) == 0 {
 		return out, nil
@@ -82,6 +85,93 @@ func (l *Lister) List(ctx context.Context, q backends.ListQuery) ([]tasktype.Row
 		out = append(out, r)
 	}
 	return out, Classify(rows.Err())
+}
+
+// undeclaredBranch is the status taskgen gives, in a branches file, each
+// model's branch of the tasks whose status its spec does not declare: a
+// row's task_status is "!" and the status it holds.
+const undeclaredBranch = "_undeclared"
+
+// undeclared fails with a *backends.UndeclaredValueError when a task the
+// request may list (of its models, owner and tag, of any age) holds a
+// status its model's spec does not declare: the listing's branches read
+// declared statuses only, and would leave the task out without a word. It
+// runs the undeclared branches of the models read, which find nothing in
+// as many index probes as each table has distinct statuses.
+func (l *Lister) undeclared(ctx context.Context, q backends.ListQuery) error {
+	var filters filterSet
+	if q.Tag != nil {
+		filters |= tagFilter
+	}
+	if q.Owner != nil {
+		filters |= ownerFilter
+	}
+	var key []byte
+	var branches []int
+	var args []any
+	for _, model := range q.Models() {
+		i, ok := l.branches.index[branchKey{model, undeclaredBranch, filters}]
+		if !ok {
+			continue // a branches file of an earlier taskgen, or no tag column for a tag
+		}
+		key = strconv.AppendInt(append(key, ','), int64(i), 10)
+		branches = append(branches, i)
+		for _, name := range l.branches.list[i].Args {
+			switch name {
+			case "tm_tag":
+				args = append(args, *q.Tag)
+			case "tm_owner":
+				args = append(args, *q.Owner)
+			case "tm_since":
+				args = append(args, q.Since.UTC())
+			case "tm_top":
+				args = append(args, 1)
+			}
+		}
+	}
+	if len(branches) == 0 {
+		return nil
+	}
+	entry, err := l.stmts.get(ctx, "undeclared"+string(key), func() string {
+		var b strings.Builder
+		b.WriteString("SELECT tm_u.task_type, tm_u.task_status FROM (\n")
+		for n, i := range branches {
+			if n > 0 {
+				b.WriteString("\n  UNION ALL\n")
+			}
+			b.WriteString("  (" + l.branches.list[i].SQL + ")")
+		}
+		b.WriteString("\n) AS tm_u\nLIMIT 1")
+		return b.String()
+	})
+	if err != nil {
+		return Classify(err)
+	}
+	defer l.stmts.release(entry)
+	rows, err := entry.stmt.QueryContext(ctx, args...)
+	if err != nil {
+		return Classify(err)
+	}
+	defer rows.Close()
+	allowed := map[string][]string{}
+	for _, model := range q.Models() {
+		allowed[model] = slices.DeleteFunc(slices.Clone(l.branches.statuses[model]), func(s string) bool { return s == undeclaredBranch })
+	}
+	return Classify(backends.UndeclaredStatus(undeclaredRows{rows}, allowed))
+}
+
+// undeclaredRows reads the status of an undeclared branch's row without
+// its mark.
+type undeclaredRows struct{ *sql.Rows }
+
+func (r undeclaredRows) Scan(dest ...any) error {
+	if err := r.Rows.Scan(dest...); err != nil {
+		return err
+	}
+	if s, ok := dest[1].(*string); ok {
+		*s = strings.TrimPrefix(*s, "!")
+	}
+	return nil
 }
 
 // composed is the statement of one listing request.
@@ -124,7 +214,7 @@ func (b *branchSet) compose(q backends.ListQuery) (composed, error) {
 			continue
 		}
 		for _, status := range b.statuses[model] {
-			if !slices.Contains(keep, status) {
+			if !slices.Contains(keep, status) { // undeclaredBranch too: see undeclared
 				continue
 			}
 			i, ok := b.index[branchKey{model, status, filters}]

@@ -133,6 +133,19 @@ SELECT t.id, CAST('analysis' AS CHAR) AS task_type, CAST('F' AS CHAR) AS task_st
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
+-- branch: analysis _undeclared
+SELECT t.id, CAST('analysis' AS CHAR) AS task_type, CAST(CONCAT('!', t.status) AS CHAR) AS task_status, t.created_at FROM (WITH RECURSIVE tm_s (v) AS (SELECT tm_p.v FROM (SELECT (SELECT status FROM analysis ORDER BY status LIMIT 1) AS v UNION ALL SELECT (SELECT status FROM analysis WHERE status > 'CREATED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM analysis WHERE status > 'UPLOADING' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM analysis WHERE status > 'UPLOAD_FAILED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM analysis WHERE status > 'QUEUED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM analysis WHERE status > 'PROCESSING' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM analysis WHERE status > 'COMPLETED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM analysis WHERE status > 'FAILED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM analysis WHERE status > 'CANCELLED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM analysis WHERE status > 'EXPIRED' ORDER BY status LIMIT 1)) AS tm_p WHERE tm_p.v NOT IN ('CREATED', 'UPLOADING', 'UPLOAD_FAILED', 'QUEUED', 'PROCESSING', 'COMPLETED', 'FAILED', 'CANCELLED', 'EXPIRED') UNION ALL SELECT (SELECT status FROM analysis WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL AND tm_s.v NOT IN ('CREATED', 'UPLOADING', 'UPLOAD_FAILED', 'QUEUED', 'PROCESSING', 'COMPLETED', 'FAILED', 'CANCELLED', 'EXPIRED')) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('CREATED', 'UPLOADING', 'UPLOAD_FAILED', 'QUEUED', 'PROCESSING', 'COMPLETED', 'FAILED', 'CANCELLED', 'EXPIRED')) AS s STRAIGHT_JOIN analysis AS t
+    WHERE t.status = s.v
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)
+
+-- branch: analysis _undeclared owner
+SELECT t.id, CAST('analysis' AS CHAR) AS task_type, CAST(CONCAT('!', t.status) AS CHAR) AS task_status, t.created_at FROM (WITH RECURSIVE tm_s (v) AS (SELECT tm_p.v FROM (SELECT (SELECT status FROM analysis ORDER BY status LIMIT 1) AS v UNION ALL SELECT (SELECT status FROM analysis WHERE status > 'CREATED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM analysis WHERE status > 'UPLOADING' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM analysis WHERE status > 'UPLOAD_FAILED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM analysis WHERE status > 'QUEUED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM analysis WHERE status > 'PROCESSING' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM analysis WHERE status > 'COMPLETED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM analysis WHERE status > 'FAILED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM analysis WHERE status > 'CANCELLED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM analysis WHERE status > 'EXPIRED' ORDER BY status LIMIT 1)) AS tm_p WHERE tm_p.v NOT IN ('CREATED', 'UPLOADING', 'UPLOAD_FAILED', 'QUEUED', 'PROCESSING', 'COMPLETED', 'FAILED', 'CANCELLED', 'EXPIRED') UNION ALL SELECT (SELECT status FROM analysis WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL AND tm_s.v NOT IN ('CREATED', 'UPLOADING', 'UPLOAD_FAILED', 'QUEUED', 'PROCESSING', 'COMPLETED', 'FAILED', 'CANCELLED', 'EXPIRED')) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('CREATED', 'UPLOADING', 'UPLOAD_FAILED', 'QUEUED', 'PROCESSING', 'COMPLETED', 'FAILED', 'CANCELLED', 'EXPIRED')) AS s STRAIGHT_JOIN analysis AS t
+    WHERE t.status = s.v
+      AND t.`user_id` = sqlc.narg(tm_owner)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)
+
 -- tag: dataset_upload
 `dataset_upload`.`tag`
 
@@ -288,6 +301,34 @@ SELECT t.id, CAST('dataset_upload' AS CHAR) AS task_type, CAST('C' AS CHAR) AS t
       AND t.`user_id` = sqlc.narg(tm_owner)
       AND t.`tag` = sqlc.narg(tm_tag)
       AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)
+
+-- branch: dataset_upload _undeclared
+SELECT t.id, CAST('dataset_upload' AS CHAR) AS task_type, CAST(CONCAT('!', t.status) AS CHAR) AS task_status, t.created_at FROM (WITH RECURSIVE tm_s (v) AS (SELECT tm_p.v FROM (SELECT (SELECT status FROM dataset_upload ORDER BY status LIMIT 1) AS v UNION ALL SELECT (SELECT status FROM dataset_upload WHERE status > 'QUEUED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM dataset_upload WHERE status > 'RUNNING' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM dataset_upload WHERE status > 'DONE' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM dataset_upload WHERE status > 'FAILED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM dataset_upload WHERE status > 'CANCELLED' ORDER BY status LIMIT 1)) AS tm_p WHERE tm_p.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED') UNION ALL SELECT (SELECT status FROM dataset_upload WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL AND tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) AS s STRAIGHT_JOIN dataset_upload AS t
+    WHERE t.status = s.v
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)
+
+-- branch: dataset_upload _undeclared tag
+SELECT t.id, CAST('dataset_upload' AS CHAR) AS task_type, CAST(CONCAT('!', t.status) AS CHAR) AS task_status, t.created_at FROM (WITH RECURSIVE tm_s (v) AS (SELECT tm_p.v FROM (SELECT (SELECT status FROM dataset_upload ORDER BY status LIMIT 1) AS v UNION ALL SELECT (SELECT status FROM dataset_upload WHERE status > 'QUEUED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM dataset_upload WHERE status > 'RUNNING' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM dataset_upload WHERE status > 'DONE' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM dataset_upload WHERE status > 'FAILED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM dataset_upload WHERE status > 'CANCELLED' ORDER BY status LIMIT 1)) AS tm_p WHERE tm_p.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED') UNION ALL SELECT (SELECT status FROM dataset_upload WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL AND tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) AS s STRAIGHT_JOIN dataset_upload AS t
+    WHERE t.status = s.v
+      AND t.`tag` = sqlc.narg(tm_tag)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)
+
+-- branch: dataset_upload _undeclared owner
+SELECT t.id, CAST('dataset_upload' AS CHAR) AS task_type, CAST(CONCAT('!', t.status) AS CHAR) AS task_status, t.created_at FROM (WITH RECURSIVE tm_s (v) AS (SELECT tm_p.v FROM (SELECT (SELECT status FROM dataset_upload ORDER BY status LIMIT 1) AS v UNION ALL SELECT (SELECT status FROM dataset_upload WHERE status > 'QUEUED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM dataset_upload WHERE status > 'RUNNING' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM dataset_upload WHERE status > 'DONE' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM dataset_upload WHERE status > 'FAILED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM dataset_upload WHERE status > 'CANCELLED' ORDER BY status LIMIT 1)) AS tm_p WHERE tm_p.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED') UNION ALL SELECT (SELECT status FROM dataset_upload WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL AND tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) AS s STRAIGHT_JOIN dataset_upload AS t
+    WHERE t.status = s.v
+      AND t.`user_id` = sqlc.narg(tm_owner)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)
+
+-- branch: dataset_upload _undeclared owner tag
+SELECT t.id, CAST('dataset_upload' AS CHAR) AS task_type, CAST(CONCAT('!', t.status) AS CHAR) AS task_status, t.created_at FROM (WITH RECURSIVE tm_s (v) AS (SELECT tm_p.v FROM (SELECT (SELECT status FROM dataset_upload ORDER BY status LIMIT 1) AS v UNION ALL SELECT (SELECT status FROM dataset_upload WHERE status > 'QUEUED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM dataset_upload WHERE status > 'RUNNING' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM dataset_upload WHERE status > 'DONE' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM dataset_upload WHERE status > 'FAILED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM dataset_upload WHERE status > 'CANCELLED' ORDER BY status LIMIT 1)) AS tm_p WHERE tm_p.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED') UNION ALL SELECT (SELECT status FROM dataset_upload WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL AND tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) AS s STRAIGHT_JOIN dataset_upload AS t
+    WHERE t.status = s.v
+      AND t.`user_id` = sqlc.narg(tm_owner)
+      AND t.`tag` = sqlc.narg(tm_tag)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
@@ -449,6 +490,34 @@ SELECT t.id, CAST('evaluation' AS CHAR) AS task_type, CAST('C' AS CHAR) AS task_
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
+-- branch: evaluation _undeclared
+SELECT t.id, CAST('evaluation' AS CHAR) AS task_type, CAST(CONCAT('!', t.status) AS CHAR) AS task_status, t.created_at FROM (WITH RECURSIVE tm_s (v) AS (SELECT tm_p.v FROM (SELECT (SELECT status FROM evaluation ORDER BY status LIMIT 1) AS v UNION ALL SELECT (SELECT status FROM evaluation WHERE status > 'QUEUED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM evaluation WHERE status > 'RUNNING' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM evaluation WHERE status > 'DONE' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM evaluation WHERE status > 'FAILED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM evaluation WHERE status > 'CANCELLED' ORDER BY status LIMIT 1)) AS tm_p WHERE tm_p.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED') UNION ALL SELECT (SELECT status FROM evaluation WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL AND tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) AS s STRAIGHT_JOIN evaluation AS t
+    WHERE t.status = s.v
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)
+
+-- branch: evaluation _undeclared tag
+SELECT t.id, CAST('evaluation' AS CHAR) AS task_type, CAST(CONCAT('!', t.status) AS CHAR) AS task_status, t.created_at FROM (WITH RECURSIVE tm_s (v) AS (SELECT tm_p.v FROM (SELECT (SELECT status FROM evaluation ORDER BY status LIMIT 1) AS v UNION ALL SELECT (SELECT status FROM evaluation WHERE status > 'QUEUED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM evaluation WHERE status > 'RUNNING' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM evaluation WHERE status > 'DONE' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM evaluation WHERE status > 'FAILED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM evaluation WHERE status > 'CANCELLED' ORDER BY status LIMIT 1)) AS tm_p WHERE tm_p.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED') UNION ALL SELECT (SELECT status FROM evaluation WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL AND tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) AS s STRAIGHT_JOIN evaluation AS t
+    WHERE t.status = s.v
+      AND t.`tag` = sqlc.narg(tm_tag)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)
+
+-- branch: evaluation _undeclared owner
+SELECT t.id, CAST('evaluation' AS CHAR) AS task_type, CAST(CONCAT('!', t.status) AS CHAR) AS task_status, t.created_at FROM (WITH RECURSIVE tm_s (v) AS (SELECT tm_p.v FROM (SELECT (SELECT status FROM evaluation ORDER BY status LIMIT 1) AS v UNION ALL SELECT (SELECT status FROM evaluation WHERE status > 'QUEUED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM evaluation WHERE status > 'RUNNING' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM evaluation WHERE status > 'DONE' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM evaluation WHERE status > 'FAILED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM evaluation WHERE status > 'CANCELLED' ORDER BY status LIMIT 1)) AS tm_p WHERE tm_p.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED') UNION ALL SELECT (SELECT status FROM evaluation WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL AND tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) AS s STRAIGHT_JOIN evaluation AS t
+    WHERE t.status = s.v
+      AND t.`user_id` = sqlc.narg(tm_owner)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)
+
+-- branch: evaluation _undeclared owner tag
+SELECT t.id, CAST('evaluation' AS CHAR) AS task_type, CAST(CONCAT('!', t.status) AS CHAR) AS task_status, t.created_at FROM (WITH RECURSIVE tm_s (v) AS (SELECT tm_p.v FROM (SELECT (SELECT status FROM evaluation ORDER BY status LIMIT 1) AS v UNION ALL SELECT (SELECT status FROM evaluation WHERE status > 'QUEUED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM evaluation WHERE status > 'RUNNING' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM evaluation WHERE status > 'DONE' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM evaluation WHERE status > 'FAILED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM evaluation WHERE status > 'CANCELLED' ORDER BY status LIMIT 1)) AS tm_p WHERE tm_p.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED') UNION ALL SELECT (SELECT status FROM evaluation WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL AND tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) AS s STRAIGHT_JOIN evaluation AS t
+    WHERE t.status = s.v
+      AND t.`user_id` = sqlc.narg(tm_owner)
+      AND t.`tag` = sqlc.narg(tm_tag)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)
+
 -- tag: model_upload
 `model_upload`.`tag`
 
@@ -607,6 +676,34 @@ SELECT t.id, CAST('model_upload' AS CHAR) AS task_type, CAST('C' AS CHAR) AS tas
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
+-- branch: model_upload _undeclared
+SELECT t.id, CAST('model_upload' AS CHAR) AS task_type, CAST(CONCAT('!', t.status) AS CHAR) AS task_status, t.created_at FROM (WITH RECURSIVE tm_s (v) AS (SELECT tm_p.v FROM (SELECT (SELECT status FROM model_upload ORDER BY status LIMIT 1) AS v UNION ALL SELECT (SELECT status FROM model_upload WHERE status > 'QUEUED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM model_upload WHERE status > 'RUNNING' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM model_upload WHERE status > 'DONE' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM model_upload WHERE status > 'FAILED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM model_upload WHERE status > 'CANCELLED' ORDER BY status LIMIT 1)) AS tm_p WHERE tm_p.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED') UNION ALL SELECT (SELECT status FROM model_upload WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL AND tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) AS s STRAIGHT_JOIN model_upload AS t
+    WHERE t.status = s.v
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)
+
+-- branch: model_upload _undeclared tag
+SELECT t.id, CAST('model_upload' AS CHAR) AS task_type, CAST(CONCAT('!', t.status) AS CHAR) AS task_status, t.created_at FROM (WITH RECURSIVE tm_s (v) AS (SELECT tm_p.v FROM (SELECT (SELECT status FROM model_upload ORDER BY status LIMIT 1) AS v UNION ALL SELECT (SELECT status FROM model_upload WHERE status > 'QUEUED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM model_upload WHERE status > 'RUNNING' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM model_upload WHERE status > 'DONE' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM model_upload WHERE status > 'FAILED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM model_upload WHERE status > 'CANCELLED' ORDER BY status LIMIT 1)) AS tm_p WHERE tm_p.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED') UNION ALL SELECT (SELECT status FROM model_upload WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL AND tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) AS s STRAIGHT_JOIN model_upload AS t
+    WHERE t.status = s.v
+      AND t.`tag` = sqlc.narg(tm_tag)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)
+
+-- branch: model_upload _undeclared owner
+SELECT t.id, CAST('model_upload' AS CHAR) AS task_type, CAST(CONCAT('!', t.status) AS CHAR) AS task_status, t.created_at FROM (WITH RECURSIVE tm_s (v) AS (SELECT tm_p.v FROM (SELECT (SELECT status FROM model_upload ORDER BY status LIMIT 1) AS v UNION ALL SELECT (SELECT status FROM model_upload WHERE status > 'QUEUED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM model_upload WHERE status > 'RUNNING' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM model_upload WHERE status > 'DONE' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM model_upload WHERE status > 'FAILED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM model_upload WHERE status > 'CANCELLED' ORDER BY status LIMIT 1)) AS tm_p WHERE tm_p.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED') UNION ALL SELECT (SELECT status FROM model_upload WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL AND tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) AS s STRAIGHT_JOIN model_upload AS t
+    WHERE t.status = s.v
+      AND t.`user_id` = sqlc.narg(tm_owner)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)
+
+-- branch: model_upload _undeclared owner tag
+SELECT t.id, CAST('model_upload' AS CHAR) AS task_type, CAST(CONCAT('!', t.status) AS CHAR) AS task_status, t.created_at FROM (WITH RECURSIVE tm_s (v) AS (SELECT tm_p.v FROM (SELECT (SELECT status FROM model_upload ORDER BY status LIMIT 1) AS v UNION ALL SELECT (SELECT status FROM model_upload WHERE status > 'QUEUED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM model_upload WHERE status > 'RUNNING' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM model_upload WHERE status > 'DONE' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM model_upload WHERE status > 'FAILED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM model_upload WHERE status > 'CANCELLED' ORDER BY status LIMIT 1)) AS tm_p WHERE tm_p.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED') UNION ALL SELECT (SELECT status FROM model_upload WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL AND tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) AS s STRAIGHT_JOIN model_upload AS t
+    WHERE t.status = s.v
+      AND t.`user_id` = sqlc.narg(tm_owner)
+      AND t.`tag` = sqlc.narg(tm_tag)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)
+
 -- end_date: pipeline_run
 `pipeline_run`.`ended_at`
 
@@ -653,6 +750,12 @@ SELECT t.id, CAST('pipeline_run' AS CHAR) AS task_type, CAST('D' AS CHAR) AS tas
 SELECT t.id, CAST('pipeline_run' AS CHAR) AS task_type, CAST('C' AS CHAR) AS task_status, t.created_at FROM pipeline_run AS t
     WHERE t.status = 'CANCELLED'
       AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)
+
+-- branch: pipeline_run _undeclared
+SELECT t.id, CAST('pipeline_run' AS CHAR) AS task_type, CAST(CONCAT('!', t.status) AS CHAR) AS task_status, t.created_at FROM (WITH RECURSIVE tm_s (v) AS (SELECT tm_p.v FROM (SELECT (SELECT status FROM pipeline_run ORDER BY status LIMIT 1) AS v UNION ALL SELECT (SELECT status FROM pipeline_run WHERE status > 'NOT_STARTED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM pipeline_run WHERE status > 'STARTED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM pipeline_run WHERE status > 'RUNNING' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM pipeline_run WHERE status > 'COMPLETED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM pipeline_run WHERE status > 'FAILED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM pipeline_run WHERE status > 'SKIPPED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM pipeline_run WHERE status > 'CANCELLED' ORDER BY status LIMIT 1)) AS tm_p WHERE tm_p.v NOT IN ('NOT_STARTED', 'STARTED', 'RUNNING', 'COMPLETED', 'FAILED', 'SKIPPED', 'CANCELLED') UNION ALL SELECT (SELECT status FROM pipeline_run WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL AND tm_s.v NOT IN ('NOT_STARTED', 'STARTED', 'RUNNING', 'COMPLETED', 'FAILED', 'SKIPPED', 'CANCELLED')) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('NOT_STARTED', 'STARTED', 'RUNNING', 'COMPLETED', 'FAILED', 'SKIPPED', 'CANCELLED')) AS s STRAIGHT_JOIN pipeline_run AS t
+    WHERE t.status = s.v
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
@@ -705,6 +808,12 @@ SELECT t.id, CAST('pipeline_subtask' AS CHAR) AS task_type, CAST('C' AS CHAR) AS
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
+-- branch: pipeline_subtask _undeclared
+SELECT t.id, CAST('pipeline_subtask' AS CHAR) AS task_type, CAST(CONCAT('!', t.status) AS CHAR) AS task_status, t.created_at FROM (WITH RECURSIVE tm_s (v) AS (SELECT tm_p.v FROM (SELECT (SELECT status FROM pipeline_subtask ORDER BY status LIMIT 1) AS v UNION ALL SELECT (SELECT status FROM pipeline_subtask WHERE status > 'NOT_STARTED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM pipeline_subtask WHERE status > 'STARTED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM pipeline_subtask WHERE status > 'RUNNING' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM pipeline_subtask WHERE status > 'COMPLETED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM pipeline_subtask WHERE status > 'FAILED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM pipeline_subtask WHERE status > 'SKIPPED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM pipeline_subtask WHERE status > 'CANCELLED' ORDER BY status LIMIT 1)) AS tm_p WHERE tm_p.v NOT IN ('NOT_STARTED', 'STARTED', 'RUNNING', 'COMPLETED', 'FAILED', 'SKIPPED', 'CANCELLED') UNION ALL SELECT (SELECT status FROM pipeline_subtask WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL AND tm_s.v NOT IN ('NOT_STARTED', 'STARTED', 'RUNNING', 'COMPLETED', 'FAILED', 'SKIPPED', 'CANCELLED')) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('NOT_STARTED', 'STARTED', 'RUNNING', 'COMPLETED', 'FAILED', 'SKIPPED', 'CANCELLED')) AS s STRAIGHT_JOIN pipeline_subtask AS t
+    WHERE t.status = s.v
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)
+
 -- end_date: stage
 `stage`.`ended_at`
 
@@ -750,6 +859,12 @@ SELECT t.id, CAST('stage' AS CHAR) AS task_type, CAST('D' AS CHAR) AS task_statu
 SELECT t.id, CAST('stage' AS CHAR) AS task_type, CAST('C' AS CHAR) AS task_status, t.created_at FROM stage AS t
     WHERE t.status = 'CANCELED'
       AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)
+
+-- branch: stage _undeclared
+SELECT t.id, CAST('stage' AS CHAR) AS task_type, CAST(CONCAT('!', t.status) AS CHAR) AS task_status, t.created_at FROM (WITH RECURSIVE tm_s (v) AS (SELECT tm_p.v FROM (SELECT (SELECT status FROM stage ORDER BY status LIMIT 1) AS v UNION ALL SELECT (SELECT status FROM stage WHERE status > 'UNBOUND' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM stage WHERE status > 'CREATED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM stage WHERE status > 'RUNNING' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM stage WHERE status > 'RETRY' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM stage WHERE status > 'ERROR' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM stage WHERE status > 'COMPLETE' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM stage WHERE status > 'CANCELED' ORDER BY status LIMIT 1)) AS tm_p WHERE tm_p.v NOT IN ('UNBOUND', 'CREATED', 'RUNNING', 'RETRY', 'ERROR', 'COMPLETE', 'CANCELED') UNION ALL SELECT (SELECT status FROM stage WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL AND tm_s.v NOT IN ('UNBOUND', 'CREATED', 'RUNNING', 'RETRY', 'ERROR', 'COMPLETE', 'CANCELED')) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('UNBOUND', 'CREATED', 'RUNNING', 'RETRY', 'ERROR', 'COMPLETE', 'CANCELED')) AS s STRAIGHT_JOIN stage AS t
+    WHERE t.status = s.v
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
@@ -911,6 +1026,34 @@ SELECT t.id, CAST('synthesis' AS CHAR) AS task_type, CAST('C' AS CHAR) AS task_s
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
+-- branch: synthesis _undeclared
+SELECT t.id, CAST('synthesis' AS CHAR) AS task_type, CAST(CONCAT('!', t.status) AS CHAR) AS task_status, t.created_at FROM (WITH RECURSIVE tm_s (v) AS (SELECT tm_p.v FROM (SELECT (SELECT status FROM synthesis ORDER BY status LIMIT 1) AS v UNION ALL SELECT (SELECT status FROM synthesis WHERE status > 'QUEUED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM synthesis WHERE status > 'RUNNING' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM synthesis WHERE status > 'DONE' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM synthesis WHERE status > 'FAILED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM synthesis WHERE status > 'CANCELLED' ORDER BY status LIMIT 1)) AS tm_p WHERE tm_p.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED') UNION ALL SELECT (SELECT status FROM synthesis WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL AND tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) AS s STRAIGHT_JOIN synthesis AS t
+    WHERE t.status = s.v
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)
+
+-- branch: synthesis _undeclared tag
+SELECT t.id, CAST('synthesis' AS CHAR) AS task_type, CAST(CONCAT('!', t.status) AS CHAR) AS task_status, t.created_at FROM (WITH RECURSIVE tm_s (v) AS (SELECT tm_p.v FROM (SELECT (SELECT status FROM synthesis ORDER BY status LIMIT 1) AS v UNION ALL SELECT (SELECT status FROM synthesis WHERE status > 'QUEUED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM synthesis WHERE status > 'RUNNING' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM synthesis WHERE status > 'DONE' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM synthesis WHERE status > 'FAILED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM synthesis WHERE status > 'CANCELLED' ORDER BY status LIMIT 1)) AS tm_p WHERE tm_p.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED') UNION ALL SELECT (SELECT status FROM synthesis WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL AND tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) AS s STRAIGHT_JOIN synthesis AS t
+    WHERE t.status = s.v
+      AND t.`tag` = sqlc.narg(tm_tag)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)
+
+-- branch: synthesis _undeclared owner
+SELECT t.id, CAST('synthesis' AS CHAR) AS task_type, CAST(CONCAT('!', t.status) AS CHAR) AS task_status, t.created_at FROM (WITH RECURSIVE tm_s (v) AS (SELECT tm_p.v FROM (SELECT (SELECT status FROM synthesis ORDER BY status LIMIT 1) AS v UNION ALL SELECT (SELECT status FROM synthesis WHERE status > 'QUEUED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM synthesis WHERE status > 'RUNNING' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM synthesis WHERE status > 'DONE' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM synthesis WHERE status > 'FAILED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM synthesis WHERE status > 'CANCELLED' ORDER BY status LIMIT 1)) AS tm_p WHERE tm_p.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED') UNION ALL SELECT (SELECT status FROM synthesis WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL AND tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) AS s STRAIGHT_JOIN synthesis AS t
+    WHERE t.status = s.v
+      AND t.`user_id` = sqlc.narg(tm_owner)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)
+
+-- branch: synthesis _undeclared owner tag
+SELECT t.id, CAST('synthesis' AS CHAR) AS task_type, CAST(CONCAT('!', t.status) AS CHAR) AS task_status, t.created_at FROM (WITH RECURSIVE tm_s (v) AS (SELECT tm_p.v FROM (SELECT (SELECT status FROM synthesis ORDER BY status LIMIT 1) AS v UNION ALL SELECT (SELECT status FROM synthesis WHERE status > 'QUEUED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM synthesis WHERE status > 'RUNNING' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM synthesis WHERE status > 'DONE' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM synthesis WHERE status > 'FAILED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM synthesis WHERE status > 'CANCELLED' ORDER BY status LIMIT 1)) AS tm_p WHERE tm_p.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED') UNION ALL SELECT (SELECT status FROM synthesis WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL AND tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) AS s STRAIGHT_JOIN synthesis AS t
+    WHERE t.status = s.v
+      AND t.`user_id` = sqlc.narg(tm_owner)
+      AND t.`tag` = sqlc.narg(tm_tag)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)
+
 -- tag: training
 `training`.`tag`
 
@@ -1066,5 +1209,33 @@ SELECT t.id, CAST('training' AS CHAR) AS task_type, CAST('C' AS CHAR) AS task_st
       AND t.`user_id` = sqlc.narg(tm_owner)
       AND t.`tag` = sqlc.narg(tm_tag)
       AND t.created_at >= sqlc.arg(tm_since)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)
+
+-- branch: training _undeclared
+SELECT t.id, CAST('training' AS CHAR) AS task_type, CAST(CONCAT('!', t.status) AS CHAR) AS task_status, t.created_at FROM (WITH RECURSIVE tm_s (v) AS (SELECT tm_p.v FROM (SELECT (SELECT status FROM training ORDER BY status LIMIT 1) AS v UNION ALL SELECT (SELECT status FROM training WHERE status > 'QUEUED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM training WHERE status > 'RUNNING' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM training WHERE status > 'DONE' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM training WHERE status > 'FAILED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM training WHERE status > 'CANCELLED' ORDER BY status LIMIT 1)) AS tm_p WHERE tm_p.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED') UNION ALL SELECT (SELECT status FROM training WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL AND tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) AS s STRAIGHT_JOIN training AS t
+    WHERE t.status = s.v
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)
+
+-- branch: training _undeclared tag
+SELECT t.id, CAST('training' AS CHAR) AS task_type, CAST(CONCAT('!', t.status) AS CHAR) AS task_status, t.created_at FROM (WITH RECURSIVE tm_s (v) AS (SELECT tm_p.v FROM (SELECT (SELECT status FROM training ORDER BY status LIMIT 1) AS v UNION ALL SELECT (SELECT status FROM training WHERE status > 'QUEUED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM training WHERE status > 'RUNNING' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM training WHERE status > 'DONE' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM training WHERE status > 'FAILED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM training WHERE status > 'CANCELLED' ORDER BY status LIMIT 1)) AS tm_p WHERE tm_p.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED') UNION ALL SELECT (SELECT status FROM training WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL AND tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) AS s STRAIGHT_JOIN training AS t
+    WHERE t.status = s.v
+      AND t.`tag` = sqlc.narg(tm_tag)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)
+
+-- branch: training _undeclared owner
+SELECT t.id, CAST('training' AS CHAR) AS task_type, CAST(CONCAT('!', t.status) AS CHAR) AS task_status, t.created_at FROM (WITH RECURSIVE tm_s (v) AS (SELECT tm_p.v FROM (SELECT (SELECT status FROM training ORDER BY status LIMIT 1) AS v UNION ALL SELECT (SELECT status FROM training WHERE status > 'QUEUED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM training WHERE status > 'RUNNING' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM training WHERE status > 'DONE' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM training WHERE status > 'FAILED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM training WHERE status > 'CANCELLED' ORDER BY status LIMIT 1)) AS tm_p WHERE tm_p.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED') UNION ALL SELECT (SELECT status FROM training WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL AND tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) AS s STRAIGHT_JOIN training AS t
+    WHERE t.status = s.v
+      AND t.`user_id` = sqlc.narg(tm_owner)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)
+
+-- branch: training _undeclared owner tag
+SELECT t.id, CAST('training' AS CHAR) AS task_type, CAST(CONCAT('!', t.status) AS CHAR) AS task_status, t.created_at FROM (WITH RECURSIVE tm_s (v) AS (SELECT tm_p.v FROM (SELECT (SELECT status FROM training ORDER BY status LIMIT 1) AS v UNION ALL SELECT (SELECT status FROM training WHERE status > 'QUEUED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM training WHERE status > 'RUNNING' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM training WHERE status > 'DONE' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM training WHERE status > 'FAILED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM training WHERE status > 'CANCELLED' ORDER BY status LIMIT 1)) AS tm_p WHERE tm_p.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED') UNION ALL SELECT (SELECT status FROM training WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL AND tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) AS s STRAIGHT_JOIN training AS t
+    WHERE t.status = s.v
+      AND t.`user_id` = sqlc.narg(tm_owner)
+      AND t.`tag` = sqlc.narg(tm_tag)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)

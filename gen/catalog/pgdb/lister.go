@@ -10,18 +10,25 @@ import (
 
 // Lister reads the unified listing through the List query sqlc generated here.
 type Lister struct {
-	q *Queries
+	db DBTX
+	q  *Queries
 }
 
 // NewLister returns a Lister over the database the models' drivers use.
 func NewLister(db DBTX) *Lister {
-	return &Lister{q: New(db)}
+	return &Lister{
+		db: db,
+		q:  New(db),
+	}
 }
 
 var _ backends.Lister = (*Lister)(nil)
 
 // List implements backends.Lister.
 func (l *Lister) List(ctx context.Context, q backends.ListQuery) ([]tasktype.Row, error) {
+	if err := l.undeclared(ctx, q); err != nil {
+		return nil, err
+	}
 	rows, err := l.q.List(ctx, ListParams{
 		TmAnalysisStatuses:        statuses(q, "analysis"),
 		TmDatasetUploadStatuses:   statuses(q, "dataset_upload"),
@@ -54,6 +61,40 @@ func (l *Lister) List(ctx context.Context, q backends.ListQuery) ([]tasktype.Row
 		}
 	}
 	return out, nil
+}
+
+// undeclared fails with a *backends.UndeclaredValueError when a task the request
+// may list holds a status its model's spec does not declare (UndeclaredSQL): the
+// listing reads declared statuses only, and would leave the task out without a word.
+func (l *Lister) undeclared(ctx context.Context, q backends.ListQuery) error {
+	models := q.Models()
+	if len(models) == 0 {
+		return nil
+	}
+	rows, err := l.db.Query(ctx, UndeclaredSQL, models, q.Owner, q.Tag)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	return backends.UndeclaredStatus(rows, declaredStatuses)
+}
+
+// UndeclaredSQL finds a task of the models read (parameter 1) whose status its
+// model's spec does not declare, of the owner and tag asked for (2 and 3), of any
+// age: each model's distinct statuses are walked through its status index.
+const UndeclaredSQL = "SELECT u.task_type, u.status FROM (\n  SELECT 'analysis'::text AS task_type, s.v AS status FROM (WITH RECURSIVE tm_s (v) AS (SELECT (SELECT status FROM analysis ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM analysis WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('CREATED', 'UPLOADING', 'UPLOAD_FAILED', 'QUEUED', 'PROCESSING', 'COMPLETED', 'FAILED', 'CANCELLED', 'EXPIRED')) AS s\n    CROSS JOIN LATERAL (SELECT 1 FROM analysis AS t WHERE t.status = s.v AND ($2::text IS NULL OR t.user_id = $2::text) AND $3::text IS NULL ORDER BY t.created_at DESC, t.id DESC LIMIT 1) AS x\n    WHERE 'analysis' = ANY($1::text[])\n  UNION ALL\n  SELECT 'dataset_upload'::text AS task_type, s.v AS status FROM (WITH RECURSIVE tm_s (v) AS (SELECT (SELECT status FROM dataset_upload ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM dataset_upload WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) AS s\n    CROSS JOIN LATERAL (SELECT 1 FROM dataset_upload AS t WHERE t.status = s.v AND ($2::text IS NULL OR t.user_id = $2::text) AND ($3::text IS NULL OR t.tag = $3::text) ORDER BY t.created_at DESC, t.id DESC LIMIT 1) AS x\n    WHERE 'dataset_upload' = ANY($1::text[])\n  UNION ALL\n  SELECT 'evaluation'::text AS task_type, s.v AS status FROM (WITH RECURSIVE tm_s (v) AS (SELECT (SELECT status FROM evaluation ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM evaluation WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) AS s\n    CROSS JOIN LATERAL (SELECT 1 FROM evaluation AS t WHERE t.status = s.v AND ($2::text IS NULL OR t.user_id = $2::text) AND ($3::text IS NULL OR t.tag = $3::text) ORDER BY t.created_at DESC, t.id DESC LIMIT 1) AS x\n    WHERE 'evaluation' = ANY($1::text[])\n  UNION ALL\n  SELECT 'model_upload'::text AS task_type, s.v AS status FROM (WITH RECURSIVE tm_s (v) AS (SELECT (SELECT status FROM model_upload ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM model_upload WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) AS s\n    CROSS JOIN LATERAL (SELECT 1 FROM model_upload AS t WHERE t.status = s.v AND ($2::text IS NULL OR t.user_id = $2::text) AND ($3::text IS NULL OR t.tag = $3::text) ORDER BY t.created_at DESC, t.id DESC LIMIT 1) AS x\n    WHERE 'model_upload' = ANY($1::text[])\n  UNION ALL\n  SELECT 'pipeline_run'::text AS task_type, s.v AS status FROM (WITH RECURSIVE tm_s (v) AS (SELECT (SELECT status FROM pipeline_run ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM pipeline_run WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('NOT_STARTED', 'STARTED', 'RUNNING', 'COMPLETED', 'FAILED', 'SKIPPED', 'CANCELLED')) AS s\n    CROSS JOIN LATERAL (SELECT 1 FROM pipeline_run AS t WHERE t.status = s.v AND $3::text IS NULL ORDER BY t.created_at DESC, t.id DESC LIMIT 1) AS x\n    WHERE 'pipeline_run' = ANY($1::text[])\n  UNION ALL\n  SELECT 'pipeline_subtask'::text AS task_type, s.v AS status FROM (WITH RECURSIVE tm_s (v) AS (SELECT (SELECT status FROM pipeline_subtask ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM pipeline_subtask WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('NOT_STARTED', 'STARTED', 'RUNNING', 'COMPLETED', 'FAILED', 'SKIPPED', 'CANCELLED')) AS s\n    CROSS JOIN LATERAL (SELECT 1 FROM pipeline_subtask AS t WHERE t.status = s.v AND $3::text IS NULL ORDER BY t.created_at DESC, t.id DESC LIMIT 1) AS x\n    WHERE 'pipeline_subtask' = ANY($1::text[])\n  UNION ALL\n  SELECT 'stage'::text AS task_type, s.v AS status FROM (WITH RECURSIVE tm_s (v) AS (SELECT (SELECT status FROM stage ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM stage WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('UNBOUND', 'CREATED', 'RUNNING', 'RETRY', 'ERROR', 'COMPLETE', 'CANCELED')) AS s\n    CROSS JOIN LATERAL (SELECT 1 FROM stage AS t WHERE t.status = s.v AND $3::text IS NULL ORDER BY t.created_at DESC, t.id DESC LIMIT 1) AS x\n    WHERE 'stage' = ANY($1::text[])\n  UNION ALL\n  SELECT 'synthesis'::text AS task_type, s.v AS status FROM (WITH RECURSIVE tm_s (v) AS (SELECT (SELECT status FROM synthesis ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM synthesis WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) AS s\n    CROSS JOIN LATERAL (SELECT 1 FROM synthesis AS t WHERE t.status = s.v AND ($2::text IS NULL OR t.user_id = $2::text) AND ($3::text IS NULL OR t.tag = $3::text) ORDER BY t.created_at DESC, t.id DESC LIMIT 1) AS x\n    WHERE 'synthesis' = ANY($1::text[])\n  UNION ALL\n  SELECT 'training'::text AS task_type, s.v AS status FROM (WITH RECURSIVE tm_s (v) AS (SELECT (SELECT status FROM training ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM training WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) AS s\n    CROSS JOIN LATERAL (SELECT 1 FROM training AS t WHERE t.status = s.v AND ($2::text IS NULL OR t.user_id = $2::text) AND ($3::text IS NULL OR t.tag = $3::text) ORDER BY t.created_at DESC, t.id DESC LIMIT 1) AS x\n    WHERE 'training' = ANY($1::text[])\n) AS u\nLIMIT 1"
+
+// declaredStatuses are each model's statuses, as its spec declares them.
+var declaredStatuses = map[string][]string{
+	"analysis":         {"CREATED", "UPLOADING", "UPLOAD_FAILED", "QUEUED", "PROCESSING", "COMPLETED", "FAILED", "CANCELLED", "EXPIRED"},
+	"dataset_upload":   {"QUEUED", "RUNNING", "DONE", "FAILED", "CANCELLED"},
+	"evaluation":       {"QUEUED", "RUNNING", "DONE", "FAILED", "CANCELLED"},
+	"model_upload":     {"QUEUED", "RUNNING", "DONE", "FAILED", "CANCELLED"},
+	"pipeline_run":     {"NOT_STARTED", "STARTED", "RUNNING", "COMPLETED", "FAILED", "SKIPPED", "CANCELLED"},
+	"pipeline_subtask": {"NOT_STARTED", "STARTED", "RUNNING", "COMPLETED", "FAILED", "SKIPPED", "CANCELLED"},
+	"stage":            {"UNBOUND", "CREATED", "RUNNING", "RETRY", "ERROR", "COMPLETE", "CANCELED"},
+	"synthesis":        {"QUEUED", "RUNNING", "DONE", "FAILED", "CANCELLED"},
+	"training":         {"QUEUED", "RUNNING", "DONE", "FAILED", "CANCELLED"},
 }
 
 // NaiveListSQL is the naive design of the listing — union every row of every

@@ -4,6 +4,7 @@ package sqlitedb
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"github.com/taskmodel/taskmodel/backends"
 	"github.com/taskmodel/taskmodel/tasktype"
@@ -15,6 +16,7 @@ type Lister struct {
 	db   DBTX
 	once sync.Once
 	q    *Queries
+	u    *sql.Stmt
 	err  error
 }
 
@@ -31,9 +33,15 @@ var _ backends.Lister = (*Lister)(nil)
 func (l *Lister) List(ctx context.Context, q backends.ListQuery) ([]tasktype.Row, error) {
 	l.once.Do(func() {
 		l.q, l.err = Prepare(ctx, l.db)
+		if l.err == nil {
+			l.u, l.err = l.db.PrepareContext(ctx, UndeclaredSQL)
+		}
 	})
 	if l.err != nil {
 		return nil, l.err
+	}
+	if err := l.undeclared(ctx, q); err != nil {
+		return nil, err
 	}
 	j0, err := json.Marshal(statuses(q, "analysis"))
 	if err != nil {
@@ -103,6 +111,44 @@ func (l *Lister) List(ctx context.Context, q backends.ListQuery) ([]tasktype.Row
 		}
 	}
 	return out, nil
+}
+
+// undeclared fails with a *backends.UndeclaredValueError when a task the request
+// may list holds a status its model's spec does not declare (UndeclaredSQL): the
+// listing reads declared statuses only, and would leave the task out without a word.
+func (l *Lister) undeclared(ctx context.Context, q backends.ListQuery) error {
+	models := q.Models()
+	if len(models) == 0 {
+		return nil
+	}
+	j, err := json.Marshal(models)
+	if err != nil {
+		return err
+	}
+	rows, err := l.u.QueryContext(ctx, string(j), q.Owner, q.Tag)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	return backends.UndeclaredStatus(rows, declaredStatuses)
+}
+
+// UndeclaredSQL finds a task of the models read (parameter 1) whose status its
+// model's spec does not declare, of the owner and tag asked for (2 and 3), of any
+// age: each model's distinct statuses are walked through its status index.
+const UndeclaredSQL = "SELECT u.task_type, u.status FROM (\n  SELECT CAST('analysis' AS TEXT) AS task_type, s.v AS status FROM (WITH RECURSIVE tm_s (v) AS (SELECT (SELECT status FROM analysis ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM analysis WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('CREATED', 'UPLOADING', 'UPLOAD_FAILED', 'QUEUED', 'PROCESSING', 'COMPLETED', 'FAILED', 'CANCELLED', 'EXPIRED')) AS s\n    WHERE instr(?1, '\"analysis\"') > 0\n      AND EXISTS (SELECT 1 FROM analysis AS t WHERE t.status = s.v AND (?2 IS NULL OR t.user_id = ?2) AND ?3 IS NULL)\n  UNION ALL\n  SELECT CAST('dataset_upload' AS TEXT) AS task_type, s.v AS status FROM (WITH RECURSIVE tm_s (v) AS (SELECT (SELECT status FROM dataset_upload ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM dataset_upload WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) AS s\n    WHERE instr(?1, '\"dataset_upload\"') > 0\n      AND EXISTS (SELECT 1 FROM dataset_upload AS t WHERE t.status = s.v AND (?2 IS NULL OR t.user_id = ?2) AND (?3 IS NULL OR t.tag = ?3))\n  UNION ALL\n  SELECT CAST('evaluation' AS TEXT) AS task_type, s.v AS status FROM (WITH RECURSIVE tm_s (v) AS (SELECT (SELECT status FROM evaluation ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM evaluation WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) AS s\n    WHERE instr(?1, '\"evaluation\"') > 0\n      AND EXISTS (SELECT 1 FROM evaluation AS t WHERE t.status = s.v AND (?2 IS NULL OR t.user_id = ?2) AND (?3 IS NULL OR t.tag = ?3))\n  UNION ALL\n  SELECT CAST('model_upload' AS TEXT) AS task_type, s.v AS status FROM (WITH RECURSIVE tm_s (v) AS (SELECT (SELECT status FROM model_upload ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM model_upload WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) AS s\n    WHERE instr(?1, '\"model_upload\"') > 0\n      AND EXISTS (SELECT 1 FROM model_upload AS t WHERE t.status = s.v AND (?2 IS NULL OR t.user_id = ?2) AND (?3 IS NULL OR t.tag = ?3))\n  UNION ALL\n  SELECT CAST('pipeline_run' AS TEXT) AS task_type, s.v AS status FROM (WITH RECURSIVE tm_s (v) AS (SELECT (SELECT status FROM pipeline_run ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM pipeline_run WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('NOT_STARTED', 'STARTED', 'RUNNING', 'COMPLETED', 'FAILED', 'SKIPPED', 'CANCELLED')) AS s\n    WHERE instr(?1, '\"pipeline_run\"') > 0\n      AND EXISTS (SELECT 1 FROM pipeline_run AS t WHERE t.status = s.v AND ?3 IS NULL)\n  UNION ALL\n  SELECT CAST('pipeline_subtask' AS TEXT) AS task_type, s.v AS status FROM (WITH RECURSIVE tm_s (v) AS (SELECT (SELECT status FROM pipeline_subtask ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM pipeline_subtask WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('NOT_STARTED', 'STARTED', 'RUNNING', 'COMPLETED', 'FAILED', 'SKIPPED', 'CANCELLED')) AS s\n    WHERE instr(?1, '\"pipeline_subtask\"') > 0\n      AND EXISTS (SELECT 1 FROM pipeline_subtask AS t WHERE t.status = s.v AND ?3 IS NULL)\n  UNION ALL\n  SELECT CAST('stage' AS TEXT) AS task_type, s.v AS status FROM (WITH RECURSIVE tm_s (v) AS (SELECT (SELECT status FROM stage ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM stage WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('UNBOUND', 'CREATED', 'RUNNING', 'RETRY', 'ERROR', 'COMPLETE', 'CANCELED')) AS s\n    WHERE instr(?1, '\"stage\"') > 0\n      AND EXISTS (SELECT 1 FROM stage AS t WHERE t.status = s.v AND ?3 IS NULL)\n  UNION ALL\n  SELECT CAST('synthesis' AS TEXT) AS task_type, s.v AS status FROM (WITH RECURSIVE tm_s (v) AS (SELECT (SELECT status FROM synthesis ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM synthesis WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) AS s\n    WHERE instr(?1, '\"synthesis\"') > 0\n      AND EXISTS (SELECT 1 FROM synthesis AS t WHERE t.status = s.v AND (?2 IS NULL OR t.user_id = ?2) AND (?3 IS NULL OR t.tag = ?3))\n  UNION ALL\n  SELECT CAST('training' AS TEXT) AS task_type, s.v AS status FROM (WITH RECURSIVE tm_s (v) AS (SELECT (SELECT status FROM training ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM training WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) AS s\n    WHERE instr(?1, '\"training\"') > 0\n      AND EXISTS (SELECT 1 FROM training AS t WHERE t.status = s.v AND (?2 IS NULL OR t.user_id = ?2) AND (?3 IS NULL OR t.tag = ?3))\n) AS u\nLIMIT 1"
+
+// declaredStatuses are each model's statuses, as its spec declares them.
+var declaredStatuses = map[string][]string{
+	"analysis":         {"CREATED", "UPLOADING", "UPLOAD_FAILED", "QUEUED", "PROCESSING", "COMPLETED", "FAILED", "CANCELLED", "EXPIRED"},
+	"dataset_upload":   {"QUEUED", "RUNNING", "DONE", "FAILED", "CANCELLED"},
+	"evaluation":       {"QUEUED", "RUNNING", "DONE", "FAILED", "CANCELLED"},
+	"model_upload":     {"QUEUED", "RUNNING", "DONE", "FAILED", "CANCELLED"},
+	"pipeline_run":     {"NOT_STARTED", "STARTED", "RUNNING", "COMPLETED", "FAILED", "SKIPPED", "CANCELLED"},
+	"pipeline_subtask": {"NOT_STARTED", "STARTED", "RUNNING", "COMPLETED", "FAILED", "SKIPPED", "CANCELLED"},
+	"stage":            {"UNBOUND", "CREATED", "RUNNING", "RETRY", "ERROR", "COMPLETE", "CANCELED"},
+	"synthesis":        {"QUEUED", "RUNNING", "DONE", "FAILED", "CANCELLED"},
+	"training":         {"QUEUED", "RUNNING", "DONE", "FAILED", "CANCELLED"},
 }
 
 // NaiveListSQL is the naive design of the listing — union every row of every

@@ -3,6 +3,7 @@ package gen
 import (
 	"fmt"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -292,17 +293,38 @@ func listBranches(m *spec.Model, e Engine, sel string, code []string, text strin
 	pg := e == PostgreSQL
 	by, col, field := branchSpelling(e)
 	var branches []listBranch
-	for _, s := range m.Statuses {
-		var guard string
-		if pg {
+	caseExpr := "CAST(CASE " + col("status") + " " + strings.Join(code, " ") + " END AS " + text + ")"
+	statuses := m.Statuses
+	if e == MySQL {
+		// MySQL's Lister runs this branch on its own, before the listing
+		// (SQLite's and PostgreSQL's run undeclaredSQL).
+		statuses = append(slices.Clone(statuses), &spec.Status{Name: UndeclaredBranch})
+	}
+	for _, s := range statuses {
+		undeclared := s.Name == UndeclaredBranch
+		var guard, codeExpr, statusCond string
+		switch {
+		case undeclared:
+			// MySQL only: the tasks of the statuses the walk finds, each
+			// read through the status index (STRAIGHT_JOIN: the walk's
+			// rows, none unless such a task exists, drive the join).
+		case pg:
 			guard = fmt.Sprintf("%s = ANY(sqlc.arg(%s)::text[])", quoteSQL(s.Name), statusesParam(m))
-		} else {
+		default:
 			// A function of the parameter alone, which SQLite evaluates once
 			// before the loop (an EXISTS over json_each ran once per row).
 			guard = fmt.Sprintf("instr(sqlc.arg(%s), '%s') > 0", statusesParam(m), strconv.Quote(s.Name))
 		}
-		one := strings.Replace(sel, "CAST(CASE "+col("status")+" "+strings.Join(code, " ")+" END AS "+text+")",
-			by("'"+s.Code+"'::text", "CAST('"+s.Code+"' AS TEXT)", "CAST('"+s.Code+"' AS CHAR)"), 1)
+		one := sel
+		if undeclared {
+			codeExpr = "CAST(CONCAT('" + UndeclaredMark + "', " + col("status") + ") AS CHAR)"
+			statusCond = col("status") + " = s.v"
+			one = strings.Replace(one, " FROM "+m.Name+" AS t", " FROM "+undeclaredStatuses(m, e)+" AS s STRAIGHT_JOIN "+m.Name+" AS t", 1)
+		} else {
+			codeExpr = by("'"+s.Code+"'::text", "CAST('"+s.Code+"' AS TEXT)", "CAST('"+s.Code+"' AS CHAR)")
+			statusCond = col("status") + " = " + quoteSQL(s.Name)
+		}
+		one = strings.Replace(one, caseExpr, codeExpr, 1)
 		// Without a tag column, the branch reads nothing when a tag is asked
 		// for; with one, a tag filter reads (tag, status, created_at) and no
 		// tag filter reads (status, created_at), each behind its own guard.
@@ -350,9 +372,9 @@ func listBranches(m *spec.Model, e Engine, sel string, code []string, text strin
 			}
 		}
 		for _, v := range variants {
-			where := append(append([]string{guard}, v.guards...), col("status")+" = "+quoteSQL(s.Name))
+			where := append(append([]string{guard}, v.guards...), statusCond)
 			if e == MySQL {
-				where = []string{col("status") + " = " + quoteSQL(s.Name)}
+				where = []string{statusCond}
 			}
 			where = append(where, v.conds...)
 			if s.Terminal {
@@ -363,6 +385,112 @@ func listBranches(m *spec.Model, e Engine, sel string, code []string, text strin
 		}
 	}
 	return branches
+}
+
+// The listing's branches read a model's tasks one declared status at a
+// time, so a task in a status the spec does not declare (a program built
+// from a newer spec wrote it, in a rolling deploy) would be left out
+// without a word. Before the listing, each Lister therefore looks for such
+// a task among those the request may list (its models, owner and tag, of
+// any age: whether the status is finished is unknown) and, finding one,
+// fails with a *backends.UndeclaredValueError instead: listing it under a
+// code the program cannot know would be a guess. SQLite's and PostgreSQL's
+// run undeclaredSQL; MySQL's, each model's branch "_undeclared".
+
+// UndeclaredBranch names, as a status of MySQL's branches file ("--
+// branch: <model> _undeclared"), each model's branch of the tasks whose
+// status the spec does not declare. No status is named so: a status starts
+// with a letter.
+const UndeclaredBranch = "_undeclared"
+
+// UndeclaredMark starts the task_status of a row of an undeclared branch,
+// followed by the status the row holds.
+const UndeclaredMark = "!"
+
+// undeclaredSQL renders SQLite's or PostgreSQL's statement that finds a
+// task of the listing's models whose status the spec does not declare: its
+// task type and status, at most one row. Parameters: the models read (a
+// JSON array on SQLite, text[] on PostgreSQL), the owner and the tag (both
+// nullable), as ListQuery has them.
+func undeclaredSQL(models []*spec.Model, e Engine) string {
+	pg := e == PostgreSQL
+	by, col, field := branchSpelling(e)
+	var b strings.Builder
+	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	p("SELECT u.task_type, u.status FROM (\n")
+	for i, m := range models {
+		if i > 0 {
+			p("  UNION ALL\n")
+		}
+		// The table is read for each undeclared status the walk found,
+		// through its status index: nothing when there is none. On
+		// PostgreSQL a LATERAL subquery cut to one row in the index's order
+		// (with a plain semi-join, or without the ORDER BY, its planner
+		// scans the whole table for the LIMIT 1); on SQLite a correlated
+		// EXISTS. A listing by owner leaves a model without an owner column
+		// out (backends.Catalog.Resolve); one by tag reads nothing of a
+		// model without a tag column.
+		conds := []string{col("status") + " = s.v"}
+		if o := ownerField(m); o != nil {
+			conds = append(conds, by("($2::text IS NULL OR "+field(o.Name)+" = $2::text)", "(?2 IS NULL OR "+field(o.Name)+" = ?2)", ""))
+		}
+		if t := tagField(m); t != nil {
+			conds = append(conds, by("($3::text IS NULL OR "+field(t.Name)+" = $3::text)", "(?3 IS NULL OR "+field(t.Name)+" = ?3)", ""))
+		} else {
+			conds = append(conds, by("$3::text IS NULL", "?3 IS NULL", ""))
+		}
+		match := fmt.Sprintf("SELECT 1 FROM %s AS t WHERE %s", m.Name, strings.Join(conds, " AND "))
+		if pg {
+			p("  SELECT %s::text AS task_type, s.v AS status FROM %s AS s\n    CROSS JOIN LATERAL (%s ORDER BY t.created_at DESC, t.id DESC LIMIT 1) AS x\n    WHERE %s = ANY($1::text[])\n",
+				quoteSQL(m.Name), undeclaredStatuses(m, e), match, quoteSQL(m.Name))
+		} else {
+			p("  SELECT CAST(%s AS TEXT) AS task_type, s.v AS status FROM %s AS s\n    WHERE instr(?1, '%s') > 0\n      AND EXISTS (%s)\n",
+				quoteSQL(m.Name), undeclaredStatuses(m, e), strconv.Quote(m.Name), match)
+		}
+	}
+	p(") AS u\n")
+	if pg && !slices.ContainsFunc(models, func(m *spec.Model) bool { return ownerField(m) != nil }) {
+		p("WHERE $2::text IS NULL OR $2::text IS NOT NULL\n") // PostgreSQL types every parameter
+	}
+	p("LIMIT 1")
+	return b.String()
+}
+
+// undeclaredStatuses is a subquery of the statuses model m's table holds
+// that its spec does not declare: the table's distinct statuses, walked
+// through its (status, …) index one probe each (the next status after the
+// last, in the database's own collation), those the spec declares dropped.
+// The walk costs as many index probes as there are distinct statuses, so
+// that nothing is read unless such a task exists, whatever the size of the
+// table.
+//
+// MariaDB reads a probe whose bound comes from the walk (status > tm_s.v)
+// by scanning the index from its start, not as a range: there the walk
+// starts from a probe after each declared status (and one for the first
+// status), bounds the planner sees as constants, and only the statuses
+// that follow an undeclared one, which exist only while such tasks do, are
+// probed from the walk.
+func undeclaredStatuses(m *spec.Model, e Engine) string {
+	var declared []string
+	for _, s := range m.Statuses {
+		declared = append(declared, quoteSQL(s.Name))
+	}
+	in := strings.Join(declared, ", ")
+	next := func(after string) string {
+		return fmt.Sprintf("(SELECT status FROM %s WHERE status > %s ORDER BY status LIMIT 1)", m.Name, after)
+	}
+	first := fmt.Sprintf("(SELECT status FROM %s ORDER BY status LIMIT 1)", m.Name)
+	if e != MySQL {
+		return fmt.Sprintf("(WITH RECURSIVE tm_s (v) AS (SELECT %s UNION ALL SELECT %s FROM tm_s WHERE tm_s.v IS NOT NULL) "+
+			"SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN (%s))", first, next("tm_s.v"), in)
+	}
+	probes := []string{"SELECT " + first + " AS v"}
+	for _, d := range declared {
+		probes = append(probes, "SELECT "+next(d))
+	}
+	return fmt.Sprintf("(WITH RECURSIVE tm_s (v) AS (SELECT tm_p.v FROM (%s) AS tm_p WHERE tm_p.v NOT IN (%s) "+
+		"UNION ALL SELECT %s FROM tm_s WHERE tm_s.v IS NOT NULL AND tm_s.v NOT IN (%s)) "+
+		"SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN (%s))", strings.Join(probes, " UNION ALL "), in, next("tm_s.v"), in, in)
 }
 
 func catalogSQL(models []*spec.Model, e Engine) []byte {
@@ -470,15 +598,16 @@ func catalogLister(f *jen.File, models []*spec.Model, e Engine) {
 	}
 	f.Comment("Lister reads the unified listing through the List query sqlc generated here.")
 	if pg {
-		f.Type().Id("Lister").Struct(jen.Id("q").Op("*").Id("Queries"))
+		f.Type().Id("Lister").Struct(jen.Id("db").Id("DBTX"), jen.Id("q").Op("*").Id("Queries"))
 		f.Comment("NewLister returns a Lister over the database the models' drivers use.")
 		f.Func().Id("NewLister").Params(jen.Id("db").Id("DBTX")).Op("*").Id("Lister").Block(
-			jen.Return(jen.Op("&").Id("Lister").Values(jen.Dict{jen.Id("q"): jen.Id("New").Call(jen.Id("db"))})))
+			jen.Return(jen.Op("&").Id("Lister").Values(jen.Dict{jen.Id("db"): jen.Id("db"), jen.Id("q"): jen.Id("New").Call(jen.Id("db"))})))
 	} else {
 		f.Type().Id("Lister").Struct(
 			jen.Id("db").Id("DBTX"),
 			jen.Id("once").Qual("sync", "Once"),
 			jen.Id("q").Op("*").Id("Queries"),
+			jen.Id("u").Op("*").Qual("database/sql", "Stmt"),
 			jen.Id("err").Error(),
 		)
 		f.Comment("NewLister returns a Lister over the database the models' drivers use. Its")
@@ -506,12 +635,18 @@ func catalogLister(f *jen.File, models []*spec.Model, e Engine) {
 			params[jen.Id(field)] = jen.String().Parens(jen.Id(v))
 		}
 	}
+	undeclared := jen.If(jen.Err().Op(":=").Id("l").Dot("undeclared").Call(jen.Id("ctx"), jen.Id("q")), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Err()))
 	if !pg {
 		pre = append([]jen.Code{
 			jen.Id("l").Dot("once").Dot("Do").Call(jen.Func().Params().Block(
-				jen.List(jen.Id("l").Dot("q"), jen.Id("l").Dot("err")).Op("=").Id("Prepare").Call(jen.Id("ctx"), jen.Id("l").Dot("db")))),
+				jen.List(jen.Id("l").Dot("q"), jen.Id("l").Dot("err")).Op("=").Id("Prepare").Call(jen.Id("ctx"), jen.Id("l").Dot("db")),
+				jen.If(jen.Id("l").Dot("err").Op("==").Nil()).Block(
+					jen.List(jen.Id("l").Dot("u"), jen.Id("l").Dot("err")).Op("=").Id("l").Dot("db").Dot("PrepareContext").Call(jen.Id("ctx"), jen.Id("UndeclaredSQL"))))),
 			jen.If(jen.Id("l").Dot("err").Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Id("l").Dot("err"))),
+			undeclared,
 		}, pre...)
+	} else {
+		pre = append([]jen.Code{undeclared}, pre...)
 	}
 	body := append(pre,
 		jen.List(jen.Id("rows"), jen.Err()).Op(":=").Id("l").Dot("q").Dot("List").Call(jen.Id("ctx"), jen.Id("ListParams").Values(params)),
@@ -528,6 +663,48 @@ func catalogLister(f *jen.File, models []*spec.Model, e Engine) {
 	)
 	f.Comment("List implements backends.Lister.")
 	f.Func().Params(jen.Id("l").Op("*").Id("Lister")).Id("List").Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("q").Qual(pkgBackends, "ListQuery")).Params(jen.Index().Qual(pkgTasktype, "Row"), jen.Error()).Block(body...)
+	// The search for a task in a status its spec does not declare.
+	var query jen.Code
+	if pg {
+		query = jen.List(jen.Id("rows"), jen.Err()).Op(":=").Id("l").Dot("db").Dot("Query").Call(jen.Id("ctx"), jen.Id("UndeclaredSQL"), jen.Id("models"), jen.Id("q").Dot("Owner"), jen.Id("q").Dot("Tag"))
+	} else {
+		query = jen.Null()
+	}
+	ubody := []jen.Code{
+		jen.Id("models").Op(":=").Id("q").Dot("Models").Call(),
+		jen.If(jen.Len(jen.Id("models")).Op("==").Lit(0)).Block(jen.Return(jen.Nil())),
+	}
+	if pg {
+		ubody = append(ubody, query)
+	} else {
+		ubody = append(ubody,
+			jen.List(jen.Id("j"), jen.Err()).Op(":=").Qual(pkgJSON, "Marshal").Call(jen.Id("models")),
+			jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
+			jen.List(jen.Id("rows"), jen.Err()).Op(":=").Id("l").Dot("u").Dot("QueryContext").Call(jen.Id("ctx"), jen.String().Parens(jen.Id("j")), jen.Id("q").Dot("Owner"), jen.Id("q").Dot("Tag")))
+	}
+	ubody = append(ubody,
+		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
+		jen.Defer().Id("rows").Dot("Close").Call(),
+		jen.Return(jen.Qual(pkgBackends, "UndeclaredStatus").Call(jen.Id("rows"), jen.Id("declaredStatuses"))),
+	)
+	f.Comment("undeclared fails with a *backends.UndeclaredValueError when a task the request")
+	f.Comment("may list holds a status its model's spec does not declare (UndeclaredSQL): the")
+	f.Comment("listing reads declared statuses only, and would leave the task out without a word.")
+	f.Func().Params(jen.Id("l").Op("*").Id("Lister")).Id("undeclared").Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("q").Qual(pkgBackends, "ListQuery")).Error().Block(ubody...)
+	f.Comment("UndeclaredSQL finds a task of the models read (parameter 1) whose status its")
+	f.Comment("model's spec does not declare, of the owner and tag asked for (2 and 3), of any")
+	f.Comment("age: each model's distinct statuses are walked through its status index.")
+	f.Const().Id("UndeclaredSQL").Op("=").Lit(undeclaredSQL(models, e))
+	decl := jen.Dict{}
+	for _, m := range models {
+		var names []jen.Code
+		for _, st := range m.Statuses {
+			names = append(names, jen.Lit(st.Name))
+		}
+		decl[jen.Lit(m.Name)] = jen.Values(names...)
+	}
+	f.Comment("declaredStatuses are each model's statuses, as its spec declares them.")
+	f.Var().Id("declaredStatuses").Op("=").Map(jen.String()).Index().String().Values(decl)
 	f.Comment("NaiveListSQL is the naive design of the listing — union every row of every")
 	f.Comment("model first, filter after — kept only so benchmarks can measure List against")
 	f.Comment("it. Do not use it.")

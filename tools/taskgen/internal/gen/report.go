@@ -47,6 +47,11 @@ type Report struct {
 	// Unmatched are the new entries whose ID names none of the changes: a
 	// mistyped ID, or a change that is not there.
 	Unmatched []string
+
+	// aliases maps an ID that earlier versions of taskgen gave a part of
+	// one change onto the ID of that change, so that an entry written then
+	// still acknowledges it (see Compare).
+	aliases map[string][]string
 }
 
 // Unacknowledged lists the IDs of breaking changes the spec does not list
@@ -62,26 +67,23 @@ func (r *Report) Unacknowledged() []string {
 }
 
 // Compare reports what changes from the old spec to the new one.
+//
+// Each change a user makes has one ID, which every line it causes carries
+// (a removed field's dropped column, its JSON key and its Go field; a
+// removed enum value's constant and the narrower rule of the fields of its
+// enum). Earlier versions gave some of those lines IDs of their own
+// (field.<name>.dropped, field.<name>.narrowed): an entry naming one of
+// them acknowledges the change it was part of.
 func Compare(old, new *spec.Model) *Report {
-	r := &Report{Model: new.Name}
-	var added []string
-	for _, e := range new.BreakingChanges {
-		if slices.Contains(old.BreakingChanges, e) {
-			r.Earlier = append(r.Earlier, spec.AckID(e))
-		} else {
-			added = append(added, e)
-			r.Acknowledged = append(r.Acknowledged, spec.AckID(e))
-		}
-	}
-	defer func() {
-		for _, e := range added {
-			if !slices.ContainsFunc(r.Changes, func(c Change) bool { return c.ID == spec.AckID(e) }) {
-				r.Unmatched = append(r.Unmatched, e)
-			}
-		}
-	}()
+	r := &Report{Model: new.Name, aliases: map[string][]string{}}
+	defer r.acknowledge(old, new)
 	add := func(area, id, format string, a ...any) {
 		r.Changes = append(r.Changes, Change{Area: area, ID: id, Text: fmt.Sprintf(format, a...)})
+	}
+	alias := func(was, id string) {
+		if !slices.Contains(r.aliases[was], id) {
+			r.aliases[was] = append(r.aliases[was], id)
+		}
 	}
 	// Database: what the next migration does.
 	ev, err := evolve(old, new)
@@ -92,7 +94,9 @@ func Compare(old, new *spec.Model) *Report {
 	case ev != nil:
 		for _, c := range ev.fields {
 			if c.old != nil && c.new == nil {
-				add(AreaDatabase, "field."+c.old.Name+".dropped", "**destructive**: column `%s` is dropped with its values", c.old.Name)
+				id := "field." + c.old.Name + ".removed"
+				alias("field."+c.old.Name+".dropped", id)
+				add(AreaDatabase, id, "**destructive**: column `%s` is dropped with its values", c.old.Name)
 			}
 		}
 		for _, line := range ev.changes {
@@ -137,14 +141,31 @@ func Compare(old, new *spec.Model) *Report {
 	}
 
 	// Wire and Go API: fields, and the fields of value types.
-	compareFields(add, old, new, "", pairFields(old, new))
+	compareFields(add, alias, old, new, "", pairFields(old, new))
 	for _, ot := range old.Types {
 		nt := typeByName(new, ot.Name)
 		if nt == nil {
 			add(AreaGo, "type."+ot.Name+".removed", "type `%s` removed", ot.Name)
 			continue
 		}
-		compareFields(add, old, new, ot.Name, pairFieldList(ot.Fields, nt.Fields))
+		pairs := pairFieldList(ot.Fields, nt.Fields)
+		compareFields(add, alias, old, new, ot.Name, pairs)
+		// No migration checks the values stored inside a value type's JSON,
+		// as it checks the model's own columns: a stored value that holds a
+		// removed value no longer reads.
+		for _, c := range pairs {
+			if c.old == nil || c.new == nil {
+				continue
+			}
+			if removals := valueRemovals(old, new, c.old, c.new); len(removals) > 0 {
+				var vals []string
+				for _, r := range removals {
+					parts := strings.Split(r, ".")
+					vals = append(vals, "`"+parts[len(parts)-2]+"`")
+				}
+				add(AreaDatabase, removals[0], "**not checked**: type `%s` field `%s`: a stored value holding %s (removed) no longer reads (`backends.StoredValueError`); the migration checks the model's own columns, not the values inside a value type's JSON: rewrite such values, or keep the value declared", nt.Name, c.new.Name, strings.Join(vals, ", "))
+			}
+		}
 	}
 	for _, nt := range new.Types {
 		if typeByName(old, nt.Name) == nil {
@@ -292,10 +313,38 @@ func Compare(old, new *spec.Model) *Report {
 	return r
 }
 
+// acknowledge sorts the entries of new's breaking_changes into those
+// arriving now (Acknowledged), those old has too (Earlier) and those
+// naming no change (Unmatched), once r.Changes is complete. An entry
+// naming an alias counts as naming the change's ID.
+func (r *Report) acknowledge(old, new *spec.Model) {
+	has := func(id string) bool {
+		return slices.ContainsFunc(r.Changes, func(c Change) bool { return c.ID == id })
+	}
+	for _, e := range new.BreakingChanges {
+		id := spec.AckID(e)
+		ids := append([]string{id}, r.aliases[id]...)
+		if slices.Contains(old.BreakingChanges, e) {
+			r.Earlier = append(r.Earlier, ids...)
+			continue
+		}
+		r.Acknowledged = append(r.Acknowledged, ids...)
+		if !slices.ContainsFunc(ids, has) {
+			r.Unmatched = append(r.Unmatched, e)
+		}
+	}
+}
+
 // compareFields reports the changes of paired fields: the model's when
 // typeName is "", else those of the value type typeName. A value type's
 // IDs start type.<Type>.field.<name>.
-func compareFields(add func(area, id, format string, a ...any), old, new *spec.Model, typeName string, pairs []fieldChange) {
+//
+// With alias (the report), a field whose rule narrows only because its
+// enum (its statuses, its error codes) lost values is no change of its
+// own: its line carries the ID of the first value's removal, and alias
+// records the field's own ID (…narrowed) as naming those removals. Without
+// (a migration's notes), the line keeps the field's ID.
+func compareFields(add func(area, id, format string, a ...any), alias func(was, id string), old, new *spec.Model, typeName string, pairs []fieldChange) {
 	id, where := "field.", ""
 	if typeName != "" {
 		id, where = "type."+typeName+".field.", "type `"+typeName+"` "
@@ -337,13 +386,64 @@ func compareFields(add func(area, id, format string, a ...any), old, new *spec.M
 			}
 			if o, n := ruleText(old, c.old), ruleText(new, c.new); o != n && c.old.Type.Name() == c.new.Type.Name() {
 				if narrows(old, new, c.old, c.new) {
-					add(AreaWire, id+c.new.Name+".narrowed", where+"field `%s`: %s (was %s): values allowed before are refused", c.new.Name, orNoLimit(n), orNoLimit(o))
+					nid := id + c.new.Name + ".narrowed"
+					if removals := valueRemovals(old, new, c.old, c.new); alias != nil && len(removals) > 0 && !narrowsBeyondValues(old, c.old, c.new) {
+						for _, r := range removals {
+							alias(nid, r)
+						}
+						nid = removals[0]
+					}
+					add(AreaWire, nid, where+"field `%s`: %s (was %s): values allowed before are refused", c.new.Name, orNoLimit(n), orNoLimit(o))
 				} else {
 					add(AreaWire, "", where+"field `%s`: %s (was %s)", c.new.Name, orNoLimit(n), orNoLimit(o))
 				}
 			}
 		}
 	}
+}
+
+// valueRemovals are the IDs of the removals, from the old spec to the new
+// one, of the values a field of an enum, a status or an error code type
+// (or a list of one) takes: enum.<Enum>.<value>.removed,
+// status.<name>.removed, error_code.<code>.removed, as the report gives
+// them.
+func valueRemovals(om, nm *spec.Model, o, n *spec.Field) []string {
+	og, ng := &generator{m: om}, &generator{m: nm}
+	var out []string
+	for _, t := range [][2]*spec.TypeRef{{o.Type, n.Type}, {o.Type.Elem, n.Type.Elem}} {
+		if t[0] == nil || t[1] == nil || t[0].Kind != t[1].Kind {
+			continue
+		}
+		prefix := ""
+		switch t[1].Kind {
+		case spec.KindEnum:
+			prefix = "enum." + t[1].Enum.Name + "."
+		case spec.KindStatus:
+			prefix = "status."
+		case spec.KindErrorCode:
+			prefix = "error_code."
+		default:
+			continue
+		}
+		for _, v := range listRemoved(og.enumValues(t[0]), ng.enumValues(t[1])) {
+			out = append(out, prefix+v+".removed")
+		}
+	}
+	return out
+}
+
+// narrowsBeyondValues reports whether the new field narrows the old one
+// in a way other than its enum (statuses, error codes) losing values: the
+// new field, taking the old field's values, still narrows.
+func narrowsBeyondValues(om *spec.Model, o, n *spec.Field) bool {
+	same := *n
+	same.Type = o.Type
+	if n.Items != nil && o.Type.Elem != nil {
+		items := *n.Items
+		items.Type = o.Type.Elem
+		same.Items = &items
+	}
+	return narrows(om, om, o, &same)
 }
 
 func typeByName(m *spec.Model, name string) *spec.Type {

@@ -2,6 +2,7 @@ package gen_test
 
 import (
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -77,5 +78,85 @@ func TestCompareNullable(t *testing.T) {
 		if !strings.Contains(md, want) {
 			t.Errorf("the report lacks %q:\n%s", want, md)
 		}
+	}
+}
+
+// TestCompareOneIDPerChange: a change the user makes has one ID, however
+// many lines of the report it causes, and an entry naming an ID an earlier
+// taskgen gave a part of that change still acknowledges it.
+func TestCompareOneIDPerChange(t *testing.T) {
+	dropLabels := []string{"  labels: {type: list, of: string, optional: true, max_items: 5}\n", "", "size, labels]", "size]"}
+	dropLarge := []string{"      large: A large job.\n", ""}
+	dropTimeout := []string{"  TIMEOUT: Took too long.\n", "", "error_code: TIMEOUT}", "error_code: CRASH}"}
+	narrowTag := []string{"tag: {type: string, optional: true, max_len: 255}", "tag: {type: string, optional: true, max_len: 200}"}
+	tests := []struct {
+		name      string
+		edits     []string
+		entries   string // breaking_changes, as YAML
+		ids       []string
+		unacked   []string
+		unmatched []string
+	}{
+		{"field removed", dropLabels, "", []string{"field.labels.removed"}, []string{"field.labels.removed"}, nil},
+		{"field removed, acknowledged", dropLabels, "[field.labels.removed]", []string{"field.labels.removed"}, nil, nil},
+		{"field removed, acknowledged by its column's earlier ID", dropLabels, "[field.labels.dropped]", []string{"field.labels.removed"}, nil, nil},
+		{"field removed, acknowledged by both earlier IDs", dropLabels, "[field.labels.dropped, field.labels.removed]", []string{"field.labels.removed"}, nil, nil},
+		{"enum value removed", dropLarge, "", []string{"enum.Size.large.removed"}, []string{"enum.Size.large.removed"}, nil},
+		{"enum value removed, acknowledged", dropLarge, "[enum.Size.large.removed]", []string{"enum.Size.large.removed"}, nil, nil},
+		{"enum value removed, acknowledged by its field's earlier ID", dropLarge, "[field.size.narrowed]", []string{"enum.Size.large.removed"}, nil, nil},
+		{"enum value removed, acknowledged by both earlier IDs", dropLarge, "[field.size.narrowed, enum.Size.large.removed]", []string{"enum.Size.large.removed"}, nil, nil},
+		{"error code removed", dropTimeout, "", []string{"error_code.TIMEOUT.removed"}, []string{"error_code.TIMEOUT.removed"}, nil},
+		{"error code removed, acknowledged by its field's earlier ID", dropTimeout, "[field.error_code.narrowed]", []string{"error_code.TIMEOUT.removed"}, nil, nil},
+		// A field narrowed on its own keeps its ID, and an enum's removal
+		// does not make it one: both changes need their entries.
+		{"limit narrowed and enum value removed", append(append([]string(nil), narrowTag...), dropLarge...), "[enum.Size.large.removed]", []string{"field.tag.narrowed", "enum.Size.large.removed"}, []string{"field.tag.narrowed"}, nil},
+		{"an earlier ID of a change that is not there", narrowTag, "[field.tag.narrowed, field.labels.dropped]", []string{"field.tag.narrowed"}, nil, []string{"field.labels.dropped"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			edits := tt.edits
+			if tt.entries != "" {
+				edits = append(append([]string(nil), edits...), "api:\n", "breaking_changes: "+tt.entries+"\napi:\n")
+			}
+			r := gen.Compare(changedSpec(t), changedSpec(t, edits...))
+			var ids []string
+			for _, c := range r.Changes {
+				if c.ID != "" && !slices.Contains(ids, c.ID) {
+					ids = append(ids, c.ID)
+				}
+			}
+			if !slices.Equal(ids, tt.ids) {
+				t.Errorf("IDs %q, want %q\n%s", ids, tt.ids, r.Markdown("`base.yaml`"))
+			}
+			if got := r.Unacknowledged(); !slices.Equal(got, tt.unacked) {
+				t.Errorf("unacknowledged %q, want %q", got, tt.unacked)
+			}
+			if !slices.Equal(r.Unmatched, tt.unmatched) {
+				t.Errorf("unmatched %q, want %q", r.Unmatched, tt.unmatched)
+			}
+		})
+	}
+}
+
+// TestCompareValueTypeEnumRemoval: removing an enum value a value type's
+// field holds is one change, which the report says the migration does not
+// check (stored values inside JSON that hold it no longer read).
+func TestCompareValueTypeEnumRemoval(t *testing.T) {
+	withType := []string{"enums:\n", "types:\n  Result:\n    fields:\n      size: {type: Size, optional: true}\n      note: {type: string, optional: true}\nenums:\n",
+		"  user_id: {type: string, optional: true, max_len: 100}\n", "  user_id: {type: string, optional: true, max_len: 100}\n  result: {type: Result, optional: true}\n"}
+	old := changedSpec(t, withType...)
+	new := changedSpec(t, append(append([]string(nil), withType...), "      large: A large job.\n", "")...)
+	r := gen.Compare(old, new)
+	md := r.Markdown("`base.yaml`")
+	for _, want := range []string{
+		"- **not checked**: type `Result` field `size`: a stored value holding `large` (removed) no longer reads (`backends.StoredValueError`); the migration checks the model's own columns, not the values inside a value type's JSON: rewrite such values, or keep the value declared (**breaking**: `enum.Size.large.removed`)",
+		"- type `Result` field `size`: one of small (was one of small, large): values allowed before are refused (**breaking**: `enum.Size.large.removed`)",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("the report lacks %q:\n%s", want, md)
+		}
+	}
+	if got := r.Unacknowledged(); !slices.Equal(got, []string{"enum.Size.large.removed"}) {
+		t.Errorf("unacknowledged %q", got)
 	}
 }

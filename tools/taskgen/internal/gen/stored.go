@@ -151,7 +151,7 @@ func (ev *evolution) compareTypes() {
 				line += "; stored values are not checked (they are JSON)"
 			}
 			ev.note("change_"+strings.ToLower(upperSnake(nt.Name)), strings.ReplaceAll(line, "`", "")+"; the database does not change")
-		}, ev.old.m, ev.new.m, nt.Name, pairs)
+		}, nil, ev.old.m, ev.new.m, nt.Name, pairs)
 	}
 }
 

@@ -177,8 +177,9 @@ func (l *loader) parseYAML(data []byte) *yaml.Node {
 		col := 1
 		if msg == "EOF" {
 			msg = "the file is empty; a spec starts with model: NAME"
-		}
-		if strings.Contains(msg, "cannot start any token") {
+		} else if n, c, m, ok := yamlSyntax(data); ok {
+			line, col, msg = n, c, m
+		} else if strings.Contains(msg, "cannot start any token") {
 			if n, c, ok := indentTab(data); ok {
 				line, col, msg = n, c, "a tab in the indentation; YAML indents with spaces"
 			}

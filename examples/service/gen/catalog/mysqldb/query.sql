@@ -162,3 +162,31 @@ SELECT t.id, CAST('report' AS CHAR) AS task_type, CAST('C' AS CHAR) AS task_stat
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
+
+-- branch: report _undeclared
+SELECT t.id, CAST('report' AS CHAR) AS task_type, CAST(CONCAT('!', t.status) AS CHAR) AS task_status, t.created_at FROM (WITH RECURSIVE tm_s (v) AS (SELECT tm_p.v FROM (SELECT (SELECT status FROM report ORDER BY status LIMIT 1) AS v UNION ALL SELECT (SELECT status FROM report WHERE status > 'QUEUED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM report WHERE status > 'BUILDING' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM report WHERE status > 'READY' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM report WHERE status > 'FAILED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM report WHERE status > 'CANCELLED' ORDER BY status LIMIT 1)) AS tm_p WHERE tm_p.v NOT IN ('QUEUED', 'BUILDING', 'READY', 'FAILED', 'CANCELLED') UNION ALL SELECT (SELECT status FROM report WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL AND tm_s.v NOT IN ('QUEUED', 'BUILDING', 'READY', 'FAILED', 'CANCELLED')) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('QUEUED', 'BUILDING', 'READY', 'FAILED', 'CANCELLED')) AS s STRAIGHT_JOIN report AS t
+    WHERE t.status = s.v
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)
+
+-- branch: report _undeclared tag
+SELECT t.id, CAST('report' AS CHAR) AS task_type, CAST(CONCAT('!', t.status) AS CHAR) AS task_status, t.created_at FROM (WITH RECURSIVE tm_s (v) AS (SELECT tm_p.v FROM (SELECT (SELECT status FROM report ORDER BY status LIMIT 1) AS v UNION ALL SELECT (SELECT status FROM report WHERE status > 'QUEUED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM report WHERE status > 'BUILDING' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM report WHERE status > 'READY' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM report WHERE status > 'FAILED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM report WHERE status > 'CANCELLED' ORDER BY status LIMIT 1)) AS tm_p WHERE tm_p.v NOT IN ('QUEUED', 'BUILDING', 'READY', 'FAILED', 'CANCELLED') UNION ALL SELECT (SELECT status FROM report WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL AND tm_s.v NOT IN ('QUEUED', 'BUILDING', 'READY', 'FAILED', 'CANCELLED')) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('QUEUED', 'BUILDING', 'READY', 'FAILED', 'CANCELLED')) AS s STRAIGHT_JOIN report AS t
+    WHERE t.status = s.v
+      AND t.`tag` = sqlc.narg(tm_tag)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)
+
+-- branch: report _undeclared owner
+SELECT t.id, CAST('report' AS CHAR) AS task_type, CAST(CONCAT('!', t.status) AS CHAR) AS task_status, t.created_at FROM (WITH RECURSIVE tm_s (v) AS (SELECT tm_p.v FROM (SELECT (SELECT status FROM report ORDER BY status LIMIT 1) AS v UNION ALL SELECT (SELECT status FROM report WHERE status > 'QUEUED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM report WHERE status > 'BUILDING' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM report WHERE status > 'READY' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM report WHERE status > 'FAILED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM report WHERE status > 'CANCELLED' ORDER BY status LIMIT 1)) AS tm_p WHERE tm_p.v NOT IN ('QUEUED', 'BUILDING', 'READY', 'FAILED', 'CANCELLED') UNION ALL SELECT (SELECT status FROM report WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL AND tm_s.v NOT IN ('QUEUED', 'BUILDING', 'READY', 'FAILED', 'CANCELLED')) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('QUEUED', 'BUILDING', 'READY', 'FAILED', 'CANCELLED')) AS s STRAIGHT_JOIN report AS t
+    WHERE t.status = s.v
+      AND t.`user_id` = sqlc.narg(tm_owner)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)
+
+-- branch: report _undeclared owner tag
+SELECT t.id, CAST('report' AS CHAR) AS task_type, CAST(CONCAT('!', t.status) AS CHAR) AS task_status, t.created_at FROM (WITH RECURSIVE tm_s (v) AS (SELECT tm_p.v FROM (SELECT (SELECT status FROM report ORDER BY status LIMIT 1) AS v UNION ALL SELECT (SELECT status FROM report WHERE status > 'QUEUED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM report WHERE status > 'BUILDING' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM report WHERE status > 'READY' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM report WHERE status > 'FAILED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM report WHERE status > 'CANCELLED' ORDER BY status LIMIT 1)) AS tm_p WHERE tm_p.v NOT IN ('QUEUED', 'BUILDING', 'READY', 'FAILED', 'CANCELLED') UNION ALL SELECT (SELECT status FROM report WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL AND tm_s.v NOT IN ('QUEUED', 'BUILDING', 'READY', 'FAILED', 'CANCELLED')) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('QUEUED', 'BUILDING', 'READY', 'FAILED', 'CANCELLED')) AS s STRAIGHT_JOIN report AS t
+    WHERE t.status = s.v
+      AND t.`user_id` = sqlc.narg(tm_owner)
+      AND t.`tag` = sqlc.narg(tm_tag)
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT sqlc.arg(tm_top)

@@ -10,18 +10,25 @@ import (
 
 // Lister reads the unified listing through the List query sqlc generated here.
 type Lister struct {
-	q *Queries
+	db DBTX
+	q  *Queries
 }
 
 // NewLister returns a Lister over the database the models' drivers use.
 func NewLister(db DBTX) *Lister {
-	return &Lister{q: New(db)}
+	return &Lister{
+		db: db,
+		q:  New(db),
+	}
 }
 
 var _ backends.Lister = (*Lister)(nil)
 
 // List implements backends.Lister.
 func (l *Lister) List(ctx context.Context, q backends.ListQuery) ([]tasktype.Row, error) {
+	if err := l.undeclared(ctx, q); err != nil {
+		return nil, err
+	}
 	rows, err := l.q.List(ctx, ListParams{
 		TmLimit:          int32(q.Limit),
 		TmOffset:         int32(q.Offset),
@@ -47,6 +54,30 @@ func (l *Lister) List(ctx context.Context, q backends.ListQuery) ([]tasktype.Row
 	}
 	return out, nil
 }
+
+// undeclared fails with a *backends.UndeclaredValueError when a task the request
+// may list holds a status its model's spec does not declare (UndeclaredSQL): the
+// listing reads declared statuses only, and would leave the task out without a word.
+func (l *Lister) undeclared(ctx context.Context, q backends.ListQuery) error {
+	models := q.Models()
+	if len(models) == 0 {
+		return nil
+	}
+	rows, err := l.db.Query(ctx, UndeclaredSQL, models, q.Owner, q.Tag)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	return backends.UndeclaredStatus(rows, declaredStatuses)
+}
+
+// UndeclaredSQL finds a task of the models read (parameter 1) whose status its
+// model's spec does not declare, of the owner and tag asked for (2 and 3), of any
+// age: each model's distinct statuses are walked through its status index.
+const UndeclaredSQL = "SELECT u.task_type, u.status FROM (\n  SELECT 'report'::text AS task_type, s.v AS status FROM (WITH RECURSIVE tm_s (v) AS (SELECT (SELECT status FROM report ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM report WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('QUEUED', 'BUILDING', 'READY', 'FAILED', 'CANCELLED')) AS s\n    CROSS JOIN LATERAL (SELECT 1 FROM report AS t WHERE t.status = s.v AND ($2::text IS NULL OR t.user_id = $2::text) AND ($3::text IS NULL OR t.tag = $3::text) ORDER BY t.created_at DESC, t.id DESC LIMIT 1) AS x\n    WHERE 'report' = ANY($1::text[])\n) AS u\nLIMIT 1"
+
+// declaredStatuses are each model's statuses, as its spec declares them.
+var declaredStatuses = map[string][]string{"report": {"QUEUED", "BUILDING", "READY", "FAILED", "CANCELLED"}}
 
 // NaiveListSQL is the naive design of the listing — union every row of every
 // model first, filter after — kept only so benchmarks can measure List against

@@ -4,6 +4,7 @@ package sqlitedb
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"github.com/taskmodel/taskmodel/backends"
 	"github.com/taskmodel/taskmodel/tasktype"
@@ -15,6 +16,7 @@ type Lister struct {
 	db   DBTX
 	once sync.Once
 	q    *Queries
+	u    *sql.Stmt
 	err  error
 }
 
@@ -31,9 +33,15 @@ var _ backends.Lister = (*Lister)(nil)
 func (l *Lister) List(ctx context.Context, q backends.ListQuery) ([]tasktype.Row, error) {
 	l.once.Do(func() {
 		l.q, l.err = Prepare(ctx, l.db)
+		if l.err == nil {
+			l.u, l.err = l.db.PrepareContext(ctx, UndeclaredSQL)
+		}
 	})
 	if l.err != nil {
 		return nil, l.err
+	}
+	if err := l.undeclared(ctx, q); err != nil {
+		return nil, err
 	}
 	j0, err := json.Marshal(statuses(q, "report"))
 	if err != nil {
@@ -64,6 +72,34 @@ func (l *Lister) List(ctx context.Context, q backends.ListQuery) ([]tasktype.Row
 	}
 	return out, nil
 }
+
+// undeclared fails with a *backends.UndeclaredValueError when a task the request
+// may list holds a status its model's spec does not declare (UndeclaredSQL): the
+// listing reads declared statuses only, and would leave the task out without a word.
+func (l *Lister) undeclared(ctx context.Context, q backends.ListQuery) error {
+	models := q.Models()
+	if len(models) == 0 {
+		return nil
+	}
+	j, err := json.Marshal(models)
+	if err != nil {
+		return err
+	}
+	rows, err := l.u.QueryContext(ctx, string(j), q.Owner, q.Tag)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	return backends.UndeclaredStatus(rows, declaredStatuses)
+}
+
+// UndeclaredSQL finds a task of the models read (parameter 1) whose status its
+// model's spec does not declare, of the owner and tag asked for (2 and 3), of any
+// age: each model's distinct statuses are walked through its status index.
+const UndeclaredSQL = "SELECT u.task_type, u.status FROM (\n  SELECT CAST('report' AS TEXT) AS task_type, s.v AS status FROM (WITH RECURSIVE tm_s (v) AS (SELECT (SELECT status FROM report ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM report WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('QUEUED', 'BUILDING', 'READY', 'FAILED', 'CANCELLED')) AS s\n    WHERE instr(?1, '\"report\"') > 0\n      AND EXISTS (SELECT 1 FROM report AS t WHERE t.status = s.v AND (?2 IS NULL OR t.user_id = ?2) AND (?3 IS NULL OR t.tag = ?3))\n) AS u\nLIMIT 1"
+
+// declaredStatuses are each model's statuses, as its spec declares them.
+var declaredStatuses = map[string][]string{"report": {"QUEUED", "BUILDING", "READY", "FAILED", "CANCELLED"}}
 
 // NaiveListSQL is the naive design of the listing — union every row of every
 // model first, filter after — kept only so benchmarks can measure List against
