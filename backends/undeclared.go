@@ -1,10 +1,13 @@
 package backends
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
+	"time"
 )
 
 // ErrUndeclaredValue matches, with errors.Is, an *UndeclaredValueError: a
@@ -110,4 +113,57 @@ func UndeclaredStatus(rows UndeclaredRows, allowed map[string][]string) error {
 		return &UndeclaredValueError{Table: model, Column: "status", Value: status, Allowed: allowed[model]}
 	}
 	return rows.Err()
+}
+
+// UndeclaredInterval is how long a Lister trusts a search over every model
+// (no owner, no tag) that found no task in an undeclared status: until it
+// passes, listings run no search (see UndeclaredSearches).
+const UndeclaredInterval = time.Second
+
+// UndeclaredSearches spares a Lister its search for tasks in undeclared
+// statuses on every listing. Such tasks exist only while a program built
+// from a newer spec writes statuses this one does not know (a rolling
+// deploy), and the search costs a listing about half of its own time. So
+// a search over every model finds whether there is any such task at all;
+// when there is none, listings run no search for UndeclaredInterval; when
+// there is one, each listing runs its own search (its models, owner and
+// tag) and fails only if it may hold the task. A task a newer program
+// writes in a status this one does not know is thus left out of listings
+// for at most UndeclaredInterval before they fail. The zero value is ready
+// to use; a Lister keeps one.
+type UndeclaredSearches struct {
+	mu        sync.Mutex
+	noneUntil time.Time
+	now       func() time.Time // time.Now; tests set it
+}
+
+// Check returns the error of search for q, or nil without searching while
+// a search for all (every model the Lister reads, with their statuses; no
+// owner, no tag) found no task within the last UndeclaredInterval.
+func (u *UndeclaredSearches) Check(ctx context.Context, q, all ListQuery, search func(context.Context, ListQuery) error) error {
+	now := time.Now
+	if u.now != nil {
+		now = u.now
+	}
+	t := now()
+	u.mu.Lock()
+	skip := t.Before(u.noneUntil)
+	u.mu.Unlock()
+	if skip {
+		return nil
+	}
+	err := search(ctx, all)
+	var undeclared *UndeclaredValueError
+	switch {
+	case err == nil:
+		u.mu.Lock()
+		if t.Add(UndeclaredInterval).After(u.noneUntil) {
+			u.noneUntil = t.Add(UndeclaredInterval)
+		}
+		u.mu.Unlock()
+		return nil
+	case !errors.As(err, &undeclared):
+		return err
+	}
+	return search(ctx, q)
 }

@@ -35,6 +35,7 @@ type Lister struct {
 	db       *sql.DB
 	branches *branchSet
 	stmts    *stmtCache[*sql.Stmt]
+	searches backends.UndeclaredSearches
 }
 
 var _ backends.Lister = (*Lister)(nil)
@@ -58,7 +59,7 @@ func (l *Lister) List(ctx context.Context, q backends.ListQuery) ([]tasktype.Row
 	if err != nil {
 		return nil, err
 	}
-	if err := l.undeclared(ctx, q); err != nil {
+	if err := l.searches.Check(ctx, q, backends.ListQuery{Statuses: l.branches.statuses}, l.undeclared); err != nil {
 		return nil, err
 	}
 	out := []tasktype.Row{}
@@ -97,7 +98,9 @@ const undeclaredBranch = "_undeclared"
 // status its model's spec does not declare: the listing's branches read
 // declared statuses only, and would leave the task out without a word. It
 // runs the undeclared branches of the models read, which find nothing in
-// as many index probes as each table has distinct statuses.
+// as many index probes as each table has distinct statuses. List runs it
+// through l.searches (backends.UndeclaredSearches), which skips it while a
+// search over every model found none within the last second.
 func (l *Lister) undeclared(ctx context.Context, q backends.ListQuery) error {
 	var filters filterSet
 	if q.Tag != nil {

@@ -598,7 +598,7 @@ func catalogLister(f *jen.File, models []*spec.Model, e Engine) {
 	}
 	f.Comment("Lister reads the unified listing through the List query sqlc generated here.")
 	if pg {
-		f.Type().Id("Lister").Struct(jen.Id("db").Id("DBTX"), jen.Id("q").Op("*").Id("Queries"))
+		f.Type().Id("Lister").Struct(jen.Id("db").Id("DBTX"), jen.Id("q").Op("*").Id("Queries"), jen.Id("searches").Qual(pkgBackends, "UndeclaredSearches"))
 		f.Comment("NewLister returns a Lister over the database the models' drivers use.")
 		f.Func().Id("NewLister").Params(jen.Id("db").Id("DBTX")).Op("*").Id("Lister").Block(
 			jen.Return(jen.Op("&").Id("Lister").Values(jen.Dict{jen.Id("db"): jen.Id("db"), jen.Id("q"): jen.Id("New").Call(jen.Id("db"))})))
@@ -609,6 +609,7 @@ func catalogLister(f *jen.File, models []*spec.Model, e Engine) {
 			jen.Id("q").Op("*").Id("Queries"),
 			jen.Id("u").Op("*").Qual("database/sql", "Stmt"),
 			jen.Id("err").Error(),
+			jen.Id("searches").Qual(pkgBackends, "UndeclaredSearches"),
 		)
 		f.Comment("NewLister returns a Lister over the database the models' drivers use. Its")
 		f.Comment("statement is prepared on first use: SQLite spends more time parsing and")
@@ -635,7 +636,9 @@ func catalogLister(f *jen.File, models []*spec.Model, e Engine) {
 			params[jen.Id(field)] = jen.String().Parens(jen.Id(v))
 		}
 	}
-	undeclared := jen.If(jen.Err().Op(":=").Id("l").Dot("undeclared").Call(jen.Id("ctx"), jen.Id("q")), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Err()))
+	undeclared := jen.If(jen.Err().Op(":=").Id("l").Dot("searches").Dot("Check").Call(jen.Id("ctx"), jen.Id("q"),
+		jen.Qual(pkgBackends, "ListQuery").Values(jen.Dict{jen.Id("Statuses"): jen.Id("declaredStatuses")}), jen.Id("l").Dot("undeclared")),
+		jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Err()))
 	if !pg {
 		pre = append([]jen.Code{
 			jen.Id("l").Dot("once").Dot("Do").Call(jen.Func().Params().Block(
@@ -690,6 +693,8 @@ func catalogLister(f *jen.File, models []*spec.Model, e Engine) {
 	f.Comment("undeclared fails with a *backends.UndeclaredValueError when a task the request")
 	f.Comment("may list holds a status its model's spec does not declare (UndeclaredSQL): the")
 	f.Comment("listing reads declared statuses only, and would leave the task out without a word.")
+	f.Comment("List runs it through l.searches (backends.UndeclaredSearches), which skips it while")
+	f.Comment("a search over every model found none within the last second.")
 	f.Func().Params(jen.Id("l").Op("*").Id("Lister")).Id("undeclared").Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("q").Qual(pkgBackends, "ListQuery")).Error().Block(ubody...)
 	f.Comment("UndeclaredSQL finds a task of the models read (parameter 1) whose status its")
 	f.Comment("model's spec does not declare, of the owner and tag asked for (2 and 3), of any")

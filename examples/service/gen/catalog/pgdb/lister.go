@@ -10,8 +10,9 @@ import (
 
 // Lister reads the unified listing through the List query sqlc generated here.
 type Lister struct {
-	db DBTX
-	q  *Queries
+	db       DBTX
+	q        *Queries
+	searches backends.UndeclaredSearches
 }
 
 // NewLister returns a Lister over the database the models' drivers use.
@@ -26,7 +27,7 @@ var _ backends.Lister = (*Lister)(nil)
 
 // List implements backends.Lister.
 func (l *Lister) List(ctx context.Context, q backends.ListQuery) ([]tasktype.Row, error) {
-	if err := l.undeclared(ctx, q); err != nil {
+	if err := l.searches.Check(ctx, q, backends.ListQuery{Statuses: declaredStatuses}, l.undeclared); err != nil {
 		return nil, err
 	}
 	rows, err := l.q.List(ctx, ListParams{
@@ -58,6 +59,8 @@ func (l *Lister) List(ctx context.Context, q backends.ListQuery) ([]tasktype.Row
 // undeclared fails with a *backends.UndeclaredValueError when a task the request
 // may list holds a status its model's spec does not declare (UndeclaredSQL): the
 // listing reads declared statuses only, and would leave the task out without a word.
+// List runs it through l.searches (backends.UndeclaredSearches), which skips it while
+// a search over every model found none within the last second.
 func (l *Lister) undeclared(ctx context.Context, q backends.ListQuery) error {
 	models := q.Models()
 	if len(models) == 0 {
