@@ -63,10 +63,11 @@ func Open(ctx context.Context, cfg Config) (s *Service, err error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
-	s = &Service{log: cfg.Logger}
+	opened := &Service{log: cfg.Logger}
+	s = opened
 	defer func() {
 		if err != nil {
-			s.Close()
+			opened.Close() // what was opened before the error (s is nil by then)
 		}
 	}()
 

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -235,4 +236,38 @@ func (c *client) download(t *testing.T, token, id string) string {
 		t.Fatalf("GET %s: %d %s", out.Downloads[0].URL, file.StatusCode, body)
 	}
 	return string(body)
+}
+
+// TestOpenFails: Open returns the error that stopped it, having closed what
+// it had opened, and never panics (a deferred Close once ran on the nil
+// *Service that the error return had set).
+func TestOpenFails(t *testing.T) {
+	dir := t.TempDir()
+	notDir, notDB := filepath.Join(dir, "file"), filepath.Join(dir, "text.db")
+	if err := os.WriteFile(notDir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(notDB, []byte(strings.Repeat("not a database\n", 100)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		cfg     Config
+		wantErr string
+	}{
+		{"a database file that is not SQLite", Config{Database: "sqlite:" + notDB, BlobDir: t.TempDir()}, "not a database"},
+		{"the blob directory is a file", Config{Database: "sqlite:" + filepath.Join(dir, "r.db"), BlobDir: notDir}, "file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.cfg.Logger = slog.New(slog.DiscardHandler)
+			svc, err := Open(t.Context(), tc.cfg)
+			if err == nil {
+				svc.Close()
+				t.Fatal("Open succeeded")
+			}
+			if svc != nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("Open = %v, %q; want nil and an error about %q", svc, err, tc.wantErr)
+			}
+		})
+	}
 }
