@@ -60,6 +60,12 @@ func Diff(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "taskgen diff: %v\n", err)
 		return ExitIO
 	}
+	if *base != "" {
+		if err := checkRevision(*base); err != nil {
+			fmt.Fprintf(stderr, "taskgen diff: %v\n", err)
+			return ExitIO
+		}
+	}
 	var models []*spec.Model
 	if info.IsDir() {
 		models, err = spec.LoadDir(*specPath)
@@ -247,6 +253,18 @@ func diffBase(m *spec.Model, dirMode bool, out, base string) (*spec.Model, strin
 
 // git runs git with args and returns its output; an object the revision
 // does not have is os.ErrNotExist, another failure carries git's message.
+// checkRevision tells, in the user's words, why base cannot be compared
+// with: not in a git repository, or not a revision of it.
+func checkRevision(base string) error {
+	if _, err := git("rev-parse", "--git-dir"); err != nil {
+		return fmt.Errorf("-base %s: the current directory is not in a git repository (run taskgen diff from the repository's checkout, or compare with the snapshots: -out)", base)
+	}
+	if _, err := git("rev-parse", "--verify", "--quiet", base+"^{commit}"); err != nil {
+		return fmt.Errorf("-base %s: no such revision in this repository (give a branch, a tag or a commit)", base)
+	}
+	return nil
+}
+
 func git(args ...string) ([]byte, error) {
 	cmd := exec.Command("git", args...)
 	var stderr bytes.Buffer

@@ -57,6 +57,9 @@ func TestDiff(t *testing.T) {
 		{"usage", []string{"-spec", "schema"}, cli.ExitUsage, nil},
 		{"bad ref", []string{"-spec", "schema", "-base", "no-such-ref"}, cli.ExitIO, nil},
 	}
+	stderrs := map[string]string{
+		"bad ref": "taskgen diff: -base no-such-ref: no such revision in this repository (give a branch, a tag or a commit)\n",
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
@@ -67,6 +70,9 @@ func TestDiff(t *testing.T) {
 				if !strings.Contains(stdout.String(), w) {
 					t.Errorf("report lacks %q:\n%s", w, stdout.String())
 				}
+			}
+			if want, ok := stderrs[tt.name]; ok && stderr.String() != want {
+				t.Errorf("stderr %q, want %q", stderr.String(), want)
 			}
 		})
 	}
@@ -204,4 +210,23 @@ func TestRemovedModel(t *testing.T) {
 	os.WriteFile(filepath.Join(specs, "job.yaml"), []byte(model("job")+"breaking_changes: [model.export_job.removed]\n"), 0o644)
 	diff(t, cli.ExitOK, "(breaking, acknowledged: `model.export_job.removed`)", "-base", "HEAD")
 	diff(t, cli.ExitOK, "No change.", "-out", "gen")
+}
+
+// TestDiffBaseOutsideGit: -base outside a git repository says so, in the
+// user's words, instead of git's.
+func TestDiffBaseOutsideGit(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "job.yaml"), []byte("x: 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	t.Setenv("GIT_CEILING_DIRECTORIES", filepath.Dir(dir))
+	var stdout, stderr bytes.Buffer
+	if code := cli.Main([]string{"diff", "-spec", "job.yaml", "-base", "HEAD"}, &stdout, &stderr); code != cli.ExitIO {
+		t.Fatalf("exit %d, want %d: %s", code, cli.ExitIO, stderr.String())
+	}
+	want := "taskgen diff: -base HEAD: the current directory is not in a git repository (run taskgen diff from the repository's checkout, or compare with the snapshots: -out)\n"
+	if stderr.String() != want {
+		t.Errorf("stderr %q, want %q", stderr.String(), want)
+	}
 }
