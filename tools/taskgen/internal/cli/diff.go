@@ -272,7 +272,10 @@ func git(args ...string) ([]byte, error) {
 	out, err := cmd.Output()
 	if err != nil {
 		msg := strings.TrimSpace(stderr.String())
-		if strings.Contains(msg, "does not exist") || strings.Contains(msg, "exists on disk, but not in") || strings.Contains(msg, "not a tree") {
+		// The revision was checked first (checkRevision): an object that is
+		// not valid is a path the revision does not have.
+		if strings.Contains(msg, "does not exist") || strings.Contains(msg, "exists on disk, but not in") || strings.Contains(msg, "not a tree") ||
+			strings.Contains(msg, "Not a valid object name") {
 			return nil, os.ErrNotExist
 		}
 		return nil, fmt.Errorf("git %s: %s", strings.Join(args, " "), msg)

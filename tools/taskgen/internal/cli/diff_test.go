@@ -39,6 +39,8 @@ func TestDiff(t *testing.T) {
 
 	v2 := strings.Replace(v1, "note: {type: string, optional: true, max_len: 100}", "comment: {type: string, optional: true, max_len: 50, renamed_from: note}", 1)
 	os.WriteFile(filepath.Join(specs, "job.yaml"), []byte(v2), 0o644)
+	os.MkdirAll(filepath.Join(dir, "schema2"), 0o755)
+	os.WriteFile(filepath.Join(dir, "schema2", "job.yaml"), []byte(v1), 0o644)
 	t.Chdir(dir)
 	tests := []struct {
 		name string
@@ -56,6 +58,7 @@ func TestDiff(t *testing.T) {
 		{"git", []string{"-spec", "schema/job.yaml", "-base", "HEAD"}, cli.ExitBreaking, []string{"## Model `job`: changes since `HEAD`", "field.note.renamed"}},
 		{"usage", []string{"-spec", "schema"}, cli.ExitUsage, nil},
 		{"bad ref", []string{"-spec", "schema", "-base", "no-such-ref"}, cli.ExitIO, nil},
+		{"a directory the revision lacks", []string{"-spec", "schema2", "-base", "HEAD"}, cli.ExitOK, []string{"## Model `job`: new"}},
 	}
 	stderrs := map[string]string{
 		"bad ref": "taskgen diff: -base no-such-ref: no such revision in this repository (give a branch, a tag or a commit)\n",
