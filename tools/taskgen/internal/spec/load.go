@@ -410,10 +410,9 @@ func (l *loader) errorCodes(n *yaml.Node) {
 		if !ok {
 			continue
 		}
-		msg, ok := l.str(p.val, fmt.Sprintf("the message of error code %q", name))
-		if !ok {
-			continue
-		}
+		// A code whose message is wrong is declared all the same, so that
+		// its uses are not reported as unknown codes too.
+		msg, _ := l.str(p.val, fmt.Sprintf("the message of error code %q", name))
 		c := &ErrorCode{Pos: l.pos(p.key), Name: name, GoName: "ErrorCode" + GoName(name), Message: msg}
 		if l.declare(c.GoName, fmt.Sprintf("error code %q", name), p.key) {
 			l.m.ErrorCodes = append(l.m.ErrorCodes, c)
@@ -1119,7 +1118,7 @@ func (l *loader) statusDetails(nodes map[*Status]map[string]pair) {
 			}
 			switch {
 			case r.Type.Kind == KindString:
-			case r.Type.Kind == KindErrorCode && t.ErrorCode != nil:
+			case r.Type.Kind == KindErrorCode && (t.ErrorCode != nil || t.badErrorCode): // a wrong one is reported where it is
 			case r.Type.Kind == KindErrorCode:
 				l.file = t.Pos.File
 				l.errs = append(l.errs, &Error{Pos: t.Pos, Msg: fmt.Sprintf("status %q timeout fires %q, which requires %q: give the timeout an error_code", s.Name, t.Event.Name, r.Name)})
@@ -1218,8 +1217,8 @@ func (l *loader) timeout(n *yaml.Node, s *Status) *Timeout {
 	k := l.keys(n, what, "after", "to", "event", "error_code")
 	t := &Timeout{Pos: l.pos(n)}
 	if v, ok := k["after"]; ok {
-		t.After, _ = l.duration(v.val, what+" after")
-		if t.After <= 0 {
+		var ok bool
+		if t.After, ok = l.duration(v.val, what+" after"); ok && t.After <= 0 {
 			l.errorf(v.val, "%s after must be a positive duration", what)
 		}
 	} else {
@@ -1227,6 +1226,7 @@ func (l *loader) timeout(n *yaml.Node, s *Status) *Timeout {
 	}
 	if v, ok := k["error_code"]; ok {
 		t.ErrorCode = l.errorCode(v.val, what+" error_code")
+		t.badErrorCode = t.ErrorCode == nil
 	}
 	to, ok := k["to"]
 	if !ok {

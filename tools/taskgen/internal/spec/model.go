@@ -196,6 +196,9 @@ type Timeout struct {
 	To        *Status
 	Event     *Event
 	ErrorCode *ErrorCode
+	// badErrorCode: the spec gave an error_code that is not a declared code
+	// (reported where it is written, not again as a missing one).
+	badErrorCode bool
 }
 
 // Set is a named set of statuses.
