@@ -80,7 +80,9 @@ func evolve(old, new *spec.Model) (*evolution, error) {
 	}
 	ev.noteFields()
 	ev.compareTypes()
-	ev.compareStatuses()
+	if !ev.checkRetired() {
+		ev.compareStatuses()
+	}
 	ev.noteEntryFills()
 	if len(ev.errs) > 0 {
 		return nil, ev.errs
@@ -180,6 +182,76 @@ func (ev *evolution) checkRenamedFrom(olds, news []*spec.Field, typeName string)
 		refused = true
 	}
 	return refused
+}
+
+// checkRetired refuses an entry under retired: that names no status (no
+// event) of the old spec: a typo, or a name that never was, which would
+// otherwise widen the history table's CHECKs for nothing, or move no task
+// while the status meant keeps them (and is refused as a removal). A name
+// the old spec retired already stays valid. Like renamed_from, retired
+// names are checked only against a spec to compare with. It reports
+// whether it refused one.
+func (ev *evolution) checkRetired() bool {
+	old, new := ev.old.m, ev.new.m
+	refused := false
+	check := func(pos spec.Pos, kind, name string, olds, retiredOld, news []string) {
+		if slices.Contains(olds, name) || slices.Contains(retiredOld, name) {
+			return
+		}
+		var removed []string
+		for _, o := range olds {
+			if !slices.Contains(news, o) {
+				removed = append(removed, o)
+			}
+		}
+		msg := fmt.Sprintf("retired %s %q names no %s of %s; its %s are: %s", kind, name, kind, comparedSpec(old), kindPlural(kind), strings.Join(olds, ", "))
+		if len(retiredOld) > 0 {
+			msg += " (retired: " + strings.Join(retiredOld, ", ") + ")"
+		}
+		if s := closest(name, removed); s != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", s)
+		} else if len(removed) > 0 {
+			msg += fmt.Sprintf("; the %s this spec no longer has: %s", kindPlural(kind), strings.Join(removed, ", "))
+		} else {
+			msg += fmt.Sprintf("; this spec has all of them: retired lists the %s that spec has and this one removes, or remove the entry", kindPlural(kind))
+		}
+		ev.fail(pos, msg)
+		refused = true
+	}
+	var oldStatuses, oldRetiredStatuses, newStatuses []string
+	for _, s := range old.Statuses {
+		oldStatuses = append(oldStatuses, s.Name)
+	}
+	for _, r := range old.RetiredStatuses {
+		oldRetiredStatuses = append(oldRetiredStatuses, r.Name)
+	}
+	for _, s := range new.Statuses {
+		newStatuses = append(newStatuses, s.Name)
+	}
+	for _, r := range new.RetiredStatuses {
+		check(r.Pos, "status", r.Name, oldStatuses, oldRetiredStatuses, newStatuses)
+	}
+	var oldEvents, oldRetiredEvents, newEvents []string
+	for _, e := range old.Events {
+		oldEvents = append(oldEvents, e.Name)
+	}
+	for _, r := range old.RetiredEvents {
+		oldRetiredEvents = append(oldRetiredEvents, r.Name)
+	}
+	for _, e := range new.Events {
+		newEvents = append(newEvents, e.Name)
+	}
+	for _, r := range new.RetiredEvents {
+		check(r.Pos, "event", r.Name, oldEvents, oldRetiredEvents, newEvents)
+	}
+	return refused
+}
+
+func kindPlural(kind string) string {
+	if kind == "status" {
+		return "statuses"
+	}
+	return kind + "s"
 }
 
 // comparedSpec names the spec the current one is compared with: the

@@ -223,6 +223,12 @@ func Compare(old, new *spec.Model) *Report {
 			add(AreaGo, "set."+os.Name+".removed", "set `%s` removed (`Is%s`, `%sStatuses`)", os.Name, os.GoName, os.GoName)
 		}
 	}
+	for _, ns := range new.Sets {
+		if setByName(old, ns.Name) == nil {
+			add(AreaGo, "", "set `%s` added (`Is%s`, `%sStatuses`)", ns.Name, ns.GoName, ns.GoName)
+		}
+	}
+	compareAPI(add, old, new)
 	// Behaviour: transitions, timeouts, progress, worker.
 	for _, oe := range old.Events {
 		ne := new.EventByName(oe.Name)
@@ -299,18 +305,111 @@ func Compare(old, new *spec.Model) *Report {
 			if o == n {
 				continue
 			}
-			id := ""
+			id, text := "", fmt.Sprintf("worker %s: %s (was %s)", role.key, n, o)
 			if role.key == "claim" && (statusName(ow.Queue) != statusName(nw.Queue) || statusName(ow.Running) != statusName(nw.Running)) {
-				// Breaking: the tasks running under a lease stay in the
-				// old running status, which no pool renews or sweeps any
-				// more, and those queued in the old queue are not claimed.
 				id = "worker.claim"
-				n += fmt.Sprintf(": workers claim from `%s` and run tasks in `%s` (was `%s` and `%s`)", statusName(nw.Queue), statusName(nw.Running), statusName(ow.Queue), statusName(ow.Running))
+				text = claimText(old, new)
 			}
-			add(AreaBehaviour, id, "worker %s: %s (was %s)", role.key, n, o)
+			add(AreaBehaviour, id, "%s", text)
 		}
 	}
 	return r
+}
+
+// compareAPI reports the changes of the api section: what the HTTP server
+// (taskmodel serve) lets clients do. Removing the section, changing the
+// owner and taking a field out of create break clients that worked
+// before; adding the section or a field to create does not.
+func compareAPI(add func(area, id, format string, a ...any), old, new *spec.Model) {
+	oa, na := old.API, new.API
+	switch {
+	case oa == nil && na == nil:
+		return
+	case oa == nil:
+		add(AreaWire, "", "api section added: clients may create the model's tasks over HTTP (`POST /tasks`)")
+		if na.Owner != nil {
+			add(AreaBehaviour, "", "api owner: `%s`: a user who is not an admin sees the tasks whose `%s` names them (was: admins only)", na.Owner.Name, na.Owner.Name)
+		}
+		return
+	case na == nil:
+		add(AreaWire, "api.removed", "api section removed: clients can no longer create the model's tasks over HTTP (`POST /tasks` refuses the model)")
+		if oa.Owner != nil {
+			add(AreaBehaviour, "api.removed", "api owner: none (was `%s`): only admins see the model's tasks; their owners no longer list or read them", oa.Owner.Name)
+		}
+		return
+	}
+	// The new field each old field is (renamed, maybe), by name.
+	pairs := pairFields(old, new)
+	now := func(f *spec.Field) *spec.Field {
+		for _, c := range pairs {
+			if c.old == f {
+				return c.new
+			}
+		}
+		return nil
+	}
+	switch o, n := oa.Owner, na.Owner; {
+	case o == nil && n != nil:
+		add(AreaBehaviour, "api.owner", "api owner: `%s` (was none): a user who is not an admin now sees the tasks whose `%s` names them (only admins saw the model's tasks)", n.Name, n.Name)
+	case o != nil && n == nil:
+		add(AreaBehaviour, "api.owner", "api owner: none (was `%s`): only admins see the model's tasks; their owners no longer list or read them", o.Name)
+	case o != nil && now(o) != n:
+		hidden := fmt.Sprintf("a task stored before whose `%s` does not name the user its `%s` named", n.Name, o.Name)
+		if c := fieldPair(pairs, n); c != nil && c.old == nil {
+			hidden = fmt.Sprintf("`%s` is new, so every task stored before", n.Name)
+		}
+		add(AreaBehaviour, "api.owner", "api owner: `%s` (was `%s`): the server shows a task to a user who is not an admin only when its `%s` names them; %s vanishes from its owner's listing, and reading it answers 404", n.Name, o.Name, n.Name, hidden)
+	}
+	for _, of := range oa.Create {
+		nf := now(of)
+		if nf == nil || slices.Contains(na.Create, nf) {
+			continue // a field removed is reported as such
+		}
+		add(AreaWire, "api.create."+of.Name+".removed", "api create: field `%s` removed: a client that sends it when creating a task gets 400", nf.Name)
+	}
+	for _, nf := range na.Create {
+		if c := fieldPair(pairs, nf); c != nil && c.old != nil && slices.Contains(oa.Create, c.old) {
+			continue
+		}
+		add(AreaWire, "", "api create: field `%s` added: clients may set it when creating a task", nf.Name)
+	}
+}
+
+// fieldPair is the pair of pairs whose new field is f, or nil.
+func fieldPair(pairs []fieldChange, f *spec.Field) *fieldChange {
+	for i := range pairs {
+		if pairs[i].new == f {
+			return &pairs[i]
+		}
+	}
+	return nil
+}
+
+// claimText is the report's line for a worker claim event that changes
+// the statuses workers claim from or run tasks in. Breaking: the tasks
+// queued in the old queue are not claimed any more, and a task running
+// under a lease stays in the old running status, where the new program's
+// pools renew no lease and sweep none that expired: it is never requeued
+// or failed, as a task whose worker vanished would be.
+func claimText(old, new *spec.Model) string {
+	ow, nw := old.Worker, new.Worker
+	oq, or, nq, nr := statusName(ow.Queue), statusName(ow.Running), statusName(nw.Queue), statusName(nw.Running)
+	s := fmt.Sprintf("worker claim: `%s` (was `%s`): ", nw.Claim.Name, ow.Claim.Name)
+	switch {
+	case oq == nq:
+		s += fmt.Sprintf("workers run the tasks they claim from `%s` in `%s` (they ran them in `%s`)", nq, nr, or)
+	case or == nr:
+		s += fmt.Sprintf("workers claim tasks from `%s` (they claimed from `%s`) and still run them in `%s`", nq, oq, nr)
+	default:
+		s += fmt.Sprintf("workers claim tasks from `%s` and run them in `%s` (they claimed from `%s` and ran them in `%s`)", nq, nr, oq, or)
+	}
+	if oq != nq && new.StatusByName(oq) != nil {
+		s += fmt.Sprintf("; tasks queued in `%s` are no longer claimed", oq)
+	}
+	if or != nr && new.StatusByName(or) != nil {
+		s += fmt.Sprintf("; a task leased in `%s` is never rescued by the new program, which renews and sweeps leases in `%s` only: if its worker stops, it is neither requeued nor failed but stays in `%s` unless something else moves it; let such tasks finish, or move them, before deploying", or, nr, or)
+	}
+	return s
 }
 
 // acknowledge sorts the entries of new's breaking_changes into those

@@ -160,3 +160,92 @@ func TestCompareValueTypeEnumRemoval(t *testing.T) {
 		t.Errorf("unacknowledged %q", got)
 	}
 }
+
+// TestCompareAPI: the api section's changes need no migration but change
+// what clients may do: taking a field out of create (clients sending it
+// get 400) and changing the owner (stored tasks leave their owners'
+// listings) are breaking; adding a field to create or the section is not.
+func TestCompareAPI(t *testing.T) {
+	old := changedSpec(t)
+	tests := []struct {
+		name    string
+		edits   []string
+		want    []string
+		unacked []string
+	}{
+		{"create field removed and added", []string{"create: [tag, note, priority, weight, size, labels]", "create: [tag, note, priority, weight, size, user_id]", "owner: user_id", "owner: note", "create: [tag, note,", "create: [tag,"}, []string{
+			"- api create: field `labels` removed: a client that sends it when creating a task gets 400 (**breaking**: `api.create.labels.removed`)",
+			"- api create: field `note` removed: a client that sends it when creating a task gets 400 (**breaking**: `api.create.note.removed`)",
+			"- api create: field `user_id` added: clients may set it when creating a task\n",
+			"- api owner: `note` (was `user_id`): the server shows a task to a user who is not an admin only when its `note` names them; a task stored before whose `note` does not name the user its `user_id` named vanishes from its owner's listing, and reading it answers 404 (**breaking**: `api.owner`)",
+		}, []string{"api.create.labels.removed", "api.create.note.removed", "api.owner"}},
+		{"owner removed", []string{"  owner: user_id\n", ""}, []string{
+			"- api owner: none (was `user_id`): only admins see the model's tasks; their owners no longer list or read them (**breaking**: `api.owner`)",
+		}, []string{"api.owner"}},
+		{"create field acknowledged", []string{", labels]", "]", "api:\n", "breaking_changes: [api.create.labels.removed]\napi:\n"}, []string{
+			"- api create: field `labels` removed: a client that sends it when creating a task gets 400 (breaking, acknowledged: `api.create.labels.removed`)",
+		}, nil},
+		// A field renamed keeps its place in create and as the owner.
+		{"renamed", []string{"  user_id: {type: string, optional: true, max_len: 100}", "  owner_id: {type: string, optional: true, max_len: 100, renamed_from: user_id}", "owner: user_id", "owner: owner_id", "  labels: {type: list", "  tags: {renamed_from: labels, type: list", ", labels]", ", tags]"}, nil, []string{"field.labels.renamed", "field.user_id.renamed"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := gen.Compare(old, changedSpec(t, tt.edits...))
+			md := r.Markdown("`base.yaml`")
+			for _, want := range tt.want {
+				if !strings.Contains(md, want) {
+					t.Errorf("the report lacks %q:\n%s", want, md)
+				}
+			}
+			if tt.want == nil && strings.Contains(md, "api ") {
+				t.Errorf("want no api change:\n%s", md)
+			}
+			got := r.Unacknowledged()
+			slices.Sort(got)
+			if !slices.Equal(got, tt.unacked) {
+				t.Errorf("unacknowledged %q, want %q\n%s", got, tt.unacked, md)
+			}
+		})
+	}
+	// The section added.
+	i := strings.Index(string(mustRead(t, "testdata/evolve/base.yaml")), "api:\n")
+	noAPI, err := spec.Parse("job.yaml", mustRead(t, "testdata/evolve/base.yaml")[:i], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := gen.Compare(noAPI, old)
+	md := r.Markdown("`base.yaml`")
+	for _, want := range []string{
+		"- api section added: clients may create the model's tasks over HTTP (`POST /tasks`)\n",
+		"- api owner: `user_id`: a user who is not an admin sees the tasks whose `user_id` names them (was: admins only)\n",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("the report lacks %q:\n%s", want, md)
+		}
+	}
+	if len(r.Unacknowledged()) > 0 {
+		t.Errorf("adding the api section is not breaking:\n%s", md)
+	}
+}
+
+// TestCompareSetAdded: a set added is reported with the Go API it adds,
+// not as breaking.
+func TestCompareSetAdded(t *testing.T) {
+	r := gen.Compare(changedSpec(t), changedSpec(t, "fields:\n", "sets:\n  active: {statuses: [QUEUED, RUNNING]}\nfields:\n"))
+	md := r.Markdown("`base.yaml`")
+	if want := "### Go API\n\n- set `active` added (`IsActive`, `ActiveStatuses`)\n"; !strings.Contains(md, want) {
+		t.Errorf("the report lacks %q:\n%s", want, md)
+	}
+	if len(r.Unacknowledged()) > 0 {
+		t.Errorf("adding a set is not breaking:\n%s", md)
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
