@@ -1,8 +1,10 @@
 package tasktype
 
 import (
+	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -108,6 +110,11 @@ type MigrationRefusedError struct {
 	// Broken is every broken rule; nil or one entry when only the first
 	// is known.
 	Broken []BrokenCheck
+	// Before are the migrations (<model>/<name>) the same run applied
+	// before this one was refused, in order: they stay applied, and the
+	// database stays at the last of them. None when the refused migration
+	// was the first the run had to apply: the database is unchanged.
+	Before []string
 }
 
 // BrokenCheck is a data check that stored rows break: how many, and the
@@ -137,10 +144,33 @@ func (e *MigrationRefusedError) Error() string {
 	for i, b := range broken {
 		what[i] = b.text()
 	}
-	if len(what) == 1 {
-		return fmt.Sprintf("migration %s refused: %s; the database is unchanged", e.Migration, what[0])
+	rules := what[0]
+	if len(what) > 1 {
+		rules = fmt.Sprintf("%d rules are broken: %s", len(what), strings.Join(what, "; "))
 	}
-	return fmt.Sprintf("migration %s refused: %d rules are broken: %s; the database is unchanged", e.Migration, len(what), strings.Join(what, "; "))
+	state := "the database is unchanged"
+	switch n := len(e.Before); {
+	case n == 1:
+		state = fmt.Sprintf("it changed nothing, and the database stays at migration %s, which this start applied before it", e.Before[0])
+	case n > 1:
+		state = fmt.Sprintf("it changed nothing, and the database stays at migration %s: this start applied %s before it", e.Before[n-1], strings.Join(e.Before, ", "))
+	}
+	// A refused migration was applied nowhere it was refused: a spec
+	// fixed and generated again would only add a migration after it,
+	// which would never run.
+	_, name, _ := strings.Cut(e.Migration, "/")
+	return fmt.Sprintf("migration %s refused: %s; %s. Fix the rows and start again, or fix the spec: a migration generated after this one would never run, so first delete this one's files (migrations/<engine>/%s.sql for every engine and migrations/spec/%s.yaml) if it is the model's newest and no database applied it, then run go generate",
+		e.Migration, rules, state, name, name)
+}
+
+// RefusedAfter returns err with before, the migrations the run applied
+// before it, recorded when err is a *MigrationRefusedError; err otherwise.
+func RefusedAfter(err error, before []string) error {
+	var r *MigrationRefusedError
+	if errors.As(err, &r) && len(before) > 0 {
+		r.Before = slices.Clone(before)
+	}
+	return err
 }
 
 // text says which rule is broken, by how many rows, and names an example.
@@ -195,7 +225,17 @@ func (e *ChangedMigrationError) Error() string {
 // migration was applied with other SQL, and with an *UnknownMigrationError
 // when a model of migrations has a migration applied that migrations does
 // not list (a newer spec of the model migrated the database).
+//
+// It first refuses migrations whose numbering is broken, whatever the
+// database applied: two migrations of a model under one number
+// (*DuplicateMigrationError) or a migration generated from the spec of one
+// that migrations lacks (*MissingMigrationError). A model's migration that
+// the database applied and migrations lacks, while migrations has later
+// ones, is a *MissingMigrationError too.
 func CheckApplied(migrations []Migration, applied map[string]string) error {
+	if err := CheckNumbering(migrations); err != nil {
+		return err
+	}
 	for _, m := range migrations {
 		if sum, ok := applied[m.Name]; ok && sum != m.Checksum() {
 			return &ChangedMigrationError{Migration: m.Name, Applied: sum, Program: m.Checksum()}
@@ -209,11 +249,27 @@ func CheckApplied(migrations []Migration, applied map[string]string) error {
 		last[model] = max(last[model], m.Name)
 	}
 	newest := map[string]string{}
+	var missing []string
 	for name := range applied {
 		model, _, _ := strings.Cut(name, "/")
-		if _, ok := last[model]; ok && !known[name] {
-			newest[model] = max(newest[model], name)
+		if _, ok := last[model]; !ok || known[name] {
+			continue
 		}
+		if number(name) <= number(last[model]) {
+			missing = append(missing, name)
+		}
+		newest[model] = max(newest[model], name)
+	}
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		model, name, _ := strings.Cut(missing[0], "/")
+		err := &MissingMigrationError{Model: model, Migration: name, Program: strings.TrimPrefix(last[model], model+"/"), Applied: true}
+		for _, m := range migrations {
+			if n, ok := strings.CutPrefix(m.Name, model+"/"); ok && number(m.Name) == number(missing[0]) {
+				err.Same = n
+			}
+		}
+		return err
 	}
 	models := make([]string, 0, len(newest))
 	for model := range newest {
@@ -225,4 +281,120 @@ func CheckApplied(migrations []Migration, applied map[string]string) error {
 	slices.Sort(models)
 	model := models[0]
 	return &UnknownMigrationError{Model: model, Database: strings.TrimPrefix(newest[model], model+"/"), Program: strings.TrimPrefix(last[model], model+"/")}
+}
+
+// DuplicateMigrationError is the error of a program whose migrations of a
+// model have two under one number, as when two branches each generated
+// the next migration and both were merged: the later one would make the
+// same change again, or one would be skipped.
+type DuplicateMigrationError struct {
+	Model string
+	// Migrations are the two names (without the model), in order.
+	Migrations [2]string
+}
+
+func (e *DuplicateMigrationError) Error() string {
+	a, b := e.Migrations[0], e.Migrations[1]
+	return fmt.Sprintf("this program's migrations of model %s are broken: %s and %s have the same number %s (two branches each generated one?), so none is applied; keep the one a database has applied, if any, delete the other's files (migrations/<engine>/<name>.sql for every engine and migrations/spec/<name>.yaml), run go generate and build again",
+		e.Model, a, b, a[:min(4, len(a))])
+}
+
+// MissingMigrationError is the error of a migration of a model that this
+// program lacks although it has later ones: the migration was deleted
+// from the program. Applied tells that the database applied it; otherwise
+// Needed, a migration of the program, was generated from its spec.
+type MissingMigrationError struct {
+	Model string
+	// Migration is the missing migration's name (without the model), and
+	// Program the newest this program knows.
+	Migration, Program string
+	// Applied is set when the database applied the missing migration.
+	Applied bool
+	// Same is this program's migration under the missing one's number,
+	// if any.
+	Same string
+	// Needed is the program's migration generated from the missing
+	// one's spec, when the database did not apply it.
+	Needed string
+}
+
+func (e *MissingMigrationError) Error() string {
+	fix := "restore its files from version control (a migration is never deleted once others follow it), run go generate and build again"
+	if !e.Applied {
+		return fmt.Sprintf("this program's migrations of model %s are broken: they lack migration %s, from whose spec %s was generated, so none is applied: %s", e.Model, e.Migration, e.Needed, fix)
+	}
+	same := ""
+	if e.Same != "" {
+		same = fmt.Sprintf(", and has %s under its number", e.Same)
+	}
+	return fmt.Sprintf("the database has applied migration %s of model %s, which this program does not have although its migrations of %s go on to %s%s; nothing is applied: %s (if another migration under its number replaced it, a database that applied the old one cannot follow: keep the one databases applied)",
+		e.Migration, e.Model, e.Model, e.Program, same, fix)
+}
+
+// number is the number a migration's name (<model>/NNNN_slug, or
+// NNNN_slug) starts with; -1 when it has none.
+func number(name string) int {
+	if i := strings.IndexByte(name, '/'); i >= 0 {
+		name = name[i+1:]
+	}
+	n, err := strconv.Atoi(name[:min(4, len(name))])
+	if err != nil || len(name) < 5 || name[4] != '_' {
+		return -1
+	}
+	return n
+}
+
+// fromSpecMarker starts the line of a generated migration's header that
+// names the migration whose spec snapshot it was generated from:
+// "-- from the spec of 0009_x to migrations/spec/0012_y.yaml:".
+const fromSpecMarker = "-- from the spec of "
+
+// CheckNumbering checks that migrations, each model's in order, have no
+// two under one number (*DuplicateMigrationError) and lack none that a
+// later one was generated from (*MissingMigrationError): a program built
+// from a broken migrations directory is refused before it applies
+// anything. (A model's numbering may skip numbers of one engine: those of
+// the migrations of other engines, or of a worker section the model does
+// not have.)
+func CheckNumbering(migrations []Migration) error {
+	known := map[string]bool{}
+	first := map[string]int{}
+	byNumber := map[string]string{} // <model>/NNNN: name
+	for _, m := range migrations {
+		known[m.Name] = true
+		model, name, _ := strings.Cut(m.Name, "/")
+		n := number(m.Name)
+		if n < 0 {
+			continue
+		}
+		if _, ok := first[model]; !ok {
+			first[model] = n
+		}
+		key := model + "/" + name[:4]
+		if other, ok := byNumber[key]; ok {
+			pair := [2]string{other, name}
+			slices.Sort(pair[:])
+			return &DuplicateMigrationError{Model: model, Migrations: pair}
+		}
+		byNumber[key] = name
+	}
+	for _, m := range migrations {
+		model, name, _ := strings.Cut(m.Name, "/")
+		i := strings.Index(m.SQL, "\n"+fromSpecMarker)
+		if i < 0 {
+			continue
+		}
+		from, _, _ := strings.Cut(m.SQL[i+1+len(fromSpecMarker):], " ")
+		if n := number(from); n < 0 || n < first[model] || known[model+"/"+from] {
+			continue // the model's first migration of the engine comes after it (MySQL's schema)
+		}
+		last := ""
+		for _, o := range migrations {
+			if n, ok := strings.CutPrefix(o.Name, model+"/"); ok {
+				last = max(last, n)
+			}
+		}
+		return &MissingMigrationError{Model: model, Migration: from, Program: last, Needed: name}
+	}
+	return nil
 }

@@ -27,7 +27,9 @@ const migrationLock = `CONCAT('taskmodel:', SHA1(DATABASE()))`
 // applied a migration of one of the models that migrations does not know
 // (a newer spec migrated it). A migration's data checks run first, and one
 // that finds rows breaking its rule refuses it
-// (*tasktype.MigrationRefusedError) with nothing changed.
+// (*tasktype.MigrationRefusedError), changing nothing itself. Migrations
+// whose numbering is broken (tasktype.CheckNumbering) are refused before
+// any is applied.
 //
 // MySQL and MariaDB commit each schema change (CREATE, ALTER, DROP) as it
 // runs: a migration is not one transaction. Migrate runs its statements
@@ -83,14 +85,16 @@ func MigrateReport(ctx context.Context, db *sql.DB, migrations []tasktype.Migrat
 	if err := tasktype.CheckApplied(migrations, applied); err != nil {
 		return err
 	}
+	var now []string // applied by this run: a refusal after them says so
 	for _, m := range migrations {
 		if _, ok := applied[m.Name]; ok {
 			continue // CheckApplied compared its checksum
 		}
 		start := time.Now()
 		if err := apply(ctx, conn, m); err != nil {
-			return err
+			return tasktype.RefusedAfter(err, now)
 		}
+		now = append(now, m.Name)
 		if report != nil {
 			report(m, time.Since(start))
 		}

@@ -127,6 +127,10 @@ func TestMigrations(t *testing.T) {
 				tasktype.Migration{SQL: "ALTER TABLE job ADD COLUMN other INT;"}.Checksum()[:12] + "); applied migrations are never rewritten: run the program that applied it, or restore the migration's file"},
 		{"older program", jobs()[:1],
 			"the database is at migration 0003_short_note of model job, newer than this program, whose spec of job ends at 0001_schema: run a build of the newer spec"},
+		{"missing from the program", []tasktype.Migration{jobs()[0], jobs()[2]},
+			"the database has applied migration 0002_at of model job, which this program does not have although its migrations of job go on to 0003_short_note; nothing is applied: restore its files from version control (a migration is never deleted once others follow it), run go generate and build again (if another migration under its number replaced it, a database that applied the old one cannot follow: keep the one databases applied)"},
+		{"two under one number", append(jobs(), tasktype.Migration{Name: "job/0003_add_x", SQL: "ALTER TABLE job ADD COLUMN x INT NULL;\n"}),
+			"this program's migrations of model job are broken: 0003_add_x and 0003_short_note have the same number 0003 (two branches each generated one?), so none is applied; keep the one a database has applied, if any, delete the other's files (migrations/<engine>/<name>.sql for every engine and migrations/spec/<name>.yaml), run go generate and build again"},
 		{"same", jobs(), ""},
 	}
 	for _, tt := range tests {
@@ -163,22 +167,40 @@ func TestAppliedMigrationsNeverMigrated(t *testing.T) {
 	}
 }
 
+// TestMigrationRefused: a refused migration names the broken rule and
+// what is true of the database: unchanged, or at the migration the same
+// start applied before it.
 func TestMigrationRefused(t *testing.T) {
 	ctx := context.Background()
-	url := mysqltest.Database(t)
-	db := open(t, url, jobs()[:2])
-	if _, err := db.Exec(`INSERT INTO job (id, note) VALUES ('b', 'too long'), ('a', 'longer still'), ('c', 'ok')`); err != nil {
-		t.Fatal(err)
+	rule := `migration job/0003_short_note refused: job.note: 2 tasks break the rule "at most 5 characters" (for example task a); `
+	advice := ". Fix the rows and start again, or fix the spec: a migration generated after this one would never run, so first delete this one's files (migrations/<engine>/0003_short_note.sql for every engine and migrations/spec/0003_short_note.yaml) if it is the model's newest and no database applied it, then run go generate"
+	tests := []struct {
+		name    string
+		applied int // migrations applied before the rows are written
+		want    string
+	}{
+		{"the first to apply", 2, rule + "the database is unchanged" + advice},
+		{"after one the start applied", 1, rule + "it changed nothing, and the database stays at migration job/0002_at, which this start applied before it" + advice},
 	}
-	want := `migration job/0003_short_note refused: job.note: 2 tasks break the rule "at most 5 characters" (for example task a); the database is unchanged`
-	if err := mysql.Migrate(ctx, db, jobs()); errText(err) != want {
-		t.Fatalf("Migrate = %v\nwant %s", err, want)
-	}
-	if _, err := db.Exec(`UPDATE job SET note = 'short' WHERE id IN ('a', 'b')`); err != nil {
-		t.Fatal(err)
-	}
-	if err := mysql.Migrate(ctx, db, jobs()); err != nil {
-		t.Fatal(err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db := open(t, mysqltest.Database(t), jobs()[:tt.applied])
+			if _, err := db.Exec(`INSERT INTO job (id, note) VALUES ('b', 'too long'), ('a', 'longer still'), ('c', 'ok')`); err != nil {
+				t.Fatal(err)
+			}
+			if err := mysql.Migrate(ctx, db, jobs()); errText(err) != tt.want {
+				t.Fatalf("Migrate = %v\nwant %s", err, tt.want)
+			}
+			if sums, err := mysql.Applied(ctx, db); err != nil || len(sums) != 2 {
+				t.Fatalf("applied after the refusal: %v, %v; want the first two", sums, err)
+			}
+			if _, err := db.Exec(`UPDATE job SET note = 'short' WHERE id IN ('a', 'b')`); err != nil {
+				t.Fatal(err)
+			}
+			if err := mysql.Migrate(ctx, db, jobs()); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }
 

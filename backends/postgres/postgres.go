@@ -128,6 +128,7 @@ func MigrateReport(ctx context.Context, pool *pgxpool.Pool, migrations []tasktyp
 	if err := tasktype.CheckApplied(migrations, applied); err != nil {
 		return err
 	}
+	var now []string // applied by this run: a refusal after them says so
 	for _, m := range migrations {
 		if _, ok := applied[m.Name]; ok {
 			continue // CheckApplied compared its checksum
@@ -138,7 +139,10 @@ func MigrateReport(ctx context.Context, pool *pgxpool.Pool, migrations []tasktyp
 			report(m, time.Since(start))
 		}
 		if err != nil {
-			return err
+			return tasktype.RefusedAfter(err, now)
+		}
+		if done {
+			now = append(now, m.Name)
 		}
 	}
 	return validatePending(ctx, conn.Conn(), migrations)

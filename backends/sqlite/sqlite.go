@@ -132,7 +132,9 @@ const migrationsTable = `CREATE TABLE IF NOT EXISTS taskmodel_migrations (
 // has applied a migration of one of the models that migrations does not
 // know (a newer spec migrated it). A migration's data checks run first in
 // its transaction, and one that finds rows breaking its rule refuses it
-// (*tasktype.MigrationRefusedError) with nothing changed.
+// (*tasktype.MigrationRefusedError), changing nothing itself. Migrations
+// whose numbering is broken (tasktype.CheckNumbering) are refused before
+// any is applied.
 //
 // A migration runs with foreign keys off, as SQLite's way to change a table
 // (create the new one, copy, drop the old, rename) needs: dropping a task
@@ -158,6 +160,7 @@ func MigrateReport(ctx context.Context, db *sql.DB, migrations []tasktype.Migrat
 	if err := tasktype.CheckApplied(migrations, applied); err != nil {
 		return err
 	}
+	var now []string // applied by this run: a refusal after them says so
 	for _, m := range migrations {
 		if _, ok := applied[m.Name]; ok {
 			continue // CheckApplied compared its checksum
@@ -165,7 +168,10 @@ func MigrateReport(ctx context.Context, db *sql.DB, migrations []tasktype.Migrat
 		start := time.Now()
 		done, err := apply(ctx, db, m)
 		if err != nil {
-			return err
+			return tasktype.RefusedAfter(err, now)
+		}
+		if done {
+			now = append(now, m.Name)
 		}
 		if done && report != nil {
 			report(m, time.Since(start))

@@ -65,7 +65,9 @@ func TestMigrateUpRefused(t *testing.T) {
 			code, stdout, stderr := runApp(t, job, append([]string{"migrate", "up"}, flags...)...)
 			refused := &tasktype.MigrationRefusedError{Migration: "job/0003_short_notes",
 				Check: tasktype.MigrationCheck{Subject: "job.note", Rule: "at most 10 characters", Rows: "tasks"},
-				Count: 1, Example: "00000000-0000-0000-0000-000000000001"}
+				Count: 1, Example: "00000000-0000-0000-0000-000000000001",
+				// The same start applied the two before it.
+				Before: []string{"job/0001_schema", "job/0002_rows"}}
 			if code != ExitFailure || stderr != "taskmodel: "+refused.Error()+"\n" {
 				t.Errorf("up: exit %d, stderr %q\nwant exit 1 and %q", code, stderr, "taskmodel: "+refused.Error()+"\n")
 			}

@@ -155,6 +155,17 @@ func readHistory(m *spec.Model, dir string, opts *gen.Options) error {
 		return err
 	}
 	opts.Snapshot = snap
+	h, err := readMigrations(dir)
+	if err != nil {
+		return err
+	}
+	opts.History = h
+	return nil
+}
+
+// readMigrations reads the migrations and spec snapshots the package
+// directory dir holds.
+func readMigrations(dir string) (*gen.History, error) {
 	h := &gen.History{Migrations: map[gen.Engine]map[string][]byte{}, Specs: map[string][]byte{}}
 	read := func(sub, ext string, into map[string][]byte) error {
 		entries, err := os.ReadDir(filepath.Join(dir, gen.MigrationsDir, sub))
@@ -180,14 +191,13 @@ func readHistory(m *spec.Model, dir string, opts *gen.Options) error {
 	for _, e := range gen.Engines {
 		h.Migrations[e] = map[string][]byte{}
 		if err := read(string(e), ".sql", h.Migrations[e]); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if err := read("spec", ".yaml", h.Specs); err != nil {
-		return err
+		return nil, err
 	}
-	opts.History = h
-	return nil
+	return h, nil
 }
 
 // writeSQLC writes the sqlc.yaml that compiles the models' queries: dirs[i]

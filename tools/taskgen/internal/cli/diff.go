@@ -231,6 +231,15 @@ func diffBase(m *spec.Model, dirMode bool, out, base string) (*spec.Model, strin
 	if dirMode {
 		dir = filepath.Join(out, m.Package)
 	}
+	// The next migration is generated over these: a numbering that
+	// generation refuses is refused here too.
+	h, err := readMigrations(dir)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := h.CheckNumbering(); err != nil {
+		return nil, "", err
+	}
 	snaps, err := filepath.Glob(filepath.Join(dir, gen.MigrationsDir, "spec", "*.yaml"))
 	if err != nil {
 		return nil, "", err

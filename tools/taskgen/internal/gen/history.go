@@ -3,6 +3,7 @@ package gen
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -106,6 +107,9 @@ func (g *generator) migrationChain(h *History, snapshot []byte) (map[Engine][]fr
 			last = max(last, migrationNumber(name))
 		}
 	}
+	if err := h.CheckNumbering(); err != nil {
+		return nil, nil, err
+	}
 	var base string
 	for name, data := range h.Specs {
 		specs[name] = data
@@ -190,4 +194,98 @@ func hasSuffix(fs []frozen, suffix string) bool {
 		}
 	}
 	return false
+}
+
+// CheckNumbering refuses a history whose numbering is broken: two
+// migrations of one engine (or two spec snapshots) under one number, as
+// when two branches each changed the spec and each got the next number, or
+// a number no migration has, as when a migration other than the newest was
+// deleted. Either would have taskgen append a migration over a chain that
+// no database can apply (a change made twice, or a column that was never
+// added).
+func (h *History) CheckNumbering() error {
+	dirs := make([]string, 0, len(Engines)+1)
+	names := map[string][]string{}
+	for _, e := range Engines {
+		dirs = append(dirs, string(e))
+		for name := range h.Migrations[e] {
+			names[string(e)] = append(names[string(e)], name)
+		}
+	}
+	dirs = append(dirs, "spec")
+	for name := range h.Specs {
+		names["spec"] = append(names["spec"], name)
+	}
+	present := map[int][]string{} // number: the names of every engine's migrations under it
+	for _, dir := range dirs {
+		sort.Strings(names[dir])
+		byNumber := map[int]string{}
+		for _, name := range names[dir] {
+			if !reMigrationName.MatchString(name) {
+				continue // refused by the caller, with its path
+			}
+			n := migrationNumber(name)
+			if other, ok := byNumber[n]; ok {
+				return duplicateError(other, name)
+			}
+			byNumber[n] = name
+			if dir == "spec" {
+				continue
+			}
+			if !slices.Contains(present[n], name) {
+				present[n] = append(present[n], name)
+				sort.Strings(present[n])
+			}
+		}
+	}
+	last := 0
+	for n := range present {
+		last = max(last, n)
+	}
+	for n := 1; n < last; n++ {
+		if _, ok := present[n]; ok || skippedWorkerNumber(n, present) {
+			continue
+		}
+		before, after := "", ""
+		for m := n - 1; m > 0 && before == ""; m-- {
+			if len(present[m]) > 0 {
+				before = present[m][0]
+			}
+		}
+		for m := n + 1; after == ""; m++ {
+			if len(present[m]) > 0 {
+				after = present[m][0]
+			}
+		}
+		jump := "migration " + after + " is the first"
+		if before != "" {
+			jump = "the numbers jump from " + before + " to " + after
+		}
+		return fmt.Errorf("%s holds no migration numbered %04d (%s): a migration other than the newest was deleted, and the ones after it were generated over its changes, so no database could apply them; migrations are never deleted once others follow them: restore migration %04d's files (%s/<engine>/%04d_*.sql for every engine and %s/spec/%04d_*.yaml) from version control",
+			MigrationsDir, n, jump, n, MigrationsDir, n, MigrationsDir, n)
+	}
+	return nil
+}
+
+// skippedWorkerNumber reports whether number n, which no migration has, is
+// that of a worker migration of migrationList that a model without a worker
+// section skipped when it was generated first: the migrations around it
+// are those of migrationList under their own numbers.
+func skippedWorkerNumber(n int, present map[int][]string) bool {
+	if n > len(migrationList) || !migrationList[n-1].worker {
+		return false
+	}
+	for m := n + 1; m <= len(migrationList); m++ {
+		if names, ok := present[m]; ok {
+			return slices.Contains(names, migrationList[m-1].name)
+		}
+	}
+	return false
+}
+
+// duplicateError is the error of two migrations a and b, a sorting first,
+// under one number.
+func duplicateError(a, b string) error {
+	return fmt.Errorf("migrations %s and %s have the same number %s (two branches each changed the spec and each got the next migration?); each number is one migration, applied once. Keep the one already applied to a database, if any; delete the other's files (%s/<engine>/<name>.sql for every engine and %s/spec/<name>.yaml), then run go generate again: the spec's changes that the deleted migration held become the next migration",
+		a, b, a[:4], MigrationsDir, MigrationsDir)
 }

@@ -1,0 +1,109 @@
+package cli_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/taskmodel/taskmodel/tools/taskgen/internal/cli"
+)
+
+// TestBrokenNumbering: a migrations directory whose numbering is broken
+// (two migrations under one number, as two merged branches leave it, or a
+// number deleted while later ones stay) is refused by generation and by
+// taskgen diff alike, naming the migrations and what to do, and nothing is
+// written.
+func TestBrokenNumbering(t *testing.T) {
+	const v1 = "model: job\nstatuses:\n  A: {initial: true}\n  B: {terminal: true}\nevents:\n  go: {from: A, to: B}\nfields:\n  note: {type: string, optional: true}\n"
+	v2 := v1 + "  note_a: {type: string, optional: true}\n"
+	dup := "taskgen: job: migrations 0011_add_note_a and 0011_add_note_b have the same number 0011 (two branches each changed the spec and each got the next migration?); each number is one migration, applied once. Keep the one already applied to a database, if any; delete the other's files (migrations/<engine>/<name>.sql for every engine and migrations/spec/<name>.yaml), then run go generate again: the spec's changes that the deleted migration held become the next migration\n"
+	gap := "taskgen: job: migrations holds no migration numbered 0011 (the numbers jump from 0010_traceparent to 0012_add_note_a): a migration other than the newest was deleted, and the ones after it were generated over its changes, so no database could apply them; migrations are never deleted once others follow them: restore migration 0011's files (migrations/<engine>/0011_*.sql for every engine and migrations/spec/0011_*.yaml) from version control\n"
+	tests := []struct {
+		name    string
+		corrupt func(t *testing.T, mig string)
+		want    string
+	}{
+		{"two migrations under one number", func(t *testing.T, mig string) {
+			// The other branch's migration, under the same number.
+			each(t, mig, "0011_add_note_a", func(path string, data []byte) {
+				os.WriteFile(strings.Replace(path, "note_a", "note_b", 1), data, 0o644)
+			})
+		}, dup},
+		{"a number missing", func(t *testing.T, mig string) {
+			// As when 0011 is deleted while 0012 stays.
+			each(t, mig, "0011_add_note_a", func(path string, data []byte) {
+				os.Remove(path)
+				os.WriteFile(strings.Replace(path, "0011_", "0012_", 1), data, 0o644)
+			})
+		}, gap},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/d\n"), 0o644)
+			specs, out := filepath.Join(dir, "schema"), filepath.Join(dir, "gen")
+			os.MkdirAll(specs, 0o755)
+			generate := func(spec string) (int, string) {
+				os.WriteFile(filepath.Join(specs, "job.yaml"), []byte(spec), 0o644)
+				var stderr bytes.Buffer
+				return cli.Run([]string{"-spec", specs, "-out", out, "-sqlc", filepath.Join(dir, "sqlc.yaml")}, &stderr), stderr.String()
+			}
+			for _, spec := range []string{v1, v2} {
+				if code, stderr := generate(spec); code != cli.ExitOK {
+					t.Fatalf("generate: %d %s", code, stderr)
+				}
+			}
+			mig := filepath.Join(out, "job", "migrations")
+			tt.corrupt(t, mig)
+			before := listing(t, out)
+			// A later change of the spec: generation would append a
+			// migration over the broken chain.
+			if code, stderr := generate(v2 + "  note_c: {type: string, optional: true}\n"); code != cli.ExitIO || stderr != tt.want {
+				t.Errorf("generate: exit %d, stderr:\n%s\nwant exit %d, stderr:\n%s", code, stderr, cli.ExitIO, tt.want)
+			}
+			if after := listing(t, out); after != before {
+				t.Errorf("generation wrote files:\n%s\nwas:\n%s", after, before)
+			}
+			var stdout, stderr bytes.Buffer
+			t.Chdir(dir)
+			code := cli.Main([]string{"diff", "-spec", "schema", "-out", "gen"}, &stdout, &stderr)
+			if want := strings.Replace(tt.want, "taskgen: ", "taskgen diff: ", 1); code != cli.ExitIO || stderr.String() != want {
+				t.Errorf("diff: exit %d, stderr:\n%s\nwant exit %d, stderr:\n%s", code, stderr.String(), cli.ExitIO, want)
+			}
+		})
+	}
+}
+
+// each calls f with every file of migration name in the migrations
+// directory mig, each engine's and the spec snapshot.
+func each(t *testing.T, mig, name string, f func(path string, data []byte)) {
+	t.Helper()
+	paths, _ := filepath.Glob(filepath.Join(mig, "*", name+".*"))
+	if len(paths) != 4 {
+		t.Fatalf("%s: %d files, want 4: %v", name, len(paths), paths)
+	}
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f(p, data)
+	}
+}
+
+// listing lists the files under dir with their lengths.
+func listing(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			data, _ := os.ReadFile(p)
+			b.WriteString(p + " " + strconv.Itoa(len(data)) + "\n")
+		}
+		return err
+	})
+	return b.String()
+}
