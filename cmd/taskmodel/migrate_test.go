@@ -420,7 +420,7 @@ func TestMigrate(t *testing.T) {
 					tamper:  insert,
 					undo:    "DELETE FROM taskmodel_migrations WHERE name = 'training/9999_future'",
 					line:    "training/9999_future unknown",
-					message: (&tasktype.UnknownMigrationError{Model: "training", Database: "9999_future", Program: lastTraining}).Error(),
+					message: "the database is at migration 9999_future of model training, which this taskmodel does not have (its training ends at " + lastTraining + "): a newer version of taskmodel migrated it; run that version or a newer one",
 				},
 				{
 					name:    "changed SQL",

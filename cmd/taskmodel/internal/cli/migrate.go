@@ -425,8 +425,30 @@ func refusal(migrations []tasktype.Migration, applied []tasktype.AppliedMigratio
 	for _, a := range applied {
 		sums[a.Name] = a.Checksum
 	}
-	return tasktype.CheckApplied(migrations, sums)
+	return newerTaskmodel(tasktype.CheckApplied(migrations, sums))
 }
+
+// newerTaskmodel says a *tasktype.UnknownMigrationError in the words of a
+// taskmodel user: the built-in models' specs come with taskmodel, so a
+// database a newer spec migrated was migrated by a newer taskmodel.
+func newerTaskmodel(err error) error {
+	var unknown *tasktype.UnknownMigrationError
+	if errors.As(err, &unknown) {
+		return newerTaskmodelError{unknown}
+	}
+	return err
+}
+
+type newerTaskmodelError struct {
+	*tasktype.UnknownMigrationError
+}
+
+func (e newerTaskmodelError) Error() string {
+	return fmt.Sprintf("the database is at migration %s of model %s, which this taskmodel does not have (its %s ends at %s): a newer version of taskmodel migrated it; run that version or a newer one",
+		e.Database, e.Model, e.Model, e.Program)
+}
+
+func (e newerTaskmodelError) Unwrap() error { return e.UnknownMigrationError }
 
 func (a *App) migrateStatus(ctx context.Context) error {
 	in, err := a.inspect(ctx)

@@ -132,7 +132,7 @@ func TestMigrationStates(t *testing.T) {
 		{"newer migrations after their model's, other models at the end",
 			[]tasktype.AppliedMigration{applied("a/0001_x", "a/0001_x"), applied("a/0003_z", "z"), applied("a/0004_w", "w"), applied("c/0001_x", "c"), applied("b/0001_x", "b/0001_x")},
 			[]string{"a/0001_x applied", "a/0002_y pending", "a/0003_z unknown", "a/0004_w unknown", "b/0001_x applied", "b/0002_y pending", "c/0001_x other"},
-			"the database is at migration 0004_w of model a, newer than this program, whose spec of a ends at 0002_y: run a build of the newer spec"},
+			"the database is at migration 0004_w of model a, which this taskmodel does not have (its a ends at 0002_y): a newer version of taskmodel migrated it; run that version or a newer one"},
 		{"changed SQL", []tasktype.AppliedMigration{applied("a/0001_x", "other SQL")},
 			[]string{"a/0001_x changed", "a/0002_y pending", "b/0001_x pending", "b/0002_y pending"},
 			(&tasktype.ChangedMigrationError{Migration: "a/0001_x", Applied: m("other SQL").Checksum(), Program: m("a/0001_x").Checksum()}).Error()},
