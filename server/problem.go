@@ -123,6 +123,14 @@ func toProblem(err error) *Problem {
 			fmt.Sprintf("a task of task_type %s is in %s %q, which this server's spec does not declare (it allows %s); a newer version of the server likely wrote it, while a deploy is under way: retry once every instance runs the newer version",
 				ue.Table, what, ue.Value, strings.Join(ue.Allowed, ", ")))
 	}
+	var sv *backends.StoredValueError
+	if errors.As(err, &sv) {
+		// A value type stored in the task's JSON holds an enum value the
+		// spec no longer (or does not yet) declare: the task cannot be
+		// read until the value is declared again or rewritten.
+		return problem(http.StatusServiceUnavailable, "undeclared-value", "Task holds a value this version does not declare",
+			"a task holds a value this server cannot read: "+sv.Error())
+	}
 	var te tasktype.TransitionInfoer
 	if errors.As(err, &te) {
 		t := te.Transition()

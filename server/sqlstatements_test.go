@@ -158,3 +158,20 @@ func stripLiterals(q string) string {
 	}
 	return b.String()
 }
+
+// TestStoredValueProblem: a task whose stored value type holds an enum
+// value the spec does not declare is a 503 undeclared-value naming the
+// type, the field, the value and what is allowed, never a 500.
+func TestStoredValueProblem(t *testing.T) {
+	err := fmt.Errorf("history: %w", &backends.StoredValueError{Type: "Entry", Item: 0, Field: "begin_status", Value: "PAUSED", Allowed: []string{"NEW", "DONE"}})
+	p := toProblem(err)
+	if p.Status != http.StatusServiceUnavailable || p.Type != ProblemTypeBase+"undeclared-value" {
+		t.Fatalf("%d %s, want 503 undeclared-value", p.Status, p.Type)
+	}
+	want := `a task holds a value this server cannot read: item 0: field begin_status of type Entry holds "PAUSED", which this program's spec does not declare (it allows NEW, DONE); ` +
+		`the value was likely stored before the spec removed it (a migration checks the values of the model's own columns, not those inside a value type's JSON), ` +
+		`unless a program built from a newer spec stored it: declare the value again, or rewrite the stored values that hold it`
+	if p.Detail != want {
+		t.Errorf("detail %q\nwant %q", p.Detail, want)
+	}
+}
