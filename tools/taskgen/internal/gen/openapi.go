@@ -132,12 +132,14 @@ func (o *openapi) document(models []*spec.Model) obj {
 		"Unauthorized": problem("No valid bearer token."),
 		"NotFound":     problem("No such task (or it belongs to another user)."),
 		"Conflict":     problem("The task's status does not allow this; allowed_actions lists what it allows."),
+		"Unavailable": problem("Try again later: a task this request reads is in a status, or holds a value, that this server's spec does not declare " +
+			"(undeclared-value: a newer version wrote it during a deploy), or the database asked to retry (busy)."),
 	}
 	rref := func(name string) obj { return obj{"$ref": "#/components/responses/" + name} }
 	errs := func(codes ...string) obj {
 		out := obj{}
 		for _, c := range codes {
-			out[c] = rref(map[string]string{"400": "BadRequest", "401": "Unauthorized", "404": "NotFound", "409": "Conflict"}[c])
+			out[c] = rref(map[string]string{"400": "BadRequest", "401": "Unauthorized", "404": "NotFound", "409": "Conflict", "503": "Unavailable"}[c])
 		}
 		return out
 	}
@@ -175,7 +177,7 @@ func (o *openapi) document(models []*spec.Model) obj {
 	}
 	tasks := obj{
 		"get": op("listTasks", "List tasks across models, newest first.",
-			with(errs("400", "401"), "200", jsonBody("The page of tasks.", obj{"type": "array", "items": ref("ListRow")})),
+			with(errs("400", "401", "503"), "200", jsonBody("The page of tasks.", obj{"type": "array", "items": ref("ListRow")})),
 			obj{"parameters": listParams}),
 	}
 	if len(createRefs) > 0 {
@@ -184,20 +186,20 @@ func (o *openapi) document(models []*spec.Model) obj {
 			desc += " (default " + DefaultTaskType + ")"
 		}
 		tasks["post"] = op("createTask", "Create a task.",
-			with(errs("400", "401", "404"), "201", jsonBody("The new task, in its initial status.", ref("Task"))),
+			with(errs("400", "401", "404", "503"), "201", jsonBody("The new task, in its initial status.", ref("Task"))),
 			obj{"requestBody": obj{"required": true, "description": desc + "; any other field is refused.",
 				"content": obj{"application/json": obj{"schema": obj{"oneOf": createRefs}}}}})
 	}
 	paths := obj{
 		"/tasks": tasks,
 		"/tasks/{id}": obj{"get": op("getTask", "Get a task.",
-			with(errs("400", "401", "404"), "200", task), byID())},
+			with(errs("400", "401", "404", "503"), "200", task), byID())},
 		"/tasks/{id}/history": obj{"get": op("getTaskHistory", "The task's changes of status, oldest first.",
-			with(errs("400", "401", "404"), "200", jsonBody("The history.", obj{"type": "array", "items": ref("HistoryEntry")})), byID())},
+			with(errs("400", "401", "404", "503"), "200", jsonBody("The history.", obj{"type": "array", "items": ref("HistoryEntry")})), byID())},
 		"/tasks/{id}/cancel": obj{"post": op("cancelTask", "Cancel a task.",
-			with(errs("400", "401", "404", "409"), "200", task), byID())},
+			with(errs("400", "401", "404", "409", "503"), "200", task), byID())},
 		"/tasks/{id}/events": obj{"get": op("streamTaskEvents", "Server-Sent Events: the task after every change.",
-			with(errs("400", "401", "404"), "200", obj{"description": "An event stream; each event's data is the task's JSON (a Task).",
+			with(errs("400", "401", "404", "503"), "200", obj{"description": "An event stream; each event's data is the task's JSON (a Task).",
 				"content": obj{"text/event-stream": obj{"schema": obj{"type": "string"}, "x-event-data": ref("Task")}}}), byID())},
 		"/healthz": obj{"get": op("healthz", "Liveness: the process is up.",
 			obj{"200": obj{"description": "Alive."}}, public)},
@@ -211,12 +213,12 @@ func (o *openapi) document(models []*spec.Model) obj {
 	o.workerPaths(models, paths)
 	if len(uploadReqs) > 0 {
 		paths["/tasks/{id}/upload-urls"] = obj{"post": op("requestUploadURLs", "Signed upload URLs for the task's files.",
-			with(errs("400", "401", "404", "409"), "200", jsonBody("Where to upload each file.", oneOrAny(uploadResps))),
+			with(errs("400", "401", "404", "409", "503"), "200", jsonBody("Where to upload each file.", oneOrAny(uploadResps))),
 			byID(), obj{"requestBody": obj{"required": true, "content": obj{"application/json": obj{"schema": oneOrAny(uploadReqs)}}}})}
 		paths["/tasks/{id}/process"] = obj{"post": op("processTask", "Verify the uploaded files and queue the task.",
-			with(errs("400", "401", "404", "409"), "200", jsonBody("The task: QUEUED, or UPLOAD_FAILED with its error_message when a required file is missing.", ref("Task"))), byID())}
+			with(errs("400", "401", "404", "409", "503"), "200", jsonBody("The task: QUEUED, or UPLOAD_FAILED with its error_message when a required file is missing.", ref("Task"))), byID())}
 		paths["/tasks/{id}/downloads"] = obj{"get": op("getTaskDownloads", "Signed download URLs of the task's outputs.",
-			with(errs("400", "401", "404", "409"), "200", jsonBody("The outputs.", ref("Downloads"))), byID())}
+			with(errs("400", "401", "404", "409", "503"), "200", jsonBody("The outputs.", ref("Downloads"))), byID())}
 	}
 	if hasPipelines(models) {
 		o.pipelinePaths(paths)

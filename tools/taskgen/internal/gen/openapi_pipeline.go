@@ -85,7 +85,7 @@ func (o *openapi) pipelinePaths(paths obj) {
 	problem := func(code, name string) obj { return obj{code: obj{"$ref": "#/components/responses/" + name}} }
 	errs := func(codes ...string) obj {
 		out := obj{}
-		names := map[string]string{"400": "BadRequest", "401": "Unauthorized", "404": "NotFound", "409": "Conflict"}
+		names := map[string]string{"400": "BadRequest", "401": "Unauthorized", "404": "NotFound", "409": "Conflict", "503": "Unavailable"}
 		for _, c := range codes {
 			for k, v := range problem(c, names[c]) {
 				out[k] = v
@@ -127,20 +127,20 @@ func (o *openapi) pipelinePaths(paths obj) {
 		"get": op("listPipelineStages", "The registered stages in order, each with its tasks.",
 			answer("200", "The stages.", array("PipelineStage"), errs("401")), nil, nil),
 		"post": op("registerPipeline", "Register stages and tasks (idempotent; a task's stage is registered with it).",
-			answer("200", "Every stage with its tasks.", array("PipelineStage"), errs("400", "401")), nil,
+			answer("200", "Every stage with its tasks.", array("PipelineStage"), errs("400", "401", "503")), nil,
 			reqObj(obj{"stages": obj{"type": "array", "items": stageIn}, "tasks": obj{"type": "array", "items": taskIn}})),
 	}
 	paths["/pipelines/runs"] = obj{"post": op("startPipelineRun", "Start a run of a registered task.",
-		answer("201", "The run, STARTED.", ref("PipelineRun"), errs("400", "401", "404")), nil,
+		answer("201", "The run, STARTED.", ref("PipelineRun"), errs("400", "401", "404", "503")), nil,
 		reqObj(obj{"stage": text, "task": text, "total_subtasks": count, "message": text, "host": text,
 			"pid": obj{"type": "integer", "minimum": 1}, "ppid": count, "user": obj{"type": "string", "description": "Default: the signed-in user."},
 			"code_version": text, "git_commit": text,
 			"environment": obj{"type": "object", "additionalProperties": obj{"type": []string{"string", "number", "boolean"}}},
 			"script_path": text, "script_filename": text, "log_path": text, "log_filename": text}, "stage", "task"))}
 	paths["/pipelines/runs/{id}"] = obj{"get": op("getPipelineRun", "A run with its subtasks and completion estimate.",
-		answer("200", "The run.", ref("PipelineRunDetail"), errs("400", "401", "404")), run, nil)}
+		answer("200", "The run.", ref("PipelineRunDetail"), errs("400", "401", "404", "503")), run, nil)}
 	runOp := func(id, summary string, body obj) obj {
-		return obj{"post": op(id, summary, answer("200", "The run.", ref("PipelineRun"), errs("400", "401", "404", "409")), run, body)}
+		return obj{"post": op(id, summary, answer("200", "The run.", ref("PipelineRun"), errs("400", "401", "404", "409", "503")), run, body)}
 	}
 	paths["/pipelines/runs/{id}/update"] = runOp("updatePipelineRun", "Report progress on a run (the first report makes it RUNNING).",
 		reqObj(obj{"percent": pct, "message": text}))
@@ -149,9 +149,9 @@ func (o *openapi) pipelinePaths(paths obj) {
 	paths["/pipelines/runs/{id}/fail"] = runOp("failPipelineRun", "Fail a run and its unfinished subtasks.",
 		reqObj(obj{"message": text, "detail": text}, "message"))
 	paths["/pipelines/runs/{id}/subtasks"] = obj{"get": op("listPipelineSubtasks", "The subtasks of a run by number.",
-		answer("200", "The subtasks.", array("PipelineSubtask"), errs("400", "401", "404")), run, nil)}
+		answer("200", "The subtasks.", array("PipelineSubtask"), errs("400", "401", "404", "503")), run, nil)}
 	subOp := func(id, summary, code string, body obj) obj {
-		return obj{"post": op(id, summary, answer(code, "The subtask.", ref("PipelineSubtask"), errs("400", "401", "404", "409")), subtask, body)}
+		return obj{"post": op(id, summary, answer(code, "The subtask.", ref("PipelineSubtask"), errs("400", "401", "404", "409", "503")), subtask, body)}
 	}
 	paths["/pipelines/runs/{id}/subtasks/{n}/start"] = subOp("startPipelineSubtask", "Start subtask n of a run (it becomes the run's current subtask).", "201",
 		reqObj(obj{"name": text, "items_total": count, "message": text}, "name"))
@@ -165,11 +165,11 @@ func (o *openapi) pipelinePaths(paths obj) {
 		reqObj(obj{"message": text}, "message"))
 	stageQ := query("stage", "Keep this stage.", obj{"type": "string"}, false)
 	paths["/pipelines/status"] = obj{"get": op("getPipelineStatus", "Each registered task with its latest run, in order.",
-		answer("200", "The tasks.", array("PipelineTaskStatus"), errs("400", "401", "404")), []any{stageQ}, nil)}
+		answer("200", "The tasks.", array("PipelineTaskStatus"), errs("400", "401", "404", "503")), []any{stageQ}, nil)}
 	paths["/pipelines/active"] = obj{"get": op("listActivePipelineRuns", "The runs STARTED or RUNNING, oldest first.",
 		answer("200", "The runs.", array("PipelineRun"), errs("401")), nil, nil)}
 	paths["/pipelines/history"] = obj{"get": op("getPipelineHistory", "Runs, newest first.",
-		answer("200", "The runs.", array("PipelineRun"), errs("400", "401", "404")), []any{stageQ,
+		answer("200", "The runs.", array("PipelineRun"), errs("400", "401", "404", "503")), []any{stageQ,
 			query("task", "Keep this task.", obj{"type": "string"}, false),
 			query("limit", "At most this many runs.", obj{"type": "integer", "minimum": 1, "maximum": 10000, "default": 50}, false)}, nil)}
 }
