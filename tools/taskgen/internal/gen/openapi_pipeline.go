@@ -125,7 +125,7 @@ func (o *openapi) pipelinePaths(paths obj) {
 		"script_path": text, "script_filename": text, "log_path": text, "log_filename": text}, []string{"stage", "name"}, true)
 	paths["/pipelines/stages"] = obj{
 		"get": op("listPipelineStages", "The registered stages in order, each with its tasks.",
-			answer("200", "The stages.", array("PipelineStage"), errs("401")), nil, nil),
+			answer("200", "The stages.", array("PipelineStage"), errs("401", "503")), nil, nil),
 		"post": op("registerPipeline", "Register stages and tasks (idempotent; a task's stage is registered with it).",
 			answer("200", "Every stage with its tasks.", array("PipelineStage"), errs("400", "401", "503")), nil,
 			reqObj(obj{"stages": obj{"type": "array", "items": stageIn}, "tasks": obj{"type": "array", "items": taskIn}})),
@@ -167,7 +167,7 @@ func (o *openapi) pipelinePaths(paths obj) {
 	paths["/pipelines/status"] = obj{"get": op("getPipelineStatus", "Each registered task with its latest run, in order.",
 		answer("200", "The tasks.", array("PipelineTaskStatus"), errs("400", "401", "404", "503")), []any{stageQ}, nil)}
 	paths["/pipelines/active"] = obj{"get": op("listActivePipelineRuns", "The runs STARTED or RUNNING, oldest first.",
-		answer("200", "The runs.", array("PipelineRun"), errs("401")), nil, nil)}
+		answer("200", "The runs.", array("PipelineRun"), errs("401", "503")), nil, nil)}
 	paths["/pipelines/history"] = obj{"get": op("getPipelineHistory", "Runs, newest first.",
 		answer("200", "The runs.", array("PipelineRun"), errs("400", "401", "404", "503")), []any{stageQ,
 			query("task", "Keep this task.", obj{"type": "string"}, false),

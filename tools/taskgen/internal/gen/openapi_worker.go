@@ -126,6 +126,7 @@ func (o *openapi) workerPaths(models []*spec.Model, paths obj) {
 			"400": obj{"$ref": "#/components/responses/BadRequest"},
 			"401": obj{"$ref": "#/components/responses/Unauthorized"},
 			"403": problem("Not a worker token, or not one of this model."),
+			"503": obj{"$ref": "#/components/responses/Unavailable"},
 		}
 		if lease {
 			r["409"] = problem("The lease no longer holds the task (type urn:taskmodel:problem:lease-lost: expired and taken over, or another token's), or the task was cancelled (current_status).")
