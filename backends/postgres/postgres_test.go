@@ -361,14 +361,17 @@ func TestMigrationNumbering(t *testing.T) {
 		return slices.DeleteFunc(analysis.Migrations(postgres.Engine), func(m tasktype.Migration) bool { return m.Name == "analysis/"+name })
 	}
 	last := strings.TrimPrefix(all[len(all)-1].Name, "analysis/")
+	dup := last[:4] + "_add_x" // a second migration under the newest one's number
+	pair := []string{dup, last}
+	slices.Sort(pair)
 	tests := []struct {
 		name       string
 		applied    []tasktype.Migration // before the program opens the database
 		migrations []tasktype.Migration
 		want       string
 	}{
-		{"two under one number, new database", nil, append(analysis.Migrations(postgres.Engine), tasktype.Migration{Name: "analysis/0016_add_x", SQL: "SELECT 1;"}),
-			"this program's migrations of model analysis are broken: 0016_add_x and " + last + " have the same number 0016 (two branches each generated one?), so none is applied; keep the one a database has applied, if any, delete the other's files (migrations/<engine>/<name>.sql for every engine and migrations/spec/<name>.yaml), run go generate and build again"},
+		{"two under one number, new database", nil, append(analysis.Migrations(postgres.Engine), tasktype.Migration{Name: "analysis/" + dup, SQL: "SELECT 1;"}),
+			"this program's migrations of model analysis are broken: " + pair[0] + " and " + pair[1] + " have the same number " + last[:4] + " (two branches each generated one?), so none is applied; keep the one a database has applied, if any, delete the other's files (migrations/<engine>/<name>.sql for every engine and migrations/spec/<name>.yaml), run go generate and build again"},
 		{"deleted, new database", nil, without("0009_change_tool_id_and_change_agents"),
 			"this program's migrations of model analysis are broken: they lack migration 0009_change_tool_id_and_change_agents, from whose spec " + last + " was generated, so none is applied: restore its files from version control (a migration is never deleted once others follow it), run go generate and build again"},
 		{"deleted, applied by the database", all, without("0011_traceparent"),
