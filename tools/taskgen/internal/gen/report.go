@@ -224,8 +224,20 @@ func Compare(old, new *spec.Model) *Report {
 		}
 	}
 	for _, ns := range new.Sets {
-		if setByName(old, ns.Name) == nil {
+		os := setByName(old, ns.Name)
+		if os == nil {
 			add(AreaGo, "", "set `%s` added (`Is%s`, `%sStatuses`)", ns.Name, ns.GoName, ns.GoName)
+			continue
+		}
+		members := func(st *spec.Set) []string {
+			var out []string
+			for _, x := range st.Statuses {
+				out = append(out, x.Name)
+			}
+			return out
+		}
+		if o, n := members(os), members(ns); !slices.Equal(o, n) {
+			add(AreaBehaviour, "", "set `%s` holds %s (was %s): `Is%s` and `%sStatuses` answer accordingly", ns.Name, statusList(n), statusList(o), ns.GoName, ns.GoName)
 		}
 	}
 	compareAPI(add, old, new)
@@ -744,4 +756,12 @@ func (r *Report) Markdown(from string) string {
 		p("**breaking_changes lists `%s`, which names none of the changes since %s.** Correct the ID (this report prints the ID of each breaking change) or remove the entry.\n\n", e, from)
 	}
 	return b.String()
+}
+
+// statusList writes names as Markdown code, comma-separated: `A`, `B`.
+func statusList(names []string) string {
+	if len(names) == 0 {
+		return "no status"
+	}
+	return "`" + strings.Join(names, "`, `") + "`"
 }

@@ -249,3 +249,28 @@ func mustRead(t *testing.T, path string) []byte {
 	}
 	return data
 }
+
+// TestCompareSetMembers: a set whose statuses change is reported under
+// Behaviour (its Is and Statuses functions answer differently), not as
+// breaking; the same members in the same order report nothing.
+func TestCompareSetMembers(t *testing.T) {
+	base := changedSpec(t, "fields:\n", "sets:\n  active: {statuses: [QUEUED, RUNNING]}\nfields:\n")
+	for _, tc := range []struct {
+		name, members, want string
+	}{
+		{"a status added", "[QUEUED, RUNNING, DONE]", "### Behaviour\n\n- set `active` holds `QUEUED`, `RUNNING`, `DONE` (was `QUEUED`, `RUNNING`): `IsActive` and `ActiveStatuses` answer accordingly\n"},
+		{"a status removed", "[RUNNING]", "- set `active` holds `RUNNING` (was `QUEUED`, `RUNNING`)"},
+		{"unchanged", "[QUEUED, RUNNING]", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := gen.Compare(base, changedSpec(t, "fields:\n", "sets:\n  active: {statuses: "+tc.members+"}\nfields:\n"))
+			md := r.Markdown("`base.yaml`")
+			if tc.want == "" && strings.Contains(md, "set `active`") || tc.want != "" && !strings.Contains(md, tc.want) {
+				t.Errorf("the report, want %q:\n%s", tc.want, md)
+			}
+			if len(r.Unacknowledged()) > 0 {
+				t.Errorf("a set's members are not breaking:\n%s", md)
+			}
+		})
+	}
+}
