@@ -39,7 +39,7 @@ ALTER TABLE job ADD CONSTRAINT job_note_check CHECK (CHAR_LENGTH(note) BETWEEN 1
 	}
 }
 
-func open(t *testing.T, url string, migrations ...[]tasktype.Migration) *sql.DB {
+func open(t testing.TB, url string, migrations ...[]tasktype.Migration) *sql.DB {
 	t.Helper()
 	db, err := mysql.Open(context.Background(), url, migrations...)
 	if err != nil {
@@ -167,41 +167,28 @@ func TestAppliedMigrationsNeverMigrated(t *testing.T) {
 	}
 }
 
-// TestMigrationRefused: a refused migration names the broken rule and
-// what is true of the database: unchanged, or at the migration the same
-// start applied before it.
-func TestMigrationRefused(t *testing.T) {
-	ctx := context.Background()
-	rule := `migration job/0003_short_note refused: job.note: 2 tasks break the rule "at most 5 characters" (for example task a); `
-	advice := ". Fix the rows and start again, or fix the spec: a migration generated after this one would never run, so first delete this one's files (migrations/<engine>/0003_short_note.sql for every engine and migrations/spec/0003_short_note.yaml) if it is the model's newest and no database applied it, then run go generate"
-	tests := []struct {
-		name    string
-		applied int // migrations applied before the rows are written
-		want    string
-	}{
-		{"the first to apply", 2, rule + "the database is unchanged" + advice},
-		{"after one the start applied", 1, rule + "it changed nothing, and the database stays at migration job/0002_at, which this start applied before it" + advice},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			db := open(t, mysqltest.Database(t), jobs()[:tt.applied])
-			if _, err := db.Exec(`INSERT INTO job (id, note) VALUES ('b', 'too long'), ('a', 'longer still'), ('c', 'ok')`); err != nil {
-				t.Fatal(err)
-			}
-			if err := mysql.Migrate(ctx, db, jobs()); errText(err) != tt.want {
-				t.Fatalf("Migrate = %v\nwant %s", err, tt.want)
-			}
-			if sums, err := mysql.Applied(ctx, db); err != nil || len(sums) != 2 {
-				t.Fatalf("applied after the refusal: %v, %v; want the first two", sums, err)
-			}
-			if _, err := db.Exec(`UPDATE job SET note = 'short' WHERE id IN ('a', 'b')`); err != nil {
-				t.Fatal(err)
-			}
-			if err := mysql.Migrate(ctx, db, jobs()); err != nil {
-				t.Fatal(err)
-			}
-		})
-	}
+// TestMigrationRules: the refusals of a migration's data checks and of a
+// broken numbering, as on every engine.
+func TestMigrationRules(t *testing.T) {
+	backendtest.RunMigrationRules(t, backendtest.Migrating{Engine: mysql.Engine, Jobs: jobs(),
+		Open: func(t testing.TB, ms []tasktype.Migration) backendtest.MigratingDB {
+			return sqlMigrating{open(t, mysqltest.Database(t), ms)}
+		}})
+}
+
+type sqlMigrating struct{ db *sql.DB }
+
+func (m sqlMigrating) Exec(ctx context.Context, q string) error {
+	_, err := m.db.ExecContext(ctx, q)
+	return err
+}
+
+func (m sqlMigrating) Migrate(ctx context.Context, ms []tasktype.Migration) error {
+	return mysql.Migrate(ctx, m.db, ms)
+}
+
+func (m sqlMigrating) Applied(ctx context.Context) (map[string]string, error) {
+	return mysql.Applied(ctx, m.db)
 }
 
 // TestMigrationFailsPartWay: a statement fails after one committed; the

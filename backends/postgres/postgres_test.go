@@ -316,80 +316,31 @@ func notes() []tasktype.Migration {
 	}
 }
 
-// TestMigrationRefused: a refused migration names the broken rule and
-// what is true of the database: unchanged, or at the migration the same
-// start applied before it.
-func TestMigrationRefused(t *testing.T) {
-	ctx := context.Background()
-	rule := `migration job/0003_short_note refused: job.note: 2 tasks break the rule "at most 5 characters" (for example task a); `
-	advice := ". Fix the rows and start again, or fix the spec: a migration generated after this one would never run, so first delete this one's files (migrations/<engine>/0003_short_note.sql for every engine and migrations/spec/0003_short_note.yaml) if it is the model's newest and no database applied it, then run go generate"
-	tests := []struct {
-		name    string
-		applied int // migrations applied before the rows are written
-		want    string
-	}{
-		{"the first to apply", 2, rule + "the database is unchanged" + advice},
-		{"after one the start applied", 1, rule + "it changed nothing, and the database stays at migration job/0002_at, which this start applied before it" + advice},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			pool, err := postgres.OpenConfig(ctx, pgtest.Schema(t), notes()[:tt.applied])
+// TestMigrationRules: the refusals of a migration's data checks and of a
+// broken numbering, as on every engine.
+func TestMigrationRules(t *testing.T) {
+	backendtest.RunMigrationRules(t, backendtest.Migrating{Engine: postgres.Engine, Jobs: notes(),
+		Open: func(t testing.TB, ms []tasktype.Migration) backendtest.MigratingDB {
+			pool, err := postgres.OpenConfig(context.Background(), pgtest.Schema(t), ms)
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer pool.Close()
-			if _, err := pool.Exec(ctx, `INSERT INTO job (id, note) VALUES ('b', 'too long'), ('a', 'longer still'), ('c', 'ok')`); err != nil {
-				t.Fatal(err)
-			}
-			if err := postgres.Migrate(ctx, pool, notes()); err == nil || err.Error() != tt.want {
-				t.Fatalf("Migrate = %v\nwant %s", err, tt.want)
-			}
-			if sums, err := postgres.Applied(ctx, pool); err != nil || len(sums) != 2 {
-				t.Fatalf("applied after the refusal: %v, %v; want the first two", sums, err)
-			}
-		})
-	}
+			t.Cleanup(pool.Close)
+			return pgMigrating{pool}
+		}})
 }
 
-// TestMigrationNumbering: a program whose migrations' numbering is broken
-// is refused before it applies anything, on a new database as on one that
-// applied a migration the program lacks.
-func TestMigrationNumbering(t *testing.T) {
-	ctx := context.Background()
-	all := analysis.Migrations(postgres.Engine)
-	without := func(name string) []tasktype.Migration {
-		return slices.DeleteFunc(analysis.Migrations(postgres.Engine), func(m tasktype.Migration) bool { return m.Name == "analysis/"+name })
-	}
-	last := strings.TrimPrefix(all[len(all)-1].Name, "analysis/")
-	dup := last[:4] + "_add_x" // a second migration under the newest one's number
-	pair := []string{dup, last}
-	slices.Sort(pair)
-	tests := []struct {
-		name       string
-		applied    []tasktype.Migration // before the program opens the database
-		migrations []tasktype.Migration
-		want       string
-	}{
-		{"two under one number, new database", nil, append(analysis.Migrations(postgres.Engine), tasktype.Migration{Name: "analysis/" + dup, SQL: "SELECT 1;"}),
-			"this program's migrations of model analysis are broken: " + pair[0] + " and " + pair[1] + " have the same number " + last[:4] + " (two branches each generated one?), so none is applied; keep the one a database has applied, if any, delete the other's files (migrations/<engine>/<name>.sql for every engine and migrations/spec/<name>.yaml), run go generate and build again"},
-		{"deleted, new database", nil, without("0009_change_tool_id_and_change_agents"),
-			"this program's migrations of model analysis are broken: they lack migration 0009_change_tool_id_and_change_agents, from whose spec " + backendtest.GeneratedFrom(all, "0009_change_tool_id_and_change_agents") + " was generated, so none is applied: restore its files from version control (a migration is never deleted once others follow it), run go generate and build again"},
-		{"deleted, applied by the database", all, without("0011_traceparent"),
-			"the database has applied migration 0011_traceparent of model analysis, which this program does not have although its migrations of analysis go on to " + last + "; nothing is applied: restore its files from version control (a migration is never deleted once others follow it), run go generate and build again (if another migration under its number replaced it, a database that applied the old one cannot follow: keep the one databases applied)"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			pool, err := postgres.OpenConfig(ctx, pgtest.Schema(t), tt.applied)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer pool.Close()
-			if err := postgres.Migrate(ctx, pool, tt.migrations); err == nil || err.Error() != tt.want {
-				t.Fatalf("Migrate = %v\nwant %s", err, tt.want)
-			}
-			if sums, err := postgres.Applied(ctx, pool); err != nil || len(sums) != len(tt.applied) {
-				t.Fatalf("applied: %d, %v; want %d", len(sums), err, len(tt.applied))
-			}
-		})
-	}
+type pgMigrating struct{ pool *pgxpool.Pool }
+
+func (m pgMigrating) Exec(ctx context.Context, sql string) error {
+	_, err := m.pool.Exec(ctx, sql)
+	return err
+}
+
+func (m pgMigrating) Migrate(ctx context.Context, ms []tasktype.Migration) error {
+	return postgres.Migrate(ctx, m.pool, ms)
+}
+
+func (m pgMigrating) Applied(ctx context.Context) (map[string]string, error) {
+	return postgres.Applied(ctx, m.pool)
 }
