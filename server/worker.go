@@ -355,14 +355,7 @@ func (s *Server) renew(ctx context.Context, h heldLease) (expires time.Time, can
 
 // workerHeartbeat is POST /worker/tasks/{id}/heartbeat.
 func (s *Server) workerHeartbeat(w http.ResponseWriter, r *http.Request) {
-	body, err := s.decodeObject(w, r)
-	if err == nil {
-		err = onlyFields(body, "lease")
-	}
-	var h heldLease
-	if err == nil {
-		h, err = s.workerTask(r, body)
-	}
+	_, h, err := s.workerRequest(w, r, "lease")
 	if err != nil {
 		s.writeProblem(w, r, err)
 		return
@@ -391,14 +384,7 @@ const progressTries = 4
 
 // workerProgress is POST /worker/tasks/{id}/progress.
 func (s *Server) workerProgress(w http.ResponseWriter, r *http.Request) {
-	body, err := s.decodeObject(w, r)
-	if err == nil {
-		err = onlyFields(body, "lease", "percent", "detail")
-	}
-	var h heldLease
-	if err == nil {
-		h, err = s.workerTask(r, body)
-	}
+	body, h, err := s.workerRequest(w, r, "lease", "percent", "detail")
 	var percent float64
 	if err == nil {
 		percent, err = percentField(body)
@@ -467,14 +453,7 @@ func (s *Server) workerProgress(w http.ResponseWriter, r *http.Request) {
 
 // workerComplete is POST /worker/tasks/{id}/complete.
 func (s *Server) workerComplete(w http.ResponseWriter, r *http.Request) {
-	body, err := s.decodeObject(w, r)
-	if err == nil {
-		err = onlyFields(body, "lease", "result")
-	}
-	var h heldLease
-	if err == nil {
-		h, err = s.workerTask(r, body)
-	}
+	body, h, err := s.workerRequest(w, r, "lease", "result")
 	if err != nil {
 		s.writeProblem(w, r, err)
 		return
@@ -498,14 +477,7 @@ func (s *Server) workerComplete(w http.ResponseWriter, r *http.Request) {
 
 // workerFail is POST /worker/tasks/{id}/fail.
 func (s *Server) workerFail(w http.ResponseWriter, r *http.Request) {
-	body, err := s.decodeObject(w, r)
-	if err == nil {
-		err = onlyFields(body, "lease", "error_code", "message")
-	}
-	var h heldLease
-	if err == nil {
-		h, err = s.workerTask(r, body)
-	}
+	body, h, err := s.workerRequest(w, r, "lease", "error_code", "message")
 	var code, msg string
 	if err == nil {
 		code, err = stringField(body, "error_code", 100, false)
@@ -598,14 +570,7 @@ func (s *Server) finishTask(w http.ResponseWriter, r *http.Request, h heldLease,
 // ends so that any worker can claim it at once, and the claim is not
 // counted as an attempt. The answer is the task, queued.
 func (s *Server) workerRelease(w http.ResponseWriter, r *http.Request) {
-	body, err := s.decodeObject(w, r)
-	if err == nil {
-		err = onlyFields(body, "lease", "message")
-	}
-	var h heldLease
-	if err == nil {
-		h, err = s.workerTask(r, body)
-	}
+	body, h, err := s.workerRequest(w, r, "lease", "message")
 	var reason string
 	if err == nil {
 		reason, err = stringField(body, "message", worker.MaxReleaseReason, true)
@@ -674,6 +639,21 @@ func (s *Server) notReleased(ctx context.Context, h heldLease) error {
 }
 
 // onlyFields refuses a body field not named.
+// workerRequest reads a worker route's JSON object, which may hold only
+// the fields named (the lease among them), and finds the task its lease
+// holds.
+func (s *Server) workerRequest(w http.ResponseWriter, r *http.Request, fields ...string) (map[string]json.RawMessage, heldLease, error) {
+	body, err := s.decodeObject(w, r)
+	if err == nil {
+		err = onlyFields(body, fields...)
+	}
+	if err != nil {
+		return nil, heldLease{}, err
+	}
+	h, err := s.workerTask(r, body)
+	return body, h, err
+}
+
 func onlyFields(body map[string]json.RawMessage, names ...string) error {
 	for _, k := range sortedKeys(body) {
 		if !slices.Contains(names, k) {
