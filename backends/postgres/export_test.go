@@ -1,6 +1,11 @@
 package postgres
 
-import "time"
+import (
+	"time"
+
+	"github.com/taskmodel/taskmodel/backends"
+	"github.com/taskmodel/taskmodel/backends/sqltable"
+)
 
 // SetBackoff sets the delay before a Notifier's first reconnection attempt
 // (tests: a long one keeps a terminated Notifier from reconnecting).
@@ -20,4 +25,15 @@ func SetPlanPeriod(t interface{ Cleanup(func()) }, n *int64) {
 	old := planPeriod
 	planPeriod = func() int64 { return *n }
 	t.Cleanup(func() { planPeriod = old })
+}
+
+// TransitionArgs returns the parameters of the batch statement that would
+// write xs as transitions from their current keys.
+func TransitionArgs[T any](d *Driver[T], xs []*T) ([]any, error) {
+	calls := make([]sqltable.Call[T], len(xs))
+	for i, x := range xs {
+		calls[i] = sqltable.Call[T]{Task: x, From: d.t.Key(x), History: backends.History{Event: "finish", Actor: "worker/1", Attempt: 1}}
+	}
+	_, args, err := d.t.BindMany("TransitionMany", calls)
+	return args, err
 }

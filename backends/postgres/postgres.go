@@ -61,12 +61,13 @@ func Open(ctx context.Context, dsn string, migrations ...[]tasktype.Migration) (
 
 // OpenConfig is Open with a parsed pool configuration (tests set the search
 // path through it). It sets plan_cache_mode to force_generic_plan unless the
-// configuration sets it, and registers RegisterUUID on every connection.
+// configuration sets it, and registers RegisterUUID and RegisterArrays on
+// every connection.
 func OpenConfig(ctx context.Context, cfg *pgxpool.Config, migrations ...[]tasktype.Migration) (*pgxpool.Pool, error) {
 	if _, set := cfg.ConnConfig.RuntimeParams["plan_cache_mode"]; !set {
 		cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
 	}
-	registerUUIDOnConnect(cfg)
+	registerTypesOnConnect(cfg)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)

@@ -26,11 +26,13 @@ func RegisterUUID(m *pgtype.Map) {
 	m.RegisterType(&pgtype.Type{Name: "_uuid", OID: pgtype.UUIDArrayOID, Codec: &pgtype.ArrayCodec{ElementType: t}})
 }
 
-// registerUUIDOnConnect chains RegisterUUID before cfg's AfterConnect.
-func registerUUIDOnConnect(cfg *pgxpool.Config) {
+// registerTypesOnConnect chains RegisterUUID and RegisterArrays before
+// cfg's AfterConnect.
+func registerTypesOnConnect(cfg *pgxpool.Config) {
 	next := cfg.AfterConnect
 	cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
 		RegisterUUID(conn.TypeMap())
+		RegisterArrays(conn.TypeMap())
 		if next != nil {
 			return next(ctx, conn)
 		}

@@ -546,7 +546,16 @@ func paramArray[T any](p param, calls []Call[T]) (any, error) {
 	case pFromStatus, pEvent, pActor, pMessage:
 		out := make([]string, len(calls))
 		for i := range calls {
-			out[i], _ = calls[i].param(p).(string)
+			switch p {
+			case pFromStatus:
+				out[i] = calls[i].From.Status
+			case pEvent:
+				out[i] = calls[i].History.Event
+			case pActor:
+				out[i] = calls[i].History.Actor
+			default:
+				out[i] = calls[i].History.Message
+			}
 		}
 		return out, nil
 	case pFromVersion:
