@@ -358,10 +358,11 @@ func (d *ClaimingDriver[T]) Claim(ctx context.Context, owner string, now, expire
 // migration narrowed a limit or added a required column (a rolling
 // deploy; see docs/spec-language.md).
 func classify(err error) error {
+	if err == nil {
+		return nil // before pgErr, which escapes: no allocation for a success
+	}
 	var pgErr *pgconn.PgError
 	switch {
-	case err == nil:
-		return nil
 	case errors.Is(err, pgx.ErrNoRows):
 		return tasktype.ErrNotFound
 	case !errors.As(err, &pgErr):
