@@ -151,6 +151,10 @@ type Server struct {
 	pipelinePulse pulse // fires after each pipeline write over HTTP (pipelinepages.go)
 
 	claimWakers *claimWakers // wake waiting worker claims (claimwake.go)
+
+	// afterClaim, when set (tests), runs after each claim of a worker's
+	// claim request, with the request's context.
+	afterClaim func(context.Context)
 }
 
 // New checks cfg and returns a Server.

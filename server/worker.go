@@ -199,6 +199,9 @@ func (s *Server) workerClaim(w http.ResponseWriter, r *http.Request) {
 				break
 			}
 			claims, err := o.claim(ctx, owner, limit-len(out))
+			if s.afterClaim != nil {
+				s.afterClaim(ctx)
+			}
 			if err != nil && ctx.Err() == nil {
 				if len(out) == 0 {
 					s.writeProblem(w, r, err)

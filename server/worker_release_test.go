@@ -1,9 +1,12 @@
 package server_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -267,6 +270,66 @@ func TestWorkerReleaseRefusals(t *testing.T) {
 			// The model without a requeue event still completes its task.
 			if got := e.must(200, "POST", "/worker/tasks/"+an+"/complete", w, leaseBody(al, "")).json(t); got["status"] != "COMPLETED" {
 				t.Errorf("complete after a refused release: %v", got)
+			}
+		})
+	}
+}
+
+// TestWorkerClaimClientLeaves: a worker whose claim request goes away
+// (its connection closed) as the claim finds a task gets no answer, and
+// the task goes back to the queue at once, with the requeue event and
+// the reason in its history, rather than when its lease expires; the
+// next claim gets it.
+func TestWorkerClaimClientLeaves(t *testing.T) {
+	for _, b := range backendNames {
+		t.Run(b, func(t *testing.T) {
+			e := newEnv(t, b, envOptions{})
+			w := e.workerToken("w", "training")
+			id := e.createOf("training", "")
+
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var once sync.Once
+			left := make(chan bool, 1)
+			server.SetAfterClaim(e.srv, func(req context.Context) {
+				once.Do(func() {
+					cancel() // the client goes away as the claim returns
+					select {
+					case <-req.Done():
+						left <- true
+					case <-time.After(10 * time.Second):
+						left <- false
+					}
+				})
+			})
+			defer server.SetAfterClaim(e.srv, nil)
+			req, err := http.NewRequestWithContext(ctx, "POST", e.url+"/worker/claim", strings.NewReader(`{"worker":"a"}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Authorization", "Bearer "+e.tokens[w])
+			if res, err := http.DefaultClient.Do(req); err == nil {
+				res.Body.Close()
+				t.Fatalf("the claim answered %d to a client that went away", res.StatusCode)
+			}
+			if !<-left {
+				t.Fatal("the server never saw the client go away")
+			}
+
+			deadline := time.Now().Add(10 * time.Second)
+			for e.must(200, "GET", "/tasks/"+id, "alice", "").json(t)["status"] != "QUEUED" {
+				if time.Now().After(deadline) {
+					t.Fatalf("the task stayed %v after its claim's client left", e.must(200, "GET", "/tasks/"+id, "alice", "").json(t)["status"])
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			hist := e.historyOf(id)
+			last := hist[len(hist)-1]
+			if msg, _ := last["message"].(string); last["event"] != "requeue" || !strings.HasSuffix(msg, "the claim's client went away before the answer") {
+				t.Errorf("the give-back's history row: %v", last)
+			}
+			if got := e.claim(w, `{"worker":"b"}`); len(got) != 1 || got[0].ID != id {
+				t.Errorf("the next claim got %+v, want %s", got, id)
 			}
 		})
 	}
