@@ -233,3 +233,81 @@ func TestDiffBaseOutsideGit(t *testing.T) {
 		t.Errorf("stderr %q, want %q", stderr.String(), want)
 	}
 }
+
+// TestDiffUploads: a change of the api section's uploads needs no
+// migration, but taskgen diff reports it against the snapshot of the
+// newest migration, and fails on a breaking one until the spec
+// acknowledges it; the acknowledged change stays listed, since no
+// migration records it.
+func TestDiffUploads(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/d\n"), 0o644)
+	specs := filepath.Join(dir, "schema")
+	os.MkdirAll(specs, 0o755)
+	v1 := `model: job
+statuses:
+  CREATED: {initial: true}
+  UPLOADING: {}
+  UPLOAD_FAILED: {}
+  QUEUED: {}
+  DONE: {terminal: true}
+events:
+  request_upload: {from: [CREATED, UPLOAD_FAILED], to: UPLOADING}
+  verify_uploads: {from: UPLOADING, to: QUEUED}
+  upload_failed: {from: UPLOADING, to: UPLOAD_FAILED}
+  finish: {from: QUEUED, to: DONE}
+fields:
+  note: {type: string, optional: true, max_len: 100}
+api:
+  create: [note]
+  uploads:
+    request: request_upload
+    verify: verify_uploads
+    missing: upload_failed
+    files:
+      data: {required: true, max_size: 10MiB}
+      extra: {max_size: 10MiB}
+`
+	os.WriteFile(filepath.Join(specs, "job.yaml"), []byte(v1), 0o644)
+	t.Chdir(dir)
+	var stderr bytes.Buffer
+	if code := cli.Run([]string{"-spec", "schema", "-out", "gen", "-sqlc", "sqlc.yaml"}, &stderr); code != cli.ExitOK {
+		t.Fatalf("generate: %d %s", code, stderr.String())
+	}
+	lowered := strings.Replace(v1, "data: {required: true, max_size: 10MiB}", "data: {required: true, max_size: 1MiB}", 1)
+	line := "- api uploads file `data` max_size: 1MiB (was 10MiB): a larger file, accepted before, is refused: `POST /tasks/{id}/upload-urls` declaring a larger size answers 400, and `POST /tasks/{id}/process` moves a task whose stored file is larger to `UPLOAD_FAILED`"
+	for _, tt := range []struct {
+		name string
+		spec string
+		code int
+		want []string
+	}{
+		{"unchanged", v1, cli.ExitOK, []string{"No change."}},
+		{"widened", strings.Replace(v1, "extra: {max_size: 10MiB}", "extra: {max_size: 20MiB}", 1), cli.ExitOK, []string{
+			"### Wire (JSON, OpenAPI, TypeScript)\n\n- api uploads file `extra` max_size: 20MiB (was 10MiB)\n",
+		}},
+		{"narrowed", lowered, cli.ExitBreaking, []string{
+			line + " (**breaking**: `api.uploads.files.data.max_size`)\n",
+			"breaking_changes:\n  - api.uploads.files.data.max_size\n",
+		}},
+		{"narrowed, acknowledged", lowered + "breaking_changes: [api.uploads.files.data.max_size]\n", cli.ExitOK, []string{
+			line + " (breaking, acknowledged: `api.uploads.files.data.max_size`)\n",
+		}},
+		{"file removed", strings.Replace(v1, "      extra: {max_size: 10MiB}\n", "", 1), cli.ExitBreaking, []string{
+			"- api uploads file `extra` removed: `POST /tasks/{id}/upload-urls` no longer signs a URL for it: a request naming it under `files` answers 400 (unknown file) (**breaking**: `api.uploads.files.extra.removed`)\n",
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			os.WriteFile(filepath.Join(specs, "job.yaml"), []byte(tt.spec), 0o644)
+			var stdout, stderr bytes.Buffer
+			if code := cli.Main([]string{"diff", "-spec", "schema", "-out", "gen"}, &stdout, &stderr); code != tt.code {
+				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.code, stdout.String(), stderr.String())
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(stdout.String(), w) {
+					t.Errorf("report lacks %q:\n%s", w, stdout.String())
+				}
+			}
+		})
+	}
+}

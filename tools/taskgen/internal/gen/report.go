@@ -331,7 +331,8 @@ func Compare(old, new *spec.Model) *Report {
 // compareAPI reports the changes of the api section: what the HTTP server
 // (taskmodel serve) lets clients do. Removing the section, changing the
 // owner and taking a field out of create break clients that worked
-// before; adding the section or a field to create does not.
+// before; adding the section or a field to create does not. The uploads'
+// changes are compareUploads'.
 func compareAPI(add func(area, id, format string, a ...any), old, new *spec.Model) {
 	oa, na := old.API, new.API
 	switch {
@@ -342,11 +343,17 @@ func compareAPI(add func(area, id, format string, a ...any), old, new *spec.Mode
 		if na.Owner != nil {
 			add(AreaBehaviour, "", "api owner: `%s`: a user who is not an admin sees the tasks whose `%s` names them (was: admins only)", na.Owner.Name, na.Owner.Name)
 		}
+		if na.Uploads != nil {
+			add(AreaWire, "", "api uploads added: %s", uploadsAdded(na.Uploads))
+		}
 		return
 	case na == nil:
 		add(AreaWire, "api.removed", "api section removed: clients can no longer create the model's tasks over HTTP (`POST /tasks` refuses the model)")
 		if oa.Owner != nil {
 			add(AreaBehaviour, "api.removed", "api owner: none (was `%s`): only admins see the model's tasks; their owners no longer list or read them", oa.Owner.Name)
+		}
+		if oa.Uploads != nil {
+			add(AreaWire, "api.removed", "api uploads removed with the section: %s", uploadsGone(oa.Uploads))
 		}
 		return
 	}
@@ -385,6 +392,7 @@ func compareAPI(add func(area, id, format string, a ...any), old, new *spec.Mode
 		}
 		add(AreaWire, "", "api create: field `%s` added: clients may set it when creating a task", nf.Name)
 	}
+	compareUploads(add, old, new)
 }
 
 // fieldPair is the pair of pairs whose new field is f, or nil.

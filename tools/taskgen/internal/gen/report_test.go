@@ -274,3 +274,191 @@ func TestCompareSetMembers(t *testing.T) {
 		})
 	}
 }
+
+// uploadsLifecycle adds to the evolution cases' base spec the statuses and
+// events of an upload → process lifecycle; uploadsSection then adds the
+// api section's uploads, whose files are a required one (primary), an
+// optional one (baseline) and one asked for by a flag (parameters).
+var (
+	uploadsLifecycle = []string{
+		"  QUEUED: {initial: true, code: Q}\n", "  CREATED: {initial: true, code: Q}\n  UPLOADING: {code: Q}\n  UPLOAD_FAILED: {code: Q}\n  QUEUED: {code: Q}\n",
+		"events:\n", "events:\n  request_upload: {from: [CREATED, UPLOAD_FAILED], to: UPLOADING}\n  verify_uploads: {from: UPLOADING, to: QUEUED}\n  upload_failed: {from: UPLOADING, to: UPLOAD_FAILED}\n",
+	}
+	uploadsSection = []string{
+		"  create: [tag, note, priority, weight, size, labels]\n", "  create: [tag, note, priority, weight, size, labels]\n" + `  uploads:
+    request: request_upload
+    verify: verify_uploads
+    missing: upload_failed
+    files:
+      primary: {required: true, content_types: [text/csv, application/json], max_size: 10MiB}
+      baseline: {max_size: 10MiB}
+      parameters: {filename: parameters.json, flag: has_parameters, content_types: [application/json], format: json, max_size: 1MiB}
+`,
+	}
+	noAPISection = []string{"api:\n  owner: user_id\n  create: [tag, note, priority, weight, size, labels]\n", ""}
+)
+
+// TestCompareUploads: every change of the api section's uploads is
+// reported, and those that make a request or an upload that worked before
+// fail are breaking, each with its ID.
+func TestCompareUploads(t *testing.T) {
+	cat := func(parts ...[]string) []string {
+		var out []string
+		for _, p := range parts {
+			out = append(out, p...)
+		}
+		return out
+	}
+	withUploads := cat(uploadsLifecycle, uploadsSection)
+	// with is the uploads spec with edits.
+	with := func(edits ...string) []string { return cat(withUploads, edits) }
+	tests := []struct {
+		name     string
+		old, new []string // edits of base.yaml; old nil: withUploads
+		want     []string // the report's lines about the uploads, in order, after their area
+		unacked  []string // sorted
+	}{
+		{name: "no change", new: with()},
+		{name: "section added", old: uploadsLifecycle, new: with(), want: []string{
+			"Wire - api uploads added: clients upload a task's files `primary` (required), `baseline` (optional), `parameters` (optional, asked for by `has_parameters`) through signed URLs (`POST /tasks/{id}/upload-urls` fires `request_upload`), then `POST /tasks/{id}/process` verifies them (fires `verify_uploads`, or `upload_failed` when a required file is missing or a file is refused); `server.New` requires `Config.Blobs` for the model",
+		}},
+		{name: "section removed", new: uploadsLifecycle, want: []string{
+			"Wire - api uploads removed: `POST /tasks/{id}/upload-urls` and `POST /tasks/{id}/process` answer 409 for the model's tasks: clients can no longer ask for upload URLs, and a task waiting for its files in `UPLOADING` can no longer be processed (**breaking**: `api.uploads.removed`)",
+		}, unacked: []string{"api.uploads.removed"}},
+		{name: "api section removed with its uploads", new: cat(uploadsLifecycle, noAPISection), want: []string{
+			"Wire - api uploads removed with the section: `POST /tasks/{id}/upload-urls` and `POST /tasks/{id}/process` answer 409 for the model's tasks: clients can no longer ask for upload URLs, and a task waiting for its files in `UPLOADING` can no longer be processed (**breaking**: `api.removed`)",
+		}, unacked: []string{"api.removed"}},
+		{name: "api section added with uploads", old: cat(uploadsLifecycle, noAPISection), new: with(), want: []string{
+			"Wire - api uploads added: clients upload a task's files `primary` (required), `baseline` (optional), `parameters` (optional, asked for by `has_parameters`) through signed URLs (`POST /tasks/{id}/upload-urls` fires `request_upload`), then `POST /tasks/{id}/process` verifies them (fires `verify_uploads`, or `upload_failed` when a required file is missing or a file is refused); `server.New` requires `Config.Blobs` for the model",
+		}},
+		{name: "required file added", new: with("      baseline:", "      extra: {required: true}\n      baseline:"), want: []string{
+			"Wire - api uploads file `extra` added, required: `POST /tasks/{id}/upload-urls` without it answers 400, and `POST /tasks/{id}/process` moves a task whose file is missing, such as one whose upload URLs were signed before, to `UPLOAD_FAILED` (**breaking**: `api.uploads.files.extra.added`)",
+		}, unacked: []string{"api.uploads.files.extra.added"}},
+		{name: "optional files added", new: with("      baseline:", "      extra: {max_size: 1KiB}\n      config: {filename: config.yaml, flag: has_config}\n      baseline:"), want: []string{
+			"Wire - api uploads file `extra` added, optional: clients may ask for its upload URL under `files`",
+			"Wire - api uploads file `config` added, optional: clients may ask for it (`config.yaml`) with `has_config: true`",
+		}},
+		{name: "files removed", new: with("      baseline: {max_size: 10MiB}\n", "", "      parameters: {filename: parameters.json, flag: has_parameters, content_types: [application/json], format: json, max_size: 1MiB}\n", ""), want: []string{
+			"Wire - api uploads file `baseline` removed: `POST /tasks/{id}/upload-urls` no longer signs a URL for it: a request naming it under `files` answers 400 (unknown file) (**breaking**: `api.uploads.files.baseline.removed`)",
+			"Wire - api uploads file `parameters` removed: `POST /tasks/{id}/upload-urls` no longer signs a URL for it: a request setting `has_parameters` answers 400 (unknown field) (**breaking**: `api.uploads.files.parameters.removed`)",
+		}, unacked: []string{"api.uploads.files.baseline.removed", "api.uploads.files.parameters.removed"}},
+		{name: "required swapped", new: with("      primary: {required: true, content_types: [text/csv, application/json], max_size: 10MiB}", "      primary: {content_types: [text/csv, application/json], max_size: 10MiB}", "      baseline: {max_size: 10MiB}", "      baseline: {required: true, max_size: 10MiB}"), want: []string{
+			"Wire - api uploads file `primary` optional (was required): `POST /tasks/{id}/upload-urls` may leave it out, and `POST /tasks/{id}/process` verifies a task without it",
+			"Wire - api uploads file `baseline` required (was optional): `POST /tasks/{id}/upload-urls` without it answers 400, and `POST /tasks/{id}/process` moves a task whose file is missing to `UPLOAD_FAILED` (**breaking**: `api.uploads.files.baseline.required`)",
+		}, unacked: []string{"api.uploads.files.baseline.required"}},
+		{name: "filename changed", new: with("filename: parameters.json", "filename: params.json"), want: []string{
+			"Wire - api uploads file `parameters` filename: `params.json` (was `parameters.json`): the documentation (OpenAPI, TypeScript, `tasktype.UploadFile.Filename`) follows; the server stores the file under its name, `parameters`, whatever its filename",
+		}},
+		{name: "flag renamed", new: with("flag: has_parameters", "flag: with_parameters"), want: []string{
+			"Wire - api uploads file `parameters` flag: `with_parameters` (was `has_parameters`): a request setting `has_parameters` answers 400 (unknown field) (**breaking**: `api.uploads.files.parameters.flag`)",
+		}, unacked: []string{"api.uploads.files.parameters.flag"}},
+		{name: "flag removed", new: with("filename: parameters.json, flag: has_parameters, ", ""), want: []string{
+			"Wire - api uploads file `parameters` flag: none (was `has_parameters`): clients describe it under `files`; a request setting `has_parameters` answers 400 (unknown field) (**breaking**: `api.uploads.files.parameters.flag`)",
+		}, unacked: []string{"api.uploads.files.parameters.flag"}},
+		{name: "flag added", new: with("      baseline: {max_size: 10MiB}", "      baseline: {filename: baseline.csv, flag: has_baseline, max_size: 10MiB}"), want: []string{
+			"Wire - api uploads file `baseline` flag: `has_baseline` (was none): clients ask for it (`baseline.csv`) with `has_baseline: true`; a request naming it under `files` answers 400 (unknown file) (**breaking**: `api.uploads.files.baseline.flag`)",
+		}, unacked: []string{"api.uploads.files.baseline.flag"}},
+		{name: "content type removed", new: with("content_types: [text/csv, application/json]", "content_types: [text/csv]"), want: []string{
+			"Wire - api uploads file `primary` content_types: `text/csv` (was `text/csv`, `application/json`): a file of type `application/json`, accepted before, is refused: `POST /tasks/{id}/upload-urls` asking for one answers 400, and `POST /tasks/{id}/process` moves a task whose stored file is `application/json` to `UPLOAD_FAILED` (**breaking**: `api.uploads.files.primary.content_types`)",
+		}, unacked: []string{"api.uploads.files.primary.content_types"}},
+		{name: "content types listed where any was allowed", new: with("      baseline: {max_size: 10MiB}", "      baseline: {content_types: [text/csv], max_size: 10MiB}"), want: []string{
+			"Wire - api uploads file `baseline` content_types: `text/csv` (was any): a file of another type, accepted before, is refused: `POST /tasks/{id}/upload-urls` asking for one answers 400, and `POST /tasks/{id}/process` moves a task whose stored file is of another type to `UPLOAD_FAILED` (**breaking**: `api.uploads.files.baseline.content_types`)",
+		}, unacked: []string{"api.uploads.files.baseline.content_types"}},
+		{name: "content types widened", new: with("content_types: [text/csv, application/json]", "content_types: [text/csv, application/json, text/plain]"), want: []string{
+			"Wire - api uploads file `primary` content_types: `text/csv`, `application/json`, `text/plain` (was `text/csv`, `application/json`)",
+		}},
+		{name: "content types list removed", new: with("content_types: [text/csv, application/json], ", ""), want: []string{
+			"Wire - api uploads file `primary` content_types: any (was `text/csv`, `application/json`)",
+		}},
+		// The upload URL of a file asked for by its flag is signed for its
+		// first content type.
+		{name: "flag's content types widened", new: with("content_types: [application/json], format", "content_types: [application/json, text/plain], format"), want: []string{
+			"Wire - api uploads file `parameters` content_types: `application/json`, `text/plain` (was `application/json`)",
+		}},
+		{name: "flag's signed content type changed", new: with("content_types: [application/json], format", "content_types: [text/plain, application/json], format"), want: []string{
+			"Wire - api uploads file `parameters` content_types: `text/plain`, `application/json` (was `application/json`): the upload URL that `has_parameters` asks for is signed for Content-Type `text/plain` (was `application/json`): a PUT that sends `application/json` is refused; clients that send the headers of the upload-urls response follow (**breaking**: `api.uploads.files.parameters.content_types`)",
+		}, unacked: []string{"api.uploads.files.parameters.content_types"}},
+		{name: "flag's content types list removed", new: with("content_types: [application/json], format", "format"), want: []string{
+			"Wire - api uploads file `parameters` content_types: any (was `application/json`): the upload URL that `has_parameters` asks for is signed for Content-Type `application/octet-stream` (was `application/json`): a PUT that sends `application/json` is refused; clients that send the headers of the upload-urls response follow (**breaking**: `api.uploads.files.parameters.content_types`)",
+		}, unacked: []string{"api.uploads.files.parameters.content_types"}},
+		{name: "max_size lowered and raised", new: with("content_types: [text/csv, application/json], max_size: 10MiB", "content_types: [text/csv, application/json], max_size: 1MiB", "baseline: {max_size: 10MiB}", "baseline: {max_size: 1GiB}", "format: json, max_size: 1MiB", "format: json, max_size: 512KiB"), want: []string{
+			"Wire - api uploads file `primary` max_size: 1MiB (was 10MiB): a larger file, accepted before, is refused: `POST /tasks/{id}/upload-urls` declaring a larger size answers 400, and `POST /tasks/{id}/process` moves a task whose stored file is larger to `UPLOAD_FAILED` (**breaking**: `api.uploads.files.primary.max_size`)",
+			"Wire - api uploads file `baseline` max_size: 1GiB (was 10MiB)",
+			"Wire - api uploads file `parameters` max_size: 512KiB (was 1MiB): a larger file, accepted before, is refused: `POST /tasks/{id}/process` moves a task whose stored file is larger to `UPLOAD_FAILED` (**breaking**: `api.uploads.files.parameters.max_size`)",
+		}, unacked: []string{"api.uploads.files.parameters.max_size", "api.uploads.files.primary.max_size"}},
+		{name: "min_size raised and lowered", new: with("max_size: 10MiB}", "max_size: 10MiB, min_size: 1KiB}", "baseline: {max_size: 10MiB}", "baseline: {max_size: 10MiB, min_size: 0B}"), want: []string{
+			"Behaviour - api uploads file `primary` min_size: 1KiB (was 1B): a smaller file, accepted before, is refused: `POST /tasks/{id}/process` deletes it and moves its task to `UPLOAD_FAILED` (**breaking**: `api.uploads.files.primary.min_size`)",
+			"Behaviour - api uploads file `baseline` min_size: 0B (was 1B)",
+		}, unacked: []string{"api.uploads.files.primary.min_size"}},
+		{name: "format added and removed", new: with("baseline: {max_size: 10MiB}", "baseline: {max_size: 10MiB, format: json}", "format: json, max_size: 1MiB", "max_size: 1MiB"), want: []string{
+			"Behaviour - api uploads file `baseline` format: json (was any bytes): a file that is not one well-formed JSON value, accepted before, is refused: `POST /tasks/{id}/process` deletes it and moves its task to `UPLOAD_FAILED` (**breaking**: `api.uploads.files.baseline.format`)",
+			"Behaviour - api uploads file `parameters` format: any bytes (was json): `POST /tasks/{id}/process` no longer checks that the file is JSON",
+		}, unacked: []string{"api.uploads.files.baseline.format"}},
+		{name: "expiry and missing_message", new: with("    missing: upload_failed\n", "    missing: upload_failed\n    missing_message: Upload the files again\n    expiry: 1h\n"), want: []string{
+			"Behaviour - api uploads expiry: 1h0m0s (was 15m0s): how long upload URLs, and the download URLs of a finished task's outputs, stay valid",
+			"Behaviour - api uploads missing_message: \"Upload the files again\" (was \"Required files not found in storage\"): the error message of a task whose required files are missing at `POST /tasks/{id}/process`",
+		}},
+		{name: "acknowledged", new: with("max_size: 10MiB}", "max_size: 1MiB}", "api:\n", "breaking_changes: [api.uploads.files.primary.max_size]\napi:\n"), want: []string{
+			"Wire - api uploads file `primary` max_size: 1MiB (was 10MiB): a larger file, accepted before, is refused: `POST /tasks/{id}/upload-urls` declaring a larger size answers 400, and `POST /tasks/{id}/process` moves a task whose stored file is larger to `UPLOAD_FAILED` (breaking, acknowledged: `api.uploads.files.primary.max_size`)",
+		}},
+		// Events: a rename (the event removed and added are reported, not
+		// the uploads), another event of the same transition, and events
+		// that move tasks between other statuses.
+		{name: "request event renamed", new: with("  request_upload: {", "  ask_upload: {", "request: request_upload", "request: ask_upload"), want: nil, unacked: []string{"event.request_upload.removed"}},
+		{name: "uploading status renamed", new: with(
+			"  UPLOADING: {code: Q}\n", "  TRANSFERRING: {code: Q}\n",
+			"  request_upload: {from: [CREATED, UPLOAD_FAILED], to: UPLOADING}", "  request_transfer: {from: [CREATED, UPLOAD_FAILED], to: TRANSFERRING}",
+			"from: UPLOADING, to: QUEUED", "from: TRANSFERRING, to: QUEUED",
+			"from: UPLOADING, to: UPLOAD_FAILED", "from: TRANSFERRING, to: UPLOAD_FAILED",
+			"request: request_upload", "request: request_transfer",
+			"statuses:\n", "retired:\n  statuses:\n    UPLOADING: {replaced_by: TRANSFERRING}\n  events: [request_upload]\nstatuses:\n"), want: nil, unacked: []string{"event.request_upload.removed", "status.UPLOADING.removed"}},
+		{name: "another event of the same transition", old: with("events:\n", "events:\n  retry_upload: {from: [CREATED, UPLOAD_FAILED], to: UPLOADING}\n"), new: with("events:\n", "events:\n  retry_upload: {from: [CREATED, UPLOAD_FAILED], to: UPLOADING}\n", "request: request_upload", "request: retry_upload"), want: []string{
+			"Behaviour - api uploads request: `retry_upload` (was `request_upload`): the same transition (`CREATED`, `UPLOAD_FAILED` → `UPLOADING`), which the tasks' history records as `retry_upload`",
+		}},
+		{name: "request from fewer statuses", new: with("events:\n", "events:\n  first_upload: {from: CREATED, to: UPLOADING}\n", "request: request_upload", "request: first_upload"), want: []string{
+			"Behaviour - api uploads request: `first_upload` (was `request_upload`): `POST /tasks/{id}/upload-urls` takes tasks in `CREATED` (was `CREATED`, `UPLOAD_FAILED`) and moves them to `UPLOADING`; a task in `UPLOAD_FAILED` can no longer ask for upload URLs (409) (**breaking**: `api.uploads.request`)",
+		}, unacked: []string{"api.uploads.request"}},
+		{name: "request to another status", new: with("  UPLOADING: {code: Q}\n", "  UPLOADING: {code: Q}\n  SENDING: {code: Q}\n", "events:\n", "events:\n  send: {from: [CREATED, UPLOAD_FAILED], to: SENDING}\n  sent: {from: SENDING, to: QUEUED}\n  not_sent: {from: SENDING, to: UPLOAD_FAILED}\n", "request: request_upload\n    verify: verify_uploads\n    missing: upload_failed", "request: send\n    verify: sent\n    missing: not_sent"), want: []string{
+			"Behaviour - api uploads request: `send` (was `request_upload`): `POST /tasks/{id}/upload-urls` takes tasks in `CREATED`, `UPLOAD_FAILED` and moves them to `SENDING` (was `UPLOADING`) (**breaking**: `api.uploads.request`)",
+			"Behaviour - api uploads verify: `sent` (was `verify_uploads`): `POST /tasks/{id}/process` takes tasks in `SENDING` (was `UPLOADING`) and moves those whose files pass its checks to `QUEUED`; a task waiting for its files in `UPLOADING` can no longer be processed (409) (**breaking**: `api.uploads.verify`)",
+			"Behaviour - api uploads missing: `not_sent` (was `upload_failed`): `POST /tasks/{id}/process` moves a task in `SENDING` (was `UPLOADING`) whose files are missing or refused to `UPLOAD_FAILED` (**breaking**: `api.uploads.missing`)",
+		}, unacked: []string{"api.uploads.missing", "api.uploads.request", "api.uploads.verify"}},
+		{name: "verify to another status", new: with("events:\n", "events:\n  hold: {from: UPLOADING, to: PAUSED}\n", "verify: verify_uploads", "verify: hold"), want: []string{
+			"Behaviour - api uploads verify: `hold` (was `verify_uploads`): `POST /tasks/{id}/process` takes tasks in `UPLOADING` and moves those whose files pass its checks to `PAUSED` (was `QUEUED`); workers, which claim tasks from `QUEUED`, no longer receive them (**breaking**: `api.uploads.verify`)",
+		}, unacked: []string{"api.uploads.verify"}},
+		{name: "missing to another status", new: with("events:\n", "events:\n  upload_lost: {from: UPLOADING, to: FAILED}\n", "missing: upload_failed", "missing: upload_lost"), want: []string{
+			"Behaviour - api uploads missing: `upload_lost` (was `upload_failed`): `POST /tasks/{id}/process` moves a task in `UPLOADING` whose files are missing or refused to `FAILED` (was `UPLOAD_FAILED`); such a task can no longer ask for upload URLs again (`request_upload` does not fire from `FAILED`) (**breaking**: `api.uploads.missing`)",
+		}, unacked: []string{"api.uploads.missing"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			old := tt.old
+			if old == nil {
+				old = withUploads
+			}
+			r := gen.Compare(changedSpec(t, old...), changedSpec(t, tt.new...))
+			md := r.Markdown("`base.yaml`")
+			var got []string
+			area := ""
+			for _, line := range strings.Split(md, "\n") {
+				if h, ok := strings.CutPrefix(line, "### "); ok {
+					area, _, _ = strings.Cut(h, " ")
+				}
+				if strings.HasPrefix(line, "- api uploads") {
+					got = append(got, area+" "+line)
+				}
+			}
+			if tt.want == nil && tt.unacked == nil && !strings.Contains(md, "No change.") {
+				t.Errorf("want no change:\n%s", md)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("uploads lines:\n%s\nwant:\n%s\nreport:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"), md)
+			}
+			un := r.Unacknowledged()
+			slices.Sort(un)
+			if !slices.Equal(un, tt.unacked) {
+				t.Errorf("unacknowledged %q, want %q\n%s", un, tt.unacked, md)
+			}
+		})
+	}
+}
