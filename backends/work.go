@@ -122,3 +122,19 @@ type Waker interface {
 	// while the caller keeps busy, writers notify nothing.
 	Wake(ctx context.Context, idle <-chan struct{}, wake func()) error
 }
+
+// ClaimWarmer is a Claimer whose first claim of a while pays for work the
+// claims after it reuse: on PostgreSQL, a claim prepares its statement and
+// makes its plan on the connection it runs on, anew every
+// postgres.ReplanEvery (postgres.Replanned), which made the claim that
+// follows a wake-up after such a moment a round trip and a plan slower. An
+// idle pool warms its claims at the moments ClaimsCold gives, so that the
+// claim that follows a wake-up finds them ready.
+type ClaimWarmer interface {
+	// ClaimsCold returns the first moment after t at which the claims
+	// need warming again.
+	ClaimsCold(t time.Time) time.Time
+	// WarmClaims runs a claim that claims nothing, preparing what the
+	// next claims reuse.
+	WarmClaims(ctx context.Context) error
+}

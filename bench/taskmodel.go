@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"sync/atomic"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -61,6 +62,23 @@ type countingDriver struct {
 }
 
 var _ workDriver = (*countingDriver)(nil)
+
+// ClaimsCold and WarmClaims keep the driver's warming of an idle pool's
+// claims (backends.ClaimWarmer: the PostgreSQL driver has it, the SQLite
+// driver not, and then the claims never go cold).
+func (d *countingDriver) ClaimsCold(t time.Time) time.Time {
+	if w, ok := d.workDriver.(backends.ClaimWarmer); ok {
+		return w.ClaimsCold(t)
+	}
+	return time.Time{}
+}
+
+func (d *countingDriver) WarmClaims(ctx context.Context) error {
+	if w, ok := d.workDriver.(backends.ClaimWarmer); ok {
+		return w.WarmClaims(ctx)
+	}
+	return nil
+}
 
 // Transition implements backends.Driver, counting a task that reached DONE.
 func (d *countingDriver) Transition(ctx context.Context, from backends.Key, next *training.Training, h backends.History) (bool, error) {

@@ -349,6 +349,23 @@ func (d *ClaimingDriver[T]) Claim(ctx context.Context, owner string, now, expire
 	return claims, d.t.Position(claims[len(claims)-1].Task), nil
 }
 
+// ClaimsCold implements backends.ClaimWarmer: the start of the first
+// period of Replanned after t, when the claim statement is prepared and
+// planned anew.
+func (d *ClaimingDriver[T]) ClaimsCold(t time.Time) time.Time {
+	return time.Unix(0, (t.UnixNano()/int64(ReplanEvery)+1)*int64(ReplanEvery))
+}
+
+// WarmClaims implements backends.ClaimWarmer: it runs the claim statement
+// with a limit of 0, which claims nothing and writes nothing, so that its
+// connection holds the current period's statement and plan.
+func (d *ClaimingDriver[T]) WarmClaims(ctx context.Context) error {
+	_, err := d.tasks(ctx, "Claim", &sqltable.Call[T]{Now: time.Now(), Expires: time.Now(), Limit: 0})
+	return err
+}
+
+var _ backends.ClaimWarmer = (*ClaimingDriver[struct{}])(nil)
+
 // classify maps driver errors to the tasktype error values: a broken CHECK
 // constraint or a NULL in a NOT NULL column is a *tasktype.ValidationError
 // naming the constraint or column, as on MySQL (mysql.Classify). The

@@ -404,3 +404,69 @@ func TestReplannedKeepsAPlanAPeriod(t *testing.T) {
 		}
 	}
 }
+
+// TestWarmClaims: WarmClaims claims nothing and writes nothing, and leaves
+// its connection holding the current period's claim statement with its
+// plan, which the next claim in that period reuses; ClaimsCold is the
+// start of the next period.
+func TestWarmClaims(t *testing.T) {
+	ctx := context.Background()
+	period := int64(7)
+	postgres.SetPlanPeriod(t, &period)
+	cfg := pgtest.Schema(t)
+	cfg.MaxConns = 1 // one session: its prepared statements
+	pool, err := postgres.OpenConfig(ctx, cfg, training.Migrations(postgres.Engine))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	d := trainingdb.NewDriver(pool)
+	e := engine.New[training.Training, training.Event](d)
+	x, err := e.Create(ctx, training.NewTraining(), engine.Meta{Actor: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// plans counts the session's prepared claims of the period and their
+	// generic plans.
+	plans := func() (statements, generic int64) {
+		t.Helper()
+		err := pool.QueryRow(ctx, `SELECT count(*), coalesce(sum(generic_plans), 0)::bigint FROM pg_prepared_statements
+			WHERE statement LIKE '%SKIP LOCKED%' AND statement LIKE '%-- plan 7'`).Scan(&statements, &generic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return statements, generic
+	}
+	if s, _ := plans(); s != 0 {
+		t.Fatalf("%d claim statements prepared before any claim", s)
+	}
+	if err := d.WarmClaims(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s, g := plans(); s != 1 || g != 1 {
+		t.Errorf("after WarmClaims: %d claim statements prepared, %d generic plans; want 1, 1", s, g)
+	}
+	got, err := e.Get(ctx, x.ID)
+	if err != nil || got.Status != training.StatusQueued || got.Version != x.Version {
+		t.Errorf("after WarmClaims the task is %v at version %d (%v); want it untouched", got.Status, got.Version, err)
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	claims, _, err := d.Claim(ctx, "w1", now, now.Add(time.Minute), 10, backends.QueuePosition{})
+	if err != nil || len(claims) != 1 {
+		t.Fatalf("the claim after WarmClaims got %d tasks (%v), want 1", len(claims), err)
+	}
+	if s, g := plans(); s != 1 || g != 2 {
+		t.Errorf("after the claim: %d claim statements prepared, %d generic plan uses; want the warm one reused (1, 2)", s, g)
+	}
+
+	for _, c := range []struct{ at, want string }{
+		{"2026-12-07T04:00:00.300Z", "2026-12-07T04:00:01Z"},
+		{"2026-12-07T04:00:00Z", "2026-12-07T04:00:01Z"},
+		{"2026-12-07T04:00:00.999999999Z", "2026-12-07T04:00:01Z"},
+	} {
+		at, _ := time.Parse(time.RFC3339Nano, c.at)
+		if got := d.ClaimsCold(at).UTC().Format(time.RFC3339Nano); got != c.want {
+			t.Errorf("ClaimsCold(%s) = %s, want %s", c.at, got, c.want)
+		}
+	}
+}

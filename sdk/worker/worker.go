@@ -252,6 +252,23 @@ func (p *Pool[T, E, PT]) Run(ctx context.Context) error {
 	armTimer := time.NewTimer(time.Hour)
 	armTimer.Stop()
 	defer armTimer.Stop()
+	warmer, _ := p.driver.(backends.ClaimWarmer)
+	warmTimer := time.NewTimer(time.Hour)
+	warmTimer.Stop()
+	defer warmTimer.Stop()
+	// warmAt arms warmTimer for the moment the claims go cold next, and
+	// returns its channel (nil when they never do).
+	warmAt := func() <-chan time.Time {
+		if warmer == nil {
+			return nil
+		}
+		at := warmer.ClaimsCold(time.Now())
+		if at.IsZero() {
+			return nil
+		}
+		warmTimer.Reset(time.Until(at) + time.Millisecond)
+		return warmTimer.C
+	}
 	for ctx.Err() == nil {
 		if len(p.slots) == cap(p.slots) {
 			// Every slot is busy: wait for one to free, then claim at once.
@@ -276,6 +293,7 @@ func (p *Pool[T, E, PT]) Run(ctx context.Context) error {
 			armTimer.Reset(armAfter)
 			arm = armTimer.C
 		}
+		warm := warmAt()
 		for waiting := true; waiting; {
 			select {
 			case <-ctx.Done():
@@ -290,9 +308,13 @@ func (p *Pool[T, E, PT]) Run(ctx context.Context) error {
 				case idle <- struct{}{}:
 				default:
 				}
+			case <-warm:
+				p.warmClaims(ctx, warmer)
+				warm = warmAt()
 			}
 		}
 		armTimer.Stop()
+		warmTimer.Stop()
 	}
 	defer func() { <-wakeDone }() // the listener unregisters as it stops
 	done := make(chan struct{})
@@ -305,6 +327,22 @@ func (p *Pool[T, E, PT]) Run(ctx context.Context) error {
 	}
 	return nil
 }
+
+// warmClaims runs a claim that claims nothing while the pool waits
+// (backends.ClaimWarmer), so that the claim after its next wake-up finds
+// the statement and plan the driver renews at intervals ready: on
+// PostgreSQL, without it, that claim paid a round trip and a plan once a
+// second, which was the 99th percentile of an idle pool's pickup latency.
+func (p *Pool[T, E, PT]) warmClaims(ctx context.Context, w backends.ClaimWarmer) {
+	ctx, cancel := context.WithTimeout(ctx, warmTimeout)
+	defer cancel()
+	if err := w.WarmClaims(ctx); err != nil && ctx.Err() == nil {
+		p.log.Debug("warming the claims failed", "err", err)
+	}
+}
+
+// warmTimeout bounds a claim that claims nothing.
+const warmTimeout = 5 * time.Second
 
 // armAfter is how long a pool waits, having found nothing to claim, before
 // it asks its backends.Waker to watch for tasks queued by other processes
