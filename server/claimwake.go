@@ -43,6 +43,12 @@ type claimWakers struct {
 type claimWaker struct {
 	model string
 	w     backends.Waker
+	// warm, when the model's driver has it, warms the model's claims
+	// while claims wait, at the moments it gives (as an idle sdk/worker
+	// pool does): the claim after a wake-up then does not pay for
+	// preparing and planning its statement; warms counts the warmings.
+	warm  backends.ClaimWarmer
+	warms int
 	// idle tells the waker that a claim found nothing and waits (the
 	// Waker's idle signal).
 	idle chan struct{}
@@ -68,7 +74,7 @@ func newClaimWakers(log *slog.Logger) *claimWakers {
 // on wake until leave is called. idle is called when the claim found
 // nothing to claim and has waited claimArmAfter. Without a Waker (w nil),
 // or once the server closed, join registers nothing and idle does nothing.
-func (cw *claimWakers) join(model string, w backends.Waker, wake chan struct{}) (idle, leave func()) {
+func (cw *claimWakers) join(model string, w backends.Waker, warm backends.ClaimWarmer, wake chan struct{}) (idle, leave func()) {
 	cw.mu.Lock()
 	defer cw.mu.Unlock()
 	if w == nil || cw.closed {
@@ -76,7 +82,7 @@ func (cw *claimWakers) join(model string, w backends.Waker, wake chan struct{}) 
 	}
 	m := cw.byModel[model]
 	if m == nil {
-		m = &claimWaker{model: model, w: w, idle: make(chan struct{}, 1), waiting: map[chan struct{}]struct{}{}}
+		m = &claimWaker{model: model, w: w, warm: warm, idle: make(chan struct{}, 1), waiting: map[chan struct{}]struct{}{}}
 		cw.byModel[model] = m
 	}
 	m.waiting[wake] = struct{}{}
@@ -127,6 +133,9 @@ func (cw *claimWakers) start(m *claimWaker) {
 	ctx, stop := context.WithCancel(context.Background())
 	m.stop = stop
 	m.starts++
+	if m.warm != nil {
+		cw.running.Go(func() { cw.warming(ctx, m) })
+	}
 	cw.running.Go(func() {
 		defer stop()
 		err := m.w.Wake(ctx, m.idle, func() { cw.wake(m) })
@@ -141,6 +150,39 @@ func (cw *claimWakers) start(m *claimWaker) {
 			m.stop = nil
 		}
 	})
+}
+
+// warming warms m's claims at the moments m.warm gives while claims wait
+// on m, until ctx ends.
+func (cw *claimWakers) warming(ctx context.Context, m *claimWaker) {
+	t := time.NewTimer(time.Hour)
+	defer t.Stop()
+	for {
+		at := m.warm.ClaimsCold(time.Now())
+		if at.IsZero() {
+			return
+		}
+		t.Reset(time.Until(at) + time.Millisecond)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		cw.mu.Lock()
+		waiting := len(m.waiting) > 0
+		if waiting {
+			m.warms++
+		}
+		cw.mu.Unlock()
+		if !waiting {
+			continue
+		}
+		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		if err := m.warm.WarmClaims(wctx); err != nil && ctx.Err() == nil {
+			cw.log.Debug("warming the claims failed", "model", m.model, "error", err)
+		}
+		cancel()
+	}
 }
 
 // wake tells every claim waiting on m to look again.
@@ -175,13 +217,14 @@ func (cw *claimWakers) close() {
 }
 
 // stats returns, for tests, how many claims wait on model, how many times
-// its waker was started, and how many idle signals claims gave it (a claim
-// gives one after it found nothing and waited claimArmAfter).
-func (cw *claimWakers) stats(model string) (waiting, starts, idles int) {
+// its waker was started, how many idle signals claims gave it (a claim
+// gives one after it found nothing and waited claimArmAfter), and how many
+// times its claims were warmed.
+func (cw *claimWakers) stats(model string) (waiting, starts, idles, warms int) {
 	cw.mu.Lock()
 	defer cw.mu.Unlock()
 	if m := cw.byModel[model]; m != nil {
-		return len(m.waiting), m.starts, m.idles
+		return len(m.waiting), m.starts, m.idles, m.warms
 	}
-	return 0, 0, 0
+	return 0, 0, 0, 0
 }

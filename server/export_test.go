@@ -6,7 +6,15 @@ import "context"
 // claims, how many claims wait on it, how many times it was started and
 // how many idle signals claims gave it.
 func ClaimWakerStats(s *Server, model string) (waiting, starts, idles int) {
-	return s.claimWakers.stats(model)
+	waiting, starts, idles, _ = s.claimWakers.stats(model)
+	return waiting, starts, idles
+}
+
+// ClaimWarms reports how many times the shared waker of model warmed the
+// claims of the worker claims waiting on it.
+func ClaimWarms(s *Server, model string) int {
+	_, _, _, warms := s.claimWakers.stats(model)
+	return warms
 }
 
 // SetAfterClaim makes s call f after each claim a worker's claim request

@@ -162,7 +162,7 @@ func (s *Server) workerClaim(w http.ResponseWriter, r *http.Request) {
 	if wait > 0 {
 		wake = make(chan struct{}, 1)
 		for _, o := range ops {
-			idle, leave := s.claimWakers.join(o.name(), o.waker(), wake)
+			idle, leave := s.claimWakers.join(o.name(), o.waker(), o.warmer(), wake)
 			defer leave()
 			idles = append(idles, idle)
 			c, stop := o.queued(ctx)

@@ -53,6 +53,9 @@ type workOps interface {
 	// waker is the model's driver as a backends.Waker, which tells when
 	// other processes queue tasks; nil when the driver has none.
 	waker() backends.Waker
+	// warmer is the model's driver as a backends.ClaimWarmer, whose
+	// claims are faster warm; nil when the driver has none.
+	warmer() backends.ClaimWarmer
 	// followLocal makes claims start at the tasks this process queues
 	// behind the claims' position, until ctx ends (worker.Leases.FollowLocal).
 	followLocal(ctx context.Context) (wait func())
@@ -312,6 +315,11 @@ func (w *typedWork[T, E, PT]) followLocal(ctx context.Context) (wait func()) {
 
 // waker is the driver's Waker, whose wake-ups also make the next claim
 // start from the head of the queue (worker.Leases.QueuedElsewhere).
+func (w *typedWork[T, E, PT]) warmer() backends.ClaimWarmer {
+	wm, _ := w.b.eng.Store().Driver().(backends.ClaimWarmer)
+	return wm
+}
+
 func (w *typedWork[T, E, PT]) waker() backends.Waker {
 	wk, ok := w.b.eng.Store().Driver().(backends.Waker)
 	if !ok {

@@ -196,3 +196,47 @@ func TestWorkerClaimsShareOneWaker(t *testing.T) {
 		})
 	}
 }
+
+// TestWorkerClaimWarmsWhileWaiting: while a claim waits, the model's claims
+// are warmed once a second on PostgreSQL (its driver renews their statement
+// and plan every postgres.ReplanEvery: backends.ClaimWarmer), so the claim
+// after a wake-up does not prepare them; not once a claim stopped waiting,
+// and never on SQLite, whose claims do not go cold. The waiting claim still
+// gets the task another process creates.
+func TestWorkerClaimWarmsWhileWaiting(t *testing.T) {
+	for _, b := range []string{"sqlite", "postgres"} {
+		t.Run(b, func(t *testing.T) {
+			e := newEnv(t, b, envOptions{claimPoll: time.Hour})
+			other := e.other(t)
+			w := e.workerToken("w", "synthesis")
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			res := make(chan []claimed, 1)
+			go func() {
+				got, err := e.claimCtx(ctx, w, `{"wait_seconds":30}`)
+				if err != nil {
+					t.Error(err)
+				}
+				res <- got
+			}()
+			e.awaitWaker("the claim never waited", func(_, _, idles int) bool { return idles > 0 })
+			time.Sleep(2500 * time.Millisecond)
+			warms := server.ClaimWarms(e.srv, synthesis.ModelName)
+			switch {
+			case b == "postgres" && warms < 2:
+				t.Errorf("%d warmings in 2.5 s of waiting, want one a second", warms)
+			case b == "sqlite" && warms != 0:
+				t.Errorf("%d warmings on SQLite, want none", warms)
+			}
+			id := createElsewhere(t, other)
+			if got := <-res; len(got) != 1 || got[0].ID != id {
+				t.Fatalf("the waiting claim got %+v, want %s", got, id)
+			}
+			after := server.ClaimWarms(e.srv, synthesis.ModelName)
+			time.Sleep(1500 * time.Millisecond) // no claim waits: the waker lingers, unwarmed
+			if n := server.ClaimWarms(e.srv, synthesis.ModelName) - after; n != 0 {
+				t.Errorf("%d warmings while no claim waited, want none", n)
+			}
+		})
+	}
+}
