@@ -75,8 +75,12 @@
 // The claim that follows such a wake-up starts from the head of the queue:
 // the task may lie behind the position the claims reached (see Claim
 // order), where a claim after it would miss it, and the pool would wait
-// for its poll. Figures are in docs/benchmarks.md ("Pickup across
-// processes").
+// for its poll. While it waits, a pool whose driver is a
+// backends.ClaimWarmer keeps its claims warm: on PostgreSQL a claim's
+// prepared statement and plan are renewed once a second on each connection
+// (postgres.Replanned), and the pool runs a claim of nothing right after
+// each renewal, so the claim that follows a wake-up does not pay for them.
+// Figures are in docs/benchmarks.md ("Pickup across processes").
 //
 // # Crash safety
 //
