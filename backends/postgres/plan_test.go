@@ -183,15 +183,7 @@ func explain(ctx context.Context, conn *pgx.Conn, q backendtest.Query) (string, 
 // reads every page those entries fill (over a hundred).
 func TestClaimAfterSkipsClaimedEntries(t *testing.T) {
 	ctx := context.Background()
-	cfg := pgtest.Schema(t)
-	cfg.MaxConns = 1 // the statistics read below are this connection's
-	pool, err := postgres.OpenConfig(ctx, cfg, training.Migrations(postgres.Engine))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	d := trainingdb.NewDriver(pool)
-	e := engine.New[training.Training, training.Event](d)
+	pool, d, e := oneSession(t) // the statistics read below are this connection's
 	for range 20 {
 		xs := make([]*training.Training, 1000)
 		for i := range xs {
@@ -268,13 +260,7 @@ func TestBatchPlansFollowTheTable(t *testing.T) {
 	ctx := context.Background()
 	period := int64(1)
 	postgres.SetPlanPeriod(t, &period)
-	cfg := pgtest.Schema(t)
-	cfg.MaxConns = 1 // one session: its cached plans, its statistics
-	pool, err := postgres.OpenConfig(ctx, cfg, training.Migrations(postgres.Engine))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
+	pool, d, e := oneSession(t) // its cached plans, its statistics
 	// No ANALYZE may come to replace a stale plan, should the server run
 	// autovacuum.
 	for _, table := range []string{"training", "training_history"} {
@@ -282,8 +268,6 @@ func TestBatchPlansFollowTheTable(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	d := trainingdb.NewDriver(pool)
-	e := engine.New[training.Training, training.Event](d)
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	claim := func() {
 		t.Helper()
@@ -413,15 +397,7 @@ func TestWarmClaims(t *testing.T) {
 	ctx := context.Background()
 	period := int64(7)
 	postgres.SetPlanPeriod(t, &period)
-	cfg := pgtest.Schema(t)
-	cfg.MaxConns = 1 // one session: its prepared statements
-	pool, err := postgres.OpenConfig(ctx, cfg, training.Migrations(postgres.Engine))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	d := trainingdb.NewDriver(pool)
-	e := engine.New[training.Training, training.Event](d)
+	pool, d, e := oneSession(t) // its prepared statements
 	x, err := e.Create(ctx, training.NewTraining(), engine.Meta{Actor: "test"})
 	if err != nil {
 		t.Fatal(err)
@@ -469,4 +445,21 @@ func TestWarmClaims(t *testing.T) {
 			t.Errorf("ClaimsCold(%s) = %s, want %s", c.at, got, c.want)
 		}
 	}
+}
+
+// oneSession opens the training model in a schema of its own over a pool
+// of one connection, one session (its prepared statements, plans and
+// statistics), closed when the test ends; it returns the pool, the driver
+// and an engine over it.
+func oneSession(t *testing.T) (*pgxpool.Pool, *trainingdb.Driver, *engine.Engine[training.Training, training.Event, *training.Training]) {
+	t.Helper()
+	cfg := pgtest.Schema(t)
+	cfg.MaxConns = 1
+	pool, err := postgres.OpenConfig(context.Background(), cfg, training.Migrations(postgres.Engine))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	d := trainingdb.NewDriver(pool)
+	return pool, d, engine.New[training.Training, training.Event](d)
 }
