@@ -1,133 +1,148 @@
 package postgres
 
 import (
+	"database/sql/driver"
 	"encoding/binary"
 	"errors"
 	"math"
+	"reflect"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
-// RegisterArrays makes m encode the slices a batch statement binds — one
-// array per column, an element per task (CreateMany, TransitionMany) — in
-// PostgreSQL's binary array format directly: []string as text[] or
-// varchar[], []int64 as bigint[], []int32 as integer[], []float64 as double
-// precision[], []bool as boolean[], []time.Time as timestamptz[],
-// []uuid.UUID as uuid[], and [][]byte (a nil element is NULL) as jsonb[],
-// json[] and bytea[]. pgx's own array codec encodes each element through an
-// interface, boxing it (an allocation per element, a further one per
-// time.Time) and looking up its plan by reflection: two fifths of the
-// allocations of a worked task, and a share of the client's time, went
-// there. The bytes sent are the same as pgx's; other values, the text
-// format and scanning go through pgx's array codec. OpenConfig registers it
-// on every connection of its pool; a pool configured elsewhere can call it
-// from AfterConnect, with RegisterUUID.
+// RegisterArrays makes m encode the column arrays of the batch statements
+// (CreateMany, TransitionMany: one array per column, an element per task)
+// in PostgreSQL's binary array format directly. pgx's array codec encodes
+// each element through an interface, boxing it (an allocation per element,
+// a further one per time.Time) and looking up its plan by reflection: two
+// fifths of the allocations of a worked task, and a share of the client's
+// time, went there. The bytes sent are the same as pgx's.
+//
+// It changes nothing else: only the drivers' own array arguments take the
+// direct encoding, and every other value, of the caller's own statements
+// included, goes through pgx's codecs as before. Without it those
+// arguments are encoded by pgx's codecs too. OpenConfig registers it on
+// every connection of its pool; a pool configured elsewhere can call it
+// from AfterConnect.
 func RegisterArrays(m *pgtype.Map) {
-	for _, oid := range []uint32{
-		pgtype.TextArrayOID, pgtype.VarcharArrayOID, pgtype.Int8ArrayOID, pgtype.Int4ArrayOID,
-		pgtype.Float8ArrayOID, pgtype.BoolArrayOID, pgtype.TimestamptzArrayOID, pgtype.UUIDArrayOID,
-		pgtype.JSONBArrayOID, pgtype.JSONArrayOID, pgtype.ByteaArrayOID,
-	} {
-		t, ok := m.TypeForOID(oid)
-		if !ok {
-			continue
-		}
-		ac, ok := t.Codec.(*pgtype.ArrayCodec)
-		if !ok {
-			continue
-		}
-		m.RegisterType(&pgtype.Type{Name: t.Name, OID: t.OID, Codec: arrayCodec{ac}})
+	if slices.ContainsFunc(m.TryWrapEncodePlanFuncs, isTryWrapBinaryArray) {
+		return
 	}
+	m.TryWrapEncodePlanFuncs = append([]pgtype.TryWrapEncodePlanFunc{tryWrapBinaryArray}, m.TryWrapEncodePlanFuncs...)
 }
 
-// arrayCodec is pgx's ArrayCodec with a binary plan for the flat slices
-// RegisterArrays lists.
-type arrayCodec struct{ *pgtype.ArrayCodec }
-
-func (c arrayCodec) PlanEncode(m *pgtype.Map, oid uint32, format int16, value any) pgtype.EncodePlan {
-	if format == pgtype.BinaryFormatCode {
-		if p := flatPlan(c.ElementType.OID, value); p != nil {
-			return p
-		}
-	}
-	return c.ArrayCodec.PlanEncode(m, oid, format, value)
+// binaryArray is a driver's array argument: a slice with the element type
+// the batch statements cast it to, able to write itself in the binary
+// format, and a driver.Valuer whose value is the slice itself, so that a
+// type map without RegisterArrays encodes it through pgx's array codec.
+type binaryArray interface {
+	driver.Valuer
+	appendBinary(buf []byte) ([]byte, error)
+	slice() any
 }
 
-// flatPlan is the plan encoding value, a slice, as an array of elem; nil
-// when value's type is not one of elem's.
-func flatPlan(elem uint32, value any) pgtype.EncodePlan {
-	switch value.(type) {
+// tryWrapBinaryArray is pgx's hook for values its codecs have no plan for
+// (a binaryArray is not a pgtype.ArrayGetter): the plan of a binaryArray.
+func tryWrapBinaryArray(value any) (pgtype.WrappedEncodePlanNextSetter, any, bool) {
+	a, ok := value.(binaryArray)
+	if !ok {
+		return nil, nil, false
+	}
+	// pgx plans the slice too (the plan's next, which it does not use): a
+	// plan for the wrapper is only made when the slice has one.
+	return binaryArrayPlan{}, a.slice(), true
+}
+
+// isTryWrapBinaryArray tells tryWrapBinaryArray apart in a list of hooks.
+func isTryWrapBinaryArray(f pgtype.TryWrapEncodePlanFunc) bool {
+	return reflect.ValueOf(f).Pointer() == reflect.ValueOf(pgtype.TryWrapEncodePlanFunc(tryWrapBinaryArray)).Pointer()
+}
+
+type binaryArrayPlan struct{}
+
+func (binaryArrayPlan) SetNext(pgtype.EncodePlan) {}
+
+func (binaryArrayPlan) Encode(value any, buf []byte) ([]byte, error) {
+	return value.(binaryArray).appendBinary(buf)
+}
+
+// arrayArg returns a batch statement's argument v as a binaryArray when it
+// is one of the slices sqltable.BindMany makes, with the element type the
+// generated statements cast it to (text[], bigint[], integer[], double
+// precision[], boolean[], timestamptz[], uuid[], jsonb[]: a nil []byte is
+// NULL), and v itself otherwise.
+func arrayArg(v any) any {
+	switch v := v.(type) {
 	case []string:
-		if elem == pgtype.TextOID || elem == pgtype.VarcharOID {
-			return flat[string]{elem, appendString}
-		}
+		return flat[string]{pgtype.TextOID, v, appendString}
 	case []int64:
-		if elem == pgtype.Int8OID {
-			return flat[int64]{elem, appendInt64}
-		}
+		return flat[int64]{pgtype.Int8OID, v, appendInt64}
 	case []int32:
-		if elem == pgtype.Int4OID {
-			return flat[int32]{elem, appendInt32}
-		}
+		return flat[int32]{pgtype.Int4OID, v, appendInt32}
 	case []float64:
-		if elem == pgtype.Float8OID {
-			return flat[float64]{elem, appendFloat64}
-		}
+		return flat[float64]{pgtype.Float8OID, v, appendFloat64}
 	case []bool:
-		if elem == pgtype.BoolOID {
-			return flat[bool]{elem, appendBool}
-		}
+		return flat[bool]{pgtype.BoolOID, v, appendBool}
 	case []time.Time:
-		if elem == pgtype.TimestamptzOID {
-			return flat[time.Time]{elem, appendTimestamptz}
-		}
+		return flat[time.Time]{pgtype.TimestamptzOID, v, appendTimestamptz}
 	case []uuid.UUID:
-		if elem == pgtype.UUIDOID {
-			return flat[uuid.UUID]{elem, appendUUID}
-		}
+		return flat[uuid.UUID]{pgtype.UUIDOID, v, appendUUID}
 	case [][]byte:
-		switch elem {
-		case pgtype.JSONBOID:
-			return flat[[]byte]{elem, appendJSONB}
-		case pgtype.JSONOID, pgtype.ByteaOID:
-			return flat[[]byte]{elem, appendBytes}
-		}
+		return flat[[]byte]{pgtype.JSONBOID, v, appendJSONB}
 	}
-	return nil
+	return v
 }
 
-// flat encodes a []V as a one-dimensional array whose elements have type
+// arrayArgs applies arrayArg to each of args, in place.
+func arrayArgs(args []any) []any {
+	for i, a := range args {
+		args[i] = arrayArg(a)
+	}
+	return args
+}
+
+// flat is a []V sent as a one-dimensional array whose elements have type
 // OID elem; put appends an element's value, or reports it NULL.
 type flat[V any] struct {
 	elem uint32
+	vs   []V
 	put  func(buf []byte, v V) (out []byte, null bool)
 }
 
-// Encode writes the header (dimensions, the NULL flag, the element type,
-// the length and lower bound 1), then each element's length and value. A
-// nil slice is NULL, and an empty one an array without dimensions, as pgx
-// encodes them.
-func (p flat[V]) Encode(value any, buf []byte) ([]byte, error) {
-	vs := value.([]V)
-	if vs == nil {
+func (a flat[V]) slice() any { return a.vs }
+
+// Value implements driver.Valuer: the slice, which pgx's codecs encode.
+func (a flat[V]) Value() (driver.Value, error) {
+	if a.vs == nil {
 		return nil, nil
 	}
-	if len(vs) > math.MaxInt32 {
+	return a.vs, nil
+}
+
+// appendBinary writes the header (one dimension, the NULL flag, the
+// element type, the length and lower bound 1), then each element's length
+// and value, as pgx's array codec writes them; a nil slice is NULL.
+func (a flat[V]) appendBinary(buf []byte) ([]byte, error) {
+	if a.vs == nil {
+		return nil, nil
+	}
+	if len(a.vs) > math.MaxInt32 {
 		return nil, errTooLong
 	}
 	start := len(buf)
 	buf = binary.BigEndian.AppendUint32(buf, 1)
 	buf = binary.BigEndian.AppendUint32(buf, 0) // no NULL: set below if one is
-	buf = binary.BigEndian.AppendUint32(buf, p.elem)
-	buf = binary.BigEndian.AppendUint32(buf, uint32(len(vs)))
+	buf = binary.BigEndian.AppendUint32(buf, a.elem)
+	buf = binary.BigEndian.AppendUint32(buf, uint32(len(a.vs)))
 	buf = binary.BigEndian.AppendUint32(buf, 1)
-	for _, v := range vs {
+	for _, v := range a.vs {
 		at := len(buf)
 		buf = binary.BigEndian.AppendUint32(buf, 0)
 		var null bool
-		buf, null = p.put(buf, v)
+		buf, null = a.put(buf, v)
 		if null {
 			binary.BigEndian.PutUint32(buf[start+4:], 1)
 			binary.BigEndian.PutUint32(buf[at:], math.MaxUint32) // length -1
@@ -177,17 +192,10 @@ func appendTimestamptz(buf []byte, v time.Time) ([]byte, bool) {
 func appendUUID(buf []byte, v uuid.UUID) ([]byte, bool) { return append(buf, v[:]...), false }
 
 // appendJSONB writes jsonb's binary format: a version byte, 1, then the
-// text.
+// text; a nil element is NULL.
 func appendJSONB(buf []byte, v []byte) ([]byte, bool) {
 	if v == nil {
 		return buf, true
 	}
 	return append(append(buf, 1), v...), false
-}
-
-func appendBytes(buf []byte, v []byte) ([]byte, bool) {
-	if v == nil {
-		return buf, true
-	}
-	return append(buf, v...), false
 }

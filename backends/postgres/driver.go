@@ -87,7 +87,7 @@ func (d *Driver[T]) insertMany(ctx context.Context, calls []sqltable.Call[T]) er
 	if err != nil {
 		return err
 	}
-	tag, err := d.db.Exec(ctx, sql, args...)
+	tag, err := d.db.Exec(ctx, sql, arrayArgs(args)...)
 	if err == nil && tag.RowsAffected() != int64(len(calls)) {
 		err = fmt.Errorf("create: %d of %d tasks written", tag.RowsAffected(), len(calls))
 	}
@@ -107,7 +107,7 @@ func (d *Driver[T]) flush(ctx context.Context, calls []sqltable.Call[T]) []error
 	sql, args, err := d.t.BindMany("TransitionMany", calls)
 	if err == nil {
 		var rows pgx.Rows
-		rows, err = d.db.Query(ctx, sql, args...)
+		rows, err = d.db.Query(ctx, sql, arrayArgs(args)...)
 		if err == nil {
 			applied := make(map[uuid.UUID]bool, len(calls))
 			var id uuid.UUID

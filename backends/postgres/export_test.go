@@ -37,3 +37,7 @@ func TransitionArgs[T any](d *Driver[T], xs []*T) ([]any, error) {
 	_, args, err := d.t.BindMany("TransitionMany", calls)
 	return args, err
 }
+
+// ArrayArg is arrayArg: the form the drivers give a batch statement's
+// array argument v.
+func ArrayArg(v any) any { return arrayArg(v) }
