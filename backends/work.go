@@ -129,12 +129,31 @@ type Waker interface {
 // postgres.ReplanEvery (postgres.Replanned), which made the claim that
 // follows a wake-up after such a moment a round trip and a plan slower. An
 // idle pool warms its claims at the moments ClaimsCold gives, so that the
-// claim that follows a wake-up finds them ready.
+// claim that follows a wake-up usually finds them ready (when it runs on
+// the connection the warming ran on, which a pool hands out first). A warm
+// claim changes no row, but it is a statement like a claim: it takes the
+// same table locks, and statement-level triggers of the task and history
+// tables fire for it.
 type ClaimWarmer interface {
 	// ClaimsCold returns the first moment after t at which the claims
-	// need warming again.
+	// need warming again; the zero time when they never do.
 	ClaimsCold(t time.Time) time.Time
 	// WarmClaims runs a claim that claims nothing, preparing what the
 	// next claims reuse.
 	WarmClaims(ctx context.Context) error
+}
+
+// WarmTimeout bounds a WarmClaims call: a warming that takes longer is of
+// no use.
+const WarmTimeout = time.Second
+
+// NextWarm returns how long to wait, from now, before warming w's claims:
+// a millisecond after the moment they go cold, and never less than 10 ms
+// (should w give a moment already past); false when they never go cold.
+func NextWarm(w ClaimWarmer, now time.Time) (time.Duration, bool) {
+	at := w.ClaimsCold(now)
+	if at.IsZero() {
+		return 0, false
+	}
+	return max(at.Sub(now)+time.Millisecond, 10*time.Millisecond), true
 }

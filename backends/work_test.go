@@ -1,6 +1,7 @@
 package backends_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -40,5 +41,34 @@ func TestQueuePositionOrder(t *testing.T) {
 	}
 	if !(backends.QueuePosition{}).IsZero() || pos(t0, uuid.Nil).IsZero() || pos(time.Time{}, a).IsZero() {
 		t.Error("IsZero is true only for the zero position")
+	}
+}
+
+// coldAt is a ClaimWarmer whose claims go cold at a fixed moment.
+type coldAt time.Time
+
+func (c coldAt) ClaimsCold(time.Time) time.Time { return time.Time(c) }
+
+func (coldAt) WarmClaims(context.Context) error { return nil }
+
+// TestNextWarm: the wait before warming claims is a millisecond past the
+// moment they go cold, at least 10 ms (a moment already past does not make
+// a caller spin), and none when they never go cold.
+func TestNextWarm(t *testing.T) {
+	now := time.Date(2026, 12, 7, 5, 0, 0, 300_000_000, time.UTC)
+	for _, c := range []struct {
+		name string
+		cold time.Time
+		want time.Duration
+		ok   bool
+	}{
+		{"ahead", now.Add(700 * time.Millisecond), 701 * time.Millisecond, true},
+		{"just ahead", now.Add(time.Millisecond), 10 * time.Millisecond, true},
+		{"past", now.Add(-time.Second), 10 * time.Millisecond, true},
+		{"never", time.Time{}, 0, false},
+	} {
+		if got, ok := backends.NextWarm(coldAt(c.cold), now); got != c.want || ok != c.ok {
+			t.Errorf("%s: NextWarm = %v, %v; want %v, %v", c.name, got, ok, c.want, c.ok)
+		}
 	}
 }

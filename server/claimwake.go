@@ -46,7 +46,8 @@ type claimWaker struct {
 	// warm, when the model's driver has it, warms the model's claims
 	// while claims wait, at the moments it gives (as an idle sdk/worker
 	// pool does): the claim after a wake-up then does not pay for
-	// preparing and planning its statement; warms counts the warmings.
+	// preparing and planning its statement; warms counts the warmings that
+	// succeeded.
 	warm  backends.ClaimWarmer
 	warms int
 	// idle tells the waker that a claim found nothing and waits (the
@@ -158,11 +159,11 @@ func (cw *claimWakers) warming(ctx context.Context, m *claimWaker) {
 	t := time.NewTimer(time.Hour)
 	defer t.Stop()
 	for {
-		at := m.warm.ClaimsCold(time.Now())
-		if at.IsZero() {
+		d, ok := backends.NextWarm(m.warm, time.Now())
+		if !ok {
 			return
 		}
-		t.Reset(time.Until(at) + time.Millisecond)
+		t.Reset(d)
 		select {
 		case <-ctx.Done():
 			return
@@ -170,18 +171,22 @@ func (cw *claimWakers) warming(ctx context.Context, m *claimWaker) {
 		}
 		cw.mu.Lock()
 		waiting := len(m.waiting) > 0
-		if waiting {
-			m.warms++
-		}
 		cw.mu.Unlock()
 		if !waiting {
 			continue
 		}
-		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		if err := m.warm.WarmClaims(wctx); err != nil && ctx.Err() == nil {
-			cw.log.Debug("warming the claims failed", "model", m.model, "error", err)
-		}
+		wctx, cancel := context.WithTimeout(ctx, backends.WarmTimeout)
+		err := m.warm.WarmClaims(wctx)
 		cancel()
+		if err != nil {
+			if ctx.Err() == nil {
+				cw.log.Debug("warming the claims failed", "model", m.model, "error", err)
+			}
+			continue
+		}
+		cw.mu.Lock()
+		m.warms++
+		cw.mu.Unlock()
 	}
 }
 
@@ -219,7 +224,7 @@ func (cw *claimWakers) close() {
 // stats returns, for tests, how many claims wait on model, how many times
 // its waker was started, how many idle signals claims gave it (a claim
 // gives one after it found nothing and waited claimArmAfter), and how many
-// times its claims were warmed.
+// times its claims were warmed with success.
 func (cw *claimWakers) stats(model string) (waiting, starts, idles, warms int) {
 	cw.mu.Lock()
 	defer cw.mu.Unlock()

@@ -10,8 +10,8 @@ func ClaimWakerStats(s *Server, model string) (waiting, starts, idles int) {
 	return waiting, starts, idles
 }
 
-// ClaimWarms reports how many times the shared waker of model warmed the
-// claims of the worker claims waiting on it.
+// ClaimWarms reports how many times the shared waker of model warmed, with
+// success, the claims of the worker claims waiting on it.
 func ClaimWarms(s *Server, model string) int {
 	_, _, _, warms := s.claimWakers.stats(model)
 	return warms

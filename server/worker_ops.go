@@ -313,13 +313,14 @@ func (w *typedWork[T, E, PT]) followLocal(ctx context.Context) (wait func()) {
 	return w.leases.FollowLocal(ctx)
 }
 
-// waker is the driver's Waker, whose wake-ups also make the next claim
-// start from the head of the queue (worker.Leases.QueuedElsewhere).
+// warmer is the driver's ClaimWarmer, nil when it has none.
 func (w *typedWork[T, E, PT]) warmer() backends.ClaimWarmer {
 	wm, _ := w.b.eng.Store().Driver().(backends.ClaimWarmer)
 	return wm
 }
 
+// waker is the driver's Waker, whose wake-ups also make the next claim
+// start from the head of the queue (worker.Leases.QueuedElsewhere).
 func (w *typedWork[T, E, PT]) waker() backends.Waker {
 	wk, ok := w.b.eng.Store().Driver().(backends.Waker)
 	if !ok {

@@ -79,7 +79,8 @@
 // backends.ClaimWarmer keeps its claims warm: on PostgreSQL a claim's
 // prepared statement and plan are renewed once a second on each connection
 // (postgres.Replanned), and the pool runs a claim of nothing right after
-// each renewal, so the claim that follows a wake-up does not pay for them.
+// each renewal, on the connection its next claim usually gets, so that
+// claim usually does not pay for them.
 // Figures are in docs/benchmarks.md ("Pickup across processes").
 //
 // # Crash safety

@@ -262,11 +262,11 @@ func (p *Pool[T, E, PT]) Run(ctx context.Context) error {
 		if warmer == nil {
 			return nil
 		}
-		at := warmer.ClaimsCold(time.Now())
-		if at.IsZero() {
+		d, ok := backends.NextWarm(warmer, time.Now())
+		if !ok {
 			return nil
 		}
-		warmTimer.Reset(time.Until(at) + time.Millisecond)
+		warmTimer.Reset(d)
 		return warmTimer.C
 	}
 	for ctx.Err() == nil {
@@ -334,15 +334,12 @@ func (p *Pool[T, E, PT]) Run(ctx context.Context) error {
 // PostgreSQL, without it, that claim paid a round trip and a plan once a
 // second, which was the 99th percentile of an idle pool's pickup latency.
 func (p *Pool[T, E, PT]) warmClaims(ctx context.Context, w backends.ClaimWarmer) {
-	ctx, cancel := context.WithTimeout(ctx, warmTimeout)
+	ctx, cancel := context.WithTimeout(ctx, backends.WarmTimeout) // Run's loop waits for it
 	defer cancel()
 	if err := w.WarmClaims(ctx); err != nil && ctx.Err() == nil {
 		p.log.Debug("warming the claims failed", "err", err)
 	}
 }
-
-// warmTimeout bounds a claim that claims nothing.
-const warmTimeout = 5 * time.Second
 
 // armAfter is how long a pool waits, having found nothing to claim, before
 // it asks its backends.Waker to watch for tasks queued by other processes
