@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"path"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/taskmodel/taskmodel/tasktype"
@@ -252,7 +253,10 @@ func Exists(ctx context.Context, s Store, key string) (bool, error) {
 
 // Expect is what Verify checks an uploaded blob against.
 type Expect struct {
-	// ContentType, when set, must equal the blob's content type byte for byte.
+	// ContentType, when set, is the media type the blob must have. Media
+	// types are compared as MediaType gives them, without case or
+	// parameters: a blob stored as "text/csv; charset=utf-8" (the
+	// Content-Type its upload URL was signed for) is of type "text/csv".
 	ContentType string
 	// MaxSize, when set, is the most bytes the blob may hold.
 	MaxSize int64
@@ -260,7 +264,8 @@ type Expect struct {
 
 // Verify is the "files uploaded?" step before processing: it checks that
 // the blob at key exists (else ErrNotFound), holds at most want.MaxSize
-// bytes (else ErrTooLarge) and has want.ContentType (else ErrContentType).
+// bytes (else ErrTooLarge) and is of the media type of want.ContentType
+// (else ErrContentType).
 // A blob that breaks a limit is deleted, so it can never be processed and
 // the client may upload again; the error says what was wrong.
 func Verify(ctx context.Context, s Store, key string, want Expect) (Info, error) {
@@ -272,7 +277,7 @@ func Verify(ctx context.Context, s Store, key string, want Expect) (Info, error)
 	switch {
 	case want.MaxSize > 0 && info.Size > want.MaxSize:
 		bad = fmt.Errorf("blob %s: %d bytes, limit %d: %w", key, info.Size, want.MaxSize, ErrTooLarge)
-	case want.ContentType != "" && info.ContentType != want.ContentType:
+	case want.ContentType != "" && MediaType(info.ContentType) != MediaType(want.ContentType):
 		bad = fmt.Errorf("blob %s: content type %q, want %q: %w", key, info.ContentType, want.ContentType, ErrContentType)
 	default:
 		return info, nil
@@ -281,6 +286,16 @@ func Verify(ctx context.Context, s Store, key string, want Expect) (Info, error)
 		return Info{}, errors.Join(bad, fmt.Errorf("deleting the rejected blob: %w", err))
 	}
 	return Info{}, bad
+}
+
+// MediaType returns the media type of a Content-Type as
+// mime.ParseMediaType reads it, lower case and without parameters:
+// "text/csv" for "Text/CSV; charset=utf-8". Unlike ParseMediaType it does
+// not check the value: one it refuses still gives what comes before its
+// first ';', so two malformed values differ as they read.
+func MediaType(ct string) string {
+	mt, _, _ := strings.Cut(ct, ";")
+	return strings.ToLower(strings.TrimSpace(mt))
 }
 
 // NotFound returns ErrNotFound wrapped with key, for Store implementations.

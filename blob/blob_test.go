@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"mime"
 	"strings"
 	"testing"
 	"time"
@@ -149,12 +150,18 @@ func TestVerify(t *testing.T) {
 		{"stat fails", &stubStore{statErr: broken}, blob.Expect{}, []error{broken}, false},
 		{"too large", &stubStore{info: csv}, blob.Expect{MaxSize: 9}, []error{blob.ErrTooLarge}, true},
 		{"content type", &stubStore{info: csv}, blob.Expect{ContentType: "text/plain"}, []error{blob.ErrContentType}, true},
+		// A blob is of its media type: an upload URL signed for
+		// "text/csv; charset=utf-8" or "Text/CSV" stores a text/csv file.
+		{"content type with parameters", &stubStore{info: withType(csv, "text/csv; charset=utf-8")}, blob.Expect{ContentType: "text/csv"}, nil, false},
+		{"content type in another case", &stubStore{info: withType(csv, "Text/CSV")}, blob.Expect{ContentType: "text/csv"}, nil, false},
+		{"expected with parameters", &stubStore{info: csv}, blob.Expect{ContentType: "text/csv; charset=utf-8"}, nil, false},
+		{"another type with parameters", &stubStore{info: withType(csv, "text/plain; charset=utf-8")}, blob.Expect{ContentType: "text/csv"}, []error{blob.ErrContentType}, true},
 		{"delete fails", &stubStore{info: csv, deleteErr: broken}, blob.Expect{MaxSize: 1}, []error{blob.ErrTooLarge, broken}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			info, err := blob.Verify(ctx, tc.store, "k", tc.want)
 			if tc.wantErr == nil {
-				if err != nil || info != csv {
+				if err != nil || info != tc.store.info {
 					t.Fatalf("Verify = %+v, %v; want the info", info, err)
 				}
 			}
@@ -170,5 +177,32 @@ func TestVerify(t *testing.T) {
 	}
 	if ok, err := blob.Exists(ctx, &stubStore{statErr: broken}, "k"); ok || !errors.Is(err, broken) {
 		t.Errorf("Exists with a failing store = %v, %v", ok, err)
+	}
+}
+
+func withType(info blob.Info, ct string) blob.Info {
+	info.ContentType = ct
+	return info
+}
+
+// TestMediaType: the media type of a Content-Type is the one
+// mime.ParseMediaType reads, also from a value it refuses.
+func TestMediaType(t *testing.T) {
+	for _, tc := range []struct{ ct, want string }{
+		{"text/csv", "text/csv"},
+		{"text/csv; charset=utf-8", "text/csv"},
+		{"Text/CSV", "text/csv"},
+		{" application/JSON ;charset=UTF-8", "application/json"},
+		{"text/csv;", "text/csv"},
+		{"text/csv; charset", "text/csv"}, // a malformed parameter
+		{"textcsv", "textcsv"},            // no media type: kept as it reads
+		{"", ""},
+	} {
+		if got := blob.MediaType(tc.ct); got != tc.want {
+			t.Errorf("MediaType(%q) = %q, want %q", tc.ct, got, tc.want)
+		}
+		if mt, _, err := mime.ParseMediaType(tc.ct); (err == nil || errors.Is(err, mime.ErrInvalidMediaParameter)) && mt != tc.want {
+			t.Errorf("mime.ParseMediaType(%q) = %q, want %q as MediaType", tc.ct, mt, tc.want)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -17,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/taskmodel/taskmodel/auth"
+	"github.com/taskmodel/taskmodel/backends"
 	"github.com/taskmodel/taskmodel/backends/mysql"
 	"github.com/taskmodel/taskmodel/backends/mysql/mysqltest"
 	"github.com/taskmodel/taskmodel/backends/postgres"
@@ -31,6 +33,9 @@ import (
 	analysispg "github.com/taskmodel/taskmodel/gen/analysis/pgdb"
 	analysissqlite "github.com/taskmodel/taskmodel/gen/analysis/sqlitedb"
 	"github.com/taskmodel/taskmodel/gen/catalog"
+	catalogmysql "github.com/taskmodel/taskmodel/gen/catalog/mysqldb"
+	catalogpg "github.com/taskmodel/taskmodel/gen/catalog/pgdb"
+	catalogsqlite "github.com/taskmodel/taskmodel/gen/catalog/sqlitedb"
 	"github.com/taskmodel/taskmodel/gen/synthesis"
 	synthesismysql "github.com/taskmodel/taskmodel/gen/synthesis/mysqldb"
 	synthesispg "github.com/taskmodel/taskmodel/gen/synthesis/pgdb"
@@ -40,6 +45,7 @@ import (
 	"github.com/taskmodel/taskmodel/sdk/worker"
 	"github.com/taskmodel/taskmodel/server"
 	"github.com/taskmodel/taskmodel/server/demo"
+	"github.com/taskmodel/taskmodel/tasktype"
 )
 
 // backendNames are the backends every end-to-end test runs on;
@@ -175,6 +181,9 @@ type envOptions struct {
 	engine       []engine.Option // more options of every model's engine
 	claimPoll    time.Duration   // the server's ClaimPoll (0: its default)
 	sqlitePath   string          // the SQLite database file ("": a new one)
+	// uploads, when set, replaces the analysis model's uploads section,
+	// and the server serves that model alone.
+	uploads *tasktype.Uploads
 }
 
 // env is a taskmodel server on a real loopback HTTP listener, with tokens
@@ -210,7 +219,13 @@ func newEnv(t testing.TB, backend string, o envOptions) *env {
 	}
 	engOpts = append(engOpts, engine.WithPollInterval(poll))
 	engOpts = append(engOpts, o.engine...)
-	models, err := catalog.Serve(b, engOpts...)
+	serve := catalog.Serve
+	if o.uploads != nil {
+		serve = func(b *server.Backend, opts ...engine.Option) (*server.Models, error) {
+			return serveAnalysis(b, o.uploads, opts...)
+		}
+	}
+	models, err := serve(b, engOpts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,6 +327,25 @@ func newEnv(t testing.TB, backend string, o envOptions) *env {
 	return e
 }
 
+// serveAnalysis serves the analysis model alone, as catalog.Serve does but
+// with up as its uploads section: upload rules its spec does not have.
+func serveAnalysis(b *server.Backend, up *tasktype.Uploads, opts ...engine.Option) (*server.Models, error) {
+	ms := server.NewModels(b, catalog.Models(), server.Listers{
+		MySQL:    func(db *sql.DB) backends.Lister { return catalogmysql.NewLister(db) },
+		Postgres: func(db *pgxpool.Pool) backends.Lister { return catalogpg.NewLister(db) },
+		SQLite:   func(db *sql.DB) backends.Lister { return catalogsqlite.NewLister(db) },
+	})
+	api := analysis.API
+	api.Uploads = up
+	server.Add[analysis.Task, analysis.Event](ms, server.Model[analysis.Task]{
+		API: api, Lifecycle: analysis.Lifecycle(), Name: analysis.ModelName, New: analysis.NewTask, Worker: analysis.Worker,
+		MySQL:    func(db *sql.DB) backends.Driver[analysis.Task] { return analysismysql.NewDriver(db) },
+		Postgres: func(db *pgxpool.Pool) backends.Driver[analysis.Task] { return analysispg.NewDriver(db) },
+		SQLite:   func(db *sql.DB) backends.Driver[analysis.Task] { return analysissqlite.NewDriver(db) },
+	}, opts...)
+	return ms, ms.Err()
+}
+
 // response is one HTTP answer.
 type response struct {
 	status int
@@ -389,6 +423,33 @@ func (e *env) uploadURLs(user, id string) map[string]any {
 func (e *env) put(u map[string]any, contentType, body string) {
 	e.t.Helper()
 	e.must(200, "PUT", u["url"].(string), "", body, "Content-Type", contentType)
+}
+
+// putSigned uploads body to a presigned URL as a client that follows the
+// upload-urls response does: with exactly the headers it gives.
+func (e *env) putSigned(u map[string]any, body string) {
+	e.t.Helper()
+	data, err := json.Marshal(u)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var p blob.Presigned
+	if err := json.Unmarshal(data, &p); err != nil {
+		e.t.Fatal(err)
+	}
+	req, err := p.NewRequest(context.Background(), strings.NewReader(body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	answer, _ := io.ReadAll(res.Body)
+	if res.StatusCode/100 != 2 {
+		e.t.Fatalf("PUT %s with %v: %d %s", p.URL, p.Headers, res.StatusCode, answer)
+	}
 }
 
 // testWriter sends log lines to the test's log.

@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/taskmodel/taskmodel/blob"
 	"github.com/taskmodel/taskmodel/gen/analysis"
 	"github.com/taskmodel/taskmodel/gen/stage"
 	"github.com/taskmodel/taskmodel/gen/training"
@@ -167,6 +169,52 @@ func TestUploadFailedAndRetry(t *testing.T) {
 			e.put(uploads["primary"].(map[string]any), "text/csv", "x\n")
 			if q := e.must(200, "POST", "/tasks/"+id+"/process", "alice", "").json(t); q["status"] != "QUEUED" || q["progress"] != 15.0 {
 				t.Fatalf("process: %v", q)
+			}
+		})
+	}
+}
+
+// TestProcessComparesMediaTypes: a file that allows only text/csv may be
+// asked for as "text/csv; charset=utf-8" or "Text/CSV" (upload-urls
+// compares media types); its upload URL is signed for that Content-Type,
+// and process, which compares media types too, verifies the task. A file
+// of another type stored under the task is still refused and deleted.
+func TestProcessComparesMediaTypes(t *testing.T) {
+	up := *analysis.API.Uploads
+	up.Files = slices.Clone(up.Files)
+	if up.Files[0].Name != "primary" {
+		t.Fatalf("analysis's first file is %s, not primary", up.Files[0].Name)
+	}
+	up.Files[0].ContentTypes = []string{"text/csv"}
+	for _, b := range append(backendNames, "sqlite+s3") {
+		t.Run(b, func(t *testing.T) {
+			name, s3 := strings.CutSuffix(b, "+s3")
+			e := newEnv(t, name, envOptions{uploads: &up, s3: s3})
+			for _, ct := range []string{"text/csv; charset=utf-8", "Text/CSV"} {
+				id := e.create("alice")
+				ur := e.must(200, "POST", "/tasks/"+id+"/upload-urls", "alice", `{"files":{"primary":{"filename":"data.csv","content_type":"`+ct+`"}}}`).json(t)
+				primary := ur["uploads"].(map[string]any)["primary"].(map[string]any)
+				if h := primary["headers"].(map[string]any); h["Content-Type"] != ct {
+					t.Fatalf("upload URL for %q signed with headers %v", ct, h)
+				}
+				e.putSigned(primary, "a,b\n1,2\n")
+				if v := e.must(200, "POST", "/tasks/"+id+"/process", "alice", "").json(t); v["status"] != "QUEUED" {
+					t.Fatalf("process of a file uploaded as %q: %v", ct, v)
+				}
+			}
+			// Another type, stored by other means than its upload URL.
+			id := e.create("alice")
+			e.uploadURLs("alice", id)
+			key := server.InputKey("alice", uuid.MustParse(id), "primary")
+			if _, err := e.blobs.Put(context.Background(), key, strings.NewReader("a,b\n"), blob.PutOptions{ContentType: "text/plain; charset=utf-8", MaxSize: 100}); err != nil {
+				t.Fatal(err)
+			}
+			v := e.must(200, "POST", "/tasks/"+id+"/process", "alice", "").json(t)
+			if v["status"] != "UPLOAD_FAILED" || !strings.Contains(fmt.Sprint(v["error_message"]), "primary must be text/csv") {
+				t.Fatalf("process of a text/plain file: %v", v)
+			}
+			if ok, err := blob.Exists(context.Background(), e.blobs, key); ok || err != nil {
+				t.Errorf("the refused file: exists %v, %v; want it deleted", ok, err)
 			}
 		})
 	}

@@ -239,7 +239,7 @@ func parseUploadRequest(up *tasktype.Uploads, fields map[string]json.RawMessage)
 		if err := blob.ValidateContentType(fr.ContentType); err != nil {
 			return nil, fieldAt("files."+name+".content_type", err)
 		}
-		if len(f.ContentTypes) > 0 && !slices.Contains(f.ContentTypes, mediaType(fr.ContentType)) {
+		if len(f.ContentTypes) > 0 && !slices.Contains(f.ContentTypes, blob.MediaType(fr.ContentType)) {
 			return nil, badRequest("files."+name+".content_type", "one_of", fmt.Sprintf("%q is not allowed; allowed: %s", fr.ContentType, strings.Join(f.ContentTypes, ", ")))
 		}
 		if fr.Size < 0 || fr.Size > f.MaxBytes {
@@ -273,11 +273,6 @@ func parseUploadRequest(up *tasktype.Uploads, fields map[string]json.RawMessage)
 		}
 	}
 	return out, nil
-}
-
-func mediaType(ct string) string {
-	mt, _, _ := strings.Cut(ct, ";")
-	return strings.ToLower(strings.TrimSpace(mt))
 }
 
 // fieldAt renames the field of a blob validation error.
@@ -343,7 +338,9 @@ func (s *Server) process(w http.ResponseWriter, r *http.Request) {
 // checkUploads verifies a task's files: required ones must exist; every
 // present one must keep its size bounds and content type, and a file of
 // format json must be one well-formed JSON value (a file that does not is
-// deleted, so the client uploads it again).
+// deleted, so the client uploads it again). Content types are compared as
+// upload-urls compares them, by media type (blob.MediaType): a file
+// uploaded as "text/csv; charset=utf-8" is a text/csv file.
 func (s *Server) checkUploads(ctx context.Context, up *tasktype.Uploads, v *view) (missing, bad []string, err error) {
 	for _, f := range up.Files {
 		key := InputKey(v.owner, v.key.ID, f.Name)
@@ -367,7 +364,7 @@ func (s *Server) checkUploads(ctx context.Context, up *tasktype.Uploads, v *view
 			continue
 		case err != nil:
 			return nil, nil, err
-		case len(f.ContentTypes) > 1 && !slices.Contains(f.ContentTypes, mediaType(info.ContentType)):
+		case len(f.ContentTypes) > 1 && !slices.Contains(f.ContentTypes, blob.MediaType(info.ContentType)):
 			problem = fmt.Sprintf("%s must be one of %s", f.Name, strings.Join(f.ContentTypes, ", "))
 		case info.Size < f.MinBytes && info.Size == 0:
 			problem = fmt.Sprintf("%s is empty; it must hold at least %s", f.Name, bytesOf(f.MinBytes))

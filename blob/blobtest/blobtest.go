@@ -674,6 +674,22 @@ func testVerify(t *testing.T, e *env) {
 		t.Errorf("Verify with a smaller limit = %v, want ErrTooLarge", err)
 	}
 	e.wantAbsent(t, inputKey)
+	// A blob uploaded with the Content-Type its URL was signed for is of
+	// that media type, whatever its parameters and case.
+	for _, ct := range []string{"text/csv; charset=utf-8", "Text/CSV"} {
+		r := upload(inputKey, 100)
+		r.ContentType = ct
+		if status, _, answer := e.send(t, e.presignUpload(t, r), []byte("a,b\n"), nil); status/100 != 2 {
+			t.Fatalf("PUT signed for %q: %d %s", ct, status, answer)
+		}
+		if info, err := blob.Verify(e.ctx, e.store, inputKey, blob.Expect{ContentType: csv, MaxSize: 100}); err != nil || info.Size != 4 {
+			t.Errorf("Verify of a blob uploaded as %q, expecting %q = %+v, %v; want the blob", ct, csv, info, err)
+		}
+		e.wantStored(t, inputKey, []byte("a,b\n"), ct)
+		if err := e.store.Delete(e.ctx, inputKey); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // failingReader returns data, then an error.

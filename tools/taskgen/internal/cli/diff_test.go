@@ -241,9 +241,11 @@ func TestDiffBaseOutsideGit(t *testing.T) {
 // migration records it.
 func TestDiffUploads(t *testing.T) {
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/d\n"), 0o644)
+	writeFile(t, filepath.Join(dir, "go.mod"), "module example.com/d\n")
 	specs := filepath.Join(dir, "schema")
-	os.MkdirAll(specs, 0o755)
+	if err := os.MkdirAll(specs, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	v1 := `model: job
 statuses:
   CREATED: {initial: true}
@@ -268,14 +270,14 @@ api:
       data: {required: true, max_size: 10MiB}
       extra: {max_size: 10MiB}
 `
-	os.WriteFile(filepath.Join(specs, "job.yaml"), []byte(v1), 0o644)
+	writeFile(t, filepath.Join(specs, "job.yaml"), v1)
 	t.Chdir(dir)
 	var stderr bytes.Buffer
 	if code := cli.Run([]string{"-spec", "schema", "-out", "gen", "-sqlc", "sqlc.yaml"}, &stderr); code != cli.ExitOK {
 		t.Fatalf("generate: %d %s", code, stderr.String())
 	}
 	lowered := strings.Replace(v1, "data: {required: true, max_size: 10MiB}", "data: {required: true, max_size: 1MiB}", 1)
-	line := "- api uploads file `data` max_size: 1MiB (was 10MiB): a larger file, accepted before, is refused: `POST /tasks/{id}/upload-urls` declaring a larger size answers 400, and `POST /tasks/{id}/process` moves a task whose stored file is larger to `UPLOAD_FAILED`"
+	line := "- api uploads file `data` max_size: 1MiB (was 10MiB): a larger file, accepted before, is refused: `POST /tasks/{id}/upload-urls` declaring a larger size answers 400, and `POST /tasks/{id}/process` deletes a stored file that is larger and moves its task to `UPLOAD_FAILED`"
 	for _, tt := range []struct {
 		name string
 		spec string
@@ -298,7 +300,7 @@ api:
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			os.WriteFile(filepath.Join(specs, "job.yaml"), []byte(tt.spec), 0o644)
+			writeFile(t, filepath.Join(specs, "job.yaml"), tt.spec)
 			var stdout, stderr bytes.Buffer
 			if code := cli.Main([]string{"diff", "-spec", "schema", "-out", "gen"}, &stdout, &stderr); code != tt.code {
 				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.code, stdout.String(), stderr.String())
@@ -309,5 +311,13 @@ api:
 				}
 			}
 		})
+	}
+}
+
+// writeFile writes data to path or fails the test.
+func writeFile(t *testing.T, path, data string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

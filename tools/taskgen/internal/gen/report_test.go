@@ -359,10 +359,10 @@ func TestCompareUploads(t *testing.T) {
 			"Wire - api uploads file `baseline` flag: `has_baseline` (was none): clients ask for it (`baseline.csv`) with `has_baseline: true`; a request naming it under `files` answers 400 (unknown file) (**breaking**: `api.uploads.files.baseline.flag`)",
 		}, unacked: []string{"api.uploads.files.baseline.flag"}},
 		{name: "content type removed", new: with("content_types: [text/csv, application/json]", "content_types: [text/csv]"), want: []string{
-			"Wire - api uploads file `primary` content_types: `text/csv` (was `text/csv`, `application/json`): a file of type `application/json`, accepted before, is refused: `POST /tasks/{id}/upload-urls` asking for one answers 400, and `POST /tasks/{id}/process` moves a task whose stored file is `application/json` to `UPLOAD_FAILED` (**breaking**: `api.uploads.files.primary.content_types`)",
+			"Wire - api uploads file `primary` content_types: `text/csv` (was `text/csv`, `application/json`): a file of type `application/json`, accepted before, is refused: `POST /tasks/{id}/upload-urls` asking for one answers 400, and `POST /tasks/{id}/process` deletes a stored file of type `application/json` and moves its task to `UPLOAD_FAILED` (**breaking**: `api.uploads.files.primary.content_types`)",
 		}, unacked: []string{"api.uploads.files.primary.content_types"}},
 		{name: "content types listed where any was allowed", new: with("      baseline: {max_size: 10MiB}", "      baseline: {content_types: [text/csv], max_size: 10MiB}"), want: []string{
-			"Wire - api uploads file `baseline` content_types: `text/csv` (was any): a file of another type, accepted before, is refused: `POST /tasks/{id}/upload-urls` asking for one answers 400, and `POST /tasks/{id}/process` moves a task whose stored file is of another type to `UPLOAD_FAILED` (**breaking**: `api.uploads.files.baseline.content_types`)",
+			"Wire - api uploads file `baseline` content_types: `text/csv` (was any): a file of another type, accepted before, is refused: `POST /tasks/{id}/upload-urls` asking for one answers 400, and `POST /tasks/{id}/process` deletes a stored file of another type and moves its task to `UPLOAD_FAILED` (**breaking**: `api.uploads.files.baseline.content_types`)",
 		}, unacked: []string{"api.uploads.files.baseline.content_types"}},
 		{name: "content types widened", new: with("content_types: [text/csv, application/json]", "content_types: [text/csv, application/json, text/plain]"), want: []string{
 			"Wire - api uploads file `primary` content_types: `text/csv`, `application/json`, `text/plain` (was `text/csv`, `application/json`)",
@@ -378,13 +378,25 @@ func TestCompareUploads(t *testing.T) {
 		{name: "flag's signed content type changed", new: with("content_types: [application/json], format", "content_types: [text/plain, application/json], format"), want: []string{
 			"Wire - api uploads file `parameters` content_types: `text/plain`, `application/json` (was `application/json`): the upload URL that `has_parameters` asks for is signed for Content-Type `text/plain` (was `application/json`): a PUT that sends `application/json` is refused; clients that send the headers of the upload-urls response follow (**breaking**: `api.uploads.files.parameters.content_types`)",
 		}, unacked: []string{"api.uploads.files.parameters.content_types"}},
+		// Its uploads could only be of that type: taking out another
+		// refuses nothing that worked before.
+		{name: "flag's other content type taken out", old: with("content_types: [application/json], format", "content_types: [application/json, text/plain], format"), new: with(), want: []string{
+			"Wire - api uploads file `parameters` content_types: `application/json` (was `application/json`, `text/plain`): the upload URL that `has_parameters` asks for is signed for Content-Type `application/json`, as before, so no file of a type taken out could be uploaded",
+		}},
+		{name: "flag's signed content type taken out", old: with("content_types: [application/json], format", "content_types: [application/json, text/plain], format"), new: with("content_types: [application/json], format", "content_types: [text/plain], format"), want: []string{
+			"Wire - api uploads file `parameters` content_types: `text/plain` (was `application/json`, `text/plain`): a file of type `application/json`, accepted before, is refused: `POST /tasks/{id}/process` deletes a stored file of type `application/json` and moves its task to `UPLOAD_FAILED`; the upload URL that `has_parameters` asks for is signed for Content-Type `text/plain` (was `application/json`): a PUT that sends `application/json` is refused; clients that send the headers of the upload-urls response follow (**breaking**: `api.uploads.files.parameters.content_types`)",
+		}, unacked: []string{"api.uploads.files.parameters.content_types"}},
+		{name: "flag removed, its other content type taken out", old: with("content_types: [application/json], format", "content_types: [application/json, text/plain], format"), new: with("filename: parameters.json, flag: has_parameters, ", ""), want: []string{
+			"Wire - api uploads file `parameters` flag: none (was `has_parameters`): clients describe it under `files`; a request setting `has_parameters` answers 400 (unknown field) (**breaking**: `api.uploads.files.parameters.flag`)",
+			"Wire - api uploads file `parameters` content_types: `application/json` (was `application/json`, `text/plain`)",
+		}, unacked: []string{"api.uploads.files.parameters.flag"}},
 		{name: "flag's content types list removed", new: with("content_types: [application/json], format", "format"), want: []string{
 			"Wire - api uploads file `parameters` content_types: any (was `application/json`): the upload URL that `has_parameters` asks for is signed for Content-Type `application/octet-stream` (was `application/json`): a PUT that sends `application/json` is refused; clients that send the headers of the upload-urls response follow (**breaking**: `api.uploads.files.parameters.content_types`)",
 		}, unacked: []string{"api.uploads.files.parameters.content_types"}},
 		{name: "max_size lowered and raised", new: with("content_types: [text/csv, application/json], max_size: 10MiB", "content_types: [text/csv, application/json], max_size: 1MiB", "baseline: {max_size: 10MiB}", "baseline: {max_size: 1GiB}", "format: json, max_size: 1MiB", "format: json, max_size: 512KiB"), want: []string{
-			"Wire - api uploads file `primary` max_size: 1MiB (was 10MiB): a larger file, accepted before, is refused: `POST /tasks/{id}/upload-urls` declaring a larger size answers 400, and `POST /tasks/{id}/process` moves a task whose stored file is larger to `UPLOAD_FAILED` (**breaking**: `api.uploads.files.primary.max_size`)",
+			"Wire - api uploads file `primary` max_size: 1MiB (was 10MiB): a larger file, accepted before, is refused: `POST /tasks/{id}/upload-urls` declaring a larger size answers 400, and `POST /tasks/{id}/process` deletes a stored file that is larger and moves its task to `UPLOAD_FAILED` (**breaking**: `api.uploads.files.primary.max_size`)",
 			"Wire - api uploads file `baseline` max_size: 1GiB (was 10MiB)",
-			"Wire - api uploads file `parameters` max_size: 512KiB (was 1MiB): a larger file, accepted before, is refused: `POST /tasks/{id}/process` moves a task whose stored file is larger to `UPLOAD_FAILED` (**breaking**: `api.uploads.files.parameters.max_size`)",
+			"Wire - api uploads file `parameters` max_size: 512KiB (was 1MiB): a larger file, accepted before, is refused: `POST /tasks/{id}/process` deletes a stored file that is larger and moves its task to `UPLOAD_FAILED` (**breaking**: `api.uploads.files.parameters.max_size`)",
 		}, unacked: []string{"api.uploads.files.parameters.max_size", "api.uploads.files.primary.max_size"}},
 		{name: "min_size raised and lowered", new: with("max_size: 10MiB}", "max_size: 10MiB, min_size: 1KiB}", "baseline: {max_size: 10MiB}", "baseline: {max_size: 10MiB, min_size: 0B}"), want: []string{
 			"Behaviour - api uploads file `primary` min_size: 1KiB (was 1B): a smaller file, accepted before, is refused: `POST /tasks/{id}/process` deletes it and moves its task to `UPLOAD_FAILED` (**breaking**: `api.uploads.files.primary.min_size`)",
@@ -395,11 +407,19 @@ func TestCompareUploads(t *testing.T) {
 			"Behaviour - api uploads file `parameters` format: any bytes (was json): `POST /tasks/{id}/process` no longer checks that the file is JSON",
 		}, unacked: []string{"api.uploads.files.baseline.format"}},
 		{name: "expiry and missing_message", new: with("    missing: upload_failed\n", "    missing: upload_failed\n    missing_message: Upload the files again\n    expiry: 1h\n"), want: []string{
-			"Behaviour - api uploads expiry: 1h0m0s (was 15m0s): how long upload URLs, and the download URLs of a finished task's outputs, stay valid",
+			"Behaviour - api uploads expiry: 1h (was 15m): how long upload URLs, and the download URLs of a finished task's outputs, stay valid",
 			"Behaviour - api uploads missing_message: \"Upload the files again\" (was \"Required files not found in storage\"): the error message of a task whose required files are missing at `POST /tasks/{id}/process`",
 		}},
+		// A client that PUTs or downloads later than the new expiry, but
+		// within the old one, is refused.
+		{name: "expiry shortened", new: with("    missing: upload_failed\n", "    missing: upload_failed\n    expiry: 90s\n"), want: []string{
+			"Behaviour - api uploads expiry: 90s (was 15m): upload URLs, and the download URLs of a finished task's outputs, stay valid for 90s after they are signed: a PUT to an upload URL, or a GET of a download URL, later than that, accepted before, is refused (403) (**breaking**: `api.uploads.expiry`)",
+		}, unacked: []string{"api.uploads.expiry"}},
+		{name: "expiry lengthened", old: with("    missing: upload_failed\n", "    missing: upload_failed\n    expiry: 1h30m\n"), new: with("    missing: upload_failed\n", "    missing: upload_failed\n    expiry: 36h\n"), want: []string{
+			"Behaviour - api uploads expiry: 36h (was 90m): how long upload URLs, and the download URLs of a finished task's outputs, stay valid",
+		}},
 		{name: "acknowledged", new: with("max_size: 10MiB}", "max_size: 1MiB}", "api:\n", "breaking_changes: [api.uploads.files.primary.max_size]\napi:\n"), want: []string{
-			"Wire - api uploads file `primary` max_size: 1MiB (was 10MiB): a larger file, accepted before, is refused: `POST /tasks/{id}/upload-urls` declaring a larger size answers 400, and `POST /tasks/{id}/process` moves a task whose stored file is larger to `UPLOAD_FAILED` (breaking, acknowledged: `api.uploads.files.primary.max_size`)",
+			"Wire - api uploads file `primary` max_size: 1MiB (was 10MiB): a larger file, accepted before, is refused: `POST /tasks/{id}/upload-urls` declaring a larger size answers 400, and `POST /tasks/{id}/process` deletes a stored file that is larger and moves its task to `UPLOAD_FAILED` (breaking, acknowledged: `api.uploads.files.primary.max_size`)",
 		}},
 		// Events: a rename (the event removed and added are reported, not
 		// the uploads), another event of the same transition, and events
@@ -421,14 +441,26 @@ func TestCompareUploads(t *testing.T) {
 		{name: "request to another status", new: with("  UPLOADING: {code: Q}\n", "  UPLOADING: {code: Q}\n  SENDING: {code: Q}\n", "events:\n", "events:\n  send: {from: [CREATED, UPLOAD_FAILED], to: SENDING}\n  sent: {from: SENDING, to: QUEUED}\n  not_sent: {from: SENDING, to: UPLOAD_FAILED}\n", "request: request_upload\n    verify: verify_uploads\n    missing: upload_failed", "request: send\n    verify: sent\n    missing: not_sent"), want: []string{
 			"Behaviour - api uploads request: `send` (was `request_upload`): `POST /tasks/{id}/upload-urls` takes tasks in `CREATED`, `UPLOAD_FAILED` and moves them to `SENDING` (was `UPLOADING`) (**breaking**: `api.uploads.request`)",
 			"Behaviour - api uploads verify: `sent` (was `verify_uploads`): `POST /tasks/{id}/process` takes tasks in `SENDING` (was `UPLOADING`) and moves those whose files pass its checks to `QUEUED`; a task waiting for its files in `UPLOADING` can no longer be processed (409) (**breaking**: `api.uploads.verify`)",
-			"Behaviour - api uploads missing: `not_sent` (was `upload_failed`): `POST /tasks/{id}/process` moves a task in `SENDING` (was `UPLOADING`) whose files are missing or refused to `UPLOAD_FAILED` (**breaking**: `api.uploads.missing`)",
-		}, unacked: []string{"api.uploads.missing", "api.uploads.request", "api.uploads.verify"}},
+			"Behaviour - api uploads missing: `not_sent` (was `upload_failed`): `POST /tasks/{id}/process` moves a task in `SENDING` (was `UPLOADING`) whose files are missing or refused to `UPLOAD_FAILED`; for a task in `UPLOADING`, `POST /tasks/{id}/process` answers 409 whatever its files (`sent` does not fire from there), so nothing more fails",
+		}, unacked: []string{"api.uploads.request", "api.uploads.verify"}},
 		{name: "verify to another status", new: with("events:\n", "events:\n  hold: {from: UPLOADING, to: PAUSED}\n", "verify: verify_uploads", "verify: hold"), want: []string{
 			"Behaviour - api uploads verify: `hold` (was `verify_uploads`): `POST /tasks/{id}/process` takes tasks in `UPLOADING` and moves those whose files pass its checks to `PAUSED` (was `QUEUED`); workers, which claim tasks from `QUEUED`, no longer receive them (**breaking**: `api.uploads.verify`)",
 		}, unacked: []string{"api.uploads.verify"}},
 		{name: "missing to another status", new: with("events:\n", "events:\n  upload_lost: {from: UPLOADING, to: FAILED}\n", "missing: upload_failed", "missing: upload_lost"), want: []string{
 			"Behaviour - api uploads missing: `upload_lost` (was `upload_failed`): `POST /tasks/{id}/process` moves a task in `UPLOADING` whose files are missing or refused to `FAILED` (was `UPLOAD_FAILED`); such a task can no longer ask for upload URLs again (`request_upload` does not fire from `FAILED`) (**breaking**: `api.uploads.missing`)",
 		}, unacked: []string{"api.uploads.missing"}},
+		{name: "missing to another status clients can upload from", new: with("events:\n", "events:\n  upload_reset: {from: UPLOADING, to: CREATED}\n", "missing: upload_failed", "missing: upload_reset"), want: []string{
+			"Behaviour - api uploads missing: `upload_reset` (was `upload_failed`): `POST /tasks/{id}/process` moves a task in `UPLOADING` whose files are missing or refused to `CREATED` (was `UPLOAD_FAILED`); such a task is left in `CREATED`, not `UPLOAD_FAILED`: a client that waits for `UPLOAD_FAILED` to upload its files again no longer sees it (**breaking**: `api.uploads.missing`)",
+		}, unacked: []string{"api.uploads.missing"}},
+		// verify still takes tasks in PAUSED: one whose files are missing
+		// moved to UPLOAD_FAILED and now is refused.
+		{name: "missing from fewer statuses", old: with("verify_uploads: {from: UPLOADING", "verify_uploads: {from: [UPLOADING, PAUSED]", "upload_failed: {from: UPLOADING", "upload_failed: {from: [UPLOADING, PAUSED]"), new: with("verify_uploads: {from: UPLOADING", "verify_uploads: {from: [UPLOADING, PAUSED]", "upload_failed: {from: UPLOADING", "upload_failed: {from: [UPLOADING, PAUSED]", "events:\n", "events:\n  upload_missing: {from: UPLOADING, to: UPLOAD_FAILED}\n", "missing: upload_failed", "missing: upload_missing"), want: []string{
+			"Behaviour - api uploads missing: `upload_missing` (was `upload_failed`): `POST /tasks/{id}/process` moves a task in `UPLOADING` (was `UPLOADING`, `PAUSED`) whose files are missing or refused to `UPLOAD_FAILED`; processing a task in `PAUSED` whose files are missing or refused answers 409 (`verify_uploads` still takes it when they pass) (**breaking**: `api.uploads.missing`)",
+		}, unacked: []string{"api.uploads.missing"}},
+		// verify never took tasks in PAUSED: process refused them anyway.
+		{name: "missing from fewer statuses verify does not take", old: with("upload_failed: {from: UPLOADING", "upload_failed: {from: [UPLOADING, PAUSED]"), new: with("upload_failed: {from: UPLOADING", "upload_failed: {from: [UPLOADING, PAUSED]", "events:\n", "events:\n  upload_missing: {from: UPLOADING, to: UPLOAD_FAILED}\n", "missing: upload_failed", "missing: upload_missing"), want: []string{
+			"Behaviour - api uploads missing: `upload_missing` (was `upload_failed`): `POST /tasks/{id}/process` moves a task in `UPLOADING` (was `UPLOADING`, `PAUSED`) whose files are missing or refused to `UPLOAD_FAILED`; for a task in `PAUSED`, `POST /tasks/{id}/process` answers 409 whatever its files (`verify_uploads` does not fire from there), so nothing more fails",
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/taskmodel/taskmodel/tools/taskgen/internal/spec"
 )
@@ -16,12 +17,16 @@ import (
 // added (api.uploads.files.<name>.removed, .added), a file made required
 // (.required), its flag changed (.flag), its content types, max_size,
 // min_size or format narrowed (.content_types, .max_size, .min_size,
-// .format), the Content-Type the upload URL of a file asked for by its
-// flag is signed for changed (.content_types), and an event of the
-// uploads replaced by one that moves tasks between other statuses
-// (api.uploads.request, .verify, .missing). The rest (the section or an
-// optional file added, a limit widened, a fixed filename, the expiry, the
-// missing message, another event of the same transition) is reported, not
+// .format; for a file asked for by its flag, whose uploads could only be of
+// the type its upload URL is signed for, only that type taken out
+// counts), the Content-Type the upload URL of a file asked for by its flag
+// is signed for changed (.content_types), the expiry shortened
+// (api.uploads.expiry), and an event of the uploads replaced by one that
+// moves tasks between other statuses (api.uploads.request, .verify,
+// .missing; the missing event only when more fails than the verify
+// event's line says). The rest (the section or an optional file added, a
+// limit widened, a fixed filename, the expiry lengthened, the missing
+// message, another event of the same transition) is reported, not
 // breaking.
 func compareUploads(add func(area, id, format string, a ...any), old, new *spec.Model) {
 	ou, nu := old.API.Uploads, new.API.Uploads
@@ -39,6 +44,13 @@ func compareUploads(add func(area, id, format string, a ...any), old, new *spec.
 	// is as whose says.
 	failed := func(whose string) string {
 		return fmt.Sprintf("`POST /tasks/{id}/process` moves a task whose %s to `%s`", whose, eventTo(nu.Missing))
+	}
+	// refused is what POST /tasks/{id}/process does with a stored file
+	// that is as what says: it deletes the file (blob.Verify or its own
+	// checks), so that the client uploads it again, and moves its task on
+	// as for a missing file.
+	refused := func(what string) string {
+		return fmt.Sprintf("`POST /tasks/{id}/process` deletes a stored file %s and moves its task to `%s`", what, eventTo(nu.Missing))
 	}
 	for _, of := range ou.Files {
 		if uploadFile(nu, of.Name) != nil {
@@ -85,7 +97,7 @@ func compareUploads(add func(area, id, format string, a ...any), old, new *spec.
 			add(AreaWire, "", "%s filename: `%s` (was `%s`): the documentation (OpenAPI, TypeScript, `tasktype.UploadFile.Filename`) follows; the server stores the file under its name, `%s`, whatever its filename", w, nf.Filename, of.Filename, nf.Name)
 		}
 		if !slices.Equal(of.ContentTypes, nf.ContentTypes) {
-			compareContentTypes(add, w, id, of, nf, failed)
+			compareContentTypes(add, w, id, of, nf, refused)
 		}
 		switch {
 		case nf.MaxBytes < of.MaxBytes:
@@ -93,7 +105,7 @@ func compareUploads(add func(area, id, format string, a ...any), old, new *spec.
 			if nf.Flag == "" {
 				declared = "`POST /tasks/{id}/upload-urls` declaring a larger size answers 400, and "
 			}
-			add(AreaWire, id+"max_size", "%s max_size: %s (was %s): a larger file, accepted before, is refused: %s%s", w, sizeText(nf.MaxBytes), sizeText(of.MaxBytes), declared, failed("stored file is larger"))
+			add(AreaWire, id+"max_size", "%s max_size: %s (was %s): a larger file, accepted before, is refused: %s%s", w, sizeText(nf.MaxBytes), sizeText(of.MaxBytes), declared, refused("that is larger"))
 		case nf.MaxBytes > of.MaxBytes:
 			add(AreaWire, "", "%s max_size: %s (was %s)", w, sizeText(nf.MaxBytes), sizeText(of.MaxBytes))
 		}
@@ -111,8 +123,13 @@ func compareUploads(add func(area, id, format string, a ...any), old, new *spec.
 			add(AreaBehaviour, "", "%s format: any bytes (was %s): `POST /tasks/{id}/process` no longer checks that the file is JSON", w, of.Format)
 		}
 	}
-	if ou.Expiry != nu.Expiry {
-		add(AreaBehaviour, "", "api uploads expiry: %s (was %s): how long upload URLs, and the download URLs of a finished task's outputs, stay valid", nu.Expiry, ou.Expiry)
+	switch {
+	case nu.Expiry < ou.Expiry:
+		// The URLs carry their expiry: those signed before keep theirs; a
+		// client that takes as long as it could before fails.
+		add(AreaBehaviour, "api.uploads.expiry", "api uploads expiry: %s (was %s): upload URLs, and the download URLs of a finished task's outputs, stay valid for %s after they are signed: a PUT to an upload URL, or a GET of a download URL, later than that, accepted before, is refused (403)", durationText(nu.Expiry), durationText(ou.Expiry), durationText(nu.Expiry))
+	case nu.Expiry > ou.Expiry:
+		add(AreaBehaviour, "", "api uploads expiry: %s (was %s): how long upload URLs, and the download URLs of a finished task's outputs, stay valid", durationText(nu.Expiry), durationText(ou.Expiry))
 	}
 	if ou.MissingMessage != nu.MissingMessage {
 		add(AreaBehaviour, "", "api uploads missing_message: %q (was %q): the error message of a task whose required files are missing at `POST /tasks/{id}/process`", nu.MissingMessage, ou.MissingMessage)
@@ -135,7 +152,12 @@ func compareUploads(add func(area, id, format string, a ...any), old, new *spec.
 			add(AreaBehaviour, "", "api uploads %s: `%s` (was `%s`): the same transition (%s → `%s`), which the tasks' history records as `%s`", r.key, r.new.Name, r.old.Name, statusList(nFrom), nTo, r.new.Name)
 			continue
 		}
-		add(AreaBehaviour, "api.uploads."+r.key, "%s", uploadRoleText(r.key, r.old, r.new, old, new, ou, nu))
+		text, breaking := uploadRoleText(r.key, r.old, r.new, old, new, ou, nu)
+		rid := ""
+		if breaking {
+			rid = "api.uploads." + r.key
+		}
+		add(AreaBehaviour, rid, "%s", text)
 	}
 }
 
@@ -143,8 +165,14 @@ func compareUploads(add func(area, id, format string, a ...any), old, new *spec.
 // by one that moves tasks between other statuses: what the request firing
 // it now does, and the tasks it no longer takes. (Tasks left in the status
 // an old event led to are those of the status the next event no longer
-// fires from: that event's line says so.)
-func uploadRoleText(key string, oe, ne *spec.Event, old, new *spec.Model, ou, nu *spec.Uploads) string {
+// fires from: that event's line says so.) breaking says whether a request
+// that worked before fails because of this event: always for request and
+// verify; for missing, only when it leads elsewhere or no longer fires from
+// a status verify fires from in both versions. POST /tasks/{id}/process
+// answers 409 for a task verify does not fire from, whatever its files, so
+// a status missing lost with verify's fails nothing more than verify's
+// line says.
+func uploadRoleText(key string, oe, ne *spec.Event, old, new *spec.Model, ou, nu *spec.Uploads) (text string, breaking bool) {
 	oFrom, oTo := eventStatuses(new, oe)
 	nFrom, nTo := eventStatuses(new, ne)
 	from := statusList(nFrom)
@@ -185,19 +213,38 @@ func uploadRoleText(key string, oe, ne *spec.Event, old, new *spec.Model, ou, nu
 		}
 	case "missing":
 		s += fmt.Sprintf("`POST /tasks/{id}/process` moves a task in %s whose files are missing or refused to %s", from, to)
-		var verifyFrom []string
-		if nu.Verify != nil {
-			verifyFrom, _ = eventStatuses(new, nu.Verify)
+		// processed are the statuses process took tasks from before and
+		// still does (those verify fires from in both versions): there, a
+		// task whose files were missing moved on and now is refused.
+		processed := []string{} // not nil: lost(nil) is every status lost
+		if ou.Verify != nil && nu.Verify != nil {
+			ovFrom, _ := eventStatuses(new, ou.Verify)
+			nvFrom, _ := eventStatuses(new, nu.Verify)
+			for _, st := range nvFrom {
+				if slices.Contains(ovFrom, st) {
+					processed = append(processed, st)
+				}
+			}
 		}
-		if l := lost(verifyFrom); len(l) > 0 {
-			s += fmt.Sprintf("; processing a task in %s whose files are missing or refused answers 409", statusList(l))
+		if l := lost(processed); len(l) > 0 {
+			s += fmt.Sprintf("; processing a task in %s whose files are missing or refused answers 409 (`%s` still takes it when they pass)", statusList(l), eventName(nu.Verify))
+			breaking = true
 		}
-		// A task whose upload failed asked for upload URLs again.
-		if ou.Request != nil && nu.Request != nil && ou.Request.Leaves(oe.To) && !nu.Request.Leaves(ne.To) {
-			s += fmt.Sprintf("; such a task can no longer ask for upload URLs again (`%s` does not fire from `%s`)", nu.Request.Name, nTo)
+		if oTo != nTo {
+			breaking = true
+			// A task whose upload failed asked for upload URLs again.
+			if ou.Request != nil && nu.Request != nil && ou.Request.Leaves(oe.To) && !nu.Request.Leaves(ne.To) {
+				s += fmt.Sprintf("; such a task can no longer ask for upload URLs again (`%s` does not fire from `%s`)", nu.Request.Name, nTo)
+			} else {
+				s += fmt.Sprintf("; such a task is left in `%s`, not `%s`: a client that waits for `%s` to upload its files again no longer sees it", nTo, oTo, oTo)
+			}
 		}
+		if l := lost(nil); !breaking && len(l) > 0 {
+			s += fmt.Sprintf("; for a task in %s, `POST /tasks/{id}/process` answers 409 whatever its files (`%s` does not fire from there), so nothing more fails", statusList(l), eventName(nu.Verify))
+		}
+		return s, breaking
 	}
-	return s
+	return s, true
 }
 
 // eventStatuses names the statuses e fires from and leads to, as the new
@@ -233,34 +280,43 @@ func sameStatuses(a, b []string) bool {
 }
 
 // compareContentTypes reports a file whose content_types changed: breaking
-// when a type allowed before is not any more (a list where any type was
-// allowed, or a type taken out of it), or when the Content-Type the upload
-// URL of a file asked for by its flag is signed for changes.
-func compareContentTypes(add func(area, id, format string, a ...any), w, id string, of, nf *spec.UploadFile, failed func(whose string) string) {
+// when a type a file could be uploaded with before is no longer allowed (a
+// list where any type was allowed, or a type taken out of it), or when the
+// Content-Type the upload URL of a file asked for by its flag is signed for
+// changes. A file asked for by its flag could only be uploaded with the
+// type its URL was signed for (stores refuse any other Content-Type): for
+// it, taking out another type refuses nothing that worked before.
+func compareContentTypes(add func(area, id, format string, a ...any), w, id string, of, nf *spec.UploadFile, refused func(what string) string) {
 	o, n := of.ContentTypes, nf.ContentTypes
+	// uploadable are the types a file could be uploaded with before (nil:
+	// any).
+	uploadable := o
+	if of.Flag != "" {
+		uploadable = []string{signedType(of)}
+	}
 	var removed []string
 	if len(n) > 0 {
-		for _, t := range o {
+		for _, t := range uploadable {
 			if !slices.Contains(n, t) {
 				removed = append(removed, t)
 			}
 		}
 	}
 	var consequences []string
-	narrowed := len(n) > 0 && (len(o) == 0 || len(removed) > 0)
+	narrowed := len(n) > 0 && (len(uploadable) == 0 || len(removed) > 0)
 	if narrowed {
-		what, whose := "another type", "stored file is of another type"
+		what, stored := "another type", "of another type"
 		switch {
 		case len(removed) == 1:
-			what, whose = "type `"+removed[0]+"`", "stored file is `"+removed[0]+"`"
+			what, stored = "type `"+removed[0]+"`", "of type `"+removed[0]+"`"
 		case len(removed) > 1:
-			what, whose = "types `"+strings.Join(removed, "`, `")+"`", "stored file is of one of them"
+			what, stored = "types `"+strings.Join(removed, "`, `")+"`", "of one of them"
 		}
 		c := fmt.Sprintf("a file of %s, accepted before, is refused: ", what)
 		if nf.Flag == "" {
 			c += "`POST /tasks/{id}/upload-urls` asking for one answers 400, and "
 		}
-		consequences = append(consequences, c+failed(whose))
+		consequences = append(consequences, c+refused(stored))
 	}
 	// The upload URL of a file asked for by its flag is signed for one
 	// Content-Type, which the PUT must send: a client that sends the one
@@ -271,8 +327,12 @@ func compareContentTypes(add func(area, id, format string, a ...any), w, id stri
 		consequences = append(consequences, fmt.Sprintf("the upload URL that `%s` asks for is signed for Content-Type `%s` (was `%s`): a PUT that sends `%s` is refused; clients that send the headers of the upload-urls response follow", nf.Flag, signedType(nf), signedType(of), signedType(of)))
 	}
 	text := fmt.Sprintf("%s content_types: %s (was %s)", w, typesText(n), typesText(o))
-	if len(consequences) > 0 {
+	takenOut := len(n) > 0 && slices.ContainsFunc(o, func(t string) bool { return !slices.Contains(n, t) })
+	switch {
+	case len(consequences) > 0:
 		text += ": " + strings.Join(consequences, "; ")
+	case takenOut && of.Flag != "" && nf.Flag != "":
+		text += fmt.Sprintf(": the upload URL that `%s` asks for is signed for Content-Type `%s`, as before, so no file of a type taken out could be uploaded", nf.Flag, signedType(nf))
 	}
 	aid := ""
 	if narrowed || resigned {
@@ -356,4 +416,19 @@ func sizeText(n int64) string {
 		}
 	}
 	return fmt.Sprintf("%dB", n)
+}
+
+// durationText writes a duration as a spec does, in the largest unit that
+// holds it whole: 1h, 15m, 90s (time.Duration's String writes 1h0m0s,
+// 15m0s, 1m30s). A duration of no whole seconds is written as Go does.
+func durationText(d time.Duration) string {
+	for _, u := range []struct {
+		unit time.Duration
+		name string
+	}{{time.Hour, "h"}, {time.Minute, "m"}, {time.Second, "s"}} {
+		if d > 0 && d%u.unit == 0 {
+			return fmt.Sprintf("%d%s", d/u.unit, u.name)
+		}
+	}
+	return d.String()
 }
