@@ -399,7 +399,7 @@ func (o *openapi) model(m *spec.Model) {
 		}
 	}
 	o.schemas[sname(m, "upload_urls_request")] = object("POST /tasks/{id}/upload-urls for a task of "+m.Name+": moves it to "+u.Request.To.Name+".", rprops, []string{"files"}, true)
-	o.schemas[sname(m, "upload_urls_response")] = object(fmt.Sprintf("Signed upload URLs, valid for %s.", u.Expiry), obj{
+	o.schemas[sname(m, "upload_urls_response")] = object(fmt.Sprintf("Signed upload URLs, valid for %s.", durationText(u.Expiry)), obj{
 		"task_id": obj{"type": "string", "format": "uuid"},
 		"status":  ref(sname(m, "Status")),
 		"uploads": object("One signed upload per file asked for: "+strings.Join(names, ", ")+".", uprops, nil, true),

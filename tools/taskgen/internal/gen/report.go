@@ -293,14 +293,14 @@ func Compare(old, new *spec.Model) *Report {
 	switch {
 	case old.Worker == nil && new.Worker != nil:
 		add(AreaGo, "", "worker section added: `var Worker`, `PrepareFailure`")
-		add(AreaBehaviour, "", "worker pools may run the model's tasks (claim `%s`, lease %s)", new.Worker.Claim.Name, new.Worker.Lease)
+		add(AreaBehaviour, "", "worker pools may run the model's tasks (claim `%s`, lease %s)", new.Worker.Claim.Name, durationText(new.Worker.Lease))
 	case old.Worker != nil && new.Worker == nil:
 		add(AreaGo, "worker.removed", "worker section removed: `var Worker`, `PrepareFailure` and the drivers' worker methods are gone")
 		add(AreaBehaviour, "worker.removed", "no worker pool runs the model's tasks any more; running tasks lose their leases")
 	}
 	if old.Worker != nil && new.Worker != nil {
 		if old.Worker.Lease != new.Worker.Lease {
-			add(AreaBehaviour, "", "worker lease: %s (was %s)", new.Worker.Lease, old.Worker.Lease)
+			add(AreaBehaviour, "", "worker lease: %s (was %s)", durationText(new.Worker.Lease), durationText(old.Worker.Lease))
 		}
 		if old.Worker.MaxAttempts != new.Worker.MaxAttempts {
 			add(AreaBehaviour, "", "worker max_attempts: %d (was %d)", new.Worker.MaxAttempts, old.Worker.MaxAttempts)
@@ -648,7 +648,7 @@ func timeoutText(t *spec.Timeout) string {
 	if t == nil {
 		return "none"
 	}
-	s := fmt.Sprintf("after %s to %s", t.After, t.To.Name)
+	s := fmt.Sprintf("after %s to %s", durationText(t.After), t.To.Name)
 	if t.Event != nil {
 		s += " by event " + t.Event.Name
 	}
@@ -670,7 +670,7 @@ func displayText(d *spec.Display) string {
 		}
 	}
 	if d.Poll > 0 {
-		parts = append(parts, "poll "+d.Poll.String())
+		parts = append(parts, "poll "+durationText(d.Poll))
 	}
 	if len(parts) == 0 {
 		return "empty"

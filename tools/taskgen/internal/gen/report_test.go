@@ -46,7 +46,7 @@ func TestCompareBehaviour(t *testing.T) {
 	r := gen.Compare(old, new)
 	md := r.Markdown("`base.yaml`")
 	for _, want := range []string{
-		"- status `RUNNING` timeout: after 2h0m0s to FAILED by event fail with error code CRASH (was after 1h0m0s to FAILED by event fail with error code TIMEOUT)",
+		"- status `RUNNING` timeout: after 2h to FAILED by event fail with error code CRASH (was after 1h to FAILED by event fail with error code TIMEOUT)",
 		"- status `PAUSED` display: label \"Paused\", color \"grey\", poll 5s (was none)",
 		"- worker error_code: `TIMEOUT` (was `CRASH`)",
 		"- worker cancel: none (was `cancel`)",
@@ -60,7 +60,7 @@ func TestCompareBehaviour(t *testing.T) {
 	}
 	// The error code alone.
 	new = changedSpec(t, "error_code: TIMEOUT}", "error_code: CRASH}")
-	if md := gen.Compare(old, new).Markdown("`base.yaml`"); !strings.Contains(md, "with error code CRASH (was after 1h0m0s to FAILED by event fail with error code TIMEOUT)") {
+	if md := gen.Compare(old, new).Markdown("`base.yaml`"); !strings.Contains(md, "with error code CRASH (was after 1h to FAILED by event fail with error code TIMEOUT)") {
 		t.Errorf("a timeout's error code change is not reported:\n%s", md)
 	}
 }
@@ -413,10 +413,10 @@ func TestCompareUploads(t *testing.T) {
 		// A client that PUTs or downloads later than the new expiry, but
 		// within the old one, is refused.
 		{name: "expiry shortened", new: with("    missing: upload_failed\n", "    missing: upload_failed\n    expiry: 90s\n"), want: []string{
-			"Behaviour - api uploads expiry: 90s (was 15m): upload URLs, and the download URLs of a finished task's outputs, stay valid for 90s after they are signed: a PUT to an upload URL, or a GET of a download URL, later than that, accepted before, is refused (403) (**breaking**: `api.uploads.expiry`)",
+			"Behaviour - api uploads expiry: 1m30s (was 15m): upload URLs, and the download URLs of a finished task's outputs, stay valid for 1m30s after they are signed: a PUT to an upload URL, or a GET of a download URL, later than that, accepted before, is refused (403) (**breaking**: `api.uploads.expiry`)",
 		}, unacked: []string{"api.uploads.expiry"}},
 		{name: "expiry lengthened", old: with("    missing: upload_failed\n", "    missing: upload_failed\n    expiry: 1h30m\n"), new: with("    missing: upload_failed\n", "    missing: upload_failed\n    expiry: 36h\n"), want: []string{
-			"Behaviour - api uploads expiry: 36h (was 90m): how long upload URLs, and the download URLs of a finished task's outputs, stay valid",
+			"Behaviour - api uploads expiry: 36h (was 1h30m): how long upload URLs, and the download URLs of a finished task's outputs, stay valid",
 		}},
 		{name: "acknowledged", new: with("max_size: 10MiB}", "max_size: 1MiB}", "api:\n", "breaking_changes: [api.uploads.files.primary.max_size]\napi:\n"), want: []string{
 			"Wire - api uploads file `primary` max_size: 1MiB (was 10MiB): a larger file, accepted before, is refused: `POST /tasks/{id}/upload-urls` declaring a larger size answers 400, and `POST /tasks/{id}/process` deletes a stored file that is larger and moves its task to `UPLOAD_FAILED` (breaking, acknowledged: `api.uploads.files.primary.max_size`)",

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/taskmodel/taskmodel/tools/taskgen/internal/spec"
 )
@@ -416,19 +415,4 @@ func sizeText(n int64) string {
 		}
 	}
 	return fmt.Sprintf("%dB", n)
-}
-
-// durationText writes a duration as a spec does, in the largest unit that
-// holds it whole: 1h, 15m, 90s (time.Duration's String writes 1h0m0s,
-// 15m0s, 1m30s). A duration of no whole seconds is written as Go does.
-func durationText(d time.Duration) string {
-	for _, u := range []struct {
-		unit time.Duration
-		name string
-	}{{time.Hour, "h"}, {time.Minute, "m"}, {time.Second, "s"}} {
-		if d > 0 && d%u.unit == 0 {
-			return fmt.Sprintf("%d%s", d/u.unit, u.name)
-		}
-	}
-	return d.String()
 }

@@ -97,7 +97,7 @@ func (g *generator) review() []byte {
 		}
 		timeout := ""
 		if t := s.Timeout; t != nil && t.Event != nil {
-			timeout = fmt.Sprintf("%s → %s (`%s`)", t.After, t.To.Name, t.Event.Name)
+			timeout = fmt.Sprintf("%s → %s (`%s`)", durationText(t.After), t.To.Name, t.Event.Name)
 			if t.ErrorCode != nil {
 				timeout += ", " + t.ErrorCode.Name
 			}
@@ -113,7 +113,7 @@ func (g *generator) review() []byte {
 			if d := s.Display; d != nil {
 				poll := ""
 				if d.Poll > 0 {
-					poll = d.Poll.String()
+					poll = durationText(d.Poll)
 				}
 				p("| `%s` | %s | %s | %s | %s | %s |\n", s.Name, cell(d.Label), cell(d.Color), cell(d.Icon), cell(d.Message), poll)
 			}
@@ -187,7 +187,7 @@ func (g *generator) review() []byte {
 			p("- Clients cannot create these tasks over HTTP.\n")
 		}
 		if u := a.Uploads; u != nil {
-			p("- Uploads (URLs valid %s): `POST /tasks/{id}/upload-urls` fires `%s`; `POST /tasks/{id}/process` fires `%s` when the required files are stored, else `%s` with %q.\n\n", u.Expiry, u.Request.Name, u.Verify.Name, u.Missing.Name, u.MissingMessage)
+			p("- Uploads (URLs valid %s): `POST /tasks/{id}/upload-urls` fires `%s`; `POST /tasks/{id}/process` fires `%s` when the required files are stored, else `%s` with %q.\n\n", durationText(u.Expiry), u.Request.Name, u.Verify.Name, u.Missing.Name, u.MissingMessage)
 			p("| File | Required | Asked for by | Content types | Max size |\n| --- | --- | --- | --- | --- |\n")
 			for _, f := range u.Files {
 				req, by, types := "no", "`files."+f.Name+"`", "any"

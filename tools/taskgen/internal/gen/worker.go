@@ -345,7 +345,7 @@ func (g *generator) workerDecl(f *jen.File) {
 		d[jen.Id("ErrorCode")] = jen.String().Call(jen.Id(w.ErrorCode.GoName))
 	}
 	f.Comment("Worker is the spec's worker section: workers claim tasks in " + w.Queue.Name + " with")
-	f.Comment(fmt.Sprintf("event %q, run them in %s under a lease of %s, and end them with", w.Claim.Name, w.Running.Name, w.Lease))
+	f.Comment(fmt.Sprintf("event %q, run them in %s under a lease of %s, and end them with", w.Claim.Name, w.Running.Name, durationText(w.Lease)))
 	f.Comment(fmt.Sprintf("%q or %q.", w.Complete.Name, w.Fail.Name))
 	f.Var().Id("Worker").Op("=").Qual(pkgTasktype, "Worker").Values(d)
 
