@@ -2,6 +2,7 @@ package backendtest
 
 import (
 	"context"
+	"database/sql"
 	"slices"
 	"strings"
 	"testing"
@@ -43,6 +44,31 @@ type MigratingDB interface {
 	Exec(ctx context.Context, sql string) error
 	Migrate(ctx context.Context, ms []tasktype.Migration) error
 	Applied(ctx context.Context) (map[string]string, error)
+}
+
+// SQLMigratingDB is the MigratingDB of a database/sql engine: db, with
+// the engine package's Migrate and Applied.
+func SQLMigratingDB(db *sql.DB, migrate func(context.Context, *sql.DB, []tasktype.Migration) error, applied func(context.Context, *sql.DB) (map[string]string, error)) MigratingDB {
+	return sqlMigrating{db, migrate, applied}
+}
+
+type sqlMigrating struct {
+	db      *sql.DB
+	migrate func(context.Context, *sql.DB, []tasktype.Migration) error
+	applied func(context.Context, *sql.DB) (map[string]string, error)
+}
+
+func (m sqlMigrating) Exec(ctx context.Context, q string) error {
+	_, err := m.db.ExecContext(ctx, q)
+	return err
+}
+
+func (m sqlMigrating) Migrate(ctx context.Context, ms []tasktype.Migration) error {
+	return m.migrate(ctx, m.db, ms)
+}
+
+func (m sqlMigrating) Applied(ctx context.Context) (map[string]string, error) {
+	return m.applied(ctx, m.db)
 }
 
 // RunMigrationRules checks, on one engine, what its applier refuses and

@@ -172,23 +172,8 @@ func TestAppliedMigrationsNeverMigrated(t *testing.T) {
 func TestMigrationRules(t *testing.T) {
 	backendtest.RunMigrationRules(t, backendtest.Migrating{Engine: mysql.Engine, Jobs: jobs(),
 		Open: func(t testing.TB, ms []tasktype.Migration) backendtest.MigratingDB {
-			return sqlMigrating{open(t, mysqltest.Database(t), ms)}
+			return backendtest.SQLMigratingDB(open(t, mysqltest.Database(t), ms), mysql.Migrate, mysql.Applied)
 		}})
-}
-
-type sqlMigrating struct{ db *sql.DB }
-
-func (m sqlMigrating) Exec(ctx context.Context, q string) error {
-	_, err := m.db.ExecContext(ctx, q)
-	return err
-}
-
-func (m sqlMigrating) Migrate(ctx context.Context, ms []tasktype.Migration) error {
-	return mysql.Migrate(ctx, m.db, ms)
-}
-
-func (m sqlMigrating) Applied(ctx context.Context) (map[string]string, error) {
-	return mysql.Applied(ctx, m.db)
 }
 
 // TestMigrationFailsPartWay: a statement fails after one committed; the

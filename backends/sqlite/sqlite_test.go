@@ -2,7 +2,6 @@ package sqlite_test
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"os"
 	"path/filepath"
@@ -411,21 +410,6 @@ func TestMigrationRules(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { db.Close() })
-			return sqlMigrating{db}
+			return backendtest.SQLMigratingDB(db, sqlite.Migrate, sqlite.Applied)
 		}})
-}
-
-type sqlMigrating struct{ db *sql.DB }
-
-func (m sqlMigrating) Exec(ctx context.Context, q string) error {
-	_, err := m.db.ExecContext(ctx, q)
-	return err
-}
-
-func (m sqlMigrating) Migrate(ctx context.Context, ms []tasktype.Migration) error {
-	return sqlite.Migrate(ctx, m.db, ms)
-}
-
-func (m sqlMigrating) Applied(ctx context.Context) (map[string]string, error) {
-	return sqlite.Applied(ctx, m.db)
 }

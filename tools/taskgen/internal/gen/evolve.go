@@ -218,31 +218,15 @@ func (ev *evolution) checkRetired() bool {
 		ev.fail(pos, msg)
 		refused = true
 	}
-	var oldStatuses, oldRetiredStatuses, newStatuses []string
-	for _, s := range old.Statuses {
-		oldStatuses = append(oldStatuses, s.Name)
-	}
-	for _, r := range old.RetiredStatuses {
-		oldRetiredStatuses = append(oldRetiredStatuses, r.Name)
-	}
-	for _, s := range new.Statuses {
-		newStatuses = append(newStatuses, s.Name)
-	}
+	statusName := func(s *spec.Status) string { return s.Name }
+	retiredStatus := func(r *spec.RetiredStatus) string { return r.Name }
 	for _, r := range new.RetiredStatuses {
-		check(r.Pos, "status", r.Name, oldStatuses, oldRetiredStatuses, newStatuses)
+		check(r.Pos, "status", r.Name, namesOf(old.Statuses, statusName), namesOf(old.RetiredStatuses, retiredStatus), namesOf(new.Statuses, statusName))
 	}
-	var oldEvents, oldRetiredEvents, newEvents []string
-	for _, e := range old.Events {
-		oldEvents = append(oldEvents, e.Name)
-	}
-	for _, r := range old.RetiredEvents {
-		oldRetiredEvents = append(oldRetiredEvents, r.Name)
-	}
-	for _, e := range new.Events {
-		newEvents = append(newEvents, e.Name)
-	}
+	eventName := func(e *spec.Event) string { return e.Name }
+	retiredEvent := func(r *spec.RetiredEvent) string { return r.Name }
 	for _, r := range new.RetiredEvents {
-		check(r.Pos, "event", r.Name, oldEvents, oldRetiredEvents, newEvents)
+		check(r.Pos, "event", r.Name, namesOf(old.Events, eventName), namesOf(old.RetiredEvents, retiredEvent), namesOf(new.Events, eventName))
 	}
 	return refused
 }

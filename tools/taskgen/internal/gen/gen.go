@@ -249,20 +249,21 @@ func comment(ident, doc string) jen.Code {
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
-func (g *generator) statusNames() []string {
-	out := make([]string, len(g.m.Statuses))
-	for i, s := range g.m.Statuses {
-		out[i] = s.Name
+// namesOf returns name of each of xs, in order.
+func namesOf[E any](xs []E, name func(E) string) []string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = name(x)
 	}
 	return out
 }
 
+func (g *generator) statusNames() []string {
+	return namesOf(g.m.Statuses, func(s *spec.Status) string { return s.Name })
+}
+
 func (g *generator) eventNames() []string {
-	out := make([]string, len(g.m.Events))
-	for i, e := range g.m.Events {
-		out[i] = e.Name
-	}
-	return out
+	return namesOf(g.m.Events, func(e *spec.Event) string { return e.Name })
 }
 
 // indexSwitch emits the map-free lookup that turns a value into its table

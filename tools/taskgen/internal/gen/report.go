@@ -611,11 +611,7 @@ func pairFieldList(olds, news []*spec.Field) []fieldChange {
 }
 
 func codeNames(m *spec.Model) []string {
-	out := make([]string, len(m.ErrorCodes))
-	for i, c := range m.ErrorCodes {
-		out[i] = c.Name
-	}
-	return out
+	return namesOf(m.ErrorCodes, func(c *spec.ErrorCode) string { return c.Name })
 }
 
 func enumByName(m *spec.Model, name string) *spec.Enum {
