@@ -648,6 +648,9 @@ var migration0011TraceparentSQLite string
 //go:embed migrations/sqlite/0016_change_progress_detail.sql
 var migration0016ChangeProgressDetailSQLite string
 
+//go:embed migrations/sqlite/0017_sqlite_checks.sql
+var migration0017SqliteChecksSQLite string
+
 //go:embed migrations/mysql/0012_schema.sql
 var migration0012SchemaMySQL string
 
@@ -737,6 +740,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "analysis/0016_change_progress_detail",
 			SQL:  migration0016ChangeProgressDetailSQLite,
+		}, {
+			Name: "analysis/0017_sqlite_checks",
+			SQL:  migration0017SqliteChecksSQLite,
 		}}
 	case "mysql":
 		return []tasktype.Migration{{

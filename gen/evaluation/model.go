@@ -351,6 +351,9 @@ var migration0011TraceparentSQLite string
 //go:embed migrations/sqlite/0013_add_queued_at.sql
 var migration0013AddQueuedAtSQLite string
 
+//go:embed migrations/sqlite/0017_sqlite_checks.sql
+var migration0017SqliteChecksSQLite string
+
 //go:embed migrations/mysql/0013_schema.sql
 var migration0013SchemaMySQL string
 
@@ -437,6 +440,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "evaluation/0013_add_queued_at",
 			SQL:  migration0013AddQueuedAtSQLite,
+		}, {
+			Name: "evaluation/0017_sqlite_checks",
+			SQL:  migration0017SqliteChecksSQLite,
 		}}
 	case "mysql":
 		return []tasktype.Migration{{

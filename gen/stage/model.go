@@ -523,6 +523,9 @@ var migration0007HistoryAtSQLite string
 //go:embed migrations/sqlite/0008_traceparent.sql
 var migration0008TraceparentSQLite string
 
+//go:embed migrations/sqlite/0012_sqlite_checks.sql
+var migration0012SqliteChecksSQLite string
+
 //go:embed migrations/mysql/0008_schema.sql
 var migration0008SchemaMySQL string
 
@@ -576,6 +579,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "stage/0008_traceparent",
 			SQL:  migration0008TraceparentSQLite,
+		}, {
+			Name: "stage/0012_sqlite_checks",
+			SQL:  migration0012SqliteChecksSQLite,
 		}}
 	case "mysql":
 		return []tasktype.Migration{{

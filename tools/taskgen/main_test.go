@@ -173,8 +173,8 @@ replace (
 	write("cmd/step/main.go", read("testdata/evolve/v2_main.go.txt"))
 	run("generate", ".")
 	migrations, _ := filepath.Glob(filepath.Join(mod, "job", "migrations", "sqlite", "*.sql"))
-	if n := len(migrations); n != 8 {
-		t.Errorf("%d SQLite migrations after the change, want 7 and the new one", n)
+	if n := len(migrations); n != 9 {
+		t.Errorf("%d SQLite migrations after the change, want 8 and the new one", n)
 	}
 	want := "queued QUEUED eu 1\npaused QUEUED eu 4\n" +
 		"  1  -> QUEUED  by v1\n  2 QUEUED -> RUNNING start by v1\n  3 RUNNING -> PAUSED pause by v1\n" +

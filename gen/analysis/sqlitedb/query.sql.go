@@ -186,7 +186,7 @@ func (q *Queries) Delete(ctx context.Context, id uuid.UUID) (int64, error) {
 
 const deleteFinished = `-- name: DeleteFinished :execrows
 DELETE FROM analysis WHERE id IN (
-    SELECT f.id FROM analysis AS f WHERE f.status IN ('COMPLETED', 'FAILED', 'CANCELLED', 'EXPIRED') AND f.updated_at < ?1
+    SELECT f.id FROM analysis AS f WHERE (f.status = 'COMPLETED' OR f.status = 'FAILED' OR f.status = 'CANCELLED' OR f.status = 'EXPIRED') AND f.updated_at < ?1
     ORDER BY f.updated_at LIMIT ?2
 )
 `

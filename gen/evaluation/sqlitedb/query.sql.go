@@ -179,7 +179,7 @@ func (q *Queries) Delete(ctx context.Context, id uuid.UUID) (int64, error) {
 
 const deleteFinished = `-- name: DeleteFinished :execrows
 DELETE FROM evaluation WHERE id IN (
-    SELECT f.id FROM evaluation AS f WHERE f.status IN ('DONE', 'FAILED', 'CANCELLED') AND f.updated_at < ?1
+    SELECT f.id FROM evaluation AS f WHERE (f.status = 'DONE' OR f.status = 'FAILED' OR f.status = 'CANCELLED') AND f.updated_at < ?1
     ORDER BY f.updated_at LIMIT ?2
 )
 `

@@ -82,7 +82,7 @@ func (q *Queries) Delete(ctx context.Context, id uuid.UUID) (int64, error) {
 
 const deleteFinished = `-- name: DeleteFinished :execrows
 DELETE FROM pipeline_run WHERE id IN (
-    SELECT f.id FROM pipeline_run AS f WHERE f.status IN ('COMPLETED', 'FAILED', 'SKIPPED', 'CANCELLED') AND f.updated_at < ?1
+    SELECT f.id FROM pipeline_run AS f WHERE (f.status = 'COMPLETED' OR f.status = 'FAILED' OR f.status = 'SKIPPED' OR f.status = 'CANCELLED') AND f.updated_at < ?1
     ORDER BY f.updated_at LIMIT ?2
 )
 `

@@ -82,7 +82,7 @@ func (q *Queries) Delete(ctx context.Context, id uuid.UUID) (int64, error) {
 
 const deleteFinished = `-- name: DeleteFinished :execrows
 DELETE FROM stage WHERE id IN (
-    SELECT f.id FROM stage AS f WHERE f.status IN ('ERROR', 'COMPLETE', 'CANCELED') AND f.updated_at < ?1
+    SELECT f.id FROM stage AS f WHERE (f.status = 'ERROR' OR f.status = 'COMPLETE' OR f.status = 'CANCELED') AND f.updated_at < ?1
     ORDER BY f.updated_at LIMIT ?2
 )
 `

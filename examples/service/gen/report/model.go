@@ -629,6 +629,9 @@ var migration0009HistoryAtSQLite string
 //go:embed migrations/sqlite/0010_traceparent.sql
 var migration0010TraceparentSQLite string
 
+//go:embed migrations/sqlite/0015_sqlite_checks.sql
+var migration0015SqliteChecksSQLite string
+
 //go:embed migrations/mysql/0011_schema.sql
 var migration0011SchemaMySQL string
 
@@ -703,6 +706,9 @@ func Migrations(engine string) []tasktype.Migration {
 		}, {
 			Name: "report/0010_traceparent",
 			SQL:  migration0010TraceparentSQLite,
+		}, {
+			Name: "report/0015_sqlite_checks",
+			SQL:  migration0015SqliteChecksSQLite,
 		}}
 	case "mysql":
 		return []tasktype.Migration{{

@@ -79,7 +79,7 @@ LIMIT sqlc.arg(tm_max_rows);
 -- Retention: removes up to tm_max_rows finished tasks (and their history)
 -- whose last change is older than tm_before, oldest first.
 DELETE FROM analysis WHERE id IN (
-    SELECT f.id FROM analysis AS f WHERE f.status IN ('COMPLETED', 'FAILED', 'CANCELLED', 'EXPIRED') AND f.updated_at < sqlc.arg(tm_before)
+    SELECT f.id FROM analysis AS f WHERE (f.status = 'COMPLETED' OR f.status = 'FAILED' OR f.status = 'CANCELLED' OR f.status = 'EXPIRED') AND f.updated_at < sqlc.arg(tm_before)
     ORDER BY f.updated_at LIMIT sqlc.arg(tm_max_rows)
 );
 

@@ -4,7 +4,7 @@
 
 CREATE TABLE analysis (
     id TEXT PRIMARY KEY CHECK (length(id) = 36),
-    status TEXT NOT NULL CHECK (status IN ('CREATED', 'UPLOADING', 'UPLOAD_FAILED', 'QUEUED', 'PROCESSING', 'COMPLETED', 'FAILED', 'CANCELLED', 'EXPIRED')),
+    status TEXT NOT NULL CHECK (status = 'CREATED' OR status = 'UPLOADING' OR status = 'UPLOAD_FAILED' OR status = 'QUEUED' OR status = 'PROCESSING' OR status = 'COMPLETED' OR status = 'FAILED' OR status = 'CANCELLED' OR status = 'EXPIRED'),
     version INTEGER NOT NULL CHECK (version >= 1),
     created_at DATETIME NOT NULL,
     updated_at DATETIME NOT NULL,
@@ -13,7 +13,7 @@ CREATE TABLE analysis (
     agents TEXT NOT NULL CHECK (json_valid(agents) AND json_type(agents) = 'array' AND json_array_length(agents) >= 1 AND json_array_length(agents) <= 50),
     progress INTEGER NOT NULL CHECK (progress >= 0 AND progress <= 100),
     progress_detail TEXT CHECK (json_valid(progress_detail)),
-    error_code TEXT CHECK (error_code IN ('AGENT_ERROR', 'BILLING_INSUFFICIENT_CREDITS', 'BILLING_WALLET_NOT_FOUND', 'FILE_READ_ERROR', 'FILE_FORMAT_ERROR', 'TIMEOUT_ERROR', 'INTERNAL_ERROR')),
+    error_code TEXT CHECK (error_code = 'AGENT_ERROR' OR error_code = 'BILLING_INSUFFICIENT_CREDITS' OR error_code = 'BILLING_WALLET_NOT_FOUND' OR error_code = 'FILE_READ_ERROR' OR error_code = 'FILE_FORMAT_ERROR' OR error_code = 'TIMEOUT_ERROR' OR error_code = 'INTERNAL_ERROR'),
     error_message TEXT CHECK (length(error_message) <= 2000),
     blobs_cleaned BOOLEAN NOT NULL CHECK (blobs_cleaned IN (0, 1)),
     upload_started_at DATETIME,
@@ -30,9 +30,9 @@ CREATE TABLE analysis (
 CREATE TABLE analysis_history (
     task_id TEXT NOT NULL REFERENCES analysis (id) ON DELETE CASCADE,
     seq INTEGER NOT NULL CHECK (seq >= 1),
-    from_status TEXT CHECK (from_status IN ('CREATED', 'UPLOADING', 'UPLOAD_FAILED', 'QUEUED', 'PROCESSING', 'COMPLETED', 'FAILED', 'CANCELLED', 'EXPIRED')),
-    to_status TEXT NOT NULL CHECK (to_status IN ('CREATED', 'UPLOADING', 'UPLOAD_FAILED', 'QUEUED', 'PROCESSING', 'COMPLETED', 'FAILED', 'CANCELLED', 'EXPIRED')),
-    event TEXT CHECK (event IN ('request_upload_urls', 'verify_uploads', 'upload_failed', 'start', 'complete', 'fail', 'cancel', 'expire')),
+    from_status TEXT CHECK (from_status = 'CREATED' OR from_status = 'UPLOADING' OR from_status = 'UPLOAD_FAILED' OR from_status = 'QUEUED' OR from_status = 'PROCESSING' OR from_status = 'COMPLETED' OR from_status = 'FAILED' OR from_status = 'CANCELLED' OR from_status = 'EXPIRED'),
+    to_status TEXT NOT NULL CHECK (to_status = 'CREATED' OR to_status = 'UPLOADING' OR to_status = 'UPLOAD_FAILED' OR to_status = 'QUEUED' OR to_status = 'PROCESSING' OR to_status = 'COMPLETED' OR to_status = 'FAILED' OR to_status = 'CANCELLED' OR to_status = 'EXPIRED'),
+    event TEXT CHECK (event = 'request_upload_urls' OR event = 'verify_uploads' OR event = 'upload_failed' OR event = 'start' OR event = 'complete' OR event = 'fail' OR event = 'cancel' OR event = 'expire'),
     at DATETIME NOT NULL,
     attempt INTEGER NOT NULL DEFAULT 0 CHECK (attempt >= 0),
     actor TEXT NOT NULL DEFAULT '',
@@ -46,7 +46,7 @@ CREATE INDEX analysis_status_created_at_idx ON analysis (status, created_at DESC
 -- A user's listing (the api owner), with or without a tag.
 CREATE INDEX analysis_user_id_status_created_at_idx ON analysis (user_id, status, created_at DESC, id DESC);
 -- Retention: finished tasks by the time they last changed.
-CREATE INDEX analysis_finished_idx ON analysis (updated_at) WHERE status IN ('COMPLETED', 'FAILED', 'CANCELLED', 'EXPIRED');
+CREATE INDEX analysis_finished_idx ON analysis (updated_at) WHERE status = 'COMPLETED' OR status = 'FAILED' OR status = 'CANCELLED' OR status = 'EXPIRED';
 -- Timeout of CREATED: tasks that entered it before a deadline.
 CREATE INDEX analysis_created_timeout_idx ON analysis (created_at) WHERE status = 'CREATED';
 -- Timeout of UPLOADING: tasks that entered it before a deadline.

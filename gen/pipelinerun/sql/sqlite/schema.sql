@@ -4,7 +4,7 @@
 
 CREATE TABLE pipeline_run (
     id TEXT PRIMARY KEY CHECK (length(id) = 36),
-    status TEXT NOT NULL CHECK (status IN ('NOT_STARTED', 'STARTED', 'RUNNING', 'COMPLETED', 'FAILED', 'SKIPPED', 'CANCELLED')),
+    status TEXT NOT NULL CHECK (status = 'NOT_STARTED' OR status = 'STARTED' OR status = 'RUNNING' OR status = 'COMPLETED' OR status = 'FAILED' OR status = 'SKIPPED' OR status = 'CANCELLED'),
     version INTEGER NOT NULL CHECK (version >= 1),
     created_at DATETIME NOT NULL,
     updated_at DATETIME NOT NULL,
@@ -37,9 +37,9 @@ CREATE TABLE pipeline_run (
 CREATE TABLE pipeline_run_history (
     task_id TEXT NOT NULL REFERENCES pipeline_run (id) ON DELETE CASCADE,
     seq INTEGER NOT NULL CHECK (seq >= 1),
-    from_status TEXT CHECK (from_status IN ('NOT_STARTED', 'STARTED', 'RUNNING', 'COMPLETED', 'FAILED', 'SKIPPED', 'CANCELLED')),
-    to_status TEXT NOT NULL CHECK (to_status IN ('NOT_STARTED', 'STARTED', 'RUNNING', 'COMPLETED', 'FAILED', 'SKIPPED', 'CANCELLED')),
-    event TEXT CHECK (event IN ('start', 'run', 'complete', 'fail', 'skip', 'cancel')),
+    from_status TEXT CHECK (from_status = 'NOT_STARTED' OR from_status = 'STARTED' OR from_status = 'RUNNING' OR from_status = 'COMPLETED' OR from_status = 'FAILED' OR from_status = 'SKIPPED' OR from_status = 'CANCELLED'),
+    to_status TEXT NOT NULL CHECK (to_status = 'NOT_STARTED' OR to_status = 'STARTED' OR to_status = 'RUNNING' OR to_status = 'COMPLETED' OR to_status = 'FAILED' OR to_status = 'SKIPPED' OR to_status = 'CANCELLED'),
+    event TEXT CHECK (event = 'start' OR event = 'run' OR event = 'complete' OR event = 'fail' OR event = 'skip' OR event = 'cancel'),
     at DATETIME NOT NULL,
     attempt INTEGER NOT NULL DEFAULT 0 CHECK (attempt >= 0),
     actor TEXT NOT NULL DEFAULT '',
@@ -51,4 +51,4 @@ CREATE TABLE pipeline_run_history (
 -- (and one tag, when it filters by tag); workers read the oldest first.
 CREATE INDEX pipeline_run_status_created_at_idx ON pipeline_run (status, created_at DESC, id DESC);
 -- Retention: finished tasks by the time they last changed.
-CREATE INDEX pipeline_run_finished_idx ON pipeline_run (updated_at) WHERE status IN ('COMPLETED', 'FAILED', 'SKIPPED', 'CANCELLED');
+CREATE INDEX pipeline_run_finished_idx ON pipeline_run (updated_at) WHERE status = 'COMPLETED' OR status = 'FAILED' OR status = 'SKIPPED' OR status = 'CANCELLED';

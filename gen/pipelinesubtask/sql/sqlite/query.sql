@@ -67,7 +67,7 @@ LIMIT sqlc.arg(tm_max_rows);
 -- Retention: removes up to tm_max_rows finished tasks (and their history)
 -- whose last change is older than tm_before, oldest first.
 DELETE FROM pipeline_subtask WHERE id IN (
-    SELECT f.id FROM pipeline_subtask AS f WHERE f.status IN ('COMPLETED', 'FAILED', 'SKIPPED', 'CANCELLED') AND f.updated_at < sqlc.arg(tm_before)
+    SELECT f.id FROM pipeline_subtask AS f WHERE (f.status = 'COMPLETED' OR f.status = 'FAILED' OR f.status = 'SKIPPED' OR f.status = 'CANCELLED') AND f.updated_at < sqlc.arg(tm_before)
     ORDER BY f.updated_at LIMIT sqlc.arg(tm_max_rows)
 );
 

@@ -63,7 +63,7 @@ LIMIT sqlc.arg(tm_max_rows);
 -- Retention: removes up to tm_max_rows finished tasks (and their history)
 -- whose last change is older than tm_before, oldest first.
 DELETE FROM stage WHERE id IN (
-    SELECT f.id FROM stage AS f WHERE f.status IN ('ERROR', 'COMPLETE', 'CANCELED') AND f.updated_at < sqlc.arg(tm_before)
+    SELECT f.id FROM stage AS f WHERE (f.status = 'ERROR' OR f.status = 'COMPLETE' OR f.status = 'CANCELED') AND f.updated_at < sqlc.arg(tm_before)
     ORDER BY f.updated_at LIMIT sqlc.arg(tm_max_rows)
 );
 

@@ -4,7 +4,7 @@
 
 CREATE TABLE stage (
     id TEXT PRIMARY KEY CHECK (length(id) = 36),
-    status TEXT NOT NULL CHECK (status IN ('UNBOUND', 'CREATED', 'RUNNING', 'RETRY', 'ERROR', 'COMPLETE', 'CANCELED')),
+    status TEXT NOT NULL CHECK (status = 'UNBOUND' OR status = 'CREATED' OR status = 'RUNNING' OR status = 'RETRY' OR status = 'ERROR' OR status = 'COMPLETE' OR status = 'CANCELED'),
     version INTEGER NOT NULL CHECK (version >= 1),
     created_at DATETIME NOT NULL,
     updated_at DATETIME NOT NULL,
@@ -22,9 +22,9 @@ CREATE TABLE stage (
 CREATE TABLE stage_history (
     task_id TEXT NOT NULL REFERENCES stage (id) ON DELETE CASCADE,
     seq INTEGER NOT NULL CHECK (seq >= 1),
-    from_status TEXT CHECK (from_status IN ('UNBOUND', 'CREATED', 'RUNNING', 'RETRY', 'ERROR', 'COMPLETE', 'CANCELED')),
-    to_status TEXT NOT NULL CHECK (to_status IN ('UNBOUND', 'CREATED', 'RUNNING', 'RETRY', 'ERROR', 'COMPLETE', 'CANCELED')),
-    event TEXT CHECK (event IN ('bind', 'start', 'retry', 'error', 'complete', 'cancel')),
+    from_status TEXT CHECK (from_status = 'UNBOUND' OR from_status = 'CREATED' OR from_status = 'RUNNING' OR from_status = 'RETRY' OR from_status = 'ERROR' OR from_status = 'COMPLETE' OR from_status = 'CANCELED'),
+    to_status TEXT NOT NULL CHECK (to_status = 'UNBOUND' OR to_status = 'CREATED' OR to_status = 'RUNNING' OR to_status = 'RETRY' OR to_status = 'ERROR' OR to_status = 'COMPLETE' OR to_status = 'CANCELED'),
+    event TEXT CHECK (event = 'bind' OR event = 'start' OR event = 'retry' OR event = 'error' OR event = 'complete' OR event = 'cancel'),
     at DATETIME NOT NULL,
     attempt INTEGER NOT NULL DEFAULT 0 CHECK (attempt >= 0),
     actor TEXT NOT NULL DEFAULT '',
@@ -36,4 +36,4 @@ CREATE TABLE stage_history (
 -- (and one tag, when it filters by tag); workers read the oldest first.
 CREATE INDEX stage_status_created_at_idx ON stage (status, created_at DESC, id DESC);
 -- Retention: finished tasks by the time they last changed.
-CREATE INDEX stage_finished_idx ON stage (updated_at) WHERE status IN ('ERROR', 'COMPLETE', 'CANCELED');
+CREATE INDEX stage_finished_idx ON stage (updated_at) WHERE status = 'ERROR' OR status = 'COMPLETE' OR status = 'CANCELED';

@@ -65,7 +65,7 @@ LIMIT sqlc.arg(tm_max_rows);
 -- Retention: removes up to tm_max_rows finished tasks (and their history)
 -- whose last change is older than tm_before, oldest first.
 DELETE FROM training WHERE id IN (
-    SELECT f.id FROM training AS f WHERE f.status IN ('DONE', 'FAILED', 'CANCELLED') AND f.updated_at < sqlc.arg(tm_before)
+    SELECT f.id FROM training AS f WHERE (f.status = 'DONE' OR f.status = 'FAILED' OR f.status = 'CANCELLED') AND f.updated_at < sqlc.arg(tm_before)
     ORDER BY f.updated_at LIMIT sqlc.arg(tm_max_rows)
 );
 

@@ -4,7 +4,7 @@
 
 CREATE TABLE training (
     id TEXT PRIMARY KEY CHECK (length(id) = 36),
-    status TEXT NOT NULL CHECK (status IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')),
+    status TEXT NOT NULL CHECK (status = 'QUEUED' OR status = 'RUNNING' OR status = 'DONE' OR status = 'FAILED' OR status = 'CANCELLED'),
     version INTEGER NOT NULL CHECK (version >= 1),
     created_at DATETIME NOT NULL,
     updated_at DATETIME NOT NULL,
@@ -23,9 +23,9 @@ CREATE TABLE training (
 CREATE TABLE training_history (
     task_id TEXT NOT NULL REFERENCES training (id) ON DELETE CASCADE,
     seq INTEGER NOT NULL CHECK (seq >= 1),
-    from_status TEXT CHECK (from_status IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')),
-    to_status TEXT NOT NULL CHECK (to_status IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')),
-    event TEXT CHECK (event IN ('start', 'complete', 'fail', 'cancel', 'requeue')),
+    from_status TEXT CHECK (from_status = 'QUEUED' OR from_status = 'RUNNING' OR from_status = 'DONE' OR from_status = 'FAILED' OR from_status = 'CANCELLED'),
+    to_status TEXT NOT NULL CHECK (to_status = 'QUEUED' OR to_status = 'RUNNING' OR to_status = 'DONE' OR to_status = 'FAILED' OR to_status = 'CANCELLED'),
+    event TEXT CHECK (event = 'start' OR event = 'complete' OR event = 'fail' OR event = 'cancel' OR event = 'requeue'),
     at DATETIME NOT NULL,
     attempt INTEGER NOT NULL DEFAULT 0 CHECK (attempt >= 0),
     actor TEXT NOT NULL DEFAULT '',
@@ -40,4 +40,4 @@ CREATE INDEX training_tag_status_created_at_idx ON training (tag, status, create
 -- A user's listing (the api owner), with or without a tag.
 CREATE INDEX training_user_id_status_created_at_idx ON training (user_id, status, created_at DESC, id DESC);
 -- Retention: finished tasks by the time they last changed.
-CREATE INDEX training_finished_idx ON training (updated_at) WHERE status IN ('DONE', 'FAILED', 'CANCELLED');
+CREATE INDEX training_finished_idx ON training (updated_at) WHERE status = 'DONE' OR status = 'FAILED' OR status = 'CANCELLED';

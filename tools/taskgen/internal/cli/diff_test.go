@@ -128,7 +128,7 @@ func TestDiff(t *testing.T) {
 			name, from string
 			args       []string
 		}{
-			{"snapshot", "migration `0011_rename_note_to_comment_and_change_comment`", []string{"-spec", "schema", "-out", "gen"}},
+			{"snapshot", "migration `0013_rename_note_to_comment_and_change_comment`", []string{"-spec", "schema", "-out", "gen"}},
 			{"git", "`HEAD`", []string{"-spec", "schema", "-base", "HEAD"}},
 		} {
 			t.Run(tt.name+"/"+base.name, func(t *testing.T) {

@@ -19,8 +19,8 @@ import (
 func TestBrokenNumbering(t *testing.T) {
 	const v1 = "model: job\nstatuses:\n  A: {initial: true}\n  B: {terminal: true}\nevents:\n  go: {from: A, to: B}\nfields:\n  note: {type: string, optional: true}\n"
 	v2 := v1 + "  note_a: {type: string, optional: true}\n"
-	dup := "taskgen: job: migrations 0011_add_note_a and 0011_add_note_b have the same number 0011 (two branches each changed the spec and each got the next migration?); each number is one migration, applied once. Keep the one already applied to a database, if any; delete the other's files (migrations/<engine>/<name>.sql for every engine and migrations/spec/<name>.yaml), then run go generate again: the spec's changes that the deleted migration held become the next migration\n"
-	gap := "taskgen: job: migrations holds no migration numbered 0011 (the numbers jump from 0010_traceparent to 0012_add_note_a): a migration other than the newest was deleted, and the ones after it were generated over its changes, so no database could apply them; migrations are never deleted once others follow them: restore migration 0011's files (migrations/<engine>/0011_*.sql for every engine and migrations/spec/0011_*.yaml) from version control\n"
+	dup := "taskgen: job: migrations 0013_add_note_a and 0013_add_note_b have the same number 0013 (two branches each changed the spec and each got the next migration?); each number is one migration, applied once. Keep the one already applied to a database, if any; delete the other's files (migrations/<engine>/<name>.sql for every engine and migrations/spec/<name>.yaml), then run go generate again: the spec's changes that the deleted migration held become the next migration\n"
+	gap := "taskgen: job: migrations holds no migration numbered 0013 (the numbers jump from 0012_sqlite_checks to 0014_add_note_a): a migration other than the newest was deleted, and the ones after it were generated over its changes, so no database could apply them; migrations are never deleted once others follow them: restore migration 0013's files (migrations/<engine>/0013_*.sql for every engine and migrations/spec/0013_*.yaml) from version control\n"
 	tests := []struct {
 		name    string
 		corrupt func(t *testing.T, mig string)
@@ -28,15 +28,15 @@ func TestBrokenNumbering(t *testing.T) {
 	}{
 		{"two migrations under one number", func(t *testing.T, mig string) {
 			// The other branch's migration, under the same number.
-			each(t, mig, "0011_add_note_a", func(path string, data []byte) {
+			each(t, mig, "0013_add_note_a", func(path string, data []byte) {
 				os.WriteFile(strings.Replace(path, "note_a", "note_b", 1), data, 0o644)
 			})
 		}, dup},
 		{"a number missing", func(t *testing.T, mig string) {
-			// As when 0011 is deleted while 0012 stays.
-			each(t, mig, "0011_add_note_a", func(path string, data []byte) {
+			// As when 0013 is deleted while 0014 stays.
+			each(t, mig, "0013_add_note_a", func(path string, data []byte) {
 				os.Remove(path)
-				os.WriteFile(strings.Replace(path, "0011_", "0012_", 1), data, 0o644)
+				os.WriteFile(strings.Replace(path, "0013_", "0014_", 1), data, 0o644)
 			})
 		}, gap},
 	}

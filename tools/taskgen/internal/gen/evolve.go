@@ -728,24 +728,32 @@ func (ev *evolution) renderHistory(p func(string, ...any), e Engine) (validate [
 				}
 				cn := pgCheckName(history, col)
 				p("ALTER TABLE %s DROP CONSTRAINT %s;\n", history, cn)
-				p("ALTER TABLE %s ADD CONSTRAINT %s CHECK (%s) NOT VALID;\n", history, cn, ev.new.historyCheck(col))
+				p("ALTER TABLE %s ADD CONSTRAINT %s CHECK (%s) NOT VALID;\n", history, cn, ev.new.historyCheck(e, col))
 				validate = append(validate, fmt.Sprintf("ALTER TABLE %s VALIDATE CONSTRAINT %s;", history, cn))
 			}
 		} else {
-			cols := []string{"task_id", "seq", "from_status", "to_status", "event", "at", "attempt", "actor", "message"}
 			p("-- The history table is rebuilt with its new CHECKs; its rows are copied.\n")
-			p("CREATE TABLE tm_new_%s (\n", history)
-			for _, c := range ev.new.historyColumns(e) {
-				p("    %s,\n", c)
-			}
-			p("    PRIMARY KEY (task_id, seq)\n);\n")
-			p("INSERT INTO tm_new_%s (%s) SELECT %s FROM %s;\n", history, strings.Join(cols, ", "), strings.Join(cols, ", "), history)
-			p("DROP TABLE %s;\n", history)
-			p("ALTER TABLE tm_new_%s RENAME TO %s;\n", history, history)
-			p("%s;\n", historyAtIndexSQL(history))
+			ev.new.renderHistoryRebuild(p)
 		}
 	}
 	return validate
+}
+
+// renderHistoryRebuild rebuilds SQLite's history table as g's spec defines
+// it: a new table, every row copied, the old one dropped and the new one
+// renamed, and its index by time created again.
+func (g *generator) renderHistoryRebuild(p func(string, ...any)) {
+	_, history := Table(g.m)
+	cols := strings.Join([]string{"task_id", "seq", "from_status", "to_status", "event", "at", "attempt", "actor", "message"}, ", ")
+	p("CREATE TABLE tm_new_%s (\n", history)
+	for _, c := range g.historyColumns(SQLite) {
+		p("    %s,\n", c)
+	}
+	p("    PRIMARY KEY (task_id, seq)\n);\n")
+	p("INSERT INTO tm_new_%s (%s) SELECT %s FROM %s;\n", history, cols, cols, history)
+	p("DROP TABLE %s;\n", history)
+	p("ALTER TABLE tm_new_%s RENAME TO %s;\n", history, history)
+	p("%s;\n", historyAtIndexSQL(history))
 }
 
 func (g *generator) historyValues(col string) []string {

@@ -207,7 +207,7 @@ func (ev *evolution) mysqlPlan() mysqlPlan {
 			if slices.Equal(ev.old.historyValues(col), ev.new.historyValues(col)) {
 				continue
 			}
-			ck := mysqlCheck{mysqlCheckName(history, col), ev.new.historyCheck(col)}
+			ck := mysqlCheck{mysqlCheckName(history, col), ev.new.historyCheck(MySQL, col)}
 			pl.history = append(pl.history, "DROP CONSTRAINT "+ck.name, ck.addClause())
 		}
 	}

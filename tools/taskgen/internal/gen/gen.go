@@ -130,12 +130,13 @@ func Generate(m *spec.Model, opts Options) (map[string][]byte, error) {
 // its spec; those sqlc compiles the queries against are also rendered from
 // the current spec into sql/<engine>/<file>.sql.
 type migration struct {
-	file   string // sql/<engine>/<file>.sql
-	name   string
-	render func(*generator, Engine) []byte
-	worker bool // only for a model with a worker section
-	pgOnly bool // only for PostgreSQL
-	sqlc   bool // part of the schema sqlc compiles the queries against
+	file       string // sql/<engine>/<file>.sql
+	name       string
+	render     func(*generator, Engine) []byte
+	worker     bool // only for a model with a worker section
+	pgOnly     bool // only for PostgreSQL
+	sqliteOnly bool // only for SQLite
+	sqlc       bool // part of the schema sqlc compiles the queries against
 }
 
 // migrationList is every model's migrations in order. An applied migration
@@ -152,6 +153,7 @@ var migrationList = []migration{
 	{file: "history_at", name: "0009_history_at", render: (*generator).historyAtSQL},
 	{file: "traceparent", name: "0010_traceparent", render: (*generator).traceparentSQL, sqlc: true},
 	{file: "wake", name: "0011_worker_wake", render: (*generator).workerWakeSQL, worker: true, pgOnly: true},
+	{file: "sqlite_checks", name: "0012_sqlite_checks", render: (*generator).sqliteChecksSQL, sqliteOnly: true},
 }
 
 // mysqlMigrations are a model's framework migrations on MySQL: the schema,
@@ -177,7 +179,7 @@ func migrationsFor(e Engine, worker bool) []migration {
 	}
 	var out []migration
 	for _, mg := range migrationList {
-		if (mg.worker && !worker) || (mg.pgOnly && e != PostgreSQL) {
+		if (mg.worker && !worker) || (mg.pgOnly && e != PostgreSQL) || (mg.sqliteOnly && e != SQLite) {
 			continue
 		}
 		out = append(out, mg)
@@ -221,6 +223,11 @@ type generator struct {
 	pkg        string
 	importPath string
 	storage    bool
+	// base is the spec of the newest snapshot of a model that has
+	// migrations, from which its tables were last created or changed: the
+	// framework migrations it lacks are rendered against it. Nil for a new
+	// model.
+	base *spec.Model
 }
 
 func (g *generator) newFile() *jen.File { return g.newFileNamed(g.pkg) }

@@ -136,6 +136,8 @@ func (g *generator) migrationChain(h *History, snapshot []byte) (map[Engine][]fr
 	// worker migrations (0002_worker to 0008_lease_in_row): those are the
 	// lacking ones only for a model that had 0002_worker.
 	hadWorker := hasSuffix(chain[PostgreSQL], "worker")
+	g.base = old
+	defer func() { g.base = nil }()
 	for _, mg := range frameworkMigrations() {
 		if mg.worker && (old.Worker == nil || !hadWorker) {
 			continue

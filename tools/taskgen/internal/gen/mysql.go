@@ -157,7 +157,7 @@ func mysqlHistoryFK(table, history string) string {
 // mysqlHistoryColumns are the history table's columns on MySQL (its key
 // and foreign key aside).
 func (g *generator) mysqlHistoryColumns() []column {
-	inList := func(col string) []string { return []string{g.historyCheck(col)} }
+	inList := func(col string) []string { return []string{g.historyCheck(MySQL, col)} }
 	return []column{
 		{Name: "task_id", Type: mysqlID, NotNull: true},
 		{Name: "seq", Type: "BIGINT", NotNull: true, Checks: []string{"seq >= 1"}},

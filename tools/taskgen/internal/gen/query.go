@@ -155,7 +155,7 @@ func (g *generator) querySQL(e Engine) []byte {
 	terminal := m.TerminalStatuses()
 	if len(terminal) > 0 {
 		p("-- name: DeleteFinished :execrows\n-- Retention: removes up to tm_max_rows finished tasks (and their history)\n-- whose last change is older than tm_before, oldest first.\n")
-		p("DELETE FROM %s WHERE id IN (\n    SELECT f.id FROM %s AS f WHERE %s AND f.updated_at < %s\n    ORDER BY f.updated_at LIMIT %s\n);\n\n", table, table, inList("f.status", terminal), g.arg(e, "tm_before", ts), g.arg(e, "tm_max_rows", pick(pg, "integer", "INTEGER")))
+		p("DELETE FROM %s WHERE id IN (\n    SELECT f.id FROM %s AS f WHERE %s AND f.updated_at < %s\n    ORDER BY f.updated_at LIMIT %s\n);\n\n", table, table, andTerm(oneOf(e, "f.status", terminal)), g.arg(e, "tm_before", ts), g.arg(e, "tm_max_rows", pick(pg, "integer", "INTEGER")))
 	}
 
 	var conds []string

@@ -4,7 +4,7 @@
 
 CREATE TABLE report (
     id TEXT PRIMARY KEY CHECK (length(id) = 36),
-    status TEXT NOT NULL CHECK (status IN ('QUEUED', 'BUILDING', 'READY', 'FAILED', 'CANCELLED')),
+    status TEXT NOT NULL CHECK (status = 'QUEUED' OR status = 'BUILDING' OR status = 'READY' OR status = 'FAILED' OR status = 'CANCELLED'),
     version INTEGER NOT NULL CHECK (version >= 1),
     created_at DATETIME NOT NULL,
     updated_at DATETIME NOT NULL,
@@ -16,7 +16,7 @@ CREATE TABLE report (
     user_id TEXT CHECK (length(user_id) <= 100),
     progress INTEGER NOT NULL CHECK (progress >= 0 AND progress <= 100),
     rows INTEGER CHECK (rows >= 0),
-    error_code TEXT CHECK (error_code IN ('NO_WORKER', 'TIMEOUT', 'NO_DATA', 'INTERNAL_ERROR')),
+    error_code TEXT CHECK (error_code = 'NO_WORKER' OR error_code = 'TIMEOUT' OR error_code = 'NO_DATA' OR error_code = 'INTERNAL_ERROR'),
     error_message TEXT CHECK (length(error_message) <= 2000),
     started_at DATETIME,
     end_date DATETIME
@@ -26,9 +26,9 @@ CREATE TABLE report (
 CREATE TABLE report_history (
     task_id TEXT NOT NULL REFERENCES report (id) ON DELETE CASCADE,
     seq INTEGER NOT NULL CHECK (seq >= 1),
-    from_status TEXT CHECK (from_status IN ('QUEUED', 'BUILDING', 'READY', 'FAILED', 'CANCELLED')),
-    to_status TEXT NOT NULL CHECK (to_status IN ('QUEUED', 'BUILDING', 'READY', 'FAILED', 'CANCELLED')),
-    event TEXT CHECK (event IN ('start', 'finish', 'fail', 'cancel', 'requeue')),
+    from_status TEXT CHECK (from_status = 'QUEUED' OR from_status = 'BUILDING' OR from_status = 'READY' OR from_status = 'FAILED' OR from_status = 'CANCELLED'),
+    to_status TEXT NOT NULL CHECK (to_status = 'QUEUED' OR to_status = 'BUILDING' OR to_status = 'READY' OR to_status = 'FAILED' OR to_status = 'CANCELLED'),
+    event TEXT CHECK (event = 'start' OR event = 'finish' OR event = 'fail' OR event = 'cancel' OR event = 'requeue'),
     at DATETIME NOT NULL,
     attempt INTEGER NOT NULL DEFAULT 0 CHECK (attempt >= 0),
     actor TEXT NOT NULL DEFAULT '',
@@ -43,7 +43,7 @@ CREATE INDEX report_tag_status_created_at_idx ON report (tag, status, created_at
 -- A user's listing (the api owner), with or without a tag.
 CREATE INDEX report_user_id_status_created_at_idx ON report (user_id, status, created_at DESC, id DESC);
 -- Retention: finished tasks by the time they last changed.
-CREATE INDEX report_finished_idx ON report (updated_at) WHERE status IN ('READY', 'FAILED', 'CANCELLED');
+CREATE INDEX report_finished_idx ON report (updated_at) WHERE status = 'READY' OR status = 'FAILED' OR status = 'CANCELLED';
 -- Timeout of QUEUED: tasks that entered it before a deadline.
 CREATE INDEX report_queued_timeout_idx ON report (created_at) WHERE status = 'QUEUED';
 -- Timeout of BUILDING: tasks that entered it before a deadline.
