@@ -58,7 +58,7 @@ func BenchmarkListing(b *testing.B) {
 	})
 }
 
-func loadListing(ctx context.Context, b *testing.B, db *sql.DB, n int) error {
+func loadListing(ctx context.Context, b testing.TB, db *sql.DB, n int) error {
 	var have int
 	for _, t := range backendtest.ListingTypes {
 		var c int

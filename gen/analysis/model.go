@@ -648,8 +648,8 @@ var migration0011TraceparentSQLite string
 //go:embed migrations/sqlite/0016_change_progress_detail.sql
 var migration0016ChangeProgressDetailSQLite string
 
-//go:embed migrations/sqlite/0017_sqlite_checks.sql
-var migration0017SqliteChecksSQLite string
+//go:embed migrations/sqlite/0017_sqlite_lean_writes.sql
+var migration0017SqliteLeanWritesSQLite string
 
 //go:embed migrations/mysql/0012_schema.sql
 var migration0012SchemaMySQL string
@@ -741,8 +741,8 @@ func Migrations(engine string) []tasktype.Migration {
 			Name: "analysis/0016_change_progress_detail",
 			SQL:  migration0016ChangeProgressDetailSQLite,
 		}, {
-			Name: "analysis/0017_sqlite_checks",
-			SQL:  migration0017SqliteChecksSQLite,
+			Name: "analysis/0017_sqlite_lean_writes",
+			SQL:  migration0017SqliteLeanWritesSQLite,
 		}}
 	case "mysql":
 		return []tasktype.Migration{{

@@ -278,8 +278,8 @@ var migration0007HistoryAtSQLite string
 //go:embed migrations/sqlite/0008_traceparent.sql
 var migration0008TraceparentSQLite string
 
-//go:embed migrations/sqlite/0012_sqlite_checks.sql
-var migration0012SqliteChecksSQLite string
+//go:embed migrations/sqlite/0012_sqlite_lean_writes.sql
+var migration0012SqliteLeanWritesSQLite string
 
 //go:embed migrations/mysql/0008_schema.sql
 var migration0008SchemaMySQL string
@@ -335,8 +335,8 @@ func Migrations(engine string) []tasktype.Migration {
 			Name: "pipeline_subtask/0008_traceparent",
 			SQL:  migration0008TraceparentSQLite,
 		}, {
-			Name: "pipeline_subtask/0012_sqlite_checks",
-			SQL:  migration0012SqliteChecksSQLite,
+			Name: "pipeline_subtask/0012_sqlite_lean_writes",
+			SQL:  migration0012SqliteLeanWritesSQLite,
 		}}
 	case "mysql":
 		return []tasktype.Migration{{

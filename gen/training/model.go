@@ -351,8 +351,8 @@ var migration0011TraceparentSQLite string
 //go:embed migrations/sqlite/0013_add_queued_at.sql
 var migration0013AddQueuedAtSQLite string
 
-//go:embed migrations/sqlite/0017_sqlite_checks.sql
-var migration0017SqliteChecksSQLite string
+//go:embed migrations/sqlite/0017_sqlite_lean_writes.sql
+var migration0017SqliteLeanWritesSQLite string
 
 //go:embed migrations/mysql/0013_schema.sql
 var migration0013SchemaMySQL string
@@ -441,8 +441,8 @@ func Migrations(engine string) []tasktype.Migration {
 			Name: "training/0013_add_queued_at",
 			SQL:  migration0013AddQueuedAtSQLite,
 		}, {
-			Name: "training/0017_sqlite_checks",
-			SQL:  migration0017SqliteChecksSQLite,
+			Name: "training/0017_sqlite_lean_writes",
+			SQL:  migration0017SqliteLeanWritesSQLite,
 		}}
 	case "mysql":
 		return []tasktype.Migration{{

@@ -629,8 +629,8 @@ var migration0009HistoryAtSQLite string
 //go:embed migrations/sqlite/0010_traceparent.sql
 var migration0010TraceparentSQLite string
 
-//go:embed migrations/sqlite/0015_sqlite_checks.sql
-var migration0015SqliteChecksSQLite string
+//go:embed migrations/sqlite/0015_sqlite_lean_writes.sql
+var migration0015SqliteLeanWritesSQLite string
 
 //go:embed migrations/mysql/0011_schema.sql
 var migration0011SchemaMySQL string
@@ -707,8 +707,8 @@ func Migrations(engine string) []tasktype.Migration {
 			Name: "report/0010_traceparent",
 			SQL:  migration0010TraceparentSQLite,
 		}, {
-			Name: "report/0015_sqlite_checks",
-			SQL:  migration0015SqliteChecksSQLite,
+			Name: "report/0015_sqlite_lean_writes",
+			SQL:  migration0015SqliteLeanWritesSQLite,
 		}}
 	case "mysql":
 		return []tasktype.Migration{{

@@ -35,8 +35,8 @@ CREATE TABLE synthesis_history (
 -- Listing, newest first: the unified listing reads one status at a time
 -- (and one tag, when it filters by tag); workers read the oldest first.
 CREATE INDEX synthesis_status_created_at_idx ON synthesis (status, created_at DESC, id DESC);
-CREATE INDEX synthesis_tag_status_created_at_idx ON synthesis (tag, status, created_at DESC, id DESC);
+CREATE INDEX synthesis_tag_status_created_at_idx ON synthesis (tag, status, created_at DESC, id DESC) WHERE tag IS NOT NULL;
 -- A user's listing (the api owner), with or without a tag.
-CREATE INDEX synthesis_user_id_status_created_at_idx ON synthesis (user_id, status, created_at DESC, id DESC);
+CREATE INDEX synthesis_user_id_status_created_at_idx ON synthesis (user_id, status, created_at DESC, id DESC) WHERE user_id IS NOT NULL;
 -- Retention: finished tasks by the time they last changed.
 CREATE INDEX synthesis_finished_idx ON synthesis (updated_at) WHERE status = 'DONE' OR status = 'FAILED' OR status = 'CANCELLED';

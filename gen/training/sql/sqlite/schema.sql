@@ -36,8 +36,8 @@ CREATE TABLE training_history (
 -- Listing, newest first: the unified listing reads one status at a time
 -- (and one tag, when it filters by tag); workers read the oldest first.
 CREATE INDEX training_status_created_at_idx ON training (status, created_at DESC, id DESC);
-CREATE INDEX training_tag_status_created_at_idx ON training (tag, status, created_at DESC, id DESC);
+CREATE INDEX training_tag_status_created_at_idx ON training (tag, status, created_at DESC, id DESC) WHERE tag IS NOT NULL;
 -- A user's listing (the api owner), with or without a tag.
-CREATE INDEX training_user_id_status_created_at_idx ON training (user_id, status, created_at DESC, id DESC);
+CREATE INDEX training_user_id_status_created_at_idx ON training (user_id, status, created_at DESC, id DESC) WHERE user_id IS NOT NULL;
 -- Retention: finished tasks by the time they last changed.
 CREATE INDEX training_finished_idx ON training (updated_at) WHERE status = 'DONE' OR status = 'FAILED' OR status = 'CANCELLED';

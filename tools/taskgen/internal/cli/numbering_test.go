@@ -20,7 +20,7 @@ func TestBrokenNumbering(t *testing.T) {
 	const v1 = "model: job\nstatuses:\n  A: {initial: true}\n  B: {terminal: true}\nevents:\n  go: {from: A, to: B}\nfields:\n  note: {type: string, optional: true}\n"
 	v2 := v1 + "  note_a: {type: string, optional: true}\n"
 	dup := "taskgen: job: migrations 0013_add_note_a and 0013_add_note_b have the same number 0013 (two branches each changed the spec and each got the next migration?); each number is one migration, applied once. Keep the one already applied to a database, if any; delete the other's files (migrations/<engine>/<name>.sql for every engine and migrations/spec/<name>.yaml), then run go generate again: the spec's changes that the deleted migration held become the next migration\n"
-	gap := "taskgen: job: migrations holds no migration numbered 0013 (the numbers jump from 0012_sqlite_checks to 0014_add_note_a): a migration other than the newest was deleted, and the ones after it were generated over its changes, so no database could apply them; migrations are never deleted once others follow them: restore migration 0013's files (migrations/<engine>/0013_*.sql for every engine and migrations/spec/0013_*.yaml) from version control\n"
+	gap := "taskgen: job: migrations holds no migration numbered 0013 (the numbers jump from 0012_sqlite_lean_writes to 0014_add_note_a): a migration other than the newest was deleted, and the ones after it were generated over its changes, so no database could apply them; migrations are never deleted once others follow them: restore migration 0013's files (migrations/<engine>/0013_*.sql for every engine and migrations/spec/0013_*.yaml) from version control\n"
 	tests := []struct {
 		name    string
 		corrupt func(t *testing.T, mig string)

@@ -153,7 +153,7 @@ var migrationList = []migration{
 	{file: "history_at", name: "0009_history_at", render: (*generator).historyAtSQL},
 	{file: "traceparent", name: "0010_traceparent", render: (*generator).traceparentSQL, sqlc: true},
 	{file: "wake", name: "0011_worker_wake", render: (*generator).workerWakeSQL, worker: true, pgOnly: true},
-	{file: "sqlite_checks", name: "0012_sqlite_checks", render: (*generator).sqliteChecksSQL, sqliteOnly: true},
+	{file: "sqlite_lean_writes", name: "0012_sqlite_lean_writes", render: (*generator).sqliteLeanWritesSQL, sqliteOnly: true},
 }
 
 // mysqlMigrations are a model's framework migrations on MySQL: the schema,

@@ -290,11 +290,11 @@ func (g *generator) schemaIndexes(e Engine) []index {
 	}
 	add("-- Listing, newest first: the unified listing reads one status at a time\n-- (and one tag, when it filters by tag); workers read the oldest first.",
 		table+"_status_created_at_idx", "(status, created_at DESC, id DESC)")
-	if tagField(m) != nil {
-		add("", table+"_tag_status_created_at_idx", "(tag, status, created_at DESC, id DESC)")
+	if f := tagField(m); f != nil {
+		add("", table+"_tag_status_created_at_idx", "(tag, status, created_at DESC, id DESC)%s", leanListing(e, f))
 	}
 	if o := ownerField(m); o != nil {
-		add("-- A user's listing (the api owner), with or without a tag.", table+"_"+o.Name+"_status_created_at_idx", "(%s, status, created_at DESC, id DESC)", o.Name)
+		add("-- A user's listing (the api owner), with or without a tag.", table+"_"+o.Name+"_status_created_at_idx", "(%s, status, created_at DESC, id DESC)%s", o.Name, leanListing(e, o))
 	}
 	if terminal := m.TerminalStatuses(); len(terminal) > 0 {
 		add("-- Retention: finished tasks by the time they last changed.", table+"_finished_idx", "(updated_at) WHERE %s", oneOf(e, "status", terminal))
@@ -309,9 +309,22 @@ func (g *generator) schemaIndexes(e Engine) []index {
 	return out
 }
 
+// leanListing is the condition of the listing index on an optional tag or
+// owner field f, for engine e's 0001_schema: on SQLite, only the tasks that
+// have one are in it (a listing filtered by it reads only those), so that
+// the status changes of the others write no entry. PostgreSQL's index
+// became partial later (0006_lean_writes), SQLite's in 0012_sqlite_lean_writes
+// for a model generated before it.
+func leanListing(e Engine, f *spec.Field) string {
+	if e != SQLite || !f.Optional {
+		return ""
+	}
+	return " WHERE " + f.Name + " IS NOT NULL"
+}
+
 // tableIndexes are the indexes of the model's table once every framework
 // migration has run: 0001_schema's, with the listing indexes on an optional
-// tag or owner partial on PostgreSQL (0006_lean_writes), and the change
+// tag or owner partial on PostgreSQL too (0006_lean_writes), and the change
 // poller's on SQLite (0003_changes).
 func (g *generator) tableIndexes(e Engine) []index {
 	table, _ := Table(g.m)

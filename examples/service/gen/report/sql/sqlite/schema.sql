@@ -39,9 +39,9 @@ CREATE TABLE report_history (
 -- Listing, newest first: the unified listing reads one status at a time
 -- (and one tag, when it filters by tag); workers read the oldest first.
 CREATE INDEX report_status_created_at_idx ON report (status, created_at DESC, id DESC);
-CREATE INDEX report_tag_status_created_at_idx ON report (tag, status, created_at DESC, id DESC);
+CREATE INDEX report_tag_status_created_at_idx ON report (tag, status, created_at DESC, id DESC) WHERE tag IS NOT NULL;
 -- A user's listing (the api owner), with or without a tag.
-CREATE INDEX report_user_id_status_created_at_idx ON report (user_id, status, created_at DESC, id DESC);
+CREATE INDEX report_user_id_status_created_at_idx ON report (user_id, status, created_at DESC, id DESC) WHERE user_id IS NOT NULL;
 -- Retention: finished tasks by the time they last changed.
 CREATE INDEX report_finished_idx ON report (updated_at) WHERE status = 'READY' OR status = 'FAILED' OR status = 'CANCELLED';
 -- Timeout of QUEUED: tasks that entered it before a deadline.

@@ -16,7 +16,7 @@ import (
 var orChain = regexp.MustCompile(`(\w+) = '[^']*'(?: OR \w+ = '[^']*')+`)
 
 // asInList writes every OR chain of one column back as the IN list taskgen
-// wrote before 0012_sqlite_checks.
+// wrote before 0012_sqlite_lean_writes.
 func asInList(sql string) string {
 	return orChain.ReplaceAllStringFunc(sql, func(chain string) string {
 		var col string
@@ -29,20 +29,23 @@ func asInList(sql string) string {
 	})
 }
 
-// TestSQLiteChecksRebuild: a model whose SQLite tables were created with IN
-// lists in their CHECKs and retention index, as taskgen wrote them before
-// 0012_sqlite_checks, gets that migration as a rebuild of both tables when
-// it is generated again. The rows are kept, the schema is a new model's,
-// the CHECKs still refuse what they refused, and the statements of a
-// transition no longer build a temporary index.
-func TestSQLiteChecksRebuild(t *testing.T) {
+// TestSQLiteLeanWritesRebuild: a model whose SQLite tables were created
+// with IN lists in their CHECKs and retention index and a listing index of
+// every task on its optional tag, as taskgen wrote them before
+// 0012_sqlite_lean_writes, gets that migration as a rebuild of both tables
+// when it is generated again. The rows are kept, the schema is a new
+// model's (the tag's index partial), the CHECKs still refuse what they
+// refused, and the statements of a transition no longer build a temporary
+// index.
+func TestSQLiteLeanWritesRebuild(t *testing.T) {
 	ctx := context.Background()
 	spec := filepath.Join(casesDir, "base.yaml")
 	mod := newModule(t)
 	if out, err := mod.generate(t, spec); err != nil {
 		t.Fatalf("taskgen: %v\n%s", err, out)
 	}
-	// The model as an earlier taskgen left it: IN lists, no 0012_sqlite_checks.
+	// The model as an earlier taskgen left it: IN lists, a listing index of
+	// every task, no 0012_sqlite_lean_writes.
 	dir := filepath.Join(mod.dir, "gen", "job", "migrations", sqlite.Engine)
 	schema := filepath.Join(dir, "0001_schema.sql")
 	data, err := os.ReadFile(schema)
@@ -52,10 +55,15 @@ func TestSQLiteChecksRebuild(t *testing.T) {
 	if !orChain.Match(data) {
 		t.Fatalf("0001_schema has no OR chain:\n%s", data)
 	}
-	if err := os.WriteFile(schema, []byte(asInList(string(data))), 0o644); err != nil {
+	const partial = " (tag, status, created_at DESC, id DESC) WHERE tag IS NOT NULL;"
+	if !strings.Contains(string(data), partial) {
+		t.Fatalf("0001_schema has no partial index on the tag:\n%s", data)
+	}
+	earlier := strings.Replace(asInList(string(data)), partial, " (tag, status, created_at DESC, id DESC);", 1)
+	if err := os.WriteFile(schema, []byte(earlier), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Remove(filepath.Join(dir, "0012_sqlite_checks.sql")); err != nil {
+	if err := os.Remove(filepath.Join(dir, "0012_sqlite_lean_writes.sql")); err != nil {
 		t.Fatal(err)
 	}
 	old := mod.migrations(t, sqlite.Engine)
@@ -67,8 +75,8 @@ func TestSQLiteChecksRebuild(t *testing.T) {
 		t.Fatalf("generating again did not append one migration: %d then %d", len(old), len(all))
 	}
 	last := all[len(all)-1]
-	if last.Name != "job/0012_sqlite_checks" || !strings.Contains(last.SQL, "CREATE TABLE tm_new_job (") || !strings.Contains(last.SQL, "CREATE TABLE tm_new_job_history (") {
-		t.Fatalf("appended %s, want job/0012_sqlite_checks rebuilding both tables:\n%s", last.Name, last.SQL)
+	if last.Name != "job/0012_sqlite_lean_writes" || !strings.Contains(last.SQL, "CREATE TABLE tm_new_job (") || !strings.Contains(last.SQL, "CREATE TABLE tm_new_job_history (") {
+		t.Fatalf("appended %s, want job/0012_sqlite_lean_writes rebuilding both tables:\n%s", last.Name, last.SQL)
 	}
 
 	d := openDB(t, sqlite.Engine)
@@ -81,7 +89,7 @@ func TestSQLiteChecksRebuild(t *testing.T) {
 	}
 	before := snapshot(t, d)
 	if err := d.migrate(ctx, all); err != nil {
-		t.Fatalf("0012_sqlite_checks: %v", err)
+		t.Fatalf("0012_sqlite_lean_writes: %v", err)
 	}
 	after := snapshot(t, d)
 	if !reflect.DeepEqual(before.tasks, after.tasks) || !reflect.DeepEqual(before.history, after.history) {
