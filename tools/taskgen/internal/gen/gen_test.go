@@ -146,3 +146,30 @@ func checkGolden(t *testing.T, dir string, files map[string][]byte, names []stri
 		}
 	}
 }
+
+// TestTimeoutMessage: a timeout without an error code gives the string
+// field its event requires a message that writes the duration as a spec
+// does (1h30m, not Go's 1h30m0s).
+func TestTimeoutMessage(t *testing.T) {
+	m, err := spec.Parse("ping.yaml", []byte(`model: ping
+statuses:
+  SENT: {initial: true, entered_at: sent_at, timeout: {after: 1h30m, to: LATE}}
+  LATE: {terminal: true}
+  ACKED: {terminal: true}
+events:
+  ack: {from: SENT, to: ACKED}
+  expire: {from: SENT, to: LATE, requires: [reason]}
+fields:
+  reason: {type: string, optional: true, max_len: 200}
+`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := gen.Generate(m, gen.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `"timed out after 1h30m in SENT"`; !strings.Contains(string(files["model.go"]), want) {
+		t.Errorf("model.go lacks %s:\n%s", want, files["model.go"])
+	}
+}

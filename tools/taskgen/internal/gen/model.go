@@ -593,7 +593,7 @@ func (g *generator) prepareTimeoutMethod(f *jen.File) {
 		if t == nil || t.Event == nil {
 			continue
 		}
-		msg := fmt.Sprintf("timed out after %s in %s", t.After, s.Name)
+		msg := fmt.Sprintf("timed out after %s in %s", durationText(t.After), s.Name)
 		if t.ErrorCode != nil {
 			msg = t.ErrorCode.Message
 		}
