@@ -16,11 +16,11 @@ import (
 // fails it until the spec acknowledges it.
 func TestDiff(t *testing.T) {
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/d\n"), 0o644)
+	must(t, os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/d\n"), 0o644))
 	specs := filepath.Join(dir, "schema")
-	os.MkdirAll(specs, 0o755)
+	must(t, os.MkdirAll(specs, 0o755))
 	v1 := "model: job\nstatuses:\n  A: {initial: true}\n  B: {terminal: true}\nevents:\n  go: {from: A, to: B}\nfields:\n  note: {type: string, optional: true, max_len: 100}\n"
-	os.WriteFile(filepath.Join(specs, "job.yaml"), []byte(v1), 0o644)
+	must(t, os.WriteFile(filepath.Join(specs, "job.yaml"), []byte(v1), 0o644))
 	out := filepath.Join(dir, "gen")
 	var stderr bytes.Buffer
 	if code := cli.Run([]string{"-spec", specs, "-out", out, "-sqlc", filepath.Join(dir, "sqlc.yaml")}, &stderr); code != cli.ExitOK {
@@ -38,9 +38,9 @@ func TestDiff(t *testing.T) {
 	git("commit", "-qm", "v1")
 
 	v2 := strings.Replace(v1, "note: {type: string, optional: true, max_len: 100}", "comment: {type: string, optional: true, max_len: 50, renamed_from: note}", 1)
-	os.WriteFile(filepath.Join(specs, "job.yaml"), []byte(v2), 0o644)
-	os.MkdirAll(filepath.Join(dir, "schema2"), 0o755)
-	os.WriteFile(filepath.Join(dir, "schema2", "job.yaml"), []byte(v1), 0o644)
+	must(t, os.WriteFile(filepath.Join(specs, "job.yaml"), []byte(v2), 0o644))
+	must(t, os.MkdirAll(filepath.Join(dir, "schema2"), 0o755))
+	must(t, os.WriteFile(filepath.Join(dir, "schema2", "job.yaml"), []byte(v1), 0o644))
 	t.Chdir(dir)
 	tests := []struct {
 		name string
@@ -80,7 +80,7 @@ func TestDiff(t *testing.T) {
 		})
 	}
 	// Acknowledged, the same change passes.
-	os.WriteFile(filepath.Join(specs, "job.yaml"), []byte(v2+"breaking_changes: [field.note.renamed, field.comment.narrowed]\n"), 0o644)
+	must(t, os.WriteFile(filepath.Join(specs, "job.yaml"), []byte(v2+"breaking_changes: [field.note.renamed, field.comment.narrowed]\n"), 0o644))
 	var stdout bytes.Buffer
 	if code := cli.Main([]string{"diff", "-spec", "schema", "-base", "HEAD"}, &stdout, &stderr); code != cli.ExitOK {
 		t.Fatalf("acknowledged: exit %d\n%s", code, stdout.String())
@@ -132,7 +132,7 @@ func TestDiff(t *testing.T) {
 			{"git", "`HEAD`", []string{"-spec", "schema", "-base", "HEAD"}},
 		} {
 			t.Run(tt.name+"/"+base.name, func(t *testing.T) {
-				os.WriteFile(filepath.Join(specs, "job.yaml"), []byte(tt.spec), 0o644)
+				must(t, os.WriteFile(filepath.Join(specs, "job.yaml"), []byte(tt.spec), 0o644))
 				var stdout, stderr bytes.Buffer
 				if code := cli.Main(append([]string{"diff"}, base.args...), &stdout, &stderr); code != tt.code {
 					t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.code, stdout.String(), stderr.String())
@@ -152,14 +152,14 @@ func TestDiff(t *testing.T) {
 // diff reports the removal until another spec acknowledges it.
 func TestRemovedModel(t *testing.T) {
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/d\n"), 0o644)
+	must(t, os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/d\n"), 0o644))
 	specs := filepath.Join(dir, "schema")
-	os.MkdirAll(specs, 0o755)
+	must(t, os.MkdirAll(specs, 0o755))
 	model := func(name string) string {
 		return "model: " + name + "\nstatuses:\n  A: {initial: true}\n  B: {terminal: true}\nevents:\n  go: {from: A, to: B}\n"
 	}
-	os.WriteFile(filepath.Join(specs, "job.yaml"), []byte(model("job")), 0o644)
-	os.WriteFile(filepath.Join(specs, "export_job.yaml"), []byte(model("export_job")), 0o644)
+	must(t, os.WriteFile(filepath.Join(specs, "job.yaml"), []byte(model("job")), 0o644))
+	must(t, os.WriteFile(filepath.Join(specs, "export_job.yaml"), []byte(model("export_job")), 0o644))
 	t.Chdir(dir)
 	// Before anything is generated, every model is new.
 	var before bytes.Buffer
@@ -181,7 +181,7 @@ func TestRemovedModel(t *testing.T) {
 			t.Fatalf("git %v: %v\n%s", args, err, b)
 		}
 	}
-	os.Remove(filepath.Join(specs, "export_job.yaml"))
+	must(t, os.Remove(filepath.Join(specs, "export_job.yaml")))
 
 	code, msg := generate()
 	want := "taskgen: the spec of model export_job is gone, but gen/exportjob/migrations holds its migrations, which databases may have applied; " +
@@ -206,11 +206,11 @@ func TestRemovedModel(t *testing.T) {
 	diff(t, cli.ExitBreaking, "## Model `export_job`: removed\n\nIts spec is gone, but `gen/exportjob/migrations` holds its migrations", "-out", "gen")
 	diff(t, cli.ExitBreaking, "Its spec at `HEAD` is gone: the API no longer takes its task type, and databases keep its tables and rows (**breaking**: `model.export_job.removed`)", "-base", "HEAD")
 
-	os.RemoveAll(filepath.Join("gen", "exportjob"))
+	must(t, os.RemoveAll(filepath.Join("gen", "exportjob")))
 	if code, msg := generate(); code != cli.ExitOK {
 		t.Fatalf("generate after the package is deleted: %d %s", code, msg)
 	}
-	os.WriteFile(filepath.Join(specs, "job.yaml"), []byte(model("job")+"breaking_changes: [model.export_job.removed]\n"), 0o644)
+	must(t, os.WriteFile(filepath.Join(specs, "job.yaml"), []byte(model("job")+"breaking_changes: [model.export_job.removed]\n"), 0o644))
 	diff(t, cli.ExitOK, "(breaking, acknowledged: `model.export_job.removed`)", "-base", "HEAD")
 	diff(t, cli.ExitOK, "No change.", "-out", "gen")
 }

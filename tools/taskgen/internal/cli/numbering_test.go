@@ -29,25 +29,25 @@ func TestBrokenNumbering(t *testing.T) {
 		{"two migrations under one number", func(t *testing.T, mig string) {
 			// The other branch's migration, under the same number.
 			each(t, mig, "0013_add_note_a", func(path string, data []byte) {
-				os.WriteFile(strings.Replace(path, "note_a", "note_b", 1), data, 0o644)
+				must(t, os.WriteFile(strings.Replace(path, "note_a", "note_b", 1), data, 0o644))
 			})
 		}, dup},
 		{"a number missing", func(t *testing.T, mig string) {
 			// As when 0013 is deleted while 0014 stays.
 			each(t, mig, "0013_add_note_a", func(path string, data []byte) {
-				os.Remove(path)
-				os.WriteFile(strings.Replace(path, "0013_", "0014_", 1), data, 0o644)
+				must(t, os.Remove(path))
+				must(t, os.WriteFile(strings.Replace(path, "0013_", "0014_", 1), data, 0o644))
 			})
 		}, gap},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/d\n"), 0o644)
+			must(t, os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/d\n"), 0o644))
 			specs, out := filepath.Join(dir, "schema"), filepath.Join(dir, "gen")
-			os.MkdirAll(specs, 0o755)
+			must(t, os.MkdirAll(specs, 0o755))
 			generate := func(spec string) (int, string) {
-				os.WriteFile(filepath.Join(specs, "job.yaml"), []byte(spec), 0o644)
+				must(t, os.WriteFile(filepath.Join(specs, "job.yaml"), []byte(spec), 0o644))
 				var stderr bytes.Buffer
 				return cli.Run([]string{"-spec", specs, "-out", out, "-sqlc", filepath.Join(dir, "sqlc.yaml")}, &stderr), stderr.String()
 			}
