@@ -39,7 +39,20 @@ func asInList(sql string) string {
 // index.
 func TestSQLiteLeanWritesRebuild(t *testing.T) {
 	ctx := context.Background()
-	spec := filepath.Join(casesDir, "base.yaml")
+	// The evolution cases' spec, with an enumeration of three values (its
+	// CHECK an OR chain too).
+	base, err := os.ReadFile(filepath.Join(casesDir, "base.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const large = "      large: A large job.\n"
+	if !strings.Contains(string(base), large) {
+		t.Fatalf("base.yaml lacks %q", large)
+	}
+	spec := filepath.Join(t.TempDir(), "job.yaml")
+	if err := os.WriteFile(spec, []byte(strings.Replace(string(base), large, large+"      medium: A medium job.\n", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	mod := newModule(t)
 	if out, err := mod.generate(t, spec); err != nil {
 		t.Fatalf("taskgen: %v\n%s", err, out)
@@ -55,11 +68,17 @@ func TestSQLiteLeanWritesRebuild(t *testing.T) {
 	if !orChain.Match(data) {
 		t.Fatalf("0001_schema has no OR chain:\n%s", data)
 	}
-	const partial = " (tag, status, created_at DESC, id DESC) WHERE tag IS NOT NULL;"
-	if !strings.Contains(string(data), partial) {
-		t.Fatalf("0001_schema has no partial index on the tag:\n%s", data)
+	earlier := asInList(string(data))
+	for _, col := range []string{"tag", "user_id"} {
+		partial := " (" + col + ", status, created_at DESC, id DESC) WHERE " + col + " IS NOT NULL;"
+		if !strings.Contains(earlier, partial) {
+			t.Fatalf("0001_schema has no partial listing index on %s:\n%s", col, data)
+		}
+		earlier = strings.Replace(earlier, partial, " ("+col+", status, created_at DESC, id DESC);", 1)
 	}
-	earlier := strings.Replace(asInList(string(data)), partial, " (tag, status, created_at DESC, id DESC);", 1)
+	if !strings.Contains(earlier, "size IN ('small', 'large', 'medium')") {
+		t.Fatalf("the earlier 0001_schema lacks the enumeration's IN list:\n%s", earlier)
+	}
 	if err := os.WriteFile(schema, []byte(earlier), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -116,6 +135,7 @@ func TestSQLiteLeanWritesRebuild(t *testing.T) {
 		{"a from_status the spec lacks", "INSERT INTO job_history (task_id, seq, from_status, to_status, event, at) VALUES ('" + id(2) + "', 91, 'NOPE', 'RUNNING', 'start', '2026-01-01 00:00:00')", true},
 		{"no from_status (a creation)", "INSERT INTO job_history (task_id, seq, to_status, at) VALUES ('" + id(2) + "', 92, 'QUEUED', '2026-01-01 00:00:00')", false},
 		{"an enumeration's undeclared value", "UPDATE job SET size = 'huge' WHERE id = '" + id(2) + "'", true},
+		{"an enumeration's declared value", "UPDATE job SET size = 'medium' WHERE id = '" + id(2) + "'", false},
 	}
 	for _, tt := range tests {
 		err := d.exec(ctx, tt.stmt)

@@ -228,7 +228,7 @@ var frameworkSummaries = map[string]string{
 	"ascending_indexes":  "the listing and queue indexes in ascending order, which MariaDB reads backwards within a range (MySQL and MariaDB)",
 	"history_defaults":   "the history's actor and message default to an empty string, as on the other engines (MySQL and MariaDB)",
 	"retention_index":    "drops the index of finished tasks, whose entry every transition rewrote; retention reads the index of tasks by their last change (MySQL and MariaDB)",
-	"sqlite_lean_writes": "the tables rebuilt so that their status, event and enumeration CHECKs are comparisons SQLite evaluates in place, not IN lists it built a temporary index for at every write; the listing indexes on an optional tag or owner hold only the tasks that have one (SQLite)",
+	"sqlite_lean_writes": "status, event and enumeration CHECKs that SQLite evaluates in place (comparisons, not IN lists it built a temporary index for at every write), and listing indexes on an optional tag or owner that hold only the tasks that have one; the tables are rebuilt for a model generated before, created so for a new one (SQLite)",
 }
 
 // reviewChanges lists the model's migrations, a line each: the "Changes"
