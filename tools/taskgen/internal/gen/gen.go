@@ -223,11 +223,10 @@ type generator struct {
 	pkg        string
 	importPath string
 	storage    bool
-	// base is the spec of the newest snapshot of a model that has
-	// migrations, from which its tables were last created or changed: the
-	// framework migrations it lacks are rendered against it. Nil for a new
-	// model.
-	base *spec.Model
+	// upgrade is set while rendering a framework migration that a model
+	// with migrations lacks: m is then the spec of its newest snapshot, which
+	// its tables were last created or changed from.
+	upgrade bool
 }
 
 func (g *generator) newFile() *jen.File { return g.newFileNamed(g.pkg) }

@@ -136,8 +136,10 @@ func (g *generator) migrationChain(h *History, snapshot []byte) (map[Engine][]fr
 	// worker migrations (0002_worker to 0008_lease_in_row): those are the
 	// lacking ones only for a model that had 0002_worker.
 	hadWorker := hasSuffix(chain[PostgreSQL], "worker")
-	g.base = old
-	defer func() { g.base = nil }()
+	// They are rendered from the newest snapshot's spec: they run before the
+	// migration of the spec's change, if any, on the tables that spec
+	// describes.
+	og := &generator{m: old, storage: true, upgrade: true}
 	for _, mg := range frameworkMigrations() {
 		if mg.worker && (old.Worker == nil || !hadWorker) {
 			continue
@@ -158,7 +160,7 @@ func (g *generator) migrationChain(h *History, snapshot []byte) (map[Engine][]fr
 		name := fmt.Sprintf("%04d_%s", last, mg.name[5:])
 		for _, e := range Engines {
 			if hasMigration(migrationsFor(e, worker), mg.name) && !hasSuffix(chain[e], mg.name[5:]) {
-				chain[e] = append(chain[e], frozen{name: name, sql: mg.render(g, e)})
+				chain[e] = append(chain[e], frozen{name: name, sql: mg.render(og, e)})
 			}
 		}
 	}

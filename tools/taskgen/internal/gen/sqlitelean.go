@@ -17,10 +17,10 @@ import (
 //     0006_lean_writes: a task without one changes status without an entry
 //     to move there.
 //
-// The tables are rebuilt as the spec of the chain's newest snapshot defines
-// them (g.base), the state every earlier migration leaves; a new model's
-// tables are created with these conditions, so its migration changes
-// nothing.
+// For a model generated before it (g.upgrade), the tables are rebuilt as
+// the spec of the newest snapshot defines them, the state every earlier
+// migration leaves; a new model's tables are created with these conditions,
+// so its migration changes nothing.
 func (g *generator) sqliteLeanWritesSQL(e Engine) []byte {
 	var b strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
@@ -31,26 +31,25 @@ func (g *generator) sqliteLeanWritesSQL(e Engine) []byte {
 	p("--   insert of a history row and every change of status;\n")
 	p("-- - the listing indexes on an optional tag or owner hold only the tasks that\n")
 	p("--   have one, so that the others change status without moving an entry there.\n")
-	if g.base == nil {
+	if !g.upgrade {
 		p("-- This model's tables were created so: nothing to change.\n")
 		return []byte(b.String())
 	}
-	og := &generator{m: g.base, storage: true}
-	table, _ := Table(og.m)
+	table, _ := Table(g.m)
 	p("-- SQLite cannot change a CHECK in place: both tables are rebuilt, every row\n")
 	p("-- copied as it is, and their indexes re-created. One transaction, run with\n")
 	p("-- foreign keys off and checked before it commits.\n\n")
 
-	og.renderHistoryRebuild(p)
+	g.renderHistoryRebuild(p)
 	p("\n")
 	p("CREATE TABLE tm_new_%s (\n", table)
-	defs := og.tableColumnDefs(e)
+	defs := g.tableColumnDefs(e)
 	p("    %s\n);\n", strings.Join(defs, ",\n    "))
-	names := strings.Join(og.tableColumnNames(e), ", ")
+	names := strings.Join(g.tableColumnNames(e), ", ")
 	p("INSERT INTO tm_new_%s (%s)\nSELECT %s FROM %s;\n", table, names, names, table)
 	p("DROP TABLE %s;\n", table)
 	p("ALTER TABLE tm_new_%s RENAME TO %s;\n", table, table)
-	for _, ix := range og.tableIndexes(e) {
+	for _, ix := range g.tableIndexes(e) {
 		p("%s;\n", ix.sql)
 	}
 	return []byte(b.String())

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/taskmodel/taskmodel/backends/mysql"
 	"github.com/taskmodel/taskmodel/backends/sqlite"
 )
 
@@ -167,4 +168,58 @@ func ephemeral(t *testing.T, d db) int {
 		}
 	}
 	return n
+}
+
+// TestLackingMigrationsBeforeAChange: framework migrations a model lacks
+// are rendered from its newest spec snapshot, the spec its tables were
+// made from, even when the same generation appends a change of the spec
+// after them. Here a model whose MySQL migrations end at 0001_schema (as
+// when MySQL's later framework migrations came after it) changes its api
+// owner: 0002_ascending_indexes rebuilds the listing indexes the tables
+// have (the old owner's), and the change then replaces the owner's index.
+// Rendered from the new spec, it dropped an index that did not exist yet,
+// and MariaDB refused the migration.
+func TestLackingMigrationsBeforeAChange(t *testing.T) {
+	ctx := context.Background()
+	mod := newModule(t)
+	if out, err := mod.generate(t, filepath.Join(casesDir, "base.yaml")); err != nil {
+		t.Fatalf("taskgen v1: %v\n%s", err, out)
+	}
+	dir := filepath.Join(mod.dir, "gen", "job", "migrations", mysql.Engine)
+	for _, name := range []string{"0002_ascending_indexes", "0003_history_defaults", "0004_retention_index"} {
+		if err := os.Remove(filepath.Join(dir, name+".sql")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v1 := mod.migrations(t, mysql.Engine)
+	v2 := filepath.Join(casesDir, "api_owner_changed", "v2.yaml")
+	if out, err := mod.generate(t, v2); err != nil {
+		t.Fatalf("taskgen v2: %v\n%s", err, out)
+	}
+	all := mod.migrations(t, mysql.Engine)
+	var names []string
+	for _, m := range all[len(v1):] {
+		names = append(names, m.Name)
+	}
+	if len(names) != 4 || !strings.HasSuffix(names[0], "_ascending_indexes") || !strings.HasSuffix(names[3], "_add_requested_by") {
+		t.Fatalf("appended %v, want the three MySQL framework migrations and the change", names)
+	}
+	d := openDB(t, mysql.Engine)
+	if err := d.migrate(ctx, v1); err != nil {
+		t.Fatalf("v1: %v", err)
+	}
+	seed(t, mysql.Engine, d, hasWorker(v1))
+	before := snapshot(t, d)
+	if err := d.migrate(ctx, all); err != nil {
+		t.Fatalf("v2: %v", err)
+	}
+	after := snapshot(t, d)
+	if len(after.tasks) != len(before.tasks) || len(after.history) != len(before.history) {
+		t.Errorf("rows: %d tasks and %d history rows, then %d and %d", len(before.tasks), len(before.history), len(after.tasks), len(after.history))
+	}
+	fresh := newModule(t)
+	if out, err := fresh.generate(t, v2); err != nil {
+		t.Fatalf("taskgen v2 as a new model: %v\n%s", err, out)
+	}
+	checkFresh(t, mysql.Engine, d, fresh.migrations(t, mysql.Engine))
 }
