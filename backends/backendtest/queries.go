@@ -50,3 +50,17 @@ func Queries(src string, numbered bool) []Query {
 	}
 	return out
 }
+
+// Unused returns those of the indexes that no line of plans names, in
+// order: the plan tests' check that a query reads the indexes meant for it
+// (a partial index the planner cannot prove usable is passed over without
+// a full scan to notice).
+func Unused(plans string, indexes []string) []string {
+	var out []string
+	for _, idx := range indexes {
+		if !regexp.MustCompile(`\b` + regexp.QuoteMeta(idx) + `\b`).MatchString(plans) {
+			out = append(out, idx)
+		}
+	}
+	return out
+}

@@ -3,7 +3,6 @@ package postgres_test
 import (
 	"context"
 	"os"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -165,10 +164,8 @@ func TestListingPlansUsePartialIndexes(t *testing.T) {
 		}
 		plan += p
 	}
-	for _, idx := range partial {
-		if !regexp.MustCompile(`\b` + idx + `\b`).MatchString(plan) {
-			t.Errorf("no plan of the listing uses the partial index %s", idx)
-		}
+	for _, idx := range backendtest.Unused(plan, partial) {
+		t.Errorf("no plan of the listing uses the partial index %s", idx)
 	}
 }
 
