@@ -977,20 +977,8 @@ func (ev *evolution) sqliteRebuildsTable() bool {
 // off, so dropping the old table leaves the history rows that refer to the
 // task ids in place, and check the foreign keys before they commit.
 func (ev *evolution) renderRebuild(p func(string, ...any)) {
-	table, _ := Table(ev.new.m)
-	tmp := "tm_new_" + table
 	p("-- SQLite cannot change a column's type, NOT NULL or CHECK in place: the\n")
 	p("-- table is rebuilt, every row copied, and its indexes re-created.\n")
-	p("CREATE TABLE %s (\n", tmp)
-	defs := ev.new.tableColumnDefs(SQLite)
-	for i, d := range defs {
-		sep := ","
-		if i == len(defs)-1 {
-			sep = ""
-		}
-		p("    %s%s\n", d, sep)
-	}
-	p(");\n")
 	// Every column of the new table that the old one has is copied (the
 	// spec's fields converted and backfilled, the internal ones as they
 	// are, the moved tasks changed); a column the old table lacks takes
@@ -1010,6 +998,16 @@ func (ev *evolution) renderRebuild(p func(string, ...any)) {
 		}
 		cols, exprs = append(cols, col), append(exprs, x)
 	}
+	ev.new.renderTableRebuild(p, cols, exprs)
+}
+
+// renderTableRebuild rebuilds SQLite's task table as g's spec defines it:
+// a new table, the old one's rows copied (exprs into cols), the old table
+// dropped and the new one renamed. Its indexes are the caller's to create.
+func (g *generator) renderTableRebuild(p func(string, ...any), cols, exprs []string) {
+	table, _ := Table(g.m)
+	tmp := "tm_new_" + table
+	p("CREATE TABLE %s (\n    %s\n);\n", tmp, strings.Join(g.tableColumnDefs(SQLite), ",\n    "))
 	p("INSERT INTO %s (%s)\nSELECT %s FROM %s;\n", tmp, strings.Join(cols, ", "), strings.Join(exprs, ", "), table)
 	p("DROP TABLE %s;\n", table)
 	p("ALTER TABLE %s RENAME TO %s;\n", tmp, table)

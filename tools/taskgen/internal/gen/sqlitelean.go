@@ -35,20 +35,14 @@ func (g *generator) sqliteLeanWritesSQL(e Engine) []byte {
 		p("-- This model's tables were created so: nothing to change.\n")
 		return []byte(b.String())
 	}
-	table, _ := Table(g.m)
 	p("-- SQLite cannot change a CHECK in place: both tables are rebuilt, every row\n")
 	p("-- copied as it is, and their indexes re-created. One transaction, run with\n")
 	p("-- foreign keys off and checked before it commits.\n\n")
 
 	g.renderHistoryRebuild(p)
 	p("\n")
-	p("CREATE TABLE tm_new_%s (\n", table)
-	defs := g.tableColumnDefs(e)
-	p("    %s\n);\n", strings.Join(defs, ",\n    "))
-	names := strings.Join(g.tableColumnNames(e), ", ")
-	p("INSERT INTO tm_new_%s (%s)\nSELECT %s FROM %s;\n", table, names, names, table)
-	p("DROP TABLE %s;\n", table)
-	p("ALTER TABLE tm_new_%s RENAME TO %s;\n", table, table)
+	names := g.tableColumnNames(e)
+	g.renderTableRebuild(p, names, names)
 	for _, ix := range g.tableIndexes(e) {
 		p("%s;\n", ix.sql)
 	}
