@@ -54,10 +54,18 @@ type groupCall[P any] struct {
 // in the worker benchmark at concurrency 1000.
 const groupMaxBatch = 256
 
-// groupMaxInFlight bounds the batches written at once by default: on 2
-// cores, with PostgreSQL, 2 beat 1, 3 and 4 (10.0k, 10.6k and 9.8k
-// transitions/s against 12.3k). SetMaxInFlight changes it for a group.
-const groupMaxInFlight = 2
+// groupMaxInFlight bounds the batches written at once by default: one.
+// Two concurrent batches update the same index pages (the newest entries
+// of the status and history-time indexes) and each commits about half as
+// many rows. On 2 cores against PostgreSQL, three alternated runs of each
+// (bench/, the training model's burn-down of 50,000 tasks on a private
+// server): at concurrency 100 one batch ran 18.4k–19.3k tasks/s against
+// 14.9k–16.3k for two, the server spending 57–58 µs of CPU a task against
+// 71–78 (a transition batch of 50 tasks against 27); at 1000 and 4000 as
+// fast or faster with less server CPU; creation while working (8 producers,
+// one create at a time) 3.33k–3.78k against 2.42k–3.12k. MySQL measured the
+// same. SetMaxInFlight changes it for a group.
+const groupMaxInFlight = 1
 
 // NewGroup returns a Group writing batches with flush and lone items with
 // single; key identifies the row each item writes.

@@ -155,7 +155,8 @@ func TestGroupMaxInFlight(t *testing.T) {
 		set  int // 0: the default
 		want int
 	}{
-		{"default", 0, 2},
+		{"default", 0, 1},
+		{"two", 2, 2},
 		{"one", 1, 1},
 		{"three", 3, 3},
 		{"below one means one", -5, 1},

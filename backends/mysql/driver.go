@@ -93,7 +93,7 @@ type dbtx interface {
 
 // maxInFlight bounds the batches of a group written at once: one. In the
 // worker benchmark (concurrency 128, 5,000 tasks, four alternated runs) two
-// batches in flight, as on PostgreSQL, cost the server 413–493 µs of CPU a
+// batches in flight cost the server 413–493 µs of CPU a
 // task and ran 718–830 tasks/s; one cost 247–286 µs and ran 870–1,244: two
 // concurrent batches update the same index pages (the newest entries of
 // the status and updated_at indexes), and each commits half as many tasks.
