@@ -75,6 +75,12 @@ type Info struct {
 	ContentType string `json:"content_type"`
 	// ModTime is when it was last written.
 	ModTime time.Time `json:"mod_time"`
+	// ETag identifies this version of the blob: Stat, Open, Put and List
+	// give the same value until the blob is written again, and a write of
+	// other bytes gives another (S3's ETag; a local store's is new with
+	// every write). Compare it to tell whether a blob was replaced since
+	// it was last seen, as server.OpenInput does.
+	ETag string `json:"etag"`
 }
 
 // UploadRequest asks for a presigned upload URL.

@@ -304,7 +304,7 @@ func (s *Server) process(w http.ResponseWriter, r *http.Request) {
 		s.writeProblem(w, r, withActions(b, err))
 		return
 	}
-	missing, bad, err := s.checkUploads(r.Context(), up, v)
+	missing, bad, verified, err := s.checkUploads(r.Context(), up, v)
 	if err != nil {
 		s.writeProblem(w, r, err)
 		return
@@ -324,6 +324,11 @@ func (s *Server) process(w http.ResponseWriter, r *http.Request) {
 		s.writeTask(w, r, http.StatusOK, v)
 		return
 	}
+	// What the handler may read: OpenInput refuses a file replaced since.
+	if err := recordInputs(r.Context(), s.cfg.Blobs, v.owner, v.key.ID, verified); err != nil {
+		s.writeProblem(w, r, err)
+		return
+	}
 	v, err = b.fire(r.Context(), v, up.Verify, false, nil, meta(r, "POST /tasks/{id}/process"))
 	if err != nil {
 		s.writeProblem(w, r, withActions(b, err))
@@ -340,8 +345,10 @@ func (s *Server) process(w http.ResponseWriter, r *http.Request) {
 // format json must be one well-formed JSON value (a file that does not is
 // deleted, so the client uploads it again). Content types are compared as
 // upload-urls compares them, by media type (blob.MediaType): a file
-// uploaded as "text/csv; charset=utf-8" is a text/csv file.
-func (s *Server) checkUploads(ctx context.Context, up *tasktype.Uploads, v *view) (missing, bad []string, err error) {
+// uploaded as "text/csv; charset=utf-8" is a text/csv file. verified holds
+// the files that passed, by name, as they were checked.
+func (s *Server) checkUploads(ctx context.Context, up *tasktype.Uploads, v *view) (missing, bad []string, verified map[string]blob.Info, err error) {
+	verified = make(map[string]blob.Info, len(up.Files))
 	for _, f := range up.Files {
 		key := InputKey(v.owner, v.key.ID, f.Name)
 		want := blob.Expect{MaxSize: f.MaxBytes}
@@ -363,7 +370,7 @@ func (s *Server) checkUploads(ctx context.Context, up *tasktype.Uploads, v *view
 			bad = append(bad, fmt.Sprintf("%s must be %s", f.Name, want.ContentType))
 			continue
 		case err != nil:
-			return nil, nil, err
+			return nil, nil, nil, err
 		case len(f.ContentTypes) > 1 && !slices.Contains(f.ContentTypes, blob.MediaType(info.ContentType)):
 			problem = fmt.Sprintf("%s must be one of %s", f.Name, strings.Join(f.ContentTypes, ", "))
 		case info.Size < f.MinBytes && info.Size == 0:
@@ -371,23 +378,26 @@ func (s *Server) checkUploads(ctx context.Context, up *tasktype.Uploads, v *view
 		case info.Size < f.MinBytes:
 			problem = fmt.Sprintf("%s is %s; it must hold at least %s", f.Name, bytesOf(info.Size), bytesOf(f.MinBytes))
 		case f.Format == "json":
-			msg, err := s.checkJSON(ctx, key)
-			if err != nil {
-				return nil, nil, err
-			}
-			if msg != "" {
+			msg, etag, err := s.checkJSON(ctx, key)
+			switch {
+			case err != nil:
+				return nil, nil, nil, err
+			case msg != "":
 				problem = fmt.Sprintf("%s is not valid JSON (%s)", f.Name, msg)
+			case etag != info.ETag:
+				problem = fmt.Sprintf("%s was replaced while it was checked; upload it again", f.Name)
 			}
 		}
 		if problem == "" {
+			verified[f.Name] = info
 			continue
 		}
 		if err := s.cfg.Blobs.Delete(ctx, key); err != nil && !errors.Is(err, blob.ErrNotFound) {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		bad = append(bad, problem)
 	}
-	return missing, bad, nil
+	return missing, bad, verified, nil
 }
 
 func bytesOf(n int64) string {
@@ -398,15 +408,25 @@ func bytesOf(n int64) string {
 }
 
 // checkJSON reads the blob at key as one JSON value and says what is
-// wrong with it, or "" if nothing is. It streams: the file is at most its
-// max_size, but need not be held whole.
-func (s *Server) checkJSON(ctx context.Context, key string) (string, error) {
-	rd, _, err := s.cfg.Blobs.Open(ctx, key)
+// wrong with it, or "" if nothing is, with the ETag of the blob it read.
+// It streams: the file is at most its max_size, but need not be held whole.
+func (s *Server) checkJSON(ctx context.Context, key string) (msg, etag string, err error) {
+	rd, info, err := s.cfg.Blobs.Open(ctx, key)
+	if errors.Is(err, blob.ErrNotFound) {
+		return "", "", nil // deleted since it was found: not the blob found
+	}
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	defer rd.Close()
-	dec := json.NewDecoder(rd)
+	msg, err = jsonProblem(ctx, rd)
+	return msg, info.ETag, err
+}
+
+// jsonProblem reads r as one JSON value and says what is wrong with it, or
+// "" if nothing is.
+func jsonProblem(ctx context.Context, r io.Reader) (string, error) {
+	dec := json.NewDecoder(r)
 	depth := 0
 	for {
 		tok, err := dec.Token()

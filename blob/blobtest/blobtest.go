@@ -72,6 +72,7 @@ func Run(t *testing.T, h Harness) {
 	}{
 		{"RoundTrip", testRoundTrip},
 		{"Overwrite", testOverwrite},
+		{"ETag", testETag},
 		{"ValidKeys", testValidKeys},
 		{"TraversalKeys", testTraversalKeys},
 		{"RequestValidation", testRequestValidation},
@@ -320,6 +321,59 @@ func testOverwrite(t *testing.T, e *env) {
 	e.wantStored(t, inputKey, []byte("second"), csv)
 	e.put(t, inputKey, []byte{})
 	e.wantStored(t, inputKey, []byte{}, csv)
+}
+
+// testETag: every way of reading a blob gives the same ETag until it is
+// written again, and writing other bytes changes it.
+func testETag(t *testing.T, e *env) {
+	e.put(t, inputKey, []byte("a,b\n1,2\n"))
+	first, err := e.store.Stat(e.ctx, inputKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.ETag == "" {
+		t.Fatalf("Stat(%s).ETag is empty", inputKey)
+	}
+	rc, opened, err := e.store.Open(e.ctx, inputKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.Close()
+	if opened.ETag != first.ETag {
+		t.Errorf("Open's ETag %q, Stat's %q", opened.ETag, first.ETag)
+	}
+	for info, err := range e.store.List(e.ctx, taskPrefix) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Key == inputKey && info.ETag != first.ETag {
+			t.Errorf("List's ETag %q, Stat's %q", info.ETag, first.ETag)
+		}
+	}
+	if again, err := e.store.Stat(e.ctx, inputKey); err != nil || again.ETag != first.ETag {
+		t.Errorf("Stat again: ETag %q (%v), want %q", again.ETag, err, first.ETag)
+	}
+
+	e.put(t, inputKey, []byte("a,b\n3,4\n"))
+	second, err := e.store.Stat(e.ctx, inputKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.ETag == "" || second.ETag == first.ETag {
+		t.Errorf("after an upload of other bytes the ETag is %q, before %q: want a new one", second.ETag, first.ETag)
+	}
+
+	put, err := e.store.Put(e.ctx, inputKey, strings.NewReader("a,b\n5,6\n"), blob.PutOptions{ContentType: csv, MaxSize: 1 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	third, err := e.store.Stat(e.ctx, inputKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if put.ETag != third.ETag || third.ETag == second.ETag {
+		t.Errorf("Put gave ETag %q, Stat then %q, before %q: want Put's, and a new one", put.ETag, third.ETag, second.ETag)
+	}
 }
 
 func testValidKeys(t *testing.T, e *env) {

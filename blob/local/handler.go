@@ -124,6 +124,7 @@ func (s *Store) download(w http.ResponseWriter, r *http.Request, g *grant) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
 	h.Set("Cache-Control", "private, no-cache")
+	h.Set("ETag", `"`+info.ETag+`"`)
 	http.ServeContent(w, r, "", info.ModTime, f)
 }
 

@@ -333,6 +333,17 @@ const maxMetaLen = 4096
 
 type meta struct {
 	ContentType string `json:"content_type"`
+	// Version is new with every write: the blob's ETag. Files written
+	// before it existed have none; theirs is made of size and time.
+	Version string `json:"version,omitempty"`
+}
+
+// etag is the ETag of a blob file of m, size and mod.
+func (m meta) etag(size int64, mod time.Time) string {
+	if m.Version != "" {
+		return m.Version
+	}
+	return fmt.Sprintf("%x-%x", size, mod.UnixNano())
 }
 
 func encodeHeader(m meta) []byte {
@@ -392,7 +403,7 @@ func (s *Store) open(key string) (*file, blob.Info, error) {
 	}
 	off := int64(len(hdr)) + int64(n)
 	size := fi.Size() - off
-	info := blob.Info{Key: key, Size: size, ContentType: m.ContentType, ModTime: fi.ModTime().UTC()}
+	info := blob.Info{Key: key, Size: size, ContentType: m.ContentType, ModTime: fi.ModTime().UTC(), ETag: m.etag(size, fi.ModTime())}
 	return &file{SectionReader: io.NewSectionReader(f, off, size), f: f}, info, nil
 }
 
@@ -440,7 +451,8 @@ func (s *Store) write(key, contentType string, r io.Reader, limit, size int64, c
 			s.root.Remove(tmp)
 		}
 	}()
-	if _, err = f.Write(encodeHeader(meta{ContentType: contentType})); err != nil {
+	m := meta{ContentType: contentType, Version: hex.EncodeToString(rnd[:])}
+	if _, err = f.Write(encodeHeader(m)); err != nil {
 		return blob.Info{}, fmt.Errorf("blob %s: %w", key, err)
 	}
 	body := &bodyReader{r: io.LimitReader(r, limit+1)}
@@ -474,7 +486,7 @@ func (s *Store) write(key, contentType string, r io.Reader, limit, size int64, c
 	if err = s.publish(tmp, key); err != nil {
 		return blob.Info{}, err
 	}
-	return blob.Info{Key: key, Size: n, ContentType: contentType, ModTime: fi.ModTime().UTC()}, nil
+	return blob.Info{Key: key, Size: n, ContentType: contentType, ModTime: fi.ModTime().UTC(), ETag: m.etag(n, fi.ModTime())}, nil
 }
 
 // publish renames tmp to the key's path, making its folders. A concurrent

@@ -248,7 +248,7 @@ func (s *Store) Stat(ctx context.Context, key string) (blob.Info, error) {
 	if err != nil {
 		return blob.Info{}, s.fail(key, err)
 	}
-	return info(key, out.ContentLength, out.ContentType, out.LastModified), nil
+	return info(key, out.ContentLength, out.ContentType, out.LastModified, out.ETag), nil
 }
 
 // Open reads the blob at key with a GET request.
@@ -260,11 +260,11 @@ func (s *Store) Open(ctx context.Context, key string) (io.ReadCloser, blob.Info,
 	if err != nil {
 		return nil, blob.Info{}, s.fail(key, err)
 	}
-	return out.Body, info(key, out.ContentLength, out.ContentType, out.LastModified), nil
+	return out.Body, info(key, out.ContentLength, out.ContentType, out.LastModified, out.ETag), nil
 }
 
-func info(key string, size *int64, ct *string, mod *time.Time) blob.Info {
-	return blob.Info{Key: key, Size: aws.ToInt64(size), ContentType: aws.ToString(ct), ModTime: aws.ToTime(mod).UTC()}
+func info(key string, size *int64, ct *string, mod *time.Time, etag *string) blob.Info {
+	return blob.Info{Key: key, Size: aws.ToInt64(size), ContentType: aws.ToString(ct), ModTime: aws.ToTime(mod).UTC(), ETag: aws.ToString(etag)}
 }
 
 // fail turns an SDK error into blob.ErrNotFound for a missing object, and
@@ -348,7 +348,7 @@ func (s *Store) List(ctx context.Context, prefix string) iter.Seq2[blob.Info, er
 			if blob.ValidateKey(key) != nil {
 				continue // not written through a blob.Store
 			}
-			if !yield(info(key, o.Size, nil, o.LastModified), nil) {
+			if !yield(info(key, o.Size, nil, o.LastModified, o.ETag), nil) {
 				return
 			}
 		}

@@ -55,7 +55,7 @@ func Handler(blobs blob.Store, agentTime time.Duration) worker.Handler[analysis.
 	return func(ctx context.Context, t *analysis.Task, p *worker.Progress[analysis.Task]) error {
 		rep := Report{TaskID: t.ID.String(), ToolID: t.ToolID}
 		for _, f := range analysis.API.Uploads.Files {
-			in, err := profile(ctx, blobs, server.InputKey(t.Owner(), t.ID, f.Name), f.Name)
+			in, err := profile(ctx, blobs, t, f.Name)
 			switch {
 			case errors.Is(err, blob.ErrNotFound) && !f.Required:
 				continue
@@ -109,8 +109,10 @@ func detail(agent string, total, done int64) func(*analysis.Task) {
 	}
 }
 
-func profile(ctx context.Context, blobs blob.Store, key, name string) (InputFile, error) {
-	r, info, err := blobs.Open(ctx, key)
+// profile reads the input name of t as POST /tasks/{id}/process verified
+// it (server.OpenInput: a file replaced since is an error, not read).
+func profile(ctx context.Context, blobs blob.Store, t *analysis.Task, name string) (InputFile, error) {
+	r, info, err := server.OpenInput(ctx, blobs, t.Owner(), t.ID, name)
 	if err != nil {
 		return InputFile{}, err
 	}
