@@ -441,6 +441,12 @@ func parseURL(raw string) (driver, path string, err error) {
 	case "mysql":
 		return MySQL, "", nil
 	}
+	if u.Scheme == "" {
+		if !strings.ContainsAny(raw, "@:") && len(raw) <= 200 {
+			return "", "", fmt.Errorf("%q is not a database URL: it has no scheme; use postgres://…, mysql://… or sqlite:PATH", raw)
+		}
+		return "", "", errors.New("not a database URL: it has no scheme; use postgres://…, mysql://… or sqlite:PATH")
+	}
 	return "", "", fmt.Errorf("unsupported URL scheme %q; use postgres://…, mysql://… or sqlite:PATH", u.Scheme)
 }
 

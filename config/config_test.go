@@ -199,6 +199,8 @@ func TestErrorsNameTheFileLineAndKey(t *testing.T) {
 		{"schema with mysql", "database:\n  driver: mysql\n  schema: s\n", nil, config.Database{}, "FILE:3: database.schema: applies to PostgreSQL only; on MySQL a schema is a database: set name instead"},
 		{"bad port in the environment", "", map[string]string{"TASKMODEL_DB_PORT": "99999"}, config.Database{}, `environment: TASKMODEL_DB_PORT: "99999" is not a port number`},
 		{"unsupported URL scheme", "", map[string]string{"TASKMODEL_DATABASE_URL": "oracle://x"}, config.Database{}, `environment: TASKMODEL_DATABASE_URL: unsupported URL scheme "oracle"; use postgres://…, mysql://… or sqlite:PATH`},
+		{"URL without a scheme", "", map[string]string{"TASKMODEL_DATABASE_URL": "foo"}, config.Database{}, `environment: TASKMODEL_DATABASE_URL: "foo" is not a database URL: it has no scheme; use postgres://…, mysql://… or sqlite:PATH`},
+		{"URL without a scheme that may hold a password", "", map[string]string{"TASKMODEL_DATABASE_URL": "/x@y"}, config.Database{}, `environment: TASKMODEL_DATABASE_URL: not a database URL: it has no scheme; use postgres://…, mysql://… or sqlite:PATH`},
 		{"driver contradicts a mysql URL", "", map[string]string{"TASKMODEL_DB_DRIVER": "postgres", "TASKMODEL_DATABASE_URL": "mysql://h/db"}, config.Database{},
 			"environment: TASKMODEL_DB_DRIVER: postgresql contradicts the mysql URL from environment TASKMODEL_DATABASE_URL"},
 		{"driver contradicts URL", "", map[string]string{"TASKMODEL_DB_DRIVER": "sqlite", "TASKMODEL_DATABASE_URL": "postgres://h/db"}, config.Database{},

@@ -226,7 +226,8 @@ func TestMalformedJSONInPlainWords(t *testing.T) {
 }
 
 // TestTaskRoutesRefuseUnknownParameters: the routes of one task take no
-// query parameter but the event stream's token, given once.
+// query parameter but the event stream's token, given once; an unknown
+// parameter is the rule unknown_parameter there as in the listing.
 func TestTaskRoutesRefuseUnknownParameters(t *testing.T) {
 	e := newEnv(t, "memory", envOptions{})
 	id := e.create("alice")
@@ -238,12 +239,17 @@ func TestTaskRoutesRefuseUnknownParameters(t *testing.T) {
 		{"upload-urls", "POST", "/tasks/" + id + "/upload-urls?foo=1", "alice", "foo: unknown query parameter; this route takes none"},
 		{"events", "GET", "/tasks/" + id + "/events?foo=1", "alice", "foo: unknown query parameter; allowed: access_token"},
 		{"events, token twice", "GET", "/tasks/" + id + "/events?access_token=" + tok + "&access_token=" + tok, "", "access_token: may be given once"},
+		{"listing", "GET", "/tasks?foo=1", "alice", "foo: unknown query parameter; allowed: limit, offset, within_hours, task_type, status, tag"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			p := checkProblem(t, e.do(c.method, c.path, c.user, ""), 400, "validation", "")
 			if p["detail"] != c.detail {
 				t.Errorf("detail %q, want %q", p["detail"], c.detail)
+			}
+			errs, _ := p["errors"].([]any)
+			if strings.Contains(c.detail, "unknown query parameter") && (len(errs) != 1 || errs[0].(map[string]any)["rule"] != "unknown_parameter") {
+				t.Errorf("errors %v, want the rule unknown_parameter", errs)
 			}
 		})
 	}

@@ -30,7 +30,7 @@ func parseListFilter(q map[string][]string) (backends.ListFilter, error) {
 			known = known || p == k
 		}
 		if !known {
-			return f, badRequest(k, "unknown_param", "unknown query parameter; allowed: "+strings.Join(listParams, ", "))
+			return f, badRequest(k, "unknown_parameter", "unknown query parameter; allowed: "+strings.Join(listParams, ", "))
 		}
 	}
 	single := func(name string) (string, bool, error) {

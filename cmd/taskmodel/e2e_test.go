@@ -295,7 +295,9 @@ func TestExitCodesAndRefusalsWriteNothing(t *testing.T) {
 		{"unknown flag", []string{"status", "--colour"}, 2, "usage", "unknown flag: --colour"},
 		{"unknown command", []string{"runs"}, 2, "usage", `unknown command "runs"`},
 		{"fail without a message", []string{"run", "fail", run}, 2, "usage", "run fail needs MESSAGE, the error message"},
-		{"bad history limit", []string{"history", "--limit", "0"}, 4, "invalid", "limit: must be between 1 and"},
+		{"bad history limit", []string{"history", "--limit", "0"}, 4, "invalid", "--limit: must be between 1 and 10000, not 0"},
+		{"history limit too large", []string{"history", "--limit", "10001"}, 4, "invalid", "--limit: must be between 1 and 10000, not 10001"},
+		{"registration file missing", []string{"pipeline", "register", "/nonexistent/pipeline.yml"}, 2, "usage", "registration file /nonexistent/pipeline.yml: no such file"},
 		{"status of an unknown stage", []string{"status", "--stage", "STATC"}, 3, "not_found", `stage "STATC": not found; registered stages: `},
 		{"history of an unknown stage", []string{"history", "--stage", "STATC"}, 3, "not_found", `stage "STATC": not found; registered stages: `},
 	}

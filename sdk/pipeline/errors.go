@@ -29,6 +29,16 @@ func (e *NotFoundError) Error() string {
 // Is makes errors.Is(err, tasktype.ErrNotFound) true.
 func (e *NotFoundError) Is(target error) bool { return target == tasktype.ErrNotFound }
 
+// runError says what failed on run id: "run ID: what: err", or err alone
+// when it names the run already ("run ID: not found", "subtask 2 of run
+// ID: not found; …", not "run ID: update: run ID: not found").
+func runError(id uuid.UUID, what string, err error) error {
+	if strings.Contains(err.Error(), id.String()) {
+		return err
+	}
+	return fmt.Errorf("run %s: %s: %w", id, what, err)
+}
+
 // StateError says that an operation needs a run or subtask in other
 // statuses than the one it is in (incrementing a completed subtask, starting
 // a subtask of a finished run, completing a run whose subtasks are still

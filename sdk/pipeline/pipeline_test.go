@@ -490,6 +490,11 @@ func TestRefusedCallsWriteNothing(t *testing.T) {
 				if !errors.Is(err, c.is) || !strings.Contains(err.Error(), c.want) {
 					t.Fatalf("err = %v\nwant %v containing %q", err, c.is, c.want)
 				}
+				for _, run := range []string{unknown.String(), r.ID.String()} {
+					if strings.Count(err.Error(), run) > 1 {
+						t.Errorf("err = %v: names run %s more than once", err, run)
+					}
+				}
 				if after := e.snapshot(t, r.ID); after != before {
 					t.Fatalf("a refused call wrote:\nbefore %s\nafter  %s", before, after)
 				}

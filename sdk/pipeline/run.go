@@ -157,7 +157,7 @@ type RunUpdate struct {
 // refuses with the lifecycle's *pipelinerun.TransitionError.
 func (t *Tracker) Update(ctx context.Context, id uuid.UUID, u RunUpdate) (*Run, error) {
 	if err := checkLen("message", u.Message, MaxMessageLen); err != nil {
-		return nil, fmt.Errorf("run %s: update: %w", id, err)
+		return nil, runError(id, "update", err)
 	}
 	r, err := t.progressRun(ctx, id, func(r *Run) {
 		if u.Percent != nil {
@@ -168,7 +168,7 @@ func (t *Tracker) Update(ctx context.Context, id uuid.UUID, u RunUpdate) (*Run, 
 		}
 	})
 	if err != nil {
-		return nil, fmt.Errorf("run %s: update: %w", id, err)
+		return nil, runError(id, "update", err)
 	}
 	p := Progress{Percent: r.OverallPercent, Source: PercentRun}
 	if derives(r) { // the line shows the percent status shows
@@ -227,10 +227,10 @@ func (t *Tracker) CompleteWith(ctx context.Context, id uuid.UUID, message string
 // traceback, say). Its unfinished subtasks fail with it, first.
 func (t *Tracker) Fail(ctx context.Context, id uuid.UUID, message, detail string) (*Run, error) {
 	if message == "" {
-		return nil, fmt.Errorf("run %s: fail: %w", id, required("error_message"))
+		return nil, runError(id, "fail", required("error_message"))
 	}
 	if err := cmp.Or(checkMessage("error_message", message), checkLen("error_detail", &detail, MaxDetailLen)); err != nil {
-		return nil, fmt.Errorf("run %s: fail: %w", id, err)
+		return nil, runError(id, "fail", err)
 	}
 	return t.finish(ctx, id, &finishing{ev: pipelinerun.EventFail, subEv: pipelinesubtask.EventFail, message: message,
 		mutate: func(r *Run) {
@@ -269,11 +269,11 @@ type finishing struct {
 // nothing.
 func (t *Tracker) finish(ctx context.Context, id uuid.UUID, f *finishing) (*Run, error) {
 	if err := checkMessage("message", f.message); err != nil {
-		return nil, fmt.Errorf("run %s: %s: %w", id, f.ev, err)
+		return nil, runError(id, string(f.ev), err)
 	}
 	r, err := t.finishRun(ctx, id, f)
 	if err != nil {
-		return nil, fmt.Errorf("run %s: %s: %w", id, f.ev, err)
+		return nil, runError(id, string(f.ev), err)
 	}
 	level := slog.LevelInfo
 	if r.Status == pipelinerun.StatusFailed {

@@ -33,7 +33,7 @@ type SubtaskStart struct {
 func (t *Tracker) StartSubtask(ctx context.Context, run uuid.UUID, n int64, o SubtaskStart) (*Subtask, error) {
 	s, err := t.startSubtask(ctx, run, n, o)
 	if err != nil {
-		return nil, fmt.Errorf("run %s: subtask %d: start: %w", run, n, err)
+		return nil, runError(run, fmt.Sprintf("subtask %d: start", n), err)
 	}
 	t.log.InfoContext(ctx, fmt.Sprintf("[SUBTASK START] Subtask %d: %s (run_id: %s)", n, o.Name, run), subAttrs(s)...)
 	return s, nil
@@ -100,7 +100,7 @@ type SubtaskUpdate struct {
 // *pipelinesubtask.TransitionError.
 func (t *Tracker) UpdateSubtask(ctx context.Context, run uuid.UUID, n int64, u SubtaskUpdate) (*Subtask, error) {
 	if err := checkLen("message", u.Message, MaxMessageLen); err != nil {
-		return nil, fmt.Errorf("run %s: subtask %d: update: %w", run, n, err)
+		return nil, runError(run, fmt.Sprintf("subtask %d: update", n), err)
 	}
 	s, err := t.progressSubtask(ctx, run, n, func(s *Subtask) error {
 		if u.ItemsTotal != nil {
@@ -121,7 +121,7 @@ func (t *Tracker) UpdateSubtask(ctx context.Context, run uuid.UUID, n int64, u S
 		return checkItems(s.ItemsComplete, s.ItemsTotal)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("run %s: subtask %d: update: %w", run, n, err)
+		return nil, runError(run, fmt.Sprintf("subtask %d: update", n), err)
 	}
 	t.logSubtask(ctx, slog.LevelInfo, s, deref(s.Message))
 	return s, nil
@@ -178,7 +178,7 @@ func (t *Tracker) progressSubtask(ctx context.Context, run uuid.UUID, n int64, m
 func (t *Tracker) IncrementSubtask(ctx context.Context, run uuid.UUID, n, by int64) (*Subtask, error) {
 	s, err := t.increment(ctx, run, n, by)
 	if err != nil {
-		return nil, fmt.Errorf("run %s: subtask %d: increment: %w", run, n, err)
+		return nil, runError(run, fmt.Sprintf("subtask %d: increment", n), err)
 	}
 	t.logSubtask(ctx, slog.LevelInfo, s, fmt.Sprintf("+%d, %s items", by, items(s)))
 	return s, nil
@@ -240,10 +240,10 @@ func (t *Tracker) CompleteSubtask(ctx context.Context, run uuid.UUID, n int64, m
 // goes on; fail the run too if the subtask's failure ends it.
 func (t *Tracker) FailSubtask(ctx context.Context, run uuid.UUID, n int64, message string) (*Subtask, error) {
 	if message == "" {
-		return nil, fmt.Errorf("run %s: subtask %d: fail: %w", run, n, required("error_message"))
+		return nil, runError(run, fmt.Sprintf("subtask %d: fail", n), required("error_message"))
 	}
 	if err := checkMessage("error_message", message); err != nil {
-		return nil, fmt.Errorf("run %s: subtask %d: fail: %w", run, n, err)
+		return nil, runError(run, fmt.Sprintf("subtask %d: fail", n), err)
 	}
 	return t.finishSubtask(ctx, run, n, pipelinesubtask.EventFail, message, func(s *Subtask) {
 		s.ErrorMessage = &message
@@ -252,7 +252,7 @@ func (t *Tracker) FailSubtask(ctx context.Context, run uuid.UUID, n int64, messa
 
 func (t *Tracker) finishSubtask(ctx context.Context, run uuid.UUID, n int64, ev pipelinesubtask.Event, message string, mutate func(*Subtask)) (*Subtask, error) {
 	if err := checkMessage("message", message); err != nil {
-		return nil, fmt.Errorf("run %s: subtask %d: %s: %w", run, n, ev, err)
+		return nil, runError(run, fmt.Sprintf("subtask %d: %s", n, ev), err)
 	}
 	s, err := retry(ctx, func() (*Subtask, error) {
 		cur, err := t.getSubtask(ctx, run, n)
@@ -267,7 +267,7 @@ func (t *Tracker) finishSubtask(ctx context.Context, run uuid.UUID, n int64, ev 
 		}, t.meta(message))
 	})
 	if err != nil {
-		return nil, fmt.Errorf("run %s: subtask %d: %s: %w", run, n, ev, err)
+		return nil, runError(run, fmt.Sprintf("subtask %d: %s", n, ev), err)
 	}
 	level := slog.LevelInfo
 	if s.Status == pipelinesubtask.StatusFailed {

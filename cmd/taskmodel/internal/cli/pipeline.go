@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -153,8 +155,11 @@ CSV (header row; stage and name required):
 			var r io.Reader = app.In
 			if name != "-" {
 				file, err := os.Open(name)
+				if errors.Is(err, fs.ErrNotExist) {
+					return usagef(fmt.Errorf("registration file %s: no such file", name))
+				}
 				if err != nil {
-					return err
+					return fmt.Errorf("registration file %s: %w", name, errors.Unwrap(err))
 				}
 				defer file.Close()
 				r = file

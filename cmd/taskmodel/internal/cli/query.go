@@ -147,9 +147,9 @@ func newHistoryCmd(app *App) *cobra.Command {
 		Short: "List runs, newest first",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
-			if q.Limit < 1 { // 0 would mean the default to the SDK
-				return &tasktype.FieldError{Field: "limit", Rule: "between", Value: fmt.Sprint(q.Limit),
-					Message: fmt.Sprintf("must be between 1 and %d", pipeline.MaxHistoryLimit)}
+			if q.Limit < 1 || q.Limit > pipeline.MaxHistoryLimit { // 0 would mean the default to the SDK
+				return &tasktype.FieldError{Field: "--limit", Rule: "between", Value: fmt.Sprint(q.Limit),
+					Message: fmt.Sprintf("must be between 1 and %d, not %d", pipeline.MaxHistoryLimit, q.Limit)}
 			}
 			tr, err := app.Tracker(c.Context())
 			if err != nil {

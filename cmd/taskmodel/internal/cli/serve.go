@@ -84,6 +84,7 @@ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) set; spans then go over OTLP/HTTP
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if f.databaseURL != "" {
 				app.db.URL = f.databaseURL
+				app.flagNames = map[string]string{"url": "--database-url"}
 			}
 			return app.serve(cmd.Context(), f)
 		},
