@@ -217,7 +217,7 @@ func (s *Server) workerClaim(w http.ResponseWriter, r *http.Request) {
 					return
 				}
 				out = append(out, claimedTask{
-					TaskType: o.name(), ID: c.view.key.ID, Lease: leaseString(o.name(), c.lease),
+					TaskType: o.name(), ID: c.view.key.ID, Lease: leaseString(o.name(), c.view.key.ID, c.lease),
 					LeaseExpiresAt: c.expires.UTC(), HeartbeatSeconds: heartbeatSeconds(o.spec()), Traceparent: c.traceparent, Task: t,
 				})
 			}
@@ -334,6 +334,9 @@ func (s *Server) workerTask(r *http.Request, body map[string]json.RawMessage) (h
 	}
 	if !strings.HasPrefix(l.lease.Owner, userOf(r).TokenID+":") {
 		return heldLease{}, leaseLost("the lease was not claimed with this token")
+	}
+	if l.task != uuid.Nil && l.task != id {
+		return heldLease{}, leaseLost(fmt.Sprintf("the lease was claimed with task %s, not %s: send each task's own lease", l.task, id))
 	}
 	return heldLease{id: id, ops: ops, lease: l}, nil
 }

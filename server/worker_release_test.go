@@ -212,7 +212,7 @@ func TestWorkerReleaseRefusals(t *testing.T) {
 					"the task was cancelled while this lease held it: there is nothing to release"},
 				{"another token's lease", other, release(running), leaseBody(run, ""), 409, "lease-lost", "", "the lease was not claimed with this token"},
 				{"a lease of another task", w, release(running), leaseBody(again[0].Lease, ""), 409, "lease-lost", "",
-					"this lease no longer holds the task: it expired and the task was rescued or claimed again, or it ended, or it was released"},
+					"the lease was claimed with task " + again[0].ID + ", not " + running + ": send each task's own lease"},
 				{"a model without a requeue event", w, release(an), leaseBody(al, ""), 409, "transition", "",
 					"model analysis has no requeue event in its worker section: nothing leads a claimed task back to the queue; complete or fail the task"},
 				{"a user's token", "alice", release(running), leaseBody(run, ""), 403, "forbidden", "", ""},

@@ -282,9 +282,13 @@ func TestWorkerRefusalsSayWhy(t *testing.T) {
 					leaseBody(leases[an], `,"percent":10,"detail":{"current_stage":"agent_execution","agents_total":2,"agents_completed":3}`), 400,
 					"detail.agents_completed: must be ≤ agents_total (got 3)"},
 				{"a lease sent with a task of another model", "/worker/tasks/" + ev + "/complete", leaseBody(leases[tr], ""), 409,
-					"no task of model training, the model of this lease, has this id: a lease holds only the task it was claimed with"},
+					"the lease was claimed with task " + tr + ", not " + ev + ": send each task's own lease"},
 				{"a lease's progress sent with a task of another model", "/worker/tasks/" + ev + "/progress", leaseBody(leases[an], `,"percent":5`), 409,
-					"no task of model analysis, the model of this lease, has this id: a lease holds only the task it was claimed with"},
+					"the lease was claimed with task " + an + ", not " + ev + ": send each task's own lease"},
+				// A lease of a server before the task id was in it: the
+				// database finds no task of its model with this id.
+				{"a lease before v2 sent with a task of another model", "/worker/tasks/" + ev + "/complete", leaseBody("v1.training."+strings.SplitN(leases[tr], ".", 4)[3], ""), 409,
+					"no task of model training, the model of this lease, has this id: a lease holds only the task it was claimed with"},
 			}
 			before := map[string]any{}
 			for _, id := range []string{tr, an, ev} {
