@@ -829,8 +829,15 @@ func (l *loader) field(f *Field, n *yaml.Node, owner string) bool {
 			if d := deref(v.val); d == nil || d.Tag != "!!null" {
 				l.errorf(v.key, "%s is optional, so its default is null; drop default or optional", what)
 			}
+		case deref(v.val) != nil && deref(v.val).Tag == "!!null":
+			l.errorf(v.val, "%s default cannot be null; omit default, or make the field optional (optional: true), whose default is null", what)
 		default:
 			f.Default, f.HasDefault = l.defaultValue(v.val, f.Type, what)
+			if f.HasDefault {
+				if why := f.breaks(f.Default); why != "" {
+					l.errorf(v.val, "%s default: %s; every new task would break the field's own limit", what, why)
+				}
+			}
 		}
 	}
 	l.evolution(f, k, what, owner)
