@@ -262,11 +262,25 @@ func (l *loader) model(data []byte) *Model {
 		}
 	}
 
-	l.declare(m.Struct, "the model struct", k["model"].val)
-	l.declare("New"+m.Struct, "the constructor of "+m.Struct, k["model"].val)
-	for _, id := range []string{"Status", "Statuses", "ParseStatus", "Event", "Events", "ParseEvent", "Fire", "CanTransition",
-		"AllowedEvents", "TransitionError", "Timeout", "Timeouts", "StatusesWithCode", "ModelName", "Transition", "Initial", "Migrations", "Worker", "API"} {
-		l.idents[id] = "a generated name"
+	for id, what := range GeneratedNames {
+		l.idents[id] = "a generated name (" + what + ")"
+	}
+	if m.Struct != "" {
+		// The struct's name comes from struct:, or else from the model's name.
+		n, hint := k["model"].val, fmt.Sprintf("the struct is named after model %q; set struct: to another name", m.Name)
+		if p, ok := k["struct"]; ok {
+			n, hint = p.val, "choose another name in struct:"
+		}
+		for _, d := range []struct{ id, what string }{
+			{m.Struct, "the model struct"},
+			{"New" + m.Struct, "the constructor of " + m.Struct},
+			{lowerFirst(m.Struct) + "Keys", "a table of " + m.Struct},
+			{lowerFirst(m.Struct) + "Required", "a table of " + m.Struct},
+		} {
+			if !l.declareHint(d.id, d.what, hint, n) {
+				break
+			}
+		}
 	}
 
 	// Error codes first: timeouts and fields refer to them.
@@ -300,8 +314,12 @@ func (l *loader) model(data []byte) *Model {
 				continue
 			}
 			t := &Type{Pos: l.pos(q.key), Name: name}
-			l.declare(name, fmt.Sprintf("type %q", name), q.key)
-			l.declare("New"+name, fmt.Sprintf("the constructor of type %q", name), q.key)
+			what := fmt.Sprintf("type %q", name)
+			for _, id := range []string{name, "New" + name, name + "Shape", lowerFirst(name) + "Keys", lowerFirst(name) + "Required"} {
+				if !l.declare(id, what, q.key) {
+					break
+				}
+			}
 			m.Types = append(m.Types, t)
 			typeNodes[t] = q.val
 		}
@@ -392,8 +410,16 @@ func (l *loader) lifecycle(n *yaml.Node) map[string]pair {
 
 // declare records a package-level Go identifier and reports a collision.
 func (l *loader) declare(ident, what string, n *yaml.Node) bool {
+	return l.declareHint(ident, what, "", n)
+}
+
+// declareHint is declare whose error ends with hint, when not "".
+func (l *loader) declareHint(ident, what, hint string, n *yaml.Node) bool {
 	if first, ok := l.idents[ident]; ok {
-		l.errorf(n, "%s becomes the Go name %s, which is already %s", what, ident, first)
+		if hint != "" {
+			hint = "; " + hint
+		}
+		l.errorf(n, "%s becomes the Go name %s, which is already %s%s", what, ident, first, hint)
 		return false
 	}
 	pos := l.pos(n)
@@ -405,6 +431,7 @@ func (l *loader) errorCodes(n *yaml.Node) {
 	l.declare("ErrorCode", "the error code type", n)
 	l.declare("ErrorCodes", "the error code list", n)
 	l.declare("ParseErrorCode", "the error code parser", n)
+	l.declare("errorCodeEnum", "the error code table", n)
 	for _, p := range l.mapping(n, "error_codes") {
 		name, ok := l.name(p.key, "error code", reErrorCode, "[A-Z][A-Z0-9_]*")
 		if !ok {
@@ -578,7 +605,7 @@ func (l *loader) sets(n *yaml.Node) {
 			l.errorf(p.key, "%s would generate the method Is%s, which Status already has; choose another name", what, set.GoName)
 			continue
 		}
-		if !l.declare(set.GoName+"Statuses", what, p.key) {
+		if !l.declare(set.GoName+"Statuses", what, p.key) || !l.declare("set"+set.GoName, what, p.key) {
 			continue
 		}
 		for _, other := range l.m.Sets {
@@ -622,6 +649,7 @@ func (l *loader) enums(n *yaml.Node) {
 		}
 		l.declare(name+"Values", what, p.key)
 		l.declare("Parse"+name, what, p.key)
+		l.declare(lowerFirst(name)+"Enum", what, p.key)
 		e := &Enum{Pos: l.pos(p.key), Name: name}
 		k := l.keys(p.val, what, "doc", "values")
 		if v, ok := k["doc"]; ok {
