@@ -10,7 +10,7 @@ func DeclaredNames(path string) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &loader{file: path, read: os.ReadFile, idents: map[string]string{}}
+	l := &loader{file: path, read: os.ReadFile, idents: map[string]string{}, brokenEvents: map[*Event]bool{}}
 	l.model(data)
 	if len(l.errs) > 0 {
 		return nil, l.errs

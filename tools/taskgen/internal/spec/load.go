@@ -123,7 +123,7 @@ func checkReferences(models []*Model, exists func(string) bool) ErrorList {
 // the lifecycle file it may name (nil forbids lifecycle files). It returns a
 // checked *Model or an ErrorList.
 func Parse(file string, data []byte, read ReadFunc) (*Model, error) {
-	l := &loader{file: file, read: read, idents: map[string]string{}}
+	l := &loader{file: file, read: read, idents: map[string]string{}, brokenEvents: map[*Event]bool{}}
 	m := l.model(data)
 	if len(l.errs) > 0 {
 		l.errs.sort()
@@ -138,6 +138,17 @@ type loader struct {
 	errs   ErrorList
 	idents map[string]string // Go package-level identifier → what declared it
 	m      *Model
+	// badInitial is a status whose initial: is not true or false: no
+	// status may be initial, and this one may be the one.
+	badInitial *Status
+	// brokenEvents are the events whose own errors (a from or a to wrong
+	// or missing) are reported: the worker and api sections do not report
+	// again what follows from them.
+	brokenEvents map[*Event]bool
+	// lifecycleBroken: a status or an event has an error of its own, so the
+	// checks of the moves between statuses, whose errors would follow from
+	// it, are not made.
+	lifecycleBroken bool
 	// boundNodes are the bounds that name another field, checked once the
 	// fields holding them are read (checkBounds).
 	boundNodes []boundNode
@@ -289,6 +300,7 @@ func (l *loader) model(data []byte) *Model {
 		l.errorCodes(p.val)
 	}
 	l.file = l.fileOf(statusesNode)
+	lifecycleErrs := len(l.errs)
 	statusNodes := l.statuses(statusesNode)
 	if p, ok := lc["events"]; ok {
 		l.file = l.fileOf(p)
@@ -296,6 +308,10 @@ func (l *loader) model(data []byte) *Model {
 	} else {
 		l.errorf(statusesNode.key, "missing key events: a lifecycle needs events to move between statuses")
 	}
+	// A status or an event that is itself wrong is left out of the graph,
+	// or has lost its from or to: the graph's own errors would follow from
+	// that one, and bury it.
+	l.lifecycleBroken = len(l.errs) > lifecycleErrs
 	if p, ok := lc["sets"]; ok {
 		l.file = l.fileOf(p)
 		l.sets(p.val)
@@ -342,7 +358,9 @@ func (l *loader) model(data []byte) *Model {
 	}
 	l.file = l.fileOf(statusesNode)
 	l.statusDetails(statusNodes)
-	l.checkGraph(statusesNode.key)
+	if !l.lifecycleBroken {
+		l.checkGraph(statusesNode.key)
+	}
 	l.progressField()
 	if p, ok := lc["retired"]; ok {
 		l.file = l.fileOf(p)
@@ -485,7 +503,8 @@ func (l *loader) statusNames() string {
 // once events, sets and fields are known.
 func (l *loader) statuses(p pair) map[*Status]map[string]pair {
 	nodes := map[*Status]map[string]pair{}
-	for _, q := range l.mapping(p.val, "statuses") {
+	pairs := l.mapping(p.val, "statuses")
+	for _, q := range pairs {
 		name, ok := l.name(q.key, "status", reStatus, "[A-Za-z][A-Za-z0-9_-]*")
 		if !ok {
 			continue
@@ -500,7 +519,10 @@ func (l *loader) statuses(p pair) map[*Status]map[string]pair {
 		sk := l.keys(q.val, fmt.Sprintf("status %q", name), "doc", "initial", "terminal", "code", "progress", "entered_at", "display", "timeout")
 		nodes[s] = sk
 		if v, ok := sk["initial"]; ok {
-			s.Initial, _ = l.boolean(v.val, fmt.Sprintf("initial of status %q", name))
+			var ok bool
+			if s.Initial, ok = l.boolean(v.val, fmt.Sprintf("initial of status %q", name)); !ok {
+				l.badInitial = s
+			}
 		}
 		if v, ok := sk["terminal"]; ok {
 			s.Terminal, _ = l.boolean(v.val, fmt.Sprintf("terminal of status %q", name))
@@ -513,9 +535,10 @@ func (l *loader) statuses(p pair) map[*Status]map[string]pair {
 			}
 		}
 	}
-	if len(l.m.Statuses) == 0 {
+	switch d := deref(p.val); {
+	case len(pairs) == 0 && (d == nil || d.Kind == yaml.MappingNode || d.Tag == "!!null"):
 		l.errorf(p.key, "statuses is empty; a model needs at least one status")
-	} else if l.m.Initial == nil {
+	case len(l.m.Statuses) > 0 && l.m.Initial == nil && l.badInitial == nil:
 		l.errorf(p.key, "no status is initial; mark exactly one with initial: true")
 	}
 	return nodes
@@ -528,6 +551,9 @@ func (l *loader) status(n *yaml.Node, what string) *Status {
 	}
 	if s := l.m.StatusByName(name); s != nil {
 		return s
+	}
+	if len(l.m.Statuses) == 0 {
+		return nil // statuses is wrong, and says so: every name would be unknown
 	}
 	l.errorf(n, "%s: unknown status %q; statuses are %s", what, name, l.statusNames())
 	return nil
@@ -544,6 +570,13 @@ func (l *loader) events(n *yaml.Node) {
 			continue
 		}
 		what := fmt.Sprintf("event %q", name)
+		errs := len(l.errs)
+		l.m.Events = append(l.m.Events, e)
+		if d := deref(p.val); d != nil && d.Kind != yaml.MappingNode && d.Tag != "!!null" {
+			l.errorf(p.val, "%s must be a mapping with from and to, such as {from: [A, B], to: C}, not %s", what, kindName(d))
+			l.brokenEvents[e] = true
+			continue
+		}
 		k := l.keys(p.val, what, "doc", "from", "to", "requires")
 		if v, ok := k["doc"]; ok {
 			e.Doc, _ = l.str(v.val, "doc")
@@ -580,7 +613,11 @@ func (l *loader) events(n *yaml.Node) {
 				e.Requires = append(e.Requires, &Field{Pos: l.pos(f), Name: f.Value})
 			}
 		}
-		l.m.Events = append(l.m.Events, e)
+		// With statuses wrong, from and to are left out with no error of
+		// their own.
+		if len(l.errs) > errs || len(e.From) == 0 || e.To == nil {
+			l.brokenEvents[e] = true
+		}
 	}
 	if len(l.m.Events) == 0 {
 		l.errorf(n, "events is empty; a lifecycle needs events to move between statuses")
@@ -1209,7 +1246,18 @@ func (l *loader) enteredAt(n *yaml.Node, s *Status) string {
 		if name == "created_at" && s.Initial {
 			return name // a task enters its initial status when it is created
 		}
-		l.errorf(n, "%s: %q is a built-in field; only the initial status may use created_at", what, name)
+		if name == "created_at" && s == l.badInitial {
+			return "" // its initial: is wrong, and says so
+		}
+		why := "it is not a timestamp"
+		switch name {
+		case "created_at":
+			why = "it records when a task enters the initial status, and only the initial status may use it"
+		case "updated_at":
+			why = "it changes on every update of a task, so it cannot record when a task entered a status"
+		}
+		own := strings.ToLower(strings.ReplaceAll(s.Name, "-", "_")) + "_at"
+		l.errorf(n, "%s: %q is one of the built-in fields (%s): %s; name a field of the model's own, such as %q", what, name, strings.Join(BuiltinFields, ", "), why, own)
 		return ""
 	}
 	if f := l.m.FieldByName(name); f != nil {
@@ -1291,6 +1339,7 @@ func (l *loader) timeout(n *yaml.Node, s *Status) *Timeout {
 		switch {
 		case e == nil:
 			l.errorf(v.val, "%s: unknown event %q", what, name)
+		case l.brokenEvents[e]: // its own error says what is wrong
 		case e.To != t.To || !e.Leaves(s):
 			l.errorf(v.val, "%s: event %q does not lead from %s to %s", what, name, s.Name, t.To.Name)
 		default:
@@ -1300,6 +1349,9 @@ func (l *loader) timeout(n *yaml.Node, s *Status) *Timeout {
 	}
 	switch len(candidates) {
 	case 0:
+		if l.lifecycleBroken {
+			break // the event it needs may be the one that is wrong
+		}
 		l.errorf(to.val, "%s goes to %s, but no event leads from %s to %s; add one", what, t.To.Name, s.Name, t.To.Name)
 	case 1:
 		t.Event = candidates[0]
