@@ -49,7 +49,8 @@ func Run(args []string, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return ExitUsage
 	}
-	if *specPath == "" || *out == "" || fs.NArg() > 0 {
+	if problem := usageProblem(fs, "spec", "out"); problem != "" {
+		fmt.Fprintf(stderr, "taskgen: %s\n", problem)
 		fs.Usage()
 		return ExitUsage
 	}
@@ -57,7 +58,7 @@ func Run(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "taskgen: -pkg %q is not a valid package name; it must match [a-z][a-z0-9]*\n", *pkg)
 		return ExitUsage
 	}
-	info, err := os.Stat(*specPath)
+	info, err := statSpec(*specPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "taskgen: %v\n", err)
 		return ExitIO
@@ -133,6 +134,38 @@ func Run(args []string, stderr io.Writer) int {
 		m.Package = *pkg
 	}
 	return writeSQLC(stderr, fs, *sqlcPath, []*spec.Model{m}, []string{*out}, "")
+}
+
+// usageProblem says what is wrong with the command line, or returns "":
+// a required flag (named without its dash) that is missing or empty, or an
+// argument that is not a flag.
+func usageProblem(fs *flag.FlagSet, required ...string) string {
+	var missing []string
+	for _, name := range required {
+		if fs.Lookup(name).Value.String() == "" {
+			missing = append(missing, "-"+name)
+		}
+	}
+	switch {
+	case len(missing) == 1:
+		return missing[0] + " is required"
+	case len(missing) > 1:
+		return strings.Join(missing[:len(missing)-1], ", ") + " and " + missing[len(missing)-1] + " are required"
+	case fs.NArg() > 0:
+		return fmt.Sprintf("unexpected argument %q: every input is given by a flag", fs.Arg(0))
+	}
+	return ""
+}
+
+// statSpec reads the file information of the -spec path; its error names
+// the flag and the path, not the system call that failed.
+func statSpec(path string) (os.FileInfo, error) {
+	info, err := os.Stat(path)
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return nil, fmt.Errorf("-spec %s: %w", path, pe.Err)
+	}
+	return info, err
 }
 
 // generateFailed reports an error of gen.Generate: a spec change that

@@ -29,20 +29,28 @@ func TestRunUsageAndSpecErrors(t *testing.T) {
 	bad := filepath.Join(dir, "bad.yaml")
 	must(t, os.WriteFile(bad, []byte("model: bad\nstatuses:\n  A: {initial: true, colour: red}\n  B: {terminal: true}\nevents:\n  go: {from: A, to: B}\n"), 0o644))
 	good := writeSpec(t, dir, "good")
+	missing := filepath.Join(dir, "nope.yaml")
 	tests := []struct {
 		name string
 		args []string
 		code int
 		want string
+		// first: want is the first line of stderr, not only in it.
+		first bool
 	}{
-		{"no flags", nil, cli.ExitUsage, "usage: taskgen -spec FILE|DIR -out DIR [-pkg NAME] [-sqlc FILE] [-python DIR]"},
-		{"unknown flag", []string{"-colour"}, cli.ExitUsage, "flag provided but not defined: -colour"},
-		{"bad pkg", []string{"-spec", good, "-out", dir, "-pkg", "Bad-Name"}, cli.ExitUsage, `-pkg "Bad-Name" is not a valid package name`},
-		{"pkg with dir", []string{"-spec", dir, "-out", dir, "-pkg", "x"}, cli.ExitUsage, "-pkg applies to a single spec file"},
-		{"python with file", []string{"-spec", good, "-out", dir, "-python", dir}, cli.ExitUsage, "-python applies to a spec directory"},
-		{"missing spec", []string{"-spec", filepath.Join(dir, "nope.yaml"), "-out", dir}, cli.ExitIO, "no such file or directory"},
+		{"no flags", nil, cli.ExitUsage, "usage: taskgen -spec FILE|DIR -out DIR [-pkg NAME] [-sqlc FILE] [-python DIR]", false},
+		{"no flags first line", nil, cli.ExitUsage, "taskgen: -spec and -out are required", true},
+		{"no out", []string{"-spec", good}, cli.ExitUsage, "taskgen: -out is required", true},
+		{"no spec", []string{"-out", dir}, cli.ExitUsage, "taskgen: -spec is required", true},
+		{"empty out", []string{"-spec", good, "-out", ""}, cli.ExitUsage, "taskgen: -out is required", true},
+		{"argument", []string{"-spec", good, "-out", dir, "extra"}, cli.ExitUsage, `taskgen: unexpected argument "extra": every input is given by a flag`, true},
+		{"unknown flag", []string{"-colour"}, cli.ExitUsage, "flag provided but not defined: -colour", true},
+		{"bad pkg", []string{"-spec", good, "-out", dir, "-pkg", "Bad-Name"}, cli.ExitUsage, `-pkg "Bad-Name" is not a valid package name`, false},
+		{"pkg with dir", []string{"-spec", dir, "-out", dir, "-pkg", "x"}, cli.ExitUsage, "-pkg applies to a single spec file", false},
+		{"python with file", []string{"-spec", good, "-out", dir, "-python", dir}, cli.ExitUsage, "-python applies to a spec directory", false},
+		{"missing spec", []string{"-spec", missing, "-out", dir}, cli.ExitIO, "taskgen: -spec " + missing + ": no such file or directory", true},
 		{"spec error", []string{"-spec", bad, "-out", filepath.Join(dir, "out")}, cli.ExitSpec,
-			bad + `:3:22: unknown key "colour" in status "A"; allowed: code, display, doc, entered_at, initial, progress, terminal, timeout`},
+			bad + `:3:22: unknown key "colour" in status "A"; allowed: code, display, doc, entered_at, initial, progress, terminal, timeout`, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -52,6 +60,9 @@ func TestRunUsageAndSpecErrors(t *testing.T) {
 			}
 			if !strings.Contains(stderr.String(), tt.want) {
 				t.Errorf("stderr %q does not contain %q", stderr.String(), tt.want)
+			}
+			if line, _, _ := strings.Cut(stderr.String(), "\n"); tt.first && line != tt.want {
+				t.Errorf("stderr starts with %q, want %q", line, tt.want)
 			}
 		})
 	}

@@ -51,11 +51,20 @@ func Diff(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return ExitUsage
 	}
-	if *specPath == "" || (*out == "") == (*base == "") || fs.NArg() > 0 {
+	problem := usageProblem(fs, "spec")
+	switch {
+	case problem != "":
+	case *out == "" && *base == "":
+		problem = "-out or -base is required"
+	case *out != "" && *base != "":
+		problem = "-out and -base are two bases to compare with; give one"
+	}
+	if problem != "" {
+		fmt.Fprintf(stderr, "taskgen diff: %s\n", problem)
 		fs.Usage()
 		return ExitUsage
 	}
-	info, err := os.Stat(*specPath)
+	info, err := statSpec(*specPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "taskgen diff: %v\n", err)
 		return ExitIO

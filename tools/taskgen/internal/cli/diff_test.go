@@ -57,11 +57,21 @@ func TestDiff(t *testing.T) {
 		}},
 		{"git", []string{"-spec", "schema/job.yaml", "-base", "HEAD"}, cli.ExitBreaking, []string{"## Model `job`: changes since `HEAD`", "field.note.renamed"}},
 		{"usage", []string{"-spec", "schema"}, cli.ExitUsage, nil},
+		{"no spec", []string{"-out", "gen"}, cli.ExitUsage, nil},
+		{"two bases", []string{"-spec", "schema", "-out", "gen", "-base", "HEAD"}, cli.ExitUsage, nil},
+		{"missing spec", []string{"-spec", "nope.yaml", "-out", "gen"}, cli.ExitIO, nil},
 		{"bad ref", []string{"-spec", "schema", "-base", "no-such-ref"}, cli.ExitIO, nil},
 		{"a directory the revision lacks", []string{"-spec", "schema2", "-base", "HEAD"}, cli.ExitOK, []string{"## Model `job`: new"}},
 	}
 	stderrs := map[string]string{
-		"bad ref": "taskgen diff: -base no-such-ref: no such revision in this repository (give a branch, a tag or a commit)\n",
+		"bad ref":      "taskgen diff: -base no-such-ref: no such revision in this repository (give a branch, a tag or a commit)\n",
+		"missing spec": "taskgen diff: -spec nope.yaml: no such file or directory\n",
+	}
+	// The first line of stderr, before the usage text.
+	firstLines := map[string]string{
+		"usage":     "taskgen diff: -out or -base is required",
+		"no spec":   "taskgen diff: -spec is required",
+		"two bases": "taskgen diff: -out and -base are two bases to compare with; give one",
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -76,6 +86,11 @@ func TestDiff(t *testing.T) {
 			}
 			if want, ok := stderrs[tt.name]; ok && stderr.String() != want {
 				t.Errorf("stderr %q, want %q", stderr.String(), want)
+			}
+			if want, ok := firstLines[tt.name]; ok {
+				if line, _, _ := strings.Cut(stderr.String(), "\n"); line != want {
+					t.Errorf("stderr starts with %q, want %q", line, want)
+				}
 			}
 		})
 	}

@@ -291,16 +291,7 @@ func (g *generator) validateTag(owner string, f *spec.Field) string {
 		rules = append(rules, "json_text")
 	}
 	if k == spec.KindList {
-		if f.MinItems != nil {
-			rules = append(rules, fmt.Sprintf("min=%d", *f.MinItems))
-		}
-		if f.MaxItems != nil {
-			rules = append(rules, fmt.Sprintf("max=%d", *f.MaxItems))
-		}
-		items := f.Items
-		if items == nil {
-			items = &spec.Field{Name: f.Name + "[]", Type: f.Type.Elem}
-		}
+		items := f.Elem()
 		if one := g.oneOf(f.Type.Elem); one != "" {
 			rules = append(rules, "dive", one)
 		} else if f.Type.Elem.Kind == spec.KindType {
@@ -319,34 +310,31 @@ func (g *generator) validateTag(owner string, f *spec.Field) string {
 }
 
 // valueRules are the rules of one value, a field's or a list element's:
-// the text rule and lengths and pattern of a string, a number's bounds.
+// the text rule and lengths and pattern of a string, a number's bounds, a
+// list's item counts (spec.Field.Limits, from which the spec loader's check
+// of a default comes too), then the bounds that name another field.
 func (g *generator) valueRules(owner string, f *spec.Field) []string {
 	var rules []string
 	k := f.Type.Kind
-	if k == spec.KindString {
-		// Every string is valid text (validation.CheckText): single-line
-		// unless the spec says multiline.
-		if f.Multiline {
-			rules = append(rules, "text")
-		} else {
-			rules = append(rules, "line")
-		}
-	}
-	if f.MinLen != nil {
-		rules = append(rules, fmt.Sprintf("min=%d", *f.MinLen))
-	}
-	if f.MaxLen != nil {
-		rules = append(rules, fmt.Sprintf("max=%d", *f.MaxLen))
-	}
-	if f.Pattern != "" {
-		rules = append(rules, "pattern="+g.patternKey(owner, f))
-	}
-	for _, b := range []struct {
-		tag string
-		v   *float64
-	}{{"gte", f.Ge}, {"gt", f.Gt}, {"lte", f.Le}, {"lt", f.Lt}} {
-		if b.v != nil {
-			rules = append(rules, b.tag+"="+num(*b.v, k))
+	for _, lim := range f.Limits() {
+		switch lim.Key {
+		case "multiline":
+			// Every string is valid text (validation.CheckText): single-line
+			// unless the spec says multiline.
+			if lim.Multiline {
+				rules = append(rules, "text")
+			} else {
+				rules = append(rules, "line")
+			}
+		case "min_len", "min_items":
+			rules = append(rules, fmt.Sprintf("min=%d", int(lim.N)))
+		case "max_len", "max_items":
+			rules = append(rules, fmt.Sprintf("max=%d", int(lim.N)))
+		case "pattern":
+			rules = append(rules, "pattern="+g.patternKey(owner, f))
+		case "ge", "gt", "le", "lt":
+			tag := map[string]string{"ge": "gte", "gt": "gt", "le": "lte", "lt": "lt"}[lim.Key]
+			rules = append(rules, tag+"="+num(lim.N, k))
 		}
 	}
 	for _, key := range []string{"ge", "gt", "le", "lt"} {

@@ -156,6 +156,9 @@ func (l *loader) uploads(n *yaml.Node) *Uploads {
 		if e == nil {
 			l.errorf(p.val, "api uploads %s: unknown event %q; events are %s", key, name, l.eventNames())
 		}
+		if l.brokenEvents[e] {
+			return nil // its own error says what is wrong
+		}
 		return e
 	}
 	u.Request, u.Verify, u.Missing = event("request"), event("verify"), event("missing")

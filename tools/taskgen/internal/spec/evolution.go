@@ -5,8 +5,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"time"
-	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -44,55 +42,12 @@ func (l *loader) evolution(f *Field, k map[string]pair, what, owner string) {
 		if !ok {
 			return
 		}
-		if why := outside(f, val); why != "" {
+		if why := f.breaks(val); why != "" {
 			l.errorf(v.val, "%s: backfill %s; the stored tasks would break the field's own limit", what, why)
 			return
 		}
 		f.Backfill, f.HasBackfill = val, true
 	}
-}
-
-// outside says how a constant breaks the field's limits, or "".
-func outside(f *Field, v any) string {
-	switch x := v.(type) {
-	case string:
-		n := utf8.RuneCountInString(x)
-		if f.MaxLen != nil && n > *f.MaxLen {
-			return fmt.Sprintf("is %d characters long, more than max_len %d", n, *f.MaxLen)
-		}
-		if f.MinLen != nil && n < *f.MinLen {
-			return fmt.Sprintf("is %d characters long, less than min_len %d", n, *f.MinLen)
-		}
-	case []any:
-		if f.MaxItems != nil && len(x) > *f.MaxItems {
-			return fmt.Sprintf("has %d items, more than max_items %d", len(x), *f.MaxItems)
-		}
-		if f.MinItems != nil && len(x) < *f.MinItems {
-			return fmt.Sprintf("has %d items, less than min_items %d", len(x), *f.MinItems)
-		}
-	}
-	var n float64
-	switch x := v.(type) {
-	case int64:
-		n = float64(x)
-	case float64:
-		n = x
-	case time.Duration:
-		n = float64(x)
-	default:
-		return ""
-	}
-	switch {
-	case f.Ge != nil && n < *f.Ge:
-		return fmt.Sprintf("%v is less than ge %v", v, fmtNum(*f.Ge))
-	case f.Gt != nil && n <= *f.Gt:
-		return fmt.Sprintf("%v is not greater than gt %v", v, fmtNum(*f.Gt))
-	case f.Le != nil && n > *f.Le:
-		return fmt.Sprintf("%v is greater than le %v", v, fmtNum(*f.Le))
-	case f.Lt != nil && n >= *f.Lt:
-		return fmt.Sprintf("%v is not less than lt %v", v, fmtNum(*f.Lt))
-	}
-	return ""
 }
 
 // checkRenames refuses a renamed_from that names another field of the

@@ -123,7 +123,7 @@ func checkReferences(models []*Model, exists func(string) bool) ErrorList {
 // the lifecycle file it may name (nil forbids lifecycle files). It returns a
 // checked *Model or an ErrorList.
 func Parse(file string, data []byte, read ReadFunc) (*Model, error) {
-	l := &loader{file: file, read: read, idents: map[string]string{}}
+	l := &loader{file: file, read: read, idents: map[string]string{}, brokenEvents: map[*Event]bool{}}
 	m := l.model(data)
 	if len(l.errs) > 0 {
 		l.errs.sort()
@@ -138,6 +138,17 @@ type loader struct {
 	errs   ErrorList
 	idents map[string]string // Go package-level identifier → what declared it
 	m      *Model
+	// badInitial is a status whose initial: is not true or false: no
+	// status may be initial, and this one may be the one.
+	badInitial *Status
+	// brokenEvents are the events whose own errors (a from or a to wrong
+	// or missing) are reported: the worker and api sections do not report
+	// again what follows from them.
+	brokenEvents map[*Event]bool
+	// lifecycleBroken: a status or an event has an error of its own, so the
+	// checks of the moves between statuses, whose errors would follow from
+	// it, are not made.
+	lifecycleBroken bool
 	// boundNodes are the bounds that name another field, checked once the
 	// fields holding them are read (checkBounds).
 	boundNodes []boundNode
@@ -262,11 +273,25 @@ func (l *loader) model(data []byte) *Model {
 		}
 	}
 
-	l.declare(m.Struct, "the model struct", k["model"].val)
-	l.declare("New"+m.Struct, "the constructor of "+m.Struct, k["model"].val)
-	for _, id := range []string{"Status", "Statuses", "ParseStatus", "Event", "Events", "ParseEvent", "Fire", "CanTransition",
-		"AllowedEvents", "TransitionError", "Timeout", "Timeouts", "StatusesWithCode", "ModelName", "Transition", "Initial", "Migrations", "Worker", "API"} {
-		l.idents[id] = "a generated name"
+	for id, what := range GeneratedNames {
+		l.idents[id] = "a generated name (" + what + ")"
+	}
+	if m.Struct != "" {
+		// The struct's name comes from struct:, or else from the model's name.
+		n, hint := k["model"].val, fmt.Sprintf("the struct is named after model %q; set struct: to another name", m.Name)
+		if p, ok := k["struct"]; ok {
+			n, hint = p.val, "choose another name in struct:"
+		}
+		for _, d := range []struct{ id, what string }{
+			{m.Struct, "the model struct"},
+			{"New" + m.Struct, "the constructor of " + m.Struct},
+			{lowerFirst(m.Struct) + "Keys", "a table of " + m.Struct},
+			{lowerFirst(m.Struct) + "Required", "a table of " + m.Struct},
+		} {
+			if !l.declareHint(d.id, d.what, hint, n) {
+				break
+			}
+		}
 	}
 
 	// Error codes first: timeouts and fields refer to them.
@@ -275,6 +300,7 @@ func (l *loader) model(data []byte) *Model {
 		l.errorCodes(p.val)
 	}
 	l.file = l.fileOf(statusesNode)
+	lifecycleErrs := len(l.errs)
 	statusNodes := l.statuses(statusesNode)
 	if p, ok := lc["events"]; ok {
 		l.file = l.fileOf(p)
@@ -282,6 +308,10 @@ func (l *loader) model(data []byte) *Model {
 	} else {
 		l.errorf(statusesNode.key, "missing key events: a lifecycle needs events to move between statuses")
 	}
+	// A status or an event that is itself wrong is left out of the graph,
+	// or has lost its from or to: the graph's own errors would follow from
+	// that one, and bury it.
+	l.lifecycleBroken = len(l.errs) > lifecycleErrs
 	if p, ok := lc["sets"]; ok {
 		l.file = l.fileOf(p)
 		l.sets(p.val)
@@ -300,8 +330,12 @@ func (l *loader) model(data []byte) *Model {
 				continue
 			}
 			t := &Type{Pos: l.pos(q.key), Name: name}
-			l.declare(name, fmt.Sprintf("type %q", name), q.key)
-			l.declare("New"+name, fmt.Sprintf("the constructor of type %q", name), q.key)
+			what := fmt.Sprintf("type %q", name)
+			for _, id := range []string{name, "New" + name, name + "Shape", lowerFirst(name) + "Keys", lowerFirst(name) + "Required"} {
+				if !l.declare(id, what, q.key) {
+					break
+				}
+			}
 			m.Types = append(m.Types, t)
 			typeNodes[t] = q.val
 		}
@@ -324,7 +358,9 @@ func (l *loader) model(data []byte) *Model {
 	}
 	l.file = l.fileOf(statusesNode)
 	l.statusDetails(statusNodes)
-	l.checkGraph(statusesNode.key)
+	if !l.lifecycleBroken {
+		l.checkGraph(statusesNode.key)
+	}
 	l.progressField()
 	if p, ok := lc["retired"]; ok {
 		l.file = l.fileOf(p)
@@ -392,8 +428,16 @@ func (l *loader) lifecycle(n *yaml.Node) map[string]pair {
 
 // declare records a package-level Go identifier and reports a collision.
 func (l *loader) declare(ident, what string, n *yaml.Node) bool {
+	return l.declareHint(ident, what, "", n)
+}
+
+// declareHint is declare whose error ends with hint, when not "".
+func (l *loader) declareHint(ident, what, hint string, n *yaml.Node) bool {
 	if first, ok := l.idents[ident]; ok {
-		l.errorf(n, "%s becomes the Go name %s, which is already %s", what, ident, first)
+		if hint != "" {
+			hint = "; " + hint
+		}
+		l.errorf(n, "%s becomes the Go name %s, which is already %s%s", what, ident, first, hint)
 		return false
 	}
 	pos := l.pos(n)
@@ -405,6 +449,7 @@ func (l *loader) errorCodes(n *yaml.Node) {
 	l.declare("ErrorCode", "the error code type", n)
 	l.declare("ErrorCodes", "the error code list", n)
 	l.declare("ParseErrorCode", "the error code parser", n)
+	l.declare("errorCodeEnum", "the error code table", n)
 	for _, p := range l.mapping(n, "error_codes") {
 		name, ok := l.name(p.key, "error code", reErrorCode, "[A-Z][A-Z0-9_]*")
 		if !ok {
@@ -458,7 +503,8 @@ func (l *loader) statusNames() string {
 // once events, sets and fields are known.
 func (l *loader) statuses(p pair) map[*Status]map[string]pair {
 	nodes := map[*Status]map[string]pair{}
-	for _, q := range l.mapping(p.val, "statuses") {
+	pairs := l.mapping(p.val, "statuses")
+	for _, q := range pairs {
 		name, ok := l.name(q.key, "status", reStatus, "[A-Za-z][A-Za-z0-9_-]*")
 		if !ok {
 			continue
@@ -473,7 +519,10 @@ func (l *loader) statuses(p pair) map[*Status]map[string]pair {
 		sk := l.keys(q.val, fmt.Sprintf("status %q", name), "doc", "initial", "terminal", "code", "progress", "entered_at", "display", "timeout")
 		nodes[s] = sk
 		if v, ok := sk["initial"]; ok {
-			s.Initial, _ = l.boolean(v.val, fmt.Sprintf("initial of status %q", name))
+			var ok bool
+			if s.Initial, ok = l.boolean(v.val, fmt.Sprintf("initial of status %q", name)); !ok {
+				l.badInitial = s
+			}
 		}
 		if v, ok := sk["terminal"]; ok {
 			s.Terminal, _ = l.boolean(v.val, fmt.Sprintf("terminal of status %q", name))
@@ -486,9 +535,10 @@ func (l *loader) statuses(p pair) map[*Status]map[string]pair {
 			}
 		}
 	}
-	if len(l.m.Statuses) == 0 {
+	switch d := deref(p.val); {
+	case len(pairs) == 0 && (d == nil || d.Kind == yaml.MappingNode || d.Tag == "!!null"):
 		l.errorf(p.key, "statuses is empty; a model needs at least one status")
-	} else if l.m.Initial == nil {
+	case len(l.m.Statuses) > 0 && l.m.Initial == nil && l.badInitial == nil:
 		l.errorf(p.key, "no status is initial; mark exactly one with initial: true")
 	}
 	return nodes
@@ -501,6 +551,9 @@ func (l *loader) status(n *yaml.Node, what string) *Status {
 	}
 	if s := l.m.StatusByName(name); s != nil {
 		return s
+	}
+	if len(l.m.Statuses) == 0 {
+		return nil // statuses is wrong, and says so: every name would be unknown
 	}
 	l.errorf(n, "%s: unknown status %q; statuses are %s", what, name, l.statusNames())
 	return nil
@@ -517,6 +570,13 @@ func (l *loader) events(n *yaml.Node) {
 			continue
 		}
 		what := fmt.Sprintf("event %q", name)
+		errs := len(l.errs)
+		l.m.Events = append(l.m.Events, e)
+		if d := deref(p.val); d != nil && d.Kind != yaml.MappingNode && d.Tag != "!!null" {
+			l.errorf(p.val, "%s must be a mapping with from and to, such as {from: [A, B], to: C}, not %s", what, kindName(d))
+			l.brokenEvents[e] = true
+			continue
+		}
 		k := l.keys(p.val, what, "doc", "from", "to", "requires")
 		if v, ok := k["doc"]; ok {
 			e.Doc, _ = l.str(v.val, "doc")
@@ -553,7 +613,11 @@ func (l *loader) events(n *yaml.Node) {
 				e.Requires = append(e.Requires, &Field{Pos: l.pos(f), Name: f.Value})
 			}
 		}
-		l.m.Events = append(l.m.Events, e)
+		// With statuses wrong, from and to are left out with no error of
+		// their own.
+		if len(l.errs) > errs || len(e.From) == 0 || e.To == nil {
+			l.brokenEvents[e] = true
+		}
 	}
 	if len(l.m.Events) == 0 {
 		l.errorf(n, "events is empty; a lifecycle needs events to move between statuses")
@@ -578,7 +642,7 @@ func (l *loader) sets(n *yaml.Node) {
 			l.errorf(p.key, "%s would generate the method Is%s, which Status already has; choose another name", what, set.GoName)
 			continue
 		}
-		if !l.declare(set.GoName+"Statuses", what, p.key) {
+		if !l.declare(set.GoName+"Statuses", what, p.key) || !l.declare("set"+set.GoName, what, p.key) {
 			continue
 		}
 		for _, other := range l.m.Sets {
@@ -622,6 +686,7 @@ func (l *loader) enums(n *yaml.Node) {
 		}
 		l.declare(name+"Values", what, p.key)
 		l.declare("Parse"+name, what, p.key)
+		l.declare(lowerFirst(name)+"Enum", what, p.key)
 		e := &Enum{Pos: l.pos(p.key), Name: name}
 		k := l.keys(p.val, what, "doc", "values")
 		if v, ok := k["doc"]; ok {
@@ -829,8 +894,15 @@ func (l *loader) field(f *Field, n *yaml.Node, owner string) bool {
 			if d := deref(v.val); d == nil || d.Tag != "!!null" {
 				l.errorf(v.key, "%s is optional, so its default is null; drop default or optional", what)
 			}
+		case deref(v.val) != nil && deref(v.val).Tag == "!!null":
+			l.errorf(v.val, "%s default cannot be null; omit default, or make the field optional (optional: true), whose default is null", what)
 		default:
 			f.Default, f.HasDefault = l.defaultValue(v.val, f.Type, what)
+			if f.HasDefault {
+				if why := f.breaks(f.Default); why != "" {
+					l.errorf(v.val, "%s default: %s; every new task would break the field's own limit", what, why)
+				}
+			}
 		}
 	}
 	l.evolution(f, k, what, owner)
@@ -1174,7 +1246,18 @@ func (l *loader) enteredAt(n *yaml.Node, s *Status) string {
 		if name == "created_at" && s.Initial {
 			return name // a task enters its initial status when it is created
 		}
-		l.errorf(n, "%s: %q is a built-in field; only the initial status may use created_at", what, name)
+		if name == "created_at" && s == l.badInitial {
+			return "" // its initial: is wrong, and says so
+		}
+		why := "it is not a timestamp"
+		switch name {
+		case "created_at":
+			why = "it records when a task enters the initial status, and only the initial status may use it"
+		case "updated_at":
+			why = "it changes on every update of a task, so it cannot record when a task entered a status"
+		}
+		own := strings.ToLower(strings.ReplaceAll(s.Name, "-", "_")) + "_at"
+		l.errorf(n, "%s: %q is one of the built-in fields (%s): %s; name a field of the model's own, such as %q", what, name, strings.Join(BuiltinFields, ", "), why, own)
 		return ""
 	}
 	if f := l.m.FieldByName(name); f != nil {
@@ -1256,6 +1339,7 @@ func (l *loader) timeout(n *yaml.Node, s *Status) *Timeout {
 		switch {
 		case e == nil:
 			l.errorf(v.val, "%s: unknown event %q", what, name)
+		case l.brokenEvents[e]: // its own error says what is wrong
 		case e.To != t.To || !e.Leaves(s):
 			l.errorf(v.val, "%s: event %q does not lead from %s to %s", what, name, s.Name, t.To.Name)
 		default:
@@ -1265,6 +1349,9 @@ func (l *loader) timeout(n *yaml.Node, s *Status) *Timeout {
 	}
 	switch len(candidates) {
 	case 0:
+		if l.lifecycleBroken {
+			break // the event it needs may be the one that is wrong
+		}
 		l.errorf(to.val, "%s goes to %s, but no event leads from %s to %s; add one", what, t.To.Name, s.Name, t.To.Name)
 	case 1:
 		t.Event = candidates[0]

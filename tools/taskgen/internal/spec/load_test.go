@@ -3,8 +3,12 @@ package spec_test
 import (
 	"errors"
 	"flag"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -74,6 +78,71 @@ func TestValid(t *testing.T) {
 			}
 			if _, err := gen.Generate(m, gen.Options{Storage: true, ImportPath: "example.com/gen/" + m.Package}); err != nil {
 				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestGeneratedNamesDeclared generates every valid spec and checks that
+// each package-level name of the model's package is one the loader
+// declared (spec.GeneratedNames, or one a spec name gives), so that a spec
+// name that clashes with it is refused instead of making a package that
+// does not compile. The variables of the numbered migrations are the
+// exception: no spec name gives a name of their form.
+func TestGeneratedNamesDeclared(t *testing.T) {
+	var files []string
+	for _, pattern := range []string{"testdata/valid/*.yaml", "../../../../schema/*.yaml", "../gen/testdata/golden/*/spec.yaml"} {
+		m, _ := filepath.Glob(pattern)
+		files = append(files, m...)
+	}
+	migrationVar := regexp.MustCompile(`^migration[0-9]{4}[A-Z]`)
+	for _, path := range files {
+		t.Run(path, func(t *testing.T) {
+			m, err := spec.LoadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			declared, err := spec.DeclaredNames(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			files, err := gen.Generate(m, gen.Options{Storage: true, ImportPath: "example.com/gen/" + m.Package})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for name, src := range files {
+				if strings.Contains(name, "/") || !strings.HasSuffix(name, ".go") {
+					continue // another package, or not Go
+				}
+				f, err := parser.ParseFile(token.NewFileSet(), name, src, parser.SkipObjectResolution)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var names []string
+				for _, d := range f.Decls {
+					switch d := d.(type) {
+					case *ast.FuncDecl:
+						if d.Recv == nil {
+							names = append(names, d.Name.Name)
+						}
+					case *ast.GenDecl:
+						for _, s := range d.Specs {
+							switch s := s.(type) {
+							case *ast.TypeSpec:
+								names = append(names, s.Name.Name)
+							case *ast.ValueSpec:
+								for _, n := range s.Names {
+									names = append(names, n.Name)
+								}
+							}
+						}
+					}
+				}
+				for _, n := range names {
+					if _, ok := declared[n]; !ok && n != "_" && !migrationVar.MatchString(n) {
+						t.Errorf("%s declares %s, which the spec loader does not reserve: add it to spec.GeneratedNames, or declare it where the spec name it comes from is read", name, n)
+					}
+				}
 			}
 		})
 	}

@@ -35,6 +35,9 @@ func (l *loader) worker(n *yaml.Node) {
 		if e == nil {
 			l.errorf(v.val, "worker %s: unknown event %q; events are %s", key, name, l.eventNames())
 		}
+		if l.brokenEvents[e] {
+			return nil, nil // its own error says what is wrong
+		}
 		return e, v.val
 	}
 	claim, claimNode := event("claim", true)

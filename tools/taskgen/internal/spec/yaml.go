@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"regexp"
@@ -161,25 +162,33 @@ func (l *loader) boolean(n *yaml.Node, what string) (bool, bool) {
 }
 
 func (l *loader) integer(n *yaml.Node, what string) (int64, bool) {
+	return l.intBetween(n, what, math.MinInt64, math.MaxInt64)
+}
+
+// intBetween reads an integer from lo to hi; one outside that range, even
+// outside int64's, is refused with the range.
+func (l *loader) intBetween(n *yaml.Node, what string, lo, hi int64) (int64, bool) {
 	s, ok := l.scalar(n, what, "an integer")
 	if !ok {
 		return 0, false
 	}
 	v, err := strconv.ParseInt(s.Value, 0, 64)
-	if s.Tag != "!!int" || err != nil {
+	// YAML reads an integer too large for int64 as a float.
+	tooLarge := errors.Is(err, strconv.ErrRange) && (s.Tag == "!!int" || s.Tag == "!!float")
+	switch {
+	case (s.Tag != "!!int" || err != nil) && !tooLarge:
 		l.errorf(s, "%s must be an integer, not %q", what, s.Value)
+		return 0, false
+	case tooLarge || v < lo || v > hi:
+		l.errorf(s, "%s must be between %d and %d, not %s", what, lo, hi, s.Value)
 		return 0, false
 	}
 	return v, true
 }
 
 func (l *loader) nonNegInt(n *yaml.Node, what string) (*int, bool) {
-	v, ok := l.integer(n, what)
+	v, ok := l.intBetween(n, what, 0, math.MaxInt32)
 	if !ok {
-		return nil, false
-	}
-	if v < 0 || v > math.MaxInt32 {
-		l.errorf(n, "%s must be between 0 and %d, not %d", what, math.MaxInt32, v)
 		return nil, false
 	}
 	i := int(v)
