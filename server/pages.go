@@ -82,15 +82,16 @@ func (s *Server) PageUser(r *http.Request) (User, error) {
 		return s.SignIn(r.Context(), c.Value)
 	}
 	if s.AnonymousAllowed(r) {
-		return User{Name: s.cfg.Anonymous}, nil
+		return User{Name: s.cfg.Anonymous, anonymous: true}, nil
 	}
 	return User{}, problem(http.StatusUnauthorized, "unauthorized", "Unauthorized", "sign in with a token (taskmodel token create --user NAME)")
 }
 
 // AnonymousAllowed reports whether r may act as the anonymous user:
-// anonymous access is on and r comes from this machine.
+// anonymous access is on, r comes from this machine and is addressed to
+// it, and not from a web page of another origin (fromThisMachine).
 func (s *Server) AnonymousAllowed(r *http.Request) bool {
-	return s.cfg.Anonymous != "" && loopback(r.RemoteAddr)
+	return s.cfg.Anonymous != "" && loopback(r.RemoteAddr) && s.fromThisMachine(r) == nil
 }
 
 // TaskState is a task as a page shows it, whatever its model.

@@ -36,6 +36,8 @@ type User struct {
 	// TokenID names the token that authenticated (a worker's leases are
 	// its token's).
 	TokenID string
+	// anonymous: no token, Config.Anonymous let the request in.
+	anonymous bool
 }
 
 // ErrUnauthorized is what an Authenticate function returns, wrapped or not,
@@ -369,7 +371,10 @@ func (s *Server) authenticate(r *http.Request) (User, error) {
 	}
 	if token == "" {
 		if s.cfg.Anonymous != "" && loopback(r.RemoteAddr) {
-			return User{Name: s.cfg.Anonymous}, nil
+			if err := s.fromThisMachine(r); err != nil {
+				return User{}, err
+			}
+			return User{Name: s.cfg.Anonymous, anonymous: true}, nil
 		}
 		return User{}, problem(http.StatusUnauthorized, "unauthorized", "Unauthorized", "a bearer token is required (taskmodel token create --user NAME)")
 	}
@@ -391,6 +396,31 @@ func (s *Server) checkToken(ctx context.Context, token string) (User, error) {
 		return User{}, fmt.Errorf("authenticate: %w", err)
 	}
 	return u, nil
+}
+
+// fromThisMachine refuses anonymous access to what a web page could send
+// from the browser of a user on this machine: a request from another origin
+// (a browser sends a form or a text/plain POST without asking first, with
+// its Origin) unless CORSOrigins lists it, and a request addressed to a
+// host name other than this machine's (a page whose name was made to
+// resolve to 127.0.0.1, DNS rebinding). Programs on the machine — curl,
+// scripts, the dashboard served by this server — send neither.
+func (s *Server) fromThisMachine(r *http.Request) error {
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if ip := net.ParseIP(host); !strings.EqualFold(host, "localhost") && (ip == nil || !ip.IsLoopback()) {
+		return problem(http.StatusForbidden, "forbidden", "Forbidden",
+			fmt.Sprintf("anonymous access answers requests addressed to this machine (localhost or a loopback address), not to %s: send a bearer token", quoteName(r.Host)))
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" || origin == "http://"+r.Host || slices.Contains(s.cfg.CORSOrigins, origin) || slices.Contains(s.cfg.CORSOrigins, "*") {
+		return nil
+	}
+	return problem(http.StatusForbidden, "forbidden", "Forbidden",
+		fmt.Sprintf("anonymous access is for programs on this machine, not for a web page of another origin (%s): send a bearer token, or list the origin with --cors-origin", quoteName(origin)))
 }
 
 // loopback reports whether a request's remote address is on this machine.

@@ -321,6 +321,63 @@ func TestAnonymous(t *testing.T) {
 	}
 }
 
+// TestAnonymousRefusesWebPages: a web page in a browser on this machine
+// cannot use anonymous access — neither with a simple cross-origin POST
+// (a form or text/plain, which the browser sends without a preflight) nor
+// by a host name made to resolve to 127.0.0.1 — while programs on the
+// machine, the server's own pages and origins listed for CORS can.
+func TestAnonymousRefusesWebPages(t *testing.T) {
+	a := newEnv(t, "memory", envOptions{anonymous: "anonymous", cors: []string{"https://app.example"}})
+	host := strings.TrimPrefix(a.url, "http://")
+	_, port, _ := strings.Cut(host, ":")
+	body := `{"tool_id":"t","agents":["a"]}`
+	for _, c := range []struct {
+		name   string
+		header []string
+		status int
+		detail string
+	}{
+		{"curl", nil, 201, ""},
+		{"the server's own page", []string{"Origin", a.url}, 201, ""},
+		{"localhost", []string{"Host", "localhost:" + port}, 201, ""},
+		{"IPv6 loopback", []string{"Host", "[::1]:" + port}, 201, ""},
+		{"an origin listed for CORS", []string{"Origin", "https://app.example"}, 201, ""},
+		{"another origin, text/plain", []string{"Origin", "https://evil.example", "Content-Type", "text/plain"}, 403,
+			`anonymous access is for programs on this machine, not for a web page of another origin (https://evil.example): send a bearer token, or list the origin with --cors-origin`},
+		{"a sandboxed page", []string{"Origin", "null"}, 403,
+			`anonymous access is for programs on this machine, not for a web page of another origin (null): send a bearer token, or list the origin with --cors-origin`},
+		{"a rebound host name", []string{"Host", "evil.example:" + port}, 403,
+			`anonymous access answers requests addressed to this machine (localhost or a loopback address), not to evil.example:` + port + `: send a bearer token`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := a.do("POST", "/tasks", "", body, c.header...)
+			if c.status != 403 {
+				if r.status != c.status {
+					t.Fatalf("%d %s", r.status, r.body)
+				}
+				return
+			}
+			if p := checkProblem(t, r, 403, "forbidden", ""); p["detail"] != c.detail {
+				t.Errorf("detail %q\nwant   %q", p["detail"], c.detail)
+			}
+		})
+	}
+	// A token is not sent by a browser on its own: with one, any origin is
+	// the token holder's business (CORS decides what a page may read).
+	secret, _, err := a.auth.Create(t.Context(), "alice", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := a.do("POST", "/tasks", "", body, "Origin", "https://evil.example", "Authorization", "Bearer "+secret); r.status != 201 {
+		t.Errorf("with a token from another origin: %d %s", r.status, r.body)
+	}
+	// The worker routes need a worker token; anonymous access is no token.
+	p := checkProblem(t, a.do("POST", "/worker/claim", "", `{}`), 401, "unauthorized", "")
+	if want := "the /worker/ routes need a worker token (taskmodel token create --worker --models MODEL,...); anonymous access does not reach them"; p["detail"] != want {
+		t.Errorf("anonymous claim: %q, want %q", p["detail"], want)
+	}
+}
+
 // TestSweeperExpiresAndCleansUploads: an UPLOADING task past its 15 minutes
 // expires and its uploaded files are deleted (the upload → process lifecycle).
 func TestSweeperExpiresAndCleansUploads(t *testing.T) {

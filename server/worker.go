@@ -56,6 +56,8 @@ func (s *Server) workerRoutes(api func(string, map[string]http.HandlerFunc)) {
 func checkScope(path string, u User) error {
 	workerRoute := strings.HasPrefix(path, "/worker/")
 	switch {
+	case workerRoute && u.anonymous:
+		return problem(http.StatusUnauthorized, "unauthorized", "Unauthorized", "the /worker/ routes need a worker token (taskmodel token create --worker --models MODEL,...); anonymous access does not reach them")
 	case workerRoute && len(u.Models) == 0:
 		return problem(http.StatusForbidden, "forbidden", "Forbidden", "the /worker/ routes need a worker token (taskmodel token create --worker --models MODEL,...); this token is a user's")
 	case !workerRoute && len(u.Models) > 0:
