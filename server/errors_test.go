@@ -68,6 +68,9 @@ func TestBadInput(t *testing.T) {
 				{"unknown parameter of its events", "GET", "/tasks/" + id + "/events?foo=1", "", 400, "validation", "foo", nil},
 				{"unknown parameter of its cancel", "POST", "/tasks/" + id + "/cancel?foo=1", "", 400, "validation", "foo", nil},
 				{"unknown route", "GET", "/nope", "", 404, "not-found", "", nil},
+				{"empty segment", "GET", "//tasks", "", 404, "not-found", "", nil},
+				{"dot-dot segment", "GET", "/tasks/../healthz", "", 404, "not-found", "", nil},
+				{"dot segment", "GET", "/./tasks", "", 404, "not-found", "", nil},
 			}
 			for _, c := range cases {
 				t.Run(c.name, func(t *testing.T) {

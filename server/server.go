@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path"
 	"os"
 	"slices"
 	"strings"
@@ -295,8 +296,27 @@ func (s *Server) routes() http.Handler {
 			s.writeProblem(w, r, asteriskProblem(r))
 			return
 		}
+		if clean := cleanPath(r.URL.Path); clean != r.URL.Path {
+			// ServeMux would redirect to the clean path with an HTML body;
+			// every route has one path, and an answer is problem+json.
+			s.writeProblem(w, r, notFound(fmt.Sprintf("no route %s %s: paths have no empty, . or .. segments (%s)", r.Method, quoteName(r.URL.Path), quoteName(clean))))
+			return
+		}
 		mux.ServeHTTP(w, r)
 	})
+}
+
+// cleanPath is p as ServeMux cleans it: without empty, . and .. segments,
+// a trailing slash kept.
+func cleanPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	c := path.Clean(p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
+	}
+	return c
 }
 
 // asteriskProblem refuses a request whose target is * (net/http answers
