@@ -552,7 +552,11 @@ func (s *Server) finishTask(w http.ResponseWriter, r *http.Request, h heldLease,
 	if errors.Is(err, tasktype.ErrConflict) {
 		// The task moved since it was read: cancelled, or rescued.
 		if c, cerr := h.ops.cancelled(ctx, h.id, h.lease.lease); cerr == nil && !c {
-			err = leaseLost("the task moved while it was being ended: its lease expired and it was rescued")
+			const why = "the task moved while this request ended it: another request with this lease ended or released it first, or the lease expired and the task was rescued"
+			err = leaseLost(why)
+			if cur, gerr := h.ops.get(ctx, h.id); gerr == nil {
+				err = leaseLost(fmt.Sprintf("%s; it is %s now", why, cur.key.Status))
+			}
 		} else if cerr == nil {
 			p := problem(http.StatusConflict, "transition", "Task cancelled", "the task was cancelled while it ran")
 			if cur, gerr := h.ops.get(ctx, h.id); gerr == nil {
