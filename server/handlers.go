@@ -107,7 +107,11 @@ func (s *Server) decodeObject(w http.ResponseWriter, r *http.Request) (map[strin
 			w.Header().Set("Connection", "close")
 			return nil, slowBody(err)
 		}
-		return nil, badRequest("body", "read", "could not be read whole: the connection failed or the body is shorter than its Content-Length")
+		msg := "could not be read whole: the connection failed or the body is shorter than its Content-Length"
+		if r.ContentLength < 0 { // chunked
+			msg = "could not be read whole: the connection failed or its chunked encoding is malformed"
+		}
+		return nil, badRequest("body", "read", msg)
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return map[string]json.RawMessage{}, nil

@@ -307,6 +307,23 @@ func TestPlainErrorsAreProblems(t *testing.T) {
 	}
 }
 
+// TestMalformedChunkedBody: a chunked body that breaks off or is malformed
+// is a 400 that says so, not one about a Content-Length it never had.
+func TestMalformedChunkedBody(t *testing.T) {
+	e := newEnv(t, "memory", envOptions{})
+	addr := strings.TrimPrefix(e.url, "http://")
+	req := "POST /tasks HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + e.tokens["alice"] +
+		"\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"too\r\nzz\r\n"
+	res, body := rawRequest(t, addr, req)
+	if res == nil {
+		t.Fatal("no answer")
+	}
+	p := checkProblem(t, response{status: res.StatusCode, header: res.Header, body: body}, 400, "validation", "body")
+	if want := "body: could not be read whole: the connection failed or its chunked encoding is malformed"; p["detail"] != want {
+		t.Errorf("detail %q, want %q", p["detail"], want)
+	}
+}
+
 // TestOversizedBodyIs413: a body over the limit gets its 413, every time,
 // instead of a connection reset.
 func TestOversizedBodyIs413(t *testing.T) {
