@@ -396,6 +396,9 @@ func (cfg *Config) apply(m level, dir, file string, lookup func(string) (string,
 				return s.err("applies to PostgreSQL and MySQL only, and the driver is sqlite (set driver: postgresql or mysql)")
 			}
 		}
+		if s, ok := m["schema"]; ok {
+			return s.err("applies to PostgreSQL only, and the driver is sqlite (a PostgreSQL database URL or driver: postgresql uses it)")
+		}
 	}
 	if d.Driver == MySQL {
 		if s, ok := m["schema"]; ok {

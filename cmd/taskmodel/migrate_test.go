@@ -559,6 +559,9 @@ func TestMigrateWithoutDatabase(t *testing.T) {
 		{"empty engine", []string{"migrate", "plan", "--engine", ""}, 2, `--engine "": allowed: postgresql, mysql, sqlite`},
 		{"in-memory SQLite", []string{"migrate", "up", "--database-url", "sqlite::memory:"}, 2, "taskmodel migrate needs a database file, not :memory:"},
 		{"bad URL", []string{"migrate", "status", "--database-url", "ftp://example.com/db"}, 7, `flag: --database-url: unsupported URL scheme "ftp"`},
+		{"every command takes --database-url", []string{"token", "list", "--database-url", "ftp://example.com/db"}, 7, `flag: --database-url: unsupported URL scheme "ftp"`},
+		{"two different URLs", []string{"migrate", "status", "--database-url", "sqlite:a.db", "--db-url", "sqlite:b.db"}, 2, "--database-url and --db-url name different databases: give one of them"},
+		{"a schema for SQLite", []string{"migrate", "status", "--database-url", "sqlite:a.db", "--db-schema", "s"}, 7, "flag: --db-schema: applies to PostgreSQL only, and the driver is sqlite"},
 		{"argument", []string{"migrate", "status", "now"}, 2, `unknown command "now"`},
 		{"unknown subcommand flag", []string{"migrate", "up", "--engine", "sqlite"}, 2, "unknown flag: --engine"},
 	} {

@@ -54,7 +54,6 @@ func (a *App) migrationsOf(engine string) []tasktype.Migration {
 }
 
 func newMigrateCmd(app *App) *cobra.Command {
-	var databaseURL string
 	cmd := &cobra.Command{
 		Use:   "migrate",
 		Short: "Show, preview and apply the database schema changes (migrations) of taskmodel serve",
@@ -81,13 +80,6 @@ version's, when a migration is refused because stored rows break a rule it
 brings in, or on any other failure; 2 on a command-line mistake; 7 on a
 configuration error.`,
 	}
-	cmd.PersistentFlags().StringVar(&databaseURL, "database-url", "", "database URL: postgres://…, mysql://… or sqlite:PATH (the same as --db-url)")
-	useURL := func() {
-		if databaseURL != "" {
-			app.db.URL = databaseURL
-			app.flagNames = map[string]string{"url": "--database-url"}
-		}
-	}
 
 	status := &cobra.Command{
 		Use:   "status",
@@ -111,7 +103,6 @@ or MariaDB database must exist, as for serve. It exits
 1 when a migration is unknown or changed, with the reason.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			useURL()
 			return app.migrateStatus(c.Context())
 		},
 	}
@@ -150,7 +141,6 @@ engine, as applied to a new, empty database.`,
 				}
 				return app.migratePlanEngine(eng)
 			}
-			useURL()
 			return app.migratePlan(c.Context())
 		},
 	}
@@ -178,7 +168,6 @@ version of taskmodel, or when an applied migration's SQL differs from this
 version's.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			useURL()
 			return app.migrateUp(c.Context())
 		},
 	}

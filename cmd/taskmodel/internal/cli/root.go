@@ -36,9 +36,11 @@ type App struct {
 	configFile string
 	db         config.Database
 	flagNames  map[string]string
-	now        func() time.Time
-	tracker    *pipeline.Tracker
-	noted      bool // the configuration's notes were printed
+	// databaseURL is --database-url, the long name of --db-url.
+	databaseURL string
+	now         func() time.Time
+	tracker     *pipeline.Tracker
+	noted       bool // the configuration's notes were printed
 
 	tokens      auth.Store
 	closeTokens func() error
@@ -86,6 +88,7 @@ changes the API needs (migrate).`,
 	pf.BoolVarP(&app.Quiet, "quiet", "q", false, "do not print tracking lines or notes on standard error")
 	pf.StringVar(&app.configFile, "config", "", "configuration file (default: the nearest "+config.FileName+" up from the working directory; without one, and without TASKMODEL_* variables, tasker's "+config.TaskerFileName+")")
 	pf.StringVar(&app.db.URL, "db-url", "", "database URL: postgres://…, mysql://… or sqlite:PATH (overrides "+config.EnvURL+")")
+	pf.StringVar(&app.databaseURL, "database-url", "", "the same as --db-url")
 	pf.StringVar(&app.db.Driver, "db-driver", "", "database driver: postgresql, mysql (MySQL or MariaDB) or sqlite")
 	pf.StringVar(&app.db.Host, "db-host", "", "database server host (PostgreSQL, MySQL)")
 	pf.IntVar(&app.db.Port, "db-port", 0, "database server port (PostgreSQL, MySQL)")
@@ -125,6 +128,13 @@ func refuseUnknownSubcommands(c *cobra.Command) {
 // Its notes (a configuration read from tasker's) go to standard error once,
 // unless -q.
 func (a *App) Config() (*config.Config, error) {
+	if a.databaseURL != "" {
+		if a.db.URL != "" && a.db.URL != a.databaseURL {
+			return nil, usagef(errors.New("--database-url and --db-url name different databases: give one of them"))
+		}
+		a.db.URL = a.databaseURL
+		a.flagNames = map[string]string{"url": "--database-url"}
+	}
 	cfg, err := config.Load(config.Options{Flags: a.db, FlagNames: a.flagNames, File: a.configFile})
 	if err != nil {
 		return nil, err

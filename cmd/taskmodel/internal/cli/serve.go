@@ -39,7 +39,6 @@ import (
 // serveFlags are taskmodel serve's options.
 type serveFlags struct {
 	addr        string
-	databaseURL string
 	publicURL   string
 	blobDir     string
 	s3          blobs3.Config
@@ -82,16 +81,11 @@ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) set; spans then go over OTLP/HTTP
 (OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none keep them off).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if f.databaseURL != "" {
-				app.db.URL = f.databaseURL
-				app.flagNames = map[string]string{"url": "--database-url"}
-			}
 			return app.serve(cmd.Context(), f)
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.addr, "addr", "127.0.0.1:8080", "address to listen on")
-	fl.StringVar(&f.databaseURL, "database-url", "", "database URL: postgres://…, mysql://… or sqlite:PATH (the same as --db-url)")
 	fl.StringVar(&f.publicURL, "public-url", "", "the server's URL as clients reach it, for signed upload and download URLs (default http://ADDR)")
 	fl.StringVar(&f.blobDir, "blob-dir", "", "directory of uploaded and output files (default: blobs/ beside the SQLite file, or the data directory)")
 	fl.StringVar(&f.s3.Bucket, "s3-bucket", "", "keep files in this S3 bucket instead of --blob-dir (credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN)")
