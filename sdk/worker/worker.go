@@ -513,10 +513,27 @@ func (p *Pool[T, E, PT]) run(work context.Context, x *T, lease backends.Lease) (
 		// The handler's context without its cancellation: the end event's
 		// write, in the handler's trace.
 		if _, ferr := p.leases.Finish(context.WithoutCancel(ctx), prog.current(), lease, err, nil); ferr != nil {
-			p.log.Error("ending the task failed; it will be rescued when its lease expires", "task", id, "err", ferr)
+			if p.leftRunning(context.WithoutCancel(ctx), id, ferr) {
+				// Cancelled after the handler's last check, or rescued:
+				// nothing left to rescue.
+				p.log.Warn("the task left the running status while its handler ran (cancelled, or rescued after its lease expired); its end was not written", "task", id, "err", ferr)
+			} else {
+				p.log.Error("ending the task failed; it will be rescued when its lease expires", "task", id, "err", ferr)
+			}
 		}
 		cleanup()
 	}
+}
+
+// leftRunning reports whether a failed end write failed because the task
+// is no longer running (cancelled while its handler returned), as the
+// store says now.
+func (p *Pool[T, E, PT]) leftRunning(ctx context.Context, id uuid.UUID, err error) bool {
+	if !errors.Is(err, tasktype.ErrConflict) && !errors.Is(err, tasktype.ErrTransitionNotAllowed) {
+		return false
+	}
+	x, gerr := p.eng.Get(ctx, id)
+	return gerr == nil && PT(x).Key().Status != p.spec.Running
 }
 
 // maxEnding bounds the ends a pool writes at once, its slots freed: two
