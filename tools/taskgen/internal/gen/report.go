@@ -757,7 +757,7 @@ func (r *Report) Markdown(from string) string {
 		}
 	}
 	for _, e := range r.Unmatched {
-		p("**breaking_changes lists `%s`, which names none of the changes since %s.** Correct the ID (this report prints the ID of each breaking change) or remove the entry.\n\n", e, from)
+		p("**breaking_changes lists `%s`, which names none of the changes since %s.** Correct the ID (this report prints the ID of each breaking change), or remove the entry: a change that an earlier migration already holds needs none.\n\n", e, from)
 	}
 	return b.String()
 }
