@@ -300,6 +300,7 @@ func TestExitCodesAndRefusalsWriteNothing(t *testing.T) {
 		{"registration file missing", []string{"pipeline", "register", "/nonexistent/pipeline.yml"}, 2, "usage", "registration file /nonexistent/pipeline.yml: no such file"},
 		{"status of an unknown stage", []string{"status", "--stage", "STATC"}, 3, "not_found", `stage "STATC": not found; registered stages: `},
 		{"history of an unknown stage", []string{"history", "--stage", "STATC"}, 3, "not_found", `stage "STATC": not found; registered stages: `},
+		{"tasks of an unknown stage", []string{"pipeline", "tasks", "STATC"}, 3, "not_found", `stage "STATC": not found; registered stages: `},
 	}
 	// Everything stored, without the estimates (they move with the clock).
 	state := func() string { return s.ok("history", "--json") + s.ok("subtask", "list", run, "--json") }

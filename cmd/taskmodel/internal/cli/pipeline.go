@@ -190,7 +190,15 @@ CSV (header row; stage and name required):
 			if err != nil {
 				return err
 			}
-			list, err := tr.Tasks(c.Context(), optionalArg(args, 0))
+			stage := optionalArg(args, 0)
+			if stage != "" {
+				// An unknown stage is not found, as for status and history,
+				// not an empty list.
+				if err := tr.CheckStage(c.Context(), stage); err != nil {
+					return err
+				}
+			}
+			list, err := tr.Tasks(c.Context(), stage)
 			if err != nil {
 				return err
 			}

@@ -86,7 +86,7 @@ changes the API needs (migrate).`,
 	pf := root.PersistentFlags()
 	pf.BoolVar(&app.JSON, "json", false, "print results (and errors) as JSON")
 	pf.BoolVarP(&app.Quiet, "quiet", "q", false, "do not print tracking lines or notes on standard error")
-	pf.StringVar(&app.configFile, "config", "", "configuration file (default: the nearest "+config.FileName+" up from the working directory; without one, and without TASKMODEL_* variables, tasker's "+config.TaskerFileName+")")
+	pf.StringVar(&app.configFile, "config", "", "configuration file (default: the nearest "+config.FileName+" up from the working directory; without one, and without TASKMODEL_* variables, a "+config.TaskerFileName+", the file of tasker, the R pipeline tracker)")
 	pf.StringVar(&app.db.URL, "db-url", "", "database URL: postgres://…, mysql://… or sqlite:PATH (overrides "+config.EnvURL+")")
 	pf.StringVar(&app.databaseURL, "database-url", "", "the same as --db-url")
 	pf.StringVar(&app.db.Driver, "db-driver", "", "database driver: postgresql, mysql (MySQL or MariaDB) or sqlite")
