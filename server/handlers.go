@@ -77,6 +77,12 @@ const maxDrain = 8 << 20
 // decodeObject reads a JSON object body (at most MaxBodyBytes). An empty
 // body is an empty object: the upload → process lifecycle's frontend POSTs /process without one.
 func (s *Server) decodeObject(w http.ResponseWriter, r *http.Request) (map[string]json.RawMessage, error) {
+	return s.decodeBody(w, r, false)
+}
+
+// decodeBody is decodeObject; with required, an empty body is a 400 (a
+// route whose fields must be sent, such as POST /tasks).
+func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, required bool) (map[string]json.RawMessage, error) {
 	if ce := r.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(strings.TrimSpace(ce), "identity") {
 		// Decoding it is not supported: reading it as plain JSON would
 		// refuse it with a misleading error, or misread it (RFC 9110
@@ -110,6 +116,9 @@ func (s *Server) decodeObject(w http.ResponseWriter, r *http.Request) (map[strin
 		return nil, badRequest("body", "read", "could not be read whole: the connection failed or the body is shorter than its Content-Length")
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
+		if required {
+			return nil, badRequest("body", "json", "must be a JSON object (the body is empty)")
+		}
 		return map[string]json.RawMessage{}, nil
 	}
 	return parseObject(data)
@@ -191,13 +200,17 @@ func (s *Server) creatable() []string {
 }
 
 func (s *Server) createTask(w http.ResponseWriter, r *http.Request) {
-	fields, err := s.decodeObject(w, r)
+	fields, err := s.decodeBody(w, r, true)
 	if err != nil {
 		s.writeProblem(w, r, err)
 		return
 	}
 	tt := s.cfg.DefaultTaskType
 	if raw, ok := fields["task_type"]; ok {
+		if string(raw) == "null" {
+			s.writeProblem(w, r, badRequest("task_type", "type", fmt.Sprintf("must be a string naming a task type, not null; omit it for the default (%s); allowed: %s", tt, strings.Join(s.creatable(), ", "))))
+			return
+		}
 		if err := json.Unmarshal(raw, &tt); err != nil {
 			s.writeProblem(w, r, badRequest("task_type", "type", "must be a string naming a task type; allowed: "+strings.Join(s.creatable(), ", ")))
 			return
