@@ -333,7 +333,7 @@ func (s *Server) cancelTask(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if b.worker().Cancel == "" {
-		s.writeProblem(w, r, problem(http.StatusConflict, "transition", "Transition not allowed", fmt.Sprintf("task type %s has no cancel event", b.name())))
+		s.writeProblem(w, r, noCancel(b, v))
 		return
 	}
 	// A worker's progress updates bump the version: retry a lost race.
