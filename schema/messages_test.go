@@ -28,7 +28,7 @@ func TestEnumMessages(t *testing.T) {
 		{"missing from JSON", func() error {
 			var x modelupload.ModelUpload
 			return json.Unmarshal([]byte(`{}`), &x)
-		}, `source: is required`},
+		}, `source: is required; allowed: HUGGINGFACE, GITHUB, LOCAL`},
 		{"never set", func() error { return modelupload.NewModelUpload().Validate() }, `source: missing; allowed: HUGGINGFACE, GITHUB, LOCAL`},
 		{"Parse", func() error { _, err := pipelinerun.ParseTaskKind("Rscript"); return err }, `unknown value "Rscript"; allowed: R, sh, python`},
 	}

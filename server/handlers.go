@@ -77,6 +77,12 @@ const maxDrain = 8 << 20
 // decodeObject reads a JSON object body (at most MaxBodyBytes). An empty
 // body is an empty object: the upload → process lifecycle's frontend POSTs /process without one.
 func (s *Server) decodeObject(w http.ResponseWriter, r *http.Request) (map[string]json.RawMessage, error) {
+	return s.decodeBody(w, r, false)
+}
+
+// decodeBody is decodeObject; with required, an empty body is a 400 (a
+// route whose fields must be sent, such as POST /tasks).
+func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, required bool) (map[string]json.RawMessage, error) {
 	if ce := r.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(strings.TrimSpace(ce), "identity") {
 		// Decoding it is not supported: reading it as plain JSON would
 		// refuse it with a misleading error, or misread it (RFC 9110
@@ -114,6 +120,9 @@ func (s *Server) decodeObject(w http.ResponseWriter, r *http.Request) (map[strin
 		return nil, badRequest("body", "read", msg)
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
+		if required {
+			return nil, badRequest("body", "json", "must be a JSON object (the body is empty)")
+		}
 		return map[string]json.RawMessage{}, nil
 	}
 	return parseObject(data)
@@ -195,13 +204,17 @@ func (s *Server) creatable() []string {
 }
 
 func (s *Server) createTask(w http.ResponseWriter, r *http.Request) {
-	fields, err := s.decodeObject(w, r)
+	fields, err := s.decodeBody(w, r, true)
 	if err != nil {
 		s.writeProblem(w, r, err)
 		return
 	}
 	tt := s.cfg.DefaultTaskType
 	if raw, ok := fields["task_type"]; ok {
+		if string(raw) == "null" {
+			s.writeProblem(w, r, badRequest("task_type", "type", fmt.Sprintf("must be a string naming a task type, not null; omit it for the default (%s); allowed: %s", tt, strings.Join(s.creatable(), ", "))))
+			return
+		}
 		if err := json.Unmarshal(raw, &tt); err != nil {
 			s.writeProblem(w, r, badRequest("task_type", "type", "must be a string naming a task type; allowed: "+strings.Join(s.creatable(), ", ")))
 			return
@@ -324,7 +337,7 @@ func (s *Server) cancelTask(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if b.worker().Cancel == "" {
-		s.writeProblem(w, r, problem(http.StatusConflict, "transition", "Transition not allowed", fmt.Sprintf("task type %s has no cancel event", b.name())))
+		s.writeProblem(w, r, noCancel(b, v))
 		return
 	}
 	// A worker's progress updates bump the version: retry a lost race.

@@ -3,6 +3,7 @@ package server_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -113,6 +114,57 @@ func TestCreateBodyText(t *testing.T) {
 					}
 				})
 			}
+		})
+	}
+}
+
+// TestCreateRefusalsSayWhy: POST /tasks says what is wrong with a body in
+// the words of the field sent: a required field left out "is required", as
+// when it is null; null for task_type is refused, not read as the default;
+// an integer past the largest one is out of range, not "not an integer";
+// an empty body is not an empty object. Nothing is created, and the routes
+// that take no body still take an empty one.
+func TestCreateRefusalsSayWhy(t *testing.T) {
+	for _, b := range backendNames {
+		t.Run(b, func(t *testing.T) {
+			e := newEnv(t, b, envOptions{})
+			id := e.create("alice")
+			cases := []struct{ name, body, detail string }{
+				{"required field left out", `{"agents":["a"]}`, "tool_id: is required"},
+				{"required field null", `{"tool_id":null,"agents":["a"]}`, "tool_id: is required"},
+				{"required list left out", `{"tool_id":"t"}`, "agents: is required"},
+				{"null in a list", `{"tool_id":"t","agents":["a",null]}`, "agents[1]: must be a string, not null"},
+				{"required enum left out", `{"task_type":"model_upload"}`, "source: is required; allowed: HUGGINGFACE, GITHUB, LOCAL"},
+				{"null task_type", `{"task_type":null,"tool_id":"t","agents":["a"]}`,
+					"task_type: must be a string naming a task type, not null; omit it for the default (analysis); allowed: analysis, dataset_upload, evaluation, model_upload, synthesis, training"},
+				{"empty body", ``, "body: must be a JSON object (the body is empty)"},
+				{"blank body", " \n", "body: must be a JSON object (the body is empty)"},
+				{"integer past int64", `{"task_type":"training","epochs":99999999999999999999999}`,
+					"epochs: must be at most 9223372036854775807 (got 99999999999999999999999)"},
+				{"integer below int64, field with a lower bound", `{"task_type":"training","epochs":-99999999999999999999999}`,
+					"epochs: must be ≥ 1 (got -99999999999999999999999)"},
+				{"integer past int64 by one", `{"task_type":"synthesis","num_samples":9223372036854775808}`,
+					"num_samples: must be at most 9223372036854775807 (got 9223372036854775808)"},
+				{"fraction", `{"task_type":"training","epochs":1.5}`, "epochs: must be an integer (got number 1.5)"},
+			}
+			for _, c := range cases {
+				t.Run(c.name, func(t *testing.T) {
+					p := checkProblem(t, e.do("POST", "/tasks", "alice", c.body, "Content-Type", "application/json"), 400, "validation", "")
+					if p["detail"] != c.detail {
+						t.Errorf("detail\n got %q\nwant %q", p["detail"], c.detail)
+					}
+				})
+			}
+			var rows []map[string]any
+			if err := json.Unmarshal(e.must(200, "GET", "/tasks", "alice", "").body, &rows); err != nil {
+				t.Fatal(err)
+			}
+			if len(rows) != 1 {
+				t.Errorf("alice has %d tasks after the refused requests, want 1", len(rows))
+			}
+			// cancel takes no body: an empty one reaches the lifecycle,
+			// which refuses cancelling a CREATED task.
+			checkProblem(t, e.do("POST", "/tasks/"+id+"/cancel", "alice", ""), 409, "transition", "")
 		})
 	}
 }

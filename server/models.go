@@ -25,6 +25,7 @@ import (
 	"github.com/taskmodel/taskmodel/sdk/engine"
 	"github.com/taskmodel/taskmodel/sdk/sweep"
 	"github.com/taskmodel/taskmodel/tasktype"
+	"github.com/taskmodel/taskmodel/validation"
 )
 
 // ModelType is what the server needs of a generated model struct: PT is
@@ -336,21 +337,16 @@ func (b *typed[T, E, PT]) create(ctx context.Context, owner string, fields map[s
 			return nil, unknownField(b.m.Name, name, allowed)
 		}
 	}
-	// Start from the spec's defaults, overlay the client's fields, and let
-	// the model's strict decoder check types and required fields.
-	base, err := json.Marshal(b.m.New())
-	if err != nil {
-		return nil, err
-	}
-	var doc map[string]json.RawMessage
-	if err := json.Unmarshal(base, &doc); err != nil {
-		return nil, err
-	}
-	for _, k := range []string{"id", "status", "version", "created_at", "updated_at"} {
-		delete(doc, k)
-	}
+	// The model's strict decoder checks types and required fields, and
+	// starts from the spec's defaults for the fields the client left out:
+	// a required field left out is "is required", as it is when null.
+	doc := make(map[string]json.RawMessage, len(fields)+1)
 	for k, v := range fields {
 		doc[k] = v
+	}
+	sent, err := json.Marshal(doc)
+	if err != nil {
+		return nil, err
 	}
 	if o := b.m.API.Owner; o != "" {
 		raw, _ := json.Marshal(owner)
@@ -362,6 +358,9 @@ func (b *typed[T, E, PT]) create(ctx context.Context, owner string, fields map[s
 	}
 	x := b.m.New()
 	if err := json.Unmarshal(data, x); err != nil {
+		return nil, err
+	}
+	if err := validation.CheckNulls(sent, x); err != nil {
 		return nil, err
 	}
 	x, err = b.eng.Create(ctx, x, meta)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -219,7 +218,7 @@ func (s *Server) CancelTask(ctx context.Context, u User, id string) (TaskState, 
 		return TaskState{}, err
 	}
 	if b.worker().Cancel == "" {
-		return TaskState{}, problem(http.StatusConflict, "transition", "Transition not allowed", fmt.Sprintf("task type %s has no cancel event", b.name()))
+		return TaskState{}, noCancel(b, v)
 	}
 	m := backends.Meta{Actor: "user:" + u.Name, Message: "dashboard: cancel"}
 	for try := 0; ; try++ {

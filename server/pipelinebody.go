@@ -2,8 +2,10 @@ package server
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
+	"math/big"
 	"slices"
 	"strconv"
 	"strings"
@@ -68,22 +70,35 @@ func (b *body) name(name string) string {
 	return *s
 }
 
-// integer reads an integer field within [lo, hi].
+// integer reads an integer field within [lo, hi]. An integer past int64
+// is said to be past the bound (it is an integer, only too large).
 func (b *body) integer(name string, lo, hi int64) *int64 {
 	v := b.raw(name)
 	if v == nil {
 		return nil
 	}
 	n, err := strconv.ParseInt(string(v), 10, 64)
-	if err != nil || n < lo || n > hi {
-		msg := fmt.Sprintf("must be an integer of at least %d", lo)
-		if hi < math.MaxInt64 {
-			msg = fmt.Sprintf("must be an integer between %d and %d", lo, hi)
-		}
-		b.fail(name, "integer", msg)
-		return nil
+	if err == nil && n >= lo && n <= hi {
+		return &n
 	}
-	return &n
+	msg := fmt.Sprintf("must be an integer of at least %d", lo)
+	if hi < math.MaxInt64 {
+		msg = fmt.Sprintf("must be an integer between %d and %d", lo, hi)
+	}
+	if f, _, perr := big.ParseFloat(string(v), 10, 0, big.ToNearestEven); errors.Is(err, strconv.ErrRange) && perr == nil && f.IsInt() {
+		got := string(v)
+		if len(got) > 40 {
+			got = fmt.Sprintf("a number of %d characters", len(v))
+		}
+		switch {
+		case f.Cmp(new(big.Float).SetInt64(hi)) > 0:
+			msg = fmt.Sprintf("must be at most %d (got %s)", hi, got)
+		case f.Cmp(new(big.Float).SetInt64(lo)) < 0:
+			msg = fmt.Sprintf("must be at least %d (got %s)", lo, got)
+		}
+	}
+	b.fail(name, "integer", msg)
+	return nil
 }
 
 // number reads a number field within [lo, hi].
@@ -160,25 +175,29 @@ func (b *body) done() error {
 }
 
 // environment reads an object of scalar values as text (a run's
-// environment: {"env": "production", "workers": 4}).
+// environment: {"env": "production", "workers": 4}): a string as it is, a
+// number as its JSON text ("4", "1.50"), true and false as "true" and
+// "false". null, a list or an object is refused, naming the key.
 func (b *body) environment(name string) map[string]string {
 	m := b.object(name)
 	if m == nil {
 		return nil
 	}
 	out := make(map[string]string, len(m))
-	for k, v := range m {
-		var x any
-		_ = json.Unmarshal(v, &x)
-		switch x := x.(type) {
-		case string:
-			out[k] = x
-		case float64, bool:
+	for _, k := range sortedKeys(m) {
+		v := m[k]
+		switch kind := jsonType(v); kind {
+		case "a string":
+			var s string
+			if err := json.Unmarshal(v, &s); err != nil {
+				b.fail(name+"."+k, "type", "must be a string, number or true/false")
+				return nil
+			}
+			out[k] = s
+		case "a number", "a boolean":
 			out[k] = string(v)
-		case nil:
-			out[k] = ""
 		default:
-			b.fail(name+"."+k, "type", "must be a string, number or true/false")
+			b.fail(name+"."+k, "type", "must be a string, number or true/false, not "+kind+" (omit the key for no value)")
 			return nil
 		}
 	}

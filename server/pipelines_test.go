@@ -50,13 +50,14 @@ func TestPipelineRunsOverHTTP(t *testing.T) {
 			runs := map[string]string{}
 			for _, st := range []string{"PREREQ", "STATIC", "DAILY"} {
 				first := map[string]string{"PREREQ": "Fetch", "STATIC": "Build", "DAILY": "Report"}[st]
-				r := e.must(201, "POST", "/pipelines/runs", "alice", fmt.Sprintf(`{"stage":%q,"task":%q,"total_subtasks":2,"host":"node-7","pid":4242,"code_version":"1.2","git_commit":"9f1c2ab","environment":{"env":"test","workers":4}}`, st, first)).json(t)
+				r := e.must(201, "POST", "/pipelines/runs", "alice", fmt.Sprintf(`{"stage":%q,"task":%q,"total_subtasks":2,"host":"node-7","pid":4242,"code_version":"1.2","git_commit":"9f1c2ab","environment":{"env":"test","workers":4,"debug":false,"ratio":0.50}}`, st, first)).json(t)
 				id := r["id"].(string)
 				runs[st] = id
 				if r["status"] != "STARTED" || r["host"] != "node-7" || r["pid"] != 4242.0 || r["user"] != "alice" || r["git_commit"] != "9f1c2ab" || r["total_subtasks"] != 2.0 {
 					t.Fatalf("started: %v", r)
 				}
-				if env, _ := r["environment"].(map[string]any); env["env"] != "test" || env["workers"] != "4" {
+				// Numbers and booleans are kept as their JSON text.
+				if env, _ := r["environment"].(map[string]any); env["env"] != "test" || env["workers"] != "4" || env["debug"] != "false" || env["ratio"] != "0.50" {
 					t.Errorf("environment: %v", r["environment"])
 				}
 				for n := 1; n <= 2; n++ {
@@ -214,6 +215,30 @@ func TestPipelineLifecycleRefusals(t *testing.T) {
 			if p := e.must(400, "POST", run+"/subtasks/1/increment", "alice", `{"by":2}`).json(t); p["detail"] != "items_complete: must be at most items_total (2)" {
 				t.Errorf("increment past items_total: %v", p["detail"])
 			}
+			// An update names the field it sent: a total below the count,
+			// or a count past the total.
+			for _, c := range []struct{ body, detail string }{
+				{`{"items_total":0}`, "items_total: must be at least items_complete (1)"},
+				{`{"items_complete":3}`, "items_complete: must be at most items_total (2)"},
+				{`{"items_complete":3,"items_total":2}`, "items_complete: must be at most items_total (2)"},
+			} {
+				if p := e.must(400, "POST", run+"/subtasks/1/update", "alice", c.body).json(t); p["detail"] != c.detail {
+					t.Errorf("update %s: detail %q\nwant %q", c.body, p["detail"], c.detail)
+				}
+			}
+			var subs []map[string]any
+			if err := json.Unmarshal(e.must(200, "GET", run+"/subtasks", "alice", "").body, &subs); err != nil || len(subs) != 1 ||
+				subs[0]["items_total"] != 2.0 || subs[0]["items_complete"] != 1.0 {
+				t.Errorf("subtask after the refused updates: %v %v", err, subs)
+			}
+			// POST /tasks/{id}/cancel of a run (an admin's: runs have no
+			// owner) is a transition problem like any other: the run's
+			// status, and no action. (The memory backend's tracker keeps
+			// its runs apart from the /tasks models.)
+			if p := e.do("POST", "/tasks/"+id+"/cancel", "admin", "").json(t); b != "memory" && (p["type"] != "urn:taskmodel:problem:transition" || p["current_status"] != "RUNNING" || fmt.Sprint(p["allowed_actions"]) != "[]" ||
+				p["detail"] != "cancel is never possible for task type pipeline_run, whose lifecycle has no cancel event; the task is RUNNING; no action is possible now" || p["status"] != 409.0) {
+				t.Errorf("cancel of a run: %v", p)
+			}
 			// Forced: completes, cancelling subtask 1.
 			done := e.must(200, "POST", run+"/complete", "alice", `{"force":true}`).json(t)
 			if done["status"] != "COMPLETED" {
@@ -271,7 +296,10 @@ func TestPipelineBadInput(t *testing.T) {
 		{"start pid zero", "POST", "/pipelines/runs", `{"stage":"STATIC","task":"Build","pid":0}`, 400, "pid: must be an integer between 1 and 2147483647"},
 		{"start pid text", "POST", "/pipelines/runs", `{"stage":"STATIC","task":"Build","pid":"42"}`, 400, "pid: must be an integer between 1 and 2147483647"},
 		{"start total_subtasks fraction", "POST", "/pipelines/runs", `{"stage":"STATIC","task":"Build","total_subtasks":2.5}`, 400, "total_subtasks: must be an integer between 0 and 2147483647"},
-		{"start environment nested", "POST", "/pipelines/runs", `{"stage":"STATIC","task":"Build","environment":{"a":{"b":1}}}`, 400, "environment.a: must be a string, number or true/false"},
+		{"start environment nested", "POST", "/pipelines/runs", `{"stage":"STATIC","task":"Build","environment":{"a":{"b":1}}}`, 400, "environment.a: must be a string, number or true/false, not an object (omit the key for no value)"},
+		{"start environment null", "POST", "/pipelines/runs", `{"stage":"STATIC","task":"Build","environment":{"a":null,"b":true}}`, 400, "environment.a: must be a string, number or true/false, not null (omit the key for no value)"},
+		{"start environment list, first key named", "POST", "/pipelines/runs", `{"stage":"STATIC","task":"Build","environment":{"z":[1],"a":"x","b":[]}}`, 400, "environment.b: must be a string, number or true/false, not an array (omit the key for no value)"},
+		{"start pid past int64", "POST", "/pipelines/runs", `{"stage":"STATIC","task":"Build","pid":99999999999999999999999}`, 400, "pid: must be at most 2147483647 (got 99999999999999999999999)"},
 		{"start host with newline", "POST", "/pipelines/runs", `{"stage":"STATIC","task":"Build","host":"a\nb"}`, 400, "host: contains a control character (U+000A); only printable text is allowed"},
 		{"start unknown field", "POST", "/pipelines/runs", `{"stage":"STATIC","task":"Build","hostname":"x"}`, 400, "hostname: unknown field; allowed: code_version, environment, git_commit, host, log_filename, log_path, message, pid, ppid, script_filename, script_path, stage, task, total_subtasks, user"},
 		{"start body not an object", "POST", "/pipelines/runs", `[1]`, 400, "body: must be a JSON object"},
@@ -284,6 +312,8 @@ func TestPipelineBadInput(t *testing.T) {
 		{"subtask number", "POST", "/pipelines/runs/" + id + "/subtasks/0/start", `{"name":"x"}`, 400, `n: must be a subtask number, an integer of at least 1, not "0"`},
 		{"subtask name", "POST", "/pipelines/runs/" + id + "/subtasks/2/start", `{"items_total":3}`, 400, "name: is required (a non-empty string)"},
 		{"subtask items_total", "POST", "/pipelines/runs/" + id + "/subtasks/2/start", `{"name":"x","items_total":-1}`, 400, "items_total: must be an integer of at least 0"},
+		{"subtask items_total past int64", "POST", "/pipelines/runs/" + id + "/subtasks/2/start", `{"name":"x","items_total":9223372036854775808}`, 400, "items_total: must be at most 9223372036854775807 (got 9223372036854775808)"},
+		{"subtask items_complete below int64", "POST", "/pipelines/runs/" + id + "/subtasks/1/update", `{"items_complete":-9223372036854775809}`, 400, "items_complete: must be at least 0 (got -9223372036854775809)"},
 		{"unknown subtask", "POST", "/pipelines/runs/" + id + "/subtasks/9/update", `{"percent":1}`, 404, "subtask 9 of run " + id + ": not found; start it first (subtask start)"},
 		{"increment by zero", "POST", "/pipelines/runs/" + id + "/subtasks/1/increment", `{"by":0}`, 400, "by: must be an integer of at least 1"},
 		{"subtask fail without message", "POST", "/pipelines/runs/" + id + "/subtasks/1/fail", `{}`, 400, "message: is required: say why the subtask failed"},
@@ -367,7 +397,7 @@ func TestPipelineIncrementPastTheLargestCount(t *testing.T) {
 	}{
 		{"the largest number", `{"by":9223372036854775807}`, 400,
 			"by: must be at most 9223372036854775806: items_complete is 1, and the count may not pass 9223372036854775807, the largest allowed", 1},
-		{"past the largest integer", `{"by":9223372036854775808}`, 400, "by: must be an integer of at least 1", 1},
+		{"past the largest integer", `{"by":9223372036854775808}`, 400, "by: must be at most 9223372036854775807 (got 9223372036854775808)", 1},
 		{"up to the largest count exactly", `{"by":9223372036854775806}`, 200, "", 9223372036854775807},
 		{"one more", `{"by":1}`, 400,
 			"by: must be at most 0: items_complete is 9223372036854775807, and the count may not pass 9223372036854775807, the largest allowed", 9223372036854775807},

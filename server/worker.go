@@ -689,17 +689,43 @@ func intField(body map[string]json.RawMessage, name string, lo, hi, def int) (in
 	return int(f), nil
 }
 
-// percentField reads the required percent, 0 to 100.
+// percentField reads the required percent, a number from 0 to 100; null
+// is no percent, as its absence is (not 0).
 func percentField(body map[string]json.RawMessage) (float64, error) {
 	raw, ok := body["percent"]
-	if !ok {
+	if !ok || string(raw) == "null" {
 		return 0, badRequest("percent", "required", "is required: a number between 0 and 100")
+	}
+	if kind := jsonType(raw); kind != "a number" {
+		return 0, badRequest("percent", "type", "must be a number between 0 and 100, not "+kind)
 	}
 	var f float64
 	if json.Unmarshal(raw, &f) != nil || math.IsNaN(f) || f < 0 || f > 100 {
-		return 0, badRequest("percent", "range", "must be between 0 and 100")
+		return 0, badRequest("percent", "range", fmt.Sprintf("must be between 0 and 100 (got %s)", truncate(string(raw), 40)))
 	}
 	return f, nil
+}
+
+// jsonType names the JSON type of a value parseObject accepted, in JSON's
+// words: "a number", "a string", "a boolean", "an array", "an object",
+// "null".
+func jsonType(raw json.RawMessage) string {
+	if len(raw) == 0 {
+		return "nothing"
+	}
+	switch raw[0] {
+	case '"':
+		return "a string"
+	case 't', 'f':
+		return "a boolean"
+	case '[':
+		return "an array"
+	case '{':
+		return "an object"
+	case 'n':
+		return "null"
+	}
+	return "a number"
 }
 
 // noLeasedTask is the 409 of a lease sent with the id of no task of its
@@ -773,7 +799,8 @@ func withRawView(v *view, detail json.RawMessage) (any, error) {
 }
 
 // withRawsView checks field values against the task's model: its strict
-// decoder and its Validate.
+// decoder and its Validate, and no null where a field cannot hold one
+// (the decoder would read it as the field's default).
 func withRawsView(v *view, fields map[string]json.RawMessage) (any, error) {
 	data, err := json.Marshal(v.task)
 	if err != nil {
@@ -789,7 +816,18 @@ func withRawsView(v *view, fields map[string]json.RawMessage) (any, error) {
 	if data, err = json.Marshal(doc); err != nil {
 		return nil, err
 	}
-	return decodeAs(v, data)
+	x, err := decodeAs(v, data)
+	if err != nil {
+		return nil, err
+	}
+	sent, err := json.Marshal(fields)
+	if err != nil {
+		return nil, err
+	}
+	if err := validation.CheckNulls(sent, v.task); err != nil {
+		return nil, err
+	}
+	return x, nil
 }
 
 // prefixField puts prefix in front of the field names of a validation

@@ -251,14 +251,17 @@ func TestWorkerRefusalsSayWhy(t *testing.T) {
 	for _, b := range backendNames {
 		t.Run(b, func(t *testing.T) {
 			e := newEnv(t, b, envOptions{})
-			w := e.workerToken("w1", "training", "analysis")
+			w := e.workerToken("w1", "training", "analysis", "dataset_upload")
 			tr := e.createOf("training", "")
 			an := e.queueAnalysis()
 			ev := e.createOf("evaluation", "")
+			ds := e.createOf("dataset_upload", "")
 			leases := map[string]string{}
-			for _, c := range e.claim(w, `{"limit":2}`) {
+			for _, c := range e.claim(w, `{"limit":3}`) {
 				leases[c.ID] = c.Lease
 			}
+			// A percent stored before the refusals, which must keep it.
+			e.must(200, "POST", "/worker/tasks/"+tr+"/progress", w, leaseBody(leases[tr], `,"percent":40`))
 			cases := []struct {
 				name, path, body string
 				status           int
@@ -281,6 +284,23 @@ func TestWorkerRefusalsSayWhy(t *testing.T) {
 				{"more agents completed than there are", "/worker/tasks/" + an + "/progress",
 					leaseBody(leases[an], `,"percent":10,"detail":{"current_stage":"agent_execution","agents_total":2,"agents_completed":3}`), 400,
 					"detail.agents_completed: must be ≤ agents_total (got 3)"},
+				{"null percent", "/worker/tasks/" + tr + "/progress", leaseBody(leases[tr], `,"percent":null`), 400,
+					"percent: is required: a number between 0 and 100"},
+				{"percent as a string", "/worker/tasks/" + tr + "/progress", leaseBody(leases[tr], `,"percent":"40"`), 400,
+					"percent: must be a number between 0 and 100, not a string"},
+				{"percent as a boolean", "/worker/tasks/" + tr + "/progress", leaseBody(leases[tr], `,"percent":true`), 400,
+					"percent: must be a number between 0 and 100, not a boolean"},
+				{"percent past 100", "/worker/tasks/" + tr + "/progress", leaseBody(leases[tr], `,"percent":100.5`), 400,
+					"percent: must be between 0 and 100 (got 100.5)"},
+				{"a count of the progress detail past the largest integer", "/worker/tasks/" + an + "/progress",
+					leaseBody(leases[an], `,"percent":10,"detail":{"current_stage":"agent_execution","agents_total":9223372036854775808,"agents_completed":1}`), 400,
+					"detail.agents_total: must be at most 9223372036854775807 (got 9223372036854775808)"},
+				{"null for a result count", "/worker/tasks/" + ds + "/complete", leaseBody(leases[ds], `,"result":{"records_processed":null}`), 400,
+					"result.records_processed: must be an integer, not null"},
+				{"a result count past the largest integer", "/worker/tasks/" + ds + "/complete", leaseBody(leases[ds], `,"result":{"records_processed":99999999999999999999999}`), 400,
+					"result.records_processed: must be at most 9223372036854775807 (got 99999999999999999999999)"},
+				{"a result count below its bound", "/worker/tasks/" + ds + "/complete", leaseBody(leases[ds], `,"result":{"records_processed":-99999999999999999999999}`), 400,
+					"result.records_processed: must be ≥ 0 (got -99999999999999999999999)"},
 				{"a lease sent with a task of another model", "/worker/tasks/" + ev + "/complete", leaseBody(leases[tr], ""), 409,
 					"the lease was claimed with task " + tr + ", not " + ev + ": send each task's own lease"},
 				{"a lease's progress sent with a task of another model", "/worker/tasks/" + ev + "/progress", leaseBody(leases[an], `,"percent":5`), 409,
@@ -291,7 +311,7 @@ func TestWorkerRefusalsSayWhy(t *testing.T) {
 					"no task of model training, the model of this lease, has this id: a lease holds only the task it was claimed with"},
 			}
 			before := map[string]any{}
-			for _, id := range []string{tr, an, ev} {
+			for _, id := range []string{tr, an, ev, ds} {
 				before[id] = e.must(200, "GET", "/tasks/"+id, "alice", "").json(t)["version"]
 			}
 			for _, c := range cases {
@@ -304,10 +324,13 @@ func TestWorkerRefusalsSayWhy(t *testing.T) {
 					t.Errorf("%s: detail\n got %q\nwant %q", c.name, p["detail"], c.detail)
 				}
 			}
-			for _, id := range []string{tr, an, ev} {
+			for _, id := range []string{tr, an, ev, ds} {
 				if v := e.must(200, "GET", "/tasks/"+id, "alice", "").json(t)["version"]; v != before[id] {
 					t.Errorf("task %s: version %v, was %v", id, v, before[id])
 				}
+			}
+			if p := e.must(200, "GET", "/tasks/"+tr, "alice", "").json(t)["progress"]; p != float64(40) {
+				t.Errorf("training's progress after the refused reports: %v, want 40", p)
 			}
 		})
 	}

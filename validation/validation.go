@@ -244,7 +244,7 @@ func DecodeStrict(data []byte, v any, allowed, required []string) error {
 			// are relative to that value.
 			return locateNested(data, v, nested)
 		}
-		return locateField(data, v, decodeError(err, allowed), allowed)
+		return locateField(data, v, decodeError(err, v, allowed), allowed)
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return &tasktype.ValidationError{Fields: []*tasktype.FieldError{{Rule: "json", Message: "unexpected data after the JSON value"}}}
@@ -254,12 +254,12 @@ func DecodeStrict(data []byte, v any, allowed, required []string) error {
 	}
 	var keys map[string]json.RawMessage
 	if err := json.Unmarshal(data, &keys); err != nil {
-		return decodeError(err, allowed)
+		return decodeError(err, v, allowed)
 	}
 	var missing []*tasktype.FieldError
 	for _, k := range required {
 		if raw, ok := keys[k]; !ok || string(raw) == "null" && !nullable(v, k) {
-			missing = append(missing, &tasktype.FieldError{Field: k, Rule: "required", Message: "is required"})
+			missing = append(missing, &tasktype.FieldError{Field: k, Rule: "required", Message: requiredMessage(v, k)})
 		}
 	}
 	if missing != nil {
@@ -268,7 +268,9 @@ func DecodeStrict(data []byte, v any, allowed, required []string) error {
 	return nil
 }
 
-func decodeError(err error, allowed []string) error {
+// decodeError turns an error of encoding/json decoding into v (the value
+// decoded, for the limits of the field refused) into a ValidationError.
+func decodeError(err error, v any, allowed []string) error {
 	var (
 		typeErr   *json.UnmarshalTypeError
 		syntaxErr *json.SyntaxError
@@ -282,6 +284,9 @@ func decodeError(err error, allowed []string) error {
 		return &tasktype.ValidationError{Fields: []*tasktype.FieldError{fieldErr}}
 	case errors.As(err, &typeErr):
 		field := typeErr.Field
+		if fe := numberOutOfRange(v, typeErr); fe != nil {
+			return &tasktype.ValidationError{Fields: []*tasktype.FieldError{fe}}
+		}
 		return &tasktype.ValidationError{Fields: []*tasktype.FieldError{{
 			Field: field, Rule: "type", Value: typeErr.Value,
 			Message: fmt.Sprintf("must be %s (got %s)", jsonKind(typeErr.Type), jsonWord(typeErr.Value)),
@@ -387,6 +392,28 @@ func memberPath(data []byte, v any) string {
 		return k
 	}
 	return ""
+}
+
+// requiredMessage says that the field of *v whose JSON name is name is
+// required, and, for an enumeration, lists the values allowed (as
+// Struct's "missing; allowed: …" does).
+func requiredMessage(v any, name string) string {
+	t := reflect.TypeOf(v)
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil || t.Kind() != reflect.Struct {
+		return "is required"
+	}
+	if f, ok := structField(t, name); ok {
+		own, _, _ := strings.Cut(f.Tag.Get("validate"), ",dive") // a list's own rules, not its elements'
+		for _, part := range strings.Split(own, ",") {
+			if values, ok := strings.CutPrefix(part, "oneof="); ok {
+				return "is required; allowed: " + strings.ReplaceAll(values, " ", ", ")
+			}
+		}
+	}
+	return "is required"
 }
 
 // nullable reports whether the field of *v whose JSON name is name can

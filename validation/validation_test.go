@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/taskmodel/taskmodel/tasktype"
 	"github.com/taskmodel/taskmodel/validation"
@@ -272,6 +273,129 @@ func TestFieldBounds(t *testing.T) {
 			}
 			if got != tt.want {
 				t.Errorf("Struct = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+type counts struct {
+	Plain  int64   `json:"plain"`
+	Epochs *int64  `json:"epochs" validate:"omitnil,gte=1"`
+	Pct    int64   `json:"pct" validate:"gte=0,lte=100"`
+	Small  int8    `json:"small"`
+	Ratio  float64 `json:"ratio" validate:"gt=0,lt=1"`
+	F      float64 `json:"f"`
+	List   []int64 `json:"list" validate:"max=2,dive,lte=5"`
+	Parts  []part  `json:"parts"`
+	Inner  struct {
+		N uint8 `json:"n"`
+	} `json:"inner"`
+}
+
+// TestDecodeNumbersOutOfRange: an integer too large (or too small) for its
+// field is said to be out of range, with the field's own bound when it has
+// one, never "must be an integer"; a fraction still is.
+func TestDecodeNumbersOutOfRange(t *testing.T) {
+	allowed := []string{"plain", "epochs", "pct", "small", "ratio", "f", "list", "parts", "inner"}
+	tests := []struct{ name, in, want string }{
+		{"past int64", `{"plain":99999999999999999999999}`, "plain: must be at most 9223372036854775807 (got 99999999999999999999999)"},
+		{"2^63", `{"plain":9223372036854775808}`, "plain: must be at most 9223372036854775807 (got 9223372036854775808)"},
+		{"below int64", `{"plain":-9223372036854775809}`, "plain: must be at least -9223372036854775808 (got -9223372036854775809)"},
+		{"past int64 in exponent form", `{"plain":1e30}`, "plain: must be at most 9223372036854775807 (got 1e30)"},
+		{"past int64, field with a lower bound only", `{"epochs":99999999999999999999999}`, "epochs: must be at most 9223372036854775807 (got 99999999999999999999999)"},
+		{"below int64, field with a lower bound", `{"epochs":-99999999999999999999999}`, "epochs: must be ≥ 1 (got -99999999999999999999999)"},
+		{"past int64, field with an upper bound", `{"pct":99999999999999999999999}`, "pct: must be ≤ 100 (got 99999999999999999999999)"},
+		{"past int8", `{"small":300}`, "small: must be at most 127 (got 300)"},
+		{"past float64, field with a bound", `{"ratio":1e400}`, "ratio: must be < 1 (got 1e400)"},
+		{"past float64", `{"f":-1e400}`, "f: must be at least -1.7976931348623157e+308 (got -1e400)"},
+		{"element of a list", `{"list":[1,99999999999999999999]}`, "list: must be ≤ 5 (got 99999999999999999999)"},
+		{"field of a value type", `{"parts":[{"size":99999999999999999999}]}`, "parts[0].size: must be at most 9223372036854775807 (got 99999999999999999999)"},
+		{"nested struct", `{"inner":{"n":-1}}`, "inner.n: must be at least 0 (got -1)"},
+		{"long number", `{"plain":` + strings.Repeat("9", 100) + `}`, "plain: must be at most 9223372036854775807 (got a number of 100 characters)"},
+		{"fraction", `{"plain":1.5}`, "plain: must be an integer (got number 1.5)"},
+		{"integer in exponent form", `{"plain":1e2}`, "plain: must be an integer written in digits, without a fraction or exponent (got 1e2)"},
+		{"string", `{"plain":"5"}`, "plain: must be an integer (got a string)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var v counts
+			err := validation.DecodeStrict([]byte(tt.in), &v, allowed, nil)
+			if err == nil || err.Error() != tt.want {
+				t.Fatalf("got %v\nwant %s", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestCheckNulls: null for a field that cannot hold it is named, with what
+// the field takes; null where the field can hold it (optional fields,
+// lists, raw JSON) passes.
+func TestCheckNulls(t *testing.T) {
+	type nulls struct {
+		Count int64           `json:"count"`
+		Name  string          `json:"name"`
+		Flag  bool            `json:"flag"`
+		At    time.Time       `json:"at"`
+		Note  *string         `json:"note"`
+		Tags  []string        `json:"tags"`
+		Extra json.RawMessage `json:"extra"`
+		Parts []part          `json:"parts"`
+		Inner struct {
+			N float64 `json:"n"`
+		} `json:"inner"`
+		Hidden int `json:"-"`
+	}
+	tests := []struct{ name, in, want string }{
+		{"nullable fields", `{"note":null,"tags":null,"extra":null,"parts":null,"unknown":null}`, ""},
+		{"values", `{"count":1,"name":"a","flag":false,"tags":["a"],"parts":[{"size":1}],"inner":{"n":1}}`, ""},
+		{"number", `{"count":null}`, "count: must be an integer, not null"},
+		{"string, true or false, time", `{"name":null,"flag":null,"at":null}`, "name: must be a string, not null; flag: must be true or false, not null; at: must be a string, not null"},
+		{"element of a list", `{"tags":["a",null]}`, "tags[1]: must be a string, not null"},
+		{"field of a value type in a list", `{"parts":[{"size":1},{"size":null}]}`, "parts[1].size: must be an integer, not null"},
+		{"nested object", `{"inner":null}`, "inner: must be an object, not null"},
+		{"field of a nested object", `{"inner":{"n":null}}`, "inner.n: must be a number, not null"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := validation.CheckNulls([]byte(tt.in), &nulls{})
+			if tt.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || err.Error() != tt.want {
+				t.Fatalf("got %v\nwant %s", err, tt.want)
+			}
+			if !errors.Is(err, tasktype.ErrValidation) {
+				t.Error("not ErrValidation")
+			}
+		})
+	}
+}
+
+// TestRequiredListsAllowedValues: a required enumeration missing from the
+// JSON, or null, lists the values allowed, as Struct does for an empty one;
+// a list's element rules are not the list's.
+func TestRequiredListsAllowedValues(t *testing.T) {
+	type kinds struct {
+		Kind string   `json:"kind" validate:"oneof=A B"`
+		Tags []string `json:"tags" validate:"min=1,dive,oneof=a b"`
+		Name string   `json:"name" validate:"min=1"`
+	}
+	allowed := []string{"kind", "tags", "name"}
+	tests := []struct{ name, in, want string }{
+		{"missing", `{"tags":["a"],"name":"n"}`, "kind: is required; allowed: A, B"},
+		{"null", `{"kind":null,"tags":["a"],"name":"n"}`, "kind: is required; allowed: A, B"},
+		{"list", `{"kind":"A","name":"n"}`, "tags: is required"},
+		{"string", `{"kind":"A","tags":["a"]}`, "name: is required"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var v kinds
+			err := validation.DecodeStrict([]byte(tt.in), &v, allowed, allowed)
+			if err == nil || err.Error() != tt.want {
+				t.Fatalf("got %v\nwant %s", err, tt.want)
 			}
 		})
 	}

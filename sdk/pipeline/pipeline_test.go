@@ -420,6 +420,10 @@ func TestRefusedCallsWriteNothing(t *testing.T) {
 			_, err := e.tr.UpdateSubtask(e.ctx, id, 1, pipeline.SubtaskUpdate{ItemsComplete: ptr(int64(11))})
 			return err
 		}, tasktype.ErrValidation, "items_complete: must be at most items_total (10)"},
+		{"items_total below items_complete", []call{startSub(1, ptr(int64(10))), increment(1, 4)}, func(e *env, id uuid.UUID) error {
+			_, err := e.tr.UpdateSubtask(e.ctx, id, 1, pipeline.SubtaskUpdate{ItemsTotal: ptr(int64(3))})
+			return err
+		}, tasktype.ErrValidation, "items_total: must be at least items_complete (4)"},
 		{"subtask percent 120", []call{startSub(1, nil)}, func(e *env, id uuid.UUID) error {
 			_, err := e.tr.UpdateSubtask(e.ctx, id, 1, pipeline.SubtaskUpdate{Percent: ptr(120.0)})
 			return err

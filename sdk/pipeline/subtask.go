@@ -118,6 +118,12 @@ func (t *Tracker) UpdateSubtask(ctx context.Context, run uuid.UUID, n int64, u S
 		if u.Message != nil {
 			s.Message = u.Message
 		}
+		if u.ItemsComplete == nil && u.ItemsTotal != nil && s.ItemsComplete > *u.ItemsTotal {
+			// The total sent is below the count already stored: the
+			// refused field is the one sent.
+			return fieldError("items_total", "ge", strconv.FormatInt(*u.ItemsTotal, 10),
+				fmt.Sprintf("must be at least items_complete (%d)", s.ItemsComplete))
+		}
 		return checkItems(s.ItemsComplete, s.ItemsTotal)
 	})
 	if err != nil {
