@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -202,6 +203,14 @@ func Load(o Options) (*Config, error) {
 	}
 	if cfg.Tasker {
 		taskerDefaults(merged, o.LookupEnv)
+		// tasker ignores its schema on SQLite; so does taskmodel, when
+		// tasker's configuration gave it (a flag is still refused).
+		if d, ok := merged["driver"]; ok && slices.Contains([]string{"sqlite", "sqlite3"}, strings.ToLower(d.value)) {
+			if sc, ok := merged["schema"]; ok && !strings.HasPrefix(sc.source, "flag ") {
+				delete(merged, "schema")
+				cfg.Notes = append(cfg.Notes, "the schema of tasker's configuration ("+sc.source+") is not used with SQLite")
+			}
+		}
 	}
 	if err := cfg.apply(merged, dir, path, o.LookupEnv); err != nil {
 		return nil, err
@@ -445,9 +454,8 @@ func parseURL(raw string) (driver, path string, err error) {
 		return MySQL, "", nil
 	}
 	if u.Scheme == "" {
-		if !strings.ContainsAny(raw, "@:") && len(raw) <= 200 {
-			return "", "", fmt.Errorf("%q is not a database URL: it has no scheme; use postgres://…, mysql://… or sqlite:PATH", raw)
-		}
+		// The value is not repeated: a connection string of another form
+		// ("host=db password=…") may hold a password.
 		return "", "", errors.New("not a database URL: it has no scheme; use postgres://…, mysql://… or sqlite:PATH")
 	}
 	return "", "", fmt.Errorf("unsupported URL scheme %q; use postgres://…, mysql://… or sqlite:PATH", u.Scheme)

@@ -399,7 +399,7 @@ func (b *typed[T, E, PT]) fire(ctx context.Context, v *view, ev string, setMessa
 		// 409 with the current status), as it is when the requests do not
 		// overlap; a retry would only get it then.
 		if now, gerr := b.eng.Get(ctx, v.key.ID); gerr == nil {
-			if ferr := PT(now).Fire(E(ev), b.eng.Now()); ferr != nil {
+			if ferr := PT(now).Fire(E(ev), b.eng.Now()); errors.Is(ferr, tasktype.ErrTransitionNotAllowed) {
 				return nil, ferr
 			}
 		}

@@ -435,8 +435,23 @@ func (s *Server) fromThisMachine(r *http.Request) error {
 		return problem(http.StatusForbidden, "forbidden", "Forbidden",
 			fmt.Sprintf("anonymous access answers requests addressed to this machine (localhost or a loopback address), not to %s: send a bearer token", quoteName(r.Host)))
 	}
+	// Only origins listed by name: --cors-origin '*' lets any page call the
+	// API with a token, not act as the anonymous user.
 	origin := r.Header.Get("Origin")
-	if origin == "" || origin == "http://"+r.Host || slices.Contains(s.cfg.CORSOrigins, origin) || slices.Contains(s.cfg.CORSOrigins, "*") {
+	if origin == "" {
+		// A browser that sends no Origin (a GET) still says where the
+		// request comes from.
+		switch r.Header.Get("Sec-Fetch-Site") {
+		case "", "same-origin", "none":
+			return nil
+		}
+		if r.Header.Get("Sec-Fetch-Mode") == "navigate" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			return nil // a link followed to the dashboard: the page is shown, not read by the other site
+		}
+		return problem(http.StatusForbidden, "forbidden", "Forbidden",
+			"anonymous access is for programs on this machine, not for a web page of another site (Sec-Fetch-Site: "+quoteName(r.Header.Get("Sec-Fetch-Site"))+"): send a bearer token")
+	}
+	if origin == "http://"+r.Host || slices.Contains(s.cfg.CORSOrigins, origin) {
 		return nil
 	}
 	return problem(http.StatusForbidden, "forbidden", "Forbidden",

@@ -327,7 +327,7 @@ func TestAnonymous(t *testing.T) {
 // by a host name made to resolve to 127.0.0.1 — while programs on the
 // machine, the server's own pages and origins listed for CORS can.
 func TestAnonymousRefusesWebPages(t *testing.T) {
-	a := newEnv(t, "memory", envOptions{anonymous: "anonymous", cors: []string{"https://app.example"}})
+	a := newEnv(t, "memory", envOptions{anonymous: "anonymous", cors: []string{"https://app.example", "*"}})
 	host := strings.TrimPrefix(a.url, "http://")
 	_, port, _ := strings.Cut(host, ":")
 	body := `{"tool_id":"t","agents":["a"]}`
@@ -346,6 +346,11 @@ func TestAnonymousRefusesWebPages(t *testing.T) {
 			`anonymous access is for programs on this machine, not for a web page of another origin (https://evil.example): send a bearer token, or list the origin with --cors-origin`},
 		{"a sandboxed page", []string{"Origin", "null"}, 403,
 			`anonymous access is for programs on this machine, not for a web page of another origin (null): send a bearer token, or list the origin with --cors-origin`},
+		{"a page of another site, without an Origin", []string{"Sec-Fetch-Site", "cross-site", "Sec-Fetch-Mode", "no-cors"}, 403,
+			`anonymous access is for programs on this machine, not for a web page of another site (Sec-Fetch-Site: cross-site): send a bearer token`},
+		{"a page of this server", []string{"Sec-Fetch-Site", "same-origin", "Origin", a.url}, 201, ""},
+		{"another origin, with --cors-origin '*' too", []string{"Origin", "https://evil.example"}, 403,
+			`anonymous access is for programs on this machine, not for a web page of another origin (https://evil.example): send a bearer token, or list the origin with --cors-origin`},
 		{"a rebound host name", []string{"Host", "evil.example:" + port}, 403,
 			`anonymous access answers requests addressed to this machine (localhost or a loopback address), not to evil.example:` + port + `: send a bearer token`},
 	} {
@@ -370,6 +375,10 @@ func TestAnonymousRefusesWebPages(t *testing.T) {
 	}
 	if r := a.do("POST", "/tasks", "", body, "Origin", "https://evil.example", "Authorization", "Bearer "+secret); r.status != 201 {
 		t.Errorf("with a token from another origin: %d %s", r.status, r.body)
+	}
+	// A link followed from another site shows the page (GET, navigate).
+	if r := a.do("GET", "/tasks", "", "", "Sec-Fetch-Site", "cross-site", "Sec-Fetch-Mode", "navigate"); r.status != 200 {
+		t.Errorf("a followed link: %d %s", r.status, r.body)
 	}
 	// The worker routes need a worker token; anonymous access is no token.
 	p := checkProblem(t, a.do("POST", "/worker/claim", "", `{}`), 401, "unauthorized", "")
