@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -362,6 +363,9 @@ func (cfg *Config) apply(m level, dir, file string, lookup func(string) (string,
 		case "password":
 			d.Password = s.value
 		case "schema":
+			if !schemaName.MatchString(s.value) {
+				return s.err(fmt.Sprintf("%q is not a schema name: letters, digits and _ (not first a digit), at most 63", s.value))
+			}
 			d.Schema = s.value
 		}
 	}
@@ -434,6 +438,10 @@ func DefaultSQLitePath(lookup func(string) (string, bool)) (string, error) {
 	}
 	return filepath.Join(home, ".local", "share", "taskmodel", "taskmodel.db"), nil
 }
+
+// schemaName is a PostgreSQL schema the server's search_path takes
+// unquoted (taskmodel sets it so).
+var schemaName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
 
 func parseURL(raw string) (driver, path string, err error) {
 	if p, ok := strings.CutPrefix(raw, "sqlite:"); ok {

@@ -99,7 +99,7 @@ func TestTaskerConfiguration(t *testing.T) {
 			tasker: "database:\n  driver: sqlite\n  dbname: state/tasker.db\n  schema: tasker\n", env: map[string]string{"USER": "alice", "TASKER_DB_SCHEMA": "other"},
 			want:    config.Database{Driver: "sqlite", Name: "ROOT/state/tasker.db"},
 			tasker2: true, file: "TFILE",
-			notes:   []string{"using tasker's configuration", "the schema of tasker's configuration (environment TASKER_DB_SCHEMA) is not used with SQLite"}},
+			notes: []string{"using tasker's configuration", "the schema of tasker's configuration (environment TASKER_DB_SCHEMA) is not used with SQLite"}},
 		{name: "tasker's MySQL: no PostgreSQL defaults",
 			tasker: "database:\n  host: dbhost\n  dbname: geodb\n  user: ${USER}\n  driver: mysql\n", env: map[string]string{"USER": "alice"},
 			want:    config.Database{Driver: "mysql", Host: "dbhost", Name: "geodb", User: "alice"},
