@@ -71,20 +71,26 @@ func TestStruct(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := validation.Struct(&tt.in)
-			if tt.want == "" {
-				if err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			if err == nil || err.Error() != tt.want {
-				t.Fatalf("got %v\nwant %s", err, tt.want)
-			}
-			if !errors.Is(err, tasktype.ErrValidation) {
-				t.Error("not ErrValidation")
-			}
+			wantValidation(t, validation.Struct(&tt.in), tt.want)
 		})
+	}
+}
+
+// wantValidation wants err to be nil when want is empty, else a
+// validation error (tasktype.ErrValidation) whose message is want.
+func wantValidation(t *testing.T, err error, want string) {
+	t.Helper()
+	if want == "" {
+		if err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if err == nil || err.Error() != want {
+		t.Fatalf("got %v\nwant %s", err, want)
+	}
+	if !errors.Is(err, tasktype.ErrValidation) {
+		t.Error("not ErrValidation")
 	}
 }
 
@@ -357,19 +363,7 @@ func TestCheckNulls(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := validation.CheckNulls([]byte(tt.in), &nulls{})
-			if tt.want == "" {
-				if err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			if err == nil || err.Error() != tt.want {
-				t.Fatalf("got %v\nwant %s", err, tt.want)
-			}
-			if !errors.Is(err, tasktype.ErrValidation) {
-				t.Error("not ErrValidation")
-			}
+			wantValidation(t, validation.CheckNulls([]byte(tt.in), &nulls{}), tt.want)
 		})
 	}
 }
