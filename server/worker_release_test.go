@@ -327,8 +327,17 @@ func TestWorkerClaimClientLeaves(t *testing.T) {
 			if msg, _ := last["message"].(string); last["event"] != "requeue" || !strings.HasSuffix(msg, "the claim's client went away before the answer") {
 				t.Errorf("the give-back's history row: %v", last)
 			}
-			if got := e.claim(w, `{"worker":"b"}`); len(got) != 1 || got[0].ID != id {
-				t.Errorf("the next claim got %+v, want %s", got, id)
+			// The give-back queues the task, then ends the lease: until then
+			// (an instant after the status reads QUEUED) no claim takes it.
+			for {
+				got := e.claim(w, `{"worker":"b"}`)
+				if len(got) == 1 && got[0].ID == id {
+					break
+				}
+				if len(got) != 0 || time.Now().After(deadline) {
+					t.Fatalf("the next claim got %+v, want %s", got, id)
+				}
+				time.Sleep(10 * time.Millisecond)
 			}
 		})
 	}
