@@ -430,8 +430,7 @@ func (s *Server) fromThisMachine(r *http.Request) error {
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
-	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
-	if ip := net.ParseIP(host); !strings.EqualFold(host, "localhost") && (ip == nil || !ip.IsLoopback()) {
+	if !loopbackHost(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")) {
 		return problem(http.StatusForbidden, "forbidden", "Forbidden",
 			fmt.Sprintf("anonymous access answers requests addressed to this machine (localhost or a loopback address), not to %s: send a bearer token", quoteName(r.Host)))
 	}
@@ -472,10 +471,13 @@ func loopback(remote string) bool {
 // loopback interfaces; anonymous access is refused on any other.
 func IsLoopbackAddr(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
+	return err == nil && loopbackHost(host)
+}
+
+// loopbackHost reports whether a host (no port, no brackets) names this
+// machine: localhost or a loopback address.
+func loopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
 		return true
 	}
 	ip := net.ParseIP(host)
