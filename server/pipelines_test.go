@@ -212,7 +212,7 @@ func TestPipelineLifecycleRefusals(t *testing.T) {
 					t.Errorf("%s: current_status %v, want %s", c.name, p["current_status"], c.current)
 				}
 			}
-			if p := e.must(400, "POST", run+"/subtasks/1/increment", "alice", `{"by":2}`).json(t); p["detail"] != "items_complete: must be at most items_total (2)" {
+			if p := e.must(400, "POST", run+"/subtasks/1/increment", "alice", `{"by":2}`).json(t); p["detail"] != "by: must be at most 1: items_complete is 1 of items_total 2" {
 				t.Errorf("increment past items_total: %v", p["detail"])
 			}
 			// An update names the field it sent: a total below the count,

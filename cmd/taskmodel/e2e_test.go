@@ -283,7 +283,7 @@ func TestExitCodesAndRefusalsWriteNothing(t *testing.T) {
 		{"unknown task", []string{"run", "start", "STATIC", "Nope"}, 3, "not_found", `registered in that stage: "Build Database"`},
 		{"percent 120", []string{"run", "update", run, "--percent", "120"}, 4, "invalid", "overall_percent: must be ≤ 100 (got 120)"},
 		{"negative increment", []string{"subtask", "increment", run, "1", "--", "-3"}, 4, "invalid", "by: must be at least 1"},
-		{"increment past the total", []string{"subtask", "increment", run, "1", "2"}, 4, "invalid", "items_complete: must be at most items_total (10)"},
+		{"increment past the total", []string{"subtask", "increment", run, "1", "2"}, 4, "invalid", "by: must be at most 1: items_complete is 9 of items_total 10"},
 		{"negative items_complete", []string{"subtask", "update", run, "1", "--items-complete", "-1"}, 4, "invalid", "items_complete"},
 		{"subtask past total_subtasks", []string{"subtask", "start", run, "3", "x"}, 4, "invalid", "subtask_number: must be at most 2"},
 		{"complete twice", []string{"run", "complete", done}, 5, "not_allowed", `event "complete" is not allowed from status COMPLETED`},

@@ -400,11 +400,11 @@ func TestRefusedCallsWriteNothing(t *testing.T) {
 		{"increment by a negative number", []call{startSub(1, ptr(int64(10)))}, increment(1, -3), tasktype.ErrValidation, "by: must be at least 1"},
 		{"increment by zero", []call{startSub(1, ptr(int64(10)))}, increment(1, 0), tasktype.ErrValidation, "by: must be at least 1"},
 		{"increment past items_total", []call{startSub(1, ptr(int64(10))), increment(1, 8)}, increment(1, 3), tasktype.ErrValidation,
-			"items_complete: must be at most items_total (10)"},
+			"by: must be at most 2: items_complete is 8 of items_total 10"},
 		{"increment past the largest count", []call{startSub(1, nil), increment(1, 1)}, increment(1, math.MaxInt64), tasktype.ErrValidation,
 			"by: must be at most 9223372036854775806: items_complete is 1, and the count may not pass 9223372036854775807, the largest allowed"},
 		{"increment past items_total by the largest number", []call{startSub(1, ptr(int64(10))), increment(1, 1)}, increment(1, math.MaxInt64), tasktype.ErrValidation,
-			"items_complete: must be at most items_total (10)"},
+			"by: must be at most 9: items_complete is 1 of items_total 10"},
 		{"increment an unknown subtask", nil, increment(2, 1), tasktype.ErrNotFound, "subtask 2 of run"},
 		{"increment a subtask of an unknown run", nil, func(e *env, id uuid.UUID) error {
 			_, err := e.tr.IncrementSubtask(e.ctx, unknown, 1, 1)

@@ -146,7 +146,9 @@ func checkItems(done int64, total *int64) error {
 // adding, so that it cannot overflow itself.
 func checkIncrement(cur *Subtask, by int64) error {
 	if cur.ItemsTotal != nil && cur.ItemsComplete > *cur.ItemsTotal-by {
-		return fieldError("items_complete", "le", "", fmt.Sprintf("must be at most items_total (%d)", *cur.ItemsTotal))
+		return fieldError("by", "le", strconv.FormatInt(by, 10), fmt.Sprintf(
+			"must be at most %d: items_complete is %d of items_total %d",
+			*cur.ItemsTotal-cur.ItemsComplete, cur.ItemsComplete, *cur.ItemsTotal))
 	}
 	if cur.ItemsComplete > math.MaxInt64-by {
 		return fieldError("by", "le", strconv.FormatInt(by, 10), fmt.Sprintf(
