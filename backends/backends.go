@@ -2,6 +2,7 @@ package backends
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -250,7 +251,7 @@ func (s *Store[T, E, PT]) FireFrom(ctx context.Context, cur *T, ev E, mutate fun
 		return nil, err
 	}
 	if !ok {
-		return nil, s.lost(ctx, from)
+		return nil, s.lost(ctx, from, func(now *T) error { return PT(now).Fire(ev, at) })
 	}
 	return &next, nil
 }
@@ -277,23 +278,28 @@ func (s *Store[T, E, PT]) Update(ctx context.Context, cur *T, mutate func(*T)) (
 		return nil, err
 	}
 	if !ok {
-		return nil, s.lost(ctx, from)
+		return nil, s.lost(ctx, from, nil)
 	}
 	return &next, nil
 }
 
-// lost tells a failed guard apart: the task is gone, or it changed.
-func (s *Store[T, E, PT]) lost(ctx context.Context, from tasktype.Key) error {
+// lost tells a failed guard apart: the task is gone (ErrNotFound), or it
+// changed (a *ConflictError). refire, when not nil, tries the write's
+// event on a copy of the task as it is now: its transition refusal
+// becomes the ConflictError's Refused.
+func (s *Store[T, E, PT]) lost(ctx context.Context, from tasktype.Key, refire func(now *T) error) error {
 	cur, err := s.driver.Get(ctx, from.ID)
 	if err != nil {
 		return err
 	}
-	now := PT(cur).Key()
-	if now.Status == from.Status && now.Version == from.Version {
-		return fmt.Errorf("task %s: %w", from.ID, tasktype.ErrConflict)
+	out := &ConflictError{ID: from.ID, Read: from, Now: PT(cur).Key()}
+	if refire != nil && out.Now != from {
+		now := *cur
+		if err := refire(&now); errors.Is(err, tasktype.ErrTransitionNotAllowed) {
+			out.Refused = err
+		}
 	}
-	return fmt.Errorf("task %s is %s at version %d now, not %s at version %d as it was read: %w",
-		from.ID, now.Status, now.Version, from.Status, from.Version, tasktype.ErrConflict)
+	return out
 }
 
 // Delete removes a task and its history.

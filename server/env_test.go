@@ -184,6 +184,8 @@ type envOptions struct {
 	// uploads, when set, replaces the analysis model's uploads section,
 	// and the server serves that model alone.
 	uploads *tasktype.Uploads
+	// wrapBlobs, when set, wraps the blob store the server uses.
+	wrapBlobs func(blob.Store) blob.Store
 }
 
 // env is a taskmodel server on a real loopback HTTP listener, with tokens
@@ -269,6 +271,9 @@ func newEnv(t testing.TB, backend string, o envOptions) *env {
 		}
 		t.Cleanup(func() { st.Close() })
 		e.blobs, blobHandler = st, st.Handler()
+	}
+	if o.wrapBlobs != nil {
+		e.blobs = o.wrapBlobs(e.blobs)
 	}
 	quiet := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	if o.workers {

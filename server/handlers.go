@@ -340,14 +340,9 @@ func (s *Server) cancelTask(w http.ResponseWriter, r *http.Request) {
 		s.writeProblem(w, r, noCancel(b, v))
 		return
 	}
-	// A worker's progress updates bump the version: retry a lost race.
-	id := v.key.ID
-	for try := 0; ; try++ {
-		v, err = b.cancel(r.Context(), id, meta(r, "POST /tasks/{id}/cancel"))
-		if !errors.Is(err, tasktype.ErrConflict) || try == 4 {
-			break
-		}
-	}
+	// A worker's progress updates bump the version: the engine's Cancel
+	// retries a lost race on a fresh read.
+	v, err = b.cancel(r.Context(), v.key.ID, meta(r, "POST /tasks/{id}/cancel"))
 	if err != nil {
 		s.writeProblem(w, r, withActions(b, err))
 		return

@@ -127,3 +127,51 @@ func TestOpenInputBeforeTheRecord(t *testing.T) {
 		t.Errorf("a file never uploaded: %v, want ErrNotFound", err)
 	}
 }
+
+// hookBlobs runs beforePut once, before the first Put of a key that ends
+// in suffix.
+type hookBlobs struct {
+	blob.Store
+	suffix    string
+	beforePut func()
+}
+
+func (h *hookBlobs) Put(ctx context.Context, key string, r io.Reader, o blob.PutOptions) (blob.Info, error) {
+	if f := h.beforePut; f != nil && strings.HasSuffix(key, h.suffix) {
+		h.beforePut = nil
+		f()
+	}
+	return h.Store.Put(ctx, key, r, o)
+}
+
+// TestProcessRacingTheSweeper: the sweeper expires a task, and deletes its
+// folder, while POST /process is between its check of the files and its
+// record of them. process answers the transition 409, and deletes the
+// record it wrote: nothing else would delete that folder again.
+func TestProcessRacingTheSweeper(t *testing.T) {
+	c := &clock{t: time.Now().UTC().Truncate(time.Microsecond)}
+	hb := &hookBlobs{suffix: "verified-inputs.json"}
+	e := newEnv(t, "memory", envOptions{clock: c, wrapBlobs: func(s blob.Store) blob.Store { hb.Store = s; return hb }})
+	id := e.create("alice")
+	e.put(e.uploadURLs("alice", id)["primary"].(map[string]any), "text/csv", "x\n")
+	c.Add(16 * time.Minute) // past the UPLOADING timeout
+	hb.beforePut = func() {
+		if err := e.srv.Sweep(context.Background()); err != nil {
+			t.Errorf("sweep: %v", err)
+		}
+	}
+	p := e.must(409, "POST", "/tasks/"+id+"/process", "alice", "").json(t)
+	if p["current_status"] != "EXPIRED" {
+		t.Errorf("process: %v", p)
+	}
+	var left []string
+	for info, err := range e.blobs.List(context.Background(), "users/") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		left = append(left, info.Key)
+	}
+	if len(left) != 0 {
+		t.Errorf("the expired task's folder keeps %v", left)
+	}
+}

@@ -392,18 +392,11 @@ func (b *typed[T, E, PT]) fire(ctx context.Context, v *view, ev string, setMessa
 		}
 		cur = next
 	}
+	// Another request may move the task first: if the event is then no
+	// longer possible, the error holds the refusal, which is the answer
+	// (a transition 409 with the current status), as it is when the
+	// requests do not overlap.
 	x, err := b.eng.FireFrom(ctx, cur, E(ev), nil, meta)
-	if errors.Is(err, tasktype.ErrConflict) {
-		// Another request moved the task first. If the event is no longer
-		// possible where the task is now, that is the answer (a transition
-		// 409 with the current status), as it is when the requests do not
-		// overlap; a retry would only get it then.
-		if now, gerr := b.eng.Get(ctx, v.key.ID); gerr == nil {
-			if ferr := PT(now).Fire(E(ev), b.eng.Now()); errors.Is(ferr, tasktype.ErrTransitionNotAllowed) {
-				return nil, ferr
-			}
-		}
-	}
 	if err != nil {
 		return nil, err
 	}

@@ -221,12 +221,7 @@ func (s *Server) CancelTask(ctx context.Context, u User, id string) (TaskState, 
 		return TaskState{}, noCancel(b, v)
 	}
 	m := backends.Meta{Actor: "user:" + u.Name, Message: "dashboard: cancel"}
-	for try := 0; ; try++ {
-		v, err = b.cancel(ctx, v.key.ID, m)
-		if !errors.Is(err, tasktype.ErrConflict) || try == 4 {
-			break
-		}
-	}
+	v, err = b.cancel(ctx, v.key.ID, m)
 	if err != nil {
 		return TaskState{}, pageError(err)
 	}

@@ -329,8 +329,10 @@ func (s *Server) process(w http.ResponseWriter, r *http.Request) {
 		s.writeProblem(w, r, err)
 		return
 	}
+	v0 := v
 	v, err = b.fire(r.Context(), v, up.Verify, false, nil, meta(r, "POST /tasks/{id}/process"))
 	if err != nil {
+		s.forgetInputs(r.Context(), b, v0)
 		s.writeProblem(w, r, withActions(b, err))
 		return
 	}
@@ -338,6 +340,26 @@ func (s *Server) process(w http.ResponseWriter, r *http.Request) {
 		s.cfg.Wake(b.name())
 	}
 	s.writeTask(w, r, http.StatusOK, v)
+}
+
+// forgetInputs deletes the record of verified inputs that a process whose
+// fire failed wrote, when the task can no longer run: it is gone or
+// finished (the sweeper expired it, and deleted its folder, while the
+// files were checked). A task that another process request moved on keeps
+// the record, which its handler reads.
+func (s *Server) forgetInputs(ctx context.Context, b binding, v *view) {
+	ctx = context.WithoutCancel(ctx)
+	now, err := b.get(ctx, v.key.ID)
+	if err == nil {
+		if st, ok := b.lifecycle().Status(now.key.Status); !ok || !st.Terminal {
+			return
+		}
+	} else if !errors.Is(err, tasktype.ErrNotFound) {
+		return
+	}
+	if err := s.cfg.Blobs.Delete(ctx, VerifiedInputsKey(v.owner, v.key.ID)); err != nil && !errors.Is(err, blob.ErrNotFound) {
+		s.log.Warn("deleting the record of a finished task's verified inputs", "task", v.key.ID, "error", err)
+	}
 }
 
 // checkUploads verifies a task's files: required ones must exist; every

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -126,7 +127,7 @@ func (e *Engine[T, E, PT]) Create(ctx context.Context, task *T, meta Meta) (*T, 
 	}
 	if e.tracer != nil {
 		var end func(uuid.UUID, error)
-		ctx, end = e.startCreate(ctx, task)
+		ctx, task, end = e.startCreate(ctx, task)
 		x, err := e.create(ctx, task, meta)
 		if err != nil {
 			end(uuid.Nil, err)
@@ -157,16 +158,24 @@ func (e *Engine[T, E, PT]) create(ctx context.Context, task *T, meta Meta) (*T, 
 func (e *Engine[T, E, PT]) CreateMany(ctx context.Context, tasks []*T, meta Meta) ([]*T, error) {
 	var ends []func(uuid.UUID, error) // the creates' spans
 	if e.tracer != nil {
+		// One span per task, each carried by a copy of its task; the one
+		// write has no span of its own. A nil task gets none: the store
+		// names its index.
 		ends = make([]func(uuid.UUID, error), len(tasks))
+		tasks = slices.Clone(tasks)
 		for i, x := range tasks {
-			_, ends[i] = e.startCreate(ctx, x)
+			if x != nil {
+				_, tasks[i], ends[i] = e.startCreate(ctx, x)
+			}
 		}
 	}
 	xs, err := e.store.CreateMany(ctx, tasks, meta)
 	for i, end := range ends {
-		if err != nil {
+		switch {
+		case end == nil:
+		case err != nil:
 			end(uuid.Nil, err)
-		} else {
+		default:
 			end(PT(xs[i]).Key().ID, nil)
 		}
 	}
@@ -189,21 +198,47 @@ func (e *Engine[T, E, PT]) History(ctx context.Context, id uuid.UUID) ([]backend
 	return e.store.History(ctx, id)
 }
 
-// Fire fires ev on the task: mutate, if not nil, sets the fields the event
-// carries (FAILED's error code and message) before the lifecycle, the
-// required fields and every limit of the spec are checked. A move the
-// lifecycle forbids is the model's *TransitionError; a missing required field
-// a *tasktype.FieldError; a concurrent change tasktype.ErrConflict.
+// maxFireTries bounds the reads of a Fire whose write lost a race with
+// another change of the same task.
+const maxFireTries = 8
+
+// Fire reads the task and fires ev on it: mutate, if not nil, sets the
+// fields the event carries (FAILED's error code and message) before the
+// lifecycle, the required fields and every limit of the spec are checked.
+// A move the lifecycle forbids is the model's *TransitionError; a missing
+// required field a *tasktype.FieldError.
+//
+// Another change of the task between the read and the write (a worker's
+// progress, another request) is retried on a fresh read, so mutate may run
+// more than once: while the task allows ev, up to 8 reads, and when it no
+// longer does, the answer is the *TransitionError of the status it has
+// now, as if the changes had not overlapped. A task that changed at every
+// read is tasktype.ErrConflict (a *backends.ConflictError).
 func (e *Engine[T, E, PT]) Fire(ctx context.Context, id uuid.UUID, ev E, mutate func(*T), meta Meta) (*T, error) {
-	cur, err := e.store.Get(ctx, id)
-	if err != nil {
-		return nil, err
+	for try := 1; ; try++ {
+		cur, err := e.store.Get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		x, err := e.FireFrom(ctx, cur, ev, mutate, meta)
+		var lost *backends.ConflictError
+		switch {
+		case !errors.As(err, &lost):
+			return x, err
+		case lost.Refused != nil:
+			return nil, lost.Refused
+		case try == maxFireTries:
+			return nil, err
+		}
 	}
-	return e.FireFrom(ctx, cur, ev, mutate, meta)
 }
 
 // FireFrom is Fire on a task the caller has read: guarded by the status and
-// version it was read with, without another read.
+// version it was read with, without another read or a retry. When another
+// change came first, the error is a *backends.ConflictError
+// (tasktype.ErrConflict); if the event is no longer possible from the
+// task's status now, the model's *TransitionError is inside it (errors.As
+// finds it, and errors.Is matches tasktype.ErrTransitionNotAllowed too).
 func (e *Engine[T, E, PT]) FireFrom(ctx context.Context, cur *T, ev E, mutate func(*T), meta Meta) (*T, error) {
 	if cur == nil {
 		return nil, backends.ErrNilTask
@@ -247,7 +282,11 @@ func (e *Engine[T, E, PT]) Cancel(ctx context.Context, id uuid.UUID, meta Meta) 
 		return nil, errors.New("engine: the model's worker section names no cancel event (engine.WithWorker)")
 	}
 	x, err := e.Fire(ctx, id, E(e.worker.Cancel), nil, meta)
-	if err != nil {
+	var lost *backends.ConflictError
+	switch {
+	case errors.As(err, &lost):
+		return nil, fmt.Errorf("cancel: %w", err) // it names the task
+	case err != nil:
 		return nil, fmt.Errorf("cancel task %s: %w", id, err)
 	}
 	return x, nil

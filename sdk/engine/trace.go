@@ -89,13 +89,18 @@ func (e *Engine[T, E, PT]) operation(ev string) string {
 	return ""
 }
 
-// startCreate starts the tracing of a create of x (e.tracer is set).
-func (e *Engine[T, E, PT]) startCreate(ctx context.Context, x *T) (context.Context, func(id uuid.UUID, err error)) {
+// startCreate starts the tracing of a create of x (e.tracer is set, x is
+// not nil) and returns the task to store: a copy of x that carries the
+// span's traceparent, so that the caller's task is not written to, or x
+// itself when there is none to carry.
+func (e *Engine[T, E, PT]) startCreate(ctx context.Context, x *T) (context.Context, *T, func(id uuid.UUID, err error)) {
 	ctx, tp, end := e.tracer.StartCreate(ctx, e.model)
-	if t, ok := any(x).(traced); ok && tp != "" {
-		t.SetTraceparent(tp)
+	if _, ok := any(x).(traced); ok && tp != "" {
+		c := *x
+		any(&c).(traced).SetTraceparent(tp)
+		x = &c
 	}
-	return ctx, end
+	return ctx, x, end
 }
 
 // traceMove reports to the engine's tracer, if it has one, a move made

@@ -15,6 +15,7 @@ import (
 	"github.com/taskmodel/taskmodel/gen/analysis"
 	"github.com/taskmodel/taskmodel/sdk/engine"
 	"github.com/taskmodel/taskmodel/sdk/worker"
+	"github.com/taskmodel/taskmodel/tasktype"
 )
 
 // shortLease is the analysis model's worker section with a lease short
@@ -139,6 +140,84 @@ func TestLeaseLossStopsHandler(t *testing.T) {
 				x, err := e.Get(ctx, tasks[0].ID)
 				if err != nil || x.Status != analysis.StatusProcessing {
 					t.Fatalf("task %s, %v; want it left PROCESSING for the rescue", x.Status, err)
+				}
+			})
+		})
+	}
+}
+
+// lostReply wraps a driver: the next transition to status to is written,
+// and then answered with an error, as a connection that drops before the
+// commit's reply arrives; lost counts them.
+type lostReply struct {
+	backends.WorkDriver[analysis.Task]
+	to   atomic.Pointer[analysis.Status]
+	lost atomic.Int64
+}
+
+func (d *lostReply) Transition(ctx context.Context, from backends.Key, next *analysis.Task, h backends.History) (bool, error) {
+	ok, err := d.WorkDriver.Transition(ctx, from, next, h)
+	if to := d.to.Load(); ok && err == nil && to != nil && next.Status == *to && d.to.CompareAndSwap(to, nil) {
+		d.lost.Add(1)
+		return false, errors.New("read tcp 127.0.0.1:5432: connection reset by peer")
+	}
+	return ok, err
+}
+
+// TestFinishAfterALostReply: an end write that committed but whose reply
+// was lost is retried; the retry's conflict is that write's own, and
+// Finish answers the task as it ended. The same conflict after another
+// writer's change stays a conflict.
+func TestFinishAfterALostReply(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		to      analysis.Status // the transition whose reply is lost
+		outcome error
+		want    analysis.Status // "" for a conflict
+	}{
+		{"complete", analysis.StatusCompleted, nil, analysis.StatusCompleted},
+		{"fail", analysis.StatusFailed, errors.New("bad input"), analysis.StatusFailed},
+		{"another writer's cancel", analysis.StatusCancelled, nil, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			forEach(t, func(t *testing.T, _ *Engine, d backends.WorkDriver[analysis.Task], _ *backendtest.Clock) {
+				lr := &lostReply{WorkDriver: d}
+				e := engine.New[analysis.Task, analysis.Event](lr, engine.WithWorker(analysis.Worker))
+				l, err := worker.NewLeases(e)
+				if err != nil {
+					t.Fatal(err)
+				}
+				queued(t, e, 1)
+				claims, _, err := l.Claim(ctx, "w1", 1)
+				if err != nil || len(claims) != 1 {
+					t.Fatalf("claim: %v, %v", claims, err)
+				}
+				cl := claims[0]
+				to := c.to
+				lr.to.Store(&to)
+				if c.want == "" {
+					// Another request cancels first, and its reply is lost:
+					// the worker's end then conflicts with a change that is
+					// not its own.
+					if _, err := e.Cancel(ctx, cl.Task.ID, engine.Meta{Actor: "user"}); err == nil {
+						t.Fatal("the cancel's reply was not lost")
+					}
+				}
+				x, err := l.Finish(ctx, cl.Task, cl.Lease, c.outcome, nil)
+				if c.want == "" {
+					if !errors.Is(err, tasktype.ErrConflict) {
+						t.Fatalf("Finish after another writer's change: %v, %v; want a conflict", x, err)
+					}
+					return
+				}
+				if err != nil || x.Status != c.want {
+					t.Fatalf("Finish: %v, %v; want %s", x, err, c.want)
+				}
+				if lr.lost.Load() != 1 {
+					t.Errorf("%d replies lost, want 1", lr.lost.Load())
+				}
+				if got, err := e.Get(ctx, cl.Task.ID); err != nil || got.Status != c.want || got.Version != x.Version {
+					t.Errorf("stored: %v, %v", got, err)
 				}
 			})
 		})

@@ -635,19 +635,48 @@ func (l *Leases[T, E, PT]) countedAttempt(ctx context.Context, c backends.Claim[
 const endTries = 6
 
 // end writes the task's final event, retrying transient errors with backoff
-// for as long as the lease would last. An error that retrying cannot cure (a
-// conflict: the task moved, perhaps by an earlier try whose reply was lost)
-// ends the attempts.
+// for as long as the lease would last. An error that retrying cannot cure
+// ends the attempts; a conflict after a transient error may be the
+// earlier try's own write, committed although its reply was lost, and is
+// then that try's success (endedBy).
 func (l *Leases[T, E, PT]) end(ctx context.Context, cur *T, ev E, mutate func(*T), meta engine.Meta) (*T, error) {
 	var x *T
+	uncertain := false // a try failed in a way that may have written
 	err := l.retry(ctx, func() (err error) {
 		x, err = l.eng.FireFrom(ctx, cur, ev, mutate, meta)
+		if err != nil && transient(err) {
+			uncertain = true
+		}
 		return err
 	})
+	if err != nil && uncertain && errors.Is(err, tasktype.ErrConflict) {
+		if y, ok := l.endedBy(ctx, cur, ev, meta); ok {
+			return y, nil
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
 	return x, nil
+}
+
+// endedBy reports whether the one change of the task since cur was read is
+// ev written with meta (its actor and attempt), as an end write whose reply
+// was lost leaves it, and returns the task as that write left it.
+func (l *Leases[T, E, PT]) endedBy(ctx context.Context, cur *T, ev E, meta engine.Meta) (*T, bool) {
+	read := PT(cur).Key()
+	now, err := l.eng.Get(ctx, read.ID)
+	if err != nil || PT(now).Key().Version != read.Version+1 {
+		return nil, false
+	}
+	hs, err := l.eng.History(ctx, read.ID)
+	if err != nil || len(hs) == 0 {
+		return nil, false
+	}
+	last := hs[len(hs)-1]
+	ok := last.Event == string(ev) && last.From == read.Status && last.To == PT(now).Key().Status &&
+		last.Actor == meta.Actor && last.Attempt == meta.Attempt
+	return now, ok
 }
 
 // retry runs write until it succeeds, fails with an error retrying cannot
