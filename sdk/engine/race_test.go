@@ -52,7 +52,9 @@ func TestLostRace(t *testing.T) {
 		_, err := e.Fire(ctx, id, analysis.EventComplete, nil, engine.Meta{})
 		return err
 	}
-	cancel := func(e *Engine, x *analysis.Task) (*analysis.Task, error) { return e.Cancel(ctx, x.ID, engine.Meta{Actor: "user"}) }
+	cancel := func(e *Engine, x *analysis.Task) (*analysis.Task, error) {
+		return e.Cancel(ctx, x.ID, engine.Meta{Actor: "user"})
+	}
 	fireFrom := func(e *Engine, x *analysis.Task) (*analysis.Task, error) {
 		return e.FireFrom(ctx, x, analysis.EventCancel, nil, engine.Meta{Actor: "user"})
 	}
