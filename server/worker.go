@@ -43,12 +43,24 @@ const (
 
 // workerRoutes adds the worker protocol's routes.
 func (s *Server) workerRoutes(api func(string, map[string]http.HandlerFunc)) {
-	api("/worker/claim", map[string]http.HandlerFunc{"POST": s.workerClaim})
-	api("/worker/tasks/{id}/heartbeat", map[string]http.HandlerFunc{"POST": s.workerHeartbeat})
-	api("/worker/tasks/{id}/progress", map[string]http.HandlerFunc{"POST": s.workerProgress})
-	api("/worker/tasks/{id}/complete", map[string]http.HandlerFunc{"POST": s.workerComplete})
-	api("/worker/tasks/{id}/fail", map[string]http.HandlerFunc{"POST": s.workerFail})
-	api("/worker/tasks/{id}/release", map[string]http.HandlerFunc{"POST": s.workerRelease})
+	// Every parameter of the protocol is in the body: a query parameter
+	// (claim?wait_seconds=30) is refused, as on every other route, rather
+	// than ignored.
+	noQuery := func(h http.HandlerFunc) map[string]http.HandlerFunc {
+		return map[string]http.HandlerFunc{"POST": func(w http.ResponseWriter, r *http.Request) {
+			if _, err := queryOf(r); err != nil {
+				s.writeProblem(w, r, err)
+				return
+			}
+			h(w, r)
+		}}
+	}
+	api("/worker/claim", noQuery(s.workerClaim))
+	api("/worker/tasks/{id}/heartbeat", noQuery(s.workerHeartbeat))
+	api("/worker/tasks/{id}/progress", noQuery(s.workerProgress))
+	api("/worker/tasks/{id}/complete", noQuery(s.workerComplete))
+	api("/worker/tasks/{id}/fail", noQuery(s.workerFail))
+	api("/worker/tasks/{id}/release", noQuery(s.workerRelease))
 }
 
 // checkScope keeps worker tokens to the /worker/ routes and everyone else

@@ -206,6 +206,9 @@ func TestWorkerBadInput(t *testing.T) {
 				{"error code for a model without codes", w, "/worker/tasks/" + tr + "/fail", leaseBody(leases[tr], `,"error_code":"AGENT_ERROR"`), 400, "validation", "error_code"},
 				{"result field not a result", w, "/worker/tasks/" + tr + "/complete", leaseBody(leases[tr], `,"result":{"tag":"x"}`), 400, "validation", "result.tag"},
 				{"result not an object", w, "/worker/tasks/" + tr + "/complete", leaseBody(leases[tr], `,"result":[1]`), 400, "validation", "result"},
+				{"claim with a query parameter", w, "/worker/claim?wait_seconds=30", `{}`, 400, "validation", "wait_seconds"},
+				{"heartbeat with a query parameter", w, "/worker/tasks/" + tr + "/heartbeat?x=1", leaseBody(leases[tr], ""), 400, "validation", "x"},
+				{"complete with a query parameter", w, "/worker/tasks/" + tr + "/complete?x=1", leaseBody(leases[tr], ""), 400, "validation", "x"},
 			}
 			before := map[string]map[string]any{}
 			for _, id := range []string{tr, an} {
