@@ -121,6 +121,7 @@ func Run(args []string, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "taskgen: %s: %v\n", m.Name, err)
 			return ExitIO
 		}
+		warnUnacknowledged(stderr, m, *out)
 	}
 	files, err := gen.Generate(m, opts)
 	if err != nil {
@@ -194,6 +195,30 @@ func readHistory(m *spec.Model, dir string, opts *gen.Options) error {
 	}
 	opts.History = h
 	return nil
+}
+
+// warnUnacknowledged warns, before the next migration is generated into
+// the package directory dir, of the breaking changes since its newest spec
+// snapshot that the spec does not acknowledge. Generation goes on: the
+// check that fails is taskgen diff's, which compares with the snapshot
+// generation is about to replace, so after it only -base still sees them.
+func warnUnacknowledged(stderr io.Writer, m *spec.Model, dir string) {
+	old, _, err := diffBase(m, false, dir, "")
+	if err != nil || old == nil {
+		return // generation reports what is wrong with the history
+	}
+	r := gen.Compare(old, m)
+	if un := r.Unacknowledged(); len(un) > 0 && r.Refused == "" {
+		fmt.Fprintf(stderr, "taskgen: warning: model %s: %d breaking %s not acknowledged: %s. Generated anyway; taskgen diff -base REF (in CI) fails until the spec lists %s under breaking_changes\n",
+			m.Name, len(un), plural(len(un), "change is", "changes are"), strings.Join(un, ", "), plural(len(un), "it", "them"))
+	}
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // readMigrations reads the migrations and spec snapshots the package
@@ -286,6 +311,7 @@ func writeDir(stderr io.Writer, models []*spec.Model, out string, storage bool) 
 				fmt.Fprintf(stderr, "taskgen: %s: %v\n", m.Name, err)
 				return ExitIO
 			}
+			warnUnacknowledged(stderr, m, filepath.Join(out, m.Package))
 		}
 		files, err := gen.Generate(m, opts)
 		if err != nil {

@@ -336,3 +336,44 @@ func writeFile(t *testing.T, path, data string) {
 		t.Fatal(err)
 	}
 }
+
+// TestGenerateWarnsOfUnacknowledged: generating a breaking change that
+// the spec does not acknowledge writes its migration and warns on
+// standard error, naming the changes; acknowledged ones are not warned of.
+func TestGenerateWarnsOfUnacknowledged(t *testing.T) {
+	v1 := "model: job\nstatuses:\n  A: {initial: true}\n  B: {terminal: true}\nevents:\n  go: {from: A, to: B}\nfields:\n  note: {type: string, optional: true, max_len: 100}\n  tag: {type: string, optional: true}\n"
+	narrowed := strings.Replace(v1, "max_len: 100", "max_len: 50", 1)
+	for _, c := range []struct {
+		name, v2, want string
+	}{
+		{"unacknowledged", narrowed, "taskgen: warning: model job: 1 breaking change is not acknowledged: field.note.narrowed. " +
+			"Generated anyway; taskgen diff -base REF (in CI) fails until the spec lists it under breaking_changes\n"},
+		{"two unacknowledged", strings.Replace(narrowed, "  tag: {type: string, optional: true}\n", "", 1),
+			"taskgen: warning: model job: 2 breaking changes are not acknowledged: field.tag.removed, field.note.narrowed. " +
+				"Generated anyway; taskgen diff -base REF (in CI) fails until the spec lists them under breaking_changes\n"},
+		{"acknowledged", narrowed + "breaking_changes:\n  - field.note.narrowed\n", ""},
+		{"not breaking", strings.Replace(v1, "max_len: 100", "max_len: 200", 1), ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			must(t, os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/d\n"), 0o644))
+			spec := filepath.Join(dir, "job.yaml")
+			must(t, os.WriteFile(spec, []byte(v1), 0o644))
+			args := []string{"-spec", spec, "-out", filepath.Join(dir, "job"), "-sqlc", filepath.Join(dir, "sqlc.yaml")}
+			var stderr bytes.Buffer
+			if code := cli.Run(args, &stderr); code != cli.ExitOK || stderr.Len() != 0 {
+				t.Fatalf("generate v1: %d %s", code, stderr.String())
+			}
+			must(t, os.WriteFile(spec, []byte(c.v2), 0o644))
+			if code := cli.Run(args, &stderr); code != cli.ExitOK {
+				t.Fatalf("generate v2: %d %s", code, stderr.String())
+			}
+			if got := stderr.String(); (c.want == "" && got != "") || !strings.HasPrefix(got, c.want) {
+				t.Errorf("stderr %q\nwant %q", got, c.want)
+			}
+			if snaps, _ := filepath.Glob(filepath.Join(dir, "job", "migrations", "spec", "*.yaml")); len(snaps) != 2 {
+				t.Errorf("snapshots %v: the second migration was not written", snaps)
+			}
+		})
+	}
+}

@@ -241,7 +241,13 @@ func (l *loader) names(n *yaml.Node, what string) []*yaml.Node {
 	out := make([]*yaml.Node, 0, len(n.Content))
 	for _, c := range n.Content {
 		if c = deref(c); c.Kind != yaml.ScalarNode || c.Tag == "!!null" {
-			l.errorf(c, "%s must be a list of names; this entry is %s", what, kindName(c))
+			hint := ""
+			if c.Kind == yaml.MappingNode {
+				// "- field.title.narrowed: the cards show 80": YAML reads
+				// the ": " as a key and its value.
+				hint = `, because of the ": " in it; quote the whole entry, as in - "field.title.narrowed again: why"`
+			}
+			l.errorf(c, "%s must be a list of names; this entry is %s%s", what, kindName(c), hint)
 			continue
 		}
 		out = append(out, c)
