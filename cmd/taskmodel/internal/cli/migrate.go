@@ -242,7 +242,7 @@ func (a *App) inspect(ctx context.Context) (*inspected, error) {
 			return nil, fmt.Errorf("database %s: %w", in.database, err)
 		}
 		if d.Schema != "" {
-			pcfg.ConnConfig.RuntimeParams["search_path"] = d.Schema
+			pcfg.ConnConfig.RuntimeParams["search_path"] = postgres.SearchPath(d.Schema)
 		}
 		pcfg.ConnConfig.RuntimeParams["default_transaction_read_only"] = "on"
 		pcfg.ConnConfig.RuntimeParams["application_name"] = "taskmodel migrate"
