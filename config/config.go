@@ -44,8 +44,8 @@ type Database struct {
 	Name     string `json:"name,omitempty"`
 	User     string `json:"user,omitempty"`
 	Password string `json:"-"`
-	// Schema is the PostgreSQL schema (search_path) the tables live in;
-	// created if missing. SQLite ignores it; on MySQL, where a schema is a
+	// Schema is the PostgreSQL schema (search_path) the tables live in,
+	// named exactly as written (case included); created if missing. SQLite ignores it; on MySQL, where a schema is a
 	// database, it is an error (set Name).
 	Schema string `json:"schema,omitempty"`
 }
@@ -439,8 +439,9 @@ func DefaultSQLitePath(lookup func(string) (string, bool)) (string, error) {
 	return filepath.Join(home, ".local", "share", "taskmodel", "taskmodel.db"), nil
 }
 
-// schemaName is a PostgreSQL schema the server's search_path takes
-// unquoted (taskmodel sets it so).
+// schemaName is a PostgreSQL schema name taskmodel accepts. It is used
+// exactly as written, case included: taskmodel quotes it wherever it names
+// the schema (CREATE SCHEMA, search_path).
 var schemaName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
 
 func parseURL(raw string) (driver, path string, err error) {

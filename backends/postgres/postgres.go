@@ -265,7 +265,7 @@ func apply(ctx context.Context, conn *pgx.Conn, m tasktype.Migration) (bool, err
 // migration committed).
 func validatePending(ctx context.Context, conn *pgx.Conn, migrations []tasktype.Migration) error {
 	rows, err := conn.Query(ctx, `SELECT conrelid::regclass::text || '.' || conname FROM pg_constraint
-		WHERE NOT convalidated AND connamespace = current_schema()::regnamespace`)
+		WHERE NOT convalidated AND connamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())`)
 	if err != nil {
 		return fmt.Errorf("postgres: %w", err)
 	}
@@ -294,8 +294,9 @@ func validatePending(ctx context.Context, conn *pgx.Conn, migrations []tasktype.
 
 // SchemaConfig parses dsn into a pool configuration whose connections use
 // schema as their search path, creating the schema if it is missing; an
-// empty schema leaves the DSN's own search path. Open the pool with
-// OpenConfig.
+// empty schema leaves the DSN's own search path. The name is taken exactly
+// as written, case included: "Tasks" is the schema "Tasks", not tasks.
+// Open the pool with OpenConfig.
 func SchemaConfig(ctx context.Context, dsn, schema string) (*pgxpool.Config, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
@@ -308,11 +309,25 @@ func SchemaConfig(ctx context.Context, dsn, schema string) (*pgxpool.Config, err
 	if err != nil {
 		return nil, err
 	}
-	_, err = conn.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{schema}.Sanitize())
-	conn.Close(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("create schema %s: %w", schema, err)
+	defer conn.Close(ctx)
+	// CREATE SCHEMA IF NOT EXISTS wants CREATE on the database even when
+	// the schema exists: a role that may only use the schema looks first.
+	var exists bool
+	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = $1)`, schema).Scan(&exists); err != nil {
+		return nil, fmt.Errorf("look up schema %s: %w", schema, err)
 	}
-	cfg.ConnConfig.RuntimeParams["search_path"] = schema
+	if !exists {
+		if _, err := conn.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{schema}.Sanitize()); err != nil {
+			return nil, fmt.Errorf("create schema %s: %w", schema, err)
+		}
+	}
+	cfg.ConnConfig.RuntimeParams["search_path"] = SearchPath(schema)
 	return cfg, nil
+}
+
+// SearchPath is the search_path setting that names schema exactly: quoted,
+// so that PostgreSQL keeps its case (an unquoted ReviewMixed would be the
+// schema reviewmixed) and takes a keyword (user) as a name.
+func SearchPath(schema string) string {
+	return pgx.Identifier{schema}.Sanitize()
 }

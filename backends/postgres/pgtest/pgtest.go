@@ -65,6 +65,8 @@ func Schema(t testing.TB) *pgxpool.Config {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Unquoted: the name is lower case, letters, digits and _, so it reads
+	// the same quoted or not, and tests take it back from here as the name.
 	cfg.ConnConfig.RuntimeParams["search_path"] = schema
 	return cfg
 }

@@ -220,15 +220,15 @@ func (a *App) inspect(ctx context.Context) (*inspected, error) {
 			in.missing = fmt.Sprintf("the database file %s does not exist yet, and was not created", d.Name)
 			return in, nil
 		} else if err != nil {
-			return nil, fmt.Errorf("database %s: %w", in.database, err)
+			return nil, databaseErr(d, err)
 		}
 		db, err := openSQLiteReadOnly(d.Name)
 		if err != nil {
-			return nil, fmt.Errorf("database %s: %w", in.database, err)
+			return nil, databaseErr(d, err)
 		}
 		defer db.Close()
 		if in.applied, err = sqlite.AppliedMigrations(ctx, db); err != nil {
-			return nil, fmt.Errorf("database %s: %w", in.database, err)
+			return nil, databaseErr(d, err)
 		}
 		return in, nil
 	case config.PostgreSQL:
@@ -239,23 +239,23 @@ func (a *App) inspect(ctx context.Context) (*inspected, error) {
 		}
 		pcfg, err := pgxpool.ParseConfig(dsn)
 		if err != nil {
-			return nil, fmt.Errorf("database %s: %w", in.database, err)
+			return nil, databaseErr(d, err)
 		}
 		if d.Schema != "" {
-			pcfg.ConnConfig.RuntimeParams["search_path"] = d.Schema
+			pcfg.ConnConfig.RuntimeParams["search_path"] = postgres.SearchPath(d.Schema)
 		}
 		pcfg.ConnConfig.RuntimeParams["default_transaction_read_only"] = "on"
 		pcfg.ConnConfig.RuntimeParams["application_name"] = "taskmodel migrate"
 		pcfg.MaxConns = 1
 		pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 		if err != nil {
-			return nil, fmt.Errorf("database %s: %w", in.database, err)
+			return nil, databaseErr(d, err)
 		}
 		defer pool.Close()
 		if d.Schema != "" {
 			var exists bool
 			if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = $1)`, d.Schema).Scan(&exists); err != nil {
-				return nil, fmt.Errorf("database %s: %w", in.database, err)
+				return nil, databaseErr(d, err)
 			}
 			if !exists {
 				in.missing = fmt.Sprintf("the schema %s does not exist yet, and was not created", d.Schema)
@@ -263,7 +263,7 @@ func (a *App) inspect(ctx context.Context) (*inspected, error) {
 			}
 		}
 		if in.applied, err = postgres.AppliedMigrations(ctx, pool); err != nil {
-			return nil, fmt.Errorf("database %s: %w", in.database, err)
+			return nil, databaseErr(d, err)
 		}
 		return in, nil
 	case config.MySQL:
@@ -274,7 +274,7 @@ func (a *App) inspect(ctx context.Context) (*inspected, error) {
 		}
 		defer db.Close()
 		if in.applied, err = mysql.AppliedMigrations(ctx, db); err != nil {
-			return nil, fmt.Errorf("database %s: %w", in.database, err)
+			return nil, databaseErr(d, err)
 		}
 		return in, nil
 	}
@@ -291,11 +291,11 @@ func openMySQLInspect(d config.Database) (*sql.DB, error) {
 	}
 	cfg, err := mysql.ParseDSN(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("database %s: %w", d, err)
+		return nil, databaseErr(d, err)
 	}
 	conn, err := mysqldriver.NewConnector(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("database %s: %w", d, err)
+		return nil, databaseErr(d, err)
 	}
 	db := sql.OpenDB(conn)
 	db.SetMaxOpenConns(1)
@@ -628,11 +628,11 @@ func (a *App) migrateUp(ctx context.Context) error {
 		}
 		db, err := sqlite.Open(ctx, d.Name)
 		if err != nil {
-			return fmt.Errorf("database %s: %w", d, err)
+			return databaseErr(d, err)
 		}
 		defer db.Close()
 		if applied, err = sqlite.AppliedMigrations(ctx, db); err != nil {
-			return fmt.Errorf("database %s: %w", d, err)
+			return databaseErr(d, err)
 		}
 		engine = sqlite.Engine
 		run = func(ms []tasktype.Migration, report func(tasktype.Migration, time.Duration)) error {
@@ -645,15 +645,15 @@ func (a *App) migrateUp(ctx context.Context) error {
 		}
 		pcfg, err := postgres.SchemaConfig(ctx, dsn, d.Schema)
 		if err != nil {
-			return fmt.Errorf("database %s: %w", d, err)
+			return databaseErr(d, err)
 		}
 		pool, err := postgres.OpenConfig(ctx, pcfg)
 		if err != nil {
-			return fmt.Errorf("database %s: %w", d, err)
+			return databaseErr(d, err)
 		}
 		defer pool.Close()
 		if applied, err = postgres.AppliedMigrations(ctx, pool); err != nil {
-			return fmt.Errorf("database %s: %w", d, err)
+			return databaseErr(d, err)
 		}
 		engine = postgres.Engine
 		run = func(ms []tasktype.Migration, report func(tasktype.Migration, time.Duration)) error {
@@ -666,11 +666,11 @@ func (a *App) migrateUp(ctx context.Context) error {
 		}
 		db, err := mysql.Open(ctx, dsn)
 		if err != nil {
-			return fmt.Errorf("database %s: %w", d, err)
+			return databaseErr(d, err)
 		}
 		defer db.Close()
 		if applied, err = mysql.AppliedMigrations(ctx, db); err != nil {
-			return fmt.Errorf("database %s: %w", d, err)
+			return databaseErr(d, err)
 		}
 		engine = mysql.Engine
 		run = func(ms []tasktype.Migration, report func(tasktype.Migration, time.Duration)) error {

@@ -164,7 +164,7 @@ func (a *App) Tracker(ctx context.Context) (*pipeline.Tracker, error) {
 	}
 	tr, err := pipeline.Open(ctx, cfg.Database, opts...)
 	if err != nil {
-		return nil, err
+		return nil, tidyDatabaseErr(cfg.Database, err)
 	}
 	a.tracker = tr
 	return tr, nil

@@ -355,7 +355,7 @@ func openServeDB(ctx context.Context, d config.Database) (*serveDB, error) {
 		}
 		db, err := sqlite.Open(ctx, d.Name, serveMigrations(sqlite.Engine))
 		if err != nil {
-			return nil, fmt.Errorf("database %s: %w", d, newerTaskmodel(err))
+			return nil, databaseErr(d, newerTaskmodel(err))
 		}
 		return &serveDB{backend: server.SQLite(db), sqlite: db, dataDir: filepath.Join(filepath.Dir(d.Name), "blobs"), close: func() { db.Close() }}, nil
 	case config.PostgreSQL:
@@ -365,11 +365,11 @@ func openServeDB(ctx context.Context, d config.Database) (*serveDB, error) {
 		}
 		pcfg, err := postgres.SchemaConfig(ctx, dsn, d.Schema)
 		if err != nil {
-			return nil, fmt.Errorf("database %s: %w", d, err)
+			return nil, databaseErr(d, err)
 		}
 		pool, err := postgres.OpenConfig(ctx, pcfg, serveMigrations(postgres.Engine))
 		if err != nil {
-			return nil, fmt.Errorf("database %s: %w", d, newerTaskmodel(err))
+			return nil, databaseErr(d, newerTaskmodel(err))
 		}
 		dir, err := config.DefaultSQLitePath(os.LookupEnv)
 		if err != nil {
@@ -383,7 +383,7 @@ func openServeDB(ctx context.Context, d config.Database) (*serveDB, error) {
 		}
 		db, err := mysql.Open(ctx, dsn, serveMigrations(mysql.Engine))
 		if err != nil {
-			return nil, fmt.Errorf("database %s: %w", d, newerTaskmodel(err))
+			return nil, databaseErr(d, newerTaskmodel(err))
 		}
 		dir, err := config.DefaultSQLitePath(os.LookupEnv)
 		if err != nil {

@@ -27,7 +27,7 @@ func (a *App) Tokens(ctx context.Context) (auth.Store, error) {
 	}
 	st, closer, err := auth.Open(ctx, cfg.Database)
 	if err != nil {
-		return nil, err
+		return nil, tidyDatabaseErr(cfg.Database, err)
 	}
 	a.tokens, a.closeTokens = st, closer
 	return st, nil
