@@ -106,12 +106,21 @@ func retry[T any](ctx context.Context, f func() (*T, error)) (*T, error) {
 		if !errors.Is(err, tasktype.ErrConflict) || attempt == maxAttempts {
 			return x, err
 		}
-		wait := time.Duration(rand.Int64N(int64(min(attempt, 20)) * int64(time.Millisecond)))
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(wait):
+		if err := pause(ctx, attempt); err != nil {
+			return nil, err
 		}
+	}
+}
+
+// pause waits a short random while before another attempt (the longer the
+// more attempts failed), or until ctx ends.
+func pause(ctx context.Context, attempt int) error {
+	wait := time.Duration(rand.Int64N(int64(min(attempt, 20)) * int64(time.Millisecond)))
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(wait):
+		return nil
 	}
 }
 
