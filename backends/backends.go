@@ -288,13 +288,37 @@ func (s *Store[T, E, PT]) lost(ctx context.Context, from tasktype.Key) error {
 	if err != nil {
 		return err
 	}
-	now := PT(cur).Key()
-	if now.Status == from.Status && now.Version == from.Version {
-		return fmt.Errorf("task %s: %w", from.ID, tasktype.ErrConflict)
-	}
-	return fmt.Errorf("task %s is %s at version %d now, not %s at version %d as it was read: %w",
-		from.ID, now.Status, now.Version, from.Status, from.Version, tasktype.ErrConflict)
+	return &ConflictError{Read: from, Now: PT(cur).Key()}
 }
+
+// ConflictError is the ErrConflict of a guarded write that lost: the task
+// was no longer at the status and version it was read with. It matches
+// tasktype.ErrConflict.
+type ConflictError struct {
+	// Read is the task's id, status and version as the writer read them.
+	Read Key
+	// Now is its key when the write was refused; equal to Read when neither
+	// status nor version had changed.
+	Now Key
+	// Noun is what the message calls the task; "" is "task". A caller that
+	// knows the task by another name sets it ("run").
+	Noun string
+}
+
+func (e *ConflictError) Error() string {
+	noun := e.Noun
+	if noun == "" {
+		noun = "task"
+	}
+	if e.Now.Status == e.Read.Status && e.Now.Version == e.Read.Version {
+		return fmt.Sprintf("%s %s: %v", noun, e.Read.ID, tasktype.ErrConflict)
+	}
+	return fmt.Sprintf("%s %s is %s at version %d now, not %s at version %d as it was read: %v",
+		noun, e.Read.ID, e.Now.Status, e.Now.Version, e.Read.Status, e.Read.Version, tasktype.ErrConflict)
+}
+
+// Unwrap returns tasktype.ErrConflict.
+func (e *ConflictError) Unwrap() error { return tasktype.ErrConflict }
 
 // Delete removes a task and its history.
 func (s *Store[T, E, PT]) Delete(ctx context.Context, id uuid.UUID) error {

@@ -136,7 +136,7 @@ func TestStartSubtaskWhileTheRunFinishes(t *testing.T) {
 						t.Errorf("%s: %v", c.name, err)
 					}
 				}
-				want := "run " + r.ID.String() + " is " + string(c.status) +
+				want := "subtask 1: start: run " + r.ID.String() + " is " + string(c.status) +
 					": cannot start a subtask; subtasks start while the run is STARTED or RUNNING"
 				for _, try := range []string{"racing", "again"} {
 					_, err := tr.StartSubtask(e.ctx, r.ID, 1, pipeline.SubtaskStart{Name: "late"})

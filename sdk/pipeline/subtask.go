@@ -62,7 +62,7 @@ func (t *Tracker) startSubtask(ctx context.Context, run uuid.UUID, n int64, o Su
 	s.Message = optional(o.Message)
 	created, err := t.subs.Create(ctx, s, t.meta(o.Message))
 	if errors.Is(err, tasktype.ErrDuplicate) {
-		return nil, fmt.Errorf("subtask %d of run %s was started already: %w", n, run, tasktype.ErrDuplicate)
+		return nil, fmt.Errorf("subtask %d was started already: %w", n, tasktype.ErrDuplicate)
 	}
 	if err != nil {
 		return nil, err
@@ -87,7 +87,7 @@ func (t *Tracker) startSubtask(ctx context.Context, run uuid.UUID, n int64, o Su
 
 // runFinished is StartSubtask's refusal on a run that is no longer active.
 func runFinished(run uuid.UUID, status pipelinerun.Status) *StateError {
-	return &StateError{What: fmt.Sprintf("run %s", run), Status: string(status), Op: "start a subtask",
+	return &StateError{What: fmt.Sprintf("run %s", run), Run: run, Status: string(status), Op: "start a subtask",
 		Need: "subtasks start while the run is " + joinStatuses(pipelinerun.ActiveStatuses())}
 }
 

@@ -128,7 +128,7 @@ func pause(ctx context.Context, attempt int) error {
 func (t *Tracker) getRun(ctx context.Context, id uuid.UUID) (*Run, error) {
 	r, err := t.runs.Get(ctx, id)
 	if errors.Is(err, tasktype.ErrNotFound) {
-		return nil, &NotFoundError{What: fmt.Sprintf("run %s", id)}
+		return nil, &NotFoundError{What: fmt.Sprintf("run %s", id), Run: id}
 	}
 	return r, err
 }
@@ -141,7 +141,7 @@ func (t *Tracker) getSubtask(ctx context.Context, run uuid.UUID, n int64) (*Subt
 		if _, rerr := t.getRun(ctx, run); rerr != nil {
 			return nil, rerr
 		}
-		return nil, &NotFoundError{What: fmt.Sprintf("subtask %d of run %s", n, run), Hint: "start it first (subtask start)"}
+		return nil, &NotFoundError{What: fmt.Sprintf("subtask %d of run %s", n, run), Hint: "start it first (subtask start)", Run: run}
 	}
 	return s, err
 }
