@@ -25,21 +25,28 @@ type ConflictError struct {
 	Read, Now tasktype.Key
 	// Refused is the transition the task as it is now refuses, or nil.
 	Refused error
+	// Noun is what the message calls the task; "" is "task". A caller
+	// that knows the task by another name sets it ("run").
+	Noun string
 }
 
 // Error names the task, how it changed and, when the event is no longer
 // possible, why.
 func (e *ConflictError) Error() string {
+	noun := e.Noun
+	if noun == "" {
+		noun = "task"
+	}
 	switch {
 	case e.Refused != nil:
-		return fmt.Sprintf("task %s moved from %s to %s while this change was written: %v",
-			e.ID, e.Read.Status, e.Now.Status, e.Refused)
+		return fmt.Sprintf("%s %s moved from %s to %s while this change was written: %v",
+			noun, e.ID, e.Read.Status, e.Now.Status, e.Refused)
 	case e.Now.Status == e.Read.Status && e.Now.Version == e.Read.Version:
 		// The winning write was undone (rolled back) before the re-read.
-		return fmt.Sprintf("task %s: %v", e.ID, tasktype.ErrConflict)
+		return fmt.Sprintf("%s %s: %v", noun, e.ID, tasktype.ErrConflict)
 	}
-	return fmt.Sprintf("task %s is %s at version %d now, not %s at version %d as it was read: %v",
-		e.ID, e.Now.Status, e.Now.Version, e.Read.Status, e.Read.Version, tasktype.ErrConflict)
+	return fmt.Sprintf("%s %s is %s at version %d now, not %s at version %d as it was read: %v",
+		noun, e.ID, e.Now.Status, e.Now.Version, e.Read.Status, e.Read.Version, tasktype.ErrConflict)
 }
 
 // Is makes errors.Is(err, tasktype.ErrConflict) true.

@@ -25,7 +25,8 @@
 // # Errors
 //
 // Every error is usable with errors.Is or errors.As: tasktype.ErrNotFound,
-// tasktype.ErrConflict, tasktype.ErrDuplicate, tasktype.ErrValidation (a
+// tasktype.ErrConflict (a lost guarded write is a *ConflictError saying what
+// the task had become), tasktype.ErrDuplicate, tasktype.ErrValidation (a
 // *tasktype.ValidationError or *tasktype.FieldError naming the field) and
 // tasktype.ErrTransitionNotAllowed (the model's *TransitionError, with the
 // events allowed from the task's status).

@@ -278,8 +278,8 @@ func TestExitCodesAndRefusalsWriteNothing(t *testing.T) {
 		kind string
 		want string
 	}{
-		{"unknown run id", []string{"run", "update", "00000000-0000-7000-8000-000000000000", "--percent", "5"}, 3, "not_found", "run 00000000-0000-7000-8000-000000000000: not found"},
-		{"unknown subtask", []string{"subtask", "increment", run, "2"}, 3, "not_found", "subtask 2 of run"},
+		{"unknown run id", []string{"run", "update", "00000000-0000-7000-8000-000000000000", "--percent", "5"}, 3, "not_found", "update: run 00000000-0000-7000-8000-000000000000: not found"},
+		{"unknown subtask", []string{"subtask", "increment", run, "2"}, 3, "not_found", "subtask 2: increment: subtask 2 of run " + run + ": not found; start it first"},
 		{"unknown task", []string{"run", "start", "STATIC", "Nope"}, 3, "not_found", `registered in that stage: "Build Database"`},
 		{"percent 120", []string{"run", "update", run, "--percent", "120"}, 4, "invalid", "overall_percent: must be ≤ 100 (got 120)"},
 		{"negative increment", []string{"subtask", "increment", run, "1", "--", "-3"}, 4, "invalid", "by: must be at least 1"},
@@ -289,7 +289,7 @@ func TestExitCodesAndRefusalsWriteNothing(t *testing.T) {
 		{"complete twice", []string{"run", "complete", done}, 5, "not_allowed", `event "complete" is not allowed from status COMPLETED`},
 		{"update a completed run", []string{"run", "update", done, "--percent", "5"}, 5, "not_allowed", `event "run" is not allowed from status COMPLETED`},
 		{"complete with an unfinished subtask", []string{"run", "complete", run}, 5, "not_allowed", "subtask 1 (Load) is RUNNING; subtask 2 of 2 never started; complete or fail them first; or force it: taskmodel run complete " + run + " --force"},
-		{"subtask started twice", []string{"subtask", "start", run, "1", "again"}, 6, "conflict", "was started already"},
+		{"subtask started twice", []string{"subtask", "start", run, "1", "again"}, 6, "conflict", "run " + run + ": subtask 1: start: subtask 1 was started already"},
 		{"malformed run id", []string{"run", "complete", "not-a-uuid"}, 2, "usage", `run id "not-a-uuid" is not a UUID`},
 		{"missing argument", []string{"run", "start", "STATIC"}, 2, "usage", "run start needs TASK, the task's name"},
 		{"unknown flag", []string{"status", "--colour"}, 2, "usage", "unknown flag: --colour"},

@@ -1,22 +1,28 @@
 package pipeline
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
 
+	"github.com/taskmodel/taskmodel/backends"
 	"github.com/taskmodel/taskmodel/tasktype"
 )
 
 // NotFoundError says that a run, subtask or registered task does not exist.
 // It matches tasktype.ErrNotFound.
 type NotFoundError struct {
-	// What names the missing thing: `run 0190…`, `task "Build" in stage "STATIC"`.
+	// What names the missing thing: `run 0190…`, `subtask 2 of run 0190…`,
+	// `task "Build" in stage "STATIC"`.
 	What string
 	// Hint says what exists or what to do, when known.
 	Hint string
+	// Run is the run What names (the missing run, or the run of the
+	// missing subtask); uuid.Nil when What names none.
+	Run uuid.UUID
 }
 
 func (e *NotFoundError) Error() string {
@@ -29,14 +35,53 @@ func (e *NotFoundError) Error() string {
 // Is makes errors.Is(err, tasktype.ErrNotFound) true.
 func (e *NotFoundError) Is(target error) bool { return target == tasktype.ErrNotFound }
 
-// runError says what failed on run id: "run ID: what: err", or err alone
-// when it names the run already ("run ID: not found", "subtask 2 of run
-// ID: not found; …", not "run ID: update: run ID: not found").
-func runError(id uuid.UUID, what string, err error) error {
-	if strings.Contains(err.Error(), id.String()) {
-		return err
+// RunError is the error of an operation on one run: "run ID: op: err".
+// When err names the run itself (a *NotFoundError or *StateError whose Run
+// is this run, or the store's conflict on this run), the message is "op:
+// err", so that it names the run once: "subtask 3: start: run ID is
+// COMPLETED: cannot start a subtask; …". errors.Is and errors.As see Err.
+type RunError struct {
+	// Run is the run operated on.
+	Run uuid.UUID
+	// Op is the operation: "update", "complete", "subtask 3: start".
+	Op string
+	// Err is why it failed.
+	Err error
+}
+
+func (e *RunError) Error() string {
+	if namesRun(e.Err, e.Run) {
+		return e.Op + ": " + e.Err.Error()
 	}
-	return fmt.Errorf("run %s: %s: %w", id, what, err)
+	return fmt.Sprintf("run %s: %s: %v", e.Run, e.Op, e.Err)
+}
+
+// Unwrap returns Err.
+func (e *RunError) Unwrap() error { return e.Err }
+
+// runError wraps err as a *RunError. The store's conflict on the run
+// itself calls it a run ("run ID is RUNNING at version 3 now, …").
+func runError(id uuid.UUID, op string, err error) error {
+	var ce *backends.ConflictError
+	if errors.As(err, &ce) && ce.Read.ID == id {
+		ce.Noun = "run"
+	}
+	return &RunError{Run: id, Op: op, Err: err}
+}
+
+// namesRun reports whether err's message names run: it holds an error of
+// this package that says so, or the store's conflict on the run.
+func namesRun(err error, run uuid.UUID) bool {
+	var nf *NotFoundError
+	if errors.As(err, &nf) && nf.Run == run {
+		return true
+	}
+	var se *StateError
+	if errors.As(err, &se) && se.Run == run {
+		return true
+	}
+	var ce *backends.ConflictError
+	return errors.As(err, &ce) && ce.Read.ID == run
 }
 
 // StateError says that an operation needs a run or subtask in other
@@ -55,6 +100,9 @@ type StateError struct {
 	Op string
 	// Need says what the operation needs.
 	Need string
+	// Run is the run What names (the run itself); uuid.Nil when What names
+	// none ("subtask 2").
+	Run uuid.UUID
 }
 
 func (e *StateError) Error() string {

@@ -362,7 +362,7 @@ func TestRefusedCallsWriteNothing(t *testing.T) {
 		{"unknown run id", nil, func(e *env, id uuid.UUID) error {
 			_, err := e.tr.Update(e.ctx, unknown, pipeline.RunUpdate{Percent: ptr(5.0)})
 			return err
-		}, tasktype.ErrNotFound, "run 00000000-0000-7000-8000-000000000001: not found"},
+		}, tasktype.ErrNotFound, "update: run 00000000-0000-7000-8000-000000000001: not found"},
 		{"percent 120", nil, func(e *env, id uuid.UUID) error {
 			_, err := e.tr.Update(e.ctx, id, pipeline.RunUpdate{Percent: ptr(120.0)})
 			return err
@@ -394,7 +394,7 @@ func TestRefusedCallsWriteNothing(t *testing.T) {
 			tasktype.ErrTransitionNotAllowed, "cannot complete the run: subtask 3 of 3 never started; complete or fail them first"},
 		{"subtask number past total_subtasks", nil, startSub(4, nil), tasktype.ErrValidation, "subtask_number: must be at most 3, the run's total_subtasks"},
 		{"subtask number 0", nil, startSub(0, nil), tasktype.ErrValidation, "subtask_number"},
-		{"subtask started twice", []call{startSub(1, nil)}, startSub(1, nil), tasktype.ErrDuplicate, "subtask 1 of run"},
+		{"subtask started twice", []call{startSub(1, nil)}, startSub(1, nil), tasktype.ErrDuplicate, "subtask 1: start: subtask 1 was started already"},
 		{"subtask of a finished run", []call{forceCompleteRun}, startSub(1, nil), tasktype.ErrTransitionNotAllowed, "cannot start a subtask; subtasks start while the run is STARTED or RUNNING"},
 		{"negative items_total", nil, startSub(1, ptr(int64(-5))), tasktype.ErrValidation, "items_total"},
 		{"increment by a negative number", []call{startSub(1, ptr(int64(10)))}, increment(1, -3), tasktype.ErrValidation, "by: must be at least 1"},
@@ -405,11 +405,11 @@ func TestRefusedCallsWriteNothing(t *testing.T) {
 			"by: must be at most 9223372036854775806: items_complete is 1, and the count may not pass 9223372036854775807, the largest allowed"},
 		{"increment past items_total by the largest number", []call{startSub(1, ptr(int64(10))), increment(1, 1)}, increment(1, math.MaxInt64), tasktype.ErrValidation,
 			"by: must be at most 9: items_complete is 1 of items_total 10"},
-		{"increment an unknown subtask", nil, increment(2, 1), tasktype.ErrNotFound, "subtask 2 of run"},
+		{"increment an unknown subtask", nil, increment(2, 1), tasktype.ErrNotFound, "subtask 2: increment: subtask 2 of run "},
 		{"increment a subtask of an unknown run", nil, func(e *env, id uuid.UUID) error {
 			_, err := e.tr.IncrementSubtask(e.ctx, unknown, 1, 1)
 			return err
-		}, tasktype.ErrNotFound, "run 00000000-0000-7000-8000-000000000001: not found"},
+		}, tasktype.ErrNotFound, "subtask 1: increment: run 00000000-0000-7000-8000-000000000001: not found"},
 		{"increment a completed subtask", []call{startSub(1, ptr(int64(10))), completeSub(1)}, increment(1, 1), tasktype.ErrTransitionNotAllowed,
 			"subtask 1 is COMPLETED: cannot increment it; increments need STARTED or RUNNING"},
 		{"negative items_complete", []call{startSub(1, ptr(int64(10)))}, func(e *env, id uuid.UUID) error {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/taskmodel/taskmodel/gen/pipelinerun"
 	"github.com/taskmodel/taskmodel/gen/pipelinesubtask"
+	"github.com/taskmodel/taskmodel/tasktype"
 )
 
 // StartOptions describes a run being started. Zero fields are filled in:
@@ -283,17 +284,36 @@ func (t *Tracker) finish(ctx context.Context, id uuid.UUID, f *finishing) (*Run,
 	return r, nil
 }
 
+// finishRun checks and moves the run and its unfinished subtasks, from one
+// read of the run. When the run changed before its own move (a subtask
+// started meanwhile, which the check did not see), it starts over: the
+// run moves only from the state its subtasks were checked in.
 func (t *Tracker) finishRun(ctx context.Context, id uuid.UUID, f *finishing) (*Run, error) {
+	for attempt := 1; ; attempt++ {
+		r, lost, err := t.finishOnce(ctx, id, f)
+		if !lost || attempt == maxAttempts {
+			return r, err
+		}
+		if err := pause(ctx, attempt); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// finishOnce is one attempt of finishRun; lost says that the run's move
+// failed because the run changed since it was read.
+func (t *Tracker) finishOnce(ctx context.Context, id uuid.UUID, f *finishing) (r *Run, lost bool, err error) {
+	f.note = ""
 	cur, err := t.getRun(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if err := t.tryRun(cur, f); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	subs, err := t.st.SubtasksOf(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	var open []*Subtask
 	for _, s := range subs {
@@ -302,7 +322,7 @@ func (t *Tracker) finishRun(ctx context.Context, id uuid.UUID, f *finishing) (*R
 		}
 		if f.subEv != "" {
 			if err := t.trySubtask(s, f); err != nil {
-				return nil, fmt.Errorf("subtask %d: %w", s.SubtaskNumber, err)
+				return nil, false, fmt.Errorf("subtask %d: %w", s.SubtaskNumber, err)
 			}
 		}
 		open = append(open, s)
@@ -312,23 +332,21 @@ func (t *Tracker) finishRun(ctx context.Context, id uuid.UUID, f *finishing) (*R
 		if len(open) > 0 || count > 0 {
 			u := &UnfinishedError{Run: id, Open: open, NotStarted: first, NotStartedCount: count, Declared: deref64(cur.TotalSubtasks)}
 			if !f.forced {
-				return nil, u
+				return nil, false, u
 			}
 			f.note = " (by force: " + u.list() + ")"
 		}
 	}
 	for _, s := range open {
 		if _, err := t.cascade(ctx, s, f); err != nil {
-			return nil, fmt.Errorf("subtask %d: %w", s.SubtaskNumber, err)
+			return nil, false, fmt.Errorf("subtask %d: %w", s.SubtaskNumber, err)
 		}
 	}
-	return retry(ctx, func() (*Run, error) {
-		cur, err := t.getRun(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		return t.runs.FireFrom(ctx, cur, f.ev, f.apply, t.meta(f.message))
-	})
+	// From cur, the run as its subtasks were checked: a subtask started
+	// since moved the run (to RUNNING, or to a new current_subtask), and
+	// this write loses.
+	r, err = t.runs.FireFrom(ctx, cur, f.ev, f.apply, t.meta(f.message))
+	return r, errors.Is(err, tasktype.ErrConflict), err
 }
 
 // apply sets the fields the run's move writes.

@@ -51,8 +51,7 @@ func (t *Tracker) startSubtask(ctx context.Context, run uuid.UUID, n int64, o Su
 		return nil, err
 	}
 	if !r.Status.IsActive() {
-		return nil, &StateError{What: fmt.Sprintf("run %s", run), Status: string(r.Status), Op: "start a subtask",
-			Need: "subtasks start while the run is " + joinStatuses(pipelinerun.ActiveStatuses())}
+		return nil, runFinished(run, r.Status)
 	}
 	if r.TotalSubtasks != nil && n > *r.TotalSubtasks {
 		return nil, fieldError("subtask_number", "le", strconv.FormatInt(n, 10),
@@ -63,7 +62,7 @@ func (t *Tracker) startSubtask(ctx context.Context, run uuid.UUID, n int64, o Su
 	s.Message = optional(o.Message)
 	created, err := t.subs.Create(ctx, s, t.meta(o.Message))
 	if errors.Is(err, tasktype.ErrDuplicate) {
-		return nil, fmt.Errorf("subtask %d of run %s was started already: %w", n, run, tasktype.ErrDuplicate)
+		return nil, fmt.Errorf("subtask %d was started already: %w", n, tasktype.ErrDuplicate)
 	}
 	if err != nil {
 		return nil, err
@@ -74,9 +73,22 @@ func (t *Tracker) startSubtask(ctx context.Context, run uuid.UUID, n int64, o Su
 		return nil, err
 	}
 	if _, err := t.progressRun(ctx, run, func(r *Run) { r.CurrentSubtask = &n }); err != nil {
+		// The run finished after it was read (a completion that saw no
+		// open subtask, say): the subtask may not stay open under it.
+		_ = t.subs.Delete(context.WithoutCancel(ctx), created.ID)
+		var te *pipelinerun.TransitionError
+		if errors.As(err, &te) && !te.From.IsActive() {
+			return nil, runFinished(run, te.From)
+		}
 		return nil, err
 	}
 	return started, nil
+}
+
+// runFinished is StartSubtask's refusal on a run that is no longer active.
+func runFinished(run uuid.UUID, status pipelinerun.Status) *StateError {
+	return &StateError{What: fmt.Sprintf("run %s", run), Run: run, Status: string(status), Op: "start a subtask",
+		Need: "subtasks start while the run is " + joinStatuses(pipelinerun.ActiveStatuses())}
 }
 
 // SubtaskUpdate is the progress UpdateSubtask reports; nil fields are left

@@ -106,12 +106,21 @@ func retry[T any](ctx context.Context, f func() (*T, error)) (*T, error) {
 		if !errors.Is(err, tasktype.ErrConflict) || attempt == maxAttempts {
 			return x, err
 		}
-		wait := time.Duration(rand.Int64N(int64(min(attempt, 20)) * int64(time.Millisecond)))
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(wait):
+		if err := pause(ctx, attempt); err != nil {
+			return nil, err
 		}
+	}
+}
+
+// pause waits a short random while before another attempt (the longer the
+// more attempts failed), or until ctx ends.
+func pause(ctx context.Context, attempt int) error {
+	wait := time.Duration(rand.Int64N(int64(min(attempt, 20)) * int64(time.Millisecond)))
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(wait):
+		return nil
 	}
 }
 
@@ -119,7 +128,7 @@ func retry[T any](ctx context.Context, f func() (*T, error)) (*T, error) {
 func (t *Tracker) getRun(ctx context.Context, id uuid.UUID) (*Run, error) {
 	r, err := t.runs.Get(ctx, id)
 	if errors.Is(err, tasktype.ErrNotFound) {
-		return nil, &NotFoundError{What: fmt.Sprintf("run %s", id)}
+		return nil, &NotFoundError{What: fmt.Sprintf("run %s", id), Run: id}
 	}
 	return r, err
 }
@@ -132,7 +141,7 @@ func (t *Tracker) getSubtask(ctx context.Context, run uuid.UUID, n int64) (*Subt
 		if _, rerr := t.getRun(ctx, run); rerr != nil {
 			return nil, rerr
 		}
-		return nil, &NotFoundError{What: fmt.Sprintf("subtask %d of run %s", n, run), Hint: "start it first (subtask start)"}
+		return nil, &NotFoundError{What: fmt.Sprintf("subtask %d of run %s", n, run), Hint: "start it first (subtask start)", Run: run}
 	}
 	return s, err
 }

@@ -78,6 +78,17 @@ func (r runs) InsertMany(ctx context.Context, xs []*storage.Run, hs []backends.H
 	return nil
 }
 
+// Delete implements backends.Driver, and forgets the run's creation order.
+func (r runs) Delete(ctx context.Context, id uuid.UUID) (bool, error) {
+	r.s.mu.Lock()
+	defer r.s.mu.Unlock()
+	ok, err := r.Driver.Delete(ctx, id)
+	if ok {
+		r.s.runIDs = slices.DeleteFunc(r.s.runIDs, func(x uuid.UUID) bool { return x == id })
+	}
+	return ok, err
+}
+
 // subtasks keeps one subtask per run and number, as the SQL engines' unique
 // index does.
 type subtasks struct {
@@ -110,6 +121,24 @@ func (d subtasks) InsertMany(ctx context.Context, xs []*storage.Subtask, hs []ba
 		d.s.subIDs[subKey{x.RunID, x.SubtaskNumber}] = x.ID
 	}
 	return nil
+}
+
+// Delete implements backends.Driver, and frees the subtask's run and
+// number: the number may start again, as it may once the SQL engines
+// delete the row.
+func (d subtasks) Delete(ctx context.Context, id uuid.UUID) (bool, error) {
+	d.s.mu.Lock()
+	defer d.s.mu.Unlock()
+	ok, err := d.Driver.Delete(ctx, id)
+	if ok {
+		for k, x := range d.s.subIDs {
+			if x == id {
+				delete(d.s.subIDs, k)
+				break
+			}
+		}
+	}
+	return ok, err
 }
 
 // Close implements storage.Storage; it does nothing.
