@@ -4,7 +4,6 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -45,19 +44,7 @@ func TestSchemaConfigNamesTheSchemaExactly(t *testing.T) {
 			if taken {
 				t.Skipf("schema %q exists already: not ours to use and drop", tt.schema)
 			}
-			t.Cleanup(func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-				defer cancel()
-				c, err := pgx.Connect(ctx, pgtest.URL())
-				if err != nil {
-					t.Errorf("drop schema %s: %v", tt.schema, err)
-					return
-				}
-				defer c.Close(ctx)
-				if _, err := c.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{tt.schema}.Sanitize()+" CASCADE"); err != nil {
-					t.Errorf("drop schema %s: %v", tt.schema, err)
-				}
-			})
+			pgtest.DropSchemaAtEnd(t, tt.schema)
 
 			migrations := analysis.Migrations(postgres.Engine)
 			for range 2 { // creating the schema, then finding it

@@ -48,6 +48,21 @@ func Schema(t testing.TB) *pgxpool.Config {
 	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
 		t.Fatalf("create schema: %v", err)
 	}
+	DropSchemaAtEnd(t, schema)
+	cfg, err := pgxpool.ParseConfig(URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Unquoted: the name is lower case, letters, digits and _, so it reads
+	// the same quoted or not, and tests take it back from here as the name.
+	cfg.ConnConfig.RuntimeParams["search_path"] = schema
+	return cfg
+}
+
+// DropSchemaAtEnd drops the schema named schema (exactly, case included),
+// with everything in it, when the test ends, if it exists then.
+func DropSchemaAtEnd(t testing.TB, schema string) {
+	t.Helper()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -57,18 +72,10 @@ func Schema(t testing.TB) *pgxpool.Config {
 			return
 		}
 		defer c.Close(ctx)
-		if _, err := c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+		if _, err := c.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
 			t.Errorf("drop schema %s: %v", schema, err)
 		}
 	})
-	cfg, err := pgxpool.ParseConfig(URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Unquoted: the name is lower case, letters, digits and _, so it reads
-	// the same quoted or not, and tests take it back from here as the name.
-	cfg.ConnConfig.RuntimeParams["search_path"] = schema
-	return cfg
 }
 
 // unavailable skips the test, loudly, because PostgreSQL cannot be had here

@@ -4,10 +4,8 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/taskmodel/taskmodel/backends/postgres/pgtest"
 	"github.com/taskmodel/taskmodel/config"
@@ -31,19 +29,7 @@ func TestSchemaNamedExactly(t *testing.T) {
 		{"mixed case", "T_Cli_Mixed_" + suffix},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			t.Cleanup(func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-				defer cancel()
-				c, err := pgx.Connect(ctx, pgtest.URL())
-				if err != nil {
-					t.Errorf("drop schema %s: %v", tt.schema, err)
-					return
-				}
-				defer c.Close(ctx)
-				if _, err := c.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{tt.schema}.Sanitize()+" CASCADE"); err != nil {
-					t.Errorf("drop schema %s: %v", tt.schema, err)
-				}
-			})
+			pgtest.DropSchemaAtEnd(t, tt.schema)
 			flags := []string{"--db-url", pgtest.URL(), "--db-schema", tt.schema}
 
 			code, stdout, stderr := runApp(t, twoMigrations, append([]string{"migrate", "status"}, flags...)...)
