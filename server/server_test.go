@@ -406,6 +406,14 @@ func TestSweeperExpiresAndCleansUploads(t *testing.T) {
 					t.Errorf("task %s: %v", x, v["status"])
 				}
 			}
+			// The history names the sweeper as such.
+			var hist []map[string]any
+			if err := json.Unmarshal(e.must(200, "GET", "/tasks/"+id+"/history", "admin", "").body, &hist); err != nil || len(hist) == 0 {
+				t.Fatalf("history: %v", err)
+			}
+			if last := hist[len(hist)-1]; last["to_status"] != "EXPIRED" || !strings.HasPrefix(last["actor"].(string), "sweeper:") {
+				t.Errorf("the expiry's history row: %v", last)
+			}
 			n := 0
 			for _, err := range e.blobs.List(context.Background(), "users/") {
 				if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 )
 
@@ -34,7 +35,10 @@ func (s *Server) Sweep(ctx context.Context) error {
 	s.sweepOnce.Do(func() {
 		leases := s.models.backend.Leases()
 		for _, b := range s.models.order {
-			run := b.sweeper(sweepConfig{leases: leases, retention: s.cfg.Retention, owner: s.owner, onMove: func(ctx context.Context, before, after *view) error {
+			// The history and the dashboard's timeline name the sweeper as
+			// such: "sweeper:HOST:PID:…" rather than the server's own name.
+			owner := "sweeper:" + strings.TrimPrefix(s.owner, "serve:")
+			run := b.sweeper(sweepConfig{leases: leases, retention: s.cfg.Retention, owner: owner, onMove: func(ctx context.Context, before, after *view) error {
 				return s.afterTimeout(ctx, b, before, after)
 			}})
 			s.sweeps = append(s.sweeps, func(ctx context.Context) error {

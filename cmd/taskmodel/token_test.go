@@ -78,12 +78,18 @@ func TestTokenCommands(t *testing.T) {
 
 			// list --json: every token, no secrets.
 			out := s.ok("token", "list", "--json")
-			var toks []auth.Token
+			var toks []struct {
+				auth.Token
+				Scope string `json:"scope"`
+			}
 			if err := json.Unmarshal([]byte(out), &toks); err != nil {
 				t.Fatalf("token list --json: %v\n%s", err, out)
 			}
 			if len(toks) != 3 || toks[0].ID != anaID || toks[0].User != "ana" || toks[0].Admin || toks[1].User != "root" || !toks[1].Admin {
 				t.Errorf("token list --json = %+v", toks)
+			}
+			if toks[0].Scope != "user" || toks[1].Scope != "admin" {
+				t.Errorf("token list --json scopes: %q, %q; want user, admin", toks[0].Scope, toks[1].Scope)
 			}
 			if toks[0].LastUsedAt == nil {
 				t.Error("ana's token has no last use after authenticating")

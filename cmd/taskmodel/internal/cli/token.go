@@ -130,7 +130,16 @@ the tasks of the models named by --models over the worker protocol
 			if err != nil {
 				return err
 			}
-			return app.Print(toks, func(w io.Writer) error {
+			// --json: each token's fields, and its scope as the table says it.
+			type listed struct {
+				auth.Token
+				Scope string `json:"scope"`
+			}
+			rows := make([]listed, len(toks))
+			for i, t := range toks {
+				rows[i] = listed{t, tokenScope(t)}
+			}
+			return app.Print(rows, func(w io.Writer) error {
 				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "ID\tUSER\tSCOPE\tCREATED\tLAST_USED\tREVOKED")
 				for _, t := range toks {
