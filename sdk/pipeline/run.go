@@ -121,7 +121,7 @@ func (t *Tracker) begin(ctx context.Context, stage, task string, o StartOptions,
 	if err != nil {
 		return nil, err
 	}
-	moved, err := t.runs.FireFrom(ctx, created, ev, nil, t.meta(o.Message))
+	moved, err := t.runEng.FireFrom(ctx, created, ev, nil, t.meta(o.Message))
 	if err != nil {
 		// Nothing half-written: the run was only just created.
 		_ = t.runs.Delete(context.WithoutCancel(ctx), created.ID)
@@ -191,7 +191,7 @@ func (t *Tracker) progressRun(ctx context.Context, id uuid.UUID, mutate func(*Ru
 		if cur.Status == pipelinerun.StatusRunning {
 			return t.runs.Update(ctx, cur, mutate)
 		}
-		return t.runs.FireFrom(ctx, cur, pipelinerun.EventRun, mutate, t.meta(""))
+		return t.runEng.FireFrom(ctx, cur, pipelinerun.EventRun, mutate, t.meta(""))
 	})
 }
 
@@ -345,7 +345,7 @@ func (t *Tracker) finishOnce(ctx context.Context, id uuid.UUID, f *finishing) (r
 	// From cur, the run as its subtasks were checked: a subtask started
 	// since moved the run (to RUNNING, or to a new current_subtask), and
 	// this write loses.
-	r, err = t.runs.FireFrom(ctx, cur, f.ev, f.apply, t.meta(f.message))
+	r, err = t.runEng.FireFrom(ctx, cur, f.ev, f.apply, t.meta(f.message))
 	return r, errors.Is(err, tasktype.ErrConflict), err
 }
 
@@ -391,7 +391,7 @@ func (t *Tracker) cascade(ctx context.Context, s *Subtask, f *finishing) (*Subta
 		if err != nil || cur.Status.IsTerminal() {
 			return cur, err
 		}
-		return t.subs.FireFrom(ctx, cur, f.subEv, f.subMutate, t.meta("with its run: "+f.message))
+		return t.subEng.FireFrom(ctx, cur, f.subEv, f.subMutate, t.meta("with its run: "+f.message))
 	})
 }
 

@@ -67,7 +67,7 @@ func (t *Tracker) startSubtask(ctx context.Context, run uuid.UUID, n int64, o Su
 	if err != nil {
 		return nil, err
 	}
-	started, err := t.subs.FireFrom(ctx, created, pipelinesubtask.EventStart, nil, t.meta(o.Message))
+	started, err := t.subEng.FireFrom(ctx, created, pipelinesubtask.EventStart, nil, t.meta(o.Message))
 	if err != nil {
 		_ = t.subs.Delete(context.WithoutCancel(ctx), created.ID)
 		return nil, err
@@ -186,7 +186,7 @@ func (t *Tracker) progressSubtask(ctx context.Context, run uuid.UUID, n int64, m
 		if cur.Status == pipelinesubtask.StatusRunning {
 			return t.subs.Update(ctx, cur, apply)
 		}
-		return t.subs.FireFrom(ctx, cur, pipelinesubtask.EventRun, apply, t.meta(""))
+		return t.subEng.FireFrom(ctx, cur, pipelinesubtask.EventRun, apply, t.meta(""))
 	})
 }
 
@@ -245,7 +245,7 @@ func (t *Tracker) markRunning(ctx context.Context, s *Subtask) (*Subtask, error)
 		if err != nil || cur.Status != pipelinesubtask.StatusStarted {
 			return cur, err
 		}
-		return t.subs.FireFrom(ctx, cur, pipelinesubtask.EventRun, nil, t.meta(""))
+		return t.subEng.FireFrom(ctx, cur, pipelinesubtask.EventRun, nil, t.meta(""))
 	})
 }
 
@@ -279,7 +279,7 @@ func (t *Tracker) finishSubtask(ctx context.Context, run uuid.UUID, n int64, ev 
 		if err != nil {
 			return nil, err
 		}
-		return t.subs.FireFrom(ctx, cur, ev, func(s *Subtask) {
+		return t.subEng.FireFrom(ctx, cur, ev, func(s *Subtask) {
 			if message != "" {
 				s.Message = &message
 			}
