@@ -287,7 +287,7 @@ func TestExitCodesAndRefusalsWriteNothing(t *testing.T) {
 		{"negative items_complete", []string{"subtask", "update", run, "1", "--items-complete", "-1"}, 4, "invalid", "items_complete"},
 		{"subtask past total_subtasks", []string{"subtask", "start", run, "3", "x"}, 4, "invalid", "subtask_number: must be at most 2"},
 		{"complete twice", []string{"run", "complete", done}, 5, "not_allowed", `event "complete" is not allowed from status COMPLETED`},
-		{"update a completed run", []string{"run", "update", done, "--percent", "5"}, 5, "not_allowed", `event "run" is not allowed from status COMPLETED`},
+		{"update a completed run", []string{"run", "update", done, "--percent", "5"}, 5, "not_allowed", "update: run " + done + " is COMPLETED: cannot update it; updates need STARTED or RUNNING"},
 		{"complete with an unfinished subtask", []string{"run", "complete", run}, 5, "not_allowed", "subtask 1 (Load) is RUNNING; subtask 2 of 2 never started; complete or fail them first; or force it: taskmodel run complete " + run + " --force"},
 		{"subtask started twice", []string{"subtask", "start", run, "1", "again"}, 6, "conflict", "run " + run + ": subtask 1: start: subtask 1 was started already"},
 		{"malformed run id", []string{"run", "complete", "not-a-uuid"}, 2, "usage", `run id "not-a-uuid" is not a UUID`},

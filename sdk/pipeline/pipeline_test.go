@@ -374,7 +374,7 @@ func TestRefusedCallsWriteNothing(t *testing.T) {
 		{"update a completed run", []call{forceCompleteRun}, func(e *env, id uuid.UUID) error {
 			_, err := e.tr.Update(e.ctx, id, pipeline.RunUpdate{Percent: ptr(5.0)})
 			return err
-		}, tasktype.ErrTransitionNotAllowed, `event "run" is not allowed from status COMPLETED`},
+		}, tasktype.ErrTransitionNotAllowed, `is COMPLETED: cannot update it; updates need STARTED or RUNNING`},
 		{"complete twice", []call{forceCompleteRun}, completeRun, tasktype.ErrTransitionNotAllowed, `event "complete" is not allowed from status COMPLETED`},
 		{"skip a running run", []call{updateRun(10)}, func(e *env, id uuid.UUID) error {
 			_, err := e.tr.Skip(e.ctx, id, "")
@@ -432,7 +432,7 @@ func TestRefusedCallsWriteNothing(t *testing.T) {
 			func(e *env, id uuid.UUID) error {
 				_, err := e.tr.UpdateSubtask(e.ctx, id, 1, pipeline.SubtaskUpdate{Percent: ptr(5.0)})
 				return err
-			}, tasktype.ErrTransitionNotAllowed, `event "run" is not allowed from status FAILED`},
+			}, tasktype.ErrTransitionNotAllowed, `subtask 1: update: subtask 1 is FAILED: cannot update it; updates need STARTED or RUNNING`},
 		{"fail a subtask without a message", []call{startSub(1, nil)}, func(e *env, id uuid.UUID) error {
 			_, err := e.tr.FailSubtask(e.ctx, id, 1, "")
 			return err
@@ -534,6 +534,20 @@ func startSub(n int64, total *int64) func(e *env, id uuid.UUID) error {
 func completeSub(n int64) func(e *env, id uuid.UUID) error {
 	return func(e *env, id uuid.UUID) error {
 		_, err := e.tr.CompleteSubtask(e.ctx, id, n, "")
+		return err
+	}
+}
+
+func failSub(n int64) func(e *env, id uuid.UUID) error {
+	return func(e *env, id uuid.UUID) error {
+		_, err := e.tr.FailSubtask(e.ctx, id, n, "broken")
+		return err
+	}
+}
+
+func updateSub(n int64) func(e *env, id uuid.UUID) error {
+	return func(e *env, id uuid.UUID) error {
+		_, err := e.tr.UpdateSubtask(e.ctx, id, n, pipeline.SubtaskUpdate{Message: ptr("m")})
 		return err
 	}
 }

@@ -155,7 +155,7 @@ type RunUpdate struct {
 
 // Update reports progress on a run (tasker: task_update(run_id, "RUNNING",
 // …)). The first update moves a STARTED run to RUNNING; a finished run
-// refuses with the lifecycle's *pipelinerun.TransitionError.
+// refuses with a *StateError.
 func (t *Tracker) Update(ctx context.Context, id uuid.UUID, u RunUpdate) (*Run, error) {
 	if err := checkLen("message", u.Message, MaxMessageLen); err != nil {
 		return nil, runError(id, "update", err)
@@ -181,12 +181,17 @@ func (t *Tracker) Update(ctx context.Context, id uuid.UUID, u RunUpdate) (*Run, 
 	return r, nil
 }
 
-// progressRun applies mutate to a run, firing "run" when it is STARTED.
+// progressRun applies mutate to a run, firing "run" when it is STARTED. A
+// run that is not STARTED or RUNNING is a *StateError.
 func (t *Tracker) progressRun(ctx context.Context, id uuid.UUID, mutate func(*Run)) (*Run, error) {
 	return retry(ctx, func() (*Run, error) {
 		cur, err := t.getRun(ctx, id)
 		if err != nil {
 			return nil, err
+		}
+		if !cur.Status.IsActive() {
+			return nil, &StateError{What: fmt.Sprintf("run %s", id), Run: id, Status: string(cur.Status), Op: "update it",
+				Need: "updates need " + joinStatuses(pipelinerun.ActiveStatuses())}
 		}
 		if cur.Status == pipelinerun.StatusRunning {
 			return t.runs.Update(ctx, cur, mutate)
