@@ -611,3 +611,41 @@ func TestPipelineCountStoredAsREAL(t *testing.T) {
 	e.must(400, "POST", id+"/subtasks/1/increment", "alice", `{"by":1}`)
 	e.must(200, "POST", id+"/subtasks/2/update", "alice", `{"items_complete":49}`)
 }
+
+// TestPipelineUpdateFinished: updating a finished run or subtask is a 409
+// saying what it needs, with the current status and no allowed action.
+func TestPipelineUpdateFinished(t *testing.T) {
+	for _, b := range backendNames {
+		t.Run(b, func(t *testing.T) {
+			e := newEnv(t, b, envOptions{pipelines: true})
+			e.must(200, "POST", "/pipelines/stages", "alice", registerBody)
+			id := e.must(201, "POST", "/pipelines/runs", "alice", `{"stage":"STATIC","task":"Build"}`).json(t)["id"].(string)
+			run := "/pipelines/runs/" + id
+			e.must(201, "POST", run+"/subtasks/1/start", "alice", `{"name":"Load"}`)
+			e.must(200, "POST", run+"/subtasks/1/fail", "alice", `{"message":"broken"}`)
+			done := e.must(201, "POST", "/pipelines/runs", "alice", `{"stage":"STATIC","task":"Index"}`).json(t)["id"].(string)
+			e.must(200, "POST", "/pipelines/runs/"+done+"/complete", "alice", `{}`)
+			for _, c := range []struct {
+				name, path, body, detail, current, actions string
+			}{
+				{"update a failed subtask", run + "/subtasks/1/update", `{"message":"m"}`,
+					"subtask 1 is FAILED: cannot update it; updates need STARTED or RUNNING", "FAILED", "[]"},
+				{"increment a failed subtask", run + "/subtasks/1/increment", `{}`,
+					"subtask 1 is FAILED: cannot increment it; increments need STARTED or RUNNING", "FAILED", "[]"},
+				{"update a completed run", "/pipelines/runs/" + done + "/update", `{"percent":5}`,
+					"run " + done + " is COMPLETED: cannot update it; updates need STARTED or RUNNING", "COMPLETED", "[]"},
+				{"complete a completed run", "/pipelines/runs/" + done + "/complete", `{}`,
+					"complete is not possible while it is COMPLETED", "COMPLETED", "[]"},
+				{"complete a failed subtask", run + "/subtasks/1/complete", `{}`,
+					"complete is not possible while it is FAILED", "FAILED", "[]"},
+			} {
+				t.Run(c.name, func(t *testing.T) {
+					p := e.must(409, "POST", c.path, "alice", c.body).json(t)
+					if p["detail"] != c.detail || p["current_status"] != c.current || fmt.Sprint(p["allowed_actions"]) != c.actions {
+						t.Errorf("detail %q, current_status %v, allowed_actions %v\nwant %q, %s, %s", p["detail"], p["current_status"], p["allowed_actions"], c.detail, c.current, c.actions)
+					}
+				})
+			}
+		})
+	}
+}
