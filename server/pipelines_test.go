@@ -649,3 +649,34 @@ func TestPipelineUpdateFinished(t *testing.T) {
 		})
 	}
 }
+
+// TestPipelineNamesWithSpaces: a stage, task or subtask name with leading
+// or trailing space is a 400 naming the field on every engine, where
+// MariaDB would otherwise take "TRAIL " for the registered "TRAIL".
+func TestPipelineNamesWithSpaces(t *testing.T) {
+	for _, b := range backendNames {
+		t.Run(b, func(t *testing.T) {
+			e := newEnv(t, b, envOptions{pipelines: true})
+			stages := e.must(200, "POST", "/pipelines/stages", "alice", `{"stages":[{"name":"TRAIL","order":1}],"tasks":[{"stage":"TRAIL","name":"Job"}]}`).body
+			id := e.must(201, "POST", "/pipelines/runs", "alice", `{"stage":"TRAIL","task":"Job"}`).json(t)["id"].(string)
+			for _, c := range []struct{ name, path, body, detail string }{
+				{"register", "/pipelines/stages", `{"stages":[{"name":"TRAIL ","order":2}],"tasks":[{"stage":"TRAIL ","name":"Job "}]}`,
+					"stages[0].name: must not begin or end with a space"},
+				{"register a task", "/pipelines/stages", `{"tasks":[{"stage":"TRAIL","name":" Job"}]}`,
+					"tasks[0].name: must not begin or end with a space"},
+				{"start a run", "/pipelines/runs", `{"stage":"TRAIL ","task":"Job "}`, "stage: must not begin or end with a space"},
+				{"start a run of a task with a space", "/pipelines/runs", `{"stage":"TRAIL","task":" Job"}`, "task: must not begin or end with a space"},
+				{"start a subtask", "/pipelines/runs/" + id + "/subtasks/1/start", `{"name":"Load "}`, "name: must not begin or end with a space"},
+			} {
+				t.Run(c.name, func(t *testing.T) {
+					if p := e.must(400, "POST", c.path, "alice", c.body).json(t); p["detail"] != c.detail {
+						t.Errorf("detail %q\nwant %q", p["detail"], c.detail)
+					}
+				})
+			}
+			if after := e.must(200, "GET", "/pipelines/stages", "alice", "").body; string(after) != string(stages) {
+				t.Errorf("stages after the refusals: %s\nwant %s", after, stages)
+			}
+		})
+	}
+}

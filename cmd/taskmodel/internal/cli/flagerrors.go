@@ -140,16 +140,8 @@ func withArgNames(cmd *cobra.Command, err error) error {
 	if names == nil {
 		return err
 	}
-	var fields []*tasktype.FieldError
-	var ve *tasktype.ValidationError
-	var fe *tasktype.FieldError
-	switch {
-	case errors.As(err, &ve):
-		fields = ve.Fields
-	case errors.As(err, &fe):
-		fields = []*tasktype.FieldError{fe}
-	}
 	msg := err.Error()
+	fields := fieldErrors(err)
 	for _, f := range fields {
 		if n, ok := names[f.Field]; ok {
 			msg = strings.Replace(msg, f.Error(), n+": "+f.Message, 1)
@@ -169,3 +161,22 @@ type renamedError struct {
 
 func (e *renamedError) Error() string { return e.msg }
 func (e *renamedError) Unwrap() error { return e.err }
+
+// fieldErrors lists the field errors in err's tree (errors.Join's too).
+func fieldErrors(err error) []*tasktype.FieldError {
+	switch e := err.(type) {
+	case nil:
+		return nil
+	case *tasktype.FieldError:
+		return []*tasktype.FieldError{e}
+	case *tasktype.ValidationError:
+		return e.Fields
+	case interface{ Unwrap() []error }:
+		var out []*tasktype.FieldError
+		for _, x := range e.Unwrap() {
+			out = append(out, fieldErrors(x)...)
+		}
+		return out
+	}
+	return fieldErrors(errors.Unwrap(err))
+}
