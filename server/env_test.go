@@ -291,7 +291,11 @@ func newEnv(t testing.TB, backend string, o envOptions) *env {
 		if err != nil {
 			t.Fatal(err)
 		}
-		e.tracker = pipeline.New(st, pipeline.WithLogger(quiet))
+		popts := []pipeline.Option{pipeline.WithLogger(quiet)}
+		if o.clock != nil {
+			popts = append(popts, pipeline.WithClock(o.clock.Now))
+		}
+		e.tracker = pipeline.New(st, popts...)
 	}
 	e.srv, err = server.New(server.Config{
 		Models: models, DefaultTaskType: analysis.ModelName,

@@ -57,15 +57,16 @@ func newMetrics(reg *prometheus.Registry, ms *Models) (*metrics, error) {
 	return m, nil
 }
 
-// follow records the changes this process makes to a model's tasks.
-func (m *metrics) follow(ctx context.Context, b binding) {
-	for c := range b.changes(ctx) {
+// follow records the changes this process makes to a model's tasks:
+// changes is the model's stream of them.
+func (m *metrics) follow(ctx context.Context, model string, changes <-chan change) {
+	for c := range changes {
 		if c.event == "" {
 			continue // creation or progress
 		}
-		m.transitions.WithLabelValues(b.name(), c.event, c.to).Inc()
+		m.transitions.WithLabelValues(model, c.event, c.to).Inc()
 		if c.finished && c.row.EndDate != nil {
-			m.taskDuration.WithLabelValues(b.name(), c.to).Observe(c.row.EndDate.Sub(c.row.CreatedAt).Seconds())
+			m.taskDuration.WithLabelValues(model, c.to).Observe(c.row.EndDate.Sub(c.row.CreatedAt).Seconds())
 		}
 	}
 }

@@ -76,3 +76,77 @@ func TestWorkerProtocolMetrics(t *testing.T) {
 		})
 	}
 }
+
+// TestPipelineMetrics: the status changes of pipeline runs and subtasks
+// reported over /pipelines are counted in the lifecycle metrics like any
+// model's: transitions, time in status (by the tracker's clock) and the
+// duration of a finished run.
+func TestPipelineMetrics(t *testing.T) {
+	for _, b := range backendNames {
+		t.Run(b, func(t *testing.T) {
+			c := &clock{t: time.Now().Add(-time.Hour).UTC().Truncate(time.Microsecond)}
+			// rescue: the server's background work, which feeds the
+			// transitions counter, runs.
+			e := newEnv(t, b, envOptions{clock: c, pipelines: true, rescue: time.Hour})
+			e.must(200, "POST", "/pipelines/stages", "alice", registerBody)
+			// The background work subscribes to the changes as it starts:
+			// start runs of another task until one is counted, and count
+			// from there.
+			started := `taskmodel_transitions_total{event="start",task_type="pipeline_run",to="STARTED"}`
+			for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+				e.must(201, "POST", "/pipelines/runs", "alice", `{"stage":"PREREQ","task":"Fetch"}`)
+				if _, ok := metricValue(t, string(e.must(200, "GET", "/metrics", "", "").body), started); ok || time.Now().After(deadline) {
+					break
+				}
+			}
+			before := string(e.must(200, "GET", "/metrics", "", "").body)
+			id := e.must(201, "POST", "/pipelines/runs", "alice", `{"stage":"STATIC","task":"Build","total_subtasks":1}`).json(t)["id"].(string)
+			run := "/pipelines/runs/" + id
+			c.Add(2 * time.Second)
+			e.must(201, "POST", run+"/subtasks/1/start", "alice", `{"name":"Load","items_total":2}`)
+			c.Add(3 * time.Second)
+			e.must(200, "POST", run+"/subtasks/1/update", "alice", `{"message":"loading"}`)
+			c.Add(4 * time.Second)
+			e.must(200, "POST", run+"/subtasks/1/complete", "alice", `{}`)
+			c.Add(5 * time.Second)
+			e.must(200, "POST", run+"/complete", "alice", `{"message":"done"}`)
+			want := []struct {
+				series string
+				value  float64
+			}{
+				{`taskmodel_transitions_total{event="start",task_type="pipeline_run",to="STARTED"}`, 1},
+				{`taskmodel_transitions_total{event="run",task_type="pipeline_run",to="RUNNING"}`, 1},
+				{`taskmodel_transitions_total{event="complete",task_type="pipeline_run",to="COMPLETED"}`, 1},
+				{`taskmodel_transitions_total{event="start",task_type="pipeline_subtask",to="STARTED"}`, 1},
+				{`taskmodel_transitions_total{event="run",task_type="pipeline_subtask",to="RUNNING"}`, 1},
+				{`taskmodel_transitions_total{event="complete",task_type="pipeline_subtask",to="COMPLETED"}`, 1},
+				{`taskmodel_time_in_status_seconds_count{model="pipeline_run",status="NOT_STARTED"}`, 1},
+				{`taskmodel_time_in_status_seconds_count{model="pipeline_run",status="STARTED"}`, 1},
+				{`taskmodel_time_in_status_seconds_sum{model="pipeline_run",status="STARTED"}`, 2},
+				{`taskmodel_time_in_status_seconds_count{model="pipeline_run",status="RUNNING"}`, 1},
+				{`taskmodel_time_in_status_seconds_sum{model="pipeline_run",status="RUNNING"}`, 12},
+				{`taskmodel_time_in_status_seconds_count{model="pipeline_subtask",status="STARTED"}`, 1},
+				{`taskmodel_time_in_status_seconds_sum{model="pipeline_subtask",status="STARTED"}`, 3},
+				{`taskmodel_time_in_status_seconds_count{model="pipeline_subtask",status="RUNNING"}`, 1},
+				{`taskmodel_time_in_status_seconds_sum{model="pipeline_subtask",status="RUNNING"}`, 4},
+				{`taskmodel_task_duration_seconds_count{status="COMPLETED",task_type="pipeline_run"}`, 1},
+				{`taskmodel_task_duration_seconds_sum{status="COMPLETED",task_type="pipeline_run"}`, 14},
+			}
+			// The transitions are counted as the server's background work
+			// reads them: wait for the last one.
+			var m string
+			for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+				m = string(e.must(200, "GET", "/metrics", "", "").body)
+				if v, _ := metricValue(t, m, want[len(want)-2].series); v >= 1 || time.Now().After(deadline) {
+					break
+				}
+			}
+			for _, w := range want {
+				base, _ := metricValue(t, before, w.series)
+				if v, ok := metricValue(t, m, w.series); !ok || v-base != w.value {
+					t.Errorf("%s = %v (present %v), %v before; want %v more", w.series, v, ok, base, w.value)
+				}
+			}
+		})
+	}
+}

@@ -490,11 +490,16 @@ func (b *typed[T, E, PT]) canFire(v *view, ev string) bool {
 }
 
 func (b *typed[T, E, PT]) changes(ctx context.Context) <-chan change {
-	// Local only: Prometheus counters are per process (other processes'
-	// changes would be counted twice when summed), and a subscription
-	// for the server's life would keep the change source listening — on
-	// PostgreSQL, a NOTIFY in every write.
-	sub := b.eng.SubscribeLocal(ctx, uuid.Nil)
+	return localChanges(ctx, b.eng)
+}
+
+// localChanges streams the changes eng makes in this process. Local only:
+// Prometheus counters are per process (other processes' changes would be
+// counted twice when summed), and a subscription for the server's life
+// would keep the change source listening — on PostgreSQL, a NOTIFY in
+// every write.
+func localChanges[T any, E ~string, PT ModelType[T, E]](ctx context.Context, eng *engine.Engine[T, E, PT]) <-chan change {
+	sub := eng.SubscribeLocal(ctx, uuid.Nil)
 	out := make(chan change, 64)
 	go func() {
 		defer close(out)

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/taskmodel/taskmodel/sdk/pipeline"
 	"github.com/taskmodel/taskmodel/validation"
 )
 
@@ -65,6 +66,10 @@ func (b *body) name(name string) string {
 	s := b.str(name, false)
 	if s == nil || strings.TrimSpace(*s) == "" {
 		b.fail(name, "required", "is required (a non-empty string)")
+		return ""
+	}
+	if fe := pipeline.ValidateName(name, *s); fe != nil { // no leading or trailing space
+		b.fail(name, fe.Rule, fe.Message)
 		return ""
 	}
 	return *s

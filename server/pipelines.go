@@ -103,6 +103,11 @@ func pipelineProblem(ctx context.Context, tr *pipeline.Tracker, err error) error
 	if errors.As(err, &se) {
 		out := problem(http.StatusConflict, "transition", "Transition not allowed", se.Error())
 		out.CurrentStatus = se.Status
+		// A refused operation needs an unfinished run or subtask: a
+		// finished one allows nothing.
+		if pipelinerun.Status(se.Status).IsTerminal() {
+			out.AllowedActions = []string{}
+		}
 		return out
 	}
 	var te tasktype.TransitionInfoer
@@ -110,7 +115,7 @@ func pipelineProblem(ctx context.Context, tr *pipeline.Tracker, err error) error
 		t := te.Transition()
 		out := problem(http.StatusConflict, "transition", "Transition not allowed",
 			fmt.Sprintf("%s is not possible while it is %s", t.Event, t.From))
-		out.CurrentStatus = t.From
+		out.CurrentStatus, out.AllowedActions = t.From, pipelineActions(t.Allowed)
 		return out
 	}
 	switch {
@@ -120,6 +125,19 @@ func pipelineProblem(ctx context.Context, tr *pipeline.Tracker, err error) error
 		return problem(http.StatusConflict, "conflict", "Conflict", "the run changed too often while the request ran; retry")
 	}
 	return err // toProblem: validation errors are 400s, anything else a 500
+}
+
+// pipelineActions lists the routes (their last segment) that fire any of
+// the lifecycle events allowed, as a run's or subtask's allowed_actions;
+// events without a route of their own (skip, cancel) are left out.
+func pipelineActions(allowed []string) []string {
+	out := []string{}
+	for _, a := range []struct{ event, route string }{{"run", "update"}, {"complete", "complete"}, {"fail", "fail"}} {
+		if slices.Contains(allowed, a.event) {
+			out = append(out, a.route)
+		}
+	}
+	return out
 }
 
 // requestNames maps the names the tracker gives fields (the stored run's

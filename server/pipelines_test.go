@@ -611,3 +611,72 @@ func TestPipelineCountStoredAsREAL(t *testing.T) {
 	e.must(400, "POST", id+"/subtasks/1/increment", "alice", `{"by":1}`)
 	e.must(200, "POST", id+"/subtasks/2/update", "alice", `{"items_complete":49}`)
 }
+
+// TestPipelineUpdateFinished: updating a finished run or subtask is a 409
+// saying what it needs, with the current status and no allowed action.
+func TestPipelineUpdateFinished(t *testing.T) {
+	for _, b := range backendNames {
+		t.Run(b, func(t *testing.T) {
+			e := newEnv(t, b, envOptions{pipelines: true})
+			e.must(200, "POST", "/pipelines/stages", "alice", registerBody)
+			id := e.must(201, "POST", "/pipelines/runs", "alice", `{"stage":"STATIC","task":"Build"}`).json(t)["id"].(string)
+			run := "/pipelines/runs/" + id
+			e.must(201, "POST", run+"/subtasks/1/start", "alice", `{"name":"Load"}`)
+			e.must(200, "POST", run+"/subtasks/1/fail", "alice", `{"message":"broken"}`)
+			done := e.must(201, "POST", "/pipelines/runs", "alice", `{"stage":"STATIC","task":"Index"}`).json(t)["id"].(string)
+			e.must(200, "POST", "/pipelines/runs/"+done+"/complete", "alice", `{}`)
+			for _, c := range []struct {
+				name, path, body, detail, current, actions string
+			}{
+				{"update a failed subtask", run + "/subtasks/1/update", `{"message":"m"}`,
+					"subtask 1 is FAILED: cannot update it; updates need STARTED or RUNNING", "FAILED", "[]"},
+				{"increment a failed subtask", run + "/subtasks/1/increment", `{}`,
+					"subtask 1 is FAILED: cannot increment it; increments need STARTED or RUNNING", "FAILED", "[]"},
+				{"update a completed run", "/pipelines/runs/" + done + "/update", `{"percent":5}`,
+					"run " + done + " is COMPLETED: cannot update it; updates need STARTED or RUNNING", "COMPLETED", "[]"},
+				{"complete a completed run", "/pipelines/runs/" + done + "/complete", `{}`,
+					"complete is not possible while it is COMPLETED", "COMPLETED", "[]"},
+				{"complete a failed subtask", run + "/subtasks/1/complete", `{}`,
+					"complete is not possible while it is FAILED", "FAILED", "[]"},
+			} {
+				t.Run(c.name, func(t *testing.T) {
+					p := e.must(409, "POST", c.path, "alice", c.body).json(t)
+					if p["detail"] != c.detail || p["current_status"] != c.current || fmt.Sprint(p["allowed_actions"]) != c.actions {
+						t.Errorf("detail %q, current_status %v, allowed_actions %v\nwant %q, %s, %s", p["detail"], p["current_status"], p["allowed_actions"], c.detail, c.current, c.actions)
+					}
+				})
+			}
+		})
+	}
+}
+
+// TestPipelineNamesWithSpaces: a stage, task or subtask name with leading
+// or trailing space is a 400 naming the field on every engine, where
+// MariaDB would otherwise take "TRAIL " for the registered "TRAIL".
+func TestPipelineNamesWithSpaces(t *testing.T) {
+	for _, b := range backendNames {
+		t.Run(b, func(t *testing.T) {
+			e := newEnv(t, b, envOptions{pipelines: true})
+			stages := e.must(200, "POST", "/pipelines/stages", "alice", `{"stages":[{"name":"TRAIL","order":1}],"tasks":[{"stage":"TRAIL","name":"Job"}]}`).body
+			id := e.must(201, "POST", "/pipelines/runs", "alice", `{"stage":"TRAIL","task":"Job"}`).json(t)["id"].(string)
+			for _, c := range []struct{ name, path, body, detail string }{
+				{"register", "/pipelines/stages", `{"stages":[{"name":"TRAIL ","order":2}],"tasks":[{"stage":"TRAIL ","name":"Job "}]}`,
+					"stages[0].name: must not begin or end with a space"},
+				{"register a task", "/pipelines/stages", `{"tasks":[{"stage":"TRAIL","name":" Job"}]}`,
+					"tasks[0].name: must not begin or end with a space"},
+				{"start a run", "/pipelines/runs", `{"stage":"TRAIL ","task":"Job "}`, "stage: must not begin or end with a space"},
+				{"start a run of a task with a space", "/pipelines/runs", `{"stage":"TRAIL","task":" Job"}`, "task: must not begin or end with a space"},
+				{"start a subtask", "/pipelines/runs/" + id + "/subtasks/1/start", `{"name":"Load "}`, "name: must not begin or end with a space"},
+			} {
+				t.Run(c.name, func(t *testing.T) {
+					if p := e.must(400, "POST", c.path, "alice", c.body).json(t); p["detail"] != c.detail {
+						t.Errorf("detail %q\nwant %q", p["detail"], c.detail)
+					}
+				})
+			}
+			if after := e.must(200, "GET", "/pipelines/stages", "alice", "").body; string(after) != string(stages) {
+				t.Errorf("stages after the refusals: %s\nwant %s", after, stages)
+			}
+		})
+	}
+}

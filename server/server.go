@@ -23,6 +23,8 @@ import (
 	"github.com/taskmodel/taskmodel/auth"
 	"github.com/taskmodel/taskmodel/backends"
 	"github.com/taskmodel/taskmodel/blob"
+	"github.com/taskmodel/taskmodel/gen/pipelinerun"
+	"github.com/taskmodel/taskmodel/gen/pipelinesubtask"
 	"github.com/taskmodel/taskmodel/sdk/pipeline"
 )
 
@@ -122,7 +124,9 @@ type Config struct {
 	ReadHeaderTimeout time.Duration
 	// Pipelines serves pipeline tracking under /pipelines (pipelines.go)
 	// over this tracker, usually on the models' database; nil answers
-	// those routes 404.
+	// those routes 404. The server serves a copy that reports the runs'
+	// and subtasks' status changes to its lifecycle metrics (models
+	// pipeline_run and pipeline_subtask), as every model's engine does.
 	Pipelines *pipeline.Tracker
 }
 
@@ -224,6 +228,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.ClaimPoll <= 0 {
 		cfg.ClaimPoll = ClaimPoll
+	}
+	if cfg.Pipelines != nil {
+		cfg.Pipelines = cfg.Pipelines.Observed(cfg.Models.metrics.Model(pipelinerun.Lifecycle()), cfg.Models.metrics.Model(pipelinesubtask.Lifecycle()))
 	}
 	host, _ := os.Hostname()
 	s := &Server{cfg: cfg, models: cfg.Models, log: cfg.Logger, owner: fmt.Sprintf("serve:%s:%d:%s", host, os.Getpid(), randomHex(4))}
@@ -541,10 +548,15 @@ func (s *Server) openapi(w http.ResponseWriter, r *http.Request) {
 func (s *Server) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for _, b := range s.models.order {
-		wg.Go(func() { s.metrics.follow(ctx, b) })
+		wg.Go(func() { s.metrics.follow(ctx, b.name(), b.changes(ctx)) })
 		if o := workOpsOf(b); o != nil {
 			wg.Go(o.followLocal(ctx))
 		}
+	}
+	if tr := s.cfg.Pipelines; tr != nil {
+		runs, subs := tr.Engines()
+		wg.Go(func() { s.metrics.follow(ctx, pipelinerun.ModelName, localChanges(ctx, runs)) })
+		wg.Go(func() { s.metrics.follow(ctx, pipelinesubtask.ModelName, localChanges(ctx, subs)) })
 	}
 	wg.Go(func() { s.sweepLoop(ctx) })
 	wg.Go(func() { s.rescueLoop(ctx) })

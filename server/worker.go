@@ -768,9 +768,17 @@ func stringField(body map[string]json.RawMessage, name string, max int, multilin
 
 // stringList reads a list of 1 to hi strings.
 func stringList(raw json.RawMessage, name string, lo, hi int) ([]string, error) {
-	var out []string
-	if json.Unmarshal(raw, &out) != nil || len(out) < lo || len(out) > hi {
+	var items []json.RawMessage
+	if json.Unmarshal(raw, &items) != nil || len(items) < lo || len(items) > hi {
 		return nil, badRequest(name, "list", fmt.Sprintf("must be a list of %d to %d model names", lo, hi))
+	}
+	out := make([]string, len(items))
+	for i, item := range items {
+		// Each item is a JSON string: null (which decodes as "") or a
+		// number is not a name of a model that does not exist.
+		if len(item) == 0 || item[0] != '"' || json.Unmarshal(item, &out[i]) != nil {
+			return nil, badRequest(fmt.Sprintf("%s[%d]", name, i), "type", fmt.Sprintf("must be a model name (a string), not %s", truncate(string(item), 40)))
+		}
 	}
 	return out, nil
 }

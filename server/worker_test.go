@@ -509,3 +509,23 @@ func TestWorkerClaimsOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestWorkerClaimModelNames: each item of a claim's models is a model's
+// name, a string: anything else says so rather than "unknown model".
+func TestWorkerClaimModelNames(t *testing.T) {
+	e := newEnv(t, "memory", envOptions{})
+	w := e.workerToken("gpu-box", "training")
+	for _, c := range []struct{ name, body, detail string }{
+		{"null", `{"models":[null]}`, `models[0]: must be a model name (a string), not null`},
+		{"a number", `{"models":["training",3]}`, `models[1]: must be a model name (a string), not 3`},
+		{"an object", `{"models":[{"name":"training"}]}`, `models[0]: must be a model name (a string), not {"name":"training"}`},
+		{"an unknown name", `{"models":["nope"]}`, `models[0]: unknown model "nope"; models with a worker section: analysis, dataset_upload, evaluation, model_upload, synthesis, training`},
+		{"not a list", `{"models":"training"}`, `models: must be a list of 1 to 100 model names`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if p := e.must(400, "POST", "/worker/claim", w, c.body).json(t); p["detail"] != c.detail {
+				t.Errorf("detail %q\nwant %q", p["detail"], c.detail)
+			}
+		})
+	}
+}

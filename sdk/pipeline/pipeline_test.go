@@ -141,6 +141,9 @@ func TestRegisterRejectsBadEntriesAndWritesNothing(t *testing.T) {
 		{"empty stage name", []pipeline.Stage{{Name: " "}}, nil, "stages[0]: name: is required"},
 		{"empty task name", nil, []pipeline.Task{{Stage: "A", Name: "ok"}, {Stage: "A"}}, "tasks[1] (A / ): name: is required"},
 		{"empty task stage", nil, []pipeline.Task{{Name: "x"}}, "stage: is required"},
+		{"stage name ending in a space", []pipeline.Stage{{Name: "TRAIL "}}, nil, "stages[0]: name: must not begin or end with a space"},
+		{"task name beginning with a space", nil, []pipeline.Task{{Stage: "A", Name: " Job"}}, "tasks[0] (A /  Job): name: must not begin or end with a space"},
+		{"task's stage ending in a tab", nil, []pipeline.Task{{Stage: "A\t", Name: "Job"}}, "tasks[0] (A\t / Job): stage: must not begin or end with a space"},
 		{"long task name", nil, []pipeline.Task{{Stage: "A", Name: strings.Repeat("n", 201)}}, "name"},
 		{"long stage named by a task", nil, []pipeline.Task{{Stage: strings.Repeat("s", 101), Name: "x"}}, "stage: must be at most 100 characters"},
 		{"unknown type", nil, []pipeline.Task{{Stage: "A", Name: "x", Type: ptr(pipelinerun.TaskKind("perl"))}}, "type"},
@@ -166,6 +169,52 @@ func TestRegisterRejectsBadEntriesAndWritesNothing(t *testing.T) {
 					t.Fatalf("tasks written: %+v", tasks)
 				}
 			})
+		}
+	})
+}
+
+// TestNamesWithSpacesAreRefused: a name with leading or trailing space is
+// refused by the lookups that take one too, on every engine (MariaDB's
+// PAD SPACE collation would otherwise find "TRAIL" for "TRAIL "), and
+// nothing is written.
+func TestNamesWithSpacesAreRefused(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		if err := e.tr.Register(e.ctx, []pipeline.Stage{{Name: "TRAIL", Order: 1}}, []pipeline.Task{{Stage: "TRAIL", Name: "Job"}}); err != nil {
+			t.Fatal(err)
+		}
+		run, err := e.tr.Start(e.ctx, "TRAIL", "Job", pipeline.StartOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cases := []struct {
+			name string
+			call func() error
+			want string
+		}{
+			{"register a stage", func() error {
+				return e.tr.Register(e.ctx, []pipeline.Stage{{Name: "TRAIL ", Order: 2}}, []pipeline.Task{{Stage: "TRAIL ", Name: "Job "}})
+			}, "stages[0]: name: must not begin or end with a space\ntasks[0] (TRAIL  / Job ): stage: must not begin or end with a space\nname: must not begin or end with a space"},
+			{"start a run", func() error { _, err := e.tr.Start(e.ctx, "TRAIL ", "Job", pipeline.StartOptions{}); return err },
+				"start TRAIL  / Job: stage: must not begin or end with a space"},
+			{"skip a task", func() error { _, err := e.tr.SkipTask(e.ctx, "TRAIL", " Job", pipeline.StartOptions{}); return err },
+				"skip TRAIL /  Job: task: must not begin or end with a space"},
+			{"start a subtask", func() error {
+				_, err := e.tr.StartSubtask(e.ctx, run.ID, 1, pipeline.SubtaskStart{Name: "Load "})
+				return err
+			}, "run " + run.ID.String() + ": subtask 1: start: name: must not begin or end with a space"},
+		}
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				if err := c.call(); !errors.Is(err, tasktype.ErrValidation) || err.Error() != c.want {
+					t.Fatalf("err = %v\nwant ErrValidation %q", err, c.want)
+				}
+			})
+		}
+		stages, _ := e.tr.Stages(e.ctx)
+		tasks, _ := e.tr.Tasks(e.ctx, "")
+		subs, _ := e.tr.Subtasks(e.ctx, run.ID)
+		if len(stages) != 1 || stages[0].Order != 1 || len(tasks) != 1 || tasks[0].Name != "Job" || len(subs) != 0 {
+			t.Fatalf("written: %+v %+v %+v", stages, tasks, subs)
 		}
 	})
 }
@@ -374,7 +423,7 @@ func TestRefusedCallsWriteNothing(t *testing.T) {
 		{"update a completed run", []call{forceCompleteRun}, func(e *env, id uuid.UUID) error {
 			_, err := e.tr.Update(e.ctx, id, pipeline.RunUpdate{Percent: ptr(5.0)})
 			return err
-		}, tasktype.ErrTransitionNotAllowed, `event "run" is not allowed from status COMPLETED`},
+		}, tasktype.ErrTransitionNotAllowed, `is COMPLETED: cannot update it; updates need STARTED or RUNNING`},
 		{"complete twice", []call{forceCompleteRun}, completeRun, tasktype.ErrTransitionNotAllowed, `event "complete" is not allowed from status COMPLETED`},
 		{"skip a running run", []call{updateRun(10)}, func(e *env, id uuid.UUID) error {
 			_, err := e.tr.Skip(e.ctx, id, "")
@@ -432,7 +481,7 @@ func TestRefusedCallsWriteNothing(t *testing.T) {
 			func(e *env, id uuid.UUID) error {
 				_, err := e.tr.UpdateSubtask(e.ctx, id, 1, pipeline.SubtaskUpdate{Percent: ptr(5.0)})
 				return err
-			}, tasktype.ErrTransitionNotAllowed, `event "run" is not allowed from status FAILED`},
+			}, tasktype.ErrTransitionNotAllowed, `subtask 1: update: subtask 1 is FAILED: cannot update it; updates need STARTED or RUNNING`},
 		{"fail a subtask without a message", []call{startSub(1, nil)}, func(e *env, id uuid.UUID) error {
 			_, err := e.tr.FailSubtask(e.ctx, id, 1, "")
 			return err
@@ -534,6 +583,20 @@ func startSub(n int64, total *int64) func(e *env, id uuid.UUID) error {
 func completeSub(n int64) func(e *env, id uuid.UUID) error {
 	return func(e *env, id uuid.UUID) error {
 		_, err := e.tr.CompleteSubtask(e.ctx, id, n, "")
+		return err
+	}
+}
+
+func failSub(n int64) func(e *env, id uuid.UUID) error {
+	return func(e *env, id uuid.UUID) error {
+		_, err := e.tr.FailSubtask(e.ctx, id, n, "broken")
+		return err
+	}
+}
+
+func updateSub(n int64) func(e *env, id uuid.UUID) error {
+	return func(e *env, id uuid.UUID) error {
+		_, err := e.tr.UpdateSubtask(e.ctx, id, n, pipeline.SubtaskUpdate{Message: ptr("m")})
 		return err
 	}
 }

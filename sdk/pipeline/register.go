@@ -59,8 +59,34 @@ func (t *Tracker) Register(ctx context.Context, stages []Stage, tasks []Task) er
 }
 
 func validateName(field, v string) error {
+	if err := ValidateName(field, v); err != nil {
+		return err
+	}
+	return nil
+}
+
+// NameSpaceMessage is the refusal of a name that begins or ends with white
+// space (see ValidateName).
+const NameSpaceMessage = "must not begin or end with a space"
+
+// ValidateName checks the name of a stage, task or subtask, as given to
+// Register, Start, SkipTask and StartSubtask (field names it in the
+// error): it is required, and may not begin or end with white space.
+//
+// The rule, on every path (the SDK, the CLI's arguments and flags, the
+// HTTP API, registration files): names are compared in SQL, and MySQL's
+// and MariaDB's PAD SPACE collations take "TRAIL " for "TRAIL" where
+// SQLite and PostgreSQL do not, so such a name would be one stage on one
+// engine and two on another. Trimming it instead, on some paths and not
+// others, made "Job " a registered task that run start could not find;
+// refusing it everywhere, lookups included, with the same message, keeps
+// every engine and every path alike.
+func ValidateName(field, v string) *tasktype.FieldError {
 	if strings.TrimSpace(v) == "" {
 		return required(field)
+	}
+	if strings.TrimSpace(v) != v {
+		return fieldError(field, "space", v, NameSpaceMessage)
 	}
 	return nil
 }

@@ -121,7 +121,7 @@ func (t *Tracker) begin(ctx context.Context, stage, task string, o StartOptions,
 	if err != nil {
 		return nil, err
 	}
-	moved, err := t.runs.FireFrom(ctx, created, ev, nil, t.meta(o.Message))
+	moved, err := t.runEng.FireFrom(ctx, created, ev, nil, t.meta(o.Message))
 	if err != nil {
 		// Nothing half-written: the run was only just created.
 		_ = t.runs.Delete(context.WithoutCancel(ctx), created.ID)
@@ -155,7 +155,7 @@ type RunUpdate struct {
 
 // Update reports progress on a run (tasker: task_update(run_id, "RUNNING",
 // …)). The first update moves a STARTED run to RUNNING; a finished run
-// refuses with the lifecycle's *pipelinerun.TransitionError.
+// refuses with a *StateError.
 func (t *Tracker) Update(ctx context.Context, id uuid.UUID, u RunUpdate) (*Run, error) {
 	if err := checkLen("message", u.Message, MaxMessageLen); err != nil {
 		return nil, runError(id, "update", err)
@@ -181,17 +181,22 @@ func (t *Tracker) Update(ctx context.Context, id uuid.UUID, u RunUpdate) (*Run, 
 	return r, nil
 }
 
-// progressRun applies mutate to a run, firing "run" when it is STARTED.
+// progressRun applies mutate to a run, firing "run" when it is STARTED. A
+// run that is not STARTED or RUNNING is a *StateError.
 func (t *Tracker) progressRun(ctx context.Context, id uuid.UUID, mutate func(*Run)) (*Run, error) {
 	return retry(ctx, func() (*Run, error) {
 		cur, err := t.getRun(ctx, id)
 		if err != nil {
 			return nil, err
 		}
+		if !cur.Status.IsActive() {
+			return nil, &StateError{What: fmt.Sprintf("run %s", id), Run: id, Status: string(cur.Status), Op: "update it",
+				Need: "updates need " + joinStatuses(pipelinerun.ActiveStatuses())}
+		}
 		if cur.Status == pipelinerun.StatusRunning {
 			return t.runs.Update(ctx, cur, mutate)
 		}
-		return t.runs.FireFrom(ctx, cur, pipelinerun.EventRun, mutate, t.meta(""))
+		return t.runEng.FireFrom(ctx, cur, pipelinerun.EventRun, mutate, t.meta(""))
 	})
 }
 
@@ -345,7 +350,7 @@ func (t *Tracker) finishOnce(ctx context.Context, id uuid.UUID, f *finishing) (r
 	// From cur, the run as its subtasks were checked: a subtask started
 	// since moved the run (to RUNNING, or to a new current_subtask), and
 	// this write loses.
-	r, err = t.runs.FireFrom(ctx, cur, f.ev, f.apply, t.meta(f.message))
+	r, err = t.runEng.FireFrom(ctx, cur, f.ev, f.apply, t.meta(f.message))
 	return r, errors.Is(err, tasktype.ErrConflict), err
 }
 
@@ -391,7 +396,7 @@ func (t *Tracker) cascade(ctx context.Context, s *Subtask, f *finishing) (*Subta
 		if err != nil || cur.Status.IsTerminal() {
 			return cur, err
 		}
-		return t.subs.FireFrom(ctx, cur, f.subEv, f.subMutate, t.meta("with its run: "+f.message))
+		return t.subEng.FireFrom(ctx, cur, f.subEv, f.subMutate, t.meta("with its run: "+f.message))
 	})
 }
 

@@ -62,12 +62,12 @@ func (t *Tracker) startSubtask(ctx context.Context, run uuid.UUID, n int64, o Su
 	s.Message = optional(o.Message)
 	created, err := t.subs.Create(ctx, s, t.meta(o.Message))
 	if errors.Is(err, tasktype.ErrDuplicate) {
-		return nil, fmt.Errorf("subtask %d was started already: %w", n, tasktype.ErrDuplicate)
+		return nil, startedAlready(n)
 	}
 	if err != nil {
 		return nil, err
 	}
-	started, err := t.subs.FireFrom(ctx, created, pipelinesubtask.EventStart, nil, t.meta(o.Message))
+	started, err := t.subEng.FireFrom(ctx, created, pipelinesubtask.EventStart, nil, t.meta(o.Message))
 	if err != nil {
 		_ = t.subs.Delete(context.WithoutCancel(ctx), created.ID)
 		return nil, err
@@ -76,6 +76,10 @@ func (t *Tracker) startSubtask(ctx context.Context, run uuid.UUID, n int64, o Su
 		// The run finished after it was read (a completion that saw no
 		// open subtask, say): the subtask may not stay open under it.
 		_ = t.subs.Delete(context.WithoutCancel(ctx), created.ID)
+		var se *StateError
+		if errors.As(err, &se) {
+			return nil, runFinished(run, pipelinerun.Status(se.Status))
+		}
 		var te *pipelinerun.TransitionError
 		if errors.As(err, &te) && !te.From.IsActive() {
 			return nil, runFinished(run, te.From)
@@ -84,6 +88,18 @@ func (t *Tracker) startSubtask(ctx context.Context, run uuid.UUID, n int64, o Su
 	}
 	return started, nil
 }
+
+// startedAlready is StartSubtask's refusal of a number started before. It
+// matches tasktype.ErrDuplicate, without that error's wording ("task
+// already exists").
+type startedAlready int64
+
+func (n startedAlready) Error() string {
+	return fmt.Sprintf("subtask %d was started already; each number starts once per run", int64(n))
+}
+
+// Is makes errors.Is(err, tasktype.ErrDuplicate) true.
+func (startedAlready) Is(target error) bool { return target == tasktype.ErrDuplicate }
 
 // runFinished is StartSubtask's refusal on a run that is no longer active.
 func runFinished(run uuid.UUID, status pipelinerun.Status) *StateError {
@@ -108,8 +124,7 @@ type SubtaskUpdate struct {
 
 // UpdateSubtask reports progress on subtask n of a run (tasker:
 // subtask_update(run_id, n, "RUNNING", …)). The first update moves a
-// STARTED subtask to RUNNING; a finished one refuses with the lifecycle's
-// *pipelinesubtask.TransitionError.
+// STARTED subtask to RUNNING; a finished one refuses with a *StateError.
 func (t *Tracker) UpdateSubtask(ctx context.Context, run uuid.UUID, n int64, u SubtaskUpdate) (*Subtask, error) {
 	if err := checkLen("message", u.Message, MaxMessageLen); err != nil {
 		return nil, runError(run, fmt.Sprintf("subtask %d: update", n), err)
@@ -171,12 +186,18 @@ func checkIncrement(cur *Subtask, by int64) error {
 }
 
 // progressSubtask applies mutate to a subtask, firing "run" when it is
-// STARTED. mutate is tried on a copy first: its error writes nothing.
+// STARTED. mutate is tried on a copy first: its error writes nothing. A
+// subtask that is not STARTED or RUNNING is a *StateError, as for an
+// increment.
 func (t *Tracker) progressSubtask(ctx context.Context, run uuid.UUID, n int64, mutate func(*Subtask) error) (*Subtask, error) {
 	return retry(ctx, func() (*Subtask, error) {
 		cur, err := t.getSubtask(ctx, run, n)
 		if err != nil {
 			return nil, err
+		}
+		if !cur.Status.IsActive() {
+			return nil, &StateError{What: fmt.Sprintf("subtask %d", n), Status: string(cur.Status), Op: "update it",
+				Need: "updates need " + joinStatuses(pipelinesubtask.ActiveStatuses())}
 		}
 		probe := *cur
 		if err := mutate(&probe); err != nil {
@@ -186,7 +207,7 @@ func (t *Tracker) progressSubtask(ctx context.Context, run uuid.UUID, n int64, m
 		if cur.Status == pipelinesubtask.StatusRunning {
 			return t.subs.Update(ctx, cur, apply)
 		}
-		return t.subs.FireFrom(ctx, cur, pipelinesubtask.EventRun, apply, t.meta(""))
+		return t.subEng.FireFrom(ctx, cur, pipelinesubtask.EventRun, apply, t.meta(""))
 	})
 }
 
@@ -245,7 +266,7 @@ func (t *Tracker) markRunning(ctx context.Context, s *Subtask) (*Subtask, error)
 		if err != nil || cur.Status != pipelinesubtask.StatusStarted {
 			return cur, err
 		}
-		return t.subs.FireFrom(ctx, cur, pipelinesubtask.EventRun, nil, t.meta(""))
+		return t.subEng.FireFrom(ctx, cur, pipelinesubtask.EventRun, nil, t.meta(""))
 	})
 }
 
@@ -279,7 +300,7 @@ func (t *Tracker) finishSubtask(ctx context.Context, run uuid.UUID, n int64, ev 
 		if err != nil {
 			return nil, err
 		}
-		return t.subs.FireFrom(ctx, cur, ev, func(s *Subtask) {
+		return t.subEng.FireFrom(ctx, cur, ev, func(s *Subtask) {
 			if message != "" {
 				s.Message = &message
 			}

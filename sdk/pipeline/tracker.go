@@ -13,6 +13,7 @@ import (
 	"github.com/taskmodel/taskmodel/backends"
 	"github.com/taskmodel/taskmodel/gen/pipelinerun"
 	"github.com/taskmodel/taskmodel/gen/pipelinesubtask"
+	"github.com/taskmodel/taskmodel/sdk/engine"
 	"github.com/taskmodel/taskmodel/sdk/pipeline/storage"
 	"github.com/taskmodel/taskmodel/tasktype"
 )
@@ -35,12 +36,19 @@ type Task = storage.Task
 // concurrent use by any number of goroutines; several processes may share
 // one database.
 type Tracker struct {
-	st    storage.Storage
-	runs  *backends.Store[Run, pipelinerun.Event, *Run]
-	subs  *backends.Store[Subtask, pipelinesubtask.Event, *Subtask]
-	now   func() time.Time
-	log   *slog.Logger
-	actor string
+	st   storage.Storage
+	runs *backends.Store[Run, pipelinerun.Event, *Run]
+	subs *backends.Store[Subtask, pipelinesubtask.Event, *Subtask]
+	// runEng and subEng make the status moves (over runs and subs), so
+	// that their observers and change streams see them; reads, creations
+	// and progress without a move go to the stores.
+	runEng *engine.Engine[Run, pipelinerun.Event, *Run]
+	subEng *engine.Engine[Subtask, pipelinesubtask.Event, *Subtask]
+	// runObs and subObs are the observers of WithObservers.
+	runObs, subObs []engine.Observer
+	now            func() time.Time
+	log            *slog.Logger
+	actor          string
 }
 
 // Option configures a Tracker.
@@ -56,6 +64,42 @@ func WithLogger(l *slog.Logger) Option { return func(t *Tracker) { t.log = l } }
 // WithActor sets the actor recorded in the history rows of the changes this
 // tracker makes (a user or host name). The default is empty.
 func WithActor(actor string) Option { return func(t *Tracker) { t.actor = actor } }
+
+// WithObservers makes the tracker report every status change of a run to
+// runs and of a subtask to subtasks, as an engine reports its moves
+// (engine.WithObserver): a metrics.Set's Model(pipelinerun.Lifecycle()),
+// say. Either may be nil; given more than once, every observer sees every
+// move. taskmodel serve's server gives its lifecycle metrics this way
+// (Tracker.Observed).
+func WithObservers(runs, subtasks engine.Observer) Option {
+	return func(t *Tracker) {
+		if runs != nil {
+			t.runObs = append(t.runObs, runs)
+		}
+		if subtasks != nil {
+			t.subObs = append(t.subObs, subtasks)
+		}
+	}
+}
+
+// Observed returns a tracker like t (its storage, clock, logger and actor)
+// that also reports its status changes to runs and subtasks (see
+// WithObservers). Its engines are its own: their change streams
+// (Engines) carry the changes made through it, not through t.
+func (t *Tracker) Observed(runs, subtasks engine.Observer) *Tracker {
+	c := *t
+	c.runObs, c.subObs = append([]engine.Observer{}, t.runObs...), append([]engine.Observer{}, t.subObs...)
+	WithObservers(runs, subtasks)(&c)
+	c.build()
+	return &c
+}
+
+// Engines returns the engines that make the tracker's status changes: a
+// subscriber (engine.SubscribeLocal) sees each run's and subtask's moves
+// made through this tracker, and the trackers As returns from it.
+func (t *Tracker) Engines() (*engine.Engine[Run, pipelinerun.Event, *Run], *engine.Engine[Subtask, pipelinesubtask.Event, *Subtask]) {
+	return t.runEng, t.subEng
+}
 
 // As returns a tracker that records actor in the history rows of the
 // changes it makes, sharing t's storage, clock and logger: a server records
@@ -75,9 +119,24 @@ func New(st storage.Storage, opts ...Option) *Tracker {
 	for _, o := range opts {
 		o(t)
 	}
-	t.runs = backends.NewStore[Run, pipelinerun.Event](st.Runs(), backends.WithClock(t.now))
-	t.subs = backends.NewStore[Subtask, pipelinesubtask.Event](st.Subtasks(), backends.WithClock(t.now))
+	t.build()
 	return t
+}
+
+// build makes the tracker's engines over its storage, with its clock and
+// observers.
+func (t *Tracker) build() {
+	runOpts := []engine.Option{engine.WithClock(t.now)}
+	for _, o := range t.runObs {
+		runOpts = append(runOpts, engine.WithObserver(o))
+	}
+	subOpts := []engine.Option{engine.WithClock(t.now)}
+	for _, o := range t.subObs {
+		subOpts = append(subOpts, engine.WithObserver(o))
+	}
+	t.runEng = engine.New[Run, pipelinerun.Event](t.st.Runs(), runOpts...)
+	t.subEng = engine.New[Subtask, pipelinesubtask.Event](t.st.Subtasks(), subOpts...)
+	t.runs, t.subs = t.runEng.Store(), t.subEng.Store()
 }
 
 // Close releases the storage.

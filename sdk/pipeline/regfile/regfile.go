@@ -39,6 +39,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/taskmodel/taskmodel/gen/pipelinerun"
+	"github.com/taskmodel/taskmodel/sdk/pipeline"
 	"github.com/taskmodel/taskmodel/tasktype"
 )
 
@@ -223,9 +224,9 @@ func decodeEntry(n *yaml.Node, allowed []string, fail func(*yaml.Node, string, e
 }
 
 func (f *File) addStage(name string, line int, e entry) error {
-	s := pipelinerun.Stage{Name: strings.TrimSpace(e.Name), Description: e.Description, Order: e.Order}
-	if s.Name == "" {
-		return &Error{File: name, Line: line, Field: "name", Err: errors.New("is required")}
+	s := pipelinerun.Stage{Name: e.Name, Description: e.Description, Order: e.Order}
+	if fe := pipeline.ValidateName("name", s.Name); fe != nil {
+		return &Error{File: name, Line: line, Field: "name", Err: errors.New(fe.Message)}
 	}
 	if err := s.Validate(); err != nil {
 		return &Error{File: name, Line: line, Err: err}
@@ -235,11 +236,13 @@ func (f *File) addStage(name string, line int, e entry) error {
 }
 
 func (f *File) addTask(name string, line int, e entry) error {
-	t := pipelinerun.TaskDefinition{Stage: strings.TrimSpace(e.Stage), Name: strings.TrimSpace(e.Name), Order: e.Order,
+	t := pipelinerun.TaskDefinition{Stage: e.Stage, Name: e.Name, Order: e.Order,
 		ScriptPath: e.ScriptPath, ScriptFilename: e.ScriptFilename, LogPath: e.LogPath, LogFilename: e.LogFilename}
-	for field, v := range map[string]string{"stage": t.Stage, "name": t.Name} {
-		if v == "" {
-			return &Error{File: name, Line: line, Field: field, Err: errors.New("is required")}
+	// Names with leading or trailing space are refused, not trimmed (see
+	// pipeline.ValidateName).
+	for _, f := range []struct{ field, v string }{{"stage", t.Stage}, {"name", t.Name}} {
+		if fe := pipeline.ValidateName(f.field, f.v); fe != nil {
+			return &Error{File: name, Line: line, Field: f.field, Err: errors.New(fe.Message)}
 		}
 	}
 	if e.Type != nil {

@@ -77,6 +77,8 @@ func TestParseErrorsNameTheLineAndField(t *testing.T) {
 		{"bad type", regfile.YAML, "tasks:\n  - {stage: A, name: x, type: perl}\n", `f:2: type: "perl" is not a task type; allowed: R, sh, python`},
 		{"missing name", regfile.YAML, "tasks:\n  - {stage: A}\n", "f:2: name: is required"},
 		{"missing stage name", regfile.YAML, "stages:\n  - description: x\n", "f:2: name: is required"},
+		{"stage name ending in a space", regfile.YAML, "stages:\n  - name: \"TRAIL \"\n", "f:2: name: must not begin or end with a space"},
+		{"task's stage ending in a space", regfile.YAML, "tasks:\n  - {stage: \"A \", name: Job}\n", "f:2: stage: must not begin or end with a space"},
 		{"order not a number", regfile.YAML, "tasks:\n  - {stage: A, name: x, order: first}\n", "f:2: "},
 		{"negative order", regfile.YAML, "stages:\n  - {name: A, order: -2}\n", "f:2: order"},
 		{"not a list", regfile.YAML, "tasks: {a: b}\n", "f:1: tasks: must be a list"},

@@ -7,6 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/taskmodel/taskmodel/tasktype"
 )
 
 // flagError rewrites pflag's refusal of a flag's value ("invalid argument
@@ -105,4 +107,76 @@ func argCountError(cmd *cobra.Command, args []string) error {
 		return fmt.Errorf("%s takes no arguments, not %q", name, args[0])
 	}
 	return fmt.Errorf("%s takes at most %s, not also %q", name, strings.Join(all, " "), args[min(len(all), len(args)-1)])
+}
+
+// fieldArgs name, per command, the flag or argument a user typed for each
+// field the tracker names in a refusal (its stored names, which the HTTP
+// API keeps as its JSON names): "--percent: must be ≤ 100 (got 120)", not
+// "overall_percent: …".
+var fieldArgs = map[string]map[string]string{
+	"run start": {"stage": "STAGE", "task": "TASK", "total_subtasks": "--subtasks", "code_version": "--code-version",
+		"git_commit": "--git-commit", "script_path": "--script-path", "script_filename": "--script",
+		"log_path": "--log-path", "log_filename": "--log", "message": "--message"},
+	"run update":        {"overall_percent": "--percent", "message": "--message", "error_message": "--message"},
+	"run complete":      {"message": "MESSAGE"},
+	"run skip":          {"message": "MESSAGE"},
+	"run cancel":        {"message": "MESSAGE"},
+	"run fail":          {"error_message": "MESSAGE", "message": "MESSAGE", "error_detail": "--detail"},
+	"subtask start":     {"name": "NAME", "subtask_number": "N", "items_total": "--items", "message": "--message"},
+	"subtask update":    {"subtask_number": "N", "percent": "--percent", "items_complete": "--items-complete", "items_total": "--items-total", "message": "--message", "error_message": "--message"},
+	"subtask increment": {"by": "BY"},
+	"subtask complete":  {"message": "MESSAGE"},
+	"subtask fail":      {"error_message": "MESSAGE", "message": "MESSAGE"},
+}
+
+// withArgNames renames the fields err refuses after what the user typed
+// for cmd (see fieldArgs): each "field: message" in err's text becomes
+// "--flag: message". The error's kind (errors.Is, errors.As) is kept.
+func withArgNames(cmd *cobra.Command, err error) error {
+	if cmd == nil || err == nil {
+		return err
+	}
+	names := fieldArgs[strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" ")]
+	if names == nil {
+		return err
+	}
+	msg := err.Error()
+	fields := fieldErrors(err)
+	for _, f := range fields {
+		if n, ok := names[f.Field]; ok {
+			msg = strings.Replace(msg, f.Error(), n+": "+f.Message, 1)
+		}
+	}
+	if msg == err.Error() {
+		return err
+	}
+	return &renamedError{msg: msg, err: err}
+}
+
+// renamedError is err with the fields its text names renamed.
+type renamedError struct {
+	msg string
+	err error
+}
+
+func (e *renamedError) Error() string { return e.msg }
+func (e *renamedError) Unwrap() error { return e.err }
+
+// fieldErrors lists the field errors in err's tree (errors.Join's too).
+func fieldErrors(err error) []*tasktype.FieldError {
+	switch e := err.(type) {
+	case nil:
+		return nil
+	case *tasktype.FieldError:
+		return []*tasktype.FieldError{e}
+	case *tasktype.ValidationError:
+		return e.Fields
+	case interface{ Unwrap() []error }:
+		var out []*tasktype.FieldError
+		for _, x := range e.Unwrap() {
+			out = append(out, fieldErrors(x)...)
+		}
+		return out
+	}
+	return fieldErrors(errors.Unwrap(err))
 }

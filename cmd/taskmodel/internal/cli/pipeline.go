@@ -61,11 +61,16 @@ func (f *taskFlags) task(c *cobra.Command) ([]pipeline.Stage, pipeline.Task, err
 		if strings.TrimSpace(req.v) == "" {
 			return nil, pipeline.Task{}, usagef(fmt.Errorf("--%s is required to register a task from flags (or give a FILE)", req.flag))
 		}
+		// Refused, not trimmed: run start takes the name as typed (see
+		// pipeline.ValidateName).
+		if fe := pipeline.ValidateName("--"+req.flag, req.v); fe != nil {
+			return nil, pipeline.Task{}, fe
+		}
 	}
 	if f.order < 0 {
 		return nil, pipeline.Task{}, usagef(fmt.Errorf("--order %d: must be 0 (after the last) or a positive position", f.order))
 	}
-	t := pipeline.Task{Stage: strings.TrimSpace(f.stage), Name: strings.TrimSpace(f.name), Order: f.order,
+	t := pipeline.Task{Stage: f.stage, Name: f.name, Order: f.order,
 		ScriptPath: changedString(c, "script-path", f.scriptPath), LogPath: changedString(c, "log-path", f.logPath)}
 	if c.Flags().Changed("script") || c.Flags().Changed("script-filename") {
 		t.ScriptFilename = &f.scriptFilename

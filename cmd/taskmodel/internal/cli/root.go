@@ -207,6 +207,7 @@ func (app *App) main(ctx context.Context, args []string) int {
 	if err == nil {
 		return 0
 	}
+	err = withArgNames(cmd, err)
 	code, kind := classify(err)
 	if app.JSON || wantsJSON(args) { // cobra may fail before it parses --json
 
