@@ -6,6 +6,7 @@ import (
 	"errors"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -110,9 +111,11 @@ func TestOneTraceAcrossTwoProcesses(t *testing.T) {
 		name    string
 		outcome error
 		end     string // the end event's status
+		// The settle span's status description and error.type.
+		description, errorType string
 	}{
-		{"completed", nil, "DONE"},
-		{"failed", errors.New("loss is NaN"), "FAILED"},
+		{"completed", nil, "DONE", "", ""},
+		{"failed", errors.New("loss is NaN"), "FAILED", "loss is NaN", "_OTHER"},
 	}
 	for _, b := range twoProcesses {
 		t.Run(b.name, func(t *testing.T) {
@@ -191,6 +194,21 @@ func TestOneTraceAcrossTwoProcesses(t *testing.T) {
 					if got := byName["process training"].Status.Code; got != wantStatus {
 						t.Errorf("process span status %v; want %v", got, wantStatus)
 					}
+					// The fail event's span tells the failure: its write
+					// succeeded, the task failed.
+					settle := byName["settle training"]
+					if settle.Status.Code != wantStatus || settle.Status.Description != tc.description {
+						t.Errorf("settle span status %v %q; want %v %q", settle.Status.Code, settle.Status.Description, wantStatus, tc.description)
+					}
+					errorType := ""
+					for _, kv := range settle.Attributes {
+						if kv.Key == "error.type" {
+							errorType = kv.Value.Emit()
+						}
+					}
+					if errorType != tc.errorType {
+						t.Errorf("settle span error.type %q; want %q", errorType, tc.errorType)
+					}
 				})
 			}
 		})
@@ -259,6 +277,56 @@ func TestEnabled(t *testing.T) {
 			}
 			if on != tc.on || msg != tc.err {
 				t.Errorf("Enabled = %v, %q; want %v, %q", on, msg, tc.on, tc.err)
+			}
+		})
+	}
+}
+
+// TestMoveFailure: a move's span has status error when its write failed,
+// and when it wrote the worker section's fail event (the failure's message
+// as the description, its code as error.type); otherwise status unset.
+func TestMoveFailure(t *testing.T) {
+	long := strings.Repeat("é", 2000)
+	for _, tc := range []struct {
+		name      string
+		failure   *engine.TracedFailure
+		writeErr  error
+		status    codes.Code
+		desc      string
+		errorType string
+	}{
+		{"complete", nil, nil, codes.Unset, "", ""},
+		{"fail with a code", &engine.TracedFailure{Code: "OOM", Message: "out of memory"}, nil, codes.Error, "out of memory", "OOM"},
+		{"fail without a code", &engine.TracedFailure{Message: "loss is NaN"}, nil, codes.Error, "loss is NaN", "_OTHER"},
+		{"fail without a message", &engine.TracedFailure{}, nil, codes.Error, "failed", "_OTHER"},
+		{"fail with a long message", &engine.TracedFailure{Message: long}, nil, codes.Error, long[:2*1024], "_OTHER"},
+		{"fail whose write failed", &engine.TracedFailure{Message: "loss is NaN"}, errors.New("database is gone"), codes.Error, "database is gone", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			exp := tracetest.NewInMemoryExporter()
+			tr := tracing.New(sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp)))
+			_, end := tr.StartMove(ctx, engine.TracedMove{Model: "training", From: "RUNNING", Event: "fail", Operation: "settle", Failure: tc.failure})
+			to := "FAILED"
+			if tc.writeErr != nil {
+				to = ""
+			}
+			end(to, tc.writeErr)
+			spans := exp.GetSpans()
+			if len(spans) != 1 {
+				t.Fatalf("%d spans", len(spans))
+			}
+			s := spans[0]
+			if s.Status.Code != tc.status || s.Status.Description != tc.desc {
+				t.Errorf("status %v %q; want %v %q", s.Status.Code, s.Status.Description, tc.status, tc.desc)
+			}
+			errorType := ""
+			for _, kv := range s.Attributes {
+				if kv.Key == "error.type" {
+					errorType = kv.Value.Emit()
+				}
+			}
+			if errorType != tc.errorType {
+				t.Errorf("error.type %q; want %q", errorType, tc.errorType)
 			}
 		})
 	}
