@@ -268,6 +268,23 @@ func TestEnabled(t *testing.T) {
 		{"another exporter", map[string]string{"OTEL_TRACES_EXPORTER": "zipkin"}, false, `OTEL_TRACES_EXPORTER: "zipkin" is not supported; use otlp or none`},
 		{"grpc", map[string]string{"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "grpc"}, false, `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: "grpc" is not supported; use http/protobuf`},
 		{"grpc while off", map[string]string{"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, false, ""},
+		{"exporter in capitals", map[string]string{"OTEL_TRACES_EXPORTER": "OTLP"}, true, ""},
+		{"exporter none in capitals", map[string]string{"OTEL_TRACES_EXPORTER": " None ", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318"}, false, ""},
+		{"sdk disabled in capitals", map[string]string{"OTEL_SDK_DISABLED": "TRUE", "OTEL_TRACES_EXPORTER": "otlp"}, false, ""},
+		{"protocol in capitals", map[string]string{"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "HTTP/Protobuf"}, true, ""},
+		{"https endpoint", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "https://collector.example.com"}, true, ""},
+		{"ipv6 endpoint", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://[::1]:4318"}, true, ""},
+		{"unparsable endpoint", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "::bad::"}, false,
+			`OTEL_EXPORTER_OTLP_ENDPOINT: "::bad::" is not an endpoint URL; use an http or https URL with a host, such as http://collector:4318`},
+		{"endpoint without a scheme", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4318"}, false,
+			`OTEL_EXPORTER_OTLP_ENDPOINT: "collector:4318" is not an endpoint URL; use an http or https URL with a host, such as http://collector:4318`},
+		{"endpoint of another scheme", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "grpc://collector:4317"}, false,
+			`OTEL_EXPORTER_OTLP_ENDPOINT: "grpc://collector:4317" is not an endpoint URL; use an http or https URL with a host, such as http://collector:4318`},
+		{"endpoint without a host", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http:///v1"}, false,
+			`OTEL_EXPORTER_OTLP_ENDPOINT: "http:///v1" is not an endpoint URL; use an http or https URL with a host, such as http://collector:4318`},
+		{"unparsable traces endpoint", map[string]string{"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://%zz"}, false,
+			`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "http://%zz" is not an endpoint URL; use an http or https URL with a host, such as http://collector:4318/v1/traces`},
+		{"bad endpoint while off", map[string]string{"OTEL_SDK_DISABLED": "true", "OTEL_EXPORTER_OTLP_ENDPOINT": "::bad::"}, false, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			on, err := tracing.Enabled(func(k string) string { return tc.env[k] })
