@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -116,14 +117,21 @@ func taskCounts(ms *Models) *scraped {
 	return &scraped{desc: tasksDesc, read: func(ctx context.Context) ([]prometheus.Metric, error) {
 		var out []prometheus.Metric
 		for _, b := range ms.order {
-			counts, err := ms.counts.statusCounts(ctx, b.name(), statusNames(b.lifecycle()), "", "")
+			statuses := statusNames(b.lifecycle())
+			counts, err := ms.counts.statusCounts(ctx, b.name(), statuses, "", "")
 			if err != nil {
 				return nil, err
 			}
-			for status, c := range counts {
-				if c.AtLeast {
+			for _, status := range statuses {
+				c, ok := counts[status]
+				switch {
+				case c.AtLeast:
 					continue // shown once its first full count has finished
+				case !ok && ms.backend.memory:
+					continue // not counted
 				}
+				// A status without tasks is 0, not missing: an empty
+				// queue is a depth of 0.
 				out = append(out, prometheus.MustNewConstMetric(tasksDesc, prometheus.GaugeValue, float64(c.N), b.name(), status))
 			}
 		}
@@ -238,7 +246,8 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // observe counts and times a route's requests and logs each one (never the
 // query string: an event stream may carry a token there).
-func (s *Server) observe(route string, next http.Handler) http.Handler {
+func (s *Server) observe(pattern string, next http.Handler) http.Handler {
+	route := routeLabel(pattern)
 	stream := route == "/tasks/{id}/events"
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -272,4 +281,17 @@ func (s *Server) observe(route string, next http.Handler) http.Handler {
 				slog.Int("status", sw.code), slog.Duration("duration", d))
 		}
 	})
+}
+
+// routeLabel is the route label of a mux pattern: its path, without the
+// method or host a pattern may start with ("GET /{$}") and without the
+// {$} that ends an exact match ("GET /{$}" is "/", as a request sees it).
+func routeLabel(pattern string) string {
+	if _, path, ok := strings.Cut(pattern, " "); ok {
+		pattern = strings.TrimLeft(path, " \t")
+	}
+	if i := strings.IndexByte(pattern, '/'); i > 0 {
+		pattern = pattern[i:] // a host
+	}
+	return strings.TrimSuffix(pattern, "{$}")
 }

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -145,6 +146,49 @@ func TestPipelineMetrics(t *testing.T) {
 				base, _ := metricValue(t, before, w.series)
 				if v, ok := metricValue(t, m, w.series); !ok || v-base != w.value {
 					t.Errorf("%s = %v (present %v), %v before; want %v more", w.series, v, ok, base, w.value)
+				}
+			}
+		})
+	}
+}
+
+// TestMetricsSeries: every status of every model has a taskmodel_tasks
+// series, 0 when it holds no task (an empty queue is a depth of 0), on the
+// databases; a route's label is its path as a request sees it, without a
+// pattern's method or {$}.
+func TestMetricsSeries(t *testing.T) {
+	for _, b := range sqlBackends {
+		t.Run(b, func(t *testing.T) {
+			e := newEnv(t, b, envOptions{})
+			ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+			e.srv.Mount("GET /{$}", ok)
+			e.srv.Mount("POST /hooks/{$}", ok)
+			e.srv.Mount("/ui-test/", ok)
+			e.createOf("training", `,"tag":"a"`)
+			e.must(204, "GET", "/", "", "")
+			e.must(204, "POST", "/hooks/", "", "")
+			e.must(204, "GET", "/ui-test/page", "", "")
+			m := string(e.must(200, "GET", "/metrics", "", "").body)
+			for _, c := range []struct {
+				series string
+				want   float64
+			}{
+				{`taskmodel_tasks{status="QUEUED",task_type="training"}`, 1},
+				{`taskmodel_tasks{status="QUEUED",task_type="evaluation"}`, 0},
+				{`taskmodel_tasks{status="RUNNING",task_type="training"}`, 0},
+				{`taskmodel_tasks{status="DONE",task_type="training"}`, 0},
+				{`taskmodel_tasks{status="CREATED",task_type="analysis"}`, 0},
+				{`taskmodel_http_requests_total{code="204",method="GET",route="/"}`, 1},
+				{`taskmodel_http_requests_total{code="204",method="POST",route="/hooks/"}`, 1},
+				{`taskmodel_http_requests_total{code="204",method="GET",route="/ui-test/"}`, 1},
+			} {
+				if v, ok := metricValue(t, m, c.series); !ok || v != c.want {
+					t.Errorf("%s = %v (present %v); want %v", c.series, v, ok, c.want)
+				}
+			}
+			for _, line := range strings.Split(m, "\n") {
+				if strings.Contains(line, "{$}") || strings.Contains(line, `route="GET `) || strings.Contains(line, `route="POST `) {
+					t.Errorf("a route label holds a pattern's method or {$}: %s", line)
 				}
 			}
 		})

@@ -380,7 +380,9 @@ func (s *Server) workerHeartbeat(w http.ResponseWriter, r *http.Request) {
 		s.writeProblem(w, r, err)
 		return
 	}
-	exp, cancelled, err := s.renew(r.Context(), h)
+	ctx, end := h.ops.startReport(r.Context(), "heartbeat", h.id, nil)
+	exp, cancelled, err := s.renew(ctx, h)
+	end(err)
 	if err != nil {
 		s.writeProblem(w, r, err)
 		return
@@ -440,34 +442,42 @@ func (s *Server) workerProgress(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	ctx, end := h.ops.startReport(ctx, "progress", h.id, v)
+	err = s.reportProgress(ctx, w, h, v, percent, detail)
+	end(err)
+	if err != nil {
+		s.writeProblem(w, r, err)
+	}
+}
+
+// reportProgress renews the lease and records the progress of a task read
+// as v; it writes the answer, or returns the error to answer.
+func (s *Server) reportProgress(ctx context.Context, w http.ResponseWriter, h heldLease, v *view, percent float64, detail json.RawMessage) error {
 	exp, cancelled, err := s.renew(ctx, h)
 	if err != nil || cancelled {
 		if err != nil {
-			s.writeProblem(w, r, err)
-			return
+			return err
 		}
 		writeLeaseState(w, exp, true, nil)
-		return
+		return nil
 	}
 	for try := 1; ; try++ {
 		if v.key.Status != h.ops.spec().Running {
 			writeLeaseState(w, exp, true, nil)
-			return
+			return nil
 		}
 		_, recorded, err := h.ops.progress(ctx, v, percent, detail)
 		if errors.Is(err, tasktype.ErrConflict) && try < progressTries {
 			if v, err = h.ops.get(ctx, h.id); err != nil {
-				s.writeProblem(w, r, err)
-				return
+				return err
 			}
 			continue
 		}
 		if err != nil {
-			s.writeProblem(w, r, err)
-			return
+			return err
 		}
 		writeLeaseState(w, exp, false, &recorded)
-		return
+		return nil
 	}
 }
 

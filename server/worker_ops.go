@@ -43,6 +43,10 @@ type workOps interface {
 	// released reports whether lease's claim of the task was released.
 	released(ctx context.Context, id uuid.UUID, lease backends.Lease) (bool, error)
 	checkCode(code string) error
+	// startReport starts the tracing of a worker's report on task id (op:
+	// heartbeat, progress), v the task as the report read it or nil;
+	// without a tracer it returns ctx and an end that does nothing.
+	startReport(ctx context.Context, op string, id uuid.UUID, v *view) (context.Context, func(error))
 	// results lists the fields a worker may set when it completes a task.
 	results() []string
 	rescue(ctx context.Context, actor string) (worker.RescueResult, error)
@@ -170,6 +174,14 @@ func (w *typedWork[T, E, PT]) claim(ctx context.Context, owner string, limit int
 		out[i] = claimedView{view: w.b.view(c.Task), lease: c.Lease, expires: c.Expires, traceparent: engine.Traceparent(c.Task)}
 	}
 	return out, err
+}
+
+func (w *typedWork[T, E, PT]) startReport(ctx context.Context, op string, id uuid.UUID, v *view) (context.Context, func(error)) {
+	var x *T
+	if v != nil {
+		x, _ = v.task.(*T)
+	}
+	return w.leases.StartReport(ctx, op, id, x)
 }
 
 func (w *typedWork[T, E, PT]) heartbeat(ctx context.Context, id uuid.UUID, lease backends.Lease) (bool, time.Time, error) {

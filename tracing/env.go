@@ -3,6 +3,7 @@ package tracing
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"strings"
 
@@ -23,19 +24,24 @@ import (
 //   - nothing set: off.
 //
 // The OTLP protocol is http/protobuf (OTEL_EXPORTER_OTLP_PROTOCOL and
-// OTEL_EXPORTER_OTLP_TRACES_PROTOCOL may say so, and nothing else).
+// OTEL_EXPORTER_OTLP_TRACES_PROTOCOL may say so, and nothing else), and an
+// endpoint, when set, is an http or https URL with a host. These are
+// checked only when tracing is on. As the OpenTelemetry specification asks
+// of enumerations and booleans, the values of OTEL_SDK_DISABLED,
+// OTEL_TRACES_EXPORTER and the protocols are read without regard to case
+// (OTLP, True), and without surrounding spaces.
 func Enabled(getenv func(string) string) (bool, error) {
 	if strings.EqualFold(strings.TrimSpace(getenv("OTEL_SDK_DISABLED")), "true") {
 		return false, nil
 	}
 	on := false
-	switch exp := strings.TrimSpace(getenv("OTEL_TRACES_EXPORTER")); exp {
+	switch exp := strings.TrimSpace(getenv("OTEL_TRACES_EXPORTER")); strings.ToLower(exp) {
 	case "otlp":
 		on = true
 	case "none":
 		return false, nil
 	case "":
-		on = getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != ""
+		on = strings.TrimSpace(getenv("OTEL_EXPORTER_OTLP_ENDPOINT")) != "" || strings.TrimSpace(getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")) != ""
 	default:
 		return false, fmt.Errorf("OTEL_TRACES_EXPORTER: %q is not supported; use otlp or none", exp)
 	}
@@ -43,11 +49,31 @@ func Enabled(getenv func(string) string) (bool, error) {
 		return false, nil
 	}
 	for _, name := range []string{"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"} {
-		if p := strings.TrimSpace(getenv(name)); p != "" && p != "http/protobuf" {
+		if p := strings.TrimSpace(getenv(name)); p != "" && !strings.EqualFold(p, "http/protobuf") {
 			return false, fmt.Errorf("%s: %q is not supported; use http/protobuf", name, p)
 		}
 	}
+	for _, v := range []struct{ name, example string }{
+		{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://collector:4318/v1/traces"},
+		{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"},
+	} {
+		if e := strings.TrimSpace(getenv(v.name)); e != "" && !endpointURL(e) {
+			return false, fmt.Errorf("%s: %q is not an endpoint URL; use an http or https URL with a host, such as %s", v.name, e, v.example)
+		}
+	}
 	return true, nil
+}
+
+// endpointURL tells whether e is what the OTLP/HTTP exporter can send to:
+// an absolute http or https URL with a host (the exporter would otherwise
+// ignore it, or send nowhere).
+func endpointURL(e string) bool {
+	u, err := url.Parse(e)
+	if err != nil || u.Opaque != "" {
+		return false
+	}
+	scheme := strings.ToLower(u.Scheme)
+	return (scheme == "http" || scheme == "https") && u.Hostname() != ""
 }
 
 // FromEnv returns a tracer provider exporting over OTLP/HTTP as the

@@ -18,10 +18,16 @@
 //	process <model>   consumer  a pool's handler run, from claim to end: process
 //	settle <model>    client    the complete, fail and cancel events: settle
 //	<event> <model>   internal  any other event of the lifecycle
+//	heartbeat <model> client    a worker's heartbeat over HTTP (worker.ReportTracer)
+//	progress <model>  client    a worker's progress report over HTTP
 //
 // Every span has messaging.system "taskmodel", messaging.destination.name,
 // and messaging.message.id (the task's id, once known); moves add
-// messaging.operation.name (the event) and taskmodel.status.from and .to.
+// messaging.operation.name (the event) and taskmodel.status.from and .to,
+// reports messaging.operation.name (heartbeat, progress; no
+// messaging.operation.type: none of the conventions' types is a lease's
+// renewal). A fail event's span has status error, with the failure's
+// message, and error.type, its error code.
 package tracing
 
 import (
@@ -35,6 +41,7 @@ import (
 
 	"github.com/taskmodel/taskmodel/sdk/engine"
 	"github.com/taskmodel/taskmodel/sdk/worker"
+	"github.com/taskmodel/taskmodel/tasktype"
 )
 
 // InstrumentationName names the tracer this package asks providers for.
@@ -51,6 +58,7 @@ const (
 	StatusTo        = attribute.Key("taskmodel.status.to")
 	LeaseOwner      = attribute.Key("taskmodel.lease.owner")
 	Attempt         = attribute.Key("taskmodel.attempt")
+	ErrorType       = attribute.Key("error.type")
 )
 
 // Tracer is an engine.Tracer and a worker.Tracer over an OpenTelemetry
@@ -60,8 +68,9 @@ type Tracer struct {
 }
 
 var (
-	_ engine.Tracer = (*Tracer)(nil)
-	_ worker.Tracer = (*Tracer)(nil)
+	_ engine.Tracer       = (*Tracer)(nil)
+	_ worker.Tracer       = (*Tracer)(nil)
+	_ worker.ReportTracer = (*Tracer)(nil)
 )
 
 // New returns a Tracer whose spans go to provider.
@@ -155,8 +164,42 @@ func (t *Tracer) StartMove(ctx context.Context, m engine.TracedMove) (context.Co
 		if to != "" {
 			span.SetAttributes(StatusTo.String(to))
 		}
+		if f := m.Failure; f != nil && err == nil {
+			failed(span, f)
+		}
 		end(span, err)
 	}
+}
+
+// maxStatusDescription bounds, in characters, the status description a
+// failure's message gives a span (the message itself may be far longer).
+const maxStatusDescription = 1024
+
+// failed marks span, of a fail event that was written, as failed: status
+// error with the failure's message, and error.type the error code stored
+// ("_OTHER", the conventions' fallback, when there is none).
+func failed(span trace.Span, f *engine.TracedFailure) {
+	kind := f.Code
+	if kind == "" {
+		kind = "_OTHER"
+	}
+	msg := f.Message
+	if msg == "" {
+		msg = "failed"
+	}
+	span.SetAttributes(ErrorType.String(kind))
+	span.SetStatus(codes.Error, tasktype.Truncate(msg, maxStatusDescription))
+}
+
+// StartReport starts the span of a worker's report on a task it holds (a
+// heartbeat, a progress report over the HTTP worker protocol): a child of
+// the request's span when it is in the task's trace, else in the task's
+// trace with a link to it, as a move's.
+func (t *Tracer) StartReport(ctx context.Context, r worker.Report) (context.Context, func(error)) {
+	ctx, opts := parent(ctx, r.Traceparent)
+	kv := append(common(r.Model, r.ID), OperationName.String(r.Operation))
+	ctx, span := t.tr.Start(ctx, r.Operation+" "+r.Model, append(opts, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(kv...))...)
+	return ctx, func(err error) { end(span, err) }
 }
 
 // StartProcess starts the span of a handler's run, in the task's trace: the

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -110,9 +111,11 @@ func TestOneTraceAcrossTwoProcesses(t *testing.T) {
 		name    string
 		outcome error
 		end     string // the end event's status
+		// The settle span's status description and error.type.
+		description, errorType string
 	}{
-		{"completed", nil, "DONE"},
-		{"failed", errors.New("loss is NaN"), "FAILED"},
+		{"completed", nil, "DONE", "", ""},
+		{"failed", errors.New("loss is NaN"), "FAILED", "loss is NaN", "_OTHER"},
 	}
 	for _, b := range twoProcesses {
 		t.Run(b.name, func(t *testing.T) {
@@ -191,6 +194,21 @@ func TestOneTraceAcrossTwoProcesses(t *testing.T) {
 					if got := byName["process training"].Status.Code; got != wantStatus {
 						t.Errorf("process span status %v; want %v", got, wantStatus)
 					}
+					// The fail event's span tells the failure: its write
+					// succeeded, the task failed.
+					settle := byName["settle training"]
+					if settle.Status.Code != wantStatus || settle.Status.Description != tc.description {
+						t.Errorf("settle span status %v %q; want %v %q", settle.Status.Code, settle.Status.Description, wantStatus, tc.description)
+					}
+					errorType := ""
+					for _, kv := range settle.Attributes {
+						if kv.Key == "error.type" {
+							errorType = kv.Value.Emit()
+						}
+					}
+					if errorType != tc.errorType {
+						t.Errorf("settle span error.type %q; want %q", errorType, tc.errorType)
+					}
 				})
 			}
 		})
@@ -250,6 +268,23 @@ func TestEnabled(t *testing.T) {
 		{"another exporter", map[string]string{"OTEL_TRACES_EXPORTER": "zipkin"}, false, `OTEL_TRACES_EXPORTER: "zipkin" is not supported; use otlp or none`},
 		{"grpc", map[string]string{"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "grpc"}, false, `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: "grpc" is not supported; use http/protobuf`},
 		{"grpc while off", map[string]string{"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, false, ""},
+		{"exporter in capitals", map[string]string{"OTEL_TRACES_EXPORTER": "OTLP"}, true, ""},
+		{"exporter none in capitals", map[string]string{"OTEL_TRACES_EXPORTER": " None ", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318"}, false, ""},
+		{"sdk disabled in capitals", map[string]string{"OTEL_SDK_DISABLED": "TRUE", "OTEL_TRACES_EXPORTER": "otlp"}, false, ""},
+		{"protocol in capitals", map[string]string{"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "HTTP/Protobuf"}, true, ""},
+		{"https endpoint", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "https://collector.example.com"}, true, ""},
+		{"ipv6 endpoint", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://[::1]:4318"}, true, ""},
+		{"unparsable endpoint", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "::bad::"}, false,
+			`OTEL_EXPORTER_OTLP_ENDPOINT: "::bad::" is not an endpoint URL; use an http or https URL with a host, such as http://collector:4318`},
+		{"endpoint without a scheme", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4318"}, false,
+			`OTEL_EXPORTER_OTLP_ENDPOINT: "collector:4318" is not an endpoint URL; use an http or https URL with a host, such as http://collector:4318`},
+		{"endpoint of another scheme", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "grpc://collector:4317"}, false,
+			`OTEL_EXPORTER_OTLP_ENDPOINT: "grpc://collector:4317" is not an endpoint URL; use an http or https URL with a host, such as http://collector:4318`},
+		{"endpoint without a host", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http:///v1"}, false,
+			`OTEL_EXPORTER_OTLP_ENDPOINT: "http:///v1" is not an endpoint URL; use an http or https URL with a host, such as http://collector:4318`},
+		{"unparsable traces endpoint", map[string]string{"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://%zz"}, false,
+			`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "http://%zz" is not an endpoint URL; use an http or https URL with a host, such as http://collector:4318/v1/traces`},
+		{"bad endpoint while off", map[string]string{"OTEL_SDK_DISABLED": "true", "OTEL_EXPORTER_OTLP_ENDPOINT": "::bad::"}, false, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			on, err := tracing.Enabled(func(k string) string { return tc.env[k] })
@@ -259,6 +294,56 @@ func TestEnabled(t *testing.T) {
 			}
 			if on != tc.on || msg != tc.err {
 				t.Errorf("Enabled = %v, %q; want %v, %q", on, msg, tc.on, tc.err)
+			}
+		})
+	}
+}
+
+// TestMoveFailure: a move's span has status error when its write failed,
+// and when it wrote the worker section's fail event (the failure's message
+// as the description, its code as error.type); otherwise status unset.
+func TestMoveFailure(t *testing.T) {
+	long := strings.Repeat("é", 2000)
+	for _, tc := range []struct {
+		name      string
+		failure   *engine.TracedFailure
+		writeErr  error
+		status    codes.Code
+		desc      string
+		errorType string
+	}{
+		{"complete", nil, nil, codes.Unset, "", ""},
+		{"fail with a code", &engine.TracedFailure{Code: "OOM", Message: "out of memory"}, nil, codes.Error, "out of memory", "OOM"},
+		{"fail without a code", &engine.TracedFailure{Message: "loss is NaN"}, nil, codes.Error, "loss is NaN", "_OTHER"},
+		{"fail without a message", &engine.TracedFailure{}, nil, codes.Error, "failed", "_OTHER"},
+		{"fail with a long message", &engine.TracedFailure{Message: long}, nil, codes.Error, long[:2*1024], "_OTHER"},
+		{"fail whose write failed", &engine.TracedFailure{Message: "loss is NaN"}, errors.New("database is gone"), codes.Error, "database is gone", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			exp := tracetest.NewInMemoryExporter()
+			tr := tracing.New(sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp)))
+			_, end := tr.StartMove(ctx, engine.TracedMove{Model: "training", From: "RUNNING", Event: "fail", Operation: "settle", Failure: tc.failure})
+			to := "FAILED"
+			if tc.writeErr != nil {
+				to = ""
+			}
+			end(to, tc.writeErr)
+			spans := exp.GetSpans()
+			if len(spans) != 1 {
+				t.Fatalf("%d spans", len(spans))
+			}
+			s := spans[0]
+			if s.Status.Code != tc.status || s.Status.Description != tc.desc {
+				t.Errorf("status %v %q; want %v %q", s.Status.Code, s.Status.Description, tc.status, tc.desc)
+			}
+			errorType := ""
+			for _, kv := range s.Attributes {
+				if kv.Key == "error.type" {
+					errorType = kv.Value.Emit()
+				}
+			}
+			if errorType != tc.errorType {
+				t.Errorf("error.type %q; want %q", errorType, tc.errorType)
 			}
 		})
 	}

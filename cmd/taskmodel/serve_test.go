@@ -3,6 +3,7 @@ package main_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -156,5 +157,74 @@ func TestServeRefusals(t *testing.T) {
 		if r.code != want || !strings.Contains(r.stderr, c.want) {
 			t.Errorf("taskmodel %s: exit %d, stderr %q; want exit %d and %q", strings.Join(c.args, " "), r.code, r.stderr, want, c.want)
 		}
+	}
+}
+
+// TestServeTracingSettings: serve refuses OTEL_ settings it cannot follow,
+// naming the variable and what it takes; and once tracing is on, the
+// OpenTelemetry SDK's errors (here, spans sent to a port nobody listens
+// on) are JSON lines of the log like every other line, at level warn.
+func TestServeTracingSettings(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		env  []string
+		want string // the refusal; "" when serve starts
+	}{
+		{"unparsable endpoint", []string{"OTEL_EXPORTER_OTLP_ENDPOINT=::bad::"},
+			`OTEL_EXPORTER_OTLP_ENDPOINT: "::bad::" is not an endpoint URL; use an http or https URL with a host, such as http://collector:4318`},
+		{"traces endpoint without a scheme", []string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=collector:4318"},
+			`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "collector:4318" is not an endpoint URL`},
+		{"another exporter", []string{"OTEL_TRACES_EXPORTER=zipkin"}, `OTEL_TRACES_EXPORTER: "zipkin" is not supported; use otlp or none`},
+		{"grpc", []string{"OTEL_TRACES_EXPORTER=otlp", "OTEL_EXPORTER_OTLP_PROTOCOL=grpc"}, `OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" is not supported; use http/protobuf`},
+		{"export refused", []string{"OTEL_TRACES_EXPORTER=OTLP", "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:1", "OTEL_BSP_SCHEDULE_DELAY=50", "OTEL_EXPORTER_OTLP_TIMEOUT=200"}, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := newSandbox(t, c.env...)
+			if c.want != "" {
+				// A serve that starts would not stop: bound it.
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+				defer cancel()
+				cmd := exec.CommandContext(ctx, binary, "serve", "--addr", "127.0.0.1:0")
+				cmd.Dir, cmd.Env = s.dir, s.env
+				var stderr bytes.Buffer
+				cmd.Stderr = &stderr
+				err := cmd.Run()
+				if code := cmd.ProcessState.ExitCode(); code != 2 || !strings.Contains(stderr.String(), c.want) {
+					t.Errorf("exit %d (%v), stderr %q; want exit 2 and %q", code, err, stderr.String(), c.want)
+				}
+				return
+			}
+			token := strings.TrimSpace(s.ok("token", "create", "--user", "ana", "-q"))
+			sv := s.serve()
+			if code, task := sv.call(t, "POST", "/tasks", token, `{"task_type":"training","tag":"a"}`); code != 201 {
+				t.Fatalf("create: %d %v", code, task)
+			}
+			for deadline := time.Now().Add(20 * time.Second); !strings.Contains(sv.stderr.String(), "opentelemetry: "); time.Sleep(20 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("no export error logged:\n%s", sv.stderr)
+				}
+			}
+			if err := sv.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			<-sv.done
+			exportErrors := 0
+			for _, line := range strings.Split(strings.TrimSpace(sv.stderr.String()), "\n") {
+				var m map[string]any
+				if err := json.Unmarshal([]byte(line), &m); err != nil {
+					t.Errorf("not a JSON line: %q", line)
+					continue
+				}
+				if msg, _ := m["msg"].(string); strings.HasPrefix(msg, "opentelemetry: ") {
+					exportErrors++
+					if m["level"] != "WARN" {
+						t.Errorf("level %v; want WARN: %q", m["level"], line)
+					}
+				}
+			}
+			if exportErrors == 0 {
+				t.Errorf("no export error in the log:\n%s", sv.stderr)
+			}
+		})
 	}
 }

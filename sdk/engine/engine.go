@@ -245,7 +245,9 @@ func (e *Engine[T, E, PT]) FireFrom(ctx context.Context, cur *T, ev E, mutate fu
 	}
 	if e.tracer != nil {
 		var end func(string, error)
-		ctx, end = e.tracer.StartMove(ctx, e.tracedMove(cur, PT(cur).Key().Status, string(ev), time.Time{}))
+		m := e.tracedMove(cur, PT(cur).Key().Status, string(ev), time.Time{})
+		m.Failure = e.tracedFailure(ctx, string(ev), meta)
+		ctx, end = e.tracer.StartMove(ctx, m)
 		x, err := e.fireFrom(ctx, cur, ev, mutate, meta)
 		if err != nil {
 			end("", err)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/taskmodel/taskmodel/sdk/internal/observe"
 	"github.com/taskmodel/taskmodel/tasktype"
 )
 
@@ -44,6 +45,18 @@ type TracedMove struct {
 	// Start is when the move started, when it is reported after the fact
 	// (a claim a driver made in SQL); zero for now.
 	Start time.Time
+	// Failure is set for the worker section's fail event, which fails the
+	// task: a tracer marks the span failed even though the write
+	// succeeded. nil for any other event.
+	Failure *TracedFailure
+}
+
+// TracedFailure is the failure a fail event stores: the error code ("" for
+// none) and the message, as the pool's handler, the worker over the HTTP
+// protocol or the rescue of a lost task said them; a fail event fired
+// otherwise (Fire) carries no code, and its history message.
+type TracedFailure struct {
+	Code, Message string
 }
 
 // WithTracer makes the engine trace its writes with t.
@@ -118,4 +131,17 @@ func (e *Engine[T, E, PT]) traceMove(ctx context.Context, x any, from, ev string
 
 func (e *Engine[T, E, PT]) tracedMove(x *T, from, ev string, start time.Time) TracedMove {
 	return TracedMove{Model: e.model, ID: PT(x).Key().ID, Traceparent: Traceparent(x), From: from, Event: ev, Operation: e.operation(ev), Start: start}
+}
+
+// tracedFailure is the failure of a move by ev fired in ctx with meta: nil
+// unless ev is the worker section's fail event.
+func (e *Engine[T, E, PT]) tracedFailure(ctx context.Context, ev string, meta Meta) *TracedFailure {
+	if ev == "" || ev != e.worker.Fail {
+		return nil
+	}
+	f, ok := observe.FailureOf(ctx)
+	if !ok {
+		f.Message = meta.Message
+	}
+	return &TracedFailure{Code: f.Code, Message: f.Message}
 }

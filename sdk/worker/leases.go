@@ -488,6 +488,8 @@ func (l *Leases[T, E, PT]) Finish(ctx context.Context, cur *T, lease backends.Le
 		ev, code = E(l.spec.Fail), c
 		mutate = func(t *T) { prepareFailure[T, E, PT](t, c, msg) }
 		meta.Message = detail
+		// The fail event's span tells the failure (engine.TracedMove).
+		ctx = observe.WithFailure(ctx, observe.Failure{Code: l.storedCode(c), Message: msg})
 	}
 	x, err := l.end(ctx, cur, ev, mutate, meta)
 	if err == nil {
@@ -594,7 +596,11 @@ func (l *Leases[T, E, PT]) Rescue(ctx context.Context, actor string) (RescueResu
 				meta.Message = why
 				mutate = func(t *T) { prepareFailure[T, E, PT](t, l.spec.ErrorCode, why) }
 			}
-			_, err = l.eng.FireFrom(ctx, c.Task, ev, mutate, meta)
+			fctx := ctx
+			if ev == E(l.spec.Fail) {
+				fctx = observe.WithFailure(ctx, observe.Failure{Code: l.spec.ErrorCode, Message: why})
+			}
+			_, err = l.eng.FireFrom(fctx, c.Task, ev, mutate, meta)
 			switch {
 			case err == nil && ev == E(l.spec.Requeue):
 				r.Requeued++

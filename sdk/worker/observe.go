@@ -151,6 +151,47 @@ type Process struct {
 	Lease       backends.Lease
 }
 
+// ReportTracer is a Tracer that also traces the reports a worker makes on
+// a task it holds through a worker protocol of its own, over Leases
+// (StartReport): taskmodel serve's HTTP worker protocol traces its
+// heartbeats and progress reports so. Package tracing implements it.
+type ReportTracer interface {
+	// StartReport is called before a report is handled; end is called
+	// once it was, with its error (nil when it succeeded).
+	StartReport(ctx context.Context, r Report) (context.Context, func(err error))
+}
+
+// Report is a worker's report on a task it holds, as a ReportTracer sees it.
+type Report struct {
+	Model string
+	ID    uuid.UUID
+	// Traceparent is the one the task was created with ("" for none).
+	Traceparent string
+	// Operation names the report: "heartbeat" or "progress".
+	Operation string
+}
+
+// StartReport starts the tracing of a report, named op ("heartbeat",
+// "progress"), that a worker makes on task id through a worker protocol
+// over these leases, when the engine's tracer is a ReportTracer: x is the
+// task as the report read it, or nil, and then the task is read for its
+// trace. Without such a tracer it reads nothing and returns ctx and an end
+// that does nothing.
+func (l *Leases[T, E, PT]) StartReport(ctx context.Context, op string, id uuid.UUID, x *T) (context.Context, func(error)) {
+	rt, ok := l.tracer.(ReportTracer)
+	if !ok {
+		return ctx, func(error) {}
+	}
+	if x == nil {
+		x, _ = l.eng.Get(ctx, id) // not found: a span outside the task's trace, of a report that fails
+	}
+	tp := ""
+	if x != nil {
+		tp = engine.Traceparent(x)
+	}
+	return rt.StartReport(ctx, Report{Model: engine.ModelName[T](), ID: id, Traceparent: tp, Operation: op})
+}
+
 // workerTracer returns the tracer of eng if it implements Tracer.
 func workerTracer(eng any) Tracer {
 	w, _ := observe.TracerOf(eng).(Tracer)

@@ -65,3 +65,25 @@ var TracerOf func(eng any) any
 // moved, from status from by event ev, started at start. Package engine
 // sets it when it is initialized.
 var TraceMove func(ctx context.Context, eng any, x any, from, ev string, start time.Time)
+
+// failureKey is the context key of WithFailure.
+type failureKey struct{}
+
+// Failure is the failure a task is failed with by the worker section's
+// fail event: the error code stored ("" for none) and the message.
+type Failure struct {
+	Code, Message string
+}
+
+// WithFailure returns ctx carrying f, for the tracer of the fail event that
+// sdk/worker fires in it (a pool's handler outcome, a worker's report over
+// HTTP): the engine gives it to the tracer with the move.
+func WithFailure(ctx context.Context, f Failure) context.Context {
+	return context.WithValue(ctx, failureKey{}, f)
+}
+
+// FailureOf returns the failure ctx carries (WithFailure).
+func FailureOf(ctx context.Context) (Failure, bool) {
+	f, ok := ctx.Value(failureKey{}).(Failure)
+	return f, ok
+}

@@ -192,7 +192,10 @@ func (a *App) serve(ctx context.Context, f serveFlags) error {
 	}
 	defer db.close()
 	// Traces: off unless the OTEL_ variables ask for them (tracing.Enabled).
+	// OpenTelemetry's own errors (a failed export) are logged here, as
+	// JSON lines, not by the standard library's log.
 	var engOpts []engine.Option
+	tracing.LogErrors(log)
 	tp, err := tracing.FromEnv(ctx, "taskmodel")
 	if err != nil {
 		return usagef(err)
