@@ -25,11 +25,15 @@ type hookStorage struct {
 	// beforeSubInsert runs once, just before a subtask is inserted: between
 	// StartSubtask's read of the run and its writes.
 	beforeSubInsert func()
+	// afterSubInsert runs once, just after a subtask is inserted: its row
+	// is there, NOT_STARTED, and its start event not yet fired.
+	afterSubInsert func()
 	// afterSubtasksOf runs once, just after the subtasks of a run are read
 	// (and before they are returned): between a finishing call's check of
 	// the subtasks and the run's move.
 	afterSubtasksOf func()
 	insertOnce      sync.Once
+	afterInsertOnce sync.Once
 	listOnce        sync.Once
 }
 
@@ -54,7 +58,11 @@ func (d hookSubs) Insert(ctx context.Context, s *storage.Subtask, hist backends.
 	if d.h.beforeSubInsert != nil {
 		d.h.insertOnce.Do(d.h.beforeSubInsert)
 	}
-	return d.Driver.Insert(ctx, s, hist)
+	err := d.Driver.Insert(ctx, s, hist)
+	if err == nil && d.h.afterSubInsert != nil {
+		d.h.afterInsertOnce.Do(d.h.afterSubInsert)
+	}
+	return err
 }
 
 // hooked returns a tracker over e's storage wrapped in a hookStorage.
@@ -121,35 +129,43 @@ func checkNoOpenSubtaskUnderFinishedRun(t *testing.T, e *env, id uuid.UUID) (*pi
 }
 
 // TestStartSubtaskWhileTheRunFinishes: a run finished between StartSubtask's
-// read of the run and its insert refuses the subtask as it refuses one of a
-// finished run, and keeps no trace of it; starting it again says the same,
-// not that it was started already.
+// read of the run and its insert, or between its insert and its start
+// event, refuses the subtask as it refuses one of a finished run, and keeps
+// no trace of it; starting it again says the same, not that it was started
+// already. The finishing call does not see the subtask being started.
 func TestStartSubtaskWhileTheRunFinishes(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		e.register(t)
 		for _, c := range finishCalls {
-			t.Run(c.name, func(t *testing.T) {
-				r := e.start(t, "STATIC", "Build Database", 0)
-				tr, hs := hooked(e)
-				hs.beforeSubInsert = func() {
-					if err := c.call(e.ctx, e.tr, r.ID); err != nil {
-						t.Errorf("%s: %v", c.name, err)
+			for _, at := range []string{"before the insert", "after the insert"} {
+				t.Run(c.name+" "+at, func(t *testing.T) {
+					r := e.start(t, "STATIC", "Build Database", 0)
+					tr, hs := hooked(e)
+					finish := func() {
+						if err := c.call(e.ctx, e.tr, r.ID); err != nil {
+							t.Errorf("%s: %v", c.name, err)
+						}
 					}
-				}
-				want := "subtask 1: start: run " + r.ID.String() + " is " + string(c.status) +
-					": cannot start a subtask; subtasks start while the run is STARTED or RUNNING"
-				for _, try := range []string{"racing", "again"} {
-					_, err := tr.StartSubtask(e.ctx, r.ID, 1, pipeline.SubtaskStart{Name: "late"})
-					var se *pipeline.StateError
-					if !errors.As(err, &se) || !errors.Is(err, tasktype.ErrTransitionNotAllowed) || err.Error() != want {
-						t.Errorf("StartSubtask (%s) = %v\nwant a *StateError %q", try, err, want)
+					if at == "before the insert" {
+						hs.beforeSubInsert = finish
+					} else {
+						hs.afterSubInsert = finish
 					}
-				}
-				run, subs := checkNoOpenSubtaskUnderFinishedRun(t, e, r.ID)
-				if run.Status != c.status || len(subs) != 0 {
-					t.Errorf("run is %s with %d subtasks, want %s with none", run.Status, len(subs), c.status)
-				}
-			})
+					want := "subtask 1: start: run " + r.ID.String() + " is " + string(c.status) +
+						": cannot start a subtask; subtasks start while the run is STARTED or RUNNING"
+					for _, try := range []string{"racing", "again"} {
+						_, err := tr.StartSubtask(e.ctx, r.ID, 1, pipeline.SubtaskStart{Name: "late"})
+						var se *pipeline.StateError
+						if !errors.As(err, &se) || !errors.Is(err, tasktype.ErrTransitionNotAllowed) || err.Error() != want {
+							t.Errorf("StartSubtask (%s) = %v\nwant a *StateError %q", try, err, want)
+						}
+					}
+					run, subs := checkNoOpenSubtaskUnderFinishedRun(t, e, r.ID)
+					if run.Status != c.status || len(subs) != 0 {
+						t.Errorf("run is %s with %d subtasks, want %s with none", run.Status, len(subs), c.status)
+					}
+				})
+			}
 		}
 	})
 }

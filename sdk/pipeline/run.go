@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 
 	"github.com/google/uuid"
 
@@ -320,6 +321,12 @@ func (t *Tracker) finishOnce(ctx context.Context, id uuid.UUID, f *finishing) (r
 	if err != nil {
 		return nil, false, err
 	}
+	// A NOT_STARTED row is a subtask being started: StartSubtask writes
+	// it, then fires its start, then moves the run, which fails once the
+	// run is finished, and then deletes it. It is not there for this call:
+	// moving it would fail (fail is not an event of NOT_STARTED) or race
+	// with its start.
+	subs = slices.DeleteFunc(subs, func(s *Subtask) bool { return s.Status == pipelinesubtask.StatusNotStarted })
 	var open []*Subtask
 	for _, s := range subs {
 		if s.Status.IsTerminal() {
