@@ -440,3 +440,19 @@ func TestPages(t *testing.T) {
 		t.Fatalf("second page's links:\n%s", excerpt(second.body[strings.Index(second.body, `class="pager"`):]))
 	}
 }
+
+// TestStatusFilterLabels: the tasks page's status filter names each
+// unified code as the README does (Q: waiting, for a worker or for
+// anything else).
+func TestStatusFilterLabels(t *testing.T) {
+	e := newEnv(t, envOptions{backend: "memory", anonymous: true})
+	home := get(t, client(t), e.url+"/")
+	for _, tc := range []struct{ code, label string }{
+		{"Q", "Waiting"}, {"R", "Running"}, {"D", "Done"}, {"F", "Failed"}, {"C", "Cancelled"},
+	} {
+		want := `<input type="checkbox" name="status" value="` + tc.code + `"> ` + tc.label + `</label>`
+		if !strings.Contains(home.body, want) {
+			t.Errorf("code %s: the filter lacks %q", tc.code, want)
+		}
+	}
+}
