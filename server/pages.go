@@ -20,7 +20,7 @@ import (
 // tokens, the same owner check, the same listing filters and queries.
 
 // SessionCookie is the cookie of a signed-in browser: it holds the user's
-// bearer token (HttpOnly, SameSite=Strict). Once a user interface is
+// bearer token (HttpOnly, SameSite=Lax). Once a user interface is
 // mounted, GET and HEAD API requests without an Authorization header
 // authenticate with it too, so that a page's EventSource can follow
 // /tasks/{id}/events; requests that change state never do.

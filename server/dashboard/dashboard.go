@@ -12,7 +12,7 @@
 // sign-in and sign-out forms, the fragments and event stream the script
 // uses for live updates, and /ui/static/. A browser signs in with a
 // bearer token, which it keeps in the session cookie server.SessionCookie
-// (HttpOnly, SameSite=Strict, Secure behind https); every form that changes
+// (HttpOnly, SameSite=Lax, Secure behind https); every form that changes
 // state carries a CSRF token that must match the CSRF cookie.
 package dashboard
 
@@ -188,7 +188,7 @@ func (d *Dashboard) csrf(w http.ResponseWriter, r *http.Request) string {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	v := hex.EncodeToString(b)
-	http.SetCookie(w, &http.Cookie{Name: CSRFCookie, Value: v, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: secure(r)})
+	setCookie(w, r, CSRFCookie, v, 0)
 	return v
 }
 
@@ -201,8 +201,8 @@ func validToken(v string) bool {
 }
 
 // checkCSRF accepts a state-changing request only from this site: the
-// form's CSRF field must equal the CSRF cookie (which SameSite=Strict keeps
-// from cross-site requests), and the browser's Sec-Fetch-Site and Origin,
+// form's CSRF field must equal the CSRF cookie (which SameSite=Lax keeps
+// from cross-site POSTs), and the browser's Sec-Fetch-Site and Origin,
 // when sent, must say same origin.
 func checkCSRF(r *http.Request) error {
 	if s := r.Header.Get("Sec-Fetch-Site"); s != "" && s != "same-origin" && s != "none" {
@@ -230,8 +230,24 @@ func secure(r *http.Request) bool {
 	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
 }
 
+// setCookie sets one of the dashboard's cookies: HttpOnly, Path=/, Secure
+// behind https, for the browser's session (maxAge 0) or deleted (-1).
+//
+// They are SameSite=Lax, not Strict, so that a dashboard link followed
+// from another site (a shared filtered page in a chat or a mail) opens
+// signed in: Lax sends them on top-level GET navigations only, never on
+// another site's POSTs, fetches, frames or images. That is safe because no
+// GET changes anything: every dashboard request that does (cancel, sign
+// in, sign out) is a POST that checkCSRF guards (the form's token must
+// equal the CSRF cookie, and Sec-Fetch-Site and Origin must not name
+// another site), and the API accepts the session cookie on GET and HEAD
+// only, which read.
+func setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge int) {
+	http.SetCookie(w, &http.Cookie{Name: name, Value: value, Path: "/", MaxAge: maxAge, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: secure(r)})
+}
+
 func clearCookie(w http.ResponseWriter, r *http.Request, name string) {
-	http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: secure(r)})
+	setCookie(w, r, name, "", -1)
 }
 
 // render writes a page, or on a template failure a plain 500.

@@ -79,7 +79,7 @@ func signIn(t *testing.T, e *env, c *http.Client, user string) {
 }
 
 // TestSignIn: without a session the pages send to the sign-in form; a
-// refused token says why; an accepted one sets an HttpOnly, SameSite=Strict
+// refused token says why; an accepted one sets an HttpOnly, SameSite=Lax
 // session cookie (Secure behind https) and sends back where the user was.
 func TestSignIn(t *testing.T) {
 	e := newEnv(t, envOptions{backend: "memory"})
@@ -108,7 +108,7 @@ func TestSignIn(t *testing.T) {
 		t.Fatalf("sign in: %d %q\n%s", ok.status, ok.header.Get("Location"), ok.body)
 	}
 	cookie := ok.header.Get("Set-Cookie")
-	for _, want := range []string{server.SessionCookie + "=", "HttpOnly", "SameSite=Strict", "Path=/"} {
+	for _, want := range []string{server.SessionCookie + "=", "HttpOnly", "SameSite=Lax", "Path=/"} {
 		if !strings.Contains(cookie, want) {
 			t.Errorf("session cookie %q lacks %s", cookie, want)
 		}
@@ -144,6 +144,48 @@ func TestSignIn(t *testing.T) {
 	}
 	if p := get(t, c, e.url+"/"); p.status != http.StatusSeeOther {
 		t.Fatalf("GET / after sign-out: %d", p.status)
+	}
+}
+
+// TestCookiesSameSiteLax: the session and CSRF cookies are SameSite=Lax,
+// so that a dashboard link followed from another site (a shared filtered
+// page) opens signed in; the CSRF check, not SameSite, refuses forms from
+// other sites (TestCSRF).
+func TestCookiesSameSiteLax(t *testing.T) {
+	e := newEnv(t, envOptions{backend: "memory"})
+	c := client(t)
+	form := get(t, c, e.url+"/ui/sign-in")
+	signedIn := post(t, c, e.url+"/ui/sign-in", url.Values{"csrf": {csrfOf(t, form)}, "token": {e.tokens["alice"]}})
+	home := get(t, c, e.url+"/")
+	signedOut := post(t, c, e.url+"/ui/sign-out", url.Values{"csrf": {csrfOf(t, home)}})
+	for _, tc := range []struct {
+		name, cookie string
+		p            page
+	}{
+		{"CSRF cookie of the sign-in page", dashboard.CSRFCookie, form},
+		{"session cookie of a sign-in", server.SessionCookie, signedIn},
+		{"session cookie cleared by a sign-out", server.SessionCookie, signedOut},
+	} {
+		var got *http.Cookie
+		for _, ck := range (&http.Response{Header: tc.p.header}).Cookies() {
+			if ck.Name == tc.cookie {
+				got = ck
+			}
+		}
+		switch {
+		case got == nil:
+			t.Errorf("%s: no %s cookie set (%q)", tc.name, tc.cookie, tc.p.header.Values("Set-Cookie"))
+		case got.SameSite != http.SameSiteLaxMode || !got.HttpOnly || got.Path != "/":
+			t.Errorf("%s: %q, want HttpOnly, SameSite=Lax, Path=/", tc.name, got.String())
+		}
+	}
+	// A link followed from another site: the browser sends the Lax cookie
+	// with Sec-Fetch-Site: cross-site; the page opens signed in.
+	c2 := client(t)
+	signIn(t, e, c2, "alice")
+	p := get(t, c2, e.url+"/?task_type=analysis", "Sec-Fetch-Site", "cross-site", "Sec-Fetch-Mode", "navigate", "Sec-Fetch-Dest", "document")
+	if p.status != 200 || !strings.Contains(p.body, `Signed in as <strong id="user">alice</strong>`) {
+		t.Errorf("a shared link followed from another site: %d\n%s", p.status, excerpt(p.body))
 	}
 }
 
@@ -396,5 +438,21 @@ func TestPages(t *testing.T) {
 	}
 	if !strings.Contains(second.body, `href="/?status=Q" rel="prev"`) || strings.Contains(second.body, `rel="next"`) {
 		t.Fatalf("second page's links:\n%s", excerpt(second.body[strings.Index(second.body, `class="pager"`):]))
+	}
+}
+
+// TestStatusFilterLabels: the tasks page's status filter names each
+// unified code as the README does (Q: waiting, for a worker or for
+// anything else).
+func TestStatusFilterLabels(t *testing.T) {
+	e := newEnv(t, envOptions{backend: "memory", anonymous: true})
+	home := get(t, client(t), e.url+"/")
+	for _, tc := range []struct{ code, label string }{
+		{"Q", "Waiting"}, {"R", "Running"}, {"D", "Done"}, {"F", "Failed"}, {"C", "Cancelled"},
+	} {
+		want := `<input type="checkbox" name="status" value="` + tc.code + `"> ` + tc.label + `</label>`
+		if !strings.Contains(home.body, want) {
+			t.Errorf("code %s: the filter lacks %q", tc.code, want)
+		}
 	}
 }

@@ -388,7 +388,7 @@ func (d *Dashboard) signIn(w http.ResponseWriter, r *http.Request) {
 		d.render(w, r, p.Status, "signin", "layout", v)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: server.SessionCookie, Value: token, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: secure(r)})
+	setCookie(w, r, server.SessionCookie, token, 0)
 	http.Redirect(w, r, v.NextURL, http.StatusSeeOther)
 }
 

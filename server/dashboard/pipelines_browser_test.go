@@ -120,3 +120,48 @@ func TestPipelinesBrowser(t *testing.T) {
 		t.Error("the Pipelines page scrolls sideways on a phone")
 	}
 }
+
+// TestPipelinesBrowserFinishedRunCloses: a running task is open and closes
+// when its run finishes, through live updates, unless the user opened or
+// closed it: only the user's toggles are kept, not those of the server's
+// markup.
+func TestPipelinesBrowserFinishedRunCloses(t *testing.T) {
+	bctx := browser(t)
+	e := newEnv(t, envOptions{backend: "sqlite"})
+	ctx := tab(t, bctx)
+	signInBrowser(t, ctx, e, "alice", "")
+	e.must(200, "POST", "/pipelines/stages", "alice", `{"stages":[{"name":"DAILY"}],"tasks":[{"stage":"DAILY","name":"Untouched"},{"stage":"DAILY","name":"Reopened"},{"stage":"DAILY","name":"Closed"}]}`)
+	for _, tc := range []struct {
+		task string
+		// clicks on the task's summary while it runs
+		clicks   int
+		wantOpen bool
+	}{
+		{"Untouched", 0, false},
+		{"Reopened", 2, true}, // closed, then opened again: the user wants it open
+		{"Closed", 1, false},
+	} {
+		t.Run(tc.task, func(t *testing.T) {
+			id := e.must(201, "POST", "/pipelines/runs", "alice", fmt.Sprintf(`{"stage":"DAILY","task":%q}`, tc.task))["id"].(string)
+			run(t, ctx, chromedp.Navigate(e.url+"/ui/pipelines"))
+			waitJS(t, ctx, `document.getElementById("live") && document.getElementById("live").dataset.state === "open"`)
+			details := fmt.Sprintf(`document.querySelector('li.ptask[data-task=%q] > details')`, tc.task)
+			if !js[bool](t, ctx, details+`.open`) {
+				t.Fatal("the running task is not open")
+			}
+			for range tc.clicks {
+				run(t, ctx, chromedp.Evaluate[chromedp.Void](details+`.querySelector("summary").click()`))
+			}
+			// Live updates while it runs, then it finishes.
+			for i := range 3 {
+				e.must(200, "POST", "/pipelines/runs/"+id+"/update", "alice", fmt.Sprintf(`{"message":"step %d"}`, i))
+				waitJS(t, ctx, fmt.Sprintf(`document.querySelector('[data-run=%q] .run-message') && document.querySelector('[data-run=%q] .run-message').textContent === "step %d"`, id, id, i))
+			}
+			e.must(200, "POST", "/pipelines/runs/"+id+"/complete", "alice", `{"message":"done"}`)
+			waitJS(t, ctx, fmt.Sprintf(`document.querySelector('li.ptask[data-task=%q]').dataset.status === "COMPLETED"`, tc.task))
+			if got := js[bool](t, ctx, details+`.open`); got != tc.wantOpen {
+				t.Errorf("after the run finished the task is open=%v, want %v", got, tc.wantOpen)
+			}
+		})
+	}
+}

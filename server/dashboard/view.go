@@ -29,9 +29,11 @@ var funcs = template.FuncMap{
 	},
 }
 
-// codeNames are the unified codes as the filter shows them.
+// codeNames are the unified codes as the filter shows them. Q is
+// "Waiting", not "Queued": it covers every status that waits, for a worker
+// or for something else (an upload the user must retry, say).
 var codeNames = map[tasktype.Code]string{
-	tasktype.CodeQueued: "Queued", tasktype.CodeRunning: "Running", tasktype.CodeDone: "Done",
+	tasktype.CodeQueued: "Waiting", tasktype.CodeRunning: "Running", tasktype.CodeDone: "Done",
 	tasktype.CodeFailed: "Failed", tasktype.CodeCancelled: "Cancelled",
 }
 

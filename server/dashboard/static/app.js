@@ -140,10 +140,18 @@
   if (tree && !document.getElementById('problem')) {
     var toggled = {}, focusKey = null;
     var pstate = ['connecting', 'Connecting to live updates…'];
-    tree.addEventListener('toggle', function (e) {
-      var k = e.target.dataset && e.target.dataset.key;
-      if (k) toggled[k] = e.target.open;
-    }, true);
+    // Only the user's own toggles are remembered: a click on a summary (the
+    // keyboard's Enter and Space click it too). The toggle events that the
+    // server's markup fires (a redrawn run that is open while it runs) and
+    // that restoring fires are not the user's, and a run that finishes
+    // closes unless the user opened it.
+    tree.addEventListener('click', function (e) {
+      if (e.defaultPrevented) return;
+      var s = e.target.closest ? e.target.closest('summary') : null;
+      var d = s && s.parentElement;
+      if (!d || d.tagName !== 'DETAILS' || !d.dataset.key || !tree.contains(d)) return;
+      toggled[d.dataset.key] = !d.open;
+    });
     function byKey(k) {
       var all = tree.querySelectorAll('details[data-key]');
       for (var i = 0; i < all.length; i++) { if (all[i].dataset.key === k) return all[i]; }
