@@ -125,8 +125,10 @@
 // # Shutdown
 //
 // When Run's context ends the pool stops claiming and lets running handlers
-// finish for ShutdownGrace, then cancels them; their tasks are rescued when
-// their leases expire. Tasks claimed as the context ended are given back
+// finish for ShutdownGrace, then cancels them. A cancelled handler that
+// returns an error leaves its task to be rescued when its lease expires;
+// one that returns nil has finished, and its task's end is written before
+// Run returns. Tasks claimed as the context ended are given back
 // (see Giving a task back), not started.
 //
 // # Throughput

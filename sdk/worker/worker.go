@@ -504,7 +504,10 @@ func (p *Pool[T, E, PT]) run(work context.Context, x *T, lease backends.Lease) (
 		cleanup()
 		return nil
 	}
-	if work.Err() != nil {
+	if work.Err() != nil && err != nil {
+		// Cut short by the end of ShutdownGrace (its error is most likely
+		// its context's): not a failure of the task. A handler that
+		// returned nil finished its work, and its end is written below.
 		p.log.Info("handler cut short by shutdown; the task will be rescued when its lease expires", "task", id)
 		cleanup()
 		return nil

@@ -300,6 +300,43 @@ func TestGracefulShutdown(t *testing.T) {
 	})
 }
 
+// TestShutdownGraceCutsShort: when ShutdownGrace ends, a handler that
+// returns an error (its context's, as a cancelled handler does) leaves its
+// task running for the rescue, but one that returns nil has done its work:
+// its end is written, not thrown away to run the task again.
+func TestShutdownGraceCutsShort(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		returns func(ctx context.Context) error
+		want    analysis.Status
+	}{
+		{"handler returns the context's error", func(ctx context.Context) error { return ctx.Err() }, analysis.StatusProcessing},
+		{"handler returns nil", func(context.Context) error { return nil }, analysis.StatusCompleted},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			forEach(t, func(t *testing.T, e *Engine, _ backends.WorkDriver[analysis.Task], _ *backendtest.Clock) {
+				running := make(chan struct{})
+				p := newPool(t, e, func(ctx context.Context, _ *analysis.Task, _ *worker.Progress[analysis.Task]) error {
+					close(running)
+					<-ctx.Done()
+					return tc.returns(ctx)
+				}, worker.Config{ShutdownGrace: 10 * time.Millisecond})
+				tasks := queued(t, e, 1)
+				stop := start(t, p)
+				<-running
+				stop()
+				x, err := e.Get(ctx, tasks[0].ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if x.Status != tc.want {
+					t.Errorf("after Run returned the task is %s, want %s", x.Status, tc.want)
+				}
+			})
+		})
+	}
+}
+
 // TestRescueFailsLostTask: the upload → process lifecycle has no way back to QUEUED, so a task
 // whose worker vanished fails with INTERNAL_ERROR; a worker that is merely
 // slow sees its context cancelled and writes nothing.
