@@ -48,9 +48,11 @@ func (s *Server) workerRoutes(api func(string, map[string]http.HandlerFunc)) {
 	// than ignored.
 	noQuery := func(h http.HandlerFunc) map[string]http.HandlerFunc {
 		return map[string]http.HandlerFunc{"POST": func(w http.ResponseWriter, r *http.Request) {
-			if _, err := queryOf(r); err != nil {
-				s.writeProblem(w, r, err)
-				return
+			if r.URL.RawQuery != "" { // parsed only when there is one to refuse
+				if _, err := queryOf(r); err != nil {
+					s.writeProblem(w, r, err)
+					return
+				}
 			}
 			h(w, r)
 		}}

@@ -60,11 +60,15 @@ func (e *RunError) Error() string {
 func (e *RunError) Unwrap() error { return e.Err }
 
 // runError wraps err as a *RunError. The store's conflict on the run
-// itself calls it a run ("run ID is RUNNING at version 3 now, …").
+// itself calls it a run ("run ID is RUNNING at version 3 now, …"), on
+// another row (one of its subtasks) a subtask.
 func runError(id uuid.UUID, op string, err error) error {
 	var ce *backends.ConflictError
-	if errors.As(err, &ce) && ce.Read.ID == id {
-		ce.Noun = "run"
+	if errors.As(err, &ce) && ce.Noun == "" {
+		ce.Noun = "subtask"
+		if ce.Read.ID == id {
+			ce.Noun = "run"
+		}
 	}
 	return &RunError{Run: id, Op: op, Err: err}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -128,6 +129,53 @@ func TestRunConflictSaysRun(t *testing.T) {
 		r.ID, now.Version, now.Version-1)
 	var ce *backends.ConflictError
 	if !errors.Is(err, tasktype.ErrConflict) || !errors.As(err, &ce) || err.Error() != want {
+		t.Fatalf("err = %v\nwant %s", err, want)
+	}
+}
+
+// conflictingSubtasks is a storage whose subtask updates always lose, as
+// conflictingRuns' run updates do.
+type conflictingSubtasks struct{ storage.Storage }
+
+func (s conflictingSubtasks) Subtasks() backends.Driver[storage.Subtask] {
+	return conflictingSubs{s.Storage.Subtasks()}
+}
+
+type conflictingSubs struct {
+	backends.Driver[storage.Subtask]
+}
+
+func (d conflictingSubs) Update(ctx context.Context, from tasktype.Key, next *storage.Subtask) (bool, error) {
+	if _, err := d.Driver.Update(ctx, from, next); err != nil {
+		return false, err
+	}
+	return d.Driver.Update(ctx, from, next)
+}
+
+// TestSubtaskConflictSaysSubtask: when a subtask changes under every attempt
+// of a call, the store's conflict calls it a subtask, not a task, under the
+// run and the operation.
+func TestSubtaskConflictSaysSubtask(t *testing.T) {
+	ctx := context.Background()
+	st := memstore.New()
+	plain := pipeline.New(st)
+	if err := plain.Register(ctx, nil, seedTasks); err != nil {
+		t.Fatal(err)
+	}
+	r, err := plain.Start(ctx, "STATIC", "Build Database", pipeline.StartOptions{NoGitLookup: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := plain.StartSubtask(ctx, r.ID, 1, pipeline.SubtaskStart{Name: "step 1"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := plain.UpdateSubtask(ctx, r.ID, 1, pipeline.SubtaskUpdate{Percent: ptr(1.0)}); err != nil {
+		t.Fatal(err)
+	}
+	tr := pipeline.New(conflictingSubtasks{st}, pipeline.WithLogger(slog.New(slog.DiscardHandler)))
+	_, err = tr.UpdateSubtask(ctx, r.ID, 1, pipeline.SubtaskUpdate{Percent: ptr(2.0)})
+	want := regexp.MustCompile(`^run ` + r.ID.String() + `: subtask 1: update: subtask [0-9a-f-]{36} is RUNNING at version \d+ now, not RUNNING at version \d+ as it was read: task changed concurrently$`)
+	if !errors.Is(err, tasktype.ErrConflict) || err == nil || !want.MatchString(err.Error()) {
 		t.Fatalf("err = %v\nwant %s", err, want)
 	}
 }

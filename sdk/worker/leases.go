@@ -31,11 +31,14 @@ type Leases[T any, E ~string, PT engine.Model[T, E]] struct {
 	driver backends.WorkDriver[T]
 	spec   tasktype.Worker
 	// moves sees the claims made in SQL, obs the handlers' outcomes, and
-	// tracer traces their runs (the engine's, nil for none); initialQueue:
-	// the queue is the initial status (for observeClaim).
+	// tracer traces their runs (the engine's, nil for none); traced: the
+	// engine has a tracer (a fail event's failure is told to it only
+	// then); initialQueue: the queue is the initial status (for
+	// observeClaim).
 	moves        engine.Observer
 	obs          Observer
 	tracer       Tracer
+	traced       bool
 	initialQueue bool
 	codes        sync.Map // error codes found valid (storedCode)
 
@@ -73,7 +76,7 @@ func NewLeases[T any, E ~string, PT engine.Model[T, E]](eng *engine.Engine[T, E,
 	PT(probe).Init(uuid.Nil, time.Time{})
 	moves := engineObserver(eng)
 	return &Leases[T, E, PT]{eng: eng, driver: driver, spec: spec, moves: moves, obs: workerObserver(moves), tracer: workerTracer(eng),
-		initialQueue: PT(probe).Key().Status == spec.Queue}, nil
+		traced: observe.TracerOf(eng) != nil, initialQueue: PT(probe).Key().Status == spec.Queue}, nil
 }
 
 // failer is what a model with a worker section has: PrepareFailure fills the
@@ -488,8 +491,10 @@ func (l *Leases[T, E, PT]) Finish(ctx context.Context, cur *T, lease backends.Le
 		ev, code = E(l.spec.Fail), c
 		mutate = func(t *T) { prepareFailure[T, E, PT](t, c, msg) }
 		meta.Message = detail
-		// The fail event's span tells the failure (engine.TracedMove).
-		ctx = observe.WithFailure(ctx, observe.Failure{Code: l.storedCode(c), Message: msg})
+		if l.traced {
+			// The fail event's span tells the failure (engine.TracedMove).
+			ctx = observe.WithFailure(ctx, observe.Failure{Code: l.storedCode(c), Message: msg})
+		}
 	}
 	x, err := l.end(ctx, cur, ev, mutate, meta)
 	if err == nil {
@@ -597,7 +602,7 @@ func (l *Leases[T, E, PT]) Rescue(ctx context.Context, actor string) (RescueResu
 				mutate = func(t *T) { prepareFailure[T, E, PT](t, l.spec.ErrorCode, why) }
 			}
 			fctx := ctx
-			if ev == E(l.spec.Fail) {
+			if ev == E(l.spec.Fail) && l.traced {
 				fctx = observe.WithFailure(ctx, observe.Failure{Code: l.spec.ErrorCode, Message: why})
 			}
 			_, err = l.eng.FireFrom(fctx, c.Task, ev, mutate, meta)

@@ -535,6 +535,9 @@ func (p *Pool[T, E, PT]) leftRunning(ctx context.Context, id uuid.UUID, err erro
 	if !errors.Is(err, tasktype.ErrConflict) && !errors.Is(err, tasktype.ErrTransitionNotAllowed) {
 		return false
 	}
+	if ce, ok := errors.AsType[*backends.ConflictError](err); ok && ce.Now.Status != "" {
+		return ce.Now.Status != p.spec.Running // the status the conflict found: no read
+	}
 	x, gerr := p.eng.Get(ctx, id)
 	return gerr == nil && PT(x).Key().Status != p.spec.Running
 }
