@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -164,6 +165,31 @@ func (d *lostReply) Transition(ctx context.Context, from backends.Key, next *ana
 	return ok, err
 }
 
+// moveLog is an engine.Observer that keeps the moves it sees.
+type moveLog struct {
+	mu    sync.Mutex
+	moves []engine.Move
+}
+
+func (m *moveLog) Moved(mv engine.Move) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.moves = append(m.moves, mv)
+}
+
+// count returns how many moves from → to it saw.
+func (m *moveLog) count(from, to string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for _, mv := range m.moves {
+		if mv.From == from && mv.To == to {
+			n++
+		}
+	}
+	return n
+}
+
 // TestFinishAfterALostReply: an end write that committed but whose reply
 // was lost is retried; the retry's conflict is that write's own, and
 // Finish answers the task as it ended. The same conflict after another
@@ -182,7 +208,8 @@ func TestFinishAfterALostReply(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			forEach(t, func(t *testing.T, _ *Engine, d backends.WorkDriver[analysis.Task], _ *backendtest.Clock) {
 				lr := &lostReply{WorkDriver: d}
-				e := engine.New[analysis.Task, analysis.Event](lr, engine.WithWorker(analysis.Worker))
+				moves := &moveLog{}
+				e := engine.New[analysis.Task, analysis.Event](lr, engine.WithWorker(analysis.Worker), engine.WithObserver(moves))
 				l, err := worker.NewLeases(e)
 				if err != nil {
 					t.Fatal(err)
@@ -215,6 +242,11 @@ func TestFinishAfterALostReply(t *testing.T) {
 				}
 				if lr.lost.Load() != 1 {
 					t.Errorf("%d replies lost, want 1", lr.lost.Load())
+				}
+				// The observers (metrics) see the end once, as if its reply
+				// had come.
+				if n := moves.count(string(analysis.StatusProcessing), string(c.want)); n != 1 {
+					t.Errorf("observers saw %d moves PROCESSING → %s, want 1", n, c.want)
 				}
 				if got, err := e.Get(ctx, cl.Task.ID); err != nil || got.Status != c.want || got.Version != x.Version {
 					t.Errorf("stored: %v, %v", got, err)

@@ -662,6 +662,7 @@ func (l *Leases[T, E, PT]) end(ctx context.Context, cur *T, ev E, mutate func(*T
 	})
 	if err != nil && uncertain && errors.Is(err, tasktype.ErrConflict) {
 		if y, ok := l.endedBy(ctx, cur, ev, meta); ok {
+			l.observeRecovered(cur, y, ev)
 			return y, nil
 		}
 	}

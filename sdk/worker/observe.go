@@ -94,6 +94,19 @@ func (l *Leases[T, E, PT]) observeClaim(c backends.Claim[T]) {
 	l.moves.Moved(engine.Move{ID: PT(x).Key().ID, From: l.spec.Queue, Event: l.spec.Claim, To: l.spec.Running, At: at, Entered: entered})
 }
 
+// observeRecovered reports an end the engine wrote but did not see, its
+// reply lost (Leases.endedBy): cur is the task as read, x as the end left
+// it.
+func (l *Leases[T, E, PT]) observeRecovered(cur, x *T, ev E) {
+	if l.moves == nil {
+		return
+	}
+	from, to := PT(cur).Key().Status, PT(x).Key().Status
+	entered, _ := engine.EnteredAt(cur, from)
+	at, _ := engine.EnteredAt(x, to)
+	l.moves.Moved(engine.Move{ID: PT(x).Key().ID, From: from, Event: string(ev), To: to, At: at, Entered: entered})
+}
+
 // observeEnd reports a handler's outcome: cur is the task as the handler
 // ended it, x as the end event wrote it.
 func (l *Leases[T, E, PT]) observeEnd(cur, x *T, failed bool, code string) {
