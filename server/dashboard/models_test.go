@@ -150,7 +150,7 @@ func queueHealth(t *testing.T, backend string) {
 		if count(t, p.body, "PROCESSING") != "1" || !strings.Contains(p.body, `<dd id="queue-running">1</dd>`) || !strings.Contains(p.body, `<dd id="queue-depth">0</dd>`) {
 			t.Errorf("queue: %s", excerpt(p.body[strings.Index(p.body, `id="queue"`):]))
 		}
-		if !strings.Contains(p.body, `The last renewal is the lease's expiry minus the worker section's lease of 30s`) {
+		if !strings.Contains(p.body, `its expiry minus the lease of 30s the spec gives`) {
 			t.Errorf("the lease table does not say what its last renewal is: %s", p.body[strings.Index(p.body, `id="leases"`):][:400])
 		}
 		m := lease.FindStringSubmatch(p.body)
