@@ -155,17 +155,18 @@ type session struct {
 }
 
 // user resolves the request's user. On failure it has answered: a page
-// request is sent to the sign-in page, others get a 401.
+// request is sent to the sign-in page, others (fragments, streams) get the
+// 401 as an alert.
 func (d *Dashboard) user(w http.ResponseWriter, r *http.Request, page bool) (session, bool) {
 	u, err := d.srv.PageUser(r)
 	if err != nil {
 		var p *server.Problem
-		if !errors.As(err, &p) {
-			d.fail(w, r, err)
-			return session{}, false
-		}
-		if !page {
-			http.Error(w, p.Detail, p.Status)
+		if !page || !errors.As(err, &p) {
+			if page {
+				d.fail(w, r, err)
+			} else {
+				d.fragmentError(w, r, err)
+			}
 			return session{}, false
 		}
 		q := url.Values{"next": {r.URL.RequestURI()}}

@@ -456,3 +456,39 @@ func TestStatusFilterLabels(t *testing.T) {
 		}
 	}
 }
+
+var reProblem = regexp.MustCompile(`id="problem">([^<]*)<`)
+
+// TestFragmentErrors: the content the live script fetches fails as the
+// full page does, with its status and message, as an HTML alert the script
+// puts in place of the content (not a bare status text).
+func TestFragmentErrors(t *testing.T) {
+	e := newEnv(t, envOptions{backend: "memory", anonymous: true})
+	c := client(t)
+	for _, tc := range []struct {
+		fragment, page string
+		status         int
+	}{
+		{"/ui/tasks/nope/view", "/ui/tasks/nope", 400},
+		{"/ui/tasks/0190d5e0-0000-7000-8000-000000000000/view", "/ui/tasks/0190d5e0-0000-7000-8000-000000000000", 404},
+		{"/ui/models/training/view?window=bad", "/ui/models/training?window=bad", 400},
+		{"/ui/models/nope/view", "/ui/models/nope", 404},
+	} {
+		full := get(t, c, e.url+tc.page)
+		m := reProblem.FindStringSubmatch(full.body)
+		if full.status != tc.status || m == nil {
+			t.Fatalf("%s: %d, want %d with a message\n%s", tc.page, full.status, tc.status, excerpt(full.body))
+		}
+		f := get(t, c, e.url+tc.fragment)
+		switch {
+		case f.status != tc.status:
+			t.Errorf("%s: %d, want %d", tc.fragment, f.status, tc.status)
+		case !strings.HasPrefix(f.header.Get("Content-Type"), "text/html"):
+			t.Errorf("%s: Content-Type %q, want HTML", tc.fragment, f.header.Get("Content-Type"))
+		case !strings.Contains(f.body, `id="problem"`) || !strings.Contains(f.body, m[1]):
+			t.Errorf("%s: %q, want the page's message %q", tc.fragment, f.body, m[1])
+		case strings.Contains(f.body, "<html"):
+			t.Errorf("%s is a whole page, not the content alone", tc.fragment)
+		}
+	}
+}

@@ -329,15 +329,15 @@ func (d *Dashboard) modelFragment(w http.ResponseWriter, r *http.Request) {
 	d.render(w, r, http.StatusOK, "model", "modelview", v)
 }
 
-// fragmentError answers a fragment request that failed with its status
-// alone; a failure's cause goes to the log.
+// fragmentError answers a fragment request (content the live script
+// fetches) that failed as the full page would, with its status and
+// message, but as the alert alone, which the script puts in place of the
+// content; a failure's cause goes to the log.
 func (d *Dashboard) fragmentError(w http.ResponseWriter, r *http.Request, err error) {
-	status := http.StatusInternalServerError
 	var p *server.Problem
-	if errors.As(err, &p) {
-		status = p.Status
-	} else {
+	if !errors.As(err, &p) {
 		d.log.ErrorContext(r.Context(), "dashboard: reading a page failed", "path", r.URL.Path, "error", err)
+		p = &server.Problem{Status: http.StatusInternalServerError, Title: "Internal server error", Detail: "the server failed; the error is in its log"}
 	}
-	http.Error(w, http.StatusText(status), status)
+	d.render(w, r, p.Status, "error", "problem", p)
 }

@@ -301,14 +301,7 @@ func (d *Dashboard) taskFragment(w http.ResponseWriter, r *http.Request) {
 	}
 	v, err := d.loadTask(r, s)
 	if err != nil {
-		status := http.StatusInternalServerError
-		var p *server.Problem
-		if errors.As(err, &p) {
-			status = p.Status
-		} else {
-			d.log.ErrorContext(r.Context(), "dashboard: reading a task failed", "error", err)
-		}
-		http.Error(w, http.StatusText(status), status)
+		d.fragmentError(w, r, err)
 		return
 	}
 	d.render(w, r, http.StatusOK, "task", "taskview", v)
