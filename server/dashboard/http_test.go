@@ -457,6 +457,57 @@ func TestStatusFilterLabels(t *testing.T) {
 	}
 }
 
+// TestUnknownParameters: every dashboard route refuses a query parameter
+// it does not take with a 400 naming it, and takes those it uses.
+func TestUnknownParameters(t *testing.T) {
+	e := newEnv(t, envOptions{backend: "memory", anonymous: true})
+	c := client(t)
+	c.Timeout = 10 * time.Second // an event stream that took the parameter would not end
+	id := e.analysis("", "a")
+	csrf := csrfOf(t, get(t, c, e.url+"/ui/sign-in"))
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		want         string
+	}{
+		// The tasks and pipelines pages and their content refuse an unknown
+		// parameter as the API's listings do.
+		{"GET", "/?foo=1", 400, "foo: unknown query parameter; allowed: limit, offset, within_hours, task_type, status, tag"},
+		{"GET", "/ui/list?foo=1", 400, "foo: unknown query parameter; allowed: limit, offset, within_hours, task_type, status, tag"},
+		{"GET", "/ui/pipelines?foo=1", 400, "foo: unknown query parameter; allowed: stage, status"},
+		{"GET", "/ui/pipelines/view?foo=1", 400, "foo: unknown query parameter; allowed: stage, status"},
+		{"GET", "/ui/models/analysis/view?x=1&window=1h", 400, `unknown parameter &#34;x&#34;; this page takes window`},
+		{"GET", "/ui/models/analysis/view?window=1h", 200, "<h1>Model analysis</h1>"},
+		{"GET", "/ui/models?x=1", 400, `unknown parameter &#34;x&#34;; this page takes none`},
+		{"GET", "/ui/models/analysis?x=1", 400, `unknown parameter &#34;x&#34;; this page takes window`},
+		{"GET", "/ui/tasks/" + id + "?foo=1", 400, `unknown parameter &#34;foo&#34;; this page takes done`},
+		{"GET", "/ui/tasks/" + id + "?done=cancelled", 200, "The task was cancelled."},
+		{"GET", "/ui/tasks/" + id + "/view?foo=1", 400, `unknown parameter &#34;foo&#34;; this page takes none`},
+		{"GET", "/ui/tasks/" + id + "/view?done=cancelled", 400, `unknown parameter &#34;done&#34;; this page takes none`},
+		{"GET", "/ui/events?foo=1", 400, `unknown parameter &#34;foo&#34;; this page takes none`},
+		{"GET", "/ui/pipelines/events?foo=1", 400, `unknown parameter &#34;foo&#34;; this page takes none`},
+		{"GET", "/ui/sign-in?foo=1&bar=2", 400, `unknown parameter &#34;bar&#34;, &#34;foo&#34;; this page takes next, ended, signed_out`},
+		{"GET", "/ui/sign-in?next=/ui/models&ended=1", 200, `name="next" value="/ui/models"`},
+		{"GET", "/ui/static/app.css?v=2", 400, `unknown parameter &#34;v&#34;; this page takes none`},
+		{"POST", "/ui/sign-in?next=/", 400, `unknown parameter &#34;next&#34;; this page takes none`},
+		{"POST", "/ui/sign-out?x=1", 400, `unknown parameter &#34;x&#34;; this page takes none`},
+		{"POST", "/ui/tasks/" + id + "/cancel?x=1", 400, `unknown parameter &#34;x&#34;; this page takes none`},
+	} {
+		var p page
+		if tc.method == "POST" {
+			p = post(t, c, e.url+tc.path, url.Values{"csrf": {csrf}})
+		} else {
+			p = get(t, c, e.url+tc.path)
+		}
+		if p.status != tc.status || !strings.Contains(p.body, tc.want) {
+			t.Errorf("%s %s: %d, want %d with %q\n%s", tc.method, tc.path, p.status, tc.status, tc.want, excerpt(p.body))
+		}
+	}
+	if _, m := e.api("GET", "/tasks/"+id, "", ""); m["status"] != "CREATED" {
+		t.Errorf("a refused cancel changed the task: %v", m["status"])
+	}
+}
+
 var reProblem = regexp.MustCompile(`id="problem">([^<]*)<`)
 
 // TestFragmentErrors: the content the live script fetches fails as the
@@ -473,6 +524,7 @@ func TestFragmentErrors(t *testing.T) {
 		{"/ui/tasks/0190d5e0-0000-7000-8000-000000000000/view", "/ui/tasks/0190d5e0-0000-7000-8000-000000000000", 404},
 		{"/ui/models/training/view?window=bad", "/ui/models/training?window=bad", 400},
 		{"/ui/models/nope/view", "/ui/models/nope", 404},
+		{"/ui/tasks/nope/view?x=%00", "/ui/tasks/nope?x=%00", 400},
 	} {
 		full := get(t, c, e.url+tc.page)
 		m := reProblem.FindStringSubmatch(full.body)
@@ -489,6 +541,44 @@ func TestFragmentErrors(t *testing.T) {
 			t.Errorf("%s: %q, want the page's message %q", tc.fragment, f.body, m[1])
 		case strings.Contains(f.body, "<html"):
 			t.Errorf("%s is a whole page, not the content alone", tc.fragment)
+		}
+	}
+}
+
+// TestWrongMethod: a route asked with a method it does not take answers a
+// 405 page with an Allow header; a path no route has is a 404.
+func TestWrongMethod(t *testing.T) {
+	e := newEnv(t, envOptions{backend: "memory", anonymous: true})
+	c := client(t)
+	id := e.analysis("", "a")
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		allow        string
+	}{
+		{"PUT", "/ui/tasks/" + id, 405, "GET, HEAD"},
+		{"GET", "/ui/tasks/" + id + "/cancel", 405, "POST"},
+		{"GET", "/ui/sign-out", 405, "POST"},
+		{"OPTIONS", "/ui/sign-in", 405, "GET, HEAD, POST"},
+		{"DELETE", "/ui/models/analysis", 405, "GET, HEAD"},
+		{"POST", "/ui/events", 405, "GET, HEAD"},
+		{"GET", "/ui/nothing", 404, ""},
+		{"POST", "/ui/nothing", 404, ""},
+	} {
+		req, err := http.NewRequest(tc.method, e.url+tc.path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := do(t, c, req)
+		switch {
+		case p.status != tc.status:
+			t.Errorf("%s %s: %d, want %d\n%s", tc.method, tc.path, p.status, tc.status, excerpt(p.body))
+		case p.header.Get("Allow") != tc.allow:
+			t.Errorf("%s %s: Allow %q, want %q", tc.method, tc.path, p.header.Get("Allow"), tc.allow)
+		case !strings.HasPrefix(p.header.Get("Content-Type"), "text/html") || !strings.Contains(p.body, `id="problem"`):
+			t.Errorf("%s %s: not an error page: %q\n%s", tc.method, tc.path, p.header.Get("Content-Type"), excerpt(p.body))
+		case tc.status == 405 && !strings.Contains(p.body, tc.method+" is not allowed on "+tc.path+"; allowed: "+tc.allow):
+			t.Errorf("%s %s: the page does not say what is allowed\n%s", tc.method, tc.path, excerpt(p.body))
 		}
 	}
 }

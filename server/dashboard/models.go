@@ -2,9 +2,7 @@ package dashboard
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
-	"sort"
 	"strings"
 	"time"
 
@@ -150,10 +148,6 @@ func (d *Dashboard) modelsPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if len(r.URL.Query()) > 0 {
-		d.fail(w, r, badQuery(r))
-		return
-	}
 	v := modelsView{layout: s.layout("Models", r)}
 	for _, name := range d.srv.TaskTypes() {
 		m, err := d.srv.Model(name)
@@ -171,16 +165,6 @@ func (d *Dashboard) modelsPage(w http.ResponseWriter, r *http.Request) {
 		v.Models = append(v.Models, sum)
 	}
 	d.render(w, r, http.StatusOK, "models", "layout", v)
-}
-
-// badQuery is the 400 of a page that takes no query parameters.
-func badQuery(r *http.Request) error {
-	var names []string
-	for k := range r.URL.Query() {
-		names = append(names, fmt.Sprintf("%q", k))
-	}
-	sort.Strings(names)
-	return &server.Problem{Status: http.StatusBadRequest, Title: "Bad request", Detail: "unknown parameter " + strings.Join(names, ", ") + "; this page takes none"}
 }
 
 func (d *Dashboard) loadModel(r *http.Request, s session) (modelView, error) {
