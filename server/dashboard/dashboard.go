@@ -30,6 +30,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path"
 	"slices"
 	"strings"
 	"time"
@@ -126,9 +127,9 @@ func New(srv *server.Server, o Options) (*Dashboard, error) {
 	d.handle(m, "/ui/sign-in", methods{"GET": {serve: d.signInPage, takes: []string{"next", "ended", "signed_out"}}, "POST": {serve: d.signIn, takes: none}})
 	d.handle(m, "/ui/sign-out", methods{"POST": {serve: d.signOut, takes: none}})
 	d.handle(m, "/ui/static/", methods{"GET": {serve: d.serveStatic, takes: none}})
-	m.HandleFunc("/ui/", func(w http.ResponseWriter, r *http.Request) {
-		d.fail(w, r, &server.Problem{Status: http.StatusNotFound, Title: "Not found", Detail: "no page " + r.URL.Path})
-	})
+	// The mux would redirect /ui/static to the directory, which is no page.
+	m.HandleFunc("/ui/static", d.notFound)
+	m.HandleFunc("/ui/", d.notFound)
 	d.mux = m
 	return d, nil
 }
@@ -221,7 +222,19 @@ func (d *Dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	d.mux.ServeHTTP(w, r)
 }
 
+func (d *Dashboard) notFound(w http.ResponseWriter, r *http.Request) {
+	d.fail(w, r, &server.Problem{Status: http.StatusNotFound, Title: "Not found", Detail: "no page " + r.URL.Path})
+}
+
+// serveStatic serves a file under /ui/static/; the directory is not
+// listed, and a path that names no file (a directory, index.html, which
+// the file server would redirect) is the 404 page.
 func (d *Dashboard) serveStatic(w http.ResponseWriter, r *http.Request) {
+	name := strings.TrimPrefix(r.URL.Path, "/ui/static/")
+	if st, err := fs.Stat(d.files, name); !fs.ValidPath(name) || err != nil || st.IsDir() || path.Base(name) == "index.html" {
+		d.fail(w, r, &server.Problem{Status: http.StatusNotFound, Title: "Not found", Detail: "no file " + r.URL.Path})
+		return
+	}
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	d.static.ServeHTTP(w, r)
 }

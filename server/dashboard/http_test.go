@@ -582,3 +582,28 @@ func TestWrongMethod(t *testing.T) {
 		}
 	}
 }
+
+// TestStaticFiles: the files under /ui/static/ are served; the directory
+// is not listed, and a missing file is the dashboard's 404 page.
+func TestStaticFiles(t *testing.T) {
+	e := newEnv(t, envOptions{backend: "memory", anonymous: true})
+	c := client(t)
+	for _, tc := range []struct {
+		path   string
+		status int
+		want   string
+	}{
+		{"/ui/static/", 404, `id="problem">no file /ui/static/<`},
+		{"/ui/static", 404, `id="problem">no page /ui/static<`},
+		{"/ui/static/nope.js", 404, `id="problem">no file /ui/static/nope.js<`},
+		{"/ui/static/index.html", 404, `id="problem">no file /ui/static/index.html<`},
+		{"/ui/static/app.js/", 404, `id="problem">no file /ui/static/app.js/<`},
+		{"/ui/static/app.js", 200, "use strict"},
+		{"/ui/static/app.css", 200, "{"},
+	} {
+		p := get(t, c, e.url+tc.path)
+		if p.status != tc.status || !strings.Contains(p.body, tc.want) || strings.Contains(p.body, `href="app.js"`) {
+			t.Errorf("%s: %d, want %d with %q\n%s", tc.path, p.status, tc.status, tc.want, excerpt(p.body))
+		}
+	}
+}
