@@ -607,3 +607,44 @@ func TestStaticFiles(t *testing.T) {
 		}
 	}
 }
+
+// TestOffsetPastEnd: a page past the end of the list (a shared link, an
+// Older link after tasks were deleted) says so and links to the first
+// page with the same filters, not to more empty pages.
+func TestOffsetPastEnd(t *testing.T) {
+	e := newEnv(t, envOptions{backend: "memory", anonymous: true})
+	c := client(t)
+	for range 3 {
+		e.analysis("", "a")
+	}
+	const past = `id="empty">No tasks on this page: the list ends before it.`
+	for _, tc := range []struct {
+		path   string
+		status int
+		want   []string
+		not    []string
+	}{
+		{"/?offset=3", 200, []string{past, `<a href="/" id="first-page">Go to the first page</a>`}, []string{`rel="prev"`, `rel="next"`, "No tasks match"}},
+		{"/?offset=1000&status=Q&limit=50", 200, []string{past, `<a href="/?limit=50&amp;status=Q" id="first-page">`}, []string{`rel="prev"`, `rel="next"`}},
+		{"/ui/list?offset=50&task_type=analysis", 200, []string{past, `<a href="/?task_type=analysis" id="first-page">`}, []string{`rel="prev"`, "<html"}},
+		{"/?offset=2", 200, []string{`<tr data-id=`, `href="/" rel="prev"`}, []string{past}},
+		{"/?status=D", 200, []string{`id="empty">No tasks match these filters.`}, []string{past, "first-page"}},
+		{"/?offset=100000000000", 400, []string{"offset: must be"}, nil},
+	} {
+		p := get(t, c, e.url+tc.path)
+		if p.status != tc.status {
+			t.Errorf("%s: %d, want %d\n%s", tc.path, p.status, tc.status, excerpt(p.body))
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(p.body, w) {
+				t.Errorf("%s lacks %q\n%s", tc.path, w, excerpt(p.body[max(0, strings.Index(p.body, `id="task-list"`)):]))
+			}
+		}
+		for _, w := range tc.not {
+			if strings.Contains(p.body, w) {
+				t.Errorf("%s has %q", tc.path, w)
+			}
+		}
+	}
+}

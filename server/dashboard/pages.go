@@ -34,6 +34,9 @@ type listView struct {
 	Offset  int
 	Newer   string
 	Older   string
+	// First is the first page's URL when this page is past the end of the
+	// list (no rows at an offset): the page links there instead of Newer.
+	First string
 	// Filters for the script: which live changes concern this page.
 	TypesCSV string
 	CodesCSV string
@@ -149,7 +152,10 @@ func (d *Dashboard) list(r *http.Request, s session, q url.Values) (listView, in
 		}
 		return "/?" + p.Encode()
 	}
-	if f.Offset > 0 {
+	switch {
+	case f.Offset > 0 && len(states) == 0:
+		v.First = page(0)
+	case f.Offset > 0:
 		v.Newer = page(max(0, f.Offset-f.Limit))
 	}
 	if len(states) == f.Limit {
