@@ -13,7 +13,10 @@
 // uses for live updates, and /ui/static/. A browser signs in with a
 // bearer token, which it keeps in the session cookie server.SessionCookie
 // (HttpOnly, SameSite=Lax, Secure behind https); every form that changes
-// state carries a CSRF token that must match the CSRF cookie.
+// state carries a CSRF token that must match the CSRF cookie. A script
+// (curl) may instead send the token as to the API, in an
+// "Authorization: Bearer <token>" header, which then takes the place of
+// the cookie and of the CSRF token.
 package dashboard
 
 import (
@@ -243,17 +246,31 @@ func (d *Dashboard) serveStatic(w http.ResponseWriter, r *http.Request) {
 type session struct {
 	User      server.User
 	Anonymous bool // the anonymous user of --allow-anonymous
-	CSRF      string
+	// Bearer: the user is the Authorization header's (a script, curl),
+	// not the cookie's.
+	Bearer bool
+	CSRF   string
 }
+
+// bearer reports whether r authenticates with an Authorization header,
+// which server.PageUser then reads (as the API does) instead of the
+// cookie.
+func bearer(r *http.Request) bool { return r.Header.Get("Authorization") != "" }
 
 // user resolves the request's user. On failure it has answered: a page
 // request is sent to the sign-in page, others (fragments, streams) get the
-// 401 as an alert.
+// 401 as an alert. A request with an Authorization header (a script's) is
+// never sent to sign in: a refused token is the 401 (or a worker token's
+// 403) page, with a WWW-Authenticate header as the API's.
 func (d *Dashboard) user(w http.ResponseWriter, r *http.Request, page bool) (session, bool) {
 	u, err := d.srv.PageUser(r)
 	if err != nil {
 		var p *server.Problem
-		if !page || !errors.As(err, &p) {
+		isProblem := errors.As(err, &p)
+		if isProblem && p.Status == http.StatusUnauthorized && bearer(r) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="taskmodel"`)
+		}
+		if !page || !isProblem || bearer(r) {
 			if page {
 				d.fail(w, r, err)
 			} else {
@@ -268,6 +285,9 @@ func (d *Dashboard) user(w http.ResponseWriter, r *http.Request, page bool) (ses
 		}
 		http.Redirect(w, r, "/ui/sign-in?"+q.Encode(), http.StatusSeeOther)
 		return session{}, false
+	}
+	if bearer(r) {
+		return session{User: u, Bearer: true, CSRF: d.csrf(w, r)}, true
 	}
 	_, noCookie := r.Cookie(server.SessionCookie)
 	return session{User: u, Anonymous: noCookie != nil, CSRF: d.csrf(w, r)}, true
@@ -382,6 +402,7 @@ type layout struct {
 	Admin     bool
 	Anonymous bool
 	SignedIn  bool
+	Bearer    bool // acting for the Authorization header's user
 	CSRF      string
 	Next      string
 }
@@ -391,12 +412,13 @@ func (d *Dashboard) layoutFor(w http.ResponseWriter, r *http.Request, title stri
 	if u, err := d.srv.PageUser(r); err == nil {
 		l.User, l.Admin = u.Name, u.Admin
 		_, err := r.Cookie(server.SessionCookie)
-		l.SignedIn = err == nil
-		l.Anonymous = !l.SignedIn
+		l.Bearer = bearer(r)
+		l.SignedIn = err == nil && !l.Bearer
+		l.Anonymous = !l.SignedIn && !l.Bearer
 	}
 	return l
 }
 
 func (s session) layout(title string, r *http.Request) layout {
-	return layout{Title: title, User: s.User.Name, Admin: s.User.Admin, Anonymous: s.Anonymous, SignedIn: !s.Anonymous, CSRF: s.CSRF, Next: r.URL.RequestURI()}
+	return layout{Title: title, User: s.User.Name, Admin: s.User.Admin, Anonymous: s.Anonymous, SignedIn: !s.Anonymous && !s.Bearer, Bearer: s.Bearer, CSRF: s.CSRF, Next: r.URL.RequestURI()}
 }

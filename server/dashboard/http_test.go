@@ -648,3 +648,58 @@ func TestOffsetPastEnd(t *testing.T) {
 		}
 	}
 }
+
+// TestBearer: a script reads the pages and cancels with the API's
+// "Authorization: Bearer <token>" header instead of the cookie, with no
+// CSRF token; a refused header is a 401 page (a worker token a 403), not
+// a redirect to the sign-in form.
+func TestBearer(t *testing.T) {
+	e := newEnv(t, envOptions{backend: "memory", agentTime: time.Minute})
+	worker, _, err := e.store.CreateWorker(context.Background(), "w1", []string{"analysis"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := e.analysis("alice", "a")
+	mine := e.analysis("alice", "b")
+	e.process("alice", mine) // a task the transition table lets cancel
+	c := client(t)
+	for _, tc := range []struct {
+		method, path, auth string
+		status             int
+		want               string
+	}{
+		{"GET", "/", "Bearer " + e.tokens["alice"], 200, `Acting as <strong id="user">alice</strong> (token of the Authorization header)`},
+		{"GET", "/", "bearer  " + e.tokens["alice"] + " ", 200, id},
+		{"GET", "/ui/list", "Bearer " + e.tokens["alice"], 200, id},
+		{"GET", "/ui/tasks/" + id, "Bearer " + e.tokens["alice"], 200, `id="task-view"`},
+		{"GET", "/ui/tasks/" + id + "/view", "Bearer " + e.tokens["alice"], 200, `class="task-head"`},
+		{"GET", "/ui/models/analysis", "Bearer " + e.tokens["alice"], 200, "<h1>Model analysis</h1>"},
+		{"GET", "/ui/pipelines", "Bearer " + e.tokens["alice"], 200, "<h1>Pipelines</h1>"},
+		{"GET", "/ui/tasks/" + id, "Bearer " + e.tokens["bob"], 404, "no such task"},
+		{"GET", "/", "Bearer tm_nope_nope", 401, `id="problem">the token is unknown, malformed or revoked<`},
+		{"GET", "/", "Basic YWxpY2U6eA==", 401, `id="problem">the Authorization header must be &#34;Bearer &lt;token&gt;&#34;<`},
+		{"GET", "/ui/tasks/" + id + "/view", "Bearer tm_nope_nope", 401, `id="problem"><strong>Unauthorized:</strong> the token is unknown`},
+		{"GET", "/", "Bearer " + worker, 403, "a worker token may only use the /worker/ routes"},
+		{"POST", "/ui/tasks/" + mine + "/cancel", "Bearer " + e.tokens["bob"], 404, "no such task"},
+		{"POST", "/ui/tasks/" + mine + "/cancel", "Bearer tm_nope_nope", 401, "the token is unknown"},
+		{"POST", "/ui/tasks/" + mine + "/cancel", "Bearer " + e.tokens["alice"], 303, ""},
+		{"POST", "/ui/sign-out", "Bearer " + e.tokens["alice"], 403, "the form has expired"},
+	} {
+		var p page
+		if tc.method == "POST" {
+			p = post(t, c, e.url+tc.path, url.Values{}, "Authorization", tc.auth)
+		} else {
+			p = get(t, c, e.url+tc.path, "Authorization", tc.auth)
+		}
+		if p.status != tc.status || !strings.Contains(p.body, tc.want) {
+			t.Errorf("%s %s with %.12q: %d, want %d with %q\n%s", tc.method, tc.path, tc.auth, p.status, tc.status, tc.want, excerpt(p.body))
+		}
+		if wa := p.header.Get("WWW-Authenticate"); (tc.status == 401) != (wa != "") {
+			t.Errorf("%s %s with %.12q: WWW-Authenticate %q", tc.method, tc.path, tc.auth, wa)
+		}
+	}
+	e.waitStatus("alice", mine, "CANCELLED")
+	if _, m := e.api("GET", "/tasks/"+id, "alice", ""); m["status"] != "CREATED" {
+		t.Errorf("a refused cancel changed a task: %v", m["status"])
+	}
+}
