@@ -556,6 +556,8 @@ func TestWrongMethod(t *testing.T) {
 		status       int
 		allow        string
 	}{
+		{"POST", "/", 405, "GET, HEAD"},
+		{"DELETE", "/ui/static/app.js", 405, "GET, HEAD"},
 		{"PUT", "/ui/tasks/" + id, 405, "GET, HEAD"},
 		{"GET", "/ui/tasks/" + id + "/cancel", 405, "POST"},
 		{"GET", "/ui/sign-out", 405, "POST"},
