@@ -72,11 +72,27 @@ func (s *Server) SignIn(ctx context.Context, token string) (User, error) {
 // is still valid (Config.TokenRecheck).
 func (s *Server) TokenRecheck() time.Duration { return s.cfg.TokenRecheck }
 
-// PageUser is who a page request acts for: the user of its session
+// PageUser is who a page request acts for: the user of its Authorization
+// header's bearer token, read as the API reads it (a script's or curl's
+// request; a malformed header or a refused token is a 401, a worker
+// token a 403, whatever cookie comes with it); else of its session
 // cookie's token, checked at every request (a revoked token ends the
-// session); without the cookie, the anonymous user for a loopback request
+// session); without either, the anonymous user for a loopback request
 // when anonymous access is on. Otherwise a *Problem of status 401.
 func (s *Server) PageUser(r *http.Request) (User, error) {
+	if token, header, err := bearerToken(r); header {
+		if err != nil {
+			return User{}, err
+		}
+		u, err := s.checkToken(r.Context(), token)
+		if err != nil {
+			return User{}, err
+		}
+		if err := checkScope(r.URL.Path, u); err != nil {
+			return User{}, err
+		}
+		return u, nil
+	}
 	if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" {
 		return s.SignIn(r.Context(), c.Value)
 	}

@@ -383,14 +383,11 @@ func userOf(r *http.Request) User { u, _ := r.Context().Value(userKey{}).(User);
 // authenticate reads the bearer token (or, for event streams, which
 // browsers open without headers, the access_token query parameter).
 func (s *Server) authenticate(r *http.Request) (User, error) {
-	token := ""
-	if h := r.Header.Get("Authorization"); h != "" {
-		scheme, rest, ok := strings.Cut(h, " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(rest) == "" {
-			return User{}, problem(http.StatusUnauthorized, "unauthorized", "Unauthorized", "the Authorization header must be \"Bearer <token>\"")
-		}
-		token = strings.TrimSpace(rest)
-	} else if strings.HasSuffix(r.URL.Path, "/events") {
+	token, header, err := bearerToken(r)
+	if err != nil {
+		return User{}, err
+	}
+	if !header && strings.HasSuffix(r.URL.Path, "/events") {
 		token = r.URL.Query().Get("access_token")
 	}
 	if token == "" {
@@ -406,6 +403,20 @@ func (s *Server) authenticate(r *http.Request) (User, error) {
 		return User{}, problem(http.StatusUnauthorized, "unauthorized", "Unauthorized", "a bearer token is required (taskmodel token create --user NAME)")
 	}
 	return s.checkToken(r.Context(), token)
+}
+
+// bearerToken reads r's Authorization header: header reports that r has
+// one, err (a 401) that it is not "Bearer <token>".
+func bearerToken(r *http.Request) (token string, header bool, err error) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return "", false, nil
+	}
+	scheme, rest, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(rest) == "" {
+		return "", true, problem(http.StatusUnauthorized, "unauthorized", "Unauthorized", "the Authorization header must be \"Bearer <token>\"")
+	}
+	return strings.TrimSpace(rest), true, nil
 }
 
 // checkToken resolves a non-empty token to its user: a refused token is a

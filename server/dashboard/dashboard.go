@@ -13,7 +13,10 @@
 // uses for live updates, and /ui/static/. A browser signs in with a
 // bearer token, which it keeps in the session cookie server.SessionCookie
 // (HttpOnly, SameSite=Lax, Secure behind https); every form that changes
-// state carries a CSRF token that must match the CSRF cookie.
+// state carries a CSRF token that must match the CSRF cookie. A script
+// (curl) may instead send the token as to the API, in an
+// "Authorization: Bearer <token>" header, which then takes the place of
+// the cookie and of the CSRF token.
 package dashboard
 
 import (
@@ -23,12 +26,15 @@ import (
 	"embed"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
+	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -63,16 +69,17 @@ type Dashboard struct {
 	opt    Options
 	pages  map[string]*template.Template
 	static http.Handler
+	files  fs.FS // the static files
 	mux    *http.ServeMux
 }
 
-// Mount builds the dashboard and serves it on srv: GET / and /ui/.
+// Mount builds the dashboard and serves it on srv: / and /ui/.
 func Mount(srv *server.Server, o Options) (*Dashboard, error) {
 	d, err := New(srv, o)
 	if err != nil {
 		return nil, err
 	}
-	srv.Mount("GET /{$}", d)
+	srv.Mount("/{$}", d)
 	srv.Mount("/ui/", d)
 	return d, nil
 }
@@ -100,29 +107,112 @@ func New(srv *server.Server, o Options) (*Dashboard, error) {
 	if err != nil {
 		return nil, err
 	}
+	d.files = static
 	d.static = http.StripPrefix("/ui/static/", http.FileServerFS(static))
 	m := http.NewServeMux()
-	m.HandleFunc("GET /{$}", d.tasksPage)
-	m.HandleFunc("GET /ui/list", d.listFragment)
-	m.HandleFunc("GET /ui/events", d.events)
-	m.HandleFunc("GET /ui/tasks/{id}", d.taskPage)
-	m.HandleFunc("GET /ui/tasks/{id}/view", d.taskFragment)
-	m.HandleFunc("POST /ui/tasks/{id}/cancel", d.cancel)
-	m.HandleFunc("GET /ui/models", d.modelsPage)
-	m.HandleFunc("GET /ui/models/{name}", d.modelPage)
-	m.HandleFunc("GET /ui/models/{name}/view", d.modelFragment)
-	m.HandleFunc("GET /ui/pipelines", d.pipelinesPage)
-	m.HandleFunc("GET /ui/pipelines/view", d.pipelinesFragment)
-	m.HandleFunc("GET /ui/pipelines/events", d.pipelineEvents)
-	m.HandleFunc("GET /ui/sign-in", d.signInPage)
-	m.HandleFunc("POST /ui/sign-in", d.signIn)
-	m.HandleFunc("POST /ui/sign-out", d.signOut)
-	m.HandleFunc("GET /ui/static/", d.serveStatic)
-	m.HandleFunc("/ui/", func(w http.ResponseWriter, r *http.Request) {
-		d.fail(w, r, &server.Problem{Status: http.StatusNotFound, Title: "Not found", Detail: "no page " + r.URL.Path})
-	})
+	// The query parameters of each handler; the tasks and pipelines pages
+	// and their fragments leave the check to their filter, which refuses an
+	// unknown parameter as the API's listings do (GET /tasks?foo=1 and
+	// /?foo=1 say the same).
+	none := []string{}
+	d.handle(m, "/{$}", methods{"GET": {serve: d.tasksPage, filter: true}})
+	d.handle(m, "/ui/list", methods{"GET": {serve: d.listFragment, filter: true, fragment: true}})
+	d.handle(m, "/ui/events", methods{"GET": {serve: d.events, takes: none, fragment: true}})
+	d.handle(m, "/ui/tasks/{id}", methods{"GET": {serve: d.taskPage, takes: []string{"done"}}})
+	d.handle(m, "/ui/tasks/{id}/view", methods{"GET": {serve: d.taskFragment, takes: none, fragment: true}})
+	d.handle(m, "/ui/tasks/{id}/cancel", methods{"POST": {serve: d.cancel, takes: none}})
+	d.handle(m, "/ui/models", methods{"GET": {serve: d.modelsPage, takes: none}})
+	d.handle(m, "/ui/models/{name}", methods{"GET": {serve: d.modelPage, takes: []string{"window"}}})
+	d.handle(m, "/ui/models/{name}/view", methods{"GET": {serve: d.modelFragment, takes: []string{"window"}, fragment: true}})
+	d.handle(m, "/ui/pipelines", methods{"GET": {serve: d.pipelinesPage, filter: true}})
+	d.handle(m, "/ui/pipelines/view", methods{"GET": {serve: d.pipelinesFragment, filter: true, fragment: true}})
+	d.handle(m, "/ui/pipelines/events", methods{"GET": {serve: d.pipelineEvents, takes: none, fragment: true}})
+	d.handle(m, "/ui/sign-in", methods{"GET": {serve: d.signInPage, takes: []string{"next", "ended", "signed_out"}}, "POST": {serve: d.signIn, takes: none}})
+	d.handle(m, "/ui/sign-out", methods{"POST": {serve: d.signOut, takes: none}})
+	d.handle(m, "/ui/static/", methods{"GET": {serve: d.serveStatic, takes: none}})
+	// The mux would redirect /ui/static to the directory, which is no page.
+	m.HandleFunc("/ui/static", d.notFound)
+	m.HandleFunc("/ui/", d.notFound)
 	d.mux = m
 	return d, nil
+}
+
+// handler serves one method of a route.
+type handler struct {
+	serve func(http.ResponseWriter, *http.Request)
+	// takes are the query parameters it takes; any other is a 400 naming
+	// it. With filter, the handler's listing filter checks them instead.
+	takes  []string
+	filter bool
+	// fragment: the live script fetches it (content, an event stream), so
+	// an error is the alert alone (fragmentError), not a whole page.
+	fragment bool
+}
+
+// methods are a route's handlers by method; GET serves HEAD too.
+type methods map[string]handler
+
+// handle serves pattern (no method in it: every method reaches the route,
+// which answers one it does not take with a 405 page and an Allow
+// header), after checking the query: strictly as the API does (a
+// malformed string, bad text), then the parameters the handler takes.
+func (d *Dashboard) handle(m *http.ServeMux, pattern string, ms methods) {
+	names := make([]string, 0, len(ms)+1)
+	for name := range ms {
+		names = append(names, name)
+	}
+	if _, ok := ms[http.MethodGet]; ok {
+		if _, ok := ms[http.MethodHead]; !ok {
+			names = append(names, http.MethodHead)
+		}
+	}
+	slices.Sort(names)
+	allow := strings.Join(names, ", ")
+	m.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		h, ok := ms[r.Method]
+		if !ok && r.Method == http.MethodHead {
+			h, ok = ms[http.MethodGet]
+		}
+		if !ok {
+			w.Header().Set("Allow", allow)
+			d.fail(w, r, &server.Problem{Status: http.StatusMethodNotAllowed, Title: "Method not allowed",
+				Detail: fmt.Sprintf("%s is not allowed on %s; allowed: %s", truncate(r.Method, 20), r.URL.Path, allow)})
+			return
+		}
+		err := server.CheckQuery(r)
+		if err == nil && !h.filter {
+			err = unknownParams(r.URL.Query(), h.takes)
+		}
+		if err != nil {
+			if h.fragment {
+				d.fragmentError(w, r, err)
+			} else {
+				d.fail(w, r, err)
+			}
+			return
+		}
+		h.serve(w, r)
+	})
+}
+
+// unknownParams is the 400 of the parameters of q that are not in takes,
+// nil when there are none.
+func unknownParams(q url.Values, takes []string) error {
+	var names []string
+	for k := range q {
+		if !slices.Contains(takes, k) {
+			names = append(names, fmt.Sprintf("%q", truncate(k, 40)))
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	slices.Sort(names)
+	what := "none"
+	if len(takes) > 0 {
+		what = strings.Join(takes, ", ")
+	}
+	return &server.Problem{Status: http.StatusBadRequest, Title: "Bad request", Detail: "unknown parameter " + strings.Join(names, ", ") + "; this page takes " + what}
 }
 
 // ServeHTTP serves the dashboard's routes with its security headers.
@@ -132,17 +222,22 @@ func (d *Dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "same-origin")
 	h.Set("X-Frame-Options", "DENY")
-	// The API's strict query check, before any page reads the query (which
-	// url.Values would read leniently, dropping a malformed pair): a 400
-	// page naming the parameter.
-	if err := server.CheckQuery(r); err != nil {
-		d.fail(w, r, err)
-		return
-	}
 	d.mux.ServeHTTP(w, r)
 }
 
+func (d *Dashboard) notFound(w http.ResponseWriter, r *http.Request) {
+	d.fail(w, r, &server.Problem{Status: http.StatusNotFound, Title: "Not found", Detail: "no page " + r.URL.Path})
+}
+
+// serveStatic serves a file under /ui/static/; the directory is not
+// listed, and a path that names no file (a directory, index.html, which
+// the file server would redirect) is the 404 page.
 func (d *Dashboard) serveStatic(w http.ResponseWriter, r *http.Request) {
+	name := strings.TrimPrefix(r.URL.Path, "/ui/static/")
+	if st, err := fs.Stat(d.files, name); !fs.ValidPath(name) || err != nil || st.IsDir() || path.Base(name) == "index.html" {
+		d.fail(w, r, &server.Problem{Status: http.StatusNotFound, Title: "Not found", Detail: "no file " + r.URL.Path})
+		return
+	}
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	d.static.ServeHTTP(w, r)
 }
@@ -151,21 +246,36 @@ func (d *Dashboard) serveStatic(w http.ResponseWriter, r *http.Request) {
 type session struct {
 	User      server.User
 	Anonymous bool // the anonymous user of --allow-anonymous
-	CSRF      string
+	// Bearer: the user is the Authorization header's (a script, curl),
+	// not the cookie's.
+	Bearer bool
+	CSRF   string
 }
 
+// bearer reports whether r authenticates with an Authorization header,
+// which server.PageUser then reads (as the API does) instead of the
+// cookie.
+func bearer(r *http.Request) bool { return r.Header.Get("Authorization") != "" }
+
 // user resolves the request's user. On failure it has answered: a page
-// request is sent to the sign-in page, others get a 401.
+// request is sent to the sign-in page, others (fragments, streams) get the
+// 401 as an alert. A request with an Authorization header (a script's) is
+// never sent to sign in: a refused token is the 401 (or a worker token's
+// 403) page, with a WWW-Authenticate header as the API's.
 func (d *Dashboard) user(w http.ResponseWriter, r *http.Request, page bool) (session, bool) {
 	u, err := d.srv.PageUser(r)
 	if err != nil {
 		var p *server.Problem
-		if !errors.As(err, &p) {
-			d.fail(w, r, err)
-			return session{}, false
+		isProblem := errors.As(err, &p)
+		if isProblem && p.Status == http.StatusUnauthorized && bearer(r) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="taskmodel"`)
 		}
-		if !page {
-			http.Error(w, p.Detail, p.Status)
+		if !page || !isProblem || bearer(r) {
+			if page {
+				d.fail(w, r, err)
+			} else {
+				d.fragmentError(w, r, err)
+			}
 			return session{}, false
 		}
 		q := url.Values{"next": {r.URL.RequestURI()}}
@@ -175,6 +285,9 @@ func (d *Dashboard) user(w http.ResponseWriter, r *http.Request, page bool) (ses
 		}
 		http.Redirect(w, r, "/ui/sign-in?"+q.Encode(), http.StatusSeeOther)
 		return session{}, false
+	}
+	if bearer(r) {
+		return session{User: u, Bearer: true, CSRF: d.csrf(w, r)}, true
 	}
 	_, noCookie := r.Cookie(server.SessionCookie)
 	return session{User: u, Anonymous: noCookie != nil, CSRF: d.csrf(w, r)}, true
@@ -289,6 +402,7 @@ type layout struct {
 	Admin     bool
 	Anonymous bool
 	SignedIn  bool
+	Bearer    bool // acting for the Authorization header's user
 	CSRF      string
 	Next      string
 }
@@ -298,12 +412,13 @@ func (d *Dashboard) layoutFor(w http.ResponseWriter, r *http.Request, title stri
 	if u, err := d.srv.PageUser(r); err == nil {
 		l.User, l.Admin = u.Name, u.Admin
 		_, err := r.Cookie(server.SessionCookie)
-		l.SignedIn = err == nil
-		l.Anonymous = !l.SignedIn
+		l.Bearer = bearer(r)
+		l.SignedIn = err == nil && !l.Bearer
+		l.Anonymous = !l.SignedIn && !l.Bearer
 	}
 	return l
 }
 
 func (s session) layout(title string, r *http.Request) layout {
-	return layout{Title: title, User: s.User.Name, Admin: s.User.Admin, Anonymous: s.Anonymous, SignedIn: !s.Anonymous, CSRF: s.CSRF, Next: r.URL.RequestURI()}
+	return layout{Title: title, User: s.User.Name, Admin: s.User.Admin, Anonymous: s.Anonymous, SignedIn: !s.Anonymous && !s.Bearer, Bearer: s.Bearer, CSRF: s.CSRF, Next: r.URL.RequestURI()}
 }

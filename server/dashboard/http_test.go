@@ -456,3 +456,252 @@ func TestStatusFilterLabels(t *testing.T) {
 		}
 	}
 }
+
+// TestUnknownParameters: every dashboard route refuses a query parameter
+// it does not take with a 400 naming it, and takes those it uses.
+func TestUnknownParameters(t *testing.T) {
+	e := newEnv(t, envOptions{backend: "memory", anonymous: true})
+	c := client(t)
+	c.Timeout = 10 * time.Second // an event stream that took the parameter would not end
+	id := e.analysis("", "a")
+	csrf := csrfOf(t, get(t, c, e.url+"/ui/sign-in"))
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		want         string
+	}{
+		// The tasks and pipelines pages and their content refuse an unknown
+		// parameter as the API's listings do.
+		{"GET", "/?foo=1", 400, "foo: unknown query parameter; allowed: limit, offset, within_hours, task_type, status, tag"},
+		{"GET", "/ui/list?foo=1", 400, "foo: unknown query parameter; allowed: limit, offset, within_hours, task_type, status, tag"},
+		{"GET", "/ui/pipelines?foo=1", 400, "foo: unknown query parameter; allowed: stage, status"},
+		{"GET", "/ui/pipelines/view?foo=1", 400, "foo: unknown query parameter; allowed: stage, status"},
+		{"GET", "/ui/models/analysis/view?x=1&window=1h", 400, `unknown parameter &#34;x&#34;; this page takes window`},
+		{"GET", "/ui/models/analysis/view?window=1h", 200, "<h1>Model analysis</h1>"},
+		{"GET", "/ui/models?x=1", 400, `unknown parameter &#34;x&#34;; this page takes none`},
+		{"GET", "/ui/models/analysis?x=1", 400, `unknown parameter &#34;x&#34;; this page takes window`},
+		{"GET", "/ui/tasks/" + id + "?foo=1", 400, `unknown parameter &#34;foo&#34;; this page takes done`},
+		{"GET", "/ui/tasks/" + id + "?done=cancelled", 200, "The task was cancelled."},
+		{"GET", "/ui/tasks/" + id + "/view?foo=1", 400, `unknown parameter &#34;foo&#34;; this page takes none`},
+		{"GET", "/ui/tasks/" + id + "/view?done=cancelled", 400, `unknown parameter &#34;done&#34;; this page takes none`},
+		{"GET", "/ui/events?foo=1", 400, `unknown parameter &#34;foo&#34;; this page takes none`},
+		{"GET", "/ui/pipelines/events?foo=1", 400, `unknown parameter &#34;foo&#34;; this page takes none`},
+		{"GET", "/ui/sign-in?foo=1&bar=2", 400, `unknown parameter &#34;bar&#34;, &#34;foo&#34;; this page takes next, ended, signed_out`},
+		{"GET", "/ui/sign-in?next=/ui/models&ended=1", 200, `name="next" value="/ui/models"`},
+		{"GET", "/ui/static/app.css?v=2", 400, `unknown parameter &#34;v&#34;; this page takes none`},
+		{"POST", "/ui/sign-in?next=/", 400, `unknown parameter &#34;next&#34;; this page takes none`},
+		{"POST", "/ui/sign-out?x=1", 400, `unknown parameter &#34;x&#34;; this page takes none`},
+		{"POST", "/ui/tasks/" + id + "/cancel?x=1", 400, `unknown parameter &#34;x&#34;; this page takes none`},
+	} {
+		var p page
+		if tc.method == "POST" {
+			p = post(t, c, e.url+tc.path, url.Values{"csrf": {csrf}})
+		} else {
+			p = get(t, c, e.url+tc.path)
+		}
+		if p.status != tc.status || !strings.Contains(p.body, tc.want) {
+			t.Errorf("%s %s: %d, want %d with %q\n%s", tc.method, tc.path, p.status, tc.status, tc.want, excerpt(p.body))
+		}
+	}
+	if _, m := e.api("GET", "/tasks/"+id, "", ""); m["status"] != "CREATED" {
+		t.Errorf("a refused cancel changed the task: %v", m["status"])
+	}
+}
+
+var reProblem = regexp.MustCompile(`id="problem">([^<]*)<`)
+
+// TestFragmentErrors: the content the live script fetches fails as the
+// full page does, with its status and message, as an HTML alert the script
+// puts in place of the content (not a bare status text).
+func TestFragmentErrors(t *testing.T) {
+	e := newEnv(t, envOptions{backend: "memory", anonymous: true})
+	c := client(t)
+	for _, tc := range []struct {
+		fragment, page string
+		status         int
+	}{
+		{"/ui/tasks/nope/view", "/ui/tasks/nope", 400},
+		{"/ui/tasks/0190d5e0-0000-7000-8000-000000000000/view", "/ui/tasks/0190d5e0-0000-7000-8000-000000000000", 404},
+		{"/ui/models/training/view?window=bad", "/ui/models/training?window=bad", 400},
+		{"/ui/models/nope/view", "/ui/models/nope", 404},
+		{"/ui/tasks/nope/view?x=%00", "/ui/tasks/nope?x=%00", 400},
+	} {
+		full := get(t, c, e.url+tc.page)
+		m := reProblem.FindStringSubmatch(full.body)
+		if full.status != tc.status || m == nil {
+			t.Fatalf("%s: %d, want %d with a message\n%s", tc.page, full.status, tc.status, excerpt(full.body))
+		}
+		f := get(t, c, e.url+tc.fragment)
+		switch {
+		case f.status != tc.status:
+			t.Errorf("%s: %d, want %d", tc.fragment, f.status, tc.status)
+		case !strings.HasPrefix(f.header.Get("Content-Type"), "text/html"):
+			t.Errorf("%s: Content-Type %q, want HTML", tc.fragment, f.header.Get("Content-Type"))
+		case !strings.Contains(f.body, `id="problem"`) || !strings.Contains(f.body, m[1]):
+			t.Errorf("%s: %q, want the page's message %q", tc.fragment, f.body, m[1])
+		case strings.Contains(f.body, "<html"):
+			t.Errorf("%s is a whole page, not the content alone", tc.fragment)
+		}
+	}
+}
+
+// TestWrongMethod: a route asked with a method it does not take answers a
+// 405 page with an Allow header; a path no route has is a 404.
+func TestWrongMethod(t *testing.T) {
+	e := newEnv(t, envOptions{backend: "memory", anonymous: true})
+	c := client(t)
+	id := e.analysis("", "a")
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		allow        string
+	}{
+		{"POST", "/", 405, "GET, HEAD"},
+		{"DELETE", "/ui/static/app.js", 405, "GET, HEAD"},
+		{"PUT", "/ui/tasks/" + id, 405, "GET, HEAD"},
+		{"GET", "/ui/tasks/" + id + "/cancel", 405, "POST"},
+		{"GET", "/ui/sign-out", 405, "POST"},
+		{"OPTIONS", "/ui/sign-in", 405, "GET, HEAD, POST"},
+		{"DELETE", "/ui/models/analysis", 405, "GET, HEAD"},
+		{"POST", "/ui/events", 405, "GET, HEAD"},
+		{"GET", "/ui/nothing", 404, ""},
+		{"POST", "/ui/nothing", 404, ""},
+	} {
+		req, err := http.NewRequest(tc.method, e.url+tc.path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := do(t, c, req)
+		switch {
+		case p.status != tc.status:
+			t.Errorf("%s %s: %d, want %d\n%s", tc.method, tc.path, p.status, tc.status, excerpt(p.body))
+		case p.header.Get("Allow") != tc.allow:
+			t.Errorf("%s %s: Allow %q, want %q", tc.method, tc.path, p.header.Get("Allow"), tc.allow)
+		case !strings.HasPrefix(p.header.Get("Content-Type"), "text/html") || !strings.Contains(p.body, `id="problem"`):
+			t.Errorf("%s %s: not an error page: %q\n%s", tc.method, tc.path, p.header.Get("Content-Type"), excerpt(p.body))
+		case tc.status == 405 && !strings.Contains(p.body, tc.method+" is not allowed on "+tc.path+"; allowed: "+tc.allow):
+			t.Errorf("%s %s: the page does not say what is allowed\n%s", tc.method, tc.path, excerpt(p.body))
+		}
+	}
+}
+
+// TestStaticFiles: the files under /ui/static/ are served; the directory
+// is not listed, and a missing file is the dashboard's 404 page.
+func TestStaticFiles(t *testing.T) {
+	e := newEnv(t, envOptions{backend: "memory", anonymous: true})
+	c := client(t)
+	for _, tc := range []struct {
+		path   string
+		status int
+		want   string
+	}{
+		{"/ui/static/", 404, `id="problem">no file /ui/static/<`},
+		{"/ui/static", 404, `id="problem">no page /ui/static<`},
+		{"/ui/static/nope.js", 404, `id="problem">no file /ui/static/nope.js<`},
+		{"/ui/static/index.html", 404, `id="problem">no file /ui/static/index.html<`},
+		{"/ui/static/app.js/", 404, `id="problem">no file /ui/static/app.js/<`},
+		{"/ui/static/app.js", 200, "use strict"},
+		{"/ui/static/app.css", 200, "{"},
+	} {
+		p := get(t, c, e.url+tc.path)
+		if p.status != tc.status || !strings.Contains(p.body, tc.want) || strings.Contains(p.body, `href="app.js"`) {
+			t.Errorf("%s: %d, want %d with %q\n%s", tc.path, p.status, tc.status, tc.want, excerpt(p.body))
+		}
+	}
+}
+
+// TestOffsetPastEnd: a page past the end of the list (a shared link, an
+// Older link after tasks were deleted) says so and links to the first
+// page with the same filters, not to more empty pages.
+func TestOffsetPastEnd(t *testing.T) {
+	e := newEnv(t, envOptions{backend: "memory", anonymous: true})
+	c := client(t)
+	for range 3 {
+		e.analysis("", "a")
+	}
+	const past = `id="empty">No tasks on this page: the list ends before it.`
+	for _, tc := range []struct {
+		path   string
+		status int
+		want   []string
+		not    []string
+	}{
+		{"/?offset=3", 200, []string{past, `<a href="/" id="first-page">Go to the first page</a>`}, []string{`rel="prev"`, `rel="next"`, "No tasks match"}},
+		{"/?offset=1000&status=Q&limit=50", 200, []string{past, `<a href="/?limit=50&amp;status=Q" id="first-page">`}, []string{`rel="prev"`, `rel="next"`}},
+		{"/ui/list?offset=50&task_type=analysis", 200, []string{past, `<a href="/?task_type=analysis" id="first-page">`}, []string{`rel="prev"`, "<html"}},
+		{"/?offset=2", 200, []string{`<tr data-id=`, `href="/" rel="prev"`}, []string{past}},
+		{"/?status=D", 200, []string{`id="empty">No tasks match these filters.`}, []string{past, "first-page"}},
+		{"/?offset=100000000000", 400, []string{"offset: must be"}, nil},
+	} {
+		p := get(t, c, e.url+tc.path)
+		if p.status != tc.status {
+			t.Errorf("%s: %d, want %d\n%s", tc.path, p.status, tc.status, excerpt(p.body))
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(p.body, w) {
+				t.Errorf("%s lacks %q\n%s", tc.path, w, excerpt(p.body[max(0, strings.Index(p.body, `id="task-list"`)):]))
+			}
+		}
+		for _, w := range tc.not {
+			if strings.Contains(p.body, w) {
+				t.Errorf("%s has %q", tc.path, w)
+			}
+		}
+	}
+}
+
+// TestBearer: a script reads the pages and cancels with the API's
+// "Authorization: Bearer <token>" header instead of the cookie, with no
+// CSRF token; a refused header is a 401 page (a worker token a 403), not
+// a redirect to the sign-in form.
+func TestBearer(t *testing.T) {
+	e := newEnv(t, envOptions{backend: "memory", agentTime: time.Minute})
+	worker, _, err := e.store.CreateWorker(context.Background(), "w1", []string{"analysis"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := e.analysis("alice", "a")
+	mine := e.analysis("alice", "b")
+	e.process("alice", mine) // a task the transition table lets cancel
+	c := client(t)
+	for _, tc := range []struct {
+		method, path, auth string
+		status             int
+		want               string
+	}{
+		{"GET", "/", "Bearer " + e.tokens["alice"], 200, `Acting as <strong id="user">alice</strong> (token of the Authorization header)`},
+		{"GET", "/", "bearer  " + e.tokens["alice"] + " ", 200, id},
+		{"GET", "/ui/list", "Bearer " + e.tokens["alice"], 200, id},
+		{"GET", "/ui/tasks/" + id, "Bearer " + e.tokens["alice"], 200, `id="task-view"`},
+		{"GET", "/ui/tasks/" + id + "/view", "Bearer " + e.tokens["alice"], 200, `class="task-head"`},
+		{"GET", "/ui/models/analysis", "Bearer " + e.tokens["alice"], 200, "<h1>Model analysis</h1>"},
+		{"GET", "/ui/pipelines", "Bearer " + e.tokens["alice"], 200, "<h1>Pipelines</h1>"},
+		{"GET", "/ui/tasks/" + id, "Bearer " + e.tokens["bob"], 404, "no such task"},
+		{"GET", "/", "Bearer tm_nope_nope", 401, `id="problem">the token is unknown, malformed or revoked<`},
+		{"GET", "/", "Basic YWxpY2U6eA==", 401, `id="problem">the Authorization header must be &#34;Bearer &lt;token&gt;&#34;<`},
+		{"GET", "/ui/tasks/" + id + "/view", "Bearer tm_nope_nope", 401, `id="problem"><strong>Unauthorized:</strong> the token is unknown`},
+		{"GET", "/", "Bearer " + worker, 403, "a worker token may only use the /worker/ routes"},
+		{"POST", "/ui/tasks/" + mine + "/cancel", "Bearer " + e.tokens["bob"], 404, "no such task"},
+		{"POST", "/ui/tasks/" + mine + "/cancel", "Bearer tm_nope_nope", 401, "the token is unknown"},
+		{"POST", "/ui/tasks/" + mine + "/cancel", "Bearer " + e.tokens["alice"], 303, ""},
+		{"POST", "/ui/sign-out", "Bearer " + e.tokens["alice"], 403, "the form has expired"},
+	} {
+		var p page
+		if tc.method == "POST" {
+			p = post(t, c, e.url+tc.path, url.Values{}, "Authorization", tc.auth)
+		} else {
+			p = get(t, c, e.url+tc.path, "Authorization", tc.auth)
+		}
+		if p.status != tc.status || !strings.Contains(p.body, tc.want) {
+			t.Errorf("%s %s with %.12q: %d, want %d with %q\n%s", tc.method, tc.path, tc.auth, p.status, tc.status, tc.want, excerpt(p.body))
+		}
+		if wa := p.header.Get("WWW-Authenticate"); (tc.status == 401) != (wa != "") {
+			t.Errorf("%s %s with %.12q: WWW-Authenticate %q", tc.method, tc.path, tc.auth, wa)
+		}
+	}
+	e.waitStatus("alice", mine, "CANCELLED")
+	if _, m := e.api("GET", "/tasks/"+id, "alice", ""); m["status"] != "CREATED" {
+		t.Errorf("a refused cancel changed a task: %v", m["status"])
+	}
+}

@@ -2,9 +2,7 @@ package dashboard
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
-	"sort"
 	"strings"
 	"time"
 
@@ -150,10 +148,6 @@ func (d *Dashboard) modelsPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if len(r.URL.Query()) > 0 {
-		d.fail(w, r, badQuery(r))
-		return
-	}
 	v := modelsView{layout: s.layout("Models", r)}
 	for _, name := range d.srv.TaskTypes() {
 		m, err := d.srv.Model(name)
@@ -171,16 +165,6 @@ func (d *Dashboard) modelsPage(w http.ResponseWriter, r *http.Request) {
 		v.Models = append(v.Models, sum)
 	}
 	d.render(w, r, http.StatusOK, "models", "layout", v)
-}
-
-// badQuery is the 400 of a page that takes no query parameters.
-func badQuery(r *http.Request) error {
-	var names []string
-	for k := range r.URL.Query() {
-		names = append(names, fmt.Sprintf("%q", k))
-	}
-	sort.Strings(names)
-	return &server.Problem{Status: http.StatusBadRequest, Title: "Bad request", Detail: "unknown parameter " + strings.Join(names, ", ") + "; this page takes none"}
 }
 
 func (d *Dashboard) loadModel(r *http.Request, s session) (modelView, error) {
@@ -329,15 +313,15 @@ func (d *Dashboard) modelFragment(w http.ResponseWriter, r *http.Request) {
 	d.render(w, r, http.StatusOK, "model", "modelview", v)
 }
 
-// fragmentError answers a fragment request that failed with its status
-// alone; a failure's cause goes to the log.
+// fragmentError answers a fragment request (content the live script
+// fetches) that failed as the full page would, with its status and
+// message, but as the alert alone, which the script puts in place of the
+// content; a failure's cause goes to the log.
 func (d *Dashboard) fragmentError(w http.ResponseWriter, r *http.Request, err error) {
-	status := http.StatusInternalServerError
 	var p *server.Problem
-	if errors.As(err, &p) {
-		status = p.Status
-	} else {
+	if !errors.As(err, &p) {
 		d.log.ErrorContext(r.Context(), "dashboard: reading a page failed", "path", r.URL.Path, "error", err)
+		p = &server.Problem{Status: http.StatusInternalServerError, Title: "Internal server error", Detail: "the server failed; the error is in its log"}
 	}
-	http.Error(w, http.StatusText(status), status)
+	d.render(w, r, p.Status, "error", "problem", p)
 }

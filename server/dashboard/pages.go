@@ -34,6 +34,9 @@ type listView struct {
 	Offset  int
 	Newer   string
 	Older   string
+	// First is the first page's URL when this page is past the end of the
+	// list (no rows at an offset): the page links there instead of Newer.
+	First string
 	// Filters for the script: which live changes concern this page.
 	TypesCSV string
 	CodesCSV string
@@ -149,7 +152,10 @@ func (d *Dashboard) list(r *http.Request, s session, q url.Values) (listView, in
 		}
 		return "/?" + p.Encode()
 	}
-	if f.Offset > 0 {
+	switch {
+	case f.Offset > 0 && len(states) == 0:
+		v.First = page(0)
+	case f.Offset > 0:
 		v.Newer = page(max(0, f.Offset-f.Limit))
 	}
 	if len(states) == f.Limit {
@@ -301,14 +307,7 @@ func (d *Dashboard) taskFragment(w http.ResponseWriter, r *http.Request) {
 	}
 	v, err := d.loadTask(r, s)
 	if err != nil {
-		status := http.StatusInternalServerError
-		var p *server.Problem
-		if errors.As(err, &p) {
-			status = p.Status
-		} else {
-			d.log.ErrorContext(r.Context(), "dashboard: reading a task failed", "error", err)
-		}
-		http.Error(w, http.StatusText(status), status)
+		d.fragmentError(w, r, err)
 		return
 	}
 	d.render(w, r, http.StatusOK, "task", "taskview", v)
@@ -323,9 +322,21 @@ func (d *Dashboard) cancel(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := checkCSRF(r); err != nil {
-		d.fail(w, r, &server.Problem{Status: http.StatusForbidden, Title: "Forbidden", Detail: err.Error()})
-		return
+	// A request that authenticates with an Authorization header (a
+	// script's, curl's) needs no CSRF token: CSRF is a cookie's problem,
+	// a browser sending the cookie on its own to a request another site
+	// forged. No browser adds an Authorization header to a request
+	// another site makes (a cross-origin fetch with one needs a CORS
+	// preflight, which the dashboard never grants), so such a request
+	// comes from whoever holds the token, as on the API's POST
+	// /tasks/{id}/cancel; and the header's user, not the cookie's, is the
+	// one it acts for. Sign-in and sign-out still check the CSRF token
+	// whatever the headers: they set and clear the cookie.
+	if !s.Bearer {
+		if err := checkCSRF(r); err != nil {
+			d.fail(w, r, &server.Problem{Status: http.StatusForbidden, Title: "Forbidden", Detail: err.Error()})
+			return
+		}
 	}
 	t, err := d.srv.CancelTask(r.Context(), s.User, r.PathValue("id"))
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"sort"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -44,19 +43,10 @@ var windows = []struct {
 // defaultWindow is the span of a model page without ?window=.
 const defaultWindow = "24h"
 
-// parseWindow reads a model page's query: only window, one of windows.
+// parseWindow reads a model page's window parameter, one of windows (the
+// route refuses any other parameter).
 func parseWindow(r *http.Request, model string, now time.Time) (windowView, error) {
 	q := r.URL.Query()
-	var unknown []string
-	for k := range q {
-		if k != "window" {
-			unknown = append(unknown, fmt.Sprintf("%q", k))
-		}
-	}
-	if len(unknown) > 0 {
-		sort.Strings(unknown)
-		return windowView{}, &server.Problem{Status: http.StatusBadRequest, Title: "Bad request", Detail: "unknown parameter " + strings.Join(unknown, ", ") + "; this page takes window"}
-	}
 	name := defaultWindow
 	if v, ok := q["window"]; ok {
 		if len(v) != 1 {

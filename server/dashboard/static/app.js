@@ -22,7 +22,27 @@
     if (t) t.textContent = text;
   }
 
-  // fetchInto replaces el's content with url's HTML; calls coalesce.
+  // problemOf is the alert of a failed fetch: the server's (a fragment
+  // fails as its page would, with the page's message as an alert,
+  // id="problem"), or, when the answer holds none (a proxy's error page),
+  // one that gives the status.
+  function problemOf(r, html) {
+    var tmp = document.createElement('template');
+    tmp.innerHTML = html;
+    var p = tmp.content.getElementById('problem');
+    if (!p) {
+      p = document.createElement('p');
+      p.className = 'alert';
+      p.setAttribute('role', 'alert');
+      p.id = 'problem';
+      p.textContent = 'The server answered ' + r.status + (r.statusText ? ' ' + r.statusText : '') + '; this part of the page is not current.';
+    }
+    return p.outerHTML;
+  }
+
+  // refresher returns a function that replaces el's content with url's
+  // HTML, or with the error's alert when the server refuses; calls
+  // coalesce.
   function refresher(url, el, after) {
     var busy = false, again = false;
     function run() {
@@ -31,7 +51,7 @@
       fetch(url(), { credentials: 'same-origin', headers: { 'Accept': 'text/html' } })
         .then(function (r) {
           if (r.status === 401) { location.reload(); throw new Error('signed out'); }
-          return r.text();
+          return r.text().then(function (html) { return r.ok ? html : problemOf(r, html); });
         })
         .then(function (html) { el.innerHTML = html; localTimes(el); if (after) after(); })
         .catch(function () {})
