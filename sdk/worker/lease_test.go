@@ -150,13 +150,22 @@ func TestLeaseLossStopsHandler(t *testing.T) {
 // lostReply wraps a driver: the next transition to status to is written,
 // and then answered with an error, as a connection that drops before the
 // commit's reply arrives; lost counts them.
+//
+// With before set, the transition is not written: before runs (another
+// writer's change), and then the same error answers, as a connection that
+// drops before the write reaches the server.
 type lostReply struct {
 	backends.WorkDriver[analysis.Task]
-	to   atomic.Pointer[analysis.Status]
-	lost atomic.Int64
+	to     atomic.Pointer[analysis.Status]
+	lost   atomic.Int64
+	before func()
 }
 
 func (d *lostReply) Transition(ctx context.Context, from backends.Key, next *analysis.Task, h backends.History) (bool, error) {
+	if to := d.to.Load(); d.before != nil && to != nil && next.Status == *to && d.to.CompareAndSwap(to, nil) {
+		d.before()
+		return false, errors.New("read tcp 127.0.0.1:5432: connection reset by peer")
+	}
 	ok, err := d.WorkDriver.Transition(ctx, from, next, h)
 	if to := d.to.Load(); ok && err == nil && to != nil && next.Status == *to && d.to.CompareAndSwap(to, nil) {
 		d.lost.Add(1)
@@ -193,17 +202,21 @@ func (m *moveLog) count(from, to string) int {
 // TestFinishAfterALostReply: an end write that committed but whose reply
 // was lost is retried; the retry's conflict is that write's own, and
 // Finish answers the task as it ended. The same conflict after another
-// writer's change stays a conflict.
+// writer's change stays a conflict, whether it came before the end's
+// first try or between a try that wrote nothing and the next. The
+// observers and the engine's subscribers see a recovered end once.
 func TestFinishAfterALostReply(t *testing.T) {
 	for _, c := range []struct {
 		name    string
 		to      analysis.Status // the transition whose reply is lost
 		outcome error
 		want    analysis.Status // "" for a conflict
+		between bool            // the cancel lands between the end's tries
 	}{
-		{"complete", analysis.StatusCompleted, nil, analysis.StatusCompleted},
-		{"fail", analysis.StatusFailed, errors.New("bad input"), analysis.StatusFailed},
-		{"another writer's cancel", analysis.StatusCancelled, nil, ""},
+		{"complete", analysis.StatusCompleted, nil, analysis.StatusCompleted, false},
+		{"fail", analysis.StatusFailed, errors.New("bad input"), analysis.StatusFailed, false},
+		{"another writer's cancel", analysis.StatusCancelled, nil, "", false},
+		{"another writer's cancel between tries", analysis.StatusCompleted, nil, "", true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			forEach(t, func(t *testing.T, _ *Engine, d backends.WorkDriver[analysis.Task], _ *backendtest.Clock) {
@@ -220,9 +233,18 @@ func TestFinishAfterALostReply(t *testing.T) {
 					t.Fatalf("claim: %v, %v", claims, err)
 				}
 				cl := claims[0]
+				sub := e.SubscribeLocal(ctx, cl.Task.ID)
+				defer sub.Close()
 				to := c.to
+				if c.between {
+					lr.before = func() {
+						if _, err := e.Cancel(ctx, cl.Task.ID, engine.Meta{Actor: "user"}); err != nil {
+							t.Errorf("cancel: %v", err)
+						}
+					}
+				}
 				lr.to.Store(&to)
-				if c.want == "" {
+				if c.want == "" && !c.between {
 					// Another request cancels first, and its reply is lost:
 					// the worker's end then conflicts with a change that is
 					// not its own.
@@ -247,6 +269,14 @@ func TestFinishAfterALostReply(t *testing.T) {
 				// had come.
 				if n := moves.count(string(analysis.StatusProcessing), string(c.want)); n != 1 {
 					t.Errorf("observers saw %d moves PROCESSING → %s, want 1", n, c.want)
+				}
+				select {
+				case ch := <-sub.C:
+					if ch.Key.Status != string(c.want) || ch.From != string(analysis.StatusProcessing) {
+						t.Errorf("subscribers saw %s → %s, want PROCESSING → %s", ch.From, ch.Key.Status, c.want)
+					}
+				case <-time.After(5 * time.Second):
+					t.Errorf("subscribers never saw the end")
 				}
 				if got, err := e.Get(ctx, cl.Task.ID); err != nil || got.Status != c.want || got.Version != x.Version {
 					t.Errorf("stored: %v, %v", got, err)

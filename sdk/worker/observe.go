@@ -95,13 +95,14 @@ func (l *Leases[T, E, PT]) observeClaim(c backends.Claim[T]) {
 }
 
 // observeRecovered reports an end the engine wrote but did not see, its
-// reply lost (Leases.endedBy): cur is the task as read, x as the end left
-// it.
+// reply lost (Leases.endedBy), to the engine's subscribers (Announce) and
+// observers: cur is the task as read, x as the end left it.
 func (l *Leases[T, E, PT]) observeRecovered(cur, x *T, ev E) {
+	from, to := PT(cur).Key().Status, PT(x).Key().Status
+	l.eng.Announce(x, from, ev)
 	if l.moves == nil {
 		return
 	}
-	from, to := PT(cur).Key().Status, PT(x).Key().Status
 	entered, _ := engine.EnteredAt(cur, from)
 	at, _ := engine.EnteredAt(x, to)
 	l.moves.Moved(engine.Move{ID: PT(x).Key().ID, From: from, Event: string(ev), To: to, At: at, Entered: entered})
