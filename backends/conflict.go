@@ -28,25 +28,33 @@ type ConflictError struct {
 	// Noun is what the message calls the task; "" is "task". A caller
 	// that knows the task by another name sets it ("run").
 	Noun string
+	// Name, when set, is what the message calls the task in place of
+	// Noun and ID: a caller whose users do not know the row's id sets
+	// it ("the subtask", when the message already says which).
+	Name string
 }
 
 // Error names the task, how it changed and, when the event is no longer
 // possible, why.
 func (e *ConflictError) Error() string {
-	noun := e.Noun
-	if noun == "" {
-		noun = "task"
+	name := e.Name
+	if name == "" {
+		noun := e.Noun
+		if noun == "" {
+			noun = "task"
+		}
+		name = noun + " " + e.ID.String()
 	}
 	switch {
 	case e.Refused != nil:
-		return fmt.Sprintf("%s %s moved from %s to %s while this change was written: %v",
-			noun, e.ID, e.Read.Status, e.Now.Status, e.Refused)
+		return fmt.Sprintf("%s moved from %s to %s while this change was written: %v",
+			name, e.Read.Status, e.Now.Status, e.Refused)
 	case e.Now.Status == e.Read.Status && e.Now.Version == e.Read.Version:
 		// The winning write was undone (rolled back) before the re-read.
-		return fmt.Sprintf("%s %s: %v", noun, e.ID, tasktype.ErrConflict)
+		return fmt.Sprintf("%s: %v", name, tasktype.ErrConflict)
 	}
-	return fmt.Sprintf("%s %s is %s at version %d now, not %s at version %d as it was read: %v",
-		noun, e.ID, e.Now.Status, e.Now.Version, e.Read.Status, e.Read.Version, tasktype.ErrConflict)
+	return fmt.Sprintf("%s is %s at version %d now, not %s at version %d as it was read: %v",
+		name, e.Now.Status, e.Now.Version, e.Read.Status, e.Read.Version, tasktype.ErrConflict)
 }
 
 // Is makes errors.Is(err, tasktype.ErrConflict) true.

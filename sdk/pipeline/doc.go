@@ -18,8 +18,10 @@
 //	                 └→ COMPLETED | FAILED | SKIPPED | CANCELLED
 //
 // Every status change goes through the generated Fire, so an illegal one
-// (completing a run twice, updating a failed subtask) is refused with the
-// model's *TransitionError, which names the allowed events and matches
+// (completing a run twice) is refused with the model's *TransitionError,
+// which names the allowed events. An operation that needs a run or
+// subtask in other statuses (updating a failed subtask, starting a
+// subtask of a finished run) is refused with a *StateError. Both match
 // tasktype.ErrTransitionNotAllowed.
 //
 // # Use

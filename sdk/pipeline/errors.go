@@ -61,13 +61,15 @@ func (e *RunError) Unwrap() error { return e.Err }
 
 // runError wraps err as a *RunError. The store's conflict on the run
 // itself calls it a run ("run ID is RUNNING at version 3 now, …"), on
-// another row (one of its subtasks) a subtask.
+// another row (one of its subtasks, which op names: "subtask 2: update")
+// "the subtask", not by its row's id, which users never see.
 func runError(id uuid.UUID, op string, err error) error {
 	var ce *backends.ConflictError
-	if errors.As(err, &ce) && ce.Noun == "" {
-		ce.Noun = "subtask"
+	if errors.As(err, &ce) && ce.Noun == "" && ce.Name == "" {
 		if ce.Read.ID == id {
 			ce.Noun = "run"
+		} else {
+			ce.Name = "the subtask"
 		}
 	}
 	return &RunError{Run: id, Op: op, Err: err}

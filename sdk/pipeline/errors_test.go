@@ -153,8 +153,8 @@ func (d conflictingSubs) Update(ctx context.Context, from tasktype.Key, next *st
 }
 
 // TestSubtaskConflictSaysSubtask: when a subtask changes under every attempt
-// of a call, the store's conflict calls it a subtask, not a task, under the
-// run and the operation.
+// of a call, the store's conflict calls it "the subtask" (the operation
+// names it), not a task by a row id users never see.
 func TestSubtaskConflictSaysSubtask(t *testing.T) {
 	ctx := context.Background()
 	st := memstore.New()
@@ -174,7 +174,7 @@ func TestSubtaskConflictSaysSubtask(t *testing.T) {
 	}
 	tr := pipeline.New(conflictingSubtasks{st}, pipeline.WithLogger(slog.New(slog.DiscardHandler)))
 	_, err = tr.UpdateSubtask(ctx, r.ID, 1, pipeline.SubtaskUpdate{Percent: ptr(2.0)})
-	want := regexp.MustCompile(`^run ` + r.ID.String() + `: subtask 1: update: subtask [0-9a-f-]{36} is RUNNING at version \d+ now, not RUNNING at version \d+ as it was read: task changed concurrently$`)
+	want := regexp.MustCompile(`^run ` + r.ID.String() + `: subtask 1: update: the subtask is RUNNING at version \d+ now, not RUNNING at version \d+ as it was read: task changed concurrently$`)
 	if !errors.Is(err, tasktype.ErrConflict) || err == nil || !want.MatchString(err.Error()) {
 		t.Fatalf("err = %v\nwant %s", err, want)
 	}
