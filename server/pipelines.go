@@ -659,6 +659,11 @@ func (s *Server) pipelineHistory(w http.ResponseWriter, r *http.Request, tr *pip
 			return err
 		}
 	}
+	if hq.Task != "" {
+		if err := tr.CheckTask(r.Context(), hq.Stage, hq.Task); err != nil {
+			return err
+		}
+	}
 	runs, err := tr.History(r.Context(), hq)
 	if err != nil {
 		return err

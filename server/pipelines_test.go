@@ -320,6 +320,8 @@ func TestPipelineBadInput(t *testing.T) {
 		{"status unknown stage", "GET", "/pipelines/status?stage=NOPE", "", 404, `stage "NOPE": not found; registered stages: "PREREQ", "STATIC", "DAILY"`},
 		{"status unknown parameter", "GET", "/pipelines/status?stages=X", "", 400, "stages: unknown query parameter; allowed: stage"},
 		{"history limit", "GET", "/pipelines/history?limit=0", "", 400, `limit: must be an integer between 1 and 10000, not "0"`},
+		{"history unknown task", "GET", "/pipelines/history?task=Nope", "", 404, `task "Nope": not found; registered tasks: "Fetch", "Check", "Build", "Index", "Report", "Mail"`},
+		{"history unknown task of a stage", "GET", "/pipelines/history?stage=STATIC&task=Nope", "", 404, `task "Nope" in stage "STATIC": not found; registered in that stage: "Build", "Index"`},
 		{"history limit repeated", "GET", "/pipelines/history?limit=1&limit=2", "", 400, "limit: may be given once"},
 		{"run with a query", "GET", "/pipelines/runs/" + id + "?verbose=1", "", 400, "verbose: unknown query parameter; this route takes none"},
 		{"method", "DELETE", "/pipelines/runs/" + id, "", 405, "DELETE is not allowed here; allowed: GET"},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -142,6 +143,35 @@ func (t *Tracker) CheckStage(ctx context.Context, stage string) error {
 	e := &NotFoundError{What: fmt.Sprintf("stage %q", stage), Hint: "registered stages: " + strings.Join(names, ", ")}
 	if len(names) == 0 {
 		e.Hint = "no stage is registered yet (register stages and their tasks first)"
+	}
+	return e
+}
+
+// CheckTask returns a *NotFoundError, saying which tasks are registered,
+// when no task name is registered in stage, or in any stage when stage is
+// "": a filter on an unknown task is a mistake to report, not an empty
+// list.
+func (t *Tracker) CheckTask(ctx context.Context, stage, name string) error {
+	if stage != "" {
+		_, err := t.task(ctx, stage, name)
+		return err
+	}
+	tasks, err := t.st.Tasks(ctx, "")
+	if err != nil {
+		return err
+	}
+	var names []string
+	for _, x := range tasks {
+		if x.Name == name {
+			return nil
+		}
+		if !slices.Contains(names, x.Name) {
+			names = append(names, x.Name)
+		}
+	}
+	e := &NotFoundError{What: fmt.Sprintf("task %q", name), Hint: "registered tasks: " + quoteList(names)}
+	if len(names) == 0 {
+		e.Hint = "no task is registered yet (register stages and their tasks first)"
 	}
 	return e
 }

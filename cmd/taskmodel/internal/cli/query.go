@@ -160,6 +160,11 @@ func newHistoryCmd(app *App) *cobra.Command {
 					return err
 				}
 			}
+			if q.Task != "" {
+				if err := tr.CheckTask(c.Context(), q.Stage, q.Task); err != nil {
+					return err
+				}
+			}
 			runs, err := tr.History(c.Context(), q)
 			if err != nil {
 				return err
