@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -73,14 +74,17 @@ func (s *Server) SignIn(ctx context.Context, token string) (User, error) {
 func (s *Server) TokenRecheck() time.Duration { return s.cfg.TokenRecheck }
 
 // PageUser is who a page request acts for: the user of its Authorization
-// header's bearer token, read as the API reads it (a script's or curl's
-// request; a malformed header or a refused token is a 401, a worker
-// token a 403, whatever cookie comes with it); else of its session
-// cookie's token, checked at every request (a revoked token ends the
-// session); without either, the anonymous user for a loopback request
-// when anonymous access is on. Otherwise a *Problem of status 401.
+// header's bearer token (HasBearer), read as the API reads it (a script's
+// or curl's request; an empty or refused token is a 401, a worker token a
+// 403, whatever cookie comes with it); else of its session cookie's
+// token, checked at every request (a revoked token ends the session);
+// without either, the anonymous user for a loopback request when
+// anonymous access is on. Otherwise a *Problem of status 401. An
+// Authorization header of another scheme (the Basic credentials a
+// browser resends to a proxy in front of the server) is not the page's:
+// it is ignored.
 func (s *Server) PageUser(r *http.Request) (User, error) {
-	if token, header, err := bearerToken(r); header {
+	if token, _, err := bearerToken(r); HasBearer(r) {
 		if err != nil {
 			return User{}, err
 		}
@@ -100,6 +104,14 @@ func (s *Server) PageUser(r *http.Request) (User, error) {
 		return User{Name: s.cfg.Anonymous, anonymous: true}, nil
 	}
 	return User{}, problem(http.StatusUnauthorized, "unauthorized", "Unauthorized", "sign in with a token (taskmodel token create --user NAME)")
+}
+
+// HasBearer reports whether r has an Authorization header of the Bearer
+// scheme (any case), with or without a token: the credential PageUser
+// reads before the cookie.
+func HasBearer(r *http.Request) bool {
+	scheme, _, _ := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+	return strings.EqualFold(scheme, "Bearer")
 }
 
 // AnonymousAllowed reports whether r may act as the anonymous user:

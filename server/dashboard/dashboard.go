@@ -117,7 +117,7 @@ func New(srv *server.Server, o Options) (*Dashboard, error) {
 	none := []string{}
 	d.handle(m, "/{$}", methods{"GET": {serve: d.tasksPage, filter: true}})
 	d.handle(m, "/ui/list", methods{"GET": {serve: d.listFragment, filter: true, fragment: true}})
-	d.handle(m, "/ui/events", methods{"GET": {serve: d.events, takes: none, fragment: true}})
+	d.handle(m, "/ui/events", methods{"GET": {serve: d.events, takes: none, fragment: true, stream: true}})
 	d.handle(m, "/ui/tasks/{id}", methods{"GET": {serve: d.taskPage, takes: []string{"done"}}})
 	d.handle(m, "/ui/tasks/{id}/view", methods{"GET": {serve: d.taskFragment, takes: none, fragment: true}})
 	d.handle(m, "/ui/tasks/{id}/cancel", methods{"POST": {serve: d.cancel, takes: none}})
@@ -126,10 +126,10 @@ func New(srv *server.Server, o Options) (*Dashboard, error) {
 	d.handle(m, "/ui/models/{name}/view", methods{"GET": {serve: d.modelFragment, takes: []string{"window"}, fragment: true}})
 	d.handle(m, "/ui/pipelines", methods{"GET": {serve: d.pipelinesPage, filter: true}})
 	d.handle(m, "/ui/pipelines/view", methods{"GET": {serve: d.pipelinesFragment, filter: true, fragment: true}})
-	d.handle(m, "/ui/pipelines/events", methods{"GET": {serve: d.pipelineEvents, takes: none, fragment: true}})
+	d.handle(m, "/ui/pipelines/events", methods{"GET": {serve: d.pipelineEvents, takes: none, fragment: true, stream: true}})
 	d.handle(m, "/ui/sign-in", methods{"GET": {serve: d.signInPage, takes: []string{"next", "ended", "signed_out"}}, "POST": {serve: d.signIn, takes: none}})
 	d.handle(m, "/ui/sign-out", methods{"POST": {serve: d.signOut, takes: none}})
-	d.handle(m, "/ui/static/", methods{"GET": {serve: d.serveStatic, takes: none}})
+	d.handle(m, "/ui/static/", methods{"GET": {serve: d.serveStatic, anyQuery: true}})
 	// The mux would redirect /ui/static to the directory, which is no page.
 	m.HandleFunc("/ui/static", d.notFound)
 	m.HandleFunc("/ui/", d.notFound)
@@ -144,12 +144,19 @@ type handler struct {
 	// it. With filter, the handler's listing filter checks them instead.
 	takes  []string
 	filter bool
+	// anyQuery: the query is not checked at all (a static file's: a
+	// cache-busting app.js?v=2 is ignored, as file servers do).
+	anyQuery bool
 	// fragment: the live script fetches it (content, an event stream), so
 	// an error is the alert alone (fragmentError), not a whole page.
 	fragment bool
+	// stream: an event stream, which does not end; it serves GET alone,
+	// not HEAD (a HEAD would hold its connection open).
+	stream bool
 }
 
-// methods are a route's handlers by method; GET serves HEAD too.
+// methods are a route's handlers by method; GET serves HEAD too, but for
+// an event stream.
 type methods map[string]handler
 
 // handle serves pattern (no method in it: every method reaches the route,
@@ -161,22 +168,29 @@ func (d *Dashboard) handle(m *http.ServeMux, pattern string, ms methods) {
 	for name := range ms {
 		names = append(names, name)
 	}
-	if _, ok := ms[http.MethodGet]; ok {
-		if _, ok := ms[http.MethodHead]; !ok {
-			names = append(names, http.MethodHead)
-		}
+	get, hasGet := ms[http.MethodGet]
+	headFromGet := hasGet && !get.stream
+	if _, ok := ms[http.MethodHead]; ok {
+		headFromGet = false
+	}
+	if headFromGet {
+		names = append(names, http.MethodHead)
 	}
 	slices.Sort(names)
 	allow := strings.Join(names, ", ")
 	m.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		h, ok := ms[r.Method]
-		if !ok && r.Method == http.MethodHead {
-			h, ok = ms[http.MethodGet]
+		if !ok && r.Method == http.MethodHead && headFromGet {
+			h, ok = get, true
 		}
 		if !ok {
 			w.Header().Set("Allow", allow)
 			d.fail(w, r, &server.Problem{Status: http.StatusMethodNotAllowed, Title: "Method not allowed",
 				Detail: fmt.Sprintf("%s is not allowed on %s; allowed: %s", truncate(r.Method, 20), r.URL.Path, allow)})
+			return
+		}
+		if h.anyQuery {
+			h.serve(w, r)
 			return
 		}
 		err := server.CheckQuery(r)
@@ -195,6 +209,9 @@ func (d *Dashboard) handle(m *http.ServeMux, pattern string, ms methods) {
 	})
 }
 
+// maxNamed is how many unknown parameters a 400 names; it counts the rest.
+const maxNamed = 5
+
 // unknownParams is the 400 of the parameters of q that are not in takes,
 // nil when there are none.
 func unknownParams(q url.Values, takes []string) error {
@@ -208,6 +225,9 @@ func unknownParams(q url.Values, takes []string) error {
 		return nil
 	}
 	slices.Sort(names)
+	if len(names) > maxNamed {
+		names = append(names[:maxNamed], fmt.Sprintf("and %d more", len(names)-maxNamed))
+	}
 	what := "none"
 	if len(takes) > 0 {
 		what = strings.Join(takes, ", ")
@@ -255,7 +275,7 @@ type session struct {
 // bearer reports whether r authenticates with an Authorization header,
 // which server.PageUser then reads (as the API does) instead of the
 // cookie.
-func bearer(r *http.Request) bool { return r.Header.Get("Authorization") != "" }
+func bearer(r *http.Request) bool { return server.HasBearer(r) }
 
 // user resolves the request's user. On failure it has answered: a page
 // request is sent to the sign-in page, others (fragments, streams) get the
@@ -278,7 +298,7 @@ func (d *Dashboard) user(w http.ResponseWriter, r *http.Request, page bool) (ses
 			}
 			return session{}, false
 		}
-		q := url.Values{"next": {r.URL.RequestURI()}}
+		q := url.Values{"next": {nextAfterSignIn(r)}}
 		if c, err := r.Cookie(server.SessionCookie); err == nil && c.Value != "" {
 			clearCookie(w, r, server.SessionCookie)
 			q.Set("ended", "1")
@@ -291,6 +311,19 @@ func (d *Dashboard) user(w http.ResponseWriter, r *http.Request, page bool) (ses
 	}
 	_, noCookie := r.Cookie(server.SessionCookie)
 	return session{User: u, Anonymous: noCookie != nil, CSRF: d.csrf(w, r)}, true
+}
+
+// nextAfterSignIn is the page a request sent to sign in returns to: the
+// page itself, or for a form's POST (a cancel), which a redirect cannot
+// repeat, the page the form is on (the task's), else the tasks page.
+func nextAfterSignIn(r *http.Request) string {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return r.URL.RequestURI()
+	}
+	if id := r.PathValue("id"); id != "" && strings.HasPrefix(r.URL.Path, "/ui/tasks/") {
+		return "/ui/tasks/" + url.PathEscape(id)
+	}
+	return "/"
 }
 
 // csrf returns the browser's CSRF token, setting the cookie when missing.

@@ -195,12 +195,30 @@ func TestRevokedTokenEndsSession(t *testing.T) {
 	e := newEnv(t, envOptions{backend: "sqlite"})
 	c := client(t)
 	signIn(t, e, c, "alice")
+	// A proxy's Basic credentials beside the cookie are not the page's:
+	// the cookie's user acts.
+	if p := get(t, c, e.url+"/", "Authorization", "Basic YWxpY2U6eA=="); p.status != 200 || !strings.Contains(p.body, `Signed in as <strong id="user">alice</strong>`) {
+		t.Fatalf("GET / with a Basic header and the cookie: %d\n%s", p.status, excerpt(p.body))
+	}
 	if err := e.store.Revoke(context.Background(), e.ids["alice"]); err != nil {
 		t.Fatal(err)
 	}
 	p := get(t, c, e.url+"/")
 	if p.status != http.StatusSeeOther || !strings.Contains(p.header.Get("Location"), "ended=1") {
 		t.Fatalf("GET / with a revoked token: %d %q", p.status, p.header.Get("Location"))
+	}
+	// A cancel sent after the revocation returns, once signed in again, to
+	// the task's page: a redirect cannot repeat the form's POST.
+	bob := client(t)
+	signIn(t, e, bob, "bob")
+	id := e.analysis("bob", "b")
+	csrf := csrfOf(t, get(t, bob, e.url+"/ui/tasks/"+id))
+	if err := e.store.Revoke(context.Background(), e.ids["bob"]); err != nil {
+		t.Fatal(err)
+	}
+	pc := post(t, bob, e.url+"/ui/tasks/"+id+"/cancel", url.Values{"csrf": {csrf}})
+	if loc, _ := url.Parse(pc.header.Get("Location")); pc.status != http.StatusSeeOther || loc == nil || loc.Query().Get("next") != "/ui/tasks/"+id {
+		t.Fatalf("a cancel with a revoked token: %d %q, want a redirect to sign in with next=/ui/tasks/%s", pc.status, pc.header.Get("Location"), id)
 	}
 	if page := get(t, c, e.url+p.header.Get("Location")); !strings.Contains(page.body, "Your session ended") {
 		t.Fatalf("sign-in page after revocation:\n%s", page.body)
@@ -488,7 +506,11 @@ func TestUnknownParameters(t *testing.T) {
 		{"GET", "/ui/pipelines/events?foo=1", 400, `unknown parameter &#34;foo&#34;; this page takes none`},
 		{"GET", "/ui/sign-in?foo=1&bar=2", 400, `unknown parameter &#34;bar&#34;, &#34;foo&#34;; this page takes next, ended, signed_out`},
 		{"GET", "/ui/sign-in?next=/ui/models&ended=1", 200, `name="next" value="/ui/models"`},
-		{"GET", "/ui/static/app.css?v=2", 400, `unknown parameter &#34;v&#34;; this page takes none`},
+		{"GET", "/ui/static/app.css?v=2", 200, `.diagram`}, // a cache-busting query is ignored, as file servers do
+		{"GET", "/?foo=", 400, "foo: unknown query parameter"},
+		{"GET", "/ui/list?foo=", 400, "foo: unknown query parameter"},
+		{"GET", "/ui/pipelines?foo=", 400, "foo: unknown query parameter"},
+		{"GET", "/ui/models?" + strings.Repeat("x", 3) + "=1&a=1&b=1&c=1&d=1&e=1&f=1", 400, `unknown parameter &#34;a&#34;, &#34;b&#34;, &#34;c&#34;, &#34;d&#34;, &#34;e&#34;, and 2 more; this page takes none`},
 		{"POST", "/ui/sign-in?next=/", 400, `unknown parameter &#34;next&#34;; this page takes none`},
 		{"POST", "/ui/sign-out?x=1", 400, `unknown parameter &#34;x&#34;; this page takes none`},
 		{"POST", "/ui/tasks/" + id + "/cancel?x=1", 400, `unknown parameter &#34;x&#34;; this page takes none`},
@@ -563,7 +585,9 @@ func TestWrongMethod(t *testing.T) {
 		{"GET", "/ui/sign-out", 405, "POST"},
 		{"OPTIONS", "/ui/sign-in", 405, "GET, HEAD, POST"},
 		{"DELETE", "/ui/models/analysis", 405, "GET, HEAD"},
-		{"POST", "/ui/events", 405, "GET, HEAD"},
+		{"POST", "/ui/events", 405, "GET"}, // a stream: no HEAD, which would hold the connection
+		{"HEAD", "/ui/events", 405, "GET"},
+		{"HEAD", "/ui/pipelines/events", 405, "GET"},
 		{"GET", "/ui/nothing", 404, ""},
 		{"POST", "/ui/nothing", 404, ""},
 	} {
@@ -577,6 +601,7 @@ func TestWrongMethod(t *testing.T) {
 			t.Errorf("%s %s: %d, want %d\n%s", tc.method, tc.path, p.status, tc.status, excerpt(p.body))
 		case p.header.Get("Allow") != tc.allow:
 			t.Errorf("%s %s: Allow %q, want %q", tc.method, tc.path, p.header.Get("Allow"), tc.allow)
+		case tc.method == "HEAD": // no body
 		case !strings.HasPrefix(p.header.Get("Content-Type"), "text/html") || !strings.Contains(p.body, `id="problem"`):
 			t.Errorf("%s %s: not an error page: %q\n%s", tc.method, tc.path, p.header.Get("Content-Type"), excerpt(p.body))
 		case tc.status == 405 && !strings.Contains(p.body, tc.method+" is not allowed on "+tc.path+"; allowed: "+tc.allow):
@@ -679,7 +704,10 @@ func TestBearer(t *testing.T) {
 		{"GET", "/ui/pipelines", "Bearer " + e.tokens["alice"], 200, "<h1>Pipelines</h1>"},
 		{"GET", "/ui/tasks/" + id, "Bearer " + e.tokens["bob"], 404, "no such task"},
 		{"GET", "/", "Bearer tm_nope_nope", 401, `id="problem">the token is unknown, malformed or revoked<`},
-		{"GET", "/", "Basic YWxpY2U6eA==", 401, `id="problem">the Authorization header must be &#34;Bearer &lt;token&gt;&#34;<`},
+		{"GET", "/", "Bearer", 401, `id="problem">the Authorization header must be &#34;Bearer &lt;token&gt;&#34;<`},
+		// Another scheme (a proxy's Basic credentials) is not the page's:
+		// without a cookie the page sends the browser to sign in.
+		{"GET", "/", "Basic YWxpY2U6eA==", 303, ""},
 		{"GET", "/ui/tasks/" + id + "/view", "Bearer tm_nope_nope", 401, `id="problem"><strong>Unauthorized:</strong> the token is unknown`},
 		{"GET", "/", "Bearer " + worker, 403, "a worker token may only use the /worker/ routes"},
 		{"POST", "/ui/tasks/" + mine + "/cancel", "Bearer " + e.tokens["bob"], 404, "no such task"},

@@ -43,14 +43,20 @@ type listView struct {
 	HasTag   bool
 }
 
-// cleanQuery drops empty parameters (an empty form field means "any") and
-// those given once with their default value (the form always sends them),
-// and reports whether it dropped any: the short URL means the same.
-func cleanQuery(q url.Values) (url.Values, bool) {
+// cleanQuery drops the empty parameters among known, the page's filter's
+// (an empty form field means "any"), and those given once with their
+// default value (the form always sends them), and reports whether it
+// dropped any: the short URL means the same. A parameter the page does not
+// take is kept, even empty, for the filter to refuse.
+func cleanQuery(q url.Values, known []string) (url.Values, bool) {
 	defaults := map[string]string{"limit": strconv.Itoa(server.DefaultLimit), "within_hours": strconv.Itoa(server.DefaultWithinHours), "offset": "0"}
 	out := url.Values{}
 	changed := false
 	for k, vs := range q {
+		if !slices.Contains(known, k) {
+			out[k] = vs
+			continue
+		}
 		if len(vs) == 1 && defaults[k] != "" && vs[0] == defaults[k] {
 			changed = true
 			continue
@@ -68,8 +74,8 @@ func cleanQuery(q url.Values) (url.Values, bool) {
 
 // cleanURL redirects a submitted filter form to the short, shareable URL
 // of path (done: the redirect is written), and returns the cleaned query.
-func cleanURL(w http.ResponseWriter, r *http.Request, path string) (q url.Values, done bool) {
-	q, changed := cleanQuery(r.URL.Query())
+func cleanURL(w http.ResponseWriter, r *http.Request, path string, known []string) (q url.Values, done bool) {
+	q, changed := cleanQuery(r.URL.Query(), known)
 	if !changed {
 		return q, false
 	}
@@ -82,7 +88,7 @@ func cleanURL(w http.ResponseWriter, r *http.Request, path string) (q url.Values
 }
 
 func (d *Dashboard) tasksPage(w http.ResponseWriter, r *http.Request) {
-	q, done := cleanURL(w, r, "/")
+	q, done := cleanURL(w, r, "/", server.ListParams())
 	if done {
 		return
 	}
@@ -101,7 +107,7 @@ func (d *Dashboard) listFragment(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	q, _ := cleanQuery(r.URL.Query())
+	q, _ := cleanQuery(r.URL.Query(), server.ListParams())
 	v, status := d.list(r, s, q)
 	d.render(w, r, status, "tasks", "list", v)
 }
