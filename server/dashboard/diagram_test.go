@@ -2,8 +2,11 @@ package dashboard
 
 import (
 	"fmt"
+	"math"
 	"reflect"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -148,8 +151,8 @@ func TestDiagramLabelsClear(t *testing.T) {
 	}
 }
 
-// TestDiagramLabelsClearEveryShape: the labels also stay clear on the
-// arrows no built-in model has — a loop, a bow between two statuses of a
+// TestDiagramLabelsClearEveryShape: the labels, and the arrows, also stay
+// clear on the arrows no built-in model has — a loop, a bow between two statuses of a
 // column, arrows back from a lower row and over two columns, an
 // unreachable status — with long event names.
 func TestDiagramLabelsClearEveryShape(t *testing.T) {
@@ -177,5 +180,160 @@ func TestDiagramLabelsClearEveryShape(t *testing.T) {
 	d := newDiagram(m, nil, most)
 	for _, o := range overlaps(d) {
 		t.Error(o)
+	}
+	for _, f := range routeFaults(t, d) {
+		t.Error(f)
+	}
+}
+
+// pathPoints samples an SVG path of absolute M, L, Q and C commands (what
+// diagram.go writes) about every step px along its length.
+func pathPoints(t *testing.T, d string, step float64) [][2]float64 {
+	t.Helper()
+	fields := strings.Fields(strings.NewReplacer(",", " ", "M", " M ", "L", " L ", "Q", " Q ", "C", " C ").Replace(d))
+	var pts [][2]float64
+	var cur [2]float64
+	num := func(i int) float64 {
+		if i >= len(fields) {
+			t.Fatalf("path %q: a number is missing", d)
+		}
+		v, err := strconv.ParseFloat(fields[i], 64)
+		if err != nil {
+			t.Fatalf("path %q: %v", d, err)
+		}
+		return v
+	}
+	// bezier samples the curve through these control points (cur first).
+	bezier := func(ctl ...[2]float64) {
+		ctl = append([][2]float64{cur}, ctl...)
+		length := 0.0
+		for i := 1; i < len(ctl); i++ {
+			length += math.Hypot(ctl[i][0]-ctl[i-1][0], ctl[i][1]-ctl[i-1][1])
+		}
+		n := max(1, int(length/step*2))
+		for k := 1; k <= n; k++ {
+			u := float64(k) / float64(n)
+			p := slices.Clone(ctl)
+			for len(p) > 1 { // de Casteljau
+				for i := range len(p) - 1 {
+					p[i] = [2]float64{p[i][0] + u*(p[i+1][0]-p[i][0]), p[i][1] + u*(p[i+1][1]-p[i][1])}
+				}
+				p = p[:len(p)-1]
+			}
+			pts = append(pts, p[0])
+		}
+		cur = ctl[len(ctl)-1]
+	}
+	for i := 0; i < len(fields); {
+		switch cmd := fields[i]; cmd {
+		case "M":
+			cur = [2]float64{num(i + 1), num(i + 2)}
+			pts = append(pts, cur)
+			i += 3
+		case "L":
+			bezier([2]float64{num(i + 1), num(i + 2)})
+			i += 3
+		case "Q":
+			bezier([2]float64{num(i + 1), num(i + 2)}, [2]float64{num(i + 3), num(i + 4)})
+			i += 5
+		case "C":
+			bezier([2]float64{num(i + 1), num(i + 2)}, [2]float64{num(i + 3), num(i + 4)}, [2]float64{num(i + 5), num(i + 6)})
+			i += 7
+		default:
+			t.Fatalf("path %q: unknown command %q", d, cmd)
+		}
+	}
+	return pts
+}
+
+// routeFaults lists the arrows of d that pass through a box other than
+// their own two (the first and last endGap px of an arrow, where it
+// leaves and meets its boxes, aside), and the pairs of arrows that run on
+// top of each other: within near px of each other for more than along px.
+func routeFaults(t *testing.T, d diagram) []string {
+	const step, endGap, near, along = 1.0, 6.0, 2.0, 12.0
+	var out []string
+	boxes := map[string]shape{}
+	for _, n := range d.Nodes {
+		boxes[n.Badge.Status] = nodeRect(n)
+	}
+	paths := make([][][2]float64, len(d.Arrows))
+	for i, a := range d.Arrows {
+		paths[i] = pathPoints(t, a.D, step)
+	}
+	name := func(a arrow) string { return "arrow " + a.From + "→" + a.To + " (" + a.D + ")" }
+	for i, a := range d.Arrows {
+		pts := paths[i]
+		// lengths[k] is how far along the arrow pts[k] is.
+		lengths := make([]float64, len(pts))
+		for k := 1; k < len(pts); k++ {
+			lengths[k] = lengths[k-1] + math.Hypot(pts[k][0]-pts[k-1][0], pts[k][1]-pts[k-1][1])
+		}
+		total := lengths[len(lengths)-1]
+		crossed := map[string]bool{}
+		for k, p := range pts {
+			if lengths[k] < endGap || total-lengths[k] < endGap {
+				continue
+			}
+			for _, n := range d.Nodes {
+				s := n.Badge.Status
+				b := boxes[s]
+				if s == a.From || s == a.To || crossed[s] {
+					continue
+				}
+				if p[0] > b.x0-1 && p[0] < b.x1+1 && p[1] > b.y0-1 && p[1] < b.y1+1 {
+					crossed[s] = true
+					out = append(out, fmt.Sprintf("%s passes through %s at %.0f,%.0f", name(a), b, p[0], p[1]))
+				}
+			}
+		}
+		// The longest stretch of a within near px of another arrow.
+		for j, b := range d.Arrows {
+			if j == i {
+				continue
+			}
+			run, longest := 0.0, 0.0
+			for k, p := range pts {
+				close := false
+				for _, q := range paths[j] {
+					if math.Abs(p[0]-q[0]) < near && math.Abs(p[1]-q[1]) < near && math.Hypot(p[0]-q[0], p[1]-q[1]) < near {
+						close = true
+						break
+					}
+				}
+				switch {
+				case !close:
+					run = 0
+				case k > 0:
+					run += lengths[k] - lengths[k-1]
+				}
+				longest = max(longest, run)
+			}
+			if longest > along && i < j {
+				out = append(out, fmt.Sprintf("%s runs on %s for %.0f px", name(a), name(b), longest))
+			}
+		}
+	}
+	return out
+}
+
+// TestDiagramArrowsClear: in the diagram of every built-in model, no
+// arrow passes through a status's box other than the two it joins (an
+// arrow over columns bends around the boxes between), and no two arrows
+// run on top of each other — without moves and with the most moves on
+// every arrow (the widest labels, so the widest gaps).
+func TestDiagramArrowsClear(t *testing.T) {
+	for _, m := range builtinModels(t) {
+		t.Run(m.Model, func(t *testing.T) {
+			most := map[tasktype.Edge]int64{}
+			for _, e := range m.Edges() {
+				most[e] = server.MovesLimit + 1
+			}
+			for _, moves := range []map[tasktype.Edge]int64{nil, most} {
+				for _, f := range routeFaults(t, newDiagram(m, nil, moves)) {
+					t.Errorf("moves counted %v: %s", moves != nil, f)
+				}
+			}
+		})
 	}
 }
