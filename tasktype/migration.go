@@ -220,6 +220,26 @@ func (e *ChangedMigrationError) Error() string {
 		e.Migration, e.Applied, e.Program)
 }
 
+// PendingMigrations returns, in order, the migrations of migrations that
+// applied (a database's: AppliedMigrations of the backend's package) does
+// not hold: those opening the database would apply. With CheckApplied
+// (refusals) and Migration.Parts (the SQL, the data checks), a program
+// that keeps tasks of its own models can show its database's migration
+// status or preview the pending SQL before it opens the database.
+func PendingMigrations(migrations []Migration, applied []AppliedMigration) []Migration {
+	done := make(map[string]bool, len(applied))
+	for _, a := range applied {
+		done[a.Name] = true
+	}
+	var out []Migration
+	for _, m := range migrations {
+		if !done[m.Name] {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
 // CheckApplied compares what a database applied (checksums by migration
 // name) with migrations: it fails with a *ChangedMigrationError when a
 // migration was applied with other SQL, and with an *UnknownMigrationError

@@ -499,21 +499,6 @@ func appliedClock(t *time.Time, state string) string {
 	return "(not recorded)"
 }
 
-// pending returns the migrations not applied, in order.
-func pending(migrations []tasktype.Migration, applied []tasktype.AppliedMigration) []tasktype.Migration {
-	done := map[string]bool{}
-	for _, a := range applied {
-		done[a.Name] = true
-	}
-	var out []tasktype.Migration
-	for _, m := range migrations {
-		if !done[m.Name] {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
 // plannedMigration is a pending migration as plan shows it.
 type plannedMigration struct {
 	Name     string                    `json:"name"`
@@ -531,7 +516,7 @@ func (a *App) migratePlan(ctx context.Context) error {
 	if err := refusal(migrations, in.applied); err != nil {
 		return err
 	}
-	todo := pending(migrations, in.applied)
+	todo := tasktype.PendingMigrations(migrations, in.applied)
 	header := []string{"taskmodel migrate plan: " + in.database}
 	if in.missing != "" {
 		header = append(header, "Note: "+in.missing+"; every migration is pending.")
@@ -683,7 +668,7 @@ func (a *App) migrateUp(ctx context.Context) error {
 	if err := refusal(migrations, applied); err != nil {
 		return err
 	}
-	todo := len(pending(migrations, applied))
+	todo := len(tasktype.PendingMigrations(migrations, applied))
 	if !a.JSON {
 		if todo == 0 {
 			fmt.Fprintf(a.Out, "Database: %s: %s, none pending.\n", d, plural(len(migrations), "migration"))

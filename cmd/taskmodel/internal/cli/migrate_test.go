@@ -154,7 +154,7 @@ func TestMigrationStates(t *testing.T) {
 				t.Errorf("refusal: %v\nwant %q", err, tt.refusal)
 			}
 			var pend []string
-			for _, p := range pending(known, tt.applied) {
+			for _, p := range tasktype.PendingMigrations(known, tt.applied) {
 				pend = append(pend, p.Name)
 			}
 			var wantPend []string
