@@ -194,6 +194,7 @@ func readHistory(m *spec.Model, dir string, opts *gen.Options) error {
 		return err
 	}
 	opts.History = h
+	opts.Dir = dir
 	return nil
 }
 
@@ -203,11 +204,11 @@ func readHistory(m *spec.Model, dir string, opts *gen.Options) error {
 // check that fails is taskgen diff's, which compares with the snapshot
 // generation is about to replace, so after it only -base still sees them.
 func warnUnacknowledged(stderr io.Writer, m *spec.Model, dir string) {
-	old, _, err := diffBase(m, false, dir, "")
+	old, prev, _, err := diffBase(m, false, dir, "")
 	if err != nil || old == nil {
 		return // generation reports what is wrong with the history
 	}
-	r := gen.Compare(old, m)
+	r := gen.CompareAfter(prev, old, m)
 	if un := r.Unacknowledged(); len(un) > 0 && r.Refused == "" {
 		fmt.Fprintf(stderr, "taskgen: warning: model %s: %d breaking %s not acknowledged: %s. Generated anyway; taskgen diff -base REF (in CI) fails until the spec lists %s under breaking_changes\n",
 			m.Name, len(un), plural(len(un), "change is", "changes are"), strings.Join(un, ", "), plural(len(un), "it", "them"))

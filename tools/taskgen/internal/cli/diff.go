@@ -96,7 +96,7 @@ func Diff(args []string, stdout, stderr io.Writer) int {
 	code := ExitOK
 	acked := map[string]bool{}
 	for _, m := range models {
-		old, from, err := diffBase(m, info.IsDir(), *out, *base)
+		old, prev, from, err := diffBase(m, info.IsDir(), *out, *base)
 		if err != nil {
 			fmt.Fprintf(stderr, "taskgen diff: %s: %v\n", m.Name, err)
 			return ExitIO
@@ -105,7 +105,7 @@ func Diff(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "## Model `%s`: new (%s has none)\n\n", m.Name, from)
 			continue
 		}
-		r := gen.Compare(old, m)
+		r := gen.CompareAfter(prev, old, m)
 		// An entry acknowledging a removed model sits in another model's spec.
 		// With -out, the spec of a model removed with its package is nowhere
 		// to compare with.
@@ -216,8 +216,10 @@ func removedModels(models []*spec.Model, dir, out, base string) ([]removedModel,
 	return gone, nil
 }
 
-// diffBase loads what m is compared with, and says what that is.
-func diffBase(m *spec.Model, dirMode bool, out, base string) (*spec.Model, string, error) {
+// diffBase loads what m is compared with, and says what that is; with
+// -out (base ""), also the snapshot of the migration before the newest
+// (prev: nil when there is none).
+func diffBase(m *spec.Model, dirMode bool, out, base string) (old, prev *spec.Model, from string, err error) {
 	if base != "" {
 		show := func(path string) ([]byte, error) {
 			return git("show", base+":./"+filepath.ToSlash(filepath.Clean(path)))
@@ -225,16 +227,16 @@ func diffBase(m *spec.Model, dirMode bool, out, base string) (*spec.Model, strin
 		from := "`" + base + "`"
 		data, err := show(m.Pos.File)
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, from, nil
+			return nil, nil, from, nil
 		}
 		if err != nil {
-			return nil, from, err
+			return nil, nil, from, err
 		}
 		old, err := spec.Parse(m.Pos.File, data, show)
 		if err != nil {
-			return nil, from, fmt.Errorf("the spec at %s does not load: %v", base, err)
+			return nil, nil, from, fmt.Errorf("the spec at %s does not load: %v", base, err)
 		}
-		return old, from, nil
+		return old, nil, from, nil
 	}
 	dir := out
 	if dirMode {
@@ -244,29 +246,40 @@ func diffBase(m *spec.Model, dirMode bool, out, base string) (*spec.Model, strin
 	// generation refuses is refused here too.
 	h, err := readMigrations(dir)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
 	if err := h.CheckNumbering(); err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
 	snaps, err := filepath.Glob(filepath.Join(dir, gen.MigrationsDir, "spec", "*.yaml"))
 	if err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
 	if len(snaps) == 0 {
-		return nil, "`" + filepath.Join(dir, gen.MigrationsDir, "spec") + "`", nil
+		return nil, nil, "`" + filepath.Join(dir, gen.MigrationsDir, "spec") + "`", nil
 	}
 	sort.Strings(snaps)
+	load := func(snap string) (*spec.Model, error) {
+		data, err := os.ReadFile(snap)
+		if err != nil {
+			return nil, err
+		}
+		m, err := spec.Parse(snap, data, nil)
+		if err != nil {
+			return nil, fmt.Errorf("the snapshot %s does not load: %v", snap, err)
+		}
+		return m, nil
+	}
 	newest := snaps[len(snaps)-1]
-	data, err := os.ReadFile(newest)
-	if err != nil {
-		return nil, "", err
+	if old, err = load(newest); err != nil {
+		return nil, nil, "", err
 	}
-	old, err := spec.Parse(newest, data, nil)
-	if err != nil {
-		return nil, "", fmt.Errorf("the snapshot %s does not load: %v", newest, err)
+	if len(snaps) > 1 {
+		if prev, err = load(snaps[len(snaps)-2]); err != nil {
+			return nil, nil, "", err
+		}
 	}
-	return old, "migration `" + strings.TrimSuffix(filepath.Base(newest), ".yaml") + "`", nil
+	return old, prev, "migration `" + strings.TrimSuffix(filepath.Base(newest), ".yaml") + "`", nil
 }
 
 // git runs git with args and returns its output; an object the revision

@@ -74,7 +74,13 @@ func (r *Report) Unacknowledged() []string {
 // enum). Earlier versions gave some of those lines IDs of their own
 // (field.<name>.dropped, field.<name>.narrowed): an entry naming one of
 // them acknowledges the change it was part of.
-func Compare(old, new *spec.Model) *Report {
+func Compare(old, new *spec.Model) *Report { return CompareAfter(nil, old, new) }
+
+// CompareAfter is Compare where old is the spec snapshot of a model's
+// newest migration and prev that of the migration before it (nil when
+// there is none): a change refused because of what that migration did
+// says how to redo it.
+func CompareAfter(prev, old, new *spec.Model) *Report {
 	r := &Report{Model: new.Name, aliases: map[string][]string{}}
 	defer r.acknowledge(old, new)
 	add := func(area, id, format string, a ...any) {
@@ -86,7 +92,7 @@ func Compare(old, new *spec.Model) *Report {
 		}
 	}
 	// Database: what the next migration does.
-	ev, err := evolve(old, new)
+	ev, err := evolve(prev, old, new)
 	switch {
 	case err != nil:
 		r.Refused = err.Error()
