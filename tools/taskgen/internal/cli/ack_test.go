@@ -52,6 +52,58 @@ func ackDiff(t *testing.T, want int, args ...string) string {
 
 const ackV1 = "model: job\nstatuses:\n  A: {initial: true}\n  B: {terminal: true}\nevents:\n  go: {from: A, to: B}\nfields:\n  note: {type: string, optional: true, max_len: 100}\n"
 
+// TestAcknowledgedAfterGenerating: a breaking change generated before the
+// spec acknowledges it, then acknowledged, passes taskgen diff against the
+// branch (-base) and against the snapshots (-out) alike, and keeps passing
+// after the next migration.
+func TestAcknowledgedAfterGenerating(t *testing.T) {
+	ackProject(t, ackV1)
+	v2 := ackV1 + "  region: {type: string, required: true, max_len: 20, backfill: eu}\n"
+	writeFile(t, filepath.Join("schema", "job.yaml"), v2)
+	code, msg := ackGenerate()
+	want := "taskgen: warning: model job: 1 breaking change is not acknowledged: field.region.added_required. " +
+		"Generated anyway; if it is meant, list it under breaking_changes in the spec (before or after generating): taskgen diff -base REF (in CI) fails until the spec does\n"
+	if code != cli.ExitOK || msg != want {
+		t.Fatalf("generate v2: exit %d\n%q\nwant\n%q", code, msg, want)
+	}
+	ackDiff(t, cli.ExitBreaking, "-base", "HEAD")
+	ackDiff(t, cli.ExitOK, "-out", "gen")
+
+	acked := v2 + "breaking_changes: [field.region.added_required]\n"
+	writeFile(t, filepath.Join("schema", "job.yaml"), acked)
+	if out := ackDiff(t, cli.ExitOK, "-base", "HEAD"); !strings.Contains(out, "(breaking, acknowledged: `field.region.added_required`)") {
+		t.Errorf("diff -base:\n%s", out)
+	}
+	// The entry acknowledges the change the newest migration holds.
+	if out := ackDiff(t, cli.ExitOK, "-out", "gen"); !strings.Contains(out, "No change.") {
+		t.Errorf("diff -out:\n%s", out)
+	}
+	if code, msg := ackGenerate(); code != cli.ExitOK || msg != "" {
+		t.Fatalf("generate the acknowledged spec: exit %d %s", code, msg)
+	}
+
+	// The next change: the entry stays right, before and after its
+	// migration (whose snapshot lists the entry).
+	v3 := strings.Replace(acked, "breaking_changes:", "  tag: {type: string, optional: true}\nbreaking_changes:", 1)
+	writeFile(t, filepath.Join("schema", "job.yaml"), v3)
+	ackDiff(t, cli.ExitOK, "-out", "gen")
+	ackDiff(t, cli.ExitOK, "-base", "HEAD")
+	if code, msg := ackGenerate(); code != cli.ExitOK || msg != "" {
+		t.Fatalf("generate v3: exit %d %s", code, msg)
+	}
+	if out := ackDiff(t, cli.ExitOK, "-out", "gen"); !strings.Contains(out, "No change.") {
+		t.Errorf("diff -out after v3:\n%s", out)
+	}
+	ackDiff(t, cli.ExitOK, "-base", "HEAD")
+
+	// An entry naming a change of a migration before the newest names none
+	// of the changes since the newest: it needs no entry.
+	writeFile(t, filepath.Join("schema", "job.yaml"), strings.Replace(v3, "[field.region.added_required]", "[field.region.added_required, field.tag.removed]", 1))
+	if out := ackDiff(t, cli.ExitBreaking, "-out", "gen"); !strings.Contains(out, "**breaking_changes lists `field.tag.removed`, which names none of the changes since migration `0014_add_tag`.**") {
+		t.Errorf("diff -out with an entry naming no change:\n%s", out)
+	}
+}
+
 // TestRetiredAfterRefusedMigration: an event removed without retiring it
 // makes a migration that a database with its history refuses; retiring it
 // then names no event of that migration's spec, and the error says how to

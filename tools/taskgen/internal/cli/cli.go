@@ -203,15 +203,20 @@ func readHistory(m *spec.Model, dir string, opts *gen.Options) error {
 // snapshot that the spec does not acknowledge. Generation goes on: the
 // check that fails is taskgen diff's, which compares with the snapshot
 // generation is about to replace, so after it only -base still sees them.
+// An entry for them may come after: it names a change of the newest
+// migration, which taskgen diff -out accepts.
 func warnUnacknowledged(stderr io.Writer, m *spec.Model, dir string) {
 	old, prev, _, err := diffBase(m, false, dir, "")
 	if err != nil || old == nil {
 		return // generation reports what is wrong with the history
 	}
 	r := gen.CompareAfter(prev, old, m)
-	if un := r.Unacknowledged(); len(un) > 0 && r.Refused == "" {
-		fmt.Fprintf(stderr, "taskgen: warning: model %s: %d breaking %s not acknowledged: %s. Generated anyway; taskgen diff -base REF (in CI) fails until the spec lists %s under breaking_changes\n",
-			m.Name, len(un), plural(len(un), "change is", "changes are"), strings.Join(un, ", "), plural(len(un), "it", "them"))
+	if r.Refused != "" {
+		return // generation refuses it
+	}
+	if un := r.Unacknowledged(); len(un) > 0 {
+		fmt.Fprintf(stderr, "taskgen: warning: model %s: %d breaking %s not acknowledged: %s. Generated anyway; if %s meant, list %s under breaking_changes in the spec (before or after generating): taskgen diff -base REF (in CI) fails until the spec does\n",
+			m.Name, len(un), plural(len(un), "change is", "changes are"), strings.Join(un, ", "), plural(len(un), "it is", "they are"), plural(len(un), "it", "them"))
 	}
 }
 

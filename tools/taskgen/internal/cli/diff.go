@@ -106,14 +106,7 @@ func Diff(args []string, stdout, stderr io.Writer) int {
 			continue
 		}
 		r := gen.CompareAfter(prev, old, m)
-		// An entry acknowledging a removed model sits in another model's spec.
-		// With -out, the spec of a model removed with its package is nowhere
-		// to compare with.
-		r.Unmatched = slices.DeleteFunc(r.Unmatched, func(e string) bool {
-			name, ok := strings.CutPrefix(spec.AckID(e), "model.")
-			name, ok2 := strings.CutSuffix(name, ".removed")
-			return ok && ok2 && !slices.ContainsFunc(models, func(m *spec.Model) bool { return m.Name == name })
-		})
+		r.Unmatched = slices.DeleteFunc(r.Unmatched, acceptedEntry(models, prev, old))
 		for _, id := range r.Acknowledged {
 			acked[id] = true
 		}
@@ -136,6 +129,32 @@ func Diff(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return code
+}
+
+// acceptedEntry reports whether a new entry of breaking_changes that names
+// none of the changes since old is right all the same:
+//
+//   - one acknowledging a removed model, which sits in another model's
+//     spec (with -out, the spec of a model removed with its package is
+//     nowhere to compare with);
+//   - with -out, one naming a change that the newest migration holds (the
+//     changes from prev, the snapshot before old, to old): the change was
+//     generated before the entry was added, and -base, which compares with
+//     the branch, counts the entry. The next migration's snapshot lists it,
+//     after which it is an old entry.
+func acceptedEntry(models []*spec.Model, prev, old *spec.Model) func(string) bool {
+	var held *gen.Report
+	if prev != nil {
+		held = gen.Compare(prev, old)
+	}
+	return func(e string) bool {
+		name, ok := strings.CutPrefix(spec.AckID(e), "model.")
+		name, ok2 := strings.CutSuffix(name, ".removed")
+		if ok && ok2 && !slices.ContainsFunc(models, func(m *spec.Model) bool { return m.Name == name }) {
+			return true
+		}
+		return held != nil && held.Names(e)
+	}
 }
 
 // removedModel is a model whose spec is gone from a directory of specs.

@@ -66,6 +66,16 @@ func (r *Report) Unacknowledged() []string {
 	return out
 }
 
+// Names reports whether an entry of breaking_changes names one of the
+// report's changes (by its ID, or by an ID earlier versions of taskgen
+// gave a part of it).
+func (r *Report) Names(entry string) bool {
+	id := spec.AckID(entry)
+	return slices.ContainsFunc(append([]string{id}, r.aliases[id]...), func(id string) bool {
+		return slices.ContainsFunc(r.Changes, func(c Change) bool { return c.ID == id })
+	})
+}
+
 // Compare reports what changes from the old spec to the new one.
 //
 // Each change a user makes has one ID, which every line it causes carries
@@ -443,9 +453,6 @@ func claimText(old, new *spec.Model) string {
 // naming no change (Unmatched), once r.Changes is complete. An entry
 // naming an alias counts as naming the change's ID.
 func (r *Report) acknowledge(old, new *spec.Model) {
-	has := func(id string) bool {
-		return slices.ContainsFunc(r.Changes, func(c Change) bool { return c.ID == id })
-	}
 	for _, e := range new.BreakingChanges {
 		id := spec.AckID(e)
 		ids := append([]string{id}, r.aliases[id]...)
@@ -454,7 +461,7 @@ func (r *Report) acknowledge(old, new *spec.Model) {
 			continue
 		}
 		r.Acknowledged = append(r.Acknowledged, ids...)
-		if !slices.ContainsFunc(ids, has) {
+		if !r.Names(e) {
 			r.Unmatched = append(r.Unmatched, e)
 		}
 	}
