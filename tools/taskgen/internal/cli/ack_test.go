@@ -104,6 +104,49 @@ func TestAcknowledgedAfterGenerating(t *testing.T) {
 	}
 }
 
+// TestGenerateWarnsOfMistypedEntry: generating a change with a new entry
+// under breaking_changes that names none of its changes (nor those of the
+// newest migration) warns that it is probably a typo, listing the IDs.
+func TestGenerateWarnsOfMistypedEntry(t *testing.T) {
+	narrowed := strings.Replace(ackV1, "max_len: 100", "max_len: 50", 1)
+	unacked := "taskgen: warning: model job: 1 breaking change is not acknowledged: field.note.narrowed. " +
+		"Generated anyway; if it is meant, list it under breaking_changes in the spec (before or after generating): taskgen diff -base REF (in CI) fails until the spec does\n"
+	for _, c := range []struct {
+		name, v2, want string
+	}{
+		{"typo", narrowed + "breaking_changes: [field.note.shortened]\n", unacked +
+			"taskgen: warning: model job: breaking_changes lists field.note.shortened, which names none of the changes, probably a typo: " +
+			"the breaking changes generated now are field.note.narrowed. Correct the entry or remove it: a migration's spec snapshot keeps it as it is, after which taskgen diff no longer reports it\n"},
+		{"typo and no breaking change", strings.Replace(ackV1, "max_len: 100", "max_len: 200", 1) + "breaking_changes: [field.note.narowed]\n",
+			"taskgen: warning: model job: breaking_changes lists field.note.narowed, which names none of the changes, probably a typo: " +
+				"no change generated now is breaking. Correct the entry or remove it: a migration's spec snapshot keeps it as it is, after which taskgen diff no longer reports it\n"},
+		{"reason", narrowed + "breaking_changes: [field.note.narrowed to 50]\n", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ackProject(t, ackV1)
+			writeFile(t, filepath.Join("schema", "job.yaml"), c.v2)
+			if code, msg := ackGenerate(); code != cli.ExitOK || msg != c.want {
+				t.Fatalf("generate v2: exit %d\n%q\nwant\n%q", code, msg, c.want)
+			}
+		})
+	}
+
+	// After generating, a mistyped entry added names no change of the
+	// newest migration either.
+	ackProject(t, ackV1)
+	writeFile(t, filepath.Join("schema", "job.yaml"), narrowed)
+	if code, msg := ackGenerate(); code != cli.ExitOK || msg != unacked {
+		t.Fatalf("generate v2: exit %d %s", code, msg)
+	}
+	writeFile(t, filepath.Join("schema", "job.yaml"), narrowed+"  tag: {type: string, optional: true}\nbreaking_changes: [field.note.shortened]\n")
+	want := "taskgen: warning: model job: breaking_changes lists field.note.shortened, which names none of the changes, probably a typo: " +
+		"no change generated now is breaking, and the breaking changes of migration 0013_change_note are field.note.narrowed. " +
+		"Correct the entry or remove it: a migration's spec snapshot keeps it as it is, after which taskgen diff no longer reports it\n"
+	if code, msg := ackGenerate(); code != cli.ExitOK || msg != want {
+		t.Fatalf("generate v3: exit %d\n%q\nwant\n%q", code, msg, want)
+	}
+}
+
 // TestRetiredAfterRefusedMigration: an event removed without retiring it
 // makes a migration that a database with its history refuses; retiring it
 // then names no event of that migration's spec, and the error says how to

@@ -228,6 +228,10 @@ func TestRemovedModel(t *testing.T) {
 	must(t, os.WriteFile(filepath.Join(specs, "job.yaml"), []byte(model("job")+"breaking_changes: [model.export_job.removed]\n"), 0o644))
 	diff(t, cli.ExitOK, "(breaking, acknowledged: `model.export_job.removed`)", "-base", "HEAD")
 	diff(t, cli.ExitOK, "No change.", "-out", "gen")
+	// Generating, the entry is no typo either.
+	if code, msg := generate(); code != cli.ExitOK || msg != "" {
+		t.Fatalf("generate with the entry: %d %s", code, msg)
+	}
 }
 
 // TestDiffBaseOutsideGit: -base outside a git repository says so, in the

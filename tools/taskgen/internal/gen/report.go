@@ -76,6 +76,18 @@ func (r *Report) Names(entry string) bool {
 	})
 }
 
+// IDs lists the IDs of the report's breaking changes, each once, in the
+// order of the report.
+func (r *Report) IDs() []string {
+	var out []string
+	for _, c := range r.Changes {
+		if c.ID != "" && !slices.Contains(out, c.ID) {
+			out = append(out, c.ID)
+		}
+	}
+	return out
+}
+
 // Compare reports what changes from the old spec to the new one.
 //
 // Each change a user makes has one ID, which every line it causes carries
