@@ -121,7 +121,7 @@ func Run(args []string, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "taskgen: %s: %v\n", m.Name, err)
 			return ExitIO
 		}
-		warnUnacknowledged(stderr, m, *out)
+		warnUnacknowledged(stderr, m, *out, []*spec.Model{m})
 	}
 	files, err := gen.Generate(m, opts)
 	if err != nil {
@@ -194,23 +194,48 @@ func readHistory(m *spec.Model, dir string, opts *gen.Options) error {
 		return err
 	}
 	opts.History = h
+	opts.Dir = dir
 	return nil
 }
 
 // warnUnacknowledged warns, before the next migration is generated into
 // the package directory dir, of the breaking changes since its newest spec
-// snapshot that the spec does not acknowledge. Generation goes on: the
-// check that fails is taskgen diff's, which compares with the snapshot
-// generation is about to replace, so after it only -base still sees them.
-func warnUnacknowledged(stderr io.Writer, m *spec.Model, dir string) {
-	old, _, err := diffBase(m, false, dir, "")
+// snapshot that the spec does not acknowledge, and of the new entries under
+// breaking_changes that name none of them (nor a change of the newest
+// migration, which an entry added after generating acknowledges). models
+// are the models generated with m. Generation goes on: the check that
+// fails is taskgen diff's, which compares with the snapshot generation is
+// about to replace, so after it only -base still sees the changes, and the
+// new snapshot keeps the entries as they are.
+func warnUnacknowledged(stderr io.Writer, m *spec.Model, dir string, models []*spec.Model) {
+	old, prev, _, err := diffBase(m, false, dir, "")
 	if err != nil || old == nil {
 		return // generation reports what is wrong with the history
 	}
-	r := gen.Compare(old, m)
-	if un := r.Unacknowledged(); len(un) > 0 && r.Refused == "" {
-		fmt.Fprintf(stderr, "taskgen: warning: model %s: %d breaking %s not acknowledged: %s. Generated anyway; taskgen diff -base REF (in CI) fails until the spec lists %s under breaking_changes\n",
-			m.Name, len(un), plural(len(un), "change is", "changes are"), strings.Join(un, ", "), plural(len(un), "it", "them"))
+	r := gen.CompareAfter(prev, old, m)
+	if r.Refused != "" {
+		return // generation refuses it
+	}
+	if un := r.Unacknowledged(); len(un) > 0 {
+		fmt.Fprintf(stderr, "taskgen: warning: model %s: %d breaking %s not acknowledged: %s. Generated anyway; if %s meant, list %s under breaking_changes in the spec (before or after generating): taskgen diff -base REF (in CI) fails until the spec does\n",
+			m.Name, len(un), plural(len(un), "change is", "changes are"), strings.Join(un, ", "), plural(len(un), "it is", "they are"), plural(len(un), "it", "them"))
+	}
+	accepted := acceptedEntry(models, prev, old)
+	for _, e := range r.Unmatched {
+		if accepted(e) {
+			continue
+		}
+		ids := "no change generated now is breaking"
+		if now := r.IDs(); len(now) > 0 {
+			ids = "the breaking changes generated now are " + strings.Join(now, ", ")
+		}
+		if prev != nil {
+			if held := gen.Compare(prev, old).IDs(); len(held) > 0 {
+				ids += fmt.Sprintf(", and the breaking changes of migration %s are %s", strings.TrimSuffix(filepath.Base(old.Pos.File), ".yaml"), strings.Join(held, ", "))
+			}
+		}
+		fmt.Fprintf(stderr, "taskgen: warning: model %s: breaking_changes lists %s, which names none of the changes, probably a typo: %s. Correct the entry or remove it: a migration's spec snapshot keeps it as it is, after which taskgen diff no longer reports it\n",
+			m.Name, e, ids)
 	}
 }
 
@@ -311,7 +336,7 @@ func writeDir(stderr io.Writer, models []*spec.Model, out string, storage bool) 
 				fmt.Fprintf(stderr, "taskgen: %s: %v\n", m.Name, err)
 				return ExitIO
 			}
-			warnUnacknowledged(stderr, m, filepath.Join(out, m.Package))
+			warnUnacknowledged(stderr, m, filepath.Join(out, m.Package), models)
 		}
 		files, err := gen.Generate(m, opts)
 		if err != nil {

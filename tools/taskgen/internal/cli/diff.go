@@ -96,7 +96,7 @@ func Diff(args []string, stdout, stderr io.Writer) int {
 	code := ExitOK
 	acked := map[string]bool{}
 	for _, m := range models {
-		old, from, err := diffBase(m, info.IsDir(), *out, *base)
+		old, prev, from, err := diffBase(m, info.IsDir(), *out, *base)
 		if err != nil {
 			fmt.Fprintf(stderr, "taskgen diff: %s: %v\n", m.Name, err)
 			return ExitIO
@@ -105,15 +105,8 @@ func Diff(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "## Model `%s`: new (%s has none)\n\n", m.Name, from)
 			continue
 		}
-		r := gen.Compare(old, m)
-		// An entry acknowledging a removed model sits in another model's spec.
-		// With -out, the spec of a model removed with its package is nowhere
-		// to compare with.
-		r.Unmatched = slices.DeleteFunc(r.Unmatched, func(e string) bool {
-			name, ok := strings.CutPrefix(spec.AckID(e), "model.")
-			name, ok2 := strings.CutSuffix(name, ".removed")
-			return ok && ok2 && !slices.ContainsFunc(models, func(m *spec.Model) bool { return m.Name == name })
-		})
+		r := gen.CompareAfter(prev, old, m)
+		r.Unmatched = slices.DeleteFunc(r.Unmatched, acceptedEntry(models, prev, old))
 		for _, id := range r.Acknowledged {
 			acked[id] = true
 		}
@@ -136,6 +129,32 @@ func Diff(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return code
+}
+
+// acceptedEntry reports whether a new entry of breaking_changes that names
+// none of the changes since old is right all the same:
+//
+//   - one acknowledging a removed model, which sits in another model's
+//     spec (with -out, the spec of a model removed with its package is
+//     nowhere to compare with);
+//   - with -out, one naming a change that the newest migration holds (the
+//     changes from prev, the snapshot before old, to old): the change was
+//     generated before the entry was added, and -base, which compares with
+//     the branch, counts the entry. The next migration's snapshot lists it,
+//     after which it is an old entry.
+func acceptedEntry(models []*spec.Model, prev, old *spec.Model) func(string) bool {
+	var held *gen.Report
+	if prev != nil {
+		held = gen.Compare(prev, old)
+	}
+	return func(e string) bool {
+		name, ok := strings.CutPrefix(spec.AckID(e), "model.")
+		name, ok2 := strings.CutSuffix(name, ".removed")
+		if ok && ok2 && !slices.ContainsFunc(models, func(m *spec.Model) bool { return m.Name == name }) {
+			return true
+		}
+		return held != nil && held.Names(e)
+	}
 }
 
 // removedModel is a model whose spec is gone from a directory of specs.
@@ -216,8 +235,10 @@ func removedModels(models []*spec.Model, dir, out, base string) ([]removedModel,
 	return gone, nil
 }
 
-// diffBase loads what m is compared with, and says what that is.
-func diffBase(m *spec.Model, dirMode bool, out, base string) (*spec.Model, string, error) {
+// diffBase loads what m is compared with, and says what that is; with
+// -out (base ""), also the snapshot of the migration before the newest
+// (prev: nil when there is none).
+func diffBase(m *spec.Model, dirMode bool, out, base string) (old, prev *spec.Model, from string, err error) {
 	if base != "" {
 		show := func(path string) ([]byte, error) {
 			return git("show", base+":./"+filepath.ToSlash(filepath.Clean(path)))
@@ -225,16 +246,16 @@ func diffBase(m *spec.Model, dirMode bool, out, base string) (*spec.Model, strin
 		from := "`" + base + "`"
 		data, err := show(m.Pos.File)
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, from, nil
+			return nil, nil, from, nil
 		}
 		if err != nil {
-			return nil, from, err
+			return nil, nil, from, err
 		}
 		old, err := spec.Parse(m.Pos.File, data, show)
 		if err != nil {
-			return nil, from, fmt.Errorf("the spec at %s does not load: %v", base, err)
+			return nil, nil, from, fmt.Errorf("the spec at %s does not load: %v", base, err)
 		}
-		return old, from, nil
+		return old, nil, from, nil
 	}
 	dir := out
 	if dirMode {
@@ -244,29 +265,40 @@ func diffBase(m *spec.Model, dirMode bool, out, base string) (*spec.Model, strin
 	// generation refuses is refused here too.
 	h, err := readMigrations(dir)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
 	if err := h.CheckNumbering(); err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
 	snaps, err := filepath.Glob(filepath.Join(dir, gen.MigrationsDir, "spec", "*.yaml"))
 	if err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
 	if len(snaps) == 0 {
-		return nil, "`" + filepath.Join(dir, gen.MigrationsDir, "spec") + "`", nil
+		return nil, nil, "`" + filepath.Join(dir, gen.MigrationsDir, "spec") + "`", nil
 	}
 	sort.Strings(snaps)
+	load := func(snap string) (*spec.Model, error) {
+		data, err := os.ReadFile(snap)
+		if err != nil {
+			return nil, err
+		}
+		m, err := spec.Parse(snap, data, nil)
+		if err != nil {
+			return nil, fmt.Errorf("the snapshot %s does not load: %v", snap, err)
+		}
+		return m, nil
+	}
 	newest := snaps[len(snaps)-1]
-	data, err := os.ReadFile(newest)
-	if err != nil {
-		return nil, "", err
+	if old, err = load(newest); err != nil {
+		return nil, nil, "", err
 	}
-	old, err := spec.Parse(newest, data, nil)
-	if err != nil {
-		return nil, "", fmt.Errorf("the snapshot %s does not load: %v", newest, err)
+	if len(snaps) > 1 {
+		if prev, err = load(snaps[len(snaps)-2]); err != nil {
+			return nil, nil, "", err
+		}
 	}
-	return old, "migration `" + strings.TrimSuffix(filepath.Base(newest), ".yaml") + "`", nil
+	return old, prev, "migration `" + strings.TrimSuffix(filepath.Base(newest), ".yaml") + "`", nil
 }
 
 // git runs git with args and returns its output; an object the revision

@@ -228,6 +228,10 @@ func TestRemovedModel(t *testing.T) {
 	must(t, os.WriteFile(filepath.Join(specs, "job.yaml"), []byte(model("job")+"breaking_changes: [model.export_job.removed]\n"), 0o644))
 	diff(t, cli.ExitOK, "(breaking, acknowledged: `model.export_job.removed`)", "-base", "HEAD")
 	diff(t, cli.ExitOK, "No change.", "-out", "gen")
+	// Generating, the entry is no typo either.
+	if code, msg := generate(); code != cli.ExitOK || msg != "" {
+		t.Fatalf("generate with the entry: %d %s", code, msg)
+	}
 }
 
 // TestDiffBaseOutsideGit: -base outside a git repository says so, in the
@@ -347,10 +351,10 @@ func TestGenerateWarnsOfUnacknowledged(t *testing.T) {
 		name, v2, want string
 	}{
 		{"unacknowledged", narrowed, "taskgen: warning: model job: 1 breaking change is not acknowledged: field.note.narrowed. " +
-			"Generated anyway; taskgen diff -base REF (in CI) fails until the spec lists it under breaking_changes\n"},
+			"Generated anyway; if it is meant, list it under breaking_changes in the spec (before or after generating): taskgen diff -base REF (in CI) fails until the spec does\n"},
 		{"two unacknowledged", strings.Replace(narrowed, "  tag: {type: string, optional: true}\n", "", 1),
 			"taskgen: warning: model job: 2 breaking changes are not acknowledged: field.tag.removed, field.note.narrowed. " +
-				"Generated anyway; taskgen diff -base REF (in CI) fails until the spec lists them under breaking_changes\n"},
+				"Generated anyway; if they are meant, list them under breaking_changes in the spec (before or after generating): taskgen diff -base REF (in CI) fails until the spec does\n"},
 		{"acknowledged", narrowed + "breaking_changes:\n  - field.note.narrowed\n", ""},
 		{"not breaking", strings.Replace(v1, "max_len: 100", "max_len: 200", 1), ""},
 	} {

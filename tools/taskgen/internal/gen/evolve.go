@@ -28,8 +28,11 @@ const (
 // generated from (old) to the current spec (new), for every engine.
 type evolution struct {
 	old, new *generator
-	errs     spec.ErrorList
-	fields   []fieldChange
+	// prev is the spec of the migration before old's, when old is a
+	// migration's snapshot and one precedes it; nil otherwise.
+	prev   *spec.Model
+	errs   spec.ErrorList
+	fields []fieldChange
 	// changes describes each change in a line, for the migration's header.
 	changes        []string
 	slugs          []string
@@ -63,9 +66,11 @@ func (c fieldChange) renamed() bool { return c.old != nil && c.new != nil && c.o
 
 // evolve compares old with new. It returns nil, nil when the database needs
 // no change; an ErrorList (positions in the new spec) when a change cannot
-// be migrated.
-func evolve(old, new *spec.Model) (*evolution, error) {
-	ev := &evolution{old: &generator{m: old, storage: true}, new: &generator{m: new, storage: true}}
+// be migrated. prev is the snapshot of the migration before old's, or nil:
+// its errors then say how to redo old's migration where that is the way
+// out.
+func evolve(prev, old, new *spec.Model) (*evolution, error) {
+	ev := &evolution{old: &generator{m: old, storage: true}, new: &generator{m: new, storage: true}, prev: prev}
 	if old.Name != new.Name {
 		ev.fail(new.Pos, fmt.Sprintf("model %q was %q when its last migration was generated; a model's name is its table's name and cannot change (declare a new model instead)", new.Name, old.Name))
 		return nil, ev.errs
@@ -189,12 +194,15 @@ func (ev *evolution) checkRenamedFrom(olds, news []*spec.Field, typeName string)
 // otherwise widen the history table's CHECKs for nothing, or move no task
 // while the status meant keeps them (and is refused as a removal). A name
 // the old spec retired already stays valid. Like renamed_from, retired
-// names are checked only against a spec to compare with. It reports
-// whether it refused one.
+// names are checked only against a spec to compare with. A name that the
+// migration before old's has (prevs) is one old's migration removed: if no
+// database applied that migration (one refused it, finding the name in its
+// rows), the entry belongs to a redo of it, which the error explains. It
+// reports whether it refused one.
 func (ev *evolution) checkRetired() bool {
 	old, new := ev.old.m, ev.new.m
 	refused := false
-	check := func(pos spec.Pos, kind, name string, olds, retiredOld, news []string) {
+	check := func(pos spec.Pos, kind, name string, olds, retiredOld, news, prevs []string) {
 		if slices.Contains(olds, name) || slices.Contains(retiredOld, name) {
 			return
 		}
@@ -215,18 +223,27 @@ func (ev *evolution) checkRetired() bool {
 		} else {
 			msg += fmt.Sprintf("; this spec has all of them: retired lists the %s that spec has and this one removes, or remove the entry", kindPlural(kind))
 		}
+		if files := migrationFiles(old); ev.prev != nil && files != nil && slices.Contains(prevs, name) {
+			mig := strings.TrimSuffix(filepath.Base(old.Pos.File), ".yaml")
+			msg += fmt.Sprintf(". Migration %s removed the %s: if no database applied it (one refused it), delete its files (%s and %s) and generate again, so that the entry retires the %s of %s",
+				mig, kind, strings.Join(files[:len(files)-1], ", "), files[len(files)-1], kind, comparedSpec(ev.prev))
+		}
 		ev.fail(pos, msg)
 		refused = true
 	}
 	statusName := func(s *spec.Status) string { return s.Name }
 	retiredStatus := func(r *spec.RetiredStatus) string { return r.Name }
-	for _, r := range new.RetiredStatuses {
-		check(r.Pos, "status", r.Name, namesOf(old.Statuses, statusName), namesOf(old.RetiredStatuses, retiredStatus), namesOf(new.Statuses, statusName))
-	}
+	var prevStatuses, prevEvents []string
 	eventName := func(e *spec.Event) string { return e.Name }
+	if ev.prev != nil {
+		prevStatuses, prevEvents = namesOf(ev.prev.Statuses, statusName), namesOf(ev.prev.Events, eventName)
+	}
+	for _, r := range new.RetiredStatuses {
+		check(r.Pos, "status", r.Name, namesOf(old.Statuses, statusName), namesOf(old.RetiredStatuses, retiredStatus), namesOf(new.Statuses, statusName), prevStatuses)
+	}
 	retiredEvent := func(r *spec.RetiredEvent) string { return r.Name }
 	for _, r := range new.RetiredEvents {
-		check(r.Pos, "event", r.Name, namesOf(old.Events, eventName), namesOf(old.RetiredEvents, retiredEvent), namesOf(new.Events, eventName))
+		check(r.Pos, "event", r.Name, namesOf(old.Events, eventName), namesOf(old.RetiredEvents, retiredEvent), namesOf(new.Events, eventName), prevEvents)
 	}
 	return refused
 }
@@ -246,6 +263,25 @@ func comparedSpec(m *spec.Model) string {
 		return "the spec of migration " + strings.TrimSuffix(file, ".yaml")
 	}
 	return "the spec it is compared with (" + m.Pos.File + ")"
+}
+
+// migrationFiles lists the files of the migration whose snapshot m is
+// (migrations/spec/<name>.yaml, under the package's directory as m's
+// position names it): each engine's SQL, then the snapshot. Nil when m is
+// no migration's snapshot.
+func migrationFiles(m *spec.Model) []string {
+	snap := filepath.ToSlash(m.Pos.File)
+	dir, file := path.Split(snap)
+	if !strings.HasSuffix(dir, MigrationsDir+"/spec/") {
+		return nil
+	}
+	mig := path.Dir(path.Dir(snap))
+	name := strings.TrimSuffix(file, ".yaml")
+	var files []string
+	for _, e := range Engines {
+		files = append(files, filepath.FromSlash(path.Join(mig, string(e), name+".sql")))
+	}
+	return append(files, filepath.FromSlash(snap))
 }
 
 // closest is the name of names nearest to name by edit distance, if near

@@ -46,6 +46,9 @@ type Options struct {
 	// migration it leads to; required with a History (without one, and
 	// without a Snapshot, no snapshot is written).
 	Snapshot []byte
+	// Dir is the package's directory, which errors about its migrations
+	// name their files under ("" names them relative to it).
+	Dir string
 }
 
 // Generate returns the files of the model's package, by file name.
@@ -65,7 +68,7 @@ func Generate(m *spec.Model, opts Options) (map[string][]byte, error) {
 			return nil, fmt.Errorf("model %s: no spec snapshot to compare with its migrations", m.Name)
 		}
 		var err error
-		if g.chain, specs, err = g.migrationChain(opts.History, opts.Snapshot); err != nil {
+		if g.chain, specs, err = g.migrationChain(opts.History, opts.Snapshot, opts.Dir); err != nil {
 			return nil, err
 		}
 	}

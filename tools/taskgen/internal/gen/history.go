@@ -2,6 +2,7 @@ package gen
 
 import (
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -76,7 +77,10 @@ func isFrameworkName(s string) bool {
 // migrations the model lacks, then the migration from the newest snapshot's
 // spec to the current one, if the database must change. A new model gets
 // the framework migrations rendered from its spec and one snapshot.
-func (g *generator) migrationChain(h *History, snapshot []byte) (map[Engine][]frozen, map[string][]byte, error) {
+//
+// dir is the package's directory as messages name it ("" for none): an
+// error about a migration names its files under it.
+func (g *generator) migrationChain(h *History, snapshot []byte, dir string) (map[Engine][]frozen, map[string][]byte, error) {
 	chain := map[Engine][]frozen{}
 	specs := map[string][]byte{}
 	snap := append([]byte(SnapshotHeader+"\n# The spec of model "+strconv.Quote(g.m.Name)+" that this migration was generated from: taskgen\n# compares the spec with the newest of these to write the next migration.\n"), snapshot...)
@@ -120,9 +124,15 @@ func (g *generator) migrationChain(h *History, snapshot []byte) (map[Engine][]fr
 	if base == "" {
 		return nil, nil, fmt.Errorf("%s/spec holds no spec snapshot, so the spec cannot be compared with what the migrations were generated from; restore the directory from version control", MigrationsDir)
 	}
-	old, err := spec.Parse(specPath(base), h.Specs[base], nil)
+	old, err := spec.Parse(filepath.Join(dir, filepath.FromSlash(specPath(base))), h.Specs[base], nil)
 	if err != nil {
 		return nil, nil, fmt.Errorf("the spec snapshot %s cannot be read (%v); restore it from version control", specPath(base), err)
+	}
+	// The snapshot before it, for the errors that say how to redo the
+	// newest migration; one that does not load says nothing.
+	var prev *spec.Model
+	if name := previousSnapshot(h.Specs, base); name != "" {
+		prev, _ = spec.Parse(filepath.Join(dir, filepath.FromSlash(specPath(name))), h.Specs[name], nil)
 	}
 	// MySQL came after the model's first migrations: its schema is the
 	// newest snapshot's, under the newest migration's number.
@@ -164,7 +174,7 @@ func (g *generator) migrationChain(h *History, snapshot []byte) (map[Engine][]fr
 			}
 		}
 	}
-	ev, err := evolve(old, g.m)
+	ev, err := evolve(prev, old, g.m)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -178,6 +188,18 @@ func (g *generator) migrationChain(h *History, snapshot []byte) (map[Engine][]fr
 	}
 	specs[name] = snap
 	return chain, specs, nil
+}
+
+// previousSnapshot is the name of the newest snapshot of specs before
+// name; "" for none.
+func previousSnapshot(specs map[string][]byte, name string) string {
+	prev := ""
+	for n := range specs {
+		if n < name && n > prev {
+			prev = n
+		}
+	}
+	return prev
 }
 
 // hasMigration reports whether ms holds the framework migration name.

@@ -66,6 +66,28 @@ func (r *Report) Unacknowledged() []string {
 	return out
 }
 
+// Names reports whether an entry of breaking_changes names one of the
+// report's changes (by its ID, or by an ID earlier versions of taskgen
+// gave a part of it).
+func (r *Report) Names(entry string) bool {
+	id := spec.AckID(entry)
+	return slices.ContainsFunc(append([]string{id}, r.aliases[id]...), func(id string) bool {
+		return slices.ContainsFunc(r.Changes, func(c Change) bool { return c.ID == id })
+	})
+}
+
+// IDs lists the IDs of the report's breaking changes, each once, in the
+// order of the report.
+func (r *Report) IDs() []string {
+	var out []string
+	for _, c := range r.Changes {
+		if c.ID != "" && !slices.Contains(out, c.ID) {
+			out = append(out, c.ID)
+		}
+	}
+	return out
+}
+
 // Compare reports what changes from the old spec to the new one.
 //
 // Each change a user makes has one ID, which every line it causes carries
@@ -74,7 +96,13 @@ func (r *Report) Unacknowledged() []string {
 // enum). Earlier versions gave some of those lines IDs of their own
 // (field.<name>.dropped, field.<name>.narrowed): an entry naming one of
 // them acknowledges the change it was part of.
-func Compare(old, new *spec.Model) *Report {
+func Compare(old, new *spec.Model) *Report { return CompareAfter(nil, old, new) }
+
+// CompareAfter is Compare where old is the spec snapshot of a model's
+// newest migration and prev that of the migration before it (nil when
+// there is none): a change refused because of what that migration did
+// says how to redo it.
+func CompareAfter(prev, old, new *spec.Model) *Report {
 	r := &Report{Model: new.Name, aliases: map[string][]string{}}
 	defer r.acknowledge(old, new)
 	add := func(area, id, format string, a ...any) {
@@ -86,7 +114,7 @@ func Compare(old, new *spec.Model) *Report {
 		}
 	}
 	// Database: what the next migration does.
-	ev, err := evolve(old, new)
+	ev, err := evolve(prev, old, new)
 	switch {
 	case err != nil:
 		r.Refused = err.Error()
@@ -437,9 +465,6 @@ func claimText(old, new *spec.Model) string {
 // naming no change (Unmatched), once r.Changes is complete. An entry
 // naming an alias counts as naming the change's ID.
 func (r *Report) acknowledge(old, new *spec.Model) {
-	has := func(id string) bool {
-		return slices.ContainsFunc(r.Changes, func(c Change) bool { return c.ID == id })
-	}
 	for _, e := range new.BreakingChanges {
 		id := spec.AckID(e)
 		ids := append([]string{id}, r.aliases[id]...)
@@ -448,7 +473,7 @@ func (r *Report) acknowledge(old, new *spec.Model) {
 			continue
 		}
 		r.Acknowledged = append(r.Acknowledged, ids...)
-		if !slices.ContainsFunc(ids, has) {
+		if !r.Names(e) {
 			r.Unmatched = append(r.Unmatched, e)
 		}
 	}
