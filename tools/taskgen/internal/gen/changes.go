@@ -5,7 +5,7 @@ import (
 	"strings"
 )
 
-// Change streams (issue 4): how other processes learn that a task changed.
+// Change streams: how other processes learn that a task changed.
 //
 // PostgreSQL: a row trigger on the model's table sends pg_notify on the
 // channel "<schema>.taskmodel_<model>" with "id version status from" (from

@@ -5,7 +5,7 @@ import (
 	"strings"
 )
 
-// Leaner writes (issue 4): two PostgreSQL migrations that take per-row work
+// Leaner writes: two PostgreSQL migrations that take per-row work
 // out of every write of a task, measured with the worker benchmark
 // (sdk/worker BenchmarkWorkQueued, 50,000 tasks at concurrency 1000, where
 // the server's CPU per worked task fell from about 105 µs to 85 µs).
