@@ -18,7 +18,7 @@ import (
 type serving struct {
 	url    string
 	cmd    *exec.Cmd
-	stderr *bytes.Buffer
+	stderr *lockedBuffer
 	done   chan error
 }
 
@@ -30,7 +30,7 @@ func (s *sandbox) serve(args ...string) *serving {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	sv := &serving{cmd: cmd, stderr: &bytes.Buffer{}, done: make(chan error, 1)}
+	sv := &serving{cmd: cmd, stderr: &lockedBuffer{}, done: make(chan error, 1)}
 	cmd.Stderr = sv.stderr
 	if err := cmd.Start(); err != nil {
 		s.t.Fatal(err)
