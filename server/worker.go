@@ -557,6 +557,15 @@ func (s *Server) finishTask(w http.ResponseWriter, r *http.Request, h heldLease,
 	// the version read, which any take-over changes.
 	held, err := h.ops.holds(ctx, v, h.lease.lease)
 	if err == nil && !held {
+		// A retry of an end this lease wrote already (its answer was lost:
+		// a dropped connection, a restart) gets the answer it missed.
+		var ended bool
+		if ended, err = h.ops.ended(ctx, h.id, h.lease.lease, outcome); err == nil && ended {
+			s.writeTask(w, r, http.StatusOK, v)
+			return
+		}
+	}
+	if err == nil && !held {
 		var cancelled bool
 		if cancelled, err = h.ops.cancelled(ctx, h.id, h.lease.lease); err == nil {
 			if cancelled {

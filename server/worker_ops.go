@@ -42,6 +42,9 @@ type workOps interface {
 	release(ctx context.Context, v *view, lease backends.Lease, reason string) (*view, error)
 	// released reports whether lease's claim of the task was released.
 	released(ctx context.Context, id uuid.UUID, lease backends.Lease) (bool, error)
+	// ended reports whether lease ended the task as a finish with outcome
+	// does (worker.Leases.Ended).
+	ended(ctx context.Context, id uuid.UUID, lease backends.Lease, outcome error) (bool, error)
 	checkCode(code string) error
 	// startReport starts the tracing of a worker's report on task id (op:
 	// heartbeat, progress), v the task as the report read it or nil;
@@ -276,6 +279,10 @@ func (w *typedWork[T, E, PT]) release(ctx context.Context, v *view, lease backen
 
 func (w *typedWork[T, E, PT]) released(ctx context.Context, id uuid.UUID, lease backends.Lease) (bool, error) {
 	return w.leases.Released(ctx, id, lease)
+}
+
+func (w *typedWork[T, E, PT]) ended(ctx context.Context, id uuid.UUID, lease backends.Lease, outcome error) (bool, error) {
+	return w.leases.Ended(ctx, id, lease, outcome)
 }
 
 // wakeWaiting tells this process's waiting claims of the model to look

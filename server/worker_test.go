@@ -154,6 +154,67 @@ func TestWorkerProtocol(t *testing.T) {
 	}
 }
 
+// TestWorkerEndRetried: a complete or fail retried with its lease after
+// the first try was written (its answer lost: a dropped connection, a
+// restart of the server) answers 200 with the task, as the first try did,
+// and writes nothing more; the other end, or another lease's, is still
+// refused.
+func TestWorkerEndRetried(t *testing.T) {
+	for _, b := range backendNames {
+		t.Run(b, func(t *testing.T) {
+			e := newEnv(t, b, envOptions{})
+			w := e.workerToken("gpu-box", "training")
+			other := e.workerToken("cpu-box", "training")
+			done, failed := e.createOf("training", `,"tag":"a"`), e.createOf("training", `,"tag":"b"`)
+			leases := map[string]string{}
+			for _, c := range e.claim(w, `{"limit":2}`) {
+				leases[c.ID] = c.Lease
+			}
+			for _, tc := range []struct {
+				name, id, path, body string
+				status               int
+				want                 string // the task's status, or the problem's type
+			}{
+				{"complete", done, "complete", leaseBody(leases[done], ""), 200, "DONE"},
+				{"complete again", done, "complete", leaseBody(leases[done], ""), 200, "DONE"},
+				{"fail after complete", done, "fail", leaseBody(leases[done], `,"message":"x"`), 409, "lease-lost"},
+				{"fail", failed, "fail", leaseBody(leases[failed], `,"message":"bad input"`), 200, "FAILED"},
+				{"fail again", failed, "fail", leaseBody(leases[failed], `,"message":"bad input"`), 200, "FAILED"},
+				{"complete after fail", failed, "complete", leaseBody(leases[failed], ""), 409, "lease-lost"},
+			} {
+				r := e.do("POST", "/worker/tasks/"+tc.id+"/"+tc.path, w, tc.body)
+				m := r.json(t)
+				got, _ := m["status"].(string)
+				if tc.status != 200 {
+					got = strings.TrimPrefix(fmt.Sprint(m["type"]), server.ProblemTypeBase)
+				}
+				if r.status != tc.status || got != tc.want {
+					t.Errorf("%s: %d %s, want %d %s\n%s", tc.name, r.status, got, tc.status, tc.want, r.body)
+				}
+			}
+			// Another worker's token with the lease is refused.
+			if r := e.do("POST", "/worker/tasks/"+done+"/complete", other, leaseBody(leases[done], "")); r.status != 409 {
+				t.Errorf("another token's retry: %d\n%s", r.status, r.body)
+			}
+			for _, id := range []string{done, failed} {
+				var hist []map[string]any
+				if err := json.Unmarshal(e.must(200, "GET", "/tasks/"+id+"/history", "alice", "").body, &hist); err != nil {
+					t.Fatal(err)
+				}
+				ends := 0
+				for _, h := range hist {
+					if h["event"] == "complete" || h["event"] == "fail" {
+						ends++
+					}
+				}
+				if ends != 1 {
+					t.Errorf("task %s has %d end rows in its history, want 1: %v", id, ends, hist)
+				}
+			}
+		})
+	}
+}
+
 // TestWorkerBadInput: every refusal of the protocol is a 4xx
 // problem+json naming the field (or the token's scope, or the lease), and
 // the task is left as it was.

@@ -134,6 +134,28 @@ func (l *Leases[T, E, PT]) Released(ctx context.Context, id uuid.UUID, lease bac
 	return false, nil
 }
 
+// Ended reports whether lease ended task id: its history holds the end
+// event a Finish with outcome writes (complete for nil, else fail) out of
+// the running status, by the lease's owner at the lease's attempt. A
+// worker that retries an end whose answer it lost (a dropped connection,
+// a server restart) learns from it that the first try was written.
+func (l *Leases[T, E, PT]) Ended(ctx context.Context, id uuid.UUID, lease backends.Lease, outcome error) (bool, error) {
+	ev := l.spec.Complete
+	if outcome != nil {
+		ev = l.spec.Fail
+	}
+	hs, err := l.eng.History(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	for _, h := range slices.Backward(hs) {
+		if h.Actor == lease.Owner && h.Attempt == lease.Attempt {
+			return h.Event == ev && h.From == l.spec.Running, nil
+		}
+	}
+	return false, nil
+}
+
 // isRelease tells the history row of a Release: the requeue event out of
 // the running status, by the lease's owner, with the release's message.
 func (l *Leases[T, E, PT]) isRelease(h backends.History) bool {
