@@ -121,6 +121,9 @@ func TestTokenCommands(t *testing.T) {
 			if toks[0].RevokedAt == nil || toks[1].RevokedAt != nil {
 				t.Errorf("after revoke: %+v", toks)
 			}
+			if r := s.run("token", "revoke", anaID); r.code != 0 || !strings.HasPrefix(r.stdout, "token "+anaID+" was revoked already, at ") || !strings.HasSuffix(r.stdout, "; nothing changed\n") {
+				t.Errorf("token revoke again: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+			}
 			if r := s.run("token", "revoke", "aaaaaaaaaaaaaaaa"); r.code != 3 || !strings.Contains(r.stderr, "token not found") {
 				t.Errorf("revoke of an unknown id: exit %d, stderr %q; want 3", r.code, r.stderr)
 			}

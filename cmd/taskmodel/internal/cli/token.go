@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -159,10 +160,27 @@ the tasks of the models named by --models over the worker protocol
 			if err != nil {
 				return err
 			}
+			// A token revoked before stays as it was: say so, with when.
+			var before *time.Time
+			if toks, err := st.List(c.Context()); err == nil {
+				for _, t := range toks {
+					if t.ID == args[0] {
+						before = t.RevokedAt
+					}
+				}
+			}
 			if err := st.Revoke(c.Context(), args[0]); err != nil {
 				return err
 			}
-			return app.Print(map[string]any{"id": args[0], "revoked": true}, func(w io.Writer) error {
+			out := map[string]any{"id": args[0], "revoked": true}
+			if before != nil {
+				out["revoked_at"], out["already"] = before.UTC(), true
+			}
+			return app.Print(out, func(w io.Writer) error {
+				if before != nil {
+					_, err := fmt.Fprintf(w, "token %s was revoked already, at %s; nothing changed\n", args[0], before.UTC().Format(time.RFC3339))
+					return err
+				}
 				_, err := fmt.Fprintf(w, "token %s revoked: requests with it are refused from now on\n", args[0])
 				return err
 			})
