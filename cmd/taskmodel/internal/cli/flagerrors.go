@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -13,9 +14,13 @@ import (
 
 // flagError rewrites pflag's refusal of a flag's value ("invalid argument
 // … strconv.ParseInt: …") into what the flag allows.
-func flagError(_ *cobra.Command, err error) error {
+func flagError(c *cobra.Command, err error) error {
 	var iv *pflag.InvalidValueError
 	if !errors.As(err, &iv) {
+		// A negative number as an argument reads as flags (-5).
+		if m := negativeArg.FindStringSubmatch(err.Error()); m != nil {
+			return usagef(fmt.Errorf("%s is taken for a flag; to give a negative number as an argument, put -- before it: %s -- %s", m[1], c.CommandPath(), m[1]))
+		}
 		return usagef(err)
 	}
 	f, v := iv.GetFlag(), iv.GetValue()
@@ -37,6 +42,9 @@ func flagError(_ *cobra.Command, err error) error {
 	}
 	return usagef(fmt.Errorf("--%s: %s, not %q", f.Name, allowed, v))
 }
+
+// negativeArg finds a negative number that pflag took for shorthand flags.
+var negativeArg = regexp.MustCompile(`^unknown shorthand flag: '.' in (-[0-9][0-9.]*)$`)
 
 // argNotes say what a positional argument is, by its name in a command's
 // Use line.
