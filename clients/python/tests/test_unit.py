@@ -355,6 +355,73 @@ class TrackerTest(FakeTest):
         tracker_module.get_active_tasks()
         self.assertEqual(self.fake.requests[-1][1], "/pipelines/active")
 
+class TextTest(FakeTest):
+    """Strings the server would refuse or that cannot be encoded are made
+    sendable: lone surrogates readable, NUL characters gone from messages."""
+
+    def quiet(self):
+        logging.getLogger("taskmodel").setLevel(logging.CRITICAL)
+        self.addCleanup(logging.getLogger("taskmodel").setLevel, logging.NOTSET)
+
+    def test_clean(self):
+        from taskmodel import text
+        cases = [
+            ("plain", "caf\u00e9", "caf\u00e9"),
+            ("surrogateescape byte", os.fsdecode(b"caf\xe9.txt"), "caf\\xe9.txt"),
+            ("another lone surrogate", "a\ud800b\udfffc", "a\\ud800b\\udfffc"),
+            ("a pair", "\ud83d\ude00!", "\U0001f600!"),
+            ("a low surrogate before a high one", "\ude00\ud83d", "\\ude00\\ud83d"),
+        ]
+        for name, given, want in cases:
+            with self.subTest(name):
+                self.assertEqual(text.clean(given), want)
+                want.encode("utf-8")
+        self.assertEqual(text.message("a\x00b\udce9"), "ab\\xe9")
+        self.assertEqual(text.sanitize({"k\udce9": ["\udce9", 1, None, ("x",)]}), {"k\\xe9": ["\\xe9", 1, None, ["x"]]})
+
+    def test_worker_reports(self):
+        self.quiet()
+        cases = [
+            # (tag, what the handler does, the task's status, error message, result)
+            ("surrogate in TaskFailed", lambda: (_ for _ in ()).throw(TaskFailed(None, "cannot open " + os.fsdecode(b"caf\xe9.txt"))),
+             "FAILED", "cannot open caf\\xe9.txt", None),
+            ("surrogate in an exception", lambda: (_ for _ in ()).throw(OSError("no such file: \udce9")),
+             "FAILED", "OSError: no such file: \\xe9", None),
+            ("NUL in a message", lambda: (_ for _ in ()).throw(TaskFailed(None, "bad\x00 input\x00")),
+             "FAILED", "bad input", None),
+            ("surrogate in a result", lambda: {"path": os.fsdecode(b"/data/\xff")}, "DONE", None, {"path": "/data/\\xff"}),
+        ]
+        for tag, act, status, message, result in cases:
+            with self.subTest(tag):
+                t = self.fake.add_task(tag=tag)
+                w = Worker(self.client, models=["training"], wait_seconds=0)
+
+                @w.handler("training")
+                def handle(task, act=act):
+                    task.progress(10, {"file": "\udce9"})
+                    return act()
+
+                self.run_worker(w, 1)
+                got = self.fake.tasks[t["id"]]
+                self.assertEqual((got["status"], got.get("error_message"), got.get("result")), (status, message, result))
+                self.assertEqual(got["progress"], 10)
+
+    def test_client_and_tracker(self):
+        t = self.fake.add_task()
+        c = self.client.claim(["training"])[0]
+        self.client.release(c["id"], c["lease"], "no GPU\x00 on \udce9")
+        self.assertEqual(self.fake.released, [(t["id"], "no GPU on \\xe9")])
+        c = self.client.claim(["training"])[0]
+        self.client.fail(c["id"], c["lease"], "bad\x00\udce9")
+        self.assertEqual(self.fake.tasks[t["id"]]["error_message"], "bad\\xe9")
+        self.client.create("training", tag="x\udce9")
+        self.assertEqual(self.fake.requests[-1][3]["tag"], "x\\xe9")
+        tr = Tracker(self.fake.url, TOKEN)
+        tr.task_update("run-1", percent=5, message="step\x00 \udce9")
+        self.assertEqual(self.fake.requests[-1][3], {"percent": 5, "message": "step \\xe9"})
+        tr.task_fail("run-1", "e\x00", detail="d\x00\ud800")
+        self.assertEqual(self.fake.requests[-1][3], {"message": "e", "detail": "d\\ud800"})
+
 
 if __name__ == "__main__":
     unittest.main()
