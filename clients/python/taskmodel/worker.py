@@ -15,8 +15,11 @@
 
 from __future__ import annotations
 
+import datetime
+import http.client
 import logging
 import os
+import re
 import signal
 import socket
 import threading
@@ -31,6 +34,12 @@ log = logging.getLogger("taskmodel.worker")
 
 #: How long a failure message may be (the background models' error_message).
 MAX_MESSAGE = 4000
+
+#: The answers to an end report (complete, fail) that are retried, as a
+#: server that cannot be reached is: the server may be restarting or
+#: overloaded, or a proxy lost its answer. A retry with the same lease is
+#: safe: once the first try was written, the server answers it as it did.
+RETRIED_STATUSES = frozenset((408, 429, 500, 502, 503, 504))
 
 
 class TaskCancelled(Exception):
@@ -79,6 +88,11 @@ class TaskContext:
         self.lease: str = str(claim["lease"])
         self.heartbeat_seconds: float = float(claim.get("heartbeat_seconds") or 10)
         self.traceparent: Optional[str] = claim.get("traceparent") or None
+        #: The lease's expiry as the server last gave it (the claim's, then
+        #: each heartbeat's and progress report's), RFC 3339.
+        self.lease_expires_at: Optional[str] = None
+        self._lease_deadline = time.monotonic() + 3 * self.heartbeat_seconds
+        self._renewed(claim.get("lease_expires_at"))
         self._stop = threading.Event()
         self._reason = ""
         self._lock = threading.Lock()
@@ -94,6 +108,17 @@ class TaskContext:
     def stop_reason(self) -> str:
         """"cancelled", "lease lost", or "" while the task runs."""
         return self._reason
+
+    def _renewed(self, expires_at: Any) -> None:
+        """Notes the lease's expiry an answer of the server gave (None,
+        once cancelled, or a time it cannot read: the last one stays)."""
+        at = _parse_time(expires_at)
+        if at is None:
+            return
+        self.lease_expires_at = str(expires_at)
+        # On the monotonic clock, so that a change of the wall clock while
+        # an end report is retried does not move the deadline.
+        self._lease_deadline = time.monotonic() + (at - time.time())
 
     def _mark(self, reason: str) -> None:
         with self._lock:
@@ -121,6 +146,7 @@ class TaskContext:
         except LeaseLost:
             self._mark("lease lost")
             raise TaskCancelled("lease lost") from None
+        self._renewed((reply or {}).get("lease_expires_at"))
         if (reply or {}).get("cancelled"):
             self._mark("cancelled")
         self.check()
@@ -203,7 +229,7 @@ class Worker:
         slots = threading.Semaphore(concurrency)
         threads: List[threading.Thread] = []
         claimed = 0
-        backoff = 0.5
+        backoff = _Backoff()
         try:
             while not self._stop.is_set() and (max_tasks is None or claimed < max_tasks):
                 slots.acquire()
@@ -221,15 +247,15 @@ class Worker:
                     break
                 try:
                     claims = self.client.claim(self.models, limit=free, wait_seconds=self.wait_seconds, worker=self.name)
-                    backoff = 0.5
+                    backoff.reset()
                 except (TaskmodelError, OSError) as e:
                     for _ in range(free):
                         slots.release()
                     if isinstance(e, ProblemError) and e.status in (400, 401, 403, 404):
                         raise
-                    log.warning("claim failed, retrying in %.1fs: %s", backoff, e)
-                    self._stop.wait(backoff)
-                    backoff = min(backoff * 2, 30)
+                    wait = backoff.next()
+                    log.warning("claim failed, retrying in %.1fs: %s", wait, e)
+                    self._stop.wait(wait)
                     continue
                 for _ in range(free - len(claims)):
                     slots.release()
@@ -300,9 +326,11 @@ class Worker:
                 log.info("task %s stopped: %s", ctx.id, e.reason)
                 return
             except TaskFailed as e:
+                done.set()
                 self._fail(ctx, e.code, e.message)
                 return
             except Exception as e:  # the handler's bug or its input's: the task fails
+                done.set()
                 msg = "%s: %s" % (type(e).__name__, e)
                 log.error("task %s failed: %s\n%s", ctx.id, msg, traceback.format_exc())
                 self._fail(ctx, self.error_code, msg)
@@ -311,11 +339,15 @@ class Worker:
                 # The handler asked the process to end: its task fails, and
                 # the worker stops claiming (run returns once the running
                 # tasks end).
+                done.set()
                 msg = _exit_message(e)
                 log.error("task %s failed: %s; the worker stops", ctx.id, msg)
                 self.stop()
                 self._fail(ctx, self.error_code, msg)
                 return
+            # The heartbeats stop once the handler has returned: the end is
+            # reported (and retried) within the lease as last renewed.
+            done.set()
             if ctx.cancelled:
                 log.info("task %s was %s; its result is dropped", ctx.id, ctx.stop_reason)
                 return
@@ -325,7 +357,7 @@ class Worker:
                 self._fail(ctx, self.error_code, msg)
                 return
             try:
-                self._end(ctx, lambda: self.client.complete(ctx.id, ctx.lease, result, traceparent=ctx.traceparent))
+                self._end(ctx, lambda: self._report(ctx, "completion", lambda: self.client.complete(ctx.id, ctx.lease, result, traceparent=ctx.traceparent)))
             except ProblemError as e:
                 if e.status != 400:
                     raise
@@ -340,17 +372,47 @@ class Worker:
                 self._active.pop(ctx.id, None)
 
     def _fail(self, ctx: TaskContext, code: Optional[str], message: str) -> None:
+        def send(msg: str, code: Optional[str]) -> Any:
+            return self._report(ctx, "failure", lambda: self.client.fail(ctx.id, ctx.lease, _clip(msg), code, traceparent=ctx.traceparent))
+
         def report() -> None:
             try:
-                self.client.fail(ctx.id, ctx.lease, _clip(message), code, traceparent=ctx.traceparent)
+                send(message, code)
             except ProblemError as e:
                 if e.status != 400 or e.field != "error_code" or code is None:
                     raise
                 # A code the model does not know: the task fails anyway,
                 # without it, rather than wait for its lease to run out.
                 log.error("task %s: error code %s refused (%s); failing it without a code", ctx.id, code, e.detail)
-                self.client.fail(ctx.id, ctx.lease, _clip("%s: %s" % (code, message)), None, traceparent=ctx.traceparent)
+                send("%s: %s" % (code, message), None)
         self._end(ctx, report)
+
+    def _report(self, ctx: TaskContext, what: str, call: Callable[[], Any]) -> Any:
+        """Sends an end report (what: "completion" or "failure"), retried
+        with backoff while the server cannot be reached or answers one of
+        RETRIED_STATUSES, until the lease expires (as the server last gave
+        it); then gives up with a log line, and returns None. Other errors
+        are raised."""
+        backoff = _Backoff()
+        tries = 0
+        first = time.monotonic()
+        while True:
+            tries += 1
+            try:
+                return call()
+            except (TaskmodelError, OSError, http.client.HTTPException) as e:
+                if not _retried(e):
+                    raise
+                left = ctx._lease_deadline - time.monotonic()
+                if left <= 0:
+                    log.error("task %s: reporting its %s failed %d times in %.1fs, the last: %s; giving up: its lease "
+                              "expired (at %s), so the server will queue the task again and its work may run again",
+                              ctx.id, what, tries, time.monotonic() - first, e, ctx.lease_expires_at or "unknown")
+                    return None
+                wait = min(backoff.next(), left)
+                log.warning("task %s: reporting its %s failed, retrying in %.1fs (its lease holds for %.1fs more): %s",
+                            ctx.id, what, wait, left, e)
+                time.sleep(wait)
 
     def _end(self, ctx: TaskContext, report: Callable[[], Any]) -> None:
         try:
@@ -378,9 +440,53 @@ class Worker:
             except (TaskmodelError, OSError) as e:
                 log.warning("task %s: heartbeat failed: %s", ctx.id, e)
                 continue
+            ctx._renewed((reply or {}).get("lease_expires_at"))
             if (reply or {}).get("cancelled"):
                 ctx._mark("cancelled")
                 return
+
+
+class _Backoff:
+    """The waits between the retries of a claim or an end report: first
+    seconds, doubled at each retry up to cap."""
+
+    def __init__(self, first: float = 0.5, cap: float = 30.0):
+        self.first = first
+        self.cap = cap
+        self.delay = first
+
+    def next(self) -> float:
+        d = self.delay
+        self.delay = min(self.delay * 2, self.cap)
+        return d
+
+    def reset(self) -> None:
+        self.delay = self.first
+
+
+def _retried(e: BaseException) -> bool:
+    """Whether an end report that raised e is retried: the server could not
+    be reached (or its answer was cut), or it answered a RETRIED_STATUSES."""
+    if isinstance(e, ProblemError):
+        return e.status in RETRIED_STATUSES
+    return isinstance(e, (TaskmodelError, OSError, http.client.HTTPException))
+
+
+_RFC3339 = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$", re.IGNORECASE)
+
+
+def _parse_time(s: Any) -> Optional[float]:
+    """An RFC 3339 time (as the server writes it, up to nanoseconds) as a
+    Unix time, or None."""
+    m = _RFC3339.match(str(s or "").strip())
+    if not m:
+        return None
+    zone = "+00:00" if m.group(3).upper() == "Z" else m.group(3)
+    frac = (m.group(2) or "")[:6].ljust(6, "0")
+    try:
+        return datetime.datetime.fromisoformat("%s.%s%s" % (m.group(1), frac, zone)).timestamp()
+    except ValueError:
+        return None
 
 
 def _exit_message(e: BaseException) -> str:

@@ -422,6 +422,98 @@ class TextTest(FakeTest):
         tr.task_fail("run-1", "e\x00", detail="d\x00\ud800")
         self.assertEqual(self.fake.requests[-1][3], {"message": "e", "detail": "d\\ud800"})
 
+class EndRetryTest(FakeTest):
+    """A task's end report is retried while the server is unreachable or
+    answers 408, 429, 500, 502, 503 or 504, until the lease expires."""
+
+    def setUp(self):
+        super().setUp()
+        logging.getLogger("taskmodel").setLevel(logging.CRITICAL)
+        self.addCleanup(logging.getLogger("taskmodel").setLevel, logging.NOTSET)
+
+    def ends(self, task_id):
+        return [r[1].rsplit("/", 1)[1] for r in self.fake.requests if r[1].startswith("/worker/tasks/%s/" % task_id)
+                and r[1].endswith(("/complete", "/fail"))]
+
+    def worker(self, outcome):
+        w = Worker(self.client, models=["training"], wait_seconds=0, error_code="WORKER_ERROR")
+
+        @w.handler("training")
+        def handle(task):
+            if outcome == "fail":
+                raise TaskFailed(None, "out of memory")
+            return {"accuracy": 0.5}
+        return w
+
+    def answer_first(self, n, *answer):
+        calls = []
+
+        def on_end(action, body):
+            calls.append(action)
+            return answer if len(calls) <= n else None
+        self.fake.on_end = on_end
+
+    def test_answers_retried(self):
+        for outcome, status in (("complete", "DONE"), ("fail", "FAILED")):
+            for code in (503, 502, 504, 500, 429, 408):
+                with self.subTest(outcome=outcome, code=code):
+                    t = self.fake.add_task()
+                    n = 2 if code == 503 else 1
+                    self.answer_first(n, code, "unavailable", "the server is restarting")
+                    self.run_worker(self.worker(outcome), 1)
+                    self.assertEqual(self.fake.tasks[t["id"]]["status"], status)
+                    self.assertEqual(self.ends(t["id"]), [outcome] * (n + 1))
+
+    def test_written_but_its_answer_lost(self):
+        # The first try was written; a proxy answered 502. The retry, with
+        # the same lease, is answered 200.
+        t = self.fake.add_task()
+        self.answer_first(1, 502, "bad-gateway", "the upstream timed out", True)
+        self.run_worker(self.worker("complete"), 1)
+        self.assertEqual(self.fake.tasks[t["id"]]["status"], "DONE")
+        self.assertEqual(self.ends(t["id"]), ["complete", "complete"])
+
+    def test_server_unreachable_then_back(self):
+        for outcome, status in (("complete", "DONE"), ("fail", "FAILED")):
+            with self.subTest(outcome):
+                t = self.fake.add_task()
+                w = self.worker(outcome)
+                inner = w.handlers["training"]
+
+                def handle(task, inner=inner):
+                    # The server restarts as the handler ends: connections
+                    # are refused for a second.
+                    self.fake.close()
+                    threading.Timer(1.0, self.fake.listen).start()
+                    return inner(task)
+                w.handlers["training"] = handle
+                self.run_worker(w, 1)
+                self.assertEqual(self.fake.tasks[t["id"]]["status"], status)
+                self.assertEqual(self.ends(t["id"]), [outcome])
+
+    def test_given_up_when_the_lease_expires(self):
+        self.fake.lease_seconds = 1.5
+        t = self.fake.add_task()
+        self.answer_first(1000, 503, "unavailable", "the server is restarting")
+        w = self.worker("complete")
+        start = time.monotonic()
+        with self.assertLogs("taskmodel.worker", "ERROR") as logs:
+            self.run_worker(w, 1)
+        took = time.monotonic() - start
+        self.assertLess(took, 1.5 + 1.0)
+        self.assertEqual(self.fake.tasks[t["id"]]["status"], "RUNNING")
+        self.assertGreaterEqual(len(self.ends(t["id"])), 3)
+        self.assertTrue(any("giving up" in line and "lease" in line for line in logs.output), logs.output)
+
+    def test_refusals_not_retried(self):
+        for code in (403, 404, 422):
+            with self.subTest(code):
+                t = self.fake.add_task()
+                self.answer_first(1000, code, "refused", "no")
+                self.run_worker(self.worker("complete"), 1)
+                self.assertEqual(self.fake.tasks[t["id"]]["status"], "RUNNING")
+                self.assertEqual(self.ends(t["id"]), ["complete"])
+
 
 if __name__ == "__main__":
     unittest.main()
