@@ -27,13 +27,18 @@ import time
 import traceback
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
+from . import text
 from .client import Client
 from .errors import LeaseLost, ProblemError, TaskmodelError
 
 log = logging.getLogger("taskmodel.worker")
 
-#: How long a failure message may be (the background models' error_message).
+#: How long a failure message may be, in characters (the built-in models'
+#: error_message; the server cuts a longer one to it, keeping its start).
 MAX_MESSAGE = 4000
+#: How long a failure message may be, in bytes of UTF-8 (the server refuses
+#: a longer one).
+MAX_MESSAGE_BYTES = 100_000
 
 #: The answers to an end report (complete, fail) that are retried, as a
 #: server that cannot be reached is: the server may be restarting or
@@ -372,19 +377,32 @@ class Worker:
                 self._active.pop(ctx.id, None)
 
     def _fail(self, ctx: TaskContext, code: Optional[str], message: str) -> None:
-        def send(msg: str, code: Optional[str]) -> Any:
-            return self._report(ctx, "failure", lambda: self.client.fail(ctx.id, ctx.lease, _clip(msg), code, traceparent=ctx.traceparent))
-
         def report() -> None:
-            try:
-                send(message, code)
-            except ProblemError as e:
-                if e.status != 400 or e.field != "error_code" or code is None:
-                    raise
-                # A code the model does not know: the task fails anyway,
-                # without it, rather than wait for its lease to run out.
-                log.error("task %s: error code %s refused (%s); failing it without a code", ctx.id, code, e.detail)
-                send("%s: %s" % (code, message), None)
+            msg, cur, generic = message, code, False
+            while True:
+                try:
+                    self._report(ctx, "failure", lambda: self.client.fail(ctx.id, ctx.lease, _clip(msg), cur, traceparent=ctx.traceparent))
+                    return
+                except ProblemError as e:
+                    if e.status != 400 or isinstance(e, LeaseLost):
+                        raise
+                    if e.field == "error_code" and cur is not None:
+                        # A code the model does not know: the task fails
+                        # anyway, without it, rather than wait for its lease
+                        # to run out.
+                        log.error("task %s: error code %s refused (%s); failing it without a code", ctx.id, cur, e.detail)
+                        msg, cur = "%s: %s" % (cur, msg), None
+                        continue
+                    if generic:
+                        raise
+                    # The message refused (too long, text the server does
+                    # not take): a short one says so, so that the task
+                    # fails rather than wait for its lease to run out.
+                    why = _clip(e.detail or e.title, 500)
+                    log.error("task %s: the server refused its failure message (%s); failing it with a short one. "
+                              "The message was: %s", ctx.id, why, _clip(message))
+                    msg, generic = ("the failure message could not be sent: the server refused it (%s); "
+                                    "the worker's log has it" % why), True
         self._end(ctx, report)
 
     def _report(self, ctx: TaskContext, what: str, call: Callable[[], Any]) -> Any:
@@ -498,6 +516,33 @@ def _exit_message(e: BaseException) -> str:
     return "the handler exited: %s" % code
 
 
-def _clip(msg: str) -> str:
-    msg = msg or "failed"
-    return msg if len(msg) <= MAX_MESSAGE else msg[:MAX_MESSAGE - 1] + "…"
+def _clip(msg: str, limit: Optional[int] = None) -> str:
+    """A failure message as the server takes it: lone surrogates replaced,
+    NUL characters removed (text.message), and, when longer than limit
+    characters (MAX_MESSAGE) or MAX_MESSAGE_BYTES bytes of UTF-8, cut in the
+    middle: its first quarter and its end are kept (an error's last lines
+    usually say the most), joined by " … "."""
+    msg = text.message(msg) or "failed"
+    chars = MAX_MESSAGE if limit is None else limit
+    size = len(msg.encode("utf-8"))
+    if len(msg) <= chars and size <= MAX_MESSAGE_BYTES:
+        return msg
+    mark = " … "
+    chars -= len(mark)
+    size = MAX_MESSAGE_BYTES - len(mark.encode("utf-8"))
+    head = _head(msg, chars // 4, size // 4)
+    tail = _tail(msg, chars - len(head), size - len(head.encode("utf-8")))
+    return head + mark + tail
+
+
+def _head(s: str, chars: int, size: int) -> str:
+    """The start of s: at most chars characters and size bytes of UTF-8."""
+    return s[:max(chars, 0)].encode("utf-8")[:max(size, 0)].decode("utf-8", "ignore")
+
+
+def _tail(s: str, chars: int, size: int) -> str:
+    """The end of s: at most chars characters and size bytes of UTF-8."""
+    if chars <= 0 or size <= 0:
+        return ""
+    b = s[-chars:].encode("utf-8")
+    return b[max(len(b) - size, 0):].decode("utf-8", "ignore")

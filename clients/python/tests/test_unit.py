@@ -514,6 +514,76 @@ class EndRetryTest(FakeTest):
                 self.assertEqual(self.fake.tasks[t["id"]]["status"], "RUNNING")
                 self.assertEqual(self.ends(t["id"]), ["complete"])
 
+class FailureMessageTest(FakeTest):
+    """A failure message is cut to what the server takes, and one the
+    server still refuses is replaced by a short one: the task fails."""
+
+    def setUp(self):
+        super().setUp()
+        logging.getLogger("taskmodel").setLevel(logging.CRITICAL)
+        self.addCleanup(logging.getLogger("taskmodel").setLevel, logging.NOTSET)
+
+    def fail_with(self, message, code=None):
+        t = self.fake.add_task()
+        w = Worker(self.client, models=["training"], wait_seconds=0, error_code="WORKER_ERROR")
+
+        @w.handler("training")
+        def handle(task):
+            raise TaskFailed(code, message)
+        self.run_worker(w, 1)
+        return self.fake.tasks[t["id"]]
+
+    def test_long_messages_keep_their_end(self):
+        from taskmodel import worker as worker_module
+        got = self.fail_with("Traceback: start\n" + "x" * 10000 + "\nValueError: the end")
+        msg = got["error_message"]
+        self.assertEqual(got["status"], "FAILED")
+        self.assertEqual(len(msg), worker_module.MAX_MESSAGE)
+        self.assertTrue(msg.startswith("Traceback: start\n"), msg[:40])
+        self.assertTrue(msg.endswith("\nValueError: the end"), msg[-40:])
+        self.assertIn(" … ", msg)
+        # A limit raised past what the server takes (100,000 bytes of
+        # UTF-8): the message is cut to fit it.
+        self.addCleanup(setattr, worker_module, "MAX_MESSAGE", worker_module.MAX_MESSAGE)
+        worker_module.MAX_MESSAGE = 1_000_000
+        got = self.fail_with("start " + "\u00e9" * 80000 + " the end")
+        msg = got["error_message"]
+        self.assertEqual(got["status"], "FAILED")
+        self.assertLessEqual(len(msg.encode("utf-8")), 100_000)
+        self.assertGreater(len(msg.encode("utf-8")), 99_990)
+        self.assertTrue(msg.startswith("start "), msg[:40])
+        self.assertTrue(msg.endswith("\u00e9 the end"), msg[-40:])
+        # Cut after surrogates are replaced and NUL characters removed.
+        worker_module.MAX_MESSAGE = 10
+        msg = self.fail_with("\x00\x00\udce9\udce9\udce9")["error_message"]
+        self.assertEqual((len(msg), msg[:1], msg[1:4], msg[-6:]), (10, "\\", " … ", "e9\\xe9"))
+
+    def test_refused_message_replaced(self):
+        calls = []
+
+        def on_end(action, body):
+            calls.append(body.get("message"))
+            if len(calls) == 1:
+                return (400, "validation", "message: contains a character the server does not take")
+        self.fake.on_end = on_end
+        got = self.fail_with("out of memory", code="OUT_OF_MEMORY")
+        self.assertEqual(got["status"], "FAILED")
+        self.assertEqual(got["error_code"], "OUT_OF_MEMORY")
+        self.assertEqual(got["error_message"], "the failure message could not be sent: the server refused it "
+                         "(message: contains a character the server does not take); the worker's log has it")
+        self.assertEqual(calls[0], "out of memory")
+
+    def test_refused_every_time(self):
+        calls = []
+
+        def on_end(action, body):
+            calls.append(body.get("message"))
+            return (400, "validation", "message: no")
+        self.fake.on_end = on_end
+        got = self.fail_with("out of memory")
+        self.assertEqual(got["status"], "RUNNING")
+        self.assertEqual(len(calls), 2)
+
 
 if __name__ == "__main__":
     unittest.main()
