@@ -189,6 +189,9 @@ class Worker:
         self._active: Dict[str, TaskContext] = {}
         self._lock = threading.Lock()
         self._slots: Optional[threading.Semaphore] = None
+        #: The first SystemExit or KeyboardInterrupt a handler raised since
+        #: run started, which run raises again before it returns.
+        self._exit: Optional[BaseException] = None
 
     def handler(self, task_type: str) -> Callable[[Handler], Handler]:
         """Decorates the function that runs tasks of a model. It gets a
@@ -197,7 +200,8 @@ class Worker:
         exception with the worker's error_code. A result that is not a dict,
         or that the server refuses (400), fails the task with the reason;
         sys.exit (SystemExit) fails the task with its status and stops the
-        worker."""
+        worker, and run raises it again once the running tasks have ended,
+        so that the process exits with that status."""
         def register(fn: Handler) -> Handler:
             self.handlers[task_type] = fn
             if task_type not in self.models:
@@ -222,7 +226,13 @@ class Worker:
         SIGINT/SIGTERM, in the main thread with handle_signals), or until
         max_tasks tasks were claimed; waits for the running tasks, and returns
         how many it claimed to run. Tasks a claim returns after stop() are
-        given back to the queue, not run (nor counted)."""
+        given back to the queue, not run (nor counted).
+
+        A handler that called sys.exit(N) (or raised SystemExit or
+        KeyboardInterrupt) has failed its task and stopped the worker: run
+        raises that exception again, once the running tasks have ended, in
+        place of returning, so that a worker script exits with status N as
+        any Python script would (catch SystemExit around run to go on)."""
         if concurrency < 1:
             raise ValueError("concurrency: must be 1 or more, not %r" % concurrency)
         missing = [m for m in self.models if m not in self.handlers]
@@ -230,6 +240,7 @@ class Worker:
             raise ValueError("models: every model needs a handler (@worker.handler(...)); without one: %s"
                              % (", ".join(missing) or "no models"))
         self._stop.clear()
+        self._exit = None
         restore = self._install_signals() if handle_signals else {}
         slots = threading.Semaphore(concurrency)
         threads: List[threading.Thread] = []
@@ -282,6 +293,9 @@ class Worker:
                 t.join()
             for sig, old in restore.items():
                 signal.signal(sig, old)
+        ended, self._exit = self._exit, None
+        if ended is not None:
+            raise ended
         return claimed
 
     def _install_signals(self) -> Dict[int, Any]:
@@ -347,6 +361,9 @@ class Worker:
                 done.set()
                 msg = _exit_message(e)
                 log.error("task %s failed: %s; the worker stops", ctx.id, msg)
+                with self._lock:
+                    if self._exit is None:
+                        self._exit = e
                 self.stop()
                 self._fail(ctx, self.error_code, msg)
                 return

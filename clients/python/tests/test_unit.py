@@ -157,9 +157,41 @@ class WorkerTest(FakeTest):
         def handle(task):
             sys.exit(3)
 
-        self.assertEqual(w.run(concurrency=1, handle_signals=False), 1)
+        with self.assertRaises(SystemExit) as cm:
+            w.run(concurrency=1, handle_signals=False)
+        self.assertEqual(cm.exception.code, 3)
         self.assertEqual(self.fake.tasks[first["id"]]["status"], "FAILED")
+        self.assertEqual(self.fake.tasks[first["id"]]["error_message"], "the handler exited with status 3")
         self.assertEqual(self.fake.tasks[second["id"]]["status"], "QUEUED")
+        # The exit is raised once: a second run claims again.
+        w.handlers["training"] = lambda task: None
+        self.assertEqual(w.run(concurrency=1, max_tasks=1, handle_signals=False), 1)
+        self.assertEqual(self.fake.tasks[second["id"]]["status"], "DONE")
+
+    def test_exit_status_of_the_process(self):
+        # A worker process whose handler calls sys.exit(N) exits with N,
+        # once the task has failed; sys.exit("text") with 1.
+        import subprocess
+        script = (
+            "import sys\n"
+            "from taskmodel import Worker\n"
+            "w = Worker(sys.argv[1], sys.argv[2], models=['training'], wait_seconds=0)\n"
+            "w.handler('training')(lambda task: sys.exit(eval(sys.argv[3])))\n"
+            "w.run()\n"
+            "print('run returned')\n"
+        )
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        for arg, status, message in (("3", 3, "the handler exited with status 3"),
+                                     ("'no GPU'", 1, "the handler exited: no GPU"),
+                                     ("0", 0, "the handler exited with status 0")):
+            with self.subTest(arg):
+                t = self.fake.add_task()
+                p = subprocess.run([sys.executable, "-c", script, self.fake.url, TOKEN, arg], cwd=root,
+                                   env=dict(os.environ, PYTHONPATH=root), capture_output=True, text=True, timeout=30)
+                self.assertEqual(p.returncode, status, p.stderr)
+                self.assertNotIn("run returned", p.stdout)
+                got = self.fake.tasks[t["id"]]
+                self.assertEqual((got["status"], got["error_message"]), ("FAILED", message))
 
     def test_cancel_by_heartbeat_and_progress(self):
         for via in ("heartbeat", "progress"):
