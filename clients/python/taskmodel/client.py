@@ -10,7 +10,7 @@ import urllib.parse
 import urllib.request
 from typing import Any, Collection, Dict, Iterator, List, Mapping, Optional, Sequence, Union
 
-from . import sse
+from . import sse, text
 from .errors import ProblemError, StreamUnauthorized, TaskmodelError
 from .models import MODELS
 from .transport import DEFAULT_TIMEOUT, Transport, iter_chunks, problem_of
@@ -240,8 +240,11 @@ class Client:
     def fail(self, task_id: str, lease: str, message: str, error_code: Optional[str] = None,
              traceparent: Optional[str] = None) -> Task:
         """Fails the task with a message and, for a model with error codes,
-        one of its codes; returns it."""
-        body: Dict[str, Any] = {"lease": lease, "message": message}
+        one of its codes; returns it. The message's NUL characters are
+        removed (the server refuses them) and its lone surrogates replaced
+        (see taskmodel.text); it is sent whole otherwise (the server takes
+        at most 100,000 bytes)."""
+        body: Dict[str, Any] = {"lease": lease, "message": text.message(message)}
         if error_code is not None:
             body["error_code"] = str(getattr(error_code, "value", error_code))
         return self.transport.call("POST", "/worker/tasks/" + _quote(task_id) + "/fail", body, traceparent=traceparent)
@@ -258,7 +261,7 @@ class Client:
         ProblemError): complete or fail the task instead."""
         body: Dict[str, Any] = {"lease": lease}
         if message:
-            body["message"] = message
+            body["message"] = text.message(message)
         return self.transport.call("POST", "/worker/tasks/" + _quote(task_id) + "/release", body, traceparent=traceparent)
 
 

@@ -22,6 +22,7 @@ import socket
 import threading
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
+from . import text
 from .transport import DEFAULT_TIMEOUT, Transport
 
 Run = Dict[str, Any]
@@ -47,8 +48,13 @@ def _num(n: Any) -> str:
     return str(n)
 
 
+#: The fields of free text, whose NUL characters are removed (the server
+#: refuses them).
+_MESSAGES = ("message", "error_message", "detail")
+
+
 def _body(**fields: Any) -> Dict[str, Any]:
-    return {k: v for k, v in fields.items() if v is not None}
+    return {k: text.message(v) if k in _MESSAGES else v for k, v in fields.items() if v is not None}
 
 
 class Tracker:

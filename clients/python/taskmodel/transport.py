@@ -9,6 +9,7 @@ import urllib.request
 from typing import Any, Iterable, Mapping, Optional, Sequence, Tuple, Union
 
 from .errors import PROBLEM_TYPE_BASE, LeaseLost, ProblemError, TaskmodelError
+from .text import sanitize
 
 #: A query: a mapping (a list or tuple value repeats its parameter) or pairs.
 Query = Union[Mapping[str, Any], Sequence[Tuple[str, Any]], None]
@@ -53,14 +54,20 @@ class Transport:
         """Sends the request and returns the open response (the caller closes
         it); an error status raises ProblemError. traceparent, a W3C trace
         context, is sent as the traceparent header: the server traces what
-        the request does in that trace."""
+        the request does in that trace. Lone surrogates in the body's and
+        the query's strings are replaced (text.sanitize): UTF-8 cannot
+        encode them."""
+        if isinstance(query, Mapping):
+            query = sanitize(dict(query))
+        elif query:
+            query = [tuple(pair) for pair in sanitize(list(query))]
         url = self.full_url(path, query)
         data = None
         headers = {"Accept": accept, "User-Agent": USER_AGENT}
         if traceparent:
             headers["traceparent"] = traceparent
         if body is not None:
-            data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+            data = json.dumps(sanitize(body), separators=(",", ":"), ensure_ascii=False).encode("utf-8")
             headers["Content-Type"] = "application/json"
         if self.token:
             headers["Authorization"] = "Bearer " + self.token

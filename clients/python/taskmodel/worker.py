@@ -15,8 +15,11 @@
 
 from __future__ import annotations
 
+import datetime
+import http.client
 import logging
 import os
+import re
 import signal
 import socket
 import threading
@@ -24,13 +27,24 @@ import time
 import traceback
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
+from . import text
 from .client import Client
 from .errors import LeaseLost, ProblemError, TaskmodelError
 
 log = logging.getLogger("taskmodel.worker")
 
-#: How long a failure message may be (the background models' error_message).
+#: How long a failure message may be, in characters (the built-in models'
+#: error_message; the server cuts a longer one to it, keeping its start).
 MAX_MESSAGE = 4000
+#: How long a failure message may be, in bytes of UTF-8 (the server refuses
+#: a longer one).
+MAX_MESSAGE_BYTES = 100_000
+
+#: The answers to an end report (complete, fail) that are retried, as a
+#: server that cannot be reached is: the server may be restarting or
+#: overloaded, or a proxy lost its answer. A retry with the same lease is
+#: safe: once the first try was written, the server answers it as it did.
+RETRIED_STATUSES = frozenset((408, 429, 500, 502, 503, 504))
 
 
 class TaskCancelled(Exception):
@@ -79,6 +93,11 @@ class TaskContext:
         self.lease: str = str(claim["lease"])
         self.heartbeat_seconds: float = float(claim.get("heartbeat_seconds") or 10)
         self.traceparent: Optional[str] = claim.get("traceparent") or None
+        #: The lease's expiry as the server last gave it (the claim's, then
+        #: each heartbeat's and progress report's), RFC 3339.
+        self.lease_expires_at: Optional[str] = None
+        self._lease_deadline = time.monotonic() + 3 * self.heartbeat_seconds
+        self._renewed(claim.get("lease_expires_at"))
         self._stop = threading.Event()
         self._reason = ""
         self._lock = threading.Lock()
@@ -94,6 +113,17 @@ class TaskContext:
     def stop_reason(self) -> str:
         """"cancelled", "lease lost", or "" while the task runs."""
         return self._reason
+
+    def _renewed(self, expires_at: Any) -> None:
+        """Notes the lease's expiry an answer of the server gave (None,
+        once cancelled, or a time it cannot read: the last one stays)."""
+        at = _parse_time(expires_at)
+        if at is None:
+            return
+        self.lease_expires_at = str(expires_at)
+        # On the monotonic clock, so that a change of the wall clock while
+        # an end report is retried does not move the deadline.
+        self._lease_deadline = time.monotonic() + (at - time.time())
 
     def _mark(self, reason: str) -> None:
         with self._lock:
@@ -121,6 +151,7 @@ class TaskContext:
         except LeaseLost:
             self._mark("lease lost")
             raise TaskCancelled("lease lost") from None
+        self._renewed((reply or {}).get("lease_expires_at"))
         if (reply or {}).get("cancelled"):
             self._mark("cancelled")
         self.check()
@@ -158,6 +189,9 @@ class Worker:
         self._active: Dict[str, TaskContext] = {}
         self._lock = threading.Lock()
         self._slots: Optional[threading.Semaphore] = None
+        #: The first SystemExit or KeyboardInterrupt a handler raised since
+        #: run started, which run raises again before it returns.
+        self._exit: Optional[BaseException] = None
 
     def handler(self, task_type: str) -> Callable[[Handler], Handler]:
         """Decorates the function that runs tasks of a model. It gets a
@@ -166,7 +200,8 @@ class Worker:
         exception with the worker's error_code. A result that is not a dict,
         or that the server refuses (400), fails the task with the reason;
         sys.exit (SystemExit) fails the task with its status and stops the
-        worker."""
+        worker, and run raises it again once the running tasks have ended,
+        so that the process exits with that status."""
         def register(fn: Handler) -> Handler:
             self.handlers[task_type] = fn
             if task_type not in self.models:
@@ -191,7 +226,13 @@ class Worker:
         SIGINT/SIGTERM, in the main thread with handle_signals), or until
         max_tasks tasks were claimed; waits for the running tasks, and returns
         how many it claimed to run. Tasks a claim returns after stop() are
-        given back to the queue, not run (nor counted)."""
+        given back to the queue, not run (nor counted).
+
+        A handler that called sys.exit(N) (or raised SystemExit or
+        KeyboardInterrupt) has failed its task and stopped the worker: run
+        raises that exception again, once the running tasks have ended, in
+        place of returning, so that a worker script exits with status N as
+        any Python script would (catch SystemExit around run to go on)."""
         if concurrency < 1:
             raise ValueError("concurrency: must be 1 or more, not %r" % concurrency)
         missing = [m for m in self.models if m not in self.handlers]
@@ -199,11 +240,12 @@ class Worker:
             raise ValueError("models: every model needs a handler (@worker.handler(...)); without one: %s"
                              % (", ".join(missing) or "no models"))
         self._stop.clear()
+        self._exit = None
         restore = self._install_signals() if handle_signals else {}
         slots = threading.Semaphore(concurrency)
         threads: List[threading.Thread] = []
         claimed = 0
-        backoff = 0.5
+        backoff = _Backoff()
         try:
             while not self._stop.is_set() and (max_tasks is None or claimed < max_tasks):
                 slots.acquire()
@@ -221,15 +263,15 @@ class Worker:
                     break
                 try:
                     claims = self.client.claim(self.models, limit=free, wait_seconds=self.wait_seconds, worker=self.name)
-                    backoff = 0.5
+                    backoff.reset()
                 except (TaskmodelError, OSError) as e:
                     for _ in range(free):
                         slots.release()
                     if isinstance(e, ProblemError) and e.status in (400, 401, 403, 404):
                         raise
-                    log.warning("claim failed, retrying in %.1fs: %s", backoff, e)
-                    self._stop.wait(backoff)
-                    backoff = min(backoff * 2, 30)
+                    wait = backoff.next()
+                    log.warning("claim failed, retrying in %.1fs: %s", wait, e)
+                    self._stop.wait(wait)
                     continue
                 for _ in range(free - len(claims)):
                     slots.release()
@@ -251,6 +293,9 @@ class Worker:
                 t.join()
             for sig, old in restore.items():
                 signal.signal(sig, old)
+        ended, self._exit = self._exit, None
+        if ended is not None:
+            raise ended
         return claimed
 
     def _install_signals(self) -> Dict[int, Any]:
@@ -300,9 +345,11 @@ class Worker:
                 log.info("task %s stopped: %s", ctx.id, e.reason)
                 return
             except TaskFailed as e:
+                done.set()
                 self._fail(ctx, e.code, e.message)
                 return
             except Exception as e:  # the handler's bug or its input's: the task fails
+                done.set()
                 msg = "%s: %s" % (type(e).__name__, e)
                 log.error("task %s failed: %s\n%s", ctx.id, msg, traceback.format_exc())
                 self._fail(ctx, self.error_code, msg)
@@ -311,11 +358,18 @@ class Worker:
                 # The handler asked the process to end: its task fails, and
                 # the worker stops claiming (run returns once the running
                 # tasks end).
+                done.set()
                 msg = _exit_message(e)
                 log.error("task %s failed: %s; the worker stops", ctx.id, msg)
+                with self._lock:
+                    if self._exit is None:
+                        self._exit = e
                 self.stop()
                 self._fail(ctx, self.error_code, msg)
                 return
+            # The heartbeats stop once the handler has returned: the end is
+            # reported (and retried) within the lease as last renewed.
+            done.set()
             if ctx.cancelled:
                 log.info("task %s was %s; its result is dropped", ctx.id, ctx.stop_reason)
                 return
@@ -325,7 +379,7 @@ class Worker:
                 self._fail(ctx, self.error_code, msg)
                 return
             try:
-                self._end(ctx, lambda: self.client.complete(ctx.id, ctx.lease, result, traceparent=ctx.traceparent))
+                self._end(ctx, lambda: self._report(ctx, "completion", lambda: self.client.complete(ctx.id, ctx.lease, result, traceparent=ctx.traceparent)))
             except ProblemError as e:
                 if e.status != 400:
                     raise
@@ -341,16 +395,59 @@ class Worker:
 
     def _fail(self, ctx: TaskContext, code: Optional[str], message: str) -> None:
         def report() -> None:
-            try:
-                self.client.fail(ctx.id, ctx.lease, _clip(message), code, traceparent=ctx.traceparent)
-            except ProblemError as e:
-                if e.status != 400 or e.field != "error_code" or code is None:
-                    raise
-                # A code the model does not know: the task fails anyway,
-                # without it, rather than wait for its lease to run out.
-                log.error("task %s: error code %s refused (%s); failing it without a code", ctx.id, code, e.detail)
-                self.client.fail(ctx.id, ctx.lease, _clip("%s: %s" % (code, message)), None, traceparent=ctx.traceparent)
+            msg, cur, generic = message, code, False
+            while True:
+                try:
+                    self._report(ctx, "failure", lambda: self.client.fail(ctx.id, ctx.lease, _clip(msg), cur, traceparent=ctx.traceparent))
+                    return
+                except ProblemError as e:
+                    if e.status != 400 or isinstance(e, LeaseLost):
+                        raise
+                    if e.field == "error_code" and cur is not None:
+                        # A code the model does not know: the task fails
+                        # anyway, without it, rather than wait for its lease
+                        # to run out.
+                        log.error("task %s: error code %s refused (%s); failing it without a code", ctx.id, cur, e.detail)
+                        msg, cur = "%s: %s" % (cur, msg), None
+                        continue
+                    if generic:
+                        raise
+                    # The message refused (too long, text the server does
+                    # not take): a short one says so, so that the task
+                    # fails rather than wait for its lease to run out.
+                    why = _clip(e.detail or e.title, 500)
+                    log.error("task %s: the server refused its failure message (%s); failing it with a short one. "
+                              "The message was: %s", ctx.id, why, _clip(message))
+                    msg, generic = ("the failure message could not be sent: the server refused it (%s); "
+                                    "the worker's log has it" % why), True
         self._end(ctx, report)
+
+    def _report(self, ctx: TaskContext, what: str, call: Callable[[], Any]) -> Any:
+        """Sends an end report (what: "completion" or "failure"), retried
+        with backoff while the server cannot be reached or answers one of
+        RETRIED_STATUSES, until the lease expires (as the server last gave
+        it); then gives up with a log line, and returns None. Other errors
+        are raised."""
+        backoff = _Backoff()
+        tries = 0
+        first = time.monotonic()
+        while True:
+            tries += 1
+            try:
+                return call()
+            except (TaskmodelError, OSError, http.client.HTTPException) as e:
+                if not _retried(e):
+                    raise
+                left = ctx._lease_deadline - time.monotonic()
+                if left <= 0:
+                    log.error("task %s: reporting its %s failed %d times in %.1fs, the last: %s; giving up: its lease "
+                              "expired (at %s), so the server will queue the task again and its work may run again",
+                              ctx.id, what, tries, time.monotonic() - first, e, ctx.lease_expires_at or "unknown")
+                    return None
+                wait = min(backoff.next(), left)
+                log.warning("task %s: reporting its %s failed, retrying in %.1fs (its lease holds for %.1fs more): %s",
+                            ctx.id, what, wait, left, e)
+                time.sleep(wait)
 
     def _end(self, ctx: TaskContext, report: Callable[[], Any]) -> None:
         try:
@@ -378,9 +475,53 @@ class Worker:
             except (TaskmodelError, OSError) as e:
                 log.warning("task %s: heartbeat failed: %s", ctx.id, e)
                 continue
+            ctx._renewed((reply or {}).get("lease_expires_at"))
             if (reply or {}).get("cancelled"):
                 ctx._mark("cancelled")
                 return
+
+
+class _Backoff:
+    """The waits between the retries of a claim or an end report: first
+    seconds, doubled at each retry up to cap."""
+
+    def __init__(self, first: float = 0.5, cap: float = 30.0):
+        self.first = first
+        self.cap = cap
+        self.delay = first
+
+    def next(self) -> float:
+        d = self.delay
+        self.delay = min(self.delay * 2, self.cap)
+        return d
+
+    def reset(self) -> None:
+        self.delay = self.first
+
+
+def _retried(e: BaseException) -> bool:
+    """Whether an end report that raised e is retried: the server could not
+    be reached (or its answer was cut), or it answered a RETRIED_STATUSES."""
+    if isinstance(e, ProblemError):
+        return e.status in RETRIED_STATUSES
+    return isinstance(e, (TaskmodelError, OSError, http.client.HTTPException))
+
+
+_RFC3339 = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$", re.IGNORECASE)
+
+
+def _parse_time(s: Any) -> Optional[float]:
+    """An RFC 3339 time (as the server writes it, up to nanoseconds) as a
+    Unix time, or None."""
+    m = _RFC3339.match(str(s or "").strip())
+    if not m:
+        return None
+    zone = "+00:00" if m.group(3).upper() == "Z" else m.group(3)
+    frac = (m.group(2) or "")[:6].ljust(6, "0")
+    try:
+        return datetime.datetime.fromisoformat("%s.%s%s" % (m.group(1), frac, zone)).timestamp()
+    except ValueError:
+        return None
 
 
 def _exit_message(e: BaseException) -> str:
@@ -392,6 +533,33 @@ def _exit_message(e: BaseException) -> str:
     return "the handler exited: %s" % code
 
 
-def _clip(msg: str) -> str:
-    msg = msg or "failed"
-    return msg if len(msg) <= MAX_MESSAGE else msg[:MAX_MESSAGE - 1] + "…"
+def _clip(msg: str, limit: Optional[int] = None) -> str:
+    """A failure message as the server takes it: lone surrogates replaced,
+    NUL characters removed (text.message), and, when longer than limit
+    characters (MAX_MESSAGE) or MAX_MESSAGE_BYTES bytes of UTF-8, cut in the
+    middle: its first quarter and its end are kept (an error's last lines
+    usually say the most), joined by " … "."""
+    msg = text.message(msg) or "failed"
+    chars = MAX_MESSAGE if limit is None else limit
+    size = len(msg.encode("utf-8"))
+    if len(msg) <= chars and size <= MAX_MESSAGE_BYTES:
+        return msg
+    mark = " … "
+    chars -= len(mark)
+    size = MAX_MESSAGE_BYTES - len(mark.encode("utf-8"))
+    head = _head(msg, chars // 4, size // 4)
+    tail = _tail(msg, chars - len(head), size - len(head.encode("utf-8")))
+    return head + mark + tail
+
+
+def _head(s: str, chars: int, size: int) -> str:
+    """The start of s: at most chars characters and size bytes of UTF-8."""
+    return s[:max(chars, 0)].encode("utf-8")[:max(size, 0)].decode("utf-8", "ignore")
+
+
+def _tail(s: str, chars: int, size: int) -> str:
+    """The end of s: at most chars characters and size bytes of UTF-8."""
+    if chars <= 0 or size <= 0:
+        return ""
+    b = s[-chars:].encode("utf-8")
+    return b[max(len(b) - size, 0):].decode("utf-8", "ignore")

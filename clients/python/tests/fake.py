@@ -1,6 +1,7 @@
 """A small in-process fake of the taskmodel server for unit tests: the task
 routes, the worker protocol and the pipeline routes, in memory."""
 
+import datetime
 import json
 import threading
 import uuid
@@ -21,6 +22,13 @@ class FakeServer:
         self.heartbeat_seconds = 0.2
         self.released = []   # (id, message) of each release
         self.on_claim = None  # called before a claim is answered
+        # Called with (action, body) before a complete or fail is handled:
+        # None handles it; (status, kind, detail) answers that problem
+        # instead; (status, kind, detail, True) handles it and then answers
+        # the problem (the write happened, its answer was lost).
+        self.on_end = None
+        self.lease_seconds = 30.0
+        self.ended = {}      # id -> (action, lease) of the end written
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -35,15 +43,31 @@ class FakeServer:
             def do_POST(self):
                 fake.handle(self, "POST")
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._handler = Handler
+        self.port = 0
+        self.listen()
+        self.url = "http://127.0.0.1:%d" % self.port
+
+    def listen(self):
+        """Starts answering (again, on the same port after close)."""
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler)
         self.httpd.daemon_threads = True
-        self.url = "http://127.0.0.1:%d" % self.httpd.server_address[1]
+        self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
 
     def close(self):
+        """Stops answering: connections are refused until listen()."""
+        if self.httpd is None:
+            return
         self.httpd.shutdown()
         self.httpd.server_close()
+        self.httpd = None
+
+    def expiry(self):
+        """A lease's expiry from now, as the server writes it (RFC 3339, nanoseconds)."""
+        t = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=self.lease_seconds)
+        return t.strftime("%Y-%m-%dT%H:%M:%S.%f") + "123Z"
 
     def add_task(self, task_type="training", status="QUEUED", **fields):
         tid = str(uuid.uuid4())
@@ -107,7 +131,7 @@ class FakeServer:
                         lease = uuid.uuid4().hex
                         self.leases[t["id"]] = lease
                         c = {"task_type": t["task_type"], "id": t["id"], "lease": lease,
-                             "lease_expires_at": "2030-01-01T00:00:00Z",
+                             "lease_expires_at": self.expiry(),
                              "heartbeat_seconds": self.heartbeat_seconds, "task": dict(t)}
                         if t.get("_traceparent"):
                             c["traceparent"] = t["_traceparent"]
@@ -115,6 +139,17 @@ class FakeServer:
             return self.json(h, 200, {"tasks": out})
         tid, action = seg[1], seg[2]
         t = self.tasks.get(tid)
+        after = None
+        if action in ("complete", "fail") and self.on_end:
+            answer = self.on_end(action, body)
+            if answer and len(answer) == 4:
+                after = answer[:3]
+            elif answer:
+                status, kind, detail = answer
+                return self.problem(h, status, kind, "HTTP %d" % status, detail)
+        if t is not None and self.ended.get(tid) == (action, body.get("lease")):
+            # A retried end whose first try was written: answered as it was.
+            return self.json(h, 200, t)
         if t is None or self.leases.get(tid) != body.get("lease"):
             return self.problem(h, 409, "lease-lost", "Lease lost", "the lease is not held")
         if action in ("heartbeat", "progress"):
@@ -123,7 +158,7 @@ class FakeServer:
                     return self.problem(h, 400, "validation", "Invalid request", "percent: must be between 0 and 100",
                                         errors=[{"field": "percent", "rule": "range", "message": "must be between 0 and 100"}])
                 t["progress"] = body.get("percent")
-            return self.json(h, 200, {"cancelled": t["status"] == "CANCELLED", "lease_expires_at": "2030-01-01T00:00:00Z"})
+            return self.json(h, 200, {"cancelled": t["status"] == "CANCELLED", "lease_expires_at": self.expiry()})
         if t["status"] != "RUNNING":
             return self.problem(h, 409, "transition", "Transition not allowed", "not running", current_status=t["status"])
         if action == "release":
@@ -138,8 +173,18 @@ class FakeServer:
                                     errors=[{"field": "result.epochs", "rule": "unknown", "message": "not a result field of training"}])
             t["status"], t["result"] = "DONE", body.get("result")
         elif action == "fail":
+            msg = body.get("message") or ""
+            if len(msg.encode("utf-8")) > 100_000:
+                return self.problem(h, 400, "validation", "Invalid request", "message: must be at most 100000 bytes",
+                                    errors=[{"field": "message", "rule": "max_len", "message": "must be at most 100000 bytes"}])
+            if "\x00" in msg:
+                return self.problem(h, 400, "validation", "Invalid request", "message: contains a NUL character (U+0000); text may not contain it",
+                                    errors=[{"field": "message", "rule": "text", "message": "contains a NUL character (U+0000); text may not contain it"}])
             t["status"], t["error_code"], t["error_message"] = "FAILED", body.get("error_code"), body.get("message")
         t["version"] += 1
+        self.ended[tid] = (action, body.get("lease"))
+        if after:
+            return self.problem(h, after[0], after[1], "HTTP %d" % after[0], after[2])
         return self.json(h, 200, t)
 
     def json(self, h, status, v):

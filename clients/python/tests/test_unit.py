@@ -157,9 +157,41 @@ class WorkerTest(FakeTest):
         def handle(task):
             sys.exit(3)
 
-        self.assertEqual(w.run(concurrency=1, handle_signals=False), 1)
+        with self.assertRaises(SystemExit) as cm:
+            w.run(concurrency=1, handle_signals=False)
+        self.assertEqual(cm.exception.code, 3)
         self.assertEqual(self.fake.tasks[first["id"]]["status"], "FAILED")
+        self.assertEqual(self.fake.tasks[first["id"]]["error_message"], "the handler exited with status 3")
         self.assertEqual(self.fake.tasks[second["id"]]["status"], "QUEUED")
+        # The exit is raised once: a second run claims again.
+        w.handlers["training"] = lambda task: None
+        self.assertEqual(w.run(concurrency=1, max_tasks=1, handle_signals=False), 1)
+        self.assertEqual(self.fake.tasks[second["id"]]["status"], "DONE")
+
+    def test_exit_status_of_the_process(self):
+        # A worker process whose handler calls sys.exit(N) exits with N,
+        # once the task has failed; sys.exit("text") with 1.
+        import subprocess
+        script = (
+            "import sys\n"
+            "from taskmodel import Worker\n"
+            "w = Worker(sys.argv[1], sys.argv[2], models=['training'], wait_seconds=0)\n"
+            "w.handler('training')(lambda task: sys.exit(eval(sys.argv[3])))\n"
+            "w.run()\n"
+            "print('run returned')\n"
+        )
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        for arg, status, message in (("3", 3, "the handler exited with status 3"),
+                                     ("'no GPU'", 1, "the handler exited: no GPU"),
+                                     ("0", 0, "the handler exited with status 0")):
+            with self.subTest(arg):
+                t = self.fake.add_task()
+                p = subprocess.run([sys.executable, "-c", script, self.fake.url, TOKEN, arg], cwd=root,
+                                   env=dict(os.environ, PYTHONPATH=root), capture_output=True, text=True, timeout=30)
+                self.assertEqual(p.returncode, status, p.stderr)
+                self.assertNotIn("run returned", p.stdout)
+                got = self.fake.tasks[t["id"]]
+                self.assertEqual((got["status"], got["error_message"]), ("FAILED", message))
 
     def test_cancel_by_heartbeat_and_progress(self):
         for via in ("heartbeat", "progress"):
@@ -354,6 +386,235 @@ class TrackerTest(FakeTest):
         os.environ["TASKMODEL_URL"], os.environ["TASKMODEL_TOKEN"] = self.fake.url, TOKEN
         tracker_module.get_active_tasks()
         self.assertEqual(self.fake.requests[-1][1], "/pipelines/active")
+
+class TextTest(FakeTest):
+    """Strings the server would refuse or that cannot be encoded are made
+    sendable: lone surrogates readable, NUL characters gone from messages."""
+
+    def quiet(self):
+        logging.getLogger("taskmodel").setLevel(logging.CRITICAL)
+        self.addCleanup(logging.getLogger("taskmodel").setLevel, logging.NOTSET)
+
+    def test_clean(self):
+        from taskmodel import text
+        cases = [
+            ("plain", "caf\u00e9", "caf\u00e9"),
+            ("surrogateescape byte", os.fsdecode(b"caf\xe9.txt"), "caf\\xe9.txt"),
+            ("another lone surrogate", "a\ud800b\udfffc", "a\\ud800b\\udfffc"),
+            ("a pair", "\ud83d\ude00!", "\U0001f600!"),
+            ("a low surrogate before a high one", "\ude00\ud83d", "\\ude00\\ud83d"),
+        ]
+        for name, given, want in cases:
+            with self.subTest(name):
+                self.assertEqual(text.clean(given), want)
+                want.encode("utf-8")
+        self.assertEqual(text.message("a\x00b\udce9"), "ab\\xe9")
+        self.assertEqual(text.sanitize({"k\udce9": ["\udce9", 1, None, ("x",)]}), {"k\\xe9": ["\\xe9", 1, None, ["x"]]})
+
+    def test_worker_reports(self):
+        self.quiet()
+        cases = [
+            # (tag, what the handler does, the task's status, error message, result)
+            ("surrogate in TaskFailed", lambda: (_ for _ in ()).throw(TaskFailed(None, "cannot open " + os.fsdecode(b"caf\xe9.txt"))),
+             "FAILED", "cannot open caf\\xe9.txt", None),
+            ("surrogate in an exception", lambda: (_ for _ in ()).throw(OSError("no such file: \udce9")),
+             "FAILED", "OSError: no such file: \\xe9", None),
+            ("NUL in a message", lambda: (_ for _ in ()).throw(TaskFailed(None, "bad\x00 input\x00")),
+             "FAILED", "bad input", None),
+            ("surrogate in a result", lambda: {"path": os.fsdecode(b"/data/\xff")}, "DONE", None, {"path": "/data/\\xff"}),
+        ]
+        for tag, act, status, message, result in cases:
+            with self.subTest(tag):
+                t = self.fake.add_task(tag=tag)
+                w = Worker(self.client, models=["training"], wait_seconds=0)
+
+                @w.handler("training")
+                def handle(task, act=act):
+                    task.progress(10, {"file": "\udce9"})
+                    return act()
+
+                self.run_worker(w, 1)
+                got = self.fake.tasks[t["id"]]
+                self.assertEqual((got["status"], got.get("error_message"), got.get("result")), (status, message, result))
+                self.assertEqual(got["progress"], 10)
+
+    def test_client_and_tracker(self):
+        t = self.fake.add_task()
+        c = self.client.claim(["training"])[0]
+        self.client.release(c["id"], c["lease"], "no GPU\x00 on \udce9")
+        self.assertEqual(self.fake.released, [(t["id"], "no GPU on \\xe9")])
+        c = self.client.claim(["training"])[0]
+        self.client.fail(c["id"], c["lease"], "bad\x00\udce9")
+        self.assertEqual(self.fake.tasks[t["id"]]["error_message"], "bad\\xe9")
+        self.client.create("training", tag="x\udce9")
+        self.assertEqual(self.fake.requests[-1][3]["tag"], "x\\xe9")
+        tr = Tracker(self.fake.url, TOKEN)
+        tr.task_update("run-1", percent=5, message="step\x00 \udce9")
+        self.assertEqual(self.fake.requests[-1][3], {"percent": 5, "message": "step \\xe9"})
+        tr.task_fail("run-1", "e\x00", detail="d\x00\ud800")
+        self.assertEqual(self.fake.requests[-1][3], {"message": "e", "detail": "d\\ud800"})
+
+class EndRetryTest(FakeTest):
+    """A task's end report is retried while the server is unreachable or
+    answers 408, 429, 500, 502, 503 or 504, until the lease expires."""
+
+    def setUp(self):
+        super().setUp()
+        logging.getLogger("taskmodel").setLevel(logging.CRITICAL)
+        self.addCleanup(logging.getLogger("taskmodel").setLevel, logging.NOTSET)
+
+    def ends(self, task_id):
+        return [r[1].rsplit("/", 1)[1] for r in self.fake.requests if r[1].startswith("/worker/tasks/%s/" % task_id)
+                and r[1].endswith(("/complete", "/fail"))]
+
+    def worker(self, outcome):
+        w = Worker(self.client, models=["training"], wait_seconds=0, error_code="WORKER_ERROR")
+
+        @w.handler("training")
+        def handle(task):
+            if outcome == "fail":
+                raise TaskFailed(None, "out of memory")
+            return {"accuracy": 0.5}
+        return w
+
+    def answer_first(self, n, *answer):
+        calls = []
+
+        def on_end(action, body):
+            calls.append(action)
+            return answer if len(calls) <= n else None
+        self.fake.on_end = on_end
+
+    def test_answers_retried(self):
+        for outcome, status in (("complete", "DONE"), ("fail", "FAILED")):
+            for code in (503, 502, 504, 500, 429, 408):
+                with self.subTest(outcome=outcome, code=code):
+                    t = self.fake.add_task()
+                    n = 2 if code == 503 else 1
+                    self.answer_first(n, code, "unavailable", "the server is restarting")
+                    self.run_worker(self.worker(outcome), 1)
+                    self.assertEqual(self.fake.tasks[t["id"]]["status"], status)
+                    self.assertEqual(self.ends(t["id"]), [outcome] * (n + 1))
+
+    def test_written_but_its_answer_lost(self):
+        # The first try was written; a proxy answered 502. The retry, with
+        # the same lease, is answered 200.
+        t = self.fake.add_task()
+        self.answer_first(1, 502, "bad-gateway", "the upstream timed out", True)
+        self.run_worker(self.worker("complete"), 1)
+        self.assertEqual(self.fake.tasks[t["id"]]["status"], "DONE")
+        self.assertEqual(self.ends(t["id"]), ["complete", "complete"])
+
+    def test_server_unreachable_then_back(self):
+        for outcome, status in (("complete", "DONE"), ("fail", "FAILED")):
+            with self.subTest(outcome):
+                t = self.fake.add_task()
+                w = self.worker(outcome)
+                inner = w.handlers["training"]
+
+                def handle(task, inner=inner):
+                    # The server restarts as the handler ends: connections
+                    # are refused for a second.
+                    self.fake.close()
+                    threading.Timer(1.0, self.fake.listen).start()
+                    return inner(task)
+                w.handlers["training"] = handle
+                self.run_worker(w, 1)
+                self.assertEqual(self.fake.tasks[t["id"]]["status"], status)
+                self.assertEqual(self.ends(t["id"]), [outcome])
+
+    def test_given_up_when_the_lease_expires(self):
+        self.fake.lease_seconds = 1.5
+        t = self.fake.add_task()
+        self.answer_first(1000, 503, "unavailable", "the server is restarting")
+        w = self.worker("complete")
+        start = time.monotonic()
+        with self.assertLogs("taskmodel.worker", "ERROR") as logs:
+            self.run_worker(w, 1)
+        took = time.monotonic() - start
+        self.assertLess(took, 1.5 + 1.0)
+        self.assertEqual(self.fake.tasks[t["id"]]["status"], "RUNNING")
+        self.assertGreaterEqual(len(self.ends(t["id"])), 3)
+        self.assertTrue(any("giving up" in line and "lease" in line for line in logs.output), logs.output)
+
+    def test_refusals_not_retried(self):
+        for code in (403, 404, 422):
+            with self.subTest(code):
+                t = self.fake.add_task()
+                self.answer_first(1000, code, "refused", "no")
+                self.run_worker(self.worker("complete"), 1)
+                self.assertEqual(self.fake.tasks[t["id"]]["status"], "RUNNING")
+                self.assertEqual(self.ends(t["id"]), ["complete"])
+
+class FailureMessageTest(FakeTest):
+    """A failure message is cut to what the server takes, and one the
+    server still refuses is replaced by a short one: the task fails."""
+
+    def setUp(self):
+        super().setUp()
+        logging.getLogger("taskmodel").setLevel(logging.CRITICAL)
+        self.addCleanup(logging.getLogger("taskmodel").setLevel, logging.NOTSET)
+
+    def fail_with(self, message, code=None):
+        t = self.fake.add_task()
+        w = Worker(self.client, models=["training"], wait_seconds=0, error_code="WORKER_ERROR")
+
+        @w.handler("training")
+        def handle(task):
+            raise TaskFailed(code, message)
+        self.run_worker(w, 1)
+        return self.fake.tasks[t["id"]]
+
+    def test_long_messages_keep_their_end(self):
+        from taskmodel import worker as worker_module
+        got = self.fail_with("Traceback: start\n" + "x" * 10000 + "\nValueError: the end")
+        msg = got["error_message"]
+        self.assertEqual(got["status"], "FAILED")
+        self.assertEqual(len(msg), worker_module.MAX_MESSAGE)
+        self.assertTrue(msg.startswith("Traceback: start\n"), msg[:40])
+        self.assertTrue(msg.endswith("\nValueError: the end"), msg[-40:])
+        self.assertIn(" … ", msg)
+        # A limit raised past what the server takes (100,000 bytes of
+        # UTF-8): the message is cut to fit it.
+        self.addCleanup(setattr, worker_module, "MAX_MESSAGE", worker_module.MAX_MESSAGE)
+        worker_module.MAX_MESSAGE = 1_000_000
+        got = self.fail_with("start " + "\u00e9" * 80000 + " the end")
+        msg = got["error_message"]
+        self.assertEqual(got["status"], "FAILED")
+        self.assertLessEqual(len(msg.encode("utf-8")), 100_000)
+        self.assertGreater(len(msg.encode("utf-8")), 99_990)
+        self.assertTrue(msg.startswith("start "), msg[:40])
+        self.assertTrue(msg.endswith("\u00e9 the end"), msg[-40:])
+        # Cut after surrogates are replaced and NUL characters removed.
+        worker_module.MAX_MESSAGE = 10
+        msg = self.fail_with("\x00\x00\udce9\udce9\udce9")["error_message"]
+        self.assertEqual((len(msg), msg[:1], msg[1:4], msg[-6:]), (10, "\\", " … ", "e9\\xe9"))
+
+    def test_refused_message_replaced(self):
+        calls = []
+
+        def on_end(action, body):
+            calls.append(body.get("message"))
+            if len(calls) == 1:
+                return (400, "validation", "message: contains a character the server does not take")
+        self.fake.on_end = on_end
+        got = self.fail_with("out of memory", code="OUT_OF_MEMORY")
+        self.assertEqual(got["status"], "FAILED")
+        self.assertEqual(got["error_code"], "OUT_OF_MEMORY")
+        self.assertEqual(got["error_message"], "the failure message could not be sent: the server refused it "
+                         "(message: contains a character the server does not take); the worker's log has it")
+        self.assertEqual(calls[0], "out of memory")
+
+    def test_refused_every_time(self):
+        calls = []
+
+        def on_end(action, body):
+            calls.append(body.get("message"))
+            return (400, "validation", "message: no")
+        self.fake.on_end = on_end
+        got = self.fail_with("out of memory")
+        self.assertEqual(got["status"], "RUNNING")
+        self.assertEqual(len(calls), 2)
 
 
 if __name__ == "__main__":
