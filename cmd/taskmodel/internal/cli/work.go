@@ -227,7 +227,7 @@ func (r *workRunner) run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait() // also when the claim is refused
 	r.note("claiming %s tasks from %s as %s (at most %d at once)", strings.Join(r.f.models, ", "), r.f.url, r.f.name, r.f.concurrency)
-	backoff := time.Second
+	var b backoff
 	for claimCtx.Err() == nil {
 		// Wait for a free slot, then claim as many tasks as slots are free.
 		select {
@@ -257,15 +257,15 @@ func (r *workRunner) run(ctx context.Context) error {
 			if errors.As(err, &p) && p.Status >= 400 && p.Status < 500 {
 				return fmt.Errorf("work: the server refused the claim: %w", err) // a bad token or model: retrying cannot help
 			}
-			r.note("claim failed (%v); retrying in %s", err, backoff)
+			wait := b.wait()
+			r.note("claim failed (%v); retrying in %s", err, wait)
 			select {
 			case <-claimCtx.Done():
-			case <-time.After(backoff):
+			case <-time.After(wait):
 			}
-			backoff = min(2*backoff, 30*time.Second)
 			continue
 		}
-		backoff = time.Second
+		b.reset()
 		for _, t := range tasks {
 			wg.Go(func() {
 				defer func() { <-slots }()
