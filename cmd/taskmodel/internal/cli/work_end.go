@@ -3,9 +3,13 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/taskmodel/taskmodel/sdk/workerhttp"
+	"github.com/taskmodel/taskmodel/tasktype"
 )
 
 // backoff is the wait between the tries of a request the server did not
@@ -76,3 +80,36 @@ func (r *workRunner) endReport(t workerhttp.Task, until time.Time, what string, 
 		time.Sleep(wait)
 	}
 }
+
+// maxFailMessage is the longest failure message the server takes
+// (POST /worker/tasks/{id}/fail's message, in bytes).
+const maxFailMessage = 100_000
+
+// reportable makes msg text the server takes as a failure message: NUL
+// characters and bytes that are not UTF-8 become U+FFFD (the server refuses
+// both), and a message longer than maxFailMessage bytes is cut, keeping its
+// start (the model keeps only the start of a message, its error field's
+// length) and saying how much was cut.
+func reportable(msg string) string {
+	msg = strings.ToValidUTF8(msg, "\uFFFD")
+	msg = strings.ReplaceAll(msg, "\x00", "\uFFFD")
+	if len(msg) <= maxFailMessage {
+		return msg
+	}
+	mark := func(n int) string { return fmt.Sprintf("… [%d more bytes cut]", n) }
+	keep := maxFailMessage - len(mark(len(msg)))
+	for keep > 0 && !utf8.RuneStart(msg[keep]) {
+		keep--
+	}
+	return msg[:keep] + mark(len(msg)-keep)
+}
+
+// refusedMessage is the failure message sent in place of one the server
+// refused (err says why).
+func refusedMessage(err error) string {
+	return reportable("the command failed, but the server refused its failure message (" + tasktype.Truncate(err.Error(), 500) + "); taskmodel work's output has the command's standard error")
+}
+
+// refusedPlain is the failure message sent when the server refused
+// refusedMessage too.
+const refusedPlain = "the command failed, but the server refused its failure message; taskmodel work's output has the command's standard error"

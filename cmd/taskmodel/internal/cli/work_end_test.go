@@ -14,6 +14,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/taskmodel/taskmodel/sdk/workerhttp"
 	"github.com/taskmodel/taskmodel/validation"
@@ -61,7 +62,7 @@ func newEndServer(t *testing.T, answer func(n int, req endRequest) (int, string)
 			// The server's checks of a fail's message (server/worker.go's
 			// stringField).
 			msg, _ := body["message"].(string)
-			if len(msg) > 100_000 {
+			if len(msg) > maxFailMessage {
 				status, out = 400, `{"type":"urn:taskmodel:problem:validation","title":"Invalid request","status":400,"detail":"message: must be at most 100000 bytes","errors":[{"field":"message","message":"must be at most 100000 bytes"}]}`
 			} else if err := validation.CheckText(msg, true); err != nil {
 				status, out = 400, fmt.Sprintf(`{"type":"urn:taskmodel:problem:validation","title":"Invalid request","status":400,"detail":"message: %s","errors":[{"field":"message","message":%q}]}`, err, err.Error())
@@ -169,4 +170,116 @@ func TestWorkRetriesEndReports(t *testing.T) {
 			t.Errorf("work said:\n%s", out)
 		}
 	})
+}
+
+// TestWorkFailMessages: a failure's message, from the command's standard
+// error or its error file, is text the server takes: a NUL becomes U+FFFD,
+// bytes that are not UTF-8 too, and a message over the server's 100,000
+// bytes is cut, keeping its start; a message the server still refuses
+// (400) is replaced by one saying so, so that the task never stays
+// running.
+func TestWorkFailMessages(t *testing.T) {
+	big := strings.Repeat("é", 60_000) // 120,000 bytes
+	for _, tc := range []struct {
+		name, script string
+		check        func(msg string) bool
+	}{
+		{"NUL in standard error", `printf 'nul:\000:end\n' >&2; exit 4`, func(msg string) bool {
+			return msg == "the command exited with status 4; standard error ends with:\nnul:\uFFFD:end"
+		}},
+		{"not UTF-8 in standard error", `printf 'bad:\377:end\n' >&2; exit 4`, func(msg string) bool {
+			return msg == "the command exited with status 4; standard error ends with:\nbad:\uFFFD:end"
+		}},
+		{"NUL in the error file", `printf '{"message":"a\\u0000b"}' > "$TASKMODEL_ERROR_FILE"; exit 1`, func(msg string) bool {
+			return msg == "a\uFFFDb"
+		}},
+		{"an error file's message too long", `printf '{"message":"start:` + big + `"}' > "$TASKMODEL_ERROR_FILE"; exit 1`, func(msg string) bool {
+			return len(msg) <= maxFailMessage && len(msg) > maxFailMessage-50 && utf8.ValidString(msg) &&
+				strings.HasPrefix(msg, "start:éé") && strings.HasSuffix(msg, " more bytes cut]")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newEndServer(t, nil)
+			out := runEnd(t, s, tc.script, time.Now().Add(30*time.Second))
+			reqs := s.requests()
+			if len(reqs) != 1 || reqs[0].Path != "/worker/tasks/T1/fail" {
+				t.Fatalf("requests: %d; want one fail\nwork said:\n%s", len(reqs), out)
+			}
+			msg, _ := reqs[0].Body["message"].(string)
+			if !tc.check(msg) {
+				t.Errorf("the fail's message (%d bytes): %q", len(msg), tasktypeHead(msg))
+			}
+			if !strings.Contains(out, "task T1: failed: ") {
+				t.Errorf("work said:\n%s", out)
+			}
+		})
+	}
+
+	t.Run("a message the server refuses", func(t *testing.T) {
+		// A server stricter than this work: it refuses "secret" in a
+		// message, and says so.
+		s := newEndServer(t, func(_ int, req endRequest) (int, string) {
+			if msg, _ := req.Body["message"].(string); strings.Contains(msg, "secret") {
+				return 400, `{"type":"urn:taskmodel:problem:validation","title":"Invalid request","status":400,"detail":"message: must not hold a secret","errors":[{"field":"message","message":"must not hold a secret"}]}`
+			}
+			return 0, ""
+		})
+		out := runEnd(t, s, `echo 'the secret is out' >&2; exit 5`, time.Now().Add(30*time.Second))
+		reqs := s.requests()
+		// The second message quotes the server's reason, "secret" too: the
+		// third says only that the message was refused.
+		if len(reqs) != 3 {
+			t.Fatalf("requests: %+v; want three fails\nwork said:\n%s", reqs, out)
+		}
+		msgs := []any{reqs[1].Body["message"], reqs[2].Body["message"]}
+		if want := []any{"the command failed, but the server refused its failure message (Invalid request (400): message: must not hold a secret); taskmodel work's output has the command's standard error", refusedPlain}; fmt.Sprint(msgs) != fmt.Sprint(want) {
+			t.Errorf("the next fails' messages: %q; want %q", msgs, want)
+		}
+		if !strings.Contains(out, "task T1: the server refused the failure (Invalid request (400): message: must not hold a secret); failing with a message saying so") ||
+			!strings.Contains(out, "task T1: failed: "+refusedPlain) {
+			t.Errorf("work said:\n%s", out)
+		}
+	})
+
+	t.Run("an unknown code, then a refused message", func(t *testing.T) {
+		s := newEndServer(t, func(_ int, req endRequest) (int, string) {
+			if req.Body["error_code"] != nil {
+				return 400, `{"type":"urn:taskmodel:problem:validation","title":"Invalid request","status":400,"detail":"error_code: unknown","errors":[{"field":"error_code","message":"unknown"}]}`
+			}
+			if msg, _ := req.Body["message"].(string); strings.Contains(msg, "secret") {
+				return 400, `{"title":"Invalid request","status":400,"detail":"message: no"}`
+			}
+			return 0, ""
+		})
+		out := runEnd(t, s, `echo '{"error_code":"NOPE","message":"secret"}' > "$TASKMODEL_ERROR_FILE"; exit 1`, time.Now().Add(30*time.Second))
+		reqs := s.requests()
+		if len(reqs) != 3 || reqs[1].Body["message"] != "[error code NOPE is not one of the model's] secret" || reqs[2].Body["error_code"] != nil {
+			t.Fatalf("requests: %+v\nwork said:\n%s", reqs, out)
+		}
+		if !strings.Contains(out, "task T1: failed: the command failed, but the server refused") {
+			t.Errorf("work said:\n%s", out)
+		}
+	})
+}
+
+// tasktypeHead is the start of a long message, for a test's failure.
+func tasktypeHead(s string) string {
+	if len(s) > 200 {
+		return s[:100] + " … " + s[len(s)-100:]
+	}
+	return s
+}
+
+// TestReportable: reportable's cut keeps whole characters and stays within
+// the server's limit, whatever the length.
+func TestReportable(t *testing.T) {
+	for _, n := range []int{maxFailMessage - 1, maxFailMessage, maxFailMessage + 1, maxFailMessage + 7, 3 * maxFailMessage} {
+		for _, unit := range []string{"x", "é", "€", "😀", "\x00"} {
+			s := strings.Repeat(unit, n/len(unit)+1)[:n]
+			got := reportable(s)
+			if len(got) > maxFailMessage || !utf8.ValidString(got) || strings.Contains(got, "\x00") || validation.CheckText(got, true) != nil {
+				t.Errorf("reportable(%d bytes of %q): %d bytes, valid %v", n, unit, len(got), utf8.ValidString(got))
+			}
+		}
+	}
 }

@@ -186,19 +186,40 @@ func (r *workRunner) complete(t workerhttp.Task, until time.Time, resultFile str
 	}
 }
 
-// fail reports a failure; a code the model does not know is dropped (the
-// model's own code for failures without one is used) and said in the
-// message.
+// fail reports a failure. The message is made text the server takes
+// (reportable). A code the model does not know is dropped (the model's own
+// code for failures without one is used) and said in the message; a
+// message the server still refuses is replaced by one saying so, so that
+// the task does not stay running.
 func (r *workRunner) fail(t workerhttp.Task, until time.Time, code, msg string) {
-	send := func(ctx context.Context) error {
-		_, err := r.client.Fail(ctx, t.ID, t.Lease, code, msg)
-		return err
-	}
-	err, gaveUp := r.endReport(t, until, "failing", send)
-	if code != "" && workerhttp.HasField(err, "error_code") {
-		r.note("task %s: the model has no error code %q; failing without it", t.ID, code)
-		code, msg = "", fmt.Sprintf("[error code %s is not one of the model's] %s", code, msg)
-		err, gaveUp = r.endReport(t, until, "failing", send)
+	msg = reportable(msg)
+	replaced := 0 // how many times the server refused the message
+	var err error
+	var gaveUp bool
+	for {
+		err, gaveUp = r.endReport(t, until, "failing", func(ctx context.Context) error {
+			_, err := r.client.Fail(ctx, t.ID, t.Lease, code, msg)
+			return err
+		})
+		if code != "" && workerhttp.HasField(err, "error_code") {
+			r.note("task %s: the model has no error code %q; failing without it", t.ID, code)
+			msg = reportable(fmt.Sprintf("[error code %s is not one of the model's] %s", code, msg))
+			code = ""
+			continue
+		}
+		if replaced < 2 && isBadRequest(err) {
+			// Replaced by a message saying why, then, if that is refused
+			// too (the server's reason may quote what it refused), by one
+			// that does not.
+			r.note("task %s: the server refused the failure (%v); failing with a message saying so", t.ID, err)
+			if replaced++; replaced == 1 {
+				msg = refusedMessage(err)
+			} else {
+				msg = refusedPlain
+			}
+			continue
+		}
+		break
 	}
 	switch {
 	case isCancelledEnd(err):
@@ -211,6 +232,12 @@ func (r *workRunner) fail(t workerhttp.Task, until time.Time, code, msg string) 
 	default:
 		r.note("task %s: failed: %s", t.ID, firstLine(msg))
 	}
+}
+
+// isBadRequest reports whether err is the server's 400.
+func isBadRequest(err error) bool {
+	var p *workerhttp.Problem
+	return errors.As(err, &p) && p.Status == 400
 }
 
 // isCancelledEnd reports whether err is the server's answer that the task
