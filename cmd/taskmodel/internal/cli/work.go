@@ -72,8 +72,15 @@ TASKMODEL_TOKEN; the token must be a worker token for the model
 shows arguments). On SIGINT or SIGTERM work
 stops claiming, gives back the tasks it claimed but has not started, sends
 its commands SIGTERM (SIGKILL after --grace) and exits; their tasks go back
-to the queue when their leases expire. On Linux a SIGKILL of work kills its
-commands too.
+to the queue when their leases expire. On Linux a SIGKILL of work kills
+the commands it started too, but not the processes they started (exec the
+last command of a script).
+
+A complete or fail the server does not answer, or answers with a 5xx, is
+sent again with backoff until the task's lease expires. A failure's
+message has NUL characters replaced with U+FFFD and is cut to the
+server's 100,000 bytes; one the server still refuses is replaced by a
+message saying so.
 
 work checks COMMAND before it claims anything (exit status 2 when it does
 not exist or is not executable). If a command cannot start later, work
