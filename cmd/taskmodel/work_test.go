@@ -382,6 +382,13 @@ const endsScript = `#!/bin/sh
 case "$(cat "$TASKMODEL_TASK_FILE")" in
 *'"tag":"segv"'*)
 	kill -SEGV $$ ;;
+*'"tag":"nul"'*)
+	printf 'nul:\000:end\n' >&2
+	exit 4 ;;
+*'"tag":"bigerr"'*)
+	# A message of 150,000 bytes, a NUL after its first character.
+	printf '{"message": "a\\u0000b%s"}' "$(head -c 150000 /dev/zero | tr '\000' x)" > "$TASKMODEL_ERROR_FILE"
+	exit 1 ;;
 *'"tag":"lease"'*)
 	echo "$TASKMODEL_LEASE" > "$DIR/lease"
 	exit 0 ;;
@@ -397,12 +404,13 @@ exit 2
 `
 
 // TestWorkEnds: a command killed by a signal fails its task naming the
-// signal; progress after a cancel and after the task ended exits 6 with a
+// signal; a NUL in standard error or an error file's message, and an error
+// file's message too long for the server, still fail the task; progress after a cancel and after the task ended exits 6 with a
 // plain message; a command that stops on the cancel and exits 0 leaves the
 // task cancelled, and work reports no error.
 func TestWorkEnds(t *testing.T) {
 	ws := newWorkServer(t)
-	tags := []string{"segv", "lease", "stops"}
+	tags := []string{"segv", "nul", "bigerr", "lease", "stops"}
 	ids := map[string]string{}
 	for _, tag := range tags {
 		code, task := ws.sv.call(t, "POST", "/tasks", ws.user, `{"task_type":"training","tag":"`+tag+`"}`)
@@ -416,7 +424,7 @@ func TestWorkEnds(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := ws.s.dir
-	w := ws.work([]string{"--model", "training", "--concurrency", "3", "--", script}, "DIR="+dir)
+	w := ws.work([]string{"--model", "training", "--concurrency", "5", "--", script}, "DIR="+dir)
 	var out lockedBuffer
 	w.Stdout, w.Stderr = &out, &out
 	if err := w.Start(); err != nil {
@@ -440,6 +448,15 @@ func TestWorkEnds(t *testing.T) {
 	segv := waitFor(ids["segv"], "FAILED")
 	if msg := segv["error_message"]; msg != "the command was killed by signal SIGSEGV (segmentation fault)" {
 		t.Errorf("segv's error_message: %q", msg)
+	}
+
+	// Messages the server would refuse (a NUL, over 100,000 bytes) are
+	// made text it takes: the tasks fail rather than stay running.
+	if msg := waitFor(ids["nul"], "FAILED")["error_message"]; msg != "the command exited with status 4; standard error ends with:\nnul:\uFFFD:end" {
+		t.Errorf("nul's error_message: %q", msg)
+	}
+	if msg, _ := waitFor(ids["bigerr"], "FAILED")["error_message"].(string); !strings.HasPrefix(msg, "a\uFFFDbxxx") || strings.Trim(msg[len("a\uFFFDb"):], "x") != "" {
+		t.Errorf("bigerr's error_message (%d bytes): %.40q", len(msg), msg)
 	}
 
 	waitFor(ids["lease"], "DONE")

@@ -72,8 +72,15 @@ TASKMODEL_TOKEN; the token must be a worker token for the model
 shows arguments). On SIGINT or SIGTERM work
 stops claiming, gives back the tasks it claimed but has not started, sends
 its commands SIGTERM (SIGKILL after --grace) and exits; their tasks go back
-to the queue when their leases expire. On Linux a SIGKILL of work kills its
-commands too.
+to the queue when their leases expire. On Linux a SIGKILL of work kills
+the commands it started too, but not the processes they started (exec the
+last command of a script).
+
+A complete or fail the server does not answer, or answers with a 5xx, is
+sent again with backoff until the task's lease expires. A failure's
+message has NUL characters replaced with U+FFFD and is cut to the
+server's 100,000 bytes; one the server still refuses is replaced by a
+message saying so.
 
 work checks COMMAND before it claims anything (exit status 2 when it does
 not exist or is not executable). If a command cannot start later, work
@@ -227,7 +234,7 @@ func (r *workRunner) run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait() // also when the claim is refused
 	r.note("claiming %s tasks from %s as %s (at most %d at once)", strings.Join(r.f.models, ", "), r.f.url, r.f.name, r.f.concurrency)
-	backoff := time.Second
+	var b backoff
 	for claimCtx.Err() == nil {
 		// Wait for a free slot, then claim as many tasks as slots are free.
 		select {
@@ -257,15 +264,15 @@ func (r *workRunner) run(ctx context.Context) error {
 			if errors.As(err, &p) && p.Status >= 400 && p.Status < 500 {
 				return fmt.Errorf("work: the server refused the claim: %w", err) // a bad token or model: retrying cannot help
 			}
-			r.note("claim failed (%v); retrying in %s", err, backoff)
+			wait := b.wait()
+			r.note("claim failed (%v); retrying in %s", err, wait)
 			select {
 			case <-claimCtx.Done():
-			case <-time.After(backoff):
+			case <-time.After(wait):
 			}
-			backoff = min(2*backoff, 30*time.Second)
 			continue
 		}
-		backoff = time.Second
+		b.reset()
 		for _, t := range tasks {
 			wg.Go(func() {
 				defer func() { <-slots }()

@@ -75,8 +75,9 @@ func (r *workRunner) runTask(ctx context.Context, t workerhttp.Task) {
 	}
 	done := make(chan struct{})
 	var stopped stopReason
+	until := t.LeaseExpiresAt // the lease's expiry, as last answered
 	var wg sync.WaitGroup
-	wg.Go(func() { stopped = r.watch(ctx, t, cmd, done) })
+	wg.Go(func() { stopped = r.watch(ctx, t, cmd, done, &until) })
 	err = cmd.Wait()
 	close(done)
 	wg.Wait()
@@ -92,14 +93,14 @@ func (r *workRunner) runTask(ctx context.Context, t workerhttp.Task) {
 		return
 	}
 	if err == nil {
-		r.complete(t, resultFile)
+		r.complete(t, until, resultFile)
 		return
 	}
 	code, msg := readErrorFile(errorFile)
 	if msg == "" {
 		msg = exitMessage(err, tail.String())
 	}
-	r.fail(t, code, msg)
+	r.fail(t, until, code, msg)
 }
 
 // stopReason tells why watch stopped a command.
@@ -114,8 +115,9 @@ const (
 
 // watch renews the task's lease every HeartbeatSeconds until done is
 // closed, and stops the command (SIGTERM, then SIGKILL after --grace) when
-// the task is cancelled, the lease is lost, or work shuts down.
-func (r *workRunner) watch(ctx context.Context, t workerhttp.Task, cmd *exec.Cmd, done <-chan struct{}) stopReason {
+// the task is cancelled, the lease is lost, or work shuts down. It sets
+// *until to the lease's expiry each heartbeat answers.
+func (r *workRunner) watch(ctx context.Context, t workerhttp.Task, cmd *exec.Cmd, done <-chan struct{}, until *time.Time) stopReason {
 	every := time.Duration(max(1, t.HeartbeatSeconds)) * time.Second
 	tick := time.NewTicker(every)
 	defer tick.Stop()
@@ -137,6 +139,8 @@ func (r *workRunner) watch(ctx context.Context, t workerhttp.Task, cmd *exec.Cmd
 				r.note("task %s: heartbeat failed (%v); retrying", t.ID, err)
 			case st.Cancelled:
 				reason = stopCancelled
+			case st.LeaseExpiresAt != nil:
+				*until = *st.LeaseExpiresAt
 			}
 		}
 	}
@@ -150,60 +154,90 @@ func (r *workRunner) watch(ctx context.Context, t workerhttp.Task, cmd *exec.Cmd
 	return reason
 }
 
-// endTimeout bounds the final report of a task.
-const endTimeout = 30 * time.Second
-
-func (r *workRunner) complete(t workerhttp.Task, resultFile string) {
-	ctx, cancel := context.WithTimeout(context.Background(), endTimeout)
-	defer cancel()
+func (r *workRunner) complete(t workerhttp.Task, until time.Time, resultFile string) {
 	var result json.RawMessage
 	if data, err := readSmall(resultFile); err == nil {
 		if !json.Valid(data) || len(bytes.TrimSpace(data)) == 0 || bytes.TrimSpace(data)[0] != '{' {
-			r.fail(t, "", "the command exited 0 but its result file ("+EnvResultFile+") is not a JSON object")
+			r.fail(t, until, "", "the command exited 0 but its result file ("+EnvResultFile+") is not a JSON object")
 			return
 		}
 		result = data
 	} else if !errors.Is(err, os.ErrNotExist) {
-		r.fail(t, "", fmt.Sprintf("the command exited 0 but its result file could not be read: %v", err))
+		r.fail(t, until, "", fmt.Sprintf("the command exited 0 but its result file could not be read: %v", err))
 		return
 	}
-	_, err := r.client.Complete(ctx, t.ID, t.Lease, result)
-	if workerhttp.HasField(err, "result") {
+	err, gaveUp := r.endReport(t, until, "completing", func(ctx context.Context) error {
+		_, err := r.client.Complete(ctx, t.ID, t.Lease, result)
+		return err
+	})
+	switch {
+	case workerhttp.HasField(err, "result"):
 		r.note("task %s: the server refused the result: %v", t.ID, err)
-		r.fail(t, "", "the command exited 0 but the server refused its result: "+err.Error())
-		return
-	}
-	if isCancelledEnd(err) {
+		r.fail(t, until, "", "the command exited 0 but the server refused its result: "+err.Error())
+	case isCancelledEnd(err):
 		r.note("task %s: cancelled; its result is dropped", t.ID)
-		return
-	}
-	if err != nil {
+	case gaveUp:
+	case workerhttp.IsLeaseLost(err):
+		r.note("task %s: completing failed: the lease no longer holds the task (it expired and the task was rescued, or the task ended); its result is dropped: %v", t.ID, err)
+	case err != nil:
 		r.note("task %s: completing failed: %v", t.ID, err)
-		return
+	default:
+		r.note("task %s: done", t.ID)
 	}
-	r.note("task %s: done", t.ID)
 }
 
-// fail reports a failure; a code the model does not know is dropped (the
-// model's own code for failures without one is used) and said in the
-// message.
-func (r *workRunner) fail(t workerhttp.Task, code, msg string) {
-	ctx, cancel := context.WithTimeout(context.Background(), endTimeout)
-	defer cancel()
-	_, err := r.client.Fail(ctx, t.ID, t.Lease, code, msg)
-	if code != "" && workerhttp.HasField(err, "error_code") {
-		r.note("task %s: the model has no error code %q; failing without it", t.ID, code)
-		_, err = r.client.Fail(ctx, t.ID, t.Lease, "", fmt.Sprintf("[error code %s is not one of the model's] %s", code, msg))
+// fail reports a failure. The message is made text the server takes
+// (reportable). A code the model does not know is dropped (the model's own
+// code for failures without one is used) and said in the message; a
+// message the server still refuses is replaced by one saying so, so that
+// the task does not stay running.
+func (r *workRunner) fail(t workerhttp.Task, until time.Time, code, msg string) {
+	msg = reportable(msg)
+	replaced := 0 // how many times the server refused the message
+	var err error
+	var gaveUp bool
+	for {
+		err, gaveUp = r.endReport(t, until, "failing", func(ctx context.Context) error {
+			_, err := r.client.Fail(ctx, t.ID, t.Lease, code, msg)
+			return err
+		})
+		if code != "" && workerhttp.HasField(err, "error_code") {
+			r.note("task %s: the model has no error code %q; failing without it", t.ID, code)
+			msg = reportable(fmt.Sprintf("[error code %s is not one of the model's] %s", code, msg))
+			code = ""
+			continue
+		}
+		if replaced < 2 && isBadRequest(err) {
+			// Replaced by a message saying why, then, if that is refused
+			// too (the server's reason may quote what it refused), by one
+			// that does not.
+			r.note("task %s: the server refused the failure (%v); failing with a message saying so", t.ID, err)
+			if replaced++; replaced == 1 {
+				msg = refusedMessage(err)
+			} else {
+				msg = refusedPlain
+			}
+			continue
+		}
+		break
 	}
-	if isCancelledEnd(err) {
+	switch {
+	case isCancelledEnd(err):
 		r.note("task %s: cancelled; the command's failure is dropped", t.ID)
-		return
-	}
-	if err != nil {
+	case gaveUp:
+	case workerhttp.IsLeaseLost(err):
+		r.note("task %s: failing failed: the lease no longer holds the task (it expired and the task was rescued, or the task ended): %v", t.ID, err)
+	case err != nil:
 		r.note("task %s: failing failed: %v", t.ID, err)
-		return
+	default:
+		r.note("task %s: failed: %s", t.ID, firstLine(msg))
 	}
-	r.note("task %s: failed: %s", t.ID, firstLine(msg))
+}
+
+// isBadRequest reports whether err is the server's 400.
+func isBadRequest(err error) bool {
+	var p *workerhttp.Problem
+	return errors.As(err, &p) && p.Status == 400
 }
 
 // isCancelledEnd reports whether err is the server's answer that the task
