@@ -25,12 +25,9 @@ type ConflictError struct {
 	Read, Now tasktype.Key
 	// Refused is the transition the task as it is now refuses, or nil.
 	Refused error
-	// Noun is what the message calls the task; "" is "task". A caller
-	// that knows the task by another name sets it ("run").
-	Noun string
-	// Name, when set, is what the message calls the task in place of
-	// Noun and ID: a caller whose users do not know the row's id sets
-	// it ("the subtask", when the message already says which).
+	// Name is what the message calls the task; "" is "task ID". A caller
+	// that knows the task by another name sets it ("run ID", or "the
+	// subtask" when its users never see the row's id).
 	Name string
 }
 
@@ -39,11 +36,7 @@ type ConflictError struct {
 func (e *ConflictError) Error() string {
 	name := e.Name
 	if name == "" {
-		noun := e.Noun
-		if noun == "" {
-			noun = "task"
-		}
-		name = noun + " " + e.ID.String()
+		name = "task " + e.ID.String()
 	}
 	switch {
 	case e.Refused != nil:

@@ -32,6 +32,9 @@ type PipelineFilter struct {
 	Statuses []string
 }
 
+// PipelineParams are the query parameters PipelineFilterOf reads.
+func PipelineParams() []string { return []string{"stage", "status"} }
+
 // PipelineFilterOf reads the page's query parameters stage and status
 // (repeatable); an unknown parameter or status is a *Problem (400).
 func PipelineFilterOf(q url.Values) (PipelineFilter, error) {
@@ -53,7 +56,7 @@ func PipelineFilterOf(q url.Values) (PipelineFilter, error) {
 				}
 			}
 		default:
-			return f, badRequest(quoteName(k), "unknown_parameter", "unknown query parameter; allowed: stage, status")
+			return f, badRequest(quoteName(k), "unknown_parameter", "unknown query parameter; allowed: "+strings.Join(PipelineParams(), ", "))
 		}
 	}
 	return f, nil

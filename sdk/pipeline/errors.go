@@ -65,9 +65,9 @@ func (e *RunError) Unwrap() error { return e.Err }
 // "the subtask", not by its row's id, which users never see.
 func runError(id uuid.UUID, op string, err error) error {
 	var ce *backends.ConflictError
-	if errors.As(err, &ce) && ce.Noun == "" && ce.Name == "" {
+	if errors.As(err, &ce) && ce.Name == "" {
 		if ce.Read.ID == id {
-			ce.Noun = "run"
+			ce.Name = "run " + id.String()
 		} else {
 			ce.Name = "the subtask"
 		}

@@ -272,11 +272,6 @@ type session struct {
 	CSRF   string
 }
 
-// bearer reports whether r authenticates with an Authorization header,
-// which server.PageUser then reads (as the API does) instead of the
-// cookie.
-func bearer(r *http.Request) bool { return server.HasBearer(r) }
-
 // user resolves the request's user. On failure it has answered: a page
 // request is sent to the sign-in page, others (fragments, streams) get the
 // 401 as an alert. A request with an Authorization header (a script's) is
@@ -287,10 +282,10 @@ func (d *Dashboard) user(w http.ResponseWriter, r *http.Request, page bool) (ses
 	if err != nil {
 		var p *server.Problem
 		isProblem := errors.As(err, &p)
-		if isProblem && p.Status == http.StatusUnauthorized && bearer(r) {
+		if isProblem && p.Status == http.StatusUnauthorized && server.HasBearer(r) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="taskmodel"`)
 		}
-		if !page || !isProblem || bearer(r) {
+		if !page || !isProblem || server.HasBearer(r) {
 			if page {
 				d.fail(w, r, err)
 			} else {
@@ -306,7 +301,7 @@ func (d *Dashboard) user(w http.ResponseWriter, r *http.Request, page bool) (ses
 		http.Redirect(w, r, "/ui/sign-in?"+q.Encode(), http.StatusSeeOther)
 		return session{}, false
 	}
-	if bearer(r) {
+	if server.HasBearer(r) {
 		return session{User: u, Bearer: true, CSRF: d.csrf(w, r)}, true
 	}
 	_, noCookie := r.Cookie(server.SessionCookie)
@@ -445,7 +440,7 @@ func (d *Dashboard) layoutFor(w http.ResponseWriter, r *http.Request, title stri
 	if u, err := d.srv.PageUser(r); err == nil {
 		l.User, l.Admin = u.Name, u.Admin
 		_, err := r.Cookie(server.SessionCookie)
-		l.Bearer = bearer(r)
+		l.Bearer = server.HasBearer(r)
 		l.SignedIn = err == nil && !l.Bearer
 		l.Anonymous = !l.SignedIn && !l.Bearer
 	}

@@ -91,7 +91,7 @@ type pmsgView struct {
 }
 
 func (d *Dashboard) pipelinesPage(w http.ResponseWriter, r *http.Request) {
-	q, done := cleanURL(w, r, "/ui/pipelines", pipelineParams)
+	q, done := cleanURL(w, r, "/ui/pipelines", server.PipelineParams())
 	if done {
 		return
 	}
@@ -109,14 +109,10 @@ func (d *Dashboard) pipelinesFragment(w http.ResponseWriter, r *http.Request) {
 	if _, ok := d.user(w, r, false); !ok {
 		return
 	}
-	q, _ := cleanQuery(r.URL.Query(), pipelineParams)
+	q, _ := cleanQuery(r.URL.Query(), server.PipelineParams())
 	v, status := d.pipelines(r, q)
 	d.render(w, r, status, "pipelines", "tree", v)
 }
-
-// pipelineParams are the pipelines page's query parameters
-// (server.PipelineFilterOf).
-var pipelineParams = []string{"stage", "status"}
 
 // pipelines reads the tree of the query q.
 func (d *Dashboard) pipelines(r *http.Request, q url.Values) (pipelinesView, int) {
