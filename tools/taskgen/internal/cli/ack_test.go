@@ -104,6 +104,44 @@ func TestAcknowledgedAfterGenerating(t *testing.T) {
 	}
 }
 
+// TestAcknowledgedAfterTwoMigrations: a breaking change generated
+// without an entry, then another migration generated before the entry is
+// added: the entry acknowledges the earlier migration's change, for
+// taskgen diff -out as for -base, and generating with it warns of nothing.
+func TestAcknowledgedAfterTwoMigrations(t *testing.T) {
+	ackProject(t, ackV1)
+	v2 := ackV1 + "  region: {type: string, required: true, max_len: 20, backfill: eu}\n"
+	writeFile(t, filepath.Join("schema", "job.yaml"), v2)
+	if code, msg := ackGenerate(); code != cli.ExitOK || !strings.Contains(msg, "not acknowledged: field.region.added_required.") {
+		t.Fatalf("generate v2: exit %d %s", code, msg)
+	}
+	v3 := strings.Replace(v2, "max_len: 100", "max_len: 50", 1)
+	writeFile(t, filepath.Join("schema", "job.yaml"), v3)
+	if code, msg := ackGenerate(); code != cli.ExitOK || !strings.Contains(msg, "not acknowledged: field.note.narrowed.") {
+		t.Fatalf("generate v3: exit %d %s", code, msg)
+	}
+	ackDiff(t, cli.ExitBreaking, "-base", "HEAD")
+
+	// Each entry alone, then both: the earlier migration's entry is as
+	// right as the newest's.
+	for _, entries := range []string{"field.region.added_required", "field.note.narrowed", "field.region.added_required, field.note.narrowed to 50"} {
+		writeFile(t, filepath.Join("schema", "job.yaml"), v3+"breaking_changes: ["+entries+"]\n")
+		if out := ackDiff(t, cli.ExitOK, "-out", "gen"); !strings.Contains(out, "No change.") {
+			t.Errorf("diff -out with [%s]:\n%s", entries, out)
+		}
+	}
+	ackDiff(t, cli.ExitOK, "-base", "HEAD")
+	if code, msg := ackGenerate(); code != cli.ExitOK || msg != "" {
+		t.Fatalf("generate the acknowledged spec: exit %d %s", code, msg)
+	}
+
+	// An entry naming a change no migration holds is still reported.
+	writeFile(t, filepath.Join("schema", "job.yaml"), v3+"breaking_changes: [field.region.added_required, field.note.narrowed to 50, field.region.removed]\n")
+	if out := ackDiff(t, cli.ExitBreaking, "-out", "gen"); !strings.Contains(out, "**breaking_changes lists `field.region.removed`, which names none of the changes since migration `0014_change_note`.**") {
+		t.Errorf("diff -out with an entry naming no change:\n%s", out)
+	}
+}
+
 // TestGenerateWarnsOfMistypedEntry: generating a change with a new entry
 // under breaking_changes that names none of its changes (nor those of the
 // newest migration) warns that it is probably a typo, listing the IDs.

@@ -201,14 +201,15 @@ func readHistory(m *spec.Model, dir string, opts *gen.Options) error {
 // warnUnacknowledged warns, before the next migration is generated into
 // the package directory dir, of the breaking changes since its newest spec
 // snapshot that the spec does not acknowledge, and of the new entries under
-// breaking_changes that name none of them (nor a change of the newest
+// breaking_changes that name none of them (nor a change of an earlier
 // migration, which an entry added after generating acknowledges). models
 // are the models generated with m. Generation goes on: the check that
 // fails is taskgen diff's, which compares with the snapshot generation is
 // about to replace, so after it only -base still sees the changes, and the
 // new snapshot keeps the entries as they are.
 func warnUnacknowledged(stderr io.Writer, m *spec.Model, dir string, models []*spec.Model) {
-	old, prev, _, err := diffBase(m, false, dir, "")
+	b, err := diffBase(m, false, dir, "")
+	old, prev := b.old, b.prev
 	if err != nil || old == nil {
 		return // generation reports what is wrong with the history
 	}
@@ -220,7 +221,7 @@ func warnUnacknowledged(stderr io.Writer, m *spec.Model, dir string, models []*s
 		fmt.Fprintf(stderr, "taskgen: warning: model %s: %d breaking %s not acknowledged: %s. Generated anyway; if %s meant, list %s under breaking_changes in the spec (before or after generating): taskgen diff -base REF (in CI) fails until the spec does\n",
 			m.Name, len(un), plural(len(un), "change is", "changes are"), strings.Join(un, ", "), plural(len(un), "it is", "they are"), plural(len(un), "it", "them"))
 	}
-	accepted := acceptedEntry(models, prev, old)
+	accepted := acceptedEntry(models, b)
 	for _, e := range r.Unmatched {
 		if accepted(e) {
 			continue

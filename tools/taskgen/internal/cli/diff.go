@@ -96,7 +96,8 @@ func Diff(args []string, stdout, stderr io.Writer) int {
 	code := ExitOK
 	acked := map[string]bool{}
 	for _, m := range models {
-		old, prev, from, err := diffBase(m, info.IsDir(), *out, *base)
+		b, err := diffBase(m, info.IsDir(), *out, *base)
+		old, prev, from := b.old, b.prev, b.from
 		if err != nil {
 			fmt.Fprintf(stderr, "taskgen diff: %s: %v\n", m.Name, err)
 			return ExitIO
@@ -106,7 +107,7 @@ func Diff(args []string, stdout, stderr io.Writer) int {
 			continue
 		}
 		r := gen.CompareAfter(prev, old, m)
-		r.Unmatched = slices.DeleteFunc(r.Unmatched, acceptedEntry(models, prev, old))
+		r.Unmatched = slices.DeleteFunc(r.Unmatched, acceptedEntry(models, b))
 		for _, id := range r.Acknowledged {
 			acked[id] = true
 		}
@@ -132,28 +133,27 @@ func Diff(args []string, stdout, stderr io.Writer) int {
 }
 
 // acceptedEntry reports whether a new entry of breaking_changes that names
-// none of the changes since old is right all the same:
+// none of the changes since b.old is right all the same:
 //
 //   - one acknowledging a removed model, which sits in another model's
 //     spec (with -out, the spec of a model removed with its package is
 //     nowhere to compare with);
-//   - with -out, one naming a change that the newest migration holds (the
-//     changes from prev, the snapshot before old, to old): the change was
-//     generated before the entry was added, and -base, which compares with
-//     the branch, counts the entry. The next migration's snapshot lists it,
-//     after which it is an old entry.
-func acceptedEntry(models []*spec.Model, prev, old *spec.Model) func(string) bool {
-	var held *gen.Report
-	if prev != nil {
-		held = gen.Compare(prev, old)
-	}
+//   - with -out, one naming a change that a migration holds (the changes
+//     from the snapshot before it to its own): the change was generated
+//     before the entry was added, and -base, which compares with the
+//     branch, counts the entry. That is the newest migration's change when
+//     the entry is added right after generating, and an earlier one's when
+//     more migrations were generated first. The next migration's snapshot
+//     lists it, after which it is an old entry.
+func acceptedEntry(models []*spec.Model, b diffed) func(string) bool {
+	held := b.held()
 	return func(e string) bool {
 		name, ok := strings.CutPrefix(spec.AckID(e), "model.")
 		name, ok2 := strings.CutSuffix(name, ".removed")
 		if ok && ok2 && !slices.ContainsFunc(models, func(m *spec.Model) bool { return m.Name == name }) {
 			return true
 		}
-		return held != nil && held.Names(e)
+		return held(e) != ""
 	}
 }
 
@@ -235,27 +235,88 @@ func removedModels(models []*spec.Model, dir, out, base string) ([]removedModel,
 	return gone, nil
 }
 
-// diffBase loads what m is compared with, and says what that is; with
-// -out (base ""), also the snapshot of the migration before the newest
-// (prev: nil when there is none).
-func diffBase(m *spec.Model, dirMode bool, out, base string) (old, prev *spec.Model, from string, err error) {
+// diffed is what a model's spec is compared with.
+type diffed struct {
+	old *spec.Model
+	// prev is, with -out, the snapshot of the migration before the
+	// newest (nil when there is none).
+	prev *spec.Model
+	from string // what old is, in the report's words
+	// snaps are, with -out, the spec snapshots' files, oldest first: old
+	// is the last one's, prev the one before.
+	snaps []string
+}
+
+// held returns a function naming the migration whose change (from the
+// snapshot before it to its own) an entry of breaking_changes names, the
+// newest first; "" when no migration's does. Snapshots are read as they
+// are needed, and one that does not load (one of a spec language before
+// today's rules) names nothing.
+func (b diffed) held() func(string) string {
+	reports := map[int]*gen.Report{}
+	loaded := map[int]*spec.Model{}
+	load := func(i int) *spec.Model {
+		switch {
+		case i == len(b.snaps)-1:
+			return b.old
+		case i == len(b.snaps)-2 && b.prev != nil:
+			return b.prev
+		}
+		if m, ok := loaded[i]; ok {
+			return m
+		}
+		m, _ := loadSnapshot(b.snaps[i])
+		loaded[i] = m
+		return m
+	}
+	return func(e string) string {
+		for i := len(b.snaps) - 1; i > 0; i-- {
+			r, ok := reports[i]
+			if !ok {
+				if before, after := load(i-1), load(i); before != nil && after != nil {
+					r = gen.Compare(before, after)
+				}
+				reports[i] = r
+			}
+			if r != nil && r.Names(e) {
+				return strings.TrimSuffix(filepath.Base(b.snaps[i]), ".yaml")
+			}
+		}
+		return ""
+	}
+}
+
+// loadSnapshot reads a migration's spec snapshot.
+func loadSnapshot(file string) (*spec.Model, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	m, err := spec.Parse(file, data, nil)
+	if err != nil {
+		return nil, fmt.Errorf("the snapshot %s does not load: %v", file, err)
+	}
+	return m, nil
+}
+
+// diffBase loads what m is compared with, and says what that is.
+func diffBase(m *spec.Model, dirMode bool, out, base string) (diffed, error) {
 	if base != "" {
 		show := func(path string) ([]byte, error) {
 			return git("show", base+":./"+filepath.ToSlash(filepath.Clean(path)))
 		}
-		from := "`" + base + "`"
+		b := diffed{from: "`" + base + "`"}
 		data, err := show(m.Pos.File)
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, nil, from, nil
+			return b, nil
 		}
 		if err != nil {
-			return nil, nil, from, err
+			return b, err
 		}
-		old, err := spec.Parse(m.Pos.File, data, show)
-		if err != nil {
-			return nil, nil, from, fmt.Errorf("the spec at %s does not load: %v", base, err)
+		if b.old, err = spec.Parse(m.Pos.File, data, show); err != nil {
+			return b, fmt.Errorf("the spec at %s does not load: %v", base, err)
 		}
-		return old, nil, from, nil
+		return b, nil
 	}
 	dir := out
 	if dirMode {
@@ -265,40 +326,30 @@ func diffBase(m *spec.Model, dirMode bool, out, base string) (old, prev *spec.Mo
 	// generation refuses is refused here too.
 	h, err := readMigrations(dir)
 	if err != nil {
-		return nil, nil, "", err
+		return diffed{}, err
 	}
 	if err := h.CheckNumbering(); err != nil {
-		return nil, nil, "", err
+		return diffed{}, err
 	}
 	snaps, err := filepath.Glob(filepath.Join(dir, gen.MigrationsDir, "spec", "*.yaml"))
 	if err != nil {
-		return nil, nil, "", err
+		return diffed{}, err
 	}
 	if len(snaps) == 0 {
-		return nil, nil, "`" + filepath.Join(dir, gen.MigrationsDir, "spec") + "`", nil
+		return diffed{from: "`" + filepath.Join(dir, gen.MigrationsDir, "spec") + "`"}, nil
 	}
 	sort.Strings(snaps)
-	load := func(snap string) (*spec.Model, error) {
-		data, err := os.ReadFile(snap)
-		if err != nil {
-			return nil, err
-		}
-		m, err := spec.Parse(snap, data, nil)
-		if err != nil {
-			return nil, fmt.Errorf("the snapshot %s does not load: %v", snap, err)
-		}
-		return m, nil
-	}
 	newest := snaps[len(snaps)-1]
-	if old, err = load(newest); err != nil {
-		return nil, nil, "", err
+	b := diffed{from: "migration `" + strings.TrimSuffix(filepath.Base(newest), ".yaml") + "`", snaps: snaps}
+	if b.old, err = loadSnapshot(newest); err != nil {
+		return diffed{}, err
 	}
 	if len(snaps) > 1 {
-		if prev, err = load(snaps[len(snaps)-2]); err != nil {
-			return nil, nil, "", err
+		if b.prev, err = loadSnapshot(snaps[len(snaps)-2]); err != nil {
+			return diffed{}, err
 		}
 	}
-	return old, prev, "migration `" + strings.TrimSuffix(filepath.Base(newest), ".yaml") + "`", nil
+	return b, nil
 }
 
 // git runs git with args and returns its output; an object the revision
