@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/taskmodel/taskmodel/server"
 )
@@ -588,5 +589,33 @@ func TestWorkerClaimModelNames(t *testing.T) {
 				t.Errorf("detail %q\nwant %q", p["detail"], c.detail)
 			}
 		})
+	}
+}
+
+// TestWorkerFailMessageCut: a failure message longer than the model's
+// error field keeps its start and its end (a command's last line of
+// standard error), cut in the middle; the history row keeps it whole.
+func TestWorkerFailMessageCut(t *testing.T) {
+	e := newEnv(t, "memory", envOptions{})
+	w := e.workerToken("gpu-box", "analysis")
+	an := e.queueAnalysis()
+	c := e.claim(w, `{}`)
+	if len(c) != 1 {
+		t.Fatalf("claimed %d tasks", len(c))
+	}
+	msg := "the command exited with status 1; standard error ends with:\n" + strings.Repeat("log line\n", 230) + "ValueError: bad row 7"
+	body, _ := json.Marshal(map[string]string{"lease": c[0].Lease, "message": msg})
+	failed := e.must(200, "POST", "/worker/tasks/"+an+"/fail", w, string(body)).json(t)
+	got, _ := failed["error_message"].(string)
+	if n := utf8.RuneCountInString(got); n != 2000 || !strings.HasPrefix(got, "the command exited with status 1;") ||
+		!strings.HasSuffix(got, "log line\nValueError: bad row 7") || !strings.Contains(got, " … ") {
+		t.Errorf("error_message (%d characters): %q…%q", n, got[:min(len(got), 60)], got[max(0, len(got)-60):])
+	}
+	var hist []map[string]any
+	if err := json.Unmarshal(e.must(200, "GET", "/tasks/"+an+"/history", "alice", "").body, &hist); err != nil {
+		t.Fatal(err)
+	}
+	if last := hist[len(hist)-1]; last["message"] != msg {
+		t.Errorf("history's message: %.80q…", last["message"])
 	}
 }

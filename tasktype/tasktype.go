@@ -228,6 +228,39 @@ func Truncate(s string, n int) string {
 	return s
 }
 
+// CutMiddle shortens s to at most n characters (runes) by cutting its
+// middle, for failure messages stored in fields with a max_len: it keeps
+// the first quarter and the end, joined by " … ", as an error's summary is
+// at its start and its last lines (a stack trace's, a command's standard
+// error's) usually say the most. n under 16 leaves no room for both ends:
+// the start is kept, as Truncate does.
+func CutMiddle(s string, n int) string {
+	const mark = " … "
+	runes := utf8.RuneCountInString(s)
+	if n < 0 || runes <= n {
+		return s
+	}
+	if n < 16 {
+		return Truncate(s, n)
+	}
+	keep := n - utf8.RuneCountInString(mark)
+	head := keep / 4
+	tail := keep - head
+	// The byte offsets of the head's end and the tail's start.
+	i, h, t := 0, len(s), len(s)
+	for j := range s {
+		if i == head {
+			h = j
+		}
+		if i == runes-tail {
+			t = j
+			break
+		}
+		i++
+	}
+	return s[:h] + mark + s[t:]
+}
+
 // API is what a model's spec says about its HTTP API (the spec's api
 // section; taskgen generates a model's API variable from it). A model with
 // no api section has the zero API: its tasks have no owner (only admins see

@@ -3,7 +3,9 @@ package tasktype_test
 import (
 	"errors"
 	"math"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/taskmodel/taskmodel/tasktype"
 )
@@ -61,5 +63,34 @@ func TestValidationError(t *testing.T) {
 	}}
 	if got := err.Error(); got != `error_code: is required by event "fail"; error_message: is required by event "fail"` {
 		t.Errorf("Error() without a type = %q", got)
+	}
+}
+
+func TestCutMiddle(t *testing.T) {
+	long := "Traceback (most recent call last):\n" + strings.Repeat("  frame\n", 20) + "ValueError: bad row 7"
+	tests := []struct {
+		name string
+		s    string
+		n    int
+		want string
+	}{
+		{"fits", "short", 10, "short"},
+		{"exactly", "0123456789", 10, "0123456789"},
+		{"no limit", "0123456789", -1, "0123456789"},
+		{"too small for both ends", "0123456789abcdefghij", 12, "0123456789ab"},
+		{"first quarter and end", "0123456789abcdefghijklmnopqrstuvwxyz", 20, "0123 … nopqrstuvwxyz"},
+		{"runes, not bytes", "ééééééééééééééééééééé", 16, "ééé … éééééééééé"},
+		{"the last line kept", long, 60, "Traceback (mos … frame\n  frame\n  frame\nValueError: bad row 7"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := tasktype.CutMiddle(tt.s, tt.n)
+			if got != tt.want {
+				t.Errorf("CutMiddle(%q, %d) = %q, want %q", tt.s, tt.n, got, tt.want)
+			}
+			if n := utf8.RuneCountInString(got); tt.n >= 0 && n > tt.n {
+				t.Errorf("%d characters, more than %d", n, tt.n)
+			}
+		})
 	}
 }

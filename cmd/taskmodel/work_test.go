@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // workScript is the command taskmodel work runs in TestWork: it reads its
@@ -387,7 +388,7 @@ case "$(cat "$TASKMODEL_TASK_FILE")" in
 	exit 4 ;;
 *'"tag":"bigerr"'*)
 	# A message of 150,000 bytes, a NUL after its first character.
-	printf '{"message": "a\\u0000b%s"}' "$(head -c 150000 /dev/zero | tr '\000' x)" > "$TASKMODEL_ERROR_FILE"
+	printf '{"message": "a\\u0000b%s:end"}' "$(head -c 150000 /dev/zero | tr '\000' x)" > "$TASKMODEL_ERROR_FILE"
 	exit 1 ;;
 *'"tag":"lease"'*)
 	echo "$TASKMODEL_LEASE" > "$DIR/lease"
@@ -455,8 +456,11 @@ func TestWorkEnds(t *testing.T) {
 	if msg := waitFor(ids["nul"], "FAILED")["error_message"]; msg != "the command exited with status 4; standard error ends with:\nnul:\uFFFD:end" {
 		t.Errorf("nul's error_message: %q", msg)
 	}
-	if msg, _ := waitFor(ids["bigerr"], "FAILED")["error_message"].(string); !strings.HasPrefix(msg, "a\uFFFDbxxx") || strings.Trim(msg[len("a\uFFFDb"):], "x") != "" {
-		t.Errorf("bigerr's error_message (%d bytes): %.40q", len(msg), msg)
+	// It is cut in the middle twice: by work to the server's 100,000
+	// bytes, then by the model to its error field's 4000 characters.
+	if msg, _ := waitFor(ids["bigerr"], "FAILED")["error_message"].(string); !strings.HasPrefix(msg, "a\uFFFDbxxx") || !strings.HasSuffix(msg, "xxx:end") ||
+		strings.Count(msg, " … ") != 1 || utf8.RuneCountInString(msg) != 4000 {
+		t.Errorf("bigerr's error_message (%d bytes): %.40q…%q", len(msg), msg, msg[max(0, len(msg)-40):])
 	}
 
 	waitFor(ids["lease"], "DONE")

@@ -226,10 +226,11 @@ var Worker = tasktype.Worker{
 
 // PrepareFailure fills the fields event "fail" requires from a failure's code
 // and message and returns the event. A code the spec does not declare becomes
-// the worker's error code; a message longer than its field allows is cut.
+// the worker's error code; a message longer than its field allows is cut in
+// the middle, keeping its start and its end (tasktype.CutMiddle).
 func (x *Synthesis) PrepareFailure(code, message string) Event {
 	msg := message
-	msg = tasktype.Truncate(msg, 4000)
+	msg = tasktype.CutMiddle(msg, 4000)
 	x.ErrorMessage = &msg
 	return EventFail
 }

@@ -34,7 +34,7 @@ from .errors import LeaseLost, ProblemError, TaskmodelError
 log = logging.getLogger("taskmodel.worker")
 
 #: How long a failure message may be, in characters (the built-in models'
-#: error_message; the server cuts a longer one to it, keeping its start).
+#: error_message; the server cuts a longer one to it the same way).
 MAX_MESSAGE = 4000
 #: How long a failure message may be, in bytes of UTF-8 (the server refuses
 #: a longer one).

@@ -78,9 +78,10 @@ last command of a script).
 
 A complete or fail the server does not answer, or answers with a 5xx, is
 sent again with backoff until the task's lease expires. A failure's
-message has NUL characters replaced with U+FFFD and is cut to the
-server's 100,000 bytes; one the server still refuses is replaced by a
-message saying so.
+message has NUL characters replaced with U+FFFD and is cut in the middle
+to the server's 100,000 bytes (the model cuts it to its error field's
+length the same way, keeping its start and its last lines); one the
+server still refuses is replaced by a message saying so.
 
 work checks COMMAND before it claims anything (exit status 2 when it does
 not exist or is not executable). If a command cannot start later, work

@@ -87,21 +87,27 @@ const maxFailMessage = 100_000
 
 // reportable makes msg text the server takes as a failure message: NUL
 // characters and bytes that are not UTF-8 become U+FFFD (the server refuses
-// both), and a message longer than maxFailMessage bytes is cut, keeping its
-// start (the model keeps only the start of a message, its error field's
-// length) and saying how much was cut.
+// both), and a message longer than maxFailMessage bytes is cut in the
+// middle, as the model cuts one longer than its error field
+// (tasktype.CutMiddle): its first quarter and its end are kept, joined by a
+// mark saying how much was cut.
 func reportable(msg string) string {
 	msg = strings.ToValidUTF8(msg, "\uFFFD")
 	msg = strings.ReplaceAll(msg, "\x00", "\uFFFD")
 	if len(msg) <= maxFailMessage {
 		return msg
 	}
-	mark := func(n int) string { return fmt.Sprintf("… [%d more bytes cut]", n) }
+	mark := func(n int) string { return fmt.Sprintf(" … [%d bytes cut] … ", n) }
 	keep := maxFailMessage - len(mark(len(msg)))
-	for keep > 0 && !utf8.RuneStart(msg[keep]) {
-		keep--
+	head := keep / 4
+	for head > 0 && !utf8.RuneStart(msg[head]) {
+		head--
 	}
-	return msg[:keep] + mark(len(msg)-keep)
+	tail := len(msg) - (keep - head)
+	for tail < len(msg) && !utf8.RuneStart(msg[tail]) {
+		tail++
+	}
+	return msg[:head] + mark(tail-head) + msg[tail:]
 }
 
 // refusedMessage is the failure message sent in place of one the server

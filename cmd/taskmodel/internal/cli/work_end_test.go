@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -193,9 +194,12 @@ func TestWorkFailMessages(t *testing.T) {
 		{"NUL in the error file", `printf '{"message":"a\\u0000b"}' > "$TASKMODEL_ERROR_FILE"; exit 1`, func(msg string) bool {
 			return msg == "a\uFFFDb"
 		}},
-		{"an error file's message too long", `printf '{"message":"start:` + big + `"}' > "$TASKMODEL_ERROR_FILE"; exit 1`, func(msg string) bool {
-			return len(msg) <= maxFailMessage && len(msg) > maxFailMessage-50 && utf8.ValidString(msg) &&
-				strings.HasPrefix(msg, "start:éé") && strings.HasSuffix(msg, " more bytes cut]")
+		{"an error file's message too long", `printf '{"message":"start:` + big + `:end"}' > "$TASKMODEL_ERROR_FILE"; exit 1`, func(msg string) bool {
+			head, rest, ok := strings.Cut(msg, " … [")
+			cut, tail, ok2 := strings.Cut(rest, " bytes cut] … ")
+			n, err := strconv.Atoi(cut)
+			return ok && ok2 && err == nil && len(head)+n+len(tail) == len("start:"+big+":end") && len(msg) <= maxFailMessage && len(msg) > maxFailMessage-50 && utf8.ValidString(msg) &&
+				strings.HasPrefix(head, "start:éé") && len(head) < maxFailMessage/4+1 && strings.HasSuffix(tail, "éé:end")
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -513,7 +513,8 @@ var Worker = tasktype.Worker{
 
 // PrepareFailure fills the fields event "fail" requires from a failure's code
 // and message and returns the event. A code the spec does not declare becomes
-// the worker's error code; a message longer than its field allows is cut.
+// the worker's error code; a message longer than its field allows is cut in
+// the middle, keeping its start and its end (tasktype.CutMiddle).
 func (x *Report) PrepareFailure(code, message string) Event {
 	c, err := ParseErrorCode(code)
 	if err != nil {
@@ -521,7 +522,7 @@ func (x *Report) PrepareFailure(code, message string) Event {
 	}
 	x.ErrorCode = &c
 	msg := message
-	msg = tasktype.Truncate(msg, 2000)
+	msg = tasktype.CutMiddle(msg, 2000)
 	x.ErrorMessage = &msg
 	return EventFail
 }

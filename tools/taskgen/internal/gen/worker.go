@@ -372,7 +372,7 @@ func (g *generator) workerDecl(f *jen.File) {
 				msg = append(msg, jen.If(jen.Id("msg").Op("==").Lit("")).Block(jen.Id("msg").Op("=").Lit("failed")))
 			}
 			if fd.MaxLen != nil {
-				msg = append(msg, jen.Id("msg").Op("=").Qual(pkgTasktype, "Truncate").Call(jen.Id("msg"), jen.Lit(*fd.MaxLen)))
+				msg = append(msg, jen.Id("msg").Op("=").Qual(pkgTasktype, "CutMiddle").Call(jen.Id("msg"), jen.Lit(*fd.MaxLen)))
 			}
 			body = append(body, msg...)
 			set(jen.Id("msg"))
@@ -381,7 +381,8 @@ func (g *generator) workerDecl(f *jen.File) {
 	body = append(body, jen.Return(jen.Id(w.Fail.GoName)))
 	f.Comment(fmt.Sprintf("PrepareFailure fills the fields event %q requires from a failure's code", w.Fail.Name))
 	f.Comment("and message and returns the event. A code the spec does not declare becomes")
-	f.Comment("the worker's error code; a message longer than its field allows is cut.")
+	f.Comment("the worker's error code; a message longer than its field allows is cut in")
+	f.Comment("the middle, keeping its start and its end (tasktype.CutMiddle).")
 	f.Func().Params(jen.Id("x").Op("*").Id(g.m.Struct)).Id("PrepareFailure").Params(jen.List(jen.Id("code"), jen.Id("message")).String()).Id("Event").Block(body...)
 }
 
