@@ -19,8 +19,25 @@ import (
 func TestBrokenNumbering(t *testing.T) {
 	const v1 = "model: job\nstatuses:\n  A: {initial: true}\n  B: {terminal: true}\nevents:\n  go: {from: A, to: B}\nfields:\n  note: {type: string, optional: true}\n"
 	v2 := v1 + "  note_a: {type: string, optional: true}\n"
-	dup := "taskgen: job: migrations 0013_add_note_a and 0013_add_note_b have the same number 0013 (two branches each changed the spec and each got the next migration?); each number is one migration, applied once. Keep the one already applied to a database, if any; delete the other's files (migrations/<engine>/<name>.sql for every engine and migrations/spec/<name>.yaml), then run go generate again: the spec's changes that the deleted migration held become the next migration\n"
-	gap := "taskgen: job: migrations holds no migration numbered 0013 (the numbers jump from 0012_sqlite_lean_writes to 0014_add_note_a): a migration other than the newest was deleted, and the ones after it were generated over its changes, so no database could apply them; migrations are never deleted once others follow them: restore migration 0013's files (migrations/<engine>/0013_*.sql for every engine and migrations/spec/0013_*.yaml) from version control\n"
+	// {mig} is the migrations directory, as the command was given it.
+	dup := "taskgen: job: migrations 0013_add_note_a and 0013_add_note_b have the same number 0013 (two branches each changed the spec and each got the next migration?); each number is one migration, applied once. " +
+		"Keep the one already applied to a database, if any, and delete the other's files in {mig} (0013_add_note_b's: postgresql/0013_add_note_b.sql, sqlite/0013_add_note_b.sql, mysql/0013_add_note_b.sql and spec/0013_add_note_b.yaml; " +
+		"or 0013_add_note_a's: postgresql/0013_add_note_a.sql, sqlite/0013_add_note_a.sql, mysql/0013_add_note_a.sql and spec/0013_add_note_a.yaml), then run go generate again: the spec's changes that the deleted migration held become the next migration. " +
+		"If databases applied each of them, those that applied the deleted one cannot follow: recreate them if they hold nothing to keep (a developer's or a test database)\n"
+	gap := "taskgen: job: {mig} holds no migration numbered 0013 (the numbers jump from 0012_sqlite_lean_writes to 0014_add_note_a): a migration other than the newest was deleted, and the ones after it were generated over its changes, so no database could apply them; migrations are never deleted once others follow them: restore migration 0013's files ({mig}/<engine>/0013_*.sql for every engine and {mig}/spec/0013_*.yaml) from version control\n"
+	// A migration that lacks a file: the newest, which may be redone, and
+	// an earlier one.
+	lacks := func(name, missing, here string) string {
+		return "taskgen: job: migration " + name + " lacks " + missing + " (" + here + " has the rest): every engine's databases apply it, so generating over it would write its change again or leave the databases of an engine without it; restore the file from version control (git checkout -- " + missing + ")"
+	}
+	mig13 := func(sub string) string {
+		return "{mig}/" + sub + "/0013_add_note_a." + map[bool]string{true: "yaml", false: "sql"}[sub == "spec"]
+	}
+	noSQLite := lacks("0013_add_note_a", mig13("sqlite"), mig13("postgresql")+", "+mig13("mysql")+" and "+mig13("spec")) +
+		". If no database applied the migration and it is to be redone, delete " + mig13("postgresql") + ", " + mig13("mysql") + " and " + mig13("spec") + " too and run go generate again\n"
+	noSnapshot := "taskgen: job: migration 0013_add_note_a lacks " + mig13("spec") + " (" + mig13("postgresql") + ", " + mig13("sqlite") + " and " + mig13("mysql") +
+		" has the rest): taskgen writes the next migration over the spec snapshot of the newest, so generating over it would write its change again or leave the databases of an engine without it; restore the file from version control (git checkout -- " + mig13("spec") + ")" +
+		". If no database applied the migration and it is to be redone, delete " + mig13("postgresql") + ", " + mig13("sqlite") + " and " + mig13("mysql") + " too and run go generate again\n"
 	tests := []struct {
 		name    string
 		corrupt func(t *testing.T, mig string)
@@ -39,6 +56,12 @@ func TestBrokenNumbering(t *testing.T) {
 				must(t, os.WriteFile(strings.Replace(path, "0013_", "0014_", 1), data, 0o644))
 			})
 		}, gap},
+		{"an engine's file missing", func(t *testing.T, mig string) {
+			must(t, os.Remove(filepath.Join(mig, "sqlite", "0013_add_note_a.sql")))
+		}, noSQLite},
+		{"the newest spec snapshot missing", func(t *testing.T, mig string) {
+			must(t, os.Remove(filepath.Join(mig, "spec", "0013_add_note_a.yaml")))
+		}, noSnapshot},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -61,8 +84,8 @@ func TestBrokenNumbering(t *testing.T) {
 			before := listing(t, out)
 			// A later change of the spec: generation would append a
 			// migration over the broken chain.
-			if code, stderr := generate(v2 + "  note_c: {type: string, optional: true}\n"); code != cli.ExitIO || stderr != tt.want {
-				t.Errorf("generate: exit %d, stderr:\n%s\nwant exit %d, stderr:\n%s", code, stderr, cli.ExitIO, tt.want)
+			if code, stderr := generate(v2 + "  note_c: {type: string, optional: true}\n"); code != cli.ExitIO || stderr != strings.ReplaceAll(tt.want, "{mig}", mig) {
+				t.Errorf("generate: exit %d, stderr:\n%s\nwant exit %d, stderr:\n%s", code, stderr, cli.ExitIO, strings.ReplaceAll(tt.want, "{mig}", mig))
 			}
 			if after := listing(t, out); after != before {
 				t.Errorf("generation wrote files:\n%s\nwas:\n%s", after, before)
@@ -70,7 +93,7 @@ func TestBrokenNumbering(t *testing.T) {
 			var stdout, stderr bytes.Buffer
 			t.Chdir(dir)
 			code := cli.Main([]string{"diff", "-spec", "schema", "-out", "gen"}, &stdout, &stderr)
-			if want := strings.Replace(tt.want, "taskgen: ", "taskgen diff: ", 1); code != cli.ExitIO || stderr.String() != want {
+			if want := strings.ReplaceAll(strings.Replace(tt.want, "taskgen: ", "taskgen diff: ", 1), "{mig}", filepath.Join("gen", "job", "migrations")); code != cli.ExitIO || stderr.String() != want {
 				t.Errorf("diff: exit %d, stderr:\n%s\nwant exit %d, stderr:\n%s", code, stderr.String(), cli.ExitIO, want)
 			}
 		})

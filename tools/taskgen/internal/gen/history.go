@@ -1,12 +1,14 @@
 package gen
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/taskmodel/taskmodel/tools/taskgen/internal/spec"
 )
@@ -111,7 +113,7 @@ func (g *generator) migrationChain(h *History, snapshot []byte, dir string) (map
 			last = max(last, migrationNumber(name))
 		}
 	}
-	if err := h.CheckNumbering(); err != nil {
+	if err := h.CheckNumbering(dir); err != nil {
 		return nil, nil, err
 	}
 	var base string
@@ -228,8 +230,13 @@ func hasSuffix(fs []frozen, suffix string) bool {
 // a number no migration has, as when a migration other than the newest was
 // deleted. Either would have taskgen append a migration over a chain that
 // no database can apply (a change made twice, or a column that was never
-// added).
-func (h *History) CheckNumbering() error {
+// added). It also refuses a migration of a spec change that lacks one of
+// its files (an engine's SQL, or the spec snapshot taskgen compares the
+// spec with): generated over it, the next migration would repeat its
+// change, and the engine that lacks it could not open its databases.
+//
+// dir is the model's package directory, as messages name it.
+func (h *History) CheckNumbering(dir string) error {
 	dirs := make([]string, 0, len(Engines)+1)
 	names := map[string][]string{}
 	for _, e := range Engines {
@@ -243,19 +250,19 @@ func (h *History) CheckNumbering() error {
 		names["spec"] = append(names["spec"], name)
 	}
 	present := map[int][]string{} // number: the names of every engine's migrations under it
-	for _, dir := range dirs {
-		sort.Strings(names[dir])
+	for _, d := range dirs {
+		sort.Strings(names[d])
 		byNumber := map[int]string{}
-		for _, name := range names[dir] {
+		for _, name := range names[d] {
 			if !reMigrationName.MatchString(name) {
 				continue // refused by the caller, with its path
 			}
 			n := migrationNumber(name)
 			if other, ok := byNumber[n]; ok {
-				return duplicateError(other, name)
+				return h.duplicateError(dir, other, name)
 			}
 			byNumber[n] = name
-			if dir == "spec" {
+			if d == "spec" {
 				continue
 			}
 			if !slices.Contains(present[n], name) {
@@ -268,6 +275,7 @@ func (h *History) CheckNumbering() error {
 	for n := range present {
 		last = max(last, n)
 	}
+	mig := filepath.Join(dir, MigrationsDir)
 	for n := 1; n < last; n++ {
 		if _, ok := present[n]; ok || skippedWorkerNumber(n, present) {
 			continue
@@ -287,10 +295,112 @@ func (h *History) CheckNumbering() error {
 		if before != "" {
 			jump = "the numbers jump from " + before + " to " + after
 		}
-		return fmt.Errorf("%s holds no migration numbered %04d (%s): a migration other than the newest was deleted, and the ones after it were generated over its changes, so no database could apply them; migrations are never deleted once others follow them: restore migration %04d's files (%s/<engine>/%04d_*.sql for every engine and %s/spec/%04d_*.yaml) from version control",
-			MigrationsDir, n, jump, n, MigrationsDir, n, MigrationsDir, n)
+		return fmt.Errorf("%s holds no migration numbered %04d (%s): a migration other than the newest was deleted, and the ones after it were generated over its changes, so no database could apply them; migrations are never deleted once others follow them: restore migration %04d's files (%s for every engine and %s) from version control",
+			mig, n, jump, n, filepath.Join(mig, "<engine>", fmt.Sprintf("%04d_*.sql", n)), filepath.Join(mig, "spec", fmt.Sprintf("%04d_*.yaml", n)))
+	}
+	return h.checkComplete(dir, last)
+}
+
+// checkComplete refuses a migration of a spec change (one with a spec
+// snapshot, or one that is none of the framework's) that lacks its spec
+// snapshot or one of its engines' files. MySQL, which came after a
+// model's first migrations, has those after its own first one. last is
+// the newest migration's number.
+func (h *History) checkComplete(dir string, last int) error {
+	mysqlFirst := 0
+	for name := range h.Migrations[MySQL] {
+		if n := migrationNumber(name); reMigrationName.MatchString(name) && (mysqlFirst == 0 || n < mysqlFirst) {
+			mysqlFirst = n
+		}
+	}
+	var all []string
+	for _, e := range Engines {
+		for name := range h.Migrations[e] {
+			all = append(all, name)
+		}
+	}
+	for name := range h.Specs {
+		all = append(all, name)
+	}
+	sort.Strings(all)
+	all = slices.Compact(all)
+	for _, name := range all {
+		if !reMigrationName.MatchString(name) {
+			continue
+		}
+		_, snapshot := h.Specs[name]
+		if !snapshot && isFrameworkName(name[5:]) {
+			continue
+		}
+		var missing, here []string
+		for _, e := range Engines {
+			if e == MySQL && (mysqlFirst == 0 || migrationNumber(name) <= mysqlFirst) {
+				continue
+			}
+			if _, ok := h.Migrations[e][name]; ok {
+				here = append(here, h.path(dir, string(e), name))
+			} else {
+				missing = append(missing, h.path(dir, string(e), name))
+			}
+		}
+		if snapshot {
+			here = append(here, h.path(dir, "spec", name))
+		} else {
+			missing = append(missing, h.path(dir, "spec", name))
+		}
+		if len(missing) == 0 {
+			continue
+		}
+		why := "every engine's databases apply it"
+		if !snapshot {
+			why = "taskgen writes the next migration over the spec snapshot of the newest"
+		}
+		msg := fmt.Sprintf("migration %s lacks %s (%s has the rest): %s, so generating over it would write its change again or leave the databases of an engine without it; restore %s from version control (git checkout -- %s)",
+			name, joinAnd(missing), joinAnd(here), why, pluralOf(len(missing), "the file", "the files"), strings.Join(missing, " "))
+		if migrationNumber(name) == last {
+			msg += fmt.Sprintf(". If no database applied the migration and it is to be redone, delete %s too and run go generate again", joinAnd(here))
+		}
+		return errors.New(msg)
 	}
 	return nil
+}
+
+// path is the file of migration name in the migrations directory's
+// subdirectory sub (an engine, or spec) of the package directory dir.
+func (h *History) path(dir, sub, name string) string {
+	ext := ".sql"
+	if sub == "spec" {
+		ext = ".yaml"
+	}
+	return filepath.Join(dir, MigrationsDir, sub, name+ext)
+}
+
+// files lists the files migration name has, in its migrations directory.
+func (h *History) files(name string) []string {
+	var out []string
+	for _, e := range Engines {
+		if _, ok := h.Migrations[e][name]; ok {
+			out = append(out, string(e)+"/"+name+".sql")
+		}
+	}
+	if _, ok := h.Specs[name]; ok {
+		out = append(out, "spec/"+name+".yaml")
+	}
+	return out
+}
+
+func joinAnd(list []string) string {
+	if len(list) < 2 {
+		return strings.Join(list, "")
+	}
+	return strings.Join(list[:len(list)-1], ", ") + " and " + list[len(list)-1]
+}
+
+func pluralOf(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // skippedWorkerNumber reports whether number n, which no migration has, is
@@ -310,8 +420,8 @@ func skippedWorkerNumber(n int, present map[int][]string) bool {
 }
 
 // duplicateError is the error of two migrations a and b, a sorting first,
-// under one number.
-func duplicateError(a, b string) error {
-	return fmt.Errorf("migrations %s and %s have the same number %s (two branches each changed the spec and each got the next migration?); each number is one migration, applied once. Keep the one already applied to a database, if any; delete the other's files (%s/<engine>/<name>.sql for every engine and %s/spec/<name>.yaml), then run go generate again: the spec's changes that the deleted migration held become the next migration",
-		a, b, a[:4], MigrationsDir, MigrationsDir)
+// under one number; dir is the package directory.
+func (h *History) duplicateError(dir, a, b string) error {
+	return fmt.Errorf("migrations %s and %s have the same number %s (two branches each changed the spec and each got the next migration?); each number is one migration, applied once. Keep the one already applied to a database, if any, and delete the other's files in %s (%s's: %s; or %s's: %s), then run go generate again: the spec's changes that the deleted migration held become the next migration. If databases applied each of them, those that applied the deleted one cannot follow: recreate them if they hold nothing to keep (a developer's or a test database)",
+		a, b, a[:4], filepath.Join(dir, MigrationsDir), b, joinAnd(h.files(b)), a, joinAnd(h.files(a)))
 }
