@@ -174,7 +174,25 @@ func indentTab(data []byte) (line, col int, ok bool) {
 	return 0, 0, false
 }
 
+// conflictMarker finds the first line that starts with a marker git
+// leaves in a file it could not merge: its line and text.
+func conflictMarker(data []byte) (line int, text string, ok bool) {
+	for i, text := range strings.Split(string(data), "\n") {
+		text = strings.TrimRight(text, "\r")
+		if strings.HasPrefix(text, "<<<<<<< ") || text == "<<<<<<<" || text == "=======" ||
+			strings.HasPrefix(text, ">>>>>>> ") || text == ">>>>>>>" || strings.HasPrefix(text, "||||||| ") {
+			return i + 1, text, true
+		}
+	}
+	return 0, "", false
+}
+
 func (l *loader) parseYAML(data []byte) *yaml.Node {
+	if line, text, ok := conflictMarker(data); ok {
+		l.errs = append(l.errs, &Error{Pos: Pos{File: l.file, Line: line, Col: 1},
+			Msg: fmt.Sprintf("a merge conflict marker (%s): git could not merge two changes of this spec; edit the file into the spec both changes make, remove the markers, then run go generate", text)})
+		return nil
+	}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
