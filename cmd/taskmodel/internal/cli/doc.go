@@ -1,6 +1,6 @@
 // Package cli is the taskmodel command: a cobra command tree with one file
 // per command group (pipeline.go, run.go, subtask.go, query.go, watch.go,
-// sample.go, serve.go, token.go, migrate.go). A new group is a file with a constructor taking the *App,
+// sample.go, serve.go, token.go, migrate.go, work.go, tasks.go). A new group is a file with a constructor taking the *App,
 // listed once in commands (root.go).
 //
 // # Exit codes
@@ -10,7 +10,7 @@
 //	0  success
 //	1  any other failure (the database unreachable, say)
 //	2  usage: unknown command or flag, missing or malformed argument
-//	3  not found: unknown run id, subtask, task or token id
+//	3  not found: unknown run id, subtask, task or token id (a task the token cannot see)
 //	4  invalid input: a value outside its limits (percent 120, negative items, a bad user name)
 //	5  not allowed: an illegal status change for the run or subtask's status
 //	6  conflict: already exists (a subtask started twice), or changed concurrently

@@ -65,6 +65,7 @@ var commands = []func(*App) *cobra.Command{
 	newMigrateCmd,
 	newWorkCmd,
 	newProgressCmd,
+	newTasksCmd,
 }
 
 // NewRoot returns the root command over app.
@@ -75,7 +76,8 @@ func NewRoot(app *App) *cobra.Command {
 		Long: `taskmodel tracks pipeline runs for scripts in any language: register stages
 and tasks, record runs and subtasks with progress, and query or watch them.
 It also runs the HTTP API over the task models (serve), manages the API's
-bearer tokens (token), and shows, previews and applies the database schema
+bearer tokens (token), lists, shows and cancels the API's tasks through a
+running server (tasks), and shows, previews and applies the database schema
 changes the API needs (migrate).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,

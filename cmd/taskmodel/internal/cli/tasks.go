@@ -1,0 +1,433 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/taskmodel/taskmodel/sdk/workerhttp"
+	"github.com/taskmodel/taskmodel/tasktype"
+)
+
+// tasksFlags are the tasks group's: the server and the token.
+type tasksFlags struct {
+	url, token string
+}
+
+// newTasksCmd is the tasks group: the API's tasks, through a running
+// taskmodel serve, as a user's token sees them.
+func newTasksCmd(app *App) *cobra.Command {
+	var f tasksFlags
+	cmd := &cobra.Command{
+		Use:   "tasks",
+		Short: "List, show, follow the history of and cancel the API's tasks (through taskmodel serve)",
+		Long: `The tasks of taskmodel serve's models (training, analysis, …, and the
+pipeline runs and subtasks), through its HTTP API, as a user's token sees
+them: a user sees their own tasks, an admin every task.
+
+The server and token come from --url and --token, or TASKMODEL_URL and
+TASKMODEL_TOKEN (taskmodel token create --user NAME [--admin]).
+
+Statuses are listed by their code: Q waiting, R running, D done, F failed,
+C cancelled; --status takes a code or its word.`,
+		Args: cobra.NoArgs,
+	}
+	fl := cmd.PersistentFlags()
+	fl.StringVar(&f.url, "url", "", "the server's URL (default $"+EnvURL+", else http://127.0.0.1:8080)")
+	fl.StringVar(&f.token, "token", "", "a user's token (default $"+EnvToken+")")
+
+	var lf listFlags
+	list := &cobra.Command{
+		Use:   "list [--type TYPE]... [--status CODE]... [--tag TAG] [--within-hours N] [--limit N] [--offset N]",
+		Short: "List tasks, newest first (by default those of the last hour, and every unfinished one)",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			api, err := f.client()
+			if err != nil {
+				return err
+			}
+			q, err := lf.query()
+			if err != nil {
+				return err
+			}
+			var rows []listedTask
+			if err := api.do(c.Context(), "GET", "/tasks?"+q.Encode(), &rows, listNames); err != nil {
+				return err
+			}
+			if len(rows) == 0 && !app.JSON {
+				fmt.Fprintln(app.Err, "taskmodel: no task matches"+lf.window())
+			}
+			return app.Print(rows, func(w io.Writer) error {
+				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "ID\tTYPE\tSTATUS\tTAG\tCREATED\tENDED")
+				for _, r := range rows {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.TaskType, codeWord(r.Status), str(r.Tag), clock(&r.CreatedAt), clock(r.EndDate))
+				}
+				return tw.Flush()
+			})
+		},
+	}
+	lfl := list.Flags()
+	lfl.StringArrayVar(&lf.types, "type", nil, "only tasks of this type (training, analysis, pipeline_run, …); repeat for several")
+	lfl.StringArrayVar(&lf.statuses, "status", nil, "only tasks in this status: Q, R, D, F, C or waiting, running, done, failed, cancelled; repeat for several")
+	lfl.StringVar(&lf.tag, "tag", "", "only tasks with this tag")
+	lfl.IntVar(&lf.withinHours, "within-hours", 0, "how far back finished tasks are listed, in hours (default 1, the server's; unfinished ones are listed whenever they were created)")
+	lfl.IntVar(&lf.limit, "limit", 0, "at most this many rows, 1 to 100 (default 20, the server's)")
+	lfl.IntVar(&lf.offset, "offset", 0, "skip this many rows (the next page)")
+
+	show := &cobra.Command{
+		Use:   "show ID",
+		Short: "Show a task: its status, fields, progress and error",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			api, err := f.client()
+			if err != nil {
+				return err
+			}
+			var task json.RawMessage
+			if err := api.do(c.Context(), "GET", "/tasks/"+url.PathEscape(args[0]), &task, idName); err != nil {
+				return err
+			}
+			return app.Print(task, func(w io.Writer) error { return printFields(w, task) })
+		},
+	}
+
+	history := &cobra.Command{
+		Use:   "history ID",
+		Short: "List a task's status changes, oldest first, with who made each",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			api, err := f.client()
+			if err != nil {
+				return err
+			}
+			var rows []historyRow
+			if err := api.do(c.Context(), "GET", "/tasks/"+url.PathEscape(args[0])+"/history", &rows, idName); err != nil {
+				return err
+			}
+			return app.Print(rows, func(w io.Writer) error {
+				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "AT\tEVENT\tFROM\tTO\tATTEMPT\tACTOR\tMESSAGE")
+				for _, r := range rows {
+					msg := "-"
+					if r.Message != nil {
+						msg = oneLine(*r.Message, 80)
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", clock(&r.At), str(r.Event), str(r.From), r.To, r.Attempt, str(r.Actor), msg)
+				}
+				return tw.Flush()
+			})
+		},
+	}
+
+	cancel := &cobra.Command{
+		Use:   "cancel ID",
+		Short: "Cancel a task (exit 5 when its status allows no cancel)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			api, err := f.client()
+			if err != nil {
+				return err
+			}
+			var task json.RawMessage
+			if err := api.do(c.Context(), "POST", "/tasks/"+url.PathEscape(args[0])+"/cancel", &task, idName); err != nil {
+				return err
+			}
+			return app.Print(task, func(w io.Writer) error {
+				var t struct {
+					Status string `json:"status"`
+				}
+				_ = json.Unmarshal(task, &t)
+				_, err := fmt.Fprintf(w, "task %s: %s\n", args[0], t.Status)
+				return err
+			})
+		},
+	}
+	cmd.AddCommand(list, show, history, cancel)
+	return cmd
+}
+
+// listNames and idName name the parameters the server refuses as the
+// command line gives them.
+var (
+	listNames = map[string]string{"task_type": "--type", "status": "--status", "tag": "--tag", "within_hours": "--within-hours", "limit": "--limit", "offset": "--offset"}
+	idName    = map[string]string{"id": "ID"}
+)
+
+// listFlags are tasks list's filters.
+type listFlags struct {
+	types, statuses            []string
+	tag                        string
+	withinHours, limit, offset int
+}
+
+// codeWords are the unified status codes' words, as --status takes them.
+var codeWords = map[tasktype.Code]string{
+	tasktype.CodeQueued: "waiting", tasktype.CodeRunning: "running", tasktype.CodeDone: "done",
+	tasktype.CodeFailed: "failed", tasktype.CodeCancelled: "cancelled",
+}
+
+// codeWord shows a status code with its word: "F failed".
+func codeWord(code string) string {
+	if w, ok := codeWords[tasktype.Code(code)]; ok {
+		return code + " " + w
+	}
+	return code
+}
+
+// query is the listing's query string; a filter the server would refuse
+// for its value is refused here, naming the flag.
+func (lf listFlags) query() (url.Values, error) {
+	q := url.Values{}
+	for _, t := range lf.types {
+		q.Add("task_type", t)
+	}
+	for _, s := range lf.statuses {
+		code := tasktype.Code(strings.ToUpper(s))
+		for c, w := range codeWords {
+			if strings.EqualFold(s, w) {
+				code = c
+			}
+		}
+		if !code.Valid() {
+			return nil, fieldError("--status", s, "must be one of Q, R, D, F, C (or waiting, running, done, failed, cancelled)")
+		}
+		q.Add("status", string(code))
+	}
+	if lf.tag != "" {
+		q.Set("tag", lf.tag)
+	}
+	for _, p := range []struct {
+		flag, param string
+		v, lo, hi   int
+	}{
+		{"--within-hours", "within_hours", lf.withinHours, 1, 87_840},
+		{"--limit", "limit", lf.limit, 1, 100},
+		{"--offset", "offset", lf.offset, 0, 1_000_000},
+	} {
+		switch {
+		case p.v == 0 && p.lo > 0:
+		case p.v < p.lo || p.v > p.hi:
+			return nil, fieldError(p.flag, strconv.Itoa(p.v), fmt.Sprintf("must be %d to %d", p.lo, p.hi))
+		default:
+			q.Set(p.param, strconv.Itoa(p.v))
+		}
+	}
+	return q, nil
+}
+
+// window says, after "no task matches", how far back finished tasks were
+// looked for.
+func (lf listFlags) window() string {
+	if lf.withinHours == 0 {
+		return " (finished tasks of the last hour are listed; --within-hours N looks further back)"
+	}
+	return fmt.Sprintf(" (finished tasks of the last %d hours are listed)", lf.withinHours)
+}
+
+func fieldError(flag, value, rule string) error {
+	return &tasktype.ValidationError{Fields: []*tasktype.FieldError{{Field: flag, Value: value, Message: rule}}}
+}
+
+// listedTask is a row of the unified listing.
+type listedTask struct {
+	ID        string     `json:"id"`
+	TaskType  string     `json:"task_type"`
+	Status    string     `json:"task_status"`
+	Tag       *string    `json:"tag"`
+	CreatedAt time.Time  `json:"created_at"`
+	EndDate   *time.Time `json:"end_date"`
+}
+
+// historyRow is a row of a task's history.
+type historyRow struct {
+	Seq     int64     `json:"seq"`
+	From    *string   `json:"from_status,omitempty"`
+	To      string    `json:"to_status"`
+	Event   *string   `json:"event,omitempty"`
+	At      time.Time `json:"at"`
+	Attempt int       `json:"attempt"`
+	Actor   *string   `json:"actor,omitempty"`
+	Message *string   `json:"message,omitempty"`
+}
+
+// printFields prints a task's fields one per line, in the server's order:
+// null as "-", text as it is (a message's further lines indented), other
+// values as JSON.
+func printFields(w io.Writer, task json.RawMessage) error {
+	dec := json.NewDecoder(bytes.NewReader(task))
+	if _, err := dec.Token(); err != nil { // {
+		return err
+	}
+	type field struct{ name, value string }
+	var fields []field
+	width := 0
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		name, _ := tok.(string)
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return err
+		}
+		var value string
+		var s *string
+		switch {
+		case string(raw) == "null":
+			value = "-"
+		case json.Unmarshal(raw, &s) == nil && s != nil:
+			value = *s
+		default:
+			value = string(raw)
+		}
+		fields = append(fields, field{name, value})
+		width = max(width, len(name))
+	}
+	for _, f := range fields {
+		value := strings.ReplaceAll(strings.TrimRight(f.value, "\n"), "\n", "\n"+strings.Repeat(" ", width+2))
+		if _, err := fmt.Fprintf(w, "%-*s  %s\n", width, f.name, value); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// oneLine is s's first line cut to n characters, marking what was left.
+func oneLine(s string, n int) string {
+	first, _, more := strings.Cut(s, "\n")
+	if more {
+		return truncate(first, n-1) + "…"
+	}
+	return truncate(first, n)
+}
+
+// client checks the flags and returns the API's client.
+func (f tasksFlags) client() (*apiClient, error) {
+	if f.url == "" {
+		f.url = os.Getenv(EnvURL)
+	}
+	if f.url == "" {
+		f.url = "http://127.0.0.1:8080"
+	}
+	if f.token == "" {
+		f.token = os.Getenv(EnvToken)
+	}
+	u, err := url.Parse(f.url)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, usagef(fmt.Errorf("--url %q: must be an http:// or https:// URL such as http://127.0.0.1:8080", f.url))
+	}
+	if f.token == "" {
+		return nil, usagef(errors.New("a token is required: --token TOKEN or " + EnvToken + " (taskmodel token create --user NAME [--admin])"))
+	}
+	return &apiClient{base: strings.TrimSuffix(f.url, "/"), token: f.token}, nil
+}
+
+// apiClient calls taskmodel serve's task API with a user's token.
+type apiClient struct {
+	base, token string
+}
+
+// do sends a request without a body and decodes the 200 answer into out;
+// an error answer is an *apiError, which names the refused parameters as
+// names maps them (the command line's flags).
+func (c *apiClient) do(ctx context.Context, method, path string, out any, names map[string]string) error {
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	if method == "POST" {
+		req.Header.Set("Content-Type", "application/json")
+		req.Body, req.ContentLength = io.NopCloser(strings.NewReader("{}")), 2
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return fmt.Errorf("cannot reach the server at %s (%v): is taskmodel serve running there? (--url or %s)", c.base, errnoText(err), EnvURL)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return fmt.Errorf("%s %s: reading the answer: %w", method, path, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		p := &workerhttp.Problem{Status: resp.StatusCode, Title: resp.Status}
+		if json.Unmarshal(raw, p) != nil || p.Status == 0 {
+			p.Status, p.Detail = resp.StatusCode, strings.TrimSpace(string(raw))
+		}
+		return &apiError{p, names}
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return fmt.Errorf("%s %s: the answer is not the JSON expected (is %s taskmodel serve?): %w", method, path, c.base, err)
+	}
+	return nil
+}
+
+// apiError is the server's refusal; errors.Is maps it to the exit codes
+// of the package documentation: 404 not found, 400 invalid, 409 not
+// allowed (a status change) or conflict.
+type apiError struct {
+	p     *workerhttp.Problem
+	names map[string]string
+}
+
+func (e *apiError) Error() string {
+	msg := e.p.Detail
+	if msg == "" {
+		msg = e.p.Title
+	}
+	if e.p.Status == http.StatusBadRequest && len(e.p.Errors) > 0 {
+		var parts []string
+		for _, f := range e.p.Errors {
+			name := f.Field
+			if n, ok := e.names[name]; ok {
+				name = n
+			}
+			parts = append(parts, name+": "+f.Message)
+		}
+		msg = strings.Join(parts, "; ")
+	}
+	switch e.p.Status {
+	case http.StatusNotFound:
+		if _, ok := e.names["id"]; ok {
+			return msg + " (a user's token sees that user's tasks alone; an admin's, every task)"
+		}
+	case http.StatusUnauthorized:
+		return "the server refused the token: " + msg + " (a user's token: taskmodel token create --user NAME)"
+	case http.StatusForbidden:
+		return "the token may not do this: " + msg
+	}
+	return msg
+}
+
+func (e *apiError) Is(target error) bool {
+	switch e.p.Status {
+	case http.StatusNotFound:
+		return target == tasktype.ErrNotFound
+	case http.StatusBadRequest:
+		return target == tasktype.ErrValidation
+	case http.StatusConflict:
+		if e.p.Type == "urn:taskmodel:problem:transition" {
+			return target == tasktype.ErrTransitionNotAllowed
+		}
+		return target == tasktype.ErrConflict
+	}
+	return false
+}
