@@ -86,6 +86,10 @@ func TestSQLiteLeanWritesRebuild(t *testing.T) {
 	if err := os.Remove(filepath.Join(dir, "0012_sqlite_lean_writes.sql")); err != nil {
 		t.Fatal(err)
 	}
+	// Nor did it keep the checksums of its files.
+	if err := os.Remove(filepath.Join(dir, "..", "taskmodel.sum")); err != nil {
+		t.Fatal(err)
+	}
 	old := mod.migrations(t, sqlite.Engine)
 	if out, err := mod.generate(t, spec); err != nil {
 		t.Fatalf("taskgen again: %v\n%s", err, out)
@@ -190,6 +194,10 @@ func TestLackingMigrationsBeforeAChange(t *testing.T) {
 		if err := os.Remove(filepath.Join(dir, name+".sql")); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// An earlier taskgen kept no checksums of its files.
+	if err := os.Remove(filepath.Join(dir, "..", "taskmodel.sum")); err != nil {
+		t.Fatal(err)
 	}
 	v1 := mod.migrations(t, mysql.Engine)
 	v2 := filepath.Join(casesDir, "api_owner_changed", "v2.yaml")

@@ -281,6 +281,13 @@ func readMigrations(dir string) (*gen.History, error) {
 	if err := read("spec", ".yaml", h.Specs); err != nil {
 		return nil, err
 	}
+	sum, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(gen.SumFile)))
+	switch {
+	case err == nil:
+		h.Sum = sum
+	case !errors.Is(err, os.ErrNotExist):
+		return nil, err
+	}
 	return h, nil
 }
 

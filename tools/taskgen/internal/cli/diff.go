@@ -328,7 +328,7 @@ func diffBase(m *spec.Model, dirMode bool, out, base string) (diffed, error) {
 	if err != nil {
 		return diffed{}, err
 	}
-	if err := h.CheckNumbering(dir); err != nil {
+	if err := h.Check(dir); err != nil {
 		return diffed{}, err
 	}
 	snaps, err := filepath.Glob(filepath.Join(dir, gen.MigrationsDir, "spec", "*.yaml"))

@@ -62,6 +62,15 @@ func TestBrokenNumbering(t *testing.T) {
 		{"the newest spec snapshot missing", func(t *testing.T, mig string) {
 			must(t, os.Remove(filepath.Join(mig, "spec", "0013_add_note_a.yaml")))
 		}, noSnapshot},
+		{"a migration edited by hand", func(t *testing.T, mig string) {
+			f, err := os.OpenFile(filepath.Join(mig, "sqlite", "0001_schema.sql"), os.O_APPEND|os.O_WRONLY, 0)
+			must(t, err)
+			_, err = f.WriteString("-- edited\n")
+			must(t, err)
+			must(t, f.Close())
+		}, "taskgen: job: {mig}/sqlite/0001_schema.sql is not the file taskgen wrote: its checksum is not the one {mig}/taskmodel.sum holds, so it was edited after it was generated. " +
+			"Applied migrations are never rewritten: a database that applied it refuses a program with other SQL, and one that did not would apply the edit. " +
+			"Restore it from version control (git checkout -- {mig}/sqlite/0001_schema.sql); if the edit is meant and no database applied the migration, remove its line from {mig}/taskmodel.sum and run go generate again\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -101,6 +101,7 @@ func Generate(m *spec.Model, opts Options) (map[string][]byte, error) {
 			files[f.path(e)] = f.sql
 		}
 	}
+	files[SumFile] = renderSums(files)
 	files[MySQLPackage+"/"+MySQLQueryFile], files[MySQLPackage+"/"+MySQLScriptFile] = g.mysqlQueryFiles()
 	mf := g.newFileNamed(MySQLPackage)
 	g.mysqlDriverFile(mf)
@@ -198,7 +199,7 @@ func (mg migration) path(e Engine) string { return "sql/" + string(e) + "/" + mg
 func FileNames(storage, worker bool) []string {
 	names := []string{"README.md", "doc.go", "event.go", "lifecycle.go", "model.go", "status.go", "types.py", "types.ts"}
 	if storage {
-		names = append(names, specPath(migrationList[0].name))
+		names = append(names, specPath(migrationList[0].name), SumFile)
 	}
 	for _, e := range Engines {
 		if !storage {

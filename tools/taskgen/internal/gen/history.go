@@ -24,6 +24,8 @@ type History struct {
 	// Specs are the spec snapshots by the name of the migration that was
 	// generated from them (migrations/spec/<name>.yaml).
 	Specs map[string][]byte
+	// Sum is the sum file's content (SumFile); nil when there is none.
+	Sum []byte
 }
 
 // empty reports whether the model has no migrations yet: a new model.
@@ -113,7 +115,7 @@ func (g *generator) migrationChain(h *History, snapshot []byte, dir string) (map
 			last = max(last, migrationNumber(name))
 		}
 	}
-	if err := h.CheckNumbering(dir); err != nil {
+	if err := h.Check(dir); err != nil {
 		return nil, nil, err
 	}
 	var base string
@@ -224,7 +226,7 @@ func hasSuffix(fs []frozen, suffix string) bool {
 	return false
 }
 
-// CheckNumbering refuses a history whose numbering is broken: two
+// Check refuses a history whose numbering is broken: two
 // migrations of one engine (or two spec snapshots) under one number, as
 // when two branches each changed the spec and each got the next number, or
 // a number no migration has, as when a migration other than the newest was
@@ -233,10 +235,11 @@ func hasSuffix(fs []frozen, suffix string) bool {
 // added). It also refuses a migration of a spec change that lacks one of
 // its files (an engine's SQL, or the spec snapshot taskgen compares the
 // spec with): generated over it, the next migration would repeat its
-// change, and the engine that lacks it could not open its databases.
+// change, and the engine that lacks it could not open its databases. And
+// it refuses a migration file that is not what taskgen wrote (SumFile).
 //
 // dir is the model's package directory, as messages name it.
-func (h *History) CheckNumbering(dir string) error {
+func (h *History) Check(dir string) error {
 	dirs := make([]string, 0, len(Engines)+1)
 	names := map[string][]string{}
 	for _, e := range Engines {
@@ -298,7 +301,10 @@ func (h *History) CheckNumbering(dir string) error {
 		return fmt.Errorf("%s holds no migration numbered %04d (%s): a migration other than the newest was deleted, and the ones after it were generated over its changes, so no database could apply them; migrations are never deleted once others follow them: restore migration %04d's files (%s for every engine and %s) from version control",
 			mig, n, jump, n, filepath.Join(mig, "<engine>", fmt.Sprintf("%04d_*.sql", n)), filepath.Join(mig, "spec", fmt.Sprintf("%04d_*.yaml", n)))
 	}
-	return h.checkComplete(dir, last)
+	if err := h.checkComplete(dir, last); err != nil {
+		return err
+	}
+	return h.checkSums(dir)
 }
 
 // checkComplete refuses a migration of a spec change (one with a spec
