@@ -47,6 +47,14 @@ C cancelled; --status takes a code or its word.`,
 	fl := cmd.PersistentFlags()
 	fl.StringVar(&f.url, "url", "", "the server's URL (default $"+EnvURL+", else http://127.0.0.1:8080)")
 	fl.StringVar(&f.token, "token", "", "a user's token (default $"+EnvToken+")")
+	// call sends a request of c to the server and decodes its answer.
+	call := func(c *cobra.Command, method, path string, out any, names map[string]string) error {
+		api, err := f.client()
+		if err != nil {
+			return err
+		}
+		return api.do(c.Context(), method, path, out, names)
+	}
 
 	var lf listFlags
 	list := &cobra.Command{
@@ -54,16 +62,12 @@ C cancelled; --status takes a code or its word.`,
 		Short: "List tasks, newest first (by default those of the last hour, and every unfinished one)",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
-			api, err := f.client()
-			if err != nil {
-				return err
-			}
 			q, err := lf.query()
 			if err != nil {
 				return err
 			}
 			var rows []listedTask
-			if err := api.do(c.Context(), "GET", "/tasks?"+q.Encode(), &rows, listNames); err != nil {
+			if err := call(c, "GET", "/tasks?"+q.Encode(), &rows, listNames); err != nil {
 				return err
 			}
 			if len(rows) == 0 && !app.JSON {
@@ -92,12 +96,8 @@ C cancelled; --status takes a code or its word.`,
 		Short: "Show a task: its status, fields, progress and error",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			api, err := f.client()
-			if err != nil {
-				return err
-			}
 			var task json.RawMessage
-			if err := api.do(c.Context(), "GET", "/tasks/"+url.PathEscape(args[0]), &task, idName); err != nil {
+			if err := call(c, "GET", "/tasks/"+url.PathEscape(args[0]), &task, idName); err != nil {
 				return err
 			}
 			return app.Print(task, func(w io.Writer) error { return printFields(w, task) })
@@ -109,12 +109,8 @@ C cancelled; --status takes a code or its word.`,
 		Short: "List a task's status changes, oldest first, with who made each",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			api, err := f.client()
-			if err != nil {
-				return err
-			}
 			var rows []historyRow
-			if err := api.do(c.Context(), "GET", "/tasks/"+url.PathEscape(args[0])+"/history", &rows, idName); err != nil {
+			if err := call(c, "GET", "/tasks/"+url.PathEscape(args[0])+"/history", &rows, idName); err != nil {
 				return err
 			}
 			return app.Print(rows, func(w io.Writer) error {
@@ -137,12 +133,8 @@ C cancelled; --status takes a code or its word.`,
 		Short: "Cancel a task (exit 5 when its status allows no cancel)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			api, err := f.client()
-			if err != nil {
-				return err
-			}
 			var task json.RawMessage
-			if err := api.do(c.Context(), "POST", "/tasks/"+url.PathEscape(args[0])+"/cancel", &task, idName); err != nil {
+			if err := call(c, "POST", "/tasks/"+url.PathEscape(args[0])+"/cancel", &task, idName); err != nil {
 				return err
 			}
 			return app.Print(task, func(w io.Writer) error {
