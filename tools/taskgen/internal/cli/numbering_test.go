@@ -28,7 +28,7 @@ func TestBrokenNumbering(t *testing.T) {
 	// A migration that lacks a file: the newest, which may be redone, and
 	// an earlier one.
 	lacks := func(name, missing, here string) string {
-		return "taskgen: job: migration " + name + " lacks " + missing + " (" + here + " has the rest): every engine's databases apply it, so generating over it would write its change again or leave the databases of an engine without it; restore the file from version control (git checkout -- " + missing + ")"
+		return "taskgen: job: migration " + name + " lacks " + missing + " (" + here + " have the rest): every engine's databases apply it, so generating over it would write its change again or leave the databases of an engine without it; restore the file from version control (git checkout -- " + missing + ")"
 	}
 	mig13 := func(sub string) string {
 		return "{mig}/" + sub + "/0013_add_note_a." + map[bool]string{true: "yaml", false: "sql"}[sub == "spec"]
@@ -36,7 +36,7 @@ func TestBrokenNumbering(t *testing.T) {
 	noSQLite := lacks("0013_add_note_a", mig13("sqlite"), mig13("postgresql")+", "+mig13("mysql")+" and "+mig13("spec")) +
 		". If no database applied the migration and it is to be redone, delete " + mig13("postgresql") + ", " + mig13("mysql") + " and " + mig13("spec") + " too and run go generate again\n"
 	noSnapshot := "taskgen: job: migration 0013_add_note_a lacks " + mig13("spec") + " (" + mig13("postgresql") + ", " + mig13("sqlite") + " and " + mig13("mysql") +
-		" has the rest): taskgen writes the next migration over the spec snapshot of the newest, so generating over it would write its change again or leave the databases of an engine without it; restore the file from version control (git checkout -- " + mig13("spec") + ")" +
+		" have the rest): taskgen writes the next migration over the spec snapshot of the newest, so generating over it would write its change again or leave the databases of an engine without it; restore the file from version control (git checkout -- " + mig13("spec") + ")" +
 		". If no database applied the migration and it is to be redone, delete " + mig13("postgresql") + ", " + mig13("sqlite") + " and " + mig13("mysql") + " too and run go generate again\n"
 	tests := []struct {
 		name    string

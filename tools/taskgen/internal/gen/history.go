@@ -252,6 +252,13 @@ func (h *History) Check(dir string) error {
 	for name := range h.Specs {
 		names["spec"] = append(names["spec"], name)
 	}
+	if err := h.checkMerged(dir); err != nil {
+		return err
+	}
+	// MySQL's first migration is its schema under the number of the
+	// migration that was the newest when MySQL came (0001 for a model
+	// that had it from the start): that number is the other engines'.
+	mysqlFirst := h.mysqlFirst()
 	present := map[int][]string{} // number: the names of every engine's migrations under it
 	for _, d := range dirs {
 		sort.Strings(names[d])
@@ -265,7 +272,7 @@ func (h *History) Check(dir string) error {
 				return h.duplicateError(dir, other, name)
 			}
 			byNumber[n] = name
-			if d == "spec" {
+			if d == "spec" || (d == string(MySQL) && n == mysqlFirst) {
 				continue
 			}
 			if !slices.Contains(present[n], name) {
@@ -301,24 +308,74 @@ func (h *History) Check(dir string) error {
 		return fmt.Errorf("%s holds no migration numbered %04d (%s): a migration other than the newest was deleted, and the ones after it were generated over its changes, so no database could apply them; migrations are never deleted once others follow them: restore migration %04d's files (%s for every engine and %s) from version control",
 			mig, n, jump, n, filepath.Join(mig, "<engine>", fmt.Sprintf("%04d_*.sql", n)), filepath.Join(mig, "spec", fmt.Sprintf("%04d_*.yaml", n)))
 	}
-	if err := h.checkComplete(dir, last); err != nil {
+	if err := h.checkComplete(dir); err != nil {
 		return err
 	}
 	return h.checkSums(dir)
 }
 
+// mysqlFirst is the number of the model's first MySQL migration; 0 for
+// none.
+func (h *History) mysqlFirst() int {
+	first := 0
+	for name := range h.Migrations[MySQL] {
+		if n := migrationNumber(name); reMigrationName.MatchString(name) && (first == 0 || n < first) {
+			first = n
+		}
+	}
+	return first
+}
+
+// checkMerged refuses a migration file that holds the markers git leaves
+// in a file it could not merge: two branches generated the same migration
+// with different content.
+func (h *History) checkMerged(dir string) error {
+	check := func(rel string, data []byte) error {
+		line, text, ok := spec.ConflictMarker(data)
+		if !ok {
+			return nil
+		}
+		name := strings.TrimSuffix(strings.TrimSuffix(filepath.Base(rel), ".sql"), ".yaml")
+		return fmt.Errorf("%s:%d holds a merge conflict marker (%s): two merged branches each generated migration %s, differently. Keep one branch's files of it for every engine and its spec snapshot (git checkout --ours or --theirs -- %s), or delete them all, then run go generate again: the spec's changes the other branch's held become the next migration",
+			filepath.Join(dir, MigrationsDir, filepath.FromSlash(rel)), line, text, name, strings.Join(h.filePaths(dir, name), " "))
+	}
+	return h.eachFile(check)
+}
+
+// eachFile calls f with every migration file (its path under the
+// migrations directory) and its content, in order, until f fails.
+func (h *History) eachFile(f func(rel string, data []byte) error) error {
+	for _, e := range Engines {
+		names := make([]string, 0, len(h.Migrations[e]))
+		for name := range h.Migrations[e] {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			if err := f(string(e)+"/"+name+".sql", h.Migrations[e][name]); err != nil {
+				return err
+			}
+		}
+	}
+	names := make([]string, 0, len(h.Specs))
+	for name := range h.Specs {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if err := f("spec/"+name+".yaml", h.Specs[name]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // checkComplete refuses a migration of a spec change (one with a spec
 // snapshot, or one that is none of the framework's) that lacks its spec
 // snapshot or one of its engines' files. MySQL, which came after a
-// model's first migrations, has those after its own first one. last is
-// the newest migration's number.
-func (h *History) checkComplete(dir string, last int) error {
-	mysqlFirst := 0
-	for name := range h.Migrations[MySQL] {
-		if n := migrationNumber(name); reMigrationName.MatchString(name) && (mysqlFirst == 0 || n < mysqlFirst) {
-			mysqlFirst = n
-		}
-	}
+// model's first migrations, has those after its own first one.
+func (h *History) checkComplete(dir string) error {
+	mysqlFirst := h.mysqlFirst()
 	var all []string
 	for _, e := range Engines {
 		for name := range h.Migrations[e] {
@@ -327,6 +384,12 @@ func (h *History) checkComplete(dir string, last int) error {
 	}
 	for name := range h.Specs {
 		all = append(all, name)
+	}
+	last := 0 // the newest number, in any directory
+	for _, name := range all {
+		if reMigrationName.MatchString(name) {
+			last = max(last, migrationNumber(name))
+		}
 	}
 	sort.Strings(all)
 	all = slices.Compact(all)
@@ -345,9 +408,16 @@ func (h *History) checkComplete(dir string, last int) error {
 			}
 			if _, ok := h.Migrations[e][name]; ok {
 				here = append(here, h.path(dir, string(e), name))
-			} else {
-				missing = append(missing, h.path(dir, string(e), name))
+				continue
 			}
+			// The engine has another migration under the number: two
+			// branches each took it.
+			for other := range h.Migrations[e] {
+				if other != name && reMigrationName.MatchString(other) && migrationNumber(other) == migrationNumber(name) {
+					return h.duplicateError(dir, min(name, other), max(name, other))
+				}
+			}
+			missing = append(missing, h.path(dir, string(e), name))
 		}
 		if snapshot {
 			here = append(here, h.path(dir, "spec", name))
@@ -361,8 +431,8 @@ func (h *History) checkComplete(dir string, last int) error {
 		if !snapshot {
 			why = "taskgen writes the next migration over the spec snapshot of the newest"
 		}
-		msg := fmt.Sprintf("migration %s lacks %s (%s has the rest): %s, so generating over it would write its change again or leave the databases of an engine without it; restore %s from version control (git checkout -- %s)",
-			name, joinAnd(missing), joinAnd(here), why, pluralOf(len(missing), "the file", "the files"), strings.Join(missing, " "))
+		msg := fmt.Sprintf("migration %s lacks %s (%s %s the rest): %s, so generating over it would write its change again or leave the databases of an engine without it; restore %s from version control (git checkout -- %s)",
+			name, joinAnd(missing), joinAnd(here), pluralOf(len(here), "has", "have"), why, pluralOf(len(missing), "the file", "the files"), strings.Join(missing, " "))
 		if migrationNumber(name) == last {
 			msg += fmt.Sprintf(". If no database applied the migration and it is to be redone, delete %s too and run go generate again", joinAnd(here))
 		}
@@ -379,6 +449,16 @@ func (h *History) path(dir, sub, name string) string {
 		ext = ".yaml"
 	}
 	return filepath.Join(dir, MigrationsDir, sub, name+ext)
+}
+
+// filePaths lists the files migration name has, under the package
+// directory dir.
+func (h *History) filePaths(dir, name string) []string {
+	var out []string
+	for _, f := range h.files(name) {
+		out = append(out, filepath.Join(dir, MigrationsDir, filepath.FromSlash(f)))
+	}
+	return out
 }
 
 // files lists the files migration name has, in its migrations directory.

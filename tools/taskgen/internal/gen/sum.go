@@ -89,27 +89,5 @@ func (h *History) checkSums(dir string) error {
 		return fmt.Errorf("%s is not the file taskgen wrote: its checksum is not the one %s holds, so it was edited after it was generated. Applied migrations are never rewritten: a database that applied it refuses a program with other SQL, and one that did not would apply the edit. Restore it from version control (git checkout -- %s); if the edit is meant and no database applied the migration, remove its line from %s and run go generate again",
 			path, filepath.Join(dir, filepath.FromSlash(SumFile)), path, filepath.Join(dir, filepath.FromSlash(SumFile)))
 	}
-	for _, e := range Engines {
-		names := make([]string, 0, len(h.Migrations[e]))
-		for name := range h.Migrations[e] {
-			names = append(names, name)
-		}
-		sort.Strings(names)
-		for _, name := range names {
-			if err := check(string(e)+"/"+name+".sql", h.Migrations[e][name]); err != nil {
-				return err
-			}
-		}
-	}
-	names := make([]string, 0, len(h.Specs))
-	for name := range h.Specs {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		if err := check("spec/"+name+".yaml", h.Specs[name]); err != nil {
-			return err
-		}
-	}
-	return nil
+	return h.eachFile(check)
 }

@@ -174,9 +174,9 @@ func indentTab(data []byte) (line, col int, ok bool) {
 	return 0, 0, false
 }
 
-// conflictMarker finds the first line that starts with a marker git
+// ConflictMarker finds the first line that starts with a marker git
 // leaves in a file it could not merge: its line and text.
-func conflictMarker(data []byte) (line int, text string, ok bool) {
+func ConflictMarker(data []byte) (line int, text string, ok bool) {
 	for i, text := range strings.Split(string(data), "\n") {
 		text = strings.TrimRight(text, "\r")
 		if strings.HasPrefix(text, "<<<<<<< ") || text == "<<<<<<<" || text == "=======" ||
@@ -188,7 +188,7 @@ func conflictMarker(data []byte) (line int, text string, ok bool) {
 }
 
 func (l *loader) parseYAML(data []byte) *yaml.Node {
-	if line, text, ok := conflictMarker(data); ok {
+	if line, text, ok := ConflictMarker(data); ok {
 		l.errs = append(l.errs, &Error{Pos: Pos{File: l.file, Line: line, Col: 1},
 			Msg: fmt.Sprintf("a merge conflict marker (%s): git could not merge two changes of this spec; edit the file into the spec both changes make, remove the markers, then run go generate", text)})
 		return nil
