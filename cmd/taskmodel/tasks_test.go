@@ -1,6 +1,9 @@
 package main_test
 
 import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -86,6 +89,10 @@ func TestTasks(t *testing.T) {
 		{"a revoked or unknown token", "tm_nope", []string{"list"}, 1, "taskmodel: the server refused the token: the token is unknown, malformed or revoked (a user's token: taskmodel token create --user NAME)\n"},
 		{"no token", "", []string{"list"}, 2, "taskmodel: a token is required: --token TOKEN or TASKMODEL_TOKEN (taskmodel token create --user NAME [--admin])\nRun 'taskmodel tasks list --help' for usage.\n"},
 		{"two ids", ana, []string{"show", first, second}, 2, ""},
+		{"an empty id", ana, []string{"show", ""}, 4, "taskmodel: ID: must be a task id (a UUID such as 123e4567-e89b-12d3-a456-426614174000), not \"\"\n"},
+		{"a dot for an id", ana, []string{"cancel", ".."}, 4, "taskmodel: ID: must be a task id (a UUID such as 123e4567-e89b-12d3-a456-426614174000), not \"..\"\n"},
+		{"the server quotes words of cobra's errors", ana, []string{"list", "--type", "invalid argument"}, 4, "taskmodel: --type: unknown task type \"invalid argument\"; allowed: analysis, dataset_upload, evaluation, model_upload, pipeline_run, pipeline_subtask, stage, synthesis, training\n"},
+		{"a limit of 0", ana, []string{"list", "--limit", "0"}, 4, "taskmodel: --limit: must be 1 to 100\n"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			r := tasks(tt.token, tt.args...)
@@ -93,6 +100,21 @@ func TestTasks(t *testing.T) {
 				t.Errorf("tasks %v: exit %d, stdout %q, stderr %q; want exit %d, stderr %q", tt.args, r.code, r.stdout, r.stderr, tt.code, tt.stderr)
 			}
 		})
+	}
+	// --json prints what the API answers.
+	if r := tasks(ana, "list", "--json", "--type", "evaluation"); r.code != 0 || !strings.Contains(r.stdout, `"task_status": "Q"`) {
+		t.Errorf("tasks list --json: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// Another service at the URL: its 404 page is not a task not found.
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(404)
+		fmt.Fprint(w, "<html><body>Not Found</body></html>"+strings.Repeat(" padding", 100))
+	}))
+	defer other.Close()
+	if r := s.run("tasks", "--url", other.URL, "--token", ana, "show", first); r.code != 1 ||
+		!strings.HasPrefix(r.stderr, "taskmodel: the server at "+other.URL+" answered 404 Not Found, not as taskmodel serve's API does (is --url right?): <html><body>Not Found</body></html>") || len(r.stderr) > 400 {
+		t.Errorf("another service: exit %d, %q", r.code, r.stderr)
 	}
 	// No server there.
 	if r := s.run("tasks", "--url", "http://127.0.0.1:1", "--token", ana, "list"); r.code != 1 ||

@@ -32,8 +32,9 @@ func usagef(err error) error { return usageError{err} }
 func classify(err error) (int, string) {
 	var ce *config.Error
 	var ue usageError
+	var ae *apiError
 	switch {
-	case errors.As(err, &ue), isCobraUsage(err):
+	case errors.As(err, &ue):
 		return ExitUsage, "usage"
 	case errors.As(err, &ce):
 		return ExitConfig, "config"
@@ -45,6 +46,11 @@ func classify(err error) (int, string) {
 		return ExitInvalid, "invalid"
 	case errors.Is(err, tasktype.ErrDuplicate), errors.Is(err, tasktype.ErrConflict):
 		return ExitConflict, "conflict"
+	// Cobra's errors are plain text: they are told by their words, last,
+	// so that a refusal quoting the user's input ("invalid argument") is
+	// not taken for one; nor is a server's answer.
+	case !errors.As(err, &ae) && isCobraUsage(err):
+		return ExitUsage, "usage"
 	}
 	return ExitFailure, "failure"
 }

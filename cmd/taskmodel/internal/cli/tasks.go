@@ -15,6 +15,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
 	"github.com/taskmodel/taskmodel/sdk/workerhttp"
@@ -62,22 +63,26 @@ C cancelled; --status takes a code or its word.`,
 		Short: "List tasks, newest first (by default those of the last hour, and every unfinished one)",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
-			q, err := lf.query()
+			q, err := lf.query(c.Flags().Changed)
 			if err != nil {
 				return err
 			}
-			var rows []listedTask
-			if err := call(c, "GET", "/tasks?"+q.Encode(), &rows, listNames); err != nil {
+			var raw json.RawMessage
+			if err := call(c, "GET", "/tasks?"+q.Encode(), &raw, listNames); err != nil {
 				return err
+			}
+			var rows []listedTask
+			if err := json.Unmarshal(raw, &rows); err != nil {
+				return notTheAPI(err)
 			}
 			if len(rows) == 0 && !app.JSON {
 				fmt.Fprintln(app.Err, "taskmodel: no task matches"+lf.window())
 			}
-			return app.Print(rows, func(w io.Writer) error {
+			return app.Print(raw, func(w io.Writer) error {
 				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "ID\tTYPE\tSTATUS\tTAG\tCREATED\tENDED")
 				for _, r := range rows {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.TaskType, codeWord(r.Status), str(r.Tag), clock(&r.CreatedAt), clock(r.EndDate))
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", shown(r.ID), shown(r.TaskType), codeWord(r.Status), shown(str(r.Tag)), clock(&r.CreatedAt), clock(r.EndDate))
 				}
 				return tw.Flush()
 			})
@@ -96,8 +101,12 @@ C cancelled; --status takes a code or its word.`,
 		Short: "Show a task: its status, fields, progress and error",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
+			id, err := taskID(args[0])
+			if err != nil {
+				return err
+			}
 			var task json.RawMessage
-			if err := call(c, "GET", "/tasks/"+url.PathEscape(args[0]), &task, idName); err != nil {
+			if err := call(c, "GET", "/tasks/"+id, &task, idName); err != nil {
 				return err
 			}
 			return app.Print(task, func(w io.Writer) error { return printFields(w, task) })
@@ -109,19 +118,27 @@ C cancelled; --status takes a code or its word.`,
 		Short: "List a task's status changes, oldest first, with who made each",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			var rows []historyRow
-			if err := call(c, "GET", "/tasks/"+url.PathEscape(args[0])+"/history", &rows, idName); err != nil {
+			id, err := taskID(args[0])
+			if err != nil {
 				return err
 			}
-			return app.Print(rows, func(w io.Writer) error {
+			var raw json.RawMessage
+			if err := call(c, "GET", "/tasks/"+id+"/history", &raw, idName); err != nil {
+				return err
+			}
+			var rows []historyRow
+			if err := json.Unmarshal(raw, &rows); err != nil {
+				return notTheAPI(err)
+			}
+			return app.Print(raw, func(w io.Writer) error {
 				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "AT\tEVENT\tFROM\tTO\tATTEMPT\tACTOR\tMESSAGE")
 				for _, r := range rows {
 					msg := "-"
-					if r.Message != nil {
-						msg = oneLine(*r.Message, 80)
+					if r.Message != "" {
+						msg = oneLine(r.Message, 80)
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", clock(&r.At), str(r.Event), str(r.From), r.To, r.Attempt, str(r.Actor), msg)
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", clock(&r.At), shown(str(r.Event)), shown(str(r.From)), shown(r.To), r.Attempt, shown(str(r.Actor)), shown(msg))
 				}
 				return tw.Flush()
 			})
@@ -133,8 +150,12 @@ C cancelled; --status takes a code or its word.`,
 		Short: "Cancel a task (exit 5 when its status allows no cancel)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
+			id, err := taskID(args[0])
+			if err != nil {
+				return err
+			}
 			var task json.RawMessage
-			if err := call(c, "POST", "/tasks/"+url.PathEscape(args[0])+"/cancel", &task, idName); err != nil {
+			if err := call(c, "POST", "/tasks/"+id+"/cancel", &task, idName); err != nil {
 				return err
 			}
 			return app.Print(task, func(w io.Writer) error {
@@ -142,7 +163,7 @@ C cancelled; --status takes a code or its word.`,
 					Status string `json:"status"`
 				}
 				_ = json.Unmarshal(task, &t)
-				_, err := fmt.Fprintf(w, "task %s: %s\n", args[0], t.Status)
+				_, err := fmt.Fprintf(w, "task %s: %s\n", id, shown(t.Status))
 				return err
 			})
 		},
@@ -181,7 +202,7 @@ func codeWord(code string) string {
 
 // query is the listing's query string; a filter the server would refuse
 // for its value is refused here, naming the flag.
-func (lf listFlags) query() (url.Values, error) {
+func (lf listFlags) query(changed func(flag string) bool) (url.Values, error) {
 	q := url.Values{}
 	for _, t := range lf.types {
 		q.Add("task_type", t)
@@ -210,7 +231,7 @@ func (lf listFlags) query() (url.Values, error) {
 		{"--offset", "offset", lf.offset, 0, 1_000_000},
 	} {
 		switch {
-		case p.v == 0 && p.lo > 0:
+		case !changed(p.flag[2:]):
 		case p.v < p.lo || p.v > p.hi:
 			return nil, fieldError(p.flag, strconv.Itoa(p.v), fmt.Sprintf("must be %d to %d", p.lo, p.hi))
 		default:
@@ -252,7 +273,7 @@ type historyRow struct {
 	At      time.Time `json:"at"`
 	Attempt int       `json:"attempt"`
 	Actor   *string   `json:"actor,omitempty"`
-	Message *string   `json:"message,omitempty"`
+	Message string    `json:"message,omitempty"`
 }
 
 // printFields prints a task's fields one per line, in the server's order:
@@ -290,12 +311,57 @@ func printFields(w io.Writer, task json.RawMessage) error {
 		width = max(width, len(name))
 	}
 	for _, f := range fields {
-		value := strings.ReplaceAll(strings.TrimRight(f.value, "\n"), "\n", "\n"+strings.Repeat(" ", width+2))
-		if _, err := fmt.Fprintf(w, "%-*s  %s\n", width, f.name, value); err != nil {
+		value := strings.ReplaceAll(shownLines(strings.TrimRight(f.value, "\n")), "\n", "\n"+strings.Repeat(" ", width+2))
+		if _, err := fmt.Fprintf(w, "%-*s  %s\n", width, shown(f.name), value); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// taskID checks a task ID argument as the server does, so that a
+// mistyped one is refused naming the argument (exit 4), not sent.
+func taskID(arg string) (string, error) {
+	id, err := uuid.Parse(arg)
+	if err != nil || strings.ContainsAny(arg, "{}:") || len(arg) != 36 {
+		return "", fieldError("ID", arg, fmt.Sprintf("must be a task id (a UUID such as 123e4567-e89b-12d3-a456-426614174000), not %q", truncate(arg, 80)))
+	}
+	return id.String(), nil
+}
+
+// shown makes text from the server safe to print on a terminal, one line
+// of a table: control characters (a tab, a newline, an escape sequence a
+// task's message may hold) are written as escapes.
+func shown(s string) string {
+	if !strings.ContainsFunc(s, isControl) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if isControl(r) {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// shownLines is shown for text whose line breaks are kept.
+func shownLines(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = shown(l)
+	}
+	return strings.Join(lines, "\n")
+}
+
+func isControl(r rune) bool { return r < 0x20 || (r >= 0x7f && r < 0xa0) || r == 0x2028 || r == 0x2029 }
+
+// notTheAPI is the error of an answer that is not what the API answers.
+func notTheAPI(err error) error {
+	return fmt.Errorf("the answer is not the API's JSON (is --url taskmodel serve?): %w", err)
 }
 
 // oneLine is s's first line cut to n characters, marking what was left.
@@ -346,7 +412,7 @@ func (c *apiClient) do(ctx context.Context, method, path string, out any, names 
 		req.Header.Set("Content-Type", "application/json")
 		req.Body, req.ContentLength = io.NopCloser(strings.NewReader("{}")), 2
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := (&http.Client{Timeout: time.Minute}).Do(req)
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {
@@ -360,14 +426,17 @@ func (c *apiClient) do(ctx context.Context, method, path string, out any, names 
 		return fmt.Errorf("%s %s: reading the answer: %w", method, path, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		p := &workerhttp.Problem{Status: resp.StatusCode, Title: resp.Status}
-		if json.Unmarshal(raw, p) != nil || p.Status == 0 {
-			p.Status, p.Detail = resp.StatusCode, strings.TrimSpace(string(raw))
+		p := &workerhttp.Problem{}
+		if json.Unmarshal(raw, p) != nil || !strings.HasPrefix(p.Type, "urn:taskmodel:problem:") {
+			// Not the server's problem document: another service, or a
+			// proxy's page. Its status says nothing of the task.
+			return fmt.Errorf("the server at %s answered %s, not as taskmodel serve's API does (is --url right?): %s", c.base, resp.Status, shown(truncate(strings.TrimSpace(string(raw)), 200)))
 		}
+		p.Detail = truncate(p.Detail, 1000)
 		return &apiError{p, names}
 	}
 	if err := json.Unmarshal(raw, out); err != nil {
-		return fmt.Errorf("%s %s: the answer is not the JSON expected (is %s taskmodel serve?): %w", method, path, c.base, err)
+		return notTheAPI(err)
 	}
 	return nil
 }
@@ -396,6 +465,7 @@ func (e *apiError) Error() string {
 		}
 		msg = strings.Join(parts, "; ")
 	}
+	msg = shown(msg)
 	switch e.p.Status {
 	case http.StatusNotFound:
 		if _, ok := e.names["id"]; ok {
