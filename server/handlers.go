@@ -336,8 +336,17 @@ func (s *Server) cancelTask(w http.ResponseWriter, r *http.Request) {
 		s.writeProblem(w, r, err)
 		return
 	}
+	if s.cancelsRuns(b) {
+		v, err = s.cancelRun(r.Context(), b, v, meta(r, "").Actor)
+		if err != nil {
+			s.writeProblem(w, r, err)
+			return
+		}
+		s.writeTask(w, r, http.StatusOK, v)
+		return
+	}
 	if b.worker().Cancel == "" {
-		s.writeProblem(w, r, noCancel(b, v))
+		s.writeProblem(w, r, s.noCancel(b, v))
 		return
 	}
 	// A worker's progress updates bump the version: the engine's Cancel

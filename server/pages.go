@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/taskmodel/taskmodel/backends"
+	"github.com/taskmodel/taskmodel/gen/pipelinerun"
 	"github.com/taskmodel/taskmodel/tasktype"
 )
 
@@ -140,8 +141,9 @@ type TaskState struct {
 	ProgressDetail json.RawMessage
 	ErrorCode      string
 	ErrorMessage   string
-	// CanCancel: the model has a cancel event and the transition table
-	// allows it from the current status.
+	// CanCancel: the task can be cancelled through the API (the model has
+	// a cancel event, or it is a pipeline run of a server with a tracker)
+	// and the transition table allows it from the current status.
 	CanCancel bool
 	// JSON is the task as GET /tasks/{id} returns it.
 	JSON json.RawMessage
@@ -245,8 +247,15 @@ func (s *Server) CancelTask(ctx context.Context, u User, id string) (TaskState, 
 	if err != nil {
 		return TaskState{}, err
 	}
+	if s.cancelsRuns(b) {
+		v, err = s.cancelRun(ctx, b, v, "user:"+u.Name)
+		if err != nil {
+			return TaskState{}, pageError(err)
+		}
+		return s.state(b, v), nil
+	}
 	if b.worker().Cancel == "" {
-		return TaskState{}, noCancel(b, v)
+		return TaskState{}, s.noCancel(b, v)
 	}
 	m := backends.Meta{Actor: "user:" + u.Name, Message: "dashboard: cancel"}
 	v, err = b.cancel(ctx, v.key.ID, m)
@@ -324,6 +333,8 @@ func (s *Server) state(b binding, v *view) TaskState {
 	st.Code, st.Display = statusDisplay(v.task)
 	if ev := b.worker().Cancel; ev != "" {
 		st.CanCancel = b.canFire(v, ev)
+	} else if s.cancelsRuns(b) {
+		st.CanCancel = b.canFire(v, string(pipelinerun.EventCancel))
 	}
 	if body, err := taskJSON(v); err == nil {
 		st.JSON = body

@@ -158,7 +158,7 @@ func (s *Server) PipelineTree(ctx context.Context, f PipelineFilter) (*PipelineT
 	}
 	if f.Stage != "" {
 		if err := tr.CheckStage(ctx, f.Stage); err != nil {
-			return nil, pageError(pipelineProblem(ctx, tr, err))
+			return nil, pageError(pipelineProblem(ctx, tr, err, pipelineRef{}))
 		}
 	}
 	tasks, err := tr.Tasks(ctx, f.Stage)

@@ -17,6 +17,7 @@ import (
 	"github.com/taskmodel/taskmodel/backends/postgres"
 	"github.com/taskmodel/taskmodel/backends/sqlite"
 	"github.com/taskmodel/taskmodel/gen/pipelinerun"
+	"github.com/taskmodel/taskmodel/gen/pipelinesubtask"
 	"github.com/taskmodel/taskmodel/sdk/pipeline"
 	"github.com/taskmodel/taskmodel/sdk/pipeline/storage"
 	"github.com/taskmodel/taskmodel/sdk/pipeline/storage/memstore"
@@ -43,6 +44,8 @@ func (s *Server) pipelineRoutes(api func(pattern string, methods map[string]http
 	api("/pipelines/runs/{id}/update", map[string]http.HandlerFunc{"POST": h(s.pipelineUpdate())})
 	api("/pipelines/runs/{id}/complete", map[string]http.HandlerFunc{"POST": h(s.pipelineComplete())})
 	api("/pipelines/runs/{id}/fail", map[string]http.HandlerFunc{"POST": h(s.pipelineFail())})
+	api("/pipelines/runs/{id}/skip", map[string]http.HandlerFunc{"POST": h(s.pipelineSkip())})
+	api("/pipelines/runs/{id}/cancel", map[string]http.HandlerFunc{"POST": h(s.pipelineCancel())})
 	api("/pipelines/runs/{id}/subtasks", map[string]http.HandlerFunc{"GET": h(s.pipelineSubtasks)})
 	api("/pipelines/runs/{id}/subtasks/{n}/start", map[string]http.HandlerFunc{"POST": h(s.subtaskStart())})
 	api("/pipelines/runs/{id}/subtasks/{n}/update", map[string]http.HandlerFunc{"POST": h(s.subtaskUpdate())})
@@ -67,7 +70,7 @@ func (s *Server) withTracker(h pipelineHandler) http.HandlerFunc {
 		}
 		tr := s.cfg.Pipelines.As("user:" + userOf(r).Name)
 		if err := h(w, r, tr); err != nil {
-			s.writeProblem(w, r, pipelineProblem(r.Context(), tr, err))
+			s.writeProblem(w, r, pipelineProblem(r.Context(), tr, err, refOf(r)))
 			return
 		}
 		if r.Method == http.MethodPost {
@@ -78,8 +81,9 @@ func (s *Server) withTracker(h pipelineHandler) http.HandlerFunc {
 
 // pipelineProblem maps the tracker's errors onto problems: unknown runs,
 // subtasks and tasks are 404s saying what exists, refused lifecycle moves
-// 409s with the current status, bad values 400s naming the field.
-func pipelineProblem(ctx context.Context, tr *pipeline.Tracker, err error) error {
+// and conflicts 409s with the current status and the actions possible now
+// (see pipelineConflict), bad values 400s naming the field.
+func pipelineProblem(ctx context.Context, tr *pipeline.Tracker, err error, ref pipelineRef) error {
 	var p *Problem
 	if errors.As(err, &p) {
 		return p
@@ -91,53 +95,119 @@ func pipelineProblem(ctx context.Context, tr *pipeline.Tracker, err error) error
 	if errors.As(err, &nf) {
 		return notFound(nf.Error())
 	}
+	var out *Problem
 	var un *pipeline.UnfinishedError
-	if errors.As(err, &un) {
-		out := problem(http.StatusConflict, "transition", "Transition not allowed", un.Error()+`, or complete with "force": true`)
-		if r, rerr := tr.Run(ctx, un.Run); rerr == nil {
-			out.CurrentStatus = string(r.Status)
-		}
-		return out
-	}
 	var se *pipeline.StateError
-	if errors.As(err, &se) {
-		out := problem(http.StatusConflict, "transition", "Transition not allowed", se.Error())
-		out.CurrentStatus = se.Status
-		// A refused operation needs an unfinished run or subtask: a
-		// finished one allows nothing.
-		if pipelinerun.Status(se.Status).IsTerminal() {
-			out.AllowedActions = []string{}
-		}
-		return out
-	}
 	var te tasktype.TransitionInfoer
-	if errors.As(err, &te) {
-		t := te.Transition()
-		out := problem(http.StatusConflict, "transition", "Transition not allowed",
-			fmt.Sprintf("%s is not possible while it is %s", t.Event, t.From))
-		out.CurrentStatus, out.AllowedActions = t.From, pipelineActions(t.Allowed)
-		return out
-	}
 	switch {
+	case errors.As(err, &un):
+		out = problem(http.StatusConflict, "transition", "Transition not allowed", un.Error()+`, or complete with "force": true`)
+	case errors.As(err, &se):
+		out = problem(http.StatusConflict, "transition", "Transition not allowed", se.Error())
+	case errors.As(err, &te):
+		t := te.Transition()
+		out = problem(http.StatusConflict, "transition", "Transition not allowed",
+			fmt.Sprintf("%s is not possible while it is %s", pipelineRoute(t.Event), t.From))
 	case errors.Is(err, tasktype.ErrDuplicate):
-		return problem(http.StatusConflict, "conflict", "Conflict", "this subtask was started already; each number starts once per run")
+		out = problem(http.StatusConflict, "conflict", "Conflict", "this subtask was started already; each number starts once per run")
 	case errors.Is(err, tasktype.ErrConflict):
-		return problem(http.StatusConflict, "conflict", "Conflict", "the run changed too often while the request ran; retry")
+		out = problem(http.StatusConflict, "conflict", "Conflict", "the run changed too often while the request ran; retry")
+	default:
+		return err // toProblem: validation errors are 400s, anything else a 500
 	}
-	return err // toProblem: validation errors are 400s, anything else a 500
+	pipelineConflict(ctx, tr, err, ref, out)
+	return out
 }
 
-// pipelineActions lists the routes (their last segment) that fire any of
-// the lifecycle events allowed, as a run's or subtask's allowed_actions;
-// events without a route of their own (skip, cancel) are left out.
-func pipelineActions(allowed []string) []string {
-	out := []string{}
-	for _, a := range []struct{ event, route string }{{"run", "update"}, {"complete", "complete"}, {"fail", "fail"}} {
-		if slices.Contains(allowed, a.event) {
-			out = append(out, a.route)
+// pipelineRef is what a /pipelines route acts on: a run, or subtask n of
+// it (n 0 on a run's routes; no run on the others).
+type pipelineRef struct {
+	run uuid.UUID
+	n   int64
+}
+
+// refOf reads the request path's run id and subtask number, if any (a
+// malformed one was refused before anything could conflict).
+func refOf(r *http.Request) pipelineRef {
+	id, _ := uuid.Parse(r.PathValue("id"))
+	n, _ := strconv.ParseInt(r.PathValue("n"), 10, 64)
+	return pipelineRef{run: id, n: n}
+}
+
+// pipelineConflict gives a 409 of a /pipelines route its current_status and
+// allowed_actions: those of the run, on a run's route or when a subtask's
+// route was refused because of its run (a subtask of a finished run), else
+// those of the subtask. The status is the one the refusal saw when the
+// error says it, else the one read now; allowed_actions are the routes (by
+// their last segment) that its status allows, [] once it is finished.
+func pipelineConflict(ctx context.Context, tr *pipeline.Tracker, err error, ref pipelineRef, out *Problem) {
+	id, n := ref.run, ref.n
+	var se *pipeline.StateError
+	var rt *pipelinerun.TransitionError
+	var st *pipelinesubtask.TransitionError
+	status := ""
+	switch {
+	case errors.As(err, &se) && se.Run == id:
+		n, status = 0, se.Status
+	case errors.As(err, &rt):
+		n, status = 0, string(rt.From)
+	case n > 0 && errors.As(err, &se):
+		status = se.Status
+	case n > 0 && errors.As(err, &st):
+		status = string(st.From)
+	}
+	if status == "" && n == 0 && id != uuid.Nil {
+		if run, rerr := tr.Run(ctx, id); rerr == nil {
+			status = string(run.Status)
 		}
 	}
-	return out
+	if status == "" && n > 0 {
+		if subs, serr := tr.Subtasks(ctx, id); serr == nil {
+			for _, s := range subs {
+				if s.SubtaskNumber == n {
+					status = string(s.Status)
+				}
+			}
+		}
+	}
+	out.CurrentStatus = status
+	if n > 0 {
+		out.AllowedActions = subtaskActions(pipelinesubtask.Status(status))
+	} else {
+		out.AllowedActions = runActions(pipelinerun.Status(status))
+	}
+}
+
+// runActions are the routes on a run (their last segment) that a run in
+// status st allows: a STARTED run may still be skipped, a RUNNING one not;
+// a finished run allows none. (A run is created STARTED: NOT_STARTED is
+// only ever seen while it is being started.)
+func runActions(st pipelinerun.Status) []string {
+	switch st {
+	case pipelinerun.StatusStarted:
+		return []string{"update", "complete", "fail", "skip", "cancel"}
+	case pipelinerun.StatusRunning:
+		return []string{"update", "complete", "fail", "cancel"}
+	}
+	return []string{}
+}
+
+// subtaskActions are the routes on a subtask that a subtask in status st
+// allows; a finished subtask allows none.
+func subtaskActions(st pipelinesubtask.Status) []string {
+	if st.IsActive() {
+		return []string{"update", "increment", "complete", "fail"}
+	}
+	return []string{}
+}
+
+// pipelineRoute names a lifecycle event by the route that fires it: "run"
+// (a STARTED run's or subtask's first report) is update's.
+func pipelineRoute(event string) string {
+	if event == string(pipelinerun.EventRun) {
+		return "update"
+	}
+	return event
 }
 
 // requestNames maps the names the tracker gives fields (the stored run's
@@ -488,6 +558,24 @@ func (s *Server) pipelineFail() pipelineHandler {
 				return nil, badRequest("message", "required", "is required: say why the run failed")
 			}
 			return tr.Fail(ctx, id, *msg, deref(detail))
+		}
+	})
+}
+
+func (s *Server) pipelineSkip() pipelineHandler {
+	return s.runRoute(func(b *body) runAct {
+		msg := deref(b.str("message", true))
+		return func(ctx context.Context, tr *pipeline.Tracker, id uuid.UUID) (*pipeline.Run, error) {
+			return tr.Skip(ctx, id, msg)
+		}
+	})
+}
+
+func (s *Server) pipelineCancel() pipelineHandler {
+	return s.runRoute(func(b *body) runAct {
+		msg := deref(b.str("message", true))
+		return func(ctx context.Context, tr *pipeline.Tracker, id uuid.UUID) (*pipeline.Run, error) {
+			return tr.Cancel(ctx, id, msg)
 		}
 	})
 }

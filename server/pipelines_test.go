@@ -186,14 +186,18 @@ func TestPipelineLifecycleRefusals(t *testing.T) {
 			run := "/pipelines/runs/" + id
 			e.must(201, "POST", run+"/subtasks/1/start", "alice", `{"name":"Load","items_total":2}`)
 			e.must(200, "POST", run+"/subtasks/1/increment", "alice", ``)
+			// Every 409 says the status of what it refused (the run, or
+			// the subtask) and the routes its status still allows.
 			cases := []struct {
-				name, path, body, detail, current string
+				name, path, body, detail, current, actions string
 			}{
 				{"complete with unfinished subtasks", run + "/complete", `{}`,
-					`cannot complete the run: subtask 1 (Load) is RUNNING; subtasks 2, 3 of 3 never started; complete or fail them first, or complete with "force": true`, "RUNNING"},
+					`cannot complete the run: subtask 1 (Load) is RUNNING; subtasks 2, 3 of 3 never started; complete or fail them first, or complete with "force": true`,
+					"RUNNING", "[update complete fail cancel]"},
+				{"skip a running run", run + "/skip", `{}`, "skip is not possible while it is RUNNING", "RUNNING", "[update complete fail cancel]"},
 				{"start a subtask twice", run + "/subtasks/1/start", `{"name":"Load"}`,
-					"this subtask was started already; each number starts once per run", ""},
-				{"increment past items_total", run + "/subtasks/1/increment", `{"by":2}`, "", ""},
+					"this subtask was started already; each number starts once per run", "RUNNING", "[update increment complete fail]"},
+				{"increment past items_total", run + "/subtasks/1/increment", `{"by":2}`, "", "", ""},
 			}
 			for _, c := range cases {
 				r := e.do("POST", c.path, "alice", c.body)
@@ -210,6 +214,9 @@ func TestPipelineLifecycleRefusals(t *testing.T) {
 				}
 				if c.current != "" && p["current_status"] != c.current {
 					t.Errorf("%s: current_status %v, want %s", c.name, p["current_status"], c.current)
+				}
+				if c.actions != "" && fmt.Sprint(p["allowed_actions"]) != c.actions {
+					t.Errorf("%s: allowed_actions %v, want %s", c.name, p["allowed_actions"], c.actions)
 				}
 			}
 			if p := e.must(400, "POST", run+"/subtasks/1/increment", "alice", `{"by":2}`).json(t); p["detail"] != "by: must be at most 1: items_complete is 1 of items_total 2" {
@@ -231,14 +238,6 @@ func TestPipelineLifecycleRefusals(t *testing.T) {
 				subs[0]["items_total"] != 2.0 || subs[0]["items_complete"] != 1.0 {
 				t.Errorf("subtask after the refused updates: %v %v", err, subs)
 			}
-			// POST /tasks/{id}/cancel of a run (an admin's: runs have no
-			// owner) is a transition problem like any other: the run's
-			// status, and no action. (The memory backend's tracker keeps
-			// its runs apart from the /tasks models.)
-			if p := e.do("POST", "/tasks/"+id+"/cancel", "admin", "").json(t); b != "memory" && (p["type"] != "urn:taskmodel:problem:transition" || p["current_status"] != "RUNNING" || fmt.Sprint(p["allowed_actions"]) != "[]" ||
-				p["detail"] != "cancel is never possible for task type pipeline_run, whose lifecycle has no cancel event; the task is RUNNING; no action is possible now" || p["status"] != 409.0) {
-				t.Errorf("cancel of a run: %v", p)
-			}
 			// Forced: completes, cancelling subtask 1.
 			done := e.must(200, "POST", run+"/complete", "alice", `{"force":true}`).json(t)
 			if done["status"] != "COMPLETED" {
@@ -248,7 +247,10 @@ func TestPipelineLifecycleRefusals(t *testing.T) {
 				{run + "/update", `{"percent":50}`},
 				{run + "/complete", `{}`},
 				{run + "/fail", `{"message":"late"}`},
+				{run + "/skip", `{}`},
+				{run + "/cancel", `{}`},
 				{run + "/subtasks/2/start", `{"name":"Late"}`},
+				{run + "/subtasks/1/complete", `{}`},
 				{run + "/subtasks/1/update", `{"percent":50}`},
 				{run + "/subtasks/1/increment", `{}`},
 			} {
@@ -261,10 +263,114 @@ func TestPipelineLifecycleRefusals(t *testing.T) {
 				if cur := p["current_status"]; cur != "COMPLETED" && cur != "CANCELLED" {
 					t.Errorf("%s: current_status %v", c.path, cur)
 				}
+				if a, ok := p["allowed_actions"].([]any); !ok || len(a) != 0 {
+					t.Errorf("%s: allowed_actions %v, want []", c.path, p["allowed_actions"])
+				}
 			}
 			detail := e.must(200, "GET", run, "alice", "").json(t)
 			if detail["status"] != "COMPLETED" || len(detail["subtasks"].([]any)) != 1 {
 				t.Errorf("after the refusals: %v", detail)
+			}
+		})
+	}
+}
+
+// TestPipelineCancelAndSkip: a run is cancelled (with its unfinished
+// subtasks) or skipped over /pipelines as taskmodel run cancel and run skip
+// do, and cancelled by POST /tasks/{id}/cancel too; refusals are 409s with
+// the status and what it still allows.
+func TestPipelineCancelAndSkip(t *testing.T) {
+	for _, b := range backendNames {
+		t.Run(b, func(t *testing.T) {
+			e := newEnv(t, b, envOptions{pipelines: true})
+			e.must(200, "POST", "/pipelines/stages", "alice", registerBody)
+			start := func() string {
+				return "/pipelines/runs/" + e.must(201, "POST", "/pipelines/runs", "alice", `{"stage":"STATIC","task":"Build","total_subtasks":2}`).json(t)["id"].(string)
+			}
+
+			// Cancel: the run and its unfinished subtask; the finished one stays.
+			run := start()
+			e.must(201, "POST", run+"/subtasks/1/start", "alice", `{"name":"Load"}`)
+			e.must(200, "POST", run+"/subtasks/1/complete", "alice", `{}`)
+			e.must(201, "POST", run+"/subtasks/2/start", "alice", `{"name":"Index"}`)
+			if r := e.must(200, "POST", run+"/cancel", "alice", `{"message":"not needed today"}`).json(t); r["status"] != "CANCELLED" || r["message"] != "not needed today" {
+				t.Errorf("cancel: %v", r)
+			}
+			d := e.must(200, "GET", run, "alice", "").json(t)
+			subs := d["subtasks"].([]any)
+			if s1, s2 := subs[0].(map[string]any)["status"], subs[1].(map[string]any)["status"]; s1 != "COMPLETED" || s2 != "CANCELLED" {
+				t.Errorf("subtasks after cancel: %v, %v", s1, s2)
+			}
+
+			// Skip: a STARTED run only.
+			skipped := start()
+			if r := e.must(200, "POST", skipped+"/skip", "alice", `{"message":"nothing to do"}`).json(t); r["status"] != "SKIPPED" || r["message"] != "nothing to do" {
+				t.Errorf("skip: %v", r)
+			}
+
+			cases := []struct {
+				name, path, body string
+				status           int
+				detail, current  string
+				actions          string
+			}{
+				{"cancel a cancelled run", run + "/cancel", `{}`, 409, "cancel is not possible while it is CANCELLED", "CANCELLED", "[]"},
+				{"skip a cancelled run", run + "/skip", `{}`, 409, "skip is not possible while it is CANCELLED", "CANCELLED", "[]"},
+				{"cancel a skipped run", skipped + "/cancel", `{}`, 409, "cancel is not possible while it is SKIPPED", "SKIPPED", "[]"},
+				{"update a skipped run", skipped + "/update", `{"percent":5}`, 409, "run " + strings.TrimPrefix(skipped, "/pipelines/runs/") + " is SKIPPED: cannot update it; updates need STARTED or RUNNING", "SKIPPED", "[]"},
+				{"cancel with an unknown field", run + "/cancel", `{"reason":"x"}`, 400, "reason: unknown field; allowed: message", "", ""},
+				{"skip with a message not text", skipped + "/skip", `{"message":5}`, 400, "message: must be a string", "", ""},
+				{"cancel an unknown run", "/pipelines/runs/" + uuid.NewString() + "/cancel", `{}`, 404, "", "", ""},
+			}
+			for _, c := range cases {
+				r := e.do("POST", c.path, "alice", c.body)
+				if r.status != c.status || r.header.Get("Content-Type") != "application/problem+json" {
+					t.Errorf("%s: %d %s %s", c.name, r.status, r.header.Get("Content-Type"), r.body)
+					continue
+				}
+				p := r.json(t)
+				if c.detail != "" && p["detail"] != c.detail {
+					t.Errorf("%s: detail %q\nwant %q", c.name, p["detail"], c.detail)
+				}
+				if c.current != "" && p["current_status"] != c.current {
+					t.Errorf("%s: current_status %v, want %s", c.name, p["current_status"], c.current)
+				}
+				if c.actions != "" && fmt.Sprint(p["allowed_actions"]) != c.actions {
+					t.Errorf("%s: allowed_actions %v, want %s", c.name, p["allowed_actions"], c.actions)
+				}
+			}
+
+			// POST /tasks/{id}/cancel (an admin's: runs have no owner)
+			// cancels a run through the tracker, its subtasks with it. (The
+			// memory backend's tracker keeps its runs apart from the /tasks
+			// models.)
+			if b == "memory" {
+				return
+			}
+			running := start()
+			e.must(201, "POST", running+"/subtasks/1/start", "alice", `{"name":"Load"}`)
+			e.must(200, "POST", running+"/update", "alice", `{"percent":10}`)
+			id := strings.TrimPrefix(running, "/pipelines/runs/")
+			// A subtask is cancelled with its run, not on its own.
+			var rows []map[string]any
+			if err := json.Unmarshal(e.must(200, "GET", "/tasks?task_type=pipeline_subtask&status=R", "admin", "").body, &rows); err != nil || len(rows) != 1 {
+				t.Fatalf("the running subtask: %v %v", err, rows)
+			}
+			if p := e.must(409, "POST", "/tasks/"+rows[0]["id"].(string)+"/cancel", "admin", "").json(t); p["current_status"] != "STARTED" || fmt.Sprint(p["allowed_actions"]) != "[]" ||
+				p["detail"] != fmt.Sprintf("a pipeline subtask is not cancelled on its own but with its run (POST /tasks/%s/cancel or /pipelines/runs/%s/cancel); the task is STARTED; no action is possible now", id, id) {
+				t.Errorf("cancel of a subtask: %v", p)
+			}
+			if task := e.must(200, "POST", "/tasks/"+id+"/cancel", "admin", "").json(t); task["status"] != "CANCELLED" {
+				t.Errorf("/tasks/{id}/cancel of a running run: %v", task)
+			}
+			d = e.must(200, "GET", running, "alice", "").json(t)
+			if d["status"] != "CANCELLED" || d["subtasks"].([]any)[0].(map[string]any)["status"] != "CANCELLED" {
+				t.Errorf("after /tasks/{id}/cancel: %v", d)
+			}
+			p := e.must(409, "POST", "/tasks/"+id+"/cancel", "admin", "").json(t)
+			if p["type"] != "urn:taskmodel:problem:transition" || p["current_status"] != "CANCELLED" || fmt.Sprint(p["allowed_actions"]) != "[]" ||
+				p["detail"] != "cancel is not possible while the task is CANCELLED; no action is possible now" {
+				t.Errorf("cancel of a cancelled run: %v", p)
 			}
 		})
 	}
@@ -382,8 +488,8 @@ func TestPipelineRoutesInOpenAPI(t *testing.T) {
 			}
 		}
 	}
-	if n != 16 {
-		t.Errorf("%d documented operations under /pipelines, want 16", n)
+	if n != 18 {
+		t.Errorf("%d documented operations under /pipelines, want 18", n)
 	}
 }
 

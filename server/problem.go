@@ -36,7 +36,8 @@ type Problem struct {
 	// CurrentStatus and AllowedActions explain a refused transition (409):
 	// the task's status and what a client may still do to it through the
 	// API, by the last segment of the route: "upload-urls", "process",
-	// "cancel". The model's internal events (a worker's start or complete,
+	// "cancel" (on the /pipelines routes, those of the run or subtask:
+	// "update", "increment", "complete", "fail", "skip", "cancel"). The model's internal events (a worker's start or complete,
 	// the sweeper's expiry, verify_uploads, which only process fires) are
 	// not listed: no client can call them.
 	CurrentStatus  string   `json:"current_status,omitempty"`

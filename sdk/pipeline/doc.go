@@ -28,11 +28,15 @@
 //
 //	tr := pipeline.New(store) // a storage.Storage: memstore, sqlitestore, pgstore or mysqlstore; see Open
 //	tr.Register(ctx, nil, []pipeline.Task{{Stage: "STATIC", Name: "Build Database"}})
-//	run, _ := tr.Start(ctx, "STATIC", "Build Database", pipeline.StartOptions{Subtasks: 3})
+//	run, _ := tr.Start(ctx, "STATIC", "Build Database", pipeline.StartOptions{Subtasks: 2})
 //	tr.StartSubtask(ctx, run.ID, 1, pipeline.SubtaskStart{Name: "Loading data", ItemsTotal: &n})
 //	tr.IncrementSubtask(ctx, run.ID, 1, 1)          // from any number of workers
 //	tr.CompleteSubtask(ctx, run.ID, 1, "All states loaded")
-//	tr.Complete(ctx, run.ID, "Finished successfully")
+//	tr.StartSubtask(ctx, run.ID, 2, pipeline.SubtaskStart{Name: "Indexing"})
+//	tr.CompleteSubtask(ctx, run.ID, 2, "Indexed")
+//	tr.Complete(ctx, run.ID, "Finished successfully") // once every declared subtask has finished
+//
+// (Example runs it.)
 //
 // # Decisions
 //
@@ -50,7 +54,8 @@
 //     current_subtask).
 //   - Fail fails the run's unfinished subtasks first ("run failed: …"); Cancel
 //     and Skip move them with the same event. Complete refuses while a subtask
-//     is unfinished (a *StateError): the record would otherwise claim
+//     is unfinished or a declared one never started (an *UnfinishedError;
+//     CompleteWith with Force cancels them instead): the record would otherwise claim
 //     success for work nobody finished.
 //   - IncrementSubtask is one UPDATE in the database (a compare-and-set loop in
 //     memory), so parallel workers in any number of processes never lose a

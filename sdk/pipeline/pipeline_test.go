@@ -611,9 +611,15 @@ func increment(n, by int64) func(e *env, id uuid.UUID) error {
 func TestUnknownTaskListsTheRegisteredOnes(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		e.register(t)
+		if err := e.tr.Register(e.ctx, []pipeline.Stage{{Name: "EMPTY"}}, nil); err != nil {
+			t.Fatal(err)
+		}
 		cases := []struct{ stage, task, want string }{
 			{"PREREQ", "Install Python", `task "Install Python" in stage "PREREQ": not found; registered in that stage: "Install System Dependencies", "Install R"`},
-			{"NOPE", "x", `stage "NOPE" has no registered task`},
+			// A stage that is not registered is named as such, with the
+			// stages that are, not as a stage without tasks.
+			{"STAT", "Build Database", `start STAT / Build Database: stage "STAT": not found; registered stages: "PREREQ", "STATIC", "EMPTY"`},
+			{"EMPTY", "x", `task "x" in stage "EMPTY": not found; stage "EMPTY" has no registered task; register tasks first`},
 		}
 		for _, c := range cases {
 			_, err := e.tr.Start(e.ctx, c.stage, c.task, pipeline.StartOptions{})

@@ -183,7 +183,7 @@ func (t *Tracker) Tasks(ctx context.Context, stage string) ([]Task, error) {
 }
 
 // task returns a registered task, or a *NotFoundError listing the stage's
-// registered tasks.
+// registered tasks, or the registered stages when the stage is not one.
 func (t *Tracker) task(ctx context.Context, stage, name string) (*Task, error) {
 	def, err := t.st.Task(ctx, stage, name)
 	if !errors.Is(err, tasktype.ErrNotFound) {
@@ -195,6 +195,11 @@ func (t *Tracker) task(ctx context.Context, stage, name string) (*Task, error) {
 	case lerr != nil:
 		return nil, lerr
 	case len(tasks) == 0:
+		// The stage may not be registered at all (a typo): say so, with
+		// the stages that are, as CheckStage does.
+		if err := t.CheckStage(ctx, stage); err != nil {
+			return nil, err
+		}
 		e.Hint = fmt.Sprintf("stage %q has no registered task; register tasks first (taskmodel pipeline register FILE)", stage)
 	default:
 		names := make([]string, len(tasks))

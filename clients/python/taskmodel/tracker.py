@@ -27,8 +27,9 @@ from .transport import DEFAULT_TIMEOUT, Transport
 
 Run = Dict[str, Any]
 
-#: The statuses task_update takes, as tasker's task_update does.
-RUN_UPDATE_STATUSES = ("RUNNING", "COMPLETED", "FAILED")
+#: The statuses task_update takes, as tasker's task_update does (and
+#: taskmodel run update: SKIPPED and CANCELLED finish the run too).
+RUN_UPDATE_STATUSES = ("RUNNING", "COMPLETED", "FAILED", "SKIPPED", "CANCELLED")
 #: The statuses subtask_update takes.
 SUBTASK_UPDATE_STATUSES = ("RUNNING", "COMPLETED", "FAILED")
 
@@ -106,7 +107,8 @@ class Tracker:
                     message: Optional[str] = None, error_message: Optional[str] = None) -> Run:
         """Reports progress on a run (percent 0 to 100, message); as tasker's,
         a status of COMPLETED completes the run and FAILED fails it (with
-        error_message, or message). Returns the run."""
+        error_message, or message); SKIPPED skips it and CANCELLED cancels
+        it, as task_skip and task_cancel. Returns the run."""
         s = str(status or "RUNNING").upper()
         if s not in RUN_UPDATE_STATUSES:
             raise ValueError("status: must be one of %s, not %r" % (", ".join(RUN_UPDATE_STATUSES), status))
@@ -116,6 +118,10 @@ class Tracker:
             return self.task_complete(run_id, message)
         if s == "FAILED":
             return self.task_fail(run_id, error_message or message or "")
+        if s == "SKIPPED":
+            return self.task_skip(run_id, message)
+        if s == "CANCELLED":
+            return self.task_cancel(run_id, message)
         return self._post("/runs/%s/update" % _id(run_id), _body(percent=percent, message=message))
 
     def task_complete(self, run_id: Any, message: Optional[str] = None, force: bool = False) -> Run:
@@ -126,6 +132,16 @@ class Tracker:
     def task_fail(self, run_id: Any, message: str, detail: Optional[str] = None) -> Run:
         """Fails a run with an error message; its unfinished subtasks fail too."""
         return self._post("/runs/%s/fail" % _id(run_id), _body(message=message, detail=detail))
+
+    def task_skip(self, run_id: Any, message: Optional[str] = None) -> Run:
+        """Skips a run that is STARTED (it found nothing to do); its
+        unfinished subtasks are skipped too. A RUNNING run is refused (409)."""
+        return self._post("/runs/%s/skip" % _id(run_id), _body(message=message))
+
+    def task_cancel(self, run_id: Any, message: Optional[str] = None) -> Run:
+        """Cancels a run that has not finished; its unfinished subtasks are
+        cancelled too."""
+        return self._post("/runs/%s/cancel" % _id(run_id), _body(message=message))
 
     # Subtasks.
 
@@ -232,6 +248,8 @@ task_start = _delegate("task_start")
 task_update = _delegate("task_update")
 task_complete = _delegate("task_complete")
 task_fail = _delegate("task_fail")
+task_skip = _delegate("task_skip")
+task_cancel = _delegate("task_cancel")
 subtask_start = _delegate("subtask_start")
 subtask_update = _delegate("subtask_update")
 subtask_increment = _delegate("subtask_increment")

@@ -347,6 +347,8 @@ class TraceparentTest(FakeTest):
 class TrackerTest(FakeTest):
     def test_routes(self):
         tr = Tracker(self.fake.url, TOKEN)
+        tracker_module.set_default_tracker(tr)  # the module's functions
+        self.addCleanup(tracker_module.set_default_tracker, None)
         run = tr.task_start("S", "T", total_subtasks=3, message="go", environment={"env": "test"})
         self.assertEqual(run, "run-1")
         calls = [
@@ -355,6 +357,11 @@ class TrackerTest(FakeTest):
             (lambda: tr.task_update(run, "failed", error_message="e"), "/pipelines/runs/run-1/fail", {"message": "e"}),
             (lambda: tr.task_complete(run, force=True), "/pipelines/runs/run-1/complete", {"force": True}),
             (lambda: tr.task_fail(run, "bad", detail="d"), "/pipelines/runs/run-1/fail", {"message": "bad", "detail": "d"}),
+            (lambda: tr.task_skip(run, "nothing to do"), "/pipelines/runs/run-1/skip", {"message": "nothing to do"}),
+            (lambda: tr.task_cancel(run), "/pipelines/runs/run-1/cancel", {}),
+            (lambda: tr.task_update(run, "skipped"), "/pipelines/runs/run-1/skip", {}),
+            (lambda: tr.task_update(run, "CANCELLED", message="stop"), "/pipelines/runs/run-1/cancel", {"message": "stop"}),
+            (lambda: tracker_module.task_cancel(run), "/pipelines/runs/run-1/cancel", {}),
             (lambda: tr.subtask_start(run, 1, "load", items_total=5), "/pipelines/runs/run-1/subtasks/1/start", {"name": "load", "items_total": 5}),
             (lambda: tr.subtask_update(run, 1, items_complete=2), "/pipelines/runs/run-1/subtasks/1/update", {"items_complete": 2}),
             (lambda: tr.subtask_update(run, 1, "COMPLETED"), "/pipelines/runs/run-1/subtasks/1/complete", {}),

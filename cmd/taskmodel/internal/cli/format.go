@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -13,6 +14,19 @@ func str[V any](p *V) string {
 		return "-"
 	}
 	return fmt.Sprint(*p)
+}
+
+// resources shows a run's last memory (MB) and CPU (%) sample to a tenth,
+// as people read them ("memory 48.0 MB, cpu 6.1%"); --json keeps the
+// stored values. A value not sampled is "-".
+func resources(memoryMB, cpuPercent *float64, format string) string {
+	tenth := func(p *float64) string {
+		if p == nil {
+			return "-"
+		}
+		return strconv.FormatFloat(*p, 'f', 1, 64)
+	}
+	return fmt.Sprintf(format, tenth(memoryMB), tenth(cpuPercent))
 }
 
 func joinPath(dir, file *string) string {

@@ -271,7 +271,7 @@ func printRun(w io.Writer, d runDetail, now timeNow) error {
 		{"code", fmt.Sprintf("version %s, git %s", str(r.CodeVersion), str(r.GitCommit))},
 		{"script", joinPath(r.ScriptPath, r.ScriptFilename)},
 		{"log", joinPath(r.LogPath, r.LogFilename)},
-		{"resources", fmt.Sprintf("memory %s MB, cpu %s%%", str(r.MemoryMB), str(r.CPUPercent))},
+		{"resources", resources(r.MemoryMB, r.CPUPercent, "memory %s MB, cpu %s%%")},
 	}
 	for _, f := range fields {
 		fmt.Fprintf(tw, "%s:\t%s\n", f[0], f[1])

@@ -68,7 +68,7 @@ func render(s *snapshot, width int) string {
 		r := d.Run
 		fmt.Fprintf(&b, "\n%s / %s  %s %s  run %s  elapsed %s", r.Stage, r.Task, r.Status, percentDetail(d.Progress), r.ID, elapsed(r.StartedAt, r.EndedAt, s.At))
 		if r.MemoryMB != nil || r.CPUPercent != nil {
-			fmt.Fprintf(&b, "  mem %s MB  cpu %s%%", str(r.MemoryMB), str(r.CPUPercent))
+			b.WriteString(resources(r.MemoryMB, r.CPUPercent, "  mem %s MB  cpu %s%%"))
 		}
 		if d.Estimate != nil && d.Estimate.Known {
 			fmt.Fprintf(&b, "  ETA %s", eta(d.Estimate.Estimate))

@@ -24,6 +24,11 @@ func hasPipelines(models []*spec.Model) bool {
 // pipelinePaths adds the /pipelines routes and their schemas.
 func (o *openapi) pipelinePaths(paths obj) {
 	s := o.schemas
+	// A pipeline route's 409 lists the routes on the run or subtask still
+	// possible, by their last segment, as a task's lists its actions.
+	actions := s["Problem"].(obj)["properties"].(obj)["allowed_actions"].(obj)
+	actions["items"] = obj{"type": "string", "enum": []string{"upload-urls", "process", "cancel", "update", "increment", "complete", "fail", "skip"}}
+	actions["description"] = "What the client may still do to the task, or to the pipeline run or subtask, through the API in its status, by the route's last segment (409)."
 	str := obj{"type": "string"}
 	nstr := obj{"type": []string{"string", "null"}}
 	nint := obj{"type": []string{"integer", "null"}, "format": "int64"}
@@ -148,6 +153,10 @@ func (o *openapi) pipelinePaths(paths obj) {
 		reqObj(obj{"message": text, "force": obj{"type": "boolean", "default": false}}))
 	paths["/pipelines/runs/{id}/fail"] = runOp("failPipelineRun", "Fail a run and its unfinished subtasks.",
 		reqObj(obj{"message": text, "detail": text}, "message"))
+	paths["/pipelines/runs/{id}/skip"] = runOp("skipPipelineRun", "Skip a STARTED run (it found nothing to do), and its unfinished subtasks.",
+		reqObj(obj{"message": text}))
+	paths["/pipelines/runs/{id}/cancel"] = runOp("cancelPipelineRun", "Cancel a run that has not finished, and its unfinished subtasks.",
+		reqObj(obj{"message": text}))
 	paths["/pipelines/runs/{id}/subtasks"] = obj{"get": op("listPipelineSubtasks", "The subtasks of a run by number.",
 		answer("200", "The subtasks.", array("PipelineSubtask"), errs("400", "401", "404", "503")), run, nil)}
 	subOp := func(id, summary, code string, body obj) obj {

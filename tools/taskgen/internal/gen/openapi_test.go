@@ -133,6 +133,8 @@ func TestOpenAPIValid(t *testing.T) {
 		"/pipelines/runs/{id}/update":                 {"POST"},
 		"/pipelines/runs/{id}/complete":               {"POST"},
 		"/pipelines/runs/{id}/fail":                   {"POST"},
+		"/pipelines/runs/{id}/skip":                   {"POST"},
+		"/pipelines/runs/{id}/cancel":                 {"POST"},
 		"/pipelines/runs/{id}/subtasks":               {"GET"},
 		"/pipelines/runs/{id}/subtasks/{n}/start":     {"POST"},
 		"/pipelines/runs/{id}/subtasks/{n}/update":    {"POST"},
