@@ -169,7 +169,7 @@ func TestFailures(t *testing.T) {
 		{"unknown code", func() error { return worker.Fail("NOPE", "odd") }, analysis.ErrorCodeInternalError, "[error code NOPE is not one of the model's] odd", "NOPE: odd"},
 		{"plain error", func() error { return errors.New("disk full") }, analysis.ErrorCodeInternalError, "disk full", "disk full"},
 		{"panic", func() error { panic("nil map") }, analysis.ErrorCodeInternalError, "panic: nil map", "goroutine"},
-		{"long message", func() error { return errors.New(strings.Repeat("x", 3000)) }, analysis.ErrorCodeInternalError, strings.Repeat("x", 2000), "xxx"},
+		{"long message", func() error { return errors.New(strings.Repeat("x", 3000)) }, analysis.ErrorCodeInternalError, strings.Repeat("x", 499) + " … " + strings.Repeat("x", 1498), "xxx"},
 	}
 	forEach(t, func(t *testing.T, e *Engine, _ backends.WorkDriver[analysis.Task], _ *backendtest.Clock) {
 		for _, tc := range cases {
