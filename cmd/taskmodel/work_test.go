@@ -164,6 +164,10 @@ func TestWorkUsage(t *testing.T) {
 		{[]string{"work", "--model", "training", "--", "true"}, "a worker token is required"},
 		{[]string{"work", "--model", "training", "--token", "x", "--concurrency", "0", "--", "true"}, "--concurrency must be 1 to 100"},
 		{[]string{"work", "--model", "training", "--token", "x", "--url", "ftp://h", "--", "true"}, "must be an http:// or https:// URL"},
+		{[]string{"work", "--model", "training", "--token", "x", "--worker", "bad name", "--", "true"},
+			`work: --worker must be 1 to 100 letters, digits and . _ - @ : / (a host name, say), not "bad name"`},
+		{[]string{"work", "--model", "training", "--token", "x", "--worker", strings.Repeat("w", 101), "--", "true"}, "--worker must be 1 to 100 letters"},
+		{[]string{"work", "--model", "training", "--worker", "ok", "--", "true"}, "a worker token is required"},
 		{[]string{"progress", "50"}, "runs inside a command of taskmodel work"},
 		{[]string{"progress", "120"}, "PERCENT must be a number from 0 to 100"},
 	} {
