@@ -155,6 +155,44 @@ func TestCORS(t *testing.T) {
 	}
 }
 
+// TestCORSPreflightRefused: a preflight from an origin --cors-origin does
+// not allow is a 403 problem that says so, naming the origin asked for and
+// not the ones allowed, on every route (not the 405 of a route that takes
+// no OPTIONS); a server with no --cors-origin says it allows none.
+func TestCORSPreflightRefused(t *testing.T) {
+	allowing := newEnv(t, "memory", envOptions{cors: []string{"https://app.example"}})
+	none := newEnv(t, "memory", envOptions{})
+	for _, tc := range []struct {
+		name   string
+		e      *env
+		path   string
+		method string
+		want   string
+	}{
+		{"another origin", allowing, "/tasks", "POST",
+			"a web page of origin https://evil.example may not call this server: it is not an origin --cors-origin allows"},
+		{"another origin, a route with an id", allowing, "/tasks/0190d5e0-0000-7000-8000-000000000000/cancel", "POST",
+			"a web page of origin https://evil.example may not call this server: it is not an origin --cors-origin allows"},
+		{"another origin, a signed URL", allowing, "/blobs/x", "PUT",
+			"a web page of origin https://evil.example may not call this server: it is not an origin --cors-origin allows"},
+		{"no --cors-origin", none, "/tasks", "POST",
+			"a web page of origin https://evil.example may not call this server: no --cors-origin allows an origin"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := tc.e.do("OPTIONS", tc.path, "", "", "Origin", "https://evil.example", "Access-Control-Request-Method", tc.method)
+			p := checkProblem(t, r, http.StatusForbidden, "forbidden", "")
+			if p["detail"] != tc.want {
+				t.Errorf("detail\n got %q\nwant %q", p["detail"], tc.want)
+			}
+			if r.header.Get("Access-Control-Allow-Origin") != "" || strings.Contains(string(r.body), "app.example") {
+				t.Errorf("a refused preflight: headers %v, body %s", r.header, r.body)
+			}
+		})
+	}
+	// OPTIONS that is no preflight (no Origin) is still the route's 405.
+	checkProblem(t, allowing.do("OPTIONS", "/tasks", "", ""), http.StatusMethodNotAllowed, "method", "")
+}
+
 // TestHealthAndMetrics: health, readiness and the Prometheus metrics.
 func TestHealthAndMetrics(t *testing.T) {
 	for _, b := range sqlBackends {
