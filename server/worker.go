@@ -99,6 +99,9 @@ func (s *Server) workOpsFor(r *http.Request, field, model string) (workOps, erro
 	if ok {
 		ops = workOpsOf(b)
 	}
+	if ops == nil && ok {
+		return nil, badRequest(field, "one_of", fmt.Sprintf("model %q has no worker section (no worker claims its tasks); models with one: %s", model, joinOr(s.workerModels(), "none")))
+	}
 	if ops == nil {
 		return nil, badRequest(field, "one_of", fmt.Sprintf("unknown model %q; models with a worker section: %s", truncate(model, 80), joinOr(s.workerModels(), "none")))
 	}

@@ -178,6 +178,25 @@ func TestWorkUsage(t *testing.T) {
 	}
 }
 
+// TestTokenCreateWorkerModels: a worker token's --models are models with
+// a worker section; a model without one is said to have none, not to be
+// unknown.
+func TestTokenCreateWorkerModels(t *testing.T) {
+	s := newSandbox(t)
+	const withOne = "analysis, dataset_upload, evaluation, model_upload, synthesis, training"
+	for _, tc := range []struct{ models, want string }{
+		{"training,stage", `token create --worker: --models: model "stage" has no worker section (no worker claims its tasks); models with one: ` + withOne},
+		{"pipeline_run", `token create --worker: --models: model "pipeline_run" has no worker section (no worker claims its tasks); models with one: ` + withOne},
+		{"training,bogus", `token create --worker: --models: unknown model "bogus"; models with a worker section: ` + withOne},
+		{"training,training", `token create --worker: --models names "training" twice`},
+	} {
+		r := s.run("token", "create", "--worker", "--models", tc.models)
+		if want := "taskmodel: " + tc.want + "\n"; r.code != 2 || !strings.HasPrefix(r.stderr, want) {
+			t.Errorf("--models %s: exit %d, %q; want 2 and %q", tc.models, r.code, r.stderr, want)
+		}
+	}
+}
+
 // workServer is a sandbox with taskmodel serve (no demo handlers), a user
 // token and a worker token for training.
 type workServer struct {
