@@ -132,6 +132,28 @@ func truncate(b []byte) string {
 	return string(b)
 }
 
+// TestUploadURLsFileNames: a file upload-urls does not take under files is
+// named with the files it takes; parameters.json, asked for with its flag,
+// is said to be asked for that way.
+func TestUploadURLsFileNames(t *testing.T) {
+	e := newEnv(t, "memory", envOptions{})
+	id := e.create("alice")
+	primary := `"primary":{"filename":"a.csv","content_type":"text/csv"}`
+	for _, tc := range []struct{ name, body, want string }{
+		{"unknown file", `{"files":{` + primary + `,"extra":{}}}`, "files.extra: unknown file; allowed: primary, baseline"},
+		{"parameters under files", `{"files":{` + primary + `,"parameters":{"filename":"parameters.json","content_type":"application/json"}}}`,
+			`files.parameters: parameters.json is not described under files; ask for it with "has_parameters": true beside files (files allowed: primary, baseline)`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := checkProblem(t, e.do("POST", "/tasks/"+id+"/upload-urls", "alice", tc.body), 400, "validation", "")
+			if p["detail"] != tc.want {
+				t.Errorf("detail\n got %q\nwant %q", p["detail"], tc.want)
+			}
+		})
+	}
+	e.must(200, "POST", "/tasks/"+id+"/upload-urls", "alice", `{"files":{`+primary+`},"has_parameters":true}`)
+}
+
 // TestCORS: an allowed origin gets its preflight answered and the headers
 // on the real request; another origin gets none.
 func TestCORS(t *testing.T) {
