@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -213,6 +214,46 @@ func TestCORSPreflightRefused(t *testing.T) {
 	}
 	// OPTIONS that is no preflight (no Origin) is still the route's 405.
 	checkProblem(t, allowing.do("OPTIONS", "/tasks", "", ""), http.StatusMethodNotAllowed, "method", "")
+}
+
+// TestTaskDurationBuckets: the bounds of taskmodel_task_duration_seconds
+// are labelled as written in decimal, 0.1 s to 17714.7 s by factors of 3
+// (docs/observability.md), and no histogram of /metrics has a bound
+// written with float noise ("0.30000000000000004").
+func TestTaskDurationBuckets(t *testing.T) {
+	// rescue: the server's background work, which observes the tasks
+	// this process finishes, runs.
+	e := newEnv(t, "memory", envOptions{rescue: time.Hour})
+	w := e.workerToken("gpu-box", "training")
+	le := regexp.MustCompile(`taskmodel_task_duration_seconds_bucket\{status="DONE",task_type="training",le="([^"]+)"\}`)
+	var m string
+	// The background work subscribes to the changes as it starts: finish
+	// tasks until one is observed.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		e.createOf("training", "")
+		for _, c := range e.claim(w, `{}`) {
+			e.must(200, "POST", "/worker/tasks/"+c.ID+"/complete", w, leaseBody(c.Lease, ""))
+		}
+		if m = string(e.must(200, "GET", "/metrics", "", "").body); le.MatchString(m) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("/metrics never showed a finished task's duration")
+		}
+	}
+	var got []string
+	for _, x := range le.FindAllStringSubmatch(m, -1) {
+		got = append(got, x[1])
+	}
+	want := []string{"0.1", "0.3", "0.9", "2.7", "8.1", "24.3", "72.9", "218.7", "656.1", "1968.3", "5904.9", "17714.7", "+Inf"}
+	if !slices.Equal(got, want) {
+		t.Errorf("buckets %v\nwant %v", got, want)
+	}
+	for _, x := range regexp.MustCompile(`le="([^"]+)"`).FindAllStringSubmatch(m, -1) {
+		if regexp.MustCompile(`[0-9]{10}`).MatchString(x[1]) {
+			t.Errorf("a bucket labelled le=%q", x[1])
+		}
+	}
 }
 
 // TestHealthAndMetrics: health, readiness and the Prometheus metrics.
