@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -132,6 +133,28 @@ func truncate(b []byte) string {
 	return string(b)
 }
 
+// TestUploadURLsFileNames: a file upload-urls does not take under files is
+// named with the files it takes; parameters.json, asked for with its flag,
+// is said to be asked for that way.
+func TestUploadURLsFileNames(t *testing.T) {
+	e := newEnv(t, "memory", envOptions{})
+	id := e.create("alice")
+	primary := `"primary":{"filename":"a.csv","content_type":"text/csv"}`
+	for _, tc := range []struct{ name, body, want string }{
+		{"unknown file", `{"files":{` + primary + `,"extra":{}}}`, "files.extra: unknown file; allowed: primary, baseline"},
+		{"parameters under files", `{"files":{` + primary + `,"parameters":{"filename":"parameters.json","content_type":"application/json"}}}`,
+			`files.parameters: parameters.json is not described under files; ask for it with "has_parameters": true beside files (files allowed: primary, baseline)`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := checkProblem(t, e.do("POST", "/tasks/"+id+"/upload-urls", "alice", tc.body), 400, "validation", "")
+			if p["detail"] != tc.want {
+				t.Errorf("detail\n got %q\nwant %q", p["detail"], tc.want)
+			}
+		})
+	}
+	e.must(200, "POST", "/tasks/"+id+"/upload-urls", "alice", `{"files":{`+primary+`},"has_parameters":true}`)
+}
+
 // TestCORS: an allowed origin gets its preflight answered and the headers
 // on the real request; another origin gets none.
 func TestCORS(t *testing.T) {
@@ -152,6 +175,84 @@ func TestCORS(t *testing.T) {
 	other := e.must(200, "GET", "/tasks", "alice", "", "Origin", "https://evil.example")
 	if other.header.Get("Access-Control-Allow-Origin") != "" {
 		t.Errorf("other origin got CORS headers")
+	}
+}
+
+// TestCORSPreflightRefused: a preflight from an origin --cors-origin does
+// not allow is a 403 problem that says so, naming the origin asked for and
+// not the ones allowed, on every route (not the 405 of a route that takes
+// no OPTIONS); a server with no --cors-origin says it allows none.
+func TestCORSPreflightRefused(t *testing.T) {
+	allowing := newEnv(t, "memory", envOptions{cors: []string{"https://app.example"}})
+	none := newEnv(t, "memory", envOptions{})
+	for _, tc := range []struct {
+		name   string
+		e      *env
+		path   string
+		method string
+		want   string
+	}{
+		{"another origin", allowing, "/tasks", "POST",
+			"a web page of origin https://evil.example may not call this server: it is not an origin --cors-origin allows"},
+		{"another origin, a route with an id", allowing, "/tasks/0190d5e0-0000-7000-8000-000000000000/cancel", "POST",
+			"a web page of origin https://evil.example may not call this server: it is not an origin --cors-origin allows"},
+		{"another origin, a signed URL", allowing, "/blobs/x", "PUT",
+			"a web page of origin https://evil.example may not call this server: it is not an origin --cors-origin allows"},
+		{"no --cors-origin", none, "/tasks", "POST",
+			"a web page of origin https://evil.example may not call this server: no --cors-origin allows an origin"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := tc.e.do("OPTIONS", tc.path, "", "", "Origin", "https://evil.example", "Access-Control-Request-Method", tc.method)
+			p := checkProblem(t, r, http.StatusForbidden, "forbidden", "")
+			if p["detail"] != tc.want {
+				t.Errorf("detail\n got %q\nwant %q", p["detail"], tc.want)
+			}
+			if r.header.Get("Access-Control-Allow-Origin") != "" || strings.Contains(string(r.body), "app.example") {
+				t.Errorf("a refused preflight: headers %v, body %s", r.header, r.body)
+			}
+		})
+	}
+	// OPTIONS that is no preflight (no Origin) is still the route's 405.
+	checkProblem(t, allowing.do("OPTIONS", "/tasks", "", ""), http.StatusMethodNotAllowed, "method", "")
+}
+
+// TestTaskDurationBuckets: the bounds of taskmodel_task_duration_seconds
+// are labelled as written in decimal, 0.1 s to 17714.7 s by factors of 3
+// (docs/observability.md), and no histogram of /metrics has a bound
+// written with float noise ("0.30000000000000004").
+func TestTaskDurationBuckets(t *testing.T) {
+	// rescue: the server's background work, which observes the tasks
+	// this process finishes, runs.
+	e := newEnv(t, "memory", envOptions{rescue: time.Hour})
+	w := e.workerToken("gpu-box", "training")
+	le := regexp.MustCompile(`taskmodel_task_duration_seconds_bucket\{status="DONE",task_type="training",le="([^"]+)"\}`)
+	var m string
+	// The background work subscribes to the changes as it starts: finish
+	// tasks until one is observed.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		e.createOf("training", "")
+		for _, c := range e.claim(w, `{}`) {
+			e.must(200, "POST", "/worker/tasks/"+c.ID+"/complete", w, leaseBody(c.Lease, ""))
+		}
+		if m = string(e.must(200, "GET", "/metrics", "", "").body); le.MatchString(m) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("/metrics never showed a finished task's duration")
+		}
+	}
+	var got []string
+	for _, x := range le.FindAllStringSubmatch(m, -1) {
+		got = append(got, x[1])
+	}
+	want := []string{"0.1", "0.3", "0.9", "2.7", "8.1", "24.3", "72.9", "218.7", "656.1", "1968.3", "5904.9", "17714.7", "+Inf"}
+	if !slices.Equal(got, want) {
+		t.Errorf("buckets %v\nwant %v", got, want)
+	}
+	for _, x := range regexp.MustCompile(`le="([^"]+)"`).FindAllStringSubmatch(m, -1) {
+		if regexp.MustCompile(`[0-9]{10}`).MatchString(x[1]) {
+			t.Errorf("a bucket labelled le=%q", x[1])
+		}
 	}
 }
 

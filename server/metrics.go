@@ -40,7 +40,7 @@ func newMetrics(reg *prometheus.Registry, ms *Models) (*metrics, error) {
 		}, []string{"task_type", "event", "to"}),
 		taskDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "taskmodel_task_duration_seconds", Help: "Time from a task's creation to its terminal status, for the tasks this process finished.",
-			Buckets: prometheus.ExponentialBuckets(0.1, 3, 12),
+			Buckets: taskDurationBuckets(),
 		}, []string{"task_type", "status"}),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "taskmodel_http_requests_total", Help: "HTTP requests by route pattern, method and status code.",
@@ -56,6 +56,21 @@ func newMetrics(reg *prometheus.Registry, ms *Models) (*metrics, error) {
 		}
 	}
 	return m, nil
+}
+
+// taskDurationBuckets are the bounds of taskmodel_task_duration_seconds:
+// 0.1 s × 3^i for i from 0 to 11, 0.1 s to 17714.7 s (about 4.9 hours).
+// Each is 3^i / 10, the float nearest its decimal value, so that its le
+// label reads "0.3", not the "0.30000000000000004" of multiplying 0.1 by 3
+// (prometheus.ExponentialBuckets).
+func taskDurationBuckets() []float64 {
+	out := make([]float64, 12)
+	pow := 1.0
+	for i := range out {
+		out[i] = pow / 10
+		pow *= 3
+	}
+	return out
 }
 
 // follow records the changes this process makes to a model's tasks:

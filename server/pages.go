@@ -260,7 +260,8 @@ func (s *Server) CancelTask(ctx context.Context, u User, id string) (TaskState, 
 	m := backends.Meta{Actor: "user:" + u.Name, Message: "dashboard: cancel"}
 	v, err = b.cancel(ctx, v.key.ID, m)
 	if err != nil {
-		return TaskState{}, pageError(err)
+		// A task that moved meanwhile: the API's 409, in its actions.
+		return TaskState{}, pageError(withActions(b, err))
 	}
 	return s.state(b, v), nil
 }

@@ -502,26 +502,34 @@ func loopbackHost(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// cors adds the CORS headers for allowed origins and answers preflights.
+// cors adds the CORS headers for allowed origins and answers preflights:
+// 204 for an allowed origin, a 403 problem for another (not the 405 of a
+// route that takes no OPTIONS), which says the origin is not allowed
+// without listing the ones that are.
 func (s *Server) cors(next http.Handler) http.Handler {
-	if len(s.cfg.CORSOrigins) == 0 {
-		return next
-	}
 	any := slices.Contains(s.cfg.CORSOrigins, "*")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		origin := r.Header.Get("Origin")
+		preflight := r.Method == http.MethodOptions && origin != "" && r.Header.Get("Access-Control-Request-Method") != ""
 		if origin != "" && (any || slices.Contains(s.cfg.CORSOrigins, origin)) {
 			h := w.Header()
 			h.Add("Vary", "Origin")
 			h.Set("Access-Control-Allow-Origin", origin)
 			h.Set("Access-Control-Expose-Headers", "Location, Allow")
-			if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+			if preflight {
 				h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, OPTIONS")
 				h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Content-Length")
 				h.Set("Access-Control-Max-Age", "600")
 				w.WriteHeader(http.StatusNoContent)
 				return
 			}
+		} else if preflight {
+			detail := fmt.Sprintf("a web page of origin %s may not call this server: it is not an origin --cors-origin allows", quoteName(origin))
+			if len(s.cfg.CORSOrigins) == 0 {
+				detail = fmt.Sprintf("a web page of origin %s may not call this server: no --cors-origin allows an origin", quoteName(origin))
+			}
+			s.writeProblem(w, r, problem(http.StatusForbidden, "forbidden", "Forbidden", detail))
+			return
 		}
 		next.ServeHTTP(w, r)
 	})

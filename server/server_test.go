@@ -387,6 +387,42 @@ func TestAnonymousRefusesWebPages(t *testing.T) {
 	}
 }
 
+// TestUploadFailedWaits: a task whose upload failed has no timeout (the
+// spec gives UPLOAD_FAILED none) and no cancel: it waits, listed as
+// waiting (Q), until its client asks for upload URLs again, and then
+// expires as an UPLOADING task does (docs/server.md, README).
+func TestUploadFailedWaits(t *testing.T) {
+	c := &clock{t: time.Now().UTC().Truncate(time.Microsecond)}
+	e := newEnv(t, "memory", envOptions{clock: c})
+	id := e.create("alice")
+	e.uploadURLs("alice", id)
+	if v := e.must(200, "POST", "/tasks/"+id+"/process", "alice", "").json(t); v["status"] != "UPLOAD_FAILED" {
+		t.Fatalf("process without files: %v", v["status"])
+	}
+	c.Add(24 * time.Hour)
+	if err := e.srv.Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if v := e.must(200, "GET", "/tasks/"+id, "alice", "").json(t); v["status"] != "UPLOAD_FAILED" {
+		t.Errorf("a day after its upload failed: %v", v["status"])
+	}
+	if !strings.Contains(string(e.must(200, "GET", "/tasks?status=Q", "alice", "").body), id) {
+		t.Errorf("an UPLOAD_FAILED task is not listed under status=Q")
+	}
+	p := checkProblem(t, e.do("POST", "/tasks/"+id+"/cancel", "alice", ""), 409, "transition", "")
+	if want := "cancel is not possible while the task is UPLOAD_FAILED; possible now: upload-urls"; p["detail"] != want {
+		t.Errorf("cancel: %q, want %q", p["detail"], want)
+	}
+	e.uploadURLs("alice", id)
+	c.Add(16 * time.Minute)
+	if err := e.srv.Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if v := e.must(200, "GET", "/tasks/"+id, "alice", "").json(t); v["status"] != "EXPIRED" {
+		t.Errorf("16 minutes after new upload URLs: %v", v["status"])
+	}
+}
+
 // TestSweeperExpiresAndCleansUploads: an UPLOADING task past its 15 minutes
 // expires and its uploaded files are deleted (the upload → process lifecycle).
 func TestSweeperExpiresAndCleansUploads(t *testing.T) {

@@ -209,7 +209,12 @@ func parseUploadRequest(up *tasktype.Uploads, fields map[string]json.RawMessage)
 	out := map[string]fileRequest{}
 	for _, name := range sortedKeys(files) {
 		f, ok := up.File(name)
-		if !ok || f.Flag != "" {
+		if ok && f.Flag != "" {
+			// A file of a fixed name is asked for with its flag, not
+			// described: its name and content type are the spec's.
+			return nil, badRequest("files."+name, "unknown_file", fmt.Sprintf("%s is not described under files; ask for it with %q: true beside files (files allowed: %s)", f.Filename, f.Flag, strings.Join(described, ", ")))
+		}
+		if !ok {
 			return nil, badRequest("files."+name, "unknown_file", "unknown file; allowed: "+strings.Join(described, ", "))
 		}
 		obj, err := parseObject(files[name])

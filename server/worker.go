@@ -99,6 +99,9 @@ func (s *Server) workOpsFor(r *http.Request, field, model string) (workOps, erro
 	if ok {
 		ops = workOpsOf(b)
 	}
+	if ops == nil && ok {
+		return nil, badRequest(field, "one_of", fmt.Sprintf("model %q has no worker section (no worker claims its tasks); models with one: %s", model, joinOr(s.workerModels(), "none")))
+	}
 	if ops == nil {
 		return nil, badRequest(field, "one_of", fmt.Sprintf("unknown model %q; models with a worker section: %s", truncate(model, 80), joinOr(s.workerModels(), "none")))
 	}
@@ -804,20 +807,33 @@ func stringList(raw json.RawMessage, name string, lo, hi int) ([]string, error) 
 	return out, nil
 }
 
-// workerName reads a claim's worker name: 1 to 100 letters, digits and
-// . _ - @ : /.
+// workerName reads a claim's worker name (CheckWorkerName).
 func workerName(raw json.RawMessage) (string, error) {
 	var s string
-	bad := badRequest("worker", "pattern", fmt.Sprintf("must be 1 to %d letters, digits and . _ - @ : / (a host name, say)", maxWorkerName))
-	if json.Unmarshal(raw, &s) != nil || s == "" || len(s) > maxWorkerName {
-		return "", bad
+	if json.Unmarshal(raw, &s) != nil {
+		s = "" // not a string: refused as an empty name is
 	}
-	for _, c := range s {
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.ContainsRune("._-@:/", c)) {
-			return "", bad
-		}
+	if err := CheckWorkerName(s); err != nil {
+		return "", badRequest("worker", "pattern", err.Error())
 	}
 	return s, nil
+}
+
+// CheckWorkerName refuses a worker name a claim does not take: it must be
+// 1 to 100 letters, digits and . _ - @ : /. The error says so, without the
+// field's name, for its caller to name the field (a claim's "worker",
+// taskmodel work's --worker).
+func CheckWorkerName(s string) error {
+	ok := s != "" && len(s) <= maxWorkerName
+	for _, c := range s {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.ContainsRune("._-@:/", c)) {
+			ok = false
+		}
+	}
+	if !ok {
+		return fmt.Errorf("must be 1 to %d letters, digits and . _ - @ : / (a host name, say)", maxWorkerName)
+	}
+	return nil
 }
 
 // hasField reports whether a task's JSON has a field.

@@ -582,6 +582,7 @@ func TestWorkerClaimModelNames(t *testing.T) {
 		{"a number", `{"models":["training",3]}`, `models[1]: must be a model name (a string), not 3`},
 		{"an object", `{"models":[{"name":"training"}]}`, `models[0]: must be a model name (a string), not {"name":"training"}`},
 		{"an unknown name", `{"models":["nope"]}`, `models[0]: unknown model "nope"; models with a worker section: analysis, dataset_upload, evaluation, model_upload, synthesis, training`},
+		{"a model without a worker section", `{"models":["training","stage"]}`, `models[1]: model "stage" has no worker section (no worker claims its tasks); models with one: analysis, dataset_upload, evaluation, model_upload, synthesis, training`},
 		{"not a list", `{"models":"training"}`, `models: must be a list of 1 to 100 model names`},
 	} {
 		t.Run(c.name, func(t *testing.T) {

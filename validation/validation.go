@@ -244,7 +244,7 @@ func DecodeStrict(data []byte, v any, allowed, required []string) error {
 			// are relative to that value.
 			return locateNested(data, v, nested)
 		}
-		return locateField(data, v, decodeError(err, v, allowed), allowed)
+		return locateField(data, v, decodeError(data, err, v, allowed), allowed)
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return &tasktype.ValidationError{Fields: []*tasktype.FieldError{{Rule: "json", Message: "unexpected data after the JSON value"}}}
@@ -254,7 +254,7 @@ func DecodeStrict(data []byte, v any, allowed, required []string) error {
 	}
 	var keys map[string]json.RawMessage
 	if err := json.Unmarshal(data, &keys); err != nil {
-		return decodeError(err, v, allowed)
+		return decodeError(data, err, v, allowed)
 	}
 	var missing []*tasktype.FieldError
 	for _, k := range required {
@@ -268,9 +268,10 @@ func DecodeStrict(data []byte, v any, allowed, required []string) error {
 	return nil
 }
 
-// decodeError turns an error of encoding/json decoding into v (the value
-// decoded, for the limits of the field refused) into a ValidationError.
-func decodeError(err error, v any, allowed []string) error {
+// decodeError turns an error of encoding/json decoding data into v (the
+// value decoded, for the limits of the field refused) into a
+// ValidationError.
+func decodeError(data []byte, err error, v any, allowed []string) error {
 	var (
 		typeErr   *json.UnmarshalTypeError
 		syntaxErr *json.SyntaxError
@@ -283,8 +284,9 @@ func decodeError(err error, v any, allowed []string) error {
 	case errors.As(err, &fieldErr):
 		return &tasktype.ValidationError{Fields: []*tasktype.FieldError{fieldErr}}
 	case errors.As(err, &typeErr):
-		field := typeErr.Field
+		field := elementPath(data, v, typeErr)
 		if fe := numberOutOfRange(v, typeErr); fe != nil {
+			fe.Field = field
 			return &tasktype.ValidationError{Fields: []*tasktype.FieldError{fe}}
 		}
 		return &tasktype.ValidationError{Fields: []*tasktype.FieldError{{
@@ -309,6 +311,67 @@ func decodeError(err error, v any, allowed []string) error {
 		return &tasktype.ValidationError{Fields: []*tasktype.FieldError{{Rule: "json", Message: "unexpected end of JSON input"}}}
 	}
 	return &tasktype.ValidationError{Fields: []*tasktype.FieldError{{Rule: "json", Message: msg}}}
+}
+
+// elementPath is the path of the value te refuses, with the index of each
+// list element on the way ("agents[1]", "groups[0].tags[2]"): encoding/json
+// names the field ("agents") but not the element. It follows te.Field
+// through data and v's type; it is te.Field when that leads nowhere.
+func elementPath(data []byte, v any, te *json.UnmarshalTypeError) string {
+	if te.Field == "" || v == nil {
+		return te.Field
+	}
+	if path, ok := refused(data, reflect.TypeOf(v), strings.Split(te.Field, ".")); ok {
+		return strings.TrimPrefix(path, ".")
+	}
+	return te.Field
+}
+
+// refused follows the object keys keys through the JSON value raw, of Go
+// type t, into every element of a list met on the way, to the first value
+// that does not decode into its Go type. It returns that value's path
+// (".key" for a member, "[i]" for an element) and whether it found one.
+func refused(raw json.RawMessage, t reflect.Type, keys []string) (string, bool) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	var elems []json.RawMessage
+	if (t.Kind() == reflect.Slice || t.Kind() == reflect.Array && t.Elem().Kind() != reflect.Uint8) &&
+		json.Unmarshal(raw, &elems) == nil && elems != nil {
+		for i, e := range elems {
+			if rest, ok := refused(e, t.Elem(), keys); ok {
+				return fmt.Sprintf("[%d]", i) + rest, true
+			}
+		}
+		return "", false
+	}
+	if len(keys) == 0 {
+		return "", json.Unmarshal(raw, reflect.New(t).Interface()) != nil
+	}
+	var members map[string]json.RawMessage
+	if json.Unmarshal(raw, &members) != nil {
+		return "", false
+	}
+	m, ok := members[keys[0]]
+	if !ok {
+		return "", false
+	}
+	var next reflect.Type
+	switch t.Kind() {
+	case reflect.Struct:
+		if next, ok = jsonField(t, keys[0]); !ok {
+			return "", false
+		}
+	case reflect.Map:
+		next = t.Elem()
+	default:
+		return "", false
+	}
+	rest, ok := refused(m, next, keys[1:])
+	if !ok {
+		return "", false
+	}
+	return "." + keys[0] + rest, true
 }
 
 // locateField names the field of an error that encoding/json reports
@@ -498,9 +561,13 @@ func jsonKind(t reflect.Type) string {
 }
 
 // jsonWord names a JSON value's kind as encoding/json reports it
-// ("number", "string", "array", "object", "bool", "number 1.5").
+// ("number", "string", "array", "object", "bool", "number 1.5") in the
+// words of jsonKind: "a number", "a list", "an object", "true or false",
+// "a string"; a number encoding/json quotes stays "number 1.5".
 func jsonWord(v string) string {
 	switch {
+	case v == "number":
+		return "a number"
 	case v == "array":
 		return "a list"
 	case v == "object":

@@ -314,7 +314,7 @@ func TestDecodeNumbersOutOfRange(t *testing.T) {
 		{"past int8", `{"small":300}`, "small: must be at most 127 (got 300)"},
 		{"past float64, field with a bound", `{"ratio":1e400}`, "ratio: must be < 1 (got 1e400)"},
 		{"past float64", `{"f":-1e400}`, "f: must be at least -1.7976931348623157e+308 (got -1e400)"},
-		{"element of a list", `{"list":[1,99999999999999999999]}`, "list: must be ≤ 5 (got 99999999999999999999)"},
+		{"element of a list", `{"list":[1,99999999999999999999]}`, "list[1]: must be ≤ 5 (got 99999999999999999999)"},
 		{"field of a value type", `{"parts":[{"size":99999999999999999999}]}`, "parts[0].size: must be at most 9223372036854775807 (got 99999999999999999999)"},
 		{"nested struct", `{"inner":{"n":-1}}`, "inner.n: must be at least 0 (got -1)"},
 		{"long number", `{"plain":` + strings.Repeat("9", 100) + `}`, "plain: must be at most 9223372036854775807 (got a number of 100 characters)"},
@@ -325,6 +325,46 @@ func TestDecodeNumbersOutOfRange(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var v counts
+			err := validation.DecodeStrict([]byte(tt.in), &v, allowed, nil)
+			if err == nil || err.Error() != tt.want {
+				t.Fatalf("got %v\nwant %s", err, tt.want)
+			}
+		})
+	}
+}
+
+type lists struct {
+	Names  []string  `json:"names"`
+	Grid   [][]int64 `json:"grid"`
+	Groups []group   `json:"groups"`
+	Inner  struct {
+		Tags []string `json:"tags"`
+	} `json:"inner"`
+}
+
+type group struct {
+	Tags []string `json:"tags"`
+}
+
+// TestDecodeWrongTypeInList: a value of the wrong JSON type is reported
+// against the list element that holds it, not against the list, and the
+// kind it has is said as the kind wanted is ("a number", "a list").
+func TestDecodeWrongTypeInList(t *testing.T) {
+	allowed := []string{"names", "grid", "groups", "inner"}
+	tests := []struct{ name, in, want string }{
+		{"number in a list of strings", `{"names":["a",5]}`, "names[1]: must be a string (got a number)"},
+		{"list in a list of strings", `{"names":[["a"]]}`, "names[0]: must be a string (got a list)"},
+		{"object in a list of strings", `{"names":["a","b",{}]}`, "names[2]: must be a string (got an object)"},
+		{"true in a list of strings", `{"names":[true]}`, "names[0]: must be a string (got true or false)"},
+		{"string in a list of lists", `{"grid":[[1],[2,"x"]]}`, "grid[1][1]: must be an integer (got a string)"},
+		{"number for a list", `{"names":5}`, "names: must be a list (got a number)"},
+		{"list of a struct", `{"groups":[{"tags":["a"]},{"tags":[1]}]}`, "groups[1].tags[0]: must be a string (got a number)"},
+		{"list in an object", `{"inner":{"tags":["a",2]}}`, "inner.tags[1]: must be a string (got a number)"},
+		{"number for a string", `{"inner":{"tags":5}}`, "inner.tags: must be a list (got a number)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var v lists
 			err := validation.DecodeStrict([]byte(tt.in), &v, allowed, nil)
 			if err == nil || err.Error() != tt.want {
 				t.Fatalf("got %v\nwant %s", err, tt.want)

@@ -164,12 +164,35 @@ func TestWorkUsage(t *testing.T) {
 		{[]string{"work", "--model", "training", "--", "true"}, "a worker token is required"},
 		{[]string{"work", "--model", "training", "--token", "x", "--concurrency", "0", "--", "true"}, "--concurrency must be 1 to 100"},
 		{[]string{"work", "--model", "training", "--token", "x", "--url", "ftp://h", "--", "true"}, "must be an http:// or https:// URL"},
+		{[]string{"work", "--model", "training", "--token", "x", "--worker", "bad name", "--", "true"},
+			`work: --worker must be 1 to 100 letters, digits and . _ - @ : / (a host name, say), not "bad name"`},
+		{[]string{"work", "--model", "training", "--token", "x", "--worker", strings.Repeat("w", 101), "--", "true"}, "--worker must be 1 to 100 letters"},
+		{[]string{"work", "--model", "training", "--worker", "ok", "--", "true"}, "a worker token is required"},
 		{[]string{"progress", "50"}, "runs inside a command of taskmodel work"},
 		{[]string{"progress", "120"}, "PERCENT must be a number from 0 to 100"},
 	} {
 		r := s.run(tc.args...)
 		if r.code != 2 || !strings.Contains(r.stderr, tc.want) {
 			t.Errorf("taskmodel %s: exit %d, %q; want 2 and %q", strings.Join(tc.args, " "), r.code, r.stderr, tc.want)
+		}
+	}
+}
+
+// TestTokenCreateWorkerModels: a worker token's --models are models with
+// a worker section; a model without one is said to have none, not to be
+// unknown.
+func TestTokenCreateWorkerModels(t *testing.T) {
+	s := newSandbox(t)
+	const withOne = "analysis, dataset_upload, evaluation, model_upload, synthesis, training"
+	for _, tc := range []struct{ models, want string }{
+		{"training,stage", `token create --worker: --models: model "stage" has no worker section (no worker claims its tasks); models with one: ` + withOne},
+		{"pipeline_run", `token create --worker: --models: model "pipeline_run" has no worker section (no worker claims its tasks); models with one: ` + withOne},
+		{"training,bogus", `token create --worker: --models: unknown model "bogus"; models with a worker section: ` + withOne},
+		{"training,training", `token create --worker: --models names "training" twice`},
+	} {
+		r := s.run("token", "create", "--worker", "--models", tc.models)
+		if want := "taskmodel: " + tc.want + "\n"; r.code != 2 || !strings.HasPrefix(r.stderr, want) {
+			t.Errorf("--models %s: exit %d, %q; want 2 and %q", tc.models, r.code, r.stderr, want)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package dashboard_test
 
 import (
 	"context"
+	"html"
 	"io"
 	"net/http"
 	"net/url"
@@ -294,6 +295,36 @@ func TestCSRF(t *testing.T) {
 	}
 	if _, m := e.api("GET", "/tasks/"+id, "alice", ""); m["status"] != "CREATED" {
 		t.Errorf("task is %v after refused requests", m["status"])
+	}
+}
+
+// TestCancelRefusedSaysWhatTheAPISays: a cancel the task's status does not
+// allow (a task not yet processing, or one cancelled already: a second
+// click) shows the API's 409 message, in the API's actions, not the
+// lifecycle's event names.
+func TestCancelRefusedSaysWhatTheAPISays(t *testing.T) {
+	e := newEnv(t, envOptions{backend: "memory", agentTime: time.Minute})
+	c := client(t)
+	signIn(t, e, c, "alice")
+	created := e.analysis("alice", "a")
+	cancelled := e.analysis("alice", "b")
+	e.process("alice", cancelled)
+	e.must(200, "POST", "/tasks/"+cancelled+"/cancel", "alice", "")
+	csrf := csrfOf(t, get(t, c, e.url+"/"))
+	for _, tc := range []struct{ name, id, want string }{
+		{"not processing yet", created, "cancel is not possible while the task is CREATED; possible now: upload-urls"},
+		{"cancelled already", cancelled, "cancel is not possible while the task is CANCELLED; no action is possible now"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if code, p := e.api("POST", "/tasks/"+tc.id+"/cancel", "alice", ""); code != http.StatusConflict || p["detail"] != tc.want {
+				t.Fatalf("the API's cancel: %d %q, want 409 %q", code, p["detail"], tc.want)
+			}
+			p := post(t, c, e.url+"/ui/tasks/"+tc.id+"/cancel", url.Values{"csrf": {csrf}})
+			m := reProblem.FindStringSubmatch(p.body)
+			if p.status != http.StatusConflict || m == nil || html.UnescapeString(m[1]) != tc.want {
+				t.Errorf("the dashboard's cancel: %d, want 409 with %q\n%s", p.status, tc.want, excerpt(p.body))
+			}
+		})
 	}
 }
 

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"strings"
 
+	mysqldriver "github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/taskmodel/taskmodel/backends/mysql"
 	"github.com/taskmodel/taskmodel/config"
 )
 
@@ -14,29 +16,54 @@ import (
 // shows it: each line once (pgx reports every connection attempt, and with
 // sslmode=prefer it tries TLS and then plain, which the server refuses the
 // same way), and, when PostgreSQL refuses the schema, that --db-schema
-// names it. It unwraps to the error it shows.
+// names it; when MySQL or MariaDB has no database of the name, that
+// taskmodel does not create it. It unwraps to the error it shows.
 type databaseError struct {
 	prefix string // "database D: ", or nothing when err names it already
-	schema string
+	d      config.Database
 	err    error
 }
 
 // databaseErr is err of the database d, prefixed "database D: ".
 func databaseErr(d config.Database, err error) error {
-	return &databaseError{prefix: fmt.Sprintf("database %s: ", d), schema: d.Schema, err: err}
+	return &databaseError{prefix: fmt.Sprintf("database %s: ", d), d: d, err: err}
 }
 
 // tidyDatabaseErr is err of the database d, whose message names d already.
 func tidyDatabaseErr(d config.Database, err error) error {
-	return &databaseError{schema: d.Schema, err: err}
+	return &databaseError{d: d, err: err}
 }
 
 func (e *databaseError) Error() string {
 	msg := e.prefix + dedupLines(e.err.Error())
-	if hint := schemaHint(e.schema, e.err); hint != "" {
+	if hint := schemaHint(e.d.Schema, e.err); hint != "" {
+		msg += "\n" + hint
+	}
+	if hint := mysqlDatabaseHint(e.d, e.err); hint != "" {
 		msg += "\n" + hint
 	}
 	return msg
+}
+
+// mysqlDatabaseHint says that the database MySQL or MariaDB does not know
+// (error 1049, ER_BAD_DB_ERROR) is one taskmodel does not create: as a
+// missing SQLite file or PostgreSQL schema is explained rather than left
+// to the driver's words.
+func mysqlDatabaseHint(d config.Database, err error) string {
+	var me *mysqldriver.MySQLError
+	if !errors.As(err, &me) || me.Number != 1049 {
+		return ""
+	}
+	name := d.Name
+	if dsn, derr := d.MySQLURL(); derr == nil {
+		if cfg, perr := mysql.ParseDSN(dsn); perr == nil && cfg.DBName != "" {
+			name = cfg.DBName
+		}
+	}
+	if name == "" {
+		return "The database the URL names does not exist on the server; taskmodel creates its tables, not the database: create it, or name an existing one."
+	}
+	return fmt.Sprintf("The database %s does not exist on the server; taskmodel creates its tables, not the database: create it (CREATE DATABASE `%s`), or name an existing one.", name, strings.ReplaceAll(name, "`", "``"))
 }
 
 func (e *databaseError) Unwrap() error { return e.err }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"testing"
 
+	mysqldriver "github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/taskmodel/taskmodel/config"
@@ -53,6 +54,17 @@ func TestDatabaseErr(t *testing.T) {
 		{"no privilege on a table: not the schema", withSchema,
 			pgErr("42501", "permission denied for table job"),
 			prefix + "ERROR: permission denied for table job (SQLSTATE 42501)"},
+		{"no such MySQL database", config.Database{Driver: config.MySQL, URL: "mysql://app@db:3306/tasks"},
+			fmt.Errorf("mysql: %w", &mysqldriver.MySQLError{Number: 1049, SQLState: [5]byte{'4', '2', '0', '0', '0'}, Message: "Unknown database 'tasks'"}),
+			"database mysql mysql://app@db:3306/tasks: mysql: Error 1049 (42000): Unknown database 'tasks'\n" +
+				"The database tasks does not exist on the server; taskmodel creates its tables, not the database: create it (CREATE DATABASE `tasks`), or name an existing one."},
+		{"no such MariaDB database, named by its parts", config.Database{Driver: config.MySQL, Host: "db", User: "app", Name: "my`tasks"},
+			&mysqldriver.MySQLError{Number: 1049, Message: "Unknown database 'my`tasks'"},
+			"database mysql mysql://app@db/my%60tasks: Error 1049: Unknown database 'my`tasks'\n" +
+				"The database my`tasks does not exist on the server; taskmodel creates its tables, not the database: create it (CREATE DATABASE `my``tasks`), or name an existing one."},
+		{"another MySQL error", config.Database{Driver: config.MySQL, URL: "mysql://app@db:3306/tasks"},
+			&mysqldriver.MySQLError{Number: 1045, Message: "Access denied for user 'app'"},
+			"database mysql mysql://app@db:3306/tasks: Error 1045: Access denied for user 'app'"},
 		{"not PostgreSQL's", config.Database{Driver: config.SQLite, Name: "tasks.db"},
 			errors.New("unable to open database file\nunable to open database file"),
 			"database sqlite tasks.db: unable to open database file"},

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -13,13 +14,15 @@ import (
 )
 
 // flagError rewrites pflag's refusal of a flag's value ("invalid argument
-// … strconv.ParseInt: …") into what the flag allows.
-func flagError(c *cobra.Command, err error) error {
+// … strconv.ParseInt: …") into what the flag allows. args are the command
+// line's arguments (after the program's name), for the command a negative
+// number needs instead.
+func flagError(c *cobra.Command, err error, args []string) error {
 	var iv *pflag.InvalidValueError
 	if !errors.As(err, &iv) {
 		// A negative number as an argument reads as flags (-5).
 		if m := negativeArg.FindStringSubmatch(err.Error()); m != nil {
-			return usagef(fmt.Errorf("%s is taken for a flag; to give a negative number as an argument, put -- before it: %s -- %s", m[1], c.CommandPath(), m[1]))
+			return usagef(fmt.Errorf("%s is taken for a flag; to give a negative number as an argument, put -- before it: %s", m[1], withDashes(c, args, m[1])))
 		}
 		return usagef(err)
 	}
@@ -45,6 +48,65 @@ func flagError(c *cobra.Command, err error) error {
 
 // negativeArg finds a negative number that pflag took for shorthand flags.
 var negativeArg = regexp.MustCompile(`^unknown shorthand flag: '.' in (-[0-9][0-9.]*)$`)
+
+// isNegative matches a negative number as an argument.
+var isNegative = regexp.MustCompile(`^-[0-9][0-9.]*$`)
+
+// withDashes is the command line args of c with -- before the negative
+// number neg, where flags stop and every argument after is taken as one:
+// "taskmodel subtask increment RUN 2 -- -3". The flags written after neg
+// (with their values) move before the --. Without args (or neg among
+// them) it is c's path, --, and neg.
+func withDashes(c *cobra.Command, args []string, neg string) string {
+	at := slices.Index(args, neg)
+	if at < 0 || slices.Contains(args[:at], "--") {
+		return c.CommandPath() + " -- " + neg
+	}
+	words := append([]string{c.Root().Name()}, args[:at]...)
+	var rest []string
+	for i := at; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			rest = append(rest, args[i+1:]...)
+			i = len(args)
+		case isNegative.MatchString(a) || a == "-" || !strings.HasPrefix(a, "-"):
+			rest = append(rest, a)
+		default: // a flag, and its value when it takes one and has no =
+			words = append(words, a)
+			if i+1 < len(args) && !strings.Contains(a, "=") && takesValue(c, a) {
+				i++
+				words = append(words, args[i])
+			}
+		}
+	}
+	words = append(words, "--")
+	words = append(words, rest...)
+	for i, w := range words {
+		words[i] = shellQuote(w)
+	}
+	return strings.Join(words, " ")
+}
+
+// takesValue reports whether the flag a (--name or -x) of c takes a value
+// as the next argument.
+func takesValue(c *cobra.Command, a string) bool {
+	var f *pflag.Flag
+	if name, ok := strings.CutPrefix(a, "--"); ok {
+		f = c.Flags().Lookup(name)
+	} else if len(a) == 2 {
+		f = c.Flags().ShorthandLookup(a[1:])
+	}
+	return f != nil && f.NoOptDefVal == ""
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.,:/@%+=") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
 
 // argNotes say what a positional argument is, by its name in a command's
 // Use line.

@@ -3,13 +3,17 @@ package cli
 import (
 	"bytes"
 	"context"
+	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/taskmodel/taskmodel/backends/postgres/pgtest"
+	"github.com/taskmodel/taskmodel/backends/sqlite"
 	"github.com/taskmodel/taskmodel/tasktype"
 )
 
@@ -183,5 +187,99 @@ func TestRoundTook(t *testing.T) {
 		if got := roundTook(tt.d); got != tt.want {
 			t.Errorf("roundTook(%s) = %s, want %s", tt.d, got, tt.want)
 		}
+	}
+}
+
+// TestServerDocMigrations: the migrate samples of docs/server.md ›
+// Migrations (SQLite) hold for this taskmodel: the migrations they name
+// exist, in the order status lists them; the counts add up to the number
+// SQLite has; the SQL quoted is the named migration's; the newest training
+// migration is the one the newer-version message names.
+func TestServerDocMigrations(t *testing.T) {
+	doc, err := os.ReadFile("../../../../docs/server.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	section := string(doc)
+	if i := strings.Index(section, "\n### Migrations\n"); i >= 0 {
+		section = section[i:]
+	} else {
+		t.Fatal("docs/server.md has no section Migrations")
+	}
+	if i := strings.Index(section, "\n## "); i >= 0 {
+		section = section[:i]
+	}
+	ms := serveMigrations(sqlite.Engine)
+	sqlOf := map[string]string{}
+	var names []string
+	lastTraining := ""
+	for _, m := range ms {
+		names = append(names, m.Name)
+		sqlOf[m.Name] = m.SQL
+		if rest, ok := strings.CutPrefix(m.Name, "training/"); ok {
+			lastTraining = rest
+		}
+	}
+	// Every migration named, but for the made-up model job of the data
+	// check's example, is one SQLite has; the rows of status are in order.
+	at := -1
+	for _, m := range regexp.MustCompile(`(?m)\b([a-z_]+/[0-9]{4}_[a-z0-9_]+)\b(\s+(applied|pending))?`).FindAllStringSubmatch(section, -1) {
+		if strings.HasPrefix(m[1], "job/") {
+			continue
+		}
+		i := slices.Index(names, m[1])
+		if i < 0 {
+			t.Errorf("docs/server.md names the migration %s, which SQLite does not have", m[1])
+			continue
+		}
+		if m[3] != "" {
+			if i <= at {
+				t.Errorf("docs/server.md lists %s out of the order status lists it in", m[1])
+			}
+			at = i
+		}
+	}
+	find := func(expr string) []string {
+		t.Helper()
+		m := regexp.MustCompile(expr).FindStringSubmatch(section)
+		if m == nil {
+			t.Fatalf("docs/server.md › Migrations has no %s", expr)
+		}
+		return m
+	}
+	num := func(s string) int {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	status := find(`\n([0-9]+) migrations: ([0-9]+) applied, ([0-9]+) pending\n`)
+	total, pending := num(status[1]), num(status[3])
+	if total != len(ms) || num(status[2])+pending != total {
+		t.Errorf("docs/server.md: %q; SQLite has %d migrations", strings.TrimSpace(status[0]), len(ms))
+	}
+	if m := find(`-- ([0-9]+) migrations pending, in the order`); num(m[1]) != pending {
+		t.Errorf("docs/server.md: plan says %s pending, status %d", m[1], pending)
+	}
+	first := find(`-- Migration 1 of ([0-9]+): (\S+) \(sqlite\)\n`)
+	if num(first[1]) != pending {
+		t.Errorf("docs/server.md: plan's first migration is 1 of %s, status has %d pending", first[1], pending)
+	}
+	// The SQL quoted under "Body" is the migration's.
+	body := find(`(?s)-- Body, run in one transaction:\n(.*?)\n\n\$ `)[1]
+	for _, line := range strings.Split(body, "\n") {
+		if line != "…" && !strings.Contains(sqlOf[first[2]], line) {
+			t.Errorf("docs/server.md quotes %q, which is not in the SQL of %s", line, first[2])
+		}
+	}
+	if m := find(`: ([0-9]+) of ([0-9]+) migrations pending\.\n`); num(m[1]) != pending || num(m[2]) != total {
+		t.Errorf("docs/server.md: up says %s of %s pending, status %d of %d", m[1], m[2], pending, total)
+	}
+	if m := find(`\nApplied ([0-9]+) migrations in`); num(m[1]) != pending {
+		t.Errorf("docs/server.md: up applied %s, status has %d pending", m[1], pending)
+	}
+	if m := find(`\(its training ends at ([0-9a-z_]+)\)`); m[1] != lastTraining {
+		t.Errorf("docs/server.md: training ends at %s; on SQLite, at %s", m[1], lastTraining)
 	}
 }

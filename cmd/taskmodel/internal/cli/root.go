@@ -33,6 +33,9 @@ type App struct {
 	// Quiet is -q: no tracking lines on standard error.
 	Quiet bool
 
+	// args are the command line's arguments, for the messages that
+	// suggest a corrected command.
+	args       []string
 	configFile string
 	db         config.Database
 	flagNames  map[string]string
@@ -98,7 +101,7 @@ changes the API needs (migrate).`,
 	pf.StringVar(&app.db.User, "db-user", "", "database server user (PostgreSQL, MySQL)")
 	pf.StringVar(&app.db.Password, "db-password", "", "database server password (prefer "+config.EnvPassword+")")
 	pf.StringVar(&app.db.Schema, "db-schema", "", "PostgreSQL schema")
-	root.SetFlagErrorFunc(flagError)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return flagError(c, err, app.args) })
 	for _, c := range commands {
 		root.AddCommand(c(app))
 	}
@@ -204,6 +207,7 @@ func Main(ctx context.Context, args []string, streams IO) int {
 func (app *App) main(ctx context.Context, args []string) int {
 	defer app.Close()
 	root := NewRoot(app)
+	app.args = args
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {

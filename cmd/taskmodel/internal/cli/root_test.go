@@ -59,6 +59,18 @@ func TestUsageMessages(t *testing.T) {
 		{[]string{"run", "show", run, "extra"}, "run show", `run show takes at most RUN_ID, not also "extra"`},
 		{[]string{"token", "revoke"}, "token revoke", `token revoke needs ID, the token's id, as token list shows it`},
 		{[]string{"--db-url", db, "subtask", "increment", run, "1", "x"}, "subtask increment", `BY "x" is not a whole number (how many processed items to add)`},
+		// A negative number is taken for flags: the suggested command keeps
+		// the other arguments, with -- before the number and the flags
+		// written after it moved before the --.
+		{[]string{"progress", "-5"}, "progress", `-5 is taken for a flag; to give a negative number as an argument, put -- before it: taskmodel progress -- -5`},
+		{[]string{"subtask", "increment", run, "2", "-3"}, "subtask increment",
+			`-3 is taken for a flag; to give a negative number as an argument, put -- before it: taskmodel subtask increment ` + run + ` 2 -- -3`},
+		{[]string{"--db-url", db, "subtask", "increment", run, "2", "-3", "-q", "--db-url", db}, "subtask increment",
+			`-3 is taken for a flag; to give a negative number as an argument, put -- before it: taskmodel --db-url ` + db + ` subtask increment ` + run + ` 2 -q --db-url ` + db + ` -- -3`},
+		{[]string{"run", "update", run, "-1.5", "--message", "half way", "--", "x"}, "run update",
+			`-1.5 is taken for a flag; to give a negative number as an argument, put -- before it: taskmodel run update ` + run + ` --message 'half way' -- -1.5 x`},
+		{[]string{"subtask", "fail", run, "1", "it's -2", "-2"}, "subtask fail",
+			`-2 is taken for a flag; to give a negative number as an argument, put -- before it: taskmodel subtask fail ` + run + ` 1 'it'\''s -2' -- -2`},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

@@ -87,7 +87,7 @@ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) set; spans then go over OTLP/HTTP
 	fl := cmd.Flags()
 	fl.StringVar(&f.addr, "addr", "127.0.0.1:8080", "address to listen on")
 	fl.StringVar(&f.publicURL, "public-url", "", "the server's URL as clients reach it, for signed upload and download URLs (default http://ADDR)")
-	fl.StringVar(&f.blobDir, "blob-dir", "", "directory of uploaded and output files (default: blobs/ beside the SQLite file, or the data directory)")
+	fl.StringVar(&f.blobDir, "blob-dir", "", "directory of uploaded and output files (default: blobs/ beside the SQLite file; on PostgreSQL and MySQL, $XDG_DATA_HOME/taskmodel/blobs)")
 	fl.StringVar(&f.s3.Bucket, "s3-bucket", "", "keep files in this S3 bucket instead of --blob-dir (credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN)")
 	fl.StringVar(&f.s3.Endpoint, "s3-endpoint", "", "URL of an S3-compatible service (Backblaze B2, MinIO, …); empty for AWS")
 	fl.StringVar(&f.s3.Region, "s3-region", "", "S3 region (default us-east-1)")

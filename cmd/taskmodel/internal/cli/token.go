@@ -202,19 +202,20 @@ func tokenScope(t auth.Token) string {
 	return "user"
 }
 
-// workerModelNames lists the built-in models with a worker section.
-func workerModelNames() ([]string, error) {
+// workerModelNames lists the built-in models with a worker section, and
+// all the built-in models.
+func workerModelNames() (workers, all []string, err error) {
 	ms, err := catalog.Serve(server.Memory())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return ms.WorkerModels(), nil
+	return ms.WorkerModels(), ms.Names(), nil
 }
 
 // checkWorkerModels checks a worker token's --models: each a model with a
 // worker section, none twice.
 func checkWorkerModels(models []string) error {
-	known, err := workerModelNames()
+	known, all, err := workerModelNames()
 	if err != nil {
 		return err
 	}
@@ -222,6 +223,9 @@ func checkWorkerModels(models []string) error {
 		return usagef(fmt.Errorf("token create --worker: --models is required: the models the token may run, comma-separated, of %s", strings.Join(known, ", ")))
 	}
 	for i, m := range models {
+		if slices.Contains(all, m) && !slices.Contains(known, m) {
+			return usagef(fmt.Errorf("token create --worker: --models: model %q has no worker section (no worker claims its tasks); models with one: %s", m, strings.Join(known, ", ")))
+		}
 		if !slices.Contains(known, m) {
 			return usagef(fmt.Errorf("token create --worker: --models: unknown model %q; models with a worker section: %s", m, strings.Join(known, ", ")))
 		}

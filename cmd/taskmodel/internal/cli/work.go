@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/taskmodel/taskmodel/sdk/workerhttp"
+	"github.com/taskmodel/taskmodel/server"
 )
 
 // Environment of taskmodel work and of the commands it runs.
@@ -122,6 +123,12 @@ func (f *workFlags) check() error {
 	}
 	if f.grace <= 0 {
 		return usagef(fmt.Errorf("work: --grace must be a positive duration such as 10s, not %s", f.grace))
+	}
+	if f.name != "" {
+		// The server's own rule for a claim's worker name.
+		if err := server.CheckWorkerName(f.name); err != nil {
+			return usagef(fmt.Errorf("work: --worker %v, not %q", err, f.name))
+		}
 	}
 	if f.url == "" {
 		f.url = os.Getenv(EnvURL)

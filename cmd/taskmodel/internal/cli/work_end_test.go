@@ -18,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/taskmodel/taskmodel/sdk/workerhttp"
+	"github.com/taskmodel/taskmodel/tasktype"
 	"github.com/taskmodel/taskmodel/validation"
 )
 
@@ -284,6 +285,51 @@ func TestReportable(t *testing.T) {
 			if len(got) > maxFailMessage || !utf8.ValidString(got) || strings.Contains(got, "\x00") || validation.CheckText(got, true) != nil {
 				t.Errorf("reportable(%d bytes of %q): %d bytes, valid %v", n, unit, len(got), utf8.ValidString(got))
 			}
+		}
+	}
+}
+
+// TestWorkFailLogLine: work's own log says a failure on one line, the last
+// line of the command's standard error included, while the server gets
+// the whole message.
+func TestWorkFailLogLine(t *testing.T) {
+	for _, tc := range []struct {
+		name, script, sent, logged string
+	}{
+		{"one line of standard error", `echo 'ValueError: bad row 7' >&2; exit 1`,
+			"the command exited with status 1; standard error ends with:\nValueError: bad row 7",
+			`task T1: failed: the command exited with status 1; standard error ends with: "ValueError: bad row 7"` + "\n"},
+		{"several lines", `printf 'Traceback:\n  line 3\n\nValueError: bad row 7\n' >&2; exit 1`,
+			"the command exited with status 1; standard error ends with:\nTraceback:\n  line 3\n\nValueError: bad row 7",
+			`task T1: failed: the command exited with status 1; standard error ends with 3 lines, the last "ValueError: bad row 7"` + "\n"},
+		{"no standard error", `exit 2`, "the command exited with status 2", "task T1: failed: the command exited with status 2\n"},
+		{"an error file's message of several lines", `printf '{"message":"bad input\\nrow 7\\nrow 9"}' > "$TASKMODEL_ERROR_FILE"; exit 1`,
+			"bad input\nrow 7\nrow 9", "task T1: failed: bad input (+2 lines)\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newEndServer(t, nil)
+			out := runEnd(t, s, tc.script, time.Now().Add(30*time.Second))
+			reqs := s.requests()
+			if len(reqs) != 1 || reqs[0].Body["message"] != tc.sent {
+				t.Fatalf("requests %+v; want one fail with %q", reqs, tc.sent)
+			}
+			if !strings.HasSuffix(out, "taskmodel work: "+tc.logged) {
+				t.Errorf("work said:\n%s\nwant it to end with %q", out, "taskmodel work: "+tc.logged)
+			}
+		})
+	}
+}
+
+func TestLogSummary(t *testing.T) {
+	long := strings.Repeat("x", 300)
+	for _, tc := range []struct{ msg, want string }{
+		{"plain", "plain"},
+		{"head:\n" + long, `head: "` + tasktype.CutMiddle(long, 200) + `"`},
+		{"head:\n\n  \n", "head:"},
+		{"a\tb:\nc\"d\n", `a	b: "c\"d"`},
+	} {
+		if got := logSummary(tc.msg); got != tc.want {
+			t.Errorf("logSummary(%q) = %q, want %q", tc.msg, got, tc.want)
 		}
 	}
 }

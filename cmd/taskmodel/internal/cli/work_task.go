@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/taskmodel/taskmodel/sdk/workerhttp"
+	"github.com/taskmodel/taskmodel/tasktype"
 )
 
 // stderrTail is how much of a failed command's standard error goes into the
@@ -230,7 +231,7 @@ func (r *workRunner) fail(t workerhttp.Task, until time.Time, code, msg string) 
 	case err != nil:
 		r.note("task %s: failing failed: %v", t.ID, err)
 	default:
-		r.note("task %s: failed: %s", t.ID, firstLine(msg))
+		r.note("task %s: failed: %s", t.ID, logSummary(msg))
 	}
 }
 
@@ -298,9 +299,32 @@ func exitMessage(err error, stderr string) string {
 	return msg
 }
 
-func firstLine(s string) string {
-	s, _, _ = strings.Cut(s, "\n")
-	return s
+// logSummary is a failure message as work's own log shows it, on one
+// line: the message itself when it is one line; else its first line, and,
+// when that line introduces the rest ("standard error ends with:"), the
+// last line of the rest, quoted and cut to 200 characters, with how many
+// lines there were. The server gets the whole message.
+func logSummary(msg string) string {
+	head, rest, ok := strings.Cut(strings.TrimRight(msg, "\n"), "\n")
+	if !ok {
+		return head
+	}
+	var lines []string
+	for _, l := range strings.Split(rest, "\n") {
+		if strings.TrimSpace(l) != "" {
+			lines = append(lines, l)
+		}
+	}
+	switch n := len(lines); {
+	case n == 0:
+		return head
+	case !strings.HasSuffix(head, ":"):
+		return fmt.Sprintf("%s (+%s)", head, plural(n, "line"))
+	case n == 1:
+		return fmt.Sprintf("%s %q", head, tasktype.CutMiddle(lines[0], 200))
+	default:
+		return fmt.Sprintf("%s %d lines, the last %q", strings.TrimSuffix(head, ":"), n, tasktype.CutMiddle(lines[n-1], 200))
+	}
 }
 
 // tailBuffer keeps the last max bytes written.
