@@ -373,17 +373,24 @@ func oneLine(s string, n int) string {
 	return truncate(first, n)
 }
 
+// serverFromEnv completes --url and --token from the environment
+// (TASKMODEL_URL, TASKMODEL_TOKEN): the URL defaults to the local serve's.
+func serverFromEnv(url, token string) (string, string) {
+	if url == "" {
+		url = os.Getenv(EnvURL)
+	}
+	if url == "" {
+		url = "http://127.0.0.1:8080"
+	}
+	if token == "" {
+		token = os.Getenv(EnvToken)
+	}
+	return url, token
+}
+
 // client checks the flags and returns the API's client.
 func (f tasksFlags) client() (*apiClient, error) {
-	if f.url == "" {
-		f.url = os.Getenv(EnvURL)
-	}
-	if f.url == "" {
-		f.url = "http://127.0.0.1:8080"
-	}
-	if f.token == "" {
-		f.token = os.Getenv(EnvToken)
-	}
+	f.url, f.token = serverFromEnv(f.url, f.token)
 	u, err := url.Parse(f.url)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, usagef(fmt.Errorf("--url %q: must be an http:// or https:// URL such as http://127.0.0.1:8080", f.url))

@@ -130,15 +130,7 @@ func (f *workFlags) check() error {
 			return usagef(fmt.Errorf("work: --worker %v, not %q", err, f.name))
 		}
 	}
-	if f.url == "" {
-		f.url = os.Getenv(EnvURL)
-	}
-	if f.url == "" {
-		f.url = "http://127.0.0.1:8080"
-	}
-	if f.token == "" {
-		f.token = os.Getenv(EnvToken)
-	}
+	f.url, f.token = serverFromEnv(f.url, f.token)
 	if f.token == "" {
 		return usagef(errors.New("work: a worker token is required: --token TOKEN or " + EnvToken + " (taskmodel token create --worker --models MODEL)"))
 	}
