@@ -301,7 +301,9 @@ func TestExitCodesAndRefusalsWriteNothing(t *testing.T) {
 		{"malformed run id", []string{"run", "complete", "not-a-uuid"}, 2, "usage", `run id "not-a-uuid" is not a UUID`},
 		{"missing argument", []string{"run", "start", "STATIC"}, 2, "usage", "run start needs TASK, the task's name"},
 		{"unknown flag", []string{"status", "--colour"}, 2, "usage", "unknown flag: --colour"},
-		{"a negative number", []string{"progress", "-5"}, 2, "usage", "-5 is taken for a flag; to give a negative number as an argument, put -- before it: taskmodel progress -- -5"},
+		// The command suggested is the one run, --json included when it
+		// is run again with --json (TestUsageMessages has its forms).
+		{"a negative number", []string{"progress", "-5"}, 2, "usage", "-5 is taken for a flag; to give a negative number as an argument, put -- before it: taskmodel "},
 		{"unknown command", []string{"runs"}, 2, "usage", `unknown command "runs"`},
 		{"fail without a message", []string{"run", "fail", run}, 2, "usage", "run fail needs MESSAGE, the error message"},
 		{"bad history limit", []string{"history", "--limit", "0"}, 4, "invalid", "--limit: must be between 1 and 10000, not 0"},
