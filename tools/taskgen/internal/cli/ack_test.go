@@ -229,3 +229,51 @@ func TestRetiredAfterRefusedMigration(t *testing.T) {
 		t.Errorf("snapshots after the redo: %v", snaps)
 	}
 }
+
+// TestDiffChangedMigrations: taskgen diff -base REF -out DIR, the check
+// for CI, fails when a migration file the revision has was changed or
+// deleted (which generation cannot tell once the sum file's line goes
+// with it), and passes new migrations.
+func TestDiffChangedMigrations(t *testing.T) {
+	ackProject(t, ackV1)
+	if out := ackDiff(t, cli.ExitOK, "-base", "HEAD", "-out", "gen"); !strings.Contains(out, "No change.") || strings.Contains(out, "migrations changed") {
+		t.Fatalf("unchanged:\n%s", out)
+	}
+	// A new migration is no change of a migration.
+	writeFile(t, filepath.Join("schema", "job.yaml"), ackV1+"  tag: {type: string, optional: true}\n")
+	if code, msg := ackGenerate(); code != cli.ExitOK {
+		t.Fatalf("generate: %d %s", code, msg)
+	}
+	if out := ackDiff(t, cli.ExitOK, "-base", "HEAD", "-out", "gen"); strings.Contains(out, "migrations changed") {
+		t.Fatalf("a new migration:\n%s", out)
+	}
+	// Edited with its sum line removed, and deleted: generation takes
+	// them, the check against the revision does not.
+	mig := filepath.Join("gen", "job", "migrations")
+	f, err := os.OpenFile(filepath.Join(mig, "sqlite", "0001_schema.sql"), os.O_APPEND|os.O_WRONLY, 0)
+	must(t, err)
+	_, err = f.WriteString("-- edited\n")
+	must(t, err)
+	must(t, f.Close())
+	must(t, os.Remove(filepath.Join(mig, "taskmodel.sum")))
+	must(t, os.Remove(filepath.Join(mig, "mysql", "0004_retention_index.sql")))
+	out := ackDiff(t, cli.ExitBreaking, "-base", "HEAD", "-out", "gen")
+	for _, want := range []string{
+		"## Model `job`: migrations changed since `HEAD`\n\n",
+		"- `gen/job/migrations/mysql/0004_retention_index.sql`: **deleted**\n",
+		"- `gen/job/migrations/sqlite/0001_schema.sql`: **changed**\n",
+		"Restore each from `HEAD` (`git checkout HEAD -- FILE`).",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	// Line ends alone are no change.
+	must(t, exec.Command("git", "checkout", "HEAD", "--", mig).Run())
+	data, err := os.ReadFile(filepath.Join(mig, "sqlite", "0001_schema.sql"))
+	must(t, err)
+	writeFile(t, filepath.Join(mig, "sqlite", "0001_schema.sql"), strings.ReplaceAll(string(data), "\n", "\r\n"))
+	if out := ackDiff(t, cli.ExitOK, "-base", "HEAD", "-out", "gen"); strings.Contains(out, "migrations changed") {
+		t.Errorf("CRLF line ends:\n%s", out)
+	}
+}

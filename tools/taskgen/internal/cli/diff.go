@@ -39,10 +39,10 @@ func Diff(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("taskgen diff", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	specPath := fs.String("spec", "", "a spec file, or a directory of spec files (required)")
-	out := fs.String("out", "", "where the packages were generated (with a directory of specs, their parent): the base is each model's newest spec snapshot")
-	base := fs.String("base", "", "compare with the specs at this git revision (a branch, tag or commit) instead of the snapshots")
+	out := fs.String("out", "", "where the packages were generated (with a directory of specs, their parent): the base is each model's newest spec snapshot; with -base, the migrations checked against the revision's")
+	base := fs.String("base", "", "compare with the specs at this git revision (a branch, tag or commit) instead of the snapshots; with -out, also fail when a migration file the revision has was changed or deleted")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: taskgen diff -spec FILE|DIR (-out DIR | -base REF)")
+		fmt.Fprintln(stderr, "usage: taskgen diff -spec FILE|DIR (-out DIR | -base REF | -base REF -out DIR)")
 		fmt.Fprintln(stderr, "Prints, in Markdown, what the spec change does to the databases, the wire format, the Go API and")
 		fmt.Fprintf(stderr, "behaviour; exits %d when a breaking change is not acknowledged by a new entry under breaking_changes\n", ExitBreaking)
 		fmt.Fprintln(stderr, "in the spec, when an entry names no change, or when the databases cannot follow the change.")
@@ -56,8 +56,6 @@ func Diff(args []string, stdout, stderr io.Writer) int {
 	case problem != "":
 	case *out == "" && *base == "":
 		problem = "-out or -base is required"
-	case *out != "" && *base != "":
-		problem = "-out and -base are two bases to compare with; give one"
 	}
 	if problem != "" {
 		fmt.Fprintf(stderr, "taskgen diff: %s\n", problem)
@@ -97,6 +95,17 @@ func Diff(args []string, stdout, stderr io.Writer) int {
 	acked := map[string]bool{}
 	for _, m := range models {
 		b, err := diffBase(m, info.IsDir(), *out, *base)
+		if err == nil && *base != "" && *out != "" {
+			var changed []string
+			if changed, err = changedMigrations(packageDir(m, info.IsDir(), *out), *base); len(changed) > 0 {
+				fmt.Fprintf(stdout, "## Model `%s`: migrations changed since `%s`\n\n", m.Name, *base)
+				for _, c := range changed {
+					fmt.Fprintf(stdout, "- %s\n", c)
+				}
+				fmt.Fprintf(stdout, "\nA migration is never changed or deleted once it is generated: databases that applied it refuse a program without it or with other SQL. Restore each from `%s` (`git checkout %s -- FILE`).\n\n", *base, *base)
+				code = ExitBreaking
+			}
+		}
 		old, prev, from := b.old, b.prev, b.from
 		if err != nil {
 			fmt.Fprintf(stderr, "taskgen diff: %s: %v\n", m.Name, err)
@@ -235,6 +244,50 @@ func removedModels(models []*spec.Model, dir, out, base string) ([]removedModel,
 	return gone, nil
 }
 
+// packageDir is model m's package directory under out.
+func packageDir(m *spec.Model, dirMode bool, out string) string {
+	if dirMode {
+		return filepath.Join(out, m.Package)
+	}
+	return out
+}
+
+// changedMigrations lists, as report lines, the migration files under the
+// package directory dir that the revision base has and the working tree
+// has changed (line ends aside) or deleted; the sum file, which gains
+// lines, is not one.
+func changedMigrations(dir, base string) ([]string, error) {
+	mig := filepath.ToSlash(filepath.Join(filepath.Clean(dir), gen.MigrationsDir))
+	list, err := git("ls-tree", "-r", "--name-only", base+":./"+mig)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil // a model the revision does not have yet
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, name := range strings.Fields(string(list)) {
+		if path.Join(gen.MigrationsDir, name) == gen.SumFile {
+			continue
+		}
+		file := path.Join(mig, name)
+		was, err := git("show", base+":./"+file)
+		if err != nil {
+			return nil, err
+		}
+		now, err := os.ReadFile(filepath.FromSlash(file))
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			out = append(out, fmt.Sprintf("`%s`: **deleted**", file))
+		case err != nil:
+			return nil, err
+		case !bytes.Equal(bytes.ReplaceAll(was, []byte("\r\n"), []byte("\n")), bytes.ReplaceAll(now, []byte("\r\n"), []byte("\n"))):
+			out = append(out, fmt.Sprintf("`%s`: **changed**", file))
+		}
+	}
+	return out, nil
+}
+
 // diffed is what a model's spec is compared with.
 type diffed struct {
 	old *spec.Model
@@ -318,10 +371,7 @@ func diffBase(m *spec.Model, dirMode bool, out, base string) (diffed, error) {
 		}
 		return b, nil
 	}
-	dir := out
-	if dirMode {
-		dir = filepath.Join(out, m.Package)
-	}
+	dir := packageDir(m, dirMode, out)
 	// The next migration is generated over these: a numbering that
 	// generation refuses is refused here too.
 	h, err := readMigrations(dir)
