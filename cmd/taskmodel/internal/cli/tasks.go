@@ -56,6 +56,15 @@ C cancelled; --status takes a code or its word.`,
 		}
 		return api.do(c.Context(), method, path, out, names)
 	}
+	// callTask checks the ID argument, then sends a request of c about
+	// that task (path suffix: "", "/history", "/cancel"); it returns the ID.
+	callTask := func(c *cobra.Command, method, arg, suffix string, out any) (string, error) {
+		id, err := taskID(arg)
+		if err != nil {
+			return "", err
+		}
+		return id, call(c, method, "/tasks/"+id+suffix, out, idName)
+	}
 
 	var lf listFlags
 	list := &cobra.Command{
@@ -101,12 +110,8 @@ C cancelled; --status takes a code or its word.`,
 		Short: "Show a task: its status, fields, progress and error",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			id, err := taskID(args[0])
-			if err != nil {
-				return err
-			}
 			var task json.RawMessage
-			if err := call(c, "GET", "/tasks/"+id, &task, idName); err != nil {
+			if _, err := callTask(c, "GET", args[0], "", &task); err != nil {
 				return err
 			}
 			return app.Print(task, func(w io.Writer) error { return printFields(w, task) })
@@ -118,12 +123,8 @@ C cancelled; --status takes a code or its word.`,
 		Short: "List a task's status changes, oldest first, with who made each",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			id, err := taskID(args[0])
-			if err != nil {
-				return err
-			}
 			var raw json.RawMessage
-			if err := call(c, "GET", "/tasks/"+id+"/history", &raw, idName); err != nil {
+			if _, err := callTask(c, "GET", args[0], "/history", &raw); err != nil {
 				return err
 			}
 			var rows []historyRow
@@ -150,12 +151,9 @@ C cancelled; --status takes a code or its word.`,
 		Short: "Cancel a task (exit 5 when its status allows no cancel)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			id, err := taskID(args[0])
-			if err != nil {
-				return err
-			}
 			var task json.RawMessage
-			if err := call(c, "POST", "/tasks/"+id+"/cancel", &task, idName); err != nil {
+			id, err := callTask(c, "POST", args[0], "/cancel", &task)
+			if err != nil {
 				return err
 			}
 			return app.Print(task, func(w io.Writer) error {
