@@ -42,6 +42,26 @@ func (c Code) Valid() bool {
 // String returns the code's letter.
 func (c Code) String() string { return string(c) }
 
+// Word is the code's word in lower case, as people say it: "waiting" for
+// Q (it covers every status that waits, for a worker or for something
+// else, such as an upload the user must retry), "running", "done",
+// "failed", "cancelled"; "" for a code that is not one of them.
+func (c Code) Word() string {
+	switch c {
+	case CodeQueued:
+		return "waiting"
+	case CodeRunning:
+		return "running"
+	case CodeDone:
+		return "done"
+	case CodeFailed:
+		return "failed"
+	case CodeCancelled:
+		return "cancelled"
+	}
+	return ""
+}
+
 // ParseCode parses a unified status code; the error lists the allowed codes.
 func ParseCode(s string) (Code, error) {
 	if c := Code(s); c.Valid() {

@@ -40,6 +40,25 @@ func TestParseCode(t *testing.T) {
 	}
 }
 
+func TestCodeWord(t *testing.T) {
+	for _, tc := range []struct {
+		code tasktype.Code
+		want string
+	}{
+		{tasktype.CodeQueued, "waiting"},
+		{tasktype.CodeRunning, "running"},
+		{tasktype.CodeDone, "done"},
+		{tasktype.CodeFailed, "failed"},
+		{tasktype.CodeCancelled, "cancelled"},
+		{"X", ""},
+		{"", ""},
+	} {
+		if got := tc.code.Word(); got != tc.want {
+			t.Errorf("Code(%q).Word() = %q, want %q", tc.code, got, tc.want)
+		}
+	}
+}
+
 func TestValidationError(t *testing.T) {
 	err := error(&tasktype.ValidationError{Type: "Job", Fields: []*tasktype.FieldError{
 		{Field: "name", Rule: "max_len", Message: "must be at most 3 characters (got 4)"},

@@ -85,14 +85,16 @@ func TestTasks(t *testing.T) {
 		{"not an id", ana, []string{"history", "nope"}, 4, "taskmodel: ID: must be a task id (a UUID such as 123e4567-e89b-12d3-a456-426614174000), not \"nope\"\n"},
 		{"unknown type", ana, []string{"list", "--type", "nosuch"}, 4, "taskmodel: --type: unknown task type \"nosuch\"; allowed: analysis, dataset_upload, evaluation, model_upload, pipeline_run, pipeline_subtask, stage, synthesis, training\n"},
 		{"unknown status", ana, []string{"list", "--status", "stuck"}, 4, "taskmodel: --status: must be one of Q, R, D, F, C (or waiting, running, done, failed, cancelled)\n"},
-		{"limit out of range", ana, []string{"list", "--limit", "500"}, 4, "taskmodel: --limit: must be 1 to 100\n"},
+		{"limit out of range", ana, []string{"list", "--limit", "500"}, 4, "taskmodel: --limit: must be between 1 and 100 (got 500)\n"},
 		{"a revoked or unknown token", "tm_nope", []string{"list"}, 1, "taskmodel: the server refused the token: the token is unknown, malformed or revoked (a user's token: taskmodel token create --user NAME)\n"},
 		{"no token", "", []string{"list"}, 2, "taskmodel: a token is required: --token TOKEN or TASKMODEL_TOKEN (taskmodel token create --user NAME [--admin])\nRun 'taskmodel tasks list --help' for usage.\n"},
 		{"two ids", ana, []string{"show", first, second}, 2, ""},
 		{"an empty id", ana, []string{"show", ""}, 4, "taskmodel: ID: must be a task id (a UUID such as 123e4567-e89b-12d3-a456-426614174000), not \"\"\n"},
 		{"a dot for an id", ana, []string{"cancel", ".."}, 4, "taskmodel: ID: must be a task id (a UUID such as 123e4567-e89b-12d3-a456-426614174000), not \"..\"\n"},
 		{"the server quotes words of cobra's errors", ana, []string{"list", "--type", "invalid argument"}, 4, "taskmodel: --type: unknown task type \"invalid argument\"; allowed: analysis, dataset_upload, evaluation, model_upload, pipeline_run, pipeline_subtask, stage, synthesis, training\n"},
-		{"a limit of 0", ana, []string{"list", "--limit", "0"}, 4, "taskmodel: --limit: must be 1 to 100\n"},
+		{"a limit of 0", ana, []string{"list", "--limit", "0"}, 4, "taskmodel: --limit: must be between 1 and 100 (got 0)\n"},
+		{"a negative offset", ana, []string{"list", "--offset=-1"}, 4, "taskmodel: --offset: must be between 0 and 1000000 (got -1)\n"},
+		{"a window too far back", ana, []string{"list", "--within-hours", "100000"}, 4, "taskmodel: --within-hours: must be between 1 and 87840 (got 100000)\n"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			r := tasks(tt.token, tt.args...)

@@ -120,7 +120,7 @@ func (d *Dashboard) list(r *http.Request, s session, q url.Values) (listView, in
 		v.Types = append(v.Types, option{Value: tt, Label: tt, Checked: slices.Contains(q["task_type"], tt)})
 	}
 	for _, c := range tasktype.Codes() {
-		v.Codes = append(v.Codes, option{Value: string(c), Label: codeNames[c], Checked: slices.Contains(q["status"], string(c))})
+		v.Codes = append(v.Codes, option{Value: string(c), Label: codeName(c), Checked: slices.Contains(q["status"], string(c))})
 	}
 	v.Tag = q.Get("tag")
 	v.HasTag = q.Has("tag")

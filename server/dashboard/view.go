@@ -29,12 +29,14 @@ var funcs = template.FuncMap{
 	},
 }
 
-// codeNames are the unified codes as the filter shows them. Q is
-// "Waiting", not "Queued": it covers every status that waits, for a worker
-// or for something else (an upload the user must retry, say).
-var codeNames = map[tasktype.Code]string{
-	tasktype.CodeQueued: "Waiting", tasktype.CodeRunning: "Running", tasktype.CodeDone: "Done",
-	tasktype.CodeFailed: "Failed", tasktype.CodeCancelled: "Cancelled",
+// codeName is a unified code as the filter shows it: its word,
+// capitalized ("Waiting").
+func codeName(c tasktype.Code) string {
+	w := c.Word()
+	if w == "" {
+		return string(c)
+	}
+	return strings.ToUpper(w[:1]) + w[1:]
 }
 
 // byCode is the display of a status whose spec gives none.

@@ -184,22 +184,16 @@ type listFlags struct {
 	withinHours, limit, offset int
 }
 
-// codeWords are the unified status codes' words, as --status takes them.
-var codeWords = map[tasktype.Code]string{
-	tasktype.CodeQueued: "waiting", tasktype.CodeRunning: "running", tasktype.CodeDone: "done",
-	tasktype.CodeFailed: "failed", tasktype.CodeCancelled: "cancelled",
-}
-
 // codeWord shows a status code with its word: "F failed".
 func codeWord(code string) string {
-	if w, ok := codeWords[tasktype.Code(code)]; ok {
+	if w := tasktype.Code(code).Word(); w != "" {
 		return code + " " + w
 	}
 	return code
 }
 
-// query is the listing's query string; a filter the server would refuse
-// for its value is refused here, naming the flag.
+// query is the listing's query string; a status that is neither a code nor
+// its word is refused here, naming the flag.
 func (lf listFlags) query(changed func(flag string) bool) (url.Values, error) {
 	q := url.Values{}
 	for _, t := range lf.types {
@@ -207,8 +201,8 @@ func (lf listFlags) query(changed func(flag string) bool) (url.Values, error) {
 	}
 	for _, s := range lf.statuses {
 		code := tasktype.Code(strings.ToUpper(s))
-		for c, w := range codeWords {
-			if strings.EqualFold(s, w) {
+		for _, c := range tasktype.Codes() {
+			if strings.EqualFold(s, c.Word()) {
 				code = c
 			}
 		}
@@ -220,19 +214,17 @@ func (lf listFlags) query(changed func(flag string) bool) (url.Values, error) {
 	if lf.tag != "" {
 		q.Set("tag", lf.tag)
 	}
+	// The server checks the numbers' ranges; its refusal names the flag
+	// (listNames).
 	for _, p := range []struct {
 		flag, param string
-		v, lo, hi   int
+		v           int
 	}{
-		{"--within-hours", "within_hours", lf.withinHours, 1, 87_840},
-		{"--limit", "limit", lf.limit, 1, 100},
-		{"--offset", "offset", lf.offset, 0, 1_000_000},
+		{"within-hours", "within_hours", lf.withinHours},
+		{"limit", "limit", lf.limit},
+		{"offset", "offset", lf.offset},
 	} {
-		switch {
-		case !changed(p.flag[2:]):
-		case p.v < p.lo || p.v > p.hi:
-			return nil, fieldError(p.flag, strconv.Itoa(p.v), fmt.Sprintf("must be %d to %d", p.lo, p.hi))
-		default:
+		if changed(p.flag) {
 			q.Set(p.param, strconv.Itoa(p.v))
 		}
 	}
