@@ -216,7 +216,7 @@ func (ev *evolution) checkRetired() bool {
 		if len(retiredOld) > 0 {
 			msg += " (retired: " + strings.Join(retiredOld, ", ") + ")"
 		}
-		if s := closest(name, removed); s != "" {
+		if s := closest(name, append(slices.Clone(removed), retiredOld...)); s != "" {
 			msg += fmt.Sprintf(" (did you mean %q?)", s)
 		} else if len(removed) > 0 {
 			msg += fmt.Sprintf("; the %s this spec no longer has: %s", kindPlural(kind), strings.Join(removed, ", "))
@@ -430,6 +430,13 @@ func (ev *evolution) compareStatuses() {
 		}
 		if len(removed) > 0 {
 			ev.note("events", "remove events "+strings.Join(removed, ", ")+": refused if a history row records one (list them under retired: events: to keep those rows)")
+		}
+		// A status the old spec had retired, no longer listed: the
+		// history rows that record it no longer fit.
+		for _, r := range old.RetiredStatuses {
+			if !slices.Contains(new.HistoryStatuses(), r.Name) {
+				ev.note("unretire_"+strings.ToLower(r.Name), fmt.Sprintf("remove retired status %s: refused if a history row records it (keep it under retired: statuses: to keep those rows)", r.Name))
+			}
 		}
 	}
 }

@@ -283,9 +283,15 @@ func CompareAfter(prev, old, new *spec.Model) *Report {
 				add(AreaBehaviour, "event."+oe.Name+".from."+from.Name+".removed", "event `%s` no longer leaves `%s`", oe.Name, from.Name)
 			}
 		}
+		for _, from := range ne.From {
+			if os := old.StatusByName(from.Name); os != nil && !oe.Leaves(os) {
+				add(AreaBehaviour, "", "event `%s` also leaves `%s`", ne.Name, from.Name)
+			}
+		}
 		if oe.To.Name != ne.To.Name {
 			add(AreaBehaviour, "event."+oe.Name+".to", "event `%s` leads to `%s` (was `%s`)", oe.Name, ne.To.Name, oe.To.Name)
 		}
+		compareRequires(add, oe, ne, pairFields(old, new))
 	}
 	// A timeout (its duration, target, event and error code), a display
 	// and the worker's events change generated code but nothing callers
@@ -354,6 +360,35 @@ func CompareAfter(prev, old, new *spec.Model) *Report {
 		}
 	}
 	return r
+}
+
+// compareRequires reports the fields an event requires more or less
+// (a renamed field is the same field). Requiring one more breaks the
+// callers that fire the event without it.
+func compareRequires(add func(area, id, format string, a ...any), oe, ne *spec.Event, pairs []fieldChange) {
+	was := func(f *spec.Field) string { // f's name in the old spec, "" for a new field
+		if c := fieldPair(pairs, f); c != nil && c.old != nil {
+			return c.old.Name
+		}
+		return ""
+	}
+	var olds []string
+	for _, f := range oe.Requires {
+		olds = append(olds, f.Name)
+	}
+	var kept []string
+	for _, f := range ne.Requires {
+		if o := was(f); o != "" && slices.Contains(olds, o) {
+			kept = append(kept, o)
+			continue
+		}
+		add(AreaBehaviour, "event."+ne.Name+".requires."+f.Name+".added", "event `%s` requires `%s`: firing it without one is refused", ne.Name, f.Name)
+	}
+	for _, o := range olds {
+		if !slices.Contains(kept, o) {
+			add(AreaBehaviour, "", "event `%s` no longer requires `%s`", ne.Name, o)
+		}
+	}
 }
 
 // compareAPI reports the changes of the api section: what the HTTP server

@@ -494,3 +494,42 @@ func TestCompareUploads(t *testing.T) {
 		})
 	}
 }
+
+// TestCompareEventEdges: an event that requires a field more refuses
+// callers that fired it without one (breaking); one that requires less,
+// or leaves a status more, breaks nobody but is reported.
+func TestCompareEventEdges(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		edits      []string
+		want       string
+		breakingID string
+	}{
+		{"requires a field more", []string{"requires: [error_code]", "requires: [error_code, note]"},
+			"- event `fail` requires `note`: firing it without one is refused (**breaking**: `event.fail.requires.note.added`)", "event.fail.requires.note.added"},
+		{"requires a field less", []string{"requires: [error_code]", "requires: []"},
+			"- event `fail` no longer requires `error_code`", ""},
+		{"requires a renamed field", []string{"requires: [error_code]", "requires: [failure_code]", "error_code: {type: ErrorCode, optional: true}", "failure_code: {type: ErrorCode, optional: true, renamed_from: error_code}"},
+			"", "field.error_code.renamed"},
+		{"leaves a status more", []string{"pause: {from: RUNNING, to: PAUSED}", "pause: {from: [QUEUED, RUNNING], to: PAUSED}"},
+			"- event `pause` also leaves `QUEUED`", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := gen.Compare(changedSpec(t), changedSpec(t, tc.edits...))
+			md := r.Markdown("`base.yaml`")
+			if tc.want != "" && !strings.Contains(md, tc.want) {
+				t.Errorf("the report lacks %q:\n%s", tc.want, md)
+			}
+			if tc.want == "" && strings.Contains(md, "requires") {
+				t.Errorf("a renamed field is reported as a requirement change:\n%s", md)
+			}
+			var want []string
+			if tc.breakingID != "" {
+				want = []string{tc.breakingID}
+			}
+			if got := r.Unacknowledged(); !slices.Equal(got, want) {
+				t.Errorf("unacknowledged = %v, want %v\n%s", got, want, md)
+			}
+		})
+	}
+}
