@@ -159,8 +159,14 @@ func (e *MigrationRefusedError) Error() string {
 	// fixed and generated again would only add a migration after it,
 	// which would never run.
 	_, name, _ := strings.Cut(e.Migration, "/")
-	return fmt.Sprintf("migration %s refused: %s; %s. Fix the rows and start again, or fix the spec: a migration generated after this one would never run, so first delete this one's files (migrations/<engine>/%s.sql for every engine and migrations/spec/%s.yaml) if it is the model's newest and no database applied it, then run go generate",
-		e.Migration, rules, state, name, name)
+	return fmt.Sprintf("migration %s refused: %s; %s. Fix the rows and start again, or fix the spec: a migration generated after this one would never run, so first delete this one's files (%s, in the model's generated package) if it is the model's newest and no database applied it, then run go generate",
+		e.Migration, rules, state, migrationFiles(name))
+}
+
+// migrationFiles names the files of a spec change's migration in its
+// model's package: each engine's SQL and the spec snapshot.
+func migrationFiles(name string) string {
+	return fmt.Sprintf("migrations/sqlite/%[1]s.sql, migrations/postgresql/%[1]s.sql, migrations/mysql/%[1]s.sql and migrations/spec/%[1]s.yaml", name)
 }
 
 // RefusedAfter returns err with before, the migrations the run applied
@@ -315,8 +321,8 @@ type DuplicateMigrationError struct {
 
 func (e *DuplicateMigrationError) Error() string {
 	a, b := e.Migrations[0], e.Migrations[1]
-	return fmt.Sprintf("this program's migrations of model %s are broken: %s and %s have the same number %s (two branches each generated one?), so none is applied; keep the one a database has applied, if any, delete the other's files (migrations/<engine>/<name>.sql for every engine and migrations/spec/<name>.yaml), run go generate and build again",
-		e.Model, a, b, a[:min(4, len(a))])
+	return fmt.Sprintf("this program's migrations of model %s are broken: %s and %s have the same number %s (two branches each generated one?), so none is applied; keep the one a database has applied, if any, delete the other's files in the model's generated package (%s's: %s; or %s's: %s), run go generate and build again",
+		e.Model, a, b, a[:min(4, len(a))], b, migrationFiles(b), a, migrationFiles(a))
 }
 
 // MissingMigrationError is the error of a migration of a model that this
@@ -343,12 +349,14 @@ func (e *MissingMigrationError) Error() string {
 	if !e.Applied {
 		return fmt.Sprintf("this program's migrations of model %s are broken: they lack migration %s, from whose spec %s was generated, so none is applied: %s", e.Model, e.Migration, e.Needed, fix)
 	}
-	same := ""
 	if e.Same != "" {
-		same = fmt.Sprintf(", and has %s under its number", e.Same)
+		// Another migration took the number: restoring the files would
+		// put two under it.
+		return fmt.Sprintf("the database has applied migration %s of model %s, which this program does not have: it has %s under that number instead (two merged branches each generated a migration under it, or the migration was generated again after this database applied it); nothing is applied. A database that applied %s cannot follow this program's migrations: recreate it if it holds nothing to keep (a developer's or a test database), or run a build that has %s",
+			e.Migration, e.Model, e.Same, e.Migration, e.Migration)
 	}
-	return fmt.Sprintf("the database has applied migration %s of model %s, which this program does not have although its migrations of %s go on to %s%s; nothing is applied: %s (if another migration under its number replaced it, a database that applied the old one cannot follow: keep the one databases applied)",
-		e.Migration, e.Model, e.Model, e.Program, same, fix)
+	return fmt.Sprintf("the database has applied migration %s of model %s, which this program does not have although its migrations of %s go on to %s; nothing is applied: %s",
+		e.Migration, e.Model, e.Model, e.Program, fix)
 }
 
 // number is the number a migration's name (<model>/NNNN_slug, or

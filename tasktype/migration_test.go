@@ -105,9 +105,9 @@ func TestCheckApplied(t *testing.T) {
 		{"newer", []string{"job/0001_schema", "job/0002_worker", "job/0003_add_x", "job/0004_drop_y"},
 			"the database is at migration 0004_drop_y of model job, newer than this program, whose spec of job ends at 0002_worker: run a build of the newer spec"},
 		{"missing", []string{"job/0001_schema", "job/0001_add_x", "job/0002_worker"},
-			"the database has applied migration 0001_add_x of model job, which this program does not have although its migrations of job go on to 0002_worker, and has 0001_schema under its number; nothing is applied: restore its files from version control (a migration is never deleted once others follow it), run go generate and build again (if another migration under its number replaced it, a database that applied the old one cannot follow: keep the one databases applied)"},
+			"the database has applied migration 0001_add_x of model job, which this program does not have: it has 0001_schema under that number instead (two merged branches each generated a migration under it, or the migration was generated again after this database applied it); nothing is applied. A database that applied 0001_add_x cannot follow this program's migrations: recreate it if it holds nothing to keep (a developer's or a test database), or run a build that has 0001_add_x"},
 		{"missing, not newer", []string{"job/0001_schema", "job/0002_add_x", "job/0003_add_y"},
-			"the database has applied migration 0002_add_x of model job, which this program does not have although its migrations of job go on to 0002_worker, and has 0002_worker under its number; nothing is applied: restore its files from version control (a migration is never deleted once others follow it), run go generate and build again (if another migration under its number replaced it, a database that applied the old one cannot follow: keep the one databases applied)"},
+			"the database has applied migration 0002_add_x of model job, which this program does not have: it has 0002_worker under that number instead (two merged branches each generated a migration under it, or the migration was generated again after this database applied it); nothing is applied. A database that applied 0002_add_x cannot follow this program's migrations: recreate it if it holds nothing to keep (a developer's or a test database), or run a build that has 0002_add_x"},
 		{"changed", []string{"job/0001_schema", "job/0002_worker=other"},
 			"migration job/0002_worker was applied with different SQL (checksum other, this program's 3e23e8160039); applied migrations are never rewritten: run the program that applied it, or restore the migration's file"},
 	}
@@ -151,7 +151,7 @@ func TestCheckNumbering(t *testing.T) {
 		{"engine starting later", []string{"job/0012_schema", "job/0016_add_a<0009_change_b"}, ""},
 		{"two models", []string{"job/0001_schema", "other/0001_schema", "job/0002_add_a<0001_schema"}, ""},
 		{"duplicate", []string{"job/0001_schema", "job/0013_add_note_a<0001_schema", "job/0013_add_note_b<0001_schema", "job/0014_add_note_a<0013_add_note_b"},
-			"this program's migrations of model job are broken: 0013_add_note_a and 0013_add_note_b have the same number 0013 (two branches each generated one?), so none is applied; keep the one a database has applied, if any, delete the other's files (migrations/<engine>/<name>.sql for every engine and migrations/spec/<name>.yaml), run go generate and build again"},
+			"this program's migrations of model job are broken: 0013_add_note_a and 0013_add_note_b have the same number 0013 (two branches each generated one?), so none is applied; keep the one a database has applied, if any, delete the other's files in the model's generated package (0013_add_note_b's: migrations/sqlite/0013_add_note_b.sql, migrations/postgresql/0013_add_note_b.sql, migrations/mysql/0013_add_note_b.sql and migrations/spec/0013_add_note_b.yaml; or 0013_add_note_a's: migrations/sqlite/0013_add_note_a.sql, migrations/postgresql/0013_add_note_a.sql, migrations/mysql/0013_add_note_a.sql and migrations/spec/0013_add_note_a.yaml), run go generate and build again"},
 		{"deleted", []string{"job/0001_schema", "job/0010_add_a<0001_schema", "job/0012_add_b<0011_add_held_at"},
 			"this program's migrations of model job are broken: they lack migration 0011_add_held_at, from whose spec 0012_add_b was generated, so none is applied: restore its files from version control (a migration is never deleted once others follow it), run go generate and build again"},
 	}
@@ -181,7 +181,7 @@ func TestCheckNumbering(t *testing.T) {
 
 // refusalAdvice is what a refusal of migration name says to do.
 func refusalAdvice(name string) string {
-	return ". Fix the rows and start again, or fix the spec: a migration generated after this one would never run, so first delete this one's files (migrations/<engine>/" + name + ".sql for every engine and migrations/spec/" + name + ".yaml) if it is the model's newest and no database applied it, then run go generate"
+	return ". Fix the rows and start again, or fix the spec: a migration generated after this one would never run, so first delete this one's files (migrations/sqlite/" + name + ".sql, migrations/postgresql/" + name + ".sql, migrations/mysql/" + name + ".sql and migrations/spec/" + name + ".yaml, in the model's generated package) if it is the model's newest and no database applied it, then run go generate"
 }
 
 // TestRefusedAfter: a refusal after migrations the same run applied says

@@ -81,7 +81,7 @@ func RunMigrationRules(t *testing.T, m Migrating) {
 	ctx := context.Background()
 	t.Run("refused", func(t *testing.T) {
 		rule := `migration job/0003_short_note refused: job.note: 2 tasks break the rule "at most 5 characters" (for example task a); `
-		advice := ". Fix the rows and start again, or fix the spec: a migration generated after this one would never run, so first delete this one's files (migrations/<engine>/0003_short_note.sql for every engine and migrations/spec/0003_short_note.yaml) if it is the model's newest and no database applied it, then run go generate"
+		advice := ". Fix the rows and start again, or fix the spec: a migration generated after this one would never run, so first delete this one's files (migrations/sqlite/0003_short_note.sql, migrations/postgresql/0003_short_note.sql, migrations/mysql/0003_short_note.sql and migrations/spec/0003_short_note.yaml, in the model's generated package) if it is the model's newest and no database applied it, then run go generate"
 		for _, tt := range []struct {
 			name    string
 			applied int // migrations applied before the rows are written
@@ -143,11 +143,11 @@ func RunMigrationRules(t *testing.T, m Migrating) {
 			want       string
 		}{
 			{"two under one number, new database", nil, append(analysis.Migrations(m.Engine), tasktype.Migration{Name: "analysis/" + dup, SQL: "SELECT 1;"}),
-				"this program's migrations of model analysis are broken: " + pair[0] + " and " + pair[1] + " have the same number " + last[:4] + " (two branches each generated one?), so none is applied; keep the one a database has applied, if any, delete the other's files (migrations/<engine>/<name>.sql for every engine and migrations/spec/<name>.yaml), run go generate and build again"},
+				"this program's migrations of model analysis are broken: " + pair[0] + " and " + pair[1] + " have the same number " + last[:4] + " (two branches each generated one?), so none is applied; keep the one a database has applied, if any, delete the other's files in the model's generated package (" + pair[1] + "'s: migrations/sqlite/" + pair[1] + ".sql, migrations/postgresql/" + pair[1] + ".sql, migrations/mysql/" + pair[1] + ".sql and migrations/spec/" + pair[1] + ".yaml; or " + pair[0] + "'s: migrations/sqlite/" + pair[0] + ".sql, migrations/postgresql/" + pair[0] + ".sql, migrations/mysql/" + pair[0] + ".sql and migrations/spec/" + pair[0] + ".yaml), run go generate and build again"},
 			{"deleted, new database", nil, withoutIf(deleted),
 				"this program's migrations of model analysis are broken: they lack migration " + deleted + ", from whose spec " + GeneratedFrom(all, deleted) + " was generated, so none is applied: restore its files from version control (a migration is never deleted once others follow it), run go generate and build again"},
 			{"deleted, applied by the database", all, without(framework),
-				"the database has applied migration " + framework + " of model analysis, which this program does not have although its migrations of analysis go on to " + last + "; nothing is applied: restore its files from version control (a migration is never deleted once others follow it), run go generate and build again (if another migration under its number replaced it, a database that applied the old one cannot follow: keep the one databases applied)"},
+				"the database has applied migration " + framework + " of model analysis, which this program does not have although its migrations of analysis go on to " + last + "; nothing is applied: restore its files from version control (a migration is never deleted once others follow it), run go generate and build again"},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
 				if tt.migrations == nil {

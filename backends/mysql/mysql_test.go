@@ -128,9 +128,9 @@ func TestMigrations(t *testing.T) {
 		{"older program", jobs()[:1],
 			"the database is at migration 0003_short_note of model job, newer than this program, whose spec of job ends at 0001_schema: run a build of the newer spec"},
 		{"missing from the program", []tasktype.Migration{jobs()[0], jobs()[2]},
-			"the database has applied migration 0002_at of model job, which this program does not have although its migrations of job go on to 0003_short_note; nothing is applied: restore its files from version control (a migration is never deleted once others follow it), run go generate and build again (if another migration under its number replaced it, a database that applied the old one cannot follow: keep the one databases applied)"},
+			"the database has applied migration 0002_at of model job, which this program does not have although its migrations of job go on to 0003_short_note; nothing is applied: restore its files from version control (a migration is never deleted once others follow it), run go generate and build again"},
 		{"two under one number", append(jobs(), tasktype.Migration{Name: "job/0003_add_x", SQL: "ALTER TABLE job ADD COLUMN x INT NULL;\n"}),
-			"this program's migrations of model job are broken: 0003_add_x and 0003_short_note have the same number 0003 (two branches each generated one?), so none is applied; keep the one a database has applied, if any, delete the other's files (migrations/<engine>/<name>.sql for every engine and migrations/spec/<name>.yaml), run go generate and build again"},
+			"this program's migrations of model job are broken: 0003_add_x and 0003_short_note have the same number 0003 (two branches each generated one?), so none is applied; keep the one a database has applied, if any, delete the other's files in the model's generated package (0003_short_note's: migrations/sqlite/0003_short_note.sql, migrations/postgresql/0003_short_note.sql, migrations/mysql/0003_short_note.sql and migrations/spec/0003_short_note.yaml; or 0003_add_x's: migrations/sqlite/0003_add_x.sql, migrations/postgresql/0003_add_x.sql, migrations/mysql/0003_add_x.sql and migrations/spec/0003_add_x.yaml), run go generate and build again"},
 		{"same", jobs(), ""},
 	}
 	for _, tt := range tests {

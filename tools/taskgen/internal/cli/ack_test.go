@@ -262,15 +262,66 @@ func TestDiffChangedMigrations(t *testing.T) {
 		"## Model `job`: migrations changed since `HEAD`\n\n",
 		"- `gen/job/migrations/mysql/0004_retention_index.sql`: **deleted**\n",
 		"- `gen/job/migrations/sqlite/0001_schema.sql`: **changed**\n",
-		"Restore each from `HEAD` (`git checkout HEAD -- FILE`).",
+		"- `gen/job/migrations/taskmodel.sum`: **deleted**\n",
+		"Restore them from `HEAD`:\n\n```sh\ngit checkout HEAD -- gen/job/migrations/mysql/0004_retention_index.sql gen/job/migrations/sqlite/0001_schema.sql gen/job/migrations/taskmodel.sum\n```\n\nthen run `go generate`",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
 		}
 	}
+	// An edit whose sum line was removed, then written again by
+	// generation: the sum file's line of it changed too, and the command
+	// the report gives, run as it is, leaves nothing to report.
+	must(t, exec.Command("git", "checkout", "HEAD", "--", mig).Run())
+	if code, msg := ackGenerate(); code != cli.ExitOK {
+		t.Fatalf("generate: %d %s", code, msg)
+	}
+	edited := filepath.Join(mig, "postgresql", "0001_schema.sql")
+	data, err := os.ReadFile(edited)
+	must(t, err)
+	writeFile(t, edited, string(data)+"-- edited\n")
+	sum, err := os.ReadFile(filepath.Join(mig, "taskmodel.sum"))
+	must(t, err)
+	var kept []string
+	for _, line := range strings.SplitAfter(string(sum), "\n") {
+		if !strings.HasPrefix(line, "postgresql/0001_schema.sql ") {
+			kept = append(kept, line)
+		}
+	}
+	writeFile(t, filepath.Join(mig, "taskmodel.sum"), strings.Join(kept, ""))
+	if code, msg := ackGenerate(); code != cli.ExitOK {
+		t.Fatalf("generate after removing the sum line: %d %s", code, msg)
+	}
+	out = ackDiff(t, cli.ExitBreaking, "-base", "HEAD", "-out", "gen")
+	for _, want := range []string{
+		"- `gen/job/migrations/postgresql/0001_schema.sql`: **changed**\n",
+		"- `gen/job/migrations/taskmodel.sum`: the line of `postgresql/0001_schema.sql` **changed**\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	_, cmdLine, ok := strings.Cut(out, "```sh\n")
+	if !ok {
+		t.Fatalf("no command in the report:\n%s", out)
+	}
+	cmdLine, _, _ = strings.Cut(cmdLine, "\n")
+	if b, err := exec.Command("sh", "-c", cmdLine).CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", cmdLine, err, b)
+	}
+	if code, msg := ackGenerate(); code != cli.ExitOK {
+		t.Fatalf("generate after restoring: %d %s", code, msg)
+	}
+	if out := ackDiff(t, cli.ExitOK, "-base", "HEAD", "-out", "gen"); strings.Contains(out, "migrations changed") {
+		t.Errorf("after the report's command and go generate:\n%s", out)
+	}
+	// The sum file keeps the new migration's line.
+	if sum, _ := os.ReadFile(filepath.Join(mig, "taskmodel.sum")); !strings.Contains(string(sum), "_tag.sql ") {
+		t.Errorf("the new migration's line is gone:\n%s", sum)
+	}
 	// Line ends alone are no change.
 	must(t, exec.Command("git", "checkout", "HEAD", "--", mig).Run())
-	data, err := os.ReadFile(filepath.Join(mig, "sqlite", "0001_schema.sql"))
+	data, err = os.ReadFile(filepath.Join(mig, "sqlite", "0001_schema.sql"))
 	must(t, err)
 	writeFile(t, filepath.Join(mig, "sqlite", "0001_schema.sql"), strings.ReplaceAll(string(data), "\n", "\r\n"))
 	if out := ackDiff(t, cli.ExitOK, "-base", "HEAD", "-out", "gen"); strings.Contains(out, "migrations changed") {

@@ -194,8 +194,34 @@ func readHistory(m *spec.Model, dir string, opts *gen.Options) error {
 		return err
 	}
 	opts.History = h
-	opts.Dir = dir
+	opts.Dir = shownDir(dir)
 	return nil
+}
+
+// shownDir is the package directory dir as messages name it. Under go
+// generate, which runs taskgen in the directory of the file that asks for
+// it while its user typed go generate ./... at the module's root, it is
+// the path from the module's root, so that a command a message gives (git
+// checkout -- FILE) runs there as it is; elsewhere it is dir as given.
+func shownDir(dir string) string {
+	if os.Getenv("GOFILE") == "" || os.Getenv("GOPACKAGE") == "" {
+		return dir
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return dir
+	}
+	for d := abs; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			if rel, err := filepath.Rel(d, abs); err == nil {
+				return rel
+			}
+			return dir
+		}
+		if filepath.Dir(d) == d {
+			return dir
+		}
+	}
 }
 
 // warnUnacknowledged warns, before the next migration is generated into

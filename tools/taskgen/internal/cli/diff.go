@@ -96,13 +96,16 @@ func Diff(args []string, stdout, stderr io.Writer) int {
 	for _, m := range models {
 		b, err := diffBase(m, info.IsDir(), *out, *base)
 		if err == nil && *base != "" && *out != "" {
-			var changed []string
-			if changed, err = changedMigrations(packageDir(m, info.IsDir(), *out), *base); len(changed) > 0 {
+			var changed, restore []string
+			if changed, restore, err = changedMigrations(packageDir(m, info.IsDir(), *out), *base); len(changed) > 0 {
 				fmt.Fprintf(stdout, "## Model `%s`: migrations changed since `%s`\n\n", m.Name, *base)
 				for _, c := range changed {
 					fmt.Fprintf(stdout, "- %s\n", c)
 				}
-				fmt.Fprintf(stdout, "\nA migration is never changed or deleted once it is generated: databases that applied it refuse a program without it or with other SQL. Restore each from `%s` (`git checkout %s -- FILE`).\n\n", *base, *base)
+				fmt.Fprintf(stdout, "\nA migration is never changed or deleted once it is generated: databases that applied it refuse a program without it or with other SQL. Restore them from `%s`:\n\n```sh\ngit checkout %s -- %s\n```\n\n", *base, *base, strings.Join(restore, " "))
+				if slices.ContainsFunc(restore, func(f string) bool { return strings.HasSuffix(f, gen.SumFile) }) {
+					fmt.Fprintf(stdout, "then run `go generate`: it lists this branch's new migrations in `%s` again.\n\n", path.Base(gen.SumFile))
+				}
 				code = ExitBreaking
 			}
 		}
@@ -256,36 +259,49 @@ func packageDir(m *spec.Model, dirMode bool, out string) string {
 // package directory dir that the revision base has and the working tree
 // has changed (line ends aside) or deleted; the sum file, which gains
 // lines, is not one.
-func changedMigrations(dir, base string) ([]string, error) {
+func changedMigrations(dir, base string) (changed, restore []string, err error) {
 	mig := filepath.ToSlash(filepath.Join(filepath.Clean(dir), gen.MigrationsDir))
 	list, err := git("ls-tree", "-r", "--name-only", base+":./"+mig)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil // a model the revision does not have yet
+		return nil, nil, nil // a model the revision does not have yet
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var out []string
+	sumFile := path.Join(filepath.ToSlash(filepath.Clean(dir)), gen.SumFile)
 	for _, name := range strings.Fields(string(list)) {
-		if path.Join(gen.MigrationsDir, name) == gen.SumFile {
-			continue
-		}
 		file := path.Join(mig, name)
 		was, err := git("show", base+":./"+file)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		now, err := os.ReadFile(filepath.FromSlash(file))
 		switch {
 		case errors.Is(err, os.ErrNotExist):
-			out = append(out, fmt.Sprintf("`%s`: **deleted**", file))
+			changed = append(changed, fmt.Sprintf("`%s`: **deleted**", file))
+			restore = append(restore, file)
 		case err != nil:
-			return nil, err
+			return nil, nil, err
+		case file == sumFile:
+			// The sum file gains the lines of new migrations; a line of a
+			// migration the revision has must stay as it is, or the
+			// restored migration would not match it.
+			edited, removed := gen.SumChanges(was, now)
+			for _, p := range edited {
+				changed = append(changed, fmt.Sprintf("`%s`: the line of `%s` **changed**", file, p))
+			}
+			for _, p := range removed {
+				changed = append(changed, fmt.Sprintf("`%s`: the line of `%s` **removed**", file, p))
+			}
+			if len(edited)+len(removed) > 0 {
+				restore = append(restore, file)
+			}
 		case !bytes.Equal(bytes.ReplaceAll(was, []byte("\r\n"), []byte("\n")), bytes.ReplaceAll(now, []byte("\r\n"), []byte("\n"))):
-			out = append(out, fmt.Sprintf("`%s`: **changed**", file))
+			changed = append(changed, fmt.Sprintf("`%s`: **changed**", file))
+			restore = append(restore, file)
 		}
 	}
-	return out, nil
+	return changed, restore, nil
 }
 
 // diffed is what a model's spec is compared with.
@@ -411,7 +427,16 @@ func checkRevision(base string) error {
 		return fmt.Errorf("-base %s: the current directory is not in a git repository (run taskgen diff from the repository's checkout, or compare with the snapshots: -out)", base)
 	}
 	if _, err := git("rev-parse", "--verify", "--quiet", base+"^{commit}"); err != nil {
-		return fmt.Errorf("-base %s: no such revision in this repository (give a branch, a tag or a commit)", base)
+		msg := fmt.Sprintf("-base %s: no such revision in this repository (give a branch, a tag or a commit)", base)
+		if remote, branch, ok := strings.Cut(base, "/"); ok && !strings.Contains(branch, "/") && remote != "" && branch != "" {
+			if _, err := git("remote", "get-url", remote); err == nil {
+				// A CI's checkout is often one commit of one branch:
+				// fetching the other branch does not make its remote
+				// branch unless the refspec says so.
+				msg += fmt.Sprintf("; a checkout of one branch lacks it until it is fetched: git fetch --depth=1 %s %s:refs/remotes/%s/%s", remote, branch, remote, branch)
+			}
+		}
+		return errors.New(msg)
 	}
 	return nil
 }

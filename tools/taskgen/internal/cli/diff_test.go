@@ -42,6 +42,7 @@ func TestDiff(t *testing.T) {
 	must(t, os.MkdirAll(filepath.Join(dir, "schema2"), 0o755))
 	must(t, os.WriteFile(filepath.Join(dir, "schema2", "job.yaml"), []byte(v1), 0o644))
 	t.Chdir(dir)
+	must(t, exec.Command("git", "remote", "add", "origin", "https://example.com/nowhere.git").Run())
 	tests := []struct {
 		name string
 		args []string
@@ -61,11 +62,14 @@ func TestDiff(t *testing.T) {
 		{"git and the migrations", []string{"-spec", "schema", "-out", "gen", "-base", "HEAD"}, cli.ExitBreaking, []string{"## Model `job`: changes since `HEAD`", "field.note.renamed"}},
 		{"missing spec", []string{"-spec", "nope.yaml", "-out", "gen"}, cli.ExitIO, nil},
 		{"bad ref", []string{"-spec", "schema", "-base", "no-such-ref"}, cli.ExitIO, nil},
+		{"a remote branch not fetched", []string{"-spec", "schema", "-base", "origin/main"}, cli.ExitIO, nil},
 		{"a directory the revision lacks", []string{"-spec", "schema2", "-base", "HEAD"}, cli.ExitOK, []string{"## Model `job`: new"}},
 	}
 	stderrs := map[string]string{
 		"bad ref":      "taskgen diff: -base no-such-ref: no such revision in this repository (give a branch, a tag or a commit)\n",
 		"missing spec": "taskgen diff: -spec nope.yaml: no such file or directory\n",
+		"a remote branch not fetched": "taskgen diff: -base origin/main: no such revision in this repository (give a branch, a tag or a commit); " +
+			"a checkout of one branch lacks it until it is fetched: git fetch --depth=1 origin main:refs/remotes/origin/main\n",
 	}
 	// The first line of stderr, before the usage text.
 	firstLines := map[string]string{

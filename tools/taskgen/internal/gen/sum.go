@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -45,6 +46,40 @@ func renderSums(files map[string][]byte) []byte {
 		fmt.Fprintf(&b, "%s %s\n", p, fileSum(files[MigrationsDir+"/"+p]))
 	}
 	return b.Bytes()
+}
+
+// SumChanges compares two sum files: the paths (under migrations/) that
+// was lists with a checksum now lists not (changed), or not at all
+// (removed), each sorted. A path only now lists (a new migration) is
+// neither.
+func SumChanges(was, now []byte) (changed, removed []string) {
+	nowSums := parseSums(now)
+	for p, sums := range parseSums(was) {
+		got, ok := nowSums[p]
+		switch {
+		case !ok:
+			removed = append(removed, p)
+		case !sameSet(sums, got):
+			changed = append(changed, p)
+		}
+	}
+	sort.Strings(changed)
+	sort.Strings(removed)
+	return changed, removed
+}
+
+func sameSet(a, b []string) bool {
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			return false
+		}
+	}
+	for _, x := range b {
+		if !slices.Contains(a, x) {
+			return false
+		}
+	}
+	return true
 }
 
 // parseSums reads a sum file: each path (under migrations/) with the
