@@ -84,7 +84,7 @@ func TestAnalysisFire(t *testing.T) {
 			`event "cancel" is not allowed from status CREATED; allowed: request_upload_urls, expire`},
 		{analysis.StatusCompleted, analysis.EventFail, analysis.StatusCompleted,
 			`event "fail" is not allowed from status COMPLETED; it is terminal, no event is allowed`},
-		{analysis.StatusQueued, "explode", analysis.StatusQueued, `unknown event "explode"; allowed: start`},
+		{analysis.StatusQueued, "explode", analysis.StatusQueued, `unknown event "explode" for a task in status QUEUED; allowed: start`},
 		{"LIMBO", analysis.EventStart, "LIMBO",
 			`unknown status "LIMBO"; statuses are CREATED, UPLOADING, UPLOAD_FAILED, QUEUED, PROCESSING, COMPLETED, FAILED, CANCELLED, EXPIRED`},
 	}

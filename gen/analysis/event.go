@@ -257,7 +257,7 @@ func (e *TransitionError) Error() string {
 		fmt.Fprintf(&b, "unknown status %q; statuses are CREATED, UPLOADING, UPLOAD_FAILED, QUEUED, PROCESSING, COMPLETED, FAILED, CANCELLED, EXPIRED", e.From)
 		return b.String()
 	case e.Event != "" && !e.Event.Valid():
-		fmt.Fprintf(&b, "unknown event %q", e.Event)
+		fmt.Fprintf(&b, "unknown event %q for a task in status %s", e.Event, e.From)
 	case e.Event != "":
 		fmt.Fprintf(&b, "event %q is not allowed from status %s", e.Event, e.From)
 	default:

@@ -242,7 +242,7 @@ func (e *TransitionError) Error() string {
 		fmt.Fprintf(&b, "unknown status %q; statuses are NOT_STARTED, STARTED, RUNNING, COMPLETED, FAILED, SKIPPED, CANCELLED", e.From)
 		return b.String()
 	case e.Event != "" && !e.Event.Valid():
-		fmt.Fprintf(&b, "unknown event %q", e.Event)
+		fmt.Fprintf(&b, "unknown event %q for a task in status %s", e.Event, e.From)
 	case e.Event != "":
 		fmt.Fprintf(&b, "event %q is not allowed from status %s", e.Event, e.From)
 	default:

@@ -163,7 +163,7 @@ func (g *generator) eventFile(f *jen.File) {
 				jen.Return(jen.Id("b").Dot("String").Call()),
 			),
 			jen.Case(jen.Id("e").Dot("Event").Op("!=").Lit("").Op("&&").Op("!").Id("e").Dot("Event").Dot("Valid").Call()).Block(
-				jen.Qual("fmt", "Fprintf").Call(jen.Op("&").Id("b"), jen.Lit("unknown event %q"), jen.Id("e").Dot("Event")),
+				jen.Qual("fmt", "Fprintf").Call(jen.Op("&").Id("b"), jen.Lit("unknown event %q for a task in status %s"), jen.Id("e").Dot("Event"), jen.Id("e").Dot("From")),
 			),
 			jen.Case(jen.Id("e").Dot("Event").Op("!=").Lit("")).Block(
 				jen.Qual("fmt", "Fprintf").Call(jen.Op("&").Id("b"), jen.Lit("event %q is not allowed from status %s"), jen.Id("e").Dot("Event"), jen.Id("e").Dot("From")),

@@ -362,6 +362,12 @@ func CompareAfter(prev, old, new *spec.Model) *Report {
 	return r
 }
 
+// goTypeText is the Go type of field f of model m, as the generated
+// struct declares it.
+func goTypeText(m *spec.Model, f *spec.Field) string {
+	return fmt.Sprintf("%#v", (&generator{m: m}).fieldType(f))
+}
+
 // compareRequires reports the fields an event requires more or less
 // (a renamed field is the same field). Requiring one more breaks the
 // callers that fire the event without it.
@@ -549,7 +555,7 @@ func compareFields(add func(area, id, format string, a ...any), alias func(was, 
 			}
 			if c.old.Type.Name() != c.new.Type.Name() {
 				add(AreaWire, id+c.new.Name+".type", where+"field `%s`: type %s (was %s)", c.new.Name, c.new.Type.Name(), c.old.Type.Name())
-				add(AreaGo, id+c.new.Name+".type", where+"field `%s`: its Go type follows %s (was %s)", c.new.GoName, c.new.Type.Name(), c.old.Type.Name())
+				add(AreaGo, id+c.new.Name+".type", where+"field `%s`: its Go type is `%s` (was `%s`)", c.new.GoName, goTypeText(new, c.new), goTypeText(old, c.old))
 			}
 			if c.old.Optional && !c.new.Optional {
 				add(AreaWire, id+c.new.Name+".not_null", where+"field `%s` may no longer be null", c.new.Name)

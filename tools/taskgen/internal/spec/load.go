@@ -141,6 +141,9 @@ type loader struct {
 	// badInitial is a status whose initial: is not true or false: no
 	// status may be initial, and this one may be the one.
 	badInitial *Status
+	// badStatuses are the status names refused as names: what names them
+	// (an event, a set) and "no status is initial" would only repeat it.
+	badStatuses map[string]bool
 	// brokenEvents are the events whose own errors (a from or a to wrong
 	// or missing) are reported: the worker and api sections do not report
 	// again what follows from them.
@@ -525,6 +528,12 @@ func (l *loader) statuses(p pair) map[*Status]map[string]pair {
 	for _, q := range pairs {
 		name, ok := l.name(q.key, "status", reStatus, "[A-Za-z][A-Za-z0-9_-]*")
 		if !ok {
+			if l.badStatuses == nil {
+				l.badStatuses = map[string]bool{}
+			}
+			if k := deref(q.key); k != nil {
+				l.badStatuses[k.Value] = true
+			}
 			continue
 		}
 		s := &Status{Pos: l.pos(q.key), Name: name, GoName: "Status" + GoName(name), Index: len(l.m.Statuses)}
@@ -556,7 +565,7 @@ func (l *loader) statuses(p pair) map[*Status]map[string]pair {
 	switch d := deref(p.val); {
 	case len(pairs) == 0 && (d == nil || d.Kind == yaml.MappingNode || d.Tag == "!!null"):
 		l.errorf(p.key, "statuses is empty; a model needs at least one status")
-	case len(l.m.Statuses) > 0 && l.m.Initial == nil && l.badInitial == nil:
+	case len(l.m.Statuses) > 0 && l.m.Initial == nil && l.badInitial == nil && len(l.badStatuses) == 0:
 		l.errorf(p.key, "no status is initial; mark exactly one with initial: true")
 	}
 	return nodes
@@ -570,7 +579,7 @@ func (l *loader) status(n *yaml.Node, what string) *Status {
 	if s := l.m.StatusByName(name); s != nil {
 		return s
 	}
-	if len(l.m.Statuses) == 0 {
+	if len(l.m.Statuses) == 0 || l.badStatuses[name] {
 		return nil // statuses is wrong, and says so: every name would be unknown
 	}
 	l.errorf(n, "%s: unknown status %q; statuses are %s", what, name, l.statusNames())

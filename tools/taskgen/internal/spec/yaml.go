@@ -155,6 +155,10 @@ func (l *loader) boolean(n *yaml.Node, what string) (bool, bool) {
 		return false, false
 	}
 	if s.Tag != "!!bool" {
+		if (s.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle)) != 0 && (strings.EqualFold(s.Value, "true") || strings.EqualFold(s.Value, "false")) {
+			l.errorf(s, "%s must be true or false, not the string %q: write it without quotes", what, s.Value)
+			return false, false
+		}
 		l.errorf(s, "%s must be true or false, not %q", what, s.Value)
 		return false, false
 	}
