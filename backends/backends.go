@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/taskmodel/taskmodel/tasktype"
+	"github.com/taskmodel/taskmodel/validation"
 )
 
 // Key is what a guarded write compares (an alias of tasktype.Key, which
@@ -103,6 +104,16 @@ type Meta struct {
 	Attempt int
 }
 
+// storable is m with text every backend stores (validation.StorableText):
+// the actor single-line, the message multi-line (a failure's detail holds
+// a stack trace). A message built from an error's text may hold a NUL or
+// bytes that are not UTF-8, which PostgreSQL refuses and SQLite would keep.
+func (m Meta) storable() Meta {
+	m.Actor = validation.StorableText(m.Actor, false)
+	m.Message = validation.StorableText(m.Message, true)
+	return m
+}
+
 // Store applies the lifecycle rules over a Driver. T is a generated model
 // struct, E its Event type.
 type Store[T any, E ~string, PT Model[T, E]] struct {
@@ -174,6 +185,7 @@ func (s *Store[T, E, PT]) stamp(task *T, at time.Time, meta Meta) (*T, History, 
 	if err := PT(&next).Validate(); err != nil {
 		return nil, History{}, err
 	}
+	meta = meta.storable()
 	return &next, History{Seq: 1, To: PT(&next).Key().Status, At: at, Attempt: meta.Attempt, Actor: meta.Actor, Message: meta.Message}, nil
 }
 
@@ -245,6 +257,7 @@ func (s *Store[T, E, PT]) FireFrom(ctx context.Context, cur *T, ev E, mutate fun
 	if err := s.validateChange(ctx, from.ID, &next); err != nil {
 		return nil, err
 	}
+	meta = meta.storable()
 	h := History{From: from.Status, To: PT(&next).Key().Status, Event: string(ev), At: at, Attempt: meta.Attempt, Actor: meta.Actor, Message: meta.Message}
 	ok, err := s.driver.Transition(ctx, from, &next, h)
 	if err != nil {

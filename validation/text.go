@@ -74,6 +74,54 @@ func textProblem(s string, multiline bool) string {
 	return ""
 }
 
+// StorableText returns s made valid text (CheckText) for a string field,
+// single-line unless multiline, changing only what the rule refuses: each
+// byte that is not UTF-8 and each NUL becomes U+FFFD; in a single-line
+// string, each line break (\n, \r\n or \r) becomes "; ", a tab a space,
+// and any other control character or bidirectional override or isolate
+// U+FFFD. It is for text a program did not choose, such as an error's
+// message stored as a failed task's error_message: errors.Join's messages
+// are lines.
+func StorableText(s string, multiline bool) string {
+	if textProblem(s, multiline) == "" {
+		return s
+	}
+	var b []byte
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == 0:
+				b = utf8.AppendRune(b, utf8.RuneError)
+			case !multiline && (c == '\n' || c == '\r'):
+				if c == '\r' && i+1 < len(s) && s[i+1] == '\n' {
+					i++
+				}
+				b = append(b, "; "...)
+			case !multiline && c == '\t':
+				b = append(b, ' ')
+			case !multiline && (c < 0x20 || c == 0x7f):
+				b = utf8.AppendRune(b, utf8.RuneError)
+			default:
+				b = append(b, c)
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			b = utf8.AppendRune(b, utf8.RuneError)
+		case !multiline && (r >= 0x80 && r <= 0x9f || r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069):
+			b = utf8.AppendRune(b, utf8.RuneError)
+		default:
+			b = append(b, s[i:i+n]...)
+		}
+		i += n
+	}
+	return string(b)
+}
+
 // CheckJSONText returns nil when every key and string of the JSON value
 // data is valid text for a multi-line field (valid UTF-8, no NUL, which
 // PostgreSQL's jsonb refuses as \u0000), or an error saying what is wrong.

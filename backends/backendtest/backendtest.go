@@ -398,6 +398,17 @@ func testFire(t *testing.T, e env) {
 	if h, _ := e.store.History(e.ctx, x.ID); len(h) != 4 || h[3].Attempt != 2 {
 		t.Errorf("attempt not recorded: %+v", h)
 	}
+	// History text a backend could not store as it is (PostgreSQL refuses
+	// a NUL) is stored made valid, on every backend alike: a failure's
+	// message comes from an error's text.
+	meta := backends.Meta{Actor: "w\x00 1\n", Message: "frame 12\nframe\x0013 \xff"}
+	if _, err := e.store.Fire(e.ctx, x.ID, analysis.EventCancel, nil, meta); err != nil {
+		t.Fatalf("Fire with a NUL in its history text: %v", err)
+	}
+	h, _ = e.store.History(e.ctx, x.ID)
+	if last := h[len(h)-1]; last.Actor != "w\uFFFD 1; " || last.Message != "frame 12\nframe\uFFFD13 \uFFFD" {
+		t.Errorf("history text: actor %q, message %q", last.Actor, last.Message)
+	}
 }
 
 func testFireIllegal(t *testing.T, e env) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -175,6 +176,27 @@ func TestWorkUsage(t *testing.T) {
 		if r.code != 2 || !strings.Contains(r.stderr, tc.want) {
 			t.Errorf("taskmodel %s: exit %d, %q; want 2 and %q", strings.Join(tc.args, " "), r.code, r.stderr, tc.want)
 		}
+	}
+}
+
+// TestProgressServerDown: a progress report the server cannot take is
+// dropped with a warning and exit status 0 (the command goes on), after
+// --retry-for; --retry-for cannot be negative.
+func TestProgressServerDown(t *testing.T) {
+	s := newSandbox(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + ln.Addr().String()
+	ln.Close() // nobody answers there now
+	s.env = append(s.env, "TASKMODEL_URL="+url, "TASKMODEL_TOKEN=tok", "TASKMODEL_TASK_ID=0190f6a8-8b5e-7c4e-9d3a-2f1b4c5d6e7f", "TASKMODEL_LEASE=lease")
+	r := s.run("progress", "20", "--retry-for", "0")
+	if r.code != 0 || !strings.HasPrefix(r.stderr, "taskmodel progress: warning: the report was dropped: ") || !strings.HasSuffix(r.stderr, "; the work goes on\n") {
+		t.Errorf("server down: exit %d, %q; want 0 and a warning", r.code, r.stderr)
+	}
+	if r := s.run("progress", "20", "--retry-for=-1s"); r.code != 2 || !strings.Contains(r.stderr, "progress: --retry-for must be 0 or more, not -1s") {
+		t.Errorf("--retry-for=-1s: exit %d, %q", r.code, r.stderr)
 	}
 }
 

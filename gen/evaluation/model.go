@@ -228,10 +228,12 @@ var Worker = tasktype.Worker{
 
 // PrepareFailure fills the fields event "fail" requires from a failure's code
 // and message and returns the event. A code the spec does not declare becomes
-// the worker's error code; a message longer than its field allows is cut in
-// the middle, keeping its start and its end (tasktype.CutMiddle).
+// the worker's error code; a message is made text its field takes
+// (validation.StorableText: a single-line field's line breaks become "; "),
+// and one longer than the field allows is cut in the middle, keeping its
+// start and its end (tasktype.CutMiddle).
 func (x *Evaluation) PrepareFailure(code, message string) Event {
-	msg := message
+	msg := validation.StorableText(message, true)
 	msg = tasktype.CutMiddle(msg, 4000)
 	x.ErrorMessage = &msg
 	return EventFail

@@ -743,3 +743,13 @@ func (l *Leases[T, E, PT]) failure(err error) (code, msg, detail string) {
 	}
 	return l.spec.ErrorCode, err.Error(), err.Error()
 }
+
+// afterExpiry says what becomes of a task that lease holds once the lease
+// expires with nobody to renew it: the rescue queues it again while the
+// model's worker section allows another attempt, and fails it otherwise.
+func (l *Leases[T, E, PT]) afterExpiry(lease backends.Lease) string {
+	if l.spec.Requeue == "" || l.spec.MaxAttempts <= 1 {
+		return fmt.Sprintf("when its lease expires, the task fails (its model allows %d attempt)", max(1, l.spec.MaxAttempts))
+	}
+	return fmt.Sprintf("when its lease expires, the task is queued again if it has attempts left (this was claim %d; its model allows %d attempts, released claims not counted), and fails otherwise", lease.Attempt, l.spec.MaxAttempts)
+}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/taskmodel/taskmodel/backends"
 	"github.com/taskmodel/taskmodel/sdk/engine"
 	"github.com/taskmodel/taskmodel/tasktype"
+	"github.com/taskmodel/taskmodel/validation"
 )
 
 // Model is what a pool needs of a generated model struct with a worker
@@ -171,15 +173,29 @@ func New[T any, E ~string, PT Model[T, E]](eng *engine.Engine[T, E, PT], handler
 	if handler == nil {
 		return nil, errors.New("worker: handler is nil")
 	}
-	if cfg.Concurrency < 0 || cfg.PollInterval < 0 || cfg.CancelCheck < 0 || cfg.Heartbeat < 0 || cfg.RescueInterval < 0 || cfg.ShutdownGrace < 0 {
-		return nil, errors.New("worker: Config durations and Concurrency must not be negative")
+	if cfg.Concurrency < 0 {
+		return nil, &tasktype.FieldError{Field: "Concurrency", Rule: "gte", Value: strconv.Itoa(cfg.Concurrency), Message: "must not be negative (0 is the default, 10)"}
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"PollInterval", cfg.PollInterval}, {"CancelCheck", cfg.CancelCheck}, {"Heartbeat", cfg.Heartbeat}, {"RescueInterval", cfg.RescueInterval}, {"ShutdownGrace", cfg.ShutdownGrace}} {
+		if d.v < 0 {
+			return nil, &tasktype.FieldError{Field: d.name, Rule: "gte", Value: d.v.String(), Message: "must not be negative (0 is the default)"}
+		}
 	}
 	if cfg.Owner == "" {
 		host, _ := os.Hostname()
 		cfg.Owner = fmt.Sprintf("%s/%d/%s", host, os.Getpid(), uuid.NewString()[:8])
 	}
 	if len(cfg.Owner) > MaxOwnerLen {
-		return nil, &tasktype.FieldError{Field: "owner", Rule: "max", Message: "must be at most 200 characters"}
+		return nil, &tasktype.FieldError{Field: "Owner", Rule: "max", Message: "must be at most 200 characters"}
+	}
+	if err := validation.CheckText(cfg.Owner, false); err != nil {
+		// It is written into every lease and history row the pool
+		// writes: PostgreSQL refuses a NUL, and a line break would
+		// break a log line.
+		return nil, &tasktype.FieldError{Field: "Owner", Rule: "text", Value: cfg.Owner, Message: err.Error()}
 	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d == 0 {
@@ -195,7 +211,7 @@ func New[T any, E ~string, PT Model[T, E]](eng *engine.Engine[T, E, PT], handler
 	def(&cfg.RescueInterval, spec.Lease)
 	def(&cfg.ShutdownGrace, 10*time.Second)
 	if cfg.Heartbeat >= spec.Lease {
-		return nil, &tasktype.FieldError{Field: "heartbeat", Rule: "lt", Value: cfg.Heartbeat.String(),
+		return nil, &tasktype.FieldError{Field: "Heartbeat", Rule: "lt", Value: cfg.Heartbeat.String(),
 			Message: fmt.Sprintf("must be shorter than the worker section's lease (%s)", spec.Lease)}
 	}
 	if cfg.Logger == nil {
@@ -508,7 +524,7 @@ func (p *Pool[T, E, PT]) run(work context.Context, x *T, lease backends.Lease) (
 		// Cut short by the end of ShutdownGrace (its error is most likely
 		// its context's): not a failure of the task. A handler that
 		// returned nil finished its work, and its end is written below.
-		p.log.Info("handler cut short by shutdown; the task will be rescued when its lease expires", "task", id)
+		p.log.Warn("handler cut short by shutdown; "+p.leases.afterExpiry(lease), "task", id, "attempt", lease.Attempt)
 		cleanup()
 		return nil
 	}
@@ -521,7 +537,7 @@ func (p *Pool[T, E, PT]) run(work context.Context, x *T, lease backends.Lease) (
 				// nothing left to rescue.
 				p.log.Warn("the task left the running status while its handler ran (cancelled, or rescued after its lease expired); its end was not written", "task", id, "err", ferr)
 			} else {
-				p.log.Error("ending the task failed; it will be rescued when its lease expires", "task", id, "err", ferr)
+				p.log.Error("ending the task failed; "+p.leases.afterExpiry(lease), "task", id, "attempt", lease.Attempt, "err", ferr)
 			}
 		}
 		cleanup()

@@ -170,6 +170,10 @@ func TestFailures(t *testing.T) {
 		{"plain error", func() error { return errors.New("disk full") }, analysis.ErrorCodeInternalError, "disk full", "disk full"},
 		{"panic", func() error { panic("nil map") }, analysis.ErrorCodeInternalError, "panic: nil map", "goroutine"},
 		{"long message", func() error { return errors.New(strings.Repeat("x", 3000)) }, analysis.ErrorCodeInternalError, strings.Repeat("x", 499) + " … " + strings.Repeat("x", 1498), "xxx"},
+		// Text the database would refuse, or PostgreSQL would: the task
+		// still fails, with it made storable (before, its fail was refused
+		// and the task was run again after its lease expired).
+		{"lines, a NUL and a byte that is not UTF-8", func() error { return errors.Join(errors.New("frame 12"), errors.New("frame\x0013 \xff")) }, analysis.ErrorCodeInternalError, "frame 12\nframe\uFFFD13 \uFFFD", "frame\uFFFD13 \uFFFD"},
 	}
 	forEach(t, func(t *testing.T, e *Engine, _ backends.WorkDriver[analysis.Task], _ *backendtest.Clock) {
 		for _, tc := range cases {
@@ -448,11 +452,14 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	}{
 		{"no worker section", noWorker, h, worker.Config{}, "engine.WithWorker"},
 		{"nil handler", newEngine(d, backendtest.NewClock()), nil, worker.Config{}, "handler is nil"},
-		{"negative", newEngine(d, backendtest.NewClock()), h, worker.Config{Concurrency: -1}, "must not be negative"},
-		{"long owner", newEngine(d, backendtest.NewClock()), h, worker.Config{Owner: strings.Repeat("o", 201)}, "owner"},
-		{"heartbeat as long as the lease", newEngine(d, backendtest.NewClock()), h, worker.Config{Heartbeat: analysis.Worker.Lease}, "heartbeat: must be shorter than the worker section's lease"},
+		{"negative concurrency", newEngine(d, backendtest.NewClock()), h, worker.Config{Concurrency: -1}, "Concurrency: must not be negative (0 is the default, 10)"},
+		{"a negative duration", newEngine(d, backendtest.NewClock()), h, worker.Config{CancelCheck: -5}, "CancelCheck: must not be negative (0 is the default)"},
+		{"long owner", newEngine(d, backendtest.NewClock()), h, worker.Config{Owner: strings.Repeat("o", 201)}, "Owner: must be at most 200 characters"},
+		{"owner with a NUL", newEngine(d, backendtest.NewClock()), h, worker.Config{Owner: "nul\x00owner"}, "Owner: contains a NUL character (U+0000); text may not contain it"},
+		{"owner with a line break", newEngine(d, backendtest.NewClock()), h, worker.Config{Owner: "a\nb"}, "Owner: contains a control character (U+000A); only printable text is allowed"},
+		{"heartbeat as long as the lease", newEngine(d, backendtest.NewClock()), h, worker.Config{Heartbeat: analysis.Worker.Lease}, "Heartbeat: must be shorter than the worker section's lease (30s)"},
 	} {
-		if _, err := worker.New(tc.e, tc.h, tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, err := worker.New(tc.e, tc.h, tc.cfg); err == nil || err.Error() != tc.want && tc.name != "no worker section" && tc.name != "nil handler" || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want an error containing %q", tc.name, err, tc.want)
 		}
 	}

@@ -144,13 +144,23 @@ class TaskContext:
     def progress(self, percent: float, detail: Optional[Mapping[str, Any]] = None) -> None:
         """Reports progress (percent 0 to 100 and the model's progress_detail
         object); raises TaskCancelled if the task was cancelled or the lease
-        lost, before or by this report."""
+        lost, before or by this report. A report the server cannot take now
+        (no answer, as while it restarts, or one of RETRIED_STATUSES) is
+        dropped with a warning in the log, and the handler goes on: progress
+        is advisory, the next report carries the newer percent, and the
+        heartbeat keeps the lease meanwhile. The server's refusal of the
+        report itself (a 400) is raised."""
         self.check()
         try:
             reply = self._worker.client.report_progress(self.id, self.lease, percent, detail, traceparent=self.traceparent)
         except LeaseLost:
             self._mark("lease lost")
             raise TaskCancelled("lease lost") from None
+        except (TaskmodelError, OSError, http.client.HTTPException) as e:
+            if not _retried(e):
+                raise
+            log.warning("task %s: progress report dropped, the server cannot take it now (%s); the work goes on", self.id, e)
+            return
         self._renewed((reply or {}).get("lease_expires_at"))
         if (reply or {}).get("cancelled"):
             self._mark("cancelled")

@@ -219,6 +219,28 @@ class WorkerTest(FakeTest):
                     self.assertTrue(seen["flag"])
                 self.assertFalse([r for r in self.fake.requests if r[1].endswith(("/complete", "/fail")) and t["id"] in r[1]])
 
+    def test_progress_while_the_server_restarts(self):
+        """A progress report the server cannot take is dropped with a
+        warning; the handler goes on and its task completes once the server
+        is back."""
+        t = self.fake.add_task()
+        w = Worker(self.client, models=["training"], wait_seconds=0)
+        seen = {}
+
+        @w.handler("training")
+        def handle(task):
+            task.progress(10)
+            self.fake.close()
+            with self.assertLogs("taskmodel.worker", level="WARNING") as logs:
+                task.progress(20)  # refused: no server
+            seen["logs"] = logs.output
+            self.fake.listen()
+            return {}
+
+        self.run_worker(w, 1)
+        self.assertIn("progress report dropped, the server cannot take it now", seen["logs"][0])
+        self.assertEqual(self.fake.tasks[t["id"]]["status"], "DONE")
+
     def test_lease_lost(self):
         self.fake.add_task()
         w = Worker(self.client, models=["training"], wait_seconds=0)

@@ -367,7 +367,7 @@ func (g *generator) workerDecl(f *jen.File) {
 			)
 			set(jen.Id("c"))
 		case spec.KindString:
-			msg := []jen.Code{jen.Id("msg").Op(":=").Id("message")}
+			msg := []jen.Code{jen.Id("msg").Op(":=").Qual(pkgValidation, "StorableText").Call(jen.Id("message"), jen.Lit(fd.Multiline))}
 			if fd.MinLen != nil && *fd.MinLen > 0 || fd.Required {
 				msg = append(msg, jen.If(jen.Id("msg").Op("==").Lit("")).Block(jen.Id("msg").Op("=").Lit("failed")))
 			}
@@ -381,8 +381,10 @@ func (g *generator) workerDecl(f *jen.File) {
 	body = append(body, jen.Return(jen.Id(w.Fail.GoName)))
 	f.Comment(fmt.Sprintf("PrepareFailure fills the fields event %q requires from a failure's code", w.Fail.Name))
 	f.Comment("and message and returns the event. A code the spec does not declare becomes")
-	f.Comment("the worker's error code; a message longer than its field allows is cut in")
-	f.Comment("the middle, keeping its start and its end (tasktype.CutMiddle).")
+	f.Comment("the worker's error code; a message is made text its field takes")
+	f.Comment("(validation.StorableText: a single-line field's line breaks become \"; \"),")
+	f.Comment("and one longer than the field allows is cut in the middle, keeping its")
+	f.Comment("start and its end (tasktype.CutMiddle).")
 	f.Func().Params(jen.Id("x").Op("*").Id(g.m.Struct)).Id("PrepareFailure").Params(jen.List(jen.Id("code"), jen.Id("message")).String()).Id("Event").Block(body...)
 }
 
