@@ -42,6 +42,9 @@ func (e *databaseError) Error() string {
 	if hint := mysqlDatabaseHint(e.d, e.err); hint != "" {
 		msg += "\n" + hint
 	}
+	if hint := postgresDatabaseHint(e.d, e.err); hint != "" {
+		msg += "\n" + hint
+	}
 	return msg
 }
 
@@ -64,6 +67,26 @@ func mysqlDatabaseHint(d config.Database, err error) string {
 		return "The database the URL names does not exist on the server; taskmodel creates its tables, not the database: create it, or name an existing one."
 	}
 	return fmt.Sprintf("The database %s does not exist on the server; taskmodel creates its tables, not the database: create it (CREATE DATABASE `%s`), or name an existing one.", name, strings.ReplaceAll(name, "`", "``"))
+}
+
+// postgresDatabaseHint says, as mysqlDatabaseHint does, that the database
+// PostgreSQL does not know (SQLSTATE 3D000, invalid_catalog_name) is one
+// taskmodel does not create.
+func postgresDatabaseHint(d config.Database, err error) string {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "3D000" {
+		return ""
+	}
+	name := d.Name
+	if url, uerr := d.PostgresURL(); uerr == nil {
+		if cfg, perr := pgconn.ParseConfig(url); perr == nil && cfg.Database != "" {
+			name = cfg.Database
+		}
+	}
+	if name == "" {
+		return "The database the URL names does not exist on the server; taskmodel creates its tables, not the database: create it, or name an existing one."
+	}
+	return fmt.Sprintf("The database %s does not exist on the server; taskmodel creates its tables, not the database: create it (CREATE DATABASE \"%s\", or createdb), or name an existing one.", name, strings.ReplaceAll(name, `"`, `""`))
 }
 
 func (e *databaseError) Unwrap() error { return e.err }

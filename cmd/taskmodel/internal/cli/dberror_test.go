@@ -62,6 +62,10 @@ func TestDatabaseErr(t *testing.T) {
 			&mysqldriver.MySQLError{Number: 1049, Message: "Unknown database 'my`tasks'"},
 			"database mysql mysql://app@db/my%60tasks: Error 1049: Unknown database 'my`tasks'\n" +
 				"The database my`tasks does not exist on the server; taskmodel creates its tables, not the database: create it (CREATE DATABASE `my``tasks`), or name an existing one."},
+		{"no such PostgreSQL database", noSchema,
+			fmt.Errorf("failed to connect to `user=app database=tasks`: %w", pgErr("3D000", `database "tasks" does not exist`)),
+			"database postgresql postgres://app@db:5432/tasks: failed to connect to `user=app database=tasks`: ERROR: database \"tasks\" does not exist (SQLSTATE 3D000)\n" +
+				`The database tasks does not exist on the server; taskmodel creates its tables, not the database: create it (CREATE DATABASE "tasks", or createdb), or name an existing one.`},
 		{"another MySQL error", config.Database{Driver: config.MySQL, URL: "mysql://app@db:3306/tasks"},
 			&mysqldriver.MySQLError{Number: 1045, Message: "Access denied for user 'app'"},
 			"database mysql mysql://app@db:3306/tasks: Error 1045: Access denied for user 'app'"},

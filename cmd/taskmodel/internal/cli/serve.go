@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -147,6 +148,16 @@ func (f serveFlags) check() error {
 		u, err := url.Parse(f.publicURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return usagef(fmt.Errorf("--public-url: must be an absolute http(s) URL, such as https://tasks.example.com, not %q", f.publicURL))
+		}
+		// Signed URLs are built on it: a query, a fragment or a user
+		// would end up inside each of them.
+		if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.User != nil {
+			return usagef(fmt.Errorf("--public-url: must be a scheme, a host and maybe a port and a path, with no user, query or fragment (such as https://tasks.example.com/api), not %q", f.publicURL))
+		}
+		if p := u.Port(); p != "" {
+			if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+				return usagef(fmt.Errorf("--public-url: the port must be a number from 1 to 65535, not %q", p))
+			}
 		}
 	}
 	for _, o := range f.cors {
