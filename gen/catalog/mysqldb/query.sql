@@ -17,7 +17,7 @@ SELECT t.id, CAST('analysis' AS CHAR) AS task_type, CAST('Q' AS CHAR) AS task_st
 -- branch: analysis CREATED owner
 SELECT t.id, CAST('analysis' AS CHAR) AS task_type, CAST('Q' AS CHAR) AS task_status, t.created_at FROM analysis AS t
     WHERE t.status = 'CREATED'
-      AND t.`user_id` = sqlc.narg(tm_owner)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
@@ -30,7 +30,7 @@ SELECT t.id, CAST('analysis' AS CHAR) AS task_type, CAST('Q' AS CHAR) AS task_st
 -- branch: analysis UPLOADING owner
 SELECT t.id, CAST('analysis' AS CHAR) AS task_type, CAST('Q' AS CHAR) AS task_status, t.created_at FROM analysis AS t
     WHERE t.status = 'UPLOADING'
-      AND t.`user_id` = sqlc.narg(tm_owner)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
@@ -43,7 +43,7 @@ SELECT t.id, CAST('analysis' AS CHAR) AS task_type, CAST('Q' AS CHAR) AS task_st
 -- branch: analysis UPLOAD_FAILED owner
 SELECT t.id, CAST('analysis' AS CHAR) AS task_type, CAST('Q' AS CHAR) AS task_status, t.created_at FROM analysis AS t
     WHERE t.status = 'UPLOAD_FAILED'
-      AND t.`user_id` = sqlc.narg(tm_owner)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
@@ -56,7 +56,7 @@ SELECT t.id, CAST('analysis' AS CHAR) AS task_type, CAST('Q' AS CHAR) AS task_st
 -- branch: analysis QUEUED owner
 SELECT t.id, CAST('analysis' AS CHAR) AS task_type, CAST('Q' AS CHAR) AS task_status, t.created_at FROM analysis AS t
     WHERE t.status = 'QUEUED'
-      AND t.`user_id` = sqlc.narg(tm_owner)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
@@ -69,7 +69,7 @@ SELECT t.id, CAST('analysis' AS CHAR) AS task_type, CAST('R' AS CHAR) AS task_st
 -- branch: analysis PROCESSING owner
 SELECT t.id, CAST('analysis' AS CHAR) AS task_type, CAST('R' AS CHAR) AS task_status, t.created_at FROM analysis AS t
     WHERE t.status = 'PROCESSING'
-      AND t.`user_id` = sqlc.narg(tm_owner)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
@@ -83,7 +83,7 @@ SELECT t.id, CAST('analysis' AS CHAR) AS task_type, CAST('D' AS CHAR) AS task_st
 -- branch: analysis COMPLETED owner
 SELECT t.id, CAST('analysis' AS CHAR) AS task_type, CAST('D' AS CHAR) AS task_status, t.created_at FROM analysis AS t
     WHERE t.status = 'COMPLETED'
-      AND t.`user_id` = sqlc.narg(tm_owner)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
@@ -98,7 +98,7 @@ SELECT t.id, CAST('analysis' AS CHAR) AS task_type, CAST('F' AS CHAR) AS task_st
 -- branch: analysis FAILED owner
 SELECT t.id, CAST('analysis' AS CHAR) AS task_type, CAST('F' AS CHAR) AS task_status, t.created_at FROM analysis AS t
     WHERE t.status = 'FAILED'
-      AND t.`user_id` = sqlc.narg(tm_owner)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
@@ -113,7 +113,7 @@ SELECT t.id, CAST('analysis' AS CHAR) AS task_type, CAST('C' AS CHAR) AS task_st
 -- branch: analysis CANCELLED owner
 SELECT t.id, CAST('analysis' AS CHAR) AS task_type, CAST('C' AS CHAR) AS task_status, t.created_at FROM analysis AS t
     WHERE t.status = 'CANCELLED'
-      AND t.`user_id` = sqlc.narg(tm_owner)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
@@ -128,7 +128,7 @@ SELECT t.id, CAST('analysis' AS CHAR) AS task_type, CAST('F' AS CHAR) AS task_st
 -- branch: analysis EXPIRED owner
 SELECT t.id, CAST('analysis' AS CHAR) AS task_type, CAST('F' AS CHAR) AS task_status, t.created_at FROM analysis AS t
     WHERE t.status = 'EXPIRED'
-      AND t.`user_id` = sqlc.narg(tm_owner)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
@@ -142,7 +142,7 @@ SELECT t.id, CAST('analysis' AS CHAR) AS task_type, CAST(CONCAT('!', t.status) A
 -- branch: analysis _undeclared owner
 SELECT t.id, CAST('analysis' AS CHAR) AS task_type, CAST(CONCAT('!', t.status) AS CHAR) AS task_status, t.created_at FROM (WITH RECURSIVE tm_s (v) AS (SELECT tm_p.v FROM (SELECT (SELECT status FROM analysis ORDER BY status LIMIT 1) AS v UNION ALL SELECT (SELECT status FROM analysis WHERE status > 'CREATED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM analysis WHERE status > 'UPLOADING' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM analysis WHERE status > 'UPLOAD_FAILED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM analysis WHERE status > 'QUEUED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM analysis WHERE status > 'PROCESSING' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM analysis WHERE status > 'COMPLETED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM analysis WHERE status > 'FAILED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM analysis WHERE status > 'CANCELLED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM analysis WHERE status > 'EXPIRED' ORDER BY status LIMIT 1)) AS tm_p WHERE tm_p.v NOT IN ('CREATED', 'UPLOADING', 'UPLOAD_FAILED', 'QUEUED', 'PROCESSING', 'COMPLETED', 'FAILED', 'CANCELLED', 'EXPIRED') UNION ALL SELECT (SELECT status FROM analysis WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL AND tm_s.v NOT IN ('CREATED', 'UPLOADING', 'UPLOAD_FAILED', 'QUEUED', 'PROCESSING', 'COMPLETED', 'FAILED', 'CANCELLED', 'EXPIRED')) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('CREATED', 'UPLOADING', 'UPLOAD_FAILED', 'QUEUED', 'PROCESSING', 'COMPLETED', 'FAILED', 'CANCELLED', 'EXPIRED')) AS s STRAIGHT_JOIN analysis AS t
     WHERE t.status = s.v
-      AND t.`user_id` = sqlc.narg(tm_owner)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
@@ -161,22 +161,22 @@ SELECT t.id, CAST('dataset_upload' AS CHAR) AS task_type, CAST('Q' AS CHAR) AS t
 -- branch: dataset_upload QUEUED tag
 SELECT t.id, CAST('dataset_upload' AS CHAR) AS task_type, CAST('Q' AS CHAR) AS task_status, t.created_at FROM dataset_upload AS t
     WHERE t.status = 'QUEUED'
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
 -- branch: dataset_upload QUEUED owner
 SELECT t.id, CAST('dataset_upload' AS CHAR) AS task_type, CAST('Q' AS CHAR) AS task_status, t.created_at FROM dataset_upload AS t
     WHERE t.status = 'QUEUED'
-      AND t.`user_id` = sqlc.narg(tm_owner)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
 -- branch: dataset_upload QUEUED owner tag
 SELECT t.id, CAST('dataset_upload' AS CHAR) AS task_type, CAST('Q' AS CHAR) AS task_status, t.created_at FROM dataset_upload AS t
     WHERE t.status = 'QUEUED'
-      AND t.`user_id` = sqlc.narg(tm_owner)
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
@@ -189,22 +189,22 @@ SELECT t.id, CAST('dataset_upload' AS CHAR) AS task_type, CAST('R' AS CHAR) AS t
 -- branch: dataset_upload RUNNING tag
 SELECT t.id, CAST('dataset_upload' AS CHAR) AS task_type, CAST('R' AS CHAR) AS task_status, t.created_at FROM dataset_upload AS t
     WHERE t.status = 'RUNNING'
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
 -- branch: dataset_upload RUNNING owner
 SELECT t.id, CAST('dataset_upload' AS CHAR) AS task_type, CAST('R' AS CHAR) AS task_status, t.created_at FROM dataset_upload AS t
     WHERE t.status = 'RUNNING'
-      AND t.`user_id` = sqlc.narg(tm_owner)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
 -- branch: dataset_upload RUNNING owner tag
 SELECT t.id, CAST('dataset_upload' AS CHAR) AS task_type, CAST('R' AS CHAR) AS task_status, t.created_at FROM dataset_upload AS t
     WHERE t.status = 'RUNNING'
-      AND t.`user_id` = sqlc.narg(tm_owner)
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
@@ -218,7 +218,7 @@ SELECT t.id, CAST('dataset_upload' AS CHAR) AS task_type, CAST('D' AS CHAR) AS t
 -- branch: dataset_upload DONE tag
 SELECT t.id, CAST('dataset_upload' AS CHAR) AS task_type, CAST('D' AS CHAR) AS task_status, t.created_at FROM dataset_upload AS t
     WHERE t.status = 'DONE'
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
@@ -226,7 +226,7 @@ SELECT t.id, CAST('dataset_upload' AS CHAR) AS task_type, CAST('D' AS CHAR) AS t
 -- branch: dataset_upload DONE owner
 SELECT t.id, CAST('dataset_upload' AS CHAR) AS task_type, CAST('D' AS CHAR) AS task_status, t.created_at FROM dataset_upload AS t
     WHERE t.status = 'DONE'
-      AND t.`user_id` = sqlc.narg(tm_owner)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
@@ -234,8 +234,8 @@ SELECT t.id, CAST('dataset_upload' AS CHAR) AS task_type, CAST('D' AS CHAR) AS t
 -- branch: dataset_upload DONE owner tag
 SELECT t.id, CAST('dataset_upload' AS CHAR) AS task_type, CAST('D' AS CHAR) AS task_status, t.created_at FROM dataset_upload AS t
     WHERE t.status = 'DONE'
-      AND t.`user_id` = sqlc.narg(tm_owner)
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
@@ -250,7 +250,7 @@ SELECT t.id, CAST('dataset_upload' AS CHAR) AS task_type, CAST('F' AS CHAR) AS t
 -- branch: dataset_upload FAILED tag
 SELECT t.id, CAST('dataset_upload' AS CHAR) AS task_type, CAST('F' AS CHAR) AS task_status, t.created_at FROM dataset_upload AS t
     WHERE t.status = 'FAILED'
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
@@ -258,7 +258,7 @@ SELECT t.id, CAST('dataset_upload' AS CHAR) AS task_type, CAST('F' AS CHAR) AS t
 -- branch: dataset_upload FAILED owner
 SELECT t.id, CAST('dataset_upload' AS CHAR) AS task_type, CAST('F' AS CHAR) AS task_status, t.created_at FROM dataset_upload AS t
     WHERE t.status = 'FAILED'
-      AND t.`user_id` = sqlc.narg(tm_owner)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
@@ -266,8 +266,8 @@ SELECT t.id, CAST('dataset_upload' AS CHAR) AS task_type, CAST('F' AS CHAR) AS t
 -- branch: dataset_upload FAILED owner tag
 SELECT t.id, CAST('dataset_upload' AS CHAR) AS task_type, CAST('F' AS CHAR) AS task_status, t.created_at FROM dataset_upload AS t
     WHERE t.status = 'FAILED'
-      AND t.`user_id` = sqlc.narg(tm_owner)
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
@@ -282,7 +282,7 @@ SELECT t.id, CAST('dataset_upload' AS CHAR) AS task_type, CAST('C' AS CHAR) AS t
 -- branch: dataset_upload CANCELLED tag
 SELECT t.id, CAST('dataset_upload' AS CHAR) AS task_type, CAST('C' AS CHAR) AS task_status, t.created_at FROM dataset_upload AS t
     WHERE t.status = 'CANCELLED'
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
@@ -290,7 +290,7 @@ SELECT t.id, CAST('dataset_upload' AS CHAR) AS task_type, CAST('C' AS CHAR) AS t
 -- branch: dataset_upload CANCELLED owner
 SELECT t.id, CAST('dataset_upload' AS CHAR) AS task_type, CAST('C' AS CHAR) AS task_status, t.created_at FROM dataset_upload AS t
     WHERE t.status = 'CANCELLED'
-      AND t.`user_id` = sqlc.narg(tm_owner)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
@@ -298,8 +298,8 @@ SELECT t.id, CAST('dataset_upload' AS CHAR) AS task_type, CAST('C' AS CHAR) AS t
 -- branch: dataset_upload CANCELLED owner tag
 SELECT t.id, CAST('dataset_upload' AS CHAR) AS task_type, CAST('C' AS CHAR) AS task_status, t.created_at FROM dataset_upload AS t
     WHERE t.status = 'CANCELLED'
-      AND t.`user_id` = sqlc.narg(tm_owner)
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
@@ -313,22 +313,22 @@ SELECT t.id, CAST('dataset_upload' AS CHAR) AS task_type, CAST(CONCAT('!', t.sta
 -- branch: dataset_upload _undeclared tag
 SELECT t.id, CAST('dataset_upload' AS CHAR) AS task_type, CAST(CONCAT('!', t.status) AS CHAR) AS task_status, t.created_at FROM (WITH RECURSIVE tm_s (v) AS (SELECT tm_p.v FROM (SELECT (SELECT status FROM dataset_upload ORDER BY status LIMIT 1) AS v UNION ALL SELECT (SELECT status FROM dataset_upload WHERE status > 'QUEUED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM dataset_upload WHERE status > 'RUNNING' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM dataset_upload WHERE status > 'DONE' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM dataset_upload WHERE status > 'FAILED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM dataset_upload WHERE status > 'CANCELLED' ORDER BY status LIMIT 1)) AS tm_p WHERE tm_p.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED') UNION ALL SELECT (SELECT status FROM dataset_upload WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL AND tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) AS s STRAIGHT_JOIN dataset_upload AS t
     WHERE t.status = s.v
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
 -- branch: dataset_upload _undeclared owner
 SELECT t.id, CAST('dataset_upload' AS CHAR) AS task_type, CAST(CONCAT('!', t.status) AS CHAR) AS task_status, t.created_at FROM (WITH RECURSIVE tm_s (v) AS (SELECT tm_p.v FROM (SELECT (SELECT status FROM dataset_upload ORDER BY status LIMIT 1) AS v UNION ALL SELECT (SELECT status FROM dataset_upload WHERE status > 'QUEUED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM dataset_upload WHERE status > 'RUNNING' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM dataset_upload WHERE status > 'DONE' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM dataset_upload WHERE status > 'FAILED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM dataset_upload WHERE status > 'CANCELLED' ORDER BY status LIMIT 1)) AS tm_p WHERE tm_p.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED') UNION ALL SELECT (SELECT status FROM dataset_upload WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL AND tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) AS s STRAIGHT_JOIN dataset_upload AS t
     WHERE t.status = s.v
-      AND t.`user_id` = sqlc.narg(tm_owner)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
 -- branch: dataset_upload _undeclared owner tag
 SELECT t.id, CAST('dataset_upload' AS CHAR) AS task_type, CAST(CONCAT('!', t.status) AS CHAR) AS task_status, t.created_at FROM (WITH RECURSIVE tm_s (v) AS (SELECT tm_p.v FROM (SELECT (SELECT status FROM dataset_upload ORDER BY status LIMIT 1) AS v UNION ALL SELECT (SELECT status FROM dataset_upload WHERE status > 'QUEUED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM dataset_upload WHERE status > 'RUNNING' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM dataset_upload WHERE status > 'DONE' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM dataset_upload WHERE status > 'FAILED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM dataset_upload WHERE status > 'CANCELLED' ORDER BY status LIMIT 1)) AS tm_p WHERE tm_p.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED') UNION ALL SELECT (SELECT status FROM dataset_upload WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL AND tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) AS s STRAIGHT_JOIN dataset_upload AS t
     WHERE t.status = s.v
-      AND t.`user_id` = sqlc.narg(tm_owner)
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
@@ -347,22 +347,22 @@ SELECT t.id, CAST('evaluation' AS CHAR) AS task_type, CAST('Q' AS CHAR) AS task_
 -- branch: evaluation QUEUED tag
 SELECT t.id, CAST('evaluation' AS CHAR) AS task_type, CAST('Q' AS CHAR) AS task_status, t.created_at FROM evaluation AS t
     WHERE t.status = 'QUEUED'
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
 -- branch: evaluation QUEUED owner
 SELECT t.id, CAST('evaluation' AS CHAR) AS task_type, CAST('Q' AS CHAR) AS task_status, t.created_at FROM evaluation AS t
     WHERE t.status = 'QUEUED'
-      AND t.`user_id` = sqlc.narg(tm_owner)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
 -- branch: evaluation QUEUED owner tag
 SELECT t.id, CAST('evaluation' AS CHAR) AS task_type, CAST('Q' AS CHAR) AS task_status, t.created_at FROM evaluation AS t
     WHERE t.status = 'QUEUED'
-      AND t.`user_id` = sqlc.narg(tm_owner)
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
@@ -375,22 +375,22 @@ SELECT t.id, CAST('evaluation' AS CHAR) AS task_type, CAST('R' AS CHAR) AS task_
 -- branch: evaluation RUNNING tag
 SELECT t.id, CAST('evaluation' AS CHAR) AS task_type, CAST('R' AS CHAR) AS task_status, t.created_at FROM evaluation AS t
     WHERE t.status = 'RUNNING'
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
 -- branch: evaluation RUNNING owner
 SELECT t.id, CAST('evaluation' AS CHAR) AS task_type, CAST('R' AS CHAR) AS task_status, t.created_at FROM evaluation AS t
     WHERE t.status = 'RUNNING'
-      AND t.`user_id` = sqlc.narg(tm_owner)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
 -- branch: evaluation RUNNING owner tag
 SELECT t.id, CAST('evaluation' AS CHAR) AS task_type, CAST('R' AS CHAR) AS task_status, t.created_at FROM evaluation AS t
     WHERE t.status = 'RUNNING'
-      AND t.`user_id` = sqlc.narg(tm_owner)
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
@@ -404,7 +404,7 @@ SELECT t.id, CAST('evaluation' AS CHAR) AS task_type, CAST('D' AS CHAR) AS task_
 -- branch: evaluation DONE tag
 SELECT t.id, CAST('evaluation' AS CHAR) AS task_type, CAST('D' AS CHAR) AS task_status, t.created_at FROM evaluation AS t
     WHERE t.status = 'DONE'
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
@@ -412,7 +412,7 @@ SELECT t.id, CAST('evaluation' AS CHAR) AS task_type, CAST('D' AS CHAR) AS task_
 -- branch: evaluation DONE owner
 SELECT t.id, CAST('evaluation' AS CHAR) AS task_type, CAST('D' AS CHAR) AS task_status, t.created_at FROM evaluation AS t
     WHERE t.status = 'DONE'
-      AND t.`user_id` = sqlc.narg(tm_owner)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
@@ -420,8 +420,8 @@ SELECT t.id, CAST('evaluation' AS CHAR) AS task_type, CAST('D' AS CHAR) AS task_
 -- branch: evaluation DONE owner tag
 SELECT t.id, CAST('evaluation' AS CHAR) AS task_type, CAST('D' AS CHAR) AS task_status, t.created_at FROM evaluation AS t
     WHERE t.status = 'DONE'
-      AND t.`user_id` = sqlc.narg(tm_owner)
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
@@ -436,7 +436,7 @@ SELECT t.id, CAST('evaluation' AS CHAR) AS task_type, CAST('F' AS CHAR) AS task_
 -- branch: evaluation FAILED tag
 SELECT t.id, CAST('evaluation' AS CHAR) AS task_type, CAST('F' AS CHAR) AS task_status, t.created_at FROM evaluation AS t
     WHERE t.status = 'FAILED'
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
@@ -444,7 +444,7 @@ SELECT t.id, CAST('evaluation' AS CHAR) AS task_type, CAST('F' AS CHAR) AS task_
 -- branch: evaluation FAILED owner
 SELECT t.id, CAST('evaluation' AS CHAR) AS task_type, CAST('F' AS CHAR) AS task_status, t.created_at FROM evaluation AS t
     WHERE t.status = 'FAILED'
-      AND t.`user_id` = sqlc.narg(tm_owner)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
@@ -452,8 +452,8 @@ SELECT t.id, CAST('evaluation' AS CHAR) AS task_type, CAST('F' AS CHAR) AS task_
 -- branch: evaluation FAILED owner tag
 SELECT t.id, CAST('evaluation' AS CHAR) AS task_type, CAST('F' AS CHAR) AS task_status, t.created_at FROM evaluation AS t
     WHERE t.status = 'FAILED'
-      AND t.`user_id` = sqlc.narg(tm_owner)
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
@@ -468,7 +468,7 @@ SELECT t.id, CAST('evaluation' AS CHAR) AS task_type, CAST('C' AS CHAR) AS task_
 -- branch: evaluation CANCELLED tag
 SELECT t.id, CAST('evaluation' AS CHAR) AS task_type, CAST('C' AS CHAR) AS task_status, t.created_at FROM evaluation AS t
     WHERE t.status = 'CANCELLED'
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
@@ -476,7 +476,7 @@ SELECT t.id, CAST('evaluation' AS CHAR) AS task_type, CAST('C' AS CHAR) AS task_
 -- branch: evaluation CANCELLED owner
 SELECT t.id, CAST('evaluation' AS CHAR) AS task_type, CAST('C' AS CHAR) AS task_status, t.created_at FROM evaluation AS t
     WHERE t.status = 'CANCELLED'
-      AND t.`user_id` = sqlc.narg(tm_owner)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
@@ -484,8 +484,8 @@ SELECT t.id, CAST('evaluation' AS CHAR) AS task_type, CAST('C' AS CHAR) AS task_
 -- branch: evaluation CANCELLED owner tag
 SELECT t.id, CAST('evaluation' AS CHAR) AS task_type, CAST('C' AS CHAR) AS task_status, t.created_at FROM evaluation AS t
     WHERE t.status = 'CANCELLED'
-      AND t.`user_id` = sqlc.narg(tm_owner)
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
@@ -499,22 +499,22 @@ SELECT t.id, CAST('evaluation' AS CHAR) AS task_type, CAST(CONCAT('!', t.status)
 -- branch: evaluation _undeclared tag
 SELECT t.id, CAST('evaluation' AS CHAR) AS task_type, CAST(CONCAT('!', t.status) AS CHAR) AS task_status, t.created_at FROM (WITH RECURSIVE tm_s (v) AS (SELECT tm_p.v FROM (SELECT (SELECT status FROM evaluation ORDER BY status LIMIT 1) AS v UNION ALL SELECT (SELECT status FROM evaluation WHERE status > 'QUEUED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM evaluation WHERE status > 'RUNNING' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM evaluation WHERE status > 'DONE' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM evaluation WHERE status > 'FAILED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM evaluation WHERE status > 'CANCELLED' ORDER BY status LIMIT 1)) AS tm_p WHERE tm_p.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED') UNION ALL SELECT (SELECT status FROM evaluation WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL AND tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) AS s STRAIGHT_JOIN evaluation AS t
     WHERE t.status = s.v
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
 -- branch: evaluation _undeclared owner
 SELECT t.id, CAST('evaluation' AS CHAR) AS task_type, CAST(CONCAT('!', t.status) AS CHAR) AS task_status, t.created_at FROM (WITH RECURSIVE tm_s (v) AS (SELECT tm_p.v FROM (SELECT (SELECT status FROM evaluation ORDER BY status LIMIT 1) AS v UNION ALL SELECT (SELECT status FROM evaluation WHERE status > 'QUEUED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM evaluation WHERE status > 'RUNNING' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM evaluation WHERE status > 'DONE' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM evaluation WHERE status > 'FAILED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM evaluation WHERE status > 'CANCELLED' ORDER BY status LIMIT 1)) AS tm_p WHERE tm_p.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED') UNION ALL SELECT (SELECT status FROM evaluation WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL AND tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) AS s STRAIGHT_JOIN evaluation AS t
     WHERE t.status = s.v
-      AND t.`user_id` = sqlc.narg(tm_owner)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
 -- branch: evaluation _undeclared owner tag
 SELECT t.id, CAST('evaluation' AS CHAR) AS task_type, CAST(CONCAT('!', t.status) AS CHAR) AS task_status, t.created_at FROM (WITH RECURSIVE tm_s (v) AS (SELECT tm_p.v FROM (SELECT (SELECT status FROM evaluation ORDER BY status LIMIT 1) AS v UNION ALL SELECT (SELECT status FROM evaluation WHERE status > 'QUEUED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM evaluation WHERE status > 'RUNNING' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM evaluation WHERE status > 'DONE' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM evaluation WHERE status > 'FAILED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM evaluation WHERE status > 'CANCELLED' ORDER BY status LIMIT 1)) AS tm_p WHERE tm_p.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED') UNION ALL SELECT (SELECT status FROM evaluation WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL AND tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) AS s STRAIGHT_JOIN evaluation AS t
     WHERE t.status = s.v
-      AND t.`user_id` = sqlc.narg(tm_owner)
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
@@ -533,22 +533,22 @@ SELECT t.id, CAST('model_upload' AS CHAR) AS task_type, CAST('Q' AS CHAR) AS tas
 -- branch: model_upload QUEUED tag
 SELECT t.id, CAST('model_upload' AS CHAR) AS task_type, CAST('Q' AS CHAR) AS task_status, t.created_at FROM model_upload AS t
     WHERE t.status = 'QUEUED'
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
 -- branch: model_upload QUEUED owner
 SELECT t.id, CAST('model_upload' AS CHAR) AS task_type, CAST('Q' AS CHAR) AS task_status, t.created_at FROM model_upload AS t
     WHERE t.status = 'QUEUED'
-      AND t.`user_id` = sqlc.narg(tm_owner)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
 -- branch: model_upload QUEUED owner tag
 SELECT t.id, CAST('model_upload' AS CHAR) AS task_type, CAST('Q' AS CHAR) AS task_status, t.created_at FROM model_upload AS t
     WHERE t.status = 'QUEUED'
-      AND t.`user_id` = sqlc.narg(tm_owner)
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
@@ -561,22 +561,22 @@ SELECT t.id, CAST('model_upload' AS CHAR) AS task_type, CAST('R' AS CHAR) AS tas
 -- branch: model_upload RUNNING tag
 SELECT t.id, CAST('model_upload' AS CHAR) AS task_type, CAST('R' AS CHAR) AS task_status, t.created_at FROM model_upload AS t
     WHERE t.status = 'RUNNING'
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
 -- branch: model_upload RUNNING owner
 SELECT t.id, CAST('model_upload' AS CHAR) AS task_type, CAST('R' AS CHAR) AS task_status, t.created_at FROM model_upload AS t
     WHERE t.status = 'RUNNING'
-      AND t.`user_id` = sqlc.narg(tm_owner)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
 -- branch: model_upload RUNNING owner tag
 SELECT t.id, CAST('model_upload' AS CHAR) AS task_type, CAST('R' AS CHAR) AS task_status, t.created_at FROM model_upload AS t
     WHERE t.status = 'RUNNING'
-      AND t.`user_id` = sqlc.narg(tm_owner)
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
@@ -590,7 +590,7 @@ SELECT t.id, CAST('model_upload' AS CHAR) AS task_type, CAST('D' AS CHAR) AS tas
 -- branch: model_upload DONE tag
 SELECT t.id, CAST('model_upload' AS CHAR) AS task_type, CAST('D' AS CHAR) AS task_status, t.created_at FROM model_upload AS t
     WHERE t.status = 'DONE'
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
@@ -598,7 +598,7 @@ SELECT t.id, CAST('model_upload' AS CHAR) AS task_type, CAST('D' AS CHAR) AS tas
 -- branch: model_upload DONE owner
 SELECT t.id, CAST('model_upload' AS CHAR) AS task_type, CAST('D' AS CHAR) AS task_status, t.created_at FROM model_upload AS t
     WHERE t.status = 'DONE'
-      AND t.`user_id` = sqlc.narg(tm_owner)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
@@ -606,8 +606,8 @@ SELECT t.id, CAST('model_upload' AS CHAR) AS task_type, CAST('D' AS CHAR) AS tas
 -- branch: model_upload DONE owner tag
 SELECT t.id, CAST('model_upload' AS CHAR) AS task_type, CAST('D' AS CHAR) AS task_status, t.created_at FROM model_upload AS t
     WHERE t.status = 'DONE'
-      AND t.`user_id` = sqlc.narg(tm_owner)
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
@@ -622,7 +622,7 @@ SELECT t.id, CAST('model_upload' AS CHAR) AS task_type, CAST('F' AS CHAR) AS tas
 -- branch: model_upload FAILED tag
 SELECT t.id, CAST('model_upload' AS CHAR) AS task_type, CAST('F' AS CHAR) AS task_status, t.created_at FROM model_upload AS t
     WHERE t.status = 'FAILED'
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
@@ -630,7 +630,7 @@ SELECT t.id, CAST('model_upload' AS CHAR) AS task_type, CAST('F' AS CHAR) AS tas
 -- branch: model_upload FAILED owner
 SELECT t.id, CAST('model_upload' AS CHAR) AS task_type, CAST('F' AS CHAR) AS task_status, t.created_at FROM model_upload AS t
     WHERE t.status = 'FAILED'
-      AND t.`user_id` = sqlc.narg(tm_owner)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
@@ -638,8 +638,8 @@ SELECT t.id, CAST('model_upload' AS CHAR) AS task_type, CAST('F' AS CHAR) AS tas
 -- branch: model_upload FAILED owner tag
 SELECT t.id, CAST('model_upload' AS CHAR) AS task_type, CAST('F' AS CHAR) AS task_status, t.created_at FROM model_upload AS t
     WHERE t.status = 'FAILED'
-      AND t.`user_id` = sqlc.narg(tm_owner)
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
@@ -654,7 +654,7 @@ SELECT t.id, CAST('model_upload' AS CHAR) AS task_type, CAST('C' AS CHAR) AS tas
 -- branch: model_upload CANCELLED tag
 SELECT t.id, CAST('model_upload' AS CHAR) AS task_type, CAST('C' AS CHAR) AS task_status, t.created_at FROM model_upload AS t
     WHERE t.status = 'CANCELLED'
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
@@ -662,7 +662,7 @@ SELECT t.id, CAST('model_upload' AS CHAR) AS task_type, CAST('C' AS CHAR) AS tas
 -- branch: model_upload CANCELLED owner
 SELECT t.id, CAST('model_upload' AS CHAR) AS task_type, CAST('C' AS CHAR) AS task_status, t.created_at FROM model_upload AS t
     WHERE t.status = 'CANCELLED'
-      AND t.`user_id` = sqlc.narg(tm_owner)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
@@ -670,8 +670,8 @@ SELECT t.id, CAST('model_upload' AS CHAR) AS task_type, CAST('C' AS CHAR) AS tas
 -- branch: model_upload CANCELLED owner tag
 SELECT t.id, CAST('model_upload' AS CHAR) AS task_type, CAST('C' AS CHAR) AS task_status, t.created_at FROM model_upload AS t
     WHERE t.status = 'CANCELLED'
-      AND t.`user_id` = sqlc.narg(tm_owner)
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
@@ -685,22 +685,22 @@ SELECT t.id, CAST('model_upload' AS CHAR) AS task_type, CAST(CONCAT('!', t.statu
 -- branch: model_upload _undeclared tag
 SELECT t.id, CAST('model_upload' AS CHAR) AS task_type, CAST(CONCAT('!', t.status) AS CHAR) AS task_status, t.created_at FROM (WITH RECURSIVE tm_s (v) AS (SELECT tm_p.v FROM (SELECT (SELECT status FROM model_upload ORDER BY status LIMIT 1) AS v UNION ALL SELECT (SELECT status FROM model_upload WHERE status > 'QUEUED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM model_upload WHERE status > 'RUNNING' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM model_upload WHERE status > 'DONE' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM model_upload WHERE status > 'FAILED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM model_upload WHERE status > 'CANCELLED' ORDER BY status LIMIT 1)) AS tm_p WHERE tm_p.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED') UNION ALL SELECT (SELECT status FROM model_upload WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL AND tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) AS s STRAIGHT_JOIN model_upload AS t
     WHERE t.status = s.v
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
 -- branch: model_upload _undeclared owner
 SELECT t.id, CAST('model_upload' AS CHAR) AS task_type, CAST(CONCAT('!', t.status) AS CHAR) AS task_status, t.created_at FROM (WITH RECURSIVE tm_s (v) AS (SELECT tm_p.v FROM (SELECT (SELECT status FROM model_upload ORDER BY status LIMIT 1) AS v UNION ALL SELECT (SELECT status FROM model_upload WHERE status > 'QUEUED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM model_upload WHERE status > 'RUNNING' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM model_upload WHERE status > 'DONE' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM model_upload WHERE status > 'FAILED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM model_upload WHERE status > 'CANCELLED' ORDER BY status LIMIT 1)) AS tm_p WHERE tm_p.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED') UNION ALL SELECT (SELECT status FROM model_upload WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL AND tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) AS s STRAIGHT_JOIN model_upload AS t
     WHERE t.status = s.v
-      AND t.`user_id` = sqlc.narg(tm_owner)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
 -- branch: model_upload _undeclared owner tag
 SELECT t.id, CAST('model_upload' AS CHAR) AS task_type, CAST(CONCAT('!', t.status) AS CHAR) AS task_status, t.created_at FROM (WITH RECURSIVE tm_s (v) AS (SELECT tm_p.v FROM (SELECT (SELECT status FROM model_upload ORDER BY status LIMIT 1) AS v UNION ALL SELECT (SELECT status FROM model_upload WHERE status > 'QUEUED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM model_upload WHERE status > 'RUNNING' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM model_upload WHERE status > 'DONE' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM model_upload WHERE status > 'FAILED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM model_upload WHERE status > 'CANCELLED' ORDER BY status LIMIT 1)) AS tm_p WHERE tm_p.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED') UNION ALL SELECT (SELECT status FROM model_upload WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL AND tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) AS s STRAIGHT_JOIN model_upload AS t
     WHERE t.status = s.v
-      AND t.`user_id` = sqlc.narg(tm_owner)
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
@@ -883,22 +883,22 @@ SELECT t.id, CAST('synthesis' AS CHAR) AS task_type, CAST('Q' AS CHAR) AS task_s
 -- branch: synthesis QUEUED tag
 SELECT t.id, CAST('synthesis' AS CHAR) AS task_type, CAST('Q' AS CHAR) AS task_status, t.created_at FROM synthesis AS t
     WHERE t.status = 'QUEUED'
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
 -- branch: synthesis QUEUED owner
 SELECT t.id, CAST('synthesis' AS CHAR) AS task_type, CAST('Q' AS CHAR) AS task_status, t.created_at FROM synthesis AS t
     WHERE t.status = 'QUEUED'
-      AND t.`user_id` = sqlc.narg(tm_owner)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
 -- branch: synthesis QUEUED owner tag
 SELECT t.id, CAST('synthesis' AS CHAR) AS task_type, CAST('Q' AS CHAR) AS task_status, t.created_at FROM synthesis AS t
     WHERE t.status = 'QUEUED'
-      AND t.`user_id` = sqlc.narg(tm_owner)
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
@@ -911,22 +911,22 @@ SELECT t.id, CAST('synthesis' AS CHAR) AS task_type, CAST('R' AS CHAR) AS task_s
 -- branch: synthesis RUNNING tag
 SELECT t.id, CAST('synthesis' AS CHAR) AS task_type, CAST('R' AS CHAR) AS task_status, t.created_at FROM synthesis AS t
     WHERE t.status = 'RUNNING'
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
 -- branch: synthesis RUNNING owner
 SELECT t.id, CAST('synthesis' AS CHAR) AS task_type, CAST('R' AS CHAR) AS task_status, t.created_at FROM synthesis AS t
     WHERE t.status = 'RUNNING'
-      AND t.`user_id` = sqlc.narg(tm_owner)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
 -- branch: synthesis RUNNING owner tag
 SELECT t.id, CAST('synthesis' AS CHAR) AS task_type, CAST('R' AS CHAR) AS task_status, t.created_at FROM synthesis AS t
     WHERE t.status = 'RUNNING'
-      AND t.`user_id` = sqlc.narg(tm_owner)
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
@@ -940,7 +940,7 @@ SELECT t.id, CAST('synthesis' AS CHAR) AS task_type, CAST('D' AS CHAR) AS task_s
 -- branch: synthesis DONE tag
 SELECT t.id, CAST('synthesis' AS CHAR) AS task_type, CAST('D' AS CHAR) AS task_status, t.created_at FROM synthesis AS t
     WHERE t.status = 'DONE'
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
@@ -948,7 +948,7 @@ SELECT t.id, CAST('synthesis' AS CHAR) AS task_type, CAST('D' AS CHAR) AS task_s
 -- branch: synthesis DONE owner
 SELECT t.id, CAST('synthesis' AS CHAR) AS task_type, CAST('D' AS CHAR) AS task_status, t.created_at FROM synthesis AS t
     WHERE t.status = 'DONE'
-      AND t.`user_id` = sqlc.narg(tm_owner)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
@@ -956,8 +956,8 @@ SELECT t.id, CAST('synthesis' AS CHAR) AS task_type, CAST('D' AS CHAR) AS task_s
 -- branch: synthesis DONE owner tag
 SELECT t.id, CAST('synthesis' AS CHAR) AS task_type, CAST('D' AS CHAR) AS task_status, t.created_at FROM synthesis AS t
     WHERE t.status = 'DONE'
-      AND t.`user_id` = sqlc.narg(tm_owner)
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
@@ -972,7 +972,7 @@ SELECT t.id, CAST('synthesis' AS CHAR) AS task_type, CAST('F' AS CHAR) AS task_s
 -- branch: synthesis FAILED tag
 SELECT t.id, CAST('synthesis' AS CHAR) AS task_type, CAST('F' AS CHAR) AS task_status, t.created_at FROM synthesis AS t
     WHERE t.status = 'FAILED'
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
@@ -980,7 +980,7 @@ SELECT t.id, CAST('synthesis' AS CHAR) AS task_type, CAST('F' AS CHAR) AS task_s
 -- branch: synthesis FAILED owner
 SELECT t.id, CAST('synthesis' AS CHAR) AS task_type, CAST('F' AS CHAR) AS task_status, t.created_at FROM synthesis AS t
     WHERE t.status = 'FAILED'
-      AND t.`user_id` = sqlc.narg(tm_owner)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
@@ -988,8 +988,8 @@ SELECT t.id, CAST('synthesis' AS CHAR) AS task_type, CAST('F' AS CHAR) AS task_s
 -- branch: synthesis FAILED owner tag
 SELECT t.id, CAST('synthesis' AS CHAR) AS task_type, CAST('F' AS CHAR) AS task_status, t.created_at FROM synthesis AS t
     WHERE t.status = 'FAILED'
-      AND t.`user_id` = sqlc.narg(tm_owner)
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
@@ -1004,7 +1004,7 @@ SELECT t.id, CAST('synthesis' AS CHAR) AS task_type, CAST('C' AS CHAR) AS task_s
 -- branch: synthesis CANCELLED tag
 SELECT t.id, CAST('synthesis' AS CHAR) AS task_type, CAST('C' AS CHAR) AS task_status, t.created_at FROM synthesis AS t
     WHERE t.status = 'CANCELLED'
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
@@ -1012,7 +1012,7 @@ SELECT t.id, CAST('synthesis' AS CHAR) AS task_type, CAST('C' AS CHAR) AS task_s
 -- branch: synthesis CANCELLED owner
 SELECT t.id, CAST('synthesis' AS CHAR) AS task_type, CAST('C' AS CHAR) AS task_status, t.created_at FROM synthesis AS t
     WHERE t.status = 'CANCELLED'
-      AND t.`user_id` = sqlc.narg(tm_owner)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
@@ -1020,8 +1020,8 @@ SELECT t.id, CAST('synthesis' AS CHAR) AS task_type, CAST('C' AS CHAR) AS task_s
 -- branch: synthesis CANCELLED owner tag
 SELECT t.id, CAST('synthesis' AS CHAR) AS task_type, CAST('C' AS CHAR) AS task_status, t.created_at FROM synthesis AS t
     WHERE t.status = 'CANCELLED'
-      AND t.`user_id` = sqlc.narg(tm_owner)
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
@@ -1035,22 +1035,22 @@ SELECT t.id, CAST('synthesis' AS CHAR) AS task_type, CAST(CONCAT('!', t.status) 
 -- branch: synthesis _undeclared tag
 SELECT t.id, CAST('synthesis' AS CHAR) AS task_type, CAST(CONCAT('!', t.status) AS CHAR) AS task_status, t.created_at FROM (WITH RECURSIVE tm_s (v) AS (SELECT tm_p.v FROM (SELECT (SELECT status FROM synthesis ORDER BY status LIMIT 1) AS v UNION ALL SELECT (SELECT status FROM synthesis WHERE status > 'QUEUED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM synthesis WHERE status > 'RUNNING' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM synthesis WHERE status > 'DONE' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM synthesis WHERE status > 'FAILED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM synthesis WHERE status > 'CANCELLED' ORDER BY status LIMIT 1)) AS tm_p WHERE tm_p.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED') UNION ALL SELECT (SELECT status FROM synthesis WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL AND tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) AS s STRAIGHT_JOIN synthesis AS t
     WHERE t.status = s.v
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
 -- branch: synthesis _undeclared owner
 SELECT t.id, CAST('synthesis' AS CHAR) AS task_type, CAST(CONCAT('!', t.status) AS CHAR) AS task_status, t.created_at FROM (WITH RECURSIVE tm_s (v) AS (SELECT tm_p.v FROM (SELECT (SELECT status FROM synthesis ORDER BY status LIMIT 1) AS v UNION ALL SELECT (SELECT status FROM synthesis WHERE status > 'QUEUED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM synthesis WHERE status > 'RUNNING' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM synthesis WHERE status > 'DONE' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM synthesis WHERE status > 'FAILED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM synthesis WHERE status > 'CANCELLED' ORDER BY status LIMIT 1)) AS tm_p WHERE tm_p.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED') UNION ALL SELECT (SELECT status FROM synthesis WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL AND tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) AS s STRAIGHT_JOIN synthesis AS t
     WHERE t.status = s.v
-      AND t.`user_id` = sqlc.narg(tm_owner)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
 -- branch: synthesis _undeclared owner tag
 SELECT t.id, CAST('synthesis' AS CHAR) AS task_type, CAST(CONCAT('!', t.status) AS CHAR) AS task_status, t.created_at FROM (WITH RECURSIVE tm_s (v) AS (SELECT tm_p.v FROM (SELECT (SELECT status FROM synthesis ORDER BY status LIMIT 1) AS v UNION ALL SELECT (SELECT status FROM synthesis WHERE status > 'QUEUED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM synthesis WHERE status > 'RUNNING' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM synthesis WHERE status > 'DONE' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM synthesis WHERE status > 'FAILED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM synthesis WHERE status > 'CANCELLED' ORDER BY status LIMIT 1)) AS tm_p WHERE tm_p.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED') UNION ALL SELECT (SELECT status FROM synthesis WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL AND tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) AS s STRAIGHT_JOIN synthesis AS t
     WHERE t.status = s.v
-      AND t.`user_id` = sqlc.narg(tm_owner)
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
@@ -1069,22 +1069,22 @@ SELECT t.id, CAST('training' AS CHAR) AS task_type, CAST('Q' AS CHAR) AS task_st
 -- branch: training QUEUED tag
 SELECT t.id, CAST('training' AS CHAR) AS task_type, CAST('Q' AS CHAR) AS task_status, t.created_at FROM training AS t
     WHERE t.status = 'QUEUED'
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
 -- branch: training QUEUED owner
 SELECT t.id, CAST('training' AS CHAR) AS task_type, CAST('Q' AS CHAR) AS task_status, t.created_at FROM training AS t
     WHERE t.status = 'QUEUED'
-      AND t.`user_id` = sqlc.narg(tm_owner)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
 -- branch: training QUEUED owner tag
 SELECT t.id, CAST('training' AS CHAR) AS task_type, CAST('Q' AS CHAR) AS task_status, t.created_at FROM training AS t
     WHERE t.status = 'QUEUED'
-      AND t.`user_id` = sqlc.narg(tm_owner)
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
@@ -1097,22 +1097,22 @@ SELECT t.id, CAST('training' AS CHAR) AS task_type, CAST('R' AS CHAR) AS task_st
 -- branch: training RUNNING tag
 SELECT t.id, CAST('training' AS CHAR) AS task_type, CAST('R' AS CHAR) AS task_status, t.created_at FROM training AS t
     WHERE t.status = 'RUNNING'
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
 -- branch: training RUNNING owner
 SELECT t.id, CAST('training' AS CHAR) AS task_type, CAST('R' AS CHAR) AS task_status, t.created_at FROM training AS t
     WHERE t.status = 'RUNNING'
-      AND t.`user_id` = sqlc.narg(tm_owner)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
 -- branch: training RUNNING owner tag
 SELECT t.id, CAST('training' AS CHAR) AS task_type, CAST('R' AS CHAR) AS task_status, t.created_at FROM training AS t
     WHERE t.status = 'RUNNING'
-      AND t.`user_id` = sqlc.narg(tm_owner)
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
@@ -1126,7 +1126,7 @@ SELECT t.id, CAST('training' AS CHAR) AS task_type, CAST('D' AS CHAR) AS task_st
 -- branch: training DONE tag
 SELECT t.id, CAST('training' AS CHAR) AS task_type, CAST('D' AS CHAR) AS task_status, t.created_at FROM training AS t
     WHERE t.status = 'DONE'
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
@@ -1134,7 +1134,7 @@ SELECT t.id, CAST('training' AS CHAR) AS task_type, CAST('D' AS CHAR) AS task_st
 -- branch: training DONE owner
 SELECT t.id, CAST('training' AS CHAR) AS task_type, CAST('D' AS CHAR) AS task_status, t.created_at FROM training AS t
     WHERE t.status = 'DONE'
-      AND t.`user_id` = sqlc.narg(tm_owner)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
@@ -1142,8 +1142,8 @@ SELECT t.id, CAST('training' AS CHAR) AS task_type, CAST('D' AS CHAR) AS task_st
 -- branch: training DONE owner tag
 SELECT t.id, CAST('training' AS CHAR) AS task_type, CAST('D' AS CHAR) AS task_status, t.created_at FROM training AS t
     WHERE t.status = 'DONE'
-      AND t.`user_id` = sqlc.narg(tm_owner)
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
@@ -1158,7 +1158,7 @@ SELECT t.id, CAST('training' AS CHAR) AS task_type, CAST('F' AS CHAR) AS task_st
 -- branch: training FAILED tag
 SELECT t.id, CAST('training' AS CHAR) AS task_type, CAST('F' AS CHAR) AS task_status, t.created_at FROM training AS t
     WHERE t.status = 'FAILED'
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
@@ -1166,7 +1166,7 @@ SELECT t.id, CAST('training' AS CHAR) AS task_type, CAST('F' AS CHAR) AS task_st
 -- branch: training FAILED owner
 SELECT t.id, CAST('training' AS CHAR) AS task_type, CAST('F' AS CHAR) AS task_status, t.created_at FROM training AS t
     WHERE t.status = 'FAILED'
-      AND t.`user_id` = sqlc.narg(tm_owner)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
@@ -1174,8 +1174,8 @@ SELECT t.id, CAST('training' AS CHAR) AS task_type, CAST('F' AS CHAR) AS task_st
 -- branch: training FAILED owner tag
 SELECT t.id, CAST('training' AS CHAR) AS task_type, CAST('F' AS CHAR) AS task_status, t.created_at FROM training AS t
     WHERE t.status = 'FAILED'
-      AND t.`user_id` = sqlc.narg(tm_owner)
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
@@ -1190,7 +1190,7 @@ SELECT t.id, CAST('training' AS CHAR) AS task_type, CAST('C' AS CHAR) AS task_st
 -- branch: training CANCELLED tag
 SELECT t.id, CAST('training' AS CHAR) AS task_type, CAST('C' AS CHAR) AS task_status, t.created_at FROM training AS t
     WHERE t.status = 'CANCELLED'
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
@@ -1198,7 +1198,7 @@ SELECT t.id, CAST('training' AS CHAR) AS task_type, CAST('C' AS CHAR) AS task_st
 -- branch: training CANCELLED owner
 SELECT t.id, CAST('training' AS CHAR) AS task_type, CAST('C' AS CHAR) AS task_status, t.created_at FROM training AS t
     WHERE t.status = 'CANCELLED'
-      AND t.`user_id` = sqlc.narg(tm_owner)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
@@ -1206,8 +1206,8 @@ SELECT t.id, CAST('training' AS CHAR) AS task_type, CAST('C' AS CHAR) AS task_st
 -- branch: training CANCELLED owner tag
 SELECT t.id, CAST('training' AS CHAR) AS task_type, CAST('C' AS CHAR) AS task_status, t.created_at FROM training AS t
     WHERE t.status = 'CANCELLED'
-      AND t.`user_id` = sqlc.narg(tm_owner)
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
@@ -1221,21 +1221,21 @@ SELECT t.id, CAST('training' AS CHAR) AS task_type, CAST(CONCAT('!', t.status) A
 -- branch: training _undeclared tag
 SELECT t.id, CAST('training' AS CHAR) AS task_type, CAST(CONCAT('!', t.status) AS CHAR) AS task_status, t.created_at FROM (WITH RECURSIVE tm_s (v) AS (SELECT tm_p.v FROM (SELECT (SELECT status FROM training ORDER BY status LIMIT 1) AS v UNION ALL SELECT (SELECT status FROM training WHERE status > 'QUEUED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM training WHERE status > 'RUNNING' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM training WHERE status > 'DONE' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM training WHERE status > 'FAILED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM training WHERE status > 'CANCELLED' ORDER BY status LIMIT 1)) AS tm_p WHERE tm_p.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED') UNION ALL SELECT (SELECT status FROM training WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL AND tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) AS s STRAIGHT_JOIN training AS t
     WHERE t.status = s.v
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
 -- branch: training _undeclared owner
 SELECT t.id, CAST('training' AS CHAR) AS task_type, CAST(CONCAT('!', t.status) AS CHAR) AS task_status, t.created_at FROM (WITH RECURSIVE tm_s (v) AS (SELECT tm_p.v FROM (SELECT (SELECT status FROM training ORDER BY status LIMIT 1) AS v UNION ALL SELECT (SELECT status FROM training WHERE status > 'QUEUED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM training WHERE status > 'RUNNING' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM training WHERE status > 'DONE' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM training WHERE status > 'FAILED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM training WHERE status > 'CANCELLED' ORDER BY status LIMIT 1)) AS tm_p WHERE tm_p.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED') UNION ALL SELECT (SELECT status FROM training WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL AND tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) AS s STRAIGHT_JOIN training AS t
     WHERE t.status = s.v
-      AND t.`user_id` = sqlc.narg(tm_owner)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
 -- branch: training _undeclared owner tag
 SELECT t.id, CAST('training' AS CHAR) AS task_type, CAST(CONCAT('!', t.status) AS CHAR) AS task_status, t.created_at FROM (WITH RECURSIVE tm_s (v) AS (SELECT tm_p.v FROM (SELECT (SELECT status FROM training ORDER BY status LIMIT 1) AS v UNION ALL SELECT (SELECT status FROM training WHERE status > 'QUEUED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM training WHERE status > 'RUNNING' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM training WHERE status > 'DONE' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM training WHERE status > 'FAILED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM training WHERE status > 'CANCELLED' ORDER BY status LIMIT 1)) AS tm_p WHERE tm_p.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED') UNION ALL SELECT (SELECT status FROM training WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL AND tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('QUEUED', 'RUNNING', 'DONE', 'FAILED', 'CANCELLED')) AS s STRAIGHT_JOIN training AS t
     WHERE t.status = s.v
-      AND t.`user_id` = sqlc.narg(tm_owner)
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)

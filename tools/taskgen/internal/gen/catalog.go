@@ -350,7 +350,15 @@ func listBranches(m *spec.Model, e Engine, sel string, code []string, text strin
 		// hundred branches; re-parsing it on every call took the unified listing's example
 		// queries over 1,000,000 tasks from 1–4 ms to 7–12 ms at p99.
 		arg := func(a string) string { return by(a, "+"+a, a) }
-		tagEq := field("tag") + pick(pg, " = sqlc.narg(tm_tag)::text", " = "+arg("sqlc.narg(tm_tag)"))
+		// MySQL's utf8mb4_bin pads ('a' = 'a '): equal lengths too make the
+		// comparison exact, as on SQLite and PostgreSQL, and keep the index.
+		exact := func(col, param string) string {
+			if e != MySQL {
+				return ""
+			}
+			return " AND CHAR_LENGTH(" + col + ") = CHAR_LENGTH(" + param + ")"
+		}
+		tagEq := field("tag") + pick(pg, " = sqlc.narg(tm_tag)::text", " = "+arg("sqlc.narg(tm_tag)")) + exact(field("tag"), "sqlc.narg(tm_tag)")
 		ownerNull := pick(pg, "sqlc.narg(tm_owner)::text IS NULL", "sqlc.narg(tm_owner) IS NULL")
 		ownerSet := pick(pg, "sqlc.narg(tm_owner)::text IS NOT NULL", "sqlc.narg(tm_owner) IS NOT NULL")
 		variants := []variant{{guards: []string{tagNull, ownerNull}}}
@@ -358,7 +366,7 @@ func listBranches(m *spec.Model, e Engine, sel string, code []string, text strin
 			variants = append(variants, variant{name: "tag", guards: []string{tagSet, ownerNull}, conds: []string{tagEq}})
 		}
 		if o := ownerField(m); o != nil {
-			ownerEq := field(o.Name) + pick(pg, " = sqlc.narg(tm_owner)::text", " = "+arg("sqlc.narg(tm_owner)"))
+			ownerEq := field(o.Name) + pick(pg, " = sqlc.narg(tm_owner)::text", " = "+arg("sqlc.narg(tm_owner)")) + exact(field(o.Name), "sqlc.narg(tm_owner)")
 			switch {
 			case e == MySQL:
 				variants = append(variants, variant{name: "owner", conds: []string{ownerEq}})

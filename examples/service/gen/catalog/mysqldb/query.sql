@@ -20,22 +20,22 @@ SELECT t.id, CAST('report' AS CHAR) AS task_type, CAST('Q' AS CHAR) AS task_stat
 -- branch: report QUEUED tag
 SELECT t.id, CAST('report' AS CHAR) AS task_type, CAST('Q' AS CHAR) AS task_status, t.created_at FROM report AS t
     WHERE t.status = 'QUEUED'
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
 -- branch: report QUEUED owner
 SELECT t.id, CAST('report' AS CHAR) AS task_type, CAST('Q' AS CHAR) AS task_status, t.created_at FROM report AS t
     WHERE t.status = 'QUEUED'
-      AND t.`user_id` = sqlc.narg(tm_owner)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
 -- branch: report QUEUED owner tag
 SELECT t.id, CAST('report' AS CHAR) AS task_type, CAST('Q' AS CHAR) AS task_status, t.created_at FROM report AS t
     WHERE t.status = 'QUEUED'
-      AND t.`user_id` = sqlc.narg(tm_owner)
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
@@ -48,22 +48,22 @@ SELECT t.id, CAST('report' AS CHAR) AS task_type, CAST('R' AS CHAR) AS task_stat
 -- branch: report BUILDING tag
 SELECT t.id, CAST('report' AS CHAR) AS task_type, CAST('R' AS CHAR) AS task_status, t.created_at FROM report AS t
     WHERE t.status = 'BUILDING'
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
 -- branch: report BUILDING owner
 SELECT t.id, CAST('report' AS CHAR) AS task_type, CAST('R' AS CHAR) AS task_status, t.created_at FROM report AS t
     WHERE t.status = 'BUILDING'
-      AND t.`user_id` = sqlc.narg(tm_owner)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
 -- branch: report BUILDING owner tag
 SELECT t.id, CAST('report' AS CHAR) AS task_type, CAST('R' AS CHAR) AS task_status, t.created_at FROM report AS t
     WHERE t.status = 'BUILDING'
-      AND t.`user_id` = sqlc.narg(tm_owner)
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
@@ -77,7 +77,7 @@ SELECT t.id, CAST('report' AS CHAR) AS task_type, CAST('D' AS CHAR) AS task_stat
 -- branch: report READY tag
 SELECT t.id, CAST('report' AS CHAR) AS task_type, CAST('D' AS CHAR) AS task_status, t.created_at FROM report AS t
     WHERE t.status = 'READY'
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
@@ -85,7 +85,7 @@ SELECT t.id, CAST('report' AS CHAR) AS task_type, CAST('D' AS CHAR) AS task_stat
 -- branch: report READY owner
 SELECT t.id, CAST('report' AS CHAR) AS task_type, CAST('D' AS CHAR) AS task_status, t.created_at FROM report AS t
     WHERE t.status = 'READY'
-      AND t.`user_id` = sqlc.narg(tm_owner)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
@@ -93,8 +93,8 @@ SELECT t.id, CAST('report' AS CHAR) AS task_type, CAST('D' AS CHAR) AS task_stat
 -- branch: report READY owner tag
 SELECT t.id, CAST('report' AS CHAR) AS task_type, CAST('D' AS CHAR) AS task_status, t.created_at FROM report AS t
     WHERE t.status = 'READY'
-      AND t.`user_id` = sqlc.narg(tm_owner)
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
@@ -109,7 +109,7 @@ SELECT t.id, CAST('report' AS CHAR) AS task_type, CAST('F' AS CHAR) AS task_stat
 -- branch: report FAILED tag
 SELECT t.id, CAST('report' AS CHAR) AS task_type, CAST('F' AS CHAR) AS task_status, t.created_at FROM report AS t
     WHERE t.status = 'FAILED'
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
@@ -117,7 +117,7 @@ SELECT t.id, CAST('report' AS CHAR) AS task_type, CAST('F' AS CHAR) AS task_stat
 -- branch: report FAILED owner
 SELECT t.id, CAST('report' AS CHAR) AS task_type, CAST('F' AS CHAR) AS task_status, t.created_at FROM report AS t
     WHERE t.status = 'FAILED'
-      AND t.`user_id` = sqlc.narg(tm_owner)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
@@ -125,8 +125,8 @@ SELECT t.id, CAST('report' AS CHAR) AS task_type, CAST('F' AS CHAR) AS task_stat
 -- branch: report FAILED owner tag
 SELECT t.id, CAST('report' AS CHAR) AS task_type, CAST('F' AS CHAR) AS task_status, t.created_at FROM report AS t
     WHERE t.status = 'FAILED'
-      AND t.`user_id` = sqlc.narg(tm_owner)
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
@@ -141,7 +141,7 @@ SELECT t.id, CAST('report' AS CHAR) AS task_type, CAST('C' AS CHAR) AS task_stat
 -- branch: report CANCELLED tag
 SELECT t.id, CAST('report' AS CHAR) AS task_type, CAST('C' AS CHAR) AS task_status, t.created_at FROM report AS t
     WHERE t.status = 'CANCELLED'
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
@@ -149,7 +149,7 @@ SELECT t.id, CAST('report' AS CHAR) AS task_type, CAST('C' AS CHAR) AS task_stat
 -- branch: report CANCELLED owner
 SELECT t.id, CAST('report' AS CHAR) AS task_type, CAST('C' AS CHAR) AS task_status, t.created_at FROM report AS t
     WHERE t.status = 'CANCELLED'
-      AND t.`user_id` = sqlc.narg(tm_owner)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
@@ -157,8 +157,8 @@ SELECT t.id, CAST('report' AS CHAR) AS task_type, CAST('C' AS CHAR) AS task_stat
 -- branch: report CANCELLED owner tag
 SELECT t.id, CAST('report' AS CHAR) AS task_type, CAST('C' AS CHAR) AS task_status, t.created_at FROM report AS t
     WHERE t.status = 'CANCELLED'
-      AND t.`user_id` = sqlc.narg(tm_owner)
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
       AND t.created_at >= sqlc.arg(tm_since)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
@@ -172,21 +172,21 @@ SELECT t.id, CAST('report' AS CHAR) AS task_type, CAST(CONCAT('!', t.status) AS 
 -- branch: report _undeclared tag
 SELECT t.id, CAST('report' AS CHAR) AS task_type, CAST(CONCAT('!', t.status) AS CHAR) AS task_status, t.created_at FROM (WITH RECURSIVE tm_s (v) AS (SELECT tm_p.v FROM (SELECT (SELECT status FROM report ORDER BY status LIMIT 1) AS v UNION ALL SELECT (SELECT status FROM report WHERE status > 'QUEUED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM report WHERE status > 'BUILDING' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM report WHERE status > 'READY' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM report WHERE status > 'FAILED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM report WHERE status > 'CANCELLED' ORDER BY status LIMIT 1)) AS tm_p WHERE tm_p.v NOT IN ('QUEUED', 'BUILDING', 'READY', 'FAILED', 'CANCELLED') UNION ALL SELECT (SELECT status FROM report WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL AND tm_s.v NOT IN ('QUEUED', 'BUILDING', 'READY', 'FAILED', 'CANCELLED')) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('QUEUED', 'BUILDING', 'READY', 'FAILED', 'CANCELLED')) AS s STRAIGHT_JOIN report AS t
     WHERE t.status = s.v
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
 -- branch: report _undeclared owner
 SELECT t.id, CAST('report' AS CHAR) AS task_type, CAST(CONCAT('!', t.status) AS CHAR) AS task_status, t.created_at FROM (WITH RECURSIVE tm_s (v) AS (SELECT tm_p.v FROM (SELECT (SELECT status FROM report ORDER BY status LIMIT 1) AS v UNION ALL SELECT (SELECT status FROM report WHERE status > 'QUEUED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM report WHERE status > 'BUILDING' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM report WHERE status > 'READY' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM report WHERE status > 'FAILED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM report WHERE status > 'CANCELLED' ORDER BY status LIMIT 1)) AS tm_p WHERE tm_p.v NOT IN ('QUEUED', 'BUILDING', 'READY', 'FAILED', 'CANCELLED') UNION ALL SELECT (SELECT status FROM report WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL AND tm_s.v NOT IN ('QUEUED', 'BUILDING', 'READY', 'FAILED', 'CANCELLED')) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('QUEUED', 'BUILDING', 'READY', 'FAILED', 'CANCELLED')) AS s STRAIGHT_JOIN report AS t
     WHERE t.status = s.v
-      AND t.`user_id` = sqlc.narg(tm_owner)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
 
 -- branch: report _undeclared owner tag
 SELECT t.id, CAST('report' AS CHAR) AS task_type, CAST(CONCAT('!', t.status) AS CHAR) AS task_status, t.created_at FROM (WITH RECURSIVE tm_s (v) AS (SELECT tm_p.v FROM (SELECT (SELECT status FROM report ORDER BY status LIMIT 1) AS v UNION ALL SELECT (SELECT status FROM report WHERE status > 'QUEUED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM report WHERE status > 'BUILDING' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM report WHERE status > 'READY' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM report WHERE status > 'FAILED' ORDER BY status LIMIT 1) UNION ALL SELECT (SELECT status FROM report WHERE status > 'CANCELLED' ORDER BY status LIMIT 1)) AS tm_p WHERE tm_p.v NOT IN ('QUEUED', 'BUILDING', 'READY', 'FAILED', 'CANCELLED') UNION ALL SELECT (SELECT status FROM report WHERE status > tm_s.v ORDER BY status LIMIT 1) FROM tm_s WHERE tm_s.v IS NOT NULL AND tm_s.v NOT IN ('QUEUED', 'BUILDING', 'READY', 'FAILED', 'CANCELLED')) SELECT tm_s.v FROM tm_s WHERE tm_s.v NOT IN ('QUEUED', 'BUILDING', 'READY', 'FAILED', 'CANCELLED')) AS s STRAIGHT_JOIN report AS t
     WHERE t.status = s.v
-      AND t.`user_id` = sqlc.narg(tm_owner)
-      AND t.`tag` = sqlc.narg(tm_tag)
+      AND t.`user_id` = sqlc.narg(tm_owner) AND CHAR_LENGTH(t.`user_id`) = CHAR_LENGTH(sqlc.narg(tm_owner))
+      AND t.`tag` = sqlc.narg(tm_tag) AND CHAR_LENGTH(t.`tag`) = CHAR_LENGTH(sqlc.narg(tm_tag))
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT sqlc.arg(tm_top)
