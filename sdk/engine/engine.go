@@ -302,7 +302,8 @@ const maxProgressTries = 8
 // 0 to 1, which the status's progress mapping turns into the task's percent
 // (analysis's PROCESSING: 15 + 80 × done); detail, if not nil, sets further
 // fields (a typed progress detail). The status does not change. A status
-// that maps no progress, with no detail, is a *tasktype.FieldError.
+// that maps no progress, with no detail, is a *tasktype.FieldError; a task
+// in a terminal status is a conflict (tasktype.ErrConflict).
 // Concurrent changes are retried on a fresh read, up to 8 reads; a status
 // change in between, or a task that changed at every read (many writers of
 // one task at once), is a conflict (tasktype.ErrConflict), which the caller
@@ -335,6 +336,12 @@ func (e *Engine[T, E, PT]) Progress(ctx context.Context, id uuid.UUID, done floa
 func (e *Engine[T, E, PT]) ProgressFrom(ctx context.Context, cur *T, done float64, detail func(*T)) (*T, error) {
 	if err := checkDone(done); err != nil {
 		return nil, err
+	}
+	if f, ok := any(cur).(interface{ IsFinished() bool }); ok && f.IsFinished() {
+		// A finished task makes no progress: a late report (a handler
+		// that went on after its task was cancelled) must not rewrite it.
+		k := PT(cur).Key()
+		return nil, fmt.Errorf("task %s is in %s, a terminal status: progress is recorded only while a task is unfinished: %w", k.ID, k.Status, tasktype.ErrConflict)
 	}
 	if detail == nil {
 		probe := *cur

@@ -145,6 +145,17 @@ func TestProgressMapping(t *testing.T) {
 		if x.Progress != 100 {
 			t.Errorf("COMPLETED progress = %d", x.Progress)
 		}
+		// A finished task makes no progress: a late report, with a detail or
+		// without, is a conflict and writes nothing.
+		for _, detail := range []func(*analysis.Task){nil, func(t *analysis.Task) { t.ProgressDetail.AgentsCompleted = 1 }} {
+			_, err = e.Progress(ctx, x.ID, 0.5, detail)
+			if !errors.Is(err, tasktype.ErrConflict) || !strings.Contains(err.Error(), "is in COMPLETED, a terminal status") {
+				t.Errorf("progress of a finished task: %v", err)
+			}
+			if after, _ := e.Get(ctx, x.ID); after.Version != x.Version || after.Progress != 100 {
+				t.Errorf("progress of a finished task wrote version %d, progress %d", after.Version, after.Progress)
+			}
+		}
 		// UPLOAD_FAILED maps no progress: without a detail it is an error.
 		y, _ := e.Create(ctx, sdktest.NewTask(), engine.Meta{})
 		y = mustFire(t, e, y, analysis.EventRequestUploadURLs)

@@ -1233,7 +1233,7 @@ func (l *loader) progress(n *yaml.Node, what string) *Progress {
 	d := deref(n)
 	if d != nil && d.Kind == yaml.MappingNode {
 		k := l.keys(d, what+" progress", "from", "to")
-		p := &Progress{}
+		p := &Progress{Pos: l.pos(n)}
 		from, okf := k["from"]
 		to, okt := k["to"]
 		if !okf || !okt {
@@ -1260,7 +1260,7 @@ func (l *loader) progress(n *yaml.Node, what string) *Progress {
 		l.errorf(n, "%s progress must be a percent from 0 to 100 (got %d)", what, v)
 		return nil
 	}
-	return &Progress{Fixed: true, Percent: int(v)}
+	return &Progress{Pos: l.pos(n), Fixed: true, Percent: int(v)}
 }
 
 func (l *loader) enteredAt(n *yaml.Node, s *Status) string {

@@ -178,6 +178,7 @@ type Status struct {
 // Progress maps a status to a reported percent: a fixed one, or a range
 // filled by the fraction of work done.
 type Progress struct {
+	Pos      Pos
 	Fixed    bool
 	Percent  int // when Fixed
 	From, To int // when not Fixed

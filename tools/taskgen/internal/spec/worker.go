@@ -156,7 +156,18 @@ func (l *loader) progressField() {
 		mapped = mapped || s.Progress != nil
 	}
 	f := l.m.FieldByName("progress")
-	if !mapped || f == nil {
+	if mapped && f == nil {
+		// A range is filled in by reports (ReportProgress), which have
+		// nowhere to write without the field: every report would be
+		// refused as a status that maps no progress.
+		for _, s := range l.m.Statuses {
+			if p := s.Progress; p != nil && !p.Fixed {
+				l.errs = append(l.errs, &Error{Pos: p.Pos, Msg: fmt.Sprintf("status %q maps a progress range (%d–%d), which progress reports fill in field \"progress\"; the model has no such field: add progress: {type: int, ge: 0, le: 100, default: 0} under fields", s.Name, p.From, p.To)})
+			}
+		}
+		return
+	}
+	if !mapped {
 		return
 	}
 	if f.Type.Kind != KindInt || f.Optional || f.Ge == nil || *f.Ge != 0 || f.Le == nil || *f.Le != 100 {
