@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -217,7 +218,7 @@ func (c *Client) post(ctx context.Context, path string, body, out any) error {
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return err
+		return &UnreachableError{URL: c.URL, Err: err}
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
@@ -235,4 +236,37 @@ func (c *Client) post(ctx context.Context, path string, body, out any) error {
 		return fmt.Errorf("POST %s: the answer is not the JSON expected: %w", path, err)
 	}
 	return nil
+}
+
+// UnreachableError is a request the server did not answer: it is not
+// running there, restarting, or the network or the request's time ran
+// out. It unwraps to the HTTP client's error.
+type UnreachableError struct {
+	URL string
+	Err error
+}
+
+func (e *UnreachableError) Error() string {
+	return fmt.Sprintf("cannot reach the server at %s (%s)", e.URL, reason(e.Err))
+}
+
+func (e *UnreachableError) Unwrap() error { return e.Err }
+
+// reason is a transport error in a few words: the system's ("connection
+// refused"), or what is left without the request's method and URL.
+func reason(err error) string {
+	var errno syscall.Errno
+	switch {
+	case errors.As(err, &errno):
+		return errno.Error()
+	case errors.Is(err, context.DeadlineExceeded):
+		return "no answer in time"
+	case errors.Is(err, context.Canceled):
+		return "the request was cancelled"
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err.Error()
+	}
+	return err.Error()
 }

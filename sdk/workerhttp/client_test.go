@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"syscall"
 	"testing"
 
 	"github.com/taskmodel/taskmodel/sdk/workerhttp"
@@ -76,5 +78,25 @@ func TestNew(t *testing.T) {
 		if _, err := workerhttp.New(tc.url, tc.token); err == nil {
 			t.Errorf("New(%q, %q) accepted", tc.url, tc.token)
 		}
+	}
+}
+
+// TestUnreachable: a server that does not answer is said so, with the
+// system's reason, not the HTTP client's text of the method and URL.
+func TestUnreachable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + ln.Addr().String()
+	ln.Close()
+	c, err := workerhttp.New(url, "tok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Heartbeat(context.Background(), "0190f6a8-8b5e-7c4e-9d3a-2f1b4c5d6e7f", "lease")
+	var ue *workerhttp.UnreachableError
+	if !errors.As(err, &ue) || err.Error() != "cannot reach the server at "+url+" (connection refused)" || !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("err = %v", err)
 	}
 }
