@@ -247,7 +247,7 @@ func TestAnalysisText(t *testing.T) {
 		{"NUL in tool_id", func(x *analysis.Task) { x.ToolID = "a\x00" }, "tool_id: contains a NUL character (U+0000); text may not contain it"},
 		{"BEL in tool_id", func(x *analysis.Task) { x.ToolID = "a\a" }, "tool_id: contains a control character (U+0007); only printable text is allowed"},
 		{"right-to-left override in tool_id", func(x *analysis.Task) { x.ToolID = "a\u202eb" }, "tool_id: contains a bidirectional control character (U+202E); only printable text is allowed"},
-		{"upper case tool_id", func(x *analysis.Task) { x.ToolID = "Profile" }, `tool_id: must match ^(?:[a-z0-9][a-z0-9._-]*)$ (got "Profile")`},
+		{"upper case tool_id", func(x *analysis.Task) { x.ToolID = "Profile" }, `tool_id: must match the pattern [a-z0-9][a-z0-9._-]* (the whole value) (got "Profile")`},
 		{"NUL in user_id", func(x *analysis.Task) { x.UserID = "u\x00" }, "user_id: contains a NUL character (U+0000); text may not contain it"},
 		{"NUL in error message", func(x *analysis.Task) { x.ErrorMessage = str("boom\x00") }, "error_message: contains a NUL character (U+0000); text may not contain it"},
 		{"newline in a single-line field", func(x *analysis.Task) { x.UserID = "u\n1" }, "user_id: contains a control character (U+000A); only printable text is allowed"},

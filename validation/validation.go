@@ -203,7 +203,14 @@ func fieldError(fe validator.FieldError) *tasktype.FieldError {
 		out.Rule = "pattern"
 		expr := "a registered pattern"
 		if re := pattern(param); re != nil {
+			// The spec's pattern, as its author wrote it: the generated
+			// expression anchors it, ^(?:…)$, to match the whole value.
 			expr = re.String()
+			if inner, ok := strings.CutPrefix(expr, "^(?:"); ok {
+				if inner, ok = strings.CutSuffix(inner, ")$"); ok {
+					expr = "the pattern " + inner + " (the whole value)"
+				}
+			}
 		}
 		out.Message = fmt.Sprintf("must match %s (got %s)", expr, quoteOrLen(fmt.Sprint(fe.Value())))
 		out.Value = quoteShort(fmt.Sprint(fe.Value()))
