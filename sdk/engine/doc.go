@@ -8,6 +8,16 @@
 // the store writes the change guarded by the task's status and version, with
 // a history row naming the actor and a message. A failed call writes nothing.
 //
+// # Running tasks
+//
+// An engine only records what happens to tasks. To run them, give it the
+// model's worker section (WithWorker) and run a worker pool of package
+// sdk/worker over it, which claims the queued tasks and calls your handler on
+// each; the spec's status timeouts are enforced by a sweeper of package
+// sdk/sweep (over Store), not by the engine or the pool. Package sdk/worker's
+// documentation shows the whole wiring, and its examples (example_test.go)
+// run it.
+//
 // # Bulk creates
 //
 // CreateMany creates many tasks at once, all or none: every task is

@@ -2,6 +2,34 @@
 // a worker section, in as many pools and processes as you like over one
 // database.
 //
+// # Running a pool
+//
+// Give the engine the model's worker section, make a pool with a Handler,
+// and run it until its context ends (the package's examples, in
+// example_test.go, run one on the memory backend):
+//
+//	db, err := sqlite.Open(ctx, "tasks.db", training.Migrations(sqlite.Engine)) // or postgres.Open and pgdb
+//	if err != nil { … }
+//	eng := engine.New[training.Training, training.Event](sqlitedb.NewDriver(db),
+//		engine.WithWorker(training.Worker)) // the spec's worker section
+//	pool, err := worker.New(eng, func(ctx context.Context, x *training.Training, p *worker.Progress[training.Training]) error {
+//		// … the work, with p.Report(ctx, done, nil) as it goes …
+//		return nil // or an error: worker.Fail(code, format, args...) names a code of the spec
+//	}, worker.Config{Concurrency: 4})
+//	if err != nil { … }
+//	// The spec's status timeouts: the sweeper enforces them, not the pool.
+//	go sweep.New(eng.Store(), sweep.Config[training.Training]{}).Run(ctx, time.Minute, func(err error) { log.Print(err) })
+//	err = pool.Run(ctx) // until ctx ends
+//
+// The pool claims the tasks in the worker section's queue status (training:
+// QUEUED), whoever created them: an engine over the same database in any
+// process, or taskmodel serve's HTTP API. The pool enforces none of the spec's status timeouts (a status's timeout in the
+// spec, such as the analysis model's 30 minutes in PROCESSING): run a
+// sweeper of package sdk/sweep beside it, in one process or more (its
+// Config.Leases lets one sweep at a time). When a sweep fails or moves a
+// running task, the pool cancels its handler's context as it does for a
+// cancelled task.
+//
 // # The life of a claimed task
 //
 // A Pool reserves queued tasks by writing its lease into them — on PostgreSQL

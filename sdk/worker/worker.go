@@ -33,6 +33,21 @@ type Model[T any, E ~string] interface {
 // other error fails the task with the worker section's error_code. ctx is
 // cancelled when the task is cancelled, when the pool loses the task's lease,
 // and when a shutdown's grace period ends: a handler must return soon after.
+//
+// task is the task as claimed, in the worker section's running status. Fields
+// the handler sets on it (its results) are written with the task's end, by
+// the complete or the fail event, and validated then: a value its field's
+// limits refuse makes that write fail, and the task stays in the running
+// status until its lease expires and a rescue moves it (see Crash safety
+// in the package documentation). p.Report writes the task too, with the
+// fields set on it so far, and from then on the task the pool ends is
+// p.Task(): set the fields that follow a report there, or they are not
+// written.
+//
+// The pool enforces none of the spec's status timeouts: the sweeper of
+// package sdk/sweep does (for the analysis model, 30 minutes in PROCESSING
+// fail the task with TIMEOUT_ERROR), and the pool then cancels ctx as it
+// does for a cancelled task.
 type Handler[T any] func(ctx context.Context, task *T, p *Progress[T]) error
 
 // Error is a handler failure with an error code of the spec. A code the
@@ -800,7 +815,9 @@ type Progress[T any] struct {
 	cur    *T
 }
 
-// Task returns the latest copy of the task the pool knows.
+// Task returns the latest copy of the task the pool knows: the handler's
+// task until a Report, then the task as that Report wrote it. The task's
+// end is written from it, with the result fields set on it.
 func (p *Progress[T]) Task() *T { return p.current() }
 
 func (p *Progress[T]) current() *T {
