@@ -33,9 +33,9 @@ func Example() {
 				return err // the task was cancelled, or the pool lost its lease
 			}
 		}
-		// After a Report, Task is the copy the complete event writes.
+		// A field set on the task is written with the complete event.
 		model := *x.BaseModel + "-tuned"
-		p.Task().Tag = &model
+		x.Tag = &model
 		return nil
 	}, worker.Config{Owner: "worker-1"})
 	if err != nil {

@@ -37,12 +37,11 @@ type Model[T any, E ~string] interface {
 // task is the task as claimed, in the worker section's running status. Fields
 // the handler sets on it (its results) are written with the task's end, by
 // the complete or the fail event, and validated then: a value its field's
-// limits refuse makes that write fail, and the task stays in the running
-// status until its lease expires and a rescue moves it (see Crash safety
-// in the package documentation). p.Report writes the task too, with the
-// fields set on it so far, and from then on the task the pool ends is
-// p.Task(): set the fields that follow a report there, or they are not
-// written.
+// limits refuse fails the task at once, from its stored copy, with the
+// worker section's error code and a message that starts "the handler's
+// result was refused:". p.Report writes the task too, with the fields set
+// on it so far, and refreshes task in place (its version, its progress):
+// fields set after a report are written with the end as well.
 //
 // The pool enforces none of the spec's status timeouts: the sweeper of
 // package sdk/sweep does (for the analysis model, 30 minutes in PROCESSING
@@ -546,7 +545,23 @@ func (p *Pool[T, E, PT]) run(work context.Context, x *T, lease backends.Lease) (
 	return func() {
 		// The handler's context without its cancellation: the end event's
 		// write, in the handler's trace.
-		if _, ferr := p.leases.Finish(context.WithoutCancel(ctx), prog.current(), lease, err, nil); ferr != nil {
+		wctx := context.WithoutCancel(ctx)
+		_, ferr := p.leases.Finish(wctx, prog.current(), lease, err, nil)
+		if errors.Is(ferr, tasktype.ErrValidation) {
+			// The fields the handler set break their limits, so no end
+			// can be written from its copy: fail the task now, from the
+			// copy stored, rather than leave it running until its lease
+			// expires and run it again.
+			outcome := err
+			if outcome == nil {
+				outcome = &Error{Message: "the handler's result was refused: " + ferr.Error()}
+			}
+			if stored, gerr := p.eng.Get(wctx, id); gerr == nil {
+				p.log.Error("the handler's task could not be ended as it left it; failing it from its stored copy", "task", id, "err", ferr)
+				_, ferr = p.leases.Finish(wctx, stored, lease, outcome, nil)
+			}
+		}
+		if ferr != nil {
 			if p.leftRunning(context.WithoutCancel(ctx), id, ferr) {
 				// Cancelled after the handler's last check, or rescued:
 				// nothing left to rescue.
@@ -815,9 +830,9 @@ type Progress[T any] struct {
 	cur    *T
 }
 
-// Task returns the latest copy of the task the pool knows: the handler's
-// task until a Report, then the task as that Report wrote it. The task's
-// end is written from it, with the result fields set on it.
+// Task returns the handler's task, which each Report refreshes in place
+// with the task as it wrote it. The task's end is written from it, with
+// the result fields set on it.
 func (p *Progress[T]) Task() *T { return p.current() }
 
 func (p *Progress[T]) current() *T {
@@ -836,6 +851,8 @@ func (p *Progress[T]) Report(ctx context.Context, done float64, detail func(*T))
 	if err != nil {
 		return err
 	}
-	p.cur = x
+	// In place: the handler's task is the latest copy, so that the fields
+	// it sets after a report are written with the task's end too.
+	*p.cur = *x
 	return nil
 }

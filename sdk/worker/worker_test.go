@@ -195,6 +195,54 @@ func TestFailures(t *testing.T) {
 	})
 }
 
+// TestRefusedResult: a result its field's limits refuse fails the task at
+// once (from its stored copy, with the worker section's code), rather than
+// leave it running until its lease expires and run it again; a field set
+// after a report is written with the end.
+func TestRefusedResult(t *testing.T) {
+	forEach(t, func(t *testing.T, e *Engine, _ backends.WorkDriver[analysis.Task], _ *backendtest.Clock) {
+		for _, tc := range []struct {
+			name    string
+			handler worker.Handler[analysis.Task]
+			status  analysis.Status
+			message string
+		}{
+			{"refused", func(ctx context.Context, x *analysis.Task, p *worker.Progress[analysis.Task]) error {
+				x.ProgressDetail = &analysis.ProgressDetail{CurrentStage: "agent_execution", AgentsTotal: -1}
+				return nil
+			}, analysis.StatusFailed, "the handler's result was refused: progress_detail.agents_total: must be ≥ 0 (got -1)"},
+			{"refused with a failure", func(ctx context.Context, x *analysis.Task, p *worker.Progress[analysis.Task]) error {
+				x.ProgressDetail = &analysis.ProgressDetail{CurrentStage: "agent_execution", AgentsTotal: -1}
+				return errors.New("disk full")
+			}, analysis.StatusFailed, "disk full"},
+			{"set after a report", func(ctx context.Context, x *analysis.Task, p *worker.Progress[analysis.Task]) error {
+				if err := p.Report(ctx, 0.5, nil); err != nil {
+					return err
+				}
+				x.ProgressDetail = &analysis.ProgressDetail{CurrentStage: "done", AgentsTotal: 3, AgentsCompleted: 3}
+				return nil
+			}, analysis.StatusCompleted, ""},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				p := newPool(t, e, tc.handler, worker.Config{})
+				tasks := queued(t, e, 1)
+				stop := start(t, p)
+				x := waitFor(t, e, tasks)[0]
+				stop()
+				if x.Status != tc.status {
+					t.Fatalf("status %s, want %s (message %v)", x.Status, tc.status, x.ErrorMessage)
+				}
+				if tc.message != "" && (x.ErrorMessage == nil || !strings.HasPrefix(*x.ErrorMessage, tc.message)) {
+					t.Errorf("message %v, want it to start %q", x.ErrorMessage, tc.message)
+				}
+				if tc.status == analysis.StatusCompleted && (x.ProgressDetail == nil || x.ProgressDetail.CurrentStage != "done") {
+					t.Errorf("the field set after a report was not written: %+v", x.ProgressDetail)
+				}
+			})
+		}
+	})
+}
+
 // TestCancelReachesHandler: a cancel made through another engine (as another
 // process would) cancels the handler's context; the task stays CANCELLED.
 func TestCancelReachesHandler(t *testing.T) {
