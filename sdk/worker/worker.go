@@ -496,7 +496,7 @@ func (p *Pool[T, E, PT]) runner(ses *session[T], j job[T]) {
 
 // stopCause tells why a handler's context was cancelled.
 var (
-	errCancelled = errors.New("the task left the running status (cancelled)")
+	errCancelled = errors.New("the task left the running status (cancelled, timed out, or ended by another writer)")
 	errLostLease = errors.New("the worker lost the task's lease")
 	errShutdown  = errors.New("the worker pool is shutting down")
 )
