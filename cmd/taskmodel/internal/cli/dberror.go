@@ -63,10 +63,16 @@ func mysqlDatabaseHint(d config.Database, err error) string {
 			name = cfg.DBName
 		}
 	}
+	return missingDatabaseHint(name, "CREATE DATABASE `"+strings.ReplaceAll(name, "`", "``")+"`")
+}
+
+// missingDatabaseHint says that the database name (unknown when "") does
+// not exist and how to create it (create, a statement).
+func missingDatabaseHint(name, create string) string {
 	if name == "" {
 		return "The database the URL names does not exist on the server; taskmodel creates its tables, not the database: create it, or name an existing one."
 	}
-	return fmt.Sprintf("The database %s does not exist on the server; taskmodel creates its tables, not the database: create it (CREATE DATABASE `%s`), or name an existing one.", name, strings.ReplaceAll(name, "`", "``"))
+	return fmt.Sprintf("The database %s does not exist on the server; taskmodel creates its tables, not the database: create it (%s), or name an existing one.", name, create)
 }
 
 // postgresDatabaseHint says, as mysqlDatabaseHint does, that the database
@@ -83,10 +89,7 @@ func postgresDatabaseHint(d config.Database, err error) string {
 			name = cfg.Database
 		}
 	}
-	if name == "" {
-		return "The database the URL names does not exist on the server; taskmodel creates its tables, not the database: create it, or name an existing one."
-	}
-	return fmt.Sprintf("The database %s does not exist on the server; taskmodel creates its tables, not the database: create it (CREATE DATABASE \"%s\", or createdb), or name an existing one.", name, strings.ReplaceAll(name, `"`, `""`))
+	return missingDatabaseHint(name, `CREATE DATABASE "`+strings.ReplaceAll(name, `"`, `""`)+`", or createdb`)
 }
 
 func (e *databaseError) Unwrap() error { return e.err }
