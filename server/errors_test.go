@@ -55,6 +55,8 @@ func TestBadInput(t *testing.T) {
 				{"downloads before the end", "GET", "/tasks/" + id + "/downloads", "", 409, "not-finished", "", nil},
 				{"cancel takes no body", "POST", "/tasks/" + id + "/cancel", `{"reason":"x"}`, 400, "validation", "reason", nil},
 				{"upload-urls without primary", "POST", "/tasks/" + id + "/upload-urls", `{"files":{}}`, 400, "validation", "files.primary", nil},
+				{"upload-urls a file twice", "POST", "/tasks/" + id + "/upload-urls", `{"files":{"primary":{"filename":"a.csv","content_type":"text/csv"},"primary":{}}}`, 400, "validation", "files.primary", nil},
+				{"upload-urls files not an object", "POST", "/tasks/" + id + "/upload-urls", `{"files":[]}`, 400, "validation", "files", nil},
 				{"upload-urls unknown file", "POST", "/tasks/" + id + "/upload-urls", `{"files":{"primary":{"filename":"a.csv","content_type":"text/csv"},"extra":{}}}`, 400, "validation", "files.extra", nil},
 				{"upload-urls bad filename", "POST", "/tasks/" + id + "/upload-urls", `{"files":{"primary":{"filename":"../a.csv","content_type":"text/csv"}}}`, 400, "validation", "files.primary.filename", nil},
 				{"upload-urls bad content type", "POST", "/tasks/" + id + "/upload-urls", `{"files":{"primary":{"filename":"a.csv","content_type":"csv"}}}`, 400, "validation", "files.primary.content_type", nil},

@@ -133,6 +133,18 @@ func slowBody(err error) *Problem {
 	return problem(http.StatusRequestTimeout, "timeout", "Request body too slow", err.Error()+" (after a grace period); send it faster or in one go")
 }
 
+// nestedProblem is the 400 of parseObject's error err on the object in
+// field outer: a member's refusal (a name twice, text that is not valid)
+// names the member under outer ("result.records_processed: appears twice
+// in the object"); any other is outer's, with message.
+func nestedProblem(outer string, err error, message string) *Problem {
+	var p *Problem
+	if errors.As(err, &p) && len(p.Errors) == 1 && p.Errors[0].Field != "body" && p.Errors[0].Rule != "json" {
+		return badRequest(outer+"."+p.Errors[0].Field, p.Errors[0].Rule, p.Errors[0].Message)
+	}
+	return badRequest(outer, "object", message)
+}
+
 // parseObject parses one JSON object; duplicate keys, trailing data and any
 // other JSON value are errors, and so is text that is not valid UTF-8 or
 // escapes a lone UTF-16 surrogate (which encoding/json would silently

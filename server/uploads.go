@@ -202,7 +202,11 @@ func parseUploadRequest(up *tasktype.Uploads, fields map[string]json.RawMessage)
 	if raw, ok := fields["files"]; ok {
 		obj, err := parseObject(raw)
 		if err != nil {
-			return nil, badRequest("files", "type", "must be an object of files by name: "+strings.Join(described, ", "))
+			p := nestedProblem("files", err, "must be an object of files by name: "+strings.Join(described, ", "))
+			if p.Errors[0].Rule == "object" {
+				p.Errors[0].Rule = "type"
+			}
+			return nil, p
 		}
 		files = obj
 	}

@@ -496,7 +496,7 @@ func (s *Server) workerComplete(w http.ResponseWriter, r *http.Request) {
 	var result map[string]json.RawMessage
 	if raw, ok := body["result"]; ok && string(raw) != "null" {
 		if result, err = parseObject(raw); err != nil {
-			s.writeProblem(w, r, badRequest("result", "object", "must be a JSON object of result fields"))
+			s.writeProblem(w, r, nestedProblem("result", err, "must be a JSON object of result fields"))
 			return
 		}
 		allowed := h.ops.results()

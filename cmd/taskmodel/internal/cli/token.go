@@ -113,7 +113,7 @@ the tasks of the models named by --models over the worker protocol
 			})
 		},
 	}
-	create.Flags().StringVar(&user, "user", "", "the user the token authenticates (required)")
+	create.Flags().StringVar(&user, "user", "", "the user the token authenticates (required, but for a --worker token, whose user is \"worker\" by default)")
 	create.Flags().BoolVar(&admin, "admin", false, "an admin token: sees every user's tasks")
 	create.Flags().BoolVar(&isWorker, "worker", false, "a worker token: only claims and runs the tasks of --models")
 	create.Flags().StringSliceVar(&models, "models", nil, "with --worker: the models whose tasks the token may run, comma-separated (models with a worker section)")
