@@ -106,6 +106,11 @@ func TestBadInput(t *testing.T) {
 					}
 				})
 			}
+			// A path with a .. segment is named whole, not cut inside a UUID.
+			path := "/blobs/users/ana/tasks/01a251fa-de73-7f0a-9c2b-3d4e5f607182/inputs/../../x"
+			if p := e.do("PUT", path, "alice", "").json(t); p["detail"] != "no route PUT "+path+": a path has no empty, . or .. segment" {
+				t.Errorf(".. in a path: %v", p["detail"])
+			}
 			// The illegal transition lists what a client may do in CREATED:
 			// ask for upload URLs (not expire, which only the sweeper fires).
 			p := e.do("POST", "/tasks/"+id+"/cancel", "alice", "").json(t)

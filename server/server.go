@@ -306,7 +306,8 @@ func (s *Server) routes() http.Handler {
 		if clean := cleanPath(r.URL.Path); clean != r.URL.Path {
 			// ServeMux would redirect to the clean path with an HTML body;
 			// every route has one path, and an answer is problem+json.
-			s.writeProblem(w, r, notFound(fmt.Sprintf("no route %s %s: paths have no empty, . or .. segments (%s)", r.Method, quoteName(r.URL.Path), quoteName(clean))))
+			p := fmt.Sprintf("%+q", r.URL.Path)
+			s.writeProblem(w, r, notFound(fmt.Sprintf("no route %s %s: a path has no empty, . or .. segment", r.Method, truncate(p[1:len(p)-1], 300))))
 			return
 		}
 		mux.ServeHTTP(w, r)
