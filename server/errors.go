@@ -15,7 +15,12 @@ import (
 
 func unknownField(model, name string, allowed []string) error {
 	name = fieldName(name)
-	msg := fmt.Sprintf("unknown field %q for task_type %s; allowed: %s", name, model, strings.Join(append([]string{"task_type"}, allowed...), ", "))
+	fields := strings.Join(append([]string{"task_type"}, allowed...), ", ")
+	if name == "" {
+		// No name to put before the message: the body is at fault.
+		return &tasktype.FieldError{Field: "body", Rule: "unknown_field", Message: fmt.Sprintf("has a member with an empty name; task_type %s takes: %s", model, fields)}
+	}
+	msg := fmt.Sprintf("unknown field %q for task_type %s; allowed: %s", name, model, fields)
 	return &tasktype.FieldError{Field: name, Rule: "unknown_field", Message: msg}
 }
 

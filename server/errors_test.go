@@ -40,6 +40,7 @@ func TestBadInput(t *testing.T) {
 				{"unknown query parameter", "GET", "/tasks?page=2", "", 400, "validation", "page", nil},
 				{"tag twice", "GET", "/tasks?tag=a&tag=b", "", 400, "validation", "tag", nil},
 				{"unknown JSON field", "POST", "/tasks", `{"tool_id":"t","agents":["a"],"priority":1}`, 400, "validation", "priority", nil},
+				{"a member with an empty name", "POST", "/tasks", `{"tool_id":"t","agents":["a"],"":1}`, 400, "validation", "body", nil},
 				{"owner is not a client field", "POST", "/tasks", `{"tool_id":"t","agents":["a"],"user_id":"bob"}`, 400, "validation", "user_id", nil},
 				{"missing required field", "POST", "/tasks", `{"tool_id":"t"}`, 400, "validation", "agents", nil},
 				{"empty agents", "POST", "/tasks", `{"tool_id":"t","agents":[]}`, 400, "validation", "agents", nil},
