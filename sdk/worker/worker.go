@@ -512,7 +512,12 @@ func (p *Pool[T, E, PT]) run(work context.Context, x *T, lease backends.Lease) (
 	me := &activeRun{cancel: cancel, since: p.checks}
 	p.active[id] = me
 	p.mu.Unlock()
-	prog := &Progress[T]{report: p.eng.ProgressFrom, cur: x}
+	// The handler gets a copy of its own: the claimed task is shared with
+	// the engine's subscribers, and each Report refreshes the handler's
+	// copy in place.
+	mine := new(T)
+	*mine = *x
+	prog := &Progress[T]{report: p.eng.ProgressFrom, cur: mine}
 	w := p.watch(ctx, cancel, id, lease)
 	ctx, endProcess := p.leases.startProcess(ctx, x, lease)
 	var err error
@@ -526,7 +531,7 @@ func (p *Pool[T, E, PT]) run(work context.Context, x *T, lease backends.Lease) (
 		p.running.Done()
 	}
 
-	err = p.call(ctx, x, prog)
+	err = p.call(ctx, mine, prog)
 	cancel(nil)
 	w.stop()
 	if cause := context.Cause(ctx); cause == errCancelled || cause == errLostLease {
