@@ -411,11 +411,7 @@ func (c *apiClient) do(ctx context.Context, method, path string, out any, names 
 	}
 	resp, err := (&http.Client{Timeout: time.Minute}).Do(req)
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return fmt.Errorf("cannot reach the server at %s (%v): is taskmodel serve running there? (--url or %s)", c.base, errnoText(err), EnvURL)
+		return fmt.Errorf("%w: is taskmodel serve running there? (--url or %s)", &workerhttp.UnreachableError{URL: c.base, Err: err}, EnvURL)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))

@@ -211,15 +211,25 @@ func shownDir(dir string) string {
 	if err != nil {
 		return dir
 	}
+	root, _, ok := moduleRoot(abs)
+	if !ok {
+		return dir
+	}
+	if rel, err := filepath.Rel(root, abs); err == nil {
+		return rel
+	}
+	return dir
+}
+
+// moduleRoot finds the nearest go.mod at or above the absolute path abs:
+// its directory and content.
+func moduleRoot(abs string) (root string, goMod []byte, ok bool) {
 	for d := abs; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			if rel, err := filepath.Rel(d, abs); err == nil {
-				return rel
-			}
-			return dir
+		if data, err := os.ReadFile(filepath.Join(d, "go.mod")); err == nil {
+			return d, data, true
 		}
 		if filepath.Dir(d) == d {
-			return dir
+			return "", nil, false
 		}
 	}
 }
@@ -473,24 +483,21 @@ func ImportPath(dir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var rest []string
-	for d := abs; ; d = filepath.Dir(d) {
-		data, err := os.ReadFile(filepath.Join(d, "go.mod"))
-		if err == nil {
-			for _, line := range strings.Split(string(data), "\n") {
-				if mod, ok := strings.CutPrefix(strings.TrimSpace(line), "module "); ok {
-					mod = strings.Trim(strings.TrimSpace(strings.Split(mod, "//")[0]), `"`)
-					parts := append([]string{mod}, rest...)
-					return path.Join(parts...), nil
-				}
-			}
-			return "", fmt.Errorf("%s has no module line", filepath.Join(d, "go.mod"))
-		}
-		if filepath.Dir(d) == d {
-			return "", fmt.Errorf("-out %s is not inside a Go module (no go.mod above it); the generated drivers need its import path", dir)
-		}
-		rest = append([]string{filepath.Base(d)}, rest...)
+	root, data, ok := moduleRoot(abs)
+	if !ok {
+		return "", fmt.Errorf("-out %s is not inside a Go module (no go.mod above it); the generated drivers need its import path", dir)
 	}
+	rel, err := filepath.Rel(root, abs)
+	if err != nil {
+		return "", err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if mod, ok := strings.CutPrefix(strings.TrimSpace(line), "module "); ok {
+			mod = strings.Trim(strings.TrimSpace(strings.Split(mod, "//")[0]), `"`)
+			return path.Join(mod, filepath.ToSlash(rel)), nil
+		}
+	}
+	return "", fmt.Errorf("%s has no module line", filepath.Join(root, "go.mod"))
 }
 
 // writeFile writes data to path unless the file already holds it.
