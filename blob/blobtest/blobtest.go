@@ -44,7 +44,10 @@ type Harness struct {
 	// if it checks them itself, checks them at clock). It is called once
 	// per subtest; cleanup is its business (t.Cleanup).
 	New func(t *testing.T, clock *Clock) blob.Store
-	// Client sends the presigned requests (default http.DefaultClient).
+	// Client sends the presigned requests (default: a client of the suite's
+	// own, not http.DefaultClient: an httptest.Server's Close closes the
+	// default transport's idle connections, breaking a parallel test's
+	// request that was about to reuse one).
 	Client *http.Client
 	// RefusesOversize says the store refuses, at PUT time, an upload above
 	// MaxSize that declared no exact size (the local store answers 413).
@@ -61,7 +64,9 @@ type Harness struct {
 // Run runs the suite. Subtests run in parallel, each on its own store.
 func Run(t *testing.T, h Harness) {
 	if h.Client == nil {
-		h.Client = http.DefaultClient
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		t.Cleanup(tr.CloseIdleConnections)
+		h.Client = &http.Client{Transport: tr}
 	}
 	if h.MaxKeyLen == 0 {
 		h.MaxKeyLen = blob.MaxKeyLen
