@@ -117,6 +117,9 @@ func postgresURL(t *testing.T) string {
 type client struct {
 	url   string
 	token string // a token of the user ana
+	// http is the server's own client: the default one's idle connections
+	// are closed under it by a parallel test's httptest server closing.
+	http *http.Client
 }
 
 // start opens the service on database and serves it until the test ends.
@@ -144,7 +147,7 @@ func start(t *testing.T, database string) *client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &client{url: ts.URL, token: token}
+	return &client{url: ts.URL, token: token, http: ts.Client()}
 }
 
 // reportJSON is what GET /tasks/{id} returns of a report.
@@ -167,7 +170,7 @@ func (c *client) do(t *testing.T, method, path, token, body string) (*http.Respo
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	res, err := http.DefaultClient.Do(req)
+	res, err := c.http.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +229,7 @@ func (c *client) download(t *testing.T, token, id string) string {
 	if err := json.Unmarshal([]byte(data), &out); err != nil || res.StatusCode != 200 || len(out.Downloads) != 1 {
 		t.Fatalf("GET /tasks/%s/downloads: %d %s", id, res.StatusCode, data)
 	}
-	file, err := http.Get(out.Downloads[0].URL)
+	file, err := c.http.Get(out.Downloads[0].URL)
 	if err != nil {
 		t.Fatal(err)
 	}
