@@ -238,6 +238,8 @@ func fieldError(fe validator.FieldError) *tasktype.FieldError {
 
 // DecodeStrict decodes one JSON value from data into v (a pointer to a
 // struct), rejecting unknown fields, trailing data and missing required keys.
+// When required keys are missing, the error also names those of the keys
+// present that break v's limits (its `validate` tags).
 // allowed lists the JSON keys the type
 // has (for the unknown-field message) and required the keys that must be
 // present. v keeps whatever defaults it held for keys the input omits.
@@ -269,10 +271,26 @@ func DecodeStrict(data []byte, v any, allowed, required []string) error {
 			missing = append(missing, &tasktype.FieldError{Field: k, Rule: "required", Message: requiredMessage(v, k)})
 		}
 	}
-	if missing != nil {
-		return &tasktype.ValidationError{Fields: missing}
+	if missing == nil {
+		return nil
 	}
-	return nil
+	// The keys that are there are checked too, so that one answer names
+	// everything wrong with the input, not the missing keys first and the
+	// rest after they are fixed.
+	var others *tasktype.ValidationError
+	if errors.As(Struct(v), &others) {
+		for _, f := range others.Fields {
+			key := f.Field
+			if i := strings.IndexAny(key, ".["); i >= 0 {
+				key = key[:i]
+			}
+			_, sent := keys[key]
+			if sent && !slices.ContainsFunc(missing, func(m *tasktype.FieldError) bool { return m.Field == key }) {
+				missing = append(missing, f)
+			}
+		}
+	}
+	return &tasktype.ValidationError{Fields: missing}
 }
 
 // decodeError turns an error of encoding/json decoding data into v (the
