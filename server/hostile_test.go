@@ -133,6 +133,8 @@ func TestCreateRefusalsSayWhy(t *testing.T) {
 				{"required field left out", `{"agents":["a"]}`, "tool_id: is required"},
 				{"required field null", `{"tool_id":null,"agents":["a"]}`, "tool_id: is required"},
 				{"required list left out", `{"tool_id":"t"}`, "agents: is required"},
+				{"required list left out, and the field sent is wrong too", `{"tool_id":"Bad Tool"}`,
+					`agents: is required; tool_id: must match the pattern [a-z0-9][a-z0-9._-]* (the whole value) (got "Bad Tool")`},
 				{"null in a list", `{"tool_id":"t","agents":["a",null]}`, "agents[1]: must be a string, not null"},
 				{"number in a list", `{"tool_id":"t","agents":["a",5]}`, "agents[1]: must be a string (got a number)"},
 				{"list in a list", `{"tool_id":"t","agents":[["a"]]}`, "agents[0]: must be a string (got a list)"},
