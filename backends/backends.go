@@ -104,13 +104,21 @@ type Meta struct {
 	Attempt int
 }
 
+// MaxHistoryText is the most bytes of a history row's actor and message:
+// the size of MySQL's TEXT column, the smallest of the engines'. Longer
+// text loses its middle (tasktype.CutMiddleBytes): a failure's detail keeps
+// its summary and the end of its stack trace.
+const MaxHistoryText = 65_535
+
 // storable is m with text every backend stores (validation.StorableText):
 // the actor single-line, the message multi-line (a failure's detail holds
-// a stack trace). A message built from an error's text may hold a NUL or
-// bytes that are not UTF-8, which PostgreSQL refuses and SQLite would keep.
+// a stack trace), both at most MaxHistoryText bytes. A message built from
+// an error's text may hold a NUL or bytes that are not UTF-8, which
+// PostgreSQL refuses and SQLite would keep, and be longer than MySQL
+// stores (which refused the whole write).
 func (m Meta) storable() Meta {
-	m.Actor = validation.StorableText(m.Actor, false)
-	m.Message = validation.StorableText(m.Message, true)
+	m.Actor = tasktype.CutMiddleBytes(validation.StorableText(m.Actor, false), MaxHistoryText)
+	m.Message = tasktype.CutMiddleBytes(validation.StorableText(m.Message, true), MaxHistoryText)
 	return m
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/taskmodel/taskmodel/backends"
 	"github.com/taskmodel/taskmodel/server"
 )
 
@@ -599,28 +600,40 @@ func TestWorkerClaimModelNames(t *testing.T) {
 
 // TestWorkerFailMessageCut: a failure message longer than the model's
 // error field keeps its start and its end (a command's last line of
-// standard error), cut in the middle; the history row keeps it whole.
+// standard error), cut in the middle; the history row keeps it whole up to
+// backends.MaxHistoryText bytes (MySQL's TEXT column), and its start and
+// end beyond (a message the API takes, up to 100,000 bytes, was a 500 on
+// MySQL).
 func TestWorkerFailMessageCut(t *testing.T) {
-	e := newEnv(t, "memory", envOptions{})
-	w := e.workerToken("gpu-box", "analysis")
-	an := e.queueAnalysis()
-	c := e.claim(w, `{}`)
-	if len(c) != 1 {
-		t.Fatalf("claimed %d tasks", len(c))
-	}
-	msg := "the command exited with status 1; standard error ends with:\n" + strings.Repeat("log line\n", 230) + "ValueError: bad row 7"
-	body, _ := json.Marshal(map[string]string{"lease": c[0].Lease, "message": msg})
-	failed := e.must(200, "POST", "/worker/tasks/"+an+"/fail", w, string(body)).json(t)
-	got, _ := failed["error_message"].(string)
-	if n := utf8.RuneCountInString(got); n != 2000 || !strings.HasPrefix(got, "the command exited with status 1;") ||
-		!strings.HasSuffix(got, "log line\nValueError: bad row 7") || !strings.Contains(got, " … ") {
-		t.Errorf("error_message (%d characters): %q…%q", n, got[:min(len(got), 60)], got[max(0, len(got)-60):])
-	}
-	var hist []map[string]any
-	if err := json.Unmarshal(e.must(200, "GET", "/tasks/"+an+"/history", "alice", "").body, &hist); err != nil {
-		t.Fatal(err)
-	}
-	if last := hist[len(hist)-1]; last["message"] != msg {
-		t.Errorf("history's message: %.80q…", last["message"])
+	const head = "the command exited with status 1; standard error ends with:\n"
+	for _, b := range backendNames {
+		for _, lines := range []int{230, 11_000} {
+			t.Run(fmt.Sprintf("%s/%d lines", b, lines), func(t *testing.T) {
+				e := newEnv(t, b, envOptions{})
+				w := e.workerToken("gpu-box", "analysis")
+				an := e.queueAnalysis()
+				c := e.claim(w, `{}`)
+				if len(c) != 1 {
+					t.Fatalf("claimed %d tasks", len(c))
+				}
+				msg := head + strings.Repeat("log line\n", lines) + "ValueError: bad row 7"
+				body, _ := json.Marshal(map[string]string{"lease": c[0].Lease, "message": msg})
+				failed := e.must(200, "POST", "/worker/tasks/"+an+"/fail", w, string(body)).json(t)
+				got, _ := failed["error_message"].(string)
+				if n := utf8.RuneCountInString(got); n != 2000 || !strings.HasPrefix(got, head) ||
+					!strings.HasSuffix(got, "log line\nValueError: bad row 7") || !strings.Contains(got, " … ") {
+					t.Errorf("error_message (%d characters): %q…%q", n, got[:min(len(got), 60)], got[max(0, len(got)-60):])
+				}
+				var hist []map[string]any
+				if err := json.Unmarshal(e.must(200, "GET", "/tasks/"+an+"/history", "alice", "").body, &hist); err != nil {
+					t.Fatal(err)
+				}
+				stored, _ := hist[len(hist)-1]["message"].(string)
+				if len(msg) <= backends.MaxHistoryText && stored != msg ||
+					len(msg) > backends.MaxHistoryText && (len(stored) > backends.MaxHistoryText || !strings.HasPrefix(stored, head) || !strings.HasSuffix(stored, "log line\nValueError: bad row 7")) {
+					t.Errorf("history's message (%d bytes, sent %d): %.80q…", len(stored), len(msg), stored)
+				}
+			})
+		}
 	}
 }

@@ -281,6 +281,36 @@ func CutMiddle(s string, n int) string {
 	return s[:h] + mark + s[t:]
 }
 
+// CutMiddleBytes is CutMiddle counted in bytes: s shortened to at most n
+// bytes, its first quarter and its end joined by " … ", cut between
+// characters, for text stored in a column of a byte size.
+func CutMiddleBytes(s string, n int) string {
+	const mark = " … "
+	if n < 0 || len(s) <= n {
+		return s
+	}
+	if n < 16 {
+		i := 0
+		for j := range s {
+			if j > n {
+				break
+			}
+			i = j
+		}
+		return s[:i]
+	}
+	keep := n - len(mark)
+	h := keep / 4
+	for h > 0 && !utf8.RuneStart(s[h]) {
+		h--
+	}
+	t := len(s) - (keep - keep/4)
+	for t < len(s) && !utf8.RuneStart(s[t]) {
+		t++
+	}
+	return s[:h] + mark + s[t:]
+}
+
 // API is what a model's spec says about its HTTP API (the spec's api
 // section; taskgen generates a model's API variable from it). A model with
 // no api section has the zero API: its tasks have no owner (only admins see

@@ -113,3 +113,54 @@ func TestCutMiddle(t *testing.T) {
 		})
 	}
 }
+
+func TestCutMiddleBytes(t *testing.T) {
+	tests := []struct {
+		name string
+		s    string
+		n    int
+		want string
+	}{
+		{"fits", "short", 10, "short"},
+		{"exactly", "0123456789", 10, "0123456789"},
+		{"no limit", "0123456789", -1, "0123456789"},
+		{"too small for both ends", "0123456789abcdefghij", 12, "0123456789ab"},
+		{"too small, between characters", "éééééééééé", 7, "ééé"},
+		{"first quarter and end", "0123456789abcdefghijklmnopqrstuvwxyz", 20, "012 … opqrstuvwxyz"},
+		{"between characters", "éééééééééééééééééééééééééééééé", 24, "éé … ééééééé"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := tasktype.CutMiddleBytes(tt.s, tt.n)
+			if got != tt.want {
+				t.Errorf("CutMiddleBytes(%q, %d) = %q, want %q", tt.s, tt.n, got, tt.want)
+			}
+			if tt.n >= 0 && len(got) > tt.n || !utf8.ValidString(got) {
+				t.Errorf("%d bytes (at most %d), valid UTF-8 %t", len(got), tt.n, utf8.ValidString(got))
+			}
+		})
+	}
+}
+
+// FuzzCutMiddleBytes: the result fits, is valid UTF-8 when the input is,
+// and keeps the input's start and end.
+func FuzzCutMiddleBytes(f *testing.F) {
+	f.Add("éééééééééééééééééééééé€€€€€€€€", 20)
+	f.Add("0123456789", 3)
+	f.Fuzz(func(t *testing.T, s string, n int) {
+		n %= 1 << 12
+		got := tasktype.CutMiddleBytes(s, n)
+		if n >= 0 && len(got) > n {
+			t.Fatalf("%d bytes, more than %d", len(got), n)
+		}
+		if utf8.ValidString(s) && !utf8.ValidString(got) {
+			t.Fatalf("%q: not valid UTF-8", got)
+		}
+		if n >= 16 && len(s) > n {
+			head, tail, ok := strings.Cut(got, " … ")
+			if !ok || !strings.HasPrefix(s, head) || !strings.HasSuffix(s, tail) {
+				t.Fatalf("%q does not keep the start and end of %q", got, s)
+			}
+		}
+	})
+}

@@ -18,8 +18,13 @@
 //	}, worker.Config{Concurrency: 4})
 //	if err != nil { … }
 //	// The spec's status timeouts: the sweeper enforces them, not the pool.
-//	go sweep.New(eng.Store(), sweep.Config[training.Training]{}).Run(ctx, time.Minute, func(err error) { log.Print(err) })
-//	err = pool.Run(ctx) // until ctx ends
+//	var sweeping sync.WaitGroup
+//	sweeping.Go(func() {
+//		sweep.New(eng.Store(), sweep.Config[training.Training]{}).Run(ctx, time.Minute, func(err error) { log.Print(err) })
+//	})
+//	err = pool.Run(ctx) // until ctx ends; it returns once its handlers' ends are written
+//	sweeping.Wait()
+//	db.Close() // last: an end written after Close is lost, and its task runs again
 //
 // The pool claims the tasks in the worker section's queue status (training:
 // QUEUED), whoever created them: an engine over the same database in any
@@ -48,9 +53,11 @@
 //   - it returns an error: the fail event, with the code of an *Error (see
 //     Fail) or the worker section's error_code, and the message; a panic fails
 //     the task with that code and the stack in the history message;
-//   - the task left the running status (a Cancel, from any process) or the
-//     lease was lost: the handler's context is cancelled with that cause and
-//     the pool writes nothing.
+//   - the task left the running status (a Cancel, from any process, or a
+//     sweeper's timeout) or the lease was lost: the handler's context is
+//     cancelled with that cause (context.Cause: ErrTaskEnded, as a
+//     *TaskEndedError naming the status, or ErrLeaseLost) and the pool
+//     writes nothing.
 //
 // # Claim order
 //

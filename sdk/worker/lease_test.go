@@ -3,7 +3,6 @@ package worker_test
 import (
 	"context"
 	"errors"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -128,7 +127,7 @@ func TestLeaseLossStopsHandler(t *testing.T) {
 				stop := start(t, p)
 				select {
 				case err := <-cause:
-					if err == nil || !strings.Contains(err.Error(), "lease") {
+					if err != worker.ErrLeaseLost {
 						t.Fatalf("handler stopped with %v, want the lost lease", err)
 					}
 				case <-time.After(10 * time.Second):

@@ -721,14 +721,15 @@ func transient(err error) bool {
 }
 
 // failure turns a handler error into a code, a message for the task's field
-// and a message for the history row (a panic's stack goes there).
+// and a message for the history row (a panic's stack goes there; the store
+// keeps backends.MaxHistoryText bytes of it).
 func (l *Leases[T, E, PT]) failure(err error) (code, msg, detail string) {
 	var pe *panicError
 	var we *Error
 	switch {
 	case errors.As(err, &pe):
 		return l.spec.ErrorCode, pe.Error(), pe.Error() + "\n\n" + string(pe.stack)
-	case errors.As(err, &we):
+	case errors.As(err, &we) && we != nil:
 		code, msg := we.Code, we.Message
 		if code != "" && !l.known(code) {
 			// As taskmodel work does: the message keeps the code the

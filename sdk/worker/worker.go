@@ -30,16 +30,25 @@ type Model[T any, E ~string] interface {
 
 // Handler runs one task. It returns nil when the work succeeded, and an
 // error otherwise: an *Error carries a code of the spec's error codes, any
-// other error fails the task with the worker section's error_code. ctx is
-// cancelled when the task is cancelled, when the pool loses the task's lease,
-// and when a shutdown's grace period ends: a handler must return soon after.
+// other error fails the task with the worker section's error_code. A
+// failure is final: the pool does not run the task again (the worker
+// section's max_attempts counts the claims whose lease expired, a worker
+// that vanished). A nil *Error returned as an error is success.
+//
+// ctx is cancelled when the task leaves the running status (cancelled,
+// timed out by the sweeper, deleted), when the pool loses the task's
+// lease, and when a shutdown's grace period ends: a handler must return
+// soon after. context.Cause(ctx) tells which: ErrTaskEnded (a
+// *TaskEndedError naming the task's status now), ErrLeaseLost or
+// ErrShutdown.
 //
 // task is the task as claimed, in the worker section's running status. Fields
 // the handler sets on it (its results) are written with the task's end, by
 // the complete or the fail event, and validated then: a value its field's
 // limits refuse fails the task at once, from its stored copy, with the
 // worker section's error code and a message that starts "the handler's
-// result was refused:". p.Report writes the task too, with the fields set
+// result was refused:", and so does a task whose status or id the handler
+// changed. p.Report writes the task too, with the fields set
 // on it so far, and refreshes task in place (its version, its progress):
 // fields set after a report are written with the end as well.
 //
@@ -59,6 +68,8 @@ type Error struct {
 
 func (e *Error) Error() string {
 	switch {
+	case e == nil:
+		return "<nil>"
 	case e.Code == "":
 		return e.Message
 	case e.Message == "":
@@ -256,8 +267,8 @@ func (p *Pool[T, E, PT]) Run(ctx context.Context) error {
 		return errors.New("worker: Run is already running on this pool")
 	}
 	defer p.inRun.Store(false)
-	work, stopWork := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopWork()
+	work, stopWork := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer stopWork(nil)
 	ses := &session[T]{work: work, jobs: make(chan job[T]), ends: make(chan func()), done: make(chan struct{})}
 	defer close(ses.done)
 	sub := p.eng.SubscribeLocal(ctx, uuid.Nil)
@@ -352,7 +363,7 @@ func (p *Pool[T, E, PT]) Run(ctx context.Context) error {
 	select {
 	case <-done:
 	case <-time.After(p.cfg.ShutdownGrace):
-		stopWork()
+		stopWork(ErrShutdown)
 		<-done
 	}
 	return nil
@@ -494,12 +505,43 @@ func (p *Pool[T, E, PT]) runner(ses *session[T], j job[T]) {
 	}
 }
 
-// stopCause tells why a handler's context was cancelled.
+// Why a handler's context was cancelled: context.Cause(ctx) is one of
+// these (errors.Is), or the cause of the context given to Run's parent.
 var (
-	errCancelled = errors.New("the task left the running status (cancelled, timed out, or ended by another writer)")
-	errLostLease = errors.New("the worker lost the task's lease")
-	errShutdown  = errors.New("the worker pool is shutting down")
+	// ErrTaskEnded: the task left the running status while its handler ran
+	// (a user cancelled it, the sweeper timed it out, another writer moved
+	// it, or it was deleted). The cause is a *TaskEndedError, which names
+	// the status the task is in. The pool writes nothing for the task.
+	ErrTaskEnded = errors.New("the task left the running status")
+	// ErrLeaseLost: the pool lost the task's lease (a heartbeat found it
+	// taken, or it was not renewed for a whole lease): another worker may
+	// run the task now. The pool writes nothing for the task.
+	ErrLeaseLost = errors.New("the worker lost the task's lease")
+	// ErrShutdown: Run's context ended and the handler was still running
+	// when ShutdownGrace ran out. The pool writes nothing for the task
+	// unless the handler returns nil: it stays in the running status until
+	// its lease expires and a pool rescues it.
+	ErrShutdown = errors.New("the worker pool is shutting down")
 )
+
+// TaskEndedError is the cause of a handler's context's cancellation when
+// its task left the running status: errors.Is(err, ErrTaskEnded).
+type TaskEndedError struct {
+	// Status is the status the task is in now: the status of the model's
+	// cancel event for a cancel, the one of its timeout for a timeout; ""
+	// when the task was deleted.
+	Status string
+}
+
+func (e *TaskEndedError) Error() string {
+	if e.Status == "" {
+		return ErrTaskEnded.Error() + ": it was deleted"
+	}
+	return ErrTaskEnded.Error() + ": it is " + e.Status + " now (cancelled, timed out, or moved by another writer)"
+}
+
+// Is reports whether target is ErrTaskEnded.
+func (e *TaskEndedError) Is(target error) bool { return target == ErrTaskEnded }
 
 // run runs the handler on one claimed task. It returns the task's end (the
 // end event's write, then the run's cleanup) for a finisher to call, or nil
@@ -532,9 +574,14 @@ func (p *Pool[T, E, PT]) run(work context.Context, x *T, lease backends.Lease) (
 	}
 
 	err = p.call(ctx, mine, prog)
+	if e, ok := err.(*Error); ok && e == nil {
+		// A helper's `var e *Error; return e` is a non-nil error holding a
+		// nil pointer: its author meant success.
+		err = nil
+	}
 	cancel(nil)
 	w.stop()
-	if cause := context.Cause(ctx); cause == errCancelled || cause == errLostLease {
+	if cause := context.Cause(ctx); errors.Is(cause, ErrTaskEnded) || cause == ErrLeaseLost {
 		p.log.Info("handler stopped", "task", id, "why", cause)
 		cleanup()
 		return nil
@@ -551,16 +598,24 @@ func (p *Pool[T, E, PT]) run(work context.Context, x *T, lease backends.Lease) (
 		// The handler's context without its cancellation: the end event's
 		// write, in the handler's trace.
 		wctx := context.WithoutCancel(ctx)
-		_, ferr := p.leases.Finish(wctx, prog.current(), lease, err, nil)
-		if errors.Is(ferr, tasktype.ErrValidation) {
-			// The fields the handler set break their limits, so no end
-			// can be written from its copy: fail the task now, from the
-			// copy stored, rather than leave it running until its lease
-			// expires and run it again.
+		var ferr error
+		refused := "" // why the handler's copy cannot end the task
+		if k := PT(prog.current()).Key(); k.ID != id {
+			refused = "the handler changed the task's id; it may set result fields only"
+		} else if k.Status != p.spec.Running {
+			refused = fmt.Sprintf("the handler set the task's status (to %s); it may set result fields only: the pool ends the task with the worker section's events", k.Status)
+		} else if _, ferr = p.leases.Finish(wctx, prog.current(), lease, err, nil); errors.Is(ferr, tasktype.ErrValidation) {
+			refused = "the handler's result was refused: " + ferr.Error()
+		}
+		if refused != "" {
+			// No end can be written from the handler's copy: fail the
+			// task now, from the copy stored, rather than leave it
+			// running until its lease expires and run it again.
 			outcome := err
 			if outcome == nil {
-				outcome = &Error{Message: "the handler's result was refused: " + ferr.Error()}
+				outcome = &Error{Message: refused}
 			}
+			ferr = errors.New(refused)
 			if stored, gerr := p.eng.Get(wctx, id); gerr == nil {
 				p.log.Error("the handler's task could not be ended as it left it; failing it from its stored copy", "task", id, "err", ferr)
 				_, ferr = p.leases.Finish(wctx, stored, lease, outcome, nil)
@@ -648,7 +703,7 @@ func (p *Pool[T, E, PT]) watch(ctx context.Context, cancel context.CancelCauseFu
 			return
 		}
 		if time.Since(w.held) > p.spec.Lease {
-			cancel(errLostLease)
+			cancel(ErrLeaseLost)
 			return
 		}
 		if now := time.Now(); !now.Before(w.nextBeat) {
@@ -660,7 +715,7 @@ func (p *Pool[T, E, PT]) watch(ctx context.Context, cancel context.CancelCauseFu
 					p.log.Warn("heartbeat failed", "task", id, "err", err)
 				}
 			case !ok:
-				cancel(errLostLease)
+				cancel(ErrLeaseLost)
 				return
 			default:
 				w.held = now
@@ -755,13 +810,16 @@ func (p *Pool[T, E, PT]) checkCancels(ctx context.Context) {
 	}
 	p.mu.Unlock()
 	// Cancel the run read here, never one that started since.
-	stop := func(id uuid.UUID) { runs[id].cancel(errCancelled) }
+	stop := func(id uuid.UUID, status string) { runs[id].cancel(&TaskEndedError{Status: status}) }
 	kr, ok := p.driver.(backends.KeyReader)
 	if !ok {
 		for _, id := range ids {
 			x, err := p.eng.Get(ctx, id)
-			if errors.Is(err, tasktype.ErrNotFound) || (err == nil && PT(x).Key().Status != p.spec.Running) {
-				stop(id)
+			switch {
+			case errors.Is(err, tasktype.ErrNotFound):
+				stop(id, "")
+			case err == nil && PT(x).Key().Status != p.spec.Running:
+				stop(id, PT(x).Key().Status)
 			}
 		}
 		return
@@ -776,13 +834,13 @@ func (p *Pool[T, E, PT]) checkCancels(ctx context.Context) {
 			}
 			return
 		}
-		running := make(map[uuid.UUID]bool, len(keys))
+		status := make(map[uuid.UUID]string, len(keys)) // "" for a task deleted
 		for _, k := range keys {
-			running[k.ID] = k.Status == p.spec.Running
+			status[k.ID] = k.Status
 		}
 		for _, id := range batch {
-			if !running[id] {
-				stop(id)
+			if s := status[id]; s != p.spec.Running {
+				stop(id, s)
 			}
 		}
 	}

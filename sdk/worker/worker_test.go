@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -170,6 +171,13 @@ func TestFailures(t *testing.T) {
 		{"plain error", func() error { return errors.New("disk full") }, analysis.ErrorCodeInternalError, "disk full", "disk full"},
 		{"panic", func() error { panic("nil map") }, analysis.ErrorCodeInternalError, "panic: nil map", "goroutine"},
 		{"long message", func() error { return errors.New(strings.Repeat("x", 3000)) }, analysis.ErrorCodeInternalError, strings.Repeat("x", 499) + " … " + strings.Repeat("x", 1498), "xxx"},
+		// The history keeps backends.MaxHistoryText bytes of it, its
+		// middle cut (PostgreSQL and SQLite kept a whole megabyte, MySQL
+		// refused the write and the task ran again).
+		{"message past the history's limit", func() error { return errors.New("start " + strings.Repeat("é", 1<<20) + " end") }, analysis.ErrorCodeInternalError, "start " + strings.Repeat("é", 493) + " … " + strings.Repeat("é", 1494) + " end",
+			"start éé"},
+		// A wrapped nil *Error is a failure: its code is the section's.
+		{"wrapped nil *Error", func() error { var e *worker.Error; return fmt.Errorf("step 2: %w", e) }, analysis.ErrorCodeInternalError, "step 2: <nil>", "step 2: <nil>"},
 		// Text the database would refuse, or PostgreSQL would: the task
 		// still fails, with it made storable (before, its fail was refused
 		// and the task was run again after its lease expired).
@@ -188,7 +196,9 @@ func TestFailures(t *testing.T) {
 				}
 				h, _ := e.History(ctx, x.ID)
 				if last := h[len(h)-1]; last.Event != "fail" || !strings.Contains(last.Message, tc.inDetail) {
-					t.Errorf("history message %q lacks %q", last.Message, tc.inDetail)
+					t.Errorf("history message %.200q (%d bytes) lacks %.200q", last.Message, len(last.Message), tc.inDetail)
+				} else if n := len(last.Message); n > backends.MaxHistoryText || !utf8.ValidString(last.Message) || tc.name == "message past the history's limit" && !strings.HasSuffix(last.Message, "é end") {
+					t.Errorf("history message of %d bytes (valid UTF-8: %t), ends %q; want at most %d, and its end", n, utf8.ValidString(last.Message), last.Message[max(0, n-10):], backends.MaxHistoryText)
 				}
 			})
 		}
@@ -215,6 +225,24 @@ func TestRefusedResult(t *testing.T) {
 				x.ProgressDetail = &analysis.ProgressDetail{CurrentStage: "agent_execution", AgentsTotal: -1}
 				return errors.New("disk full")
 			}, analysis.StatusFailed, "disk full"},
+			// The handler moved the task itself: the end cannot be written
+			// from its copy (before, the task ran again once its lease
+			// expired).
+			{"status set by the handler", func(ctx context.Context, x *analysis.Task, p *worker.Progress[analysis.Task]) error {
+				x.Status = analysis.StatusCompleted
+				return nil
+			}, analysis.StatusFailed, "the handler set the task's status (to COMPLETED); it may set result fields only: the pool ends the task with the worker section's events"},
+			{"id set by the handler", func(ctx context.Context, x *analysis.Task, p *worker.Progress[analysis.Task]) error {
+				x.ID = uuid.New()
+				return errors.New("disk full")
+			}, analysis.StatusFailed, "disk full"},
+			// A helper's nil *Error, returned as an error, means success
+			// (the pool panicked on it, outside any recover).
+			{"nil *Error", func(ctx context.Context, x *analysis.Task, p *worker.Progress[analysis.Task]) error {
+				x.ProgressDetail = &analysis.ProgressDetail{CurrentStage: "done", AgentsTotal: 3, AgentsCompleted: 3}
+				var e *worker.Error
+				return e
+			}, analysis.StatusCompleted, ""},
 			{"set after a report", func(ctx context.Context, x *analysis.Task, p *worker.Progress[analysis.Task]) error {
 				if err := p.Report(ctx, 0.5, nil); err != nil {
 					return err
@@ -266,6 +294,10 @@ func TestCancelReachesHandler(t *testing.T) {
 		select {
 		case cause := <-stopped:
 			t.Logf("handler saw the cancel after %v (cause: %v)", time.Since(at), cause)
+			var ended *worker.TaskEndedError
+			if !errors.Is(cause, worker.ErrTaskEnded) || !errors.As(cause, &ended) || ended.Status != string(analysis.StatusCancelled) {
+				t.Errorf("cause %v, want a *TaskEndedError, status CANCELLED", cause)
+			}
 		case <-time.After(10 * time.Second):
 			t.Fatal("the handler never saw the cancel")
 		}
@@ -273,6 +305,35 @@ func TestCancelReachesHandler(t *testing.T) {
 		time.Sleep(50 * time.Millisecond) // let the worker finish its bookkeeping
 		if x, _ = e.Get(ctx, id); x.Status != analysis.StatusCancelled {
 			t.Errorf("after cancel the task is %s", x.Status)
+		}
+	})
+}
+
+// TestDeletedTaskStopsHandler: a task deleted while its handler runs
+// stops the handler, with a cause that says so.
+func TestDeletedTaskStopsHandler(t *testing.T) {
+	forEach(t, func(t *testing.T, e *Engine, _ backends.WorkDriver[analysis.Task], _ *backendtest.Clock) {
+		running := make(chan uuid.UUID, 1)
+		stopped := make(chan error, 1)
+		p := newPool(t, e, func(ctx context.Context, x *analysis.Task, _ *worker.Progress[analysis.Task]) error {
+			running <- x.ID
+			<-ctx.Done()
+			stopped <- context.Cause(ctx)
+			return ctx.Err()
+		}, worker.Config{})
+		queued(t, e, 1)
+		start(t, p)
+		if err := e.Store().Delete(ctx, <-running); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case cause := <-stopped:
+			var ended *worker.TaskEndedError
+			if !errors.As(cause, &ended) || ended.Status != "" || cause.Error() != "the task left the running status: it was deleted" {
+				t.Errorf("cause %v, want a *TaskEndedError with no status", cause)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the handler never stopped")
 		}
 	})
 }
@@ -368,15 +429,20 @@ func TestShutdownGraceCutsShort(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			forEach(t, func(t *testing.T, e *Engine, _ backends.WorkDriver[analysis.Task], _ *backendtest.Clock) {
 				running := make(chan struct{})
+				var cause error
 				p := newPool(t, e, func(ctx context.Context, _ *analysis.Task, _ *worker.Progress[analysis.Task]) error {
 					close(running)
 					<-ctx.Done()
+					cause = context.Cause(ctx)
 					return tc.returns(ctx)
 				}, worker.Config{ShutdownGrace: 10 * time.Millisecond})
 				tasks := queued(t, e, 1)
 				stop := start(t, p)
 				<-running
 				stop()
+				if cause != worker.ErrShutdown {
+					t.Errorf("the handler's context's cause is %v, want ErrShutdown", cause)
+				}
 				x, err := e.Get(ctx, tasks[0].ID)
 				if err != nil {
 					t.Fatal(err)
