@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,7 +12,8 @@ import (
 // taskEvents streams a task's changes as Server-Sent Events: one "task"
 // event per change, its data the task as GET /tasks/{id} returns it and its
 // id the task's version. The stream starts with the current state and ends
-// after a terminal status; comments keep idle connections open.
+// after a terminal status, or with an "event: problem" when the task can no
+// longer be followed; comments keep idle connections open.
 func (s *Server) taskEvents(w http.ResponseWriter, r *http.Request) {
 	v, b, err := s.lookup(r)
 	if err != nil {
@@ -19,7 +21,7 @@ func (s *Server) taskEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	changes, stop, err := b.watch(ctx, v.key.ID)
+	changes, stop, ended, err := b.watch(ctx, v.key.ID)
 	if err != nil {
 		s.writeProblem(w, r, err)
 		return
@@ -56,6 +58,9 @@ func (s *Server) taskEvents(w http.ResponseWriter, r *http.Request) {
 			}
 		case c, ok := <-changes:
 			if !ok {
+				if err := ended(); err != nil && ctx.Err() == nil {
+					s.endWithProblem(w, r, rc, err)
+				}
 				return
 			}
 			body, err := taskJSON(c)
@@ -70,6 +75,25 @@ func (s *Server) taskEvents(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+}
+
+// endWithProblem ends a task's event stream that can no longer follow its
+// task (deleted, moved by a newer spec to a status this server does not
+// know, or unreadable) with an "event: problem" whose data is the problem
+// GET /tasks/{id} would answer: a client must not take the end for a
+// finish.
+func (s *Server) endWithProblem(w http.ResponseWriter, r *http.Request, rc *http.ResponseController, err error) {
+	p := *toProblem(err)
+	if p.Status >= 500 && p.Status != http.StatusServiceUnavailable {
+		s.log.ErrorContext(r.Context(), "event stream failed", slog.String("path", r.URL.Path), slog.Any("error", err))
+	}
+	p.Instance = r.URL.Path
+	body, merr := json.Marshal(&p)
+	if merr != nil {
+		return
+	}
+	_, _ = fmt.Fprintf(w, "event: problem\ndata: %s\n\n", body)
+	_ = rc.Flush()
 }
 
 // OpenEventStream answers 200 with a Server-Sent Events stream's headers

@@ -137,3 +137,56 @@ func waitUntil(ctx context.Context, t *testing.T, what string, cond func() bool)
 		}
 	}
 }
+
+// TestEventsEndWithProblem: a stream that can no longer follow its task
+// ends with an "event: problem" holding the problem GET /tasks/{id} answers
+// — a task a newer spec moved to a status this server does not declare (a
+// rolling deploy), a task deleted — rather than closing as a finish does
+// (a client took the silent end for one).
+func TestEventsEndWithProblem(t *testing.T) {
+	for _, backend := range sqlBackends {
+		for _, tc := range []struct {
+			name   string
+			change func(ctx context.Context, o otherProcess, id string) error
+			status float64
+			kind   string
+		}{
+			{"status of a newer spec", func(ctx context.Context, o otherProcess, id string) error {
+				return o.storeStatus(ctx, "analysis", id, "REVIEW")
+			}, 503, "undeclared-value"},
+			{"deleted", func(ctx context.Context, o otherProcess, id string) error {
+				return o.eng.Store().Delete(ctx, uuid.MustParse(id))
+			}, 404, "not-found"},
+		} {
+			t.Run(backend+"/"+tc.name, func(t *testing.T) {
+				e := newEnv(t, backend, envOptions{})
+				id := e.create("alice")
+				events, stop := e.streamEvents(context.Background(), "alice", id)
+				defer stop()
+				if first := <-events; first["status"] != "CREATED" {
+					t.Fatalf("first event %v", first)
+				}
+				if err := tc.change(context.Background(), e.other(t), id); err != nil {
+					t.Fatal(err)
+				}
+				var last map[string]any
+				timeout := time.After(20 * time.Second)
+				for done := false; !done; {
+					select {
+					case ev, ok := <-events:
+						if !ok {
+							done = true
+							break
+						}
+						last = ev
+					case <-timeout:
+						t.Fatal("the stream did not end")
+					}
+				}
+				if last["type"] != "urn:taskmodel:problem:"+tc.kind || last["status"] != tc.status || last["instance"] != "/tasks/"+id+"/events" {
+					t.Errorf("the stream's last event is %v, want a %v %s problem", last, tc.status, tc.kind)
+				}
+			})
+		}
+	}
+}

@@ -286,7 +286,10 @@ type binding interface {
 	cancel(ctx context.Context, id uuid.UUID, meta engine.Meta) (*view, error)
 	history(ctx context.Context, id uuid.UUID) ([]backends.History, error)
 	// watch streams the task's changes until it finishes or ctx ends.
-	watch(ctx context.Context, id uuid.UUID) (<-chan *view, func(), error)
+	// watch streams the task's changes; ended tells, once the channel
+	// closed, why it did when it was not a finish or ctx (engine
+	// Subscription.Err).
+	watch(ctx context.Context, id uuid.UUID) (changes <-chan *view, stop func(), ended func() error, err error)
 	// canFire reports whether ev may fire on the task as read in v (the
 	// lifecycle and the fields it requires).
 	canFire(v *view, ev string) bool
@@ -415,10 +418,10 @@ func (b *typed[T, E, PT]) history(ctx context.Context, id uuid.UUID) ([]backends
 	return b.eng.History(ctx, id)
 }
 
-func (b *typed[T, E, PT]) watch(ctx context.Context, id uuid.UUID) (<-chan *view, func(), error) {
+func (b *typed[T, E, PT]) watch(ctx context.Context, id uuid.UUID) (<-chan *view, func(), func() error, error) {
 	sub, err := b.eng.Watch(ctx, id)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	out := make(chan *view)
 	go func() {
@@ -434,7 +437,7 @@ func (b *typed[T, E, PT]) watch(ctx context.Context, id uuid.UUID) (<-chan *view
 			}
 		}
 	}()
-	return out, sub.Close, nil
+	return out, sub.Close, sub.Err, nil
 }
 
 func (b *typed[T, E, PT]) sweeper(cfg sweepConfig) func(ctx context.Context) (sweep.Result, error) {

@@ -2,11 +2,13 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/taskmodel/taskmodel/backends"
 	"github.com/taskmodel/taskmodel/tasktype"
 )
 
@@ -27,9 +29,26 @@ type Subscription[T any] struct {
 
 	mu      sync.Mutex
 	dropped int
+	err     error
 	stop    func()
 	once    sync.Once
 }
+
+// Err tells why a Watch subscription's channel closed, once it has: nil
+// when its task finished, its context ended or it was closed; the read
+// error otherwise: tasktype.ErrNotFound for a task deleted, a
+// *backends.UndeclaredValueError for a task a newer spec moved to a status
+// this program does not know (a rolling deploy), or the error of the
+// store's last reads (WatchRetries in a row failed).
+func (s *Subscription[T]) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// WatchRetries is how many polls in a row a Watch retries a read that
+// failed (a connection lost) before it ends with the error.
+const WatchRetries = 3
 
 // Dropped returns how many changes were dropped because the subscriber did
 // not keep up (its buffer was full). A subscriber that sees it grow should
@@ -185,7 +204,8 @@ func (e *Engine[T, E, PT]) subscribe(ctx context.Context, in interest) *Subscrip
 // them; the poll then remains a safety net for what the source misses.
 // Versions coalesce: a watcher sees the latest state, not every step (the
 // history has every step). The stream ends after a terminal status, when
-// the task is deleted, or when ctx ends.
+// the task is deleted, when it can no longer be read, or when ctx ends;
+// the subscription's Err tells which.
 func (e *Engine[T, E, PT]) Watch(ctx context.Context, id uuid.UUID) (*Subscription[T], error) {
 	cur, err := e.store.Get(ctx, id)
 	if err != nil {
@@ -223,6 +243,7 @@ func (e *Engine[T, E, PT]) Watch(ctx context.Context, id uuid.UUID) (*Subscripti
 		}
 		tick := time.NewTicker(e.poll)
 		defer tick.Stop()
+		failed := 0 // reads failed in a row
 		for {
 			select {
 			case <-ctx.Done():
@@ -237,8 +258,20 @@ func (e *Engine[T, E, PT]) Watch(ctx context.Context, id uuid.UUID) (*Subscripti
 			case <-tick.C:
 				x, err := e.store.Get(ctx, id)
 				if err != nil {
-					return // deleted, or the context ended
+					if ctx.Err() != nil {
+						return
+					}
+					var ue *backends.UndeclaredValueError
+					var sv *backends.StoredValueError
+					if failed++; failed < WatchRetries && !errors.Is(err, tasktype.ErrNotFound) && !errors.As(err, &ue) && !errors.As(err, &sv) {
+						continue // the next poll reads again
+					}
+					s.mu.Lock()
+					s.err = err
+					s.mu.Unlock()
+					return
 				}
+				failed = 0
 				if !emit(x, "", "") {
 					return
 				}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -250,8 +251,8 @@ func TestSubscribeAndWatch(t *testing.T) {
 		for ch := range w.C {
 			last = ch
 		}
-		if last.Key.Status != "COMPLETED" {
-			t.Errorf("watch ended at %+v", last.Key)
+		if last.Key.Status != "COMPLETED" || w.Err() != nil {
+			t.Errorf("watch ended at %+v, Err %v", last.Key, w.Err())
 		}
 		if _, err := e.Watch(ctx, uuid.New()); !errors.Is(err, tasktype.ErrNotFound) {
 			t.Errorf("watch of an unknown task: %v", err)
@@ -336,5 +337,63 @@ func TestMisuse(t *testing.T) {
 		if err := c.call(); err == nil || err.Error() != "task: must not be nil" {
 			t.Errorf("%s(nil): %v, want task: must not be nil", c.name, err)
 		}
+	}
+}
+
+// failingGets wraps a driver: Get fails while fail says so.
+type failingGets struct {
+	backends.Driver[analysis.Task]
+	fail  func() error
+	calls atomic.Int64
+}
+
+func (d *failingGets) Get(ctx context.Context, id uuid.UUID) (*analysis.Task, error) {
+	if d.calls.Add(1) > 1 { // the first is Watch's own read
+		if err := d.fail(); err != nil {
+			return nil, err
+		}
+	}
+	return d.Driver.Get(ctx, id)
+}
+
+// TestWatchEnds: Watch's Err tells why its stream ended: a read that keeps
+// failing ends it after WatchRetries polls with the error, a failure or two
+// in a row are retried, and a deleted task ends it at once.
+func TestWatchEnds(t *testing.T) {
+	lost := errors.New("connection reset by peer")
+	for _, tc := range []struct {
+		name  string
+		fails func(n int64) error // for the nth Get after the first
+		want  error
+		polls int64 // Gets after the first, at least, before the end
+	}{
+		{"keeps failing", func(int64) error { return lost }, lost, engine.WatchRetries},
+		{"deleted", func(int64) error { return tasktype.ErrNotFound }, tasktype.ErrNotFound, 1},
+		{"fails twice, then deleted", func(n int64) error {
+			if n <= engine.WatchRetries-1 {
+				return lost
+			}
+			return tasktype.ErrNotFound
+		}, tasktype.ErrNotFound, engine.WatchRetries},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := &failingGets{Driver: sdktest.All[0].Open(t)}
+			d.fail = func() error { return tc.fails(d.calls.Load() - 1) }
+			e := newEngine(d, backendtest.NewClock())
+			x, err := e.Create(ctx, sdktest.NewTask(), engine.Meta{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			w, err := e.Watch(ctx, x.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close()
+			for range w.C {
+			}
+			if !errors.Is(w.Err(), tc.want) || d.calls.Load()-1 < tc.polls {
+				t.Errorf("Err %v after %d reads, want %v after %d", w.Err(), d.calls.Load()-1, tc.want, tc.polls)
+			}
+		})
 	}
 }

@@ -160,6 +160,7 @@ func TestBrowser(t *testing.T) {
 			t.Run("live list", func(t *testing.T) { liveList(t, e, alice) })
 			t.Run("live task", func(t *testing.T) { liveTask(t, e, alice, name) })
 			t.Run("cancel", func(t *testing.T) { cancelFromPage(t, e, alice) })
+			t.Run("task deleted", func(t *testing.T) { deletedWhileOpen(t, e, alice) })
 			t.Run("another user's task", func(t *testing.T) { otherUser(t, e, tab(t, bctx)) })
 			t.Run("model page", func(t *testing.T) { modelPage(t, e, tab(t, bctx), name) })
 			if backend == "sqlite" { // the layout does not depend on the database
@@ -303,6 +304,21 @@ func cancelFromPage(t *testing.T, e *env, ctx context.Context) {
 		t.Errorf("timeline lacks the cancel:\n%s", tl)
 	}
 	e.waitStatus("alice", id, "CANCELLED")
+}
+
+// deletedWhileOpen: a task deleted while its page follows it stops the
+// live updates and shows the server's problem, rather than a page that
+// still says "Live".
+func deletedWhileOpen(t *testing.T, e *env, ctx context.Context) {
+	id := e.analysis("alice", "unified-profiler")
+	run(t, ctx, chromedp.Navigate(e.url+"/ui/tasks/"+id))
+	waitJS(t, ctx, `document.getElementById("live").dataset.state === "open"`)
+	e.exec(`DELETE FROM analysis_history WHERE task_id = $1`, id)
+	e.exec(`DELETE FROM analysis WHERE id = $1`, id)
+	waitJS(t, ctx, `!!document.getElementById("problem") && !document.querySelector('#live[data-state="open"]')`)
+	if msg := js[string](t, ctx, `document.getElementById("problem").textContent`); !strings.Contains(msg, "no such task") {
+		t.Errorf("the page says %q, want that the task is gone", msg)
+	}
 }
 
 func otherUser(t *testing.T, e *env, ctx context.Context) {

@@ -157,7 +157,9 @@ class Client:
         A dropped connection is reopened after the stream's retry delay, at
         most reconnect times without a new change (the stream starts again from the
         current state; versions already seen are not repeated). A revoked
-        token raises StreamUnauthorized. timeout bounds the wait for each
+        token raises StreamUnauthorized; a task that can no longer be
+        followed (deleted, or moved by a newer server version to a status
+        this one does not know) raises ProblemError, as GET would. timeout bounds the wait for each
         read (the server sends a keep-alive comment when idle).
         """
         path = "/tasks/" + _quote(task_id) + "/events"
@@ -174,6 +176,11 @@ class Client:
                             retry = ev.retry / 1000.0
                         if ev.event == "unauthorized":
                             raise StreamUnauthorized(_detail(ev.data))
+                        if ev.event == "problem":
+                            # The task can no longer be followed (deleted, or
+                            # moved by a newer server to a status this one
+                            # does not know): the problem GET would answer.
+                            raise ProblemError(0, _problem(ev.data), "GET", path)
                         if ev.event != "task":
                             continue
                         task = json.loads(ev.data)
@@ -271,6 +278,16 @@ def _many(v: StrOrList) -> Optional[List[str]]:
     if isinstance(v, str):
         return [v]
     return [str(getattr(x, "value", x)) for x in v]
+
+
+def _problem(data: str) -> Dict[str, Any]:
+    try:
+        d = json.loads(data)
+        if isinstance(d, dict):
+            return d
+    except ValueError:
+        pass
+    return {"detail": data}
 
 
 def _detail(data: str) -> str:

@@ -85,12 +85,21 @@ class ClientTest(FakeTest):
         with self.assertRaises(StreamUnauthorized) as cm:
             list(self.client.follow(t["id"]))
         self.assertEqual(cm.exception.detail, "revoked")
+        # A task the server can no longer follow ends the stream with the
+        # problem GET would answer: raised, not taken for a finish, not retried.
+        problem = {"type": "urn:taskmodel:problem:undeclared-value", "title": "Task written by a newer version", "status": 503, "detail": "newer"}
+        self.fake.events[t["id"]] = "event: task\ndata: %s\n\nevent: problem\ndata: %s\n\n" % (task("RUNNING", 1), json.dumps(problem))
+        before = len(self.fake.requests)
+        with self.assertRaises(taskmodel.ProblemError) as pm:
+            list(self.client.follow(t["id"]))
+        self.assertEqual((pm.exception.status, pm.exception.type, pm.exception.detail), (503, problem["type"], "newer"))
+        self.assertEqual(len(self.fake.requests) - before, 1)
         # A stream that ends before a terminal status is reopened, then given up.
         self.fake.events[t["id"]] = "retry: 10\n\nevent: task\ndata: %s\n\n" % task("RUNNING", 1)
         with self.assertRaises(taskmodel.TaskmodelError):
             list(self.client.follow(t["id"], reconnect=2))
         opened = [r for r in self.fake.requests if r[1].endswith("/events")]
-        self.assertEqual(len(opened), 2 + 3)
+        self.assertEqual(len(opened), 3 + 3)
 
     def test_models(self):
         self.assertIs(MODELS["training"], training)

@@ -123,6 +123,10 @@
     var refresh = refresher(function () { return '/ui/tasks/' + encodeURIComponent(id) + '/view'; }, view, mark);
     var seen = null;
     src.addEventListener('unauthorized', signedOut(src));
+    // The task can no longer be followed (deleted, or moved by a newer
+    // server to a status this one does not know): the page's fetch shows
+    // the server's problem.
+    src.addEventListener('problem', function () { src.close(); setLive('error', 'Live updates stopped'); refresh(); });
     src.onopen = function () { open = true; setLive('open', 'Live'); };
     src.onerror = function () { if (src.readyState !== EventSource.CLOSED) setLive('error', 'Reconnecting…'); };
     src.addEventListener('task', function (e) {
