@@ -107,6 +107,24 @@ func TestClaimScriptLeavesNothingHalfWritten(t *testing.T) {
 				if err := blocker.Rollback(); err != nil {
 					t.Fatal(err)
 				}
+				// The server rolls a killed connection's transaction back
+				// after KILL returns: until it has, its row locks stand and
+				// a reservation (SKIP LOCKED) passes the tasks by.
+				for deadline := time.Now().Add(10 * time.Second); ; {
+					tx, err := admin.Begin()
+					if err != nil {
+						t.Fatal(err)
+					}
+					_, err = tx.Exec("SELECT id FROM training FOR UPDATE NOWAIT")
+					tx.Rollback()
+					if err == nil {
+						break
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("the tasks are still locked 10 s after the claim's connection was killed: %v", err)
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
 			},
 			wantErr: func(err error) bool { return err != nil },
 		},
