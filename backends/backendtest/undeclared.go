@@ -116,6 +116,7 @@ func RunOldWriter(t *testing.T, open func(t testing.TB) (backends.Driver[analysi
 		d, _ := open(t)
 		ctx := context.Background()
 		x := stamped()
+		x.Version = 1    // as the store would
 		x.Progress = 101 // the store's validation would refuse it; the driver does not validate
 		err := d.Insert(ctx, x, backends.History{To: string(x.Status), At: x.CreatedAt, Actor: "test"})
 		var ve *tasktype.ValidationError
@@ -124,6 +125,9 @@ func RunOldWriter(t *testing.T, open func(t testing.TB) (backends.Driver[analysi
 		}
 		if strings.HasSuffix(err.Error(), "constraint ") {
 			t.Errorf("%q names no constraint", err)
+		}
+		if f := ve.Fields[0]; f.Field != "progress" || f.Rule != "check" {
+			t.Errorf("the refusal names field %q (rule %q), want progress", f.Field, f.Rule)
 		}
 	})
 	t.Run("required", func(t *testing.T) {

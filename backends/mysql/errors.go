@@ -8,6 +8,7 @@ import (
 
 	driver "github.com/go-sql-driver/mysql"
 
+	"github.com/taskmodel/taskmodel/backends"
 	"github.com/taskmodel/taskmodel/tasktype"
 )
 
@@ -76,6 +77,8 @@ func IsForeignKey(err error) bool {
 var (
 	checkMariaDB = regexp.MustCompile("^CONSTRAINT `([^`]+)` failed")
 	checkMySQL   = regexp.MustCompile(`^Check constraint '([^']+)' is violated`)
+	// MariaDB names the table after the constraint: "failed for `db`.`job`".
+	checkTableMariaDB = regexp.MustCompile("failed for `[^`]*`\\.`([^`]+)`")
 	// The column an error names: 'x' (MySQL, older MariaDB) or `db`.`t`.`x`.
 	columnRE = regexp.MustCompile("(?:column|Column) (?:'([^']+)'|(?:`[^`]*`\\.)*`([^`]+)`)")
 	// The column ER_NO_DEFAULT_FOR_FIELD names.
@@ -138,7 +141,11 @@ func Classify(err error) error {
 		return fmt.Errorf("%w: %s", tasktype.ErrDuplicate, me.Message)
 	case errCheckMariaDB, errCheckMySQL:
 		name, _ := CheckConstraint(err)
-		return field("", "check", fmt.Sprintf("the value breaks the database's constraint %s", name))
+		table := ""
+		if m := checkTableMariaDB.FindStringSubmatch(me.Message); m != nil {
+			table = m[1]
+		}
+		return backends.CheckViolation(table, name, "")
 	case errBadNull:
 		return field(column(me.Message), "required", "must not be null")
 	case errNoDefault:

@@ -535,7 +535,7 @@ func TestClassify(t *testing.T) {
 		is        error
 	}{
 		{"duplicate", `INSERT INTO job (id, note) VALUES ('a', 'y')`, "task already exists: Duplicate entry 'a' for key 'PRIMARY'", tasktype.ErrDuplicate},
-		{"check", `INSERT INTO job (id, note) VALUES ('b', '')`, "the value breaks the database's constraint job_note_check", tasktype.ErrValidation},
+		{"check", `INSERT INTO job (id, note) VALUES ('b', '')`, "note: the value breaks the database's constraint job_note_check, which this program's spec does not have (a newer version of the spec likely migrated the database)", tasktype.ErrValidation},
 		{"too long", `INSERT INTO job (id, note) VALUES ('c', REPEAT('x', 21))`, "note: is longer than the column allows", tasktype.ErrValidation},
 		{"null", `INSERT INTO job (id, note) VALUES ('d', NULL)`, "note: must not be null", tasktype.ErrValidation},
 		{"out of range", `INSERT INTO num (n) VALUES (300)`, "n: is out of the column's range", tasktype.ErrValidation},

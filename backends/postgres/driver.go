@@ -392,7 +392,7 @@ func classify(err error) error {
 	case "23505": // unique_violation
 		return fmt.Errorf("%w: %s", tasktype.ErrDuplicate, pgErr.Detail)
 	case "23514": // check_violation
-		return field("", "check", "the value breaks the database's constraint "+pgErr.ConstraintName)
+		return backends.CheckViolation(pgErr.TableName, pgErr.ConstraintName, "")
 	case "23502": // not_null_violation
 		return field(pgErr.ColumnName, "required", "must not be null")
 	}

@@ -7,6 +7,7 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/taskmodel/taskmodel/backends"
 	"github.com/taskmodel/taskmodel/tasktype"
 )
 
@@ -63,7 +64,7 @@ func constraintError(err error) error {
 	}
 	switch se.Code() {
 	case sqlite3.SQLITE_CONSTRAINT_CHECK:
-		return field("", "check", "the value breaks the database's constraint "+after("CHECK constraint failed: "))
+		return backends.CheckViolation("", "", after("CHECK constraint failed: "))
 	case sqlite3.SQLITE_CONSTRAINT_NOTNULL:
 		col := after("NOT NULL constraint failed: ")
 		if i := strings.LastIndexByte(col, '.'); i >= 0 {
