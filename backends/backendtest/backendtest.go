@@ -98,6 +98,7 @@ func Run(t *testing.T, newDriver Factory) {
 		{"CreateManyAllOrNone", testCreateMany},
 		{"KeysOfMany", testKeys},
 		{"GetNotFound", testGetNotFound},
+		{"ContextEnded", testContextEnded},
 		{"FireSetsTimestampsAndHistory", testFire},
 		{"FireIllegalWritesNothing", testFireIllegal},
 		{"FireRequiresFields", testFireRequires},
@@ -358,6 +359,35 @@ func testGetNotFound(t *testing.T, e env) {
 		if !errors.Is(err, tasktype.ErrNotFound) {
 			t.Errorf("%s of a missing task: %v", name, err)
 		}
+	}
+}
+
+// testContextEnded: a call whose context has ended returns the context's
+// error and writes nothing, on every backend (the memory backend ignored
+// it, so code tested on it alone could miss its context handling).
+func testContextEnded(t *testing.T, e env) {
+	x := e.create(t)
+	ctx, cancel := context.WithCancel(e.ctx)
+	cancel()
+	for name, err := range map[string]error{
+		"Create":       func() error { _, err := e.store.Create(ctx, newTask(), backends.Meta{}); return err }(),
+		"Get":          func() error { _, err := e.store.Get(ctx, x.ID); return err }(),
+		"FireFrom":     func() error { _, err := e.store.FireFrom(ctx, x, analysis.EventRequestUploadURLs, nil, backends.Meta{}); return err }(),
+		"History":      func() error { _, err := e.store.History(ctx, x.ID); return err }(),
+		"ListByStatus": func() error { _, err := e.store.Driver().ListByStatus(ctx, string(analysis.StatusCreated), 10); return err }(),
+		"Delete":       e.store.Delete(ctx, x.ID),
+	} {
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("%s with an ended context: %v, want context.Canceled", name, err)
+		}
+	}
+	got, err := e.store.Get(e.ctx, x.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertSame(t, got, x)
+	if all, err := e.store.Driver().ListByStatus(e.ctx, string(analysis.StatusCreated), 10); err != nil || len(all) != 1 {
+		t.Errorf("after the calls with an ended context: %d tasks created, %v; want 1", len(all), err)
 	}
 }
 

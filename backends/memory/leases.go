@@ -26,6 +26,9 @@ func NewLeases() *Leases { return &Leases{leases: map[string]lease{}} }
 
 // Acquire implements backends.Leases.
 func (l *Leases) Acquire(ctx context.Context, name, owner string, now time.Time, ttl time.Duration) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if cur, ok := l.leases[name]; ok && cur.owner != owner && now.Before(cur.expires) {
@@ -37,6 +40,9 @@ func (l *Leases) Acquire(ctx context.Context, name, owner string, now time.Time,
 
 // Release implements backends.Leases.
 func (l *Leases) Release(ctx context.Context, name, owner string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if cur, ok := l.leases[name]; ok && cur.owner == owner {

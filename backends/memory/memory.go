@@ -66,11 +66,17 @@ func (d *Driver[T, PT]) decode(e *entry) (*T, error) {
 
 // Insert implements backends.Driver.
 func (d *Driver[T, PT]) Insert(ctx context.Context, task *T, h backends.History) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	return d.InsertMany(ctx, []*T{task}, []backends.History{h})
 }
 
 // Keys implements backends.KeyReader.
 func (d *Driver[T, PT]) Keys(ctx context.Context, ids []uuid.UUID) ([]backends.Key, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	out := make([]backends.Key, 0, len(ids))
@@ -85,6 +91,9 @@ func (d *Driver[T, PT]) Keys(ctx context.Context, ids []uuid.UUID) ([]backends.K
 // InsertMany implements backends.BatchInserter: all the tasks under one
 // lock, or none.
 func (d *Driver[T, PT]) InsertMany(ctx context.Context, tasks []*T, hs []backends.History) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	if len(tasks) != len(hs) {
 		return fmt.Errorf("memory: InsertMany: %d tasks and %d history rows", len(tasks), len(hs))
 	}
@@ -121,6 +130,9 @@ func (d *Driver[T, PT]) InsertMany(ctx context.Context, tasks []*T, hs []backend
 
 // Get implements backends.Driver.
 func (d *Driver[T, PT]) Get(ctx context.Context, id uuid.UUID) (*T, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	d.mu.Lock()
 	e, ok := d.tasks[id]
 	var snapshot entry
@@ -156,16 +168,25 @@ func (d *Driver[T, PT]) write(from tasktype.Key, next *T, h *backends.History) (
 
 // Transition implements backends.Driver.
 func (d *Driver[T, PT]) Transition(ctx context.Context, from tasktype.Key, next *T, h backends.History) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
 	return d.write(from, next, &h)
 }
 
 // Update implements backends.Driver.
 func (d *Driver[T, PT]) Update(ctx context.Context, from tasktype.Key, next *T) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
 	return d.write(from, next, nil)
 }
 
 // Delete implements backends.Driver.
 func (d *Driver[T, PT]) Delete(ctx context.Context, id uuid.UUID) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if _, ok := d.tasks[id]; !ok {
@@ -183,6 +204,9 @@ func (d *Driver[T, PT]) Delete(ctx context.Context, id uuid.UUID) (bool, error) 
 
 // History implements backends.Driver.
 func (d *Driver[T, PT]) History(ctx context.Context, id uuid.UUID) ([]backends.History, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	e, ok := d.tasks[id]
@@ -215,11 +239,17 @@ func (d *Driver[T, PT]) scan(limit int, keep func(*entry, *T) bool) ([]*T, error
 
 // ListByStatus implements backends.Driver.
 func (d *Driver[T, PT]) ListByStatus(ctx context.Context, status string, limit int) ([]*T, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	return d.scan(limit, func(e *entry, _ *T) bool { return e.key.Status == status })
 }
 
 // Due implements backends.Driver.
 func (d *Driver[T, PT]) Due(ctx context.Context, now time.Time, limit int) ([]*T, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	return d.scan(limit, func(_ *entry, t *T) bool {
 		at, ok := PT(t).TimeoutAt()
 		return ok && !at.After(now)
@@ -228,6 +258,9 @@ func (d *Driver[T, PT]) Due(ctx context.Context, now time.Time, limit int) ([]*T
 
 // DeleteFinished implements backends.Driver.
 func (d *Driver[T, PT]) DeleteFinished(ctx context.Context, before time.Time, limit int) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
 	type old struct {
 		id uuid.UUID
 		at time.Time
@@ -308,6 +341,9 @@ var _ backends.Lister = (*Lister)(nil)
 
 // List implements backends.Lister with the same rules as the SQL listers.
 func (l *Lister) List(ctx context.Context, q backends.ListQuery) ([]tasktype.Row, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	var rows []tasktype.Row
 	for _, src := range l.sources {
 		all, err := src.listed()

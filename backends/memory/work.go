@@ -17,6 +17,9 @@ type taskLease struct {
 
 // Reserve implements backends.WorkDriver.
 func (d *Driver[T, PT]) Reserve(ctx context.Context, queue, owner string, now, expires time.Time, limit int) ([]backends.Claim[T], error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var out []backends.Claim[T]
@@ -44,6 +47,9 @@ func (d *Driver[T, PT]) Reserve(ctx context.Context, queue, owner string, now, e
 
 // Heartbeat implements backends.WorkDriver.
 func (d *Driver[T, PT]) Heartbeat(ctx context.Context, id uuid.UUID, l backends.Lease, running string, expires time.Time) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	e, ok := d.tasks[id]
@@ -56,6 +62,9 @@ func (d *Driver[T, PT]) Heartbeat(ctx context.Context, id uuid.UUID, l backends.
 
 // Lost implements backends.WorkDriver.
 func (d *Driver[T, PT]) Lost(ctx context.Context, running string, now time.Time, limit int) ([]backends.Claim[T], error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var lost []uuid.UUID
