@@ -206,10 +206,56 @@ type UnknownMigrationError struct {
 	// Database is the newest migration the database has applied, and
 	// Program the newest this program knows.
 	Database, Program string
+	// Statements, when not 0, tells that the database applied Database
+	// in part (MySQL and MariaDB, which commit each schema change as it
+	// runs): a start of a build that has it applied its first Statements
+	// statements, which stay applied, and then failed with Failure (the
+	// failed statement's error) or, when Failure is empty, was stopped.
+	// That build resumes the migration at statement Statements+1.
+	Statements int
+	Failure    string
 }
 
 func (e *UnknownMigrationError) Error() string {
+	if e.Statements > 0 {
+		where := fmt.Sprintf("newer than this program, whose spec of %s ends at %s", e.Model, e.Program)
+		if number(e.Database) <= number(e.Program) {
+			where = fmt.Sprintf("which this program does not have (its migrations of %s go on to %s)", e.Model, e.Program)
+		}
+		return fmt.Sprintf("the database is part way through migration %s of model %s, %s: a start of a build that has it %s; this program does not know the schema they changed. Run a build that has %s, which %s",
+			e.Database, e.Model, where, e.PartText(), e.Database, e.ResumeText())
+	}
 	return fmt.Sprintf("the database is at migration %s of model %s, newer than this program, whose spec of %s ends at %s: run a build of the newer spec", e.Database, e.Model, e.Model, e.Program)
+}
+
+// PartText says what the start that applied Database in part left, as
+// "applied its statements 1 to N, which stay applied (…), and then …":
+// the statements that stay applied, and how the start ended. Empty when
+// Database was applied whole.
+func (e *UnknownMigrationError) PartText() string {
+	if e.Statements <= 0 {
+		return ""
+	}
+	applied := "its statement 1, which stays"
+	if e.Statements > 1 {
+		applied = fmt.Sprintf("its statements 1 to %d, which stay", e.Statements)
+	}
+	end := "then it was stopped"
+	if e.Failure != "" {
+		end = "then a statement failed: " + e.Failure
+	}
+	return fmt.Sprintf("applied %s applied (MySQL and MariaDB commit each schema change as it runs), and %s", applied, end)
+}
+
+// ResumeText says what the build that has Database does with it next:
+// "resumes the migration at statement N", once the cause of its failure
+// is fixed if it failed.
+func (e *UnknownMigrationError) ResumeText() string {
+	s := fmt.Sprintf("resumes the migration at statement %d", e.Statements+1)
+	if e.Failure != "" {
+		s += " once the cause of the failure is fixed"
+	}
+	return s
 }
 
 // ChangedMigrationError is the error of a database that applied a

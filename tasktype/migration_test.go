@@ -134,6 +134,28 @@ func TestCheckApplied(t *testing.T) {
 	}
 }
 
+// TestUnknownMigrationErrorPartly: a migration a newer build applied part
+// way (MySQL, MariaDB) is named with the statements that stay applied, how
+// that start ended, and where the build that has it resumes.
+func TestUnknownMigrationErrorPartly(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		err  tasktype.UnknownMigrationError
+		want string
+	}{
+		{"failed", tasktype.UnknownMigrationError{Model: "job", Database: "0003_add_x", Program: "0002_worker", Statements: 3, Failure: "Error 1061 (42000): Duplicate key name 'x'"},
+			"the database is part way through migration 0003_add_x of model job, newer than this program, whose spec of job ends at 0002_worker: a start of a build that has it applied its statements 1 to 3, which stay applied (MySQL and MariaDB commit each schema change as it runs), and then a statement failed: Error 1061 (42000): Duplicate key name 'x'; this program does not know the schema they changed. Run a build that has 0003_add_x, which resumes the migration at statement 4 once the cause of the failure is fixed"},
+		{"stopped", tasktype.UnknownMigrationError{Model: "job", Database: "0003_add_x", Program: "0002_worker", Statements: 1},
+			"the database is part way through migration 0003_add_x of model job, newer than this program, whose spec of job ends at 0002_worker: a start of a build that has it applied its statement 1, which stays applied (MySQL and MariaDB commit each schema change as it runs), and then it was stopped; this program does not know the schema they changed. Run a build that has 0003_add_x, which resumes the migration at statement 2"},
+		{"not newer", tasktype.UnknownMigrationError{Model: "job", Database: "0002_add_x", Program: "0003_add_y", Statements: 1},
+			"the database is part way through migration 0002_add_x of model job, which this program does not have (its migrations of job go on to 0003_add_y): a start of a build that has it applied its statement 1, which stays applied (MySQL and MariaDB commit each schema change as it runs), and then it was stopped; this program does not know the schema they changed. Run a build that has 0002_add_x, which resumes the migration at statement 2"},
+	} {
+		if got := tt.err.Error(); got != tt.want {
+			t.Errorf("%s:\ngot  %s\nwant %s", tt.name, got, tt.want)
+		}
+	}
+}
+
 // TestCheckNumbering: a program whose migrations of a model have two
 // under one number, or lack one that a later one was generated from, is
 // refused whatever the database applied.

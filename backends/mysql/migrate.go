@@ -52,7 +52,12 @@ const migrationLock = `CONCAT('taskmodel:', SHA1(DATABASE()))`
 // statement after them need the session that ran the ones before: a start
 // resumes at the first of such a run, which must be one that can run
 // twice. If the migration's SQL changed in between, Migrate refuses to
-// guess which statements still apply and says so.
+// guess which statements still apply and says so. A program whose
+// migrations lack such a migration of one of their models (the build
+// before, rolled back to while a newer build's migration is part way) is
+// refused as after a completed newer migration, with a
+// *tasktype.UnknownMigrationError whose Statements says how many stay
+// applied: the schema is no longer the one its spec ends at.
 func Migrate(ctx context.Context, db *sql.DB, migrations []tasktype.Migration) error {
 	return MigrateReport(ctx, db, migrations, nil)
 }
@@ -82,7 +87,16 @@ func MigrateReport(ctx context.Context, db *sql.DB, migrations []tasktype.Migrat
 	if err != nil {
 		return err
 	}
-	if err := tasktype.CheckApplied(migrations, applied); err != nil {
+	err = tasktype.CheckApplied(migrations, applied)
+	var unknown *tasktype.UnknownMigrationError
+	if err == nil || errors.As(err, &unknown) {
+		// A newer migration applied in part says more than one applied
+		// whole before it: the build that has it resumes it.
+		if perr := partlyApplied(ctx, conn, migrations); perr != nil {
+			return perr
+		}
+	}
+	if err != nil {
 		return err
 	}
 	var now []string // applied by this run: a refusal after them says so
@@ -120,6 +134,56 @@ func lock(ctx context.Context, conn *sql.Conn) error {
 			return fmt.Errorf("mysql: migration lock: %w", err)
 		}
 	}
+}
+
+// partlyApplied returns the error of a database part way through a
+// migration of one of migrations' models that migrations lacks (a
+// *tasktype.UnknownMigrationError with Statements set): a start of a newer
+// build applied some of its statements and failed or was stopped, as
+// taskmodel_migration_progress records. The statements it applied stay
+// (MySQL commits each schema change as it runs), so the database no
+// longer has the schema of migrations' last one, although
+// taskmodel_migrations says so: a program of the earlier spec would start
+// and fail on its writes (a NOT NULL column it does not know of). Nil when
+// there is no such migration, or when it failed at its first statement
+// and nothing of it stays applied.
+func partlyApplied(ctx context.Context, conn *sql.Conn, migrations []tasktype.Migration) error {
+	known := map[string]bool{}
+	last := map[string]string{}
+	for _, m := range migrations {
+		known[m.Name] = true
+		model, _, _ := strings.Cut(m.Name, "/")
+		last[model] = max(last[model], m.Name)
+	}
+	rows, err := conn.QueryContext(ctx, `SELECT name, statements, error FROM taskmodel_migration_progress WHERE statements > 0 ORDER BY name`)
+	if err != nil {
+		return fmt.Errorf("mysql: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name, failure string
+		var n int
+		if err := rows.Scan(&name, &n, &failure); err != nil {
+			return fmt.Errorf("mysql: %w", err)
+		}
+		model, short, _ := strings.Cut(name, "/")
+		if _, ok := last[model]; !ok || known[name] {
+			continue // another program's model, or one this program resumes
+		}
+		return &tasktype.UnknownMigrationError{Model: model, Database: short, Program: strings.TrimPrefix(last[model], model+"/"),
+			Statements: n, Failure: failureText(failure)}
+	}
+	return rows.Err()
+}
+
+// failureText is a recorded statement error as an error message quotes
+// it: its first line, at most 500 bytes.
+func failureText(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	if len(s) > 500 {
+		s = strings.ToValidUTF8(s[:500], "") + "…"
+	}
+	return s
 }
 
 func createTables(ctx context.Context, conn *sql.Conn) error {

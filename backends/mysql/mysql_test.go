@@ -226,6 +226,92 @@ ALTER TABLE job ADD COLUMN done BOOLEAN NULL;
 	}
 }
 
+// TestOlderProgramAfterAPartialMigration: a newer build's migration that
+// failed or was stopped part way leaves its first statements applied (a
+// NOT NULL column a program of the earlier spec does not write); such a
+// program, started next (a rollback), is refused as it is after a
+// completed newer migration, and told to run the build that has it, which
+// resumes it. One that failed at its first statement left nothing: the
+// earlier program starts.
+func TestOlderProgramAfterAPartialMigration(t *testing.T) {
+	ctx := context.Background()
+	newer := tasktype.Migration{Name: "job/0002_priority", SQL: `ALTER TABLE job ADD COLUMN priority INT NOT NULL;
+CREATE INDEX job_priority ON job (priority);
+ALTER TABLE job ADD COLUMN done BOOLEAN NULL;
+`}
+	// failAt makes the newer build's migration fail: stmt, run first,
+	// collides with one of its statements; undo removes it.
+	failAt := func(stmt, undo string) func(t *testing.T, db *sql.DB) (string, func()) {
+		return func(t *testing.T, db *sql.DB) (string, func()) {
+			if _, err := db.Exec(stmt); err != nil {
+				t.Fatal(err)
+			}
+			err := mysql.Migrate(ctx, db, append(jobs()[:1], newer))
+			var failed *mysql.MigrationFailedError
+			if !errors.As(err, &failed) {
+				t.Fatalf("the newer build's start: %v, want a failed statement", err)
+			}
+			return failed.Err.Error(), func() {
+				if _, err := db.Exec(undo); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	tests := []struct {
+		name  string
+		leave func(t *testing.T, db *sql.DB) (failure string, fix func())
+		older []tasktype.Migration
+		want  string // %s: the failed statement's error
+	}{
+		{"failed at its second statement", failAt("CREATE INDEX job_priority ON job (note)", "DROP INDEX job_priority ON job"), jobs()[:1],
+			"the database is part way through migration 0002_priority of model job, newer than this program, whose spec of job ends at 0001_schema: " +
+				"a start of a build that has it applied its statement 1, which stays applied (MySQL and MariaDB commit each schema change as it runs), and then a statement failed: %s; " +
+				"this program does not know the schema they changed. Run a build that has 0002_priority, which resumes the migration at statement 2 once the cause of the failure is fixed"},
+		{"stopped after its second statement", func(t *testing.T, db *sql.DB) (string, func()) {
+			stopAfter(t, db, append(jobs()[:1], newer), newer.Name, 2)
+			return "", func() {}
+		}, jobs()[:1],
+			"the database is part way through migration 0002_priority of model job, newer than this program, whose spec of job ends at 0001_schema: " +
+				"a start of a build that has it applied its statements 1 to 2, which stay applied (MySQL and MariaDB commit each schema change as it runs), and then it was stopped; " +
+				"this program does not know the schema they changed. Run a build that has 0002_priority, which resumes the migration at statement 3"},
+		{"another model's", failAt("CREATE INDEX job_priority ON job (note)", "DROP INDEX job_priority ON job"),
+			[]tasktype.Migration{{Name: "other/0001_schema", SQL: "CREATE TABLE other (id INT PRIMARY KEY);\n"}}, ""},
+		{"failed at its first statement", failAt("ALTER TABLE job ADD COLUMN priority INT NULL", "ALTER TABLE job DROP COLUMN priority"), jobs()[:1], ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db := open(t, mysqltest.Database(t), jobs()[:1])
+			failure, fix := tt.leave(t, db)
+			err := mysql.Migrate(ctx, db, tt.older)
+			want := tt.want
+			if strings.Contains(want, "%s") {
+				want = fmt.Sprintf(want, failure)
+			}
+			if errText(err) != want {
+				t.Fatalf("the earlier program's start: %v\nwant %s", err, want)
+			}
+			var unknown *tasktype.UnknownMigrationError
+			if want != "" && !errors.As(err, &unknown) {
+				t.Errorf("%T is no *tasktype.UnknownMigrationError", err)
+			}
+			// The newer build resumes the migration; the earlier program
+			// is then refused as after any newer migration.
+			fix()
+			if err := mysql.Migrate(ctx, db, append(jobs()[:1], newer)); err != nil {
+				t.Fatalf("the newer build resuming: %v", err)
+			}
+			if want == "" {
+				return
+			}
+			want = "the database is at migration 0002_priority of model job, newer than this program, whose spec of job ends at 0001_schema: run a build of the newer spec"
+			if err := mysql.Migrate(ctx, db, tt.older); errText(err) != want {
+				t.Fatalf("the earlier program after the migration: %v\nwant %s", err, want)
+			}
+		})
+	}
+}
+
 // TestMigrationResumesAfterAStop: a process that stops in the middle of a
 // migration (killed, its connection cut) leaves the statements it ran
 // recorded, and the next start runs only the others: none of them could run

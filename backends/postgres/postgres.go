@@ -34,7 +34,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -96,6 +95,14 @@ const migrationsTable = `CREATE TABLE IF NOT EXISTS taskmodel_migrations (
 // Migrate applies the migrations not applied yet, each in a transaction,
 // while holding a session advisory lock; it fails if an applied migration's
 // SQL has changed since.
+//
+// A CHECK a migration adds NOT VALID is validated after the commit, and at
+// every later start while it is not. When stored rows break it (a program
+// of the earlier spec wrote them while the migration ran, after its data
+// check), Migrate does not fail: it logs a warning with slog.Default that
+// names the rule, how many rows break it, an example task and the SQL that
+// finds them, and the constraint, unvalidated, still refuses new rows and
+// changes that break it.
 func Migrate(ctx context.Context, pool *pgxpool.Pool, migrations []tasktype.Migration) error {
 	return MigrateReport(ctx, pool, migrations, nil)
 }
@@ -129,13 +136,14 @@ func MigrateReport(ctx context.Context, pool *pgxpool.Pool, migrations []tasktyp
 	if err := tasktype.CheckApplied(migrations, applied); err != nil {
 		return err
 	}
+	v := newValidations()
 	var now []string // applied by this run: a refusal after them says so
 	for _, m := range migrations {
 		if _, ok := applied[m.Name]; ok {
 			continue // CheckApplied compared its checksum
 		}
 		start := time.Now()
-		done, err := apply(ctx, conn.Conn(), m)
+		done, err := apply(ctx, conn.Conn(), m, v)
 		if done && report != nil { // committed, even when a validation then failed
 			report(m, time.Since(start))
 		}
@@ -146,7 +154,7 @@ func MigrateReport(ctx context.Context, pool *pgxpool.Pool, migrations []tasktyp
 			now = append(now, m.Name)
 		}
 	}
-	return validatePending(ctx, conn.Conn(), migrations)
+	return v.pending(ctx, conn.Conn(), migrations)
 }
 
 // Applied returns the migrations the database has applied, by name, with
@@ -211,7 +219,7 @@ func AppliedMigrations(ctx context.Context, pool *pgxpool.Pool) ([]tasktype.Appl
 
 // apply applies m unless the database has applied it already, and says
 // whether it did.
-func apply(ctx context.Context, conn *pgx.Conn, m tasktype.Migration) (bool, error) {
+func apply(ctx context.Context, conn *pgx.Conn, m tasktype.Migration, v *validations) (bool, error) {
 	parts, err := m.Parts()
 	if err != nil {
 		return false, err
@@ -252,18 +260,19 @@ func apply(ctx context.Context, conn *pgx.Conn, m tasktype.Migration) (bool, err
 	if err != nil {
 		return false, err
 	}
-	for _, v := range parts.Validate {
-		if _, err := conn.Exec(ctx, v); err != nil {
-			return true, fmt.Errorf("postgres: migration %s was applied, but a stored row breaks a constraint it added (%w); fix the row, and the next start validates the constraint", m.Name, err)
+	for _, stmt := range parts.Validate {
+		if err := v.run(ctx, conn, m, parts.Checks, stmt); err != nil {
+			return true, err
 		}
 	}
 	return true, nil
 }
 
-// validatePending validates the constraints a migration added NOT VALID
-// and whose validation did not run (the process stopped after the
-// migration committed).
-func validatePending(ctx context.Context, conn *pgx.Conn, migrations []tasktype.Migration) error {
+// pending validates the constraints a migration added NOT VALID and
+// whose validation did not run (the process stopped after the migration
+// committed) or failed (stored rows break them: see validations), each by
+// the newest of migrations that validates it.
+func (v *validations) pending(ctx context.Context, conn *pgx.Conn, migrations []tasktype.Migration) error {
 	rows, err := conn.Query(ctx, `SELECT conrelid::regclass::text || '.' || conname FROM pg_constraint
 		WHERE NOT convalidated AND connamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())`)
 	if err != nil {
@@ -273,19 +282,19 @@ func validatePending(ctx context.Context, conn *pgx.Conn, migrations []tasktype.
 	if err != nil || len(pending) == 0 {
 		return err
 	}
-	for _, m := range migrations {
+	for _, m := range slices.Backward(migrations) {
 		parts, err := m.Parts()
 		if err != nil {
 			return err
 		}
-		for _, v := range parts.Validate {
-			// ALTER TABLE <table> VALIDATE CONSTRAINT <name>;
-			f := strings.Fields(strings.TrimSuffix(v, ";"))
-			if len(f) != 6 || !slices.Contains(pending, f[2]+"."+f[5]) {
+		for _, stmt := range parts.Validate {
+			table, constraint, ok := validateStatement(stmt)
+			if !ok || !slices.Contains(pending, table+"."+constraint) {
 				continue
 			}
-			if _, err := conn.Exec(ctx, v); err != nil {
-				return fmt.Errorf("postgres: migration %s: a stored row breaks a constraint it added (%w); fix the row and start again", m.Name, err)
+			pending = slices.DeleteFunc(pending, func(p string) bool { return p == table+"."+constraint })
+			if err := v.run(ctx, conn, m, parts.Checks, stmt); err != nil {
+				return err
 			}
 		}
 	}

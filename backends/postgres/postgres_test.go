@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"github.com/google/uuid"
+	"log/slog"
 	"os"
 	"slices"
 	"strings"
@@ -343,4 +344,174 @@ func (m pgMigrating) Migrate(ctx context.Context, ms []tasktype.Migration) error
 
 func (m pgMigrating) Applied(ctx context.Context) (map[string]string, error) {
 	return postgres.Applied(ctx, m.pool)
+}
+
+// warnings collects the log records of slog.Default at level WARN and
+// above while a test runs.
+type warnings struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func captureWarnings(t *testing.T) *warnings {
+	w := &warnings{}
+	old := slog.Default()
+	slog.SetDefault(slog.New(w))
+	t.Cleanup(func() { slog.SetDefault(old) })
+	return w
+}
+
+func (w *warnings) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
+func (w *warnings) Handle(_ context.Context, r slog.Record) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.msgs = append(w.msgs, r.Message)
+	return nil
+}
+func (w *warnings) WithAttrs([]slog.Attr) slog.Handler { return w }
+func (w *warnings) WithGroup(string) slog.Handler      { return w }
+
+func (w *warnings) take() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := w.msgs
+	w.msgs = nil
+	return out
+}
+
+// TestUnvalidatedConstraint: a migration adds a narrower CHECK NOT VALID
+// and validates it after the commit; a row that breaks it, written by a
+// program of the earlier spec in a transaction under way while the
+// migration ran (its data check did not see the row), makes the
+// validation fail. The program starts all the same, and so does every
+// later start, each warning with the rule, how many rows break it, an
+// example and how to find them; the constraint refuses new rows that
+// break it, and once the rows are fixed the next start validates it.
+func TestUnvalidatedConstraint(t *testing.T) {
+	ctx := context.Background()
+	schema := []tasktype.Migration{{Name: "job/0001_schema", SQL: `CREATE TABLE job (id text PRIMARY KEY, note text NOT NULL CHECK (char_length(note) <= 20));
+CREATE TABLE job_history (task_id text NOT NULL, seq int NOT NULL, to_status text NOT NULL CHECK (to_status IN ('QUEUED', 'DONE', 'LOST')), PRIMARY KEY (task_id, seq));
+`}}
+	tests := []struct {
+		name    string
+		narrow  tasktype.Migration
+		write   string // the earlier program's row, breaking the new rule
+		another string // a row breaking it written after the migration
+		fix     string
+		warning string
+	}{
+		{"a task, with its data check",
+			tasktype.Migration{Name: "job/0002_short_note", SQL: `-- taskmodel:check job.note | at most 5 characters | tasks
+SELECT count(*), min(id::text) FROM job WHERE (char_length(note) <= 5) IS FALSE;
+-- taskmodel:migrate
+ALTER TABLE job DROP CONSTRAINT job_note_check;
+ALTER TABLE job ADD CONSTRAINT job_note_check CHECK (char_length(note) <= 5) NOT VALID;
+-- taskmodel:validate
+ALTER TABLE job VALIDATE CONSTRAINT job_note_check;
+`},
+			"INSERT INTO job (id, note) VALUES ('b', 'far too long'), ('c', 'too long too')",
+			"INSERT INTO job (id, note) VALUES ('d', 'far too long')",
+			"UPDATE job SET note = left(note, 5)",
+			`postgres: migration job/0002_short_note is applied, but the constraint job_note_check it added is not validated: job.note: 2 tasks break the rule "at most 5 characters" (for example task b), most likely written by a program still running the earlier spec while the migration ran. ` +
+				`This program starts: the constraint refuses every new row and every change that breaks it, so events, updates and worker claims of those tasks fail until they are fixed (a worker pool stalls on such a queued task). ` +
+				`Find them with SELECT * FROM job WHERE NOT (char_length(note) <= 5); change them to keep the rule, or delete them; the next start validates the constraint (or run ALTER TABLE job VALIDATE CONSTRAINT job_note_check;)`},
+		{"history rows, without a data check",
+			tasktype.Migration{Name: "job/0002_no_lost", SQL: `ALTER TABLE job_history DROP CONSTRAINT job_history_to_status_check;
+ALTER TABLE job_history ADD CONSTRAINT job_history_to_status_check CHECK (to_status IN ('QUEUED', 'DONE')) NOT VALID;
+-- taskmodel:validate
+ALTER TABLE job_history VALIDATE CONSTRAINT job_history_to_status_check;
+`},
+			"INSERT INTO job_history (task_id, seq, to_status) VALUES ('b', 1, 'LOST')",
+			"INSERT INTO job_history (task_id, seq, to_status) VALUES ('d', 1, 'LOST')",
+			"DELETE FROM job_history WHERE to_status = 'LOST'",
+			`postgres: migration job/0002_no_lost is applied, but the constraint job_history_to_status_check it added is not validated: job_history_to_status_check: 1 history row breaks the rule "(to_status = ANY (ARRAY['QUEUED'::text, 'DONE'::text]))" (for example task b), most likely written by a program still running the earlier spec while the migration ran. ` +
+				`This program starts: the constraint refuses every new row and every change that breaks it. ` +
+				`Find them with SELECT * FROM job_history WHERE NOT (to_status = ANY (ARRAY['QUEUED'::text, 'DONE'::text])); change them to keep the rule, or delete them; the next start validates the constraint (or run ALTER TABLE job_history VALIDATE CONSTRAINT job_history_to_status_check;)`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			warned := captureWarnings(t)
+			pool, err := postgres.OpenConfig(ctx, pgtest.Schema(t), schema)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pool.Close()
+			if _, err := pool.Exec(ctx, "INSERT INTO job (id, note) VALUES ('a', 'short')"); err != nil {
+				t.Fatal(err)
+			}
+			all := append(slices.Clone(schema), tt.narrow)
+			table, _, _ := strings.Cut(strings.TrimPrefix(tt.write, "INSERT INTO "), " ")
+
+			// The earlier program's write, under way when the migration
+			// starts: its data check does not see the row, and its ALTER
+			// TABLE waits for the write's lock.
+			tx, err := pool.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tx.Rollback(ctx)
+			if _, err := tx.Exec(ctx, tt.write); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- postgres.Migrate(ctx, pool, all) }()
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+				var waiting bool
+				if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_locks WHERE NOT granted AND relation = $1::regclass)`, table).Scan(&waiting); err != nil {
+					t.Fatal(err)
+				}
+				if waiting {
+					break
+				}
+				select {
+				case err := <-done:
+					t.Fatalf("the migration did not wait for the write under way: %v", err)
+				default:
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the migration does not wait for the write's lock")
+				}
+			}
+			if err := tx.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := <-done; err != nil {
+				t.Fatalf("the start that migrated: %v, want it to start with a warning", err)
+			}
+			if got := warned.take(); !slices.Equal(got, []string{tt.warning}) {
+				t.Fatalf("warnings %q\nwant %q", got, tt.warning)
+			}
+			validated := func() bool {
+				var ok bool
+				if err := pool.QueryRow(ctx, `SELECT bool_and(convalidated) FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'c'`, table).Scan(&ok); err != nil {
+					t.Fatal(err)
+				}
+				return ok
+			}
+			if validated() {
+				t.Fatal("the constraint is validated")
+			}
+			// It refuses a new row that breaks it.
+			if _, err := pool.Exec(ctx, tt.another); err == nil || !strings.Contains(err.Error(), "SQLSTATE 23514") {
+				t.Errorf("a row breaking the rule written after the migration: %v, want refused", err)
+			}
+			// The next start starts, and warns again.
+			if err := postgres.Migrate(ctx, pool, all); err != nil {
+				t.Fatalf("the next start: %v", err)
+			}
+			if got := warned.take(); !slices.Equal(got, []string{tt.warning}) {
+				t.Fatalf("the next start's warnings %q\nwant %q", got, tt.warning)
+			}
+			// The rows fixed, the next start validates the constraint.
+			if _, err := pool.Exec(ctx, tt.fix); err != nil {
+				t.Fatal(err)
+			}
+			if err := postgres.Migrate(ctx, pool, all); err != nil {
+				t.Fatalf("the start after the fix: %v", err)
+			}
+			if got := warned.take(); len(got) != 0 || !validated() {
+				t.Fatalf("after the fix: warnings %q, validated %v; want none, validated", got, validated())
+			}
+		})
+	}
 }

@@ -433,6 +433,10 @@ type newerTaskmodelError struct {
 }
 
 func (e newerTaskmodelError) Error() string {
+	if e.Statements > 0 {
+		return fmt.Sprintf("the database is part way through migration %s of model %s, which this taskmodel does not have (its %s ends at %s): a start of a newer version of taskmodel %s; run that version or a newer one, which %s",
+			e.Database, e.Model, e.Model, e.Program, e.PartText(), e.ResumeText())
+	}
 	return fmt.Sprintf("the database is at migration %s of model %s, which this taskmodel does not have (its %s ends at %s): a newer version of taskmodel migrated it; run that version or a newer one",
 		e.Database, e.Model, e.Model, e.Program)
 }

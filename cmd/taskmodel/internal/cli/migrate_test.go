@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -114,6 +116,31 @@ func TestPlanParts(t *testing.T) {
 	}
 	if strings.Contains(stdout, "taskmodel:check") || strings.Contains(stdout, "taskmodel:validate") {
 		t.Errorf("plan prints the markers:\n%s", stdout)
+	}
+}
+
+// TestNewerTaskmodel: a database a newer taskmodel migrated, whole or part
+// way (MySQL, MariaDB), is told in taskmodel's words.
+func TestNewerTaskmodel(t *testing.T) {
+	for _, tt := range []struct {
+		err  tasktype.UnknownMigrationError
+		want string
+	}{
+		{tasktype.UnknownMigrationError{Model: "a", Database: "0004_w", Program: "0002_y"},
+			"the database is at migration 0004_w of model a, which this taskmodel does not have (its a ends at 0002_y): a newer version of taskmodel migrated it; run that version or a newer one"},
+		{tasktype.UnknownMigrationError{Model: "a", Database: "0004_w", Program: "0002_y", Statements: 2, Failure: "Error 1061 (42000): Duplicate key name 'a_w'"},
+			"the database is part way through migration 0004_w of model a, which this taskmodel does not have (its a ends at 0002_y): a start of a newer version of taskmodel applied its statements 1 to 2, which stay applied (MySQL and MariaDB commit each schema change as it runs), and then a statement failed: Error 1061 (42000): Duplicate key name 'a_w'; run that version or a newer one, which resumes the migration at statement 3 once the cause of the failure is fixed"},
+		{tasktype.UnknownMigrationError{Model: "a", Database: "0004_w", Program: "0002_y", Statements: 1},
+			"the database is part way through migration 0004_w of model a, which this taskmodel does not have (its a ends at 0002_y): a start of a newer version of taskmodel applied its statement 1, which stays applied (MySQL and MariaDB commit each schema change as it runs), and then it was stopped; run that version or a newer one, which resumes the migration at statement 2"},
+	} {
+		err := newerTaskmodel(fmt.Errorf("mysql: %w", &tt.err))
+		if err.Error() != tt.want {
+			t.Errorf("got  %s\nwant %s", err, tt.want)
+		}
+		var unknown *tasktype.UnknownMigrationError
+		if !errors.As(err, &unknown) {
+			t.Errorf("%v: no *tasktype.UnknownMigrationError", err)
+		}
 	}
 }
 
