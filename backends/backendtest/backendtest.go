@@ -370,12 +370,18 @@ func testContextEnded(t *testing.T, e env) {
 	ctx, cancel := context.WithCancel(e.ctx)
 	cancel()
 	for name, err := range map[string]error{
-		"Create":       func() error { _, err := e.store.Create(ctx, newTask(), backends.Meta{}); return err }(),
-		"Get":          func() error { _, err := e.store.Get(ctx, x.ID); return err }(),
-		"FireFrom":     func() error { _, err := e.store.FireFrom(ctx, x, analysis.EventRequestUploadURLs, nil, backends.Meta{}); return err }(),
-		"History":      func() error { _, err := e.store.History(ctx, x.ID); return err }(),
-		"ListByStatus": func() error { _, err := e.store.Driver().ListByStatus(ctx, string(analysis.StatusCreated), 10); return err }(),
-		"Delete":       e.store.Delete(ctx, x.ID),
+		"Create": func() error { _, err := e.store.Create(ctx, newTask(), backends.Meta{}); return err }(),
+		"Get":    func() error { _, err := e.store.Get(ctx, x.ID); return err }(),
+		"FireFrom": func() error {
+			_, err := e.store.FireFrom(ctx, x, analysis.EventRequestUploadURLs, nil, backends.Meta{})
+			return err
+		}(),
+		"History": func() error { _, err := e.store.History(ctx, x.ID); return err }(),
+		"ListByStatus": func() error {
+			_, err := e.store.Driver().ListByStatus(ctx, string(analysis.StatusCreated), 10)
+			return err
+		}(),
+		"Delete": e.store.Delete(ctx, x.ID),
 	} {
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("%s with an ended context: %v, want context.Canceled", name, err)
