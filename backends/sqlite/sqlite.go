@@ -22,6 +22,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -237,13 +238,25 @@ func parseTime(v any) time.Time {
 	case time.Time:
 		return v
 	case string:
-		for _, layout := range []string{"2006-01-02 15:04:05.999999999-07:00", time.RFC3339Nano, "2006-01-02 15:04:05.999999999", "2006-01-02 15:04:05", "2006-01-02"} {
-			if t, err := time.Parse(layout, v); err == nil {
-				return t
-			}
-		}
+		t, _ := parseTimeText(v)
+		return t
 	}
 	return time.Time{}
+}
+
+// parseTimeText reads a time as text: as the driver writes a time.Time
+// (time.Time.String, its monotonic clock reading dropped), in SQLite's
+// formats with a zone offset or RFC 3339, or without a zone (UTC).
+func parseTimeText(v string) (time.Time, bool) {
+	if i := strings.Index(v, " m="); i > 0 {
+		v = v[:i]
+	}
+	for _, layout := range []string{"2006-01-02 15:04:05.999999999 -0700 MST", "2006-01-02 15:04:05.999999999-07:00", time.RFC3339Nano, "2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05.999999999", "2006-01-02 15:04", "2006-01-02"} {
+		if t, err := time.Parse(layout, v); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
 }
 
 // apply applies m unless the database has applied it already, and says

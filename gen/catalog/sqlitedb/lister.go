@@ -9,6 +9,7 @@ import (
 	"github.com/taskmodel/taskmodel/backends"
 	"github.com/taskmodel/taskmodel/tasktype"
 	"sync"
+	"time"
 )
 
 // Lister reads the unified listing through the List query sqlc generated here.
@@ -104,7 +105,7 @@ func (l *Lister) List(ctx context.Context, q backends.ListQuery) ([]tasktype.Row
 	for i, r := range rows {
 		out[i] = tasktype.Row{
 			CreatedAt:  r.CreatedAt.UTC(),
-			EndDate:    backends.UTC(r.EndDate),
+			EndDate:    backends.UTC((*time.Time)(r.EndDate)),
 			ID:         r.ID,
 			Tag:        r.Tag,
 			TaskStatus: tasktype.Code(r.TaskStatus),

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/taskmodel/taskmodel/backends/sqlite"
 )
 
 type Analysis struct {
@@ -25,14 +26,14 @@ type Analysis struct {
 	ErrorCode           *string
 	ErrorMessage        *string
 	BlobsCleaned        bool
-	UploadStartedAt     *time.Time
-	UploadFailedAt      *time.Time
-	QueuedAt            *time.Time
-	ProcessingStartedAt *time.Time
-	CompletedAt         *time.Time
-	FailedAt            *time.Time
-	CancelledAt         *time.Time
-	ExpiredAt           *time.Time
+	UploadStartedAt     *sqlite.Time
+	UploadFailedAt      *sqlite.Time
+	QueuedAt            *sqlite.Time
+	ProcessingStartedAt *sqlite.Time
+	CompletedAt         *sqlite.Time
+	FailedAt            *sqlite.Time
+	CancelledAt         *sqlite.Time
+	ExpiredAt           *sqlite.Time
 }
 
 type AnalysisHistory struct {
@@ -59,9 +60,9 @@ type DatasetUpload struct {
 	RecordsProcessed int64
 	UserID           *string
 	Progress         int64
-	QueuedAt         *time.Time
-	StartedAt        *time.Time
-	EndDate          *time.Time
+	QueuedAt         *sqlite.Time
+	StartedAt        *sqlite.Time
+	EndDate          *sqlite.Time
 }
 
 type DatasetUploadHistory struct {
@@ -88,9 +89,9 @@ type Evaluation struct {
 	Benchmark    *string
 	UserID       *string
 	Progress     int64
-	QueuedAt     *time.Time
-	StartedAt    *time.Time
-	EndDate      *time.Time
+	QueuedAt     *sqlite.Time
+	StartedAt    *sqlite.Time
+	EndDate      *sqlite.Time
 }
 
 type EvaluationHistory struct {
@@ -117,9 +118,9 @@ type ModelUpload struct {
 	SourceUri    *string
 	UserID       *string
 	Progress     int64
-	QueuedAt     *time.Time
-	StartedAt    *time.Time
-	EndDate      *time.Time
+	QueuedAt     *sqlite.Time
+	StartedAt    *sqlite.Time
+	EndDate      *sqlite.Time
 }
 
 type ModelUploadHistory struct {
@@ -161,8 +162,8 @@ type PipelineRun struct {
 	ErrorDetail    *string
 	MemoryMb       sql.NullFloat64
 	CpuPercent     sql.NullFloat64
-	StartedAt      *time.Time
-	EndedAt        *time.Time
+	StartedAt      *sqlite.Time
+	EndedAt        *sqlite.Time
 }
 
 type PipelineRunHistory struct {
@@ -191,8 +192,8 @@ type PipelineSubtask struct {
 	ItemsComplete int64
 	Message       *string
 	ErrorMessage  *string
-	StartedAt     *time.Time
-	EndedAt       *time.Time
+	StartedAt     *sqlite.Time
+	EndedAt       *sqlite.Time
 }
 
 type PipelineSubtaskHistory struct {
@@ -219,8 +220,8 @@ type Stage struct {
 	History    string
 	Result     *string
 	Checkpoint *string
-	StartedAt  *time.Time
-	EndedAt    *time.Time
+	StartedAt  *sqlite.Time
+	EndedAt    *sqlite.Time
 }
 
 type StageHistory struct {
@@ -246,9 +247,9 @@ type Synthesis struct {
 	NumSamples   sql.NullInt64
 	UserID       *string
 	Progress     int64
-	QueuedAt     *time.Time
-	StartedAt    *time.Time
-	EndDate      *time.Time
+	QueuedAt     *sqlite.Time
+	StartedAt    *sqlite.Time
+	EndDate      *sqlite.Time
 }
 
 type SynthesisHistory struct {
@@ -275,9 +276,9 @@ type Training struct {
 	Epochs       sql.NullInt64
 	UserID       *string
 	Progress     int64
-	QueuedAt     *time.Time
-	StartedAt    *time.Time
-	EndDate      *time.Time
+	QueuedAt     *sqlite.Time
+	StartedAt    *sqlite.Time
+	EndDate      *sqlite.Time
 }
 
 type TrainingHistory struct {

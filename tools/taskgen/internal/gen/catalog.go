@@ -94,7 +94,11 @@ func (g *generator) listRowMethod(f *jen.File) {
 	}
 	body = append(body, jen.Id("r").Op(":=").Qual(pkgTasktype, "Row").Values(d))
 	for _, e := range endDateFields(m) {
-		body = append(body, jen.If(jen.Id("r").Dot("EndDate").Op("==").Nil()).Block(jen.Id("r").Dot("EndDate").Op("=").Id("x").Dot(e.GoName)))
+		v := jen.Id("x").Dot(e.GoName)
+		if !e.Optional {
+			v = jen.Op("&").Id("x").Dot(e.GoName)
+		}
+		body = append(body, jen.If(jen.Id("r").Dot("EndDate").Op("==").Nil()).Block(jen.Id("r").Dot("EndDate").Op("=").Add(v)))
 	}
 	body = append(body, jen.Return(jen.Id("r")))
 	f.Comment("ListRow returns the task as a row of the unified listing across models.")
@@ -659,6 +663,10 @@ func catalogLister(f *jen.File, models []*spec.Model, e Engine) {
 	} else {
 		pre = append([]jen.Code{undeclared}, pre...)
 	}
+	endDate := jen.Id("r").Dot("EndDate")
+	if !pg {
+		endDate = jen.Parens(jen.Op("*").Qual("time", "Time")).Parens(endDate) // a *sqlite.Time (see SQLCConfig)
+	}
 	body := append(pre,
 		jen.List(jen.Id("rows"), jen.Err()).Op(":=").Id("l").Dot("q").Dot("List").Call(jen.Id("ctx"), jen.Id("ListParams").Values(params)),
 		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Err())),
@@ -668,7 +676,7 @@ func catalogLister(f *jen.File, models []*spec.Model, e Engine) {
 				jen.Id("ID"): jen.Id("r").Dot("ID"), jen.Id("TaskType"): jen.Id("r").Dot("TaskType"),
 				jen.Id("TaskStatus"): jen.Qual(pkgTasktype, "Code").Parens(jen.Id("r").Dot("TaskStatus")),
 				jen.Id("Tag"):        jen.Id("r").Dot("Tag"), jen.Id("CreatedAt"): jen.Id("r").Dot("CreatedAt").Dot("UTC").Call(),
-				jen.Id("EndDate"): jen.Qual(pkgBackends, "UTC").Call(jen.Id("r").Dot("EndDate")),
+				jen.Id("EndDate"): jen.Qual(pkgBackends, "UTC").Call(endDate),
 			})),
 		jen.Return(jen.Id("out"), jen.Nil()),
 	)

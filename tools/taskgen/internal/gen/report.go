@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/taskmodel/taskmodel/tools/taskgen/internal/spec"
 )
@@ -301,10 +302,24 @@ func CompareAfter(prev, old, new *spec.Model) *Report {
 	// user interface shows. So they are not breaking, and the database does
 	// not change (no migration, as for a doc). Changing the statuses a
 	// worker claims from or runs tasks in is the exception (below).
+	// A status's unified code is not stored (the status column holds its
+	// name): the listing, the generated code and the clients' constants
+	// compute it, so a change needs no migration and breaks nothing stored.
+	// Clients see it, though: under Behaviour.
+	switch ol, nl := Listed(old), Listed(new); {
+	case !ol && nl:
+		add(AreaBehaviour, "", "the unified listing (`/tasks`) lists the model's tasks: every status has a code")
+	case ol && !nl:
+		add(AreaBehaviour, "", "the unified listing (`/tasks`) no longer lists the model's tasks: its statuses have no code")
+	}
 	for _, ns := range new.Statuses {
 		os := old.StatusByName(ns.Name)
 		if os == nil {
 			continue
+		}
+		if Listed(old) && Listed(new) && os.Code != ns.Code {
+			add(AreaBehaviour, "", "status `%s` code: %s (was %s): the unified listing (`/tasks`) shows its tasks as %s, `/tasks?status=%s` selects them and `?status=%s` no longer does, and `Code()`, `StatusesWithCode` and the clients' `STATUS_CODE` follow; while programs of both specs serve the same database (a rolling deploy), each shows its own code for the same task",
+				ns.Name, ns.Code, os.Code, ns.Code, ns.Code, os.Code)
 		}
 		if o, n := timeoutText(os.Timeout), timeoutText(ns.Timeout); o != n {
 			add(AreaBehaviour, "", "status `%s` timeout: %s (was %s)", ns.Name, n, o)
@@ -360,6 +375,17 @@ func CompareAfter(prev, old, new *spec.Model) *Report {
 		}
 	}
 	return r
+}
+
+// defaultChange is a field's default as the report shows it, or none.
+func defaultChange(f *spec.Field) string {
+	if !f.HasDefault {
+		return "none"
+	}
+	if d, ok := f.Default.(time.Duration); ok {
+		return "`" + durationText(d) + "`"
+	}
+	return "`" + valueText(f.Default) + "`"
 }
 
 // goTypeText is the Go type of field f of model m, as the generated
@@ -568,6 +594,19 @@ func compareFields(add func(area, id, format string, a ...any), alias func(was, 
 			}
 			if !c.old.Required && c.new.Required {
 				add(AreaWire, id+c.new.Name+".required", where+"field `%s` must be present in JSON", c.new.Name)
+			}
+			// A default is not stored in the database (no migration): it is
+			// what a task created without the field gets, and the OpenAPI
+			// default; in a value type, what JSON without the key reads as,
+			// stored values written before the field existed included.
+			switch o, n := defaultChange(c.old), defaultChange(c.new); {
+			case o == n:
+			case !c.new.HasDefault:
+				add(AreaBehaviour, "", where+"field `%s` has no default (was %s)", c.new.Name, o)
+			case typeName == "":
+				add(AreaBehaviour, "", "field `%s` default: %s (was %s): a task created without it gets %s, as OpenAPI shows; stored tasks keep their values", c.new.Name, n, o, n)
+			default:
+				add(AreaBehaviour, "", where+"field `%s` default: %s (was %s): a value whose JSON lacks it reads as %s, as OpenAPI shows, stored values written before the field existed included", c.new.Name, n, o, n)
 			}
 			if o, n := ruleText(old, c.old), ruleText(new, c.new); o != n && c.old.Type.Name() == c.new.Type.Name() {
 				if narrows(old, new, c.old, c.new) {

@@ -1,7 +1,9 @@
 package gen_test
 
 import (
+	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -10,9 +12,9 @@ import (
 	"github.com/taskmodel/taskmodel/tools/taskgen/internal/spec"
 )
 
-// changedSpec loads the evolution cases' base spec with each of edits (old,
+// changedText is the evolution cases' base spec with each of edits (old,
 // new) applied.
-func changedSpec(t *testing.T, edits ...string) *spec.Model {
+func changedText(t *testing.T, edits ...string) string {
 	t.Helper()
 	data, err := os.ReadFile("testdata/evolve/base.yaml")
 	if err != nil {
@@ -25,7 +27,14 @@ func changedSpec(t *testing.T, edits ...string) *spec.Model {
 		}
 		text = strings.Replace(text, edits[i], edits[i+1], 1)
 	}
-	m, err := spec.Parse("job.yaml", []byte(text), nil)
+	return text
+}
+
+// changedSpec loads the evolution cases' base spec with each of edits (old,
+// new) applied.
+func changedSpec(t *testing.T, edits ...string) *spec.Model {
+	t.Helper()
+	m, err := spec.Parse("job.yaml", []byte(changedText(t, edits...)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,6 +71,78 @@ func TestCompareBehaviour(t *testing.T) {
 	new = changedSpec(t, "error_code: TIMEOUT}", "error_code: CRASH}")
 	if md := gen.Compare(old, new).Markdown("`base.yaml`"); !strings.Contains(md, "with error code CRASH (was after 1h to FAILED by event fail with error code TIMEOUT)") {
 		t.Errorf("a timeout's error code change is not reported:\n%s", md)
+	}
+}
+
+// TestCompareCodesAndDefaults: a status's code and a field's default are
+// not stored (the status column holds names; no column has a DEFAULT), so
+// changing them appends no migration, but clients see them: the report
+// says what changes, under Behaviour, and not as breaking.
+func TestCompareCodesAndDefaults(t *testing.T) {
+	withType := []string{"enums:\n", "types:\n  Result:\n    fields:\n      size: {type: int, default: 1}\nenums:\n",
+		"  user_id: {type: string, optional: true, max_len: 100}\n", "  user_id: {type: string, optional: true, max_len: 100}\n  result: {type: Result, optional: true}\n"}
+	weightRequired := []string{"weight: {type: int, default: 1, ge: 1}", "weight: {type: int, required: true, ge: 1}"}
+	noCodes := []string{"QUEUED: {initial: true, code: Q}", "QUEUED: {initial: true}", "    code: R\n", "", "PAUSED: {code: Q}", "PAUSED: {}",
+		"DONE: {terminal: true, code: D,", "DONE: {terminal: true,", "FAILED: {terminal: true, code: F,", "FAILED: {terminal: true,", "CANCELLED: {terminal: true, code: C,", "CANCELLED: {terminal: true,"}
+	tests := []struct {
+		name     string
+		old, new []string // edits of base.yaml
+		want     []string
+		breaking []string
+	}{
+		{"status code", nil, []string{"    code: R\n", "    code: Q\n"}, []string{
+			"- status `RUNNING` code: Q (was R): the unified listing (`/tasks`) shows its tasks as Q, `/tasks?status=Q` selects them and `?status=R` no longer does, and `Code()`, `StatusesWithCode` and the clients' `STATUS_CODE` follow; while programs of both specs serve the same database (a rolling deploy), each shows its own code for the same task",
+		}, nil},
+		{"codes removed", nil, noCodes, []string{"- the unified listing (`/tasks`) no longer lists the model's tasks: its statuses have no code"}, nil},
+		{"codes added", noCodes, nil, []string{"- the unified listing (`/tasks`) lists the model's tasks: every status has a code"}, nil},
+		{"default", nil, []string{"weight: {type: int, default: 1, ge: 1}", "weight: {type: int, default: 2, ge: 1}"}, []string{
+			"- field `weight` default: `2` (was `1`): a task created without it gets `2`, as OpenAPI shows; stored tasks keep their values",
+		}, nil},
+		{"default added", weightRequired, nil, []string{
+			"- field `weight` default: `1` (was none): a task created without it gets `1`, as OpenAPI shows; stored tasks keep their values",
+		}, nil},
+		// Only a field that is not optional has a default: without one, it
+		// is required (breaking on its own), or optional (a migration).
+		{"default removed", nil, weightRequired, []string{"- field `weight` has no default (was `1`)"}, []string{"field.weight.required"}},
+		{"value type default", withType, append(append([]string(nil), withType...), "size: {type: int, default: 1}", "size: {type: int, default: 3}"), []string{
+			"- type `Result` field `size` default: `3` (was `1`): a value whose JSON lacks it reads as `3`, as OpenAPI shows, stored values written before the field existed included",
+		}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			old, new := changedSpec(t, tt.old...), changedSpec(t, tt.new...)
+			r := gen.Compare(old, new)
+			md := r.Markdown("`base.yaml`")
+			for _, want := range tt.want {
+				if !strings.Contains(md, want) {
+					t.Errorf("the report lacks %q:\n%s", want, md)
+				}
+			}
+			if strings.Contains(md, "No change") || strings.Contains(md, "### Database") || !strings.Contains(md, "### Behaviour") {
+				t.Errorf("want a change under Behaviour and none of the database:\n%s", md)
+			}
+			if got := r.Unacknowledged(); !slices.Equal(got, tt.breaking) {
+				t.Errorf("breaking: %q, want %q\n%s", got, tt.breaking, md)
+			}
+			// Nothing is stored: no migration.
+			dir := t.TempDir()
+			for i, edits := range [][]string{tt.old, tt.new} {
+				text := changedText(t, edits...)
+				if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("v%d.yaml", i+1)), []byte(text), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			base := generateNew(t, filepath.Join(dir, "v1.yaml"))
+			files, err := generateOver(t, base, filepath.Join(dir, "v2.yaml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for name := range files {
+				if _, ok := base[name]; !ok && strings.HasPrefix(name, gen.MigrationsDir+"/") {
+					t.Errorf("the change added %s", name)
+				}
+			}
+		})
 	}
 }
 

@@ -150,14 +150,41 @@ func SQLCConfig(models []*spec.Model, layout SQLCLayout) []byte {
 				for _, m := range listed {
 					p("          - {column: %s.id, go_type: {import: github.com/google/uuid, type: UUID}}\n", m.Name)
 				}
+				// CAST(NULL AS TEXT) and CAST(NULL AS DATETIME), a model's
+				// branch without a tag or an end date, are lower case to sqlc.
 				for _, db := range []string{"TEXT", "text"} {
 					p("          - {db_type: %s, nullable: true, go_type: {type: string, pointer: true}}\n", db)
 				}
-				p("          - {db_type: DATETIME, nullable: true, go_type: {import: time, type: Time, pointer: true}}\n")
+				// The end date is an expression in some branches (coalesce,
+				// NULL), which SQLite gives no declared type: the driver then
+				// returns its text, which sqlite.Time reads.
+				for _, db := range []string{"DATETIME", "datetime"} {
+					p("          - {db_type: %s, nullable: true, go_type: %s}\n", db, endDateType[e])
+				}
+			}
+			// The listing's tag and end date are nullable whatever the model
+			// sqlc reads their type from (the union's first branch): a
+			// required tag or end_date column is one a later branch, or a
+			// model without it, leaves NULL.
+			for _, m := range listed {
+				if f := tagField(m); f != nil && !f.Optional {
+					p("          - {column: %s.%s, go_type: {type: string, pointer: true}}\n", m.Name, f.Name)
+				}
+				for _, f := range endDateFields(m) {
+					if !f.Optional {
+						p("          - {column: %s.%s, go_type: %s}\n", m.Name, f.Name, endDateType[e])
+					}
+				}
 			}
 		}
 	}
 	return []byte(b.String())
+}
+
+// endDateType is the Go type, in sqlc.yaml, of the catalog's end date.
+var endDateType = map[Engine]string{
+	PostgreSQL: "{import: time, type: Time, pointer: true}",
+	SQLite:     "{import: " + pkgSQLiteBackend + ", type: Time, pointer: true}",
 }
 
 // SQLCName is the Go name sqlc gives a column, parameter or table by default

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/taskmodel/taskmodel/backends/sqlite"
 )
 
 type Report struct {
@@ -27,8 +28,8 @@ type Report struct {
 	Rows         sql.NullInt64
 	ErrorCode    *string
 	ErrorMessage *string
-	StartedAt    *time.Time
-	EndDate      *time.Time
+	StartedAt    *sqlite.Time
+	EndDate      *sqlite.Time
 }
 
 type ReportHistory struct {
