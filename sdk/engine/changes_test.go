@@ -188,7 +188,7 @@ func TestSubscribeLocalChangesOnce(t *testing.T) {
 				}
 			}
 			// A later change proves nothing more of the first two arrives.
-			if _, err := e.Progress(ctx, x.ID, 0.5, nil); err != nil {
+			if _, err := e.FireFrom(ctx, x, analysis.EventVerifyUploads, nil, engine.Meta{}); err != nil {
 				t.Fatal(err)
 			}
 			ch := <-sub.C

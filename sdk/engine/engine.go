@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"slices"
 	"time"
 
@@ -301,7 +302,10 @@ const maxProgressTries = 8
 // Progress records how far the task's work is: done is the fraction done,
 // 0 to 1, which the status's progress mapping turns into the task's percent
 // (analysis's PROCESSING: 15 + 80 × done); detail, if not nil, sets further
-// fields (a typed progress detail). The status does not change. A status
+// fields (a typed progress detail). The status does not change. A report
+// with no detail that changes nothing (the status's progress is fixed, or
+// the percent is the one stored) writes nothing and returns the task as
+// read. A status
 // that maps no progress, with no detail, is a *tasktype.FieldError; a task
 // in a terminal status is a conflict (tasktype.ErrConflict).
 // Concurrent changes are retried on a fresh read, up to 8 reads; a status
@@ -347,6 +351,12 @@ func (e *Engine[T, E, PT]) ProgressFrom(ctx context.Context, cur *T, done float6
 		probe := *cur
 		if !PT(&probe).ReportProgress(done) {
 			return nil, &tasktype.FieldError{Field: "progress", Rule: "mapping", Message: fmt.Sprintf("status %s maps no progress in the spec, and no detail was given", PT(cur).Key().Status)}
+		}
+		if reflect.DeepEqual(probe, *cur) {
+			// Nothing to record (the status's progress is fixed, or the
+			// percent is the one stored): no write, and no new version
+			// for a concurrent event to conflict with.
+			return &probe, nil
 		}
 	}
 	k := PT(cur).Key()

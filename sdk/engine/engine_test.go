@@ -133,8 +133,15 @@ func TestProgressMapping(t *testing.T) {
 				t.Errorf("Progress(%v) error = %v, want a FieldError on done", done, err)
 			}
 		}
-		// A detail that breaks a limit is a validation error and writes nothing.
+		// A report that changes nothing writes nothing: the percent stored.
 		before, _ := e.Get(ctx, x.ID)
+		if same, err := e.Progress(ctx, x.ID, 1, nil); err != nil || same.Version != before.Version || same.Progress != 95 {
+			t.Errorf("a report of the percent stored: %v, %v; want version %d, 95", same, err, before.Version)
+		}
+		if after, _ := e.Get(ctx, x.ID); after.Version != before.Version {
+			t.Errorf("a report that changes nothing wrote version %d over %d", after.Version, before.Version)
+		}
+		// A detail that breaks a limit is a validation error and writes nothing.
 		_, err = e.Progress(ctx, x.ID, 0.5, func(t *analysis.Task) { t.ProgressDetail.AgentsTotal = -1 })
 		if !errors.Is(err, tasktype.ErrValidation) || !strings.Contains(err.Error(), "agents_total") {
 			t.Errorf("negative agents_total: %v", err)
