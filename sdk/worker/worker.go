@@ -526,12 +526,20 @@ var (
 
 // TaskEndedError is the cause of a handler's context's cancellation when
 // its task left the running status: errors.Is(err, ErrTaskEnded).
+// Progress.Report returns one too, wrapping the store's conflict, when the
+// task left the running status before the report was written.
 type TaskEndedError struct {
 	// Status is the status the task is in now: the status of the model's
 	// cancel event for a cancel, the one of its timeout for a timeout; ""
 	// when the task was deleted.
 	Status string
+	// Err is the error of the write that found the task gone from the
+	// running status (a report's), if any.
+	Err error
 }
+
+// Unwrap returns Err.
+func (e *TaskEndedError) Unwrap() error { return e.Err }
 
 func (e *TaskEndedError) Error() string {
 	if e.Status == "" {
@@ -559,7 +567,7 @@ func (p *Pool[T, E, PT]) run(work context.Context, x *T, lease backends.Lease) (
 	// copy in place.
 	mine := new(T)
 	*mine = *x
-	prog := &Progress[T]{report: p.eng.ProgressFrom, cur: mine}
+	prog := &Progress[T]{report: p.eng.ProgressFrom, cur: mine, running: p.spec.Running}
 	w := p.watch(ctx, cancel, id, lease)
 	ctx, endProcess := p.leases.startProcess(ctx, x, lease)
 	var err error
@@ -888,9 +896,10 @@ func (p *Pool[T, E, PT]) Rescue(ctx context.Context) (RescueResult, error) {
 // Progress is how a handler reports its progress; it holds the latest copy
 // of the task, so reports are guarded writes without a read.
 type Progress[T any] struct {
-	report func(ctx context.Context, cur *T, done float64, detail func(*T)) (*T, error)
-	mu     sync.Mutex
-	cur    *T
+	report  func(ctx context.Context, cur *T, done float64, detail func(*T)) (*T, error)
+	running string // the worker section's running status
+	mu      sync.Mutex
+	cur     *T
 }
 
 // Task returns the handler's task, which each Report refreshes in place
@@ -906,11 +915,16 @@ func (p *Progress[T]) current() *T {
 
 // Report records that done (0 to 1) of the work is done, and, if detail is
 // not nil, sets further fields (a typed progress detail) on the task. The
-// status's progress mapping gives the percent.
+// status's progress mapping gives the percent. A task that left the running
+// status (cancelled, timed out) is a *TaskEndedError, errors.Is
+// ErrTaskEnded: the handler's context is cancelled soon after.
 func (p *Progress[T]) Report(ctx context.Context, done float64, detail func(*T)) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	x, err := p.report(ctx, p.cur, done, detail)
+	if ce, ok := errors.AsType[*backends.ConflictError](err); ok && ce.Now.Status != "" && ce.Now.Status != p.running {
+		return &TaskEndedError{Status: ce.Now.Status, Err: err}
+	}
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/taskmodel/taskmodel/sdk/engine"
 	"github.com/taskmodel/taskmodel/sdk/internal/sdktest"
 	"github.com/taskmodel/taskmodel/sdk/worker"
+	"github.com/taskmodel/taskmodel/tasktype"
 )
 
 type (
@@ -305,6 +306,34 @@ func TestCancelReachesHandler(t *testing.T) {
 		time.Sleep(50 * time.Millisecond) // let the worker finish its bookkeeping
 		if x, _ = e.Get(ctx, id); x.Status != analysis.StatusCancelled {
 			t.Errorf("after cancel the task is %s", x.Status)
+		}
+	})
+}
+
+// TestReportAfterCancel: a report of a task cancelled meanwhile says the
+// task ended, and how (it was a bare conflict).
+func TestReportAfterCancel(t *testing.T) {
+	forEach(t, func(t *testing.T, e *Engine, d backends.WorkDriver[analysis.Task], clock *backendtest.Clock) {
+		running := make(chan uuid.UUID, 1)
+		proceed := make(chan struct{})
+		reported := make(chan error, 1)
+		p := newPool(t, e, func(ctx context.Context, x *analysis.Task, p *worker.Progress[analysis.Task]) error {
+			running <- x.ID
+			<-proceed
+			reported <- p.Report(context.WithoutCancel(ctx), 0.5, nil)
+			return nil
+		}, worker.Config{CancelCheck: time.Hour})
+		queued(t, e, 1)
+		start(t, p)
+		id := <-running
+		if _, err := newEngine(d, clock).Cancel(ctx, id, engine.Meta{Actor: "alice"}); err != nil {
+			t.Fatal(err)
+		}
+		close(proceed)
+		err := <-reported
+		var ended *worker.TaskEndedError
+		if !errors.As(err, &ended) || ended.Status != string(analysis.StatusCancelled) || !errors.Is(err, worker.ErrTaskEnded) || !errors.Is(err, tasktype.ErrConflict) {
+			t.Errorf("Report after a cancel: %v, want a *TaskEndedError (CANCELLED) wrapping the conflict", err)
 		}
 	})
 }
