@@ -35,7 +35,7 @@ func main() {
 func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("service", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:8081", "address to listen on")
-	db := fs.String("database-url", os.Getenv("DATABASE_URL"), "postgres://… or a SQLite file (default $DATABASE_URL, else reports.db)")
+	db := fs.String("database-url", os.Getenv("DATABASE_URL"), "postgres://…, mysql://… or a SQLite file (default $DATABASE_URL, else reports.db)")
 	blobDir := fs.String("blob-dir", "report-files", "directory of the report files")
 	anonymous := fs.Bool("allow-anonymous", false, "let requests without a token from this machine act as the user \"anonymous\" (loopback -addr only)")
 	workers := fs.Int("workers", 4, "reports built at once (0: no worker pool)")

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/taskmodel/taskmodel/auth"
+	"github.com/taskmodel/taskmodel/backends/mysql"
 	"github.com/taskmodel/taskmodel/backends/postgres"
 	"github.com/taskmodel/taskmodel/backends/sqlite"
 	"github.com/taskmodel/taskmodel/blob/local"
@@ -26,7 +27,8 @@ import (
 
 // Config configures the service.
 type Config struct {
-	// Database is a PostgreSQL URL (postgres://…), or a SQLite file
+	// Database is a PostgreSQL URL (postgres://…), a MySQL or MariaDB URL
+	// (mysql://user:password@host:3306/database), or a SQLite file
 	// (sqlite:PATH or PATH).
 	Database string
 	// BlobDir holds the report files and their signing key.
@@ -82,6 +84,16 @@ func Open(ctx context.Context, cfg Config) (s *Service, err error) {
 		s.close = append(s.close, pool.Close)
 		backend = server.Postgres(pool)
 		if s.Tokens, err = auth.NewPostgres(ctx, pool); err != nil {
+			return nil, err
+		}
+	} else if strings.HasPrefix(cfg.Database, "mysql://") {
+		db, err := mysql.Open(ctx, cfg.Database, catalog.Migrations(mysql.Engine))
+		if err != nil {
+			return nil, err
+		}
+		s.close = append(s.close, func() { db.Close() })
+		backend = server.MySQL(db)
+		if s.Tokens, err = auth.NewMySQL(ctx, db); err != nil {
 			return nil, err
 		}
 	} else {

@@ -14,10 +14,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/taskmodel/taskmodel/backends/mysql/mysqltest"
 	"github.com/taskmodel/taskmodel/backends/postgres/pgtest"
 )
 
-// TestService runs the report service end to end on SQLite and PostgreSQL,
+// TestService runs the report service end to end on SQLite, PostgreSQL and
+// MySQL (MariaDB),
 // as a client sees it over HTTP: a report created with a token or
 // anonymously is built by the worker pool until READY and its file
 // downloads; a failing one ends FAILED with its error code; bad input is a
@@ -29,6 +31,7 @@ func TestService(t *testing.T) {
 	}{
 		{"sqlite", func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "reports.db") }},
 		{"postgres", postgresURL},
+		{"mysql", func(t *testing.T) string { return mysqltest.Database(t) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
