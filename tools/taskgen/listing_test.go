@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -87,74 +85,23 @@ fields:
 			want: "  delta Q - true\n  delta D - true\n  gamma Q - false\n  gamma D - true\n",
 		},
 	}
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	mod := t.TempDir()
-	read := func(path string) string {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return string(data)
-	}
-	write := func(name, data string) {
-		path := filepath.Join(mod, name)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("go.mod", `module example.com/listing
-
-go 1.26.8
-
-tool (
-	github.com/sqlc-dev/sqlc/cmd/sqlc
-	github.com/taskmodel/taskmodel/tools/taskgen
-)
-
-require (
-	github.com/sqlc-dev/sqlc v1.31.1
-	github.com/taskmodel/taskmodel v0.0.0
-	github.com/taskmodel/taskmodel/tools v0.0.0
-)
-
-replace (
-	github.com/taskmodel/taskmodel => `+root+`
-	github.com/taskmodel/taskmodel/tools => `+filepath.Join(root, "tools")+`
-)
-`)
-	write("go.sum", read(filepath.Join(root, "go.sum"))+read(filepath.Join(root, "tools", "go.sum")))
+	m := newOtherModule(t, "example.com/listing")
 	generate := "// Package listing holds specs of every shape of the unified listing.\npackage listing\n\n"
 	var want strings.Builder
 	for _, c := range cases {
 		for file, spec := range c.specs {
-			write(filepath.Join("specs", c.name, file), spec)
+			m.write(filepath.Join("specs", c.name, file), spec)
 		}
 		generate += fmt.Sprintf("//go:generate go tool taskgen -spec specs/%[1]s -out %[1]s -sqlc %[1]s.sqlc.yaml\n//go:generate go tool sqlc generate -f %[1]s.sqlc.yaml\n", c.name)
 		want.WriteString(c.name + "\n" + c.want)
 	}
-	write("generate.go", generate)
-	run := func(args ...string) string {
-		cmd := exec.Command("go", args...)
-		cmd.Dir = mod
-		cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return string(out)
-	}
-	run("mod", "tidy")
-	run("generate", ".")
-	write("cmd/list/main.go", read("testdata/listing/main.go.txt"))
-	run("mod", "tidy")
-	run("vet", "./...")
-	if out := run("run", "./cmd/list"); out != want.String() {
+	m.write("generate.go", generate)
+	m.run("mod", "tidy")
+	m.run("generate", ".")
+	m.write("cmd/list/main.go", m.read("testdata/listing/main.go.txt"))
+	m.run("mod", "tidy")
+	m.run("vet", "./...")
+	if out := m.run("run", "./cmd/list"); out != want.String() {
 		t.Errorf("the listings:\n%s\nwant:\n%s", out, want.String())
 	}
 }

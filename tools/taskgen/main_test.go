@@ -96,67 +96,16 @@ func TestSpecChangeInAnotherModule(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a module with go generate, sqlc and go run; skipped with -short")
 	}
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	mod := t.TempDir()
-	read := func(path string) string {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return string(data)
-	}
-	write := func(name, data string) {
-		path := filepath.Join(mod, name)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("go.mod", `module example.com/evolution
-
-go 1.26.8
-
-tool (
-	github.com/sqlc-dev/sqlc/cmd/sqlc
-	github.com/taskmodel/taskmodel/tools/taskgen
-)
-
-require (
-	github.com/sqlc-dev/sqlc v1.31.1
-	github.com/taskmodel/taskmodel v0.0.0
-	github.com/taskmodel/taskmodel/tools v0.0.0
-)
-
-replace (
-	github.com/taskmodel/taskmodel => `+root+`
-	github.com/taskmodel/taskmodel/tools => `+filepath.Join(root, "tools")+`
-)
-`)
-	write("go.sum", read(filepath.Join(root, "go.sum"))+read(filepath.Join(root, "tools", "go.sum")))
-	write("generate.go", "// Package evolution holds the job model.\npackage evolution\n\n"+
+	m := newOtherModule(t, "example.com/evolution")
+	m.write("generate.go", "// Package evolution holds the job model.\npackage evolution\n\n"+
 		"//go:generate go tool taskgen -spec job.yaml -out job -sqlc sqlc.yaml\n//go:generate go tool sqlc generate -f sqlc.yaml\n")
-	run := func(args ...string) string {
-		cmd := exec.Command("go", args...)
-		cmd.Dir = mod
-		cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return string(out)
-	}
-	v1 := read("internal/gen/testdata/evolve/base.yaml")
-	write("job.yaml", v1)
-	run("mod", "tidy")
-	run("generate", ".")
-	write("cmd/step/main.go", read("testdata/evolve/v1_main.go.txt"))
-	run("mod", "tidy")
-	if out := run("run", "./cmd/step"); out != "queued QUEUED\nrunning RUNNING\npaused PAUSED\ndone DONE\n" {
+	v1 := m.read("internal/gen/testdata/evolve/base.yaml")
+	m.write("job.yaml", v1)
+	m.run("mod", "tidy")
+	m.run("generate", ".")
+	m.write("cmd/step/main.go", m.read("testdata/evolve/v1_main.go.txt"))
+	m.run("mod", "tidy")
+	if out := m.run("run", "./cmd/step"); out != "queued QUEUED\nrunning RUNNING\npaused PAUSED\ndone DONE\n" {
 		t.Fatalf("v1 wrote:\n%s", out)
 	}
 
@@ -169,10 +118,10 @@ replace (
 		"cancel: {from: [QUEUED, RUNNING, PAUSED]", "cancel: {from: [QUEUED, RUNNING]",
 		"worker:\n", "retired:\n  statuses:\n    PAUSED: {replaced_by: QUEUED}\n  events: [pause, resume]\nworker:\n",
 	).Replace(v1)
-	write("job.yaml", v2)
-	write("cmd/step/main.go", read("testdata/evolve/v2_main.go.txt"))
-	run("generate", ".")
-	migrations, _ := filepath.Glob(filepath.Join(mod, "job", "migrations", "sqlite", "*.sql"))
+	m.write("job.yaml", v2)
+	m.write("cmd/step/main.go", m.read("testdata/evolve/v2_main.go.txt"))
+	m.run("generate", ".")
+	migrations, _ := filepath.Glob(filepath.Join(m.dir, "job", "migrations", "sqlite", "*.sql"))
 	if n := len(migrations); n != 9 {
 		t.Errorf("%d SQLite migrations after the change, want 8 and the new one", n)
 	}
@@ -180,16 +129,16 @@ replace (
 		"  1  -> QUEUED  by v1\n  2 QUEUED -> RUNNING start by v1\n  3 RUNNING -> PAUSED pause by v1\n" +
 		"  4 PAUSED -> QUEUED  by taskmodel migrate\n  5 QUEUED -> RUNNING start by v2\n  6 RUNNING -> DONE complete by v2\n" +
 		"running RUNNING eu 2\ndone DONE eu 3\n"
-	if out := run("run", "./cmd/step"); out != want {
+	if out := m.run("run", "./cmd/step"); out != want {
 		t.Errorf("v2 read and moved:\n%s\nwant:\n%s", out, want)
 	}
 	// Generating again changes nothing.
-	before := read(filepath.Join(mod, "job", "model.go"))
-	run("generate", ".")
-	if after := read(filepath.Join(mod, "job", "model.go")); after != before {
+	before := m.read(filepath.Join(m.dir, "job", "model.go"))
+	m.run("generate", ".")
+	if after := m.read(filepath.Join(m.dir, "job", "model.go")); after != before {
 		t.Error("a second go generate changed model.go")
 	}
-	if again, _ := filepath.Glob(filepath.Join(mod, "job", "migrations", "sqlite", "*.sql")); len(again) != len(migrations) {
+	if again, _ := filepath.Glob(filepath.Join(m.dir, "job", "migrations", "sqlite", "*.sql")); len(again) != len(migrations) {
 		t.Errorf("a second go generate wrote %d migrations, the first %d", len(again), len(migrations))
 	}
 }
