@@ -447,6 +447,9 @@ func checkGone(stderr io.Writer, models []*spec.Model, out string, storage bool)
 		if m := modelNamed(models, name); m != nil {
 			fmt.Fprintf(stderr, "taskgen: model %s now generates into %s, but its migrations are in %s, which databases may have applied; "+
 				"move that directory to %s, then generate again\n", name, filepath.Join(out, m.Package), mig, filepath.Join(out, m.Package, gen.MigrationsDir))
+		} else if renamed := renameHint(name, newModels(models, out)); renamed != "" {
+			fmt.Fprintf(stderr, "taskgen: the spec of model %s is gone, but %s holds its migrations, which databases may have applied; %s; "+
+				"to remove %s, delete %s yourself (databases keep its tables and rows)\n", name, mig, renamed, name, dir)
 		} else {
 			fmt.Fprintf(stderr, "taskgen: the spec of model %s is gone, but %s holds its migrations, which databases may have applied; "+
 				"taskgen removes no migration: to remove the model, delete %s yourself (databases keep its tables and rows), or restore its spec\n", name, mig, dir)
@@ -454,6 +457,37 @@ func checkGone(stderr io.Writer, models []*spec.Model, out string, storage bool)
 		code = ExitSpec
 	}
 	return code
+}
+
+// newModels are the models whose packages under out hold no migrations
+// yet: one of them may be a model whose spec is gone, renamed.
+func newModels(models []*spec.Model, out string) []*spec.Model {
+	var news []*spec.Model
+	for _, m := range models {
+		if snaps, _ := filepath.Glob(filepath.Join(out, m.Package, gen.MigrationsDir, "spec", "*.yaml")); len(snaps) == 0 {
+			news = append(news, m)
+		}
+	}
+	return news
+}
+
+// renameHint says, when the spec of model gone is gone while new models
+// appear, that a model cannot be renamed and what to do instead; it is
+// empty without new models.
+func renameHint(gone string, news []*spec.Model) string {
+	if len(news) == 0 {
+		return ""
+	}
+	names := make([]string, len(news))
+	for i, m := range news {
+		names[i] = fmt.Sprintf("%s (%s)", m.Name, m.Pos.File)
+	}
+	which := "model " + names[0] + " is"
+	if len(names) > 1 {
+		which = "one of the new models " + strings.Join(names, ", ") + " is"
+	}
+	return fmt.Sprintf("if %s %s renamed: a model cannot be renamed, as its tables are named after it; "+
+		"keep the name %s, or restore the spec of %s and keep the new model beside it, moving the tasks over yourself", which, gone, gone, gone)
 }
 
 func modelNamed(models []*spec.Model, name string) *spec.Model {

@@ -133,7 +133,11 @@ func Diff(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "## Model `%s`: removed\n\n", g.name)
 		switch {
 		case g.migrations != "":
-			fmt.Fprintf(stdout, "Its spec is gone, but `%s` holds its migrations, which databases may have applied: taskgen generates nothing until that directory is deleted (databases keep the model's tables and rows) or the spec is back (**breaking**: `%s`).\n\n", g.migrations, g.id())
+			fmt.Fprintf(stdout, "Its spec is gone, but `%s` holds its migrations, which databases may have applied: taskgen generates nothing until that directory is deleted (databases keep the model's tables and rows) or the spec is back (**breaking**: `%s`).", g.migrations, g.id())
+			if renamed := renameHint(g.name, newModels(models, *out)); renamed != "" {
+				fmt.Fprintf(stdout, " %s.", strings.ToUpper(renamed[:1])+renamed[1:])
+			}
+			fmt.Fprint(stdout, "\n\n")
 			code = ExitBreaking
 		case acked[g.id()]:
 			fmt.Fprintf(stdout, "Its spec at %s is gone: the API no longer takes its task type, and databases keep its tables and rows (breaking, acknowledged: `%s`).\n\n", g.from, g.id())

@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -234,6 +235,48 @@ func TestRemovedModel(t *testing.T) {
 	// Generating, the entry is no typo either.
 	if code, msg := generate(); code != cli.ExitOK || msg != "" {
 		t.Fatalf("generate with the entry: %d %s", code, msg)
+	}
+}
+
+// TestRenamedModel renames the model of a spec file: taskgen refuses, as
+// for a removed model, and says that a model cannot be renamed and what to
+// do instead; taskgen diff says the same.
+func TestRenamedModel(t *testing.T) {
+	dir := t.TempDir()
+	must(t, os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/d\n"), 0o644))
+	specs := filepath.Join(dir, "schema")
+	must(t, os.MkdirAll(specs, 0o755))
+	model := func(name string) string {
+		return "model: " + name + "\nstatuses:\n  A: {initial: true}\n  B: {terminal: true}\nevents:\n  go: {from: A, to: B}\n"
+	}
+	must(t, os.WriteFile(filepath.Join(specs, "report.yaml"), []byte(model("report")), 0o644))
+	t.Chdir(dir)
+	var stderr bytes.Buffer
+	if code := cli.Run([]string{"-spec", "schema", "-out", "gen", "-sqlc", "schema/sqlc.yaml"}, &stderr); code != cli.ExitOK {
+		t.Fatalf("generate: %d %s", code, stderr.String())
+	}
+	must(t, os.WriteFile(filepath.Join(specs, "report.yaml"), []byte(model("reports")), 0o644))
+
+	stderr.Reset()
+	code := cli.Run([]string{"-spec", "schema", "-out", "gen", "-sqlc", "schema/sqlc.yaml"}, &stderr)
+	hint := "if model reports (" + filepath.Join("schema", "report.yaml") + ") is report renamed: a model cannot be renamed, as its tables are named after it; " +
+		"keep the name report, or restore the spec of report and keep the new model beside it, moving the tasks over yourself"
+	want := "taskgen: the spec of model report is gone, but " + filepath.Join("gen", "report", "migrations") + " holds its migrations, which databases may have applied; " +
+		hint + "; to remove report, delete " + filepath.Join("gen", "report") + " yourself (databases keep its tables and rows)\n"
+	if code != cli.ExitSpec || stderr.String() != want {
+		t.Fatalf("generate with the model renamed: exit %d\n%s\nwant exit %d\n%s", code, stderr.String(), cli.ExitSpec, want)
+	}
+	if _, err := os.Stat(filepath.Join("gen", "reports")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the refused run generated the renamed model: %v", err)
+	}
+
+	var stdout bytes.Buffer
+	stderr.Reset()
+	if code := cli.Main([]string{"diff", "-spec", "schema", "-out", "gen"}, &stdout, &stderr); code != cli.ExitBreaking {
+		t.Fatalf("diff: exit %d, want %d\n%s%s", code, cli.ExitBreaking, stdout.String(), stderr.String())
+	}
+	if w := "(**breaking**: `model.report.removed`). I" + hint[1:] + ".\n"; !strings.Contains(stdout.String(), w) {
+		t.Errorf("diff report lacks %q:\n%s", w, stdout.String())
 	}
 }
 

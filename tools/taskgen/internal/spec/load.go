@@ -144,6 +144,10 @@ type loader struct {
 	// badStatuses are the status names refused as names: what names them
 	// (an event, a set) and "no status is initial" would only repeat it.
 	badStatuses map[string]bool
+	// badEnteredAt are the statuses whose entered_at is left out because
+	// of an error reported already (in it, or in the status's initial):
+	// a timeout does not ask for entered_at again.
+	badEnteredAt map[*Status]bool
 	// brokenEvents are the events whose own errors (a from or a to wrong
 	// or missing) are reported: the worker and api sections do not report
 	// again what follows from them.
@@ -1153,7 +1157,12 @@ func (l *loader) statusDetails(nodes map[*Status]map[string]pair) {
 			s.Progress = l.progress(v.val, what)
 		}
 		if v, ok := k["entered_at"]; ok {
-			s.EnteredAt = l.enteredAt(v.val, s)
+			if s.EnteredAt = l.enteredAt(v.val, s); s.EnteredAt == "" {
+				if l.badEnteredAt == nil {
+					l.badEnteredAt = map[*Status]bool{}
+				}
+				l.badEnteredAt[s] = true
+			}
 		}
 		if v, ok := k["display"]; ok {
 			dk := l.keys(v.val, what+" display", "label", "color", "icon", "message", "poll")
@@ -1347,7 +1356,7 @@ func (l *loader) timeout(n *yaml.Node, s *Status) *Timeout {
 	if t.To == nil {
 		return nil
 	}
-	if s.EnteredAt == "" {
+	if s.EnteredAt == "" && !l.badEnteredAt[s] {
 		l.errorf(n, "%s needs the status to record when a task enters it; add entered_at to status %q", what, s.Name)
 	}
 	if s.Terminal {
