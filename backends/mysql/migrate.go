@@ -148,6 +148,80 @@ func lock(ctx context.Context, conn *sql.Conn) error {
 // there is no such migration, or when it failed at its first statement
 // and nothing of it stays applied.
 func partlyApplied(ctx context.Context, conn *sql.Conn, migrations []tasktype.Migration) error {
+	progress, err := progressRows(ctx, conn)
+	if err != nil {
+		return err
+	}
+	return PartlyAppliedRefusal(migrations, progress)
+}
+
+// MigrationProgress is a migration that a start began and did not
+// complete, as taskmodel_migration_progress records it: on MySQL and
+// MariaDB the statements a migration ran stay applied when a later one
+// fails or the process stops.
+type MigrationProgress struct {
+	Name     string // <model>/<name>
+	Checksum string // Migration.Checksum of the SQL the statements came from
+	// Statements is how many of its statements stay applied: the next
+	// start resumes at statement Statements+1. 0 when the last start
+	// failed before any of them stayed applied.
+	Statements int
+	// At is when the record was last written (UTC): after the last
+	// statement that stays applied, or when a statement failed.
+	At time.Time
+	// Failure is the failed statement's error, as error messages quote it
+	// (its first line). Empty when no failure was recorded: the start was
+	// stopped (killed, its connection cut), or it is still running.
+	Failure string
+}
+
+// MigrationsInProgress returns, in name order, the migrations a start
+// began and did not complete (taskmodel_migration_progress), with how
+// many of their statements stay applied. Like AppliedMigrations it writes
+// nothing: a database never migrated (without the table) has none.
+func MigrationsInProgress(ctx context.Context, db *sql.DB) ([]MigrationProgress, error) {
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.tables
+		WHERE table_schema = DATABASE() AND table_name = 'taskmodel_migration_progress'`).Scan(&n); err != nil {
+		return nil, fmt.Errorf("mysql: %w", err)
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	return progressRows(ctx, db)
+}
+
+func progressRows(ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}) ([]MigrationProgress, error) {
+	rows, err := q.QueryContext(ctx, `SELECT name, checksum, statements, failed_at, error FROM taskmodel_migration_progress ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("mysql: %w", err)
+	}
+	defer rows.Close()
+	var out []MigrationProgress
+	for rows.Next() {
+		var p MigrationProgress
+		var at sql.NullTime
+		if err := rows.Scan(&p.Name, &p.Checksum, &p.Statements, &at, &p.Failure); err != nil {
+			return nil, fmt.Errorf("mysql: %w", err)
+		}
+		p.At, p.Failure = at.Time.UTC(), failureText(p.Failure)
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// PartlyAppliedRefusal returns the error with which Migrate refuses
+// migrations, before it applies any, on a database whose migrations in
+// progress are progress (MigrationsInProgress): a
+// *tasktype.UnknownMigrationError with Statements set for a migration of
+// one of migrations' models that migrations lacks and that has statements
+// applied. Nil when there is none: a migration of another model, or one
+// that failed at its first statement, does not stop the program; a
+// migration it has is resumed, or refused when applied in part from other
+// SQL (*PartlyAppliedError) once Migrate comes to it.
+func PartlyAppliedRefusal(migrations []tasktype.Migration, progress []MigrationProgress) error {
 	known := map[string]bool{}
 	last := map[string]string{}
 	for _, m := range migrations {
@@ -155,25 +229,50 @@ func partlyApplied(ctx context.Context, conn *sql.Conn, migrations []tasktype.Mi
 		model, _, _ := strings.Cut(m.Name, "/")
 		last[model] = max(last[model], m.Name)
 	}
-	rows, err := conn.QueryContext(ctx, `SELECT name, statements, error FROM taskmodel_migration_progress WHERE statements > 0 ORDER BY name`)
-	if err != nil {
-		return fmt.Errorf("mysql: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var name, failure string
-		var n int
-		if err := rows.Scan(&name, &n, &failure); err != nil {
-			return fmt.Errorf("mysql: %w", err)
-		}
-		model, short, _ := strings.Cut(name, "/")
-		if _, ok := last[model]; !ok || known[name] {
-			continue // another program's model, or one this program resumes
+	for _, p := range progress {
+		model, short, _ := strings.Cut(p.Name, "/")
+		if _, ok := last[model]; !ok || known[p.Name] || p.Statements <= 0 {
+			continue // another program's model, one this program resumes, or nothing applied
 		}
 		return &tasktype.UnknownMigrationError{Model: model, Database: short, Program: strings.TrimPrefix(last[model], model+"/"),
-			Statements: n, Failure: failureText(failure)}
+			Statements: p.Statements, Failure: p.Failure}
 	}
-	return rows.Err()
+	return nil
+}
+
+// MigrationLockHeld reports whether a process holds the migration lock of
+// db's database now: it is applying migrations (or about to). It writes
+// nothing and does not wait.
+func MigrationLockHeld(ctx context.Context, db *sql.DB) (bool, error) {
+	var holder sql.NullInt64
+	if err := db.QueryRowContext(ctx, `SELECT IS_USED_LOCK(`+migrationLock+`)`).Scan(&holder); err != nil {
+		return false, fmt.Errorf("mysql: migration lock: %w", err)
+	}
+	return holder.Valid, nil
+}
+
+// Statements returns the statements Migrate runs of m, one by one, in
+// order (its messages and taskmodel_migration_progress number them from
+// 1): its body's, then its validation statements'.
+func Statements(m tasktype.Migration) ([]string, error) {
+	parts, err := m.Parts()
+	if err != nil {
+		return nil, err
+	}
+	// MySQL has no constraint added unvalidated: a validation statement
+	// would be a generator's mistake, but runs as one more statement.
+	stmts, err := SplitStatements(parts.Body)
+	if err != nil {
+		return nil, fmt.Errorf("mysql: migration %s: %w", m.Name, err)
+	}
+	for _, v := range parts.Validate {
+		more, err := SplitStatements(v)
+		if err != nil {
+			return nil, fmt.Errorf("mysql: migration %s: %w", m.Name, err)
+		}
+		stmts = append(stmts, more...)
+	}
+	return stmts, nil
 }
 
 // failureText is a recorded statement error as an error message quotes
@@ -268,18 +367,9 @@ func apply(ctx context.Context, conn *sql.Conn, m tasktype.Migration) error {
 	if err != nil {
 		return err
 	}
-	// MySQL has no constraint added unvalidated: a validation statement
-	// would be a generator's mistake, but runs as one more statement.
-	stmts, err := SplitStatements(parts.Body)
+	stmts, err := Statements(m)
 	if err != nil {
-		return fmt.Errorf("mysql: migration %s: %w", m.Name, err)
-	}
-	for _, v := range parts.Validate {
-		more, err := SplitStatements(v)
-		if err != nil {
-			return fmt.Errorf("mysql: migration %s: %w", m.Name, err)
-		}
-		stmts = append(stmts, more...)
+		return err
 	}
 	sum := m.Checksum()
 	done, err := progress(ctx, conn, m, sum, len(stmts))

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -75,7 +76,8 @@ the other TASKMODEL_DB_* variables, then .taskmodel.yml, then the embedded
 SQLite file.
 
 Exit status: 0 on success; 1 when the database was migrated by a newer
-version of taskmodel, when an applied migration's SQL differs from this
+version of taskmodel (on MySQL and MariaDB, also part way through a newer
+version's migration), when an applied migration's SQL differs from this
 version's, when a migration is refused because stored rows break a rule it
 brings in, or on any other failure; 2 on a command-line mistake; 7 on a
 configuration error.`,
@@ -89,18 +91,33 @@ applied, with its state:
 
   applied   applied to this database, at the time shown
   pending   not applied yet: migrate up, or the next start of serve, applies it
+  partial   applied part way (MySQL and MariaDB, which commit each schema
+            change as it runs): a start applied its first statements, which
+            stay applied, then failed or was stopped. The note says which
+            statements, how the start ended (the failed statement's error),
+            and where migrate up, or the next start of serve, resumes it;
+            or, if it was begun with SQL different from this version's,
+            that they refuse to go on with it
   changed   applied with SQL different from this version's: serve and
             migrate up refuse to run on this database
-  unknown   applied by a newer version of taskmodel, and unknown to this
-            one: serve and migrate up refuse to run; use the newer version
-  other     applied for tables serve does not use, by another program
-            sharing the database or by taskmodel's pipeline commands:
-            listed for information only
+  unknown   applied by a newer version of taskmodel, whole or (MySQL and
+            MariaDB) part way, and unknown to this one: serve and migrate up
+            refuse to run; use the newer version, which also resumes a
+            migration it left part way
+  other     of a model this taskmodel does not have: applied by another
+            program sharing the database (such as one built with taskmodel's
+            packages for its own models), by taskmodel's pipeline commands,
+            or by a newer taskmodel that added the model. serve does not use
+            its tables and starts regardless: listed for information only
 
 status only reads the database: a SQLite file that does not exist is not
 created, nor a PostgreSQL schema (every migration is then pending); a MySQL
-or MariaDB database must exist, as for serve. It exits
-1 when a migration is unknown or changed, with the reason.`,
+or MariaDB database must exist, as for serve. It exits 1, with the reason,
+when serve and migrate up would refuse the database: a migration unknown,
+or changed, or partial from SQL other than this version's. A partial
+migration of this version is not a refusal: as for a pending one, status
+exits 0 and migrate up resumes it (a start that failed fails again, naming
+the statement, until the cause is fixed).`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			return app.migrateStatus(c.Context())
@@ -122,7 +139,8 @@ nor a PostgreSQL schema). For each pending migration, in order:
   - its body: the statements that change the tables, run in one transaction
     after the checks (on MySQL and MariaDB, which commit each schema change
     as it runs, statement by statement: after a failed statement, the next
-    run resumes there);
+    run resumes there; for a migration a start left part way, plan shows
+    the statements applied already apart from those up runs);
   - on PostgreSQL, its validation statements: run after the body committed,
     each in its own transaction, so that writers are not blocked while a
     table is checked.
@@ -163,9 +181,12 @@ migrations before it stay applied, and up exits 1 naming the rule, the
 number of rows and an example task. Change or delete those rows, then run
 up again.
 
+On MySQL and MariaDB, a migration a start applied part way (see migrate
+status) is resumed after the statements that stay applied.
+
 up changes nothing and exits 1 when the database was migrated by a newer
-version of taskmodel, or when an applied migration's SQL differs from this
-version's.`,
+version of taskmodel, whole or part way, or when an applied migration's SQL
+differs from this version's.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			return app.migrateUp(c.Context())
@@ -194,6 +215,11 @@ type inspected struct {
 	database string // the database, for people: "sqlite /path/taskmodel.db"
 	engine   string
 	applied  []tasktype.AppliedMigration
+	// progress are the migrations a start began and did not complete
+	// (MySQL and MariaDB only), and locked tells that a process holds the
+	// migration lock: it is migrating the database now.
+	progress []mysql.MigrationProgress
+	locked   bool
 	// missing says, when not empty, that the database does not exist yet
 	// and was not created.
 	missing string
@@ -276,6 +302,12 @@ func (a *App) inspect(ctx context.Context) (*inspected, error) {
 		if in.applied, err = mysql.AppliedMigrations(ctx, db); err != nil {
 			return nil, databaseErr(d, err)
 		}
+		if in.progress, err = mysql.MigrationsInProgress(ctx, db); err != nil {
+			return nil, databaseErr(d, err)
+		}
+		if in.locked, err = mysql.MigrationLockHeld(ctx, db); err != nil {
+			return nil, databaseErr(d, err)
+		}
 		return in, nil
 	}
 	return nil, fmt.Errorf("database driver %q: allowed: %s, %s, %s", d.Driver, config.PostgreSQL, config.MySQL, config.SQLite)
@@ -325,6 +357,7 @@ func openSQLiteReadOnly(path string) (*sql.DB, error) {
 const (
 	stateApplied = "applied"
 	statePending = "pending"
+	statePartial = "partial"
 	stateChanged = "changed"
 	stateUnknown = "unknown"
 	stateOther   = "other"
@@ -340,14 +373,37 @@ type migrationState struct {
 	// version does not know).
 	Checksum        string `json:"checksum,omitempty"`
 	AppliedChecksum string `json:"applied_checksum,omitempty"`
-	Note            string `json:"note,omitempty"`
+	// PartWay is how far a start that did not complete the migration went
+	// (MySQL and MariaDB).
+	PartWay *partWay `json:"part_way,omitempty"`
+	Note    string   `json:"note,omitempty"`
 }
 
-// migrationStates compares the migrations with the applied ones: the
-// migrations in order, each applied migration this program does not know
-// after the last one of its model, and the applied migrations of other
-// models at the end.
-func migrationStates(migrations []tasktype.Migration, applied []tasktype.AppliedMigration) []migrationState {
+// partWay is a migration a start began and did not complete, as status
+// shows it.
+type partWay struct {
+	// Applied is how many of its statements stay applied, of Statements
+	// (0 for a migration this version does not have); ResumeAt is where the
+	// next start of a version that has it resumes.
+	Applied    int `json:"statements_applied"`
+	Statements int `json:"statements,omitempty"`
+	ResumeAt   int `json:"resume_at"`
+	// RecordedAt is when the start last recorded how far it went.
+	RecordedAt time.Time `json:"recorded_at"`
+	// End is how the start ended: "failed" (Failure is the failed
+	// statement's error), "stopped" (killed, its connection cut: no
+	// failure recorded), or "running" (no failure recorded, and a process
+	// holds the migration lock now).
+	End     string `json:"end"`
+	Failure string `json:"failure,omitempty"`
+}
+
+// migrationStates compares the migrations with the applied ones and those
+// in progress (MySQL, MariaDB): the migrations in order, each migration
+// this program does not know of one of its models after the last one of
+// the model, and the migrations of other models at the end. locked tells
+// that a process holds the migration lock now.
+func migrationStates(migrations []tasktype.Migration, applied []tasktype.AppliedMigration, progress []mysql.MigrationProgress, locked bool) []migrationState {
 	byName := map[string]tasktype.AppliedMigration{}
 	for _, a := range applied {
 		byName[a.Name] = a
@@ -358,18 +414,40 @@ func migrationStates(migrations []tasktype.Migration, applied []tasktype.Applied
 		known[m.Name] = true
 		lastOf[modelOf(m.Name)] = i
 	}
-	unknownAfter := map[int][]tasktype.AppliedMigration{}
-	var other []tasktype.AppliedMigration
-	for _, a := range applied { // in name order
-		if known[a.Name] {
-			continue
-		}
-		if i, ok := lastOf[modelOf(a.Name)]; ok {
-			unknownAfter[i] = append(unknownAfter[i], a)
+	unknownAfter := map[int][]migrationState{}
+	var other []migrationState
+	// foreign files a migration this program does not know: after the last
+	// one of its model, or at the end.
+	foreign := func(st migrationState) {
+		if i, ok := lastOf[modelOf(st.Name)]; ok {
+			st.State = stateUnknown
+			unknownAfter[i] = append(unknownAfter[i], st)
 		} else {
-			other = append(other, a)
+			st.State = stateOther
+			other = append(other, st)
 		}
 	}
+	for _, a := range applied { // in name order
+		if !known[a.Name] {
+			foreign(migrationState{Name: a.Name, AppliedAt: appliedAt(a), AppliedChecksum: a.Checksum})
+		}
+	}
+	partOf := map[string]mysql.MigrationProgress{}
+	for _, p := range progress { // in name order
+		if _, done := byName[p.Name]; done {
+			continue // recorded as applied: the record is the one that counts
+		}
+		if known[p.Name] {
+			partOf[p.Name] = p
+		} else if p.Statements > 0 { // one that left nothing applied is nothing to show
+			foreign(migrationState{Name: p.Name, AppliedChecksum: p.Checksum, PartWay: newPartWay(p, 0, locked)})
+		}
+	}
+	for i := range unknownAfter {
+		slices.SortStableFunc(unknownAfter[i], func(a, b migrationState) int { return strings.Compare(a.Name, b.Name) })
+	}
+	slices.SortStableFunc(other, func(a, b migrationState) int { return strings.Compare(a.Name, b.Name) })
+
 	var out []migrationState
 	for i, m := range migrations {
 		st := migrationState{Name: m.Name, State: statePending, Checksum: m.Checksum()}
@@ -379,18 +457,100 @@ func migrationStates(migrations []tasktype.Migration, applied []tasktype.Applied
 				st.State, st.AppliedChecksum = stateChanged, a.Checksum
 				st.Note = fmt.Sprintf("applied with different SQL (checksum %.12s, this version's %.12s)", a.Checksum, st.Checksum)
 			}
+		} else if p, ok := partOf[m.Name]; ok {
+			st.Note = partNote(m, p, &st, locked)
 		}
 		out = append(out, st)
-		for _, a := range unknownAfter[i] {
-			out = append(out, migrationState{Name: a.Name, State: stateUnknown, AppliedAt: appliedAt(a), AppliedChecksum: a.Checksum,
-				Note: "applied by a newer version of taskmodel; unknown to this one"})
+		for _, u := range unknownAfter[i] {
+			u.Note = "applied by a newer version of taskmodel; unknown to this one"
+			if u.PartWay != nil {
+				u.Note = "part way (" + u.PartWay.summary() + "): a newer version of taskmodel's, unknown to this one"
+			}
+			out = append(out, u)
 		}
 	}
-	for _, a := range other {
-		out = append(out, migrationState{Name: a.Name, State: stateOther, AppliedAt: appliedAt(a), AppliedChecksum: a.Checksum,
-			Note: "for tables serve does not use (another program or command applied it)"})
+	for _, o := range other {
+		model := modelOf(o.Name)
+		o.Note = "model " + model + " is not one of this taskmodel's (another program's sharing the database, or a newer taskmodel's): serve does not use its tables, and starts regardless"
+		if o.PartWay != nil {
+			o.Note = "part way (" + o.PartWay.summary() + "); " + o.Note
+		}
+		out = append(out, o)
 	}
 	return out
+}
+
+// newPartWay is p as status shows it; total is how many statements the
+// migration has, 0 when this program does not have it.
+func newPartWay(p mysql.MigrationProgress, total int, locked bool) *partWay {
+	pw := &partWay{Applied: p.Statements, Statements: total, ResumeAt: p.Statements + 1, RecordedAt: p.At, End: "stopped", Failure: p.Failure}
+	switch {
+	case p.Failure != "":
+		pw.End = "failed"
+	case locked:
+		pw.End = "running"
+	}
+	return pw
+}
+
+// summary says what a start left: "statements 1 to 2 applied, then a
+// statement failed".
+func (pw *partWay) summary() string {
+	s := "statement 1 applied"
+	if pw.Applied > 1 {
+		s = fmt.Sprintf("statements 1 to %d applied", pw.Applied)
+	}
+	switch pw.End {
+	case "failed":
+		return s + ", then a statement failed"
+	case "running":
+		return s + " so far, by a start that holds the migration lock now"
+	}
+	return s + ", then the start was stopped"
+}
+
+// partNote fills st (of m, pending) for p, a start of m that did not
+// complete, and returns its note: what stays applied, how the start
+// ended, and what migrate up does next.
+func partNote(m tasktype.Migration, p mysql.MigrationProgress, st *migrationState, locked bool) string {
+	total := 0
+	if stmts, err := mysql.Statements(m); err == nil {
+		total = len(stmts)
+	}
+	pw := newPartWay(p, total, locked)
+	at := p.At.Local().Format("2006-01-02 15:04:05 MST")
+	if p.Statements == 0 {
+		// Failed before any statement stayed applied: still pending.
+		if p.Failure == "" {
+			return ""
+		}
+		st.PartWay = pw
+		return fmt.Sprintf("a start failed on it at %s, leaving nothing applied: %s; migrate up starts it again once the cause is fixed", at, p.Failure)
+	}
+	st.State, st.PartWay = statePartial, pw
+	which := "statement 1"
+	if p.Statements > 1 {
+		which = fmt.Sprintf("statements 1 to %d", p.Statements)
+	}
+	if total > 0 {
+		which += fmt.Sprintf(" of %d", total)
+	}
+	if p.Checksum != st.Checksum {
+		st.AppliedChecksum = p.Checksum
+		return fmt.Sprintf("%s applied from different SQL (checksum %.12s, this version's %.12s): serve and migrate up refuse to go on with it; finish or undo those statements by hand, then delete its row from taskmodel_migration_progress",
+			which, p.Checksum, st.Checksum)
+	}
+	stay := which + " applied, which stays (MySQL and MariaDB commit each schema change as it runs)"
+	if p.Statements > 1 {
+		stay = strings.Replace(stay, " stays ", " stay ", 1)
+	}
+	switch pw.End {
+	case "failed":
+		return fmt.Sprintf("%s; then the start applying it failed (%s): %s; fix the cause, then run migrate up: it resumes at statement %d", stay, at, p.Failure, pw.ResumeAt)
+	case "running":
+		return fmt.Sprintf("%s, the last at %s: a process holds the migration lock, and is applying it now or resumes it at statement %d", stay, at, pw.ResumeAt)
+	}
+	return fmt.Sprintf("%s; then the start applying it was stopped (%s), killed or its connection cut; migrate up resumes it at statement %d", stay, at, pw.ResumeAt)
 }
 
 func modelOf(name string) string {
@@ -406,15 +566,44 @@ func appliedAt(a tasktype.AppliedMigration) *time.Time {
 	return &t
 }
 
-// refusal returns the error that makes serve and migrate up refuse the
-// database, nil when they would run: a migration of a newer version, or one
-// applied with different SQL.
-func refusal(migrations []tasktype.Migration, applied []tasktype.AppliedMigration) error {
+// refusal returns the error with which serve and migrate up refuse the
+// database before they apply anything, nil when they would run: a
+// migration of a newer version, applied whole or, on MySQL and MariaDB,
+// part way (progress), or one applied with different SQL.
+func refusal(migrations []tasktype.Migration, applied []tasktype.AppliedMigration, progress []mysql.MigrationProgress) error {
 	sums := map[string]string{}
 	for _, a := range applied {
 		sums[a.Name] = a.Checksum
 	}
-	return newerTaskmodel(tasktype.CheckApplied(migrations, sums))
+	err := tasktype.CheckApplied(migrations, sums)
+	var unknown *tasktype.UnknownMigrationError
+	if err == nil || errors.As(err, &unknown) {
+		// As mysql.Migrate: a newer migration part way says more.
+		if perr := mysql.PartlyAppliedRefusal(migrations, progress); perr != nil {
+			err = perr
+		}
+	}
+	return newerTaskmodel(err)
+}
+
+// partRefusal returns the error with which serve and migrate up stop when
+// they come to a migration a start applied part way from SQL other than
+// this version's (a *mysql.PartlyAppliedError), nil when there is none.
+func partRefusal(migrations []tasktype.Migration, applied []tasktype.AppliedMigration, progress []mysql.MigrationProgress) error {
+	done := map[string]bool{}
+	for _, a := range applied {
+		done[a.Name] = true
+	}
+	sums := map[string]string{}
+	for _, m := range migrations {
+		sums[m.Name] = m.Checksum()
+	}
+	for _, p := range progress {
+		if sum, ok := sums[p.Name]; ok && !done[p.Name] && p.Statements > 0 && p.Checksum != sum {
+			return &mysql.PartlyAppliedError{Migration: p.Name, Statements: p.Statements, Applied: p.Checksum, Program: sum}
+		}
+	}
+	return nil
 }
 
 // newerTaskmodel says a *tasktype.UnknownMigrationError in the words of a
@@ -449,7 +638,7 @@ func (a *App) migrateStatus(ctx context.Context) error {
 		return err
 	}
 	migrations := a.migrationsOf(in.engine)
-	states := migrationStates(migrations, in.applied)
+	states := migrationStates(migrations, in.applied, in.progress, in.locked)
 	count := map[string]int{}
 	for _, st := range states {
 		count[st.State]++
@@ -458,12 +647,16 @@ func (a *App) migrateStatus(ctx context.Context) error {
 		Database   string           `json:"database"`
 		Engine     string           `json:"engine"`
 		Missing    string           `json:"missing,omitempty"`
+		Migrating  bool             `json:"migrating,omitempty"`
 		Migrations []migrationState `json:"migrations"`
-	}{in.database, in.engine, in.missing, states}
+	}{in.database, in.engine, in.missing, in.locked, states}
 	if err := a.Print(out, func(w io.Writer) error {
 		fmt.Fprintf(w, "Database: %s\n", in.database)
 		if in.missing != "" {
 			fmt.Fprintf(w, "Note: %s; every migration is pending.\n", in.missing)
+		}
+		if in.locked {
+			fmt.Fprintln(w, "Note: a process holds the migration lock: it is migrating the database now, and what follows may change as it goes.")
 		}
 		fmt.Fprintln(w)
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -473,15 +666,24 @@ func (a *App) migrateStatus(ctx context.Context) error {
 			if note == "" {
 				note = "-"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", st.Name, st.State, appliedClock(st.AppliedAt, st.State), note)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", st.Name, st.State, appliedClock(st.AppliedAt, st.State, st.PartWay != nil), note)
 		}
 		if err := tw.Flush(); err != nil {
 			return err
 		}
+		// The states of this version's migrations, which add up to their
+		// number, then those of the others.
 		fmt.Fprintf(w, "\n%s: %d applied, %d pending", plural(len(migrations), "migration"), count[stateApplied], count[statePending])
-		for _, s := range []string{stateChanged, stateUnknown, stateOther} {
+		for _, s := range []string{statePartial, stateChanged} {
 			if count[s] > 0 {
 				fmt.Fprintf(w, ", %d %s", count[s], s)
+			}
+		}
+		sep := "; not this version's: "
+		for _, s := range []string{stateUnknown, stateOther} {
+			if count[s] > 0 {
+				fmt.Fprintf(w, "%s%d %s", sep, count[s], s)
+				sep = ", "
 			}
 		}
 		_, err := fmt.Fprintln(w)
@@ -489,15 +691,18 @@ func (a *App) migrateStatus(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	return refusal(migrations, in.applied)
+	if err := refusal(migrations, in.applied, in.progress); err != nil {
+		return err
+	}
+	return partRefusal(migrations, in.applied, in.progress)
 }
 
 // appliedClock shows when a migration was applied.
-func appliedClock(t *time.Time, state string) string {
+func appliedClock(t *time.Time, state string, part bool) string {
 	switch {
 	case t != nil:
 		return t.Local().Format("2006-01-02 15:04:05 MST")
-	case state == statePending:
+	case state == statePending, part:
 		return "-"
 	}
 	return "(not recorded)"
@@ -509,6 +714,9 @@ type plannedMigration struct {
 	Checks   []tasktype.MigrationCheck `json:"checks"`
 	Body     string                    `json:"body"`
 	Validate []string                  `json:"validate"`
+	// ResumeAt, when not 0, is the statement up resumes the migration at:
+	// a start applied the ones before it (MySQL, MariaDB).
+	ResumeAt int `json:"resume_at,omitempty"`
 }
 
 func (a *App) migratePlan(ctx context.Context) error {
@@ -517,7 +725,10 @@ func (a *App) migratePlan(ctx context.Context) error {
 		return err
 	}
 	migrations := a.migrationsOf(in.engine)
-	if err := refusal(migrations, in.applied); err != nil {
+	if err := refusal(migrations, in.applied, in.progress); err != nil {
+		return err
+	}
+	if err := partRefusal(migrations, in.applied, in.progress); err != nil {
 		return err
 	}
 	todo := tasktype.PendingMigrations(migrations, in.applied)
@@ -528,7 +739,13 @@ func (a *App) migratePlan(ctx context.Context) error {
 	if len(todo) == 0 {
 		header = append(header, fmt.Sprintf("Nothing to apply: the database is up to date (%s applied).", plural(len(migrations), "migration")))
 	}
-	return a.printPlan(in.database, in.engine, header, todo)
+	resume := map[string]int{}
+	for _, p := range in.progress {
+		if p.Statements > 0 {
+			resume[p.Name] = p.Statements + 1
+		}
+	}
+	return a.printPlan(in.database, in.engine, header, todo, resume)
 }
 
 func (a *App) migratePlanEngine(engine string) error {
@@ -537,17 +754,19 @@ func (a *App) migratePlanEngine(engine string) error {
 		"taskmodel migrate plan --engine " + engine + ": every migration, as applied to a new, empty database.",
 		"No database was opened.",
 	}
-	return a.printPlan("", engine, header, all)
+	return a.printPlan("", engine, header, all, nil)
 }
 
-func (a *App) printPlan(database, engine string, header []string, todo []tasktype.Migration) error {
+// printPlan prints the migrations todo; resume holds, by name, the
+// statement up resumes a migration at that a start applied part way.
+func (a *App) printPlan(database, engine string, header []string, todo []tasktype.Migration, resume map[string]int) error {
 	planned := make([]plannedMigration, 0, len(todo))
 	for _, m := range todo {
 		p, err := m.Parts()
 		if err != nil {
 			return err
 		}
-		planned = append(planned, plannedMigration{Name: m.Name, Checks: p.Checks, Body: strings.TrimSpace(p.Body), Validate: p.Validate})
+		planned = append(planned, plannedMigration{Name: m.Name, Checks: p.Checks, Body: strings.TrimSpace(p.Body), Validate: p.Validate, ResumeAt: resume[m.Name]})
 	}
 	out := struct {
 		Database   string             `json:"database,omitempty"`
@@ -566,6 +785,23 @@ func (a *App) printPlan(database, engine string, header []string, todo []tasktyp
 		rule := "-- " + strings.Repeat("=", 74)
 		for i, p := range planned {
 			fmt.Fprintf(w, "\n%s\n-- Migration %d of %d: %s (%s)\n%s\n", rule, i+1, len(planned), p.Name, engine, rule)
+			if p.ResumeAt > 1 {
+				// On MySQL and MariaDB, part way: the statements applied
+				// already, then those up runs.
+				stmts, err := mysql.Statements(todo[i])
+				if err != nil {
+					return err
+				}
+				from := min(p.ResumeAt-1, len(stmts))
+				fmt.Fprintf(w, "\n-- Part way: a start that failed or was stopped applied %s of the body,\n", statementsText(from))
+				fmt.Fprintln(w, "-- which stay applied (MySQL and MariaDB commit each schema change as it runs).")
+				fmt.Fprintln(w, "-- up runs no data check and resumes after them:")
+				fmt.Fprintf(w, "\n-- Applied already (%s), not run again:\n", statementsText(from))
+				fmt.Fprintln(w, strings.TrimSpace(strings.Join(stmts[:from], ";\n")+";"))
+				fmt.Fprintf(w, "\n-- Run by up, statement by statement, from statement %d:\n", from+1)
+				fmt.Fprintln(w, strings.TrimSpace(strings.Join(stmts[from:], ";\n")+";"))
+				continue
+			}
 			if len(p.Checks) > 0 {
 				fmt.Fprintln(w, "\n-- Data checks, run first in the migration's transaction. Each counts the")
 				fmt.Fprintln(w, "-- stored rows breaking a rule the migration brings in; if any does, the")
@@ -593,6 +829,15 @@ func (a *App) printPlan(database, engine string, header []string, todo []tasktyp
 	})
 }
 
+// statementsText names the first n statements: "statement 1",
+// "statements 1 to 3".
+func statementsText(n int) string {
+	if n == 1 {
+		return "statement 1"
+	}
+	return fmt.Sprintf("statements 1 to %d", n)
+}
+
 // upLine is a migration migrate up applied.
 type upLine struct {
 	Name   string  `json:"name"`
@@ -606,9 +851,10 @@ func (a *App) migrateUp(ctx context.Context) error {
 	}
 	d := cfg.Database
 	var (
-		engine  string
-		applied []tasktype.AppliedMigration
-		run     func(migrations []tasktype.Migration, report func(tasktype.Migration, time.Duration)) error
+		engine   string
+		applied  []tasktype.AppliedMigration
+		progress []mysql.MigrationProgress
+		run      func(migrations []tasktype.Migration, report func(tasktype.Migration, time.Duration)) error
 	)
 	switch d.Driver {
 	case config.SQLite:
@@ -661,6 +907,9 @@ func (a *App) migrateUp(ctx context.Context) error {
 		if applied, err = mysql.AppliedMigrations(ctx, db); err != nil {
 			return databaseErr(d, err)
 		}
+		if progress, err = mysql.MigrationsInProgress(ctx, db); err != nil {
+			return databaseErr(d, err)
+		}
 		engine = mysql.Engine
 		run = func(ms []tasktype.Migration, report func(tasktype.Migration, time.Duration)) error {
 			return mysql.MigrateReport(ctx, db, ms, report)
@@ -669,7 +918,7 @@ func (a *App) migrateUp(ctx context.Context) error {
 		return fmt.Errorf("database driver %q: allowed: %s, %s, %s", d.Driver, config.PostgreSQL, config.MySQL, config.SQLite)
 	}
 	migrations := a.migrationsOf(engine)
-	if err := refusal(migrations, applied); err != nil {
+	if err := refusal(migrations, applied, progress); err != nil {
 		return err
 	}
 	todo := len(tasktype.PendingMigrations(migrations, applied))
@@ -688,6 +937,7 @@ func (a *App) migrateUp(ctx context.Context) error {
 			fmt.Fprintf(a.Out, "applied  %-40s %s\n", m.Name, roundTook(took))
 		}
 	})
+	err = newerTaskmodel(err) // a newer migration part way the lock found
 	total := time.Since(start)
 	if a.JSON {
 		if perr := a.Print(struct {

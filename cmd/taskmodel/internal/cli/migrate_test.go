@@ -169,7 +169,7 @@ func TestMigrationStates(t *testing.T) {
 			(&tasktype.ChangedMigrationError{Migration: "a/0001_x", Applied: m("other SQL").Checksum(), Program: m("a/0001_x").Checksum()}).Error()},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			states := migrationStates(known, tt.applied)
+			states := migrationStates(known, tt.applied, nil, false)
 			var got []string
 			for _, st := range states {
 				got = append(got, st.Name+" "+st.State)
@@ -180,7 +180,7 @@ func TestMigrationStates(t *testing.T) {
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("states %v\nwant %v", got, tt.want)
 			}
-			err := refusal(known, tt.applied)
+			err := refusal(known, tt.applied, nil)
 			if tt.refusal == "" && err != nil || tt.refusal != "" && (err == nil || !strings.HasPrefix(err.Error(), tt.refusal)) {
 				t.Errorf("refusal: %v\nwant %q", err, tt.refusal)
 			}
