@@ -276,18 +276,24 @@ func DecodeStrict(data []byte, v any, allowed, required []string) error {
 	}
 	// The keys that are there are checked too, so that one answer names
 	// everything wrong with the input, not the missing keys first and the
-	// rest after they are fixed.
-	var others *tasktype.ValidationError
-	if errors.As(Struct(v), &others) {
-		for _, f := range others.Fields {
+	// rest after they are fixed; but not against a missing key (a bound
+	// naming it, "≤ agents_total": its value is not the client's).
+	isMissing := func(key string) bool {
+		return slices.ContainsFunc(missing, func(m *tasktype.FieldError) bool { return m.Field == key })
+	}
+	var verrs validator.ValidationErrors
+	if errors.As(shared.Struct(v), &verrs) {
+		for _, fe := range verrs {
+			f := fieldError(fe)
 			key := f.Field
 			if i := strings.IndexAny(key, ".["); i >= 0 {
 				key = key[:i]
 			}
 			_, sent := keys[key]
-			if sent && !slices.ContainsFunc(missing, func(m *tasktype.FieldError) bool { return m.Field == key }) {
-				missing = append(missing, f)
+			if _, bound := boundTests[fe.Tag()]; !sent || isMissing(key) || bound && isMissing(fe.Param()) {
+				continue
 			}
+			missing = append(missing, f)
 		}
 	}
 	return &tasktype.ValidationError{Fields: missing}

@@ -16,6 +16,8 @@ type item struct {
 	Name  string   `json:"name" validate:"min=1,max=5"`
 	Count int64    `json:"count" validate:"gte=0,lte=10"`
 	Ratio float64  `json:"ratio" validate:"gt=0,lt=1"`
+	Low   int64    `json:"low" validate:"le_field=high"`
+	High  int64    `json:"high"`
 	Tags  []string `json:"tags" validate:"max=2,dive,oneof=a b"`
 	Note  *string  `json:"note" validate:"omitnil,max=3"`
 	Color color    `json:"color"`
@@ -107,6 +109,8 @@ func TestDecodeStrict(t *testing.T) {
 		{"missing, and the keys sent break limits", `{"count":11,"tags":["z"],"note":null}`,
 			`name: is required; count: must be ≤ 10 (got 11); tags[0]: unknown value "z"; allowed: a, b`, []string{"name"}},
 		{"missing, and a key not sent breaks a limit", `{"count":2}`, "name: is required", []string{"name"}},
+		{"missing, and a bound names it", `{"low":5}`, "high: is required", []string{"high"}},
+		{"missing, and a bound names a key sent", `{"low":5,"high":3}`, "name: is required; low: must be ≤ high (got 5)", []string{"name"}},
 		{"null for a required string", `{"name":null,"count":2}`, "name: is required", []string{"name"}},
 		{"null for a required number", `{"name":"a","count":null}`, "count: is required", []string{"name", "count"}},
 		{"null for a required list or pointer", `{"name":"a","count":2,"tags":null,"note":null}`, "", []string{"name", "tags", "note"}},
