@@ -106,8 +106,8 @@ applied, with its state:
             migration it left part way
   other     of a model this taskmodel does not have: applied by another
             program sharing the database (such as one built with taskmodel's
-            packages for its own models), by taskmodel's pipeline commands,
-            or by a newer taskmodel that added the model. serve does not use
+            packages for its own models), or by a newer taskmodel that
+            added the model. serve does not use
             its tables and starts regardless: listed for information only
 
 status only reads the database: a SQLite file that does not exist is not
