@@ -17,8 +17,8 @@ import (
 // table is the constraint's table, when the database says ("" if not);
 // constraint its name, as taskgen names them (<table>_<column>_check); expr
 // its expression, for a database that gives that instead (SQLite). The
-// field is the column between the table and "_check", or else the one
-// column the expression names.
+// field is the column between the table and "_check" (a name CheckName
+// shortened names none), or else the one column the expression names.
 func CheckViolation(table, constraint, expr string) error {
 	col := ""
 	if c, ok := strings.CutPrefix(constraint, table+"_"); ok && table != "" {
@@ -40,6 +40,23 @@ func CheckViolation(table, constraint, expr string) error {
 	}
 	msg += ", which this program's spec does not have (a newer version of the spec likely migrated the database)"
 	return &tasktype.ValidationError{Fields: []*tasktype.FieldError{{Field: col, Rule: "check", Message: msg}}}
+}
+
+// CheckName is the name PostgreSQL (limit 63) and MySQL (limit 64) give a
+// column's CHECK constraint, and taskgen the ones its migrations write:
+// <table>_<col>_check, the longer of the two names shortened until it fits
+// in limit bytes.
+func CheckName(limit int, table, col string) string {
+	avail := limit - len("_check") - 1
+	t, c := len(table), len(col)
+	for t+c > avail {
+		if t > c {
+			t--
+		} else {
+			c--
+		}
+	}
+	return table[:t] + "_" + col[:c] + "_check"
 }
 
 var (

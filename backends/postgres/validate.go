@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/taskmodel/taskmodel/backends"
 	"github.com/taskmodel/taskmodel/tasktype"
 )
 
@@ -135,7 +136,7 @@ func describe(ctx context.Context, conn *pgx.Conn, m tasktype.Migration, checks 
 	}
 	for _, c := range checks {
 		t, col, ok := strings.Cut(c.Subject, ".")
-		if ok && t == table && checkName(t, col) == constraint {
+		if ok && t == table && backends.CheckName(63, t, col) == constraint {
 			u.Subject, u.Rule, u.Rows = c.Subject, c.Rule, c.Rows
 			break // the CHECK's own rule comes first; others (a list's items) follow
 		}
@@ -177,20 +178,4 @@ func (u *unvalidated) String() string {
 		"This program starts: the constraint refuses every new row and every change that breaks it%s. "+
 		"Find them with SELECT * FROM %s WHERE NOT %s; change them to keep the rule, or delete them; the next start validates the constraint (or run ALTER TABLE %s VALIDATE CONSTRAINT %s;)",
 		u.Migration, u.Constraint, broken, stuck, u.Table, u.Expr, u.Table, u.Constraint)
-}
-
-// checkName is the name PostgreSQL gives a column's CHECK constraint, as
-// taskgen names the ones its migrations change: <table>_<column>_check,
-// the longer of the two names shortened until it fits in 63 bytes.
-func checkName(table, col string) string {
-	avail := 63 - len("_check") - 1
-	t, c := len(table), len(col)
-	for t+c > avail {
-		if t > c {
-			t--
-		} else {
-			c--
-		}
-	}
-	return table[:t] + "_" + col[:c] + "_check"
 }

@@ -166,17 +166,26 @@ func TestDiff(t *testing.T) {
 	}
 }
 
+// specModule makes a module in a temporary directory with an empty schema
+// directory for specs, and returns both.
+func specModule(t *testing.T) (dir, specs string) {
+	dir = t.TempDir()
+	must(t, os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/d\n"), 0o644))
+	specs = filepath.Join(dir, "schema")
+	must(t, os.MkdirAll(specs, 0o755))
+	return dir, specs
+}
+
+// model is the spec of a model of two statuses.
+func model(name string) string {
+	return "model: " + name + "\nstatuses:\n  A: {initial: true}\n  B: {terminal: true}\nevents:\n  go: {from: A, to: B}\n"
+}
+
 // TestRemovedModel removes one of two models' specs: taskgen keeps its
 // package, which holds migrations, until its user deletes it, and taskgen
 // diff reports the removal until another spec acknowledges it.
 func TestRemovedModel(t *testing.T) {
-	dir := t.TempDir()
-	must(t, os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/d\n"), 0o644))
-	specs := filepath.Join(dir, "schema")
-	must(t, os.MkdirAll(specs, 0o755))
-	model := func(name string) string {
-		return "model: " + name + "\nstatuses:\n  A: {initial: true}\n  B: {terminal: true}\nevents:\n  go: {from: A, to: B}\n"
-	}
+	dir, specs := specModule(t)
 	must(t, os.WriteFile(filepath.Join(specs, "job.yaml"), []byte(model("job")), 0o644))
 	must(t, os.WriteFile(filepath.Join(specs, "export_job.yaml"), []byte(model("export_job")), 0o644))
 	t.Chdir(dir)
@@ -242,13 +251,7 @@ func TestRemovedModel(t *testing.T) {
 // for a removed model, and says that a model cannot be renamed and what to
 // do instead; taskgen diff says the same.
 func TestRenamedModel(t *testing.T) {
-	dir := t.TempDir()
-	must(t, os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/d\n"), 0o644))
-	specs := filepath.Join(dir, "schema")
-	must(t, os.MkdirAll(specs, 0o755))
-	model := func(name string) string {
-		return "model: " + name + "\nstatuses:\n  A: {initial: true}\n  B: {terminal: true}\nevents:\n  go: {from: A, to: B}\n"
-	}
+	dir, specs := specModule(t)
 	must(t, os.WriteFile(filepath.Join(specs, "report.yaml"), []byte(model("report")), 0o644))
 	t.Chdir(dir)
 	var stderr bytes.Buffer
