@@ -177,6 +177,10 @@ var (
 	ErrConflict = errors.New("task changed concurrently")
 	// ErrDuplicate: a task with that id exists already.
 	ErrDuplicate = errors.New("task already exists")
+	// ErrClosed: the program closed the database (the *sql.DB or
+	// *pgxpool.Pool) that the backend uses; nothing more can be read or
+	// written through it.
+	ErrClosed = errors.New("the database is closed")
 )
 
 // Key is what a guarded write compares: the task's id, and the status and

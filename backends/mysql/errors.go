@@ -9,6 +9,7 @@ import (
 	driver "github.com/go-sql-driver/mysql"
 
 	"github.com/taskmodel/taskmodel/backends"
+	"github.com/taskmodel/taskmodel/backends/sqltable"
 	"github.com/taskmodel/taskmodel/tasktype"
 )
 
@@ -131,7 +132,7 @@ func Classify(err error) error {
 	case errors.Is(err, sql.ErrNoRows):
 		return tasktype.ErrNotFound
 	case !errors.As(err, &me):
-		return err
+		return sqltable.Closed(err)
 	}
 	field := func(col, rule, msg string) error {
 		return &tasktype.ValidationError{Fields: []*tasktype.FieldError{{Field: col, Rule: rule, Message: msg}}}

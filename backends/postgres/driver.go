@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/puddle/v2"
 
 	"github.com/taskmodel/taskmodel/backends"
 	"github.com/taskmodel/taskmodel/backends/groupcommit"
@@ -382,6 +383,8 @@ func classify(err error) error {
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return tasktype.ErrNotFound
+	case errors.Is(err, puddle.ErrClosedPool):
+		return fmt.Errorf("%w: %w", tasktype.ErrClosed, err)
 	case !errors.As(err, &pgErr):
 		return err
 	}

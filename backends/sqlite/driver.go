@@ -303,5 +303,5 @@ func classify(err error) error {
 	if ve := constraintError(err); ve != nil {
 		return ve
 	}
-	return err
+	return sqltable.Closed(err)
 }

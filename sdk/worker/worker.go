@@ -39,8 +39,9 @@ type Model[T any, E ~string] interface {
 // timed out by the sweeper, deleted), when the pool loses the task's
 // lease, and when a shutdown's grace period ends: a handler must return
 // soon after. context.Cause(ctx) tells which: ErrTaskEnded (a
-// *TaskEndedError naming the task's status now), ErrLeaseLost or
-// ErrShutdown.
+// *TaskEndedError naming the task's status now), ErrLeaseLost,
+// ErrShutdown, or tasktype.ErrClosed when the database was closed under
+// the pool (see Run).
 //
 // task is the task as claimed, in the worker section's running status. Fields
 // the handler sets on it (its results) are written with the task's end, by
@@ -261,7 +262,13 @@ func (p *Pool[T, E, PT]) Owner() string { return p.cfg.Owner }
 // the running status until its lease expires and a pool rescues it. A task
 // claimed as ctx ended is not started: it goes back to the queue at once,
 // its claim not counted as an attempt (Leases.Release), when the model has
-// a requeue event.
+// a requeue event. Run returns nil when ctx ends.
+//
+// Close the database after Run returns. Closed under it, Run stops
+// claiming, ends the handlers' contexts at once (their cause is the error
+// Run returns), waits for them and returns an error that is
+// tasktype.ErrClosed; the ends of their tasks are not written, and those
+// tasks run again once their leases expire.
 func (p *Pool[T, E, PT]) Run(ctx context.Context) error {
 	if !p.inRun.CompareAndSwap(false, true) {
 		return errors.New("worker: Run is already running on this pool")
@@ -269,6 +276,10 @@ func (p *Pool[T, E, PT]) Run(ctx context.Context) error {
 	defer p.inRun.Store(false)
 	work, stopWork := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer stopWork(nil)
+	// closed ends the loop below, and what it started, when the database
+	// was closed under the pool: nothing can be claimed or written again.
+	ctx, closed := context.WithCancelCause(ctx)
+	defer closed(nil)
 	ses := &session[T]{work: work, jobs: make(chan job[T]), ends: make(chan func()), done: make(chan struct{})}
 	defer close(ses.done)
 	sub := p.eng.SubscribeLocal(ctx, uuid.Nil)
@@ -322,6 +333,12 @@ func (p *Pool[T, E, PT]) Run(ctx context.Context) error {
 		}
 		free := cap(p.slots) - len(p.slots)
 		n, err := p.claim(ctx, ses, free)
+		if errors.Is(err, tasktype.ErrClosed) && ctx.Err() == nil {
+			err = fmt.Errorf("worker: the database was closed while the pool ran (close it after Run returns): %w", err)
+			closed(err)
+			stopWork(err)
+			break
+		}
 		if err != nil && ctx.Err() == nil {
 			p.log.Error("claim failed", "err", err)
 		}
@@ -365,6 +382,9 @@ func (p *Pool[T, E, PT]) Run(ctx context.Context) error {
 	case <-time.After(p.cfg.ShutdownGrace):
 		stopWork(ErrShutdown)
 		<-done
+	}
+	if err := context.Cause(ctx); errors.Is(err, tasktype.ErrClosed) {
+		return err
 	}
 	return nil
 }

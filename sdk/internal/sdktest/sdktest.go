@@ -30,44 +30,60 @@ import (
 // named leases of the same database.
 type Backend struct {
 	Name string
-	// OpenWithLeases opens the driver and the leases.
-	OpenWithLeases func(t testing.TB) (backends.WorkDriver[analysis.Task], backends.Leases)
+	// open opens the driver and the leases, and returns what closes their
+	// database (nil for memory, which has none).
+	open func(t testing.TB) (backends.WorkDriver[analysis.Task], backends.Leases, func())
+}
+
+// OpenWithLeases opens the driver and the leases.
+func (b Backend) OpenWithLeases(t testing.TB) (backends.WorkDriver[analysis.Task], backends.Leases) {
+	d, l, _ := b.open(t)
+	return d, l
 }
 
 // Open opens the driver alone.
 func (b Backend) Open(t testing.TB) backends.WorkDriver[analysis.Task] {
-	d, _ := b.OpenWithLeases(t)
+	d, _, _ := b.open(t)
 	return d
+}
+
+// OpenClosable opens the driver and returns what closes its database, as
+// a program does at its end: nil for memory, which has no database.
+func (b Backend) OpenClosable(t testing.TB) (backends.WorkDriver[analysis.Task], func()) {
+	d, _, closeDB := b.open(t)
+	return d, closeDB
 }
 
 // All is every backend.
 var All = []Backend{
-	{"memory", func(t testing.TB) (backends.WorkDriver[analysis.Task], backends.Leases) {
-		return memory.New[analysis.Task](), memory.NewLeases()
+	{"memory", func(t testing.TB) (backends.WorkDriver[analysis.Task], backends.Leases, func()) {
+		return memory.New[analysis.Task](), memory.NewLeases(), nil
 	}},
-	{"sqlite", func(t testing.TB) (backends.WorkDriver[analysis.Task], backends.Leases) {
+	{"sqlite", func(t testing.TB) (backends.WorkDriver[analysis.Task], backends.Leases, func()) {
 		db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "tasks.db"), analysis.Migrations(sqlite.Engine))
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { db.Close() })
-		return sqlitedb.NewDriver(db), sqlite.NewLeases(db)
+		closeDB := func() { db.Close() }
+		t.Cleanup(closeDB)
+		return sqlitedb.NewDriver(db), sqlite.NewLeases(db), closeDB
 	}},
-	{"postgres", func(t testing.TB) (backends.WorkDriver[analysis.Task], backends.Leases) {
+	{"postgres", func(t testing.TB) (backends.WorkDriver[analysis.Task], backends.Leases, func()) {
 		pool, err := postgres.OpenConfig(context.Background(), pgtest.Schema(t), analysis.Migrations(postgres.Engine))
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(pool.Close)
-		return pgdb.NewDriver(pool), postgres.NewLeases(pool)
+		return pgdb.NewDriver(pool), postgres.NewLeases(pool), pool.Close
 	}},
-	{"mysql", func(t testing.TB) (backends.WorkDriver[analysis.Task], backends.Leases) {
+	{"mysql", func(t testing.TB) (backends.WorkDriver[analysis.Task], backends.Leases, func()) {
 		db, err := mysql.Open(context.Background(), mysqltest.Database(t), analysis.Migrations(mysql.Engine))
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { db.Close() })
-		return mysqldb.NewDriver(db), mysql.NewLeases(db)
+		closeDB := func() { db.Close() }
+		t.Cleanup(closeDB)
+		return mysqldb.NewDriver(db), mysql.NewLeases(db), closeDB
 	}},
 }
 
