@@ -48,8 +48,11 @@ type Model[T any, E ~string] interface {
 // the complete or the fail event, and validated then: a value its field's
 // limits refuse fails the task at once, from its stored copy, with the
 // worker section's error code and a message that starts "the handler's
-// result was refused:", and so does a task whose status or id the handler
-// changed. p.Report writes the task too, with the fields set
+// result was refused:". A handler may set every field but the task's id,
+// status and version, which the pool needs to end the task: a task whose
+// handler changed one of them fails the same way, the message saying which.
+// (Workers over HTTP may set fewer: the result fields of the worker
+// protocol.) p.Report writes the task too, with the fields set
 // on it so far, and refreshes task in place (its version, its progress):
 // fields set after a report are written with the end as well.
 //
@@ -587,7 +590,7 @@ func (p *Pool[T, E, PT]) run(work context.Context, x *T, lease backends.Lease) (
 	// copy in place.
 	mine := new(T)
 	*mine = *x
-	prog := &Progress[T]{report: p.eng.ProgressFrom, cur: mine, running: p.spec.Running}
+	prog := &Progress[T]{report: p.eng.ProgressFrom, cur: mine, written: *x, running: p.spec.Running}
 	w := p.watch(ctx, cancel, id, lease)
 	ctx, endProcess := p.leases.startProcess(ctx, x, lease)
 	var err error
@@ -628,11 +631,14 @@ func (p *Pool[T, E, PT]) run(work context.Context, x *T, lease backends.Lease) (
 		wctx := context.WithoutCancel(ctx)
 		var ferr error
 		refused := "" // why the handler's copy cannot end the task
-		if k := PT(prog.current()).Key(); k.ID != id {
-			refused = "the handler changed the task's id; it may set result fields only"
-		} else if k.Status != p.spec.Running {
-			refused = fmt.Sprintf("the handler set the task's status (to %s); it may set result fields only: the pool ends the task with the worker section's events", k.Status)
-		} else if _, ferr = p.leases.Finish(wctx, prog.current(), lease, err, nil); errors.Is(ferr, tasktype.ErrValidation) {
+		cur, written := prog.current()
+		if k, w := PT(cur).Key(), PT(&written).Key(); k.ID != w.ID {
+			refused = "the handler changed the task's id; " + handlerSets
+		} else if k.Status != w.Status {
+			refused = fmt.Sprintf("the handler set the task's status (to %s); the pool moves the task with the worker section's events, and %s", k.Status, handlerSets)
+		} else if k.Version != w.Version {
+			refused = fmt.Sprintf("the handler set the task's version (to %d, from %d); %s", k.Version, w.Version, handlerSets)
+		} else if _, ferr = p.leases.Finish(wctx, cur, lease, err, nil); errors.Is(ferr, tasktype.ErrValidation) {
 			refused = "the handler's result was refused: " + ferr.Error()
 		}
 		if refused != "" {
@@ -920,18 +926,29 @@ type Progress[T any] struct {
 	running string // the worker section's running status
 	mu      sync.Mutex
 	cur     *T
+	written T // the task as claimed, or as the last report wrote it
 }
 
 // Task returns the handler's task, which each Report refreshes in place
 // with the task as it wrote it. The task's end is written from it, with
 // the result fields set on it.
-func (p *Progress[T]) Task() *T { return p.current() }
-
-func (p *Progress[T]) current() *T {
+func (p *Progress[T]) Task() *T {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.cur
 }
+
+// current returns the handler's task, and the task as the pool last wrote
+// it: the id, status and version of the two must be the same.
+func (p *Progress[T]) current() (cur *T, written T) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cur, p.written
+}
+
+// handlerSets says which fields a handler may set, in the reasons a task
+// fails when it set another.
+const handlerSets = "a handler may set every field of its task but its id, status and version"
 
 // Report records that done (0 to 1) of the work is done, and, if detail is
 // not nil, sets further fields (a typed progress detail) on the task. The
@@ -951,5 +968,6 @@ func (p *Progress[T]) Report(ctx context.Context, done float64, detail func(*T))
 	// In place: the handler's task is the latest copy, so that the fields
 	// it sets after a report are written with the task's end too.
 	*p.cur = *x
+	p.written = *x
 	return nil
 }

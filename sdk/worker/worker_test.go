@@ -232,7 +232,25 @@ func TestRefusedResult(t *testing.T) {
 			{"status set by the handler", func(ctx context.Context, x *analysis.Task, p *worker.Progress[analysis.Task]) error {
 				x.Status = analysis.StatusCompleted
 				return nil
-			}, analysis.StatusFailed, "the handler set the task's status (to COMPLETED); it may set result fields only: the pool ends the task with the worker section's events"},
+			}, analysis.StatusFailed, "the handler set the task's status (to COMPLETED); the pool moves the task with the worker section's events, and a handler may set every field of its task but its id, status and version"},
+			// A changed version: the end's guarded write was a conflict, and
+			// the task stayed running until its lease expired, to fail the
+			// same way at every attempt.
+			{"version set by the handler", func(ctx context.Context, x *analysis.Task, p *worker.Progress[analysis.Task]) error {
+				x.Version = 99
+				return nil
+			}, analysis.StatusFailed, "the handler set the task's version (to 99, from 4); a handler may set every field of its task but its id, status and version"},
+			{"version set after a report", func(ctx context.Context, x *analysis.Task, p *worker.Progress[analysis.Task]) error {
+				if err := p.Report(ctx, 0.5, nil); err != nil {
+					return err
+				}
+				x.Version--
+				return nil
+			}, analysis.StatusFailed, "the handler set the task's version (to 4, from 5)"},
+			{"id set by the handler, success", func(ctx context.Context, x *analysis.Task, p *worker.Progress[analysis.Task]) error {
+				x.ID = uuid.New()
+				return nil
+			}, analysis.StatusFailed, "the handler changed the task's id; a handler may set every field of its task but its id, status and version"},
 			{"id set by the handler", func(ctx context.Context, x *analysis.Task, p *worker.Progress[analysis.Task]) error {
 				x.ID = uuid.New()
 				return errors.New("disk full")
