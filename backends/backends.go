@@ -97,7 +97,12 @@ type Model[T any, E ~string] interface {
 	Touch(at time.Time)
 }
 
-// Meta describes a change for its history row.
+// Meta describes a change for its history row. Its text is stored as
+// every backend can keep it, not refused: a NUL or a byte that is not
+// UTF-8 becomes U+FFFD, the actor is made one line
+// (validation.StorableText), and each is cut to MaxHistoryText bytes, its
+// middle left out. A message is often an error's text, which the program
+// did not choose; refusing it would lose the change it describes.
 type Meta struct {
 	Actor   string // who made the change: a user, a worker id, "sweeper"
 	Message string

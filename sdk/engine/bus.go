@@ -156,6 +156,11 @@ func (e *Engine[T, E, PT]) Announce(x *T, from string, ev E) { e.publish(x, from
 // subscriber that wants this process's changes only, such as per-process
 // metrics, uses SubscribeLocal. Watch polls one task when there is no
 // change source.
+//
+// Writes through the engine's Store are not the engine's own: the
+// sweeper of package sdk/sweep, built on Store(), times tasks out and
+// deletes them there, and Subscribe delivers those changes only through a
+// change source, as another process's.
 func (e *Engine[T, E, PT]) Subscribe(ctx context.Context, id uuid.UUID) *Subscription[T] {
 	return e.subscribe(ctx, interest{id: id})
 }
