@@ -162,6 +162,9 @@ func TestWorkUsage(t *testing.T) {
 	}{
 		{[]string{"work", "--model", "training"}, "the command to run goes after --"},
 		{[]string{"work", "--", "true"}, "--model MODEL is required"},
+		{[]string{"work", "--model", "training,training", "--token", "x", "--", "true"}, `--model names "training" twice`},
+		{[]string{"work", "--model", "training,", "--token", "x", "--", "true"}, `--model names an empty model in "training," (separate names with single commas)`},
+		{[]string{"work", "--model", "training", "--model", "evaluation,training", "--token", "x", "--", "true"}, `--model names "training" twice`},
 		{[]string{"work", "--model", "training", "--", "true"}, "a worker token is required"},
 		{[]string{"work", "--model", "training", "--token", "x", "--concurrency", "0", "--", "true"}, "--concurrency must be 1 to 100"},
 		{[]string{"work", "--model", "training", "--token", "x", "--url", "ftp://h", "--", "true"}, "must be an http:// or https:// URL"},

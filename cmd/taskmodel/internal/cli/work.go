@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -115,6 +116,16 @@ func (f *workFlags) check() error {
 	if len(f.models) == 0 {
 		return usagef(errors.New("work: --model MODEL is required (a model with a worker section, such as training)"))
 	}
+	// The server says which models it has; what is wrong in the list
+	// itself is said here.
+	for i, m := range f.models {
+		if m == "" {
+			return usagef(fmt.Errorf("work: --model names an empty model in %q (separate names with single commas)", strings.Join(f.models, ",")))
+		}
+		if slices.Contains(f.models[:i], m) {
+			return usagef(fmt.Errorf("work: --model names %q twice", m))
+		}
+	}
 	if f.concurrency < 1 || f.concurrency > 100 {
 		return usagef(fmt.Errorf("work: --concurrency must be 1 to 100, not %d", f.concurrency))
 	}
@@ -178,24 +189,45 @@ type workRunner struct {
 	command []string
 	mu      sync.Mutex // serializes lines on standard error
 
-	// stopClaims ends the claiming when a command could not start;
-	// startErr says why (set once, under stopOnce).
+	// stopClaims ends the claiming when a command could not run;
+	// startErr says why (set once, under stopOnce), and keptTasks counts
+	// the tasks that could not be given back (under mu).
 	stopClaims context.CancelFunc
 	stopOnce   sync.Once
 	startErr   error
+	keptTasks  int
 }
 
-// startFailed stops the claiming after a command could not start: the task
-// is not failed (the command, not the task, is at fault) but released, so
-// that another worker can run it at once, without its claim counting as an
-// attempt; the other running commands finish.
-func (r *workRunner) startFailed(t workerhttp.Task, why string) {
-	r.note("task %s: the command could not start: %s; work stops claiming", t.ID, why)
-	r.release(t, "the command could not start: "+why)
+// cannotRun stops the claiming after work could not run a task's command
+// (it could not start, or work could not make the task's temporary
+// directory or file): the task is not failed (the machine, not the task,
+// is at fault) but released, so that another worker can run it at once,
+// without its claim counting as an attempt; the other running commands
+// finish. why says what went wrong.
+func (r *workRunner) cannotRun(t workerhttp.Task, why string) {
+	r.note("task %s: %s; work stops claiming", t.ID, why)
+	gaveBack := r.release(t, why)
 	r.stopOnce.Do(func() {
-		r.startErr = fmt.Errorf("work: the command could not start: %s; work stopped claiming, and gave back the tasks it could not run", why)
+		r.startErr = fmt.Errorf("work: %s; work stopped claiming", why)
 		r.stopClaims()
 	})
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !gaveBack {
+		r.keptTasks++
+	}
+}
+
+// stopError is the error work returns after cannotRun: its reason, and
+// what became of the tasks it could not run.
+func (r *workRunner) stopError() error {
+	if r.startErr == nil {
+		return nil
+	}
+	if r.keptTasks == 0 {
+		return fmt.Errorf("%w, and gave back the tasks it could not run", r.startErr)
+	}
+	return fmt.Errorf("%w; %s could not be given back (the model has no requeue event, or the server did not answer): each is rescued when its lease expires, queued again while it has attempts left and failed otherwise", r.startErr, plural(r.keptTasks, "task"))
 }
 
 // releaseTimeout bounds the release of a task.
@@ -206,14 +238,15 @@ const releaseTimeout = 10 * time.Second
 // claim is not counted as an attempt. When the server refuses (a model
 // without a requeue event) or does not answer, the task goes back to the
 // queue when its lease expires, which counts the attempt.
-func (r *workRunner) release(t workerhttp.Task, reason string) {
+func (r *workRunner) release(t workerhttp.Task, reason string) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
 	defer cancel()
 	if _, err := r.client.Release(ctx, t.ID, t.Lease, reason); err != nil {
-		r.note("task %s: giving it back failed (%v); it goes back to the queue when its lease expires", t.ID, err)
-		return
+		r.note("task %s: giving it back failed (%v); it is rescued when its lease expires: queued again while it has attempts left, failed otherwise", t.ID, err)
+		return false
 	}
 	r.note("task %s: given back to the queue (%s)", t.ID, reason)
+	return true
 }
 
 // note prints a tracking line on standard error unless -q.
@@ -282,5 +315,5 @@ func (r *workRunner) run(ctx context.Context) error {
 	}
 	r.note("stopping: waiting for the running commands")
 	wg.Wait()
-	return r.startErr
+	return r.stopError()
 }

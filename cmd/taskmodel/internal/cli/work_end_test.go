@@ -202,6 +202,20 @@ func TestWorkFailMessages(t *testing.T) {
 			return ok && ok2 && err == nil && len(head)+n+len(tail) == len("start:"+big+":end") && len(msg) <= maxFailMessage && len(msg) > maxFailMessage-50 && utf8.ValidString(msg) &&
 				strings.HasPrefix(head, "start:éé") && len(head) < maxFailMessage/4+1 && strings.HasSuffix(tail, "éé:end")
 		}},
+		// An error file work cannot use: the message says so, and keeps
+		// the exit status and the standard error (it had neither).
+		{"an error file that is not JSON", `printf 'garbage{' > "$TASKMODEL_ERROR_FILE"; echo 'disk full' >&2; exit 2`, func(msg string) bool {
+			return msg == `the command exited with status 2; its error file (TASKMODEL_ERROR_FILE) is not JSON like {"error_code": "...", "message": "..."}; standard error ends with:`+"\ndisk full"
+		}},
+		{"an error file whose message is not text", `printf '{"message": 5}' > "$TASKMODEL_ERROR_FILE"; exit 2`, func(msg string) bool {
+			return msg == `the command exited with status 2; its error file (TASKMODEL_ERROR_FILE) is not JSON like {"error_code": "...", "message": "..."}`
+		}},
+		{"an error file over 1 MiB", `head -c 1048577 /dev/zero | tr '\000' x > "$TASKMODEL_ERROR_FILE"; echo 'oops' >&2; exit 2`, func(msg string) bool {
+			return msg == "the command exited with status 2; its error file (TASKMODEL_ERROR_FILE) is larger than 1048576 bytes and was not read; standard error ends with:\noops"
+		}},
+		{"an empty error file", `: > "$TASKMODEL_ERROR_FILE"; exit 2`, func(msg string) bool {
+			return msg == `the command exited with status 2; its error file (TASKMODEL_ERROR_FILE) is not JSON like {"error_code": "...", "message": "..."}`
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newEndServer(t, nil)

@@ -36,6 +36,8 @@ func TestWorkGivesBackTasksNotStarted(t *testing.T) {
 		reason   string
 		note     string
 		startErr bool
+		tmpdir   string // TMPDIR, when set
+		stopErr  string // what work returns, when it stops claiming
 	}{
 		{name: "claimed as work stops", stopping: true, reason: "taskmodel work is stopping",
 			note: "task T1: given back to the queue (taskmodel work is stopping)"},
@@ -43,9 +45,26 @@ func TestWorkGivesBackTasksNotStarted(t *testing.T) {
 			note: "task T1: given back to the queue (the command could not start: ", startErr: true},
 		{name: "the server refuses", stopping: true, refuse: true, reason: "taskmodel work is stopping",
 			note: "task T1: giving it back failed (Release not possible (409): model analysis has no requeue event"},
+		// work could not run the command for a fault of the machine: it
+		// stops claiming, as when the command cannot start (it claimed and
+		// gave back the same task in a loop, and, for a model without a
+		// requeue event, failed every queued task at its lease's expiry).
+		{name: "no temporary directory", tmpdir: filepath.Join(dir, "missing"),
+			reason:   "the worker cannot make a temporary directory in " + filepath.Join(dir, "missing") + ": no such file or directory",
+			note:     "task T1: given back to the queue (the worker cannot make a temporary directory in ",
+			startErr: true,
+			stopErr:  "work: the worker cannot make a temporary directory in " + filepath.Join(dir, "missing") + ": no such file or directory; work stopped claiming, and gave back the tasks it could not run"},
+		{name: "the command vanished, the server refuses", command: filepath.Join(dir, "gone.sh"), refuse: true,
+			reason:   "the command could not start: " + filepath.Join(dir, "gone.sh") + " no longer exists",
+			note:     "it is rescued when its lease expires: queued again while it has attempts left, failed otherwise",
+			startErr: true,
+			stopErr:  "work: the command could not start: " + filepath.Join(dir, "gone.sh") + " no longer exists; work stopped claiming; 1 task could not be given back (the model has no requeue event, or the server did not answer): each is rescued when its lease expires, queued again while it has attempts left and failed otherwise"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.tmpdir != "" {
+				t.Setenv("TMPDIR", tc.tmpdir)
+			}
 			_ = os.Remove(marker)
 			var mu sync.Mutex
 			var bodies []map[string]any
@@ -99,6 +118,9 @@ func TestWorkGivesBackTasksNotStarted(t *testing.T) {
 			}
 			if (r.startErr != nil) != tc.startErr {
 				t.Errorf("startErr = %v", r.startErr)
+			}
+			if err := r.stopError(); tc.stopErr != "" && (err == nil || err.Error() != tc.stopErr) {
+				t.Errorf("work returns %v\nwant %s", err, tc.stopErr)
 			}
 		})
 	}

@@ -39,8 +39,7 @@ func (r *workRunner) runTask(ctx context.Context, t workerhttp.Task) {
 	}
 	dir, err := os.MkdirTemp("", "taskmodel-task-")
 	if err != nil {
-		r.note("task %s: cannot make its temporary directory: %v", t.ID, err)
-		r.release(t, "the worker cannot make a temporary directory: "+errnoText(err))
+		r.cannotRun(t, "the worker cannot make a temporary directory in "+os.TempDir()+": "+errnoText(err))
 		return
 	}
 	defer os.RemoveAll(dir)
@@ -48,8 +47,7 @@ func (r *workRunner) runTask(ctx context.Context, t workerhttp.Task) {
 	resultFile := filepath.Join(dir, "result.json")
 	errorFile := filepath.Join(dir, "error.json")
 	if err := os.WriteFile(taskFile, t.Task, 0o600); err != nil {
-		r.note("task %s: cannot write its task file: %v", t.ID, err)
-		r.release(t, "the worker cannot write the task file: "+errnoText(err))
+		r.cannotRun(t, "the worker cannot write the task file: "+errnoText(err))
 		return
 	}
 	cmd := exec.Command(r.command[0], r.command[1:]...)
@@ -67,11 +65,14 @@ func (r *workRunner) runTask(ctx context.Context, t workerhttp.Task) {
 	cmd.Stdout = r.app.Out
 	tail := &tailBuffer{max: stderrTail}
 	cmd.Stderr = &lockedWriter{w: r.app.Err, mu: &r.mu, also: tail}
+	// A process the command leaves in the background keeps its standard
+	// error open: Wait does not wait for it past pipeGrace.
+	cmd.WaitDelay = pipeGrace
 	newProcessGroup(cmd)
 	r.note("task %s (%s): running %s", t.ID, t.TaskType, strings.Join(r.command, " "))
 	if err := startCommand(cmd); err != nil {
 		// The command, not the task, is at fault: the task is not failed.
-		r.startFailed(t, startProblem(r.command[0], err))
+		r.cannotRun(t, "the command could not start: "+startProblem(r.command[0], err))
 		return
 	}
 	done := make(chan struct{})
@@ -80,6 +81,11 @@ func (r *workRunner) runTask(ctx context.Context, t workerhttp.Task) {
 	var wg sync.WaitGroup
 	wg.Go(func() { stopped = r.watch(ctx, t, cmd, done, &until) })
 	err = cmd.Wait()
+	if errors.Is(err, exec.ErrWaitDelay) {
+		// It exited 0; a process it started still holds its standard error.
+		r.note("task %s: the command exited, and a process it left running still holds its standard error; work stopped reading it", t.ID)
+		err = nil
+	}
 	close(done)
 	wg.Wait()
 	switch stopped {
@@ -89,17 +95,20 @@ func (r *workRunner) runTask(ctx context.Context, t workerhttp.Task) {
 	case stopLost:
 		r.note("task %s: the lease was lost (another worker has the task now); the command was stopped", t.ID)
 		return
+	case stopExpired:
+		r.note("task %s: its lease expired at %s with no heartbeat answered since; the command was stopped, as another worker may run the task now", t.ID, until.Local().Format(time.TimeOnly))
+		return
 	case stopShutdown:
-		r.note("task %s: stopped by the shutdown; it goes back to the queue when its lease expires", t.ID)
+		r.note("task %s: stopped by the shutdown; it is rescued when its lease expires: queued again while it has attempts left, failed otherwise", t.ID)
 		return
 	}
 	if err == nil {
 		r.complete(t, until, resultFile)
 		return
 	}
-	code, msg := readErrorFile(errorFile)
+	code, msg, problem := readErrorFile(errorFile)
 	if msg == "" {
-		msg = exitMessage(err, tail.String())
+		msg = exitMessage(err, problem, tail.String())
 	}
 	r.fail(t, until, code, msg)
 }
@@ -111,17 +120,36 @@ const (
 	stopNone stopReason = iota
 	stopCancelled
 	stopLost
+	stopExpired // by work's clock, no heartbeat answered
 	stopShutdown
 )
 
+// pipeGrace is how long work reads a command's standard error after the
+// command exits: a process it left running in the background may hold it
+// open for ever, and the task would stay running meanwhile.
+const pipeGrace = 2 * time.Second
+
 // watch renews the task's lease every HeartbeatSeconds until done is
 // closed, and stops the command (SIGTERM, then SIGKILL after --grace) when
-// the task is cancelled, the lease is lost, or work shuts down. It sets
-// *until to the lease's expiry each heartbeat answers.
+// the task is cancelled, the lease is lost, the lease expires by work's
+// clock with no heartbeat answered (the server cannot be reached: another
+// worker may claim the task), or work shuts down. It sets *until to the
+// lease's expiry each heartbeat answers.
 func (r *workRunner) watch(ctx context.Context, t workerhttp.Task, cmd *exec.Cmd, done <-chan struct{}, until *time.Time) stopReason {
 	every := time.Duration(max(1, t.HeartbeatSeconds)) * time.Second
 	tick := time.NewTicker(every)
 	defer tick.Stop()
+	expiry := time.NewTimer(time.Hour)
+	expiry.Stop()
+	defer expiry.Stop()
+	var expired <-chan time.Time // nil, never ready, without an expiry
+	arm := func() {
+		if !until.IsZero() {
+			expiry.Reset(time.Until(*until))
+			expired = expiry.C
+		}
+	}
+	arm()
 	reason := stopNone
 	for reason == stopNone {
 		select {
@@ -129,6 +157,8 @@ func (r *workRunner) watch(ctx context.Context, t workerhttp.Task, cmd *exec.Cmd
 			return stopNone
 		case <-ctx.Done():
 			reason = stopShutdown
+		case <-expired:
+			reason = stopExpired
 		case <-tick.C:
 			hctx, cancel := context.WithTimeout(context.Background(), every)
 			st, err := r.client.Heartbeat(hctx, t.ID, t.Lease)
@@ -142,6 +172,7 @@ func (r *workRunner) watch(ctx context.Context, t workerhttp.Task, cmd *exec.Cmd
 				reason = stopCancelled
 			case st.LeaseExpiresAt != nil:
 				*until = *st.LeaseExpiresAt
+				arm()
 			}
 		}
 	}
@@ -249,21 +280,31 @@ func isCancelledEnd(err error) bool {
 	return errors.As(err, &p) && p.Status == 409 && p.Title == "Task cancelled"
 }
 
-// readErrorFile reads the command's error file, if it wrote one.
-func readErrorFile(path string) (code, msg string) {
+// readErrorFile reads the command's error file, if it wrote one: its
+// code and message, or what is wrong with it (problem), which the
+// failure's message then says besides the exit status and standard error.
+func readErrorFile(path string) (code, msg, problem string) {
 	data, err := readSmall(path)
-	if err != nil {
-		return "", ""
+	switch {
+	case errors.Is(err, errTooLarge):
+		return "", "", fmt.Sprintf("its error file (%s) is larger than %d bytes and was not read", EnvErrorFile, maxFileBytes)
+	case errors.Is(err, os.ErrNotExist):
+		return "", "", ""
+	case err != nil:
+		return "", "", fmt.Sprintf("its error file (%s) could not be read: %v", EnvErrorFile, err)
 	}
 	var e struct {
 		Code    string `json:"error_code"`
 		Message string `json:"message"`
 	}
 	if json.Unmarshal(data, &e) != nil {
-		return "", "the command failed and its error file (" + EnvErrorFile + ") is not JSON like {\"error_code\": \"...\", \"message\": \"...\"}"
+		return "", "", "its error file (" + EnvErrorFile + ") is not JSON like {\"error_code\": \"...\", \"message\": \"...\"}"
 	}
-	return e.Code, e.Message
+	return e.Code, e.Message, ""
 }
+
+// errTooLarge: a result or error file over maxFileBytes.
+var errTooLarge = fmt.Errorf("larger than %d bytes", maxFileBytes)
 
 func readSmall(path string) ([]byte, error) {
 	f, err := os.Open(path)
@@ -276,14 +317,15 @@ func readSmall(path string) ([]byte, error) {
 		return nil, err
 	}
 	if b.Len() > maxFileBytes {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, maxFileBytes)
+		return nil, fmt.Errorf("%s is %w", path, errTooLarge)
 	}
 	return b.Bytes(), nil
 }
 
-// exitMessage is a failed command's message: its exit status and the end
-// of its standard error.
-func exitMessage(err error, stderr string) string {
+// exitMessage is a failed command's message: its exit status, what is
+// wrong with its error file (problem, when it wrote one that could not be
+// used), and the end of its standard error.
+func exitMessage(err error, problem, stderr string) string {
 	msg := "the command failed"
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
@@ -292,6 +334,9 @@ func exitMessage(err error, stderr string) string {
 		} else if sig, ok := killedBy(ee); ok {
 			msg = "the command was killed by signal " + sig
 		}
+	}
+	if problem != "" {
+		msg += "; " + problem
 	}
 	if s := strings.TrimSpace(stderr); s != "" {
 		msg += "; standard error ends with:\n" + s
