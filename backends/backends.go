@@ -262,6 +262,9 @@ func (s *Store[T, E, PT]) FireFrom(ctx context.Context, cur *T, ev E, mutate fun
 	next := *cur
 	if mutate != nil {
 		mutate(&next)
+		if err := keyChanged(from, PT(&next).Key(), "the event's mutate function", "the event sets the status"); err != nil {
+			return nil, err
+		}
 	}
 	at := s.clock()
 	if err := PT(&next).Fire(ev, at); err != nil {
@@ -292,8 +295,8 @@ func (s *Store[T, E, PT]) Update(ctx context.Context, cur *T, mutate func(*T)) (
 	from := PT(cur).Key()
 	next := *cur
 	mutate(&next)
-	if k := PT(&next).Key(); k != from {
-		return nil, &tasktype.FieldError{Field: "status", Rule: "immutable", Message: "Update cannot change the id, status or version; fire an event to change the status"}
+	if err := keyChanged(from, PT(&next).Key(), "Update", "fire an event to change the status"); err != nil {
+		return nil, err
 	}
 	PT(&next).Touch(s.clock())
 	if err := s.validateChange(ctx, from.ID, &next); err != nil {
@@ -307,6 +310,24 @@ func (s *Store[T, E, PT]) Update(ctx context.Context, cur *T, mutate func(*T)) (
 		return nil, s.lost(ctx, from, nil)
 	}
 	return &next, nil
+}
+
+// keyChanged is the error for a mutate function (of who) that changed the
+// task's id, status or version, which the store keeps to guard the write,
+// naming the field; nil when none changed. instead says what to do.
+func keyChanged(from, to tasktype.Key, who, instead string) error {
+	field := ""
+	switch {
+	case to.ID != from.ID:
+		field = "id"
+	case to.Status != from.Status:
+		field = "status"
+	case to.Version != from.Version:
+		field = "version"
+	default:
+		return nil
+	}
+	return &tasktype.FieldError{Field: field, Rule: "immutable", Message: who + " cannot change the task's id, status or version; " + instead}
 }
 
 // lost tells a failed guard apart: the task is gone (ErrNotFound), or it

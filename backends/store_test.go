@@ -36,3 +36,44 @@ func TestCreateManyNeedsBatchInserter(t *testing.T) {
 		t.Fatalf("CreateMany over the memory driver: %d, %v", len(xs), err)
 	}
 }
+
+// TestMutateKeepsTheKey: a mutate function that changes the task's id,
+// status or version is refused, naming the field, and nothing is written;
+// Fire took the mutated status for the task's (a refusal named a status
+// the task never had), and Update named "status" whatever changed.
+func TestMutateKeepsTheKey(t *testing.T) {
+	ctx := context.Background()
+	s := backends.NewStore[training.Training, training.Event](memory.New[training.Training]())
+	x, err := s.Create(ctx, training.NewTraining(), backends.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		mutate func(*training.Training)
+		fire   string
+		update string
+	}{
+		{"status", func(x *training.Training) { x.Status = training.StatusRunning },
+			"status: the event's mutate function cannot change the task's id, status or version; the event sets the status",
+			"status: Update cannot change the task's id, status or version; fire an event to change the status"},
+		{"version", func(x *training.Training) { x.Version += 3 },
+			"version: the event's mutate function cannot change the task's id, status or version; the event sets the status",
+			"version: Update cannot change the task's id, status or version; fire an event to change the status"},
+		{"id", func(x *training.Training) { x.ID[0]++ },
+			"id: the event's mutate function cannot change the task's id, status or version; the event sets the status",
+			"id: Update cannot change the task's id, status or version; fire an event to change the status"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := s.FireFrom(ctx, x, training.EventCancel, tc.mutate, backends.Meta{}); err == nil || err.Error() != tc.fire {
+				t.Errorf("FireFrom: %v\nwant %s", err, tc.fire)
+			}
+			if _, err := s.Update(ctx, x, tc.mutate); err == nil || err.Error() != tc.update {
+				t.Errorf("Update: %v\nwant %s", err, tc.update)
+			}
+			if now, err := s.Get(ctx, x.ID); err != nil || now.Status != training.StatusQueued || now.Version != x.Version {
+				t.Errorf("the task is %s at version %d (%v); want it unchanged", now.Status, now.Version, err)
+			}
+		})
+	}
+}
