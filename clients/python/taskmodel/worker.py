@@ -46,6 +46,13 @@ MAX_MESSAGE_BYTES = 100_000
 #: safe: once the first try was written, the server answers it as it did.
 RETRIED_STATUSES = frozenset((408, 429, 500, 502, 503, 504))
 
+#: What a request raises when the server cannot be reached or its answer
+#: broke off: the client raises TaskmodelError for both (an answer cut
+#: short, an http.client.HTTPException, included), an OSError for a
+#: connection that failed mid-way; HTTPException is here for a Client whose
+#: transport lets one through.
+_UNREACHABLE = (TaskmodelError, OSError, http.client.HTTPException)
+
 
 class TaskCancelled(Exception):
     """Raised in a handler at its next progress call once the task was
@@ -156,7 +163,7 @@ class TaskContext:
         except LeaseLost:
             self._mark("lease lost")
             raise TaskCancelled("lease lost") from None
-        except (TaskmodelError, OSError, http.client.HTTPException) as e:
+        except _UNREACHABLE as e:
             if not _retried(e):
                 raise
             log.warning("task %s: progress report dropped, the server cannot take it now (%s); the work goes on", self.id, e)
@@ -274,7 +281,7 @@ class Worker:
                 try:
                     claims = self.client.claim(self.models, limit=free, wait_seconds=self.wait_seconds, worker=self.name)
                     backoff.reset()
-                except (TaskmodelError, OSError) as e:
+                except _UNREACHABLE as e:
                     for _ in range(free):
                         slots.release()
                     if isinstance(e, ProblemError) and e.status in (400, 401, 403, 404):
@@ -323,7 +330,7 @@ class Worker:
         try:
             self.client.release(str(claim["id"]), str(claim["lease"]), reason, traceparent=claim.get("traceparent") or None)
             log.info("task %s given back to the queue: %s", claim.get("id"), reason)
-        except (TaskmodelError, OSError) as e:
+        except _UNREACHABLE as e:
             log.warning("task %s: giving it back failed (%s); it goes back to the queue when its lease expires", claim.get("id"), e)
 
     def _run_one(self, claim: Mapping[str, Any], slots: threading.Semaphore) -> None:
@@ -445,7 +452,7 @@ class Worker:
             tries += 1
             try:
                 return call()
-            except (TaskmodelError, OSError, http.client.HTTPException) as e:
+            except _UNREACHABLE as e:
                 if not _retried(e):
                     raise
                 left = ctx._lease_deadline - time.monotonic()
@@ -482,8 +489,11 @@ class Worker:
             except LeaseLost:
                 ctx._mark("lease lost")
                 return
-            except (TaskmodelError, OSError) as e:
+            except _UNREACHABLE as e:
                 log.warning("task %s: heartbeat failed: %s", ctx.id, e)
+                continue
+            except Exception:  # the next heartbeat tries again: the thread must not end
+                log.exception("task %s: heartbeat failed", ctx.id)
                 continue
             ctx._renewed((reply or {}).get("lease_expires_at"))
             if (reply or {}).get("cancelled"):
@@ -514,7 +524,7 @@ def _retried(e: BaseException) -> bool:
     be reached (or its answer was cut), or it answered a RETRIED_STATUSES."""
     if isinstance(e, ProblemError):
         return e.status in RETRIED_STATUSES
-    return isinstance(e, (TaskmodelError, OSError, http.client.HTTPException))
+    return isinstance(e, _UNREACHABLE)
 
 
 _RFC3339 = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$", re.IGNORECASE)

@@ -65,6 +65,16 @@ class ClientTest(FakeTest):
         with self.assertRaises(ValueError):
             Client("ftp://x", TOKEN)
 
+    def test_answer_cut_short(self):
+        # An answer that breaks off is an error of the client, as a server
+        # that cannot be reached is, not an http.client exception.
+        self.fake.cut["tasks"] = 1
+        with self.assertRaises(taskmodel.TaskmodelError) as cm:
+            self.client.list()
+        self.assertNotIsInstance(cm.exception, ProblemError)
+        self.assertEqual(str(cm.exception), "GET /tasks: the answer of %s broke off (5 bytes read, 95 more expected)" % self.fake.url)
+        self.assertEqual(self.client.list(), [])
+
     def test_wait(self):
         t = self.fake.add_task(status="RUNNING")
         threading.Timer(0.3, lambda: self.fake.tasks[t["id"]].update(status="DONE")).start()
@@ -251,6 +261,37 @@ class WorkerTest(FakeTest):
         dropped = [m for m in seen["logs"] if "progress report dropped, the server cannot take it now" in m]
         self.assertEqual(len(dropped), 1, seen["logs"])
         self.assertEqual(self.fake.tasks[t["id"]]["status"], "DONE")
+
+    def test_answers_cut_short(self):
+        """An answer that breaks off (http.client.IncompleteRead) is taken
+        as a lost connection wherever it comes: the claim is retried, the
+        heartbeats go on, and the end is reported again."""
+        logging.getLogger("taskmodel").setLevel(logging.CRITICAL)
+        self.addCleanup(logging.getLogger("taskmodel").setLevel, logging.NOTSET)
+        died = []
+        hook = threading.excepthook
+        threading.excepthook = lambda args: died.append((args.thread.name, args.exc_value))
+        self.addCleanup(setattr, threading, "excepthook", hook)
+        t = self.fake.add_task()
+        self.fake.cut.update(claim=1, heartbeat=2, progress=1, complete=1)
+        w = Worker(self.client, models=["training"], wait_seconds=0)
+        seen = {}
+
+        @w.handler("training")
+        def handle(task):
+            task.progress(10)  # cut: dropped, as a report the server cannot take
+            beats = lambda: [r for r in self.fake.requests if r[1] == "/worker/tasks/%s/heartbeat" % task.id]
+            deadline = time.monotonic() + 10
+            while len(beats()) < 4 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            seen["heartbeats"] = len(beats())
+            return {"accuracy": 0.5}
+
+        self.run_worker(w, 1)
+        self.assertEqual(died, [])
+        self.assertGreaterEqual(seen.get("heartbeats", 0), 4, "the heartbeats stopped after an answer broke off")
+        self.assertEqual(self.fake.tasks[t["id"]]["status"], "DONE")
+        self.assertEqual(self.fake.cut, dict(claim=0, heartbeat=0, progress=0, complete=0))
 
     def test_lease_lost(self):
         self.fake.add_task()
