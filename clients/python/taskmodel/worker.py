@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import datetime
 import http.client
+import json
 import logging
+import math
 import os
 import re
 import signal
@@ -215,7 +217,9 @@ class Worker:
         TaskContext and returns the result fields (a dict, or None for
         none); raising TaskFailed fails the task with its code, any other
         exception with the worker's error_code. A result that is not a dict,
-        or that the server refuses (400), fails the task with the reason;
+        that holds a value JSON cannot write (a datetime, a set, NaN…: the
+        message names its field), or that the server refuses (400), fails
+        the task with the reason;
         sys.exit (SystemExit) fails the task with its status and stops the
         worker, and run raises it again once the running tasks have ended,
         so that the process exits with that status."""
@@ -367,7 +371,7 @@ class Worker:
                 return
             except Exception as e:  # the handler's bug or its input's: the task fails
                 done.set()
-                msg = "%s: %s" % (type(e).__name__, e)
+                msg = _describe(e)
                 log.error("task %s failed: %s\n%s", ctx.id, msg, traceback.format_exc())
                 self._fail(ctx, self.error_code, msg)
                 return
@@ -395,6 +399,14 @@ class Worker:
                 log.error("task %s failed: %s", ctx.id, msg)
                 self._fail(ctx, self.error_code, msg)
                 return
+            bad = _not_json(result)
+            if bad:
+                # It could not be sent: the task fails now rather than
+                # stay RUNNING until its lease expires, and run again.
+                msg = "the handler's result cannot be sent: %s" % bad
+                log.error("task %s failed: %s", ctx.id, msg)
+                self._fail(ctx, self.error_code, msg)
+                return
             try:
                 self._end(ctx, lambda: self._report(ctx, "completion", lambda: self.client.complete(ctx.id, ctx.lease, result, traceparent=ctx.traceparent)))
             except ProblemError as e:
@@ -411,6 +423,8 @@ class Worker:
                 self._active.pop(ctx.id, None)
 
     def _fail(self, ctx: TaskContext, code: Optional[str], message: str) -> None:
+        message = _text(message)
+
         def report() -> None:
             msg, cur, generic = message, code, False
             while True:
@@ -544,13 +558,113 @@ def _parse_time(s: Any) -> Optional[float]:
         return None
 
 
+def _text(value: Any) -> str:
+    """str(value); its repr when str fails; a sentence saying so when both
+    fail. Never raises: a failure message must always be made."""
+    if isinstance(value, str):
+        return value
+    try:
+        return str(value)
+    except Exception:
+        pass
+    try:
+        return repr(value)
+    except Exception:
+        return "a %s that cannot be written as text" % type(value).__name__
+
+
+def _describe(e: BaseException) -> str:
+    """The failure message of an exception a handler raised: "Type: its
+    text" ("Type" alone when it has none); an exception whose text cannot
+    be made (its __str__ raises) is described by its repr, or by its type
+    alone when that fails too."""
+    name = type(e).__name__
+    try:
+        said = str(e)
+    except Exception:
+        try:
+            return "%s: %s (its message could not be made: str() failed on it; this is its repr())" % (name, repr(e))
+        except Exception:
+            return "%s (its message could not be made: both str() and repr() failed on it; the worker's log has its traceback)" % name
+    return "%s: %s" % (name, said) if said else name
+
+
+def _not_json(result: Any) -> Optional[str]:
+    """Why the result fields cannot be sent as JSON (naming the first field
+    that is not, e.g. "result.started: a datetime is not a JSON value"), or
+    None when they can."""
+    if result is None:
+        return None
+    try:
+        json.dumps(text.sanitize(dict(result)), allow_nan=False)
+        return None
+    except Exception as e:  # RecursionError too: the walk below says where
+        failure = e
+    try:
+        bad = _not_json_at(result if isinstance(result, dict) else dict(result), "result", set())
+    except RecursionError:
+        return "result: it is nested too deeply to be written as JSON"
+    if bad:
+        return bad
+    return "result: it cannot be written as JSON (%s)" % _text(failure)
+
+
+#: A result holds only these (and the dicts, lists and tuples of them).
+_JSON_HINT = "a result holds only strings, numbers, booleans, None, lists and dicts"
+
+
+def _not_json_at(value: Any, where: str, seen: set) -> Optional[str]:
+    if value is None or isinstance(value, (str, bool, int)):
+        return None
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            return "%s: %r is not a JSON value (JSON has no NaN or infinity)" % (where, value)
+        return None
+    if isinstance(value, (dict, list, tuple)):
+        if id(value) in seen:
+            return "%s: refers back to a value that holds it (a circular reference), which JSON cannot write" % where
+        seen.add(id(value))
+        try:
+            if isinstance(value, dict):
+                for k, v in value.items():
+                    if k is not None and not isinstance(k, (str, int, float, bool)):
+                        return "%s: the key %s is %s, not a string: JSON keys are strings" % (where, _text(k), _a(k))
+                    bad = _not_json_at(v, "%s.%s" % (where, _key(k)), seen)
+                    if bad:
+                        return bad
+            else:
+                for i, v in enumerate(value):
+                    bad = _not_json_at(v, "%s[%d]" % (where, i), seen)
+                    if bad:
+                        return bad
+        finally:
+            seen.discard(id(value))
+        return None
+    return "%s: %s is not a JSON value; %s" % (where, _a(value), _JSON_HINT)
+
+
+def _key(k: Any) -> str:
+    """A dict key as JSON writes it."""
+    if isinstance(k, str):
+        return k
+    return json.dumps(k) if not isinstance(k, float) or math.isfinite(k) else repr(k)
+
+
+def _a(value: Any) -> str:
+    """"a datetime", "an int64", "a numpy.int64"…: what value is."""
+    cls = type(value)
+    name = cls.__name__ if cls.__module__ in ("builtins", "datetime", "decimal", "fractions", "uuid", "pathlib") \
+        else "%s.%s" % (cls.__module__.split(".")[0], cls.__name__)
+    return ("an " if name[:1].lower() in "aeiou" else "a ") + name
+
+
 def _exit_message(e: BaseException) -> str:
     if isinstance(e, KeyboardInterrupt):
         return "the handler was interrupted (KeyboardInterrupt)"
     code = e.code if isinstance(e, SystemExit) else None
     if code is None or isinstance(code, int):
         return "the handler exited with status %d" % (code or 0)
-    return "the handler exited: %s" % code
+    return "the handler exited: %s" % _text(code)
 
 
 def _clip(msg: str, limit: Optional[int] = None) -> str:

@@ -165,6 +165,75 @@ class WorkerTest(FakeTest):
                 got = self.fake.tasks[t["id"]]
                 self.assertEqual((got["status"], got["error_code"], got["error_message"]), ("FAILED", "WORKER_ERROR", want))
 
+    def test_results_not_json(self):
+        """A result JSON cannot hold fails the task at once, naming the
+        field; it was left RUNNING until its lease expired, and ran again."""
+        import datetime
+        import decimal
+        logging.getLogger("taskmodel").setLevel(logging.CRITICAL)
+        self.addCleanup(logging.getLogger("taskmodel").setLevel, logging.NOTSET)
+        int64 = type("int64", (), {"__module__": "numpy"})  # as numpy.int64, not an int
+        loop = {"a": []}
+        loop["a"].append(loop)
+        hint = "; a result holds only strings, numbers, booleans, None, lists and dicts"
+        cases = [
+            ({"records_processed": datetime.datetime(2024, 5, 1)}, "result.records_processed: a datetime is not a JSON value" + hint),
+            ({"files": [1, {"names": {"x"}}]}, "result.files[1].names: a set is not a JSON value" + hint),
+            ({"size": decimal.Decimal("1.5")}, "result.size: a Decimal is not a JSON value" + hint),
+            ({"records_processed": int64()}, "result.records_processed: a numpy.int64 is not a JSON value" + hint),
+            ({"loss": float("nan")}, "result.loss: nan is not a JSON value (JSON has no NaN or infinity)"),
+            ({"by_pair": {(1, 2): 3}}, "result.by_pair: the key (1, 2) is a tuple, not a string: JSON keys are strings"),
+            (loop, "result.a[0]: refers back to a value that holds it (a circular reference), which JSON cannot write"),
+        ]
+        for result, want in cases:
+            with self.subTest(want):
+                t = self.fake.add_task()
+                w = Worker(self.client, models=["training"], wait_seconds=0, error_code="WORKER_ERROR")
+                w.handler("training")(lambda task, result=result: result)
+                self.run_worker(w, 1)
+                got = self.fake.tasks[t["id"]]
+                self.assertEqual((got["status"], got["error_code"], got["error_message"]),
+                                 ("FAILED", "WORKER_ERROR", "the handler's result cannot be sent: " + want))
+        # Values JSON holds are sent as they are.
+        t = self.fake.add_task()
+        w = Worker(self.client, models=["training"], wait_seconds=0)
+        w.handler("training")(lambda task: {"n": 1, "ok": True, "x": None, "l": (1.5, "s"), "d": {1: [], "k": {}}})
+        self.run_worker(w, 1)
+        got = self.fake.tasks[t["id"]]
+        self.assertEqual((got["status"], got["result"]), ("DONE", {"n": 1, "ok": True, "x": None, "l": [1.5, "s"], "d": {"1": [], "k": {}}}))
+
+    def test_exception_without_text(self):
+        """An exception whose text cannot be made (its __str__ raises)
+        fails the task all the same, described by its repr or its type."""
+        logging.getLogger("taskmodel").setLevel(logging.CRITICAL)
+        self.addCleanup(logging.getLogger("taskmodel").setLevel, logging.NOTSET)
+
+        class NoText(Exception):
+            def __str__(self):
+                raise ValueError("no text")
+
+        class Nothing(NoText):
+            def __repr__(self):
+                raise ValueError("no repr")
+
+        cases = [
+            (NoText("disk full"), "NoText: NoText('disk full') (its message could not be made: str() failed on it; this is its repr())"),
+            (Nothing("disk full"), "Nothing (its message could not be made: both str() and repr() failed on it; "
+                                   "the worker's log has its traceback)"),
+            (RuntimeError(), "RuntimeError"),
+        ]
+        for exc, want in cases:
+            with self.subTest(want):
+                t = self.fake.add_task()
+                w = Worker(self.client, models=["training"], wait_seconds=0, error_code="WORKER_ERROR")
+
+                def handle(task, exc=exc):
+                    raise exc
+                w.handler("training")(handle)
+                self.run_worker(w, 1)
+                got = self.fake.tasks[t["id"]]
+                self.assertEqual((got["status"], got["error_code"], got["error_message"]), ("FAILED", "WORKER_ERROR", want))
+
     def test_exit_stops_the_worker(self):
         logging.getLogger("taskmodel").setLevel(logging.CRITICAL)
         self.addCleanup(logging.getLogger("taskmodel").setLevel, logging.NOTSET)
