@@ -219,10 +219,10 @@ class Worker:
         exception with the worker's error_code. A result that is not a dict,
         that holds a value JSON cannot write (a datetime, a set, NaN…: the
         message names its field), or that the server refuses (400), fails
-        the task with the reason;
-        sys.exit (SystemExit) fails the task with its status and stops the
-        worker, and run raises it again once the running tasks have ended,
-        so that the process exits with that status."""
+        the task with the reason; sys.exit (SystemExit) fails the task with
+        its status and stops the worker, and run raises it again once the
+        running tasks have ended, so that the process exits with that
+        status."""
         def register(fn: Handler) -> Handler:
             self.handlers[task_type] = fn
             if task_type not in self.models:
