@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import socket
 import time
@@ -13,7 +14,7 @@ from typing import Any, Collection, Dict, Iterator, List, Mapping, Optional, Seq
 from . import sse, text
 from .errors import ProblemError, StreamUnauthorized, TaskmodelError
 from .models import MODELS
-from .transport import DEFAULT_TIMEOUT, Transport, iter_chunks, problem_of
+from .transport import DEFAULT_TIMEOUT, Transport, broken_answer, iter_chunks, problem_of
 
 Task = Dict[str, Any]
 StrOrList = Union[str, Sequence[str], None]
@@ -44,7 +45,8 @@ class Client:
     token from `taskmodel token create` (None for a server that allows
     anonymous access). Every method raises ProblemError (with the server's
     problem+json: type, title, detail, status, field) on an error answer,
-    and TaskmodelError when the server cannot be reached.
+    and TaskmodelError when the server cannot be reached or its answer
+    breaks off (the connection is lost before the whole answer came).
     """
 
     def __init__(self, url: str, token: Optional[str] = None, timeout: float = DEFAULT_TIMEOUT):
@@ -112,12 +114,18 @@ class Client:
         and headers; no bearer token: the URL is the grant)."""
         req = urllib.request.Request(str(target["url"]), data=data, method=str(target.get("method") or "PUT"),
                                      headers=dict(target.get("headers") or {}))
+        method, path = req.get_method(), urllib.parse.urlsplit(req.full_url).path
         try:
-            with urllib.request.urlopen(req, timeout=self.transport.timeout) as resp:
-                resp.read()
-        except urllib.error.HTTPError as e:
-            with e:
-                raise problem_of(e.code, e.read(), req.get_method(), urllib.parse.urlsplit(req.full_url).path) from None
+            try:
+                with urllib.request.urlopen(req, timeout=self.transport.timeout) as resp:
+                    resp.read()
+            except urllib.error.HTTPError as e:
+                with e:
+                    raise problem_of(e.code, e.read(), method, path) from None
+        except http.client.HTTPException as e:
+            if isinstance(e, OSError):
+                raise
+            raise broken_answer(e, method, path, "%s://%s" % urllib.parse.urlsplit(req.full_url)[:2]) from e
 
     def process(self, task_id: str) -> Task:
         """Verifies a task's uploads and queues it (POST /tasks/{id}/process)."""
@@ -171,7 +179,7 @@ class Client:
             finished = False
             try:
                 with self.transport.open("GET", path, timeout=timeout, accept="text/event-stream") as resp:
-                    for ev in sse.parse(sse.split_lines(iter_chunks(resp))):
+                    for ev in sse.parse(sse.split_lines(iter_chunks(resp, method="GET", path=path, url=self.url))):
                         if ev.retry is not None:
                             retry = ev.retry / 1000.0
                         if ev.event == "unauthorized":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.error
 import urllib.parse
@@ -73,24 +74,57 @@ class Transport:
             headers["Authorization"] = "Bearer " + self.token
         req = urllib.request.Request(url, data=data, method=method, headers=headers)
         try:
-            return urllib.request.urlopen(req, timeout=self.timeout if timeout is None else timeout)
-        except urllib.error.HTTPError as e:
-            with e:
-                raise problem_of(e.code, e.read(), method, path) from None
+            try:
+                return urllib.request.urlopen(req, timeout=self.timeout if timeout is None else timeout)
+            except urllib.error.HTTPError as e:
+                with e:
+                    raise problem_of(e.code, e.read(), method, path) from None
         except urllib.error.URLError as e:
             raise TaskmodelError("%s %s: cannot reach %s: %s" % (method, path, self.url, e.reason)) from e
+        except http.client.HTTPException as e:
+            if isinstance(e, OSError):
+                raise
+            raise broken_answer(e, method, path, self.url) from e
 
     def call(self, method: str, path: str, body: Any = None, query: Query = None,
              timeout: Optional[float] = None, traceparent: Optional[str] = None) -> Any:
         """Sends the request and returns its decoded JSON answer (None when empty)."""
         with self.open(method, path, body, query, timeout, traceparent=traceparent) as resp:
-            raw = resp.read()
+            try:
+                raw = resp.read()
+            except http.client.HTTPException as e:
+                if isinstance(e, OSError):
+                    raise
+                raise broken_answer(e, method, path, self.url) from e
         if not raw.strip():
             return None
         try:
             return json.loads(raw)
         except ValueError as e:
             raise TaskmodelError("%s %s: the answer is not JSON: %s" % (method, path, e)) from e
+
+
+def broken_answer(e: http.client.HTTPException, method: str, path: str, url: str) -> TaskmodelError:
+    """The exception of an answer that broke off or is not HTTP (an
+    http.client.HTTPException: IncompleteRead, BadStatusLine…): a
+    TaskmodelError, as for a server that cannot be reached, so that every
+    caller retries it as it does a lost connection. (One that is an OSError
+    too, RemoteDisconnected, is raised as it is by the callers: it is the
+    connection error it says.)"""
+    if isinstance(e, http.client.IncompleteRead):
+        more = "" if e.expected is None else ", %d more expected" % e.expected
+        what = "broke off (%d bytes read%s)" % (len(e.partial or b""), more)
+    else:
+        what = "is not valid HTTP (%s)" % (_said(e) or type(e).__name__)
+    return TaskmodelError("%s %s: the answer of %s %s" % (method, path, url, what))
+
+
+def _said(e: BaseException) -> str:
+    """str(e), or "" when that fails."""
+    try:
+        return str(e)
+    except Exception:
+        return ""
 
 
 def problem_of(status: int, raw: bytes, method: str, path: str) -> ProblemError:
@@ -110,11 +144,17 @@ def problem_of(status: int, raw: bytes, method: str, path: str) -> ProblemError:
     return cls(status, problem, method, path)
 
 
-def iter_chunks(resp: Any, size: int = 4096) -> Iterable[bytes]:
-    """The bytes of a streaming response as they arrive."""
+def iter_chunks(resp: Any, size: int = 4096, method: str = "GET", path: str = "", url: str = "") -> Iterable[bytes]:
+    """The bytes of a streaming response as they arrive; an answer that
+    breaks off raises TaskmodelError (broken_answer)."""
     read = getattr(resp, "read1", None) or resp.read
     while True:
-        chunk = read(size)
+        try:
+            chunk = read(size)
+        except http.client.HTTPException as e:
+            if isinstance(e, OSError):
+                raise
+            raise broken_answer(e, method, path, url) from e
         if not chunk:
             return
         yield chunk

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import datetime
 import http.client
+import json
 import logging
+import math
 import os
 import re
 import signal
@@ -45,6 +47,13 @@ MAX_MESSAGE_BYTES = 100_000
 #: overloaded, or a proxy lost its answer. A retry with the same lease is
 #: safe: once the first try was written, the server answers it as it did.
 RETRIED_STATUSES = frozenset((408, 429, 500, 502, 503, 504))
+
+#: What a request raises when the server cannot be reached or its answer
+#: broke off: the client raises TaskmodelError for both (an answer cut
+#: short, an http.client.HTTPException, included), an OSError for a
+#: connection that failed mid-way; HTTPException is here for a Client whose
+#: transport lets one through.
+_UNREACHABLE = (TaskmodelError, OSError, http.client.HTTPException)
 
 
 class TaskCancelled(Exception):
@@ -156,7 +165,7 @@ class TaskContext:
         except LeaseLost:
             self._mark("lease lost")
             raise TaskCancelled("lease lost") from None
-        except (TaskmodelError, OSError, http.client.HTTPException) as e:
+        except _UNREACHABLE as e:
             if not _retried(e):
                 raise
             log.warning("task %s: progress report dropped, the server cannot take it now (%s); the work goes on", self.id, e)
@@ -208,10 +217,12 @@ class Worker:
         TaskContext and returns the result fields (a dict, or None for
         none); raising TaskFailed fails the task with its code, any other
         exception with the worker's error_code. A result that is not a dict,
-        or that the server refuses (400), fails the task with the reason;
-        sys.exit (SystemExit) fails the task with its status and stops the
-        worker, and run raises it again once the running tasks have ended,
-        so that the process exits with that status."""
+        that holds a value JSON cannot write (a datetime, a set, NaN…: the
+        message names its field), or that the server refuses (400), fails
+        the task with the reason; sys.exit (SystemExit) fails the task with
+        its status and stops the worker, and run raises it again once the
+        running tasks have ended, so that the process exits with that
+        status."""
         def register(fn: Handler) -> Handler:
             self.handlers[task_type] = fn
             if task_type not in self.models:
@@ -274,7 +285,7 @@ class Worker:
                 try:
                     claims = self.client.claim(self.models, limit=free, wait_seconds=self.wait_seconds, worker=self.name)
                     backoff.reset()
-                except (TaskmodelError, OSError) as e:
+                except _UNREACHABLE as e:
                     for _ in range(free):
                         slots.release()
                     if isinstance(e, ProblemError) and e.status in (400, 401, 403, 404):
@@ -323,7 +334,7 @@ class Worker:
         try:
             self.client.release(str(claim["id"]), str(claim["lease"]), reason, traceparent=claim.get("traceparent") or None)
             log.info("task %s given back to the queue: %s", claim.get("id"), reason)
-        except (TaskmodelError, OSError) as e:
+        except _UNREACHABLE as e:
             log.warning("task %s: giving it back failed (%s); it goes back to the queue when its lease expires", claim.get("id"), e)
 
     def _run_one(self, claim: Mapping[str, Any], slots: threading.Semaphore) -> None:
@@ -360,7 +371,7 @@ class Worker:
                 return
             except Exception as e:  # the handler's bug or its input's: the task fails
                 done.set()
-                msg = "%s: %s" % (type(e).__name__, e)
+                msg = _describe(e)
                 log.error("task %s failed: %s\n%s", ctx.id, msg, traceback.format_exc())
                 self._fail(ctx, self.error_code, msg)
                 return
@@ -388,6 +399,14 @@ class Worker:
                 log.error("task %s failed: %s", ctx.id, msg)
                 self._fail(ctx, self.error_code, msg)
                 return
+            bad = _not_json(result)
+            if bad:
+                # It could not be sent: the task fails now rather than
+                # stay RUNNING until its lease expires, and run again.
+                msg = "the handler's result cannot be sent: %s" % bad
+                log.error("task %s failed: %s", ctx.id, msg)
+                self._fail(ctx, self.error_code, msg)
+                return
             try:
                 self._end(ctx, lambda: self._report(ctx, "completion", lambda: self.client.complete(ctx.id, ctx.lease, result, traceparent=ctx.traceparent)))
             except ProblemError as e:
@@ -404,6 +423,8 @@ class Worker:
                 self._active.pop(ctx.id, None)
 
     def _fail(self, ctx: TaskContext, code: Optional[str], message: str) -> None:
+        message = _text(message)
+
         def report() -> None:
             msg, cur, generic = message, code, False
             while True:
@@ -445,7 +466,7 @@ class Worker:
             tries += 1
             try:
                 return call()
-            except (TaskmodelError, OSError, http.client.HTTPException) as e:
+            except _UNREACHABLE as e:
                 if not _retried(e):
                     raise
                 left = ctx._lease_deadline - time.monotonic()
@@ -482,8 +503,11 @@ class Worker:
             except LeaseLost:
                 ctx._mark("lease lost")
                 return
-            except (TaskmodelError, OSError) as e:
+            except _UNREACHABLE as e:
                 log.warning("task %s: heartbeat failed: %s", ctx.id, e)
+                continue
+            except Exception:  # the next heartbeat tries again: the thread must not end
+                log.exception("task %s: heartbeat failed", ctx.id)
                 continue
             ctx._renewed((reply or {}).get("lease_expires_at"))
             if (reply or {}).get("cancelled"):
@@ -514,7 +538,7 @@ def _retried(e: BaseException) -> bool:
     be reached (or its answer was cut), or it answered a RETRIED_STATUSES."""
     if isinstance(e, ProblemError):
         return e.status in RETRIED_STATUSES
-    return isinstance(e, (TaskmodelError, OSError, http.client.HTTPException))
+    return isinstance(e, _UNREACHABLE)
 
 
 _RFC3339 = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$", re.IGNORECASE)
@@ -534,13 +558,113 @@ def _parse_time(s: Any) -> Optional[float]:
         return None
 
 
+def _text(value: Any) -> str:
+    """str(value); its repr when str fails; a sentence saying so when both
+    fail. Never raises: a failure message must always be made."""
+    if isinstance(value, str):
+        return value
+    try:
+        return str(value)
+    except Exception:
+        pass
+    try:
+        return repr(value)
+    except Exception:
+        return "a %s that cannot be written as text" % type(value).__name__
+
+
+def _describe(e: BaseException) -> str:
+    """The failure message of an exception a handler raised: "Type: its
+    text" ("Type" alone when it has none); an exception whose text cannot
+    be made (its __str__ raises) is described by its repr, or by its type
+    alone when that fails too."""
+    name = type(e).__name__
+    try:
+        said = str(e)
+    except Exception:
+        try:
+            return "%s: %s (its message could not be made: str() failed on it; this is its repr())" % (name, repr(e))
+        except Exception:
+            return "%s (its message could not be made: both str() and repr() failed on it; the worker's log has its traceback)" % name
+    return "%s: %s" % (name, said) if said else name
+
+
+def _not_json(result: Any) -> Optional[str]:
+    """Why the result fields cannot be sent as JSON (naming the first field
+    that is not, e.g. "result.started: a datetime is not a JSON value"), or
+    None when they can."""
+    if result is None:
+        return None
+    try:
+        json.dumps(text.sanitize(dict(result)), allow_nan=False)
+        return None
+    except Exception as e:  # RecursionError too: the walk below says where
+        failure = e
+    try:
+        bad = _not_json_at(result if isinstance(result, dict) else dict(result), "result", set())
+    except RecursionError:
+        return "result: it is nested too deeply to be written as JSON"
+    if bad:
+        return bad
+    return "result: it cannot be written as JSON (%s)" % _text(failure)
+
+
+#: A result holds only these (and the dicts, lists and tuples of them).
+_JSON_HINT = "a result holds only strings, numbers, booleans, None, lists and dicts"
+
+
+def _not_json_at(value: Any, where: str, seen: set) -> Optional[str]:
+    if value is None or isinstance(value, (str, bool, int)):
+        return None
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            return "%s: %r is not a JSON value (JSON has no NaN or infinity)" % (where, value)
+        return None
+    if isinstance(value, (dict, list, tuple)):
+        if id(value) in seen:
+            return "%s: refers back to a value that holds it (a circular reference), which JSON cannot write" % where
+        seen.add(id(value))
+        try:
+            if isinstance(value, dict):
+                for k, v in value.items():
+                    if k is not None and not isinstance(k, (str, int, float, bool)):
+                        return "%s: the key %s is %s, not a string: JSON keys are strings" % (where, _text(k), _a(k))
+                    bad = _not_json_at(v, "%s.%s" % (where, _key(k)), seen)
+                    if bad:
+                        return bad
+            else:
+                for i, v in enumerate(value):
+                    bad = _not_json_at(v, "%s[%d]" % (where, i), seen)
+                    if bad:
+                        return bad
+        finally:
+            seen.discard(id(value))
+        return None
+    return "%s: %s is not a JSON value; %s" % (where, _a(value), _JSON_HINT)
+
+
+def _key(k: Any) -> str:
+    """A dict key as JSON writes it."""
+    if isinstance(k, str):
+        return k
+    return json.dumps(k) if not isinstance(k, float) or math.isfinite(k) else repr(k)
+
+
+def _a(value: Any) -> str:
+    """"a datetime", "an int64", "a numpy.int64"…: what value is."""
+    cls = type(value)
+    name = cls.__name__ if cls.__module__ in ("builtins", "datetime", "decimal", "fractions", "uuid", "pathlib") \
+        else "%s.%s" % (cls.__module__.split(".")[0], cls.__name__)
+    return ("an " if name[:1].lower() in "aeiou" else "a ") + name
+
+
 def _exit_message(e: BaseException) -> str:
     if isinstance(e, KeyboardInterrupt):
         return "the handler was interrupted (KeyboardInterrupt)"
     code = e.code if isinstance(e, SystemExit) else None
     if code is None or isinstance(code, int):
         return "the handler exited with status %d" % (code or 0)
-    return "the handler exited: %s" % code
+    return "the handler exited: %s" % _text(code)
 
 
 def _clip(msg: str, limit: Optional[int] = None) -> str:

@@ -29,6 +29,11 @@ class FakeServer:
         self.on_end = None
         self.lease_seconds = 30.0
         self.ended = {}      # id -> (action, lease) of the end written
+        # The last segment of a path (claim, heartbeat, complete, tasks…)
+        # -> how many of its next requests get an answer cut short: its
+        # headers promise more bytes than are sent before the connection
+        # closes. The request is not handled.
+        self.cut = {}
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -86,6 +91,12 @@ class FakeServer:
         with self.lock:
             self.requests.append((method, path, query, body))
             self.traceparents.append((method, path, h.headers.get("traceparent")))
+        with self.lock:
+            cut = self.cut.get(path.rstrip("/").rsplit("/", 1)[-1], 0) > 0
+            if cut:
+                self.cut[path.rstrip("/").rsplit("/", 1)[-1]] -= 1
+        if cut:
+            return self.cut_short(h)
         if h.headers.get("Authorization") != "Bearer " + TOKEN:
             return self.problem(h, 401, "unauthorized", "Unauthorized", "a bearer token is required")
         seg = path.strip("/").split("/")
@@ -194,6 +205,15 @@ class FakeServer:
         h.send_header("Content-Length", str(len(data)))
         h.end_headers()
         h.wfile.write(data)
+
+    def cut_short(self, h):
+        """An answer that breaks off: 100 bytes promised, 5 sent."""
+        h.send_response(200)
+        h.send_header("Content-Type", "application/json")
+        h.send_header("Content-Length", "100")
+        h.end_headers()
+        h.wfile.write(b'{"tas')
+        h.close_connection = True
 
     def problem(self, h, status, kind, title, detail, **more):
         p = {"type": "urn:taskmodel:problem:" + kind, "title": title, "status": status, "detail": detail}

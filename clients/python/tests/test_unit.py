@@ -65,6 +65,16 @@ class ClientTest(FakeTest):
         with self.assertRaises(ValueError):
             Client("ftp://x", TOKEN)
 
+    def test_answer_cut_short(self):
+        # An answer that breaks off is an error of the client, as a server
+        # that cannot be reached is, not an http.client exception.
+        self.fake.cut["tasks"] = 1
+        with self.assertRaises(taskmodel.TaskmodelError) as cm:
+            self.client.list()
+        self.assertNotIsInstance(cm.exception, ProblemError)
+        self.assertEqual(str(cm.exception), "GET /tasks: the answer of %s broke off (5 bytes read, 95 more expected)" % self.fake.url)
+        self.assertEqual(self.client.list(), [])
+
     def test_wait(self):
         t = self.fake.add_task(status="RUNNING")
         threading.Timer(0.3, lambda: self.fake.tasks[t["id"]].update(status="DONE")).start()
@@ -151,6 +161,75 @@ class WorkerTest(FakeTest):
                 t = self.fake.add_task(tag=tag)
                 w = Worker(self.client, models=["training"], wait_seconds=0, error_code="WORKER_ERROR")
                 w.handler("training")(lambda task, act=act: act())
+                self.run_worker(w, 1)
+                got = self.fake.tasks[t["id"]]
+                self.assertEqual((got["status"], got["error_code"], got["error_message"]), ("FAILED", "WORKER_ERROR", want))
+
+    def test_results_not_json(self):
+        """A result JSON cannot hold fails the task at once, naming the
+        field; it was left RUNNING until its lease expired, and ran again."""
+        import datetime
+        import decimal
+        logging.getLogger("taskmodel").setLevel(logging.CRITICAL)
+        self.addCleanup(logging.getLogger("taskmodel").setLevel, logging.NOTSET)
+        int64 = type("int64", (), {"__module__": "numpy"})  # as numpy.int64, not an int
+        loop = {"a": []}
+        loop["a"].append(loop)
+        hint = "; a result holds only strings, numbers, booleans, None, lists and dicts"
+        cases = [
+            ({"records_processed": datetime.datetime(2024, 5, 1)}, "result.records_processed: a datetime is not a JSON value" + hint),
+            ({"files": [1, {"names": {"x"}}]}, "result.files[1].names: a set is not a JSON value" + hint),
+            ({"size": decimal.Decimal("1.5")}, "result.size: a Decimal is not a JSON value" + hint),
+            ({"records_processed": int64()}, "result.records_processed: a numpy.int64 is not a JSON value" + hint),
+            ({"loss": float("nan")}, "result.loss: nan is not a JSON value (JSON has no NaN or infinity)"),
+            ({"by_pair": {(1, 2): 3}}, "result.by_pair: the key (1, 2) is a tuple, not a string: JSON keys are strings"),
+            (loop, "result.a[0]: refers back to a value that holds it (a circular reference), which JSON cannot write"),
+        ]
+        for result, want in cases:
+            with self.subTest(want):
+                t = self.fake.add_task()
+                w = Worker(self.client, models=["training"], wait_seconds=0, error_code="WORKER_ERROR")
+                w.handler("training")(lambda task, result=result: result)
+                self.run_worker(w, 1)
+                got = self.fake.tasks[t["id"]]
+                self.assertEqual((got["status"], got["error_code"], got["error_message"]),
+                                 ("FAILED", "WORKER_ERROR", "the handler's result cannot be sent: " + want))
+        # Values JSON holds are sent as they are.
+        t = self.fake.add_task()
+        w = Worker(self.client, models=["training"], wait_seconds=0)
+        w.handler("training")(lambda task: {"n": 1, "ok": True, "x": None, "l": (1.5, "s"), "d": {1: [], "k": {}}})
+        self.run_worker(w, 1)
+        got = self.fake.tasks[t["id"]]
+        self.assertEqual((got["status"], got["result"]), ("DONE", {"n": 1, "ok": True, "x": None, "l": [1.5, "s"], "d": {"1": [], "k": {}}}))
+
+    def test_exception_without_text(self):
+        """An exception whose text cannot be made (its __str__ raises)
+        fails the task all the same, described by its repr or its type."""
+        logging.getLogger("taskmodel").setLevel(logging.CRITICAL)
+        self.addCleanup(logging.getLogger("taskmodel").setLevel, logging.NOTSET)
+
+        class NoText(Exception):
+            def __str__(self):
+                raise ValueError("no text")
+
+        class Nothing(NoText):
+            def __repr__(self):
+                raise ValueError("no repr")
+
+        cases = [
+            (NoText("disk full"), "NoText: NoText('disk full') (its message could not be made: str() failed on it; this is its repr())"),
+            (Nothing("disk full"), "Nothing (its message could not be made: both str() and repr() failed on it; "
+                                   "the worker's log has its traceback)"),
+            (RuntimeError(), "RuntimeError"),
+        ]
+        for exc, want in cases:
+            with self.subTest(want):
+                t = self.fake.add_task()
+                w = Worker(self.client, models=["training"], wait_seconds=0, error_code="WORKER_ERROR")
+
+                def handle(task, exc=exc):
+                    raise exc
+                w.handler("training")(handle)
                 self.run_worker(w, 1)
                 got = self.fake.tasks[t["id"]]
                 self.assertEqual((got["status"], got["error_code"], got["error_message"]), ("FAILED", "WORKER_ERROR", want))
@@ -251,6 +330,37 @@ class WorkerTest(FakeTest):
         dropped = [m for m in seen["logs"] if "progress report dropped, the server cannot take it now" in m]
         self.assertEqual(len(dropped), 1, seen["logs"])
         self.assertEqual(self.fake.tasks[t["id"]]["status"], "DONE")
+
+    def test_answers_cut_short(self):
+        """An answer that breaks off (http.client.IncompleteRead) is taken
+        as a lost connection wherever it comes: the claim is retried, the
+        heartbeats go on, and the end is reported again."""
+        logging.getLogger("taskmodel").setLevel(logging.CRITICAL)
+        self.addCleanup(logging.getLogger("taskmodel").setLevel, logging.NOTSET)
+        died = []
+        hook = threading.excepthook
+        threading.excepthook = lambda args: died.append((args.thread.name, args.exc_value))
+        self.addCleanup(setattr, threading, "excepthook", hook)
+        t = self.fake.add_task()
+        self.fake.cut.update(claim=1, heartbeat=2, progress=1, complete=1)
+        w = Worker(self.client, models=["training"], wait_seconds=0)
+        seen = {}
+
+        @w.handler("training")
+        def handle(task):
+            task.progress(10)  # cut: dropped, as a report the server cannot take
+            beats = lambda: [r for r in self.fake.requests if r[1] == "/worker/tasks/%s/heartbeat" % task.id]
+            deadline = time.monotonic() + 10
+            while len(beats()) < 4 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            seen["heartbeats"] = len(beats())
+            return {"accuracy": 0.5}
+
+        self.run_worker(w, 1)
+        self.assertEqual(died, [])
+        self.assertGreaterEqual(seen.get("heartbeats", 0), 4, "the heartbeats stopped after an answer broke off")
+        self.assertEqual(self.fake.tasks[t["id"]]["status"], "DONE")
+        self.assertEqual(self.fake.cut, dict(claim=0, heartbeat=0, progress=0, complete=0))
 
     def test_lease_lost(self):
         self.fake.add_task()
