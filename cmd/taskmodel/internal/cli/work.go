@@ -218,11 +218,15 @@ func (r *workRunner) cannotRun(t workerhttp.Task, why string) {
 	}
 }
 
+// errTokenRefused ends work when the server refused its token while a
+// command ran (stopRefused).
+var errTokenRefused = errors.New("work: the server refused work's token (revoked, or no longer allowed the model); work stopped claiming")
+
 // stopError is the error work returns after cannotRun: its reason, and
 // what became of the tasks it could not run.
 func (r *workRunner) stopError() error {
-	if r.startErr == nil {
-		return nil
+	if r.startErr == nil || r.startErr == errTokenRefused {
+		return r.startErr
 	}
 	if r.keptTasks == 0 {
 		return fmt.Errorf("%w, and gave back the tasks it could not run", r.startErr)

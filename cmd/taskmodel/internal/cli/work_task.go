@@ -95,6 +95,13 @@ func (r *workRunner) runTask(ctx context.Context, t workerhttp.Task) {
 	case stopLost:
 		r.note("task %s: the lease was lost (another worker has the task now); the command was stopped", t.ID)
 		return
+	case stopRefused:
+		r.note("task %s: the command was stopped, as its end could not be reported; the task is rescued when its lease expires: queued again while it has attempts left, failed otherwise", t.ID)
+		r.stopOnce.Do(func() {
+			r.startErr = errTokenRefused
+			r.stopClaims()
+		})
+		return
 	case stopExpired:
 		r.note("task %s: its lease expired at %s with no heartbeat answered since; the command was stopped, as another worker may run the task now", t.ID, until.Local().Format(time.TimeOnly))
 		return
@@ -121,6 +128,7 @@ const (
 	stopCancelled
 	stopLost
 	stopExpired // by work's clock, no heartbeat answered
+	stopRefused // the server refused work's token (401, 403)
 	stopShutdown
 )
 
@@ -166,6 +174,11 @@ func (r *workRunner) watch(ctx context.Context, t workerhttp.Task, cmd *exec.Cmd
 			switch {
 			case workerhttp.IsLeaseLost(err):
 				reason = stopLost
+			case isRefusedToken(err):
+				// Revoked, or no longer allowed this model: nothing the
+				// command does can be reported.
+				r.note("task %s: the server refused work's token (%v)", t.ID, err)
+				reason = stopRefused
 			case err != nil:
 				r.note("task %s: heartbeat failed (%v); retrying", t.ID, err)
 			case st.Cancelled:
@@ -264,6 +277,13 @@ func (r *workRunner) fail(t workerhttp.Task, until time.Time, code, msg string) 
 	default:
 		r.note("task %s: failed: %s", t.ID, logSummary(msg))
 	}
+}
+
+// isRefusedToken reports whether err is the server's refusal of work's
+// token: 401 (unknown or revoked) or 403 (not allowed the model).
+func isRefusedToken(err error) bool {
+	var p *workerhttp.Problem
+	return errors.As(err, &p) && (p.Status == 401 || p.Status == 403)
 }
 
 // isBadRequest reports whether err is the server's 400.

@@ -39,12 +39,16 @@ func TestWorkCommandEnds(t *testing.T) {
 		{name: "the lease expires, no heartbeat answered", script: "echo $$ > \"$PIDFILE\"\nsleep 60",
 			heartbeat: 503, lease: 2500 * time.Millisecond,
 			note: "with no heartbeat answered since; the command was stopped, as another worker may run the task now"},
+		// A revoked token: nothing the command does can be reported.
+		{name: "the token is revoked", script: "echo $$ > \"$PIDFILE\"\nsleep 60",
+			heartbeat: 401, lease: 30 * time.Second,
+			note: "task T1: the command was stopped, as its end could not be reported; the task is rescued when its lease expires"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newEndServer(t, func(_ int, req endRequest) (int, string) {
 				if strings.HasSuffix(req.Path, "/heartbeat") {
 					if tc.heartbeat != 0 {
-						return tc.heartbeat, `{"title":"Service Unavailable","status":503}`
+						return tc.heartbeat, `{"title":"Refused","status":` + strconv.Itoa(tc.heartbeat) + `}`
 					}
 					return 200, `{"task_id":"T1","status":"RUNNING","lease_expires_at":"` + time.Now().Add(tc.lease).UTC().Format(time.RFC3339Nano) + `"}`
 				}
@@ -93,6 +97,9 @@ func TestWorkCommandEnds(t *testing.T) {
 			}
 			if !strings.Contains(errb.String(), tc.note) {
 				t.Errorf("work said:\n%s\nwant %q", errb.String(), tc.note)
+			}
+			if err := r.stopError(); tc.heartbeat == 401 && err != errTokenRefused {
+				t.Errorf("work returns %v; want %v", err, errTokenRefused)
 			}
 		})
 	}
