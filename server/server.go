@@ -280,7 +280,11 @@ func (s *Server) routes() http.Handler {
 	open("/healthz", map[string]http.HandlerFunc{"GET": s.healthz})
 	open("/readyz", map[string]http.HandlerFunc{"GET": s.readyz})
 	open("/openapi.json", map[string]http.HandlerFunc{"GET": s.openapi})
-	mux.Handle("/metrics", s.observe("/metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{})))
+	// /metrics keeps its own CORS-less handler, but answers methods and
+	// query strings as every other route does.
+	mux.Handle("/metrics", s.observe("/metrics", s.allow(map[string]http.HandlerFunc{
+		"GET": promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{}).ServeHTTP,
+	}, false)))
 	api("/tasks", map[string]http.HandlerFunc{"GET": s.listTasks, "POST": s.createTask})
 	api("/tasks/{id}", map[string]http.HandlerFunc{"GET": s.getTask})
 	api("/tasks/{id}/history", map[string]http.HandlerFunc{"GET": s.taskHistory})
