@@ -678,3 +678,51 @@ func TestProcessChecksFiles(t *testing.T) {
 		})
 	}
 }
+
+// TestConflictingCredentials: a request carries its token once; two
+// Authorization headers, or an Authorization header with ?access_token=,
+// are a 400 naming the header or the parameter, not resolved silently in
+// favour of one of them.
+func TestConflictingCredentials(t *testing.T) {
+	e := newEnv(t, "memory", envOptions{})
+	id := e.create("alice")
+	alice, bob := "Bearer "+e.tokens["alice"], "Bearer "+e.tokens["bob"]
+	cases := []struct {
+		name, path  string
+		auth        []string
+		status      int
+		field       string
+		contentType string
+	}{
+		{"two Authorization headers", "/tasks/" + id, []string{alice, bob}, 400, "Authorization", ""},
+		{"the same header twice", "/tasks", []string{alice, alice}, 400, "Authorization", ""},
+		{"two headers on an event stream", "/tasks/" + id + "/events", []string{alice, bob}, 400, "Authorization", ""},
+		{"a header and access_token", "/tasks/" + id + "/events?access_token=" + e.tokens["bob"], []string{alice}, 400, "access_token", ""},
+		{"a header and the same access_token", "/tasks/" + id + "/events?access_token=" + e.tokens["alice"], []string{alice}, 400, "access_token", ""},
+		{"one header", "/tasks/" + id, []string{alice}, 200, "", "application/json"},
+		{"access_token alone", "/tasks/" + id + "/events?access_token=" + e.tokens["alice"], nil, 200, "", "text/event-stream"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			req, _ := http.NewRequestWithContext(ctx, "GET", e.url+c.path, nil)
+			for _, a := range c.auth {
+				req.Header.Add("Authorization", a)
+			}
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			if c.status == 200 {
+				if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), c.contentType) {
+					t.Fatalf("%d %s", res.StatusCode, res.Header.Get("Content-Type"))
+				}
+				return
+			}
+			body, _ := io.ReadAll(res.Body)
+			checkProblem(t, response{status: res.StatusCode, header: res.Header, body: body}, c.status, "validation", c.field)
+		})
+	}
+}

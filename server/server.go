@@ -392,6 +392,9 @@ func (s *Server) authenticate(r *http.Request) (User, error) {
 	if err != nil {
 		return User{}, err
 	}
+	if header && r.URL.Query().Has("access_token") {
+		return User{}, badRequest("access_token", "conflict", "the request has an Authorization header too; send the token once, in the header or (on an event stream) as access_token")
+	}
 	if !header && strings.HasSuffix(r.URL.Path, "/events") {
 		token = r.URL.Query().Get("access_token")
 	}
@@ -411,8 +414,12 @@ func (s *Server) authenticate(r *http.Request) (User, error) {
 }
 
 // bearerToken reads r's Authorization header: header reports that r has
-// one, err (a 401) that it is not "Bearer <token>".
+// one, err that it is not "Bearer <token>" (a 401) or that r has more than
+// one (a 400: which one the request acts with would be a guess).
 func bearerToken(r *http.Request) (token string, header bool, err error) {
+	if n := len(r.Header.Values("Authorization")); n > 1 {
+		return "", true, badRequest("Authorization", "conflict", fmt.Sprintf("the request has %d Authorization headers; send one", n))
+	}
 	h := r.Header.Get("Authorization")
 	if h == "" {
 		return "", false, nil
