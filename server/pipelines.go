@@ -251,12 +251,7 @@ func requestFields(err error) *Problem {
 
 // runID parses the path's run id.
 func runID(r *http.Request) (uuid.UUID, error) {
-	raw := r.PathValue("id")
-	id, err := uuid.Parse(raw)
-	if err != nil || id == uuid.Nil {
-		return uuid.Nil, badRequest("id", "uuid", fmt.Sprintf("must be a run id (a UUID such as 123e4567-e89b-12d3-a456-426614174000), not %q", truncate(raw, 80)))
-	}
-	return id, nil
+	return pathID("run", r.PathValue("id"))
 }
 
 // subtaskRef parses the path's run id and subtask number.

@@ -333,9 +333,8 @@ type heldLease struct {
 // workerTask reads the path's id and the body's lease, and checks the lease
 // is the token's for a model the token may work on.
 func (s *Server) workerTask(r *http.Request, body map[string]json.RawMessage) (heldLease, error) {
-	raw := r.PathValue("id")
-	id, err := uuid.Parse(raw)
-	if err := checkTaskID(raw, id, err); err != nil {
+	id, err := taskID(r.PathValue("id"))
+	if err != nil {
 		return heldLease{}, err
 	}
 	var ls string
