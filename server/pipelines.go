@@ -547,7 +547,7 @@ func (s *Server) pipelineComplete() pipelineHandler {
 
 func (s *Server) pipelineFail() pipelineHandler {
 	return s.runRoute(func(b *body) runAct {
-		msg, detail := b.str("message", true), b.str("detail", true)
+		msg, detail := b.requiredStr("message", true), b.str("detail", true)
 		return func(ctx context.Context, tr *pipeline.Tracker, id uuid.UUID) (*pipeline.Run, error) {
 			if msg == nil || strings.TrimSpace(*msg) == "" {
 				return nil, badRequest("message", "required", "is required: say why the run failed")
@@ -666,7 +666,7 @@ func (s *Server) subtaskComplete() pipelineHandler {
 
 func (s *Server) subtaskFail() pipelineHandler {
 	return s.subtaskRoute(http.StatusOK, func(b *body) subtaskAct {
-		msg := b.str("message", true)
+		msg := b.requiredStr("message", true)
 		return func(ctx context.Context, tr *pipeline.Tracker, id uuid.UUID, n int64) (*pipeline.Subtask, error) {
 			if msg == nil || strings.TrimSpace(*msg) == "" {
 				return nil, badRequest("message", "required", "is required: say why the subtask failed")
