@@ -358,3 +358,36 @@ func TestPathIDForms(t *testing.T) {
 		}
 	}
 }
+
+// TestAllowListsHead: a route's 405 lists in Allow every method it
+// answers, HEAD with GET (which answers it), and HEAD is answered there.
+func TestAllowListsHead(t *testing.T) {
+	e := newEnv(t, "memory", envOptions{})
+	id := e.create("alice")
+	cases := []struct {
+		path, allow string
+	}{
+		{"/tasks", "GET, HEAD, POST"},
+		{"/tasks/" + id, "GET, HEAD"},
+		{"/tasks/" + id + "/history", "GET, HEAD"},
+		{"/tasks/" + id + "/cancel", "POST"},
+		{"/healthz", "GET, HEAD"},
+		{"/metrics", "GET, HEAD"},
+		{"/openapi.json", "GET, HEAD"},
+		{"/worker/claim", "POST"},
+	}
+	for _, c := range cases {
+		t.Run(c.path, func(t *testing.T) {
+			r := e.do("DELETE", c.path, "alice", "")
+			checkProblem(t, r, 405, "method", "")
+			if got := r.header.Get("Allow"); got != c.allow {
+				t.Errorf("Allow %q, want %q", got, c.allow)
+			}
+			if strings.Contains(c.allow, "HEAD") {
+				if h := e.do("HEAD", c.path, "alice", ""); h.status != 200 {
+					t.Errorf("HEAD: %d", h.status)
+				}
+			}
+		})
+	}
+}

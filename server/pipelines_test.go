@@ -445,7 +445,7 @@ func TestPipelineBadInput(t *testing.T) {
 		{"history unknown task of a stage", "GET", "/pipelines/history?stage=STATIC&task=Nope", "", 404, `task "Nope" in stage "STATIC": not found; registered in that stage: "Build", "Index"`},
 		{"history limit repeated", "GET", "/pipelines/history?limit=1&limit=2", "", 400, "limit: may be given once"},
 		{"run with a query", "GET", "/pipelines/runs/" + id + "?verbose=1", "", 400, "verbose: unknown query parameter; this route takes none"},
-		{"method", "DELETE", "/pipelines/runs/" + id, "", 405, "DELETE is not allowed here; allowed: GET"},
+		{"method", "DELETE", "/pipelines/runs/" + id, "", 405, "DELETE is not allowed here; allowed: GET, HEAD"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

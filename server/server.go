@@ -343,11 +343,15 @@ func asteriskProblem(r *http.Request) *Problem {
 }
 
 // allow dispatches on the method, answers 405 as problem+json with Allow,
-// and authenticates first when auth is set.
+// and authenticates first when auth is set. HEAD is answered by GET's
+// handler, and Allow lists it with GET.
 func (s *Server) allow(methods map[string]http.HandlerFunc, auth bool) http.Handler {
-	names := make([]string, 0, len(methods))
+	names := make([]string, 0, len(methods)+1)
 	for m := range methods {
 		names = append(names, m)
+	}
+	if _, ok := methods[http.MethodHead]; !ok && methods[http.MethodGet] != nil {
+		names = append(names, http.MethodHead)
 	}
 	slices.Sort(names)
 	allowed := strings.Join(names, ", ")
