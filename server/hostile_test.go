@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -723,6 +725,62 @@ func TestConflictingCredentials(t *testing.T) {
 			}
 			body, _ := io.ReadAll(res.Body)
 			checkProblem(t, response{status: res.StatusCode, header: res.Header, body: body}, c.status, "validation", c.field)
+		})
+	}
+}
+
+// records is a slog.Handler that keeps every record.
+type records struct {
+	mu  sync.Mutex
+	all []slog.Record
+}
+
+func (h *records) Enabled(context.Context, slog.Level) bool { return true }
+func (h *records) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.all = append(h.all, r)
+	return nil
+}
+func (h *records) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *records) WithGroup(string) slog.Handler      { return h }
+
+// at returns the messages of the records at level or above.
+func (h *records) at(level slog.Level) []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []string
+	for _, r := range h.all {
+		if r.Level >= level {
+			out = append(out, r.Level.String()+" "+r.Message)
+		}
+	}
+	return out
+}
+
+// TestClientMistakesAreNotLoggedAsErrors: a request refused for the
+// client's own mistake is answered with its problem and logged below
+// warning level, the HTTP/2 preface's 505 included.
+func TestClientMistakesAreNotLoggedAsErrors(t *testing.T) {
+	for _, c := range []struct {
+		name, req string
+		status    int
+	}{
+		{"HTTP/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505},
+		{"unknown HTTP version", "GET /tasks HTTP/9.9\r\nHost: x\r\n\r\n", 505},
+		{"GET *", "GET * HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			log := &records{}
+			e := newEnv(t, "memory", envOptions{log: log})
+			res, body := rawRequest(t, strings.TrimPrefix(e.url, "http://"), c.req)
+			if res == nil {
+				t.Fatal("no answer")
+			}
+			checkProblem(t, response{status: res.StatusCode, header: res.Header, body: body}, c.status, map[int]string{400: "validation", 505: "unsupported"}[c.status], "")
+			if got := log.at(slog.LevelWarn); len(got) > 0 {
+				t.Errorf("logged %q", got)
+			}
 		})
 	}
 }
