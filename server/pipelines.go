@@ -454,7 +454,9 @@ func (s *Server) pipelineStart(w http.ResponseWriter, r *http.Request, tr *pipel
 		p.User = *u
 	}
 	o := pipeline.StartOptions{Process: &p, NoGitLookup: true,
-		Subtasks:       deref(b.integer("total_subtasks", 0, math.MaxInt32)),
+		// 0 would be stored as no total (StartOptions.Subtasks: not known):
+		// refused, so that what a client sends reads back.
+		Subtasks:       deref(b.integer("total_subtasks", 1, math.MaxInt32)),
 		Message:        deref(b.str("message", true)),
 		CodeVersion:    deref(b.str("code_version", false)),
 		GitCommit:      deref(b.str("git_commit", false)),

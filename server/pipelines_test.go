@@ -425,6 +425,7 @@ func TestPipelineBadInput(t *testing.T) {
 		{"increment by null", "POST", "/pipelines/runs/" + id + "/subtasks/1/increment", `{"by":null}`, 400, "by: must be an integer, not null (leave the field out instead)"},
 		{"increment by 1.0", "POST", "/pipelines/runs/" + id + "/subtasks/1/increment", `{"by":1.0}`, 400, "by: must be an integer written in digits, without a fraction or exponent (got 1.0)"},
 		{"increment by 1e0", "POST", "/pipelines/runs/" + id + "/subtasks/1/increment", `{"by":1e0}`, 400, "by: must be an integer written in digits, without a fraction or exponent (got 1e0)"},
+		{"start total_subtasks 0", "POST", "/pipelines/runs", `{"stage":"STATIC","task":"Build","total_subtasks":0}`, 400, "total_subtasks: must be an integer between 1 and 2147483647"},
 		{"start total_subtasks null", "POST", "/pipelines/runs", `{"stage":"STATIC","task":"Build","total_subtasks":null}`, 400, "total_subtasks: must be an integer, not null (leave the field out instead)"},
 		{"start user null", "POST", "/pipelines/runs", `{"stage":"STATIC","task":"Build","user":null}`, 400, "user: must be a string, not null (leave the field out instead)"},
 		{"start environment itself null", "POST", "/pipelines/runs", `{"stage":"STATIC","task":"Build","environment":null}`, 400, "environment: must be a JSON object, not null (leave the field out instead)"},
