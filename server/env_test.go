@@ -186,6 +186,9 @@ type envOptions struct {
 	uploads *tasktype.Uploads
 	// wrapBlobs, when set, wraps the blob store the server uses.
 	wrapBlobs func(blob.Store) blob.Store
+	// log, when set, receives the server's log records (every level)
+	// instead of the test's log (warnings and errors).
+	log slog.Handler
 }
 
 // env is a taskmodel server on a real loopback HTTP listener, with tokens
@@ -297,6 +300,10 @@ func newEnv(t testing.TB, backend string, o envOptions) *env {
 		}
 		e.tracker = pipeline.New(st, popts...)
 	}
+	serverLog := quiet
+	if o.log != nil {
+		serverLog = slog.New(o.log)
+	}
 	e.srv, err = server.New(server.Config{
 		Models: models, DefaultTaskType: analysis.ModelName,
 		Authenticate: func(ctx context.Context, token string) (server.User, error) {
@@ -311,7 +318,7 @@ func newEnv(t testing.TB, backend string, o envOptions) *env {
 		},
 		OpenAPI:   catalog.OpenAPI(),
 		Anonymous: o.anonymous, Blobs: e.blobs, BlobHandler: blobHandler, CORSOrigins: o.cors,
-		Logger: quiet, SweepEvery: time.Hour, Heartbeat: 50 * time.Millisecond,
+		Logger: serverLog, SweepEvery: time.Hour, Heartbeat: 50 * time.Millisecond,
 		BodyMinRate: o.bodyMinRate, BodyGrace: o.bodyGrace, TokenRecheck: o.tokenRecheck,
 		RescueEvery: o.rescue, ClaimPoll: o.claimPoll,
 		Pipelines: e.tracker,

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"regexp"
 	"slices"
@@ -303,6 +304,89 @@ func TestHealthAndMetrics(t *testing.T) {
 					t.Fatalf("/metrics never showed %s", want)
 				}
 				time.Sleep(20 * time.Millisecond)
+			}
+		})
+	}
+}
+
+// TestPathIDForms: a task's (and a pipeline run's) id in a path is a UUID in
+// its canonical form, 36 characters with four hyphens; hex digits may be
+// upper case. The braced, urn:uuid: and undashed forms uuid.Parse also
+// reads are a 400 naming id, so that a task has one URL.
+func TestPathIDForms(t *testing.T) {
+	e := newEnv(t, "memory", envOptions{pipelines: true})
+	e.must(200, "POST", "/pipelines/stages", "alice", registerBody)
+	id := e.createOf("training", "")
+	run := e.must(201, "POST", "/pipelines/runs", "alice", `{"stage":"STATIC","task":"Build"}`).json(t)["id"].(string)
+	w := e.workerToken("gpu-box", "training")
+	forms := []struct {
+		name string
+		form func(string) string
+		ok   bool
+	}{
+		{"canonical", func(s string) string { return s }, true},
+		{"upper case", strings.ToUpper, true},
+		{"braces", func(s string) string { return "{" + s + "}" }, false},
+		{"urn", func(s string) string { return "urn:uuid:" + s }, false},
+		{"without hyphens", func(s string) string { return strings.ReplaceAll(s, "-", "") }, false},
+	}
+	routes := []struct {
+		name, method, user, path, body string
+		id                             string
+		status                         int // of an accepted id
+	}{
+		{"GET /tasks/{id}", "GET", "alice", "/tasks/%s", "", id, 200},
+		{"GET /tasks/{id}/history", "GET", "alice", "/tasks/%s/history", "", id, 200},
+		{"POST /worker/tasks/{id}/heartbeat", "POST", w, "/worker/tasks/%s/heartbeat", `{"lease":"nope"}`, id, 400},
+		{"GET /pipelines/runs/{id}", "GET", "alice", "/pipelines/runs/%s", "", run, 200},
+	}
+	for _, rt := range routes {
+		for _, f := range forms {
+			t.Run(rt.name+"/"+f.name, func(t *testing.T) {
+				r := e.do(rt.method, fmt.Sprintf(rt.path, f.form(rt.id)), rt.user, rt.body)
+				if !f.ok {
+					p := checkProblem(t, r, 400, "validation", "id")
+					if d, _ := p["detail"].(string); !strings.Contains(d, "a UUID such as 123e4567-e89b-12d3-a456-426614174000") {
+						t.Errorf("detail %q", d)
+					}
+					return
+				}
+				if r.status != rt.status || strings.Contains(string(r.body), `"field":"id"`) {
+					t.Fatalf("status %d, want %d: %s", r.status, rt.status, truncate(r.body))
+				}
+			})
+		}
+	}
+}
+
+// TestAllowListsHead: a route's 405 lists in Allow every method it
+// answers, HEAD with GET (which answers it), and HEAD is answered there.
+func TestAllowListsHead(t *testing.T) {
+	e := newEnv(t, "memory", envOptions{})
+	id := e.create("alice")
+	cases := []struct {
+		path, allow string
+	}{
+		{"/tasks", "GET, HEAD, POST"},
+		{"/tasks/" + id, "GET, HEAD"},
+		{"/tasks/" + id + "/history", "GET, HEAD"},
+		{"/tasks/" + id + "/cancel", "POST"},
+		{"/healthz", "GET, HEAD"},
+		{"/metrics", "GET, HEAD"},
+		{"/openapi.json", "GET, HEAD"},
+		{"/worker/claim", "POST"},
+	}
+	for _, c := range cases {
+		t.Run(c.path, func(t *testing.T) {
+			r := e.do("DELETE", c.path, "alice", "")
+			checkProblem(t, r, 405, "method", "")
+			if got := r.header.Get("Allow"); got != c.allow {
+				t.Errorf("Allow %q, want %q", got, c.allow)
+			}
+			if strings.Contains(c.allow, "HEAD") {
+				if h := e.do("HEAD", c.path, "alice", ""); h.status != 200 {
+					t.Errorf("HEAD: %d", h.status)
+				}
 			}
 		})
 	}

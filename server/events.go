@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -14,10 +16,19 @@ import (
 // id the task's version. The stream starts with the current state and ends
 // after a terminal status, or with an "event: problem" when the task can no
 // longer be followed; comments keep idle connections open.
+//
+// A reconnection whose Last-Event-ID is at least the version of a task
+// that has finished has seen its last event: it is answered 204 No
+// Content, which stops a browser's EventSource from reconnecting.
 func (s *Server) taskEvents(w http.ResponseWriter, r *http.Request) {
 	v, b, err := s.lookup(r)
 	if err != nil {
 		s.writeProblem(w, r, err)
+		return
+	}
+	if v.finished && seenVersion(r, v.key.Version) {
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusNoContent)
 		return
 	}
 	ctx := r.Context()
@@ -112,3 +123,12 @@ func OpenEventStream(w http.ResponseWriter) (*http.ResponseController, error) {
 
 // unauthorizedEvent ends a stream whose token was revoked.
 const unauthorizedEvent = "event: unauthorized\ndata: {\"detail\":\"the stream's token was revoked or no longer allows this task\"}\n\n"
+
+// seenVersion reports whether r's Last-Event-ID (an event's id is its
+// task's version) is version or a later one. An id that is not a version
+// (another server's, or altered) is not taken as having seen anything.
+func seenVersion(r *http.Request, version int64) bool {
+	id := strings.TrimSpace(r.Header.Get("Last-Event-ID"))
+	n, err := strconv.ParseInt(id, 10, 64)
+	return err == nil && n >= version
+}

@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -188,5 +190,60 @@ func TestEventsEndWithProblem(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestEventsFinishedReconnect: a reconnection (Last-Event-ID) to the
+// stream of a finished task whose last event the client has seen is
+// answered 204, which stops a browser's EventSource; any other request
+// gets the stream, the finished task's one event included.
+func TestEventsFinishedReconnect(t *testing.T) {
+	e := newEnv(t, "memory", envOptions{})
+	done := e.createOf("training", "")
+	e.must(200, "POST", "/tasks/"+done+"/cancel", "alice", "")
+	version := int(e.must(200, "GET", "/tasks/"+done, "alice", "").json(t)["version"].(float64))
+	running := e.createOf("training", "")
+	cases := []struct {
+		name, id, lastEventID string
+		status                int
+	}{
+		{"no Last-Event-ID", done, "", 200},
+		{"the terminal event's id", done, strconv.Itoa(version), 204},
+		{"a later id", done, strconv.Itoa(version + 3), 204},
+		{"an earlier id", done, strconv.Itoa(version - 1), 200},
+		{"an id that is no version", done, "abc", 200},
+		{"an unfinished task", running, strconv.Itoa(version + 100), 200},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			req, _ := http.NewRequestWithContext(ctx, "GET", e.url+"/tasks/"+c.id+"/events", nil)
+			req.Header.Set("Authorization", "Bearer "+e.tokens["alice"])
+			if c.lastEventID != "" {
+				req.Header.Set("Last-Event-ID", c.lastEventID)
+			}
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			if res.StatusCode != c.status {
+				t.Fatalf("status %d, want %d", res.StatusCode, c.status)
+			}
+			if c.status == 204 {
+				return
+			}
+			if res.Header.Get("Content-Type") != "text/event-stream" {
+				t.Fatalf("Content-Type %q", res.Header.Get("Content-Type"))
+			}
+			if c.id != done {
+				return // the stream of an unfinished task does not end
+			}
+			body, _ := io.ReadAll(res.Body)
+			if want := "id: " + strconv.Itoa(version) + "\n"; !strings.Contains(string(body), want) {
+				t.Errorf("stream %q without %q", body, want)
+			}
+		})
 	}
 }

@@ -255,24 +255,31 @@ func (s *Server) createTask(w http.ResponseWriter, r *http.Request) {
 // visible reports whether u may see a task: its owner, or an admin.
 func visible(u User, v *view) bool { return u.Admin || (v.owner != "" && v.owner == u.Name) }
 
-// checkTaskID checks a path's task id, parsed into id with the error
-// parseErr: a UUID, and not the nil UUID, which no task has.
-func checkTaskID(raw string, id uuid.UUID, parseErr error) error {
-	if parseErr != nil {
-		return badRequest("id", "uuid", fmt.Sprintf("must be a task id (a UUID such as 123e4567-e89b-12d3-a456-426614174000), not %q", truncate(raw, 80)))
+// taskID parses a path's task id (pathID).
+func taskID(raw string) (uuid.UUID, error) { return pathID("task", raw) }
+
+// pathID parses the id of a task or a pipeline run (what) from a path: a
+// UUID in its canonical form only, 36 characters with hyphens after the
+// 8th, 12th, 16th and 20th hex digit (either case: 123E4567-… is the task
+// 123e4567-…), so that a task has one URL — not the braced, urn:uuid: or
+// undashed forms uuid.Parse also reads — and not the nil UUID, which no
+// task has.
+func pathID(what, raw string) (uuid.UUID, error) {
+	id, err := uuid.Parse(raw)
+	if err != nil || len(raw) != 36 {
+		return uuid.Nil, badRequest("id", "uuid", fmt.Sprintf("must be a %s id (a UUID such as 123e4567-e89b-12d3-a456-426614174000), not %q", what, truncate(raw, 80)))
 	}
 	if id == uuid.Nil {
-		return badRequest("id", "uuid", "must be a task id: the nil UUID (all zeros) is never one")
+		return uuid.Nil, badRequest("id", "uuid", fmt.Sprintf("must be a %s id: the nil UUID (all zeros) is never one", what))
 	}
-	return nil
+	return id, nil
 }
 
 // lookup finds the task named by the path's id in any model, as the
 // request's user may see it; a task of another user is not found.
 func (s *Server) lookup(r *http.Request) (*view, binding, error) {
-	raw := r.PathValue("id")
-	id, err := uuid.Parse(raw)
-	if err := checkTaskID(raw, id, err); err != nil {
+	id, err := taskID(r.PathValue("id"))
+	if err != nil {
 		return nil, nil, err
 	}
 	// The routes of one task take no query parameters but the event

@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -674,6 +676,110 @@ func TestProcessChecksFiles(t *testing.T) {
 						t.Fatalf("after uploading again: %v", v)
 					}
 				})
+			}
+		})
+	}
+}
+
+// TestConflictingCredentials: a request carries its token once; two
+// Authorization headers, or an Authorization header with ?access_token=,
+// are a 400 naming the header or the parameter, not resolved silently in
+// favour of one of them.
+func TestConflictingCredentials(t *testing.T) {
+	e := newEnv(t, "memory", envOptions{})
+	id := e.create("alice")
+	alice, bob := "Bearer "+e.tokens["alice"], "Bearer "+e.tokens["bob"]
+	cases := []struct {
+		name, path  string
+		auth        []string
+		status      int
+		field       string
+		contentType string
+	}{
+		{"two Authorization headers", "/tasks/" + id, []string{alice, bob}, 400, "Authorization", ""},
+		{"the same header twice", "/tasks", []string{alice, alice}, 400, "Authorization", ""},
+		{"two headers on an event stream", "/tasks/" + id + "/events", []string{alice, bob}, 400, "Authorization", ""},
+		{"a header and access_token", "/tasks/" + id + "/events?access_token=" + e.tokens["bob"], []string{alice}, 400, "access_token", ""},
+		{"a header and the same access_token", "/tasks/" + id + "/events?access_token=" + e.tokens["alice"], []string{alice}, 400, "access_token", ""},
+		{"one header", "/tasks/" + id, []string{alice}, 200, "", "application/json"},
+		{"access_token alone", "/tasks/" + id + "/events?access_token=" + e.tokens["alice"], nil, 200, "", "text/event-stream"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			req, _ := http.NewRequestWithContext(ctx, "GET", e.url+c.path, nil)
+			for _, a := range c.auth {
+				req.Header.Add("Authorization", a)
+			}
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			if c.status == 200 {
+				if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), c.contentType) {
+					t.Fatalf("%d %s", res.StatusCode, res.Header.Get("Content-Type"))
+				}
+				return
+			}
+			body, _ := io.ReadAll(res.Body)
+			checkProblem(t, response{status: res.StatusCode, header: res.Header, body: body}, c.status, "validation", c.field)
+		})
+	}
+}
+
+// records is a slog.Handler that keeps every record.
+type records struct {
+	mu  sync.Mutex
+	all []slog.Record
+}
+
+func (h *records) Enabled(context.Context, slog.Level) bool { return true }
+func (h *records) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.all = append(h.all, r)
+	return nil
+}
+func (h *records) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *records) WithGroup(string) slog.Handler      { return h }
+
+// at returns the messages of the records at level or above.
+func (h *records) at(level slog.Level) []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []string
+	for _, r := range h.all {
+		if r.Level >= level {
+			out = append(out, r.Level.String()+" "+r.Message)
+		}
+	}
+	return out
+}
+
+// TestClientMistakesAreNotLoggedAsErrors: a request refused for the
+// client's own mistake is answered with its problem and logged below
+// warning level, the HTTP/2 preface's 505 included.
+func TestClientMistakesAreNotLoggedAsErrors(t *testing.T) {
+	for _, c := range []struct {
+		name, req string
+		status    int
+	}{
+		{"HTTP/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505},
+		{"unknown HTTP version", "GET /tasks HTTP/9.9\r\nHost: x\r\n\r\n", 505},
+		{"GET *", "GET * HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			log := &records{}
+			e := newEnv(t, "memory", envOptions{log: log})
+			res, body := rawRequest(t, strings.TrimPrefix(e.url, "http://"), c.req)
+			if res == nil {
+				t.Fatal("no answer")
+			}
+			checkProblem(t, response{status: res.StatusCode, header: res.Header, body: body}, c.status, map[int]string{400: "validation", 505: "unsupported"}[c.status], "")
+			if got := log.at(slog.LevelWarn); len(got) > 0 {
+				t.Errorf("logged %q", got)
 			}
 		})
 	}

@@ -194,3 +194,40 @@ func TestMetricsSeries(t *testing.T) {
 		})
 	}
 }
+
+// TestMetricsRequests: /metrics answers GET and HEAD; another method is a
+// 405 with Allow and a malformed query string a 400 naming query, as on
+// every other route.
+func TestMetricsRequests(t *testing.T) {
+	e := newEnv(t, "memory", envOptions{})
+	cases := []struct {
+		name, method, path string
+		status             int
+		kind, field        string
+	}{
+		{"GET", "GET", "/metrics", 200, "", ""},
+		{"HEAD", "HEAD", "/metrics", 200, "", ""},
+		{"a well-formed query", "GET", "/metrics?x=1", 200, "", ""},
+		{"POST", "POST", "/metrics", 405, "method", ""},
+		{"DELETE", "DELETE", "/metrics", 405, "method", ""},
+		{"PUT", "PUT", "/metrics", 405, "method", ""},
+		{"an unknown method", "BREW", "/metrics", 405, "method", ""},
+		{"malformed escape", "GET", "/metrics?x=%zz", 400, "validation", "query"},
+		{"NUL in a value", "GET", "/metrics?a=%00", 400, "validation", "a"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := e.do(c.method, c.path, "", "")
+			if c.status == 200 {
+				if r.status != 200 || !strings.HasPrefix(r.header.Get("Content-Type"), "text/plain") {
+					t.Fatalf("status %d, Content-Type %q", r.status, r.header.Get("Content-Type"))
+				}
+				return
+			}
+			checkProblem(t, r, c.status, c.kind, c.field)
+			if c.status == 405 && r.header.Get("Allow") == "" {
+				t.Error("405 without Allow")
+			}
+		})
+	}
+}

@@ -303,8 +303,8 @@ func (s *Server) WatchTasks(ctx context.Context, u User) <-chan TaskState {
 }
 
 func (s *Server) pageLookup(ctx context.Context, u User, raw string) (*view, binding, error) {
-	id, err := uuid.Parse(raw)
-	if err := checkTaskID(raw, id, err); err != nil {
+	id, err := taskID(raw)
+	if err != nil {
 		return nil, nil, err
 	}
 	v, b, err := s.find(ctx, id)

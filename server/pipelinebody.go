@@ -43,9 +43,30 @@ func (b *body) fail(name, rule, msg string) {
 	}
 }
 
-// str reads a string field; multiline allows line breaks and tabs.
-func (b *body) str(name string, multiline bool) *string {
+// value returns an optional field's JSON, nil when absent. null is
+// refused (want says what the field takes), not read as the field's
+// absence: its default, or no change.
+func (b *body) value(name, want string) json.RawMessage {
 	v := b.raw(name)
+	if v == nil && string(b.m[name]) == "null" {
+		b.fail(name, "type", "must be "+want+", not null (leave the field out instead)")
+	}
+	return v
+}
+
+// str reads an optional string field; multiline allows line breaks and
+// tabs.
+func (b *body) str(name string, multiline bool) *string {
+	return b.text(name, b.value(name, "a string"), multiline)
+}
+
+// requiredStr reads a string field its caller requires: absent and null
+// are both nil, which the caller refuses as missing.
+func (b *body) requiredStr(name string, multiline bool) *string {
+	return b.text(name, b.raw(name), multiline)
+}
+
+func (b *body) text(name string, v json.RawMessage, multiline bool) *string {
 	if v == nil {
 		return nil
 	}
@@ -63,7 +84,7 @@ func (b *body) str(name string, multiline bool) *string {
 
 // name reads a required single-line string that may not be blank.
 func (b *body) name(name string) string {
-	s := b.str(name, false)
+	s := b.requiredStr(name, false)
 	if s == nil || strings.TrimSpace(*s) == "" {
 		b.fail(name, "required", "is required (a non-empty string)")
 		return ""
@@ -75,40 +96,58 @@ func (b *body) name(name string) string {
 	return *s
 }
 
-// integer reads an integer field within [lo, hi]. An integer past int64
-// is said to be past the bound (it is an integer, only too large).
+// integer reads an integer field within [lo, hi] (integerValue).
 func (b *body) integer(name string, lo, hi int64) *int64 {
-	v := b.raw(name)
+	v := b.value(name, "an integer")
 	if v == nil {
 		return nil
 	}
+	n, rule, msg := integerValue(v, lo, hi)
+	if msg != "" {
+		b.fail(name, rule, msg)
+		return nil
+	}
+	return &n
+}
+
+// integerValue reads a JSON integer within [lo, hi], or words why not
+// (rule and msg): a number with a fraction or an exponent, 1.0 and 1e0
+// included, is refused as POST /tasks refuses it for an integer field; an
+// integer past int64 is said to be past the bound (it is an integer, only
+// too large); a value of another type is said to need an integer.
+func integerValue(v json.RawMessage, lo, hi int64) (n int64, rule, msg string) {
 	n, err := strconv.ParseInt(string(v), 10, 64)
 	if err == nil && n >= lo && n <= hi {
-		return &n
+		return n, "", ""
 	}
-	msg := fmt.Sprintf("must be an integer of at least %d", lo)
+	got := string(v)
+	if len(got) > 40 {
+		got = fmt.Sprintf("a number of %d characters", len(v))
+	}
+	msg = fmt.Sprintf("must be an integer of at least %d", lo)
 	if hi < math.MaxInt64 {
 		msg = fmt.Sprintf("must be an integer between %d and %d", lo, hi)
 	}
-	if f, _, perr := big.ParseFloat(string(v), 10, 0, big.ToNearestEven); errors.Is(err, strconv.ErrRange) && perr == nil && f.IsInt() {
-		got := string(v)
-		if len(got) > 40 {
-			got = fmt.Sprintf("a number of %d characters", len(v))
-		}
+	f, _, perr := big.ParseFloat(string(v), 10, 0, big.ToNearestEven)
+	switch {
+	case perr != nil || jsonType(v) != "a number" || err == nil:
+		return 0, "integer", msg
+	case errors.Is(err, strconv.ErrRange) && !strings.ContainsAny(got, ".eE"):
+		// An integer in digits past int64: past the bound.
 		switch {
 		case f.Cmp(new(big.Float).SetInt64(hi)) > 0:
 			msg = fmt.Sprintf("must be at most %d (got %s)", hi, got)
 		case f.Cmp(new(big.Float).SetInt64(lo)) < 0:
 			msg = fmt.Sprintf("must be at least %d (got %s)", lo, got)
 		}
+		return 0, "integer", msg
 	}
-	b.fail(name, "integer", msg)
-	return nil
+	return 0, "type", fmt.Sprintf("must be an integer written in digits, without a fraction or exponent (got %s)", got)
 }
 
 // number reads a number field within [lo, hi].
 func (b *body) number(name string, lo, hi float64) *float64 {
-	v := b.raw(name)
+	v := b.value(name, "a number")
 	if v == nil {
 		return nil
 	}
@@ -122,7 +161,7 @@ func (b *body) number(name string, lo, hi float64) *float64 {
 
 // boolean reads a true/false field (absent: false).
 func (b *body) boolean(name string) bool {
-	v := b.raw(name)
+	v := b.value(name, "true or false")
 	if v == nil {
 		return false
 	}
@@ -135,7 +174,7 @@ func (b *body) boolean(name string) bool {
 
 // object reads a JSON object field.
 func (b *body) object(name string) map[string]json.RawMessage {
-	v := b.raw(name)
+	v := b.value(name, "a JSON object")
 	if v == nil {
 		return nil
 	}
@@ -149,7 +188,7 @@ func (b *body) object(name string) map[string]json.RawMessage {
 
 // list reads a JSON array field.
 func (b *body) list(name string) []json.RawMessage {
-	v := b.raw(name)
+	v := b.value(name, "a JSON array")
 	if v == nil {
 		return nil
 	}

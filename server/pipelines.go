@@ -251,12 +251,7 @@ func requestFields(err error) *Problem {
 
 // runID parses the path's run id.
 func runID(r *http.Request) (uuid.UUID, error) {
-	raw := r.PathValue("id")
-	id, err := uuid.Parse(raw)
-	if err != nil || id == uuid.Nil {
-		return uuid.Nil, badRequest("id", "uuid", fmt.Sprintf("must be a run id (a UUID such as 123e4567-e89b-12d3-a456-426614174000), not %q", truncate(raw, 80)))
-	}
-	return id, nil
+	return pathID("run", r.PathValue("id"))
 }
 
 // subtaskRef parses the path's run id and subtask number.
@@ -459,7 +454,9 @@ func (s *Server) pipelineStart(w http.ResponseWriter, r *http.Request, tr *pipel
 		p.User = *u
 	}
 	o := pipeline.StartOptions{Process: &p, NoGitLookup: true,
-		Subtasks:       deref(b.integer("total_subtasks", 0, math.MaxInt32)),
+		// 0 would be stored as no total (StartOptions.Subtasks: not known):
+		// refused, so that what a client sends reads back.
+		Subtasks:       deref(b.integer("total_subtasks", 1, math.MaxInt32)),
 		Message:        deref(b.str("message", true)),
 		CodeVersion:    deref(b.str("code_version", false)),
 		GitCommit:      deref(b.str("git_commit", false)),
@@ -552,7 +549,7 @@ func (s *Server) pipelineComplete() pipelineHandler {
 
 func (s *Server) pipelineFail() pipelineHandler {
 	return s.runRoute(func(b *body) runAct {
-		msg, detail := b.str("message", true), b.str("detail", true)
+		msg, detail := b.requiredStr("message", true), b.str("detail", true)
 		return func(ctx context.Context, tr *pipeline.Tracker, id uuid.UUID) (*pipeline.Run, error) {
 			if msg == nil || strings.TrimSpace(*msg) == "" {
 				return nil, badRequest("message", "required", "is required: say why the run failed")
@@ -671,7 +668,7 @@ func (s *Server) subtaskComplete() pipelineHandler {
 
 func (s *Server) subtaskFail() pipelineHandler {
 	return s.subtaskRoute(http.StatusOK, func(b *body) subtaskAct {
-		msg := b.str("message", true)
+		msg := b.requiredStr("message", true)
 		return func(ctx context.Context, tr *pipeline.Tracker, id uuid.UUID, n int64) (*pipeline.Subtask, error) {
 			if msg == nil || strings.TrimSpace(*msg) == "" {
 				return nil, badRequest("message", "required", "is required: say why the subtask failed")

@@ -200,11 +200,16 @@ func actionsOf(b binding, events []string) []string {
 	return out
 }
 
-// writeProblem writes err as problem+json; 5xx are logged with the cause,
-// but for 501 (a feature the backend does not have).
+// writeProblem writes err as problem+json; 5xx are logged with the cause
+// as errors, but for 501 (a feature the backend does not have) and 505 (a
+// client speaking HTTP/2 to this HTTP/1.1 port: its mistake, logged at
+// debug level).
 func (s *Server) writeProblem(w http.ResponseWriter, r *http.Request, err error) {
 	p := toProblem(err)
-	if p.Status >= 500 && p.Status != http.StatusNotImplemented {
+	switch {
+	case p.Status == http.StatusHTTPVersionNotSupported:
+		s.log.DebugContext(r.Context(), "request refused", slog.String("method", r.Method), slog.String("proto", r.Proto), slog.Any("error", err))
+	case p.Status >= 500 && p.Status != http.StatusNotImplemented:
 		s.log.ErrorContext(r.Context(), "request failed", slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("error", err))
 	}
 	out := *p

@@ -280,7 +280,11 @@ func (s *Server) routes() http.Handler {
 	open("/healthz", map[string]http.HandlerFunc{"GET": s.healthz})
 	open("/readyz", map[string]http.HandlerFunc{"GET": s.readyz})
 	open("/openapi.json", map[string]http.HandlerFunc{"GET": s.openapi})
-	mux.Handle("/metrics", s.observe("/metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{})))
+	// /metrics keeps its own CORS-less handler, but answers methods and
+	// query strings as every other route does.
+	mux.Handle("/metrics", s.observe("/metrics", s.allow(map[string]http.HandlerFunc{
+		"GET": promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{}).ServeHTTP,
+	}, false)))
 	api("/tasks", map[string]http.HandlerFunc{"GET": s.listTasks, "POST": s.createTask})
 	api("/tasks/{id}", map[string]http.HandlerFunc{"GET": s.getTask})
 	api("/tasks/{id}/history", map[string]http.HandlerFunc{"GET": s.taskHistory})
@@ -339,11 +343,15 @@ func asteriskProblem(r *http.Request) *Problem {
 }
 
 // allow dispatches on the method, answers 405 as problem+json with Allow,
-// and authenticates first when auth is set.
+// and authenticates first when auth is set. HEAD is answered by GET's
+// handler, and Allow lists it with GET.
 func (s *Server) allow(methods map[string]http.HandlerFunc, auth bool) http.Handler {
-	names := make([]string, 0, len(methods))
+	names := make([]string, 0, len(methods)+1)
 	for m := range methods {
 		names = append(names, m)
+	}
+	if _, ok := methods[http.MethodHead]; !ok && methods[http.MethodGet] != nil {
+		names = append(names, http.MethodHead)
 	}
 	slices.Sort(names)
 	allowed := strings.Join(names, ", ")
@@ -388,6 +396,9 @@ func (s *Server) authenticate(r *http.Request) (User, error) {
 	if err != nil {
 		return User{}, err
 	}
+	if header && r.URL.Query().Has("access_token") {
+		return User{}, badRequest("access_token", "conflict", "the request has an Authorization header too; send the token once, in the header or (on an event stream) as access_token")
+	}
 	if !header && strings.HasSuffix(r.URL.Path, "/events") {
 		token = r.URL.Query().Get("access_token")
 	}
@@ -407,8 +418,12 @@ func (s *Server) authenticate(r *http.Request) (User, error) {
 }
 
 // bearerToken reads r's Authorization header: header reports that r has
-// one, err (a 401) that it is not "Bearer <token>".
+// one, err that it is not "Bearer <token>" (a 401) or that r has more than
+// one (a 400: which one the request acts with would be a guess).
 func bearerToken(r *http.Request) (token string, header bool, err error) {
+	if n := len(r.Header.Values("Authorization")); n > 1 {
+		return "", true, badRequest("Authorization", "conflict", fmt.Sprintf("the request has %d Authorization headers; send one", n))
+	}
 	h := r.Header.Get("Authorization")
 	if h == "" {
 		return "", false, nil

@@ -333,9 +333,8 @@ type heldLease struct {
 // workerTask reads the path's id and the body's lease, and checks the lease
 // is the token's for a model the token may work on.
 func (s *Server) workerTask(r *http.Request, body map[string]json.RawMessage) (heldLease, error) {
-	raw := r.PathValue("id")
-	id, err := uuid.Parse(raw)
-	if err := checkTaskID(raw, id, err); err != nil {
+	id, err := taskID(r.PathValue("id"))
+	if err != nil {
 		return heldLease{}, err
 	}
 	var ls string
@@ -711,18 +710,19 @@ func onlyFields(body map[string]json.RawMessage, names ...string) error {
 	return nil
 }
 
-// intField reads an optional integer field between lo and hi.
+// intField reads an optional integer field between lo and hi, written in
+// digits (integerValue: 1.0 and 1e0 are refused, as POST /tasks refuses
+// them).
 func intField(body map[string]json.RawMessage, name string, lo, hi, def int) (int, error) {
 	raw, ok := body[name]
 	if !ok || string(raw) == "null" {
 		return def, nil
 	}
-	var f float64
-	bad := badRequest(name, "range", fmt.Sprintf("must be a whole number between %d and %d", lo, hi))
-	if json.Unmarshal(raw, &f) != nil || f != math.Trunc(f) || f < float64(lo) || f > float64(hi) {
-		return 0, bad
+	n, rule, msg := integerValue(raw, int64(lo), int64(hi))
+	if msg != "" {
+		return 0, badRequest(name, rule, msg)
 	}
-	return int(f), nil
+	return int(n), nil
 }
 
 // percentField reads the required percent, a number from 0 to 100; null

@@ -251,6 +251,10 @@ func TestWorkerBadInput(t *testing.T) {
 				{"model outside the token", "evals", "/worker/claim", `{"models":["training"]}`, 403, "forbidden", ""},
 				{"limit 0", w, "/worker/claim", `{"limit":0}`, 400, "validation", "limit"},
 				{"limit 101", w, "/worker/claim", `{"limit":101}`, 400, "validation", "limit"},
+				{"limit 1.0", w, "/worker/claim", `{"limit":1.0}`, 400, "validation", "limit"},
+				{"limit 1e0", w, "/worker/claim", `{"limit":1e0}`, 400, "validation", "limit"},
+				{"limit as text", w, "/worker/claim", `{"limit":"1"}`, 400, "validation", "limit"},
+				{"wait_seconds 1.5", w, "/worker/claim", `{"wait_seconds":1.5}`, 400, "validation", "wait_seconds"},
 				{"wait 31", w, "/worker/claim", `{"wait_seconds":31}`, 400, "validation", "wait_seconds"},
 				{"bad worker name", w, "/worker/claim", `{"worker":"a b"}`, 400, "validation", "worker"},
 				{"unknown claim field", w, "/worker/claim", `{"model":"training"}`, 400, "validation", "model"},
@@ -635,5 +639,40 @@ func TestWorkerFailMessageCut(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestLeaseExpiresAtMicroseconds: the lease_expires_at of a claim, a
+// heartbeat and a progress report is in microseconds, as the databases
+// store it (heartbeat and progress answered nanoseconds).
+func TestLeaseExpiresAtMicroseconds(t *testing.T) {
+	for _, b := range backendNames {
+		t.Run(b, func(t *testing.T) {
+			e := newEnv(t, b, envOptions{})
+			w := e.workerToken("gpu-box", "training")
+			id := e.createOf("training", "")
+			var claim struct {
+				Tasks []struct {
+					Lease          string `json:"lease"`
+					LeaseExpiresAt string `json:"lease_expires_at"`
+				} `json:"tasks"`
+			}
+			if err := json.Unmarshal(e.must(200, "POST", "/worker/claim", w, `{}`).body, &claim); err != nil || len(claim.Tasks) != 1 {
+				t.Fatalf("claim: %v %+v", err, claim)
+			}
+			lease := claim.Tasks[0].Lease
+			for _, c := range []struct {
+				name, got string
+			}{
+				{"claim", claim.Tasks[0].LeaseExpiresAt},
+				{"heartbeat", e.must(200, "POST", "/worker/tasks/"+id+"/heartbeat", w, leaseBody(lease, "")).json(t)["lease_expires_at"].(string)},
+				{"progress", e.must(200, "POST", "/worker/tasks/"+id+"/progress", w, leaseBody(lease, `,"percent":10`)).json(t)["lease_expires_at"].(string)},
+			} {
+				at, err := time.Parse(time.RFC3339Nano, c.got)
+				if err != nil || !at.Equal(at.Truncate(time.Microsecond)) || !strings.HasSuffix(c.got, "Z") {
+					t.Errorf("%s: lease_expires_at %q is not UTC in microseconds (%v)", c.name, c.got, err)
+				}
+			}
+		})
 	}
 }

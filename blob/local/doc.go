@@ -36,6 +36,10 @@
 // Content-Length before reading or while streaming; 400 for a body of
 // another length than the signed exact one (length_mismatch); 404 for a bad
 // key or a missing blob; 409 for a key conflict; 405 for other methods.
+// A download's Range outside the blob or malformed is a 416
+// (range_not_satisfiable; with Content-Range: bytes */SIZE for one outside
+// it), an If-Match or If-Unmodified-Since that does not hold a 412
+// (precondition_failed).
 //
 // # On disk
 //

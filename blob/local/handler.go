@@ -3,6 +3,7 @@ package local
 import (
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -26,7 +27,8 @@ import (
 // wrong_method, content_type, too_large, length_mismatch, key_conflict,
 // incomplete_body, too_slow (the body fell below the server's minimum
 // rate: 408), upload_closed (the request's blob.UploadGate refused it:
-// 409), not_found, internal.
+// 409), not_found, range_not_satisfiable (a download's Range: 416),
+// precondition_failed (its If-Match or If-Unmodified-Since: 412), internal.
 //
 // Browsers that upload from another origin need CORS: wrap Handler in the
 // server's CORS middleware, which answers the OPTIONS preflight.
@@ -125,8 +127,69 @@ func (s *Store) download(w http.ResponseWriter, r *http.Request, g *grant) {
 	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
 	h.Set("Cache-Control", "private, no-cache")
 	h.Set("ETag", `"`+info.ETag+`"`)
-	http.ServeContent(w, r, "", info.ModTime, f)
+	http.ServeContent(&refusalWriter{ResponseWriter: w, r: r, size: info.Size}, r, "", info.ModTime, f)
 }
+
+// refusalWriter answers the refusals http.ServeContent writes itself — a
+// 416 (text/plain) for a Range outside the blob or malformed, a 412 (an
+// empty body) for an If-Match or If-Unmodified-Since that does not hold —
+// as problems like the handler's own. The 416 keeps the Content-Range
+// ServeContent sets for a range outside the blob.
+type refusalWriter struct {
+	http.ResponseWriter
+	r       *http.Request
+	size    int64
+	refused bool // the problem is written: ServeContent's body is dropped
+}
+
+func (w *refusalWriter) WriteHeader(code int) {
+	if w.refused {
+		return
+	}
+	var e *urlError
+	switch code {
+	case http.StatusRequestedRangeNotSatisfiable:
+		if w.Header().Get("Content-Range") != "" {
+			e = refuse(code, "range_not_satisfiable", "the Range %q asks for no byte of the blob, which is %d bytes long: ask for ranges starting below %d",
+				w.r.Header.Get("Range"), w.size, w.size)
+		} else {
+			e = refuse(code, "range_not_satisfiable", "the Range %q is malformed: send bytes=FIRST-LAST, bytes=FIRST- or bytes=-SUFFIX (byte offsets, several joined by commas)",
+				w.r.Header.Get("Range"))
+		}
+	case http.StatusPreconditionFailed:
+		if w.r.Header.Get("If-Match") != "" {
+			e = refuse(code, "precondition_failed", "If-Match names no ETag of this blob, whose ETag is %s", w.Header().Get("ETag"))
+		} else {
+			e = refuse(code, "precondition_failed", "the blob was modified after the If-Unmodified-Since time, at %s", w.Header().Get("Last-Modified"))
+		}
+	default:
+		w.ResponseWriter.WriteHeader(code)
+		return
+	}
+	w.refused = true
+	h := w.Header()
+	for _, k := range []string{"Content-Length", "Content-Disposition", "Content-Security-Policy"} {
+		h.Del(k)
+	}
+	writeProblem(w.ResponseWriter, e)
+}
+
+func (w *refusalWriter) Write(b []byte) (int, error) {
+	if w.refused {
+		return len(b), nil
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// ReadFrom keeps the underlying writer's copy (sendfile) for the body.
+func (w *refusalWriter) ReadFrom(src io.Reader) (int64, error) {
+	if w.refused {
+		return io.Copy(io.Discard, src)
+	}
+	return io.Copy(w.ResponseWriter, src)
+}
+
+func (w *refusalWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // gateRefused answers an upload its gate refused (409) or failed on (500).
 func (s *Store) gateRefused(w http.ResponseWriter, r *http.Request, err error) {

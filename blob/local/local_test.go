@@ -263,6 +263,61 @@ func TestDownloadHeaders(t *testing.T) {
 	}
 }
 
+// TestDownloadRefusals: the refusals of a download that http.ServeContent
+// decides — a Range outside the blob or malformed (416), an If-Match or
+// If-Unmodified-Since that does not hold (412) — are problems like the
+// handler's own, the 416 of a range outside the blob with its
+// Content-Range; the conditions and ranges that hold are served.
+func TestDownloadRefusals(t *testing.T) {
+	s := newServed(t, newFakeClock().Now)
+	ctx := context.Background()
+	if _, err := s.Put(ctx, "t/out/r.json", strings.NewReader(`{"ok":true}`), blob.PutOptions{ContentType: "application/json", MaxSize: 100}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.PresignDownload(ctx, blob.DownloadRequest{Key: "t/out/r.json", Expires: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	etag := send(t, p, nil, nil).header.Get("ETag")
+	for _, tc := range []struct {
+		name, header, value string
+		status              int
+		code, detail        string
+		contentRange        string
+	}{
+		{"range past the end", "Range", "bytes=999999-", 416, "range_not_satisfiable", "11 bytes long", "bytes */11"},
+		{"malformed range", "Range", "bytes=abc", 416, "range_not_satisfiable", "malformed", ""},
+		{"If-Match another ETag", "If-Match", `"nope"`, 412, "precondition_failed", etag, ""},
+		{"If-Unmodified-Since in the past", "If-Unmodified-Since", "Mon, 01 Jan 2001 00:00:00 GMT", 412, "precondition_failed", "If-Unmodified-Since", ""},
+		{"range inside", "Range", "bytes=1-4", 206, "", "", "bytes 1-4/11"},
+		{"If-Match its ETag", "If-Match", etag, 200, "", "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, method := range []string{http.MethodGet, http.MethodHead} {
+				a := send(t, p, nil, func(r *http.Request) { r.Method = method; r.Header.Set(tc.header, tc.value) })
+				if got := a.header.Get("Content-Range"); got != tc.contentRange {
+					t.Errorf("%s: Content-Range %q, want %q", method, got, tc.contentRange)
+				}
+				if tc.code == "" {
+					if a.status != tc.status {
+						t.Errorf("%s: status %d (%s), want %d", method, a.status, a.body, tc.status)
+					}
+					continue
+				}
+				if a.status != tc.status || a.header.Get("Content-Type") != "application/problem+json" || a.header.Get("Content-Disposition") != "" {
+					t.Fatalf("%s: %d %v", method, a.status, a.header)
+				}
+				if method == http.MethodHead {
+					continue // no body to read
+				}
+				if pr := a.wantProblem(t, tc.name, tc.status, tc.code); !strings.Contains(pr.Detail, tc.detail) {
+					t.Errorf("detail %q does not say %q", pr.Detail, tc.detail)
+				}
+			}
+		})
+	}
+}
+
 func TestKeyRotation(t *testing.T) {
 	dir := t.TempDir()
 	clock := newFakeClock()

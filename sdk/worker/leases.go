@@ -167,7 +167,7 @@ func (l *Leases[T, E, PT]) claim(ctx context.Context, pos *cursor, mu *sync.Mute
 		}
 		return out, len(got), err
 	}
-	expires := now.Add(l.spec.Lease)
+	expires := leaseEnd(now, l.spec.Lease)
 	got, err := l.driver.Reserve(ctx, l.spec.Queue, owner, now, expires, limit)
 	if err != nil {
 		return nil, 0, err
@@ -402,9 +402,16 @@ func claimAfter[T any](ctx context.Context, pos *cursor, mu *sync.Mutex, claim f
 // taken over, or the task left the running status: see Left). It returns
 // when the renewed lease expires.
 func (l *Leases[T, E, PT]) Heartbeat(ctx context.Context, id uuid.UUID, lease backends.Lease) (held bool, expires time.Time, err error) {
-	expires = l.eng.Now().Add(l.spec.Lease)
+	expires = leaseEnd(l.eng.Now(), l.spec.Lease)
 	held, err = l.driver.Heartbeat(ctx, id, lease, l.spec.Running, expires)
 	return held, expires, err
+}
+
+// leaseEnd is when a lease taken or renewed at now ends, in microseconds,
+// as the databases store it (and as a claim's expiry is): the time a
+// claim, a heartbeat and a progress report answer is the one stored.
+func leaseEnd(now time.Time, lease time.Duration) time.Time {
+	return now.UTC().Truncate(time.Microsecond).Add(lease)
 }
 
 // Cancelled reports whether a task whose lease heartbeat refused left the

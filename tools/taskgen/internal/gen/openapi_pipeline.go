@@ -137,7 +137,7 @@ func (o *openapi) pipelinePaths(paths obj) {
 	}
 	paths["/pipelines/runs"] = obj{"post": op("startPipelineRun", "Start a run of a registered task.",
 		answer("201", "The run, STARTED.", ref("PipelineRun"), errs("400", "401", "404", "503")), nil,
-		reqObj(obj{"stage": text, "task": text, "total_subtasks": count, "message": text, "host": text,
+		reqObj(obj{"stage": text, "task": text, "total_subtasks": obj{"type": "integer", "minimum": 1}, "message": text, "host": text,
 			"pid": obj{"type": "integer", "minimum": 1}, "ppid": count, "user": obj{"type": "string", "description": "Default: the signed-in user."},
 			"code_version": text, "git_commit": text,
 			"environment": obj{"type": "object", "additionalProperties": obj{"type": []string{"string", "number", "boolean"}}},
