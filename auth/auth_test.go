@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -632,10 +633,37 @@ func TestOpen(t *testing.T) {
 			t.Errorf("after reopening: %+v, %v", u, err)
 		}
 	})
-	t.Run("unknown driver", func(t *testing.T) {
-		_, _, err := Open(ctx, config.Database{Driver: "oracle"})
-		if err == nil || err.Error() != `database driver "oracle": allowed: postgresql, mysql, sqlite` {
-			t.Errorf("err = %v", err)
+	t.Run("resolved as config.Load resolves", func(t *testing.T) {
+		dir := t.TempDir()
+		for _, db := range []config.Database{
+			{URL: "sqlite:" + filepath.Join(dir, "a.db")},
+			{Driver: "sqlite", URL: "sqlite:" + filepath.Join(dir, "b.db")},
+		} {
+			st, closer, err := Open(ctx, db)
+			if err != nil {
+				t.Fatalf("Open(%#v): %v", db, err)
+			}
+			mustCreate(t, st, "ana", false)
+			closer()
+		}
+		for _, f := range []string{"a.db", "b.db"} {
+			if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	t.Run("refused", func(t *testing.T) {
+		for _, c := range []struct {
+			db   config.Database
+			want string
+		}{
+			{config.Database{Driver: "oracle"}, `database: Driver: unknown driver "oracle"; allowed: postgresql, mysql, sqlite`},
+			{config.Database{URL: "mysql://h/db", Port: 70000}, `database: Port: "70000" is not a port number (1-65535)`},
+		} {
+			_, _, err := Open(ctx, c.db)
+			if err == nil || err.Error() != c.want {
+				t.Errorf("Open(%#v) = %v; want %q", c.db, err, c.want)
+			}
 		}
 	})
 }

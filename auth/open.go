@@ -16,7 +16,14 @@ import (
 // sdk/pipeline.OpenStorage does — creating what is missing: the SQLite file
 // and its directory, the PostgreSQL schema (a MySQL database must exist) —
 // and returns a Store over it and the function that closes the database.
+// It resolves db first (config's Database.Resolve), so a Database written
+// directly, such as config.Database{URL: "sqlite:/srv/auth.db"}, opens what
+// it names.
 func Open(ctx context.Context, db config.Database) (Store, func() error, error) {
+	db, err := db.Resolve()
+	if err != nil {
+		return nil, nil, err
+	}
 	switch db.Driver {
 	case config.SQLite:
 		sdb, err := sqlite.Open(ctx, db.Name)

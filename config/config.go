@@ -86,10 +86,11 @@ type Options struct {
 // Error is a configuration error: where the value came from, the key, and
 // what is wrong.
 type Error struct {
-	// Source is "FILE:LINE", "environment" or "flag".
+	// Source is "FILE:LINE", "environment", "flag", or "database" for a
+	// Database given to Resolve.
 	Source string
 	// Key is the key as the source names it: "database.port",
-	// "TASKMODEL_DB_PORT", "--db-port".
+	// "TASKMODEL_DB_PORT", "--db-port", or the field ("Port").
 	Key     string
 	Message string
 }
@@ -302,6 +303,30 @@ func envLevel(lookup func(string) (string, bool), keys []struct{ key, env string
 }
 
 func flagLevel(f Database, names map[string]string) level {
+	return databaseLevel(f, func(k string) (string, string, string) {
+		name := names[k]
+		if name == "" {
+			name = "--db-" + k
+		}
+		return "flag " + name, "flag", name
+	})
+}
+
+// fieldNames are the Database fields of the keys, for the errors of Resolve.
+var fieldNames = map[string]string{"url": "URL", "driver": "Driver", "host": "Host", "port": "Port",
+	"name": "Name", "user": "User", "password": "Password", "schema": "Schema"}
+
+// fieldLevel is the level of a Database given directly (to Resolve): its
+// errors name the field ("database: Port: …").
+func fieldLevel(f Database) level {
+	return databaseLevel(f, func(k string) (string, string, string) {
+		return "field " + fieldNames[k], "database", fieldNames[k]
+	})
+}
+
+// databaseLevel is the level of f's set fields; name gives a key's source
+// (for Sources) and the Source and Key of its errors.
+func databaseLevel(f Database, name func(key string) (source, errSource, errKey string)) level {
 	l := level{}
 	values := map[string]string{"url": f.URL, "driver": f.Driver, "host": f.Host, "name": f.Name,
 		"user": f.User, "password": f.Password, "schema": f.Schema}
@@ -312,15 +337,35 @@ func flagLevel(f Database, names map[string]string) level {
 		if v == "" {
 			continue
 		}
-		name := names[k]
-		if name == "" {
-			name = "--db-" + k
-		}
-		l[k] = setting{value: v, source: "flag " + name, err: func(msg string) *Error {
-			return &Error{Source: "flag", Key: name, Message: msg}
+		source, errSource, errKey := name(k)
+		l[k] = setting{value: v, source: source, err: func(msg string) *Error {
+			return &Error{Source: errSource, Key: errKey, Message: msg}
 		}}
 	}
 	return l
+}
+
+// Resolve returns the database d names, resolved by the rules Load applies
+// to its settings: the driver is Driver, else the URL's scheme, else
+// PostgreSQL when Host is set, else SQLite; a SQLite URL's path is the file
+// when Name is unset; a relative SQLite file is made absolute against the
+// working directory; with neither Name nor URL, SQLite uses the default
+// file (DefaultSQLitePath). It refuses what Load refuses (an unknown driver,
+// a driver the URL contradicts, a port outside 1-65535, a host or schema
+// with SQLite…) with an *Error naming the field: `database: Port: "-1" is
+// not a port number (1-65535)`. A Database from Load is resolved already,
+// and resolving it again returns it unchanged. Open functions taking a
+// Database (sdk/pipeline.Open, auth.Open) resolve it first.
+func (d Database) Resolve() (Database, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		dir = "" // relative SQLite files stay relative
+	}
+	cfg := &Config{Sources: map[string]string{}}
+	if err := cfg.apply(fieldLevel(d), dir, "", os.LookupEnv); err != nil {
+		return Database{}, err
+	}
+	return cfg.Database, nil
 }
 
 // apply checks the merged settings and fills cfg.Database. Relative SQLite
@@ -535,8 +580,15 @@ func (d Database) serverURL(scheme string) (string, error) {
 	return u.String(), nil
 }
 
-// String describes the database without its password.
+// String describes the database as Resolve resolves it, without its
+// password: the driver and the SQLite file ("sqlite /srv/p.db") or the
+// server's URL ("postgresql postgres://u:xxxxx@db/geodb schema tasker").
+// A Database Resolve refuses is described by the error.
 func (d Database) String() string {
+	d, err := d.Resolve()
+	if err != nil {
+		return "database (not valid: " + err.Error() + ")"
+	}
 	driver, scheme := PostgreSQL, "postgres"
 	switch d.Driver {
 	case SQLite:
@@ -556,6 +608,9 @@ func (d Database) String() string {
 		u.User = url.UserPassword(u.User.Username(), "xxxxx")
 	}
 	out := driver + " " + u.Redacted()
+	if strings.HasSuffix(out, ":") {
+		out += "//" // no host, port, user or name: the client's defaults
+	}
 	if d.Schema != "" {
 		out += " schema " + d.Schema
 	}

@@ -128,6 +128,9 @@ func TestPrecedence(t *testing.T) {
 			if cfg.File != file {
 				t.Errorf("file %q, want %q", cfg.File, file)
 			}
+			if again, err := cfg.Database.Resolve(); err != nil || again != cfg.Database {
+				t.Errorf("Resolve() = %+v, %v; want it unchanged", again, err)
+			}
 			if c.url != "" {
 				u, err := cfg.Database.PostgresURL()
 				if cfg.Database.Driver == config.MySQL {
@@ -269,10 +272,93 @@ func TestStringHidesThePassword(t *testing.T) {
 		{config.Database{Driver: "mysql", Host: "h", Port: 3306, Name: "db", User: "u", Password: "hunter2"}, "mysql mysql://u:xxxxx@h:3306/db"},
 		{config.Database{Driver: "mysql", URL: "mysql://u:hunter2@h/db"}, "mysql mysql://u:xxxxx@h/db"},
 		{config.Database{Driver: "sqlite", Name: "/x/t.db"}, "sqlite /x/t.db"},
+		// Unresolved values say the driver they resolve to.
+		{config.Database{URL: "sqlite:/tmp/p.db"}, "sqlite /tmp/p.db"},
+		{config.Database{URL: "postgres://u:hunter2@h/db"}, "postgresql postgres://u:xxxxx@h/db"},
+		{config.Database{Host: "h", Password: "hunter2", User: "u"}, "postgresql postgres://u:xxxxx@h"},
+		{config.Database{Driver: "postgres"}, "postgresql postgres://"},
+		{config.Database{}, "sqlite /data/taskmodel/taskmodel.db"},
+		{config.Database{Driver: "oracle"}, `database (not valid: database: Driver: unknown driver "oracle"; allowed: postgresql, mysql, sqlite)`},
 	}
+	t.Setenv("XDG_DATA_HOME", "/data")
 	for _, c := range cases {
 		if s := c.d.String(); s != c.want {
 			t.Errorf("String() = %q, want %q", s, c.want)
 		}
+	}
+}
+
+func TestResolve(t *testing.T) {
+	t.Setenv("XDG_DATA_HOME", "/data")
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		in   config.Database
+		want config.Database
+		err  string
+	}{
+		{name: "nothing: the default SQLite file",
+			want: config.Database{Driver: "sqlite", Name: "/data/taskmodel/taskmodel.db"}},
+		{name: "a PostgreSQL URL",
+			in:   config.Database{URL: "postgres://u:p@h/db"},
+			want: config.Database{Driver: "postgresql", URL: "postgres://u:p@h/db"}},
+		{name: "a postgresql:// URL",
+			in:   config.Database{URL: "postgresql://h/db"},
+			want: config.Database{Driver: "postgresql", URL: "postgresql://h/db"}},
+		{name: "a MySQL URL",
+			in:   config.Database{URL: "mysql://root@127.0.0.1:3306/test"},
+			want: config.Database{Driver: "mysql", URL: "mysql://root@127.0.0.1:3306/test"}},
+		{name: "a SQLite URL gives the file",
+			in:   config.Database{URL: "sqlite:/tmp/p.db"},
+			want: config.Database{Driver: "sqlite", URL: "sqlite:/tmp/p.db", Name: "/tmp/p.db"}},
+		{name: "a SQLite URL with the driver set",
+			in:   config.Database{Driver: "sqlite", URL: "sqlite:/tmp/p.db"},
+			want: config.Database{Driver: "sqlite", URL: "sqlite:/tmp/p.db", Name: "/tmp/p.db"}},
+		{name: "a host: PostgreSQL",
+			in:   config.Database{Host: "db", Port: 5433},
+			want: config.Database{Driver: "postgresql", Host: "db", Port: 5433}},
+		{name: "driver spellings",
+			in:   config.Database{Driver: "MariaDB", Host: "db"},
+			want: config.Database{Driver: "mysql", Host: "db"}},
+		{name: "a relative SQLite file: against the working directory",
+			in:   config.Database{Driver: "sqlite3", Name: "p.db"},
+			want: config.Database{Driver: "sqlite", Name: filepath.Join(wd, "p.db")}},
+		{name: "in memory",
+			in:   config.Database{Driver: "sqlite", Name: ":memory:"},
+			want: config.Database{Driver: "sqlite", Name: ":memory:"}},
+		{name: "unknown driver", in: config.Database{Driver: "oracle"},
+			err: `database: Driver: unknown driver "oracle"; allowed: postgresql, mysql, sqlite`},
+		{name: "driver against the URL", in: config.Database{Driver: "mysql", URL: "postgres://h/db"},
+			err: "database: Driver: mysql contradicts the postgresql URL from field URL"},
+		{name: "negative port", in: config.Database{Host: "h", Port: -1},
+			err: `database: Port: "-1" is not a port number (1-65535)`},
+		{name: "unsupported scheme", in: config.Database{URL: "oracle://x"},
+			err: `database: URL: unsupported URL scheme "oracle"; use postgres://…, mysql://… or sqlite:PATH`},
+		{name: "a host with SQLite", in: config.Database{Driver: "sqlite", Host: "h"},
+			err: "database: Host: applies to PostgreSQL and MySQL only"},
+		{name: "a schema with MySQL", in: config.Database{URL: "mysql://h/db", Schema: "s"},
+			err: "database: Schema: applies to PostgreSQL only"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := c.in.Resolve()
+			if c.err != "" {
+				var ce *config.Error
+				if err == nil || !strings.HasPrefix(err.Error(), c.err) || !errors.As(err, &ce) {
+					t.Fatalf("Resolve() = %+v, %v; want the error %q", got, err, c.err)
+				}
+				return
+			}
+			if err != nil || got != c.want {
+				t.Fatalf("Resolve() = %+v, %v; want %+v", got, err, c.want)
+			}
+			again, err := got.Resolve()
+			if err != nil || again != got {
+				t.Errorf("resolving again = %+v, %v; want it unchanged", again, err)
+			}
+		})
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/taskmodel/taskmodel/backends"
+	"github.com/taskmodel/taskmodel/backends/sqltable"
 )
 
 // Leases are backends.Leases shared by every process using the database.
@@ -37,7 +38,7 @@ func (l *Leases) Acquire(ctx context.Context, name, owner string, now time.Time,
 		if err != nil && IsRetryable(err) && attempt < 10 && ctx.Err() == nil {
 			continue
 		}
-		return got, err
+		return got, sqltable.Closed(err) // a closed database: tasktype.ErrClosed
 	}
 }
 

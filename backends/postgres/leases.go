@@ -3,12 +3,15 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/puddle/v2"
 
 	"github.com/taskmodel/taskmodel/backends"
+	"github.com/taskmodel/taskmodel/tasktype"
 )
 
 const leasesTable = `CREATE TABLE IF NOT EXISTS taskmodel_leases (
@@ -35,6 +38,9 @@ func (l *Leases) Acquire(ctx context.Context, name, owner string, now time.Time,
 		RETURNING owner`, name, owner, now.Add(ttl), now).Scan(&got)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, nil
+	}
+	if errors.Is(err, puddle.ErrClosedPool) {
+		return false, fmt.Errorf("%w: %w", tasktype.ErrClosed, err)
 	}
 	return err == nil, err
 }

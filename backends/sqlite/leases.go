@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/taskmodel/taskmodel/backends"
+	"github.com/taskmodel/taskmodel/backends/sqltable"
 )
 
 const leasesTable = `CREATE TABLE IF NOT EXISTS taskmodel_leases (
@@ -34,7 +35,7 @@ func (l *Leases) Acquire(ctx context.Context, name, owner string, now time.Time,
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
-	return err == nil, err
+	return err == nil, sqltable.Closed(err) // a closed database: tasktype.ErrClosed
 }
 
 // Release implements backends.Leases.

@@ -279,7 +279,7 @@ func TestExitCodesAndRefusalsWriteNothing(t *testing.T) {
 		want string
 	}{
 		{"unknown run id", []string{"run", "update", "00000000-0000-7000-8000-000000000000", "--percent", "5"}, 3, "not_found", "update: run 00000000-0000-7000-8000-000000000000: not found"},
-		{"unknown subtask", []string{"subtask", "increment", run, "2"}, 3, "not_found", "subtask 2: increment: subtask 2 of run " + run + ": not found; start it first"},
+		{"unknown subtask", []string{"subtask", "increment", run, "2"}, 3, "not_found", "run " + run + ": subtask 2: increment: not found; start it first"},
 		{"unknown task", []string{"run", "start", "STATIC", "Nope"}, 3, "not_found", `registered in that stage: "Build Database"`},
 		{"unknown stage", []string{"run", "start", "STAT", "Build Database"}, 3, "not_found", `stage "STAT": not found; registered stages: "PREREQ", "STATIC"`},
 		{"percent 120", []string{"run", "update", run, "--percent", "120"}, 4, "invalid", "run " + run + ": update: --percent: must be ≤ 100 (got 120)"},

@@ -23,6 +23,9 @@ type NotFoundError struct {
 	// Run is the run What names (the missing run, or the run of the
 	// missing subtask); uuid.Nil when What names none.
 	Run uuid.UUID
+	// Subtask is the number of the missing subtask; 0 when What names no
+	// subtask.
+	Subtask int64
 }
 
 func (e *NotFoundError) Error() string {
@@ -36,10 +39,13 @@ func (e *NotFoundError) Error() string {
 func (e *NotFoundError) Is(target error) bool { return target == tasktype.ErrNotFound }
 
 // RunError is the error of an operation on one run: "run ID: op: err".
-// When err names the run itself (a *NotFoundError or *StateError whose Run
+// When err names the run itself (a *NotFoundError or *StateError whose What
 // is this run, or the store's conflict on this run), the message is "op:
 // err", so that it names the run once: "subtask 3: start: run ID is
-// COMPLETED: cannot start a subtask; …". errors.Is and errors.As see Err.
+// COMPLETED: cannot start a subtask; …". When err is the *NotFoundError of
+// the subtask op names, the message is "run ID: subtask 3: increment: not
+// found; …", naming the run and the subtask once each. errors.Is and
+// errors.As see Err.
 type RunError struct {
 	// Run is the run operated on.
 	Run uuid.UUID
@@ -50,6 +56,15 @@ type RunError struct {
 }
 
 func (e *RunError) Error() string {
+	var nf *NotFoundError
+	if errors.As(e.Err, &nf) && nf.Subtask != 0 && nf.Run == e.Run && e.Err.Error() == nf.Error() &&
+		strings.HasPrefix(e.Op, fmt.Sprintf("subtask %d: ", nf.Subtask)) {
+		msg := "not found"
+		if nf.Hint != "" {
+			msg += "; " + nf.Hint
+		}
+		return fmt.Sprintf("run %s: %s: %s", e.Run, e.Op, msg)
+	}
 	if namesRun(e.Err, e.Run) {
 		return e.Op + ": " + e.Err.Error()
 	}
@@ -79,7 +94,7 @@ func runError(id uuid.UUID, op string, err error) error {
 // this package that says so, or the store's conflict on the run.
 func namesRun(err error, run uuid.UUID) bool {
 	var nf *NotFoundError
-	if errors.As(err, &nf) && nf.Run == run {
+	if errors.As(err, &nf) && nf.Run == run && nf.Subtask == 0 {
 		return true
 	}
 	var se *StateError
@@ -177,4 +192,43 @@ func quoteList(xs []string) string {
 		q[i] = fmt.Sprintf("%q", x)
 	}
 	return strings.Join(q, ", ")
+}
+
+// joinErrs reports every error of errs at once. The refused fields among
+// them (*tasktype.FieldError, *tasktype.ValidationError) become one
+// *tasktype.ValidationError listing them all ("stage: …; total_subtasks:
+// …"), or the one *tasktype.FieldError as it is; other errors (a stage not
+// found) are joined after them with errors.Join. nil when all are nil.
+func joinErrs(errs ...error) error {
+	var fields []*tasktype.FieldError
+	var others []error
+	for _, err := range errs {
+		var ve *tasktype.ValidationError
+		var fe *tasktype.FieldError
+		switch {
+		case err == nil:
+		case errors.As(err, &ve) && ve.Type == "" && err == error(ve):
+			fields = append(fields, ve.Fields...)
+		case errors.As(err, &fe) && err == error(fe):
+			fields = append(fields, fe)
+		default:
+			others = append(others, err)
+		}
+	}
+	var all []error
+	switch len(fields) {
+	case 0:
+	case 1:
+		all = append(all, fields[0])
+	default:
+		all = append(all, &tasktype.ValidationError{Fields: fields})
+	}
+	all = append(all, others...)
+	if len(all) <= 1 {
+		if len(all) == 0 {
+			return nil
+		}
+		return all[0]
+	}
+	return errors.Join(all...)
 }

@@ -47,7 +47,13 @@ func TestRunErrorsNameTheRunOnceWithTheOperation(t *testing.T) {
 		{"update an unknown subtask", nil, func(e *env, id uuid.UUID) error {
 			_, err := e.tr.UpdateSubtask(e.ctx, id, 2, pipeline.SubtaskUpdate{Percent: ptr(1.0)})
 			return err
-		}, tasktype.ErrNotFound, "subtask 2: update: subtask 2 of run {run}: not found; start it first (subtask start)"},
+		}, tasktype.ErrNotFound, "run {run}: subtask 2: update: not found; start it first (subtask start)"},
+		{"increment an unknown subtask", nil, increment(7, 1), tasktype.ErrNotFound,
+			"run {run}: subtask 7: increment: not found; start it first (subtask start)"},
+		{"complete an unknown subtask", nil, completeSub(3), tasktype.ErrNotFound,
+			"run {run}: subtask 3: complete: not found; start it first (subtask start)"},
+		{"fail an unknown subtask", nil, failSub(3), tasktype.ErrNotFound,
+			"run {run}: subtask 3: fail: not found; start it first (subtask start)"},
 		{"start a subtask of a finished run", []call{forceCompleteRun}, startSub(1, nil), tasktype.ErrTransitionNotAllowed,
 			"subtask 1: start: run {run} is COMPLETED: cannot start a subtask; subtasks start while the run is STARTED or RUNNING"},
 		{"start a subtask twice", []call{startSub(1, nil)}, startSub(1, nil), tasktype.ErrDuplicate,

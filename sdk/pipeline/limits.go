@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"cmp"
 	"fmt"
 	"unicode/utf8"
 )
@@ -43,10 +42,10 @@ func checkMessage(field, msg string) error {
 	return checkLen(field, &msg, MaxMessageLen)
 }
 
-// checkPaths refuses a script or log path or file name longer than
-// MaxPathLen.
+// checkPaths refuses the script and log paths and file names longer than
+// MaxPathLen, all of them at once.
 func checkPaths(scriptPath, scriptFilename, logPath, logFilename *string) error {
-	return cmp.Or(
+	return joinErrs(
 		checkLen("script_path", scriptPath, MaxPathLen),
 		checkLen("script_filename", scriptFilename, MaxPathLen),
 		checkLen("log_path", logPath, MaxPathLen),

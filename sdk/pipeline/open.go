@@ -13,7 +13,11 @@ import (
 )
 
 // Open opens the database a configuration names (see package config) and
-// returns a Tracker over it; Close closes the database.
+// returns a Tracker over it; Close closes the database. db may come from
+// config.Load or be written directly: Open resolves it (config's
+// Database.Resolve), so config.Database{URL: "postgres://…"} is PostgreSQL,
+// config.Database{URL: "sqlite:/tmp/p.db"} that SQLite file, and the zero
+// Database the default SQLite file.
 func Open(ctx context.Context, db config.Database, opts ...Option) (*Tracker, error) {
 	st, err := OpenStorage(ctx, db)
 	if err != nil {
@@ -24,8 +28,13 @@ func Open(ctx context.Context, db config.Database, opts ...Option) (*Tracker, er
 
 // OpenStorage opens the database a configuration names, creating what is
 // missing (the SQLite file and its directory, the PostgreSQL schema) and
-// applying the migrations. A MySQL or MariaDB database must exist.
+// applying the migrations. A MySQL or MariaDB database must exist. It
+// resolves db as Open does.
 func OpenStorage(ctx context.Context, db config.Database) (storage.Storage, error) {
+	db, err := db.Resolve()
+	if err != nil {
+		return nil, err
+	}
 	switch db.Driver {
 	case config.SQLite:
 		st, err := sqlitestore.Open(ctx, db.Name)

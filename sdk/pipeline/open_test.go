@@ -42,6 +42,32 @@ func TestOpen(t *testing.T) {
 			})
 			return config.Database{Driver: config.PostgreSQL, URL: pgtest.URL(), Schema: schema}
 		}},
+		// A Database written directly is resolved as config.Load resolves one.
+		{"sqlite from a URL alone", func(t *testing.T) config.Database {
+			return config.Database{URL: "sqlite:" + filepath.Join(t.TempDir(), "p.db")}
+		}},
+		{"sqlite from a URL and the driver", func(t *testing.T) config.Database {
+			return config.Database{Driver: "sqlite", URL: "sqlite:" + filepath.Join(t.TempDir(), "p.db")}
+		}},
+		{"sqlite from nothing: the default file", func(t *testing.T) config.Database {
+			t.Setenv("XDG_DATA_HOME", t.TempDir())
+			return config.Database{}
+		}},
+		{"postgres from a URL alone", func(t *testing.T) config.Database {
+			pgtest.Schema(t)
+			schema := "p_" + strings.ReplaceAll(uuid.NewString(), "-", "")[:16]
+			t.Cleanup(func() {
+				conn, err := pgx.Connect(ctx, pgtest.URL())
+				if err == nil {
+					conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
+					conn.Close(ctx)
+				}
+			})
+			return config.Database{URL: pgtest.URL(), Schema: schema}
+		}},
+		{"mysql from a URL alone", func(t *testing.T) config.Database {
+			return config.Database{URL: mysqltest.Database(t)}
+		}},
 		{"mysql", func(t *testing.T) config.Database {
 			return config.Database{Driver: config.MySQL, URL: mysqltest.Database(t)}
 		}},
@@ -90,7 +116,16 @@ func TestOpen(t *testing.T) {
 			}
 		})
 	}
-	if _, err := pipeline.OpenStorage(ctx, config.Database{Driver: "oracle"}); err == nil || !strings.Contains(err.Error(), `driver "oracle"`) {
-		t.Errorf("unknown driver: %v", err)
+	for _, c := range []struct {
+		db   config.Database
+		want string
+	}{
+		{config.Database{Driver: "oracle"}, `database: Driver: unknown driver "oracle"; allowed: postgresql, mysql, sqlite`},
+		{config.Database{URL: "postgres://h/db", Port: -1}, `database: Port: "-1" is not a port number (1-65535)`},
+		{config.Database{URL: "sqlite:/tmp/p.db", Host: "h"}, "database: Host: applies to PostgreSQL and MySQL only"},
+	} {
+		if _, err := pipeline.OpenStorage(ctx, c.db); err == nil || !strings.HasPrefix(err.Error(), c.want) {
+			t.Errorf("OpenStorage(%#v) = %v; want %q", c.db, err, c.want)
+		}
 	}
 }

@@ -219,6 +219,57 @@ func TestNamesWithSpacesAreRefused(t *testing.T) {
 	})
 }
 
+// TestStartReportsEveryProblem: Start and SkipTask refuse bad input with
+// every problem at once: the names, a negative Subtasks, text past the
+// limits, and (names well formed) an unknown stage or task; nothing is
+// written.
+func TestStartReportsEveryProblem(t *testing.T) {
+	long := strings.Repeat("x", pipeline.MaxLabelLen+1)
+	cases := []struct {
+		name, stage, task string
+		o                 pipeline.StartOptions
+		is                []error
+		want              string
+	}{
+		{"negative subtasks", "STATIC", "Build Database", pipeline.StartOptions{Subtasks: -2},
+			[]error{tasktype.ErrValidation},
+			"start STATIC / Build Database: total_subtasks: must be ≥ 0 (got -2); 0 means not known"},
+		{"bad stage name and negative subtasks", "STATIC ", "Build Database", pipeline.StartOptions{Subtasks: -2},
+			[]error{tasktype.ErrValidation},
+			"start STATIC  / Build Database: stage: must not begin or end with a space; total_subtasks: must be ≥ 0 (got -2); 0 means not known"},
+		{"unknown stage and negative subtasks", "NOPE", "Build Database", pipeline.StartOptions{Subtasks: -2},
+			[]error{tasktype.ErrValidation, tasktype.ErrNotFound},
+			"start NOPE / Build Database: total_subtasks: must be ≥ 0 (got -2); 0 means not known\n" +
+				`stage "NOPE": not found; registered stages: "PREREQ", "STATIC"`},
+		{"negative subtasks and a long version", "STATIC", "Build Database", pipeline.StartOptions{Subtasks: -1, CodeVersion: long},
+			[]error{tasktype.ErrValidation},
+			fmt.Sprintf("start STATIC / Build Database: total_subtasks: must be ≥ 0 (got -1); 0 means not known; code_version: must be at most %d characters (got %d)",
+				pipeline.MaxLabelLen, pipeline.MaxLabelLen+1)},
+		{"unknown stage alone", "NOPE", "Build Database", pipeline.StartOptions{},
+			[]error{tasktype.ErrNotFound},
+			`start NOPE / Build Database: stage "NOPE": not found; registered stages: "PREREQ", "STATIC"`},
+	}
+	forEachBackend(t, func(t *testing.T, e *env) {
+		e.register(t)
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				_, err := e.tr.Start(e.ctx, c.stage, c.task, c.o)
+				if err == nil || err.Error() != c.want {
+					t.Fatalf("err = %v\nwant %s", err, c.want)
+				}
+				for _, is := range c.is {
+					if !errors.Is(err, is) {
+						t.Errorf("err is not %v", is)
+					}
+				}
+			})
+		}
+		if runs, err := e.tr.Active(e.ctx); err != nil || len(runs) != 0 {
+			t.Errorf("runs written: %v, %v", runs, err)
+		}
+	})
+}
+
 func TestStartRecordsTheRun(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		e.register(t)
@@ -454,7 +505,7 @@ func TestRefusedCallsWriteNothing(t *testing.T) {
 			"by: must be at most 9223372036854775806: items_complete is 1, and the count may not pass 9223372036854775807, the largest allowed"},
 		{"increment past items_total by the largest number", []call{startSub(1, ptr(int64(10))), increment(1, 1)}, increment(1, math.MaxInt64), tasktype.ErrValidation,
 			"by: must be at most 9: items_complete is 1 of items_total 10"},
-		{"increment an unknown subtask", nil, increment(2, 1), tasktype.ErrNotFound, "subtask 2: increment: subtask 2 of run "},
+		{"increment an unknown subtask", nil, increment(2, 1), tasktype.ErrNotFound, ": subtask 2: increment: not found; start it first"},
 		{"increment a subtask of an unknown run", nil, func(e *env, id uuid.UUID) error {
 			_, err := e.tr.IncrementSubtask(e.ctx, unknown, 1, 1)
 			return err

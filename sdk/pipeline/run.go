@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 
 	"github.com/google/uuid"
 
@@ -73,17 +74,20 @@ func (t *Tracker) SkipTask(ctx context.Context, stage, task string, o StartOptio
 	return r, nil
 }
 
+// begin records a run. Every problem of the input is reported at once:
+// bad names and options, and, when the names are well formed, an unknown
+// stage or task.
 func (t *Tracker) begin(ctx context.Context, stage, task string, o StartOptions, ev pipelinerun.Event) (*Run, error) {
-	if err := errors.Join(validateName("stage", stage), validateName("task", task)); err != nil {
+	names := joinErrs(validateName("stage", stage), validateName("task", task))
+	var def *Task
+	var lookup error
+	if names == nil {
+		def, lookup = t.task(ctx, stage, task)
+	}
+	if err := joinErrs(names, checkStart(o), lookup); err != nil {
 		return nil, err
 	}
-	if err := checkStart(o); err != nil {
-		return nil, err
-	}
-	def, err := t.task(ctx, stage, task)
-	if err != nil {
-		return nil, err
-	}
+	var err error
 	r := pipelinerun.NewPipelineRun()
 	r.Stage, r.Task = stage, task
 	p := o.Process
@@ -131,15 +135,22 @@ func (t *Tracker) begin(ctx context.Context, stage, task string, o StartOptions,
 	return moved, nil
 }
 
-// checkStart refuses text of o (and of its process) longer than the
-// tracker's limits. The paths a run takes from its task's registration
-// passed them (or predate them) and are not checked again.
+// checkStart refuses a negative Subtasks and text of o (and of its
+// process) longer than the tracker's limits, all of them at once. The paths
+// a run takes from its task's registration passed them (or predate them)
+// and are not checked again.
 func checkStart(o StartOptions) error {
 	var user string
 	if o.Process != nil {
 		user = o.Process.User
 	}
-	return cmp.Or(
+	var subtasks error
+	if o.Subtasks < 0 {
+		subtasks = fieldError("total_subtasks", "ge", strconv.FormatInt(o.Subtasks, 10),
+			fmt.Sprintf("must be ≥ 0 (got %d); 0 means not known", o.Subtasks))
+	}
+	return joinErrs(
+		subtasks,
 		checkLen("user_name", &user, MaxLabelLen),
 		checkLen("code_version", &o.CodeVersion, MaxLabelLen),
 		checkPaths(&o.ScriptPath, &o.ScriptFilename, &o.LogPath, &o.LogFilename),

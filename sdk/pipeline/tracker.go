@@ -200,7 +200,7 @@ func (t *Tracker) getSubtask(ctx context.Context, run uuid.UUID, n int64) (*Subt
 		if _, rerr := t.getRun(ctx, run); rerr != nil {
 			return nil, rerr
 		}
-		return nil, &NotFoundError{What: fmt.Sprintf("subtask %d of run %s", n, run), Hint: "start it first (subtask start)", Run: run}
+		return nil, &NotFoundError{What: fmt.Sprintf("subtask %d of run %s", n, run), Hint: "start it first (subtask start)", Run: run, Subtask: n}
 	}
 	return s, err
 }

@@ -8,6 +8,21 @@
 // a hook for each move (delete an expired task's uploads, say), and deletes
 // finished tasks older than the retention. With Leases, only one process
 // sweeps at a time. The clock is injectable, so tests never sleep.
+//
+// New does not fail: a nil store or a Config it refuses (a negative
+// BatchSize or LeaseTTL, LeaseName or LeaseTTL without Leases) makes every
+// Sweep, and Run at once, return the error naming the field ("sweep:
+// BatchSize: must not be negative (0 is the default, 100)"); Err returns it
+// beforehand.
+//
+// # Shutting down
+//
+// Run sweeps until its context ends, then gives its lease up and returns
+// nil. Shut down in that order: end the context, wait for Run, then close
+// the database. A database closed under a running sweeper (a sweep failing
+// with an error that is tasktype.ErrClosed) ends Run too: it reports that
+// error once through its error callback and returns it, rather than failing
+// again at every interval.
 package sweep
 
 import (
@@ -15,6 +30,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -33,6 +49,7 @@ type Model[T any, E ~string] interface {
 
 // Config tunes a Sweeper. The zero value sweeps 100 tasks at a time, keeps
 // finished tasks forever and does not coordinate with other processes.
+// Negative counts and durations are refused, except Retention's.
 type Config[T any] struct {
 	// BatchSize is how many tasks one query reads (default 100). A sweep
 	// goes on batch after batch until nothing is left.
@@ -74,17 +91,23 @@ type Result struct {
 type Sweeper[T any, E ~string, PT Model[T, E]] struct {
 	store *backends.Store[T, E, PT]
 	cfg   Config[T]
+	err   error // New's refusal of its arguments; nil when they are good
 }
 
-// New returns a Sweeper over store.
+// New returns a Sweeper over store. A nil store or a Config it refuses does
+// not make New fail: Err, Sweep and Run return the error, which names the
+// field and what is allowed.
 func New[T any, E ~string, PT Model[T, E]](store *backends.Store[T, E, PT], cfg Config[T]) *Sweeper[T, E, PT] {
-	if cfg.BatchSize <= 0 {
+	if err := check(store == nil, cfg); err != nil {
+		return &Sweeper[T, E, PT]{err: err}
+	}
+	if cfg.BatchSize == 0 {
 		cfg.BatchSize = 100
 	}
 	if cfg.LeaseName == "" {
 		cfg.LeaseName = "taskmodel-sweep"
 	}
-	if cfg.LeaseTTL <= 0 {
+	if cfg.LeaseTTL == 0 {
 		cfg.LeaseTTL = time.Minute
 	}
 	if cfg.Clock == nil {
@@ -97,11 +120,54 @@ func New[T any, E ~string, PT Model[T, E]](store *backends.Store[T, E, PT], cfg 
 	return &Sweeper[T, E, PT]{store: store, cfg: cfg}
 }
 
+// check refuses a nil store and the values of cfg New cannot use, all of
+// them at once, naming each field.
+func check[T any](nilStore bool, cfg Config[T]) error {
+	var fields []*tasktype.FieldError
+	if nilStore {
+		fields = append(fields, &tasktype.FieldError{Field: "store", Rule: "required",
+			Message: "is required: pass the engine's Store() (it was nil)"})
+	}
+	if cfg.BatchSize < 0 {
+		fields = append(fields, &tasktype.FieldError{Field: "BatchSize", Rule: "gte", Value: strconv.Itoa(cfg.BatchSize),
+			Message: "must not be negative (0 is the default, 100)"})
+	}
+	if cfg.LeaseTTL < 0 {
+		fields = append(fields, &tasktype.FieldError{Field: "LeaseTTL", Rule: "gte", Value: cfg.LeaseTTL.String(),
+			Message: "must not be negative (0 is the default, one minute)"})
+	}
+	if cfg.Leases == nil {
+		if cfg.LeaseName != "" {
+			fields = append(fields, &tasktype.FieldError{Field: "LeaseName", Rule: "requires", Value: cfg.LeaseName,
+				Message: "applies only with Leases: set Leases too, or leave LeaseName empty"})
+		}
+		if cfg.LeaseTTL > 0 {
+			fields = append(fields, &tasktype.FieldError{Field: "LeaseTTL", Rule: "requires", Value: cfg.LeaseTTL.String(),
+				Message: "applies only with Leases: set Leases too, or leave LeaseTTL zero"})
+		}
+	}
+	switch len(fields) {
+	case 0:
+		return nil
+	case 1:
+		return fmt.Errorf("sweep: %w", fields[0])
+	}
+	return fmt.Errorf("sweep: %w", &tasktype.ValidationError{Fields: fields})
+}
+
+// Err returns New's refusal of its arguments (tasktype.ErrValidation),
+// which Sweep and Run return too; nil when the Sweeper can sweep.
+func (s *Sweeper[T, E, PT]) Err() error { return s.err }
+
 // Sweep runs one pass: timeouts first, then retention. It returns what it
 // did and the errors it met (hook errors included); a task that changed
-// concurrently is not an error.
+// concurrently is not an error. A database closed under it fails the pass
+// with an error that is tasktype.ErrClosed.
 func (s *Sweeper[T, E, PT]) Sweep(ctx context.Context) (Result, error) {
 	var res Result
+	if s.err != nil {
+		return res, s.err
+	}
 	now := s.cfg.Clock()
 	if s.cfg.Leases != nil {
 		held, err := s.cfg.Leases.Acquire(ctx, s.cfg.LeaseName, s.cfg.Owner, now, s.cfg.LeaseTTL)
@@ -172,23 +238,39 @@ func (s *Sweeper[T, E, PT]) Sweep(ctx context.Context) (Result, error) {
 const DefaultEvery = 15 * time.Second
 
 // Run sweeps every interval (DefaultEvery when every is zero or negative)
-// until ctx ends, reporting each pass's error to onError (which may be nil).
-func (s *Sweeper[T, E, PT]) Run(ctx context.Context, every time.Duration, onError func(error)) {
+// until ctx ends, reporting each pass's error to onError (which may be nil),
+// then releases its lease and returns nil. It returns early, after reporting
+// the error once to onError, when the Sweeper cannot sweep: New refused its
+// arguments (see Err), or a pass failed because the database was closed
+// (an error that is tasktype.ErrClosed).
+func (s *Sweeper[T, E, PT]) Run(ctx context.Context, every time.Duration, onError func(error)) error {
+	if s.err != nil {
+		if onError != nil {
+			onError(s.err)
+		}
+		return s.err
+	}
 	if every <= 0 {
 		every = DefaultEvery
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		if _, err := s.Sweep(ctx); err != nil && onError != nil && ctx.Err() == nil {
-			onError(err)
+		_, err := s.Sweep(ctx)
+		if err != nil && ctx.Err() == nil {
+			if onError != nil {
+				onError(err)
+			}
+			if errors.Is(err, tasktype.ErrClosed) {
+				return err // nothing to release: the lease is in the closed database
+			}
 		}
 		select {
 		case <-ctx.Done():
 			if s.cfg.Leases != nil {
 				_ = s.cfg.Leases.Release(context.WithoutCancel(ctx), s.cfg.LeaseName, s.cfg.Owner)
 			}
-			return
+			return nil
 		case <-t.C:
 		}
 	}

@@ -3,6 +3,8 @@ package sweep_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 	"github.com/taskmodel/taskmodel/gen/analysis"
 	"github.com/taskmodel/taskmodel/sdk/internal/sdktest"
 	"github.com/taskmodel/taskmodel/sdk/sweep"
+	"github.com/taskmodel/taskmodel/tasktype"
 )
 
 var all = sdktest.All
@@ -208,5 +211,100 @@ func testRun(t *testing.T, every time.Duration) {
 	}
 	if held, _ := leases.Acquire(context.Background(), "taskmodel-sweep", "other", clock.Now(), time.Minute); !held {
 		t.Error("Run kept its lease after stopping")
+	}
+}
+
+// TestNewRefusesBadArguments: a nil store and the Config values New cannot
+// use are reported by Err, Sweep and Run (once, through its callback),
+// naming each field; Sweep does not panic.
+func TestNewRefusesBadArguments(t *testing.T) {
+	store, leases, _ := setup(t, all[0])
+	cases := []struct {
+		name  string
+		store *Store
+		cfg   sweep.Config[analysis.Task]
+		want  string
+	}{
+		{"nil store", nil, sweep.Config[analysis.Task]{},
+			"sweep: store: is required: pass the engine's Store() (it was nil)"},
+		{"negative batch size", store, sweep.Config[analysis.Task]{BatchSize: -1},
+			"sweep: BatchSize: must not be negative (0 is the default, 100)"},
+		{"negative lease TTL", store, sweep.Config[analysis.Task]{Leases: leases, LeaseTTL: -1},
+			"sweep: LeaseTTL: must not be negative (0 is the default, one minute)"},
+		{"lease name without leases", store, sweep.Config[analysis.Task]{LeaseName: "mine"},
+			"sweep: LeaseName: applies only with Leases: set Leases too, or leave LeaseName empty"},
+		{"lease TTL without leases", store, sweep.Config[analysis.Task]{LeaseTTL: time.Minute},
+			"sweep: LeaseTTL: applies only with Leases: set Leases too, or leave LeaseTTL zero"},
+		{"all at once", nil, sweep.Config[analysis.Task]{BatchSize: -1, LeaseTTL: -1},
+			"sweep: store: is required: pass the engine's Store() (it was nil); " +
+				"BatchSize: must not be negative (0 is the default, 100); LeaseTTL: must not be negative (0 is the default, one minute)"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			sw := sweep.New(c.store, c.cfg)
+			if err := sw.Err(); err == nil || err.Error() != c.want || !errors.Is(err, tasktype.ErrValidation) {
+				t.Fatalf("Err() = %v\nwant ErrValidation %q", err, c.want)
+			}
+			if _, err := sw.Sweep(context.Background()); err == nil || err.Error() != c.want {
+				t.Errorf("Sweep = %v, want %q", err, c.want)
+			}
+			var reported []error
+			err := sw.Run(context.Background(), time.Hour, func(err error) { reported = append(reported, err) })
+			if err == nil || err.Error() != c.want || len(reported) != 1 || reported[0] != err {
+				t.Errorf("Run = %v, reported %v; want %q once", err, reported, c.want)
+			}
+		})
+	}
+	if err := sweep.New(store, sweep.Config[analysis.Task]{Leases: leases, LeaseName: "mine", LeaseTTL: time.Minute}).Err(); err != nil {
+		t.Errorf("a good config refused: %v", err)
+	}
+}
+
+// TestRunEndsWhenTheDatabaseCloses: a database closed under a running
+// sweeper ends Run with an error that is tasktype.ErrClosed, reported once
+// through the callback, with and without leases; it went on failing at
+// every interval.
+func TestRunEndsWhenTheDatabaseCloses(t *testing.T) {
+	for _, b := range all {
+		for _, withLeases := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/leases=%v", b.Name, withLeases), func(t *testing.T) {
+				driver, leases, closeDB := b.OpenClosableWithLeases(t)
+				if closeDB == nil {
+					t.Skip("no database to close")
+				}
+				clock := backendtest.NewClock()
+				store := backends.NewStore[analysis.Task, analysis.Event](driver, backends.WithClock(clock.Now))
+				cfg := sweep.Config[analysis.Task]{Clock: clock.Now}
+				if withLeases {
+					cfg.Leases = leases
+				}
+				sw := sweep.New(store, cfg)
+				var mu sync.Mutex
+				var reported []error
+				ran := make(chan error, 1)
+				go func() {
+					ran <- sw.Run(context.Background(), time.Millisecond, func(err error) {
+						mu.Lock()
+						reported = append(reported, err)
+						mu.Unlock()
+					})
+				}()
+				time.Sleep(20 * time.Millisecond) // some passes on the open database
+				closeDB()
+				select {
+				case err := <-ran:
+					if !errors.Is(err, tasktype.ErrClosed) {
+						t.Fatalf("Run = %v, want tasktype.ErrClosed", err)
+					}
+					mu.Lock()
+					defer mu.Unlock()
+					if len(reported) != 1 || reported[0] != err {
+						t.Errorf("reported %v, want the error once", reported)
+					}
+				case <-time.After(10 * time.Second):
+					t.Fatal("Run goes on after the database was closed")
+				}
+			})
+		}
 	}
 }

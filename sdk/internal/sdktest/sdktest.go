@@ -54,6 +54,12 @@ func (b Backend) OpenClosable(t testing.TB) (backends.WorkDriver[analysis.Task],
 	return d, closeDB
 }
 
+// OpenClosableWithLeases opens the driver and the leases, and returns what
+// closes their database (nil for memory).
+func (b Backend) OpenClosableWithLeases(t testing.TB) (backends.WorkDriver[analysis.Task], backends.Leases, func()) {
+	return b.open(t)
+}
+
 // All is every backend.
 var All = []Backend{
 	{"memory", func(t testing.TB) (backends.WorkDriver[analysis.Task], backends.Leases, func()) {

@@ -69,9 +69,9 @@ func TestDatabaseErr(t *testing.T) {
 		{"another MySQL error", config.Database{Driver: config.MySQL, URL: "mysql://app@db:3306/tasks"},
 			&mysqldriver.MySQLError{Number: 1045, Message: "Access denied for user 'app'"},
 			"database mysql mysql://app@db:3306/tasks: Error 1045: Access denied for user 'app'"},
-		{"not PostgreSQL's", config.Database{Driver: config.SQLite, Name: "tasks.db"},
+		{"not PostgreSQL's", config.Database{Driver: config.SQLite, Name: "/srv/tasks.db"},
 			errors.New("unable to open database file\nunable to open database file"),
-			"database sqlite tasks.db: unable to open database file"},
+			"database sqlite /srv/tasks.db: unable to open database file"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			err := databaseErr(tt.d, tt.err)
