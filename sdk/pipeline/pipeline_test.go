@@ -8,6 +8,7 @@ import (
 	"os"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -826,6 +827,45 @@ func TestSkipTask(t *testing.T) {
 		h, _ := e.st.Runs().History(e.ctx, r.ID)
 		if len(h) != 2 || h[1].Event != "skip" || h[1].From != "NOT_STARTED" {
 			t.Fatalf("history %+v", h)
+		}
+	})
+}
+
+// TestFinishesAtOnceAgree: a fail and a complete by force of the same run
+// at once leave records that agree — the run's status and its subtasks'
+// are the winner's. The subtasks moved before the run's guarded move, so
+// the loser's subtask moves stayed: a COMPLETED run with FAILED subtasks,
+// or a FAILED one with subtasks cancelled by the force.
+func TestFinishesAtOnceAgree(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		e.register(t)
+		for round := range 8 {
+			r := e.start(t, "STATIC", "Build Database", 0)
+			for n := int64(1); n <= 3; n++ {
+				if err := startSub(n, ptr(int64(10)))(e, r.ID); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var wg sync.WaitGroup
+			for range 4 {
+				wg.Go(func() { _, _ = e.tr.CompleteWith(e.ctx, r.ID, "forced", pipeline.CompleteOptions{Force: true}) })
+				wg.Go(func() { _, _ = e.tr.Fail(e.ctx, r.ID, "broken", "") })
+			}
+			wg.Wait()
+			want := map[pipelinerun.Status]pipelinesubtask.Status{
+				pipelinerun.StatusCompleted: pipelinesubtask.StatusCancelled,
+				pipelinerun.StatusFailed:    pipelinesubtask.StatusFailed,
+			}
+			run := e.run(t, r.ID)
+			subs, err := e.tr.Subtasks(e.ctx, r.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range subs {
+				if s.Status != want[run.Status] {
+					t.Errorf("round %d: the run is %s, its subtask %d %s; want %s", round, run.Status, s.SubtaskNumber, s.Status, want[run.Status])
+				}
+			}
 		}
 	})
 }

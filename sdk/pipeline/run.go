@@ -360,16 +360,21 @@ func (t *Tracker) finishOnce(ctx context.Context, id uuid.UUID, f *finishing) (r
 			f.note = " (by force: " + u.list() + ")"
 		}
 	}
-	for _, s := range open {
-		if _, err := t.cascade(ctx, s, f); err != nil {
-			return nil, false, fmt.Errorf("subtask %d: %w", s.SubtaskNumber, err)
-		}
-	}
 	// From cur, the run as its subtasks were checked: a subtask started
 	// since moved the run (to RUNNING, or to a new current_subtask), and
-	// this write loses.
+	// this write loses. The run moves first, its subtasks after: of two
+	// finishes at once (a fail and a complete by force), the one whose
+	// run move loses writes nothing, and the subtasks follow the winner.
 	r, err = t.runEng.FireFrom(ctx, cur, f.ev, f.apply, t.meta(f.message))
-	return r, errors.Is(err, tasktype.ErrConflict), err
+	if err != nil {
+		return nil, errors.Is(err, tasktype.ErrConflict), err
+	}
+	for _, s := range open {
+		if _, err := t.cascade(ctx, s, f); err != nil {
+			return r, false, fmt.Errorf("the run is %s, but subtask %d could not be moved with it: %w", r.Status, s.SubtaskNumber, err)
+		}
+	}
+	return r, false, nil
 }
 
 // apply sets the fields the run's move writes.
