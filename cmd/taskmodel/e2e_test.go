@@ -311,6 +311,7 @@ func TestExitCodesAndRefusalsWriteNothing(t *testing.T) {
 		{"registration file missing", []string{"pipeline", "register", "/nonexistent/pipeline.yml"}, 2, "usage", "registration file /nonexistent/pipeline.yml: no such file"},
 		{"status of an unknown stage", []string{"status", "--stage", "STATC"}, 3, "not_found", `stage "STATC": not found; registered stages: `},
 		{"history of an unknown stage", []string{"history", "--stage", "STATC"}, 3, "not_found", `stage "STATC": not found; registered stages: `},
+		{"watch of an unknown stage", []string{"watch", "--stage", "STATC", "--once"}, 3, "not_found", `stage "STATC": not found; registered stages: `},
 		{"history of an unknown task", []string{"history", "--task", "Build Databse"}, 3, "not_found", `task "Build Databse": not found; registered tasks: `},
 		{"history of a task not in the stage", []string{"history", "--stage", "PREREQ", "--task", "Build Database"}, 3, "not_found", `task "Build Database" in stage "PREREQ": not found; registered in that stage: `},
 		{"tasks of an unknown stage", []string{"pipeline", "tasks", "STATC"}, 3, "not_found", `stage "STATC": not found; registered stages: `},

@@ -2,7 +2,9 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,6 +35,9 @@ func (a *App) runTracker(ctx context.Context, arg string) (*pipeline.Tracker, uu
 
 func subtaskNumber(s string) (int64, error) {
 	n, err := strconv.ParseInt(s, 10, 64)
+	if errors.Is(err, strconv.ErrRange) {
+		return 0, usagef(fmt.Errorf("subtask number %q is out of range: it must be at most %d", s, int64(math.MaxInt64)))
+	}
 	if err != nil {
 		return 0, usagef(fmt.Errorf("subtask number %q is not a whole number", s))
 	}

@@ -84,8 +84,13 @@ func bar(percent float64, width int) string {
 	return "[" + strings.Repeat("#", filled) + strings.Repeat(".", width-filled) + "]"
 }
 
-// truncate cuts s to n runes, marking the cut.
+// cellLine makes line breaks and tabs spaces: a table's cell is one line,
+// and a tab would start another column.
+var cellLine = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ", "\t", " ")
+
+// truncate makes s one line and cuts it to n runes, marking the cut.
 func truncate(s string, n int) string {
+	s = cellLine.Replace(s)
 	r := []rune(s)
 	if len(r) <= n || n < 1 {
 		return s

@@ -46,3 +46,24 @@ func TestResourcesRounded(t *testing.T) {
 		})
 	}
 }
+
+// TestTruncate: a table's cell is one line (a message with line breaks
+// split its row, a tab shifted its columns), cut to n runes.
+func TestTruncate(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"short", 10, "short"},
+		{"multi\nline", 40, "multi line"},
+		{"crlf\r\nand\rcr", 40, "crlf and cr"},
+		{"a\ttab", 40, "a tab"},
+		{"ééééé", 3, "éé…"},
+		{"line\nbreak cut", 8, "line br…"},
+	} {
+		if got := truncate(tc.in, tc.n); got != tc.want {
+			t.Errorf("truncate(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
+		}
+	}
+}

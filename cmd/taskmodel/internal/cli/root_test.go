@@ -59,6 +59,8 @@ func TestUsageMessages(t *testing.T) {
 		{[]string{"run", "show", run, "extra"}, "run show", `run show takes at most RUN_ID, not also "extra"`},
 		{[]string{"token", "revoke"}, "token revoke", `token revoke needs ID, the token's id, as token list shows it`},
 		{[]string{"--db-url", db, "subtask", "increment", run, "1", "x"}, "subtask increment", `BY "x" is not a whole number (how many processed items to add)`},
+		{[]string{"--db-url", db, "subtask", "increment", run, "1", "99999999999999999999"}, "subtask increment", `BY "99999999999999999999" is out of range: it must be from -9223372036854775808 to 9223372036854775807 (how many processed items to add)`},
+		{[]string{"--db-url", db, "subtask", "complete", run, "99999999999999999999"}, "subtask complete", `subtask number "99999999999999999999" is out of range: it must be at most 9223372036854775807`},
 		// A negative number is taken for flags: the suggested command keeps
 		// the other arguments, with -- before the number and the flags
 		// written after it moved before the --.

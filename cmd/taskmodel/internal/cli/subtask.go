@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 
 	"github.com/google/uuid"
@@ -73,6 +75,9 @@ subtask_update(run_id, 1, "RUNNING", …):
 			by := int64(1)
 			if len(args) == 3 {
 				v, err := strconv.ParseInt(args[2], 10, 64)
+				if errors.Is(err, strconv.ErrRange) {
+					return nil, usagef(fmt.Errorf("BY %q is out of range: it must be from %d to %d (how many processed items to add)", args[2], math.MinInt64, math.MaxInt64))
+				}
 				if err != nil {
 					return nil, usagef(fmt.Errorf("BY %q is not a whole number (how many processed items to add)", args[2]))
 				}

@@ -103,6 +103,12 @@ after another; with --json, one JSON object per frame.`,
 			if err != nil {
 				return err
 			}
+			if stage != "" {
+				// As status: an unknown stage is a mistake, not an empty table.
+				if err := tr.CheckStage(c.Context(), stage); err != nil {
+					return err
+				}
+			}
 			fd, isTTY := terminal(app.Out)
 			live := isTTY && !once && !app.JSON
 			if live {
