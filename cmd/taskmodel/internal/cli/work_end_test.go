@@ -94,8 +94,16 @@ func (s *endServer) requests() []endRequest {
 // error.
 func runEnd(t *testing.T, s *endServer, script string, until time.Time) string {
 	t.Helper()
-	dir := t.TempDir()
-	path := filepath.Join(dir, "cmd.sh")
+	r, errb := scriptRunner(t, s, script)
+	r.runTask(context.Background(), workerhttp.Task{TaskType: "training", ID: "T1", Lease: "v2.training.1.x", LeaseExpiresAt: until, HeartbeatSeconds: 60, Task: json.RawMessage(`{}`)})
+	return errb.String()
+}
+
+// scriptRunner is a work whose command is script (a shell script's body)
+// against s, and its standard error.
+func scriptRunner(t *testing.T, s *endServer, script string) (*workRunner, *bytes.Buffer) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "cmd.sh")
 	if err := os.WriteFile(path, []byte("#!/bin/sh\n"+script+"\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -103,11 +111,9 @@ func runEnd(t *testing.T, s *endServer, script string, until time.Time) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var errb bytes.Buffer
-	app := &App{IO: IO{In: strings.NewReader(""), Out: io.Discard, Err: &errb}}
-	r := &workRunner{app: app, client: client, f: workFlags{grace: time.Second}, command: []string{path}, stopClaims: func() {}}
-	r.runTask(context.Background(), workerhttp.Task{TaskType: "training", ID: "T1", Lease: "v2.training.1.x", LeaseExpiresAt: until, HeartbeatSeconds: 60, Task: json.RawMessage(`{}`)})
-	return errb.String()
+	errb := &bytes.Buffer{}
+	app := &App{IO: IO{In: strings.NewReader(""), Out: io.Discard, Err: errb}}
+	return &workRunner{app: app, client: client, f: workFlags{grace: time.Second}, command: []string{path}, stopClaims: func() {}}, errb
 }
 
 // TestWorkRetriesEndReports: an end report the server did not take — it

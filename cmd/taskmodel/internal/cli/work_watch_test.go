@@ -1,10 +1,8 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -64,17 +62,7 @@ func TestWorkCommandEnds(t *testing.T) {
 					}
 				}
 			})
-			path := filepath.Join(dir, "cmd.sh")
-			if err := os.WriteFile(path, []byte("#!/bin/sh\n"+tc.script+"\n"), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			client, err := workerhttp.New(s.URL, "tm_w")
-			if err != nil {
-				t.Fatal(err)
-			}
-			var errb bytes.Buffer
-			app := &App{IO: IO{In: strings.NewReader(""), Out: io.Discard, Err: &errb}}
-			r := &workRunner{app: app, client: client, f: workFlags{grace: time.Second}, command: []string{path}, stopClaims: func() {}}
+			r, errb := scriptRunner(t, s, tc.script)
 			ended := make(chan struct{})
 			go func() {
 				defer close(ended)
