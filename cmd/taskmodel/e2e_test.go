@@ -480,4 +480,15 @@ func TestSample(t *testing.T) {
 	if r := s.run("run", "sample", "00000000-0000-7000-8000-000000000000"); r.code != 3 {
 		t.Fatalf("sample of an unknown run: exit %d %s", r.code, r.stderr)
 	}
+	// A process gone while its run is unfinished: the run has lost the
+	// script that tracked it (sample stopped without a word).
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	run = strings.TrimSpace(s.ok("run", "start", "STATIC", "Build Database"))
+	r := s.run("run", "sample", run, "--pid", fmt.Sprint(gone.ProcessState.Pid()), "--interval", "100ms")
+	if want := fmt.Sprintf("taskmodel run sample: warning: process %d exited, and run %s is still STARTED: nothing will finish it now; end it with taskmodel run fail %s MESSAGE (or run complete, run cancel)\n", gone.ProcessState.Pid(), run, run); r.code != 0 || r.stderr != want {
+		t.Errorf("sample of a process gone: exit %d %q\nwant 0 and %q", r.code, r.stderr, want)
+	}
 }
