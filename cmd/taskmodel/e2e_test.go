@@ -294,7 +294,7 @@ func TestExitCodesAndRefusalsWriteNothing(t *testing.T) {
 		{"increment past the total", []string{"subtask", "increment", run, "1", "2"}, 4, "invalid", "run " + run + ": subtask 1: increment: BY: must be at most 1: items_complete is 9 of items_total 10"},
 		{"negative items_complete", []string{"subtask", "update", run, "1", "--items-complete", "-1"}, 4, "invalid", "run " + run + ": subtask 1: update: --items-complete: must be ≥ 0 (got -1)"},
 		{"subtask past total_subtasks", []string{"subtask", "start", run, "3", "x"}, 4, "invalid", "run " + run + ": subtask 3: start: N: must be at most 2, the run's total_subtasks"},
-		{"complete twice", []string{"run", "complete", done}, 5, "not_allowed", `event "complete" is not allowed from status COMPLETED`},
+		{"complete twice", []string{"run", "complete", done}, 5, "not_allowed", `: complete: not possible while the run is COMPLETED; it has ended`},
 		{"update a completed run", []string{"run", "update", done, "--percent", "5"}, 5, "not_allowed", "update: run " + done + " is COMPLETED: cannot update it; updates need STARTED or RUNNING"},
 		{"complete with an unfinished subtask", []string{"run", "complete", run}, 5, "not_allowed", "subtask 1 (Load) is RUNNING; subtask 2 of 2 never started; complete or fail them first; or force it: taskmodel run complete " + run + " --force"},
 		{"subtask started twice", []string{"subtask", "start", run, "1", "again"}, 6, "conflict", "run " + run + ": subtask 1: start: subtask 1 was started already; each number starts once per run"},

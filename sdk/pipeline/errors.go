@@ -44,8 +44,11 @@ func (e *NotFoundError) Is(target error) bool { return target == tasktype.ErrNot
 // err", so that it names the run once: "subtask 3: start: run ID is
 // COMPLETED: cannot start a subtask; …". When err is the *NotFoundError of
 // the subtask op names, the message is "run ID: subtask 3: increment: not
-// found; …", naming the run and the subtask once each. errors.Is and
-// errors.As see Err.
+// found; …", naming the run and the subtask once each. A refusal of the
+// lifecycle (a generated *TransitionError) reads "run ID: skip: not
+// possible while the run is RUNNING; possible now: complete, fail,
+// cancel", or "…; it has ended" for a finished run or subtask. errors.Is
+// and errors.As see Err.
 type RunError struct {
 	// Run is the run operated on.
 	Run uuid.UUID
@@ -64,6 +67,21 @@ func (e *RunError) Error() string {
 			msg += "; " + nf.Hint
 		}
 		return fmt.Sprintf("run %s: %s: %s", e.Run, e.Op, msg)
+	}
+	if te, ok := errors.AsType[tasktype.TransitionInfoer](e.Err); ok {
+		// The lifecycle's refusal, in the words of the operation: "run ID:
+		// skip: not possible while the run is RUNNING; possible now:
+		// complete, fail, cancel".
+		t := te.Transition()
+		subject := "the run"
+		if sub, _, ok := strings.Cut(e.Op, ": "); ok && strings.HasPrefix(sub, "subtask ") {
+			subject = sub
+		}
+		tail := "; it has ended"
+		if len(t.Allowed) > 0 {
+			tail = "; possible now: " + strings.Join(t.Allowed, ", ")
+		}
+		return fmt.Sprintf("run %s: %s: not possible while %s is %s%s", e.Run, e.Op, subject, t.From, tail)
 	}
 	if namesRun(e.Err, e.Run) {
 		return e.Op + ": " + e.Err.Error()

@@ -476,11 +476,11 @@ func TestRefusedCallsWriteNothing(t *testing.T) {
 			_, err := e.tr.Update(e.ctx, id, pipeline.RunUpdate{Percent: ptr(5.0)})
 			return err
 		}, tasktype.ErrTransitionNotAllowed, `is COMPLETED: cannot update it; updates need STARTED or RUNNING`},
-		{"complete twice", []call{forceCompleteRun}, completeRun, tasktype.ErrTransitionNotAllowed, `event "complete" is not allowed from status COMPLETED`},
+		{"complete twice", []call{forceCompleteRun}, completeRun, tasktype.ErrTransitionNotAllowed, `: complete: not possible while the run is COMPLETED; it has ended`},
 		{"skip a running run", []call{updateRun(10)}, func(e *env, id uuid.UUID) error {
 			_, err := e.tr.Skip(e.ctx, id, "")
 			return err
-		}, tasktype.ErrTransitionNotAllowed, `event "skip" is not allowed from status RUNNING; allowed: complete, fail, cancel`},
+		}, tasktype.ErrTransitionNotAllowed, `: skip: not possible while the run is RUNNING; possible now: complete, fail, cancel`},
 		{"fail without a message", nil, func(e *env, id uuid.UUID) error {
 			_, err := e.tr.Fail(e.ctx, id, "", "")
 			return err
@@ -488,7 +488,7 @@ func TestRefusedCallsWriteNothing(t *testing.T) {
 		{"fail a cancelled run", []call{func(e *env, id uuid.UUID) error { _, err := e.tr.Cancel(e.ctx, id, ""); return err }}, func(e *env, id uuid.UUID) error {
 			_, err := e.tr.Fail(e.ctx, id, "boom", "")
 			return err
-		}, tasktype.ErrTransitionNotAllowed, "it is terminal"},
+		}, tasktype.ErrTransitionNotAllowed, "; it has ended"},
 		{"complete with a running subtask", []call{startSub(1, nil)}, completeRun, tasktype.ErrTransitionNotAllowed,
 			"cannot complete the run: subtask 1 (step 1) is STARTED; subtasks 2, 3 of 3 never started; complete or fail them first"},
 		{"complete with a declared subtask never started", []call{startSub(1, nil), completeSub(1), startSub(2, nil), completeSub(2)}, completeRun,
@@ -538,7 +538,7 @@ func TestRefusedCallsWriteNothing(t *testing.T) {
 			_, err := e.tr.FailSubtask(e.ctx, id, 1, "")
 			return err
 		}, tasktype.ErrValidation, "error_message: is required"},
-		{"complete a subtask twice", []call{startSub(1, nil), completeSub(1)}, completeSub(1), tasktype.ErrTransitionNotAllowed, "it is terminal"},
+		{"complete a subtask twice", []call{startSub(1, nil), completeSub(1)}, completeSub(1), tasktype.ErrTransitionNotAllowed, "; it has ended"},
 		// Text past the tracker's limits, refused before anything moves: a
 		// run's failure does not fail its subtasks first, nor a forced
 		// completion cancel them.
