@@ -309,6 +309,9 @@ func TestCancelRefusedSaysWhatTheAPISays(t *testing.T) {
 	created := e.analysis("alice", "a")
 	cancelled := e.analysis("alice", "b")
 	e.process("alice", cancelled)
+	// analysis cancels from PROCESSING only: the demo worker claims it
+	// first (a cancel while it was still QUEUED was refused).
+	e.waitStatus("alice", cancelled, "PROCESSING")
 	e.must(200, "POST", "/tasks/"+cancelled+"/cancel", "alice", "")
 	csrf := csrfOf(t, get(t, c, e.url+"/"))
 	for _, tc := range []struct{ name, id, want string }{
@@ -720,6 +723,7 @@ func TestBearer(t *testing.T) {
 	id := e.analysis("alice", "a")
 	mine := e.analysis("alice", "b")
 	e.process("alice", mine) // a task the transition table lets cancel
+	e.waitStatus("alice", mine, "PROCESSING")
 	c := client(t)
 	for _, tc := range []struct {
 		method, path, auth string
