@@ -2,6 +2,9 @@ package backends_test
 
 import (
 	"errors"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/taskmodel/taskmodel/backends"
@@ -40,19 +43,26 @@ func TestCheckViolation(t *testing.T) {
 // TestCheckName: PostgreSQL's and MySQL's names of a column's CHECK, which
 // taskgen's migrations give too: the longer name is cut first.
 func TestCheckName(t *testing.T) {
-	long := "a_model_whose_name_is_long_enough_to_be_cut" // 43 bytes
-	for _, tc := range []struct {
-		limit      int
-		table, col string
-		want       string
-	}{
-		{63, "report", "title", "report_title_check"},
-		{63, long, "a_column_name_also_rather_long", "a_model_whose_name_is_long_e_a_column_name_also_rather_lo_check"},
-		{64, long, "a_column_name_also_rather_long", "a_model_whose_name_is_long_en_a_column_name_also_rather_lo_check"},
-		{63, long, "tag", long + "_tag_check"},
-	} {
-		if got := backends.CheckName(tc.limit, tc.table, tc.col); got != tc.want || len(got) > tc.limit {
-			t.Errorf("CheckName(%d, %q, %q) = %q (%d bytes), want %q", tc.limit, tc.table, tc.col, got, len(got), tc.want)
+	data, err := os.ReadFile("testdata/checknames.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
+			continue
 		}
+		limit, err := strconv.Atoi(f[0])
+		if err != nil || len(f) != 4 {
+			t.Fatalf("testdata/checknames.txt: bad line %q", line)
+		}
+		n++
+		if got := backends.CheckName(limit, f[1], f[2]); got != f[3] || len(got) > limit {
+			t.Errorf("CheckName(%d, %q, %q) = %q (%d bytes), want %q", limit, f[1], f[2], got, len(got), f[3])
+		}
+	}
+	if n == 0 {
+		t.Fatal("testdata/checknames.txt holds no case")
 	}
 }

@@ -120,10 +120,7 @@ func integerValue(v json.RawMessage, lo, hi int64) (n int64, rule, msg string) {
 	if err == nil && n >= lo && n <= hi {
 		return n, "", ""
 	}
-	got := string(v)
-	if len(got) > 40 {
-		got = fmt.Sprintf("a number of %d characters", len(v))
-	}
+	got := validation.NumberText(string(v))
 	msg = fmt.Sprintf("must be an integer of at least %d", lo)
 	if hi < math.MaxInt64 {
 		msg = fmt.Sprintf("must be an integer between %d and %d", lo, hi)
@@ -132,7 +129,7 @@ func integerValue(v json.RawMessage, lo, hi int64) (n int64, rule, msg string) {
 	switch {
 	case perr != nil || jsonType(v) != "a number" || err == nil:
 		return 0, "integer", msg
-	case errors.Is(err, strconv.ErrRange) && !strings.ContainsAny(got, ".eE"):
+	case errors.Is(err, strconv.ErrRange) && !strings.ContainsAny(string(v), ".eE"):
 		// An integer in digits past int64: past the bound.
 		switch {
 		case f.Cmp(new(big.Float).SetInt64(hi)) > 0:
@@ -142,7 +139,7 @@ func integerValue(v json.RawMessage, lo, hi int64) (n int64, rule, msg string) {
 		}
 		return 0, "integer", msg
 	}
-	return 0, "type", fmt.Sprintf("must be an integer written in digits, without a fraction or exponent (got %s)", got)
+	return 0, "type", validation.NotInDigits(string(v))
 }
 
 // number reads a number field within [lo, hi].

@@ -59,10 +59,7 @@ func numberOutOfRange(v any, te *json.UnmarshalTypeError) *tasktype.FieldError {
 	default:
 		return nil
 	}
-	got := lit
-	if len(got) > 40 {
-		got = fmt.Sprintf("a number of %d characters", len(lit))
-	}
+	got := NumberText(lit)
 	out := &tasktype.FieldError{Field: te.Field}
 	tag := fieldTag(reflect.TypeOf(v), te.Field)
 	switch {
@@ -77,9 +74,25 @@ func numberOutOfRange(v any, te *json.UnmarshalTypeError) *tasktype.FieldError {
 			out.Rule, out.Message = rule, fmt.Sprintf("%s (got %s)", msg, got)
 		}
 	default:
-		out.Rule, out.Message = "type", fmt.Sprintf("must be an integer written in digits, without a fraction or exponent (got %s)", got)
+		out.Rule, out.Message = "type", NotInDigits(lit)
 	}
 	return out
+}
+
+// NumberText is a JSON number's literal as a message quotes it: itself, or
+// its length when it is over 40 characters.
+func NumberText(lit string) string {
+	if len(lit) > 40 {
+		return fmt.Sprintf("a number of %d characters", len(lit))
+	}
+	return lit
+}
+
+// NotInDigits is the message for an integer field given a number with a
+// fraction or an exponent (1.0, 1e2): every JSON body of the API refuses
+// it with these words.
+func NotInDigits(lit string) string {
+	return fmt.Sprintf("must be an integer written in digits, without a fraction or exponent (got %s)", NumberText(lit))
 }
 
 func text(f *big.Float, format byte) string {

@@ -367,6 +367,10 @@ func (d *ClaimingDriver[T]) WarmClaims(ctx context.Context) error {
 
 var _ backends.ClaimWarmer = (*ClaimingDriver[struct{}])(nil)
 
+// closedPool is err, pgxpool's refusal of a call on a closed pool, wrapped
+// with tasktype.ErrClosed.
+func closedPool(err error) error { return fmt.Errorf("%w: %w", tasktype.ErrClosed, err) }
+
 // classify maps driver errors to the tasktype error values: a broken CHECK
 // constraint or a NULL in a NOT NULL column is a *tasktype.ValidationError
 // naming the constraint or column, as on MySQL (mysql.Classify). The
@@ -384,7 +388,7 @@ func classify(err error) error {
 	case errors.Is(err, pgx.ErrNoRows):
 		return tasktype.ErrNotFound
 	case errors.Is(err, puddle.ErrClosedPool):
-		return fmt.Errorf("%w: %w", tasktype.ErrClosed, err)
+		return closedPool(err)
 	case !errors.As(err, &pgErr):
 		return err
 	}

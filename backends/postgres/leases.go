@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -11,7 +10,6 @@ import (
 	"github.com/jackc/puddle/v2"
 
 	"github.com/taskmodel/taskmodel/backends"
-	"github.com/taskmodel/taskmodel/tasktype"
 )
 
 const leasesTable = `CREATE TABLE IF NOT EXISTS taskmodel_leases (
@@ -40,7 +38,7 @@ func (l *Leases) Acquire(ctx context.Context, name, owner string, now time.Time,
 		return false, nil
 	}
 	if errors.Is(err, puddle.ErrClosedPool) {
-		return false, fmt.Errorf("%w: %w", tasktype.ErrClosed, err)
+		return false, closedPool(err)
 	}
 	return err == nil, err
 }

@@ -1202,7 +1202,8 @@ func pgCheckName(table, col string) string { return checkName(63, table, col) }
 
 // checkName is <table>_<col>_check, the longer of the two names shortened
 // until it fits in limit bytes. The programs find the constraints by this
-// name too (backends.CheckName): the two must agree.
+// name too (backends.CheckName): the two must agree, and
+// TestCheckNameAgrees checks them against the same cases.
 func checkName(limit int, table, col string) string {
 	avail := limit - len("_check") - 1
 	t, c := len(table), len(col)
